@@ -1,0 +1,43 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import { Kind, type OperationDefinitionNode } from 'graphql';
+import { describeIdentityFailure } from '@paygraph/shared/identity';
+import { unauthenticated } from '@paygraph/shared/graphql/errors';
+import type { GatewayContext } from './context';
+import type { Metrics } from './metrics';
+
+/**
+ * Every operation needs a valid token, except a pure introspection query (so GraphQL
+ * Explorer can load the schema before a token is pasted in; production turns introspection
+ * off altogether). The refusal happens before any subgraph is called.
+ */
+export const requireIdentity: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ contextValue, operation }) {
+        if (contextValue.auth.ok || (operation && isIntrospectionOnly(operation))) return;
+        throw unauthenticated(describeIdentityFailure(contextValue.auth.failure));
+      },
+    };
+  },
+};
+
+function isIntrospectionOnly(operation: OperationDefinitionNode): boolean {
+  return operation.operation === 'query' && operation.selectionSet.selections.every(
+    (s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'),
+  );
+}
+
+export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      const started = performance.now();
+      return {
+        async willSendResponse({ operationName, response }) {
+          const body = response.body;
+          const ok = body.kind === 'single' ? !body.singleResult.errors?.length : true;
+          metrics.record(operationName ?? 'anonymous', ok, performance.now() - started);
+        },
+      };
+    },
+  };
+}

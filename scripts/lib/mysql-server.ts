@@ -1,0 +1,341 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+import { envInt, envString } from '../../subgraphs/shared/src/config';
+
+/**
+ * Finds a MySQL server for the scripts that run the system (npm start, npm test), so that
+ * a fresh checkout works without setup: an explicit MYSQL_SHARDS wins, then a server on
+ * the usual port, then a private server this module starts from the local MariaDB or
+ * MySQL binaries with its data under <repo>/.data.
+ */
+
+export interface MysqlServer {
+  /** Comma-separated shard URLs, in the form MYSQL_SHARDS takes. */
+  shardUrls: string;
+  /** True when the shards live on a server under <repo>/.data rather than one the user runs. */
+  privateServer: boolean;
+  /** Stops the private server if this call started it; otherwise does nothing. */
+  stop(): Promise<void>;
+}
+
+export interface EnsureMysqlOptions {
+  /** Shard databases are named `<prefix>_s0`, `<prefix>_s1`, ... */
+  databasePrefix: string;
+  log: (line: string) => void;
+}
+
+const defaultServerUrl = 'mysql://root@127.0.0.1:3306';
+const defaultShardCount = 4;
+const defaultPrivatePort = 3307;
+/** How long one probe waits for a server to answer before calling it unreachable. */
+const probeTimeoutMs = 2_000;
+/** How long a private server may take to accept connections after it is started. */
+const privateServerReadyTimeoutMs = 30_000;
+const readyPollIntervalMs = 250;
+/** How long a private server may take to shut down (InnoDB flushes) before it is killed. */
+const privateServerStopTimeoutMs = 30_000;
+/** Lines of the server's error log quoted when it fails to start. */
+const errorLogTailLines = 20;
+/** How deep describeError follows `cause` chains, in case one loops. */
+const maxErrorCauses = 5;
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const dataRoot = join(repoRoot, '.data');
+const privatePaths = {
+  dataDir: join(dataRoot, 'mysql'),
+  initDir: join(dataRoot, 'mysql.initialising'),
+  socket: join(dataRoot, 'mysql.sock'),
+  pidFile: join(dataRoot, 'mysql.pid'),
+  errorLog: join(dataRoot, 'mysql.err'),
+};
+
+/** Directories searched for server binaries besides PATH: Debian puts mariadbd in /usr/sbin. */
+const extraBinaryDirs = ['/usr/sbin', '/usr/local/sbin', '/usr/local/bin'];
+const serverBinaryNames = ['mariadbd', 'mysqld'];
+const installDbBinaryNames = ['mariadb-install-db', 'mysql_install_db'];
+
+const noDatabaseHelp =
+  'No MySQL server found. paygraph needs MySQL 8 or MariaDB 10.6+; any one of these works: ' +
+  'install MariaDB or MySQL locally (e.g. `sudo apt-get install mariadb-server` or `brew install mariadb`; ' +
+  'if it is running on 127.0.0.1:3306 with a passwordless root it is used as is, and if only the binaries ' +
+  'are present a private server is started with its data in .data/mysql), ' +
+  'or run the MySQL servers of docker-compose.yml (`docker compose up -d mysql-a mysql-b`, publishing their port 3306) ' +
+  'and set MYSQL_SHARDS to their shard URLs (mysql://root:paygraph@127.0.0.1:<published port>/paygraph_s0,...), ' +
+  'or point MYSQL_SHARDS (comma-separated mysql://user:password@host:port/database URLs) ' +
+  'or MYSQL_URL (mysql://user:password@host:port) at an existing server.';
+
+export async function ensureMysql(options: EnsureMysqlOptions): Promise<MysqlServer> {
+  const explicitShards = process.env.MYSQL_SHARDS;
+  if (explicitShards !== undefined && explicitShards.trim() !== '') return useExplicitShards(explicitShards, options);
+
+  const serverUrl = envString('MYSQL_URL', defaultServerUrl);
+  const probe = await probeServer(serverUrl);
+  if (probe.ok) {
+    options.log(`using MySQL at ${redactUrl(serverUrl)}`);
+    return { shardUrls: shardUrlsOn(serverUrl, options.databasePrefix), privateServer: false, stop: async () => {} };
+  }
+  options.log(`no usable MySQL at ${redactUrl(serverUrl)} (${probe.reason})`);
+
+  const serverBinary = findBinary(serverBinaryNames);
+  if (serverBinary === undefined) throw new Error(noDatabaseHelp);
+  return startPrivateServer(serverBinary, options);
+}
+
+async function useExplicitShards(shardUrls: string, options: EnsureMysqlOptions): Promise<MysqlServer> {
+  const first = shardUrls.split(',')[0]?.trim() ?? '';
+  const probe = await probeServer(first);
+  if (!probe.ok) {
+    throw new Error(`MYSQL_SHARDS is set, but its first server ${redactUrl(first)} does not answer (${probe.reason}); start that server or unset MYSQL_SHARDS.`);
+  }
+  options.log(`using MYSQL_SHARDS (${shardUrls.split(',').length} shards, first ${redactUrl(first)})`);
+  return { shardUrls, privateServer: false, stop: async () => {} };
+}
+
+function shardCount(): number {
+  const count = envInt('MYSQL_SHARD_COUNT', defaultShardCount);
+  if (count < 1) throw new Error(`MYSQL_SHARD_COUNT must be at least 1, got ${count}`);
+  return count;
+}
+
+function shardUrlsOn(serverUrl: string, prefix: string): string {
+  const base = new URL(serverUrl);
+  return Array.from({ length: shardCount() }, (_, i) => {
+    const url = new URL(base.toString());
+    url.pathname = `/${prefix}_s${i}`;
+    return url.toString();
+  }).join(',');
+}
+
+/** The URL with its password replaced, for log lines. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/** "127.0.0.1:3306: paygraph_s0, paygraph_s1, ..." for a one-line summary of the shards in use. */
+export function describeShards(shardUrls: string): string {
+  const byHost = new Map<string, string[]>();
+  for (const raw of shardUrls.split(',')) {
+    const url = new URL(raw.trim());
+    const databases = byHost.get(url.host) ?? [];
+    databases.push(decodeURIComponent(url.pathname.slice(1)));
+    byHost.set(url.host, databases);
+  }
+  return [...byHost].map(([host, databases]) => `${host}: ${databases.join(', ')}`).join('; ');
+}
+
+/**
+ * An error's message followed by its causes: drizzle wraps a failed statement in
+ * "Failed query: ..." and keeps the server's reason only in `cause`.
+ */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  while (current !== undefined && parts.length < maxErrorCauses) {
+    parts.push(current instanceof Error ? current.message.trim() : String(current));
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return parts.join('\n  caused by: ');
+}
+
+type ProbeResult = { ok: true } | { ok: false; reason: string };
+
+/** Connects to the server (not to a database, which may not exist yet) and disconnects. */
+async function probeServer(url: string): Promise<ProbeResult> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { ok: false, reason: `"${url}" is not a URL` };
+  }
+  parsed.pathname = '/';
+  try {
+    const conn = await mysql.createConnection({ uri: parsed.toString(), connectTimeout: probeTimeoutMs });
+    await conn.end();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message || errorCode(error) : String(error) };
+  }
+}
+
+function errorCode(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : 'connection failed';
+}
+
+function findBinary(names: readonly string[]): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), ...extraBinaryDirs];
+  for (const name of names) {
+    for (const dir of dirs) {
+      const candidate = join(dir, name);
+      if (isExecutable(candidate)) return candidate;
+    }
+  }
+  return undefined;
+}
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startPrivateServer(serverBinary: string, options: EnsureMysqlOptions): Promise<MysqlServer> {
+  const port = envInt('MYSQL_PRIVATE_PORT', defaultPrivatePort);
+  const serverUrl = `mysql://root@127.0.0.1:${port}`;
+  const shardUrls = shardUrlsOn(serverUrl, options.databasePrefix);
+
+  if ((await probeServer(serverUrl)).ok) {
+    const pid = runningPrivatePid();
+    options.log(
+      pid === undefined
+        ? `a MySQL server not started by paygraph answers on 127.0.0.1:${port}; using it (set MYSQL_PRIVATE_PORT to avoid it)`
+        : `reusing the private MySQL server from an earlier run on 127.0.0.1:${port} (pid ${pid}, data in ${privatePaths.dataDir})`,
+    );
+    return { shardUrls, privateServer: true, stop: async () => {} };
+  }
+
+  initialiseDataDir(serverBinary, options.log);
+  options.log(`starting a private MySQL server (${serverBinary}) on 127.0.0.1:${port}, data in ${privatePaths.dataDir}`);
+  const child = spawnServer(serverBinary, port);
+  try {
+    await waitUntilReady(serverUrl, child);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  options.log(`private MySQL server is up (pid ${child.pid}); it stops when this command exits`);
+  const stop = async (): Promise<void> => {
+    options.log('stopping the private MySQL server');
+    await stopChild(child);
+  };
+  return { shardUrls, privateServer: true, stop };
+}
+
+/** The pid in the pid file when that process is alive, i.e. a private server is running. */
+function runningPrivatePid(): number | undefined {
+  if (!existsSync(privatePaths.pidFile)) return undefined;
+  const pid = Number(readFileSync(privatePaths.pidFile, 'utf8').trim());
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Creates the system tables once. It initialises a scratch directory and renames it into
+ * place, so an interrupted first run does not leave a half-made data directory behind.
+ */
+function initialiseDataDir(serverBinary: string, log: (line: string) => void): void {
+  if (existsSync(join(privatePaths.dataDir, 'mysql'))) return;
+  log(`initialising a new MySQL data directory in ${privatePaths.dataDir} (once)`);
+  mkdirSync(dataRoot, { recursive: true });
+  rmSync(privatePaths.initDir, { recursive: true, force: true });
+  const [command, args] = installCommand(serverBinary);
+  const result = spawnSync(command, args, { encoding: 'utf8' });
+  if (result.status !== 0) {
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-errorLogTailLines).join('\n');
+    throw new Error(`initialising ${privatePaths.initDir} with ${command} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`);
+  }
+  rmSync(privatePaths.dataDir, { recursive: true, force: true });
+  renameSync(privatePaths.initDir, privatePaths.dataDir);
+}
+
+/**
+ * MariaDB ships an install-db script; MySQL 8 dropped it in favour of
+ * `mysqld --initialize-insecure`, which likewise leaves root without a password.
+ */
+function installCommand(serverBinary: string): [string, string[]] {
+  const installDb = findBinary(installDbBinaryNames);
+  if (installDb !== undefined && isMariadb(serverBinary)) {
+    return [
+      installDb,
+      [
+        '--no-defaults',
+        `--datadir=${privatePaths.initDir}`,
+        '--auth-root-authentication-method=normal',
+        '--user=root',
+        '--skip-test-db',
+      ],
+    ];
+  }
+  return [serverBinary, ['--no-defaults', '--initialize-insecure', `--datadir=${privatePaths.initDir}`, '--user=root']];
+}
+
+function isMariadb(serverBinary: string): boolean {
+  if (serverBinary.endsWith('mariadbd')) return true;
+  const version = spawnSync(serverBinary, ['--version'], { encoding: 'utf8' });
+  return /mariadb/i.test(`${version.stdout ?? ''}`);
+}
+
+/**
+ * The server runs in its own process group, so a Ctrl-C in the terminal reaches only the
+ * script, which stops the server after the processes that use it. It is unref'd so a
+ * script that forgets to stop it can still exit; the next run then reuses it.
+ */
+function spawnServer(serverBinary: string, port: number): ChildProcess {
+  const child = spawn(
+    serverBinary,
+    [
+      '--no-defaults',
+      `--datadir=${privatePaths.dataDir}`,
+      '--bind-address=127.0.0.1',
+      `--port=${port}`,
+      `--socket=${privatePaths.socket}`,
+      `--pid-file=${privatePaths.pidFile}`,
+      `--log-error=${privatePaths.errorLog}`,
+      '--user=root',
+      '--skip-name-resolve',
+    ],
+    { detached: true, stdio: 'ignore' },
+  );
+  child.unref();
+  return child;
+}
+
+async function waitUntilReady(serverUrl: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + privateServerReadyTimeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the private MySQL server exited during start-up; the end of ${privatePaths.errorLog}:\n${errorLogTail()}`);
+    }
+    if ((await probeServer(serverUrl)).ok) return;
+    await sleep(readyPollIntervalMs);
+  }
+  throw new Error(
+    `the private MySQL server did not accept connections within ${privateServerReadyTimeoutMs / 1000} s; the end of ${privatePaths.errorLog}:\n${errorLogTail()}`,
+  );
+}
+
+function errorLogTail(): string {
+  if (!existsSync(privatePaths.errorLog)) return '(no error log written)';
+  return readFileSync(privatePaths.errorLog, 'utf8').trimEnd().split('\n').slice(-errorLogTailLines).join('\n');
+}
+
+/** SIGTERM makes the server shut down cleanly; SIGKILL only if it takes too long. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), privateServerStopTimeoutMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

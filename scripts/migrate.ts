@@ -1,0 +1,24 @@
+import { defaultMysqlShards, envString } from '../subgraphs/shared/src/config';
+import { migrateShards } from '../subgraphs/shared/src/db/migrate';
+import { openShards } from '../subgraphs/shared/src/shards/pool';
+import { describeError, redactUrl } from './lib/mysql-server';
+
+/**
+ * `npm run migrate`: creates the shard databases in MYSQL_SHARDS when missing and applies
+ * every pending migration to each. Safe to run again: applied migrations are skipped.
+ */
+async function main(): Promise<void> {
+  const shards = openShards({ urls: envString('MYSQL_SHARDS', defaultMysqlShards) });
+  try {
+    for (const url of shards.topology.urls) console.log(`shard ${redactUrl(url)}`);
+    await migrateShards(shards);
+    console.log(`migrated ${shards.all.length} shards`);
+  } finally {
+    await shards.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`migration failed: ${describeError(error)}`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,238 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { envInt, envString } from '../subgraphs/shared/src/config';
+import { migrateShards } from '../subgraphs/shared/src/db/migrate';
+import { mintToken, roles } from '../subgraphs/shared/src/identity';
+import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
+import { openShards } from '../subgraphs/shared/src/shards/pool';
+import { describeError, describeShards, ensureMysql, type MysqlServer } from './lib/mysql-server';
+
+/**
+ * `npm start`: finds or starts MySQL, migrates the shards, starts the three subgraphs and
+ * then the gateway (which composes the supergraph from them, so it must come last), and
+ * keeps them running until Ctrl-C. One process going down takes the others with it, so a
+ * half-running system is never mistaken for a working one.
+ */
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+
+/** How long one process may take to answer GET /health with 200 after it is spawned. */
+const healthWaitTimeoutMs = 60_000;
+const healthPollIntervalMs = 250;
+/** How long one GET /health may take before it counts as a failed poll. */
+const healthRequestTimeoutMs = 2_000;
+/** How long a process may take to exit after SIGTERM before it gets SIGKILL. */
+const stopGraceMs = 10_000;
+/**
+ * A Ctrl-C in the terminal reaches the children as well as this script. A child that exits
+ * within this delay of a stop signal is part of that stop, not a crash.
+ */
+const signalSettleMs = 300;
+/** Bytes of randomness in a JWT secret generated for one run. */
+const generatedSecretBytes = 32;
+
+interface ServiceSpec {
+  name: string;
+  entry: string;
+  port: number;
+  color: number;
+  env: Record<string, string>;
+}
+
+interface Service {
+  spec: ServiceSpec;
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+const running: Service[] = [];
+let shuttingDown = false;
+let mysqlServer: MysqlServer | undefined;
+
+function paint(text: string, color: number): string {
+  return useColor ? `\u001b[${color}m${text}\u001b[0m` : text;
+}
+
+function log(line: string): void {
+  console.log(`${paint('[start]', 1)} ${line}`);
+}
+
+function servicePlan(shardUrls: string, secret: string): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
+  const shared = { MYSQL_SHARDS: shardUrls, JWT_SECRET: secret };
+  const account = envInt('ACCOUNT_PORT', 4001);
+  const transaction = envInt('TRANSACTION_PORT', 4002);
+  const settlement = envInt('SETTLEMENT_PORT', 4003);
+  const gateway = envInt('PORT', 4000);
+  const ports = { ACCOUNT_PORT: String(account), TRANSACTION_PORT: String(transaction), SETTLEMENT_PORT: String(settlement) };
+  const subgraphEnv = { ...shared, ...ports };
+  return {
+    subgraphs: [
+      { name: 'account', entry: 'subgraphs/account/src/main.ts', port: account, color: 36, env: subgraphEnv },
+      { name: 'transaction', entry: 'subgraphs/transaction/src/main.ts', port: transaction, color: 35, env: subgraphEnv },
+      { name: 'settlement', entry: 'subgraphs/settlement/src/main.ts', port: settlement, color: 33, env: subgraphEnv },
+    ],
+    gateway: {
+      name: 'gateway',
+      entry: 'gateway/src/main.ts',
+      port: gateway,
+      color: 32,
+      env: {
+        ...shared,
+        PORT: String(gateway),
+        ACCOUNT_URL: envString('ACCOUNT_URL', `http://127.0.0.1:${account}/graphql`),
+        TRANSACTION_URL: envString('TRANSACTION_URL', `http://127.0.0.1:${transaction}/graphql`),
+        SETTLEMENT_URL: envString('SETTLEMENT_URL', `http://127.0.0.1:${settlement}/graphql`),
+      },
+    },
+  };
+}
+
+/** Copies a child's output line by line, each line behind the child's coloured name. */
+function relayLines(input: Readable, output: Writable, prefix: string): void {
+  createInterface({ input, crlfDelay: Infinity }).on('line', (line) => output.write(`${prefix} ${line}\n`));
+}
+
+function startService(spec: ServiceSpec): Service {
+  // A process spawned after shutdown began would be missed by it and outlive this script.
+  if (shuttingDown) throw new Error(`not starting ${spec.name}: shutting down`);
+  const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
+    cwd: repoRoot,
+    env: { ...process.env, ...spec.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const prefix = paint(`[${spec.name}]`, spec.color);
+  relayLines(child.stdout, process.stdout, prefix);
+  relayLines(child.stderr, process.stderr, prefix);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('error', (error) => void shutdown(1, `${spec.name} could not be started: ${error.message}`));
+  child.once('exit', (code, signal) => onUnexpectedExit(spec.name, code, signal));
+  const service = { spec, child, exited };
+  running.push(service);
+  return service;
+}
+
+function onUnexpectedExit(name: string, code: number | null, signal: NodeJS.Signals | null): void {
+  if (shuttingDown) return;
+  const how = signal === null ? `with code ${code}` : `on ${signal}`;
+  setTimeout(() => void shutdown(1, `${name} exited unexpectedly ${how}; stopping everything`), signalSettleMs);
+}
+
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+async function isHealthy(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(healthRequestTimeoutMs) });
+    return response.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForHealth(service: Service): Promise<void> {
+  const { name, port } = service.spec;
+  const deadline = Date.now() + healthWaitTimeoutMs;
+  while (Date.now() < deadline) {
+    const { exitCode, signalCode } = service.child;
+    if (exitCode !== null || signalCode !== null) {
+      throw new Error(`${name} exited (${signalCode ?? `code ${exitCode}`}) before it became healthy; its output is above`);
+    }
+    if (await isHealthy(port)) {
+      log(`${name} is healthy on port ${port}`);
+      return;
+    }
+    await sleep(healthPollIntervalMs);
+  }
+  throw new Error(`${name} did not answer http://127.0.0.1:${port}/health with 200 within ${healthWaitTimeoutMs / 1000} s`);
+}
+
+async function stopService(service: Service): Promise<void> {
+  if (hasExited(service.child)) return;
+  service.child.kill('SIGTERM');
+  const timer = setTimeout(() => service.child.kill('SIGKILL'), stopGraceMs);
+  await service.exited;
+  clearTimeout(timer);
+}
+
+/** Stops the gateway before the subgraphs it calls, then MySQL, then exits. */
+async function shutdown(exitCode: number, reason: string): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  (exitCode === 0 ? log : logError)(reason);
+  const gatewayFirst = [...running].reverse();
+  for (const service of gatewayFirst.filter((s) => s.spec.name === 'gateway')) await stopService(service);
+  await Promise.all(gatewayFirst.map(stopService));
+  await mysqlServer?.stop();
+  process.exit(exitCode);
+}
+
+function logError(line: string): void {
+  console.error(`${paint('[start]', 31)} ${line}`);
+}
+
+async function migrate(shardUrls: string): Promise<void> {
+  const shards = openShards({ urls: shardUrls });
+  try {
+    await migrateShards(shards);
+  } finally {
+    await shards.close();
+  }
+}
+
+function jwtSecret(): { secret: string; generated: boolean } {
+  const configured = process.env.JWT_SECRET;
+  if (configured !== undefined && configured !== '') return { secret: configured, generated: false };
+  const secret = randomBytes(generatedSecretBytes).toString('base64url');
+  log(`JWT_SECRET is not set; generated one for this run (tokens stop working after a restart): ${secret}`);
+  return { secret, generated: true };
+}
+
+async function printWelcome(port: number, secret: { secret: string; generated: boolean }): Promise<void> {
+  const token = await mintToken({ sub: 'operator', role: 'operator' }, secret.secret, tokenLifetimeSeconds);
+  const base = `localhost:${port}`;
+  const secretForCommand = secret.generated ? `JWT_SECRET=${secret.secret}` : 'JWT_SECRET=<the same secret>';
+  const lines = [
+    '',
+    paint('paygraph is running', 1),
+    `  GraphQL     http://${base}/graphql`,
+    `  Explorer    http://${base}/graphql  (open in a browser)`,
+    `  WebSocket   ws://${base}/graphql  (subscriptions, graphql-ws)`,
+    `  Health      http://${base}/health`,
+    `  Metrics     http://${base}/metrics`,
+    '',
+    `Operator token (valid ${tokenLifetimeSeconds / 3600} h), send as "Authorization: Bearer <token>":`,
+    `  ${token}`,
+    'Other tokens:',
+    `  ${secretForCommand} npm run token -- --sub alice --role customer   (roles: ${roles.join(', ')})`,
+    '',
+    'Press Ctrl-C to stop.',
+    '',
+  ];
+  console.log(lines.join('\n'));
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void shutdown(0, 'stopping (SIGINT)'));
+  process.on('SIGTERM', () => void shutdown(0, 'stopping (SIGTERM)'));
+  mysqlServer = await ensureMysql({ databasePrefix: 'paygraph', log });
+  log(`MySQL ${describeShards(mysqlServer.shardUrls)}; applying migrations`);
+  await migrate(mysqlServer.shardUrls);
+  const secret = jwtSecret();
+  const plan = servicePlan(mysqlServer.shardUrls, secret.secret);
+  const subgraphs = plan.subgraphs.map(startService);
+  await Promise.all(subgraphs.map(waitForHealth));
+  await waitForHealth(startService(plan.gateway));
+  await printWelcome(plan.gateway.port, secret);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+main().catch((error: unknown) => {
+  void shutdown(1, `start-up failed: ${describeError(error)}`);
+});

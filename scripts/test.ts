@@ -1,0 +1,77 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { migrateShards } from '../subgraphs/shared/src/db/migrate';
+import { openShards } from '../subgraphs/shared/src/shards/pool';
+import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
+
+/**
+ * `npm test`: finds or starts MySQL, migrates the test shards (paygraph_test_s0..), runs
+ * vitest against them with any extra arguments, and exits with vitest's exit code.
+ */
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+/** Tokens in tests are signed with this unless JWT_SECRET is already set. */
+const testJwtSecret = 'paygraph-test-secret-not-for-production-use';
+/** Exit code for a vitest that was killed by a signal rather than exiting. */
+const killedExitCode = 1;
+
+function log(line: string): void {
+  console.log(`[test] ${line}`);
+}
+
+async function migrate(shardUrls: string): Promise<void> {
+  const shards = openShards({ urls: shardUrls });
+  try {
+    await migrateShards(shards);
+  } finally {
+    await shards.close();
+  }
+}
+
+/**
+ * Ctrl-C reaches vitest directly (same terminal process group); this process ignores it
+ * so that it outlives vitest and can still stop the MySQL server it started. A SIGTERM
+ * sent to this process alone is passed on for the same reason.
+ */
+function runVitest(shardUrls: string, args: readonly string[]): Promise<number> {
+  const child = spawn('npx', ['vitest', 'run', ...args], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      MYSQL_SHARDS: shardUrls,
+      JWT_SECRET: process.env.JWT_SECRET || testJwtSecret,
+      NODE_ENV: 'test',
+    },
+  });
+  const ignore = (): void => {};
+  const forward = (): void => void child.kill('SIGTERM');
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', forward);
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      process.off('SIGINT', ignore);
+      process.off('SIGTERM', forward);
+      resolve(code ?? killedExitCode);
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  const mysql = await ensureMysql({ databasePrefix: 'paygraph_test', log });
+  try {
+    log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}`);
+    await migrate(mysql.shardUrls);
+    return await runVitest(mysql.shardUrls, process.argv.slice(2));
+  } finally {
+    await mysql.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`[test] ${describeError(error)}`);
+    process.exit(1);
+  },
+);

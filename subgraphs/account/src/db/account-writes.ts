@@ -1,0 +1,51 @@
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { newId, parseId, randomLogicalShard } from '@paygraph/shared/ids';
+import { insertAccount, lockAccount, setAccountStatus, accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import type { Result } from '@paygraph/shared/result';
+import { buildViews, type AccountView } from '../domain/account-view';
+import type { AccountToOpen } from '../domain/open-account';
+
+/** Opens an account on a random logical shard, so accounts spread evenly over the databases. */
+export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, now: Date): Promise<AccountView> {
+  const logical = randomLogicalShard();
+  const id = newId('account', logical);
+  await insertAccount(shards.byLogical(logical).db, { ...toOpen, id, status: 'ACTIVE', createdAt: now, updatedAt: now });
+  return {
+    id, ownerId: toOpen.ownerId, type: toOpen.type, status: 'ACTIVE', currency: toOpen.currency,
+    version: 0n, createdAt: now, available: 0n, frozen: 0n, pending: 0n, stripeIds: [],
+  };
+}
+
+/**
+ * Changes an account's status under its home row's lock. The decision sees the balances of
+ * every stripe; stripes on other shards then take the new status in their own transactions
+ * (a payment racing with a freeze may still land on a stripe in between: the freeze is for
+ * new operations, not a guarantee about ones already under way).
+ */
+export async function changeAccountStatus<E>(
+  shards: ShardSet,
+  accountId: string,
+  decide: (view: AccountView) => Result<AccountView['status'], E>,
+  now: Date,
+): Promise<Result<AccountView, E> | null> {
+  const parsed = parseId('account', accountId);
+  if (!parsed) return null;
+  const home = shards.byLogical(parsed.shard);
+  const outcome = await inTransaction(home, async (tx) => {
+    const row = await lockAccount(tx, accountId);
+    if (!row || row.parentId !== null) return null;
+    const others = await Promise.all(shards.all.filter((s) => s !== home).map((s) => accountsAndStripes(s.db, [], [accountId])));
+    const view = buildViews([row, ...others.flat()]).get(accountId)!;
+    const decision = decide(view);
+    if (!decision.ok) return decision;
+    await setAccountStatus(tx, accountId, decision.value, now);
+    return { ok: true as const, value: { ...view, status: decision.value, version: view.version + 1n } };
+  });
+  if (outcome?.ok) {
+    await Promise.all(
+      shards.all.filter((s) => s !== home).map((s) => inTransaction(s, (tx) => setAccountStatus(tx, accountId, outcome.value.status, now))),
+    );
+  }
+  return outcome;
+}

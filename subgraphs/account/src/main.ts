@@ -1,0 +1,13 @@
+import { openShards } from '@paygraph/shared/shards/pool';
+import { tokenSettingsFromEnv } from '@paygraph/shared/identity';
+import { envInt, envString } from '@paygraph/shared/config';
+import { listen } from '@paygraph/shared/server/http';
+import { runSubgraphMain } from '@paygraph/shared/server/main';
+import { createAccountSubgraph } from './server';
+
+await runSubgraphMain('account', async () => {
+  const shards = openShards();
+  const server = await createAccountSubgraph(shards, tokenSettingsFromEnv());
+  const port = await listen(server.http, envInt('ACCOUNT_PORT', 4001), envString('HOST', '127.0.0.1'));
+  return { port, shards, server };
+});

@@ -1,0 +1,14 @@
+import { AmountScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
+import { accountResolvers } from './account';
+import { entryResolvers } from './entry';
+import { mutationResolvers } from './mutation';
+import { queryResolvers } from './query';
+
+export const resolvers = {
+  Amount: AmountScalar,
+  DateTime: DateTimeScalar,
+  Query: queryResolvers,
+  Mutation: mutationResolvers,
+  Account: accountResolvers,
+  Entry: entryResolvers,
+};

@@ -1,0 +1,183 @@
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import type { Tx } from '../shards/transaction';
+import type { Shard } from '../shards/pool';
+import type { AccountState, EntryDraft, PostingSpec } from '../ledger/posting-rules';
+import { accounts, ledgerEntries, postings, type AccountRow, type EntryRow } from './schema/ledger';
+
+/**
+ * The ledger's SQL. Only ledger/post.ts writes balances, through the functions marked
+ * "posting only"; everything else here reads or creates accounts.
+ */
+export type Executor = Tx | Shard['db'];
+
+export function toState(row: AccountRow): AccountState {
+  return {
+    id: row.id,
+    ownerId: row.ownerId,
+    type: row.type,
+    status: row.status,
+    currency: row.currency,
+    parentId: row.parentId,
+    available: row.available,
+    frozen: row.frozen,
+    pending: row.pending,
+    lastSequence: row.lastSequence,
+    version: row.version,
+  };
+}
+
+/** Locks the accounts in id order (one statement), so concurrent postings cannot deadlock on them. */
+export async function lockAccounts(tx: Tx, ids: readonly string[]): Promise<Map<string, AccountState>> {
+  const states = new Map<string, AccountState>();
+  if (ids.length === 0) return states;
+  const sorted = [...new Set(ids)].sort();
+  const rows = await tx.select().from(accounts).where(inArray(accounts.id, sorted)).orderBy(asc(accounts.id)).for('update');
+  for (const row of rows) states.set(row.id, toState(row));
+  return states;
+}
+
+export async function existingDedupeKeys(tx: Tx, keys: readonly string[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (keys.length === 0) return found;
+  const rows = await tx
+    .select({ key: postings.dedupeKey, id: postings.id })
+    .from(postings)
+    .where(inArray(postings.dedupeKey, [...keys]));
+  for (const row of rows) if (row.key !== null) found.set(row.key, row.id);
+  return found;
+}
+
+/** Posting only: the postings, their entries and the new balances, in three statements. */
+export async function writePostings(
+  tx: Tx,
+  specs: readonly PostingSpec[],
+  entries: readonly EntryDraft[],
+  touched: readonly AccountState[],
+  now: Date,
+): Promise<void> {
+  if (specs.length === 0) return;
+  await tx.insert(postings).values(
+    specs.map((s) => ({ id: s.id, kind: s.kind, refId: s.refId, dedupeKey: s.dedupeKey, currency: s.currency, createdAt: now })),
+  );
+  await tx.insert(ledgerEntries).values(entries.map((e) => ({ ...e, createdAt: now })));
+  await writeBalances(tx, touched, now);
+}
+
+/**
+ * One multi-row statement for every touched account. The rows are locked and exist, so the
+ * insert part never inserts: it is MySQL's way of updating many rows to different values.
+ */
+async function writeBalances(tx: Tx, touched: readonly AccountState[], now: Date): Promise<void> {
+  await tx
+    .insert(accounts)
+    .values(
+      touched.map((s) => ({
+        id: s.id, ownerId: s.ownerId, type: s.type, currency: s.currency, status: s.status,
+        available: s.available, frozen: s.frozen, pending: s.pending, lastSequence: s.lastSequence,
+        version: s.version + 1n, updatedAt: now,
+      })),
+    )
+    .onDuplicateKeyUpdate({
+      set: {
+        available: sql`VALUES(${sql.identifier('available')})`,
+        frozen: sql`VALUES(${sql.identifier('frozen')})`,
+        pending: sql`VALUES(${sql.identifier('pending')})`,
+        lastSequence: sql`VALUES(${sql.identifier('last_sequence')})`,
+        version: sql`VALUES(${sql.identifier('version')})`,
+        updatedAt: sql`VALUES(${sql.identifier('updated_at')})`,
+      },
+    });
+  for (const s of touched) s.version += 1n;
+}
+
+export async function insertAccount(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
+  await db.insert(accounts).values(row);
+}
+
+/** The accounts with these ids on this shard, plus every stripe whose parent is one of them. */
+export async function accountsAndStripes(db: Executor, localIds: readonly string[], parentIds: readonly string[]): Promise<AccountRow[]> {
+  if (localIds.length === 0 && parentIds.length === 0) return [];
+  const byId = localIds.length > 0 ? inArray(accounts.id, [...localIds]) : sql`FALSE`;
+  const byParent = parentIds.length > 0 ? inArray(accounts.parentId, [...parentIds]) : sql`FALSE`;
+  return db.select().from(accounts).where(or(byId, byParent));
+}
+
+/**
+ * One statement per shard for an owner's page: the owner's accounts after the cursor (stripes
+ * excluded), and all of the owner's stripes on this shard so that merchant balances need no
+ * second query.
+ */
+export async function accountsByOwner(db: Executor, ownerId: string, afterId: string | null, limit: number): Promise<AccountRow[]> {
+  const homes = and(eq(accounts.ownerId, ownerId), isNull(accounts.parentId), afterId ? gt(accounts.id, afterId) : undefined);
+  return db
+    .select().from(accounts).where(homes).orderBy(asc(accounts.id)).limit(limit)
+    .unionAll(db.select().from(accounts).where(and(eq(accounts.ownerId, ownerId), isNotNull(accounts.parentId))));
+}
+
+export async function systemAccount(db: Executor, kind: 'RESERVE' | 'CLEARING' | 'FEE_INCOME', currency: string): Promise<AccountRow | undefined> {
+  const rows = await db
+    .select()
+    .from(accounts)
+    .where(and(eq(accounts.systemKind, kind), eq(accounts.currency, currency)))
+    .limit(1);
+  return rows[0];
+}
+
+/** Inserts the system account unless another process got there first (unique kind+currency). */
+export async function insertSystemAccountIfMissing(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
+  await db.insert(accounts).values(row).onDuplicateKeyUpdate({ set: { id: sql`${sql.identifier('id')}` } });
+}
+
+/** Newest first: entries with a sequence below `beforeSequence` (all when null). */
+export async function entriesPage(db: Executor, accountId: string, beforeSequence: bigint | null, limit: number): Promise<EntryRow[]> {
+  const where = beforeSequence === null
+    ? eq(ledgerEntries.accountId, accountId)
+    : and(eq(ledgerEntries.accountId, accountId), lt(ledgerEntries.sequence, beforeSequence));
+  return db.select().from(ledgerEntries).where(where).orderBy(desc(ledgerEntries.sequence)).limit(limit);
+}
+
+/** Sets the status of an account and of its stripe on this shard, if it has one. */
+export async function setAccountStatus(tx: Tx, id: string, status: AccountRow['status'], now: Date): Promise<void> {
+  await tx
+    .update(accounts)
+    .set({ status, version: sql`${accounts.version} + 1`, updatedAt: now })
+    .where(or(eq(accounts.id, id), eq(accounts.parentId, id)));
+}
+
+export async function lockAccount(tx: Tx, id: string): Promise<AccountRow | undefined> {
+  const rows = await tx.select().from(accounts).where(eq(accounts.id, id)).for('update');
+  return rows[0];
+}
+
+/** Per currency on this shard: Σ debits, Σ credits of every entry (they must cancel). */
+export async function entryTotals(db: Executor): Promise<Array<{ currency: string; debits: bigint; credits: bigint }>> {
+  const rows = await db
+    .select({
+      currency: ledgerEntries.currency,
+      debits: sql<string>`COALESCE(SUM(CASE WHEN ${ledgerEntries.amount} < 0 THEN -${ledgerEntries.amount} ELSE 0 END), 0)`,
+      credits: sql<string>`COALESCE(SUM(CASE WHEN ${ledgerEntries.amount} > 0 THEN ${ledgerEntries.amount} ELSE 0 END), 0)`,
+    })
+    .from(ledgerEntries)
+    .groupBy(ledgerEntries.currency);
+  return rows.map((r) => ({ currency: r.currency, debits: BigInt(r.debits), credits: BigInt(r.credits) }));
+}
+
+/**
+ * Accounts whose stored balances differ from Σ of their entries (per bucket), or whose
+ * entry sequence has a gap or disagrees with last_sequence.
+ */
+export async function balanceMismatches(db: Executor): Promise<Array<{ accountId: string; stored: bigint; entries: bigint }>> {
+  const rows = await db.execute(sql`
+    SELECT a.id AS account_id, a.available + a.frozen + a.pending AS stored, COALESCE(e.total, 0) AS entries
+    FROM accounts a
+    LEFT JOIN (SELECT account_id, SUM(amount) AS total, COUNT(*) AS n, MAX(sequence) AS top,
+                      SUM(CASE WHEN bucket = 'AVAILABLE' THEN amount ELSE 0 END) AS available,
+                      SUM(CASE WHEN bucket = 'FROZEN' THEN amount ELSE 0 END) AS frozen,
+                      SUM(CASE WHEN bucket = 'PENDING' THEN amount ELSE 0 END) AS pending
+               FROM ledger_entries GROUP BY account_id) e ON e.account_id = a.id
+    WHERE a.available <> COALESCE(e.available, 0) OR a.frozen <> COALESCE(e.frozen, 0)
+       OR a.pending <> COALESCE(e.pending, 0)
+       OR a.last_sequence <> COALESCE(e.top, 0) OR COALESCE(e.n, 0) <> COALESCE(e.top, 0)`);
+  const list = (rows as unknown as [Array<{ account_id: string; stored: string; entries: string }>])[0];
+  return list.map((r) => ({ accountId: r.account_id, stored: BigInt(r.stored), entries: BigInt(r.entries) }));
+}

@@ -1,0 +1,45 @@
+import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import mysql from 'mysql2/promise';
+import { migrate } from 'drizzle-orm/mysql2/migrator';
+import type { ShardSet } from '../shards/pool';
+
+/**
+ * Each part of the system keeps its own drizzle-kit migration folder and bookkeeping table,
+ * and every folder applies to every shard: the tables of one shard are one database, so a
+ * payment and its ledger entries commit in one local transaction.
+ */
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+
+export const migrationSets = [
+  { name: 'ledger', folder: `${repoRoot}subgraphs/shared/drizzle` },
+  { name: 'transaction', folder: `${repoRoot}subgraphs/transaction/drizzle` },
+  { name: 'settlement', folder: `${repoRoot}subgraphs/settlement/drizzle` },
+] as const;
+
+/** Creates each shard's database when missing; the server must already be running. */
+export async function createDatabases(urls: readonly string[]): Promise<void> {
+  for (const url of urls) {
+    const parsed = new URL(url);
+    const database = decodeURIComponent(parsed.pathname.slice(1));
+    if (!/^[A-Za-z0-9_]+$/.test(database)) throw new Error(`shard database name "${database}" must be [A-Za-z0-9_]+`);
+    parsed.pathname = '/';
+    const conn = await mysql.createConnection({ uri: parsed.toString() });
+    try {
+      await conn.query(`CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+    } finally {
+      await conn.end();
+    }
+  }
+}
+
+/** Applies every pending migration of every set to every shard. */
+export async function migrateShards(shards: ShardSet): Promise<void> {
+  await createDatabases(shards.topology.urls);
+  for (const shard of shards.all) {
+    for (const set of migrationSets) {
+      if (!existsSync(`${set.folder}/meta/_journal.json`)) continue;
+      await migrate(shard.db, { migrationsFolder: set.folder, migrationsTable: `__migrations_${set.name}` });
+    }
+  }
+}

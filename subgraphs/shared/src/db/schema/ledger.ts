@@ -1,0 +1,88 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint, char, datetime, index, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar,
+} from 'drizzle-orm/mysql-core';
+
+/**
+ * The ledger's tables, on every shard. Balances are credit-positive: a customer's deposit is
+ * a credit (+) on the customer and a debit (−) on the bank-reserve asset account, whose
+ * balance therefore reads negative — the money the bank holds for the platform.
+ */
+const money = (name: string) => bigint(name, { mode: 'bigint' }).notNull().default(sql`0`);
+const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
+
+export const accountTypes = ['PERSONAL', 'MERCHANT', 'SYSTEM'] as const;
+export const accountStatuses = ['ACTIVE', 'FROZEN', 'CLOSED'] as const;
+export const systemKinds = ['RESERVE', 'CLEARING', 'FEE_INCOME'] as const;
+export const buckets = ['AVAILABLE', 'FROZEN', 'PENDING'] as const;
+export const directions = ['DEBIT', 'CREDIT'] as const;
+
+export const accounts = mysqlTable(
+  'accounts',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    ownerId: varchar('owner_id', { length: 64 }).notNull(),
+    type: mysqlEnum('type', accountTypes).notNull(),
+    /** Set on the platform's own accounts: one of each kind per shard and currency. */
+    systemKind: mysqlEnum('system_kind', systemKinds),
+    /** Set on a merchant's stripe on a shard other than its home: the merchant's id. */
+    parentId: varchar('parent_id', { length: 33 }),
+    currency: char('currency', { length: 3 }).notNull(),
+    status: mysqlEnum('status', accountStatuses).notNull().default('ACTIVE'),
+    available: money('available'),
+    frozen: money('frozen'),
+    pending: money('pending'),
+    /** The sequence of the account's newest entry: entries are numbered 1, 2, 3… with no gap. */
+    lastSequence: bigint('last_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
+    version: bigint('version', { mode: 'bigint' }).notNull().default(sql`0`),
+    createdAt: moment('created_at'),
+    updatedAt: moment('updated_at'),
+  },
+  (t) => [
+    index('accounts_owner_idx').on(t.ownerId, t.id),
+    uniqueIndex('accounts_system_uq').on(t.systemKind, t.currency),
+    uniqueIndex('accounts_parent_uq').on(t.parentId),
+  ],
+);
+
+export const postings = mysqlTable(
+  'postings',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    kind: varchar('kind', { length: 24 }).notNull(),
+    /** The business record that caused the posting: a payment, refund, deposit… */
+    refId: varchar('ref_id', { length: 33 }),
+    /** Makes a posting apply at most once: a repeat with the same key is a no-op. */
+    dedupeKey: varchar('dedupe_key', { length: 191 }),
+    currency: char('currency', { length: 3 }).notNull(),
+    createdAt: moment('created_at'),
+  },
+  (t) => [uniqueIndex('postings_dedupe_uq').on(t.dedupeKey), index('postings_ref_idx').on(t.refId)],
+);
+
+export const ledgerEntries = mysqlTable(
+  'ledger_entries',
+  {
+    accountId: varchar('account_id', { length: 33 }).notNull(),
+    sequence: bigint('sequence', { mode: 'bigint' }).notNull(),
+    id: varchar('id', { length: 33 }).notNull(),
+    postingId: varchar('posting_id', { length: 33 }).notNull(),
+    bucket: mysqlEnum('bucket', buckets).notNull(),
+    /** Signed effect on the account: credits positive, debits negative. */
+    amount: bigint('amount', { mode: 'bigint' }).notNull(),
+    direction: mysqlEnum('direction', directions).notNull(),
+    /** The account's total (available + frozen + pending) after this entry. */
+    balanceAfter: bigint('balance_after', { mode: 'bigint' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    createdAt: moment('created_at'),
+  },
+  (t) => [
+    primaryKey({ columns: [t.accountId, t.sequence] }),
+    uniqueIndex('ledger_entries_id_uq').on(t.id),
+    index('ledger_entries_posting_idx').on(t.postingId),
+  ],
+);
+
+export type AccountRow = typeof accounts.$inferSelect;
+export type PostingRow = typeof postings.$inferSelect;
+export type EntryRow = typeof ledgerEntries.$inferSelect;

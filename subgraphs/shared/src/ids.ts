@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { logicalShardCount } from './limits';
+
+/**
+ * Every id carries its logical shard, so routing never needs a lookup table:
+ *   acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2a
+ *   ^^^ kind  ^^^^^^^^^^^^^^^^^^^^^^^^^^ ULID (time-ordered)  ^^ logical shard, hex
+ * The ULID comes first so that sorting ids sorts them by creation time across shards.
+ */
+export const idKinds = {
+  account: 'acc',
+  posting: 'pst',
+  entry: 'ent',
+  payment: 'pay',
+  refund: 'ref',
+  deposit: 'dep',
+  withdrawal: 'wdr',
+  settlement: 'stl',
+  idempotency: 'idm',
+} as const;
+
+export type IdKind = keyof typeof idKinds;
+export type LogicalShard = number & { readonly brand: 'LogicalShard' };
+
+const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+const idPattern = /^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})_([0-9a-f]{2})$/;
+
+export function ulid(nowMs: number = Date.now()): string {
+  let time = '';
+  let t = nowMs;
+  for (let i = 0; i < 10; i++) {
+    time = crockford[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  const bytes = randomBytes(16);
+  let random = '';
+  for (let i = 0; i < 16; i++) random += crockford[bytes[i]! % 32];
+  return time + random;
+}
+
+export function toLogicalShard(value: number): LogicalShard {
+  if (!Number.isInteger(value) || value < 0 || value >= logicalShardCount) {
+    throw new RangeError(`logical shard ${value} is outside 0..${logicalShardCount - 1}`);
+  }
+  return value as LogicalShard;
+}
+
+export function newId(kind: IdKind, shard: LogicalShard): string {
+  return `${idKinds[kind]}_${ulid()}_${shard.toString(16).padStart(2, '0')}`;
+}
+
+/** Parses an id of the expected kind; null for anything malformed, never a guess. */
+export function parseId(kind: IdKind, id: string): { id: string; shard: LogicalShard } | null {
+  if (id.length !== 33) return null;
+  const match = idPattern.exec(id);
+  if (!match || match[1] !== idKinds[kind]) return null;
+  const shard = Number.parseInt(match[3]!, 16);
+  if (shard >= logicalShardCount) return null;
+  return { id, shard: shard as LogicalShard };
+}
+
+export function randomLogicalShard(): LogicalShard {
+  return (randomBytes(1)[0]! % logicalShardCount) as LogicalShard;
+}

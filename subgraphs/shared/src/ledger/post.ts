@@ -1,0 +1,94 @@
+import type { Shard } from '../shards/pool';
+import { inTransaction, mysqlErrno, type Tx } from '../shards/transaction';
+import { existingDedupeKeys, lockAccounts, writePostings } from '../db/ledger-store';
+import { assert } from '../result';
+import { postingBatchSizeMax } from '../limits';
+import { applyPosting, type AccountState, type EntryDraft, type PostingRejection, type PostingSpec } from './posting-rules';
+
+/**
+ * The only writer of balances. postBatch applies several postings for one shard in ONE local
+ * transaction: lock every account involved (one statement, id order), decide each posting in
+ * turn with the pure rules, write postings, entries and balances with multi-row statements,
+ * commit once. A posting that is rejected (insufficient funds, frozen account) fails alone;
+ * the others still commit. This is what merged posting (batching) builds on.
+ */
+export type PostingOutcome =
+  | { status: 'APPLIED'; postingId: string; entries: EntryDraft[] }
+  | { status: 'DUPLICATE'; postingId: string }
+  | { status: 'REJECTED'; rejection: PostingRejection };
+
+/**
+ * What a caller posts: optionally a check that runs first inside the transaction (it may lock
+ * its own business rows, e.g. the payment being refunded, and may decide not to post), then
+ * the posting, then a write of the business record that sees the outcome.
+ */
+export interface PostingItem<R> {
+  prepare?: (tx: Tx) => Promise<{ proceed: true; spec: PostingSpec } | { proceed: false; result: R }>;
+  spec?: PostingSpec;
+  finish: (tx: Tx, outcome: PostingOutcome, accounts: ReadonlyMap<string, AccountState>) => Promise<R>;
+}
+
+export interface PostBatchOptions {
+  /** The clock for created_at; injectable so tests can stand at a chosen instant. */
+  now?: () => Date;
+}
+
+export async function postBatch<R>(shard: Shard, items: ReadonlyArray<PostingItem<R>>, options: PostBatchOptions = {}): Promise<R[]> {
+  assert(items.length <= postingBatchSizeMax, `batch of ${items.length} exceeds postingBatchSizeMax`);
+  const now = options.now ?? (() => new Date());
+  // A duplicate dedupe key racing in another transaction makes our insert fail; running the
+  // batch again then finds the committed posting and answers DUPLICATE.
+  return inTransaction(shard, (tx) => runBatch(tx, items, now()), {
+    retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry],
+  });
+}
+
+export async function postOne<R>(shard: Shard, item: PostingItem<R>, options: PostBatchOptions = {}): Promise<R> {
+  const [result] = await postBatch(shard, [item], options);
+  return result as R;
+}
+
+async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Date): Promise<R[]> {
+  const prepared = await prepareAll(tx, items);
+  const specs = prepared.filter((p): p is { spec: PostingSpec } => 'spec' in p).map((p) => p.spec);
+  const states = await lockAccounts(tx, specs.flatMap((s) => s.legs.map((l) => l.accountId)));
+  const seen = await existingDedupeKeys(tx, specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : [])));
+  const outcomes = decide(specs, states, seen);
+  const applied = specs.filter((_, i) => outcomes[i]!.status === 'APPLIED');
+  const entries = outcomes.flatMap((o) => (o.status === 'APPLIED' ? o.entries : []));
+  const touched = [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!);
+  await writePostings(tx, applied, entries, touched, now);
+  const results: R[] = [];
+  let next = 0;
+  for (const [i, item] of items.entries()) {
+    const p = prepared[i]!;
+    results.push('result' in p ? p.result : await item.finish(tx, outcomes[next++]!, states));
+  }
+  return results;
+}
+
+async function prepareAll<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>): Promise<Array<{ spec: PostingSpec } | { result: R }>> {
+  const prepared: Array<{ spec: PostingSpec } | { result: R }> = [];
+  for (const item of items) {
+    if (item.prepare) {
+      const decision = await item.prepare(tx);
+      prepared.push(decision.proceed ? { spec: decision.spec } : { result: decision.result });
+    } else {
+      assert(item.spec, 'a posting item needs a spec or a prepare step');
+      prepared.push({ spec: item.spec });
+    }
+  }
+  return prepared;
+}
+
+/** Decides every posting in order; a dedupe key seen earlier in the batch is a duplicate too. */
+function decide(specs: readonly PostingSpec[], states: Map<string, AccountState>, seen: Map<string, string>): PostingOutcome[] {
+  return specs.map((spec) => {
+    const earlier = spec.dedupeKey ? seen.get(spec.dedupeKey) : undefined;
+    if (earlier) return { status: 'DUPLICATE', postingId: earlier };
+    const result = applyPosting(states, spec);
+    if (!result.ok) return { status: 'REJECTED', rejection: result.error };
+    if (spec.dedupeKey) seen.set(spec.dedupeKey, spec.id);
+    return { status: 'APPLIED', postingId: spec.id, entries: result.value };
+  });
+}

@@ -1,0 +1,152 @@
+import { newId, parseId, type LogicalShard } from '../ids';
+import { amountMax, amountMin } from '../money';
+import { assert, err, ok, type Result } from '../result';
+
+/**
+ * The pure rules of posting: given the locked state of the accounts, decide whether a posting
+ * may apply and which entries it makes. No I/O here; ledger/post.ts does the locking and
+ * writing around it.
+ */
+export type Bucket = 'AVAILABLE' | 'FROZEN' | 'PENDING';
+export type AccountType = 'PERSONAL' | 'MERCHANT' | 'SYSTEM';
+export type AccountStatus = 'ACTIVE' | 'FROZEN' | 'CLOSED';
+
+export interface AccountState {
+  id: string;
+  ownerId: string;
+  type: AccountType;
+  status: AccountStatus;
+  currency: string;
+  parentId: string | null;
+  available: bigint;
+  frozen: bigint;
+  pending: bigint;
+  lastSequence: bigint;
+  version: bigint;
+}
+
+export interface Leg {
+  accountId: string;
+  bucket: Bucket;
+  /** Signed: a credit is positive, a debit negative. */
+  amount: bigint;
+  /** For a debit: when `bucket` holds too little, the rest comes from this bucket. */
+  fallbackBucket?: Bucket;
+}
+
+export interface PostingSpec {
+  id: string;
+  kind: string;
+  refId: string | null;
+  /** A posting with a key that already exists on the shard is a no-op (exactly-once). */
+  dedupeKey: string | null;
+  currency: string;
+  legs: readonly Leg[];
+}
+
+export type PostingRejection =
+  | { code: 'ACCOUNT_NOT_FOUND'; accountId: string }
+  | { code: 'ACCOUNT_NOT_ACTIVE'; accountId: string; status: AccountStatus }
+  | { code: 'CURRENCY_MISMATCH'; accountId: string; accountCurrency: string; postingCurrency: string }
+  | { code: 'INSUFFICIENT_FUNDS'; accountId: string; available: bigint };
+
+export interface EntryDraft {
+  id: string;
+  accountId: string;
+  sequence: bigint;
+  postingId: string;
+  bucket: Bucket;
+  amount: bigint;
+  direction: 'DEBIT' | 'CREDIT';
+  balanceAfter: bigint;
+  currency: string;
+}
+
+export function total(state: AccountState): bigint {
+  return state.available + state.frozen + state.pending;
+}
+
+function bucketKey(bucket: Bucket): 'available' | 'frozen' | 'pending' {
+  return bucket === 'AVAILABLE' ? 'available' : bucket === 'FROZEN' ? 'frozen' : 'pending';
+}
+
+/** A leg as one or two single-bucket movements, splitting a debit across its fallback. */
+function movements(leg: Leg, state: AccountState): Array<{ bucket: Bucket; amount: bigint }> {
+  const held = state[bucketKey(leg.bucket)];
+  if (leg.amount >= 0n || leg.fallbackBucket === undefined || held + leg.amount >= 0n) {
+    return [{ bucket: leg.bucket, amount: leg.amount }];
+  }
+  const fromPrimary = held > 0n ? held : 0n;
+  const rest = -leg.amount - fromPrimary;
+  const parts = [{ bucket: leg.fallbackBucket, amount: -rest }];
+  return fromPrimary > 0n ? [{ bucket: leg.bucket, amount: -fromPrimary }, ...parts] : parts;
+}
+
+/**
+ * Checks a posting against the states and, when it may apply, updates the states in place
+ * and returns its entries. A rejected posting leaves every state untouched.
+ */
+export function applyPosting(
+  states: Map<string, AccountState>,
+  spec: PostingSpec,
+): Result<EntryDraft[], PostingRejection> {
+  assertBalanced(spec);
+  const planned = new Map<string, AccountState>();
+  const drafts: Array<Omit<EntryDraft, 'id' | 'sequence' | 'balanceAfter'>> = [];
+  for (const leg of spec.legs) {
+    const current = planned.get(leg.accountId) ?? states.get(leg.accountId);
+    if (!current) return err({ code: 'ACCOUNT_NOT_FOUND', accountId: leg.accountId });
+    if (current.status !== 'ACTIVE') return err({ code: 'ACCOUNT_NOT_ACTIVE', accountId: leg.accountId, status: current.status });
+    if (current.currency !== spec.currency) {
+      return err({ code: 'CURRENCY_MISMATCH', accountId: leg.accountId, accountCurrency: current.currency, postingCurrency: spec.currency });
+    }
+    const next = { ...current };
+    for (const move of movements(leg, current)) {
+      const key = bucketKey(move.bucket);
+      next[key] += move.amount;
+      if (next.type !== 'SYSTEM' && next[key] < 0n) {
+        return err({ code: 'INSUFFICIENT_FUNDS', accountId: leg.accountId, available: current[bucketKey(leg.bucket)] });
+      }
+      assert(next[key] <= amountMax && next[key] >= amountMin, `balance of ${leg.accountId} leaves BIGINT`);
+      drafts.push({ accountId: leg.accountId, postingId: spec.id, bucket: move.bucket, amount: move.amount,
+        direction: move.amount < 0n ? 'DEBIT' : 'CREDIT', currency: spec.currency });
+    }
+    planned.set(leg.accountId, next);
+  }
+  return ok(commitDrafts(states, drafts));
+}
+
+/** Numbers the entries per account and writes the new balances into the states. */
+function commitDrafts(
+  states: Map<string, AccountState>,
+  drafts: Array<Omit<EntryDraft, 'id' | 'sequence' | 'balanceAfter'>>,
+): EntryDraft[] {
+  return drafts.map((draft) => {
+    const state = states.get(draft.accountId)!;
+    state[bucketKey(draft.bucket)] += draft.amount;
+    state.lastSequence += 1n;
+    return {
+      ...draft,
+      id: newId('entry', shardOfAccount(state.id)),
+      sequence: state.lastSequence,
+      balanceAfter: total(state),
+    };
+  });
+}
+
+function shardOfAccount(accountId: string): LogicalShard {
+  const parsed = parseId('account', accountId);
+  assert(parsed, `account id ${accountId} is malformed`);
+  return parsed.shard;
+}
+
+/** A posting whose legs do not sum to zero is a bug in its caller, never a user error. */
+export function assertBalanced(spec: PostingSpec): void {
+  assert(spec.legs.length >= 2, `posting ${spec.id} has fewer than two legs`);
+  let sum = 0n;
+  for (const leg of spec.legs) {
+    assert(leg.amount !== 0n, `posting ${spec.id} has a zero leg`);
+    sum += leg.amount;
+  }
+  assert(sum === 0n, `posting ${spec.id} sums to ${sum}, not zero`);
+}

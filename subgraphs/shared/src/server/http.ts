@@ -1,0 +1,102 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { requestBodyBytesMax } from '../limits';
+
+/**
+ * A minimal Node http front for Apollo Server: no framework, one code path for the gateway
+ * and every subgraph. Extra routes (/health, /metrics) are plain handlers.
+ */
+export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void> | void;
+
+export interface GraphQLHttpOptions<C extends BaseContext> {
+  apollo: ApolloServer<C>;
+  context: (req: http.IncomingMessage) => Promise<C>;
+  routes?: Record<string, RouteHandler>;
+  /** Called once per finished GraphQL request, e.g. for metrics. */
+  onRequestDone?: (req: http.IncomingMessage, status: number, elapsedMs: number) => void;
+}
+
+export class BodyTooLarge extends Error {}
+
+export function readBody(req: http.IncomingMessage, limitBytes: number = requestBodyBytesMax): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limitBytes) {
+        reject(new BodyTooLarge(`request body is larger than ${limitBytes} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): http.Server {
+  const server = http.createServer((req, res) => {
+    handle(options, req, res).catch((error: unknown) => {
+      console.error('unhandled request error', error);
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'internal error' }] });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+async function handle<C extends BaseContext>(
+  options: GraphQLHttpOptions<C>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const route = options.routes?.[url.pathname];
+  if (route) return route(req, res);
+  if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found: try /graphql' });
+  const started = performance.now();
+  let body: unknown;
+  try {
+    const text = req.method === 'POST' ? await readBody(req) : '';
+    body = text === '' ? undefined : JSON.parse(text);
+  } catch (error) {
+    const status = error instanceof BodyTooLarge ? 413 : 400;
+    const message = error instanceof Error ? error.message : 'unreadable body';
+    return sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+  }
+  const headers = new HeaderMap();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const response = await options.apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+    context: () => options.context(req),
+  });
+  const status = response.status ?? 200;
+  res.statusCode = status;
+  for (const [key, value] of response.headers) res.setHeader(key, value);
+  if (response.body.kind === 'complete') {
+    res.end(response.body.string);
+  } else {
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+  options.onRequestDone?.(req, status, performance.now() - started);
+}
+
+export function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}

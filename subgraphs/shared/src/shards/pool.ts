@@ -1,0 +1,90 @@
+import mysql from 'mysql2/promise';
+import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
+import type { LogicalShard } from '../ids';
+import { lockWaitSeconds, shardPoolSizeDefault } from '../limits';
+import { envInt, envString, defaultMysqlShards } from '../config';
+import { buildTopology, logicalShardsOf, type Topology } from './topology';
+
+/**
+ * A handle on one physical shard. Every data function takes one first: there is no
+ * default pool, so a query that forgot its shard does not compile.
+ */
+export interface Shard {
+  readonly index: number;
+  readonly name: string;
+  readonly db: MySql2Database;
+  readonly pool: mysql.Pool;
+  /** Statements sent through `db`, for tests that count queries. */
+  queryCount: number;
+}
+
+export interface ShardSet {
+  readonly topology: Topology;
+  readonly all: readonly Shard[];
+  byLogical(shard: LogicalShard): Shard;
+  /** Logical shards placed on a physical shard: ids minted for that database use one. */
+  logicalOn(shard: Shard): LogicalShard[];
+  close(): Promise<void>;
+}
+
+export interface ShardSetOptions {
+  urls?: string;
+  map?: string;
+  poolSize?: number;
+}
+
+export function openShards(options: ShardSetOptions = {}): ShardSet {
+  const topology = buildTopology(
+    options.urls ?? envString('MYSQL_SHARDS', defaultMysqlShards),
+    options.map ?? process.env.SHARD_MAP,
+  );
+  const poolSize = options.poolSize ?? envInt('MYSQL_POOL_SIZE', shardPoolSizeDefault);
+  const all = topology.urls.map((url, index) => openShard(url, index, poolSize));
+  const logical = topology.physicalOf.map((p) => all[p]!);
+  const logicalLists = all.map((s) => logicalShardsOf(topology, s.index));
+  return {
+    topology,
+    all,
+    byLogical: (shard) => logical[shard]!,
+    logicalOn: (shard) => logicalLists[shard.index]!,
+    close: async () => {
+      await Promise.all(all.map((s) => s.pool.end()));
+    },
+  };
+}
+
+function openShard(url: string, index: number, poolSize: number): Shard {
+  const parsed = new URL(url);
+  const pool = mysql.createPool({
+    uri: url,
+    connectionLimit: poolSize,
+    // BIGINT must arrive as a string: a JS number silently loses cents above 2^53.
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    dateStrings: false,
+    timezone: 'Z',
+    enableKeepAlive: true,
+  });
+  // Every connection reads committed data and gives up on a row lock after lockWaitSeconds.
+  // Read committed lets a transaction that waited for a lock see what the holder committed.
+  pool.on('connection', (conn) => {
+    // This form works on MariaDB and MySQL 8 alike (the variable is tx_isolation on one and
+    // transaction_isolation on the other).
+    conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    conn.query(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, time_zone = '+00:00'`);
+  });
+  const shard: Shard = {
+    index,
+    name: parsed.pathname.slice(1),
+    pool,
+    queryCount: 0,
+    db: undefined as unknown as MySql2Database,
+  };
+  (shard as { db: MySql2Database }).db = drizzle({
+    client: pool,
+    mode: 'default',
+    logger: { logQuery: () => void shard.queryCount++ },
+  });
+  return shard;
+}

@@ -1,0 +1,65 @@
+import type { MySql2Database } from 'drizzle-orm/mysql2';
+import { deadlockRetryBaseMs, deadlockRetryCapMs, deadlockRetryCountMax } from '../limits';
+import type { Shard } from './pool';
+
+export type Tx = Parameters<Parameters<MySql2Database['transaction']>[0]>[0];
+
+export const mysqlErrno = {
+  duplicateEntry: 1062,
+  lockWaitTimeout: 1205,
+  deadlock: 1213,
+} as const;
+
+/** The MySQL error number behind an error, looking through drizzle's wrapper. */
+export function errnoOf(error: unknown): number | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current instanceof Error; depth++) {
+    const errno = (current as { errno?: unknown }).errno;
+    if (typeof errno === 'number') return errno;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** A row stayed locked past lockWaitSeconds: nothing was written and the client may retry. */
+export class LockTimeout extends Error {
+  override name = 'LockTimeout';
+  constructor(readonly shard: string, options?: ErrorOptions) {
+    super(`a row on shard ${shard} stayed locked too long; nothing was written, retry the request`, options);
+  }
+}
+
+export interface TransactionOptions {
+  /** Errors (by MySQL errno) worth running the whole transaction again for. */
+  retryOn?: readonly number[];
+}
+
+/**
+ * Runs fn in one local transaction on one shard. Any error rolls the whole transaction
+ * back — MariaDB's lock-wait timeout (1205) undoes only its statement, so committing after
+ * catching one would persist half a posting; fn must therefore never swallow a query error.
+ * Deadlocks (1213) run fn again from the start after a jittered backoff, a bounded number
+ * of times. fn may run more than once: it must not have effects outside the transaction.
+ */
+export async function inTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  const retryOn = options.retryOn ?? [mysqlErrno.deadlock];
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await shard.db.transaction(fn);
+    } catch (error) {
+      const errno = errnoOf(error);
+      if (errno === mysqlErrno.lockWaitTimeout) throw new LockTimeout(shard.name, { cause: error });
+      if (errno === undefined || !retryOn.includes(errno) || attempt >= deadlockRetryCountMax) throw error;
+      await sleep(backoffMs(attempt));
+    }
+  }
+}
+
+function backoffMs(attempt: number): number {
+  const ceiling = Math.min(deadlockRetryCapMs, deadlockRetryBaseMs * 2 ** attempt);
+  return Math.random() * ceiling;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { applyPosting, type AccountState, type PostingSpec } from '../../src/ledger/posting-rules';
+import { newId, toLogicalShard } from '../../src/ids';
+import { InvariantViolation } from '../../src/result';
+
+function account(overrides: Partial<AccountState> = {}): AccountState {
+  return {
+    id: newId('account', toLogicalShard(1)), ownerId: 'o', type: 'PERSONAL', status: 'ACTIVE', currency: 'USD',
+    parentId: null, available: 0n, frozen: 0n, pending: 0n, lastSequence: 0n, version: 0n, ...overrides,
+  };
+}
+
+function transfer(from: AccountState, to: AccountState, amount: bigint, overrides: Partial<PostingSpec> = {}): PostingSpec {
+  return {
+    id: newId('posting', toLogicalShard(1)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
+    legs: [{ accountId: from.id, bucket: 'AVAILABLE', amount: -amount }, { accountId: to.id, bucket: 'AVAILABLE', amount }],
+    ...overrides,
+  };
+}
+
+describe('posting rules', () => {
+  it('moves money, numbers entries per account and records the balance after', () => {
+    const a = account({ available: 100n, lastSequence: 4n });
+    const b = account();
+    const states = new Map([[a.id, a], [b.id, b]]);
+    const result = applyPosting(states, transfer(a, b, 30n));
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.value.map((e) => [e.accountId, e.sequence, e.amount, e.direction, e.balanceAfter])).toEqual([
+      [a.id, 5n, -30n, 'DEBIT', 70n],
+      [b.id, 1n, 30n, 'CREDIT', 30n],
+    ]);
+    expect(states.get(a.id)!.available).toBe(70n);
+    expect(states.get(b.id)!.available).toBe(30n);
+  });
+
+  it('refuses to overdraw a client account and leaves every state untouched', () => {
+    const a = account({ available: 10n });
+    const b = account();
+    const states = new Map([[a.id, a], [b.id, b]]);
+    expect(applyPosting(states, transfer(a, b, 11n))).toEqual({
+      ok: false, error: { code: 'INSUFFICIENT_FUNDS', accountId: a.id, available: 10n },
+    });
+    expect(states.get(a.id)).toEqual(a);
+    expect(b.lastSequence).toBe(0n);
+  });
+
+  it('lets system accounts go below zero (the reserve is an asset)', () => {
+    const reserve = account({ type: 'SYSTEM' });
+    const b = account();
+    const result = applyPosting(new Map([[reserve.id, reserve], [b.id, b]]), transfer(reserve, b, 500n));
+    expect(result.ok).toBe(true);
+    expect(reserve.available).toBe(-500n);
+  });
+
+  it('refuses frozen, closed, missing and other-currency accounts', () => {
+    const a = account({ available: 100n });
+    for (const status of ['FROZEN', 'CLOSED'] as const) {
+      const b = account({ status });
+      expect(applyPosting(new Map([[a.id, a], [b.id, b]]), transfer(a, b, 1n))).toMatchObject({ ok: false, error: { code: 'ACCOUNT_NOT_ACTIVE', status } });
+    }
+    const ghost = account();
+    expect(applyPosting(new Map([[a.id, a]]), transfer(a, ghost, 1n))).toMatchObject({ ok: false, error: { code: 'ACCOUNT_NOT_FOUND', accountId: ghost.id } });
+    const euro = account({ currency: 'EUR' });
+    expect(applyPosting(new Map([[a.id, a], [euro.id, euro]]), transfer(a, euro, 1n))).toMatchObject({ ok: false, error: { code: 'CURRENCY_MISMATCH' } });
+    expect(a.available).toBe(100n);
+  });
+
+  it('takes a debit from the fallback bucket when the first holds too little', () => {
+    const merchant = account({ type: 'MERCHANT', pending: 30n, available: 100n });
+    const payer = account();
+    const spec: PostingSpec = {
+      ...transfer(merchant, payer, 50n),
+      legs: [
+        { accountId: merchant.id, bucket: 'PENDING', amount: -50n, fallbackBucket: 'AVAILABLE' },
+        { accountId: payer.id, bucket: 'AVAILABLE', amount: 50n },
+      ],
+    };
+    const result = applyPosting(new Map([[merchant.id, merchant], [payer.id, payer]]), spec);
+    expect(result.ok && result.value.map((e) => [e.bucket, e.amount])).toEqual([['PENDING', -30n], ['AVAILABLE', -20n], ['AVAILABLE', 50n]]);
+    expect([merchant.pending, merchant.available]).toEqual([0n, 80n]);
+  });
+
+  it('crashes on a posting that does not sum to zero: that is a bug, not a user error', () => {
+    const a = account({ available: 100n });
+    const b = account();
+    const spec = transfer(a, b, 10n);
+    const broken = { ...spec, legs: [spec.legs[0]!, { ...spec.legs[1]!, amount: 11n }] };
+    expect(() => applyPosting(new Map([[a.id, a], [b.id, b]]), broken)).toThrow(InvariantViolation);
+  });
+});

@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse, print, Kind, type OperationDefinitionNode } from 'graphql';
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  status: number;
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: Record<string, unknown>; path?: Array<string | number> }>;
+}
+
+export async function gql<T = Record<string, any>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  token?: string,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<T>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...headers,
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as Omit<GraphQLResponse<T>, 'status'>;
+  return { status: response.status, ...body };
+}
+
+/** The contract (shared/contract/operations.graphql, beside the repo) that clients send verbatim. */
+const contractPath = fileURLToPath(new URL('../../../shared/contract/operations.graphql', import.meta.url));
+const contract = parse(readFileSync(contractPath, 'utf8'));
+
+export function contractOperation(name: string): string {
+  const op = contract.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === name,
+  );
+  if (!op) throw new Error(`operation ${name} is not in the contract`);
+  return print(op);
+}
+
+export function errorCodes(response: GraphQLResponse): unknown[] {
+  return (response.errors ?? []).map((e) => e.extensions?.code);
+}

@@ -9,6 +9,13 @@ import { verifyAuthorization, type Identity, type IdentityFailure, type TokenSet
 export interface GatewayContext {
   authorization: string | undefined;
   auth: { ok: true; identity: Identity } | { ok: false; failure: IdentityFailure };
+  /** Where the request came from, passed to subgraphs for risk and audit records. */
+  client: { ip: string | null; userAgent: string | null; deviceId: string | null };
+}
+
+function header(req: http.IncomingMessage, name: string): string | null {
+  const value = req.headers[name];
+  return typeof value === 'string' && value !== '' ? value : null;
 }
 
 export async function buildContext(req: http.IncomingMessage, tokens: TokenSettings): Promise<GatewayContext> {
@@ -17,5 +24,6 @@ export async function buildContext(req: http.IncomingMessage, tokens: TokenSetti
   return {
     authorization,
     auth: verified.ok ? { ok: true, identity: verified.identity } : { ok: false, failure: verified.failure },
+    client: { ip: req.socket.remoteAddress ?? null, userAgent: header(req, 'user-agent'), deviceId: header(req, 'x-device-id') },
   };
 }

@@ -23,11 +23,19 @@ export function subgraphUrlsFromEnv(): SubgraphUrls {
   return urls;
 }
 
-/** Forwards the caller's token to the subgraph, which verifies it again. */
+/**
+ * Forwards the caller's token to the subgraph, which verifies it again, and where the
+ * request came from. The client's own x-client-* headers are never passed through.
+ */
 class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    const authorization = 'authorization' in context ? context.authorization : undefined;
-    if (authorization) request.http?.headers.set('authorization', authorization);
+    if (!('auth' in context)) return;
+    const headers = request.http?.headers;
+    if (!headers) return;
+    if (context.authorization) headers.set('authorization', context.authorization);
+    if (context.client.ip) headers.set('x-client-ip', context.client.ip);
+    if (context.client.userAgent) headers.set('x-client-user-agent', context.client.userAgent.slice(0, 256));
+    if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, 128));
   }
 }
 

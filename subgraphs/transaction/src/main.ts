@@ -1,13 +1,16 @@
 import { openShards } from '@paygraph/shared/shards/pool';
 import { tokenSettingsFromEnv } from '@paygraph/shared/identity';
-import { envInt, envString } from '@paygraph/shared/config';
+import { envBool, envInt, envString } from '@paygraph/shared/config';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
 import { createTransactionSubgraph } from './server';
+import { relayIntervalMsDefault, startRelay } from './services/relay';
 
 await runSubgraphMain('transaction', async () => {
   const shards = openShards();
   const server = await createTransactionSubgraph(shards, tokenSettingsFromEnv());
   const port = await listen(server.http, envInt('TRANSACTION_PORT', 4002), envString('HOST', '127.0.0.1'));
+  // The relay completes cross-shard movements cut off by a crash; every replica may run one.
+  if (envBool('RELAY_ENABLED', true)) startRelay(shards, envInt('RELAY_INTERVAL_MS', relayIntervalMsDefault));
   return { port, shards, server };
 });

@@ -1,14 +1,17 @@
-import { createSubgraph, readSchema, type BaseSubgraphContext, type SubgraphServer } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { TokenSettings } from '@paygraph/shared/identity';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import { clientInfo, extendContext, type TransactionContext } from './context';
+import { resolvers } from './resolvers/index';
 
-export function createTransactionSubgraph(shards: ShardSet, tokens: TokenSettings): Promise<SubgraphServer> {
-  return createSubgraph<BaseSubgraphContext>({
+export function createTransactionSubgraph(shards: ShardSet, tokens: TokenSettings, now?: () => Date): Promise<SubgraphServer> {
+  return createSubgraph<TransactionContext>({
     name: 'transaction',
     typeDefs: readSchema('transaction'),
-    resolvers: { Query: { transactionSubgraphVersion: () => '0.1.0' } },
+    resolvers: resolvers as unknown as GraphQLResolverMap<TransactionContext>,
     shards,
     tokens,
-    extendContext: (base) => base,
+    extendContext: (base, req) => extendContext(base, clientInfo(req), now),
   });
 }

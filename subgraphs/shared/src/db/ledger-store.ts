@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Tx } from '../shards/transaction';
 import type { Shard } from '../shards/pool';
-import type { AccountState, EntryDraft, PostingSpec } from '../ledger/posting-rules';
-import { accounts, ledgerEntries, postings, type AccountRow, type EntryRow } from './schema/ledger';
+import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
+import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
 
 /**
  * The ledger's SQL. Only ledger/post.ts writes balances, through the functions marked
@@ -36,15 +36,39 @@ export async function lockAccounts(tx: Tx, ids: readonly string[]): Promise<Map<
   return states;
 }
 
-export async function existingDedupeKeys(tx: Tx, keys: readonly string[]): Promise<Map<string, string>> {
-  const found = new Map<string, string>();
+export type PriorOutcome = { kind: 'posted'; postingId: string } | { kind: 'rejected'; rejection: PostingRejection };
+
+/**
+ * What became of earlier postings with these dedupe keys: posted, or refused. Read after the
+ * accounts are locked, so a concurrent twin that held the lock has committed by then.
+ */
+export async function priorOutcomes(tx: Tx, keys: readonly string[]): Promise<Map<string, PriorOutcome>> {
+  const found = new Map<string, PriorOutcome>();
   if (keys.length === 0) return found;
-  const rows = await tx
-    .select({ key: postings.dedupeKey, id: postings.id })
-    .from(postings)
-    .where(inArray(postings.dedupeKey, [...keys]));
-  for (const row of rows) if (row.key !== null) found.set(row.key, row.id);
+  const [posted, refused] = await Promise.all([
+    tx.select({ key: postings.dedupeKey, id: postings.id }).from(postings).where(inArray(postings.dedupeKey, [...keys])),
+    tx.select().from(postingRejections).where(inArray(postingRejections.dedupeKey, [...keys])),
+  ]);
+  for (const row of posted) if (row.key !== null) found.set(row.key, { kind: 'posted', postingId: row.id });
+  for (const row of refused) found.set(row.dedupeKey, { kind: 'rejected', rejection: decodeRejection(row.detail) });
   return found;
+}
+
+export async function writeRejections(tx: Tx, rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>, now: Date): Promise<void> {
+  if (rejections.length === 0) return;
+  await tx.insert(postingRejections).values(
+    rejections.map((r) => ({ dedupeKey: r.dedupeKey, code: r.rejection.code, detail: encodeRejection(r.rejection), createdAt: now })),
+  );
+}
+
+function encodeRejection(rejection: PostingRejection): string {
+  return JSON.stringify(rejection, (_k, v: unknown) => (typeof v === 'bigint' ? { bigint: v.toString() } : v));
+}
+
+function decodeRejection(detail: string): PostingRejection {
+  return JSON.parse(detail, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && 'bigint' in v && typeof v.bigint === 'string' ? BigInt(v.bigint) : v,
+  ) as PostingRejection;
 }
 
 /** Posting only: the postings, their entries and the new balances, in three statements. */
@@ -126,6 +150,16 @@ export async function systemAccount(db: Executor, kind: 'RESERVE' | 'CLEARING' |
 /** Inserts the system account unless another process got there first (unique kind+currency). */
 export async function insertSystemAccountIfMissing(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
   await db.insert(accounts).values(row).onDuplicateKeyUpdate({ set: { id: sql`${sql.identifier('id')}` } });
+}
+
+export async function stripeOf(db: Executor, parentId: string): Promise<AccountRow | undefined> {
+  const rows = await db.select().from(accounts).where(eq(accounts.parentId, parentId)).limit(1);
+  return rows[0];
+}
+
+/** Opens a merchant's stripe unless a concurrent first payment did (unique parent_id). */
+export async function insertStripeIfMissing(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
+  await db.insert(accounts).ignore().values(row);
 }
 
 /** Newest first: entries with a sequence below `beforeSequence` (all when null). */

@@ -1,6 +1,6 @@
 import type { Shard } from '../shards/pool';
 import { inTransaction, mysqlErrno, type Tx } from '../shards/transaction';
-import { existingDedupeKeys, lockAccounts, writePostings } from '../db/ledger-store';
+import { lockAccounts, priorOutcomes, writePostings, writeRejections, type PriorOutcome } from '../db/ledger-store';
 import { assert } from '../result';
 import { postingBatchSizeMax } from '../limits';
 import { applyPosting, type AccountState, type EntryDraft, type PostingRejection, type PostingSpec } from './posting-rules';
@@ -15,7 +15,7 @@ import { applyPosting, type AccountState, type EntryDraft, type PostingRejection
 export type PostingOutcome =
   | { status: 'APPLIED'; postingId: string; entries: EntryDraft[] }
   | { status: 'DUPLICATE'; postingId: string }
-  | { status: 'REJECTED'; rejection: PostingRejection };
+  | { status: 'REJECTED'; rejection: PostingRejection; replayed: boolean };
 
 /**
  * What a caller posts: optionally a check that runs first inside the transaction (it may lock
@@ -52,12 +52,13 @@ async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Da
   const prepared = await prepareAll(tx, items);
   const specs = prepared.filter((p): p is { spec: PostingSpec } => 'spec' in p).map((p) => p.spec);
   const states = await lockAccounts(tx, specs.flatMap((s) => s.legs.map((l) => l.accountId)));
-  const seen = await existingDedupeKeys(tx, specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : [])));
-  const outcomes = decide(specs, states, seen);
+  const prior = await priorOutcomes(tx, specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : [])));
+  const outcomes = decide(specs, states, prior);
   const applied = specs.filter((_, i) => outcomes[i]!.status === 'APPLIED');
   const entries = outcomes.flatMap((o) => (o.status === 'APPLIED' ? o.entries : []));
   const touched = [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!);
   await writePostings(tx, applied, entries, touched, now);
+  await writeRejections(tx, newRejections(specs, outcomes), now);
   const results: R[] = [];
   let next = 0;
   for (const [i, item] of items.entries()) {
@@ -81,14 +82,30 @@ async function prepareAll<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>): Prom
   return prepared;
 }
 
-/** Decides every posting in order; a dedupe key seen earlier in the batch is a duplicate too. */
-function decide(specs: readonly PostingSpec[], states: Map<string, AccountState>, seen: Map<string, string>): PostingOutcome[] {
+/**
+ * Decides every posting in order. A dedupe key that was posted or refused before (or earlier
+ * in this batch) gets that same outcome again.
+ */
+function decide(specs: readonly PostingSpec[], states: Map<string, AccountState>, prior: Map<string, PriorOutcome>): PostingOutcome[] {
   return specs.map((spec) => {
-    const earlier = spec.dedupeKey ? seen.get(spec.dedupeKey) : undefined;
-    if (earlier) return { status: 'DUPLICATE', postingId: earlier };
+    const earlier = spec.dedupeKey ? prior.get(spec.dedupeKey) : undefined;
+    if (earlier?.kind === 'posted') return { status: 'DUPLICATE', postingId: earlier.postingId };
+    if (earlier?.kind === 'rejected') return { status: 'REJECTED', rejection: earlier.rejection, replayed: true };
     const result = applyPosting(states, spec);
-    if (!result.ok) return { status: 'REJECTED', rejection: result.error };
-    if (spec.dedupeKey) seen.set(spec.dedupeKey, spec.id);
+    if (spec.dedupeKey) {
+      prior.set(spec.dedupeKey, result.ok ? { kind: 'posted', postingId: spec.id } : { kind: 'rejected', rejection: result.error });
+    }
+    if (!result.ok) return { status: 'REJECTED', rejection: result.error, replayed: false };
     return { status: 'APPLIED', postingId: spec.id, entries: result.value };
+  });
+}
+
+/** Refusals decided now (not replayed) are kept, when they have a dedupe key. */
+function newRejections(specs: readonly PostingSpec[], outcomes: readonly PostingOutcome[]) {
+  return specs.flatMap((spec, i) => {
+    const outcome = outcomes[i]!;
+    return outcome.status === 'REJECTED' && !outcome.replayed && spec.dedupeKey
+      ? [{ dedupeKey: spec.dedupeKey, rejection: outcome.rejection }]
+      : [];
   });
 }

@@ -42,6 +42,12 @@ export interface PostingSpec {
   dedupeKey: string | null;
   currency: string;
   legs: readonly Leg[];
+  /**
+   * Completes a movement whose first half already committed (money back from clearing to
+   * a payer, say). Account status cannot stop it: the money is already on its way, and
+   * leaving it in clearing would strand it.
+   */
+  completion?: boolean;
 }
 
 export type PostingRejection =
@@ -96,7 +102,7 @@ export function applyPosting(
   for (const leg of spec.legs) {
     const current = planned.get(leg.accountId) ?? states.get(leg.accountId);
     if (!current) return err({ code: 'ACCOUNT_NOT_FOUND', accountId: leg.accountId });
-    if (current.status !== 'ACTIVE') return err({ code: 'ACCOUNT_NOT_ACTIVE', accountId: leg.accountId, status: current.status });
+    if (current.status !== 'ACTIVE' && !spec.completion) return err({ code: 'ACCOUNT_NOT_ACTIVE', accountId: leg.accountId, status: current.status });
     if (current.currency !== spec.currency) {
       return err({ code: 'CURRENCY_MISMATCH', accountId: leg.accountId, accountCurrency: current.currency, postingCurrency: spec.currency });
     }

@@ -15,7 +15,8 @@ export const platformOwnerId = 'platform';
 const known = new Map<string, string>();
 
 export async function systemAccountId(shards: ShardSet, shard: Shard, kind: SystemKind, currency: string): Promise<string> {
-  const key = `${shard.index}:${kind}:${currency}`;
+  // Keyed by the database URL: two shard sets in one process never share an id.
+  const key = `${shards.topology.urls[shard.index]}:${kind}:${currency}`;
   const cached = known.get(key);
   if (cached) return cached;
   let row = await systemAccount(shard.db, kind, currency);

@@ -32,7 +32,7 @@ export interface SubgraphOptions<C extends BaseSubgraphContext> {
   resolvers: GraphQLResolverMap<C>;
   shards: ShardSet;
   tokens: TokenSettings;
-  extendContext: (base: BaseSubgraphContext) => C;
+  extendContext: (base: BaseSubgraphContext, req: http.IncomingMessage) => C;
 }
 
 export interface SubgraphServer {
@@ -53,7 +53,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
     context: async (req) => {
       const verified = await verifyAuthorization(req.headers.authorization, options.tokens);
       if (!verified.ok) throw unauthenticated(describeIdentityFailure(verified.failure));
-      return options.extendContext({ identity: verified.identity, shards: options.shards });
+      return options.extendContext({ identity: verified.identity, shards: options.shards }, req);
     },
     routes: {
       '/health': async (_req, res) => {

@@ -86,3 +86,16 @@ export const ledgerEntries = mysqlTable(
 export type AccountRow = typeof accounts.$inferSelect;
 export type PostingRow = typeof postings.$inferSelect;
 export type EntryRow = typeof ledgerEntries.$inferSelect;
+
+/**
+ * A posting that was refused, kept under its dedupe key in the same transaction that decided
+ * it: a repeat of the request then gets the same refusal instead of a second chance, so
+ * "applied once" also holds for "refused once".
+ */
+export const postingRejections = mysqlTable('posting_rejections', {
+  dedupeKey: varchar('dedupe_key', { length: 191 }).primaryKey(),
+  code: varchar('code', { length: 40 }).notNull(),
+  /** The rejection as JSON (bigints as strings), to answer a replay exactly. */
+  detail: varchar('detail', { length: 1000 }).notNull(),
+  createdAt: moment('created_at'),
+});

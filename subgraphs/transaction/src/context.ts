@@ -1,0 +1,73 @@
+import DataLoader from 'dataloader';
+import type http from 'node:http';
+import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
+import type { Shard } from '@paygraph/shared/shards/pool';
+import { parseId, type IdKind } from '@paygraph/shared/ids';
+import { loaderBatchSizeMax } from '@paygraph/shared/limits';
+import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import { paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
+import type { PaymentRow, RefundRow } from './db/schema/transactions';
+import { readAccounts } from './services/accounts';
+import type { ClientInfo, ServiceContext } from './services/context';
+
+export interface TransactionContext extends BaseSubgraphContext, ServiceContext {
+  payments: DataLoader<string, PaymentRow | null>;
+  refunds: DataLoader<string, RefundRow | null>;
+  refundsOfPayment: DataLoader<string, RefundRow[]>;
+  accountRows: DataLoader<string, AccountRow | null>;
+}
+
+/** Groups ids by the shard they name, so each loader sends one query per shard. */
+function byShard(base: BaseSubgraphContext, kind: IdKind, ids: readonly string[]): Map<Shard, string[]> {
+  const groups = new Map<Shard, string[]>();
+  for (const id of ids) {
+    const parsed = parseId(kind, id);
+    if (!parsed) continue;
+    const shard = base.shards.byLogical(parsed.shard);
+    groups.set(shard, [...(groups.get(shard) ?? []), id]);
+  }
+  return groups;
+}
+
+function shardedLoader<T extends { id: string }>(
+  base: BaseSubgraphContext,
+  kind: IdKind,
+  query: (db: Shard['db'], ids: string[]) => Promise<T[]>,
+): DataLoader<string, T | null> {
+  return new DataLoader(
+    async (ids) => {
+      const rows = await Promise.all([...byShard(base, kind, ids)].map(([shard, local]) => query(shard.db, local)));
+      const found = new Map(rows.flat().map((r) => [r.id, r]));
+      return ids.map((id) => found.get(id) ?? null);
+    },
+    { maxBatchSize: loaderBatchSizeMax },
+  );
+}
+
+export function clientInfo(req: http.IncomingMessage): ClientInfo {
+  const header = (name: string) => {
+    const value = req.headers[name];
+    return typeof value === 'string' && value !== '' ? value.slice(0, 256) : null;
+  };
+  return { deviceId: header('x-device-id'), ip: header('x-client-ip'), userAgent: header('x-client-user-agent') };
+}
+
+export function extendContext(base: BaseSubgraphContext, client: ClientInfo, now: () => Date = () => new Date()): TransactionContext {
+  return {
+    ...base,
+    now,
+    client,
+    payments: shardedLoader(base, 'payment', paymentsByIds),
+    refunds: shardedLoader(base, 'refund', refundsByIds),
+    accountRows: new DataLoader(async (ids) => {
+      const rows = await readAccounts(base.shards, ids);
+      return ids.map((id) => rows.get(id) ?? null);
+    }),
+    refundsOfPayment: new DataLoader(async (paymentIds) => {
+      const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => refundsOfPayments(shard.db, local)));
+      const grouped = new Map<string, RefundRow[]>();
+      for (const row of rows.flat()) grouped.set(row.paymentId, [...(grouped.get(row.paymentId) ?? []), row]);
+      return paymentIds.map((id) => grouped.get(id) ?? []);
+    }),
+  };
+}

@@ -1,0 +1,18 @@
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { paymentsOfAccount } from './payments';
+import type { PaymentRow } from './schema/transactions';
+
+/**
+ * An account's payments live on its payers' shards, so a page asks every shard once and
+ * merges: ids sort by creation time, newest first.
+ */
+export async function loadAccountPayments(
+  shards: ShardSet,
+  accountId: string,
+  beforeId: string | null,
+  first: number,
+): Promise<{ payments: PaymentRow[]; hasNextPage: boolean }> {
+  const rows = await Promise.all(shards.all.map((s) => paymentsOfAccount(s.db, accountId, beforeId, first + 1)));
+  const merged = rows.flat().sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  return { payments: merged.slice(0, first), hasNextPage: merged.length > first };
+}

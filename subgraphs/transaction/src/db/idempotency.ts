@@ -1,0 +1,17 @@
+import { and, eq } from 'drizzle-orm';
+import type { Shard } from '@paygraph/shared/shards/pool';
+import { idempotencyKeys } from './schema/transactions';
+
+export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
+
+/** Inserts the claim unless (caller, key) exists; answers the row that holds the key either way. */
+export async function claimIdempotencyKey(shard: Shard, row: typeof idempotencyKeys.$inferInsert): Promise<IdempotencyRow> {
+  await shard.db.insert(idempotencyKeys).ignore().values(row);
+  const rows = await shard.db
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.callerId, row.callerId), eq(idempotencyKeys.idempotencyKey, row.idempotencyKey)));
+  const held = rows[0];
+  if (!held) throw new Error(`idempotency key ${row.idempotencyKey} vanished right after its claim`);
+  return held;
+}

@@ -1,0 +1,50 @@
+import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import { transferOutbox, type OutboxRow } from './schema/transactions';
+
+/** The relay leaves the row alone until nextAttemptAt: the request that wrote it tries first. */
+export async function insertOutbox(tx: Tx, id: string, step: OutboxRow['step'], now: Date, nextAttemptAt: Date): Promise<void> {
+  await tx.insert(transferOutbox).values({ id, step, status: 'PENDING', createdAt: now, nextAttemptAt });
+}
+
+export async function outboxById(db: Executor, id: string): Promise<OutboxRow | undefined> {
+  const rows = await db.select().from(transferOutbox).where(eq(transferOutbox.id, id));
+  return rows[0];
+}
+
+/** Locks one outbox row; the caller completes it in the same transaction or not at all. */
+export async function lockOutbox(tx: Tx, id: string): Promise<OutboxRow | undefined> {
+  const rows = await tx.select().from(transferOutbox).where(eq(transferOutbox.id, id)).for('update');
+  return rows[0];
+}
+
+/**
+ * Due rows no other relay holds: SKIP LOCKED lets several relay replicas share the work
+ * without waiting on each other or doing a row twice at the same time.
+ */
+export async function claimDueOutbox(tx: Tx, now: Date, limit: number): Promise<OutboxRow[]> {
+  return tx
+    .select()
+    .from(transferOutbox)
+    .where(and(eq(transferOutbox.status, 'PENDING'), lte(transferOutbox.nextAttemptAt, now)))
+    .orderBy(asc(transferOutbox.nextAttemptAt))
+    .limit(limit)
+    .for('update', { skipLocked: true });
+}
+
+export async function markOutboxDone(tx: Tx, id: string): Promise<void> {
+  await tx.update(transferOutbox).set({ status: 'DONE' }).where(eq(transferOutbox.id, id));
+}
+
+export async function postponeOutbox(tx: Tx, id: string, next: Date): Promise<void> {
+  await tx
+    .update(transferOutbox)
+    .set({ attempts: sql`${transferOutbox.attempts} + 1`, nextAttemptAt: next })
+    .where(eq(transferOutbox.id, id));
+}
+
+/** Rows still pending on this shard: the money in flight that clearing must account for. */
+export async function pendingOutbox(db: Executor): Promise<OutboxRow[]> {
+  return db.select().from(transferOutbox).where(eq(transferOutbox.status, 'PENDING'));
+}

@@ -1,0 +1,73 @@
+import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Tx } from '@paygraph/shared/shards/transaction';
+import { payments, refunds, externalTransfers, type PaymentRow, type RefundRow, type ExternalTransferRow } from './schema/transactions';
+
+export async function insertPayment(tx: Tx, row: typeof payments.$inferInsert): Promise<void> {
+  await tx.insert(payments).values(row);
+}
+
+export async function lockPayment(tx: Tx, id: string): Promise<PaymentRow | undefined> {
+  const rows = await tx.select().from(payments).where(eq(payments.id, id)).for('update');
+  return rows[0];
+}
+
+export async function paymentsByIds(db: Executor, ids: readonly string[]): Promise<PaymentRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(payments).where(inArray(payments.id, [...ids]));
+}
+
+/** Payments the account paid or received on this shard, newest first, before a payment id. */
+export async function paymentsOfAccount(db: Executor, accountId: string, beforeId: string | null, limit: number): Promise<PaymentRow[]> {
+  const either = or(eq(payments.payerAccountId, accountId), eq(payments.payeeAccountId, accountId));
+  return db
+    .select()
+    .from(payments)
+    .where(beforeId ? and(either, lt(payments.id, beforeId)) : either)
+    .orderBy(desc(payments.id))
+    .limit(limit);
+}
+
+export async function finishPayment(tx: Tx, id: string, status: 'SUCCEEDED' | 'FAILED', failureCode: string | null, now: Date): Promise<void> {
+  await tx.update(payments).set({ status, failureCode, completedAt: now }).where(eq(payments.id, id));
+}
+
+export async function setRefundedAmount(tx: Tx, id: string, refundedAmount: bigint): Promise<void> {
+  await tx.update(payments).set({ refundedAmount }).where(eq(payments.id, id));
+}
+
+export async function addRefundedAmount(tx: Tx, id: string, delta: bigint): Promise<void> {
+  await tx.update(payments).set({ refundedAmount: sql`${payments.refundedAmount} + ${delta}` }).where(eq(payments.id, id));
+}
+
+export async function insertRefund(tx: Tx, row: typeof refunds.$inferInsert): Promise<void> {
+  await tx.insert(refunds).values(row);
+}
+
+export async function refundsByIds(db: Executor, ids: readonly string[]): Promise<RefundRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(refunds).where(inArray(refunds.id, [...ids]));
+}
+
+export async function refundsOfPayments(db: Executor, paymentIds: readonly string[]): Promise<RefundRow[]> {
+  if (paymentIds.length === 0) return [];
+  return db.select().from(refunds).where(inArray(refunds.paymentId, [...paymentIds])).orderBy(refunds.id);
+}
+
+export async function lockRefund(tx: Tx, id: string): Promise<RefundRow | undefined> {
+  const rows = await tx.select().from(refunds).where(eq(refunds.id, id)).for('update');
+  return rows[0];
+}
+
+export async function finishRefund(tx: Tx, id: string, status: 'SUCCEEDED' | 'FAILED', failureCode: string | null, now: Date): Promise<void> {
+  await tx.update(refunds).set({ status, failureCode, completedAt: now }).where(eq(refunds.id, id));
+}
+
+export async function insertExternalTransfer(tx: Tx, row: typeof externalTransfers.$inferInsert): Promise<void> {
+  await tx.insert(externalTransfers).values(row);
+}
+
+export async function externalTransfersByIds(db: Executor, ids: readonly string[]): Promise<ExternalTransferRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(externalTransfers).where(inArray(externalTransfers.id, [...ids]));
+}

@@ -1,0 +1,119 @@
+import { sql } from 'drizzle-orm';
+import { bigint, char, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, varchar } from 'drizzle-orm/mysql-core';
+
+/**
+ * The transaction subgraph's tables. They live in the same database as the ledger on each
+ * shard, so a payment record and its ledger entries commit in one local transaction.
+ * A payment, a refund and a deposit or withdrawal live on the shard of the account debited
+ * first (the payer's; for a refund, its payment's).
+ */
+const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
+const money = (name: string) => bigint(name, { mode: 'bigint' }).notNull();
+
+export const paymentStatuses = ['PROCESSING', 'SUCCEEDED', 'FAILED'] as const;
+/** How a payment moves: within one shard, into a merchant stripe, or through clearing. */
+export const paymentRoutes = ['SAME_SHARD', 'MERCHANT_STRIPE', 'CROSS_SHARD'] as const;
+
+export const payments = mysqlTable(
+  'payments',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    payerAccountId: varchar('payer_account_id', { length: 33 }).notNull(),
+    payeeAccountId: varchar('payee_account_id', { length: 33 }).notNull(),
+    /** The row credited: the payee itself, or the merchant's stripe on the payer's shard. */
+    creditAccountId: varchar('credit_account_id', { length: 33 }).notNull(),
+    route: mysqlEnum('route', paymentRoutes).notNull(),
+    amount: money('amount'),
+    currency: char('currency', { length: 3 }).notNull(),
+    refundedAmount: money('refunded_amount').default(sql`0`),
+    status: mysqlEnum('status', paymentStatuses).notNull(),
+    failureCode: varchar('failure_code', { length: 40 }),
+    description: varchar('description', { length: 500 }),
+    createdBy: varchar('created_by', { length: 64 }).notNull(),
+    deviceId: varchar('device_id', { length: 128 }),
+    clientIp: varchar('client_ip', { length: 64 }),
+    userAgent: varchar('user_agent', { length: 256 }),
+    createdAt: moment('created_at'),
+    completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
+  },
+  (t) => [index('payments_payer_idx').on(t.payerAccountId, t.id), index('payments_payee_idx').on(t.payeeAccountId, t.id)],
+);
+
+export const refunds = mysqlTable(
+  'refunds',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    paymentId: varchar('payment_id', { length: 33 }).notNull(),
+    amount: money('amount'),
+    currency: char('currency', { length: 3 }).notNull(),
+    status: mysqlEnum('status', paymentStatuses).notNull(),
+    failureCode: varchar('failure_code', { length: 40 }),
+    reason: varchar('reason', { length: 500 }),
+    createdBy: varchar('created_by', { length: 64 }).notNull(),
+    createdAt: moment('created_at'),
+    completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
+  },
+  (t) => [index('refunds_payment_idx').on(t.paymentId, t.id)],
+);
+
+export const externalTransferKinds = ['DEPOSIT', 'WITHDRAWAL'] as const;
+
+/** Deposits and withdrawals: money crossing the platform's edge, matched to bank statements by external_ref. */
+export const externalTransfers = mysqlTable(
+  'external_transfers',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    kind: mysqlEnum('kind', externalTransferKinds).notNull(),
+    accountId: varchar('account_id', { length: 33 }).notNull(),
+    amount: money('amount'),
+    currency: char('currency', { length: 3 }).notNull(),
+    status: mysqlEnum('status', paymentStatuses).notNull(),
+    externalRef: varchar('external_ref', { length: 128 }),
+    createdBy: varchar('created_by', { length: 64 }).notNull(),
+    createdAt: moment('created_at'),
+  },
+  (t) => [index('external_transfers_account_idx').on(t.accountId, t.id), index('external_transfers_ref_idx').on(t.externalRef)],
+);
+
+/**
+ * An idempotency key, scoped to the caller, claimed before any money moves. It lives on the
+ * shard its (caller, key) hashes to, and names the resource the first request created, so a
+ * replay finds that resource wherever it lives.
+ */
+export const idempotencyKeys = mysqlTable(
+  'idempotency_keys',
+  {
+    callerId: varchar('caller_id', { length: 64 }).notNull(),
+    idempotencyKey: varchar('idempotency_key', { length: 128 }).notNull(),
+    operation: varchar('operation', { length: 24 }).notNull(),
+    requestHash: char('request_hash', { length: 64 }).notNull(),
+    resourceId: varchar('resource_id', { length: 33 }).notNull(),
+    createdAt: moment('created_at'),
+  },
+  (t) => [primaryKey({ columns: [t.callerId, t.idempotencyKey] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);
+
+export const outboxSteps = ['PAYMENT_CREDIT', 'REFUND_DEBIT'] as const;
+export const outboxStatuses = ['PENDING', 'DONE'] as const;
+
+/**
+ * The other shard's half of a cross-shard movement, written in the same transaction as the
+ * first half. The inline path or, after a crash, the relay worker carries it out exactly once.
+ */
+export const transferOutbox = mysqlTable(
+  'transfer_outbox',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    step: mysqlEnum('step', outboxSteps).notNull(),
+    status: mysqlEnum('status', outboxStatuses).notNull(),
+    attempts: int('attempts').notNull().default(0),
+    createdAt: moment('created_at'),
+    nextAttemptAt: moment('next_attempt_at'),
+  },
+  (t) => [index('transfer_outbox_due_idx').on(t.status, t.nextAttemptAt)],
+);
+
+export type PaymentRow = typeof payments.$inferSelect;
+export type RefundRow = typeof refunds.$inferSelect;
+export type ExternalTransferRow = typeof externalTransfers.$inferSelect;
+export type OutboxRow = typeof transferOutbox.$inferSelect;

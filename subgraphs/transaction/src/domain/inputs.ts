@@ -1,0 +1,122 @@
+import { parseId } from '@paygraph/shared/ids';
+import { describeMoneyError, parseCurrency, parsePositiveAmount, type Currency } from '@paygraph/shared/money';
+import { descriptionLengthMax, externalRefLengthMax, idempotencyKeyLengthMax } from '@paygraph/shared/limits';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import { invalidInput, type MoneyError } from './errors';
+
+/**
+ * Client input, checked before anything is read or written. Every refusal names its field,
+ * and a request that fails here writes nothing, not even its idempotency key.
+ */
+const idempotencyKeyPattern = /^[\x21-\x7e]+$/;
+const textPattern = /^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$/;
+
+export interface ExternalTransferInput {
+  idempotencyKey: string;
+  accountId: string;
+  amount: string;
+  currency: string;
+  externalRef?: string | null;
+}
+
+export interface ParsedExternalTransfer {
+  idempotencyKey: string;
+  accountId: string;
+  amount: bigint;
+  currency: Currency;
+  externalRef: string | null;
+}
+
+export interface CreatePaymentInput {
+  idempotencyKey: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amount: string;
+  currency: string;
+  description?: string | null;
+  clientContext?: { deviceId?: string | null; ip?: string | null; userAgent?: string | null } | null;
+}
+
+export interface ParsedPayment {
+  idempotencyKey: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amount: bigint;
+  currency: Currency;
+  description: string | null;
+}
+
+export interface RefundPaymentInput {
+  idempotencyKey: string;
+  paymentId: string;
+  amount: string;
+  reason?: string | null;
+}
+
+export interface ParsedRefund {
+  idempotencyKey: string;
+  paymentId: string;
+  amount: bigint;
+  reason: string | null;
+}
+
+export function parseExternalTransfer(input: ExternalTransferInput): Result<ParsedExternalTransfer, MoneyError> {
+  const key = checkKey(input.idempotencyKey);
+  if (key) return err(key);
+  if (!parseId('account', input.accountId)) return err(invalidInput('accountId', `"${input.accountId}" is not an account id`));
+  const money = parseMoney(input.amount, input.currency);
+  if (!money.ok) return money;
+  const externalRef = checkText('externalRef', input.externalRef, externalRefLengthMax);
+  if (!externalRef.ok) return externalRef;
+  return ok({ idempotencyKey: input.idempotencyKey, accountId: input.accountId, ...money.value, externalRef: externalRef.value });
+}
+
+export function parseCreatePayment(input: CreatePaymentInput): Result<ParsedPayment, MoneyError> {
+  const key = checkKey(input.idempotencyKey);
+  if (key) return err(key);
+  if (!parseId('account', input.payerAccountId)) return err(invalidInput('payerAccountId', `"${input.payerAccountId}" is not an account id`));
+  if (!parseId('account', input.payeeAccountId)) return err(invalidInput('payeeAccountId', `"${input.payeeAccountId}" is not an account id`));
+  const money = parseMoney(input.amount, input.currency);
+  if (!money.ok) return money;
+  if (input.payerAccountId === input.payeeAccountId) return err({ kind: 'SameAccount', accountId: input.payerAccountId });
+  const description = checkText('description', input.description, descriptionLengthMax);
+  if (!description.ok) return description;
+  return ok({
+    idempotencyKey: input.idempotencyKey, payerAccountId: input.payerAccountId, payeeAccountId: input.payeeAccountId,
+    ...money.value, description: description.value,
+  });
+}
+
+export function parseRefundPayment(input: RefundPaymentInput): Result<ParsedRefund, MoneyError> {
+  const key = checkKey(input.idempotencyKey);
+  if (key) return err(key);
+  if (!parseId('payment', input.paymentId)) return err(invalidInput('paymentId', `"${input.paymentId}" is not a payment id`));
+  const amount = parsePositiveAmount(input.amount);
+  if (!amount.ok) return err(invalidInput('amount', describeMoneyError(amount.error)));
+  const reason = checkText('reason', input.reason, descriptionLengthMax);
+  if (!reason.ok) return reason;
+  return ok({ idempotencyKey: input.idempotencyKey, paymentId: input.paymentId, amount: amount.value, reason: reason.value });
+}
+
+function checkKey(key: string): MoneyError | null {
+  if (key.length === 0 || key.length > idempotencyKeyLengthMax || !idempotencyKeyPattern.test(key)) {
+    return invalidInput('idempotencyKey', `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces`);
+  }
+  return null;
+}
+
+function parseMoney(amount: string, currency: string): Result<{ amount: bigint; currency: Currency }, MoneyError> {
+  const parsedAmount = parsePositiveAmount(amount);
+  if (!parsedAmount.ok) return err(invalidInput('amount', describeMoneyError(parsedAmount.error)));
+  const parsedCurrency = parseCurrency(currency);
+  if (!parsedCurrency.ok) return err(invalidInput('currency', describeMoneyError(parsedCurrency.error)));
+  return ok({ amount: parsedAmount.value, currency: parsedCurrency.value });
+}
+
+function checkText(field: string, value: string | null | undefined, lengthMax: number): Result<string | null, MoneyError> {
+  if (value === null || value === undefined || value === '') return ok(null);
+  if (value.length > lengthMax || !textPattern.test(value)) {
+    return err(invalidInput(field, `${field} must be at most ${lengthMax} characters without control characters`));
+  }
+  return ok(value);
+}

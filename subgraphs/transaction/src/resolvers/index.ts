@@ -1,0 +1,17 @@
+import { AmountScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
+import { accountResolvers } from './account';
+import { mutationResolvers } from './mutation';
+import { externalTransferResolvers, paymentResolvers, refundResolvers } from './payment';
+import { queryResolvers } from './query';
+
+export const resolvers = {
+  Amount: AmountScalar,
+  DateTime: DateTimeScalar,
+  Query: queryResolvers,
+  Mutation: mutationResolvers,
+  Account: accountResolvers,
+  Payment: paymentResolvers,
+  Refund: refundResolvers,
+  Deposit: externalTransferResolvers,
+  Withdrawal: externalTransferResolvers,
+};

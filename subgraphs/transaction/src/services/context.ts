@@ -1,0 +1,16 @@
+import type { Identity } from '@paygraph/shared/identity';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+
+/** Where a request came from, kept with each payment for risk and audit. */
+export interface ClientInfo {
+  deviceId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface ServiceContext {
+  shards: ShardSet;
+  identity: Identity;
+  now: () => Date;
+  client: ClientInfo;
+}

@@ -1,0 +1,72 @@
+import { forbidden } from '@paygraph/shared/graphql/errors';
+import { mayWrite } from '@paygraph/shared/identity';
+import { newId, parseId } from '@paygraph/shared/ids';
+import { postOne } from '@paygraph/shared/ledger/post';
+import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
+import { externalTransfersByIds, insertExternalTransfer } from '../db/payments';
+import type { ExternalTransferRow } from '../db/schema/transactions';
+import { depositSpec, withdrawalSpec } from '../domain/legs';
+import { fromRejection, type MoneyError } from '../domain/errors';
+import { parseExternalTransfer, type ExternalTransferInput } from '../domain/inputs';
+import { requestHash } from '../domain/request-hash';
+import { readAccounts, shardOfAccount } from './accounts';
+import { claimKey } from './idempotency';
+import type { ServiceContext } from './context';
+
+/**
+ * Deposits (bank reserve → account) and withdrawals (account → bank reserve): one posting on
+ * the account's shard, recorded with the bank's external reference for reconciliation.
+ */
+export async function externalTransfer(
+  ctx: ServiceContext,
+  kind: 'DEPOSIT' | 'WITHDRAWAL',
+  input: ExternalTransferInput,
+): Promise<Result<ExternalTransferRow, MoneyError>> {
+  const parsed = parseExternalTransfer(input);
+  if (!parsed.ok) return parsed;
+  const request = parsed.value;
+  const account = (await readAccounts(ctx.shards, [request.accountId])).get(request.accountId);
+  if (!account || account.type === 'SYSTEM' || account.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.accountId });
+  if (!mayWrite(ctx.identity, account.ownerId)) throw forbidden(`account ${request.accountId} is not yours`);
+  const shard = shardOfAccount(ctx.shards, request.accountId);
+  const hash = requestHash(kind, { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef });
+  const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
+  const claim = await claimKey(ctx.shards, ctx.identity.sub, request.idempotencyKey, kind, hash,
+    () => newId(idKind, parseId('account', request.accountId)!.shard), ctx.now());
+  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
+  const id = claim.resourceId;
+  const reserveId = await systemAccountId(ctx.shards, shard, 'RESERVE', request.currency);
+  const movement = { id, currency: request.currency, amount: request.amount };
+  const postingId = newId('posting', parseId(idKind, id)!.shard);
+  const spec = kind === 'DEPOSIT'
+    ? depositSpec(movement, postingId, reserveId, request.accountId)
+    : withdrawalSpec(movement, postingId, request.accountId, reserveId);
+  const now = ctx.now();
+  return postOne<Result<ExternalTransferRow, MoneyError>>(shard, {
+    prepare: async (tx) => {
+      const [existing] = await externalTransfersByIds(tx, [id]);
+      return existing ? { proceed: false, result: ok(existing) } : { proceed: true, spec };
+    },
+    finish: async (tx, outcome) => {
+      switch (outcome.status) {
+        case 'APPLIED': {
+          const row: ExternalTransferRow = {
+            id, kind, accountId: request.accountId, amount: request.amount, currency: request.currency,
+            status: 'SUCCEEDED', externalRef: request.externalRef, createdBy: ctx.identity.sub, createdAt: now,
+          };
+          await insertExternalTransfer(tx, row);
+          return ok(row);
+        }
+        case 'DUPLICATE': {
+          const [existing] = await externalTransfersByIds(tx, [id]);
+          return ok(existing!);
+        }
+        case 'REJECTED':
+          return err(fromRejection(outcome.rejection));
+        default:
+          return unreachable(outcome);
+      }
+    },
+  }, { now: ctx.now });
+}

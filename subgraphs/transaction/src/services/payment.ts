@@ -1,0 +1,118 @@
+import { forbidden } from '@paygraph/shared/graphql/errors';
+import { mayWrite } from '@paygraph/shared/identity';
+import { newId, parseId } from '@paygraph/shared/ids';
+import { postOne } from '@paygraph/shared/ledger/post';
+import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
+import { insertPayment, paymentsByIds } from '../db/payments';
+import { insertOutbox } from '../db/outbox';
+import type { PaymentRow } from '../db/schema/transactions';
+import { paymentDebitSpec } from '../domain/legs';
+import { fromRejection, type MoneyError } from '../domain/errors';
+import { parseCreatePayment, type CreatePaymentInput, type ParsedPayment } from '../domain/inputs';
+import { requestHash } from '../domain/request-hash';
+import { readAccounts, shardOfAccount, stripeFor } from './accounts';
+import { claimKey } from './idempotency';
+import { runOutboxStep } from './relay';
+import { hitFailpoint } from './failpoints';
+import type { ServiceContext } from './context';
+
+/** How long the relay leaves a fresh cross-shard payment to the request that made it. */
+export const inlineGraceMs = 5_000;
+
+/**
+ * A payment is one local transaction on the payer's shard: debit the payer and credit the
+ * payee (same shard), the merchant's stripe on this shard (pending), or this shard's clearing
+ * account plus an outbox row (cross-shard). A cross-shard payment's credit on the payee's
+ * shard is tried at once, so most answer SUCCEEDED; if this process dies first, the relay
+ * finishes it and the payment reads PROCESSING until then.
+ */
+export async function createPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, MoneyError>> {
+  const parsed = parseCreatePayment(input);
+  if (!parsed.ok) return parsed;
+  const request = parsed.value;
+  const found = await readAccounts(ctx.shards, [request.payerAccountId, request.payeeAccountId]);
+  const payer = clientAccount(found, request.payerAccountId);
+  if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
+  if (!mayWrite(ctx.identity, payer.ownerId)) throw forbidden(`account ${payer.id} is not yours to pay from`);
+  const payee = clientAccount(found, request.payeeAccountId);
+  if (!payee) return err({ kind: 'AccountNotFound', accountId: request.payeeAccountId });
+  const early = checkPayee(payee, request);
+  if (early) return err(early);
+  const hash = requestHash('PAYMENT', {
+    payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount,
+    currency: request.currency, description: request.description,
+  });
+  const claim = await claimKey(ctx.shards, ctx.identity.sub, request.idempotencyKey, 'PAYMENT', hash,
+    () => newId('payment', parseId('account', payer.id)!.shard), ctx.now());
+  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
+  const debited = await debitPayer(ctx, request, payer, payee, claim.resourceId);
+  if (!debited.ok || debited.value.status !== 'PROCESSING') return debited;
+  hitFailpoint('payment-after-debit');
+  await runOutboxStep(ctx.shards, shardOfAccount(ctx.shards, payer.id), debited.value.id, ctx.now);
+  const [final] = await paymentsByIds(shardOfAccount(ctx.shards, payer.id).db, [debited.value.id]);
+  return ok(final!);
+}
+
+function clientAccount(found: Map<string, AccountRow>, id: string): AccountRow | undefined {
+  const row = found.get(id);
+  return row && row.type !== 'SYSTEM' && row.parentId === null ? row : undefined;
+}
+
+/** Refusals that need no lock: the posting re-checks them, but a payment that cannot land should not start. */
+function checkPayee(payee: AccountRow, request: ParsedPayment): MoneyError | null {
+  if (payee.status !== 'ACTIVE') return { kind: 'AccountNotActive', accountId: payee.id, status: payee.status };
+  if (payee.currency !== request.currency) {
+    return { kind: 'CurrencyMismatch', accountId: payee.id, accountCurrency: payee.currency, requestCurrency: request.currency };
+  }
+  return null;
+}
+
+async function debitPayer(
+  ctx: ServiceContext,
+  request: ParsedPayment,
+  payer: AccountRow,
+  payee: AccountRow,
+  id: string,
+): Promise<Result<PaymentRow, MoneyError>> {
+  const shard = shardOfAccount(ctx.shards, payer.id);
+  const route = payee.type === 'MERCHANT' ? 'MERCHANT_STRIPE' : shardOfAccount(ctx.shards, payee.id) === shard ? 'SAME_SHARD' : 'CROSS_SHARD';
+  const creditAccountId = route === 'MERCHANT_STRIPE' ? await stripeFor(ctx.shards, payee, shard)
+    : route === 'SAME_SHARD' ? payee.id
+    : await systemAccountId(ctx.shards, shard, 'CLEARING', request.currency);
+  const movement = { id, currency: request.currency, amount: request.amount };
+  const spec = paymentDebitSpec(movement, newId('posting', parseId('payment', id)!.shard), payer.id, creditAccountId,
+    route === 'MERCHANT_STRIPE' ? 'PENDING' : 'AVAILABLE');
+  const now = ctx.now();
+  return postOne<Result<PaymentRow, MoneyError>>(shard, {
+    prepare: async (tx) => {
+      const [existing] = await paymentsByIds(tx, [id]);
+      return existing ? { proceed: false, result: ok(existing) } : { proceed: true, spec };
+    },
+    finish: async (tx, outcome) => {
+      switch (outcome.status) {
+        case 'APPLIED': {
+          const row: PaymentRow = {
+            id, payerAccountId: payer.id, payeeAccountId: payee.id, creditAccountId: route === 'CROSS_SHARD' ? payee.id : creditAccountId,
+            route, amount: request.amount, currency: request.currency, refundedAmount: 0n,
+            status: route === 'CROSS_SHARD' ? 'PROCESSING' : 'SUCCEEDED', failureCode: null, description: request.description,
+            createdBy: ctx.identity.sub, deviceId: ctx.client.deviceId, clientIp: ctx.client.ip, userAgent: ctx.client.userAgent,
+            createdAt: now, completedAt: route === 'CROSS_SHARD' ? null : now,
+          };
+          await insertPayment(tx, row);
+          if (route === 'CROSS_SHARD') await insertOutbox(tx, id, 'PAYMENT_CREDIT', now, new Date(now.getTime() + inlineGraceMs));
+          return ok(row);
+        }
+        case 'DUPLICATE': {
+          const [existing] = await paymentsByIds(tx, [id]);
+          return ok(existing!);
+        }
+        case 'REJECTED':
+          return err(fromRejection(outcome.rejection));
+        default:
+          return unreachable(outcome);
+      }
+    },
+  }, { now: ctx.now });
+}

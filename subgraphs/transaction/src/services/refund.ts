@@ -1,0 +1,111 @@
+import { forbidden } from '@paygraph/shared/graphql/errors';
+import { mayWrite } from '@paygraph/shared/identity';
+import { newId, parseId } from '@paygraph/shared/ids';
+import { postOne } from '@paygraph/shared/ledger/post';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
+import type { Shard } from '@paygraph/shared/shards/pool';
+import { insertRefund, lockPayment, paymentsByIds, refundsByIds, setRefundedAmount } from '../db/payments';
+import { insertOutbox } from '../db/outbox';
+import type { PaymentRow, RefundRow } from '../db/schema/transactions';
+import { localRefundSpec } from '../domain/legs';
+import { decideRefund } from '../domain/refund-rules';
+import { fromRejection, type MoneyError } from '../domain/errors';
+import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '../domain/inputs';
+import { requestHash } from '../domain/request-hash';
+import { readAccounts } from './accounts';
+import { claimKey } from './idempotency';
+import { runOutboxStep } from './relay';
+import { inlineGraceMs } from './payment';
+import { hitFailpoint } from './failpoints';
+import type { ServiceContext } from './context';
+
+/**
+ * A refund reverses (part of) a payment's legs. It serialises on the payment row: the cap
+ * check and the increase of refunded_amount happen under that lock, so concurrent refunds
+ * never add up to more than the payment. Payments that never left the payer's shard
+ * (same-shard, merchant stripe) refund in one local transaction; a cross-shard payment's
+ * refund reserves its amount here, debits the payee on the other shard, then credits the
+ * payer — or, when the payee cannot pay it back, fails and releases the reservation.
+ */
+export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInput): Promise<Result<RefundRow, MoneyError>> {
+  const parsed = parseRefundPayment(input);
+  if (!parsed.ok) return parsed;
+  const request = parsed.value;
+  const shard = ctx.shards.byLogical(parseId('payment', request.paymentId)!.shard);
+  const [payment] = await paymentsByIds(shard.db, [request.paymentId]);
+  if (!payment) return err({ kind: 'PaymentNotFound', paymentId: request.paymentId });
+  const payee = (await readAccounts(ctx.shards, [payment.payeeAccountId])).get(payment.payeeAccountId);
+  if (!payee || !mayWrite(ctx.identity, payee.ownerId)) throw forbidden('only the payee or an operator may refund a payment');
+  const hash = requestHash('REFUND', { payment: request.paymentId, amount: request.amount, reason: request.reason });
+  const claim = await claimKey(ctx.shards, ctx.identity.sub, request.idempotencyKey, 'REFUND', hash,
+    () => newId('refund', parseId('payment', payment.id)!.shard), ctx.now());
+  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
+  if (payment.route !== 'CROSS_SHARD') return refundLocally(ctx, shard, payment, request, claim.resourceId);
+  const reserved = await reserveRemoteRefund(ctx, shard, request, claim.resourceId);
+  if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
+  hitFailpoint('refund-after-reserve');
+  await runOutboxStep(ctx.shards, shard, claim.resourceId, ctx.now);
+  const [final] = await refundsByIds(shard.db, [claim.resourceId]);
+  return ok(final!);
+}
+
+function refundRow(ctx: ServiceContext, id: string, payment: PaymentRow, request: ParsedRefund, status: RefundRow['status'], now: Date): RefundRow {
+  return {
+    id, paymentId: payment.id, amount: request.amount, currency: payment.currency, status, failureCode: null,
+    reason: request.reason, createdBy: ctx.identity.sub, createdAt: now, completedAt: status === 'SUCCEEDED' ? now : null,
+  };
+}
+
+async function refundLocally(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string) {
+  const movement = { id, currency: payment.currency, amount: request.amount };
+  const spec = localRefundSpec(movement, newId('posting', parseId('refund', id)!.shard), payment.creditAccountId,
+    payment.route === 'MERCHANT_STRIPE', payment.payerAccountId);
+  const now = ctx.now();
+  let refundedAfter = 0n;
+  return postOne<Result<RefundRow, MoneyError>>(shard, {
+    prepare: async (tx) => {
+      const [existing] = await refundsByIds(tx, [id]);
+      if (existing) return { proceed: false, result: ok(existing) };
+      const locked = await lockPayment(tx, payment.id);
+      const decision = decideRefund(locked!, request.amount);
+      if (!decision.ok) return { proceed: false, result: decision };
+      refundedAfter = decision.value;
+      return { proceed: true, spec };
+    },
+    finish: async (tx, outcome) => {
+      switch (outcome.status) {
+        case 'APPLIED': {
+          const row = refundRow(ctx, id, payment, request, 'SUCCEEDED', now);
+          await insertRefund(tx, row);
+          await setRefundedAmount(tx, payment.id, refundedAfter);
+          return ok(row);
+        }
+        case 'DUPLICATE': {
+          const [existing] = await refundsByIds(tx, [id]);
+          return ok(existing!);
+        }
+        case 'REJECTED':
+          return err(fromRejection(outcome.rejection));
+        default:
+          return unreachable(outcome);
+      }
+    },
+  }, { now: ctx.now });
+}
+
+async function reserveRemoteRefund(ctx: ServiceContext, shard: Shard, request: ParsedRefund, id: string): Promise<Result<RefundRow, MoneyError>> {
+  const now = ctx.now();
+  return inTransaction(shard, async (tx) => {
+    const [existing] = await refundsByIds(tx, [id]);
+    if (existing) return ok(existing);
+    const locked = await lockPayment(tx, request.paymentId);
+    const decision = decideRefund(locked!, request.amount);
+    if (!decision.ok) return decision;
+    const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
+    await insertRefund(tx, row);
+    await setRefundedAmount(tx, locked!.id, decision.value);
+    await insertOutbox(tx, id, 'REFUND_DEBIT', now, new Date(now.getTime() + inlineGraceMs));
+    return ok(row);
+  });
+}

@@ -1,0 +1,148 @@
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { newId } from '@paygraph/shared/ids';
+import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
+import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { assert } from '@paygraph/shared/result';
+import { claimDueOutbox, lockOutbox, markOutboxDone, outboxById, postponeOutbox } from '../db/outbox';
+import { addRefundedAmount, finishPayment, finishRefund, paymentsByIds, refundsByIds } from '../db/payments';
+import { paymentCreditSpec, paymentReversalSpec, refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
+import { shardOfAccount } from './accounts';
+
+/** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */
+export const relayBatchSizeMax = 100;
+export const relayLeaseMs = 30_000;
+export const relayIntervalMsDefault = 1_000;
+
+/**
+ * Carries out the other shard's half of a cross-shard movement and completes the movement on
+ * its home shard. Safe to run any number of times, from the request and from any relay
+ * replica at once: the remote posting is deduplicated by its key, and the completion runs
+ * under the outbox row's lock and only while the row is PENDING.
+ */
+export async function runOutboxStep(shards: ShardSet, home: Shard, id: string, now: () => Date): Promise<void> {
+  const row = await outboxById(home.db, id);
+  if (!row || row.status === 'DONE') return;
+  if (row.step === 'PAYMENT_CREDIT') return completePayment(shards, home, id, now);
+  return completeRefund(shards, home, id, now);
+}
+
+function postingIdOn(shards: ShardSet, shard: Shard): string {
+  const logical = shards.logicalOn(shard)[0];
+  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
+  return newId('posting', logical);
+}
+
+async function postRemote(shard: Shard, spec: PostingSpec, now: () => Date): Promise<PostingOutcome> {
+  return postOne<PostingOutcome>(shard, { spec, finish: async (_tx, outcome) => outcome }, { now });
+}
+
+async function completePayment(shards: ShardSet, home: Shard, id: string, now: () => Date): Promise<void> {
+  const [payment] = await paymentsByIds(home.db, [id]);
+  assert(payment, `outbox row ${id} has no payment`);
+  const movement: Movement = { id, currency: payment.currency, amount: payment.amount };
+  const remote = shardOfAccount(shards, payment.payeeAccountId);
+  const remoteClearing = await systemAccountId(shards, remote, 'CLEARING', payment.currency);
+  const credit = await postRemote(remote, paymentCreditSpec(movement, postingIdOn(shards, remote), remoteClearing, payment.payeeAccountId), now);
+  const homeClearing = await systemAccountId(shards, home, 'CLEARING', payment.currency);
+  const reversal = paymentReversalSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
+  await postOne<void>(home, {
+    prepare: async (tx) => {
+      const locked = await lockOutbox(tx, id);
+      if (!locked || locked.status === 'DONE') return { proceed: false, result: undefined };
+      if (credit.status === 'REJECTED') return { proceed: true, spec: reversal };
+      await markOutboxDone(tx, id);
+      await finishPayment(tx, id, 'SUCCEEDED', null, now());
+      return { proceed: false, result: undefined };
+    },
+    finish: async (tx, outcome) => {
+      assert(outcome.status !== 'REJECTED', `reversal of payment ${id} was refused`);
+      assert(credit.status === 'REJECTED', 'reversal without a refused credit');
+      await markOutboxDone(tx, id);
+      await finishPayment(tx, id, 'FAILED', credit.rejection.code, now());
+    },
+  }, { now });
+}
+
+async function completeRefund(shards: ShardSet, home: Shard, id: string, now: () => Date): Promise<void> {
+  const [refund] = await refundsByIds(home.db, [id]);
+  assert(refund, `outbox row ${id} has no refund`);
+  const [payment] = await paymentsByIds(home.db, [refund.paymentId]);
+  assert(payment, `refund ${id} has no payment`);
+  const movement: Movement = { id, currency: refund.currency, amount: refund.amount };
+  const remote = shardOfAccount(shards, payment.creditAccountId);
+  const remoteClearing = await systemAccountId(shards, remote, 'CLEARING', refund.currency);
+  const debit = await postRemote(remote, refundDebitSpec(movement, postingIdOn(shards, remote), payment.creditAccountId, remoteClearing), now);
+  const homeClearing = await systemAccountId(shards, home, 'CLEARING', refund.currency);
+  const credit = refundCreditSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
+  await postOne<void>(home, {
+    prepare: async (tx) => {
+      const locked = await lockOutbox(tx, id);
+      if (!locked || locked.status === 'DONE') return { proceed: false, result: undefined };
+      if (debit.status !== 'REJECTED') return { proceed: true, spec: credit };
+      await markOutboxDone(tx, id);
+      await finishRefund(tx, id, 'FAILED', debit.rejection.code, now());
+      await addRefundedAmount(tx, payment.id, -refund.amount);
+      return { proceed: false, result: undefined };
+    },
+    finish: async (tx, outcome) => {
+      assert(outcome.status !== 'REJECTED', `credit of refund ${id} was refused`);
+      await markOutboxDone(tx, id);
+      await finishRefund(tx, id, 'SUCCEEDED', null, now());
+    },
+  }, { now });
+}
+
+/** Claims due rows on one shard with a lease (SKIP LOCKED, so replicas share the work), then runs them. */
+export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date): Promise<number> {
+  const claimed = await inTransaction(shard, async (tx) => {
+    const rows = await claimDueOutbox(tx, now(), relayBatchSizeMax);
+    const leaseEnd = new Date(now().getTime() + relayLeaseMs);
+    for (const row of rows) await postponeOutbox(tx, row.id, leaseEnd);
+    return rows;
+  });
+  for (const row of claimed) {
+    try {
+      await runOutboxStep(shards, shard, row.id, now);
+    } catch (error) {
+      // The row stays PENDING and comes due again when its lease ends.
+      console.error(`relay: ${row.step} ${row.id} failed, will retry`, error);
+    }
+  }
+  return claimed.length;
+}
+
+export interface Relay {
+  stop(): Promise<void>;
+  /** Runs one pass over every shard now; tests use it instead of waiting for the timer. */
+  drain(): Promise<number>;
+}
+
+export function startRelay(shards: ShardSet, intervalMs: number = relayIntervalMsDefault, now: () => Date = () => new Date()): Relay {
+  let stopped = false;
+  let running: Promise<number> = Promise.resolve(0);
+  const pass = async () => (await Promise.all(shards.all.map((s) => relayTick(shards, s, now)))).reduce((a, b) => a + b, 0);
+  const loop = async () => {
+    while (!stopped) {
+      running = pass().catch((error: unknown) => {
+        console.error('relay pass failed', error);
+        return 0;
+      });
+      await running;
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  };
+  void loop();
+  return {
+    stop: async () => {
+      stopped = true;
+      await running;
+    },
+    drain: async () => {
+      await running;
+      return pass();
+    },
+  };
+}
+

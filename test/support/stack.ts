@@ -19,13 +19,18 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
+export interface StackOptions {
+  /** The clock every subgraph reads (business dates, settlement readiness); tests move it. */
+  now?: () => Date;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const shards = testShards();
   const tokens = testTokens();
   const subgraphs: Record<'account' | 'transaction' | 'settlement', SubgraphServer> = {
-    account: await createAccountSubgraph(shards, tokens),
-    transaction: await createTransactionSubgraph(shards, tokens),
-    settlement: await createSettlementSubgraph(shards, tokens),
+    account: await createAccountSubgraph(shards, tokens, options.now),
+    transaction: await createTransactionSubgraph(shards, tokens, options.now),
+    settlement: await createSettlementSubgraph(shards, tokens, options.now),
   };
   const urls = {
     account: await urlOf(subgraphs.account),

@@ -1,14 +1,17 @@
-import { createSubgraph, readSchema, type BaseSubgraphContext, type SubgraphServer } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { TokenSettings } from '@paygraph/shared/identity';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
+import { extendContext, type SettlementContext } from './context';
+import { resolvers } from './resolvers/index';
 
-export function createSettlementSubgraph(shards: ShardSet, tokens: TokenSettings): Promise<SubgraphServer> {
-  return createSubgraph<BaseSubgraphContext>({
+export function createSettlementSubgraph(shards: ShardSet, tokens: TokenSettings, now?: () => Date): Promise<SubgraphServer> {
+  return createSubgraph<SettlementContext>({
     name: 'settlement',
     typeDefs: readSchema('settlement'),
-    resolvers: { Query: { settlementSubgraphVersion: () => '0.1.0' } },
+    resolvers: resolvers as unknown as GraphQLResolverMap<SettlementContext>,
     shards,
     tokens,
-    extendContext: (base) => base,
+    extendContext: (base) => extendContext(base, now),
   });
 }

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Tx } from '../shards/transaction';
+import { businessDateOf } from '../business-date';
 import type { Shard } from '../shards/pool';
 import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
@@ -81,7 +82,10 @@ export async function writePostings(
 ): Promise<void> {
   if (specs.length === 0) return;
   await tx.insert(postings).values(
-    specs.map((s) => ({ id: s.id, kind: s.kind, refId: s.refId, dedupeKey: s.dedupeKey, currency: s.currency, createdAt: now })),
+    specs.map((s) => ({
+      id: s.id, kind: s.kind, refId: s.refId, dedupeKey: s.dedupeKey, currency: s.currency,
+      businessDate: businessDateOf(now), createdAt: now,
+    })),
   );
   await tx.insert(ledgerEntries).values(entries.map((e) => ({ ...e, createdAt: now })));
   await writeBalances(tx, touched, now);
@@ -181,6 +185,16 @@ export async function setAccountStatus(tx: Tx, id: string, status: AccountRow['s
 export async function lockAccount(tx: Tx, id: string): Promise<AccountRow | undefined> {
   const rows = await tx.select().from(accounts).where(eq(accounts.id, id)).for('update');
   return rows[0];
+}
+
+/** Per currency: Σ of this shard's clearing balances (credit-positive: owed to other shards). */
+export async function clearingTotals(db: Executor): Promise<Array<{ currency: string; amount: bigint }>> {
+  const rows = await db
+    .select({ currency: accounts.currency, amount: sql<string>`COALESCE(SUM(${accounts.available} + ${accounts.frozen} + ${accounts.pending}), 0)` })
+    .from(accounts)
+    .where(eq(accounts.systemKind, 'CLEARING'))
+    .groupBy(accounts.currency);
+  return rows.map((r) => ({ currency: r.currency, amount: BigInt(r.amount) }));
 }
 
 /** Per currency on this shard: Σ debits, Σ credits of every entry (they must cancel). */

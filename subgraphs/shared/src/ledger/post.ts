@@ -3,6 +3,7 @@ import { inTransaction, mysqlErrno, type Tx } from '../shards/transaction';
 import { lockAccounts, priorOutcomes, writePostings, writeRejections, type PriorOutcome } from '../db/ledger-store';
 import { assert } from '../result';
 import { postingBatchSizeMax } from '../limits';
+import { notifyCommitted } from './events';
 import { applyPosting, type AccountState, type EntryDraft, type PostingRejection, type PostingSpec } from './posting-rules';
 
 /**
@@ -38,9 +39,13 @@ export async function postBatch<R>(shard: Shard, items: ReadonlyArray<PostingIte
   const now = options.now ?? (() => new Date());
   // A duplicate dedupe key racing in another transaction makes our insert fail; running the
   // batch again then finds the committed posting and answers DUPLICATE.
-  return inTransaction(shard, (tx) => runBatch(tx, items, now()), {
-    retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry],
-  });
+  const written: EntryDraft[] = [];
+  const results = await inTransaction(shard, (tx) => {
+    written.length = 0;
+    return runBatch(tx, items, now(), written);
+  }, { retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry] });
+  notifyCommitted(shard.index, written);
+  return results;
 }
 
 export async function postOne<R>(shard: Shard, item: PostingItem<R>, options: PostBatchOptions = {}): Promise<R> {
@@ -48,7 +53,7 @@ export async function postOne<R>(shard: Shard, item: PostingItem<R>, options: Po
   return result as R;
 }
 
-async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Date): Promise<R[]> {
+async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Date, written: EntryDraft[]): Promise<R[]> {
   const prepared = await prepareAll(tx, items);
   const specs = prepared.filter((p): p is { spec: PostingSpec } => 'spec' in p).map((p) => p.spec);
   const states = await lockAccounts(tx, specs.flatMap((s) => s.legs.map((l) => l.accountId)));
@@ -59,6 +64,7 @@ async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Da
   const touched = [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!);
   await writePostings(tx, applied, entries, touched, now);
   await writeRejections(tx, newRejections(specs, outcomes), now);
+  written.push(...entries);
   const results: R[] = [];
   let next = 0;
   for (const [i, item] of items.entries()) {

@@ -10,6 +10,7 @@ import { depositSpec, withdrawalSpec } from '../domain/legs';
 import { fromRejection, type MoneyError } from '../domain/errors';
 import { parseExternalTransfer, type ExternalTransferInput } from '../domain/inputs';
 import { requestHash } from '../domain/request-hash';
+import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount } from './accounts';
 import { claimKey } from './idempotency';
 import type { ServiceContext } from './context';
@@ -53,7 +54,7 @@ export async function externalTransfer(
         case 'APPLIED': {
           const row: ExternalTransferRow = {
             id, kind, accountId: request.accountId, amount: request.amount, currency: request.currency,
-            status: 'SUCCEEDED', externalRef: request.externalRef, createdBy: ctx.identity.sub, createdAt: now,
+            status: 'SUCCEEDED', externalRef: request.externalRef, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
           };
           await insertExternalTransfer(tx, row);
           return ok(row);
@@ -68,5 +69,5 @@ export async function externalTransfer(
           return unreachable(outcome);
       }
     },
-  }, { now: ctx.now });
+  }, { now: () => now });
 }

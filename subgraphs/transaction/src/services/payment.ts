@@ -12,6 +12,7 @@ import { paymentDebitSpec } from '../domain/legs';
 import { fromRejection, type MoneyError } from '../domain/errors';
 import { parseCreatePayment, type CreatePaymentInput, type ParsedPayment } from '../domain/inputs';
 import { requestHash } from '../domain/request-hash';
+import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount, stripeFor } from './accounts';
 import { claimKey } from './idempotency';
 import { runOutboxStep } from './relay';
@@ -50,7 +51,13 @@ export async function createPayment(ctx: ServiceContext, input: CreatePaymentInp
   const debited = await debitPayer(ctx, request, payer, payee, claim.resourceId);
   if (!debited.ok || debited.value.status !== 'PROCESSING') return debited;
   hitFailpoint('payment-after-debit');
-  await runOutboxStep(ctx.shards, shardOfAccount(ctx.shards, payer.id), debited.value.id, ctx.now);
+  try {
+    await runOutboxStep(ctx.shards, shardOfAccount(ctx.shards, payer.id), debited.value.id, ctx.now);
+  } catch (error) {
+    // The debit has committed, so the payment exists: answer it PROCESSING (the relay finishes
+    // it) rather than an error such as LOCK_TIMEOUT, which tells the client nothing was written.
+    console.error(`payment ${debited.value.id}: inline credit failed, the relay will finish it`, error);
+  }
   const [final] = await paymentsByIds(shardOfAccount(ctx.shards, payer.id).db, [debited.value.id]);
   return ok(final!);
 }
@@ -98,7 +105,7 @@ async function debitPayer(
             route, amount: request.amount, currency: request.currency, refundedAmount: 0n,
             status: route === 'CROSS_SHARD' ? 'PROCESSING' : 'SUCCEEDED', failureCode: null, description: request.description,
             createdBy: ctx.identity.sub, deviceId: ctx.client.deviceId, clientIp: ctx.client.ip, userAgent: ctx.client.userAgent,
-            createdAt: now, completedAt: route === 'CROSS_SHARD' ? null : now,
+            businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: route === 'CROSS_SHARD' ? null : now,
           };
           await insertPayment(tx, row);
           if (route === 'CROSS_SHARD') await insertOutbox(tx, id, 'PAYMENT_CREDIT', now, new Date(now.getTime() + inlineGraceMs));
@@ -114,5 +121,5 @@ async function debitPayer(
           return unreachable(outcome);
       }
     },
-  }, { now: ctx.now });
+  }, { now: () => now });
 }

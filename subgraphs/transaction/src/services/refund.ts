@@ -13,6 +13,7 @@ import { decideRefund } from '../domain/refund-rules';
 import { fromRejection, type MoneyError } from '../domain/errors';
 import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '../domain/inputs';
 import { requestHash } from '../domain/request-hash';
+import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
 import { claimKey } from './idempotency';
 import { runOutboxStep } from './relay';
@@ -45,7 +46,13 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
   const reserved = await reserveRemoteRefund(ctx, shard, request, claim.resourceId);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
   hitFailpoint('refund-after-reserve');
-  await runOutboxStep(ctx.shards, shard, claim.resourceId, ctx.now);
+  try {
+    await runOutboxStep(ctx.shards, shard, claim.resourceId, ctx.now);
+  } catch (error) {
+    // The reservation has committed, so the refund exists: answer it PROCESSING (the relay
+    // finishes it) rather than an error that tells the client nothing was written.
+    console.error(`refund ${claim.resourceId}: inline step failed, the relay will finish it`, error);
+  }
   const [final] = await refundsByIds(shard.db, [claim.resourceId]);
   return ok(final!);
 }
@@ -53,25 +60,30 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
 function refundRow(ctx: ServiceContext, id: string, payment: PaymentRow, request: ParsedRefund, status: RefundRow['status'], now: Date): RefundRow {
   return {
     id, paymentId: payment.id, amount: request.amount, currency: payment.currency, status, failureCode: null,
-    reason: request.reason, createdBy: ctx.identity.sub, createdAt: now, completedAt: status === 'SUCCEEDED' ? now : null,
+    reason: request.reason, createdBy: ctx.identity.sub, payeeAccountId: payment.payeeAccountId,
+    businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: status === 'SUCCEEDED' ? now : null,
   };
 }
 
 async function refundLocally(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string) {
   const movement = { id, currency: payment.currency, amount: request.amount };
-  const spec = localRefundSpec(movement, newId('posting', parseId('refund', id)!.shard), payment.creditAccountId,
-    payment.route === 'MERCHANT_STRIPE', payment.payerAccountId);
+  const postingId = newId('posting', parseId('refund', id)!.shard);
   const now = ctx.now();
   let refundedAfter = 0n;
   return postOne<Result<RefundRow, MoneyError>>(shard, {
     prepare: async (tx) => {
+      // Under the payment's lock, so that a concurrent copy of this request that got there
+      // first has committed its refund and this one answers it instead of deciding again.
+      const locked = await lockPayment(tx, payment.id);
       const [existing] = await refundsByIds(tx, [id]);
       if (existing) return { proceed: false, result: ok(existing) };
-      const locked = await lockPayment(tx, payment.id);
       const decision = decideRefund(locked!, request.amount);
       if (!decision.ok) return { proceed: false, result: decision };
       refundedAfter = decision.value;
-      return { proceed: true, spec };
+      // An unsettled merchant payment still sits in the stripe's pending; once settled it
+      // moved to available, so the refund takes it from there.
+      const fromPending = locked!.route === 'MERCHANT_STRIPE' && locked!.settlementId === null;
+      return { proceed: true, spec: localRefundSpec(movement, postingId, payment.creditAccountId, fromPending, payment.payerAccountId) };
     },
     finish: async (tx, outcome) => {
       switch (outcome.status) {
@@ -91,15 +103,16 @@ async function refundLocally(ctx: ServiceContext, shard: Shard, payment: Payment
           return unreachable(outcome);
       }
     },
-  }, { now: ctx.now });
+  }, { now: () => now });
 }
 
 async function reserveRemoteRefund(ctx: ServiceContext, shard: Shard, request: ParsedRefund, id: string): Promise<Result<RefundRow, MoneyError>> {
   const now = ctx.now();
   return inTransaction(shard, async (tx) => {
+    // Lock first, then look: a concurrent copy of this request has committed its row by then.
+    const locked = await lockPayment(tx, request.paymentId);
     const [existing] = await refundsByIds(tx, [id]);
     if (existing) return ok(existing);
-    const locked = await lockPayment(tx, request.paymentId);
     const decision = decideRefund(locked!, request.amount);
     if (!decision.ok) return decision;
     const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);

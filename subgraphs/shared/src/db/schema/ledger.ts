@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigint, char, datetime, index, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar,
+  bigint, char, date, datetime, index, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar,
 } from 'drizzle-orm/mysql-core';
 
 /**
@@ -55,9 +55,15 @@ export const postings = mysqlTable(
     /** Makes a posting apply at most once: a repeat with the same key is a no-op. */
     dedupeKey: varchar('dedupe_key', { length: 191 }),
     currency: char('currency', { length: 3 }).notNull(),
+    /** The business date the posting belongs to (see business-date.ts): day-cut and reconciliation go by it. */
+    businessDate: date('business_date', { mode: 'string' }).notNull().default(sql`'1970-01-01'`),
     createdAt: moment('created_at'),
   },
-  (t) => [uniqueIndex('postings_dedupe_uq').on(t.dedupeKey), index('postings_ref_idx').on(t.refId)],
+  (t) => [
+    uniqueIndex('postings_dedupe_uq').on(t.dedupeKey),
+    index('postings_ref_idx').on(t.refId),
+    index('postings_business_date_idx').on(t.businessDate),
+  ],
 );
 
 export const ledgerEntries = mysqlTable(

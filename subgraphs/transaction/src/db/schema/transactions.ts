@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, varchar } from 'drizzle-orm/mysql-core';
+import { bigint, char, date, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, varchar } from 'drizzle-orm/mysql-core';
 
 /**
  * The transaction subgraph's tables. They live in the same database as the ledger on each
@@ -9,6 +9,9 @@ import { bigint, char, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, 
  */
 const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
 const money = (name: string) => bigint(name, { mode: 'bigint' }).notNull();
+const businessDate = () => date('business_date', { mode: 'string' }).notNull().default(sql`'1970-01-01'`);
+/** Set when a settlement has taken the record into account: each is settled exactly once. */
+const settlementId = () => varchar('settlement_id', { length: 33 });
 
 export const paymentStatuses = ['PROCESSING', 'SUCCEEDED', 'FAILED'] as const;
 /** How a payment moves: within one shard, into a merchant stripe, or through clearing. */
@@ -33,10 +36,17 @@ export const payments = mysqlTable(
     deviceId: varchar('device_id', { length: 128 }),
     clientIp: varchar('client_ip', { length: 64 }),
     userAgent: varchar('user_agent', { length: 256 }),
+    businessDate: businessDate(),
+    settlementId: settlementId(),
     createdAt: moment('created_at'),
     completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
   },
-  (t) => [index('payments_payer_idx').on(t.payerAccountId, t.id), index('payments_payee_idx').on(t.payeeAccountId, t.id)],
+  (t) => [
+    index('payments_payer_idx').on(t.payerAccountId, t.id),
+    index('payments_payee_idx').on(t.payeeAccountId, t.id),
+    index('payments_settle_idx').on(t.payeeAccountId, t.settlementId, t.businessDate),
+    index('payments_settlement_idx').on(t.settlementId),
+  ],
 );
 
 export const refunds = mysqlTable(
@@ -50,10 +60,17 @@ export const refunds = mysqlTable(
     failureCode: varchar('failure_code', { length: 40 }),
     reason: varchar('reason', { length: 500 }),
     createdBy: varchar('created_by', { length: 64 }).notNull(),
+    /** The refunded payment's payee, so settlement finds a merchant's refunds in one query. */
+    payeeAccountId: varchar('payee_account_id', { length: 33 }).notNull().default(''),
+    businessDate: businessDate(),
+    settlementId: settlementId(),
     createdAt: moment('created_at'),
     completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
   },
-  (t) => [index('refunds_payment_idx').on(t.paymentId, t.id)],
+  (t) => [
+    index('refunds_payment_idx').on(t.paymentId, t.id),
+    index('refunds_settle_idx').on(t.payeeAccountId, t.settlementId, t.businessDate),
+  ],
 );
 
 export const externalTransferKinds = ['DEPOSIT', 'WITHDRAWAL'] as const;
@@ -70,9 +87,14 @@ export const externalTransfers = mysqlTable(
     status: mysqlEnum('status', paymentStatuses).notNull(),
     externalRef: varchar('external_ref', { length: 128 }),
     createdBy: varchar('created_by', { length: 64 }).notNull(),
+    businessDate: businessDate(),
     createdAt: moment('created_at'),
   },
-  (t) => [index('external_transfers_account_idx').on(t.accountId, t.id), index('external_transfers_ref_idx').on(t.externalRef)],
+  (t) => [
+    index('external_transfers_account_idx').on(t.accountId, t.id),
+    index('external_transfers_ref_idx').on(t.externalRef),
+    index('external_transfers_date_idx').on(t.businessDate),
+  ],
 );
 
 /**

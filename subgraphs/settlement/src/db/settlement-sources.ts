@@ -1,0 +1,67 @@
+import { and, eq, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/mysql-core';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Tx } from '@paygraph/shared/shards/transaction';
+import { externalTransfers, payments, refunds, type PaymentRow, type RefundRow } from '@paygraph/transaction/db/schema/transactions';
+
+/**
+ * Settlement reads and marks the transaction subgraph's records on each shard (they share
+ * the shard's database): a payment or refund gets its settlement id in the same local
+ * transaction as the stripe's settlement posting, so it is settled exactly once.
+ */
+export async function lockUnsettledPayments(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<PaymentRow[]> {
+  return tx.select().from(payments).where(and(
+    eq(payments.payeeAccountId, merchantId), eq(payments.creditAccountId, stripeId), eq(payments.route, 'MERCHANT_STRIPE'),
+    eq(payments.status, 'SUCCEEDED'), isNull(payments.settlementId), eq(payments.businessDate, businessDate),
+  )).for('update');
+}
+
+/** Unsettled refunds of these payments: they came out of pending before settlement. */
+export async function lockRefundsOfPayments(tx: Tx, paymentIds: readonly string[]): Promise<RefundRow[]> {
+  if (paymentIds.length === 0) return [];
+  return tx.select().from(refunds).where(and(
+    inArray(refunds.paymentId, [...paymentIds]), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
+  )).for('update');
+}
+
+/** Refunds up to the date of payments settled earlier into this stripe: they came out of available. */
+export async function lockLateRefunds(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<RefundRow[]> {
+  const paid = alias(payments, 'paid');
+  const rows = await tx.select({ refund: refunds }).from(refunds)
+    .innerJoin(paid, eq(paid.id, refunds.paymentId))
+    .where(and(
+      eq(refunds.payeeAccountId, merchantId), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
+      lte(refunds.businessDate, businessDate), isNotNull(paid.settlementId), eq(paid.creditAccountId, stripeId),
+    )).for('update');
+  return rows.map((r) => r.refund);
+}
+
+export async function markSettled(tx: Tx, settlementId: string, paymentIds: readonly string[], refundIds: readonly string[]): Promise<void> {
+  if (paymentIds.length > 0) await tx.update(payments).set({ settlementId }).where(inArray(payments.id, [...paymentIds]));
+  if (refundIds.length > 0) await tx.update(refunds).set({ settlementId }).where(inArray(refunds.id, [...refundIds]));
+}
+
+/** (merchant, date) pairs on this shard with something left to settle, up to a date. */
+export async function dueSettlements(db: Executor, onOrBefore: string): Promise<Array<{ merchantId: string; businessDate: string }>> {
+  const fromPayments = await db.selectDistinct({ merchantId: payments.payeeAccountId, businessDate: payments.businessDate }).from(payments)
+    .where(and(eq(payments.route, 'MERCHANT_STRIPE'), eq(payments.status, 'SUCCEEDED'), isNull(payments.settlementId), lte(payments.businessDate, onOrBefore)));
+  const fromRefunds = await db.selectDistinct({ merchantId: refunds.payeeAccountId, businessDate: refunds.businessDate }).from(refunds)
+    .innerJoin(payments, eq(payments.id, refunds.paymentId))
+    .where(and(eq(payments.route, 'MERCHANT_STRIPE'), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId), lte(refunds.businessDate, onOrBefore)));
+  return [...fromPayments, ...fromRefunds];
+}
+
+export async function paymentIdsOfSettlement(db: Executor, settlementId: string): Promise<string[]> {
+  const rows = await db.select({ id: payments.id }).from(payments).where(eq(payments.settlementId, settlementId));
+  return rows.map((r) => r.id);
+}
+
+export async function settlementIdsOfPayments(db: Executor, ids: readonly string[]): Promise<Array<{ id: string; settlementId: string | null }>> {
+  if (ids.length === 0) return [];
+  return db.select({ id: payments.id, settlementId: payments.settlementId }).from(payments).where(inArray(payments.id, [...ids]));
+}
+
+export async function externalTransfersOfDate(db: Executor, businessDate: string) {
+  return db.select().from(externalTransfers).where(and(eq(externalTransfers.businessDate, businessDate), isNotNull(externalTransfers.externalRef)));
+}
+

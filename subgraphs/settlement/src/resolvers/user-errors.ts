@@ -1,0 +1,18 @@
+export function invalidInput(field: string, message: string) {
+  return { __typename: 'InvalidInput', code: 'INVALID_INPUT', message, field };
+}
+
+export function accountNotFound(accountId: string) {
+  return { __typename: 'AccountNotFound', code: 'ACCOUNT_NOT_FOUND', message: `no merchant account ${accountId}`, accountId };
+}
+
+export function settlementNotReady(businessDate: string, openDate: string) {
+  return {
+    __typename: 'SettlementNotReady', code: 'SETTLEMENT_NOT_READY',
+    message: `business date ${businessDate} has not closed; ${openDate} is open now`, businessDate, openDate,
+  };
+}
+
+export function invalidStatement(line: number, message: string) {
+  return { __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', message: `line ${line}: ${message}`, line };
+}

@@ -1,0 +1,130 @@
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { parseId } from '@paygraph/shared/ids';
+import { clearingTotals } from '@paygraph/shared/db/ledger-store';
+import {
+  balanceMismatchesOfDate, entriesOfKeys, inFlightRecords, paymentsOfDate, postedKeys, refundsOfDate, unbalancedPostings,
+} from '../db/ledger-checks';
+import { externalTransfersOfDate } from '../db/settlement-sources';
+import { settlementsOfDate, statementLinesOfDate } from '../db/settlement-store';
+import { discrepancy, matchStatement, type Discrepancy } from '../domain/discrepancies';
+import { controlShard, settlementParts } from './settle';
+
+/**
+ * Reconciliation of a business date: the ledger against itself (every posting balanced,
+ * every balance = Σ entries, every payment and refund with exactly its postings, clearing
+ * = money in flight, every settlement = its entries) and against the outside world (bank
+ * and channel statements matched to deposits and withdrawals by external reference).
+ */
+export async function reconcile(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
+  const perShard = await Promise.all(shards.all.map((shard) => shardChecks(shard, businessDate)));
+  return [
+    ...perShard.flat(),
+    ...(await postingChecks(shards, businessDate)),
+    ...(await clearingCheck(shards)),
+    ...(await settlementChecks(shards, businessDate)),
+    ...(await externalChecks(shards, businessDate)),
+  ];
+}
+
+async function shardChecks(shard: Shard, businessDate: string): Promise<Discrepancy[]> {
+  const unbalanced = await unbalancedPostings(shard.db, businessDate);
+  const mismatched = await balanceMismatchesOfDate(shard.db, businessDate);
+  return [
+    ...unbalanced.map((u) => discrepancy('UNBALANCED_POSTING', { currency: u.currency, expected: 0n, actual: u.sum },
+      `posting ${u.postingId} on ${shard.name} sums to ${u.sum}`)),
+    ...mismatched.map((m) => discrepancy('BALANCE_MISMATCH', { accountId: m.accountId, currency: m.currency, expected: m.entries, actual: m.stored },
+      `account ${m.accountId} stores ${m.stored} but its entries sum to ${m.entries}`)),
+  ];
+}
+
+function shardOf(shards: ShardSet, kind: 'account' | 'payment' | 'refund', id: string): Shard {
+  return shards.byLogical(parseId(kind, id)!.shard);
+}
+
+/** The dedupe keys each payment and refund of the date must have posted, by shard. */
+async function postingChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
+  const expected: Array<{ shard: Shard; key: string; paymentId: string; accountId: string }> = [];
+  for (const shard of shards.all) {
+    for (const p of await paymentsOfDate(shard.db, businessDate)) {
+      expected.push({ shard, key: p.id, paymentId: p.id, accountId: p.payerAccountId });
+      if (p.route === 'CROSS_SHARD' && p.status === 'SUCCEEDED') expected.push({ shard: shardOf(shards, 'account', p.payeeAccountId), key: `${p.id}:credit`, paymentId: p.id, accountId: p.payeeAccountId });
+      if (p.route === 'CROSS_SHARD' && p.status === 'FAILED') expected.push({ shard, key: `${p.id}:reverse`, paymentId: p.id, accountId: p.payerAccountId });
+    }
+    for (const { refund, route, payeeAccountId } of await refundsOfDate(shard.db, businessDate)) {
+      if (refund.status !== 'SUCCEEDED') continue;
+      if (route !== 'CROSS_SHARD') expected.push({ shard, key: refund.id, paymentId: refund.paymentId, accountId: payeeAccountId });
+      else {
+        expected.push({ shard: shardOf(shards, 'account', payeeAccountId), key: `${refund.id}:debit`, paymentId: refund.paymentId, accountId: payeeAccountId });
+        expected.push({ shard, key: `${refund.id}:credit`, paymentId: refund.paymentId, accountId: payeeAccountId });
+      }
+    }
+  }
+  const found: Discrepancy[] = [];
+  for (const shard of shards.all) {
+    const mine = expected.filter((e) => e.shard === shard);
+    const posted = await postedKeys(shard.db, mine.map((e) => e.key));
+    for (const e of mine) {
+      if (!posted.has(e.key)) found.push(discrepancy('POSTING_MISSING', { paymentId: e.paymentId, accountId: e.accountId }, `no posting ${e.key} on ${shard.name}`));
+    }
+  }
+  return found;
+}
+
+/** Σ clearing over all shards must equal what is debited on one shard and not yet credited on another. */
+async function clearingCheck(shards: ShardSet): Promise<Discrepancy[]> {
+  const inFlight = new Map<string, bigint>();
+  const add = (currency: string, amount: bigint) => inFlight.set(currency, (inFlight.get(currency) ?? 0n) + amount);
+  for (const shard of shards.all) {
+    const { paying, refunding } = await inFlightRecords(shard.db);
+    for (const p of paying) {
+      const credited = await postedKeys(shardOf(shards, 'account', p.payeeAccountId).db, [`${p.id}:credit`]);
+      if (credited.size === 0) add(p.currency, p.amount);
+    }
+    for (const { refund, payeeAccountId } of refunding) {
+      const debited = await postedKeys(shardOf(shards, 'account', payeeAccountId).db, [`${refund.id}:debit`]);
+      const credited = await postedKeys(shard.db, [`${refund.id}:credit`]);
+      if (debited.size > 0 && credited.size === 0) add(refund.currency, refund.amount);
+    }
+  }
+  const clearing = new Map<string, bigint>();
+  for (const shard of shards.all) for (const c of await clearingTotals(shard.db)) clearing.set(c.currency, (clearing.get(c.currency) ?? 0n) + c.amount);
+  const found: Discrepancy[] = [];
+  for (const currency of new Set([...inFlight.keys(), ...clearing.keys()])) {
+    const expected = inFlight.get(currency) ?? 0n;
+    const actual = clearing.get(currency) ?? 0n;
+    if (expected !== actual) found.push(discrepancy('CLEARING_MISMATCH', { currency, expected, actual }, `clearing holds ${actual} ${currency}; ${expected} is in flight`));
+  }
+  return found;
+}
+
+async function settlementChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
+  const found: Discrepancy[] = [];
+  for (const shard of shards.all) {
+    for (const s of await settlementsOfDate(shard.db, businessDate)) {
+      const parts = await settlementParts(shards, s.id);
+      const fee = parts.reduce((a, p) => a + p.feeAmount, 0n);
+      const gross = parts.reduce((a, p) => a + p.grossAmount, 0n);
+      if (fee !== s.feeAmount || gross !== s.grossAmount || s.netAmount !== s.grossAmount - s.refundedAmount - s.feeAmount) {
+        found.push(discrepancy('SETTLEMENT_MISMATCH', { accountId: s.merchantAccountId, expected: gross - fee, actual: s.grossAmount - s.feeAmount }, `settlement ${s.id} disagrees with its parts`));
+      }
+      for (const part of parts.filter((p) => p.movedAmount > 0n)) {
+        const partShard = shardOf(shards, 'account', part.stripeAccountId);
+        const entries = await entriesOfKeys(partShard.db, [`${s.id}:${part.stripeAccountId}`]);
+        const moved = -entries.filter((e) => e.accountId === part.stripeAccountId && e.bucket === 'PENDING').reduce((a, e) => a + e.amount, 0n);
+        if (moved !== part.movedAmount) {
+          found.push(discrepancy('SETTLEMENT_MISMATCH', { accountId: part.stripeAccountId, currency: s.currency, expected: part.movedAmount, actual: moved },
+            `settlement ${s.id} moved ${moved} from stripe ${part.stripeAccountId}, its record says ${part.movedAmount}`));
+        }
+      }
+    }
+  }
+  return found;
+}
+
+async function externalChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
+  const internal = (await Promise.all(shards.all.map((s) => externalTransfersOfDate(s.db, businessDate)))).flat()
+    .filter((t) => t.status === 'SUCCEEDED')
+    .map((t) => ({ id: t.id, kind: t.kind, externalRef: t.externalRef!, amount: t.amount, currency: t.currency }));
+  const lines = await statementLinesOfDate(controlShard(shards).db, businessDate);
+  return matchStatement(internal, lines);
+}

@@ -1,0 +1,118 @@
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
+import { postOne } from '@paygraph/shared/ledger/post';
+import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import { addDays, businessDateOf } from '@paygraph/shared/business-date';
+import { envInt } from '@paygraph/shared/config';
+import { assert, err, ok, type Result } from '@paygraph/shared/result';
+import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
+import { lockLateRefunds, lockRefundsOfPayments, lockUnsettledPayments, markSettled } from '../db/settlement-sources';
+import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
+import { netOf, settlePart } from '../domain/fees';
+
+export const feeBpsDefault = 250;
+
+export type SettlementRefusal =
+  | { kind: 'AccountNotFound'; accountId: string }
+  | { kind: 'NotAMerchant'; accountId: string }
+  | { kind: 'SettlementNotReady'; businessDate: string; openDate: string };
+
+/** The shard holding logical shard 0 keeps platform-wide records: fee rates, statements, reports. */
+export function controlShard(shards: ShardSet): Shard {
+  return shards.byLogical(toLogicalShard(0));
+}
+
+export async function feeRateFor(shards: ShardSet, merchantId: string): Promise<number> {
+  return (await feeRateOf(controlShard(shards).db, merchantId)) ?? envInt('SETTLEMENT_FEE_BPS', feeBpsDefault);
+}
+
+/**
+ * Settles a merchant's business date: for every stripe, in that stripe's own local
+ * transaction, the date's unsettled payments move from pending to available less the fee,
+ * which goes to the shard's fee-income account. Idempotent per merchant and date: a second
+ * run finds the settlement and every part done and changes nothing; a run cut off halfway
+ * is completed by the next one (each part is written with its posting, exactly once).
+ */
+export async function runSettlement(shards: ShardSet, merchantId: string, businessDate: string, now: () => Date): Promise<Result<SettlementRow, SettlementRefusal>> {
+  const parsed = parseId('account', merchantId);
+  const home = parsed ? shards.byLogical(parsed.shard) : undefined;
+  const found = home ? await accountsAndStripes(home.db, [merchantId], []) : [];
+  const merchant = found[0];
+  if (!merchant || merchant.parentId !== null) return err({ kind: 'AccountNotFound', accountId: merchantId });
+  if (merchant.type !== 'MERCHANT') return err({ kind: 'NotAMerchant', accountId: merchantId });
+  const openDate = businessDateOf(now());
+  if (businessDate >= openDate) return err({ kind: 'SettlementNotReady', businessDate, openDate });
+  const feeBps = await feeRateFor(shards, merchantId);
+  const settlement = await claimSettlement(home!.db, {
+    id: newId('settlement', parsed!.shard), merchantAccountId: merchantId, businessDate, currency: merchant.currency,
+    status: 'PROCESSING', feeBps, createdAt: now(),
+  });
+  if (settlement.status === 'SETTLED') return ok(settlement);
+  const stripes = await stripesOf(shards, merchant);
+  const parts: SettlementPartRow[] = [];
+  for (const stripe of stripes) parts.push(await settleStripe(shards, settlement, stripe, now));
+  const totals = parts.reduce(
+    (t, p) => ({ gross: t.gross + p.grossAmount, refunded: t.refunded + p.refundedAmount, fee: t.fee + p.feeAmount }),
+    { gross: 0n, refunded: 0n, fee: 0n },
+  );
+  const done = now();
+  await finishSettlement(home!.db, settlement.id, { ...totals, net: netOf(totals) }, done);
+  return ok({ ...settlement, status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, feeAmount: totals.fee, netAmount: netOf(totals), completedAt: done });
+}
+
+async function stripesOf(shards: ShardSet, merchant: AccountRow): Promise<Array<{ shard: Shard; row: AccountRow }>> {
+  const rows = await Promise.all(shards.all.map(async (shard) => (await accountsAndStripes(shard.db, [], [merchant.id])).map((row) => ({ shard, row }))));
+  const home = shards.byLogical(parseId('account', merchant.id)!.shard);
+  return [{ shard: home, row: merchant }, ...rows.flat()];
+}
+
+async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe: { shard: Shard; row: AccountRow }, now: () => Date): Promise<SettlementPartRow> {
+  const { shard, row } = stripe;
+  const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', settlement.currency);
+  const logical = shards.logicalOn(shard)[0];
+  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
+  let part: SettlementPartRow | undefined;
+  return postOne<SettlementPartRow>(shard, {
+    prepare: async (tx) => {
+      const existing = await lockPart(tx, settlement.id, row.id);
+      if (existing) return { proceed: false, result: existing };
+      const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, row.id, settlement.businessDate);
+      const early = await lockRefundsOfPayments(tx, paid.map((p) => p.id));
+      const late = await lockLateRefunds(tx, settlement.merchantAccountId, row.id, settlement.businessDate);
+      const figures = settlePart(paid, late.map((r) => r.amount), settlement.feeBps);
+      const postingId = figures.moved > 0n ? newId('posting', logical) : null;
+      part = {
+        settlementId: settlement.id, stripeAccountId: row.id, grossAmount: figures.gross, refundedAmount: figures.refunded,
+        feeAmount: figures.fee, movedAmount: figures.moved, postingId, createdAt: now(),
+      };
+      await insertPart(tx, part);
+      await markSettled(tx, settlement.id, paid.map((p) => p.id), [...early, ...late].map((r) => r.id));
+      if (!postingId) return { proceed: false, result: part };
+      return { proceed: true, spec: settlementSpec(settlement, postingId, row.id, feeIncomeId, figures.moved, figures.fee) };
+    },
+    finish: async (_tx, outcome) => {
+      assert(outcome.status === 'APPLIED', `settlement posting of ${settlement.id} on ${row.id} was ${outcome.status}`);
+      return part!;
+    },
+  }, { now });
+}
+
+/** Pending → available on the stripe, less the fee, which goes to fee income. */
+function settlementSpec(settlement: SettlementRow, postingId: string, stripeId: string, feeIncomeId: string, moved: bigint, fee: bigint): PostingSpec {
+  const legs: Leg[] = [{ accountId: stripeId, bucket: 'PENDING', amount: -moved }];
+  if (moved - fee > 0n) legs.push({ accountId: stripeId, bucket: 'AVAILABLE', amount: moved - fee });
+  if (fee > 0n) legs.push({ accountId: feeIncomeId, bucket: 'AVAILABLE', amount: fee });
+  return { id: postingId, kind: 'SETTLEMENT', refId: settlement.id, dedupeKey: `${settlement.id}:${stripeId}`, currency: settlement.currency, legs };
+}
+
+export async function settlementParts(shards: ShardSet, settlementId: string): Promise<SettlementPartRow[]> {
+  return (await Promise.all(shards.all.map((s) => partsOf(s.db, settlementId)))).flat();
+}
+
+/** The earliest business date a worker may settle now: T+N (SETTLEMENT_DELAY_DAYS, default 1). */
+export function settleableThrough(now: Date, delayDays: number): string {
+  return addDays(businessDateOf(now), -delayDays);
+}

@@ -1,0 +1,27 @@
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import { replaceStatement } from '../db/settlement-store';
+import { parseStatementCsv, type StatementError } from '../domain/statement-csv';
+import { controlShard } from './settle';
+
+export const statementInsertBatchMax = 1_000;
+const channelPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export type ImportRefusal = { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
+
+/** Parses the whole CSV first: a bad line imports nothing. A re-import replaces the earlier statement. */
+export async function importStatement(
+  shards: ShardSet,
+  input: { channel: string; businessDate: string; csv: string },
+  importedBy: string,
+  now: Date,
+): Promise<Result<{ id: string; channel: string; businessDate: string; lineCount: number }, ImportRefusal>> {
+  if (!channelPattern.test(input.channel)) return err({ kind: 'InvalidInput', field: 'channel', message: 'channel must be 1-64 characters of [A-Za-z0-9_.-]' });
+  const parsed = parseStatementCsv(input.csv);
+  if (!parsed.ok) return err({ kind: 'InvalidStatement', ...parsed.error });
+  const id = `stm_${input.channel}_${input.businessDate}`;
+  const statement = { id, channel: input.channel, businessDate: input.businessDate, lineCount: parsed.value.length, importedBy, createdAt: now };
+  await inTransaction(controlShard(shards), (tx) => replaceStatement(tx, statement, parsed.value, statementInsertBatchMax));
+  return ok(statement);
+}

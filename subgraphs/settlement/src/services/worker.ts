@@ -1,0 +1,35 @@
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { dueSettlements } from '../db/settlement-sources';
+import { runSettlement, settleableThrough } from './settle';
+
+export const settlementWorkerIntervalMsDefault = 60_000;
+export const settlementDelayDaysDefault = 1;
+
+/**
+ * Settles every merchant's closed dates at T+N. Several replicas may run it: a settlement is
+ * claimed per (merchant, date) and each stripe's part is written once, under its own key.
+ */
+export async function settleDue(shards: ShardSet, now: () => Date, delayDays: number): Promise<number> {
+  const through = settleableThrough(now(), delayDays);
+  const due = (await Promise.all(shards.all.map((s) => dueSettlements(s.db, through)))).flat();
+  const unique = [...new Map(due.map((d) => [`${d.merchantId}|${d.businessDate}`, d])).values()];
+  let settled = 0;
+  for (const { merchantId, businessDate } of unique) {
+    const result = await runSettlement(shards, merchantId, businessDate, now);
+    if (result.ok) settled += 1;
+    else console.error(`settlement worker: ${merchantId} ${businessDate}: ${result.error.kind}`);
+  }
+  return settled;
+}
+
+export function startSettlementWorker(shards: ShardSet, intervalMs: number, delayDays: number, now: () => Date = () => new Date()): { stop(): void } {
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped) {
+      await settleDue(shards, now, delayDays).catch((error: unknown) => console.error('settlement worker pass failed', error));
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
+  };
+  void loop();
+  return { stop: () => void (stopped = true) };
+}

@@ -1,0 +1,312 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { parseId } from '@paygraph/shared/ids';
+import { addDays } from '@paygraph/shared/business-date';
+import { startStack, type Stack } from '../../../../test/support/stack';
+import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
+import { token, unique } from '../../../../test/support/env';
+import { feeOf } from '../../src/domain/fees';
+import { settleDue } from '../../src/services/worker';
+
+/**
+ * Settlement and reconciliation on real MySQL with a clock the test moves. Each run uses its
+ * own far-future business dates, so earlier runs' records never mix into its figures.
+ */
+const runDay = Math.floor(Date.now() / 1000) % 1_500_000;
+const dayD = addDays('2100-01-01', runDay);
+let clock = new Date(`${dayD}T12:00:00Z`);
+const at = (date: string, time: string) => new Date(`${date}T${time}Z`);
+
+let stack: Stack;
+let operator: string;
+const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
+
+const openDoc = contractOperation('OpenAccount');
+const depositDoc = contractOperation('Deposit');
+const payDoc = contractOperation('CreatePayment');
+const refundDoc = contractOperation('RefundPayment');
+const settleDoc = contractOperation('RunSettlement');
+const reconcileDoc = contractOperation('Reconciliation');
+
+async function open(ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> {
+  const r = await q(openDoc, { input: { ownerId, type, currency: 'USD' } });
+  return r.data!.openAccount.id as string;
+}
+
+/** A funded payer on a given physical shard (accounts land on random shards; keep opening). */
+async function payerOn(physical: number, amount: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const id = await open(unique('payer'), 'PERSONAL');
+    if (stack.shards.topology.physicalOf[parseId('account', id)!.shard] !== physical) continue;
+    const d = await q(depositDoc, { input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD', externalRef: unique('ext') } });
+    expect(d.data!.deposit.__typename).toBe('Deposit');
+    return id;
+  }
+  throw new Error(`no account landed on shard ${physical}`);
+}
+
+async function pay(payer: string, payee: string, amount: string): Promise<string> {
+  const r = await q(payDoc, { input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD' } });
+  expect(r.data!.createPayment.__typename, JSON.stringify(r)).toBe('Payment');
+  return r.data!.createPayment.id as string;
+}
+
+async function merchantBalance(id: string): Promise<{ available: bigint; pending: bigint }> {
+  const r = await q(contractOperation('GetAccount'), { id });
+  const b = r.data!.account.balance;
+  return { available: BigInt(b.available), pending: BigInt(b.pending) };
+}
+
+async function settle(merchantAccountId: string, businessDate: string) {
+  return (await q(settleDoc, { input: { merchantAccountId, businessDate } })).data!.runSettlement;
+}
+
+async function businessDateOfPayment(id: string): Promise<string> {
+  const shard = stack.shards.byLogical(parseId('payment', id)!.shard);
+  const [rows] = (await shard.db.execute(sql`SELECT business_date AS d, settlement_id AS s FROM payments WHERE id = ${id}`)) as unknown as [Array<{ d: Date | string; s: string | null }>];
+  const d = rows[0]!.d;
+  return typeof d === 'string' ? d : d.toISOString().slice(0, 10);
+}
+
+async function feeIncomeTotal(): Promise<bigint> {
+  let total = 0n;
+  for (const shard of stack.shards.all) {
+    const [rows] = (await shard.db.execute(sql`SELECT COALESCE(SUM(available), 0) AS t FROM accounts WHERE system_kind = 'FEE_INCOME' AND currency = 'USD'`)) as unknown as [Array<{ t: string }>];
+    total += BigInt(rows[0]!.t);
+  }
+  return total;
+}
+
+beforeAll(async () => {
+  stack = await startStack({ now: () => clock });
+  operator = await token('operator', 'operator');
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('day-cut and settlement', () => {
+  let merchant: string;
+  let merchantOwner: string;
+  const payments: Record<string, string[]> = { D: [], next: [] };
+  const amounts = ['1001', '333', '2500', '777'];
+  const dayNext = addDays(dayD, 1);
+
+  beforeAll(async () => {
+    merchantOwner = unique('shop');
+    merchant = await q(openDoc, { input: { ownerId: merchantOwner, type: 'MERCHANT', currency: 'USD' } }).then((r) => r.data!.openAccount.id);
+    const rate = await q(`mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename ... on FeeRate { feeBps } } }`,
+      { input: { merchantAccountId: merchant, feeBps: 250 } });
+    expect(rate.data!.setMerchantFeeRate.feeBps).toBe(250);
+    clock = at(dayD, '23:00:00');
+    const payers = [await payerOn(0, '100000'), await payerOn(1, '100000'), await payerOn(2, '100000'), await payerOn(3, '100000')];
+    // ±2 s around midnight: two just before, two just after.
+    const instants: Array<[Date, 'D' | 'next']> = [
+      [at(dayD, '23:59:58.000'), 'D'], [at(dayD, '23:59:59.900'), 'D'],
+      [at(dayNext, '00:00:00.000'), 'next'], [at(dayNext, '00:00:02.000'), 'next'],
+    ];
+    for (const [i, [instant, day]] of instants.entries()) {
+      clock = instant;
+      payments[day]!.push(await pay(payers[i]!, merchant, amounts[i]!));
+    }
+  });
+
+  it('gives every payment exactly the business date of its instant', async () => {
+    for (const id of payments.D!) expect(await businessDateOfPayment(id)).toBe(dayD);
+    for (const id of payments.next!) expect(await businessDateOfPayment(id)).toBe(dayNext);
+  });
+
+  it('refuses to settle a date that has not closed', async () => {
+    clock = at(dayNext, '00:00:03');
+    const early = await settle(merchant, dayNext);
+    expect(early).toMatchObject({ __typename: 'SettlementNotReady', code: 'SETTLEMENT_NOT_READY' });
+    const customer = await token(unique('cust'), 'customer');
+    const forbidden = await q(settleDoc, { input: { merchantAccountId: merchant, businessDate: dayD } }, customer);
+    expect(errorCodes(forbidden)).toContain('FORBIDDEN');
+  });
+
+  it('settles day D: net = gross − refunded − fee, pending → available, fee to fee income, nothing created or lost', async () => {
+    const before = await merchantBalance(merchant);
+    const feesBefore = await feeIncomeTotal();
+    const s = await settle(merchant, dayD);
+    expect(s.__typename).toBe('Settlement');
+    const gross = 1001n + 333n;
+    // Each D payment came from a payer on another shard, so each sits in its own stripe.
+    const fee = feeOf(1001n, 250) + feeOf(333n, 250);
+    expect([s.grossAmount, s.refundedAmount, s.feeAmount, s.netAmount]).toEqual([`${gross}`, '0', `${fee}`, `${gross - fee}`]);
+    expect(s.status).toBe('SETTLED');
+    const after = await merchantBalance(merchant);
+    expect(after.pending).toBe(before.pending - gross);
+    expect(after.available).toBe(before.available + gross - fee);
+    expect((await feeIncomeTotal()) - feesBefore).toBe(fee);
+    expect(BigInt(s.merchantAccount.balance.available)).toBe(after.available);
+  });
+
+  it('is idempotent per merchant and date', async () => {
+    const first = await settle(merchant, dayD);
+    const before = await merchantBalance(merchant);
+    const again = await settle(merchant, dayD);
+    expect(again.id).toBe(first.id);
+    expect(again.netAmount).toBe(first.netAmount);
+    expect(await merchantBalance(merchant)).toEqual(before);
+  });
+
+  it('takes a refund after settlement from available and counts it in the next settlement', async () => {
+    const before = await merchantBalance(merchant);
+    const refund = await q(refundDoc, { input: { idempotencyKey: unique('ref'), paymentId: payments.D![0], amount: '101' } });
+    expect(refund.data!.refundPayment.__typename).toBe('Refund');
+    const after = await merchantBalance(merchant);
+    expect(after.available).toBe(before.available - 101n);
+    expect(after.pending).toBe(before.pending);
+
+    clock = at(addDays(dayNext, 1), '09:00:00');
+    const s = await settle(merchant, dayNext);
+    const gross = 2500n + 777n;
+    const fee = feeOf(2500n, 250) + feeOf(777n, 250);
+    expect([s.grossAmount, s.refundedAmount, s.feeAmount, s.netAmount]).toEqual([`${gross}`, '101', `${fee}`, `${gross - 101n - fee}`]);
+    const settled = await merchantBalance(merchant);
+    expect(settled.pending).toBe(after.pending - gross);
+  });
+
+  it('settles every payment exactly once across the two days', async () => {
+    const ids = [...payments.D!, ...payments.next!];
+    const owners = new Map<string, string>();
+    for (const id of ids) {
+      const shard = stack.shards.byLogical(parseId('payment', id)!.shard);
+      const [rows] = (await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${id}`)) as unknown as [Array<{ s: string | null }>];
+      owners.set(id, rows[0]!.s!);
+    }
+    const d = await settle(merchant, dayD);
+    const n = await settle(merchant, dayNext);
+    expect(payments.D!.map((id) => owners.get(id))).toEqual([d.id, d.id]);
+    expect(payments.next!.map((id) => owners.get(id))).toEqual([n.id, n.id]);
+    expect(BigInt(d.grossAmount) + BigInt(n.grossAmount)).toBe(1001n + 333n + 2500n + 777n);
+  });
+
+  it('lets the merchant read its own settlements and nobody else', async () => {
+    const doc = `query($id: ID!) { account(id: $id) { id settlements { businessDate grossAmount payments { id } } } }`;
+    const own = await q(doc, { id: merchant }, await token(merchantOwner, 'merchant'));
+    expect(own.data!.account.settlements.map((s: { businessDate: string }) => s.businessDate)).toEqual([dayNext, dayD]);
+    expect(own.data!.account.settlements[1].payments).toHaveLength(2);
+    const other = await q(`query($id: ID!) { payment(id: $id) { id settlement { id } } }`, { id: payments.D![0] }, await token(unique('shop'), 'merchant'));
+    expect(errorCodes(other)).toContain('FORBIDDEN');
+    const viaPayment = await q(`query($id: ID!) { payment(id: $id) { id settlement { businessDate } } }`, { id: payments.D![0] });
+    expect(viaPayment.data!.payment.settlement.businessDate).toBe(dayD);
+  });
+
+  it('lets the worker settle at T+1 whatever is due, and only that', async () => {
+    const dayW = addDays(dayD, 10);
+    clock = at(dayW, '10:00:00');
+    const payer = await payerOn(parseId('account', merchant)!.shard < 32 ? 3 : 0, '5000');
+    const paid = await pay(payer, merchant, '1000');
+    clock = at(dayW, '23:00:00');
+    await settleDue(stack.shards, () => clock, 1);
+    const shard = stack.shards.byLogical(parseId('payment', paid)!.shard);
+    const read = async () => ((await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${paid}`)) as unknown as [Array<{ s: string | null }>])[0][0]!.s;
+    expect(await read()).toBeNull();
+    clock = at(addDays(dayW, 1), '00:00:01');
+    await settleDue(stack.shards, () => clock, 1);
+    expect(await read()).not.toBeNull();
+  });
+});
+
+describe('reconciliation', () => {
+  const dayR = addDays(dayD, 20);
+  const refs = { a: unique('bank'), b: unique('bank'), c: unique('bank') };
+  let account: string;
+
+  beforeAll(async () => {
+    clock = at(dayR, '10:00:00');
+    account = await open(unique('recon'), 'PERSONAL');
+    for (const [ref, amount] of [[refs.a, '1000'], [refs.b, '2000'], [refs.c, '3000']] as const) {
+      const r = await q(depositDoc, { input: { idempotencyKey: unique('dep'), accountId: account, amount, currency: 'USD', externalRef: ref } });
+      expect(r.data!.deposit.status).toBe('SUCCEEDED');
+    }
+    const w = await q(contractOperation('Withdraw'), { input: { idempotencyKey: unique('wdr'), accountId: account, amount: '500', currency: 'USD', externalRef: `${refs.a}-out` } });
+    expect(w.data!.withdraw.__typename).toBe('Withdrawal');
+  });
+
+  const importCsv = (csv: string, channel = 'bank-a') =>
+    q(`mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on Statement { lineCount } ... on UserError { code message } ... on InvalidStatement { line } } }`,
+      { input: { channel, businessDate: dayR, csv } });
+  const header = 'external_ref,amount,currency,direction,date';
+  const clean = [header, `${refs.a},1000,USD,CREDIT,${dayR}`, `${refs.b},2000,USD,CREDIT,${dayR}`, `${refs.c},3000,USD,CREDIT,${dayR}`, `${refs.a}-out,500,USD,DEBIT,${dayR}`].join('\n');
+
+  it('finds a clean day balanced, with no discrepancies, and stores the report', async () => {
+    expect((await importCsv(clean)).data!.importStatement).toEqual({ __typename: 'Statement', lineCount: 4 });
+    const r = await q(reconcileDoc, { businessDate: dayR });
+    expect(r.data!.reconciliation).toEqual({ businessDate: dayR, balanced: true, discrepancies: [] });
+    const stored = await q(`query($d: Date!) { reconciliationReports(businessDate: $d) { balanced } }`, { d: dayR });
+    expect(stored.data!.reconciliationReports[0]).toEqual({ balanced: true });
+  });
+
+  it('names each external difference: missing internal, missing external, amount mismatch', async () => {
+    const csv = [header, `${refs.a},1000,USD,CREDIT,${dayR}`, `${refs.b},2001,USD,CREDIT,${dayR}`, `ghost-${refs.c},42,USD,CREDIT,${dayR}`, `${refs.a}-out,500,USD,DEBIT,${dayR}`].join('\n');
+    expect((await importCsv(csv)).data!.importStatement.__typename).toBe('Statement');
+    const r = await q(reconcileDoc, { businessDate: dayR });
+    const found = r.data!.reconciliation.discrepancies.map((d: Record<string, unknown>) => [d.kind, d.expected, d.actual]);
+    expect(r.data!.reconciliation.balanced).toBe(false);
+    expect(found).toEqual(expect.arrayContaining([
+      ['AMOUNT_MISMATCH', '2000', '2001'], ['MISSING_INTERNAL', null, '42'], ['MISSING_EXTERNAL', '3000', null],
+    ]));
+    expect(found).toHaveLength(3);
+    await importCsv(clean);
+  });
+
+  it('names a balance edited by direct SQL and an unbalanced posting, with their ids', async () => {
+    const shard = stack.shards.byLogical(parseId('account', account)!.shard);
+    await shard.db.execute(sql`UPDATE accounts SET available = available + 7 WHERE id = ${account}`);
+    try {
+      const r = await q(reconcileDoc, { businessDate: dayR });
+      expect(r.data!.reconciliation.discrepancies).toEqual([
+        { kind: 'BALANCE_MISMATCH', accountId: account, paymentId: null, expected: '5500', actual: '5507' },
+      ]);
+    } finally {
+      await shard.db.execute(sql`UPDATE accounts SET available = available - 7 WHERE id = ${account}`);
+    }
+    await shard.db.execute(sql`UPDATE ledger_entries SET amount = amount + 1 WHERE account_id = ${account} AND sequence = 1`);
+    try {
+      const r = await q(reconcileDoc, { businessDate: dayR });
+      const kinds = r.data!.reconciliation.discrepancies.map((d: { kind: string }) => d.kind).sort();
+      expect(kinds).toEqual(['BALANCE_MISMATCH', 'UNBALANCED_POSTING']);
+    } finally {
+      await shard.db.execute(sql`UPDATE ledger_entries SET amount = amount - 1 WHERE account_id = ${account} AND sequence = 1`);
+    }
+    expect((await q(reconcileDoc, { businessDate: dayR })).data!.reconciliation.balanced).toBe(true);
+  });
+
+  it('refuses malformed statements with the line, importing nothing', async () => {
+    const cases: Array<[string, number]> = [
+      ['ref,amount,currency\nx,1,USD', 1],
+      [`${header}\nx,12.50,USD,CREDIT,${dayR}`, 2],
+      [`${header}\nx,1,USD,CREDIT,${dayR}\ny,abc,USD,CREDIT,${dayR}`, 3],
+      [`${header}\nx,1,USD,CREDIT,${dayR}\nx,2,USD,CREDIT,${dayR}`, 3],
+    ];
+    for (const [csv, line] of cases) {
+      const r = await importCsv(csv);
+      expect(r.data!.importStatement, csv).toMatchObject({ __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', line });
+    }
+    // The clean statement imported before is still the one in force.
+    expect((await q(reconcileDoc, { businessDate: dayR })).data!.reconciliation.balanced).toBe(true);
+  });
+
+  it('reports ledger health: every shard balanced, the money in flight named', async () => {
+    const r = await q(contractOperation('LedgerHealth'));
+    const health = r.data!.ledgerHealth;
+    expect(health.balanced).toBe(true);
+    expect(health.shards.length).toBeGreaterThanOrEqual(stack.shards.all.length);
+    for (const s of health.shards) expect(s.debits).toBe(s.credits);
+    let clearing = 0n;
+    for (const shard of stack.shards.all) {
+      const [rows] = (await shard.db.execute(sql`SELECT COALESCE(SUM(available + frozen + pending), 0) AS t FROM accounts WHERE system_kind = 'CLEARING' AND currency = 'USD'`)) as unknown as [Array<{ t: string }>];
+      clearing += BigInt(rows[0]!.t);
+    }
+    expect(health.inTransit.find((t: { currency: string }) => t.currency === 'USD')?.amount ?? '0').toBe(`${clearing}`);
+    // Nothing moves in this test now, so the clearing accounts must equal what the records say is in flight.
+    const kinds = (await q(reconcileDoc, { businessDate: dayR })).data!.reconciliation.discrepancies.map((d: { kind: string }) => d.kind);
+    expect(kinds).not.toContain('CLEARING_MISMATCH');
+    const customer = await q(contractOperation('LedgerHealth'), {}, await token(unique('c'), 'customer'));
+    expect(errorCodes(customer)).toContain('FORBIDDEN');
+  });
+});

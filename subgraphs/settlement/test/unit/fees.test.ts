@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { feeOf, netOf, settlePart } from '../../src/domain/fees';
+import { parseStatementCsv } from '../../src/domain/statement-csv';
+import { matchStatement } from '../../src/domain/discrepancies';
+
+describe('fees', () => {
+  it('round half up to the minor unit, in integers', () => {
+    expect(feeOf(10_000n, 250)).toBe(250n);
+    expect(feeOf(100n, 250)).toBe(3n); // 2.5 → 3
+    expect(feeOf(99n, 250)).toBe(2n); // 2.475 → 2
+    expect(feeOf(1n, 4_999)).toBe(0n); // 0.4999 → 0
+    expect(feeOf(1n, 5_000)).toBe(1n); // 0.5 → 1
+    expect(feeOf(0n, 250)).toBe(0n);
+    expect(feeOf(9_223_372_036_854_775_807n, 10_000)).toBe(9_223_372_036_854_775_807n);
+  });
+
+  it('refuse rates outside 0..10000 bps', () => {
+    expect(() => feeOf(100n, -1)).toThrow();
+    expect(() => feeOf(100n, 10_001)).toThrow();
+    expect(() => feeOf(100n, 2.5)).toThrow();
+  });
+
+  it('settle a stripe: net = gross − refunded − fee, early refunds out of pending, late ones out of available', () => {
+    const part = settlePart([{ amount: 1_001n, refundedAmount: 200n }, { amount: 500n, refundedAmount: 0n }], [300n], 250);
+    expect(part).toEqual({ gross: 1_501n, refunded: 500n, fee: 33n, moved: 1_301n }); // 1301 × 2.5% = 32.525 → 33
+    expect(netOf(part)).toBe(1_501n - 500n - 33n);
+    expect(part.moved - part.fee).toBe(netOf(part) + 300n);
+  });
+});
+
+describe('statement CSV', () => {
+  const header = 'external_ref,amount,currency,direction,date';
+
+  it('reads a well-formed statement', () => {
+    const result = parseStatementCsv(`${header}\nbank-1,1999,USD,CREDIT,2026-11-22\r\nbank-2,500,USD,DEBIT,2026-11-22\n\n`);
+    expect(result).toEqual({ ok: true, value: [
+      { lineNumber: 2, externalRef: 'bank-1', amount: 1999n, currency: 'USD', direction: 'CREDIT', valueDate: '2026-11-22' },
+      { lineNumber: 3, externalRef: 'bank-2', amount: 500n, currency: 'USD', direction: 'DEBIT', valueDate: '2026-11-22' },
+    ] });
+  });
+
+  it('names the line of the first error', () => {
+    expect(parseStatementCsv('ref,amount\nx,1')).toMatchObject({ ok: false, error: { line: 1 } });
+    expect(parseStatementCsv('')).toMatchObject({ ok: false, error: { line: 1 } });
+    const cases: Array<[string, RegExp]> = [
+      ['bank-1,19.99,USD,CREDIT,2026-11-22', /amount/],
+      ['bank-1,-5,USD,CREDIT,2026-11-22', /amount/],
+      ['bank-1,abc,USD,CREDIT,2026-11-22', /amount/],
+      ['bank-1,5,XYZ,CREDIT,2026-11-22', /currency/],
+      ['bank-1,5,USD,SIDEWAYS,2026-11-22', /direction/],
+      ['bank-1,5,USD,CREDIT,2026-02-30', /date/],
+      ['bank-1,5,USD,CREDIT', /columns/],
+      [',5,USD,CREDIT,2026-11-22', /external_ref/],
+    ];
+    for (const [line, message] of cases) {
+      const result = parseStatementCsv(`${header}\nok-1,1,USD,CREDIT,2026-11-22\n${line}`);
+      expect(result, line).toMatchObject({ ok: false, error: { line: 3, message: expect.stringMatching(message) } });
+    }
+  });
+
+  it('refuses a reference that repeats', () => {
+    const result = parseStatementCsv(`${header}\nbank-1,1,USD,CREDIT,2026-11-22\nbank-1,2,USD,CREDIT,2026-11-22`);
+    expect(result).toMatchObject({ ok: false, error: { line: 3, message: expect.stringMatching(/repeats line 2/) } });
+  });
+});
+
+describe('statement matching', () => {
+  it('names each difference with its kind', () => {
+    const internal = [
+      { id: 'dep-a', kind: 'DEPOSIT' as const, externalRef: 'a', amount: 100n, currency: 'USD' },
+      { id: 'dep-b', kind: 'DEPOSIT' as const, externalRef: 'b', amount: 200n, currency: 'USD' },
+      { id: 'wdr-c', kind: 'WITHDRAWAL' as const, externalRef: 'c', amount: 300n, currency: 'USD' },
+    ];
+    const external = [
+      { externalRef: 'a', direction: 'CREDIT' as const, amount: 100n, currency: 'USD' },
+      { externalRef: 'c', direction: 'DEBIT' as const, amount: 301n, currency: 'USD' },
+      { externalRef: 'z', direction: 'CREDIT' as const, amount: 5n, currency: 'USD' },
+    ];
+    const found = matchStatement(internal, external).map((d) => [d.kind, d.externalRef, d.expected, d.actual]);
+    expect(found).toEqual([
+      ['AMOUNT_MISMATCH', 'c', 300n, 301n],
+      ['MISSING_INTERNAL', 'z', null, 5n],
+      ['MISSING_EXTERNAL', 'b', 200n, null],
+    ]);
+  });
+});

@@ -1,0 +1,60 @@
+import { envString } from './config';
+
+/**
+ * Every posting belongs to exactly one business date. The business day ends at the cut-off
+ * time in the business time zone: with BUSINESS_DAY_CUTOFF=22:00, a payment at 22:00:00 or
+ * later belongs to the next date; with the default 00:00 the business date is simply the
+ * calendar date in BUSINESS_TIMEZONE (default UTC). The clock is always passed in, so tests
+ * can stand at 23:59:59.9.
+ */
+export interface BusinessCalendar {
+  timeZone: string;
+  /** Minutes after local midnight at which the business day ends (0 = midnight). */
+  cutoffMinutes: number;
+}
+
+const minuteMs = 60_000;
+const dayMinutes = 24 * 60;
+
+export function parseCutoff(text: string): number {
+  const match = /^([01]\d|2[0-3]):([0-5]\d)$/.exec(text);
+  if (!match) throw new Error(`BUSINESS_DAY_CUTOFF must be HH:MM (00:00-23:59), got "${text}"`);
+  return Number(match[1]) * 60 + Number(match[2]);
+}
+
+export function calendarFromEnv(): BusinessCalendar {
+  const timeZone = envString('BUSINESS_TIMEZONE', 'UTC');
+  // Throws RangeError for an unknown zone, at start-up rather than at the first posting.
+  new Intl.DateTimeFormat('en-CA', { timeZone });
+  return { timeZone, cutoffMinutes: parseCutoff(envString('BUSINESS_DAY_CUTOFF', '00:00')) };
+}
+
+let cached: BusinessCalendar | undefined;
+
+export function defaultCalendar(): BusinessCalendar {
+  cached ??= calendarFromEnv();
+  return cached;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function localDate(instant: Date, timeZone: string): string {
+  let formatter = formatters.get(timeZone);
+  if (!formatter) {
+    formatter = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    formatters.set(timeZone, formatter);
+  }
+  return formatter.format(instant);
+}
+
+/** The business date ("YYYY-MM-DD") an instant belongs to. */
+export function businessDateOf(instant: Date, calendar: BusinessCalendar = defaultCalendar()): string {
+  const shiftMinutes = (dayMinutes - calendar.cutoffMinutes) % dayMinutes;
+  return localDate(new Date(instant.getTime() + shiftMinutes * minuteMs), calendar.timeZone);
+}
+
+/** The calendar date `days` after a "YYYY-MM-DD" date. */
+export function addDays(date: string, days: number): string {
+  const base = new Date(`${date}T00:00:00Z`);
+  return new Date(base.getTime() + days * dayMinutes * minuteMs).toISOString().slice(0, 10);
+}

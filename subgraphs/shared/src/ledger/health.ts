@@ -1,0 +1,47 @@
+import type { ShardSet } from '../shards/pool';
+import { balanceMismatches, clearingTotals, entryTotals } from '../db/ledger-store';
+
+/**
+ * The ledger's invariants, computed now. Each figure comes from one statement on one shard,
+ * so it is a consistent snapshot of that shard even while postings commit; figures of
+ * different shards are taken at slightly different moments.
+ */
+export interface ShardCurrencyHealth {
+  shard: string;
+  currency: string;
+  debits: bigint;
+  credits: bigint;
+  balanced: boolean;
+}
+
+export interface LedgerHealth {
+  balanced: boolean;
+  /** Per currency: Σ clearing over all shards = money debited on one shard, not yet credited on another. */
+  inTransit: Array<{ currency: string; amount: bigint }>;
+  shards: ShardCurrencyHealth[];
+  /** Accounts whose balances differ from Σ of their entries (should always be empty). */
+  balanceMismatches: Array<{ shard: string; accountId: string; stored: bigint; entries: bigint }>;
+}
+
+export async function ledgerHealth(shards: ShardSet): Promise<LedgerHealth> {
+  const perShard = await Promise.all(
+    shards.all.map(async (shard) => ({
+      shard,
+      totals: await entryTotals(shard.db),
+      clearing: await clearingTotals(shard.db),
+      mismatches: await balanceMismatches(shard.db),
+    })),
+  );
+  const rows = perShard.flatMap(({ shard, totals }) =>
+    totals.map((t) => ({ shard: shard.name, currency: t.currency, debits: t.debits, credits: t.credits, balanced: t.debits === t.credits })),
+  );
+  const transit = new Map<string, bigint>();
+  for (const { clearing } of perShard) for (const c of clearing) transit.set(c.currency, (transit.get(c.currency) ?? 0n) + c.amount);
+  const mismatches = perShard.flatMap(({ shard, mismatches: list }) => list.map((m) => ({ shard: shard.name, ...m })));
+  return {
+    balanced: rows.every((r) => r.balanced) && mismatches.length === 0,
+    inTransit: [...transit].map(([currency, amount]) => ({ currency, amount })).sort((a, b) => a.currency.localeCompare(b.currency)),
+    shards: rows,
+    balanceMismatches: mismatches,
+  };
+}

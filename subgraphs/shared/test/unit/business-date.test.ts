@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { addDays, businessDateOf, parseCutoff } from '../../src/business-date';
+
+describe('business date', () => {
+  const utc = { timeZone: 'UTC', cutoffMinutes: 0 };
+
+  it('is the calendar date in UTC with the default midnight cut-off', () => {
+    expect(businessDateOf(new Date('2026-11-22T23:59:59.900Z'), utc)).toBe('2026-11-22');
+    expect(businessDateOf(new Date('2026-11-23T00:00:00.000Z'), utc)).toBe('2026-11-23');
+  });
+
+  it('moves postings at or after the cut-off to the next date', () => {
+    const late = { timeZone: 'UTC', cutoffMinutes: parseCutoff('22:00') };
+    expect(businessDateOf(new Date('2026-11-22T21:59:59.999Z'), late)).toBe('2026-11-22');
+    expect(businessDateOf(new Date('2026-11-22T22:00:00.000Z'), late)).toBe('2026-11-23');
+  });
+
+  it('follows the business time zone, daylight saving included', () => {
+    const ny = { timeZone: 'America/New_York', cutoffMinutes: 0 };
+    expect(businessDateOf(new Date('2026-11-23T04:59:59Z'), ny)).toBe('2026-11-22');
+    expect(businessDateOf(new Date('2026-11-23T05:00:00Z'), ny)).toBe('2026-11-23');
+    expect(businessDateOf(new Date('2026-07-01T03:59:59Z'), ny)).toBe('2026-06-30');
+    expect(businessDateOf(new Date('2026-07-01T04:00:00Z'), ny)).toBe('2026-07-01');
+  });
+
+  it('refuses malformed cut-offs and adds days across months', () => {
+    for (const bad of ['24:00', '7:00', '12:60', 'noon']) expect(() => parseCutoff(bad), bad).toThrow();
+    expect(addDays('2026-02-28', 1)).toBe('2026-03-01');
+    expect(addDays('2026-12-31', 1)).toBe('2027-01-01');
+  });
+});

@@ -1,0 +1,203 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { newId, parseId } from '@paygraph/shared/ids';
+import { postOne } from '@paygraph/shared/ledger/post';
+import { ledgerHealth } from '@paygraph/shared/ledger/health';
+import { payments, transferOutbox } from '@paygraph/transaction/db/schema/transactions';
+import { runOutboxStep } from '@paygraph/transaction/services/relay';
+import { startStack, type Stack } from '../../../../test/support/stack';
+import { gql } from '../../../../test/support/graphql';
+import { token, unique } from '../../../../test/support/env';
+import {
+  accountRowOf, closeInSql, crossShardPaymentFirstHalf, detailDocs, entrySumsOfRef, moneyDocs, moneyKit, physicalOf,
+  postingKindsOfRef, stripeRowOn, type MoneyKit,
+} from '../../../../test/support/money';
+
+/**
+ * Where the money lands on the shards: merchant stripes on the payer's database, cross-shard
+ * payments through clearing and the outbox, and a cross-shard payment whose credit is refused.
+ */
+let stack: Stack;
+let kit: MoneyKit;
+
+beforeAll(async () => {
+  stack = await startStack();
+  kit = await moneyKit(stack);
+});
+
+afterAll(async () => {
+  await stack.stop();
+});
+
+const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
+
+describe('money on the shards', () => {
+  it('credits a merchant in the stripe on each payer\'s database and refunds from the stripe that was paid', async () => {
+    const merchantOwner = unique('stripes');
+    const merchantToken = await token(merchantOwner, 'merchant');
+    const merchant = await kit.open(merchantOwner, { type: 'MERCHANT' });
+    const home = physicalOf(stack.shards, merchant);
+    // One payer on the merchant's own database, two on two other databases.
+    const local = await kit.open(unique('stripes-local'), { physical: home });
+    const away1 = await kit.openAwayFrom(unique('stripes-away'), [home]);
+    const away2 = await kit.openAwayFrom(unique('stripes-away'), [home, physicalOf(stack.shards, away1)]);
+    const payers = [local, away1, away2];
+    const databases = payers.map((p) => physicalOf(stack.shards, p));
+    expect(new Set(databases).size).toBe(3);
+    for (const p of payers) await kit.fund(p, '10000');
+
+    const amounts = ['1000', '3000', '5000'];
+    const paymentIds: string[] = [];
+    for (const [i, payer] of payers.entries()) paymentIds.push(await kit.paid(kit.operator, { payer, payee: merchant, amount: amounts[i]! }));
+
+    for (const [i, physical] of databases.entries()) {
+      const stripe = await stripeRowOn(stack.shards, merchant, physical);
+      expect(stripe).toMatchObject({ type: 'MERCHANT', currency: 'USD', status: 'ACTIVE', ownerId: merchantOwner, pending: BigInt(amounts[i]!), available: 0n });
+      expect(stripe!.parentId).toBe(physical === home ? null : merchant);
+      // The stripe is a row of the payer's database, with an id that routes there.
+      expect(physicalOf(stack.shards, stripe!.id)).toBe(physical);
+      const [payment] = await stack.shards.all[physical]!.db.select().from(payments).where(eq(payments.id, paymentIds[i]!));
+      expect(payment).toMatchObject({ route: 'MERCHANT_STRIPE', creditAccountId: stripe!.id, status: 'SUCCEEDED' });
+    }
+    // A fourth database, if any, holds no stripe: nobody paid from there.
+    for (const shard of stack.shards.all.filter((s) => !databases.includes(s.index))) {
+      expect(await stripeRowOn(stack.shards, merchant, shard.index)).toBeUndefined();
+    }
+    expect(await kit.balance(merchant)).toEqual({ available: '0', frozen: '0', pending: '9000', total: '9000' });
+
+    // A refund of the 3000 takes from away1's stripe and no other.
+    const refunded = await kit.refund(merchantToken, paymentIds[1]!, '1200');
+    expect(refunded.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect((await stripeRowOn(stack.shards, merchant, databases[0]!))!.pending).toBe(1000n);
+    expect((await stripeRowOn(stack.shards, merchant, databases[1]!))!.pending).toBe(1800n);
+    expect((await stripeRowOn(stack.shards, merchant, databases[2]!))!.pending).toBe(5000n);
+    expect(await kit.balance(away1)).toEqual(at('8200'));
+    expect(await kit.balance(merchant)).toMatchObject({ pending: '7800', total: '7800' });
+
+    // Move 4000 of away2's stripe from pending to available (a zero-sum posting on the stripe),
+    // then refund 4500 of its payment: 1000 from pending, the other 3500 from available.
+    const stripe2 = (await stripeRowOn(stack.shards, merchant, databases[2]!))!;
+    const shard2 = stack.shards.all[databases[2]!]!;
+    const moved = await postOne(shard2, {
+      spec: {
+        id: newId('posting', parseId('account', stripe2.id)!.shard), kind: 'TEST_SETTLE', refId: null, dedupeKey: null, currency: 'USD',
+        legs: [{ accountId: stripe2.id, bucket: 'PENDING', amount: -4000n }, { accountId: stripe2.id, bucket: 'AVAILABLE', amount: 4000n }],
+      },
+      finish: async (_tx, outcome) => outcome.status,
+    });
+    expect(moved).toBe('APPLIED');
+    expect(await stripeRowOn(stack.shards, merchant, databases[2]!)).toMatchObject({ pending: 1000n, available: 4000n });
+    const short = await kit.refund(merchantToken, paymentIds[2]!, '4500');
+    expect(short.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED', payment: { refundedAmount: '4500' } });
+    expect(await stripeRowOn(stack.shards, merchant, databases[2]!)).toMatchObject({ pending: 0n, available: 500n });
+    expect(await kit.balance(away2)).toEqual(at('9500'));
+    expect(await kit.balance(merchant)).toEqual({ available: '500', frozen: '0', pending: '2800', total: '3300' });
+    // Nothing beyond the stripe's total: 500 of the payment is left, and the stripe holds 500.
+    const rest = await kit.refund(merchantToken, paymentIds[2]!, '501', { doc: detailDocs.refundPayment });
+    expect(rest.data!.refundPayment).toMatchObject({ __typename: 'RefundExceedsPayment', refundable: '500' });
+
+    const health = await ledgerHealth(stack.shards);
+    const mine = new Set([merchant, ...payers, ...(await Promise.all(databases.map(async (d) => (await stripeRowOn(stack.shards, merchant, d))!.id)))]);
+    expect(health.balanceMismatches.filter((m) => mine.has(m.accountId))).toEqual([]);
+  });
+
+  it('completes a cross-shard payment at once: payment and DONE outbox row on the payer\'s database, every shard balanced', async () => {
+    const payerOwner = unique('x-payer');
+    const payeeOwner = unique('x-payee');
+    const payer = await kit.open(payerOwner);
+    const payee = await kit.openAwayFrom(payeeOwner, [physicalOf(stack.shards, payer)]);
+    const payerDb = physicalOf(stack.shards, payer);
+    const payeeDb = physicalOf(stack.shards, payee);
+    expect(payeeDb).not.toBe(payerDb);
+    await kit.fund(payer, '10000');
+
+    const paid = await kit.pay(await token(payerOwner, 'customer'), { payer, payee, amount: '4321' });
+    expect(paid.errors).toBeUndefined();
+    const payment = paid.data!.createPayment;
+    expect(payment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '4321' });
+    expect(physicalOf(stack.shards, payment.id, 'payment')).toBe(payerDb);
+    expect(await kit.balance(payer)).toEqual(at('5679'));
+    expect(await kit.balance(payee)).toEqual(at('4321'));
+
+    const payerShard = stack.shards.all[payerDb]!;
+    const [row] = await payerShard.db.select().from(payments).where(eq(payments.id, payment.id));
+    expect(row).toMatchObject({ route: 'CROSS_SHARD', status: 'SUCCEEDED', payerAccountId: payer, payeeAccountId: payee, creditAccountId: payee, amount: 4321n });
+    expect(row!.completedAt).toBeInstanceOf(Date);
+    const [outbox] = await payerShard.db.select().from(transferOutbox).where(eq(transferOutbox.id, payment.id));
+    expect(outbox).toMatchObject({ step: 'PAYMENT_CREDIT', status: 'DONE' });
+    const payeeShard = stack.shards.all[payeeDb]!;
+    expect(await payeeShard.db.select().from(payments).where(eq(payments.id, payment.id))).toEqual([]);
+    expect(await payeeShard.db.select().from(transferOutbox).where(eq(transferOutbox.id, payment.id))).toEqual([]);
+
+    // Through clearing: the payer's database debits the payer into clearing, the payee's
+    // credits the payee out of clearing; each half sums to zero on its own database.
+    const home = await entrySumsOfRef(stack.shards, payerDb, payment.id);
+    const away = await entrySumsOfRef(stack.shards, payeeDb, payment.id);
+    expect(home.get(payer)).toBe(-4321n);
+    expect(away.get(payee)).toBe(4321n);
+    expect([...home.values()].reduce((a, b) => a + b, 0n)).toBe(0n);
+    expect([...away.values()].reduce((a, b) => a + b, 0n)).toBe(0n);
+    expect(await postingKindsOfRef(stack.shards, payerDb, payment.id)).toEqual(['PAYMENT']);
+    expect(await postingKindsOfRef(stack.shards, payeeDb, payment.id)).toEqual(['PAYMENT_CREDIT']);
+
+    const health = await ledgerHealth(stack.shards);
+    expect(health.shards.length).toBeGreaterThan(0);
+    expect(health.shards.filter((s) => !s.balanced)).toEqual([]);
+    expect(health.shards.filter((s) => s.currency === 'USD').map((s) => s.shard)).toEqual(expect.arrayContaining([payerShard.name, payeeShard.name]));
+    expect(health.balanceMismatches.filter((m) => m.accountId === payer || m.accountId === payee)).toEqual([]);
+  });
+
+  it('fails a cross-shard payment whose credit is refused, returns the money to the payer, and refuses to refund it', async () => {
+    const payerOwner = unique('fail-payer');
+    const payeeOwner = unique('fail-payee');
+    const payer = await kit.open(payerOwner);
+    const payee = await kit.openAwayFrom(payeeOwner, [physicalOf(stack.shards, payer)]);
+    const payerDb = physicalOf(stack.shards, payer);
+    const payeeDb = physicalOf(stack.shards, payee);
+    await kit.fund(payer, '10000');
+    const payeeToken = await token(payeeOwner, 'customer');
+
+    // The payer's half as services/payment.ts writes it; the credit has not run yet.
+    const pending = await crossShardPaymentFirstHalf(stack.shards, (await accountRowOf(stack.shards, payer))!, (await accountRowOf(stack.shards, payee))!, 2500n, payerOwner);
+    expect(await kit.balance(payer)).toEqual(at('7500'));
+    expect(await kit.balance(payee)).toEqual(at('0'));
+    const processing = await gql(stack.gatewayUrl, detailDocs.paymentDetail, { id: pending.id }, kit.operator);
+    expect(processing.data!.payment).toMatchObject({ status: 'PROCESSING', route: 'CROSS_SHARD', failureCode: null });
+    const notYet = await kit.refund(payeeToken, pending.id, '100', { doc: detailDocs.refundPayment });
+    expect(notYet.data!.refundPayment).toMatchObject({ __typename: 'PaymentNotRefundable', code: 'PAYMENT_NOT_REFUNDABLE', paymentId: pending.id, paymentStatus: 'PROCESSING' });
+
+    // The payee closes before the credit arrives: the credit is refused and the payment fails.
+    await closeInSql(stack.shards, payee);
+    const home = stack.shards.all[payerDb]!;
+    await runOutboxStep(stack.shards, home, pending.id, () => new Date());
+    // Running it again (a relay, a retry) changes nothing.
+    await runOutboxStep(stack.shards, home, pending.id, () => new Date());
+
+    const failed = await gql(stack.gatewayUrl, detailDocs.paymentDetail, { id: pending.id }, kit.operator);
+    expect(failed.errors).toBeUndefined();
+    expect(failed.data!.payment).toMatchObject({ status: 'FAILED', failureCode: 'ACCOUNT_NOT_ACTIVE', refundedAmount: '0', refunds: [] });
+    const [outbox] = await home.db.select().from(transferOutbox).where(eq(transferOutbox.id, pending.id));
+    expect(outbox?.status).toBe('DONE');
+    expect(await kit.balance(payer)).toEqual(at('10000'));
+    expect(await kit.balance(payee)).toEqual(at('0'));
+    // The money went into clearing and came back: clearing nets to zero for this payment, and
+    // the payee's database holds no posting of it at all.
+    const sums = await entrySumsOfRef(stack.shards, payerDb, pending.id);
+    expect(sums.get(payer)).toBe(0n);
+    expect([...sums.values()]).toEqual([0n, 0n]);
+    expect(await postingKindsOfRef(stack.shards, payerDb, pending.id)).toEqual(['PAYMENT', 'PAYMENT_REVERSAL']);
+    expect(await postingKindsOfRef(stack.shards, payeeDb, pending.id)).toEqual([]);
+
+    const listed = await gql(stack.gatewayUrl, moneyDocs.accountPayments, { id: payer }, kit.operator);
+    expect(listed.data!.account.payments.edges).toEqual([{ node: { id: pending.id, status: 'FAILED', amount: '2500' } }]);
+    const refused = await kit.refund(kit.operator, pending.id, '100');
+    expect(refused.data!.refundPayment).toMatchObject({ __typename: 'PaymentNotRefundable', code: 'PAYMENT_NOT_REFUNDABLE' });
+    const detailed = await kit.refund(kit.operator, pending.id, '100', { doc: detailDocs.refundPayment });
+    expect(detailed.data!.refundPayment).toMatchObject({ paymentId: pending.id, paymentStatus: 'FAILED' });
+    expect(await kit.balance(payer)).toEqual(at('10000'));
+
+    const health = await ledgerHealth(stack.shards);
+    expect(health.shards.filter((s) => !s.balanced)).toEqual([]);
+    expect(health.balanceMismatches.filter((m) => m.accountId === payer || m.accountId === payee)).toEqual([]);
+  });
+});

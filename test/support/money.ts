@@ -1,0 +1,272 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import { expect } from 'vitest';
+import { newId, parseId } from '@paygraph/shared/ids';
+import { postOne } from '@paygraph/shared/ledger/post';
+import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { accounts, ledgerEntries, postings, type AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { insertPayment, paymentsByIds } from '@paygraph/transaction/db/payments';
+import { insertOutbox } from '@paygraph/transaction/db/outbox';
+import type { PaymentRow, payments } from '@paygraph/transaction/db/schema/transactions';
+import { paymentDebitSpec } from '@paygraph/transaction/domain/legs';
+import type { Stack } from './stack';
+import { contractOperation, gql, type GraphQLResponse } from './graphql';
+import { token, unique } from './env';
+
+/**
+ * Helpers for the money-movement tests: the contract documents sent through the gateway,
+ * accounts placed on a chosen physical shard, and reads of what the ledger holds.
+ */
+export type Answer = GraphQLResponse<Record<string, any>>;
+
+export const moneyDocs = {
+  openAccount: contractOperation('OpenAccount'),
+  getAccount: contractOperation('GetAccount'),
+  deposit: contractOperation('Deposit'),
+  withdraw: contractOperation('Withdraw'),
+  createPayment: contractOperation('CreatePayment'),
+  refundPayment: contractOperation('RefundPayment'),
+  getPayment: contractOperation('GetPayment'),
+  accountPayments: contractOperation('AccountPayments'),
+};
+
+/** Not in the contract: every union member's own fields, to check what a refusal reports. */
+const userErrorDetail = `
+  ... on UserError { code message }
+  ... on InvalidInput { field }
+  ... on AccountNotFound { accountId }
+  ... on AccountNotActive { accountId accountStatus: status }
+  ... on CurrencyMismatch { accountId accountCurrency requestCurrency }
+  ... on IdempotencyKeyReused { idempotencyKey }`;
+const insufficientDetail = '... on InsufficientFunds { accountId available }';
+export const detailDocs = {
+  createPayment: `mutation CreatePaymentDetail($input: CreatePaymentInput!) {
+    createPayment(input: $input) { __typename ... on Payment { id paymentStatus: status route failureCode } ${userErrorDetail} ${insufficientDetail}
+      ... on AccountsMustBeDifferent { accountId } }
+  }`,
+  refundPayment: `mutation RefundPaymentDetail($input: RefundPaymentInput!) {
+    refundPayment(input: $input) { __typename ... on Refund { id refundStatus: status amount }
+      ... on UserError { code message }
+      ... on InvalidInput { field }
+      ... on PaymentNotFound { paymentId }
+      ... on PaymentNotRefundable { paymentId paymentStatus: status }
+      ... on RefundExceedsPayment { paymentId refundable }
+      ... on IdempotencyKeyReused { idempotencyKey } }
+  }`,
+  deposit: `mutation DepositDetail($input: DepositInput!) { deposit(input: $input) { __typename ... on Deposit { id } ${userErrorDetail} } }`,
+  withdraw: `mutation WithdrawDetail($input: WithdrawInput!) { withdraw(input: $input) { __typename ... on Withdrawal { id } ${userErrorDetail} ${insufficientDetail} } }`,
+  freeze: `mutation Freeze($id: ID!) { freezeAccount(id: $id) { __typename ... on Account { id status } ... on UserError { code } } }`,
+  paymentDetail: `query PaymentDetail($id: ID!) { payment(id: $id) { id status route failureCode amount refundedAmount
+    refunds { id amount status failureCode } } }`,
+};
+
+export interface Balance {
+  available: string;
+  frozen: string;
+  pending: string;
+  total: string;
+}
+
+export interface PaymentInput {
+  payer: string;
+  payee: string;
+  amount: string | number;
+  currency?: string;
+  key?: string;
+  description?: string;
+}
+
+/** The id's physical shard (database index), as the topology places its logical shard. */
+export function physicalOf(shards: ShardSet, id: string, kind: 'account' | 'payment' = 'account'): number {
+  const parsed = parseId(kind, id);
+  if (!parsed) throw new Error(`${id} is not an ${kind} id`);
+  return shards.topology.physicalOf[parsed.shard]!;
+}
+
+export interface MoneyKit {
+  stack: Stack;
+  operator: string;
+  /** Opens an account through the gateway as an operator; with `physical`, reopens until one lands there. */
+  open(ownerId: string, options?: { type?: 'PERSONAL' | 'MERCHANT'; currency?: string; physical?: number }): Promise<string>;
+  /** Opens accounts (same options) until one lands on a database other than the given ones. */
+  openAwayFrom(ownerId: string, avoid: readonly number[], options?: { type?: 'PERSONAL' | 'MERCHANT'; currency?: string }): Promise<string>;
+  deposit(accountId: string, amount: string, options?: { currency?: string; key?: string; bearer?: string; externalRef?: string }): Promise<Answer>;
+  /** A deposit that must succeed. */
+  fund(accountId: string, amount: string, currency?: string): Promise<void>;
+  withdraw(bearer: string, accountId: string, amount: string, options?: { currency?: string; key?: string }): Promise<Answer>;
+  pay(bearer: string, input: PaymentInput, doc?: string): Promise<Answer>;
+  /** A payment that must succeed; answers its id. */
+  paid(bearer: string, input: PaymentInput): Promise<string>;
+  refund(bearer: string, paymentId: string, amount: string, options?: { key?: string; doc?: string }): Promise<Answer>;
+  balance(accountId: string): Promise<Balance>;
+  /** The ids AccountPayments lists for the account, newest first. */
+  paymentIds(accountId: string): Promise<string[]>;
+  /** Balances and payment lists of the accounts: a refused request must leave this unchanged. */
+  snapshot(ids: readonly string[]): Promise<Record<string, { balance: Balance; payments: string[] }>>;
+  freeze(accountId: string): Promise<void>;
+}
+
+export async function moneyKit(stack: Stack): Promise<MoneyKit> {
+  const operator = await token('operator', 'operator');
+  const url = stack.gatewayUrl;
+
+  const openOnce = async (ownerId: string, type: string, currency: string): Promise<string> => {
+    const response = await gql(url, moneyDocs.openAccount, { input: { ownerId, type, currency } }, operator);
+    expect(response.errors).toBeUndefined();
+    expect(response.data?.openAccount.__typename).toBe('Account');
+    return response.data!.openAccount.id as string;
+  };
+  // Each try lands on a given database with probability 1/4 (or better): 64 misses in a row ≈ 1e-8.
+  const openWhere = async (ownerId: string, type: string, currency: string, fits: (physical: number) => boolean): Promise<string> => {
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const id = await openOnce(ownerId, type, currency);
+      if (fits(physicalOf(stack.shards, id))) return id;
+    }
+    throw new Error('no account landed on the wanted shard in 64 tries');
+  };
+
+  const kit: MoneyKit = {
+    stack,
+    operator,
+    open: (ownerId, options = {}) =>
+      openWhere(ownerId, options.type ?? 'PERSONAL', options.currency ?? 'USD', (p) => options.physical === undefined || p === options.physical),
+    openAwayFrom: (ownerId, avoid, options = {}) =>
+      openWhere(ownerId, options.type ?? 'PERSONAL', options.currency ?? 'USD', (p) => !avoid.includes(p)),
+    deposit: (accountId, amount, options = {}) =>
+      gql(url, moneyDocs.deposit, {
+        input: {
+          idempotencyKey: options.key ?? unique('dep'), accountId, amount, currency: options.currency ?? 'USD',
+          ...(options.externalRef ? { externalRef: options.externalRef } : {}),
+        },
+      }, options.bearer ?? operator),
+    fund: async (accountId, amount, currency = 'USD') => {
+      const response = await kit.deposit(accountId, amount, { currency });
+      expect(response.errors).toBeUndefined();
+      expect(response.data?.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount });
+    },
+    withdraw: (bearer, accountId, amount, options = {}) =>
+      gql(url, moneyDocs.withdraw, {
+        input: { idempotencyKey: options.key ?? unique('wdr'), accountId, amount, currency: options.currency ?? 'USD' },
+      }, bearer),
+    pay: (bearer, input, doc = moneyDocs.createPayment) =>
+      gql(url, doc, {
+        input: {
+          idempotencyKey: input.key ?? unique('pay'), payerAccountId: input.payer, payeeAccountId: input.payee,
+          amount: input.amount, currency: input.currency ?? 'USD', ...(input.description ? { description: input.description } : {}),
+        },
+      }, bearer),
+    paid: async (bearer, input) => {
+      const response = await kit.pay(bearer, input);
+      expect(response.errors).toBeUndefined();
+      expect(response.data?.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+      return response.data!.createPayment.id as string;
+    },
+    refund: (bearer, paymentId, amount, options = {}) =>
+      gql(url, options.doc ?? moneyDocs.refundPayment, {
+        input: { idempotencyKey: options.key ?? unique('ref'), paymentId, amount },
+      }, bearer),
+    balance: async (accountId) => {
+      const response = await gql(url, moneyDocs.getAccount, { id: accountId }, operator);
+      expect(response.errors).toBeUndefined();
+      expect(response.data?.account?.id).toBe(accountId);
+      return response.data!.account.balance as Balance;
+    },
+    paymentIds: async (accountId) => {
+      const response = await gql(url, moneyDocs.accountPayments, { id: accountId }, operator);
+      expect(response.errors).toBeUndefined();
+      expect(response.data?.account?.payments.pageInfo.hasNextPage).toBe(false);
+      return (response.data!.account.payments.edges as Array<{ node: { id: string } }>).map((e) => e.node.id);
+    },
+    snapshot: async (ids) => {
+      const entries = await Promise.all(
+        ids.map(async (id) => [id, { balance: await kit.balance(id), payments: await kit.paymentIds(id) }] as const),
+      );
+      return Object.fromEntries(entries);
+    },
+    freeze: async (accountId) => {
+      const response = await gql(url, detailDocs.freeze, { id: accountId }, operator);
+      expect(response.errors).toBeUndefined();
+      expect(response.data?.freezeAccount).toEqual({ __typename: 'Account', id: accountId, status: 'FROZEN' });
+    },
+  };
+  return kit;
+}
+
+/** An account row on the shard its id names. */
+export async function accountRowOf(shards: ShardSet, id: string): Promise<AccountRow | undefined> {
+  const rows = await shards.byLogical(parseId('account', id)!.shard).db.select().from(accounts).where(eq(accounts.id, id));
+  return rows[0];
+}
+
+/** The merchant's stripe on one database: its own row on its home database, else the row whose parent it is. */
+export async function stripeRowOn(shards: ShardSet, merchantId: string, physical: number): Promise<AccountRow | undefined> {
+  const shard = shards.all[physical]!;
+  const where = physicalOf(shards, merchantId) === physical ? eq(accounts.id, merchantId) : eq(accounts.parentId, merchantId);
+  const rows = await shard.db.select().from(accounts).where(where);
+  expect(rows.length).toBeLessThanOrEqual(1);
+  return rows[0];
+}
+
+/** Σ of the entries, per account, of the postings that name refId, on one database. */
+export async function entrySumsOfRef(shards: ShardSet, physical: number, refId: string): Promise<Map<string, bigint>> {
+  const rows = await shards.all[physical]!.db
+    .select({ accountId: ledgerEntries.accountId, amount: ledgerEntries.amount })
+    .from(ledgerEntries)
+    .innerJoin(postings, eq(postings.id, ledgerEntries.postingId))
+    .where(eq(postings.refId, refId));
+  const sums = new Map<string, bigint>();
+  for (const r of rows) sums.set(r.accountId, (sums.get(r.accountId) ?? 0n) + r.amount);
+  return sums;
+}
+
+/** The posting kinds that name refId on one database, sorted. */
+export async function postingKindsOfRef(shards: ShardSet, physical: number, refId: string): Promise<string[]> {
+  const rows = await shards.all[physical]!.db.select({ kind: postings.kind }).from(postings).where(eq(postings.refId, refId));
+  return rows.map((r) => r.kind).sort();
+}
+
+/**
+ * The first half of a cross-shard payment, written exactly as services/payment.ts debitPayer
+ * writes it (payer → this shard's clearing, the payment row PROCESSING, an outbox row), but
+ * without the inline credit: the test decides when the outbox step runs. The outbox row comes
+ * due only in an hour, so no relay of another test takes it first.
+ */
+export async function crossShardPaymentFirstHalf(
+  shards: ShardSet,
+  payer: AccountRow,
+  payee: AccountRow,
+  amount: bigint,
+  createdBy: string,
+): Promise<PaymentRow> {
+  const home = shards.byLogical(parseId('account', payer.id)!.shard);
+  expect(shards.byLogical(parseId('account', payee.id)!.shard)).not.toBe(home);
+  const id = newId('payment', parseId('account', payer.id)!.shard);
+  const clearing = await systemAccountId(shards, home, 'CLEARING', payer.currency);
+  const spec = paymentDebitSpec({ id, currency: payer.currency, amount }, newId('posting', parseId('payment', id)!.shard), payer.id, clearing, 'AVAILABLE');
+  const now = new Date();
+  // Columns with defaults (business date, settlement) are left to them: this payment never settles.
+  const row: typeof payments.$inferInsert = {
+    id, payerAccountId: payer.id, payeeAccountId: payee.id, creditAccountId: payee.id, route: 'CROSS_SHARD',
+    amount, currency: payer.currency, refundedAmount: 0n, status: 'PROCESSING', failureCode: null, description: null,
+    createdBy, deviceId: null, clientIp: null, userAgent: null, createdAt: now, completedAt: null,
+  };
+  const outcome = await postOne(home, {
+    spec,
+    finish: async (tx, result) => {
+      if (result.status !== 'APPLIED') return result.status;
+      await insertPayment(tx, row);
+      await insertOutbox(tx, id, 'PAYMENT_CREDIT', now, new Date(now.getTime() + 60 * 60 * 1000));
+      return result.status;
+    },
+  });
+  expect(outcome).toBe('APPLIED');
+  const [stored] = await paymentsByIds(home.db, [id]);
+  expect(stored?.status).toBe('PROCESSING');
+  return stored!;
+}
+
+/** Closes an account behind the API's back (its balance must be zero to mean anything). */
+export async function closeInSql(shards: ShardSet, accountId: string): Promise<void> {
+  await shards.byLogical(parseId('account', accountId)!.shard).db
+    .update(accounts).set({ status: 'CLOSED' }).where(and(eq(accounts.id, accountId), inArray(accounts.status, ['ACTIVE', 'FROZEN'])));
+}

@@ -100,12 +100,16 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
   }, { now });
 }
 
-/** Pending → available on the stripe, less the fee, which goes to fee income. */
+/**
+ * Pending → available on the stripe, less the fee, which goes to fee income. A completion:
+ * the money was received already, so a frozen merchant is still settled (it just cannot
+ * spend what settles until it is unfrozen).
+ */
 function settlementSpec(settlement: SettlementRow, postingId: string, stripeId: string, feeIncomeId: string, moved: bigint, fee: bigint): PostingSpec {
   const legs: Leg[] = [{ accountId: stripeId, bucket: 'PENDING', amount: -moved }];
   if (moved - fee > 0n) legs.push({ accountId: stripeId, bucket: 'AVAILABLE', amount: moved - fee });
   if (fee > 0n) legs.push({ accountId: feeIncomeId, bucket: 'AVAILABLE', amount: fee });
-  return { id: postingId, kind: 'SETTLEMENT', refId: settlement.id, dedupeKey: `${settlement.id}:${stripeId}`, currency: settlement.currency, legs };
+  return { id: postingId, kind: 'SETTLEMENT', refId: settlement.id, dedupeKey: `${settlement.id}:${stripeId}`, currency: settlement.currency, legs, completion: true };
 }
 
 export async function settlementParts(shards: ShardSet, settlementId: string): Promise<SettlementPartRow[]> {

@@ -15,9 +15,14 @@ export async function settleDue(shards: ShardSet, now: () => Date, delayDays: nu
   const unique = [...new Map(due.map((d) => [`${d.merchantId}|${d.businessDate}`, d])).values()];
   let settled = 0;
   for (const { merchantId, businessDate } of unique) {
-    const result = await runSettlement(shards, merchantId, businessDate, now);
-    if (result.ok) settled += 1;
-    else console.error(`settlement worker: ${merchantId} ${businessDate}: ${result.error.kind}`);
+    // One merchant's failure (a broken invariant crashes its run) must not hold up the others.
+    try {
+      const result = await runSettlement(shards, merchantId, businessDate, now);
+      if (result.ok) settled += 1;
+      else console.error(`settlement worker: ${merchantId} ${businessDate}: ${result.error.kind}`);
+    } catch (error) {
+      console.error(`settlement worker: ${merchantId} ${businessDate} failed`, error);
+    }
   }
   return settled;
 }

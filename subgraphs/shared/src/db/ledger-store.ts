@@ -72,23 +72,46 @@ function decodeRejection(detail: string): PostingRejection {
   ) as PostingRejection;
 }
 
-/** Posting only: the postings, their entries and the new balances, in three statements. */
+/**
+ * Posting only: the postings, their entries and the new balances, in three statements. Each
+ * posting keeps its own instant (created_at, business date), also when merged into a batch.
+ */
 export async function writePostings(
   tx: Tx,
-  specs: readonly PostingSpec[],
+  timed: ReadonlyArray<{ spec: PostingSpec; at: Date }>,
   entries: readonly EntryDraft[],
   touched: readonly AccountState[],
-  now: Date,
 ): Promise<void> {
-  if (specs.length === 0) return;
+  if (timed.length === 0) return;
+  const atOf = new Map(timed.map((t) => [t.spec.id, t.at]));
   await tx.insert(postings).values(
-    specs.map((s) => ({
-      id: s.id, kind: s.kind, refId: s.refId, dedupeKey: s.dedupeKey, currency: s.currency,
-      businessDate: businessDateOf(now), createdAt: now,
+    timed.map(({ spec, at }) => ({
+      id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
+      businessDate: businessDateOf(at), createdAt: at,
     })),
   );
-  await tx.insert(ledgerEntries).values(entries.map((e) => ({ ...e, createdAt: now })));
-  await writeBalances(tx, touched, now);
+  await tx.insert(ledgerEntries).values(entries.map((e) => ({ ...e, createdAt: atOf.get(e.postingId)! })));
+  const latest = timed.reduce((a, t) => (t.at > a ? t.at : a), timed[0]!.at);
+  await writeBalances(tx, touched, latest);
+}
+
+/**
+ * Posting only, the naive engine's way: the posting, then for each entry an UPDATE of its
+ * account and a single-row INSERT — a statement per row, as textbook code does.
+ */
+export async function writePostingRowByRow(tx: Tx, spec: PostingSpec, at: Date, entries: readonly EntryDraft[], states: ReadonlyMap<string, AccountState>): Promise<void> {
+  await tx.insert(postings).values({
+    id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
+    businessDate: businessDateOf(at), createdAt: at,
+  });
+  for (const entry of entries) {
+    const state = states.get(entry.accountId)!;
+    await tx.update(accounts).set({
+      available: state.available, frozen: state.frozen, pending: state.pending, lastSequence: state.lastSequence,
+      version: sql`${accounts.version} + 1`, updatedAt: at,
+    }).where(eq(accounts.id, entry.accountId));
+    await tx.insert(ledgerEntries).values({ ...entry, createdAt: at });
+  }
 }
 
 /**

@@ -4,6 +4,9 @@ import { lockAccounts, priorOutcomes, writePostings, writeRejections, type Prior
 import { assert } from '../result';
 import { postingBatchSizeMax } from '../limits';
 import { notifyCommitted } from './events';
+import { submitMerged } from './batcher';
+import { postNaive } from './naive';
+import { envString } from '../config';
 import { applyPosting, type AccountState, type EntryDraft, type PostingRejection, type PostingSpec } from './posting-rules';
 
 /**
@@ -22,11 +25,15 @@ export type PostingOutcome =
  * What a caller posts: optionally a check that runs first inside the transaction (it may lock
  * its own business rows, e.g. the payment being refunded, and may decide not to post), then
  * the posting, then a write of the business record that sees the outcome.
+ * In a merged batch every prepare runs before any finish, so a prepare must itself record
+ * whatever a later item's prepare has to see (a refund reserves its amount in prepare).
  */
 export interface PostingItem<R> {
   prepare?: (tx: Tx) => Promise<{ proceed: true; spec: PostingSpec } | { proceed: false; result: R }>;
   spec?: PostingSpec;
   finish: (tx: Tx, outcome: PostingOutcome, accounts: ReadonlyMap<string, AccountState>) => Promise<R>;
+  /** The instant the posting belongs to (created_at, business date); the batch's clock when absent. */
+  at?: Date;
 }
 
 export interface PostBatchOptions {
@@ -48,21 +55,53 @@ export async function postBatch<R>(shard: Shard, items: ReadonlyArray<PostingIte
   return results;
 }
 
+/**
+ * Posts one item. In the default engine mode ("merged") it shares a transaction with the
+ * other postings submitted for the shard at the same moment (ledger/batcher.ts); "single"
+ * gives it a transaction of its own; "naive" is the textbook baseline kept for the benchmark:
+ * one transaction per posting with a statement per row.
+ */
 export async function postOne<R>(shard: Shard, item: PostingItem<R>, options: PostBatchOptions = {}): Promise<R> {
-  const [result] = await postBatch(shard, [item], options);
-  return result as R;
+  const timed = { ...item, at: item.at ?? (options.now ?? (() => new Date()))() };
+  switch (engineMode()) {
+    case 'merged':
+      return submitMerged(shard, timed);
+    case 'single': {
+      const [result] = await postBatch(shard, [timed], options);
+      return result as R;
+    }
+    case 'naive':
+      return postNaive(shard, timed);
+  }
+}
+
+export type EngineMode = 'merged' | 'single' | 'naive';
+let mode: EngineMode | undefined;
+
+export function engineMode(): EngineMode {
+  if (mode) return mode;
+  const raw = envString('POSTING_ENGINE', 'merged');
+  if (raw !== 'merged' && raw !== 'single' && raw !== 'naive') throw new Error(`POSTING_ENGINE must be merged, single or naive, got "${raw}"`);
+  mode = raw;
+  return mode;
+}
+
+/** Tests and the benchmark switch engines within one process. */
+export function setEngineMode(next: EngineMode): void {
+  mode = next;
 }
 
 async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Date, written: EntryDraft[]): Promise<R[]> {
   const prepared = await prepareAll(tx, items);
-  const specs = prepared.filter((p): p is { spec: PostingSpec } => 'spec' in p).map((p) => p.spec);
+  const timed = prepared.flatMap((p, i) => ('spec' in p ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
+  const specs = timed.map((t) => t.spec);
   const states = await lockAccounts(tx, specs.flatMap((s) => s.legs.map((l) => l.accountId)));
   const prior = await priorOutcomes(tx, specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : [])));
   const outcomes = decide(specs, states, prior);
-  const applied = specs.filter((_, i) => outcomes[i]!.status === 'APPLIED');
+  const applied = timed.filter((_, i) => outcomes[i]!.status === 'APPLIED');
   const entries = outcomes.flatMap((o) => (o.status === 'APPLIED' ? o.entries : []));
   const touched = [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!);
-  await writePostings(tx, applied, entries, touched, now);
+  await writePostings(tx, applied, entries, touched);
   await writeRejections(tx, newRejections(specs, outcomes), now);
   written.push(...entries);
   const results: R[] = [];

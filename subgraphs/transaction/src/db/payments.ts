@@ -54,6 +54,11 @@ export async function refundsOfPayments(db: Executor, paymentIds: readonly strin
   return db.select().from(refunds).where(inArray(refunds.paymentId, [...paymentIds])).orderBy(refunds.id);
 }
 
+/** Only for a refund row written earlier in the same transaction whose posting was then refused. */
+export async function deleteRefund(tx: Tx, id: string): Promise<void> {
+  await tx.delete(refunds).where(eq(refunds.id, id));
+}
+
 export async function lockRefund(tx: Tx, id: string): Promise<RefundRow | undefined> {
   const rows = await tx.select().from(refunds).where(eq(refunds.id, id)).for('update');
   return rows[0];

@@ -5,7 +5,7 @@ import { postOne } from '@paygraph/shared/ledger/post';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { insertRefund, lockPayment, paymentsByIds, refundsByIds, setRefundedAmount } from '../db/payments';
+import { addRefundedAmount, deleteRefund, finishRefund, insertRefund, lockPayment, paymentsByIds, refundsByIds, setRefundedAmount } from '../db/payments';
 import { insertOutbox } from '../db/outbox';
 import type { PaymentRow, RefundRow } from '../db/schema/transactions';
 import { localRefundSpec } from '../domain/legs';
@@ -65,39 +65,53 @@ function refundRow(ctx: ServiceContext, id: string, payment: PaymentRow, request
   };
 }
 
+/**
+ * A refund on the payment's own shard, one posting. Its row is written in prepare, as
+ * PROCESSING, together with the reservation of its amount: in a merged batch every prepare
+ * runs before any finish, and a later refund of the same payment (or a copy of this very
+ * request) must see both. A copy finding the PROCESSING row defers to it through the
+ * posting's dedupe key; finish completes the row, or removes it if the posting was refused.
+ */
 async function refundLocally(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string) {
   const movement = { id, currency: payment.currency, amount: request.amount };
   const postingId = newId('posting', parseId('refund', id)!.shard);
   const now = ctx.now();
-  let refundedAfter = 0n;
+  let reserved = false;
   return postOne<Result<RefundRow, MoneyError>>(shard, {
     prepare: async (tx) => {
+      reserved = false;
       // Under the payment's lock, so that a concurrent copy of this request that got there
       // first has committed its refund and this one answers it instead of deciding again.
       const locked = await lockPayment(tx, payment.id);
       const [existing] = await refundsByIds(tx, [id]);
-      if (existing) return { proceed: false, result: ok(existing) };
-      const decision = decideRefund(locked!, request.amount);
-      if (!decision.ok) return { proceed: false, result: decision };
-      refundedAfter = decision.value;
+      if (existing && existing.status !== 'PROCESSING') return { proceed: false, result: ok(existing) };
       // An unsettled merchant payment still sits in the stripe's pending; once settled it
       // moved to available, so the refund takes it from there.
       const fromPending = locked!.route === 'MERCHANT_STRIPE' && locked!.settlementId === null;
-      return { proceed: true, spec: localRefundSpec(movement, postingId, payment.creditAccountId, fromPending, payment.payerAccountId) };
+      const spec = localRefundSpec(movement, postingId, payment.creditAccountId, fromPending, payment.payerAccountId);
+      if (existing) return { proceed: true, spec };
+      const decision = decideRefund(locked!, request.amount);
+      if (!decision.ok) return { proceed: false, result: decision };
+      await setRefundedAmount(tx, payment.id, decision.value);
+      await insertRefund(tx, refundRow(ctx, id, payment, request, 'PROCESSING', now));
+      reserved = true;
+      return { proceed: true, spec };
     },
     finish: async (tx, outcome) => {
       switch (outcome.status) {
         case 'APPLIED': {
-          const row = refundRow(ctx, id, payment, request, 'SUCCEEDED', now);
-          await insertRefund(tx, row);
-          await setRefundedAmount(tx, payment.id, refundedAfter);
-          return ok(row);
+          await finishRefund(tx, id, 'SUCCEEDED', null, now);
+          return ok(refundRow(ctx, id, payment, request, 'SUCCEEDED', now));
         }
         case 'DUPLICATE': {
           const [existing] = await refundsByIds(tx, [id]);
           return ok(existing!);
         }
         case 'REJECTED':
+          if (reserved) {
+            await deleteRefund(tx, id);
+            await addRefundedAmount(tx, payment.id, -request.amount);
+          }
           return err(fromRejection(outcome.rejection));
         default:
           return unreachable(outcome);

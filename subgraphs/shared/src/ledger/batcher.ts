@@ -1,0 +1,113 @@
+import type { Shard } from '../shards/pool';
+import { envInt } from '../config';
+import { postBatch, type PostingItem } from './post';
+
+/**
+ * Merged posting: postings submitted for the same shard within a short window go into one
+ * database transaction (one lock statement, multi-row writes, one commit). A lone posting
+ * waits at most mergeWaitMs; a full batch goes at once. While a batch commits, the next one
+ * fills, so the wait costs nothing under load. A batch that fails as a whole (not a refused
+ * posting, which fails alone inside it) is retried one posting at a time, so one bad item
+ * never fails its neighbours.
+ */
+export const mergeWaitMsMax = 2;
+export const mergeWaitMsDefault = 1;
+export const mergeBatchSizeDefault = 200;
+export const mergeInFlightPerShardMax = 2;
+
+interface Waiting {
+  item: PostingItem<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+interface ShardQueue {
+  waiting: Waiting[];
+  timer: NodeJS.Timeout | null;
+  inFlight: number;
+  batches: number;
+  items: number;
+}
+
+export interface MergeSettings {
+  waitMs: number;
+  batchSizeMax: number;
+}
+
+export function mergeSettingsFromEnv(): MergeSettings {
+  const waitMs = envInt('MERGE_WAIT_MS', mergeWaitMsDefault);
+  if (waitMs < 0 || waitMs > mergeWaitMsMax) throw new Error(`MERGE_WAIT_MS must be 0..${mergeWaitMsMax}`);
+  const batchSizeMax = envInt('MERGE_BATCH_SIZE', mergeBatchSizeDefault);
+  if (batchSizeMax < 1 || batchSizeMax > 1_000) throw new Error('MERGE_BATCH_SIZE must be 1..1000');
+  return { waitMs, batchSizeMax };
+}
+
+const queues = new WeakMap<Shard, ShardQueue>();
+let settings: MergeSettings | undefined;
+
+function queueOf(shard: Shard): ShardQueue {
+  let queue = queues.get(shard);
+  if (!queue) {
+    queue = { waiting: [], timer: null, inFlight: 0, batches: 0, items: 0 };
+    queues.set(shard, queue);
+  }
+  return queue;
+}
+
+export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> {
+  settings ??= mergeSettingsFromEnv();
+  const queue = queueOf(shard);
+  return new Promise<R>((resolve, reject) => {
+    queue.waiting.push({ item: item as PostingItem<unknown>, resolve: resolve as (v: unknown) => void, reject });
+    schedule(shard, queue, settings!);
+  });
+}
+
+function schedule(shard: Shard, queue: ShardQueue, s: MergeSettings): void {
+  if (queue.inFlight >= mergeInFlightPerShardMax) return;
+  if (queue.waiting.length >= s.batchSizeMax || s.waitMs === 0) {
+    flush(shard, queue, s);
+  } else if (!queue.timer) {
+    queue.timer = setTimeout(() => flush(shard, queue, s), s.waitMs);
+  }
+}
+
+function flush(shard: Shard, queue: ShardQueue, s: MergeSettings): void {
+  if (queue.timer) clearTimeout(queue.timer);
+  queue.timer = null;
+  const batch = queue.waiting.splice(0, s.batchSizeMax);
+  if (batch.length === 0) return;
+  queue.inFlight += 1;
+  queue.batches += 1;
+  queue.items += batch.length;
+  void run(shard, batch).finally(() => {
+    queue.inFlight -= 1;
+    if (queue.waiting.length > 0) schedule(shard, queue, s);
+  });
+}
+
+async function run(shard: Shard, batch: Waiting[]): Promise<void> {
+  try {
+    const results = await postBatch(shard, batch.map((w) => w.item));
+    batch.forEach((w, i) => w.resolve(results[i]));
+  } catch (error) {
+    if (batch.length === 1) {
+      batch[0]!.reject(error);
+      return;
+    }
+    await Promise.all(batch.map(async (w) => {
+      try {
+        const [result] = await postBatch(shard, [w.item]);
+        w.resolve(result);
+      } catch (single) {
+        w.reject(single);
+      }
+    }));
+  }
+}
+
+/** Batches and postings committed through the merger on a shard, for tests and metrics. */
+export function mergeStats(shard: Shard): { batches: number; items: number } {
+  const queue = queueOf(shard);
+  return { batches: queue.batches, items: queue.items };
+}

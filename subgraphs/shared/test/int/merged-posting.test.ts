@@ -1,0 +1,110 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { insertAccount, balanceMismatches } from '../../src/db/ledger-store';
+import { newId, type LogicalShard } from '../../src/ids';
+import { engineMode, postOne, setEngineMode, type PostingOutcome } from '../../src/ledger/post';
+import { mergeStats } from '../../src/ledger/batcher';
+import type { PostingSpec } from '../../src/ledger/posting-rules';
+import type { Shard, ShardSet } from '../../src/shards/pool';
+import { testShards, unique } from '../../../../test/support/env';
+import { accountRow, depositFromReserve, entriesOf } from '../../../../test/support/ledger';
+
+/**
+ * Merged posting on real MySQL: concurrent postOne calls for one shard share transactions,
+ * a refused posting fails alone, dedupe keys and per-account sequences stay exact — and the
+ * naive engine, kept as the benchmark's baseline, reaches the same balances.
+ */
+let shards: ShardSet;
+let shard: Shard;
+let logical: LogicalShard;
+
+beforeAll(() => {
+  shards = testShards(10);
+  shard = shards.all[0]!;
+  logical = shards.logicalOn(shard)[0]!;
+});
+
+afterEach(() => setEngineMode('merged'));
+afterAll(async () => shards.close());
+
+async function open(status: 'ACTIVE' | 'FROZEN' = 'ACTIVE'): Promise<string> {
+  const id = newId('account', logical);
+  await insertAccount(shard.db, { id, ownerId: unique('merge'), type: 'PERSONAL', currency: 'USD', status });
+  return id;
+}
+
+function transfer(from: string, to: string, amount: bigint, dedupeKey: string | null = null): PostingSpec {
+  return {
+    id: newId('posting', logical), kind: 'TEST', refId: null, dedupeKey, currency: 'USD',
+    legs: [{ accountId: from, bucket: 'AVAILABLE', amount: -amount }, { accountId: to, bucket: 'AVAILABLE', amount }],
+  };
+}
+
+const post = (spec: PostingSpec) => postOne<PostingOutcome>(shard, { spec, finish: async (_tx, outcome) => outcome });
+
+async function expectExact(ids: readonly string[]): Promise<void> {
+  const mismatched = new Set((await balanceMismatches(shard.db)).map((m) => m.accountId));
+  for (const id of ids) {
+    expect(mismatched.has(id), id).toBe(false);
+    const entries = await entriesOf(shards, id);
+    expect(entries.map((e) => e.sequence)).toEqual(entries.map((_, i) => BigInt(i + 1)));
+  }
+}
+
+describe('merged posting', () => {
+  it('is the default engine', () => {
+    expect(engineMode()).toBe('merged');
+  });
+
+  it('groups concurrent postings into shared transactions; refusals and repeats fail alone', async () => {
+    const hot = await open();
+    const payers = await Promise.all(Array.from({ length: 40 }, () => open()));
+    const frozen = await open('FROZEN');
+    for (const p of payers) expect((await depositFromReserve(shards, p, 1_000n)).status).toBe('APPLIED');
+    const before = mergeStats(shard);
+    const repeated = unique('key');
+    const specs = [
+      ...payers.map((p) => transfer(p, hot, 100n)),
+      transfer(payers[0]!, hot, 5_000n), // more than the payer has
+      transfer(payers[1]!, frozen, 1n), // into a frozen account
+      transfer(payers[2]!, hot, 7n, repeated),
+      transfer(payers[2]!, hot, 7n, repeated), // the same posting again
+    ];
+    const outcomes = await Promise.all(specs.map(post));
+    const after = mergeStats(shard);
+    expect(after.items - before.items).toBe(specs.length);
+    // Fewer transactions than postings: that is the whole point.
+    expect(after.batches - before.batches).toBeLessThan(specs.length / 2);
+    expect(outcomes.slice(0, 40).every((o) => o.status === 'APPLIED')).toBe(true);
+    expect(outcomes[40]).toMatchObject({ status: 'REJECTED', rejection: { code: 'INSUFFICIENT_FUNDS' } });
+    expect(outcomes[41]).toMatchObject({ status: 'REJECTED', rejection: { code: 'ACCOUNT_NOT_ACTIVE' } });
+    expect(outcomes.slice(42).map((o) => o.status).sort()).toEqual(['APPLIED', 'DUPLICATE']);
+    expect((await accountRow(shards, hot))!.available).toBe(40n * 100n + 7n);
+    expect((await accountRow(shards, payers[2]!))!.available).toBe(1_000n - 100n - 7n);
+    await expectExact([hot, frozen, ...payers]);
+  });
+
+  it('retries the members of a batch one by one when the batch fails as a whole', async () => {
+    const a = await open();
+    const b = await open();
+    expect((await depositFromReserve(shards, a, 100n)).status).toBe('APPLIED');
+    const good = postOne<string>(shard, { spec: transfer(a, b, 10n), finish: async (_tx, o) => o.status });
+    const bad = postOne<string>(shard, { spec: transfer(a, b, 20n), finish: async () => { throw new Error('a bug in a finish hook'); } });
+    const [goodResult, badResult] = await Promise.allSettled([good, bad]);
+    expect(goodResult).toEqual({ status: 'fulfilled', value: 'APPLIED' });
+    expect(badResult.status).toBe('rejected');
+    expect((await accountRow(shards, b))!.available).toBe(10n);
+    await expectExact([a, b]);
+  });
+
+  it('reaches the same balances with the naive baseline engine', async () => {
+    setEngineMode('naive');
+    const hot = await open();
+    const payers = await Promise.all(Array.from({ length: 10 }, () => open()));
+    for (const p of payers) expect((await depositFromReserve(shards, p, 50n)).status).toBe('APPLIED');
+    const outcomes = await Promise.all([...payers.map((p) => post(transfer(p, hot, 30n))), post(transfer(payers[0]!, hot, 30n))]);
+    expect(outcomes.filter((o) => o.status === 'APPLIED')).toHaveLength(10);
+    expect(outcomes[10]).toMatchObject({ status: 'REJECTED', rejection: { code: 'INSUFFICIENT_FUNDS', available: 20n } });
+    expect((await accountRow(shards, hot))!.available).toBe(300n);
+    await expectExact([hot, ...payers]);
+  });
+});

@@ -4,8 +4,9 @@ import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { parseId, type IdKind } from '@paygraph/shared/ids';
 import { loaderBatchSizeMax } from '@paygraph/shared/limits';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { AccountRow, PostingRow } from '@paygraph/shared/db/schema/ledger';
 import { paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
+import { postingsByIds } from './db/postings';
 import type { PaymentRow, RefundRow } from './db/schema/transactions';
 import { readAccounts } from './services/accounts';
 import type { ClientInfo, ServiceContext } from './services/context';
@@ -15,6 +16,7 @@ export interface TransactionContext extends BaseSubgraphContext, ServiceContext 
   refunds: DataLoader<string, RefundRow | null>;
   refundsOfPayment: DataLoader<string, RefundRow[]>;
   accountRows: DataLoader<string, AccountRow | null>;
+  postings: DataLoader<string, PostingRow | null>;
 }
 
 /** Groups ids by the shard they name, so each loader sends one query per shard. */
@@ -59,6 +61,7 @@ export function extendContext(base: BaseSubgraphContext, client: ClientInfo, now
     client,
     payments: shardedLoader(base, 'payment', paymentsByIds),
     refunds: shardedLoader(base, 'refund', refundsByIds),
+    postings: shardedLoader(base, 'posting', postingsByIds),
     accountRows: new DataLoader(async (ids) => {
       const rows = await readAccounts(base.shards, ids);
       return ids.map((id) => rows.get(id) ?? null);

@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { idempotencyKeys } from './schema/transactions';
 
@@ -14,4 +14,16 @@ export async function claimIdempotencyKey(shard: Shard, row: typeof idempotencyK
   const held = rows[0];
   if (!held) throw new Error(`idempotency key ${row.idempotencyKey} vanished right after its claim`);
   return held;
+}
+
+/** The bulk form: one multi-row INSERT IGNORE and one read for all the claims on a shard. */
+export async function claimIdempotencyKeys(shard: Shard, rows: ReadonlyArray<typeof idempotencyKeys.$inferInsert>): Promise<Map<string, IdempotencyRow>> {
+  if (rows.length === 0) return new Map();
+  await shard.db.insert(idempotencyKeys).ignore().values([...rows]);
+  const callerId = rows[0]!.callerId;
+  const held = await shard.db
+    .select()
+    .from(idempotencyKeys)
+    .where(and(eq(idempotencyKeys.callerId, callerId), inArray(idempotencyKeys.idempotencyKey, rows.map((r) => r.idempotencyKey))));
+  return new Map(held.map((r) => [r.idempotencyKey, r]));
 }

@@ -1,5 +1,6 @@
 import { AmountScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
 import { accountResolvers } from './account';
+import { entryResolvers } from './entry';
 import { mutationResolvers } from './mutation';
 import { externalTransferResolvers, paymentResolvers, refundResolvers } from './payment';
 import { queryResolvers } from './query';
@@ -10,6 +11,7 @@ export const resolvers = {
   Query: queryResolvers,
   Mutation: mutationResolvers,
   Account: accountResolvers,
+  Entry: entryResolvers,
   Payment: paymentResolvers,
   Refund: refundResolvers,
   Deposit: externalTransferResolvers,

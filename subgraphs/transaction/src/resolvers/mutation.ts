@@ -3,7 +3,7 @@ import type { TransactionContext } from '../context';
 import type { MoneyError } from '../domain/errors';
 import type { CreatePaymentInput, ExternalTransferInput, RefundPaymentInput } from '../domain/inputs';
 import { externalTransfer } from '../services/external-transfer';
-import { createPayment } from '../services/payment';
+import { createPayment, createPayments } from '../services/payment';
 import { refundPayment } from '../services/refund';
 import type { ClientInfo } from '../services/context';
 import { toUserError } from './user-errors';
@@ -30,6 +30,8 @@ export const mutationResolvers = {
     answer('Withdrawal', await externalTransfer(ctx, 'WITHDRAWAL', args.input)),
   createPayment: async (_: unknown, args: { input: CreatePaymentInput }, ctx: TransactionContext) =>
     answer('Payment', await createPayment(withClientContext(ctx, args.input.clientContext), args.input)),
+  createPayments: async (_: unknown, args: { inputs: CreatePaymentInput[] }, ctx: TransactionContext) =>
+    (await createPayments(ctx, args.inputs)).map((result) => answer('Payment', result)),
   refundPayment: async (_: unknown, args: { input: RefundPaymentInput }, ctx: TransactionContext) =>
     answer('Refund', await refundPayment(ctx, args.input)),
 };

@@ -1,0 +1,36 @@
+import type { TransactionContext } from '../context';
+import { postingRef } from '../domain/posting-refs';
+import { readablePayment } from './payment';
+
+/**
+ * Entry belongs to the account subgraph; this one adds what the entry was part of. The
+ * gateway hands over the entry's id and postingId (@requires), and the posting's kind and
+ * ref_id say which payment or refund it was. Both are readable by the owners of the payment's
+ * accounts, which include whoever could read the entry.
+ */
+interface EntryRef {
+  id: string;
+  postingId: string;
+}
+
+async function refOf(entry: EntryRef, ctx: TransactionContext) {
+  const posting = await ctx.postings.load(entry.postingId);
+  return posting ? postingRef(posting) : null;
+}
+
+export const entryResolvers = {
+  __resolveReference: (ref: EntryRef) => ref,
+  payment: async (entry: EntryRef, _: unknown, ctx: TransactionContext) => {
+    const ref = await refOf(entry, ctx);
+    if (ref === null) return null;
+    if (ref.kind === 'payment') return readablePayment(ctx, ref.paymentId);
+    const refund = await ctx.refunds.load(ref.refundId);
+    return refund ? readablePayment(ctx, refund.paymentId) : null;
+  },
+  refund: async (entry: EntryRef, _: unknown, ctx: TransactionContext) => {
+    const ref = await refOf(entry, ctx);
+    if (ref?.kind !== 'refund') return null;
+    const refund = await ctx.refunds.load(ref.refundId);
+    return refund && (await readablePayment(ctx, refund.paymentId)) ? refund : null;
+  },
+};

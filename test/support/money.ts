@@ -5,8 +5,8 @@ import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { accounts, ledgerEntries, postings, type AccountRow } from '@paygraph/shared/db/schema/ledger';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { insertPayment, paymentsByIds } from '@paygraph/transaction/db/payments';
-import { insertOutbox } from '@paygraph/transaction/db/outbox';
+import { deferPayment, paymentsByIds } from '@paygraph/transaction/db/payments';
+import { deferOutbox } from '@paygraph/transaction/db/outbox';
 import type { PaymentRow, payments } from '@paygraph/transaction/db/schema/transactions';
 import { paymentDebitSpec } from '@paygraph/transaction/domain/legs';
 import type { Stack } from './stack';
@@ -252,10 +252,10 @@ export async function crossShardPaymentFirstHalf(
   };
   const outcome = await postOne(home, {
     spec,
-    finish: async (tx, result) => {
+    finish: async (_tx, result, _accounts, deferred) => {
       if (result.status !== 'APPLIED') return result.status;
-      await insertPayment(tx, row);
-      await insertOutbox(tx, id, 'PAYMENT_CREDIT', now, new Date(now.getTime() + 60 * 60 * 1000));
+      deferPayment(deferred, row);
+      deferOutbox(deferred, id, 'PAYMENT_CREDIT', now, new Date(now.getTime() + 60 * 60 * 1000));
       return result.status;
     },
   });

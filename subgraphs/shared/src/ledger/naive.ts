@@ -2,6 +2,7 @@ import type { Shard } from '../shards/pool';
 import { inTransaction, mysqlErrno } from '../shards/transaction';
 import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } from '../db/ledger-store';
 import { notifyCommitted } from './events';
+import { DeferredInserts } from '../db/deferred';
 import { applyPosting, type AccountState, type EntryDraft } from './posting-rules';
 import type { PostingItem, PostingOutcome } from './post';
 
@@ -36,7 +37,10 @@ export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<
         outcome = { status: 'REJECTED', rejection: applied.error, replayed: false };
       }
     }
-    return item.finish(tx, outcome, states);
+    const deferred = new DeferredInserts();
+    const result = await item.finish(tx, outcome, states, deferred);
+    await deferred.flush(tx);
+    return result;
   }, { retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry] });
   notifyCommitted(shard.index, written);
   return result;

@@ -7,6 +7,7 @@ import { notifyCommitted } from './events';
 import { submitMerged } from './batcher';
 import { postNaive } from './naive';
 import { envString } from '../config';
+import { DeferredInserts } from '../db/deferred';
 import { applyPosting, type AccountState, type EntryDraft, type PostingRejection, type PostingSpec } from './posting-rules';
 
 /**
@@ -31,7 +32,12 @@ export type PostingOutcome =
 export interface PostingItem<R> {
   prepare?: (tx: Tx) => Promise<{ proceed: true; spec: PostingSpec } | { proceed: false; result: R }>;
   spec?: PostingSpec;
-  finish: (tx: Tx, outcome: PostingOutcome, accounts: ReadonlyMap<string, AccountState>) => Promise<R>;
+  /**
+   * Writes the business record. Rows added to `deferred` are inserted after every finish of
+   * the batch, one multi-row statement per table; a finish that reads what an earlier item of
+   * the batch wrote (a DUPLICATE's) sees it, because the buffer is flushed before it runs.
+   */
+  finish: (tx: Tx, outcome: PostingOutcome, accounts: ReadonlyMap<string, AccountState>, deferred: DeferredInserts) => Promise<R>;
   /** The instant the posting belongs to (created_at, business date); the batch's clock when absent. */
   at?: Date;
 }
@@ -105,11 +111,19 @@ async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Da
   await writeRejections(tx, newRejections(specs, outcomes), now);
   written.push(...entries);
   const results: R[] = [];
+  const deferred = new DeferredInserts();
   let next = 0;
   for (const [i, item] of items.entries()) {
     const p = prepared[i]!;
-    results.push('result' in p ? p.result : await item.finish(tx, outcomes[next++]!, states));
+    if ('result' in p) {
+      results.push(p.result);
+      continue;
+    }
+    const outcome = outcomes[next++]!;
+    if (outcome.status === 'DUPLICATE' && deferred.size > 0) await deferred.flush(tx);
+    results.push(await item.finish(tx, outcome, states, deferred));
   }
+  await deferred.flush(tx);
   return results;
 }
 

@@ -1,11 +1,16 @@
 import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { transferOutbox, type OutboxRow } from './schema/transactions';
 
 /** The relay leaves the row alone until nextAttemptAt: the request that wrote it tries first. */
 export async function insertOutbox(tx: Tx, id: string, step: OutboxRow['step'], now: Date, nextAttemptAt: Date): Promise<void> {
   await tx.insert(transferOutbox).values({ id, step, status: 'PENDING', createdAt: now, nextAttemptAt });
+}
+
+export function deferOutbox(deferred: DeferredInserts, id: string, step: OutboxRow['step'], now: Date, nextAttemptAt: Date): void {
+  deferred.add(transferOutbox, { id, step, status: 'PENDING', createdAt: now, nextAttemptAt });
 }
 
 export async function outboxById(db: Executor, id: string): Promise<OutboxRow | undefined> {

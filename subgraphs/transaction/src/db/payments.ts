@@ -1,10 +1,12 @@
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { payments, refunds, externalTransfers, type PaymentRow, type RefundRow, type ExternalTransferRow } from './schema/transactions';
 
-export async function insertPayment(tx: Tx, row: typeof payments.$inferInsert): Promise<void> {
-  await tx.insert(payments).values(row);
+/** Written with the batch's other payments at the end of the posting transaction. */
+export function deferPayment(deferred: DeferredInserts, row: typeof payments.$inferInsert): void {
+  deferred.add(payments, row);
 }
 
 export async function lockPayment(tx: Tx, id: string): Promise<PaymentRow | undefined> {
@@ -68,8 +70,8 @@ export async function finishRefund(tx: Tx, id: string, status: 'SUCCEEDED' | 'FA
   await tx.update(refunds).set({ status, failureCode, completedAt: now }).where(eq(refunds.id, id));
 }
 
-export async function insertExternalTransfer(tx: Tx, row: typeof externalTransfers.$inferInsert): Promise<void> {
-  await tx.insert(externalTransfers).values(row);
+export function deferExternalTransfer(deferred: DeferredInserts, row: typeof externalTransfers.$inferInsert): void {
+  deferred.add(externalTransfers, row);
 }
 
 export async function externalTransfersByIds(db: Executor, ids: readonly string[]): Promise<ExternalTransferRow[]> {

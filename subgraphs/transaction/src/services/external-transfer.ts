@@ -4,7 +4,7 @@ import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
-import { externalTransfersByIds, insertExternalTransfer } from '../db/payments';
+import { deferExternalTransfer, externalTransfersByIds } from '../db/payments';
 import type { ExternalTransferRow } from '../db/schema/transactions';
 import { depositSpec, withdrawalSpec } from '../domain/legs';
 import { fromRejection, type MoneyError } from '../domain/errors';
@@ -45,18 +45,15 @@ export async function externalTransfer(
     : withdrawalSpec(movement, postingId, request.accountId, reserveId);
   const now = ctx.now();
   return postOne<Result<ExternalTransferRow, MoneyError>>(shard, {
-    prepare: async (tx) => {
-      const [existing] = await externalTransfersByIds(tx, [id]);
-      return existing ? { proceed: false, result: ok(existing) } : { proceed: true, spec };
-    },
-    finish: async (tx, outcome) => {
+    spec,
+    finish: async (tx, outcome, _accounts, deferred) => {
       switch (outcome.status) {
         case 'APPLIED': {
           const row: ExternalTransferRow = {
             id, kind, accountId: request.accountId, amount: request.amount, currency: request.currency,
             status: 'SUCCEEDED', externalRef: request.externalRef, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
           };
-          await insertExternalTransfer(tx, row);
+          deferExternalTransfer(deferred, row);
           return ok(row);
         }
         case 'DUPLICATE': {
@@ -69,5 +66,6 @@ export async function externalTransfer(
           return unreachable(outcome);
       }
     },
+    at: now,
   }, { now: () => now });
 }

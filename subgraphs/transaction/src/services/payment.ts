@@ -5,8 +5,8 @@ import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
-import { insertPayment, paymentsByIds } from '../db/payments';
-import { insertOutbox } from '../db/outbox';
+import { deferPayment, paymentsByIds } from '../db/payments';
+import { deferOutbox } from '../db/outbox';
 import type { PaymentRow } from '../db/schema/transactions';
 import { paymentDebitSpec } from '../domain/legs';
 import { fromRejection, type MoneyError } from '../domain/errors';
@@ -15,7 +15,7 @@ import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount, stripeFor } from './accounts';
 import { claimKey, claimKeys } from './idempotency';
-import { runOutboxStep } from './relay';
+import { completePayment } from './relay';
 import { hitFailpoint } from './failpoints';
 import type { ServiceContext } from './context';
 
@@ -99,7 +99,8 @@ async function executePayment(ctx: ServiceContext, plan: PaymentPlan, id: string
   if (!debited.ok || debited.value.status !== 'PROCESSING') return debited;
   hitFailpoint('payment-after-debit');
   try {
-    await runOutboxStep(ctx.shards, shardOfAccount(ctx.shards, payer.id), debited.value.id, ctx.now);
+    const completed = await completePayment(ctx.shards, shardOfAccount(ctx.shards, payer.id), debited.value, ctx.now);
+    if (completed) return ok({ ...debited.value, ...completed });
   } catch (error) {
     // The debit has committed, so the payment exists: answer it PROCESSING (the relay finishes
     // it) rather than an error such as LOCK_TIMEOUT, which tells the client nothing was written.
@@ -139,12 +140,11 @@ async function debitPayer(
   const spec = paymentDebitSpec(movement, newId('posting', parseId('payment', id)!.shard), payer.id, creditAccountId,
     route === 'MERCHANT_STRIPE' ? 'PENDING' : 'AVAILABLE');
   const now = ctx.now();
+  // No read before the posting: a replay of a payment that was made meets its posting's
+  // dedupe key under the payer's lock and answers DUPLICATE, which reads the payment back.
   return postOne<Result<PaymentRow, MoneyError>>(shard, {
-    prepare: async (tx) => {
-      const [existing] = await paymentsByIds(tx, [id]);
-      return existing ? { proceed: false, result: ok(existing) } : { proceed: true, spec };
-    },
-    finish: async (tx, outcome) => {
+    spec,
+    finish: async (tx, outcome, _accounts, deferred) => {
       switch (outcome.status) {
         case 'APPLIED': {
           const row: PaymentRow = {
@@ -154,8 +154,8 @@ async function debitPayer(
             createdBy: ctx.identity.sub, deviceId: ctx.client.deviceId, clientIp: ctx.client.ip, userAgent: ctx.client.userAgent,
             businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: route === 'CROSS_SHARD' ? null : now,
           };
-          await insertPayment(tx, row);
-          if (route === 'CROSS_SHARD') await insertOutbox(tx, id, 'PAYMENT_CREDIT', now, new Date(now.getTime() + inlineGraceMs));
+          deferPayment(deferred, row);
+          if (route === 'CROSS_SHARD') deferOutbox(deferred, id, 'PAYMENT_CREDIT', now, new Date(now.getTime() + inlineGraceMs));
           return ok(row);
         }
         case 'DUPLICATE': {
@@ -168,5 +168,6 @@ async function debitPayer(
           return unreachable(outcome);
       }
     },
+    at: now,
   }, { now: () => now });
 }

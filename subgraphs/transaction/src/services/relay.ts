@@ -5,6 +5,7 @@ import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
 import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { assert } from '@paygraph/shared/result';
+import type { PaymentRow } from '../db/schema/transactions';
 import { claimDueOutbox, lockOutbox, markOutboxDone, outboxById, postponeOutbox } from '../db/outbox';
 import { addRefundedAmount, finishPayment, finishRefund, paymentsByIds, refundsByIds } from '../db/payments';
 import { paymentCreditSpec, paymentReversalSpec, refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
@@ -24,7 +25,12 @@ export const relayIntervalMsDefault = 1_000;
 export async function runOutboxStep(shards: ShardSet, home: Shard, id: string, now: () => Date): Promise<void> {
   const row = await outboxById(home.db, id);
   if (!row || row.status === 'DONE') return;
-  if (row.step === 'PAYMENT_CREDIT') return completePayment(shards, home, id, now);
+  if (row.step === 'PAYMENT_CREDIT') {
+    const [payment] = await paymentsByIds(home.db, [id]);
+    assert(payment, `outbox row ${id} has no payment`);
+    await completePayment(shards, home, payment, now);
+    return;
+  }
   return completeRefund(shards, home, id, now);
 }
 
@@ -38,29 +44,40 @@ async function postRemote(shard: Shard, spec: PostingSpec, now: () => Date): Pro
   return postOne<PostingOutcome>(shard, { spec, finish: async (_tx, outcome) => outcome }, { now });
 }
 
-async function completePayment(shards: ShardSet, home: Shard, id: string, now: () => Date): Promise<void> {
-  const [payment] = await paymentsByIds(home.db, [id]);
-  assert(payment, `outbox row ${id} has no payment`);
+/**
+ * The payee's half of a cross-shard payment, then its completion on the payer's shard under
+ * the outbox row's lock. Answers the payment's final status, or null when another run (the
+ * relay, a replay) had completed it already.
+ */
+export async function completePayment(
+  shards: ShardSet,
+  home: Shard,
+  payment: PaymentRow,
+  now: () => Date,
+): Promise<{ status: 'SUCCEEDED' | 'FAILED'; failureCode: string | null; completedAt: Date } | null> {
+  const id = payment.id;
   const movement: Movement = { id, currency: payment.currency, amount: payment.amount };
   const remote = shardOfAccount(shards, payment.payeeAccountId);
   const remoteClearing = await systemAccountId(shards, remote, 'CLEARING', payment.currency);
   const credit = await postRemote(remote, paymentCreditSpec(movement, postingIdOn(shards, remote), remoteClearing, payment.payeeAccountId), now);
   const homeClearing = await systemAccountId(shards, home, 'CLEARING', payment.currency);
   const reversal = paymentReversalSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
-  await postOne<void>(home, {
+  const completedAt = now();
+  return postOne<{ status: 'SUCCEEDED' | 'FAILED'; failureCode: string | null; completedAt: Date } | null>(home, {
     prepare: async (tx) => {
       const locked = await lockOutbox(tx, id);
-      if (!locked || locked.status === 'DONE') return { proceed: false, result: undefined };
+      if (!locked || locked.status === 'DONE') return { proceed: false, result: null };
       if (credit.status === 'REJECTED') return { proceed: true, spec: reversal };
       await markOutboxDone(tx, id);
-      await finishPayment(tx, id, 'SUCCEEDED', null, now());
-      return { proceed: false, result: undefined };
+      await finishPayment(tx, id, 'SUCCEEDED', null, completedAt);
+      return { proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt } };
     },
     finish: async (tx, outcome) => {
       assert(outcome.status !== 'REJECTED', `reversal of payment ${id} was refused`);
       assert(credit.status === 'REJECTED', 'reversal without a refused credit');
       await markOutboxDone(tx, id);
-      await finishPayment(tx, id, 'FAILED', credit.rejection.code, now());
+      await finishPayment(tx, id, 'FAILED', credit.rejection.code, completedAt);
+      return { status: 'FAILED', failureCode: credit.rejection.code, completedAt };
     },
   }, { now });
 }

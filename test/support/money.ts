@@ -1,3 +1,5 @@
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { setAccountStatus } from '@paygraph/shared/db/ledger-store';
 import { and, eq, inArray } from 'drizzle-orm';
 import { expect } from 'vitest';
 import { newId, parseId } from '@paygraph/shared/ids';
@@ -265,8 +267,10 @@ export async function crossShardPaymentFirstHalf(
   return stored!;
 }
 
-/** Closes an account behind the API's back (its balance must be zero to mean anything). */
+/**
+ * Closes an account behind the API's back (no zero-balance check), through the ledger's own
+ * status writer so the row stays sealed (a raw UPDATE would now be caught as tampering).
+ */
 export async function closeInSql(shards: ShardSet, accountId: string): Promise<void> {
-  await shards.byLogical(parseId('account', accountId)!.shard).db
-    .update(accounts).set({ status: 'CLOSED' }).where(and(eq(accounts.id, accountId), inArray(accounts.status, ['ACTIVE', 'FROZEN'])));
+  await inTransaction(shards.byLogical(parseId('account', accountId)!.shard), (tx) => setAccountStatus(tx, accountId, 'CLOSED', new Date()));
 }

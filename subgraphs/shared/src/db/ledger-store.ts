@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Tx } from '../shards/transaction';
 import { businessDateOf } from '../business-date';
+import { accountSealIntact, sealAccount, TamperDetected } from '../ledger/tamper';
 import type { Shard } from '../shards/pool';
 import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
@@ -23,17 +24,30 @@ export function toState(row: AccountRow): AccountState {
     frozen: row.frozen,
     pending: row.pending,
     lastSequence: row.lastSequence,
+    lastEntryHash: row.lastEntryHash,
     version: row.version,
   };
 }
 
-/** Locks the accounts in id order (one statement), so concurrent postings cannot deadlock on them. */
-export async function lockAccounts(tx: Tx, ids: readonly string[]): Promise<Map<string, AccountState>> {
+/**
+ * Locks the accounts, clients' rows first and the shared hot rows (`lastIds`, the system
+ * accounts) after, each group in id order: a total order, so concurrent postings cannot
+ * deadlock on each other's accounts, and a posting that waits for a client's row does not
+ * hold its shard's reserve or clearing row while it waits.
+ */
+export async function lockAccounts(tx: Tx, ids: readonly string[], lastIds: ReadonlySet<string> = new Set()): Promise<Map<string, AccountState>> {
   const states = new Map<string, AccountState>();
-  if (ids.length === 0) return states;
-  const sorted = [...new Set(ids)].sort();
-  const rows = await tx.select().from(accounts).where(inArray(accounts.id, sorted)).orderBy(asc(accounts.id)).for('update');
-  for (const row of rows) states.set(row.id, toState(row));
+  const unique = [...new Set(ids)].sort();
+  const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))];
+  for (const group of groups) {
+    if (group.length === 0) continue;
+    const rows = await tx.select().from(accounts).where(inArray(accounts.id, group)).orderBy(asc(accounts.id)).for('update');
+    for (const row of rows) {
+      // The write path never builds on a row that was changed outside the ledger.
+      if (!accountSealIntact(row)) throw new TamperDetected(row.id);
+      states.set(row.id, toState(row));
+    }
+  }
   return states;
 }
 
@@ -46,12 +60,18 @@ export type PriorOutcome = { kind: 'posted'; postingId: string } | { kind: 'reje
 export async function priorOutcomes(tx: Tx, keys: readonly string[]): Promise<Map<string, PriorOutcome>> {
   const found = new Map<string, PriorOutcome>();
   if (keys.length === 0) return found;
-  const [posted, refused] = await Promise.all([
-    tx.select({ key: postings.dedupeKey, id: postings.id }).from(postings).where(inArray(postings.dedupeKey, [...keys])),
-    tx.select().from(postingRejections).where(inArray(postingRejections.dedupeKey, [...keys])),
-  ]);
-  for (const row of posted) if (row.key !== null) found.set(row.key, { kind: 'posted', postingId: row.id });
-  for (const row of refused) found.set(row.dedupeKey, { kind: 'rejected', rejection: decodeRejection(row.detail) });
+  // One statement for both tables: every round trip inside a posting transaction holds its locks longer.
+  const list = sql.join(keys.map((k) => sql`${k}`), sql`, `);
+  const [rows] = (await tx.execute(sql`
+    SELECT dedupe_key AS k, id AS p, NULL AS d FROM postings WHERE dedupe_key IN (${list})
+    UNION ALL
+    SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (${list})`)) as unknown as [
+    Array<{ k: string; p: string | null; d: string | null }>,
+  ];
+  for (const row of rows) {
+    if (row.p !== null) found.set(row.k, { kind: 'posted', postingId: row.p });
+    else if (row.d !== null) found.set(row.k, { kind: 'rejected', rejection: decodeRejection(row.d) });
+  }
   return found;
 }
 
@@ -79,7 +99,7 @@ function decodeRejection(detail: string): PostingRejection {
 export async function writePostings(
   tx: Tx,
   timed: ReadonlyArray<{ spec: PostingSpec; at: Date }>,
-  entries: readonly EntryDraft[],
+  entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
   touched: readonly AccountState[],
 ): Promise<void> {
   if (timed.length === 0) return;
@@ -99,16 +119,23 @@ export async function writePostings(
  * Posting only, the naive engine's way: the posting, then for each entry an UPDATE of its
  * account and a single-row INSERT — a statement per row, as textbook code does.
  */
-export async function writePostingRowByRow(tx: Tx, spec: PostingSpec, at: Date, entries: readonly EntryDraft[], states: ReadonlyMap<string, AccountState>): Promise<void> {
+export async function writePostingRowByRow(
+  tx: Tx,
+  spec: PostingSpec,
+  at: Date,
+  entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
+  states: ReadonlyMap<string, AccountState>,
+): Promise<void> {
   await tx.insert(postings).values({
     id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
     businessDate: businessDateOf(at), createdAt: at,
   });
   for (const entry of entries) {
     const state = states.get(entry.accountId)!;
+    const next = { ...state, version: state.version + 1n };
     await tx.update(accounts).set({
       available: state.available, frozen: state.frozen, pending: state.pending, lastSequence: state.lastSequence,
-      version: sql`${accounts.version} + 1`, updatedAt: at,
+      lastEntryHash: state.lastEntryHash, version: next.version, ...sealAccount(next), updatedAt: at,
     }).where(eq(accounts.id, entry.accountId));
     await tx.insert(ledgerEntries).values({ ...entry, createdAt: at });
   }
@@ -122,11 +149,14 @@ async function writeBalances(tx: Tx, touched: readonly AccountState[], now: Date
   await tx
     .insert(accounts)
     .values(
-      touched.map((s) => ({
-        id: s.id, ownerId: s.ownerId, type: s.type, currency: s.currency, status: s.status,
-        available: s.available, frozen: s.frozen, pending: s.pending, lastSequence: s.lastSequence,
-        version: s.version + 1n, updatedAt: now,
-      })),
+      touched.map((s) => {
+        const next = { ...s, version: s.version + 1n };
+        return {
+          id: s.id, ownerId: s.ownerId, type: s.type, currency: s.currency, status: s.status,
+          available: s.available, frozen: s.frozen, pending: s.pending, lastSequence: s.lastSequence,
+          lastEntryHash: s.lastEntryHash, version: next.version, ...sealAccount(next), updatedAt: now,
+        };
+      }),
     )
     .onDuplicateKeyUpdate({
       set: {
@@ -134,15 +164,27 @@ async function writeBalances(tx: Tx, touched: readonly AccountState[], now: Date
         frozen: sql`VALUES(${sql.identifier('frozen')})`,
         pending: sql`VALUES(${sql.identifier('pending')})`,
         lastSequence: sql`VALUES(${sql.identifier('last_sequence')})`,
+        lastEntryHash: sql`VALUES(${sql.identifier('last_entry_hash')})`,
         version: sql`VALUES(${sql.identifier('version')})`,
+        mac: sql`VALUES(${sql.identifier('mac')})`,
+        macKeyId: sql`VALUES(${sql.identifier('mac_key_id')})`,
         updatedAt: sql`VALUES(${sql.identifier('updated_at')})`,
       },
     });
   for (const s of touched) s.version += 1n;
 }
 
+/** A new account row, sealed: zero balances, no entries, version 0 unless given. */
+function sealed(row: typeof accounts.$inferInsert): typeof accounts.$inferInsert {
+  const full = {
+    id: row.id, currency: row.currency, status: row.status ?? 'ACTIVE', available: row.available ?? 0n, frozen: row.frozen ?? 0n,
+    pending: row.pending ?? 0n, lastSequence: row.lastSequence ?? 0n, lastEntryHash: row.lastEntryHash ?? '', version: row.version ?? 0n,
+  };
+  return { ...row, ...full, ...sealAccount(full) };
+}
+
 export async function insertAccount(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
-  await db.insert(accounts).values(row);
+  await db.insert(accounts).values(sealed(row));
 }
 
 /** The accounts with these ids on this shard, plus every stripe whose parent is one of them. */
@@ -176,7 +218,7 @@ export async function systemAccount(db: Executor, kind: 'RESERVE' | 'CLEARING' |
 
 /** Inserts the system account unless another process got there first (unique kind+currency). */
 export async function insertSystemAccountIfMissing(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
-  await db.insert(accounts).values(row).onDuplicateKeyUpdate({ set: { id: sql`${sql.identifier('id')}` } });
+  await db.insert(accounts).values(sealed(row)).onDuplicateKeyUpdate({ set: { id: sql`${sql.identifier('id')}` } });
 }
 
 export async function stripeOf(db: Executor, parentId: string): Promise<AccountRow | undefined> {
@@ -186,7 +228,7 @@ export async function stripeOf(db: Executor, parentId: string): Promise<AccountR
 
 /** Opens a merchant's stripe unless a concurrent first payment did (unique parent_id). */
 export async function insertStripeIfMissing(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
-  await db.insert(accounts).ignore().values(row);
+  await db.insert(accounts).ignore().values(sealed(row));
 }
 
 /** Newest first: entries with a sequence below `beforeSequence` (all when null). */
@@ -197,12 +239,14 @@ export async function entriesPage(db: Executor, accountId: string, beforeSequenc
   return db.select().from(ledgerEntries).where(where).orderBy(desc(ledgerEntries.sequence)).limit(limit);
 }
 
-/** Sets the status of an account and of its stripe on this shard, if it has one. */
+/** Sets the status of an account and of its stripe on this shard, if it has one, resealing each row. */
 export async function setAccountStatus(tx: Tx, id: string, status: AccountRow['status'], now: Date): Promise<void> {
-  await tx
-    .update(accounts)
-    .set({ status, version: sql`${accounts.version} + 1`, updatedAt: now })
-    .where(or(eq(accounts.id, id), eq(accounts.parentId, id)));
+  const rows = await tx.select().from(accounts).where(or(eq(accounts.id, id), eq(accounts.parentId, id))).for('update');
+  for (const row of rows) {
+    if (!accountSealIntact(row)) throw new TamperDetected(row.id);
+    const next = { ...row, status, version: row.version + 1n };
+    await tx.update(accounts).set({ status, version: next.version, ...sealAccount(next), updatedAt: now }).where(eq(accounts.id, row.id));
+  }
 }
 
 export async function lockAccount(tx: Tx, id: string): Promise<AccountRow | undefined> {

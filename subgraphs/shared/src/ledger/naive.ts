@@ -2,6 +2,7 @@ import type { Shard } from '../shards/pool';
 import { inTransaction, mysqlErrno } from '../shards/transaction';
 import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } from '../db/ledger-store';
 import { notifyCommitted } from './events';
+import { chainEntries } from './tamper';
 import { DeferredInserts } from '../db/deferred';
 import { applyPosting, type AccountState, type EntryDraft } from './posting-rules';
 import type { PostingItem, PostingOutcome } from './post';
@@ -29,7 +30,7 @@ export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<
     else {
       const applied = applyPosting(states, spec);
       if (applied.ok) {
-        await writePostingRowByRow(tx, spec, at, applied.value, states);
+        await writePostingRowByRow(tx, spec, at, chainEntries(applied.value, states), states);
         written.push(...applied.value);
         outcome = { status: 'APPLIED', postingId: spec.id, entries: applied.value };
       } else {

@@ -22,6 +22,8 @@ export interface AccountState {
   frozen: bigint;
   pending: bigint;
   lastSequence: bigint;
+  /** The head of the account's entry hash chain (ledger/tamper.ts); the rules carry it along. */
+  lastEntryHash: string;
   version: bigint;
 }
 

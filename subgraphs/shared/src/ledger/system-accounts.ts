@@ -13,6 +13,15 @@ export type SystemKind = 'RESERVE' | 'CLEARING' | 'FEE_INCOME';
 export const platformOwnerId = 'platform';
 
 const known = new Map<string, string>();
+const systemIds = new Set<string>();
+
+/**
+ * Whether an id is a system account this process has used. The posting engine locks these
+ * shared, hot rows last, so a posting waiting on a client's row does not hold them meanwhile.
+ */
+export function isKnownSystemAccount(id: string): boolean {
+  return systemIds.has(id);
+}
 
 export async function systemAccountId(shards: ShardSet, shard: Shard, kind: SystemKind, currency: string): Promise<string> {
   // Keyed by the database URL: two shard sets in one process never share an id.
@@ -30,5 +39,6 @@ export async function systemAccountId(shards: ShardSet, shard: Shard, kind: Syst
   }
   assert(row, `system account ${kind} ${currency} missing on ${shard.name}`);
   known.set(key, row.id);
+  systemIds.add(row.id);
   return row.id;
 }

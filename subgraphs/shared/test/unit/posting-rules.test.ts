@@ -6,7 +6,7 @@ import { InvariantViolation } from '../../src/result';
 function account(overrides: Partial<AccountState> = {}): AccountState {
   return {
     id: newId('account', toLogicalShard(1)), ownerId: 'o', type: 'PERSONAL', status: 'ACTIVE', currency: 'USD',
-    parentId: null, available: 0n, frozen: 0n, pending: 0n, lastSequence: 0n, version: 0n, ...overrides,
+    parentId: null, available: 0n, frozen: 0n, pending: 0n, lastSequence: 0n, lastEntryHash: '', version: 0n, ...overrides,
   };
 }
 

@@ -4,9 +4,13 @@ import { idempotencyKeys } from './schema/transactions';
 
 export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
 
-/** Inserts the claim unless (caller, key) exists; answers the row that holds the key either way. */
+/**
+ * Inserts the claim unless (caller, key) exists; answers the row that holds the key either way.
+ * A fresh key costs one statement: only when the insert was ignored is the holder read back.
+ */
 export async function claimIdempotencyKey(shard: Shard, row: typeof idempotencyKeys.$inferInsert): Promise<IdempotencyRow> {
-  await shard.db.insert(idempotencyKeys).ignore().values(row);
+  const [result] = await shard.db.insert(idempotencyKeys).ignore().values(row);
+  if (result.affectedRows === 1) return { ...row, createdAt: row.createdAt ?? new Date() };
   const rows = await shard.db
     .select()
     .from(idempotencyKeys)

@@ -18,12 +18,6 @@ export async function outboxById(db: Executor, id: string): Promise<OutboxRow | 
   return rows[0];
 }
 
-/** Locks one outbox row; the caller completes it in the same transaction or not at all. */
-export async function lockOutbox(tx: Tx, id: string): Promise<OutboxRow | undefined> {
-  const rows = await tx.select().from(transferOutbox).where(eq(transferOutbox.id, id)).for('update');
-  return rows[0];
-}
-
 /**
  * Due rows no other relay holds: SKIP LOCKED lets several relay replicas share the work
  * without waiting on each other or doing a row twice at the same time.
@@ -38,8 +32,15 @@ export async function claimDueOutbox(tx: Tx, now: Date, limit: number): Promise<
     .for('update', { skipLocked: true });
 }
 
-export async function markOutboxDone(tx: Tx, id: string): Promise<void> {
-  await tx.update(transferOutbox).set({ status: 'DONE' }).where(eq(transferOutbox.id, id));
+/**
+ * Takes the completion of an outbox row: PENDING → DONE in one statement, which also locks
+ * the row until commit. True for exactly one of any number of concurrent completers (the
+ * request, relay replicas); the others find it DONE and leave it alone.
+ */
+export async function takeOutbox(tx: Tx, id: string): Promise<boolean> {
+  const [result] = await tx.update(transferOutbox).set({ status: 'DONE' })
+    .where(and(eq(transferOutbox.id, id), eq(transferOutbox.status, 'PENDING')));
+  return result.affectedRows === 1;
 }
 
 export async function postponeOutbox(tx: Tx, id: string, next: Date): Promise<void> {

@@ -6,7 +6,7 @@ import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { assert } from '@paygraph/shared/result';
 import type { PaymentRow } from '../db/schema/transactions';
-import { claimDueOutbox, lockOutbox, markOutboxDone, outboxById, postponeOutbox } from '../db/outbox';
+import { claimDueOutbox, outboxById, postponeOutbox, takeOutbox } from '../db/outbox';
 import { addRefundedAmount, finishPayment, finishRefund, paymentsByIds, refundsByIds } from '../db/payments';
 import { paymentCreditSpec, paymentReversalSpec, refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
 import { shardOfAccount } from './accounts';
@@ -65,17 +65,14 @@ export async function completePayment(
   const completedAt = now();
   return postOne<{ status: 'SUCCEEDED' | 'FAILED'; failureCode: string | null; completedAt: Date } | null>(home, {
     prepare: async (tx) => {
-      const locked = await lockOutbox(tx, id);
-      if (!locked || locked.status === 'DONE') return { proceed: false, result: null };
+      if (!(await takeOutbox(tx, id))) return { proceed: false, result: null };
       if (credit.status === 'REJECTED') return { proceed: true, spec: reversal };
-      await markOutboxDone(tx, id);
       await finishPayment(tx, id, 'SUCCEEDED', null, completedAt);
       return { proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt } };
     },
     finish: async (tx, outcome) => {
       assert(outcome.status !== 'REJECTED', `reversal of payment ${id} was refused`);
       assert(credit.status === 'REJECTED', 'reversal without a refused credit');
-      await markOutboxDone(tx, id);
       await finishPayment(tx, id, 'FAILED', credit.rejection.code, completedAt);
       return { status: 'FAILED', failureCode: credit.rejection.code, completedAt };
     },
@@ -95,17 +92,14 @@ async function completeRefund(shards: ShardSet, home: Shard, id: string, now: ()
   const credit = refundCreditSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
   await postOne<void>(home, {
     prepare: async (tx) => {
-      const locked = await lockOutbox(tx, id);
-      if (!locked || locked.status === 'DONE') return { proceed: false, result: undefined };
+      if (!(await takeOutbox(tx, id))) return { proceed: false, result: undefined };
       if (debit.status !== 'REJECTED') return { proceed: true, spec: credit };
-      await markOutboxDone(tx, id);
       await finishRefund(tx, id, 'FAILED', debit.rejection.code, now());
       await addRefundedAmount(tx, payment.id, -refund.amount);
       return { proceed: false, result: undefined };
     },
     finish: async (tx, outcome) => {
       assert(outcome.status !== 'REJECTED', `credit of refund ${id} was refused`);
-      await markOutboxDone(tx, id);
       await finishRefund(tx, id, 'SUCCEEDED', null, now());
     },
   }, { now });

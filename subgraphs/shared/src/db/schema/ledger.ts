@@ -34,7 +34,13 @@ export const accounts = mysqlTable(
     pending: money('pending'),
     /** The sequence of the account's newest entry: entries are numbered 1, 2, 3… with no gap. */
     lastSequence: bigint('last_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
+    /** The hash of the newest entry: the head of the account's hash chain (empty before the first). */
+    lastEntryHash: char('last_entry_hash', { length: 64 }).notNull().default(''),
     version: bigint('version', { mode: 'bigint' }).notNull().default(sql`0`),
+    /** HMAC-SHA256 over id, currency, status, balances, chain head and version (ledger/tamper.ts). */
+    mac: char('mac', { length: 64 }).notNull().default(''),
+    /** Which LEDGER_MAC_KEY signed the MAC, so keys can rotate. */
+    macKeyId: varchar('mac_key_id', { length: 32 }).notNull().default(''),
     createdAt: moment('created_at'),
     updatedAt: moment('updated_at'),
   },
@@ -80,6 +86,9 @@ export const ledgerEntries = mysqlTable(
     /** The account's total (available + frozen + pending) after this entry. */
     balanceAfter: bigint('balance_after', { mode: 'bigint' }).notNull(),
     currency: char('currency', { length: 3 }).notNull(),
+    /** The previous entry's hash and this one's: each account's entries form a hash chain. */
+    prevHash: char('prev_hash', { length: 64 }).notNull().default(''),
+    hash: char('hash', { length: 64 }).notNull().default(''),
     createdAt: moment('created_at'),
   },
   (t) => [

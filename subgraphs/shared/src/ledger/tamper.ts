@@ -1,0 +1,113 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { envString, isProduction } from '../config';
+import type { AccountState, EntryDraft } from './posting-rules';
+
+/**
+ * Tamper evidence. Every account row carries an HMAC over what matters in it (id, currency,
+ * status, balances, the head of its entry chain, version) under a key from LEDGER_MAC_KEY, with
+ * the key's id stored beside it so keys can rotate. Every entry carries the hash of the one
+ * before it and its own, so an account's entries form a chain. A row edited, inserted or
+ * deleted by direct SQL breaks one or the other: the write path refuses to build on it and
+ * `npm run verify` and reconciliation report it.
+ */
+export interface MacKeyRing {
+  /** The key new MACs are signed with. */
+  current: { id: string; secret: Buffer };
+  /** Every key a stored MAC may have been signed with, current included. */
+  byId: ReadonlyMap<string, Buffer>;
+}
+
+const developmentKey = 'dev:paygraph-development-mac-key-not-for-production';
+
+/** LEDGER_MAC_KEY = "id:secret[,id:secret…]": the first signs, all verify (for rotation). */
+export function parseKeyRing(raw: string): MacKeyRing {
+  const pairs = raw.split(',').map((part) => {
+    const at = part.indexOf(':');
+    const id = part.slice(0, at).trim();
+    const secret = part.slice(at + 1);
+    if (at <= 0 || !/^[A-Za-z0-9_.-]{1,32}$/.test(id) || secret.length < 16) {
+      throw new Error('LEDGER_MAC_KEY must be "id:secret[,id:secret…]" with ids of [A-Za-z0-9_.-] and secrets of 16+ characters');
+    }
+    return [id, Buffer.from(secret, 'utf8')] as const;
+  });
+  const [first] = pairs;
+  return { current: { id: first![0], secret: first![1] }, byId: new Map(pairs) };
+}
+
+let ring: MacKeyRing | undefined;
+
+export function keyRing(): MacKeyRing {
+  if (ring) return ring;
+  const raw = envString('LEDGER_MAC_KEY', '');
+  if (raw === '' && isProduction()) throw new Error('LEDGER_MAC_KEY must be set in production');
+  ring = parseKeyRing(raw === '' ? developmentKey : raw);
+  return ring;
+}
+
+/** Tests rotate keys within one process. */
+export function setKeyRing(next: MacKeyRing | undefined): void {
+  ring = next;
+}
+
+export interface Sealable {
+  id: string;
+  currency: string;
+  status: string;
+  available: bigint;
+  frozen: bigint;
+  pending: bigint;
+  lastSequence: bigint;
+  lastEntryHash: string;
+  version: bigint;
+}
+
+function accountMessage(row: Sealable): string {
+  return [row.id, row.currency, row.status, row.available, row.frozen, row.pending, row.lastSequence, row.lastEntryHash, row.version].join('|');
+}
+
+export function sealAccount(row: Sealable, keys: MacKeyRing = keyRing()): { mac: string; macKeyId: string } {
+  return { mac: createHmac('sha256', keys.current.secret).update(accountMessage(row)).digest('hex'), macKeyId: keys.current.id };
+}
+
+export function accountSealIntact(row: Sealable & { mac: string; macKeyId: string }, keys: MacKeyRing = keyRing()): boolean {
+  const secret = keys.byId.get(row.macKeyId);
+  if (!secret || row.mac.length !== 64) return false;
+  const expected = createHmac('sha256', secret).update(accountMessage(row)).digest();
+  return timingSafeEqual(expected, Buffer.from(row.mac, 'hex'));
+}
+
+export interface Chainable {
+  accountId: string;
+  sequence: bigint;
+  id: string;
+  postingId: string;
+  bucket: string;
+  amount: bigint;
+  balanceAfter: bigint;
+  currency: string;
+  prevHash: string;
+}
+
+export function entryHash(entry: Chainable): string {
+  const message = [entry.prevHash, entry.accountId, entry.sequence, entry.id, entry.postingId, entry.bucket, entry.amount, entry.balanceAfter, entry.currency].join('|');
+  return createHash('sha256').update(message).digest('hex');
+}
+
+/** Links new entries onto their accounts' chains, in order, and moves each chain's head. */
+export function chainEntries(entries: readonly EntryDraft[], states: ReadonlyMap<string, AccountState & { lastEntryHash: string }>): Array<EntryDraft & { prevHash: string; hash: string }> {
+  return entries.map((entry) => {
+    const state = states.get(entry.accountId)!;
+    const prevHash = state.lastEntryHash;
+    const hash = entryHash({ ...entry, prevHash });
+    state.lastEntryHash = hash;
+    return { ...entry, prevHash, hash };
+  });
+}
+
+/** A row failed its MAC: something wrote it outside the ledger. Nothing is built on it. */
+export class TamperDetected extends Error {
+  override name = 'TamperDetected';
+  constructor(readonly accountId: string) {
+    super(`account ${accountId} failed its integrity check; it was changed outside the ledger and nothing will be posted to it`);
+  }
+}

@@ -12,10 +12,18 @@ const shared = {
   pool: 'forks' as const,
 };
 
+/**
+ * One graphql module for everything, as under Node: Vite would otherwise give our sources the
+ * package's ESM build while @apollo/gateway and graphql-ws load its CommonJS one, and a schema
+ * made by one cannot be validated or executed by the other ("from another module or realm").
+ */
+const resolve = { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }] };
+
 export default defineConfig({
   test: {
     projects: [
       {
+        resolve,
         test: {
           ...shared,
           name: 'parallel',
@@ -25,6 +33,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           ...shared,
           name: 'isolated',

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { envInt, envString } from '../subgraphs/shared/src/config';
 import { migrateShards } from '../subgraphs/shared/src/db/migrate';
 import { mintToken, roles } from '../subgraphs/shared/src/identity';
+import { subgraphSecretVariable, trustedSubgraphs, type TrustedSubgraph } from '../subgraphs/shared/src/gateway-trust';
 import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql, type MysqlServer } from './lib/mysql-server';
@@ -30,7 +31,7 @@ const stopGraceMs = 10_000;
  * within this delay of a stop signal is part of that stop, not a crash.
  */
 const signalSettleMs = 300;
-/** Bytes of randomness in a JWT secret generated for one run. */
+/** Bytes of randomness in a JWT or subgraph secret generated for one run. */
 const generatedSecretBytes = 32;
 
 interface ServiceSpec {
@@ -60,19 +61,27 @@ function log(line: string): void {
   console.log(`${paint('[start]', 1)} ${line}`);
 }
 
-function servicePlan(shardUrls: string, secret: string): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
-  const shared = { MYSQL_SHARDS: shardUrls, JWT_SECRET: secret };
+/**
+ * Only the gateway verifies client tokens, so only it gets JWT_SECRET; each subgraph gets its
+ * own secret and no other, and the gateway all three (see gateway-trust.ts).
+ */
+function servicePlan(shardUrls: string, secret: string, subgraphSecrets: Record<string, string>): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
+  const shared = { MYSQL_SHARDS: shardUrls };
   const account = envInt('ACCOUNT_PORT', 4001);
   const transaction = envInt('TRANSACTION_PORT', 4002);
   const settlement = envInt('SETTLEMENT_PORT', 4003);
   const gateway = envInt('PORT', 4000);
   const ports = { ACCOUNT_PORT: String(account), TRANSACTION_PORT: String(transaction), SETTLEMENT_PORT: String(settlement) };
-  const subgraphEnv = { ...shared, ...ports };
+  // Children inherit this shell's environment: secrets meant for others are blanked, which reads as unset.
+  const withheld = { JWT_SECRET: '', ...Object.fromEntries(Object.keys(subgraphSecrets).map((variable) => [variable, ''])) };
+  const subgraphEnv = (name: TrustedSubgraph) => ({
+    ...shared, ...ports, ...withheld, [subgraphSecretVariable(name)]: subgraphSecrets[subgraphSecretVariable(name)]!,
+  });
   return {
     subgraphs: [
-      { name: 'account', entry: 'subgraphs/account/src/main.ts', port: account, color: 36, env: subgraphEnv },
-      { name: 'transaction', entry: 'subgraphs/transaction/src/main.ts', port: transaction, color: 35, env: subgraphEnv },
-      { name: 'settlement', entry: 'subgraphs/settlement/src/main.ts', port: settlement, color: 33, env: subgraphEnv },
+      { name: 'account', entry: 'subgraphs/account/src/main.ts', port: account, color: 36, env: subgraphEnv('account') },
+      { name: 'transaction', entry: 'subgraphs/transaction/src/main.ts', port: transaction, color: 35, env: subgraphEnv('transaction') },
+      { name: 'settlement', entry: 'subgraphs/settlement/src/main.ts', port: settlement, color: 33, env: subgraphEnv('settlement') },
     ],
     gateway: {
       name: 'gateway',
@@ -81,6 +90,8 @@ function servicePlan(shardUrls: string, secret: string): { subgraphs: ServiceSpe
       color: 32,
       env: {
         ...shared,
+        ...subgraphSecrets,
+        JWT_SECRET: secret,
         PORT: String(gateway),
         ACCOUNT_URL: envString('ACCOUNT_URL', `http://127.0.0.1:${account}/graphql`),
         TRANSACTION_URL: envString('TRANSACTION_URL', `http://127.0.0.1:${transaction}/graphql`),
@@ -191,6 +202,20 @@ function jwtSecret(): { secret: string; generated: boolean } {
   return { secret, generated: true };
 }
 
+/**
+ * SUBGRAPH_SECRET_* as set, or made for this run. Generated ones are not printed: nothing but
+ * the processes started here needs them.
+ */
+function subgraphSecrets(): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const name of trustedSubgraphs) {
+    const variable = subgraphSecretVariable(name);
+    const configured = process.env[variable];
+    secrets[variable] = configured !== undefined && configured !== '' ? configured : randomBytes(generatedSecretBytes).toString('base64url');
+  }
+  return secrets;
+}
+
 async function printWelcome(port: number, secret: { secret: string; generated: boolean }): Promise<void> {
   const token = await mintToken({ sub: 'operator', role: 'operator' }, secret.secret, tokenLifetimeSeconds);
   const base = `localhost:${port}`;
@@ -222,7 +247,7 @@ async function main(): Promise<void> {
   log(`MySQL ${describeShards(mysqlServer.shardUrls)}; applying migrations`);
   await migrate(mysqlServer.shardUrls);
   const secret = jwtSecret();
-  const plan = servicePlan(mysqlServer.shardUrls, secret.secret);
+  const plan = servicePlan(mysqlServer.shardUrls, secret.secret, subgraphSecrets());
   const subgraphs = plan.subgraphs.map(startService);
   await Promise.all(subgraphs.map(waitForHealth));
   await waitForHealth(startService(plan.gateway));

@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { migrateShards } from '../subgraphs/shared/src/db/migrate';
+import { dropScratchDatabases, migrateShards } from '../subgraphs/shared/src/db/migrate';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
 
@@ -18,7 +20,12 @@ function log(line: string): void {
   console.log(`[test] ${line}`);
 }
 
+/**
+ * Every run starts from empty test databases (paygraph_test_* only; explicitly configured
+ * MYSQL_SHARDS are migrated, never dropped), so no run sees an earlier one's leftovers.
+ */
 async function migrate(shardUrls: string): Promise<void> {
+  if (!process.env.MYSQL_SHARDS) await dropScratchDatabases(shardUrls.split(','));
   const shards = openShards({ urls: shardUrls });
   try {
     await migrateShards(shards);
@@ -41,6 +48,8 @@ function runVitest(shardUrls: string, args: readonly string[]): Promise<number> 
       MYSQL_SHARDS: shardUrls,
       JWT_SECRET: process.env.JWT_SECRET || testJwtSecret,
       NODE_ENV: 'test',
+      // The gateways tests start write their audit lines here rather than into the test output.
+      AUDIT_LOG_FILE: process.env.AUDIT_LOG_FILE || join(tmpdir(), 'paygraph-test-audit.jsonl'),
     },
   });
   const ignore = (): void => {};

@@ -28,7 +28,8 @@ interface ComposeFile {
   services: Record<string, ComposeService>;
 }
 
-const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8')) as ComposeFile;
+// merge: services extend the shared environment with `<<: *app-environment`, as Compose reads it.
+const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile;
 const services = Object.entries(compose.services);
 const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
@@ -133,6 +134,25 @@ describe('docker-compose.yml', () => {
         if (isHostPath) expect(existsSync(join(repoRoot, source)), `${name} mounts ${source}`).toBe(true);
       }
     }
+  });
+
+  it('gives each subgraph its own secret and no other, and the gateway every secret and JWT_SECRET', () => {
+    const secretVariables = ['SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT'];
+    const held = (name: string) => [...environment(compose.services[name] ?? {}).entries()]
+      .filter(([key]) => key === 'JWT_SECRET' || secretVariables.includes(key))
+      .map(([key]) => key)
+      .sort();
+    expect(held('account')).toEqual(['SUBGRAPH_SECRET_ACCOUNT']);
+    expect(held('transaction')).toEqual(['SUBGRAPH_SECRET_TRANSACTION']);
+    expect(held('settlement')).toEqual(['SUBGRAPH_SECRET_SETTLEMENT']);
+    expect(held('gateway')).toEqual(['JWT_SECRET', ...secretVariables].sort());
+    // The gateway must send each subgraph the very value that subgraph expects.
+    const gateway = environment(compose.services.gateway ?? {});
+    for (const [name, variable] of [['account', secretVariables[0]], ['transaction', secretVariables[1]], ['settlement', secretVariables[2]]] as const) {
+      expect(environment(compose.services[name] ?? {}).get(variable!), name).toBe(gateway.get(variable!));
+    }
+    // The merged environment still reaches the subgraphs.
+    expect(environment(compose.services.account ?? {}).get('MYSQL_SHARDS')).toBeDefined();
   });
 
   it('points every MYSQL_SHARDS URL at a MySQL service in this file', () => {

@@ -1,14 +1,17 @@
 import type http from 'node:http';
 import { verifyAuthorization, type Identity, type IdentityFailure, type TokenSettings } from '@paygraph/shared/identity';
+import { tokenClockToleranceSeconds } from '@paygraph/shared/limits';
 
 /**
- * What the gateway knows of a request. The token is verified here (so that a bad one is
- * refused before any subgraph is called) and forwarded unchanged: each subgraph verifies
- * it again instead of trusting a header a client could forge.
+ * What the gateway knows of a request. The token is verified here, so that a bad one is
+ * refused before any subgraph is called, and never forwarded: subgraphs get the identity in
+ * a short-lived token the gateway signs for each of them (identity-tokens.ts).
  */
 export interface GatewayContext {
+  /** The client's Authorization header as sent; it stays in the gateway. */
   authorization: string | undefined;
-  auth: { ok: true; identity: Identity } | { ok: false; failure: IdentityFailure };
+  /** expiresAt is the client token's exp (seconds since the epoch): a WebSocket outlives it. */
+  auth: { ok: true; identity: Identity; expiresAt: number } | { ok: false; failure: IdentityFailure };
   /** Where the request came from, passed to subgraphs for risk and audit records. */
   client: { ip: string | null; userAgent: string | null; deviceId: string | null };
 }
@@ -23,7 +26,16 @@ export async function buildContext(req: http.IncomingMessage, tokens: TokenSetti
   const verified = await verifyAuthorization(authorization, tokens);
   return {
     authorization,
-    auth: verified.ok ? { ok: true, identity: verified.identity } : { ok: false, failure: verified.failure },
+    auth: verified.ok ? { ok: true, identity: verified.identity, expiresAt: verified.expiresAt } : { ok: false, failure: verified.failure },
     client: { ip: req.socket.remoteAddress ?? null, userAgent: header(req, 'user-agent'), deviceId: header(req, 'x-device-id') },
   };
+}
+
+/**
+ * The last moment (seconds since the epoch) a verified token is still honoured: its exp plus
+ * the clock skew verification tolerated. A connection verified once (graphql-ws) keeps its
+ * context for hours; past this, its operations are refused like those of an expired token.
+ */
+export function honouredUntil(auth: { expiresAt: number }): number {
+  return auth.expiresAt + tokenClockToleranceSeconds;
 }

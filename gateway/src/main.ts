@@ -1,9 +1,13 @@
 import { envInt, envString } from '@paygraph/shared/config';
 import { tokenSettingsFromEnv } from '@paygraph/shared/identity';
+import { subgraphTrustsFromEnv } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
+import { shutdownGraceMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import { createGateway, subgraphUrlsFromEnv } from './server';
 
-const gateway = await createGateway(tokenSettingsFromEnv(), subgraphUrlsFromEnv());
+const gateway = await createGateway(tokenSettingsFromEnv(), subgraphUrlsFromEnv(), subgraphTrustsFromEnv(), {
+  keepAliveMs: envInt('SUBSCRIPTION_KEEPALIVE_MS', subscriptionKeepAliveMsDefault),
+});
 const port = await listen(gateway.http, envInt('PORT', 4000), envString('GATEWAY_HOST', '0.0.0.0'));
 console.log(`gateway listening on http://localhost:${port}/graphql`);
 
@@ -11,9 +15,11 @@ let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
   stopping = true;
+  // Open WebSockets or a stuck subgraph call must not keep the process alive past the grace period.
+  setTimeout(() => process.exit(0), shutdownGraceMs).unref();
   gateway.http.close();
   gateway.http.closeIdleConnections();
-  await gateway.apollo.stop();
+  await gateway.stop();
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop());

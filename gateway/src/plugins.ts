@@ -2,20 +2,26 @@ import type { ApolloServerPlugin } from '@apollo/server';
 import { Kind, type OperationDefinitionNode } from 'graphql';
 import { describeIdentityFailure } from '@paygraph/shared/identity';
 import { unauthenticated } from '@paygraph/shared/graphql/errors';
-import type { GatewayContext } from './context';
+import { honouredUntil, type GatewayContext } from './context';
 import type { Metrics } from './metrics';
 
 /**
  * Every operation needs a valid token, except a pure introspection query (so GraphQL
  * Explorer can load the schema before a token is pasted in; production turns introspection
- * off altogether). The refusal happens before any subgraph is called.
+ * off altogether). The refusal happens before any subgraph is called. A graphql-ws connection
+ * verifies its token once and then runs operations for as long as it stays open, so the
+ * token's expiry is checked again for each one.
  */
 export const requireIdentity: ApolloServerPlugin<GatewayContext> = {
   async requestDidStart() {
     return {
       async didResolveOperation({ contextValue, operation }) {
-        if (contextValue.auth.ok || (operation && isIntrospectionOnly(operation))) return;
-        throw unauthenticated(describeIdentityFailure(contextValue.auth.failure));
+        const { auth } = contextValue;
+        if (auth.ok && honouredUntil(auth) <= Math.floor(Date.now() / 1000)) {
+          throw unauthenticated(describeIdentityFailure({ kind: 'TokenExpired' }));
+        }
+        if (auth.ok || (operation && isIntrospectionOnly(operation))) return;
+        throw unauthenticated(describeIdentityFailure(auth.failure));
       },
     };
   },

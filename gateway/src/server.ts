@@ -1,16 +1,25 @@
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
+import type { GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { TokenSettings } from '@paygraph/shared/identity';
+import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { isProduction } from '@paygraph/shared/config';
 import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
 import { withTimeout } from '@paygraph/shared/server/health';
-import { healthProbeTimeoutMs } from '@paygraph/shared/limits';
+import {
+  healthProbeTimeoutMs, subscriptionConsumerStallMsMax, subscriptionKeepAliveMsDefault, subscriptionPageEventsMax,
+  subscriptionSocketBufferBytesMax, subscriptionsPerConnectionMax, subscriptionsPerPrincipalMax, upstreamReconnectAttemptsMax,
+  upstreamReconnectDelayMs,
+} from '@paygraph/shared/limits';
 import { subgraphNames, supergraphPath, type SubgraphName } from './compose';
 import { buildContext, type GatewayContext } from './context';
+import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
 import { metricsPlugin, requireIdentity } from './plugins';
+import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
+import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
 
 export type SubgraphUrls = Record<SubgraphName, string>;
 
@@ -24,43 +33,97 @@ export function subgraphUrlsFromEnv(): SubgraphUrls {
 }
 
 /**
- * Forwards the caller's token to the subgraph, which verifies it again, and where the
- * request came from. The client's own x-client-* headers are never passed through.
+ * Proves to the subgraph that the request comes from the gateway (its secret) and says who is
+ * calling (an identity token signed for that subgraph), and where the request came from. The
+ * client's token and its own x-client-* headers are never passed through.
  */
 class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
-    if (!('auth' in context)) return;
+  private readonly trust: SubgraphTrust;
+
+  constructor(url: string, trust: SubgraphTrust) {
+    super({ url });
+    this.trust = trust;
+  }
+
+  override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
     const headers = request.http?.headers;
     if (!headers) return;
-    if (context.authorization) headers.set('authorization', context.authorization);
+    headers.set(gatewaySecretHeader, this.trust.secret);
+    if (!isGatewayContext(context)) return;
+    const identity = identityTokenFor(context, this.trust);
+    if (identity) headers.set(gatewayIdentityHeader, await identity);
     if (context.client.ip) headers.set('x-client-ip', context.client.ip);
     if (context.client.userAgent) headers.set('x-client-user-agent', context.client.userAgent.slice(0, 256));
     if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, 128));
   }
 }
 
+/** Apollo also fetches outside any client request (with a bare context), which then carries no identity. */
+function isGatewayContext(context: GatewayContext | Record<string, unknown>): context is GatewayContext {
+  return 'auth' in context;
+}
+
 export interface Gateway {
   apollo: ApolloServer<GatewayContext>;
   http: http.Server;
   metrics: Metrics;
+  subscriptions: SubscriptionServer;
+  /** Operation limits, rate limits and the audit trail (security/gateway-security.ts). */
+  security: GatewaySecurity;
+  /** Closes every WebSocket (1001) and stops the Apollo server. */
+  stop(): Promise<void>;
 }
 
-export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls): Promise<Gateway> {
+export interface GatewayOptions {
+  subscriptions?: Partial<SubscriptionLimits>;
+  keepAliveMs?: number;
+  security?: GatewaySecurityOptions;
+  /** Introspection, field suggestions and stack traces off; defaults to NODE_ENV=production. */
+  production?: boolean;
+}
+
+export const defaultSubscriptionLimits: SubscriptionLimits = {
+  perConnectionMax: subscriptionsPerConnectionMax,
+  perPrincipalMax: subscriptionsPerPrincipalMax,
+  pageSize: subscriptionPageEventsMax,
+  consumerStallMsMax: subscriptionConsumerStallMsMax,
+  socketBufferBytesMax: subscriptionSocketBufferBytesMax,
+  reconnectAttemptsMax: upstreamReconnectAttemptsMax,
+  reconnectDelayMs: upstreamReconnectDelayMs,
+};
+
+/** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
+export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(supergraphPath, 'utf8'),
-    buildService: ({ name }) => new ForwardingDataSource({ url: urls[name.toLowerCase() as SubgraphName] }),
+    buildService: ({ name }) => {
+      const subgraph = name.toLowerCase() as SubgraphName;
+      // A supergraph naming a subgraph without a secret is a build mistake: fail at start-up.
+      if (!(subgraph in trusts)) throw new Error(`the supergraph names subgraph ${name}, which has no secret`);
+      return new ForwardingDataSource(urls[subgraph], trusts[subgraph]);
+    },
+  });
+  let apiSchema: GraphQLSchema | null = null;
+  gateway.onSchemaLoadOrUpdate((loaded) => {
+    apiSchema = loaded.apiSchema;
   });
   const metrics = new Metrics();
+  const production = options.production ?? isProduction();
+  const security = createGatewaySecurity(options.security);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
-    plugins: [requireIdentity, metricsPlugin(metrics)],
-    introspection: !isProduction(),
-    includeStacktraceInErrorResponses: !isProduction(),
+    // The security plugin comes first: its refusals (limits, rate) win over the others'.
+    plugins: [security.plugin, requireIdentity, metricsPlugin(metrics)],
+    introspection: !production,
+    includeStacktraceInErrorResponses: !production,
+    // No "Did you mean ...?" in validation errors: they would hand out the schema piece by piece.
+    hideSchemaDetailsFromClientErrors: production,
   });
   await apollo.start();
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     context: (req) => buildContext(req, tokens),
+    screen: security.screen,
     routes: {
       '/health': async (_req, res) => {
         const checks = await probeSubgraphs(urls);
@@ -72,7 +135,24 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls): 
       },
     },
   });
-  return { apollo, http, metrics };
+  const subscriptions = serveGatewaySubscriptions(http, {
+    apollo,
+    tokens,
+    apiSchema: () => apiSchema,
+    accountWsUrl: urls.account.replace(/^http/, 'ws'),
+    accountTrust: trusts.account,
+    limits: { ...defaultSubscriptionLimits, ...options.subscriptions },
+    operationLimits: security.limits,
+    keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
+  });
+  return {
+    apollo, http, metrics, subscriptions, security,
+    stop: async () => {
+      await subscriptions.dispose();
+      await apollo.stop();
+      await security.close();
+    },
+  };
 }
 
 /** Healthy only when every subgraph answers and reports every one of its shards healthy. */

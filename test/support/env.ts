@@ -1,11 +1,38 @@
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { mintToken, type Identity, type Role, type TokenSettings } from '@paygraph/shared/identity';
+import {
+  gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken, subgraphTrust, type SubgraphTrusts, type TrustedSubgraph,
+} from '@paygraph/shared/gateway-trust';
 
 /** Tests run against the shards in MYSQL_SHARDS (npm test points it at paygraph_test_*). */
 export const testSecret = process.env.JWT_SECRET ?? 'paygraph-test-secret';
 
 export function testTokens(): TokenSettings {
   return { secret: new TextEncoder().encode(testSecret), issuer: 'paygraph', audience: 'paygraph-api' };
+}
+
+/**
+ * Each subgraph's secret (SUBGRAPH_SECRET_*), as npm start would make them: the in-process
+ * stack gives them to the subgraphs and the gateway, and subgraph child processes inherit them.
+ */
+export const testSubgraphSecrets: Record<TrustedSubgraph, string> = {
+  account: process.env.SUBGRAPH_SECRET_ACCOUNT || 'paygraph-test-account-secret-not-for-production',
+  transaction: process.env.SUBGRAPH_SECRET_TRANSACTION || 'paygraph-test-transaction-secret-not-for-production',
+  settlement: process.env.SUBGRAPH_SECRET_SETTLEMENT || 'paygraph-test-settlement-secret-not-for-production',
+};
+
+export function testTrusts(): SubgraphTrusts {
+  return {
+    account: subgraphTrust('account', testSubgraphSecrets.account),
+    transaction: subgraphTrust('transaction', testSubgraphSecrets.transaction),
+    settlement: subgraphTrust('settlement', testSubgraphSecrets.settlement),
+  };
+}
+
+/** The headers the gateway sends a subgraph for this caller, for tests that call a subgraph directly. */
+export async function asGateway(subgraph: TrustedSubgraph, sub: string, role: Role): Promise<Record<string, string>> {
+  const trust = testTrusts()[subgraph];
+  return { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: await mintIdentityToken({ sub, role }, trust) };
 }
 
 export function testShards(poolSize = 8): ShardSet {

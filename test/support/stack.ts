@@ -1,60 +1,138 @@
 import type { AddressInfo } from 'node:net';
 import { createAccountSubgraph } from '@paygraph/account/server';
+import type { FeedSettings } from '@paygraph/account/services/balance-feed';
 import { createTransactionSubgraph } from '@paygraph/transaction/server';
 import { createSettlementSubgraph } from '@paygraph/settlement/server';
-import { createGateway } from '../../gateway/src/server';
+import { createGateway, type Gateway } from '../../gateway/src/server';
+import type { SubscriptionLimits } from '../../gateway/src/subscriptions/server';
+import type { GatewaySecurityOptions } from '../../gateway/src/security/gateway-security';
+import { startLedgerHintPublisher } from '@paygraph/shared/events/ledger-hints';
 import type { SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
-import { testShards, testTokens } from './env';
+import type { TokenSettings } from '@paygraph/shared/identity';
+import { testShards, testTokens, testTrusts } from './env';
 
 /**
  * The whole system in this process, each server on its own ephemeral port over real HTTP:
- * three subgraphs and the gateway in front of them.
+ * three subgraphs and the gateway in front of them. The gateway and the account subgraph also
+ * serve graphql-ws on their /graphql.
  */
 export interface Stack {
   gatewayUrl: string;
+  /** ws:// URL of the gateway's graphql-ws endpoint. */
+  gatewayWsUrl: string;
   subgraphUrls: { account: string; transaction: string; settlement: string };
   shards: ShardSet;
+  /** Another account subgraph and another gateway (in front of it and of this stack's other subgraphs). */
+  addReplica(options?: ReplicaOptions): Promise<Replica>;
   stop(): Promise<void>;
 }
 
-export interface StackOptions {
+export interface ReplicaOptions {
+  /** How the replica's balance feed learns of new entries; defaults to the stack's. */
+  feed?: Partial<FeedSettings>;
+  subscriptions?: Partial<SubscriptionLimits>;
+  /** The replica gateway's operation limits, rate budgets and audit settings; the environment's otherwise. */
+  security?: GatewaySecurityOptions;
+}
+
+export interface Replica {
+  gatewayUrl: string;
+  gatewayWsUrl: string;
+  accountUrl: string;
+  /** Stops the replica's account subgraph and starts a new one on the same port, as a deploy would. */
+  restartAccount(): Promise<void>;
+  /** Subscriptions the replica's gateway is serving now. */
+  activeSubscriptions(): number;
+  /** Streams the replica's gateway ended for a slow consumer. */
+  slowConsumers(): number;
+  stop(): Promise<void>;
+}
+
+export interface StackOptions extends ReplicaOptions {
   /** The clock every subgraph reads (business dates, settlement readiness); tests move it. */
   now?: () => Date;
+  /** Publish ledger hints to this Redis from this process's postings (what runSubgraphMain does with REDIS_URL). */
+  hintsRedisUrl?: string;
+  /** How the gateway checks client tokens; testTokens() (HS256 with the test secret) by default. */
+  tokens?: TokenSettings;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const shards = testShards();
-  const tokens = testTokens();
+  const tokens = options.tokens ?? testTokens();
+  const trusts = testTrusts();
   const subgraphs: Record<'account' | 'transaction' | 'settlement', SubgraphServer> = {
-    account: await createAccountSubgraph(shards, tokens, options.now),
-    transaction: await createTransactionSubgraph(shards, tokens, options.now),
-    settlement: await createSettlementSubgraph(shards, tokens, options.now),
+    account: await createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}) }),
+    transaction: await createTransactionSubgraph(shards, trusts.transaction, options.now),
+    settlement: await createSettlementSubgraph(shards, trusts.settlement, options.now),
   };
   const urls = {
     account: await urlOf(subgraphs.account),
     transaction: await urlOf(subgraphs.transaction),
     settlement: await urlOf(subgraphs.settlement),
   };
-  const gateway = await createGateway(tokens, urls);
+  const gateway = await createGateway(tokens, urls, trusts, { ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}) });
   const gatewayPort = await listen(gateway.http, 0, '127.0.0.1');
+  const stopHints = options.hintsRedisUrl ? startLedgerHintPublisher(options.hintsRedisUrl) : null;
+  const replicas: Replica[] = [];
   return {
     gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
+    gatewayWsUrl: `ws://127.0.0.1:${gatewayPort}/graphql`,
     subgraphUrls: urls,
     shards,
+    addReplica: async (replicaOptions = {}) => {
+      const feed = replicaOptions.feed ?? options.feed;
+      const startAccount = () => createAccountSubgraph(shards, trusts.account, options.now, { ...(feed ? { feed } : {}) });
+      let account = await startAccount();
+      const accountUrl = await urlOf(account);
+      const subscriptions = replicaOptions.subscriptions ?? options.subscriptions;
+      const replicaGateway = await createGateway(tokens, { ...urls, account: accountUrl }, trusts, {
+        ...(subscriptions ? { subscriptions } : {}),
+        ...(replicaOptions.security ? { security: replicaOptions.security } : {}),
+      });
+      const port = await listen(replicaGateway.http, 0, '127.0.0.1');
+      const replica: Replica = {
+        gatewayUrl: `http://127.0.0.1:${port}/graphql`,
+        gatewayWsUrl: `ws://127.0.0.1:${port}/graphql`,
+        accountUrl,
+        activeSubscriptions: () => [...replicaGateway.subscriptions.activeByPrincipal().values()].reduce((a, b) => a + b, 0),
+        slowConsumers: () => replicaGateway.subscriptions.slowConsumers(),
+        restartAccount: async () => {
+          await stopSubgraph(account);
+          account = await startAccount();
+          await listen(account.http, Number(new URL(accountUrl).port), '127.0.0.1');
+        },
+        stop: async () => {
+          await stopGateway(replicaGateway);
+          await stopSubgraph(account);
+        },
+      };
+      replicas.push(replica);
+      return replica;
+    },
     stop: async () => {
-      gateway.http.closeAllConnections();
-      gateway.http.close();
-      await gateway.apollo.stop();
-      for (const s of Object.values(subgraphs)) {
-        s.http.closeAllConnections();
-        s.http.close();
-        await s.apollo.stop();
-      }
+      for (const replica of replicas) await replica.stop();
+      await stopHints?.();
+      await stopGateway(gateway);
+      for (const s of Object.values(subgraphs)) await stopSubgraph(s);
       await shards.close();
     },
   };
+}
+
+async function stopGateway(gateway: Gateway): Promise<void> {
+  gateway.http.closeAllConnections();
+  gateway.http.close();
+  await gateway.stop();
+}
+
+async function stopSubgraph(server: SubgraphServer): Promise<void> {
+  await Promise.all(server.disposers.map((dispose) => dispose()));
+  server.http.closeAllConnections();
+  server.http.close();
+  await server.apollo.stop();
 }
 
 async function urlOf(server: SubgraphServer): Promise<string> {

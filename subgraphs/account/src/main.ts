@@ -1,13 +1,22 @@
 import { openShards } from '@paygraph/shared/shards/pool';
-import { tokenSettingsFromEnv } from '@paygraph/shared/identity';
+import { subgraphTrustFromEnv } from '@paygraph/shared/gateway-trust';
 import { envInt, envString } from '@paygraph/shared/config';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
+import { balancePollIntervalMsDefault, balanceSafetyPollIntervalMsDefault, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import { createAccountSubgraph } from './server';
 
 await runSubgraphMain('account', async () => {
   const shards = openShards();
-  const server = await createAccountSubgraph(shards, tokenSettingsFromEnv());
+  // With Redis, hints wake the feed and the poll only backs them up; without, the poll is the fan-out.
+  const redisUrl = envString('REDIS_URL', '');
+  const pollIntervalMs = redisUrl === ''
+    ? envInt('BALANCE_POLL_INTERVAL_MS', balancePollIntervalMsDefault)
+    : envInt('BALANCE_SAFETY_POLL_INTERVAL_MS', balanceSafetyPollIntervalMsDefault);
+  const server = await createAccountSubgraph(shards, subgraphTrustFromEnv('account'), undefined, {
+    feed: { pollIntervalMs, redisUrl: redisUrl === '' ? null : redisUrl },
+    keepAliveMs: envInt('SUBSCRIPTION_KEEPALIVE_MS', subscriptionKeepAliveMsDefault),
+  });
   const port = await listen(server.http, envInt('ACCOUNT_PORT', 4001), envString('HOST', '127.0.0.1'));
   return { port, shards, server };
 });

@@ -1,17 +1,50 @@
 import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import type { TokenSettings } from '@paygraph/shared/identity';
+import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
+import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import { extendContext, type AccountContext } from './context';
+import { extendContext, type AccountContext, type BalanceServices } from './context';
 import { resolvers } from './resolvers/index';
+import { BalanceFeed, type FeedSettings } from './services/balance-feed';
+import { BalanceHistory } from './services/balance-history';
+import { BalanceReader } from './services/balance-events';
+import { serveSubscriptions } from './services/subscription-server';
 
-export function createAccountSubgraph(shards: ShardSet, tokens: TokenSettings, now?: () => Date): Promise<SubgraphServer> {
-  return createSubgraph<AccountContext>({
+export interface AccountSubgraphOptions {
+  /** How the balance feed learns of new entries; see services/balance-feed.ts. */
+  feed?: Partial<FeedSettings>;
+  /** Keep-alive pings on the graphql-ws endpoint. */
+  keepAliveMs?: number;
+}
+
+export const defaultFeedSettings: FeedSettings = {
+  pollIntervalMs: balancePollIntervalMsDefault,
+  discoveryIntervalMs: stripeDiscoveryIntervalMs,
+  redisUrl: null,
+};
+
+export async function createAccountSubgraph(
+  shards: ShardSet,
+  trust: SubgraphTrust,
+  now?: () => Date,
+  options: AccountSubgraphOptions = {},
+): Promise<SubgraphServer> {
+  const feed = new BalanceFeed(shards, { ...defaultFeedSettings, ...options.feed });
+  const balances: BalanceServices = { feed, reader: new BalanceReader(shards, feed, new BalanceHistory(shards)) };
+  const server = await createSubgraph<AccountContext>({
     name: 'account',
     typeDefs: readSchema('account'),
     resolvers: resolvers as unknown as GraphQLResolverMap<AccountContext>,
     shards,
-    tokens,
-    extendContext: (base) => extendContext(base, now),
+    trust,
+    extendContext: (base) => extendContext(base, balances, now),
   });
+  const closeSockets = serveSubscriptions(server.http, server.schema, {
+    trust,
+    context: (identity) => extendContext({ identity, shards }, balances, now),
+    keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
+  });
+  feed.start();
+  server.disposers.push(closeSockets, () => feed.stop());
+  return server;
 }

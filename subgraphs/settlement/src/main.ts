@@ -1,5 +1,5 @@
 import { openShards } from '@paygraph/shared/shards/pool';
-import { tokenSettingsFromEnv } from '@paygraph/shared/identity';
+import { subgraphTrustFromEnv } from '@paygraph/shared/gateway-trust';
 import { envBool, envInt, envString } from '@paygraph/shared/config';
 import { defaultCalendar } from '@paygraph/shared/business-date';
 import { listen } from '@paygraph/shared/server/http';
@@ -10,11 +10,12 @@ import { settlementDelayDaysDefault, settlementWorkerIntervalMsDefault, startSet
 await runSubgraphMain('settlement', async () => {
   defaultCalendar();
   const shards = openShards();
-  const server = await createSettlementSubgraph(shards, tokenSettingsFromEnv());
+  const server = await createSettlementSubgraph(shards, subgraphTrustFromEnv('settlement'));
   const port = await listen(server.http, envInt('SETTLEMENT_PORT', 4003), envString('HOST', '127.0.0.1'));
   if (envBool('SETTLEMENT_WORKER_ENABLED', true)) {
-    startSettlementWorker(shards, envInt('SETTLEMENT_WORKER_INTERVAL_MS', settlementWorkerIntervalMsDefault),
+    const worker = startSettlementWorker(shards, envInt('SETTLEMENT_WORKER_INTERVAL_MS', settlementWorkerIntervalMsDefault),
       envInt('SETTLEMENT_DELAY_DAYS', settlementDelayDaysDefault));
+    server.disposers.push(async () => worker.stop());
   }
   return { port, shards, server };
 });

@@ -1,17 +1,17 @@
 import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import type { TokenSettings } from '@paygraph/shared/identity';
+import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { extendContext, type SettlementContext } from './context';
 import { resolvers } from './resolvers/index';
 
-export function createSettlementSubgraph(shards: ShardSet, tokens: TokenSettings, now?: () => Date): Promise<SubgraphServer> {
+export function createSettlementSubgraph(shards: ShardSet, trust: SubgraphTrust, now?: () => Date): Promise<SubgraphServer> {
   return createSubgraph<SettlementContext>({
     name: 'settlement',
     typeDefs: readSchema('settlement'),
     resolvers: resolvers as unknown as GraphQLResolverMap<SettlementContext>,
     shards,
-    tokens,
+    trust,
     extendContext: (base) => extendContext(base, now),
   });
 }

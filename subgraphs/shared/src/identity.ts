@@ -1,10 +1,13 @@
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
-import { tokenClockToleranceSeconds, tokenLifetimeSeconds } from './limits';
-import { envString } from './config';
+import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import {
+  jwksCacheMaxAgeMsDefault, jwksCooldownMsDefault, jwksFetchTimeoutMs, tokenClockToleranceSeconds, tokenLifetimeSeconds,
+} from './limits';
+import { envInt, envString, isProduction } from './config';
 
 /**
- * Who is calling. The gateway verifies the bearer token and forwards it; each subgraph
- * verifies it again, so a subgraph never trusts an identity it cannot check itself.
+ * Who is calling. The gateway verifies the client's bearer token here; subgraphs never see
+ * it and take the caller's identity only from the gateway's signed internal token
+ * (gateway-trust.ts).
  */
 export const roles = ['customer', 'merchant', 'partner', 'operator'] as const;
 export type Role = (typeof roles)[number];
@@ -20,19 +23,58 @@ export type IdentityFailure =
   | { kind: 'TokenExpired' }
   | { kind: 'TokenInvalid'; reason: string };
 
+/**
+ * How client tokens are checked: HS256 with a shared secret, RS256/ES256 with the keys of a
+ * JWKS endpoint, or both. Each algorithm is tied to its own key source, so a token cannot
+ * choose how it is verified (no "none", no HS256 signed with a public key).
+ */
 export interface TokenSettings {
-  secret: Uint8Array;
+  /** The HS256 key (JWT_SECRET); null when only JWKS tokens are accepted. */
+  secret: Uint8Array | null;
+  /** The RS256/ES256 keys by kid (JWKS_URL); absent when only HS256 tokens are accepted. */
+  jwks?: JWTVerifyGetKey;
   issuer: string;
   audience: string;
 }
 
+/** Algorithms accepted from the JWKS: the asymmetric ones its keys can hold. */
+export const jwksAlgorithms = ['RS256', 'ES256'] as const;
+
+export interface JwksTiming {
+  cacheMaxAgeMs: number;
+  cooldownMs: number;
+}
+
+/** A key set read from url, cached for cacheMaxAgeMs and read again early (at most once per cooldownMs) for an unknown kid. */
+export function remoteKeySet(url: URL, timing: JwksTiming): JWTVerifyGetKey {
+  return createRemoteJWKSet(url, {
+    timeoutDuration: jwksFetchTimeoutMs,
+    cacheMaxAge: timing.cacheMaxAgeMs,
+    cooldownDuration: timing.cooldownMs,
+  });
+}
+
 export function tokenSettingsFromEnv(): TokenSettings {
   const secret = process.env.JWT_SECRET;
-  if (!secret) throw new Error('JWT_SECRET is not set: npm start makes one for the run, or set it yourself');
-  return {
-    secret: new TextEncoder().encode(secret),
+  const jwksUrl = envString('JWKS_URL', '');
+  if (!secret && jwksUrl === '') {
+    throw new Error('neither JWT_SECRET nor JWKS_URL is set: npm start makes a JWT_SECRET for the run, or set one of them yourself');
+  }
+  const settings: TokenSettings = {
+    secret: secret ? new TextEncoder().encode(secret) : null,
     issuer: envString('JWT_ISSUER', 'paygraph'),
     audience: envString('JWT_AUDIENCE', 'paygraph-api'),
+  };
+  if (jwksUrl === '') return settings;
+  const url = new URL(jwksUrl);
+  // Over plain HTTP anyone on the path could hand the gateway their own signing keys.
+  if (isProduction() && url.protocol !== 'https:') throw new Error(`JWKS_URL must be https in production, got ${url.protocol}`);
+  return {
+    ...settings,
+    jwks: remoteKeySet(url, {
+      cacheMaxAgeMs: envInt('JWKS_CACHE_MAX_AGE_MS', jwksCacheMaxAgeMsDefault),
+      cooldownMs: envInt('JWKS_COOLDOWN_MS', jwksCooldownMsDefault),
+    }),
   };
 }
 
@@ -40,27 +82,45 @@ export function isRole(value: unknown): value is Role {
   return typeof value === 'string' && (roles as readonly string[]).includes(value);
 }
 
-/** Reads "Bearer <jwt>" and verifies it; the algorithm is pinned so "none" never passes. */
+/**
+ * Reads "Bearer <jwt>" and verifies it. The key comes from the algorithm the header names,
+ * and only from the source configured for it: HS256 from JWT_SECRET, RS256/ES256 from the
+ * JWKS by kid. Anything else ("none", HS512, HS256 without a secret) is refused before any
+ * signature is checked. exp is required; exp, nbf, iss and aud are checked with
+ * tokenClockToleranceSeconds of slack. expiresAt (seconds since the epoch) lets a
+ * long-lived connection notice when its token runs out.
+ */
 export async function verifyAuthorization(
   header: string | undefined,
   settings: TokenSettings,
-): Promise<{ ok: true; identity: Identity } | { ok: false; failure: IdentityFailure }> {
+): Promise<{ ok: true; identity: Identity; expiresAt: number } | { ok: false; failure: IdentityFailure }> {
   if (!header) return { ok: false, failure: { kind: 'TokenMissing' } };
   const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header.trim());
   if (!match) return { ok: false, failure: { kind: 'TokenMalformed' } };
+  const token = match[1]!;
   try {
-    const { payload } = await jwtVerify(match[1]!, settings.secret, {
-      algorithms: ['HS256'],
+    const { alg, kid } = decodeProtectedHeader(token);
+    const options = {
       issuer: settings.issuer,
       audience: settings.audience,
       clockTolerance: tokenClockToleranceSeconds,
       requiredClaims: ['sub', 'exp'],
-    });
+    };
+    let payload: JWTPayload;
+    if (alg === 'HS256' && settings.secret !== null) {
+      ({ payload } = await jwtVerify(token, settings.secret, { ...options, algorithms: ['HS256'] }));
+    } else if (alg !== undefined && (jwksAlgorithms as readonly string[]).includes(alg) && settings.jwks) {
+      // Without a kid, rotation cannot tell the old key from the new one.
+      if (typeof kid !== 'string' || kid === '') return { ok: false, failure: { kind: 'TokenInvalid', reason: 'kid is required' } };
+      ({ payload } = await jwtVerify(token, settings.jwks, { ...options, algorithms: [...jwksAlgorithms] }));
+    } else {
+      return { ok: false, failure: { kind: 'TokenInvalid', reason: `algorithm ${String(alg)} is not accepted` } };
+    }
     const role = payload.role;
     if (typeof payload.sub !== 'string' || payload.sub === '' || !isRole(role)) {
       return { ok: false, failure: { kind: 'TokenInvalid', reason: 'claims sub and role are required' } };
     }
-    return { ok: true, identity: { sub: payload.sub, role } };
+    return { ok: true, identity: { sub: payload.sub, role }, expiresAt: payload.exp! };
   } catch (error) {
     if (error instanceof joseErrors.JWTExpired) return { ok: false, failure: { kind: 'TokenExpired' } };
     return { ok: false, failure: { kind: 'TokenInvalid', reason: describeJoseError(error) } };

@@ -25,6 +25,9 @@ export const deadlockRetryCountMax = 5;
 export const deadlockRetryBaseMs = 5;
 export const deadlockRetryCapMs = 200;
 
+/** How long a stopping process waits for requests, streams and pools to close before it exits anyway. */
+export const shutdownGraceMs = 5_000;
+
 /** How long a shard may take to answer a health probe. */
 export const healthProbeTimeoutMs = 2_000;
 
@@ -44,3 +47,59 @@ export const requestBodyBytesMax = 1_000_000;
 
 /** Postings applied in one database transaction. */
 export const postingBatchSizeMax = 1_000;
+
+/**
+ * Balance-change streams (the balanceChanged subscription). The two intervals marked
+ * "configurable" have an environment variable; tests pass their own values for the rest.
+ */
+/** Entries one replay read takes from a shard for one subscription. */
+export const balanceEntryPageSizeMax = 100;
+/** Recent entries the feed keeps per watched stripe, so that live subscribers need no read of their own. */
+export const balanceFeedCacheEntriesPerStripeMax = 256;
+/** How often the default fan-out reads the watched stripes' new entries (configurable: BALANCE_POLL_INTERVAL_MS). */
+export const balancePollIntervalMsDefault = 50;
+/** With Redis hints a slow poll still runs, so a lost hint delays an event but never loses it (configurable: BALANCE_SAFETY_POLL_INTERVAL_MS). */
+export const balanceSafetyPollIntervalMsDefault = 1_000;
+/** How often the feed looks for a watched merchant's new stripes (opened by a first payment on another shard). */
+export const stripeDiscoveryIntervalMs = 1_000;
+/** Balances remembered at a sequence, per stripe, so that reading an event steps forward instead of summing history. */
+export const balanceSnapshotCacheStripesMax = 10_000;
+/** How many entries a remembered balance is stepped forward before one fresh read is cheaper. */
+export const balanceSnapshotStepEntriesMax = 1_000;
+/** Subscriptions one gateway process accepts per WebSocket connection and per principal (role and subject). */
+export const subscriptionsPerConnectionMax = 20;
+export const subscriptionsPerPrincipalMax = 100;
+/** Events the gateway reads per page for a subscription: the most it ever holds for one. */
+export const subscriptionPageEventsMax = 50;
+/** A subscriber whose socket takes no event for this long is ended (SLOW_CONSUMER) and resumes from its cursor. */
+export const subscriptionConsumerStallMsMax = 10_000;
+/** Bytes queued in a socket's own buffer past which its subscriptions end (SLOW_CONSUMER). */
+export const subscriptionSocketBufferBytesMax = 1_048_576;
+/** Keep-alive pings on every subscription socket (configurable: SUBSCRIPTION_KEEPALIVE_MS). */
+export const subscriptionKeepAliveMsDefault = 12_000;
+/** The gateway's stream from the account subgraph: reconnects after it went away, and the pause before each. */
+export const upstreamReconnectAttemptsMax = 20;
+export const upstreamReconnectDelayMs = 250;
+/** Bytes a Redis connection may hold unsent; hints past it are dropped (the safety poll covers them). */
+export const redisWriteBufferBytesMax = 1_048_576;
+/** The pause before reconnecting to Redis. */
+export const redisReconnectDelayMs = 500;
+
+/**
+ * Trust between the gateway and the subgraphs (subgraphs/shared/src/gateway-trust.ts). The
+ * gateway signs each caller's identity for one subgraph; the token is short-lived so that one
+ * copied off the internal network is soon worthless.
+ */
+export const internalTokenLifetimeSeconds = 60;
+/** Gateway and subgraphs run on one host or one data centre's NTP, so their clocks agree closely. */
+export const internalTokenClockToleranceSeconds = 5;
+/** The gateway signs a new identity token once the one it holds for a request or socket has less than this left. */
+export const internalTokenRenewBeforeExpirySeconds = 30;
+/** A subgraph secret shorter than this is refused at start-up: it is a password only machines type. */
+export const subgraphSecretCharsMin = 32;
+/** How long one fetch of JWKS_URL may take. */
+export const jwksFetchTimeoutMs = 5_000;
+/** How long fetched signing keys are used before JWKS_URL is read again, so removed keys stop working (configurable: JWKS_CACHE_MAX_AGE_MS). */
+export const jwksCacheMaxAgeMsDefault = 600_000;
+/** After a fetch, how long a token with an unknown kid waits before it may make the gateway fetch again (configurable: JWKS_COOLDOWN_MS). */
+export const jwksCooldownMsDefault = 30_000;

@@ -1,5 +1,5 @@
 import { openShards } from '@paygraph/shared/shards/pool';
-import { tokenSettingsFromEnv } from '@paygraph/shared/identity';
+import { subgraphTrustFromEnv } from '@paygraph/shared/gateway-trust';
 import { envBool, envInt, envString } from '@paygraph/shared/config';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
@@ -8,9 +8,12 @@ import { relayIntervalMsDefault, startRelay } from './services/relay';
 
 await runSubgraphMain('transaction', async () => {
   const shards = openShards();
-  const server = await createTransactionSubgraph(shards, tokenSettingsFromEnv());
+  const server = await createTransactionSubgraph(shards, subgraphTrustFromEnv('transaction'));
   const port = await listen(server.http, envInt('TRANSACTION_PORT', 4002), envString('HOST', '127.0.0.1'));
   // The relay completes cross-shard movements cut off by a crash; every replica may run one.
-  if (envBool('RELAY_ENABLED', true)) startRelay(shards, envInt('RELAY_INTERVAL_MS', relayIntervalMsDefault));
+  if (envBool('RELAY_ENABLED', true)) {
+    const relay = startRelay(shards, envInt('RELAY_INTERVAL_MS', relayIntervalMsDefault));
+    server.disposers.push(() => relay.stop());
+  }
   return { port, shards, server };
 });

@@ -1,17 +1,17 @@
 import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import type { TokenSettings } from '@paygraph/shared/identity';
+import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { clientInfo, extendContext, type TransactionContext } from './context';
 import { resolvers } from './resolvers/index';
 
-export function createTransactionSubgraph(shards: ShardSet, tokens: TokenSettings, now?: () => Date): Promise<SubgraphServer> {
+export function createTransactionSubgraph(shards: ShardSet, trust: SubgraphTrust, now?: () => Date): Promise<SubgraphServer> {
   return createSubgraph<TransactionContext>({
     name: 'transaction',
     typeDefs: readSchema('transaction'),
     resolvers: resolvers as unknown as GraphQLResolverMap<TransactionContext>,
     shards,
-    tokens,
+    trust,
     extendContext: (base, req) => extendContext(base, clientInfo(req), now),
   });
 }

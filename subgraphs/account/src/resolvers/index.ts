@@ -1,5 +1,6 @@
 import { AmountScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
 import { accountResolvers } from './account';
+import { balanceEventQueryResolvers, balanceEventResolvers, subscriptionResolvers } from './balance-event';
 import { entryResolvers } from './entry';
 import { mutationResolvers } from './mutation';
 import { queryResolvers } from './query';
@@ -7,7 +8,9 @@ import { queryResolvers } from './query';
 export const resolvers = {
   Amount: AmountScalar,
   DateTime: DateTimeScalar,
-  Query: queryResolvers,
+  Query: { ...queryResolvers, ...balanceEventQueryResolvers },
+  Subscription: subscriptionResolvers,
+  BalanceChangeEvent: balanceEventResolvers,
   Mutation: mutationResolvers,
   Account: accountResolvers,
   Entry: entryResolvers,

@@ -6,7 +6,7 @@ import { insertAccount } from '@paygraph/shared/db/ledger-store';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql, type GraphQLResponse } from '../../../../test/support/graphql';
-import { token, unique } from '../../../../test/support/env';
+import { asGateway, token, unique } from '../../../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf, ownerAccountCount, withdrawToReserve } from '../../../../test/support/ledger';
 
 /**
@@ -134,7 +134,8 @@ describe('account subgraph through the gateway', () => {
       stack.subgraphUrls.account,
       'query($r:[_Any!]!){ _entities(representations:$r){ ... on Account { id balance { available } } } }',
       { r: ids.map((id) => ({ __typename: 'Account', id })) },
-      ownerToken,
+      undefined,
+      await asGateway('account', ownerId, 'customer'),
     );
     expect(entities.errors).toBeUndefined();
     expect(queryCounts()).toEqual(oneQueryPerShard());

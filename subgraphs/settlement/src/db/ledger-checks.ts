@@ -70,3 +70,10 @@ export async function entriesOfKeys(db: Executor, keys: readonly string[]) {
     .from(ledgerEntries).innerJoin(postings, eq(postings.id, ledgerEntries.postingId))
     .where(inArray(postings.dedupeKey, [...keys]));
 }
+
+/** Accounts with entries in postings of the date. */
+export async function accountsTouchedOn(db: Executor, businessDate: string): Promise<string[]> {
+  const rows = await db.selectDistinct({ id: ledgerEntries.accountId }).from(ledgerEntries)
+    .innerJoin(postings, eq(postings.id, ledgerEntries.postingId)).where(eq(postings.businessDate, businessDate));
+  return rows.map((r) => r.id);
+}

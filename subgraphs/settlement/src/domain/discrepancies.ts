@@ -11,7 +11,8 @@ export type DiscrepancyKind =
   | 'BALANCE_MISMATCH'
   | 'POSTING_MISSING'
   | 'CLEARING_MISMATCH'
-  | 'SETTLEMENT_MISMATCH';
+  | 'SETTLEMENT_MISMATCH'
+  | 'TAMPER_DETECTED';
 
 export interface Discrepancy {
   kind: DiscrepancyKind;

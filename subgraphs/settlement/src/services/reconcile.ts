@@ -1,8 +1,9 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { parseId } from '@paygraph/shared/ids';
 import { clearingTotals } from '@paygraph/shared/db/ledger-store';
+import { verifyAccounts } from '@paygraph/shared/db/integrity';
 import {
-  balanceMismatchesOfDate, entriesOfKeys, inFlightRecords, paymentsOfDate, postedKeys, refundsOfDate, unbalancedPostings,
+  accountsTouchedOn, balanceMismatchesOfDate, entriesOfKeys, inFlightRecords, paymentsOfDate, postedKeys, refundsOfDate, unbalancedPostings,
 } from '../db/ledger-checks';
 import { externalTransfersOfDate } from '../db/settlement-sources';
 import { settlementsOfDate, statementLinesOfDate } from '../db/settlement-store';
@@ -29,7 +30,10 @@ export async function reconcile(shards: ShardSet, businessDate: string): Promise
 async function shardChecks(shard: Shard, businessDate: string): Promise<Discrepancy[]> {
   const unbalanced = await unbalancedPostings(shard.db, businessDate);
   const mismatched = await balanceMismatchesOfDate(shard.db, businessDate);
+  const tampered = await verifyAccounts(shard.db, await accountsTouchedOn(shard.db, businessDate));
   return [
+    ...tampered.map((t) => discrepancy('TAMPER_DETECTED', { accountId: t.accountId },
+      `${t.kind}${'sequence' in t ? ` at entry ${t.sequence}` : ''}: account ${t.accountId} on ${shard.name} was changed outside the ledger`)),
     ...unbalanced.map((u) => discrepancy('UNBALANCED_POSTING', { currency: u.currency, expected: 0n, actual: u.sum },
       `posting ${u.postingId} on ${shard.name} sums to ${u.sum}`)),
     ...mismatched.map((m) => discrepancy('BALANCE_MISMATCH', { accountId: m.accountId, currency: m.currency, expected: m.entries, actual: m.stored },

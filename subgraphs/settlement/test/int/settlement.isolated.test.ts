@@ -260,6 +260,7 @@ describe('reconciliation', () => {
     try {
       const r = await q(reconcileDoc, { businessDate: dayR });
       expect(r.data!.reconciliation.discrepancies).toEqual([
+        { kind: 'TAMPER_DETECTED', accountId: account, paymentId: null, expected: null, actual: null },
         { kind: 'BALANCE_MISMATCH', accountId: account, paymentId: null, expected: '5500', actual: '5507' },
       ]);
     } finally {
@@ -269,7 +270,7 @@ describe('reconciliation', () => {
     try {
       const r = await q(reconcileDoc, { businessDate: dayR });
       const kinds = r.data!.reconciliation.discrepancies.map((d: { kind: string }) => d.kind).sort();
-      expect(kinds).toEqual(['BALANCE_MISMATCH', 'UNBALANCED_POSTING']);
+      expect(kinds).toEqual(['BALANCE_MISMATCH', 'TAMPER_DETECTED', 'UNBALANCED_POSTING']);
     } finally {
       await shard.db.execute(sql`UPDATE ledger_entries SET amount = amount - 1 WHERE account_id = ${account} AND sequence = 1`);
     }

@@ -33,6 +33,25 @@ export async function createDatabases(urls: readonly string[]): Promise<void> {
   }
 }
 
+/**
+ * Drops the shards' databases. Refuses any database whose name does not start with
+ * "paygraph_test_" or "paygraph_bench_": it exists so that every test run starts clean.
+ */
+export async function dropScratchDatabases(urls: readonly string[]): Promise<void> {
+  for (const url of urls) {
+    const parsed = new URL(url);
+    const database = decodeURIComponent(parsed.pathname.slice(1));
+    if (!/^paygraph_(test|bench)_[A-Za-z0-9_]+$/.test(database)) throw new Error(`refusing to drop "${database}": not a test or bench database`);
+    parsed.pathname = '/';
+    const conn = await mysql.createConnection({ uri: parsed.toString() });
+    try {
+      await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
+    } finally {
+      await conn.end();
+    }
+  }
+}
+
 /** Applies every pending migration of every set to every shard. */
 export async function migrateShards(shards: ShardSet): Promise<void> {
   await createDatabases(shards.topology.urls);

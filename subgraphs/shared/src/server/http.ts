@@ -15,6 +15,29 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   routes?: Record<string, RouteHandler>;
   /** Called once per finished GraphQL request, e.g. for metrics. */
   onRequestDone?: (req: http.IncomingMessage, status: number, elapsedMs: number) => void;
+  /**
+   * Looks at a request once its body is read and before Apollo Server parses anything; a
+   * refusal is sent as it is. The gateway refuses batches and oversized documents here.
+   */
+  screen?: (request: ScreenedRequest) => ScreenRefusal | null;
+  /**
+   * Runs before every path but the routes: false answers a bare 401 before the body is read,
+   * so a caller that may not be here learns nothing about what is behind it.
+   */
+  authenticate?: (req: http.IncomingMessage) => Promise<boolean>;
+}
+
+export interface ScreenedRequest {
+  method: string;
+  /** The URL's query string, with its "?": a GET request's operation is there. */
+  search: string;
+  /** The parsed JSON body; undefined for a GET request. */
+  body: unknown;
+}
+
+export interface ScreenRefusal {
+  status: number;
+  body: unknown;
 }
 
 export class BodyTooLarge extends Error {}
@@ -26,8 +49,12 @@ export function readBody(req: http.IncomingMessage, limitBytes: number = request
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limitBytes) {
+        // The rest is read and dropped rather than the socket destroyed here: destroying it
+        // before the 413 is written would leave the client with a reset connection instead.
+        chunks.length = 0;
+        req.removeAllListeners('data');
+        req.resume();
         reject(new BodyTooLarge(`request body is larger than ${limitBytes} bytes`));
-        req.destroy();
         return;
       }
       chunks.push(chunk);
@@ -41,6 +68,12 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** No body and no keep-alive: the connection closes instead of reading whatever body was sent. */
+export function sendUnauthorized(res: http.ServerResponse): void {
+  res.writeHead(401, { 'content-length': '0', connection: 'close' });
+  res.end();
 }
 
 export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): http.Server {
@@ -63,6 +96,7 @@ async function handle<C extends BaseContext>(
   const url = new URL(req.url ?? '/', 'http://localhost');
   const route = options.routes?.[url.pathname];
   if (route) return route(req, res);
+  if (options.authenticate && !(await options.authenticate(req))) return sendUnauthorized(res);
   if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found: try /graphql' });
   const started = performance.now();
   let body: unknown;
@@ -72,7 +106,18 @@ async function handle<C extends BaseContext>(
   } catch (error) {
     const status = error instanceof BodyTooLarge ? 413 : 400;
     const message = error instanceof Error ? error.message : 'unreadable body';
+    if (error instanceof BodyTooLarge) {
+      // Once the refusal is written the connection goes, and with it whatever is still being sent.
+      res.setHeader('connection', 'close');
+      res.once('finish', () => req.destroy());
+    }
     return sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+  }
+  const refusal = options.screen?.({ method: req.method ?? 'GET', search: url.search, body });
+  if (refusal) {
+    sendJson(res, refusal.status, refusal.body);
+    options.onRequestDone?.(req, refusal.status, performance.now() - started);
+    return;
   }
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(req.headers)) {

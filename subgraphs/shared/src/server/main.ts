@@ -1,22 +1,33 @@
 import type { ShardSet } from '../shards/pool';
+import { envString } from '../config';
+import { startLedgerHintPublisher } from '../events/ledger-hints';
 import type { SubgraphServer } from './subgraph';
+import { shutdownGraceMs } from '../limits';
 
 /**
  * The common life of a subgraph process: start, say where it listens, and on SIGTERM/SIGINT
- * stop taking requests, let running ones finish, close the shard pools and exit.
+ * stop taking requests, let running ones finish, close the shard pools and exit. With REDIS_URL
+ * set, every committed posting batch of the process is announced as a ledger hint, so that
+ * balance streams in other processes learn of it at once instead of at their next poll.
  */
 export async function runSubgraphMain(
   name: string,
   start: () => Promise<{ port: number; shards: ShardSet; server: SubgraphServer }>,
 ): Promise<void> {
   const { port, shards, server } = await start();
+  const redisUrl = envString('REDIS_URL', '');
+  if (redisUrl !== '') server.disposers.push(startLedgerHintPublisher(redisUrl));
   console.log(`${name} subgraph listening on http://127.0.0.1:${port}/graphql`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // A stuck step (a client holding a socket open, a query that will not end) must not keep
+    // the process alive: after shutdownGraceMs it exits anyway.
+    setTimeout(() => process.exit(0), shutdownGraceMs).unref();
     server.http.close();
     server.http.closeIdleConnections();
+    await Promise.all(server.disposers.map((dispose) => dispose()));
     await server.apollo.stop();
     await shards.close();
     process.exit(0);

@@ -4,12 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import { parse, type GraphQLFormattedError } from 'graphql';
+import { parse, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { ShardSet } from '../shards/pool';
 import { LockTimeout } from '../shards/transaction';
-import { verifyAuthorization, describeIdentityFailure, type Identity, type TokenSettings } from '../identity';
-import { unauthenticated } from '../graphql/errors';
+import { TamperDetected } from '../ledger/tamper';
+import type { Identity } from '../identity';
+import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
 import { isProduction } from '../config';
 import { createGraphQLHttpServer, sendJson } from './http';
 import { probeShards } from './health';
@@ -31,13 +32,18 @@ export interface SubgraphOptions<C extends BaseSubgraphContext> {
   typeDefs: string;
   resolvers: GraphQLResolverMap<C>;
   shards: ShardSet;
-  tokens: TokenSettings;
+  /** The secret only this subgraph and the gateway share: see gateway-trust.ts. */
+  trust: SubgraphTrust;
   extendContext: (base: BaseSubgraphContext, req: http.IncomingMessage) => C;
 }
 
 export interface SubgraphServer {
   apollo: ApolloServer<BaseSubgraphContext>;
   http: http.Server;
+  /** The executable subgraph schema, for transports beside HTTP (graphql-ws). */
+  schema: GraphQLSchema;
+  /** Run on shutdown before the shard pools close: WebSocket servers, feeds, Redis connections. */
+  disposers: Array<() => Promise<void>>;
 }
 
 export async function createSubgraph<C extends BaseSubgraphContext>(options: SubgraphOptions<C>): Promise<SubgraphServer> {
@@ -48,26 +54,40 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
     includeStacktraceInErrorResponses: !isProduction(),
   });
   await apollo.start();
+  // Who the gateway said is calling, per request: set by authenticate, read by context.
+  const identities = new WeakMap<http.IncomingMessage, Identity>();
   const http = createGraphQLHttpServer<BaseSubgraphContext>({
     apollo,
+    authenticate: async (req) => {
+      const identity = await authenticateGatewayRequest(req, options.trust);
+      if (identity) identities.set(req, identity);
+      return identity !== null;
+    },
     context: async (req) => {
-      const verified = await verifyAuthorization(req.headers.authorization, options.tokens);
-      if (!verified.ok) throw unauthenticated(describeIdentityFailure(verified.failure));
-      return options.extendContext({ identity: verified.identity, shards: options.shards }, req);
+      const identity = identities.get(req);
+      if (!identity) throw new Error('a GraphQL request reached the context without passing authenticate');
+      return options.extendContext({ identity, shards: options.shards }, req);
     },
     routes: {
+      // Open to anyone who can reach the port: up or down per shard and nothing else (the
+      // errors behind a failed probe go to the log, since they name hosts and users).
       '/health': async (_req, res) => {
         const shards = await probeShards(options.shards);
-        sendJson(res, shards.every((s) => s.ok) ? 200 : 503, { service: options.name, shards });
+        for (const failed of shards.filter((s) => !s.ok)) console.error(`health probe of ${failed.shard} failed`, failed.error);
+        sendJson(res, shards.every((s) => s.ok) ? 200 : 503, { service: options.name, shards: shards.map(({ shard, ok }) => ({ shard, ok })) });
       },
     },
   });
-  return { apollo, http };
+  return { apollo, http, schema, disposers: [] };
 }
 
 /** A lock timeout is the client's to retry; anything unexpected is logged and kept vague. */
 export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
+  if (original instanceof TamperDetected) {
+    console.error('integrity check failed', original.message);
+    return { message: original.message, extensions: { code: 'TAMPER_DETECTED', accountId: original.accountId } };
+  }
   if (original instanceof LockTimeout) {
     return { ...formatted, message: original.message, extensions: { ...formatted.extensions, code: 'LOCK_TIMEOUT', retryable: true } };
   }

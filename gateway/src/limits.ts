@@ -1,0 +1,68 @@
+/**
+ * The gateway's own limits, each a named constant with its unit last. The operation limits
+ * are checked before any subgraph is called; the budgets marked "configurable" have an
+ * environment variable (read in security/config.ts), the rest are decisions worth a review.
+ */
+
+/** Bytes of GraphQL document text a request may carry (variables are not counted). */
+export const documentBytesMax = 32_768;
+/**
+ * Lexical tokens a document may hold (comments are not counted). Validation does work that
+ * grows faster than the document, so this bounds what one request can cost before it is refused.
+ */
+export const documentTokensMax = 2_000;
+/** Nested fields below the root of an operation; the contract's deepest (GetAccount) is 5. */
+export const operationDepthMax = 12;
+/**
+ * Nested fields below __schema or __type. Introspection is answered by the gateway itself and is
+ * off in production; the standard introspection query (GraphiQL, Explorer) is 15 deep.
+ */
+export const introspectionDepthMax = 20;
+/** Aliased fields in an operation, counted once per place a fragment is spread. */
+export const operationAliasesMax = 30;
+/**
+ * The estimated number of fields an operation resolves: each list multiplies what is below it by
+ * its `first` argument, or by listItemsDefault. GetAccount (100 entries) is estimated at about 900.
+ */
+export const operationCostMax = 20_000;
+/** Items a list field without `first` (or a list argument to count) is assumed to return. */
+export const listItemsDefault = 10;
+
+/**
+ * Rate limits per principal (role and subject) over a sliding window. Money mutations and
+ * everything else have separate budgets; createPayments weighs one unit per input.
+ */
+export const rateLimitWindowMs = 60_000;
+/** Money-mutation units per window for customers, merchants and partners (configurable: RATE_LIMIT_MONEY_PER_MINUTE). */
+export const rateLimitMoneyPerMinuteDefault = 6_000;
+/** Other operations per window for customers, merchants and partners (configurable: RATE_LIMIT_READS_PER_MINUTE). */
+export const rateLimitReadsPerMinuteDefault = 60_000;
+/**
+ * Operators run back-office batches (bulk payouts, the benchmark's 1,000-payment requests), so
+ * their budgets are far higher; they still bound what a stolen operator token can do
+ * (configurable: RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE, RATE_LIMIT_OPERATOR_READS_PER_MINUTE).
+ */
+export const rateLimitOperatorMoneyPerMinuteDefault = 1_200_000;
+export const rateLimitOperatorReadsPerMinuteDefault = 1_200_000;
+/** Budget counters the in-memory limiter keeps; past it the least recently used are forgotten. */
+export const rateLimitCountersMax = 100_000;
+/** Principals longer than this are hashed before they become a Redis key. */
+export const rateLimitKeyCharsMax = 200;
+/** How long a rate-limit decision may wait for Redis before the in-memory limiter decides instead. */
+export const redisCommandTimeoutMs = 250;
+/** Bytes a Redis command connection may hold unsent before commands are refused. */
+export const redisCommandBufferBytesMax = 1_048_576;
+
+/** Audit rows written to the control shard in one INSERT, and the pause between writes. */
+export const auditBatchRowsMax = 500;
+export const auditFlushIntervalMs = 200;
+/** Audit rows waiting for the database at most; past it new rows are dropped (and counted). */
+export const auditQueueRowsMax = 100_000;
+/** Connections the gateway keeps to the control shard for audit rows. */
+export const auditPoolConnectionsMax = 2;
+/** How long stopping the gateway waits for the last audit rows to be written. */
+export const auditCloseTimeoutMs = 5_000;
+/** Bytes the audit log stream may hold unwritten; past it lines are dropped (and counted). */
+export const auditLogBufferBytesMax = 16_777_216;
+/** Characters kept of free text (description, reason, externalRef, user agent) in an audit record. */
+export const auditTextCharsMax = 256;

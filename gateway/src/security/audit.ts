@@ -1,0 +1,237 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { GraphQLFormattedError } from 'graphql';
+import type { AuditEventRow } from '@paygraph/transaction/db/schema/audit';
+import type { AuditStore } from '../db/audit-store';
+import { auditLogBufferBytesMax, auditTextCharsMax } from '../limits';
+import type { MoneyAction } from './root-fields';
+
+/**
+ * The audit trail: every mutation and every refused authentication or authorization, one JSON
+ * object per line (stdout, or AUDIT_LOG_FILE), and for money mutations also one row per money
+ * movement asked for in audit_events. What goes in is chosen field by field: never the token,
+ * the variables as a whole or an error message (which may quote input), and free text has
+ * card-like digit runs masked.
+ */
+export interface AuditClient {
+  ip: string | null;
+  userAgent: string | null;
+  deviceId: string | null;
+}
+
+export interface AuditInput {
+  requestId: string;
+  at: Date;
+  principal: { sub: string; role: string } | null;
+  /** Why the caller is not authenticated (TokenExpired, ...), when it is not. */
+  authFailure: string | null;
+  operationType: 'query' | 'mutation' | 'subscription';
+  operationName: string | null;
+  rootFields: readonly { name: string; responseKey: string }[];
+  money: readonly MoneyAction[];
+  httpStatus: number | null;
+  data: Record<string, unknown> | null | undefined;
+  errors: readonly GraphQLFormattedError[] | undefined;
+  client: AuditClient;
+}
+
+/** Codes that mean the caller was refused; a request with one is audited even when it only reads. */
+export const deniedCodes = ['UNAUTHENTICATED', 'FORBIDDEN'] as const;
+
+export interface AuditRecord {
+  type: 'audit';
+  at: string;
+  requestId: string;
+  event: 'mutation' | 'access_denied';
+  denied: string[];
+  principal: { sub: string; role: string } | null;
+  authFailure: string | null;
+  operation: { type: string; name: string | null; rootFields: string[] };
+  money: Array<{
+    field: string; index: number | null; idempotencyKey: string | null; accountId: string | null; counterpartyAccountId: string | null;
+    paymentId: string | null; amount: string | null; currency: string | null; note: string | null; outcome: string; errorCodes: string[];
+  }>;
+  outcome: { ok: boolean; httpStatus: number | null; errorCodes: string[]; results: Record<string, string | Array<string | null> | null> };
+  client: AuditClient;
+}
+
+/**
+ * Digit runs of 12 or more (single spaces or dashes between digits allowed, as card numbers
+ * are written) keep their last 4 digits. 12–19 digits is the range of card numbers; longer
+ * runs are masked as well, since a card number run together with more digits is still one.
+ */
+const cardLikeDigits = /(?<![0-9])[0-9](?:[ -]?[0-9]){11,}(?![0-9])/g;
+
+export function maskCardNumbers(text: string): string {
+  return text.replace(cardLikeDigits, (run) => {
+    const digits = run.replace(/[^0-9]/g, '');
+    return `${'*'.repeat(digits.length - 4)}${digits.slice(-4)}`;
+  });
+}
+
+/** Free text as it may be audited: masked, then cut to auditTextCharsMax. */
+export function auditText(text: string | null): string | null {
+  if (text === null) return null;
+  return maskCardNumbers(text).slice(0, auditTextCharsMax);
+}
+
+/** Whether a request is audited, and the record if so. */
+export function auditRecordOf(input: AuditInput): AuditRecord | null {
+  const errors = input.errors ?? [];
+  const errorCodes = unique(errors.map(codeOf));
+  const denied = errorCodes.filter((c) => (deniedCodes as readonly string[]).includes(c));
+  const mutation = input.operationType === 'mutation';
+  if (!mutation && denied.length === 0) return null;
+  const results: AuditRecord['outcome']['results'] = {};
+  for (const field of input.rootFields) {
+    const value = input.data?.[field.responseKey];
+    results[field.responseKey] = Array.isArray(value) ? value.map(typenameOf) : typenameOf(value);
+  }
+  return {
+    type: 'audit',
+    at: input.at.toISOString(),
+    requestId: input.requestId,
+    event: mutation ? 'mutation' : 'access_denied',
+    denied,
+    principal: input.principal,
+    authFailure: input.authFailure,
+    operation: { type: input.operationType, name: auditText(input.operationName), rootFields: input.rootFields.map((f) => f.name) },
+    money: input.money.map((action) => {
+      const outcome = actionOutcome(action, input.data, errors);
+      return {
+        field: action.field,
+        index: action.index,
+        idempotencyKey: action.idempotencyKey,
+        accountId: action.accountId,
+        counterpartyAccountId: action.counterpartyAccountId,
+        paymentId: action.paymentId,
+        amount: action.amount,
+        currency: action.currency,
+        note: auditText(action.note),
+        ...outcome,
+      };
+    }),
+    outcome: { ok: errors.length === 0 && (input.httpStatus ?? 200) < 400, httpStatus: input.httpStatus, errorCodes, results },
+    client: { ip: input.client.ip, userAgent: auditText(input.client.userAgent), deviceId: auditText(input.client.deviceId) },
+  };
+}
+
+/** The audit_events rows of a record: one per money action. */
+export function auditRowsOf(record: AuditRecord): AuditEventRow[] {
+  const at = new Date(record.at);
+  return record.money.map((action) => ({
+    occurredAt: at,
+    requestId: record.requestId,
+    principalSub: record.principal?.sub.slice(0, 128) ?? null,
+    principalRole: record.principal?.role ?? null,
+    operationName: record.operation.name?.slice(0, 128) ?? null,
+    action: action.field,
+    itemIndex: action.index ?? 0,
+    idempotencyKey: action.idempotencyKey?.slice(0, 128) ?? null,
+    accountId: action.accountId?.slice(0, 64) ?? null,
+    counterpartyAccountId: action.counterpartyAccountId?.slice(0, 64) ?? null,
+    paymentId: action.paymentId?.slice(0, 64) ?? null,
+    amount: action.amount?.slice(0, 40) ?? null,
+    currency: action.currency?.slice(0, 8) ?? null,
+    note: action.note,
+    outcome: action.outcome.slice(0, 64),
+    errorCodes: action.errorCodes.length > 0 ? action.errorCodes.join(',').slice(0, 255) : null,
+    clientIp: record.client.ip?.slice(0, 64) ?? null,
+    userAgent: record.client.userAgent,
+    deviceId: record.client.deviceId?.slice(0, 128) ?? null,
+  }));
+}
+
+/**
+ * One action's outcome: its result's type when the client selected __typename, else the first
+ * error that concerns it (its own path, or the request as a whole), else "ok" or "NO_RESULT".
+ */
+function actionOutcome(action: MoneyAction, data: Record<string, unknown> | null | undefined, errors: readonly GraphQLFormattedError[]): { outcome: string; errorCodes: string[] } {
+  const own = errors.filter((e) => {
+    const path = e.path ?? [];
+    if (path.length === 0) return true;
+    if (path[0] !== action.responseKey) return false;
+    return action.index === null || path.length === 1 || path[1] === action.index;
+  });
+  const errorCodes = unique(own.map(codeOf));
+  const field = data?.[action.responseKey];
+  const value = action.index === null ? field : Array.isArray(field) ? field[action.index] : undefined;
+  const typename = typenameOf(value);
+  if (typename) return { outcome: typename, errorCodes };
+  if (errorCodes.length > 0) return { outcome: errorCodes[0]!, errorCodes };
+  return { outcome: value === null || value === undefined ? 'NO_RESULT' : 'ok', errorCodes };
+}
+
+function typenameOf(value: unknown): string | null {
+  if (typeof value !== 'object' || value === null || !('__typename' in value)) return null;
+  const name = (value as { __typename: unknown }).__typename;
+  return typeof name === 'string' ? name : null;
+}
+
+function codeOf(error: GraphQLFormattedError): string {
+  const code = error.extensions?.code;
+  return typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** Where audit lines go: stdout, or appended to a file. */
+export interface AuditLog {
+  write(record: AuditRecord): void;
+  /** Lines dropped because the destination could not keep up or failed. */
+  dropped(): number;
+  close(): Promise<void>;
+}
+
+export function createAuditLog(file: string | null): AuditLog {
+  let failed = false;
+  let dropped = 0;
+  const stream: NodeJS.WritableStream & { writableLength: number } = file === null ? process.stdout : createWriteStream(file, { flags: 'a' });
+  stream.on('error', (error: Error) => {
+    if (!failed) console.error(`audit: the audit log ${file ?? 'stdout'} failed; lines are dropped from now on`, error.message);
+    failed = true;
+  });
+  return {
+    write(record) {
+      // A destination that does not keep up must not make the gateway hold lines without bound.
+      if (failed || stream.writableLength > auditLogBufferBytesMax) {
+        dropped += 1;
+        return;
+      }
+      stream.write(`${JSON.stringify(record)}\n`);
+    },
+    dropped: () => dropped,
+    async close() {
+      if (file === null || failed) return;
+      const fileStream = stream as WriteStream;
+      await new Promise<void>((resolve) => fileStream.end(resolve));
+    },
+  };
+}
+
+/** The audit trail's two destinations, fed one record per audited request. */
+export interface Auditor {
+  record(input: AuditInput): AuditRecord | null;
+  log: AuditLog;
+  store: AuditStore | null;
+  close(): Promise<void>;
+}
+
+export function createAuditor(log: AuditLog, store: AuditStore | null): Auditor {
+  return {
+    log,
+    store,
+    record(input) {
+      const record = auditRecordOf(input);
+      if (!record) return null;
+      log.write(record);
+      if (store && record.money.length > 0) store.enqueue(auditRowsOf(record));
+      return record;
+    },
+    async close() {
+      await store?.close();
+      await log.close();
+    },
+  };
+}

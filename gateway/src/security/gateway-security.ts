@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { GraphQLError, type OperationDefinitionNode } from 'graphql';
+import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import type { Role } from '@paygraph/shared/identity';
+import type { ScreenedRequest, ScreenRefusal } from '@paygraph/shared/server/http';
+import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
+import type { GatewayContext } from '../context';
+import { createAuditStore } from '../db/audit-store';
+import { auditPoolConnectionsMax } from '../limits';
+import { createAuditLog, createAuditor, type Auditor } from './audit';
+import { defaultRateBudgets, rateLimitKeyPrefixDefault, securityOptionsFromEnv } from './config';
+import { screenGraphQLRequest } from './http-screen';
+import { checkOperation, checkSource, defaultOperationLimits, fragmentsOf, limitError, type OperationLimits } from './operation-limits';
+import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
+import { isMoneyMutationField, moneyActionsOf, moneyWeight, rootFieldsOf, type RootField } from './root-fields';
+
+/**
+ * The gateway's defences that come before any subgraph is called, and its audit trail:
+ *  - the HTTP screen refuses batches and oversized documents before they are parsed;
+ *  - the plugin refuses operations too deep, too aliased or too costly once they are validated
+ *    (for graphql-ws, which does not pass the screen, it checks the document's size there too),
+ *    then takes the operation's weight from the caller's rate budgets;
+ *  - every mutation and every refused authentication or authorization is audited when its
+ *    response is sent.
+ */
+export interface RateBudgets {
+  /** Money-mutation units (createPayments: one per input) per minute, for customers, merchants and partners. */
+  moneyPerMinute: number;
+  /** Other operations per minute, for customers, merchants and partners. */
+  readsPerMinute: number;
+  operatorMoneyPerMinute: number;
+  operatorReadsPerMinute: number;
+}
+
+export interface GatewaySecurityOptions {
+  limits?: Partial<OperationLimits>;
+  budgets?: Partial<RateBudgets>;
+  /** Budgets shared by every gateway through this Redis; null: each process keeps its own. */
+  redisUrl?: string | null;
+  redisKeyPrefix?: string;
+  /** Audit lines appended to this file; null: stdout. */
+  auditLogFile?: string | null;
+  /**
+   * Where audit rows are written (its control shard). Absent: shards opened from MYSQL_SHARDS
+   * for the gateway alone; null: no rows, only the audit log.
+   */
+  auditShards?: ShardSet | null;
+}
+
+export interface GatewaySecurity {
+  plugin: ApolloServerPlugin<GatewayContext>;
+  screen: (request: ScreenedRequest) => ScreenRefusal | null;
+  limits: OperationLimits;
+  rateLimiter: RateLimiter;
+  auditor: Auditor;
+  close(): Promise<void>;
+}
+
+/** Every setting left out comes from the environment (config.ts), as for the gateway process. */
+export function createGatewaySecurity(options: GatewaySecurityOptions = {}): GatewaySecurity {
+  const env = securityOptionsFromEnv();
+  const limits: OperationLimits = { ...defaultOperationLimits, ...options.limits };
+  const budgets: RateBudgets = { ...defaultRateBudgets, ...env.budgets, ...options.budgets };
+  const redisUrl = options.redisUrl === undefined ? env.redisUrl : options.redisUrl;
+  const auditLogFile = options.auditLogFile === undefined ? env.auditLogFile : options.auditLogFile;
+  const rateLimiter: RateLimiter = redisUrl
+    ? new RedisRateLimiter({ url: redisUrl, keyPrefix: options.redisKeyPrefix ?? rateLimitKeyPrefixDefault })
+    : new MemoryRateLimiter();
+  const ownsShards = options.auditShards === undefined;
+  const shards = ownsShards ? openShards({ poolSize: auditPoolConnectionsMax }) : options.auditShards;
+  const store = shards ? createAuditStore(shards, { ownsShards }) : null;
+  const auditor = createAuditor(createAuditLog(auditLogFile ?? null), store);
+  return {
+    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor }),
+    screen: (request) => screenGraphQLRequest(request, limits),
+    limits,
+    rateLimiter,
+    auditor,
+    close: async () => {
+      await rateLimiter.close();
+      await auditor.close();
+    },
+  };
+}
+
+interface PluginDeps {
+  limits: OperationLimits;
+  budgets: RateBudgets;
+  rateLimiter: RateLimiter;
+  auditor: Auditor;
+}
+
+function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      const requestId = randomUUID();
+      const at = new Date();
+      // Read once the operation is known, and kept for the audit record.
+      let fields: RootField[] | null = null;
+      return {
+        async didResolveOperation({ request, source, document, schema, operation, contextValue }) {
+          // No operation to run (a document without the one named): execution refuses it.
+          if (!operation) return;
+          // Over HTTP the screen has checked the document's size already; graphql-ws has no screen.
+          if (!request.http) {
+            const violation = checkSource(source, deps.limits);
+            if (violation) throw limitError(violation);
+          }
+          const fragments = fragmentsOf(document.definitions);
+          fields = rootFieldsOf(schema, fragments, operation, request.variables);
+          const checked = checkOperation(schema, fragments, operation, request.variables ?? {}, deps.limits);
+          if (!checked.ok) throw limitError(checked.error);
+          // Without an identity the operation is refused (plugins.ts) or is introspection,
+          // which the gateway answers itself; neither reaches a subgraph.
+          if (!contextValue.auth.ok) return;
+          const { role, sub } = contextValue.auth.identity;
+          const decision = await deps.rateLimiter.take(`${role}:${sub}`, chargesOf(operation, fields, role, deps.budgets));
+          if (!decision.allowed) throw rateLimited(decision, deps.budgets, role);
+        },
+        async willSendResponse({ request, response, operation, document, schema, contextValue }) {
+          response.http.headers.set('x-request-id', requestId);
+          if (!operation || !document) return;
+          fields ??= rootFieldsOf(schema, fragmentsOf(document.definitions), operation, request.variables);
+          const body = response.body;
+          const result = body.kind === 'single' ? body.singleResult : body.initialResult;
+          deps.auditor.record({
+            requestId,
+            at,
+            principal: contextValue.auth.ok ? { sub: contextValue.auth.identity.sub, role: contextValue.auth.identity.role } : null,
+            authFailure: contextValue.auth.ok ? null : contextValue.auth.failure.kind,
+            operationType: operation.operation,
+            operationName: operation.name?.value ?? null,
+            rootFields: fields,
+            money: moneyActionsOf(operation, fields),
+            // Apollo leaves the status unset for 200; graphql-ws operations have no HTTP status at all.
+            httpStatus: response.http.status ?? (request.http ? 200 : null),
+            data: result.data as Record<string, unknown> | null | undefined,
+            errors: result.errors,
+            client: contextValue.client,
+          });
+        },
+      };
+    },
+  };
+}
+
+/** What a request takes from its caller's budgets: money units, and one "other" unit for anything else. */
+export function chargesOf(operation: OperationDefinitionNode, fields: readonly RootField[], role: Role, budgets: RateBudgets): Charge[] {
+  const operator = role === 'operator';
+  const charges: Charge[] = [];
+  const money = moneyWeight(operation, fields);
+  if (money > 0) charges.push({ bucket: 'money', weight: money, limit: operator ? budgets.operatorMoneyPerMinute : budgets.moneyPerMinute });
+  const other = fields.some((f) => operation.operation !== 'mutation' || !isMoneyMutationField(f.name));
+  if (other) charges.push({ bucket: 'other', weight: 1, limit: operator ? budgets.operatorReadsPerMinute : budgets.readsPerMinute });
+  return charges;
+}
+
+function rateLimited(decision: Extract<Decision, { allowed: false }>, budgets: RateBudgets, role: Role): GraphQLError {
+  const operator = role === 'operator';
+  const budget = decision.bucket === 'money'
+    ? (operator ? budgets.operatorMoneyPerMinute : budgets.moneyPerMinute)
+    : (operator ? budgets.operatorReadsPerMinute : budgets.readsPerMinute);
+  const what = decision.bucket === 'money' ? 'money-mutation units' : 'operations';
+  if (decision.retryAfterMs === null) {
+    return new GraphQLError(`this request alone weighs more than the budget of ${budget} ${what} per minute; split it`, {
+      extensions: { code: 'RATE_LIMITED', bucket: decision.bucket, retryAfterSeconds: null, http: { status: 429 } },
+    });
+  }
+  const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+  return new GraphQLError(`rate limit reached: at most ${budget} ${what} per minute; retry after ${retryAfterSeconds} s`, {
+    extensions: {
+      code: 'RATE_LIMITED', bucket: decision.bucket, retryAfterSeconds,
+      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) },
+    },
+  });
+}

@@ -1,0 +1,255 @@
+import {
+  GraphQLError, Kind, Lexer, Source, TokenKind, getNamedType, getNullableType, isCompositeType, isListType, valueFromAST,
+  type FieldNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLField, type GraphQLSchema,
+  type OperationDefinitionNode, type SelectionNode,
+} from 'graphql';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import {
+  documentBytesMax, documentTokensMax, introspectionDepthMax, listItemsDefault, operationAliasesMax, operationCostMax,
+  operationDepthMax,
+} from '../limits';
+
+/**
+ * What one operation may ask of the gateway, checked before any subgraph is called: the size
+ * of its text (before it is parsed), then its shape (once it is parsed and validated).
+ */
+export interface OperationLimits {
+  documentBytesMax: number;
+  documentTokensMax: number;
+  depthMax: number;
+  introspectionDepthMax: number;
+  aliasesMax: number;
+  costMax: number;
+  listItemsDefault: number;
+}
+
+export const defaultOperationLimits: OperationLimits = {
+  documentBytesMax,
+  documentTokensMax,
+  depthMax: operationDepthMax,
+  introspectionDepthMax,
+  aliasesMax: operationAliasesMax,
+  costMax: operationCostMax,
+  listItemsDefault,
+};
+
+export type LimitCode = 'DOCUMENT_TOO_LARGE' | 'TOO_MANY_TOKENS' | 'OPERATION_TOO_DEEP' | 'TOO_MANY_ALIASES' | 'OPERATION_TOO_COSTLY';
+
+export interface LimitViolation {
+  code: LimitCode;
+  message: string;
+  /** What was measured and what is allowed, so that a client can see how far over it is. */
+  measured: number;
+  limit: number;
+}
+
+/** The refusal as the client sees it: a GraphQL error with HTTP status 400. */
+export function limitError(violation: LimitViolation): GraphQLError {
+  return new GraphQLError(violation.message, {
+    extensions: { code: violation.code, measured: violation.measured, limit: violation.limit, http: { status: 400 } },
+  });
+}
+
+/** Size and token count of the document text, so that nothing too big is ever parsed. */
+export function checkSource(source: string, limits: OperationLimits = defaultOperationLimits): LimitViolation | null {
+  const bytes = Buffer.byteLength(source, 'utf8');
+  if (bytes > limits.documentBytesMax) {
+    return { code: 'DOCUMENT_TOO_LARGE', message: `the document is ${bytes} bytes; at most ${limits.documentBytesMax} are accepted`, measured: bytes, limit: limits.documentBytesMax };
+  }
+  const tokens = countTokens(source, limits.documentTokensMax + 1);
+  if (tokens > limits.documentTokensMax) {
+    return { code: 'TOO_MANY_TOKENS', message: `the document has more than ${limits.documentTokensMax} tokens`, measured: tokens, limit: limits.documentTokensMax };
+  }
+  return null;
+}
+
+/**
+ * Counts tokens the way graphql's parser does (comments excluded), stopping at `stopAt`. Text
+ * the lexer cannot read is counted up to that point: the parser then reports the syntax error.
+ */
+export function countTokens(source: string, stopAt: number): number {
+  const lexer = new Lexer(new Source(source));
+  let count = 0;
+  try {
+    while (count < stopAt && lexer.advance().kind !== TokenKind.EOF) count += 1;
+  } catch {
+    // A syntax error: the parser will say where.
+  }
+  return count;
+}
+
+export interface OperationMeasure {
+  /** Deepest nesting of fields outside introspection, and inside it. */
+  depth: number;
+  introspectionDepth: number;
+  aliases: number;
+  /** Estimated fields resolved, lists multiplied out (see operationCostMax). */
+  cost: number;
+}
+
+/**
+ * Measures an operation of a validated document. Fragments are measured once per place they
+ * are spread (a measure per fragment is remembered, so fragments spreading fragments cannot
+ * make this walk exponential). Fields of introspection cost nothing: the gateway answers them
+ * from its schema without calling a subgraph.
+ */
+export function measureOperation(
+  schema: GraphQLSchema,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>>,
+  limits: OperationLimits = defaultOperationLimits,
+): OperationMeasure {
+  const rootType = schema.getRootType(operation.operation);
+  if (!rootType) return { depth: 0, introspectionDepth: 0, aliases: 0, cost: 0 };
+  const memo = new Map<string, OperationMeasure>();
+  const inProgress = new Set<string>();
+
+  /** `page`: the `first` of the connection these selections belong to, for its list fields. */
+  const measureSelections = (selections: readonly SelectionNode[], parent: GraphQLCompositeType, page: number | null): OperationMeasure => {
+    const total: OperationMeasure = { depth: 0, introspectionDepth: 0, aliases: 0, cost: 0 };
+    const add = (part: OperationMeasure, depthOffset: number) => {
+      total.depth = Math.max(total.depth, part.depth + depthOffset);
+      total.introspectionDepth = Math.max(total.introspectionDepth, part.introspectionDepth);
+      total.aliases += part.aliases;
+      total.cost += part.cost;
+    };
+    for (const selection of selections) {
+      if (selection.kind === Kind.FIELD) {
+        add(measureField(selection, parent, page), 0);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
+        if (type && isCompositeType(type)) add(measureSelections(selection.selectionSet.selections, type, page), 0);
+      } else {
+        const name = selection.name.value;
+        const key = `${name}\u0000${page ?? ''}`;
+        let measured = memo.get(key);
+        if (!measured) {
+          const fragment = fragments.get(name);
+          const type = fragment ? schema.getType(fragment.typeCondition.name.value) : undefined;
+          // Validation refuses unknown and cyclic fragments; this only keeps the walk finite.
+          if (!fragment || !type || !isCompositeType(type) || inProgress.has(key)) continue;
+          inProgress.add(key);
+          measured = measureSelections(fragment.selectionSet.selections, type, page);
+          inProgress.delete(key);
+          memo.set(key, measured);
+        }
+        add(measured, 0);
+      }
+    }
+    return total;
+  };
+
+  const measureField = (field: FieldNode, parent: GraphQLCompositeType, page: number | null): OperationMeasure => {
+    const name = field.name.value;
+    const alias = field.alias ? 1 : 0;
+    if (name === '__schema' || name === '__type') {
+      return { depth: 1, introspectionDepth: 1 + introspectionDepthOf(field), aliases: alias, cost: 0 };
+    }
+    if (name.startsWith('__')) return { depth: 1, introspectionDepth: 0, aliases: alias, cost: 0 };
+    const definition = 'getFields' in parent ? parent.getFields()[name] : undefined;
+    if (!definition) return { depth: 1, introspectionDepth: 0, aliases: alias, cost: 1 };
+    const returns = getNullableType(definition.type);
+    const first = intArgument(definition, field, 'first', variables);
+    let items = 1;
+    let childPage: number | null = null;
+    if (isListType(returns)) items = first ?? listArgumentLength(definition, field, variables) ?? page ?? limits.listItemsDefault;
+    else if (first !== null) childPage = first;
+    const type = getNamedType(returns);
+    const below = field.selectionSet && isCompositeType(type)
+      ? measureSelections(field.selectionSet.selections, type, childPage)
+      : { depth: 0, introspectionDepth: 0, aliases: 0, cost: 0 };
+    return {
+      depth: 1 + below.depth,
+      introspectionDepth: below.introspectionDepth,
+      aliases: alias + below.aliases,
+      cost: items * (1 + below.cost),
+    };
+  };
+
+  /** Depth below an introspection field; fragments there are expanded, bounded by the document's size. */
+  const introspectionDepthOf = (field: FieldNode): number => {
+    const walk = (selections: readonly SelectionNode[], seen: ReadonlySet<string>): number => {
+      let deepest = 0;
+      for (const selection of selections) {
+        if (selection.kind === Kind.FIELD) {
+          deepest = Math.max(deepest, 1 + (selection.selectionSet ? walk(selection.selectionSet.selections, seen) : 0));
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          deepest = Math.max(deepest, walk(selection.selectionSet.selections, seen));
+        } else if (!seen.has(selection.name.value)) {
+          const fragment = fragments.get(selection.name.value);
+          if (fragment) deepest = Math.max(deepest, walk(fragment.selectionSet.selections, new Set([...seen, selection.name.value])));
+        }
+      }
+      return deepest;
+    };
+    return field.selectionSet ? walk(field.selectionSet.selections, new Set()) : 0;
+  };
+
+  return measureSelections(operation.selectionSet.selections, rootType, null);
+}
+
+/** The first limit the measure breaks, in the order a client would want to fix them. */
+export function checkMeasure(measure: OperationMeasure, limits: OperationLimits = defaultOperationLimits): LimitViolation | null {
+  if (measure.depth > limits.depthMax) {
+    return { code: 'OPERATION_TOO_DEEP', message: `the operation nests ${measure.depth} fields deep; at most ${limits.depthMax} are accepted`, measured: measure.depth, limit: limits.depthMax };
+  }
+  if (measure.introspectionDepth > limits.introspectionDepthMax) {
+    return { code: 'OPERATION_TOO_DEEP', message: `the introspection query nests ${measure.introspectionDepth} fields deep; at most ${limits.introspectionDepthMax} are accepted`, measured: measure.introspectionDepth, limit: limits.introspectionDepthMax };
+  }
+  if (measure.aliases > limits.aliasesMax) {
+    return { code: 'TOO_MANY_ALIASES', message: `the operation uses ${measure.aliases} aliases; at most ${limits.aliasesMax} are accepted`, measured: measure.aliases, limit: limits.aliasesMax };
+  }
+  if (measure.cost > limits.costMax) {
+    const cost = Math.min(measure.cost, Number.MAX_SAFE_INTEGER);
+    return { code: 'OPERATION_TOO_COSTLY', message: `the operation could resolve about ${cost} fields; at most ${limits.costMax} are accepted (ask for smaller pages)`, measured: cost, limit: limits.costMax };
+  }
+  return null;
+}
+
+/** Measures and checks in one go: the form the gateway's plugin and the contract test use. */
+export function checkOperation(
+  schema: GraphQLSchema,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>>,
+  limits: OperationLimits = defaultOperationLimits,
+): Result<OperationMeasure, LimitViolation> {
+  const measure = measureOperation(schema, fragments, operation, variables, limits);
+  const violation = checkMeasure(measure, limits);
+  return violation ? err(violation) : ok(measure);
+}
+
+/** An Int argument's value, from a literal, a variable or the schema's default; null when absent or not an Int. */
+function intArgument(definition: GraphQLField<unknown, unknown>, field: FieldNode, name: string, variables: Readonly<Record<string, unknown>>): number | null {
+  const argument = definition.args.find((a) => a.name === name);
+  if (!argument) return null;
+  const node = field.arguments?.find((a) => a.name.value === name);
+  const value = node ? valueFromAST(node.value, argument.type, variables as Record<string, unknown>) : argument.defaultValue;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
+/** A list field given a list argument (createPayments' inputs) answers about one item per element. */
+function listArgumentLength(definition: GraphQLField<unknown, unknown>, field: FieldNode, variables: Readonly<Record<string, unknown>>): number | null {
+  let longest: number | null = null;
+  for (const argument of definition.args) {
+    if (!isListType(getNullableType(argument.type))) continue;
+    const node = field.arguments?.find((a) => a.name.value === argument.name);
+    if (!node) continue;
+    const value: unknown = valueFromAST(node.value, argument.type, variables as Record<string, unknown>);
+    if (Array.isArray(value)) longest = Math.max(longest ?? 0, value.length);
+  }
+  return longest;
+}
+
+/** The fragments of a document by name. */
+export function fragmentsOf(definitions: readonly { kind: Kind }[]): Map<string, FragmentDefinitionNode> {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const definition of definitions) {
+    if (definition.kind === Kind.FRAGMENT_DEFINITION) {
+      const fragment = definition as FragmentDefinitionNode;
+      fragments.set(fragment.name.value, fragment);
+    }
+  }
+  return fragments;
+}

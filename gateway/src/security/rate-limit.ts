@@ -1,0 +1,191 @@
+import { createHash } from 'node:crypto';
+import { rateLimitCountersMax, rateLimitKeyCharsMax, rateLimitWindowMs } from '../limits';
+import { createRedisCommands, type RedisCommands } from './redis-commands';
+
+/**
+ * Budgets per principal over a sliding window: the count of the current fixed window plus the
+ * previous window's count weighted by how much of it still overlaps the last windowMs. That is
+ * the usual sliding-window counter: two numbers per budget, no burst of twice the budget at a
+ * window's edge, and an exact answer to "when will this request fit" (Retry-After).
+ *
+ * Refused requests take nothing from the budget, so a client that waits as told gets through.
+ * With Redis the budgets are shared by every gateway process (one Lua script decides and
+ * counts atomically); without it, or while Redis does not answer, each process keeps its own.
+ */
+export type Bucket = 'money' | 'other';
+
+export interface Charge {
+  bucket: Bucket;
+  weight: number;
+  /** The budget per window for this principal and bucket. */
+  limit: number;
+}
+
+export type Decision =
+  | { allowed: true }
+  /** retryAfterMs is null when the request alone weighs more than the whole budget. */
+  | { allowed: false; bucket: Bucket; retryAfterMs: number | null };
+
+export interface RateLimiter {
+  take(principal: string, charges: readonly Charge[], nowMs?: number): Promise<Decision>;
+  close(): Promise<void>;
+}
+
+type Fit = { fits: true } | { fits: false; retryAfterMs: number | null };
+
+/**
+ * Whether `weight` more fits, given the previous and current windows' counts and how far into
+ * the current window `fraction` (0..1) is; when not, how long until it would.
+ */
+export function slidingWindowFit(previous: number, current: number, fraction: number, weight: number, limit: number, windowMs: number): Fit {
+  if (previous * (1 - fraction) + current + weight <= limit) return { fits: true };
+  if (weight > limit) return { fits: false, retryAfterMs: null };
+  // Within this window: the previous window's share shrinks until it leaves room.
+  if (current + weight <= limit) return { fits: false, retryAfterMs: Math.ceil((1 - (limit - current - weight) / previous - fraction) * windowMs) };
+  // In the next window, this window's count is the one that shrinks.
+  const into = current > 0 ? 1 - (limit - weight) / current : 0;
+  return { fits: false, retryAfterMs: Math.ceil((1 - fraction + into) * windowMs) };
+}
+
+interface Counter {
+  window: number;
+  current: number;
+  previous: number;
+}
+
+/** One process's budgets, in a map bounded to countersMax (least recently used forgotten first). */
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly counters = new Map<string, Counter>();
+
+  constructor(private readonly windowMs: number = rateLimitWindowMs, private readonly countersMax: number = rateLimitCountersMax) {}
+
+  async take(principal: string, charges: readonly Charge[], nowMs: number = Date.now()): Promise<Decision> {
+    return this.takeNow(principal, charges, nowMs);
+  }
+
+  /** Synchronous, so that checking every bucket and counting them is one step. */
+  takeNow(principal: string, charges: readonly Charge[], nowMs: number): Decision {
+    const window = Math.floor(nowMs / this.windowMs);
+    const fraction = (nowMs % this.windowMs) / this.windowMs;
+    const counters = charges.map((charge) => this.counter(`${charge.bucket}\u0000${principal}`, window));
+    for (const [i, charge] of charges.entries()) {
+      const counter = counters[i]!;
+      const fit = slidingWindowFit(counter.previous, counter.current, fraction, charge.weight, charge.limit, this.windowMs);
+      if (!fit.fits) return { allowed: false, bucket: charge.bucket, retryAfterMs: fit.retryAfterMs };
+    }
+    charges.forEach((charge, i) => {
+      counters[i]!.current += charge.weight;
+    });
+    return { allowed: true };
+  }
+
+  private counter(key: string, window: number): Counter {
+    let counter = this.counters.get(key);
+    if (counter) {
+      // Moved to the end: the map's order is the order of last use.
+      this.counters.delete(key);
+      if (counter.window !== window) {
+        counter = { window, current: 0, previous: counter.window === window - 1 ? counter.current : 0 };
+      }
+    } else {
+      counter = { window, current: 0, previous: 0 };
+      while (this.counters.size >= this.countersMax) {
+        const oldest = this.counters.keys().next().value;
+        if (oldest === undefined) break;
+        this.counters.delete(oldest);
+      }
+    }
+    this.counters.set(key, counter);
+    return counter;
+  }
+
+  /** Counters held now, for tests of the bound. */
+  size(): number {
+    return this.counters.size;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/**
+ * KEYS: per bucket, its current and previous window's key. ARGV: the fraction of the current
+ * window gone, the window in ms, then per bucket its weight and limit. Returns {1} when every
+ * bucket has room (and counts the request in each), else {0, bucket index, retry ms or -1}.
+ * The arithmetic is slidingWindowFit's.
+ */
+const takeScript = `
+local fraction = tonumber(ARGV[1])
+local windowMs = tonumber(ARGV[2])
+local buckets = #KEYS / 2
+for i = 1, buckets do
+  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  local weight = tonumber(ARGV[1 + 2 * i])
+  local limit = tonumber(ARGV[2 + 2 * i])
+  if previous * (1 - fraction) + current + weight > limit then
+    if weight > limit then return {0, i, -1} end
+    if current + weight <= limit then
+      return {0, i, math.ceil((1 - (limit - current - weight) / previous - fraction) * windowMs)}
+    end
+    local into = 0
+    if current > 0 then into = 1 - (limit - weight) / current end
+    return {0, i, math.ceil((1 - fraction + into) * windowMs)}
+  end
+end
+for i = 1, buckets do
+  redis.call('INCRBY', KEYS[2 * i - 1], ARGV[1 + 2 * i])
+  redis.call('PEXPIRE', KEYS[2 * i - 1], 2 * windowMs)
+end
+return {1}
+`;
+
+export interface RedisRateLimiterOptions {
+  url: string;
+  /** Prefix of every key, so that several systems (or test runs) can share one Redis. */
+  keyPrefix: string;
+  windowMs?: number;
+}
+
+/** Budgets shared through Redis; this process's own budgets decide while Redis does not answer. */
+export class RedisRateLimiter implements RateLimiter {
+  private readonly redis: RedisCommands;
+  private readonly fallback: MemoryRateLimiter;
+  private readonly windowMs: number;
+  private redisDown = false;
+
+  constructor(private readonly options: RedisRateLimiterOptions) {
+    this.windowMs = options.windowMs ?? rateLimitWindowMs;
+    this.redis = createRedisCommands(options.url);
+    this.fallback = new MemoryRateLimiter(this.windowMs);
+  }
+
+  async take(principal: string, charges: readonly Charge[], nowMs: number = Date.now()): Promise<Decision> {
+    const window = Math.floor(nowMs / this.windowMs);
+    const fraction = (nowMs % this.windowMs) / this.windowMs;
+    const who = principal.length > rateLimitKeyCharsMax ? createHash('sha256').update(principal).digest('hex') : principal;
+    const keys = charges.flatMap((c) => [`${this.options.keyPrefix}:${c.bucket}:${who}:${window}`, `${this.options.keyPrefix}:${c.bucket}:${who}:${window - 1}`]);
+    const args = charges.flatMap((c) => [String(c.weight), String(c.limit)]);
+    const reply = await this.redis.command(['EVAL', takeScript, String(keys.length), ...keys, String(fraction), String(this.windowMs), ...args]);
+    if (!reply.ok || !Array.isArray(reply.value)) {
+      if (!this.redisDown) {
+        this.redisDown = true;
+        const why = reply.ok ? 'an unexpected reply' : reply.error.kind === 'Refused' ? reply.error.message : reply.error.kind;
+        console.warn(`rate limits: Redis is not answering (${why}); each gateway process counts on its own until it does`);
+      }
+      return this.fallback.takeNow(principal, charges, nowMs);
+    }
+    if (this.redisDown) {
+      this.redisDown = false;
+      console.warn('rate limits: Redis answers again; budgets are shared again');
+    }
+    const [allowed, index, retryMs] = reply.value;
+    if (allowed === 1) return { allowed: true };
+    const charge = charges[Number(index) - 1];
+    if (!charge) throw new Error(`the rate-limit script named bucket ${String(index)} of ${charges.length}`);
+    return { allowed: false, bucket: charge.bucket, retryAfterMs: retryMs === -1 ? null : Number(retryMs) };
+  }
+
+  async close(): Promise<void> {
+    await this.redis.close();
+  }
+}

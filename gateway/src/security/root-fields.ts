@@ -1,0 +1,138 @@
+import {
+  Kind, getArgumentValues, getVariableValues,
+  type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionNode,
+} from 'graphql';
+
+/**
+ * The root fields of an operation with their arguments, read the way execution will read them
+ * (variables coerced against the schema), for the rate limiter's weights and the audit records.
+ * When the variables do not coerce, execution refuses the operation before any subgraph is
+ * called, so the arguments are simply unknown (null) here.
+ */
+export const moneyMutationFields = ['deposit', 'withdraw', 'createPayment', 'createPayments', 'refundPayment'] as const;
+export type MoneyMutationField = (typeof moneyMutationFields)[number];
+
+export function isMoneyMutationField(name: string): name is MoneyMutationField {
+  return (moneyMutationFields as readonly string[]).includes(name);
+}
+
+export interface RootField {
+  name: string;
+  /** Where the field's result sits in `data`: its alias or its name. */
+  responseKey: string;
+  args: Record<string, unknown> | null;
+}
+
+export function rootFieldsOf(
+  schema: GraphQLSchema,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  operation: OperationDefinitionNode,
+  rawVariables: Readonly<Record<string, unknown>> | undefined,
+): RootField[] {
+  const rootType = schema.getRootType(operation.operation);
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables ?? {}, { maxErrors: 1 });
+  const variables = coerced.errors ? null : coerced.coerced;
+  const fields = new Map<string, RootField>();
+  const seen = new Set<string>();
+  const collect = (selections: readonly SelectionNode[]) => {
+    for (const selection of selections) {
+      if (selection.kind === Kind.FIELD) {
+        const responseKey = selection.alias?.value ?? selection.name.value;
+        // Fields with one response key are merged by execution and run once.
+        if (fields.has(responseKey)) continue;
+        const definition = rootType?.getFields()[selection.name.value];
+        let args: Record<string, unknown> | null = null;
+        if (definition && variables) {
+          try {
+            args = getArgumentValues(definition, selection, variables);
+          } catch {
+            // Arguments that do not coerce are refused by execution before any subgraph is called.
+            args = null;
+          }
+        }
+        fields.set(responseKey, { name: selection.name.value, responseKey, args });
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        collect(selection.selectionSet.selections);
+      } else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) collect(fragment.selectionSet.selections);
+      }
+    }
+  };
+  collect(operation.selectionSet.selections);
+  return [...fields.values()];
+}
+
+/** One movement of money asked for: a root field, or one input of createPayments. */
+export interface MoneyAction {
+  field: MoneyMutationField;
+  responseKey: string;
+  /** The input's position in createPayments' inputs; null for the single-input mutations. */
+  index: number | null;
+  idempotencyKey: string | null;
+  /** The account debited or credited: deposit's and withdraw's account, a payment's payer. */
+  accountId: string | null;
+  /** A payment's payee. */
+  counterpartyAccountId: string | null;
+  paymentId: string | null;
+  amount: string | null;
+  currency: string | null;
+  /** Free text the client wrote (externalRef, description, reason), not yet masked. */
+  note: string | null;
+}
+
+/** The money actions of a mutation's root fields, in order; other fields have none. */
+export function moneyActionsOf(operation: OperationDefinitionNode, fields: readonly RootField[]): MoneyAction[] {
+  if (operation.operation !== 'mutation') return [];
+  const actions: MoneyAction[] = [];
+  for (const field of fields) {
+    const name = field.name;
+    if (!isMoneyMutationField(name)) continue;
+    if (name === 'createPayments') {
+      const inputs = field.args?.inputs;
+      if (!Array.isArray(inputs)) {
+        actions.push(actionOf(name, field.responseKey, 0, null));
+        continue;
+      }
+      inputs.forEach((input, index) => actions.push(actionOf(name, field.responseKey, index, record(input))));
+    } else {
+      actions.push(actionOf(name, field.responseKey, null, record(field.args?.input)));
+    }
+  }
+  return actions;
+}
+
+/** Units a request takes from the money budget: one per money field, one per input of createPayments. */
+export function moneyWeight(operation: OperationDefinitionNode, fields: readonly RootField[]): number {
+  if (operation.operation !== 'mutation') return 0;
+  let weight = 0;
+  for (const field of fields) {
+    if (!isMoneyMutationField(field.name)) continue;
+    const inputs = field.name === 'createPayments' ? field.args?.inputs : undefined;
+    weight += Array.isArray(inputs) ? Math.max(1, inputs.length) : 1;
+  }
+  return weight;
+}
+
+function actionOf(field: MoneyMutationField, responseKey: string, index: number | null, input: Record<string, unknown> | null): MoneyAction {
+  const text = (name: string) => {
+    const value = input?.[name];
+    return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'bigint' ? String(value) : null;
+  };
+  const common = { field, responseKey, index, idempotencyKey: text('idempotencyKey'), amount: text('amount'), currency: text('currency') };
+  switch (field) {
+    case 'deposit':
+    case 'withdraw':
+      return { ...common, accountId: text('accountId'), counterpartyAccountId: null, paymentId: null, note: text('externalRef') };
+    case 'createPayment':
+    case 'createPayments':
+      return { ...common, accountId: text('payerAccountId'), counterpartyAccountId: text('payeeAccountId'), paymentId: null, note: text('description') };
+    case 'refundPayment':
+      return { ...common, accountId: null, counterpartyAccountId: null, paymentId: text('paymentId'), note: text('reason') };
+  }
+}
+
+function record(value: unknown): Record<string, unknown> | null {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}

@@ -1,0 +1,237 @@
+import { GraphQLError, type ExecutionResult, type GraphQLFormattedError, type FormattedExecutionResult } from 'graphql';
+import type { Client } from 'graphql-ws';
+import { CloseCode } from 'graphql-ws';
+import { abortable, sleep } from '@paygraph/shared/streams/abortable';
+import type { BalanceSubscription } from './operation';
+
+/**
+ * One client subscription, bridged. The account subgraph tells the gateway (over graphql-ws,
+ * with the subscriber's token) each time the account's ledger moves; the gateway then reads
+ * the events after the client's position, a page at a time, through its own query execution
+ * (again with the subscriber's token, so authorization applies to every page and fields of
+ * other subgraphs resolve through federation), and hands them to graphql-ws one by one.
+ *
+ * The client sets the pace: the next page is read only once graphql-ws has written the last
+ * event to the socket, so the gateway holds at most one page per subscription and a slow
+ * client simply falls behind, with the ledger as its buffer. Past that, a client whose socket
+ * has not taken an event for consumerStallMsMax, or holds more than socketBufferBytesMax
+ * unsent, is ended with SLOW_CONSUMER and the cursor of the last event handed to its socket,
+ * from which it resumes. When the account subgraph goes away (restart, deploy) the bridge
+ * listens again and reads on from the client's position, so the client notices nothing.
+ */
+export interface BridgeLimits {
+  /** Events read per page, and so held per subscription at most. */
+  pageSize: number;
+  consumerStallMsMax: number;
+  socketBufferBytesMax: number;
+  reconnectAttemptsMax: number;
+  reconnectDelayMs: number;
+}
+
+export interface BridgeDeps {
+  /** graphql-ws client to the account subgraph, authenticated as the subscriber. */
+  upstream: Client;
+  /** Runs the page query for the events after `after` through the gateway. */
+  readPage: (after: string | null, first: number) => Promise<FormattedExecutionResult>;
+  /** The client's socket: how much it holds unsent, and closing it on a refusal. */
+  socket: { bufferedAmount: number; close(code: number, reason: string): void };
+  limits: BridgeLimits;
+  /** Told when a stream is ended for a slow consumer (metrics, tests). */
+  onSlowConsumer?: () => void;
+}
+
+const headQuery = 'subscription BalanceHead($accountId: ID!) { balanceHead(accountId: $accountId) }';
+
+type Ending =
+  | { kind: 'denied'; code: number; reason: string }
+  | { kind: 'slow' }
+  | { kind: 'failed'; error: GraphQLFormattedError }
+  | { kind: 'stopped' };
+
+export function bridgeBalanceStream(
+  subscription: BalanceSubscription,
+  deps: BridgeDeps,
+  onEnd: () => void,
+): AsyncGenerator<ExecutionResult, void, undefined> {
+  return abortable(async function* bridge(signal) {
+    const { limits } = deps;
+    // Objects, so that TypeScript sees the callbacks' writes when the loop reads them.
+    const state: { ending: Ending | null; position: string | null; dirty: boolean } = {
+      ending: null,
+      position: subscription.after,
+      dirty: subscription.after !== null,
+    };
+    let wake: (() => void) | null = null;
+    let failures = 0;
+    let disposeUpstream: (() => void) | null = null;
+    let retryTimer: NodeJS.Timeout | null = null;
+
+    const poke = () => {
+      const resolve = wake;
+      wake = null;
+      resolve?.();
+    };
+    const finish = (end: Ending) => {
+      if (state.ending === null && end.kind === 'slow') deps.onSlowConsumer?.();
+      state.ending ??= end;
+      disposeUpstream?.();
+      disposeUpstream = null;
+      if (retryTimer) clearTimeout(retryTimer);
+      poke();
+    };
+    const retry = () => {
+      failures += 1;
+      if (failures > limits.reconnectAttemptsMax) {
+        return finish({ kind: 'failed', error: { message: 'the balance stream is unavailable; resume later from extensions.lastCursor', extensions: { code: 'UPSTREAM_UNAVAILABLE' } } });
+      }
+      retryTimer = setTimeout(listen, limits.reconnectDelayMs);
+    };
+    function listen(): void {
+      if (state.ending || signal.aborted) return;
+      let settled = false;
+      disposeUpstream = deps.upstream.subscribe<{ balanceHead: string }>(
+        { query: headQuery, variables: { accountId: subscription.accountId } },
+        {
+          next: (result) => {
+            if (settled || state.ending) return;
+            if (result.errors?.length) {
+              settled = true;
+              return finish(endingFor(result.errors));
+            }
+            failures = 0;
+            // Without `after`, the stream starts at the account's position when first heard.
+            state.position ??= result.data?.balanceHead ?? null;
+            state.dirty = true;
+            poke();
+          },
+          error: (error: unknown) => {
+            if (settled || state.ending) return;
+            settled = true;
+            if (Array.isArray(error)) return finish(endingFor(error as GraphQLFormattedError[]));
+            const code = closeCodeOf(error);
+            if (code === CloseCode.Unauthorized || code === CloseCode.Forbidden) {
+              return finish({ kind: 'denied', code, reason: code === CloseCode.Unauthorized ? 'Unauthorized' : 'Forbidden' });
+            }
+            retry();
+          },
+          complete: () => {
+            if (settled || state.ending) return;
+            // The subgraph ended a stream it never ends by itself: it is shutting down.
+            settled = true;
+            retry();
+          },
+        },
+      );
+    }
+
+    /** Codes that are the client's to act on; any other failure to read a page is tried again. */
+    const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
+    let readFailures = 0;
+    signal.addEventListener('abort', poke, { once: true });
+    listen();
+    try {
+      read: for (;;) {
+        if (state.ending) break;
+        if (state.position === null || !state.dirty) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          if (signal.aborted) return;
+          continue;
+        }
+        state.dirty = false;
+        const page = await deps.readPage(state.position, limits.pageSize);
+        if (signal.aborted) return;
+        const events = (page.data as Record<string, unknown> | null | undefined)?.[subscription.responseKey];
+        if (!Array.isArray(events)) {
+          const errors = page.errors ?? [{ message: 'the events could not be read', extensions: { code: 'INTERNAL_SERVER_ERROR' } }];
+          readFailures += 1;
+          if (errors.some((e) => finalCodes.includes(String(e.extensions?.code))) || readFailures > limits.reconnectAttemptsMax) {
+            finish(endingFor(errors));
+            break;
+          }
+          // A subgraph restarting or a shard failing over: read the same page again shortly.
+          await sleep(limits.reconnectDelayMs, signal).catch(() => {});
+          if (signal.aborted) return;
+          state.dirty = true;
+          continue;
+        }
+        readFailures = 0;
+        if (hasCode(page.errors, 'UNAUTHENTICATED')) {
+          finish({ kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' });
+          break;
+        }
+        for (const [index, event] of events.entries()) {
+          if (state.ending) break read;
+          if (deps.socket.bufferedAmount > limits.socketBufferBytesMax) {
+            finish({ kind: 'slow' });
+            break read;
+          }
+          const { [subscription.cursorKey]: cursor, ...fields } = event as Record<string, unknown>;
+          state.position = cursor as string;
+          // Armed while graphql-ws writes the event: a socket that takes nothing for this long is stuck.
+          const stall = setTimeout(() => finish({ kind: 'slow' }), limits.consumerStallMsMax);
+          try {
+            yield eventResult(subscription.responseKey, fields, page.errors, index);
+          } finally {
+            clearTimeout(stall);
+          }
+        }
+        if (events.length === limits.pageSize) state.dirty = true;
+      }
+      const end: Ending = state.ending ?? { kind: 'stopped' };
+      switch (end.kind) {
+        case 'denied':
+          deps.socket.close(end.code, end.reason);
+          return;
+        case 'slow':
+          throw new GraphQLError(
+            'the subscriber fell too far behind and the stream ended; subscribe again with after: extensions.lastCursor to go on from the last event delivered',
+            { extensions: { code: 'SLOW_CONSUMER', lastCursor: state.position } },
+          );
+        case 'failed':
+          throw new GraphQLError(end.error.message, { extensions: { ...end.error.extensions, lastCursor: state.position } });
+        case 'stopped':
+          return;
+      }
+    } finally {
+      finish({ kind: 'stopped' });
+    }
+  }, onEnd);
+}
+
+/** Refusals close the client's socket like the subgraph's did; anything else ends the stream with it. */
+function endingFor(errors: readonly GraphQLFormattedError[]): Ending {
+  if (hasCode(errors, 'UNAUTHENTICATED')) return { kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' };
+  if (hasCode(errors, 'FORBIDDEN')) return { kind: 'denied', code: CloseCode.Forbidden, reason: 'Forbidden' };
+  return { kind: 'failed', error: errors[0] ?? { message: 'the balance stream failed', extensions: { code: 'INTERNAL_SERVER_ERROR' } } };
+}
+
+function hasCode(errors: readonly GraphQLFormattedError[] | undefined, code: string): boolean {
+  return (errors ?? []).some((e) => e.extensions?.code === code);
+}
+
+function closeCodeOf(error: unknown): number | null {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return null;
+  const code = (error as { code: unknown }).code;
+  return typeof code === 'number' ? code : null;
+}
+
+/**
+ * One event of a page as the subscription's result, with the page's errors that belong to it
+ * (their paths go through its index, which is dropped).
+ */
+function eventResult(responseKey: string, event: Record<string, unknown>, errors: readonly GraphQLFormattedError[] | undefined, index: number): ExecutionResult {
+  const own = (errors ?? []).filter((e) => e.path?.[0] === responseKey && e.path[1] === index)
+    .map((e) => ({ ...e, path: [responseKey, ...e.path!.slice(2)] }));
+  const converted = toGraphQLErrors(own);
+  return { data: { [responseKey]: event }, ...(converted && converted.length > 0 ? { errors: converted } : {}) };
+}
+
+/** graphql-ws sends GraphQLError objects (it calls toJSON on them), not formatted ones. */
+export function toGraphQLErrors(errors: readonly GraphQLFormattedError[] | undefined): GraphQLError[] | undefined {
+  return errors?.map((e) => new GraphQLError(e.message, {
+    ...(e.path ? { path: e.path } : {}),
+    ...(e.extensions ? { extensions: e.extensions } : {}),
+  }));
+}

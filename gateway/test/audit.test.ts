@@ -1,0 +1,197 @@
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { auditEvents } from '@paygraph/transaction/db/schema/audit';
+import { toLogicalShard } from '@paygraph/shared/ids';
+import { maskCardNumbers, type AuditRecord } from '../src/security/audit';
+import { startStack, type Stack } from '../../test/support/stack';
+import { contractOperation } from '../../test/support/graphql';
+import { token, unique } from '../../test/support/env';
+import { codes, post, startGuardedGateway, type GuardedGateway } from './support/guarded-gateway';
+
+/**
+ * The audit trail: a money mutation gives a JSON line and rows in audit_events on the control
+ * shard, with who, what, from where and the outcome, no token, and card-like numbers masked;
+ * refused authentication and authorization are logged too.
+ */
+let stack: Stack;
+let gateway: GuardedGateway;
+let logFile: string;
+
+beforeAll(async () => {
+  stack = await startStack();
+  logFile = join(mkdtempSync(join(tmpdir(), 'paygraph-audit-')), 'audit.jsonl');
+  gateway = await startGuardedGateway(stack, { security: { auditShards: stack.shards, redisUrl: null, auditLogFile: logFile } });
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  await stack?.stop();
+});
+
+/** The lines written so far (the file stream writes asynchronously, so it is polled briefly). */
+async function auditLine(requestId: string): Promise<{ raw: string; record: AuditRecord }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '') : [];
+    const raw = lines.find((l) => (JSON.parse(l) as AuditRecord).requestId === requestId);
+    if (raw) return { raw, record: JSON.parse(raw) as AuditRecord };
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`no audit line for request ${requestId}`);
+}
+
+async function auditRows(requestId: string) {
+  await gateway.gateway.security.auditor.store!.flush();
+  const control = stack.shards.byLogical(toLogicalShard(0));
+  return control.db.select().from(auditEvents).where(eq(auditEvents.requestId, requestId)).orderBy(auditEvents.itemIndex);
+}
+
+async function openAccount(ownerId: string, bearer: string): Promise<string> {
+  const opened = await post(gateway.url, { query: contractOperation('OpenAccount'), variables: { input: { ownerId, type: 'PERSONAL', currency: 'USD' } } }, bearer);
+  const id = opened.body.data?.openAccount?.id as string | undefined;
+  if (!id) throw new Error(`could not open an account: ${JSON.stringify(opened.body)}`);
+  return id;
+}
+
+const card = '4111 1111 1111 1111';
+const cardDigits = '4111111111111111';
+
+describe('masking', () => {
+  it('keeps the last 4 digits of runs of 12 or more, separators or not, and leaves shorter runs', () => {
+    expect(maskCardNumbers(`card ${card} ok`)).toBe('card ************1111 ok');
+    expect(maskCardNumbers(`ref-${cardDigits}`)).toBe('ref-************1111');
+    expect(maskCardNumbers('4111-1111-1111-1111')).toBe('************1111');
+    expect(maskCardNumbers('invoice 12345678901 of 2026-11-22')).toBe('invoice 12345678901 of 2026-11-22');
+    expect(maskCardNumbers('123456789012')).toBe('********9012');
+  });
+});
+
+describe('audit trail', () => {
+  it('logs a money mutation as a line and a row, with no token and the card number masked', async () => {
+    const ownerId = unique('audit');
+    const bearer = await token(ownerId, 'customer');
+    const accountId = await openAccount(ownerId, bearer);
+    const idempotencyKey = unique('dep');
+    const response = await post(gateway.url, {
+      query: contractOperation('Deposit'),
+      variables: { input: { idempotencyKey, accountId, amount: '1500', currency: 'USD', externalRef: `card ${card}` } },
+    }, bearer, { 'user-agent': `paygraph-test ${cardDigits}`, 'x-device-id': 'device-1' });
+    expect(response.status).toBe(200);
+    expect(response.body.data?.deposit.__typename).toBe('Deposit');
+    const requestId = response.headers.get('x-request-id');
+    expect(requestId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const { raw, record } = await auditLine(requestId!);
+    expect(record).toMatchObject({
+      event: 'mutation',
+      denied: [],
+      principal: { sub: ownerId, role: 'customer' },
+      operation: { type: 'mutation', name: 'Deposit', rootFields: ['deposit'] },
+      outcome: { ok: true, errorCodes: [], results: { deposit: 'Deposit' } },
+      client: { ip: '127.0.0.1', userAgent: 'paygraph-test ************1111', deviceId: 'device-1' },
+    });
+    expect(record.money).toEqual([{
+      field: 'deposit', index: null, idempotencyKey, accountId, counterpartyAccountId: null, paymentId: null,
+      amount: '1500', currency: 'USD', note: 'card ************1111', outcome: 'Deposit', errorCodes: [],
+    }]);
+    expect(raw).not.toContain(bearer);
+    expect(raw).not.toContain(bearer.split('.')[2]!);
+    expect(raw).not.toContain(cardDigits);
+    expect(raw).not.toContain(card);
+
+    const rows = await auditRows(requestId!);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      principalSub: ownerId, principalRole: 'customer', operationName: 'Deposit', action: 'deposit', itemIndex: 0,
+      idempotencyKey, accountId, amount: '1500', currency: 'USD', note: 'card ************1111', outcome: 'Deposit',
+      errorCodes: null, clientIp: '127.0.0.1', userAgent: 'paygraph-test ************1111', deviceId: 'device-1',
+    });
+    const stored = JSON.stringify(rows[0], (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
+    expect(stored).not.toContain(bearer.split('.')[2]!);
+    expect(stored).not.toContain(cardDigits);
+  });
+
+  it('writes one row per input of createPayments, each with its result type', async () => {
+    const ownerId = unique('audit-bulk');
+    const bearer = await token(ownerId, 'customer');
+    const [payer, payee] = [await openAccount(ownerId, bearer), await openAccount(ownerId, bearer)];
+    const funded = await post(gateway.url, {
+      query: contractOperation('Deposit'),
+      variables: { input: { idempotencyKey: unique('fund'), accountId: payer, amount: '100', currency: 'USD' } },
+    }, bearer);
+    expect(funded.body.data?.deposit.__typename).toBe('Deposit');
+    const keys = [unique('p'), unique('p'), unique('p')];
+    const amounts = ['60', '30', '50'];
+    const response = await post(gateway.url, {
+      query: 'mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }',
+      variables: { inputs: keys.map((idempotencyKey, i) => ({ idempotencyKey, payerAccountId: payer, payeeAccountId: payee, amount: amounts[i], currency: 'USD', description: `order ${i}` })) },
+    }, bearer);
+    const results = (response.body.data?.createPayments as Array<{ __typename: string }>).map((r) => r.__typename);
+    expect(results).toEqual(['Payment', 'Payment', 'InsufficientFunds']);
+
+    const rows = await auditRows(response.headers.get('x-request-id')!);
+    expect(rows.map((r) => [r.action, r.itemIndex, r.idempotencyKey, r.accountId, r.counterpartyAccountId, r.amount, r.note, r.outcome])).toEqual(
+      keys.map((key, i) => ['createPayments', i, key, payer, payee, amounts[i], `order ${i}`, results[i]]),
+    );
+  });
+
+  it('logs an unauthenticated mutation and an unauthenticated query', async () => {
+    const refused = await post(gateway.url, {
+      query: contractOperation('Deposit'),
+      variables: { input: { idempotencyKey: unique('anon'), accountId: 'acc_x', amount: '5', currency: 'USD' } },
+    }, 'not.a.token');
+    expect(refused.status).toBe(401);
+    expect(codes(refused)).toEqual(['UNAUTHENTICATED']);
+    const { raw, record } = await auditLine(refused.headers.get('x-request-id')!);
+    expect(record).toMatchObject({
+      event: 'mutation', denied: ['UNAUTHENTICATED'], principal: null, authFailure: 'TokenInvalid',
+      outcome: { ok: false, httpStatus: 401, errorCodes: ['UNAUTHENTICATED'] },
+    });
+    expect(record.money[0]).toMatchObject({ field: 'deposit', accountId: 'acc_x', amount: '5', outcome: 'UNAUTHENTICATED' });
+    expect(raw).not.toContain('not.a.token');
+    const rows = await auditRows(record.requestId);
+    expect(rows).toMatchObject([{ principalSub: null, principalRole: null, action: 'deposit', outcome: 'UNAUTHENTICATED' }]);
+
+    const anonymous = await post(gateway.url, { query: contractOperation('GetAccount'), variables: { id: 'acc_x' } });
+    expect(anonymous.status).toBe(401);
+    const read = await auditLine(anonymous.headers.get('x-request-id')!);
+    expect(read.record).toMatchObject({ event: 'access_denied', denied: ['UNAUTHENTICATED'], authFailure: 'TokenMissing', money: [] });
+  });
+
+  it('logs a FORBIDDEN mutation and a FORBIDDEN read, reported by the subgraphs', async () => {
+    const owner = unique('audit-owner');
+    const accountId = await openAccount(owner, await token(owner, 'customer'));
+    const intruder = unique('audit-intruder');
+    const bearer = await token(intruder, 'customer');
+
+    const deposit = await post(gateway.url, {
+      query: contractOperation('Deposit'),
+      variables: { input: { idempotencyKey: unique('steal'), accountId, amount: '7', currency: 'USD' } },
+    }, bearer);
+    expect(codes(deposit)).toEqual(['FORBIDDEN']);
+    const { record } = await auditLine(deposit.headers.get('x-request-id')!);
+    expect(record).toMatchObject({ event: 'mutation', denied: ['FORBIDDEN'], principal: { sub: intruder, role: 'customer' }, outcome: { ok: false } });
+    expect(record.money[0]).toMatchObject({ accountId, outcome: 'FORBIDDEN', errorCodes: ['FORBIDDEN'] });
+    expect(await auditRows(record.requestId)).toMatchObject([{ principalSub: intruder, accountId, outcome: 'FORBIDDEN', errorCodes: 'FORBIDDEN' }]);
+
+    const read = await post(gateway.url, { query: contractOperation('AccountPayments'), variables: { id: accountId } }, bearer);
+    expect(codes(read)).toContain('FORBIDDEN');
+    const readLine = await auditLine(read.headers.get('x-request-id')!);
+    expect(readLine.record).toMatchObject({ event: 'access_denied', denied: ['FORBIDDEN'], principal: { sub: intruder }, operation: { name: 'AccountPayments' } });
+  });
+
+  it('does not log a read that succeeds', async () => {
+    const ownerId = unique('audit-read');
+    const bearer = await token(ownerId, 'customer');
+    const accountId = await openAccount(ownerId, bearer);
+    const read = await post(gateway.url, { query: contractOperation('GetAccount'), variables: { id: accountId } }, bearer);
+    expect(read.status).toBe(200);
+    // The mutation before it is logged (so the log is being written), the read is not.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const ids = readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as AuditRecord).requestId);
+    expect(ids).not.toContain(read.headers.get('x-request-id'));
+    expect(ids.length).toBeGreaterThan(0);
+  });
+});

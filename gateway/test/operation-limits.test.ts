@@ -1,0 +1,225 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { Kind, getIntrospectionQuery, parse, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { Supergraph } from '@apollo/federation-internals';
+import { supergraphPath } from '../src/compose';
+import { documentBytesMax, documentTokensMax, operationAliasesMax, operationCostMax, operationDepthMax } from '../src/limits';
+import { checkOperation, countTokens, fragmentsOf, measureOperation } from '../src/security/operation-limits';
+import { startStack, type Stack } from '../../test/support/stack';
+import { token, unique } from '../../test/support/env';
+import { codes, post, startGuardedGateway, type GuardedGateway, type RawResponse } from './support/guarded-gateway';
+
+/**
+ * The operation limits and the production switches, as a client meets them: each abusive
+ * request is refused with its code and HTTP 400 before any subgraph is called (the gateway
+ * here reaches its subgraphs through counting proxies), while the contract's operations fit.
+ */
+let stack: Stack;
+let prod: GuardedGateway;
+let dev: GuardedGateway;
+let bearer: string;
+let apiSchema: GraphQLSchema;
+
+beforeAll(async () => {
+  stack = await startStack();
+  const auditDir = mkdtempSync(join(tmpdir(), 'paygraph-limits-'));
+  prod = await startGuardedGateway(stack, { production: true, security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'prod.jsonl') } });
+  dev = await startGuardedGateway(stack, { production: false, security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'dev.jsonl') } });
+  bearer = await token(unique('limits'), 'customer');
+  apiSchema = Supergraph.build(readFileSync(supergraphPath, 'utf8')).apiSchema().toGraphQLJSSchema();
+});
+
+afterAll(async () => {
+  await prod?.stop();
+  await dev?.stop();
+  await stack?.stop();
+});
+
+/** Sends a request and asserts that no subgraph saw anything of it. */
+async function refusedBeforeSubgraphs(gateway: GuardedGateway, send: () => Promise<RawResponse>): Promise<RawResponse> {
+  const before = gateway.subgraphCalls();
+  const response = await send();
+  expect(gateway.subgraphCalls() - before).toBe(0);
+  return response;
+}
+
+const contractPath = fileURLToPath(new URL('../../../shared/contract/operations.graphql', import.meta.url));
+
+describe('the contract under the limits', () => {
+  it('accepts every contract operation, with GetAccount estimated at its 100 entries', () => {
+    const document = parse(readFileSync(contractPath, 'utf8'));
+    const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    expect(operations.map((o) => o.name?.value)).toContain('GetAccount');
+    const fragments = fragmentsOf(document.definitions);
+    for (const operation of operations) {
+      const checked = checkOperation(apiSchema, fragments, operation, {});
+      expect({ operation: operation.name?.value, ok: checked.ok }).toEqual({ operation: operation.name?.value, ok: true });
+    }
+    const getAccount = operations.find((o) => o.name?.value === 'GetAccount')!;
+    const measure = measureOperation(apiSchema, fragments, getAccount, {});
+    expect(measure.depth).toBe(5);
+    expect(measure.aliases).toBe(0);
+    // 100 edges, each with a cursor and a node of 6 fields: at least 800 fields.
+    expect(measure.cost).toBeGreaterThan(800);
+    expect(measure.cost).toBeLessThan(operationCostMax);
+  });
+
+  it('weighs a list argument by its length and `first` given as a variable by its value', () => {
+    const fragments = new Map();
+    const bulk = parse('mutation($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename ... on Payment { id status amount } } }');
+    const input = { idempotencyKey: 'k', payerAccountId: 'a', payeeAccountId: 'b', amount: '1', currency: 'USD' };
+    const measure = (count: number) => measureOperation(apiSchema, fragments, bulk.definitions[0] as OperationDefinitionNode, { inputs: Array.from({ length: count }, () => input) }).cost;
+    expect(measure(1_000)).toBe(1_000 * 4);
+    expect(measure(10)).toBe(10 * 4);
+    const paged = parse('query($n: Int!) { accounts(ownerId: "x", first: $n) { edges { node { id } } } }').definitions[0] as OperationDefinitionNode;
+    expect(measureOperation(apiSchema, fragments, paged, { n: 7 }).cost).toBe(1 + 7 * 3);
+    expect(checkOperation(apiSchema, fragments, paged, { n: operationCostMax }).ok).toBe(false);
+  });
+
+  it('counts tokens as the parser does, without comments', () => {
+    expect(countTokens('{ a b }', 100)).toBe(4);
+    expect(countTokens('# a comment\n{ a }', 100)).toBe(3);
+    expect(countTokens('{ a b c d }', 3)).toBe(3);
+  });
+
+  it('serves the standard introspection query in development, deeper than the operation limit', async () => {
+    const introspection = parse(getIntrospectionQuery());
+    const measure = measureOperation(apiSchema, fragmentsOf(introspection.definitions), introspection.definitions[0] as OperationDefinitionNode, {});
+    expect(measure.introspectionDepth).toBeGreaterThan(operationDepthMax);
+    const response = await post(dev.url, { query: getIntrospectionQuery() });
+    expect(response.status).toBe(200);
+    expect(response.body.errors).toBeUndefined();
+    expect(response.body.data?.__schema.queryType.name).toBe('Query');
+  });
+});
+
+describe('refused before any subgraph is called', () => {
+  it('lets a valid query through to a subgraph (so the counting can fail)', async () => {
+    const before = prod.subgraphCalls();
+    const response = await post(prod.url, { query: '{ accounts(ownerId: "nobody-here", first: 1) { edges { cursor } } }' }, bearer);
+    expect(response.status).toBe(200);
+    expect(prod.subgraphCalls()).toBeGreaterThan(before);
+  });
+
+  it('refuses an operation 20 fields deep with OPERATION_TOO_DEEP', async () => {
+    // payment > (payer > payments > edges > node) x 4 > payer > payments > __typename: 20 fields.
+    const query = `{ payment(id: "pay_x") { ${'payer { payments(first: 1) { edges { node { '.repeat(4)}payer { payments(first: 1) { __typename } }${' } } } }'.repeat(4)} } }`;
+    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    expect(response.status).toBe(400);
+    expect(codes(response)).toEqual(['OPERATION_TOO_DEEP']);
+    expect(response.body.errors?.[0]?.extensions).toMatchObject({ measured: 20, limit: operationDepthMax });
+    expect(response.body.data ?? null).toBeNull();
+  });
+
+  it('refuses 100 aliases with TOO_MANY_ALIASES', async () => {
+    const query = `{ ${Array.from({ length: 100 }, (_, i) => `a${i}: payment(id: "pay_${i}") { id }`).join(' ')} }`;
+    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    expect(response.status).toBe(400);
+    expect(codes(response)).toEqual(['TOO_MANY_ALIASES']);
+    expect(response.body.errors?.[0]?.extensions).toMatchObject({ measured: 100, limit: operationAliasesMax });
+  });
+
+  it('refuses nested lists whose sizes multiply past the cost limit with OPERATION_TOO_COSTLY', async () => {
+    const query = `{ accounts(ownerId: "x", first: 100) { edges { node {
+      payments(first: 100) { edges { node { payee { payments(first: 100) { edges { node { id amount } } } } } } } } } } }`;
+    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    expect(response.status).toBe(400);
+    expect(codes(response)).toEqual(['OPERATION_TOO_COSTLY']);
+    expect(response.body.errors?.[0]?.extensions?.measured).toBeGreaterThan(100 ** 3);
+  });
+
+  it('refuses a cost bomb whose page sizes come from variables', async () => {
+    const query = 'query Bomb($n: Int!) { accounts(ownerId: "x", first: $n) { edges { node { payments(first: $n) { edges { node { id } } } } } } }';
+    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query, variables: { n: 1_000 } }, bearer));
+    expect(response.status).toBe(400);
+    expect(codes(response)).toEqual(['OPERATION_TOO_COSTLY']);
+  });
+
+  it('refuses a 1 MB document at the body limit (413), and a document over its own limit with DOCUMENT_TOO_LARGE', async () => {
+    const megabyte = `{ ${'__typename '.repeat(Math.ceil(1_048_576 / 11))} }`;
+    const huge = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query: megabyte }, bearer));
+    expect(huge.status).toBe(413);
+
+    // Past documentBytesMax but far under the body limit: padding in a comment, so that only the size is wrong.
+    const padded = `# ${'x'.repeat(documentBytesMax)}\n{ __typename }`;
+    const large = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query: padded }, bearer));
+    expect(large.status).toBe(400);
+    expect(codes(large)).toEqual(['DOCUMENT_TOO_LARGE']);
+    expect(large.body.errors?.[0]?.extensions).toMatchObject({ limit: documentBytesMax });
+  });
+
+  it('refuses a document with too many tokens with TOO_MANY_TOKENS', async () => {
+    const query = `{ ${'__typename '.repeat(documentTokensMax)} }`;
+    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    expect(response.status).toBe(400);
+    expect(codes(response)).toEqual(['TOO_MANY_TOKENS']);
+  });
+
+  it('refuses a batch of 50 operations with BATCHING_DISABLED, and Apollo Server refuses arrays by itself too', async () => {
+    const batch = Array.from({ length: 50 }, (_, i) => ({ query: `{ payment(id: "pay_${i}") { id } }` }));
+    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, batch, bearer));
+    expect(response.status).toBe(400);
+    expect(codes(response)).toEqual(['BATCHING_DISABLED']);
+
+    // Behind the screen, Apollo Server's own default (allowBatchedHttpRequests: false) holds as well.
+    const { HeaderMap } = await import('@apollo/server');
+    const before = prod.subgraphCalls();
+    const direct = await prod.gateway.apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: 'POST', headers: new HeaderMap([['content-type', 'application/json']]), search: '', body: batch },
+      context: async () => ({ authorization: undefined, auth: { ok: false, failure: { kind: 'TokenMissing' } }, client: { ip: null, userAgent: null, deviceId: null } }),
+    });
+    expect(direct.status).toBe(400);
+    expect(direct.body.kind === 'complete' ? direct.body.string : '').toMatch(/batching disabled/i);
+    expect(prod.subgraphCalls()).toBe(before);
+  });
+
+  it('turns introspection off in production', async () => {
+    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query: '{ __schema { queryType { name } } }' }, bearer));
+    expect(response.status).toBe(400);
+    expect(codes(response)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(response.body.errors?.[0]?.message).toMatch(/introspection/i);
+  });
+
+  it('suggests no field names and sends no stack traces in production, and does both in development', async () => {
+    const query = '{ acount(id: "acc_x") { id } }';
+    const inProduction = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    expect(inProduction.status).toBe(400);
+    expect(codes(inProduction)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(inProduction.body.errors?.[0]?.message).toMatch(/Cannot query field "acount"/);
+    expect(inProduction.body.errors?.[0]?.message).not.toMatch(/Did you mean/);
+    expect(inProduction.body.errors?.[0]?.extensions?.stacktrace).toBeUndefined();
+
+    const inDevelopment = await refusedBeforeSubgraphs(dev, () => post(dev.url, { query }, bearer));
+    expect(inDevelopment.body.errors?.[0]?.message).toMatch(/Did you mean "account"/);
+    expect(inDevelopment.body.errors?.[0]?.extensions?.stacktrace).toEqual(expect.any(Array));
+  });
+
+  it('refuses GET mutations and GET requests without the CSRF header', async () => {
+    const ownerId = unique('csrf');
+    const mutation = `mutation { openAccount(input: { ownerId: "${ownerId}", type: PERSONAL, currency: "USD" }) { __typename } }`;
+    const get = (query: string, headers: Record<string, string> = {}) => async (): Promise<RawResponse> => {
+      const response = await fetch(`${prod.url}?${new URLSearchParams({ query })}`, { headers: { authorization: `Bearer ${bearer}`, ...headers } });
+      return { status: response.status, headers: response.headers, body: await response.json() as RawResponse['body'] };
+    };
+    const noHeader = await refusedBeforeSubgraphs(prod, get(mutation));
+    expect(noHeader.status).toBe(400);
+    expect(noHeader.body.errors?.[0]?.message).toMatch(/Cross-Site Request Forgery/);
+
+    const withHeader = await refusedBeforeSubgraphs(prod, get(mutation, { 'apollo-require-preflight': 'true' }));
+    expect(withHeader.status).toBe(405);
+    expect(withHeader.headers.get('allow')).toBe('POST');
+
+    const query = '{ accounts(ownerId: "nobody-here", first: 1) { edges { cursor } } }';
+    const queryNoHeader = await refusedBeforeSubgraphs(prod, get(query));
+    expect(queryNoHeader.status).toBe(400);
+
+    // The same GET query with the header is served, through a subgraph.
+    const before = prod.subgraphCalls();
+    const served = await get(query, { 'apollo-require-preflight': 'true' })();
+    expect(served.status).toBe(200);
+    expect(prod.subgraphCalls()).toBeGreaterThan(before);
+  });
+});

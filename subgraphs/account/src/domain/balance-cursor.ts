@@ -1,0 +1,68 @@
+import { parseId } from '@paygraph/shared/ids';
+import { logicalShardCount } from '@paygraph/shared/limits';
+import { err, ok, type Result } from '@paygraph/shared/result';
+
+/**
+ * Where a balance stream stands: the last sequence delivered on each stripe of the account.
+ * A PERSONAL account has one stripe, itself; a MERCHANT account has its home row plus one
+ * stripe per other shard it was paid on, each numbered 1, 2, 3… on its own. A stripe that is
+ * absent has delivered nothing yet (sequence 0), so a cursor covers every stripe, including
+ * stripes opened after it was issued.
+ *
+ * A cursor is base64url of "balance:<accountId>/<stripe>:<seq>,<stripe>:<seq>,…" (the list may
+ * be empty: nothing seen yet).
+ */
+export interface StreamPosition {
+  accountId: string;
+  sequences: ReadonlyMap<string, bigint>;
+}
+
+export type CursorRefusal = { kind: 'CursorMalformed' } | { kind: 'CursorOfAnotherAccount' };
+
+const sequencePattern = /^[1-9][0-9]{0,18}$/;
+const sequenceMax = 2n ** 63n - 1n;
+/** An id, a colon, 19 digits and a comma per stripe, base64 grown by a third, with room for the prefix. */
+const cursorLengthMax = Math.ceil(((33 + 1 + 19 + 1) * logicalShardCount + 64) * 4 / 3);
+
+export function encodeBalanceCursor(position: StreamPosition): string {
+  const parts: string[] = [];
+  for (const [stripe, sequence] of [...position.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (sequence > 0n) parts.push(`${stripe}:${sequence}`);
+  }
+  return Buffer.from(`balance:${position.accountId}/${parts.join(',')}`, 'utf8').toString('base64url');
+}
+
+/**
+ * Reads a cursor issued for `accountId`. Which stripes the account really has, and how far its
+ * ledger goes, is for the caller to check against the database.
+ */
+export function decodeBalanceCursor(cursor: string, accountId: string): Result<StreamPosition, CursorRefusal> {
+  const malformed = err({ kind: 'CursorMalformed' as const });
+  if (cursor.length === 0 || cursor.length > cursorLengthMax) return malformed;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (Buffer.from(text, 'utf8').toString('base64url') !== cursor) return malformed;
+  const match = /^balance:([^/]+)\/(.*)$/.exec(text);
+  if (!match) return malformed;
+  const owner = match[1]!;
+  const list = match[2]!;
+  if (parseId('account', owner) === null) return malformed;
+  const sequences = new Map<string, bigint>();
+  for (const part of list === '' ? [] : list.split(',')) {
+    const [stripe, sequence, ...rest] = part.split(':');
+    if (rest.length > 0 || stripe === undefined || sequence === undefined) return malformed;
+    if (parseId('account', stripe) === null || !sequencePattern.test(sequence) || sequences.has(stripe)) return malformed;
+    const value = BigInt(sequence);
+    if (value > sequenceMax) return malformed;
+    sequences.set(stripe, value);
+  }
+  if (sequences.size > logicalShardCount) return malformed;
+  if (owner !== accountId) return err({ kind: 'CursorOfAnotherAccount' });
+  return ok({ accountId, sequences });
+}
+
+/** The position after an entry of a stripe: that stripe's sequence moves to the entry's. */
+export function advance(position: StreamPosition, stripeId: string, sequence: bigint): StreamPosition {
+  const sequences = new Map(position.sequences);
+  sequences.set(stripeId, sequence);
+  return { accountId: position.accountId, sequences };
+}

@@ -1,0 +1,89 @@
+import { forbidden, badUserInput } from '@paygraph/shared/graphql/errors';
+import { mayRead } from '@paygraph/shared/identity';
+import { parseId } from '@paygraph/shared/ids';
+import { balanceEntryPageSizeMax } from '@paygraph/shared/limits';
+import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { AccountContext } from '../context';
+import { decodeBalanceCursor, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
+import { decideStart, describeStartRefusal } from '../domain/stream-start';
+import { balanceEvents, balanceHeads, type BalanceEvent } from '../services/balance-events';
+import { asAccount } from './account';
+import { sequenceOf } from './entry';
+
+export const balanceEventResolvers = {
+  cursor: (event: BalanceEvent) => encodeBalanceCursor(event.position),
+  sequence: (event: BalanceEvent) => sequenceOf(event.entry),
+  stripeId: (event: BalanceEvent) => event.stripeId,
+  entry: (event: BalanceEvent) => event.entry,
+  /** The account as of the event; status and the like are as read with the event. */
+  account: (event: BalanceEvent) => {
+    const home = event.home;
+    const stripeIds = [...event.position.sequences.keys()].filter((id) => id !== home.id);
+    return asAccount({
+      id: home.id, ownerId: home.ownerId, type: home.type, status: home.status, currency: home.currency,
+      version: home.version, createdAt: home.createdAt, ...event.buckets, stripeIds,
+    });
+  },
+};
+
+/**
+ * Who may follow an account: its owner and operators. An account that does not exist is
+ * refused like someone else's, so a refusal tells nothing about other people's accounts.
+ */
+function authorize(ctx: AccountContext, accountId: string, home: AccountRow | null): AccountRow {
+  if (!home) {
+    if (ctx.identity.role !== 'operator') throw forbidden(`account ${accountId} is not yours`);
+    throw badUserInput(`there is no account ${accountId}`);
+  }
+  if (!mayRead(ctx.identity, home.ownerId)) throw forbidden(`account ${accountId} is not yours`);
+  return home;
+}
+
+function checkAccountId(accountId: string): void {
+  if (!parseId('account', accountId)) throw badUserInput(`"${accountId}" is not an account id`);
+}
+
+export const balanceEventQueryResolvers = {
+  balanceChanges: async (_: unknown, args: { accountId: string; after?: string | null; first?: number | null }, ctx: AccountContext) => {
+    checkAccountId(args.accountId);
+    const first = args.first ?? 50;
+    if (!Number.isInteger(first) || first < 1 || first > balanceEntryPageSizeMax) throw badUserInput(`first must be between 1 and ${balanceEntryPageSizeMax}`);
+    const { reader } = ctx.balances;
+    const home = authorize(ctx, args.accountId, await reader.home(args.accountId));
+    let position: StreamPosition = { accountId: home.id, sequences: new Map() };
+    if (args.after) {
+      const decoded = decodeBalanceCursor(args.after, args.accountId);
+      if (!decoded.ok) throw badUserInput(describeStartRefusal(decoded.error));
+      position = decoded.value;
+    }
+    const events = await reader.after(home, position, first);
+    if (!events.ok) throw badUserInput(describeStartRefusal(events.error));
+    return events.value;
+  },
+};
+
+async function startOf(ctx: AccountContext, accountId: string, after: string | null) {
+  checkAccountId(accountId);
+  const rows = await ctx.balances.reader.rows(accountId);
+  authorize(ctx, accountId, rows?.find((r) => r.id === accountId) ?? null);
+  const start = decideStart(accountId, rows!, after);
+  if (!start.ok) throw badUserInput(describeStartRefusal(start.error));
+  return { rows: rows!, start: start.value };
+}
+
+export const subscriptionResolvers = {
+  balanceChanged: {
+    subscribe: async (_: unknown, args: { accountId: string; after?: string | null }, ctx: AccountContext) => {
+      const { rows, start } = await startOf(ctx, args.accountId, args.after ?? null);
+      return balanceEvents(ctx.balances.reader, ctx.balances.feed, rows, start);
+    },
+    resolve: (event: BalanceEvent) => event,
+  },
+  balanceHead: {
+    subscribe: async (_: unknown, args: { accountId: string }, ctx: AccountContext) => {
+      const { rows } = await startOf(ctx, args.accountId, null);
+      return balanceHeads(ctx.balances.feed, rows);
+    },
+    resolve: (cursor: string) => cursor,
+  },
+};

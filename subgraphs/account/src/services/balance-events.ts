@@ -1,0 +1,238 @@
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import type { AccountRow, EntryRow } from '@paygraph/shared/db/schema/ledger';
+import { parseId } from '@paygraph/shared/ids';
+import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
+import { abortable } from '@paygraph/shared/streams/abortable';
+import { balanceEntryPageSizeMax, stripeDiscoveryIntervalMs } from '@paygraph/shared/limits';
+import { accountRowsByIds, entriesFrom, entryById, stripesOfMerchants } from '../db/balance-events';
+import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
+import { addBuckets, applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
+import type { StreamStartRefusal } from '../domain/stream-start';
+import type { BalanceFeed } from './balance-feed';
+import type { BalanceHistory } from './balance-history';
+
+/**
+ * Balance events, read from the ledger. There is one rule for replay and live alike: the next
+ * events of a stripe are the entries after the sequence last delivered, read from the shard (or
+ * from the feed's cache of what was just read from it). Nothing is ever taken from a
+ * notification, so nothing can be skipped or repeated; notifications only say when to read.
+ */
+export interface BalanceEvent {
+  /** The position right after this event: its cursor. */
+  position: StreamPosition;
+  stripeId: string;
+  entry: EntryRow;
+  /** The whole account's balance as of `position`. */
+  buckets: Buckets;
+  home: AccountRow;
+}
+
+/** How long a merchant's list of stripes is trusted before it is read again. */
+const stripeListFreshMs = stripeDiscoveryIntervalMs;
+/**
+ * How long an account's home row is reused by page reads. Who owns an account never changes,
+ * so authorization cannot go stale; status and version shown with an event may lag this much.
+ */
+const homeRowFreshMs = 1_000;
+/** Home rows remembered at once. */
+const homeRowsRememberedMax = 10_000;
+
+export class BalanceReader {
+  private readonly merchantStripes = new Map<string, { ids: string[]; readAtMs: number }>();
+  private readonly homes = new Map<string, { row: AccountRow; readAtMs: number }>();
+
+  constructor(
+    private readonly shards: ShardSet,
+    private readonly feed: BalanceFeed,
+    private readonly history: BalanceHistory,
+  ) {}
+
+  /** The account's home row (one read on its shard, reused for homeRowFreshMs); null when there is none. */
+  async home(accountId: string): Promise<AccountRow | null> {
+    if (!parseId('account', accountId)) return null;
+    const known = this.homes.get(accountId);
+    if (known && Date.now() - known.readAtMs < homeRowFreshMs) return known.row;
+    const [row] = await accountRowsByIds(this.shardOf(accountId).db, [accountId]);
+    if (!row || row.parentId !== null) return null;
+    this.homes.delete(accountId);
+    this.homes.set(accountId, { row, readAtMs: Date.now() });
+    if (this.homes.size > homeRowsRememberedMax) this.homes.delete(this.homes.keys().next().value!);
+    return row;
+  }
+
+  /** The home row and every stripe with its last sequence, one read per shard. */
+  async rows(accountId: string): Promise<AccountRow[] | null> {
+    if (!parseId('account', accountId)) return null;
+    const rows = (await Promise.all(this.shards.all.map((s) => accountsAndStripes(s.db, [accountId], [accountId])))).flat();
+    const home = rows.find((r) => r.id === accountId);
+    if (!home || home.parentId !== null) return null;
+    if (home.type === 'MERCHANT') this.merchantStripes.set(accountId, { ids: rows.map((r) => r.id), readAtMs: Date.now() });
+    return rows;
+  }
+
+  /**
+   * Up to `first` events after `position`. Within a stripe they come in sequence order; stripes
+   * are interleaved by the time of their entries.
+   */
+  async after(home: AccountRow, position: StreamPosition, first: number): Promise<Result<BalanceEvent[], StreamStartRefusal>> {
+    const stripes = await this.stripesOf(home, [...position.sequences.keys()]);
+    if ([...position.sequences.keys()].some((id) => !stripes.includes(id))) return err({ kind: 'CursorNotOfAccount' });
+    const read = await Promise.all(stripes.map(async (stripe) => {
+      const seen = position.sequences.get(stripe) ?? 0n;
+      const [rows, buckets] = await Promise.all([this.entriesAfter(stripe, seen, first), this.history.stripeBucketsAt(stripe, seen)]);
+      return { stripe, rows, buckets };
+    }));
+    const lists: EntryRow[][] = [];
+    const balances = new Map<string, Buckets>();
+    for (const { stripe, rows, buckets } of read) {
+      if (rows === null || buckets === null) return err({ kind: 'CursorAhead' });
+      lists.push(rows);
+      balances.set(stripe, buckets);
+    }
+    let total = [...balances.values()].reduce(addBuckets, noBuckets);
+    let current = position;
+    const events: BalanceEvent[] = [];
+    for (const entry of mergeByTime(lists).slice(0, first)) {
+      const stripe = entry.accountId;
+      const expected = (current.sequences.get(stripe) ?? 0n) + 1n;
+      if (entry.sequence !== expected) throw new InvariantViolation(`stripe ${stripe} jumped to ${entry.sequence}, expected ${expected}`);
+      const before = balances.get(stripe)!;
+      const after = applyMoves(before, [entry]);
+      balances.set(stripe, after);
+      total = applyMoves(total, [entry]);
+      current = advance(current, stripe, entry.sequence);
+      events.push({ position: current, stripeId: stripe, entry, buckets: total, home });
+    }
+    // The next page starts where this one ended: remember each stripe's balance there.
+    for (const [stripe, buckets] of balances) this.history.remember(stripe, current.sequences.get(stripe) ?? 0n, buckets);
+    return ok(events);
+  }
+
+  /**
+   * A stripe's entries after `seen`, read together with the entry at `seen` itself, which must
+   * exist: otherwise the cursor claims more than the ledger holds (null).
+   */
+  private async entriesAfter(stripeId: string, seen: bigint, first: number): Promise<EntryRow[] | null> {
+    const from = seen === 0n ? 1n : seen;
+    const want = seen === 0n ? first : first + 1;
+    let rows = this.feed.cached(stripeId, from, want);
+    if (rows === null) {
+      rows = await entriesFrom(this.shardOf(stripeId).db, stripeId, from, want);
+      this.feed.offer(stripeId, rows);
+    }
+    if (seen === 0n) return rows;
+    if (rows[0]?.sequence !== seen) return null;
+    return rows.slice(1);
+  }
+
+  /**
+   * The account itself, and for a merchant every stripe: the list is re-read once it is old or
+   * misses one, and stripes the feed has just found count at once.
+   */
+  private async stripesOf(home: AccountRow, mustInclude: readonly string[]): Promise<string[]> {
+    if (home.type !== 'MERCHANT') return [home.id];
+    const known = this.merchantStripes.get(home.id);
+    if (known && Date.now() - known.readAtMs < stripeListFreshMs) {
+      const ids = [...new Set([...known.ids, ...this.feed.stripesOf(home.id)])];
+      if (mustInclude.every((id) => ids.includes(id))) return ids;
+    }
+    const found = await Promise.all(this.shards.all.map((s) => stripesOfMerchants(s.db, [home.id])));
+    const ids = [home.id, ...found.flat().map((r) => r.id)];
+    this.merchantStripes.set(home.id, { ids, readAtMs: Date.now() });
+    return ids;
+  }
+
+  /** An entry by id, with the owner of the account (or stripe) it was written on. */
+  async entryWithOwner(entryId: string): Promise<{ entry: EntryRow; ownerId: string } | null> {
+    const parsed = parseId('entry', entryId);
+    if (!parsed) return null;
+    const entry = await entryById(this.shards.byLogical(parsed.shard).db, entryId);
+    if (!entry) return null;
+    const [account] = await accountRowsByIds(this.shardOf(entry.accountId).db, [entry.accountId]);
+    assert(account, `entry ${entryId} has no account ${entry.accountId}`);
+    return { entry, ownerId: account.ownerId };
+  }
+
+  private shardOf(accountId: string): Shard {
+    const parsed = parseId('account', accountId);
+    assert(parsed, `account id ${accountId} is malformed`);
+    return this.shards.byLogical(parsed.shard);
+  }
+}
+
+/**
+ * Interleaves per-stripe lists by entry time, always taking the head of a list, so that each
+ * stripe keeps its sequence order even where clocks of different posting processes disagree.
+ */
+function mergeByTime(lists: readonly EntryRow[][]): EntryRow[] {
+  const heads = lists.map(() => 0);
+  const merged: EntryRow[] = [];
+  for (;;) {
+    let pick = -1;
+    for (let i = 0; i < lists.length; i++) {
+      const candidate = lists[i]![heads[i]!];
+      if (!candidate) continue;
+      if (pick === -1 || candidate.createdAt < lists[pick]![heads[pick]!]!.createdAt) pick = i;
+    }
+    if (pick === -1) return merged;
+    merged.push(lists[pick]![heads[pick]!]!);
+    heads[pick]! += 1;
+  }
+}
+
+/**
+ * The balanceChanged stream served by this subgraph itself: pages of events after the
+ * position, and when there are none, a wait for the feed to see the ledger move.
+ */
+export function balanceEvents(
+  reader: BalanceReader,
+  feed: BalanceFeed,
+  rows: readonly AccountRow[],
+  start: StreamPosition,
+  pageSize: number = balanceEntryPageSizeMax,
+): AsyncGenerator<BalanceEvent, void, undefined> {
+  return abortable(async function* stream(signal) {
+    const home = rows.find((r) => r.id === start.accountId);
+    assert(home, `streaming ${start.accountId} without its row`);
+    const watch = feed.watch(home.id, rows);
+    let position = start;
+    try {
+      for (;;) {
+        const page = await reader.after(home, position, pageSize);
+        if (!page.ok) throw new InvariantViolation(`the stream's own position of ${home.id} was refused: ${page.error.kind}`);
+        for (const event of page.value) {
+          position = event.position;
+          yield event;
+        }
+        if (page.value.length < pageSize) await watch.wait(position.sequences, signal);
+      }
+    } finally {
+      watch.release();
+    }
+  });
+}
+
+/**
+ * The account's position (a cursor over every stripe) now, and again each time the feed sees
+ * its ledger move. Positions in between may be skipped: a reader only needs to know that there
+ * is something after the position it holds. This is what the gateway listens to.
+ */
+export function balanceHeads(feed: BalanceFeed, rows: readonly AccountRow[]): AsyncGenerator<string, void, undefined> {
+  return abortable(async function* heads(signal) {
+    const home = rows.find((r) => r.parentId === null);
+    assert(home, 'heads without the home row');
+    const watch = feed.watch(home.id, rows);
+    try {
+      let tails = watch.tails();
+      yield encodeBalanceCursor({ accountId: home.id, sequences: tails });
+      for (;;) {
+        await watch.wait(tails, signal);
+        tails = watch.tails();
+        yield encodeBalanceCursor({ accountId: home.id, sequences: tails });
+      }
+    } finally {
+      watch.release();
+    }
+  });
+}

@@ -1,0 +1,283 @@
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import type { AccountRow, EntryRow } from '@paygraph/shared/db/schema/ledger';
+import { parseId } from '@paygraph/shared/ids';
+import { assert } from '@paygraph/shared/result';
+import { abortError } from '@paygraph/shared/streams/abortable';
+import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
+import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
+import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
+import { stripesOfMerchants, tailEntries } from '../db/balance-events';
+
+/**
+ * The balance feed of one account-subgraph process: it learns when the stripes that its
+ * subscribers watch get new entries, and keeps the newest of them so that live subscribers
+ * need no read of their own.
+ *
+ * The ledger tables are the only source. A tick reads, in ONE statement per shard, every
+ * watched stripe's entries after the highest sequence the feed knows. Ticks run on a timer
+ * (every pollIntervalMs) and, when Redis hints are on, as soon as a hint names a watched
+ * stripe beyond what the feed knows; the timer then only backs the hints up, so a lost hint
+ * delays an event by at most one interval and never loses it. Readers never take an entry from
+ * a hint, only from the database (or this cache of what was read from it), always asking for
+ * "the entries after the ones I have".
+ */
+export interface FeedSettings {
+  /** How often every watched stripe is read: the fan-out itself without Redis, a safety net with it. */
+  pollIntervalMs: number;
+  /** How often watched merchants' stripes are looked for, since a first payment on a new shard opens one. */
+  discoveryIntervalMs: number;
+  /** Redis to take ledger hints from; null reads on the timer alone. */
+  redisUrl: string | null;
+}
+
+interface StripeState {
+  id: string;
+  shard: Shard;
+  /** The highest sequence known to be committed. */
+  tail: bigint;
+  /** The newest entries, consecutive and ending at `tail` (possibly empty). */
+  cache: EntryRow[];
+  account: AccountState;
+}
+
+interface AccountState {
+  id: string;
+  merchant: boolean;
+  stripes: Set<string>;
+  watchers: number;
+  listeners: Set<() => void>;
+}
+
+export interface FeedWatch {
+  /** The account's stripes known now; a merchant's list grows as new stripes are found. */
+  stripes(): string[];
+  /** The highest committed sequence the feed knows per stripe: the account's position now. */
+  tails(): Map<string, bigint>;
+  /** Resolves once some stripe has an entry beyond `position`; rejects with AbortError on abort. */
+  wait(position: ReadonlyMap<string, bigint>, signal: AbortSignal): Promise<void>;
+  release(): void;
+}
+
+export class BalanceFeed {
+  private readonly stripeStates = new Map<string, StripeState>();
+  private readonly accountStates = new Map<string, AccountState>();
+  private readonly inFlight = new Set<Shard>();
+  private readonly again = new Set<Shard>();
+  private readonly hinted = new Set<Shard>();
+  private hintScheduled = false;
+  private timers: NodeJS.Timeout[] = [];
+  private redis: RedisSubscriber | null = null;
+  /** Ticks run, for tests and metrics: proves that one statement per shard serves every stripe. */
+  ticks = 0;
+
+  constructor(private readonly shards: ShardSet, private readonly settings: FeedSettings) {}
+
+  start(): void {
+    const poll = setInterval(() => this.refreshAll(), this.settings.pollIntervalMs);
+    const discover = setInterval(() => void this.discoverStripes(), this.settings.discoveryIntervalMs);
+    poll.unref();
+    discover.unref();
+    this.timers = [poll, discover];
+    if (this.settings.redisUrl !== null) {
+      this.redis = createRedisSubscriber(
+        this.settings.redisUrl,
+        ledgerHintChannel,
+        (message) => this.onHints(message),
+        // Hints sent while we were not subscribed are lost: read everything once.
+        () => this.refreshAll(),
+      );
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    await this.redis?.close();
+    this.redis = null;
+  }
+
+  /**
+   * Starts watching an account: `rows` are its home row and stripes as just read, whose
+   * last_sequence tells the feed how far each ledger is known to go.
+   */
+  watch(accountId: string, rows: readonly AccountRow[]): FeedWatch {
+    let account = this.accountStates.get(accountId);
+    if (!account) {
+      const home = rows.find((r) => r.id === accountId);
+      assert(home, `watching ${accountId} without its row`);
+      account = { id: accountId, merchant: home.type === 'MERCHANT', stripes: new Set(), watchers: 0, listeners: new Set() };
+      this.accountStates.set(accountId, account);
+    }
+    account.watchers += 1;
+    for (const row of rows) this.learnStripe(account, row.id, row.lastSequence);
+    const state = account;
+    let released = false;
+    return {
+      stripes: () => [...state.stripes],
+      tails: () => new Map([...state.stripes].map((id) => [id, this.stripeStates.get(id)!.tail])),
+      wait: (position, signal) => this.wait(state, position, signal),
+      release: () => {
+        if (released) return;
+        released = true;
+        this.unwatch(state);
+      },
+    };
+  }
+
+  /** Ledger hints from Redis: a watched stripe beyond what we know gets its shard read now. */
+  onHints(message: string): void {
+    for (const hint of decodeHints(message)) {
+      const stripe = this.stripeStates.get(hint.accountId);
+      if (stripe && hint.sequence > stripe.tail) this.hinted.add(stripe.shard);
+    }
+    if (this.hinted.size === 0 || this.hintScheduled) return;
+    // Hints that arrive together (one per committed batch) are served by one read per shard.
+    this.hintScheduled = true;
+    setImmediate(() => {
+      this.hintScheduled = false;
+      const shards = [...this.hinted];
+      this.hinted.clear();
+      for (const shard of shards) void this.refreshShard(shard);
+    });
+  }
+
+  private learnStripe(account: AccountState, stripeId: string, lastSequence: bigint): void {
+    let stripe = this.stripeStates.get(stripeId);
+    if (!stripe) {
+      const parsed = parseId('account', stripeId);
+      assert(parsed, `stripe id ${stripeId} is malformed`);
+      stripe = { id: stripeId, shard: this.shards.byLogical(parsed.shard), tail: lastSequence, cache: [], account };
+      this.stripeStates.set(stripeId, stripe);
+    } else if (lastSequence > stripe.tail) {
+      // Known further than the cache reaches: the cache must end at the tail, so it starts over.
+      stripe.tail = lastSequence;
+      stripe.cache = [];
+    }
+    if (!account.stripes.has(stripeId)) {
+      account.stripes.add(stripeId);
+      this.notify(account);
+    }
+  }
+
+  private unwatch(account: AccountState): void {
+    account.watchers -= 1;
+    if (account.watchers > 0) return;
+    this.accountStates.delete(account.id);
+    for (const id of account.stripes) this.stripeStates.delete(id);
+  }
+
+  /** The stripes of a watched account known to the feed (none when it is not watched here). */
+  stripesOf(accountId: string): string[] {
+    return [...(this.accountStates.get(accountId)?.stripes ?? [])];
+  }
+
+  /**
+   * A watched stripe's entries from `from` on, out of the cache; null when the stripe is not
+   * watched here or the cache does not reach back that far (the caller reads the shard).
+   */
+  cached(stripeId: string, from: bigint, limit: number): EntryRow[] | null {
+    const stripe = this.stripeStates.get(stripeId);
+    const first = stripe?.cache[0];
+    if (!stripe || !first || first.sequence > from) return null;
+    const start = Number(from - first.sequence);
+    return stripe.cache.slice(start, start + limit);
+  }
+
+  /** Entries of a stripe read from its shard by someone else: the feed learns from them too. */
+  offer(stripeId: string, rows: readonly EntryRow[]): void {
+    const stripe = this.stripeStates.get(stripeId);
+    if (stripe) this.absorb(stripe, rows);
+  }
+
+  /**
+   * Takes consecutive entries of a stripe (from a tick or a subscriber's read) into the feed:
+   * those beyond the tail move it and join the cache, and the account's waiters wake.
+   */
+  private absorb(stripe: StripeState, rows: readonly EntryRow[]): void {
+    const fresh = rows.filter((r) => r.sequence > stripe.tail);
+    if (fresh.length === 0) return;
+    assert(fresh[0]!.sequence === stripe.tail + 1n, `entries of ${stripe.id} skip from ${stripe.tail} to ${fresh[0]!.sequence}`);
+    stripe.cache.push(...fresh);
+    if (stripe.cache.length > balanceFeedCacheEntriesPerStripeMax) {
+      stripe.cache.splice(0, stripe.cache.length - balanceFeedCacheEntriesPerStripeMax);
+    }
+    stripe.tail = fresh.at(-1)!.sequence;
+    this.notify(stripe.account);
+  }
+
+  private wait(account: AccountState, position: ReadonlyMap<string, bigint>, signal: AbortSignal): Promise<void> {
+    const ready = () => [...account.stripes].some((id) => this.stripeStates.get(id)!.tail > (position.get(id) ?? 0n));
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(abortError());
+      if (ready()) return resolve();
+      const cleanup = () => {
+        account.listeners.delete(listener);
+        signal.removeEventListener('abort', onAbort);
+      };
+      const listener = () => {
+        if (!ready()) return;
+        cleanup();
+        resolve();
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(abortError());
+      };
+      account.listeners.add(listener);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  private notify(account: AccountState): void {
+    for (const listener of [...account.listeners]) listener();
+  }
+
+  private refreshAll(): void {
+    const shards = new Set([...this.stripeStates.values()].map((s) => s.shard));
+    for (const shard of shards) void this.refreshShard(shard);
+  }
+
+  /** One tick on one shard; a tick asked for while one runs runs again right after it. */
+  private async refreshShard(shard: Shard): Promise<void> {
+    if (this.inFlight.has(shard)) {
+      this.again.add(shard);
+      return;
+    }
+    this.inFlight.add(shard);
+    try {
+      do {
+        this.again.delete(shard);
+        const watched = [...this.stripeStates.values()].filter((s) => s.shard === shard);
+        if (watched.length === 0) break;
+        this.ticks += 1;
+        const rows = await tailEntries(shard.db, watched.map((s) => ({ stripeId: s.id, after: s.tail })), balanceFeedCacheEntriesPerStripeMax);
+        const byStripe = new Map<string, EntryRow[]>();
+        for (const row of rows) byStripe.set(row.accountId, [...(byStripe.get(row.accountId) ?? []), row]);
+        for (const [id, list] of byStripe) {
+          const stripe = this.stripeStates.get(id);
+          if (stripe) this.absorb(stripe, list.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)));
+        }
+      } while (this.again.has(shard));
+    } catch (error) {
+      // The next tick tries again; subscribers only wait a little longer.
+      console.error(`balance feed: reading ${shard.name} failed`, error);
+    } finally {
+      this.inFlight.delete(shard);
+    }
+  }
+
+  private async discoverStripes(): Promise<void> {
+    const merchants = [...this.accountStates.values()].filter((a) => a.merchant);
+    if (merchants.length === 0) return;
+    const ids = merchants.map((m) => m.id);
+    try {
+      const found = await Promise.all(this.shards.all.map((shard) => stripesOfMerchants(shard.db, ids)));
+      for (const row of found.flat()) {
+        const account = row.parentId === null ? undefined : this.accountStates.get(row.parentId);
+        if (account && !account.stripes.has(row.id)) this.learnStripe(account, row.id, row.lastSequence);
+      }
+    } catch (error) {
+      console.error('balance feed: looking for new stripes failed', error);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { isRole, type Identity } from './identity';
+import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, subgraphSecretCharsMin } from './limits';
+
+/**
+ * Subgraphs trust only the gateway. Each subgraph has a secret of its own
+ * (SUBGRAPH_SECRET_ACCOUNT, _TRANSACTION, _SETTLEMENT) that only it and the gateway hold, and
+ * it serves nothing but /health to a request that does not present it. The caller's identity
+ * comes from the gateway as a short-lived token signed (HS256) with that same secret, with the
+ * subgraph's name as audience: a client's own token, an identity header of the client's making
+ * or a token signed for another subgraph is worthless, even next to the right secret.
+ *
+ * Whoever holds a subgraph's secret can act as the gateway towards that one subgraph, and no
+ * other; that is why the secrets are separate, never logged and never sent to clients.
+ */
+export const trustedSubgraphs = ['account', 'transaction', 'settlement'] as const;
+export type TrustedSubgraph = (typeof trustedSubgraphs)[number];
+
+/** The header that carries the subgraph's secret, over HTTP and on the WebSocket upgrade. */
+export const gatewaySecretHeader = 'x-paygraph-gateway-secret';
+/** The header that carries the gateway-signed identity over HTTP. */
+export const gatewayIdentityHeader = 'x-paygraph-identity';
+/** The graphql-ws connectionParams key that carries the gateway-signed identity. */
+export const gatewayIdentityParam = 'identity';
+/** The iss of every internal token, so that no client token (iss paygraph or an IdP's) is ever mistaken for one. */
+export const internalTokenIssuer = 'paygraph-gateway';
+
+export interface SubgraphTrust {
+  readonly subgraph: TrustedSubgraph;
+  /** Sent by the gateway in gatewaySecretHeader. */
+  readonly secret: string;
+  /** SHA-256 of the secret: what a presented secret is compared with, in constant time. */
+  readonly secretDigest: Buffer;
+  /** The HS256 key of the subgraph's internal tokens. */
+  readonly signingKey: Uint8Array;
+}
+
+export type SubgraphTrusts = Record<TrustedSubgraph, SubgraphTrust>;
+
+export function subgraphSecretVariable(subgraph: TrustedSubgraph): string {
+  return `SUBGRAPH_SECRET_${subgraph.toUpperCase()}`;
+}
+
+/** A misconfigured secret stops the process at start-up rather than weakening every request. */
+export function subgraphTrust(subgraph: TrustedSubgraph, secret: string): SubgraphTrust {
+  if (secret.length < subgraphSecretCharsMin) {
+    throw new Error(`${subgraphSecretVariable(subgraph)} must be at least ${subgraphSecretCharsMin} characters (npm start makes one per run)`);
+  }
+  return {
+    subgraph,
+    secret,
+    secretDigest: digest(secret),
+    signingKey: new TextEncoder().encode(secret),
+  };
+}
+
+export function subgraphTrustFromEnv(subgraph: TrustedSubgraph): SubgraphTrust {
+  const name = subgraphSecretVariable(subgraph);
+  const secret = process.env[name];
+  if (!secret) throw new Error(`${name} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`);
+  return subgraphTrust(subgraph, secret);
+}
+
+/** The gateway holds every subgraph's secret. */
+export function subgraphTrustsFromEnv(): SubgraphTrusts {
+  return {
+    account: subgraphTrustFromEnv('account'),
+    transaction: subgraphTrustFromEnv('transaction'),
+    settlement: subgraphTrustFromEnv('settlement'),
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/**
+ * Compares digests rather than the strings, so that both sides of timingSafeEqual have the
+ * same length whatever was sent and the time taken says nothing about the secret.
+ */
+export function presentsGatewaySecret(headers: http.IncomingHttpHeaders, trust: SubgraphTrust): boolean {
+  const presented = headers[gatewaySecretHeader];
+  if (typeof presented !== 'string') return false;
+  return timingSafeEqual(digest(presented), trust.secretDigest);
+}
+
+/**
+ * Signs identity for one subgraph, valid until expiresAt (seconds since the epoch; by default
+ * internalTokenLifetimeSeconds from now).
+ */
+export function mintIdentityToken(
+  identity: Identity,
+  trust: SubgraphTrust,
+  expiresAt: number = Math.floor(Date.now() / 1000) + internalTokenLifetimeSeconds,
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ role: identity.role })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(identity.sub)
+    .setIssuer(internalTokenIssuer)
+    .setAudience(trust.subgraph)
+    .setIssuedAt(now)
+    .setExpirationTime(expiresAt)
+    .sign(trust.signingKey);
+}
+
+/** Who the gateway says is calling, or null: a refusal, never a reason a caller could learn from. */
+export async function verifyIdentityToken(token: unknown, trust: SubgraphTrust): Promise<Identity | null> {
+  if (typeof token !== 'string' || token === '') return null;
+  try {
+    const { payload } = await jwtVerify(token, trust.signingKey, {
+      algorithms: ['HS256'],
+      issuer: internalTokenIssuer,
+      audience: trust.subgraph,
+      clockTolerance: internalTokenClockToleranceSeconds,
+      requiredClaims: ['sub', 'exp', 'iat'],
+    });
+    if (typeof payload.sub !== 'string' || payload.sub === '' || !isRole(payload.role)) return null;
+    return { sub: payload.sub, role: payload.role };
+  } catch (error) {
+    // A bad signature, the wrong audience or an expired token all mean the same: not from the gateway.
+    if (error instanceof joseErrors.JOSEError) return null;
+    throw error;
+  }
+}
+
+/** The secret and then the identity of an HTTP request; null answers it with a bare 401. */
+export async function authenticateGatewayRequest(req: http.IncomingMessage, trust: SubgraphTrust): Promise<Identity | null> {
+  if (!presentsGatewaySecret(req.headers, trust)) return null;
+  return verifyIdentityToken(req.headers[gatewayIdentityHeader], trust);
+}

@@ -1,0 +1,190 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { inlineGraceMs } from '../../src/services/payment';
+import { asGateway, testShards, unique } from '../../../../test/support/env';
+import { contractOperation, gql } from '../../../../test/support/graphql';
+import { depositFromReserve, entriesOf } from '../../../../test/support/ledger';
+import {
+  accountRows, clearingAgainstInFlight, entriesOfPostings, eventually, insertAccountOn, outboxRow, paymentRow,
+  physicalOf, postingsByDedupeKey, refundRow, resourceOfKey, shardOf,
+} from '../../../../test/support/bank';
+import { spawnTransactionSubgraph, type ChildService } from '../../../../test/support/processes';
+
+/**
+ * A cross-shard movement whose process dies between its two halves. The transaction subgraph
+ * runs as a real child process with a failpoint that SIGKILLs it right after the first half
+ * commits; a restarted process (with its relay on) must finish the movement exactly once, and
+ * a client retrying with the same idempotency key must get the finished movement back.
+ * Other test files use the same shards (and may run relays of their own), so every check is
+ * about rows this file made, and ledger-wide sums are compared with what is in flight.
+ */
+let shards: ShardSet;
+let operatorId: string;
+const children: ChildService[] = [];
+
+const createPaymentDoc = contractOperation('CreatePayment');
+const refundPaymentDoc = contractOperation('RefundPayment');
+/** The restarted relay has to wait out inlineGraceMs before it may take the row, then a few ticks. */
+const completionTimeoutMs = inlineGraceMs + 15_000;
+
+beforeAll(async () => {
+  shards = testShards(2);
+  operatorId = unique('crash-operator');
+  expect(shards.all.length, 'a cross-shard movement needs two physical shards').toBeGreaterThanOrEqual(2);
+});
+
+afterAll(async () => {
+  await Promise.all(children.map((c) => c.kill()));
+  await shards.close();
+});
+
+async function spawnChild(env: Record<string, string>): Promise<ChildService> {
+  const child = await spawnTransactionSubgraph(env);
+  children.push(child);
+  return child;
+}
+
+/**
+ * The child is a subgraph, so requests to it carry what the gateway would send: the secret and
+ * an identity token, signed afresh each time because the test outlives one.
+ */
+function asOperator(): Promise<Record<string, string>> {
+  return asGateway('transaction', operatorId, 'operator');
+}
+
+/** Sends a request that the child answers by dying: the client sees the connection drop. */
+async function sendToDoomed(child: ChildService, doc: string, input: Record<string, unknown>): Promise<void> {
+  await expect(gql(child.graphqlUrl, doc, { input }, undefined, await asOperator())).rejects.toThrow();
+  expect(await child.exited).toEqual({ code: null, signal: 'SIGKILL' });
+}
+
+async function balances(ids: readonly string[]): Promise<bigint[]> {
+  const rows = await accountRows(shards, ids);
+  return ids.map((id) => {
+    const row = rows.get(id);
+    if (!row) throw new Error(`account ${id} is missing`);
+    return row.available + row.frozen + row.pending;
+  });
+}
+
+async function entryCounts(ids: readonly string[]): Promise<number[]> {
+  return Promise.all(ids.map(async (id) => (await entriesOf(shards, id)).length));
+}
+
+/** Σ clearing over all shards agrees with the in-flight movements of every test, now. */
+async function expectClearingAccountedFor() {
+  const seen = await clearingAgainstInFlight(shards, 'USD');
+  expect(seen.agreed, `Σ clearing ${seen.clearing} ≠ in flight ${seen.inFlight.amount}`).toBe(true);
+  return seen.inFlight;
+}
+
+describe('crash between the two halves of a cross-shard movement', () => {
+  it('a payment killed after its debit is credited once by the restarted process; a retry moves nothing', async () => {
+    const payer = await insertAccountOn(shards, 0, unique('crash-payer'));
+    const payee = await insertAccountOn(shards, 1, unique('crash-payee'));
+    expect(physicalOf(shards, payer)).not.toBe(physicalOf(shards, payee));
+    expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
+    const input = { idempotencyKey: unique('crash-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '2500', currency: 'USD' };
+
+    const doomed = await spawnChild({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
+    await sendToDoomed(doomed, createPaymentDoc, input);
+
+    // The debit committed, the credit never ran: PROCESSING, its outbox row PENDING, the money in clearing.
+    const id = await resourceOfKey(shards, operatorId, input.idempotencyKey);
+    expect(id).toMatch(/^pay_/);
+    const cut = await paymentRow(shards, id!);
+    expect(cut).toMatchObject({ status: 'PROCESSING', route: 'CROSS_SHARD', amount: 2_500n, payerAccountId: payer, payeeAccountId: payee, completedAt: null });
+    const pending = await outboxRow(shards, 'payment', id!);
+    expect(pending).toMatchObject({ step: 'PAYMENT_CREDIT', status: 'PENDING' });
+    expect(pending!.nextAttemptAt.getTime() - cut!.createdAt.getTime()).toBe(inlineGraceMs);
+    expect(await balances([payer, payee])).toEqual([7_500n, 0n]);
+    expect(await entryCounts([payer, payee])).toEqual([2, 0]);
+    const debit = await postingsByDedupeKey(shards, [id!, `${id}:credit`, `${id}:reverse`]);
+    expect(debit.map((p) => [p.dedupeKey, p.shard])).toEqual([[id, physicalOf(shards, payer)]]);
+    const debitEntries = await entriesOfPostings(shardOf(shards, 'account', payer), [debit[0]!.id]);
+    const toClearing = debitEntries.find((e) => e.accountId !== payer);
+    expect(toClearing?.amount).toBe(2_500n);
+    const inFlight = await expectClearingAccountedFor();
+    expect(inFlight.payments).toContain(id);
+    expect(inFlight.amount).toBeGreaterThanOrEqual(2_500n);
+
+    const revived = await spawnChild({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
+    const done = await eventually('the relay completes the payment', completionTimeoutMs, async () => {
+      const row = await paymentRow(shards, id!);
+      return row?.status === 'PROCESSING' ? undefined : row;
+    });
+    expect(done).toMatchObject({ status: 'SUCCEEDED', failureCode: null, completedAt: expect.any(Date) });
+    expect(await outboxRow(shards, 'payment', id!)).toMatchObject({ status: 'DONE' });
+    const credit = await postingsByDedupeKey(shards, [`${id}:credit`, `${id}:reverse`]);
+    expect(credit.map((p) => [p.dedupeKey, p.shard])).toEqual([[`${id}:credit`, physicalOf(shards, payee)]]);
+    const creditEntries = await entriesOfPostings(shardOf(shards, 'account', payee), [credit[0]!.id]);
+    expect(creditEntries.find((e) => e.accountId !== payee)?.amount).toBe(-2_500n);
+    expect((await entriesOf(shards, payee)).map((e) => [e.amount, e.postingId])).toEqual([[2_500n, credit[0]!.id]]);
+    expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
+    expect((await expectClearingAccountedFor()).payments).not.toContain(id);
+
+    // The client never saw an answer, so it retries: the same payment, finished, and no more money.
+    const retried = await gql(revived.graphqlUrl, createPaymentDoc, { input }, undefined, await asOperator());
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data!.createPayment).toMatchObject({ __typename: 'Payment', id, status: 'SUCCEEDED', amount: '2500' });
+    expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
+    expect(await entryCounts([payer, payee])).toEqual([2, 1]);
+    expect(await postingsByDedupeKey(shards, [`${id}:credit`])).toHaveLength(1);
+    await revived.kill();
+  });
+
+  it('a refund killed after its reservation is debited and credited once by the restarted process; a retry moves nothing', async () => {
+    const last = shards.all.length - 1;
+    const payer = await insertAccountOn(shards, last, unique('crash-refund-payer'));
+    const payee = await insertAccountOn(shards, last - 1, unique('crash-refund-payee'));
+    expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
+
+    const doomed = await spawnChild({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'refund-after-reserve' });
+    const paid = await gql(doomed.graphqlUrl, createPaymentDoc, {
+      input: { idempotencyKey: unique('crash-refund-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '4000', currency: 'USD' },
+    }, undefined, await asOperator());
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+    const paymentId = paid.data!.createPayment.id as string;
+    expect(await paymentRow(shards, paymentId)).toMatchObject({ route: 'CROSS_SHARD' });
+    expect(await balances([payer, payee])).toEqual([6_000n, 4_000n]);
+
+    const input = { idempotencyKey: unique('crash-refund'), paymentId, amount: '1500', reason: 'crash test' };
+    await sendToDoomed(doomed, refundPaymentDoc, input);
+
+    // Reserved on the payment's shard (refunded_amount counts it), no money moved yet.
+    const id = await resourceOfKey(shards, operatorId, input.idempotencyKey);
+    expect(id).toMatch(/^ref_/);
+    expect(await refundRow(shards, id!)).toMatchObject({ status: 'PROCESSING', amount: 1_500n, paymentId, completedAt: null });
+    expect(await paymentRow(shards, paymentId)).toMatchObject({ status: 'SUCCEEDED', refundedAmount: 1_500n });
+    expect(await outboxRow(shards, 'refund', id!)).toMatchObject({ step: 'REFUND_DEBIT', status: 'PENDING' });
+    expect(await postingsByDedupeKey(shards, [`${id}:debit`, `${id}:credit`])).toEqual([]);
+    expect(await balances([payer, payee])).toEqual([6_000n, 4_000n]);
+    expect((await expectClearingAccountedFor()).refunds).not.toContain(id);
+
+    const revived = await spawnChild({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
+    const done = await eventually('the relay completes the refund', completionTimeoutMs, async () => {
+      const row = await refundRow(shards, id!);
+      return row?.status === 'PROCESSING' ? undefined : row;
+    });
+    expect(done).toMatchObject({ status: 'SUCCEEDED', failureCode: null, completedAt: expect.any(Date) });
+    expect(await outboxRow(shards, 'refund', id!)).toMatchObject({ status: 'DONE' });
+    const halves = await postingsByDedupeKey(shards, [`${id}:debit`, `${id}:credit`]);
+    expect(halves.map((p) => [p.dedupeKey, p.shard]).sort()).toEqual(
+      [[`${id}:credit`, physicalOf(shards, payer)], [`${id}:debit`, physicalOf(shards, payee)]].sort(),
+    );
+    expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
+    expect(await paymentRow(shards, paymentId)).toMatchObject({ refundedAmount: 1_500n });
+    await expectClearingAccountedFor();
+
+    const retried = await gql(revived.graphqlUrl, refundPaymentDoc, { input }, undefined, await asOperator());
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data!.refundPayment).toMatchObject({
+      __typename: 'Refund', id, status: 'SUCCEEDED', amount: '1500', payment: { id: paymentId, refundedAmount: '1500' },
+    });
+    expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
+    expect(await entryCounts([payer, payee])).toEqual([3, 2]);
+    expect(await postingsByDedupeKey(shards, [`${id}:debit`, `${id}:credit`])).toHaveLength(2);
+    await revived.kill();
+  });
+});

@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
+import { testSubgraphSecrets } from './env';
+
+/**
+ * Subgraphs as real child processes, for tests that need a process to die (failpoints) and
+ * come back. The child runs the service's own main.ts under tsx, exactly as `npm start` does.
+ */
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+/** How long a child may take to answer /health after it is spawned (tsx compiles on start). */
+export const childReadyTimeoutMs = 30_000;
+const readyPollIntervalMs = 100;
+/** Connections a child keeps per shard: a test sends it a request at a time, and the server's connections are shared. */
+const childPoolSize = 3;
+/** How much of the child's output (characters) is kept for failure messages. */
+const outputTailChars = 4_000;
+
+export interface ChildService {
+  readonly graphqlUrl: string;
+  readonly healthUrl: string;
+  readonly process: ChildProcess;
+  /** Settles when the process has exited, with how. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** What the child printed so far (stdout and stderr), for failure messages. */
+  output(): string;
+  /** SIGKILLs the child unless it has exited already, and waits for the exit. */
+  kill(): Promise<void>;
+}
+
+/** A port nothing listens on right now: bind port 0, read it, let it go. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Variables a child must not inherit from the test process: each run sets its own. */
+const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', 'TRANSACTION_PORT'];
+
+/**
+ * Spawns `node --import tsx subgraphs/transaction/src/main.ts` with MYSQL_SHARDS from this
+ * process, the test stack's SUBGRAPH_SECRET_TRANSACTION and `env` on top, and waits until its /health answers 200.
+ */
+export async function spawnTransactionSubgraph(env: Record<string, string>): Promise<ChildService> {
+  const port = await freePort();
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !perRunVariables.includes(name)));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'subgraphs/transaction/src/main.ts'], {
+    cwd: repoRoot,
+    env: { ...inherited, [subgraphSecretVariable('transaction')]: testSubgraphSecrets.transaction, TRANSACTION_PORT: String(port), HOST: '127.0.0.1', MYSQL_POOL_SIZE: String(childPoolSize), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (chunk: Buffer) => {
+    output = (output + chunk.toString('utf8')).slice(-outputTailChars);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
+  });
+  const service: ChildService = {
+    graphqlUrl: `http://127.0.0.1:${port}/graphql`,
+    healthUrl: `http://127.0.0.1:${port}/health`,
+    process: child,
+    exited,
+    output: () => output,
+    kill: async () => {
+      if (!gone) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  const deadline = Date.now() + childReadyTimeoutMs;
+  for (;;) {
+    if (gone) throw new Error(`transaction subgraph exited before it was ready:\n${output}`);
+    try {
+      const response = await fetch(service.healthUrl);
+      if (response.status === 200) return service;
+    } catch {
+      // Not listening yet.
+    }
+    if (Date.now() > deadline) {
+      await service.kill();
+      throw new Error(`transaction subgraph did not answer /health within ${childReadyTimeoutMs} ms:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, readyPollIntervalMs));
+  }
+}

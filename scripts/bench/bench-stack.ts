@@ -1,0 +1,231 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import mysql from 'mysql2/promise';
+import { migrateShards } from '../../subgraphs/shared/src/db/migrate';
+import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
+import type { EngineMode } from '../../subgraphs/shared/src/ledger/post';
+import {
+  gatewayIdentityHeader, gatewaySecretHeader, internalTokenIssuer, subgraphTrust, type SubgraphTrusts,
+} from '../../subgraphs/shared/src/gateway-trust';
+import { internalTokenLifetimeSeconds } from '../../subgraphs/shared/src/limits';
+import { gatewaySecretEnv, generateSubgraphSecrets, subgraphSecretEnv } from '../lib/subgraph-secrets';
+import { benchPoolSize } from './limits';
+import { freePort, repoRoot, startService, type Service } from './processes';
+
+/**
+ * The benchmark's own copy of the system: shard databases `<prefix>_s0..` dropped, created and
+ * migrated for the run, and the three subgraphs plus the gateway as separate processes on free
+ * loopback ports, with the relay on (RELAY_ENABLED=true) as in production.
+ */
+export async function recreateDatabases(shardUrls: string): Promise<void> {
+  await dropDatabases(shardUrls);
+  const shards = openShards({ urls: shardUrls, poolSize: 1 });
+  try {
+    await migrateShards(shards);
+  } finally {
+    await shards.close();
+  }
+}
+
+/** Drops the shard databases; only names the benchmark gives its own databases are accepted. */
+export async function dropDatabases(shardUrls: string): Promise<void> {
+  for (const raw of shardUrls.split(',')) {
+    const url = new URL(raw.trim());
+    const database = decodeURIComponent(url.pathname.slice(1));
+    if (!/^paygraph_bench[A-Za-z0-9_]*_s\d+$/.test(database)) throw new Error(`refusing to drop "${database}": not a benchmark database`);
+    url.pathname = '/';
+    const conn = await mysql.createConnection({ uri: url.toString() });
+    try {
+      await conn.query(`DROP DATABASE IF EXISTS \`${database}\``);
+    } finally {
+      await conn.end();
+    }
+  }
+}
+
+export function benchShards(shardUrls: string): ShardSet {
+  return openShards({ urls: shardUrls, poolSize: benchPoolSize });
+}
+
+export type ProcessName = 'gateway' | 'account' | 'transaction' | 'settlement';
+
+export interface ProcessStackOptions {
+  shardUrls: string;
+  jwtSecret: string;
+  logDir: string;
+  engine: EngineMode;
+  /** Processes started with --cpu-prof, their profiles written here when they stop. */
+  profile?: { processes: readonly ProcessName[]; dir: string };
+  /** Extra environment for the subgraphs (MERGE_WAIT_MS, MYSQL_POOL_SIZE, ...). */
+  subgraphEnv?: Record<string, string>;
+}
+
+export interface ProcessStack {
+  gatewayUrl: string;
+  urls: Record<Exclude<ProcessName, 'gateway'>, string>;
+  /** The subgraphs' secrets for this run, for what calls a subgraph as the gateway would (f-direct, Hive Gateway). */
+  trusts: SubgraphTrusts;
+  /** The client tokens' HS256 key, for another gateway in front of the same subgraphs (Hive Gateway). */
+  jwtSecret: string;
+  ports: Record<ProcessName, number>;
+  pids(): Map<string, number>;
+  /** Starts the CPU profiler of every process started for profiling (see ProcessStackOptions.profile). */
+  startProfiling(): void;
+  /** Stops the subgraphs and starts them again with another engine; the gateway stays up. */
+  restartSubgraphs(engine: EngineMode): Promise<void>;
+  stopSubgraphs(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const entries: Record<ProcessName, string> = {
+  gateway: 'gateway/src/main.ts',
+  account: 'subgraphs/account/src/main.ts',
+  transaction: 'subgraphs/transaction/src/main.ts',
+  settlement: 'subgraphs/settlement/src/main.ts',
+};
+const subgraphNames = ['account', 'transaction', 'settlement'] as const;
+
+export async function startProcessStack(options: ProcessStackOptions): Promise<ProcessStack> {
+  const ports: Record<ProcessName, number> = {
+    gateway: await freePort(), account: await freePort(), transaction: await freePort(), settlement: await freePort(),
+  };
+  const urls = {
+    account: `http://127.0.0.1:${ports.account}/graphql`,
+    transaction: `http://127.0.0.1:${ports.transaction}/graphql`,
+    settlement: `http://127.0.0.1:${ports.settlement}/graphql`,
+  };
+  const shared = { MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
+  const secrets = generateSubgraphSecrets();
+  const trusts: SubgraphTrusts = {
+    account: subgraphTrust('account', secrets.account),
+    transaction: subgraphTrust('transaction', secrets.transaction),
+    settlement: subgraphTrust('settlement', secrets.settlement),
+  };
+  const portEnv = { ACCOUNT_PORT: String(ports.account), TRANSACTION_PORT: String(ports.transaction), SETTLEMENT_PORT: String(ports.settlement) };
+  let starts = 0;
+  const profileFile = (name: ProcessName) => {
+    if (!options.profile?.processes.includes(name)) return {};
+    mkdirSync(options.profile.dir, { recursive: true });
+    starts += 1;
+    return { cpuProfileFile: join(options.profile.dir, `${name}.${starts}.cpuprofile`) };
+  };
+  const services = new Map<ProcessName, Service>();
+
+  const startSubgraphs = async (engine: EngineMode) => {
+    const started = await Promise.allSettled(subgraphNames.map((name) => startService({
+      name,
+      entry: entries[name],
+      env: { ...shared, ...portEnv, ...subgraphSecretEnv(secrets, name), RELAY_ENABLED: 'true', POSTING_ENGINE: engine, ...options.subgraphEnv },
+      healthUrl: `http://127.0.0.1:${ports[name]}/health`,
+      ...profileFile(name),
+    }, options.logDir)));
+    started.forEach((s, i) => {
+      if (s.status === 'fulfilled') services.set(subgraphNames[i]!, s.value);
+    });
+    const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+  const stopSubgraphs = async () => {
+    await Promise.all(subgraphNames.map(async (name) => {
+      await services.get(name)?.stop();
+      services.delete(name);
+    }));
+  };
+  const stop = async () => {
+    await services.get('gateway')?.stop();
+    services.delete('gateway');
+    await stopSubgraphs();
+  };
+
+  try {
+    await startSubgraphs(options.engine);
+    services.set('gateway', await startService({
+      name: 'gateway',
+      entry: entries.gateway,
+      env: {
+        ...shared, ...gatewaySecretEnv(secrets), JWT_SECRET: options.jwtSecret, PORT: String(ports.gateway), GATEWAY_HOST: '127.0.0.1',
+        ACCOUNT_URL: urls.account, TRANSACTION_URL: urls.transaction, SETTLEMENT_URL: urls.settlement,
+      },
+      healthUrl: `http://127.0.0.1:${ports.gateway}/health`,
+      ...profileFile('gateway'),
+    }, options.logDir));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    gatewayUrl: `http://127.0.0.1:${ports.gateway}/graphql`,
+    urls,
+    trusts,
+    jwtSecret: options.jwtSecret,
+    ports,
+    pids: () => new Map([...services].map(([name, s]) => [name, s.pid])),
+    startProfiling: () => {
+      for (const s of services.values()) s.startProfiling();
+    },
+    restartSubgraphs: async (engine) => {
+      await stopSubgraphs();
+      await startSubgraphs(engine);
+    },
+    stopSubgraphs,
+    stop,
+  };
+}
+
+/**
+ * Hive Gateway over the same supergraph, with the join__graph URLs rewritten to the benchmark's
+ * ports, doing per request what our gateway does: verify the caller's token, then send each
+ * subgraph its secret and an identity token signed for it (gateway-trust.ts). Without that the
+ * subgraphs would refuse it, and without the work the comparison would flatter it.
+ */
+export async function startHiveGateway(stack: ProcessStack, workDir: string, logDir: string): Promise<Service> {
+  mkdirSync(workDir, { recursive: true });
+  const supergraph = readFileSync(join(repoRoot, 'schema/supergraph.graphql'), 'utf8').replace(
+    /@join__graph\(name: "(account|transaction|settlement)", url: "[^"]*"\)/g,
+    (_match, name: 'account' | 'transaction' | 'settlement') => `@join__graph(name: "${name}", url: "${stack.urls[name]}")`,
+  );
+  for (const name of subgraphNames) {
+    if (!supergraph.includes(stack.urls[name])) throw new Error(`could not point the supergraph's ${name} at ${stack.urls[name]}`);
+  }
+  const supergraphPath = join(workDir, 'supergraph.graphql');
+  writeFileSync(supergraphPath, supergraph);
+  const configPath = join(workDir, 'gateway.config.mjs');
+  const jose = pathToFileURL(join(repoRoot, 'node_modules/jose/dist/webapi/index.js')).href;
+  writeFileSync(configPath, [
+    '// Written by scripts/bench: verifies the caller\'s token and vouches for it to each subgraph, as our gateway does.',
+    `import { SignJWT, jwtVerify } from ${JSON.stringify(jose)};`,
+    'const encode = (text) => new TextEncoder().encode(text);',
+    'const clientKey = encode(process.env.JWT_SECRET);',
+    `const secrets = ${JSON.stringify(Object.fromEntries(Object.values(stack.trusts).map((t) => [t.subgraph, t.secret])))};`,
+    'export const gatewayConfig = {',
+    '  propagateHeaders: {',
+    '    fromClientToSubgraphs: async ({ request, subgraphName }) => {',
+    '      const bearer = (request.headers.get(\'authorization\') ?? \'\').replace(/^Bearer /, \'\');',
+    '      const { payload } = await jwtVerify(bearer, clientKey, { algorithms: [\'HS256\'], issuer: \'paygraph\', audience: \'paygraph-api\' });',
+    '      const name = subgraphName.toLowerCase();',
+    '      const identity = await new SignJWT({ role: payload.role }).setProtectedHeader({ alg: \'HS256\', typ: \'JWT\' })',
+    `        .setSubject(payload.sub).setIssuer(${JSON.stringify(internalTokenIssuer)}).setAudience(name).setIssuedAt()`,
+    `        .setExpirationTime(Math.floor(Date.now() / 1000) + ${internalTokenLifetimeSeconds}).sign(encode(secrets[name]));`,
+    `      return { ${JSON.stringify(gatewaySecretHeader)}: secrets[name], ${JSON.stringify(gatewayIdentityHeader)}: identity };`,
+    '    },',
+    '  },',
+    '  logging: \'warn\',',
+    '};',
+    '',
+  ].join('\n'));
+  const port = await freePort();
+  return startService({
+    name: 'hive-gateway',
+    entry: 'node_modules/@graphql-hive/gateway/dist/bin.js',
+    tsx: false,
+    args: ['supergraph', supergraphPath, '--config-path', configPath, '--host', '127.0.0.1', '--port', String(port), '--disable-websockets'],
+    env: { JWT_SECRET: stack.jwtSecret },
+    healthUrl: `http://127.0.0.1:${port}/healthcheck`,
+  }, logDir);
+}
+
+export function hiveGatewayUrl(service: Service): string {
+  const args = service.spec.args ?? [];
+  return `http://127.0.0.1:${args[args.indexOf('--port') + 1]}/graphql`;
+}

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
+
+/**
+ * The GraphQL documents the benchmark sends: the contract's own operations (shared/contract,
+ * beside the repository), sent verbatim as clients send them, plus the bulk mutation, which the
+ * contract does not list.
+ */
+const contractPath = fileURLToPath(new URL('../../../shared/contract/operations.graphql', import.meta.url));
+const contract = parse(readFileSync(contractPath, 'utf8'));
+
+export function contractOperation(name: string): string {
+  const op = contract.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === name,
+  );
+  if (!op) throw new Error(`operation ${name} is not in ${contractPath}`);
+  return print(op);
+}
+
+export const createPaymentsDocument = `mutation CreatePayments($inputs: [CreatePaymentInput!]!) {
+  createPayments(inputs: $inputs) {
+    __typename
+    ... on Payment { id status amount }
+    ... on UserError { code message }
+  }
+}`;
+
+/** A request body: the document and its variables, serialised once per request. */
+export function requestBody(query: string, variables: Record<string, unknown>): string {
+  return JSON.stringify({ query, variables });
+}
+
+/** `data.<field>` of a response, or undefined when the response has errors or no such field. */
+export function dataField(response: unknown, field: string): unknown {
+  if (typeof response !== 'object' || response === null) return undefined;
+  const body = response as { data?: Record<string, unknown> | null; errors?: unknown[] };
+  if (body.errors && body.errors.length > 0) return undefined;
+  return body.data?.[field];
+}
+
+export function typenameOf(value: unknown): string | undefined {
+  return typeof value === 'object' && value !== null && '__typename' in value ? String((value as { __typename: unknown }).__typename) : undefined;
+}

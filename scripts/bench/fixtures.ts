@@ -1,0 +1,67 @@
+import { parseId } from '../../subgraphs/shared/src/ids';
+import type { Topology } from '../../subgraphs/shared/src/shards/topology';
+import { contractOperation, dataField, requestBody, typenameOf } from './documents';
+import { benchAccountCount, benchFundingMinorUnits, fixtureConcurrency } from './limits';
+import type { LoadClient } from './load';
+
+/**
+ * The accounts every payment scenario uses, opened and funded the way a client would: OpenAccount
+ * and Deposit through the gateway. Personal accounts land on random logical shards, so with four
+ * databases three payments in four cross shards.
+ */
+export interface Fixtures {
+  accounts: string[];
+  /** Physical shard of each account, in the same order. */
+  shardOfAccount: number[];
+  merchant: string;
+}
+
+export interface FixtureOptions {
+  client: LoadClient;
+  runId: string;
+  topology: Topology | null;
+  accountCount?: number;
+  log: (line: string) => void;
+}
+
+export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
+  const count = options.accountCount ?? benchAccountCount;
+  const open = contractOperation('OpenAccount');
+  const deposit = contractOperation('Deposit');
+  const openOne = async (ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> => {
+    const response = await options.client.send(requestBody(open, { input: { ownerId, type, currency: 'USD' } }));
+    const account = dataField(response, 'openAccount') as { id?: string } | undefined;
+    if (typenameOf(account) !== 'Account' || !account?.id) throw new Error(`OpenAccount failed: ${JSON.stringify(response).slice(0, 500)}`);
+    return account.id;
+  };
+  const started = Date.now();
+  const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(`bench-${options.runId}-${i}`, 'PERSONAL'));
+  const merchant = await openOne(`bench-${options.runId}-merchant`, 'MERCHANT');
+  await inParallel(count, fixtureConcurrency, async (i) => {
+    const response = await options.client.send(requestBody(deposit, {
+      input: { idempotencyKey: `fund-${options.runId}-${i}`, accountId: accounts[i]!, amount: benchFundingMinorUnits.toString(), currency: 'USD' },
+    }));
+    const result = dataField(response, 'deposit');
+    if (typenameOf(result) !== 'Deposit') throw new Error(`Deposit failed: ${JSON.stringify(response).slice(0, 500)}`);
+  });
+  const shardOfAccount = accounts.map((id) => {
+    const logical = parseId('account', id)!.shard;
+    return options.topology ? options.topology.physicalOf[logical]! : logical;
+  });
+  options.log(`opened and funded ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return { accounts, shardOfAccount, merchant };
+}
+
+/** Runs fn(0..count-1) with at most `concurrency` at once; the first failure fails the whole. */
+export async function inParallel<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}

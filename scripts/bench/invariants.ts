@@ -1,0 +1,47 @@
+import { ledgerHealth, type LedgerHealth } from '../../subgraphs/shared/src/ledger/health';
+import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
+import { drainPollIntervalMs, drainTimeoutMs } from './limits';
+
+/**
+ * The ledger's invariants after a scenario: every shard balanced per currency, no account whose
+ * stored balance differs from its entries, and Σ clearing over all shards (money debited on one
+ * shard and not yet credited on another) back to zero once the relay has finished every
+ * cross-shard payment. The first two hold at every instant, so one failure is final; the third
+ * is waited for, up to drainTimeoutMs.
+ */
+export interface InvariantReport {
+  balanced: boolean;
+  balanceMismatches: number;
+  inTransit: Array<{ currency: string; amount: string }>;
+  /** How long the relay took to drain what was in flight when the scenario ended. */
+  drainedInMs: number;
+  /** How long one ledgerHealth computation took (it scans every entry). */
+  healthCheckMs: number;
+}
+
+export class InvariantViolation extends Error {}
+
+export async function checkInvariants(shards: ShardSet, timeoutMs: number = drainTimeoutMs): Promise<InvariantReport> {
+  const started = Date.now();
+  for (;;) {
+    const checkStarted = Date.now();
+    const health = await ledgerHealth(shards);
+    const healthCheckMs = Date.now() - checkStarted;
+    if (!health.balanced) throw new InvariantViolation(`LEDGER INVARIANT BROKEN: ${describe(health)}`);
+    const inTransit = health.inTransit.filter((t) => t.amount !== 0n);
+    if (inTransit.length === 0) {
+      return { balanced: true, balanceMismatches: 0, inTransit: [], drainedInMs: Date.now() - started, healthCheckMs };
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new InvariantViolation(`LEDGER INVARIANT BROKEN: Σ clearing is still ${inTransit.map((t) => `${t.amount} ${t.currency}`).join(', ')} ` +
+        `${timeoutMs} ms after the scenario ended (the relay should have completed every cross-shard payment by then)`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, drainPollIntervalMs));
+  }
+}
+
+function describe(health: LedgerHealth): string {
+  const unbalanced = health.shards.filter((s) => !s.balanced).map((s) => `${s.shard} ${s.currency} debits ${s.debits} ≠ credits ${s.credits}`);
+  const mismatches = health.balanceMismatches.slice(0, 5).map((m) => `${m.shard}/${m.accountId} stored ${m.stored} ≠ entries ${m.entries}`);
+  return [...unbalanced, ...mismatches, `${health.balanceMismatches.length} balance mismatches in all`].join('; ');
+}

@@ -1,0 +1,89 @@
+/**
+ * Every limit of the benchmark in one place, each a named constant with its unit last. The
+ * command line can override the ones marked "option"; the rest keep runs comparable.
+ */
+
+/** How long each scenario's measured window lasts (option: --seconds). */
+export const scenarioSecondsDefault = 10;
+/** The longest measured window the command line accepts, so that a typo cannot run for hours. */
+export const scenarioSecondsMax = 600;
+/** Traffic sent before each measured window and not counted: it warms the JIT and the pools. */
+export const warmupSecondsMax = 2;
+
+/** Concurrent clients for the single-payment and hot-merchant scenarios (option: --concurrency). */
+export const singleConcurrencyDefault = 64;
+export const concurrencyMax = 1_000;
+/** Concurrent clients for bulk requests: each carries many payments, so few suffice to fill the engine. */
+export const bulkConcurrencyDefault = 4;
+/** Concurrent clients for the read (GetAccount) scenarios. */
+export const readConcurrencyDefault = 16;
+/** The open-loop scenario offers this share of the closed-loop maximum. */
+export const openLoopRateShare = 0.7;
+/** Requests an open-loop run lets wait at once; past it arrivals are shed and counted. */
+export const openLoopInFlightMax = 2_000;
+/** How often the open-loop scheduler wakes to send what is due. */
+export const openLoopTickMs = 1;
+/** An open-loop run that falls this far behind its schedule (a stalled event loop) stops sending. */
+export const openLoopLateStopMs = 1_000;
+
+/** Accounts the payments are spread over, and the money each one gets up front (minor units). */
+export const benchAccountCount = 1_000;
+export const benchFundingMinorUnits = 100_000_000_000n;
+/** Each payment moves between 1 and this many minor units. */
+export const paymentAmountMaxMinorUnits = 999;
+/** Concurrent requests while opening and funding the accounts. */
+export const fixtureConcurrency = 32;
+
+/** Latencies one run keeps; a longer run keeps counting but samples no more. */
+export const latencySamplesMax = 5_000_000;
+/** Requests one run may send at most, on top of the time bound. */
+export const requestsPerRunMax = 50_000_000;
+/** How long one request may take before it counts as failed. */
+export const requestTimeoutMs = 30_000;
+/** How long an idle keep-alive connection of the load generator stays open. */
+export const keepAliveIdleMs = 60_000;
+/** Error messages kept per run, to show why requests failed. */
+export const errorSamplesMax = 5;
+
+/** How long the relay may take to complete every cross-shard payment after a scenario. */
+export const drainTimeoutMs = 60_000;
+export const drainPollIntervalMs = 500;
+
+/** How long a spawned process may take to answer /health with 200, and one probe of it. */
+export const processReadyTimeoutMs = 90_000;
+export const processReadyPollIntervalMs = 250;
+export const healthRequestTimeoutMs = 2_000;
+/** How long a process may take to exit after SIGTERM before it gets SIGKILL. */
+export const processStopGraceMs = 5_000;
+
+/** Bulk request sizes (payments per createPayments request). */
+export const bulkSizesDefault = [100, 1_000] as const;
+/** Payments per transaction in the raw-ceiling batched variant. */
+export const rawBatchSize = 50;
+/** Connections per shard the raw ceiling uses. */
+export const rawConnectionsPerShard = 4;
+
+/** The soak (option: --soak SECONDS) samples the gateway's RSS this often and ignores the first part. */
+export const soakSampleIntervalMs = 10_000;
+export const soakWarmupSeconds = 60;
+/** The longest soak and the highest soak rate (payments per second) the command line accepts. */
+export const soakSecondsMax = 3_600;
+export const soakRatePerSecondMax = 100_000;
+/** RSS after warm-up must stay within this share of its first post-warm-up sample. */
+export const soakRssToleranceShare = 0.1;
+/** The floor of the RSS sawtooth is taken over windows this long. */
+export const soakFloorWindowSeconds = 60;
+/** Seconds of closed-loop traffic that find the soak's rate when no rate is given. */
+export const soakRateProbeSeconds = 10;
+
+/** Functions listed per CPU profile summary. */
+export const profileTopFunctions = 15;
+/** Shard pool size of the benchmark's own connections (fixtures, invariant checks). */
+export const benchPoolSize = 4;
+/** Bytes of randomness in the JWT secret generated for one run. */
+export const jwtSecretBytes = 32;
+/**
+ * f-direct calls the account subgraph with one identity token for the whole scenario, so it is
+ * signed for the scenario's seconds plus this much (warm-up, the invariant check).
+ */
+export const directIdentityMarginSeconds = 120;

@@ -1,0 +1,190 @@
+import { Pool } from 'undici';
+import {
+  errorSamplesMax, keepAliveIdleMs, latencySamplesMax, openLoopInFlightMax, openLoopLateStopMs, openLoopTickMs, requestTimeoutMs,
+  requestsPerRunMax,
+} from './limits';
+
+/**
+ * The load generator: keep-alive HTTP/1.1 through an undici Pool (one connection per client),
+ * closed-loop (N clients, each sends its next request when the last one answered) or open-loop
+ * (requests leave at a fixed rate whatever the answers do, and each latency counts from the
+ * moment the request was due, so a stalled server cannot hide its queue).
+ */
+export interface Operation {
+  body: string;
+  /** Payments (or reads) the request carries: the unit payments/s and CPU per payment count in. */
+  units: number;
+  /** How many of the units succeeded, judged from the parsed response. */
+  succeeded(response: unknown): number;
+}
+
+export interface LoadTarget {
+  url: string;
+  token: string;
+  /** Sent besides the token: a subgraph called directly needs what the gateway would send. */
+  headers?: Record<string, string>;
+}
+
+export interface LoadResult {
+  seconds: number;
+  requests: number;
+  units: number;
+  succeededUnits: number;
+  failedUnits: number;
+  /** Open loop only: arrivals dropped because openLoopInFlightMax requests were waiting already. */
+  shedRequests: number;
+  latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  unitsPerSecond: number;
+  requestsPerSecond: number;
+  errors: string[];
+}
+
+export class LoadClient {
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(target: LoadTarget, connections: number) {
+    const url = new URL(target.url);
+    this.pool = new Pool(url.origin, {
+      connections,
+      pipelining: 1,
+      headersTimeout: requestTimeoutMs,
+      bodyTimeout: requestTimeoutMs,
+      keepAliveTimeout: keepAliveIdleMs,
+    });
+    this.path = url.pathname;
+    this.headers = { 'content-type': 'application/json', authorization: `Bearer ${target.token}`, ...target.headers };
+  }
+
+  /** Sends one GraphQL POST and answers its parsed JSON body; a non-200 status throws. */
+  async send(body: string): Promise<unknown> {
+    const response = await this.pool.request({ path: this.path, method: 'POST', headers: this.headers, body });
+    const text = await response.body.text();
+    if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 300)}`);
+    return JSON.parse(text) as unknown;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+export class Recorder {
+  private readonly samples = new Float64Array(latencySamplesMax);
+  private count = 0;
+  requests = 0;
+  units = 0;
+  succeededUnits = 0;
+  shed = 0;
+  readonly errors: string[] = [];
+
+  record(latencyMs: number): void {
+    if (this.count < this.samples.length) this.samples[this.count++] = latencyMs;
+  }
+
+  fail(error: unknown): void {
+    if (this.errors.length < errorSamplesMax) this.errors.push(error instanceof Error ? error.message : String(error));
+  }
+
+  result(seconds: number): LoadResult {
+    const sorted = this.samples.slice(0, this.count).sort();
+    const at = (q: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+    let sum = 0;
+    for (const v of sorted) sum += v;
+    return {
+      seconds,
+      requests: this.requests,
+      units: this.units,
+      succeededUnits: this.succeededUnits,
+      failedUnits: this.units - this.succeededUnits,
+      shedRequests: this.shed,
+      latencyMs: {
+        p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? 0),
+        mean: round(sorted.length === 0 ? 0 : sum / sorted.length),
+      },
+      unitsPerSecond: round(this.succeededUnits / seconds),
+      requestsPerSecond: round(this.requests / seconds),
+      errors: this.errors,
+    };
+  }
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+async function sendOne(client: LoadClient, op: Operation, recorder: Recorder, startedAt: number): Promise<void> {
+  recorder.requests += 1;
+  recorder.units += op.units;
+  try {
+    const response = await client.send(op.body);
+    const ok = op.succeeded(response);
+    recorder.succeededUnits += ok;
+    if (ok < op.units) recorder.fail(`${op.units - ok} of ${op.units} failed: ${JSON.stringify(response).slice(0, 300)}`);
+  } catch (error) {
+    recorder.fail(error);
+  }
+  recorder.record(performance.now() - startedAt);
+}
+
+export interface ClosedLoopOptions {
+  client: LoadClient;
+  seconds: number;
+  concurrency: number;
+  next: () => Operation;
+}
+
+/** N clients, each sending its next request as soon as the last one answered, for `seconds`. */
+export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoadResult> {
+  const recorder = new Recorder();
+  const started = performance.now();
+  const deadline = started + options.seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline && recorder.requests < requestsPerRunMax) {
+      await sendOne(options.client, options.next(), recorder, performance.now());
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  return recorder.result((performance.now() - started) / 1000);
+}
+
+export interface OpenLoopOptions {
+  client: LoadClient;
+  seconds: number;
+  ratePerSecond: number;
+  next: () => Operation;
+}
+
+/**
+ * Requests leave at ratePerSecond for `seconds`, each latency measured from its due time.
+ * Throughput counts over the arrival window; the stragglers are awaited (each bounded by the
+ * request timeout) so that their latency is part of the figures.
+ */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult> {
+  const recorder = new Recorder();
+  const started = performance.now();
+  const windowMs = options.seconds * 1000;
+  const intervalMs = 1000 / options.ratePerSecond;
+  const pending = new Set<Promise<void>>();
+  let issued = 0;
+  const total = Math.min(requestsPerRunMax, Math.floor(options.seconds * options.ratePerSecond));
+  while (issued < total) {
+    const now = performance.now();
+    if (now - started > windowMs + openLoopLateStopMs) break;
+    while (issued < total && started + issued * intervalMs <= now) {
+      const dueAt = started + issued * intervalMs;
+      issued += 1;
+      if (pending.size >= openLoopInFlightMax) {
+        recorder.shed += 1;
+        continue;
+      }
+      const p = sendOne(options.client, options.next(), recorder, dueAt).finally(() => pending.delete(p));
+      pending.add(p);
+    }
+    await new Promise((resolve) => setTimeout(resolve, openLoopTickMs));
+  }
+  const windowSeconds = (performance.now() - started) / 1000;
+  await Promise.all(pending);
+  return recorder.result(windowSeconds);
+}

@@ -1,0 +1,363 @@
+import { randomBytes } from 'node:crypto';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readFileSync, readdirSync } from 'node:fs';
+import mysql from 'mysql2/promise';
+import { mintToken } from '../../subgraphs/shared/src/identity';
+import { gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken } from '../../subgraphs/shared/src/gateway-trust';
+import { buildTopology } from '../../subgraphs/shared/src/shards/topology';
+import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
+import { describeError, ensureMysql } from '../lib/mysql-server';
+import {
+  benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, type ProcessName, type ProcessStack,
+} from './bench-stack';
+import { openAndFund, type Fixtures } from './fixtures';
+import {
+  bulkConcurrencyDefault, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, jwtSecretBytes, openLoopRateShare, rawBatchSize,
+  readConcurrencyDefault, scenarioSecondsDefault, scenarioSecondsMax, singleConcurrencyDefault, soakRatePerSecondMax,
+  soakRateProbeSeconds, soakSecondsMax,
+} from './limits';
+import { LoadClient } from './load';
+import { findMysqlServerPid } from './proc-stats';
+import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary';
+import { prepareRawTables, runRawCeiling } from './raw-ceiling';
+import { resultsTable, writeResults } from './report';
+import {
+  bulkPaymentOps, getAccountOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
+} from './scenarios';
+import { runSoak, type SoakReport } from './soak';
+import { repoRoot } from './processes';
+
+/**
+ * `npm run bench`: starts its own copy of the system (3 subgraphs + gateway as processes, on
+ * databases paygraph_bench_s0..3 that it recreates), opens and funds 1,000 accounts, runs the
+ * scenarios of docs/PERFORMANCE.md, checks the ledger's invariants after each, prints a table
+ * and writes bench/results/<ISO date>.json. Options:
+ *   --seconds N          measured window per scenario (default 10)
+ *   --concurrency N      clients of the single-payment scenarios (default 64)
+ *   --only a,b,c,d,e,f   scenario groups to run (default all); f includes the Hive Gateway comparison
+ *   --no-hive            skip the Hive Gateway comparison
+ *   --soak S [--rate R]  instead of the scenarios: scenario (a) at 70% of its maximum (or R/s) for
+ *                        S seconds, sampling the gateway's RSS every 10 s
+ *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
+ *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE (POSTING_ENGINE is set per scenario)
+ *   --profile p1,p2      start these processes (gateway, account, transaction, settlement) with
+ *                        node --cpu-prof and print the top functions by self time at the end
+ *   --table FILE         print the table of an earlier results file and exit
+ *   --target URL --token T   measure a system that is already running instead (groups a, b, c, f
+ *                        through its gateway; invariants only when MYSQL_SHARDS names its shards)
+ */
+const resultsDir = join(repoRoot, 'bench/results');
+const scenarioGroups = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
+type Group = (typeof scenarioGroups)[number];
+const processNames: readonly ProcessName[] = ['gateway', 'account', 'transaction', 'settlement'];
+
+interface Options {
+  seconds: number;
+  concurrency: number;
+  groups: Set<Group>;
+  hive: boolean;
+  soakSeconds: number | null;
+  soakRate: number | null;
+  profile: ProcessName[];
+  target: { url: string; token: string } | null;
+  subgraphEnv: Record<string, string>;
+  table: string | null;
+}
+
+const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
+
+function parseSubgraphEnv(raw: string | undefined): Record<string, string> {
+  if (raw === undefined) return {};
+  return Object.fromEntries(raw.split(',').map((pair) => {
+    const [name, value] = pair.split('=').map((s) => s.trim());
+    if (!name || value === undefined || !subgraphKnobs.includes(name)) {
+      throw new Error(`--subgraph-env: "${pair}" is not one of ${subgraphKnobs.join(', ')} with a value`);
+    }
+    return [name, value];
+  }));
+}
+
+function log(line: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number, max: number = Number.MAX_SAFE_INTEGER): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be an integer 1..${max}, got "${raw}"`);
+  return value;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      seconds: { type: 'string' },
+      concurrency: { type: 'string' },
+      only: { type: 'string' },
+      'no-hive': { type: 'boolean' },
+      soak: { type: 'string' },
+      rate: { type: 'string' },
+      profile: { type: 'string' },
+      target: { type: 'string' },
+      token: { type: 'string' },
+      'subgraph-env': { type: 'string' },
+      table: { type: 'string' },
+    },
+    strict: true,
+  });
+  const groups = new Set<Group>(values.only ? (values.only.split(',').map((g) => g.trim()) as Group[]) : scenarioGroups);
+  for (const g of groups) if (!scenarioGroups.includes(g)) throw new Error(`--only: unknown scenario group "${g}" (use ${scenarioGroups.join(',')})`);
+  const profile = (values.profile ? values.profile.split(',').map((p) => p.trim()) : []) as ProcessName[];
+  for (const p of profile) if (!processNames.includes(p)) throw new Error(`--profile: unknown process "${p}"`);
+  if (values.target !== undefined && values.token === undefined) throw new Error('--target needs --token (an operator token)');
+  if (values.target !== undefined && !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\//.test(values.target)) {
+    throw new Error('--target must be a loopback URL (http://127.0.0.1:PORT/graphql): the benchmark sends load to this machine only');
+  }
+  return {
+    seconds: positiveInt('seconds', values.seconds, scenarioSecondsDefault, scenarioSecondsMax),
+    concurrency: positiveInt('concurrency', values.concurrency, singleConcurrencyDefault, concurrencyMax),
+    groups,
+    hive: values['no-hive'] !== true,
+    soakSeconds: values.soak === undefined ? null : positiveInt('soak', values.soak, 0, soakSecondsMax),
+    soakRate: values.rate === undefined ? null : positiveInt('rate', values.rate, 0, soakRatePerSecondMax),
+    profile,
+    target: values.target === undefined ? null : { url: values.target, token: values.token! },
+    subgraphEnv: parseSubgraphEnv(values['subgraph-env']),
+    table: values.table ?? null,
+  };
+}
+
+async function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
+  const url = new URL(shardUrl);
+  url.pathname = '/';
+  const conn = await mysql.createConnection({ uri: url.toString() });
+  try {
+    const [rows] = await conn.query(`SHOW VARIABLES WHERE Variable_name IN ('version', 'innodb_flush_log_at_trx_commit',
+      'innodb_buffer_pool_size', 'max_connections', 'sync_binlog', 'log_bin')`);
+    return Object.fromEntries((rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, r.Value]));
+  } finally {
+    await conn.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.table !== null) {
+    const earlier = JSON.parse(readFileSync(options.table, 'utf8')) as { scenarios: ScenarioResult[] };
+    console.log(resultsTable(earlier.scenarios));
+    return;
+  }
+  const startedAt = new Date();
+  const runId = `${startedAt.getTime().toString(36)}${randomBytes(2).toString('hex')}`;
+  const logDir = join(resultsDir, 'logs', runId);
+  const profileDir = join(resultsDir, 'profiles', runId);
+  const results: ScenarioResult[] = [];
+  let hive: { ok: boolean; error?: string } | null = null;
+  let soak: SoakReport | null = null;
+  let stack: ProcessStack | null = null;
+  let shards: ShardSet | null = null;
+  let shardUrls: string | null = null;
+  const clients: LoadClient[] = [];
+  const mysqlPid = findMysqlServerPid();
+
+  try {
+    let gatewayUrl: string;
+    let token: string;
+    if (options.target) {
+      gatewayUrl = options.target.url;
+      token = options.target.token;
+      shardUrls = process.env.MYSQL_SHARDS || null;
+      log(`measuring the running system at ${gatewayUrl}${shardUrls ? '' : ' (no MYSQL_SHARDS: invariants are not checked)'}`);
+    } else {
+      const server = await ensureMysql({ databasePrefix: 'paygraph_bench', log });
+      shardUrls = server.shardUrls;
+      log('recreating and migrating the benchmark databases');
+      await recreateDatabases(shardUrls);
+      const secret = randomBytes(jwtSecretBytes).toString('base64url');
+      token = await mintToken({ sub: 'bench-operator', role: 'operator' }, secret);
+      log(`starting the subgraphs and the gateway as processes (logs in ${logDir})`);
+      stack = await startProcessStack({
+        shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv,
+        ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
+      });
+      gatewayUrl = stack.gatewayUrl;
+    }
+    if (shardUrls) shards = benchShards(shardUrls);
+    const topology = shardUrls ? buildTopology(shardUrls, process.env.SHARD_MAP) : null;
+    const gateway = new LoadClient({ url: gatewayUrl, token }, Math.max(options.concurrency, fixtureConcurrency));
+    clients.push(gateway);
+
+    log('opening and funding the accounts');
+    const fixtures: Fixtures = await openAndFund({ client: gateway, runId, topology, log });
+    const currentStack = stack;
+    const pids = (extra: Record<string, number> = {}) => () => new Map<string, number>([
+      ...(currentStack ? currentStack.pids() : []),
+      ...Object.entries(extra),
+      ...(mysqlPid !== undefined ? [['mysql', mysqlPid] as [string, number]] : []),
+      ['bench', process.pid],
+    ]);
+    const ctx: BenchContext = { token, fixtures, pids: pids(), shards, runId, seconds: options.seconds, log };
+    // Profiles cover the scenarios only: start-up and fixtures would drown them.
+    stack?.startProfiling();
+
+    if (options.soakSeconds !== null) {
+      soak = await runSoak({
+        ctx, client: gateway, concurrency: options.concurrency, seconds: options.soakSeconds, rate: options.soakRate,
+        probeSeconds: soakRateProbeSeconds, gatewayPid: stack?.pids().get('gateway') ?? null,
+      });
+    } else {
+      await runGroups(options, ctx, gateway, stack, shardUrls, token, logDir, clients, results, (h) => {
+        hive = h;
+      }, pids);
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await stack?.stop();
+    await shards?.close();
+  }
+
+  const profiles = summariseProfiles(profileDir, options.profile.length > 0);
+  const facts = shardUrls ? await mysqlFacts(shardUrls.split(',')[0]!).catch(() => ({})) : {};
+  const file = writeResults(resultsDir, startedAt, {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, mysql: facts },
+    options: { ...options, groups: [...options.groups], target: options.target?.url ?? null },
+    scenarios: results,
+    hiveGateway: hive,
+    soak,
+    profiles,
+  });
+  if (results.length > 0) console.log(`\n${resultsTable(results)}\n`);
+  if (soak) console.log(`\nsoak: ${JSON.stringify(soak, null, 2)}\n`);
+  for (const p of profiles) console.log(`${formatProfile(p)}\n`);
+  log(`results written to ${file}`);
+}
+
+async function runGroups(
+  options: Options,
+  ctx: BenchContext,
+  gateway: LoadClient,
+  stack: ProcessStack | null,
+  shardUrls: string | null,
+  token: string,
+  logDir: string,
+  clients: LoadClient[],
+  results: ScenarioResult[],
+  setHive: (h: { ok: boolean; error?: string }) => void,
+  pids: (extra?: Record<string, number>) => () => Map<string, number>,
+): Promise<void> {
+  const g = options.groups;
+  const c = options.concurrency;
+  const add = (r: ScenarioResult) => {
+    results.push(r);
+    return r;
+  };
+  let singleMax: ScenarioResult | null = null;
+  if (g.has('a')) {
+    const ops = singlePaymentOps(ctx, 'uniform');
+    singleMax = add(await runScenario(ctx, {
+      id: 'a-max', title: 'single payments, uniform over 1,000 accounts, max throughput', engine: 'merged', unit: 'payment',
+      client: gateway, next: ops.next, unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: ops.crossShardShare,
+    }));
+    const rate = Math.max(1, singleMax.load.unitsPerSecond * openLoopRateShare);
+    const open = singlePaymentOps(ctx, 'uniform');
+    add(await runScenario(ctx, {
+      id: 'a-70', title: `single payments at ${Math.round(openLoopRateShare * 100)}% of a-max (open loop)`, engine: 'merged', unit: 'payment',
+      client: gateway, next: open.next, unitsPerRequest: 1, load: { ratePerSecond: rate }, crossShardShare: open.crossShardShare,
+    }));
+  }
+  const hotMerchant = async (id: string, engine: string) => {
+    const ops = singlePaymentOps(ctx, 'merchant');
+    return add(await runScenario(ctx, {
+      id, title: 'hot merchant: every payment to one MERCHANT account', engine, unit: 'payment',
+      client: gateway, next: ops.next, unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: ops.crossShardShare,
+    }));
+  };
+  if (g.has('b')) await hotMerchant('b-hot-merchant', 'merged');
+  if (g.has('c')) {
+    for (const size of bulkSizesDefault) {
+      const ops = bulkPaymentOps(ctx, size);
+      add(await runScenario(ctx, {
+        id: `c-bulk-${size}`, title: `createPayments, ${size} per request`, engine: 'merged', unit: 'payment',
+        client: gateway, next: ops.next, unitsPerRequest: size, load: { concurrency: bulkConcurrencyDefault }, crossShardShare: ops.crossShardShare,
+      }));
+    }
+  }
+  if (g.has('f')) {
+    const reads = getAccountOps(ctx);
+    if (stack) {
+      // What the gateway would send the subgraph: its secret and the operator's identity signed for it.
+      const trust = stack.trusts.account;
+      const expiresAt = Math.floor(Date.now() / 1000) + options.seconds + directIdentityMarginSeconds;
+      const identity = await mintIdentityToken({ sub: 'bench-operator', role: 'operator' }, trust, expiresAt);
+      const headers = { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: identity };
+      const direct = new LoadClient({ url: stack.urls.account, token, headers }, readConcurrencyDefault);
+      clients.push(direct);
+      add(await runScenario(ctx, {
+        id: 'f-direct', title: 'GetAccount straight to the account subgraph', engine: '-', unit: 'read',
+        client: direct, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
+      }));
+    }
+    add(await runScenario(ctx, {
+      id: 'f-gateway', title: 'GetAccount through the gateway (Apollo)', engine: '-', unit: 'read',
+      client: gateway, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
+    }));
+    if (stack && options.hive) {
+      try {
+        const hive = await startHiveGateway(stack, join(logDir, 'hive'), logDir);
+        try {
+          const client = new LoadClient({ url: hiveGatewayUrl(hive), token }, readConcurrencyDefault);
+          clients.push(client);
+          add(await runScenario({ ...ctx, pids: pids({ 'hive-gateway': hive.pid }) }, {
+            id: 'f-hive', title: 'GetAccount through Hive Gateway', engine: '-', unit: 'read',
+            client, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
+          }));
+          setHive({ ok: true });
+        } finally {
+          await hive.stop();
+        }
+      } catch (error) {
+        const message = describeError(error);
+        log(`Hive Gateway comparison failed: ${message}`);
+        setHive({ ok: false, error: message });
+      }
+    }
+  }
+  if (g.has('e') && shardUrls && stack) {
+    // The subgraphs are stopped so that the ceiling has the machine (and MySQL's connections) to itself.
+    await stack.stopSubgraphs();
+    await prepareRawTables(shardUrls);
+    for (const batchSize of [1, rawBatchSize] as const) {
+      add(await runRawCeiling({ shardUrls, seconds: options.seconds, batchSize, pids: pids(), log }));
+    }
+  }
+  if (g.has('d') && stack) {
+    for (const engine of ['naive', 'single'] as const) {
+      log(`restarting the subgraphs with POSTING_ENGINE=${engine}`);
+      await stack.restartSubgraphs(engine);
+      stack.startProfiling();
+      await hotMerchant(`d-${engine}-hot-merchant`, engine);
+    }
+  }
+}
+
+function summariseProfiles(dir: string, wanted: boolean): ProfileSummary[] {
+  if (!wanted) return [];
+  try {
+    // One file per start of a process (bench-stack.ts): <process>.<start>.cpuprofile.
+    return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => ({ ...summariseProfile(join(dir, f)), process: f.split('.')[0]! }));
+  } catch (error) {
+    log(`no CPU profiles in ${dir}: ${describeError(error)}`);
+    return [];
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`[bench] FAILED: ${describeError(error)}`);
+  process.exit(1);
+});

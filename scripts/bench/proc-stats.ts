@@ -1,0 +1,120 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+
+/**
+ * CPU time and memory of processes, read from /proc. CPU is utime + stime (fields 14 and 15
+ * of /proc/<pid>/stat) in clock ticks; the benchmark reads it before and after a window and
+ * divides the difference by the operations of that window.
+ */
+const clockTicksPerSecondFallback = 100;
+const pageBytesFallback = 4_096;
+
+function sysconf(name: string, fallback: number): number {
+  try {
+    const value = Number(execFileSync('getconf', [name], { encoding: 'utf8' }).trim());
+    return Number.isSafeInteger(value) && value > 0 ? value : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+const clockTicksPerSecond = sysconf('CLK_TCK', clockTicksPerSecondFallback);
+const pageBytes = sysconf('PAGESIZE', pageBytesFallback);
+
+/** The fields after the command name, which is in parentheses and may itself hold spaces. */
+function statFields(pid: number): string[] | undefined {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU ms (user + system) the process has used so far; undefined once it is gone. */
+export function cpuMsOf(pid: number): number | undefined {
+  const fields = statFields(pid);
+  if (!fields) return undefined;
+  // After the command the fields start at number 3 (state), so utime (14) is index 11.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return (ticks * 1000) / clockTicksPerSecond;
+}
+
+/** Resident set size in bytes (field 24). */
+export function rssBytesOf(pid: number): number | undefined {
+  const fields = statFields(pid);
+  if (!fields) return undefined;
+  return Number(fields[21]) * pageBytes;
+}
+
+/** The pid of the local MySQL/MariaDB server, when it runs on this machine and /proc shows it. */
+export function findMysqlServerPid(): number | undefined {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
+    } catch {
+      // The process ended while the directory was being read.
+    }
+  }
+  return undefined;
+}
+
+export type CpuSnapshot = Map<string, number>;
+
+/**
+ * CPU ms of each named process now; the benchmark's own process is read through process.cpuUsage.
+ * The key "machine" holds the whole machine's busy time, from which cpuDelta derives "other".
+ */
+export function snapshotCpu(pids: ReadonlyMap<string, number>): CpuSnapshot {
+  const snapshot: CpuSnapshot = new Map();
+  const machine = machineBusyMs();
+  if (machine !== undefined) snapshot.set('machine', machine);
+  for (const [name, pid] of pids) {
+    const ms = pid === process.pid ? ownCpuMs() : cpuMsOf(pid);
+    if (ms !== undefined) snapshot.set(name, ms);
+  }
+  return snapshot;
+}
+
+function ownCpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+/**
+ * CPU ms each process used between two snapshots, and "other": what the rest of the machine
+ * (other people's tests, compilers) used meanwhile, which the figures of a shared machine need
+ * beside them.
+ */
+export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [name, end] of after) {
+    const start = before.get(name);
+    if (start !== undefined && name !== 'machine') delta[name] = end - start;
+  }
+  const machineStart = before.get('machine');
+  const machineEnd = after.get('machine');
+  if (machineStart !== undefined && machineEnd !== undefined) {
+    const ours = Object.values(delta).reduce((sum, ms) => sum + ms, 0);
+    delta.other = Math.max(0, machineEnd - machineStart - ours);
+  }
+  return delta;
+}
+
+/**
+ * CPU ms the whole machine spent busy so far (every core: user, nice, system, irq, softirq,
+ * steal from the first line of /proc/stat). Set against the processes the benchmark knows,
+ * it shows how much CPU something else on the machine took during a window.
+ */
+export function machineBusyMs(): number | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    const ticks = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
+    return (ticks * 1000) / clockTicksPerSecond;
+  } catch {
+    return undefined;
+  }
+}

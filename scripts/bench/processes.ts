@@ -1,0 +1,151 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { healthRequestTimeoutMs, processReadyPollIntervalMs, processReadyTimeoutMs, processStopGraceMs } from './limits';
+
+/**
+ * The system as `npm start` runs it: each subgraph and the gateway a separate Node process
+ * (`node --import tsx <main.ts>`), here on ports of the benchmark's own and with their output
+ * in log files, so that the CPU of each one can be read from /proc.
+ */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ServiceSpec {
+  name: string;
+  /** The script node runs, relative to the repository root. */
+  entry: string;
+  /** Arguments after the entry script. */
+  args?: string[];
+  /** False for a plain JavaScript entry that needs no tsx loader. */
+  tsx?: boolean;
+  env: Record<string, string>;
+  healthUrl: string;
+  /** Run under profiled-entry.ts: SIGUSR2 starts the CPU profiler, and stopping writes the profile here. */
+  cpuProfileFile?: string;
+}
+
+export interface Service {
+  readonly spec: ServiceSpec;
+  readonly pid: number;
+  /** Starts the CPU profiler of a service started with cpuProfileFile; does nothing otherwise. */
+  startProfiling(): void;
+  stop(): Promise<void>;
+}
+
+/** How long a profiled process may take to write its profile once asked. */
+const profileWriteTimeoutMs = 20_000;
+const profileWritePollIntervalMs = 100;
+
+/**
+ * Variables a child must not inherit from whoever ran the benchmark: each is set per run, and
+ * an inherited one (a developer's PORT or POSTING_ENGINE) would silently change what is measured.
+ */
+const perRunVariables = [
+  'MYSQL_SHARDS', 'MYSQL_URL', 'PORT', 'ACCOUNT_PORT', 'TRANSACTION_PORT', 'SETTLEMENT_PORT', 'ACCOUNT_URL',
+  'TRANSACTION_URL', 'SETTLEMENT_URL', 'POSTING_ENGINE', 'MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE',
+  'RELAY_ENABLED', 'PAYGRAPH_FAILPOINT', 'NODE_OPTIONS', 'JWT_SECRET', 'REDIS_URL', 'HOST', 'GATEWAY_HOST',
+  'SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT', 'JWKS_URL',
+];
+
+/** A port nothing listens on right now: bind port 0 on loopback, read it, let it go. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startService(spec: ServiceSpec, logDir: string): Promise<Service> {
+  mkdirSync(logDir, { recursive: true });
+  const log = createWriteStream(join(logDir, `${spec.name}.log`), { flags: 'a' });
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !perRunVariables.includes(name)));
+  const profiled = spec.cpuProfileFile !== undefined;
+  const nodeArgs = [
+    ...(spec.tsx === false && !profiled ? [] : ['--import', 'tsx']),
+    profiled ? 'scripts/bench/profiled-entry.ts' : spec.entry,
+    ...(spec.args ?? []),
+  ];
+  const profileEnv = profiled ? { BENCH_PROFILE_ENTRY: spec.entry, BENCH_PROFILE_FILE: spec.cpuProfileFile! } : {};
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd: repoRoot,
+    env: { ...inherited, ...spec.env, ...profileEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let profiling = false;
+  const service: Service = {
+    spec,
+    pid: child.pid ?? -1,
+    startProfiling: () => {
+      if (!profiled || profiling || hasExited(child)) return;
+      profiling = true;
+      child.kill('SIGUSR2');
+    },
+    stop: async () => {
+      if (profiling && !hasExited(child)) await collectProfile(child, spec.cpuProfileFile!);
+      await stopChild(child, exited, log);
+    },
+  };
+  try {
+    await waitForHealth(spec, child, logDir);
+  } catch (error) {
+    await service.stop();
+    throw error;
+  }
+  return service;
+}
+
+function hasExited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+async function waitForHealth(spec: ServiceSpec, child: ChildProcess, logDir: string): Promise<void> {
+  const deadline = Date.now() + processReadyTimeoutMs;
+  while (Date.now() < deadline) {
+    if (hasExited(child)) {
+      throw new Error(`${spec.name} exited (${child.signalCode ?? `code ${child.exitCode}`}) before it became healthy; see ${join(logDir, `${spec.name}.log`)}`);
+    }
+    try {
+      const response = await fetch(spec.healthUrl, { signal: AbortSignal.timeout(healthRequestTimeoutMs) });
+      if (response.status === 200) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, processReadyPollIntervalMs));
+  }
+  throw new Error(`${spec.name} did not answer ${spec.healthUrl} with 200 within ${processReadyTimeoutMs} ms; see ${join(logDir, `${spec.name}.log`)}`);
+}
+
+/** Asks the profiled process for its profile (SIGUSR2 again) and waits until the file is written. */
+async function collectProfile(child: ChildProcess, file: string): Promise<void> {
+  child.kill('SIGUSR2');
+  const deadline = Date.now() + profileWriteTimeoutMs;
+  let lastSize = -1;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, profileWritePollIntervalMs));
+    const size = existsSync(file) ? statSync(file).size : -1;
+    // writeFileSync writes the whole file at once, but a size that holds for one poll is the safer sign.
+    if (size > 0 && size === lastSize) return;
+    lastSize = size;
+  }
+  console.error(`[bench] ${file} was not written within ${profileWriteTimeoutMs} ms`);
+}
+
+/** SIGTERM lets the process exit cleanly (and write its CPU profile); SIGKILL only if it hangs. */
+async function stopChild(child: ChildProcess, exited: Promise<void>, log: WriteStream): Promise<void> {
+  if (!hasExited(child)) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), processStopGraceMs);
+    await exited;
+    clearTimeout(timer);
+  }
+  await new Promise<void>((resolve) => log.end(() => resolve()));
+}

@@ -1,0 +1,211 @@
+import { randomInt } from 'node:crypto';
+import { cpus } from 'node:os';
+import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
+import { contractOperation, createPaymentsDocument, dataField, requestBody, typenameOf } from './documents';
+import type { Fixtures } from './fixtures';
+import { checkInvariants, type InvariantReport } from './invariants';
+import { paymentAmountMaxMinorUnits, warmupSecondsMax } from './limits';
+import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
+import { cpuDelta, snapshotCpu } from './proc-stats';
+
+/**
+ * The scenario runner: builds each scenario's requests, warms up, measures a window (load and
+ * the CPU of every process), then checks the ledger's invariants. main.ts strings scenarios
+ * together; the smoke test runs a couple of them for a few seconds against an in-process stack.
+ */
+export interface BenchContext {
+  token: string;
+  fixtures: Fixtures;
+  /** Processes whose CPU is reported, by name (the benchmark itself included, as "bench"). */
+  pids: () => Map<string, number>;
+  /** The shards the invariants are checked on; null skips the check (a --target run without MYSQL_SHARDS). */
+  shards: ShardSet | null;
+  runId: string;
+  seconds: number;
+  log: (line: string) => void;
+}
+
+export interface ScenarioResult {
+  id: string;
+  title: string;
+  engine: string;
+  mode: 'closed-loop' | 'open-loop' | 'sql';
+  concurrency: number | null;
+  offeredPerSecond: number | null;
+  /** Payments (or reads) per request. */
+  unitsPerRequest: number;
+  unit: 'payment' | 'read';
+  crossShardShare: number | null;
+  load: LoadResult;
+  /** CPU ms per successful unit, per process. */
+  cpuMsPerUnit: Record<string, number>;
+  cpuMs: Record<string, number>;
+  /** Share of the machine's CPU (all cores) that processes outside the benchmark took during the window. */
+  otherCpuShare: number | null;
+  /** Server-wide statements (and commits) per successful unit; other clients of the server count too. */
+  mysqlPerUnit: { statements: number; commits: number } | null;
+  invariants: InvariantReport | null;
+}
+
+export interface ScenarioSpec {
+  id: string;
+  title: string;
+  engine: string;
+  unit: 'payment' | 'read';
+  client: LoadClient;
+  next: () => Operation;
+  unitsPerRequest: number;
+  /** Closed loop with this many clients, or open loop at this rate (requests per second). */
+  load: { concurrency: number } | { ratePerSecond: number };
+  crossShardShare?: () => number | null;
+  checkInvariants?: boolean;
+}
+
+let sequence = 0;
+
+/** Idempotency keys unique to the run, so no payment of one scenario replays another's. */
+function nextKey(ctx: BenchContext): string {
+  sequence += 1;
+  return `${ctx.runId}-${sequence.toString(36)}`;
+}
+
+/** An integer amount of minor units, drawn without floating point. */
+function randomAmount(): string {
+  return String(randomInt(1, paymentAmountMaxMinorUnits + 1));
+}
+
+export type PayeeChoice = 'uniform' | 'merchant';
+
+/** Payment inputs: a random payer, and a random other account or the one merchant as payee. */
+export function paymentInputs(ctx: BenchContext, payee: PayeeChoice): { next: () => Record<string, string>; crossShardShare: () => number | null } {
+  const { accounts, shardOfAccount, merchant } = ctx.fixtures;
+  let total = 0;
+  let cross = 0;
+  return {
+    next: () => {
+      const payer = Math.floor(Math.random() * accounts.length);
+      let payeeId = merchant;
+      if (payee === 'uniform') {
+        let other = Math.floor(Math.random() * (accounts.length - 1));
+        if (other >= payer) other += 1;
+        payeeId = accounts[other]!;
+        total += 1;
+        if (shardOfAccount[other] !== shardOfAccount[payer]) cross += 1;
+      }
+      return { idempotencyKey: nextKey(ctx), payerAccountId: accounts[payer]!, payeeAccountId: payeeId, amount: randomAmount(), currency: 'USD' };
+    },
+    // Payments to a merchant are credited to its stripe on the payer's shard: never cross-shard.
+    crossShardShare: () => (payee === 'merchant' ? 0 : total === 0 ? null : Math.round((cross / total) * 1000) / 1000),
+  };
+}
+
+export function singlePaymentOps(ctx: BenchContext, payee: PayeeChoice): { next: () => Operation; crossShardShare: () => number | null } {
+  const document = contractOperation('CreatePayment');
+  const inputs = paymentInputs(ctx, payee);
+  return {
+    next: () => ({
+      body: requestBody(document, { input: inputs.next() }),
+      units: 1,
+      succeeded: (response) => {
+        const payment = dataField(response, 'createPayment') as { status?: string } | undefined;
+        return typenameOf(payment) === 'Payment' && payment?.status !== 'FAILED' ? 1 : 0;
+      },
+    }),
+    crossShardShare: inputs.crossShardShare,
+  };
+}
+
+export function bulkPaymentOps(ctx: BenchContext, size: number): { next: () => Operation; crossShardShare: () => number | null } {
+  const inputs = paymentInputs(ctx, 'uniform');
+  return {
+    next: () => ({
+      body: requestBody(createPaymentsDocument, { inputs: Array.from({ length: size }, inputs.next) }),
+      units: size,
+      succeeded: (response) => {
+        const results = dataField(response, 'createPayments');
+        if (!Array.isArray(results)) return 0;
+        return results.filter((r: unknown) => typenameOf(r) === 'Payment' && (r as { status?: string }).status !== 'FAILED').length;
+      },
+    }),
+    crossShardShare: inputs.crossShardShare,
+  };
+}
+
+export function getAccountOps(ctx: BenchContext): () => Operation {
+  const document = contractOperation('GetAccount');
+  const { accounts } = ctx.fixtures;
+  return () => ({
+    body: requestBody(document, { id: accounts[Math.floor(Math.random() * accounts.length)]! }),
+    units: 1,
+    succeeded: (response) => ((dataField(response, 'account') as { id?: string } | null | undefined)?.id ? 1 : 0),
+  });
+}
+
+export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promise<ScenarioResult> {
+  const run = (seconds: number) =>
+    'concurrency' in spec.load
+      ? runClosedLoop({ client: spec.client, seconds, concurrency: spec.load.concurrency, next: spec.next })
+      : runOpenLoop({ client: spec.client, seconds, ratePerSecond: spec.load.ratePerSecond, next: spec.next });
+  const warmupSeconds = Math.min(warmupSecondsMax, ctx.seconds / 5);
+  if (warmupSeconds >= 0.5) await run(warmupSeconds);
+  const statusBefore = ctx.shards ? await mysqlCounters(ctx.shards) : null;
+  const before = snapshotCpu(ctx.pids());
+  const load = await run(ctx.seconds);
+  const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
+  if (load.succeededUnits === 0) {
+    throw new Error(`scenario ${spec.id}: nothing succeeded (${load.requests} requests); first errors: ${load.errors.join(' | ')}`);
+  }
+  const invariants = spec.checkInvariants === false || !ctx.shards ? null : await checkInvariants(ctx.shards);
+  const result: ScenarioResult = {
+    id: spec.id,
+    title: spec.title,
+    engine: spec.engine,
+    mode: 'concurrency' in spec.load ? 'closed-loop' : 'open-loop',
+    concurrency: 'concurrency' in spec.load ? spec.load.concurrency : null,
+    offeredPerSecond: 'ratePerSecond' in spec.load ? Math.round(spec.load.ratePerSecond * spec.unitsPerRequest) : null,
+    unitsPerRequest: spec.unitsPerRequest,
+    unit: spec.unit,
+    crossShardShare: spec.crossShardShare?.() ?? null,
+    load,
+    cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits),
+    cpuMs: roundAll(cpuMs),
+    otherCpuShare: otherShare(cpuMs, load.seconds),
+    mysqlPerUnit: statusBefore && statusAfter ? {
+      statements: Math.round(((statusAfter.statements - statusBefore.statements) / load.succeededUnits) * 100) / 100,
+      commits: Math.round(((statusAfter.commits - statusBefore.commits) / load.succeededUnits) * 100) / 100,
+    } : null,
+    invariants,
+  };
+  ctx.log(summaryLine(result));
+  return result;
+}
+
+/** The server's statement and commit counters (SHOW GLOBAL STATUS), read through the first shard. */
+export async function mysqlCounters(shards: ShardSet): Promise<{ statements: number; commits: number }> {
+  const [rows] = await shards.all[0]!.pool.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_commit')");
+  const values = new Map((rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, Number(r.Value)]));
+  return { statements: values.get('Questions') ?? 0, commits: values.get('Com_commit') ?? 0 };
+}
+
+export function otherShare(cpuMs: Record<string, number>, seconds: number): number | null {
+  if (cpuMs.other === undefined) return null;
+  return Math.round((cpuMs.other / (seconds * 1000 * cpus().length)) * 1000) / 1000;
+}
+
+export function perUnit(cpuMs: Record<string, number>, units: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(cpuMs).map(([name, ms]) => [name, units === 0 ? 0 : Math.round((ms / units) * 1000) / 1000]));
+}
+
+function roundAll(values: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, Math.round(v)]));
+}
+
+export function summaryLine(r: ScenarioResult): string {
+  const cpu = Object.entries(r.cpuMsPerUnit).map(([name, ms]) => `${name} ${ms}`).join(', ');
+  return `${r.id}: ${r.load.unitsPerSecond} ${r.unit}s/s, p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, ` +
+    `failed ${r.load.failedUnits}${r.load.shedRequests > 0 ? `, shed ${r.load.shedRequests}` : ''}; CPU ms/${r.unit}: ${cpu}` +
+    (r.mysqlPerUnit ? `; MySQL statements/${r.unit} ${r.mysqlPerUnit.statements}, commits/${r.unit} ${r.mysqlPerUnit.commits}` : '') +
+    (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
+    (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '');
+}

@@ -1,0 +1,90 @@
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { dropDatabases, recreateDatabases } from '../scripts/bench/bench-stack';
+import { openAndFund, type Fixtures } from '../scripts/bench/fixtures';
+import { LoadClient } from '../scripts/bench/load';
+import { bulkPaymentOps, runScenario, singlePaymentOps, type BenchContext } from '../scripts/bench/scenarios';
+import { startStack, type Stack } from './support/stack';
+import { token } from './support/env';
+
+/**
+ * A few seconds of the benchmark (scripts/bench) in npm test, so that it keeps working as the
+ * system changes: scenario (a) and a bulk scenario (c) for about two seconds each, against an
+ * in-process stack on databases of their own (the ledger-wide invariants would see other test
+ * files' payments in flight on the shared test shards), each followed by the invariant check.
+ */
+const smokeSeconds = 2;
+const smokeAccountCount = 60;
+const smokeConcurrency = 8;
+const smokeBulkSize = 100;
+
+/**
+ * paygraph_test_s0 → paygraph_bench_smoke_<pid>_s0, on whatever server npm test found: named per
+ * process, so that two npm test runs on one server never drop each other's databases.
+ */
+function smokeShardUrls(): string {
+  const urls = process.env.MYSQL_SHARDS;
+  if (!urls) throw new Error('MYSQL_SHARDS is not set: run this through npm test');
+  return urls.split(',').map((raw, i) => {
+    const url = new URL(raw.trim());
+    url.pathname = `/paygraph_bench_smoke_${process.pid}_s${i}`;
+    return url.toString();
+  }).join(',');
+}
+
+describe('benchmark smoke run', () => {
+  let stack: Stack;
+  let client: LoadClient;
+  let ctx: BenchContext;
+  const urls = smokeShardUrls();
+
+  beforeAll(async () => {
+    await recreateDatabases(urls);
+    // startStack opens its shards from MYSQL_SHARDS; this file runs in a process of its own.
+    process.env.MYSQL_SHARDS = urls;
+    stack = await startStack();
+    const operator = await token('bench-smoke', 'operator');
+    client = new LoadClient({ url: stack.gatewayUrl, token: operator }, smokeConcurrency);
+    const runId = `smoke${Date.now().toString(36)}`;
+    const fixtures: Fixtures = await openAndFund({
+      client, runId, topology: stack.shards.topology, accountCount: smokeAccountCount, log: () => {},
+    });
+    ctx = {
+      token: operator, fixtures, shards: stack.shards, runId, seconds: smokeSeconds, log: () => {},
+      pids: () => new Map([['in-process', process.pid]]),
+    };
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await stack?.stop();
+    await dropDatabases(urls);
+  });
+
+  test('scenario (a): single payments through the gateway produce figures and keep the ledger whole', async () => {
+    const ops = singlePaymentOps(ctx, 'uniform');
+    const result = await runScenario(ctx, {
+      id: 'a-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: ops.next, unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency }, crossShardShare: ops.crossShardShare,
+    });
+    expect(result.load.succeededUnits).toBeGreaterThan(0);
+    expect(result.load.failedUnits).toBe(0);
+    expect(result.load.unitsPerSecond).toBeGreaterThan(0);
+    expect(result.load.latencyMs.p99).toBeGreaterThanOrEqual(result.load.latencyMs.p50);
+    expect(result.cpuMsPerUnit['in-process']).toBeGreaterThan(0);
+    expect(result.crossShardShare).toBeGreaterThan(0.5);
+    expect(result.invariants?.balanced).toBe(true);
+    expect(result.invariants?.inTransit).toEqual([]);
+  });
+
+  test('scenario (c): bulk createPayments produce figures and keep the ledger whole', async () => {
+    const ops = bulkPaymentOps(ctx, smokeBulkSize);
+    const result = await runScenario(ctx, {
+      id: 'c-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: ops.next, unitsPerRequest: smokeBulkSize,
+      load: { concurrency: 2 },
+    });
+    expect(result.load.succeededUnits).toBeGreaterThanOrEqual(smokeBulkSize);
+    expect(result.load.failedUnits).toBe(0);
+    expect(result.invariants?.balanced).toBe(true);
+    expect(result.invariants?.inTransit).toEqual([]);
+  });
+});

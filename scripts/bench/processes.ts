@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { healthRequestTimeoutMs, processReadyPollIntervalMs, processReadyTimeoutMs, processStopGraceMs } from './limits';
+import { freePort } from '../lib/free-port';
+
+export { freePort };
 
 /**
  * The system as `npm start` runs it: each subgraph and the gateway a separate Node process
@@ -49,17 +51,6 @@ const perRunVariables = [
   'SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT', 'JWKS_URL',
 ];
 
-/** A port nothing listens on right now: bind port 0 on loopback, read it, let it go. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startService(spec: ServiceSpec, logDir: string): Promise<Service> {
   mkdirSync(logDir, { recursive: true });

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { testSubgraphSecrets } from './env';
+import { freePort } from '../../scripts/lib/free-port';
+
+export { freePort };
 
 /**
  * Subgraphs as real child processes, for tests that need a process to die (failpoints) and
@@ -29,17 +31,6 @@ export interface ChildService {
   kill(): Promise<void>;
 }
 
-/** A port nothing listens on right now: bind port 0, read it, let it go. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Variables a child must not inherit from the test process: each run sets its own. */
 const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', 'TRANSACTION_PORT'];

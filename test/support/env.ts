@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { mintToken, type Identity, type Role, type TokenSettings } from '@paygraph/shared/identity';
 import {
@@ -8,7 +9,7 @@ import {
 export const testSecret = process.env.JWT_SECRET ?? 'paygraph-test-secret';
 
 export function testTokens(): TokenSettings {
-  return { secret: new TextEncoder().encode(testSecret), issuer: 'paygraph', audience: 'paygraph-api' };
+  return { secret: createSecretKey(Buffer.from(testSecret, 'utf8')), issuer: 'paygraph', audience: 'paygraph-api' };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type http from 'node:http';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { isRole, type Identity } from './identity';
@@ -34,7 +34,7 @@ export interface SubgraphTrust {
   /** SHA-256 of the secret: what a presented secret is compared with, in constant time. */
   readonly secretDigest: Buffer;
   /** The HS256 key of the subgraph's internal tokens. */
-  readonly signingKey: Uint8Array;
+  readonly signingKey: KeyObject;
 }
 
 export type SubgraphTrusts = Record<TrustedSubgraph, SubgraphTrust>;
@@ -52,7 +52,8 @@ export function subgraphTrust(subgraph: TrustedSubgraph, secret: string): Subgra
     subgraph,
     secret,
     secretDigest: digest(secret),
-    signingKey: new TextEncoder().encode(secret),
+    // A KeyObject made once: handing jose raw bytes makes it import the key on every sign and check.
+    signingKey: createSecretKey(Buffer.from(secret, 'utf8')),
   };
 }
 

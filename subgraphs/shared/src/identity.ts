@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import {
   jwksCacheMaxAgeMsDefault, jwksCooldownMsDefault, jwksFetchTimeoutMs, tokenClockToleranceSeconds, tokenLifetimeSeconds,
@@ -30,7 +31,7 @@ export type IdentityFailure =
  */
 export interface TokenSettings {
   /** The HS256 key (JWT_SECRET); null when only JWKS tokens are accepted. */
-  secret: Uint8Array | null;
+  secret: KeyObject | null;
   /** The RS256/ES256 keys by kid (JWKS_URL); absent when only HS256 tokens are accepted. */
   jwks?: JWTVerifyGetKey;
   issuer: string;
@@ -61,7 +62,8 @@ export function tokenSettingsFromEnv(): TokenSettings {
     throw new Error('neither JWT_SECRET nor JWKS_URL is set: npm start makes a JWT_SECRET for the run, or set one of them yourself');
   }
   const settings: TokenSettings = {
-    secret: secret ? new TextEncoder().encode(secret) : null,
+    // A KeyObject made once, not bytes jose would import again for every token it checks.
+    secret: secret ? createSecretKey(Buffer.from(secret, 'utf8')) : null,
     issuer: envString('JWT_ISSUER', 'paygraph'),
     audience: envString('JWT_AUDIENCE', 'paygraph-api'),
   };

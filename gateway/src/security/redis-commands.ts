@@ -1,6 +1,4 @@
-import net from 'node:net';
-import { encodeCommand, parseRedisUrl, parseResp, RespError, type RedisTarget, type RespValue } from '@paygraph/shared/events/redis-pubsub';
-import { redisReconnectDelayMs } from '@paygraph/shared/limits';
+import { parseRedisUrl, RedisConnection, RespError, type RedisTarget, type RespValue } from '@paygraph/shared/events/redis-pubsub';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { redisCommandBufferBytesMax, redisCommandTimeoutMs } from '../limits';
 
@@ -30,87 +28,53 @@ export function createRedisCommands(url: string, timeoutMs: number = redisComman
   return new RedisCommandConnection(parseRedisUrl(url), timeoutMs);
 }
 
+/**
+ * Pairs each reply with its command over the shared reconnecting RESP connection
+ * (events/redis-pubsub.ts): Redis answers in order, so replies are matched first in, first out.
+ */
 class RedisCommandConnection implements RedisCommands {
-  private socket: net.Socket | null = null;
-  private connected = false;
-  private closed = false;
-  private buffer: Buffer = Buffer.alloc(0);
   /** Commands sent and not yet answered, oldest first; a timed-out one keeps its place for its reply. */
   private readonly pending: Pending[] = [];
-  private reconnectTimer: NodeJS.Timeout | null = null;
+  private readonly connection: RedisConnection;
 
-  constructor(private readonly target: RedisTarget, private readonly timeoutMs: number) {
-    this.connect();
+  constructor(target: RedisTarget, private readonly timeoutMs: number) {
+    this.connection = new RedisConnection(target, {
+      // A refused AUTH makes every later command fail with NOAUTH, which the caller sees.
+      onOpen: (_send, authSent) => {
+        if (authSent) this.pending.push({ settle: null, timer: null });
+      },
+      onValue: (value) => this.receive(value),
+      onClose: () => {
+        for (const waiting of this.pending.splice(0)) settle(waiting, err({ kind: 'Unavailable' }));
+      },
+    }, redisCommandBufferBytesMax);
   }
 
-  private connect(): void {
-    if (this.closed) return;
-    const socket = net.createConnection({ host: this.target.host, port: this.target.port });
-    this.socket = socket;
-    socket.setNoDelay(true);
-    socket.on('connect', () => {
-      this.connected = true;
-      this.buffer = Buffer.alloc(0);
-      if (this.target.password !== null) {
-        const auth = this.target.username !== null ? ['AUTH', this.target.username, this.target.password] : ['AUTH', this.target.password];
-        // A refused AUTH makes every later command fail with NOAUTH, which the caller sees.
-        this.pending.push({ settle: null, timer: null });
-        socket.write(encodeCommand(auth));
-      }
-    });
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    // 'close' always follows 'error', so the failure is handled in one place.
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.connected = false;
-      this.socket = null;
-      for (const waiting of this.pending.splice(0)) settle(waiting, err({ kind: 'Unavailable' }));
-      if (!this.closed) this.reconnectTimer = setTimeout(() => this.connect(), redisReconnectDelayMs);
-    });
-  }
-
-  private receive(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    let offset = 0;
-    for (;;) {
-      const parsed = parseResp(this.buffer, offset);
-      if (!parsed) break;
-      offset = parsed.next;
-      const waiting = this.pending.shift();
-      // A reply nobody asked for means the pairing is lost: start over on a new connection.
-      if (!waiting) {
-        this.socket?.destroy();
-        return;
-      }
-      const value = parsed.value;
-      settle(waiting, value instanceof RespError ? err({ kind: 'Refused', message: value.message }) : ok(value));
+  private receive(value: RespValue): void {
+    const waiting = this.pending.shift();
+    // A reply nobody asked for means the pairing is lost: start over on a new connection.
+    if (!waiting) {
+      this.connection.reset();
+      return;
     }
-    this.buffer = this.buffer.subarray(offset);
+    settle(waiting, value instanceof RespError ? err({ kind: 'Refused', message: value.message }) : ok(value));
   }
 
   command(args: readonly string[]): Promise<Result<RespValue, RedisFailure>> {
-    const socket = this.socket;
-    if (!socket || !this.connected || socket.writableLength > redisCommandBufferBytesMax) {
-      return Promise.resolve(err({ kind: 'Unavailable' }));
-    }
     return new Promise((resolve) => {
       const waiting: Pending = { settle: resolve, timer: null };
-      waiting.timer = setTimeout(() => settle(waiting, err({ kind: 'Timeout' })), this.timeoutMs);
       this.pending.push(waiting);
-      socket.write(encodeCommand(args));
+      if (!this.connection.send(args)) {
+        this.pending.pop();
+        resolve(err({ kind: 'Unavailable' }));
+        return;
+      }
+      waiting.timer = setTimeout(() => settle(waiting, err({ kind: 'Timeout' })), this.timeoutMs);
     });
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    const socket = this.socket;
-    if (!socket) return;
-    await new Promise<void>((resolve) => {
-      socket.once('close', () => resolve());
-      socket.end();
-      socket.destroySoon();
-    });
+  close(): Promise<void> {
+    return this.connection.close();
   }
 }
 

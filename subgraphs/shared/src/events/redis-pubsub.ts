@@ -80,20 +80,30 @@ export function encodeCommand(args: readonly string[]): Buffer {
   return Buffer.from(parts.join(''), 'utf8');
 }
 
-interface ConnectionHandlers {
-  onOpen: (send: (args: readonly string[]) => boolean) => void;
+export interface ConnectionHandlers {
+  /** After every (re)connect; `authSent` says an AUTH went first, whose reply arrives before any other. */
+  onOpen: (send: (args: readonly string[]) => boolean, authSent: boolean) => void;
   onValue: (value: RespValue) => void;
+  /** After every loss, before the reconnect is scheduled. */
+  onClose?: () => void;
 }
 
-/** A connection that reconnects after every loss until closed. */
-class RedisConnection {
+/**
+ * A connection that reconnects after every loss until closed. Commands that cannot be sent
+ * (not connected, or more than writeBufferBytesMax already waiting) are refused, not queued.
+ */
+export class RedisConnection {
   private socket: net.Socket | null = null;
   private buffer: Buffer = Buffer.alloc(0);
   private closed = false;
   private timer: NodeJS.Timeout | null = null;
   connected = false;
 
-  constructor(private readonly target: RedisTarget, private readonly handlers: ConnectionHandlers) {
+  constructor(
+    private readonly target: RedisTarget,
+    private readonly handlers: ConnectionHandlers,
+    private readonly writeBufferBytesMax: number = redisWriteBufferBytesMax,
+  ) {
     this.connect();
   }
 
@@ -105,10 +115,11 @@ class RedisConnection {
     socket.on('connect', () => {
       this.connected = true;
       this.buffer = Buffer.alloc(0);
-      if (this.target.password !== null) {
-        this.send(this.target.username !== null ? ['AUTH', this.target.username, this.target.password] : ['AUTH', this.target.password]);
+      const authSent = this.target.password !== null;
+      if (authSent) {
+        this.send(this.target.username !== null ? ['AUTH', this.target.username, this.target.password!] : ['AUTH', this.target.password!]);
       }
-      this.handlers.onOpen((args) => this.send(args));
+      this.handlers.onOpen((args) => this.send(args), authSent);
     });
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
     // 'close' always follows 'error', so the reconnect is scheduled in one place.
@@ -116,6 +127,7 @@ class RedisConnection {
     socket.on('close', () => {
       this.connected = false;
       this.socket = null;
+      this.handlers.onClose?.();
       if (!this.closed) this.timer = setTimeout(() => this.connect(), redisReconnectDelayMs);
     });
   }
@@ -133,10 +145,15 @@ class RedisConnection {
     this.buffer = this.buffer.subarray(offset);
   }
 
+  /** Drops the connection (it reconnects unless closed): e.g. when replies no longer pair with commands. */
+  reset(): void {
+    this.socket?.destroy();
+  }
+
   /** False when the command was dropped: not connected, or too much is already waiting. */
   send(args: readonly string[]): boolean {
     const socket = this.socket;
-    if (!socket || !this.connected || socket.writableLength > redisWriteBufferBytesMax) return false;
+    if (!socket || !this.connected || socket.writableLength > this.writeBufferBytesMax) return false;
     socket.write(encodeCommand(args));
     return true;
   }

@@ -1,8 +1,6 @@
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import type { Tx } from '../shards/transaction';
-
-/** Rows one multi-row INSERT carries at most. */
-export const deferredInsertChunkMax = 500;
+import { insertRows } from './raw';
 
 /**
  * Inserts collected from the items of a merged posting batch and written at the end of its
@@ -24,11 +22,7 @@ export class DeferredInserts {
   }
 
   async flush(tx: Tx): Promise<void> {
-    for (const [table, rows] of this.byTable) {
-      for (let i = 0; i < rows.length; i += deferredInsertChunkMax) {
-        await tx.insert(table).values(rows.slice(i, i + deferredInsertChunkMax) as never[]);
-      }
-    }
+    for (const [table, rows] of this.byTable) await insertRows(tx, table, rows);
     this.byTable.clear();
   }
 }

@@ -1,10 +1,11 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Tx } from '../shards/transaction';
 import { businessDateOf } from '../business-date';
 import { accountSealIntact, sealAccount, TamperDetected } from '../ledger/tamper';
 import type { Shard } from '../shards/pool';
 import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
+import { bigintOf, insertRows, rawRows } from './raw';
 
 /**
  * The ledger's SQL. Only ledger/post.ts writes balances, through the functions marked
@@ -41,8 +42,9 @@ export async function lockAccounts(tx: Tx, ids: readonly string[], lastIds: Read
   const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))];
   for (const group of groups) {
     if (group.length === 0) continue;
-    const rows = await tx.select().from(accounts).where(inArray(accounts.id, group)).orderBy(asc(accounts.id)).for('update');
-    for (const row of rows) {
+    const rows = await rawRows<RawAccount>(tx, `SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE`, [group]);
+    for (const raw of rows) {
+      const row = accountOf(raw);
       // The write path never builds on a row that was changed outside the ledger.
       if (!accountSealIntact(row)) throw new TamperDetected(row.id);
       states.set(row.id, toState(row));
@@ -61,13 +63,10 @@ export async function priorOutcomes(tx: Tx, keys: readonly string[]): Promise<Ma
   const found = new Map<string, PriorOutcome>();
   if (keys.length === 0) return found;
   // One statement for both tables: every round trip inside a posting transaction holds its locks longer.
-  const list = sql.join(keys.map((k) => sql`${k}`), sql`, `);
-  const [rows] = (await tx.execute(sql`
-    SELECT dedupe_key AS k, id AS p, NULL AS d FROM postings WHERE dedupe_key IN (${list})
+  const rows = await rawRows<{ k: string; p: string | null; d: string | null }>(tx, `
+    SELECT dedupe_key AS k, id AS p, NULL AS d FROM postings WHERE dedupe_key IN (?)
     UNION ALL
-    SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (${list})`)) as unknown as [
-    Array<{ k: string; p: string | null; d: string | null }>,
-  ];
+    SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (?)`, [keys, keys]);
   for (const row of rows) {
     if (row.p !== null) found.set(row.k, { kind: 'posted', postingId: row.p });
     else if (row.d !== null) found.set(row.k, { kind: 'rejected', rejection: decodeRejection(row.d) });
@@ -77,9 +76,8 @@ export async function priorOutcomes(tx: Tx, keys: readonly string[]): Promise<Ma
 
 export async function writeRejections(tx: Tx, rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>, now: Date): Promise<void> {
   if (rejections.length === 0) return;
-  await tx.insert(postingRejections).values(
-    rejections.map((r) => ({ dedupeKey: r.dedupeKey, code: r.rejection.code, detail: encodeRejection(r.rejection), createdAt: now })),
-  );
+  await insertRows(tx, postingRejections,
+    rejections.map((r) => ({ dedupeKey: r.dedupeKey, code: r.rejection.code, detail: encodeRejection(r.rejection), createdAt: now })));
 }
 
 function encodeRejection(rejection: PostingRejection): string {
@@ -104,13 +102,16 @@ export async function writePostings(
 ): Promise<void> {
   if (timed.length === 0) return;
   const atOf = new Map(timed.map((t) => [t.spec.id, t.at]));
-  await tx.insert(postings).values(
+  await insertRows(tx, postings,
     timed.map(({ spec, at }) => ({
       id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
       businessDate: businessDateOf(at), createdAt: at,
-    })),
-  );
-  await tx.insert(ledgerEntries).values(entries.map((e) => ({ ...e, createdAt: atOf.get(e.postingId)! })));
+    })));
+  await insertRows(tx, ledgerEntries, entries.map((e) => ({
+    accountId: e.accountId, sequence: e.sequence, id: e.id, postingId: e.postingId, bucket: e.bucket, amount: e.amount,
+    direction: e.direction, balanceAfter: e.balanceAfter, currency: e.currency, prevHash: e.prevHash, hash: e.hash,
+    createdAt: atOf.get(e.postingId)!,
+  })));
   const latest = timed.reduce((a, t) => (t.at > a ? t.at : a), timed[0]!.at);
   await writeBalances(tx, touched, latest);
 }
@@ -146,33 +147,22 @@ export async function writePostingRowByRow(
  * insert part never inserts: it is MySQL's way of updating many rows to different values.
  */
 async function writeBalances(tx: Tx, touched: readonly AccountState[], now: Date): Promise<void> {
-  await tx
-    .insert(accounts)
-    .values(
-      touched.map((s) => {
-        const next = { ...s, version: s.version + 1n };
-        return {
-          id: s.id, ownerId: s.ownerId, type: s.type, currency: s.currency, status: s.status,
-          available: s.available, frozen: s.frozen, pending: s.pending, lastSequence: s.lastSequence,
-          lastEntryHash: s.lastEntryHash, version: next.version, ...sealAccount(next), updatedAt: now,
-        };
-      }),
-    )
-    .onDuplicateKeyUpdate({
-      set: {
-        available: sql`VALUES(${sql.identifier('available')})`,
-        frozen: sql`VALUES(${sql.identifier('frozen')})`,
-        pending: sql`VALUES(${sql.identifier('pending')})`,
-        lastSequence: sql`VALUES(${sql.identifier('last_sequence')})`,
-        lastEntryHash: sql`VALUES(${sql.identifier('last_entry_hash')})`,
-        version: sql`VALUES(${sql.identifier('version')})`,
-        mac: sql`VALUES(${sql.identifier('mac')})`,
-        macKeyId: sql`VALUES(${sql.identifier('mac_key_id')})`,
-        updatedAt: sql`VALUES(${sql.identifier('updated_at')})`,
-      },
-    });
+  await insertRows(tx, accounts,
+    touched.map((s) => {
+      const next = { ...s, version: s.version + 1n };
+      return {
+        id: s.id, ownerId: s.ownerId, type: s.type, currency: s.currency, status: s.status,
+        available: s.available, frozen: s.frozen, pending: s.pending, lastSequence: s.lastSequence,
+        lastEntryHash: s.lastEntryHash, version: next.version, ...sealAccount(next), updatedAt: now,
+      };
+    }),
+    { suffix: balanceUpdate });
   for (const s of touched) s.version += 1n;
 }
+
+const balanceUpdate = `ON DUPLICATE KEY UPDATE ${
+  ['available', 'frozen', 'pending', 'last_sequence', 'last_entry_hash', 'version', 'mac', 'mac_key_id', 'updated_at']
+    .map((c) => `${c} = VALUES(${c})`).join(', ')}`;
 
 /** A new account row, sealed: zero balances, no entries, version 0 unless given. */
 function sealed(row: typeof accounts.$inferInsert): typeof accounts.$inferInsert {
@@ -190,9 +180,28 @@ export async function insertAccount(db: Executor, row: typeof accounts.$inferIns
 /** The accounts with these ids on this shard, plus every stripe whose parent is one of them. */
 export async function accountsAndStripes(db: Executor, localIds: readonly string[], parentIds: readonly string[]): Promise<AccountRow[]> {
   if (localIds.length === 0 && parentIds.length === 0) return [];
-  const byId = localIds.length > 0 ? inArray(accounts.id, [...localIds]) : sql`FALSE`;
-  const byParent = parentIds.length > 0 ? inArray(accounts.parentId, [...parentIds]) : sql`FALSE`;
-  return db.select().from(accounts).where(or(byId, byParent));
+  const rows = await rawRows<RawAccount>(db, `SELECT ${accountColumns} FROM accounts WHERE id IN (?) OR parent_id IN (?)`,
+    [localIds.length > 0 ? localIds : [''], parentIds.length > 0 ? parentIds : ['']]);
+  return rows.map(accountOf);
+}
+
+/** An accounts row as mysql2 sends it for the hand-written reads (db/raw.ts). */
+interface RawAccount {
+  id: string; owner_id: string; type: AccountRow['type']; system_kind: AccountRow['systemKind']; parent_id: string | null;
+  currency: string; status: AccountRow['status']; available: string; frozen: string; pending: string; last_sequence: string;
+  last_entry_hash: string; version: string; mac: string; mac_key_id: string; created_at: Date; updated_at: Date;
+}
+
+const accountColumns = 'id, owner_id, type, system_kind, parent_id, currency, status, available, frozen, pending, '
+  + 'last_sequence, last_entry_hash, version, mac, mac_key_id, created_at, updated_at';
+
+function accountOf(r: RawAccount): AccountRow {
+  return {
+    id: r.id, ownerId: r.owner_id, type: r.type, systemKind: r.system_kind, parentId: r.parent_id, currency: r.currency,
+    status: r.status, available: bigintOf(r.available), frozen: bigintOf(r.frozen), pending: bigintOf(r.pending),
+    lastSequence: bigintOf(r.last_sequence), lastEntryHash: r.last_entry_hash, version: bigintOf(r.version), mac: r.mac,
+    macKeyId: r.mac_key_id, createdAt: r.created_at, updatedAt: r.updated_at,
+  };
 }
 
 /**

@@ -65,6 +65,9 @@ function openShard(url: string, index: number, poolSize: number): Shard {
     dateStrings: false,
     timezone: 'Z',
     enableKeepAlive: true,
+    // No stack trace captured per query: on the posting path that capture cost more CPU than
+    // the statement's round trip (docs/PERFORMANCE.md). Errors still carry MySQL's code and message.
+    trace: false,
   });
   // Every connection reads committed data and gives up on a row lock after lockWaitSeconds.
   // Read committed lets a transaction that waited for a lock see what the holder committed.

@@ -11,7 +11,9 @@ export async function readAccounts(shards: ShardSet, ids: readonly string[]): Pr
     const parsed = parseId('account', id);
     if (!parsed) continue;
     const shard = shards.byLogical(parsed.shard);
-    byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
+    const list = byShard.get(shard);
+    if (list) list.push(id);
+    else byShard.set(shard, [id]);
   }
   const rows = await Promise.all([...byShard].map(([shard, local]) => accountsAndStripes(shard.db, local, [])));
   return new Map(rows.flat().map((r) => [r.id, r]));

@@ -52,7 +52,9 @@ export async function claimKeys(shards: ShardSet, callerId: string, operation: s
   const byShard = new Map<Shard, IdempotencyInsert[]>();
   requests.forEach((r, i) => {
     const row = { callerId, idempotencyKey: r.key, operation, requestHash: r.hash, resourceId: planned[i]!.resourceId, createdAt: now };
-    byShard.set(planned[i]!.shard, [...(byShard.get(planned[i]!.shard) ?? []), row]);
+    const list = byShard.get(planned[i]!.shard);
+    if (list) list.push(row);
+    else byShard.set(planned[i]!.shard, [row]);
   });
   const held = new Map<string, { resourceId: string; operation: string; requestHash: string }>();
   await Promise.all([...byShard].map(async ([shard, rows]) => {

@@ -1,0 +1,127 @@
+import { getTableColumns, getTableName } from 'drizzle-orm';
+import type { MySqlTable } from 'drizzle-orm/mysql-core';
+import type { Tx } from '../shards/transaction';
+import type { Shard } from '../shards/pool';
+import { assert } from '../result';
+
+/**
+ * Hand-written SQL for the posting path. Drizzle's builder checks the kind of every chunk of
+ * every statement it builds, and on a batch of a thousand payments that cost more CPU than
+ * MySQL took to run the statements (docs/PERFORMANCE.md). These functions send plain SQL with
+ * `?` placeholders over the same connection (mysql2 escapes the values), inside the same
+ * transaction when given a transaction, and count in the shard's statement counter like
+ * drizzle's own statements do.
+ */
+type Executor = Tx | Shard['db'];
+
+interface QueryClient {
+  query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
+}
+
+interface SessionInternals {
+  client: QueryClient;
+  logger: { logQuery(query: string, params: unknown[]): void };
+}
+
+/** The mysql2 pool or connection under a drizzle database or transaction. */
+function sessionOf(executor: Executor): SessionInternals {
+  const session = (executor as unknown as { session?: SessionInternals }).session;
+  assert(session && typeof session.client?.query === 'function', 'a drizzle mysql2 database or transaction was expected');
+  return session;
+}
+
+/** A statement that answers rows, with each column as MySQL sent it (BIGINT as a string). */
+export async function rawRows<T>(executor: Executor, sql: string, values: readonly unknown[] = []): Promise<T[]> {
+  const session = sessionOf(executor);
+  session.logger.logQuery(sql, []);
+  const [rows] = await session.client.query(sql, values);
+  return rows as T[];
+}
+
+/** A statement that writes: answers the rows it affected. */
+export async function rawWrite(executor: Executor, sql: string, values: readonly unknown[] = []): Promise<number> {
+  const session = sessionOf(executor);
+  session.logger.logQuery(sql, []);
+  const [result] = await session.client.query(sql, values);
+  return (result as { affectedRows: number }).affectedRows;
+}
+
+/** Rows one multi-row INSERT carries at most: keeps each statement well under max_allowed_packet. */
+export const rawInsertRowsMax = 500;
+
+interface InsertPlan {
+  table: string;
+  keys: string[];
+  columns: string[];
+}
+
+const plans = new WeakMap<MySqlTable, Map<string, InsertPlan>>();
+
+/** The column list for rows with these keys, made once per table and key set. */
+function insertPlan(table: MySqlTable, keys: string[]): InsertPlan {
+  let byKeys = plans.get(table);
+  if (!byKeys) {
+    byKeys = new Map();
+    plans.set(table, byKeys);
+  }
+  const signature = keys.join(',');
+  let plan = byKeys.get(signature);
+  if (!plan) {
+    const columns = getTableColumns(table);
+    plan = {
+      table: getTableName(table),
+      keys,
+      columns: keys.map((key) => {
+        const column = columns[key];
+        assert(column, `table ${getTableName(table)} has no column for "${key}"`);
+        return column.name;
+      }),
+    };
+    byKeys.set(signature, plan);
+  }
+  return plan;
+}
+
+/**
+ * INSERT of many rows of one table in chunks of rawInsertRowsMax. Rows are drizzle insert
+ * objects (camelCase keys); every row must set the same keys, and a key left out takes the
+ * column's default. `suffix` is appended to each statement (e.g. ON DUPLICATE KEY UPDATE).
+ */
+export async function insertRows<T extends MySqlTable>(
+  executor: Executor,
+  table: T,
+  rows: ReadonlyArray<T['$inferInsert']>,
+  options: { ignore?: boolean; suffix?: string } = {},
+): Promise<number> {
+  if (rows.length === 0) return 0;
+  const first = rows[0] as Record<string, unknown>;
+  const keys = Object.keys(first).filter((k) => first[k] !== undefined);
+  const plan = insertPlan(table, keys);
+  const head = `INSERT${options.ignore ? ' IGNORE' : ''} INTO \`${plan.table}\` (${plan.columns.map((c) => `\`${c}\``).join(', ')}) VALUES ?`;
+  const sql = options.suffix ? `${head} ${options.suffix}` : head;
+  let affected = 0;
+  for (let i = 0; i < rows.length; i += rawInsertRowsMax) {
+    const chunk = rows.slice(i, i + rawInsertRowsMax).map((row) => valuesOf(row as Record<string, unknown>, plan.keys));
+    affected += await rawWrite(executor, sql, [chunk]);
+  }
+  return affected;
+}
+
+function valuesOf(row: Record<string, unknown>, keys: readonly string[]): unknown[] {
+  let defined = 0;
+  for (const key in row) if (row[key] !== undefined) defined++;
+  assert(defined === keys.length, `rows of one insert must set the same columns (${keys.join(', ')})`);
+  const values = new Array<unknown>(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const value = row[keys[i]!];
+    assert(value !== undefined, `row sets no value for "${keys[i]}" although the batch's first row does`);
+    values[i] = value;
+  }
+  return values;
+}
+
+/** BIGINT columns arrive as strings (bigNumberStrings): exact, never a lossy JS number. */
+export function bigintOf(value: unknown): bigint {
+  assert(typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint', `not an integer: ${String(value)}`);
+  return BigInt(value);
+}

@@ -5,7 +5,7 @@ import { notifyCommitted } from './events';
 import { chainEntries } from './tamper';
 import { DeferredInserts } from '../db/deferred';
 import { applyPosting, type AccountState, type EntryDraft } from './posting-rules';
-import type { PostingItem, PostingOutcome } from './post';
+import { prepareAlone, type PostingItem, type PostingOutcome } from './post';
 
 /**
  * The textbook baseline the benchmark compares merged posting with: one transaction per
@@ -17,7 +17,7 @@ export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<
   const written: EntryDraft[] = [];
   const result = await inTransaction(shard, async (tx) => {
     written.length = 0;
-    const decision = item.prepare ? await item.prepare(tx) : { proceed: true as const, spec: item.spec! };
+    const decision = await prepareAlone(tx, item);
     if (!decision.proceed) return decision.result;
     const spec = decision.spec;
     const states = new Map<string, AccountState>();

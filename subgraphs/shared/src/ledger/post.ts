@@ -24,15 +24,40 @@ export type PostingOutcome =
   | { status: 'DUPLICATE'; postingId: string }
   | { status: 'REJECTED'; rejection: PostingRejection; replayed: boolean };
 
+export type PrepareDecision<R> = { proceed: true; spec: PostingSpec } | { proceed: false; result: R };
+
+/**
+ * A check that many items of one kind share: a batch runs it once for all of its items that
+ * name it, as a few set-wise statements (take these 200 outbox rows), instead of once per item.
+ * It answers one decision per input, in order.
+ */
+export interface PrepareGroup<I, R> {
+  readonly name: string;
+  run(tx: Tx, inputs: readonly I[]): Promise<Array<PrepareDecision<R>>>;
+}
+
+/** An item's part in a PrepareGroup; made with inGroup so that input and group agree. */
+export interface GroupedPrepare<R> {
+  readonly group: PrepareGroup<unknown, R>;
+  readonly input: unknown;
+}
+
+export function inGroup<I, R>(group: PrepareGroup<I, R>, input: I): GroupedPrepare<R> {
+  return { group: group as PrepareGroup<unknown, R>, input };
+}
+
 /**
  * What a caller posts: optionally a check that runs first inside the transaction (it may lock
- * its own business rows, e.g. the payment being refunded, and may decide not to post), then
- * the posting, then a write of the business record that sees the outcome.
- * In a merged batch every prepare runs before any finish, so a prepare must itself record
- * whatever a later item's prepare has to see (a refund reserves its amount in prepare).
+ * its own business rows, e.g. the payment being refunded, and may decide not to post) — its
+ * own `prepare`, or its part in a group check (`grouped`) — then the posting, then a write of
+ * the business record that sees the outcome.
+ * In a merged batch the group checks run first, then every prepare in item order, all before
+ * any finish; so a prepare must itself record whatever a later item's prepare has to see (a
+ * refund reserves its amount in prepare).
  */
 export interface PostingItem<R> {
-  prepare?: (tx: Tx) => Promise<{ proceed: true; spec: PostingSpec } | { proceed: false; result: R }>;
+  prepare?: (tx: Tx) => Promise<PrepareDecision<R>>;
+  grouped?: GroupedPrepare<R>;
   spec?: PostingSpec;
   /**
    * Writes the business record. Rows added to `deferred` are inserted after every finish of
@@ -131,17 +156,35 @@ async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Da
 }
 
 async function prepareAll<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>): Promise<Array<{ spec: PostingSpec } | { result: R }>> {
-  const prepared: Array<{ spec: PostingSpec } | { result: R }> = [];
-  for (const item of items) {
-    if (item.prepare) {
-      const decision = await item.prepare(tx);
-      prepared.push(decision.proceed ? { spec: decision.spec } : { result: decision.result });
-    } else {
-      assert(item.spec, 'a posting item needs a spec or a prepare step');
-      prepared.push({ spec: item.spec });
-    }
+  const decisions = new Array<PrepareDecision<R>>(items.length);
+  const groups = new Map<PrepareGroup<unknown, R>, number[]>();
+  items.forEach((item, i) => {
+    if (!item.grouped) return;
+    const members = groups.get(item.grouped.group);
+    if (members) members.push(i);
+    else groups.set(item.grouped.group, [i]);
+  });
+  for (const [group, members] of groups) {
+    const decided = await group.run(tx, members.map((i) => items[i]!.grouped!.input));
+    assert(decided.length === members.length, `prepare group ${group.name} answered ${decided.length} of ${members.length}`);
+    members.forEach((item, k) => (decisions[item] = decided[k]!));
   }
-  return prepared;
+  for (const [i, item] of items.entries()) {
+    if (!item.grouped) decisions[i] = await prepareAlone(tx, item);
+  }
+  return decisions.map((d) => (d.proceed ? { spec: d.spec } : { result: d.result }));
+}
+
+/** One item's check on its own: the naive engine's way, and any item outside a group. */
+export async function prepareAlone<R>(tx: Tx, item: PostingItem<R>): Promise<PrepareDecision<R>> {
+  if (item.grouped) {
+    const [decision] = await item.grouped.group.run(tx, [item.grouped.input]);
+    assert(decision, `prepare group ${item.grouped.group.name} answered nothing`);
+    return decision;
+  }
+  if (item.prepare) return item.prepare(tx);
+  assert(item.spec, 'a posting item needs a spec or a prepare step');
+  return { proceed: true, spec: item.spec };
 }
 
 /**

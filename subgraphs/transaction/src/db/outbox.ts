@@ -2,6 +2,7 @@ import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
+import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { transferOutbox, type OutboxRow } from './schema/transactions';
 
 /** The relay leaves the row alone until nextAttemptAt: the request that wrote it tries first. */
@@ -41,6 +42,18 @@ export async function takeOutbox(tx: Tx, id: string): Promise<boolean> {
   const [result] = await tx.update(transferOutbox).set({ status: 'DONE' })
     .where(and(eq(transferOutbox.id, id), eq(transferOutbox.status, 'PENDING')));
   return result.affectedRows === 1;
+}
+
+/**
+ * takeOutbox for many rows: locks the ones still PENDING (in id order, as every taker does)
+ * and marks them DONE, in two statements. Answers the ids taken; the others were done already.
+ */
+export async function takeOutboxRows(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+  const pending = await rawRows<{ id: string }>(tx,
+    "SELECT id FROM transfer_outbox WHERE id IN (?) AND status = 'PENDING' ORDER BY id FOR UPDATE", [ids]);
+  const taken = new Set(pending.map((r) => r.id));
+  if (taken.size > 0) await rawWrite(tx, "UPDATE transfer_outbox SET status = 'DONE' WHERE id IN (?)", [[...taken]]);
+  return taken;
 }
 
 export async function postponeOutbox(tx: Tx, id: string, next: Date): Promise<void> {

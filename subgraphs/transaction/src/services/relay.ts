@@ -1,13 +1,13 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';
-import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
+import { inGroup, postOne, type PostingOutcome, type PrepareDecision, type PrepareGroup } from '@paygraph/shared/ledger/post';
 import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { assert } from '@paygraph/shared/result';
 import type { PaymentRow } from '../db/schema/transactions';
-import { claimDueOutbox, outboxById, postponeOutbox, takeOutbox } from '../db/outbox';
-import { addRefundedAmount, finishPayment, finishRefund, paymentsByIds, refundsByIds } from '../db/payments';
+import { claimDueOutbox, outboxById, postponeOutbox, takeOutbox, takeOutboxRows } from '../db/outbox';
+import { addRefundedAmount, finishPayment, finishRefund, paymentsByIds, paymentsSucceeded, refundsByIds } from '../db/payments';
 import { paymentCreditSpec, paymentReversalSpec, refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
 import { shardOfAccount } from './accounts';
 
@@ -44,17 +44,44 @@ async function postRemote(shard: Shard, spec: PostingSpec, now: () => Date): Pro
   return postOne<PostingOutcome>(shard, { spec, finish: async (_tx, outcome) => outcome }, { now });
 }
 
+export type PaymentCompletion = { status: 'SUCCEEDED' | 'FAILED'; failureCode: string | null; completedAt: Date } | null;
+
+interface CompletionInput {
+  id: string;
+  credit: PostingOutcome;
+  reversal: PostingSpec;
+  now: () => Date;
+}
+
+/**
+ * The completions of a merged batch, taken together: their outbox rows in one lock and one
+ * update, the payments whose credit landed in one more update. A refused credit goes on to
+ * post its reversal. Only the first copy of a payment in the batch can take its row.
+ */
+const paymentCompletions: PrepareGroup<CompletionInput, PaymentCompletion> = {
+  name: 'payment completion',
+  run: async (tx, inputs) => {
+    const taken = await takeOutboxRows(tx, [...new Set(inputs.map((i) => i.id))]);
+    const completedAt = inputs[0]!.now();
+    const decisions = inputs.map((input): PrepareDecision<PaymentCompletion> => {
+      if (!taken.delete(input.id)) return { proceed: false, result: null };
+      if (input.credit.status === 'REJECTED') return { proceed: true, spec: input.reversal };
+      return { proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt } };
+    });
+    await paymentsSucceeded(tx, inputs.filter((input, i) => {
+      const d = decisions[i]!;
+      return !d.proceed && d.result !== null && input.credit.status !== 'REJECTED';
+    }).map((input) => input.id), completedAt);
+    return decisions;
+  },
+};
+
 /**
  * The payee's half of a cross-shard payment, then its completion on the payer's shard under
  * the outbox row's lock. Answers the payment's final status, or null when another run (the
  * relay, a replay) had completed it already.
  */
-export async function completePayment(
-  shards: ShardSet,
-  home: Shard,
-  payment: PaymentRow,
-  now: () => Date,
-): Promise<{ status: 'SUCCEEDED' | 'FAILED'; failureCode: string | null; completedAt: Date } | null> {
+export async function completePayment(shards: ShardSet, home: Shard, payment: PaymentRow, now: () => Date): Promise<PaymentCompletion> {
   const id = payment.id;
   const movement: Movement = { id, currency: payment.currency, amount: payment.amount };
   const remote = shardOfAccount(shards, payment.payeeAccountId);
@@ -62,17 +89,12 @@ export async function completePayment(
   const credit = await postRemote(remote, paymentCreditSpec(movement, postingIdOn(shards, remote), remoteClearing, payment.payeeAccountId), now);
   const homeClearing = await systemAccountId(shards, home, 'CLEARING', payment.currency);
   const reversal = paymentReversalSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
-  const completedAt = now();
-  return postOne<{ status: 'SUCCEEDED' | 'FAILED'; failureCode: string | null; completedAt: Date } | null>(home, {
-    prepare: async (tx) => {
-      if (!(await takeOutbox(tx, id))) return { proceed: false, result: null };
-      if (credit.status === 'REJECTED') return { proceed: true, spec: reversal };
-      await finishPayment(tx, id, 'SUCCEEDED', null, completedAt);
-      return { proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt } };
-    },
+  return postOne<PaymentCompletion>(home, {
+    grouped: inGroup(paymentCompletions, { id, credit, reversal, now }),
     finish: async (tx, outcome) => {
       assert(outcome.status !== 'REJECTED', `reversal of payment ${id} was refused`);
       assert(credit.status === 'REJECTED', 'reversal without a refused credit');
+      const completedAt = now();
       await finishPayment(tx, id, 'FAILED', credit.rejection.code, completedAt);
       return { status: 'FAILED', failureCode: credit.rejection.code, completedAt };
     },

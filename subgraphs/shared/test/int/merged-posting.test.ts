@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount, balanceMismatches } from '../../src/db/ledger-store';
 import { newId, type LogicalShard } from '../../src/ids';
-import { engineMode, postOne, setEngineMode, type PostingOutcome } from '../../src/ledger/post';
+import { engineMode, inGroup, postBatch, postOne, setEngineMode, type PostingOutcome, type PrepareGroup } from '../../src/ledger/post';
 import { mergeStats } from '../../src/ledger/batcher';
 import type { PostingSpec } from '../../src/ledger/posting-rules';
 import type { Shard, ShardSet } from '../../src/shards/pool';
@@ -93,6 +93,33 @@ describe('merged posting', () => {
     expect(goodResult).toEqual({ status: 'fulfilled', value: 'APPLIED' });
     expect(badResult.status).toBe('rejected');
     expect((await accountRow(shards, b))!.available).toBe(10n);
+    await expectExact([a, b]);
+  });
+
+  it('runs a prepare group once for all of its items in a batch, in their order, beside plain items', async () => {
+    const a = await open();
+    const b = await open();
+    expect((await depositFromReserve(shards, a, 100n)).status).toBe('APPLIED');
+    const calls: string[][] = [];
+    // Even inputs post a transfer; odd ones decide without posting.
+    const group: PrepareGroup<number, string> = {
+      name: 'test group',
+      run: async (_tx, inputs) => {
+        calls.push(inputs.map(String));
+        return inputs.map((n) => (n % 2 === 0 ? { proceed: true, spec: transfer(a, b, BigInt(n)) } : { proceed: false, result: `skipped ${n}` }));
+      },
+    };
+    const grouped = (n: number) => ({ grouped: inGroup(group, n), finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} ${n}` });
+    const results = await postBatch<string>(shard, [
+      grouped(2), { spec: transfer(a, b, 1n), finish: async (_tx, o) => `plain ${o.status}` }, grouped(3), grouped(4),
+    ]);
+    expect(calls).toEqual([['2', '3', '4']]);
+    expect(results).toEqual(['APPLIED 2', 'plain APPLIED', 'skipped 3', 'APPLIED 4']);
+    expect((await accountRow(shards, b))!.available).toBe(7n);
+    // The naive engine runs the group for each item alone.
+    setEngineMode('naive');
+    expect(await postOne(shard, grouped(5))).toBe('skipped 5');
+    expect(calls.at(-1)).toEqual(['5']);
     await expectExact([a, b]);
   });
 

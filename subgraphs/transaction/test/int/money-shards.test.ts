@@ -147,6 +147,50 @@ describe('money on the shards', () => {
     expect(health.balanceMismatches.filter((m) => m.accountId === payer || m.accountId === payee)).toEqual([]);
   });
 
+  it('completes concurrent copies of many cross-shard payments exactly once, failing the ones whose payee closed', async () => {
+    const payers = [await kit.open(unique('many-payer'))];
+    const payerDb = physicalOf(stack.shards, payers[0]!);
+    for (let i = 1; i < 6; i++) payers.push(await kit.open(unique('many-payer'), { physical: payerDb }));
+    const payees: string[] = [];
+    for (let i = 0; i < 6; i++) payees.push(await kit.openAwayFrom(unique('many-payee'), [payerDb]));
+    const ids: string[] = [];
+    for (const [i, payer] of payers.entries()) {
+      await kit.fund(payer, '1000');
+      const half = await crossShardPaymentFirstHalf(stack.shards, (await accountRowOf(stack.shards, payer))!,
+        (await accountRowOf(stack.shards, payees[i]!))!, 400n, unique('many-owner'));
+      ids.push(half.id);
+    }
+    const closed = new Set([1, 4]);
+    for (const i of closed) await closeInSql(stack.shards, payees[i]!);
+    const home = stack.shards.all[payerDb]!;
+    // Three copies of every completion at once (the request, a relay, a replay): merged batches
+    // then hold several copies of one payment, and only one may take it.
+    await Promise.all(ids.flatMap((id) => [1, 2, 3].map(() => runOutboxStep(stack.shards, home, id, () => new Date()))));
+
+    for (const [i, id] of ids.entries()) {
+      const [row] = await home.db.select().from(payments).where(eq(payments.id, id));
+      const payeeDb = physicalOf(stack.shards, payees[i]!);
+      if (closed.has(i)) {
+        expect(row).toMatchObject({ status: 'FAILED', failureCode: 'ACCOUNT_NOT_ACTIVE' });
+        expect(await postingKindsOfRef(stack.shards, payerDb, id)).toEqual(['PAYMENT', 'PAYMENT_REVERSAL']);
+        expect(await postingKindsOfRef(stack.shards, payeeDb, id)).toEqual([]);
+        expect(await kit.balance(payers[i]!)).toEqual(at('1000'));
+      } else {
+        expect(row).toMatchObject({ status: 'SUCCEEDED', failureCode: null });
+        expect(row!.completedAt).toBeInstanceOf(Date);
+        expect(await postingKindsOfRef(stack.shards, payerDb, id)).toEqual(['PAYMENT']);
+        expect(await postingKindsOfRef(stack.shards, payeeDb, id)).toEqual(['PAYMENT_CREDIT']);
+        expect(await kit.balance(payers[i]!)).toEqual(at('600'));
+        expect(await kit.balance(payees[i]!)).toEqual(at('400'));
+      }
+      const [outbox] = await home.db.select().from(transferOutbox).where(eq(transferOutbox.id, id));
+      expect(outbox?.status).toBe('DONE');
+    }
+    const health = await ledgerHealth(stack.shards);
+    expect(health.shards.filter((s) => !s.balanced)).toEqual([]);
+    expect(health.balanceMismatches.filter((m) => [...payers, ...payees].includes(m.accountId))).toEqual([]);
+  });
+
   it('fails a cross-shard payment whose credit is refused, returns the money to the payer, and refuses to refund it', async () => {
     const payerOwner = unique('fail-payer');
     const payeeOwner = unique('fail-payee');

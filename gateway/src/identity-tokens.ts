@@ -1,22 +1,23 @@
 import WebSocket from 'ws';
 import type { ClientOptions } from 'graphql-ws';
 import { gatewayIdentityParam, gatewaySecretHeader, mintIdentityToken, type SubgraphTrust } from '@paygraph/shared/gateway-trust';
-import { internalTokenLifetimeSeconds, internalTokenRenewBeforeExpirySeconds } from '@paygraph/shared/limits';
+import { internalTokenLifetimeSeconds, internalTokenRenewBeforeExpirySeconds, signedIdentityTokensMax } from '@paygraph/shared/limits';
 import { honouredUntil, type GatewayContext } from './context';
 
 /**
  * The identity the gateway vouches for towards a subgraph: a token signed with that
- * subgraph's secret (gateway-trust.ts), never the client's own. One request may call a subgraph
- * many times and one graphql-ws connection runs operations for hours, so each context keeps the
- * token it signed per subgraph and signs a new one only when that one nears its end. No token
- * outlives the client token it stands for.
+ * subgraph's secret (gateway-trust.ts), never the client's own. Signing is a tenth of the
+ * gateway's work if done per request, so a signed token is kept per subgraph and identity
+ * (subject, role, and the end of the client token it stands for) and shared by that caller's
+ * requests and graphql-ws connections, until it nears its end. No token outlives the client
+ * token it stands for. The store is bounded: when full, the oldest entry goes.
  */
 interface Signed {
   token: Promise<string>;
   expiresAt: number;
 }
 
-const signedByContext = new WeakMap<GatewayContext, Map<string, Signed>>();
+const signedByTrust = new WeakMap<SubgraphTrust, Map<string, Signed>>();
 
 /** The token for this subgraph, or null when the context has no identity (left) to vouch for. */
 export function identityTokenFor(context: GatewayContext, trust: SubgraphTrust): Promise<string> | null {
@@ -24,12 +25,10 @@ export function identityTokenFor(context: GatewayContext, trust: SubgraphTrust):
   const now = Math.floor(Date.now() / 1000);
   const notAfter = honouredUntil(context.auth);
   if (notAfter <= now) return null;
-  let signed = signedByContext.get(context);
-  if (!signed) {
-    signed = new Map();
-    signedByContext.set(context, signed);
-  }
-  const held = signed.get(trust.subgraph);
+  const { sub, role } = context.auth.identity;
+  const key = `${sub}\u0000${role}\u0000${notAfter}`;
+  const signed = signedFor(trust);
+  const held = signed.get(key);
   // A token cut short by the client's own expiry would come out no longer if signed again.
   if (held && held.expiresAt > now && (held.expiresAt - now >= internalTokenRenewBeforeExpirySeconds || held.expiresAt === notAfter)) {
     return held.token;
@@ -37,8 +36,22 @@ export function identityTokenFor(context: GatewayContext, trust: SubgraphTrust):
   const expiresAt = Math.min(now + internalTokenLifetimeSeconds, notAfter);
   // Stored before signing finishes, so that concurrent fetches share one signature.
   const entry: Signed = { token: mintIdentityToken(context.auth.identity, trust, expiresAt), expiresAt };
-  signed.set(trust.subgraph, entry);
+  signed.delete(key);
+  if (signed.size >= signedIdentityTokensMax) {
+    const oldest = signed.keys().next();
+    if (!oldest.done) signed.delete(oldest.value);
+  }
+  signed.set(key, entry);
   return entry.token;
+}
+
+function signedFor(trust: SubgraphTrust): Map<string, Signed> {
+  let signed = signedByTrust.get(trust);
+  if (!signed) {
+    signed = new Map();
+    signedByTrust.set(trust, signed);
+  }
+  return signed;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type http from 'node:http';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { cacheFor, VerifiedTokenCache } from './verified-cache';
 import { isRole, type Identity } from './identity';
 import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, subgraphSecretCharsMin } from './limits';
 
@@ -110,6 +111,17 @@ export function mintIdentityToken(
 /** Who the gateway says is calling, or null: a refusal, never a reason a caller could learn from. */
 export async function verifyIdentityToken(token: unknown, trust: SubgraphTrust): Promise<Identity | null> {
   if (typeof token !== 'string' || token === '') return null;
+  const cache = cacheFor(verifiedByTrust, trust);
+  const known = cache.get(token);
+  if (known) return known;
+  const verified = await checkIdentityToken(token, trust);
+  if (verified) cache.set(token, verified.identity, verified.expiresAt);
+  return verified?.identity ?? null;
+}
+
+const verifiedByTrust = new WeakMap<SubgraphTrust, VerifiedTokenCache<Identity>>();
+
+async function checkIdentityToken(token: string, trust: SubgraphTrust): Promise<{ identity: Identity; expiresAt: number } | null> {
   try {
     const { payload } = await jwtVerify(token, trust.signingKey, {
       algorithms: ['HS256'],
@@ -119,7 +131,7 @@ export async function verifyIdentityToken(token: unknown, trust: SubgraphTrust):
       requiredClaims: ['sub', 'exp', 'iat'],
     });
     if (typeof payload.sub !== 'string' || payload.sub === '' || !isRole(payload.role)) return null;
-    return { sub: payload.sub, role: payload.role };
+    return { identity: { sub: payload.sub, role: payload.role }, expiresAt: payload.exp! };
   } catch (error) {
     // A bad signature, the wrong audience or an expired token all mean the same: not from the gateway.
     if (error instanceof joseErrors.JOSEError) return null;

@@ -1,4 +1,5 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { cacheFor, VerifiedTokenCache } from './verified-cache';
 import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import {
   jwksCacheMaxAgeMsDefault, jwksCooldownMsDefault, jwksFetchTimeoutMs, tokenClockToleranceSeconds, tokenLifetimeSeconds,
@@ -95,11 +96,24 @@ export function isRole(value: unknown): value is Role {
 export async function verifyAuthorization(
   header: string | undefined,
   settings: TokenSettings,
-): Promise<{ ok: true; identity: Identity; expiresAt: number } | { ok: false; failure: IdentityFailure }> {
+): Promise<Verified | { ok: false; failure: IdentityFailure }> {
   if (!header) return { ok: false, failure: { kind: 'TokenMissing' } };
   const match = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(header.trim());
   if (!match) return { ok: false, failure: { kind: 'TokenMalformed' } };
   const token = match[1]!;
+  const cache = cacheFor(verifiedBySettings, settings);
+  const known = cache.get(token);
+  if (known) return known;
+  const verified = await verifyToken(token, settings);
+  if (verified.ok) cache.set(token, verified, verified.expiresAt);
+  return verified;
+}
+
+type Verified = { ok: true; identity: Identity; expiresAt: number };
+
+const verifiedBySettings = new WeakMap<TokenSettings, VerifiedTokenCache<Verified>>();
+
+async function verifyToken(token: string, settings: TokenSettings): Promise<Verified | { ok: false; failure: IdentityFailure }> {
   try {
     const { alg, kid } = decodeProtectedHeader(token);
     const options = {

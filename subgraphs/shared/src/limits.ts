@@ -39,6 +39,12 @@ export const idempotencyKeyLengthMax = 128;
 
 /** Tokens: the clock skew tolerated on exp and nbf. */
 export const tokenClockToleranceSeconds = 30;
+/**
+ * A verified token is believed again without a signature check for at most this long (never
+ * past its exp), in a bounded cache per process (verified-cache.ts).
+ */
+export const verifiedTokenCacheMs = 60_000;
+export const verifiedTokenCacheEntriesMax = 10_000;
 /** Tokens minted by scripts/token.ts and npm start live this long. */
 export const tokenLifetimeSeconds = 24 * 60 * 60;
 
@@ -95,6 +101,8 @@ export const internalTokenLifetimeSeconds = 60;
 export const internalTokenClockToleranceSeconds = 5;
 /** The gateway signs a new identity token once the one it holds for a request or socket has less than this left. */
 export const internalTokenRenewBeforeExpirySeconds = 30;
+/** Identity tokens the gateway keeps signed per subgraph, shared by requests of the same caller. */
+export const signedIdentityTokensMax = 10_000;
 /** A subgraph secret shorter than this is refused at start-up: it is a password only machines type. */
 export const subgraphSecretCharsMin = 32;
 /** How long one fetch of JWKS_URL may take. */

@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import { createSecretKey } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { VerifiedTokenCache } from '../../src/verified-cache';
+import { verifiedTokenCacheEntriesMax, verifiedTokenCacheMs } from '../../src/limits';
+import { verifyAuthorization, type TokenSettings } from '../../src/identity';
+import { internalTokenIssuer, subgraphTrust, verifyIdentityToken } from '../../src/gateway-trust';
+
+/**
+ * A verified token is believed again only by its exact text, never past its exp or
+ * verifiedTokenCacheMs, and only for the key configuration that verified it.
+ */
+const t0 = 1_800_000_000_000;
+
+describe('the verified-token cache', () => {
+  it('keeps an entry until the earlier of exp and verifiedTokenCacheMs', () => {
+    const cache = new VerifiedTokenCache<string>();
+    cache.set('long', 'a', t0 / 1000 + 3600, t0);
+    cache.set('short', 'b', t0 / 1000 + 5, t0);
+    cache.set('expired', 'c', t0 / 1000 - 1, t0);
+    expect(cache.get('long', t0 + verifiedTokenCacheMs - 1)).toBe('a');
+    expect(cache.get('long', t0 + verifiedTokenCacheMs)).toBeUndefined();
+    expect(cache.get('short', t0 + 4_999)).toBe('b');
+    expect(cache.get('short', t0 + 5_000)).toBeUndefined();
+    expect(cache.get('expired', t0)).toBeUndefined();
+  });
+
+  it('drops the oldest entry when full', () => {
+    const cache = new VerifiedTokenCache<number>();
+    for (let i = 0; i <= verifiedTokenCacheEntriesMax; i++) cache.set(`t${i}`, i, t0 / 1000 + 60, t0);
+    expect(cache.size).toBe(verifiedTokenCacheEntriesMax);
+    expect(cache.get('t0', t0)).toBeUndefined();
+    expect(cache.get(`t${verifiedTokenCacheEntriesMax}`, t0)).toBe(verifiedTokenCacheEntriesMax);
+  });
+});
+
+function settingsFor(secret: string): TokenSettings {
+  return { secret: createSecretKey(Buffer.from(secret)), issuer: 'paygraph', audience: 'paygraph-api' };
+}
+
+async function clientToken(secret: string, sub: string): Promise<string> {
+  return new SignJWT({ role: 'customer' }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuer('paygraph')
+    .setAudience('paygraph-api').setExpirationTime('1h').sign(createSecretKey(Buffer.from(secret)));
+}
+
+describe('verifying through the cache', () => {
+  it('believes a token again only under the settings that verified it, and never a tampered copy', async () => {
+    const a = settingsFor('secret-a-secret-a-secret-a-secret-a');
+    const b = settingsFor('secret-b-secret-b-secret-b-secret-b');
+    const token = await clientToken('secret-a-secret-a-secret-a-secret-a', 'alice');
+    expect(await verifyAuthorization(`Bearer ${token}`, a)).toMatchObject({ ok: true, identity: { sub: 'alice' } });
+    expect(await verifyAuthorization(`Bearer ${token}`, a)).toMatchObject({ ok: true, identity: { sub: 'alice' } });
+    expect(await verifyAuthorization(`Bearer ${token}`, b)).toMatchObject({ ok: false, failure: { kind: 'TokenInvalid' } });
+    const [header, , signature] = token.split('.');
+    const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'mallory', role: 'operator', iss: 'paygraph', aud: 'paygraph-api', exp: 4_000_000_000 })).toString('base64url')}.${signature}`;
+    expect(await verifyAuthorization(`Bearer ${forged}`, a)).toMatchObject({ ok: false, failure: { kind: 'TokenInvalid' } });
+  });
+
+  it('does the same for the identity tokens subgraphs check', async () => {
+    const trust = subgraphTrust('account', 'account-secret-account-secret-account');
+    const other = subgraphTrust('account', 'another-secret-another-secret-another');
+    const token = await new SignJWT({ role: 'merchant' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bob')
+      .setIssuer(internalTokenIssuer).setAudience('account').setIssuedAt().setExpirationTime('60s').sign(trust.signingKey);
+    expect(await verifyIdentityToken(token, trust)).toEqual({ sub: 'bob', role: 'merchant' });
+    expect(await verifyIdentityToken(token, trust)).toEqual({ sub: 'bob', role: 'merchant' });
+    expect(await verifyIdentityToken(token, other)).toBeNull();
+    expect(await verifyIdentityToken(`${token}x`, trust)).toBeNull();
+  });
+});

@@ -124,10 +124,12 @@ describe('audit trail', () => {
     expect(funded.body.data?.deposit.__typename).toBe('Deposit');
     const keys = [unique('p'), unique('p'), unique('p')];
     const amounts = ['60', '30', '50'];
+    // A user agent longer than its column is cut to fit rather than stalling the audit queue.
+    const longAgent = `agent ${'x'.repeat(400)}`;
     const response = await post(gateway.url, {
       query: 'mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }',
       variables: { inputs: keys.map((idempotencyKey, i) => ({ idempotencyKey, payerAccountId: payer, payeeAccountId: payee, amount: amounts[i], currency: 'USD', description: `order ${i}` })) },
-    }, bearer);
+    }, bearer, { 'user-agent': longAgent });
     const results = (response.body.data?.createPayments as Array<{ __typename: string }>).map((r) => r.__typename);
     expect(results).toEqual(['Payment', 'Payment', 'InsufficientFunds']);
 
@@ -135,6 +137,7 @@ describe('audit trail', () => {
     expect(rows.map((r) => [r.action, r.itemIndex, r.idempotencyKey, r.accountId, r.counterpartyAccountId, r.amount, r.note, r.outcome])).toEqual(
       keys.map((key, i) => ['createPayments', i, key, payer, payee, amounts[i], `order ${i}`, results[i]]),
     );
+    expect(rows.map((r) => r.userAgent)).toEqual(keys.map(() => longAgent.slice(0, 256)));
   });
 
   it('logs an unauthenticated mutation and an unauthenticated query', async () => {

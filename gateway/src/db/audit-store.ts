@@ -1,6 +1,7 @@
 import { auditEvents, type AuditEventRow } from '@paygraph/transaction/db/schema/audit';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { toLogicalShard } from '@paygraph/shared/ids';
+import { insertRows } from '@paygraph/shared/db/raw';
 import { auditBatchRowsMax, auditCloseTimeoutMs, auditFlushIntervalMs, auditQueueRowsMax } from '../limits';
 
 /**
@@ -45,7 +46,7 @@ export function createAuditStore(shards: ShardSet, options: AuditStoreOptions): 
     while (queue.length > 0) {
       const batch = queue.slice(0, batchRowsMax);
       try {
-        await shard.db.insert(auditEvents).values(batch);
+        await insertRows(shard.db, auditEvents, batch);
       } catch (error) {
         // Kept at the head of the queue and tried again on the next tick.
         if (!failing) console.error(`audit: rows could not be written to ${shard.name}; retrying`, error instanceof Error ? error.message : error);

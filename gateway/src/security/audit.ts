@@ -136,7 +136,7 @@ export function auditRowsOf(record: AuditRecord): AuditEventRow[] {
     outcome: action.outcome.slice(0, 64),
     errorCodes: action.errorCodes.length > 0 ? action.errorCodes.join(',').slice(0, 255) : null,
     clientIp: record.client.ip?.slice(0, 64) ?? null,
-    userAgent: record.client.userAgent,
+    userAgent: record.client.userAgent?.slice(0, 256) ?? null,
     deviceId: record.client.deviceId?.slice(0, 128) ?? null,
   }));
 }

@@ -1,23 +1,29 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { accountsAndStripes, insertStripeIfMissing, stripeOf, type Executor } from '@paygraph/shared/db/ledger-store';
 import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
 import { assert } from '@paygraph/shared/result';
 
-/** Unlocked reads of accounts for routing and authorization; postings re-check under lock. */
+/**
+ * Unlocked reads of accounts for routing and authorization; postings re-check under lock.
+ * Concurrent requests' reads for a shard share one statement (shards/coalescer.ts).
+ */
 export async function readAccounts(shards: ShardSet, ids: readonly string[]): Promise<Map<string, AccountRow>> {
-  const byShard = new Map<Shard, string[]>();
-  for (const id of ids) {
+  const rows = await Promise.all([...new Set(ids)].map((id) => {
     const parsed = parseId('account', id);
-    if (!parsed) continue;
-    const shard = shards.byLogical(parsed.shard);
-    const list = byShard.get(shard);
-    if (list) list.push(id);
-    else byShard.set(shard, [id]);
-  }
-  const rows = await Promise.all([...byShard].map(([shard, local]) => accountsAndStripes(shard.db, local, [])));
-  return new Map(rows.flat().map((r) => [r.id, r]));
+    return parsed ? accountReads.load(shards.byLogical(parsed.shard), id) : undefined;
+  }));
+  const found = new Map<string, AccountRow>();
+  for (const row of rows) if (row) found.set(row.id, row);
+  return found;
 }
+
+const accountReads = new Coalescer<string, AccountRow | undefined>(async (shard, ids) => {
+  const rows = await accountsAndStripes(shard.db, [...new Set(ids)], []);
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id));
+});
 
 export function shardOfAccount(shards: ShardSet, id: string): Shard {
   const parsed = parseId('account', id);

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { idempotencyKeys } from '../db/schema/transactions';
 
-type IdempotencyInsert = typeof idempotencyKeys.$inferInsert;
+type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { createdAt: Date };
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
-import { claimIdempotencyKey, claimIdempotencyKeys } from '../db/idempotency';
+import { claimIdempotencyKeys, type IdempotencyRow } from '../db/idempotency';
+import { Coalescer } from '@paygraph/shared/shards/coalescer';
 
 export type Claim = { kind: 'fresh' | 'replay'; resourceId: string } | { kind: 'reused' };
 
@@ -26,7 +27,14 @@ export async function claimKey(
 ): Promise<Claim> {
   const shard = shards.byLogical(claimShard(callerId, key));
   const resourceId = newResourceId();
-  const held = await claimIdempotencyKey(shard, { callerId, idempotencyKey: key, operation, requestHash: hash, resourceId, createdAt: now });
+  const held = await claims.load(shard, { callerId, idempotencyKey: key, operation, requestHash: hash, resourceId, createdAt: now });
+  return claimOf(held, operation, hash, resourceId);
+}
+
+/** Concurrent requests' claims on a shard go out as one statement. */
+const claims = new Coalescer<IdempotencyInsert, IdempotencyRow>((shard, rows) => claimIdempotencyKeys(shard, rows));
+
+function claimOf(held: IdempotencyRow, operation: string, hash: string, resourceId: string): Claim {
   if (held.operation !== operation || held.requestHash !== hash) return { kind: 'reused' };
   return { kind: held.resourceId === resourceId ? 'fresh' : 'replay', resourceId: held.resourceId };
 }
@@ -56,13 +64,10 @@ export async function claimKeys(shards: ShardSet, callerId: string, operation: s
     if (list) list.push(row);
     else byShard.set(planned[i]!.shard, [row]);
   });
-  const held = new Map<string, { resourceId: string; operation: string; requestHash: string }>();
+  const held = new Map<string, IdempotencyRow>();
   await Promise.all([...byShard].map(async ([shard, rows]) => {
-    for (const [key, row] of await claimIdempotencyKeys(shard, rows)) held.set(key, row);
+    const answers = await claimIdempotencyKeys(shard, rows);
+    answers.forEach((row) => held.set(row.idempotencyKey, row));
   }));
-  return requests.map((r, i) => {
-    const row = held.get(r.key)!;
-    if (row.operation !== operation || row.requestHash !== r.hash) return { kind: 'reused' };
-    return { kind: row.resourceId === planned[i]!.resourceId ? 'fresh' : 'replay', resourceId: row.resourceId };
-  });
+  return requests.map((r, i) => claimOf(held.get(r.key)!, operation, r.hash, planned[i]!.resourceId));
 }

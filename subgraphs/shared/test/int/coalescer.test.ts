@@ -1,0 +1,52 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Coalescer } from '../../src/shards/coalescer';
+import { rawRows } from '../../src/db/raw';
+import { loaderBatchSizeMax } from '../../src/limits';
+import type { ShardSet } from '../../src/shards/pool';
+import { testShards } from '../../../../test/support/env';
+
+/** Calls made for a shard in one turn of the event loop share one statement, each with its own answer. */
+let shards: ShardSet;
+
+beforeAll(() => {
+  shards = testShards(4);
+});
+afterAll(async () => shards.close());
+
+const echo = () => new Coalescer<number, number>(async (shard, keys) => {
+  const rows = await rawRows<{ n: string }>(shard.db, `SELECT n FROM (${keys.map(() => 'SELECT ? AS n').join(' UNION ALL ')}) t`, keys);
+  return rows.map((r) => Number(r.n) * 10);
+});
+
+describe('the coalescer', () => {
+  it('answers concurrent calls for a shard from one statement, each its own value', async () => {
+    const coalescer = echo();
+    const [a, b] = [shards.all[0]!, shards.all[1]!];
+    const before = [a.queryCount, b.queryCount];
+    const answers = await Promise.all([1, 2, 3, 4, 5].map((n) => coalescer.load(n % 2 === 0 ? b : a, n)));
+    expect(answers).toEqual([10, 20, 30, 40, 50]);
+    expect([a.queryCount - before[0]!, b.queryCount - before[1]!]).toEqual([1, 1]);
+    // A later turn is a new statement.
+    expect(await coalescer.load(a, 7)).toBe(70);
+    expect(a.queryCount - before[0]!).toBe(2);
+  });
+
+  it('splits a turn\'s calls into statements of at most loaderBatchSizeMax keys', async () => {
+    const coalescer = echo();
+    const shard = shards.all[0]!;
+    const before = shard.queryCount;
+    const keys = Array.from({ length: loaderBatchSizeMax + 1 }, (_, i) => i);
+    expect(await Promise.all(keys.map((k) => coalescer.load(shard, k)))).toEqual(keys.map((k) => k * 10));
+    expect(shard.queryCount - before).toBe(2);
+  });
+
+  it('fails every call of a statement that failed, and only those', async () => {
+    const coalescer = new Coalescer<number, number>(async (shard, keys) => {
+      if (keys.includes(13)) await rawRows(shard.db, 'SELECT * FROM no_such_table');
+      return keys;
+    });
+    const [a, b] = [shards.all[0]!, shards.all[1]!];
+    const results = await Promise.allSettled([coalescer.load(a, 1), coalescer.load(a, 13), coalescer.load(b, 2)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+  });
+});

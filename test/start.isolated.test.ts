@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './support/processes';
 import { contractOperation, gql } from './support/graphql';
 import { unique } from './support/env';
+import { shutdownGraceMs } from '../subgraphs/shared/src/limits';
 
 /**
  * `npm start` as a newcomer runs it: no JWT_SECRET, so it makes one and prints an operator
@@ -47,10 +48,13 @@ describe('npm start', () => {
       const metrics = await (await fetch(`http://127.0.0.1:${ports.PORT}/metrics`)).text();
       expect(metrics).toContain('operation="OpenAccount"');
     } finally {
+      const stopAt = Date.now();
       child.kill('SIGINT');
       const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), stopTimeoutMs))]);
       if (code === 'timeout') child.kill('SIGKILL');
       expect(code).not.toBe('timeout');
+      // Every process stopped by itself, none by running out its shutdown grace.
+      expect(Date.now() - stopAt, output).toBeLessThan(shutdownGraceMs);
     }
     for (const port of Object.values(ports)) expect(await portAnswers(port), `port ${port} still answers`).toBe(false);
   }, startTimeoutMs + stopTimeoutMs + 10_000);

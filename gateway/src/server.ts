@@ -120,6 +120,8 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     includeStacktraceInErrorResponses: !production,
     // No "Did you mean ...?" in validation errors: they would hand out the schema piece by piece.
     hideSchemaDetailsFromClientErrors: production,
+    // main.ts handles SIGTERM itself: Apollo's own handler would race it.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
   const http = createGraphQLHttpServer<GatewayContext>({

@@ -52,6 +52,9 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
     schema,
     formatError: formatSubgraphError,
     includeStacktraceInErrorResponses: !isProduction(),
+    // The process handles SIGTERM itself (server/main.ts); Apollo's own handler raced it and
+    // left apollo.stop() waiting until the shutdown grace ran out.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
   // Who the gateway said is calling, per request: set by authenticate, read by context.

@@ -5,10 +5,12 @@ import { LoadClient } from '../scripts/bench/load';
 import { bulkPaymentOps, runScenario, singlePaymentOps, type BenchContext } from '../scripts/bench/scenarios';
 import { startStack, type Stack } from './support/stack';
 import { token } from './support/env';
+import { runEngineScenario } from '../scripts/bench/engine';
+import { engineMode } from '../subgraphs/shared/src/ledger/post';
 
 /**
  * A few seconds of the benchmark (scripts/bench) in npm test, so that it keeps working as the
- * system changes: scenario (a) and a bulk scenario (c) for about two seconds each, against an
+ * system changes: scenario (a), a bulk scenario (c) and the engines alone (d) for about two seconds each, against an
  * in-process stack on databases of their own (the ledger-wide invariants would see other test
  * files' payments in flight on the shared test shards), each followed by the invariant check.
  */
@@ -86,5 +88,17 @@ describe('benchmark smoke run', () => {
     expect(result.load.failedUnits).toBe(0);
     expect(result.invariants?.balanced).toBe(true);
     expect(result.invariants?.inTransit).toEqual([]);
+  });
+
+  test('scenario (d), the engines alone: merged and naive pay the hot merchant in process and keep the ledger whole', async () => {
+    for (const engine of ['merged', 'naive'] as const) {
+      const result = await runEngineScenario({ ctx, shardUrls: urls, engine, concurrency: smokeConcurrency });
+      expect(result.id).toBe(`d-engine-${engine}`);
+      expect(result.load.succeededUnits).toBeGreaterThan(0);
+      expect(result.load.failedUnits).toBe(0);
+      expect(result.invariants?.balanced).toBe(true);
+    }
+    // The engine is switched back for the rest of the process.
+    expect(engineMode()).toBe('merged');
   });
 });

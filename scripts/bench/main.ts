@@ -22,6 +22,7 @@ import { LoadClient } from './load';
 import { findMysqlServerPid } from './proc-stats';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
+import { runEngineScenario } from './engine';
 import { resultsTable, writeResults } from './report';
 import {
   bulkPaymentOps, getAccountOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
@@ -342,6 +343,11 @@ async function runGroups(
       stack.startProfiling();
       await hotMerchant(`d-${engine}-hot-merchant`, engine);
     }
+  }
+  if (g.has('d') && stack && shardUrls) {
+    // The engines alone: the subgraphs are stopped and createPayment runs in this process.
+    await stack.stopSubgraphs();
+    for (const engine of ['merged', 'naive', 'single'] as const) add(await runEngineScenario({ ctx, shardUrls, engine, concurrency: c }));
   }
 }
 

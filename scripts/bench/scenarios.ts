@@ -77,7 +77,15 @@ function randomAmount(): string {
 export type PayeeChoice = 'uniform' | 'merchant';
 
 /** Payment inputs: a random payer, and a random other account or the one merchant as payee. */
-export function paymentInputs(ctx: BenchContext, payee: PayeeChoice): { next: () => Record<string, string>; crossShardShare: () => number | null } {
+export interface PaymentInput {
+  idempotencyKey: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amount: string;
+  currency: string;
+}
+
+export function paymentInputs(ctx: BenchContext, payee: PayeeChoice): { next: () => PaymentInput; crossShardShare: () => number | null } {
   const { accounts, shardOfAccount, merchant } = ctx.fixtures;
   let total = 0;
   let cross = 0;

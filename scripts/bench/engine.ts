@@ -1,0 +1,91 @@
+import { createPayment } from '../../subgraphs/transaction/src/services/payment';
+import { setEngineMode, type EngineMode } from '../../subgraphs/shared/src/ledger/post';
+import { openShards } from '../../subgraphs/shared/src/shards/pool';
+import { shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
+import { checkInvariants } from './invariants';
+import { requestsPerRunMax, warmupSecondsMax } from './limits';
+import { Recorder } from './load';
+import { cpuDelta, snapshotCpu } from './proc-stats';
+import { mysqlCounters, otherShare, paymentInputs, perUnit, type BenchContext, type ScenarioResult } from './scenarios';
+
+/**
+ * The posting engines compared with nothing in front of them: the transaction subgraph's own
+ * createPayment (account reads, idempotency claim, the posting and the payment row, exactly as
+ * a request runs it) called inside the benchmark's process by concurrent callers, every payment
+ * to the hot merchant, with the subgraphs stopped. Through the API, the gateway and GraphQL cost
+ * the same per payment whatever the engine, which hides how much the engines differ; here the
+ * engine is what is left. The benchmark's process does the subgraph's work, so its CPU column is
+ * the engine's.
+ */
+export interface EngineOptions {
+  ctx: BenchContext;
+  shardUrls: string;
+  engine: EngineMode;
+  concurrency: number;
+}
+
+export async function runEngineScenario(options: EngineOptions): Promise<ScenarioResult> {
+  const { ctx, engine, concurrency } = options;
+  const shards = openShards({ urls: options.shardUrls, poolSize: shardPoolSizeDefault });
+  setEngineMode(engine);
+  const inputs = paymentInputs(ctx, 'merchant');
+  const service = { shards, identity: { sub: 'bench-operator', role: 'operator' as const }, now: () => new Date(), client: { deviceId: null, ip: null, userAgent: null } };
+  const run = async (seconds: number): Promise<Recorder> => {
+    const recorder = new Recorder();
+    const deadline = performance.now() + seconds * 1000;
+    const worker = async () => {
+      while (performance.now() < deadline && recorder.requests < requestsPerRunMax) {
+        const t0 = performance.now();
+        recorder.requests += 1;
+        recorder.units += 1;
+        try {
+          const result = await createPayment(service, inputs.next());
+          if (result.ok) recorder.succeededUnits += 1;
+          else recorder.fail(new Error(result.error.kind));
+        } catch (error) {
+          recorder.fail(error);
+        }
+        recorder.record(performance.now() - t0);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return recorder;
+  };
+  try {
+    await run(Math.min(warmupSecondsMax, ctx.seconds / 5));
+    const statusBefore = await mysqlCounters(shards);
+    const before = snapshotCpu(ctx.pids());
+    const started = performance.now();
+    const recorder = await run(ctx.seconds);
+    const load = recorder.result((performance.now() - started) / 1000);
+    const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+    const statusAfter = await mysqlCounters(shards);
+    if (load.succeededUnits === 0) throw new Error(`d-engine-${engine}: nothing succeeded; first errors: ${load.errors.join(' | ')}`);
+    const result: ScenarioResult = {
+      id: `d-engine-${engine}`,
+      title: `hot merchant, createPayment called in process (no HTTP, no GraphQL), ${engine} engine`,
+      engine,
+      mode: 'closed-loop',
+      concurrency,
+      offeredPerSecond: null,
+      unitsPerRequest: 1,
+      unit: 'payment',
+      crossShardShare: 0,
+      load,
+      cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits),
+      cpuMs: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, Math.round(v)])),
+      otherCpuShare: otherShare(cpuMs, load.seconds),
+      mysqlPerUnit: {
+        statements: Math.round(((statusAfter.statements - statusBefore.statements) / load.succeededUnits) * 100) / 100,
+        commits: Math.round(((statusAfter.commits - statusBefore.commits) / load.succeededUnits) * 100) / 100,
+      },
+      invariants: ctx.shards ? await checkInvariants(ctx.shards) : null,
+    };
+    ctx.log(`${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, failed ${load.failedUnits}; `
+      + `CPU ms/payment (the engine runs in "bench"): ${Object.entries(result.cpuMsPerUnit).map(([n, ms]) => `${n} ${ms}`).join(', ')}`);
+    return result;
+  } finally {
+    setEngineMode('merged');
+    await shards.close();
+  }
+}

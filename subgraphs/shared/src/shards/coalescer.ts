@@ -2,43 +2,75 @@ import type { Shard } from './pool';
 import { assert } from '../result';
 import { loaderBatchSizeMax } from '../limits';
 
+/** Statements of one coalescer out at once per shard; calls made meanwhile wait and go out together. */
+export const coalescerInFlightPerShardMax = 1;
+
+interface Waiting<K, V> {
+  key: K;
+  resolve: (v: V) => void;
+  reject: (e: unknown) => void;
+}
+
+interface ShardQueue<K, V> {
+  waiting: Array<Waiting<K, V>>;
+  inFlight: number;
+  scheduled: boolean;
+}
+
 /**
- * Joins the same kind of statement from concurrent requests into one per shard: every call
- * made for a shard while the event loop finishes its current turn goes out together (up to
- * loaderBatchSizeMax keys a statement). Used on the payment path for the unlocked account reads
- * and the idempotency claims, which every payment makes and which need no transaction: a
- * hundred payments in flight then cost a few such statements instead of a hundred. Each caller
- * still gets its own answer, and applies its own authorization to it.
+ * Joins the same kind of statement from concurrent requests into one per shard. A call goes out
+ * at the end of the event loop's current turn, together with every other call made for that
+ * shard in that turn; while a statement is out, new calls wait for it and then go out together
+ * (up to loaderBatchSizeMax keys a statement). So a lone request waits for nothing, and under
+ * load the statements grow instead of multiplying — the merged batcher's rule. Used on the
+ * payment path for the unlocked account reads and the idempotency claims, which every payment
+ * makes and which need no transaction. Each caller still gets its own answer, and applies its
+ * own authorization to it.
  */
 export class Coalescer<K, V> {
-  private readonly pending = new Map<Shard, Array<{ key: K; resolve: (v: V) => void; reject: (e: unknown) => void }>>();
-  private scheduled = false;
+  private readonly queues = new Map<Shard, ShardQueue<K, V>>();
 
   /** run answers one value per key, in the keys' order. */
   constructor(private readonly run: (shard: Shard, keys: K[]) => Promise<V[]>) {}
 
   load(shard: Shard, key: K): Promise<V> {
     return new Promise<V>((resolve, reject) => {
-      const list = this.pending.get(shard);
-      if (list) list.push({ key, resolve, reject });
-      else this.pending.set(shard, [{ key, resolve, reject }]);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      const queue = this.queueOf(shard);
+      queue.waiting.push({ key, resolve, reject });
+      this.schedule(shard, queue);
     });
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const batches = [...this.pending];
-    this.pending.clear();
-    for (const [shard, waiting] of batches) {
-      for (let i = 0; i < waiting.length; i += loaderBatchSizeMax) void this.send(shard, waiting.slice(i, i + loaderBatchSizeMax));
+  private queueOf(shard: Shard): ShardQueue<K, V> {
+    let queue = this.queues.get(shard);
+    if (!queue) {
+      queue = { waiting: [], inFlight: 0, scheduled: false };
+      this.queues.set(shard, queue);
     }
+    return queue;
   }
 
-  private async send(shard: Shard, waiting: Array<{ key: K; resolve: (v: V) => void; reject: (e: unknown) => void }>): Promise<void> {
+  private schedule(shard: Shard, queue: ShardQueue<K, V>): void {
+    if (queue.scheduled || queue.inFlight >= coalescerInFlightPerShardMax) return;
+    queue.scheduled = true;
+    setImmediate(() => {
+      queue.scheduled = false;
+      this.flush(shard, queue);
+    });
+  }
+
+  private flush(shard: Shard, queue: ShardQueue<K, V>): void {
+    const batch = queue.waiting.splice(0, loaderBatchSizeMax);
+    if (batch.length === 0) return;
+    queue.inFlight += 1;
+    void this.send(shard, batch).finally(() => {
+      queue.inFlight -= 1;
+      if (queue.waiting.length > 0) this.schedule(shard, queue);
+    });
+    if (queue.waiting.length > 0) this.schedule(shard, queue);
+  }
+
+  private async send(shard: Shard, waiting: Array<Waiting<K, V>>): Promise<void> {
     try {
       const values = await this.run(shard, waiting.map((w) => w.key));
       assert(values.length === waiting.length, `coalesced statement answered ${values.length} of ${waiting.length}`);

@@ -40,6 +40,23 @@ describe('the coalescer', () => {
     expect(shard.queryCount - before).toBe(2);
   });
 
+  it('holds calls made while a statement is out and sends them together when it returns', async () => {
+    const sizes: number[] = [];
+    const coalescer = new Coalescer<number, number>(async (shard, keys) => {
+      sizes.push(keys.length);
+      await rawRows(shard.db, 'SELECT SLEEP(0.2)');
+      return keys;
+    });
+    const shard = shards.all[0]!;
+    const first = coalescer.load(shard, 1);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const later = [2, 3, 4].map((k) => coalescer.load(shard, k));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const evenLater = coalescer.load(shard, 5);
+    expect(await Promise.all([first, ...later, evenLater])).toEqual([1, 2, 3, 4, 5]);
+    expect(sizes).toEqual([1, 4]);
+  });
+
   it('fails every call of a statement that failed, and only those', async () => {
     const coalescer = new Coalescer<number, number>(async (shard, keys) => {
       if (keys.includes(13)) await rawRows(shard.db, 'SELECT * FROM no_such_table');

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { auditEvents } from '@paygraph/transaction/db/schema/audit';
 import { toLogicalShard } from '@paygraph/shared/ids';
-import { maskCardNumbers, type AuditRecord } from '../src/security/audit';
+import { createAuditLog, maskCardNumbers, type AuditRecord } from '../src/security/audit';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractOperation } from '../../test/support/graphql';
 import { token, unique } from '../../test/support/env';
@@ -57,6 +57,22 @@ async function openAccount(ownerId: string, bearer: string): Promise<string> {
 
 const card = '4111 1111 1111 1111';
 const cardDigits = '4111111111111111';
+
+describe('the audit log file', () => {
+  it('writes the lines of one turn together, in order, and every pending line before it closes', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'paygraph-audit-log-')), 'audit.jsonl');
+    const log = createAuditLog(file);
+    const lineOf = (requestId: string) => ({ type: 'audit', requestId }) as unknown as AuditRecord;
+    for (const id of ['r1', 'r2', 'r3']) log.write(lineOf(id));
+    await new Promise((resolve) => setImmediate(resolve));
+    log.write(lineOf('r4'));
+    // Closed before the turn that would write r4 ends: close must still write it.
+    await log.close();
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as AuditRecord).requestId);
+    expect(lines).toEqual(['r1', 'r2', 'r3', 'r4']);
+    expect(log.dropped()).toBe(0);
+  });
+});
 
 describe('masking', () => {
   it('keeps the last 4 digits of runs of 12 or more, separators or not, and leaves shorter runs', () => {

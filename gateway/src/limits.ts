@@ -66,3 +66,7 @@ export const auditCloseTimeoutMs = 5_000;
 export const auditLogBufferBytesMax = 16_777_216;
 /** Characters kept of free text (description, reason, externalRef, user agent) in an audit record. */
 export const auditTextCharsMax = 256;
+
+/** Keep-alive connections the gateway holds to each subgraph, and how long one call may take. */
+export const subgraphConnectionsMax = 64;
+export const subgraphRequestTimeoutMs = 30_000;

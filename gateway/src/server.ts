@@ -3,6 +3,8 @@ import type http from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { GraphQLRequest, GraphQLResponse } from '@apollo/server';
+import { SubgraphClient } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { isProduction } from '@paygraph/shared/config';
@@ -39,12 +41,33 @@ export function subgraphUrlsFromEnv(): SubgraphUrls {
  */
 class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private readonly trust: SubgraphTrust;
+  readonly client: SubgraphClient;
 
   constructor(url: string, trust: SubgraphTrust) {
-    // Node's own fetch (undici, keep-alive): Apollo's default client spent a sixth of the
-    // gateway's CPU building error stacks and agents (docs/PERFORMANCE.md).
-    super({ url, fetcher: fetch as unknown as RemoteGraphQLDataSource['fetcher'] });
+    super({ url });
     this.trust = trust;
+    this.client = new SubgraphClient(url);
+    // Apollo declares sendRequest private, so it is replaced on the instance rather than overridden.
+    (this as unknown as { sendRequest: (request: GraphQLRequest) => Promise<GraphQLResponse> }).sendRequest = (request) => this.forward(request);
+  }
+
+  /**
+   * Apollo's sendRequest, over the gateway's own client (subgraph-client.ts): the same JSON
+   * body and headers, the same errors for a non-2xx answer (errorFromResponse), without fetch.
+   */
+  private async forward(request: GraphQLRequest): Promise<GraphQLResponse> {
+    const { http, ...withoutHttp } = request;
+    if (!http) throw new Error('only HTTP subgraph requests are supported');
+    const answer = await this.client.post(Object.fromEntries(http.headers), JSON.stringify(withoutHttp));
+    if (answer.status < 200 || answer.status > 299) {
+      const response = new Response(answer.text, { status: answer.status, headers: answer.headers });
+      throw await this.errorFromResponse(response as unknown as Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]);
+    }
+    const body: unknown = JSON.parse(answer.text);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`Expected JSON response body, but received: ${answer.text}`);
+    // Apollo reads only the answer's headers (cache-control) from it.
+    const headers = { get: (name: string) => answer.headers[name.toLowerCase()] ?? null };
+    return { ...(body as GraphQLResponse), http: { headers, status: answer.status } as unknown as GraphQLResponse['http'] };
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
@@ -96,13 +119,16 @@ export const defaultSubscriptionLimits: SubscriptionLimits = {
 
 /** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
 export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
+  const sources: ForwardingDataSource[] = [];
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(supergraphPath, 'utf8'),
     buildService: ({ name }) => {
       const subgraph = name.toLowerCase() as SubgraphName;
       // A supergraph naming a subgraph without a secret is a build mistake: fail at start-up.
       if (!(subgraph in trusts)) throw new Error(`the supergraph names subgraph ${name}, which has no secret`);
-      return new ForwardingDataSource(urls[subgraph], trusts[subgraph]);
+      const source = new ForwardingDataSource(urls[subgraph], trusts[subgraph]);
+      sources.push(source);
+      return source;
     },
   });
   let apiSchema: GraphQLSchema | null = null;
@@ -155,6 +181,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
       await subscriptions.dispose();
       await apollo.stop();
       await security.close();
+      await Promise.all(sources.map((s) => s.client.close()));
     },
   };
 }

@@ -1,7 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../test/support/graphql';
-import { token, unique } from '../../test/support/env';
+import { testTokens, testTrusts, token, unique } from '../../test/support/env';
+import { subgraphTrust } from '@paygraph/shared/gateway-trust';
+import { listen } from '@paygraph/shared/server/http';
+import { createGateway } from '../src/server';
 import { depositFromReserve, ownerAccountCount } from '../../test/support/ledger';
 
 /**
@@ -104,5 +107,28 @@ describe('gateway', () => {
     expect(body.data).toBeUndefined();
     expect(body.errors?.[0]?.message).toMatch(/Cross-Site Request Forgery/);
     expect(await ownerAccountCount(stack.shards, ownerId)).toBe(0);
+  });
+
+  it('answers a subgraph\'s HTTP refusal as an error with its status, and keeps serving', async () => {
+    // A gateway holding the wrong secret for the account subgraph: that subgraph answers 401.
+    const trusts = { ...testTrusts(), account: subgraphTrust('account', 'not-the-account-secret-not-the-account-secret') };
+    const misconfigured = await createGateway(testTokens(), stack.subgraphUrls, trusts);
+    const port = await listen(misconfigured.http, 0, '127.0.0.1');
+    try {
+      const ownerId = unique('refused');
+      const answer = await gql(`http://127.0.0.1:${port}/graphql`, contractOperation('AccountsByOwner'), { ownerId }, await token(ownerId, 'customer'));
+      expect(answer.status).toBe(200);
+      expect(answer.data ?? null).toBeNull();
+      expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', response: { status: 401 } });
+      // The same gateway's calls to the other subgraphs still work.
+      const payment = await gql(`http://127.0.0.1:${port}/graphql`, 'query { payment(id: "pay_00000000000000000000000000_00") { id } }', {},
+        await token(unique('op'), 'operator'));
+      expect(payment.errors).toBeUndefined();
+      expect(payment.data).toEqual({ payment: null });
+    } finally {
+      misconfigured.http.closeAllConnections();
+      misconfigured.http.close();
+      await misconfigured.stop();
+    }
   });
 });

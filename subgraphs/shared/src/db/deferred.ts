@@ -22,7 +22,7 @@ export class DeferredInserts {
   }
 
   async flush(tx: Tx): Promise<void> {
-    for (const [table, rows] of this.byTable) await insertRows(tx, table, rows);
+    for (const [table, rows] of this.byTable) await insertRows(tx, table, rows, { hold: true });
     this.byTable.clear();
   }
 }

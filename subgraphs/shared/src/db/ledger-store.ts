@@ -77,7 +77,7 @@ export async function priorOutcomes(tx: Tx, keys: readonly string[]): Promise<Ma
 export async function writeRejections(tx: Tx, rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>, now: Date): Promise<void> {
   if (rejections.length === 0) return;
   await insertRows(tx, postingRejections,
-    rejections.map((r) => ({ dedupeKey: r.dedupeKey, code: r.rejection.code, detail: encodeRejection(r.rejection), createdAt: now })));
+    rejections.map((r) => ({ dedupeKey: r.dedupeKey, code: r.rejection.code, detail: encodeRejection(r.rejection), createdAt: now })), { hold: true });
 }
 
 function encodeRejection(rejection: PostingRejection): string {
@@ -91,7 +91,8 @@ function decodeRejection(detail: string): PostingRejection {
 }
 
 /**
- * Posting only: the postings, their entries and the new balances, in three statements. Each
+ * Posting only: the postings, their entries and the new balances, in three statements, held
+ * to go out with the transaction's next statement (db/raw.ts rawHold). Each
  * posting keeps its own instant (created_at, business date), also when merged into a batch.
  */
 export async function writePostings(
@@ -106,12 +107,12 @@ export async function writePostings(
     timed.map(({ spec, at }) => ({
       id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
       businessDate: businessDateOf(at), createdAt: at,
-    })));
+    })), { hold: true });
   await insertRows(tx, ledgerEntries, entries.map((e) => ({
     accountId: e.accountId, sequence: e.sequence, id: e.id, postingId: e.postingId, bucket: e.bucket, amount: e.amount,
     direction: e.direction, balanceAfter: e.balanceAfter, currency: e.currency, prevHash: e.prevHash, hash: e.hash,
     createdAt: atOf.get(e.postingId)!,
-  })));
+  })), { hold: true });
   const latest = timed.reduce((a, t) => (t.at > a ? t.at : a), timed[0]!.at);
   await writeBalances(tx, touched, latest);
 }
@@ -156,7 +157,7 @@ async function writeBalances(tx: Tx, touched: readonly AccountState[], now: Date
         lastEntryHash: s.lastEntryHash, version: next.version, ...sealAccount(next), updatedAt: now,
       };
     }),
-    { suffix: balanceUpdate });
+    { suffix: balanceUpdate, hold: true });
   for (const s of touched) s.version += 1n;
 }
 

@@ -46,6 +46,22 @@ export async function rawWrite(executor: Executor, sql: string, values: readonly
   return (result as { affectedRows: number }).affectedRows;
 }
 
+/**
+ * A write whose answer nobody waits for. Inside the posting engine's transaction
+ * (shards/posting-transaction.ts) it is held and sent with the next statement, or with COMMIT;
+ * anywhere else it runs at once.
+ */
+export async function rawHold(executor: Executor, sql: string, values: readonly unknown[] = []): Promise<void> {
+  const session = sessionOf(executor);
+  const client = session.client as QueryClient & { hold?: (sql: string, values: readonly unknown[]) => void };
+  if (typeof client.hold !== 'function') {
+    await rawWrite(executor, sql, values);
+    return;
+  }
+  session.logger.logQuery(sql, []);
+  client.hold(sql, values);
+}
+
 /** Rows one multi-row INSERT carries at most: keeps each statement well under max_allowed_packet. */
 export const rawInsertRowsMax = 500;
 
@@ -86,12 +102,13 @@ function insertPlan(table: MySqlTable, keys: string[]): InsertPlan {
  * INSERT of many rows of one table in chunks of rawInsertRowsMax. Rows are drizzle insert
  * objects (camelCase keys); every row must set the same keys, and a key left out takes the
  * column's default. `suffix` is appended to each statement (e.g. ON DUPLICATE KEY UPDATE).
+ * With `hold` the statements go out later (rawHold) and the answer is 0.
  */
 export async function insertRows<T extends MySqlTable>(
   executor: Executor,
   table: T,
   rows: ReadonlyArray<T['$inferInsert']>,
-  options: { ignore?: boolean; suffix?: string } = {},
+  options: { ignore?: boolean; suffix?: string; hold?: boolean } = {},
 ): Promise<number> {
   if (rows.length === 0) return 0;
   const first = rows[0] as Record<string, unknown>;
@@ -102,7 +119,8 @@ export async function insertRows<T extends MySqlTable>(
   let affected = 0;
   for (let i = 0; i < rows.length; i += rawInsertRowsMax) {
     const chunk = rows.slice(i, i + rawInsertRowsMax).map((row) => valuesOf(row as Record<string, unknown>, plan.keys));
-    affected += await rawWrite(executor, sql, [chunk]);
+    if (options.hold) await rawHold(executor, sql, [chunk]);
+    else affected += await rawWrite(executor, sql, [chunk]);
   }
   return affected;
 }

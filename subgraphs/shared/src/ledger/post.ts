@@ -1,5 +1,6 @@
 import type { Shard } from '../shards/pool';
-import { inTransaction, mysqlErrno, type Tx } from '../shards/transaction';
+import { mysqlErrno, type Tx } from '../shards/transaction';
+import { inPostingTransaction } from '../shards/posting-transaction';
 import { lockAccounts, priorOutcomes, writePostings, writeRejections, type PriorOutcome } from '../db/ledger-store';
 import { assert } from '../result';
 import { postingBatchSizeMax } from '../limits';
@@ -80,7 +81,7 @@ export async function postBatch<R>(shard: Shard, items: ReadonlyArray<PostingIte
   // A duplicate dedupe key racing in another transaction makes our insert fail; running the
   // batch again then finds the committed posting and answers DUPLICATE.
   const written: EntryDraft[] = [];
-  const results = await inTransaction(shard, (tx) => {
+  const results = await inPostingTransaction(shard, (tx) => {
     written.length = 0;
     return runBatch(tx, items, now(), written);
   }, { retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry] });

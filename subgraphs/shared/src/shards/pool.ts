@@ -68,6 +68,10 @@ function openShard(url: string, index: number, poolSize: number): Shard {
     // No stack trace captured per query: on the posting path that capture cost more CPU than
     // the statement's round trip (docs/PERFORMANCE.md). Errors still carry MySQL's code and message.
     trace: false,
+    // The posting engine sends its held writes and COMMIT with one round trip
+    // (posting-transaction.ts). Every statement binds its values with placeholders, so a
+    // client's text never becomes SQL, stacked or not.
+    multipleStatements: true,
   });
   // Every connection reads committed data and gives up on a row lock after lockWaitSeconds.
   // Read committed lets a transaction that waited for a lock see what the holder committed.

@@ -41,11 +41,16 @@ export interface TransactionOptions {
  * Deadlocks (1213) run fn again from the start after a jittered backoff, a bounded number
  * of times. fn may run more than once: it must not have effects outside the transaction.
  */
-export async function inTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export function inTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  return retrying(shard, () => shard.db.transaction(fn), options);
+}
+
+/** Runs one attempt of a whole transaction again after a deadlock (or options.retryOn), with backoff. */
+export async function retrying<T>(shard: Shard, attemptOnce: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   const retryOn = options.retryOn ?? [mysqlErrno.deadlock];
   for (let attempt = 0; ; attempt++) {
     try {
-      return await shard.db.transaction(fn);
+      return await attemptOnce();
     } catch (error) {
       const errno = errnoOf(error);
       if (errno === mysqlErrno.lockWaitTimeout) throw new LockTimeout(shard.name, { cause: error });

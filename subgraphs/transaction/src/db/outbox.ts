@@ -2,7 +2,7 @@ import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
-import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
+import { rawHold, rawRows } from '@paygraph/shared/db/raw';
 import { transferOutbox, type OutboxRow } from './schema/transactions';
 
 /** The relay leaves the row alone until nextAttemptAt: the request that wrote it tries first. */
@@ -52,7 +52,8 @@ export async function takeOutboxRows(tx: Tx, ids: readonly string[]): Promise<Se
   const pending = await rawRows<{ id: string }>(tx,
     "SELECT id FROM transfer_outbox WHERE id IN (?) AND status = 'PENDING' ORDER BY id FOR UPDATE", [ids]);
   const taken = new Set(pending.map((r) => r.id));
-  if (taken.size > 0) await rawWrite(tx, "UPDATE transfer_outbox SET status = 'DONE' WHERE id IN (?)", [[...taken]]);
+  // Held for the transaction's next round trip (db/raw.ts): the rows are locked already.
+  if (taken.size > 0) await rawHold(tx, "UPDATE transfer_outbox SET status = 'DONE' WHERE id IN (?)", [[...taken]]);
   return taken;
 }
 

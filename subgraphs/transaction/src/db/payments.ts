@@ -2,7 +2,7 @@ import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
-import { rawWrite } from '@paygraph/shared/db/raw';
+import { rawHold } from '@paygraph/shared/db/raw';
 import { payments, refunds, externalTransfers, type PaymentRow, type RefundRow, type ExternalTransferRow } from './schema/transactions';
 
 /** Written with the batch's other payments at the end of the posting transaction. */
@@ -38,7 +38,7 @@ export async function finishPayment(tx: Tx, id: string, status: 'SUCCEEDED' | 'F
 /** Completes many cross-shard payments whose credit landed, in one statement. */
 export async function paymentsSucceeded(tx: Tx, ids: readonly string[], now: Date): Promise<void> {
   if (ids.length === 0) return;
-  await rawWrite(tx, "UPDATE payments SET status = 'SUCCEEDED', failure_code = NULL, completed_at = ? WHERE id IN (?)", [now, ids]);
+  await rawHold(tx, "UPDATE payments SET status = 'SUCCEEDED', failure_code = NULL, completed_at = ? WHERE id IN (?)", [now, ids]);
 }
 
 export async function setRefundedAmount(tx: Tx, id: string, refundedAmount: bigint): Promise<void> {

@@ -5,7 +5,7 @@ import { accountSealIntact, sealAccount, TamperDetected } from '../ledger/tamper
 import type { Shard } from '../shards/pool';
 import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
-import { bigintOf, insertRows, rawRows } from './raw';
+import { bigintOf, insertRows, rawRows, rawRowSets } from './raw';
 
 /**
  * The ledger's SQL. Only ledger/post.ts writes balances, through the functions marked
@@ -37,19 +37,7 @@ export function toState(row: AccountRow): AccountState {
  * hold its shard's reserve or clearing row while it waits.
  */
 export async function lockAccounts(tx: Tx, ids: readonly string[], lastIds: ReadonlySet<string> = new Set()): Promise<Map<string, AccountState>> {
-  const states = new Map<string, AccountState>();
-  const unique = [...new Set(ids)].sort();
-  const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))];
-  for (const group of groups) {
-    if (group.length === 0) continue;
-    const rows = await rawRows<RawAccount>(tx, `SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE`, [group]);
-    for (const raw of rows) {
-      const row = accountOf(raw);
-      // The write path never builds on a row that was changed outside the ledger.
-      if (!accountSealIntact(row)) throw new TamperDetected(row.id);
-      states.set(row.id, toState(row));
-    }
-  }
+  const { states } = await lockAndReadPrior(tx, ids, lastIds, []);
   return states;
 }
 
@@ -60,18 +48,46 @@ export type PriorOutcome = { kind: 'posted'; postingId: string } | { kind: 'reje
  * accounts are locked, so a concurrent twin that held the lock has committed by then.
  */
 export async function priorOutcomes(tx: Tx, keys: readonly string[]): Promise<Map<string, PriorOutcome>> {
-  const found = new Map<string, PriorOutcome>();
-  if (keys.length === 0) return found;
-  // One statement for both tables: every round trip inside a posting transaction holds its locks longer.
-  const rows = await rawRows<{ k: string; p: string | null; d: string | null }>(tx, `
-    SELECT dedupe_key AS k, id AS p, NULL AS d FROM postings WHERE dedupe_key IN (?)
-    UNION ALL
-    SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (?)`, [keys, keys]);
-  for (const row of rows) {
-    if (row.p !== null) found.set(row.k, { kind: 'posted', postingId: row.p });
-    else if (row.d !== null) found.set(row.k, { kind: 'rejected', rejection: decodeRejection(row.d) });
+  const { prior } = await lockAndReadPrior(tx, [], new Set(), keys);
+  return prior;
+}
+
+/**
+ * lockAccounts, then priorOutcomes, as the statements of one round trip: MySQL runs them in
+ * order, so the prior outcomes are still read after every lock is held. Every round trip inside
+ * a posting transaction holds its locks longer and costs both processes a system call.
+ */
+export async function lockAndReadPrior(
+  tx: Tx,
+  ids: readonly string[],
+  lastIds: ReadonlySet<string>,
+  keys: readonly string[],
+): Promise<{ states: Map<string, AccountState>; prior: Map<string, PriorOutcome> }> {
+  const unique = [...new Set(ids)].sort();
+  const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))].filter((g) => g.length > 0);
+  const statements: Array<{ sql: string; values: readonly unknown[] }> =
+    groups.map((group) => ({ sql: `SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE`, values: [group] }));
+  if (keys.length > 0) {
+    // One statement for both tables.
+    statements.push({ sql: `
+      SELECT dedupe_key AS k, id AS p, NULL AS d FROM postings WHERE dedupe_key IN (?)
+      UNION ALL
+      SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (?)`, values: [keys, keys] });
   }
-  return found;
+  const results = await rawRowSets(tx, statements);
+  const states = new Map<string, AccountState>();
+  for (const raw of results.slice(0, groups.length).flat() as RawAccount[]) {
+    const row = accountOf(raw);
+    // The write path never builds on a row that was changed outside the ledger.
+    if (!accountSealIntact(row)) throw new TamperDetected(row.id);
+    states.set(row.id, toState(row));
+  }
+  const prior = new Map<string, PriorOutcome>();
+  for (const row of (keys.length > 0 ? results.at(-1)! : []) as Array<{ k: string; p: string | null; d: string | null }>) {
+    if (row.p !== null) prior.set(row.k, { kind: 'posted', postingId: row.p });
+    else if (row.d !== null) prior.set(row.k, { kind: 'rejected', rejection: decodeRejection(row.d) });
+  }
+  return { states, prior };
 }
 
 export async function writeRejections(tx: Tx, rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>, now: Date): Promise<void> {

@@ -38,6 +38,22 @@ export async function rawRows<T>(executor: Executor, sql: string, values: readon
   return rows as T[];
 }
 
+/**
+ * Several statements that answer rows, in order, and their rows. In the posting engine's
+ * transaction they go out as one round trip; elsewhere one after another.
+ */
+export async function rawRowSets(executor: Executor, statements: ReadonlyArray<{ sql: string; values: readonly unknown[] }>): Promise<unknown[][]> {
+  const session = sessionOf(executor);
+  const client = session.client as QueryClient & { queryMany?: (statements: ReadonlyArray<{ sql: string; values: readonly unknown[] }>) => Promise<unknown[][]> };
+  if (typeof client.queryMany !== 'function') {
+    const sets: unknown[][] = [];
+    for (const s of statements) sets.push(await rawRows(executor, s.sql, s.values));
+    return sets;
+  }
+  for (const s of statements) session.logger.logQuery(s.sql, []);
+  return client.queryMany(statements);
+}
+
 /** A statement that writes: answers the rows it affected. */
 export async function rawWrite(executor: Executor, sql: string, values: readonly unknown[] = []): Promise<number> {
   const session = sessionOf(executor);

@@ -1,7 +1,7 @@
 import type { Shard } from '../shards/pool';
 import { mysqlErrno, type Tx } from '../shards/transaction';
 import { inPostingTransaction } from '../shards/posting-transaction';
-import { lockAccounts, priorOutcomes, writePostings, writeRejections, type PriorOutcome } from '../db/ledger-store';
+import { lockAndReadPrior, writePostings, writeRejections, type PriorOutcome } from '../db/ledger-store';
 import { assert } from '../result';
 import { postingBatchSizeMax } from '../limits';
 import { notifyCommitted } from './events';
@@ -130,8 +130,8 @@ async function runBatch<R>(tx: Tx, items: ReadonlyArray<PostingItem<R>>, now: Da
   const timed = prepared.flatMap((p, i) => ('spec' in p ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
   const specs = timed.map((t) => t.spec);
   const ids = specs.flatMap((s) => s.legs.map((l) => l.accountId));
-  const states = await lockAccounts(tx, ids, new Set(ids.filter(isKnownSystemAccount)));
-  const prior = await priorOutcomes(tx, specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : [])));
+  const keys = specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : []));
+  const { states, prior } = await lockAndReadPrior(tx, ids, new Set(ids.filter(isKnownSystemAccount)), keys);
   const outcomes = decide(specs, states, prior);
   const applied = timed.filter((_, i) => outcomes[i]!.status === 'APPLIED');
   const entries = chainEntries(outcomes.flatMap((o) => (o.status === 'APPLIED' ? o.entries : [])), states);

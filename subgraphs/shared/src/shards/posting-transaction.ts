@@ -42,6 +42,18 @@ export class FoldingClient {
     return [(results as unknown[]).at(-1), (fields as unknown[] | undefined)?.at(-1)];
   }
 
+  /** Sends the held statements and then these in one round trip; answers these ones' rows. */
+  async queryMany(statements: ReadonlyArray<{ sql: string; values: readonly unknown[] }>): Promise<unknown[][]> {
+    if (statements.length === 0) return [];
+    const texts = statements.map((s) => this.connection.connection.format(s.sql, s.values as unknown[]));
+    const all = [...this.held, ...texts];
+    this.held = [];
+    const [results] = await this.connection.query(all.join(';\n'));
+    // One statement alone answers its rows; several answer one result per statement.
+    const sets = all.length === 1 ? [results] : (results as unknown[]);
+    return sets.slice(all.length - statements.length) as unknown[][];
+  }
+
   async execute(sql: string, values?: unknown): Promise<[unknown, unknown]> {
     await this.sendHeld();
     return this.connection.execute(sql, values as never);

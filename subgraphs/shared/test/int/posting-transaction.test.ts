@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { inPostingTransaction } from '../../src/shards/posting-transaction';
-import { rawHold, rawRows } from '../../src/db/raw';
+import { rawHold, rawRows, rawRowSets } from '../../src/db/raw';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { testShards, unique } from '../../../../test/support/env';
 
@@ -65,6 +65,24 @@ describe('the posting transaction', () => {
       trips.restore();
     }
     expect(await valuesOf([a, b, c])).toEqual([1, 2, 3]);
+  });
+
+  it('answers several reads of one round trip, each its own rows, after what was held', async () => {
+    const a = unique('a');
+    const trips = countRoundTrips();
+    try {
+      const sets = await inPostingTransaction(shard, async (tx) => {
+        await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, 5)`, [a]);
+        return rawRowSets(tx, [
+          { sql: `SELECT v FROM ${table} WHERE k = ? FOR UPDATE`, values: [a] },
+          { sql: 'SELECT ? AS w', values: [9] },
+        ]);
+      });
+      expect(sets).toEqual([[{ v: 5 }], [{ w: 9 }]]);
+      expect(trips.count()).toBe(2);
+    } finally {
+      trips.restore();
+    }
   });
 
   it('commits nothing when a held write fails, including what went out before it', async () => {

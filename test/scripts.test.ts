@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { verifyAuthorization } from '@paygraph/shared/identity';
 import { testSecret, testTokens } from './support/env';
+import { localSocketOf } from '../scripts/lib/mysql-server';
 
 /** The scripts a newcomer runs by hand: tokens. */
 const run = promisify(execFile);
@@ -36,5 +37,27 @@ describe('npm run token', () => {
     expect(noSecret.code).not.toBe(0);
     expect(noSecret.stderr).toMatch(/JWT_SECRET is not set/);
     expect(noSecret.stdout).toBe('');
+  });
+});
+
+describe('finding MySQL', () => {
+  // The server npm test found, without database or options.
+  const first = new URL(process.env.MYSQL_SHARDS!.split(',')[0]!.trim());
+  const server = `${first.protocol}//${first.username}${first.password ? `:${first.password}` : ''}@${first.host}`;
+
+  it('reaches a server on this machine through its Unix socket, as npm test itself did', async () => {
+    expect(await localSocketOf(server)).toBe(first.searchParams.get('socketPath'));
+  });
+
+  it('keeps TCP with MYSQL_LOCAL_SOCKET=off, and for a server elsewhere', async () => {
+    const saved = process.env.MYSQL_LOCAL_SOCKET;
+    process.env.MYSQL_LOCAL_SOCKET = 'off';
+    try {
+      expect(await localSocketOf(server)).toBeNull();
+    } finally {
+      if (saved === undefined) delete process.env.MYSQL_LOCAL_SOCKET;
+      else process.env.MYSQL_LOCAL_SOCKET = saved;
+    }
+    expect(await localSocketOf('mysql://root@db.example.invalid:3306')).toBeNull();
   });
 });

@@ -38,6 +38,35 @@ function forbiddenAnswer(response: Answer, field: string): void {
   expect(response.data?.[field] ?? null).toBeNull();
 }
 
+describe('client text that looks like SQL', () => {
+  it('is stored and answered as plain values, in keys, descriptions and ids, and stacks no statement', async () => {
+    const owner = unique('sqlish');
+    const bearer = await token(owner, 'customer');
+    const payer = await kit.open(owner);
+    const payee = await kit.open(unique('sqlish-payee'));
+    await kit.fund(payer, '1000');
+    const hostile = "x'); DELETE FROM payments; DROP TABLE ledger_entries; -- \\' \" ;";
+    // Keys are printable ASCII without spaces.
+    const hostileKey = `${unique('k')}x');DELETE/**/FROM/**/payments;--\\'"`;
+    const paid = await kit.pay(bearer, { payer, payee, amount: '100', key: hostileKey, description: hostile });
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+    const id = paid.data!.createPayment.id as string;
+    const read = await gql(stack.gatewayUrl, 'query($id: ID!) { payment(id: $id) { id description } }', { id }, bearer);
+    expect(read.data!.payment).toEqual({ id, description: hostile });
+    // The same key again is a replay of that payment, found by its exact text.
+    const again = await kit.pay(bearer, { payer, payee, amount: '100', key: hostileKey, description: hostile });
+    expect(again.data!.createPayment).toMatchObject({ __typename: 'Payment', id });
+    // An id made of SQL is refused as malformed before any statement.
+    const refused = await kit.pay(bearer, { payer, payee: `acc_${hostile}`, amount: '1' });
+    expect(refused.data!.createPayment).toMatchObject({ __typename: 'InvalidInput' });
+    // Everything is still there: the tables, the entries, the balances.
+    expect(await kit.balance(payer)).toEqual(at('900'));
+    expect(await kit.balance(payee)).toEqual(at('100'));
+    expect(await kit.paymentIds(payer)).toEqual([id]);
+  });
+});
+
 describe('money movement through the gateway', () => {
   it('answers Deposit, Withdraw, CreatePayment, RefundPayment, GetPayment and AccountPayments with the selected types and exact balances', async () => {
     const payerOwner = unique('payer');

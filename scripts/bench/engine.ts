@@ -6,7 +6,7 @@ import { checkInvariants } from './invariants';
 import { requestsPerRunMax, warmupSecondsMax } from './limits';
 import { Recorder } from './load';
 import { cpuDelta, snapshotCpu } from './proc-stats';
-import { mysqlCounters, otherShare, paymentInputs, perUnit, type BenchContext, type ScenarioResult } from './scenarios';
+import { cpuFigures, mysqlCounters, mysqlPerUnit, paymentInputs, type BenchContext, type ScenarioResult } from './scenarios';
 
 /**
  * The posting engines compared with nothing in front of them: the transaction subgraph's own
@@ -72,13 +72,8 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
       unit: 'payment',
       crossShardShare: 0,
       load,
-      cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits),
-      cpuMs: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, Math.round(v)])),
-      otherCpuShare: otherShare(cpuMs, load.seconds),
-      mysqlPerUnit: {
-        statements: Math.round(((statusAfter.statements - statusBefore.statements) / load.succeededUnits) * 100) / 100,
-        commits: Math.round(((statusAfter.commits - statusBefore.commits) / load.succeededUnits) * 100) / 100,
-      },
+      ...cpuFigures(cpuMs, load),
+      mysqlPerUnit: mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits),
       invariants: ctx.shards ? await checkInvariants(ctx.shards) : null,
     };
     ctx.log(`${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, failed ${load.failedUnits}; `

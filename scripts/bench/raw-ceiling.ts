@@ -4,7 +4,7 @@ import { InvariantViolation } from './invariants';
 import { benchFundingMinorUnits, paymentAmountMaxMinorUnits, rawBatchSize, rawConnectionsPerShard, requestsPerRunMax } from './limits';
 import { Recorder } from './load';
 import { cpuDelta, snapshotCpu } from './proc-stats';
-import { otherShare, perUnit, type ScenarioResult } from './scenarios';
+import { cpuFigures, type ScenarioResult } from './scenarios';
 
 /**
  * The raw ceiling: the SQL of a payment sent straight through mysql2, with no GraphQL, no
@@ -150,9 +150,7 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       unit: 'payment',
       crossShardShare: 0,
       load,
-      cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits),
-      cpuMs: Object.fromEntries(Object.entries(cpuMs).map(([k, v]) => [k, Math.round(v)])),
-      otherCpuShare: otherShare(cpuMs, load.seconds),
+      ...cpuFigures(cpuMs, load),
       mysqlPerUnit: null,
       invariants: null,
     };

@@ -176,13 +176,8 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     unit: spec.unit,
     crossShardShare: spec.crossShardShare?.() ?? null,
     load,
-    cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits),
-    cpuMs: roundAll(cpuMs),
-    otherCpuShare: otherShare(cpuMs, load.seconds),
-    mysqlPerUnit: statusBefore && statusAfter ? {
-      statements: Math.round(((statusAfter.statements - statusBefore.statements) / load.succeededUnits) * 100) / 100,
-      commits: Math.round(((statusAfter.commits - statusBefore.commits) / load.succeededUnits) * 100) / 100,
-    } : null,
+    ...cpuFigures(cpuMs, load),
+    mysqlPerUnit: statusBefore && statusAfter ? mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits) : null,
     invariants,
   };
   ctx.log(summaryLine(result));
@@ -194,6 +189,19 @@ export async function mysqlCounters(shards: ShardSet): Promise<{ statements: num
   const [rows] = await shards.all[0]!.pool.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_commit')");
   const values = new Map((rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, Number(r.Value)]));
   return { statements: values.get('Questions') ?? 0, commits: values.get('Com_commit') ?? 0 };
+}
+
+type MysqlCounters = { statements: number; commits: number };
+
+/** The server's statements and commits per successful unit between two readings of its counters. */
+export function mysqlPerUnit(before: MysqlCounters, after: MysqlCounters, units: number): MysqlCounters {
+  const per = (n: number) => Math.round((n / units) * 100) / 100;
+  return { statements: per(after.statements - before.statements), commits: per(after.commits - before.commits) };
+}
+
+/** A scenario's CPU columns: per unit and in all, per process, and the share other processes took. */
+export function cpuFigures(cpuMs: Record<string, number>, load: LoadResult): Pick<ScenarioResult, 'cpuMsPerUnit' | 'cpuMs' | 'otherCpuShare'> {
+  return { cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits), cpuMs: roundAll(cpuMs), otherCpuShare: otherShare(cpuMs, load.seconds) };
 }
 
 export function otherShare(cpuMs: Record<string, number>, seconds: number): number | null {

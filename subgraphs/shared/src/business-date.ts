@@ -37,14 +37,25 @@ export function defaultCalendar(): BusinessCalendar {
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
+/**
+ * The last answer per time zone, by minute: every posting asks, and formatting cost more than
+ * the rest of the date logic. Offsets and DST changes fall on whole minutes, so every instant
+ * of one minute has the same local date.
+ */
+const lastByZone = new Map<string, { minute: number; date: string }>();
 
 function localDate(instant: Date, timeZone: string): string {
+  const minute = Math.floor(instant.getTime() / minuteMs);
+  const last = lastByZone.get(timeZone);
+  if (last?.minute === minute) return last.date;
   let formatter = formatters.get(timeZone);
   if (!formatter) {
     formatter = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
     formatters.set(timeZone, formatter);
   }
-  return formatter.format(instant);
+  const date = formatter.format(instant);
+  lastByZone.set(timeZone, { minute, date });
+  return date;
 }
 
 /** The business date ("YYYY-MM-DD") an instant belongs to. */

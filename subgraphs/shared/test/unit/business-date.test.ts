@@ -23,6 +23,17 @@ describe('business date', () => {
     expect(businessDateOf(new Date('2026-07-01T04:00:00Z'), ny)).toBe('2026-07-01');
   });
 
+  it('answers each zone for itself when zones alternate within one minute, and turns at the minute', () => {
+    const auckland = { timeZone: 'Pacific/Auckland', cutoffMinutes: 0 };
+    const instant = new Date('2026-11-22T10:59:30Z');
+    for (let i = 0; i < 3; i++) {
+      expect(businessDateOf(instant, utc)).toBe('2026-11-22');
+      expect(businessDateOf(instant, auckland)).toBe('2026-11-22');
+      expect(businessDateOf(new Date('2026-11-22T11:00:00Z'), auckland)).toBe('2026-11-23');
+      expect(businessDateOf(new Date('2026-11-22T10:59:59.999Z'), auckland)).toBe('2026-11-22');
+    }
+  });
+
   it('refuses malformed cut-offs and adds days across months', () => {
     for (const bad of ['24:00', '7:00', '12:60', 'noon']) expect(() => parseCutoff(bad), bad).toThrow();
     expect(addDays('2026-02-28', 1)).toBe('2026-03-01');

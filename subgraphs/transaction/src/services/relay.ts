@@ -68,9 +68,10 @@ const paymentCompletions: PrepareGroup<CompletionInput, PaymentCompletion> = {
       if (input.credit.status === 'REJECTED') return { proceed: true, spec: input.reversal };
       return { proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt } };
     });
-    await paymentsSucceeded(tx, inputs.filter((input, i) => {
+    // Those that took their row and need no reversal: their credit landed.
+    await paymentsSucceeded(tx, inputs.filter((_, i) => {
       const d = decisions[i]!;
-      return !d.proceed && d.result !== null && input.credit.status !== 'REJECTED';
+      return !d.proceed && d.result !== null;
     }).map((input) => input.id), completedAt);
     return decisions;
   },

@@ -19,6 +19,12 @@ export const shardPoolSizeDefault = 10;
 
 /** How long a statement waits for a row lock before MariaDB gives up (error 1205). */
 export const lockWaitSeconds = 5;
+/**
+ * When a merged batch gave up on a lock, each of its postings is tried again alone with this
+ * shorter wait: the batch has waited lockWaitSeconds already, and the one whose row is held
+ * should not wait that long twice.
+ */
+export const lockRetryWaitSeconds = 1;
 
 /** Deadlocks (1213) and serialization conflicts are retried this many times, with jitter. */
 export const deadlockRetryCountMax = 5;

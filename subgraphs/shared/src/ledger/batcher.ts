@@ -1,6 +1,8 @@
 import type { Shard } from '../shards/pool';
 import { envInt } from '../config';
 import { postBatch, type PostingItem } from './post';
+import { LockTimeout } from '../shards/transaction';
+import { lockRetryWaitSeconds } from '../limits';
 
 /**
  * Merged posting: postings submitted for the same shard within a short window go into one
@@ -95,9 +97,12 @@ async function run(shard: Shard, batch: Waiting[]): Promise<void> {
       batch[0]!.reject(error);
       return;
     }
+    // After a lock timeout the batch has waited lockWaitSeconds already: alone, the posting
+    // whose row is held gives up sooner, and the others rarely wait at all.
+    const retry = error instanceof LockTimeout ? { lockWaitSeconds: lockRetryWaitSeconds } : {};
     await Promise.all(batch.map(async (w) => {
       try {
-        const [result] = await postBatch(shard, [w.item]);
+        const [result] = await postBatch(shard, [w.item], retry);
         w.resolve(result);
       } catch (single) {
         w.reject(single);

@@ -73,6 +73,8 @@ export interface PostingItem<R> {
 export interface PostBatchOptions {
   /** The clock for created_at; injectable so tests can stand at a chosen instant. */
   now?: () => Date;
+  /** A shorter lock wait than the connection's, for a retry after a batch gave up on a lock. */
+  lockWaitSeconds?: number;
 }
 
 export async function postBatch<R>(shard: Shard, items: ReadonlyArray<PostingItem<R>>, options: PostBatchOptions = {}): Promise<R[]> {
@@ -84,7 +86,10 @@ export async function postBatch<R>(shard: Shard, items: ReadonlyArray<PostingIte
   const results = await inPostingTransaction(shard, (tx) => {
     written.length = 0;
     return runBatch(tx, items, now(), written);
-  }, { retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry] });
+  }, {
+    retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry],
+    ...(options.lockWaitSeconds === undefined ? {} : { lockWaitSeconds: options.lockWaitSeconds }),
+  });
   notifyCommitted(shard.index, written);
   return results;
 }

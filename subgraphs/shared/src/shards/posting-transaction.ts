@@ -2,6 +2,7 @@ import type mysql from 'mysql2/promise';
 import { MySql2Session, MySql2Transaction } from 'drizzle-orm/mysql2';
 import type { Shard } from './pool';
 import { retrying, type Tx, type TransactionOptions } from './transaction';
+import { lockWaitSeconds } from '../limits';
 
 /**
  * The posting engine's transaction: a drizzle transaction like inTransaction's, over a
@@ -59,9 +60,9 @@ export class FoldingClient {
     return this.connection.execute(sql, values as never);
   }
 
-  /** Sends whatever is held, with COMMIT last. */
-  async commit(): Promise<void> {
-    this.held.push('COMMIT');
+  /** Sends whatever is held, then COMMIT, then `after` (statements outside the transaction). */
+  async commit(after: readonly string[] = []): Promise<void> {
+    this.held.push('COMMIT', ...after);
     await this.sendHeld();
   }
 
@@ -78,26 +79,39 @@ interface DrizzleInternals {
   session: { options: ConstructorParameters<typeof MySql2Session>[3] };
 }
 
+export interface PostingTransactionOptions extends TransactionOptions {
+  /** A lock wait other than the connection's lockWaitSeconds, for this transaction only. */
+  lockWaitSeconds?: number;
+}
+
 /** Runs fn in one transaction on one shard over a FoldingClient, with inTransaction's retries. */
-export function inPostingTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export function inPostingTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>, options: PostingTransactionOptions = {}): Promise<T> {
+  const wait = options.lockWaitSeconds;
+  // The connection goes back to the pool with the usual wait, or not at all.
+  const restore = wait === undefined ? [] : [`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}`];
   return retrying(shard, async () => {
     const connection = await shard.pool.getConnection();
+    let reusable = true;
     try {
       const client = new FoldingClient(connection);
       const db = shard.db as unknown as DrizzleInternals;
       const session = new MySql2Session(client as never, db.dialect, undefined, db.session.options);
       const tx = new MySql2Transaction(db.dialect, session as never, undefined, 0, 'default') as unknown as Tx;
+      if (wait !== undefined) client.hold('SET SESSION innodb_lock_wait_timeout = ?', [wait]);
       client.hold('BEGIN');
       try {
         const result = await fn(tx);
-        await client.commit();
+        await client.commit(restore);
         return result;
       } catch (error) {
-        await connection.query('ROLLBACK').catch(() => undefined);
+        await connection.query(['ROLLBACK', ...restore].join(';\n')).catch(() => {
+          reusable = false;
+        });
         throw error;
       }
     } finally {
-      connection.release();
+      if (reusable) connection.release();
+      else connection.destroy();
     }
   }, options);
 }

@@ -5,6 +5,8 @@ import { engineMode, inGroup, postBatch, postOne, setEngineMode, type PostingOut
 import { mergeStats } from '../../src/ledger/batcher';
 import type { PostingSpec } from '../../src/ledger/posting-rules';
 import type { Shard, ShardSet } from '../../src/shards/pool';
+import { LockTimeout } from '../../src/shards/transaction';
+import { lockRetryWaitSeconds, lockWaitSeconds } from '../../src/limits';
 import { testShards, unique } from '../../../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf } from '../../../../test/support/ledger';
 
@@ -95,6 +97,38 @@ describe('merged posting', () => {
     expect((await accountRow(shards, b))!.available).toBe(10n);
     await expectExact([a, b]);
   });
+
+  it('after a batch gives up on a row held elsewhere, commits the others and refuses the holder\'s posting soon after', async () => {
+    const [held, a, b, c] = [await open(), await open(), await open(), await open()];
+    for (const id of [held, a]) expect((await depositFromReserve(shards, id, 100n)).status).toBe('APPLIED');
+    const holder = await shard.pool.getConnection();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM accounts WHERE id = ? FOR UPDATE', [held]);
+      const started = performance.now();
+      // Submitted together: one merged batch, which waits lockWaitSeconds on the held row.
+      const [blocked, free] = await Promise.allSettled([post(transfer(held, b, 10n)), post(transfer(a, c, 20n))]);
+      const elapsedMs = performance.now() - started;
+      expect(free).toMatchObject({ status: 'fulfilled', value: { status: 'APPLIED' } });
+      expect(blocked.status).toBe('rejected');
+      expect((blocked as PromiseRejectedResult).reason).toBeInstanceOf(LockTimeout);
+      // The batch's wait, then a short one alone: not lockWaitSeconds twice.
+      expect(elapsedMs).toBeGreaterThanOrEqual((lockWaitSeconds - 0.5) * 1_000);
+      expect(elapsedMs).toBeLessThan((lockWaitSeconds + lockRetryWaitSeconds + 1.5) * 1_000);
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    expect((await accountRow(shards, c))!.available).toBe(20n);
+    expect((await accountRow(shards, b))!.available).toBe(0n);
+    // Every connection went back to the pool with the usual lock wait.
+    const waits = await Promise.all(Array.from({ length: 10 }, async () => {
+      const [rows] = await shard.pool.query('SELECT @@SESSION.innodb_lock_wait_timeout AS w, SLEEP(0.05) AS s');
+      return Number((rows as Array<{ w: unknown }>)[0]!.w);
+    }));
+    expect(waits).toEqual(waits.map(() => lockWaitSeconds));
+    await expectExact([held, a, b, c]);
+  }, 20_000);
 
   it('runs a prepare group once for all of its items in a batch, in their order, beside plain items', async () => {
     const a = await open();

@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { cacheFor, VerifiedTokenCache } from './verified-cache';
 import { isRole, type Identity } from './identity';
-import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, subgraphSecretCharsMin } from './limits';
+import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, ownerIdLengthMax, subgraphSecretCharsMin } from './limits';
 
 /**
  * Subgraphs trust only the gateway. Each subgraph has a secret of its own
@@ -130,7 +130,7 @@ async function checkIdentityToken(token: string, trust: SubgraphTrust): Promise<
       clockTolerance: internalTokenClockToleranceSeconds,
       requiredClaims: ['sub', 'exp', 'iat'],
     });
-    if (typeof payload.sub !== 'string' || payload.sub === '' || !isRole(payload.role)) return null;
+    if (typeof payload.sub !== 'string' || payload.sub === '' || payload.sub.length > ownerIdLengthMax || !isRole(payload.role)) return null;
     return { identity: { sub: payload.sub, role: payload.role }, expiresAt: payload.exp! };
   } catch (error) {
     // A bad signature, the wrong audience or an expired token all mean the same: not from the gateway.

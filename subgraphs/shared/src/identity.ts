@@ -2,7 +2,7 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { cacheFor, VerifiedTokenCache } from './verified-cache';
 import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import {
-  jwksCacheMaxAgeMsDefault, jwksCooldownMsDefault, jwksFetchTimeoutMs, tokenClockToleranceSeconds, tokenLifetimeSeconds,
+  jwksCacheMaxAgeMsDefault, jwksCooldownMsDefault, jwksFetchTimeoutMs, ownerIdLengthMax, tokenClockToleranceSeconds, tokenLifetimeSeconds,
 } from './limits';
 import { envInt, envString, isProduction } from './config';
 
@@ -135,6 +135,11 @@ async function verifyToken(token: string, settings: TokenSettings): Promise<Veri
     const role = payload.role;
     if (typeof payload.sub !== 'string' || payload.sub === '' || !isRole(role)) {
       return { ok: false, failure: { kind: 'TokenInvalid', reason: 'claims sub and role are required' } };
+    }
+    // The subject is the owner id accounts carry and the caller id idempotency keys are kept
+    // under: a longer one could own nothing, and stored cut short it would share another's keys.
+    if (payload.sub.length > ownerIdLengthMax) {
+      return { ok: false, failure: { kind: 'TokenInvalid', reason: `sub is longer than ${ownerIdLengthMax} characters` } };
     }
     return { ok: true, identity: { sub: payload.sub, role }, expiresAt: payload.exp! };
   } catch (error) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createSecretKey } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { VerifiedTokenCache } from '../../src/verified-cache';
-import { verifiedTokenCacheEntriesMax, verifiedTokenCacheMs } from '../../src/limits';
+import { ownerIdLengthMax, verifiedTokenCacheEntriesMax, verifiedTokenCacheMs } from '../../src/limits';
 import { verifyAuthorization, type TokenSettings } from '../../src/identity';
 import { internalTokenIssuer, subgraphTrust, verifyIdentityToken } from '../../src/gateway-trust';
 
@@ -54,6 +54,19 @@ describe('verifying through the cache', () => {
     const [header, , signature] = token.split('.');
     const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'mallory', role: 'operator', iss: 'paygraph', aud: 'paygraph-api', exp: 4_000_000_000 })).toString('base64url')}.${signature}`;
     expect(await verifyAuthorization(`Bearer ${forged}`, a)).toMatchObject({ ok: false, failure: { kind: 'TokenInvalid' } });
+  });
+
+  it('refuses a subject longer than an owner id, which could own nothing and would share keys cut short', async () => {
+    const settings = settingsFor('secret-c-secret-c-secret-c-secret-c');
+    const longest = 'x'.repeat(ownerIdLengthMax);
+    expect(await verifyAuthorization(`Bearer ${await clientToken('secret-c-secret-c-secret-c-secret-c', longest)}`, settings))
+      .toMatchObject({ ok: true, identity: { sub: longest } });
+    expect(await verifyAuthorization(`Bearer ${await clientToken('secret-c-secret-c-secret-c-secret-c', `${longest}y`)}`, settings))
+      .toMatchObject({ ok: false, failure: { kind: 'TokenInvalid', reason: expect.stringContaining('sub is longer') } });
+    const trust = subgraphTrust('account', 'account-secret-account-secret-account');
+    const internal = await new SignJWT({ role: 'customer' }).setProtectedHeader({ alg: 'HS256' }).setSubject(`${longest}y`)
+      .setIssuer(internalTokenIssuer).setAudience('account').setIssuedAt().setExpirationTime('60s').sign(trust.signingKey);
+    expect(await verifyIdentityToken(internal, trust)).toBeNull();
   });
 
   it('does the same for the identity tokens subgraphs check', async () => {

@@ -87,3 +87,6 @@ export const jwtSecretBytes = 32;
  * signed for the scenario's seconds plus this much (warm-up, the invariant check).
  */
 export const directIdentityMarginSeconds = 120;
+
+/** Iterations of the fixed calibration loop (≈ 100 ms on this machine). */
+export const calibrationLoopIterations = 25_000_000;

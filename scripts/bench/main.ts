@@ -14,7 +14,7 @@ import {
 } from './bench-stack';
 import { openAndFund, type Fixtures } from './fixtures';
 import {
-  bulkConcurrencyDefault, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, jwtSecretBytes, openLoopRateShare, rawBatchSize,
+  bulkConcurrencyDefault, calibrationLoopIterations, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, jwtSecretBytes, openLoopRateShare, rawBatchSize,
   readConcurrencyDefault, scenarioSecondsDefault, scenarioSecondsMax, singleConcurrencyDefault, soakRatePerSecondMax,
   soakRateProbeSeconds, soakSecondsMax,
 } from './limits';
@@ -152,6 +152,8 @@ async function main(): Promise<void> {
     return;
   }
   const startedAt = new Date();
+  const loopBefore = cpuLoopMs();
+  log(`calibration: a fixed loop took ${loopBefore} ms on an idle machine (this VM's speed varies from run to run)`);
   const runId = `${startedAt.getTime().toString(36)}${randomBytes(2).toString('hex')}`;
   const logDir = join(resultsDir, 'logs', runId);
   const profileDir = join(resultsDir, 'profiles', runId);
@@ -225,7 +227,10 @@ async function main(): Promise<void> {
   const file = writeResults(resultsDir, startedAt, {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, mysql: facts },
+    machine: {
+      cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, mysql: facts,
+      cpuLoopMs: { before: loopBefore, after: cpuLoopMs() },
+    },
     options: { ...options, groups: [...options.groups], target: options.target?.url ?? null },
     scenarios: results,
     hiveGateway: hive,
@@ -349,6 +354,18 @@ async function runGroups(
     await stack.stopSubgraphs();
     for (const engine of ['merged', 'naive', 'single'] as const) add(await runEngineScenario({ ctx, shardUrls, engine, concurrency: c }));
   }
+}
+
+/**
+ * The time of a fixed integer loop, before and after the run: this machine's speed moves by
+ * ±10% or more between runs, and rows of runs on a slower moment read slower (PERFORMANCE.md).
+ */
+function cpuLoopMs(): number {
+  const started = performance.now();
+  let x = 0;
+  for (let i = 0; i < calibrationLoopIterations; i++) x = (x + i) % 7;
+  if (x < 0) throw new Error('unreachable');
+  return Math.round(performance.now() - started);
 }
 
 function summariseProfiles(dir: string, wanted: boolean): ProfileSummary[] {

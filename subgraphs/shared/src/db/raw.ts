@@ -3,6 +3,7 @@ import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import type { Tx } from '../shards/transaction';
 import type { Shard } from '../shards/pool';
 import { assert } from '../result';
+import { foldingClientOf } from '../shards/posting-transaction';
 
 /**
  * Hand-written SQL for the posting path. Drizzle's builder checks the kind of every chunk of
@@ -44,8 +45,8 @@ export async function rawRows<T>(executor: Executor, sql: string, values: readon
  */
 export async function rawRowSets(executor: Executor, statements: ReadonlyArray<{ sql: string; values: readonly unknown[] }>): Promise<unknown[][]> {
   const session = sessionOf(executor);
-  const client = session.client as QueryClient & { queryMany?: (statements: ReadonlyArray<{ sql: string; values: readonly unknown[] }>) => Promise<unknown[][]> };
-  if (typeof client.queryMany !== 'function') {
+  const client = foldingClientOf(executor);
+  if (!client) {
     const sets: unknown[][] = [];
     for (const s of statements) sets.push(await rawRows(executor, s.sql, s.values));
     return sets;
@@ -69,8 +70,8 @@ export async function rawWrite(executor: Executor, sql: string, values: readonly
  */
 export async function rawHold(executor: Executor, sql: string, values: readonly unknown[] = []): Promise<void> {
   const session = sessionOf(executor);
-  const client = session.client as QueryClient & { hold?: (sql: string, values: readonly unknown[]) => void };
-  if (typeof client.hold !== 'function') {
+  const client = foldingClientOf(executor);
+  if (!client) {
     await rawWrite(executor, sql, values);
     return;
   }

@@ -66,8 +66,18 @@ function runVitest(shardUrls: string, args: readonly string[]): Promise<number> 
   });
 }
 
+/**
+ * Two runs on one server (two work trees, say) each take their own databases by setting
+ * TEST_DATABASE_PREFIX to another name starting with paygraph_test.
+ */
+function testDatabasePrefix(): string {
+  const prefix = process.env.TEST_DATABASE_PREFIX || 'paygraph_test';
+  if (!/^paygraph_test[A-Za-z0-9_]*$/.test(prefix)) throw new Error(`TEST_DATABASE_PREFIX must start with paygraph_test: ${prefix}`);
+  return prefix;
+}
+
 async function main(): Promise<number> {
-  const mysql = await ensureMysql({ databasePrefix: 'paygraph_test', log });
+  const mysql = await ensureMysql({ databasePrefix: testDatabasePrefix(), log });
   try {
     log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}`);
     await migrate(mysql.shardUrls);

@@ -22,3 +22,13 @@ export function retryable(message: string): GraphQLError {
 export function badUserInput(message: string): GraphQLError {
   return new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 }
+
+/**
+ * The contract's answer when a shard an operation needs cannot be reached: retryable, naming the
+ * shard's database, never its host, port or SQL (see shards/unavailable.ts).
+ */
+export function shardUnavailable(shard: string): GraphQLError {
+  return new GraphQLError(`shard ${shard} is unavailable; retry the same request (with the same idempotency key)`, {
+    extensions: { code: 'SHARD_UNAVAILABLE', retryable: true, shard },
+  });
+}

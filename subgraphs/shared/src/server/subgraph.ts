@@ -8,6 +8,8 @@ import { parse, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { ShardSet } from '../shards/pool';
 import { LockTimeout } from '../shards/transaction';
+import { ShardUnavailable } from '../shards/unavailable';
+import { shardUnavailable } from '../graphql/errors';
 import { TamperDetected } from '../ledger/tamper';
 import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
@@ -84,12 +86,17 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
   return { apollo, http, schema, disposers: [] };
 }
 
-/** A lock timeout is the client's to retry; anything unexpected is logged and kept vague. */
+/** A lock timeout or an unreachable shard is the client's to retry; anything unexpected is logged and kept vague. */
 export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof TamperDetected) {
     console.error('integrity check failed', original.message);
     return { message: original.message, extensions: { code: 'TAMPER_DETECTED', accountId: original.accountId } };
+  }
+  if (original instanceof ShardUnavailable) {
+    console.error(`shard ${original.shard} unavailable`, original.detail);
+    const answer = shardUnavailable(original.shard);
+    return { ...formatted, message: answer.message, extensions: answer.extensions };
   }
   if (original instanceof LockTimeout) {
     return { ...formatted, message: original.message, extensions: { ...formatted.extensions, code: 'LOCK_TIMEOUT', retryable: true } };

@@ -1,9 +1,41 @@
+import DataLoader from 'dataloader';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
+import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
+import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import { loaderBatchSizeMax } from '@paygraph/shared/limits';
+import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';
+import { settlementsByIds } from './db/settlement-store';
+import type { SettlementRow } from './db/schema/settlement';
+import type { SettlementConfig } from './services/settle';
 
+/**
+ * Per request: the clock, the subgraph's configuration and one DataLoader per shard-batched
+ * read, so that a list of payments asking for their settlements costs one query per shard,
+ * not one per payment.
+ */
 export interface SettlementContext extends BaseSubgraphContext {
   now: () => Date;
+  config: SettlementConfig;
+  accounts: DataLoader<string, AccountRow | null>;
+  settlements: DataLoader<string, SettlementRow | null>;
+  settlementIdOfPayment: DataLoader<string, string | null>;
 }
 
-export function extendContext(base: BaseSubgraphContext, now: () => Date = () => new Date()): SettlementContext {
-  return { ...base, now };
+export function extendContext(base: BaseSubgraphContext, config: SettlementConfig, now: () => Date = () => new Date()): SettlementContext {
+  return {
+    ...base,
+    now,
+    config,
+    accounts: shardedLoader(base, 'account', (db, ids) => accountsAndStripes(db, ids, [])),
+    settlements: shardedLoader(base, 'settlement', settlementsByIds),
+    settlementIdOfPayment: new DataLoader(
+      async (paymentIds) => {
+        const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => settlementIdsOfPayments(shard.db, local)));
+        const found = new Map(rows.flat().map((r) => [r.id, r.settlementId]));
+        return paymentIds.map((id) => found.get(id) ?? null);
+      },
+      { maxBatchSize: loaderBatchSizeMax },
+    ),
+  };
 }

@@ -5,16 +5,29 @@ import { defaultCalendar } from '@paygraph/shared/business-date';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
 import { createSettlementSubgraph } from './server';
+import { feeBpsMax } from './domain/fees';
+import { settlementConfigDefault, type SettlementConfig } from './services/settle';
 import { settlementDelayDaysDefault, settlementWorkerIntervalMsDefault, startSettlementWorker } from './services/worker';
+
+/** SETTLEMENT_FEE_BPS, checked once here: a rate outside 0..feeBpsMax stops the process. */
+function settlementConfig(): SettlementConfig {
+  const feeBpsDefault = envInt('SETTLEMENT_FEE_BPS', settlementConfigDefault.feeBpsDefault);
+  if (feeBpsDefault < 0 || feeBpsDefault > feeBpsMax) throw new Error(`SETTLEMENT_FEE_BPS must be between 0 and ${feeBpsMax}, got ${feeBpsDefault}`);
+  return { feeBpsDefault };
+}
 
 await runSubgraphMain('settlement', async () => {
   defaultCalendar();
+  const config = settlementConfig();
   const shards = openShards();
-  const server = await createSettlementSubgraph(shards, subgraphTrustFromEnv('settlement'));
+  const server = await createSettlementSubgraph(shards, subgraphTrustFromEnv('settlement'), undefined, config);
   const port = await listen(server.http, envInt('SETTLEMENT_PORT', 4003), envString('HOST', '127.0.0.1'));
   if (envBool('SETTLEMENT_WORKER_ENABLED', true)) {
-    const worker = startSettlementWorker(shards, envInt('SETTLEMENT_WORKER_INTERVAL_MS', settlementWorkerIntervalMsDefault),
-      envInt('SETTLEMENT_DELAY_DAYS', settlementDelayDaysDefault));
+    const worker = startSettlementWorker(shards, {
+      intervalMs: envInt('SETTLEMENT_WORKER_INTERVAL_MS', settlementWorkerIntervalMsDefault),
+      delayDays: envInt('SETTLEMENT_DELAY_DAYS', settlementDelayDaysDefault),
+      config,
+    });
     server.disposers.push(async () => worker.stop());
   }
   return { port, shards, server };

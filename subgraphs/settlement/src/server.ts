@@ -4,14 +4,20 @@ import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { extendContext, type SettlementContext } from './context';
 import { resolvers } from './resolvers/index';
+import { settlementConfigDefault, type SettlementConfig } from './services/settle';
 
-export function createSettlementSubgraph(shards: ShardSet, trust: SubgraphTrust, now?: () => Date): Promise<SubgraphServer> {
+export function createSettlementSubgraph(
+  shards: ShardSet,
+  trust: SubgraphTrust,
+  now?: () => Date,
+  config: SettlementConfig = settlementConfigDefault,
+): Promise<SubgraphServer> {
   return createSubgraph<SettlementContext>({
     name: 'settlement',
     typeDefs: readSchema('settlement'),
     resolvers: resolvers as unknown as GraphQLResolverMap<SettlementContext>,
     shards,
     trust,
-    extendContext: (base) => extendContext(base, now),
+    extendContext: (base) => extendContext(base, config, now),
   });
 }

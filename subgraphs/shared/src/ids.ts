@@ -16,6 +16,7 @@ export const idKinds = {
   deposit: 'dep',
   withdrawal: 'wdr',
   settlement: 'stl',
+  reconciliation: 'rec',
   idempotency: 'idm',
 } as const;
 

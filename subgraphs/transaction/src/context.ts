@@ -1,9 +1,7 @@
 import DataLoader from 'dataloader';
 import type http from 'node:http';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
-import type { Shard } from '@paygraph/shared/shards/pool';
-import { parseId, type IdKind } from '@paygraph/shared/ids';
-import { loaderBatchSizeMax } from '@paygraph/shared/limits';
+import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
 import type { AccountRow, PostingRow } from '@paygraph/shared/db/schema/ledger';
 import { paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
 import { postingsByIds } from './db/postings';
@@ -17,33 +15,6 @@ export interface TransactionContext extends BaseSubgraphContext, ServiceContext 
   refundsOfPayment: DataLoader<string, RefundRow[]>;
   accountRows: DataLoader<string, AccountRow | null>;
   postings: DataLoader<string, PostingRow | null>;
-}
-
-/** Groups ids by the shard they name, so each loader sends one query per shard. */
-function byShard(base: BaseSubgraphContext, kind: IdKind, ids: readonly string[]): Map<Shard, string[]> {
-  const groups = new Map<Shard, string[]>();
-  for (const id of ids) {
-    const parsed = parseId(kind, id);
-    if (!parsed) continue;
-    const shard = base.shards.byLogical(parsed.shard);
-    groups.set(shard, [...(groups.get(shard) ?? []), id]);
-  }
-  return groups;
-}
-
-function shardedLoader<T extends { id: string }>(
-  base: BaseSubgraphContext,
-  kind: IdKind,
-  query: (db: Shard['db'], ids: string[]) => Promise<T[]>,
-): DataLoader<string, T | null> {
-  return new DataLoader(
-    async (ids) => {
-      const rows = await Promise.all([...byShard(base, kind, ids)].map(([shard, local]) => query(shard.db, local)));
-      const found = new Map(rows.flat().map((r) => [r.id, r]));
-      return ids.map((id) => found.get(id) ?? null);
-    },
-    { maxBatchSize: loaderBatchSizeMax },
-  );
 }
 
 export function clientInfo(req: http.IncomingMessage): ClientInfo {

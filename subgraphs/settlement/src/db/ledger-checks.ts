@@ -1,7 +1,6 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import { ledgerEntries, postings } from '@paygraph/shared/db/schema/ledger';
-import { payments, refunds } from '@paygraph/transaction/db/schema/transactions';
 
 /**
  * Reconciliation's reads of one shard, each one statement (a consistent view of the shard).
@@ -37,23 +36,6 @@ export async function balanceMismatchesOfDate(db: Executor, businessDate: string
     account_id: string; currency: string; stored: string; entries: string;
   }>;
   return rows.map((r) => ({ accountId: r.account_id, currency: r.currency, stored: BigInt(r.stored), entries: BigInt(r.entries) }));
-}
-
-export async function paymentsOfDate(db: Executor, businessDate: string) {
-  return db.select().from(payments).where(eq(payments.businessDate, businessDate));
-}
-
-export async function refundsOfDate(db: Executor, businessDate: string) {
-  return db.select({ refund: refunds, route: payments.route, payeeAccountId: payments.creditAccountId })
-    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId))
-    .where(eq(refunds.businessDate, businessDate));
-}
-
-export async function inFlightRecords(db: Executor) {
-  const paying = await db.select().from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD')));
-  const refunding = await db.select({ refund: refunds, payeeAccountId: payments.creditAccountId })
-    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(eq(refunds.status, 'PROCESSING'));
-  return { paying, refunding };
 }
 
 /** Which of these dedupe keys have a posting on this shard. */

@@ -1,3 +1,5 @@
+import { formatAmount } from '@paygraph/shared/money';
+
 /**
  * What reconciliation can find. Each names the fact, and the ids and amounts that show it.
  * expected is what the ledger (or, for statement lines, the platform's record) says;
@@ -73,4 +75,10 @@ export function matchStatement(internal: readonly InternalTransfer[], external: 
       `${transfer.kind} ${transfer.id} (${transfer.amount} ${transfer.currency}) is on no statement`));
   }
   return found;
+}
+
+/** How a report keeps its discrepancies: JSON, amounts as decimal strings (never JS numbers). */
+export function discrepanciesToJson(list: readonly Discrepancy[]): string {
+  const amount = (v: bigint | null) => (v === null ? null : formatAmount(v));
+  return JSON.stringify(list.map((d) => ({ ...d, expected: amount(d.expected), actual: amount(d.actual) })));
 }

@@ -1,5 +1,9 @@
 import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
-import { accountResolvers, mutationResolvers, paymentResolvers, queryResolvers, settlementResolvers } from './operations';
+import { accountResolvers } from './account';
+import { mutationResolvers } from './mutation';
+import { paymentResolvers } from './payment';
+import { queryResolvers } from './query';
+import { settlementResolvers } from './settlement';
 
 export const resolvers = {
   Amount: AmountScalar,

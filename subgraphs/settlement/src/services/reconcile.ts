@@ -1,14 +1,39 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { parseId } from '@paygraph/shared/ids';
+import { newId, parseId } from '@paygraph/shared/ids';
+import { assert } from '@paygraph/shared/result';
 import { clearingTotals } from '@paygraph/shared/db/ledger-store';
 import { verifyAccounts } from '@paygraph/shared/db/integrity';
 import {
-  accountsTouchedOn, balanceMismatchesOfDate, entriesOfKeys, inFlightRecords, paymentsOfDate, postedKeys, refundsOfDate, unbalancedPostings,
+  accountsTouchedOn, balanceMismatchesOfDate, entriesOfKeys, postedKeys, unbalancedPostings,
 } from '../db/ledger-checks';
-import { externalTransfersOfDate } from '../db/settlement-sources';
-import { settlementsOfDate, statementLinesOfDate } from '../db/settlement-store';
-import { discrepancy, matchStatement, type Discrepancy } from '../domain/discrepancies';
+import { externalTransfersOfDate, inFlightRecords, paymentsOfDate, refundsOfDate } from '@paygraph/transaction/read-model/settlement';
+import { insertReport, reportsOfDate, settlementsOfDate, statementLinesOfDate } from '../db/settlement-store';
+import { pageSize } from '@paygraph/shared/graphql/paging';
+import type { ReportRow } from '../db/schema/settlement';
+import { discrepanciesToJson, discrepancy, matchStatement, type Discrepancy } from '../domain/discrepancies';
 import { controlShard, settlementParts } from './settle';
+
+/** A stored reconciliation run: the report row, with its discrepancies as values. */
+export type Reconciliation = Omit<ReportRow, 'discrepancies'> & { discrepancies: Discrepancy[] };
+
+/**
+ * Reconciles a date and keeps the report on the control shard, under an id that names that
+ * shard (reports are read back by date from there).
+ */
+export async function reconcileAndStore(shards: ShardSet, businessDate: string, createdBy: string, now: Date): Promise<Reconciliation> {
+  const found = await reconcile(shards, businessDate);
+  const control = controlShard(shards);
+  const logical = shards.logicalOn(control)[0];
+  assert(logical !== undefined, `shard ${control.name} holds no logical shard`);
+  const report = { id: newId('reconciliation', logical), businessDate, balanced: found.length === 0, createdBy, createdAt: now };
+  await insertReport(control.db, { ...report, discrepancies: discrepanciesToJson(found) });
+  return { ...report, discrepancies: found };
+}
+
+/** The reports stored for a date, newest first. */
+export function storedReports(shards: ShardSet, businessDate: string, first: number | null | undefined): Promise<ReportRow[]> {
+  return reportsOfDate(controlShard(shards).db, businessDate, pageSize(first));
+}
 
 /**
  * Reconciliation of a business date: the ledger against itself (every posting balanced,

@@ -6,14 +6,19 @@ import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
 import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
 import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
-import { envInt } from '@paygraph/shared/config';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
-import { lockLateRefunds, lockRefundsOfPayments, lockUnsettledPayments, markSettled } from '../db/settlement-sources';
+import { lockLateRefunds, lockRefundsOfPayments, lockUnsettledPayments, markSettled } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
 import { netOf, settlePart } from '../domain/fees';
 
-export const feeBpsDefault = 250;
+/** What the settlement subgraph is configured with (read once in main.ts). */
+export interface SettlementConfig {
+  /** Merchants' fee rate unless set per merchant (SETTLEMENT_FEE_BPS). */
+  feeBpsDefault: number;
+}
+
+export const settlementConfigDefault: SettlementConfig = { feeBpsDefault: 250 };
 
 export type SettlementRefusal =
   | { kind: 'AccountNotFound'; accountId: string }
@@ -25,8 +30,8 @@ export function controlShard(shards: ShardSet): Shard {
   return shards.byLogical(toLogicalShard(0));
 }
 
-export async function feeRateFor(shards: ShardSet, merchantId: string): Promise<number> {
-  return (await feeRateOf(controlShard(shards).db, merchantId)) ?? envInt('SETTLEMENT_FEE_BPS', feeBpsDefault);
+export async function feeRateFor(shards: ShardSet, merchantId: string, config: SettlementConfig): Promise<number> {
+  return (await feeRateOf(controlShard(shards).db, merchantId)) ?? config.feeBpsDefault;
 }
 
 /**
@@ -36,7 +41,13 @@ export async function feeRateFor(shards: ShardSet, merchantId: string): Promise<
  * run finds the settlement and every part done and changes nothing; a run cut off halfway
  * is completed by the next one (each part is written with its posting, exactly once).
  */
-export async function runSettlement(shards: ShardSet, merchantId: string, businessDate: string, now: () => Date): Promise<Result<SettlementRow, SettlementRefusal>> {
+export async function runSettlement(
+  shards: ShardSet,
+  merchantId: string,
+  businessDate: string,
+  now: () => Date,
+  config: SettlementConfig = settlementConfigDefault,
+): Promise<Result<SettlementRow, SettlementRefusal>> {
   const parsed = parseId('account', merchantId);
   const home = parsed ? shards.byLogical(parsed.shard) : undefined;
   const found = home ? await accountsAndStripes(home.db, [merchantId], []) : [];
@@ -45,7 +56,7 @@ export async function runSettlement(shards: ShardSet, merchantId: string, busine
   if (merchant.type !== 'MERCHANT') return err({ kind: 'NotAMerchant', accountId: merchantId });
   const openDate = businessDateOf(now());
   if (businessDate >= openDate) return err({ kind: 'SettlementNotReady', businessDate, openDate });
-  const feeBps = await feeRateFor(shards, merchantId);
+  const feeBps = await feeRateFor(shards, merchantId, config);
   const settlement = await claimSettlement(home!.db, {
     id: newId('settlement', parsed!.shard), merchantAccountId: merchantId, businessDate, currency: merchant.currency,
     status: 'PROCESSING', feeBps, createdAt: now(),

@@ -1,6 +1,6 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { dueSettlements } from '../db/settlement-sources';
-import { runSettlement, settleableThrough } from './settle';
+import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
+import { runSettlement, settleableThrough, settlementConfigDefault, type SettlementConfig } from './settle';
 
 export const settlementWorkerIntervalMsDefault = 60_000;
 export const settlementDelayDaysDefault = 1;
@@ -9,7 +9,7 @@ export const settlementDelayDaysDefault = 1;
  * Settles every merchant's closed dates at T+N. Several replicas may run it: a settlement is
  * claimed per (merchant, date) and each stripe's part is written once, under its own key.
  */
-export async function settleDue(shards: ShardSet, now: () => Date, delayDays: number): Promise<number> {
+export async function settleDue(shards: ShardSet, now: () => Date, delayDays: number, config: SettlementConfig = settlementConfigDefault): Promise<number> {
   const through = settleableThrough(now(), delayDays);
   const due = (await Promise.all(shards.all.map((s) => dueSettlements(s.db, through)))).flat();
   const unique = [...new Map(due.map((d) => [`${d.merchantId}|${d.businessDate}`, d])).values()];
@@ -17,7 +17,7 @@ export async function settleDue(shards: ShardSet, now: () => Date, delayDays: nu
   for (const { merchantId, businessDate } of unique) {
     // One merchant's failure (a broken invariant crashes its run) must not hold up the others.
     try {
-      const result = await runSettlement(shards, merchantId, businessDate, now);
+      const result = await runSettlement(shards, merchantId, businessDate, now, config);
       if (result.ok) settled += 1;
       else console.error(`settlement worker: ${merchantId} ${businessDate}: ${result.error.kind}`);
     } catch (error) {
@@ -27,11 +27,16 @@ export async function settleDue(shards: ShardSet, now: () => Date, delayDays: nu
   return settled;
 }
 
-export function startSettlementWorker(shards: ShardSet, intervalMs: number, delayDays: number, now: () => Date = () => new Date()): { stop(): void } {
+export function startSettlementWorker(
+  shards: ShardSet,
+  options: { intervalMs: number; delayDays: number; config: SettlementConfig },
+  now: () => Date = () => new Date(),
+): { stop(): void } {
+  const { intervalMs, delayDays, config } = options;
   let stopped = false;
   const loop = async () => {
     while (!stopped) {
-      await settleDue(shards, now, delayDays).catch((error: unknown) => console.error('settlement worker pass failed', error));
+      await settleDue(shards, now, delayDays, config).catch((error: unknown) => console.error('settlement worker pass failed', error));
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   };

@@ -2,12 +2,17 @@ import { and, eq, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/mysql-core';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import { externalTransfers, payments, refunds, type PaymentRow, type RefundRow } from '@paygraph/transaction/db/schema/transactions';
+import { externalTransfers, payments, refunds, type PaymentRow, type RefundRow } from '../db/schema/transactions';
 
 /**
- * Settlement reads and marks the transaction subgraph's records on each shard (they share
- * the shard's database): a payment or refund gets its settlement id in the same local
- * transaction as the stripe's settlement posting, so it is settled exactly once.
+ * The transaction subgraph's read model for settlement and reconciliation: the only way another
+ * subgraph reads (or, for settlement, marks) payments, refunds and external transfers. The
+ * tables stay this subgraph's; their SQL stays here, next to their schema, so a change to them
+ * is made and reviewed in one place (docs/ARCHITECTURE.md, "Read models").
+ *
+ * Settlement marks a payment or refund with its settlement id in the same local transaction as
+ * the stripe's settlement posting (they share the shard's database), so each is settled exactly
+ * once: that is why this is a module on the shard, not a GraphQL call.
  */
 export async function lockUnsettledPayments(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<PaymentRow[]> {
   return tx.select().from(payments).where(and(
@@ -65,3 +70,20 @@ export async function externalTransfersOfDate(db: Executor, businessDate: string
   return db.select().from(externalTransfers).where(and(eq(externalTransfers.businessDate, businessDate), isNotNull(externalTransfers.externalRef)));
 }
 
+/** Reconciliation: the payments and refunds of a date, and those still in flight. */
+export async function paymentsOfDate(db: Executor, businessDate: string) {
+  return db.select().from(payments).where(eq(payments.businessDate, businessDate));
+}
+
+export async function refundsOfDate(db: Executor, businessDate: string) {
+  return db.select({ refund: refunds, route: payments.route, payeeAccountId: payments.creditAccountId })
+    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId))
+    .where(eq(refunds.businessDate, businessDate));
+}
+
+export async function inFlightRecords(db: Executor) {
+  const paying = await db.select().from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD')));
+  const refunding = await db.select({ refund: refunds, payeeAccountId: payments.creditAccountId })
+    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(eq(refunds.status, 'PROCESSING'));
+  return { paying, refunding };
+}

@@ -1,0 +1,54 @@
+import { parseId } from '@paygraph/shared/ids';
+import { unreachable } from '@paygraph/shared/result';
+import type { SettlementContext } from '../context';
+import { runSettlement } from '../services/settle';
+import { setMerchantFeeRate } from '../services/settlements';
+import { importStatement } from '../services/statements';
+import { requireOperator } from './authorization';
+import { accountNotFound, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
+
+export const mutationResolvers = {
+  runSettlement: async (_: unknown, args: { input: { merchantAccountId: string; businessDate: string } }, ctx: SettlementContext) => {
+    requireOperator(ctx, 'run settlements');
+    const { merchantAccountId, businessDate } = args.input;
+    if (!parseId('account', merchantAccountId)) return invalidInput('merchantAccountId', `"${merchantAccountId}" is not an account id`);
+    const result = await runSettlement(ctx.shards, merchantAccountId, businessDate, ctx.now, ctx.config);
+    if (result.ok) return { __typename: 'Settlement', ...result.value };
+    switch (result.error.kind) {
+      case 'AccountNotFound':
+        return accountNotFound(result.error.accountId);
+      case 'NotAMerchant':
+        return invalidInput('merchantAccountId', `account ${result.error.accountId} is not a MERCHANT account`);
+      case 'SettlementNotReady':
+        return settlementNotReady(result.error.businessDate, result.error.openDate);
+      default:
+        return unreachable(result.error);
+    }
+  },
+  importStatement: async (_: unknown, args: { input: { channel: string; businessDate: string; csv: string } }, ctx: SettlementContext) => {
+    requireOperator(ctx, 'import statements');
+    const result = await importStatement(ctx.shards, args.input, ctx.identity.sub, ctx.now());
+    if (result.ok) return { __typename: 'Statement', ...result.value };
+    switch (result.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(result.error.field, result.error.message);
+      case 'InvalidStatement':
+        return invalidStatement(result.error.line, result.error.message);
+      default:
+        return unreachable(result.error);
+    }
+  },
+  setMerchantFeeRate: async (_: unknown, args: { input: { merchantAccountId: string; feeBps: number } }, ctx: SettlementContext) => {
+    requireOperator(ctx, 'set fee rates');
+    const result = await setMerchantFeeRate(ctx, args.input.merchantAccountId, args.input.feeBps);
+    if (result.ok) return { __typename: 'FeeRate', ...result.value };
+    switch (result.error.kind) {
+      case 'FeeRateOutOfRange':
+        return invalidInput('feeBps', `feeBps must be between 0 and ${result.error.feeBpsMax}`);
+      case 'AccountNotFound':
+        return accountNotFound(result.error.accountId);
+      default:
+        return unreachable(result.error);
+    }
+  },
+};

@@ -1,0 +1,36 @@
+import DataLoader from 'dataloader';
+import type { BaseSubgraphContext } from '../server/subgraph';
+import type { Shard } from '../shards/pool';
+import { parseId, type IdKind } from '../ids';
+import { loaderBatchSizeMax } from '../limits';
+
+/** Groups ids by the shard they name (ids that do not parse as `kind` are left out). */
+export function byShard(base: Pick<BaseSubgraphContext, 'shards'>, kind: IdKind, ids: readonly string[]): Map<Shard, string[]> {
+  const groups = new Map<Shard, string[]>();
+  for (const id of ids) {
+    const parsed = parseId(kind, id);
+    if (!parsed) continue;
+    const shard = base.shards.byLogical(parsed.shard);
+    groups.set(shard, [...(groups.get(shard) ?? []), id]);
+  }
+  return groups;
+}
+
+/**
+ * A per-request loader of rows by id that sends one query per shard the ids name, and none
+ * to the others: the reads of one request touch only the shards that hold their rows.
+ */
+export function shardedLoader<T extends { id: string }>(
+  base: Pick<BaseSubgraphContext, 'shards'>,
+  kind: IdKind,
+  query: (db: Shard['db'], ids: string[]) => Promise<T[]>,
+): DataLoader<string, T | null> {
+  return new DataLoader(
+    async (ids) => {
+      const rows = await Promise.all([...byShard(base, kind, ids)].map(([shard, local]) => query(shard.db, local)));
+      const found = new Map(rows.flat().map((r) => [r.id, r]));
+      return ids.map((id) => found.get(id) ?? null);
+    },
+    { maxBatchSize: loaderBatchSizeMax },
+  );
+}

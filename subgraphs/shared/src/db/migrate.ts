@@ -11,11 +11,32 @@ import type { ShardSet } from '../shards/pool';
  */
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
-export const migrationSets = [
+/**
+ * Work a migration set does across shards, which one shard's SQL cannot: it runs after every
+ * set is applied to every shard, on every migrate, so it must be idempotent (and cheap when
+ * there is nothing left to do).
+ */
+export interface DataStep {
+  name: string;
+  run(shards: ShardSet): Promise<void>;
+}
+
+interface MigrationSet {
+  name: string;
+  folder: string;
+  /** Loaded only when migrating, so the shared library does not load a subgraph's services. */
+  dataSteps?: () => Promise<readonly DataStep[]>;
+}
+
+export const migrationSets: readonly MigrationSet[] = [
   { name: 'ledger', folder: `${repoRoot}subgraphs/shared/drizzle` },
-  { name: 'transaction', folder: `${repoRoot}subgraphs/transaction/drizzle` },
+  {
+    name: 'transaction',
+    folder: `${repoRoot}subgraphs/transaction/drizzle`,
+    dataSteps: async () => [(await import('@paygraph/transaction/services/legacy-keys')).legacyKeysStep],
+  },
   { name: 'settlement', folder: `${repoRoot}subgraphs/settlement/drizzle` },
-] as const;
+];
 
 /** Creates each shard's database when missing; the server must already be running. */
 export async function createDatabases(urls: readonly string[]): Promise<void> {
@@ -52,7 +73,7 @@ export async function dropScratchDatabases(urls: readonly string[]): Promise<voi
   }
 }
 
-/** Applies every pending migration of every set to every shard. */
+/** Applies every pending migration of every set to every shard, then each set's data steps. */
 export async function migrateShards(shards: ShardSet): Promise<void> {
   await createDatabases(shards.topology.urls);
   for (const shard of shards.all) {
@@ -60,5 +81,8 @@ export async function migrateShards(shards: ShardSet): Promise<void> {
       if (!existsSync(`${set.folder}/meta/_journal.json`)) continue;
       await migrate(shard.db, { migrationsFolder: set.folder, migrationsTable: `__migrations_${set.name}` });
     }
+  }
+  for (const set of migrationSets) {
+    for (const step of (await set.dataSteps?.()) ?? []) await step.run(shards);
   }
 }

@@ -1,15 +1,16 @@
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { insertRows, rawRows } from '@paygraph/shared/db/raw';
+import { insertRows, rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { idempotencyKeys } from './schema/transactions';
 
 export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
-type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { createdAt: Date };
+export type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { anchorId: string; createdAt: Date };
 
 /**
- * Inserts each claim unless its (caller, key) exists, and answers, in order, the row that holds
- * each key: one multi-row INSERT IGNORE, and a read only when some row was ignored (a replay, or
- * the same key twice in the batch). Every request that moves money claims a key, so this is
- * hand-written SQL (db/raw.ts), and concurrent requests' claims share it (services/idempotency.ts).
+ * Inserts each claim unless its (anchor, caller, key) exists, and answers, in order, the row
+ * that holds each key: one multi-row INSERT IGNORE, and a read only when some row was ignored
+ * (a replay, or the same key twice in the batch). Every request that moves money claims a key,
+ * so this is hand-written SQL (db/raw.ts), and concurrent requests' claims on one shard share
+ * it (services/idempotency.ts).
  */
 export async function claimIdempotencyKeys(shard: Shard, rows: readonly IdempotencyInsert[]): Promise<IdempotencyRow[]> {
   if (rows.length === 0) return [];
@@ -17,24 +18,67 @@ export async function claimIdempotencyKeys(shard: Shard, rows: readonly Idempote
   if (inserted === rows.length) return [...rows];
   const held = await heldKeys(shard, rows);
   return rows.map((r) => {
-    const row = held.get(holderKey(r.callerId, r.idempotencyKey));
+    const row = held.get(scopeOf(r));
     if (!row) throw new Error(`idempotency key ${r.idempotencyKey} vanished right after its claim`);
     return row;
   });
 }
 
-function holderKey(callerId: string, key: string): string {
-  return `${callerId}\u0000${key}`;
+/** The scope a key is unique in, as one string. */
+export function scopeOf(row: { anchorId: string; callerId: string; idempotencyKey: string }): string {
+  return `${row.anchorId}\u0000${row.callerId}\u0000${row.idempotencyKey}`;
+}
+
+interface KeyRow {
+  anchor_id: string;
+  caller_id: string;
+  idempotency_key: string;
+  operation: string;
+  request_hash: string;
+  resource_id: string;
+  created_at: Date;
+}
+
+const keyColumns = 'anchor_id, caller_id, idempotency_key, operation, request_hash, resource_id, created_at';
+
+function fromKeyRow(r: KeyRow): IdempotencyRow {
+  return {
+    anchorId: r.anchor_id, callerId: r.caller_id, idempotencyKey: r.idempotency_key, operation: r.operation,
+    requestHash: r.request_hash, resourceId: r.resource_id, createdAt: r.created_at,
+  };
 }
 
 async function heldKeys(shard: Shard, wanted: readonly IdempotencyInsert[]): Promise<Map<string, IdempotencyRow>> {
-  const rows = await rawRows<{ caller_id: string; idempotency_key: string; operation: string; request_hash: string; resource_id: string; created_at: Date }>(
+  const rows = await rawRows<KeyRow>(
     shard.db,
-    'SELECT caller_id, idempotency_key, operation, request_hash, resource_id, created_at FROM idempotency_keys WHERE caller_id IN (?) AND idempotency_key IN (?)',
-    [[...new Set(wanted.map((r) => r.callerId))], [...new Set(wanted.map((r) => r.idempotencyKey))]],
+    `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id IN (?) AND caller_id IN (?) AND idempotency_key IN (?)`,
+    [[...new Set(wanted.map((r) => r.anchorId))], [...new Set(wanted.map((r) => r.callerId))], [...new Set(wanted.map((r) => r.idempotencyKey))]],
   );
-  return new Map(rows.map((r) => [holderKey(r.caller_id, r.idempotency_key), {
-    callerId: r.caller_id, idempotencyKey: r.idempotency_key, operation: r.operation, requestHash: r.request_hash,
-    resourceId: r.resource_id, createdAt: r.created_at,
-  }]));
+  return new Map(rows.map((r) => [scopeOf({ anchorId: r.anchor_id, callerId: r.caller_id, idempotencyKey: r.idempotency_key }), fromKeyRow(r)]));
+}
+
+/**
+ * Keys claimed before keys were anchored (anchor_id ''), in primary-key order after a cursor:
+ * the data step that places them pages through them with it.
+ */
+export async function legacyKeys(shard: Shard, after: { callerId: string; idempotencyKey: string } | null, limit: number): Promise<IdempotencyRow[]> {
+  const rows = after
+    ? await rawRows<KeyRow>(shard.db,
+      `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id = '' AND (caller_id, idempotency_key) > (?, ?)
+       ORDER BY caller_id, idempotency_key LIMIT ?`, [after.callerId, after.idempotencyKey, limit])
+    : await rawRows<KeyRow>(shard.db,
+      `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id = '' ORDER BY caller_id, idempotency_key LIMIT ?`, [limit]);
+  return rows.map(fromKeyRow);
+}
+
+/** Writes keys where they belong; a key already there is left as it is. */
+export async function placeKeys(shard: Shard, rows: readonly IdempotencyInsert[]): Promise<void> {
+  if (rows.length > 0) await insertRows(shard.db, idempotencyKeys, rows, { ignore: true });
+}
+
+/** Removes legacy (unanchored) key rows once they have been placed. */
+export async function deleteLegacyKeys(shard: Shard, keys: ReadonlyArray<{ callerId: string; idempotencyKey: string }>): Promise<void> {
+  if (keys.length === 0) return;
+  await rawWrite(shard.db, `DELETE FROM idempotency_keys WHERE anchor_id = '' AND (caller_id, idempotency_key) IN (?)`,
+    [keys.map((k) => [k.callerId, k.idempotencyKey])]);
 }

@@ -33,8 +33,11 @@ export async function externalTransfer(
   const shard = shardOfAccount(ctx.shards, request.accountId);
   const hash = requestHash(kind, { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef });
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
-  const claim = await claimKey(ctx.shards, ctx.identity.sub, request.idempotencyKey, kind, hash,
-    () => newId(idKind, parseId('account', request.accountId)!.shard), ctx.now());
+  // Anchored on the account: the transfer's record and the key live on its shard.
+  const claim = await claimKey(ctx.shards, {
+    callerId: ctx.identity.sub, anchor: { kind: 'account', id: request.accountId }, key: request.idempotencyKey, operation: kind, hash,
+    newResourceId: () => newId(idKind, parseId('account', request.accountId)!.shard),
+  }, ctx.now());
   if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
   const id = claim.resourceId;
   const reserveId = await systemAccountId(ctx.shards, shard, 'RESERVE', request.currency);

@@ -14,7 +14,7 @@ import { parseCreatePayment, type CreatePaymentInput, type ParsedPayment } from 
 import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount, stripeFor } from './accounts';
-import { claimKey, claimKeys } from './idempotency';
+import { claimKey, claimKeys, type ClaimRequest } from './idempotency';
 import { completePayment } from './relay';
 import { hitFailpoint } from './failpoints';
 import type { ServiceContext } from './context';
@@ -38,8 +38,7 @@ export async function createPayment(ctx: ServiceContext, input: CreatePaymentInp
   const found = await readAccounts(ctx.shards, [parsed.value.payerAccountId, parsed.value.payeeAccountId]);
   const plan = planPayment(ctx, parsed.value, found);
   if (!plan.ok) return plan;
-  const claim = await claimKey(ctx.shards, ctx.identity.sub, plan.value.request.idempotencyKey, 'PAYMENT', plan.value.hash,
-    plan.value.newId, ctx.now());
+  const claim = await claimKey(ctx.shards, paymentClaim(ctx, plan.value), ctx.now());
   if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: plan.value.request.idempotencyKey });
   return executePayment(ctx, plan.value, await routeOf(ctx, plan.value), claim.resourceId);
 }
@@ -58,8 +57,7 @@ export async function createPayments(ctx: ServiceContext, inputs: readonly Creat
   const found = await readAccounts(ctx.shards, [...new Set(ids)]);
   const plans = parsed.map((p) => (p.ok ? planPayment(ctx, p.value, found) : p));
   const planned = plans.flatMap((p) => (p.ok ? [p.value] : []));
-  const claims = await claimKeys(ctx.shards, ctx.identity.sub, 'PAYMENT',
-    planned.map((p) => ({ key: p.request.idempotencyKey, hash: p.hash, newResourceId: p.newId })), ctx.now());
+  const claims = await claimKeys(ctx.shards, planned.map((p) => paymentClaim(ctx, p)), ctx.now());
   const claimOf = new Map(planned.map((p, i) => [p, claims[i]!]));
   const routes = new Map(await Promise.all(planned.map(async (p) => [p, await routeOf(ctx, p)] as const)));
   // Submitted in input order, with nothing awaited in between: payments from one account that
@@ -79,6 +77,14 @@ interface PaymentPlan {
   payee: AccountRow;
   hash: string;
   newId: () => string;
+}
+
+/** A payment's key is anchored on its payer: the account debited, whose shard records the payment. */
+function paymentClaim(ctx: ServiceContext, plan: PaymentPlan): ClaimRequest {
+  return {
+    callerId: ctx.identity.sub, anchor: { kind: 'account', id: plan.payer.id }, key: plan.request.idempotencyKey,
+    operation: 'PAYMENT', hash: plan.hash, newResourceId: plan.newId,
+  };
 }
 
 /** What can be decided without a lock. Throws FORBIDDEN: paying from another's account is not a business failure. */

@@ -39,8 +39,11 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
   const payee = (await readAccounts(ctx.shards, [payment.payeeAccountId])).get(payment.payeeAccountId);
   if (!payee || !mayWrite(ctx.identity, payee.ownerId)) throw forbidden('only the payee or an operator may refund a payment');
   const hash = requestHash('REFUND', { payment: request.paymentId, amount: request.amount, reason: request.reason });
-  const claim = await claimKey(ctx.shards, ctx.identity.sub, request.idempotencyKey, 'REFUND', hash,
-    () => newId('refund', parseId('payment', payment.id)!.shard), ctx.now());
+  // Anchored on the payment refunded: the refund's record and the key live on its shard.
+  const claim = await claimKey(ctx.shards, {
+    callerId: ctx.identity.sub, anchor: { kind: 'payment', id: payment.id }, key: request.idempotencyKey, operation: 'REFUND', hash,
+    newResourceId: () => newId('refund', parseId('payment', payment.id)!.shard),
+  }, ctx.now());
   if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
   if (payment.route !== 'CROSS_SHARD') return refundLocally(ctx, shard, payment, request, claim.resourceId);
   const reserved = await reserveRemoteRefund(ctx, shard, request, claim.resourceId);

@@ -104,7 +104,8 @@ describe('idempotency', () => {
       const detailed = await kit.pay(bearer, variant, detailDocs.createPayment);
       expect(detailed.data!.createPayment).toMatchObject({ __typename: 'IdempotencyKeyReused', idempotencyKey: key });
     }
-    // A key belongs to one operation: the same key on a withdrawal or a refund is a reuse too.
+    // A key is scoped to its account, not to one operation: the same key on a withdrawal from the
+    // payer is a reuse too (docs/ARCHITECTURE.md, Money movement).
     const withdrawn = await kit.withdraw(bearer, payer, '1000', { key });
     expect(withdrawn.data!.withdraw).toMatchObject({ __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED' });
     expect(await kit.snapshot(all)).toEqual(before);

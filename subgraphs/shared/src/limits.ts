@@ -31,6 +31,38 @@ export const deadlockRetryCountMax = 5;
 export const deadlockRetryBaseMs = 5;
 export const deadlockRetryCapMs = 200;
 
+/**
+ * Bounded waits on a shard (shards/shard-pool.ts): a shard that cannot be reached answers
+ * SHARD_UNAVAILABLE within a few seconds instead of holding the request until it comes back.
+ */
+/** How long opening a connection (TCP and MySQL's handshake) may take. */
+export const shardConnectTimeoutMs = 1_000;
+/**
+ * How long a request waits for a free connection of the pool. The wait for a connection that
+ * must first be opened is bounded by shardConnectTimeoutMs as well.
+ */
+export const shardAcquireTimeoutMs = 3_000;
+/**
+ * The client-side bound on one statement; the connection is then dropped. It must exceed
+ * lockWaitSeconds, since a statement waiting for a row lock is slow but healthy: the lock wait
+ * answers LOCK_TIMEOUT first. A statement on a dead link is caught sooner by the probe below.
+ */
+export const shardStatementTimeoutMs = (lockWaitSeconds + 2) * 1_000;
+/**
+ * A statement still unanswered after this long makes the pool probe its shard on a fresh
+ * connection; when the probe fails, the shard's breaker opens and every statement waiting on it
+ * fails at once (SHARD_UNAVAILABLE) instead of at shardStatementTimeoutMs.
+ */
+export const shardStatementProbeAfterMs = 1_000;
+/** How long a probe (a fresh connection and SELECT 1) may take in all. */
+export const shardProbeTimeoutMs = 1_000;
+/** How long closing a pool waits for its connections to say goodbye (a blackholed one never does). */
+export const shardCloseTimeoutMs = 1_000;
+/** Consecutive unreachability failures of a shard that open its circuit breaker. */
+export const shardBreakerFailuresToOpen = 3;
+/** How often an open breaker probes its shard; it closes at the first probe that answers. */
+export const shardBreakerProbeIntervalMs = 500;
+
 /** How long a stopping process waits for requests, streams and pools to close before it exits anyway. */
 export const shutdownGraceMs = 5_000;
 

@@ -86,25 +86,57 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
   return { apollo, http, schema, disposers: [] };
 }
 
-/** A lock timeout or an unreachable shard is the client's to retry; anything unexpected is logged and kept vague. */
+/**
+ * A lock timeout or an unreachable shard is the client's to retry; anything unexpected is logged
+ * and kept vague. Drizzle wraps a failed statement in an error of its own whose message holds the
+ * SQL, so the answer is chosen by the error's causes, and a database error's text never reaches
+ * the client in any mode: mysql2's errors carry the statement (and, for a refused connection,
+ * the host and port).
+ */
 export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof TamperDetected) {
     console.error('integrity check failed', original.message);
     return { message: original.message, extensions: { code: 'TAMPER_DETECTED', accountId: original.accountId } };
   }
-  if (original instanceof ShardUnavailable) {
-    console.error(`shard ${original.shard} unavailable`, original.detail);
-    const answer = shardUnavailable(original.shard);
-    return { ...formatted, message: answer.message, extensions: answer.extensions };
+  const unavailable = causeOf(original, (e): e is ShardUnavailable => e instanceof ShardUnavailable);
+  if (unavailable) {
+    console.error(`shard ${unavailable.shard} unavailable`, unavailable.detail);
+    const answer = shardUnavailable(unavailable.shard);
+    return { message: answer.message, ...where(formatted), extensions: answer.extensions };
   }
-  if (original instanceof LockTimeout) {
-    return { ...formatted, message: original.message, extensions: { ...formatted.extensions, code: 'LOCK_TIMEOUT', retryable: true } };
+  const lockTimeout = causeOf(original, (e): e is LockTimeout => e instanceof LockTimeout);
+  if (lockTimeout) {
+    return { message: lockTimeout.message, ...where(formatted), extensions: { code: 'LOCK_TIMEOUT', retryable: true } };
   }
   const code = formatted.extensions?.code;
   if (code === 'INTERNAL_SERVER_ERROR') {
     console.error('resolver failed', original);
-    if (isProduction()) return { message: 'internal error', extensions: { code } };
+    if (isProduction() || causeOf(original, isDatabaseError)) {
+      return { message: 'internal error', ...where(formatted), extensions: { code } };
+    }
   }
   return formatted;
+}
+
+/** Where in the document and the answer an error happened: kept when its text and extensions are replaced. */
+function where(formatted: GraphQLFormattedError): Pick<GraphQLFormattedError, 'locations' | 'path'> {
+  return { ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}) };
+}
+
+/** The error or the first of its causes that matches. */
+function causeOf<T extends Error>(error: unknown, matches: (e: Error) => e is T): T | undefined;
+function causeOf(error: unknown, matches: (e: Error) => boolean): Error | undefined;
+function causeOf(error: unknown, matches: (e: Error) => boolean): Error | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (matches(current)) return current;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+/** mysql2's errors carry the statement (sql) or MySQL's own text (sqlMessage); drizzle's name the failed query. */
+function isDatabaseError(error: Error): boolean {
+  return 'sql' in error || 'sqlMessage' in error || error.name === 'DrizzleQueryError' || error.message.startsWith('Failed query:');
 }

@@ -1,9 +1,10 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import type { LogicalShard } from '../ids';
 import { lockWaitSeconds, shardPoolSizeDefault } from '../limits';
 import { envInt, envString, defaultMysqlShards } from '../config';
 import { buildTopology, logicalShardsOf, type Topology } from './topology';
+import { ShardPool } from './shard-pool';
 
 /**
  * A handle on one physical shard. Every data function takes one first: there is no
@@ -13,7 +14,8 @@ export interface Shard {
   readonly index: number;
   readonly name: string;
   readonly db: MySql2Database;
-  readonly pool: mysql.Pool;
+  /** mysql2's pool behind bounded waits and a circuit breaker (shard-pool.ts). */
+  readonly pool: ShardPool;
   /** Statements sent through `db`, for tests that count queries. */
   queryCount: number;
 }
@@ -55,41 +57,46 @@ export function openShards(options: ShardSetOptions = {}): ShardSet {
 
 function openShard(url: string, index: number, poolSize: number): Shard {
   const parsed = new URL(url);
-  const pool = mysql.createPool({
+  const name = parsed.pathname.slice(1);
+  const pool = new ShardPool({
+    name,
     uri: url,
-    connectionLimit: poolSize,
-    // BIGINT must arrive as a string: a JS number silently loses cents above 2^53.
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    decimalNumbers: false,
-    dateStrings: false,
-    timezone: 'Z',
-    enableKeepAlive: true,
-    // No stack trace captured per query: on the posting path that capture cost more CPU than
-    // the statement's round trip (docs/PERFORMANCE.md). Errors still carry MySQL's code and message.
-    trace: false,
-    // The posting engine sends its held writes and COMMIT with one round trip
-    // (posting-transaction.ts). Every statement binds its values with placeholders, so a
-    // client's text never becomes SQL, stacked or not.
-    multipleStatements: true,
-  });
-  // Every connection reads committed data and gives up on a row lock after lockWaitSeconds.
-  // Read committed lets a transaction that waited for a lock see what the holder committed.
-  pool.on('connection', (conn) => {
-    // This form works on MariaDB and MySQL 8 alike (the variable is tx_isolation on one and
-    // transaction_isolation on the other).
-    conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
-    conn.query(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, time_zone = '+00:00'`);
+    pool: {
+      connectionLimit: poolSize,
+      // BIGINT must arrive as a string: a JS number silently loses cents above 2^53.
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      decimalNumbers: false,
+      dateStrings: false,
+      timezone: 'Z',
+      enableKeepAlive: true,
+      // No stack trace captured per query: on the posting path that capture cost more CPU than
+      // the statement's round trip (docs/PERFORMANCE.md). Errors still carry MySQL's code and message.
+      trace: false,
+      // The posting engine sends its held writes and COMMIT with one round trip
+      // (posting-transaction.ts). Every statement binds its values with placeholders, so a
+      // client's text never becomes SQL, stacked or not.
+      multipleStatements: true,
+    },
+    // Every connection reads committed data and gives up on a row lock after lockWaitSeconds.
+    // Read committed lets a transaction that waited for a lock see what the holder committed.
+    onConnection: (conn) => {
+      // This form works on MariaDB and MySQL 8 alike (the variable is tx_isolation on one and
+      // transaction_isolation on the other).
+      conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      conn.query(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, time_zone = '+00:00'`);
+    },
   });
   const shard: Shard = {
     index,
-    name: parsed.pathname.slice(1),
+    name,
     pool,
     queryCount: 0,
     db: undefined as unknown as MySql2Database,
   };
   (shard as { db: MySql2Database }).db = drizzle({
-    client: pool,
+    // ShardPool answers the part of mysql2's Pool that drizzle calls (query, execute, getConnection).
+    client: pool as unknown as mysql.Pool,
     mode: 'default',
     logger: { logQuery: () => void shard.queryCount++ },
   });

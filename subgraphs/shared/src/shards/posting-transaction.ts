@@ -1,4 +1,5 @@
 import type mysql from 'mysql2/promise';
+import type { ShardConnection } from './shard-pool';
 import { MySql2Session, MySql2Transaction } from 'drizzle-orm/mysql2';
 import type { Shard } from './pool';
 import { retrying, type Tx, type TransactionOptions } from './transaction';
@@ -22,11 +23,11 @@ import { lockWaitSeconds } from '../limits';
 export class FoldingClient {
   private held: string[] = [];
 
-  constructor(private readonly connection: mysql.PoolConnection) {}
+  constructor(private readonly connection: ShardConnection) {}
 
   /** Keeps a statement (with its values bound) to go out in front of the next one. */
   hold(sql: string, values: readonly unknown[] = []): void {
-    this.held.push(this.connection.connection.format(sql, values as unknown[]));
+    this.held.push(this.connection.format(sql, values as unknown[]));
   }
 
   /** Sends the held statements and then this one in one round trip; answers this one's result. */
@@ -37,7 +38,7 @@ export class FoldingClient {
       await this.sendHeld();
       return this.connection.query(sql, values as unknown[]);
     }
-    const text = [...this.held, this.connection.connection.format(sql, values as unknown[])].join(';\n');
+    const text = [...this.held, this.connection.format(sql, values as unknown[])].join(';\n');
     this.held = [];
     const [results, fields] = await this.connection.query(text);
     return [(results as unknown[]).at(-1), (fields as unknown[] | undefined)?.at(-1)];
@@ -46,7 +47,7 @@ export class FoldingClient {
   /** Sends the held statements and then these in one round trip; answers these ones' rows. */
   async queryMany(statements: ReadonlyArray<{ sql: string; values: readonly unknown[] }>): Promise<unknown[][]> {
     if (statements.length === 0) return [];
-    const texts = statements.map((s) => this.connection.connection.format(s.sql, s.values as unknown[]));
+    const texts = statements.map((s) => this.connection.format(s.sql, s.values as unknown[]));
     const all = [...this.held, ...texts];
     this.held = [];
     const [results] = await this.connection.query(all.join(';\n'));
@@ -57,7 +58,7 @@ export class FoldingClient {
 
   async execute(sql: string, values?: unknown): Promise<[unknown, unknown]> {
     await this.sendHeld();
-    return this.connection.execute(sql, values as never);
+    return this.connection.execute(sql, values);
   }
 
   /** Sends whatever is held, then COMMIT, then `after` (statements outside the transaction). */

@@ -1,0 +1,250 @@
+import mysql from 'mysql2/promise';
+import {
+  shardAcquireTimeoutMs, shardCloseTimeoutMs, shardConnectTimeoutMs, shardProbeTimeoutMs, shardStatementProbeAfterMs, shardStatementTimeoutMs,
+} from '../limits';
+import { ShardBreaker, type BreakerState } from './breaker';
+import { asShardUnavailable, isShardUnreachable, ShardUnavailable } from './unavailable';
+
+/** What the pool needs of one shard: mysql2's pool options (the URL among them) and the shard's name. */
+export interface ShardPoolOptions {
+  /** The shard's database name: the only name its errors carry. */
+  name: string;
+  uri: string;
+  pool: mysql.PoolOptions;
+  /** Runs on every new connection before its first statement (session settings), on mysql2's callback connection. */
+  onConnection?: (connection: { query(sql: string): unknown }) => void;
+}
+
+/** What a statement is sent with: SQL text, or mysql2's options object (drizzle sends one). */
+type Statement = string | mysql.QueryOptions;
+
+/**
+ * A mysql2 pool with every wait bounded, a circuit breaker, and every unreachability error turned
+ * into ShardUnavailable at this boundary, so no caller (drizzle, the posting transaction, the
+ * coalescer, the relay, the balance feed) can hang on a shard or pass a host name on.
+ *
+ * - Connect: mysql2's connectTimeout (shardConnectTimeoutMs) covers TCP and the handshake.
+ * - Acquire: mysql2's pool queue has no timeout of its own (sidorares/node-mysql2#673), so the
+ *   wait is raced against shardAcquireTimeoutMs here; a connection that arrives after the
+ *   caller gave up goes straight back to the pool.
+ * - Statement: mysql2's per-query `timeout` (shardStatementTimeoutMs) bounds each statement; a
+ *   timed-out connection is destroyed, since MySQL may still answer on it later. A statement
+ *   slower than shardStatementProbeAfterMs makes the breaker probe the shard, which tells a lock
+ *   wait (the probe answers) from a dead link (it does not) well before that bound.
+ * - Breaker (breaker.ts): open, every statement and acquire fails at once, and everything
+ *   waiting on the shard when it opens fails then too.
+ *
+ * It answers the subset of mysql2's promise Pool that drizzle and this code use: query, execute,
+ * getConnection, end. Statements always run on a connection of our own taking (pool.query too),
+ * so a timed-out connection is never handed back to the pool.
+ */
+export class ShardPool {
+  readonly breaker: ShardBreaker;
+  private readonly pool: mysql.Pool;
+  /** Rejects of the acquires and statements waiting now, failed all at once when the breaker opens. */
+  private readonly waiting = new Set<(error: ShardUnavailable) => void>();
+  private readonly probeConfig: mysql.ConnectionOptions;
+  /**
+   * Bumped each time the breaker opens. A pooled connection opened before then went over the
+   * link that failed: it may be silently dead (its bytes lost), and a statement on it would wait
+   * for the whole statement timeout although the shard answers again. It is dropped, not used.
+   */
+  private generation = 0;
+  private readonly bornIn = new WeakMap<object, number>();
+
+  constructor(readonly options: ShardPoolOptions) {
+    this.pool = mysql.createPool({ ...options.pool, uri: options.uri, connectTimeout: shardConnectTimeoutMs });
+    // The pool's 'connection' event hands over mysql2's callback connection, once connected.
+    this.pool.on('connection', (connection) => {
+      this.bornIn.set(connection, this.generation);
+      options.onConnection?.(connection);
+    });
+    this.probeConfig = { uri: options.uri, connectTimeout: shardProbeTimeoutMs };
+    this.breaker = new ShardBreaker(options.name, () => this.probe());
+    this.breaker.onOpen((error) => {
+      this.generation += 1;
+      for (const reject of [...this.waiting]) reject(error);
+    });
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  get state(): BreakerState {
+    return this.breaker.state;
+  }
+
+  async getConnection(): Promise<ShardConnection> {
+    this.breaker.admit();
+    const acquiring = this.acquireTrusted();
+    try {
+      const connection = await this.bounded(acquiring, shardAcquireTimeoutMs, `no free connection within ${shardAcquireTimeoutMs} ms`, false);
+      return new ShardConnection(this, connection);
+    } catch (error) {
+      // The caller has gone: a connection that still arrives goes back unused.
+      acquiring.then((late) => late.release(), () => {});
+      throw this.failure(error);
+    }
+  }
+
+  /** A pooled connection opened since the breaker last opened (see generation). */
+  private async acquireTrusted(): Promise<mysql.PoolConnection> {
+    for (;;) {
+      const connection = await this.pool.getConnection();
+      if (this.bornIn.get(connection.connection) === this.generation) return connection;
+      connection.destroy();
+    }
+  }
+
+  async query(sql: Statement, values?: unknown): Promise<[unknown, unknown]> {
+    const connection = await this.getConnection();
+    try {
+      return await connection.query(sql, values);
+    } finally {
+      connection.release();
+    }
+  }
+
+  async execute(sql: Statement, values?: unknown): Promise<[unknown, unknown]> {
+    const connection = await this.getConnection();
+    try {
+      return await connection.execute(sql, values);
+    } finally {
+      connection.release();
+    }
+  }
+
+  /** Closes the pool; connections that do not answer the goodbye within shardCloseTimeoutMs are left to the socket's end. */
+  async end(): Promise<void> {
+    this.breaker.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const giveUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, shardCloseTimeoutMs);
+    });
+    await Promise.race([this.pool.end().catch(() => {}), giveUp]);
+    clearTimeout(timer);
+  }
+
+  /** Runs one statement on a connection: admitted by the breaker, bounded, its errors mapped. */
+  async run(connection: ShardConnection, send: (timeout: number) => Promise<[unknown, unknown]>): Promise<[unknown, unknown]> {
+    try {
+      this.breaker.admit();
+    } catch (error) {
+      connection.markBroken();
+      throw error;
+    }
+    try {
+      const result = await this.bounded(send(shardStatementTimeoutMs), null, '', true);
+      this.breaker.succeeded();
+      return result;
+    } catch (error) {
+      if (isShardUnreachable(error)) connection.markBroken();
+      throw this.failure(error);
+    }
+  }
+
+  /** Counts an unreachability failure in the breaker (not our own acquire timeout or refusal) and maps it. */
+  private failure(error: unknown): unknown {
+    if (!(error instanceof ShardUnavailable) && isShardUnreachable(error)) {
+      this.breaker.failed(error instanceof Error ? error.message : String(error));
+    }
+    return asShardUnavailable(this.name, error);
+  }
+
+  /**
+   * The work's outcome, unless the breaker opens first, or limitMs passes first (then
+   * ShardUnavailable with limitDetail). With watch, a slow one makes the breaker probe the shard.
+   */
+  private bounded<T>(work: Promise<T>, limitMs: number | null, limitDetail: string, watch: boolean): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timers: NodeJS.Timeout[] = [];
+      const settle = (): void => {
+        this.waiting.delete(abandon);
+        for (const timer of timers) clearTimeout(timer);
+      };
+      const abandon = (error: ShardUnavailable): void => {
+        settle();
+        reject(error);
+      };
+      this.waiting.add(abandon);
+      if (limitMs !== null) timers.push(setTimeout(() => abandon(new ShardUnavailable(this.name, limitDetail)), limitMs));
+      if (watch) timers.push(setTimeout(() => this.breaker.suspect(), shardStatementProbeAfterMs));
+      work.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** A fresh connection outside the pool and SELECT 1, all within shardProbeTimeoutMs. */
+  private async probe(): Promise<void> {
+    let connection: mysql.Connection | null = null;
+    const opening = mysql.createConnection(this.probeConfig);
+    const deadline = new Promise<never>((_, reject) => {
+      setTimeout(() => reject(new Error(`probe unanswered within ${shardProbeTimeoutMs} ms`)), shardProbeTimeoutMs).unref();
+    });
+    try {
+      connection = await Promise.race([opening, deadline]);
+      await Promise.race([connection.query({ sql: 'SELECT 1', timeout: shardProbeTimeoutMs }), deadline]);
+    } finally {
+      if (connection) connection.destroy();
+      else opening.then((late) => late.destroy(), () => {});
+    }
+  }
+}
+
+/**
+ * A connection taken from a ShardPool: the promise PoolConnection's query, execute, format,
+ * release and destroy, with every statement going through the pool's guard. A connection that
+ * failed in a way that leaves its protocol state unknown (a timeout, a lost link, the breaker
+ * opening under it) is destroyed on release instead of going back to the pool.
+ */
+export class ShardConnection {
+  private broken = false;
+
+  constructor(
+    private readonly owner: ShardPool,
+    private readonly connection: mysql.PoolConnection,
+  ) {}
+
+  query(sql: Statement, values?: unknown): Promise<[unknown, unknown]> {
+    return this.owner.run(this, (timeout) => {
+      const options = typeof sql === 'string' ? { sql, timeout } : { ...sql, timeout: sql.timeout ?? timeout };
+      const sent = values === undefined ? this.connection.query(options) : this.connection.query(options, values as never);
+      return sent as Promise<[unknown, unknown]>;
+    });
+  }
+
+  execute(sql: Statement, values?: unknown): Promise<[unknown, unknown]> {
+    return this.owner.run(this, (timeout) => {
+      const options = typeof sql === 'string' ? { sql, timeout } : { ...sql, timeout: sql.timeout ?? timeout };
+      const sent = values === undefined ? this.connection.execute(options) : this.connection.execute(options, values as never);
+      return sent as Promise<[unknown, unknown]>;
+    });
+  }
+
+  /** SQL with its values bound and escaped, as mysql2 would send it. */
+  format(sql: string, values: readonly unknown[] = []): string {
+    return this.connection.format(sql, values as unknown[]);
+  }
+
+  markBroken(): void {
+    this.broken = true;
+  }
+
+  release(): void {
+    if (this.broken) this.connection.destroy();
+    else this.connection.release();
+  }
+
+  destroy(): void {
+    this.connection.destroy();
+  }
+}

@@ -156,3 +156,19 @@ export const jwksFetchTimeoutMs = 5_000;
 export const jwksCacheMaxAgeMsDefault = 600_000;
 /** After a fetch, how long a token with an unknown kid waits before it may make the gateway fetch again (configurable: JWKS_COOLDOWN_MS). */
 export const jwksCooldownMsDefault = 30_000;
+
+/**
+ * Idempotency keys (subgraphs/transaction/src/services/key-retention.ts). Within the retention
+ * a replay answers the original outcome; after it the key is purged and may claim anew.
+ */
+/** How long a key is kept (configurable: IDEMPOTENCY_RETENTION_DAYS, within the bounds below). */
+export const idempotencyRetentionDaysDefault = 30;
+/** Shorter would break the promise clients retry on (a day of retries); longer than ten years is a typo. */
+export const idempotencyRetentionDaysMin = 1;
+export const idempotencyRetentionDaysMax = 3_650;
+/** Keys one purge statement deletes: short row locks, small undo, other writers barely wait. */
+export const idempotencyPurgeBatchSizeMax = 1_000;
+/** Batches one purge pass deletes per shard at most, so a backlog drains over passes, not in one burst. */
+export const idempotencyPurgeBatchesPerPassMax = 100;
+/** The pause between purge passes. */
+export const idempotencyPurgeIntervalMs = 60_000;

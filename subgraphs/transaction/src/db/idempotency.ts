@@ -82,3 +82,19 @@ export async function deleteLegacyKeys(shard: Shard, keys: ReadonlyArray<{ calle
   await rawWrite(shard.db, `DELETE FROM idempotency_keys WHERE anchor_id = '' AND (caller_id, idempotency_key) IN (?)`,
     [keys.map((k) => [k.callerId, k.idempotencyKey])]);
 }
+
+/**
+ * Deletes at most `limit` keys claimed before `cutoff`, oldest first, and answers how many it
+ * deleted. The keys are found without locks, then deleted by primary key with the age checked
+ * again: two replicas purging at once lock rows in primary-key order (no deadlock between
+ * them), and the second simply finds fewer rows. Each call is its own short transaction.
+ */
+export async function purgeKeysBefore(shard: Shard, cutoff: Date, limit: number): Promise<number> {
+  const rows = await rawRows<Pick<KeyRow, 'anchor_id' | 'caller_id' | 'idempotency_key'>>(shard.db,
+    'SELECT anchor_id, caller_id, idempotency_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?',
+    [cutoff, limit]);
+  if (rows.length === 0) return 0;
+  return rawWrite(shard.db,
+    'DELETE FROM idempotency_keys WHERE (anchor_id, caller_id, idempotency_key) IN (?) AND created_at < ?',
+    [rows.map((r) => [r.anchor_id, r.caller_id, r.idempotency_key]), cutoff]);
+}

@@ -1,0 +1,84 @@
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import {
+  idempotencyPurgeBatchesPerPassMax, idempotencyPurgeBatchSizeMax, idempotencyPurgeIntervalMs,
+  idempotencyRetentionDaysMax, idempotencyRetentionDaysMin,
+} from '@paygraph/shared/limits';
+import { purgeKeysBefore } from '../db/idempotency';
+
+const dayMs = 24 * 60 * 60 * 1000;
+
+/**
+ * Idempotency keys are kept for the retention; within it a replay always finds its key and
+ * answers the original outcome. Older keys are deleted by this purge, in batches of at most
+ * idempotencyPurgeBatchSizeMax per statement, on every shard. Any number of replicas may run
+ * it at once: each batch deletes by primary key and only rows still older than the cut-off.
+ */
+export interface KeyRetention {
+  retentionDays: number;
+  batchSize: number;
+}
+
+/** IDEMPOTENCY_RETENTION_DAYS as main.ts reads it: a value outside the bounds stops the process. */
+export function parseRetentionDays(value: number): number {
+  if (value < idempotencyRetentionDaysMin || value > idempotencyRetentionDaysMax) {
+    throw new Error(`IDEMPOTENCY_RETENTION_DAYS must be between ${idempotencyRetentionDaysMin} and ${idempotencyRetentionDaysMax}, got ${value}`);
+  }
+  return value;
+}
+
+/** The instant before which a key may go: exactly retentionDays before now. */
+export function retentionCutoff(now: Date, retentionDays: number): Date {
+  return new Date(now.getTime() - retentionDays * dayMs);
+}
+
+/**
+ * One pass: on each shard, batches until one comes back short or the pass's batch budget is
+ * spent. A shard that fails (unreachable) is reported and skipped; the others go on.
+ * Answers the keys deleted.
+ */
+export async function purgeExpiredKeys(shards: ShardSet, retention: KeyRetention, now: Date): Promise<number> {
+  const cutoff = retentionCutoff(now, retention.retentionDays);
+  const batchSize = Math.min(retention.batchSize, idempotencyPurgeBatchSizeMax);
+  const counts = await Promise.all(shards.all.map((shard) => purgeShard(shard, cutoff, batchSize).catch((error: unknown) => {
+    console.error(`idempotency key purge on ${shard.name} failed`, error);
+    return 0;
+  })));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+async function purgeShard(shard: Shard, cutoff: Date, batchSize: number): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < idempotencyPurgeBatchesPerPassMax; batch++) {
+    const n = await purgeKeysBefore(shard, cutoff, batchSize);
+    deleted += n;
+    if (n < batchSize) break;
+  }
+  return deleted;
+}
+
+export interface KeyPurge {
+  stop(): Promise<void>;
+}
+
+/** Runs a pass every idempotencyPurgeIntervalMs until stopped. */
+export function startKeyPurge(shards: ShardSet, retentionDays: number, now: () => Date = () => new Date()): KeyPurge {
+  let stopped = false;
+  let running: Promise<unknown> = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const pass = () => {
+    if (stopped) return;
+    running = purgeExpiredKeys(shards, { retentionDays, batchSize: idempotencyPurgeBatchSizeMax }, now())
+      .catch((error: unknown) => console.error('idempotency key purge failed', error))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(pass, idempotencyPurgeIntervalMs);
+      });
+  };
+  pass();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

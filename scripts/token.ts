@@ -6,7 +6,13 @@ import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
  * `npm run token -- --sub alice --role customer [--ttl 3600]` prints a JWT signed with
  * JWT_SECRET, and nothing else on stdout, so `TOKEN=$(npm run -s token -- ...)` works.
  */
-const usage = `usage: npm run token -- --sub <subject> --role <${roles.join('|')}> [--ttl <seconds>]`;
+const usage = [
+  `usage: npm run token -- --sub <subject> --role <${roles.join('|')}> [--ttl <seconds>]`,
+  '  operator            anything',
+  '  customer, merchant  their own accounts (ownerId = subject): open, read, pay, withdraw, refund; no deposits',
+  '  partner             reads its own accounts; moves no money',
+  '  channel             the bank or card integration: records deposits into any account; nothing else',
+].join('\n');
 
 function parseTtlSeconds(raw: string | undefined): number {
   if (raw === undefined) return tokenLifetimeSeconds;

@@ -27,12 +27,17 @@ describe('npm run token', () => {
     expect(result.code).toBe(0);
     const verified = await verifyAuthorization(`Bearer ${result.stdout}`, testTokens());
     expect(verified).toMatchObject({ ok: true, identity: { sub: 'alice', role: 'customer' } });
+    // The channel role (deposits from a bank or card integration) is one the gateway accepts.
+    const channel = await token(['--sub', 'bank-a', '--role', 'channel'], { JWT_SECRET: testSecret });
+    expect(channel.code).toBe(0);
+    expect(await verifyAuthorization(`Bearer ${channel.stdout}`, testTokens())).toMatchObject({ ok: true, identity: { sub: 'bank-a', role: 'channel' } });
   });
 
   it('refuses an unknown role and a missing secret with a clear message', async () => {
     const badRole = await token(['--sub', 'alice', '--role', 'admin'], { JWT_SECRET: testSecret });
     expect(badRole.code).not.toBe(0);
-    expect(badRole.stderr).toMatch(/--role must be one of customer, merchant, partner, operator/);
+    expect(badRole.stderr).toMatch(/--role must be one of customer, merchant, partner, operator, channel/);
+    expect(badRole.stderr).toMatch(/channel +the bank or card integration: records deposits/);
     const noSecret = await token(['--sub', 'alice', '--role', 'customer'], { JWT_SECRET: '' });
     expect(noSecret.code).not.toBe(0);
     expect(noSecret.stderr).toMatch(/JWT_SECRET is not set/);

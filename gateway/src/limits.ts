@@ -33,9 +33,9 @@ export const listItemsDefault = 10;
  * everything else have separate budgets; createPayments weighs one unit per input.
  */
 export const rateLimitWindowMs = 60_000;
-/** Money-mutation units per window for customers, merchants and partners (configurable: RATE_LIMIT_MONEY_PER_MINUTE). */
+/** Money-mutation units per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_MONEY_PER_MINUTE). */
 export const rateLimitMoneyPerMinuteDefault = 6_000;
-/** Other operations per window for customers, merchants and partners (configurable: RATE_LIMIT_READS_PER_MINUTE). */
+/** Other operations per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_READS_PER_MINUTE). */
 export const rateLimitReadsPerMinuteDefault = 60_000;
 /**
  * Operators run back-office batches (bulk payouts, the benchmark's 1,000-payment requests), so

@@ -8,6 +8,7 @@ import { SubgraphClient } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { isProduction } from '@paygraph/shared/config';
+import { AmountScalar } from '@paygraph/shared/graphql/scalars';
 import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
 import { withTimeout } from '@paygraph/shared/server/health';
 import {
@@ -133,6 +134,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   });
   let apiSchema: GraphQLSchema | null = null;
   gateway.onSchemaLoadOrUpdate((loaded) => {
+    parseAmountsAsSubgraphsDo(loaded.apiSchema);
     apiSchema = loaded.apiSchema;
   });
   const metrics = new Metrics();
@@ -184,6 +186,19 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
       await Promise.all(sources.map((s) => s.client.close()));
     },
   };
+}
+
+/**
+ * The supergraph gives the gateway custom scalars that take anything, so a JSON number or a
+ * malformed amount would reach a subgraph, whose refusal (an HTTP 400) comes back as an opaque
+ * INTERNAL_SERVER_ERROR. The gateway's Amount parses as the subgraphs' does: such a request is
+ * refused here, BAD_USER_INPUT, naming the variable or literal, before any subgraph is called.
+ */
+function parseAmountsAsSubgraphsDo(schema: GraphQLSchema): void {
+  const amount = schema.getType('Amount');
+  if (!amount || !('parseLiteral' in amount)) throw new Error('the supergraph has no Amount scalar');
+  amount.parseValue = AmountScalar.parseValue;
+  amount.parseLiteral = AmountScalar.parseLiteral;
 }
 
 /** Healthy only when every subgraph answers and reports every one of its shards healthy. */

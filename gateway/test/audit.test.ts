@@ -90,10 +90,13 @@ describe('audit trail', () => {
     const bearer = await token(ownerId, 'customer');
     const accountId = await openAccount(ownerId, bearer);
     const idempotencyKey = unique('dep');
+    // The card channel records the deposit (customers do not record their own).
+    const channelSub = unique('card-channel');
+    const channel = await token(channelSub, 'channel');
     const response = await post(gateway.url, {
       query: contractOperation('Deposit'),
       variables: { input: { idempotencyKey, accountId, amount: '1500', currency: 'USD', externalRef: `card ${card}` } },
-    }, bearer, { 'user-agent': `paygraph-test ${cardDigits}`, 'x-device-id': 'device-1' });
+    }, channel, { 'user-agent': `paygraph-test ${cardDigits}`, 'x-device-id': 'device-1' });
     expect(response.status).toBe(200);
     expect(response.body.data?.deposit.__typename).toBe('Deposit');
     const requestId = response.headers.get('x-request-id');
@@ -103,7 +106,7 @@ describe('audit trail', () => {
     expect(record).toMatchObject({
       event: 'mutation',
       denied: [],
-      principal: { sub: ownerId, role: 'customer' },
+      principal: { sub: channelSub, role: 'channel' },
       operation: { type: 'mutation', name: 'Deposit', rootFields: ['deposit'] },
       outcome: { ok: true, errorCodes: [], results: { deposit: 'Deposit' } },
       client: { ip: '127.0.0.1', userAgent: 'paygraph-test ************1111', deviceId: 'device-1' },
@@ -112,20 +115,20 @@ describe('audit trail', () => {
       field: 'deposit', index: null, idempotencyKey, accountId, counterpartyAccountId: null, paymentId: null,
       amount: '1500', currency: 'USD', note: 'card ************1111', outcome: 'Deposit', errorCodes: [],
     }]);
-    expect(raw).not.toContain(bearer);
-    expect(raw).not.toContain(bearer.split('.')[2]!);
+    expect(raw).not.toContain(channel);
+    expect(raw).not.toContain(channel.split('.')[2]!);
     expect(raw).not.toContain(cardDigits);
     expect(raw).not.toContain(card);
 
     const rows = await auditRows(requestId!);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
-      principalSub: ownerId, principalRole: 'customer', operationName: 'Deposit', action: 'deposit', itemIndex: 0,
+      principalSub: channelSub, principalRole: 'channel', operationName: 'Deposit', action: 'deposit', itemIndex: 0,
       idempotencyKey, accountId, amount: '1500', currency: 'USD', note: 'card ************1111', outcome: 'Deposit',
       errorCodes: null, clientIp: '127.0.0.1', userAgent: 'paygraph-test ************1111', deviceId: 'device-1',
     });
     const stored = JSON.stringify(rows[0], (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
-    expect(stored).not.toContain(bearer.split('.')[2]!);
+    expect(stored).not.toContain(channel.split('.')[2]!);
     expect(stored).not.toContain(cardDigits);
   });
 
@@ -136,7 +139,7 @@ describe('audit trail', () => {
     const funded = await post(gateway.url, {
       query: contractOperation('Deposit'),
       variables: { input: { idempotencyKey: unique('fund'), accountId: payer, amount: '100', currency: 'USD' } },
-    }, bearer);
+    }, await token('audit-operator', 'operator'));
     expect(funded.body.data?.deposit.__typename).toBe('Deposit');
     const keys = [unique('p'), unique('p'), unique('p')];
     const amounts = ['60', '30', '50'];

@@ -46,19 +46,29 @@ interface Customer {
   accountId: string;
 }
 
-/** A customer with one USD account, opened through the stack's own gateway (not the one under test). */
+/** What each customer starts with: enough for every withdrawal its money budget allows, and one more. */
+const funding = 100 * (moneyBudget + 1);
+
+/**
+ * A customer with one funded USD account, opened and funded (by an operator: customers do not
+ * record deposits) through the stack's own gateway, not the one under test.
+ */
 async function customer(): Promise<Customer> {
   const ownerId = unique('rate');
   const bearer = await token(ownerId, 'customer');
   const opened = await post(stack.gatewayUrl, { query: contractOperation('OpenAccount'), variables: { input: { ownerId, type: 'PERSONAL', currency: 'USD' } } }, bearer);
   const accountId = opened.body.data?.openAccount?.id as string | undefined;
   if (!accountId) throw new Error(`could not open an account: ${JSON.stringify(opened.body)}`);
+  const input = { idempotencyKey: unique('fund'), accountId, amount: String(funding), currency: 'USD' };
+  const funded = await post(stack.gatewayUrl, { query: contractOperation('Deposit'), variables: { input } }, await token('rate-operator', 'operator'));
+  if (funded.body.data?.deposit?.__typename !== 'Deposit') throw new Error(`could not fund the account: ${JSON.stringify(funded.body)}`);
   return { bearer, accountId };
 }
 
-function deposit(gateway: GuardedGateway, who: Customer): Promise<RawResponse> {
-  const input = { idempotencyKey: unique('dep'), accountId: who.accountId, amount: '100', currency: 'USD' };
-  return post(gateway.url, { query: contractOperation('Deposit'), variables: { input } }, who.bearer);
+/** A money mutation of the customer's own: 100 out of its account. */
+function withdraw(gateway: GuardedGateway, who: Customer): Promise<RawResponse> {
+  const input = { idempotencyKey: unique('wdr'), accountId: who.accountId, amount: '100', currency: 'USD' };
+  return post(gateway.url, { query: contractOperation('Withdraw'), variables: { input } }, who.bearer);
 }
 
 function readAccount(gateway: GuardedGateway, who: Customer): Promise<RawResponse> {
@@ -114,19 +124,19 @@ describe('rate limits in memory', () => {
   it('refuses a principal over its money budget while another is served, and keeps its reads apart', async () => {
     const [a, b] = await Promise.all([customer(), customer()]);
     for (let i = 0; i < moneyBudget; i++) {
-      const ok = await deposit(gateway, a);
+      const ok = await withdraw(gateway, a);
       expect(ok.status).toBe(200);
-      expect(ok.body.data?.deposit.__typename).toBe('Deposit');
+      expect(ok.body.data?.withdraw.__typename).toBe('Withdrawal');
     }
-    await expectLimited(gateway, () => deposit(gateway, a), 'money');
+    await expectLimited(gateway, () => withdraw(gateway, a), 'money');
 
-    const other = await deposit(gateway, b);
+    const other = await withdraw(gateway, b);
     expect(other.status).toBe(200);
-    expect(other.body.data?.deposit.__typename).toBe('Deposit');
+    expect(other.body.data?.withdraw.__typename).toBe('Withdrawal');
     // Reads have their own budget: the money refusal leaves them alone.
     const read = await readAccount(gateway, a);
     expect(read.status).toBe(200);
-    expect(read.body.data?.account.balance.available).toBe(String(100 * moneyBudget));
+    expect(read.body.data?.account.balance.available).toBe(String(funding - 100 * moneyBudget));
   });
 
   it('refuses reads over the reads budget', async () => {
@@ -174,10 +184,10 @@ describe('rate limits through Redis', () => {
 
   it('shares one budget between two gateways, per principal', async () => {
     const [a, b] = await Promise.all([customer(), customer()]);
-    for (let i = 0; i < moneyBudget; i++) expect((await deposit(i % 2 === 0 ? first : second, a)).body.data?.deposit.__typename).toBe('Deposit');
-    await expectLimited(first, () => deposit(first, a), 'money');
-    await expectLimited(second, () => deposit(second, a), 'money');
-    expect((await deposit(second, b)).body.data?.deposit.__typename).toBe('Deposit');
+    for (let i = 0; i < moneyBudget; i++) expect((await withdraw(i % 2 === 0 ? first : second, a)).body.data?.withdraw.__typename).toBe('Withdrawal');
+    await expectLimited(first, () => withdraw(first, a), 'money');
+    await expectLimited(second, () => withdraw(second, a), 'money');
+    expect((await withdraw(second, b)).body.data?.withdraw.__typename).toBe('Withdrawal');
   });
 
   it('counts in Redis, atomically across concurrent requests', async () => {

@@ -24,9 +24,9 @@ import { isMoneyMutationField, moneyActionsOf, moneyWeight, rootFieldsOf, type R
  *    response is sent.
  */
 export interface RateBudgets {
-  /** Money-mutation units (createPayments: one per input) per minute, for customers, merchants and partners. */
+  /** Money-mutation units (createPayments: one per input) per minute, for customers, merchants, partners and channels. */
   moneyPerMinute: number;
-  /** Other operations per minute, for customers, merchants and partners. */
+  /** Other operations per minute, for customers, merchants, partners and channels. */
   readsPerMinute: number;
   operatorMoneyPerMinute: number;
   operatorReadsPerMinute: number;

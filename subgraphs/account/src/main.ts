@@ -3,10 +3,14 @@ import { subgraphTrustFromEnv } from '@paygraph/shared/gateway-trust';
 import { envInt, envString } from '@paygraph/shared/config';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
+import { keyRing } from '@paygraph/shared/ledger/tamper';
 import { balancePollIntervalMsDefault, balanceSafetyPollIntervalMsDefault, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import { createAccountSubgraph } from './server';
 
 await runSubgraphMain('account', async () => {
+  // The ledger key is read before anything opens: without it in production the process stops
+  // here, naming LEDGER_MAC_KEY, instead of reporting healthy and failing every write.
+  keyRing();
   const shards = openShards();
   // With Redis, hints wake the feed and the poll only backs them up; without, the poll is the fan-out.
   const redisUrl = envString('REDIS_URL', '');

@@ -4,6 +4,7 @@ import { envBool, envInt, envString } from '@paygraph/shared/config';
 import { defaultCalendar } from '@paygraph/shared/business-date';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
+import { keyRing } from '@paygraph/shared/ledger/tamper';
 import { createSettlementSubgraph } from './server';
 import { feeBpsMax } from './domain/fees';
 import { settlementConfigDefault, type SettlementConfig } from './services/settle';
@@ -17,6 +18,9 @@ function settlementConfig(): SettlementConfig {
 }
 
 await runSubgraphMain('settlement', async () => {
+  // The ledger key is read before anything opens: without it in production the process stops
+  // here, naming LEDGER_MAC_KEY, instead of reporting healthy and failing every write.
+  keyRing();
   defaultCalendar();
   const config = settlementConfig();
   const shards = openShards();

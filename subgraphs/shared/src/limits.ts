@@ -7,6 +7,23 @@
 /** Logical shards ids are routed by; physical databases are a map over these. */
 export const logicalShardCount = 64;
 
+/**
+ * MySQL's signed BIGINT, the type of every balance bucket, balance_after and amount column. The
+ * posting rules refuse (BALANCE_LIMIT) any posting that would take a bucket or an account's
+ * total past it, so the database never rounds, clips or errs on a balance.
+ */
+export const balanceMaxMinorUnits = 2n ** 63n - 1n;
+export const balanceMinMinorUnits = -(2n ** 63n);
+
+/**
+ * The largest amount one money operation may move (configurable: AMOUNT_MAX, validated at
+ * start-up). 10^15 minor units is ten trillion in a two-decimal currency (about 6.7 trillion
+ * USD in yen), far above any real single movement; it is below 2^53, so a client that reads
+ * an Amount into a double still gets it exactly; and 9,223 maximal deposits would be needed
+ * before any account (the reserve first) could reach the BIGINT bound.
+ */
+export const amountMaxMinorUnitsDefault = 10n ** 15n;
+
 /** Page sizes for connections (entries, accounts, payments). */
 export const pageSizeDefault = 20;
 export const pageSizeMax = 100;

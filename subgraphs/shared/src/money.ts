@@ -1,13 +1,10 @@
 import { type Result, err, ok } from './result';
+import { balanceMaxMinorUnits, balanceMinMinorUnits } from './limits';
 
 /**
  * Money is an integer number of minor units (cents) held as bigint, with its currency.
  * It crosses the API as a decimal string (scalar Amount) and is stored as BIGINT.
  */
-
-/** MySQL's signed BIGINT, the largest amount or balance we can store. */
-export const amountMax = 2n ** 63n - 1n;
-export const amountMin = -(2n ** 63n);
 
 /** ISO-4217 codes we accept, with their minor-unit exponent (documentation for clients). */
 export const currencyMinorUnits: Readonly<Record<string, number>> = {
@@ -21,6 +18,7 @@ export type MoneyInputError =
   | { kind: 'AmountMalformed'; input: string }
   | { kind: 'AmountNotPositive'; input: string }
   | { kind: 'AmountTooLarge'; input: string }
+  | { kind: 'AmountAboveMax'; input: string; amountMax: bigint }
   | { kind: 'CurrencyUnknown'; input: string };
 
 const integerPattern = /^-?(0|[1-9][0-9]*)$/;
@@ -29,15 +27,21 @@ const integerPattern = /^-?(0|[1-9][0-9]*)$/;
 export function parseAmount(input: string): Result<bigint, MoneyInputError> {
   if (input.length > 25 || !integerPattern.test(input)) return err({ kind: 'AmountMalformed', input });
   const value = BigInt(input);
-  if (value > amountMax || value < amountMin) return err({ kind: 'AmountTooLarge', input });
+  if (value > balanceMaxMinorUnits || value < balanceMinMinorUnits) return err({ kind: 'AmountTooLarge', input });
   return ok(value);
 }
 
-/** A transfer amount: strictly positive and storable. */
-export function parsePositiveAmount(input: string): Result<bigint, MoneyInputError> {
+/**
+ * The amount of one money movement (deposit, withdrawal, payment, refund, hold, capture):
+ * strictly positive and at most amountMax, the AMOUNT_MAX the process was started with. Every
+ * money operation checks its amounts here, so that no single request can bring a balance,
+ * the shard's reserve included, near the BIGINT bound.
+ */
+export function parsePositiveAmount(input: string, amountMax: bigint): Result<bigint, MoneyInputError> {
   const parsed = parseAmount(input);
   if (!parsed.ok) return parsed;
   if (parsed.value <= 0n) return err({ kind: 'AmountNotPositive', input });
+  if (parsed.value > amountMax) return err({ kind: 'AmountAboveMax', input, amountMax });
   return parsed;
 }
 
@@ -57,7 +61,9 @@ export function describeMoneyError(error: MoneyInputError): string {
     case 'AmountNotPositive':
       return `amount "${error.input}" must be greater than zero`;
     case 'AmountTooLarge':
-      return `amount "${error.input}" is larger than ${amountMax} minor units`;
+      return `amount "${error.input}" is larger than ${balanceMaxMinorUnits} minor units`;
+    case 'AmountAboveMax':
+      return `amount "${error.input}" is above ${error.amountMax} minor units, the most one operation may move`;
     case 'CurrencyUnknown':
       return `currency "${error.input}" is not a supported ISO-4217 code`;
   }

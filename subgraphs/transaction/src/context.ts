@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import type http from 'node:http';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
+import { amountMaxMinorUnitsDefault } from '@paygraph/shared/limits';
 import type { AccountRow, PostingRow } from '@paygraph/shared/db/schema/ledger';
 import { paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
 import { postingsByIds } from './db/postings';
@@ -25,11 +26,25 @@ export function clientInfo(req: http.IncomingMessage): ClientInfo {
   return { deviceId: header('x-device-id'), ip: header('x-client-ip'), userAgent: header('x-client-user-agent') };
 }
 
-export function extendContext(base: BaseSubgraphContext, client: ClientInfo, now: () => Date = () => new Date()): TransactionContext {
+/** What main.ts read from the environment for this subgraph. */
+export interface TransactionSettings {
+  /** AMOUNT_MAX, in minor units. */
+  amountMax: bigint;
+}
+
+export const defaultTransactionSettings: TransactionSettings = { amountMax: amountMaxMinorUnitsDefault };
+
+export function extendContext(
+  base: BaseSubgraphContext,
+  client: ClientInfo,
+  now: () => Date = () => new Date(),
+  settings: TransactionSettings = defaultTransactionSettings,
+): TransactionContext {
   return {
     ...base,
     now,
     client,
+    amountMax: settings.amountMax,
     payments: shardedLoader(base, 'payment', paymentsByIds),
     refunds: shardedLoader(base, 'refund', refundsByIds),
     postings: shardedLoader(base, 'posting', postingsByIds),

@@ -1,18 +1,23 @@
 import { openShards } from '@paygraph/shared/shards/pool';
 import { subgraphTrustFromEnv } from '@paygraph/shared/gateway-trust';
-import { envBool, envInt, envString } from '@paygraph/shared/config';
+import { envBool, envInt, envMinorUnits, envString } from '@paygraph/shared/config';
+import { keyRing } from '@paygraph/shared/ledger/tamper';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
 import { createTransactionSubgraph } from './server';
 import { relayIntervalMsDefault, startRelay } from './services/relay';
 import { parseRetentionDays, startKeyPurge } from './services/key-retention';
-import { idempotencyRetentionDaysDefault } from '@paygraph/shared/limits';
+import { amountMaxMinorUnitsDefault, idempotencyRetentionDaysDefault } from '@paygraph/shared/limits';
 
 await runSubgraphMain('transaction', async () => {
-  // Read first: a bad value stops the process before it opens a connection.
+  // Read before anything opens: a production process without its ledger key, or a bad
+  // AMOUNT_MAX or IDEMPOTENCY_RETENTION_DAYS, stops here naming the variable instead of failing
+  // later.
+  keyRing();
+  const amountMax = envMinorUnits('AMOUNT_MAX', amountMaxMinorUnitsDefault);
   const retentionDays = parseRetentionDays(envInt('IDEMPOTENCY_RETENTION_DAYS', idempotencyRetentionDaysDefault));
   const shards = openShards();
-  const server = await createTransactionSubgraph(shards, subgraphTrustFromEnv('transaction'));
+  const server = await createTransactionSubgraph(shards, subgraphTrustFromEnv('transaction'), undefined, { amountMax });
   const port = await listen(server.http, envInt('TRANSACTION_PORT', 4002), envString('HOST', '127.0.0.1'));
   // The relay completes cross-shard movements cut off by a crash; every replica may run one.
   if (envBool('RELAY_ENABLED', true)) {

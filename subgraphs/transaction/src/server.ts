@@ -2,16 +2,21 @@ import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/share
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import { clientInfo, extendContext, type TransactionContext } from './context';
+import { clientInfo, defaultTransactionSettings, extendContext, type TransactionContext, type TransactionSettings } from './context';
 import { resolvers } from './resolvers/index';
 
-export function createTransactionSubgraph(shards: ShardSet, trust: SubgraphTrust, now?: () => Date): Promise<SubgraphServer> {
+export function createTransactionSubgraph(
+  shards: ShardSet,
+  trust: SubgraphTrust,
+  now?: () => Date,
+  settings: TransactionSettings = defaultTransactionSettings,
+): Promise<SubgraphServer> {
   return createSubgraph<TransactionContext>({
     name: 'transaction',
     typeDefs: readSchema('transaction'),
     resolvers: resolvers as unknown as GraphQLResolverMap<TransactionContext>,
     shards,
     trust,
-    extendContext: (base, req) => extendContext(base, clientInfo(req), now),
+    extendContext: (base, req) => extendContext(base, clientInfo(req), now, settings),
   });
 }

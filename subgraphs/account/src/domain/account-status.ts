@@ -15,7 +15,7 @@ export type StatusRefusal =
  * zero — may close, so no money is stranded in a closed account.
  */
 export function decideStatusChange(identity: Identity, view: AccountView, action: StatusAction): Result<AccountView['status'], StatusRefusal> {
-  const isOwner = identity.sub === view.ownerId && identity.role !== 'partner';
+  const isOwner = identity.sub === view.ownerId && (identity.role === 'customer' || identity.role === 'merchant');
   if (view.type === 'SYSTEM') return err({ kind: 'Forbidden', message: 'system accounts are managed by the platform' });
   if (action !== 'close' && identity.role !== 'operator') return err({ kind: 'Forbidden', message: `only operators may ${action} accounts` });
   if (action === 'close' && identity.role !== 'operator' && !isOwner) return err({ kind: 'Forbidden', message: 'only the owner or an operator may close an account' });

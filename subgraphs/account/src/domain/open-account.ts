@@ -49,6 +49,8 @@ function refuseCaller(identity: Identity, input: OpenAccountInput): string | nul
       return null;
     case 'partner':
       return 'partners may read accounts but not open them';
+    case 'channel':
+      return 'channels record deposits; they do not open accounts';
     case 'customer':
       if (input.type === 'MERCHANT') return 'customers open PERSONAL accounts; a merchant token opens MERCHANT accounts';
       return input.ownerId === identity.sub ? null : 'ownerId must be your own (the token subject)';

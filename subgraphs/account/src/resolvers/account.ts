@@ -1,5 +1,5 @@
 import { badUserInput, forbidden } from '@paygraph/shared/graphql/errors';
-import { mayRead } from '@paygraph/shared/identity';
+import { mayRead, mayReadBalance } from '@paygraph/shared/identity';
 import { decodeCursor, encodeCursor, pageSize } from '@paygraph/shared/graphql/paging';
 import { formatAmount } from '@paygraph/shared/money';
 import type { AccountContext } from '../context';
@@ -14,7 +14,7 @@ export const accountResolvers = {
   },
   version: (view: AccountView) => view.version.toString(),
   balance: (view: AccountView, _args: unknown, ctx: AccountContext) => {
-    if (!mayRead(ctx.identity, view.ownerId)) throw forbidden(`you may not read the balance of account ${view.id}`);
+    if (!mayReadBalance(ctx.identity, view.ownerId)) throw forbidden(`you may not read the balance of account ${view.id}`);
     return {
       available: formatAmount(view.available),
       frozen: formatAmount(view.frozen),

@@ -1,11 +1,26 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
+import { describeMoneyError, parseAmount } from '../money';
 
 /**
- * Amount crosses the wire as a decimal string of minor units. Parsing into bigint happens in
- * the domain (parseAmount), where a bad amount becomes an INVALID_INPUT value that writes
- * nothing; the scalar passes what it got along as text so that a client sending 12.5 or
- * "abc" gets that clear, typed error rather than a generic coercion failure.
+ * Amount crosses the wire as a decimal string of minor units, and only so (the contract's
+ * promise): a JSON number or an unquoted literal (`amount: 100`) may already have lost cents to
+ * a double on its way, and text with a "+", spaces, a fraction, an exponent or leading zeros,
+ * or beyond the signed BIGINT range, is not an amount. Such a request is malformed and is
+ * refused whole with BAD_USER_INPUT before any resolver runs, so it writes nothing. The syntax
+ * is the one serialize emits (signed, for entries), so every Amount the API answers can be sent
+ * back; whether a value is allowed for an operation (above zero, at most AMOUNT_MAX) is the
+ * domain's question, answered as INVALID_INPUT.
  */
+function amountOrThrow(text: string): string {
+  const parsed = parseAmount(text);
+  if (parsed.ok) return text;
+  throw new GraphQLError(`Amount must be a decimal string of minor units, e.g. "1999": ${describeMoneyError(parsed.error)}`, {
+    extensions: { code: 'BAD_USER_INPUT' },
+  });
+}
+
+const amountMustBeString = 'Amount must be a decimal string of minor units, e.g. "1999", not a number or another type';
+
 export const AmountScalar = new GraphQLScalarType<string, string>({
   name: 'Amount',
   description: 'An integer number of minor currency units as a decimal string: "1999" is 19.99 USD.',
@@ -15,15 +30,12 @@ export const AmountScalar = new GraphQLScalarType<string, string>({
     throw new GraphQLError(`Amount cannot represent ${String(value)}`);
   },
   parseValue(value) {
-    if (typeof value === 'string') return value;
-    // JSON numbers above 2^53 have already lost cents in JSON.parse, so only safe integers
-    // pass; anything else becomes text that the domain rejects as INVALID_INPUT.
-    if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
-    return `not-an-amount:${typeof value === 'number' ? String(value) : typeof value}`;
+    if (typeof value !== 'string') throw new GraphQLError(amountMustBeString, { extensions: { code: 'BAD_USER_INPUT' } });
+    return amountOrThrow(value);
   },
   parseLiteral(ast) {
-    if (ast.kind === Kind.STRING || ast.kind === Kind.INT || ast.kind === Kind.FLOAT) return ast.value;
-    return `not-an-amount:${ast.kind}`;
+    if (ast.kind !== Kind.STRING) throw new GraphQLError(amountMustBeString, { extensions: { code: 'BAD_USER_INPUT' } });
+    return amountOrThrow(ast.value);
   },
 });
 

@@ -1,5 +1,5 @@
 import { newId, parseId, type LogicalShard } from '../ids';
-import { amountMax, amountMin } from '../money';
+import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../limits';
 import { assert, err, ok, type Result } from '../result';
 
 /**
@@ -56,7 +56,13 @@ export type PostingRejection =
   | { code: 'ACCOUNT_NOT_FOUND'; accountId: string }
   | { code: 'ACCOUNT_NOT_ACTIVE'; accountId: string; status: AccountStatus }
   | { code: 'CURRENCY_MISMATCH'; accountId: string; accountCurrency: string; postingCurrency: string }
-  | { code: 'INSUFFICIENT_FUNDS'; accountId: string; available: bigint };
+  | { code: 'INSUFFICIENT_FUNDS'; accountId: string; available: bigint }
+  /**
+   * The posting would take a bucket, or the account's total (written as balance_after), past
+   * what a BIGINT column holds. System accounts too: the reserve reads negative and deposits
+   * push it further down.
+   */
+  | { code: 'BALANCE_LIMIT'; accountId: string; bucket: Bucket };
 
 export interface EntryDraft {
   id: string;
@@ -72,6 +78,10 @@ export interface EntryDraft {
 
 export function total(state: AccountState): bigint {
   return state.available + state.frozen + state.pending;
+}
+
+function fitsColumn(balance: bigint): boolean {
+  return balance >= balanceMinMinorUnits && balance <= balanceMaxMinorUnits;
 }
 
 function bucketKey(bucket: Bucket): 'available' | 'frozen' | 'pending' {
@@ -115,7 +125,7 @@ export function applyPosting(
       if (next.type !== 'SYSTEM' && next[key] < 0n) {
         return err({ code: 'INSUFFICIENT_FUNDS', accountId: leg.accountId, available: current[bucketKey(leg.bucket)] });
       }
-      assert(next[key] <= amountMax && next[key] >= amountMin, `balance of ${leg.accountId} leaves BIGINT`);
+      if (!fitsColumn(next[key]) || !fitsColumn(total(next))) return err({ code: 'BALANCE_LIMIT', accountId: leg.accountId, bucket: move.bucket });
       drafts.push({ accountId: leg.accountId, postingId: spec.id, bucket: move.bucket, amount: move.amount,
         direction: move.amount < 0n ? 'DEBIT' : 'CREDIT', currency: spec.currency });
     }

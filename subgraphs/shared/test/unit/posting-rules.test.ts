@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyPosting, type AccountState, type PostingSpec } from '../../src/ledger/posting-rules';
 import { newId, toLogicalShard } from '../../src/ids';
 import { InvariantViolation } from '../../src/result';
+import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../../src/limits';
 
 function account(overrides: Partial<AccountState> = {}): AccountState {
   return {
@@ -79,6 +80,65 @@ describe('posting rules', () => {
     const result = applyPosting(new Map([[merchant.id, merchant], [payer.id, payer]]), spec);
     expect(result.ok && result.value.map((e) => [e.bucket, e.amount])).toEqual([['PENDING', -30n], ['AVAILABLE', -20n], ['AVAILABLE', 50n]]);
     expect([merchant.pending, merchant.available]).toEqual([0n, 80n]);
+  });
+
+  it('refuses BALANCE_LIMIT when a credit would take a client bucket past BIGINT, and changes nothing', () => {
+    const reserve = account({ type: 'SYSTEM', available: -10n });
+    const rich = account({ available: balanceMaxMinorUnits - 5n, lastSequence: 3n });
+    const states = new Map([[reserve.id, reserve], [rich.id, rich]]);
+    const before = structuredClone([reserve, rich]);
+    expect(applyPosting(states, transfer(reserve, rich, 6n))).toEqual({
+      ok: false, error: { code: 'BALANCE_LIMIT', accountId: rich.id, bucket: 'AVAILABLE' },
+    });
+    expect([reserve, rich]).toEqual(before);
+    // Exactly up to the bound is allowed.
+    expect(applyPosting(states, transfer(reserve, rich, 5n)).ok).toBe(true);
+    expect(rich.available).toBe(balanceMaxMinorUnits);
+  });
+
+  it('refuses BALANCE_LIMIT when a debit would take a system account (the reserve) below BIGINT', () => {
+    const reserve = account({ type: 'SYSTEM', available: balanceMinMinorUnits + 1n });
+    const customer = account();
+    const states = new Map([[reserve.id, reserve], [customer.id, customer]]);
+    expect(applyPosting(states, transfer(reserve, customer, 2n))).toEqual({
+      ok: false, error: { code: 'BALANCE_LIMIT', accountId: reserve.id, bucket: 'AVAILABLE' },
+    });
+    expect([reserve.available, reserve.lastSequence, customer.available, customer.lastSequence]).toEqual([balanceMinMinorUnits + 1n, 0n, 0n, 0n]);
+  });
+
+  it('refuses BALANCE_LIMIT for a system account credited past BIGINT (fee income, clearing)', () => {
+    const clearing = account({ type: 'SYSTEM', available: balanceMaxMinorUnits });
+    const payer = account({ available: 1n });
+    expect(applyPosting(new Map([[clearing.id, clearing], [payer.id, payer]]), transfer(payer, clearing, 1n))).toEqual({
+      ok: false, error: { code: 'BALANCE_LIMIT', accountId: clearing.id, bucket: 'AVAILABLE' },
+    });
+    expect(payer.available).toBe(1n);
+  });
+
+  it('refuses BALANCE_LIMIT in every bucket, and when the buckets fit but their total (balance_after) does not', () => {
+    for (const bucket of ['AVAILABLE', 'FROZEN', 'PENDING'] as const) {
+      const key = bucket.toLowerCase() as 'available' | 'frozen' | 'pending';
+      const source = account({ type: 'SYSTEM' });
+      const full = account({ [key]: balanceMaxMinorUnits });
+      const spec: PostingSpec = {
+        ...transfer(source, full, 1n),
+        legs: [{ accountId: source.id, bucket: 'AVAILABLE', amount: -1n }, { accountId: full.id, bucket, amount: 1n }],
+      };
+      expect(applyPosting(new Map([[source.id, source], [full.id, full]]), spec)).toEqual({
+        ok: false, error: { code: 'BALANCE_LIMIT', accountId: full.id, bucket },
+      });
+      expect(full[key]).toBe(balanceMaxMinorUnits);
+    }
+    const source = account({ type: 'SYSTEM' });
+    const merchant = account({ type: 'MERCHANT', available: balanceMaxMinorUnits - 10n, pending: 5n });
+    const toPending: PostingSpec = {
+      ...transfer(source, merchant, 6n),
+      legs: [{ accountId: source.id, bucket: 'AVAILABLE', amount: -6n }, { accountId: merchant.id, bucket: 'PENDING', amount: 6n }],
+    };
+    expect(applyPosting(new Map([[source.id, source], [merchant.id, merchant]]), toPending)).toEqual({
+      ok: false, error: { code: 'BALANCE_LIMIT', accountId: merchant.id, bucket: 'PENDING' },
+    });
+    expect(merchant.pending).toBe(5n);
   });
 
   it('crashes on a posting that does not sum to zero: that is a bug, not a user error', () => {

@@ -9,6 +9,7 @@ export type MoneyError =
   | { kind: 'CurrencyMismatch'; accountId: string; accountCurrency: string; requestCurrency: string }
   | { kind: 'SameAccount'; accountId: string }
   | { kind: 'InsufficientFunds'; accountId: string; available: bigint }
+  | { kind: 'BalanceLimit'; accountId: string; bucket: string }
   | { kind: 'IdempotencyKeyReused'; idempotencyKey: string }
   | { kind: 'PaymentNotFound'; paymentId: string }
   | { kind: 'PaymentNotRefundable'; paymentId: string; status: string }
@@ -24,6 +25,8 @@ export function fromRejection(rejection: PostingRejection): MoneyError {
       return { kind: 'CurrencyMismatch', accountId: rejection.accountId, accountCurrency: rejection.accountCurrency, requestCurrency: rejection.postingCurrency };
     case 'INSUFFICIENT_FUNDS':
       return { kind: 'InsufficientFunds', accountId: rejection.accountId, available: rejection.available };
+    case 'BALANCE_LIMIT':
+      return { kind: 'BalanceLimit', accountId: rejection.accountId, bucket: rejection.bucket };
     default:
       return unreachable(rejection);
   }

@@ -6,7 +6,8 @@ import { invalidInput, type MoneyError } from './errors';
 
 /**
  * Client input, checked before anything is read or written. Every refusal names its field,
- * and a request that fails here writes nothing, not even its idempotency key.
+ * and a request that fails here writes nothing, not even its idempotency key. amountMax is
+ * the process's AMOUNT_MAX: the most one operation may move.
  */
 const idempotencyKeyPattern = /^[\x21-\x7e]+$/;
 const textPattern = /^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$/;
@@ -60,23 +61,23 @@ export interface ParsedRefund {
   reason: string | null;
 }
 
-export function parseExternalTransfer(input: ExternalTransferInput): Result<ParsedExternalTransfer, MoneyError> {
+export function parseExternalTransfer(input: ExternalTransferInput, amountMax: bigint): Result<ParsedExternalTransfer, MoneyError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('account', input.accountId)) return err(invalidInput('accountId', `"${input.accountId}" is not an account id`));
-  const money = parseMoney(input.amount, input.currency);
+  const money = parseMoney(input.amount, input.currency, amountMax);
   if (!money.ok) return money;
   const externalRef = checkText('externalRef', input.externalRef, externalRefLengthMax);
   if (!externalRef.ok) return externalRef;
   return ok({ idempotencyKey: input.idempotencyKey, accountId: input.accountId, ...money.value, externalRef: externalRef.value });
 }
 
-export function parseCreatePayment(input: CreatePaymentInput): Result<ParsedPayment, MoneyError> {
+export function parseCreatePayment(input: CreatePaymentInput, amountMax: bigint): Result<ParsedPayment, MoneyError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('account', input.payerAccountId)) return err(invalidInput('payerAccountId', `"${input.payerAccountId}" is not an account id`));
   if (!parseId('account', input.payeeAccountId)) return err(invalidInput('payeeAccountId', `"${input.payeeAccountId}" is not an account id`));
-  const money = parseMoney(input.amount, input.currency);
+  const money = parseMoney(input.amount, input.currency, amountMax);
   if (!money.ok) return money;
   if (input.payerAccountId === input.payeeAccountId) return err({ kind: 'SameAccount', accountId: input.payerAccountId });
   const description = checkText('description', input.description, descriptionLengthMax);
@@ -87,11 +88,11 @@ export function parseCreatePayment(input: CreatePaymentInput): Result<ParsedPaym
   });
 }
 
-export function parseRefundPayment(input: RefundPaymentInput): Result<ParsedRefund, MoneyError> {
+export function parseRefundPayment(input: RefundPaymentInput, amountMax: bigint): Result<ParsedRefund, MoneyError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('payment', input.paymentId)) return err(invalidInput('paymentId', `"${input.paymentId}" is not a payment id`));
-  const amount = parsePositiveAmount(input.amount);
+  const amount = parsePositiveAmount(input.amount, amountMax);
   if (!amount.ok) return err(invalidInput('amount', describeMoneyError(amount.error)));
   const reason = checkText('reason', input.reason, descriptionLengthMax);
   if (!reason.ok) return reason;
@@ -105,8 +106,8 @@ function checkKey(key: string): MoneyError | null {
   return null;
 }
 
-function parseMoney(amount: string, currency: string): Result<{ amount: bigint; currency: Currency }, MoneyError> {
-  const parsedAmount = parsePositiveAmount(amount);
+function parseMoney(amount: string, currency: string, amountMax: bigint): Result<{ amount: bigint; currency: Currency }, MoneyError> {
+  const parsedAmount = parsePositiveAmount(amount, amountMax);
   if (!parsedAmount.ok) return err(invalidInput('amount', describeMoneyError(parsedAmount.error)));
   const parsedCurrency = parseCurrency(currency);
   if (!parsedCurrency.ok) return err(invalidInput('currency', describeMoneyError(parsedCurrency.error)));

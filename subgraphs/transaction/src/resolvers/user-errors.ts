@@ -25,6 +25,12 @@ export function toUserError(error: MoneyError) {
         message: `account ${error.accountId} has ${formatAmount(error.available)} available`,
         accountId: error.accountId, available: formatAmount(error.available),
       };
+    case 'BalanceLimit':
+      return {
+        __typename: 'BalanceLimit', code: 'BALANCE_LIMIT',
+        message: `the movement would take the ${error.bucket} balance of account ${error.accountId} past what the ledger can hold; nothing moved`,
+        accountId: error.accountId,
+      };
     case 'IdempotencyKeyReused':
       return {
         __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED',

@@ -13,4 +13,6 @@ export interface ServiceContext {
   identity: Identity;
   now: () => Date;
   client: ClientInfo;
+  /** AMOUNT_MAX: the most one money operation may move, in minor units. */
+  amountMax: bigint;
 }

@@ -1,5 +1,5 @@
 import { forbidden } from '@paygraph/shared/graphql/errors';
-import { mayWrite } from '@paygraph/shared/identity';
+import { mayRecordDeposit, mayWrite } from '@paygraph/shared/identity';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
@@ -18,18 +18,23 @@ import type { ServiceContext } from './context';
 /**
  * Deposits (bank reserve → account) and withdrawals (account → bank reserve): one posting on
  * the account's shard, recorded with the bank's external reference for reconciliation.
+ * A deposit says money arrived from outside, so only an operator or a channel records one
+ * (into any client account); a withdrawal moves the holder's own money, so the owner may.
  */
 export async function externalTransfer(
   ctx: ServiceContext,
   kind: 'DEPOSIT' | 'WITHDRAWAL',
   input: ExternalTransferInput,
 ): Promise<Result<ExternalTransferRow, MoneyError>> {
-  const parsed = parseExternalTransfer(input);
+  if (kind === 'DEPOSIT' && !mayRecordDeposit(ctx.identity)) {
+    throw forbidden('deposits are recorded by an operator or a channel (the bank or card integration that received the funds)');
+  }
+  const parsed = parseExternalTransfer(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const account = (await readAccounts(ctx.shards, [request.accountId])).get(request.accountId);
   if (!account || account.type === 'SYSTEM' || account.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.accountId });
-  if (!mayWrite(ctx.identity, account.ownerId)) throw forbidden(`account ${request.accountId} is not yours`);
+  if (kind === 'WITHDRAWAL' && !mayWrite(ctx.identity, account.ownerId)) throw forbidden(`account ${request.accountId} is not yours`);
   const shard = shardOfAccount(ctx.shards, request.accountId);
   const hash = requestHash(kind, { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef });
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';

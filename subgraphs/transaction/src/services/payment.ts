@@ -33,7 +33,7 @@ export const inlineGraceMs = 5_000;
  * finishes it and the payment reads PROCESSING until then.
  */
 export async function createPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, MoneyError>> {
-  const parsed = parseCreatePayment(input);
+  const parsed = parseCreatePayment(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const found = await readAccounts(ctx.shards, [parsed.value.payerAccountId, parsed.value.payeeAccountId]);
   const plan = planPayment(ctx, parsed.value, found);
@@ -52,7 +52,7 @@ export async function createPayment(ctx: ServiceContext, input: CreatePaymentInp
  */
 export async function createPayments(ctx: ServiceContext, inputs: readonly CreatePaymentInput[]): Promise<Array<Result<PaymentRow, MoneyError>>> {
   if (inputs.length > bulkPaymentsMax) throw badUserInput(`createPayments takes at most ${bulkPaymentsMax} payments`);
-  const parsed = inputs.map(parseCreatePayment);
+  const parsed = inputs.map((input) => parseCreatePayment(input, ctx.amountMax));
   const ids = parsed.flatMap((p) => (p.ok ? [p.value.payerAccountId, p.value.payeeAccountId] : []));
   const found = await readAccounts(ctx.shards, [...new Set(ids)]);
   const plans = parsed.map((p) => (p.ok ? planPayment(ctx, p.value, found) : p));

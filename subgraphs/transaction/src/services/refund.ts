@@ -30,7 +30,7 @@ import type { ServiceContext } from './context';
  * payer — or, when the payee cannot pay it back, fails and releases the reservation.
  */
 export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInput): Promise<Result<RefundRow, MoneyError>> {
-  const parsed = parseRefundPayment(input);
+  const parsed = parseRefundPayment(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const shard = ctx.shards.byLogical(parseId('payment', request.paymentId)!.shard);

@@ -68,13 +68,20 @@ describe('createPayments', () => {
       { idempotencyKey: unique('a'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'USD' },
       { idempotencyKey: unique('b'), payerAccountId: payer, payeeAccountId: payee, amount: '5000', currency: 'USD' },
       { idempotencyKey: unique('c'), payerAccountId: payer, payeeAccountId: payer, amount: '1', currency: 'USD' },
-      { idempotencyKey: unique('d'), payerAccountId: payer, payeeAccountId: payee, amount: '1.5', currency: 'USD' },
+      { idempotencyKey: unique('d'), payerAccountId: payer, payeeAccountId: payee, amount: '1000000000000001', currency: 'USD' },
       { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '10', currency: 'USD' },
       { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '11', currency: 'USD' },
     ] })).data!.createPayments as Array<{ __typename: string; code?: string }>;
     expect(results.map((r) => r.code ?? r.__typename)).toEqual([
       'Payment', 'INSUFFICIENT_FUNDS', 'SAME_ACCOUNT', 'INVALID_INPUT', 'Payment', 'IDEMPOTENCY_KEY_REUSED',
     ]);
+    expect(await available(payee)).toBe(110n);
+    // An item whose amount is not an Amount at all (a fraction) makes the request malformed: nothing is paid.
+    const malformed = await q(bulkDoc, { inputs: [
+      { idempotencyKey: unique('e'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'USD' },
+      { idempotencyKey: unique('f'), payerAccountId: payer, payeeAccountId: payee, amount: '1.5', currency: 'USD' },
+    ] });
+    expect(errorCodes(malformed)).toEqual(['BAD_USER_INPUT']);
     expect(await available(payee)).toBe(110n);
   });
 

@@ -1,9 +1,12 @@
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { verifyShard } from '../subgraphs/shared/src/db/integrity';
+import { logicalShardsIn, stripeDirectoryGaps } from '../subgraphs/shared/src/ledger/stripes';
 
 /**
  * `npm run verify`: checks every account's MAC and every entry's hash chain on every shard of
- * MYSQL_SHARDS, prints what it finds and exits 1 if anything was changed outside the ledger.
+ * MYSQL_SHARDS, and that every merchant's stripe directory names each of its stripes (a stripe
+ * left out would be missing from the merchant's balance and settlement; `npm run migrate`
+ * fills such gaps). Prints what it finds and exits 1 if anything was changed outside the ledger.
  */
 const shards = openShards();
 let clean = true;
@@ -14,6 +17,10 @@ try {
     for (const f of result.findings) console.log(`  ${f.kind} ${f.accountId}${'sequence' in f ? ` #${f.sequence}` : ''}`);
     if (result.findings.length > 0) clean = false;
   }
+  const gaps = await stripeDirectoryGaps(shards);
+  console.log(`stripe directories: ${gaps.length} findings`);
+  for (const gap of gaps) console.log(`  STRIPE_NOT_IN_DIRECTORY ${gap.merchantId} (logical shards ${logicalShardsIn(gap.missing).join(', ')})`);
+  if (gaps.length > 0) clean = false;
 } finally {
   await shards.close();
 }

@@ -24,10 +24,11 @@ export function extendContext(base: BaseSubgraphContext, balances: BalanceServic
     ...base,
     balances,
     now,
-    accounts: new DataLoader(
+    accounts: new DataLoader<string, AccountView | null>(
       async (ids) => {
-        const views = await loadAccountViews(base.shards, ids);
-        return ids.map((id) => views.get(id) ?? null);
+        // An account whose shard is down fails alone (SHARD_UNAVAILABLE), not the whole batch.
+        const { views, failed } = await loadAccountViews(base.shards, ids);
+        return ids.map((id): AccountView | null | Error => views.get(id) ?? failed.get(id) ?? null);
       },
       { maxBatchSize: loaderBatchSizeMax },
     ),

@@ -1,29 +1,100 @@
 import type { ShardSet, Shard } from '@paygraph/shared/shards/pool';
 import { parseId } from '@paygraph/shared/ids';
 import { accountsAndStripes, accountsByOwner } from '@paygraph/shared/db/ledger-store';
+import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import { stripeShardsOf } from '@paygraph/shared/ledger/stripes';
+import { asShardUnavailable, isShardUnreachable, type ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import { buildViews, type AccountView } from '../domain/account-view';
 
-/**
- * Account reads, batched per shard: one statement per shard returns the requested accounts
- * living there and the stripes (on that shard) of any of them.
- */
-export async function loadAccountViews(shards: ShardSet, ids: readonly string[]): Promise<Map<string, AccountView>> {
-  const valid = ids.filter((id) => parseId('account', id) !== null);
-  if (valid.length === 0) return new Map();
-  const local = new Map<Shard, string[]>(shards.all.map((s) => [s, []]));
-  for (const id of valid) local.get(shards.byLogical(parseId('account', id)!.shard))!.push(id);
-  const rows = await Promise.all(shards.all.map((shard) => accountsAndStripes(shard.db, local.get(shard)!, valid)));
-  return buildViews(rows.flat());
+export interface LoadedViews {
+  views: Map<string, AccountView>;
+  /** Accounts whose own shard could not be reached: each answers SHARD_UNAVAILABLE alone. */
+  failed: Map<string, ShardUnavailable>;
 }
 
-/** An owner's accounts after `afterId`, in id (= creation) order, merged across shards. */
-export async function loadOwnerPage(
-  shards: ShardSet,
-  ownerId: string,
-  afterId: string | null,
-  first: number,
-): Promise<{ views: AccountView[]; hasNextPage: boolean }> {
-  const rows = await Promise.all(shards.all.map((shard) => accountsByOwner(shard.db, ownerId, afterId, first + 1)));
-  const views = [...buildViews(rows.flat()).values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { views: views.slice(0, first), hasNextPage: views.length > first };
+/**
+ * Account reads, batched per shard: one statement per home shard for the requested accounts
+ * living there (a primary-key read), then, for merchants only, one per shard their stripe
+ * directories name (ledger/stripes.ts). A PERSONAL account costs one statement on its own
+ * shard, and a shard holding nothing asked for is not asked. A shard that cannot be reached
+ * fails only the accounts that need it: those living there (`failed`), and merchants with a
+ * stripe there, which come back with `unreadStripeShard` set and show no balance.
+ */
+export async function loadAccountViews(shards: ShardSet, ids: readonly string[]): Promise<LoadedViews> {
+  const byHome = new Map<Shard, string[]>();
+  for (const id of new Set(ids)) {
+    const parsed = parseId('account', id);
+    if (parsed) addTo(byHome, shards.byLogical(parsed.shard), id);
+  }
+  const down = new Map<Shard, ShardUnavailable>();
+  const homes = await eachReachable(byHome, down, (shard, list) => accountsAndStripes(shard.db, list, []));
+  const byStripeShard = new Map<Shard, string[]>();
+  for (const home of homes) for (const shard of stripeShardsOf(shards, home)) addTo(byStripeShard, shard, home.id);
+  const stripes = await eachReachable(byStripeShard, down, (shard, parents) => accountsAndStripes(shard.db, [], parents));
+  const views = buildViews([...homes, ...stripes]);
+  const failed = new Map<string, ShardUnavailable>();
+  if (down.size > 0) {
+    markUnreadStripes(shards, homes, views, down);
+    for (const [shard, list] of byHome) if (down.has(shard)) for (const id of list) failed.set(id, down.get(shard)!);
+  }
+  return { views, failed };
+}
+
+export interface OwnerPage {
+  views: AccountView[];
+  hasNextPage: boolean;
+  /** Shards that could not be read: their accounts are missing from `views`. */
+  unavailable: ShardUnavailable[];
+}
+
+/**
+ * An owner's accounts after `afterId`, in id (= creation) order, merged across shards: this
+ * read asks every shard, since an owner's accounts may live on any. A shard that cannot be
+ * reached leaves its accounts out (listed in `unavailable`) rather than failing the page; a
+ * merchant listed from another shard whose directory names that shard gets
+ * `unreadStripeShard`, since its balance would be short of that stripe.
+ */
+export async function loadOwnerPage(shards: ShardSet, ownerId: string, afterId: string | null, first: number): Promise<OwnerPage> {
+  const down = new Map<Shard, ShardUnavailable>();
+  const rows = await eachReachable(new Map(shards.all.map((s) => [s, null])), down, (shard) => accountsByOwner(shard.db, ownerId, afterId, first + 1));
+  const views = buildViews(rows);
+  if (down.size > 0) markUnreadStripes(shards, rows, views, down);
+  const sorted = [...views.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { views: sorted.slice(0, first), hasNextPage: sorted.length > first, unavailable: [...down.values()] };
+}
+
+/**
+ * One read per shard, in parallel. A shard that cannot be reached is recorded in `down` and
+ * contributes nothing; any other failure fails the whole read.
+ */
+async function eachReachable<K>(
+  work: ReadonlyMap<Shard, K>,
+  down: Map<Shard, ShardUnavailable>,
+  read: (shard: Shard, key: K) => Promise<AccountRow[]>,
+): Promise<AccountRow[]> {
+  const asked = [...work];
+  const answers = await Promise.allSettled(asked.map(([shard, key]) => read(shard, key)));
+  const rows: AccountRow[] = [];
+  answers.forEach((answer, i) => {
+    const shard = asked[i]![0];
+    if (answer.status === 'fulfilled') rows.push(...answer.value);
+    else if (isShardUnreachable(answer.reason)) down.set(shard, asShardUnavailable(shard.name, answer.reason) as ShardUnavailable);
+    else throw answer.reason;
+  });
+  return rows;
+}
+
+/** Merchants with a stripe on a shard that is down show no balance rather than one short of that stripe. */
+function markUnreadStripes(shards: ShardSet, rows: readonly AccountRow[], views: Map<string, AccountView>, down: ReadonlyMap<Shard, ShardUnavailable>): void {
+  for (const row of rows) {
+    const view = row.parentId === null ? views.get(row.id) : undefined;
+    const missing = view ? stripeShardsOf(shards, row).find((s) => down.has(s)) : undefined;
+    if (view && missing) view.unreadStripeShard = missing.name;
+  }
+}
+
+function addTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }

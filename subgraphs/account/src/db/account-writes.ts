@@ -1,7 +1,8 @@
-import type { ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, parseId, randomLogicalShard } from '@paygraph/shared/ids';
-import { insertAccount, lockAccount, setAccountStatus, accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import { insertAccount, lockAccount, setAccountStatus } from '@paygraph/shared/db/ledger-store';
+import { readStripes, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import type { Result } from '@paygraph/shared/result';
 import { buildViews, type AccountView } from '../domain/account-view';
 import type { AccountToOpen } from '../domain/open-account';
@@ -19,9 +20,11 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
 
 /**
  * Changes an account's status under its home row's lock. The decision sees the balances of
- * every stripe; stripes on other shards then take the new status in their own transactions
- * (a payment racing with a freeze may still land on a stripe in between: the freeze is for
- * new operations, not a guarantee about ones already under way).
+ * every stripe, read from the shards the merchant's stripe directory names (read under that
+ * lock: a stripe announced later waits for it, ledger/stripes.ts); those stripes then take the
+ * new status in their own transactions (a payment racing with a freeze may still land on a
+ * stripe in between: the freeze is for new operations, not a guarantee about ones already under
+ * way). A PERSONAL account touches its own shard only.
  */
 export async function changeAccountStatus<E>(
   shards: ShardSet,
@@ -32,11 +35,13 @@ export async function changeAccountStatus<E>(
   const parsed = parseId('account', accountId);
   if (!parsed) return null;
   const home = shards.byLogical(parsed.shard);
+  let otherShards: Shard[] = [];
   const outcome = await inTransaction(home, async (tx) => {
     const row = await lockAccount(tx, accountId);
     if (!row || row.parentId !== null) return null;
-    const others = await Promise.all(shards.all.filter((s) => s !== home).map((s) => accountsAndStripes(s.db, [], [accountId])));
-    const view = buildViews([row, ...others.flat()]).get(accountId)!;
+    const stripes = await readStripes(shards, [row]);
+    otherShards = stripeShardsOf(shards, row).filter((s) => s !== home);
+    const view = buildViews([row, ...stripes.map((s) => s.row)]).get(accountId)!;
     const decision = decide(view);
     if (!decision.ok) return decision;
     await setAccountStatus(tx, accountId, decision.value, now);
@@ -44,7 +49,7 @@ export async function changeAccountStatus<E>(
   });
   if (outcome?.ok) {
     await Promise.all(
-      shards.all.filter((s) => s !== home).map((s) => inTransaction(s, (tx) => setAccountStatus(tx, accountId, outcome.value.status, now))),
+      otherShards.map((s) => inTransaction(s, (tx) => setAccountStatus(tx, accountId, outcome.value.status, now))),
     );
   }
   return outcome;

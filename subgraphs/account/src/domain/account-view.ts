@@ -14,6 +14,11 @@ export interface AccountView {
   frozen: bigint;
   pending: bigint;
   stripeIds: string[];
+  /**
+   * Set when a shard holding one of the merchant's stripes could not be read: the balances
+   * above lack that stripe, so the balance is not shown (SHARD_UNAVAILABLE naming the shard).
+   */
+  unreadStripeShard?: string;
 }
 
 export interface AccountRowLike {

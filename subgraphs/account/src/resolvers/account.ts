@@ -1,4 +1,4 @@
-import { badUserInput, forbidden } from '@paygraph/shared/graphql/errors';
+import { badUserInput, forbidden, shardUnavailable } from '@paygraph/shared/graphql/errors';
 import { mayRead, mayReadBalance } from '@paygraph/shared/identity';
 import { decodeCursor, encodeCursor, pageSize } from '@paygraph/shared/graphql/paging';
 import { formatAmount } from '@paygraph/shared/money';
@@ -15,6 +15,7 @@ export const accountResolvers = {
   version: (view: AccountView) => view.version.toString(),
   balance: (view: AccountView, _args: unknown, ctx: AccountContext) => {
     if (!mayReadBalance(ctx.identity, view.ownerId)) throw forbidden(`you may not read the balance of account ${view.id}`);
+    if (view.unreadStripeShard !== undefined) throw shardUnavailable(view.unreadStripeShard);
     return {
       available: formatAmount(view.available),
       frozen: formatAmount(view.frozen),

@@ -1,11 +1,11 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { AccountRow, EntryRow } from '@paygraph/shared/db/schema/ledger';
 import { parseId } from '@paygraph/shared/ids';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
 import { abortable } from '@paygraph/shared/streams/abortable';
 import { balanceEntryPageSizeMax, stripeDiscoveryIntervalMs } from '@paygraph/shared/limits';
-import { accountRowsByIds, entriesFrom, entryById, stripesOfMerchants } from '../db/balance-events';
+import { accountRowsByIds, entriesFrom, entryById } from '../db/balance-events';
 import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { addBuckets, applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
 import type { StreamStartRefusal } from '../domain/stream-start';
@@ -61,10 +61,13 @@ export class BalanceReader {
     return row;
   }
 
-  /** The home row and every stripe with its last sequence, one read per shard. */
+  /**
+   * The home row and every stripe with its last sequence: one read on the home shard, then for
+   * a merchant one per shard its stripe directory names (ledger/stripes.ts).
+   */
   async rows(accountId: string): Promise<AccountRow[] | null> {
     if (!parseId('account', accountId)) return null;
-    const rows = (await Promise.all(this.shards.all.map((s) => accountsAndStripes(s.db, [accountId], [accountId])))).flat();
+    const rows = await readAccountsWithStripes(this.shards, [accountId]);
     const home = rows.find((r) => r.id === accountId);
     if (!home || home.parentId !== null) return null;
     if (home.type === 'MERCHANT') this.merchantStripes.set(accountId, { ids: rows.map((r) => r.id), readAtMs: Date.now() });
@@ -128,7 +131,9 @@ export class BalanceReader {
 
   /**
    * The account itself, and for a merchant every stripe: the list is re-read once it is old or
-   * misses one, and stripes the feed has just found count at once.
+   * misses one, and stripes the feed has just found count at once. A re-read takes the home
+   * row's stripe directory fresh (`home` may be up to homeRowFreshMs old) and asks only the
+   * shards it names.
    */
   private async stripesOf(home: AccountRow, mustInclude: readonly string[]): Promise<string[]> {
     if (home.type !== 'MERCHANT') return [home.id];
@@ -137,8 +142,8 @@ export class BalanceReader {
       const ids = [...new Set([...known.ids, ...this.feed.stripesOf(home.id)])];
       if (mustInclude.every((id) => ids.includes(id))) return ids;
     }
-    const found = await Promise.all(this.shards.all.map((s) => stripesOfMerchants(s.db, [home.id])));
-    const ids = [home.id, ...found.flat().map((r) => r.id)];
+    const found = await readAccountsWithStripes(this.shards, [home.id]);
+    const ids = [home.id, ...found.filter((r) => r.parentId === home.id).map((r) => r.id)];
     this.merchantStripes.set(home.id, { ids, readAtMs: Date.now() });
     return ids;
   }

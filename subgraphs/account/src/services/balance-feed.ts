@@ -6,7 +6,8 @@ import { abortError } from '@paygraph/shared/streams/abortable';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
-import { stripesOfMerchants, tailEntries } from '../db/balance-events';
+import { homeShardOf, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
+import { accountRowsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 
 /**
  * The balance feed of one account-subgraph process: it learns when the stripes that its
@@ -266,18 +267,48 @@ export class BalanceFeed {
     }
   }
 
+  /**
+   * Looks for watched merchants' new stripes through their stripe directories
+   * (ledger/stripes.ts): one primary-key read per home shard for the directories, then a read
+   * only on shards a directory names where the feed knows no stripe of that merchant yet — in
+   * the steady state, none. A shard that cannot be read is tried again next time; the others
+   * are still served.
+   */
   private async discoverStripes(): Promise<void> {
     const merchants = [...this.accountStates.values()].filter((a) => a.merchant);
     if (merchants.length === 0) return;
-    const ids = merchants.map((m) => m.id);
-    try {
-      const found = await Promise.all(this.shards.all.map((shard) => stripesOfMerchants(shard.db, ids)));
-      for (const row of found.flat()) {
-        const account = row.parentId === null ? undefined : this.accountStates.get(row.parentId);
-        if (account && !account.stripes.has(row.id)) this.learnStripe(account, row.id, row.lastSequence);
-      }
-    } catch (error) {
-      console.error('balance feed: looking for new stripes failed', error);
+    const byHome = new Map<Shard, string[]>();
+    for (const m of merchants) {
+      const home = homeShardOf(this.shards, m.id);
+      byHome.set(home, [...(byHome.get(home) ?? []), m.id]);
     }
+    const homes = await this.eachShard([...byHome], 'reading stripe directories', (shard, ids) => accountRowsByIds(shard.db, ids));
+    const toAsk = new Map<Shard, string[]>();
+    for (const home of homes) {
+      const account = this.accountStates.get(home.id);
+      if (!account) continue;
+      const covered = new Set([...account.stripes].filter((id) => id !== home.id).map((id) => this.stripeStates.get(id)?.shard));
+      for (const shard of stripeShardsOf(this.shards, home)) {
+        if (!covered.has(shard)) toAsk.set(shard, [...(toAsk.get(shard) ?? []), home.id]);
+      }
+    }
+    const found = await this.eachShard([...toAsk], 'looking for new stripes', (shard, ids) => stripesOfMerchants(shard.db, ids));
+    for (const row of found) {
+      const account = row.parentId === null ? undefined : this.accountStates.get(row.parentId);
+      if (account && !account.stripes.has(row.id)) this.learnStripe(account, row.id, row.lastSequence);
+    }
+  }
+
+  /** A read per shard, in parallel; a shard whose read fails is logged and skipped. */
+  private async eachShard<T>(work: ReadonlyArray<[Shard, string[]]>, what: string, read: (shard: Shard, ids: string[]) => Promise<T[]>): Promise<T[]> {
+    const answers = await Promise.all(work.map(async ([shard, ids]) => {
+      try {
+        return await read(shard, ids);
+      } catch (error) {
+        console.error(`balance feed: ${what} on ${shard.name} failed`, error);
+        return [];
+      }
+    }));
+    return answers.flat();
   }
 }

@@ -5,7 +5,7 @@ import { accountSealIntact, sealAccount, TamperDetected } from '../ledger/tamper
 import type { Shard } from '../shards/pool';
 import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
-import { bigintOf, insertRows, rawRows, rawRowSets } from './raw';
+import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite } from './raw';
 
 /**
  * The ledger's SQL. Only ledger/post.ts writes balances, through the functions marked
@@ -194,31 +194,62 @@ export async function insertAccount(db: Executor, row: typeof accounts.$inferIns
   await db.insert(accounts).values(sealed(row));
 }
 
-/** The accounts with these ids on this shard, plus every stripe whose parent is one of them. */
+/**
+ * The accounts with these ids on this shard, plus every stripe whose parent is one of them, in
+ * one statement: a primary-key read, a parent_id read (unique index), or both.
+ */
 export async function accountsAndStripes(db: Executor, localIds: readonly string[], parentIds: readonly string[]): Promise<AccountRow[]> {
-  if (localIds.length === 0 && parentIds.length === 0) return [];
-  const rows = await rawRows<RawAccount>(db, `SELECT ${accountColumns} FROM accounts WHERE id IN (?) OR parent_id IN (?)`,
-    [localIds.length > 0 ? localIds : [''], parentIds.length > 0 ? parentIds : ['']]);
+  const where = [...(localIds.length > 0 ? ['id IN (?)'] : []), ...(parentIds.length > 0 ? ['parent_id IN (?)'] : [])];
+  if (where.length === 0) return [];
+  const values = [...(localIds.length > 0 ? [localIds] : []), ...(parentIds.length > 0 ? [parentIds] : [])];
+  const rows = await rawRows<RawAccount>(db, `SELECT ${accountColumns} FROM accounts WHERE ${where.join(' OR ')}`, values);
   return rows.map(accountOf);
 }
 
 /** An accounts row as mysql2 sends it for the hand-written reads (db/raw.ts). */
 interface RawAccount {
   id: string; owner_id: string; type: AccountRow['type']; system_kind: AccountRow['systemKind']; parent_id: string | null;
-  currency: string; status: AccountRow['status']; available: string; frozen: string; pending: string; last_sequence: string;
-  last_entry_hash: string; version: string; mac: string; mac_key_id: string; created_at: Date; updated_at: Date;
+  stripe_shards: string; currency: string; status: AccountRow['status']; available: string; frozen: string; pending: string;
+  last_sequence: string; last_entry_hash: string; version: string; mac: string; mac_key_id: string; created_at: Date; updated_at: Date;
 }
 
-const accountColumns = 'id, owner_id, type, system_kind, parent_id, currency, status, available, frozen, pending, '
+const accountColumns = 'id, owner_id, type, system_kind, parent_id, stripe_shards, currency, status, available, frozen, pending, '
   + 'last_sequence, last_entry_hash, version, mac, mac_key_id, created_at, updated_at';
 
 function accountOf(r: RawAccount): AccountRow {
   return {
-    id: r.id, ownerId: r.owner_id, type: r.type, systemKind: r.system_kind, parentId: r.parent_id, currency: r.currency,
+    id: r.id, ownerId: r.owner_id, type: r.type, systemKind: r.system_kind, parentId: r.parent_id,
+    stripeShards: bigintOf(r.stripe_shards), currency: r.currency,
     status: r.status, available: bigintOf(r.available), frozen: bigintOf(r.frozen), pending: bigintOf(r.pending),
     lastSequence: bigintOf(r.last_sequence), lastEntryHash: r.last_entry_hash, version: bigintOf(r.version), mac: r.mac,
     macKeyId: r.mac_key_id, createdAt: r.created_at, updatedAt: r.updated_at,
   };
+}
+
+/**
+ * Adds logical shards to a merchant's stripe directory (stripe_shards |= mask) on its home
+ * row; idempotent, never lowers a bit. Autocommitted on its own: the bit must be visible before
+ * the stripe it announces is opened. The MAC does not cover the directory (routing, not money),
+ * so the row is neither re-sealed nor versioned.
+ */
+export async function addStripeShards(db: Executor, merchantId: string, mask: bigint): Promise<void> {
+  await rawWrite(db, 'UPDATE accounts SET stripe_shards = stripe_shards | CAST(? AS UNSIGNED) WHERE id = ? AND parent_id IS NULL',
+    [mask.toString(), merchantId]);
+}
+
+/** Stripes on this shard (id and parent) with a parent after `afterParentId`, in parent order, from the parent_id index alone. */
+export async function stripeParentsPage(db: Executor, afterParentId: string, limit: number): Promise<Array<{ id: string; parentId: string }>> {
+  const rows = await rawRows<{ id: string; parent_id: string }>(db,
+    'SELECT id, parent_id FROM accounts WHERE parent_id > ? ORDER BY parent_id LIMIT ?', [afterParentId, limit]);
+  return rows.map((r) => ({ id: r.id, parentId: r.parent_id }));
+}
+
+/** The stripe directories of these home rows on this shard. */
+export async function stripeDirectories(db: Executor, ids: readonly string[]): Promise<Map<string, bigint>> {
+  if (ids.length === 0) return new Map();
+  const rows = await rawRows<{ id: string; stripe_shards: string }>(db,
+    'SELECT id, stripe_shards FROM accounts WHERE id IN (?) AND parent_id IS NULL', [ids]);
+  return new Map(rows.map((r) => [r.id, bigintOf(r.stripe_shards)]));
 }
 
 /**

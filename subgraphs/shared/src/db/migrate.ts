@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import type { ShardSet } from '../shards/pool';
+import { backfillStripeDirectories } from '../ledger/stripes';
 
 /**
  * Each part of the system keeps its own drizzle-kit migration folder and bookkeeping table,
@@ -29,7 +30,13 @@ interface MigrationSet {
 }
 
 export const migrationSets: readonly MigrationSet[] = [
-  { name: 'ledger', folder: `${repoRoot}subgraphs/shared/drizzle` },
+  {
+    name: 'ledger',
+    folder: `${repoRoot}subgraphs/shared/drizzle`,
+    // The stripe directory backfill also picks up stripes opened during a rollout by processes
+    // that did not write the directory yet, which is why data steps run on every migrate.
+    dataSteps: async () => [{ name: 'stripe-directory', run: backfillStripeDirectories }],
+  },
   {
     name: 'transaction',
     folder: `${repoRoot}subgraphs/transaction/drizzle`,

@@ -10,6 +10,7 @@ import type { ShardSet } from '../shards/pool';
 import { LockTimeout } from '../shards/transaction';
 import { ShardUnavailable } from '../shards/unavailable';
 import { shardUnavailable } from '../graphql/errors';
+import { partialErrorsPlugin } from '../graphql/partial';
 import { TamperDetected } from '../ledger/tamper';
 import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
@@ -53,6 +54,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
   const apollo = new ApolloServer<BaseSubgraphContext>({
     schema,
     formatError: formatSubgraphError,
+    plugins: [partialErrorsPlugin()],
     includeStacktraceInErrorResponses: !isProduction(),
     // The process handles SIGTERM itself (server/main.ts); Apollo's own handler raced it and
     // left apollo.stop() waiting until the shutdown grace ran out.

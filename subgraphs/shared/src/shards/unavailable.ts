@@ -32,15 +32,30 @@ const unreachableCodes: ReadonlySet<string> = new Set([
   'ER_CON_COUNT_ERROR',
 ]);
 
-/** True for an error that says the shard could not be reached (see unreachableCodes). */
+/** How deep the `cause` chain is followed: drizzle wraps the driver's error in its own. */
+const causeDepthMax = 5;
+
+/** The error and its causes, outermost first (drizzle's DrizzleQueryError carries mysql2's as `cause`). */
+function causesOf(error: unknown): unknown[] {
+  const chain: unknown[] = [];
+  for (let e = error; e !== null && e !== undefined && chain.length < causeDepthMax; e = (e as { cause?: unknown }).cause) chain.push(e);
+  return chain;
+}
+
+/** True for an error that says the shard could not be reached (see unreachableCodes), itself or by its cause. */
 export function isShardUnreachable(error: unknown): boolean {
-  if (error instanceof ShardUnavailable) return true;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && unreachableCodes.has(code);
+  return causesOf(error).some((e) => {
+    if (e instanceof ShardUnavailable) return true;
+    const code = (e as { code?: unknown }).code;
+    return typeof code === 'string' && unreachableCodes.has(code);
+  });
 }
 
 /** The error as ShardUnavailable when it says the shard is unreachable; otherwise the error itself. */
 export function asShardUnavailable(shard: string, error: unknown): unknown {
-  if (error instanceof ShardUnavailable || !isShardUnreachable(error)) return error;
-  return new ShardUnavailable(shard, error instanceof Error ? error.message : String(error));
+  if (!isShardUnreachable(error)) return error;
+  const named = causesOf(error).find((e): e is ShardUnavailable => e instanceof ShardUnavailable);
+  if (named) return named;
+  const root = causesOf(error).find((e) => typeof (e as { code?: unknown }).code === 'string') ?? error;
+  return new ShardUnavailable(shard, root instanceof Error ? root.message : String(root));
 }

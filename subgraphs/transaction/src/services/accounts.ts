@@ -4,6 +4,7 @@ import { newId, parseId } from '@paygraph/shared/ids';
 import { accountsAndStripes, insertStripeIfMissing, stripeOf, type Executor } from '@paygraph/shared/db/ledger-store';
 import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
 import { assert } from '@paygraph/shared/result';
+import { announceStripe } from '@paygraph/shared/ledger/stripes';
 
 /**
  * Unlocked reads of accounts for routing and authorization; postings re-check under lock.
@@ -36,6 +37,10 @@ const stripeIds = new Map<string, string>();
 /**
  * The merchant's stripe on a shard: the merchant's own row on its home shard, elsewhere a row
  * with parent_id = merchant, opened on first use with the merchant's owner, currency and status.
+ * Its logical shard is in the merchant's stripe directory (ledger/stripes.ts) before the stripe
+ * is opened or posted to: `merchant` is the home row read for this payment, so once the bit is
+ * there (it is never cleared) nothing more is written, and once the stripe is known to this
+ * process nothing is read either.
  */
 export async function stripeFor(shards: ShardSet, merchant: AccountRow, shard: Shard): Promise<string> {
   if (shardOfAccount(shards, merchant.id) === shard) return merchant.id;
@@ -46,6 +51,7 @@ export async function stripeFor(shards: ShardSet, merchant: AccountRow, shard: S
   if (!stripe) {
     const logical = shards.logicalOn(shard)[0];
     assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
+    await announceStripe(shards, merchant, logical);
     await insertStripeIfMissing(shard.db, {
       id: newId('account', logical), ownerId: merchant.ownerId, type: 'MERCHANT', parentId: merchant.id,
       currency: merchant.currency, status: merchant.status,
@@ -53,6 +59,9 @@ export async function stripeFor(shards: ShardSet, merchant: AccountRow, shard: S
     stripe = await stripeOf(shard.db, merchant.id);
   }
   assert(stripe, `stripe of ${merchant.id} missing on ${shard.name}`);
+  // A stripe found rather than opened here may predate the directory (opened before migration
+  // 0004, or during a rollout by a process without it): make sure it is named before posting.
+  await announceStripe(shards, merchant, parseId('account', stripe.id)!.shard);
   stripeIds.set(key, stripe.id);
   return stripe.id;
 }

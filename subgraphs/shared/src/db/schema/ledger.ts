@@ -27,6 +27,13 @@ export const accounts = mysqlTable(
     systemKind: mysqlEnum('system_kind', systemKinds),
     /** Set on a merchant's stripe on a shard other than its home: the merchant's id. */
     parentId: varchar('parent_id', { length: 33 }),
+    /**
+     * On a merchant's home row: the stripe directory, bit n set when the merchant may have a
+     * stripe whose id names logical shard n (ledger/stripes.ts). Set before the stripe is
+     * opened, so a reader that asks only the shards named here misses no stripe. Routing, not
+     * money: not under the MAC, and never lowered.
+     */
+    stripeShards: bigint('stripe_shards', { mode: 'bigint', unsigned: true }).notNull().default(sql`0`),
     currency: char('currency', { length: 3 }).notNull(),
     status: mysqlEnum('status', accountStatuses).notNull().default('ACTIVE'),
     available: money('available'),

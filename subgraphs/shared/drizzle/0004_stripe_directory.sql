@@ -1,0 +1,1 @@
+ALTER TABLE `accounts` ADD `stripe_shards` bigint unsigned DEFAULT 0 NOT NULL;

@@ -1,10 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { eq } from 'drizzle-orm';
 import type { AddressInfo } from 'node:net';
-import { newId, parseId } from '@paygraph/shared/ids';
-import { insertAccount, insertStripeIfMissing } from '@paygraph/shared/db/ledger-store';
+import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
+import { addStripeShards, insertAccount, insertStripeIfMissing } from '@paygraph/shared/db/ledger-store';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
-import { announceStripe, backfillStripeDirectories, logicalShardsIn, stripeDirectoryGaps } from '@paygraph/shared/ledger/stripes';
+import { announceStripe, backfillStripeDirectories, logicalShardsIn, stripeDirectoryGaps, stripeShardBit } from '@paygraph/shared/ledger/stripes';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
 import type { SubgraphServer } from '@paygraph/shared/server/subgraph';
@@ -164,6 +164,16 @@ describe('which shards an account read asks', () => {
     expect((await stripeDirectoryGaps(stack.shards)).filter((g) => g.merchantId === merchant)).toEqual([]);
     await backfillStripeDirectories(stack.shards);
     expect(logicalShardsIn(await directoryOf(merchant))).toEqual(stripeIds.map((id) => parseId('account', id)!.shard));
+  });
+
+  it('stores every bit exactly, the 64th included, and never lowers one', async () => {
+    const home = stack.shards.all[1]!;
+    const merchant = newId('account', stack.shards.logicalOn(home)[0]!);
+    await insertAccount(home.db, { id: merchant, ownerId: unique('bits'), type: 'MERCHANT', currency: 'USD' });
+    await addStripeShards(home.db, merchant, stripeShardBit(toLogicalShard(63)));
+    await addStripeShards(home.db, merchant, stripeShardBit(toLogicalShard(0)));
+    await addStripeShards(home.db, merchant, stripeShardBit(toLogicalShard(63)));
+    expect(await directoryOf(merchant)).toBe(2n ** 63n + 1n);
   });
 });
 

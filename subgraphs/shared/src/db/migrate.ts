@@ -35,7 +35,7 @@ export const migrationSets: readonly MigrationSet[] = [
     folder: `${repoRoot}subgraphs/shared/drizzle`,
     // The stripe directory backfill also picks up stripes opened during a rollout by processes
     // that did not write the directory yet, which is why data steps run on every migrate.
-    dataSteps: async () => [{ name: 'stripe-directory', run: backfillStripeDirectories }],
+    dataSteps: async () => [{ name: 'stripe-directory', run: async (shards) => void (await backfillStripeDirectories(shards)) }],
   },
   {
     name: 'transaction',

@@ -1,7 +1,7 @@
 import { createPayment } from '../../subgraphs/transaction/src/services/payment';
 import { setEngineMode, type EngineMode } from '../../subgraphs/shared/src/ledger/post';
 import { openShards } from '../../subgraphs/shared/src/shards/pool';
-import { amountMaxMinorUnitsDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
+import { amountMaxMinorUnitsDefault, holdTtlSecondsDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
 import { checkInvariants } from './invariants';
 import { requestsPerRunMax, warmupSecondsMax } from './limits';
 import { Recorder } from './load';
@@ -29,7 +29,10 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
   const shards = openShards({ urls: options.shardUrls, poolSize: shardPoolSizeDefault });
   setEngineMode(engine);
   const inputs = paymentInputs(ctx, 'merchant');
-  const service = { shards, identity: { sub: 'bench-operator', role: 'operator' as const }, now: () => new Date(), client: { deviceId: null, ip: null, userAgent: null }, amountMax: amountMaxMinorUnitsDefault };
+  const service = {
+    shards, identity: { sub: 'bench-operator', role: 'operator' as const }, now: () => new Date(), client: { deviceId: null, ip: null, userAgent: null },
+    amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault,
+  };
   const run = async (seconds: number): Promise<Recorder> => {
     const recorder = new Recorder();
     const deadline = performance.now() + seconds * 1000;

@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createAccountSubgraph } from '@paygraph/account/server';
 import type { FeedSettings } from '@paygraph/account/services/balance-feed';
 import { createTransactionSubgraph } from '@paygraph/transaction/server';
-import type { TransactionSettings } from '@paygraph/transaction/context';
+import { defaultTransactionSettings, type TransactionSettings } from '@paygraph/transaction/context';
 import { createSettlementSubgraph } from '@paygraph/settlement/server';
 import { createGateway, type Gateway } from '../../gateway/src/server';
 import type { SubscriptionLimits } from '../../gateway/src/subscriptions/server';
@@ -58,8 +58,8 @@ export interface StackOptions extends ReplicaOptions {
   hintsRedisUrl?: string;
   /** How the gateway checks client tokens; testTokens() (HS256 with the test secret) by default. */
   tokens?: TokenSettings;
-  /** What the transaction subgraph's main.ts would read from the environment (AMOUNT_MAX); its defaults otherwise. */
-  transaction?: TransactionSettings;
+  /** What the transaction subgraph's main.ts would read from the environment (AMOUNT_MAX, HOLD_TTL_SECONDS); its defaults otherwise. */
+  transaction?: Partial<TransactionSettings>;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -68,7 +68,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const trusts = testTrusts();
   const subgraphs: Record<'account' | 'transaction' | 'settlement', SubgraphServer> = {
     account: await createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}) }),
-    transaction: await createTransactionSubgraph(shards, trusts.transaction, options.now, options.transaction),
+    transaction: await createTransactionSubgraph(shards, trusts.transaction, options.now, { ...defaultTransactionSettings, ...options.transaction }),
     settlement: await createSettlementSubgraph(shards, trusts.settlement, options.now),
   };
   const urls = {

@@ -17,6 +17,7 @@ export const idKinds = {
   withdrawal: 'wdr',
   settlement: 'stl',
   reconciliation: 'rec',
+  hold: 'hld',
   idempotency: 'idm',
 } as const;
 

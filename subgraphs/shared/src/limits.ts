@@ -113,6 +113,20 @@ export const tokenLifetimeSeconds = 24 * 60 * 60;
 /** Request bodies larger than this are refused before parsing. */
 export const requestBodyBytesMax = 1_000_000;
 
+/**
+ * Holds (two-phase payments). A hold lives HOLD_TTL_SECONDS unless its request says otherwise
+ * (configurable: HOLD_TTL_SECONDS, at most holdTtlSecondsMax), never longer than
+ * holdTtlSecondsMax. The expiry worker releases at most holdExpiryBatchSizeMax holds per shard
+ * per pass and passes every holdExpiryIntervalMsDefault (configurable: HOLD_EXPIRY_INTERVAL_MS,
+ * at most holdExpiryIntervalMsMax), so an expired hold's money is available again within
+ * about that long of its deadline.
+ */
+export const holdTtlSecondsDefault = 7 * 24 * 60 * 60;
+export const holdTtlSecondsMax = 30 * 24 * 60 * 60;
+export const holdExpiryBatchSizeMax = 200;
+export const holdExpiryIntervalMsDefault = 10_000;
+export const holdExpiryIntervalMsMax = 30_000;
+
 /** Postings applied in one database transaction. */
 export const postingBatchSizeMax = 1_000;
 

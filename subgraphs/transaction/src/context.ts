@@ -2,11 +2,12 @@ import DataLoader from 'dataloader';
 import type http from 'node:http';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
-import { amountMaxMinorUnitsDefault } from '@paygraph/shared/limits';
+import { amountMaxMinorUnitsDefault, holdTtlSecondsDefault } from '@paygraph/shared/limits';
+import { holdsByIds, holdsOfPayments } from './db/holds';
 import type { AccountRow, PostingRow } from '@paygraph/shared/db/schema/ledger';
 import { paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
 import { postingsByIds } from './db/postings';
-import type { PaymentRow, RefundRow } from './db/schema/transactions';
+import type { HoldRow, PaymentRow, RefundRow } from './db/schema/transactions';
 import { readAccounts } from './services/accounts';
 import type { ClientInfo, ServiceContext } from './services/context';
 
@@ -16,6 +17,8 @@ export interface TransactionContext extends BaseSubgraphContext, ServiceContext 
   refundsOfPayment: DataLoader<string, RefundRow[]>;
   accountRows: DataLoader<string, AccountRow | null>;
   postings: DataLoader<string, PostingRow | null>;
+  holds: DataLoader<string, HoldRow | null>;
+  holdOfPayment: DataLoader<string, HoldRow | null>;
 }
 
 export function clientInfo(req: http.IncomingMessage): ClientInfo {
@@ -30,9 +33,11 @@ export function clientInfo(req: http.IncomingMessage): ClientInfo {
 export interface TransactionSettings {
   /** AMOUNT_MAX, in minor units. */
   amountMax: bigint;
+  /** HOLD_TTL_SECONDS: how long a hold lives when its request does not say. */
+  holdTtlSeconds: number;
 }
 
-export const defaultTransactionSettings: TransactionSettings = { amountMax: amountMaxMinorUnitsDefault };
+export const defaultTransactionSettings: TransactionSettings = { amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault };
 
 export function extendContext(
   base: BaseSubgraphContext,
@@ -45,6 +50,14 @@ export function extendContext(
     now,
     client,
     amountMax: settings.amountMax,
+    holdTtlSeconds: settings.holdTtlSeconds,
+    holds: shardedLoader(base, 'hold', holdsByIds),
+    // A capture's payment lives with its hold, on the payer's shard.
+    holdOfPayment: new DataLoader(async (paymentIds) => {
+      const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => holdsOfPayments(shard.db, local)));
+      const byPayment = new Map(rows.flat().map((h) => [h.endedBy!, h]));
+      return paymentIds.map((id) => byPayment.get(id) ?? null);
+    }),
     payments: shardedLoader(base, 'payment', paymentsByIds),
     refunds: shardedLoader(base, 'refund', refundsByIds),
     postings: shardedLoader(base, 'posting', postingsByIds),

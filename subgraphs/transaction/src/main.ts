@@ -7,7 +7,11 @@ import { runSubgraphMain } from '@paygraph/shared/server/main';
 import { createTransactionSubgraph } from './server';
 import { relayIntervalMsDefault, startRelay } from './services/relay';
 import { parseRetentionDays, startKeyPurge } from './services/key-retention';
-import { amountMaxMinorUnitsDefault, idempotencyRetentionDaysDefault } from '@paygraph/shared/limits';
+import { startHoldExpiry } from './services/hold-expiry';
+import {
+  amountMaxMinorUnitsDefault, holdExpiryIntervalMsDefault, holdExpiryIntervalMsMax, holdTtlSecondsDefault, holdTtlSecondsMax,
+  idempotencyRetentionDaysDefault,
+} from '@paygraph/shared/limits';
 
 await runSubgraphMain('transaction', async () => {
   // Read before anything opens: a production process without its ledger key, or a bad
@@ -16,8 +20,12 @@ await runSubgraphMain('transaction', async () => {
   keyRing();
   const amountMax = envMinorUnits('AMOUNT_MAX', amountMaxMinorUnitsDefault);
   const retentionDays = parseRetentionDays(envInt('IDEMPOTENCY_RETENTION_DAYS', idempotencyRetentionDaysDefault));
+  const holdTtlSeconds = envInt('HOLD_TTL_SECONDS', holdTtlSecondsDefault);
+  if (holdTtlSeconds < 1 || holdTtlSeconds > holdTtlSecondsMax) throw new Error(`HOLD_TTL_SECONDS must be 1..${holdTtlSecondsMax}`);
+  const holdExpiryIntervalMs = envInt('HOLD_EXPIRY_INTERVAL_MS', holdExpiryIntervalMsDefault);
+  if (holdExpiryIntervalMs < 1 || holdExpiryIntervalMs > holdExpiryIntervalMsMax) throw new Error(`HOLD_EXPIRY_INTERVAL_MS must be 1..${holdExpiryIntervalMsMax}`);
   const shards = openShards();
-  const server = await createTransactionSubgraph(shards, subgraphTrustFromEnv('transaction'), undefined, { amountMax });
+  const server = await createTransactionSubgraph(shards, subgraphTrustFromEnv('transaction'), undefined, { amountMax, holdTtlSeconds });
   const port = await listen(server.http, envInt('TRANSACTION_PORT', 4002), envString('HOST', '127.0.0.1'));
   // The relay completes cross-shard movements cut off by a crash; every replica may run one.
   if (envBool('RELAY_ENABLED', true)) {
@@ -27,5 +35,10 @@ await runSubgraphMain('transaction', async () => {
   // Keys older than the retention are purged in bounded batches; every replica may run it.
   const purge = startKeyPurge(shards, retentionDays);
   server.disposers.push(() => purge.stop());
+  // Releases expired holds' money; every replica may run it (SKIP LOCKED, decided under the hold's lock).
+  if (envBool('HOLD_EXPIRY_ENABLED', true)) {
+    const expiry = startHoldExpiry(shards, holdExpiryIntervalMs);
+    server.disposers.push(() => expiry.stop());
+  }
   return { port, shards, server };
 });

@@ -13,7 +13,10 @@ export type MoneyError =
   | { kind: 'IdempotencyKeyReused'; idempotencyKey: string }
   | { kind: 'PaymentNotFound'; paymentId: string }
   | { kind: 'PaymentNotRefundable'; paymentId: string; status: string }
-  | { kind: 'RefundExceedsPayment'; paymentId: string; refundable: bigint };
+  | { kind: 'RefundExceedsPayment'; paymentId: string; refundable: bigint }
+  | { kind: 'HoldNotFound'; holdId: string }
+  | { kind: 'HoldNotActive'; holdId: string; status: string }
+  | { kind: 'CaptureExceedsHold'; holdId: string; held: bigint };
 
 export function fromRejection(rejection: PostingRejection): MoneyError {
   switch (rejection.code) {

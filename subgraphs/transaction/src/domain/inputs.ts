@@ -1,6 +1,6 @@
 import { parseId } from '@paygraph/shared/ids';
 import { describeMoneyError, parseCurrency, parsePositiveAmount, type Currency } from '@paygraph/shared/money';
-import { descriptionLengthMax, externalRefLengthMax, idempotencyKeyLengthMax } from '@paygraph/shared/limits';
+import { descriptionLengthMax, externalRefLengthMax, holdTtlSecondsMax, idempotencyKeyLengthMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { invalidInput, type MoneyError } from './errors';
 
@@ -61,6 +61,44 @@ export interface ParsedRefund {
   reason: string | null;
 }
 
+export interface CreateHoldInput {
+  idempotencyKey: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amount: string;
+  currency: string;
+  expiresInSeconds?: number | null;
+  description?: string | null;
+}
+
+export interface ParsedHold extends ParsedPayment {
+  /** Null: the configured default (HOLD_TTL_SECONDS). */
+  expiresInSeconds: number | null;
+}
+
+export interface CaptureHoldInput {
+  idempotencyKey: string;
+  holdId: string;
+  amount?: string | null;
+}
+
+export interface ParsedCapture {
+  idempotencyKey: string;
+  holdId: string;
+  /** Null: the whole hold. */
+  amount: bigint | null;
+}
+
+export interface VoidHoldInput {
+  idempotencyKey: string;
+  holdId: string;
+}
+
+export interface ParsedVoid {
+  idempotencyKey: string;
+  holdId: string;
+}
+
 export function parseExternalTransfer(input: ExternalTransferInput, amountMax: bigint): Result<ParsedExternalTransfer, MoneyError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
@@ -97,6 +135,34 @@ export function parseRefundPayment(input: RefundPaymentInput, amountMax: bigint)
   const reason = checkText('reason', input.reason, descriptionLengthMax);
   if (!reason.ok) return reason;
   return ok({ idempotencyKey: input.idempotencyKey, paymentId: input.paymentId, amount: amount.value, reason: reason.value });
+}
+
+/** A hold is checked as a payment is, and its lifetime must lie within 1 s..holdTtlSecondsMax. */
+export function parseCreateHold(input: CreateHoldInput, amountMax: bigint): Result<ParsedHold, MoneyError> {
+  const payment = parseCreatePayment(input, amountMax);
+  if (!payment.ok) return payment;
+  const ttl = input.expiresInSeconds ?? null;
+  if (ttl !== null && (!Number.isInteger(ttl) || ttl < 1 || ttl > holdTtlSecondsMax)) {
+    return err(invalidInput('expiresInSeconds', `expiresInSeconds must be a whole number of seconds from 1 to ${holdTtlSecondsMax} (30 days)`));
+  }
+  return ok({ ...payment.value, expiresInSeconds: ttl });
+}
+
+export function parseCaptureHold(input: CaptureHoldInput, amountMax: bigint): Result<ParsedCapture, MoneyError> {
+  const key = checkKey(input.idempotencyKey);
+  if (key) return err(key);
+  if (!parseId('hold', input.holdId)) return err(invalidInput('holdId', `"${input.holdId}" is not a hold id`));
+  if (input.amount === null || input.amount === undefined) return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId, amount: null });
+  const amount = parsePositiveAmount(input.amount, amountMax);
+  if (!amount.ok) return err(invalidInput('amount', describeMoneyError(amount.error)));
+  return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId, amount: amount.value });
+}
+
+export function parseVoidHold(input: VoidHoldInput): Result<ParsedVoid, MoneyError> {
+  const key = checkKey(input.idempotencyKey);
+  if (key) return err(key);
+  if (!parseId('hold', input.holdId)) return err(invalidInput('holdId', `"${input.holdId}" is not a hold id`));
+  return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId });
 }
 
 function checkKey(key: string): MoneyError | null {

@@ -1,4 +1,4 @@
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 
 /**
  * The postings of every money movement, as pure data. Each sums to zero on its own shard.
@@ -8,6 +8,10 @@ import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
  *   <resource id>:reverse    a failed cross-shard payment's money back to the payer
  *   <refund id>:debit        a cross-shard refund's debit on the payee's shard
  *   <refund id>:credit       a cross-shard refund's credit back to the payer
+ *   <hold id>                a hold: the payer's available → frozen
+ *   <payment id>             a hold's capture: frozen → the payment's credit row, the rest → available
+ *   <hold id>:release        a hold's void or expiry: frozen → available (one key for both, so
+ *                            however a hold is released, its money comes back once)
  */
 export interface Movement {
   id: string;
@@ -65,4 +69,37 @@ export function refundDebitSpec(m: Movement, postingId: string, payeeId: string,
 export function refundCreditSpec(m: Movement, postingId: string, clearingId: string, payerId: string): PostingSpec {
   const spec = transfer('REFUND_CREDIT', m.id, `${m.id}:credit`, postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
   return { ...spec, completion: true };
+}
+
+/** A hold: the payer's own money moves from available to frozen, on the payer's row alone. */
+export function holdSpec(m: Movement, postingId: string, payerId: string): PostingSpec {
+  return {
+    id: postingId, kind: 'HOLD', refId: m.id, dedupeKey: m.id, currency: m.currency,
+    legs: [{ accountId: payerId, bucket: 'AVAILABLE', amount: -m.amount }, { accountId: payerId, bucket: 'FROZEN', amount: m.amount }],
+  };
+}
+
+/**
+ * A hold's capture, posted as its payment's first half (ref and dedupe key: the payment): the
+ * whole hold leaves frozen, `captured` goes where a payment's debit would (the payee, the
+ * merchant's stripe here, or clearing) and what was not captured returns to available.
+ */
+export function holdCaptureSpec(
+  hold: Movement, payment: Movement, postingId: string, payerId: string, creditId: string, creditBucket: 'AVAILABLE' | 'PENDING',
+): PostingSpec {
+  const rest = hold.amount - payment.amount;
+  const legs: Leg[] = [{ accountId: payerId, bucket: 'FROZEN', amount: -hold.amount }, { accountId: creditId, bucket: creditBucket, amount: payment.amount }];
+  if (rest > 0n) legs.push({ accountId: payerId, bucket: 'AVAILABLE', amount: rest });
+  return { id: postingId, kind: 'HOLD_CAPTURE', refId: payment.id, dedupeKey: payment.id, currency: payment.currency, legs };
+}
+
+/**
+ * A void or an expiry: frozen back to available. A completion: the money is the payer's own,
+ * and an account frozen or closed meanwhile must still get it back rather than strand it.
+ */
+export function holdReleaseSpec(hold: Movement, postingId: string, payerId: string): PostingSpec {
+  return {
+    id: postingId, kind: 'HOLD_RELEASE', refId: hold.id, dedupeKey: `${hold.id}:release`, currency: hold.currency, completion: true,
+    legs: [{ accountId: payerId, bucket: 'FROZEN', amount: -hold.amount }, { accountId: payerId, bucket: 'AVAILABLE', amount: hold.amount }],
+  };
 }

@@ -1,6 +1,7 @@
 import type { TransactionContext } from '../context';
 import { postingRef } from '../domain/posting-refs';
 import { readablePayment } from './payment';
+import { readableHold } from './hold';
 
 /**
  * Entry belongs to the account subgraph; this one adds what the entry was part of. The
@@ -24,6 +25,7 @@ export const entryResolvers = {
     const ref = await refOf(entry, ctx);
     if (ref === null) return null;
     if (ref.kind === 'payment') return readablePayment(ctx, ref.paymentId);
+    if (ref.kind === 'hold') return null;
     const refund = await ctx.refunds.load(ref.refundId);
     return refund ? readablePayment(ctx, refund.paymentId) : null;
   },
@@ -32,5 +34,12 @@ export const entryResolvers = {
     if (ref?.kind !== 'refund') return null;
     const refund = await ctx.refunds.load(ref.refundId);
     return refund && (await readablePayment(ctx, refund.paymentId)) ? refund : null;
+  },
+  hold: async (entry: EntryRef, _: unknown, ctx: TransactionContext) => {
+    const ref = await refOf(entry, ctx);
+    if (ref?.kind === 'hold') return readableHold(ctx, ref.holdId);
+    if (ref?.kind !== 'payment') return null;
+    const payment = await readablePayment(ctx, ref.paymentId);
+    return payment ? ctx.holdOfPayment.load(payment.id) : null;
   },
 };

@@ -4,6 +4,7 @@ import { entryResolvers } from './entry';
 import { mutationResolvers } from './mutation';
 import { externalTransferResolvers, paymentResolvers, refundResolvers } from './payment';
 import { queryResolvers } from './query';
+import { holdResolvers } from './hold';
 
 export const resolvers = {
   Amount: AmountScalar,
@@ -14,6 +15,7 @@ export const resolvers = {
   Entry: entryResolvers,
   Payment: paymentResolvers,
   Refund: refundResolvers,
+  Hold: holdResolvers,
   Deposit: externalTransferResolvers,
   Withdrawal: externalTransferResolvers,
 };

@@ -1,7 +1,8 @@
 import type { Result } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import type { MoneyError } from '../domain/errors';
-import type { CreatePaymentInput, ExternalTransferInput, RefundPaymentInput } from '../domain/inputs';
+import type { CaptureHoldInput, CreateHoldInput, CreatePaymentInput, ExternalTransferInput, RefundPaymentInput, VoidHoldInput } from '../domain/inputs';
+import { captureHold, createHold, voidHold } from '../services/hold';
 import { externalTransfer } from '../services/external-transfer';
 import { createPayment, createPayments } from '../services/payment';
 import { refundPayment } from '../services/refund';
@@ -34,4 +35,10 @@ export const mutationResolvers = {
     (await createPayments(ctx, args.inputs)).map((result) => answer('Payment', result)),
   refundPayment: async (_: unknown, args: { input: RefundPaymentInput }, ctx: TransactionContext) =>
     answer('Refund', await refundPayment(ctx, args.input)),
+  createHold: async (_: unknown, args: { input: CreateHoldInput }, ctx: TransactionContext) =>
+    answer('Hold', await createHold(ctx, args.input)),
+  captureHold: async (_: unknown, args: { input: CaptureHoldInput }, ctx: TransactionContext) =>
+    answer('Payment', await captureHold(ctx, args.input)),
+  voidHold: async (_: unknown, args: { input: VoidHoldInput }, ctx: TransactionContext) =>
+    answer('Hold', await voidHold(ctx, args.input)),
 };

@@ -25,6 +25,8 @@ export const paymentResolvers = {
   payer: (p: PaymentRow) => ({ __typename: 'Account', id: p.payerAccountId }),
   payee: (p: PaymentRow) => ({ __typename: 'Account', id: p.payeeAccountId }),
   refunds: (p: PaymentRow, _: unknown, ctx: TransactionContext) => ctx.refundsOfPayment.load(p.id),
+  /** Whoever may read the payment may read the hold it captured: they share payer and payee. */
+  hold: (p: PaymentRow, _: unknown, ctx: TransactionContext) => ctx.holdOfPayment.load(p.id),
 };
 
 export const refundResolvers = {

@@ -2,6 +2,7 @@ import { badUserInput } from '@paygraph/shared/graphql/errors';
 import { parseId } from '@paygraph/shared/ids';
 import type { TransactionContext } from '../context';
 import { readablePayment } from './payment';
+import { readableHold } from './hold';
 
 export const queryResolvers = {
   payment: (_: unknown, args: { id: string }, ctx: TransactionContext) => {
@@ -14,5 +15,9 @@ export const queryResolvers = {
     if (!refund) return null;
     await readablePayment(ctx, refund.paymentId);
     return refund;
+  },
+  hold: (_: unknown, args: { id: string }, ctx: TransactionContext) => {
+    if (!parseId('hold', args.id)) throw badUserInput(`"${args.id}" is not a hold id`);
+    return readableHold(ctx, args.id);
   },
 };

@@ -51,6 +51,18 @@ export function toUserError(error: MoneyError) {
         message: `payment ${error.paymentId} has ${formatAmount(error.refundable)} left to refund`,
         paymentId: error.paymentId, refundable: formatAmount(error.refundable),
       };
+    case 'HoldNotFound':
+      return { __typename: 'HoldNotFound', code: 'HOLD_NOT_FOUND', message: `no hold ${error.holdId}`, holdId: error.holdId };
+    case 'HoldNotActive':
+      return {
+        __typename: 'HoldNotActive', code: 'HOLD_NOT_ACTIVE',
+        message: `hold ${error.holdId} is ${error.status}; a hold is captured, voided or expires once`, holdId: error.holdId, status: error.status,
+      };
+    case 'CaptureExceedsHold':
+      return {
+        __typename: 'CaptureExceedsHold', code: 'CAPTURE_EXCEEDS_HOLD',
+        message: `hold ${error.holdId} holds ${formatAmount(error.held)}; a capture may pay at most that`, holdId: error.holdId, held: formatAmount(error.held),
+      };
     default:
       return unreachable(error);
   }

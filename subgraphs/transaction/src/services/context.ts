@@ -15,4 +15,6 @@ export interface ServiceContext {
   client: ClientInfo;
   /** AMOUNT_MAX: the most one money operation may move, in minor units. */
   amountMax: bigint;
+  /** How long a hold lives when its request does not say (HOLD_TTL_SECONDS, read in main.ts). */
+  holdTtlSeconds: number;
 }

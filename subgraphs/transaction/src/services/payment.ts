@@ -16,7 +16,8 @@ import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount, stripeFor } from './accounts';
 import { claimKey, claimKeys, type ClaimRequest } from './idempotency';
 import { completePayment } from './relay';
-import { hitFailpoint } from './failpoints';
+import { hitFailpoint, type Failpoint } from './failpoints';
+import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { ServiceContext } from './context';
 
 /** Payments one createPayments request may carry. */
@@ -107,26 +108,36 @@ async function executePayment(ctx: ServiceContext, plan: PaymentPlan, route: Pay
   const { request, payer, payee } = plan;
   const debited = await debitPayer(ctx, request, payer, payee, route, id);
   if (!debited.ok || debited.value.status !== 'PROCESSING') return debited;
-  hitFailpoint('payment-after-debit');
+  return ok(await creditAcrossShards(ctx, debited.value, 'payment-after-debit'));
+}
+
+/**
+ * The second half of a cross-shard payment whose debit has committed (a payment's, or a hold's
+ * capture): the credit on the payee's shard is tried at once; if it cannot be made now, the
+ * relay finishes it and the payment answers PROCESSING.
+ */
+export async function creditAcrossShards(ctx: ServiceContext, debited: PaymentRow, failpoint: Failpoint): Promise<PaymentRow> {
+  hitFailpoint(failpoint);
+  const home = shardOfAccount(ctx.shards, debited.payerAccountId);
   try {
-    const completed = await completePayment(ctx.shards, shardOfAccount(ctx.shards, payer.id), debited.value, ctx.now);
-    if (completed) return ok({ ...debited.value, ...completed });
+    const completed = await completePayment(ctx.shards, home, debited, ctx.now);
+    if (completed) return { ...debited, ...completed };
   } catch (error) {
     // The debit has committed, so the payment exists: answer it PROCESSING (the relay finishes
     // it) rather than an error such as LOCK_TIMEOUT, which tells the client nothing was written.
-    console.error(`payment ${debited.value.id}: inline credit failed, the relay will finish it`, error);
+    console.error(`payment ${debited.id}: inline credit failed, the relay will finish it`, error);
   }
-  const [final] = await paymentsByIds(shardOfAccount(ctx.shards, payer.id).db, [debited.value.id]);
-  return ok(final!);
+  const [final] = await paymentsByIds(home.db, [debited.id]);
+  return final!;
 }
 
-function clientAccount(found: Map<string, AccountRow>, id: string): AccountRow | undefined {
+export function clientAccount(found: Map<string, AccountRow>, id: string): AccountRow | undefined {
   const row = found.get(id);
   return row && row.type !== 'SYSTEM' && row.parentId === null ? row : undefined;
 }
 
 /** Refusals that need no lock: the posting re-checks them, but a payment that cannot land should not start. */
-function checkPayee(payee: AccountRow, request: ParsedPayment): MoneyError | null {
+export function checkPayee(payee: AccountRow, request: ParsedPayment): MoneyError | null {
   if (payee.status !== 'ACTIVE') return { kind: 'AccountNotActive', accountId: payee.id, status: payee.status };
   if (payee.currency !== request.currency) {
     return { kind: 'CurrencyMismatch', accountId: payee.id, accountCurrency: payee.currency, requestCurrency: request.currency };
@@ -134,18 +145,22 @@ function checkPayee(payee: AccountRow, request: ParsedPayment): MoneyError | nul
   return null;
 }
 
-interface PaymentRoute {
+export interface PaymentRoute {
   route: PaymentRow['route'];
   /** Where the payer's shard credits the money: the payee, the merchant's stripe here, or clearing. */
   creditAccountId: string;
 }
 
-async function routeOf(ctx: ServiceContext, plan: PaymentPlan): Promise<PaymentRoute> {
-  const { payer, payee, request } = plan;
+function routeOf(ctx: ServiceContext, plan: PaymentPlan): Promise<PaymentRoute> {
+  return routeBetween(ctx, plan.payer, plan.payee, plan.request.currency);
+}
+
+/** Where the payer's shard credits a payment (or a hold's capture) to this payee. */
+export async function routeBetween(ctx: ServiceContext, payer: AccountRow, payee: AccountRow, currency: string): Promise<PaymentRoute> {
   const shard = shardOfAccount(ctx.shards, payer.id);
   if (payee.type === 'MERCHANT') return { route: 'MERCHANT_STRIPE', creditAccountId: await stripeFor(ctx.shards, payee, shard) };
   if (shardOfAccount(ctx.shards, payee.id) === shard) return { route: 'SAME_SHARD', creditAccountId: payee.id };
-  return { route: 'CROSS_SHARD', creditAccountId: await systemAccountId(ctx.shards, shard, 'CLEARING', request.currency) };
+  return { route: 'CROSS_SHARD', creditAccountId: await systemAccountId(ctx.shards, shard, 'CLEARING', currency) };
 }
 
 /** Submits the debit at once (no await before postOne), so callers control the order of submission. */
@@ -168,18 +183,9 @@ function debitPayer(
     spec,
     finish: async (tx, outcome, _accounts, deferred) => {
       switch (outcome.status) {
-        case 'APPLIED': {
-          const row: PaymentRow = {
-            id, payerAccountId: payer.id, payeeAccountId: payee.id, creditAccountId: route === 'CROSS_SHARD' ? payee.id : creditAccountId,
-            route, amount: request.amount, currency: request.currency, refundedAmount: 0n,
-            status: route === 'CROSS_SHARD' ? 'PROCESSING' : 'SUCCEEDED', failureCode: null, description: request.description,
-            createdBy: ctx.identity.sub, deviceId: ctx.client.deviceId, clientIp: ctx.client.ip, userAgent: ctx.client.userAgent,
-            businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: route === 'CROSS_SHARD' ? null : now,
-          };
-          deferPayment(deferred, row);
-          if (route === 'CROSS_SHARD') deferOutbox(deferred, id, 'PAYMENT_CREDIT', now, new Date(now.getTime() + inlineGraceMs));
-          return ok(row);
-        }
+        case 'APPLIED':
+          return ok(deferNewPayment(deferred, newPaymentRow(ctx, { id, payer: payer.id, payee: payee.id, route, creditAccountId,
+            amount: request.amount, currency: request.currency, description: request.description }, now)));
         case 'DUPLICATE': {
           const [existing] = await paymentsByIds(tx, [id]);
           return ok(existing!);
@@ -192,4 +198,35 @@ function debitPayer(
     },
     at: now,
   }, { now: () => now });
+}
+
+export interface NewPayment {
+  id: string;
+  payer: string;
+  payee: string;
+  route: PaymentRow['route'];
+  /** Where the payer's shard credited it (payment.ts#PaymentRoute). */
+  creditAccountId: string;
+  amount: bigint;
+  currency: string;
+  description: string | null;
+}
+
+/** A payment's record as its debit writes it: a cross-shard one PROCESSING until its credit lands. */
+export function newPaymentRow(ctx: ServiceContext, p: NewPayment, now: Date): PaymentRow {
+  const crossShard = p.route === 'CROSS_SHARD';
+  return {
+    id: p.id, payerAccountId: p.payer, payeeAccountId: p.payee, creditAccountId: crossShard ? p.payee : p.creditAccountId,
+    route: p.route, amount: p.amount, currency: p.currency, refundedAmount: 0n,
+    status: crossShard ? 'PROCESSING' : 'SUCCEEDED', failureCode: null, description: p.description,
+    createdBy: ctx.identity.sub, deviceId: ctx.client.deviceId, clientIp: ctx.client.ip, userAgent: ctx.client.userAgent,
+    businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: crossShard ? null : now,
+  };
+}
+
+/** Defers the payment's row and, for a cross-shard payment, the outbox row its credit runs from. */
+export function deferNewPayment(deferred: DeferredInserts, row: PaymentRow): PaymentRow {
+  deferPayment(deferred, row);
+  if (row.route === 'CROSS_SHARD') deferOutbox(deferred, row.id, 'PAYMENT_CREDIT', row.createdAt, new Date(row.createdAt.getTime() + inlineGraceMs));
+  return row;
 }

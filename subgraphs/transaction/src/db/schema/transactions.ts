@@ -73,6 +73,40 @@ export const refunds = mysqlTable(
   ],
 );
 
+export const holdStatuses = ['HELD', 'CAPTURED', 'VOIDED', 'EXPIRED'] as const;
+
+/**
+ * A hold (two-phase payment): money moved from the payer's available balance to frozen, to be
+ * captured as a payment, voided or expired later, once. It lives on the payer's shard, with its
+ * postings. Every ending changes status from HELD under the row's lock, so exactly one ending
+ * wins; ended_by names what ended it: the capture's payment, or the releasing posting of a
+ * void or an expiry (which is also what a replayed void recognises as its own).
+ */
+export const holds = mysqlTable(
+  'holds',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    payerAccountId: varchar('payer_account_id', { length: 33 }).notNull(),
+    payeeAccountId: varchar('payee_account_id', { length: 33 }).notNull(),
+    amount: money('amount'),
+    capturedAmount: money('captured_amount').default(sql`0`),
+    currency: char('currency', { length: 3 }).notNull(),
+    status: mysqlEnum('status', holdStatuses).notNull(),
+    endedBy: varchar('ended_by', { length: 33 }),
+    description: varchar('description', { length: 500 }),
+    createdBy: varchar('created_by', { length: 64 }).notNull(),
+    expiresAt: datetime('expires_at', { mode: 'date', fsp: 6 }).notNull(),
+    createdAt: moment('created_at'),
+    endedAt: datetime('ended_at', { mode: 'date', fsp: 6 }),
+  },
+  (t) => [
+    index('holds_payer_idx').on(t.payerAccountId, t.id),
+    index('holds_payee_idx').on(t.payeeAccountId, t.id),
+    index('holds_due_idx').on(t.status, t.expiresAt),
+    index('holds_ended_by_idx').on(t.endedBy),
+  ],
+);
+
 export const externalTransferKinds = ['DEPOSIT', 'WITHDRAWAL'] as const;
 
 /** Deposits and withdrawals: money crossing the platform's edge, matched to bank statements by external_ref. */
@@ -146,3 +180,4 @@ export type PaymentRow = typeof payments.$inferSelect;
 export type RefundRow = typeof refunds.$inferSelect;
 export type ExternalTransferRow = typeof externalTransfers.$inferSelect;
 export type OutboxRow = typeof transferOutbox.$inferSelect;
+export type HoldRow = typeof holds.$inferSelect;

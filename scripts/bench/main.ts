@@ -25,7 +25,7 @@ import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
 import { resultsTable, writeResults } from './report';
 import {
-  bulkPaymentOps, getAccountOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
+  bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
 } from './scenarios';
 import { runSoak, type SoakReport } from './soak';
 import { repoRoot } from './processes';
@@ -283,7 +283,13 @@ async function runGroups(
       client: gateway, next: ops.next, unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: ops.crossShardShare,
     }));
   };
-  if (g.has('b')) await hotMerchant('b-hot-merchant', 'merged');
+  if (g.has('b')) {
+    await hotMerchant('b-hot-merchant', 'merged');
+    add(await runScenario(ctx, {
+      id: 'b-hot-merchant-holds', title: 'hot merchant: holds created and captured in full (two requests per unit)', engine: 'merged',
+      unit: 'payment', client: gateway, next: holdCaptureOps(ctx), unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: () => 0,
+    }));
+  }
   if (g.has('c')) {
     for (const size of bulkSizesDefault) {
       const ops = bulkPaymentOps(ctx, size);

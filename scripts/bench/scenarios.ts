@@ -139,6 +139,38 @@ export function bulkPaymentOps(ctx: BenchContext, size: number): { next: () => O
   };
 }
 
+/**
+ * Two-phase payments to the hot merchant: each unit is a hold created (CreateHold) and then
+ * captured in full (CaptureHold), two requests. A create queues its hold and counts no unit;
+ * the next request of any client captures a queued hold, and that capture is the unit (a
+ * Payment succeeds, anything else fails). So units/s is holds made and captured per second.
+ */
+export function holdCaptureOps(ctx: BenchContext): () => Operation {
+  const create = contractOperation('CreateHold');
+  const capture = contractOperation('CaptureHold');
+  const inputs = paymentInputs(ctx, 'merchant');
+  const held: string[] = [];
+  return () => {
+    const holdId = held.shift();
+    if (holdId !== undefined) {
+      return {
+        body: requestBody(capture, { input: { idempotencyKey: nextKey(ctx), holdId } }),
+        units: 1,
+        succeeded: (response) => (typenameOf(dataField(response, 'captureHold')) === 'Payment' ? 1 : 0),
+      };
+    }
+    return {
+      body: requestBody(create, { input: inputs.next() }),
+      units: 0,
+      succeeded: (response) => {
+        const hold = dataField(response, 'createHold') as { id?: string } | undefined;
+        if (typenameOf(hold) === 'Hold' && hold?.id) held.push(hold.id);
+        return 0;
+      },
+    };
+  };
+}
+
 export function getAccountOps(ctx: BenchContext): () => Operation {
   const document = contractOperation('GetAccount');
   const { accounts } = ctx.fixtures;

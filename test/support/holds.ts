@@ -1,8 +1,8 @@
-import { eq, inArray } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
+import { frozenMismatches } from '@paygraph/transaction/read-model/settlement';
 import { holds, type HoldRow } from '@paygraph/transaction/db/schema/transactions';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { parseId } from '@paygraph/shared/ids';
-import { accounts } from '@paygraph/shared/db/schema/ledger';
 import { contractOperation, gql } from './graphql';
 import type { Answer } from './money';
 
@@ -49,19 +49,13 @@ export async function holdRow(shards: ShardSet, id: string): Promise<HoldRow | u
 
 /**
  * The frozen-equals-held invariant for these accounts: each one's stored `frozen` is the sum of
- * the amounts of its HELD holds. Answers the accounts where it fails.
+ * the amounts of its HELD holds (one statement per shard, so it holds even mid-workload).
+ * Answers the accounts where it fails.
  */
 export async function frozenAgainstHeld(shards: ShardSet, accountIds: readonly string[]): Promise<Array<{ accountId: string; frozen: bigint; held: bigint }>> {
-  const failures: Array<{ accountId: string; frozen: bigint; held: bigint }> = [];
-  for (const shard of shards.all) {
+  const found = await Promise.all(shards.all.map((shard) => {
     const mine = accountIds.filter((id) => shards.byLogical(parseId('account', id)!.shard) === shard);
-    if (mine.length === 0) continue;
-    const rows = await shard.db.select({ id: accounts.id, frozen: accounts.frozen }).from(accounts).where(inArray(accounts.id, mine));
-    const held = await shard.db.select().from(holds).where(inArray(holds.payerAccountId, mine));
-    for (const row of rows) {
-      const sum = held.filter((h) => h.payerAccountId === row.id && h.status === 'HELD').reduce((a, h) => a + h.amount, 0n);
-      if (sum !== row.frozen) failures.push({ accountId: row.id, frozen: row.frozen, held: sum });
-    }
-  }
-  return failures;
+    return frozenMismatches(shard.db, mine);
+  }));
+  return found.flat().map(({ accountId, frozen, held }) => ({ accountId, frozen, held }));
 }

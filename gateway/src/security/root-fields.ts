@@ -9,7 +9,7 @@ import {
  * When the variables do not coerce, execution refuses the operation before any subgraph is
  * called, so the arguments are simply unknown (null) here.
  */
-export const moneyMutationFields = ['deposit', 'withdraw', 'createPayment', 'createPayments', 'refundPayment'] as const;
+export const moneyMutationFields = ['deposit', 'withdraw', 'createPayment', 'createPayments', 'refundPayment', 'createHold', 'captureHold', 'voidHold'] as const;
 export type MoneyMutationField = (typeof moneyMutationFields)[number];
 
 export function isMoneyMutationField(name: string): name is MoneyMutationField {
@@ -73,8 +73,9 @@ export interface MoneyAction {
   idempotencyKey: string | null;
   /** The account debited or credited: deposit's and withdraw's account, a payment's payer. */
   accountId: string | null;
-  /** A payment's payee. */
+  /** A payment's or a hold's payee. */
   counterpartyAccountId: string | null;
+  /** The payment a refund takes back, or the hold a capture or void ends. */
   paymentId: string | null;
   amount: string | null;
   currency: string | null;
@@ -127,9 +128,13 @@ function actionOf(field: MoneyMutationField, responseKey: string, index: number 
       return { ...common, accountId: text('accountId'), counterpartyAccountId: null, paymentId: null, note: text('externalRef') };
     case 'createPayment':
     case 'createPayments':
+    case 'createHold':
       return { ...common, accountId: text('payerAccountId'), counterpartyAccountId: text('payeeAccountId'), paymentId: null, note: text('description') };
     case 'refundPayment':
       return { ...common, accountId: null, counterpartyAccountId: null, paymentId: text('paymentId'), note: text('reason') };
+    case 'captureHold':
+    case 'voidHold':
+      return { ...common, accountId: null, counterpartyAccountId: null, paymentId: text('holdId'), note: null };
   }
 }
 

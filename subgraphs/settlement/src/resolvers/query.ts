@@ -1,7 +1,7 @@
 import { formatAmount } from '@paygraph/shared/money';
 import { ledgerHealth } from '@paygraph/shared/ledger/health';
 import type { SettlementContext } from '../context';
-import { reconcileAndStore, storedReports } from '../services/reconcile';
+import { frozenAgainstHolds, reconcileAndStore, storedReports } from '../services/reconcile';
 import { readableSettlement, requireOperator } from './authorization';
 import { reportFromRow } from './reconciliation';
 
@@ -16,9 +16,10 @@ export const queryResolvers = {
   },
   ledgerHealth: async (_: unknown, __: unknown, ctx: SettlementContext) => {
     requireOperator(ctx, 'read ledger health');
-    const health = await ledgerHealth(ctx.shards);
+    const [health, frozen] = await Promise.all([ledgerHealth(ctx.shards), frozenAgainstHolds(ctx.shards)]);
     return {
-      balanced: health.balanced,
+      balanced: health.balanced && frozen.length === 0,
+      frozenMismatches: frozen.map((m) => ({ ...m, frozen: formatAmount(m.frozen), held: formatAmount(m.held) })),
       inTransit: health.inTransit.map((t) => ({ currency: t.currency, amount: formatAmount(t.amount) })),
       shards: health.shards.map((s) => ({ ...s, debits: formatAmount(s.debits), credits: formatAmount(s.credits) })),
     };

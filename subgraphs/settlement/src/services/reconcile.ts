@@ -6,7 +6,7 @@ import { verifyAccounts } from '@paygraph/shared/db/integrity';
 import {
   accountsTouchedOn, balanceMismatchesOfDate, entriesOfKeys, postedKeys, unbalancedPostings,
 } from '../db/ledger-checks';
-import { externalTransfersOfDate, inFlightRecords, paymentsOfDate, refundsOfDate } from '@paygraph/transaction/read-model/settlement';
+import { externalTransfersOfDate, frozenMismatches, inFlightRecords, paymentsOfDate, refundsOfDate } from '@paygraph/transaction/read-model/settlement';
 import { insertReport, reportsOfDate, settlementsOfDate, statementLinesOfDate } from '../db/settlement-store';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import type { ReportRow } from '../db/schema/settlement';
@@ -38,7 +38,7 @@ export function storedReports(shards: ShardSet, businessDate: string, first: num
 /**
  * Reconciliation of a business date: the ledger against itself (every posting balanced,
  * every balance = Σ entries, every payment and refund with exactly its postings, clearing
- * = money in flight, every settlement = its entries) and against the outside world (bank
+ * = money in flight, every account's frozen = its HELD holds, every settlement = its entries) and against the outside world (bank
  * and channel statements matched to deposits and withdrawals by external reference).
  */
 export async function reconcile(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
@@ -47,6 +47,7 @@ export async function reconcile(shards: ShardSet, businessDate: string): Promise
     ...perShard.flat(),
     ...(await postingChecks(shards, businessDate)),
     ...(await clearingCheck(shards)),
+    ...(await frozenCheck(shards)),
     ...(await settlementChecks(shards, businessDate)),
     ...(await externalChecks(shards, businessDate)),
   ];
@@ -124,6 +125,16 @@ async function clearingCheck(shards: ShardSet): Promise<Discrepancy[]> {
     if (expected !== actual) found.push(discrepancy('CLEARING_MISMATCH', { currency, expected, actual }, `clearing holds ${actual} ${currency}; ${expected} is in flight`));
   }
   return found;
+}
+
+/** Every account's frozen balance equals the sum of its HELD holds, now (holds live on their payer's shard). */
+export async function frozenAgainstHolds(shards: ShardSet): Promise<Array<{ accountId: string; currency: string; frozen: bigint; held: bigint }>> {
+  return (await Promise.all(shards.all.map((shard) => frozenMismatches(shard.db)))).flat();
+}
+
+async function frozenCheck(shards: ShardSet): Promise<Discrepancy[]> {
+  return (await frozenAgainstHolds(shards)).map((m) => discrepancy('FROZEN_MISMATCH', { accountId: m.accountId, currency: m.currency, expected: m.held, actual: m.frozen },
+    `account ${m.accountId} has ${m.frozen} frozen; its HELD holds hold ${m.held}`));
 }
 
 async function settlementChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {

@@ -87,3 +87,21 @@ export async function inFlightRecords(db: Executor) {
     .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(eq(refunds.status, 'PROCESSING'));
   return { paying, refunding };
 }
+
+/**
+ * Accounts whose `frozen` differs from the sum of their HELD holds (a hold lives on its payer's
+ * shard, with the payer's row), in one statement: a consistent view even while holds move.
+ * With `accountIds`, only those accounts; otherwise every account that has frozen money or a
+ * HELD hold.
+ */
+export async function frozenMismatches(db: Executor, accountIds: readonly string[] | null = null): Promise<Array<{ accountId: string; currency: string; frozen: bigint; held: bigint }>> {
+  if (accountIds !== null && accountIds.length === 0) return [];
+  const only = accountIds === null ? sql`(a.frozen <> 0 OR h.held IS NOT NULL)` : sql`a.id IN (${sql.join(accountIds.map((id) => sql`${id}`), sql`, `)})`;
+  const [rows] = (await db.execute(sql`
+    SELECT a.id AS account_id, a.currency, a.frozen, COALESCE(h.held, 0) AS held
+    FROM accounts a
+    LEFT JOIN (SELECT payer_account_id, SUM(amount) AS held FROM holds WHERE status = 'HELD' GROUP BY payer_account_id) h
+      ON h.payer_account_id = a.id
+    WHERE ${only} AND a.frozen <> COALESCE(h.held, 0)`)) as unknown as [Array<{ account_id: string; currency: string; frozen: string; held: string }>, unknown];
+  return rows.map((r) => ({ accountId: r.account_id, currency: r.currency, frozen: BigInt(r.frozen), held: BigInt(r.held) }));
+}

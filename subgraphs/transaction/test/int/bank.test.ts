@@ -3,7 +3,9 @@ import { and, eq, inArray, lt, or } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { balanceMismatches, entryTotals } from '@paygraph/shared/db/ledger-store';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
-import { payments, refunds, transferOutbox } from '../../src/db/schema/transactions';
+import { holds, payments, refunds, transferOutbox } from '../../src/db/schema/transactions';
+import { startHoldExpiry, type HoldExpiry } from '../../src/services/hold-expiry';
+import { frozenAgainstHeld } from '../../../../test/support/holds';
 import { startRelay, type Relay } from '../../src/services/relay';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
@@ -14,7 +16,8 @@ import { clearingAgainstInFlight, physicalOf, shardOf, sleep } from '../../../..
  * The bank test: clients move money at random between many accounts on every shard, through
  * the gateway over HTTP, while the ledger's invariants are sampled; at the end no money has
  * been made or lost. Σ of the clients' balances only changes by deposits and withdrawals, so
- * it must equal Σ deposits − Σ withdrawals that succeeded, whatever payments and refunds did.
+ * it must equal Σ deposits − Σ withdrawals that succeeded, whatever payments, refunds and holds
+ * (created, captured, voided, expired) did; frozen money counts, and always equals what is held.
  * Other test files use the same shards at the same time: shard-wide sums must still balance,
  * but per-account checks are limited to this file's accounts and the shared system accounts.
  */
@@ -36,7 +39,10 @@ const paymentCycle = 20;
 const merchantSlots = 3;
 const crossShardSlots = 12;
 /** Refusals the random workload may meet; any other answer is a failure. */
-const expectedRefusals = new Set(['INSUFFICIENT_FUNDS', 'REFUND_EXCEEDS_PAYMENT', 'PAYMENT_NOT_REFUNDABLE']);
+const expectedRefusals = new Set(['INSUFFICIENT_FUNDS', 'REFUND_EXCEEDS_PAYMENT', 'PAYMENT_NOT_REFUNDABLE', 'HOLD_NOT_ACTIVE']);
+/** One hold in this many lives only 1-3 s, so that the expiry worker releases some in the mix. */
+const shortHoldEvery = 4;
+const holdExpiryIntervalMs = 300;
 
 function readRunSeconds(): number {
   const raw = process.env.BANK_TEST_SECONDS;
@@ -51,11 +57,15 @@ const depositDoc = contractOperation('Deposit');
 const withdrawDoc = contractOperation('Withdraw');
 const createPaymentDoc = contractOperation('CreatePayment');
 const refundPaymentDoc = contractOperation('RefundPayment');
+const createHoldDoc = contractOperation('CreateHold');
+const captureHoldDoc = contractOperation('CaptureHold');
+const voidHoldDoc = contractOperation('VoidHold');
 
 let stack: Stack;
 /** A pool of its own for the checks, so that sampling never waits behind the workload. */
 let checks: ShardSet;
 let relay: Relay | undefined;
+let expiry: HoldExpiry | undefined;
 let operator: string;
 const runId = unique('bank');
 
@@ -65,7 +75,10 @@ const merchants: string[] = [];
 const byPhysical = new Map<number, string[]>();
 
 const tally = { deposited: 0n, withdrawn: 0n };
-const counts = { deposits: 0, withdrawals: 0, payments: 0, refunds: 0, refusals: 0, replays: 0 };
+const counts = { deposits: 0, withdrawals: 0, payments: 0, refunds: 0, refusals: 0, replays: 0, holds: 0, captures: 0, voids: 0 };
+/** Holds answered HELD that no client has tried to end yet; and every hold made. */
+const openHolds: Array<{ id: string; amount: bigint }> = [];
+const holdIds: string[] = [];
 const paymentIds: string[] = [];
 /** Payments answered SUCCEEDED, which clients may refund part of. */
 const refundable: Array<{ id: string; amount: bigint }> = [];
@@ -175,13 +188,47 @@ async function refund(key: string): Promise<void> {
   counts.refunds++;
 }
 
+async function hold(key: string, slot: number): Promise<void> {
+  const payer = pick(personal);
+  const short = random(shortHoldEvery) === 0;
+  const input = {
+    idempotencyKey: key, payerAccountId: payer, payeeAccountId: payeeFor(payer, slot), amount: amountBetween(100, 5_000), currency: 'USD',
+    ...(short ? { expiresInSeconds: 1 + random(3) } : {}),
+  };
+  const payload = await send(createHoldDoc, 'createHold', input);
+  if (!payload || refused(payload, 'Hold')) return;
+  holdIds.push(payload.id as string);
+  openHolds.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
+  counts.holds++;
+}
+
+/** Captures (two in three, some partially) or voids a hold; an expired one answers HOLD_NOT_ACTIVE. */
+async function endHold(key: string): Promise<void> {
+  if (openHolds.length === 0) return;
+  const [target] = openHolds.splice(random(openHolds.length), 1);
+  if (random(3) === 0) {
+    const payload = await send(voidHoldDoc, 'voidHold', { idempotencyKey: key, holdId: target!.id });
+    if (!payload || refused(payload, 'Hold')) return;
+    counts.voids++;
+    return;
+  }
+  const amount = random(2) === 0 ? {} : { amount: amountBetween(1, Number(target!.amount)) };
+  const payload = await send(captureHoldDoc, 'captureHold', { idempotencyKey: key, holdId: target!.id, ...amount });
+  if (!payload || refused(payload, 'Payment')) return;
+  paymentIds.push(payload.id as string);
+  counts.captures++;
+  if (payload.status === 'SUCCEEDED') refundable.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
+}
+
 async function client(index: number, until: number): Promise<void> {
   // Each client starts its cycle elsewhere, so that a short run still mixes every kind of payment.
   let payments = index * 7;
   for (let n = 0; Date.now() < until; n++) {
     const key = `${runId}-${index}-${n}`;
     const roll = random(100);
-    if (roll < 55) await pay(key, payments++ % paymentCycle);
+    if (roll < 42) await pay(key, payments++ % paymentCycle);
+    else if (roll < 50) await hold(key, payments++ % paymentCycle);
+    else if (roll < 57) await endHold(key);
     else if (roll < 70) await refund(key);
     else if (roll < 85) await deposit(key);
     else await withdraw(key);
@@ -195,7 +242,7 @@ async function client(index: number, until: number): Promise<void> {
  */
 async function checkInvariants(when: string): Promise<void> {
   const ours = [...personal, ...merchants];
-  await Promise.all(checks.all.map(async (shard) => {
+  await Promise.all([...checks.all.map(async (shard) => {
     for (const total of await entryTotals(shard.db)) {
       if (total.debits !== total.credits) problems.push(`${when}: ${shard.name} ${total.currency} debits ${total.debits} ≠ credits ${total.credits}`);
     }
@@ -213,11 +260,18 @@ async function checkInvariants(when: string): Promise<void> {
       or(lt(accounts.available, 0n), lt(accounts.frozen, 0n), lt(accounts.pending, 0n)),
     ));
     for (const row of negative) problems.push(`${when}: ${row.id} is below zero (${row.available}/${row.frozen}/${row.pending})`);
-  }));
+  }), (async () => {
+    // Every account's frozen money is exactly what its HELD holds hold (one statement per shard).
+    for (const m of await frozenAgainstHeld(checks, personal)) problems.push(`${when}: ${m.accountId} has ${m.frozen} frozen but holds ${m.held}`);
+  })()]);
 }
 
 /** Rows of one table for ids that name their shard, fetched per shard. */
-async function rowsById<T>(kind: 'payment' | 'refund', ids: readonly string[], read: (shard: ShardSet['all'][number], local: string[]) => Promise<T[]>): Promise<T[]> {
+function paymentRowsOf(rows: ReadonlyArray<typeof holds.$inferSelect>): Array<[string, typeof holds.$inferSelect]> {
+  return rows.filter((h) => h.status === 'CAPTURED').map((h) => [h.endedBy!, h]);
+}
+
+async function rowsById<T>(kind: 'payment' | 'refund' | 'hold', ids: readonly string[], read: (shard: ShardSet['all'][number], local: string[]) => Promise<T[]>): Promise<T[]> {
   const byShard = new Map<ShardSet['all'][number], string[]>();
   for (const id of ids) {
     const shard = shardOf(checks, kind, id);
@@ -285,6 +339,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await relay?.stop();
+  await expiry?.stop();
   await checks?.close();
   await stack?.stop();
 });
@@ -292,6 +347,7 @@ afterAll(async () => {
 describe('bank', () => {
   it(`keeps every invariant while ${clientCount} clients move money for ${runSeconds} s, and loses nothing`, async () => {
     relay = startRelay(stack.shards, 200);
+    expiry = startHoldExpiry(stack.shards, holdExpiryIntervalMs);
     const until = Date.now() + runSeconds * 1_000;
     const clients = Array.from({ length: clientCount }, (_, i) => client(i, until));
     let running = true;
@@ -326,7 +382,20 @@ describe('bank', () => {
     expect(counts.deposits).toBeGreaterThan(0);
     expect(counts.withdrawals).toBeGreaterThan(0);
     expect(counts.refunds).toBeGreaterThan(0);
+    expect(counts.holds).toBeGreaterThan(0);
+    expect(counts.captures).toBeGreaterThan(0);
+    expect(counts.voids).toBeGreaterThan(0);
+    // Each hold ended at most once, and one that ended CAPTURED names a payment of its amount or less.
+    const holdRows = await rowsById('hold', holdIds, (s, local) => s.db.select().from(holds).where(inArray(holds.id, local)));
+    expect(holdRows.length).toBe(holdIds.length);
+    const capturedBy = new Map(paymentRowsOf(holdRows));
+    expect(capturedBy.size).toBe(counts.captures);
     const paymentRows = await rowsById('payment', paymentIds, (s, local) => s.db.select().from(payments).where(inArray(payments.id, local)));
+    for (const p of paymentRows.filter((row) => capturedBy.has(row.id))) {
+      const h = capturedBy.get(p.id)!;
+      expect(p.amount, `capture ${p.id} of hold ${h.id}`).toBe(h.capturedAmount);
+      expect(p.amount <= h.amount).toBe(true);
+    }
     expect(paymentRows.length).toBe(paymentIds.length);
     const routes = new Map<string, number>();
     for (const row of paymentRows) routes.set(row.route, (routes.get(row.route) ?? 0) + 1);

@@ -9,6 +9,7 @@ import {
   physicalOf, postingsByDedupeKey, refundRow, resourceOfKey, shardOf,
 } from '../../../../test/support/bank';
 import { spawnTransactionSubgraph, type ChildService } from '../../../../test/support/processes';
+import { holdRow } from '../../../../test/support/holds';
 
 /**
  * A cross-shard movement whose process dies between its two halves. The transaction subgraph
@@ -24,6 +25,11 @@ const children: ChildService[] = [];
 
 const createPaymentDoc = contractOperation('CreatePayment');
 const refundPaymentDoc = contractOperation('RefundPayment');
+/** The hold operations with only what this subgraph answers alone (the contract's also select balances). */
+const createHoldDoc = `mutation CreateHold($input: CreateHoldInput!) { createHold(input: $input) { __typename ... on Hold { id status } ... on UserError { code message } } }`;
+const captureHoldDoc = `mutation CaptureHold($input: CaptureHoldInput!) {
+  captureHold(input: $input) { __typename ... on Payment { id status amount hold { id status } } ... on UserError { code message } }
+}`;
 /** The restarted relay has to wait out inlineGraceMs before it may take the row, then a few ticks. */
 const completionTimeoutMs = inlineGraceMs + 15_000;
 
@@ -130,6 +136,48 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
     expect(await entryCounts([payer, payee])).toEqual([2, 1]);
     expect(await postingsByDedupeKey(shards, [`${id}:credit`])).toHaveLength(1);
+    await revived.kill();
+  });
+
+  it('a hold captured across shards and killed after its debit is credited once by the restarted process; a retry moves nothing', async () => {
+    const payer = await insertAccountOn(shards, 0, unique('crash-hold-payer'));
+    const payee = await insertAccountOn(shards, 1, unique('crash-hold-payee'));
+    expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
+
+    const doomed = await spawnChild({ RELAY_ENABLED: 'false', HOLD_EXPIRY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'capture-after-debit' });
+    const created = await gql(doomed.graphqlUrl, createHoldDoc, {
+      input: { idempotencyKey: unique('crash-hold'), payerAccountId: payer, payeeAccountId: payee, amount: '3000', currency: 'USD' },
+    }, undefined, await asOperator());
+    expect(created.errors).toBeUndefined();
+    const holdId = created.data!.createHold.id as string;
+    const input = { idempotencyKey: unique('crash-capture'), holdId, amount: '2000' };
+    await sendToDoomed(doomed, captureHoldDoc, input);
+
+    // The capture committed on the payer's shard: hold CAPTURED, payment PROCESSING, the money in clearing.
+    const id = await resourceOfKey(shards, operatorId, input.idempotencyKey);
+    expect(id).toMatch(/^pay_/);
+    expect(await holdRow(shards, holdId)).toMatchObject({ status: 'CAPTURED', capturedAmount: 2_000n, endedBy: id });
+    expect(await paymentRow(shards, id!)).toMatchObject({ status: 'PROCESSING', route: 'CROSS_SHARD', amount: 2_000n });
+    expect(await outboxRow(shards, 'payment', id!)).toMatchObject({ step: 'PAYMENT_CREDIT', status: 'PENDING' });
+    expect(await balances([payer, payee])).toEqual([8_000n, 0n]);
+    expect((await accountRows(shards, [payer])).get(payer)).toMatchObject({ available: 8_000n, frozen: 0n });
+    expect((await expectClearingAccountedFor()).payments).toContain(id);
+
+    const revived = await spawnChild({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200', HOLD_EXPIRY_ENABLED: 'false' });
+    const done = await eventually('the relay completes the capture', completionTimeoutMs, async () => {
+      const row = await paymentRow(shards, id!);
+      return row?.status === 'PROCESSING' ? undefined : row;
+    });
+    expect(done).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await balances([payer, payee])).toEqual([8_000n, 2_000n]);
+
+    // The client retries: the same payment, finished, and no more money.
+    const retried = await gql(revived.graphqlUrl, captureHoldDoc, { input }, undefined, await asOperator());
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data!.captureHold).toMatchObject({ __typename: 'Payment', id, status: 'SUCCEEDED', amount: '2000', hold: { id: holdId, status: 'CAPTURED' } });
+    expect(await balances([payer, payee])).toEqual([8_000n, 2_000n]);
+    expect(await postingsByDedupeKey(shards, [`${id}:credit`])).toHaveLength(1);
+    expect((await expectClearingAccountedFor()).payments).not.toContain(id);
     await revived.kill();
   });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dropDatabases, recreateDatabases } from '../scripts/bench/bench-stack';
 import { openAndFund, type Fixtures } from '../scripts/bench/fixtures';
 import { LoadClient } from '../scripts/bench/load';
-import { bulkPaymentOps, runScenario, singlePaymentOps, type BenchContext } from '../scripts/bench/scenarios';
+import { bulkPaymentOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext } from '../scripts/bench/scenarios';
 import { startStack, type Stack } from './support/stack';
 import { token } from './support/env';
 import { runEngineScenario } from '../scripts/bench/engine';
@@ -10,9 +10,10 @@ import { engineMode } from '../subgraphs/shared/src/ledger/post';
 
 /**
  * A few seconds of the benchmark (scripts/bench) in npm test, so that it keeps working as the
- * system changes: scenario (a), a bulk scenario (c) and the engines alone (d) for about two seconds each, against an
- * in-process stack on databases of their own (the ledger-wide invariants would see other test
- * files' payments in flight on the shared test shards), each followed by the invariant check.
+ * system changes: scenario (a), holds against the hot merchant (b), a bulk scenario (c) and the
+ * engines alone (d) for about two seconds each, against an in-process stack on databases of
+ * their own (the ledger-wide invariants would see other test files' payments in flight on the
+ * shared test shards), each followed by the invariant check.
  */
 const smokeSeconds = 2;
 const smokeAccountCount = 60;
@@ -76,6 +77,16 @@ describe('benchmark smoke run', () => {
     expect(result.crossShardShare).toBeGreaterThan(0.5);
     expect(result.invariants?.balanced).toBe(true);
     expect(result.invariants?.inTransit).toEqual([]);
+  });
+
+  test('scenario (b), holds: created and captured against the hot merchant, every capture a payment, the ledger whole', async () => {
+    const result = await runScenario(ctx, {
+      id: 'b-holds-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: holdCaptureOps(ctx), unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency }, crossShardShare: () => 0,
+    });
+    expect(result.load.succeededUnits).toBeGreaterThan(0);
+    expect(result.load.failedUnits).toBe(0);
+    expect(result.invariants?.balanced).toBe(true);
   });
 
   test('scenario (c): bulk createPayments produce figures and keep the ledger whole', async () => {

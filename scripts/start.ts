@@ -14,8 +14,9 @@ import { describeError, describeShards, ensureMysql, type MysqlServer } from './
 /**
  * `npm start`: finds or starts MySQL, migrates the shards, starts the three subgraphs and
  * then the gateway (which composes the supergraph from them, so it must come last), and
- * keeps them running until Ctrl-C. One process going down takes the others with it, so a
- * half-running system is never mistaken for a working one.
+ * keeps them running until Ctrl-C or SIGTERM. A process that fails to come up stops the
+ * start, so a half-started system is never mistaken for a working one; once all are up, a
+ * process that exits is restarted with exponential backoff, and only it is unavailable meanwhile.
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
@@ -33,6 +34,15 @@ const stopGraceMs = 10_000;
 const signalSettleMs = 300;
 /** Bytes of randomness in a JWT or subgraph secret generated for one run. */
 const generatedSecretBytes = 32;
+/**
+ * The pause before restarting a process that exited, doubled after each exit that follows a
+ * short run, up to the cap: a process that crashes at once (a shard down, a bad deploy) is
+ * retried without spinning. A run of restartBackoffResetMs or longer counts as healthy, and
+ * the next exit waits the initial delay again.
+ */
+const restartDelayInitialMs = 500;
+const restartDelayCapMs = 30_000;
+const restartBackoffResetMs = 60_000;
 
 interface ServiceSpec {
   name: string;
@@ -42,15 +52,23 @@ interface ServiceSpec {
   env: Record<string, string>;
 }
 
+/** One supervised process: the child running now, and what its restarts need. */
 interface Service {
   spec: ServiceSpec;
   child: ChildProcess;
   exited: Promise<void>;
+  startedAt: number;
+  /** Exits since the last run of restartBackoffResetMs or longer, counting the latest. */
+  recentExits: number;
+  /** Set while a restart waits out its delay, so that a stop can cancel it. */
+  restartTimer: NodeJS.Timeout | null;
 }
 
 const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
 const running: Service[] = [];
 let shuttingDown = false;
+/** False until every process has come up: before that, an exit stops the start instead of being restarted. */
+let supervising = false;
 let mysqlServer: MysqlServer | undefined;
 
 function paint(text: string, color: number): string {
@@ -107,6 +125,14 @@ function relayLines(input: Readable, output: Writable, prefix: string): void {
 }
 
 function startService(spec: ServiceSpec): Service {
+  const service: Service = { spec, recentExits: 0, restartTimer: null, ...spawnChild(spec) };
+  service.child.once('exit', (code, signal) => onExit(service, code, signal));
+  log(`${spec.name} started (pid ${service.child.pid})`);
+  running.push(service);
+  return service;
+}
+
+function spawnChild(spec: ServiceSpec): Pick<Service, 'child' | 'exited' | 'startedAt'> {
   // A process spawned after shutdown began would be missed by it and outlive this script.
   if (shuttingDown) throw new Error(`not starting ${spec.name}: shutting down`);
   const child = spawn(process.execPath, ['--import', 'tsx', spec.entry], {
@@ -119,16 +145,41 @@ function startService(spec: ServiceSpec): Service {
   relayLines(child.stderr, process.stderr, prefix);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('error', (error) => void shutdown(1, `${spec.name} could not be started: ${error.message}`));
-  child.once('exit', (code, signal) => onUnexpectedExit(spec.name, code, signal));
-  const service = { spec, child, exited };
-  running.push(service);
-  return service;
+  return { child, exited, startedAt: Date.now() };
 }
 
-function onUnexpectedExit(name: string, code: number | null, signal: NodeJS.Signals | null): void {
+function onExit(service: Service, code: number | null, signal: NodeJS.Signals | null): void {
   if (shuttingDown) return;
   const how = signal === null ? `with code ${code}` : `on ${signal}`;
-  setTimeout(() => void shutdown(1, `${name} exited unexpectedly ${how}; stopping everything`), signalSettleMs);
+  const { name } = service.spec;
+  // Wait out a Ctrl-C that reached the children too: then this exit is part of the stop.
+  setTimeout(() => {
+    if (shuttingDown) return;
+    if (!supervising) {
+      void shutdown(1, `${name} exited ${how} during start-up; stopping everything`);
+      return;
+    }
+    const ranMs = Date.now() - service.startedAt;
+    service.recentExits = ranMs >= restartBackoffResetMs ? 1 : service.recentExits + 1;
+    const delayMs = restartDelayMs(service.recentExits);
+    logError(`${name} (pid ${service.child.pid}) exited ${how} after ${Math.round(ranMs / 1000)} s; restarting it in ${delayMs} ms`);
+    service.restartTimer = setTimeout(() => restartService(service), delayMs);
+  }, signalSettleMs);
+}
+
+/** The initial delay after the first recent exit, doubled for each further one, up to the cap. */
+function restartDelayMs(recentExits: number): number {
+  return Math.min(restartDelayCapMs, restartDelayInitialMs * 2 ** (recentExits - 1));
+}
+
+function restartService(service: Service): void {
+  service.restartTimer = null;
+  if (shuttingDown) return;
+  Object.assign(service, spawnChild(service.spec));
+  service.child.once('exit', (code, signal) => onExit(service, code, signal));
+  log(`${service.spec.name} restarted (pid ${service.child.pid})`);
+  // An exit before it is healthy is handled by onExit, like any other.
+  waitForHealth(service).catch(() => {});
 }
 
 function hasExited(child: ChildProcess): boolean {
@@ -174,6 +225,7 @@ async function shutdown(exitCode: number, reason: string): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
   (exitCode === 0 ? log : logError)(reason);
+  for (const service of running) clearTimeout(service.restartTimer ?? undefined);
   const gatewayFirst = [...running].reverse();
   for (const service of gatewayFirst.filter((s) => s.spec.name === 'gateway')) await stopService(service);
   await Promise.all(gatewayFirst.map(stopService));
@@ -251,6 +303,7 @@ async function main(): Promise<void> {
   const subgraphs = plan.subgraphs.map(startService);
   await Promise.all(subgraphs.map(waitForHealth));
   await waitForHealth(startService(plan.gateway));
+  supervising = true;
   await printWelcome(plan.gateway.port, secret);
 }
 

@@ -87,3 +87,75 @@ export async function spawnTransactionSubgraph(env: Record<string, string>): Pro
     await new Promise((resolve) => setTimeout(resolve, readyPollIntervalMs));
   }
 }
+
+/** How long `npm start` may take to print "Press Ctrl-C to stop" (four processes compile under tsx). */
+export const systemStartTimeoutMs = 90_000;
+/** How long `npm start` may take to exit after a stop signal. */
+export const systemStopTimeoutMs = 20_000;
+const outputPollIntervalMs = 100;
+
+export interface StartedSystem {
+  readonly process: ChildProcess;
+  readonly ports: { PORT: number; ACCOUNT_PORT: number; TRANSACTION_PORT: number; SETTLEMENT_PORT: number };
+  /** Everything `npm start` and its children printed so far. */
+  output(): string;
+  /** Waits until the output matches, failing with the output after timeoutMs or if `npm start` exits. */
+  waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpExecArray>;
+  /** Sends the signal and waits for the exit: its code, or 'timeout' (after which it was SIGKILLed). */
+  stop(signal: NodeJS.Signals): Promise<number | null | 'timeout'>;
+}
+
+/**
+ * `npm start` (scripts/start.ts) as a newcomer runs it, on free ports, without JWT_SECRET or
+ * subgraph secrets, with plain log prefixes; resolves once it says it is running.
+ */
+export async function startSystem(extraEnv: Record<string, string> = {}): Promise<StartedSystem> {
+  const ports = { PORT: await freePort(), ACCOUNT_PORT: await freePort(), TRANSACTION_PORT: await freePort(), SETTLEMENT_PORT: await freePort() };
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_ENV: 'development', ...extraEnv };
+  delete env.JWT_SECRET;
+  for (const key of Object.keys(env)) if (key.startsWith('SUBGRAPH_SECRET_')) delete env[key];
+  for (const [key, value] of Object.entries(ports)) env[key] = String(value);
+  const child = spawn(`${repoRoot}node_modules/.bin/tsx`, ['scripts/start.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const system: StartedSystem = {
+    process: child,
+    ports,
+    output: () => output,
+    waitForOutput: async (pattern, timeoutMs) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const match = pattern.exec(output);
+        if (match) return match;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not print ${pattern}:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, outputPollIntervalMs));
+      }
+    },
+    stop: async (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), systemStopTimeoutMs));
+      const result = await Promise.race([exited, timeout]);
+      if (result === 'timeout') child.kill('SIGKILL');
+      return result;
+    },
+  };
+  try {
+    await system.waitForOutput(/Press Ctrl-C to stop/, systemStartTimeoutMs);
+  } catch (error) {
+    await system.stop('SIGINT');
+    throw error;
+  }
+  return system;
+}
+
+/** True while a process with this pid exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -10,6 +10,10 @@ const shared = {
   testTimeout: 60_000,
   hookTimeout: 60_000,
   pool: 'forks' as const,
+  // One fork, not one per CPU (vitest's default, which is also one on a 2-core machine): each
+  // fork's stacks and pools hold MySQL connections, and npm test must stay within its share of
+  // max_connections (testRunConnectionsMax in limits.ts) on a big CI runner too.
+  maxWorkers: 1,
 };
 
 /**

@@ -9,6 +9,7 @@ import { mintToken, roles } from '../subgraphs/shared/src/identity';
 import { subgraphSecretVariable, trustedSubgraphs, type TrustedSubgraph } from '../subgraphs/shared/src/gateway-trust';
 import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
+import { describeStackConnections, stackConnections } from './lib/connection-budget';
 import { describeError, describeShards, ensureMysql, type MysqlServer } from './lib/mysql-server';
 
 /**
@@ -300,6 +301,8 @@ async function main(): Promise<void> {
   await migrate(mysqlServer.shardUrls);
   const secret = jwtSecret();
   const plan = servicePlan(mysqlServer.shardUrls, secret.secret, subgraphSecrets());
+  // Also checks MYSQL_POOL_SIZE before any process is started with it.
+  log(`the processes hold ${describeStackConnections(stackConnections(mysqlServer.shardUrls.split(',').length))}`);
   const subgraphs = plan.subgraphs.map(startService);
   await Promise.all(subgraphs.map(waitForHealth));
   await waitForHealth(startService(plan.gateway));

@@ -36,7 +36,13 @@ export async function asGateway(subgraph: TrustedSubgraph, sub: string, role: Ro
   return { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: await mintIdentityToken({ sub, role }, trust) };
 }
 
-export function testShards(poolSize = 8): ShardSet {
+/**
+ * Connections per shard of a test's pools: an in-process stack's three subgraphs share one set,
+ * and every test file's pools count towards npm test's share of max_connections (testRunConnectionsMax).
+ */
+export const testPoolSizeDefault = 8;
+
+export function testShards(poolSize = testPoolSizeDefault): ShardSet {
   return openShards({ poolSize });
 }
 

@@ -88,8 +88,8 @@ export async function spawnTransactionSubgraph(env: Record<string, string>): Pro
   }
 }
 
-/** How long `npm start` may take to print "Press Ctrl-C to stop" (four processes compile under tsx). */
-export const systemStartTimeoutMs = 90_000;
+/** How long `npm start` may take to print "Press Ctrl-C to stop": four processes compile under tsx, slowly on a busy 2-core machine. */
+export const systemStartTimeoutMs = 150_000;
 /** How long `npm start` may take to exit after a stop signal. */
 export const systemStopTimeoutMs = 20_000;
 const outputPollIntervalMs = 100;

@@ -1,4 +1,5 @@
 import { openShards } from '@paygraph/shared/shards/pool';
+import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { subgraphTrustFromEnv } from '@paygraph/shared/gateway-trust';
 import { envInt, envString } from '@paygraph/shared/config';
 import { listen } from '@paygraph/shared/server/http';
@@ -11,7 +12,7 @@ await runSubgraphMain('account', async () => {
   // The ledger key is read before anything opens: without it in production the process stops
   // here, naming LEDGER_MAC_KEY, instead of reporting healthy and failing every write.
   keyRing();
-  const shards = openShards();
+  const shards = openShards({ poolSize: subgraphPoolSize('account') });
   // With Redis, hints wake the feed and the poll only backs them up; without, the poll is the fan-out.
   const redisUrl = envString('REDIS_URL', '');
   const pollIntervalMs = redisUrl === ''

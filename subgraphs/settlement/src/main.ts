@@ -1,4 +1,5 @@
 import { openShards } from '@paygraph/shared/shards/pool';
+import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { subgraphTrustFromEnv } from '@paygraph/shared/gateway-trust';
 import { envBool, envInt, envString } from '@paygraph/shared/config';
 import { defaultCalendar } from '@paygraph/shared/business-date';
@@ -23,7 +24,7 @@ await runSubgraphMain('settlement', async () => {
   keyRing();
   defaultCalendar();
   const config = settlementConfig();
-  const shards = openShards();
+  const shards = openShards({ poolSize: subgraphPoolSize('settlement') });
   const server = await createSettlementSubgraph(shards, subgraphTrustFromEnv('settlement'), undefined, config);
   const port = await listen(server.http, envInt('SETTLEMENT_PORT', 4003), envString('HOST', '127.0.0.1'));
   if (envBool('SETTLEMENT_WORKER_ENABLED', true)) {

@@ -31,8 +31,26 @@ export const pageSizeMax = 100;
 /** The largest number of ids one DataLoader batch sends to one shard in one query. */
 export const loaderBatchSizeMax = 500;
 
-/** Connections each subgraph process keeps per shard. */
+/**
+ * MySQL connections, per shard, that each process may open (its pool's limit; connections are
+ * opened on demand). One stack, a second replica of every process and an `npm test` beside them
+ * must fit in MariaDB's default max_connections (README: "Connection budget").
+ * The transaction subgraph posts money: merged posting keeps at most 2 batches in flight per
+ * shard, and its reads, idempotency lookups and the outbox relay take the rest.
+ */
+export const transactionPoolSizeDefault = 4;
+/** The account subgraph mostly reads, through DataLoaders and a coalescer with one query in flight per shard. */
+export const accountPoolSizeDefault = 3;
+/** The settlement subgraph runs a worker pass or an operator's request at a time; two, so that a transaction can read beside itself. */
+export const settlementPoolSizeDefault = 2;
+/** Scripts (migrate, verify) and tools that open shards without a size of their own. */
 export const shardPoolSizeDefault = 10;
+/** The largest MYSQL_POOL_SIZE accepted: more than this per shard per process is a typo, not a plan. */
+export const shardPoolSizeMax = 100;
+/** MariaDB's and MySQL's default max_connections, which the default pool sizes are budgeted against. */
+export const mysqlMaxConnectionsDefault = 151;
+/** The most connections a full `npm test` run holds at once (measured peak, rounded up), budgeted beside two stacks. */
+export const testRunConnectionsMax = 50;
 
 /** How long a statement waits for a row lock before MariaDB gives up (error 1205). */
 export const lockWaitSeconds = 5;

@@ -1,4 +1,5 @@
 import { openShards } from '@paygraph/shared/shards/pool';
+import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { subgraphTrustFromEnv } from '@paygraph/shared/gateway-trust';
 import { envBool, envInt, envMinorUnits, envString } from '@paygraph/shared/config';
 import { keyRing } from '@paygraph/shared/ledger/tamper';
@@ -24,7 +25,7 @@ await runSubgraphMain('transaction', async () => {
   if (holdTtlSeconds < 1 || holdTtlSeconds > holdTtlSecondsMax) throw new Error(`HOLD_TTL_SECONDS must be 1..${holdTtlSecondsMax}`);
   const holdExpiryIntervalMs = envInt('HOLD_EXPIRY_INTERVAL_MS', holdExpiryIntervalMsDefault);
   if (holdExpiryIntervalMs < 1 || holdExpiryIntervalMs > holdExpiryIntervalMsMax) throw new Error(`HOLD_EXPIRY_INTERVAL_MS must be 1..${holdExpiryIntervalMsMax}`);
-  const shards = openShards();
+  const shards = openShards({ poolSize: subgraphPoolSize('transaction') });
   const server = await createTransactionSubgraph(shards, subgraphTrustFromEnv('transaction'), undefined, { amountMax, holdTtlSeconds });
   const port = await listen(server.http, envInt('TRANSACTION_PORT', 4002), envString('HOST', '127.0.0.1'));
   // The relay completes cross-shard movements cut off by a crash; every replica may run one.

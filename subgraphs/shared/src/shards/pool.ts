@@ -2,7 +2,8 @@ import type mysql from 'mysql2/promise';
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import type { LogicalShard } from '../ids';
 import { lockWaitSeconds, shardPoolSizeDefault } from '../limits';
-import { envInt, envString, defaultMysqlShards } from '../config';
+import { envString, defaultMysqlShards } from '../config';
+import { poolSizeFromEnv } from './pool-size';
 import { buildTopology, logicalShardsOf, type Topology } from './topology';
 import { ShardPool } from './shard-pool';
 
@@ -40,7 +41,7 @@ export function openShards(options: ShardSetOptions = {}): ShardSet {
     options.urls ?? envString('MYSQL_SHARDS', defaultMysqlShards),
     options.map ?? process.env.SHARD_MAP,
   );
-  const poolSize = options.poolSize ?? envInt('MYSQL_POOL_SIZE', shardPoolSizeDefault);
+  const poolSize = options.poolSize ?? poolSizeFromEnv(shardPoolSizeDefault);
   const all = topology.urls.map((url, index) => openShard(url, index, poolSize));
   const logical = topology.physicalOf.map((p) => all[p]!);
   const logicalLists = all.map((s) => logicalShardsOf(topology, s.index));

@@ -1,67 +1,58 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectProcessDefaults, processRegistry } from '@paygraph/shared/metrics';
+
 /**
- * A small Prometheus text exposition: request counts and latency histograms per operation.
+ * The gateway's metrics on prom-client: GraphQL operations by name and outcome, their latency,
+ * and open subscriptions, in a registry of this gateway's own (a test process runs several
+ * gateways), served merged with the process's registry (Node's defaults among them).
  * Operation names come from clients, so their number is capped; the rest count as "other".
  */
 export const metricsOperationNamesMax = 200;
-const latencyBucketsMs = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000] as const;
-
-interface Series {
-  count: number;
-  errors: number;
-  sumMs: number;
-  buckets: number[];
-}
+const latencyBucketsSeconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {
-  private readonly series = new Map<string, Series>();
-  private readonly startedAt = Date.now();
+  readonly registry = new Registry();
+  private readonly operationNames = new Set<string>();
+  private readonly requests = new Counter({
+    name: 'paygraph_graphql_requests_total',
+    help: 'GraphQL operations handled, by operation name and outcome.',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly duration = new Histogram({
+    name: 'paygraph_graphql_request_duration_seconds',
+    help: 'Time from request to response, by operation name.',
+    labelNames: ['operation'] as const,
+    buckets: latencyBucketsSeconds,
+    registers: [this.registry],
+  });
 
-  record(operation: string, ok: boolean, elapsedMs: number): void {
-    const name = this.series.has(operation) || this.series.size < metricsOperationNamesMax ? operation : 'other';
-    let s = this.series.get(name);
-    if (!s) {
-      s = { count: 0, errors: 0, sumMs: 0, buckets: latencyBucketsMs.map(() => 0) };
-      this.series.set(name, s);
-    }
-    s.count += 1;
-    if (!ok) s.errors += 1;
-    s.sumMs += elapsedMs;
-    latencyBucketsMs.forEach((bound, i) => {
-      if (elapsedMs <= bound) s.buckets[i]! += 1;
+  /** openSubscriptions: how many subscriptions this gateway serves now, read at scrape time. */
+  constructor(openSubscriptions: () => number = () => 0) {
+    collectProcessDefaults();
+    new Gauge({
+      name: 'paygraph_gateway_subscriptions_open',
+      help: 'GraphQL subscriptions this gateway is serving now.',
+      registers: [this.registry],
+      collect() {
+        this.set(openSubscriptions());
+      },
     });
   }
 
-  render(): string {
-    const lines = [
-      '# HELP paygraph_graphql_requests_total GraphQL operations handled, by operation name and outcome.',
-      '# TYPE paygraph_graphql_requests_total counter',
-    ];
-    for (const [op, s] of this.series) {
-      lines.push(`paygraph_graphql_requests_total{operation="${escapeLabel(op)}",outcome="ok"} ${s.count - s.errors}`);
-      lines.push(`paygraph_graphql_requests_total{operation="${escapeLabel(op)}",outcome="error"} ${s.errors}`);
-    }
-    lines.push('# HELP paygraph_graphql_request_duration_seconds Time from request to response, by operation name.');
-    lines.push('# TYPE paygraph_graphql_request_duration_seconds histogram');
-    for (const [op, s] of this.series) {
-      const label = `operation="${escapeLabel(op)}"`;
-      latencyBucketsMs.forEach((bound, i) => {
-        lines.push(`paygraph_graphql_request_duration_seconds_bucket{${label},le="${bound / 1000}"} ${s.buckets[i]}`);
-      });
-      lines.push(`paygraph_graphql_request_duration_seconds_bucket{${label},le="+Inf"} ${s.count}`);
-      lines.push(`paygraph_graphql_request_duration_seconds_sum{${label}} ${s.sumMs / 1000}`);
-      lines.push(`paygraph_graphql_request_duration_seconds_count{${label}} ${s.count}`);
-    }
-    const memory = process.memoryUsage();
-    lines.push('# HELP process_resident_memory_bytes Resident memory size in bytes.');
-    lines.push('# TYPE process_resident_memory_bytes gauge');
-    lines.push(`process_resident_memory_bytes ${memory.rss}`);
-    lines.push('# HELP process_uptime_seconds Seconds since the gateway started.');
-    lines.push('# TYPE process_uptime_seconds gauge');
-    lines.push(`process_uptime_seconds ${(Date.now() - this.startedAt) / 1000}`);
-    return `${lines.join('\n')}\n`;
+  record(operation: string, ok: boolean, elapsedMs: number): void {
+    const name = this.operationNames.has(operation) || this.operationNames.size < metricsOperationNamesMax ? operation : 'other';
+    this.operationNames.add(name);
+    this.requests.inc({ operation: name, outcome: ok ? 'ok' : 'error' });
+    this.duration.observe({ operation: name }, elapsedMs / 1000);
   }
-}
 
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  /** Prometheus text: this gateway's series, then the process's. */
+  async render(): Promise<string> {
+    return Registry.merge([this.registry, processRegistry]).metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
 }

@@ -137,7 +137,9 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     parseAmountsAsSubgraphsDo(loaded.apiSchema);
     apiSchema = loaded.apiSchema;
   });
-  const metrics = new Metrics();
+  // Subscriptions are served once the HTTP server exists; the gauge reads them at scrape time.
+  let subscriptions: SubscriptionServer | undefined;
+  const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
   const production = options.production ?? isProduction();
   const security = createGatewaySecurity(options.security);
   const apollo = new ApolloServer<GatewayContext>({
@@ -161,13 +163,14 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
         const checks = await probeSubgraphs(urls);
         sendJson(res, checks.every((c) => c.ok) ? 200 : 503, { service: 'gateway', subgraphs: checks });
       },
-      '/metrics': (_req, res) => {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-        res.end(metrics.render());
+      '/metrics': async (_req, res) => {
+        const text = await metrics.render();
+        res.writeHead(200, { 'content-type': metrics.contentType });
+        res.end(text);
       },
     },
   });
-  const subscriptions = serveGatewaySubscriptions(http, {
+  subscriptions = serveGatewaySubscriptions(http, {
     apollo,
     tokens,
     apiSchema: () => apiSchema,
@@ -177,10 +180,11 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     operationLimits: security.limits,
     keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
   });
+  const served = subscriptions;
   return {
-    apollo, http, metrics, subscriptions, security,
+    apollo, http, metrics, subscriptions: served, security,
     stop: async () => {
-      await subscriptions.dispose();
+      await served.dispose();
       await apollo.stop();
       await security.close();
       await Promise.all(sources.map((s) => s.client.close()));
@@ -214,4 +218,10 @@ async function probeSubgraphs(urls: SubgraphUrls): Promise<Array<{ subgraph: str
       }
     }),
   );
+}
+
+function sumOf(values: Iterable<number>): number {
+  let sum = 0;
+  for (const value of values) sum += value;
+  return sum;
 }

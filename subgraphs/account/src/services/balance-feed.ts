@@ -6,6 +6,7 @@ import { abortError } from '@paygraph/shared/streams/abortable';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
+import { balanceStreamsOpen } from '@paygraph/shared/metrics';
 import { homeShardOf, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import { accountRowsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 
@@ -110,6 +111,7 @@ export class BalanceFeed {
       this.accountStates.set(accountId, account);
     }
     account.watchers += 1;
+    balanceStreamsOpen.inc();
     for (const row of rows) this.learnStripe(account, row.id, row.lastSequence);
     const state = account;
     let released = false;
@@ -161,6 +163,7 @@ export class BalanceFeed {
   }
 
   private unwatch(account: AccountState): void {
+    balanceStreamsOpen.dec();
     account.watchers -= 1;
     if (account.watchers > 0) return;
     this.accountStates.delete(account.id);

@@ -3,6 +3,7 @@ import { envInt } from '../config';
 import { postBatch, type PostingItem } from './post';
 import { LockTimeout } from '../shards/transaction';
 import { lockRetryWaitSeconds } from '../limits';
+import { mergedBatchSize } from '../metrics';
 
 /**
  * Merged posting: postings submitted for the same shard within a short window go into one
@@ -82,6 +83,7 @@ function flush(shard: Shard, queue: ShardQueue, s: MergeSettings): void {
   queue.inFlight += 1;
   queue.batches += 1;
   queue.items += batch.length;
+  mergedBatchSize.observe({ shard: shard.name }, batch.length);
   void run(shard, batch).finally(() => {
     queue.inFlight -= 1;
     if (queue.waiting.length > 0) schedule(shard, queue, s);

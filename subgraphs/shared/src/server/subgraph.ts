@@ -17,6 +17,7 @@ import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust
 import { isProduction } from '../config';
 import { createGraphQLHttpServer, sendJson } from './http';
 import { probeShards } from './health';
+import { collectProcessDefaults, processRegistry } from '../metrics';
 
 /** What every subgraph's context starts from: who is calling and where the data lives. */
 export interface BaseSubgraphContext extends BaseContext {
@@ -61,6 +62,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
     stopOnTerminationSignals: false,
   });
   await apollo.start();
+  collectProcessDefaults();
   // Who the gateway said is calling, per request: set by authenticate, read by context.
   const identities = new WeakMap<http.IncomingMessage, Identity>();
   const http = createGraphQLHttpServer<BaseSubgraphContext>({
@@ -82,6 +84,13 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
         const shards = await probeShards(options.shards);
         for (const failed of shards.filter((s) => !s.ok)) console.error(`health probe of ${failed.shard} failed`, failed.error);
         sendJson(res, shards.every((s) => s.ok) ? 200 : 503, { service: options.name, shards: shards.map(({ shard, ok }) => ({ shard, ok })) });
+      },
+      // Open like /health, to whatever can reach the internal port (a Prometheus scraper):
+      // counts by shard, outcome and error kind, never an id, amount or client's text (SECURITY.md).
+      '/metrics': async (_req, res) => {
+        const text = await processRegistry.metrics();
+        res.writeHead(200, { 'content-type': processRegistry.contentType });
+        res.end(text);
       },
     },
   });

@@ -3,6 +3,7 @@ import {
   shardAcquireTimeoutMs, shardCloseTimeoutMs, shardConnectTimeoutMs, shardProbeTimeoutMs, shardStatementProbeAfterMs, shardStatementTimeoutMs,
 } from '../limits';
 import { ShardBreaker, type BreakerState } from './breaker';
+import { shardPoolWaitSeconds, watchBreaker } from '../metrics';
 import { asShardUnavailable, isShardUnreachable, ShardUnavailable } from './unavailable';
 
 /** What the pool needs of one shard: mysql2's pool options (the URL among them) and the shard's name. */
@@ -51,6 +52,8 @@ export class ShardPool {
    */
   private generation = 0;
   private readonly bornIn = new WeakMap<object, number>();
+  /** Takes the pool off the metrics' list of breakers (metrics.ts) when it ends. */
+  private readonly unwatchBreaker: () => void;
 
   constructor(readonly options: ShardPoolOptions) {
     this.pool = mysql.createPool({ ...options.pool, uri: options.uri, connectTimeout: shardConnectTimeoutMs });
@@ -65,6 +68,7 @@ export class ShardPool {
       this.generation += 1;
       for (const reject of [...this.waiting]) reject(error);
     });
+    this.unwatchBreaker = watchBreaker(this);
   }
 
   get name(): string {
@@ -78,10 +82,13 @@ export class ShardPool {
   async getConnection(): Promise<ShardConnection> {
     this.breaker.admit();
     const acquiring = this.acquireTrusted();
+    const waited = shardPoolWaitSeconds.startTimer({ shard: this.name });
     try {
       const connection = await this.bounded(acquiring, shardAcquireTimeoutMs, `no free connection within ${shardAcquireTimeoutMs} ms`, false);
+      waited({ result: 'ok' });
       return new ShardConnection(this, connection);
     } catch (error) {
+      waited({ result: 'failed' });
       // The caller has gone: a connection that still arrives goes back unused.
       acquiring.then((late) => late.release(), () => {});
       throw this.failure(error);
@@ -118,6 +125,7 @@ export class ShardPool {
   /** Closes the pool; connections that do not answer the goodbye within shardCloseTimeoutMs are left to the socket's end. */
   async end(): Promise<void> {
     this.breaker.stop();
+    this.unwatchBreaker();
     let timer: NodeJS.Timeout | undefined;
     const giveUp = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, shardCloseTimeoutMs);

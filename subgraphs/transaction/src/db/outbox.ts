@@ -38,6 +38,19 @@ export async function claimDueOutbox(tx: Tx, now: Date, limit: number): Promise<
  * the row until commit. True for exactly one of any number of concurrent completers (the
  * request, relay replicas); the others find it DONE and leave it alone.
  */
+/**
+ * How many rows are due and not done (counting stops at countMax, so a huge backlog costs no
+ * more than a bounded index range) and when the oldest of them came due: both from the
+ * (status, next_attempt_at) index.
+ */
+export async function outboxBacklog(db: Executor, now: Date, countMax: number): Promise<{ due: number; oldestDueAt: Date | null }> {
+  const [counted] = await rawRows<{ due: number | string }>(db,
+    "SELECT COUNT(*) AS due FROM (SELECT 1 FROM transfer_outbox WHERE status = 'PENDING' AND next_attempt_at <= ? LIMIT ?) AS d", [now, countMax]);
+  const [oldest] = await rawRows<{ at: Date | null }>(db,
+    "SELECT MIN(next_attempt_at) AS at FROM transfer_outbox WHERE status = 'PENDING' AND next_attempt_at <= ?", [now]);
+  return { due: Number(counted?.due ?? 0), oldestDueAt: oldest?.at ?? null };
+}
+
 export async function takeOutbox(tx: Tx, id: string): Promise<boolean> {
   const [result] = await tx.update(transferOutbox).set({ status: 'DONE' })
     .where(and(eq(transferOutbox.id, id), eq(transferOutbox.status, 'PENDING')));

@@ -5,6 +5,7 @@ import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
+import { countMoneyMovement } from '@paygraph/shared/metrics';
 import { deferPayment, paymentsByIds } from '../db/payments';
 import { deferOutbox } from '../db/outbox';
 import type { PaymentRow } from '../db/schema/transactions';
@@ -33,7 +34,7 @@ export const inlineGraceMs = 5_000;
  * shard is tried at once, so most answer SUCCEEDED; if this process dies first, the relay
  * finishes it and the payment reads PROCESSING until then.
  */
-export async function createPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, MoneyError>> {
+async function attemptPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, MoneyError>> {
   const parsed = parseCreatePayment(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const found = await readAccounts(ctx.shards, [parsed.value.payerAccountId, parsed.value.payeeAccountId]);
@@ -44,6 +45,16 @@ export async function createPayment(ctx: ServiceContext, input: CreatePaymentInp
   return executePayment(ctx, plan.value, await routeOf(ctx, plan.value), claim.resourceId);
 }
 
+/** Every answer a payment gets is counted by outcome (metrics.ts), the status written or the error's kind. */
+export async function createPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, MoneyError>> {
+  return countPaymentOutcome(await attemptPayment(ctx, input));
+}
+
+function countPaymentOutcome(result: Result<PaymentRow, MoneyError>): Result<PaymentRow, MoneyError> {
+  countMoneyMovement('payment', result.ok ? result.value.status : result.error.kind);
+  return result;
+}
+
 /**
  * Many payments in one request, one answer per input in order, each idempotent on its own
  * key. Accounts are read and keys claimed in bulk, and the debits go through merged posting,
@@ -51,7 +62,7 @@ export async function createPayment(ctx: ServiceContext, input: CreatePaymentInp
  * authorization check runs before anything is written: one payer that is not the caller's
  * refuses the whole request.
  */
-export async function createPayments(ctx: ServiceContext, inputs: readonly CreatePaymentInput[]): Promise<Array<Result<PaymentRow, MoneyError>>> {
+async function attemptPayments(ctx: ServiceContext, inputs: readonly CreatePaymentInput[]): Promise<Array<Result<PaymentRow, MoneyError>>> {
   if (inputs.length > bulkPaymentsMax) throw badUserInput(`createPayments takes at most ${bulkPaymentsMax} payments`);
   const parsed = inputs.map((input) => parseCreatePayment(input, ctx.amountMax));
   const ids = parsed.flatMap((p) => (p.ok ? [p.value.payerAccountId, p.value.payeeAccountId] : []));
@@ -70,6 +81,12 @@ export async function createPayments(ctx: ServiceContext, inputs: readonly Creat
     if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: p.value.request.idempotencyKey });
     return executePayment(ctx, p.value, routes.get(p.value)!, claim.resourceId);
   }));
+}
+
+export async function createPayments(ctx: ServiceContext, inputs: readonly CreatePaymentInput[]): Promise<Array<Result<PaymentRow, MoneyError>>> {
+  const results = await attemptPayments(ctx, inputs);
+  for (const result of results) countPaymentOutcome(result);
+  return results;
 }
 
 interface PaymentPlan {

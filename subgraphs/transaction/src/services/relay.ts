@@ -6,15 +6,18 @@ import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { assert } from '@paygraph/shared/result';
 import type { PaymentRow } from '../db/schema/transactions';
-import { claimDueOutbox, outboxById, postponeOutbox, takeOutbox, takeOutboxRows } from '../db/outbox';
+import { claimDueOutbox, outboxBacklog, outboxById, postponeOutbox, takeOutbox, takeOutboxRows } from '../db/outbox';
 import { addRefundedAmount, finishPayment, finishRefund, paymentsByIds, paymentsSucceeded, refundsByIds } from '../db/payments';
 import { paymentCreditSpec, paymentReversalSpec, refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
 import { shardOfAccount } from './accounts';
+import { relayBacklog, relayLagSeconds } from '@paygraph/shared/metrics';
 
 /** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */
 export const relayBatchSizeMax = 100;
 export const relayLeaseMs = 30_000;
 export const relayIntervalMsDefault = 1_000;
+/** The backlog metric counts at most this many rows per shard: beyond it the number only says "far behind". */
+export const relayBacklogCountMax = 10_000;
 
 /**
  * Carries out the other shard's half of a cross-shard movement and completes the movement on
@@ -130,6 +133,7 @@ async function completeRefund(shards: ShardSet, home: Shard, id: string, now: ()
 
 /** Claims due rows on one shard with a lease (SKIP LOCKED, so replicas share the work), then runs them. */
 export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date): Promise<number> {
+  await measureBacklog(shard, now());
   const claimed = await inTransaction(shard, async (tx) => {
     const rows = await claimDueOutbox(tx, now(), relayBatchSizeMax);
     const leaseEnd = new Date(now().getTime() + relayLeaseMs);
@@ -145,6 +149,13 @@ export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date)
     }
   }
   return claimed.length;
+}
+
+/** Sets the relay's backlog and lag gauges for a shard, before the pass takes its rows. */
+async function measureBacklog(shard: Shard, at: Date): Promise<void> {
+  const { due, oldestDueAt } = await outboxBacklog(shard.db, at, relayBacklogCountMax);
+  relayBacklog.set({ shard: shard.name }, due);
+  relayLagSeconds.set({ shard: shard.name }, oldestDueAt ? Math.max(0, at.getTime() - oldestDueAt.getTime()) / 1000 : 0);
 }
 
 export interface Relay {

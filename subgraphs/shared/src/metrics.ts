@@ -1,0 +1,106 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * The process's own metrics (prom-client): one registry per process, served at /metrics by
+ * every subgraph and, merged with its per-instance registry, by the gateway. Labels are bounded
+ * sets chosen here (shard names, outcomes, error kinds), never client input, so the number of
+ * series stays fixed however clients behave.
+ */
+export const processRegistry = new Registry();
+
+let defaultsCollected = false;
+
+/** Node's process and event-loop metrics (process_*, nodejs_*): registered once per process. */
+export function collectProcessDefaults(): void {
+  if (defaultsCollected) return;
+  defaultsCollected = true;
+  collectDefaultMetrics({ register: processRegistry });
+}
+
+/**
+ * Payments and holds by outcome: a status the write answered (SUCCEEDED, PROCESSING, FAILED,
+ * HELD...) or the kind of the business error that refused it (InsufficientFunds...).
+ */
+export const moneyMovements = new Counter({
+  name: 'paygraph_money_movements_total',
+  help: 'Payments and holds requested, by kind (payment, hold) and outcome (the status written, or the error kind that refused it).',
+  labelNames: ['kind', 'outcome'] as const,
+  registers: [processRegistry],
+});
+
+export type MoneyMovementKind = 'payment' | 'hold';
+
+export function countMoneyMovement(kind: MoneyMovementKind, outcome: string): void {
+  moneyMovements.inc({ kind, outcome });
+}
+
+/** Up to the largest MERGE_BATCH_SIZE (1000): how full merged batches run tells whether merging pays. */
+const batchSizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000];
+
+export const mergedBatchSize = new Histogram({
+  name: 'paygraph_ledger_merged_batch_size',
+  help: 'Postings committed together in one merged ledger transaction (ledger/batcher.ts).',
+  labelNames: ['shard'] as const,
+  buckets: batchSizeBuckets,
+  registers: [processRegistry],
+});
+
+export const relayBacklog = new Gauge({
+  name: 'paygraph_relay_backlog',
+  help: 'Outbox rows due and not yet done on a shard, as the relay last counted them (capped at relayBacklogCountMax).',
+  labelNames: ['shard'] as const,
+  registers: [processRegistry],
+});
+
+export const relayLagSeconds = new Gauge({
+  name: 'paygraph_relay_lag_seconds',
+  help: 'How long the oldest due outbox row of a shard has waited, as the relay last saw it; 0 when none is due.',
+  labelNames: ['shard'] as const,
+  registers: [processRegistry],
+});
+
+export const balanceStreamsOpen = new Gauge({
+  name: 'paygraph_balance_streams_open',
+  help: 'Balance subscriptions the account subgraph is feeding now.',
+  registers: [processRegistry],
+});
+
+/** The connection-acquire bound is 2 s (shardAcquireTimeoutMs); the buckets cover it. */
+const poolWaitBucketsSeconds = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export const shardPoolWaitSeconds = new Histogram({
+  name: 'paygraph_shard_pool_wait_seconds',
+  help: 'Time spent waiting for a pooled shard connection, by shard and result (ok, failed).',
+  labelNames: ['shard', 'result'] as const,
+  buckets: poolWaitBucketsSeconds,
+  registers: [processRegistry],
+});
+
+/** 0 closed, 1 half-open, 2 open: a number so that alerts can say "> 0". */
+export const breakerStateValues = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+export interface BreakerSource {
+  readonly name: string;
+  readonly state: keyof typeof breakerStateValues;
+}
+
+/** The shard pools alive in this process, read at scrape time (pools register and unregister themselves). */
+const breakerSources = new Set<BreakerSource>();
+
+export function watchBreaker(source: BreakerSource): () => void {
+  breakerSources.add(source);
+  return () => breakerSources.delete(source);
+}
+
+export const shardBreakerState = new Gauge({
+  name: 'paygraph_shard_breaker_state',
+  help: 'Each shard\'s circuit breaker: 0 closed, 1 half-open, 2 open.',
+  labelNames: ['shard'] as const,
+  registers: [processRegistry],
+  collect() {
+    this.reset();
+    for (const source of breakerSources) this.set({ shard: source.name }, breakerStateValues[source.state]);
+  },
+});
+
+export const prometheusContentType = processRegistry.contentType;

@@ -7,6 +7,7 @@ import { subscribe } from './support/ws';
 import { balanceChanged, deposit, untilLive } from './support/balance-events';
 import { scrape, total, matching } from './support/prometheus';
 import { spawnTransactionSubgraph } from './support/processes';
+import { createHold } from './support/holds';
 
 /**
  * Every process serves prom-client metrics at /metrics: the gateway and each subgraph. The named
@@ -37,7 +38,7 @@ describe('/metrics', () => {
     }
   });
 
-  it('counts a payment by outcome and observes its merged batch in the histogram', async () => {
+  it('counts payments and holds by outcome and observes its merged batch in the histogram', async () => {
     const owner = unique('metrics-payer');
     const bearer = await token(owner, 'customer');
     const payer = await kit.open(owner);
@@ -50,11 +51,17 @@ describe('/metrics', () => {
     expect(paid.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
     const refused = await kit.pay(bearer, { payer, payee, amount: '500' });
     expect(refused.data!.createPayment).toMatchObject({ __typename: 'InsufficientFunds' });
+    const held = await createHold(stack.gatewayUrl, bearer, { payer, payee, amount: '10', key: unique('metrics-hold') });
+    expect(held.data!.createHold).toMatchObject({ __typename: 'Hold', status: 'HELD' });
 
     const after = await scrape(url);
-    const movement = (outcome: string) => (samples: typeof before) => total(samples, 'paygraph_money_movements_total', { kind: 'payment', outcome });
-    expect(movement('SUCCEEDED')(after) - movement('SUCCEEDED')(before)).toBeGreaterThanOrEqual(1);
-    expect(movement('InsufficientFunds')(after) - movement('InsufficientFunds')(before)).toBeGreaterThanOrEqual(1);
+    const moved = (kind: string, outcome: string) => {
+      const labels = { kind, outcome };
+      return total(after, 'paygraph_money_movements_total', labels) - total(before, 'paygraph_money_movements_total', labels);
+    };
+    expect(moved('payment', 'SUCCEEDED')).toBeGreaterThanOrEqual(1);
+    expect(moved('payment', 'InsufficientFunds')).toBeGreaterThanOrEqual(1);
+    expect(moved('hold', 'HELD')).toBeGreaterThanOrEqual(1);
     expect(total(after, 'paygraph_ledger_merged_batch_size_count')).toBeGreaterThan(total(before, 'paygraph_ledger_merged_batch_size_count'));
     expect(total(after, 'paygraph_ledger_merged_batch_size_sum')).toBeGreaterThan(total(before, 'paygraph_ledger_merged_batch_size_sum'));
   });

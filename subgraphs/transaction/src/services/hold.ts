@@ -4,6 +4,7 @@ import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
+import { countMoneyMovement } from '@paygraph/shared/metrics';
 import { deferHold, endHold, holdsByIds, lockHold, reopenHold } from '../db/holds';
 import { paymentsByIds } from '../db/payments';
 import type { HoldRow, PaymentRow } from '../db/schema/transactions';
@@ -28,6 +29,13 @@ import type { ServiceContext } from './context';
  * lock in `prepare`, as refunds do on their payment, so exactly one ending wins.
  */
 export async function createHold(ctx: ServiceContext, input: CreateHoldInput): Promise<Result<HoldRow, MoneyError>> {
+  const result = await attemptHold(ctx, input);
+  // Every answer counted by outcome (metrics.ts): the status written, or the error's kind.
+  countMoneyMovement('hold', result.ok ? result.value.status : result.error.kind);
+  return result;
+}
+
+async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise<Result<HoldRow, MoneyError>> {
   const parsed = parseCreateHold(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;

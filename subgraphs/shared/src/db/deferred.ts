@@ -1,5 +1,5 @@
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
-import type { Tx } from '../shards/transaction';
+import type { PostingTx } from '../shards/posting-transaction';
 import { insertRows } from './raw';
 
 /**
@@ -21,7 +21,7 @@ export class DeferredInserts {
     return n;
   }
 
-  async flush(tx: Tx): Promise<void> {
+  async flush(tx: PostingTx): Promise<void> {
     for (const [table, rows] of this.byTable) await insertRows(tx, table, rows, { hold: true });
     this.byTable.clear();
   }

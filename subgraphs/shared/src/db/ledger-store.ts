@@ -1,11 +1,12 @@
 import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Tx } from '../shards/transaction';
+import type { PostingTx } from '../shards/posting-transaction';
 import { businessDateOf } from '../business-date';
 import { accountSealIntact, sealAccount, TamperDetected } from '../ledger/tamper';
 import type { Shard } from '../shards/pool';
 import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
-import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite } from './raw';
+import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } from './raw';
 
 /**
  * The ledger's SQL. Only ledger/post.ts writes balances, through the functions marked
@@ -36,7 +37,7 @@ export function toState(row: AccountRow): AccountState {
  * deadlock on each other's accounts, and a posting that waits for a client's row does not
  * hold its shard's reserve or clearing row while it waits.
  */
-export async function lockAccounts(tx: Tx, ids: readonly string[], lastIds: ReadonlySet<string> = new Set()): Promise<Map<string, AccountState>> {
+export async function lockAccounts(tx: PostingTx, ids: readonly string[], lastIds: ReadonlySet<string> = new Set()): Promise<Map<string, AccountState>> {
   const { states } = await lockAndReadPrior(tx, ids, lastIds, []);
   return states;
 }
@@ -47,7 +48,7 @@ export type PriorOutcome = { kind: 'posted'; postingId: string } | { kind: 'reje
  * What became of earlier postings with these dedupe keys: posted, or refused. Read after the
  * accounts are locked, so a concurrent twin that held the lock has committed by then.
  */
-export async function priorOutcomes(tx: Tx, keys: readonly string[]): Promise<Map<string, PriorOutcome>> {
+export async function priorOutcomes(tx: PostingTx, keys: readonly string[]): Promise<Map<string, PriorOutcome>> {
   const { prior } = await lockAndReadPrior(tx, [], new Set(), keys);
   return prior;
 }
@@ -58,7 +59,7 @@ export async function priorOutcomes(tx: Tx, keys: readonly string[]): Promise<Ma
  * a posting transaction holds its locks longer and costs both processes a system call.
  */
 export async function lockAndReadPrior(
-  tx: Tx,
+  tx: PostingTx,
   ids: readonly string[],
   lastIds: ReadonlySet<string>,
   keys: readonly string[],
@@ -90,7 +91,7 @@ export async function lockAndReadPrior(
   return { states, prior };
 }
 
-export async function writeRejections(tx: Tx, rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>, now: Date): Promise<void> {
+export async function writeRejections(tx: PostingTx, rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>, now: Date): Promise<void> {
   if (rejections.length === 0) return;
   await insertRows(tx, postingRejections,
     rejections.map((r) => ({ dedupeKey: r.dedupeKey, code: r.rejection.code, detail: encodeRejection(r.rejection), createdAt: now })), { hold: true });
@@ -112,7 +113,7 @@ function decodeRejection(detail: string): PostingRejection {
  * posting keeps its own instant (created_at, business date), also when merged into a batch.
  */
 export async function writePostings(
-  tx: Tx,
+  tx: PostingTx,
   timed: ReadonlyArray<{ spec: PostingSpec; at: Date }>,
   entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
   touched: readonly AccountState[],
@@ -138,7 +139,7 @@ export async function writePostings(
  * account and a single-row INSERT — a statement per row, as textbook code does.
  */
 export async function writePostingRowByRow(
-  tx: Tx,
+  tx: PostingTx,
   spec: PostingSpec,
   at: Date,
   entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
@@ -163,7 +164,7 @@ export async function writePostingRowByRow(
  * One multi-row statement for every touched account. The rows are locked and exist, so the
  * insert part never inserts: it is MySQL's way of updating many rows to different values.
  */
-async function writeBalances(tx: Tx, touched: readonly AccountState[], now: Date): Promise<void> {
+async function writeBalances(tx: PostingTx, touched: readonly AccountState[], now: Date): Promise<void> {
   await insertRows(tx, accounts,
     touched.map((s) => {
       const next = { ...s, version: s.version + 1n };
@@ -198,7 +199,7 @@ export async function insertAccount(db: Executor, row: typeof accounts.$inferIns
  * The accounts with these ids on this shard, plus every stripe whose parent is one of them, in
  * one statement: a primary-key read, a parent_id read (unique index), or both.
  */
-export async function accountsAndStripes(db: Executor, localIds: readonly string[], parentIds: readonly string[]): Promise<AccountRow[]> {
+export async function accountsAndStripes(db: SqlTarget, localIds: readonly string[], parentIds: readonly string[]): Promise<AccountRow[]> {
   const where = [...(localIds.length > 0 ? ['id IN (?)'] : []), ...(parentIds.length > 0 ? ['parent_id IN (?)'] : [])];
   if (where.length === 0) return [];
   const values = [...(localIds.length > 0 ? [localIds] : []), ...(parentIds.length > 0 ? [parentIds] : [])];
@@ -232,20 +233,20 @@ function accountOf(r: RawAccount): AccountRow {
  * the stripe it announces is opened. The MAC does not cover the directory (routing, not money),
  * so the row is neither re-sealed nor versioned.
  */
-export async function addStripeShards(db: Executor, merchantId: string, mask: bigint): Promise<void> {
+export async function addStripeShards(db: SqlTarget, merchantId: string, mask: bigint): Promise<void> {
   await rawWrite(db, 'UPDATE accounts SET stripe_shards = stripe_shards | CAST(? AS UNSIGNED) WHERE id = ? AND parent_id IS NULL',
     [mask.toString(), merchantId]);
 }
 
 /** Stripes on this shard (id and parent) with a parent after `afterParentId`, in parent order, from the parent_id index alone. */
-export async function stripeParentsPage(db: Executor, afterParentId: string, limit: number): Promise<Array<{ id: string; parentId: string }>> {
+export async function stripeParentsPage(db: SqlTarget, afterParentId: string, limit: number): Promise<Array<{ id: string; parentId: string }>> {
   const rows = await rawRows<{ id: string; parent_id: string }>(db,
     'SELECT id, parent_id FROM accounts WHERE parent_id > ? ORDER BY parent_id LIMIT ?', [afterParentId, limit]);
   return rows.map((r) => ({ id: r.id, parentId: r.parent_id }));
 }
 
 /** The stripe directories of these home rows on this shard. */
-export async function stripeDirectories(db: Executor, ids: readonly string[]): Promise<Map<string, bigint>> {
+export async function stripeDirectories(db: SqlTarget, ids: readonly string[]): Promise<Map<string, bigint>> {
   if (ids.length === 0) return new Map();
   const rows = await rawRows<{ id: string; stripe_shards: string }>(db,
     'SELECT id, stripe_shards FROM accounts WHERE id IN (?) AND parent_id IS NULL', [ids]);

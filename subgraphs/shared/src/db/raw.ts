@@ -1,41 +1,34 @@
 import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { MySqlTable } from 'drizzle-orm/mysql-core';
-import type { Tx } from '../shards/transaction';
-import type { Shard } from '../shards/pool';
+import { shardOfDb, type Shard } from '../shards/pool';
 import { assert } from '../result';
-import { foldingClientOf } from '../shards/posting-transaction';
+import { PostingTx, type Statement } from '../shards/posting-transaction';
 
 /**
  * Hand-written SQL for the posting path. Drizzle's builder checks the kind of every chunk of
  * every statement it builds, and on a batch of a thousand payments that cost more CPU than
  * MySQL took to run the statements (docs/PERFORMANCE.md). These functions send plain SQL with
- * `?` placeholders over the same connection (mysql2 escapes the values), inside the same
- * transaction when given a transaction, and count in the shard's statement counter like
- * drizzle's own statements do.
+ * `?` placeholders (mysql2 binds and escapes the values) inside the posting engine's
+ * transaction when given one, or on the shard's pool, and count in the shard's statement
+ * counter like drizzle's own statements do. A drizzle transaction (inTransaction) is not a
+ * target: its connection is drizzle's own.
  */
-type Executor = Tx | Shard['db'];
+export type SqlTarget = PostingTx | Shard | Shard['db'];
 
-interface QueryClient {
-  query(sql: string, values?: unknown): Promise<[unknown, unknown]>;
-}
-
-interface SessionInternals {
-  client: QueryClient;
-  logger: { logQuery(query: string, params: unknown[]): void };
-}
-
-/** The mysql2 pool or connection under a drizzle database or transaction. */
-function sessionOf(executor: Executor): SessionInternals {
-  const session = (executor as unknown as { session?: SessionInternals }).session;
-  assert(session && typeof session.client?.query === 'function', 'a drizzle mysql2 database or transaction was expected');
-  return session;
+/** The shard under a target that is not a posting transaction. */
+function shardOf(target: Shard | Shard['db']): Shard {
+  if ('pool' in target) return target;
+  const shard = shardOfDb(target);
+  assert(shard, 'hand-written SQL runs on a shard, its db, or a posting transaction; not in a drizzle transaction');
+  return shard;
 }
 
 /** A statement that answers rows, with each column as MySQL sent it (BIGINT as a string). */
-export async function rawRows<T>(executor: Executor, sql: string, values: readonly unknown[] = []): Promise<T[]> {
-  const session = sessionOf(executor);
-  session.logger.logQuery(sql, []);
-  const [rows] = await session.client.query(sql, values);
+export async function rawRows<T>(target: SqlTarget, sql: string, values: readonly unknown[] = []): Promise<T[]> {
+  if (target instanceof PostingTx) return target.query<T>(sql, values);
+  const shard = shardOf(target);
+  shard.queryCount++;
+  const [rows] = await shard.pool.query(sql, values);
   return rows as T[];
 }
 
@@ -43,23 +36,19 @@ export async function rawRows<T>(executor: Executor, sql: string, values: readon
  * Several statements that answer rows, in order, and their rows. In the posting engine's
  * transaction they go out as one round trip; elsewhere one after another.
  */
-export async function rawRowSets(executor: Executor, statements: ReadonlyArray<{ sql: string; values: readonly unknown[] }>): Promise<unknown[][]> {
-  const session = sessionOf(executor);
-  const client = foldingClientOf(executor);
-  if (!client) {
-    const sets: unknown[][] = [];
-    for (const s of statements) sets.push(await rawRows(executor, s.sql, s.values));
-    return sets;
-  }
-  for (const s of statements) session.logger.logQuery(s.sql, []);
-  return client.queryMany(statements);
+export async function rawRowSets(target: SqlTarget, statements: readonly Statement[]): Promise<unknown[][]> {
+  if (target instanceof PostingTx) return target.queryMany(statements);
+  const sets: unknown[][] = [];
+  for (const s of statements) sets.push(await rawRows(target, s.sql, s.values));
+  return sets;
 }
 
 /** A statement that writes: answers the rows it affected. */
-export async function rawWrite(executor: Executor, sql: string, values: readonly unknown[] = []): Promise<number> {
-  const session = sessionOf(executor);
-  session.logger.logQuery(sql, []);
-  const [result] = await session.client.query(sql, values);
+export async function rawWrite(target: SqlTarget, sql: string, values: readonly unknown[] = []): Promise<number> {
+  if (target instanceof PostingTx) return target.write(sql, values);
+  const shard = shardOf(target);
+  shard.queryCount++;
+  const [result] = await shard.pool.query(sql, values);
   return (result as { affectedRows: number }).affectedRows;
 }
 
@@ -68,15 +57,9 @@ export async function rawWrite(executor: Executor, sql: string, values: readonly
  * (shards/posting-transaction.ts) it is held and sent with the next statement, or with COMMIT;
  * anywhere else it runs at once.
  */
-export async function rawHold(executor: Executor, sql: string, values: readonly unknown[] = []): Promise<void> {
-  const session = sessionOf(executor);
-  const client = foldingClientOf(executor);
-  if (!client) {
-    await rawWrite(executor, sql, values);
-    return;
-  }
-  session.logger.logQuery(sql, []);
-  client.hold(sql, values);
+export async function rawHold(target: SqlTarget, sql: string, values: readonly unknown[] = []): Promise<void> {
+  if (target instanceof PostingTx) target.hold(sql, values);
+  else await rawWrite(target, sql, values);
 }
 
 /** Rows one multi-row INSERT carries at most: keeps each statement well under max_allowed_packet. */
@@ -122,7 +105,7 @@ function insertPlan(table: MySqlTable, keys: string[]): InsertPlan {
  * With `hold` the statements go out later (rawHold) and the answer is 0.
  */
 export async function insertRows<T extends MySqlTable>(
-  executor: Executor,
+  target: SqlTarget,
   table: T,
   rows: ReadonlyArray<T['$inferInsert']>,
   options: { ignore?: boolean; suffix?: string; hold?: boolean } = {},
@@ -136,8 +119,8 @@ export async function insertRows<T extends MySqlTable>(
   let affected = 0;
   for (let i = 0; i < rows.length; i += rawInsertRowsMax) {
     const chunk = rows.slice(i, i + rawInsertRowsMax).map((row) => valuesOf(row as Record<string, unknown>, plan.keys));
-    if (options.hold) await rawHold(executor, sql, [chunk]);
-    else affected += await rawWrite(executor, sql, [chunk]);
+    if (options.hold) await rawHold(target, sql, [chunk]);
+    else affected += await rawWrite(target, sql, [chunk]);
   }
   return affected;
 }

@@ -1,6 +1,6 @@
 import type { Shard } from '../shards/pool';
 import { envInt } from '../config';
-import { postBatch, type PostingItem } from './post';
+import { postBatch, type PostingItem } from './batch';
 import { LockTimeout } from '../shards/transaction';
 import { lockRetryWaitSeconds } from '../limits';
 import { mergedBatchSize } from '../metrics';

@@ -1,21 +1,24 @@
 import type { Shard } from '../shards/pool';
-import { inTransaction, mysqlErrno } from '../shards/transaction';
+import { mysqlErrno } from '../shards/transaction';
+import { inPostingTransaction } from '../shards/posting-transaction';
 import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } from '../db/ledger-store';
 import { notifyCommitted } from './events';
 import { chainEntries } from './tamper';
 import { DeferredInserts } from '../db/deferred';
 import { applyPosting, type AccountState, type EntryDraft } from './posting-rules';
-import { prepareAlone, type PostingItem, type PostingOutcome } from './post';
+import { prepareAlone, type PostingItem, type PostingOutcome } from './batch';
 
 /**
  * The textbook baseline the benchmark compares merged posting with: one transaction per
- * posting, each account locked by its own statement in leg order, then the posting's writes.
- * Same rules and same tables, so it is correct — only slower under load (a commit per posting,
- * hot rows held across several round trips).
+ * posting, each account locked by its own statement in leg order, then the posting's writes,
+ * a statement per row. Same rules and same tables, so it is correct — only slower under load
+ * (a commit per posting, hot rows held across several round trips). It runs on the posting
+ * transaction (shards/posting-transaction.ts) because the hooks it calls take one; BEGIN goes
+ * with the first lock and a refusal's record with COMMIT, as in the merged engine.
  */
 export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<R> {
   const written: EntryDraft[] = [];
-  const result = await inTransaction(shard, async (tx) => {
+  const result = await inPostingTransaction(shard, async (tx) => {
     written.length = 0;
     const decision = await prepareAlone(tx, item);
     if (!decision.proceed) return decision.result;

@@ -101,5 +101,14 @@ function openShard(url: string, index: number, poolSize: number): Shard {
     mode: 'default',
     logger: { logQuery: () => void shard.queryCount++ },
   });
+  shardsByDb.set(shard.db, shard);
   return shard;
+}
+
+/** Each shard's drizzle database, back to its shard: our own record, not drizzle's internals. */
+const shardsByDb = new WeakMap<object, Shard>();
+
+/** The shard whose `db` this is, or undefined for any other drizzle database or transaction. */
+export function shardOfDb(db: object): Shard | undefined {
+  return shardsByDb.get(db);
 }

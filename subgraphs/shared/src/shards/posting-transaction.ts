@@ -1,64 +1,103 @@
 import type mysql from 'mysql2/promise';
+import { drizzle } from 'drizzle-orm/mysql2';
 import type { ShardConnection } from './shard-pool';
-import { MySql2Session, MySql2Transaction } from 'drizzle-orm/mysql2';
 import type { Shard } from './pool';
 import { retrying, type Tx, type TransactionOptions } from './transaction';
 import { lockWaitSeconds } from '../limits';
 
+/** One statement with its `?` placeholders and their values, bound by mysql2 (connection.format). */
+export interface Statement {
+  sql: string;
+  values: readonly unknown[];
+}
+
 /**
- * The posting engine's transaction: a drizzle transaction like inTransaction's, over a
- * connection that holds back what needs no answer — BEGIN, the ledger's and the business
- * records' inserts, COMMIT — and sends it with the next statement that does, as one
- * multi-statement round trip. A merged batch then costs about four round trips (lock and
- * BEGIN, prior outcomes, the prepares' and finishes' own reads, then every write and COMMIT)
- * instead of ten or more; each round trip costs both processes a system call and a wake-up,
- * which was a third of the transaction subgraph's CPU (docs/PERFORMANCE.md).
+ * The posting engine's transaction, paygraph's own: one pooled shard connection (shard-pool.ts,
+ * so its statement timeout and circuit breaker apply), on which what needs no answer — BEGIN,
+ * the ledger's and the business records' writes, COMMIT — is held back and sent with the next
+ * statement that does, as one multi-statement round trip. A merged batch then costs about four
+ * round trips (lock and BEGIN, prior outcomes, the prepares' and finishes' own reads, then every
+ * write and COMMIT) instead of ten or more; each round trip costs both processes a system call
+ * and a wake-up, which was a third of the transaction subgraph's CPU (docs/PERFORMANCE.md).
  *
  * MySQL runs a multi-statement text in order and stops at the first error, and any error rolls
- * the whole transaction back here, as inTransaction does: held-back writes are never committed
+ * the whole transaction back (inPostingTransaction): held-back writes are never committed
  * without the statements before them, and a failing one (a duplicate dedupe key) fails the
- * batch at the moment it is sent. Only hand-written SQL (db/raw.ts) is held back; a statement
- * drizzle builds sends what is held back first, in its own round trip.
+ * batch at the moment it is sent.
+ *
+ * It also answers drizzle's query builder (select, selectDistinct, insert, update, delete, execute — the `Tx`
+ * of shards/transaction.ts), through `drizzle({ client })`, drizzle's documented way over one
+ * mysql2 connection, with this transaction's connection as the client: hooks and stores that
+ * build statements with drizzle run inside the same transaction, and what is held goes out
+ * before each of them (in its own round trip) so that they see it.
  */
-export class FoldingClient {
+export class PostingTx implements Tx {
+  readonly select: Tx['select'];
+  readonly selectDistinct: Tx['selectDistinct'];
+  readonly insert: Tx['insert'];
+  readonly update: Tx['update'];
+  readonly delete: Tx['delete'];
+  readonly execute: Tx['execute'];
   private held: string[] = [];
 
-  constructor(private readonly connection: ShardConnection) {}
+  constructor(
+    private readonly shard: Shard,
+    private readonly connection: ShardConnection,
+  ) {
+    // drizzle's mysql2 driver sends through its client's query and execute (mysql2's
+    // Connection API); this client sends what is held first, on the same connection.
+    const client = {
+      query: async (sql: string | mysql.QueryOptions, values?: unknown) => {
+        await this.sendHeld();
+        return this.connection.query(sql, values);
+      },
+      execute: async (sql: string | mysql.QueryOptions, values?: unknown) => {
+        await this.sendHeld();
+        return this.connection.execute(sql, values);
+      },
+    };
+    const db = drizzle({
+      client: client as unknown as mysql.Connection,
+      mode: 'default',
+      logger: { logQuery: () => void shard.queryCount++ },
+    });
+    this.select = db.select.bind(db);
+    this.selectDistinct = db.selectDistinct.bind(db);
+    this.insert = db.insert.bind(db);
+    this.update = db.update.bind(db);
+    this.delete = db.delete.bind(db);
+    this.execute = db.execute.bind(db);
+  }
 
-  /** Keeps a statement (with its values bound) to go out in front of the next one. */
+  /** Keeps a write (its values bound now) to go out in front of the next statement, or with COMMIT. */
   hold(sql: string, values: readonly unknown[] = []): void {
-    this.held.push(this.connection.format(sql, values as unknown[]));
+    this.shard.queryCount++;
+    this.held.push(this.connection.format(sql, values));
   }
 
-  /** Sends the held statements and then this one in one round trip; answers this one's result. */
-  async query(sql: string | mysql.QueryOptions, values?: unknown): Promise<[unknown, unknown]> {
-    if (this.held.length === 0) return this.connection.query(sql as string, values as unknown[]);
-    if (typeof sql !== 'string') {
-      // A drizzle statement (it passes options such as rowsAsArray): its result shape is its own.
-      await this.sendHeld();
-      return this.connection.query(sql, values as unknown[]);
-    }
-    const text = [...this.held, this.connection.format(sql, values as unknown[])].join(';\n');
-    this.held = [];
-    const [results, fields] = await this.connection.query(text);
-    return [(results as unknown[]).at(-1), (fields as unknown[] | undefined)?.at(-1)];
+  /** Sends what is held and then this statement, in one round trip; answers this one's rows. */
+  async query<T>(sql: string, values: readonly unknown[] = []): Promise<T[]> {
+    const [rows] = await this.queryMany([{ sql, values }]);
+    return rows as T[];
   }
 
-  /** Sends the held statements and then these in one round trip; answers these ones' rows. */
-  async queryMany(statements: ReadonlyArray<{ sql: string; values: readonly unknown[] }>): Promise<unknown[][]> {
+  /** A write that needs its answer: sends what is held and it; answers the rows it affected. */
+  async write(sql: string, values: readonly unknown[] = []): Promise<number> {
+    const [result] = await this.queryMany([{ sql, values }]);
+    return (result as unknown as { affectedRows: number }).affectedRows;
+  }
+
+  /** Sends what is held and then these statements in one round trip; answers these ones' results. */
+  async queryMany(statements: readonly Statement[]): Promise<unknown[][]> {
     if (statements.length === 0) return [];
-    const texts = statements.map((s) => this.connection.format(s.sql, s.values as unknown[]));
-    const all = [...this.held, ...texts];
+    this.shard.queryCount += statements.length;
+    const all = this.held;
     this.held = [];
+    for (const s of statements) all.push(this.connection.format(s.sql, s.values));
     const [results] = await this.connection.query(all.join(';\n'));
-    // One statement alone answers its rows; several answer one result per statement.
+    // One statement alone answers its result; several answer one result per statement.
     const sets = all.length === 1 ? [results] : (results as unknown[]);
     return sets.slice(all.length - statements.length) as unknown[][];
-  }
-
-  async execute(sql: string, values?: unknown): Promise<[unknown, unknown]> {
-    await this.sendHeld();
-    return this.connection.execute(sql, values);
   }
 
   /** Sends whatever is held, then COMMIT, then `after` (statements outside the transaction). */
@@ -67,17 +106,24 @@ export class FoldingClient {
     await this.sendHeld();
   }
 
+  /** Drops what is held and rolls back what went out, then runs `after`. */
+  async rollback(after: readonly string[] = []): Promise<void> {
+    this.held = [];
+    await this.connection.query(['ROLLBACK', ...after].join(';\n'));
+  }
+
   private async sendHeld(): Promise<void> {
     if (this.held.length === 0) return;
     const text = this.held.join(';\n');
     this.held = [];
     await this.connection.query(text);
   }
-}
 
-interface DrizzleInternals {
-  dialect: ConstructorParameters<typeof MySql2Session>[1];
-  session: { options: ConstructorParameters<typeof MySql2Session>[3] };
+  /** BEGIN, after a lock wait for this transaction alone if one is given; held like a write. */
+  begin(wait: number | undefined): void {
+    if (wait !== undefined) this.held.push(this.connection.format('SET SESSION innodb_lock_wait_timeout = ?', [wait]));
+    this.held.push('BEGIN');
+  }
 }
 
 export interface PostingTransactionOptions extends TransactionOptions {
@@ -85,8 +131,12 @@ export interface PostingTransactionOptions extends TransactionOptions {
   lockWaitSeconds?: number;
 }
 
-/** Runs fn in one transaction on one shard over a FoldingClient, with inTransaction's retries. */
-export function inPostingTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>, options: PostingTransactionOptions = {}): Promise<T> {
+/**
+ * Runs fn in one transaction on one shard over a PostingTx, with inTransaction's retries: a
+ * deadlock (or options.retryOn) runs fn again from the start, a lock-wait timeout becomes
+ * LockTimeout. Any error rolls the whole transaction back, so fn must not swallow one.
+ */
+export function inPostingTransaction<T>(shard: Shard, fn: (tx: PostingTx) => Promise<T>, options: PostingTransactionOptions = {}): Promise<T> {
   const wait = options.lockWaitSeconds;
   // The connection goes back to the pool with the usual wait, or not at all.
   const restore = wait === undefined ? [] : [`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}`];
@@ -94,18 +144,14 @@ export function inPostingTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>
     const connection = await shard.pool.getConnection();
     let reusable = true;
     try {
-      const client = new FoldingClient(connection);
-      const db = shard.db as unknown as DrizzleInternals;
-      const session = new MySql2Session(client as never, db.dialect, undefined, db.session.options);
-      const tx = new MySql2Transaction(db.dialect, session as never, undefined, 0, 'default') as unknown as Tx;
-      if (wait !== undefined) client.hold('SET SESSION innodb_lock_wait_timeout = ?', [wait]);
-      client.hold('BEGIN');
+      const tx = new PostingTx(shard, connection);
+      tx.begin(wait);
       try {
         const result = await fn(tx);
-        await client.commit(restore);
+        await tx.commit(restore);
         return result;
       } catch (error) {
-        await connection.query(['ROLLBACK', ...restore].join(';\n')).catch(() => {
+        await tx.rollback(restore).catch(() => {
           reusable = false;
         });
         throw error;
@@ -115,10 +161,4 @@ export function inPostingTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>
       else connection.destroy();
     }
   }, options);
-}
-
-/** The client under a transaction made by inPostingTransaction, or null under any other. */
-export function foldingClientOf(executor: unknown): FoldingClient | null {
-  const client = (executor as { session?: { client?: unknown } }).session?.client;
-  return client instanceof FoldingClient ? client : null;
 }

@@ -2,7 +2,15 @@ import type { MySql2Database } from 'drizzle-orm/mysql2';
 import { deadlockRetryBaseMs, deadlockRetryCapMs, deadlockRetryCountMax } from '../limits';
 import type { Shard } from './pool';
 
-export type Tx = Parameters<Parameters<MySql2Database['transaction']>[0]>[0];
+/** A transaction drizzle runs (inTransaction). */
+export type DrizzleTx = Parameters<Parameters<MySql2Database['transaction']>[0]>[0];
+
+/**
+ * What the SQL modules built with drizzle ask of a database or a transaction: drizzle's query
+ * builder, its public API. A shard's database, a drizzle transaction (inTransaction) and the
+ * posting engine's own transaction (posting-transaction.ts) all answer it.
+ */
+export type Tx = Pick<MySql2Database, 'select' | 'selectDistinct' | 'insert' | 'update' | 'delete' | 'execute'>;
 
 export const mysqlErrno = {
   duplicateEntry: 1062,
@@ -41,7 +49,7 @@ export interface TransactionOptions {
  * Deadlocks (1213) run fn again from the start after a jittered backoff, a bounded number
  * of times. fn may run more than once: it must not have effects outside the transaction.
  */
-export function inTransaction<T>(shard: Shard, fn: (tx: Tx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export function inTransaction<T>(shard: Shard, fn: (tx: DrizzleTx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
   return retrying(shard, () => shard.db.transaction(fn), options);
 }
 

@@ -1,8 +1,9 @@
 import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
-import { rawHold, rawRows } from '@paygraph/shared/db/raw';
+import { rawHold, rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
 import { transferOutbox, type OutboxRow } from './schema/transactions';
 
 /** The relay leaves the row alone until nextAttemptAt: the request that wrote it tries first. */
@@ -43,7 +44,7 @@ export async function claimDueOutbox(tx: Tx, now: Date, limit: number): Promise<
  * more than a bounded index range) and when the oldest of them came due: both from the
  * (status, next_attempt_at) index.
  */
-export async function outboxBacklog(db: Executor, now: Date, countMax: number): Promise<{ due: number; oldestDueAt: Date | null }> {
+export async function outboxBacklog(db: SqlTarget, now: Date, countMax: number): Promise<{ due: number; oldestDueAt: Date | null }> {
   const [counted] = await rawRows<{ due: number | string }>(db,
     "SELECT COUNT(*) AS due FROM (SELECT 1 FROM transfer_outbox WHERE status = 'PENDING' AND next_attempt_at <= ? LIMIT ?) AS d", [now, countMax]);
   const [oldest] = await rawRows<{ at: Date | null }>(db,
@@ -61,7 +62,7 @@ export async function takeOutbox(tx: Tx, id: string): Promise<boolean> {
  * takeOutbox for many rows: locks the ones still PENDING (in id order, as every taker does)
  * and marks them DONE, in two statements. Answers the ids taken; the others were done already.
  */
-export async function takeOutboxRows(tx: Tx, ids: readonly string[]): Promise<Set<string>> {
+export async function takeOutboxRows(tx: PostingTx, ids: readonly string[]): Promise<Set<string>> {
   const pending = await rawRows<{ id: string }>(tx,
     "SELECT id FROM transfer_outbox WHERE id IN (?) AND status = 'PENDING' ORDER BY id FOR UPDATE", [ids]);
   const taken = new Set(pending.map((r) => r.id));

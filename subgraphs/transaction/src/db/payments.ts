@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { rawHold } from '@paygraph/shared/db/raw';
 import { payments, refunds, externalTransfers, type PaymentRow, type RefundRow, type ExternalTransferRow } from './schema/transactions';
@@ -36,7 +37,7 @@ export async function finishPayment(tx: Tx, id: string, status: 'SUCCEEDED' | 'F
 }
 
 /** Completes many cross-shard payments whose credit landed, in one statement. */
-export async function paymentsSucceeded(tx: Tx, ids: readonly string[], now: Date): Promise<void> {
+export async function paymentsSucceeded(tx: PostingTx, ids: readonly string[], now: Date): Promise<void> {
   if (ids.length === 0) return;
   await rawHold(tx, "UPDATE payments SET status = 'SUCCEEDED', failure_code = NULL, completed_at = ? WHERE id IN (?)", [now, ids]);
 }

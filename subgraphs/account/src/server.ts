@@ -1,8 +1,7 @@
-import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { extendContext, type AccountContext, type BalanceServices } from './context';
 import { resolvers } from './resolvers/index';
 import { BalanceFeed, type FeedSettings } from './services/balance-feed';
@@ -34,7 +33,7 @@ export async function createAccountSubgraph(
   const server = await createSubgraph<AccountContext>({
     name: 'account',
     typeDefs: readSchema('account'),
-    resolvers: resolvers as unknown as GraphQLResolverMap<AccountContext>,
+    resolvers: resolvers as unknown as SubgraphResolverMap<AccountContext>,
     shards,
     trust,
     extendContext: (base) => extendContext(base, balances, now),

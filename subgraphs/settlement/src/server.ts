@@ -1,7 +1,6 @@
-import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { extendContext, type SettlementContext } from './context';
 import { resolvers } from './resolvers/index';
 import { settlementConfigDefault, type SettlementConfig } from './services/settle';
@@ -15,7 +14,7 @@ export function createSettlementSubgraph(
   return createSubgraph<SettlementContext>({
     name: 'settlement',
     typeDefs: readSchema('settlement'),
-    resolvers: resolvers as unknown as GraphQLResolverMap<SettlementContext>,
+    resolvers: resolvers as unknown as SubgraphResolverMap<SettlementContext>,
     shards,
     trust,
     extendContext: (base) => extendContext(base, config, now),

@@ -1,7 +1,6 @@
-import { createSubgraph, readSchema, type SubgraphServer } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { clientInfo, defaultTransactionSettings, extendContext, type TransactionContext, type TransactionSettings } from './context';
 import { resolvers } from './resolvers/index';
 
@@ -14,7 +13,7 @@ export function createTransactionSubgraph(
   return createSubgraph<TransactionContext>({
     name: 'transaction',
     typeDefs: readSchema('transaction'),
-    resolvers: resolvers as unknown as GraphQLResolverMap<TransactionContext>,
+    resolvers: resolvers as unknown as SubgraphResolverMap<TransactionContext>,
     shards,
     trust,
     extendContext: (base, req) => extendContext(base, clientInfo(req), now, settings),

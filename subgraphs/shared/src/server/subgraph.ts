@@ -3,8 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
-import { parse, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { parse, type GraphQLFieldResolver, type GraphQLFormattedError, type GraphQLScalarType, type GraphQLSchema } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { ShardSet } from '../shards/pool';
 import { LockTimeout } from '../shards/transaction';
@@ -31,10 +30,25 @@ export function readSchema(name: 'account' | 'transaction' | 'settlement'): stri
   return readFileSync(`${repoRoot}schema/${name}.graphql`, 'utf8');
 }
 
+/**
+ * The resolvers of one subgraph, by type and field. @apollo/subgraph's public entry does not
+ * export its own name for this shape (GraphQLResolverMap lives under dist/), so it is spelled
+ * here with graphql's public types; buildSubgraphSchema's parameter checks it.
+ */
+export interface SubgraphResolverMap<C> {
+  [typeName: string]:
+    | { [fieldName: string]: GraphQLFieldResolver<unknown, C> | { resolve?: GraphQLFieldResolver<unknown, C>; subscribe?: GraphQLFieldResolver<unknown, C> } }
+    | GraphQLScalarType
+    | { [enumValue: string]: string | number };
+}
+
+/** What buildSubgraphSchema takes, as its public signature declares it. */
+type SubgraphModule = Parameters<typeof buildSubgraphSchema>[0];
+
 export interface SubgraphOptions<C extends BaseSubgraphContext> {
   name: string;
   typeDefs: string;
-  resolvers: GraphQLResolverMap<C>;
+  resolvers: SubgraphResolverMap<C>;
   shards: ShardSet;
   /** The secret only this subgraph and the gateway share: see gateway-trust.ts. */
   trust: SubgraphTrust;
@@ -51,7 +65,7 @@ export interface SubgraphServer {
 }
 
 export async function createSubgraph<C extends BaseSubgraphContext>(options: SubgraphOptions<C>): Promise<SubgraphServer> {
-  const schema = buildSubgraphSchema({ typeDefs: parse(options.typeDefs), resolvers: options.resolvers as GraphQLResolverMap<unknown> });
+  const schema = buildSubgraphSchema({ typeDefs: parse(options.typeDefs), resolvers: options.resolvers } as SubgraphModule);
   const apollo = new ApolloServer<BaseSubgraphContext>({
     schema,
     formatError: formatSubgraphError,

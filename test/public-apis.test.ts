@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * paygraph uses its libraries through their public APIs only (issue 14): an upgrade of
+ * drizzle-orm, mysql2 or @apollo/* must not be able to break money or routing silently. These
+ * are the private internals that were once used on the posting path and the gateway's
+ * subgraph calls; none may come back into production code.
+ */
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+
+const forbidden: ReadonlyArray<{ pattern: RegExp; why: string }> = [
+  { pattern: /\bMySql2Session\b|\bMySql2Transaction\b|\bMySql2Driver\b/, why: "drizzle's session classes are its internals: use drizzle({ client })" },
+  { pattern: /\bsession\s*\.\s*(client|logger|options)\b|\.session\b\s*as\b/, why: "a drizzle database's session is private: keep what you need yourself" },
+  { pattern: /\bdialect\s*\.\s*sqlToQuery\b|\bdb\s*\.\s*dialect\b/, why: "drizzle's dialect object is private" },
+  { pattern: /connection\s*\.\s*connection\s*\.\s*\w/, why: "mysql2's inner callback connection is not its promise API" },
+  { pattern: /from\s+['"][^'"]*\/dist\/[^'"]*['"]|import\(\s*['"][^'"]*\/dist\//, why: "deep imports into a package's dist/ are not its public entry" },
+];
+
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourcesUnder(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function productionSources(): string[] {
+  const subgraphs = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => join(repoRoot, 'subgraphs', e.name, 'src'));
+  return [join(repoRoot, 'gateway', 'src'), ...subgraphs, join(repoRoot, 'scripts')].flatMap(sourcesUnder);
+}
+
+describe('production code', () => {
+  it('reaches no library internals', () => {
+    const files = productionSources();
+    expect(files.length).toBeGreaterThan(50);
+    const found: string[] = [];
+    for (const file of files) {
+      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+        for (const { pattern, why } of forbidden) {
+          if (pattern.test(line)) found.push(`${relative(repoRoot, file)}:${i + 1}: ${line.trim()} — ${why}`);
+        }
+      });
+    }
+    expect(found).toEqual([]);
+  });
+
+  it('would notice each of them', () => {
+    const samples = [
+      "import { MySql2Session } from 'drizzle-orm/mysql2';",
+      'const client = (db as unknown as { session: { client: unknown } }).session.client;',
+      'this.held.push(connection.connection.format(sql, values));',
+      "import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';",
+    ];
+    for (const sample of samples) expect(forbidden.some(({ pattern }) => pattern.test(sample)), sample).toBe(true);
+  });
+});

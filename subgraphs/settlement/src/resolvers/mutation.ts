@@ -5,7 +5,7 @@ import { runSettlement } from '../services/settle';
 import { setMerchantFeeRate } from '../services/settlements';
 import { importStatement } from '../services/statements';
 import { requireOperator } from './authorization';
-import { accountNotFound, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
+import { accountNotFound, balanceLimit, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
 
 export const mutationResolvers = {
   runSettlement: async (_: unknown, args: { input: { merchantAccountId: string; businessDate: string } }, ctx: SettlementContext) => {
@@ -21,6 +21,8 @@ export const mutationResolvers = {
         return invalidInput('merchantAccountId', `account ${result.error.accountId} is not a MERCHANT account`);
       case 'SettlementNotReady':
         return settlementNotReady(result.error.businessDate, result.error.openDate);
+      case 'BalanceLimit':
+        return balanceLimit(result.error.accountId);
       default:
         return unreachable(result.error);
     }

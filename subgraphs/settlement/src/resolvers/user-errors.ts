@@ -16,3 +16,11 @@ export function settlementNotReady(businessDate: string, openDate: string) {
 export function invalidStatement(line: number, message: string) {
   return { __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', message: `line ${line}: ${message}`, line };
 }
+
+export function balanceLimit(accountId: string) {
+  return {
+    __typename: 'BalanceLimit', code: 'BALANCE_LIMIT',
+    message: `settling would take account ${accountId} past what the ledger can store; that stripe is not settled yet and the settlement stays PROCESSING`,
+    accountId,
+  };
+}

@@ -24,7 +24,25 @@ export const settlementConfigDefault: SettlementConfig = { feeBpsDefault: 250 };
 export type SettlementRefusal =
   | { kind: 'AccountNotFound'; accountId: string }
   | { kind: 'NotAMerchant'; accountId: string }
-  | { kind: 'SettlementNotReady'; businessDate: string; openDate: string };
+  | { kind: 'SettlementNotReady'; businessDate: string; openDate: string }
+  /**
+   * A stripe's posting would take a balance past BIGINT: the shard's fee income, which only
+   * grows. (The stripe's own available cannot: settling lowers the stripe's total by the fee,
+   * and available never exceeds the total.) That stripe's part is not written; see runSettlement.
+   */
+  | { kind: 'BalanceLimit'; accountId: string };
+
+/**
+ * Thrown from a stripe's finish when BALANCE_LIMIT refused its posting, so that the part and
+ * the payments marked settled in prepare roll back with it, and the refusal is not kept under
+ * the posting's dedupe key: a later run decides afresh.
+ */
+class PartRefused extends Error {
+  constructor(readonly accountId: string) {
+    super(`settlement posting refused by BALANCE_LIMIT on ${accountId}`);
+    this.name = 'PartRefused';
+  }
+}
 
 /** The shard holding logical shard 0 keeps platform-wide records: fee rates, statements, reports. */
 export function controlShard(shards: ShardSet): Shard {
@@ -41,6 +59,11 @@ export async function feeRateFor(shards: ShardSet, merchantId: string, config: S
  * which goes to the shard's fee-income account. Idempotent per merchant and date: a second
  * run finds the settlement and every part done and changes nothing; a run cut off halfway
  * is completed by the next one (each part is written with its posting, exactly once).
+ * A stripe whose posting BALANCE_LIMIT refuses writes nothing; the other stripes settle, and
+ * the settlement stays PROCESSING, its totals unset, answering BalanceLimit. The refused
+ * stripe's payments stay unsettled, so the worker takes the date up again on each pass, and
+ * the run that finds room writes the missing part and completes the settlement with the
+ * totals of every part (the parts written earlier are read back, not posted again).
  */
 export async function runSettlement(
   shards: ShardSet,
@@ -65,7 +88,16 @@ export async function runSettlement(
   if (settlement.status === 'SETTLED') return ok(settlement);
   const stripes = await stripesOf(shards, merchant);
   const parts: SettlementPartRow[] = [];
-  for (const stripe of stripes) parts.push(await settleStripe(shards, settlement, stripe, now));
+  let refused: PartRefused | undefined;
+  for (const stripe of stripes) {
+    try {
+      parts.push(await settleStripe(shards, settlement, stripe, now));
+    } catch (error) {
+      if (!(error instanceof PartRefused)) throw error;
+      refused ??= error;
+    }
+  }
+  if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
   const totals = parts.reduce(
     (t, p) => ({ gross: t.gross + p.grossAmount, refunded: t.refunded + p.refundedAmount, fee: t.fee + p.feeAmount }),
     { gross: 0n, refunded: 0n, fee: 0n },
@@ -110,6 +142,9 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
       return { proceed: true, spec: settlementSpec(settlement, postingId, row.id, feeIncomeId, figures.moved, figures.fee) };
     },
     finish: async (_tx, outcome) => {
+      // A completion, so status cannot refuse it, and pending holds what it moves; only a
+      // balance past BIGINT can. The part's key is new (lockPart found none), so no DUPLICATE.
+      if (outcome.status === 'REJECTED' && outcome.rejection.code === 'BALANCE_LIMIT') throw new PartRefused(outcome.rejection.accountId);
       assert(outcome.status === 'APPLIED', `settlement posting of ${settlement.id} on ${row.id} was ${outcome.status}`);
       return part!;
     },

@@ -16,7 +16,7 @@ import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount, stripeFor } from './accounts';
 import { claimKey, claimKeys, type ClaimRequest } from './idempotency';
-import { completePayment } from './relay';
+import { CompletionWaits, completePayment } from './relay';
 import { hitFailpoint, type Failpoint } from './failpoints';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { ServiceContext } from './context';
@@ -142,7 +142,8 @@ export async function creditAcrossShards(ctx: ServiceContext, debited: PaymentRo
   } catch (error) {
     // The debit has committed, so the payment exists: answer it PROCESSING (the relay finishes
     // it) rather than an error such as LOCK_TIMEOUT, which tells the client nothing was written.
-    console.error(`payment ${debited.id}: inline credit failed, the relay will finish it`, error);
+    if (error instanceof CompletionWaits) console.warn(error.message);
+    else console.error(`payment ${debited.id}: inline credit failed, the relay will finish it`, error);
   }
   const [final] = await paymentsByIds(home.db, [debited.id]);
   return final!;

@@ -16,7 +16,7 @@ import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
 import { claimKey } from './idempotency';
-import { runOutboxStep } from './relay';
+import { CompletionWaits, runOutboxStep } from './relay';
 import { inlineGraceMs } from './payment';
 import { hitFailpoint } from './failpoints';
 import type { ServiceContext } from './context';
@@ -54,7 +54,8 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
   } catch (error) {
     // The reservation has committed, so the refund exists: answer it PROCESSING (the relay
     // finishes it) rather than an error that tells the client nothing was written.
-    console.error(`refund ${claim.resourceId}: inline step failed, the relay will finish it`, error);
+    if (error instanceof CompletionWaits) console.warn(error.message);
+    else console.error(`refund ${claim.resourceId}: inline step failed, the relay will finish it`, error);
   }
   const [final] = await refundsByIds(shard.db, [claim.resourceId]);
   return ok(final!);

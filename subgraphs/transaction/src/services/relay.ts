@@ -47,6 +47,33 @@ async function postRemote(shard: Shard, spec: PostingSpec, now: () => Date): Pro
   return postOne<PostingOutcome>(shard, { spec, finish: async (_tx, outcome) => outcome }, { now });
 }
 
+/**
+ * A completion that cannot land now: a reversal or a refund's credit back to the payer, which
+ * BALANCE_LIMIT refused because the payer's balance filled up (other credits) after the first
+ * half took the money. It is not final, unlike a refused request: thrown from finish, so the
+ * whole transaction rolls back — the outbox row stays PENDING and the refusal is not kept
+ * under the posting's dedupe key — and the money waits in clearing, counted as in flight,
+ * until the relay tries again (every relayLeaseMs) and the payer's balance has room. It cannot
+ * go anywhere else: it is the payer's money (never left it, or the payee gave it back).
+ */
+export class CompletionWaits extends Error {
+  constructor(readonly movementId: string, readonly accountId: string) {
+    super(`${movementId}: the payer's balance (${accountId}) cannot take the money back yet (BALANCE_LIMIT); it waits in clearing`);
+    this.name = 'CompletionWaits';
+  }
+}
+
+/**
+ * A completion is refused only by BALANCE_LIMIT: it ignores account status, its accounts and
+ * currency were checked by the first half and never change, and clearing (a system account)
+ * may go negative. Anything else is a bug and crashes.
+ */
+function waitOrCrash(movementId: string, outcome: PostingOutcome, what: string): void {
+  if (outcome.status !== 'REJECTED') return;
+  assert(outcome.rejection.code === 'BALANCE_LIMIT', `${what} of ${movementId} was refused: ${outcome.rejection.code}`);
+  throw new CompletionWaits(movementId, outcome.rejection.accountId);
+}
+
 export type PaymentCompletion = { status: 'SUCCEEDED' | 'FAILED'; failureCode: string | null; completedAt: Date } | null;
 
 interface CompletionInput {
@@ -59,7 +86,9 @@ interface CompletionInput {
 /**
  * The completions of a merged batch, taken together: their outbox rows in one lock and one
  * update, the payments whose credit landed in one more update. A refused credit goes on to
- * post its reversal. Only the first copy of a payment in the batch can take its row.
+ * post its reversal: whatever refused it (the payee closed, or BALANCE_LIMIT because the payee's
+ * balance is full) the payment FAILS with that code and the money returns to the payer. Only
+ * the first copy of a payment in the batch can take its row.
  */
 const paymentCompletions: PrepareGroup<CompletionInput, PaymentCompletion> = {
   name: 'payment completion',
@@ -96,7 +125,7 @@ export async function completePayment(shards: ShardSet, home: Shard, payment: Pa
   return postOne<PaymentCompletion>(home, {
     grouped: inGroup(paymentCompletions, { id, credit, reversal, now }),
     finish: async (tx, outcome) => {
-      assert(outcome.status !== 'REJECTED', `reversal of payment ${id} was refused`);
+      waitOrCrash(id, outcome, 'reversal of payment');
       assert(credit.status === 'REJECTED', 'reversal without a refused credit');
       const completedAt = now();
       await finishPayment(tx, id, 'FAILED', credit.rejection.code, completedAt);
@@ -125,7 +154,7 @@ async function completeRefund(shards: ShardSet, home: Shard, id: string, now: ()
       return { proceed: false, result: undefined };
     },
     finish: async (tx, outcome) => {
-      assert(outcome.status !== 'REJECTED', `credit of refund ${id} was refused`);
+      waitOrCrash(id, outcome, 'credit of refund');
       await finishRefund(tx, id, 'SUCCEEDED', null, now());
     },
   }, { now });
@@ -145,6 +174,10 @@ export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date)
       await runOutboxStep(shards, shard, row.id, now);
     } catch (error) {
       // The row stays PENDING and comes due again when its lease ends.
+      if (error instanceof CompletionWaits) {
+        console.warn(`relay: ${row.step} ${row.id}: ${error.message}; will retry`);
+        continue;
+      }
       console.error(`relay: ${row.step} ${row.id} failed, will retry`, error);
     }
   }

@@ -1,12 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { amountMaxMinorUnitsDefault, balanceMaxMinorUnits, balanceMinMinorUnits } from '@paygraph/shared/limits';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { accountRowOf, moneyKit, physicalOf, type Answer, type MoneyKit } from '../../../../test/support/money';
+import {
+  accountRowOf, closeInSql, crossShardPaymentFirstHalf, detailDocs, entrySumsOfRef, moneyKit, physicalOf, postingKindsOfRef,
+  type Answer, type MoneyKit,
+} from '../../../../test/support/money';
+import { transferOutbox } from '@paygraph/transaction/db/schema/transactions';
+import { CompletionWaits, runOutboxStep } from '@paygraph/transaction/services/relay';
 
 /**
  * Bad input on the money path, through the gateway: amounts above AMOUNT_MAX, balances that
@@ -286,5 +291,120 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     expect(out.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', status: 'SUCCEEDED' });
     await kit.fund(late, '5', 'CZK');
     expect((await kit.balance(late)).available).toBe('5');
+  });
+
+  /** The outbox row of a cross-shard movement on its home database: PENDING until it completes. */
+  async function outboxStatus(physical: number, id: string): Promise<string | undefined> {
+    const [row] = await raised.shards.all[physical]!.db.select().from(transferOutbox).where(eq(transferOutbox.id, id));
+    return row?.status;
+  }
+  const customer = async (accountId: string) => token((await accountRowOf(raised.shards, accountId))!.ownerId, 'customer');
+
+  it('fails a cross-shard payment whose credit BALANCE_LIMIT refuses on the payee\'s shard and returns the money to the payer', async () => {
+    // BRL: no other test moves it.
+    const kit = await moneyKit(raised);
+    const payee = await kit.open(unique('full-payee'), { currency: 'BRL' });
+    const payer = await kit.openAwayFrom(unique('payer'), [physicalOf(raised.shards, payee)], { currency: 'BRL' });
+    await kit.fund(payee, String(balanceMaxMinorUnits), 'BRL');
+    await kit.fund(payer, '1000', 'BRL');
+    const answer = await gql(raised.gatewayUrl, payDetail, {
+      input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'BRL' },
+    }, await customer(payer));
+    expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
+    // Like a payee that closed: the debit committed, the credit was refused, the payment FAILED.
+    expect(answer.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'FAILED' });
+    const id = answer.data!.createPayment.id as string;
+    const detail = await gql(raised.gatewayUrl, detailDocs.paymentDetail, { id }, kit.operator);
+    expect(detail.data!.payment).toMatchObject({ status: 'FAILED', failureCode: 'BALANCE_LIMIT' });
+    const payerDb = physicalOf(raised.shards, payer);
+    expect(await outboxStatus(payerDb, id)).toBe('DONE');
+    expect((await kit.balance(payer)).available).toBe('1000');
+    expect((await kit.balance(payee)).available).toBe(String(balanceMaxMinorUnits));
+    // Through clearing and back: every account's entries of the payment net to zero.
+    expect([...(await entrySumsOfRef(raised.shards, payerDb, id)).values()]).toEqual([0n, 0n]);
+    expect(await postingKindsOfRef(raised.shards, payerDb, id)).toEqual(['PAYMENT', 'PAYMENT_REVERSAL']);
+    expect(await postingKindsOfRef(raised.shards, physicalOf(raised.shards, payee), id)).toEqual([]);
+  });
+
+  it('keeps a reversal the payer\'s full balance cannot take in clearing, PROCESSING, and completes it once there is room', async () => {
+    // MXN: no other test moves it. The payer's balance fills up between its payment's debit and
+    // the reversal (deposits meanwhile): the money is the payer's and can go nowhere else.
+    const kit = await moneyKit(raised);
+    const payer = await kit.open(unique('payer'), { currency: 'MXN' });
+    const payerDb = physicalOf(raised.shards, payer);
+    const payee = await kit.openAwayFrom(unique('payee'), [payerDb], { currency: 'MXN' });
+    await kit.fund(payer, '100', 'MXN');
+    const payerOwner = (await accountRowOf(raised.shards, payer))!.ownerId;
+    const pending = await crossShardPaymentFirstHalf(raised.shards, (await accountRowOf(raised.shards, payer))!, (await accountRowOf(raised.shards, payee))!, 100n, payerOwner);
+    // The reserve goes to the BIGINT floor exactly; the payer to one unit short of taking the 100 back.
+    await kit.fund(payer, String(2n ** 63n - 100n), 'MXN');
+    const full = balanceMaxMinorUnits - 99n;
+    expect((await kit.balance(payer)).available).toBe(String(full));
+    await closeInSql(raised.shards, payee);
+    const home = raised.shards.all[payerDb]!;
+    for (let run = 0; run < 2; run++) {
+      // What the relay runs, twice: it waits each time, and crashes nothing.
+      await expect(runOutboxStep(raised.shards, home, pending.id, () => new Date())).rejects.toBeInstanceOf(CompletionWaits);
+      const waiting = await gql(raised.gatewayUrl, detailDocs.paymentDetail, { id: pending.id }, kit.operator);
+      expect(waiting.data!.payment).toMatchObject({ status: 'PROCESSING', failureCode: null });
+      expect(await outboxStatus(payerDb, pending.id)).toBe('PENDING');
+      expect((await kit.balance(payer)).available).toBe(String(full));
+      // The 100 sits in clearing, as money in flight.
+      const sums = await entrySumsOfRef(raised.shards, payerDb, pending.id);
+      expect(sums.get(payer)).toBe(-100n);
+      expect([...sums.values()].sort()).toEqual([-100n, 100n]);
+      expect(await postingKindsOfRef(raised.shards, payerDb, pending.id)).toEqual(['PAYMENT']);
+    }
+    const out = await kit.withdraw(await token(payerOwner, 'customer'), payer, '1000', { currency: 'MXN' });
+    expect(out.data!.withdraw).toMatchObject({ __typename: 'Withdrawal' });
+    await runOutboxStep(raised.shards, home, pending.id, () => new Date());
+    const failed = await gql(raised.gatewayUrl, detailDocs.paymentDetail, { id: pending.id }, kit.operator);
+    expect(failed.data!.payment).toMatchObject({ status: 'FAILED', failureCode: 'ACCOUNT_NOT_ACTIVE' });
+    expect(await outboxStatus(payerDb, pending.id)).toBe('DONE');
+    expect((await kit.balance(payer)).available).toBe(String(full - 1000n + 100n));
+    expect([...(await entrySumsOfRef(raised.shards, payerDb, pending.id)).values()]).toEqual([0n, 0n]);
+    expect(await postingKindsOfRef(raised.shards, payerDb, pending.id)).toEqual(['PAYMENT', 'PAYMENT_REVERSAL']);
+  });
+
+  it('keeps a refund\'s credit the payer\'s full balance cannot take in clearing, PROCESSING, and completes it once there is room', async () => {
+    // ZAR: no other test moves it.
+    const kit = await moneyKit(raised);
+    const payer = await kit.open(unique('payer'), { currency: 'ZAR' });
+    const payerDb = physicalOf(raised.shards, payer);
+    const payee = await kit.openAwayFrom(unique('payee'), [payerDb], { currency: 'ZAR' });
+    const payeeDb = physicalOf(raised.shards, payee);
+    await kit.fund(payer, '100', 'ZAR');
+    const paymentId = await kit.paid(await customer(payer), { payer, payee, amount: '100', currency: 'ZAR' });
+    expect((await kit.balance(payee)).available).toBe('100');
+    await kit.fund(payer, String(2n ** 63n - 100n), 'ZAR');
+    const full = balanceMaxMinorUnits - 99n;
+
+    const answer = await gql(raised.gatewayUrl, refundDetail.replace('... on Refund { id }', '... on Refund { id status }'),
+      { input: { idempotencyKey: unique('refund'), paymentId, amount: '100' } }, await customer(payee));
+    expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
+    // The payee has paid it back; the payer cannot take it yet: PROCESSING, never an error.
+    expect(answer.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'PROCESSING' });
+    const refundId = answer.data!.refundPayment.id as string;
+    const home = raised.shards.all[payerDb]!;
+    await expect(runOutboxStep(raised.shards, home, refundId, () => new Date())).rejects.toBeInstanceOf(CompletionWaits);
+    expect(await outboxStatus(payerDb, refundId)).toBe('PENDING');
+    expect((await kit.balance(payee)).available).toBe('0');
+    expect((await kit.balance(payer)).available).toBe(String(full));
+    // The 100 is in the payee's shard's clearing, in flight; the payer's shard posted nothing yet.
+    const remote = await entrySumsOfRef(raised.shards, payeeDb, refundId);
+    expect(remote.get(payee)).toBe(-100n);
+    expect([...remote.values()].sort()).toEqual([-100n, 100n]);
+    expect(await postingKindsOfRef(raised.shards, payerDb, refundId)).toEqual([]);
+
+    const out = await kit.withdraw(await customer(payer), payer, '1000', { currency: 'ZAR' });
+    expect(out.data!.withdraw).toMatchObject({ __typename: 'Withdrawal' });
+    await runOutboxStep(raised.shards, home, refundId, () => new Date());
+    expect(await outboxStatus(payerDb, refundId)).toBe('DONE');
+    const detail = await gql(raised.gatewayUrl, detailDocs.paymentDetail, { id: paymentId }, kit.operator);
+    expect(detail.data!.payment).toMatchObject({ status: 'SUCCEEDED', refundedAmount: '100', refunds: [{ id: refundId, amount: '100', status: 'SUCCEEDED', failureCode: null }] });
+    expect((await kit.balance(payer)).available).toBe(String(full - 1000n + 100n));
+    const local = await entrySumsOfRef(raised.shards, payerDb, refundId);
+    expect(local.get(payer)).toBe(100n);
+    expect([...local.values()].sort()).toEqual([-100n, 100n]);
   });
 });

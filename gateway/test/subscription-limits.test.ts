@@ -3,6 +3,7 @@ import { startStack, type Stack } from '../../test/support/stack';
 import { errorsOf, subscribe } from '../../test/support/ws';
 import { token } from '../../test/support/env';
 import { contractOperation, gql } from '../../test/support/graphql';
+import { untilLive } from '../../test/support/balance-events';
 import { unique } from '../../test/support/env';
 
 /** Subscriptions over graphql-ws meet the same operation limits as queries over HTTP. */
@@ -37,9 +38,14 @@ describe('subscription limits', () => {
   it('still accepts the contract subscription', async () => {
     const sub = subscribe(stack.gatewayWsUrl, { authorization: `Bearer ${operator}`, query: contractOperation('BalanceChanged'), variables: { accountId } });
     try {
-      await gql(stack.gatewayUrl, contractOperation('Deposit'), { input: { idempotencyKey: unique('d'), accountId, amount: '5', currency: 'USD' } }, operator);
-      await sub.waitFor(() => sub.events.length === 1, 'the deposit event');
-      expect(sub.events[0]!.entry.amount).toBe('5');
+      // A deposit made before the subscription is live is not streamed (it starts from now, with
+      // no cursor): deposit until one arrives, as untilLive does, rather than once and hope.
+      const live = await untilLive(sub, () => gql(stack.gatewayUrl, contractOperation('Deposit'), {
+        input: { idempotencyKey: unique('d'), accountId, amount: '5', currency: 'USD' },
+      }, operator));
+      expect(live.entry.amount).toBe('5');
+      expect(sub.events.map((e) => e.entry.amount).every((amount) => amount === '5')).toBe(true);
+      expect(sub.error).toBeNull();
     } finally {
       await sub.close();
     }

@@ -136,6 +136,11 @@ export class ShardPool {
 
   /** Runs one statement on a connection: admitted by the breaker, bounded, its errors mapped. */
   async run(connection: ShardConnection, send: (timeout: number) => Promise<[unknown, unknown]>): Promise<[unknown, unknown]> {
+    // A connection that lost its link earlier is not written to again: mysql2 would answer "Can't
+    // add new command when connection is in closed state" (no code), or queue the statement
+    // behind one that never ends. Drizzle's transaction sends ROLLBACK after the failed
+    // statement, and that error, not the first, would reach the client as an internal error.
+    if (connection.isBroken) throw new ShardUnavailable(this.name, 'the connection was lost earlier in this transaction');
     try {
       this.breaker.admit();
     } catch (error) {
@@ -147,7 +152,7 @@ export class ShardPool {
       this.breaker.succeeded();
       return result;
     } catch (error) {
-      if (isShardUnreachable(error)) connection.markBroken();
+      if (isShardUnreachable(error) || (error as { fatal?: unknown }).fatal === true) connection.markBroken();
       throw this.failure(error);
     }
   }
@@ -241,6 +246,10 @@ export class ShardConnection {
   /** SQL with its values bound and escaped, as mysql2 would send it. */
   format(sql: string, values: readonly unknown[] = []): string {
     return this.connection.format(sql, values as unknown[]);
+  }
+
+  get isBroken(): boolean {
+    return this.broken;
   }
 
   markBroken(): void {

@@ -46,8 +46,11 @@ function causesOf(error: unknown): unknown[] {
 export function isShardUnreachable(error: unknown): boolean {
   return causesOf(error).some((e) => {
     if (e instanceof ShardUnavailable) return true;
-    const code = (e as { code?: unknown }).code;
-    return typeof code === 'string' && unreachableCodes.has(code);
+    const { code, fatal } = e as { code?: unknown; fatal?: unknown };
+    if (typeof code === 'string') return unreachableCodes.has(code);
+    // mysql2's errors of a connection already dead ("Can't add new command when connection is
+    // in closed state", "Can't write in closed state") are fatal and carry no code.
+    return fatal === true && e instanceof Error && e.message.includes('closed state');
   });
 }
 

@@ -144,6 +144,20 @@ describe('a blackholed shard', () => {
 });
 
 describe('a shard that resets connections', () => {
+  it('fails a transaction whose link is reset between statements as ShardUnavailable, not as its ROLLBACK\'s error', async () => {
+    await selectOne(faulted);
+    // Drizzle sends ROLLBACK on the same connection after the failed statement; mysql2 answers
+    // that one "Can't add new command when connection is in closed state", with no code.
+    const result = await timed(() => inTransaction(faulted, async (tx) => {
+      await tx.execute(sql`SELECT 1`);
+      proxy.setMode('reset');
+      await tx.execute(sql`SELECT 2`);
+    }));
+    expect(result.ms).toBeLessThan(answerWithinMs);
+    expectNoAddress(unavailableOf(result.error));
+  });
+
+
   it('fails fast with ShardUnavailable, opens after repeated failures, and comes back', async () => {
     await selectOne(faulted);
     proxy.setMode('reset');

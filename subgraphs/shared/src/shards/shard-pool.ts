@@ -31,7 +31,8 @@ type Statement = string | mysql.QueryOptions;
  * - Statement: mysql2's per-query `timeout` (shardStatementTimeoutMs) bounds each statement; a
  *   timed-out connection is destroyed, since MySQL may still answer on it later. A statement
  *   slower than shardStatementProbeAfterMs makes the breaker probe the shard, which tells a lock
- *   wait (the probe answers) from a dead link (it does not) well before that bound.
+ *   wait (the probe answers) from a dead link (it does not) well before that bound; so does a
+ *   slow acquire, and again each shardStatementProbeAfterMs while either waits.
  * - Breaker (breaker.ts): open, every statement and acquire fails at once, and everything
  *   waiting on the shard when it opens fails then too.
  *
@@ -84,7 +85,9 @@ export class ShardPool {
     const acquiring = this.acquireTrusted();
     const waited = shardPoolWaitSeconds.startTimer({ shard: this.name });
     try {
-      const connection = await this.bounded(acquiring, shardAcquireTimeoutMs, `no free connection within ${shardAcquireTimeoutMs} ms`, false);
+      // Watched like a statement: a connection being opened over a dead link is found out by the
+      // probe as soon as a stalled statement would be, not at shardConnectTimeoutMs.
+      const connection = await this.bounded(acquiring, shardAcquireTimeoutMs, `no free connection within ${shardAcquireTimeoutMs} ms`, true);
       waited({ result: 'ok' });
       return new ShardConnection(this, connection);
     } catch (error) {
@@ -174,7 +177,7 @@ export class ShardPool {
       const timers: NodeJS.Timeout[] = [];
       const settle = (): void => {
         this.waiting.delete(abandon);
-        for (const timer of timers) clearTimeout(timer);
+        for (const timer of timers) clearTimeout(timer); // clears intervals as well
       };
       const abandon = (error: ShardUnavailable): void => {
         settle();
@@ -182,7 +185,9 @@ export class ShardPool {
       };
       this.waiting.add(abandon);
       if (limitMs !== null) timers.push(setTimeout(() => abandon(new ShardUnavailable(this.name, limitDetail)), limitMs));
-      if (watch) timers.push(setTimeout(() => this.breaker.suspect(), shardStatementProbeAfterMs));
+      // Again each interval while it waits: a probe that answered before the link died (a lock
+      // wait nearby made it) must not leave this statement unwatched until its timeout.
+      if (watch) timers.push(setInterval(() => this.breaker.suspect(), shardStatementProbeAfterMs));
       work.then(
         (value) => {
           settle();

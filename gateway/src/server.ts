@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GraphQLRequest, GraphQLResponse } from '@apollo/server';
-import { SubgraphClient } from './subgraph-client';
+import { SubgraphClient, type SubgraphResponse } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { isProduction } from '@paygraph/shared/config';
@@ -44,7 +44,7 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private readonly trust: SubgraphTrust;
   readonly client: SubgraphClient;
 
-  constructor(url: string, trust: SubgraphTrust) {
+  constructor(readonly name: string, url: string, trust: SubgraphTrust) {
     super({ url });
     this.trust = trust;
     this.client = new SubgraphClient(url);
@@ -59,10 +59,26 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private async forward(request: GraphQLRequest): Promise<GraphQLResponse> {
     const { http, ...withoutHttp } = request;
     if (!http) throw new Error('only HTTP subgraph requests are supported');
-    const answer = await this.client.post(Object.fromEntries(http.headers), JSON.stringify(withoutHttp));
+    let answer: SubgraphResponse;
+    try {
+      answer = await this.client.post(Object.fromEntries(http.headers), JSON.stringify(withoutHttp));
+    } catch (error) {
+      // Refused, reset, or no answer within subgraphRequestTimeoutMs: the client may retry. The
+      // error's own text names the subgraph's address, so it goes to the log only.
+      console.error(`subgraph ${this.name} did not answer`, error);
+      throw subgraphUnavailable(this.name);
+    }
     if (answer.status < 200 || answer.status > 299) {
       const response = new Response(answer.text, { status: answer.status, headers: answer.headers });
-      throw await this.errorFromResponse(response as unknown as Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]);
+      const error = await this.errorFromResponse(response as unknown as Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]);
+      if (answer.status >= 500) {
+        console.error(`subgraph ${this.name} answered HTTP ${answer.status}`, answer.text.slice(0, 500));
+        throw subgraphUnavailable(this.name);
+      }
+      // Apollo's error carries the subgraph's URL (and its body) in extensions.response: not for
+      // clients, who keep the status that explains the refusal.
+      const { response: _response, ...extensions } = error.extensions;
+      throw new GraphQLError(error.message, { extensions: { ...extensions, response: { status: answer.status, statusText: response.statusText } } });
     }
     const body: unknown = JSON.parse(answer.text);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`Expected JSON response body, but received: ${answer.text}`);
@@ -82,6 +98,13 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (context.client.userAgent) headers.set('x-client-user-agent', context.client.userAgent.slice(0, 256));
     if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, 128));
   }
+}
+
+/** A subgraph that did not answer in time (or at all): nothing is known to have happened, and a retry is safe. */
+function subgraphUnavailable(name: string): GraphQLError {
+  return new GraphQLError(`the ${name} service did not answer; retry the same request (with the same idempotency key)`, {
+    extensions: { code: 'SUBGRAPH_UNAVAILABLE', retryable: true, subgraph: name },
+  });
 }
 
 /** Apollo also fetches outside any client request (with a bare context), which then carries no identity. */
@@ -127,7 +150,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
       const subgraph = name.toLowerCase() as SubgraphName;
       // A supergraph naming a subgraph without a secret is a build mistake: fail at start-up.
       if (!(subgraph in trusts)) throw new Error(`the supergraph names subgraph ${name}, which has no secret`);
-      const source = new ForwardingDataSource(urls[subgraph], trusts[subgraph]);
+      const source = new ForwardingDataSource(subgraph, urls[subgraph], trusts[subgraph]);
       sources.push(source);
       return source;
     },

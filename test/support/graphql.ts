@@ -14,9 +14,12 @@ export async function gql<T = Record<string, any>>(
   variables: Record<string, unknown> = {},
   token?: string,
   headers: Record<string, string> = {},
+  /** Aborts the request, e.g. AbortSignal.timeout(ms) for a client that gives up waiting. */
+  signal?: AbortSignal,
 ): Promise<GraphQLResponse<T>> {
   const response = await fetch(url, {
     method: 'POST',
+    ...(signal ? { signal } : {}),
     headers: {
       'content-type': 'application/json',
       ...(token ? { authorization: `Bearer ${token}` } : {}),

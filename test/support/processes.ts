@@ -33,18 +33,39 @@ export interface ChildService {
 
 
 /** Variables a child must not inherit from the test process: each run sets its own. */
-const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', 'TRANSACTION_PORT'];
+const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', 'TRANSACTION_PORT', 'ACCOUNT_PORT', 'SETTLEMENT_PORT', 'PORT'];
+
+/** A service of `npm start`: its entry point and the variable that names its port. */
+export const serviceEntries = {
+  account: { entry: 'subgraphs/account/src/main.ts', portVariable: 'ACCOUNT_PORT' },
+  transaction: { entry: 'subgraphs/transaction/src/main.ts', portVariable: 'TRANSACTION_PORT' },
+  settlement: { entry: 'subgraphs/settlement/src/main.ts', portVariable: 'SETTLEMENT_PORT' },
+  gateway: { entry: 'gateway/src/main.ts', portVariable: 'PORT' },
+} as const;
+export type ServiceName = keyof typeof serviceEntries;
 
 /**
  * Spawns `node --import tsx subgraphs/transaction/src/main.ts` with MYSQL_SHARDS from this
  * process, the test stack's SUBGRAPH_SECRET_TRANSACTION and `env` on top, and waits until its /health answers 200.
  */
 export async function spawnTransactionSubgraph(env: Record<string, string>): Promise<ChildService> {
-  const port = await freePort();
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !perRunVariables.includes(name)));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'subgraphs/transaction/src/main.ts'], {
+  return spawnService('transaction', {
+    [subgraphSecretVariable('transaction')]: testSubgraphSecrets.transaction, MYSQL_POOL_SIZE: String(childPoolSize), ...env,
+  });
+}
+
+/**
+ * Spawns one service's main.ts under tsx, as `npm start` does, on `port` (a free one by
+ * default) with this process's environment and `env` on top, and waits until its /health
+ * answers 200.
+ */
+export async function spawnService(name: ServiceName, env: Record<string, string>, port?: number): Promise<ChildService> {
+  const { entry, portVariable } = serviceEntries[name];
+  const listenPort = port ?? await freePort();
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !perRunVariables.includes(variable)));
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: repoRoot,
-    env: { ...inherited, [subgraphSecretVariable('transaction')]: testSubgraphSecrets.transaction, TRANSACTION_PORT: String(port), HOST: '127.0.0.1', MYSQL_POOL_SIZE: String(childPoolSize), ...env },
+    env: { ...inherited, [portVariable]: String(listenPort), HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -61,8 +82,8 @@ export async function spawnTransactionSubgraph(env: Record<string, string>): Pro
     gone = true;
   });
   const service: ChildService = {
-    graphqlUrl: `http://127.0.0.1:${port}/graphql`,
-    healthUrl: `http://127.0.0.1:${port}/health`,
+    graphqlUrl: `http://127.0.0.1:${listenPort}/graphql`,
+    healthUrl: `http://127.0.0.1:${listenPort}/health`,
     process: child,
     exited,
     output: () => output,
@@ -73,7 +94,7 @@ export async function spawnTransactionSubgraph(env: Record<string, string>): Pro
   };
   const deadline = Date.now() + childReadyTimeoutMs;
   for (;;) {
-    if (gone) throw new Error(`transaction subgraph exited before it was ready:\n${output}`);
+    if (gone) throw new Error(`${name} exited before it was ready:\n${output}`);
     try {
       const response = await fetch(service.healthUrl);
       if (response.status === 200) return service;
@@ -82,7 +103,7 @@ export async function spawnTransactionSubgraph(env: Record<string, string>): Pro
     }
     if (Date.now() > deadline) {
       await service.kill();
-      throw new Error(`transaction subgraph did not answer /health within ${childReadyTimeoutMs} ms:\n${output}`);
+      throw new Error(`${name} did not answer /health within ${childReadyTimeoutMs} ms:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, readyPollIntervalMs));
   }

@@ -1,0 +1,76 @@
+import { subgraphSecretVariable, trustedSubgraphs } from '@paygraph/shared/gateway-trust';
+import { testSubgraphSecrets } from './env';
+import { spawnService, type ChildService, type ServiceName } from './processes';
+
+/**
+ * The system as `npm start` runs it, each service a child process of its own (three subgraphs,
+ * then the gateway, which composes the supergraph from them), for tests that kill a process or
+ * give the subgraphs other shard URLs than the test process's (a shard behind a proxy).
+ */
+export interface ProcessStack {
+  readonly gatewayUrl: string;
+  service(name: ServiceName): ChildService;
+  /** SIGKILLs a subgraph and waits for it to exit, as a crash would. */
+  kill(name: Exclude<ServiceName, 'gateway'>): Promise<void>;
+  /** Starts a killed subgraph again on its port, as a supervisor would; settles when /health answers 200. */
+  restart(name: Exclude<ServiceName, 'gateway'>): Promise<void>;
+  /** Processes that exited without being killed or stopped by the stack, with how. */
+  unexpectedExits(): string[];
+  stop(): Promise<void>;
+}
+
+export interface ProcessStackOptions {
+  /** MYSQL_SHARDS of the subgraphs (comma-separated URLs). */
+  shardUrls: string;
+  /** Variables every subgraph gets on top (pool size, relay interval, timeouts). */
+  subgraphEnv?: Record<string, string>;
+}
+
+export async function startProcessStack(options: ProcessStackOptions): Promise<ProcessStack> {
+  const children = new Map<ServiceName, ChildService>();
+  const ports = new Map<ServiceName, number>();
+  const meantToDie = new Set<ChildService>();
+  const unexpected: string[] = [];
+  const watch = (name: ServiceName, child: ChildService): ChildService => {
+    void child.exited.then(({ code, signal }) => {
+      if (!meantToDie.has(child)) unexpected.push(`${name} exited with ${signal ?? `code ${code}`}:\n${child.output()}`);
+    });
+    children.set(name, child);
+    return child;
+  };
+  const kill = async (child: ChildService): Promise<void> => {
+    meantToDie.add(child);
+    await child.kill();
+  };
+  const subgraphEnv = (name: Exclude<ServiceName, 'gateway'>): Record<string, string> => ({
+    MYSQL_SHARDS: options.shardUrls, ...options.subgraphEnv, [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
+  });
+  const startSubgraph = async (name: Exclude<ServiceName, 'gateway'>): Promise<void> => {
+    const child = watch(name, await spawnService(name, subgraphEnv(name), ports.get(name)));
+    ports.set(name, Number(new URL(child.graphqlUrl).port));
+  };
+  const stop = async (): Promise<void> => {
+    await Promise.all([...children.values()].map(kill));
+  };
+  try {
+    await Promise.all((['account', 'transaction', 'settlement'] as const).map(startSubgraph));
+    const secrets = Object.fromEntries(trustedSubgraphs.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]));
+    watch('gateway', await spawnService('gateway', {
+      ...secrets,
+      ACCOUNT_URL: children.get('account')!.graphqlUrl,
+      TRANSACTION_URL: children.get('transaction')!.graphqlUrl,
+      SETTLEMENT_URL: children.get('settlement')!.graphqlUrl,
+    }));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    gatewayUrl: children.get('gateway')!.graphqlUrl,
+    service: (name) => children.get(name)!,
+    kill: (name) => kill(children.get(name)!),
+    restart: (name) => startSubgraph(name),
+    unexpectedExits: () => [...unexpected],
+    stop,
+  };
+}

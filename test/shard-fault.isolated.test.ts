@@ -1,0 +1,541 @@
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { randomInt } from 'node:crypto';
+import { and, eq, inArray } from 'drizzle-orm';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { balanceMismatches, entryTotals } from '@paygraph/shared/db/ledger-store';
+import { accounts } from '@paygraph/shared/db/schema/ledger';
+import { externalTransfers, payments, refunds } from '@paygraph/transaction/db/schema/transactions';
+import { startProcessStack, type ProcessStack } from './support/process-stack';
+import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
+import { contractOperation, gql, type GraphQLResponse } from './support/graphql';
+import { testShards, token, unique } from './support/env';
+import { clearingAgainstInFlight, physicalOf, shardOf, sleep } from './support/bank';
+import { formatFigures, phaseFigures, recoveryMs, samplesOf, unservedCauses, type Outcome, type Phase, type Sample } from './support/availability';
+
+/**
+ * Shards fail alone (issue 11). The system runs as `npm start` runs it, each service a process,
+ * with one of the four databases behind a TCP proxy the test controls. Clients pay, refund and
+ * withdraw between accounts on every database through the gateway while the test blackholes
+ * that database, then resets it, then SIGKILLs the transaction subgraph and starts it again.
+ * Operations that do not need the faulted database must go on; those that need it must answer
+ * within a few seconds (a result or SHARD_UNAVAILABLE); service must come back soon after
+ * each fault; and once the relay has finished what the faults left PROCESSING, every invariant
+ * of the bank test holds and every balance equals the clients' own model.
+ * Isolated: Σ clearing against the money in flight is a platform-wide figure.
+ */
+const clientCount = 12;
+const accountsPerShard = 6;
+/** Each open lands on a given database with probability 1/4: 160 tries fill 4×6 but with vanishing probability. */
+const accountOpensMax = 160;
+const initialDeposit = 200_000n;
+/** The faulted database (index in MYSQL_SHARDS). */
+const faultedShard = 3;
+/** The clients' run, from the first request to the SIGKILL; FAULT_TEST_DURATION_MS stretches it (60000 for the quoted figures). */
+const runMsDefault = 20_000;
+const runMs = readPositive('FAULT_TEST_DURATION_MS', runMsDefault);
+/** When each shard fault starts, as a share of the run, and how long it lasts (share of the run). */
+const blackholeAtShare = 0.075;
+const resetAtShare = 0.535;
+const faultShare = 0.15;
+const faultNames = ['blackhole', 'reset', 'kill'];
+/** How long clients go on after the killed subgraph answers /health again. */
+const afterRestartMs = 6_000;
+/** The thresholds of issue 11. */
+const unaffectedServedShareMin = 0.95;
+const affectedAnsweredShareMin = 0.9;
+const answerWithinMs = 3_000;
+const recoveryWithinMs = 5_000;
+/** Requests each fault must see, so that its shares are not made of a handful. */
+const requestsPerFaultMin = 8;
+/** A client gives up waiting for one answer after this and sends the request again. */
+const clientRequestTimeoutMs = 10_000;
+const retryBackoffMs = 200;
+const retryBackoffMaxMs = 1_000;
+/** How long a client keeps retrying one operation (same idempotency key) before it is reported unresolved. */
+const operationResolveMs = 40_000;
+/** Every this many successful operations, one is replayed with its key: the same id must come back. */
+const replayEvery = 5;
+/** How long the end waits for the relay to finish what the faults left PROCESSING. */
+const drainTimeoutMs = 30_000;
+const drainPollMs = 250;
+const sampleIntervalMs = 2_000;
+/** Child pools: three subgraphs × four databases × this stay well under CI's 151 connections. */
+const childPoolSize = 6;
+const relayIntervalMs = 200;
+/** Business refusals the random workload may meet; any other UserError is a problem. */
+const expectedRefusals = new Set(['INSUFFICIENT_FUNDS', 'REFUND_EXCEEDS_PAYMENT', 'PAYMENT_NOT_REFUNDABLE']);
+/** Errors a retry cannot change: the client reports them instead of retrying. */
+const finalErrorCodes = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
+/** How much of an unexpected error's message the summary quotes, characters. */
+const causeTextChars = 80;
+/** Causes of unserved requests the summary lists per phase. */
+const causesListed = 4;
+/** What a SHARD_UNAVAILABLE message must not reveal: addresses, ports, SQL. */
+const leakPattern = /\b\d{1,3}(\.\d{1,3}){3}\b|localhost|:\d{2,5}\b|mysql:|\b(select|insert|update|delete)\b|ECONN|ETIMEDOUT/i;
+
+const seed = readPositive('FAULT_TEST_SEED', randomInt(1, 2 ** 31));
+const runId = unique('fault');
+const docs = {
+  openAccount: contractOperation('OpenAccount'),
+  deposit: contractOperation('Deposit'),
+  withdraw: contractOperation('Withdraw'),
+  createPayment: contractOperation('CreatePayment'),
+  refundPayment: contractOperation('RefundPayment'),
+};
+
+function readPositive(variable: string, fallback: number): number {
+  const raw = process.env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${variable} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+/** mulberry32: a small seeded generator, one per client, so a seed replays each client's choices. */
+function seeded(from: number): () => number {
+  let state = from >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+let proxy: TcpProxy;
+let stack: ProcessStack;
+/** Direct pools (not through the proxy) for the checks. */
+let checks: ShardSet;
+let operatorSub: string;
+let operator: string;
+const byShard = new Map<number, string[]>();
+const ours: string[] = [];
+const problems: string[] = [];
+const samples: Sample[] = [];
+const phases: Phase[] = [];
+/** When each fault was lifted (the killed subgraph answering /health again, for the kill). */
+const liftedAt = new Map<string, number>();
+
+interface PaymentMade { id: string; payer: string; payee: string; amount: bigint; status: string }
+interface RefundMade { id: string; paymentId: string; amount: bigint; status: string }
+const made = {
+  payments: new Map<string, PaymentMade>(),
+  refunds: new Map<string, RefundMade>(),
+  withdrawals: new Map<string, { accountId: string; amount: bigint }>(),
+  deposits: new Map<string, { accountId: string; amount: bigint }>(),
+};
+/** leakyErrors: errors of any code whose message names an address or SQL (the contract forbids it for SHARD_UNAVAILABLE). */
+const counts = { refusals: 0, replays: 0, retries: 0, unresolved: 0, leakyErrors: 0 };
+/** Payments answered SUCCEEDED, which clients refund part of. */
+const refundable: PaymentMade[] = [];
+
+function enterPhase(name: string): void {
+  const now = Date.now();
+  const current = phases.at(-1);
+  if (current) current.to = now;
+  phases.push({ name, from: now, to: Number.POSITIVE_INFINITY });
+}
+
+function touchesFaulted(...accountIds: string[]): boolean {
+  return accountIds.some((id) => physicalOf(checks, id) === faultedShard);
+}
+
+/** A GraphQL error's outcome; a SHARD_UNAVAILABLE that breaks the contract's convention is a problem. */
+function errorOutcome(error: NonNullable<GraphQLResponse['errors']>[number]): Outcome {
+  if (error.extensions?.code !== 'SHARD_UNAVAILABLE') return 'failed';
+  const named = error.extensions.shard;
+  if (error.extensions.retryable !== true) problems.push(`SHARD_UNAVAILABLE without retryable: true: ${JSON.stringify(error)}`);
+  if (typeof named !== 'string' || !checks.all.some((s) => s.name === named)) problems.push(`SHARD_UNAVAILABLE names no shard of ours: ${JSON.stringify(error)}`);
+  else if (named !== checks.all[faultedShard]!.name) problems.push(`SHARD_UNAVAILABLE names ${named}, which was never faulted`);
+  if (leakPattern.test(error.message)) problems.push(`SHARD_UNAVAILABLE message reveals too much: ${error.message}`);
+  return 'unavailable';
+}
+
+type Payload = Record<string, any>;
+
+interface Operation {
+  doc: string;
+  field: string;
+  input: Record<string, unknown>;
+  touches: boolean;
+}
+
+/** One request, timed and classified; answers the payload when the operation has its outcome. */
+async function attempt(op: Operation): Promise<{ payload?: Payload; final?: string }> {
+  const startedAt = Date.now();
+  let outcome: Outcome = 'failed';
+  let detail: string | undefined;
+  let result: { payload?: Payload; final?: string } = {};
+  try {
+    const response = await gql(stack.gatewayUrl, op.doc, { input: op.input }, operator, {}, AbortSignal.timeout(clientRequestTimeoutMs));
+    const payload = response.data?.[op.field] as Payload | null | undefined;
+    const error = response.errors?.[0];
+    if (payload && !error) {
+      outcome = typeof payload.code === 'string' ? 'refused' : 'ok';
+      result = { payload };
+    } else if (error) {
+      outcome = errorOutcome(error);
+      if (leakPattern.test(error.message)) counts.leakyErrors++;
+      const code = String(error.extensions?.code);
+      detail = `${op.field} ${code}${outcome === 'failed' ? ` "${error.message.slice(0, causeTextChars)}"` : ''}`;
+      if (finalErrorCodes.has(code)) result = { final: `${code}: ${error.message}` };
+    }
+  } catch (error) {
+    // A dropped connection or a timeout: the outcome is unknown, the request is sent again.
+    detail = `${op.field} ${error instanceof Error ? error.name : 'error'}`;
+  }
+  samples.push({ startedAt, endedAt: Date.now(), touches: op.touches, outcome, ...(detail ? { detail } : {}) });
+  return result;
+}
+
+/**
+ * Sends the operation until it has an outcome, as the contract allows: after SHARD_UNAVAILABLE,
+ * a transport error or a timeout, the same request (same idempotency key) goes again.
+ */
+async function settle(op: Operation): Promise<Payload | null> {
+  const deadline = Date.now() + operationResolveMs;
+  for (let tries = 0; ; tries++) {
+    const { payload, final } = await attempt(op);
+    if (payload) return payload;
+    if (final) {
+      problems.push(`${op.field} ${JSON.stringify(op.input)}: ${final}`);
+      return null;
+    }
+    if (Date.now() > deadline) {
+      counts.unresolved++;
+      problems.push(`${op.field} ${JSON.stringify(op.input)} had no outcome after ${operationResolveMs} ms`);
+      return null;
+    }
+    counts.retries++;
+    await sleep(Math.min(retryBackoffMaxMs, retryBackoffMs * (tries + 1)));
+  }
+}
+
+/** Settles the operation; now and then sends it once more, which must answer the same id. */
+async function perform(op: Operation, expected: string, replay: boolean): Promise<Payload | null> {
+  const payload = await settle(op);
+  if (!payload) return null;
+  if (payload.__typename !== expected) {
+    if (expectedRefusals.has(payload.code as string)) counts.refusals++;
+    else problems.push(`${op.field} ${JSON.stringify(op.input)} answered ${JSON.stringify(payload)}`);
+    return null;
+  }
+  if (replay) {
+    counts.replays++;
+    const again = await settle(op);
+    if (again?.id !== payload.id) problems.push(`${op.field} replay of ${payload.id} answered ${JSON.stringify(again)}`);
+  }
+  return payload;
+}
+
+interface Client {
+  random: () => number;
+  index: number;
+  done: number;
+}
+
+function pick<T>(client: Client, list: readonly T[]): T {
+  return list[Math.floor(client.random() * list.length)]!;
+}
+
+function amountBetween(client: Client, low: number, high: number): bigint {
+  return BigInt(low + Math.floor(client.random() * (high - low + 1)));
+}
+
+async function pay(client: Client, key: string): Promise<void> {
+  const payer = pick(client, ours);
+  const home = physicalOf(checks, payer);
+  // Three in four across databases, the rest within the payer's.
+  const sameShard = client.random() < 0.25;
+  const payees = sameShard ? byShard.get(home)!.filter((id) => id !== payer) : ours.filter((id) => physicalOf(checks, id) !== home);
+  const payee = pick(client, payees);
+  const amount = amountBetween(client, 100, 5_000);
+  const payload = await perform({
+    doc: docs.createPayment, field: 'createPayment', touches: touchesFaulted(payer, payee),
+    input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: String(amount), currency: 'USD' },
+  }, 'Payment', ++client.done % replayEvery === 0);
+  if (!payload) return;
+  const payment = { id: payload.id as string, payer, payee, amount, status: payload.status as string };
+  made.payments.set(payment.id, payment);
+  if (payment.status === 'SUCCEEDED') refundable.push(payment);
+}
+
+async function refund(client: Client, key: string): Promise<void> {
+  if (refundable.length === 0) return;
+  const payment = pick(client, refundable);
+  const amount = amountBetween(client, 1, Number(payment.amount / 3n));
+  const payload = await perform({
+    doc: docs.refundPayment, field: 'refundPayment', touches: touchesFaulted(payment.payer, payment.payee),
+    input: { idempotencyKey: key, paymentId: payment.id, amount: String(amount), reason: 'fault test' },
+  }, 'Refund', ++client.done % replayEvery === 0);
+  if (payload) made.refunds.set(payload.id as string, { id: payload.id as string, paymentId: payment.id, amount, status: payload.status as string });
+}
+
+async function withdraw(client: Client, key: string): Promise<void> {
+  const accountId = pick(client, ours);
+  const amount = amountBetween(client, 100, 3_000);
+  const payload = await perform({
+    doc: docs.withdraw, field: 'withdraw', touches: touchesFaulted(accountId),
+    input: { idempotencyKey: key, accountId, amount: String(amount), currency: 'USD' },
+  }, 'Withdrawal', ++client.done % replayEvery === 0);
+  if (!payload) return;
+  if (payload.status !== 'SUCCEEDED') problems.push(`withdrawal ${payload.id} is ${payload.status}`);
+  made.withdrawals.set(payload.id as string, { accountId, amount });
+}
+
+async function runClient(index: number, running: () => boolean): Promise<void> {
+  const client: Client = { random: seeded(seed + index), index, done: 0 };
+  for (let n = 0; running(); n++) {
+    const key = `${runId}-${index}-${n}`;
+    const roll = client.random();
+    if (roll < 0.55) await pay(client, key);
+    else if (roll < 0.75) await refund(client, key);
+    else await withdraw(client, key);
+  }
+}
+
+/** The faults, one after the other, each followed by time to recover; resolves when the clients may stop. */
+async function driveFaults(startedAt: number): Promise<void> {
+  const at = (share: number) => sleep(Math.max(0, startedAt + share * runMs - Date.now()));
+  for (const [fault, share] of [['blackhole', blackholeAtShare], ['reset', resetAtShare]] as const) {
+    await at(share);
+    enterPhase(fault);
+    proxy.setMode(fault);
+    await at(share + faultShare);
+    proxy.setMode('pass');
+    liftedAt.set(fault, Date.now());
+    enterPhase(`after ${fault}`);
+  }
+  await at(1);
+  enterPhase('kill');
+  await stack.kill('transaction');
+  await stack.restart('transaction');
+  liftedAt.set('kill', Date.now());
+  enterPhase('after kill');
+  await sleep(afterRestartMs);
+  enterPhase('drain');
+}
+
+/** Conservation on every database while the faults go on: entries net to zero per currency. */
+async function sampleConservation(running: () => boolean): Promise<number> {
+  let taken = 0;
+  while (running()) {
+    await Promise.all(checks.all.map(async (shard) => {
+      for (const total of await entryTotals(shard.db)) {
+        if (total.debits !== total.credits) problems.push(`sample ${taken}: ${shard.name} ${total.currency} debits ${total.debits} ≠ credits ${total.credits}`);
+      }
+    }));
+    taken++;
+    await sleep(sampleIntervalMs);
+  }
+  return taken;
+}
+
+async function openAccounts(): Promise<void> {
+  const openOne = async (): Promise<void> => {
+    const response = await gql(stack.gatewayUrl, docs.openAccount, { input: { ownerId: unique(`${runId}-owner`), type: 'PERSONAL', currency: 'USD' } }, operator);
+    expect(response.errors).toBeUndefined();
+    const id = response.data!.openAccount.id as string;
+    const list = byShard.get(physicalOf(checks, id))!;
+    if (list.length < accountsPerShard) list.push(id);
+  };
+  // A few at a time: each lands on a random database, and the extra ones are left unused.
+  for (let opened = 0; [...byShard.values()].some((ids) => ids.length < accountsPerShard); opened += clientCount) {
+    if (opened >= accountOpensMax) throw new Error(`${accountOpensMax} accounts opened without ${accountsPerShard} on every database`);
+    await Promise.all(Array.from({ length: clientCount }, openOne));
+  }
+  ours.push(...[...byShard.values()].flat());
+}
+
+async function fund(): Promise<void> {
+  await Promise.all(ours.map(async (accountId, i) => {
+    const input = { idempotencyKey: `${runId}-fund-${i}`, accountId, amount: String(initialDeposit), currency: 'USD' };
+    const response = await gql(stack.gatewayUrl, docs.deposit, { input }, operator);
+    expect(response.errors).toBeUndefined();
+    expect(response.data!.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount: String(initialDeposit) });
+    made.deposits.set(response.data!.deposit.id as string, { accountId, amount: initialDeposit });
+  }));
+}
+
+/** The subgraphs' shard URLs, the faulted one pointing at the proxy instead of MySQL. */
+async function proxiedShardUrls(): Promise<string> {
+  const urls = [...checks.topology.urls];
+  proxy = await startTcpProxy(targetOf(urls[faultedShard]!));
+  urls[faultedShard] = throughProxy(urls[faultedShard]!, proxy);
+  return urls.join(',');
+}
+
+beforeAll(async () => {
+  checks = testShards(4);
+  expect(checks.all.length).toBeGreaterThan(faultedShard);
+  for (const shard of checks.all) byShard.set(shard.index, []);
+  stack = await startProcessStack({
+    shardUrls: await proxiedShardUrls(),
+    subgraphEnv: { MYSQL_POOL_SIZE: String(childPoolSize), RELAY_INTERVAL_MS: String(relayIntervalMs) },
+  });
+  operatorSub = unique('fault-operator').slice(0, 40);
+  operator = await token(operatorSub, 'operator');
+  await openAccounts();
+  await fund();
+}, 180_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await proxy?.close();
+  await checks?.close();
+});
+
+/** Rows this run's operator created on every database. */
+async function rowsOfRun() {
+  const read = async <T>(fn: (shard: ShardSet['all'][number]) => Promise<T[]>) => (await Promise.all(checks.all.map(fn))).flat();
+  return {
+    payments: await read((s) => s.db.select().from(payments).where(eq(payments.createdBy, operatorSub))),
+    refunds: await read((s) => s.db.select().from(refunds).where(eq(refunds.createdBy, operatorSub))),
+    transfers: await read((s) => s.db.select().from(externalTransfers).where(eq(externalTransfers.createdBy, operatorSub))),
+  };
+}
+
+async function drain(): Promise<void> {
+  const deadline = Date.now() + drainTimeoutMs;
+  for (;;) {
+    const rows = await rowsOfRun();
+    const open = [...rows.payments, ...rows.refunds].filter((r) => r.status === 'PROCESSING');
+    if (open.length === 0) return;
+    if (Date.now() > deadline) {
+      problems.push(`after ${drainTimeoutMs} ms still PROCESSING: ${open.map((r) => r.id).join(', ')}`);
+      return;
+    }
+    await sleep(drainPollMs);
+  }
+}
+
+/** Each account's balance as the clients' answers and the final statuses make it. */
+function modelBalances(final: Awaited<ReturnType<typeof rowsOfRun>>): Map<string, bigint> {
+  const model = new Map(ours.map((id) => [id, 0n]));
+  const add = (id: string, amount: bigint) => model.set(id, model.get(id)! + amount);
+  for (const d of made.deposits.values()) add(d.accountId, d.amount);
+  for (const w of made.withdrawals.values()) add(w.accountId, -w.amount);
+  const status = new Map([...final.payments, ...final.refunds].map((r) => [r.id, r.status]));
+  for (const p of made.payments.values()) {
+    if (status.get(p.id) !== 'SUCCEEDED') continue;
+    add(p.payer, -p.amount);
+    add(p.payee, p.amount);
+  }
+  for (const r of made.refunds.values()) {
+    const p = made.payments.get(r.paymentId)!;
+    if (status.get(r.id) !== 'SUCCEEDED') continue;
+    add(p.payee, -r.amount);
+    add(p.payer, r.amount);
+  }
+  return model;
+}
+
+/** Every movement the clients were answered exists once, none more, and ended as answered. */
+function checkRows(final: Awaited<ReturnType<typeof rowsOfRun>>): void {
+  const sorted = (ids: Iterable<string>) => [...ids].sort();
+  expect.soft(sorted(final.payments.map((r) => r.id)), 'payments in the ledger = payments answered').toEqual(sorted(made.payments.keys()));
+  expect.soft(sorted(final.refunds.map((r) => r.id)), 'refunds in the ledger = refunds answered').toEqual(sorted(made.refunds.keys()));
+  expect.soft(sorted(final.transfers.filter((t) => t.kind === 'WITHDRAWAL').map((t) => t.id)), 'withdrawals').toEqual(sorted(made.withdrawals.keys()));
+  expect.soft(sorted(final.transfers.filter((t) => t.kind === 'DEPOSIT').map((t) => t.id)), 'deposits').toEqual(sorted(made.deposits.keys()));
+  for (const row of [...final.payments, ...final.refunds]) {
+    const answered = (made.payments.get(row.id) ?? made.refunds.get(row.id))?.status;
+    expect.soft(['SUCCEEDED', 'FAILED'], `${row.id} is ${row.status}`).toContain(row.status);
+    if (answered !== 'PROCESSING') expect.soft(row.status, `${row.id} was answered ${answered}`).toBe(answered);
+  }
+  const refunded = new Map<string, bigint>();
+  for (const r of final.refunds) if (r.status === 'SUCCEEDED') refunded.set(r.paymentId, (refunded.get(r.paymentId) ?? 0n) + r.amount);
+  for (const p of final.payments) {
+    expect.soft(p.refundedAmount, `refunded amount of ${p.id}`).toBe(refunded.get(p.id) ?? 0n);
+    expect.soft(p.refundedAmount <= p.amount, `${p.id} refunded more than paid`).toBe(true);
+  }
+}
+
+/** Entries net to zero, balances equal their entries (ours and the system accounts), Σ clearing = money in flight. */
+async function checkLedger(): Promise<void> {
+  for (const shard of checks.all) {
+    for (const total of await entryTotals(shard.db)) expect.soft(total.debits, `${shard.name} ${total.currency} debits`).toBe(total.credits);
+    const mismatched = await balanceMismatches(shard.db);
+    if (mismatched.length === 0) continue;
+    const rows = await shard.db.select().from(accounts).where(inArray(accounts.id, mismatched.map((m) => m.accountId)));
+    const bad = rows.filter((r) => r.type === 'SYSTEM' || ours.includes(r.id)).map((r) => r.id);
+    expect.soft(bad, `${shard.name}: balances that differ from their entries`).toEqual([]);
+  }
+  const clearing = await clearingAgainstInFlight(checks, 'USD');
+  expect.soft(clearing.agreed, `Σ clearing ${clearing.clearing} ≠ in flight ${clearing.inFlight.amount}`).toBe(true);
+  const ids = new Set([...made.payments.keys(), ...made.refunds.keys()]);
+  expect.soft([...clearing.inFlight.payments, ...clearing.inFlight.refunds].filter((id) => ids.has(id)), 'ours still in flight').toEqual([]);
+}
+
+async function checkBalances(model: Map<string, bigint>): Promise<void> {
+  const rows = await Promise.all(ours.map(async (id) => {
+    const [row] = await shardOf(checks, 'account', id).db.select().from(accounts).where(and(eq(accounts.id, id)));
+    return row!;
+  }));
+  for (const row of rows) {
+    expect.soft(row.available + row.frozen + row.pending, `balance of ${row.id} against the clients' model`).toBe(model.get(row.id));
+    expect.soft(row.available >= 0n && row.frozen >= 0n && row.pending >= 0n, `${row.id} below zero`).toBe(true);
+  }
+  const deposited = [...made.deposits.values()].reduce((sum, d) => sum + d.amount, 0n);
+  const withdrawn = [...made.withdrawals.values()].reduce((sum, w) => sum + w.amount, 0n);
+  expect.soft(rows.reduce((sum, r) => sum + r.available + r.frozen + r.pending, 0n), 'Σ balances = deposited − withdrawn').toBe(deposited - withdrawn);
+}
+
+function report(): { figures: ReturnType<typeof phaseFigures>[]; recoveries: Map<string, number> } {
+  const reported = phases.filter((p) => p.name !== 'drain');
+  const isFault = (name: string) => faultNames.includes(name);
+  const byPhase = reported.map((p) => samplesOf(p, phases, samples, isFault));
+  const figures = reported.map((p, i) => phaseFigures(p, byPhase[i]!, answerWithinMs));
+  const recoveries = new Map([...liftedAt].map(([fault, at]) => {
+    const next = phases.find((p) => p.from > at && !p.name.startsWith('after'));
+    // Every operation here needs the transaction subgraph: after the kill, all of them count.
+    const needs = fault === 'kill' ? () => true : undefined;
+    return [fault, recoveryMs(samples, at, next?.from ?? Number.POSITIVE_INFINITY, needs)] as const;
+  }));
+  console.log([
+    `shard-fault: seed ${seed} (FAULT_TEST_SEED), run ${runMs} ms, ${clientCount} clients, faulted ${checks.all[faultedShard]!.name}`,
+    ...figures.flatMap((f, i) => {
+      const causes = unservedCauses(byPhase[i]!, causesListed);
+      return causes === '' ? [formatFigures(f)] : [formatFigures(f), `    unserved: ${causes}`];
+    }),
+    `recovery after lifting: ${[...recoveries].map(([f, ms]) => `${f} ${Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'never'}`).join(', ')}`,
+    `operations: ${made.payments.size} payments, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; ${JSON.stringify(counts)}`,
+    ...problems.slice(0, causesListed).map((p) => `problem: ${p}`),
+    `${problems.length} problems`,
+  ].join('\n'));
+  return { figures, recoveries };
+}
+
+describe('shards fail alone', () => {
+  it(`serves what does not need a faulted shard, fails fast what does, recovers, and loses nothing (${clientCount} clients, ${runMs} ms)`, async () => {
+    onTestFailed(() => console.log(`shard-fault failed with seed ${seed}: replay with FAULT_TEST_SEED=${seed}`));
+    let running = true;
+    enterPhase('baseline');
+    const faults = driveFaults(Date.now()).finally(() => {
+      running = false;
+    });
+    const sampler = sampleConservation(() => running);
+    await Promise.all([faults, ...Array.from({ length: clientCount }, (_, i) => runClient(i, () => running))]);
+    expect(await sampler).toBeGreaterThan(0);
+    await drain();
+    const { figures, recoveries } = report();
+
+    const final = await rowsOfRun();
+    checkRows(final);
+    await checkLedger();
+    await checkBalances(modelBalances(final));
+    expect.soft(problems, `seed ${seed}`).toEqual([]);
+    expect.soft(stack.unexpectedExits(), 'processes that died unasked').toEqual([]);
+    expect.soft(made.refunds.size, 'refunds made').toBeGreaterThan(0);
+    expect.soft(made.withdrawals.size, 'withdrawals made').toBeGreaterThan(0);
+
+    for (const fault of ['blackhole', 'reset']) {
+      const f = figures.find((x) => x.phase === fault)!;
+      expect.soft(f.unaffected.requests, `${fault}: requests not needing the shard`).toBeGreaterThanOrEqual(requestsPerFaultMin);
+      expect.soft(f.affected.requests, `${fault}: requests needing the shard`).toBeGreaterThanOrEqual(requestsPerFaultMin);
+      expect.soft(f.unaffected.servedShare, `${fault}: share served of what does not need the shard`).toBeGreaterThanOrEqual(unaffectedServedShareMin);
+      expect.soft(f.affected.answeredInTimeShare, `${fault}: share answered within ${answerWithinMs} ms of what needs it`).toBeGreaterThanOrEqual(affectedAnsweredShareMin);
+    }
+    for (const [fault, ms] of recoveries) expect.soft(ms, `${fault}: recovery`).toBeLessThanOrEqual(recoveryWithinMs);
+  }, runMs + afterRestartMs + drainTimeoutMs + operationResolveMs + 60_000);
+});

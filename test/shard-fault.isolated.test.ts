@@ -4,18 +4,19 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { balanceMismatches, entryTotals } from '@paygraph/shared/db/ledger-store';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
-import { externalTransfers, payments, refunds } from '@paygraph/transaction/db/schema/transactions';
+import { externalTransfers, holds, payments, refunds } from '@paygraph/transaction/db/schema/transactions';
 import { startProcessStack, type ProcessStack } from './support/process-stack';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
 import { contractOperation, gql, type GraphQLResponse } from './support/graphql';
 import { testShards, token, unique } from './support/env';
+import { frozenAgainstHeld, holdDocs } from './support/holds';
 import { clearingAgainstInFlight, physicalOf, shardOf, sleep } from './support/bank';
 import { formatFigures, phaseFigures, recoveryMs, samplesOf, unservedCauses, type Outcome, type Phase, type Sample } from './support/availability';
 
 /**
  * Shards fail alone (issue 11). The system runs as `npm start` runs it, each service a process,
- * with one of the four databases behind a TCP proxy the test controls. Clients pay, refund and
- * withdraw between accounts on every database through the gateway while the test blackholes
+ * with one of the four databases behind a TCP proxy the test controls. Clients pay, hold (create,
+ * then capture or void), refund and withdraw between accounts on every database through the gateway while the test blackholes
  * that database, then resets it, then SIGKILLs the transaction subgraph and starts it again.
  * Operations that do not need the faulted database must go on; those that need it must answer
  * within a few seconds (a result or SHARD_UNAVAILABLE); service must come back soon after
@@ -53,6 +54,8 @@ const retryBackoffMs = 200;
 const retryBackoffMaxMs = 1_000;
 /** How long a client keeps retrying one operation (same idempotency key) before it is reported unresolved. */
 const operationResolveMs = 40_000;
+/** Holds stay HELD until a client ends them: the expiry worker must not end one first. */
+const holdExpiresInSeconds = 3_600;
 /** Every this many successful operations, one is replayed with its key: the same id must come back. */
 const replayEvery = 5;
 /** How long the end waits for the relay to finish what the faults left PROCESSING. */
@@ -119,7 +122,9 @@ const liftedAt = new Map<string, number>();
 
 interface PaymentMade { id: string; payer: string; payee: string; amount: bigint; status: string }
 interface RefundMade { id: string; paymentId: string; amount: bigint; status: string }
+interface HoldMade { id: string; payer: string; payee: string; amount: bigint }
 const made = {
+  holds: new Map<string, HoldMade>(),
   payments: new Map<string, PaymentMade>(),
   refunds: new Map<string, RefundMade>(),
   withdrawals: new Map<string, { accountId: string; amount: bigint }>(),
@@ -129,6 +134,8 @@ const made = {
 const counts = { refusals: 0, replays: 0, retries: 0, unresolved: 0, leakyErrors: 0 };
 /** Payments answered SUCCEEDED, which clients refund part of. */
 const refundable: PaymentMade[] = [];
+/** Holds answered HELD that no client has ended yet. */
+const openHolds: HoldMade[] = [];
 
 function enterPhase(name: string): void {
   const now = Date.now();
@@ -272,6 +279,43 @@ async function refund(client: Client, key: string): Promise<void> {
   if (payload) made.refunds.set(payload.id as string, { id: payload.id as string, paymentId: payment.id, amount, status: payload.status as string });
 }
 
+async function hold(client: Client, key: string): Promise<void> {
+  const payer = pick(client, ours);
+  const payee = pick(client, ours.filter((id) => id !== payer));
+  const amount = amountBetween(client, 100, 3_000);
+  const payload = await perform({
+    doc: holdDocs.createHold, field: 'createHold', touches: touchesFaulted(payer, payee),
+    input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: String(amount), currency: 'USD', expiresInSeconds: holdExpiresInSeconds },
+  }, 'Hold', ++client.done % replayEvery === 0);
+  if (!payload) return;
+  if (payload.status !== 'HELD') problems.push(`hold ${payload.id} is ${payload.status}`);
+  const opened = { id: payload.id as string, payer, payee, amount };
+  made.holds.set(opened.id, opened);
+  openHolds.push(opened);
+}
+
+/** Captures part of an open hold (a payment to its payee) or voids it; each hold is ended by one client. */
+async function endHold(client: Client, key: string): Promise<void> {
+  const [held] = openHolds.splice(Math.floor(client.random() * openHolds.length), 1);
+  if (!held) return;
+  const touches = touchesFaulted(held.payer, held.payee);
+  if (client.random() < 0.6) {
+    const amount = amountBetween(client, 1, Number(held.amount));
+    const payload = await perform({
+      doc: holdDocs.captureHold, field: 'captureHold', touches, input: { idempotencyKey: key, holdId: held.id, amount: String(amount) },
+    }, 'Payment', ++client.done % replayEvery === 0);
+    if (!payload) return;
+    const payment = { id: payload.id as string, payer: held.payer, payee: held.payee, amount, status: payload.status as string };
+    made.payments.set(payment.id, payment);
+    if (payment.status === 'SUCCEEDED') refundable.push(payment);
+    return;
+  }
+  const payload = await perform({
+    doc: holdDocs.voidHold, field: 'voidHold', touches, input: { idempotencyKey: key, holdId: held.id },
+  }, 'Hold', ++client.done % replayEvery === 0);
+  if (payload && payload.status !== 'VOIDED') problems.push(`voided hold ${held.id} is ${payload.status}`);
+}
+
 async function withdraw(client: Client, key: string): Promise<void> {
   const accountId = pick(client, ours);
   const amount = amountBetween(client, 100, 3_000);
@@ -289,7 +333,9 @@ async function runClient(index: number, running: () => boolean): Promise<void> {
   for (let n = 0; running(); n++) {
     const key = `${runId}-${index}-${n}`;
     const roll = client.random();
-    if (roll < 0.55) await pay(client, key);
+    if (roll < 0.4) await pay(client, key);
+    else if (roll < 0.5) await hold(client, key);
+    else if (roll < 0.6) await endHold(client, key);
     else if (roll < 0.75) await refund(client, key);
     else await withdraw(client, key);
   }
@@ -393,6 +439,7 @@ async function rowsOfRun() {
     payments: await read((s) => s.db.select().from(payments).where(eq(payments.createdBy, operatorSub))),
     refunds: await read((s) => s.db.select().from(refunds).where(eq(refunds.createdBy, operatorSub))),
     transfers: await read((s) => s.db.select().from(externalTransfers).where(eq(externalTransfers.createdBy, operatorSub))),
+    holds: await read((s) => s.db.select().from(holds).where(eq(holds.createdBy, operatorSub))),
   };
 }
 
@@ -435,6 +482,7 @@ function modelBalances(final: Awaited<ReturnType<typeof rowsOfRun>>): Map<string
 function checkRows(final: Awaited<ReturnType<typeof rowsOfRun>>): void {
   const sorted = (ids: Iterable<string>) => [...ids].sort();
   expect.soft(sorted(final.payments.map((r) => r.id)), 'payments in the ledger = payments answered').toEqual(sorted(made.payments.keys()));
+  expect.soft(sorted(final.holds.map((r) => r.id)), 'holds in the ledger = holds answered').toEqual(sorted(made.holds.keys()));
   expect.soft(sorted(final.refunds.map((r) => r.id)), 'refunds in the ledger = refunds answered').toEqual(sorted(made.refunds.keys()));
   expect.soft(sorted(final.transfers.filter((t) => t.kind === 'WITHDRAWAL').map((t) => t.id)), 'withdrawals').toEqual(sorted(made.withdrawals.keys()));
   expect.soft(sorted(final.transfers.filter((t) => t.kind === 'DEPOSIT').map((t) => t.id)), 'deposits').toEqual(sorted(made.deposits.keys()));
@@ -476,6 +524,7 @@ async function checkBalances(model: Map<string, bigint>): Promise<void> {
     expect.soft(row.available + row.frozen + row.pending, `balance of ${row.id} against the clients' model`).toBe(model.get(row.id));
     expect.soft(row.available >= 0n && row.frozen >= 0n && row.pending >= 0n, `${row.id} below zero`).toBe(true);
   }
+  expect.soft(await frozenAgainstHeld(checks, ours), 'frozen = Σ HELD holds').toEqual([]);
   const deposited = [...made.deposits.values()].reduce((sum, d) => sum + d.amount, 0n);
   const withdrawn = [...made.withdrawals.values()].reduce((sum, w) => sum + w.amount, 0n);
   expect.soft(rows.reduce((sum, r) => sum + r.available + r.frozen + r.pending, 0n), 'Σ balances = deposited − withdrawn').toBe(deposited - withdrawn);
@@ -499,7 +548,7 @@ function report(): { figures: ReturnType<typeof phaseFigures>[]; recoveries: Map
       return causes === '' ? [formatFigures(f)] : [formatFigures(f), `    unserved: ${causes}`];
     }),
     `recovery after lifting: ${[...recoveries].map(([f, ms]) => `${f} ${Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'never'}`).join(', ')}`,
-    `operations: ${made.payments.size} payments, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; ${JSON.stringify(counts)}`,
+    `operations: ${made.payments.size} payments (captures included), ${made.holds.size} holds, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; ${JSON.stringify(counts)}`,
     ...problems.slice(0, causesListed).map((p) => `problem: ${p}`),
     `${problems.length} problems`,
   ].join('\n'));
@@ -528,6 +577,7 @@ describe('shards fail alone', () => {
     expect.soft(stack.unexpectedExits(), 'processes that died unasked').toEqual([]);
     expect.soft(made.refunds.size, 'refunds made').toBeGreaterThan(0);
     expect.soft(made.withdrawals.size, 'withdrawals made').toBeGreaterThan(0);
+    expect.soft(made.holds.size, 'holds made').toBeGreaterThan(0);
 
     for (const fault of ['blackhole', 'reset']) {
       const f = figures.find((x) => x.phase === fault)!;

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { randomInt } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { balanceMismatches, entryTotals } from '@paygraph/shared/db/ledger-store';
@@ -19,8 +22,9 @@ import { formatFigures, phaseFigures, recoveryMs, samplesOf, unservedCauses, typ
  * then capture or void), refund and withdraw between accounts on every database through the gateway while the test blackholes
  * that database, then resets it, then SIGKILLs the transaction subgraph and starts it again.
  * Operations that do not need the faulted database must go on; those that need it must answer
- * within a few seconds (a result or SHARD_UNAVAILABLE); service must come back soon after
- * each fault; and once the relay has finished what the faults left PROCESSING, every invariant
+ * within a few seconds (a result or SHARD_UNAVAILABLE); every error a client gets, the killed
+ * subgraph's SUBGRAPH_UNAVAILABLE too, is retryable and names no address, port or SQL; service
+ * must come back soon after each fault; and once the relay has finished what the faults left PROCESSING, every invariant
  * of the bank test holds and every balance equals the clients' own model.
  * Isolated: Σ clearing against the money in flight is a platform-wide figure.
  */
@@ -73,9 +77,13 @@ const finalErrorCodes = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT
 const causeTextChars = 80;
 /** Causes of unserved requests the summary lists per phase. */
 const causesListed = 4;
-/** What a SHARD_UNAVAILABLE message must not reveal: addresses, ports, SQL. */
+/** Late or failed answers of the faulted shard the summary lists per fault. */
+const lateAnswersListed = 12;
+/** What no error a client gets may reveal (message or extensions), in any mode: addresses, ports, SQL. */
 const leakPattern = /\b\d{1,3}(\.\d{1,3}){3}\b|localhost|:\d{2,5}\b|mysql:|\b(select|insert|update|delete)\b|ECONN|ETIMEDOUT/i;
 
+/** Every service's whole output, across the restart, for what the summary cannot say. */
+const logDir = mkdtempSync(join(tmpdir(), 'paygraph-shard-fault-'));
 const seed = readPositive('FAULT_TEST_SEED', randomInt(1, 2 ** 31));
 const runId = unique('fault');
 const docs = {
@@ -130,8 +138,8 @@ const made = {
   withdrawals: new Map<string, { accountId: string; amount: bigint }>(),
   deposits: new Map<string, { accountId: string; amount: bigint }>(),
 };
-/** leakyErrors: errors of any code whose message names an address or SQL (the contract forbids it for SHARD_UNAVAILABLE). */
-const counts = { refusals: 0, replays: 0, retries: 0, unresolved: 0, leakyErrors: 0 };
+/** leakyErrors: errors whose message or extensions name an address or SQL (each is a problem too); errors: answers by error code. */
+const counts = { refusals: 0, replays: 0, retries: 0, unresolved: 0, leakyErrors: 0, errors: {} as Record<string, number> };
 /** Payments answered SUCCEEDED, which clients refund part of. */
 const refundable: PaymentMade[] = [];
 /** Holds answered HELD that no client has ended yet. */
@@ -159,6 +167,17 @@ function errorOutcome(error: NonNullable<GraphQLResponse['errors']>[number]): Ou
   return 'unavailable';
 }
 
+/**
+ * What an error's extensions tell a client. Outside production an answer carries a stack
+ * trace, whose frames name files and lines (`server.ts:135:36`), not addresses: of it only the
+ * lines that are not frames (the error's own text) are read.
+ */
+function revealed(extensions: Record<string, unknown> | undefined): Record<string, unknown> {
+  const { stacktrace, ...rest } = extensions ?? {};
+  const text = Array.isArray(stacktrace) ? stacktrace.filter((line) => !/^\s+at /.test(String(line))) : [];
+  return { ...rest, stacktrace: text };
+}
+
 type Payload = Record<string, any>;
 
 interface Operation {
@@ -181,10 +200,18 @@ async function attempt(op: Operation): Promise<{ payload?: Payload; final?: stri
     if (payload && !error) {
       outcome = typeof payload.code === 'string' ? 'refused' : 'ok';
       result = { payload };
+      detail = `${op.field} ${outcome}`;
     } else if (error) {
       outcome = errorOutcome(error);
-      if (leakPattern.test(error.message)) counts.leakyErrors++;
       const code = String(error.extensions?.code);
+      counts.errors[code] = (counts.errors[code] ?? 0) + 1;
+      if (leakPattern.test(error.message) || leakPattern.test(JSON.stringify(revealed(error.extensions)))) {
+        counts.leakyErrors++;
+        problems.push(`${op.field} answered an error that reveals too much: ${JSON.stringify(error)}`);
+      }
+      // A fault of one part is answered retryable (SHARD_UNAVAILABLE, SUBGRAPH_UNAVAILABLE,
+      // LOCK_TIMEOUT): an error a client cannot act on is a bug the faults uncovered.
+      if (error.extensions?.retryable !== true && !finalErrorCodes.has(code)) problems.push(`${op.field} answered a non-retryable error: ${JSON.stringify(error)}`);
       detail = `${op.field} ${code}${outcome === 'failed' ? ` "${error.message.slice(0, causeTextChars)}"` : ''}`;
       if (finalErrorCodes.has(code)) result = { final: `${code}: ${error.message}` };
     }
@@ -419,6 +446,7 @@ beforeAll(async () => {
   stack = await startProcessStack({
     shardUrls: await proxiedShardUrls(),
     subgraphEnv: { MYSQL_POOL_SIZE: String(childPoolSize), RELAY_INTERVAL_MS: String(relayIntervalMs) },
+    logDir,
   });
   operatorSub = unique('fault-operator').slice(0, 40);
   operator = await token(operatorSub, 'operator');
@@ -530,6 +558,19 @@ async function checkBalances(model: Map<string, bigint>): Promise<void> {
   expect.soft(rows.reduce((sum, r) => sum + r.available + r.frozen + r.pending, 0n), 'Σ balances = deposited − withdrawn').toBe(deposited - withdrawn);
 }
 
+/** Requests that needed the faulted shard during a fault and were answered late or not at all, for the summary. */
+function lateAnswers(): string[] {
+  const lines: string[] = [];
+  for (const phase of phases.filter((p) => faultNames.includes(p.name))) {
+    const late = samplesOf(phase, phases, samples, (n) => faultNames.includes(n))
+      .filter((s) => s.touches && (s.endedAt - s.startedAt > answerWithinMs || s.outcome === 'failed'));
+    for (const s of late.slice(0, lateAnswersListed)) {
+      lines.push(`  late in ${phase.name}: ${s.detail ?? s.outcome} started ${s.startedAt - phase.from} ms into it, answered after ${s.endedAt - s.startedAt} ms`);
+    }
+  }
+  return lines;
+}
+
 function report(): { figures: ReturnType<typeof phaseFigures>[]; recoveries: Map<string, number> } {
   const reported = phases.filter((p) => p.name !== 'drain');
   const isFault = (name: string) => faultNames.includes(name);
@@ -542,13 +583,14 @@ function report(): { figures: ReturnType<typeof phaseFigures>[]; recoveries: Map
     return [fault, recoveryMs(samples, at, next?.from ?? Number.POSITIVE_INFINITY, needs)] as const;
   }));
   console.log([
-    `shard-fault: seed ${seed} (FAULT_TEST_SEED), run ${runMs} ms, ${clientCount} clients, faulted ${checks.all[faultedShard]!.name}`,
+    `shard-fault: seed ${seed} (FAULT_TEST_SEED), run ${runMs} ms, ${clientCount} clients, faulted ${checks.all[faultedShard]!.name}, services' output in ${logDir}`,
     ...figures.flatMap((f, i) => {
       const causes = unservedCauses(byPhase[i]!, causesListed);
       return causes === '' ? [formatFigures(f)] : [formatFigures(f), `    unserved: ${causes}`];
     }),
     `recovery after lifting: ${[...recoveries].map(([f, ms]) => `${f} ${Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'never'}`).join(', ')}`,
     `operations: ${made.payments.size} payments (captures included), ${made.holds.size} holds, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; ${JSON.stringify(counts)}`,
+    ...lateAnswers(),
     ...problems.slice(0, causesListed).map((p) => `problem: ${p}`),
     `${problems.length} problems`,
   ].join('\n'));

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { subgraphSecretVariable, trustedSubgraphs } from '@paygraph/shared/gateway-trust';
 import { testSubgraphSecrets } from './env';
 import { spawnService, type ChildService, type ServiceName } from './processes';
@@ -24,6 +25,8 @@ export interface ProcessStackOptions {
   shardUrls: string;
   /** Variables every subgraph gets on top (pool size, relay interval, timeouts). */
   subgraphEnv?: Record<string, string>;
+  /** A directory where each service's whole output is appended to <service>.log, across restarts. */
+  logDir?: string;
 }
 
 export async function startProcessStack(options: ProcessStackOptions): Promise<ProcessStack> {
@@ -42,11 +45,12 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     meantToDie.add(child);
     await child.kill();
   };
+  const logFile = (name: ServiceName): string | undefined => (options.logDir ? join(options.logDir, `${name}.log`) : undefined);
   const subgraphEnv = (name: Exclude<ServiceName, 'gateway'>): Record<string, string> => ({
     MYSQL_SHARDS: options.shardUrls, ...options.subgraphEnv, [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
   });
   const startSubgraph = async (name: Exclude<ServiceName, 'gateway'>): Promise<void> => {
-    const child = watch(name, await spawnService(name, subgraphEnv(name), ports.get(name)));
+    const child = watch(name, await spawnService(name, subgraphEnv(name), ports.get(name), logFile(name)));
     ports.set(name, Number(new URL(child.graphqlUrl).port));
   };
   const stop = async (): Promise<void> => {
@@ -60,7 +64,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
       ACCOUNT_URL: children.get('account')!.graphqlUrl,
       TRANSACTION_URL: children.get('transaction')!.graphqlUrl,
       SETTLEMENT_URL: children.get('settlement')!.graphqlUrl,
-    }));
+    }, undefined, logFile('gateway')));
   } catch (error) {
     await stop();
     throw error;

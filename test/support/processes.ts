@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { testSubgraphSecrets } from './env';
@@ -57,9 +58,11 @@ export async function spawnTransactionSubgraph(env: Record<string, string>): Pro
 /**
  * Spawns one service's main.ts under tsx, as `npm start` does, on `port` (a free one by
  * default) with this process's environment and `env` on top, and waits until its /health
- * answers 200.
+ * answers 200. With logFile, everything the child prints is appended there as well, whole: the
+ * kept tail dies with the child's handle, and a test that restarts a service wants to read what
+ * the killed one said.
  */
-export async function spawnService(name: ServiceName, env: Record<string, string>, port?: number): Promise<ChildService> {
+export async function spawnService(name: ServiceName, env: Record<string, string>, port?: number, logFile?: string): Promise<ChildService> {
   const { entry, portVariable } = serviceEntries[name];
   const listenPort = port ?? await freePort();
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !perRunVariables.includes(variable)));
@@ -74,6 +77,13 @@ export async function spawnService(name: ServiceName, env: Record<string, string
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
+  if (logFile) {
+    const log = createWriteStream(logFile, { flags: 'a' });
+    log.write(`--- ${name} pid ${child.pid} started ${new Date().toISOString()}\n`);
+    child.stdout!.pipe(log, { end: false });
+    child.stderr!.pipe(log, { end: false });
+    child.once('exit', (code, signal) => log.end(`--- ${name} pid ${child.pid} exited with ${signal ?? `code ${code}`}\n`));
+  }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { verifyAuthorization, type Identity, type IdentityFailure, type TokenSettings } from '@paygraph/shared/identity';
 import { tokenClockToleranceSeconds } from '@paygraph/shared/limits';
+import { requestIdOf } from '@paygraph/shared/server/http';
 
 /**
  * What the gateway knows of a request. The token is verified here, so that a bad one is
@@ -14,6 +15,11 @@ export interface GatewayContext {
   auth: { ok: true; identity: Identity; expiresAt: number } | { ok: false; failure: IdentityFailure };
   /** Where the request came from, passed to subgraphs for risk and audit records. */
   client: { ip: string | null; userAgent: string | null; deviceId: string | null };
+  /**
+   * The HTTP request's id (x-request-id, the client's or made here), sent to every subgraph and
+   * kept in the audit record; absent on graphql-ws, whose operations get one each.
+   */
+  requestId?: string;
 }
 
 function header(req: http.IncomingMessage, name: string): string | null {
@@ -28,6 +34,7 @@ export async function buildContext(req: http.IncomingMessage, tokens: TokenSetti
     authorization,
     auth: verified.ok ? { ok: true, identity: verified.identity, expiresAt: verified.expiresAt } : { ok: false, failure: verified.failure },
     client: { ip: req.socket.remoteAddress ?? null, userAgent: header(req, 'user-agent'), deviceId: header(req, 'x-device-id') },
+    requestId: requestIdOf(req),
   };
 }
 

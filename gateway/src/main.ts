@@ -3,13 +3,16 @@ import { tokenSettingsFromEnv } from '@paygraph/shared/identity';
 import { subgraphTrustsFromEnv } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
 import { shutdownGraceMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
+import { configureLogging, log, parseLogLevel } from '@paygraph/shared/log';
 import { createGateway, subgraphUrlsFromEnv } from './server';
+
+configureLogging({ service: 'gateway', level: parseLogLevel(process.env.LOG_LEVEL) });
 
 const gateway = await createGateway(tokenSettingsFromEnv(), subgraphUrlsFromEnv(), subgraphTrustsFromEnv(), {
   keepAliveMs: envInt('SUBSCRIPTION_KEEPALIVE_MS', subscriptionKeepAliveMsDefault),
 });
 const port = await listen(gateway.http, envInt('PORT', 4000), envString('GATEWAY_HOST', '0.0.0.0'));
-console.log(`gateway listening on http://localhost:${port}/graphql`);
+log().info({ port }, `gateway listening on http://localhost:${port}/graphql`);
 
 let stopping = false;
 async function stop(): Promise<void> {

@@ -8,6 +8,7 @@ import { SubgraphClient, type SubgraphResponse } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { isProduction } from '@paygraph/shared/config';
+import { log, requestIdHeader } from '@paygraph/shared/log';
 import { AmountScalar } from '@paygraph/shared/graphql/scalars';
 import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
 import { withTimeout } from '@paygraph/shared/server/health';
@@ -65,14 +66,14 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     } catch (error) {
       // Refused, reset, or no answer within subgraphRequestTimeoutMs: the client may retry. The
       // error's own text names the subgraph's address, so it goes to the log only.
-      console.error(`subgraph ${this.name} did not answer`, error);
+      log().error({ err: error }, `subgraph ${this.name} did not answer`);
       throw subgraphUnavailable(this.name);
     }
     if (answer.status < 200 || answer.status > 299) {
       const response = new Response(answer.text, { status: answer.status, headers: answer.headers });
       const error = await this.errorFromResponse(response as unknown as Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]);
       if (answer.status >= 500) {
-        console.error(`subgraph ${this.name} answered HTTP ${answer.status}`, answer.text.slice(0, 500));
+        log().error({ detail: answer.text.slice(0, 500) }, `subgraph ${this.name} answered HTTP ${answer.status}`);
         throw subgraphUnavailable(this.name);
       }
       // Apollo's error carries the subgraph's URL (and its body) in extensions.response: not for
@@ -92,6 +93,7 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (!headers) return;
     headers.set(gatewaySecretHeader, this.trust.secret);
     if (!isGatewayContext(context)) return;
+    if (context.requestId) headers.set(requestIdHeader, context.requestId);
     const identity = identityTokenFor(context, this.trust);
     if (identity) headers.set(gatewayIdentityHeader, await identity);
     if (context.client.ip) headers.set('x-client-ip', context.client.ip);

@@ -132,6 +132,31 @@ describe('audit trail', () => {
     expect(stored).not.toContain(cardDigits);
   });
 
+  it('keeps the client\'s x-request-id in the response, the audit line and the audit row; makes one when it is absent or unsafe', async () => {
+    const ownerId = unique('audit-rid');
+    const bearer = await token(ownerId, 'customer');
+    const accountId = await openAccount(ownerId, bearer);
+    const operator = await token('audit-operator', 'operator');
+    const deposit = (headers: Record<string, string>) => post(gateway.url, {
+      query: contractOperation('Deposit'),
+      variables: { input: { idempotencyKey: unique('dep'), accountId, amount: '5', currency: 'USD' } },
+    }, operator, headers);
+    // Unique per run of this file: the audit table outlives a test.
+    const clientId = `abc-123.${unique('r').replace(/[^A-Za-z0-9._:-]/g, '')}`.slice(0, 64);
+    const given = await deposit({ 'x-request-id': clientId });
+    expect(given.body.data?.deposit.__typename).toBe('Deposit');
+    expect(given.headers.get('x-request-id')).toBe(clientId);
+    expect((await auditLine(clientId)).record.requestId).toBe(clientId);
+    expect(await auditRows(clientId)).toMatchObject([{ requestId: clientId, action: 'deposit', accountId }]);
+
+    const made = await deposit({});
+    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    for (const unsafe of ['has space', 'x'.repeat(65), 'quote"d', 'new\\nline']) {
+      const refused = await deposit({ 'x-request-id': unsafe });
+      expect(refused.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
   it('writes one row per input of createPayments, each with its result type', async () => {
     const ownerId = unique('audit-bulk');
     const bearer = await token(ownerId, 'customer');

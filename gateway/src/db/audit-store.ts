@@ -3,6 +3,7 @@ import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { insertRows } from '@paygraph/shared/db/raw';
 import { auditBatchRowsMax, auditCloseTimeoutMs, auditFlushIntervalMs, auditQueueRowsMax } from '../limits';
+import { log } from '@paygraph/shared/log';
 
 /**
  * Audit rows for money mutations, written to the control shard (the one holding logical shard
@@ -49,11 +50,11 @@ export function createAuditStore(shards: ShardSet, options: AuditStoreOptions): 
         await insertRows(shard.db, auditEvents, batch);
       } catch (error) {
         // Kept at the head of the queue and tried again on the next tick.
-        if (!failing) console.error(`audit: rows could not be written to ${shard.name}; retrying`, error instanceof Error ? error.message : error);
+        if (!failing) log().error({ detail: error instanceof Error ? error.message : error }, `audit: rows could not be written to ${shard.name}; retrying`);
         failing = true;
         return;
       }
-      if (failing) console.error(`audit: writing rows to ${shard.name} again`);
+      if (failing) log().error(`audit: writing rows to ${shard.name} again`);
       failing = false;
       queue = queue.slice(batch.length);
       written += batch.length;
@@ -77,7 +78,7 @@ export function createAuditStore(shards: ShardSet, options: AuditStoreOptions): 
       if (closed) throw new Error('audit rows enqueued after the store was closed');
       const room = Math.max(0, queueRowsMax - queue.length);
       if (rows.length > room) {
-        if (dropped === 0) console.error(`audit: more than ${queueRowsMax} rows waiting for the database; dropping new rows (the audit log keeps them)`);
+        if (dropped === 0) log().error(`audit: more than ${queueRowsMax} rows waiting for the database; dropping new rows (the audit log keeps them)`);
         dropped += rows.length - room;
       }
       queue.push(...rows.slice(0, room));
@@ -97,7 +98,7 @@ export function createAuditStore(shards: ShardSet, options: AuditStoreOptions): 
         await flush();
         if (failing) break;
       }
-      if (queue.length > 0) console.error(`audit: ${queue.length} rows were not written before the gateway stopped (the audit log has them)`);
+      if (queue.length > 0) log().error(`audit: ${queue.length} rows were not written before the gateway stopped (the audit log has them)`);
       if (options.ownsShards) await shards.close();
     },
   };

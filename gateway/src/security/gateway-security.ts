@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError, type OperationDefinitionNode } from 'graphql';
 import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
 import type { Role } from '@paygraph/shared/identity';
+import { requestIdHeader } from '@paygraph/shared/log';
 import type { ScreenedRequest, ScreenRefusal } from '@paygraph/shared/server/http';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import type { GatewayContext } from '../context';
@@ -92,8 +93,9 @@ interface PluginDeps {
 
 function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
   return {
-    async requestDidStart() {
-      const requestId = randomUUID();
+    async requestDidStart({ contextValue }) {
+      // The HTTP request's id (echoed to the client by the HTTP server); one per graphql-ws operation.
+      const requestId = contextValue.requestId ?? randomUUID();
       const at = new Date();
       // Read once the operation is known, and kept for the audit record.
       let fields: RootField[] | null = null;
@@ -118,7 +120,7 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
           if (!decision.allowed) throw rateLimited(decision, deps.budgets, role);
         },
         async willSendResponse({ request, response, operation, document, schema, contextValue }) {
-          response.http.headers.set('x-request-id', requestId);
+          response.http.headers.set(requestIdHeader, requestId);
           if (!operation || !document) return;
           fields ??= rootFieldsOf(schema, fragmentsOf(document.definitions), operation, request.variables);
           const body = response.body;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { rateLimitCountersMax, rateLimitKeyCharsMax, rateLimitWindowMs } from '../limits';
 import { createRedisCommands, type RedisCommands } from './redis-commands';
+import { log } from '@paygraph/shared/log';
 
 /**
  * Budgets per principal over a sliding window: the count of the current fixed window plus the
@@ -170,13 +171,13 @@ export class RedisRateLimiter implements RateLimiter {
       if (!this.redisDown) {
         this.redisDown = true;
         const why = reply.ok ? 'an unexpected reply' : reply.error.kind === 'Refused' ? reply.error.message : reply.error.kind;
-        console.warn(`rate limits: Redis is not answering (${why}); each gateway process counts on its own until it does`);
+        log().warn(`rate limits: Redis is not answering (${why}); each gateway process counts on its own until it does`);
       }
       return this.fallback.takeNow(principal, charges, nowMs);
     }
     if (this.redisDown) {
       this.redisDown = false;
-      console.warn('rate limits: Redis answers again; budgets are shared again');
+      log().warn('rate limits: Redis answers again; budgets are shared again');
     }
     const [allowed, index, retryMs] = reply.value;
     if (allowed === 1) return { allowed: true };

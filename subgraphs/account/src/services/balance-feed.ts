@@ -9,6 +9,7 @@ import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
 import { balanceStreamsOpen } from '@paygraph/shared/metrics';
 import { homeShardOf, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import { accountRowsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
+import { log } from '@paygraph/shared/log';
 
 /**
  * The balance feed of one account-subgraph process: it learns when the stripes that its
@@ -264,7 +265,7 @@ export class BalanceFeed {
       } while (this.again.has(shard));
     } catch (error) {
       // The next tick tries again; subscribers only wait a little longer.
-      console.error(`balance feed: reading ${shard.name} failed`, error);
+      log().error({ err: error }, `balance feed: reading ${shard.name} failed`);
     } finally {
       this.inFlight.delete(shard);
     }
@@ -308,7 +309,7 @@ export class BalanceFeed {
       try {
         return await read(shard, ids);
       } catch (error) {
-        console.error(`balance feed: ${what} on ${shard.name} failed`, error);
+        log().error({ err: error }, `balance feed: ${what} on ${shard.name} failed`);
         return [];
       }
     }));

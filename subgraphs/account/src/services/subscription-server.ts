@@ -5,6 +5,7 @@ import { CloseCode } from 'graphql-ws';
 import type { GraphQLSchema } from 'graphql';
 import type { Identity } from '@paygraph/shared/identity';
 import { gatewayIdentityParam, presentsGatewaySecret, verifyIdentityToken, type SubgraphTrust } from '@paygraph/shared/gateway-trust';
+import { log } from '@paygraph/shared/log';
 
 /**
  * The account subgraph's own graphql-ws endpoint, on its HTTP port and path /graphql. The
@@ -37,7 +38,7 @@ export function serveSubscriptions<C>(server: http.Server, schema: GraphQLSchema
       },
       context: (ctx) => options.context(identities.get(ctx)!),
       onError: (_ctx, _id, _payload, errors) => {
-        for (const error of errors) if (!error.extensions?.code) console.error('balance stream failed', error.originalError ?? error);
+        for (const error of errors) if (!error.extensions?.code) log().error({ err: error.originalError ?? error }, 'balance stream failed');
       },
     },
     sockets,

@@ -1,6 +1,7 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
 import { runSettlement, settleableThrough, settlementConfigDefault, type SettlementConfig } from './settle';
+import { log } from '@paygraph/shared/log';
 
 export const settlementWorkerIntervalMsDefault = 60_000;
 export const settlementDelayDaysDefault = 1;
@@ -19,9 +20,9 @@ export async function settleDue(shards: ShardSet, now: () => Date, delayDays: nu
     try {
       const result = await runSettlement(shards, merchantId, businessDate, now, config);
       if (result.ok) settled += 1;
-      else console.error(`settlement worker: ${merchantId} ${businessDate}: ${result.error.kind}`);
+      else log().error(`settlement worker: ${merchantId} ${businessDate}: ${result.error.kind}`);
     } catch (error) {
-      console.error(`settlement worker: ${merchantId} ${businessDate} failed`, error);
+      log().error({ err: error }, `settlement worker: ${merchantId} ${businessDate} failed`);
     }
   }
   return settled;
@@ -36,7 +37,7 @@ export function startSettlementWorker(
   let stopped = false;
   const loop = async () => {
     while (!stopped) {
-      await settleDue(shards, now, delayDays, config).catch((error: unknown) => console.error('settlement worker pass failed', error));
+      await settleDue(shards, now, delayDays, config).catch((error: unknown) => log().error({ err: error }, 'settlement worker pass failed'));
       await new Promise((resolve) => setTimeout(resolve, intervalMs));
     }
   };

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { redisReconnectDelayMs, redisWriteBufferBytesMax } from '../limits';
+import { log } from '../log';
 
 /**
  * The two Redis commands the ledger hints need, PUBLISH and SUBSCRIBE, spoken directly in
@@ -139,7 +140,7 @@ export class RedisConnection {
       const parsed = parseResp(this.buffer, offset);
       if (!parsed) break;
       offset = parsed.next;
-      if (parsed.value instanceof RespError) console.error(`redis: ${parsed.value.message}`);
+      if (parsed.value instanceof RespError) log().error(`redis: ${parsed.value.message}`);
       this.handlers.onValue(parsed.value);
     }
     this.buffer = this.buffer.subarray(offset);

@@ -1,4 +1,5 @@
 import type { EntryDraft } from './posting-rules';
+import { log } from '../log';
 
 /**
  * Listeners told, after a posting batch has COMMITTED, which entries it wrote. A listener
@@ -21,7 +22,7 @@ export function notifyCommitted(shardIndex: number, entries: readonly EntryDraft
     try {
       listener(shardIndex, entries);
     } catch (error) {
-      console.error('a committed-postings listener failed', error);
+      log().error({ err: error }, 'a committed-postings listener failed');
     }
   }
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { requestBodyBytesMax } from '../limits';
+import { log, requestIdFrom, requestIdHeader, withRequestLog } from '../log';
 
 /**
  * A minimal Node http front for Apollo Server: no framework, one code path for the gateway
@@ -78,14 +79,34 @@ export function sendUnauthorized(res: http.ServerResponse): void {
 
 export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): http.Server {
   const server = http.createServer((req, res) => {
-    handle(options, req, res).catch((error: unknown) => {
-      console.error('unhandled request error', error);
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'internal error' }] });
-      else res.destroy();
+    const requestId = requestIdOf(req);
+    res.setHeader(requestIdHeader, requestId);
+    withRequestLog(requestId, () => {
+      handle(options, req, res).catch((error: unknown) => {
+        log().error({ err: error }, 'unhandled request error');
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'internal error' }] });
+        else res.destroy();
+      });
     });
   });
   server.keepAliveTimeout = 65_000;
   return server;
+}
+
+const requestIds = new WeakMap<http.IncomingMessage, string>();
+
+/**
+ * The request's id: the caller's x-request-id when it is short and safe (the gateway's, for a
+ * subgraph), a fresh one otherwise. Echoed in the response, written in every log line of the
+ * request and, by the gateway, sent on every subgraph call and kept in its audit rows.
+ */
+export function requestIdOf(req: http.IncomingMessage): string {
+  let id = requestIds.get(req);
+  if (id === undefined) {
+    id = requestIdFrom(req.headers[requestIdHeader]);
+    requestIds.set(req, id);
+  }
+  return id;
 }
 
 async function handle<C extends BaseContext>(
@@ -136,7 +157,9 @@ async function handle<C extends BaseContext>(
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   }
-  options.onRequestDone?.(req, status, performance.now() - started);
+  const elapsedMs = performance.now() - started;
+  options.onRequestDone?.(req, status, elapsedMs);
+  log().debug({ method: req.method, status, elapsedMs: Math.round(elapsedMs) }, 'graphql request served');
 }
 
 export function listen(server: http.Server, port: number, host: string): Promise<number> {

@@ -3,6 +3,7 @@ import { envString } from '../config';
 import { startLedgerHintPublisher } from '../events/ledger-hints';
 import type { SubgraphServer } from './subgraph';
 import { shutdownGraceMs } from '../limits';
+import { configureLogging, log, parseLogLevel } from '../log';
 
 /**
  * The common life of a subgraph process: start, say where it listens, and on SIGTERM/SIGINT
@@ -14,10 +15,11 @@ export async function runSubgraphMain(
   name: string,
   start: () => Promise<{ port: number; shards: ShardSet; server: SubgraphServer }>,
 ): Promise<void> {
+  configureLogging({ service: name, level: parseLogLevel(process.env.LOG_LEVEL) });
   const { port, shards, server } = await start();
   const redisUrl = envString('REDIS_URL', '');
   if (redisUrl !== '') server.disposers.push(startLedgerHintPublisher(redisUrl));
-  console.log(`${name} subgraph listening on http://127.0.0.1:${port}/graphql`);
+  log().info({ port }, `${name} subgraph listening on http://127.0.0.1:${port}/graphql`);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -17,6 +17,7 @@ import { isProduction } from '../config';
 import { createGraphQLHttpServer, sendJson } from './http';
 import { probeShards } from './health';
 import { collectProcessDefaults, processRegistry } from '../metrics';
+import { log } from '../log';
 
 /** What every subgraph's context starts from: who is calling and where the data lives. */
 export interface BaseSubgraphContext extends BaseContext {
@@ -96,7 +97,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
       // errors behind a failed probe go to the log, since they name hosts and users).
       '/health': async (_req, res) => {
         const shards = await probeShards(options.shards);
-        for (const failed of shards.filter((s) => !s.ok)) console.error(`health probe of ${failed.shard} failed`, failed.error);
+        for (const failed of shards.filter((s) => !s.ok)) log().error({ err: failed.error }, `health probe of ${failed.shard} failed`);
         sendJson(res, shards.every((s) => s.ok) ? 200 : 503, { service: options.name, shards: shards.map(({ shard, ok }) => ({ shard, ok })) });
       },
       // Open like /health, to whatever can reach the internal port (a Prometheus scraper):
@@ -121,12 +122,12 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
 export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof TamperDetected) {
-    console.error('integrity check failed', original.message);
+    log().error({ detail: original.message }, 'integrity check failed');
     return { message: original.message, extensions: { code: 'TAMPER_DETECTED', accountId: original.accountId } };
   }
   const unavailable = causeOf(original, (e): e is ShardUnavailable => e instanceof ShardUnavailable);
   if (unavailable) {
-    console.error(`shard ${unavailable.shard} unavailable`, unavailable.detail);
+    log().error({ detail: unavailable.detail }, `shard ${unavailable.shard} unavailable`);
     const answer = shardUnavailable(unavailable.shard);
     return { message: answer.message, ...where(formatted), extensions: answer.extensions };
   }
@@ -136,7 +137,7 @@ export function formatSubgraphError(formatted: GraphQLFormattedError, error: unk
   }
   const code = formatted.extensions?.code;
   if (code === 'INTERNAL_SERVER_ERROR') {
-    console.error('resolver failed', original);
+    log().error({ err: original }, 'resolver failed');
     if (isProduction() || causeOf(original, isDatabaseError)) {
       return { message: 'internal error', ...where(formatted), extensions: { code } };
     }

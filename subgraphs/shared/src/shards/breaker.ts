@@ -1,5 +1,6 @@
 import { shardBreakerFailuresToOpen, shardBreakerProbeIntervalMs } from '../limits';
 import { ShardUnavailable } from './unavailable';
+import { log } from '../log';
 
 /**
  * closed: statements go to the shard. open: they fail at once, and a probe runs every
@@ -86,7 +87,7 @@ export class ShardBreaker {
     if (this.current !== 'closed' || this.stopped) return;
     this.current = 'open';
     this.failures = 0;
-    console.error(`shard ${this.shard}: circuit breaker opened (${detail})`);
+    log().error(`shard ${this.shard}: circuit breaker opened (${detail})`);
     const error = new ShardUnavailable(this.shard, `circuit breaker opened: ${detail}`);
     for (const listener of [...this.openListeners]) listener(error);
     this.scheduleProbe();
@@ -107,7 +108,7 @@ export class ShardBreaker {
       await this.probe();
       if (this.stopped) return;
       this.current = 'closed';
-      console.error(`shard ${this.shard}: circuit breaker closed (the shard answers again)`);
+      log().info(`shard ${this.shard}: circuit breaker closed (the shard answers again)`);
     } catch {
       this.current = 'open';
       this.scheduleProbe();

@@ -4,6 +4,7 @@ import { holdExpiryBatchSizeMax, holdExpiryIntervalMsDefault } from '@paygraph/s
 import { newId, parseId } from '@paygraph/shared/ids';
 import { dueHolds } from '../db/holds';
 import { releaseHold } from './hold';
+import { log } from '@paygraph/shared/log';
 
 /**
  * Releases holds past their deadline: each becomes EXPIRED and its money available again, at
@@ -35,7 +36,7 @@ export function startHoldExpiry(shards: ShardSet, intervalMs: number = holdExpir
   const loop = async () => {
     while (!stopped) {
       running = pass().catch((error: unknown) => {
-        console.error('hold expiry pass failed', error);
+        log().error({ err: error }, 'hold expiry pass failed');
         return 0;
       });
       await running;

@@ -4,6 +4,7 @@ import {
   idempotencyRetentionDaysMax, idempotencyRetentionDaysMin,
 } from '@paygraph/shared/limits';
 import { purgeKeysBefore } from '../db/idempotency';
+import { log } from '@paygraph/shared/log';
 
 const dayMs = 24 * 60 * 60 * 1000;
 
@@ -40,7 +41,7 @@ export async function purgeExpiredKeys(shards: ShardSet, retention: KeyRetention
   const cutoff = retentionCutoff(now, retention.retentionDays);
   const batchSize = Math.min(retention.batchSize, idempotencyPurgeBatchSizeMax);
   const counts = await Promise.all(shards.all.map((shard) => purgeShard(shard, cutoff, batchSize).catch((error: unknown) => {
-    console.error(`idempotency key purge on ${shard.name} failed`, error);
+    log().error({ err: error }, `idempotency key purge on ${shard.name} failed`);
     return 0;
   })));
   return counts.reduce((a, b) => a + b, 0);
@@ -68,7 +69,7 @@ export function startKeyPurge(shards: ShardSet, retentionDays: number, now: () =
   const pass = () => {
     if (stopped) return;
     running = purgeExpiredKeys(shards, { retentionDays, batchSize: idempotencyPurgeBatchSizeMax }, now())
-      .catch((error: unknown) => console.error('idempotency key purge failed', error))
+      .catch((error: unknown) => log().error({ err: error }, 'idempotency key purge failed'))
       .finally(() => {
         if (!stopped) timer = setTimeout(pass, idempotencyPurgeIntervalMs);
       });

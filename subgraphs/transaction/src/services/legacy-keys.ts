@@ -4,6 +4,7 @@ import type { DataStep } from '@paygraph/shared/db/migrate';
 import { deleteLegacyKeys, legacyKeys, placeKeys, type IdempotencyRow } from '../db/idempotency';
 import { externalTransfersByIds, paymentsByIds, refundsByIds } from '../db/payments';
 import type { KeyAnchor } from './idempotency';
+import { log } from '@paygraph/shared/log';
 
 /** Legacy keys read, placed and removed at a time by the data step. */
 export const legacyKeyPageRowsMax = 500;
@@ -43,7 +44,7 @@ export const legacyKeysStep: DataStep = {
   name: 'anchor legacy idempotency keys',
   run: async (shards) => {
     const { placed, unplaced } = await placeLegacyKeys(shards);
-    if (placed + unplaced > 0) console.log(`[migrate] idempotency keys: ${placed} anchored on their record's shard, ${unplaced} name no record and stay unanchored`);
+    if (placed + unplaced > 0) log().info(`[migrate] idempotency keys: ${placed} anchored on their record's shard, ${unplaced} name no record and stay unanchored`);
   },
 };
 

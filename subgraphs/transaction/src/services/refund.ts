@@ -20,6 +20,7 @@ import { CompletionWaits, runOutboxStep } from './relay';
 import { inlineGraceMs } from './payment';
 import { hitFailpoint } from './failpoints';
 import type { ServiceContext } from './context';
+import { log } from '@paygraph/shared/log';
 
 /**
  * A refund reverses (part of) a payment's legs. It serialises on the payment row: the cap
@@ -54,8 +55,8 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
   } catch (error) {
     // The reservation has committed, so the refund exists: answer it PROCESSING (the relay
     // finishes it) rather than an error that tells the client nothing was written.
-    if (error instanceof CompletionWaits) console.warn(error.message);
-    else console.error(`refund ${claim.resourceId}: inline step failed, the relay will finish it`, error);
+    if (error instanceof CompletionWaits) log().warn(error.message);
+    else log().error({ err: error }, `refund ${claim.resourceId}: inline step failed, the relay will finish it`);
   }
   const [final] = await refundsByIds(shard.db, [claim.resourceId]);
   return ok(final!);

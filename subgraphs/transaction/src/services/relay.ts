@@ -11,6 +11,7 @@ import { addRefundedAmount, finishPayment, finishRefund, paymentsByIds, payments
 import { paymentCreditSpec, paymentReversalSpec, refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
 import { shardOfAccount } from './accounts';
 import { relayBacklog, relayLagSeconds } from '@paygraph/shared/metrics';
+import { log } from '@paygraph/shared/log';
 
 /** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */
 export const relayBatchSizeMax = 100;
@@ -175,10 +176,10 @@ export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date)
     } catch (error) {
       // The row stays PENDING and comes due again when its lease ends.
       if (error instanceof CompletionWaits) {
-        console.warn(`relay: ${row.step} ${row.id}: ${error.message}; will retry`);
+        log().warn(`relay: ${row.step} ${row.id}: ${error.message}; will retry`);
         continue;
       }
-      console.error(`relay: ${row.step} ${row.id} failed, will retry`, error);
+      log().error({ err: error }, `relay: ${row.step} ${row.id} failed, will retry`);
     }
   }
   return claimed.length;
@@ -204,7 +205,7 @@ export function startRelay(shards: ShardSet, intervalMs: number = relayIntervalM
   const loop = async () => {
     while (!stopped) {
       running = pass().catch((error: unknown) => {
-        console.error('relay pass failed', error);
+        log().error({ err: error }, 'relay pass failed');
         return 0;
       });
       await running;

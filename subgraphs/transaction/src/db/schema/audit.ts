@@ -1,4 +1,4 @@
-import { bigint, char, datetime, index, int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
+import { bigint, datetime, index, int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
 
 /**
  * Who asked to move money, from where, and what came of it: one row per money mutation the
@@ -15,8 +15,12 @@ export const auditEvents = mysqlTable(
   {
     id: bigint('id', { mode: 'bigint', unsigned: true }).autoincrement().primaryKey(),
     occurredAt: datetime('occurred_at', { mode: 'date', fsp: 6 }).notNull(),
-    /** Shared by every row of one request, and sent to the client as x-request-id. */
-    requestId: char('request_id', { length: 36 }).notNull(),
+    /**
+     * Shared by every row of one request: the client's x-request-id when it sent a safe one (up
+     * to requestIdCharsMax, shared/src/log.ts), a UUID otherwise; echoed to the client, and in
+     * every log line of the request, the subgraphs' included.
+     */
+    requestId: varchar('request_id', { length: 64 }).notNull(),
     /** Null when the caller was not authenticated. */
     principalSub: varchar('principal_sub', { length: 128 }),
     principalRole: varchar('principal_role', { length: 16 }),

@@ -1,0 +1,1 @@
+ALTER TABLE `audit_events` MODIFY COLUMN `request_id` varchar(64) NOT NULL;

@@ -232,3 +232,6 @@ export const idempotencyPurgeBatchSizeMax = 1_000;
 export const idempotencyPurgeBatchesPerPassMax = 100;
 /** The pause between purge passes. */
 export const idempotencyPurgeIntervalMs = 60_000;
+
+/** Business dates one account statement covers at most: a year, leap or not. */
+export const statementDatesMax = 366;

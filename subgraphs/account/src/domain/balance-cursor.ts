@@ -24,24 +24,46 @@ const sequenceMax = 2n ** 63n - 1n;
 /** An id, a colon, 19 digits and a comma per stripe, base64 grown by a third, with room for the prefix. */
 const cursorLengthMax = Math.ceil(((33 + 1 + 19 + 1) * logicalShardCount + 64) * 4 / 3);
 
+/**
+ * The same kind of position serves pages of entries, which go the other way (newest first):
+ * there it records the lowest sequence given out on each stripe, under the prefix "entries".
+ */
+type CursorKind = 'balance' | 'entries';
+
 export function encodeBalanceCursor(position: StreamPosition): string {
+  return encodeStripeCursor('balance', position);
+}
+
+export function decodeBalanceCursor(cursor: string, accountId: string): Result<StreamPosition, CursorRefusal> {
+  return decodeStripeCursor('balance', cursor, accountId);
+}
+
+export function encodeEntriesCursor(position: StreamPosition): string {
+  return encodeStripeCursor('entries', position);
+}
+
+export function decodeEntriesCursor(cursor: string, accountId: string): Result<StreamPosition, CursorRefusal> {
+  return decodeStripeCursor('entries', cursor, accountId);
+}
+
+function encodeStripeCursor(kind: CursorKind, position: StreamPosition): string {
   const parts: string[] = [];
   for (const [stripe, sequence] of [...position.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (sequence > 0n) parts.push(`${stripe}:${sequence}`);
   }
-  return Buffer.from(`balance:${position.accountId}/${parts.join(',')}`, 'utf8').toString('base64url');
+  return Buffer.from(`${kind}:${position.accountId}/${parts.join(',')}`, 'utf8').toString('base64url');
 }
 
 /**
  * Reads a cursor issued for `accountId`. Which stripes the account really has, and how far its
  * ledger goes, is for the caller to check against the database.
  */
-export function decodeBalanceCursor(cursor: string, accountId: string): Result<StreamPosition, CursorRefusal> {
+function decodeStripeCursor(kind: CursorKind, cursor: string, accountId: string): Result<StreamPosition, CursorRefusal> {
   const malformed = err({ kind: 'CursorMalformed' as const });
   if (cursor.length === 0 || cursor.length > cursorLengthMax) return malformed;
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   if (Buffer.from(text, 'utf8').toString('base64url') !== cursor) return malformed;
-  const match = /^balance:([^/]+)\/(.*)$/.exec(text);
+  const match = new RegExp(`^${kind}:([^/]+)/(.*)$`).exec(text);
   if (!match) return malformed;
   const owner = match[1]!;
   const list = match[2]!;

@@ -1,10 +1,14 @@
 import { badUserInput, forbidden, shardUnavailable } from '@paygraph/shared/graphql/errors';
 import { mayRead, mayReadBalance } from '@paygraph/shared/identity';
-import { decodeCursor, encodeCursor, pageSize } from '@paygraph/shared/graphql/paging';
+import { pageSize } from '@paygraph/shared/graphql/paging';
 import { formatAmount } from '@paygraph/shared/money';
+import { unreachable } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
-import { loadEntriesPage } from '../db/entries';
-import { totalOf, type AccountView } from '../domain/account-view';
+import type { AccountView } from '../domain/account-view';
+import { decodeEntriesCursor, encodeEntriesCursor, type StreamPosition } from '../domain/balance-cursor';
+import type { Buckets } from '../domain/balance-snapshot';
+import { statementRangeMessage, type StatementLine } from '../domain/statement';
+import { balanceAt, entriesOf, statementOf } from '../services/account-history';
 
 /** Account: identity fields are visible to whoever holds a reference; money only to readers. */
 export const accountResolvers = {
@@ -14,30 +18,81 @@ export const accountResolvers = {
   },
   version: (view: AccountView) => view.version.toString(),
   balance: (view: AccountView, _args: unknown, ctx: AccountContext) => {
+    // A channel sees the balance its own deposit answers with (identity.ts mayReadBalance).
     if (!mayReadBalance(ctx.identity, view.ownerId)) throw forbidden(`you may not read the balance of account ${view.id}`);
     if (view.unreadStripeShard !== undefined) throw shardUnavailable(view.unreadStripeShard);
-    return {
-      available: formatAmount(view.available),
-      frozen: formatAmount(view.frozen),
-      pending: formatAmount(view.pending),
-      total: formatAmount(totalOf(view)),
-    };
+    return balanceOf(view);
   },
   entries: async (view: AccountView, args: { first?: number | null; after?: string | null }, ctx: AccountContext) => {
-    if (!mayRead(ctx.identity, view.ownerId)) throw forbidden(`you may not read the entries of account ${view.id}`);
+    mustRead(view, ctx, 'entries');
     const first = pageSize(args.first);
-    const before = args.after ? parseSequence(decodeCursor('entry', args.after)) : null;
-    const page = await loadEntriesPage(ctx.shards, view.id, before, first);
-    const edges = page.entries.map((e) => ({ cursor: encodeCursor('entry', e.sequence.toString()), node: e }));
+    const start = args.after ? entriesPosition(args.after, view.id) : { accountId: view.id, sequences: new Map<string, bigint>() };
+    const page = await entriesOf(ctx.shards, view, start, first);
+    // Each edge's cursor is the position right after its entry, so any edge can resume the list.
+    const sequences = new Map(start.sequences);
+    const edges = page.entries.map((e) => {
+      sequences.set(e.accountId, e.sequence);
+      return { cursor: encodeEntriesCursor({ accountId: view.id, sequences }), node: e };
+    });
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
+  },
+  balanceAt: async (view: AccountView, args: { at: string }, ctx: AccountContext) => {
+    mustRead(view, ctx, 'balance');
+    const result = await balanceAt(ctx.shards, view, new Date(args.at), ctx.now());
+    if (!result.ok) throw badUserInput(`balanceAt: ${result.error.at.toISOString()} is in the future (now ${result.error.now.toISOString()})`);
+    return balanceOf(result.value);
+  },
+  statement: async (view: AccountView, args: { from: string; to: string }, ctx: AccountContext) => {
+    mustRead(view, ctx, 'statement');
+    const result = await statementOf(ctx.shards, view, args.from, args.to);
+    if (!result.ok) {
+      switch (result.error.kind) {
+        case 'FromAfterTo':
+        case 'RangeTooLong':
+          throw badUserInput(statementRangeMessage(result.error));
+        default:
+          return unreachable(result.error);
+      }
+    }
+    return result.value.map(statementLine);
   },
 };
 
-export function asAccount(view: AccountView) {
-  return { __typename: 'Account' as const, ...view };
+/** The history reads need every stripe: one whose shard could not be read fails them (SHARD_UNAVAILABLE). */
+function mustRead(view: AccountView, ctx: AccountContext, what: string): void {
+  if (!mayRead(ctx.identity, view.ownerId)) throw forbidden(`you may not read the ${what} of account ${view.id}`);
+  if (view.unreadStripeShard !== undefined) throw shardUnavailable(view.unreadStripeShard);
 }
 
-function parseSequence(text: string): bigint {
-  if (!/^\d{1,19}$/.test(text)) throw badUserInput('entries cursor is malformed');
-  return BigInt(text);
+function balanceOf(buckets: Buckets) {
+  return {
+    available: formatAmount(buckets.available),
+    frozen: formatAmount(buckets.frozen),
+    pending: formatAmount(buckets.pending),
+    total: formatAmount(buckets.available + buckets.frozen + buckets.pending),
+  };
+}
+
+function statementLine(line: StatementLine) {
+  return {
+    businessDate: line.businessDate, opening: formatAmount(line.opening), credits: formatAmount(line.credits),
+    debits: formatAmount(line.debits), closing: formatAmount(line.closing), entryCount: Number(line.entryCount),
+  };
+}
+
+function entriesPosition(cursor: string, accountId: string): StreamPosition {
+  const decoded = decodeEntriesCursor(cursor, accountId);
+  if (decoded.ok) return decoded.value;
+  switch (decoded.error.kind) {
+    case 'CursorMalformed':
+      throw badUserInput('entries cursor is malformed');
+    case 'CursorOfAnotherAccount':
+      throw badUserInput(`entries cursor was issued for another account than ${accountId}`);
+    default:
+      return unreachable(decoded.error);
+  }
+}
+
+export function asAccount(view: AccountView) {
+  return { __typename: 'Account' as const, ...view };
 }

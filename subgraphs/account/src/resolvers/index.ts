@@ -1,4 +1,4 @@
-import { AmountScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
+import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
 import { accountResolvers } from './account';
 import { balanceEventQueryResolvers, balanceEventResolvers, subscriptionResolvers } from './balance-event';
 import { entryResolvers } from './entry';
@@ -7,6 +7,7 @@ import { queryResolvers } from './query';
 
 export const resolvers = {
   Amount: AmountScalar,
+  Date: DateScalar,
   DateTime: DateTimeScalar,
   Query: { ...queryResolvers, ...balanceEventQueryResolvers },
   Subscription: subscriptionResolvers,

@@ -7,6 +7,8 @@ import type { Shard } from '../shards/pool';
 import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
 import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } from './raw';
+import { addDayIncrements } from './account-days';
+import { dayIncrements } from '../ledger/account-days';
 
 /**
  * The ledger's SQL. Only ledger/post.ts writes balances, through the functions marked
@@ -108,9 +110,11 @@ function decodeRejection(detail: string): PostingRejection {
 }
 
 /**
- * Posting only: the postings, their entries and the new balances, in three statements, held
- * to go out with the transaction's next statement (db/raw.ts rawHold). Each
- * posting keeps its own instant (created_at, business date), also when merged into a batch.
+ * Posting only: the postings, their entries, the daily summary of the accounts they touch
+ * (db/account-days.ts) and the new balances, in four statements, held to go out with the
+ * transaction's next statement (db/raw.ts rawHold). Each posting keeps its own instant
+ * (created_at, business date), also when merged into a batch, and each entry counts on its
+ * posting's business date.
  */
 export async function writePostings(
   tx: PostingTx,
@@ -120,23 +124,26 @@ export async function writePostings(
 ): Promise<void> {
   if (timed.length === 0) return;
   const atOf = new Map(timed.map((t) => [t.spec.id, t.at]));
+  const dateOf = new Map(timed.map((t) => [t.spec.id, businessDateOf(t.at)]));
   await insertRows(tx, postings,
     timed.map(({ spec, at }) => ({
       id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
-      businessDate: businessDateOf(at), createdAt: at,
+      businessDate: dateOf.get(spec.id)!, createdAt: at,
     })), { hold: true });
   await insertRows(tx, ledgerEntries, entries.map((e) => ({
     accountId: e.accountId, sequence: e.sequence, id: e.id, postingId: e.postingId, bucket: e.bucket, amount: e.amount,
     direction: e.direction, balanceAfter: e.balanceAfter, currency: e.currency, prevHash: e.prevHash, hash: e.hash,
     createdAt: atOf.get(e.postingId)!,
   })), { hold: true });
+  await addDayIncrements(tx, dayIncrements(entries, (e) => dateOf.get(e.postingId)!), { hold: true });
   const latest = timed.reduce((a, t) => (t.at > a ? t.at : a), timed[0]!.at);
   await writeBalances(tx, touched, latest);
 }
 
 /**
  * Posting only, the naive engine's way: the posting, then for each entry an UPDATE of its
- * account and a single-row INSERT — a statement per row, as textbook code does.
+ * account, a single-row INSERT and the entry's addition to its daily summary row — a
+ * statement per row, as textbook code does.
  */
 export async function writePostingRowByRow(
   tx: PostingTx,
@@ -145,9 +152,10 @@ export async function writePostingRowByRow(
   entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
   states: ReadonlyMap<string, AccountState>,
 ): Promise<void> {
+  const businessDate = businessDateOf(at);
   await tx.insert(postings).values({
     id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
-    businessDate: businessDateOf(at), createdAt: at,
+    businessDate, createdAt: at,
   });
   for (const entry of entries) {
     const state = states.get(entry.accountId)!;
@@ -157,6 +165,7 @@ export async function writePostingRowByRow(
       lastEntryHash: state.lastEntryHash, version: next.version, ...sealAccount(next), updatedAt: at,
     }).where(eq(accounts.id, entry.accountId));
     await tx.insert(ledgerEntries).values({ ...entry, createdAt: at });
+    await addDayIncrements(tx, dayIncrements([entry], () => businessDate), { hold: false });
   }
 }
 

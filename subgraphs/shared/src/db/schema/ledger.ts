@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigint, char, date, datetime, index, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar,
+  bigint, char, date, datetime, decimal, index, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar,
 } from 'drizzle-orm/mysql-core';
 
 /**
@@ -121,3 +121,40 @@ export const postingRejections = mysqlTable('posting_rejections', {
   detail: varchar('detail', { length: 1000 }).notNull(),
   createdAt: moment('created_at'),
 });
+
+const daySum = (name: string) => decimal(name, { precision: 38, scale: 0, mode: 'bigint' }).notNull().default(sql`0`);
+
+/**
+ * One row per account and business date the account moved on: what its entries of that date
+ * add up to. The posting transaction writes it with the entries (db/ledger-store.ts), so it can
+ * never disagree with them; statements and balances at an instant read it instead of summing
+ * years of entries. For a merchant it is per stripe, like the entries.
+ */
+export const accountDays = mysqlTable(
+  'account_days',
+  {
+    accountId: varchar('account_id', { length: 33 }).notNull(),
+    businessDate: date('business_date', { mode: 'string' }).notNull(),
+    /**
+     * Σ of the date's positive entries, and Σ of its negative entries as a positive number. They
+     * are sums of many amounts, not balances: a balance swinging across its BIGINT range several
+     * times a day would overflow a BIGINT sum, so these are DECIMAL(38,0), read as strings.
+     */
+    credits: daySum('credits'),
+    debits: daySum('debits'),
+    entryCount: bigint('entry_count', { mode: 'bigint' }).notNull().default(sql`0`),
+    /** Σ of the date's entries per bucket: the balance at an instant adds whole earlier dates. */
+    availableNet: daySum('available_net'),
+    frozenNet: daySum('frozen_net'),
+    pendingNet: daySum('pending_net'),
+    /**
+     * The lowest and highest sequence among the date's entries: the entries of a date lie in
+     * that range (with, at most, a few of a neighbouring date merged into the same batches).
+     */
+    firstSequence: bigint('first_sequence', { mode: 'bigint' }).notNull(),
+    lastSequence: bigint('last_sequence', { mode: 'bigint' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.businessDate] })],
+);
+
+export type AccountDayRow = typeof accountDays.$inferSelect;

@@ -4,7 +4,7 @@ import { idKinds, newId, parseId, ulid, type IdKind } from '@paygraph/shared/ids
 import { clearingTotals, insertAccount } from '@paygraph/shared/db/ledger-store';
 import { accounts, ledgerEntries, postings, type AccountRow, type EntryRow, type PostingRow } from '@paygraph/shared/db/schema/ledger';
 import {
-  idempotencyKeys, payments, refunds, transferOutbox, type OutboxRow, type PaymentRow, type RefundRow,
+  idempotencyKeys, payments, refunds, sweeps, transferOutbox, type OutboxRow, type PaymentRow, type RefundRow,
 } from '@paygraph/transaction/db/schema/transactions';
 
 /**
@@ -117,28 +117,35 @@ export interface InFlight {
   payments: string[];
   /** Cross-shard refunds debited on the payee's shard whose credit back to the payer has not been posted. */
   refunds: string[];
+  /** Sweeps debited on a merchant stripe whose credit of the home row has not been posted. */
+  sweeps: string[];
 }
 
 /**
  * The money between shards, computed from the business tables of every test and process using
  * these shards: payments PROCESSING without a `<id>:credit` posting, plus refunds with a
- * `<id>:debit` posting but no `<id>:credit`. Σ clearing must equal it.
+ * `<id>:debit` posting but no `<id>:credit`, plus sweeps PROCESSING without a `<id>:credit`.
+ * Σ clearing must equal it.
  */
 export async function moneyInFlight(shards: ShardSet, currency: string): Promise<InFlight> {
-  const [open, openRefunds] = await Promise.all([
+  const [open, openRefunds, openSweeps] = await Promise.all([
     Promise.all(shards.all.map((s) => s.db.select({ id: payments.id, amount: payments.amount }).from(payments)
       .where(and(eq(payments.status, 'PROCESSING'), eq(payments.currency, currency))))),
     Promise.all(shards.all.map((s) => s.db.select({ id: refunds.id, amount: refunds.amount }).from(refunds)
       .where(and(eq(refunds.status, 'PROCESSING'), eq(refunds.currency, currency))))),
+    Promise.all(shards.all.map((s) => s.db.select({ id: sweeps.id, amount: sweeps.amount }).from(sweeps)
+      .where(and(eq(sweeps.status, 'PROCESSING'), eq(sweeps.currency, currency))))),
   ]);
   const pays = open.flat();
   const refs = openRefunds.flat();
-  const keys = [...pays.map((p) => `${p.id}:credit`), ...refs.flatMap((r) => [`${r.id}:debit`, `${r.id}:credit`])];
+  const sweepRows = openSweeps.flat();
+  const keys = [...pays.map((p) => `${p.id}:credit`), ...refs.flatMap((r) => [`${r.id}:debit`, `${r.id}:credit`]), ...sweepRows.map((w) => `${w.id}:credit`)];
   const posted = new Set((await postingsByDedupeKey(shards, keys)).map((p) => p.dedupeKey));
   const inFlightPayments = pays.filter((p) => !posted.has(`${p.id}:credit`));
   const inFlightRefunds = refs.filter((r) => posted.has(`${r.id}:debit`) && !posted.has(`${r.id}:credit`));
-  const amount = [...inFlightPayments, ...inFlightRefunds].reduce((sum, m) => sum + m.amount, 0n);
-  return { amount, payments: inFlightPayments.map((p) => p.id), refunds: inFlightRefunds.map((r) => r.id) };
+  const inFlightSweeps = sweepRows.filter((w) => !posted.has(`${w.id}:credit`));
+  const amount = [...inFlightPayments, ...inFlightRefunds, ...inFlightSweeps].reduce((sum, m) => sum + m.amount, 0n);
+  return { amount, payments: inFlightPayments.map((p) => p.id), refunds: inFlightRefunds.map((r) => r.id), sweeps: inFlightSweeps.map((w) => w.id) };
 }
 
 /**

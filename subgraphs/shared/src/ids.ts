@@ -15,6 +15,7 @@ export const idKinds = {
   refund: 'ref',
   deposit: 'dep',
   withdrawal: 'wdr',
+  sweep: 'swp',
   settlement: 'stl',
   reconciliation: 'rec',
   hold: 'hld',

@@ -235,3 +235,9 @@ export const idempotencyPurgeIntervalMs = 60_000;
 
 /** Business dates one account statement covers at most: a year, leap or not. */
 export const statementDatesMax = 366;
+
+/**
+ * How long the relay leaves a fresh outbox row (a cross-shard payment's, refund's or sweep's
+ * second half) to the request that wrote it, which tries it inline first.
+ */
+export const outboxInlineGraceMs = 5_000;

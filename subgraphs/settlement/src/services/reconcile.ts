@@ -105,7 +105,11 @@ async function clearingCheck(shards: ShardSet): Promise<Discrepancy[]> {
   const inFlight = new Map<string, bigint>();
   const add = (currency: string, amount: bigint) => inFlight.set(currency, (inFlight.get(currency) ?? 0n) + amount);
   for (const shard of shards.all) {
-    const { paying, refunding } = await inFlightRecords(shard.db);
+    const { paying, refunding, sweeping } = await inFlightRecords(shard.db);
+    for (const sweep of sweeping) {
+      const credited = await postedKeys(shardOf(shards, 'account', sweep.merchantAccountId).db, [`${sweep.id}:credit`]);
+      if (credited.size === 0) add(sweep.currency, sweep.amount);
+    }
     for (const p of paying) {
       const credited = await postedKeys(shardOf(shards, 'account', p.payeeAccountId).db, [`${p.id}:credit`]);
       if (credited.size === 0) add(p.currency, p.amount);

@@ -12,6 +12,8 @@ import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
  *   <payment id>             a hold's capture: frozen → the payment's credit row, the rest → available
  *   <hold id>:release        a hold's void or expiry: frozen → available (one key for both, so
  *                            however a hold is released, its money comes back once)
+ *   <withdrawal id>:sweep:<stripe id>  a sweep's debit of a merchant stripe into clearing
+ *   <sweep id>:credit        a sweep's credit of the merchant's home row from clearing
  */
 export interface Movement {
   id: string;
@@ -102,4 +104,15 @@ export function holdReleaseSpec(hold: Movement, postingId: string, payerId: stri
     id: postingId, kind: 'HOLD_RELEASE', refId: hold.id, dedupeKey: `${hold.id}:release`, currency: hold.currency, completion: true,
     legs: [{ accountId: payerId, bucket: 'FROZEN', amount: -hold.amount }, { accountId: payerId, bucket: 'AVAILABLE', amount: hold.amount }],
   };
+}
+
+/** A sweep's first half, on the stripe's shard: keyed by withdrawal and stripe, so a replay finds it. */
+export function sweepDebitSpec(m: Movement, postingId: string, withdrawalId: string, stripeId: string, clearingId: string): PostingSpec {
+  return transfer('SWEEP', m.id, `${withdrawalId}:sweep:${stripeId}`, postingId, m.currency, { accountId: stripeId, bucket: 'AVAILABLE' }, { accountId: clearingId, bucket: 'AVAILABLE' }, m.amount);
+}
+
+/** A sweep's second half, on the home shard: a completion, so the money never stays in clearing. */
+export function sweepCreditSpec(m: Movement, postingId: string, clearingId: string, homeId: string): PostingSpec {
+  const spec = transfer('SWEEP_CREDIT', m.id, `${m.id}:credit`, postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: homeId, bucket: 'AVAILABLE' }, m.amount);
+  return { ...spec, completion: true };
 }

@@ -3,6 +3,7 @@ import { alias } from 'drizzle-orm/mysql-core';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import { externalTransfers, payments, refunds, type PaymentRow, type RefundRow } from '../db/schema/transactions';
+import { processingSweeps } from '../db/sweeps';
 
 /**
  * The transaction subgraph's read model for settlement and reconciliation: the only way another
@@ -85,7 +86,9 @@ export async function inFlightRecords(db: Executor) {
   const paying = await db.select().from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD')));
   const refunding = await db.select({ refund: refunds, payeeAccountId: payments.creditAccountId })
     .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(eq(refunds.status, 'PROCESSING'));
-  return { paying, refunding };
+  // A sweep PROCESSING was debited into clearing here; it is in flight until its credit lands on the home shard.
+  const sweeping = await processingSweeps(db);
+  return { paying, refunding, sweeping };
 }
 
 /**

@@ -13,6 +13,8 @@ import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount } from './accounts';
 import { claimKey } from './idempotency';
+import { sweepForWithdrawal } from './sweep';
+import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
 import type { ServiceContext } from './context';
 
 /**
@@ -45,6 +47,7 @@ export async function externalTransfer(
   }, ctx.now());
   if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
   const id = claim.resourceId;
+  if (kind === 'WITHDRAWAL') await bringHome(ctx, account, id, request);
   const reserveId = await systemAccountId(ctx.shards, shard, 'RESERVE', request.currency);
   const movement = { id, currency: request.currency, amount: request.amount };
   const postingId = newId('posting', parseId(idKind, id)!.shard);
@@ -76,4 +79,18 @@ export async function externalTransfer(
     },
     at: now,
   }, { now: () => now });
+}
+
+/**
+ * A merchant's money is spread over its stripes; a withdrawal pays out from the home row, so
+ * when that row holds less than the amount, what it lacks is first swept home from the other
+ * stripes (services/sweep.ts). Not for a withdrawal already made (a replay), nor one the
+ * posting will refuse anyway (another currency, an account that is not active).
+ */
+async function bringHome(ctx: ServiceContext, account: AccountRow, id: string, request: { amount: bigint; currency: string }): Promise<void> {
+  if (account.type !== 'MERCHANT' || account.status !== 'ACTIVE' || account.currency !== request.currency) return;
+  if (account.available >= request.amount) return;
+  const [done] = await externalTransfersByIds(shardOfAccount(ctx.shards, account.id).db, [id]);
+  if (done) return;
+  await sweepForWithdrawal(ctx.shards, account, id, request.amount - account.available, ctx.now);
 }

@@ -21,12 +21,13 @@ import { hitFailpoint, type Failpoint } from './failpoints';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { ServiceContext } from './context';
 import { log } from '@paygraph/shared/log';
+import { outboxInlineGraceMs } from '@paygraph/shared/limits';
 
 /** Payments one createPayments request may carry. */
 export const bulkPaymentsMax = 1_000;
 
 /** How long the relay leaves a fresh cross-shard payment to the request that made it. */
-export const inlineGraceMs = 5_000;
+export const inlineGraceMs = outboxInlineGraceMs;
 
 /**
  * A payment is one local transaction on the payer's shard: debit the payer and credit the

@@ -12,6 +12,7 @@ import { paymentCreditSpec, paymentReversalSpec, refundCreditSpec, refundDebitSp
 import { shardOfAccount } from './accounts';
 import { relayBacklog, relayLagSeconds } from '@paygraph/shared/metrics';
 import { log } from '@paygraph/shared/log';
+import { completeSweepById } from './sweep';
 
 /** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */
 export const relayBatchSizeMax = 100;
@@ -29,6 +30,7 @@ export const relayBacklogCountMax = 10_000;
 export async function runOutboxStep(shards: ShardSet, home: Shard, id: string, now: () => Date): Promise<void> {
   const row = await outboxById(home.db, id);
   if (!row || row.status === 'DONE') return;
+  if (row.step === 'SWEEP_CREDIT') return completeSweepById(shards, home, id, now);
   if (row.step === 'PAYMENT_CREDIT') {
     const [payment] = await paymentsByIds(home.db, [id]);
     assert(payment, `outbox row ${id} has no payment`);

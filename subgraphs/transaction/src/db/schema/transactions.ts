@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, date, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, varchar } from 'drizzle-orm/mysql-core';
+import { bigint, char, date, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar } from 'drizzle-orm/mysql-core';
 
 /**
  * The transaction subgraph's tables. They live in the same database as the ledger on each
@@ -156,7 +156,7 @@ export const idempotencyKeys = mysqlTable(
   (t) => [primaryKey({ columns: [t.anchorId, t.callerId, t.idempotencyKey] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
 
-export const outboxSteps = ['PAYMENT_CREDIT', 'REFUND_DEBIT'] as const;
+export const outboxSteps = ['PAYMENT_CREDIT', 'REFUND_DEBIT', 'SWEEP_CREDIT'] as const;
 export const outboxStatuses = ['PENDING', 'DONE'] as const;
 
 /**
@@ -176,6 +176,29 @@ export const transferOutbox = mysqlTable(
   (t) => [index('transfer_outbox_due_idx').on(t.status, t.nextAttemptAt)],
 );
 
+/**
+ * Money a withdrawal moved from one of the merchant's stripes to its home row
+ * (services/sweep.ts), on the stripe's shard: debited there into clearing with its outbox row
+ * in one transaction, credited on the home shard, then SUCCEEDED. One per withdrawal and
+ * stripe, so a replayed withdrawal finds its sweeps.
+ */
+export const sweeps = mysqlTable(
+  'sweeps',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    withdrawalId: varchar('withdrawal_id', { length: 33 }).notNull(),
+    merchantAccountId: varchar('merchant_account_id', { length: 33 }).notNull(),
+    stripeAccountId: varchar('stripe_account_id', { length: 33 }).notNull(),
+    amount: money('amount'),
+    currency: char('currency', { length: 3 }).notNull(),
+    status: mysqlEnum('status', paymentStatuses).notNull(),
+    createdAt: moment('created_at'),
+    completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
+  },
+  (t) => [uniqueIndex('sweeps_withdrawal_stripe_uq').on(t.withdrawalId, t.stripeAccountId), index('sweeps_status_idx').on(t.status)],
+);
+
+export type SweepRow = typeof sweeps.$inferSelect;
 export type PaymentRow = typeof payments.$inferSelect;
 export type RefundRow = typeof refunds.$inferSelect;
 export type ExternalTransferRow = typeof externalTransfers.$inferSelect;

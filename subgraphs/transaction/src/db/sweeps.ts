@@ -1,0 +1,30 @@
+import { and, eq, inArray } from 'drizzle-orm';
+import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { DeferredInserts } from '@paygraph/shared/db/deferred';
+import { sweeps, type SweepRow } from './schema/transactions';
+
+/** Written with its posting and its outbox row, at the end of the posting transaction. */
+export function deferSweep(deferred: DeferredInserts, row: typeof sweeps.$inferInsert): void {
+  deferred.add(sweeps, row);
+}
+
+export async function sweepsByIds(db: Executor, ids: readonly string[]): Promise<SweepRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(sweeps).where(inArray(sweeps.id, [...ids]));
+}
+
+/** The sweep a withdrawal made from a stripe: at most one (unique withdrawal and stripe). */
+export async function sweepOf(db: Executor, withdrawalId: string, stripeAccountId: string): Promise<SweepRow | undefined> {
+  const rows = await db.select().from(sweeps).where(and(eq(sweeps.withdrawalId, withdrawalId), eq(sweeps.stripeAccountId, stripeAccountId)));
+  return rows[0];
+}
+
+export async function finishSweep(tx: Tx, id: string, now: Date): Promise<void> {
+  await tx.update(sweeps).set({ status: 'SUCCEEDED', completedAt: now }).where(eq(sweeps.id, id));
+}
+
+/** Sweeps debited on this shard and not yet completed: money in clearing until their credit lands. */
+export async function processingSweeps(db: Executor): Promise<SweepRow[]> {
+  return db.select().from(sweeps).where(eq(sweeps.status, 'PROCESSING'));
+}

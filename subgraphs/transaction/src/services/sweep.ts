@@ -1,0 +1,135 @@
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { newId, parseId } from '@paygraph/shared/ids';
+import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
+import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { readStripes } from '@paygraph/shared/ledger/stripes';
+import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import { assert, unreachable } from '@paygraph/shared/result';
+import type { SweepRow } from '../db/schema/transactions';
+import { deferOutbox, takeOutbox } from '../db/outbox';
+import { deferSweep, finishSweep, sweepOf, sweepsByIds } from '../db/sweeps';
+import { sweepCreditSpec, sweepDebitSpec } from '../domain/legs';
+import { planSweeps } from '../domain/sweep-plan';
+import { hitFailpoint } from './failpoints';
+import { shardOfAccount } from './accounts';
+import { outboxInlineGraceMs } from '@paygraph/shared/limits';
+
+/**
+ * Payouts across stripes. A merchant is paid on the stripe of each payer's shard and settles
+ * there, so its available money is spread over its stripes; a withdrawal pays out from the
+ * home row only. When the home row is short, the withdrawal first sweeps what it lacks from
+ * the other stripes to the home row, each sweep a cross-shard movement like a payment's:
+ *
+ *   stripe's shard: BEGIN; stripe.available −x, clearing +x; sweep PROCESSING; outbox row; COMMIT
+ *   home shard:     BEGIN; clearing −x, home.available +x (dedupe "<sweep>:credit"); COMMIT
+ *   stripe's shard: BEGIN; outbox row DONE (under its lock), sweep SUCCEEDED; COMMIT
+ *
+ * The credit is tried inline; a process that dies after the debit leaves the outbox row to
+ * the relay, which completes it exactly once (the credit's dedupe key, the row's lock). A
+ * sweep is keyed by (withdrawal, stripe): its debit's dedupe key is "<withdrawal>:sweep:<stripe>",
+ * so a replayed withdrawal finds its sweeps instead of making new ones. Only a withdrawal
+ * sweeps: money left on a stripe stays there for the refunds of its payments.
+ */
+export interface MerchantStripe {
+  id: string;
+  shard: Shard;
+  available: bigint;
+}
+
+/**
+ * The merchant's stripes other than its home row, with their available balances (unlocked),
+ * read only from the shards its stripe directory names (ledger/stripes.ts). A shard that
+ * cannot be reached throws ShardUnavailable: the withdrawal then answers SHARD_UNAVAILABLE
+ * before any money has moved, rather than paying out part of what was asked.
+ */
+export async function otherStripes(shards: ShardSet, merchant: AccountRow): Promise<MerchantStripe[]> {
+  const found = await readStripes(shards, [merchant]);
+  return found.filter(({ row }) => row.parentId === merchant.id).map(({ shard, row }) => ({ id: row.id, shard, available: row.available }));
+}
+
+/**
+ * Brings `needed` more to the merchant's home row from its other stripes, for withdrawal
+ * `withdrawalId`, and answers how much arrived. The stripes are all read first, so a stripe on
+ * an unreachable shard throws ShardUnavailable before anything is moved.
+ */
+export async function sweepForWithdrawal(
+  shards: ShardSet, merchant: AccountRow, withdrawalId: string, needed: bigint, now: () => Date,
+): Promise<bigint> {
+  const stripes = await otherStripes(shards, merchant);
+  let arrived = 0n;
+  for (const part of planSweeps(stripes.map((s) => ({ id: s.id, available: s.available })), needed)) {
+    const stripe = stripes.find((s) => s.id === part.stripeId)!;
+    const sweep = await debitStripe(shards, stripe.shard, merchant, withdrawalId, part.stripeId, part.amount, now);
+    if (!sweep) continue;
+    hitFailpoint('sweep-after-debit');
+    await completeSweep(shards, stripe.shard, sweep, now);
+    arrived += sweep.amount;
+  }
+  return arrived;
+}
+
+/** The first half, on the stripe's shard: null when the stripe no longer holds the amount. */
+async function debitStripe(
+  shards: ShardSet, shard: Shard, merchant: AccountRow, withdrawalId: string, stripeId: string, amount: bigint, now: () => Date,
+): Promise<SweepRow | null> {
+  const logical = parseId('account', stripeId)!.shard;
+  const id = newId('sweep', logical);
+  const clearing = await systemAccountId(shards, shard, 'CLEARING', merchant.currency);
+  const at = now();
+  const spec = sweepDebitSpec({ id, currency: merchant.currency, amount }, newId('posting', logical), withdrawalId, stripeId, clearing);
+  return postOne<SweepRow | null>(shard, {
+    spec,
+    finish: async (tx, outcome: PostingOutcome, _accounts, deferred) => {
+      switch (outcome.status) {
+        case 'APPLIED': {
+          const row: SweepRow = {
+            id, withdrawalId, merchantAccountId: merchant.id, stripeAccountId: stripeId, amount, currency: merchant.currency,
+            status: 'PROCESSING', createdAt: at, completedAt: null,
+          };
+          deferSweep(deferred, row);
+          deferOutbox(deferred, id, 'SWEEP_CREDIT', at, new Date(at.getTime() + outboxInlineGraceMs));
+          return row;
+        }
+        case 'DUPLICATE': {
+          const existing = await sweepOf(tx, withdrawalId, stripeId);
+          assert(existing, `sweep posting of ${withdrawalId} on ${stripeId} has no sweep`);
+          return existing;
+        }
+        case 'REJECTED':
+          // A refund took the money between the read and the lock: this stripe gives nothing.
+          return null;
+        default:
+          return unreachable(outcome);
+      }
+    },
+    at,
+  }, { now: () => at });
+}
+
+/**
+ * The home row's half, then the completion on the stripe's shard under the outbox row's lock.
+ * Safe to run any number of times, from the withdrawal and from any relay replica.
+ */
+export async function completeSweep(shards: ShardSet, shard: Shard, sweep: SweepRow, now: () => Date): Promise<void> {
+  const home = shardOfAccount(shards, sweep.merchantAccountId);
+  const homeClearing = await systemAccountId(shards, home, 'CLEARING', sweep.currency);
+  const homeLogical = parseId('account', sweep.merchantAccountId)!.shard;
+  const credit = sweepCreditSpec({ id: sweep.id, currency: sweep.currency, amount: sweep.amount }, newId('posting', homeLogical), homeClearing, sweep.merchantAccountId);
+  const outcome = await postOne<PostingOutcome>(home, { spec: credit, finish: async (_tx, o) => o }, { now });
+  // A completion posting is never refused (closed or frozen home rows take it): the money must not stay in clearing.
+  assert(outcome.status !== 'REJECTED', `credit of sweep ${sweep.id} was refused`);
+  await postOne<void>(shard, {
+    prepare: async (tx) => {
+      if (await takeOutbox(tx, sweep.id)) await finishSweep(tx, sweep.id, now());
+      return { proceed: false, result: undefined };
+    },
+    finish: async () => undefined,
+  }, { now });
+}
+
+/** The relay's entry: the sweep behind an outbox row of this shard. */
+export async function completeSweepById(shards: ShardSet, shard: Shard, id: string, now: () => Date): Promise<void> {
+  const [sweep] = await sweepsByIds(shard.db, [id]);
+  assert(sweep, `outbox row ${id} has no sweep`);
+  await completeSweep(shards, shard, sweep, now);
+}

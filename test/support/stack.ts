@@ -60,10 +60,12 @@ export interface StackOptions extends ReplicaOptions {
   tokens?: TokenSettings;
   /** What the transaction subgraph's main.ts would read from the environment (AMOUNT_MAX, HOLD_TTL_SECONDS); its defaults otherwise. */
   transaction?: Partial<TransactionSettings>;
+  /** The databases every subgraph uses (say, one shard's URL through a TCP proxy); testShards() by default. The stack closes them on stop. */
+  shards?: ShardSet;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const shards = testShards();
+  const shards = options.shards ?? testShards();
   const tokens = options.tokens ?? testTokens();
   const trusts = testTrusts();
   const subgraphs: Record<'account' | 'transaction' | 'settlement', SubgraphServer> = {

@@ -53,6 +53,14 @@ export class ShardBreaker {
   }
 
   /**
+   * A fresh connection could not be opened within shardConnectTimeoutMs: what a failed probe
+   * would tell (and each such attempt cost a client that long), so the breaker opens now.
+   */
+  unreachable(detail: string): void {
+    this.open(detail);
+  }
+
+  /**
    * A statement is taking long: a lock wait, or a dead link. One probe at a time tells them
    * apart; a failed one opens the breaker (and fails the statements waiting on the shard).
    */

@@ -160,10 +160,15 @@ export class ShardPool {
     }
   }
 
-  /** Counts an unreachability failure in the breaker (not our own acquire timeout or refusal) and maps it. */
+  /**
+   * Counts an unreachability failure in the breaker (not our own acquire timeout or refusal) and
+   * maps it. A connect timeout opens the breaker at once (see isConnectTimeout).
+   */
   private failure(error: unknown): unknown {
     if (!(error instanceof ShardUnavailable) && isShardUnreachable(error)) {
-      this.breaker.failed(error instanceof Error ? error.message : String(error));
+      const detail = error instanceof Error ? error.message : String(error);
+      if (isConnectTimeout(error)) this.breaker.unreachable(detail);
+      else this.breaker.failed(detail);
     }
     return asShardUnavailable(this.name, error);
   }
@@ -216,6 +221,18 @@ export class ShardPool {
       else opening.then((late) => late.destroy(), () => {});
     }
   }
+}
+
+/**
+ * mysql2's connectTimeout (or the kernel's) expired while opening a connection. Unlike a refusal
+ * or a reset, which cost nothing, each one held its caller shardConnectTimeoutMs; counting three
+ * of them before opening would make three clients wait that long, and the next request on a pool
+ * that had no open connection left (after the shard came back and failed again, say) would wait
+ * it again instead of failing fast.
+ */
+function isConnectTimeout(error: unknown): boolean {
+  const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };
+  return code === 'ETIMEDOUT' && syscall === 'connect';
 }
 
 /**

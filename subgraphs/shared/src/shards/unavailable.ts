@@ -18,7 +18,9 @@ export class ShardUnavailable extends Error {
 
 /**
  * Error codes from mysql2 and Node's sockets that mean the shard, not the statement, failed.
- * ER_CON_COUNT_ERROR is "Too many connections" (1040).
+ * ER_CON_COUNT_ERROR is "Too many connections" (1040) and ER_USER_LIMIT_REACHED the user's own
+ * max_user_connections (1226): the server is there but takes no connection of ours now, which a
+ * client can only wait out, like an unreachable one.
  */
 const unreachableCodes: ReadonlySet<string> = new Set([
   'ECONNREFUSED',
@@ -30,6 +32,7 @@ const unreachableCodes: ReadonlySet<string> = new Set([
   'PROTOCOL_CONNECTION_LOST',
   'PROTOCOL_SEQUENCE_TIMEOUT',
   'ER_CON_COUNT_ERROR',
+  'ER_USER_LIMIT_REACHED',
 ]);
 
 /** How deep the `cause` chain is followed: drizzle wraps the driver's error in its own. */

@@ -137,6 +137,12 @@ describe('a blackholed shard', () => {
       console.log(`a new connection to the blackholed shard failed after ${Math.round(result.ms)} ms`);
       expect(result.ms).toBeLessThan(answerWithinMs);
       unavailableOf(result.error);
+      // The connect timeout opened the breaker at once: the next request has no connection to
+      // reuse either, and must not wait for a connect timeout of its own.
+      expect(fresh.all[1]!.pool.state).not.toBe('closed');
+      const next = await timed(() => selectOne(fresh.all[1]!));
+      expect(next.ms).toBeLessThan(fastFailMs);
+      expectNoAddress(unavailableOf(next.error));
     } finally {
       await fresh.close();
     }
@@ -169,6 +175,45 @@ describe('a shard that resets connections', () => {
     expect(faulted.pool.state).not.toBe('closed');
     proxy.setMode('pass');
     expect(await untilClosed(faulted, recoveryWithinMs)).toBeLessThan(recoveryWithinMs);
+  });
+});
+
+describe('a server that takes no more connections of ours', () => {
+  // Named after this run's database: user names are server-wide, and runs share the server.
+  const database = new URL(urls[0]!).pathname.slice(1);
+  const user = `${database}_limited`;
+
+  afterAll(async () => {
+    await rawRows(healthy.db, `DROP USER IF EXISTS '${user}'@'%'`);
+  });
+
+  it('answers ShardUnavailable for the user\'s connection limit (1226), as for "Too many connections" (1040)', async () => {
+    // A user allowed one connection stands in for a server at max_connections: provoking 1040
+    // itself would take every connection of the server the other tests share.
+    const target = new URL(urls[0]!);
+    await rawRows(healthy.db, `DROP USER IF EXISTS '${user}'@'%'`);
+    await rawRows(healthy.db, `CREATE USER '${user}'@'%' WITH MAX_USER_CONNECTIONS 1`);
+    await rawRows(healthy.db, `GRANT SELECT ON \`${database}\`.* TO '${user}'@'%'`);
+    target.username = user;
+    target.password = '';
+    const limited = openShards({ urls: target.toString(), poolSize: 2 });
+    const shard = limited.all[0]!;
+    try {
+      const held = await shard.pool.getConnection();
+      try {
+        const refused = await timed(() => selectOne(shard));
+        expect(refused.ms).toBeLessThan(answerWithinMs);
+        const error = unavailableOf(refused.error);
+        expect(error.detail).toMatch(/max_user_connections/);
+        expect(error.message).not.toContain(user);
+      } finally {
+        held.release();
+      }
+      // The connection we held is free again: the shard answers.
+      await expect(selectOne(shard)).resolves.toBeUndefined();
+    } finally {
+      await limited.close();
+    }
   });
 });
 

@@ -21,10 +21,10 @@ import { describeError, describeShards, ensureMysql, type MysqlServer } from './
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
-/** How long one process may take to answer GET /health with 200 after it is spawned. */
+/** How long one process may take to answer GET /health/ready with 200 after it is spawned. */
 const healthWaitTimeoutMs = 60_000;
 const healthPollIntervalMs = 250;
-/** How long one GET /health may take before it counts as a failed poll. */
+/** How long one GET /health/ready may take before it counts as a failed poll. */
 const healthRequestTimeoutMs = 2_000;
 /** How long a process may take to exit after SIGTERM before it gets SIGKILL. */
 const stopGraceMs = 10_000;
@@ -189,7 +189,7 @@ function hasExited(child: ChildProcess): boolean {
 
 async function isHealthy(port: number): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(healthRequestTimeoutMs) });
+    const response = await fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(healthRequestTimeoutMs) });
     return response.status === 200;
   } catch {
     return false;
@@ -279,7 +279,7 @@ async function printWelcome(port: number, secret: { secret: string; generated: b
     `  GraphQL     http://${base}/graphql`,
     `  Explorer    http://${base}/graphql  (open in a browser)`,
     `  WebSocket   ws://${base}/graphql  (subscriptions, graphql-ws)`,
-    `  Health      http://${base}/health`,
+    `  Health      http://${base}/health/ready`,
     `  Metrics     http://${base}/metrics`,
     '',
     `Operator token (valid ${tokenLifetimeSeconds / 3600} h), send as "Authorization: Bearer <token>":`,

@@ -67,6 +67,14 @@ export const auditLogBufferBytesMax = 16_777_216;
 /** Characters kept of free text (description, reason, externalRef, user agent) in an audit record. */
 export const auditTextCharsMax = 256;
 
-/** Keep-alive connections the gateway holds to each subgraph, and how long one call may take. */
+/** Keep-alive connections the gateway holds to each subgraph. */
 export const subgraphConnectionsMax = 64;
-export const subgraphRequestTimeoutMs = 30_000;
+/**
+ * How long one call to a subgraph may take (undici's headers and body timeouts) before the
+ * gateway answers SUBGRAPH_UNAVAILABLE, retryable: well under a client's usual 10 s. A healthy
+ * subgraph answers sooner even when it must give up: an unreachable shard answers
+ * SHARD_UNAVAILABLE within the contract's 3 s (a dead link is found within
+ * shardStatementProbeAfterMs + shardProbeTimeoutMs), and a row lock held elsewhere LOCK_TIMEOUT
+ * within lockWaitSeconds plus a merged batch's lone retry (lockRetryWaitSeconds), 3 s.
+ */
+export const subgraphRequestTimeoutMs = 5_000;

@@ -179,15 +179,21 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     stopOnTerminationSignals: false,
   });
   await apollo.start();
+  const ready = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const checks = await probeSubgraphs(urls);
+    const serving = checks.filter((c) => c.ok);
+    const status = serving.length === checks.length && checks.every((c) => c.status === 'ready') ? 'ready' : serving.length > 0 ? 'degraded' : 'unavailable';
+    sendJson(res, serving.length > 0 ? 200 : 503, { service: 'gateway', status, subgraphs: checks });
+  };
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     context: (req) => buildContext(req, tokens),
     screen: security.screen,
     routes: {
-      '/health': async (_req, res) => {
-        const checks = await probeSubgraphs(urls);
-        sendJson(res, checks.every((c) => c.ok) ? 200 : 503, { service: 'gateway', subgraphs: checks });
-      },
+      '/health/live': (_req, res) => sendJson(res, 200, { service: 'gateway', status: 'live' }),
+      '/health/ready': ready,
+      // The first health path, kept for scripts and orchestrators that ask it: the same as ready.
+      '/health': ready,
       '/metrics': async (_req, res) => {
         const text = await metrics.render();
         res.writeHead(200, { 'content-type': metrics.contentType });
@@ -230,16 +236,33 @@ function parseAmountsAsSubgraphsDo(schema: GraphQLSchema): void {
   amount.parseLiteral = AmountScalar.parseLiteral;
 }
 
-/** Healthy only when every subgraph answers and reports every one of its shards healthy. */
-async function probeSubgraphs(urls: SubgraphUrls): Promise<Array<{ subgraph: string; ok: boolean; detail: unknown }>> {
+interface SubgraphCheck {
+  subgraph: string;
+  /** The subgraph can serve something (its /health/ready answered 200). */
+  ok: boolean;
+  /** Its own readiness (ready, degraded, unavailable), or unreachable when it did not answer. */
+  status: string;
+  /** Its shards that do not answer, by database name. */
+  down: string[];
+}
+
+/**
+ * The gateway is ready while any subgraph can serve anything: one down shard, or one down
+ * subgraph, degrades the operations that need it and no others. The subgraphs' answers name
+ * shards by database only; an unreachable subgraph's error (its address) goes to the log.
+ */
+async function probeSubgraphs(urls: SubgraphUrls): Promise<SubgraphCheck[]> {
   return Promise.all(
     subgraphNames.map(async (name) => {
-      const healthUrl = urls[name].replace(/\/graphql$/, '/health');
+      const readyUrl = urls[name].replace(/\/graphql$/, '/health/ready');
       try {
-        const response = await withTimeout(fetch(healthUrl), healthProbeTimeoutMs);
-        return { subgraph: name, ok: response.status === 200, detail: await response.json() };
+        const response = await withTimeout(fetch(readyUrl), healthProbeTimeoutMs);
+        const body = (await response.json()) as { status?: unknown; down?: unknown };
+        const down = Array.isArray(body.down) ? body.down.filter((d): d is string => typeof d === 'string') : [];
+        return { subgraph: name, ok: response.status === 200, status: typeof body.status === 'string' ? body.status : 'unknown', down };
       } catch (error) {
-        return { subgraph: name, ok: false, detail: error instanceof Error ? error.message : String(error) };
+        log().error({ err: error }, `health probe of subgraph ${name} failed`);
+        return { subgraph: name, ok: false, status: 'unreachable', down: [] };
       }
     }),
   );

@@ -120,6 +120,10 @@ describe('gateway', () => {
       expect(answer.status).toBe(200);
       expect(answer.data ?? null).toBeNull();
       expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', response: { status: 401 } });
+      // Clear without naming where the subgraph lives: no URL, host or port in the answer.
+      const subgraph = new URL(stack.subgraphUrls.account);
+      expect(JSON.stringify(answer)).not.toContain(subgraph.host);
+      expect(answer.errors?.[0]?.extensions?.response).toEqual({ status: 401, statusText: expect.any(String) });
       // The same gateway's calls to the other subgraphs still work.
       const payment = await gql(`http://127.0.0.1:${port}/graphql`, 'query { payment(id: "pay_00000000000000000000000000_00") { id } }', {},
         await token(unique('op'), 'operator'));

@@ -52,8 +52,13 @@ export const mysqlMaxConnectionsDefault = 151;
 /** The most connections a full `npm test` run holds at once (measured peak, rounded up), budgeted beside two stacks. */
 export const testRunConnectionsMax = 50;
 
-/** How long a statement waits for a row lock before MariaDB gives up (error 1205). */
-export const lockWaitSeconds = 5;
+/**
+ * How long a statement waits for a row lock before MariaDB gives up (error 1205), answered
+ * LOCK_TIMEOUT (retryable). With a merged batch's lone retry (lockRetryWaitSeconds) a lock-bound
+ * request answers within about 3 s, well under the gateway's subgraphRequestTimeoutMs (5 s), so
+ * the client learns LOCK_TIMEOUT and not that the service did not answer.
+ */
+export const lockWaitSeconds = 2;
 /**
  * When a merged batch gave up on a lock, each of its postings is tried again alone with this
  * shorter wait: the batch has waited lockWaitSeconds already, and the one whose row is held

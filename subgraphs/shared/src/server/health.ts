@@ -1,19 +1,64 @@
 import { sql } from 'drizzle-orm';
-import type { ShardSet } from '../shards/pool';
+import type { Shard, ShardSet } from '../shards/pool';
 import { healthProbeTimeoutMs } from '../limits';
+import { log } from '../log';
 
-/** Each shard answers SELECT 1 within healthProbeTimeoutMs, or the probe names it. */
-export async function probeShards(shards: ShardSet): Promise<Array<{ shard: string; ok: boolean; error?: string }>> {
-  return Promise.all(
-    shards.all.map(async (shard) => {
-      try {
-        await withTimeout(shard.db.execute(sql`SELECT 1`), healthProbeTimeoutMs);
-        return { shard: shard.name, ok: true };
-      } catch (error) {
-        return { shard: shard.name, ok: false, error: error instanceof Error ? error.message : String(error) };
-      }
-    }),
-  );
+/**
+ * What a process knows of one shard: it answers (up), it does not (down), or its circuit breaker
+ * is open (or half-open, probing), in which case the shard is not asked again here.
+ */
+export type ShardHealthState = 'up' | 'down' | 'breaker-open';
+
+export interface ShardHealth {
+  shard: string;
+  state: ShardHealthState;
+  /** state === 'up', for readers of the first /health format. */
+  ok: boolean;
+  /** Why a probe failed, for the log only: it may name hosts and users. */
+  error?: string;
+}
+
+/** Each shard answers SELECT 1 within healthProbeTimeoutMs, or the probe says why not; an open breaker is not probed. */
+export async function probeShards(shards: ShardSet): Promise<ShardHealth[]> {
+  return Promise.all(shards.all.map(probeShard));
+}
+
+async function probeShard(shard: Shard): Promise<ShardHealth> {
+  if (shard.pool.state !== 'closed') return { shard: shard.name, state: 'breaker-open', ok: false };
+  try {
+    await withTimeout(shard.db.execute(sql`SELECT 1`), healthProbeTimeoutMs);
+    return { shard: shard.name, state: 'up', ok: true };
+  } catch (error) {
+    const state = shard.pool.state === 'closed' ? 'down' : 'breaker-open';
+    return { shard: shard.name, state, ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** ready: every shard up; degraded: some up (operations on the others answer SHARD_UNAVAILABLE); unavailable: none. */
+export type Readiness = 'ready' | 'degraded' | 'unavailable';
+
+export interface ReadinessReport {
+  service: string;
+  status: Readiness;
+  /** The shards that do not answer now, by database name. */
+  down: string[];
+  shards: Array<Pick<ShardHealth, 'shard' | 'state' | 'ok'>>;
+}
+
+/**
+ * A subgraph can serve while any of its shards answers: /health/ready (and /health) answer 200
+ * then, naming the down shards, and 503 only when it can serve nothing. Probe errors go to the
+ * log, never into the answer (they name hosts and users).
+ */
+export async function readiness(service: string, shards: ShardSet): Promise<{ httpStatus: number; report: ReadinessReport }> {
+  const probed = await probeShards(shards);
+  for (const failed of probed.filter((s) => s.error !== undefined)) log().error({ err: failed.error }, `health probe of ${failed.shard} failed`);
+  const down = probed.filter((s) => !s.ok).map((s) => s.shard);
+  const status: Readiness = down.length === 0 ? 'ready' : down.length < probed.length ? 'degraded' : 'unavailable';
+  return {
+    httpStatus: status === 'unavailable' ? 503 : 200,
+    report: { service, status, down, shards: probed.map(({ shard, state, ok }) => ({ shard, state, ok })) },
+  };
 }
 
 export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -15,7 +15,7 @@ import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
 import { isProduction } from '../config';
 import { createGraphQLHttpServer, sendJson } from './http';
-import { probeShards } from './health';
+import { readiness } from './health';
 import { collectProcessDefaults, processRegistry } from '../metrics';
 import { log } from '../log';
 
@@ -80,6 +80,10 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
   collectProcessDefaults();
   // Who the gateway said is calling, per request: set by authenticate, read by context.
   const identities = new WeakMap<http.IncomingMessage, Identity>();
+  const ready = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const { httpStatus, report } = await readiness(options.name, options.shards);
+    sendJson(res, httpStatus, report);
+  };
   const http = createGraphQLHttpServer<BaseSubgraphContext>({
     apollo,
     authenticate: async (req) => {
@@ -93,13 +97,12 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
       return options.extendContext({ identity, shards: options.shards }, req);
     },
     routes: {
-      // Open to anyone who can reach the port: up or down per shard and nothing else (the
-      // errors behind a failed probe go to the log, since they name hosts and users).
-      '/health': async (_req, res) => {
-        const shards = await probeShards(options.shards);
-        for (const failed of shards.filter((s) => !s.ok)) log().error({ err: failed.error }, `health probe of ${failed.shard} failed`);
-        sendJson(res, shards.every((s) => s.ok) ? 200 : 503, { service: options.name, shards: shards.map(({ shard, ok }) => ({ shard, ok })) });
-      },
+      // Open to anyone who can reach the port: the state of each shard by database name and
+      // nothing else (a failed probe's error goes to the log, since it names hosts and users).
+      '/health/live': (_req, res) => sendJson(res, 200, { service: options.name, status: 'live' }),
+      '/health/ready': ready,
+      // The first health path, kept for scripts and orchestrators that ask it: the same as ready.
+      '/health': ready,
       // Open like /health, to whatever can reach the internal port (a Prometheus scraper):
       // counts by shard, outcome and error kind, never an id, amount or client's text (SECURITY.md).
       '/metrics': async (_req, res) => {

@@ -122,10 +122,10 @@ describe('a request without the gateway\'s secret', () => {
       const response = await fetch(stack.subgraphUrls[name].replace(/\/graphql$/, '/health'));
       expect(response.status, name).toBe(200);
       const body = (await response.json()) as { service: string; shards: Array<Record<string, unknown>> };
-      expect(Object.keys(body).sort()).toEqual(['service', 'shards']);
-      expect(body.service).toBe(name);
+      expect(Object.keys(body).sort()).toEqual(['down', 'service', 'shards', 'status']);
+      expect(body).toMatchObject({ service: name, status: 'ready', down: [] });
       expect(body.shards.length).toBe(stack.shards.all.length);
-      for (const shard of body.shards) expect(shard).toEqual({ shard: expect.any(String), ok: true });
+      for (const shard of body.shards) expect(shard).toEqual({ shard: expect.any(String), state: 'up', ok: true });
     }
   });
 });

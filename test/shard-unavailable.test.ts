@@ -1,0 +1,325 @@
+import http from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import mysql from 'mysql2/promise';
+import { eq } from 'drizzle-orm';
+import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
+import { listen } from '@paygraph/shared/server/http';
+import { payments } from '@paygraph/transaction/db/schema/transactions';
+import { createGateway } from '../gateway/src/server';
+import { subgraphRequestTimeoutMs } from '../gateway/src/limits';
+import { startGuardedGateway, type GuardedGateway } from '../gateway/test/support/guarded-gateway';
+import { startStack, type Stack } from './support/stack';
+import { detailDocs, moneyKit, moneyDocs, type Answer, type MoneyKit } from './support/money';
+import { gql } from './support/graphql';
+import { testTokens, testTrusts, token, unique } from './support/env';
+import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
+
+/**
+ * The whole system with one shard's database behind a TCP proxy (support/tcp-proxy.ts): what a
+ * client sees while that shard is blackholed (answers, fail-fast, health, the retry that
+ * answers the final outcome), and what it sees while a subgraph does not answer at all.
+ */
+const urls = (process.env.MYSQL_SHARDS ?? '').split(',');
+const faultedIndex = 1;
+/** The contract: an operation that needs an unreachable shard answers within 3 s. */
+const answerWithinMs = 3_000;
+/** An open breaker answers without a network wait; the rest is the gateway and the subgraph under load. */
+const fastFailMs = 1_000;
+/** Service returns within this of the shard's recovery. */
+const recoveryWithinMs = 5_000;
+/** A client's usual timeout: the gateway must answer well before it. */
+const clientTimeoutMs = 10_000;
+
+let proxy: TcpProxy;
+let shards: ShardSet;
+let stack: Stack;
+let production: GuardedGateway;
+let kit: MoneyKit;
+/** Accounts on the faulted shard and on a healthy one (two there, funded, for a local payment). */
+let onFaulted: string;
+let healthyPayer: string;
+let healthyPayee: string;
+
+beforeAll(async () => {
+  proxy = await startTcpProxy(targetOf(urls[faultedIndex]!));
+  shards = openShards({ urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','), poolSize: 4 });
+  stack = await startStack({ shards });
+  // The same subgraphs behind a gateway in production mode: no stack traces, no suggestions.
+  const auditLogFile = join(mkdtempSync(join(tmpdir(), 'paygraph-unavailable-')), 'audit.jsonl');
+  production = await startGuardedGateway(stack, { production: true, security: { auditShards: null, redisUrl: null, auditLogFile } });
+  kit = await moneyKit(stack);
+  onFaulted = await kit.open(unique('faulted'), { physical: faultedIndex });
+  healthyPayer = await kit.open(unique('healthy-payer'), { physical: 0 });
+  healthyPayee = await kit.open(unique('healthy-payee'), { physical: 0 });
+  await kit.fund(healthyPayer, '100000');
+});
+
+afterAll(async () => {
+  await production?.stop();
+  await stack?.stop();
+  await proxy?.close();
+});
+
+afterEach(async () => {
+  proxy.setMode('pass');
+  await untilClosed();
+});
+
+function faultedName(): string {
+  return shards.all[faultedIndex]!.name;
+}
+
+/** Waits until the faulted shard's breaker has closed again (its own probe finds the shard). */
+async function untilClosed(): Promise<void> {
+  const faulted = shards.all[faultedIndex]!;
+  const deadline = Date.now() + 10_000;
+  while (faulted.pool.state !== 'closed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(faulted.pool.state).toBe('closed');
+}
+
+/** No address, port, SQL or socket error anywhere in an answer. */
+function expectNothingInternal(answer: unknown): void {
+  const text = JSON.stringify(answer);
+  expect(text).not.toContain(String(proxy.port));
+  expect(text).not.toContain('127.0.0.1');
+  expect(text).not.toContain('mysql://');
+  expect(text).not.toMatch(/\b(select|insert|update)\b/i);
+  expect(text).not.toMatch(/socket|ETIMEDOUT|ECONN|PROTOCOL_/);
+}
+
+function healthUrl(graphqlUrl: string, path: string): string {
+  return graphqlUrl.replace(/\/graphql$/, path);
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<{ ms: number; result: T }> {
+  const started = performance.now();
+  const result = await work();
+  return { ms: performance.now() - started, result };
+}
+
+describe.each([
+  { mode: 'development', gatewayUrl: () => stack.gatewayUrl },
+  { mode: 'production', gatewayUrl: () => production.url },
+])('with one shard blackholed ($mode)', ({ mode, gatewayUrl }) => {
+  const previous = process.env.NODE_ENV;
+  beforeAll(() => {
+    // The subgraphs choose their error answers per request (formatSubgraphError).
+    process.env.NODE_ENV = mode;
+  });
+  afterAll(() => {
+    process.env.NODE_ENV = previous;
+  });
+
+  it('answers SHARD_UNAVAILABLE within 3 s, then fast, without internals; serves the other shards; and heals', async () => {
+    const key = unique('dep-fault');
+    const deposit = (): Promise<Answer> => gql(gatewayUrl(), moneyDocs.deposit, {
+      input: { idempotencyKey: key, accountId: onFaulted, amount: '100', currency: 'USD' },
+    }, kit.operator);
+    proxy.setMode('blackhole');
+    const first = await timed(deposit);
+    console.log(`${mode}: a deposit on the blackholed shard answered after ${Math.round(first.ms)} ms`);
+    expect(first.ms).toBeLessThan(answerWithinMs);
+    expect(first.result.errors?.[0]?.extensions).toMatchObject({ code: 'SHARD_UNAVAILABLE', retryable: true, shard: faultedName() });
+    expectNothingInternal(first.result);
+    if (mode === 'production') expect(JSON.stringify(first.result)).not.toContain('stacktrace');
+
+    // The breaker is open: the next operation on the shard meets no network wait.
+    const again = await timed(() => gql(gatewayUrl(), moneyDocs.getAccount, { id: onFaulted }, kit.operator));
+    console.log(`${mode}: a read with the breaker open answered after ${Math.round(again.ms)} ms`);
+    expect(again.result.errors?.[0]?.extensions).toMatchObject({ code: 'SHARD_UNAVAILABLE', retryable: true, shard: faultedName() });
+    expect(again.ms).toBeLessThan(fastFailMs);
+    expectNothingInternal(again.result);
+
+    // Operations that need only a healthy shard go on: reading a personal account there (one
+    // statement on its own shard), a payment between two of its accounts, and reading it back.
+    const account = await gql(gatewayUrl(), moneyDocs.getAccount, { id: healthyPayee }, kit.operator);
+    expect(account.errors).toBeUndefined();
+    expect(account.data?.account).toMatchObject({ id: healthyPayee, status: 'ACTIVE' });
+    const paid = await gql(gatewayUrl(), detailDocs.createPayment, {
+      input: { idempotencyKey: unique('pay-healthy'), payerAccountId: healthyPayer, payeeAccountId: healthyPayee, amount: '10', currency: 'USD' },
+    }, kit.operator);
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data?.createPayment).toMatchObject({ __typename: 'Payment', paymentStatus: 'SUCCEEDED', route: 'SAME_SHARD' });
+    const read = await gql(gatewayUrl(), detailDocs.paymentDetail, { id: paid.data!.createPayment.id }, kit.operator);
+    expect(read.errors).toBeUndefined();
+    expect(read.data?.payment).toMatchObject({ status: 'SUCCEEDED', amount: '10' });
+
+    // The shard comes back: the same request (same key) answers its final outcome, once.
+    proxy.setMode('pass');
+    const healed = performance.now();
+    let retried = await deposit();
+    while (retried.errors && performance.now() - healed < recoveryWithinMs) {
+      await new Promise((r) => setTimeout(r, 100));
+      retried = await deposit();
+    }
+    console.log(`${mode}: the deposit succeeded ${Math.round(performance.now() - healed)} ms after the shard answered again`);
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data?.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount: '100' });
+    const once = await deposit();
+    expect(once.data?.deposit.id).toBe(retried.data?.deposit.id);
+  });
+});
+
+describe('health with one shard blackholed', () => {
+  it('is live, and ready but degraded naming the down shard, on every subgraph and the gateway; by database name only', async () => {
+    proxy.setMode('blackhole');
+    // Let the shard's breaker find out, as a client's request would.
+    await kit.deposit(onFaulted, '1');
+    for (const [name, url] of Object.entries(stack.subgraphUrls)) {
+      const live = await fetch(healthUrl(url, '/health/live'));
+      expect(live.status, name).toBe(200);
+      expect(await live.json()).toEqual({ service: name, status: 'live' });
+      for (const path of ['/health/ready', '/health']) {
+        const started = performance.now();
+        const ready = await fetch(healthUrl(url, path));
+        expect(performance.now() - started, `${name} ${path}`).toBeLessThan(answerWithinMs);
+        expect(ready.status, `${name} ${path}`).toBe(200);
+        const body = (await ready.json()) as { service: string; status: string; down: string[]; shards: Array<Record<string, unknown>> };
+        expect(body).toMatchObject({ service: name, status: 'degraded', down: [faultedName()] });
+        expect(body.shards).toHaveLength(shards.all.length);
+        for (const shard of body.shards) {
+          const down = shard.shard === faultedName();
+          expect(shard).toEqual({ shard: expect.any(String), state: down ? expect.stringMatching(/^(down|breaker-open)$/) : 'up', ok: !down });
+        }
+        expectNothingInternal(body);
+      }
+    }
+    const live = await fetch(healthUrl(stack.gatewayUrl, '/health/live'));
+    expect(live.status).toBe(200);
+    const ready = await fetch(healthUrl(stack.gatewayUrl, '/health/ready'));
+    expect(ready.status).toBe(200);
+    const body = (await ready.json()) as { status: string; subgraphs: Array<{ subgraph: string; ok: boolean; status: string; down: string[] }> };
+    expect(body.status).toBe('degraded');
+    for (const subgraph of body.subgraphs) expect(subgraph).toEqual({ subgraph: subgraph.subgraph, ok: true, status: 'degraded', down: [faultedName()] });
+    expectNothingInternal(body);
+
+    proxy.setMode('pass');
+    await untilClosed();
+    const back = await fetch(healthUrl(stack.subgraphUrls.account, '/health/ready'));
+    expect(await back.json()).toMatchObject({ status: 'ready', down: [] });
+  });
+});
+
+describe('a cross-shard payment whose payee\'s shard is blackholed after the debit', () => {
+  it('answers PROCESSING or a retryable error; a retry with the same key answers SUCCEEDED, same payment, money moved once', async () => {
+    const payer = await kit.open(unique('near-payer'), { physical: 0 });
+    await kit.fund(payer, '1000');
+    const payee = await kit.open(unique('far-payee'), { physical: faultedIndex });
+    const input = { idempotencyKey: unique('pay-cross'), payerAccountId: payer, payeeAccountId: payee, amount: '700', currency: 'USD' };
+    // A session of our own, straight to the payee's database (not through the proxy), holds the
+    // payee's row: the payment debits its payer, then its credit waits on that lock, and the
+    // shard goes dark under it.
+    const holder = await mysql.createConnection({ uri: urls[faultedIndex]! });
+    let first: Answer;
+    let debited: string | undefined;
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT id FROM accounts WHERE id = ? FOR UPDATE', [payee]);
+      const answering = gql(stack.gatewayUrl, detailDocs.createPayment, { input }, kit.operator);
+      // The payment row appears on the payer's shard when the debit commits.
+      const payerShard = stack.shards.all[0]!;
+      const deadline = performance.now() + 5_000;
+      while (!debited && performance.now() < deadline) {
+        const rows = await payerShard.db.select({ id: payments.id }).from(payments).where(eq(payments.payerAccountId, payer));
+        debited = rows[0]?.id;
+        if (!debited) await new Promise((r) => setTimeout(r, 10));
+      }
+      proxy.setMode('blackhole');
+      first = await answering;
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect(debited, 'the debit committed').toBeDefined();
+    console.log(`the cross-shard payment first answered ${JSON.stringify(first.data?.createPayment ?? first.errors?.[0]?.extensions?.code)}`);
+    expectNothingInternal(first);
+    if (first.errors) {
+      expect(first.errors[0]!.extensions).toMatchObject({ retryable: true });
+      expect(['SHARD_UNAVAILABLE', 'SUBGRAPH_UNAVAILABLE']).toContain(first.errors[0]!.extensions?.code);
+    } else {
+      expect(first.data?.createPayment).toMatchObject({ __typename: 'Payment', id: debited, paymentStatus: 'PROCESSING' });
+    }
+
+    proxy.setMode('pass');
+    await untilClosed();
+    const retry = (): Promise<Answer> => gql(stack.gatewayUrl, detailDocs.createPayment, { input }, kit.operator);
+    let final = await retry();
+    const healed = performance.now();
+    while ((final.errors || final.data?.createPayment.paymentStatus !== 'SUCCEEDED') && performance.now() - healed < recoveryWithinMs) {
+      await new Promise((r) => setTimeout(r, 100));
+      final = await retry();
+    }
+    expect(final.errors).toBeUndefined();
+    expect(final.data?.createPayment).toMatchObject({ __typename: 'Payment', id: debited, paymentStatus: 'SUCCEEDED', route: 'CROSS_SHARD' });
+    expect((await retry()).data?.createPayment).toMatchObject({ id: debited, paymentStatus: 'SUCCEEDED' });
+    // Money moved once: the payer paid 700 and the payee holds 700.
+    expect((await kit.balance(payer)).available).toBe('300');
+    expect((await kit.balance(payee)).available).toBe('700');
+  });
+});
+
+describe('a subgraph that does not answer', () => {
+  it('answers SUBGRAPH_UNAVAILABLE (retryable) after the gateway\'s subgraph timeout, well before a client\'s 10 s, without its address', async () => {
+    const hung = http.createServer(() => {
+      // Never answers.
+    });
+    await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', () => resolve()));
+    const hungPort = (hung.address() as AddressInfo).port;
+    const gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: `http://127.0.0.1:${hungPort}/graphql` }, testTrusts());
+    const port = await listen(gateway.http, 0, '127.0.0.1');
+    try {
+      const { ms, result } = await timed(async () => gql(`http://127.0.0.1:${port}/graphql`, moneyDocs.deposit, {
+        input: { idempotencyKey: unique('dep-hung'), accountId: healthyPayee, amount: '1', currency: 'USD' },
+      }, await token('operator', 'operator')));
+      console.log(`a hung subgraph answered after ${Math.round(ms)} ms (subgraphRequestTimeoutMs ${subgraphRequestTimeoutMs})`);
+      expect(ms).toBeGreaterThanOrEqual(subgraphRequestTimeoutMs - 50);
+      expect(ms).toBeLessThan(subgraphRequestTimeoutMs + 2_000);
+      expect(subgraphRequestTimeoutMs + 2_000).toBeLessThan(clientTimeoutMs);
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true, subgraph: 'transaction' });
+      expect(JSON.stringify(result)).not.toContain(String(hungPort));
+      // The gateway stays ready, degraded: its other subgraphs serve.
+      const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
+      expect(ready.status).toBe(200);
+      const body = (await ready.json()) as { status: string; subgraphs: Array<{ subgraph: string; ok: boolean; status: string }> };
+      expect(body.status).toBe('degraded');
+      expect(body.subgraphs.find((s) => s.subgraph === 'transaction')).toMatchObject({ ok: false, status: 'unreachable' });
+      expect(JSON.stringify(body)).not.toContain(String(hungPort));
+    } finally {
+      gateway.http.closeAllConnections();
+      gateway.http.close();
+      await gateway.stop();
+      hung.closeAllConnections();
+      hung.close();
+    }
+  });
+});
+
+describe('a gateway none of whose subgraphs answers', () => {
+  it('is live, and not ready (503)', async () => {
+    const refused = http.createServer();
+    await new Promise<void>((resolve) => refused.listen(0, '127.0.0.1', () => resolve()));
+    const deadPort = (refused.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => refused.close(() => resolve()));
+    const dead = `http://127.0.0.1:${deadPort}/graphql`;
+    const gateway = await createGateway(testTokens(), { account: dead, transaction: dead, settlement: dead }, testTrusts());
+    const port = await listen(gateway.http, 0, '127.0.0.1');
+    try {
+      expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+      for (const path of ['/health/ready', '/health']) {
+        const ready = await fetch(`http://127.0.0.1:${port}${path}`);
+        expect(ready.status, path).toBe(503);
+        const body = (await ready.json()) as { status: string };
+        expect(body.status).toBe('unavailable');
+        expect(JSON.stringify(body)).not.toContain(String(deadPort));
+      }
+    } finally {
+      gateway.http.closeAllConnections();
+      gateway.http.close();
+      await gateway.stop();
+    }
+  });
+});

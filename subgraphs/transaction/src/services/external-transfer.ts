@@ -3,16 +3,17 @@ import { mayRecordDeposit, mayWrite } from '@paygraph/shared/identity';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
+import { err, type Result } from '@paygraph/shared/result';
 import { deferExternalTransfer, externalTransfersByIds } from '../db/payments';
 import type { ExternalTransferRow } from '../db/schema/transactions';
 import { depositSpec, withdrawalSpec } from '../domain/legs';
-import { fromRejection, type MoneyError } from '../domain/errors';
+import type { MoneyError } from '../domain/errors';
 import { parseExternalTransfer, type ExternalTransferInput } from '../domain/inputs';
 import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount } from './accounts';
 import { claimKey } from './idempotency';
+import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
 import type { ServiceContext } from './context';
@@ -57,26 +58,18 @@ export async function externalTransfer(
   const now = ctx.now();
   return postOne<Result<ExternalTransferRow, MoneyError>>(shard, {
     spec,
-    finish: async (tx, outcome, _accounts, deferred) => {
-      switch (outcome.status) {
-        case 'APPLIED': {
-          const row: ExternalTransferRow = {
-            id, kind, accountId: request.accountId, amount: request.amount, currency: request.currency,
-            status: 'SUCCEEDED', externalRef: request.externalRef, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
-          };
-          deferExternalTransfer(deferred, row);
-          return ok(row);
-        }
-        case 'DUPLICATE': {
-          const [existing] = await externalTransfersByIds(tx, [id]);
-          return ok(existing!);
-        }
-        case 'REJECTED':
-          return err(fromRejection(outcome.rejection));
-        default:
-          return unreachable(outcome);
-      }
-    },
+    finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
+      id,
+      applied: () => {
+        const row: ExternalTransferRow = {
+          id, kind, accountId: request.accountId, amount: request.amount, currency: request.currency,
+          status: 'SUCCEEDED', externalRef: request.externalRef, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
+        };
+        deferExternalTransfer(deferred, row);
+        return row;
+      },
+      existing: async () => (await externalTransfersByIds(tx, [id]))[0],
+    }),
     at: now,
   }, { now: () => now });
 }

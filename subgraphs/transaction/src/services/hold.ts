@@ -8,7 +8,7 @@ import { countMoneyMovement } from '@paygraph/shared/metrics';
 import { deferHold, endHold, holdsByIds, lockHold, reopenHold } from '../db/holds';
 import { paymentsByIds } from '../db/payments';
 import type { HoldRow, PaymentRow } from '../db/schema/transactions';
-import { fromRejection, type MoneyError } from '../domain/errors';
+import type { MoneyError } from '../domain/errors';
 import { decideCapture, decideExpiry, decideVoid, holdExpiresAt } from '../domain/hold-rules';
 import {
   parseCaptureHold, parseCreateHold, parseVoidHold, type CaptureHoldInput, type CreateHoldInput, type VoidHoldInput,
@@ -17,6 +17,7 @@ import { holdCaptureSpec, holdReleaseSpec, holdSpec } from '../domain/legs';
 import { requestHash } from '../domain/request-hash';
 import { readAccounts, shardOfAccount } from './accounts';
 import { claimKey } from './idempotency';
+import { recordOutcome } from './record-outcome';
 import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment';
 import type { ServiceContext } from './context';
 
@@ -70,21 +71,11 @@ async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise
   // lock and answers DUPLICATE, which reads the hold back.
   return postOne<Result<HoldRow, MoneyError>>(shardOfAccount(ctx.shards, payer.id), {
     spec: holdSpec({ id, currency: request.currency, amount: request.amount }, newId('posting', logical), payer.id),
-    finish: async (tx, outcome, _accounts, deferred) => {
-      switch (outcome.status) {
-        case 'APPLIED':
-          deferHold(deferred, row);
-          return ok(row);
-        case 'DUPLICATE': {
-          const [existing] = await holdsByIds(tx, [id]);
-          return ok(existing!);
-        }
-        case 'REJECTED':
-          return err(fromRejection(outcome.rejection));
-        default:
-          return unreachable(outcome);
-      }
-    },
+    finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
+      id,
+      applied: () => (deferHold(deferred, row), row),
+      existing: async () => (await holdsByIds(tx, [id]))[0],
+    }),
     at: now,
   }, { now: () => now });
 }
@@ -148,19 +139,14 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
       return { proceed: true, spec };
     },
     finish: async (tx, outcome, _accounts, deferred) => {
-      switch (outcome.status) {
-        case 'APPLIED':
-          return ok(deferNewPayment(deferred, newPaymentRow(ctx, { id: paymentId, payer: hold.payerAccountId, payee: hold.payeeAccountId,
-            route: route.route, creditAccountId: route.creditAccountId, amount: capturedAmount, currency: hold.currency, description: hold.description }, now)));
-        case 'DUPLICATE':
-          return ok((await paymentsByIds(tx, [paymentId]))[0]!);
-        case 'REJECTED':
-          // The hold stays HELD: a refused capture (the payee closed meanwhile) ends nothing.
-          if (ended) await reopenHold(tx, hold.id);
-          return err(fromRejection(outcome.rejection));
-        default:
-          return unreachable(outcome);
-      }
+      // The hold stays HELD: a refused capture (the payee closed meanwhile) ends nothing.
+      if (outcome.status === 'REJECTED' && ended) await reopenHold(tx, hold.id);
+      return recordOutcome(outcome, {
+        id: paymentId,
+        applied: () => deferNewPayment(deferred, newPaymentRow(ctx, { id: paymentId, payer: hold.payerAccountId, payee: hold.payeeAccountId,
+          route: route.route, creditAccountId: route.creditAccountId, amount: capturedAmount, currency: hold.currency, description: hold.description }, now)),
+        existing: async () => (await paymentsByIds(tx, [paymentId]))[0],
+      });
     },
     at: now,
   }, { now: () => now });

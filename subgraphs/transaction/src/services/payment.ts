@@ -4,18 +4,19 @@ import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
-import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
+import { err, ok, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
 import { deferPayment, paymentsByIds } from '../db/payments';
 import { deferOutbox } from '../db/outbox';
 import type { PaymentRow } from '../db/schema/transactions';
 import { paymentDebitSpec } from '../domain/legs';
-import { fromRejection, type MoneyError } from '../domain/errors';
+import type { MoneyError } from '../domain/errors';
 import { parseCreatePayment, type CreatePaymentInput, type ParsedPayment } from '../domain/inputs';
 import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts, shardOfAccount, stripeFor } from './accounts';
 import { claimKey, claimKeys, type ClaimRequest } from './idempotency';
+import { recordOutcome } from './record-outcome';
 import { CompletionWaits, completePayment } from './relay';
 import { hitFailpoint, type Failpoint } from './failpoints';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
@@ -201,21 +202,12 @@ function debitPayer(
   // dedupe key under the payer's lock and answers DUPLICATE, which reads the payment back.
   return postOne<Result<PaymentRow, MoneyError>>(shard, {
     spec,
-    finish: async (tx, outcome, _accounts, deferred) => {
-      switch (outcome.status) {
-        case 'APPLIED':
-          return ok(deferNewPayment(deferred, newPaymentRow(ctx, { id, payer: payer.id, payee: payee.id, route, creditAccountId,
-            amount: request.amount, currency: request.currency, description: request.description }, now)));
-        case 'DUPLICATE': {
-          const [existing] = await paymentsByIds(tx, [id]);
-          return ok(existing!);
-        }
-        case 'REJECTED':
-          return err(fromRejection(outcome.rejection));
-        default:
-          return unreachable(outcome);
-      }
-    },
+    finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
+      id,
+      applied: () => deferNewPayment(deferred, newPaymentRow(ctx, { id, payer: payer.id, payee: payee.id, route, creditAccountId,
+        amount: request.amount, currency: request.currency, description: request.description }, now)),
+      existing: async () => (await paymentsByIds(tx, [id]))[0],
+    }),
     at: now,
   }, { now: () => now });
 }

@@ -5,10 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { dropScratchDatabases, migrateShards } from '../subgraphs/shared/src/db/migrate';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
+import { typecheck } from './lib/typecheck';
 
 /**
- * `npm test`: finds or starts MySQL, migrates the test shards (paygraph_test_s0..), runs
- * vitest against them with any extra arguments, and exits with vitest's exit code.
+ * `npm test`: typechecks the whole tree (tests included), finds or starts MySQL, migrates
+ * the test shards (paygraph_test_s0..), runs vitest against them with any extra arguments,
+ * and exits with vitest's exit code. A type error fails the run before any test starts.
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 /** Tokens in tests are signed with this unless JWT_SECRET is already set. */
@@ -77,10 +79,17 @@ function testDatabasePrefix(): string {
 }
 
 async function main(): Promise<number> {
+  const typechecked = typecheck(join(repoRoot, 'tsconfig.json'));
   const mysql = await ensureMysql({ databasePrefix: testDatabasePrefix(), log });
   try {
     log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}`);
     await migrate(mysql.shardUrls);
+    const types = await typechecked;
+    if (!types.ok) {
+      console.error(types.output);
+      return 1;
+    }
+    log(`typecheck passed (${(types.ms / 1000).toFixed(1)} s)`);
     return await runVitest(mysql.shardUrls, process.argv.slice(2));
   } finally {
     await mysql.stop();

@@ -1,0 +1,40 @@
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, normalize } from 'node:path';
+
+/** tsc's exit code for "type errors found"; any other failure to run tsc is reported as is. */
+const typeErrorsExitCode = 2;
+/** tsc's output for a tree full of errors still fits; beyond this execFile gives up. */
+const maxOutputBytes = 64 * 1024 * 1024;
+
+export type TypecheckResult = { ok: true; ms: number } | { ok: false; output: string };
+
+/**
+ * Runs `tsc -p <project> --noEmit`. The repository's tsconfig is incremental with its build
+ * info under node_modules/.cache, so an unchanged tree checks in a few seconds. `npm test`
+ * runs this while it finds MySQL and starts vitest only once it has passed.
+ */
+export function typecheck(project: string): Promise<TypecheckResult> {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const started = Date.now();
+  const args = [tsc, '-p', project, '--noEmit'];
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { cwd: dirname(project), maxBuffer: maxOutputBytes }, (error, stdout, stderr) => {
+      if (error === null) return resolve({ ok: true, ms: Date.now() - started });
+      const reason = (error as { code?: unknown }).code === typeErrorsExitCode ? 'type errors' : error.message;
+      resolve({ ok: false, output: `typecheck failed (${reason}):\n${`${stdout}${stderr}`.trimEnd()}` });
+    });
+  });
+}
+
+/** The files the project's `include` takes in (relative to it), from `tsc --showConfig`, which builds no program. */
+export function typecheckedFiles(project: string): Promise<string[]> {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [tsc, '-p', project, '--showConfig'], { cwd: dirname(project), maxBuffer: maxOutputBytes }, (error, stdout) => {
+      if (error !== null) return reject(error);
+      const shown = JSON.parse(stdout) as { files?: string[] };
+      resolve((shown.files ?? []).map((file) => normalize(file)));
+    });
+  });
+}

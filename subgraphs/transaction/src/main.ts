@@ -9,10 +9,13 @@ import { createTransactionSubgraph } from './server';
 import { relayIntervalMsDefault, startRelay } from './services/relay';
 import { parseRetentionDays, startKeyPurge } from './services/key-retention';
 import { startHoldExpiry } from './services/hold-expiry';
+import { checkFailpointSetting } from './services/failpoints';
 import {
   amountMaxMinorUnitsDefault, holdExpiryIntervalMsDefault, holdExpiryIntervalMsMax, holdTtlSecondsDefault, holdTtlSecondsMax,
   idempotencyRetentionDaysDefault,
 } from '@paygraph/shared/limits';
+
+checkFailpointSetting(process.env);
 
 await runSubgraphMain('transaction', async () => {
   // Read before anything opens: a production process without its ledger key, or a bad

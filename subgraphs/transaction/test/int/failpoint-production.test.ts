@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { spawnTransactionSubgraph } from '../../../../test/support/processes';
+import { checkFailpointSetting } from '../../src/services/failpoints';
+
+/**
+ * PAYGRAPH_FAILPOINT makes the transaction subgraph SIGKILL itself mid-payment. A production
+ * process with it set must not start at all; the real main.ts is started to show it.
+ */
+describe('PAYGRAPH_FAILPOINT', () => {
+  it('stops a production process from starting, naming the variable', async () => {
+    const started = spawnTransactionSubgraph({ NODE_ENV: 'production', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
+    await expect(started).rejects.toThrow(/exited before it was ready[\s\S]*PAYGRAPH_FAILPOINT is set \("payment-after-debit"\) with NODE_ENV=production/);
+  });
+
+  it('is allowed outside production, unset anywhere, and must name a known failpoint', () => {
+    expect(() => checkFailpointSetting({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'refund-after-reserve' })).not.toThrow();
+    expect(() => checkFailpointSetting({ NODE_ENV: 'production' })).not.toThrow();
+    expect(() => checkFailpointSetting({ NODE_ENV: 'production', PAYGRAPH_FAILPOINT: '' })).not.toThrow();
+    expect(() => checkFailpointSetting({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'payment-after-debt' })).toThrow(
+      /PAYGRAPH_FAILPOINT must be one of payment-after-debit, refund-after-reserve, capture-after-debit, sweep-after-debit, got "payment-after-debt"/,
+    );
+  });
+});

@@ -133,6 +133,10 @@ export const externalRefLengthMax = 128;
 export const descriptionLengthMax = 500;
 export const idempotencyKeyLengthMax = 128;
 
+/** A bank statement (CSV) a client may import at once: its size, and its lines after the header. */
+export const statementBytesMax = 10_000_000;
+export const statementLinesMax = 100_000;
+
 /** Tokens: the clock skew tolerated on exp and nbf. */
 export const tokenClockToleranceSeconds = 30;
 /**

@@ -1,17 +1,19 @@
+import { parse, CsvError, type Info } from 'csv-parse/sync';
 import { isCalendarDate } from '@paygraph/shared/graphql/scalars';
 import { parseAmount, parseCurrency } from '@paygraph/shared/money';
-import { externalRefLengthMax } from '@paygraph/shared/limits';
+import { externalRefLengthMax, statementBytesMax, statementLinesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 
 /**
- * A bank or channel statement as CSV with a header line:
+ * A bank or channel statement as CSV (RFC 4180, read by csv-parse) with a header line:
  *   external_ref,amount,currency,direction,date
  *   bank-123,1999,USD,CREDIT,2026-11-22
- * CREDIT is money into the platform (a deposit), DEBIT money out (a withdrawal). Amounts are
- * positive integers of minor units. The first malformed line refuses the whole statement.
+ *   "bank ""A"", ref 7",500,USD,DEBIT,2026-11-22
+ * Fields may be quoted (with commas and doubled quotes inside), lines may end in CRLF, a UTF-8
+ * byte order mark and blank lines are ignored. CREDIT is money into the platform (a deposit),
+ * DEBIT money out (a withdrawal). Amounts are positive integers of minor units. The first
+ * malformed line refuses the whole statement, and is named by its line number.
  */
-export const statementLinesMax = 100_000;
-export const statementBytesMax = 10_000_000;
 const header = ['external_ref', 'amount', 'currency', 'direction', 'date'];
 
 export interface StatementLine {
@@ -28,34 +30,65 @@ export interface StatementError {
   message: string;
 }
 
+/** One CSV record and the line it ends on (the line it is on, unless a quoted field spans lines). */
+interface CsvRecord {
+  fields: string[];
+  line: number;
+}
+
 export function parseStatementCsv(csv: string): Result<StatementLine[], StatementError> {
-  if (csv.length > statementBytesMax) return err({ line: 0, message: `statement is larger than ${statementBytesMax} bytes` });
-  const lines = csv.replace(/\r\n/g, '\n').split('\n');
-  while (lines.length > 0 && lines.at(-1)!.trim() === '') lines.pop();
-  if (lines.length === 0) return err({ line: 1, message: `empty statement: expected the header "${header.join(',')}"` });
-  const columns = lines[0]!.split(',').map((c) => c.trim().toLowerCase());
-  if (columns.join(',') !== header.join(',')) {
-    return err({ line: 1, message: `header must be "${header.join(',')}", got "${lines[0]}"` });
+  if (Buffer.byteLength(csv, 'utf8') > statementBytesMax) return err({ line: 0, message: `statement is larger than ${statementBytesMax} bytes` });
+  const records = readRecords(csv);
+  if (!records.ok) return records;
+  const [first, ...rows] = records.value;
+  if (first === undefined) return err({ line: 1, message: `empty statement: expected the header "${header.join(',')}"` });
+  if (first.fields.map((c) => c.toLowerCase()).join(',') !== header.join(',')) {
+    return err({ line: first.line, message: `header must be "${header.join(',')}", got "${first.fields.join(',')}"` });
   }
-  if (lines.length - 1 > statementLinesMax) return err({ line: statementLinesMax + 2, message: `more than ${statementLinesMax} lines` });
+  if (rows.length > statementLinesMax) return err({ line: rows[statementLinesMax]!.line, message: `more than ${statementLinesMax} lines` });
   const parsed: StatementLine[] = [];
   const seen = new Map<string, number>();
-  for (let i = 1; i < lines.length; i++) {
-    const line = parseLine(lines[i]!, i + 1);
+  for (const row of rows) {
+    const line = parseLine(row);
     if (!line.ok) return line;
     const earlier = seen.get(line.value.externalRef);
-    if (earlier !== undefined) return err({ line: i + 1, message: `external_ref "${line.value.externalRef}" repeats line ${earlier}` });
-    seen.set(line.value.externalRef, i + 1);
+    if (earlier !== undefined) return err({ line: row.line, message: `external_ref "${line.value.externalRef}" repeats line ${earlier}` });
+    seen.set(line.value.externalRef, row.line);
     parsed.push(line.value);
   }
   return ok(parsed);
 }
 
-function parseLine(text: string, lineNumber: number): Result<StatementLine, StatementError> {
-  const fields = text.split(',').map((f) => f.trim());
+/**
+ * The header and at most statementLinesMax + 1 lines after it (one more than allowed, to
+ * see that there are too many without reading the rest); csv-parse's own errors (a quote
+ * left open, text after a closing quote) name their line.
+ */
+function readRecords(csv: string): Result<CsvRecord[], StatementError> {
+  try {
+    const records = parse(csv, {
+      bom: true,
+      // Either line end, even mixed in one file (csv-parse would otherwise keep to the first it sees).
+      record_delimiter: ['\r\n', '\n'],
+      info: true,
+      relax_column_count: true,
+      skip_empty_lines: true,
+      trim: true,
+      to: statementLinesMax + 2,
+    }) as unknown as Array<{ record: string[]; info: Info }>; // the shape `info: true` gives; the typings ignore it
+    return ok(records.map(({ record, info }) => ({ fields: record, line: info.lines })));
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    const line = typeof error.lines === 'number' ? error.lines : 0;
+    return err({ line, message: `not valid CSV: ${error.message}` });
+  }
+}
+
+function parseLine({ fields, line: lineNumber }: CsvRecord): Result<StatementLine, StatementError> {
   if (fields.length !== header.length) return err({ line: lineNumber, message: `expected ${header.length} columns, got ${fields.length}` });
   const [externalRef, amountText, currencyText, direction, valueDate] = fields as [string, string, string, string, string];
   if (externalRef === '' || externalRef.length > externalRefLengthMax) return err({ line: lineNumber, message: 'external_ref is empty or too long' });
+  if (/[\r\n]/.test(externalRef)) return err({ line: lineNumber, message: 'external_ref spans more than one line' });
   const amount = parseAmount(amountText);
   if (!amount.ok || amount.value <= 0n) return err({ line: lineNumber, message: `amount "${amountText}" is not a positive integer of minor units` });
   const currency = parseCurrency(currencyText);

@@ -283,6 +283,7 @@ describe('reconciliation', () => {
       [`${header}\nx,12.50,USD,CREDIT,${dayR}`, 2],
       [`${header}\nx,1,USD,CREDIT,${dayR}\ny,abc,USD,CREDIT,${dayR}`, 3],
       [`${header}\nx,1,USD,CREDIT,${dayR}\nx,2,USD,CREDIT,${dayR}`, 3],
+      [`${header}\nx,1,USD,CREDIT,${dayR}\n"y,2,USD,CREDIT,${dayR}`, 3],
     ];
     for (const [csv, line] of cases) {
       const r = await importCsv(csv);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { feeOf, netOf, settlePart } from '../../src/domain/fees';
 import { parseStatementCsv } from '../../src/domain/statement-csv';
+import { statementBytesMax, statementLinesMax } from '@paygraph/shared/limits';
 import { matchStatement } from '../../src/domain/discrepancies';
 
 describe('fees', () => {
@@ -56,6 +57,33 @@ describe('statement CSV', () => {
       const result = parseStatementCsv(`${header}\nok-1,1,USD,CREDIT,2026-11-22\n${line}`);
       expect(result, line).toMatchObject({ ok: false, error: { line: 3, message: expect.stringMatching(message) } });
     }
+  });
+
+  it('reads quoted fields with commas and doubled quotes, CRLF line ends and a UTF-8 BOM', () => {
+    const csv = `\ufeff${header}\r\n"bank, ""A"" 1",1999,USD,CREDIT,2026-11-22\r\n  "bank-2" , "500",USD,DEBIT,2026-11-22\r\n\r\n`;
+    expect(parseStatementCsv(csv)).toEqual({ ok: true, value: [
+      { lineNumber: 2, externalRef: 'bank, "A" 1', amount: 1999n, currency: 'USD', direction: 'CREDIT', valueDate: '2026-11-22' },
+      { lineNumber: 3, externalRef: 'bank-2', amount: 500n, currency: 'USD', direction: 'DEBIT', valueDate: '2026-11-22' },
+    ] });
+  });
+
+  it('names the line of malformed CSV: a quote left open, text after a closing quote, a field across lines', () => {
+    const cases: Array<[string, number, RegExp]> = [
+      [`${header}\nok-1,1,USD,CREDIT,2026-11-22\n"bank-2,5,USD,CREDIT,2026-11-22\n`, 3, /not valid CSV: .*Quote Not Closed/],
+      [`${header}\r\nok-1,1,USD,CREDIT,2026-11-22\r\n"bank"-2,5,USD,CREDIT,2026-11-22\r\nok-3,1,USD,CREDIT,2026-11-22`, 3, /not valid CSV: .*Closing Quote/],
+      [`${header}\nok-1,1,USD,CREDIT,2026-11-22\n"bank\n2",5,USD,CREDIT,2026-11-22`, 4, /spans more than one line/],
+    ];
+    for (const [csv, line, message] of cases) {
+      expect(parseStatementCsv(csv), csv).toMatchObject({ ok: false, error: { line, message: expect.stringMatching(message) } });
+    }
+  });
+
+  it('refuses a statement over its size or line limit', () => {
+    const big = `${header}\n${'x'.repeat(statementBytesMax)}`;
+    expect(parseStatementCsv(big)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/larger than/) } });
+    const lines = Array.from({ length: statementLinesMax + 1 }, (_, i) => `r${i},1,USD,CREDIT,2026-11-22`);
+    expect(parseStatementCsv([header, ...lines].join('\n'))).toMatchObject({ ok: false, error: { line: statementLinesMax + 2, message: `more than ${statementLinesMax} lines` } });
+    expect(parseStatementCsv([header, ...lines.slice(1)].join('\n'))).toMatchObject({ ok: true });
   });
 
   it('refuses a reference that repeats', () => {

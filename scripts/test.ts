@@ -5,12 +5,14 @@ import { fileURLToPath } from 'node:url';
 import { dropScratchDatabases, migrateShards } from '../subgraphs/shared/src/db/migrate';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
+import { ensureRedis } from './lib/redis-server';
 import { typecheck } from './lib/typecheck';
 
 /**
- * `npm test`: typechecks the whole tree (tests included), finds or starts MySQL, migrates
- * the test shards (paygraph_test_s0..), runs vitest against them with any extra arguments,
- * and exits with vitest's exit code. A type error fails the run before any test starts.
+ * `npm test`: typechecks the whole tree (tests included), finds or starts MySQL and Redis,
+ * migrates the test shards (paygraph_test_s0..), runs vitest against them with any extra
+ * arguments (TEST_REDIS_URL names the Redis, for the tests that ask for it), and exits with vitest's exit code. A type error
+ * fails the run before any test starts. Servers it started are stopped at the end.
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 /** Tokens in tests are signed with this unless JWT_SECRET is already set. */
@@ -41,13 +43,16 @@ async function migrate(shardUrls: string): Promise<void> {
  * so that it outlives vitest and can still stop the MySQL server it started. A SIGTERM
  * sent to this process alone is passed on for the same reason.
  */
-function runVitest(shardUrls: string, args: readonly string[]): Promise<number> {
+function runVitest(shardUrls: string, redisUrl: string, args: readonly string[]): Promise<number> {
   const child = spawn('npx', ['vitest', 'run', ...args], {
     cwd: repoRoot,
     stdio: 'inherit',
     env: {
       ...process.env,
       MYSQL_SHARDS: shardUrls,
+      // Under a name of its own: REDIS_URL itself would switch every gateway and account subgraph
+      // the tests start to Redis mode, sharing rate budgets and hints across test files.
+      TEST_REDIS_URL: redisUrl,
       JWT_SECRET: process.env.JWT_SECRET || testJwtSecret,
       NODE_ENV: 'test',
       // The gateways tests start write their audit lines here rather than into the test output.
@@ -90,7 +95,12 @@ async function main(): Promise<number> {
       return 1;
     }
     log(`typecheck passed (${(types.ms / 1000).toFixed(1)} s)`);
-    return await runVitest(mysql.shardUrls, process.argv.slice(2));
+    const redis = await ensureRedis({ explicitUrl: process.env.REDIS_URL, log });
+    try {
+      return await runVitest(mysql.shardUrls, redis.url, process.argv.slice(2));
+    } finally {
+      await redis.stop();
+    }
   } finally {
     await mysql.stop();
   }

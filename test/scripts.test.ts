@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { verifyAuthorization } from '@paygraph/shared/identity';
 import { testSecret, testTokens } from './support/env';
 import { localSocketOf } from '../scripts/lib/mysql-server';
+import { ensureRedis, probeRedis } from '../scripts/lib/redis-server';
+import { freePort } from '../scripts/lib/free-port';
 
 /** The scripts a newcomer runs by hand: tokens. */
 const run = promisify(execFile);
@@ -64,5 +66,40 @@ describe('finding MySQL', () => {
       else process.env.MYSQL_LOCAL_SOCKET = saved;
     }
     expect(await localSocketOf('mysql://root@db.example.invalid:3306')).toBeNull();
+  });
+});
+
+describe('finding Redis', () => {
+  function isAlive(pid: number): boolean {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  it('starts a private redis-server when nothing answers, and stops it at the end', async () => {
+    const silent = `redis://127.0.0.1:${await freePort()}`;
+    const lines: string[] = [];
+    const redis = await ensureRedis({ defaultUrl: silent, log: (line) => lines.push(line) });
+    try {
+      expect(redis.privateServer).toBe(true);
+      expect(redis.url).not.toBe(silent);
+      expect(redis.pid).not.toBeNull();
+      expect(await probeRedis(redis.url)).toEqual({ ok: true });
+      expect(lines.join('\n')).toMatch(/no Redis at .*\n.*starting a private Redis server .*redis-server.* without persistence/);
+    } finally {
+      await redis.stop();
+    }
+    expect(isAlive(redis.pid!)).toBe(false);
+    expect(await probeRedis(redis.url)).toMatchObject({ ok: false });
+  });
+
+  it('uses the server npm test gave, and refuses an explicit REDIS_URL that does not answer', async () => {
+    const given = await ensureRedis({ explicitUrl: process.env.TEST_REDIS_URL, log: () => {} });
+    expect(given).toMatchObject({ url: process.env.TEST_REDIS_URL, privateServer: false });
+    const dead = `redis://:secret@127.0.0.1:${await freePort()}`;
+    await expect(ensureRedis({ explicitUrl: dead, log: () => {} })).rejects.toThrow(/REDIS_URL is set, but redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ does not answer/);
   });
 });

@@ -5,7 +5,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { MemoryRateLimiter, RedisRateLimiter, slidingWindowFit } from '../src/security/rate-limit';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractOperation } from '../../test/support/graphql';
-import { token, unique } from '../../test/support/env';
+import { testRedisUrl, token, unique } from '../../test/support/env';
 import { codes, post, startGuardedGateway, type GuardedGateway, type RawResponse } from './support/guarded-gateway';
 
 /**
@@ -13,7 +13,7 @@ import { codes, post, startGuardedGateway, type GuardedGateway, type RawResponse
  * and Retry-After, before any subgraph is called, while another caller is still served. In
  * memory (one process), and through Redis (shared by two gateways).
  */
-const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const redisUrl = testRedisUrl();
 const moneyBudget = 3;
 const readsBudget = 4;
 

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, type Replica, type Stack } from '../../test/support/stack';
-import { token, unique } from '../../test/support/env';
+import { testRedisUrl, token, unique } from '../../test/support/env';
 import { subscribe, type BalanceEvent, type Subscription } from '../../test/support/ws';
 import { balanceChanged, deposit, inParallel, openAccount, pay, untilLive } from '../../test/support/balance-events';
 
@@ -9,7 +9,7 @@ import { balanceChanged, deposit, inParallel, openAccount, pay, untilLive } from
  * ledger hints from the real Redis and poll only every 20 s, so events that arrive within
  * seconds prove the hints crossed over; a second replica has no Redis and polls the shards.
  */
-const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const redisUrl = testRedisUrl();
 /** So slow that only a hint can explain an event arriving within the tests' waits. */
 const safetyPollMs = 20_000;
 const hintWaitMs = 5_000;

@@ -1,9 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { envInt, envString } from '../../subgraphs/shared/src/config';
+import { findBinary, redactUrl, sleep, stopChild } from './server-process';
+
+export { redactUrl };
 
 /**
  * Finds a MySQL server for the scripts that run the system (npm start, npm test), so that
@@ -52,8 +55,6 @@ const privatePaths = {
   errorLog: join(dataRoot, 'mysql.err'),
 };
 
-/** Directories searched for server binaries besides PATH: Debian puts mariadbd in /usr/sbin. */
-const extraBinaryDirs = ['/usr/sbin', '/usr/local/sbin', '/usr/local/bin'];
 const serverBinaryNames = ['mariadbd', 'mysqld'];
 const installDbBinaryNames = ['mariadb-install-db', 'mysql_install_db'];
 
@@ -144,17 +145,6 @@ function shardUrlsOn(serverUrl: string, prefix: string): string {
   }).join(',');
 }
 
-/** The URL with its password replaced, for log lines. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable URL)';
-  }
-}
-
 /** "127.0.0.1:3306: paygraph_s0, paygraph_s1, ..." for a one-line summary of the shards in use. */
 export function describeShards(shardUrls: string): string {
   const byHost = new Map<string, string[]>();
@@ -206,26 +196,6 @@ function errorCode(error: Error): string {
   return typeof code === 'string' ? code : 'connection failed';
 }
 
-function findBinary(names: readonly string[]): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), ...extraBinaryDirs];
-  for (const name of names) {
-    for (const dir of dirs) {
-      const candidate = join(dir, name);
-      if (isExecutable(candidate)) return candidate;
-    }
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function startPrivateServer(serverBinary: string, options: EnsureMysqlOptions): Promise<MysqlServer> {
   const port = envInt('MYSQL_PRIVATE_PORT', defaultPrivatePort);
   const serverUrl = `mysql://root@127.0.0.1:${port}`;
@@ -247,13 +217,13 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
   try {
     await waitUntilReady(serverUrl, child);
   } catch (error) {
-    await stopChild(child);
+    await stopChild(child, privateServerStopTimeoutMs);
     throw error;
   }
   options.log(`private MySQL server is up (pid ${child.pid}); it stops when this command exits`);
   const stop = async (): Promise<void> => {
     options.log('stopping the private MySQL server');
-    await stopChild(child);
+    await stopChild(child, privateServerStopTimeoutMs);
   };
   return { shardUrls, privateServer: true, stop };
 }
@@ -359,18 +329,4 @@ async function waitUntilReady(serverUrl: string, child: ChildProcess): Promise<v
 function errorLogTail(): string {
   if (!existsSync(privatePaths.errorLog)) return '(no error log written)';
   return readFileSync(privatePaths.errorLog, 'utf8').trimEnd().split('\n').slice(-errorLogTailLines).join('\n');
-}
-
-/** SIGTERM makes the server shut down cleanly; SIGKILL only if it takes too long. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), privateServerStopTimeoutMs);
-  await exited;
-  clearTimeout(timer);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

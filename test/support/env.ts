@@ -36,6 +36,13 @@ export async function asGateway(subgraph: TrustedSubgraph, sub: string, role: Ro
   return { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: await mintIdentityToken({ sub, role }, trust) };
 }
 
+/** The Redis npm test found or started for this run (scripts/lib/redis-server.ts). */
+export function testRedisUrl(): string {
+  const url = process.env.TEST_REDIS_URL;
+  if (url === undefined || url === '') throw new Error('TEST_REDIS_URL is not set: run the tests with npm test, which finds or starts a Redis server');
+  return url;
+}
+
 /**
  * Connections per shard of a test's pools: an in-process stack's three subgraphs share one set,
  * and every test file's pools count towards npm test's share of max_connections (testRunConnectionsMax).

@@ -1,4 +1,4 @@
-import { createSecretKey } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { mintToken, type Identity, type Role, type TokenSettings } from '@paygraph/shared/identity';
 import {
@@ -57,7 +57,11 @@ export function token(sub: string, role: Role, lifetimeSeconds?: number): Promis
   return mintToken({ sub, role } satisfies Identity, testSecret, lifetimeSeconds);
 }
 
-/** A name no other test (or earlier run) uses, so tests never see each other's data. */
+/**
+ * A name no other test (or earlier run) uses, so tests never see each other's data. Its
+ * randomness is deliberately not seeded (seeded-random.ts): replaying a seed must not make
+ * the names of the earlier run again, and no test's outcome depends on them.
+ */
 export function unique(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex').slice(0, 6)}`;
 }

@@ -11,12 +11,15 @@ import { balanceMismatches, insertAccount } from '../../src/db/ledger-store';
 import { accounts, ledgerEntries, postings, type AccountRow } from '../../src/db/schema/ledger';
 import { lockWaitSeconds } from '../../src/limits';
 import { testShards, unique } from '../../../../test/support/env';
+import { useSeededRandom } from '../../../../test/support/seeded-random';
 
 /**
  * The posting engine against real MySQL. Other test files post on the same shards at the same
  * time (and use the same RESERVE accounts), so every assertion is about accounts this file
  * created, never about totals of a whole shard.
  */
+/** The concurrent transfers' pairs and amounts. */
+const random = useSeededRandom();
 let shards: ShardSet;
 let shard: Shard;
 let logical: LogicalShard;
@@ -200,9 +203,9 @@ describe('posting engine on MySQL', () => {
     await postBatch(shard, ids.map((id) => item(spec(reserve, id, funding))));
 
     const transfers = Array.from({ length: 40 }, () => {
-      const from = Math.floor(Math.random() * ids.length);
-      const to = (from + 1 + Math.floor(Math.random() * (ids.length - 1))) % ids.length;
-      return spec(ids[from]!, ids[to]!, BigInt(1 + Math.floor(Math.random() * 600)));
+      const from = random.below(ids.length);
+      const to = (from + 1 + random.below(ids.length - 1)) % ids.length;
+      return spec(ids[from]!, ids[to]!, BigInt(random.between(1, 600)));
     });
     // Each postOne is its own transaction on its own pooled connection, racing for the row locks.
     const outcomes = await Promise.all(transfers.map((t) => postOne(shard, item(t))));

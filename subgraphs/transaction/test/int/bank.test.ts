@@ -11,6 +11,7 @@ import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { testShards, token, unique } from '../../../../test/support/env';
 import { clearingAgainstInFlight, physicalOf, shardOf, sleep } from '../../../../test/support/bank';
+import { useSeededRandom, type SeededRandom } from '../../../../test/support/seeded-random';
 
 /**
  * The bank test: clients move money at random between many accounts on every shard, through
@@ -86,16 +87,11 @@ const refundIds: string[] = [];
 /** Anything that should not have happened: unexpected answers, broken invariants. */
 const problems: string[] = [];
 
-function random(below: number): number {
-  return Math.floor(Math.random() * below);
-}
+/** The workload's choices; each client takes a fork of its own (see seeded-random.ts). */
+const random = useSeededRandom();
 
-function pick<T>(list: readonly T[]): T {
-  return list[random(list.length)]!;
-}
-
-function amountBetween(low: number, high: number): string {
-  return String(low + random(high - low + 1));
+function amountBetween(rng: SeededRandom, low: number, high: number): string {
+  return String(rng.between(low, high));
 }
 
 type Payload = Record<string, any>;
@@ -129,26 +125,26 @@ function refused(payload: Payload, expected: string): boolean {
   return true;
 }
 
-async function deposit(key: string): Promise<void> {
-  const input = { idempotencyKey: key, accountId: pick([...personal, ...merchants]), amount: amountBetween(1_000, 20_000), currency: 'USD' };
+async function deposit(rng: SeededRandom, key: string): Promise<void> {
+  const input = { idempotencyKey: key, accountId: rng.pick([...personal, ...merchants]), amount: amountBetween(rng, 1_000, 20_000), currency: 'USD' };
   const payload = await send(depositDoc, 'deposit', input);
   if (!payload || refused(payload, 'Deposit')) return;
   if (payload.status !== 'SUCCEEDED') problems.push(`deposit ${payload.id} is ${payload.status}`);
   tally.deposited += BigInt(payload.amount as string);
   counts.deposits++;
   // Every fifth deposit is sent twice: the replay must be the same deposit and add nothing.
-  if (random(5) === 0) {
+  if (rng.below(5) === 0) {
     const replay = await send(depositDoc, 'deposit', input);
     counts.replays++;
     if (replay?.id !== payload.id) problems.push(`deposit replay answered ${JSON.stringify(replay)}, not ${payload.id}`);
   }
 }
 
-async function withdraw(key: string): Promise<void> {
+async function withdraw(rng: SeededRandom, key: string): Promise<void> {
   // Now and then a withdrawal of about everything: some are refused, some leave an account
   // too poor for what comes next (refused payments, refunds that fail on the payee's shard).
-  const amount = random(10) === 0 ? amountBetween(30_000, 80_000) : amountBetween(100, 10_000);
-  const input = { idempotencyKey: key, accountId: pick(personal), amount, currency: 'USD' };
+  const amount = rng.below(10) === 0 ? amountBetween(rng, 30_000, 80_000) : amountBetween(rng, 100, 10_000);
+  const input = { idempotencyKey: key, accountId: rng.pick(personal), amount, currency: 'USD' };
   const payload = await send(withdrawDoc, 'withdraw', input);
   if (!payload || refused(payload, 'Withdrawal')) return;
   if (payload.status !== 'SUCCEEDED') problems.push(`withdrawal ${payload.id} is ${payload.status}`);
@@ -156,19 +152,19 @@ async function withdraw(key: string): Promise<void> {
   counts.withdrawals++;
 }
 
-function payeeFor(payer: string, slot: number): string {
-  if (slot < merchantSlots) return pick(merchants);
+function payeeFor(rng: SeededRandom, payer: string, slot: number): string {
+  if (slot < merchantSlots) return rng.pick(merchants);
   const home = physicalOf(stack.shards, payer);
   if (slot < merchantSlots + crossShardSlots) {
-    return pick([...byPhysical].filter(([physical]) => physical !== home).flatMap(([, ids]) => ids));
+    return rng.pick([...byPhysical].filter(([physical]) => physical !== home).flatMap(([, ids]) => ids));
   }
   const neighbours = byPhysical.get(home)!.filter((id) => id !== payer);
-  return neighbours.length > 0 ? pick(neighbours) : pick(personal.filter((id) => id !== payer));
+  return neighbours.length > 0 ? rng.pick(neighbours) : rng.pick(personal.filter((id) => id !== payer));
 }
 
-async function pay(key: string, slot: number): Promise<void> {
-  const payer = pick(personal);
-  const input = { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payeeFor(payer, slot), amount: amountBetween(100, 5_000), currency: 'USD' };
+async function pay(rng: SeededRandom, key: string, slot: number): Promise<void> {
+  const payer = rng.pick(personal);
+  const input = { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payeeFor(rng, payer, slot), amount: amountBetween(rng, 100, 5_000), currency: 'USD' };
   const payload = await send(createPaymentDoc, 'createPayment', input);
   if (!payload || refused(payload, 'Payment')) return;
   paymentIds.push(payload.id as string);
@@ -176,24 +172,24 @@ async function pay(key: string, slot: number): Promise<void> {
   if (payload.status === 'SUCCEEDED') refundable.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
 }
 
-async function refund(key: string): Promise<void> {
+async function refund(rng: SeededRandom, key: string): Promise<void> {
   if (refundable.length === 0) return;
-  const payment = pick(refundable);
+  const payment = rng.pick(refundable);
   const most = Number(payment.amount / 3n) || 1;
   const payload = await send(refundPaymentDoc, 'refundPayment', {
-    idempotencyKey: key, paymentId: payment.id, amount: amountBetween(1, most), reason: 'bank test',
+    idempotencyKey: key, paymentId: payment.id, amount: amountBetween(rng, 1, most), reason: 'bank test',
   });
   if (!payload || refused(payload, 'Refund')) return;
   refundIds.push(payload.id as string);
   counts.refunds++;
 }
 
-async function hold(key: string, slot: number): Promise<void> {
-  const payer = pick(personal);
-  const short = random(shortHoldEvery) === 0;
+async function hold(rng: SeededRandom, key: string, slot: number): Promise<void> {
+  const payer = rng.pick(personal);
+  const short = rng.below(shortHoldEvery) === 0;
   const input = {
-    idempotencyKey: key, payerAccountId: payer, payeeAccountId: payeeFor(payer, slot), amount: amountBetween(100, 5_000), currency: 'USD',
-    ...(short ? { expiresInSeconds: 1 + random(3) } : {}),
+    idempotencyKey: key, payerAccountId: payer, payeeAccountId: payeeFor(rng, payer, slot), amount: amountBetween(rng, 100, 5_000), currency: 'USD',
+    ...(short ? { expiresInSeconds: 1 + rng.below(3) } : {}),
   };
   const payload = await send(createHoldDoc, 'createHold', input);
   if (!payload || refused(payload, 'Hold')) return;
@@ -203,16 +199,16 @@ async function hold(key: string, slot: number): Promise<void> {
 }
 
 /** Captures (two in three, some partially) or voids a hold; an expired one answers HOLD_NOT_ACTIVE. */
-async function endHold(key: string): Promise<void> {
+async function endHold(rng: SeededRandom, key: string): Promise<void> {
   if (openHolds.length === 0) return;
-  const [target] = openHolds.splice(random(openHolds.length), 1);
-  if (random(3) === 0) {
+  const [target] = openHolds.splice(rng.below(openHolds.length), 1);
+  if (rng.below(3) === 0) {
     const payload = await send(voidHoldDoc, 'voidHold', { idempotencyKey: key, holdId: target!.id });
     if (!payload || refused(payload, 'Hold')) return;
     counts.voids++;
     return;
   }
-  const amount = random(2) === 0 ? {} : { amount: amountBetween(1, Number(target!.amount)) };
+  const amount = rng.below(2) === 0 ? {} : { amount: amountBetween(rng, 1, Number(target!.amount)) };
   const payload = await send(captureHoldDoc, 'captureHold', { idempotencyKey: key, holdId: target!.id, ...amount });
   if (!payload || refused(payload, 'Payment')) return;
   paymentIds.push(payload.id as string);
@@ -221,17 +217,18 @@ async function endHold(key: string): Promise<void> {
 }
 
 async function client(index: number, until: number): Promise<void> {
+  const rng = random.fork(index);
   // Each client starts its cycle elsewhere, so that a short run still mixes every kind of payment.
   let payments = index * 7;
   for (let n = 0; Date.now() < until; n++) {
     const key = `${runId}-${index}-${n}`;
-    const roll = random(100);
-    if (roll < 42) await pay(key, payments++ % paymentCycle);
-    else if (roll < 50) await hold(key, payments++ % paymentCycle);
-    else if (roll < 57) await endHold(key);
-    else if (roll < 70) await refund(key);
-    else if (roll < 85) await deposit(key);
-    else await withdraw(key);
+    const roll = rng.below(100);
+    if (roll < 42) await pay(rng, key, payments++ % paymentCycle);
+    else if (roll < 50) await hold(rng, key, payments++ % paymentCycle);
+    else if (roll < 57) await endHold(rng, key);
+    else if (roll < 70) await refund(rng, key);
+    else if (roll < 85) await deposit(rng, key);
+    else await withdraw(rng, key);
   }
 }
 

@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { LRUCache } from 'lru-cache';
 import type { ClientOptions } from 'graphql-ws';
 import { gatewayIdentityParam, gatewaySecretHeader, mintIdentityToken, type SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { internalTokenLifetimeSeconds, internalTokenRenewBeforeExpirySeconds, signedIdentityTokensMax } from '@paygraph/shared/limits';
@@ -10,14 +11,15 @@ import { honouredUntil, type GatewayContext } from './context';
  * gateway's work if done per request, so a signed token is kept per subgraph and identity
  * (subject, role, and the end of the client token it stands for) and shared by that caller's
  * requests and graphql-ws connections, until it nears its end. No token outlives the client
- * token it stands for. The store is bounded: when full, the oldest entry goes.
+ * token it stands for. The store is bounded (lru-cache): when full, the least recently used
+ * entry goes, and an entry is dropped when its token ends.
  */
 interface Signed {
   token: Promise<string>;
   expiresAt: number;
 }
 
-const signedByTrust = new WeakMap<SubgraphTrust, Map<string, Signed>>();
+const signedByTrust = new WeakMap<SubgraphTrust, LRUCache<string, Signed>>();
 
 /** The token for this subgraph, or null when the context has no identity (left) to vouch for. */
 export function identityTokenFor(context: GatewayContext, trust: SubgraphTrust): Promise<string> | null {
@@ -36,19 +38,14 @@ export function identityTokenFor(context: GatewayContext, trust: SubgraphTrust):
   const expiresAt = Math.min(now + internalTokenLifetimeSeconds, notAfter);
   // Stored before signing finishes, so that concurrent fetches share one signature.
   const entry: Signed = { token: mintIdentityToken(context.auth.identity, trust, expiresAt), expiresAt };
-  signed.delete(key);
-  if (signed.size >= signedIdentityTokensMax) {
-    const oldest = signed.keys().next();
-    if (!oldest.done) signed.delete(oldest.value);
-  }
-  signed.set(key, entry);
+  signed.set(key, entry, { ttl: (expiresAt - now) * 1000 });
   return entry.token;
 }
 
-function signedFor(trust: SubgraphTrust): Map<string, Signed> {
+function signedFor(trust: SubgraphTrust): LRUCache<string, Signed> {
   let signed = signedByTrust.get(trust);
   if (!signed) {
-    signed = new Map();
+    signed = new LRUCache({ max: signedIdentityTokensMax });
     signedByTrust.set(trust, signed);
   }
   return signed;

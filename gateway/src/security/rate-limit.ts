@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { rateLimitCountersMax, rateLimitKeyCharsMax, rateLimitWindowMs } from '../limits';
 import { createRedisCommands, type RedisCommands } from './redis-commands';
 import { log } from '@paygraph/shared/log';
@@ -54,11 +55,13 @@ interface Counter {
   previous: number;
 }
 
-/** One process's budgets, in a map bounded to countersMax (least recently used forgotten first). */
+/** One process's budgets, in an lru-cache bounded to countersMax (least recently used forgotten first). */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly counters = new Map<string, Counter>();
+  private readonly counters: LRUCache<string, Counter>;
 
-  constructor(private readonly windowMs: number = rateLimitWindowMs, private readonly countersMax: number = rateLimitCountersMax) {}
+  constructor(private readonly windowMs: number = rateLimitWindowMs, countersMax: number = rateLimitCountersMax) {
+    this.counters = new LRUCache({ max: countersMax });
+  }
 
   async take(principal: string, charges: readonly Charge[], nowMs: number = Date.now()): Promise<Decision> {
     return this.takeNow(principal, charges, nowMs);
@@ -81,22 +84,12 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 
   private counter(key: string, window: number): Counter {
+    // get() makes the counter the most recently used; a full cache forgets the least recently used.
     let counter = this.counters.get(key);
-    if (counter) {
-      // Moved to the end: the map's order is the order of last use.
-      this.counters.delete(key);
-      if (counter.window !== window) {
-        counter = { window, current: 0, previous: counter.window === window - 1 ? counter.current : 0 };
-      }
-    } else {
-      counter = { window, current: 0, previous: 0 };
-      while (this.counters.size >= this.countersMax) {
-        const oldest = this.counters.keys().next().value;
-        if (oldest === undefined) break;
-        this.counters.delete(oldest);
-      }
+    if (!counter || counter.window !== window) {
+      counter = { window, current: 0, previous: counter?.window === window - 1 ? counter.current : 0 };
+      this.counters.set(key, counter);
     }
-    this.counters.set(key, counter);
     return counter;
   }
 

@@ -40,7 +40,9 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 /**
  * The last answer per time zone, by minute: every posting asks, and formatting cost more than
  * the rest of the date logic. Offsets and DST changes fall on whole minutes, so every instant
- * of one minute has the same local date.
+ * of one minute has the same local date. Both maps are keyed by the configured time zones
+ * (one per calendar, a handful at most), so there is nothing to bound or evict: not a cache
+ * for lru-cache.
  */
 const lastByZone = new Map<string, { minute: number; date: string }>();
 

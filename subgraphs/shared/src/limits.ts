@@ -184,6 +184,10 @@ export const balanceSafetyPollIntervalMsDefault = 1_000;
 export const stripeDiscoveryIntervalMs = 1_000;
 /** Balances remembered at a sequence, per stripe, so that reading an event steps forward instead of summing history. */
 export const balanceSnapshotCacheStripesMax = 10_000;
+/** Account home rows the balance reader remembers at once (each for about a second). */
+export const homeRowsRememberedMax = 10_000;
+/** Merchants whose stripe lists the balance reader remembers at once (each for stripeDiscoveryIntervalMs). */
+export const merchantStripeListsRememberedMax = 10_000;
 /** How many entries a remembered balance is stepped forward before one fresh read is cheaper. */
 export const balanceSnapshotStepEntriesMax = 1_000;
 /** Subscriptions one gateway process accepts per WebSocket connection and per principal (role and subject). */

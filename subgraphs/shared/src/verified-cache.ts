@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import { verifiedTokenCacheEntriesMax, verifiedTokenCacheMs } from './limits';
 
 /**
@@ -6,28 +7,33 @@ import { verifiedTokenCacheEntriesMax, verifiedTokenCacheMs } from './limits';
  * (HMAC and RSA checks were a tenth of the gateway's CPU per payment, docs/PERFORMANCE.md). Only
  * successes are kept, never past the token's own exp, and never longer than
  * verifiedTokenCacheMs, which bounds how long a key withdrawn from the JWKS keeps working.
- * Bounded: when full, the oldest entry goes.
+ * Bounded (lru-cache): when full, the least recently used entry goes.
  */
-export class VerifiedTokenCache<T> {
-  private readonly entries = new Map<string, { value: T; validUntilMs: number }>();
+export interface Clock {
+  /** Milliseconds since the epoch, as Date.now(): an entry's end is the token's exp. */
+  now(): number;
+}
 
-  get(token: string, nowMs: number = Date.now()): T | undefined {
-    const entry = this.entries.get(token);
-    if (!entry) return undefined;
-    if (entry.validUntilMs > nowMs) return entry.value;
-    this.entries.delete(token);
-    return undefined;
+export class VerifiedTokenCache<T extends {}> {
+  private readonly entries: LRUCache<string, T>;
+
+  constructor(private readonly clock: Clock = Date) {
+    // ttlResolution 0: the clock is read at every check, not reused for a millisecond, so an
+    // entry is never served past its end (and tests may move the clock).
+    this.entries = new LRUCache<string, T>({ max: verifiedTokenCacheEntriesMax, ttlResolution: 0, perf: clock });
+  }
+
+  get(token: string): T | undefined {
+    return this.entries.get(token);
   }
 
   /** expiresAt: the token's exp, in seconds since the epoch. */
-  set(token: string, value: T, expiresAt: number, nowMs: number = Date.now()): void {
-    const validUntilMs = Math.min(expiresAt * 1000, nowMs + verifiedTokenCacheMs);
-    if (validUntilMs <= nowMs) return;
-    if (this.entries.size >= verifiedTokenCacheEntriesMax) {
-      const oldest = this.entries.keys().next();
-      if (!oldest.done) this.entries.delete(oldest.value);
-    }
-    this.entries.set(token, { value, validUntilMs });
+  set(token: string, value: T, expiresAt: number): void {
+    const nowMs = this.clock.now();
+    // lru-cache calls an entry stale once more than `ttl` has passed; valid means before its end.
+    const ttl = Math.min(expiresAt * 1000, nowMs + verifiedTokenCacheMs) - nowMs - 1;
+    if (ttl <= 0) return;
+    this.entries.set(token, value, { ttl });
   }
 
   get size(): number {
@@ -36,7 +42,7 @@ export class VerifiedTokenCache<T> {
 }
 
 /** One cache per verifier configuration: a token checked against one secret says nothing about another. */
-export function cacheFor<K extends object, T>(caches: WeakMap<K, VerifiedTokenCache<T>>, key: K): VerifiedTokenCache<T> {
+export function cacheFor<K extends object, T extends {}>(caches: WeakMap<K, VerifiedTokenCache<T>>, key: K): VerifiedTokenCache<T> {
   let cache = caches.get(key);
   if (!cache) {
     cache = new VerifiedTokenCache<T>();

@@ -1,10 +1,13 @@
+import { LRUCache } from 'lru-cache';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { AccountRow, EntryRow } from '@paygraph/shared/db/schema/ledger';
 import { parseId } from '@paygraph/shared/ids';
 import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
 import { abortable } from '@paygraph/shared/streams/abortable';
-import { balanceEntryPageSizeMax, stripeDiscoveryIntervalMs } from '@paygraph/shared/limits';
+import {
+  balanceEntryPageSizeMax, homeRowsRememberedMax, merchantStripeListsRememberedMax, stripeDiscoveryIntervalMs,
+} from '@paygraph/shared/limits';
 import { accountRowsByIds, entriesFrom, entryById } from '../db/balance-events';
 import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { addBuckets, applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
@@ -35,12 +38,11 @@ const stripeListFreshMs = stripeDiscoveryIntervalMs;
  * so authorization cannot go stale; status and version shown with an event may lag this much.
  */
 const homeRowFreshMs = 1_000;
-/** Home rows remembered at once. */
-const homeRowsRememberedMax = 10_000;
 
 export class BalanceReader {
-  private readonly merchantStripes = new Map<string, { ids: string[]; readAtMs: number }>();
-  private readonly homes = new Map<string, { row: AccountRow; readAtMs: number }>();
+  /** Bounded, least recently used forgotten first; an entry is dropped once it is older than its freshness. */
+  private readonly merchantStripes = new LRUCache<string, string[]>({ max: merchantStripeListsRememberedMax, ttl: stripeListFreshMs });
+  private readonly homes = new LRUCache<string, AccountRow>({ max: homeRowsRememberedMax, ttl: homeRowFreshMs });
 
   constructor(
     private readonly shards: ShardSet,
@@ -52,12 +54,10 @@ export class BalanceReader {
   async home(accountId: string): Promise<AccountRow | null> {
     if (!parseId('account', accountId)) return null;
     const known = this.homes.get(accountId);
-    if (known && Date.now() - known.readAtMs < homeRowFreshMs) return known.row;
+    if (known) return known;
     const [row] = await accountRowsByIds(this.shardOf(accountId).db, [accountId]);
     if (!row || row.parentId !== null) return null;
-    this.homes.delete(accountId);
-    this.homes.set(accountId, { row, readAtMs: Date.now() });
-    if (this.homes.size > homeRowsRememberedMax) this.homes.delete(this.homes.keys().next().value!);
+    this.homes.set(accountId, row);
     return row;
   }
 
@@ -70,7 +70,7 @@ export class BalanceReader {
     const rows = await readAccountsWithStripes(this.shards, [accountId]);
     const home = rows.find((r) => r.id === accountId);
     if (!home || home.parentId !== null) return null;
-    if (home.type === 'MERCHANT') this.merchantStripes.set(accountId, { ids: rows.map((r) => r.id), readAtMs: Date.now() });
+    if (home.type === 'MERCHANT') this.merchantStripes.set(accountId, rows.map((r) => r.id));
     return rows;
   }
 
@@ -138,13 +138,13 @@ export class BalanceReader {
   private async stripesOf(home: AccountRow, mustInclude: readonly string[]): Promise<string[]> {
     if (home.type !== 'MERCHANT') return [home.id];
     const known = this.merchantStripes.get(home.id);
-    if (known && Date.now() - known.readAtMs < stripeListFreshMs) {
-      const ids = [...new Set([...known.ids, ...this.feed.stripesOf(home.id)])];
+    if (known) {
+      const ids = [...new Set([...known, ...this.feed.stripesOf(home.id)])];
       if (mustInclude.every((id) => ids.includes(id))) return ids;
     }
     const found = await readAccountsWithStripes(this.shards, [home.id]);
     const ids = [home.id, ...found.filter((r) => r.parentId === home.id).map((r) => r.id)];
-    this.merchantStripes.set(home.id, { ids, readAtMs: Date.now() });
+    this.merchantStripes.set(home.id, ids);
     return ids;
   }
 

@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { parseId } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
@@ -15,7 +16,8 @@ import { applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot'
  * What is remembered cannot go stale: a balance at a sequence is a fact of an append-only ledger.
  */
 export class BalanceHistory {
-  private readonly snapshots = new Map<string, { sequence: bigint; buckets: Buckets }>();
+  /** Bounded to balanceSnapshotCacheStripesMax stripes, the least recently used forgotten first. */
+  private readonly snapshots = new LRUCache<string, { sequence: bigint; buckets: Buckets }>({ max: balanceSnapshotCacheStripesMax });
 
   constructor(private readonly shards: ShardSet) {}
 
@@ -39,10 +41,7 @@ export class BalanceHistory {
 
   /** A stripe's balance after `sequence`, worked out by a caller that stepped through its entries. */
   remember(stripeId: string, sequence: bigint, buckets: Buckets): void {
-    // Re-inserting keeps the Map in least-recently-used order; the oldest goes first.
-    this.snapshots.delete(stripeId);
     this.snapshots.set(stripeId, { sequence, buckets });
-    if (this.snapshots.size > balanceSnapshotCacheStripesMax) this.snapshots.delete(this.snapshots.keys().next().value!);
   }
 
   private shardOf(stripeId: string): Shard {

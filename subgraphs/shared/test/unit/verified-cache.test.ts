@@ -13,24 +13,38 @@ import { internalTokenIssuer, subgraphTrust, verifyIdentityToken } from '../../s
 const t0 = 1_800_000_000_000;
 
 describe('the verified-token cache', () => {
+  /** A clock the test moves. */
+  function clockAt(ms: number) {
+    const clock = { ms, now: () => clock.ms };
+    return clock;
+  }
+
   it('keeps an entry until the earlier of exp and verifiedTokenCacheMs', () => {
-    const cache = new VerifiedTokenCache<string>();
-    cache.set('long', 'a', t0 / 1000 + 3600, t0);
-    cache.set('short', 'b', t0 / 1000 + 5, t0);
-    cache.set('expired', 'c', t0 / 1000 - 1, t0);
-    expect(cache.get('long', t0 + verifiedTokenCacheMs - 1)).toBe('a');
-    expect(cache.get('long', t0 + verifiedTokenCacheMs)).toBeUndefined();
-    expect(cache.get('short', t0 + 4_999)).toBe('b');
-    expect(cache.get('short', t0 + 5_000)).toBeUndefined();
-    expect(cache.get('expired', t0)).toBeUndefined();
+    const clock = clockAt(t0);
+    const cache = new VerifiedTokenCache<string>(clock);
+    cache.set('long', 'a', t0 / 1000 + 3600);
+    cache.set('short', 'b', t0 / 1000 + 5);
+    cache.set('expired', 'c', t0 / 1000 - 1);
+    expect(cache.get('expired')).toBeUndefined();
+    clock.ms = t0 + 4_999;
+    expect(cache.get('short')).toBe('b');
+    clock.ms = t0 + 5_000;
+    expect(cache.get('short')).toBeUndefined();
+    clock.ms = t0 + verifiedTokenCacheMs - 1;
+    expect(cache.get('long')).toBe('a');
+    clock.ms = t0 + verifiedTokenCacheMs;
+    expect(cache.get('long')).toBeUndefined();
   });
 
-  it('drops the oldest entry when full', () => {
-    const cache = new VerifiedTokenCache<number>();
-    for (let i = 0; i <= verifiedTokenCacheEntriesMax; i++) cache.set(`t${i}`, i, t0 / 1000 + 60, t0);
+  it('drops the least recently used entry when full', () => {
+    const cache = new VerifiedTokenCache<number>(clockAt(t0));
+    for (let i = 0; i < verifiedTokenCacheEntriesMax; i++) cache.set(`t${i}`, i, t0 / 1000 + 60);
+    expect(cache.get('t0')).toBe(0);
+    cache.set('one-more', -1, t0 / 1000 + 60);
     expect(cache.size).toBe(verifiedTokenCacheEntriesMax);
-    expect(cache.get('t0', t0)).toBeUndefined();
-    expect(cache.get(`t${verifiedTokenCacheEntriesMax}`, t0)).toBe(verifiedTokenCacheEntriesMax);
+    expect(cache.get('t0')).toBe(0);
+    expect(cache.get('t1')).toBeUndefined();
+    expect(cache.get('one-more')).toBe(-1);
   });
 });
 

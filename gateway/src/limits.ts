@@ -48,10 +48,11 @@ export const rateLimitOperatorReadsPerMinuteDefault = 1_200_000;
 export const rateLimitCountersMax = 100_000;
 /** Principals longer than this are hashed before they become a Redis key. */
 export const rateLimitKeyCharsMax = 200;
-/** How long a rate-limit decision may wait for Redis before the in-memory limiter decides instead. */
+/**
+ * How long a rate-limit decision may wait for Redis before the in-memory limiter decides
+ * instead; it also bounds the commands waiting on the connection (requests × this long).
+ */
 export const redisCommandTimeoutMs = 250;
-/** Bytes a Redis command connection may hold unsent before commands are refused. */
-export const redisCommandBufferBytesMax = 1_048_576;
 
 /** Audit rows written to the control shard in one INSERT, and the pause between writes. */
 export const auditBatchRowsMax = 500;

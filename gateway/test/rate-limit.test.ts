@@ -193,6 +193,8 @@ describe('rate limits through Redis', () => {
   it('counts in Redis, atomically across concurrent requests', async () => {
     const limiter = new RedisRateLimiter({ url: redisUrl, keyPrefix: unique('paygraph-test-ratelimit') });
     try {
+      // Until it is connected the limiter decides in memory, which would count the same here.
+      expect(await limiter.ready(5_000)).toBe(true);
       const now = Date.now();
       const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.take('customer:racer', [{ bucket: 'money', weight: 1, limit: 7 }], now)));
       expect(decisions.filter((d) => d.allowed)).toHaveLength(7);
@@ -205,6 +207,7 @@ describe('rate limits through Redis', () => {
     // Nothing listens on port 1, so every command fails at once.
     const limiter = new RedisRateLimiter({ url: 'redis://127.0.0.1:1', keyPrefix: 'unused' });
     try {
+      expect(await limiter.ready(200)).toBe(false);
       const charge = [{ bucket: 'money' as const, weight: 1, limit: 2 }];
       const now = Date.now();
       expect((await limiter.take('customer:offline', charge, now)).allowed).toBe(true);

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { rateLimitCountersMax, rateLimitKeyCharsMax, rateLimitWindowMs } from '../limits';
-import { createRedisCommands, type RedisCommands } from './redis-commands';
+import { rateLimitCountersMax, rateLimitKeyCharsMax, rateLimitWindowMs, redisCommandTimeoutMs } from '../limits';
+import type { Redis, Result } from 'ioredis';
+import { closeRedis, connectRedis } from '@paygraph/shared/events/redis-pubsub';
 import { log } from '@paygraph/shared/log';
 
 /**
@@ -12,7 +13,8 @@ import { log } from '@paygraph/shared/log';
  *
  * Refused requests take nothing from the budget, so a client that waits as told gets through.
  * With Redis the budgets are shared by every gateway process (one Lua script decides and
- * counts atomically); without it, or while Redis does not answer, each process keeps its own.
+ * counts atomically, sent with EVALSHA through ioredis's defineCommand); without it, or while
+ * Redis does not answer within redisCommandTimeoutMs, each process keeps its own.
  */
 export type Bucket = 'money' | 'other';
 
@@ -142,14 +144,17 @@ export interface RedisRateLimiterOptions {
 
 /** Budgets shared through Redis; this process's own budgets decide while Redis does not answer. */
 export class RedisRateLimiter implements RateLimiter {
-  private readonly redis: RedisCommands;
+  private readonly redis: Redis;
   private readonly fallback: MemoryRateLimiter;
   private readonly windowMs: number;
   private redisDown = false;
 
   constructor(private readonly options: RedisRateLimiterOptions) {
     this.windowMs = options.windowMs ?? rateLimitWindowMs;
-    this.redis = createRedisCommands(options.url);
+    // A decision waits at most redisCommandTimeoutMs for Redis; while it is away, at once.
+    this.redis = connectRedis(options.url, 'rate limits', { commandTimeout: redisCommandTimeoutMs });
+    // Sent as EVALSHA (EVAL once, when Redis does not know the script yet); the keys are counted per call.
+    this.redis.defineCommand('paygraphRateTake', { lua: takeScript });
     this.fallback = new MemoryRateLimiter(this.windowMs);
   }
 
@@ -159,27 +164,56 @@ export class RedisRateLimiter implements RateLimiter {
     const who = principal.length > rateLimitKeyCharsMax ? createHash('sha256').update(principal).digest('hex') : principal;
     const keys = charges.flatMap((c) => [`${this.options.keyPrefix}:${c.bucket}:${who}:${window}`, `${this.options.keyPrefix}:${c.bucket}:${who}:${window - 1}`]);
     const args = charges.flatMap((c) => [String(c.weight), String(c.limit)]);
-    const reply = await this.redis.command(['EVAL', takeScript, String(keys.length), ...keys, String(fraction), String(this.windowMs), ...args]);
-    if (!reply.ok || !Array.isArray(reply.value)) {
-      if (!this.redisDown) {
-        this.redisDown = true;
-        const why = reply.ok ? 'an unexpected reply' : reply.error.kind === 'Refused' ? reply.error.message : reply.error.kind;
-        log().warn(`rate limits: Redis is not answering (${why}); each gateway process counts on its own until it does`);
-      }
-      return this.fallback.takeNow(principal, charges, nowMs);
+    let reply: unknown;
+    try {
+      reply = await this.redis.paygraphRateTake(keys.length, ...keys, String(fraction), String(this.windowMs), ...args);
+    } catch (error) {
+      return this.withoutRedis(principal, charges, nowMs, error instanceof Error ? error.message : String(error));
     }
+    if (!Array.isArray(reply)) return this.withoutRedis(principal, charges, nowMs, 'an unexpected reply');
     if (this.redisDown) {
       this.redisDown = false;
       log().warn('rate limits: Redis answers again; budgets are shared again');
     }
-    const [allowed, index, retryMs] = reply.value;
+    const [allowed, index, retryMs] = reply as unknown[];
     if (allowed === 1) return { allowed: true };
     const charge = charges[Number(index) - 1];
     if (!charge) throw new Error(`the rate-limit script named bucket ${String(index)} of ${charges.length}`);
     return { allowed: false, bucket: charge.bucket, retryAfterMs: retryMs === -1 ? null : Number(retryMs) };
   }
 
+  /** Settles once the connection to Redis is up (true), or after timeoutMs without it (false). */
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        resolve(false);
+      }, timeoutMs);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.redis.once('ready', onReady);
+    });
+  }
+
+  private withoutRedis(principal: string, charges: readonly Charge[], nowMs: number, why: string): Decision {
+    if (!this.redisDown) {
+      this.redisDown = true;
+      log().warn(`rate limits: Redis is not answering (${why}); each gateway process counts on its own until it does`);
+    }
+    return this.fallback.takeNow(principal, charges, nowMs);
+  }
+
   async close(): Promise<void> {
-    await this.redis.close();
+    await closeRedis(this.redis);
+  }
+}
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** takeScript, defined on each rate-limit client with defineCommand. */
+    paygraphRateTake(numberOfKeys: number, ...keysAndArgs: string[]): Result<unknown, Context>;
   }
 }

@@ -204,8 +204,8 @@ export const subscriptionKeepAliveMsDefault = 12_000;
 /** The gateway's stream from the account subgraph: reconnects after it went away, and the pause before each. */
 export const upstreamReconnectAttemptsMax = 20;
 export const upstreamReconnectDelayMs = 250;
-/** Bytes a Redis connection may hold unsent; hints past it are dropped (the safety poll covers them). */
-export const redisWriteBufferBytesMax = 1_048_576;
+/** Ledger hints published and not yet acknowledged by Redis; hints past it are dropped (the safety poll covers them). */
+export const redisPublishesInFlightMax = 10_000;
 /** The pause before reconnecting to Redis. */
 export const redisReconnectDelayMs = 500;
 

@@ -1,174 +1,53 @@
-import net from 'node:net';
-import { redisReconnectDelayMs, redisWriteBufferBytesMax } from '../limits';
+import { Redis, type RedisOptions } from 'ioredis';
+import { redisPublishesInFlightMax, redisReconnectDelayMs } from '../limits';
 import { log } from '../log';
 
 /**
- * The two Redis commands the ledger hints need, PUBLISH and SUBSCRIBE, spoken directly in
- * RESP over one TCP connection each. A full client library would bring far more than this
- * needs; what matters here is that both sides reconnect by themselves and that a hint that
- * cannot be sent is dropped rather than queued without bound: hints are never the truth, the
- * ledger tables are, and the subscribers' safety poll covers anything dropped.
+ * Redis for the ledger hints (PUBLISH and SUBSCRIBE) and the gateway's rate limits, through
+ * ioredis. Every client reconnects by itself, every redisReconnectDelayMs, for as long as it
+ * lives; while it is not connected its commands are refused at once rather than queued
+ * (enableOfflineQueue off): hints are never the truth, the ledger tables are, so a hint that
+ * cannot be sent is dropped and the subscribers' safety poll covers it; a rate limit that
+ * cannot ask Redis decides in memory.
  */
-export interface RedisTarget {
-  host: string;
-  port: number;
-  username: string | null;
-  password: string | null;
+export function connectRedis(url: string, purpose: string, options: RedisOptions = {}): Redis {
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => redisReconnectDelayMs,
+    ...options,
+  });
+  // One line per outage, not one per reconnect attempt; without a listener ioredis prints every error.
+  let reported = false;
+  client.on('error', (error: Error) => {
+    if (reported) return;
+    reported = true;
+    log().warn(`${purpose}: Redis at ${redactedHost(url)} is not answering (${error.message}); retrying every ${redisReconnectDelayMs} ms`);
+  });
+  client.on('ready', () => {
+    reported = false;
+  });
+  return client;
 }
 
-export function parseRedisUrl(url: string): RedisTarget {
-  const parsed = new URL(url);
-  if (parsed.protocol !== 'redis:') throw new Error(`REDIS_URL: "${url}" is not a redis:// URL (TLS is not supported)`);
-  return {
-    host: parsed.hostname || '127.0.0.1',
-    port: parsed.port === '' ? 6379 : Number(parsed.port),
-    username: parsed.username === '' ? null : decodeURIComponent(parsed.username),
-    password: parsed.password === '' ? null : decodeURIComponent(parsed.password),
-  };
-}
-
-/** One RESP value: what Redis answers and pushes. */
-export type RespValue = string | number | null | RespError | RespValue[];
-
-export class RespError {
-  constructor(readonly message: string) {}
-}
-
-/**
- * Reads one complete RESP value at `offset`; null when the buffer does not hold all of it yet.
- */
-export function parseResp(buffer: Buffer, offset: number): { value: RespValue; next: number } | null {
-  if (offset >= buffer.length) return null;
-  const lineEnd = buffer.indexOf('\r\n', offset);
-  if (lineEnd === -1) return null;
-  const type = String.fromCharCode(buffer[offset]!);
-  const line = buffer.toString('utf8', offset + 1, lineEnd);
-  const afterLine = lineEnd + 2;
-  switch (type) {
-    case '+':
-      return { value: line, next: afterLine };
-    case '-':
-      return { value: new RespError(line), next: afterLine };
-    case ':':
-      return { value: Number(line), next: afterLine };
-    case '$': {
-      const length = Number(line);
-      if (length < 0) return { value: null, next: afterLine };
-      if (buffer.length < afterLine + length + 2) return null;
-      return { value: buffer.toString('utf8', afterLine, afterLine + length), next: afterLine + length + 2 };
+/** QUIT when connected (what was sent still goes out), otherwise just stop reconnecting. */
+export async function closeRedis(client: Redis): Promise<void> {
+  if (client.status === 'ready') {
+    try {
+      await client.quit();
+      return;
+    } catch {
+      // Lost on the way out: disconnect below.
     }
-    case '*': {
-      const count = Number(line);
-      if (count < 0) return { value: null, next: afterLine };
-      const items: RespValue[] = [];
-      let next = afterLine;
-      for (let i = 0; i < count; i++) {
-        const item = parseResp(buffer, next);
-        if (!item) return null;
-        items.push(item.value);
-        next = item.next;
-      }
-      return { value: items, next };
-    }
-    default:
-      throw new Error(`unexpected RESP type byte "${type}" from Redis`);
   }
+  client.disconnect();
 }
 
-export function encodeCommand(args: readonly string[]): Buffer {
-  const parts = [`*${args.length}\r\n`];
-  for (const arg of args) parts.push(`$${Buffer.byteLength(arg)}\r\n${arg}\r\n`);
-  return Buffer.from(parts.join(''), 'utf8');
-}
-
-export interface ConnectionHandlers {
-  /** After every (re)connect; `authSent` says an AUTH went first, whose reply arrives before any other. */
-  onOpen: (send: (args: readonly string[]) => boolean, authSent: boolean) => void;
-  onValue: (value: RespValue) => void;
-  /** After every loss, before the reconnect is scheduled. */
-  onClose?: () => void;
-}
-
-/**
- * A connection that reconnects after every loss until closed. Commands that cannot be sent
- * (not connected, or more than writeBufferBytesMax already waiting) are refused, not queued.
- */
-export class RedisConnection {
-  private socket: net.Socket | null = null;
-  private buffer: Buffer = Buffer.alloc(0);
-  private closed = false;
-  private timer: NodeJS.Timeout | null = null;
-  connected = false;
-
-  constructor(
-    private readonly target: RedisTarget,
-    private readonly handlers: ConnectionHandlers,
-    private readonly writeBufferBytesMax: number = redisWriteBufferBytesMax,
-  ) {
-    this.connect();
-  }
-
-  private connect(): void {
-    if (this.closed) return;
-    const socket = net.createConnection({ host: this.target.host, port: this.target.port });
-    this.socket = socket;
-    socket.setNoDelay(true);
-    socket.on('connect', () => {
-      this.connected = true;
-      this.buffer = Buffer.alloc(0);
-      const authSent = this.target.password !== null;
-      if (authSent) {
-        this.send(this.target.username !== null ? ['AUTH', this.target.username, this.target.password!] : ['AUTH', this.target.password!]);
-      }
-      this.handlers.onOpen((args) => this.send(args), authSent);
-    });
-    socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    // 'close' always follows 'error', so the reconnect is scheduled in one place.
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.connected = false;
-      this.socket = null;
-      this.handlers.onClose?.();
-      if (!this.closed) this.timer = setTimeout(() => this.connect(), redisReconnectDelayMs);
-    });
-  }
-
-  private receive(chunk: Buffer): void {
-    this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
-    let offset = 0;
-    for (;;) {
-      const parsed = parseResp(this.buffer, offset);
-      if (!parsed) break;
-      offset = parsed.next;
-      if (parsed.value instanceof RespError) log().error(`redis: ${parsed.value.message}`);
-      this.handlers.onValue(parsed.value);
-    }
-    this.buffer = this.buffer.subarray(offset);
-  }
-
-  /** Drops the connection (it reconnects unless closed): e.g. when replies no longer pair with commands. */
-  reset(): void {
-    this.socket?.destroy();
-  }
-
-  /** False when the command was dropped: not connected, or too much is already waiting. */
-  send(args: readonly string[]): boolean {
-    const socket = this.socket;
-    if (!socket || !this.connected || socket.writableLength > this.writeBufferBytesMax) return false;
-    socket.write(encodeCommand(args));
-    return true;
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    const socket = this.socket;
-    if (!socket) return;
-    await new Promise<void>((resolve) => {
-      socket.once('close', () => resolve());
-      socket.end();
-      socket.destroySoon();
-    });
+function redactedHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return '(unparseable URL)';
   }
 }
 
@@ -178,11 +57,24 @@ export interface RedisPublisher {
   close(): Promise<void>;
 }
 
+/**
+ * Publishes fire-and-forget. At most redisPublishesInFlightMax wait for their reply at once:
+ * past that Redis is not keeping up, and further hints are dropped instead of piling up.
+ */
 export function createRedisPublisher(url: string): RedisPublisher {
-  const connection = new RedisConnection(parseRedisUrl(url), { onOpen: () => {}, onValue: () => {} });
+  const client = connectRedis(url, 'ledger hints');
+  let inFlight = 0;
   return {
-    publish: (channel, message) => connection.send(['PUBLISH', channel, message]),
-    close: () => connection.close(),
+    publish: (channel, message) => {
+      if (client.status !== 'ready' || inFlight >= redisPublishesInFlightMax) return false;
+      inFlight += 1;
+      client.publish(channel, message).then(
+        () => void (inFlight -= 1),
+        () => void (inFlight -= 1),
+      );
+      return true;
+    },
+    close: () => closeRedis(client),
   };
 }
 
@@ -193,6 +85,8 @@ export interface RedisSubscriber {
 /**
  * Subscribes to one channel. onReady runs after every (re)subscription: messages published
  * while the connection was down are gone, so the caller re-reads whatever they would have said.
+ * The subscription is made anew on each connect (not ioredis's autoResubscribe), so that
+ * onReady follows the SUBSCRIBE's reply.
  */
 export function createRedisSubscriber(
   url: string,
@@ -200,14 +94,16 @@ export function createRedisSubscriber(
   onMessage: (message: string) => void,
   onReady: () => void = () => {},
 ): RedisSubscriber {
-  const connection = new RedisConnection(parseRedisUrl(url), {
-    onOpen: (send) => void send(['SUBSCRIBE', channel]),
-    onValue: (value) => {
-      if (!Array.isArray(value)) return;
-      const [kind, from, payload] = value;
-      if (kind === 'subscribe' && from === channel) onReady();
-      else if (kind === 'message' && from === channel && typeof payload === 'string') onMessage(payload);
-    },
+  const client = connectRedis(url, 'ledger hints', { autoResubscribe: false });
+  client.on('message', (from: string, message: string) => {
+    if (from === channel) onMessage(message);
   });
-  return { close: () => connection.close() };
+  client.on('ready', () => {
+    client.subscribe(channel).then(
+      () => onReady(),
+      // The connection went again before the reply; the next 'ready' subscribes again.
+      () => {},
+    );
+  });
+  return { close: () => closeRedis(client) };
 }

@@ -1,8 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import type { EntryDraft } from '@paygraph/shared/ledger/posting-rules';
-import { decodeHints, encodeHints } from '@paygraph/shared/events/ledger-hints';
-import { RespError, encodeCommand, parseResp, parseRedisUrl } from '@paygraph/shared/events/redis-pubsub';
+import { decodeHints, encodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
+import { createRedisPublisher, createRedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
+import { testRedisUrl, unique } from '../../../../test/support/env';
+import { freePort } from '../../../../scripts/lib/free-port';
 
 const a = newId('account', toLogicalShard(3));
 const b = newId('account', toLogicalShard(50));
@@ -24,29 +26,36 @@ describe('ledger hints', () => {
   });
 });
 
-describe('RESP', () => {
-  it('encodes commands as arrays of bulk strings, counting bytes not characters', () => {
-    expect(encodeCommand(['PUBLISH', 'ch', 'é']).toString('utf8')).toBe('*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$2\r\né\r\n');
-  });
-
-  it('reads pushed messages only once they are complete, whatever the chunking', () => {
-    const wire = Buffer.from('*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$5\r\nhello\r\n:42\r\n-ERR no\r\n+OK\r\n$-1\r\n', 'utf8');
-    for (let cut = 0; cut < 30; cut++) expect(parseResp(wire.subarray(0, cut), 0)).toBeNull();
-    const values: unknown[] = [];
-    let offset = 0;
-    for (;;) {
-      const parsed = parseResp(wire, offset);
-      if (!parsed) break;
-      values.push(parsed.value);
-      offset = parsed.next;
+describe('Redis pub/sub (ioredis)', () => {
+  it('delivers a published hint to a subscriber once it is subscribed', async () => {
+    const url = testRedisUrl();
+    const channel = unique('paygraph-test-hints');
+    const received: string[] = [];
+    let subscribed!: () => void;
+    const ready = new Promise<void>((resolve) => (subscribed = resolve));
+    const subscriber = createRedisSubscriber(url, channel, (message) => received.push(message), () => subscribed());
+    const publisher = createRedisPublisher(url);
+    try {
+      await ready;
+      // The publisher refuses (returns false) until its own connection is up.
+      const deadline = Date.now() + 5_000;
+      while (received.length === 0 && Date.now() < deadline) {
+        publisher.publish(channel, 'hello');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(received[0]).toBe('hello');
+    } finally {
+      await publisher.close();
+      await subscriber.close();
     }
-    expect(offset).toBe(wire.length);
-    expect(values).toEqual([['message', 'ch', 'hello'], 42, new RespError('ERR no'), 'OK', null]);
   });
 
-  it('reads redis:// URLs with and without credentials', () => {
-    expect(parseRedisUrl('redis://127.0.0.1:6380')).toEqual({ host: '127.0.0.1', port: 6380, username: null, password: null });
-    expect(parseRedisUrl('redis://:s%40cret@cache')).toEqual({ host: 'cache', port: 6379, username: null, password: 's@cret' });
-    expect(() => parseRedisUrl('rediss://cache')).toThrow(/not a redis:\/\/ URL/);
+  it('drops a hint at once while Redis does not answer, instead of queueing it', async () => {
+    const publisher = createRedisPublisher(`redis://127.0.0.1:${await freePort()}`);
+    try {
+      expect(publisher.publish(ledgerHintChannel, '[]')).toBe(false);
+    } finally {
+      await publisher.close();
+    }
   });
 });

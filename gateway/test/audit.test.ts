@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { auditEvents } from '@paygraph/transaction/db/schema/audit';
+import { auditEvents } from '../src/db/schema/audit';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { createAuditLog, maskCardNumbers, type AuditRecord } from '../src/security/audit';
 import { startStack, type Stack } from '../../test/support/stack';

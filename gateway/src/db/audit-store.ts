@@ -1,4 +1,4 @@
-import { auditEvents, type AuditEventRow } from '@paygraph/transaction/db/schema/audit';
+import { auditEvents, type AuditEventRow } from './schema/audit';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { insertRows } from '@paygraph/shared/db/raw';

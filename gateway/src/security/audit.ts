@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import type { GraphQLFormattedError } from 'graphql';
-import type { AuditEventRow } from '@paygraph/transaction/db/schema/audit';
+import type { AuditEventRow } from '../db/schema/audit';
 import type { AuditStore } from '../db/audit-store';
 import { auditLogBufferBytesMax, auditTextCharsMax } from '../limits';
 import type { MoneyAction } from './root-fields';

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
-import type { ShardSet } from '../shards/pool';
+import type { Shard, ShardSet } from '../shards/pool';
 import { backfillStripeDirectories } from '../ledger/stripes';
 
 /**
@@ -22,7 +22,7 @@ export interface DataStep {
   run(shards: ShardSet): Promise<void>;
 }
 
-interface MigrationSet {
+export interface MigrationSet {
   name: string;
   folder: string;
   /** Loaded only when migrating, so the shared library does not load a subgraph's services. */
@@ -43,7 +43,17 @@ export const migrationSets: readonly MigrationSet[] = [
     dataSteps: async () => [(await import('@paygraph/transaction/services/legacy-keys')).legacyKeysStep],
   },
   { name: 'settlement', folder: `${repoRoot}subgraphs/settlement/drizzle` },
+  // audit_events, the gateway's. After transaction: databases migrated before the gateway
+  // owned it got the table from the transaction set (0002, 0005), whose CREATE TABLE has no
+  // IF NOT EXISTS; the gateway's own first migration does, so it is a no-op there.
+  { name: 'gateway', folder: `${repoRoot}gateway/drizzle` },
 ];
+
+/** Applies a set's pending migrations to one shard, recorded in the set's own bookkeeping table. */
+export async function applyMigrationSet(db: Shard['db'], set: MigrationSet): Promise<void> {
+  if (!existsSync(`${set.folder}/meta/_journal.json`)) return;
+  await migrate(db, { migrationsFolder: set.folder, migrationsTable: `__migrations_${set.name}` });
+}
 
 /** Creates each shard's database when missing; the server must already be running. */
 export async function createDatabases(urls: readonly string[]): Promise<void> {
@@ -84,10 +94,7 @@ export async function dropScratchDatabases(urls: readonly string[]): Promise<voi
 export async function migrateShards(shards: ShardSet): Promise<void> {
   await createDatabases(shards.topology.urls);
   for (const shard of shards.all) {
-    for (const set of migrationSets) {
-      if (!existsSync(`${set.folder}/meta/_journal.json`)) continue;
-      await migrate(shard.db, { migrationsFolder: set.folder, migrationsTable: `__migrations_${set.name}` });
-    }
+    for (const set of migrationSets) await applyMigrationSet(shard.db, set);
   }
   for (const set of migrationSets) {
     for (const step of (await set.dataSteps?.()) ?? []) await step.run(shards);

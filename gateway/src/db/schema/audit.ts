@@ -2,9 +2,10 @@ import { bigint, datetime, index, int, mysqlTable, varchar } from 'drizzle-orm/m
 
 /**
  * Who asked to move money, from where, and what came of it: one row per money mutation the
- * gateway received (one per input of createPayments), refused ones included. The gateway
- * writes them, batched, to the control shard (the one holding logical shard 0); the table is
- * migrated on every shard like the rest of this folder, and only the control shard's is used.
+ * gateway received (one per input of createPayments), refused ones included. The gateway owns
+ * the table and is its only writer (db/audit-store.ts): batched, to the control shard (the one
+ * holding logical shard 0). Its migrations (gateway/drizzle) apply to every shard like every
+ * other set, and only the control shard's table is used.
  *
  * Values are kept as the client sent them (amounts as text, ids unchecked) because a refused
  * request is audited too; free text is masked (card-like digit runs) before it gets here, and

@@ -26,7 +26,7 @@ export const auditEvents = mysqlTable(
     principalSub: varchar('principal_sub', { length: 128 }),
     principalRole: varchar('principal_role', { length: 16 }),
     operationName: varchar('operation_name', { length: 128 }),
-    /** The mutation: deposit, withdraw, createPayment, createPayments or refundPayment. */
+    /** The mutation: one of moneyMutationFields (security/root-fields.ts). */
     action: varchar('action', { length: 32 }).notNull(),
     /** The input's position in createPayments; 0 for the others. */
     itemIndex: int('item_index').notNull(),

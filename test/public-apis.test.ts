@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { productionSources, repoRoot } from './support/sources';
 
 /**
  * paygraph uses its libraries through their public APIs only (issue 14): an upgrade of
@@ -9,8 +9,6 @@ import { fileURLToPath } from 'node:url';
  * are the private internals that were once used on the posting path and the gateway's
  * subgraph calls; none may come back into production code.
  */
-const repoRoot = fileURLToPath(new URL('../', import.meta.url));
-
 const forbidden: ReadonlyArray<{ pattern: RegExp; why: string }> = [
   { pattern: /\bMySql2Session\b|\bMySql2Transaction\b|\bMySql2Driver\b/, why: "drizzle's session classes are its internals: use drizzle({ client })" },
   { pattern: /\bsession\s*\.\s*(client|logger|options)\b|\.session\b\s*as\b/, why: "a drizzle database's session is private: keep what you need yourself" },
@@ -18,21 +16,6 @@ const forbidden: ReadonlyArray<{ pattern: RegExp; why: string }> = [
   { pattern: /connection\s*\.\s*connection\s*\.\s*\w/, why: "mysql2's inner callback connection is not its promise API" },
   { pattern: /from\s+['"][^'"]*\/dist\/[^'"]*['"]|import\(\s*['"][^'"]*\/dist\//, why: "deep imports into a package's dist/ are not its public entry" },
 ];
-
-function sourcesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourcesUnder(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
-  });
-}
-
-function productionSources(): string[] {
-  const subgraphs = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => join(repoRoot, 'subgraphs', e.name, 'src'));
-  return [join(repoRoot, 'gateway', 'src'), ...subgraphs, join(repoRoot, 'scripts')].flatMap(sourcesUnder);
-}
 
 describe('production code', () => {
   it('reaches no library internals', () => {

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
 import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { loaderBatchSizeMax } from '@paygraph/shared/limits';
 import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';
 import { settlementsByIds } from './db/settlement-store';
@@ -17,7 +17,7 @@ import type { SettlementConfig } from './services/settle';
 export interface SettlementContext extends BaseSubgraphContext {
   now: () => Date;
   config: SettlementConfig;
-  accounts: DataLoader<string, AccountRow | null>;
+  accounts: DataLoader<string, Account | null>;
   settlements: DataLoader<string, SettlementRow | null>;
   settlementIdOfPayment: DataLoader<string, string | null>;
 }

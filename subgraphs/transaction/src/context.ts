@@ -4,7 +4,8 @@ import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
 import { amountMaxMinorUnitsDefault, holdTtlSecondsDefault } from '@paygraph/shared/limits';
 import { holdsByIds, holdsOfPayments } from './db/holds';
-import type { AccountRow, PostingRow } from '@paygraph/shared/db/schema/ledger';
+import type { PostingRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
 import { postingsByIds } from './db/postings';
 import type { HoldRow, PaymentRow, RefundRow } from './db/schema/transactions';
@@ -15,7 +16,7 @@ export interface TransactionContext extends BaseSubgraphContext, ServiceContext 
   payments: DataLoader<string, PaymentRow | null>;
   refunds: DataLoader<string, RefundRow | null>;
   refundsOfPayment: DataLoader<string, RefundRow[]>;
-  accountRows: DataLoader<string, AccountRow | null>;
+  accountRows: DataLoader<string, Account | null>;
   postings: DataLoader<string, PostingRow | null>;
   holds: DataLoader<string, HoldRow | null>;
   holdOfPayment: DataLoader<string, HoldRow | null>;

@@ -1,7 +1,7 @@
 import type { ShardSet, Shard } from '@paygraph/shared/shards/pool';
 import { parseId } from '@paygraph/shared/ids';
 import { accountsAndStripes, accountsByOwner } from '@paygraph/shared/db/ledger-store';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import { asShardUnavailable, isShardUnreachable, type ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import { buildViews, type AccountView } from '../domain/account-view';
@@ -70,11 +70,11 @@ export async function loadOwnerPage(shards: ShardSet, ownerId: string, afterId: 
 async function eachReachable<K>(
   work: ReadonlyMap<Shard, K>,
   down: Map<Shard, ShardUnavailable>,
-  read: (shard: Shard, key: K) => Promise<AccountRow[]>,
-): Promise<AccountRow[]> {
+  read: (shard: Shard, key: K) => Promise<Account[]>,
+): Promise<Account[]> {
   const asked = [...work];
   const answers = await Promise.allSettled(asked.map(([shard, key]) => read(shard, key)));
-  const rows: AccountRow[] = [];
+  const rows: Account[] = [];
   answers.forEach((answer, i) => {
     const shard = asked[i]![0];
     if (answer.status === 'fulfilled') rows.push(...answer.value);
@@ -85,7 +85,7 @@ async function eachReachable<K>(
 }
 
 /** Merchants with a stripe on a shard that is down show no balance rather than one short of that stripe. */
-function markUnreadStripes(shards: ShardSet, rows: readonly AccountRow[], views: Map<string, AccountView>, down: ReadonlyMap<Shard, ShardUnavailable>): void {
+function markUnreadStripes(shards: ShardSet, rows: readonly Account[], views: Map<string, AccountView>, down: ReadonlyMap<Shard, ShardUnavailable>): void {
   for (const row of rows) {
     const view = row.parentId === null ? views.get(row.id) : undefined;
     const missing = view ? stripeShardsOf(shards, row).find((s) => down.has(s)) : undefined;

@@ -41,7 +41,7 @@ export async function changeAccountStatus<E>(
     if (!row || row.parentId !== null) return null;
     const stripes = await readStripes(shards, [row]);
     otherShards = stripeShardsOf(shards, row).filter((s) => s !== home);
-    const view = buildViews([row, ...stripes.map((s) => s.row)]).get(accountId)!;
+    const view = buildViews([row, ...stripes.map((s) => s.account)]).get(accountId)!;
     const decision = decide(view);
     if (!decision.ok) return decision;
     await setAccountStatus(tx, accountId, decision.value, now);

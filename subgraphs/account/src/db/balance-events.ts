@@ -1,6 +1,7 @@
 import { and, asc, eq, getTableColumns, gt, gte, inArray, isNotNull, lte, sql } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import { accounts, ledgerEntries, type AccountRow, type EntryRow } from '@paygraph/shared/db/schema/ledger';
+import { accountOfRow, type Executor } from '@paygraph/shared/db/ledger-store';
+import { accounts, ledgerEntries, type EntryRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import type { Buckets } from '../domain/balance-snapshot';
 
 /**
@@ -89,13 +90,15 @@ export async function bucketsAt(db: Executor, stripeId: string, sequence: bigint
 }
 
 /** The stripes (rows with a parent) of these merchants on this shard. */
-export async function stripesOfMerchants(db: Executor, merchantIds: readonly string[]): Promise<AccountRow[]> {
+export async function stripesOfMerchants(db: Executor, merchantIds: readonly string[]): Promise<Account[]> {
   if (merchantIds.length === 0) return [];
-  return db.select().from(accounts).where(and(isNotNull(accounts.parentId), inArray(accounts.parentId, [...merchantIds])));
+  const rows = await db.select().from(accounts).where(and(isNotNull(accounts.parentId), inArray(accounts.parentId, [...merchantIds])));
+  return rows.map(accountOfRow);
 }
 
-/** Account rows (homes or stripes) by id on this shard. */
-export async function accountRowsByIds(db: Executor, ids: readonly string[]): Promise<AccountRow[]> {
+/** Accounts (homes or stripes) by id on this shard. */
+export async function accountsByIds(db: Executor, ids: readonly string[]): Promise<Account[]> {
   if (ids.length === 0) return [];
-  return db.select().from(accounts).where(inArray(accounts.id, [...ids]));
+  const rows = await db.select().from(accounts).where(inArray(accounts.id, [...ids]));
+  return rows.map(accountOfRow);
 }

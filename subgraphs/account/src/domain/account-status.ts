@@ -1,6 +1,7 @@
 import type { Identity } from '@paygraph/shared/identity';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { totalOf, type AccountView } from './account-view';
+import { totalOf } from '@paygraph/shared/ledger/account';
+import type { AccountView } from './account-view';
 
 export type StatusAction = 'freeze' | 'unfreeze' | 'close';
 

@@ -1,18 +1,11 @@
-import type { AccountStatus, AccountType } from '@paygraph/shared/ledger/posting-rules';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { assert } from '@paygraph/shared/result';
 
+/** The fields of an Account that clients see of it (schema/account.graphql's Account). */
+export type AccountViewField = 'id' | 'ownerId' | 'type' | 'status' | 'currency' | 'version' | 'createdAt' | 'available' | 'frozen' | 'pending';
+
 /** An account as clients see it: a merchant's balances are the sum of its stripes. */
-export interface AccountView {
-  id: string;
-  ownerId: string;
-  type: AccountType;
-  status: AccountStatus;
-  currency: string;
-  version: bigint;
-  createdAt: Date;
-  available: bigint;
-  frozen: bigint;
-  pending: bigint;
+export interface AccountView extends Pick<Account, AccountViewField> {
   stripeIds: string[];
   /**
    * Set when a shard holding one of the merchant's stripes could not be read: the balances
@@ -21,22 +14,8 @@ export interface AccountView {
   unreadStripeShard?: string;
 }
 
-export interface AccountRowLike {
-  id: string;
-  ownerId: string;
-  type: AccountType;
-  status: AccountStatus;
-  currency: string;
-  parentId: string | null;
-  available: bigint;
-  frozen: bigint;
-  pending: bigint;
-  version: bigint;
-  createdAt: Date;
-}
-
-/** Folds stripe rows into their parents; stripes whose parent is not among the rows are ignored. */
-export function buildViews(rows: readonly AccountRowLike[]): Map<string, AccountView> {
+/** Folds stripes into their merchants' views; stripes whose merchant is not among the accounts are ignored. */
+export function buildViews(rows: ReadonlyArray<Pick<Account, AccountViewField | 'parentId'>>): Map<string, AccountView> {
   const views = new Map<string, AccountView>();
   for (const row of rows) {
     if (row.parentId !== null) continue;
@@ -53,8 +32,4 @@ export function buildViews(rows: readonly AccountRowLike[]): Map<string, Account
     parent.stripeIds.push(row.id);
   }
   return views;
-}
-
-export function totalOf(view: AccountView): bigint {
-  return view.available + view.frozen + view.pending;
 }

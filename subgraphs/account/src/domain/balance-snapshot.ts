@@ -1,3 +1,4 @@
+import type { AccountBalances } from '@paygraph/shared/ledger/account';
 import type { Bucket } from '@paygraph/shared/ledger/posting-rules';
 
 /**
@@ -5,11 +6,7 @@ import type { Bucket } from '@paygraph/shared/ledger/posting-rules';
  * change once written, so a balance at a sequence is a fact: it can be remembered and stepped
  * forward with later entries without ever going stale.
  */
-export interface Buckets {
-  available: bigint;
-  frozen: bigint;
-  pending: bigint;
-}
+export type Buckets = AccountBalances;
 
 export const noBuckets: Buckets = { available: 0n, frozen: 0n, pending: 0n };
 
@@ -30,8 +27,4 @@ export function applyMoves(start: Buckets, moves: readonly BucketMove[]): Bucket
 
 export function addBuckets(a: Buckets, b: Buckets): Buckets {
   return { available: a.available + b.available, frozen: a.frozen + b.frozen, pending: a.pending + b.pending };
-}
-
-export function totalOfBuckets(b: Buckets): bigint {
-  return b.available + b.frozen + b.pending;
 }

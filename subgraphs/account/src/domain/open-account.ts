@@ -2,10 +2,11 @@ import type { Identity } from '@paygraph/shared/identity';
 import { parseCurrency, type Currency } from '@paygraph/shared/money';
 import { ownerIdLengthMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
+import type { Account, AccountType } from '@paygraph/shared/ledger/account';
 
 export interface OpenAccountInput {
   ownerId: string;
-  type: 'PERSONAL' | 'MERCHANT' | 'SYSTEM';
+  type: AccountType;
   currency: string;
 }
 
@@ -13,9 +14,9 @@ export type OpenAccountRefusal =
   | { kind: 'InvalidInput'; field: string; message: string }
   | { kind: 'Forbidden'; message: string };
 
-export interface AccountToOpen {
-  ownerId: string;
-  type: 'PERSONAL' | 'MERCHANT';
+/** What a client may open: never a SYSTEM account, and only in a currency paygraph knows. */
+export interface AccountToOpen extends Pick<Account, 'ownerId'> {
+  type: Exclude<AccountType, 'SYSTEM'>;
   currency: Currency;
 }
 

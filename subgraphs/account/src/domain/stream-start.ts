@@ -1,4 +1,4 @@
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { decodeBalanceCursor, type CursorRefusal, type StreamPosition } from './balance-cursor';
 
@@ -9,7 +9,7 @@ import { decodeBalanceCursor, type CursorRefusal, type StreamPosition } from './
  */
 export type StreamStartRefusal = CursorRefusal | { kind: 'CursorNotOfAccount' } | { kind: 'CursorAhead' };
 
-export function decideStart(accountId: string, rows: readonly AccountRow[], after: string | null): Result<StreamPosition, StreamStartRefusal> {
+export function decideStart(accountId: string, rows: ReadonlyArray<Pick<Account, 'id' | 'lastSequence'>>, after: string | null): Result<StreamPosition, StreamStartRefusal> {
   const last = new Map(rows.map((r) => [r.id, r.lastSequence]));
   if (after === null) return ok({ accountId, sequences: last });
   const decoded = decodeBalanceCursor(after, accountId);

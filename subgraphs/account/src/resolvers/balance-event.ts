@@ -2,7 +2,7 @@ import { forbidden, badUserInput } from '@paygraph/shared/graphql/errors';
 import { mayRead } from '@paygraph/shared/identity';
 import { parseId } from '@paygraph/shared/ids';
 import { balanceEntryPageSizeMax } from '@paygraph/shared/limits';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import type { AccountContext } from '../context';
 import { decodeBalanceCursor, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { decideStart, describeStartRefusal } from '../domain/stream-start';
@@ -30,7 +30,7 @@ export const balanceEventResolvers = {
  * Who may follow an account: its owner and operators. An account that does not exist is
  * refused like someone else's, so a refusal tells nothing about other people's accounts.
  */
-function authorize(ctx: AccountContext, accountId: string, home: AccountRow | null): AccountRow {
+function authorize(ctx: AccountContext, accountId: string, home: Account | null): Account {
   if (!home) {
     if (ctx.identity.role !== 'operator') throw forbidden(`account ${accountId} is not yours`);
     throw badUserInput(`there is no account ${accountId}`);

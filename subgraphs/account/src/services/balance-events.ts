@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import type { AccountRow, EntryRow } from '@paygraph/shared/db/schema/ledger';
+import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { parseId } from '@paygraph/shared/ids';
 import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
@@ -8,7 +9,7 @@ import { abortable } from '@paygraph/shared/streams/abortable';
 import {
   balanceEntryPageSizeMax, homeRowsRememberedMax, merchantStripeListsRememberedMax, stripeDiscoveryIntervalMs,
 } from '@paygraph/shared/limits';
-import { accountRowsByIds, entriesFrom, entryById } from '../db/balance-events';
+import { accountsByIds, entriesFrom, entryById } from '../db/balance-events';
 import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { addBuckets, applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
 import type { StreamStartRefusal } from '../domain/stream-start';
@@ -28,7 +29,7 @@ export interface BalanceEvent {
   entry: EntryRow;
   /** The whole account's balance as of `position`. */
   buckets: Buckets;
-  home: AccountRow;
+  home: Account;
 }
 
 /** How long a merchant's list of stripes is trusted before it is read again. */
@@ -42,7 +43,7 @@ const homeRowFreshMs = 1_000;
 export class BalanceReader {
   /** Bounded, least recently used forgotten first; an entry is dropped once it is older than its freshness. */
   private readonly merchantStripes = new LRUCache<string, string[]>({ max: merchantStripeListsRememberedMax, ttl: stripeListFreshMs });
-  private readonly homes = new LRUCache<string, AccountRow>({ max: homeRowsRememberedMax, ttl: homeRowFreshMs });
+  private readonly homes = new LRUCache<string, Account>({ max: homeRowsRememberedMax, ttl: homeRowFreshMs });
 
   constructor(
     private readonly shards: ShardSet,
@@ -51,11 +52,11 @@ export class BalanceReader {
   ) {}
 
   /** The account's home row (one read on its shard, reused for homeRowFreshMs); null when there is none. */
-  async home(accountId: string): Promise<AccountRow | null> {
+  async home(accountId: string): Promise<Account | null> {
     if (!parseId('account', accountId)) return null;
     const known = this.homes.get(accountId);
     if (known) return known;
-    const [row] = await accountRowsByIds(this.shardOf(accountId).db, [accountId]);
+    const [row] = await accountsByIds(this.shardOf(accountId).db, [accountId]);
     if (!row || row.parentId !== null) return null;
     this.homes.set(accountId, row);
     return row;
@@ -65,7 +66,7 @@ export class BalanceReader {
    * The home row and every stripe with its last sequence: one read on the home shard, then for
    * a merchant one per shard its stripe directory names (ledger/stripes.ts).
    */
-  async rows(accountId: string): Promise<AccountRow[] | null> {
+  async rows(accountId: string): Promise<Account[] | null> {
     if (!parseId('account', accountId)) return null;
     const rows = await readAccountsWithStripes(this.shards, [accountId]);
     const home = rows.find((r) => r.id === accountId);
@@ -78,7 +79,7 @@ export class BalanceReader {
    * Up to `first` events after `position`. Within a stripe they come in sequence order; stripes
    * are interleaved by the time of their entries.
    */
-  async after(home: AccountRow, position: StreamPosition, first: number): Promise<Result<BalanceEvent[], StreamStartRefusal>> {
+  async after(home: Account, position: StreamPosition, first: number): Promise<Result<BalanceEvent[], StreamStartRefusal>> {
     const stripes = await this.stripesOf(home, [...position.sequences.keys()]);
     if ([...position.sequences.keys()].some((id) => !stripes.includes(id))) return err({ kind: 'CursorNotOfAccount' });
     const read = await Promise.all(stripes.map(async (stripe) => {
@@ -135,7 +136,7 @@ export class BalanceReader {
    * row's stripe directory fresh (`home` may be up to homeRowFreshMs old) and asks only the
    * shards it names.
    */
-  private async stripesOf(home: AccountRow, mustInclude: readonly string[]): Promise<string[]> {
+  private async stripesOf(home: Account, mustInclude: readonly string[]): Promise<string[]> {
     if (home.type !== 'MERCHANT') return [home.id];
     const known = this.merchantStripes.get(home.id);
     if (known) {
@@ -154,7 +155,7 @@ export class BalanceReader {
     if (!parsed) return null;
     const entry = await entryById(this.shards.byLogical(parsed.shard).db, entryId);
     if (!entry) return null;
-    const [account] = await accountRowsByIds(this.shardOf(entry.accountId).db, [entry.accountId]);
+    const [account] = await accountsByIds(this.shardOf(entry.accountId).db, [entry.accountId]);
     assert(account, `entry ${entryId} has no account ${entry.accountId}`);
     return { entry, ownerId: account.ownerId };
   }
@@ -193,7 +194,7 @@ function mergeByTime(lists: readonly EntryRow[][]): EntryRow[] {
 export function balanceEvents(
   reader: BalanceReader,
   feed: BalanceFeed,
-  rows: readonly AccountRow[],
+  rows: readonly Account[],
   start: StreamPosition,
   pageSize: number = balanceEntryPageSizeMax,
 ): AsyncGenerator<BalanceEvent, void, undefined> {
@@ -223,7 +224,7 @@ export function balanceEvents(
  * its ledger move. Positions in between may be skipped: a reader only needs to know that there
  * is something after the position it holds. This is what the gateway listens to.
  */
-export function balanceHeads(feed: BalanceFeed, rows: readonly AccountRow[]): AsyncGenerator<string, void, undefined> {
+export function balanceHeads(feed: BalanceFeed, rows: readonly Account[]): AsyncGenerator<string, void, undefined> {
   return abortable(async function* heads(signal) {
     const home = rows.find((r) => r.parentId === null);
     assert(home, 'heads without the home row');

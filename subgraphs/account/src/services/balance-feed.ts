@@ -1,5 +1,6 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import type { AccountRow, EntryRow } from '@paygraph/shared/db/schema/ledger';
+import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { parseId } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import { abortError } from '@paygraph/shared/streams/abortable';
@@ -8,7 +9,7 @@ import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-h
 import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
 import { balanceStreamsOpen } from '@paygraph/shared/metrics';
 import { homeShardOf, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
-import { accountRowsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
+import { accountsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 import { log } from '@paygraph/shared/log';
 
 /**
@@ -40,10 +41,11 @@ interface StripeState {
   tail: bigint;
   /** The newest entries, consecutive and ending at `tail` (possibly empty). */
   cache: EntryRow[];
-  account: AccountState;
+  account: WatchedAccount;
 }
 
-interface AccountState {
+/** The feed's bookkeeping for one watched account (not the account itself: that is ledger/account.ts). */
+interface WatchedAccount {
   id: string;
   merchant: boolean;
   stripes: Set<string>;
@@ -63,7 +65,7 @@ export interface FeedWatch {
 
 export class BalanceFeed {
   private readonly stripeStates = new Map<string, StripeState>();
-  private readonly accountStates = new Map<string, AccountState>();
+  private readonly accountStates = new Map<string, WatchedAccount>();
   private readonly inFlight = new Set<Shard>();
   private readonly again = new Set<Shard>();
   private readonly hinted = new Set<Shard>();
@@ -103,7 +105,7 @@ export class BalanceFeed {
    * Starts watching an account: `rows` are its home row and stripes as just read, whose
    * last_sequence tells the feed how far each ledger is known to go.
    */
-  watch(accountId: string, rows: readonly AccountRow[]): FeedWatch {
+  watch(accountId: string, rows: ReadonlyArray<Pick<Account, 'id' | 'type' | 'lastSequence'>>): FeedWatch {
     let account = this.accountStates.get(accountId);
     if (!account) {
       const home = rows.find((r) => r.id === accountId);
@@ -145,7 +147,7 @@ export class BalanceFeed {
     });
   }
 
-  private learnStripe(account: AccountState, stripeId: string, lastSequence: bigint): void {
+  private learnStripe(account: WatchedAccount, stripeId: string, lastSequence: bigint): void {
     let stripe = this.stripeStates.get(stripeId);
     if (!stripe) {
       const parsed = parseId('account', stripeId);
@@ -163,7 +165,7 @@ export class BalanceFeed {
     }
   }
 
-  private unwatch(account: AccountState): void {
+  private unwatch(account: WatchedAccount): void {
     balanceStreamsOpen.dec();
     account.watchers -= 1;
     if (account.watchers > 0) return;
@@ -210,7 +212,7 @@ export class BalanceFeed {
     this.notify(stripe.account);
   }
 
-  private wait(account: AccountState, position: ReadonlyMap<string, bigint>, signal: AbortSignal): Promise<void> {
+  private wait(account: WatchedAccount, position: ReadonlyMap<string, bigint>, signal: AbortSignal): Promise<void> {
     const ready = () => [...account.stripes].some((id) => this.stripeStates.get(id)!.tail > (position.get(id) ?? 0n));
     return new Promise((resolve, reject) => {
       if (signal.aborted) return reject(abortError());
@@ -233,7 +235,7 @@ export class BalanceFeed {
     });
   }
 
-  private notify(account: AccountState): void {
+  private notify(account: WatchedAccount): void {
     for (const listener of [...account.listeners]) listener();
   }
 
@@ -286,7 +288,7 @@ export class BalanceFeed {
       const home = homeShardOf(this.shards, m.id);
       byHome.set(home, [...(byHome.get(home) ?? []), m.id]);
     }
-    const homes = await this.eachShard([...byHome], 'reading stripe directories', (shard, ids) => accountRowsByIds(shard.db, ids));
+    const homes = await this.eachShard([...byHome], 'reading stripe directories', (shard, ids) => accountsByIds(shard.db, ids));
     const toAsk = new Map<Shard, string[]>();
     for (const home of homes) {
       const account = this.accountStates.get(home.id);

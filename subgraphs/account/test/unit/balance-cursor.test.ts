@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { advance, decodeBalanceCursor, encodeBalanceCursor } from '@paygraph/account/domain/balance-cursor';
 import { decideStart } from '@paygraph/account/domain/stream-start';
 
@@ -9,8 +9,8 @@ const stripeA = newId('account', toLogicalShard(20));
 const stripeB = newId('account', toLogicalShard(40));
 const other = newId('account', toLogicalShard(2));
 
-function row(id: string, lastSequence: bigint, parentId: string | null = null): AccountRow {
-  return { id, parentId, lastSequence } as AccountRow;
+function row(id: string, lastSequence: bigint, parentId: string | null = null): Pick<Account, 'id' | 'parentId' | 'lastSequence'> {
+  return { id, parentId, lastSequence };
 }
 
 describe('balance cursors', () => {

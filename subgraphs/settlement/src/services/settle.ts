@@ -4,7 +4,7 @@ import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { readStripes } from '@paygraph/shared/ledger/stripes';
 import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
@@ -112,40 +112,40 @@ export async function runSettlement(
  * (ledger/stripes.ts). A stripe is named there before it is opened, so none that received a
  * payment of a closed date can be missing; shards that hold no stripe are not asked.
  */
-async function stripesOf(shards: ShardSet, merchant: AccountRow): Promise<Array<{ shard: Shard; row: AccountRow }>> {
+async function stripesOf(shards: ShardSet, merchant: Account): Promise<Array<{ shard: Shard; account: Account }>> {
   const home = shards.byLogical(parseId('account', merchant.id)!.shard);
-  return [{ shard: home, row: merchant }, ...(await readStripes(shards, [merchant]))];
+  return [{ shard: home, account: merchant }, ...(await readStripes(shards, [merchant]))];
 }
 
-async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe: { shard: Shard; row: AccountRow }, now: () => Date): Promise<SettlementPartRow> {
-  const { shard, row } = stripe;
+async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe: { shard: Shard; account: Pick<Account, 'id'> }, now: () => Date): Promise<SettlementPartRow> {
+  const { shard, account } = stripe;
   const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', settlement.currency);
   const logical = shards.logicalOn(shard)[0];
   assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
   let part: SettlementPartRow | undefined;
   return postOne<SettlementPartRow>(shard, {
     prepare: async (tx) => {
-      const existing = await lockPart(tx, settlement.id, row.id);
+      const existing = await lockPart(tx, settlement.id, account.id);
       if (existing) return { proceed: false, result: existing };
-      const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, row.id, settlement.businessDate);
+      const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
       const early = await lockRefundsOfPayments(tx, paid.map((p) => p.id));
-      const late = await lockLateRefunds(tx, settlement.merchantAccountId, row.id, settlement.businessDate);
+      const late = await lockLateRefunds(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
       const figures = settlePart(paid, late.map((r) => r.amount), settlement.feeBps);
       const postingId = figures.moved > 0n ? newId('posting', logical) : null;
       part = {
-        settlementId: settlement.id, stripeAccountId: row.id, grossAmount: figures.gross, refundedAmount: figures.refunded,
+        settlementId: settlement.id, stripeAccountId: account.id, grossAmount: figures.gross, refundedAmount: figures.refunded,
         feeAmount: figures.fee, movedAmount: figures.moved, postingId, createdAt: now(),
       };
       await insertPart(tx, part);
       await markSettled(tx, settlement.id, paid.map((p) => p.id), [...early, ...late].map((r) => r.id));
       if (!postingId) return { proceed: false, result: part };
-      return { proceed: true, spec: settlementSpec(settlement, postingId, row.id, feeIncomeId, figures.moved, figures.fee) };
+      return { proceed: true, spec: settlementSpec(settlement, postingId, account.id, feeIncomeId, figures.moved, figures.fee) };
     },
     finish: async (_tx, outcome) => {
       // A completion, so status cannot refuse it, and pending holds what it moves; only a
       // balance past BIGINT can. The part's key is new (lockPart found none), so no DUPLICATE.
       if (outcome.status === 'REJECTED' && outcome.rejection.code === 'BALANCE_LIMIT') throw new PartRefused(outcome.rejection.accountId);
-      assert(outcome.status === 'APPLIED', `settlement posting of ${settlement.id} on ${row.id} was ${outcome.status}`);
+      assert(outcome.status === 'APPLIED', `settlement posting of ${settlement.id} on ${account.id} was ${outcome.status}`);
       return part!;
     },
   }, { now });

@@ -1,5 +1,6 @@
 import type { PostingTx } from '../shards/posting-transaction';
 import type { DayIncrement } from '../ledger/account-days';
+import type { AccountBalances } from '../ledger/account';
 import { accountDays } from './schema/ledger';
 import { bigintOf, insertRows, rawRows, rawRowSets, type SqlTarget } from './raw';
 
@@ -52,12 +53,6 @@ export async function statementDays(db: Executor, accountIds: readonly string[],
   };
 }
 
-export interface BucketTotals {
-  available: bigint;
-  frozen: bigint;
-  pending: bigint;
-}
-
 /**
  * The accounts' balances per bucket as of `at`, whose business date is `date`: every earlier
  * date whole from the summary, then the date's own entries up to `at`. Those are found within
@@ -66,7 +61,7 @@ export interface BucketTotals {
  * all older than `at` and those of a later date all newer, because a business date only grows
  * with the instant.
  */
-export async function bucketsAt(db: Executor, accountIds: readonly string[], date: string, at: Date): Promise<BucketTotals> {
+export async function bucketsAt(db: Executor, accountIds: readonly string[], date: string, at: Date): Promise<AccountBalances> {
   const [before, sameDay] = await rawRowSets(db, [
     {
       sql: `SELECT COALESCE(SUM(available_net), 0) AS a, COALESCE(SUM(frozen_net), 0) AS f, COALESCE(SUM(pending_net), 0) AS p

@@ -26,7 +26,7 @@ export async function verifyAccounts(db: Executor, accountIds: readonly string[]
   for (const e of entries) byAccount.set(e.accountId, [...(byAccount.get(e.accountId) ?? []), e]);
   const findings: IntegrityFinding[] = [];
   for (const row of rows) {
-    if (!accountSealIntact(row)) findings.push({ kind: 'ACCOUNT_MAC_INVALID', accountId: row.id });
+    if (!accountSealIntact(row, row)) findings.push({ kind: 'ACCOUNT_MAC_INVALID', accountId: row.id });
     let previous = '';
     let expected = 1n;
     for (const entry of byAccount.get(row.id) ?? []) {

@@ -4,7 +4,8 @@ import type { PostingTx } from '../shards/posting-transaction';
 import { businessDateOf } from '../business-date';
 import { accountSealIntact, sealAccount, TamperDetected } from '../ledger/tamper';
 import type { Shard } from '../shards/pool';
-import type { AccountState, EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
+import type { Account, AccountStatus, SystemKind } from '../ledger/account';
+import type { EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
 import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
 import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } from './raw';
 import { addDayIncrements } from './account-days';
@@ -16,20 +17,17 @@ import { dayIncrements } from '../ledger/account-days';
  */
 export type Executor = Tx | Shard['db'];
 
-export function toState(row: AccountRow): AccountState {
+/**
+ * An accounts row read through drizzle, as the Account every layer above db/ takes
+ * (ledger/account.ts): the seal and updated_at stay behind. Each drizzle read of accounts maps
+ * its rows through here once; the hand-written reads map theirs with accountOfRaw.
+ */
+export function accountOfRow(row: AccountRow): Account {
   return {
-    id: row.id,
-    ownerId: row.ownerId,
-    type: row.type,
-    status: row.status,
-    currency: row.currency,
-    parentId: row.parentId,
-    available: row.available,
-    frozen: row.frozen,
-    pending: row.pending,
-    lastSequence: row.lastSequence,
-    lastEntryHash: row.lastEntryHash,
-    version: row.version,
+    id: row.id, ownerId: row.ownerId, type: row.type, systemKind: row.systemKind, parentId: row.parentId,
+    stripeShards: row.stripeShards, currency: row.currency, status: row.status,
+    available: row.available, frozen: row.frozen, pending: row.pending,
+    lastSequence: row.lastSequence, lastEntryHash: row.lastEntryHash, version: row.version, createdAt: row.createdAt,
   };
 }
 
@@ -39,7 +37,7 @@ export function toState(row: AccountRow): AccountState {
  * deadlock on each other's accounts, and a posting that waits for a client's row does not
  * hold its shard's reserve or clearing row while it waits.
  */
-export async function lockAccounts(tx: PostingTx, ids: readonly string[], lastIds: ReadonlySet<string> = new Set()): Promise<Map<string, AccountState>> {
+export async function lockAccounts(tx: PostingTx, ids: readonly string[], lastIds: ReadonlySet<string> = new Set()): Promise<Map<string, Account>> {
   const { states } = await lockAndReadPrior(tx, ids, lastIds, []);
   return states;
 }
@@ -65,7 +63,7 @@ export async function lockAndReadPrior(
   ids: readonly string[],
   lastIds: ReadonlySet<string>,
   keys: readonly string[],
-): Promise<{ states: Map<string, AccountState>; prior: Map<string, PriorOutcome> }> {
+): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome> }> {
   const unique = [...new Set(ids)].sort();
   const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))].filter((g) => g.length > 0);
   const statements: Array<{ sql: string; values: readonly unknown[] }> =
@@ -78,12 +76,12 @@ export async function lockAndReadPrior(
       SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (?)`, values: [keys, keys] });
   }
   const results = await rawRowSets(tx, statements);
-  const states = new Map<string, AccountState>();
+  const states = new Map<string, Account>();
   for (const raw of results.slice(0, groups.length).flat() as RawAccount[]) {
-    const row = accountOf(raw);
+    const account = accountOfRaw(raw);
     // The write path never builds on a row that was changed outside the ledger.
-    if (!accountSealIntact(row)) throw new TamperDetected(row.id);
-    states.set(row.id, toState(row));
+    if (!accountSealIntact(account, { mac: raw.mac, macKeyId: raw.mac_key_id })) throw new TamperDetected(account.id);
+    states.set(account.id, account);
   }
   const prior = new Map<string, PriorOutcome>();
   for (const row of (keys.length > 0 ? results.at(-1)! : []) as Array<{ k: string; p: string | null; d: string | null }>) {
@@ -120,7 +118,7 @@ export async function writePostings(
   tx: PostingTx,
   timed: ReadonlyArray<{ spec: PostingSpec; at: Date }>,
   entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
-  touched: readonly AccountState[],
+  touched: readonly Account[],
 ): Promise<void> {
   if (timed.length === 0) return;
   const atOf = new Map(timed.map((t) => [t.spec.id, t.at]));
@@ -150,7 +148,7 @@ export async function writePostingRowByRow(
   spec: PostingSpec,
   at: Date,
   entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
-  states: ReadonlyMap<string, AccountState>,
+  states: ReadonlyMap<string, Account>,
 ): Promise<void> {
   const businessDate = businessDateOf(at);
   await tx.insert(postings).values({
@@ -173,7 +171,7 @@ export async function writePostingRowByRow(
  * One multi-row statement for every touched account. The rows are locked and exist, so the
  * insert part never inserts: it is MySQL's way of updating many rows to different values.
  */
-async function writeBalances(tx: PostingTx, touched: readonly AccountState[], now: Date): Promise<void> {
+async function writeBalances(tx: PostingTx, touched: readonly Account[], now: Date): Promise<void> {
   await insertRows(tx, accounts,
     touched.map((s) => {
       const next = { ...s, version: s.version + 1n };
@@ -208,15 +206,15 @@ export async function insertAccount(db: Executor, row: typeof accounts.$inferIns
  * The accounts with these ids on this shard, plus every stripe whose parent is one of them, in
  * one statement: a primary-key read, a parent_id read (unique index), or both.
  */
-export async function accountsAndStripes(db: SqlTarget, localIds: readonly string[], parentIds: readonly string[]): Promise<AccountRow[]> {
+export async function accountsAndStripes(db: SqlTarget, localIds: readonly string[], parentIds: readonly string[]): Promise<Account[]> {
   const where = [...(localIds.length > 0 ? ['id IN (?)'] : []), ...(parentIds.length > 0 ? ['parent_id IN (?)'] : [])];
   if (where.length === 0) return [];
   const values = [...(localIds.length > 0 ? [localIds] : []), ...(parentIds.length > 0 ? [parentIds] : [])];
   const rows = await rawRows<RawAccount>(db, `SELECT ${accountColumns} FROM accounts WHERE ${where.join(' OR ')}`, values);
-  return rows.map(accountOf);
+  return rows.map(accountOfRaw);
 }
 
-/** An accounts row as mysql2 sends it for the hand-written reads (db/raw.ts). */
+/** An accounts row as mysql2 sends it for the hand-written reads (db/raw.ts): BIGINT as a string. */
 interface RawAccount {
   id: string; owner_id: string; type: AccountRow['type']; system_kind: AccountRow['systemKind']; parent_id: string | null;
   stripe_shards: string; currency: string; status: AccountRow['status']; available: string; frozen: string; pending: string;
@@ -226,13 +224,16 @@ interface RawAccount {
 const accountColumns = 'id, owner_id, type, system_kind, parent_id, stripe_shards, currency, status, available, frozen, pending, '
   + 'last_sequence, last_entry_hash, version, mac, mac_key_id, created_at, updated_at';
 
-function accountOf(r: RawAccount): AccountRow {
+/**
+ * A hand-written read's row as an Account, mapped by hand for the posting path's sake
+ * (docs/PERFORMANCE.md). The posting path checks the seal on the raw row (lockAndReadPrior).
+ */
+function accountOfRaw(r: RawAccount): Account {
   return {
     id: r.id, ownerId: r.owner_id, type: r.type, systemKind: r.system_kind, parentId: r.parent_id,
     stripeShards: bigintOf(r.stripe_shards), currency: r.currency,
     status: r.status, available: bigintOf(r.available), frozen: bigintOf(r.frozen), pending: bigintOf(r.pending),
-    lastSequence: bigintOf(r.last_sequence), lastEntryHash: r.last_entry_hash, version: bigintOf(r.version), mac: r.mac,
-    macKeyId: r.mac_key_id, createdAt: r.created_at, updatedAt: r.updated_at,
+    lastSequence: bigintOf(r.last_sequence), lastEntryHash: r.last_entry_hash, version: bigintOf(r.version), createdAt: r.created_at,
   };
 }
 
@@ -267,20 +268,21 @@ export async function stripeDirectories(db: SqlTarget, ids: readonly string[]): 
  * excluded), and all of the owner's stripes on this shard so that merchant balances need no
  * second query.
  */
-export async function accountsByOwner(db: Executor, ownerId: string, afterId: string | null, limit: number): Promise<AccountRow[]> {
+export async function accountsByOwner(db: Executor, ownerId: string, afterId: string | null, limit: number): Promise<Account[]> {
   const homes = and(eq(accounts.ownerId, ownerId), isNull(accounts.parentId), afterId ? gt(accounts.id, afterId) : undefined);
-  return db
+  const rows = await db
     .select().from(accounts).where(homes).orderBy(asc(accounts.id)).limit(limit)
     .unionAll(db.select().from(accounts).where(and(eq(accounts.ownerId, ownerId), isNotNull(accounts.parentId))));
+  return rows.map(accountOfRow);
 }
 
-export async function systemAccount(db: Executor, kind: 'RESERVE' | 'CLEARING' | 'FEE_INCOME', currency: string): Promise<AccountRow | undefined> {
+export async function systemAccount(db: Executor, kind: SystemKind, currency: string): Promise<Account | undefined> {
   const rows = await db
     .select()
     .from(accounts)
     .where(and(eq(accounts.systemKind, kind), eq(accounts.currency, currency)))
     .limit(1);
-  return rows[0];
+  return rows[0] && accountOfRow(rows[0]);
 }
 
 /** Inserts the system account unless another process got there first (unique kind+currency). */
@@ -288,9 +290,9 @@ export async function insertSystemAccountIfMissing(db: Executor, row: typeof acc
   await db.insert(accounts).values(sealed(row)).onDuplicateKeyUpdate({ set: { id: sql`${sql.identifier('id')}` } });
 }
 
-export async function stripeOf(db: Executor, parentId: string): Promise<AccountRow | undefined> {
+export async function stripeOf(db: Executor, parentId: string): Promise<Account | undefined> {
   const rows = await db.select().from(accounts).where(eq(accounts.parentId, parentId)).limit(1);
-  return rows[0];
+  return rows[0] && accountOfRow(rows[0]);
 }
 
 /** Opens a merchant's stripe unless a concurrent first payment did (unique parent_id). */
@@ -307,18 +309,18 @@ export async function entriesPage(db: Executor, accountId: string, beforeSequenc
 }
 
 /** Sets the status of an account and of its stripe on this shard, if it has one, resealing each row. */
-export async function setAccountStatus(tx: Tx, id: string, status: AccountRow['status'], now: Date): Promise<void> {
+export async function setAccountStatus(tx: Tx, id: string, status: AccountStatus, now: Date): Promise<void> {
   const rows = await tx.select().from(accounts).where(or(eq(accounts.id, id), eq(accounts.parentId, id))).for('update');
   for (const row of rows) {
-    if (!accountSealIntact(row)) throw new TamperDetected(row.id);
+    if (!accountSealIntact(row, row)) throw new TamperDetected(row.id);
     const next = { ...row, status, version: row.version + 1n };
     await tx.update(accounts).set({ status, version: next.version, ...sealAccount(next), updatedAt: now }).where(eq(accounts.id, row.id));
   }
 }
 
-export async function lockAccount(tx: Tx, id: string): Promise<AccountRow | undefined> {
+export async function lockAccount(tx: Tx, id: string): Promise<Account | undefined> {
   const rows = await tx.select().from(accounts).where(eq(accounts.id, id)).for('update');
-  return rows[0];
+  return rows[0] && accountOfRow(rows[0]);
 }
 
 /** Per currency: Σ of this shard's clearing balances (credit-positive: owed to other shards). */

@@ -8,7 +8,8 @@ import { notifyCommitted } from './events';
 import { chainEntries } from './tamper';
 import { isKnownSystemAccount } from './system-accounts';
 import { DeferredInserts } from '../db/deferred';
-import { applyPosting, type AccountState, type EntryDraft, type PostingRejection, type PostingSpec } from './posting-rules';
+import { applyPosting, type EntryDraft, type PostingRejection, type PostingSpec } from './posting-rules';
+import type { Account } from './account';
 
 /**
  * The only writer of balances. postBatch applies several postings for one shard in ONE local
@@ -62,7 +63,7 @@ export interface PostingItem<R> {
    * the batch, one multi-row statement per table; a finish that reads what an earlier item of
    * the batch wrote (a DUPLICATE's) sees it, because the buffer is flushed before it runs.
    */
-  finish: (tx: PostingTx, outcome: PostingOutcome, accounts: ReadonlyMap<string, AccountState>, deferred: DeferredInserts) => Promise<R>;
+  finish: (tx: PostingTx, outcome: PostingOutcome, accounts: ReadonlyMap<string, Account>, deferred: DeferredInserts) => Promise<R>;
   /** The instant the posting belongs to (created_at, business date); the batch's clock when absent. */
   at?: Date;
 }
@@ -158,7 +159,7 @@ export async function prepareAlone<R>(tx: PostingTx, item: PostingItem<R>): Prom
  * Decides every posting in order. A dedupe key that was posted or refused before (or earlier
  * in this batch) gets that same outcome again.
  */
-function decide(specs: readonly PostingSpec[], states: Map<string, AccountState>, prior: Map<string, PriorOutcome>): PostingOutcome[] {
+function decide(specs: readonly PostingSpec[], states: Map<string, Account>, prior: Map<string, PriorOutcome>): PostingOutcome[] {
   return specs.map((spec) => {
     const earlier = spec.dedupeKey ? prior.get(spec.dedupeKey) : undefined;
     if (earlier?.kind === 'posted') return { status: 'DUPLICATE', postingId: earlier.postingId };

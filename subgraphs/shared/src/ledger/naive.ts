@@ -5,7 +5,8 @@ import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } fr
 import { notifyCommitted } from './events';
 import { chainEntries } from './tamper';
 import { DeferredInserts } from '../db/deferred';
-import { applyPosting, type AccountState, type EntryDraft } from './posting-rules';
+import { applyPosting, type EntryDraft } from './posting-rules';
+import type { Account } from './account';
 import { prepareAlone, type PostingItem, type PostingOutcome } from './batch';
 
 /**
@@ -23,7 +24,7 @@ export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<
     const decision = await prepareAlone(tx, item);
     if (!decision.proceed) return decision.result;
     const spec = decision.spec;
-    const states = new Map<string, AccountState>();
+    const states = new Map<string, Account>();
     for (const leg of spec.legs) for (const [id, state] of await lockAccounts(tx, [leg.accountId])) states.set(id, state);
     const prior = spec.dedupeKey ? (await priorOutcomes(tx, [spec.dedupeKey])).get(spec.dedupeKey) : undefined;
     const at = item.at ?? new Date();

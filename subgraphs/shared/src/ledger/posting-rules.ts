@@ -1,6 +1,7 @@
 import { newId, parseId, type LogicalShard } from '../ids';
 import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../limits';
 import { assert, err, ok, type Result } from '../result';
+import { totalOf, type Account, type AccountStatus } from './account';
 
 /**
  * The pure rules of posting: given the locked state of the accounts, decide whether a posting
@@ -8,24 +9,13 @@ import { assert, err, ok, type Result } from '../result';
  * writing around it.
  */
 export type Bucket = 'AVAILABLE' | 'FROZEN' | 'PENDING';
-export type AccountType = 'PERSONAL' | 'MERCHANT' | 'SYSTEM';
-export type AccountStatus = 'ACTIVE' | 'FROZEN' | 'CLOSED';
 
-export interface AccountState {
-  id: string;
-  ownerId: string;
-  type: AccountType;
-  status: AccountStatus;
-  currency: string;
-  parentId: string | null;
-  available: bigint;
-  frozen: bigint;
-  pending: bigint;
-  lastSequence: bigint;
-  /** The head of the account's entry hash chain (ledger/tamper.ts); the rules carry it along. */
-  lastEntryHash: string;
-  version: bigint;
-}
+/**
+ * What the rules read and move of each locked account. The posting engine hands them the whole
+ * Account (db/ledger-store.ts lockAndReadPrior); the rules move balances and the sequence in
+ * place.
+ */
+export type PostingAccount = Pick<Account, 'id' | 'type' | 'status' | 'currency' | 'available' | 'frozen' | 'pending' | 'lastSequence'>;
 
 export interface Leg {
   accountId: string;
@@ -76,10 +66,6 @@ export interface EntryDraft {
   currency: string;
 }
 
-export function total(state: AccountState): bigint {
-  return state.available + state.frozen + state.pending;
-}
-
 function fitsColumn(balance: bigint): boolean {
   return balance >= balanceMinMinorUnits && balance <= balanceMaxMinorUnits;
 }
@@ -89,7 +75,7 @@ function bucketKey(bucket: Bucket): 'available' | 'frozen' | 'pending' {
 }
 
 /** A leg as one or two single-bucket movements, splitting a debit across its fallback. */
-function movements(leg: Leg, state: AccountState): Array<{ bucket: Bucket; amount: bigint }> {
+function movements(leg: Leg, state: PostingAccount): Array<{ bucket: Bucket; amount: bigint }> {
   const held = state[bucketKey(leg.bucket)];
   if (leg.amount >= 0n || leg.fallbackBucket === undefined || held + leg.amount >= 0n) {
     return [{ bucket: leg.bucket, amount: leg.amount }];
@@ -105,11 +91,11 @@ function movements(leg: Leg, state: AccountState): Array<{ bucket: Bucket; amoun
  * and returns its entries. A rejected posting leaves every state untouched.
  */
 export function applyPosting(
-  states: Map<string, AccountState>,
+  states: Map<string, PostingAccount>,
   spec: PostingSpec,
 ): Result<EntryDraft[], PostingRejection> {
   assertBalanced(spec);
-  const planned = new Map<string, AccountState>();
+  const planned = new Map<string, PostingAccount>();
   const drafts: Array<Omit<EntryDraft, 'id' | 'sequence' | 'balanceAfter'>> = [];
   for (const leg of spec.legs) {
     const current = planned.get(leg.accountId) ?? states.get(leg.accountId);
@@ -125,7 +111,7 @@ export function applyPosting(
       if (next.type !== 'SYSTEM' && next[key] < 0n) {
         return err({ code: 'INSUFFICIENT_FUNDS', accountId: leg.accountId, available: current[bucketKey(leg.bucket)] });
       }
-      if (!fitsColumn(next[key]) || !fitsColumn(total(next))) return err({ code: 'BALANCE_LIMIT', accountId: leg.accountId, bucket: move.bucket });
+      if (!fitsColumn(next[key]) || !fitsColumn(totalOf(next))) return err({ code: 'BALANCE_LIMIT', accountId: leg.accountId, bucket: move.bucket });
       drafts.push({ accountId: leg.accountId, postingId: spec.id, bucket: move.bucket, amount: move.amount,
         direction: move.amount < 0n ? 'DEBIT' : 'CREDIT', currency: spec.currency });
     }
@@ -136,7 +122,7 @@ export function applyPosting(
 
 /** Numbers the entries per account and writes the new balances into the states. */
 function commitDrafts(
-  states: Map<string, AccountState>,
+  states: Map<string, PostingAccount>,
   drafts: Array<Omit<EntryDraft, 'id' | 'sequence' | 'balanceAfter'>>,
 ): EntryDraft[] {
   return drafts.map((draft) => {
@@ -147,7 +133,7 @@ function commitDrafts(
       ...draft,
       id: newId('entry', shardOfAccount(state.id)),
       sequence: state.lastSequence,
-      balanceAfter: total(state),
+      balanceAfter: totalOf(state),
     };
   });
 }

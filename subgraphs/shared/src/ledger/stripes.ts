@@ -2,7 +2,7 @@ import type { Shard, ShardSet } from '../shards/pool';
 import { asShardUnavailable } from '../shards/unavailable';
 import { parseId, type LogicalShard } from '../ids';
 import { logicalShardCount } from '../limits';
-import type { AccountRow } from '../db/schema/ledger';
+import type { Account } from './account';
 import { accountsAndStripes, addStripeShards, stripeDirectories, stripeParentsPage } from '../db/ledger-store';
 import { assert } from '../result';
 
@@ -46,7 +46,7 @@ export function logicalShardsIn(directory: bigint): LogicalShard[] {
  * stripes). Its home shard is among them only if a stripe there names another logical shard than
  * the home row, which only a change of SHARD_MAP can bring about.
  */
-export function stripeShardsOf(shards: ShardSet, home: Pick<AccountRow, 'stripeShards'>): Shard[] {
+export function stripeShardsOf(shards: ShardSet, home: Pick<Account, 'stripeShards'>): Shard[] {
   if (home.stripeShards === 0n) return [];
   return [...new Set(logicalShardsIn(home.stripeShards).map((l) => shards.byLogical(l)))];
 }
@@ -71,7 +71,7 @@ export async function onShard<T>(shard: Shard, read: () => Promise<T>): Promise<
  * statement per home shard (a primary-key read); then, for merchants with stripes, one per
  * shard their directories name. A PERSONAL account costs one statement on its own shard.
  */
-export async function readAccountsWithStripes(shards: ShardSet, ids: readonly string[]): Promise<AccountRow[]> {
+export async function readAccountsWithStripes(shards: ShardSet, ids: readonly string[]): Promise<Account[]> {
   const byShard = new Map<Shard, string[]>();
   for (const id of new Set(ids)) {
     const parsed = parseId('account', id);
@@ -81,21 +81,24 @@ export async function readAccountsWithStripes(shards: ShardSet, ids: readonly st
   }
   const homes = (await Promise.all([...byShard].map(([shard, list]) => onShard(shard, () => accountsAndStripes(shard.db, list, []))))).flat();
   const stripes = await readStripes(shards, homes);
-  return [...homes, ...stripes.map((s) => s.row)];
+  return [...homes, ...stripes.map((s) => s.account)];
 }
 
 /**
  * The stripes of these home rows (rows with a parent are ignored), read only from the shards
  * their directories name: one statement per such shard for all the homes that name it.
  */
-export async function readStripes(shards: ShardSet, homes: readonly AccountRow[]): Promise<Array<{ shard: Shard; row: AccountRow }>> {
+export async function readStripes(
+  shards: ShardSet,
+  homes: ReadonlyArray<Pick<Account, 'id' | 'parentId' | 'stripeShards'>>,
+): Promise<Array<{ shard: Shard; account: Account }>> {
   const byShard = new Map<Shard, string[]>();
   for (const home of homes) {
     if (home.parentId !== null) continue;
     for (const shard of stripeShardsOf(shards, home)) byShard.set(shard, [...(byShard.get(shard) ?? []), home.id]);
   }
   const found = await Promise.all([...byShard].map(async ([shard, parents]) =>
-    (await onShard(shard, () => accountsAndStripes(shard.db, [], parents))).map((row) => ({ shard, row }))));
+    (await onShard(shard, () => accountsAndStripes(shard.db, [], parents))).map((account) => ({ shard, account }))));
   return found.flat();
 }
 
@@ -106,7 +109,7 @@ export async function readStripes(shards: ShardSet, homes: readonly AccountRow[]
  * once per (merchant, shard), by the first payment from that shard. The write is idempotent,
  * so concurrent first payments may both make it.
  */
-export async function announceStripe(shards: ShardSet, merchant: Pick<AccountRow, 'id' | 'stripeShards'>, logical: LogicalShard): Promise<void> {
+export async function announceStripe(shards: ShardSet, merchant: Pick<Account, 'id' | 'stripeShards'>, logical: LogicalShard): Promise<void> {
   if (hasStripeShard(merchant.stripeShards, logical)) return;
   const home = homeShardOf(shards, merchant.id);
   await onShard(home, () => addStripeShards(home.db, merchant.id, stripeShardBit(logical)));

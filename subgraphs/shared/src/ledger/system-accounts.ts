@@ -2,6 +2,7 @@ import type { Shard, ShardSet } from '../shards/pool';
 import { newId } from '../ids';
 import { insertSystemAccountIfMissing, systemAccount } from '../db/ledger-store';
 import { assert } from '../result';
+import type { SystemKind } from './account';
 
 /**
  * The platform's own accounts, one of each kind per shard and currency: the bank reserve
@@ -9,7 +10,6 @@ import { assert } from '../result';
  * another shard) and fee income. They are opened on first use; a unique key on
  * (kind, currency) makes concurrent first uses agree on one row.
  */
-export type SystemKind = 'RESERVE' | 'CLEARING' | 'FEE_INCOME';
 export const platformOwnerId = 'platform';
 
 const known = new Map<string, string>();

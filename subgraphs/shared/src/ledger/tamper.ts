@@ -1,6 +1,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { envString, isProduction } from '../config';
-import type { AccountState, EntryDraft } from './posting-rules';
+import type { Account } from './account';
+import type { EntryDraft } from './posting-rules';
 
 /**
  * Tamper evidence. Every account row carries an HMAC over what matters in it (id, currency,
@@ -49,31 +50,28 @@ export function setKeyRing(next: MacKeyRing | undefined): void {
   ring = next;
 }
 
-export interface Sealable {
-  id: string;
-  currency: string;
-  status: string;
-  available: bigint;
-  frozen: bigint;
-  pending: bigint;
-  lastSequence: bigint;
-  lastEntryHash: string;
-  version: bigint;
+/** What an account's MAC covers. */
+export type Sealable = Pick<Account, 'id' | 'currency' | 'status' | 'available' | 'frozen' | 'pending' | 'lastSequence' | 'lastEntryHash' | 'version'>;
+
+/** The MAC stored beside an account and the id of the key that signed it: the row's, not the account's. */
+export interface AccountSeal {
+  mac: string;
+  macKeyId: string;
 }
 
 function accountMessage(row: Sealable): string {
   return [row.id, row.currency, row.status, row.available, row.frozen, row.pending, row.lastSequence, row.lastEntryHash, row.version].join('|');
 }
 
-export function sealAccount(row: Sealable, keys: MacKeyRing = keyRing()): { mac: string; macKeyId: string } {
+export function sealAccount(row: Sealable, keys: MacKeyRing = keyRing()): AccountSeal {
   return { mac: createHmac('sha256', keys.current.secret).update(accountMessage(row)).digest('hex'), macKeyId: keys.current.id };
 }
 
-export function accountSealIntact(row: Sealable & { mac: string; macKeyId: string }, keys: MacKeyRing = keyRing()): boolean {
-  const secret = keys.byId.get(row.macKeyId);
-  if (!secret || row.mac.length !== 64) return false;
+export function accountSealIntact(row: Sealable, seal: AccountSeal, keys: MacKeyRing = keyRing()): boolean {
+  const secret = keys.byId.get(seal.macKeyId);
+  if (!secret || seal.mac.length !== 64) return false;
   const expected = createHmac('sha256', secret).update(accountMessage(row)).digest();
-  return timingSafeEqual(expected, Buffer.from(row.mac, 'hex'));
+  return timingSafeEqual(expected, Buffer.from(seal.mac, 'hex'));
 }
 
 export interface Chainable {
@@ -94,7 +92,7 @@ export function entryHash(entry: Chainable): string {
 }
 
 /** Links new entries onto their accounts' chains, in order, and moves each chain's head. */
-export function chainEntries(entries: readonly EntryDraft[], states: ReadonlyMap<string, AccountState & { lastEntryHash: string }>): Array<EntryDraft & { prevHash: string; hash: string }> {
+export function chainEntries(entries: readonly EntryDraft[], states: ReadonlyMap<string, Pick<Account, 'lastEntryHash'>>): Array<EntryDraft & { prevHash: string; hash: string }> {
   return entries.map((entry) => {
     const state = states.get(entry.accountId)!;
     const prevHash = state.lastEntryHash;

@@ -1,17 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { applyPosting, type AccountState, type PostingSpec } from '../../src/ledger/posting-rules';
+import { applyPosting, type PostingSpec } from '../../src/ledger/posting-rules';
+import type { Account } from '../../src/ledger/account';
 import { newId, toLogicalShard } from '../../src/ids';
 import { InvariantViolation } from '../../src/result';
 import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../../src/limits';
 
-function account(overrides: Partial<AccountState> = {}): AccountState {
+/** The whole Account, as the posting engine hands the rules what it locked. */
+function account(overrides: Partial<Account> = {}): Account {
   return {
-    id: newId('account', toLogicalShard(1)), ownerId: 'o', type: 'PERSONAL', status: 'ACTIVE', currency: 'USD',
-    parentId: null, available: 0n, frozen: 0n, pending: 0n, lastSequence: 0n, lastEntryHash: '', version: 0n, ...overrides,
+    id: newId('account', toLogicalShard(1)), ownerId: 'o', type: 'PERSONAL', systemKind: null, status: 'ACTIVE', currency: 'USD',
+    parentId: null, stripeShards: 0n, available: 0n, frozen: 0n, pending: 0n, lastSequence: 0n, lastEntryHash: '', version: 0n,
+    createdAt: new Date(0), ...overrides,
   };
 }
 
-function transfer(from: AccountState, to: AccountState, amount: bigint, overrides: Partial<PostingSpec> = {}): PostingSpec {
+function transfer(from: Account, to: Account, amount: bigint, overrides: Partial<PostingSpec> = {}): PostingSpec {
   return {
     id: newId('posting', toLogicalShard(1)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
     legs: [{ accountId: from.id, bucket: 'AVAILABLE', amount: -amount }, { accountId: to.id, bucket: 'AVAILABLE', amount }],

@@ -1,12 +1,11 @@
+import type { Account } from '@paygraph/shared/ledger/account';
+
 /**
  * Which stripes a withdrawal sweeps, and how much from each: the stripes in id order, each
  * giving what it holds until the amount needed is reached. Pure; the postings re-check each
  * stripe's balance under its lock.
  */
-export interface StripeBalance {
-  id: string;
-  available: bigint;
-}
+export type StripeBalance = Pick<Account, 'id' | 'available'>;
 
 export function planSweeps(stripes: readonly StripeBalance[], needed: bigint): Array<{ stripeId: string; amount: bigint }> {
   const plan: Array<{ stripeId: string; amount: bigint }> = [];

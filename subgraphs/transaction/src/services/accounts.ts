@@ -2,7 +2,7 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { accountsAndStripes, insertStripeIfMissing, stripeOf, type Executor } from '@paygraph/shared/db/ledger-store';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { assert } from '@paygraph/shared/result';
 import { announceStripe } from '@paygraph/shared/ledger/stripes';
 
@@ -10,17 +10,17 @@ import { announceStripe } from '@paygraph/shared/ledger/stripes';
  * Unlocked reads of accounts for routing and authorization; postings re-check under lock.
  * Concurrent requests' reads for a shard share one statement (shards/coalescer.ts).
  */
-export async function readAccounts(shards: ShardSet, ids: readonly string[]): Promise<Map<string, AccountRow>> {
+export async function readAccounts(shards: ShardSet, ids: readonly string[]): Promise<Map<string, Account>> {
   const rows = await Promise.all([...new Set(ids)].map((id) => {
     const parsed = parseId('account', id);
     return parsed ? accountReads.load(shards.byLogical(parsed.shard), id) : undefined;
   }));
-  const found = new Map<string, AccountRow>();
+  const found = new Map<string, Account>();
   for (const row of rows) if (row) found.set(row.id, row);
   return found;
 }
 
-const accountReads = new Coalescer<string, AccountRow | undefined>(async (shard, ids) => {
+const accountReads = new Coalescer<string, Account | undefined>(async (shard, ids) => {
   const rows = await accountsAndStripes(shard.db, [...new Set(ids)], []);
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.map((id) => byId.get(id));
@@ -42,7 +42,7 @@ const stripeIds = new Map<string, string>();
  * there (it is never cleared) nothing more is written, and once the stripe is known to this
  * process nothing is read either.
  */
-export async function stripeFor(shards: ShardSet, merchant: AccountRow, shard: Shard): Promise<string> {
+export async function stripeFor(shards: ShardSet, merchant: Account, shard: Shard): Promise<string> {
   if (shardOfAccount(shards, merchant.id) === shard) return merchant.id;
   const key = `${merchant.id}@${shards.topology.urls[shard.index]}`;
   const cached = stripeIds.get(key);

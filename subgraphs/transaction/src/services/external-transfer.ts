@@ -15,7 +15,7 @@ import { readAccounts, shardOfAccount } from './accounts';
 import { claimKey } from './idempotency';
 import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import type { ServiceContext } from './context';
 
 /**
@@ -80,7 +80,7 @@ export async function externalTransfer(
  * stripes (services/sweep.ts). Not for a withdrawal already made (a replay), nor one the
  * posting will refuse anyway (another currency, an account that is not active).
  */
-async function bringHome(ctx: ServiceContext, account: AccountRow, id: string, request: { amount: bigint; currency: string }): Promise<void> {
+async function bringHome(ctx: ServiceContext, account: Account, id: string, request: { amount: bigint; currency: string }): Promise<void> {
   if (account.type !== 'MERCHANT' || account.status !== 'ACTIVE' || account.currency !== request.currency) return;
   if (account.available >= request.amount) return;
   const [done] = await externalTransfersByIds(shardOfAccount(ctx.shards, account.id).db, [id]);

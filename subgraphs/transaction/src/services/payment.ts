@@ -3,7 +3,7 @@ import { mayWrite } from '@paygraph/shared/identity';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
 import { deferPayment, paymentsByIds } from '../db/payments';
@@ -94,8 +94,8 @@ export async function createPayments(ctx: ServiceContext, inputs: readonly Creat
 
 interface PaymentPlan {
   request: ParsedPayment;
-  payer: AccountRow;
-  payee: AccountRow;
+  payer: Account;
+  payee: Account;
   hash: string;
   newId: () => string;
 }
@@ -109,7 +109,7 @@ function paymentClaim(ctx: ServiceContext, plan: PaymentPlan): ClaimRequest {
 }
 
 /** What can be decided without a lock. Throws FORBIDDEN: paying from another's account is not a business failure. */
-function planPayment(ctx: ServiceContext, request: ParsedPayment, found: Map<string, AccountRow>): Result<PaymentPlan, MoneyError> {
+function planPayment(ctx: ServiceContext, request: ParsedPayment, found: Map<string, Account>): Result<PaymentPlan, MoneyError> {
   const payer = clientAccount(found, request.payerAccountId);
   if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
   if (!mayWrite(ctx.identity, payer.ownerId)) throw forbidden(`account ${payer.id} is not yours to pay from`);
@@ -152,13 +152,13 @@ export async function creditAcrossShards(ctx: ServiceContext, debited: PaymentRo
   return final!;
 }
 
-export function clientAccount(found: Map<string, AccountRow>, id: string): AccountRow | undefined {
+export function clientAccount(found: Map<string, Account>, id: string): Account | undefined {
   const row = found.get(id);
   return row && row.type !== 'SYSTEM' && row.parentId === null ? row : undefined;
 }
 
 /** Refusals that need no lock: the posting re-checks them, but a payment that cannot land should not start. */
-export function checkPayee(payee: AccountRow, request: ParsedPayment): MoneyError | null {
+export function checkPayee(payee: Account, request: ParsedPayment): MoneyError | null {
   if (payee.status !== 'ACTIVE') return { kind: 'AccountNotActive', accountId: payee.id, status: payee.status };
   if (payee.currency !== request.currency) {
     return { kind: 'CurrencyMismatch', accountId: payee.id, accountCurrency: payee.currency, requestCurrency: request.currency };
@@ -177,7 +177,7 @@ function routeOf(ctx: ServiceContext, plan: PaymentPlan): Promise<PaymentRoute> 
 }
 
 /** Where the payer's shard credits a payment (or a hold's capture) to this payee. */
-export async function routeBetween(ctx: ServiceContext, payer: AccountRow, payee: AccountRow, currency: string): Promise<PaymentRoute> {
+export async function routeBetween(ctx: ServiceContext, payer: Account, payee: Account, currency: string): Promise<PaymentRoute> {
   const shard = shardOfAccount(ctx.shards, payer.id);
   if (payee.type === 'MERCHANT') return { route: 'MERCHANT_STRIPE', creditAccountId: await stripeFor(ctx.shards, payee, shard) };
   if (shardOfAccount(ctx.shards, payee.id) === shard) return { route: 'SAME_SHARD', creditAccountId: payee.id };
@@ -188,8 +188,8 @@ export async function routeBetween(ctx: ServiceContext, payer: AccountRow, payee
 function debitPayer(
   ctx: ServiceContext,
   request: ParsedPayment,
-  payer: AccountRow,
-  payee: AccountRow,
+  payer: Account,
+  payee: Account,
   { route, creditAccountId }: PaymentRoute,
   id: string,
 ): Promise<Result<PaymentRow, MoneyError>> {

@@ -3,13 +3,13 @@ import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { readStripes } from '@paygraph/shared/ledger/stripes';
-import type { AccountRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { assert, unreachable } from '@paygraph/shared/result';
 import type { SweepRow } from '../db/schema/transactions';
 import { deferOutbox, takeOutbox } from '../db/outbox';
 import { deferSweep, finishSweep, sweepOf, sweepsByIds } from '../db/sweeps';
 import { sweepCreditSpec, sweepDebitSpec } from '../domain/legs';
-import { planSweeps } from '../domain/sweep-plan';
+import { planSweeps, type StripeBalance } from '../domain/sweep-plan';
 import { hitFailpoint } from './failpoints';
 import { shardOfAccount } from './accounts';
 import { outboxInlineGraceMs } from '@paygraph/shared/limits';
@@ -30,10 +30,8 @@ import { outboxInlineGraceMs } from '@paygraph/shared/limits';
  * so a replayed withdrawal finds its sweeps instead of making new ones. Only a withdrawal
  * sweeps: money left on a stripe stays there for the refunds of its payments.
  */
-export interface MerchantStripe {
-  id: string;
+export interface MerchantStripe extends StripeBalance {
   shard: Shard;
-  available: bigint;
 }
 
 /**
@@ -42,9 +40,9 @@ export interface MerchantStripe {
  * cannot be reached throws ShardUnavailable: the withdrawal then answers SHARD_UNAVAILABLE
  * before any money has moved, rather than paying out part of what was asked.
  */
-export async function otherStripes(shards: ShardSet, merchant: AccountRow): Promise<MerchantStripe[]> {
+export async function otherStripes(shards: ShardSet, merchant: Account): Promise<MerchantStripe[]> {
   const found = await readStripes(shards, [merchant]);
-  return found.filter(({ row }) => row.parentId === merchant.id).map(({ shard, row }) => ({ id: row.id, shard, available: row.available }));
+  return found.filter(({ account }) => account.parentId === merchant.id).map(({ shard, account }) => ({ id: account.id, shard, available: account.available }));
 }
 
 /**
@@ -53,7 +51,7 @@ export async function otherStripes(shards: ShardSet, merchant: AccountRow): Prom
  * an unreachable shard throws ShardUnavailable before anything is moved.
  */
 export async function sweepForWithdrawal(
-  shards: ShardSet, merchant: AccountRow, withdrawalId: string, needed: bigint, now: () => Date,
+  shards: ShardSet, merchant: Account, withdrawalId: string, needed: bigint, now: () => Date,
 ): Promise<bigint> {
   const stripes = await otherStripes(shards, merchant);
   let arrived = 0n;
@@ -70,7 +68,7 @@ export async function sweepForWithdrawal(
 
 /** The first half, on the stripe's shard: null when the stripe no longer holds the amount. */
 async function debitStripe(
-  shards: ShardSet, shard: Shard, merchant: AccountRow, withdrawalId: string, stripeId: string, amount: bigint, now: () => Date,
+  shards: ShardSet, shard: Shard, merchant: Account, withdrawalId: string, stripeId: string, amount: bigint, now: () => Date,
 ): Promise<SweepRow | null> {
   const logical = parseId('account', stripeId)!.shard;
   const id = newId('sweep', logical);

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint, char, date, datetime, decimal, index, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar,
 } from 'drizzle-orm/mysql-core';
+import { accountStatuses, accountTypes, systemKinds } from '../../ledger/account';
 
 /**
  * The ledger's tables, on every shard. Balances are credit-positive: a customer's deposit is
@@ -11,9 +12,6 @@ import {
 const money = (name: string) => bigint(name, { mode: 'bigint' }).notNull().default(sql`0`);
 const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
 
-export const accountTypes = ['PERSONAL', 'MERCHANT', 'SYSTEM'] as const;
-export const accountStatuses = ['ACTIVE', 'FROZEN', 'CLOSED'] as const;
-export const systemKinds = ['RESERVE', 'CLEARING', 'FEE_INCOME'] as const;
 export const buckets = ['AVAILABLE', 'FROZEN', 'PENDING'] as const;
 export const directions = ['DEBIT', 'CREDIT'] as const;
 
@@ -105,6 +103,10 @@ export const ledgerEntries = mysqlTable(
   ],
 );
 
+/**
+ * An accounts row as drizzle reads it, seal and all. It stays in db/: what db/ reads is mapped
+ * once into the domain's Account (ledger/account.ts, db/ledger-store.ts accountOfRow).
+ */
 export type AccountRow = typeof accounts.$inferSelect;
 export type PostingRow = typeof postings.$inferSelect;
 export type EntryRow = typeof ledgerEntries.$inferSelect;

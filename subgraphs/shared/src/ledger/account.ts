@@ -1,0 +1,57 @@
+/**
+ * An account, the one shape every layer above db/ works with (issue 14). The ledger's SQL
+ * (db/ledger-store.ts, and the account subgraph's db/) maps each row it reads into it once;
+ * resolvers, services, domain rules and the posting engine take it, or a Pick of it where they
+ * need less. The drizzle row type (db/schema/ledger.ts AccountRow) stays in db/: it also holds
+ * the row's seal (mac, mac_key_id), which only db/ checks, and updated_at, which nothing above
+ * db/ reads. Pure: no I/O here.
+ */
+export const accountTypes = ['PERSONAL', 'MERCHANT', 'SYSTEM'] as const;
+export type AccountType = (typeof accountTypes)[number];
+
+export const accountStatuses = ['ACTIVE', 'FROZEN', 'CLOSED'] as const;
+export type AccountStatus = (typeof accountStatuses)[number];
+
+/** The platform's own accounts, one of each kind per shard and currency (ledger/system-accounts.ts). */
+export const systemKinds = ['RESERVE', 'CLEARING', 'FEE_INCOME'] as const;
+export type SystemKind = (typeof systemKinds)[number];
+
+/**
+ * One accounts row of one shard: a client's account, a merchant's stripe on another shard, or
+ * a system account. Balances are credit-positive minor units. Its fields are not readonly: the
+ * posting engine moves the balances, sequence, chain head and version of the accounts it has
+ * locked in place, rather than copying them per posting (docs/PERFORMANCE.md).
+ */
+export interface Account {
+  id: string;
+  ownerId: string;
+  type: AccountType;
+  /** Set on the platform's own accounts only. */
+  systemKind: SystemKind | null;
+  /** Set on a merchant's stripe on a shard other than its home: the merchant's id. */
+  parentId: string | null;
+  /**
+   * On a merchant's home row, the stripe directory: bit n set when the merchant may have a
+   * stripe whose id names logical shard n (ledger/stripes.ts). Zero elsewhere.
+   */
+  stripeShards: bigint;
+  currency: string;
+  status: AccountStatus;
+  available: bigint;
+  frozen: bigint;
+  pending: bigint;
+  /** The sequence of the account's newest entry: entries are numbered 1, 2, 3… with no gap. */
+  lastSequence: bigint;
+  /** The hash of the newest entry, the head of the account's hash chain (ledger/tamper.ts). */
+  lastEntryHash: string;
+  version: bigint;
+  createdAt: Date;
+}
+
+/** An account's balance per bucket; also what a balance at a point of its ledger is made of. */
+export type AccountBalances = Pick<Account, 'available' | 'frozen' | 'pending'>;
+
+/** The sum of the buckets: what an entry records as the balance after it. */
+export function totalOf(balances: AccountBalances): bigint {
+  return balances.available + balances.frozen + balances.pending;
+}

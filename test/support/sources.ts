@@ -1,0 +1,22 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository's root, with a trailing slash. */
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourcesUnder(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** Every TypeScript file that runs in production: the gateway's, each subgraph's src/ and scripts/. */
+export function productionSources(): string[] {
+  const subgraphs = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => join(repoRoot, 'subgraphs', e.name, 'src'));
+  return [join(repoRoot, 'gateway', 'src'), ...subgraphs, join(repoRoot, 'scripts')].flatMap(sourcesUnder);
+}

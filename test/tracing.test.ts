@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -114,6 +114,24 @@ describe('tracing on', () => {
     expect(roundTrips.some((s) => String(s.attributes['db.query.text']).includes('COMMIT'))).toBe(true);
     const input = variables.input as Record<string, string>;
     expectNoBoundValues(spans, [payer, payee, input.idempotencyKey!, paid.toString()]);
+  });
+
+  it('records a failed statement by its kind, never by the message that quotes its values', async () => {
+    const shard = stack.shards.all[0]!;
+    const id = newId('account', stack.shards.logicalOn(shard)[0]!);
+    const row = { id, ownerId: unique('trace-dup'), type: 'PERSONAL', currency: 'USD', status: 'ACTIVE' } as const;
+    await insertAccount(shard.db, row);
+    const failure = await trace.getTracer('test').startActiveSpan('request', (span) =>
+      insertAccount(shard.db, row).then(() => null, (error: unknown) => error).finally(() => span.end()));
+    // What recording the error would have exported: its messages name the duplicate id.
+    expect(messagesOf(failure)).toContain(id);
+    await tracing.flush();
+    const spans = exporter.getFinishedSpans();
+    const request = spans.find((s) => s.name === 'request')!;
+    const failed = statementsOf(spans).filter((s) => s.parentSpanContext?.spanId === request.spanContext().spanId);
+    expect(failed.map((s) => [s.status.code, s.attributes['error.type']])).toEqual([[SpanStatusCode.ERROR, 'ER_DUP_ENTRY']]);
+    expect(failed[0]!.events).toEqual([]);
+    expectNoBoundValues(failed, [id]);
   });
 
   it('makes a posting batch that serves two requests a trace of its own, linked to both and from both', async () => {
@@ -260,4 +278,11 @@ function expectTraceparentSent(received: ReturnType<typeof recordReceivedRequest
 function expectNoBoundValues(spans: readonly ReadableSpan[], values: readonly string[]): void {
   const text = JSON.stringify(spans.map((s) => [s.name, s.attributes, s.events.map((e) => e.attributes)]));
   for (const value of values) expect(text).not.toContain(value);
+}
+
+/** An error's message and its causes' messages. */
+function messagesOf(error: unknown): string {
+  const messages: string[] = [];
+  for (let current = error; current instanceof Error; current = current.cause) messages.push(current.message);
+  return messages.join('\n');
 }

@@ -89,8 +89,8 @@ export function startTracing(options: TracingOptions): Tracing {
 
 /** OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the traces path is added as the OTLP specification says. */
 export function tracesUrl(endpoint: string): string {
-  const url = new URL(endpoint);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${endpoint}"`);
+  const protocol = URL.canParse(endpoint) ? new URL(endpoint).protocol : '';
+  if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${endpoint}"`);
   return `${endpoint.replace(/\/$/, '')}/v1/traces`;
 }
 

@@ -4,9 +4,13 @@ import { subgraphTrustsFromEnv } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
 import { shutdownGraceMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import { configureLogging, log, parseLogLevel } from '@paygraph/shared/log';
+import { startTracing } from '@paygraph/shared/tracing';
 import { createGateway, subgraphUrlsFromEnv } from './server';
 
 configureLogging({ service: 'gateway', level: parseLogLevel(process.env.LOG_LEVEL) });
+const otlpEndpoint = envString('OTEL_EXPORTER_OTLP_ENDPOINT', '');
+// Off unless a collector is named: then nothing of OpenTelemetry is registered (tracing.ts).
+const tracing = otlpEndpoint === '' ? null : startTracing({ serviceName: 'gateway', otlpEndpoint });
 
 const gateway = await createGateway(tokenSettingsFromEnv(), subgraphUrlsFromEnv(), subgraphTrustsFromEnv(), {
   keepAliveMs: envInt('SUBSCRIPTION_KEEPALIVE_MS', subscriptionKeepAliveMsDefault),
@@ -23,6 +27,7 @@ async function stop(): Promise<void> {
   gateway.http.close();
   gateway.http.closeIdleConnections();
   await gateway.stop();
+  await tracing?.shutdown();
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop());

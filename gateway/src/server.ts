@@ -11,6 +11,7 @@ import { isProduction } from '@paygraph/shared/config';
 import { log, requestIdHeader } from '@paygraph/shared/log';
 import { AmountScalar } from '@paygraph/shared/graphql/scalars';
 import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
+import { injectTraceContext } from '@paygraph/shared/tracing';
 import { withTimeout } from '@paygraph/shared/server/health';
 import {
   healthProbeTimeoutMs, subscriptionConsumerStallMsMax, subscriptionKeepAliveMsDefault, subscriptionPageEventsMax,
@@ -92,6 +93,7 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const headers = request.http?.headers;
     if (!headers) return;
     headers.set(gatewaySecretHeader, this.trust.secret);
+    injectTraceContext(headers);
     if (!isGatewayContext(context)) return;
     if (context.requestId) headers.set(requestIdHeader, context.requestId);
     const identity = identityTokenFor(context, this.trust);

@@ -25,6 +25,8 @@ export interface ProcessStackOptions {
   shardUrls: string;
   /** Variables every subgraph gets on top (pool size, relay interval, timeouts). */
   subgraphEnv?: Record<string, string>;
+  /** Variables every service gets on top, the gateway too (OTEL_EXPORTER_OTLP_ENDPOINT). */
+  env?: Record<string, string>;
   /** A directory where each service's whole output is appended to <service>.log, across restarts. */
   logDir?: string;
 }
@@ -47,7 +49,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   };
   const logFile = (name: ServiceName): string | undefined => (options.logDir ? join(options.logDir, `${name}.log`) : undefined);
   const subgraphEnv = (name: Exclude<ServiceName, 'gateway'>): Record<string, string> => ({
-    MYSQL_SHARDS: options.shardUrls, ...options.subgraphEnv, [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
+    MYSQL_SHARDS: options.shardUrls, ...options.env, ...options.subgraphEnv, [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
   });
   const startSubgraph = async (name: Exclude<ServiceName, 'gateway'>): Promise<void> => {
     const child = watch(name, await spawnService(name, subgraphEnv(name), ports.get(name), logFile(name)));
@@ -60,6 +62,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     await Promise.all((['account', 'transaction', 'settlement'] as const).map(startSubgraph));
     const secrets = Object.fromEntries(trustedSubgraphs.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]));
     watch('gateway', await spawnService('gateway', {
+      ...options.env,
       ...secrets,
       ACCOUNT_URL: children.get('account')!.graphqlUrl,
       TRANSACTION_URL: children.get('transaction')!.graphqlUrl,

@@ -27,4 +27,4 @@ await runSubgraphMain('account', async () => {
   });
   const port = await listen(server.http, envInt('ACCOUNT_PORT', 4001), envString('HOST', '127.0.0.1'));
   return { port, shards, server };
-});
+}, { otlpEndpoint: envString('OTEL_EXPORTER_OTLP_ENDPOINT', '') });

@@ -36,4 +36,4 @@ await runSubgraphMain('settlement', async () => {
     server.disposers.push(async () => worker.stop());
   }
   return { port, shards, server };
-});
+}, { otlpEndpoint: envString('OTEL_EXPORTER_OTLP_ENDPOINT', '') });

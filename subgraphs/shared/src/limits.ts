@@ -254,3 +254,16 @@ export const statementDatesMax = 366;
  * second half) to the request that wrote it, which tries it inline first.
  */
 export const outboxInlineGraceMs = 5_000;
+
+/**
+ * Traces (tracing.ts, on with OTEL_EXPORTER_OTLP_ENDPOINT). A merged batch's round trip holds a
+ * few hundred statements; its text (placeholders only) is cut at this many characters, so one
+ * span stays a few kilobytes in the export queue.
+ */
+export const traceAttributeValueCharsMax = 4_096;
+/** Finished spans waiting for export at most; more are dropped (counted by the SDK), never queued without bound. */
+export const traceQueueSpansMax = 4_096;
+/** Spans one OTLP export request carries at most. */
+export const traceExportBatchSpansMax = 512;
+/** The pause between exports: spans reach the collector within about this long. */
+export const traceExportDelayMs = 1_000;

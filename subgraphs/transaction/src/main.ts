@@ -45,4 +45,4 @@ await runSubgraphMain('transaction', async () => {
     server.disposers.push(() => expiry.stop());
   }
   return { port, shards, server };
-});
+}, { otlpEndpoint: envString('OTEL_EXPORTER_OTLP_ENDPOINT', '') });

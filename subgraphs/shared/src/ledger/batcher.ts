@@ -4,6 +4,7 @@ import { postBatch, type PostingItem } from './batch';
 import { LockTimeout } from '../shards/transaction';
 import { lockRetryWaitSeconds } from '../limits';
 import { mergedBatchSize } from '../metrics';
+import { callerContext, inBatchSpan, type TracedCaller } from '../tracing';
 
 /**
  * Merged posting: postings submitted for the same shard within a short window go into one
@@ -18,7 +19,7 @@ export const mergeWaitMsDefault = 1;
 export const mergeBatchSizeDefault = 200;
 export const mergeInFlightPerShardMax = 2;
 
-interface Waiting {
+interface Waiting extends TracedCaller {
   item: PostingItem<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
@@ -61,7 +62,7 @@ export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> 
   settings ??= mergeSettingsFromEnv();
   const queue = queueOf(shard);
   return new Promise<R>((resolve, reject) => {
-    queue.waiting.push({ item: item as PostingItem<unknown>, resolve: resolve as (v: unknown) => void, reject });
+    queue.waiting.push({ item: item as PostingItem<unknown>, resolve: resolve as (v: unknown) => void, reject, context: callerContext() });
     schedule(shard, queue, settings!);
   });
 }
@@ -84,7 +85,8 @@ function flush(shard: Shard, queue: ShardQueue, s: MergeSettings): void {
   queue.batches += 1;
   queue.items += batch.length;
   mergedBatchSize.observe({ shard: shard.name }, batch.length);
-  void run(shard, batch).finally(() => {
+  // A batch serves several requests: its statements go in a span of its own (tracing.ts).
+  void inBatchSpan('posting batch', shard.name, batch, () => run(shard, batch)).finally(() => {
     queue.inFlight -= 1;
     if (queue.waiting.length > 0) schedule(shard, queue, s);
   });

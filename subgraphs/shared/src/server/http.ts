@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { requestBodyBytesMax } from '../limits';
 import { log, requestIdFrom, requestIdHeader, withRequestLog } from '../log';
+import { inServerSpan } from '../tracing';
 
 /**
  * A minimal Node http front for Apollo Server: no framework, one code path for the gateway
@@ -117,6 +118,16 @@ async function handle<C extends BaseContext>(
   const url = new URL(req.url ?? '/', 'http://localhost');
   const route = options.routes?.[url.pathname];
   if (route) return route(req, res);
+  // Health and metrics are left out of traces: scraped every few seconds, they would drown them.
+  return inServerSpan(req, res, requestIdOf(req), () => serve(options, req, res, url));
+}
+
+async function serve<C extends BaseContext>(
+  options: GraphQLHttpOptions<C>,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  url: URL,
+): Promise<void> {
   if (options.authenticate && !(await options.authenticate(req))) return sendUnauthorized(res);
   if (url.pathname !== '/graphql') return sendJson(res, 404, { error: 'not found: try /graphql' });
   const started = performance.now();

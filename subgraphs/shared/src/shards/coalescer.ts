@@ -1,11 +1,12 @@
 import type { Shard } from './pool';
 import { assert } from '../result';
 import { loaderBatchSizeMax } from '../limits';
+import { callerContext, inBatchSpan, type TracedCaller } from '../tracing';
 
 /** Statements of one coalescer out at once per shard; calls made meanwhile wait and go out together. */
 export const coalescerInFlightPerShardMax = 1;
 
-interface Waiting<K, V> {
+interface Waiting<K, V> extends TracedCaller {
   key: K;
   resolve: (v: V) => void;
   reject: (e: unknown) => void;
@@ -30,13 +31,19 @@ interface ShardQueue<K, V> {
 export class Coalescer<K, V> {
   private readonly queues = new Map<Shard, ShardQueue<K, V>>();
 
-  /** run answers one value per key, in the keys' order. */
-  constructor(private readonly run: (shard: Shard, keys: K[]) => Promise<V[]>) {}
+  /**
+   * run answers one value per key, in the keys' order. `name` says what the statement does, in
+   * traces (a coalesced statement serves several requests: tracing.ts inBatchSpan).
+   */
+  constructor(
+    private readonly name: string,
+    private readonly run: (shard: Shard, keys: K[]) => Promise<V[]>,
+  ) {}
 
   load(shard: Shard, key: K): Promise<V> {
     return new Promise<V>((resolve, reject) => {
       const queue = this.queueOf(shard);
-      queue.waiting.push({ key, resolve, reject });
+      queue.waiting.push({ key, resolve, reject, context: callerContext() });
       this.schedule(shard, queue);
     });
   }
@@ -72,7 +79,7 @@ export class Coalescer<K, V> {
 
   private async send(shard: Shard, waiting: Array<Waiting<K, V>>): Promise<void> {
     try {
-      const values = await this.run(shard, waiting.map((w) => w.key));
+      const values = await inBatchSpan(this.name, shard.name, waiting, () => this.run(shard, waiting.map((w) => w.key)));
       assert(values.length === waiting.length, `coalesced statement answered ${values.length} of ${waiting.length}`);
       waiting.forEach((w, i) => w.resolve(values[i]!));
     } catch (error) {

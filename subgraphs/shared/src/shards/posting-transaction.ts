@@ -38,7 +38,9 @@ export class PostingTx implements Tx {
   readonly update: Tx['update'];
   readonly delete: Tx['delete'];
   readonly execute: Tx['execute'];
+  /** Statements held back, their values bound; `heldText` is the same statements with their placeholders, for traces. */
   private held: string[] = [];
+  private heldText: string[] = [];
 
   constructor(
     private readonly shard: Shard,
@@ -72,7 +74,7 @@ export class PostingTx implements Tx {
   /** Keeps a write (its values bound now) to go out in front of the next statement, or with COMMIT. */
   hold(sql: string, values: readonly unknown[] = []): void {
     this.shard.queryCount++;
-    this.held.push(this.connection.format(sql, values));
+    this.keep(sql, values);
   }
 
   /** Sends what is held and then this statement, in one round trip; answers this one's rows. */
@@ -91,10 +93,9 @@ export class PostingTx implements Tx {
   async queryMany(statements: readonly Statement[]): Promise<unknown[][]> {
     if (statements.length === 0) return [];
     this.shard.queryCount += statements.length;
-    const all = this.held;
-    this.held = [];
-    for (const s of statements) all.push(this.connection.format(s.sql, s.values));
-    const [results] = await this.connection.query(all.join(';\n'));
+    for (const s of statements) this.keep(s.sql, s.values);
+    const { all, text } = this.take();
+    const [results] = await this.connection.query(all.join(';\n'), undefined, text);
     // One statement alone answers its result; several answer one result per statement.
     const sets = all.length === 1 ? [results] : (results as unknown[]);
     return sets.slice(all.length - statements.length) as unknown[][];
@@ -102,27 +103,40 @@ export class PostingTx implements Tx {
 
   /** Sends whatever is held, then COMMIT, then `after` (statements outside the transaction). */
   async commit(after: readonly string[] = []): Promise<void> {
-    this.held.push('COMMIT', ...after);
+    for (const sql of ['COMMIT', ...after]) this.keep(sql);
     await this.sendHeld();
   }
 
   /** Drops what is held and rolls back what went out, then runs `after`. */
   async rollback(after: readonly string[] = []): Promise<void> {
-    this.held = [];
+    this.take();
     await this.connection.query(['ROLLBACK', ...after].join(';\n'));
   }
 
   private async sendHeld(): Promise<void> {
     if (this.held.length === 0) return;
-    const text = this.held.join(';\n');
-    this.held = [];
-    await this.connection.query(text);
+    const { all, text } = this.take();
+    await this.connection.query(all.join(';\n'), undefined, text);
   }
 
   /** BEGIN, after a lock wait for this transaction alone if one is given; held like a write. */
   begin(wait: number | undefined): void {
-    if (wait !== undefined) this.held.push(this.connection.format('SET SESSION innodb_lock_wait_timeout = ?', [wait]));
-    this.held.push('BEGIN');
+    if (wait !== undefined) this.keep('SET SESSION innodb_lock_wait_timeout = ?', [wait]);
+    this.keep('BEGIN');
+  }
+
+  /** Holds a statement with its values bound now (mysql2's format), and its text as written. */
+  private keep(sql: string, values: readonly unknown[] = []): void {
+    this.held.push(values.length === 0 ? sql : this.connection.format(sql, values));
+    this.heldText.push(sql);
+  }
+
+  /** What is held, to be sent now: the bound statements and their texts with placeholders. */
+  private take(): { all: string[]; text: string[] } {
+    const taken = { all: this.held, text: this.heldText };
+    this.held = [];
+    this.heldText = [];
+    return taken;
   }
 }
 

@@ -5,6 +5,7 @@ import {
 import { ShardBreaker, type BreakerState } from './breaker';
 import { shardPoolWaitSeconds, watchBreaker } from '../metrics';
 import { asShardUnavailable, isShardUnreachable, ShardUnavailable } from './unavailable';
+import { inStatementSpan, tracingOn } from '../tracing';
 
 /** What the pool needs of one shard: mysql2's pool options (the URL among them) and the shard's name. */
 export interface ShardPoolOptions {
@@ -249,8 +250,13 @@ export class ShardConnection {
     private readonly connection: mysql.PoolConnection,
   ) {}
 
-  query(sql: Statement, values?: unknown): Promise<[unknown, unknown]> {
-    return this.owner.run(this, (timeout) => {
+  /**
+   * One statement, or several in one text. `placeholders` is what a trace shows of a text whose
+   * values are bound already (the posting transaction's round trips): the same statements with
+   * their `?`; without it the trace shows `sql`, which then must hold placeholders only.
+   */
+  query(sql: Statement, values?: unknown, placeholders?: readonly string[]): Promise<[unknown, unknown]> {
+    return this.traced(sql, placeholders, (timeout) => {
       const options = typeof sql === 'string' ? { sql, timeout } : { ...sql, timeout: sql.timeout ?? timeout };
       const sent = values === undefined ? this.connection.query(options) : this.connection.query(options, values as never);
       return sent as Promise<[unknown, unknown]>;
@@ -258,11 +264,18 @@ export class ShardConnection {
   }
 
   execute(sql: Statement, values?: unknown): Promise<[unknown, unknown]> {
-    return this.owner.run(this, (timeout) => {
+    return this.traced(sql, undefined, (timeout) => {
       const options = typeof sql === 'string' ? { sql, timeout } : { ...sql, timeout: sql.timeout ?? timeout };
       const sent = values === undefined ? this.connection.execute(options) : this.connection.execute(options, values as never);
       return sent as Promise<[unknown, unknown]>;
     });
+  }
+
+  /** Runs through the pool's guard, in a statement span when tracing is on (tracing.ts). */
+  private traced(sql: Statement, placeholders: readonly string[] | undefined, send: (timeout: number) => Promise<[unknown, unknown]>): Promise<[unknown, unknown]> {
+    if (!tracingOn()) return this.owner.run(this, send);
+    const texts = placeholders ?? [typeof sql === 'string' ? sql : sql.sql];
+    return inStatementSpan(this.owner.name, texts, () => this.owner.run(this, send));
   }
 
   /** SQL with its values bound and escaped, as mysql2 would send it. */

@@ -13,7 +13,7 @@ beforeAll(() => {
 });
 afterAll(async () => shards.close());
 
-const echo = () => new Coalescer<number, number>(async (shard, keys) => {
+const echo = () => new Coalescer<number, number>('test', async (shard, keys) => {
   const rows = await rawRows<{ n: string }>(shard.db, `SELECT n FROM (${keys.map(() => 'SELECT ? AS n').join(' UNION ALL ')}) t`, keys);
   return rows.map((r) => Number(r.n) * 10);
 });
@@ -42,7 +42,7 @@ describe('the coalescer', () => {
 
   it('holds calls made while a statement is out and sends them together when it returns', async () => {
     const sizes: number[] = [];
-    const coalescer = new Coalescer<number, number>(async (shard, keys) => {
+    const coalescer = new Coalescer<number, number>('test', async (shard, keys) => {
       sizes.push(keys.length);
       await rawRows(shard.db, 'SELECT SLEEP(0.2)');
       return keys;
@@ -58,7 +58,7 @@ describe('the coalescer', () => {
   });
 
   it('fails every call of a statement that failed, and only those', async () => {
-    const coalescer = new Coalescer<number, number>(async (shard, keys) => {
+    const coalescer = new Coalescer<number, number>('test', async (shard, keys) => {
       if (keys.includes(13)) await rawRows(shard.db, 'SELECT * FROM no_such_table');
       return keys;
     });

@@ -20,7 +20,7 @@ export async function readAccounts(shards: ShardSet, ids: readonly string[]): Pr
   return found;
 }
 
-const accountReads = new Coalescer<string, Account | undefined>(async (shard, ids) => {
+const accountReads = new Coalescer<string, Account | undefined>('account reads', async (shard, ids) => {
   const rows = await accountsAndStripes(shard.db, [...new Set(ids)], []);
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.map((id) => byId.get(id));

@@ -40,7 +40,7 @@ export async function claimKey(shards: ShardSet, request: ClaimRequest, now: Dat
 }
 
 /** Concurrent requests' claims on a shard go out as one statement. */
-const claims = new Coalescer<IdempotencyInsert, IdempotencyRow>((shard, rows) => claimIdempotencyKeys(shard, rows));
+const claims = new Coalescer<IdempotencyInsert, IdempotencyRow>('idempotency claims', (shard, rows) => claimIdempotencyKeys(shard, rows));
 
 /**
  * Claims many keys at once (createPayments): one statement, and at most one read, per anchor

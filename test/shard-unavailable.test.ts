@@ -1,5 +1,6 @@
 import http from 'node:http';
-import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -12,10 +13,13 @@ import { payments } from '@paygraph/transaction/db/schema/transactions';
 import { createGateway } from '../gateway/src/server';
 import { subgraphRequestTimeoutMs } from '../gateway/src/limits';
 import { startGuardedGateway, type GuardedGateway } from '../gateway/test/support/guarded-gateway';
+import { startStubSubgraph } from '../gateway/test/support/stub-subgraph';
 import { startStack, type Stack } from './support/stack';
 import { detailDocs, moneyKit, moneyDocs, type Answer, type MoneyKit } from './support/money';
 import { gql } from './support/graphql';
-import { testTokens, testTrusts, token, unique } from './support/env';
+import { testSubgraphSecrets, testTokens, testTrusts, token, unique } from './support/env';
+import { freePort, spawnService } from './support/processes';
+import { eventually } from './support/bank';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
 
 /**
@@ -294,6 +298,92 @@ describe('a subgraph that does not answer', () => {
       await gateway.stop();
       hung.closeAllConnections();
       hung.close();
+    }
+  });
+});
+
+/** What a failing subgraph says: an address and SQL, for the log and never for a client. */
+const failureDetail = 'lost connection to 10.20.30.40:3306 during SELECT * FROM payments';
+
+/** A transaction subgraph that fails in one way, at `url`; `port` must not reach clients. */
+interface Fault {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const faults: Record<string, () => Promise<Fault>> = {
+  'refuses connections': async () => {
+    const port = await freePort();
+    return { url: `http://127.0.0.1:${port}/graphql`, port, close: async () => {} };
+  },
+  'resets connections': async () => {
+    const server = net.createServer((socket) => socket.resetAndDestroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    const port = (server.address() as AddressInfo).port;
+    return { url: `http://127.0.0.1:${port}/graphql`, port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  },
+  'answers HTTP 500': () => startStubSubgraph({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errors: [{ message: failureDetail }] }) }),
+  'answers HTTP 503': () => startStubSubgraph({ status: 503, headers: { 'content-type': 'text/plain' }, body: failureDetail }),
+};
+
+describe('a subgraph that refuses, resets or fails', () => {
+  it.each(Object.keys(faults))('that %s: answers SUBGRAPH_UNAVAILABLE (retryable) at once, without its address or what it said', async (name) => {
+    const fault = await faults[name]!();
+    const gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: fault.url }, testTrusts(), {
+      security: { auditShards: null, redisUrl: null },
+    });
+    const port = await listen(gateway.http, 0, '127.0.0.1');
+    try {
+      const { ms, result } = await timed(async () => gql(`http://127.0.0.1:${port}/graphql`, moneyDocs.deposit, {
+        input: { idempotencyKey: unique('dep-fault'), accountId: healthyPayee, amount: '1', currency: 'USD' },
+      }, await token('operator', 'operator')));
+      expect(ms).toBeLessThan(subgraphRequestTimeoutMs);
+      expect(result.errors).toHaveLength(1);
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true, subgraph: 'transaction' });
+      const text = JSON.stringify(result);
+      expect(text).not.toContain(String(fault.port));
+      expect(text).not.toContain('10.20.30.40');
+      expect(text).not.toContain('SELECT');
+    } finally {
+      gateway.http.closeAllConnections();
+      gateway.http.close();
+      await gateway.stop();
+      await fault.close();
+    }
+  });
+
+  it('is logged by the gateway with what the client is not told: the refused address, and what a failing subgraph answered', async () => {
+    const refused = await faults['refuses connections']!();
+    const failing = await faults['answers HTTP 500']!();
+    const logFile = join(mkdtempSync(join(tmpdir(), 'paygraph-subgraph-faults-')), 'gateway.log');
+    const child = await spawnService('gateway', {
+      ACCOUNT_URL: stack.subgraphUrls.account,
+      TRANSACTION_URL: failing.url,
+      SETTLEMENT_URL: refused.url,
+      SUBGRAPH_SECRET_ACCOUNT: testSubgraphSecrets.account,
+      SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction,
+      SUBGRAPH_SECRET_SETTLEMENT: testSubgraphSecrets.settlement,
+      REDIS_URL: '',
+      AUDIT_LOG_FILE: join(tmpdir(), 'paygraph-test-audit.jsonl'),
+      LOG_LEVEL: 'info',
+    }, undefined, logFile);
+    try {
+      const operator = await token('operator', 'operator');
+      const payment = await gql(child.graphqlUrl, 'query { payment(id: "pay_00000000000000000000000000_00") { id } }', {}, operator);
+      expect(payment.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'transaction' });
+      const settlement = await gql(child.graphqlUrl, 'query { settlement(id: "stl_00000000000000000000000000_00") { id } }', {}, operator);
+      expect(settlement.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'settlement' });
+      expect(JSON.stringify([payment, settlement])).not.toMatch(new RegExp(`${refused.port}|${failing.port}|10\\.20\\.30\\.40`));
+      const lines = (): Array<{ msg?: string; detail?: string; err?: { message?: string } }> => readFileSync(logFile, 'utf8').split('\n')
+        .filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg?: string });
+      const answered = await eventually('the 500 in the log', 5_000, async () => lines().find((l) => l.msg === 'subgraph transaction answered HTTP 500'));
+      expect(answered.detail).toContain(failureDetail);
+      const unanswered = await eventually('the refusal in the log', 5_000, async () => lines().find((l) => l.msg === 'subgraph settlement did not answer'));
+      expect(unanswered.err?.message).toContain(String(refused.port));
+    } finally {
+      await child.kill();
+      await failing.close();
     }
   });
 });

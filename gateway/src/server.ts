@@ -3,8 +3,8 @@ import type http from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
-import type { GraphQLRequest, GraphQLResponse } from '@apollo/server';
-import { SubgraphClient, type SubgraphResponse } from './subgraph-client';
+import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
+import { SubgraphClient } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { isProduction } from '@paygraph/shared/config';
@@ -40,53 +40,12 @@ export function subgraphUrlsFromEnv(): SubgraphUrls {
 /**
  * Proves to the subgraph that the request comes from the gateway (its secret) and says who is
  * calling (an identity token signed for that subgraph), and where the request came from. The
- * client's token and its own x-client-* headers are never passed through.
+ * client's token and its own x-client-* headers are never passed through. Requests go through
+ * `fetcher` (subgraph-client.ts); only Apollo's documented hooks are overridden.
  */
-class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  private readonly trust: SubgraphTrust;
-  readonly client: SubgraphClient;
-
-  constructor(readonly name: string, url: string, trust: SubgraphTrust) {
-    super({ url });
-    this.trust = trust;
-    this.client = new SubgraphClient(url);
-    // Apollo declares sendRequest private, so it is replaced on the instance rather than overridden.
-    (this as unknown as { sendRequest: (request: GraphQLRequest) => Promise<GraphQLResponse> }).sendRequest = (request) => this.forward(request);
-  }
-
-  /**
-   * Apollo's sendRequest, over the gateway's own client (subgraph-client.ts): the same JSON
-   * body and headers, the same errors for a non-2xx answer (errorFromResponse), without fetch.
-   */
-  private async forward(request: GraphQLRequest): Promise<GraphQLResponse> {
-    const { http, ...withoutHttp } = request;
-    if (!http) throw new Error('only HTTP subgraph requests are supported');
-    let answer: SubgraphResponse;
-    try {
-      answer = await this.client.post(Object.fromEntries(http.headers), JSON.stringify(withoutHttp));
-    } catch (error) {
-      // Refused, reset, or no answer within subgraphRequestTimeoutMs: the client may retry. The
-      // error's own text names the subgraph's address, so it goes to the log only.
-      log().error({ err: error }, `subgraph ${this.name} did not answer`);
-      throw subgraphUnavailable(this.name);
-    }
-    if (answer.status < 200 || answer.status > 299) {
-      const response = new Response(answer.text, { status: answer.status, headers: answer.headers });
-      const error = await this.errorFromResponse(response as unknown as Parameters<RemoteGraphQLDataSource['errorFromResponse']>[0]);
-      if (answer.status >= 500) {
-        log().error({ detail: answer.text.slice(0, 500) }, `subgraph ${this.name} answered HTTP ${answer.status}`);
-        throw subgraphUnavailable(this.name);
-      }
-      // Apollo's error carries the subgraph's URL (and its body) in extensions.response: not for
-      // clients, who keep the status that explains the refusal.
-      const { response: _response, ...extensions } = error.extensions;
-      throw new GraphQLError(error.message, { extensions: { ...extensions, response: { status: answer.status, statusText: response.statusText } } });
-    }
-    const body: unknown = JSON.parse(answer.text);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new Error(`Expected JSON response body, but received: ${answer.text}`);
-    // Apollo reads only the answer's headers (cache-control) from it.
-    const headers = { get: (name: string) => answer.headers[name.toLowerCase()] ?? null };
-    return { ...(body as GraphQLResponse), http: { headers, status: answer.status } as unknown as GraphQLResponse['http'] };
+class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  constructor(readonly name: string, url: string, private readonly trust: SubgraphTrust, fetcher: Fetcher) {
+    super({ url, fetcher });
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {
@@ -101,6 +60,34 @@ class ForwardingDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (context.client.ip) headers.set('x-client-ip', context.client.ip);
     if (context.client.userAgent) headers.set('x-client-user-agent', context.client.userAgent.slice(0, 256));
     if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, 128));
+  }
+
+  /**
+   * A non-2xx answer. HTTP 5xx means the subgraph could not serve: the client may retry, and the
+   * body (which may name hosts or SQL) goes to the log. For a refusal (4xx) Apollo's error carries
+   * the subgraph's URL and body in extensions.response: not for clients, who keep the status
+   * that explains the refusal.
+   */
+  override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
+    if (response.status >= 500) {
+      log().error({ detail: (await response.text()).slice(0, 500) }, `subgraph ${this.name} answered HTTP ${response.status}`);
+      return subgraphUnavailable(this.name);
+    }
+    const error = await super.errorFromResponse(response);
+    const { response: _response, ...extensions } = error.extensions;
+    return new GraphQLError(error.message, { extensions: { ...extensions, response: { status: response.status, statusText: response.statusText } } });
+  }
+
+  /**
+   * Apollo calls this with every error of a subgraph call, and the fetch response when there was
+   * one. Without one the subgraph did not answer (refused, reset, or nothing within
+   * subgraphRequestTimeoutMs): the client may retry. That error's text names the subgraph's
+   * address, so it goes to the log only.
+   */
+  override didEncounterError(error: Error, _fetchRequest: unknown, fetchResponse?: FetcherResponse): never {
+    if (fetchResponse !== undefined) throw error;
+    log().error({ err: error }, `subgraph ${this.name} did not answer`);
+    throw subgraphUnavailable(this.name);
   }
 }
 
@@ -147,16 +134,16 @@ export const defaultSubscriptionLimits: SubscriptionLimits = {
 
 /** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
 export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
-  const sources: ForwardingDataSource[] = [];
+  const clients: SubgraphClient[] = [];
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(supergraphPath, 'utf8'),
     buildService: ({ name }) => {
       const subgraph = name.toLowerCase() as SubgraphName;
       // A supergraph naming a subgraph without a secret is a build mistake: fail at start-up.
       if (!(subgraph in trusts)) throw new Error(`the supergraph names subgraph ${name}, which has no secret`);
-      const source = new ForwardingDataSource(subgraph, urls[subgraph], trusts[subgraph]);
-      sources.push(source);
-      return source;
+      const client = new SubgraphClient(urls[subgraph]);
+      clients.push(client);
+      return new SubgraphDataSource(subgraph, urls[subgraph], trusts[subgraph], client.fetcher);
     },
   });
   let apiSchema: GraphQLSchema | null = null;
@@ -220,7 +207,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
       await served.dispose();
       await apollo.stop();
       await security.close();
-      await Promise.all(sources.map((s) => s.client.close()));
+      await Promise.all(clients.map((c) => c.close()));
     },
   };
 }

@@ -2,9 +2,10 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../test/support/graphql';
 import { testTokens, testTrusts, token, unique } from '../../test/support/env';
-import { subgraphTrust } from '@paygraph/shared/gateway-trust';
+import { gatewayIdentityHeader, gatewaySecretHeader, subgraphTrust, verifyIdentityToken } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
-import { createGateway } from '../src/server';
+import { createGateway, type Gateway } from '../src/server';
+import { startStubSubgraph, type StubAnswer, type StubSubgraph } from './support/stub-subgraph';
 import { depositFromReserve, ownerAccountCount } from '../../test/support/ledger';
 
 /**
@@ -123,7 +124,8 @@ describe('gateway', () => {
       // Clear without naming where the subgraph lives: no URL, host or port in the answer.
       const subgraph = new URL(stack.subgraphUrls.account);
       expect(JSON.stringify(answer)).not.toContain(subgraph.host);
-      expect(answer.errors?.[0]?.extensions?.response).toEqual({ status: 401, statusText: expect.any(String) });
+      expect(answer.errors?.[0]?.extensions?.response).toEqual({ status: 401, statusText: 'Unauthorized' });
+      expect(answer.errors?.[0]?.message).toBe('401: Unauthorized');
       // The same gateway's calls to the other subgraphs still work.
       const payment = await gql(`http://127.0.0.1:${port}/graphql`, 'query { payment(id: "pay_00000000000000000000000000_00") { id } }', {},
         await token(unique('op'), 'operator'));
@@ -134,5 +136,79 @@ describe('gateway', () => {
       misconfigured.http.close();
       await misconfigured.stop();
     }
+  });
+});
+
+/** A query the transaction subgraph alone answers. */
+const paymentQuery = 'query { payment(id: "pay_00000000000000000000000000_00") { id } }';
+
+/** A gateway whose transaction subgraph is a stub answering `answer`, and the stub, for one test. */
+async function withStubbedTransaction(answer: StubAnswer, test: (gatewayUrl: string, stub: StubSubgraph) => Promise<void>): Promise<void> {
+  const stub = await startStubSubgraph(answer);
+  let gateway: Gateway | undefined;
+  try {
+    gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: stub.url }, testTrusts(), {
+      security: { auditShards: null, redisUrl: null },
+    });
+    const port = await listen(gateway.http, 0, '127.0.0.1');
+    await test(`http://127.0.0.1:${port}/graphql`, stub);
+  } finally {
+    gateway?.http.closeAllConnections();
+    gateway?.http.close();
+    await gateway?.stop();
+    await stub.close();
+  }
+}
+
+/** The gateway's cache-control header on its answer to paymentQuery, which must be the stub's `{ payment: null }`. */
+async function paymentCachePolicy(gatewayUrl: string): Promise<string | null> {
+  const response = await fetch(gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(unique('cache'), 'operator')}` },
+    body: JSON.stringify({ query: paymentQuery }),
+  });
+  expect(await response.json()).toEqual({ data: { payment: null } });
+  return response.headers.get('cache-control');
+}
+
+const noPayment: StubAnswer = { status: 200, headers: { 'content-type': 'application/json' }, body: '{"data":{"payment":null}}' };
+
+describe('a call to a subgraph', () => {
+  it('carries the subgraph\'s secret, an identity signed for it, the request id and the client\'s address, user agent and device, never the client\'s token', async () => {
+    await withStubbedTransaction(noPayment, async (gatewayUrl, stub) => {
+      const sub = unique('headers');
+      const bearer = await token(sub, 'operator');
+      const answer = await gql(gatewayUrl, paymentQuery, {}, bearer, {
+        'x-request-id': 'req-headers.1', 'user-agent': 'PayApp/3.1 (iOS 18)', 'x-device-id': 'device-abc-123', 'x-client-ip': '10.0.0.9',
+      });
+      expect(answer.errors).toBeUndefined();
+      expect(answer.data).toEqual({ payment: null });
+      expect(stub.requests).toHaveLength(1);
+      const sent = stub.requests[0]!;
+      const trust = testTrusts().transaction;
+      expect(sent[gatewaySecretHeader]).toBe(trust.secret);
+      expect(await verifyIdentityToken(sent[gatewayIdentityHeader], trust)).toMatchObject({ sub, role: 'operator' });
+      expect(sent).toMatchObject({
+        'content-type': 'application/json',
+        'x-request-id': 'req-headers.1',
+        'x-client-user-agent': 'PayApp/3.1 (iOS 18)',
+        'x-device-id': 'device-abc-123',
+      });
+      // The address the gateway saw, not the one the client claims.
+      expect(sent['x-client-ip']).toMatch(/127\.0\.0\.1$/);
+      expect(sent.authorization).toBeUndefined();
+      expect(JSON.stringify(sent)).not.toContain(bearer);
+    });
+  });
+
+  it('lets the subgraph\'s cache-control header bound the response\'s cache policy', async () => {
+    const cacheable: StubAnswer = { ...noPayment, headers: { ...noPayment.headers, 'cache-control': 'max-age=30, private' } };
+    await withStubbedTransaction(cacheable, async (gatewayUrl) => {
+      expect(await paymentCachePolicy(gatewayUrl)).toBe('max-age=30, private');
+    });
+    // No max-age from the subgraph: its answer, and so the response, may not be cached.
+    await withStubbedTransaction(noPayment, async (gatewayUrl) => {
+      expect(await paymentCachePolicy(gatewayUrl)).toBe('no-store');
+    });
   });
 });

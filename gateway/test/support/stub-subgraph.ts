@@ -1,0 +1,44 @@
+import http from 'node:http';
+import { listen } from '@paygraph/shared/server/http';
+
+/**
+ * An HTTP server standing in for a subgraph, for tests of what the gateway sends a subgraph and
+ * how it answers what the subgraph says: every request gets the same answer, and the headers of
+ * each request are kept.
+ */
+export interface StubAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface StubSubgraph {
+  /** Its GraphQL URL, for the gateway's subgraph URLs. */
+  url: string;
+  port: number;
+  /** The headers of every request it was sent, in order. */
+  requests: http.IncomingHttpHeaders[];
+  close(): Promise<void>;
+}
+
+export async function startStubSubgraph(answer: StubAnswer): Promise<StubSubgraph> {
+  const requests: http.IncomingHttpHeaders[] = [];
+  const server = http.createServer((req, res) => {
+    requests.push(req.headers);
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+    });
+  });
+  const port = await listen(server, 0, '127.0.0.1');
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    port,
+    requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,26 +1,17 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { variables } from '@paygraph/shared/config';
+import { productionSources, repoRoot } from './support/sources';
 
 /**
  * Configuration is read once, by the processes' entry points, and documented once: only main
  * files touch the environment, and README's configuration table is the schema of config.ts
  * written out, row for row.
  */
-const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 /** The entry points that may read the environment: each hands it to loadConfig at start-up. */
 const mainFiles = ['gateway/src/main.ts', 'subgraphs/shared/src/server/main.ts', ...['account', 'transaction', 'settlement'].map((s) => `subgraphs/${s}/src/main.ts`)];
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sourceFiles(path);
-    return /\.(ts|js|mts|cts)$/.test(entry.name) ? [path] : [];
-  });
-}
 
 /** README's configuration table as rows of cells, in order. */
 function readmeRows(): string[][] {
@@ -33,8 +24,8 @@ function readmeRows(): string[][] {
 
 describe('configuration', () => {
   it('is read from the environment by main files only', () => {
-    const roots = ['gateway/src', ...readdirSync(join(repoRoot, 'subgraphs')).map((name) => `subgraphs/${name}/src`)];
-    const files = roots.flatMap((root) => sourceFiles(join(repoRoot, root))).map((path) => relative(repoRoot, path));
+    // Scripts are entry points of their own: they may read it (and load it with loadConfig).
+    const files = productionSources().map((path) => relative(repoRoot, path)).filter((file) => !file.startsWith('scripts/'));
     expect(files.length).toBeGreaterThan(50);
     const readers = files.filter((file) => readFileSync(join(repoRoot, file), 'utf8').includes('process.env'));
     expect(readers.filter((file) => !mainFiles.includes(file))).toEqual([]);

@@ -46,7 +46,7 @@ let ring: MacKeyRing | undefined;
  * (config.ts: LEDGER_MAC_KEY) before anything posts, and never read from the environment here.
  */
 export function keyRing(): MacKeyRing {
-  if (!ring) throw new Error('the ledger key ring is not set: main.ts sets it from LEDGER_MAC_KEY at start-up (setKeyRing)');
+  if (!ring) throw new Error('the ledger key ring is not set: main.ts sets it from LEDGER_MAC_KEY at start-up (configureLedger in server/main.ts)');
   return ring;
 }
 

@@ -14,6 +14,8 @@ const shared = {
   // fork's stacks and pools hold MySQL connections, and npm test must stay within its share of
   // max_connections (testRunConnectionsMax in limits.ts) on a big CI runner too.
   maxWorkers: 1,
+  // What main.ts does before a process serves: the ledger's keys and calendar (test/support/setup.ts).
+  setupFiles: ['test/support/setup.ts'],
 };
 
 /**

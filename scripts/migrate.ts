@@ -1,6 +1,7 @@
-import { defaultMysqlShards, envString } from '../subgraphs/shared/src/config';
+import { loadConfig } from '../subgraphs/shared/src/config';
 import { migrateShards } from '../subgraphs/shared/src/db/migrate';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
+import { shardPoolSizeDefault } from '../subgraphs/shared/src/limits';
 import { describeError, redactUrl } from './lib/mysql-server';
 
 /**
@@ -8,7 +9,8 @@ import { describeError, redactUrl } from './lib/mysql-server';
  * every pending migration to each. Safe to run again: applied migrations are skipped.
  */
 async function main(): Promise<void> {
-  const shards = openShards({ urls: envString('MYSQL_SHARDS', defaultMysqlShards) });
+  const config = loadConfig(process.env);
+  const shards = openShards({ ...config.shards, poolSize: config.shardPoolSize ?? shardPoolSizeDefault });
   try {
     for (const url of shards.topology.urls) console.log(`shard ${redactUrl(url)}`);
     await migrateShards(shards);

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { envInt, envString } from '../subgraphs/shared/src/config';
+import { loadConfig, type Config } from '../subgraphs/shared/src/config';
 import { migrateShards } from '../subgraphs/shared/src/db/migrate';
 import { mintToken, roles } from '../subgraphs/shared/src/identity';
 import { subgraphSecretVariable, trustedSubgraphs, type TrustedSubgraph } from '../subgraphs/shared/src/gateway-trust';
@@ -84,12 +84,12 @@ function log(line: string): void {
  * Only the gateway verifies client tokens, so only it gets JWT_SECRET; each subgraph gets its
  * own secret and no other, and the gateway all three (see gateway-trust.ts).
  */
-function servicePlan(shardUrls: string, secret: string, subgraphSecrets: Record<string, string>): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
+function servicePlan(config: Config, shardUrls: string, secret: string, subgraphSecrets: Record<string, string>): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
   const shared = { MYSQL_SHARDS: shardUrls };
-  const account = envInt('ACCOUNT_PORT', 4001);
-  const transaction = envInt('TRANSACTION_PORT', 4002);
-  const settlement = envInt('SETTLEMENT_PORT', 4003);
-  const gateway = envInt('PORT', 4000);
+  const { account, transaction, settlement } = config.subgraphs.ports;
+  const gateway = config.gateway.port;
+  // Set, the gateway's URLs are used as they are; unset, they follow the ports chosen here.
+  const subgraphUrl = (variable: string, port: number) => process.env[variable] || `http://127.0.0.1:${port}/graphql`;
   const ports = { ACCOUNT_PORT: String(account), TRANSACTION_PORT: String(transaction), SETTLEMENT_PORT: String(settlement) };
   // Children inherit this shell's environment: secrets meant for others are blanked, which reads as unset.
   const withheld = { JWT_SECRET: '', ...Object.fromEntries(Object.keys(subgraphSecrets).map((variable) => [variable, ''])) };
@@ -112,9 +112,9 @@ function servicePlan(shardUrls: string, secret: string, subgraphSecrets: Record<
         ...subgraphSecrets,
         JWT_SECRET: secret,
         PORT: String(gateway),
-        ACCOUNT_URL: envString('ACCOUNT_URL', `http://127.0.0.1:${account}/graphql`),
-        TRANSACTION_URL: envString('TRANSACTION_URL', `http://127.0.0.1:${transaction}/graphql`),
-        SETTLEMENT_URL: envString('SETTLEMENT_URL', `http://127.0.0.1:${settlement}/graphql`),
+        ACCOUNT_URL: subgraphUrl('ACCOUNT_URL', account),
+        TRANSACTION_URL: subgraphUrl('TRANSACTION_URL', transaction),
+        SETTLEMENT_URL: subgraphUrl('SETTLEMENT_URL', settlement),
       },
     },
   };
@@ -247,9 +247,9 @@ async function migrate(shardUrls: string): Promise<void> {
   }
 }
 
-function jwtSecret(): { secret: string; generated: boolean } {
-  const configured = process.env.JWT_SECRET;
-  if (configured !== undefined && configured !== '') return { secret: configured, generated: false };
+function jwtSecret(config: Config): { secret: string; generated: boolean } {
+  const configured = config.tokens.secret;
+  if (configured !== null) return { secret: configured, generated: false };
   const secret = randomBytes(generatedSecretBytes).toString('base64url');
   log(`JWT_SECRET is not set; generated one for this run (tokens stop working after a restart): ${secret}`);
   return { secret, generated: true };
@@ -259,18 +259,27 @@ function jwtSecret(): { secret: string; generated: boolean } {
  * SUBGRAPH_SECRET_* as set, or made for this run. Generated ones are not printed: nothing but
  * the processes started here needs them.
  */
-function subgraphSecrets(): Record<string, string> {
+function subgraphSecrets(config: Config): Record<string, string> {
   const secrets: Record<string, string> = {};
   for (const name of trustedSubgraphs) {
-    const variable = subgraphSecretVariable(name);
-    const configured = process.env[variable];
-    secrets[variable] = configured !== undefined && configured !== '' ? configured : randomBytes(generatedSecretBytes).toString('base64url');
+    secrets[subgraphSecretVariable(name)] = config.subgraphSecrets[name] ?? randomBytes(generatedSecretBytes).toString('base64url');
   }
   return secrets;
 }
 
-async function printWelcome(port: number, secret: { secret: string; generated: boolean }): Promise<void> {
-  const token = await mintToken({ sub: 'operator', role: 'operator' }, secret.secret, tokenLifetimeSeconds);
+/**
+ * Each process's configuration as it will see it, checked before any is started: a bad value
+ * stops the start here, once, naming the variable, rather than as a child that keeps exiting.
+ */
+function checkPlan(plan: { subgraphs: ServiceSpec[]; gateway: ServiceSpec }): void {
+  for (const spec of [...plan.subgraphs, plan.gateway]) {
+    loadConfig({ ...process.env, ...spec.env }, spec.name as 'gateway' | TrustedSubgraph);
+  }
+}
+
+async function printWelcome(config: Config, secret: { secret: string; generated: boolean }): Promise<void> {
+  const port = config.gateway.port;
+  const token = await mintToken({ sub: 'operator', role: 'operator' }, secret.secret, tokenLifetimeSeconds, config.tokens);
   const base = `localhost:${port}`;
   const secretForCommand = secret.generated ? `JWT_SECRET=${secret.secret}` : 'JWT_SECRET=<the same secret>';
   const lines = [
@@ -296,18 +305,20 @@ async function printWelcome(port: number, secret: { secret: string; generated: b
 async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0, 'stopping (SIGINT)'));
   process.on('SIGTERM', () => void shutdown(0, 'stopping (SIGTERM)'));
-  mysqlServer = await ensureMysql({ databasePrefix: 'paygraph', log });
+  // Every variable is checked before anything starts; each process checks its own again.
+  const config = loadConfig(process.env);
+  mysqlServer = await ensureMysql({ databasePrefix: 'paygraph', log, server: config.mysqlServer });
   log(`MySQL ${describeShards(mysqlServer.shardUrls)}; applying migrations`);
   await migrate(mysqlServer.shardUrls);
-  const secret = jwtSecret();
-  const plan = servicePlan(mysqlServer.shardUrls, secret.secret, subgraphSecrets());
-  // Also checks MYSQL_POOL_SIZE before any process is started with it.
-  log(`the processes hold ${describeStackConnections(stackConnections(mysqlServer.shardUrls.split(',').length))}`);
+  const secret = jwtSecret(config);
+  const plan = servicePlan(config, mysqlServer.shardUrls, secret.secret, subgraphSecrets(config));
+  checkPlan(plan);
+  log(`the processes hold ${describeStackConnections(stackConnections(mysqlServer.shardUrls.split(',').length, config.shardPoolSize))}`);
   const subgraphs = plan.subgraphs.map(startService);
   await Promise.all(subgraphs.map(waitForHealth));
   await waitForHealth(startService(plan.gateway));
   supervising = true;
-  await printWelcome(plan.gateway.port, secret);
+  await printWelcome(config, secret);
 }
 
 function sleep(ms: number): Promise<void> {

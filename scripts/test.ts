@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig, type Config } from '../subgraphs/shared/src/config';
 import { dropScratchDatabases, migrateShards } from '../subgraphs/shared/src/db/migrate';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
@@ -28,8 +29,8 @@ function log(line: string): void {
  * Every run starts from empty test databases (paygraph_test_* only; explicitly configured
  * MYSQL_SHARDS are migrated, never dropped), so no run sees an earlier one's leftovers.
  */
-async function migrate(shardUrls: string): Promise<void> {
-  if (!process.env.MYSQL_SHARDS) await dropScratchDatabases(shardUrls.split(','));
+async function migrate(config: Config, shardUrls: string): Promise<void> {
+  if (config.mysqlServer.explicitShards === null) await dropScratchDatabases(shardUrls.split(','));
   const shards = openShards({ urls: shardUrls });
   try {
     await migrateShards(shards);
@@ -73,29 +74,22 @@ function runVitest(shardUrls: string, redisUrl: string, args: readonly string[])
   });
 }
 
-/**
- * Two runs on one server (two work trees, say) each take their own databases by setting
- * TEST_DATABASE_PREFIX to another name starting with paygraph_test.
- */
-function testDatabasePrefix(): string {
-  const prefix = process.env.TEST_DATABASE_PREFIX || 'paygraph_test';
-  if (!/^paygraph_test[A-Za-z0-9_]*$/.test(prefix)) throw new Error(`TEST_DATABASE_PREFIX must start with paygraph_test: ${prefix}`);
-  return prefix;
-}
-
 async function main(): Promise<number> {
+  // Every variable is checked first. Two runs on one server (two work trees, say) each take
+  // their own databases with TEST_DATABASE_PREFIX (another name starting with paygraph_test).
+  const config = loadConfig(process.env);
   const typechecked = typecheck(join(repoRoot, 'tsconfig.json'));
-  const mysql = await ensureMysql({ databasePrefix: testDatabasePrefix(), log });
+  const mysql = await ensureMysql({ databasePrefix: config.test.databasePrefix, log, server: config.mysqlServer });
   try {
     log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}`);
-    await migrate(mysql.shardUrls);
+    await migrate(config, mysql.shardUrls);
     const types = await typechecked;
     if (!types.ok) {
       console.error(types.output);
       return 1;
     }
     log(`typecheck passed (${(types.ms / 1000).toFixed(1)} s)`);
-    const redis = await ensureRedis({ explicitUrl: process.env.REDIS_URL, log });
+    const redis = await ensureRedis({ explicitUrl: config.redisUrl ?? undefined, log });
     try {
       return await runVitest(mysql.shardUrls, redis.url, process.argv.slice(2));
     } finally {

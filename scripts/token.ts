@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../subgraphs/shared/src/config';
 import { isRole, mintToken, roles } from '../subgraphs/shared/src/identity';
 import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
 
@@ -34,14 +35,15 @@ async function main(): Promise<void> {
   const { sub, role } = values;
   if (sub === undefined || sub === '') throw new Error(`--sub is required\n${usage}`);
   if (role === undefined || !isRole(role)) throw new Error(`--role must be one of ${roles.join(', ')}\n${usage}`);
-  const secret = process.env.JWT_SECRET;
-  if (secret === undefined || secret === '') {
+  const config = loadConfig(process.env);
+  const secret = config.tokens.secret;
+  if (secret === null) {
     throw new Error(
       'JWT_SECRET is not set. Set it to the secret the running system uses ' +
         '(npm start prints the one it generated when JWT_SECRET was unset), e.g. JWT_SECRET=... npm run token -- ...',
     );
   }
-  console.log(await mintToken({ sub, role }, secret, parseTtlSeconds(values.ttl)));
+  console.log(await mintToken({ sub, role }, secret, parseTtlSeconds(values.ttl), config.tokens));
 }
 
 main().catch((error: unknown) => {

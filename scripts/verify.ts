@@ -1,3 +1,6 @@
+import { loadConfig } from '../subgraphs/shared/src/config';
+import { configureLedger } from '../subgraphs/shared/src/server/main';
+import { shardPoolSizeDefault } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { verifyShard } from '../subgraphs/shared/src/db/integrity';
 import { logicalShardsIn, stripeDirectoryGaps } from '../subgraphs/shared/src/ledger/stripes';
@@ -8,7 +11,10 @@ import { logicalShardsIn, stripeDirectoryGaps } from '../subgraphs/shared/src/le
  * left out would be missing from the merchant's balance and settlement; `npm run migrate`
  * fills such gaps). Prints what it finds and exits 1 if anything was changed outside the ledger.
  */
-const shards = openShards();
+const config = loadConfig(process.env);
+// MACs are checked with the keys the subgraphs seal with (LEDGER_MAC_KEY).
+configureLedger(config);
+const shards = openShards({ ...config.shards, poolSize: config.shardPoolSize ?? shardPoolSizeDefault });
 let clean = true;
 try {
   for (const shard of shards.all) {

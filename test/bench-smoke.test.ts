@@ -4,9 +4,9 @@ import { openAndFund, type Fixtures } from '../scripts/bench/fixtures';
 import { LoadClient } from '../scripts/bench/load';
 import { bulkPaymentOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext } from '../scripts/bench/scenarios';
 import { startStack, type Stack } from './support/stack';
-import { token } from './support/env';
+import { testConfig, testPoolSizeDefault, token } from './support/env';
 import { runEngineScenario } from '../scripts/bench/engine';
-import { engineMode } from '../subgraphs/shared/src/ledger/post';
+import { openShards } from '../subgraphs/shared/src/shards/pool';
 
 /**
  * A few seconds of the benchmark (scripts/bench) in npm test, so that it keeps working as the
@@ -25,9 +25,7 @@ const smokeBulkSize = 100;
  * process, so that two npm test runs on one server never drop each other's databases.
  */
 function smokeShardUrls(): string {
-  const urls = process.env.MYSQL_SHARDS;
-  if (!urls) throw new Error('MYSQL_SHARDS is not set: run this through npm test');
-  return urls.split(',').map((raw, i) => {
+  return testConfig().shards.urls.split(',').map((raw, i) => {
     const url = new URL(raw.trim());
     url.pathname = `/paygraph_bench_smoke_${process.pid}_s${i}`;
     return url.toString();
@@ -42,9 +40,7 @@ describe('benchmark smoke run', () => {
 
   beforeAll(async () => {
     await recreateDatabases(urls);
-    // startStack opens its shards from MYSQL_SHARDS; this file runs in a process of its own.
-    process.env.MYSQL_SHARDS = urls;
-    stack = await startStack();
+    stack = await startStack({ shards: openShards({ urls, poolSize: testPoolSizeDefault, posting: testConfig().posting }) });
     const operator = await token('bench-smoke', 'operator');
     client = new LoadClient({ url: stack.gatewayUrl, token: operator }, smokeConcurrency);
     const runId = `smoke${Date.now().toString(36)}`;
@@ -109,7 +105,7 @@ describe('benchmark smoke run', () => {
       expect(result.load.failedUnits).toBe(0);
       expect(result.invariants?.balanced).toBe(true);
     }
-    // The engine is switched back for the rest of the process.
-    expect(engineMode()).toBe('merged');
+    // The scenario posts on shards of its own with each engine: the stack's still post merged.
+    expect(stack.shards.all.map((s) => s.posting.engine)).toEqual(stack.shards.all.map(() => 'merged'));
   });
 });

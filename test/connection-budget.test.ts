@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stackConnections } from '../scripts/lib/connection-budget';
 import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { mysqlMaxConnectionsDefault, testRunConnectionsMax } from '@paygraph/shared/limits';
+import { loadConfig } from '@paygraph/shared/config';
 
 /**
  * The connection budget (README): with the default pool sizes, one stack on the default four
@@ -13,25 +14,18 @@ const defaultShardCount = 4;
 const headroomConnections = 20;
 
 describe('connection budget', () => {
-  const saved = process.env.MYSQL_POOL_SIZE;
-  afterEach(() => {
-    if (saved === undefined) delete process.env.MYSQL_POOL_SIZE;
-    else process.env.MYSQL_POOL_SIZE = saved;
-  });
-
   it('fits two stacks and npm test in the default max_connections', () => {
-    delete process.env.MYSQL_POOL_SIZE;
-    const stack = stackConnections(defaultShardCount);
+    const stack = stackConnections(defaultShardCount, loadConfig({}).shardPoolSize);
     expect(stack.byProcess).toEqual({ account: 12, transaction: 16, settlement: 8, gateway: 2 });
     expect(2 * stack.total + testRunConnectionsMax + headroomConnections).toBeLessThanOrEqual(mysqlMaxConnectionsDefault);
   });
 
   it('takes MYSQL_POOL_SIZE for every subgraph, and refuses a size out of range naming the variable', () => {
-    process.env.MYSQL_POOL_SIZE = '7';
-    expect(stackConnections(defaultShardCount).total).toBe(3 * 7 * defaultShardCount + 2);
+    const configured = loadConfig({ MYSQL_POOL_SIZE: '7' }).shardPoolSize;
+    expect(subgraphPoolSize('transaction', configured)).toBe(7);
+    expect(stackConnections(defaultShardCount, configured).total).toBe(3 * 7 * defaultShardCount + 2);
     for (const bad of ['0', '-1', '101', 'ten']) {
-      process.env.MYSQL_POOL_SIZE = bad;
-      expect(() => subgraphPoolSize('transaction')).toThrow(/MYSQL_POOL_SIZE/);
+      expect(() => loadConfig({ MYSQL_POOL_SIZE: bad }), bad).toThrow(/^MYSQL_POOL_SIZE must be/);
     }
   });
 });

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadConfig } from '@paygraph/shared/config';
+import { trustedSubgraphs } from '@paygraph/shared/gateway-trust';
 
 /**
  * No Docker engine runs where the tests run, so docker-compose.yml and the Dockerfile are
@@ -153,6 +155,13 @@ describe('docker-compose.yml', () => {
     }
     // The merged environment still reaches the subgraphs.
     expect(environment(compose.services.account ?? {}).get('MYSQL_SHARDS')).toBeDefined();
+  });
+
+  it("gives each process an environment its start-up accepts (config.ts), with Compose's defaults for what the shell leaves unset", () => {
+    for (const name of [...trustedSubgraphs, 'gateway'] as const) {
+      const env = Object.fromEntries([...environment(compose.services[name] ?? {})].map(([key, value]) => [key, value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
+      expect(() => loadConfig(env, name), name).not.toThrow();
+    }
   });
 
   it('points every MYSQL_SHARDS URL at a MySQL service in this file', () => {

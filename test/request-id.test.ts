@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { listen } from '@paygraph/shared/server/http';
 import { createGateway, type Gateway } from '../gateway/src/server';
 import { startStack, type Stack } from './support/stack';
-import { testTokens, testTrusts, token, unique } from './support/env';
+import { testSecurityOptions, testTokens, testTrusts, token, unique } from './support/env';
 import { contractOperation, gql } from './support/graphql';
 import { openAccount } from './support/balance-events';
 import { spawnTransactionSubgraph, type ChildService } from './support/processes';
@@ -22,7 +22,7 @@ beforeAll(async () => {
   stack = await startStack();
   child = await spawnTransactionSubgraph({ RELAY_ENABLED: 'false', LOG_LEVEL: 'debug' });
   gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: child.graphqlUrl }, testTrusts(), {
-    security: { auditShards: null, redisUrl: null },
+    security: testSecurityOptions({ auditShards: null, redisUrl: null }),
   });
   gatewayUrl = `http://127.0.0.1:${await listen(gateway.http, 0, '127.0.0.1')}/graphql`;
 });

@@ -53,19 +53,12 @@ describe('finding MySQL', () => {
   const server = `${first.protocol}//${first.username}${first.password ? `:${first.password}` : ''}@${first.host}`;
 
   it('reaches a server on this machine through its Unix socket, as npm test itself did', async () => {
-    expect(await localSocketOf(server)).toBe(first.searchParams.get('socketPath'));
+    expect(await localSocketOf(server, 'auto')).toBe(first.searchParams.get('socketPath'));
   });
 
   it('keeps TCP with MYSQL_LOCAL_SOCKET=off, and for a server elsewhere', async () => {
-    const saved = process.env.MYSQL_LOCAL_SOCKET;
-    process.env.MYSQL_LOCAL_SOCKET = 'off';
-    try {
-      expect(await localSocketOf(server)).toBeNull();
-    } finally {
-      if (saved === undefined) delete process.env.MYSQL_LOCAL_SOCKET;
-      else process.env.MYSQL_LOCAL_SOCKET = saved;
-    }
-    expect(await localSocketOf('mysql://root@db.example.invalid:3306')).toBeNull();
+    expect(await localSocketOf(server, 'off')).toBeNull();
+    expect(await localSocketOf('mysql://root@db.example.invalid:3306', 'auto')).toBeNull();
   });
 });
 

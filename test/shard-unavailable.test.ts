@@ -17,7 +17,7 @@ import { startStubSubgraph } from '../gateway/test/support/stub-subgraph';
 import { startStack, type Stack } from './support/stack';
 import { detailDocs, moneyKit, moneyDocs, type Answer, type MoneyKit } from './support/money';
 import { gql } from './support/graphql';
-import { testSubgraphSecrets, testTokens, testTrusts, token, unique } from './support/env';
+import { testConfig, testSecurityOptions, testSubgraphSecrets, testTokens, testTrusts, token, unique } from './support/env';
 import { freePort, spawnService } from './support/processes';
 import { eventually } from './support/bank';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
@@ -50,7 +50,7 @@ let healthyPayee: string;
 
 beforeAll(async () => {
   proxy = await startTcpProxy(targetOf(urls[faultedIndex]!));
-  shards = openShards({ urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','), poolSize: 4 });
+  shards = openShards({ urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','), poolSize: 4, posting: testConfig().posting });
   stack = await startStack({ shards });
   // The same subgraphs behind a gateway in production mode: no stack traces, no suggestions.
   const auditLogFile = join(mkdtempSync(join(tmpdir(), 'paygraph-unavailable-')), 'audit.jsonl');
@@ -109,15 +109,6 @@ describe.each([
   { mode: 'development', gatewayUrl: () => stack.gatewayUrl },
   { mode: 'production', gatewayUrl: () => production.url },
 ])('with one shard blackholed ($mode)', ({ mode, gatewayUrl }) => {
-  const previous = process.env.NODE_ENV;
-  beforeAll(() => {
-    // The subgraphs choose their error answers per request (formatSubgraphError).
-    process.env.NODE_ENV = mode;
-  });
-  afterAll(() => {
-    process.env.NODE_ENV = previous;
-  });
-
   it('answers SHARD_UNAVAILABLE within 3 s, then fast, without internals; serves the other shards; and heals', async () => {
     const key = unique('dep-fault');
     const deposit = (): Promise<Answer> => gql(gatewayUrl(), moneyDocs.deposit, {
@@ -273,7 +264,9 @@ describe('a subgraph that does not answer', () => {
     });
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', () => resolve()));
     const hungPort = (hung.address() as AddressInfo).port;
-    const gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: `http://127.0.0.1:${hungPort}/graphql` }, testTrusts());
+    const gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: `http://127.0.0.1:${hungPort}/graphql` }, testTrusts(), {
+      security: testSecurityOptions(),
+    });
     const port = await listen(gateway.http, 0, '127.0.0.1');
     try {
       const { ms, result } = await timed(async () => gql(`http://127.0.0.1:${port}/graphql`, moneyDocs.deposit, {
@@ -395,7 +388,7 @@ describe('a gateway none of whose subgraphs answers', () => {
     const deadPort = (refused.address() as AddressInfo).port;
     await new Promise<void>((resolve) => refused.close(() => resolve()));
     const dead = `http://127.0.0.1:${deadPort}/graphql`;
-    const gateway = await createGateway(testTokens(), { account: dead, transaction: dead, settlement: dead }, testTrusts());
+    const gateway = await createGateway(testTokens(), { account: dead, transaction: dead, settlement: dead }, testTrusts(), { security: testSecurityOptions() });
     const port = await listen(gateway.http, 0, '127.0.0.1');
     try {
       expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);

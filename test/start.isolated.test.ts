@@ -4,7 +4,7 @@ import { startSystem, systemStartTimeoutMs, systemStopTimeoutMs } from './suppor
 import { sampleConnections } from './support/connections';
 import { stackConnections } from '../scripts/lib/connection-budget';
 import { contractOperation, gql } from './support/graphql';
-import { unique } from './support/env';
+import { testConfig, unique } from './support/env';
 import { shutdownGraceMs } from '../subgraphs/shared/src/limits';
 
 /**
@@ -60,7 +60,7 @@ describe('npm start', () => {
       const shardCount = (process.env.MYSQL_SHARDS ?? '').split(',').length;
       const held = (await connections.stop()) - connectionsBefore;
       expect(held).toBeGreaterThan(0);
-      expect(held, `connections held by one stack at peak`).toBeLessThanOrEqual(stackConnections(shardCount).total);
+      expect(held, `connections held by one stack at peak`).toBeLessThanOrEqual(stackConnections(shardCount, testConfig().shardPoolSize).total);
     } finally {
       await connections.stop();
       const stopAt = Date.now();

@@ -33,17 +33,15 @@ export const listItemsDefault = 10;
  * everything else have separate budgets; createPayments weighs one unit per input.
  */
 export const rateLimitWindowMs = 60_000;
-/** Money-mutation units per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_MONEY_PER_MINUTE). */
-export const rateLimitMoneyPerMinuteDefault = 6_000;
-/** Other operations per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_READS_PER_MINUTE). */
-export const rateLimitReadsPerMinuteDefault = 60_000;
 /**
- * Operators run back-office batches (bulk payouts, the benchmark's 1,000-payment requests), so
- * their budgets are far higher; they still bound what a stolen operator token can do
- * (configurable: RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE, RATE_LIMIT_OPERATOR_READS_PER_MINUTE).
+ * The default budgets per window (configurable: RATE_LIMIT_MONEY_PER_MINUTE and the others) are
+ * in subgraphs/shared/src/limits.ts beside every other default of the configuration schema
+ * (subgraphs/shared/src/config.ts), which the gateway's start-up reads.
  */
-export const rateLimitOperatorMoneyPerMinuteDefault = 1_200_000;
-export const rateLimitOperatorReadsPerMinuteDefault = 1_200_000;
+export {
+  rateLimitMoneyPerMinuteDefault, rateLimitOperatorMoneyPerMinuteDefault, rateLimitOperatorReadsPerMinuteDefault,
+  rateLimitReadsPerMinuteDefault,
+} from '@paygraph/shared/limits';
 /** Budget counters the in-memory limiter keeps; past it the least recently used are forgotten. */
 export const rateLimitCountersMax = 100_000;
 /** Principals longer than this are hashed before they become a Redis key. */

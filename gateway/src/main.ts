@@ -1,21 +1,25 @@
-import { envInt, envString } from '@paygraph/shared/config';
-import { tokenSettingsFromEnv } from '@paygraph/shared/identity';
-import { subgraphTrustsFromEnv } from '@paygraph/shared/gateway-trust';
+import { tokenSettings } from '@paygraph/shared/identity';
+import { configuredTrusts } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
-import { shutdownGraceMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
-import { configureLogging, log, parseLogLevel } from '@paygraph/shared/log';
+import { configOrExit } from '@paygraph/shared/server/main';
+import { shutdownGraceMs } from '@paygraph/shared/limits';
+import { configureLogging, log } from '@paygraph/shared/log';
 import { startTracing } from '@paygraph/shared/tracing';
-import { createGateway, subgraphUrlsFromEnv } from './server';
+import { createGateway } from './server';
+import { securityOptions } from './security/config';
 
-configureLogging({ service: 'gateway', level: parseLogLevel(process.env.LOG_LEVEL) });
-const otlpEndpoint = envString('OTEL_EXPORTER_OTLP_ENDPOINT', '');
+// The only read of the environment the gateway makes: a bad value stops it here, named.
+const config = configOrExit(process.env, 'gateway');
+configureLogging({ service: 'gateway', level: config.logLevel });
 // Off unless a collector is named: then nothing of OpenTelemetry is registered (tracing.ts).
-const tracing = otlpEndpoint === '' ? null : startTracing({ serviceName: 'gateway', otlpEndpoint });
+const tracing = config.tracing.otlpEndpoint === null ? null : startTracing({ serviceName: 'gateway', otlpEndpoint: config.tracing.otlpEndpoint });
 
-const gateway = await createGateway(tokenSettingsFromEnv(), subgraphUrlsFromEnv(), subgraphTrustsFromEnv(), {
-  keepAliveMs: envInt('SUBSCRIPTION_KEEPALIVE_MS', subscriptionKeepAliveMsDefault),
+const gateway = await createGateway(tokenSettings(config.tokens), config.gateway.subgraphUrls, configuredTrusts(config.subgraphSecrets), {
+  keepAliveMs: config.subscriptionKeepAliveMs,
+  production: config.production,
+  security: securityOptions(config),
 });
-const port = await listen(gateway.http, envInt('PORT', 4000), envString('GATEWAY_HOST', '0.0.0.0'));
+const port = await listen(gateway.http, config.gateway.port, config.gateway.host);
 log().info({ port }, `gateway listening on http://localhost:${port}/graphql`);
 
 let stopping = false;

@@ -7,7 +7,6 @@ import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
 import { SubgraphClient } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
-import { isProduction } from '@paygraph/shared/config';
 import { log, requestIdHeader } from '@paygraph/shared/log';
 import { AmountScalar } from '@paygraph/shared/graphql/scalars';
 import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
@@ -27,15 +26,6 @@ import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionSe
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
 
 export type SubgraphUrls = Record<SubgraphName, string>;
-
-export function subgraphUrlsFromEnv(): SubgraphUrls {
-  const urls = {} as SubgraphUrls;
-  for (const name of subgraphNames) {
-    const port = { account: 4001, transaction: 4002, settlement: 4003 }[name];
-    urls[name] = process.env[`${name.toUpperCase()}_URL`] || `http://127.0.0.1:${port}/graphql`;
-  }
-  return urls;
-}
 
 /**
  * Proves to the subgraph that the request comes from the gateway (its secret) and says who is
@@ -118,7 +108,7 @@ export interface GatewayOptions {
   subscriptions?: Partial<SubscriptionLimits>;
   keepAliveMs?: number;
   security?: GatewaySecurityOptions;
-  /** Introspection, field suggestions and stack traces off; defaults to NODE_ENV=production. */
+  /** Introspection, field suggestions and stack traces off (config.production: NODE_ENV=production); false when absent. */
   production?: boolean;
 }
 
@@ -154,7 +144,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   // Subscriptions are served once the HTTP server exists; the gauge reads them at scrape time.
   let subscriptions: SubscriptionServer | undefined;
   const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
-  const production = options.production ?? isProduction();
+  const production = options.production ?? false;
   const security = createGatewaySecurity(options.security);
   const apollo = new ApolloServer<GatewayContext>({
     gateway,

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../test/support/graphql';
-import { testTokens, testTrusts, token, unique } from '../../test/support/env';
+import { testSecurityOptions, testTokens, testTrusts, token, unique } from '../../test/support/env';
 import { gatewayIdentityHeader, gatewaySecretHeader, subgraphTrust, verifyIdentityToken } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
 import { createGateway, type Gateway } from '../src/server';
@@ -113,7 +113,7 @@ describe('gateway', () => {
   it('answers a subgraph\'s HTTP refusal as an error with its status, and keeps serving', async () => {
     // A gateway holding the wrong secret for the account subgraph: that subgraph answers 401.
     const trusts = { ...testTrusts(), account: subgraphTrust('account', 'not-the-account-secret-not-the-account-secret') };
-    const misconfigured = await createGateway(testTokens(), stack.subgraphUrls, trusts);
+    const misconfigured = await createGateway(testTokens(), stack.subgraphUrls, trusts, { security: testSecurityOptions() });
     const port = await listen(misconfigured.http, 0, '127.0.0.1');
     try {
       const ownerId = unique('refused');

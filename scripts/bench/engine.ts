@@ -1,5 +1,5 @@
 import { createPayment } from '../../subgraphs/transaction/src/services/payment';
-import { setEngineMode, type EngineMode } from '../../subgraphs/shared/src/ledger/post';
+import { postingSettingsDefault, type EngineMode } from '../../subgraphs/shared/src/config';
 import { openShards } from '../../subgraphs/shared/src/shards/pool';
 import { amountMaxMinorUnitsDefault, holdTtlSecondsDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
 import { checkInvariants } from './invariants';
@@ -26,8 +26,7 @@ export interface EngineOptions {
 
 export async function runEngineScenario(options: EngineOptions): Promise<ScenarioResult> {
   const { ctx, engine, concurrency } = options;
-  const shards = openShards({ urls: options.shardUrls, poolSize: shardPoolSizeDefault });
-  setEngineMode(engine);
+  const shards = openShards({ urls: options.shardUrls, poolSize: shardPoolSizeDefault, posting: { ...postingSettingsDefault, engine } });
   const inputs = paymentInputs(ctx, 'merchant');
   const service = {
     shards, identity: { sub: 'bench-operator', role: 'operator' as const }, now: () => new Date(), client: { deviceId: null, ip: null, userAgent: null },
@@ -83,7 +82,6 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
       + `CPU ms/payment (the engine runs in "bench"): ${Object.entries(result.cpuMsPerUnit).map(([n, ms]) => `${n} ${ms}`).join(', ')}`);
     return result;
   } finally {
-    setEngineMode('merged');
     await shards.close();
   }
 }

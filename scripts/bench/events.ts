@@ -14,6 +14,8 @@ import { systemAccountId } from '../../subgraphs/shared/src/ledger/system-accoun
 import { startLedgerHintPublisher } from '../../subgraphs/shared/src/events/ledger-hints';
 import { dropScratchDatabases, migrateShards } from '../../subgraphs/shared/src/db/migrate';
 import { describeError, ensureMysql, type MysqlServer } from '../lib/mysql-server';
+import { loadConfig } from '../../subgraphs/shared/src/config';
+import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import { gatewaySecretEnv, generateSubgraphSecrets, subgraphSecretEnv } from '../lib/subgraph-secrets';
 
 /**
@@ -70,7 +72,10 @@ const viaLedger = args.via === 'ledger';
 const rate = Number(args.rate);
 const seconds = Math.min(Number(args.seconds), secondsMax);
 const accountCount = Number(args.accounts);
-const redisUrl = args.redis ? (process.env.REDIS_URL || 'redis://127.0.0.1:6379') : '';
+const config = loadConfig(process.env);
+// With --via ledger this process posts as a subgraph would: it seals and dates the same way.
+configureLedger(config);
+const redisUrl = args.redis ? (config.redisUrl ?? 'redis://127.0.0.1:6379') : '';
 
 function log(line: string): void {
   console.log(`[bench:events] ${line}`);
@@ -307,7 +312,7 @@ async function main(): Promise<number> {
     for (const child of children) child.kill('SIGKILL');
     process.exit(2);
   }, runDeadlineMs);
-  const mysql = await ensureMysql({ databasePrefix, log });
+  const mysql = await ensureMysql({ databasePrefix, log, server: config.mysqlServer });
   try {
     return (await run(mysql)) ? 0 : 1;
   } finally {

@@ -9,6 +9,8 @@ import { gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken } from '.
 import { buildTopology } from '../../subgraphs/shared/src/shards/topology';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { describeError, ensureMysql } from '../lib/mysql-server';
+import { loadConfig } from '../../subgraphs/shared/src/config';
+import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import {
   benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, type ProcessName, type ProcessStack,
 } from './bench-stack';
@@ -151,6 +153,9 @@ async function main(): Promise<void> {
     console.log(resultsTable(earlier.scenarios));
     return;
   }
+  // The engine scenario posts from this process: it seals and dates as the subgraphs would.
+  const config = loadConfig(process.env);
+  configureLedger(config);
   const startedAt = new Date();
   const loopBefore = cpuLoopMs();
   log(`calibration: a fixed loop took ${loopBefore} ms on an idle machine (this VM's speed varies from run to run)`);
@@ -172,10 +177,10 @@ async function main(): Promise<void> {
     if (options.target) {
       gatewayUrl = options.target.url;
       token = options.target.token;
-      shardUrls = process.env.MYSQL_SHARDS || null;
+      shardUrls = config.mysqlServer.explicitShards;
       log(`measuring the running system at ${gatewayUrl}${shardUrls ? '' : ' (no MYSQL_SHARDS: invariants are not checked)'}`);
     } else {
-      const server = await ensureMysql({ databasePrefix: 'paygraph_bench', log });
+      const server = await ensureMysql({ databasePrefix: 'paygraph_bench', log, server: config.mysqlServer });
       shardUrls = server.shardUrls;
       log('recreating and migrating the benchmark databases');
       await recreateDatabases(shardUrls);
@@ -189,7 +194,7 @@ async function main(): Promise<void> {
       gatewayUrl = stack.gatewayUrl;
     }
     if (shardUrls) shards = benchShards(shardUrls);
-    const topology = shardUrls ? buildTopology(shardUrls, process.env.SHARD_MAP) : null;
+    const topology = shardUrls ? buildTopology(shardUrls, config.shards.map) : null;
     const gateway = new LoadClient({ url: gatewayUrl, token }, Math.max(options.concurrency, fixtureConcurrency));
     clients.push(gateway);
 

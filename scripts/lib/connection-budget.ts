@@ -13,10 +13,10 @@ export interface StackConnections {
 
 const subgraphs: readonly PooledSubgraph[] = ['account', 'transaction', 'settlement'];
 
-/** With the pool sizes this environment gives the subgraphs (MYSQL_POOL_SIZE or their defaults). */
-export function stackConnections(shardCount: number): StackConnections {
+/** With the pool sizes the configuration gives the subgraphs (config.shardPoolSize: MYSQL_POOL_SIZE, or null for their defaults). */
+export function stackConnections(shardCount: number, configuredPoolSize: number | null): StackConnections {
   const byProcess = {
-    ...Object.fromEntries(subgraphs.map((name) => [name, subgraphPoolSize(name) * shardCount])),
+    ...Object.fromEntries(subgraphs.map((name) => [name, subgraphPoolSize(name, configuredPoolSize) * shardCount])),
     gateway: auditPoolConnectionsMax,
   } as StackConnections['byProcess'];
   return { total: Object.values(byProcess).reduce((sum, n) => sum + n, 0), byProcess };

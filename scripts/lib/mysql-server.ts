@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync,
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
-import { envInt, envString } from '../../subgraphs/shared/src/config';
+import type { Config } from '../../subgraphs/shared/src/config';
 import { findBinary, redactUrl, sleep, stopChild } from './server-process';
 
 export { redactUrl };
@@ -28,11 +28,10 @@ export interface EnsureMysqlOptions {
   /** Shard databases are named `<prefix>_s0`, `<prefix>_s1`, ... */
   databasePrefix: string;
   log: (line: string) => void;
+  /** MYSQL_SHARDS, MYSQL_URL, MYSQL_LOCAL_SOCKET, MYSQL_SHARD_COUNT, MYSQL_PRIVATE_PORT, from the script's loadConfig. */
+  server: Config['mysqlServer'];
 }
 
-const defaultServerUrl = 'mysql://root@127.0.0.1:3306';
-const defaultShardCount = 4;
-const defaultPrivatePort = 3307;
 /** How long one probe waits for a server to answer before calling it unreachable. */
 const probeTimeoutMs = 2_000;
 /** How long a private server may take to accept connections after it is started. */
@@ -69,15 +68,15 @@ const noDatabaseHelp =
   'or MYSQL_URL (mysql://user:password@host:port) at an existing server.';
 
 export async function ensureMysql(options: EnsureMysqlOptions): Promise<MysqlServer> {
-  const explicitShards = process.env.MYSQL_SHARDS;
-  if (explicitShards !== undefined && explicitShards.trim() !== '') return useExplicitShards(explicitShards, options);
+  const explicitShards = options.server.explicitShards;
+  if (explicitShards !== null) return useExplicitShards(explicitShards, options);
 
-  const serverUrl = envString('MYSQL_URL', defaultServerUrl);
+  const serverUrl = options.server.url;
   const probe = await probeServer(serverUrl);
   if (probe.ok) {
-    const socket = await localSocketOf(serverUrl);
+    const socket = await localSocketOf(serverUrl, options.server.localSocket);
     options.log(`using MySQL at ${redactUrl(serverUrl)}${socket ? ` through its Unix socket ${socket}` : ''}`);
-    return { shardUrls: shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options.databasePrefix), privateServer: false, stop: async () => {} };
+    return { shardUrls: shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options), privateServer: false, stop: async () => {} };
   }
   options.log(`no usable MySQL at ${redactUrl(serverUrl)} (${probe.reason})`);
 
@@ -96,20 +95,12 @@ async function useExplicitShards(shardUrls: string, options: EnsureMysqlOptions)
   return { shardUrls, privateServer: false, stop: async () => {} };
 }
 
-function shardCount(): number {
-  const count = envInt('MYSQL_SHARD_COUNT', defaultShardCount);
-  if (count < 1) throw new Error(`MYSQL_SHARD_COUNT must be at least 1, got ${count}`);
-  return count;
-}
-
 /**
  * The Unix socket of a server on this machine, when it can be used: a statement's round trip
  * over loopback TCP cost the subgraphs about a third more CPU than over the socket
  * (docs/PERFORMANCE.md). MYSQL_LOCAL_SOCKET=off keeps TCP; explicit MYSQL_SHARDS are used as given.
  */
-export async function localSocketOf(serverUrl: string): Promise<string | null> {
-  const mode = envString('MYSQL_LOCAL_SOCKET', 'auto');
-  if (mode !== 'auto' && mode !== 'off') throw new Error(`MYSQL_LOCAL_SOCKET must be auto or off, got "${mode}"`);
+export async function localSocketOf(serverUrl: string, mode: Config['mysqlServer']['localSocket']): Promise<string | null> {
   const url = new URL(serverUrl);
   if (mode === 'off' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return null;
   try {
@@ -136,11 +127,12 @@ function withSocket(serverUrl: string, socket: string): string {
   return url.toString();
 }
 
-function shardUrlsOn(serverUrl: string, prefix: string): string {
+/** MYSQL_SHARD_COUNT databases on the server, named after the prefix. */
+function shardUrlsOn(serverUrl: string, options: EnsureMysqlOptions): string {
   const base = new URL(serverUrl);
-  return Array.from({ length: shardCount() }, (_, i) => {
+  return Array.from({ length: options.server.shardCount }, (_, i) => {
     const url = new URL(base.toString());
-    url.pathname = `/${prefix}_s${i}`;
+    url.pathname = `/${options.databasePrefix}_s${i}`;
     return url.toString();
   }).join(',');
 }
@@ -197,9 +189,9 @@ function errorCode(error: Error): string {
 }
 
 async function startPrivateServer(serverBinary: string, options: EnsureMysqlOptions): Promise<MysqlServer> {
-  const port = envInt('MYSQL_PRIVATE_PORT', defaultPrivatePort);
+  const port = options.server.privatePort;
   const serverUrl = `mysql://root@127.0.0.1:${port}`;
-  const shardUrls = shardUrlsOn(serverUrl, options.databasePrefix);
+  const shardUrls = shardUrlsOn(serverUrl, options);
 
   if ((await probeServer(serverUrl)).ok) {
     const pid = runningPrivatePid();

@@ -1,9 +1,30 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
+import { loadConfig, type Config, type Environment, type PostingSettings } from '@paygraph/shared/config';
+import { securityOptions } from '../../gateway/src/security/config';
+import type { GatewaySecurityOptions } from '../../gateway/src/security/gateway-security';
 import { mintToken, type Identity, type Role, type TokenSettings } from '@paygraph/shared/identity';
 import {
   gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken, subgraphTrust, type SubgraphTrusts, type TrustedSubgraph,
 } from '@paygraph/shared/gateway-trust';
+
+/**
+ * The configuration a process would load from the test run's environment (npm test points
+ * MYSQL_SHARDS at paygraph_test_* and sets JWT_SECRET, AUDIT_LOG_FILE, NODE_ENV=test), with
+ * `overrides` on top: what tests give the parts they start in process, as main.ts would.
+ */
+export function testConfig(overrides: Environment = {}): Config {
+  if (Object.keys(overrides).length > 0) return loadConfig({ ...process.env, ...overrides });
+  baseConfig ??= loadConfig(process.env);
+  return baseConfig;
+}
+
+let baseConfig: Config | undefined;
+
+/** The gateway's security settings as its main.ts would take them from this environment, with `overrides` on top. */
+export function testSecurityOptions(overrides: GatewaySecurityOptions = {}): GatewaySecurityOptions {
+  return { ...securityOptions(testConfig()), ...overrides };
+}
 
 /** Tests run against the shards in MYSQL_SHARDS (npm test points it at paygraph_test_*). */
 export const testSecret = process.env.JWT_SECRET ?? 'paygraph-test-secret';
@@ -49,8 +70,12 @@ export function testRedisUrl(): string {
  */
 export const testPoolSizeDefault = 8;
 
-export function testShards(poolSize = testPoolSizeDefault): ShardSet {
-  return openShards({ poolSize });
+/**
+ * The test shards, posting as the configuration says (POSTING_ENGINE and the merge settings),
+ * or as `posting` says: a test that switches engines passes an object of its own and changes it.
+ */
+export function testShards(poolSize = testPoolSizeDefault, posting: PostingSettings = testConfig().posting): ShardSet {
+  return openShards({ ...testConfig().shards, poolSize, posting });
 }
 
 export function token(sub: string, role: Role, lifetimeSeconds?: number): Promise<string> {

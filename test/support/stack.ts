@@ -12,7 +12,7 @@ import type { SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
 import type { TokenSettings } from '@paygraph/shared/identity';
-import { testShards, testTokens, testTrusts } from './env';
+import { testSecurityOptions, testShards, testTokens, testTrusts } from './env';
 
 /**
  * The whole system in this process, each server on its own ephemeral port over real HTTP:
@@ -34,7 +34,7 @@ export interface ReplicaOptions {
   /** How the replica's balance feed learns of new entries; defaults to the stack's. */
   feed?: Partial<FeedSettings>;
   subscriptions?: Partial<SubscriptionLimits>;
-  /** The replica gateway's operation limits, rate budgets and audit settings; the environment's otherwise. */
+  /** The replica gateway's operation limits, rate budgets and audit settings, over the test configuration's (testSecurityOptions). */
   security?: GatewaySecurityOptions;
 }
 
@@ -58,7 +58,7 @@ export interface StackOptions extends ReplicaOptions {
   hintsRedisUrl?: string;
   /** How the gateway checks client tokens; testTokens() (HS256 with the test secret) by default. */
   tokens?: TokenSettings;
-  /** What the transaction subgraph's main.ts would read from the environment (AMOUNT_MAX, HOLD_TTL_SECONDS); its defaults otherwise. */
+  /** What the transaction subgraph's main.ts would give it from its configuration (AMOUNT_MAX, HOLD_TTL_SECONDS); its defaults otherwise. */
   transaction?: Partial<TransactionSettings>;
   /** The databases every subgraph uses (say, one shard's URL through a TCP proxy); testShards() by default. The stack closes them on stop. */
   shards?: ShardSet;
@@ -78,7 +78,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     transaction: await urlOf(subgraphs.transaction),
     settlement: await urlOf(subgraphs.settlement),
   };
-  const gateway = await createGateway(tokens, urls, trusts, { ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}) });
+  const gateway = await createGateway(tokens, urls, trusts, {
+    ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+    security: testSecurityOptions(),
+  });
   const gatewayPort = await listen(gateway.http, 0, '127.0.0.1');
   const stopHints = options.hintsRedisUrl ? startLedgerHintPublisher(options.hintsRedisUrl) : null;
   const replicas: Replica[] = [];
@@ -95,7 +98,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const subscriptions = replicaOptions.subscriptions ?? options.subscriptions;
       const replicaGateway = await createGateway(tokens, { ...urls, account: accountUrl }, trusts, {
         ...(subscriptions ? { subscriptions } : {}),
-        ...(replicaOptions.security ? { security: replicaOptions.security } : {}),
+        security: testSecurityOptions(replicaOptions.security),
       });
       const port = await listen(replicaGateway.http, 0, '127.0.0.1');
       const replica: Replica = {

@@ -1,4 +1,4 @@
-import { envInt, envString } from '@paygraph/shared/config';
+import type { Config } from '@paygraph/shared/config';
 import {
   rateLimitMoneyPerMinuteDefault, rateLimitOperatorMoneyPerMinuteDefault, rateLimitOperatorReadsPerMinuteDefault,
   rateLimitReadsPerMinuteDefault,
@@ -17,28 +17,16 @@ export const defaultRateBudgets: RateBudgets = {
 export const rateLimitKeyPrefixDefault = 'paygraph:ratelimit';
 
 /**
- * The gateway's security settings from the environment (documented in README.md):
+ * The gateway's security settings from its configuration (config.ts, checked at start-up):
  * RATE_LIMIT_MONEY_PER_MINUTE, RATE_LIMIT_READS_PER_MINUTE, RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE,
- * RATE_LIMIT_OPERATOR_READS_PER_MINUTE, REDIS_URL (shared budgets; unset: per process) and
- * AUDIT_LOG_FILE (unset: stdout). The audit table is written through MYSQL_SHARDS.
+ * RATE_LIMIT_OPERATOR_READS_PER_MINUTE, REDIS_URL (shared budgets; unset: per process),
+ * AUDIT_LOG_FILE (unset: stdout), and MYSQL_SHARDS, where the audit table is written.
  */
-export function securityOptionsFromEnv(): GatewaySecurityOptions {
-  const redisUrl = envString('REDIS_URL', '');
-  const auditLogFile = envString('AUDIT_LOG_FILE', '');
+export function securityOptions(config: Config): GatewaySecurityOptions {
   return {
-    budgets: {
-      moneyPerMinute: positive('RATE_LIMIT_MONEY_PER_MINUTE', defaultRateBudgets.moneyPerMinute),
-      readsPerMinute: positive('RATE_LIMIT_READS_PER_MINUTE', defaultRateBudgets.readsPerMinute),
-      operatorMoneyPerMinute: positive('RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE', defaultRateBudgets.operatorMoneyPerMinute),
-      operatorReadsPerMinute: positive('RATE_LIMIT_OPERATOR_READS_PER_MINUTE', defaultRateBudgets.operatorReadsPerMinute),
-    },
-    redisUrl: redisUrl === '' ? null : redisUrl,
-    auditLogFile: auditLogFile === '' ? null : auditLogFile,
+    budgets: { ...config.gateway.rateBudgets },
+    redisUrl: config.redisUrl,
+    auditLogFile: config.gateway.auditLogFile,
+    auditShardsAt: config.shards,
   };
-}
-
-function positive(name: string, fallback: number): number {
-  const value = envInt(name, fallback);
-  if (value < 1) throw new Error(`${name} must be at least 1, got ${value}`);
-  return value;
 }

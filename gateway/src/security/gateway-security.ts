@@ -5,11 +5,12 @@ import type { Role } from '@paygraph/shared/identity';
 import { requestIdHeader } from '@paygraph/shared/log';
 import type { ScreenedRequest, ScreenRefusal } from '@paygraph/shared/server/http';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
+import type { ShardLocation } from '@paygraph/shared/config';
 import type { GatewayContext } from '../context';
 import { createAuditStore } from '../db/audit-store';
 import { auditPoolConnectionsMax } from '../limits';
 import { createAuditLog, createAuditor, type Auditor } from './audit';
-import { defaultRateBudgets, rateLimitKeyPrefixDefault, securityOptionsFromEnv } from './config';
+import { defaultRateBudgets, rateLimitKeyPrefixDefault } from './config';
 import { screenGraphQLRequest } from './http-screen';
 import { checkOperation, checkSource, defaultOperationLimits, fragmentsOf, limitError, type OperationLimits } from './operation-limits';
 import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
@@ -42,10 +43,12 @@ export interface GatewaySecurityOptions {
   /** Audit lines appended to this file; null: stdout. */
   auditLogFile?: string | null;
   /**
-   * Where audit rows are written (its control shard). Absent: shards opened from MYSQL_SHARDS
-   * for the gateway alone; null: no rows, only the audit log.
+   * Where audit rows are written (its control shard). Absent: shards opened at auditShardsAt for
+   * the gateway alone, or no rows without it; null: no rows, only the audit log.
    */
   auditShards?: ShardSet | null;
+  /** The shards (config.shards: MYSQL_SHARDS, SHARD_MAP) the gateway opens for its audit rows when auditShards is absent. */
+  auditShardsAt?: ShardLocation;
 }
 
 export interface GatewaySecurity {
@@ -57,18 +60,17 @@ export interface GatewaySecurity {
   close(): Promise<void>;
 }
 
-/** Every setting left out comes from the environment (config.ts), as for the gateway process. */
+/** The gateway process gives securityOptions(config) (config.ts); a setting left out takes its default. */
 export function createGatewaySecurity(options: GatewaySecurityOptions = {}): GatewaySecurity {
-  const env = securityOptionsFromEnv();
   const limits: OperationLimits = { ...defaultOperationLimits, ...options.limits };
-  const budgets: RateBudgets = { ...defaultRateBudgets, ...env.budgets, ...options.budgets };
-  const redisUrl = options.redisUrl === undefined ? env.redisUrl : options.redisUrl;
-  const auditLogFile = options.auditLogFile === undefined ? env.auditLogFile : options.auditLogFile;
+  const budgets: RateBudgets = { ...defaultRateBudgets, ...options.budgets };
+  const redisUrl = options.redisUrl ?? null;
+  const auditLogFile = options.auditLogFile ?? null;
   const rateLimiter: RateLimiter = redisUrl
     ? new RedisRateLimiter({ url: redisUrl, keyPrefix: options.redisKeyPrefix ?? rateLimitKeyPrefixDefault })
     : new MemoryRateLimiter();
-  const ownsShards = options.auditShards === undefined;
-  const shards = ownsShards ? openShards({ poolSize: auditPoolConnectionsMax }) : options.auditShards;
+  const ownsShards = options.auditShards === undefined && options.auditShardsAt !== undefined;
+  const shards = ownsShards ? openShards({ ...options.auditShardsAt!, poolSize: auditPoolConnectionsMax }) : options.auditShards ?? null;
   const store = shards ? createAuditStore(shards, { ownsShards }) : null;
   const auditor = createAuditor(createAuditLog(auditLogFile ?? null), store);
   return {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import { listen } from '@paygraph/shared/server/http';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/server';
 import type { Stack } from '../../../test/support/stack';
-import { testTokens, testTrusts } from '../../../test/support/env';
+import { testSecurityOptions, testTokens, testTrusts } from '../../../test/support/env';
 
 /**
  * A gateway of its own (options as the test needs: production mode, small budgets, an audit
@@ -62,7 +62,7 @@ export async function startGuardedGateway(stack: Stack, options: GatewayOptions)
     testTokens(),
     { account: proxies.account.url, transaction: proxies.transaction.url, settlement: proxies.settlement.url },
     testTrusts(),
-    options,
+    { ...options, security: testSecurityOptions(options.security) },
   );
   const port = await listen(gateway.http, 0, '127.0.0.1');
   return {

@@ -1,4 +1,4 @@
-import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
@@ -9,7 +9,7 @@ import { BalanceHistory } from './services/balance-history';
 import { BalanceReader } from './services/balance-events';
 import { serveSubscriptions } from './services/subscription-server';
 
-export interface AccountSubgraphOptions {
+export interface AccountSubgraphOptions extends SubgraphServerOptions {
   /** How the balance feed learns of new entries; see services/balance-feed.ts. */
   feed?: Partial<FeedSettings>;
   /** Keep-alive pings on the graphql-ws endpoint. */
@@ -37,6 +37,7 @@ export async function createAccountSubgraph(
     shards,
     trust,
     extendContext: (base) => extendContext(base, balances, now),
+    production: options.production ?? false,
   });
   const closeSockets = serveSubscriptions(server.http, server.schema, {
     trust,

@@ -1,4 +1,4 @@
-import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { extendContext, type SettlementContext } from './context';
@@ -10,6 +10,7 @@ export function createSettlementSubgraph(
   trust: SubgraphTrust,
   now?: () => Date,
   config: SettlementConfig = settlementConfigDefault,
+  server: SubgraphServerOptions = {},
 ): Promise<SubgraphServer> {
   return createSubgraph<SettlementContext>({
     name: 'settlement',
@@ -17,6 +18,7 @@ export function createSettlementSubgraph(
     resolvers: resolvers as unknown as SubgraphResolverMap<SettlementContext>,
     shards,
     trust,
+    ...server,
     extendContext: (base) => extendContext(base, config, now),
   });
 }

@@ -1,5 +1,3 @@
-import { envString } from './config';
-
 /**
  * Every posting belongs to exactly one business date. The business day ends at the cut-off
  * time in the business time zone: with BUSINESS_DAY_CUTOFF=22:00, a payment at 22:00:00 or
@@ -22,18 +20,21 @@ export function parseCutoff(text: string): number {
   return Number(match[1]) * 60 + Number(match[2]);
 }
 
-export function calendarFromEnv(): BusinessCalendar {
-  const timeZone = envString('BUSINESS_TIMEZONE', 'UTC');
-  // Throws RangeError for an unknown zone, at start-up rather than at the first posting.
-  new Intl.DateTimeFormat('en-CA', { timeZone });
-  return { timeZone, cutoffMinutes: parseCutoff(envString('BUSINESS_DAY_CUTOFF', '00:00')) };
+let configured: BusinessCalendar | undefined;
+
+/**
+ * The calendar of this process: set once by main.ts from the configuration (config.ts:
+ * BUSINESS_TIMEZONE, BUSINESS_DAY_CUTOFF) before anything posts, and never read from the
+ * environment here.
+ */
+export function defaultCalendar(): BusinessCalendar {
+  if (!configured) throw new Error('the business calendar is not set: main.ts sets it from BUSINESS_TIMEZONE and BUSINESS_DAY_CUTOFF at start-up (configureLedger in server/main.ts)');
+  return configured;
 }
 
-let cached: BusinessCalendar | undefined;
-
-export function defaultCalendar(): BusinessCalendar {
-  cached ??= calendarFromEnv();
-  return cached;
+/** main.ts, at start-up; tests that stand in another calendar. */
+export function setBusinessCalendar(calendar: BusinessCalendar): void {
+  configured = calendar;
 }
 
 const formatters = new Map<string, Intl.DateTimeFormat>();

@@ -58,19 +58,22 @@ export function subgraphTrust(subgraph: TrustedSubgraph, secret: string): Subgra
   };
 }
 
-export function subgraphTrustFromEnv(subgraph: TrustedSubgraph): SubgraphTrust {
-  const name = subgraphSecretVariable(subgraph);
-  const secret = process.env[name];
-  if (!secret) throw new Error(`${name} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`);
+/**
+ * A subgraph's trust from the configured secrets (config.ts: SUBGRAPH_SECRET_*). loadConfig
+ * refuses to start a process without the secrets it needs, so a missing one here is a bug.
+ */
+export function configuredTrust(secrets: Readonly<Record<TrustedSubgraph, string | null>>, subgraph: TrustedSubgraph): SubgraphTrust {
+  const secret = secrets[subgraph];
+  if (secret === null) throw new Error(`${subgraphSecretVariable(subgraph)} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`);
   return subgraphTrust(subgraph, secret);
 }
 
 /** The gateway holds every subgraph's secret. */
-export function subgraphTrustsFromEnv(): SubgraphTrusts {
+export function configuredTrusts(secrets: Readonly<Record<TrustedSubgraph, string | null>>): SubgraphTrusts {
   return {
-    account: subgraphTrustFromEnv('account'),
-    transaction: subgraphTrustFromEnv('transaction'),
-    settlement: subgraphTrustFromEnv('settlement'),
+    account: configuredTrust(secrets, 'account'),
+    transaction: configuredTrust(secrets, 'transaction'),
+    settlement: configuredTrust(secrets, 'settlement'),
   };
 }
 

@@ -2,9 +2,9 @@ import { createSecretKey, type KeyObject } from 'node:crypto';
 import { cacheFor, VerifiedTokenCache } from './verified-cache';
 import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import {
-  jwksCacheMaxAgeMsDefault, jwksCooldownMsDefault, jwksFetchTimeoutMs, ownerIdLengthMax, tokenClockToleranceSeconds, tokenLifetimeSeconds,
+  jwksFetchTimeoutMs, ownerIdLengthMax, tokenClockToleranceSeconds, tokenLifetimeSeconds,
 } from './limits';
-import { envInt, envString, isProduction } from './config';
+import type { TokenConfig } from './config';
 
 /**
  * Who is calling. The gateway verifies the client's bearer token here; subgraphs never see
@@ -61,29 +61,20 @@ export function remoteKeySet(url: URL, timing: JwksTiming): JWTVerifyGetKey {
   });
 }
 
-export function tokenSettingsFromEnv(): TokenSettings {
-  const secret = process.env.JWT_SECRET;
-  const jwksUrl = envString('JWKS_URL', '');
-  if (!secret && jwksUrl === '') {
-    throw new Error('neither JWT_SECRET nor JWKS_URL is set: npm start makes a JWT_SECRET for the run, or set one of them yourself');
-  }
+/** The iss and aud client tokens carry unless JWT_ISSUER and JWT_AUDIENCE say otherwise. */
+export const tokenIssuerDefault = 'paygraph';
+export const tokenAudienceDefault = 'paygraph-api';
+
+/** The gateway's token settings from its configuration (JWT_*, JWKS_*; checked by config.ts at start-up). */
+export function tokenSettings(config: TokenConfig): TokenSettings {
   const settings: TokenSettings = {
     // A KeyObject made once, not bytes jose would import again for every token it checks.
-    secret: secret ? createSecretKey(Buffer.from(secret, 'utf8')) : null,
-    issuer: envString('JWT_ISSUER', 'paygraph'),
-    audience: envString('JWT_AUDIENCE', 'paygraph-api'),
+    secret: config.secret === null ? null : createSecretKey(Buffer.from(config.secret, 'utf8')),
+    issuer: config.issuer,
+    audience: config.audience,
   };
-  if (jwksUrl === '') return settings;
-  const url = new URL(jwksUrl);
-  // Over plain HTTP anyone on the path could hand the gateway their own signing keys.
-  if (isProduction() && url.protocol !== 'https:') throw new Error(`JWKS_URL must be https in production, got ${url.protocol}`);
-  return {
-    ...settings,
-    jwks: remoteKeySet(url, {
-      cacheMaxAgeMs: envInt('JWKS_CACHE_MAX_AGE_MS', jwksCacheMaxAgeMsDefault),
-      cooldownMs: envInt('JWKS_COOLDOWN_MS', jwksCooldownMsDefault),
-    }),
-  };
+  if (config.jwksUrl === null) return settings;
+  return { ...settings, jwks: remoteKeySet(new URL(config.jwksUrl), { cacheMaxAgeMs: config.jwksCacheMaxAgeMs, cooldownMs: config.jwksCooldownMs }) };
 }
 
 export function isRole(value: unknown): value is Role {
@@ -167,8 +158,8 @@ export async function mintToken(
   return new SignJWT({ role: claims.role })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(claims.sub)
-    .setIssuer(extra.issuer ?? envString('JWT_ISSUER', 'paygraph'))
-    .setAudience(extra.audience ?? envString('JWT_AUDIENCE', 'paygraph-api'))
+    .setIssuer(extra.issuer ?? tokenIssuerDefault)
+    .setAudience(extra.audience ?? tokenAudienceDefault)
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + lifetimeSeconds)
     .sign(new TextEncoder().encode(secret));

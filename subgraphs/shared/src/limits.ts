@@ -267,3 +267,50 @@ export const traceQueueSpansMax = 4_096;
 export const traceExportBatchSpansMax = 512;
 /** The pause between exports: spans reach the collector within about this long. */
 export const traceExportDelayMs = 1_000;
+
+/**
+ * Rate limits per principal (role and subject) over the gateway's window (rateLimitWindowMs in
+ * gateway/src/limits.ts), with the gateway's other limits.
+ */
+/** Money-mutation units per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_MONEY_PER_MINUTE). */
+export const rateLimitMoneyPerMinuteDefault = 6_000;
+/** Other operations per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_READS_PER_MINUTE). */
+export const rateLimitReadsPerMinuteDefault = 60_000;
+/**
+ * Operators run back-office batches (bulk payouts, the benchmark's 1,000-payment requests), so
+ * their budgets are far higher; they still bound what a stolen operator token can do
+ * (configurable: RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE, RATE_LIMIT_OPERATOR_READS_PER_MINUTE).
+ */
+export const rateLimitOperatorMoneyPerMinuteDefault = 1_200_000;
+export const rateLimitOperatorReadsPerMinuteDefault = 1_200_000;
+
+/**
+ * Merged posting (ledger/batcher.ts): a lone posting waits at most MERGE_WAIT_MS for others to
+ * share its transaction, and a batch holds at most MERGE_BATCH_SIZE postings.
+ */
+export const mergeWaitMsDefault = 1;
+/** Longer than this adds latency to every lone posting for no throughput the benchmark could measure. */
+export const mergeWaitMsMax = 2;
+export const mergeBatchSizeDefault = 200;
+/** A merged batch is one posting transaction: at most postingBatchSizeMax postings. */
+export const mergeBatchSizeMax = postingBatchSizeMax;
+
+/** The outbox relay's pause between passes (configurable: RELAY_INTERVAL_MS). */
+export const relayIntervalMsDefault = 1_000;
+
+/** Settlement: merchants' fee rate unless set per merchant (configurable: SETTLEMENT_FEE_BPS). */
+export const settlementFeeBpsDefault = 250;
+/** A fee rate is basis points of the amount moved: 10,000 is all of it. */
+export const feeBpsMax = 10_000;
+/** The worker settles date D on D+N (configurable: SETTLEMENT_DELAY_DAYS); D itself is never settled while open. */
+export const settlementDelayDaysDefault = 1;
+/** A delay longer than a year is a typo: merchants would wait that long for their money. */
+export const settlementDelayDaysMax = 365;
+/** The settlement worker's pause between passes (configurable: SETTLEMENT_WORKER_INTERVAL_MS). */
+export const settlementWorkerIntervalMsDefault = 60_000;
+
+/**
+ * The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after
+ * 1 ms instead, so a pause between worker passes or polls is refused above it at start-up.
+ */
+export const timerDelayMsMax = 2_147_483_647;

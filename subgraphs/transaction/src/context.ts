@@ -30,7 +30,7 @@ export function clientInfo(req: http.IncomingMessage): ClientInfo {
   return { deviceId: header('x-device-id'), ip: header('x-client-ip'), userAgent: header('x-client-user-agent') };
 }
 
-/** What main.ts read from the environment for this subgraph. */
+/** What main.ts gives this subgraph from its configuration (config.transaction). */
 export interface TransactionSettings {
   /** AMOUNT_MAX, in minor units. */
   amountMax: bigint;

@@ -1,4 +1,4 @@
-import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { clientInfo, defaultTransactionSettings, extendContext, type TransactionContext, type TransactionSettings } from './context';
@@ -9,6 +9,7 @@ export function createTransactionSubgraph(
   trust: SubgraphTrust,
   now?: () => Date,
   settings: TransactionSettings = defaultTransactionSettings,
+  server: SubgraphServerOptions = {},
 ): Promise<SubgraphServer> {
   return createSubgraph<TransactionContext>({
     name: 'transaction',
@@ -16,6 +17,7 @@ export function createTransactionSubgraph(
     resolvers: resolvers as unknown as SubgraphResolverMap<TransactionContext>,
     shards,
     trust,
+    ...server,
     extendContext: (base, req) => extendContext(base, clientInfo(req), now, settings),
   });
 }

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '@paygraph/shared/business-date';
 import { newId, parseId } from '@paygraph/shared/ids';
-import { postBatch, postOne, setEngineMode, engineMode, type PostingItem } from '@paygraph/shared/ledger/post';
+import { postBatch, postOne, type PostingItem, type PostingSettings } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { daySummaryMismatches } from '@paygraph/shared/db/account-days';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
-import { token, unique } from '../../../../test/support/env';
+import { testConfig, testShards, token, unique } from '../../../../test/support/env';
 import { moneyKit, physicalOf, type Answer, type MoneyKit } from '../../../../test/support/money';
 import { entriesOf } from '../../../../test/support/ledger';
 import { createHold, voidHold } from '../../../../test/support/holds';
@@ -25,9 +25,11 @@ const at = (date: string, time: string) => new Date(`${date}T${time}Z`);
 let stack: Stack;
 let kit: MoneyKit;
 let operator: string;
+/** The stack's posting settings: the seeded summary test switches engines by changing them. */
+const posting: PostingSettings = { ...testConfig().posting };
 
 beforeAll(async () => {
-  stack = await startStack({ now: () => clock });
+  stack = await startStack({ now: () => clock, shards: testShards(undefined, posting) });
   kit = await moneyKit(stack);
   operator = await token('operator', 'operator');
 });
@@ -160,7 +162,7 @@ describe('the daily summary', () => {
     }
     // Merged postings go in together (they share batches); the other engines take a connection
     // per posting, so they go one at a time.
-    if (engineMode() === 'merged') await Promise.all(items.map((item) => postOne(shard, item)));
+    if (posting.engine === 'merged') await Promise.all(items.map((item) => postOne(shard, item)));
     else for (const item of items) await postOne(shard, item);
   }
 
@@ -172,15 +174,15 @@ describe('the daily summary', () => {
     const accounts = [first, await kit.open(owner, { physical: 0 }), await kit.open(owner, { physical: 0 })];
     for (const id of accounts) await kit.fund(id, '100000000');
     const shard = stack.shards.byLogical(parseId('account', first)!.shard);
-    const before = engineMode();
+    const before = posting.engine;
     try {
       await randomPostings(stack.shards, accounts, seed, 300);
-      setEngineMode('naive');
+      posting.engine = 'naive';
       await randomPostings(stack.shards, accounts, seed + 1, 60);
-      setEngineMode('single');
+      posting.engine = 'single';
       await randomPostings(stack.shards, accounts, seed + 2, 60);
     } finally {
-      setEngineMode(before);
+      posting.engine = before;
     }
     expect(await daySummaryMismatches(shard.db, accounts)).toEqual([]);
     clock = new Date(Date.parse(`${addDays(dayD, 16)}T00:00:00Z`));

@@ -1,37 +1,29 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setBusinessCalendar } from '@paygraph/shared/business-date';
+import { startStack, type Stack } from '../../../../test/support/stack';
+import { contractOperation, gql } from '../../../../test/support/graphql';
+import { testConfig, unique } from '../../../../test/support/env';
+import { moneyKit, type MoneyKit } from '../../../../test/support/money';
 
 /**
  * Statements in a business calendar other than UTC: New York, with the day cut at 22:00, over
  * the spring-forward change of 10 March 2024 (clocks jump from 02:00 EST to 03:00 EDT). The
- * calendar is read once per process, so it is set before anything reads it.
+ * calendar is the process's, as main.ts sets it from the configuration; this one is read from
+ * the same variables a deployment would set.
  */
-const saved = vi.hoisted(() => {
-  const before = { zone: process.env.BUSINESS_TIMEZONE, cutoff: process.env.BUSINESS_DAY_CUTOFF };
-  process.env.BUSINESS_TIMEZONE = 'America/New_York';
-  process.env.BUSINESS_DAY_CUTOFF = '22:00';
-  return before;
-});
-
-import { startStack, type Stack } from '../../../../test/support/stack';
-import { contractOperation, gql } from '../../../../test/support/graphql';
-import { unique } from '../../../../test/support/env';
-import { moneyKit, type MoneyKit } from '../../../../test/support/money';
-
 let clock = new Date('2024-03-12T12:00:00Z');
 let stack: Stack;
 let kit: MoneyKit;
 
 beforeAll(async () => {
+  setBusinessCalendar(testConfig({ BUSINESS_TIMEZONE: 'America/New_York', BUSINESS_DAY_CUTOFF: '22:00' }).businessCalendar);
   stack = await startStack({ now: () => clock });
   kit = await moneyKit(stack);
 });
 
 afterAll(async () => {
   await stack.stop();
-  for (const [name, value] of [['BUSINESS_TIMEZONE', saved.zone], ['BUSINESS_DAY_CUTOFF', saved.cutoff]] as const) {
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
+  setBusinessCalendar(testConfig().businessCalendar);
 });
 
 describe('a statement in America/New_York, cut at 22:00, across a DST change', () => {

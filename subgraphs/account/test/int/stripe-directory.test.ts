@@ -12,7 +12,7 @@ import { createAccountSubgraph } from '@paygraph/account/server';
 import { createGateway, type Gateway } from '../../../../gateway/src/server';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { gql, type GraphQLResponse } from '../../../../test/support/graphql';
-import { asGateway, testTokens, testTrusts, token, unique } from '../../../../test/support/env';
+import { asGateway, testSecurityOptions, testTokens, testTrusts, token, unique } from '../../../../test/support/env';
 import { depositFromReserve } from '../../../../test/support/ledger';
 import { moneyKit, moneyDocs, physicalOf, stripeRowOn, type MoneyKit } from '../../../../test/support/money';
 
@@ -199,7 +199,7 @@ describe('with a shard down', () => {
     subgraph = await createAccountSubgraph(broken, testTrusts().account);
     await listen(subgraph.http, 0, '127.0.0.1');
     subgraphUrl = `http://127.0.0.1:${(subgraph.http.address() as AddressInfo).port}/graphql`;
-    gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, account: subgraphUrl }, testTrusts());
+    gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, account: subgraphUrl }, testTrusts(), { security: testSecurityOptions() });
     gatewayUrl = `http://127.0.0.1:${await listen(gateway.http, 0, '127.0.0.1')}/graphql`;
   });
 

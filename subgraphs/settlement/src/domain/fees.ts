@@ -1,7 +1,8 @@
 import { assert } from '@paygraph/shared/result';
+import { feeBpsMax } from '@paygraph/shared/limits';
 
-/** A fee rate in basis points: 100 bps = 1%. */
-export const feeBpsMax = 10_000;
+/** A fee rate in basis points: 100 bps = 1%; at most feeBpsMax (all of the amount). */
+export { feeBpsMax };
 const bpsPerUnit = 10_000n;
 
 /**

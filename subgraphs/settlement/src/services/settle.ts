@@ -8,18 +8,19 @@ import type { Account } from '@paygraph/shared/ledger/account';
 import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
+import { settlementFeeBpsDefault } from '@paygraph/shared/limits';
 import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
 import { lockLateRefunds, lockRefundsOfPayments, lockUnsettledPayments, markSettled } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
 import { netOf, settlePart } from '../domain/fees';
 
-/** What the settlement subgraph is configured with (read once in main.ts). */
+/** What the settlement subgraph is configured with (config.settlement, given by main.ts). */
 export interface SettlementConfig {
   /** Merchants' fee rate unless set per merchant (SETTLEMENT_FEE_BPS). */
   feeBpsDefault: number;
 }
 
-export const settlementConfigDefault: SettlementConfig = { feeBpsDefault: 250 };
+export const settlementConfigDefault: SettlementConfig = { feeBpsDefault: settlementFeeBpsDefault };
 
 export type SettlementRefusal =
   | { kind: 'AccountNotFound'; accountId: string }

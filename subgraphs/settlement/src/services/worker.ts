@@ -3,9 +3,6 @@ import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
 import { runSettlement, settleableThrough, settlementConfigDefault, type SettlementConfig } from './settle';
 import { log } from '@paygraph/shared/log';
 
-export const settlementWorkerIntervalMsDefault = 60_000;
-export const settlementDelayDaysDefault = 1;
-
 /**
  * Settles every merchant's closed dates at T+N. Several replicas may run it: a settlement is
  * claimed per (merchant, date) and each stripe's part is written once, under its own key.

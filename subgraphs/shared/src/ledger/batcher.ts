@@ -1,5 +1,5 @@
 import type { Shard } from '../shards/pool';
-import { envInt } from '../config';
+import type { PostingSettings } from '../config';
 import { postBatch, type PostingItem } from './batch';
 import { LockTimeout } from '../shards/transaction';
 import { lockRetryWaitSeconds } from '../limits';
@@ -9,14 +9,12 @@ import { callerContext, inBatchSpan, type TracedCaller } from '../tracing';
 /**
  * Merged posting: postings submitted for the same shard within a short window go into one
  * database transaction (one lock statement, multi-row writes, one commit). A lone posting
- * waits at most mergeWaitMs; a full batch goes at once. While a batch commits, the next one
- * fills, so the wait costs nothing under load. A batch that fails as a whole (not a refused
+ * waits at most mergeWaitMs; a full batch (mergeBatchSizeMax) goes at once. Both come with the
+ * shard (its posting settings: MERGE_WAIT_MS, MERGE_BATCH_SIZE). While a batch commits, the
+ * next one fills, so the wait costs nothing under load. A batch that fails as a whole (not a refused
  * posting, which fails alone inside it) is retried one posting at a time, so one bad item
  * never fails its neighbours.
  */
-export const mergeWaitMsMax = 2;
-export const mergeWaitMsDefault = 1;
-export const mergeBatchSizeDefault = 200;
 export const mergeInFlightPerShardMax = 2;
 
 interface Waiting extends TracedCaller {
@@ -33,21 +31,7 @@ interface ShardQueue {
   items: number;
 }
 
-export interface MergeSettings {
-  waitMs: number;
-  batchSizeMax: number;
-}
-
-export function mergeSettingsFromEnv(): MergeSettings {
-  const waitMs = envInt('MERGE_WAIT_MS', mergeWaitMsDefault);
-  if (waitMs < 0 || waitMs > mergeWaitMsMax) throw new Error(`MERGE_WAIT_MS must be 0..${mergeWaitMsMax}`);
-  const batchSizeMax = envInt('MERGE_BATCH_SIZE', mergeBatchSizeDefault);
-  if (batchSizeMax < 1 || batchSizeMax > 1_000) throw new Error('MERGE_BATCH_SIZE must be 1..1000');
-  return { waitMs, batchSizeMax };
-}
-
 const queues = new WeakMap<Shard, ShardQueue>();
-let settings: MergeSettings | undefined;
 
 function queueOf(shard: Shard): ShardQueue {
   let queue = queues.get(shard);
@@ -59,27 +43,26 @@ function queueOf(shard: Shard): ShardQueue {
 }
 
 export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> {
-  settings ??= mergeSettingsFromEnv();
   const queue = queueOf(shard);
   return new Promise<R>((resolve, reject) => {
     queue.waiting.push({ item: item as PostingItem<unknown>, resolve: resolve as (v: unknown) => void, reject, context: callerContext() });
-    schedule(shard, queue, settings!);
+    schedule(shard, queue, shard.posting);
   });
 }
 
-function schedule(shard: Shard, queue: ShardQueue, s: MergeSettings): void {
+function schedule(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
   if (queue.inFlight >= mergeInFlightPerShardMax) return;
-  if (queue.waiting.length >= s.batchSizeMax || s.waitMs === 0) {
+  if (queue.waiting.length >= s.mergeBatchSizeMax || s.mergeWaitMs === 0) {
     flush(shard, queue, s);
   } else if (!queue.timer) {
-    queue.timer = setTimeout(() => flush(shard, queue, s), s.waitMs);
+    queue.timer = setTimeout(() => flush(shard, queue, s), s.mergeWaitMs);
   }
 }
 
-function flush(shard: Shard, queue: ShardQueue, s: MergeSettings): void {
+function flush(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
   if (queue.timer) clearTimeout(queue.timer);
   queue.timer = null;
-  const batch = queue.waiting.splice(0, s.batchSizeMax);
+  const batch = queue.waiting.splice(0, s.mergeBatchSizeMax);
   if (batch.length === 0) return;
   queue.inFlight += 1;
   queue.batches += 1;

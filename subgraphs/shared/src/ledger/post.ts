@@ -1,5 +1,4 @@
 import type { Shard } from '../shards/pool';
-import { envString } from '../config';
 import { postBatch, type PostBatchOptions, type PostingItem } from './batch';
 import { submitMerged } from './batcher';
 import { postNaive } from './naive';
@@ -13,15 +12,18 @@ export {
   type GroupedPrepare, type PostBatchOptions, type PostingItem, type PostingOutcome, type PrepareDecision, type PrepareGroup,
 } from './batch';
 
+export type { EngineMode, PostingSettings } from '../config';
+
 /**
- * Posts one item. In the default engine mode ("merged") it shares a transaction with the
- * other postings submitted for the shard at the same moment (ledger/batcher.ts); "single"
- * gives it a transaction of its own; "naive" is the textbook baseline kept for the benchmark:
- * one transaction per posting with a statement per row.
+ * Posts one item with the engine the shard was opened with (config.posting: POSTING_ENGINE,
+ * which main.ts gives openShards). In the default engine mode ("merged") it shares a
+ * transaction with the other postings submitted for the shard at the same moment
+ * (ledger/batcher.ts); "single" gives it a transaction of its own; "naive" is the textbook
+ * baseline kept for the benchmark: one transaction per posting with a statement per row.
  */
 export async function postOne<R>(shard: Shard, item: PostingItem<R>, options: PostBatchOptions = {}): Promise<R> {
   const timed = { ...item, at: item.at ?? (options.now ?? (() => new Date()))() };
-  switch (engineMode()) {
+  switch (shard.posting.engine) {
     case 'merged':
       return submitMerged(shard, timed);
     case 'single': {
@@ -31,21 +33,5 @@ export async function postOne<R>(shard: Shard, item: PostingItem<R>, options: Po
     case 'naive':
       return postNaive(shard, timed);
   }
-}
-
-export type EngineMode = 'merged' | 'single' | 'naive';
-let mode: EngineMode | undefined;
-
-export function engineMode(): EngineMode {
-  if (mode) return mode;
-  const raw = envString('POSTING_ENGINE', 'merged');
-  if (raw !== 'merged' && raw !== 'single' && raw !== 'naive') throw new Error(`POSTING_ENGINE must be merged, single or naive, got "${raw}"`);
-  mode = raw;
-  return mode;
-}
-
-/** Tests and the benchmark switch engines within one process. */
-export function setEngineMode(next: EngineMode): void {
-  mode = next;
 }
 

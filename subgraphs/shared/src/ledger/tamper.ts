@@ -1,5 +1,4 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { envString, isProduction } from '../config';
 import type { Account } from './account';
 import type { EntryDraft } from './posting-rules';
 
@@ -35,18 +34,24 @@ export function parseKeyRing(raw: string): MacKeyRing {
   return { current: { id: first![0], secret: first![1] }, byId: new Map(pairs) };
 }
 
+/** The key outside production when LEDGER_MAC_KEY is unset: in the source, so it protects nothing real. */
+export function developmentKeyRing(): MacKeyRing {
+  return parseKeyRing(developmentKey);
+}
+
 let ring: MacKeyRing | undefined;
 
+/**
+ * The keys every seal and check of this process uses: set once by main.ts from the configuration
+ * (config.ts: LEDGER_MAC_KEY) before anything posts, and never read from the environment here.
+ */
 export function keyRing(): MacKeyRing {
-  if (ring) return ring;
-  const raw = envString('LEDGER_MAC_KEY', '');
-  if (raw === '' && isProduction()) throw new Error('LEDGER_MAC_KEY must be set in production');
-  ring = parseKeyRing(raw === '' ? developmentKey : raw);
+  if (!ring) throw new Error('the ledger key ring is not set: main.ts sets it from LEDGER_MAC_KEY at start-up (configureLedger in server/main.ts)');
   return ring;
 }
 
-/** Tests rotate keys within one process. */
-export function setKeyRing(next: MacKeyRing | undefined): void {
+/** main.ts, at start-up; tests rotate keys within one process. */
+export function setKeyRing(next: MacKeyRing): void {
   ring = next;
 }
 

@@ -1,33 +1,57 @@
 import type { ShardSet } from '../shards/pool';
-import { envString } from '../config';
+import { ConfigError, loadConfig, type Config, type Environment, type ProcessName } from '../config';
+import { setBusinessCalendar } from '../business-date';
+import { setKeyRing } from '../ledger/tamper';
 import { startLedgerHintPublisher } from '../events/ledger-hints';
 import type { SubgraphServer } from './subgraph';
 import { shutdownGraceMs } from '../limits';
-import { configureLogging, log, parseLogLevel } from '../log';
+import { configureLogging, log } from '../log';
 import { startTracing } from '../tracing';
 
-export interface SubgraphMainSettings {
-  /** OTEL_EXPORTER_OTLP_ENDPOINT, read by the subgraph's main.ts: traces go there; empty, tracing is off. */
-  otlpEndpoint: string;
+/**
+ * The process's configuration, read once: a bad value, or a secret the process needs and lacks,
+ * is printed (each problem names its variable) and the process exits with status 1 before it
+ * opens or listens on anything.
+ */
+export function configOrExit(env: Environment, name: ProcessName): Config {
+  try {
+    return loadConfig(env, name);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${name}: refusing to start, the configuration is not valid:\n${error.problems.map((p) => `  ${p}\n`).join('')}`);
+    process.exit(1);
+  }
 }
 
 /**
- * The common life of a subgraph process: start, say where it listens, and on SIGTERM/SIGINT
- * stop taking requests, let running ones finish, close the shard pools and exit. With REDIS_URL
- * set, every committed posting batch of the process is announced as a ledger hint, so that
- * balance streams in other processes learn of it at once instead of at their next poll. With an
- * OTLP endpoint, traces are exported there (tracing.ts) and flushed on the way out.
+ * The ledger's process-wide settings, set once before anything posts or verifies: every seal
+ * and check uses these keys (LEDGER_MAC_KEY), every posting's business date this calendar
+ * (BUSINESS_TIMEZONE, BUSINESS_DAY_CUTOFF). Subgraphs, and scripts that post or verify, call it.
+ */
+export function configureLedger(config: Config): void {
+  if (config.ledgerKeys === null) throw new Error('LEDGER_MAC_KEY must be set with NODE_ENV=production: the development key would seal real accounts');
+  setKeyRing(config.ledgerKeys);
+  setBusinessCalendar(config.businessCalendar);
+}
+
+/**
+ * The common life of a subgraph process: read the configuration (the only read of the
+ * environment a subgraph makes), start, say where it listens, and on SIGTERM/SIGINT stop taking
+ * requests, let running ones finish, close the shard pools and exit. With REDIS_URL set, every
+ * committed posting batch of the process is announced as a ledger hint, so that balance streams
+ * in other processes learn of it at once instead of at their next poll. With an OTLP endpoint,
+ * traces are exported there (tracing.ts) and flushed on the way out.
  */
 export async function runSubgraphMain(
-  name: string,
-  start: () => Promise<{ port: number; shards: ShardSet; server: SubgraphServer }>,
-  settings: SubgraphMainSettings,
+  name: 'account' | 'transaction' | 'settlement',
+  start: (config: Config) => Promise<{ port: number; shards: ShardSet; server: SubgraphServer }>,
 ): Promise<void> {
-  configureLogging({ service: name, level: parseLogLevel(process.env.LOG_LEVEL) });
-  const tracing = settings.otlpEndpoint === '' ? null : startTracing({ serviceName: name, otlpEndpoint: settings.otlpEndpoint });
-  const { port, shards, server } = await start();
-  const redisUrl = envString('REDIS_URL', '');
-  if (redisUrl !== '') server.disposers.push(startLedgerHintPublisher(redisUrl));
+  const config = configOrExit(process.env, name);
+  configureLogging({ service: name, level: config.logLevel });
+  configureLedger(config);
+  const tracing = config.tracing.otlpEndpoint === null ? null : startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
+  const { port, shards, server } = await start(config);
+  if (config.redisUrl !== null) server.disposers.push(startLedgerHintPublisher(config.redisUrl));
   log().info({ port }, `${name} subgraph listening on http://127.0.0.1:${port}/graphql`);
   let stopping = false;
   const stop = async () => {

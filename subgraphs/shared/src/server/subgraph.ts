@@ -13,7 +13,6 @@ import { partialErrorsPlugin } from '../graphql/partial';
 import { TamperDetected } from '../ledger/tamper';
 import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
-import { isProduction } from '../config';
 import { createGraphQLHttpServer, sendJson } from './http';
 import { readiness } from './health';
 import { collectProcessDefaults, processRegistry } from '../metrics';
@@ -46,7 +45,13 @@ export interface SubgraphResolverMap<C> {
 /** What buildSubgraphSchema takes, as its public signature declares it. */
 type SubgraphModule = Parameters<typeof buildSubgraphSchema>[0];
 
-export interface SubgraphOptions<C extends BaseSubgraphContext> {
+/** What main.ts gives every subgraph's create function from its configuration. */
+export interface SubgraphServerOptions {
+  /** NODE_ENV=production (config.production): no stack traces, no unexpected error's text. */
+  production?: boolean;
+}
+
+export interface SubgraphOptions<C extends BaseSubgraphContext> extends SubgraphServerOptions {
   name: string;
   typeDefs: string;
   resolvers: SubgraphResolverMap<C>;
@@ -66,12 +71,13 @@ export interface SubgraphServer {
 }
 
 export async function createSubgraph<C extends BaseSubgraphContext>(options: SubgraphOptions<C>): Promise<SubgraphServer> {
+  const production = options.production ?? false;
   const schema = buildSubgraphSchema({ typeDefs: parse(options.typeDefs), resolvers: options.resolvers } as SubgraphModule);
   const apollo = new ApolloServer<BaseSubgraphContext>({
     schema,
-    formatError: formatSubgraphError,
+    formatError: (formatted, error) => formatSubgraphError(formatted, error, production),
     plugins: [partialErrorsPlugin()],
-    includeStacktraceInErrorResponses: !isProduction(),
+    includeStacktraceInErrorResponses: !production,
     // The process handles SIGTERM itself (server/main.ts); Apollo's own handler raced it and
     // left apollo.stop() waiting until the shutdown grace ran out.
     stopOnTerminationSignals: false,
@@ -122,7 +128,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
  * the client in any mode: mysql2's errors carry the statement (and, for a refused connection,
  * the host and port).
  */
-export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown, production: boolean): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof TamperDetected) {
     log().error({ detail: original.message }, 'integrity check failed');
@@ -141,7 +147,7 @@ export function formatSubgraphError(formatted: GraphQLFormattedError, error: unk
   const code = formatted.extensions?.code;
   if (code === 'INTERNAL_SERVER_ERROR') {
     log().error({ err: original }, 'resolver failed');
-    if (isProduction() || causeOf(original, isDatabaseError)) {
+    if (production || causeOf(original, isDatabaseError)) {
       return { message: 'internal error', ...where(formatted), extensions: { code } };
     }
   }

@@ -1,5 +1,4 @@
-import { envInt } from '../config';
-import { accountPoolSizeDefault, settlementPoolSizeDefault, shardPoolSizeMax, transactionPoolSizeDefault } from '../limits';
+import { accountPoolSizeDefault, settlementPoolSizeDefault, transactionPoolSizeDefault } from '../limits';
 
 /**
  * How many connections per shard a process's pool may open: MYSQL_POOL_SIZE when it is set
@@ -14,13 +13,7 @@ export const subgraphPoolSizeDefaults: Readonly<Record<PooledSubgraph, number>> 
   settlement: settlementPoolSizeDefault,
 };
 
-/** Read once at start-up; a value out of range stops the process, naming the variable. */
-export function poolSizeFromEnv(fallback: number): number {
-  const size = envInt('MYSQL_POOL_SIZE', fallback);
-  if (size < 1 || size > shardPoolSizeMax) throw new Error(`MYSQL_POOL_SIZE must be between 1 and ${shardPoolSizeMax}, got ${size}`);
-  return size;
-}
-
-export function subgraphPoolSize(name: PooledSubgraph): number {
-  return poolSizeFromEnv(subgraphPoolSizeDefaults[name]);
+/** MYSQL_POOL_SIZE when set (config.shardPoolSize, checked at start-up), else the subgraph's own default. */
+export function subgraphPoolSize(name: PooledSubgraph, configured: number | null): number {
+  return configured ?? subgraphPoolSizeDefaults[name];
 }

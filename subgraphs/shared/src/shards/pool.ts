@@ -2,8 +2,7 @@ import type mysql from 'mysql2/promise';
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import type { LogicalShard } from '../ids';
 import { lockWaitSeconds, shardPoolSizeDefault } from '../limits';
-import { envString, defaultMysqlShards } from '../config';
-import { poolSizeFromEnv } from './pool-size';
+import { postingSettingsDefault, type PostingSettings, type ShardLocation } from '../config';
 import { buildTopology, logicalShardsOf, type Topology } from './topology';
 import { ShardPool } from './shard-pool';
 
@@ -19,6 +18,8 @@ export interface Shard {
   readonly pool: ShardPool;
   /** Statements sent through `db`, for tests that count queries. */
   queryCount: number;
+  /** How postOne posts on this shard (ledger/post.ts): the process's POSTING_ENGINE and merge settings. */
+  readonly posting: PostingSettings;
 }
 
 export interface ShardSet {
@@ -30,19 +31,22 @@ export interface ShardSet {
   close(): Promise<void>;
 }
 
-export interface ShardSetOptions {
-  urls?: string;
-  map?: string;
+/** Where the shards are (config.shards), and what this process's pools and postings need. */
+export interface ShardSetOptions extends ShardLocation {
+  /** Connections per shard; shardPoolSizeDefault when absent. */
   poolSize?: number;
+  /**
+   * How postOne posts on these shards: the configuration's (config.posting) in a process that
+   * posts. Absent: the defaults, for scripts and tools that never post.
+   */
+  posting?: PostingSettings;
 }
 
-export function openShards(options: ShardSetOptions = {}): ShardSet {
-  const topology = buildTopology(
-    options.urls ?? envString('MYSQL_SHARDS', defaultMysqlShards),
-    options.map ?? process.env.SHARD_MAP,
-  );
-  const poolSize = options.poolSize ?? poolSizeFromEnv(shardPoolSizeDefault);
-  const all = topology.urls.map((url, index) => openShard(url, index, poolSize));
+export function openShards(options: ShardSetOptions): ShardSet {
+  const topology = buildTopology(options.urls, options.map);
+  const poolSize = options.poolSize ?? shardPoolSizeDefault;
+  const posting = options.posting ?? postingSettingsDefault;
+  const all = topology.urls.map((url, index) => openShard(url, index, poolSize, posting));
   const logical = topology.physicalOf.map((p) => all[p]!);
   const logicalLists = all.map((s) => logicalShardsOf(topology, s.index));
   return {
@@ -56,7 +60,7 @@ export function openShards(options: ShardSetOptions = {}): ShardSet {
   };
 }
 
-function openShard(url: string, index: number, poolSize: number): Shard {
+function openShard(url: string, index: number, poolSize: number, posting: PostingSettings): Shard {
   const parsed = new URL(url);
   const name = parsed.pathname.slice(1);
   const pool = new ShardPool({
@@ -93,6 +97,7 @@ function openShard(url: string, index: number, poolSize: number): Shard {
     name,
     pool,
     queryCount: 0,
+    posting,
     db: undefined as unknown as MySql2Database,
   };
   (shard as { db: MySql2Database }).db = drizzle({

@@ -16,6 +16,7 @@ export function parseShardUrls(raw: string): string[] {
   const urls = raw.split(',').map((u) => u.trim()).filter((u) => u !== '');
   if (urls.length === 0) throw new Error('MYSQL_SHARDS must list at least one mysql:// URL');
   for (const url of urls) {
+    if (!URL.canParse(url)) throw new Error(`MYSQL_SHARDS: "${url}" is not a URL`);
     const parsed = new URL(url);
     if (parsed.protocol !== 'mysql:') throw new Error(`MYSQL_SHARDS: "${url}" is not a mysql:// URL`);
     if (parsed.pathname.length <= 1) throw new Error(`MYSQL_SHARDS: "${url}" names no database`);

@@ -1,12 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { balanceMismatches, insertAccount } from '../../src/db/ledger-store';
 import { newId, type LogicalShard } from '../../src/ids';
-import { postBatch, postOne, setEngineMode, type EngineMode, type PostingOutcome } from '../../src/ledger/post';
+import { postBatch, postOne, type EngineMode, type PostingOutcome, type PostingSettings } from '../../src/ledger/post';
 import { systemAccountId } from '../../src/ledger/system-accounts';
 import type { PostingSpec } from '../../src/ledger/posting-rules';
 import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../../src/limits';
 import type { Shard, ShardSet } from '../../src/shards/pool';
-import { testShards, unique } from '../../../../test/support/env';
+import { testConfig, testShards, unique } from '../../../../test/support/env';
 import { accountRow, entriesOf } from '../../../../test/support/ledger';
 
 /**
@@ -19,14 +19,18 @@ import { accountRow, entriesOf } from '../../../../test/support/ledger';
 let shards: ShardSet;
 let shard: Shard;
 let logical: LogicalShard;
+/** The shards' posting settings: each test sets its engine here. */
+const posting: PostingSettings = { ...testConfig().posting };
 
 beforeAll(() => {
-  shards = testShards(6);
+  shards = testShards(6, posting);
   shard = shards.all[1]!;
   logical = shards.logicalOn(shard)[0]!;
 });
 
-afterEach(() => setEngineMode('merged'));
+afterEach(() => {
+  posting.engine = 'merged';
+});
 afterAll(async () => shards.close());
 
 const currencyOf: Record<EngineMode, string> = { merged: 'SEK', single: 'NOK', naive: 'DKK' };
@@ -56,7 +60,7 @@ async function balances(ids: readonly string[]): Promise<Array<[bigint, bigint, 
 describe('BALANCE_LIMIT', () => {
   for (const engine of ['merged', 'single', 'naive'] as const) {
     it(`refuses a posting that would push the reserve or a client past BIGINT, alone and writing nothing (${engine})`, async () => {
-      setEngineMode(engine);
+      posting.engine = engine;
       const currency = currencyOf[engine];
       const reserve = await systemAccountId(shards, shard, 'RESERVE', currency);
       const clearing = await systemAccountId(shards, shard, 'CLEARING', currency);

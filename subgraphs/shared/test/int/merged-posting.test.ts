@@ -1,13 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount, balanceMismatches } from '../../src/db/ledger-store';
 import { newId, type LogicalShard } from '../../src/ids';
-import { engineMode, inGroup, postBatch, postOne, setEngineMode, type PostingOutcome, type PrepareGroup } from '../../src/ledger/post';
+import { inGroup, postBatch, postOne, type PostingOutcome, type PostingSettings, type PrepareGroup } from '../../src/ledger/post';
+import { loadConfig } from '../../src/config';
 import { mergeStats } from '../../src/ledger/batcher';
 import type { PostingSpec } from '../../src/ledger/posting-rules';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { LockTimeout } from '../../src/shards/transaction';
 import { lockRetryWaitSeconds, lockWaitSeconds } from '../../src/limits';
-import { testShards, unique } from '../../../../test/support/env';
+import { testConfig, testShards, unique } from '../../../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf } from '../../../../test/support/ledger';
 
 /**
@@ -18,14 +19,18 @@ import { accountRow, depositFromReserve, entriesOf } from '../../../../test/supp
 let shards: ShardSet;
 let shard: Shard;
 let logical: LogicalShard;
+/** The shards' posting settings: the test switches engines by changing them. */
+const posting: PostingSettings = { ...testConfig().posting };
 
 beforeAll(() => {
-  shards = testShards(10);
+  shards = testShards(10, posting);
   shard = shards.all[0]!;
   logical = shards.logicalOn(shard)[0]!;
 });
 
-afterEach(() => setEngineMode('merged'));
+afterEach(() => {
+  posting.engine = 'merged';
+});
 afterAll(async () => shards.close());
 
 async function open(status: 'ACTIVE' | 'FROZEN' = 'ACTIVE'): Promise<string> {
@@ -54,7 +59,8 @@ async function expectExact(ids: readonly string[]): Promise<void> {
 
 describe('merged posting', () => {
   it('is the default engine', () => {
-    expect(engineMode()).toBe('merged');
+    expect(loadConfig({}).posting.engine).toBe('merged');
+    expect(shard.posting.engine).toBe('merged');
   });
 
   it('groups concurrent postings into shared transactions; refusals and repeats fail alone', async () => {
@@ -151,14 +157,14 @@ describe('merged posting', () => {
     expect(results).toEqual(['APPLIED 2', 'plain APPLIED', 'skipped 3', 'APPLIED 4']);
     expect((await accountRow(shards, b))!.available).toBe(7n);
     // The naive engine runs the group for each item alone.
-    setEngineMode('naive');
+    posting.engine = 'naive';
     expect(await postOne(shard, grouped(5))).toBe('skipped 5');
     expect(calls.at(-1)).toEqual(['5']);
     await expectExact([a, b]);
   });
 
   it('reaches the same balances with the naive baseline engine', async () => {
-    setEngineMode('naive');
+    posting.engine = 'naive';
     const hot = await open();
     const payers = await Promise.all(Array.from({ length: 10 }, () => open()));
     for (const p of payers) expect((await depositFromReserve(shards, p, 50n)).status).toBe('APPLIED');

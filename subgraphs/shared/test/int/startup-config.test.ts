@@ -1,28 +1,33 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { subgraphSecretVariable } from '../../src/gateway-trust';
+import { subgraphSecretVariable, trustedSubgraphs } from '../../src/gateway-trust';
 import { testSubgraphSecrets } from '../../../../test/support/env';
-import { freePort } from '../../../../test/support/processes';
+import { freePort, serviceEntries, type ServiceName } from '../../../../test/support/processes';
 
 /**
- * Configuration is checked when a subgraph process starts, not at its first write: the real
- * main.ts, run as npm start runs it, must exit non-zero and name the variable at fault.
+ * Configuration is checked when a process starts, not at its first request or write: the real
+ * main.ts of each process kind, run as npm start runs it, must exit with status 1 before it
+ * listens and name every variable at fault (each bad form of each variable: config.test.ts).
  */
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 /** tsx compiles main.ts first; a refusal must still come well before a client would notice. */
 const exitWithinMs = 30_000;
 
-type Subgraph = 'account' | 'transaction' | 'settlement';
+/** What each process needs to start, as npm start gives it: its secrets (the gateway all three). */
+function secretsOf(name: ServiceName): Record<string, string> {
+  const subgraphs = name === 'gateway' ? trustedSubgraphs : [name];
+  return Object.fromEntries(subgraphs.map((s) => [subgraphSecretVariable(s), testSubgraphSecrets[s]]));
+}
 
-async function start(subgraph: Subgraph, env: Record<string, string>): Promise<{ code: number | null; stderr: string; healthy: boolean }> {
+async function start(name: ServiceName, env: Record<string, string>): Promise<{ code: number | null; stderr: string; healthy: boolean }> {
   const port = await freePort();
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['LEDGER_MAC_KEY', 'NODE_ENV', 'AMOUNT_MAX'].includes(name)));
-  const child = spawn(process.execPath, ['--import', 'tsx', `subgraphs/${subgraph}/src/main.ts`], {
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !['LEDGER_MAC_KEY', 'NODE_ENV', 'AMOUNT_MAX'].includes(variable)));
+  const child = spawn(process.execPath, ['--import', 'tsx', serviceEntries[name].entry], {
     cwd: repoRoot,
     env: {
-      ...inherited, [subgraphSecretVariable(subgraph)]: testSubgraphSecrets[subgraph], [`${subgraph.toUpperCase()}_PORT`]: String(port),
-      HOST: '127.0.0.1', MYSQL_POOL_SIZE: '1', RELAY_ENABLED: 'false', SETTLEMENT_WORKER_ENABLED: 'false', ...env,
+      ...inherited, ...secretsOf(name), [serviceEntries[name].portVariable]: String(port),
+      HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', MYSQL_POOL_SIZE: '1', RELAY_ENABLED: 'false', SETTLEMENT_WORKER_ENABLED: 'false', ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -37,24 +42,40 @@ async function start(subgraph: Subgraph, env: Record<string, string>): Promise<{
   return { code, stderr, healthy };
 }
 
+async function expectRefused(name: ServiceName, env: Record<string, string>, variables: readonly string[]): Promise<void> {
+  const started = Date.now();
+  const { code, stderr, healthy } = await start(name, env);
+  expect(code, stderr).toBe(1);
+  expect(stderr).toContain(`${name}: refusing to start, the configuration is not valid:`);
+  for (const variable of variables) expect(stderr).toMatch(new RegExp(`^  ${variable}\\b`, 'm'));
+  expect(healthy).toBe(false);
+  expect(Date.now() - started).toBeLessThan(exitWithinMs);
+}
+
 describe('start-up configuration', () => {
-  for (const subgraph of ['account', 'transaction', 'settlement'] as const) {
+  for (const subgraph of trustedSubgraphs) {
     it(`${subgraph}: NODE_ENV=production without LEDGER_MAC_KEY refuses to start and names the variable`, async () => {
-      const started = Date.now();
-      const { code, stderr, healthy } = await start(subgraph, { NODE_ENV: 'production' });
-      expect(code, stderr).not.toBe(0);
-      expect(code, stderr).not.toBeNull();
-      expect(stderr).toContain('LEDGER_MAC_KEY');
-      expect(healthy).toBe(false);
-      expect(Date.now() - started).toBeLessThan(exitWithinMs);
+      await expectRefused(subgraph, { NODE_ENV: 'production' }, ['LEDGER_MAC_KEY']);
     });
   }
 
-  it('transaction: a bad AMOUNT_MAX refuses to start and names the variable (each bad form: config.test.ts)', async () => {
-    const { code, stderr, healthy } = await start('transaction', { AMOUNT_MAX: '1e15' });
-    expect(code, stderr).not.toBe(0);
-    expect(code).not.toBeNull();
-    expect(stderr).toContain('AMOUNT_MAX');
-    expect(healthy).toBe(false);
+  it('transaction: a bad AMOUNT_MAX and a bad POSTING_ENGINE refuse to start, both named', async () => {
+    await expectRefused('transaction', { AMOUNT_MAX: '1e15', POSTING_ENGINE: 'fast' }, ['AMOUNT_MAX', 'POSTING_ENGINE']);
+  });
+
+  it('account: an unknown BUSINESS_TIMEZONE and a MERGE_WAIT_MS out of range refuse to start, both named', async () => {
+    await expectRefused('account', { BUSINESS_TIMEZONE: 'Mars/Olympus_Mons', MERGE_WAIT_MS: '5' }, ['BUSINESS_TIMEZONE', 'MERGE_WAIT_MS']);
+  });
+
+  it('settlement: a SETTLEMENT_DELAY_DAYS that is no number refuses to start, named', async () => {
+    await expectRefused('settlement', { SETTLEMENT_DELAY_DAYS: 'tomorrow' }, ['SETTLEMENT_DELAY_DAYS']);
+  });
+
+  it('gateway: a rate budget of 0, a malformed subgraph URL and a missing subgraph secret refuse to start, each named', async () => {
+    await expectRefused(
+      'gateway',
+      { RATE_LIMIT_MONEY_PER_MINUTE: '0', ACCOUNT_URL: 'account:4001', [subgraphSecretVariable('settlement')]: '' },
+      ['RATE_LIMIT_MONEY_PER_MINUTE', 'ACCOUNT_URL', 'SUBGRAPH_SECRET_SETTLEMENT'],
+    );
   });
 });

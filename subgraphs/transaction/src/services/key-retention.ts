@@ -1,7 +1,6 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import {
   idempotencyPurgeBatchesPerPassMax, idempotencyPurgeBatchSizeMax, idempotencyPurgeIntervalMs,
-  idempotencyRetentionDaysMax, idempotencyRetentionDaysMin,
 } from '@paygraph/shared/limits';
 import { purgeKeysBefore } from '../db/idempotency';
 import { log } from '@paygraph/shared/log';
@@ -17,14 +16,6 @@ const dayMs = 24 * 60 * 60 * 1000;
 export interface KeyRetention {
   retentionDays: number;
   batchSize: number;
-}
-
-/** IDEMPOTENCY_RETENTION_DAYS as main.ts reads it: a value outside the bounds stops the process. */
-export function parseRetentionDays(value: number): number {
-  if (value < idempotencyRetentionDaysMin || value > idempotencyRetentionDaysMax) {
-    throw new Error(`IDEMPOTENCY_RETENTION_DAYS must be between ${idempotencyRetentionDaysMin} and ${idempotencyRetentionDaysMax}, got ${value}`);
-  }
-  return value;
 }
 
 /** The instant before which a key may go: exactly retentionDays before now. */

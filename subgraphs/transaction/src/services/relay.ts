@@ -1,4 +1,5 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { relayIntervalMsDefault } from '@paygraph/shared/limits';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';
 import { inGroup, postOne, type PostingOutcome, type PrepareDecision, type PrepareGroup } from '@paygraph/shared/ledger/post';
@@ -17,7 +18,6 @@ import { completeSweepById } from './sweep';
 /** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */
 export const relayBatchSizeMax = 100;
 export const relayLeaseMs = 30_000;
-export const relayIntervalMsDefault = 1_000;
 /** The backlog metric counts at most this many rows per shard: beyond it the number only says "far behind". */
 export const relayBacklogCountMax = 10_000;
 

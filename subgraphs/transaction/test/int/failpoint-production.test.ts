@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnTransactionSubgraph } from '../../../../test/support/processes';
-import { checkFailpointSetting } from '../../src/services/failpoints';
+import { loadConfig, type Environment } from '@paygraph/shared/config';
+import { testSubgraphSecrets } from '../../../../test/support/env';
 
 /**
  * PAYGRAPH_FAILPOINT makes the transaction subgraph SIGKILL itself mid-payment. A production
@@ -13,10 +14,15 @@ describe('PAYGRAPH_FAILPOINT', () => {
   });
 
   it('is allowed outside production, unset anywhere, and must name a known failpoint', () => {
-    expect(() => checkFailpointSetting({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'refund-after-reserve' })).not.toThrow();
-    expect(() => checkFailpointSetting({ NODE_ENV: 'production' })).not.toThrow();
-    expect(() => checkFailpointSetting({ NODE_ENV: 'production', PAYGRAPH_FAILPOINT: '' })).not.toThrow();
-    expect(() => checkFailpointSetting({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'payment-after-debt' })).toThrow(
+    const base = { SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction, LEDGER_MAC_KEY: 'k1:a-key-for-the-failpoint-test' };
+    const failpointOf = (env: Environment) => loadConfig({ ...base, ...env }, 'transaction').transaction.failpoint;
+    expect(failpointOf({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'refund-after-reserve' })).toBe('refund-after-reserve');
+    expect(failpointOf({ NODE_ENV: 'production' })).toBeNull();
+    expect(failpointOf({ NODE_ENV: 'production', PAYGRAPH_FAILPOINT: '' })).toBeNull();
+    expect(() => failpointOf({ NODE_ENV: 'production', PAYGRAPH_FAILPOINT: 'payment-after-debit' })).toThrow(
+      /PAYGRAPH_FAILPOINT is set \("payment-after-debit"\) with NODE_ENV=production/,
+    );
+    expect(() => failpointOf({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'payment-after-debt' })).toThrow(
       /PAYGRAPH_FAILPOINT must be one of payment-after-debit, refund-after-reserve, capture-after-debit, sweep-after-debit, got "payment-after-debt"/,
     );
   });

@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { newId } from '@paygraph/shared/ids';
-import { defaultMysqlShards, envString } from '@paygraph/shared/config';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
 import { insertStripeIfMissing, stripeOf } from '@paygraph/shared/db/ledger-store';
 import { announceStripe } from '@paygraph/shared/ledger/stripes';
@@ -9,7 +8,7 @@ import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
 import { sweeps } from '@paygraph/transaction/db/schema/transactions';
 import { startStack, type Stack } from '../../../../test/support/stack';
-import { testPoolSizeDefault, unique } from '../../../../test/support/env';
+import { testConfig, testPoolSizeDefault, unique } from '../../../../test/support/env';
 import { depositFromReserve } from '../../../../test/support/ledger';
 import { moneyKit, type MoneyKit } from '../../../../test/support/money';
 import {
@@ -27,7 +26,7 @@ const answerWithinMs = 3_000;
 const stripeAmount = 1_000n;
 const homeAmount = 100n;
 
-const urls = envString('MYSQL_SHARDS', defaultMysqlShards).split(',');
+const urls = testConfig().shards.urls.split(',');
 /** The stripe's database that goes down: the last one, so that the merchant's home (shard 0) stays up. */
 const faultedIndex = urls.length - 1;
 let proxy: TcpProxy;
@@ -37,7 +36,9 @@ let faulted: Shard;
 
 beforeAll(async () => {
   proxy = await startTcpProxy(targetOf(urls[faultedIndex]!));
-  const shards = openShards({ urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','), poolSize: testPoolSizeDefault });
+  const shards = openShards({
+    urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','), poolSize: testPoolSizeDefault, posting: testConfig().posting,
+  });
   stack = await startStack({ shards });
   kit = await moneyKit(stack);
   faulted = stack.shards.all[faultedIndex]!;

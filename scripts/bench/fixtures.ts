@@ -11,6 +11,8 @@ import type { LoadClient } from './load';
  */
 export interface Fixtures {
   accounts: string[];
+  /** The owner of each account, in the same order (one account per owner). */
+  owners: string[];
   /** Physical shard of each account, in the same order. */
   shardOfAccount: number[];
   merchant: string;
@@ -35,7 +37,8 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
     return account.id;
   };
   const started = Date.now();
-  const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(`bench-${options.runId}-${i}`, 'PERSONAL'));
+  const owners = Array.from({ length: count }, (_, i) => `bench-${options.runId}-${i}`);
+  const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(owners[i]!, 'PERSONAL'));
   const merchant = await openOne(`bench-${options.runId}-merchant`, 'MERCHANT');
   await inParallel(count, fixtureConcurrency, async (i) => {
     const response = await options.client.send(requestBody(deposit, {
@@ -49,7 +52,7 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
     return options.topology ? options.topology.physicalOf[logical]! : logical;
   });
   options.log(`opened and funded ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { accounts, shardOfAccount, merchant };
+  return { accounts, owners, shardOfAccount, merchant };
 }
 
 /** Runs fn(0..count-1) with at most `concurrency` at once; the first failure fails the whole. */

@@ -16,16 +16,17 @@ import { openAndFund, type Fixtures } from './fixtures';
 import {
   bulkConcurrencyDefault, calibrationLoopIterations, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, jwtSecretBytes, openLoopRateShare, rawBatchSize,
   readConcurrencyDefault, scenarioSecondsDefault, scenarioSecondsMax, singleConcurrencyDefault, soakRatePerSecondMax,
-  soakRateProbeSeconds, soakSecondsMax,
+  readScenariosMax, soakRateProbeSeconds, soakSecondsMax, warmupSecondsMax,
 } from './limits';
-import { LoadClient } from './load';
+import { LoadClient, type Operation } from './load';
 import { findMysqlServerPid } from './proc-stats';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
 import { resultsTable, writeResults } from './report';
+import { prepareReadAccounts, type ReadFixtures } from './read-fixtures';
 import {
-  bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
+  accountsByOwnerOps, bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
 } from './scenarios';
 import { runSoak, type SoakReport } from './soak';
 import { repoRoot } from './processes';
@@ -37,7 +38,9 @@ import { repoRoot } from './processes';
  * and writes bench/results/<ISO date>.json. Options:
  *   --seconds N          measured window per scenario (default 10)
  *   --concurrency N      clients of the single-payment scenarios (default 64)
- *   --only a,b,c,d,e,f   scenario groups to run (default all); f includes the Hive Gateway comparison
+ *   --only a,b,c,d,e,f   scenario groups to run (default all); f (reads: GetAccount and AccountsByOwner,
+ *                        straight to the account subgraph and through the gateway) includes the
+ *                        Hive Gateway comparison
  *   --no-hive            skip the Hive Gateway comparison
  *   --soak S [--rate R]  instead of the scenarios: scenario (a) at 70% of its maximum (or R/s) for
  *                        S seconds, sampling the gateway's RSS every 10 s
@@ -203,6 +206,9 @@ async function main(): Promise<void> {
       ['bench', process.pid],
     ]);
     const ctx: BenchContext = { token, fixtures, pids: pids(), shards, runId, seconds: options.seconds, log };
+    const reads = options.groups.has('f') && options.soakSeconds === null
+      ? await prepareReadAccounts({ client: gateway, fixtures, runId, shards, log })
+      : null;
     // Profiles cover the scenarios only: start-up and fixtures would drown them.
     stack?.startProfiling();
 
@@ -212,7 +218,7 @@ async function main(): Promise<void> {
         probeSeconds: soakRateProbeSeconds, gatewayPid: stack?.pids().get('gateway') ?? null,
       });
     } else {
-      await runGroups(options, ctx, gateway, stack, shardUrls, token, logDir, clients, results, (h) => {
+      await runGroups(options, ctx, gateway, stack, shardUrls, token, logDir, clients, results, reads, (h) => {
         hive = h;
       }, pids);
     }
@@ -253,6 +259,7 @@ async function runGroups(
   logDir: string,
   clients: LoadClient[],
   results: ScenarioResult[],
+  reads: ReadFixtures | null,
   setHive: (h: { ok: boolean; error?: string }) => void,
   pids: (extra?: Record<string, number>) => () => Map<string, number>,
 ): Promise<void> {
@@ -299,25 +306,27 @@ async function runGroups(
       }));
     }
   }
-  if (g.has('f')) {
-    const reads = getAccountOps(ctx);
+  if (g.has('f') && reads) {
+    const getAccount = getAccountOps(reads.accounts);
+    const byOwner = accountsByOwnerOps(reads.owners);
+    const readScenario = (id: string, title: string, client: LoadClient, next: () => Operation) => runScenario(ctx, {
+      id, title, engine: '-', unit: 'read', client, next, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
+    });
+    let direct: LoadClient | null = null;
     if (stack) {
       // What the gateway would send the subgraph: its secret and the operator's identity signed for it.
       const trust = stack.trusts.account;
-      const expiresAt = Math.floor(Date.now() / 1000) + options.seconds + directIdentityMarginSeconds;
+      // Signed once for every read scenario that follows (each a warm-up and a window).
+      const expiresAt = Math.floor(Date.now() / 1000) + readScenariosMax * (options.seconds + warmupSecondsMax) + directIdentityMarginSeconds;
       const identity = await mintIdentityToken({ sub: 'bench-operator', role: 'operator' }, trust, expiresAt);
       const headers = { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: identity };
-      const direct = new LoadClient({ url: stack.urls.account, token, headers }, readConcurrencyDefault);
+      direct = new LoadClient({ url: stack.urls.account, token, headers }, readConcurrencyDefault);
       clients.push(direct);
-      add(await runScenario(ctx, {
-        id: 'f-direct', title: 'GetAccount straight to the account subgraph', engine: '-', unit: 'read',
-        client: direct, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
-      }));
     }
-    add(await runScenario(ctx, {
-      id: 'f-gateway', title: 'GetAccount through the gateway (Apollo)', engine: '-', unit: 'read',
-      client: gateway, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
-    }));
+    if (direct) add(await readScenario('f-direct', 'GetAccount straight to the account subgraph', direct, getAccount));
+    add(await readScenario('f-gateway', 'GetAccount through the gateway (Apollo)', gateway, getAccount));
+    if (direct) add(await readScenario('f-owner-direct', 'AccountsByOwner straight to the account subgraph', direct, byOwner));
+    add(await readScenario('f-owner-gateway', 'AccountsByOwner through the gateway (Apollo)', gateway, byOwner));
     if (stack && options.hive) {
       try {
         const hive = await startHiveGateway(stack, join(logDir, 'hive'), logDir);
@@ -326,7 +335,7 @@ async function runGroups(
           clients.push(client);
           add(await runScenario({ ...ctx, pids: pids({ 'hive-gateway': hive.pid }) }, {
             id: 'f-hive', title: 'GetAccount through Hive Gateway', engine: '-', unit: 'read',
-            client, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
+            client, next: getAccount, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
           }));
           setHive({ ok: true });
         } finally {

@@ -7,6 +7,7 @@ import mysql from 'mysql2/promise';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import { gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken } from '../../subgraphs/shared/src/gateway-trust';
 import { buildTopology } from '../../subgraphs/shared/src/shards/topology';
+import { parseKeyRing, setKeyRing } from '../../subgraphs/shared/src/ledger/tamper';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { describeError, ensureMysql } from '../lib/mysql-server';
 import {
@@ -44,6 +45,8 @@ import { repoRoot } from './processes';
  *   --no-hive            skip the Hive Gateway comparison
  *   --soak S [--rate R]  instead of the scenarios: scenario (a) at 70% of its maximum (or R/s) for
  *                        S seconds, sampling the gateway's RSS every 10 s
+ *   --production         start every process with NODE_ENV=production (as the Docker image does) and a
+ *                        LEDGER_MAC_KEY made for the run; without it they run as `npm start` does
  *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
  *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE (POSTING_ENGINE is set per scenario)
  *   --profile p1,p2      start these processes (gateway, account, transaction, settlement) with
@@ -67,6 +70,7 @@ interface Options {
   profile: ProcessName[];
   target: { url: string; token: string } | null;
   subgraphEnv: Record<string, string>;
+  production: boolean;
   table: string | null;
 }
 
@@ -81,6 +85,18 @@ function parseSubgraphEnv(raw: string | undefined): Record<string, string> {
     }
     return [name, value];
   }));
+}
+
+/**
+ * With --production, what the Docker image sets (NODE_ENV=production, under which graphql-js
+ * skips its development checks, among others) and the ledger key production requires, made for
+ * the run. This process seals rows with the same key (the d-engine scenarios post in process).
+ */
+function productionEnv(production: boolean): Record<string, string> {
+  if (!production) return {};
+  const key = `bench:${randomBytes(jwtSecretBytes).toString('base64url')}`;
+  setKeyRing(parseKeyRing(key));
+  return { NODE_ENV: 'production', LEDGER_MAC_KEY: key };
 }
 
 function log(line: string): void {
@@ -108,6 +124,7 @@ function parseOptions(argv: string[]): Options {
       target: { type: 'string' },
       token: { type: 'string' },
       'subgraph-env': { type: 'string' },
+      production: { type: 'boolean' },
       table: { type: 'string' },
     },
     strict: true,
@@ -130,6 +147,7 @@ function parseOptions(argv: string[]): Options {
     profile,
     target: values.target === undefined ? null : { url: values.target, token: values.token! },
     subgraphEnv: parseSubgraphEnv(values['subgraph-env']),
+    production: values.production === true,
     table: values.table ?? null,
   };
 }
@@ -184,9 +202,9 @@ async function main(): Promise<void> {
       await recreateDatabases(shardUrls);
       const secret = randomBytes(jwtSecretBytes).toString('base64url');
       token = await mintToken({ sub: 'bench-operator', role: 'operator' }, secret);
-      log(`starting the subgraphs and the gateway as processes (logs in ${logDir})`);
+      log(`starting the subgraphs and the gateway as processes${options.production ? ' with NODE_ENV=production' : ''} (logs in ${logDir})`);
       stack = await startProcessStack({
-        shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv,
+        shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv, processEnv: productionEnv(options.production),
         ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
       });
       gatewayUrl = stack.gatewayUrl;

@@ -41,6 +41,9 @@ export const benchFundingMinorUnits = 100_000_000_000n;
 export const paymentAmountMaxMinorUnits = 999;
 /** Concurrent requests while opening and funding the accounts. */
 export const fixtureConcurrency = 32;
+/** A fixture request that answers a retryable error is sent this many times at most, this far apart. */
+export const fixtureAttemptsMax = 3;
+export const fixtureRetryDelayMs = 500;
 
 /** Latencies one run keeps; a longer run keeps counting but samples no more. */
 export const latencySamplesMax = 5_000_000;

@@ -1,6 +1,6 @@
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { createPaymentsDocument, dataField, requestBody, typenameOf } from './documents';
-import { inParallel, type Fixtures } from './fixtures';
+import { inParallel, sendRetrying, type Fixtures } from './fixtures';
 import { checkInvariants } from './invariants';
 import { readAccountCount, readEntriesMin, readSeedConcurrency } from './limits';
 import type { LoadClient } from './load';
@@ -45,7 +45,7 @@ export async function prepareReadAccounts(options: {
       amount: '1',
       currency: 'USD',
     }));
-    const response = await options.client.send(requestBody(createPaymentsDocument, { inputs }));
+    const response = await sendRetrying(options.client, requestBody(createPaymentsDocument, { inputs }));
     const results = dataField(response, 'createPayments');
     const paid = Array.isArray(results) ? results.filter((r: unknown) => typenameOf(r) === 'Payment').length : 0;
     if (paid !== count) throw new Error(`read fixtures: round ${round} paid ${paid} of ${count}: ${JSON.stringify(response).slice(0, 500)}`);

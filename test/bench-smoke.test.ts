@@ -2,7 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dropDatabases, recreateDatabases } from '../scripts/bench/bench-stack';
 import { openAndFund, type Fixtures } from '../scripts/bench/fixtures';
 import { LoadClient } from '../scripts/bench/load';
-import { bulkPaymentOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext } from '../scripts/bench/scenarios';
+import {
+  accountsByOwnerOps, bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext,
+} from '../scripts/bench/scenarios';
+import { prepareReadAccounts } from '../scripts/bench/read-fixtures';
+import { contractOperation, dataField, requestBody } from '../scripts/bench/documents';
 import { startStack, type Stack } from './support/stack';
 import { testConfig, testPoolSizeDefault, token } from './support/env';
 import { runEngineScenario } from '../scripts/bench/engine';
@@ -19,6 +23,8 @@ const smokeSeconds = 2;
 const smokeAccountCount = 60;
 const smokeConcurrency = 8;
 const smokeBulkSize = 100;
+const smokeReadAccounts = 12;
+const smokeReadEntriesMin = 10;
 
 /**
  * paygraph_test_s0 → paygraph_bench_smoke_<pid>_s0, on whatever server npm test found: named per
@@ -95,6 +101,28 @@ describe('benchmark smoke run', () => {
     expect(result.load.failedUnits).toBe(0);
     expect(result.invariants?.balanced).toBe(true);
     expect(result.invariants?.inTransit).toEqual([]);
+  });
+
+  test('scenario (f): read accounts get their entries first, then GetAccount and AccountsByOwner produce figures', async () => {
+    const reads = await prepareReadAccounts({
+      client, fixtures: ctx.fixtures, runId: ctx.runId, shards: ctx.shards, log: () => {},
+      accountCount: smokeReadAccounts, entriesMin: smokeReadEntriesMin,
+    });
+    expect(reads.accounts).toEqual(ctx.fixtures.accounts.slice(0, smokeReadAccounts));
+    // Each read account now holds its deposit and at least smokeReadEntriesMin entries more.
+    for (const id of reads.accounts) {
+      const response = await client.send(requestBody(contractOperation('GetAccount'), { id }));
+      const account = dataField(response, 'account') as { entries: { edges: unknown[] } };
+      expect(account.entries.edges.length).toBeGreaterThan(smokeReadEntriesMin);
+    }
+    for (const [id, next] of [['f-smoke', getAccountOps(reads.accounts)], ['f-owner-smoke', accountsByOwnerOps(reads.owners)]] as const) {
+      const result = await runScenario(ctx, {
+        id, title: 'smoke', engine: '-', unit: 'read', client, next, unitsPerRequest: 1, load: { concurrency: smokeConcurrency }, checkInvariants: false,
+      });
+      expect(result.load.succeededUnits).toBeGreaterThan(0);
+      expect(result.load.failedUnits).toBe(0);
+      expect(result.mysqlPerUnit?.statements).toBeGreaterThan(0);
+    }
   });
 
   test('scenario (d), the engines alone: merged and naive pay the hot merchant in process and keep the ledger whole', async () => {

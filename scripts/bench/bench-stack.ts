@@ -59,6 +59,8 @@ export interface ProcessStackOptions {
   profile?: { processes: readonly ProcessName[]; dir: string };
   /** Extra environment for the subgraphs (MERGE_WAIT_MS, MYSQL_POOL_SIZE, ...). */
   subgraphEnv?: Record<string, string>;
+  /** Environment for every process: NODE_ENV and LEDGER_MAC_KEY with --production (main.ts). */
+  processEnv?: Record<string, string>;
 }
 
 export interface ProcessStack {
@@ -95,7 +97,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     transaction: `http://127.0.0.1:${ports.transaction}/graphql`,
     settlement: `http://127.0.0.1:${ports.settlement}/graphql`,
   };
-  const shared = { MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
+  const shared = { ...options.processEnv, MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
   const secrets = generateSubgraphSecrets();
   const trusts: SubgraphTrusts = {
     account: subgraphTrust('account', secrets.account),

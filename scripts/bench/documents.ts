@@ -1,22 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Kind, parse, print, type OperationDefinitionNode } from 'graphql';
-
 /**
  * The GraphQL documents the benchmark sends: the contract's own operations (shared/contract,
  * beside the repository), sent verbatim as clients send them, plus the bulk mutation, which the
  * contract does not list.
  */
-const contractPath = fileURLToPath(new URL('../../../shared/contract/operations.graphql', import.meta.url));
-const contract = parse(readFileSync(contractPath, 'utf8'));
-
-export function contractOperation(name: string): string {
-  const op = contract.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === name,
-  );
-  if (!op) throw new Error(`operation ${name} is not in ${contractPath}`);
-  return print(op);
-}
+export { contractOperation } from '../lib/contract';
 
 export const createPaymentsDocument = `mutation CreatePayments($inputs: [CreatePaymentInput!]!) {
   createPayments(inputs: $inputs) {

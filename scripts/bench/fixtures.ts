@@ -1,7 +1,7 @@
 import { parseId } from '../../subgraphs/shared/src/ids';
 import type { Topology } from '../../subgraphs/shared/src/shards/topology';
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
-import { benchAccountCount, benchFundingMinorUnits, fixtureConcurrency } from './limits';
+import { benchAccountCount, benchFundingMinorUnits, fixtureAttemptsMax, fixtureConcurrency, fixtureRetryDelayMs } from './limits';
 import type { LoadClient } from './load';
 
 /**
@@ -11,6 +11,8 @@ import type { LoadClient } from './load';
  */
 export interface Fixtures {
   accounts: string[];
+  /** The owner of each account, in the same order (one account per owner). */
+  owners: string[];
   /** Physical shard of each account, in the same order. */
   shardOfAccount: number[];
   merchant: string;
@@ -29,16 +31,17 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
   const open = contractOperation('OpenAccount');
   const deposit = contractOperation('Deposit');
   const openOne = async (ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> => {
-    const response = await options.client.send(requestBody(open, { input: { ownerId, type, currency: 'USD' } }));
+    const response = await sendRetrying(options.client, requestBody(open, { input: { ownerId, type, currency: 'USD' } }));
     const account = dataField(response, 'openAccount') as { id?: string } | undefined;
     if (typenameOf(account) !== 'Account' || !account?.id) throw new Error(`OpenAccount failed: ${JSON.stringify(response).slice(0, 500)}`);
     return account.id;
   };
   const started = Date.now();
-  const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(`bench-${options.runId}-${i}`, 'PERSONAL'));
+  const owners = Array.from({ length: count }, (_, i) => `bench-${options.runId}-${i}`);
+  const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(owners[i]!, 'PERSONAL'));
   const merchant = await openOne(`bench-${options.runId}-merchant`, 'MERCHANT');
   await inParallel(count, fixtureConcurrency, async (i) => {
-    const response = await options.client.send(requestBody(deposit, {
+    const response = await sendRetrying(options.client, requestBody(deposit, {
       input: { idempotencyKey: `fund-${options.runId}-${i}`, accountId: accounts[i]!, amount: benchFundingMinorUnits.toString(), currency: 'USD' },
     }));
     const result = dataField(response, 'deposit');
@@ -49,7 +52,25 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
     return options.topology ? options.topology.physicalOf[logical]! : logical;
   });
   options.log(`opened and funded ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { accounts, shardOfAccount, merchant };
+  return { accounts, owners, shardOfAccount, merchant };
+}
+
+/**
+ * Sends a fixture request again while it answers a retryable error (SHARD_UNAVAILABLE when a
+ * loaded machine delays a shard past its timeouts): a deposit carries its idempotency key, and
+ * an account opened twice for one owner changes no figure.
+ */
+export async function sendRetrying(client: LoadClient, body: string): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await client.send(body);
+    if (attempt >= fixtureAttemptsMax || !isRetryable(response)) return response;
+    await new Promise((resolve) => setTimeout(resolve, fixtureRetryDelayMs));
+  }
+}
+
+function isRetryable(response: unknown): boolean {
+  const errors = (response as { errors?: Array<{ extensions?: { retryable?: unknown } }> } | null)?.errors;
+  return Array.isArray(errors) && errors.length > 0 && errors.every((e) => e.extensions?.retryable === true);
 }
 
 /** Runs fn(0..count-1) with at most `concurrency` at once; the first failure fails the whole. */

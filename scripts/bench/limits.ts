@@ -17,6 +17,14 @@ export const concurrencyMax = 1_000;
 export const bulkConcurrencyDefault = 4;
 /** Concurrent clients for the read (GetAccount) scenarios. */
 export const readConcurrencyDefault = 16;
+/**
+ * The read scenarios ask for this many accounts, each given at least readEntriesMin entries
+ * beforehand (read-fixtures.ts), so that GetAccount's `entries(first: 100)` is a full page.
+ */
+export const readAccountCount = 100;
+export const readEntriesMin = 100;
+/** Concurrent createPayments requests while giving the read accounts their entries. */
+export const readSeedConcurrency = 4;
 /** The open-loop scenario offers this share of the closed-loop maximum. */
 export const openLoopRateShare = 0.7;
 /** Requests an open-loop run lets wait at once; past it arrivals are shed and counted. */
@@ -33,6 +41,9 @@ export const benchFundingMinorUnits = 100_000_000_000n;
 export const paymentAmountMaxMinorUnits = 999;
 /** Concurrent requests while opening and funding the accounts. */
 export const fixtureConcurrency = 32;
+/** A fixture request that answers a retryable error is sent this many times at most, this far apart. */
+export const fixtureAttemptsMax = 3;
+export const fixtureRetryDelayMs = 500;
 
 /** Latencies one run keeps; a longer run keeps counting but samples no more. */
 export const latencySamplesMax = 5_000_000;
@@ -87,6 +98,8 @@ export const jwtSecretBytes = 32;
  * signed for the scenario's seconds plus this much (warm-up, the invariant check).
  */
 export const directIdentityMarginSeconds = 120;
+/** Scenarios of group f (Hive Gateway's included): the direct identity token outlives them all. */
+export const readScenariosMax = 5;
 
 /** Iterations of the fixed calibration loop (≈ 100 ms on this machine). */
 export const calibrationLoopIterations = 25_000_000;

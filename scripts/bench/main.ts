@@ -7,6 +7,7 @@ import mysql from 'mysql2/promise';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import { gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken } from '../../subgraphs/shared/src/gateway-trust';
 import { buildTopology } from '../../subgraphs/shared/src/shards/topology';
+import { parseKeyRing, setKeyRing } from '../../subgraphs/shared/src/ledger/tamper';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { describeError, ensureMysql } from '../lib/mysql-server';
 import { loadConfig } from '../../subgraphs/shared/src/config';
@@ -18,16 +19,17 @@ import { openAndFund, type Fixtures } from './fixtures';
 import {
   bulkConcurrencyDefault, calibrationLoopIterations, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, jwtSecretBytes, openLoopRateShare, rawBatchSize,
   readConcurrencyDefault, scenarioSecondsDefault, scenarioSecondsMax, singleConcurrencyDefault, soakRatePerSecondMax,
-  soakRateProbeSeconds, soakSecondsMax,
+  readScenariosMax, soakRateProbeSeconds, soakSecondsMax, warmupSecondsMax,
 } from './limits';
-import { LoadClient } from './load';
+import { LoadClient, type Operation } from './load';
 import { findMysqlServerPid } from './proc-stats';
 import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
 import { resultsTable, writeResults } from './report';
+import { prepareReadAccounts, type ReadFixtures } from './read-fixtures';
 import {
-  bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
+  accountsByOwnerOps, bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
 } from './scenarios';
 import { runSoak, type SoakReport } from './soak';
 import { repoRoot } from './processes';
@@ -39,10 +41,14 @@ import { repoRoot } from './processes';
  * and writes bench/results/<ISO date>.json. Options:
  *   --seconds N          measured window per scenario (default 10)
  *   --concurrency N      clients of the single-payment scenarios (default 64)
- *   --only a,b,c,d,e,f   scenario groups to run (default all); f includes the Hive Gateway comparison
+ *   --only a,b,c,d,e,f   scenario groups to run (default all); f (reads: GetAccount and AccountsByOwner,
+ *                        straight to the account subgraph and through the gateway) includes the
+ *                        Hive Gateway comparison
  *   --no-hive            skip the Hive Gateway comparison
  *   --soak S [--rate R]  instead of the scenarios: scenario (a) at 70% of its maximum (or R/s) for
  *                        S seconds, sampling the gateway's RSS every 10 s
+ *   --production         start every process with NODE_ENV=production (as the Docker image does) and a
+ *                        LEDGER_MAC_KEY made for the run; without it they run as `npm start` does
  *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
  *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE (POSTING_ENGINE is set per scenario)
  *   --profile p1,p2      start these processes (gateway, account, transaction, settlement) with
@@ -66,6 +72,7 @@ interface Options {
   profile: ProcessName[];
   target: { url: string; token: string } | null;
   subgraphEnv: Record<string, string>;
+  production: boolean;
   table: string | null;
 }
 
@@ -80,6 +87,18 @@ function parseSubgraphEnv(raw: string | undefined): Record<string, string> {
     }
     return [name, value];
   }));
+}
+
+/**
+ * With --production, what the Docker image sets (NODE_ENV=production, under which graphql-js
+ * skips its development checks, among others) and the ledger key production requires, made for
+ * the run. This process seals rows with the same key (the d-engine scenarios post in process).
+ */
+function productionEnv(production: boolean): Record<string, string> {
+  if (!production) return {};
+  const key = `bench:${randomBytes(jwtSecretBytes).toString('base64url')}`;
+  setKeyRing(parseKeyRing(key));
+  return { NODE_ENV: 'production', LEDGER_MAC_KEY: key };
 }
 
 function log(line: string): void {
@@ -107,6 +126,7 @@ function parseOptions(argv: string[]): Options {
       target: { type: 'string' },
       token: { type: 'string' },
       'subgraph-env': { type: 'string' },
+      production: { type: 'boolean' },
       table: { type: 'string' },
     },
     strict: true,
@@ -129,6 +149,7 @@ function parseOptions(argv: string[]): Options {
     profile,
     target: values.target === undefined ? null : { url: values.target, token: values.token! },
     subgraphEnv: parseSubgraphEnv(values['subgraph-env']),
+    production: values.production === true,
     table: values.table ?? null,
   };
 }
@@ -186,9 +207,9 @@ async function main(): Promise<void> {
       await recreateDatabases(shardUrls);
       const secret = randomBytes(jwtSecretBytes).toString('base64url');
       token = await mintToken({ sub: 'bench-operator', role: 'operator' }, secret);
-      log(`starting the subgraphs and the gateway as processes (logs in ${logDir})`);
+      log(`starting the subgraphs and the gateway as processes${options.production ? ' with NODE_ENV=production' : ''} (logs in ${logDir})`);
       stack = await startProcessStack({
-        shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv,
+        shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv, processEnv: productionEnv(options.production),
         ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
       });
       gatewayUrl = stack.gatewayUrl;
@@ -208,6 +229,9 @@ async function main(): Promise<void> {
       ['bench', process.pid],
     ]);
     const ctx: BenchContext = { token, fixtures, pids: pids(), shards, runId, seconds: options.seconds, log };
+    const reads = options.groups.has('f') && options.soakSeconds === null
+      ? await prepareReadAccounts({ client: gateway, fixtures, runId, shards, log })
+      : null;
     // Profiles cover the scenarios only: start-up and fixtures would drown them.
     stack?.startProfiling();
 
@@ -217,7 +241,7 @@ async function main(): Promise<void> {
         probeSeconds: soakRateProbeSeconds, gatewayPid: stack?.pids().get('gateway') ?? null,
       });
     } else {
-      await runGroups(options, ctx, gateway, stack, shardUrls, token, logDir, clients, results, (h) => {
+      await runGroups(options, ctx, gateway, stack, shardUrls, token, logDir, clients, results, reads, (h) => {
         hive = h;
       }, pids);
     }
@@ -258,6 +282,7 @@ async function runGroups(
   logDir: string,
   clients: LoadClient[],
   results: ScenarioResult[],
+  reads: ReadFixtures | null,
   setHive: (h: { ok: boolean; error?: string }) => void,
   pids: (extra?: Record<string, number>) => () => Map<string, number>,
 ): Promise<void> {
@@ -304,25 +329,27 @@ async function runGroups(
       }));
     }
   }
-  if (g.has('f')) {
-    const reads = getAccountOps(ctx);
+  if (g.has('f') && reads) {
+    const getAccount = getAccountOps(reads.accounts);
+    const byOwner = accountsByOwnerOps(reads.owners);
+    const readScenario = (id: string, title: string, client: LoadClient, next: () => Operation) => runScenario(ctx, {
+      id, title, engine: '-', unit: 'read', client, next, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
+    });
+    let direct: LoadClient | null = null;
     if (stack) {
       // What the gateway would send the subgraph: its secret and the operator's identity signed for it.
       const trust = stack.trusts.account;
-      const expiresAt = Math.floor(Date.now() / 1000) + options.seconds + directIdentityMarginSeconds;
+      // Signed once for every read scenario that follows (each a warm-up and a window).
+      const expiresAt = Math.floor(Date.now() / 1000) + readScenariosMax * (options.seconds + warmupSecondsMax) + directIdentityMarginSeconds;
       const identity = await mintIdentityToken({ sub: 'bench-operator', role: 'operator' }, trust, expiresAt);
       const headers = { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: identity };
-      const direct = new LoadClient({ url: stack.urls.account, token, headers }, readConcurrencyDefault);
+      direct = new LoadClient({ url: stack.urls.account, token, headers }, readConcurrencyDefault);
       clients.push(direct);
-      add(await runScenario(ctx, {
-        id: 'f-direct', title: 'GetAccount straight to the account subgraph', engine: '-', unit: 'read',
-        client: direct, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
-      }));
     }
-    add(await runScenario(ctx, {
-      id: 'f-gateway', title: 'GetAccount through the gateway (Apollo)', engine: '-', unit: 'read',
-      client: gateway, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
-    }));
+    if (direct) add(await readScenario('f-direct', 'GetAccount straight to the account subgraph', direct, getAccount));
+    add(await readScenario('f-gateway', 'GetAccount through the gateway (Apollo)', gateway, getAccount));
+    if (direct) add(await readScenario('f-owner-direct', 'AccountsByOwner straight to the account subgraph', direct, byOwner));
+    add(await readScenario('f-owner-gateway', 'AccountsByOwner through the gateway (Apollo)', gateway, byOwner));
     if (stack && options.hive) {
       try {
         const hive = await startHiveGateway(stack, join(logDir, 'hive'), logDir);
@@ -331,7 +358,7 @@ async function runGroups(
           clients.push(client);
           add(await runScenario({ ...ctx, pids: pids({ 'hive-gateway': hive.pid }) }, {
             id: 'f-hive', title: 'GetAccount through Hive Gateway', engine: '-', unit: 'read',
-            client, next: reads, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
+            client, next: getAccount, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
           }));
           setHive({ ok: true });
         } finally {

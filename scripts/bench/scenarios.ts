@@ -171,13 +171,26 @@ export function holdCaptureOps(ctx: BenchContext): () => Operation {
   };
 }
 
-export function getAccountOps(ctx: BenchContext): () => Operation {
+/** The contract's GetAccount (100 entries) of a random account among `accounts`. */
+export function getAccountOps(accounts: readonly string[]): () => Operation {
   const document = contractOperation('GetAccount');
-  const { accounts } = ctx.fixtures;
   return () => ({
     body: requestBody(document, { id: accounts[Math.floor(Math.random() * accounts.length)]! }),
     units: 1,
     succeeded: (response) => ((dataField(response, 'account') as { id?: string } | null | undefined)?.id ? 1 : 0),
+  });
+}
+
+/** The contract's AccountsByOwner of a random owner among `owners`: a success lists at least one account. */
+export function accountsByOwnerOps(owners: readonly string[]): () => Operation {
+  const document = contractOperation('AccountsByOwner');
+  return () => ({
+    body: requestBody(document, { ownerId: owners[Math.floor(Math.random() * owners.length)]! }),
+    units: 1,
+    succeeded: (response) => {
+      const page = dataField(response, 'accounts') as { edges?: unknown[] } | null | undefined;
+      return (page?.edges?.length ?? 0) > 0 ? 1 : 0;
+    },
   });
 }
 

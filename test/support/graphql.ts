@@ -1,7 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parse, print, Kind, type OperationDefinitionNode } from 'graphql';
-
 export interface GraphQLResponse<T = Record<string, unknown>> {
   status: number;
   data?: T | null;
@@ -32,16 +28,7 @@ export async function gql<T = Record<string, any>>(
 }
 
 /** The contract (shared/contract/operations.graphql, beside the repo) that clients send verbatim. */
-const contractPath = fileURLToPath(new URL('../../../shared/contract/operations.graphql', import.meta.url));
-const contract = parse(readFileSync(contractPath, 'utf8'));
-
-export function contractOperation(name: string): string {
-  const op = contract.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === name,
-  );
-  if (!op) throw new Error(`operation ${name} is not in the contract`);
-  return print(op);
-}
+export { contractOperation } from '../../scripts/lib/contract';
 
 export function errorCodes(response: GraphQLResponse): unknown[] {
   return (response.errors ?? []).map((e) => e.extensions?.code);

@@ -46,12 +46,40 @@ export function decodeEntriesCursor(cursor: string, accountId: string): Result<S
   return decodeStripeCursor('entries', cursor, accountId);
 }
 
+/**
+ * The cursor after each entry of a page, in the page's order: what encodeEntriesCursor gives for
+ * the position `start` advanced entry by entry, but with the stripes sorted once per page rather
+ * than a copy of the position sorted per edge (on a page of 100 entries that was 12% of
+ * GraphQL's execution time, docs/PERFORMANCE.md "Reads").
+ */
+export function entriesCursors(start: StreamPosition, entries: ReadonlyArray<{ accountId: string; sequence: bigint }>): string[] {
+  const sequences = new Map(start.sequences);
+  for (const entry of entries) if (!sequences.has(entry.accountId)) sequences.set(entry.accountId, 0n);
+  const stripes = [...sequences.keys()].sort(byStripeId);
+  const head = `entries:${start.accountId}/`;
+  return entries.map((entry) => {
+    sequences.set(entry.accountId, entry.sequence);
+    return Buffer.from(head + stripeList(stripes, sequences), 'utf8').toString('base64url');
+  });
+}
+
 function encodeStripeCursor(kind: CursorKind, position: StreamPosition): string {
-  const parts: string[] = [];
-  for (const [stripe, sequence] of [...position.sequences].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (sequence > 0n) parts.push(`${stripe}:${sequence}`);
+  const stripes = [...position.sequences.keys()].sort(byStripeId);
+  return Buffer.from(`${kind}:${position.accountId}/${stripeList(stripes, position.sequences)}`, 'utf8').toString('base64url');
+}
+
+/** "<stripe>:<seq>,…" over `stripes` in their order, leaving out stripes with nothing seen. */
+function stripeList(stripes: readonly string[], sequences: ReadonlyMap<string, bigint>): string {
+  let list = '';
+  for (const stripe of stripes) {
+    const sequence = sequences.get(stripe)!;
+    if (sequence > 0n) list += list === '' ? `${stripe}:${sequence}` : `,${stripe}:${sequence}`;
   }
-  return Buffer.from(`${kind}:${position.accountId}/${parts.join(',')}`, 'utf8').toString('base64url');
+  return list;
+}
+
+function byStripeId(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

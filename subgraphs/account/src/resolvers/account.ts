@@ -5,7 +5,7 @@ import { formatAmount } from '@paygraph/shared/money';
 import { unreachable } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
 import type { AccountView } from '../domain/account-view';
-import { decodeEntriesCursor, encodeEntriesCursor, type StreamPosition } from '../domain/balance-cursor';
+import { decodeEntriesCursor, entriesCursors, type StreamPosition } from '../domain/balance-cursor';
 import type { Buckets } from '../domain/balance-snapshot';
 import { statementRangeMessage, type StatementLine } from '../domain/statement';
 import { balanceAt, entriesOf, statementOf } from '../services/account-history';
@@ -29,11 +29,8 @@ export const accountResolvers = {
     const start = args.after ? entriesPosition(args.after, view.id) : { accountId: view.id, sequences: new Map<string, bigint>() };
     const page = await entriesOf(ctx.shards, view, start, first);
     // Each edge's cursor is the position right after its entry, so any edge can resume the list.
-    const sequences = new Map(start.sequences);
-    const edges = page.entries.map((e) => {
-      sequences.set(e.accountId, e.sequence);
-      return { cursor: encodeEntriesCursor({ accountId: view.id, sequences }), node: e };
-    });
+    const cursors = entriesCursors(start, page.entries);
+    const edges = page.entries.map((node, i) => ({ cursor: cursors[i]!, node }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
   },
   balanceAt: async (view: AccountView, args: { at: string }, ctx: AccountContext) => {

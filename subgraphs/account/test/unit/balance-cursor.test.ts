@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import type { Account } from '@paygraph/shared/ledger/account';
-import { advance, decodeBalanceCursor, encodeBalanceCursor } from '@paygraph/account/domain/balance-cursor';
+import { advance, decodeBalanceCursor, decodeEntriesCursor, encodeBalanceCursor, encodeEntriesCursor, entriesCursors } from '@paygraph/account/domain/balance-cursor';
 import { decideStart } from '@paygraph/account/domain/stream-start';
 
 const merchant = newId('account', toLogicalShard(1));
@@ -48,6 +48,32 @@ describe('balance cursors', () => {
   it('tell a cursor of another account from a malformed one', () => {
     const cursor = encodeBalanceCursor({ accountId: other, sequences: new Map([[other, 1n]]) });
     expect(decodeBalanceCursor(cursor, merchant)).toEqual({ ok: false, error: { kind: 'CursorOfAnotherAccount' } });
+  });
+});
+
+describe('entries cursors of a page', () => {
+  it('are, edge by edge, the position after that entry encoded on its own, whatever stripes the start names', () => {
+    const start = { accountId: merchant, sequences: new Map([[stripeB, 40n], [merchant, 7n]]) };
+    const page = [
+      { accountId: stripeA, sequence: 12n }, { accountId: merchant, sequence: 6n }, { accountId: stripeB, sequence: 39n },
+      { accountId: stripeA, sequence: 11n }, { accountId: merchant, sequence: 5n },
+    ];
+    const sequences = new Map(start.sequences);
+    const oneByOne = page.map((entry) => {
+      sequences.set(entry.accountId, entry.sequence);
+      return encodeEntriesCursor({ accountId: merchant, sequences });
+    });
+    const cursors = entriesCursors(start, page);
+    expect(cursors).toEqual(oneByOne);
+    // The last cursor resumes after the page: every stripe at the lowest sequence it gave.
+    const decoded = decodeEntriesCursor(cursors.at(-1)!, merchant);
+    expect(decoded.ok && Object.fromEntries(decoded.value.sequences)).toEqual({ [merchant]: 5n, [stripeA]: 11n, [stripeB]: 39n });
+  });
+
+  it('of a PERSONAL account name the account alone, and none for an empty page', () => {
+    const start = { accountId: other, sequences: new Map<string, bigint>() };
+    expect(entriesCursors(start, [{ accountId: other, sequence: 3n }])).toEqual([encodeEntriesCursor({ accountId: other, sequences: new Map([[other, 3n]]) })]);
+    expect(entriesCursors(start, [])).toEqual([]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, or, sql } from 'drizzle-orm';
 import type { Tx } from '../shards/transaction';
 import type { PostingTx } from '../shards/posting-transaction';
 import { businessDateOf } from '../business-date';
@@ -265,15 +265,18 @@ export async function stripeDirectories(db: SqlTarget, ids: readonly string[]): 
 
 /**
  * One statement per shard for an owner's page: the owner's accounts after the cursor (stripes
- * excluded), and all of the owner's stripes on this shard so that merchant balances need no
- * second query.
+ * excluded) in id order, at most `limit`, and all of the owner's stripes on this shard so that
+ * merchant balances need no second query. Hand-written like accountsAndStripes: drizzle's
+ * builder (a union of two selects, built per call) and its row mapping, with entriesPage's,
+ * were 21% of the account subgraph's CPU on the read benchmark (docs/PERFORMANCE.md, "Reads").
  */
-export async function accountsByOwner(db: Executor, ownerId: string, afterId: string | null, limit: number): Promise<Account[]> {
-  const homes = and(eq(accounts.ownerId, ownerId), isNull(accounts.parentId), afterId ? gt(accounts.id, afterId) : undefined);
-  const rows = await db
-    .select().from(accounts).where(homes).orderBy(asc(accounts.id)).limit(limit)
-    .unionAll(db.select().from(accounts).where(and(eq(accounts.ownerId, ownerId), isNotNull(accounts.parentId))));
-  return rows.map(accountOfRow);
+export async function accountsByOwner(db: SqlTarget, ownerId: string, afterId: string | null, limit: number): Promise<Account[]> {
+  const after = afterId === null ? '' : ' AND id > ?';
+  const rows = await rawRows<RawAccount>(db,
+    `(SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL${after} ORDER BY id LIMIT ?) ` +
+    `UNION ALL (SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NOT NULL)`,
+    afterId === null ? [ownerId, limit, ownerId] : [ownerId, afterId, limit, ownerId]);
+  return rows.map(accountOfRaw);
 }
 
 export async function systemAccount(db: Executor, kind: SystemKind, currency: string): Promise<Account | undefined> {
@@ -300,12 +303,33 @@ export async function insertStripeIfMissing(db: Executor, row: typeof accounts.$
   await db.insert(accounts).ignore().values(sealed(row));
 }
 
-/** Newest first: entries with a sequence below `beforeSequence` (all when null). */
-export async function entriesPage(db: Executor, accountId: string, beforeSequence: bigint | null, limit: number): Promise<EntryRow[]> {
-  const where = beforeSequence === null
-    ? eq(ledgerEntries.accountId, accountId)
-    : and(eq(ledgerEntries.accountId, accountId), lt(ledgerEntries.sequence, beforeSequence));
-  return db.select().from(ledgerEntries).where(where).orderBy(desc(ledgerEntries.sequence)).limit(limit);
+/**
+ * Newest first: an account's entries below `beforeSequence` (all when null), newest first, at most `limit`:
+ * a range read of the primary key. Hand-written (see accountsByOwner): a GetAccount page of
+ * 100 entries spent more CPU in drizzle's query building and row mapping than in mysql2.
+ */
+export async function entriesPage(db: SqlTarget, accountId: string, beforeSequence: bigint | null, limit: number): Promise<EntryRow[]> {
+  const rows = beforeSequence === null
+    ? await rawRows<RawEntry>(db, `SELECT ${entryColumns} FROM ledger_entries WHERE account_id = ? ORDER BY sequence DESC LIMIT ?`, [accountId, limit])
+    : await rawRows<RawEntry>(db, `SELECT ${entryColumns} FROM ledger_entries WHERE account_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
+      [accountId, beforeSequence.toString(), limit]);
+  return rows.map(entryOf);
+}
+
+/** A ledger_entries row as mysql2 sends it for the hand-written reads (db/raw.ts). */
+interface RawEntry {
+  account_id: string; sequence: string; id: string; posting_id: string; bucket: EntryRow['bucket']; amount: string;
+  direction: EntryRow['direction']; balance_after: string; currency: string; prev_hash: string; hash: string; created_at: Date;
+}
+
+const entryColumns = 'account_id, sequence, id, posting_id, bucket, amount, direction, balance_after, currency, prev_hash, hash, created_at';
+
+function entryOf(r: RawEntry): EntryRow {
+  return {
+    accountId: r.account_id, sequence: bigintOf(r.sequence), id: r.id, postingId: r.posting_id, bucket: r.bucket,
+    amount: bigintOf(r.amount), direction: r.direction, balanceAfter: bigintOf(r.balance_after), currency: r.currency,
+    prevHash: r.prev_hash, hash: r.hash, createdAt: r.created_at,
+  };
 }
 
 /** Sets the status of an account and of its stripe on this shard, if it has one, resealing each row. */

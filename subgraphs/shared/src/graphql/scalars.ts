@@ -1,5 +1,6 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { describeMoneyError, parseAmount } from '../money';
+import { formatInstant } from '../instant';
 
 /**
  * Amount crosses the wire as a decimal string of minor units, and only so (the contract's
@@ -69,7 +70,7 @@ export const DateTimeScalar = new GraphQLScalarType<string, string>({
   name: 'DateTime',
   description: 'An ISO-8601 instant in UTC, "2026-11-22T10:15:30.123Z".',
   serialize(value) {
-    if (value instanceof Date) return value.toISOString();
+    if (value instanceof Date) return formatInstant(value);
     if (typeof value === 'string') return value;
     throw new GraphQLError(`DateTime cannot represent ${String(value)}`);
   },

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLFieldResolver, type GraphQLFormattedError, type GraphQLScalarType, type GraphQLSchema } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
@@ -76,7 +77,14 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
   const apollo = new ApolloServer<BaseSubgraphContext>({
     schema,
     formatError: (formatted, error) => formatSubgraphError(formatted, error, production),
-    plugins: [partialErrorsPlugin()],
+    // Apollo's cache-control plugin is on by default and runs a hook on every field of every
+    // answer (and wraps every resolver) to compute a max-age that is always 0 here: no type or
+    // field has a cache hint, and the gateway takes a subgraph answer without a cache-control
+    // header as uncacheable, as it took this one's "no-store". It was about a tenth of the
+    // account subgraph's CPU on GetAccount (docs/PERFORMANCE.md, "Reads"). Inline tracing stays
+    // on: it does per-field work only for a request that asks for a trace
+    // (apollo-federation-include-trace), which our gateway does not send.
+    plugins: [partialErrorsPlugin(), ApolloServerPluginCacheControlDisabled()],
     includeStacktraceInErrorResponses: !production,
     // The process handles SIGTERM itself (server/main.ts); Apollo's own handler raced it and
     // left apollo.stop() waiting until the shutdown grace ran out.

@@ -1,7 +1,7 @@
 import { parseId } from '../../subgraphs/shared/src/ids';
 import type { Topology } from '../../subgraphs/shared/src/shards/topology';
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
-import { benchAccountCount, benchFundingMinorUnits, fixtureConcurrency } from './limits';
+import { benchAccountCount, benchFundingMinorUnits, fixtureAttemptsMax, fixtureConcurrency, fixtureRetryDelayMs } from './limits';
 import type { LoadClient } from './load';
 
 /**
@@ -11,6 +11,8 @@ import type { LoadClient } from './load';
  */
 export interface Fixtures {
   accounts: string[];
+  /** The ownerId of each account, in the same order (a customer token for it may follow the account). */
+  owners: string[];
   /** Physical shard of each account, in the same order. */
   shardOfAccount: number[];
   merchant: string;
@@ -21,6 +23,8 @@ export interface FixtureOptions {
   runId: string;
   topology: Topology | null;
   accountCount?: number;
+  /** False opens the accounts without a deposit (benchFundingMinorUnits each otherwise). */
+  fund?: boolean;
   log: (line: string) => void;
 }
 
@@ -29,16 +33,17 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
   const open = contractOperation('OpenAccount');
   const deposit = contractOperation('Deposit');
   const openOne = async (ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> => {
-    const response = await options.client.send(requestBody(open, { input: { ownerId, type, currency: 'USD' } }));
+    const response = await sendRetrying(options.client, requestBody(open, { input: { ownerId, type, currency: 'USD' } }));
     const account = dataField(response, 'openAccount') as { id?: string } | undefined;
     if (typenameOf(account) !== 'Account' || !account?.id) throw new Error(`OpenAccount failed: ${JSON.stringify(response).slice(0, 500)}`);
     return account.id;
   };
   const started = Date.now();
-  const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(`bench-${options.runId}-${i}`, 'PERSONAL'));
+  const owners = Array.from({ length: count }, (_, i) => `bench-${options.runId}-${i}`);
+  const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(owners[i]!, 'PERSONAL'));
   const merchant = await openOne(`bench-${options.runId}-merchant`, 'MERCHANT');
-  await inParallel(count, fixtureConcurrency, async (i) => {
-    const response = await options.client.send(requestBody(deposit, {
+  if (options.fund !== false) await inParallel(count, fixtureConcurrency, async (i) => {
+    const response = await sendRetrying(options.client, requestBody(deposit, {
       input: { idempotencyKey: `fund-${options.runId}-${i}`, accountId: accounts[i]!, amount: benchFundingMinorUnits.toString(), currency: 'USD' },
     }));
     const result = dataField(response, 'deposit');
@@ -48,8 +53,23 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
     const logical = parseId('account', id)!.shard;
     return options.topology ? options.topology.physicalOf[logical]! : logical;
   });
-  options.log(`opened and funded ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { accounts, shardOfAccount, merchant };
+  options.log(`opened${options.fund === false ? '' : ' and funded'} ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return { accounts, owners, shardOfAccount, merchant };
+}
+
+/**
+ * Sends a set-up request again (the same body, so a deposit keeps its idempotency key) while it
+ * fails with an error the API marks retryable: on a loaded machine a shard's circuit breaker
+ * may open for a moment, and the set-up should wait that out rather than fail the run.
+ */
+export async function sendRetrying(client: LoadClient, body: string): Promise<unknown> {
+  for (let attempt = 1; ; attempt++) {
+    const response = await client.send(body);
+    const errors = (response as { errors?: Array<{ extensions?: { retryable?: unknown } }> }).errors ?? [];
+    const retryable = errors.length > 0 && errors.every((e) => e.extensions?.retryable === true);
+    if (!retryable || attempt >= fixtureAttemptsMax) return response;
+    await new Promise((resolve) => setTimeout(resolve, fixtureRetryDelayMs));
+  }
 }
 
 /** Runs fn(0..count-1) with at most `concurrency` at once; the first failure fails the whole. */

@@ -33,6 +33,9 @@ export const benchFundingMinorUnits = 100_000_000_000n;
 export const paymentAmountMaxMinorUnits = 999;
 /** Concurrent requests while opening and funding the accounts. */
 export const fixtureConcurrency = 32;
+/** Attempts of a set-up request that fails retryably (a shard's breaker open for a moment), and the pause between. */
+export const fixtureAttemptsMax = 10;
+export const fixtureRetryDelayMs = 1_000;
 
 /** Latencies one run keeps; a longer run keeps counting but samples no more. */
 export const latencySamplesMax = 5_000_000;
@@ -90,3 +93,37 @@ export const directIdentityMarginSeconds = 120;
 
 /** Iterations of the fixed calibration loop (≈ 100 ms on this machine). */
 export const calibrationLoopIterations = 25_000_000;
+
+/**
+ * `npm run bench:events` (scripts/bench/events.ts): the target is p99 commit → client ≤
+ * eventP99TargetMs at eventRatePerSecondDefault payments/s into eventAccountsDefault subscribed
+ * accounts (options: --accounts, --rate, --seconds).
+ */
+export const eventAccountsDefault = 1_000;
+export const eventAccountsMax = 5_000;
+export const eventRatePerSecondDefault = 200;
+export const eventRatePerSecondMax = 5_000;
+export const eventSecondsDefault = 15;
+export const eventSecondsMax = 60;
+export const eventP99TargetMs = 250;
+/** Funded payers of --via api (the payees are the subscribed accounts), and what each gets. */
+export const eventPayerCount = 20;
+export const eventPayerFundingMinorUnits = 1_000_000_000n;
+/** Payments in flight at once; past it the generator is behind, and says how many it did not send. */
+export const eventPaymentsInFlightMax = 400;
+/** How often the payment generator wakes to send what is due. */
+export const eventGeneratorTickMs = 5;
+/** How long events may still arrive after the last payment answered. */
+export const eventDrainMs = 5_000;
+export const eventDrainPollIntervalMs = 50;
+/** Subscriptions opened (and proved live with a probe payment) at once during set-up. */
+export const eventSubscribeConcurrency = 32;
+/** Times one account's subscription is opened again after it ended before its first event. */
+export const eventSubscribeAttemptsMax = 5;
+/** Probe payments per subscription before it counts as dead, and how long each waits for its event. */
+export const eventProbesMax = 10;
+export const eventProbeWaitMs = 1_000;
+/** Connections per shard of each subgraph process: 3 processes × 4 shards × 6 = 72 of MySQL's connections. */
+export const eventPoolSizePerShard = 6;
+/** The whole run, set-up included, ends by then whatever happens. */
+export const eventRunDeadlineMs = 900_000;

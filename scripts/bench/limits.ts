@@ -66,15 +66,18 @@ export const rawBatchSize = 50;
 /** Connections per shard the raw ceiling uses. */
 export const rawConnectionsPerShard = 4;
 
-/** The soak (option: --soak SECONDS) samples the gateway's RSS this often and ignores the first part. */
-export const soakSampleIntervalMs = 10_000;
+/**
+ * The soak (option: --soak SECONDS, the measured window) runs a warm-up first, then samples the
+ * RSS of every process this often; the samples of a window are few enough to keep in the results.
+ */
+export const soakSampleIntervalMs = 5_000;
 export const soakWarmupSeconds = 60;
 /** The longest soak and the highest soak rate (payments per second) the command line accepts. */
 export const soakSecondsMax = 3_600;
 export const soakRatePerSecondMax = 100_000;
-/** RSS after warm-up must stay within this share of its first post-warm-up sample. */
+/** Each per-window floor of a process's RSS must lie within this share of the first window's. */
 export const soakRssToleranceShare = 0.1;
-/** The floor of the RSS sawtooth is taken over windows this long. */
+/** The floor (lowest sample) of the RSS sawtooth is taken over windows this long: a minute. */
 export const soakFloorWindowSeconds = 60;
 /** Seconds of closed-loop traffic that find the soak's rate when no rate is given. */
 export const soakRateProbeSeconds = 10;

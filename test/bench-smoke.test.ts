@@ -11,11 +11,13 @@ import { startStack, type Stack } from './support/stack';
 import { testConfig, testPoolSizeDefault, token } from './support/env';
 import { runEngineScenario } from '../scripts/bench/engine';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
+import { runEventDelivery } from '../scripts/bench/event-delivery';
 
 /**
  * A few seconds of the benchmark (scripts/bench) in npm test, so that it keeps working as the
  * system changes: scenario (a), holds against the hot merchant (b), a bulk scenario (c) and the
- * engines alone (d) for about two seconds each, against an in-process stack on databases of
+ * engines alone (d) for about two seconds each, and bench:events' delivery measurement with a
+ * few subscribed accounts, against an in-process stack on databases of
  * their own (the ledger-wide invariants would see other test files' payments in flight on the
  * shared test shards), each followed by the invariant check.
  */
@@ -25,6 +27,8 @@ const smokeConcurrency = 8;
 const smokeBulkSize = 100;
 const smokeReadAccounts = 12;
 const smokeReadEntriesMin = 10;
+const smokeSubscribedAccounts = 12;
+const smokeEventRatePerSecond = 30;
 
 /**
  * paygraph_test_s0 → paygraph_bench_smoke_<pid>_s0, on whatever server npm test found: named per
@@ -135,5 +139,23 @@ describe('benchmark smoke run', () => {
     }
     // The scenario posts on shards of its own with each engine: the stack's still post merged.
     expect(stack.shards.all.map((s) => s.posting.engine)).toEqual(stack.shards.all.map(() => 'merged'));
+  });
+
+  test('bench:events: every payment reaches its subscriber once, with latency, CPU per event and the feed\'s reads', async () => {
+    const report = await runEventDelivery({
+      gatewayUrl: stack.gatewayUrl, client, customerToken: (sub) => token(sub, 'customer'), ledger: stack.shards,
+      topology: stack.shards.topology, accounts: smokeSubscribedAccounts, ratePerSecond: smokeEventRatePerSecond, seconds: smokeSeconds,
+      runId: `smokeev${Date.now().toString(36)}`, pids: () => new Map([['in-process', process.pid]]),
+      accountMetricsUrl: stack.subgraphUrls.account.replace(/\/graphql$/, '/metrics'), log: () => {},
+    });
+    expect(report.accounts).toBe(smokeSubscribedAccounts);
+    expect(report.payments.succeeded).toBeGreaterThan(0);
+    expect(report.payments.failed).toBe(0);
+    expect(report.events).toEqual({ delivered: report.payments.succeeded, gaps: 0, repeats: 0 });
+    expect(report.latencyMs.p99).toBeGreaterThanOrEqual(report.latencyMs.p50);
+    expect(report.cpuMsPerEvent['in-process']).toBeGreaterThan(0);
+    // The stack polls (no Redis): the timer's reads ask for every watched stripe.
+    expect(report.feed?.reads.poll).toBeGreaterThan(0);
+    expect(report.feed!.stripesRead.poll).toBeGreaterThanOrEqual(report.feed!.reads.poll!);
   });
 });

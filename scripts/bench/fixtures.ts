@@ -23,6 +23,8 @@ export interface FixtureOptions {
   runId: string;
   topology: Topology | null;
   accountCount?: number;
+  /** False opens the accounts without a deposit (benchFundingMinorUnits each otherwise). */
+  fund?: boolean;
   log: (line: string) => void;
 }
 
@@ -40,7 +42,7 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
   const owners = Array.from({ length: count }, (_, i) => `bench-${options.runId}-${i}`);
   const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(owners[i]!, 'PERSONAL'));
   const merchant = await openOne(`bench-${options.runId}-merchant`, 'MERCHANT');
-  await inParallel(count, fixtureConcurrency, async (i) => {
+  if (options.fund !== false) await inParallel(count, fixtureConcurrency, async (i) => {
     const response = await sendRetrying(options.client, requestBody(deposit, {
       input: { idempotencyKey: `fund-${options.runId}-${i}`, accountId: accounts[i]!, amount: benchFundingMinorUnits.toString(), currency: 'USD' },
     }));
@@ -51,7 +53,7 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
     const logical = parseId('account', id)!.shard;
     return options.topology ? options.topology.physicalOf[logical]! : logical;
   });
-  options.log(`opened and funded ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  options.log(`opened${options.fund === false ? '' : ' and funded'} ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { accounts, owners, shardOfAccount, merchant };
 }
 

@@ -41,9 +41,9 @@ export const benchFundingMinorUnits = 100_000_000_000n;
 export const paymentAmountMaxMinorUnits = 999;
 /** Concurrent requests while opening and funding the accounts. */
 export const fixtureConcurrency = 32;
-/** A fixture request that answers a retryable error is sent this many times at most, this far apart. */
-export const fixtureAttemptsMax = 3;
-export const fixtureRetryDelayMs = 500;
+/** Attempts of a set-up request that fails retryably (a shard's breaker open for a moment), and the pause between. */
+export const fixtureAttemptsMax = 10;
+export const fixtureRetryDelayMs = 1_000;
 
 /** Latencies one run keeps; a longer run keeps counting but samples no more. */
 export const latencySamplesMax = 5_000_000;
@@ -74,15 +74,18 @@ export const rawBatchSize = 50;
 /** Connections per shard the raw ceiling uses. */
 export const rawConnectionsPerShard = 4;
 
-/** The soak (option: --soak SECONDS) samples the gateway's RSS this often and ignores the first part. */
-export const soakSampleIntervalMs = 10_000;
+/**
+ * The soak (option: --soak SECONDS, the measured window) runs a warm-up first, then samples the
+ * RSS of every process this often; the samples of a window are few enough to keep in the results.
+ */
+export const soakSampleIntervalMs = 5_000;
 export const soakWarmupSeconds = 60;
 /** The longest soak and the highest soak rate (payments per second) the command line accepts. */
 export const soakSecondsMax = 3_600;
 export const soakRatePerSecondMax = 100_000;
-/** RSS after warm-up must stay within this share of its first post-warm-up sample. */
+/** Each per-window floor of a process's RSS must lie within this share of the first window's. */
 export const soakRssToleranceShare = 0.1;
-/** The floor of the RSS sawtooth is taken over windows this long. */
+/** The floor (lowest sample) of the RSS sawtooth is taken over windows this long: a minute. */
 export const soakFloorWindowSeconds = 60;
 /** Seconds of closed-loop traffic that find the soak's rate when no rate is given. */
 export const soakRateProbeSeconds = 10;
@@ -103,3 +106,37 @@ export const readScenariosMax = 5;
 
 /** Iterations of the fixed calibration loop (≈ 100 ms on this machine). */
 export const calibrationLoopIterations = 25_000_000;
+
+/**
+ * `npm run bench:events` (scripts/bench/events.ts): the target is p99 commit → client ≤
+ * eventP99TargetMs at eventRatePerSecondDefault payments/s into eventAccountsDefault subscribed
+ * accounts (options: --accounts, --rate, --seconds).
+ */
+export const eventAccountsDefault = 1_000;
+export const eventAccountsMax = 5_000;
+export const eventRatePerSecondDefault = 200;
+export const eventRatePerSecondMax = 5_000;
+export const eventSecondsDefault = 15;
+export const eventSecondsMax = 60;
+export const eventP99TargetMs = 250;
+/** Funded payers of --via api (the payees are the subscribed accounts), and what each gets. */
+export const eventPayerCount = 20;
+export const eventPayerFundingMinorUnits = 1_000_000_000n;
+/** Payments in flight at once; past it the generator is behind, and says how many it did not send. */
+export const eventPaymentsInFlightMax = 400;
+/** How often the payment generator wakes to send what is due. */
+export const eventGeneratorTickMs = 5;
+/** How long events may still arrive after the last payment answered. */
+export const eventDrainMs = 5_000;
+export const eventDrainPollIntervalMs = 50;
+/** Subscriptions opened (and proved live with a probe payment) at once during set-up. */
+export const eventSubscribeConcurrency = 32;
+/** Times one account's subscription is opened again after it ended before its first event. */
+export const eventSubscribeAttemptsMax = 5;
+/** Probe payments per subscription before it counts as dead, and how long each waits for its event. */
+export const eventProbesMax = 10;
+export const eventProbeWaitMs = 1_000;
+/** Connections per shard of each subgraph process: 3 processes × 4 shards × 6 = 72 of MySQL's connections. */
+export const eventPoolSizePerShard = 6;
+/** The whole run, set-up included, ends by then whatever happens. */
+export const eventRunDeadlineMs = 900_000;

@@ -31,7 +31,7 @@ import { prepareReadAccounts, type ReadFixtures } from './read-fixtures';
 import {
   accountsByOwnerOps, bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
 } from './scenarios';
-import { runSoak, type SoakReport } from './soak';
+import { describeVerdict, runSoak, type SoakReport } from './soak';
 import { repoRoot } from './processes';
 
 /**
@@ -45,8 +45,10 @@ import { repoRoot } from './processes';
  *                        straight to the account subgraph and through the gateway) includes the
  *                        Hive Gateway comparison
  *   --no-hive            skip the Hive Gateway comparison
- *   --soak S [--rate R]  instead of the scenarios: scenario (a) at 70% of its maximum (or R/s) for
- *                        S seconds, sampling the gateway's RSS every 10 s
+ *   --soak S [--rate R]  instead of the scenarios: scenario (a) at 70% of its maximum (or R/s), a
+ *                        minute of warm-up and then S seconds measured, sampling the RSS of the
+ *                        gateway and every subgraph every 5 s; the verdict per process reads the
+ *                        lowest sample of each minute (soak.ts)
  *   --production         start every process with NODE_ENV=production (as the Docker image does) and a
  *                        LEDGER_MAC_KEY made for the run; without it they run as `npm start` does
  *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
@@ -238,7 +240,7 @@ async function main(): Promise<void> {
     if (options.soakSeconds !== null) {
       soak = await runSoak({
         ctx, client: gateway, concurrency: options.concurrency, seconds: options.soakSeconds, rate: options.soakRate,
-        probeSeconds: soakRateProbeSeconds, gatewayPid: stack?.pids().get('gateway') ?? null,
+        probeSeconds: soakRateProbeSeconds, processes: () => stack?.pids() ?? new Map<string, number>(),
       });
     } else {
       await runGroups(options, ctx, gateway, stack, shardUrls, token, logDir, clients, results, reads, (h) => {
@@ -267,7 +269,12 @@ async function main(): Promise<void> {
     profiles,
   });
   if (results.length > 0) console.log(`\n${resultsTable(results)}\n`);
-  if (soak) console.log(`\nsoak: ${JSON.stringify(soak, null, 2)}\n`);
+  if (soak) {
+    const s: SoakReport = soak;
+    console.log(`\nsoak: ${s.load.unitsPerSecond} payments/s offered ${s.ratePerSecond}/s for ${s.warmupSeconds} + ${s.seconds} s, p50 ${s.load.latencyMs.p50} ms, p99 ${s.load.latencyMs.p99} ms, ${s.load.failedUnits} failed`);
+    for (const [name, verdict] of Object.entries(s.memory)) console.log(`soak: ${describeVerdict(name, verdict)}`);
+    console.log(`soak: memory ${s.flat === null ? 'not judged' : s.flat ? 'flat in every process' : 'NOT flat'}\n`);
+  }
   for (const p of profiles) console.log(`${formatProfile(p)}\n`);
   log(`results written to ${file}`);
 }

@@ -5,38 +5,54 @@ import { rssBytesOf } from './proc-stats';
 import { singlePaymentOps, type BenchContext } from './scenarios';
 
 /**
- * The soak: scenario (a) at 70% of its maximum (or a given rate) for a long window, sampling
- * the gateway's resident set every soakSampleIntervalMs. After the warm-up the RSS must stay
- * within ±soakRssToleranceShare of its first post-warm-up sample: a leak grows without bound,
- * a healthy heap saws around a level.
+ * The soak: scenario (a) at 70% of its maximum (or a given rate), first for a warm-up of
+ * soakWarmupSeconds and then for the measured `seconds`, sampling the resident set of every
+ * process of the system (the gateway and each subgraph) every soakSampleIntervalMs.
+ *
+ * The verdict per process reads the floor of each minute of the measured window (its lowest
+ * sample, the heap right after a major collection): every floor must lie within
+ * ±soakRssToleranceShare of the first minute's. A leak raises the floor minute after minute; V8's
+ * sawtooth between collections moves single samples by ±20% or more without any growth, so
+ * the raw range is reported beside the verdict but does not decide it.
  */
 export interface SoakOptions {
   ctx: BenchContext;
   client: LoadClient;
   concurrency: number;
+  /** The measured window, after the warm-up. */
   seconds: number;
   rate: number | null;
   probeSeconds: number;
-  gatewayPid: number | null;
+  /** The processes whose RSS is sampled, by name (empty when measuring a system started elsewhere). */
+  processes: () => ReadonlyMap<string, number>;
+}
+
+export interface RssSample {
+  /** Seconds since the warm-up began. */
+  atSeconds: number;
+  rssMiB: number;
+}
+
+export interface MemoryVerdict {
+  samples: RssSample[];
+  /** The lowest sample of each full minute of the measured window, in order. */
+  floorsMiB: number[];
+  /** How far the lowest and highest floor lie from the first (−0.03 is 3% below it). */
+  floorRangeShares: { min: number; max: number } | null;
+  /** How far the lowest and highest single sample of the measured window lie from the first floor. */
+  sampleRangeShares: { min: number; max: number } | null;
+  /** Every floor within ±soakRssToleranceShare of the first; null with fewer than two full minutes. */
+  flat: boolean | null;
 }
 
 export interface SoakReport {
+  warmupSeconds: number;
   seconds: number;
   ratePerSecond: number;
   load: LoadResult;
-  samples: Array<{ atSeconds: number; rssMiB: number }>;
-  warmupSeconds: number;
-  baselineMiB: number | null;
-  minShare: number | null;
-  maxShare: number | null;
-  /** Every post-warm-up sample within ±soakRssToleranceShare of the baseline (the strict reading). */
+  memory: Record<string, MemoryVerdict>;
+  /** Every process flat (null when no process could be judged). */
   flat: boolean | null;
-  /**
-   * The lowest sample of each minute after warm-up (the heap right after a collection), and how
-   * far the last minute's lies from the first's: a leak raises this floor, a sawtooth does not.
-   */
-  floorsMiB: number[];
-  floorDriftShare: number | null;
 }
 
 const mebibyte = 1024 * 1024;
@@ -50,44 +66,81 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     rate = Math.max(1, Math.round(max.unitsPerSecond * openLoopRateShare));
     ctx.log(`soak: the maximum is ${max.unitsPerSecond} payments/s, so the soak offers ${rate}/s`);
   }
-  const samples: SoakReport['samples'] = [];
+  const warmupSeconds = soakWarmupSeconds;
+  ctx.log(`soak: ${warmupSeconds} s of warm-up, then ${options.seconds} s measured; RSS of ${[...options.processes().keys()].join(', ') || 'no process'} every ${soakSampleIntervalMs / 1000} s`);
+  const samples = new Map<string, RssSample[]>();
   const started = Date.now();
   const sample = () => {
-    const rss = options.gatewayPid === null ? undefined : rssBytesOf(options.gatewayPid);
-    if (rss !== undefined) samples.push({ atSeconds: Math.round((Date.now() - started) / 1000), rssMiB: Math.round((rss / mebibyte) * 10) / 10 });
+    const atSeconds = Math.round((Date.now() - started) / 100) / 10;
+    for (const [name, pid] of options.processes()) {
+      const rss = rssBytesOf(pid);
+      if (rss === undefined) continue;
+      const list = samples.get(name) ?? [];
+      list.push({ atSeconds, rssMiB: Math.round((rss / mebibyte) * 10) / 10 });
+      samples.set(name, list);
+    }
   };
   sample();
   const timer = setInterval(sample, soakSampleIntervalMs);
   const ops = singlePaymentOps(ctx, 'uniform');
   let load: LoadResult;
   try {
-    load = await runOpenLoop({ client: options.client, seconds: options.seconds, ratePerSecond: rate, next: ops.next });
+    load = await runOpenLoop({ client: options.client, seconds: warmupSeconds + options.seconds, ratePerSecond: rate, next: ops.next });
   } finally {
     clearInterval(timer);
   }
   sample();
   if (ctx.shards) await checkInvariants(ctx.shards);
-  // A short soak still gets a judgement: its warm-up is at most half of it.
-  const warmupSeconds = Math.min(soakWarmupSeconds, Math.floor(options.seconds / 2));
-  const after = samples.filter((s) => s.atSeconds >= warmupSeconds);
-  const baseline = after[0]?.rssMiB ?? null;
-  const shares = baseline === null ? [] : after.map((s) => s.rssMiB / baseline - 1);
-  const minShare = shares.length === 0 ? null : Math.round(Math.min(...shares) * 1000) / 1000;
-  const maxShare = shares.length === 0 ? null : Math.round(Math.max(...shares) * 1000) / 1000;
-  const floors = new Map<number, number>();
-  for (const s of after) {
-    const minute = Math.floor((s.atSeconds - warmupSeconds) / soakFloorWindowSeconds);
-    floors.set(minute, Math.min(floors.get(minute) ?? Infinity, s.rssMiB));
-  }
-  const floorsMiB = [...floors.values()];
+  const memory = Object.fromEntries([...samples].map(([name, list]) => [name, judgeMemory(list, warmupSeconds, options.seconds)]));
+  const verdicts = Object.values(memory).map((m) => m.flat).filter((flat): flat is boolean => flat !== null);
   const report: SoakReport = {
-    seconds: options.seconds, ratePerSecond: rate, load, samples, warmupSeconds, baselineMiB: baseline, minShare, maxShare,
-    flat: minShare === null || maxShare === null ? null : minShare >= -soakRssToleranceShare && maxShare <= soakRssToleranceShare,
-    floorsMiB,
-    floorDriftShare: floorsMiB.length < 2 ? null : Math.round((floorsMiB.at(-1)! / floorsMiB[0]! - 1) * 1000) / 1000,
+    warmupSeconds, seconds: options.seconds, ratePerSecond: rate, load, memory,
+    flat: verdicts.length === 0 ? null : verdicts.every((flat) => flat),
   };
-  ctx.log(`soak: ${load.unitsPerSecond} payments/s, p99 ${load.latencyMs.p99} ms; gateway RSS after warm-up ${baseline} MiB, ` +
-    `range ${minShare} … ${maxShare} of it: ${report.flat ? 'flat' : 'NOT flat'}; per-minute floors ${floorsMiB.join(', ')} MiB ` +
-    `(drift ${report.floorDriftShare})`);
+  ctx.log(`soak: ${load.unitsPerSecond} payments/s, p99 ${load.latencyMs.p99} ms`);
+  for (const [name, m] of Object.entries(memory)) ctx.log(`soak: ${describeVerdict(name, m)}`);
   return report;
+}
+
+/**
+ * The verdict on one process's samples: the floor of each full soakFloorWindowSeconds window
+ * after the warm-up (a window the run did not cover to its end is left out), each against the
+ * first. Pure, so that tests can hold it to sawtooth and leak shapes.
+ */
+export function judgeMemory(samples: readonly RssSample[], warmupSeconds: number, measuredSeconds: number): MemoryVerdict {
+  const windows = Math.floor(measuredSeconds / soakFloorWindowSeconds);
+  const floorsMiB: number[] = [];
+  for (let w = 0; w < windows; w++) {
+    const from = warmupSeconds + w * soakFloorWindowSeconds;
+    const inside = samples.filter((s) => s.atSeconds >= from && s.atSeconds < from + soakFloorWindowSeconds);
+    if (inside.length > 0) floorsMiB.push(Math.min(...inside.map((s) => s.rssMiB)));
+  }
+  const first = floorsMiB[0];
+  const measured = samples.filter((s) => s.atSeconds >= warmupSeconds && s.atSeconds < warmupSeconds + windows * soakFloorWindowSeconds);
+  const range = (values: readonly number[]) => (first === undefined || values.length === 0 ? null : {
+    min: roundShare(Math.min(...values) / first - 1),
+    max: roundShare(Math.max(...values) / first - 1),
+  });
+  const floorRangeShares = range(floorsMiB);
+  return {
+    samples: [...samples],
+    floorsMiB,
+    floorRangeShares,
+    sampleRangeShares: range(measured.map((s) => s.rssMiB)),
+    flat: floorsMiB.length < 2 || floorRangeShares === null
+      ? null
+      : floorRangeShares.min >= -soakRssToleranceShare && floorRangeShares.max <= soakRssToleranceShare,
+  };
+}
+
+export function describeVerdict(name: string, m: MemoryVerdict): string {
+  const percent = (share: number) => `${share >= 0 ? '+' : ''}${(share * 100).toFixed(1)}%`;
+  const floors = m.floorRangeShares ? ` (${percent(m.floorRangeShares.min)} … ${percent(m.floorRangeShares.max)} of the first)` : '';
+  const samples = m.sampleRangeShares ? `; single samples ${percent(m.sampleRangeShares.min)} … ${percent(m.sampleRangeShares.max)}` : '';
+  const verdict = m.flat === null ? 'not judged (fewer than two full minutes)' : m.flat ? 'flat' : 'NOT flat';
+  return `${name} RSS per-minute floors ${m.floorsMiB.join(', ')} MiB${floors}${samples}: ${verdict}`;
+}
+
+function roundShare(share: number): number {
+  return Math.round(share * 1000) / 1000;
 }

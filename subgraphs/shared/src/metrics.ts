@@ -65,6 +65,25 @@ export const balanceStreamsOpen = new Gauge({
   registers: [processRegistry],
 });
 
+/**
+ * The balance feed's reads of new entries (services/balance-feed.ts), by what asked for them: the
+ * timer (`poll`, every watched stripe of a shard) or Redis hints (`hint`, only the stripes
+ * hinted). With the stripes each read asked for, they show whether reads grow with subscribers.
+ */
+export const balanceFeedReads = new Counter({
+  name: 'paygraph_balance_feed_reads_total',
+  help: 'Statements the balance feed ran to read new ledger entries, by trigger (poll, hint).',
+  labelNames: ['trigger'] as const,
+  registers: [processRegistry],
+});
+
+export const balanceFeedStripesRead = new Counter({
+  name: 'paygraph_balance_feed_stripes_read_total',
+  help: 'Watched stripes the balance feed asked for in those statements, by trigger (poll, hint).',
+  labelNames: ['trigger'] as const,
+  registers: [processRegistry],
+});
+
 /** The connection-acquire bound is 2 s (shardAcquireTimeoutMs); the buckets cover it. */
 const poolWaitBucketsSeconds = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 

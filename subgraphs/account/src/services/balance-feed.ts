@@ -7,7 +7,7 @@ import { abortError } from '@paygraph/shared/streams/abortable';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
-import { balanceStreamsOpen } from '@paygraph/shared/metrics';
+import { balanceFeedReads, balanceFeedStripesRead, balanceStreamsOpen } from '@paygraph/shared/metrics';
 import { homeShardOf, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import { accountsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 import { log } from '@paygraph/shared/log';
@@ -17,10 +17,12 @@ import { log } from '@paygraph/shared/log';
  * subscribers watch get new entries, and keeps the newest of them so that live subscribers
  * need no read of their own.
  *
- * The ledger tables are the only source. A tick reads, in ONE statement per shard, every
- * watched stripe's entries after the highest sequence the feed knows. Ticks run on a timer
- * (every pollIntervalMs) and, when Redis hints are on, as soon as a hint names a watched
- * stripe beyond what the feed knows; the timer then only backs the hints up, so a lost hint
+ * The ledger tables are the only source. A read takes, in ONE statement per shard, the new
+ * entries of the stripes it asks for, after the highest sequence the feed knows of each. The
+ * timer (every pollIntervalMs) asks for every watched stripe of the shard; a Redis hint asks, as
+ * soon as it arrives, for only the watched stripes it names beyond what the feed knows, so the
+ * work an event costs does not grow with the number of subscribers (a hint read names one or a
+ * few stripes however many are watched). With hints the timer only backs them up: a lost hint
  * delays an event by at most one interval and never loses it. Readers never take an entry from
  * a hint, only from the database (or this cache of what was read from it), always asking for
  * "the entries after the ones I have".
@@ -53,6 +55,21 @@ interface WatchedAccount {
   listeners: Set<() => void>;
 }
 
+/** What the feed watches on one shard and what it has been asked to read there. */
+interface ShardFeed {
+  shard: Shard;
+  /** The watched stripes that live on this shard, by id. */
+  stripes: Map<string, StripeState>;
+  /** Every watched stripe is due a read (the timer, or a reconnect to Redis). */
+  allDue: boolean;
+  /** Stripes due a read of their own (hinted, or not read to the end last time). */
+  due: Set<string>;
+  /** A read is running; what falls due meanwhile is read right after it. */
+  reading: boolean;
+}
+
+type ReadTrigger = 'poll' | 'hint';
+
 export interface FeedWatch {
   /** The account's stripes known now; a merchant's list grows as new stripes are found. */
   stripes(): string[];
@@ -64,16 +81,18 @@ export interface FeedWatch {
 }
 
 export class BalanceFeed {
+  private readonly shardFeeds = new Map<Shard, ShardFeed>();
   private readonly stripeStates = new Map<string, StripeState>();
   private readonly accountStates = new Map<string, WatchedAccount>();
-  private readonly inFlight = new Set<Shard>();
-  private readonly again = new Set<Shard>();
-  private readonly hinted = new Set<Shard>();
+  /** Shards whose hinted stripes wait for the next turn of the event loop, to be read together. */
+  private readonly hinted = new Set<ShardFeed>();
   private hintScheduled = false;
   private timers: NodeJS.Timeout[] = [];
   private redis: RedisSubscriber | null = null;
-  /** Ticks run, for tests and metrics: proves that one statement per shard serves every stripe. */
+  /** Reads run, for tests and metrics: proves that one statement per shard serves every stripe. */
   ticks = 0;
+  /** Stripes those reads asked for, by trigger: a hint read asks for the hinted stripes only. */
+  readonly stripesRead: Record<ReadTrigger, number> = { poll: 0, hint: 0 };
 
   constructor(private readonly shards: ShardSet, private readonly settings: FeedSettings) {}
 
@@ -130,20 +149,23 @@ export class BalanceFeed {
     };
   }
 
-  /** Ledger hints from Redis: a watched stripe beyond what we know gets its shard read now. */
+  /** Ledger hints from Redis: a watched stripe beyond what we know is read now, and only it. */
   onHints(message: string): void {
     for (const hint of decodeHints(message)) {
       const stripe = this.stripeStates.get(hint.accountId);
-      if (stripe && hint.sequence > stripe.tail) this.hinted.add(stripe.shard);
+      if (!stripe || hint.sequence <= stripe.tail) continue;
+      const feed = this.shardFeeds.get(stripe.shard)!;
+      feed.due.add(stripe.id);
+      this.hinted.add(feed);
     }
     if (this.hinted.size === 0 || this.hintScheduled) return;
     // Hints that arrive together (one per committed batch) are served by one read per shard.
     this.hintScheduled = true;
     setImmediate(() => {
       this.hintScheduled = false;
-      const shards = [...this.hinted];
+      const feeds = [...this.hinted];
       this.hinted.clear();
-      for (const shard of shards) void this.refreshShard(shard);
+      for (const feed of feeds) this.requestRead(feed, false);
     });
   }
 
@@ -154,6 +176,7 @@ export class BalanceFeed {
       assert(parsed, `stripe id ${stripeId} is malformed`);
       stripe = { id: stripeId, shard: this.shards.byLogical(parsed.shard), tail: lastSequence, cache: [], account };
       this.stripeStates.set(stripeId, stripe);
+      this.shardFeedOf(stripe.shard).stripes.set(stripeId, stripe);
     } else if (lastSequence > stripe.tail) {
       // Known further than the cache reaches: the cache must end at the tail, so it starts over.
       stripe.tail = lastSequence;
@@ -170,7 +193,23 @@ export class BalanceFeed {
     account.watchers -= 1;
     if (account.watchers > 0) return;
     this.accountStates.delete(account.id);
-    for (const id of account.stripes) this.stripeStates.delete(id);
+    for (const id of account.stripes) {
+      const stripe = this.stripeStates.get(id);
+      this.stripeStates.delete(id);
+      if (!stripe) continue;
+      const feed = this.shardFeeds.get(stripe.shard)!;
+      feed.stripes.delete(id);
+      feed.due.delete(id);
+    }
+  }
+
+  private shardFeedOf(shard: Shard): ShardFeed {
+    let feed = this.shardFeeds.get(shard);
+    if (!feed) {
+      feed = { shard, stripes: new Map(), allDue: false, due: new Set(), reading: false };
+      this.shardFeeds.set(shard, feed);
+    }
+    return feed;
   }
 
   /** The stripes of a watched account known to the feed (none when it is not watched here). */
@@ -239,37 +278,50 @@ export class BalanceFeed {
     for (const listener of [...account.listeners]) listener();
   }
 
+  /** The timer's read (and a reconnect's): every watched stripe of every shard. */
   private refreshAll(): void {
-    const shards = new Set([...this.stripeStates.values()].map((s) => s.shard));
-    for (const shard of shards) void this.refreshShard(shard);
+    for (const feed of this.shardFeeds.values()) {
+      if (feed.stripes.size > 0) this.requestRead(feed, true);
+    }
   }
 
-  /** One tick on one shard; a tick asked for while one runs runs again right after it. */
-  private async refreshShard(shard: Shard): Promise<void> {
-    if (this.inFlight.has(shard)) {
-      this.again.add(shard);
-      return;
-    }
-    this.inFlight.add(shard);
+  /** Reads the shard now, or right after the read that runs there (one read per shard at a time). */
+  private requestRead(feed: ShardFeed, all: boolean): void {
+    if (all) feed.allDue = true;
+    if (!feed.reading) void this.readShard(feed);
+  }
+
+  /**
+   * Reads what is due on one shard, one statement per round, until nothing is: every watched
+   * stripe when the timer asked, else only the stripes asked for by name. A stripe that got a
+   * full read's worth of entries may have more and is read again at once.
+   */
+  private async readShard(feed: ShardFeed): Promise<void> {
+    feed.reading = true;
     try {
-      do {
-        this.again.delete(shard);
-        const watched = [...this.stripeStates.values()].filter((s) => s.shard === shard);
-        if (watched.length === 0) break;
+      while (feed.allDue || feed.due.size > 0) {
+        const trigger: ReadTrigger = feed.allDue ? 'poll' : 'hint';
+        const ids = feed.allDue ? [...feed.stripes.keys()] : [...feed.due];
+        feed.allDue = false;
+        feed.due.clear();
+        const asked = ids.map((id) => feed.stripes.get(id)).filter((s): s is StripeState => s !== undefined);
+        if (asked.length === 0) continue;
         this.ticks += 1;
-        const rows = await tailEntries(shard.db, watched.map((s) => ({ stripeId: s.id, after: s.tail })), balanceFeedCacheEntriesPerStripeMax);
-        const byStripe = new Map<string, EntryRow[]>();
-        for (const row of rows) byStripe.set(row.accountId, [...(byStripe.get(row.accountId) ?? []), row]);
-        for (const [id, list] of byStripe) {
-          const stripe = this.stripeStates.get(id);
-          if (stripe) this.absorb(stripe, list.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)));
+        this.stripesRead[trigger] += asked.length;
+        balanceFeedReads.inc({ trigger });
+        balanceFeedStripesRead.inc({ trigger }, asked.length);
+        const rows = await tailEntries(feed.shard, asked.map((s) => ({ stripeId: s.id, after: s.tail })), balanceFeedCacheEntriesPerStripeMax);
+        for (const [id, list] of groupByStripe(rows)) {
+          const stripe = feed.stripes.get(id);
+          if (stripe) this.absorb(stripe, list);
+          if (list.length === balanceFeedCacheEntriesPerStripeMax && stripe) feed.due.add(id);
         }
-      } while (this.again.has(shard));
+      }
     } catch (error) {
-      // The next tick tries again; subscribers only wait a little longer.
-      log().error({ err: error }, `balance feed: reading ${shard.name} failed`);
+      // The next timer read tries again; subscribers only wait a little longer.
+      log().error({ err: error }, `balance feed: reading ${feed.shard.name} failed`);
     } finally {
-      this.inFlight.delete(shard);
+      feed.reading = false;
     }
   }
 
@@ -317,4 +369,15 @@ export class BalanceFeed {
     }));
     return answers.flat();
   }
+}
+
+/** Rows in primary-key order (stripe, then sequence), as tailEntries answers them, split per stripe. */
+function groupByStripe(rows: readonly EntryRow[]): Map<string, EntryRow[]> {
+  const byStripe = new Map<string, EntryRow[]>();
+  for (const row of rows) {
+    const list = byStripe.get(row.accountId);
+    if (list) list.push(row);
+    else byStripe.set(row.accountId, [row]);
+  }
+  return byStripe;
 }

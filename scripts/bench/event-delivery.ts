@@ -1,0 +1,331 @@
+import WebSocket from 'ws';
+import { createClient, type Client } from 'graphql-ws';
+import { newId, parseId } from '../../subgraphs/shared/src/ids';
+import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
+import type { Topology } from '../../subgraphs/shared/src/shards/topology';
+import { postOne } from '../../subgraphs/shared/src/ledger/post';
+import { onCommitted } from '../../subgraphs/shared/src/ledger/events';
+import { systemAccountId } from '../../subgraphs/shared/src/ledger/system-accounts';
+import { contractOperation, dataField, requestBody, typenameOf } from './documents';
+import { inParallel, openAndFund, sendRetrying } from './fixtures';
+import {
+  eventDrainMs, eventDrainPollIntervalMs, eventGeneratorTickMs, eventP99TargetMs, eventPayerCount, eventPayerFundingMinorUnits,
+  eventPaymentsInFlightMax, eventProbesMax, eventProbeWaitMs, eventSubscribeAttemptsMax, eventSubscribeConcurrency,
+} from './limits';
+import type { LoadClient } from './load';
+import { cpuDelta, snapshotCpu } from './proc-stats';
+import { otherShare, perUnit } from './scenarios';
+
+/**
+ * The measurement of `npm run bench:events` (events.ts starts the system; the smoke test runs
+ * this against an in-process stack): opens `accounts` payee accounts, gives each one graphql-ws
+ * subscriber through the gateway (its owner's token, one connection each, as separate clients
+ * would), proves every subscription live with a probe, then moves money into random payees at
+ * a fixed rate (open loop) and measures, for every event, the time from the commit of its entry
+ * to its arrival, and the CPU every process spent per delivered event.
+ *
+ *   ledger mode: this process posts the payments itself through the posting engine (one local
+ *                transaction each, from the shard's reserve, the shape of a same-shard payment)
+ *                and takes each commit instant from onCommitted: exact commit → wire, with the
+ *                subgraphs' CPU left to the streaming path
+ *   api mode:    createPayment through the gateway from eventPayerCount funded payers (most
+ *                cross-shard); the commit instant is then the entry's created_at, stamped just
+ *                before its transaction, which overstates commit → wire by the transaction
+ */
+export interface EventRunOptions {
+  /** The gateway's HTTP /graphql URL; its WebSocket is the same URL with ws://. */
+  gatewayUrl: string;
+  /** Requests as the operator: opening accounts, deposits, payments. */
+  client: LoadClient;
+  /** A client token for an account's owner (role customer). */
+  customerToken: (ownerId: string) => Promise<string>;
+  /** The shards this process posts on in ledger mode; null sends createPayment through the gateway. */
+  ledger: ShardSet | null;
+  topology: Topology | null;
+  accounts: number;
+  ratePerSecond: number;
+  seconds: number;
+  runId: string;
+  /** Processes whose CPU is reported per event, by name. */
+  pids: () => Map<string, number>;
+  /** The account subgraph's /metrics, for how many reads its balance feed made; null skips it. */
+  accountMetricsUrl: string | null;
+  log: (line: string) => void;
+}
+
+export interface EventRunReport {
+  via: 'ledger' | 'api';
+  accounts: number;
+  ratePerSecond: number;
+  seconds: number;
+  setupSeconds: number;
+  payments: { succeeded: number; failed: number; notSent: number; perSecond: number };
+  events: { delivered: number; gaps: number; repeats: number };
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
+  p99TargetMs: number;
+  /** Every event delivered once, in order, and p99 within the target. */
+  met: boolean;
+  /** CPU ms per delivered event, per process, over the payments and the drain. */
+  cpuMsPerEvent: Record<string, number>;
+  /** Share of the machine's CPU that processes outside the run took meanwhile. */
+  otherCpuShare: number | null;
+  /** The account subgraph's balance-feed reads over the same window: statements and stripes asked for, by trigger. */
+  feed: { reads: Record<string, number>; stripesRead: Record<string, number> } | null;
+}
+
+const subscriptionDocument = 'subscription($accountId: ID!) { balanceChanged(accountId: $accountId) { sequence entry { createdAt amount } } }';
+
+interface Subscriber {
+  payee: string;
+  client: Client;
+  /** True at the first event, false when the subscription ends without one. */
+  live: Promise<boolean>;
+}
+
+export async function runEventDelivery(options: EventRunOptions): Promise<EventRunReport> {
+  const setupStarted = Date.now();
+  const viaLedger = options.ledger !== null;
+  const payeeFixtures = await openAndFund({
+    client: options.client, runId: options.runId, topology: options.topology, accountCount: options.accounts, fund: false, log: options.log,
+  });
+  const payees = payeeFixtures.accounts;
+  const payers = viaLedger ? [] : (await openAndFund({
+    client: options.client, runId: `${options.runId}p`, topology: options.topology, accountCount: eventPayerCount, log: options.log,
+  })).accounts;
+
+  const latencies: number[] = [];
+  const committedAt = new Map<string, number>();
+  const payeeSet = new Set(payees);
+  // An event can be read off its socket in the same turn of the event loop as, and before, the
+  // COMMIT's reply: such an event counts as 0 ms once its commit is seen.
+  const arrivedFirst = new Set<string>();
+  const stopListening = onCommitted((_shard, entries) => {
+    const now = Date.now();
+    for (const entry of entries) {
+      if (!payeeSet.has(entry.accountId)) continue;
+      const key = `${entry.accountId}:${entry.sequence}`;
+      if (arrivedFirst.delete(key)) latencies.push(0);
+      else committedAt.set(key, now);
+    }
+  });
+  const lastSequence = new Map<string, number>();
+  const counts = { gaps: 0, repeats: 0 };
+  let measuring = false;
+  const onEvent = (payee: string, event: { sequence: number; entry: { createdAt: string } }) => {
+    const previous = lastSequence.get(payee);
+    if (previous !== undefined && event.sequence <= previous) counts.repeats += 1;
+    else if (previous !== undefined && event.sequence !== previous + 1) counts.gaps += 1;
+    lastSequence.set(payee, Math.max(event.sequence, previous ?? 0));
+    if (!measuring) return;
+    const key = `${payee}:${event.sequence}`;
+    const committed = viaLedger ? committedAt.get(key) : Date.parse(event.entry.createdAt);
+    if (committed !== undefined) latencies.push(Date.now() - committed);
+    else arrivedFirst.add(key);
+  };
+
+  const pay = (payee: string, payer: string | undefined, key: string): Promise<boolean> => (viaLedger
+    ? postFromReserve(options.ledger!, payee).then((status) => status === 'APPLIED')
+    : paymentThroughApi(options.client, payer!, payee, key));
+  const probe = (payee: string, attempt: number) => (viaLedger
+    ? postFromReserve(options.ledger!, payee)
+    : depositThroughApi(options.client, payee, `${options.runId}-probe-${payee}-${attempt}`));
+
+  const subscribers: Subscriber[] = [];
+  try {
+    await inParallel(payees.length, eventSubscribeConcurrency, async (i) => {
+      // A subscription refused while a shard's breaker is open for a moment (a loaded machine)
+      // is opened again; one that stays silent through every probe fails the run.
+      for (let attempt = 1; ; attempt++) {
+        const subscriber = await subscribe(options, payees[i]!, payeeFixtures.owners[i]!, onEvent);
+        subscribers.push(subscriber);
+        if (await untilLive(subscriber, (n) => probe(subscriber.payee, n))) return;
+        if (attempt >= eventSubscribeAttemptsMax) throw new Error(`the subscription of ${payees[i]} failed ${attempt} times`);
+        await subscriber.client.dispose();
+      }
+    });
+    const setupSeconds = (Date.now() - setupStarted) / 1000;
+    options.log(`${payees.length} subscriptions live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`);
+
+    const feedBefore = options.accountMetricsUrl ? await feedCounters(options.accountMetricsUrl) : null;
+    const cpuBefore = snapshotCpu(options.pids());
+    const started = Date.now();
+    measuring = true;
+    const payments = await payAtRate(options, payees, payers, pay);
+    const paidFor = (Date.now() - started) / 1000;
+    const drainStarted = Date.now();
+    while (latencies.length < payments.succeeded && Date.now() - drainStarted < eventDrainMs) {
+      await new Promise((resolve) => setTimeout(resolve, eventDrainPollIntervalMs));
+    }
+    const cpu = cpuDelta(cpuBefore, snapshotCpu(options.pids()));
+    const windowMs = Date.now() - started;
+    const feedAfter = options.accountMetricsUrl ? await feedCounters(options.accountMetricsUrl) : null;
+
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const delivered = latencies.length;
+    const latencyMs = { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN };
+    const own = Object.fromEntries(Object.entries(cpu).filter(([name]) => name !== 'other'));
+    return {
+      via: viaLedger ? 'ledger' : 'api',
+      accounts: payees.length,
+      ratePerSecond: options.ratePerSecond,
+      seconds: options.seconds,
+      setupSeconds: round(setupSeconds),
+      payments: { ...payments, perSecond: round(payments.succeeded / paidFor) },
+      events: { delivered, ...counts },
+      latencyMs,
+      p99TargetMs: eventP99TargetMs,
+      met: delivered === payments.succeeded && counts.gaps === 0 && counts.repeats === 0 && latencyMs.p99 <= eventP99TargetMs,
+      cpuMsPerEvent: perUnit(own, delivered),
+      otherCpuShare: otherShare(cpu, windowMs / 1000),
+      feed: feedBefore && feedAfter ? counterDelta(feedBefore, feedAfter) : null,
+    };
+  } finally {
+    measuring = false;
+    stopListening();
+    await Promise.all(subscribers.map((s) => s.client.dispose()));
+  }
+}
+
+async function subscribe(
+  options: EventRunOptions,
+  payee: string,
+  ownerId: string,
+  onEvent: (payee: string, event: { sequence: number; entry: { createdAt: string } }) => void,
+): Promise<Subscriber> {
+  const client = createClient({
+    url: options.gatewayUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${await options.customerToken(ownerId)}` },
+    retryAttempts: 0,
+  });
+  let settle: (live: boolean) => void = () => {};
+  const live = new Promise<boolean>((resolve) => {
+    settle = resolve;
+  });
+  client.subscribe<{ balanceChanged: { sequence: number; entry: { createdAt: string } } }>(
+    { query: subscriptionDocument, variables: { accountId: payee } },
+    {
+      next: (result) => {
+        const event = result.data?.balanceChanged;
+        if (!event) return;
+        settle(true);
+        onEvent(payee, event);
+      },
+      error: (error) => {
+        settle(false);
+        options.log(`subscription of ${payee} failed: ${JSON.stringify(error).slice(0, 300)}`);
+      },
+      complete: () => settle(false),
+    },
+  );
+  return { payee, client, live };
+}
+
+/**
+ * A stream without a cursor starts wherever the account is when the subscription reaches the
+ * account subgraph, which the client cannot see: probe until an event arrives. False when the
+ * subscription ended instead.
+ */
+async function untilLive(subscriber: Subscriber, probe: (attempt: number) => Promise<unknown>): Promise<boolean> {
+  for (let attempt = 0; attempt < eventProbesMax; attempt++) {
+    // A probe that fails (a shard's breaker open for a moment on a loaded machine) is just tried again.
+    await probe(attempt).catch(() => undefined);
+    const outcome = await Promise.race([
+      subscriber.live,
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), eventProbeWaitMs)),
+    ]);
+    if (outcome !== null) return outcome;
+  }
+  throw new Error(`the subscription of ${subscriber.payee} delivered nothing after ${eventProbesMax} probes`);
+}
+
+/** The open loop: payments leave at the rate whatever the answers do, up to eventPaymentsInFlightMax at once. */
+async function payAtRate(
+  options: EventRunOptions,
+  payees: readonly string[],
+  payers: readonly string[],
+  pay: (payee: string, payer: string | undefined, key: string) => Promise<boolean>,
+): Promise<{ succeeded: number; failed: number; notSent: number }> {
+  const tally = { succeeded: 0, failed: 0, notSent: 0 };
+  const pending = new Set<Promise<void>>();
+  const started = Date.now();
+  let sent = 0;
+  while (Date.now() - started < options.seconds * 1_000) {
+    const due = Math.floor(((Date.now() - started) / 1_000) * options.ratePerSecond);
+    for (; sent < due; sent++) {
+      if (pending.size >= eventPaymentsInFlightMax) {
+        tally.notSent += 1;
+        continue;
+      }
+      const payee = payees[Math.floor(Math.random() * payees.length)]!;
+      const task: Promise<void> = pay(payee, payers[sent % Math.max(1, payers.length)], `${options.runId}-pay-${sent}`).then(
+        (ok) => void (ok ? tally.succeeded++ : tally.failed++),
+        () => void tally.failed++,
+      ).finally(() => pending.delete(task));
+      pending.add(task);
+    }
+    await new Promise((resolve) => setTimeout(resolve, eventGeneratorTickMs));
+  }
+  await Promise.all(pending);
+  return tally;
+}
+
+/** One cent from the shard's reserve into the payee: one local transaction, like a same-shard payment. */
+async function postFromReserve(shards: ShardSet, payee: string): Promise<string> {
+  const logical = parseId('account', payee)!.shard;
+  const shard = shards.byLogical(logical);
+  const reserve = await systemAccountId(shards, shard, 'RESERVE', 'USD');
+  return postOne(shard, {
+    spec: {
+      id: newId('posting', logical), kind: 'BENCH_PAYMENT', refId: null, dedupeKey: null, currency: 'USD',
+      legs: [{ accountId: reserve, bucket: 'AVAILABLE', amount: -1n }, { accountId: payee, bucket: 'AVAILABLE', amount: 1n }],
+    },
+    finish: async (_tx, outcome) => outcome.status,
+  });
+}
+
+const createPayment = contractOperation('CreatePayment');
+const deposit = contractOperation('Deposit');
+
+async function paymentThroughApi(client: LoadClient, payer: string, payee: string, key: string): Promise<boolean> {
+  const response = await client.send(requestBody(createPayment, {
+    input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '1', currency: 'USD' },
+  }));
+  return typenameOf(dataField(response, 'createPayment')) === 'Payment';
+}
+
+async function depositThroughApi(client: LoadClient, accountId: string, key: string): Promise<void> {
+  const response = await sendRetrying(client, requestBody(deposit, { input: { idempotencyKey: key, accountId, amount: '1', currency: 'USD' } }));
+  if (typenameOf(dataField(response, 'deposit')) !== 'Deposit') throw new Error(`probe deposit failed: ${JSON.stringify(response).slice(0, 300)}`);
+}
+
+const feedSeries = ['paygraph_balance_feed_reads_total', 'paygraph_balance_feed_stripes_read_total'] as const;
+
+/** The balance feed's counters from a /metrics page, by series and trigger. */
+async function feedCounters(metricsUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(\w+)\{trigger="(\w+)"\} (\S+)$/.exec(line);
+    if (match && (feedSeries as readonly string[]).includes(match[1]!)) values.set(`${match[1]}:${match[2]}`, Number(match[3]));
+  }
+  return values;
+}
+
+function counterDelta(before: Map<string, number>, after: Map<string, number>): NonNullable<EventRunReport['feed']> {
+  const of = (series: string) => Object.fromEntries(['poll', 'hint'].map((trigger) => {
+    const key = `${series}:${trigger}`;
+    return [trigger, (after.get(key) ?? 0) - (before.get(key) ?? 0)];
+  }));
+  return { reads: of(feedSeries[0]), stripesRead: of(feedSeries[1]) };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function round(value: number, digits = 1): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}

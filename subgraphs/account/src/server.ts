@@ -43,6 +43,7 @@ export async function createAccountSubgraph(
     trust,
     context: (identity) => extendContext({ identity, shards }, balances, now),
     keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
+    production: options.production ?? false,
   });
   feed.start();
   server.disposers.push(closeSockets, () => feed.stop());

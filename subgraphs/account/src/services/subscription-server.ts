@@ -5,7 +5,7 @@ import { CloseCode } from 'graphql-ws';
 import type { GraphQLSchema } from 'graphql';
 import type { Identity } from '@paygraph/shared/identity';
 import { gatewayIdentityParam, presentsGatewaySecret, verifyIdentityToken, type SubgraphTrust } from '@paygraph/shared/gateway-trust';
-import { log } from '@paygraph/shared/log';
+import { formatStreamErrors } from '@paygraph/shared/server/subgraph';
 
 /**
  * The account subgraph's own graphql-ws endpoint, on its HTTP port and path /graphql. The
@@ -18,6 +18,8 @@ export interface SubscriptionServerOptions<C> {
   trust: SubgraphTrust;
   context: (identity: Identity) => C;
   keepAliveMs: number;
+  /** As the subgraph's HTTP answers: no stack traces, and an unexpected error's text kept vague. */
+  production: boolean;
 }
 
 export function serveSubscriptions<C>(server: http.Server, schema: GraphQLSchema, options: SubscriptionServerOptions<C>): () => Promise<void> {
@@ -37,9 +39,17 @@ export function serveSubscriptions<C>(server: http.Server, schema: GraphQLSchema
         return true;
       },
       context: (ctx) => options.context(identities.get(ctx)!),
-      onError: (_ctx, _id, _payload, errors) => {
-        for (const error of errors) if (!error.extensions?.code) log().error({ err: error.originalError ?? error }, 'balance stream failed');
-      },
+      // Errors leave as the subgraph's HTTP answers do (formatSubgraphError, which logs the
+      // unexpected ones): SHARD_UNAVAILABLE retryable, never a database error's SQL or address.
+      onError: (_ctx, _id, _payload, errors) => formatStreamErrors(errors, options.production),
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors
+          ? {
+            ...(result.data === undefined ? {} : { data: result.data }),
+            ...(result.extensions === undefined ? {} : { extensions: result.extensions }),
+            errors: formatStreamErrors(result.errors, options.production),
+          }
+          : undefined,
     },
     sockets,
     options.keepAliveMs,

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse, type GraphQLFieldResolver, type GraphQLFormattedError, type GraphQLScalarType, type GraphQLSchema } from 'graphql';
+import { parse, type GraphQLError, type GraphQLFieldResolver, type GraphQLFormattedError, type GraphQLScalarType, type GraphQLSchema } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { ShardSet } from '../shards/pool';
 import { LockTimeout } from '../shards/transaction';
@@ -160,6 +160,23 @@ export function formatSubgraphError(formatted: GraphQLFormattedError, error: unk
     }
   }
   return formatted;
+}
+
+/**
+ * Errors a subgraph sends over its own graphql-ws endpoint, formatted as its HTTP answers are.
+ * graphql-ws sends graphql-js's errors as they are: a resolver's error there has no code, so a
+ * shard that is away would reach the gateway as a bare message (not retryable) and a database
+ * error with its SQL text. Apollo gives an error thrown by code (one with an originalError)
+ * INTERNAL_SERVER_ERROR unless it carries a code; the same is done here before formatSubgraphError.
+ */
+export function formatStreamErrors(errors: readonly GraphQLError[], production: boolean): GraphQLFormattedError[] {
+  return errors.map((error) => {
+    const formatted = error.toJSON();
+    const coded = formatted.extensions?.code !== undefined || !error.originalError
+      ? formatted
+      : { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
+    return formatSubgraphError(coded, error, production);
+  });
 }
 
 /** Where in the document and the answer an error happened: kept when its text and extensions are replaced. */

@@ -65,8 +65,8 @@ describe('tracing on', () => {
   const exporter = new InMemorySpanExporter();
   let tracing: Tracing;
 
-  beforeAll(() => {
-    tracing = startTracing({ serviceName: 'paygraph-test', exporter });
+  beforeAll(async () => {
+    tracing = await startTracing({ serviceName: 'paygraph-test', exporter });
   });
   beforeEach(() => exporter.reset());
   afterAll(async () => {

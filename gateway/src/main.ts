@@ -12,7 +12,7 @@ import { securityOptions } from './security/config';
 const config = configOrExit(process.env, 'gateway');
 configureLogging({ service: 'gateway', level: config.logLevel });
 // Off unless a collector is named: then nothing of OpenTelemetry is registered (tracing.ts).
-const tracing = config.tracing.otlpEndpoint === null ? null : startTracing({ serviceName: 'gateway', otlpEndpoint: config.tracing.otlpEndpoint });
+const tracing = config.tracing.otlpEndpoint === null ? null : await startTracing({ serviceName: 'gateway', otlpEndpoint: config.tracing.otlpEndpoint });
 
 const gateway = await createGateway(tokenSettings(config.tokens), config.gateway.subgraphUrls, configuredTrusts(config.subgraphSecrets), {
   keepAliveMs: config.subscriptionKeepAliveMs,

@@ -49,7 +49,7 @@ export async function runSubgraphMain(
   const config = configOrExit(process.env, name);
   configureLogging({ service: name, level: config.logLevel });
   configureLedger(config);
-  const tracing = config.tracing.otlpEndpoint === null ? null : startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
+  const tracing = config.tracing.otlpEndpoint === null ? null : await startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
   const { port, shards, server } = await start(config);
   if (config.redisUrl !== null) server.disposers.push(startLedgerHintPublisher(config.redisUrl));
   log().info({ port }, `${name} subgraph listening on http://127.0.0.1:${port}/graphql`);

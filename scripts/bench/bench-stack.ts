@@ -231,3 +231,14 @@ export function hiveGatewayUrl(service: Service): string {
   const args = service.spec.args ?? [];
   return `http://127.0.0.1:${args[args.indexOf('--port') + 1]}/graphql`;
 }
+
+/**
+ * The databases a run recreates are `<prefix>_s0..`: --databases names another prefix, so that
+ * two benchmarks on one MySQL server (two worktrees) do not drop each other's databases. Only
+ * names the drop guard above accepts are taken.
+ */
+export function benchDatabasePrefix(given: string | undefined, fallback: string): string {
+  if (given === undefined) return fallback;
+  if (!/^paygraph_bench[A-Za-z0-9_]*$/.test(given)) throw new Error(`--databases must start with paygraph_bench (letters, digits, _), got "${given}"`);
+  return given;
+}

@@ -8,7 +8,7 @@ import { startLedgerHintPublisher } from '../../subgraphs/shared/src/events/ledg
 import { describeError, ensureMysql } from '../lib/mysql-server';
 import { loadConfig } from '../../subgraphs/shared/src/config';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
-import { recreateDatabases, startProcessStack, type ProcessStack } from './bench-stack';
+import { benchDatabasePrefix, recreateDatabases, startProcessStack, type ProcessStack } from './bench-stack';
 import { runEventDelivery, type EventRunReport } from './event-delivery';
 import {
   eventAccountsDefault, eventAccountsMax, eventPoolSizePerShard, eventRatePerSecondDefault, eventRatePerSecondMax, eventRunDeadlineMs,
@@ -32,7 +32,6 @@ import { writeResults } from './report';
  *   --via api     createPayment through the gateway; commit instant = the entry's created_at
  *   --redis       fan out with Redis hints (REDIS_URL, default redis://127.0.0.1:6379) instead of polling
  */
-const databasePrefix = 'paygraph_bench_events';
 const resultsDir = join(repoRoot, 'bench/results/events');
 
 function log(line: string): void {
@@ -53,10 +52,12 @@ const { values: args } = parseArgs({
     accounts: { type: 'string' },
     redis: { type: 'boolean', default: false },
     via: { type: 'string', default: 'ledger' },
+    databases: { type: 'string' },
   },
   strict: true,
 });
 if (args.via !== 'ledger' && args.via !== 'api') throw new Error('--via is ledger or api');
+const databasePrefix = benchDatabasePrefix(args.databases, 'paygraph_bench_events');
 const config = loadConfig(process.env);
 // With --via ledger this process posts as a subgraph would: it seals and dates the same way.
 configureLedger(config);

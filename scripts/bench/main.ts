@@ -13,7 +13,7 @@ import { describeError, ensureMysql } from '../lib/mysql-server';
 import { loadConfig } from '../../subgraphs/shared/src/config';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import {
-  benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, type ProcessName, type ProcessStack,
+  benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, type ProcessName, type ProcessStack,
 } from './bench-stack';
 import { openAndFund, type Fixtures } from './fixtures';
 import {
@@ -76,6 +76,7 @@ interface Options {
   subgraphEnv: Record<string, string>;
   production: boolean;
   table: string | null;
+  databasePrefix: string;
 }
 
 const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
@@ -130,6 +131,7 @@ function parseOptions(argv: string[]): Options {
       'subgraph-env': { type: 'string' },
       production: { type: 'boolean' },
       table: { type: 'string' },
+      databases: { type: 'string' },
     },
     strict: true,
   });
@@ -153,6 +155,7 @@ function parseOptions(argv: string[]): Options {
     subgraphEnv: parseSubgraphEnv(values['subgraph-env']),
     production: values.production === true,
     table: values.table ?? null,
+    databasePrefix: benchDatabasePrefix(values.databases, 'paygraph_bench'),
   };
 }
 
@@ -203,7 +206,7 @@ async function main(): Promise<void> {
       shardUrls = config.mysqlServer.explicitShards;
       log(`measuring the running system at ${gatewayUrl}${shardUrls ? '' : ' (no MYSQL_SHARDS: invariants are not checked)'}`);
     } else {
-      const server = await ensureMysql({ databasePrefix: 'paygraph_bench', log, server: config.mysqlServer });
+      const server = await ensureMysql({ databasePrefix: options.databasePrefix, log, server: config.mysqlServer });
       shardUrls = server.shardUrls;
       log('recreating and migrating the benchmark databases');
       await recreateDatabases(shardUrls);

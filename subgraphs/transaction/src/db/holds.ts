@@ -1,6 +1,8 @@
 import { and, asc, desc, eq, gt, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
+import { bigintOf, rawHold, rawRows } from '@paygraph/shared/db/raw';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { holds, type HoldRow } from './schema/transactions';
 
@@ -9,10 +11,43 @@ export function deferHold(deferred: DeferredInserts, row: typeof holds.$inferIns
   deferred.add(holds, row);
 }
 
-/** Every ending of a hold reads it under this lock: that is what lets exactly one ending win. */
-export async function lockHold(tx: Tx, id: string): Promise<HoldRow | undefined> {
-  const rows = await tx.select().from(holds).where(eq(holds.id, id)).for('update');
-  return rows[0];
+/**
+ * Every ending of a hold reads it under this lock: that is what lets exactly one ending win.
+ * The holds of a whole merged batch are locked by one statement, in id order, as the ledger
+ * locks its accounts, so two batches locking the same holds never deadlock on them. Hand-written
+ * (db/raw.ts) so that it goes out with the transaction's BEGIN in one round trip: drizzle's
+ * builder would send what the transaction holds first, in a round trip of its own.
+ */
+export async function lockHolds(tx: PostingTx, ids: readonly string[]): Promise<HoldRow[]> {
+  if (ids.length === 0) return [];
+  const rows = await rawRows<HoldSqlRow>(tx, `SELECT ${holdColumns} FROM holds WHERE id IN (?) ORDER BY id FOR UPDATE`, [[...ids]]);
+  return rows.map(fromHoldSqlRow);
+}
+
+interface HoldSqlRow {
+  id: string;
+  payer_account_id: string;
+  payee_account_id: string;
+  amount: string;
+  captured_amount: string;
+  currency: string;
+  status: HoldRow['status'];
+  ended_by: string | null;
+  description: string | null;
+  created_by: string;
+  expires_at: Date;
+  created_at: Date;
+  ended_at: Date | null;
+}
+
+const holdColumns = 'id, payer_account_id, payee_account_id, amount, captured_amount, currency, status, ended_by, description, created_by, expires_at, created_at, ended_at';
+
+function fromHoldSqlRow(r: HoldSqlRow): HoldRow {
+  return {
+    id: r.id, payerAccountId: r.payer_account_id, payeeAccountId: r.payee_account_id, amount: bigintOf(r.amount),
+    capturedAmount: bigintOf(r.captured_amount), currency: r.currency, status: r.status, endedBy: r.ended_by, description: r.description,
+    createdBy: r.created_by, expiresAt: r.expires_at, createdAt: r.created_at, endedAt: r.ended_at,
+  };
 }
 
 export async function holdsByIds(db: Executor, ids: readonly string[]): Promise<HoldRow[]> {
@@ -33,9 +68,13 @@ export interface HoldEnding {
   endedAt: Date;
 }
 
-/** Ends a HELD hold; the caller holds its lock and has decided that it may. */
-export async function endHold(tx: Tx, id: string, ending: HoldEnding): Promise<void> {
-  await tx.update(holds).set(ending).where(and(eq(holds.id, id), eq(holds.status, 'HELD')));
+/**
+ * Ends a HELD hold; the caller holds its lock and has decided that it may. Nobody waits for its
+ * answer, so in the posting transaction it goes out with the batch's next statement (rawHold).
+ */
+export async function endHold(tx: PostingTx, id: string, ending: HoldEnding): Promise<void> {
+  await rawHold(tx, "UPDATE holds SET status = ?, ended_by = ?, captured_amount = ?, ended_at = ? WHERE id = ? AND status = 'HELD'",
+    [ending.status, ending.endedBy, ending.capturedAmount.toString(), ending.endedAt, id]);
 }
 
 /** Undoes endHold in the same transaction, when the ending's posting was refused. */

@@ -37,8 +37,14 @@ export const mutationResolvers = {
     answer('Refund', await refundPayment(ctx, args.input)),
   createHold: async (_: unknown, args: { input: CreateHoldInput }, ctx: TransactionContext) =>
     answer('Hold', await createHold(ctx, args.input)),
-  captureHold: async (_: unknown, args: { input: CaptureHoldInput }, ctx: TransactionContext) =>
-    answer('Payment', await captureHold(ctx, args.input)),
+  captureHold: async (_: unknown, args: { input: CaptureHoldInput }, ctx: TransactionContext) => {
+    const result = await captureHold(ctx, args.input);
+    if (!result.ok) return toUserError(result.error);
+    // The answer's `hold` is the hold as this capture left it, which no later step can change
+    // (a capture is its one ending): no need to read it back.
+    ctx.holdOfPayment.prime(result.value.payment.id, result.value.hold);
+    return { __typename: 'Payment', ...result.value.payment };
+  },
   voidHold: async (_: unknown, args: { input: VoidHoldInput }, ctx: TransactionContext) =>
     answer('Hold', await voidHold(ctx, args.input)),
 };

@@ -1,11 +1,14 @@
 import { forbidden } from '@paygraph/shared/graphql/errors';
 import { mayWrite } from '@paygraph/shared/identity';
 import { newId, parseId } from '@paygraph/shared/ids';
-import { postOne } from '@paygraph/shared/ledger/post';
+import { inGroup, postOne, type GroupedPrepare, type PrepareDecision, type PrepareGroup } from '@paygraph/shared/ledger/post';
+import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
+import { Coalescer } from '@paygraph/shared/shards/coalescer';
+import { assert, err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
-import { deferHold, endHold, holdsByIds, lockHold, reopenHold } from '../db/holds';
+import { deferHold, endHold, holdsByIds, lockHolds, reopenHold, type HoldEnding } from '../db/holds';
 import { paymentsByIds } from '../db/payments';
 import type { HoldRow, PaymentRow } from '../db/schema/transactions';
 import type { MoneyError } from '../domain/errors';
@@ -83,9 +86,16 @@ async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise
 /** The hold's shard and its row as it is now (unlocked: for authorization and early refusals). */
 async function findHold(ctx: ServiceContext, holdId: string): Promise<{ shard: Shard; hold: HoldRow } | null> {
   const shard = ctx.shards.byLogical(parseId('hold', holdId)!.shard);
-  const [hold] = await holdsByIds(shard.db, [holdId]);
+  const hold = await holdReads.load(shard, holdId);
   return hold ? { shard, hold } : null;
 }
+
+/** Concurrent captures' and voids' reads of their holds on a shard share one statement (shards/coalescer.ts). */
+const holdReads = new Coalescer<string, HoldRow | undefined>('hold reads', async (shard, ids) => {
+  const rows = await holdsByIds(shard.db, [...new Set(ids)]);
+  const byId = new Map(rows.map((h) => [h.id, h]));
+  return ids.map((id) => byId.get(id));
+});
 
 /** The payer's owner or an operator may capture or void; anyone else is refused outright. */
 async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string) {
@@ -100,7 +110,7 @@ async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string)
  * capture is the payment's debit, so a cross-shard capture continues as any cross-shard payment
  * does (outbox row, credit on the payee's shard, the relay after a crash).
  */
-export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput): Promise<Result<PaymentRow, MoneyError>> {
+export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput): Promise<Result<CapturedHold, MoneyError>> {
   const parsed = parseCaptureHold(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
@@ -120,38 +130,41 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   const route = await routeBetween(ctx, payer, payee, hold.currency);
   const paymentId = claim.resourceId;
   const postingId = newId('posting', parseId('payment', paymentId)!.shard);
-  let ended = false;
-  let capturedAmount = 0n;
-  const captured = await postOne<Result<PaymentRow, MoneyError>>(shard, {
-    prepare: async (tx) => {
-      ended = false;
-      const locked = (await lockHold(tx, hold.id))!;
-      const decided = decideCapture(locked, paymentId, request.amount, now);
-      if (!decided.ok) return { proceed: false, result: decided };
-      const { decision, amount } = decided.value;
-      if (decision.kind === 'refused') return { proceed: false, result: err(decision.error) };
-      if (decision.kind === 'replayed') return { proceed: false, result: ok((await paymentsByIds(tx, [paymentId]))[0]!) };
-      await endHold(tx, hold.id, { status: 'CAPTURED', endedBy: paymentId, capturedAmount: amount, endedAt: now });
-      ended = true;
-      capturedAmount = amount;
-      const spec = holdCaptureSpec({ id: hold.id, currency: hold.currency, amount: hold.amount }, { id: paymentId, currency: hold.currency, amount },
-        postingId, hold.payerAccountId, route.creditAccountId, route.route === 'MERCHANT_STRIPE' ? 'PENDING' : 'AVAILABLE');
-      return { proceed: true, spec };
-    },
+  // The hold as this capture left it (or found it, on a replay): what the answer's `hold` shows.
+  let ended: HoldRow | null = null;
+  const captured = await postOne<Result<CapturedHold, MoneyError>>(shard, {
+    grouped: endingOf<Result<CapturedHold, MoneyError>>({
+      holdId: hold.id,
+      decide: async (tx, locked) => {
+        ended = null;
+        const decided = decideCapture(locked, paymentId, request.amount, now);
+        if (!decided.ok) return { result: decided };
+        const { decision, amount } = decided.value;
+        if (decision.kind === 'refused') return { result: err(decision.error) };
+        if (decision.kind === 'replayed') return { result: ok({ payment: (await paymentsByIds(tx, [paymentId]))[0]!, hold: locked }) };
+        const ending = { status: 'CAPTURED' as const, endedBy: paymentId, capturedAmount: amount, endedAt: now };
+        ended = { ...locked, ...ending };
+        const spec = holdCaptureSpec({ id: hold.id, currency: hold.currency, amount: hold.amount }, { id: paymentId, currency: hold.currency, amount },
+          postingId, hold.payerAccountId, route.creditAccountId, route.route === 'MERCHANT_STRIPE' ? 'PENDING' : 'AVAILABLE');
+        return { ending, spec };
+      },
+    }),
     finish: async (tx, outcome, _accounts, deferred) => {
+      const capture = ended!;
       // The hold stays HELD: a refused capture (the payee closed meanwhile) ends nothing.
-      if (outcome.status === 'REJECTED' && ended) await reopenHold(tx, hold.id);
-      return recordOutcome(outcome, {
+      if (outcome.status === 'REJECTED') await reopenHold(tx, hold.id);
+      const recorded = await recordOutcome(outcome, {
         id: paymentId,
         applied: () => deferNewPayment(deferred, newPaymentRow(ctx, { id: paymentId, payer: hold.payerAccountId, payee: hold.payeeAccountId,
-          route: route.route, creditAccountId: route.creditAccountId, amount: capturedAmount, currency: hold.currency, description: hold.description }, now)),
+          route: route.route, creditAccountId: route.creditAccountId, amount: capture.capturedAmount, currency: hold.currency, description: hold.description }, now)),
         existing: async () => (await paymentsByIds(tx, [paymentId]))[0],
       });
+      return recorded.ok ? ok({ payment: recorded.value, hold: capture }) : recorded;
     },
     at: now,
   }, { now: () => now });
-  if (!captured.ok || captured.value.status !== 'PROCESSING') return captured;
-  return ok(await creditAcrossShards(ctx, captured.value, 'capture-after-debit'));
+  if (!captured.ok || captured.value.payment.status !== 'PROCESSING') return captured;
+  return ok({ ...captured.value, payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit') });
 }
 
 /** Returns the held amount to the payer's available balance. */
@@ -182,18 +195,19 @@ export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promi
 export async function releaseHold(shard: Shard, hold: HoldRow, status: 'VOIDED' | 'EXPIRED', releaseId: string, now: Date): Promise<Result<HoldRow, MoneyError>> {
   let ended: HoldRow | null = null;
   return postOne<Result<HoldRow, MoneyError>>(shard, {
-    prepare: async (tx) => {
-      ended = null;
-      const locked = (await lockHold(tx, hold.id))!;
-      const decision = status === 'VOIDED' ? decideVoid(locked, releaseId, now) : decideExpiry(locked, now);
-      if (decision.kind === 'refused') return { proceed: false, result: err(decision.error) };
-      if (decision.kind === 'replayed') return { proceed: false, result: ok(locked) };
-      const ending = { status, endedBy: releaseId, capturedAmount: 0n, endedAt: now };
-      await endHold(tx, hold.id, ending);
-      ended = { ...locked, ...ending };
-      return { proceed: true, spec: holdReleaseSpec({ id: hold.id, currency: hold.currency, amount: hold.amount }, releaseId, hold.payerAccountId) };
-    },
-    finish: async (tx, outcome) => {
+    grouped: endingOf<Result<HoldRow, MoneyError>>({
+      holdId: hold.id,
+      decide: async (_tx, locked) => {
+        ended = null;
+        const decision = status === 'VOIDED' ? decideVoid(locked, releaseId, now) : decideExpiry(locked, now);
+        if (decision.kind === 'refused') return { result: err(decision.error) };
+        if (decision.kind === 'replayed') return { result: ok(locked) };
+        const ending = { status, endedBy: releaseId, capturedAmount: 0n, endedAt: now };
+        ended = { ...locked, ...ending };
+        return { ending, spec: holdReleaseSpec({ id: hold.id, currency: hold.currency, amount: hold.amount }, releaseId, hold.payerAccountId) };
+      },
+    }),
+    finish: async (_tx, outcome) => {
       switch (outcome.status) {
         case 'APPLIED':
           return ok(ended!);
@@ -208,4 +222,54 @@ export async function releaseHold(shard: Shard, hold: HoldRow, status: 'VOIDED' 
     },
     at: now,
   }, { now: () => now });
+}
+
+/** A capture's answer: the payment, and the hold as the capture left it (what the answer's `hold` shows). */
+export interface CapturedHold {
+  payment: PaymentRow;
+  hold: HoldRow;
+}
+
+/**
+ * One ending of a hold (a capture, a void or an expiry) as its part in the batch's check of
+ * hold endings: `decide` sees the hold under its lock, as the batch's earlier endings left it,
+ * and answers the ending to write with the posting that moves its money, or the request's answer.
+ */
+interface EndingInput<R> {
+  holdId: string;
+  decide: (tx: PostingTx, locked: HoldRow) => Promise<EndingStep<R>>;
+}
+
+type EndingStep<R> = { ending: HoldEnding; spec: PostingSpec } | { result: R };
+
+/**
+ * The endings of a merged batch, taken together: their holds locked by one statement, each
+ * decided in turn against the row as the endings before it left it (two captures of one hold in
+ * a batch: the second finds it CAPTURED), each ending's UPDATE held for the batch's next round
+ * trip. Before, every ending locked and updated its hold in two round trips of its own, one
+ * after the other, with the batch's transaction open (docs/PERFORMANCE.md, holds).
+ */
+const holdEndings: PrepareGroup<EndingInput<unknown>, unknown> = {
+  name: 'hold endings',
+  run: async (tx, inputs) => {
+    const locked = new Map((await lockHolds(tx, [...new Set(inputs.map((i) => i.holdId))])).map((h) => [h.id, h]));
+    const decisions: Array<PrepareDecision<unknown>> = [];
+    for (const input of inputs) {
+      const hold = locked.get(input.holdId);
+      assert(hold, `hold ${input.holdId} vanished while an ending of it was posted`);
+      const step = await input.decide(tx, hold);
+      if ('result' in step) {
+        decisions.push({ proceed: false, result: step.result });
+        continue;
+      }
+      await endHold(tx, hold.id, step.ending);
+      locked.set(hold.id, { ...hold, ...step.ending });
+      decisions.push({ proceed: true, spec: step.spec });
+    }
+    return decisions;
+  },
+};
+
+function endingOf<R>(input: EndingInput<R>): GroupedPrepare<R> {
+  return inGroup(holdEndings as PrepareGroup<EndingInput<R>, R>, input);
 }

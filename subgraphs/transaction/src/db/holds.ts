@@ -1,8 +1,8 @@
 import { and, asc, desc, eq, gt, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import { bigintOf, rawHold, rawRows } from '@paygraph/shared/db/raw';
+import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
+import { bigintOf, rawHold, rawRowSets } from '@paygraph/shared/db/raw';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { holds, type HoldRow } from './schema/transactions';
 
@@ -16,12 +16,13 @@ export function deferHold(deferred: DeferredInserts, row: typeof holds.$inferIns
  * The holds of a whole merged batch are locked by one statement, in id order, as the ledger
  * locks its accounts, so two batches locking the same holds never deadlock on them. Hand-written
  * (db/raw.ts) so that it goes out with the transaction's BEGIN in one round trip: drizzle's
- * builder would send what the transaction holds first, in a round trip of its own.
+ * builder would send what the transaction holds first, in a round trip of its own. `also` go
+ * out in the same round trip, after the lock, and their answers come back in order.
  */
-export async function lockHolds(tx: PostingTx, ids: readonly string[]): Promise<HoldRow[]> {
-  if (ids.length === 0) return [];
-  const rows = await rawRows<HoldSqlRow>(tx, `SELECT ${holdColumns} FROM holds WHERE id IN (?) ORDER BY id FOR UPDATE`, [[...ids]]);
-  return rows.map(fromHoldSqlRow);
+export async function lockHolds(tx: PostingTx, ids: readonly string[], also: readonly Statement[] = []): Promise<{ holds: HoldRow[]; answers: unknown[][] }> {
+  const lock = { sql: `SELECT ${holdColumns} FROM holds WHERE id IN (?) ORDER BY id FOR UPDATE`, values: [[...ids]] };
+  const [rows, ...answers] = await rawRowSets(tx, [lock, ...also]);
+  return { holds: (rows as HoldSqlRow[]).map(fromHoldSqlRow), answers };
 }
 
 interface HoldSqlRow {

@@ -1,5 +1,6 @@
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { insertRows, rawRows, rawWrite } from '@paygraph/shared/db/raw';
+import { insertRows, rawRows, rawWrite, type SqlTarget } from '@paygraph/shared/db/raw';
+import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import { idempotencyKeys } from './schema/transactions';
 
 export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
@@ -15,8 +16,29 @@ export type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { anchorId
 export async function claimIdempotencyKeys(shard: Shard, rows: readonly IdempotencyInsert[]): Promise<IdempotencyRow[]> {
   if (rows.length === 0) return [];
   const inserted = await insertRows(shard.db, idempotencyKeys, rows, { ignore: true });
+  return keysHeld(shard, rows, inserted);
+}
+
+/**
+ * The same claim as one statement, for a posting transaction to send together with its own
+ * first statement (services/hold.ts: a hold's ending claims its key as it locks the hold).
+ * Its answer goes to claimedIn.
+ */
+export function claimStatement(rows: readonly IdempotencyInsert[]): Statement {
+  return {
+    sql: `INSERT IGNORE INTO idempotency_keys (${keyColumns}) VALUES ?`,
+    values: [rows.map((r) => [r.anchorId, r.callerId, r.idempotencyKey, r.operation, r.requestHash, r.resourceId, r.createdAt])],
+  };
+}
+
+/** The rows that hold claimStatement's keys, in order: a read only when some insert was ignored. */
+export function claimedIn(tx: PostingTx, rows: readonly IdempotencyInsert[], answer: unknown): Promise<IdempotencyRow[]> {
+  return keysHeld(tx, rows, (answer as { affectedRows: number }).affectedRows);
+}
+
+async function keysHeld(target: SqlTarget, rows: readonly IdempotencyInsert[], inserted: number): Promise<IdempotencyRow[]> {
   if (inserted === rows.length) return [...rows];
-  const held = await heldKeys(shard, rows);
+  const held = await heldKeys(target, rows);
   return rows.map((r) => {
     const row = held.get(scopeOf(r));
     if (!row) throw new Error(`idempotency key ${r.idempotencyKey} vanished right after its claim`);
@@ -48,9 +70,9 @@ function fromKeyRow(r: KeyRow): IdempotencyRow {
   };
 }
 
-async function heldKeys(shard: Shard, wanted: readonly IdempotencyInsert[]): Promise<Map<string, IdempotencyRow>> {
+async function heldKeys(target: SqlTarget, wanted: readonly IdempotencyInsert[]): Promise<Map<string, IdempotencyRow>> {
   const rows = await rawRows<KeyRow>(
-    shard.db,
+    target,
     `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id IN (?) AND caller_id IN (?) AND idempotency_key IN (?)`,
     [[...new Set(wanted.map((r) => r.anchorId))], [...new Set(wanted.map((r) => r.callerId))], [...new Set(wanted.map((r) => r.idempotencyKey))]],
   );

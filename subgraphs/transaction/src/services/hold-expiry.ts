@@ -17,7 +17,7 @@ export async function expireDueHolds(shard: Shard, now: () => Date): Promise<num
   const at = now();
   // Submitted together, so merged posting releases them in a transaction or two.
   const released = await Promise.all(due.map((hold) =>
-    releaseHold(shard, hold, 'EXPIRED', newId('posting', parseId('hold', hold.id)!.shard), at)));
+    releaseHold(shard, hold, 'EXPIRED', { releaseId: newId('posting', parseId('hold', hold.id)!.shard) }, at)));
   return released.filter((r) => r.ok).length;
 }
 

@@ -19,7 +19,8 @@ import {
 import { holdCaptureSpec, holdReleaseSpec, holdSpec } from '../domain/legs';
 import { requestHash } from '../domain/request-hash';
 import { readAccounts, shardOfAccount } from './accounts';
-import { claimKey } from './idempotency';
+import { claimKey, claimOf, claimRow, type Claim, type ClaimRequest } from './idempotency';
+import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempotency';
 import { recordOutcome } from './record-outcome';
 import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment';
 import type { ServiceContext } from './context';
@@ -122,30 +123,40 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   if (request.amount !== null && request.amount > hold.amount) return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
   const hash = requestHash('CAPTURE_HOLD', { hold: hold.id, amount: request.amount });
   const now = ctx.now();
-  const claim = await claimKey(ctx.shards, {
-    callerId: ctx.identity.sub, anchor: { kind: 'hold', id: hold.id }, key: request.idempotencyKey, operation: 'CAPTURE_HOLD', hash,
-    newResourceId: () => newId('payment', parseId('hold', hold.id)!.shard),
-  }, now);
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
   const route = await routeBetween(ctx, payer, payee, hold.currency);
-  const paymentId = claim.resourceId;
-  const postingId = newId('posting', parseId('payment', paymentId)!.shard);
+  const logical = parseId('hold', hold.id)!.shard;
+  // The payment lives with its hold: its id and its posting's are on the hold's logical shard.
+  const claim = claimOfEnding(ctx, hold, request.idempotencyKey, 'CAPTURE_HOLD', hash, () => newId('payment', logical), now);
+  const postingId = newId('posting', logical);
   // The hold as this capture left it (or found it, on a replay): what the answer's `hold` shows.
   let ended: HoldRow | null = null;
+  let paymentId = '';
   const captured = await postOne<Result<CapturedHold, MoneyError>>(shard, {
     grouped: endingOf<Result<CapturedHold, MoneyError>>({
       holdId: hold.id,
-      decide: async (tx, locked) => {
+      claim,
+      decide: async (tx, locked, claimed, endedHere) => {
         ended = null;
+        const resource = claimedResource(claimed);
+        if (resource === null) return { result: err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey }) };
+        paymentId = resource;
         const decided = decideCapture(locked, paymentId, request.amount, now);
         if (!decided.ok) return { result: decided };
         const { decision, amount } = decided.value;
         if (decision.kind === 'refused') return { result: err(decision.error) };
-        if (decision.kind === 'replayed') return { result: ok({ payment: (await paymentsByIds(tx, [paymentId]))[0]!, hold: locked }) };
-        const ending = { status: 'CAPTURED' as const, endedBy: paymentId, capturedAmount: amount, endedAt: now };
-        ended = { ...locked, ...ending };
         const spec = holdCaptureSpec({ id: hold.id, currency: hold.currency, amount: hold.amount }, { id: paymentId, currency: hold.currency, amount },
           postingId, hold.payerAccountId, route.creditAccountId, route.route === 'MERCHANT_STRIPE' ? 'PENDING' : 'AVAILABLE');
+        if (decision.kind === 'replayed') {
+          // A copy of a capture made earlier in this batch: its payment is not written yet, so
+          // the copy posts the same payment again and the ledger answers DUPLICATE after it is.
+          if (endedHere) {
+            ended = locked;
+            return { ending: null, spec };
+          }
+          return { result: ok({ payment: (await paymentsByIds(tx, [paymentId]))[0]!, hold: locked }) };
+        }
+        const ending = { status: 'CAPTURED' as const, endedBy: paymentId, capturedAmount: amount, endedAt: now };
+        ended = { ...locked, ...ending };
         return { ending, spec };
       },
     }),
@@ -167,6 +178,15 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   return ok({ ...captured.value, payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit') });
 }
 
+/**
+ * The claim of a capture's or a void's key, made in the posting transaction as the hold is
+ * locked (EndingInput.claim). Capture and void keys live with the hold, on the payer's shard.
+ */
+function claimOfEnding(ctx: ServiceContext, hold: HoldRow, key: string, operation: string, hash: string, newResourceId: () => string, now: Date): EndingClaim {
+  const request: ClaimRequest = { callerId: ctx.identity.sub, anchor: { kind: 'hold', id: hold.id }, key, operation, hash, newResourceId };
+  return { request, row: claimRow(request, now) };
+}
+
 /** Returns the held amount to the payer's available balance. */
 export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promise<Result<HoldRow, MoneyError>> {
   const parsed = parseVoidHold(input);
@@ -178,27 +198,32 @@ export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promi
   await authorizeEnding(ctx, hold, 'void');
   const hash = requestHash('VOID_HOLD', { hold: hold.id });
   const now = ctx.now();
-  // Capture and void keys live with the hold (on the payer's shard). The claim names the releasing posting: a replay finds it as the hold's ending.
-  const claim = await claimKey(ctx.shards, {
-    callerId: ctx.identity.sub, anchor: { kind: 'hold', id: hold.id }, key: request.idempotencyKey, operation: 'VOID_HOLD', hash,
-    newResourceId: () => newId('posting', parseId('hold', hold.id)!.shard),
-  }, now);
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  return releaseHold(shard, hold, 'VOIDED', claim.resourceId, now);
+  // The claim names the releasing posting: a replay finds it as the hold's ending.
+  const claim = claimOfEnding(ctx, hold, request.idempotencyKey, 'VOID_HOLD', hash, () => newId('posting', parseId('hold', hold.id)!.shard), now);
+  return releaseHold(shard, hold, 'VOIDED', { claim, key: request.idempotencyKey }, now);
 }
 
 /**
  * A void or an expiry: under the hold's lock, ends it if it is still HELD (and, for a void,
- * before its deadline), then posts frozen → available. `releaseId` is the posting's id and
- * what the hold records as its ending.
+ * before its deadline), then posts frozen → available. The release's posting id is what the
+ * hold records as its ending: a void's is the resource its key claims, an expiry's is given.
  */
-export async function releaseHold(shard: Shard, hold: HoldRow, status: 'VOIDED' | 'EXPIRED', releaseId: string, now: Date): Promise<Result<HoldRow, MoneyError>> {
+export async function releaseHold(
+  shard: Shard,
+  hold: HoldRow,
+  status: 'VOIDED' | 'EXPIRED',
+  by: { claim: EndingClaim; key: string } | { releaseId: string },
+  now: Date,
+): Promise<Result<HoldRow, MoneyError>> {
   let ended: HoldRow | null = null;
   return postOne<Result<HoldRow, MoneyError>>(shard, {
     grouped: endingOf<Result<HoldRow, MoneyError>>({
       holdId: hold.id,
-      decide: async (_tx, locked) => {
+      claim: 'claim' in by ? by.claim : null,
+      decide: async (_tx, locked, claimed) => {
         ended = null;
+        const releaseId = 'releaseId' in by ? by.releaseId : claimedResource(claimed);
+        if (releaseId === null) return { result: err({ kind: 'IdempotencyKeyReused', idempotencyKey: 'key' in by ? by.key : '' }) };
         const decision = status === 'VOIDED' ? decideVoid(locked, releaseId, now) : decideExpiry(locked, now);
         if (decision.kind === 'refused') return { result: err(decision.error) };
         if (decision.kind === 'replayed') return { result: ok(locked) };
@@ -230,40 +255,67 @@ export interface CapturedHold {
   hold: HoldRow;
 }
 
+/** The resource a claim names (the one this request creates, or its replay's), or null for a reused key. */
+function claimedResource(claimed: Claim | null): string | null {
+  return claimed && claimed.kind !== 'reused' ? claimed.resourceId : null;
+}
+
+/** A capture's or a void's key claim: the request, and the row it inserts. */
+interface EndingClaim {
+  request: ClaimRequest;
+  row: IdempotencyInsert;
+}
+
 /**
  * One ending of a hold (a capture, a void or an expiry) as its part in the batch's check of
- * hold endings: `decide` sees the hold under its lock, as the batch's earlier endings left it,
- * and answers the ending to write with the posting that moves its money, or the request's answer.
+ * hold endings: `decide` sees the hold under its lock, as the batch's earlier endings left it
+ * (`endedHere`: ended by one of them), with what its key's claim found, and answers the ending
+ * to write (none for a copy of an ending made earlier in the batch) with the posting that moves
+ * its money, or the request's answer.
  */
 interface EndingInput<R> {
   holdId: string;
-  decide: (tx: PostingTx, locked: HoldRow) => Promise<EndingStep<R>>;
+  claim: EndingClaim | null;
+  decide: (tx: PostingTx, locked: HoldRow, claimed: Claim | null, endedHere: boolean) => Promise<EndingStep<R>>;
 }
 
-type EndingStep<R> = { ending: HoldEnding; spec: PostingSpec } | { result: R };
+type EndingStep<R> = { ending: HoldEnding | null; spec: PostingSpec } | { result: R };
 
 /**
- * The endings of a merged batch, taken together: their holds locked by one statement, each
- * decided in turn against the row as the endings before it left it (two captures of one hold in
- * a batch: the second finds it CAPTURED), each ending's UPDATE held for the batch's next round
- * trip. Before, every ending locked and updated its hold in two round trips of its own, one
- * after the other, with the batch's transaction open (docs/PERFORMANCE.md, holds).
+ * The endings of a merged batch, taken together, in the round trip that begins the posting
+ * transaction: their holds locked by one statement, their keys claimed by one more (a key lives
+ * with its hold, so only endings of the same hold contend for it, and they wait on its lock
+ * first). Then each is decided in turn against the row as the endings before it left it (two
+ * captures of one hold in a batch: the second finds it CAPTURED), and each ending's UPDATE is
+ * held for the batch's next round trip. Before, every ending claimed its key in a statement
+ * (and a commit) of its own, then locked and updated its hold in two round trips, one after
+ * the other, with the batch's transaction open: 9 round trips on the payer's shard for a
+ * capture, now 5 (test/int/hold-round-trips.test.ts). The claim commits with the ending, so a
+ * key is never held for an ending that was rolled back.
  */
 const holdEndings: PrepareGroup<EndingInput<unknown>, unknown> = {
   name: 'hold endings',
   run: async (tx, inputs) => {
-    const locked = new Map((await lockHolds(tx, [...new Set(inputs.map((i) => i.holdId))])).map((h) => [h.id, h]));
+    const claims = inputs.flatMap((i) => (i.claim ? [i.claim] : []));
+    const { holds, answers } = await lockHolds(tx, [...new Set(inputs.map((i) => i.holdId))], claims.length > 0 ? [claimStatement(claims.map((c) => c.row))] : []);
+    const held = claims.length > 0 ? await claimedIn(tx, claims.map((c) => c.row), answers[0]) : [];
+    const claimed = new Map(claims.map((c, k) => [c, claimOf(held[k]!, c.request, c.row.resourceId)]));
+    const locked = new Map(holds.map((h) => [h.id, h]));
+    const endedHere = new Set<string>();
     const decisions: Array<PrepareDecision<unknown>> = [];
     for (const input of inputs) {
       const hold = locked.get(input.holdId);
       assert(hold, `hold ${input.holdId} vanished while an ending of it was posted`);
-      const step = await input.decide(tx, hold);
+      const step = await input.decide(tx, hold, input.claim ? claimed.get(input.claim)! : null, endedHere.has(hold.id));
       if ('result' in step) {
         decisions.push({ proceed: false, result: step.result });
         continue;
       }
-      await endHold(tx, hold.id, step.ending);
-      locked.set(hold.id, { ...hold, ...step.ending });
+      if (step.ending) {
+        await endHold(tx, hold.id, step.ending);
+        locked.set(hold.id, { ...hold, ...step.ending });
+        endedHere.add(hold.id);
+      }
       decisions.push({ proceed: true, spec: step.spec });
     }
     return decisions;

@@ -64,14 +64,16 @@ export async function claimKeys(shards: ShardSet, requests: readonly ClaimReques
   return requests.map((r, i) => claimOf(held.get(scopeOf(rows[i]!))!, r, rows[i]!.resourceId));
 }
 
-function claimRow(request: ClaimRequest, now: Date): IdempotencyInsert {
+/** The row a claim inserts; its resource id is minted here. */
+export function claimRow(request: ClaimRequest, now: Date): IdempotencyInsert {
   return {
     anchorId: request.anchor.id, callerId: request.callerId, idempotencyKey: request.key, operation: request.operation,
     requestHash: request.hash, resourceId: request.newResourceId(), createdAt: now,
   };
 }
 
-function claimOf(held: IdempotencyRow, request: ClaimRequest, resourceId: string): Claim {
+/** What the row holding a key says to the request that claimed it with `resourceId`. */
+export function claimOf(held: IdempotencyRow, request: ClaimRequest, resourceId: string): Claim {
   if (held.operation !== request.operation || held.requestHash !== request.hash) return { kind: 'reused' };
   return { kind: held.resourceId === resourceId ? 'fresh' : 'replay', resourceId: held.resourceId };
 }

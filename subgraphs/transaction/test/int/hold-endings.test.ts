@@ -99,17 +99,23 @@ describe('a hold created and captured into a merchant stripe', () => {
   });
 });
 
+/** A customer with 1000 on a PERSONAL account, a merchant, and a way to hold money from one to the other. */
+async function payerAndMerchant(prefix: string) {
+  const owner = unique(`${prefix}-payer`);
+  const bearer = await token(owner, 'customer');
+  const payer = await kit.open(owner);
+  await kit.fund(payer, '1000');
+  const merchant = await kit.open(unique(`${prefix}-merchant`), { type: 'MERCHANT' });
+  const hold = async (amount: string) => (await gql(stack.gatewayUrl, movementOnly.createHold, {
+    input: { idempotencyKey: unique('h'), payerAccountId: payer, payeeAccountId: merchant, amount, currency: 'USD' },
+  }, bearer)).data!.createHold.id as string;
+  return { owner, bearer, payer, hold };
+}
+
 describe('copies of one capture sent at once', () => {
   it('all answer the one payment with the captured hold, whether they shared a merged batch or not', async () => {
-    const owner = unique('copy-payer');
-    const bearer = await token(owner, 'customer');
-    const payer = await kit.open(owner);
-    await kit.fund(payer, '1000');
-    const merchant = await kit.open(unique('copy-merchant'), { type: 'MERCHANT' });
-    const created = await gql(stack.gatewayUrl, movementOnly.createHold, {
-      input: { idempotencyKey: unique('h'), payerAccountId: payer, payeeAccountId: merchant, amount: '300', currency: 'USD' },
-    }, bearer);
-    const holdId = created.data!.createHold.id as string;
+    const { bearer, payer, hold } = await payerAndMerchant('copy');
+    const holdId = await hold('300');
     const key = unique('c');
     const answers = await Promise.all(Array.from({ length: 20 }, () =>
       gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: key, holdId } }, bearer)));
@@ -128,14 +134,7 @@ describe('copies of one capture sent at once', () => {
   });
 
   it('copies in one merged batch: the first ends the hold, the others post the same payment and answer it once it is written', async () => {
-    const owner = unique('batch-payer');
-    const bearer = await token(owner, 'customer');
-    const payer = await kit.open(owner);
-    await kit.fund(payer, '1000');
-    const merchant = await kit.open(unique('batch-merchant'), { type: 'MERCHANT' });
-    const hold = async (amount: string) => (await gql(stack.gatewayUrl, movementOnly.createHold, {
-      input: { idempotencyKey: unique('h'), payerAccountId: payer, payeeAccountId: merchant, amount, currency: 'USD' },
-    }, bearer)).data!.createHold.id as string;
+    const { owner, bearer, payer, hold } = await payerAndMerchant('batch');
     // The merchant's stripe on the payer's shard is opened by a first capture, so that the
     // copies below find their route at the same moment.
     const first = await gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: unique('c'), holdId: await hold('50') } }, bearer);

@@ -14,6 +14,9 @@ type GatewayOption = NonNullable<Extract<ApolloServerOptions<BaseContext>, { gat
  * parses, validates, builds the context, formats errors and writes the answer; only execution
  * changes. A document is compiled once and kept, by its hash and operation name, in a bounded
  * cache (compiledQueriesMax): the subgraph's callers are the gateway's query plans, a small set.
+ * Apollo's inline tracing wraps the schema's resolvers the first time a request asks for a trace
+ * (our gateway does not): a document compiled before then keeps the resolvers it was compiled
+ * with, so its traces carry no per-field timings; its answers are the same.
  */
 export function jitExecutor(schema: GraphQLSchema): GatewayOption {
   const compiled = new LRUCache<string, CompiledQuery>({ max: compiledQueriesMax });

@@ -318,6 +318,7 @@ export const timerDelayMsMax = 2_147_483_647;
 /**
  * Compiled operations a subgraph keeps (graphql/jit-executor.ts). Its callers are the gateway's
  * query plans, a few dozen documents; the bound stops a caller sending endless distinct
- * documents from growing the process.
+ * documents from growing the process. A compiled GetAccount holds about 31 kB of heap
+ * (document included), so the cache stays near 30 MB at most.
  */
 export const compiledQueriesMax = 1_000;

@@ -314,3 +314,11 @@ export const settlementWorkerIntervalMsDefault = 60_000;
  * 1 ms instead, so a pause between worker passes or polls is refused above it at start-up.
  */
 export const timerDelayMsMax = 2_147_483_647;
+
+/**
+ * Compiled operations a subgraph keeps (graphql/jit-executor.ts). Its callers are the gateway's
+ * query plans, a few dozen documents; the bound stops a caller sending endless distinct
+ * documents from growing the process. A compiled GetAccount holds about 31 kB of heap
+ * (document included), so the cache stays near 30 MB at most.
+ */
+export const compiledQueriesMax = 1_000;

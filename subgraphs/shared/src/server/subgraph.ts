@@ -18,6 +18,7 @@ import { createGraphQLHttpServer, sendJson } from './http';
 import { readiness } from './health';
 import { collectProcessDefaults, processRegistry } from '../metrics';
 import { log } from '../log';
+import { jitExecutor } from '../graphql/jit-executor';
 
 /** What every subgraph's context starts from: who is calling and where the data lives. */
 export interface BaseSubgraphContext extends BaseContext {
@@ -75,7 +76,11 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
   const production = options.production ?? false;
   const schema = buildSubgraphSchema({ typeDefs: parse(options.typeDefs), resolvers: options.resolvers } as SubgraphModule);
   const apollo = new ApolloServer<BaseSubgraphContext>({
-    schema,
+    // Operations run compiled by graphql-jit (graphql/jit-executor.ts): GetAccount's 800 fields
+    // per page cost the account subgraph 2.4–2.7 ms of CPU per read with graphql-js's execute
+    // and 1.5–1.8 ms compiled, the answer byte for byte the same (a micro-benchmark, 2,000 reads
+    // at 16 clients, this VM under load).
+    gateway: jitExecutor(schema),
     formatError: (formatted, error) => formatSubgraphError(formatted, error, production),
     // Apollo's cache-control plugin is on by default and runs a hook on every field of every
     // answer (and wraps every resolver) to compute a max-age that is always 0 here: no type or

@@ -50,6 +50,8 @@ export interface EventRunOptions {
   pids: () => Map<string, number>;
   /** The account subgraph's /metrics, for how many reads its balance feed made; null skips it. */
   accountMetricsUrl: string | null;
+  /** Called as the measured window opens (the bench starts its CPU profilers here). */
+  onMeasureStart?: () => void;
   log: (line: string) => void;
 }
 
@@ -147,6 +149,7 @@ export async function runEventDelivery(options: EventRunOptions): Promise<EventR
     options.log(`${payees.length} subscriptions live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`);
 
     const feedBefore = options.accountMetricsUrl ? await feedCounters(options.accountMetricsUrl) : null;
+    options.onMeasureStart?.();
     const cpuBefore = snapshotCpu(options.pids());
     const started = Date.now();
     measuring = true;

@@ -13,7 +13,7 @@ import { describeError, ensureMysql } from '../lib/mysql-server';
 import { loadConfig } from '../../subgraphs/shared/src/config';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import {
-  benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, type ProcessName, type ProcessStack,
+  benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, processNames, type ProcessName, type ProcessStack,
 } from './bench-stack';
 import { openAndFund, type Fixtures } from './fixtures';
 import {
@@ -62,7 +62,6 @@ import { repoRoot } from './processes';
 const resultsDir = join(repoRoot, 'bench/results');
 const scenarioGroups = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 type Group = (typeof scenarioGroups)[number];
-const processNames: readonly ProcessName[] = ['gateway', 'account', 'transaction', 'settlement'];
 
 interface Options {
   seconds: number;

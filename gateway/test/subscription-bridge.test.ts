@@ -10,8 +10,9 @@ import { subgraphFields } from '../src/subscriptions/served-by';
 
 /**
  * The bridge's answer to what the account subgraph says when a forwarded subscription starts:
- * a refusal marked retryable (a shard away: SHARD_UNAVAILABLE) is tried again after
- * reconnectDelayMs and the stream goes on; any other refusal ends the stream with it. The
+ * a refusal that is only for now (a shard away: SHARD_UNAVAILABLE; a read that failed) is tried
+ * again after reconnectDelayMs and the stream goes on; one that is the client's to act on
+ * (BAD_USER_INPUT, FORBIDDEN, UNAUTHENTICATED) ends the stream with it. The
  * upstream here is a scripted graphql-ws peer, so that the refusal comes exactly when wanted;
  * the streams against the real account subgraph are in subscription-streams.test.ts.
  */
@@ -52,23 +53,25 @@ function bridge(subscription: BalanceSubscription, upstream: Client) {
 const shardAway: GraphQLFormattedError = { message: 'shard s1 is unavailable', extensions: { code: 'SHARD_UNAVAILABLE', retryable: true } };
 
 describe('a forwarded subscription refused at the start', () => {
-  it('is subscribed again after a retryable refusal, from the same position, and delivers', async () => {
+  it('is subscribed again after a retryable refusal or an internal error, from the same position, and delivers', async () => {
     const subscription = forwarded();
     const event = (sequence: number) => ({ data: { balanceChanged: { [subscription.cursorKey]: `c${sequence}`, sequence } } });
     const { client, payloads } = scriptedUpstream([
       (sink) => sink.error([shardAway]),
+      // A read that failed under load reaches the gateway as an internal error: read again too.
+      (sink) => sink.next({ errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } as unknown as WsResult),
       (sink) => sink.next(event(7)),
     ]);
     const stream = bridge(subscription, client);
     const first = await stream.next();
     expect((first.value as ExecutionResult).data).toEqual({ balanceChanged: { sequence: 7 } });
-    expect(payloads).toHaveLength(2);
-    expect(payloads[1]!.query).toBe(subscription.forwardQuery);
-    expect(payloads[1]!.variables?.[subscription.afterVariable]).toBeNull();
+    expect(payloads).toHaveLength(3);
+    expect(payloads[2]!.query).toBe(subscription.forwardQuery);
+    expect(payloads[2]!.variables?.[subscription.afterVariable]).toBeNull();
     await stream.return(undefined);
   });
 
-  it('ends with the refusal when it is not retryable', async () => {
+  it('ends with a refusal that is the client\'s to act on (BAD_USER_INPUT)', async () => {
     const { client, payloads } = scriptedUpstream([(sink) => sink.error([{ message: 'bad cursor', extensions: { code: 'BAD_USER_INPUT' } }])]);
     const stream = bridge(forwarded(), client);
     await expect(stream.next()).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });

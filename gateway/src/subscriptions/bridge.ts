@@ -117,13 +117,16 @@ export function bridgeBalanceStream(
       }
       retryTimer = setTimeout(listen, limits.reconnectDelayMs);
     };
+    /** Codes that are the client's to act on; any other failure to read a page is tried again. */
+    const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
     /**
-     * The subgraph refused the upstream subscription: a refusal that is only for now (a shard
-     * away, SHARD_UNAVAILABLE with retryable) is tried again like a lost socket; any other ends
-     * the stream with it.
+     * The subgraph refused the upstream subscription or ended it with an error: a code that is
+     * the client's to act on ends the stream with it; anything else (a shard away, a read that
+     * failed under load) is tried again like a lost socket, from the last event received, as a
+     * failed page read is.
      */
     const refused = (errors: readonly GraphQLFormattedError[]) =>
-      (errors.length > 0 && errors.every((e) => e.extensions?.retryable === true) ? retry() : finish(endingFor(errors)));
+      (errors.some((e) => finalCodes.includes(String(e.extensions?.code))) ? finish(endingFor(errors)) : retry());
     function listen(): void {
       if (state.ending || signal.aborted) return;
       let settled = false;
@@ -186,8 +189,6 @@ export function bridgeBalanceStream(
       );
     }
 
-    /** Codes that are the client's to act on; any other failure to read a page is tried again. */
-    const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
     let readFailures = 0;
     signal.addEventListener('abort', poke, { once: true });
     listen();

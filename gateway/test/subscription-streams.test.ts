@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, type Replica, type Stack } from '../../test/support/stack';
 import { token, unique } from '../../test/support/env';
 import { subscribe } from '../../test/support/ws';
-import { balanceChanged, deposit, inParallel, openAccount, pay, untilLive } from '../../test/support/balance-events';
+import { balanceChanged, deposit, inParallel, openAccount, pay, untilLive, fundedPayers } from '../../test/support/balance-events';
 
 /**
  * How the gateway serves a subscription, against the in-process stack and real MySQL: forwarded
@@ -25,11 +25,6 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function fundedPayers(count: number): Promise<string[]> {
-  const payers = await Promise.all(Array.from({ length: count }, () => openAccount(stack.gatewayUrl, operator, unique('payer'))));
-  await Promise.all(payers.map((id) => deposit(stack.gatewayUrl, operator, id, 1_000_000n)));
-  return payers;
-}
 
 describe('serving balanceChanged', () => {
   it('forwards a subscription of account fields and reads one with another subgraph\'s field page by page', async () => {
@@ -51,7 +46,7 @@ describe('serving balanceChanged', () => {
   it('takes a forwarded stream up again after its last event when the client falls pageSize behind: no gap, no repeat', async () => {
     const ownerId = unique('burst');
     const payee = await openAccount(stack.gatewayUrl, operator, ownerId);
-    const payers = await fundedPayers(4);
+    const payers = await fundedPayers(stack.gatewayUrl, operator, 4);
     const subscription = subscribe(small.gatewayWsUrl, {
       authorization: `Bearer ${await token(ownerId, 'customer')}`, query: balanceChanged, variables: { accountId: payee },
     });

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../../subgraphs/shared/src/identity';
@@ -18,7 +17,7 @@ import {
 import { LoadClient } from './load';
 import { findMysqlServerPid } from './proc-stats';
 import { repoRoot } from './processes';
-import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary';
+import { formatProfile, summariseProfileDir } from './profile-summary';
 import { writeResults } from './report';
 
 /**
@@ -128,7 +127,7 @@ async function run(): Promise<EventRunReport> {
     await server.stop();
   }
   if (!report) throw new Error('the run ended without a report');
-  const profiles = profiled.length > 0 ? summariseProfiles(profileDir) : [];
+  const profiles = profiled.length > 0 ? summariseProfileDir(profileDir, log) : [];
   const file = writeResults(resultsDir, startedAt, {
     startedAt: startedAt.toISOString(), fanOut: options.redisUrl ? 'redis' : 'polling', ...report, profiles,
   });
@@ -138,16 +137,6 @@ async function run(): Promise<EventRunReport> {
   return report;
 }
 
-/** One profile per process start (bench-stack.ts): <process>.<start>.cpuprofile. */
-function summariseProfiles(dir: string): ProfileSummary[] {
-  try {
-    return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
-      .map((f) => ({ ...summariseProfile(join(dir, f)), process: f.split('.')[0]! }));
-  } catch (error) {
-    log(`no CPU profiles in ${dir}: ${describeError(error)}`);
-    return [];
-  }
-}
 
 function print(r: EventRunReport, redis: boolean): void {
   log(`fan-out: ${redis ? 'Redis hints' : 'polling'}; mode: ${r.via === 'ledger' ? 'payments posted by the bench, exact commit instants' : 'createPayment through the gateway, commit instant = entry created_at'}`);

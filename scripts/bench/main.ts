@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import { gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken } from '../../subgraphs/shared/src/gateway-trust';
@@ -23,7 +23,7 @@ import {
 } from './limits';
 import { LoadClient, type Operation } from './load';
 import { findMysqlServerPid } from './proc-stats';
-import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary';
+import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
 import { resultsTable, writeResults } from './report';
@@ -416,15 +416,7 @@ function cpuLoopMs(): number {
 }
 
 function summariseProfiles(dir: string, wanted: boolean): ProfileSummary[] {
-  if (!wanted) return [];
-  try {
-    // One file per start of a process (bench-stack.ts): <process>.<start>.cpuprofile.
-    return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
-      .map((f) => ({ ...summariseProfile(join(dir, f)), process: f.split('.')[0]! }));
-  } catch (error) {
-    log(`no CPU profiles in ${dir}: ${describeError(error)}`);
-    return [];
-  }
+  return wanted ? summariseProfileDir(dir, log) : [];
 }
 
 main().catch((error: unknown) => {

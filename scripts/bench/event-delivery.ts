@@ -216,12 +216,21 @@ async function subscribe(
       },
       error: (error) => {
         settle(false);
-        options.log(`subscription of ${payee} failed: ${JSON.stringify(error).slice(0, 300)}`);
+        options.log(`subscription of ${payee} failed: ${describeSubscriptionError(error)}`);
       },
       complete: () => settle(false),
     },
   );
   return { payee, client, live };
+}
+
+/** GraphQL errors as JSON; a closed socket (a CloseEvent, which JSON shows as {}) by its code and reason. */
+function describeSubscriptionError(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'number') {
+    const { code, reason } = error as { code: number; reason?: unknown };
+    return `socket closed with ${code}${typeof reason === 'string' && reason !== '' ? ` (${reason})` : ''}`;
+  }
+  return JSON.stringify(error).slice(0, 300);
 }
 
 /**

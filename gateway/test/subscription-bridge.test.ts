@@ -20,8 +20,9 @@ const sdl = readFileSync(supergraphPath, 'utf8');
 const apiSchema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
 const limits: BridgeLimits = { pageSize: 50, consumerStallMsMax: 5_000, socketBufferBytesMax: 1 << 20, reconnectAttemptsMax: 3, reconnectDelayMs: 10 };
 
-function forwarded(): BalanceSubscription {
-  const planned = planOperation(apiSchema, parse('subscription { balanceChanged(accountId: "acc_x") { sequence } }'), null, {}, subgraphFields(sdl, 'account'));
+function forwarded(after: string | null = 'c0'): BalanceSubscription {
+  const document = parse('subscription($after: String) { balanceChanged(accountId: "acc_x", after: $after) { sequence } }');
+  const planned = planOperation(apiSchema, document, null, { after }, subgraphFields(sdl, 'account'));
   if (!planned.ok || planned.value.kind !== 'subscription' || planned.value.subscription.forwardQuery === null) throw new Error('not forwarded');
   return planned.value.subscription;
 }
@@ -67,7 +68,22 @@ describe('a forwarded subscription refused at the start', () => {
     expect((first.value as ExecutionResult).data).toEqual({ balanceChanged: { sequence: 7 } });
     expect(payloads).toHaveLength(3);
     expect(payloads[2]!.query).toBe(subscription.forwardQuery);
-    expect(payloads[2]!.variables?.[subscription.afterVariable]).toBeNull();
+    expect(payloads[2]!.variables?.[subscription.afterVariable]).toBe('c0');
+    await stream.return(undefined);
+  });
+
+  it('without `after`, learns the account\'s head first and forwards the events after it', async () => {
+    const subscription = forwarded(null);
+    const { client, payloads } = scriptedUpstream([
+      (sink) => sink.next({ data: { balanceHead: 'h5' } }),
+      (sink) => sink.next({ data: { balanceChanged: { [subscription.cursorKey]: 'c6', sequence: 6 } } }),
+    ]);
+    const stream = bridge(subscription, client);
+    const first = await stream.next();
+    expect((first.value as ExecutionResult).data).toEqual({ balanceChanged: { sequence: 6 } });
+    expect(payloads[0]!.query).toContain('balanceHead');
+    expect(payloads[1]!.query).toBe(subscription.forwardQuery);
+    expect(payloads[1]!.variables?.[subscription.afterVariable]).toBe('h5');
     await stream.return(undefined);
   });
 

@@ -136,9 +136,13 @@ export function bridgeBalanceStream(
         disposeUpstream = null;
         dispose?.();
       };
-      const request = forward === null
+      // A forwarded stream without `after` first learns where the account stands (its head),
+      // so that an upstream lost before the first event is taken up from there, not from a
+      // later end of the ledger.
+      const from = state.received ?? state.position;
+      const request = forward === null || from === null
         ? { query: headQuery, variables: { accountId: subscription.accountId } }
-        : { query: forward, variables: { ...subscription.variables, [subscription.afterVariable]: state.received ?? state.position } };
+        : { query: forward, variables: { ...subscription.variables, [subscription.afterVariable]: from } };
       disposeUpstream = deps.upstream.subscribe<Record<string, unknown>>(
         request,
         {
@@ -166,6 +170,12 @@ export function bridgeBalanceStream(
             failures = 0;
             // Without `after`, the stream starts at the account's position when first heard.
             state.position ??= (result.data?.balanceHead as string | undefined) ?? null;
+            if (forward !== null && state.position !== null) {
+              // The start is known: forward the events after it.
+              stop();
+              listen();
+              return;
+            }
             state.dirty = true;
             poke();
           },

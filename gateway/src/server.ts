@@ -22,6 +22,7 @@ import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
 import { metricsPlugin, requireIdentity } from './plugins';
+import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
 
@@ -137,9 +138,11 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     },
   });
   let apiSchema: GraphQLSchema | null = null;
+  let accountFields: SubgraphFields | null = null;
   gateway.onSchemaLoadOrUpdate((loaded) => {
     parseAmountsAsSubgraphsDo(loaded.apiSchema);
     apiSchema = loaded.apiSchema;
+    accountFields = subgraphFields(loaded.coreSupergraphSdl, 'account');
   });
   // Subscriptions are served once the HTTP server exists; the gauge reads them at scrape time.
   let subscriptions: SubscriptionServer | undefined;
@@ -184,6 +187,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     apollo,
     tokens,
     apiSchema: () => apiSchema,
+    accountFields: () => accountFields,
     accountWsUrl: urls.account.replace(/^http/, 'ws'),
     accountTrust: trusts.account,
     limits: { ...defaultSubscriptionLimits, ...options.subscriptions },

@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, type Replica, type Stack } from '../../test/support/stack';
 import { testRedisUrl, token, unique } from '../../test/support/env';
 import { subscribe, type BalanceEvent, type Subscription } from '../../test/support/ws';
-import { balanceChanged, deposit, inParallel, openAccount, pay, untilLive } from '../../test/support/balance-events';
+import { balanceChanged, deposit, inParallel, openAccount, pay, untilLive, fundedPayers } from '../../test/support/balance-events';
 
 /**
  * Several gateways and account subgraphs over one ledger. The stack and one replica take
@@ -30,11 +30,6 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function fundedPayers(count: number): Promise<string[]> {
-  const payers = await Promise.all(Array.from({ length: count }, () => openAccount(stack.gatewayUrl, operator, unique('payer'))));
-  await Promise.all(payers.map((id) => deposit(stack.gatewayUrl, operator, id, 1_000_000n)));
-  return payers;
-}
 
 function sequences(subscription: Subscription, after: number): number[] {
   return subscription.events.filter((e) => e.sequence > after).map((e) => e.sequence);
@@ -44,7 +39,7 @@ describe('balanceChanged across replicas', () => {
   it('delivers payments made through one gateway to subscribers on every other', async () => {
     const ownerId = unique('replicated');
     const payee = await openAccount(stack.gatewayUrl, operator, ownerId);
-    const payers = await fundedPayers(4);
+    const payers = await fundedPayers(stack.gatewayUrl, operator, 4);
     const customer = `Bearer ${await token(ownerId, 'customer')}`;
     const subscribers = [stack.gatewayWsUrl, hinted.gatewayWsUrl, polling.gatewayWsUrl]
       .map((url) => subscribe(url, { authorization: customer, query: balanceChanged, variables: { accountId: payee } }));
@@ -72,7 +67,7 @@ describe('balanceChanged across replicas', () => {
   it('carries a stream across a restart of the account subgraph without the client noticing', async () => {
     const ownerId = unique('restart');
     const payee = await openAccount(stack.gatewayUrl, operator, ownerId);
-    const payers = await fundedPayers(2);
+    const payers = await fundedPayers(stack.gatewayUrl, operator, 2);
     const subscriber = subscribe(polling.gatewayWsUrl, { authorization: `Bearer ${await token(ownerId, 'customer')}`, query: balanceChanged, variables: { accountId: payee } });
     const live = await untilLive(subscriber, () => deposit(stack.gatewayUrl, operator, payee, 1n));
 

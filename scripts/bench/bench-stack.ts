@@ -49,6 +49,7 @@ export function benchShards(shardUrls: string): ShardSet {
 }
 
 export type ProcessName = 'gateway' | 'account' | 'transaction' | 'settlement';
+export const processNames: readonly ProcessName[] = ['gateway', 'account', 'transaction', 'settlement'];
 
 export interface ProcessStackOptions {
   shardUrls: string;

@@ -50,6 +50,8 @@ export interface EventRunOptions {
   pids: () => Map<string, number>;
   /** The account subgraph's /metrics, for how many reads its balance feed made; null skips it. */
   accountMetricsUrl: string | null;
+  /** Called as the measured window opens (the bench starts its CPU profilers here). */
+  onMeasureStart?: () => void;
   log: (line: string) => void;
 }
 
@@ -147,6 +149,7 @@ export async function runEventDelivery(options: EventRunOptions): Promise<EventR
     options.log(`${payees.length} subscriptions live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`);
 
     const feedBefore = options.accountMetricsUrl ? await feedCounters(options.accountMetricsUrl) : null;
+    options.onMeasureStart?.();
     const cpuBefore = snapshotCpu(options.pids());
     const started = Date.now();
     measuring = true;
@@ -213,12 +216,21 @@ async function subscribe(
       },
       error: (error) => {
         settle(false);
-        options.log(`subscription of ${payee} failed: ${JSON.stringify(error).slice(0, 300)}`);
+        options.log(`subscription of ${payee} failed: ${describeSubscriptionError(error)}`);
       },
       complete: () => settle(false),
     },
   );
   return { payee, client, live };
+}
+
+/** GraphQL errors as JSON; a closed socket (a CloseEvent, which JSON shows as {}) by its code and reason. */
+function describeSubscriptionError(error: unknown): string {
+  if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'number') {
+    const { code, reason } = error as { code: number; reason?: unknown };
+    return `socket closed with ${code}${typeof reason === 'string' && reason !== '' ? ` (${reason})` : ''}`;
+  }
+  return JSON.stringify(error).slice(0, 300);
 }
 
 /**

@@ -8,7 +8,7 @@ import { startLedgerHintPublisher } from '../../subgraphs/shared/src/events/ledg
 import { describeError, ensureMysql } from '../lib/mysql-server';
 import { loadConfig } from '../../subgraphs/shared/src/config';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
-import { benchDatabasePrefix, recreateDatabases, startProcessStack, type ProcessStack } from './bench-stack';
+import { benchDatabasePrefix, recreateDatabases, startProcessStack, processNames, type ProcessName, type ProcessStack } from './bench-stack';
 import { runEventDelivery, type EventRunReport } from './event-delivery';
 import {
   eventAccountsDefault, eventAccountsMax, eventPoolSizePerShard, eventRatePerSecondDefault, eventRatePerSecondMax, eventRunDeadlineMs,
@@ -17,6 +17,7 @@ import {
 import { LoadClient } from './load';
 import { findMysqlServerPid } from './proc-stats';
 import { repoRoot } from './processes';
+import { formatProfile, summariseProfileDir } from './profile-summary';
 import { writeResults } from './report';
 
 /**
@@ -31,6 +32,9 @@ import { writeResults } from './report';
  *   --via ledger  (default) the bench posts the payments itself: exact commit instants
  *   --via api     createPayment through the gateway; commit instant = the entry's created_at
  *   --redis       fan out with Redis hints (REDIS_URL, default redis://127.0.0.1:6379) instead of polling
+ *   --profile p1,p2  start these processes (gateway, account, transaction, settlement) under the
+ *                 CPU profiler, profiling the measured window only, and summarise the profiles
+ *                 at the end (as `npm run bench -- --profile` does)
  */
 const resultsDir = join(repoRoot, 'bench/results/events');
 
@@ -53,10 +57,13 @@ const { values: args } = parseArgs({
     redis: { type: 'boolean', default: false },
     via: { type: 'string', default: 'ledger' },
     databases: { type: 'string' },
+    profile: { type: 'string' },
   },
   strict: true,
 });
 if (args.via !== 'ledger' && args.via !== 'api') throw new Error('--via is ledger or api');
+const profiled = (args.profile ? args.profile.split(',').map((p) => p.trim()) : []) as ProcessName[];
+for (const p of profiled) if (!processNames.includes(p)) throw new Error(`--profile: unknown process "${p}"`);
 const databasePrefix = benchDatabasePrefix(args.databases, 'paygraph_bench_events');
 const config = loadConfig(process.env);
 // With --via ledger this process posts as a subgraph would: it seals and dates the same way.
@@ -79,12 +86,15 @@ async function run(): Promise<EventRunReport> {
   let ledger: ShardSet | null = null;
   let client: LoadClient | null = null;
   let stopHints: (() => Promise<void>) | null = null;
+  const profileDir = join(resultsDir, 'profiles', runId);
+  let report: EventRunReport | null = null;
   try {
     await recreateDatabases(server.shardUrls);
     const secret = randomBytes(jwtSecretBytes).toString('base64url');
     stack = await startProcessStack({
       shardUrls: server.shardUrls, jwtSecret: secret, logDir: join(repoRoot, 'bench/results/logs', runId), engine: 'merged',
       subgraphEnv: { MYSQL_POOL_SIZE: String(eventPoolSizePerShard), ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}) },
+      ...(profiled.length > 0 ? { profile: { processes: profiled, dir: profileDir } } : {}),
     });
     log(`system up (${options.redisUrl ? `Redis hints from ${options.redisUrl}` : 'polling the shards'}); opening ${options.accounts} payees`);
     client = new LoadClient({ url: stack.gatewayUrl, token: await mintToken({ sub: 'bench-operator', role: 'operator' }, secret) }, fixtureConcurrency);
@@ -92,7 +102,7 @@ async function run(): Promise<EventRunReport> {
     if (ledger && options.redisUrl) stopHints = startLedgerHintPublisher(options.redisUrl);
     const mysqlPid = findMysqlServerPid();
     const running = stack;
-    const report = await runEventDelivery({
+    report = await runEventDelivery({
       gatewayUrl: stack.gatewayUrl,
       client,
       customerToken: (sub) => mintToken({ sub, role: 'customer' }, secret),
@@ -104,12 +114,10 @@ async function run(): Promise<EventRunReport> {
       runId,
       pids: () => new Map([...running.pids(), ...(mysqlPid === undefined ? [] : [['mysql', mysqlPid] as [string, number]]), ['bench', process.pid]]),
       accountMetricsUrl: stack.urls.account.replace(/\/graphql$/, '/metrics'),
+      // Profiles cover the measured window: set-up (1,000 accounts and subscriptions) would drown it.
+      onMeasureStart: () => running.startProfiling(),
       log,
     });
-    const file = writeResults(resultsDir, startedAt, { startedAt: startedAt.toISOString(), fanOut: options.redisUrl ? 'redis' : 'polling', ...report });
-    print(report, options.redisUrl !== null);
-    log(`results written to ${file}`);
-    return report;
   } finally {
     await stopHints?.();
     await ledger?.close();
@@ -118,7 +126,17 @@ async function run(): Promise<EventRunReport> {
     stack = null;
     await server.stop();
   }
+  if (!report) throw new Error('the run ended without a report');
+  const profiles = profiled.length > 0 ? summariseProfileDir(profileDir, log) : [];
+  const file = writeResults(resultsDir, startedAt, {
+    startedAt: startedAt.toISOString(), fanOut: options.redisUrl ? 'redis' : 'polling', ...report, profiles,
+  });
+  print(report, options.redisUrl !== null);
+  for (const p of profiles) console.log(`${formatProfile(p)}\n`);
+  log(`results written to ${file}`);
+  return report;
 }
+
 
 function print(r: EventRunReport, redis: boolean): void {
   log(`fan-out: ${redis ? 'Redis hints' : 'polling'}; mode: ${r.via === 'ledger' ? 'payments posted by the bench, exact commit instants' : 'createPayment through the gateway, commit instant = entry created_at'}`);

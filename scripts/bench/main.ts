@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import { gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken } from '../../subgraphs/shared/src/gateway-trust';
@@ -13,7 +13,7 @@ import { describeError, ensureMysql } from '../lib/mysql-server';
 import { loadConfig } from '../../subgraphs/shared/src/config';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import {
-  benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, type ProcessName, type ProcessStack,
+  benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, processNames, type ProcessName, type ProcessStack,
 } from './bench-stack';
 import { openAndFund, type Fixtures } from './fixtures';
 import {
@@ -23,7 +23,7 @@ import {
 } from './limits';
 import { LoadClient, type Operation } from './load';
 import { findMysqlServerPid } from './proc-stats';
-import { formatProfile, summariseProfile, type ProfileSummary } from './profile-summary';
+import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
 import { resultsTable, writeResults } from './report';
@@ -62,7 +62,6 @@ import { repoRoot } from './processes';
 const resultsDir = join(repoRoot, 'bench/results');
 const scenarioGroups = ['a', 'b', 'c', 'd', 'e', 'f'] as const;
 type Group = (typeof scenarioGroups)[number];
-const processNames: readonly ProcessName[] = ['gateway', 'account', 'transaction', 'settlement'];
 
 interface Options {
   seconds: number;
@@ -417,15 +416,7 @@ function cpuLoopMs(): number {
 }
 
 function summariseProfiles(dir: string, wanted: boolean): ProfileSummary[] {
-  if (!wanted) return [];
-  try {
-    // One file per start of a process (bench-stack.ts): <process>.<start>.cpuprofile.
-    return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
-      .map((f) => ({ ...summariseProfile(join(dir, f)), process: f.split('.')[0]! }));
-  } catch (error) {
-    log(`no CPU profiles in ${dir}: ${describeError(error)}`);
-    return [];
-  }
+  return wanted ? summariseProfileDir(dir, log) : [];
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { profileTopFunctions } from './limits';
 
 /**
@@ -86,4 +87,18 @@ export function formatProfile(summary: ProfileSummary): string {
   lines.push('  top functions by self time:');
   for (const f of summary.topFunctions) lines.push(`    ${f.share.toFixed(1).padStart(5)}%  ${String(f.selfMs).padStart(7)} ms  ${f.function}  ${f.where}`);
   return lines.join('\n');
+}
+
+/**
+ * Every profile a run wrote into `dir`, one per start of a process (bench-stack.ts:
+ * <process>.<start>.cpuprofile), summarised; none when the directory cannot be read (said through `log`).
+ */
+export function summariseProfileDir(dir: string, log: (line: string) => void): ProfileSummary[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => ({ ...summariseProfile(join(dir, f)), process: f.split('.')[0]! }));
+  } catch (error) {
+    log(`no CPU profiles in ${dir}: ${error instanceof Error ? error.message : String(error)}`);
+    return [];
+  }
 }

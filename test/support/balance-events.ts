@@ -30,6 +30,13 @@ export async function deposit(gatewayUrl: string, bearer: string, accountId: str
   return made.id as string;
 }
 
+/** Payers opened and funded through the gateway, each with its own owner. */
+export async function fundedPayers(gatewayUrl: string, bearer: string, count: number, each: bigint = 1_000_000n): Promise<string[]> {
+  const payers = await Promise.all(Array.from({ length: count }, () => openAccount(gatewayUrl, bearer, unique('payer'))));
+  await Promise.all(payers.map((id) => deposit(gatewayUrl, bearer, id, each)));
+  return payers;
+}
+
 export async function pay(gatewayUrl: string, bearer: string, payerAccountId: string, payeeAccountId: string, amount: bigint): Promise<{ id: string; status: string }> {
   const answer = await gql(gatewayUrl, createPaymentDoc, {
     input: { idempotencyKey: unique('pay'), payerAccountId, payeeAccountId, amount: amount.toString(), currency: 'USD' },

@@ -48,6 +48,8 @@ export interface Replica {
   activeSubscriptions(): number;
   /** Streams the replica's gateway ended for a slow consumer. */
   slowConsumers(): number;
+  /** Subscriptions the replica's gateway forwarded to its account subgraph or read page by page. */
+  streams(): { forwarded: number; paged: number; forwardPauses: number };
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         accountUrl,
         activeSubscriptions: () => [...replicaGateway.subscriptions.activeByPrincipal().values()].reduce((a, b) => a + b, 0),
         slowConsumers: () => replicaGateway.subscriptions.slowConsumers(),
+        streams: () => replicaGateway.subscriptions.streams(),
         restartAccount: async () => {
           await stopSubgraph(account);
           account = await startAccount();

@@ -18,6 +18,15 @@ import type { BalanceSubscription } from './operation';
  * unsent, is ended with SLOW_CONSUMER and the cursor of the last event handed to its socket,
  * from which it resumes. When the account subgraph goes away (restart, deploy) the bridge
  * listens again and reads on from the client's position, so the client notices nothing.
+ *
+ * A subscription whose selection the account subgraph serves alone (operation.ts,
+ * `forwardQuery`) is forwarded instead: the gateway subscribes to the subgraph's balanceChanged
+ * after the client's position and hands each event on as it arrives, without a page query per
+ * event (in bench:events that query, through Apollo and an HTTP hop, was most of the gateway's
+ * and the subgraph's CPU per event). The same bounds hold: at most pageSize events wait per
+ * subscription (past that the upstream stream is dropped and taken up again, after the last
+ * event received, once the client has taken them), the same stall and buffer checks end a slow
+ * consumer, and a lost upstream is subscribed again after the last event received.
  */
 export interface BridgeLimits {
   /** Events read per page, and so held per subscription at most. */
@@ -38,6 +47,13 @@ export interface BridgeDeps {
   limits: BridgeLimits;
   /** Told when a stream is ended for a slow consumer (metrics, tests). */
   onSlowConsumer?: () => void;
+  /** Told when a forwarded stream is dropped for pageSize events waiting, to be taken up again (tests). */
+  onForwardPaused?: () => void;
+  /**
+   * Whether the subscriber's token is still honoured: checked before each forwarded event, as
+   * the gateway checks it for each page query it runs.
+   */
+  tokenHonoured: () => boolean;
 }
 
 const headQuery = 'subscription BalanceHead($accountId: ID!) { balanceHead(accountId: $accountId) }';
@@ -56,10 +72,25 @@ export function bridgeBalanceStream(
   return abortable(async function* bridge(signal) {
     const { limits } = deps;
     // Objects, so that TypeScript sees the callbacks' writes when the loop reads them.
-    const state: { ending: Ending | null; position: string | null; dirty: boolean } = {
+    const forward = subscription.forwardQuery;
+    const state: {
+      ending: Ending | null;
+      /** The cursor of the last event handed to the client's socket. */
+      position: string | null;
+      dirty: boolean;
+      /** Forwarded events received and not yet handed on, each with its own errors. */
+      queue: ForwardedEvent[];
+      /** The cursor of the last forwarded event received: an upstream subscribed again goes on after it. */
+      received: string | null;
+      /** The upstream stream was dropped because pageSize events waited; taken up again once they are sent. */
+      paused: boolean;
+    } = {
       ending: null,
       position: subscription.after,
-      dirty: subscription.after !== null,
+      dirty: forward === null && subscription.after !== null,
+      queue: [],
+      received: null,
+      paused: false,
     };
     let wake: (() => void) | null = null;
     let failures = 0;
@@ -86,28 +117,72 @@ export function bridgeBalanceStream(
       }
       retryTimer = setTimeout(listen, limits.reconnectDelayMs);
     };
+    /** Codes that are the client's to act on; any other failure to read a page is tried again. */
+    const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
+    /**
+     * The subgraph refused the upstream subscription or ended it with an error: a code that is
+     * the client's to act on ends the stream with it; anything else (a shard away, a read that
+     * failed under load) is tried again like a lost socket, from the last event received, as a
+     * failed page read is.
+     */
+    const refused = (errors: readonly GraphQLFormattedError[]) =>
+      (errors.some((e) => finalCodes.includes(String(e.extensions?.code))) ? finish(endingFor(errors)) : retry());
     function listen(): void {
       if (state.ending || signal.aborted) return;
       let settled = false;
-      disposeUpstream = deps.upstream.subscribe<{ balanceHead: string }>(
-        { query: headQuery, variables: { accountId: subscription.accountId } },
+      const stop = () => {
+        settled = true;
+        const dispose = disposeUpstream;
+        disposeUpstream = null;
+        dispose?.();
+      };
+      // A forwarded stream without `after` first learns where the account stands (its head),
+      // so that an upstream lost before the first event is taken up from there, not from a
+      // later end of the ledger.
+      const from = state.received ?? state.position;
+      const request = forward === null || from === null
+        ? { query: headQuery, variables: { accountId: subscription.accountId } }
+        : { query: forward, variables: { ...subscription.variables, [subscription.afterVariable]: from } };
+      disposeUpstream = deps.upstream.subscribe<Record<string, unknown>>(
+        request,
         {
           next: (result) => {
             if (settled || state.ending) return;
+            const event = forward === null ? undefined : result.data?.[subscription.responseKey];
+            if (event !== undefined && event !== null) {
+              failures = 0;
+              const { [subscription.cursorKey]: cursor, ...fields } = event as Record<string, unknown>;
+              state.received = cursor as string;
+              state.queue.push({ cursor: cursor as string, fields, errors: result.errors });
+              // The client is pageSize events behind: the ledger holds the rest until it catches up.
+              if (state.queue.length >= limits.pageSize) {
+                state.paused = true;
+                stop();
+                deps.onForwardPaused?.();
+              }
+              poke();
+              return;
+            }
             if (result.errors?.length) {
               settled = true;
-              return finish(endingFor(result.errors));
+              return refused(result.errors);
             }
             failures = 0;
             // Without `after`, the stream starts at the account's position when first heard.
-            state.position ??= result.data?.balanceHead ?? null;
+            state.position ??= (result.data?.balanceHead as string | undefined) ?? null;
+            if (forward !== null && state.position !== null) {
+              // The start is known: forward the events after it.
+              stop();
+              listen();
+              return;
+            }
             state.dirty = true;
             poke();
           },
           error: (error: unknown) => {
             if (settled || state.ending) return;
             settled = true;
-            if (Array.isArray(error)) return finish(endingFor(error as GraphQLFormattedError[]));
+            if (Array.isArray(error)) return refused(error as GraphQLFormattedError[]);
             const code = closeCodeOf(error);
             if (code === CloseCode.Unauthorized || code === CloseCode.Forbidden) {
               return finish({ kind: 'denied', code, reason: code === CloseCode.Unauthorized ? 'Unauthorized' : 'Forbidden' });
@@ -124,14 +199,52 @@ export function bridgeBalanceStream(
       );
     }
 
-    /** Codes that are the client's to act on; any other failure to read a page is tried again. */
-    const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
     let readFailures = 0;
     signal.addEventListener('abort', poke, { once: true });
     listen();
+    /**
+     * Hands one event to graphql-ws, unless the client is stuck: its socket holds too much, or
+     * takes nothing for consumerStallMsMax (armed while graphql-ws writes the event).
+     */
+    async function* deliver(cursor: string, result: ExecutionResult): AsyncGenerator<ExecutionResult, boolean, undefined> {
+      if (state.ending) return false;
+      if (deps.socket.bufferedAmount > limits.socketBufferBytesMax) {
+        finish({ kind: 'slow' });
+        return false;
+      }
+      state.position = cursor;
+      const stall = setTimeout(() => finish({ kind: 'slow' }), limits.consumerStallMsMax);
+      try {
+        yield result;
+      } finally {
+        clearTimeout(stall);
+      }
+      return true;
+    }
+
     try {
       read: for (;;) {
         if (state.ending) break;
+        const next = state.queue.shift();
+        if (next) {
+          if (!deps.tokenHonoured()) {
+            finish({ kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' });
+            break;
+          }
+          if (!(yield* deliver(next.cursor, forwardedResult(subscription.responseKey, next.fields, next.errors)))) break;
+          continue;
+        }
+        if (forward !== null) {
+          if (state.paused) {
+            state.paused = false;
+            listen();
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          if (signal.aborted) return;
+          continue;
+        }
         if (state.position === null || !state.dirty) {
           await new Promise<void>((resolve) => {
             wake = resolve;
@@ -162,20 +275,8 @@ export function bridgeBalanceStream(
           break;
         }
         for (const [index, event] of events.entries()) {
-          if (state.ending) break read;
-          if (deps.socket.bufferedAmount > limits.socketBufferBytesMax) {
-            finish({ kind: 'slow' });
-            break read;
-          }
           const { [subscription.cursorKey]: cursor, ...fields } = event as Record<string, unknown>;
-          state.position = cursor as string;
-          // Armed while graphql-ws writes the event: a socket that takes nothing for this long is stuck.
-          const stall = setTimeout(() => finish({ kind: 'slow' }), limits.consumerStallMsMax);
-          try {
-            yield eventResult(subscription.responseKey, fields, page.errors, index);
-          } finally {
-            clearTimeout(stall);
-          }
+          if (!(yield* deliver(cursor as string, eventResult(subscription.responseKey, fields, page.errors, index)))) break read;
         }
         if (events.length === limits.pageSize) state.dirty = true;
       }
@@ -198,6 +299,18 @@ export function bridgeBalanceStream(
       finish({ kind: 'stopped' });
     }
   }, onEnd);
+}
+
+interface ForwardedEvent {
+  cursor: string;
+  fields: Record<string, unknown>;
+  errors: readonly GraphQLFormattedError[] | undefined;
+}
+
+/** A forwarded event as the subscription's result: its errors' paths are the client's already. */
+function forwardedResult(responseKey: string, event: Record<string, unknown>, errors: readonly GraphQLFormattedError[] | undefined): ExecutionResult {
+  const converted = toGraphQLErrors(errors);
+  return { data: { [responseKey]: event }, ...(converted && converted.length > 0 ? { errors: converted } : {}) };
 }
 
 /** Refusals close the client's socket like the subgraph's did; anything else ends the stream with it. */

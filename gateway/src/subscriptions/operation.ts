@@ -1,8 +1,9 @@
 import {
   GraphQLError, Kind, OperationTypeNode, getArgumentValues, getOperationAST, getVariableValues, print, validate, visit,
-  type DocumentNode, type FieldNode, type GraphQLSchema, type OperationDefinitionNode, type VariableDefinitionNode,
+  type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode, type VariableDefinitionNode,
 } from 'graphql';
 import { err, ok, type Result } from '@paygraph/shared/result';
+import type { SubgraphFields } from './served-by';
 
 /**
  * Reading a client's subscription and turning it into the query that reads its events. The
@@ -20,6 +21,12 @@ import { err, ok, type Result } from '@paygraph/shared/result';
  * applies to every page, and fields of other subgraphs (entry { payment }) resolve through
  * federation like in any query. The extra cursor field tells the gateway where the client is,
  * whatever the client selected, and is removed before an event is sent.
+ *
+ * When every field the client selected is the account subgraph's own (subgraphFields), the
+ * federated page read would be one fetch to that subgraph and nothing more, so the gateway
+ * forwards the subscription instead (`forwardQuery`: the client's selection and the cursor field
+ * under the subgraph's balanceChanged, resuming after `$after`), and the events come over the
+ * upstream socket as they commit, without a page query per event.
  */
 export const subscriptionFieldName = 'balanceChanged';
 export const pageQueryFieldName = 'balanceChanges';
@@ -37,6 +44,11 @@ export interface BalanceSubscription {
   variables: Record<string, unknown>;
   /** Where the event sits in each result: the client's alias or the field name. */
   responseKey: string;
+  /**
+   * The subscription to send the account subgraph itself when it alone serves the selection
+   * (its `after` variable is afterVariable); null when the events are read page by page.
+   */
+  forwardQuery: string | null;
 }
 
 export type OperationPlan =
@@ -53,6 +65,7 @@ export function planOperation(
   document: DocumentNode,
   operationName: string | null,
   variables: Record<string, unknown>,
+  accountFields: SubgraphFields | null = null,
 ): Result<OperationPlan, GraphQLError[]> {
   const invalid = validate(schema, document);
   if (invalid.length > 0) return err([...invalid]);
@@ -77,11 +90,16 @@ export function planOperation(
   }
   if (typeof args.accountId !== 'string') return err([new GraphQLError('accountId is required', { extensions: { code: 'BAD_USER_INPUT' } })]);
   const after = typeof args.after === 'string' ? args.after : null;
-  const page = pageQuery(document, operation, root);
+  const names = freshNames(document);
+  const fragments = document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION);
+  const subscriptionType = schema.getSubscriptionType()!.name;
+  const forwarded = accountFields?.serves(subscriptionType, operation.selectionSet, new Map(fragments.map((f) => [f.name.value, f]))) ?? false;
   return ok({
     kind: 'subscription',
     subscription: {
-      accountId: args.accountId, after, operationName, variables, ...page,
+      accountId: args.accountId, after, operationName, variables, ...names,
+      pageQuery: rewrite(operation, root, fragments, names, OperationTypeNode.QUERY),
+      forwardQuery: forwarded ? rewrite(operation, root, fragments, names, OperationTypeNode.SUBSCRIPTION) : null,
       responseKey: root.alias?.value ?? root.name.value,
     },
   });
@@ -113,8 +131,14 @@ function variableDefinition(name: string, type: string, nonNull: boolean): Varia
   };
 }
 
-/** The page query: the root field swapped, a cursor field added, variables no longer used pruned. */
-function pageQuery(document: DocumentNode, operation: OperationDefinitionNode, root: FieldNode) {
+interface AddedNames {
+  afterVariable: string;
+  firstVariable: string;
+  cursorKey: string;
+}
+
+/** Names for the added variables and cursor field that the client's document does not use. */
+function freshNames(document: DocumentNode): AddedNames {
   // Variables and response keys are separate namespaces; a response key is checked against
   // every field and alias in the document, which is more than needed and never too little.
   const variables = new Set<string>();
@@ -123,41 +147,57 @@ function pageQuery(document: DocumentNode, operation: OperationDefinitionNode, r
     Variable: (node) => void variables.add(node.name.value),
     Field: (node) => void keys.add(node.alias?.value ?? node.name.value),
   });
-  const afterVariable = freshName('balanceAfter', variables);
-  const firstVariable = freshName('balanceFirst', variables);
-  const cursorKey = freshName('balanceCursor', keys);
+  return {
+    afterVariable: freshName('balanceAfter', variables),
+    firstVariable: freshName('balanceFirst', variables),
+    cursorKey: freshName('balanceCursor', keys),
+  };
+}
+
+/**
+ * The client's operation with a cursor field added and variables no longer used pruned: as a
+ * query, the page query (balanceChanges after $after, first $first); as a subscription, the
+ * account subgraph's balanceChanged after $after.
+ */
+function rewrite(
+  operation: OperationDefinitionNode,
+  root: FieldNode,
+  fragments: readonly FragmentDefinitionNode[],
+  names: AddedNames,
+  type: OperationTypeNode.QUERY | OperationTypeNode.SUBSCRIPTION,
+): string {
+  const page = type === OperationTypeNode.QUERY;
   const accountIdArgument = root.arguments?.find((a) => a.name.value === 'accountId');
   const cursorField: FieldNode = {
     kind: Kind.FIELD,
-    alias: { kind: Kind.NAME, value: cursorKey },
+    alias: { kind: Kind.NAME, value: names.cursorKey },
     name: { kind: Kind.NAME, value: 'cursor' },
   };
   const field: FieldNode = {
     kind: Kind.FIELD,
     alias: { kind: Kind.NAME, value: root.alias?.value ?? root.name.value },
-    name: { kind: Kind.NAME, value: pageQueryFieldName },
+    name: { kind: Kind.NAME, value: page ? pageQueryFieldName : subscriptionFieldName },
     arguments: [
       ...(accountIdArgument ? [accountIdArgument] : []),
-      { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'after' }, value: variable(afterVariable) },
-      { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'first' }, value: variable(firstVariable) },
+      { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'after' }, value: variable(names.afterVariable) },
+      ...(page ? [{ kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'first' }, value: variable(names.firstVariable) } as const] : []),
     ],
     directives: [],
     selectionSet: { kind: Kind.SELECTION_SET, selections: [cursorField, ...(root.selectionSet?.selections ?? [])] },
   };
-  const fragments = document.definitions.filter((d) => d.kind === Kind.FRAGMENT_DEFINITION);
   const used = new Set<string>();
   const collect = { Variable: (node: { name: { value: string } }) => void used.add(node.name.value) };
   visit(field, collect);
   for (const fragment of fragments) visit(fragment, collect);
-  const query: OperationDefinitionNode = {
+  const rewritten: OperationDefinitionNode = {
     ...operation,
-    operation: OperationTypeNode.QUERY,
+    operation: type,
     variableDefinitions: [
       ...(operation.variableDefinitions ?? []).filter((v) => used.has(v.variable.name.value)),
-      variableDefinition(afterVariable, 'String', false),
-      variableDefinition(firstVariable, 'Int', true),
+      variableDefinition(names.afterVariable, 'String', false),
+      ...(page ? [variableDefinition(names.firstVariable, 'Int', true)] : []),
     ],
     selectionSet: { kind: Kind.SELECTION_SET, selections: [field] },
   };
-  return { pageQuery: print({ kind: Kind.DOCUMENT, definitions: [query, ...fragments] }), afterVariable, firstVariable, cursorKey };
+  return print({ kind: Kind.DOCUMENT, definitions: [rewritten, ...fragments] });
 }

@@ -7,10 +7,11 @@ import type { ApolloServer } from '@apollo/server';
 import { verifyAuthorization, type Identity, type TokenSettings } from '@paygraph/shared/identity';
 import { checkOperation, checkSource, fragmentsOf, limitError as operationLimitError, type OperationLimits } from '../security/operation-limits';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
-import type { GatewayContext } from '../context';
+import { honouredUntil, type GatewayContext } from '../context';
 import { upstreamAuth } from '../identity-tokens';
 import { bridgeBalanceStream, toGraphQLErrors, type BridgeLimits } from './bridge';
 import { planOperation, type OperationPlan } from './operation';
+import type { SubgraphFields } from './served-by';
 
 /**
  * graphql-ws (graphql-transport-ws) on the gateway's own port and path /graphql. The token
@@ -28,6 +29,8 @@ export interface GatewaySubscriptionOptions {
   tokens: TokenSettings;
   /** The gateway's API schema, once the supergraph is loaded. */
   apiSchema: () => GraphQLSchema | null;
+  /** The fields the account subgraph serves alone, once the supergraph is loaded: their subscriptions are forwarded. */
+  accountFields: () => SubgraphFields | null;
   /** The account subgraph's graphql-ws endpoint. */
   accountWsUrl: string;
   /** The account subgraph's secret: the upstream socket carries the same trust as an HTTP fetch. */
@@ -56,6 +59,12 @@ export interface SubscriptionServer {
   activeByPrincipal(): ReadonlyMap<string, number>;
   /** Streams ended because their consumer fell behind, since start. */
   slowConsumers(): number;
+  /**
+   * Subscriptions served since start, by how: forwarded to the account subgraph, or read page
+   * by page through the gateway's query execution; and how often a forwarded one was dropped
+   * and taken up again because its client was pageSize events behind.
+   */
+  streams(): { forwarded: number; paged: number; forwardPauses: number };
   dispose(): Promise<void>;
 }
 
@@ -65,6 +74,7 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
   const perPrincipal = new Map<string, number>();
   const { limits } = options;
   let slowConsumers = 0;
+  const streams = { forwarded: 0, paged: 0, forwardPauses: 0 };
 
   const release = (connection: Connection, principal: string) => () => {
     connection.active -= 1;
@@ -119,7 +129,7 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
           const measured = checkOperation(schema, fragmentsOf(document.definitions), operation, payload.variables ?? {}, options.operationLimits);
           if (!measured.ok) return [operationLimitError(measured.error)];
         }
-        const planned = planOperation(schema, document, payload.operationName ?? null, payload.variables ?? {});
+        const planned = planOperation(schema, document, payload.operationName ?? null, payload.variables ?? {}, options.accountFields());
         if (!planned.ok) return planned.error;
         if (planned.value.kind === 'subscription') {
           const principal = principalOf(connection.identity);
@@ -143,6 +153,8 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
         const { plan, connection, socket } = args.contextValue as PlannedContext;
         if (plan.kind !== 'subscription') return execute(options.apollo, connection, plan);
         const subscription = plan.subscription;
+        if (subscription.forwardQuery === null) streams.paged += 1;
+        else streams.forwarded += 1;
         connection.upstream ??= upstreamClient(options.accountWsUrl, upstreamAuth(options.accountTrust, connection.context));
         return bridgeBalanceStream(
           subscription,
@@ -157,6 +169,13 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
             }),
             onSlowConsumer: () => {
               slowConsumers += 1;
+            },
+            onForwardPaused: () => {
+              streams.forwardPauses += 1;
+            },
+            tokenHonoured: () => {
+              const { auth } = connection.context;
+              return auth.ok && honouredUntil(auth) > Math.floor(Date.now() / 1000);
             },
           },
           release(connection, principalOf(connection.identity)),
@@ -178,6 +197,7 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
   return {
     activeByPrincipal: () => perPrincipal,
     slowConsumers: () => slowConsumers,
+    streams: () => ({ ...streams }),
     dispose: async () => {
       await handle.dispose();
     },

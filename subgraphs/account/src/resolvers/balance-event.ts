@@ -15,9 +15,13 @@ export const balanceEventResolvers = {
   sequence: (event: BalanceEvent) => sequenceOf(event.entry),
   stripeId: (event: BalanceEvent) => event.stripeId,
   entry: (event: BalanceEvent) => event.entry,
-  /** The account as of the event; status and the like are as read with the event. */
-  account: (event: BalanceEvent) => {
-    const home = event.home;
+  /**
+   * The account as of the event: its balance right after the entry; status and version as read
+   * within the last homeRowFreshMs (a stream's events would otherwise show them as they were
+   * when it was subscribed). A page read has just read the row, so this reads nothing more.
+   */
+  account: async (event: BalanceEvent, _args: unknown, ctx: AccountContext) => {
+    const home = (await ctx.balances.reader.home(event.home.id)) ?? event.home;
     const stripeIds = [...event.position.sequences.keys()].filter((id) => id !== home.id);
     return asAccount({
       id: home.id, ownerId: home.ownerId, type: home.type, status: home.status, currency: home.currency,

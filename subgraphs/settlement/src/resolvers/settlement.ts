@@ -12,5 +12,5 @@ export const settlementResolvers = {
   netAmount: (s: SettlementRow) => formatAmount(s.netAmount),
   merchantAccount: (s: SettlementRow) => ({ __typename: 'Account', id: s.merchantAccountId }),
   payments: async (s: SettlementRow, _: unknown, ctx: SettlementContext) =>
-    (await settlementPaymentIds(ctx.shards, s.id)).map((id) => ({ __typename: 'Payment', id })),
+    (await settlementPaymentIds(ctx.shards, s)).map((id) => ({ __typename: 'Payment', id })),
 };

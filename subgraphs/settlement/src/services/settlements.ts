@@ -29,8 +29,8 @@ export function merchantSettlements(shards: ShardSet, merchantId: string, first:
 }
 
 /** The payments a settlement settled: each lives on the shard of the stripe it credited. */
-export async function settlementPaymentIds(shards: ShardSet, settlementId: string): Promise<string[]> {
-  return (await Promise.all(shards.all.map((shard) => paymentIdsOfSettlement(shard.db, settlementId)))).flat();
+export async function settlementPaymentIds(shards: ShardSet, settlement: { id: string; merchantAccountId: string }): Promise<string[]> {
+  return (await Promise.all(shards.all.map((shard) => paymentIdsOfSettlement(shard.db, settlement.merchantAccountId, settlement.id)))).flat();
 }
 
 export type FeeRateRefusal = { kind: 'FeeRateOutOfRange'; feeBpsMax: number } | { kind: 'AccountNotFound'; accountId: string };

@@ -57,8 +57,10 @@ export async function dueSettlements(db: Executor, onOrBefore: string): Promise<
   return [...fromPayments, ...fromRefunds];
 }
 
-export async function paymentIdsOfSettlement(db: Executor, settlementId: string): Promise<string[]> {
-  const rows = await db.select({ id: payments.id }).from(payments).where(eq(payments.settlementId, settlementId));
+/** By merchant and settlement: a range of payments_settle_idx (the table has no index on settlement_id alone). */
+export async function paymentIdsOfSettlement(db: Executor, merchantId: string, settlementId: string): Promise<string[]> {
+  const rows = await db.select({ id: payments.id }).from(payments)
+    .where(and(eq(payments.payeeAccountId, merchantId), eq(payments.settlementId, settlementId)));
   return rows.map((r) => r.id);
 }
 

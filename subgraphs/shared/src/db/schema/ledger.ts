@@ -71,8 +71,9 @@ export const postings = mysqlTable(
     createdAt: moment('created_at'),
   },
   (t) => [
+    // No index on ref_id: no query reads postings by it, and each index is an entry every
+    // posting writes (docs/PERFORMANCE.md, "Bulk (c)"); postings_ref_idx was dropped in 0006.
     uniqueIndex('postings_dedupe_uq').on(t.dedupeKey),
-    index('postings_ref_idx').on(t.refId),
     index('postings_business_date_idx').on(t.businessDate),
   ],
 );

@@ -41,11 +41,17 @@ export const payments = mysqlTable(
     createdAt: moment('created_at'),
     completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
   },
+  // Every secondary index is an entry each payment writes (docs/PERFORMANCE.md, "Bulk (c)"),
+  // so the table keeps only those a query needs, each named with its query:
+  // payments_payer_idx: an account's payments as payer (paymentsOfAccount);
+  // payments_settle_idx: a merchant's payments to settle (lockUnsettledPayments), the payments
+  // of a settlement (paymentIdsOfSettlement, by merchant and settlement), and an account's
+  // payments as payee (paymentsOfAccount: MySQL merges it with payments_payer_idx by its prefix).
+  // payments_payee_idx (payee, id) and payments_settlement_idx (settlement) were dropped in
+  // 0007: nothing needed them that payments_settle_idx does not serve (payments-indexes.test.ts).
   (t) => [
     index('payments_payer_idx').on(t.payerAccountId, t.id),
-    index('payments_payee_idx').on(t.payeeAccountId, t.id),
     index('payments_settle_idx').on(t.payeeAccountId, t.settlementId, t.businessDate),
-    index('payments_settlement_idx').on(t.settlementId),
   ],
 );
 

@@ -181,7 +181,7 @@ export function logSubgraphError(logger: Logger, error: unknown, code: unknown):
  * (Apollo's formatError is not given the request). Apollo answers an error without a code as
  * INTERNAL_SERVER_ERROR, and the same code decides here.
  */
-const errorLogPlugin: ApolloServerPlugin<BaseSubgraphContext> = {
+export const errorLogPlugin: ApolloServerPlugin<BaseSubgraphContext> = {
   async requestDidStart() {
     return errorLogListener;
   },

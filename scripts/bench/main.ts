@@ -53,7 +53,7 @@ import { repoRoot } from './processes';
  *                        LEDGER_MAC_KEY made for the run; without it they run as `npm start` does
  *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
  *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE (POSTING_ENGINE is set per scenario)
- *   --node-options "F"   NODE_OPTIONS for the gateway and every subgraph (e.g. "--max-semi-space-size=32"),
+ *   --node-options=F     NODE_OPTIONS for the gateway and every subgraph (e.g. --node-options=--max-semi-space-size=32),
  *                        to measure a Node or V8 flag before the processes are given it
  *   --profile p1,p2      start these processes (gateway, account, transaction, settlement) with
  *                        node --cpu-prof and print the top functions by self time at the end

@@ -53,8 +53,9 @@ import { repoRoot } from './processes';
  *                        LEDGER_MAC_KEY made for the run; without it they run as `npm start` does
  *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
  *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE (POSTING_ENGINE is set per scenario)
- *   --node-options=F     NODE_OPTIONS for the gateway and every subgraph (e.g. --node-options=--max-semi-space-size=32),
- *                        to measure a Node or V8 flag before the processes are given it
+ *   --node-options=F     NODE_OPTIONS for the gateway and every subgraph, instead of the V8 flags they run
+ *                        with (scripts/lib/node-flags.ts), to measure a flag: e.g.
+ *                        --node-options=--max-semi-space-size=16 for V8's default semi-spaces
  *   --profile p1,p2      start these processes (gateway, account, transaction, settlement) with
  *                        node --cpu-prof and print the top functions by self time at the end
  *   --table FILE         print the table of an earlier results file and exit
@@ -77,7 +78,7 @@ interface Options {
   target: { url: string; token: string } | null;
   subgraphEnv: Record<string, string>;
   production: boolean;
-  /** NODE_OPTIONS for every process of the stack; null: none. */
+  /** NODE_OPTIONS for every process of the stack; null: serverNodeFlags, as the Docker image gives them (bench-stack.ts). */
   nodeOptions: string | null;
   table: string | null;
   databasePrefix: string;

@@ -9,7 +9,7 @@
  * still waiting on a subgraph or MySQL when a scavenge comes are copied, then promoted to the old
  * generation, which costs a mark-compact later. Garbage collection's share of busy time over
  * payments (`--only a --profile gateway,transaction`, one tree, runs 15-04-06Z, 15-06-10Z,
- * 15-10-50Z, 15-13-34Z on a loaded machine), gateway / transaction subgraph: V8's default 5.8% /
+ * 15-10-17Z, 15-13-24Z on a loaded machine), gateway / transaction subgraph: V8's default 5.8% /
  * 7.8% and 5.0% / 6.1%; 32 MiB 3.9% / 3.7%; 64 MiB 3.6% / 3.4%. 32 takes most of the gain for
  * half the memory: at most 32 MiB more young generation per process (two semi-spaces of 16 MiB
  * more), reached under load and kept, so the soak's verdict (growth, not size) is unchanged.

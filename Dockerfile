@@ -4,6 +4,8 @@ FROM node:20-slim
 
 WORKDIR /app
 ENV NODE_ENV=production
+# V8 flags of every process (scripts/lib/node-flags.ts says why; test/node-flags.test.ts keeps them equal).
+ENV NODE_OPTIONS=--max-semi-space-size=32
 
 # Manifests first, so the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json .npmrc ./

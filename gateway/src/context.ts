@@ -1,7 +1,8 @@
 import type http from 'node:http';
 import { verifyAuthorization, type Identity, type IdentityFailure, type TokenSettings } from '@paygraph/shared/identity';
 import { tokenClockToleranceSeconds } from '@paygraph/shared/limits';
-import { requestIdOf } from '@paygraph/shared/server/http';
+import type { Logger } from '@paygraph/shared/log';
+import { requestIdOf, requestLogOf } from '@paygraph/shared/server/http';
 
 /**
  * What the gateway knows of a request. The token is verified here, so that a bad one is
@@ -20,6 +21,8 @@ export interface GatewayContext {
    * kept in the audit record; absent on graphql-ws, whose operations get one each.
    */
   requestId?: string;
+  /** The HTTP request's logger (its lines name requestId); absent on graphql-ws, which logs with the process's. */
+  log?: Logger;
 }
 
 function header(req: http.IncomingMessage, name: string): string | null {
@@ -35,6 +38,7 @@ export async function buildContext(req: http.IncomingMessage, tokens: TokenSetti
     auth: verified.ok ? { ok: true, identity: verified.identity, expiresAt: verified.expiresAt } : { ok: false, failure: verified.failure },
     client: { ip: req.socket.remoteAddress ?? null, userAgent: header(req, 'user-agent'), deviceId: header(req, 'x-device-id') },
     requestId: requestIdOf(req),
+    log: requestLogOf(req),
   };
 }
 

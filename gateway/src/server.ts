@@ -7,7 +7,7 @@ import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
 import { SubgraphClient } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
-import { log, requestIdHeader } from '@paygraph/shared/log';
+import { log, requestIdHeader, type Logger } from '@paygraph/shared/log';
 import { AmountScalar } from '@paygraph/shared/graphql/scalars';
 import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
 import { injectTraceContext } from '@paygraph/shared/tracing';
@@ -55,14 +55,15 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
 
   /**
    * A non-2xx answer. HTTP 5xx means the subgraph could not serve: the client may retry, and the
-   * body (which may name hosts or SQL) goes to the log. For a refusal (4xx) Apollo's error carries
-   * the subgraph's URL and body in extensions.response: not for clients, who keep the status
-   * that explains the refusal.
+   * body (which may name hosts or SQL) goes to the log, written by didEncounterError, which has
+   * the request's logger. For a refusal (4xx) Apollo's error carries the subgraph's URL and body
+   * in extensions.response: not for clients, who keep the status that explains the refusal.
    */
   override async errorFromResponse(response: FetcherResponse): Promise<GraphQLError> {
     if (response.status >= 500) {
-      log().error({ detail: (await response.text()).slice(0, 500) }, `subgraph ${this.name} answered HTTP ${response.status}`);
-      return subgraphUnavailable(this.name);
+      const error = subgraphUnavailable(this.name);
+      serverErrorBodies.set(error, (await response.text()).slice(0, 500));
+      return error;
     }
     const error = await super.errorFromResponse(response);
     const { response: _response, ...extensions } = error.extensions;
@@ -75,11 +76,24 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
    * subgraphRequestTimeoutMs): the client may retry. That error's text names the subgraph's
    * address, so it goes to the log only.
    */
-  override didEncounterError(error: Error, _fetchRequest: unknown, fetchResponse?: FetcherResponse): never {
-    if (fetchResponse !== undefined) throw error;
-    log().error({ err: error }, `subgraph ${this.name} did not answer`);
+  override didEncounterError(error: Error, _fetchRequest: unknown, fetchResponse?: FetcherResponse, context?: GatewayContext | Record<string, unknown>): never {
+    const logger = requestLogger(context);
+    if (fetchResponse !== undefined) {
+      const detail = serverErrorBodies.get(error);
+      if (detail !== undefined) logger.error({ detail }, `subgraph ${this.name} answered HTTP ${fetchResponse.status}`);
+      throw error;
+    }
+    logger.error({ err: error }, `subgraph ${this.name} did not answer`);
     throw subgraphUnavailable(this.name);
   }
+}
+
+/** The body of a subgraph's HTTP 5xx answer, by the error made of it, for didEncounterError to log. */
+const serverErrorBodies = new WeakMap<Error, string>();
+
+/** The request's logger when Apollo's fetch was for a client's HTTP request; the process's otherwise. */
+function requestLogger(context: GatewayContext | Record<string, unknown> | undefined): Logger {
+  return (context && isGatewayContext(context) ? context.log : undefined) ?? log();
 }
 
 /** A subgraph that did not answer in time (or at all): nothing is known to have happened, and a retry is safe. */

@@ -53,6 +53,9 @@ import { repoRoot } from './processes';
  *                        LEDGER_MAC_KEY made for the run; without it they run as `npm start` does
  *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
  *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE (POSTING_ENGINE is set per scenario)
+ *   --node-options=F     NODE_OPTIONS for the gateway and every subgraph, instead of the V8 flags they run
+ *                        with (scripts/lib/node-flags.ts), to measure a flag: e.g.
+ *                        --node-options=--max-semi-space-size=16 for V8's default semi-spaces
  *   --profile p1,p2      start these processes (gateway, account, transaction, settlement) with
  *                        node --cpu-prof and print the top functions by self time at the end
  *   --table FILE         print the table of an earlier results file and exit
@@ -74,6 +77,8 @@ interface Options {
   target: { url: string; token: string } | null;
   subgraphEnv: Record<string, string>;
   production: boolean;
+  /** NODE_OPTIONS for every process of the stack; null: serverNodeFlags, as the Docker image gives them (bench-stack.ts). */
+  nodeOptions: string | null;
   table: string | null;
   databasePrefix: string;
 }
@@ -89,6 +94,15 @@ function parseSubgraphEnv(raw: string | undefined): Record<string, string> {
     }
     return [name, value];
   }));
+}
+
+/** --node-options: flags only (each "--name" or "--name=value"), so that nothing else rides in NODE_OPTIONS. */
+function parseNodeOptions(value: string | undefined): string | null {
+  if (value === undefined || value.trim() === '') return null;
+  const flags = value.trim().split(/\s+/);
+  const bad = flags.find((f) => !/^--[a-z][a-z0-9-]*(=[A-Za-z0-9._-]+)?$/.test(f));
+  if (bad !== undefined) throw new Error(`--node-options: "${bad}" is not a flag (--name or --name=value)`);
+  return flags.join(' ');
 }
 
 /**
@@ -129,6 +143,7 @@ function parseOptions(argv: string[]): Options {
       token: { type: 'string' },
       'subgraph-env': { type: 'string' },
       production: { type: 'boolean' },
+      'node-options': { type: 'string' },
       table: { type: 'string' },
       databases: { type: 'string' },
     },
@@ -153,6 +168,7 @@ function parseOptions(argv: string[]): Options {
     target: values.target === undefined ? null : { url: values.target, token: values.token! },
     subgraphEnv: parseSubgraphEnv(values['subgraph-env']),
     production: values.production === true,
+    nodeOptions: parseNodeOptions(values['node-options']),
     table: values.table ?? null,
     databasePrefix: benchDatabasePrefix(values.databases, 'paygraph_bench'),
   };
@@ -213,7 +229,7 @@ async function main(): Promise<void> {
       token = await mintToken({ sub: 'bench-operator', role: 'operator' }, secret);
       log(`starting the subgraphs and the gateway as processes${options.production ? ' with NODE_ENV=production' : ''} (logs in ${logDir})`);
       stack = await startProcessStack({
-        shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv, processEnv: productionEnv(options.production),
+        shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv, processEnv: { ...productionEnv(options.production), ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}) },
         ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
       });
       gatewayUrl = stack.gatewayUrl;

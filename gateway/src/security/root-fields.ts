@@ -7,7 +7,8 @@ import {
  * The root fields of an operation with their arguments, read the way execution will read them
  * (variables coerced against the schema), for the rate limiter's weights and the audit records.
  * When the variables do not coerce, execution refuses the operation before any subgraph is
- * called, so the arguments are simply unknown (null) here.
+ * called, so the arguments are simply unknown (null) here. Only a mutation's arguments are ever
+ * read (money weights, audit records), so a query's are not coerced: null as well.
  */
 export const moneyMutationFields = ['deposit', 'withdraw', 'createPayment', 'createPayments', 'refundPayment', 'createHold', 'captureHold', 'voidHold'] as const;
 export type MoneyMutationField = (typeof moneyMutationFields)[number];
@@ -30,8 +31,7 @@ export function rootFieldsOf(
   rawVariables: Readonly<Record<string, unknown>> | undefined,
 ): RootField[] {
   const rootType = schema.getRootType(operation.operation);
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], rawVariables ?? {}, { maxErrors: 1 });
-  const variables = coerced.errors ? null : coerced.coerced;
+  const variables = operation.operation === 'mutation' ? coercedVariables(schema, operation, rawVariables) : null;
   const fields = new Map<string, RootField>();
   const seen = new Set<string>();
   const collect = (selections: readonly SelectionNode[]) => {
@@ -62,6 +62,12 @@ export function rootFieldsOf(
   };
   collect(operation.selectionSet.selections);
   return [...fields.values()];
+}
+
+/** The operation's variables as execution coerces them; null when they do not coerce. */
+function coercedVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, raw: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> | null {
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], raw ?? {}, { maxErrors: 1 });
+  return coerced.errors ? null : coerced.coerced;
 }
 
 /** One movement of money asked for: a root field, or one input of createPayments. */

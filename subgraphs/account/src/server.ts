@@ -1,6 +1,7 @@
 import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
+import { log } from '@paygraph/shared/log';
 import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import { extendContext, type AccountContext, type BalanceServices } from './context';
 import { resolvers } from './resolvers/index';
@@ -41,7 +42,8 @@ export async function createAccountSubgraph(
   });
   const closeSockets = serveSubscriptions(server.http, server.schema, {
     trust,
-    context: (identity) => extendContext({ identity, shards }, balances, now),
+    // A stream outlives any request: its lines go through the process's logger.
+    context: (identity) => extendContext({ identity, shards, log: log() }, balances, now),
     keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
     production: options.production ?? false,
   });

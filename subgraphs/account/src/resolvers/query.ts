@@ -7,7 +7,6 @@ import { decodeCursor, encodeCursor, pageSize } from '@paygraph/shared/graphql/p
 import type { AccountContext } from '../context';
 import { loadOwnerPage } from '../db/account-views';
 import { asAccount } from './account';
-import { log } from '@paygraph/shared/log';
 
 export const queryResolvers = {
   account: async (_: unknown, args: { id: string }, ctx: AccountContext) => {
@@ -25,7 +24,7 @@ export const queryResolvers = {
     const afterId = args.after ? decodeCursor('account', args.after) : null;
     const page = await loadOwnerPage(ctx.shards, args.ownerId, afterId, first);
     for (const down of page.unavailable) {
-      log().error({ detail: down.detail }, `accounts of an owner: shard ${down.shard} unavailable`);
+      ctx.log.error({ detail: down.detail }, `accounts of an owner: shard ${down.shard} unavailable`);
       reportBesideData(ctx, info, shardUnavailable(down.shard));
     }
     for (const view of page.views) ctx.accounts.prime(view.id, view);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
+import { log } from '@paygraph/shared/log';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { testShards } from '../../../../test/support/env';
 import { extendContext } from '../../src/context';
@@ -20,7 +21,7 @@ const identity = { sub: 'ops', role: 'operator' as const };
 
 describe('settlement context', () => {
   it('asks for the settlements of a page of payments with one query per shard they name, none elsewhere', async () => {
-    const ctx = extendContext({ identity, shards }, settlementConfigDefault);
+    const ctx = extendContext({ identity, shards, log: log() }, settlementConfigDefault);
     const home = shards.byLogical(toLogicalShard(0));
     const ids = Array.from({ length: 25 }, () => newId('payment', toLogicalShard(0)));
     const before = shards.all.map((s) => s.queryCount);

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import { requestBodyBytesMax } from '../limits';
-import { log, requestIdFrom, requestIdHeader, withRequestLog } from '../log';
+import { requestIdFrom, requestIdHeader, requestLog, type Logger } from '../log';
 import { inServerSpan } from '../tracing';
 
 /**
@@ -80,14 +80,11 @@ export function sendUnauthorized(res: http.ServerResponse): void {
 
 export function createGraphQLHttpServer<C extends BaseContext>(options: GraphQLHttpOptions<C>): http.Server {
   const server = http.createServer((req, res) => {
-    const requestId = requestIdOf(req);
-    res.setHeader(requestIdHeader, requestId);
-    withRequestLog(requestId, () => {
-      handle(options, req, res).catch((error: unknown) => {
-        log().error({ err: error }, 'unhandled request error');
-        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'internal error' }] });
-        else res.destroy();
-      });
+    res.setHeader(requestIdHeader, requestIdOf(req));
+    handle(options, req, res).catch((error: unknown) => {
+      requestLogOf(req).error({ err: error }, 'unhandled request error');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'internal error' }] });
+      else res.destroy();
     });
   });
   server.keepAliveTimeout = 65_000;
@@ -108,6 +105,21 @@ export function requestIdOf(req: http.IncomingMessage): string {
     requestIds.set(req, id);
   }
   return id;
+}
+
+const requestLogs = new WeakMap<http.IncomingMessage, Logger>();
+
+/**
+ * The request's logger: its lines name the request's id. The contexts carry it (`ctx.log`) to
+ * resolvers and services, which hand it to what logs below them.
+ */
+export function requestLogOf(req: http.IncomingMessage): Logger {
+  let logger = requestLogs.get(req);
+  if (logger === undefined) {
+    logger = requestLog(requestIdOf(req));
+    requestLogs.set(req, logger);
+  }
+  return logger;
 }
 
 async function handle<C extends BaseContext>(
@@ -170,7 +182,7 @@ async function serve<C extends BaseContext>(
   }
   const elapsedMs = performance.now() - started;
   options.onRequestDone?.(req, status, elapsedMs);
-  log().debug({ method: req.method, status, elapsedMs: Math.round(elapsedMs) }, 'graphql request served');
+  requestLogOf(req).debug({ method: req.method, status, elapsedMs: Math.round(elapsedMs) }, 'graphql request served');
 }
 
 export function listen(server: http.Server, port: number, host: string): Promise<number> {

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLError, type GraphQLFieldResolver, type GraphQLFormattedError, type GraphQLScalarType, type GraphQLSchema } from 'graphql';
@@ -14,16 +14,18 @@ import { partialErrorsPlugin } from '../graphql/partial';
 import { TamperDetected } from '../ledger/tamper';
 import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
-import { createGraphQLHttpServer, sendJson } from './http';
+import { createGraphQLHttpServer, requestLogOf, sendJson } from './http';
 import { readiness } from './health';
 import { collectProcessDefaults, processRegistry } from '../metrics';
-import { log } from '../log';
+import { log, type Logger } from '../log';
 import { jitExecutor } from '../graphql/jit-executor';
 
-/** What every subgraph's context starts from: who is calling and where the data lives. */
+/** What every subgraph's context starts from: who is calling, where the data lives, and the request's logger. */
 export interface BaseSubgraphContext extends BaseContext {
   identity: Identity;
   shards: ShardSet;
+  /** Its lines name the request's id (requestLogOf); the process's logger on graphql-ws. */
+  log: Logger;
 }
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -89,7 +91,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
     // account subgraph's CPU on GetAccount (docs/PERFORMANCE.md, "Reads"). Inline tracing stays
     // on: it does per-field work only for a request that asks for a trace
     // (apollo-federation-include-trace), which our gateway does not send.
-    plugins: [partialErrorsPlugin(), ApolloServerPluginCacheControlDisabled()],
+    plugins: [partialErrorsPlugin(), errorLogPlugin, ApolloServerPluginCacheControlDisabled()],
     includeStacktraceInErrorResponses: !production,
     // The process handles SIGTERM itself (server/main.ts); Apollo's own handler raced it and
     // left apollo.stop() waiting until the shutdown grace ran out.
@@ -113,7 +115,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
     context: async (req) => {
       const identity = identities.get(req);
       if (!identity) throw new Error('a GraphQL request reached the context without passing authenticate');
-      return options.extendContext({ identity, shards: options.shards }, req);
+      return options.extendContext({ identity, shards: options.shards, log: requestLogOf(req) }, req);
     },
     routes: {
       // Open to anyone who can reach the port: the state of each shard by database name and
@@ -136,36 +138,68 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
 
 /**
  * A lock timeout or an unreachable shard is the client's to retry; anything unexpected is logged
- * and kept vague. Drizzle wraps a failed statement in an error of its own whose message holds the
- * SQL, so the answer is chosen by the error's causes, and a database error's text never reaches
- * the client in any mode: mysql2's errors carry the statement (and, for a refused connection,
- * the host and port).
+ * (errorLogPlugin, logSubgraphError) and kept vague. Drizzle wraps a failed statement in an error
+ * of its own whose message holds the SQL, so the answer is chosen by the error's causes, and a
+ * database error's text never reaches the client in any mode: mysql2's errors carry the
+ * statement (and, for a refused connection, the host and port).
  */
 export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown, production: boolean): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof TamperDetected) {
-    log().error({ detail: original.message }, 'integrity check failed');
     return { message: original.message, extensions: { code: 'TAMPER_DETECTED', accountId: original.accountId } };
   }
-  const unavailable = causeOf(original, (e): e is ShardUnavailable => e instanceof ShardUnavailable);
+  const unavailable = causeOf(original, isShardUnavailable);
   if (unavailable) {
-    log().error({ detail: unavailable.detail }, `shard ${unavailable.shard} unavailable`);
     const answer = shardUnavailable(unavailable.shard);
     return { message: answer.message, ...where(formatted), extensions: answer.extensions };
   }
-  const lockTimeout = causeOf(original, (e): e is LockTimeout => e instanceof LockTimeout);
+  const lockTimeout = causeOf(original, isLockTimeout);
   if (lockTimeout) {
     return { message: lockTimeout.message, ...where(formatted), extensions: { code: 'LOCK_TIMEOUT', retryable: true } };
   }
-  const code = formatted.extensions?.code;
-  if (code === 'INTERNAL_SERVER_ERROR') {
-    log().error({ err: original }, 'resolver failed');
-    if (production || causeOf(original, isDatabaseError)) {
-      return { message: 'internal error', ...where(formatted), extensions: { code } };
-    }
+  if (formatted.extensions?.code === 'INTERNAL_SERVER_ERROR' && (production || causeOf(original, isDatabaseError))) {
+    return { message: 'internal error', ...where(formatted), extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   }
   return formatted;
 }
+
+/**
+ * The log line of an error formatSubgraphError answers: a failed integrity check, an unavailable
+ * shard, and anything unexpected (code is what the client is told: INTERNAL_SERVER_ERROR).
+ */
+export function logSubgraphError(logger: Logger, error: unknown, code: unknown): void {
+  const original = unwrapResolverError(error);
+  if (original instanceof TamperDetected) {
+    logger.error({ detail: original.message }, 'integrity check failed');
+    return;
+  }
+  const unavailable = causeOf(original, isShardUnavailable);
+  if (unavailable) {
+    logger.error({ detail: unavailable.detail }, `shard ${unavailable.shard} unavailable`);
+    return;
+  }
+  if (!causeOf(original, isLockTimeout) && code === 'INTERNAL_SERVER_ERROR') logger.error({ err: original }, 'resolver failed');
+}
+
+/**
+ * Logs the errors of a request with its own logger, so that each line names the request's id
+ * (Apollo's formatError is not given the request). Apollo answers an error without a code as
+ * INTERNAL_SERVER_ERROR, and the same code decides here.
+ */
+export const errorLogPlugin: ApolloServerPlugin<BaseSubgraphContext> = {
+  async requestDidStart() {
+    return errorLogListener;
+  },
+  async contextCreationDidFail({ error }) {
+    logSubgraphError(log(), error, 'INTERNAL_SERVER_ERROR');
+  },
+};
+
+const errorLogListener: GraphQLRequestListener<BaseSubgraphContext> = {
+  async didEncounterErrors({ contextValue, errors }) {
+    for (const error of errors) logSubgraphError(contextValue.log, error, error.extensions.code ?? 'INTERNAL_SERVER_ERROR');
+  },
+};
 
 /**
  * Errors a subgraph sends over its own graphql-ws endpoint, formatted as its HTTP answers are.
@@ -174,12 +208,13 @@ export function formatSubgraphError(formatted: GraphQLFormattedError, error: unk
  * error with its SQL text. Apollo gives an error thrown by code (one with an originalError)
  * INTERNAL_SERVER_ERROR unless it carries a code; the same is done here before formatSubgraphError.
  */
-export function formatStreamErrors(errors: readonly GraphQLError[], production: boolean): GraphQLFormattedError[] {
+export function formatStreamErrors(errors: readonly GraphQLError[], production: boolean, logger: Logger = log()): GraphQLFormattedError[] {
   return errors.map((error) => {
     const formatted = error.toJSON();
     const coded = formatted.extensions?.code !== undefined || !error.originalError
       ? formatted
       : { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
+    logSubgraphError(logger, error, coded.extensions?.code);
     return formatSubgraphError(coded, error, production);
   });
 }
@@ -187,6 +222,14 @@ export function formatStreamErrors(errors: readonly GraphQLError[], production: 
 /** Where in the document and the answer an error happened: kept when its text and extensions are replaced. */
 function where(formatted: GraphQLFormattedError): Pick<GraphQLFormattedError, 'locations' | 'path'> {
   return { ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}) };
+}
+
+function isShardUnavailable(error: Error): error is ShardUnavailable {
+  return error instanceof ShardUnavailable;
+}
+
+function isLockTimeout(error: Error): error is LockTimeout {
+  return error instanceof LockTimeout;
 }
 
 /** The error or the first of its causes that matches. */

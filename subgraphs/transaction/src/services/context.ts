@@ -1,4 +1,5 @@
 import type { Identity } from '@paygraph/shared/identity';
+import type { Logger } from '@paygraph/shared/log';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 
 /** Where a request came from, kept with each payment for risk and audit. */
@@ -17,4 +18,6 @@ export interface ServiceContext {
   amountMax: bigint;
   /** How long a hold lives when its request does not say (HOLD_TTL_SECONDS, read in main.ts). */
   holdTtlSeconds: number;
+  /** The request's logger (its lines name the request's id). */
+  log: Logger;
 }

@@ -21,7 +21,6 @@ import { CompletionWaits, completePayment } from './relay';
 import { hitFailpoint, type Failpoint } from './failpoints';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { ServiceContext } from './context';
-import { log } from '@paygraph/shared/log';
 import { outboxInlineGraceMs } from '@paygraph/shared/limits';
 
 /** Payments one createPayments request may carry. */
@@ -145,8 +144,8 @@ export async function creditAcrossShards(ctx: ServiceContext, debited: PaymentRo
   } catch (error) {
     // The debit has committed, so the payment exists: answer it PROCESSING (the relay finishes
     // it) rather than an error such as LOCK_TIMEOUT, which tells the client nothing was written.
-    if (error instanceof CompletionWaits) log().warn(error.message);
-    else log().error({ err: error }, `payment ${debited.id}: inline credit failed, the relay will finish it`);
+    if (error instanceof CompletionWaits) ctx.log.warn(error.message);
+    else ctx.log.error({ err: error }, `payment ${debited.id}: inline credit failed, the relay will finish it`);
   }
   const [final] = await paymentsByIds(home.db, [debited.id]);
   return final!;

@@ -20,7 +20,6 @@ import { CompletionWaits, runOutboxStep } from './relay';
 import { inlineGraceMs } from './payment';
 import { hitFailpoint } from './failpoints';
 import type { ServiceContext } from './context';
-import { log } from '@paygraph/shared/log';
 
 /**
  * A refund reverses (part of) a payment's legs. It serialises on the payment row: the cap
@@ -55,8 +54,8 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
   } catch (error) {
     // The reservation has committed, so the refund exists: answer it PROCESSING (the relay
     // finishes it) rather than an error that tells the client nothing was written.
-    if (error instanceof CompletionWaits) log().warn(error.message);
-    else log().error({ err: error }, `refund ${claim.resourceId}: inline step failed, the relay will finish it`);
+    if (error instanceof CompletionWaits) ctx.log.warn(error.message);
+    else ctx.log.error({ err: error }, `refund ${claim.resourceId}: inline step failed, the relay will finish it`);
   }
   const [final] = await refundsByIds(shard.db, [claim.resourceId]);
   return ok(final!);

@@ -6,6 +6,7 @@ import { parseId, toLogicalShard } from '@paygraph/shared/ids';
 import { mergeStats } from '@paygraph/shared/ledger/batcher';
 import { amountMaxMinorUnitsDefault, holdTtlSecondsDefault } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
+import { log } from '@paygraph/shared/log';
 import { captureHold } from '../../src/services/hold';
 import type { ServiceContext } from '../../src/services/context';
 import { moneyKit, type Answer, type MoneyKit } from '../../../../test/support/money';
@@ -142,7 +143,7 @@ describe('copies of one capture sent at once', () => {
     const holdId = await hold('250');
     const ctx: ServiceContext = {
       shards: stack.shards, identity: { sub: owner, role: 'customer' }, now: () => new Date(),
-      client: { deviceId: null, ip: null, userAgent: null }, amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault,
+      client: { deviceId: null, ip: null, userAgent: null }, amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault, log: log(),
     };
     const shard = stack.shards.byLogical(parseId('hold', holdId)!.shard);
     const before = mergeStats(shard);

@@ -18,4 +18,6 @@ COPY . .
 
 USER node
 EXPOSE 4000 4001 4002 4003
-CMD ["node", "--import", "tsx", "gateway/src/main.ts"]
+# The gateway and each subgraph run with the Node options of scripts/lib/node-options.ts (a capped
+# heap, so that V8 collects the old generation before it doubles; docs/PERFORMANCE.md, "Memory").
+CMD ["node", "--max-old-space-size=1024", "--max-semi-space-size=16", "--min-semi-space-size=16", "--import", "tsx", "gateway/src/main.ts"]

@@ -4,8 +4,6 @@ FROM node:20-slim
 
 WORKDIR /app
 ENV NODE_ENV=production
-# V8 flags of every process (scripts/lib/node-flags.ts says why; test/node-flags.test.ts keeps them equal).
-ENV NODE_OPTIONS=--max-semi-space-size=32
 
 # Manifests first, so the dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json .npmrc ./
@@ -20,4 +18,6 @@ COPY . .
 
 USER node
 EXPOSE 4000 4001 4002 4003
-CMD ["node", "--import", "tsx", "gateway/src/main.ts"]
+# The gateway and each subgraph run with the Node options of scripts/lib/node-options.ts (a capped
+# heap, so that V8 collects the old generation before it doubles; docs/PERFORMANCE.md, "Memory").
+CMD ["node", "--max-old-space-size=1024", "--max-semi-space-size=32", "--min-semi-space-size=32", "--import", "tsx", "gateway/src/main.ts"]

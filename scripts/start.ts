@@ -10,8 +10,8 @@ import { subgraphSecretVariable, trustedSubgraphs, type TrustedSubgraph } from '
 import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeStackConnections, stackConnections } from './lib/connection-budget';
-import { serverNodeFlags } from './lib/node-flags';
 import { describeError, describeShards, ensureMysql, type MysqlServer } from './lib/mysql-server';
+import { processNodeArgs } from './lib/node-options';
 
 /**
  * `npm start`: finds or starts MySQL, migrates the shards, starts the three subgraphs and
@@ -137,7 +137,7 @@ function startService(spec: ServiceSpec): Service {
 function spawnChild(spec: ServiceSpec): Pick<Service, 'child' | 'exited' | 'startedAt'> {
   // A process spawned after shutdown began would be missed by it and outlive this script.
   if (shuttingDown) throw new Error(`not starting ${spec.name}: shutting down`);
-  const child = spawn(process.execPath, [...serverNodeFlags, '--import', 'tsx', spec.entry], {
+  const child = spawn(process.execPath, [...processNodeArgs, '--import', 'tsx', spec.entry], {
     cwd: repoRoot,
     env: { ...process.env, ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],

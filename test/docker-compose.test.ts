@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadConfig } from '@paygraph/shared/config';
 import { trustedSubgraphs } from '@paygraph/shared/gateway-trust';
+import { processNodeArgs } from '../scripts/lib/node-options';
 
 /**
  * No Docker engine runs where the tests run, so docker-compose.yml and the Dockerfile are
@@ -115,6 +116,14 @@ describe('docker-compose.yml', () => {
     for (const name of ['account', 'transaction', 'settlement']) expect(gatewayDependencies.get(name)).toBe('service_healthy');
   });
 
+  it('runs the gateway and each subgraph with the Node options npm start and the benchmark use', () => {
+    for (const name of ['account', 'transaction', 'settlement', 'gateway']) {
+      expect(words(compose.services[name]?.command).slice(0, processNodeArgs.length + 1), name).toEqual(['node', ...processNodeArgs]);
+    }
+    // The image's own command too, for `docker run` without compose.
+    expect(dockerfileExecArgs('CMD').slice(0, processNodeArgs.length + 1)).toEqual(['node', ...processNodeArgs]);
+  });
+
   it('runs files that exist in the repository', () => {
     for (const [name, service] of services) {
       const files = referencedFiles([...words(service.entrypoint), ...words(service.command)]);
@@ -194,6 +203,10 @@ describe('Dockerfile', () => {
     const files = referencedFiles([...dockerfileExecArgs('ENTRYPOINT'), ...dockerfileExecArgs('CMD')]);
     expect(files.length).toBeGreaterThan(0);
     for (const file of files) expect(existsSync(join(repoRoot, file)), `Dockerfile runs ${file}`).toBe(true);
+  });
+
+  it('runs its process with the Node options npm start and the benchmark use', () => {
+    expect(dockerfileExecArgs('CMD').slice(0, processNodeArgs.length + 1)).toEqual(['node', ...processNodeArgs]);
   });
 
   it('installs the dependencies that run TypeScript', () => {

@@ -10,7 +10,6 @@ import {
 } from '../../subgraphs/shared/src/gateway-trust';
 import { internalTokenLifetimeSeconds } from '../../subgraphs/shared/src/limits';
 import { gatewaySecretEnv, generateSubgraphSecrets, subgraphSecretEnv } from '../lib/subgraph-secrets';
-import { serverNodeFlags } from '../lib/node-flags';
 import { benchPoolSize } from './limits';
 import { freePort, repoRoot, startService, type Service } from './processes';
 
@@ -99,8 +98,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     transaction: `http://127.0.0.1:${ports.transaction}/graphql`,
     settlement: `http://127.0.0.1:${ports.settlement}/graphql`,
   };
-  // The V8 flags the processes run with everywhere (the Docker image gives them in NODE_OPTIONS too), unless processEnv replaces them.
-  const shared = { NODE_OPTIONS: serverNodeFlags.join(' '), ...options.processEnv, MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
+  const shared = { ...options.processEnv, MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
   const secrets = generateSubgraphSecrets();
   const trusts: SubgraphTrusts = {
     account: subgraphTrust('account', secrets.account),

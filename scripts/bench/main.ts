@@ -53,9 +53,9 @@ import { repoRoot } from './processes';
  *                        LEDGER_MAC_KEY made for the run; without it they run as `npm start` does
  *   --subgraph-env K=V,K=V  extra environment for the subgraphs: the knobs MERGE_WAIT_MS,
  *                        MERGE_BATCH_SIZE, MYSQL_POOL_SIZE (POSTING_ENGINE is set per scenario)
- *   --node-options=F     NODE_OPTIONS for the gateway and every subgraph, instead of the V8 flags they run
- *                        with (scripts/lib/node-flags.ts), to measure a flag: e.g.
- *                        --node-options=--max-semi-space-size=16 for V8's default semi-spaces
+ *   --node-options=F     NODE_OPTIONS for the gateway and every subgraph, to measure a flag (the flags they
+ *                        always run with, scripts/lib/node-options.ts, are on the command line and
+ *                        win over NODE_OPTIONS: change processNodeArgs to measure those)
  *   --profile p1,p2      start these processes (gateway, account, transaction, settlement) with
  *                        node --cpu-prof and print the top functions by self time at the end
  *   --table FILE         print the table of an earlier results file and exit
@@ -77,7 +77,7 @@ interface Options {
   target: { url: string; token: string } | null;
   subgraphEnv: Record<string, string>;
   production: boolean;
-  /** NODE_OPTIONS for every process of the stack; null: serverNodeFlags, as the Docker image gives them (bench-stack.ts). */
+  /** NODE_OPTIONS for every process of the stack, besides the command line's processNodeArgs; null: none. */
   nodeOptions: string | null;
   table: string | null;
   databasePrefix: string;

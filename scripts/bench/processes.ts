@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { healthRequestTimeoutMs, processReadyPollIntervalMs, processReadyTimeoutMs, processStopGraceMs } from './limits';
 import { freePort } from '../lib/free-port';
+import { processNodeArgs } from '../lib/node-options';
 
 export { freePort };
 
 /**
  * The system as `npm start` runs it: each subgraph and the gateway a separate Node process
- * (`node --import tsx <main.ts>`), here on ports of the benchmark's own and with their output
+ * (`node <processNodeArgs> --import tsx <main.ts>`), here on ports of the benchmark's own and with their output
  * in log files, so that the CPU of each one can be read from /proc.
  */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -58,6 +59,7 @@ export async function startService(spec: ServiceSpec, logDir: string): Promise<S
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !perRunVariables.includes(name)));
   const profiled = spec.cpuProfileFile !== undefined;
   const nodeArgs = [
+    ...processNodeArgs,
     ...(spec.tsx === false && !profiled ? [] : ['--import', 'tsx']),
     profiled ? 'scripts/bench/profiled-entry.ts' : spec.entry,
     ...(spec.args ?? []),

@@ -1,7 +1,7 @@
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { setAccountStatus } from '@paygraph/shared/db/ledger-store';
 import { and, eq, inArray } from 'drizzle-orm';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
@@ -11,7 +11,7 @@ import { deferPayment, paymentsByIds } from '@paygraph/transaction/db/payments';
 import { deferOutbox } from '@paygraph/transaction/db/outbox';
 import type { PaymentRow, payments } from '@paygraph/transaction/db/schema/transactions';
 import { paymentDebitSpec } from '@paygraph/transaction/domain/legs';
-import type { Stack } from './stack';
+import { startStack, type Stack } from './stack';
 import { contractOperation, gql, type GraphQLResponse } from './graphql';
 import { token, unique } from './env';
 
@@ -106,6 +106,21 @@ export interface MoneyKit {
   /** Balances and payment lists of the accounts: a refused request must leave this unchanged. */
   snapshot(ids: readonly string[]): Promise<Record<string, { balance: Balance; payments: string[] }>>;
   freeze(accountId: string): Promise<void>;
+}
+
+/**
+ * A test file's own stack and money kit: started before its tests, stopped after them.
+ * `onStarted` hands them over once started, e.g. `useMoneyStack((started) => ({ stack, kit } = started))`.
+ */
+export function useMoneyStack(onStarted: (started: { stack: Stack; kit: MoneyKit }) => void): void {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    stack = await startStack();
+    onStarted({ stack, kit: await moneyKit(stack) });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
 }
 
 export async function moneyKit(stack: Stack): Promise<MoneyKit> {

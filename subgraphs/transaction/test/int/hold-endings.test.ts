@@ -1,5 +1,5 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import { describe, it, expect } from 'vitest';
+import type { Stack } from '../../../../test/support/stack';
 import { token, unique } from '../../../../test/support/env';
 import { gql } from '../../../../test/support/graphql';
 import { parseId, toLogicalShard } from '@paygraph/shared/ids';
@@ -9,7 +9,7 @@ import { assert } from '@paygraph/shared/result';
 import { log } from '@paygraph/shared/log';
 import { captureHold } from '../../src/services/hold';
 import type { ServiceContext } from '../../src/services/context';
-import { moneyKit, type Answer, type MoneyKit } from '../../../../test/support/money';
+import { type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 
 /**
  * Hold endings decided as a group in the posting transaction (services/hold.ts holdEndings):
@@ -19,15 +19,7 @@ import { moneyKit, type Answer, type MoneyKit } from '../../../../test/support/m
  */
 let stack: Stack;
 let kit: MoneyKit;
-
-beforeAll(async () => {
-  stack = await startStack();
-  kit = await moneyKit(stack);
-});
-
-afterAll(async () => {
-  await stack.stop();
-});
+useMoneyStack((started) => ({ stack, kit } = started));
 
 /** The contract's documents without the payer's balance, which is the account subgraph's read. */
 const movementOnly = {

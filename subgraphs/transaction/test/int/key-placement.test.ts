@@ -1,4 +1,4 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { createHash } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { toLogicalShard } from '@paygraph/shared/ids';
@@ -7,10 +7,10 @@ import { migrateShards } from '@paygraph/shared/db/migrate';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { idempotencyKeys } from '@paygraph/transaction/db/schema/transactions';
 import { placeLegacyKeys } from '@paygraph/transaction/services/legacy-keys';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
 import { token, unique } from '../../../../test/support/env';
 import { gql } from '../../../../test/support/graphql';
-import { moneyKit, physicalOf, type Answer, type MoneyKit } from '../../../../test/support/money';
+import { physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 
 /**
  * An idempotency key lives on the shard of the record it guards, in the scope (anchor, caller,
@@ -20,15 +20,7 @@ import { moneyKit, physicalOf, type Answer, type MoneyKit } from '../../../../te
  */
 let stack: Stack;
 let kit: MoneyKit;
-
-beforeAll(async () => {
-  stack = await startStack();
-  kit = await moneyKit(stack);
-});
-
-afterAll(async () => {
-  await stack.stop();
-});
+useMoneyStack((started) => ({ stack, kit } = started));
 
 const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
 

@@ -1,9 +1,9 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
 import { errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { moneyKit, physicalOf, type Answer, type MoneyKit } from '../../../../test/support/money';
+import { physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 import { captureHold, createHold, frozenAgainstHeld, holdDocs, holdRow, voidHold } from '../../../../test/support/holds';
 import { sleep } from '../../../../test/support/bank';
 import { expireDueHolds } from '../../src/services/hold-expiry';
@@ -18,15 +18,7 @@ import { eq } from 'drizzle-orm';
  */
 let stack: Stack;
 let kit: MoneyKit;
-
-beforeAll(async () => {
-  stack = await startStack();
-  kit = await moneyKit(stack);
-});
-
-afterAll(async () => {
-  await stack.stop();
-});
+useMoneyStack((started) => ({ stack, kit } = started));
 
 const bal = (available: string, frozen: string, pending = '0') =>
   ({ available, frozen, pending, total: String(BigInt(available) + BigInt(frozen) + BigInt(pending)) });

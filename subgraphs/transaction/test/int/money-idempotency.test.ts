@@ -1,8 +1,8 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import { describe, it, expect } from 'vitest';
+import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { detailDocs, moneyDocs, moneyKit, physicalOf, type Answer, type MoneyKit } from '../../../../test/support/money';
+import { detailDocs, moneyDocs, physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 
 /**
  * Idempotency keys and races, over real HTTP through the gateway: replays and concurrent
@@ -10,15 +10,7 @@ import { detailDocs, moneyDocs, moneyKit, physicalOf, type Answer, type MoneyKit
  */
 let stack: Stack;
 let kit: MoneyKit;
-
-beforeAll(async () => {
-  stack = await startStack();
-  kit = await moneyKit(stack);
-});
-
-afterAll(async () => {
-  await stack.stop();
-});
+useMoneyStack((started) => ({ stack, kit } = started));
 
 const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
 

@@ -1,9 +1,9 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
 import { errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { detailDocs, moneyDocs, moneyKit, type Answer, type MoneyKit } from '../../../../test/support/money';
+import { detailDocs, moneyDocs, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 
 /**
  * Deposits, withdrawals, payments and refunds as clients send them: the contract documents
@@ -12,15 +12,7 @@ import { detailDocs, moneyDocs, moneyKit, type Answer, type MoneyKit } from '../
  */
 let stack: Stack;
 let kit: MoneyKit;
-
-beforeAll(async () => {
-  stack = await startStack();
-  kit = await moneyKit(stack);
-});
-
-afterAll(async () => {
-  await stack.stop();
-});
+useMoneyStack((started) => ({ stack, kit } = started));
 
 const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
 

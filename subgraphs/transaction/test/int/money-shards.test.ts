@@ -1,16 +1,16 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { ledgerHealth } from '@paygraph/shared/ledger/health';
 import { payments, transferOutbox } from '@paygraph/transaction/db/schema/transactions';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import {
-  accountRowOf, closeInSql, crossShardPaymentFirstHalf, detailDocs, entrySumsOfRef, moneyDocs, moneyKit, physicalOf,
-  postingKindsOfRef, stripeRowOn, type MoneyKit,
+  accountRowOf, closeInSql, crossShardPaymentFirstHalf, detailDocs, entrySumsOfRef, moneyDocs, physicalOf,
+  postingKindsOfRef, stripeRowOn, type MoneyKit, useMoneyStack,
 } from '../../../../test/support/money';
 
 /**
@@ -19,15 +19,7 @@ import {
  */
 let stack: Stack;
 let kit: MoneyKit;
-
-beforeAll(async () => {
-  stack = await startStack();
-  kit = await moneyKit(stack);
-});
-
-afterAll(async () => {
-  await stack.stop();
-});
+useMoneyStack((started) => ({ stack, kit } = started));
 
 const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
 

@@ -16,6 +16,8 @@ const shared = {
   maxWorkers: 1,
   // What main.ts does before a process serves: the ledger's keys and calendar (test/support/setup.ts).
   setupFiles: ['test/support/setup.ts'],
+  // Once, before the workers start: dist/ (the Explorer's bundle, the compiled processes) when stale.
+  globalSetup: ['test/support/build.ts'],
 };
 
 /**
@@ -34,7 +36,7 @@ export default defineConfig({
           ...shared,
           name: 'parallel',
           include: ['**/test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', '.data/**', '**/*.isolated.test.ts'],
+          exclude: ['**/node_modules/**', '.data/**', 'dist/**', '**/*.isolated.test.ts'],
           sequence: { groupOrder: 0 },
         },
       },
@@ -44,7 +46,7 @@ export default defineConfig({
           ...shared,
           name: 'isolated',
           include: ['**/test/**/*.isolated.test.ts'],
-          exclude: ['**/node_modules/**', '.data/**'],
+          exclude: ['**/node_modules/**', '.data/**', 'dist/**'],
           fileParallelism: false,
           sequence: { groupOrder: 1 },
         },

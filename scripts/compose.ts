@@ -1,5 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { composeSupergraph, supergraphPath } from '../gateway/src/compose';
+import { writeResolverTypes } from './lib/resolver-types';
 
 writeFileSync(supergraphPath, composeSupergraph());
 console.log(`wrote ${supergraphPath}`);
+// A schema change changes the resolvers' types too (npm run codegen alone does only this).
+await writeResolverTypes();

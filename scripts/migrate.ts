@@ -1,5 +1,5 @@
-import { loadConfig } from '../subgraphs/shared/src/config';
-import { migrateShards } from '../subgraphs/shared/src/db/migrate';
+import { readScriptConfig, scriptConfig } from './lib/config';
+import { migrateAll } from './lib/migration-sets';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { shardPoolSizeDefault } from '../subgraphs/shared/src/limits';
 import { describeError, redactUrl } from './lib/mysql-server';
@@ -9,11 +9,11 @@ import { describeError, redactUrl } from './lib/mysql-server';
  * every pending migration to each. Safe to run again: applied migrations are skipped.
  */
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  const config = readScriptConfig(scriptConfig, process.env);
   const shards = openShards({ ...config.shards, poolSize: config.shardPoolSize ?? shardPoolSizeDefault });
   try {
     for (const url of shards.topology.urls) console.log(`shard ${redactUrl(url)}`);
-    await migrateShards(shards);
+    await migrateAll(shards);
     console.log(`migrated ${shards.all.length} shards`);
   } finally {
     await shards.close();

@@ -1,24 +1,33 @@
+import { parseShardUrls } from '../subgraphs/shared/src/shards/topology';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type Config } from '../subgraphs/shared/src/config';
-import { migrateShards } from '../subgraphs/shared/src/db/migrate';
+import { readConfig } from '../subgraphs/shared/src/config/env';
+import { processConfigs, readScriptConfig, startConfig, type ProcessName, type ScriptConfig } from './lib/config';
+
+type Config = ScriptConfig<typeof startConfig>;
+import { migrateAll } from './lib/migration-sets';
 import { mintToken, roles } from '../subgraphs/shared/src/identity';
 import { subgraphSecretVariable, trustedSubgraphs, type TrustedSubgraph } from '../subgraphs/shared/src/gateway-trust';
 import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeStackConnections, stackConnections } from './lib/connection-budget';
 import { describeError, describeShards, ensureMysql, type MysqlServer } from './lib/mysql-server';
+import { startGaleraCluster } from './lib/galera-cluster';
 import { processNodeArgs } from './lib/node-options';
+import { compiledEntry, ensureBuilt } from './lib/build';
 
 /**
- * `npm start`: finds or starts MySQL, migrates the shards, starts the three subgraphs and
+ * `npm start`: builds dist/ when it is missing or stale (scripts/lib/build.ts), finds or starts
+ * MySQL, migrates the shards, starts the three subgraphs (dist/<name>.js) and
  * then the gateway (which composes the supergraph from them, so it must come last), and
  * keeps them running until Ctrl-C or SIGTERM. A process that fails to come up stops the
  * start, so a half-started system is never mistaken for a working one; once all are up, a
  * process that exits is restarted with exponential backoff, and only it is unavailable meanwhile.
+ * `npm start -- --galera` puts every shard on a private 3-node Galera cluster instead
+ * (galera-cluster.ts), made afresh each time, so that a node can be killed and the failover watched.
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
@@ -66,7 +75,8 @@ interface Service {
   restartTimer: NodeJS.Timeout | null;
 }
 
-const useColor = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+/** Off with NO_COLOR (startConfig), and when stdout is no terminal. */
+let useColor = false;
 const running: Service[] = [];
 let shuttingDown = false;
 /** False until every process has come up: before that, an exit stops the start instead of being restarted. */
@@ -83,15 +93,15 @@ function log(line: string): void {
 
 /**
  * Only the gateway verifies client tokens, so only it gets JWT_SECRET; each subgraph gets its
- * own secret and no other, and the gateway all three (see gateway-trust.ts).
+ * own secret and no other, and the gateway all four (see gateway-trust.ts).
  */
 function servicePlan(config: Config, shardUrls: string, secret: string, subgraphSecrets: Record<string, string>): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
   const shared = { MYSQL_SHARDS: shardUrls };
-  const { account, transaction, settlement } = config.subgraphs.ports;
-  const gateway = config.gateway.port;
+  const { account, transaction, settlement, webhooks } = config.subgraphPorts;
+  const gateway = config.gatewayPort;
   // Set, the gateway's URLs are used as they are; unset, they follow the ports chosen here.
   const subgraphUrl = (variable: string, port: number) => process.env[variable] || `http://127.0.0.1:${port}/graphql`;
-  const ports = { ACCOUNT_PORT: String(account), TRANSACTION_PORT: String(transaction), SETTLEMENT_PORT: String(settlement) };
+  const ports = { ACCOUNT_PORT: String(account), TRANSACTION_PORT: String(transaction), SETTLEMENT_PORT: String(settlement), WEBHOOKS_PORT: String(webhooks) };
   // Children inherit this shell's environment: secrets meant for others are blanked, which reads as unset.
   const withheld = { JWT_SECRET: '', ...Object.fromEntries(Object.keys(subgraphSecrets).map((variable) => [variable, ''])) };
   const subgraphEnv = (name: TrustedSubgraph) => ({
@@ -99,13 +109,14 @@ function servicePlan(config: Config, shardUrls: string, secret: string, subgraph
   });
   return {
     subgraphs: [
-      { name: 'account', entry: 'subgraphs/account/src/main.ts', port: account, color: 36, env: subgraphEnv('account') },
-      { name: 'transaction', entry: 'subgraphs/transaction/src/main.ts', port: transaction, color: 35, env: subgraphEnv('transaction') },
-      { name: 'settlement', entry: 'subgraphs/settlement/src/main.ts', port: settlement, color: 33, env: subgraphEnv('settlement') },
+      { name: 'account', entry: compiledEntry('account'), port: account, color: 36, env: subgraphEnv('account') },
+      { name: 'transaction', entry: compiledEntry('transaction'), port: transaction, color: 35, env: subgraphEnv('transaction') },
+      { name: 'settlement', entry: compiledEntry('settlement'), port: settlement, color: 33, env: subgraphEnv('settlement') },
+      { name: 'webhooks', entry: compiledEntry('webhooks'), port: webhooks, color: 34, env: subgraphEnv('webhooks') },
     ],
     gateway: {
       name: 'gateway',
-      entry: 'gateway/src/main.ts',
+      entry: compiledEntry('gateway'),
       port: gateway,
       color: 32,
       env: {
@@ -116,6 +127,7 @@ function servicePlan(config: Config, shardUrls: string, secret: string, subgraph
         ACCOUNT_URL: subgraphUrl('ACCOUNT_URL', account),
         TRANSACTION_URL: subgraphUrl('TRANSACTION_URL', transaction),
         SETTLEMENT_URL: subgraphUrl('SETTLEMENT_URL', settlement),
+        WEBHOOKS_URL: subgraphUrl('WEBHOOKS_URL', webhooks),
       },
     },
   };
@@ -137,7 +149,7 @@ function startService(spec: ServiceSpec): Service {
 function spawnChild(spec: ServiceSpec): Pick<Service, 'child' | 'exited' | 'startedAt'> {
   // A process spawned after shutdown began would be missed by it and outlive this script.
   if (shuttingDown) throw new Error(`not starting ${spec.name}: shutting down`);
-  const child = spawn(process.execPath, [...processNodeArgs, '--import', 'tsx', spec.entry], {
+  const child = spawn(process.execPath, [...processNodeArgs, spec.entry], {
     cwd: repoRoot,
     env: { ...process.env, ...spec.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -242,7 +254,7 @@ function logError(line: string): void {
 async function migrate(shardUrls: string): Promise<void> {
   const shards = openShards({ urls: shardUrls });
   try {
-    await migrateShards(shards);
+    await migrateAll(shards);
   } finally {
     await shards.close();
   }
@@ -274,12 +286,12 @@ function subgraphSecrets(config: Config): Record<string, string> {
  */
 function checkPlan(plan: { subgraphs: ServiceSpec[]; gateway: ServiceSpec }): void {
   for (const spec of [...plan.subgraphs, plan.gateway]) {
-    loadConfig({ ...process.env, ...spec.env }, spec.name as 'gateway' | TrustedSubgraph);
+    readConfig(processConfigs[spec.name as ProcessName], { ...process.env, ...spec.env });
   }
 }
 
 async function printWelcome(config: Config, secret: { secret: string; generated: boolean }): Promise<void> {
-  const port = config.gateway.port;
+  const port = config.gatewayPort;
   const token = await mintToken({ sub: 'operator', role: 'operator' }, secret.secret, tokenLifetimeSeconds, config.tokens);
   const base = `localhost:${port}`;
   const secretForCommand = secret.generated ? `JWT_SECRET=${secret.secret}` : 'JWT_SECRET=<the same secret>';
@@ -307,19 +319,33 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0, 'stopping (SIGINT)'));
   process.on('SIGTERM', () => void shutdown(0, 'stopping (SIGTERM)'));
   // Every variable is checked before anything starts; each process checks its own again.
-  const config = loadConfig(process.env);
-  mysqlServer = await ensureMysql({ databasePrefix: 'paygraph', log, server: config.mysqlServer });
+  const config = readScriptConfig(startConfig, process.env);
+  useColor = process.stdout.isTTY === true && !config.noColor;
+  // The processes run compiled, as in production: built first when dist/ is missing or stale.
+  await ensureBuilt(log);
+  mysqlServer = process.argv.includes('--galera')
+    ? await galeraServer(config.mysqlServer.shardCount)
+    : await ensureMysql({ databasePrefix: 'paygraph', log, server: config.mysqlServer });
   log(`MySQL ${describeShards(mysqlServer.shardUrls)}; applying migrations`);
   await migrate(mysqlServer.shardUrls);
   const secret = jwtSecret(config);
   const plan = servicePlan(config, mysqlServer.shardUrls, secret.secret, subgraphSecrets(config));
   checkPlan(plan);
-  log(`the processes hold ${describeStackConnections(stackConnections(mysqlServer.shardUrls.split(',').length, config.shardPoolSize))}`);
+  log(`the processes hold ${describeStackConnections(stackConnections(parseShardUrls(mysqlServer.shardUrls).length, config.shardPoolSize))}`);
   const subgraphs = plan.subgraphs.map(startService);
   await Promise.all(subgraphs.map(waitForHealth));
   await waitForHealth(startService(plan.gateway));
   supervising = true;
   await printWelcome(config, secret);
+}
+
+/** The shards on a fresh local 3-node Galera cluster, each listing the three nodes; it stops with the script. */
+async function galeraServer(shardCount: number): Promise<MysqlServer> {
+  const cluster = await startGaleraCluster({ name: 'start', log });
+  for (const node of cluster.nodes) {
+    log(`Galera node ${node.index}: 127.0.0.1:${node.port}, pid ${node.pid} (kill -9 ${node.pid} to watch the shards fail over)`);
+  }
+  return { shardUrls: cluster.shardUrls('paygraph', shardCount), privateServer: true, stop: () => cluster.stop() };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -1,13 +1,15 @@
+import { parseShardUrls } from '../subgraphs/shared/src/shards/topology';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type Config } from '../subgraphs/shared/src/config';
-import { dropScratchDatabases, migrateShards } from '../subgraphs/shared/src/db/migrate';
+import { readTestRunConfig } from '../test/support/run-config';
+import { dropScratchDatabases } from '../subgraphs/shared/src/db/migrate';
+import { migrateAll } from './lib/migration-sets';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
 import { ensureRedis } from './lib/redis-server';
-import { typecheck } from './lib/typecheck';
+import { typecheckAll, typecheckProjects } from './lib/typecheck';
 
 /**
  * `npm test`: typechecks the whole tree (tests included), finds or starts MySQL and Redis,
@@ -29,11 +31,11 @@ function log(line: string): void {
  * Every run starts from empty test databases (paygraph_test_* only; explicitly configured
  * MYSQL_SHARDS are migrated, never dropped), so no run sees an earlier one's leftovers.
  */
-async function migrate(config: Config, shardUrls: string): Promise<void> {
-  if (config.mysqlServer.explicitShards === null) await dropScratchDatabases(shardUrls.split(','));
+async function migrate(config: { mysqlServer: { explicitShards: string | null } }, shardUrls: string): Promise<void> {
+  if (config.mysqlServer.explicitShards === null) await dropScratchDatabases(parseShardUrls(shardUrls));
   const shards = openShards({ urls: shardUrls });
   try {
-    await migrateShards(shards);
+    await migrateAll(shards);
   } finally {
     await shards.close();
   }
@@ -77,8 +79,8 @@ function runVitest(shardUrls: string, redisUrl: string, args: readonly string[])
 async function main(): Promise<number> {
   // Every variable is checked first. Two runs on one server (two work trees, say) each take
   // their own databases with TEST_DATABASE_PREFIX (another name starting with paygraph_test).
-  const config = loadConfig(process.env);
-  const typechecked = typecheck(join(repoRoot, 'tsconfig.json'));
+  const config = readTestRunConfig(process.env);
+  const typechecked = typecheckAll(typecheckProjects.map((project) => join(repoRoot, project)));
   const mysql = await ensureMysql({ databasePrefix: config.test.databasePrefix, log, server: config.mysqlServer });
   try {
     log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}`);

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../subgraphs/shared/src/config';
+import { readScriptConfig, scriptConfig } from './lib/config';
 import { isRole, mintToken, roles } from '../subgraphs/shared/src/identity';
 import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
 
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const { sub, role } = values;
   if (sub === undefined || sub === '') throw new Error(`--sub is required\n${usage}`);
   if (role === undefined || !isRole(role)) throw new Error(`--role must be one of ${roles.join(', ')}\n${usage}`);
-  const config = loadConfig(process.env);
+  const config = readScriptConfig(scriptConfig, process.env);
   const secret = config.tokens.secret;
   if (secret === null) {
     throw new Error(

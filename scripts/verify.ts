@@ -1,17 +1,19 @@
-import { loadConfig } from '../subgraphs/shared/src/config';
+import { readScriptConfig, scriptConfig } from './lib/config';
 import { configureLedger } from '../subgraphs/shared/src/server/main';
 import { shardPoolSizeDefault } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { verifyShard } from '../subgraphs/shared/src/db/integrity';
 import { logicalShardsIn, stripeDirectoryGaps } from '../subgraphs/shared/src/ledger/stripes';
+import { legFindings } from '../subgraphs/transaction/src/services/leg-integrity';
 
 /**
  * `npm run verify`: checks every account's MAC and every entry's hash chain on every shard of
  * MYSQL_SHARDS, and that every merchant's stripe directory names each of its stripes (a stripe
  * left out would be missing from the merchant's balance and settlement; `npm run migrate`
- * fills such gaps). Prints what it finds and exits 1 if anything was changed outside the ledger.
+ * fills such gaps), and that payments of many legs add up and campaigns' counters match their
+ * payments (services/leg-integrity.ts). Prints what it finds and exits 1 if anything is wrong.
  */
-const config = loadConfig(process.env);
+const config = readScriptConfig(scriptConfig, process.env);
 // MACs are checked with the keys the subgraphs seal with (LEDGER_MAC_KEY).
 configureLedger(config);
 const shards = openShards({ ...config.shards, poolSize: config.shardPoolSize ?? shardPoolSizeDefault });
@@ -27,6 +29,10 @@ try {
   console.log(`stripe directories: ${gaps.length} findings`);
   for (const gap of gaps) console.log(`  STRIPE_NOT_IN_DIRECTORY ${gap.merchantId} (logical shards ${logicalShardsIn(gap.missing).join(', ')})`);
   if (gaps.length > 0) clean = false;
+  const legs = await legFindings(shards);
+  console.log(`payments of many legs and campaigns: ${legs.length} findings`);
+  for (const f of legs) console.log(`  ${f.kind} ${'paymentId' in f ? f.paymentId : f.campaignId}: ${f.detail}`);
+  if (legs.length > 0) clean = false;
 } finally {
   await shards.close();
 }

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dropDatabases, recreateDatabases } from '../scripts/bench/bench-stack';
-import { openAndFund, type Fixtures } from '../scripts/bench/fixtures';
+import { openAndFund, prepareFxPayees, type Fixtures } from '../scripts/bench/fixtures';
 import { LoadClient } from '../scripts/bench/load';
 import {
-  accountsByOwnerOps, bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext,
+  accountsByOwnerOps, bulkPaymentOps, fxQuotedPaymentOps, FxQuotePool, getAccountOps, holdCaptureOps, marketplaceOps, runScenario, singlePaymentOps, type BenchContext,
 } from '../scripts/bench/scenarios';
 import { prepareReadAccounts } from '../scripts/bench/read-fixtures';
 import { contractOperation, dataField, requestBody } from '../scripts/bench/documents';
@@ -15,7 +15,8 @@ import { runEventDelivery } from '../scripts/bench/event-delivery';
 
 /**
  * A few seconds of the benchmark (scripts/bench) in npm test, so that it keeps working as the
- * system changes: scenario (a), holds against the hot merchant (b), a bulk scenario (c) and the
+ * system changes: scenario (a); holds against the hot merchant, FX payments (b-fx-quoted, and b-fx
+ * with its quotes made ahead) and marketplace payments (b); a bulk scenario (c) and the
  * engines alone (d) for about two seconds each, and bench:events' delivery measurement with a
  * few subscribed accounts, against an in-process stack on databases of
  * their own (the ledger-wide invariants would see other test files' payments in flight on the
@@ -93,6 +94,68 @@ describe('benchmark smoke run', () => {
     expect(result.load.succeededUnits).toBeGreaterThan(0);
     expect(result.load.failedUnits).toBe(0);
     expect(result.invariants?.balanced).toBe(true);
+  });
+
+  test('scenario (b), FX: b-fx-quoted (a quote then a cross-shard payment with it) and b-fx (quotes made ahead, the payment alone), the ledger whole per currency', async () => {
+    const payees = await prepareFxPayees(client, ctx.runId, ctx.fixtures.topology, 8);
+    const quoted = await runScenario(ctx, {
+      id: 'b-fx-quoted-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: fxQuotedPaymentOps(ctx, payees), unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency }, crossShardShare: () => 1,
+    });
+    expect(quoted.load.succeededUnits).toBeGreaterThan(0);
+    expect(quoted.load.failedUnits).toBe(0);
+    // Two requests per unit: a quote answered for every payment sent.
+    expect(quoted.load.requests).toBeGreaterThanOrEqual(2 * quoted.load.units);
+    expect(quoted.invariants?.balanced).toBe(true);
+    expect(quoted.quotePool).toBeUndefined();
+
+    const pool = new FxQuotePool(ctx, client, payees, smokeConcurrency);
+    const expectedPerSecond = 2 * quoted.load.unitsPerSecond;
+    const fx = await runScenario(ctx, {
+      id: 'b-fx-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: () => pool.next(), unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency }, crossShardShare: () => 1,
+      beforeRun: (seconds, phase) => pool.topUp(expectedPerSecond, seconds, phase), quotePool: () => pool.report(),
+    });
+    expect(fx.load.succeededUnits).toBeGreaterThan(0);
+    expect(fx.load.failedUnits).toBe(0);
+    // One request per unit inside the window: no quote was made there.
+    expect(fx.load.requests).toBe(fx.load.units);
+    expect(fx.quotePool?.ranOutAfterSeconds).toBeNull();
+    expect(fx.quotePool!.used).toBeGreaterThanOrEqual(fx.load.units);
+    expect(fx.quotePool!.made).toBeGreaterThan(fx.quotePool!.used);
+    expect(fx.invariants?.balanced).toBe(true);
+  });
+
+  test('scenario (b), b-fx: a quote pool made too small runs out inside the window and the result says so, not padded with new quotes', async () => {
+    const payees = await prepareFxPayees(client, ctx.runId, ctx.fixtures.topology, 8);
+    const pool = new FxQuotePool(ctx, client, payees, smokeConcurrency);
+    const fx = await runScenario(ctx, {
+      id: 'b-fx-dry-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: () => pool.next(), unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency }, crossShardShare: () => 1,
+      // Two payments a second over the window, with headroom: a handful of quotes for a closed loop of 8.
+      beforeRun: (seconds, phase) => pool.topUp(2, seconds, phase), quotePool: () => pool.report(),
+    });
+    const report = fx.quotePool!;
+    expect(report.ranOutAfterSeconds).not.toBeNull();
+    expect(report.ranOutAfterSeconds!).toBeLessThan(smokeSeconds);
+    expect(fx.load.requests).toBe(fx.load.units);
+    expect(fx.load.succeededUnits).toBeLessThanOrEqual(report.made);
+    expect(report.used).toBe(report.made - report.expiredUnused);
+    // The window still counts its full length: the dry part lowers units/s.
+    expect(fx.load.seconds).toBeGreaterThanOrEqual(smokeSeconds);
+    expect(fx.invariants?.balanced).toBe(true);
+  });
+
+  test('scenario (b), marketplace: two splits and a discount per payment, every one a payment, the ledger whole', async () => {
+    const ops = await marketplaceOps(ctx, client);
+    const result = await runScenario(ctx, {
+      id: 'b-marketplace-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: ops.next, unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency }, crossShardShare: ops.crossShardShare,
+    });
+    expect(result.load.succeededUnits).toBeGreaterThan(0);
+    expect(result.load.failedUnits).toBe(0);
+    expect(result.invariants?.balanced).toBe(true);
+    expect(result.invariants?.inTransit).toEqual([]);
   });
 
   test('scenario (c): bulk createPayments produce figures and keep the ledger whole', async () => {

@@ -1,16 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { variables } from '@paygraph/shared/config';
+import { configurationVariables } from '../scripts/lib/configuration-table';
 import { productionSources, repoRoot } from './support/sources';
 
 /**
  * Configuration is read once, by the processes' entry points, and documented once: only main
  * files touch the environment, and README's configuration table is the schema of config.ts
- * written out, row for row.
+ * written out, row for row: every variable of every process's schema (each process's config.ts)
+ * and of the scripts'.
  */
 
-/** The entry points that may read the environment: each hands it to loadConfig at start-up. */
+/** The entry points that may read the environment: each hands it to readConfig with its schema at start-up. */
 const mainFiles = ['gateway/src/main.ts', 'subgraphs/shared/src/server/main.ts', ...['account', 'transaction', 'settlement'].map((s) => `subgraphs/${s}/src/main.ts`)];
 
 /** README's configuration table as rows of cells, in order. */
@@ -24,7 +25,7 @@ function readmeRows(): string[][] {
 
 describe('configuration', () => {
   it('is read from the environment by main files only', () => {
-    // Scripts are entry points of their own: they may read it (and load it with loadConfig).
+    // Scripts are entry points of their own: they may read it (and read it with readConfig).
     const files = productionSources().map((path) => relative(repoRoot, path)).filter((file) => !file.startsWith('scripts/'));
     expect(files.length).toBeGreaterThan(50);
     const readers = files.filter((file) => readFileSync(join(repoRoot, file), 'utf8').includes('process.env'));
@@ -34,9 +35,9 @@ describe('configuration', () => {
   });
 
   it("is documented by README's table exactly as the schema declares it: names, types, defaults, meanings", () => {
-    const expected = Object.entries(variables).map(([name, v]) => [`\`${name}\``, v.type, v.default, v.meaning]);
+    const expected = configurationVariables().map((v) => [`\`${v.name}\``, v.type, v.default, v.meaning]);
     const rows = readmeRows();
-    // On a difference, the message shows the row config.ts would have README say.
+    // On a difference, the message shows the row the schemas would have README say.
     expect(rows.map((row) => row[0])).toEqual(expected.map((row) => row[0]));
     for (const [i, row] of expected.entries()) {
       expect(`| ${rows[i]!.join(' | ')} |`, `README.md row for ${row[0]}`).toBe(`| ${row.join(' | ')} |`);

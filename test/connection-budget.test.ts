@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { stackConnections } from '../scripts/lib/connection-budget';
 import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { mysqlMaxConnectionsDefault, testRunConnectionsMax } from '@paygraph/shared/limits';
-import { loadConfig } from '@paygraph/shared/config';
+import { readConfig } from '@paygraph/shared/config/env';
+import { shardPoolSize } from '@paygraph/shared/config/shared';
+import * as z from 'zod';
+
+const poolSizeConfig = z.object({ shardPoolSize });
 
 /**
  * The connection budget (README): with the default pool sizes, one stack on the default four
@@ -15,17 +19,17 @@ const headroomConnections = 20;
 
 describe('connection budget', () => {
   it('fits two stacks and npm test in the default max_connections', () => {
-    const stack = stackConnections(defaultShardCount, loadConfig({}).shardPoolSize);
-    expect(stack.byProcess).toEqual({ account: 12, transaction: 16, settlement: 8, gateway: 2 });
+    const stack = stackConnections(defaultShardCount, readConfig(poolSizeConfig, {}).shardPoolSize);
+    expect(stack.byProcess).toEqual({ account: 12, transaction: 16, settlement: 8, webhooks: 4, gateway: 2 });
     expect(2 * stack.total + testRunConnectionsMax + headroomConnections).toBeLessThanOrEqual(mysqlMaxConnectionsDefault);
   });
 
   it('takes MYSQL_POOL_SIZE for every subgraph, and refuses a size out of range naming the variable', () => {
-    const configured = loadConfig({ MYSQL_POOL_SIZE: '7' }).shardPoolSize;
+    const configured = readConfig(poolSizeConfig, { MYSQL_POOL_SIZE: '7' }).shardPoolSize;
     expect(subgraphPoolSize('transaction', configured)).toBe(7);
-    expect(stackConnections(defaultShardCount, configured).total).toBe(3 * 7 * defaultShardCount + 2);
+    expect(stackConnections(defaultShardCount, configured).total).toBe(4 * 7 * defaultShardCount + 2);
     for (const bad of ['0', '-1', '101', 'ten']) {
-      expect(() => loadConfig({ MYSQL_POOL_SIZE: bad }), bad).toThrow(/^MYSQL_POOL_SIZE must be/);
+      expect(() => readConfig(poolSizeConfig, { MYSQL_POOL_SIZE: bad }), bad).toThrow(/^MYSQL_POOL_SIZE must be/);
     }
   });
 });

@@ -1,11 +1,19 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig } from '@paygraph/shared/config';
+import { readConfig } from '@paygraph/shared/config/env';
+import { processConfigs } from '../scripts/lib/config';
 import { trustedSubgraphs } from '@paygraph/shared/gateway-trust';
 import { processNodeArgs } from '../scripts/lib/node-options';
+import { parseShardNodes } from '@paygraph/shared/shards/topology';
+import { compiledEntry, processEntries, readBuildMeta, type ProcessName } from '../scripts/lib/build';
+import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
+import { testSubgraphSecrets } from './support/env';
+import { spawnCompiledService } from './support/processes';
 
 /**
  * No Docker engine runs where the tests run, so docker-compose.yml and the Dockerfile are
@@ -18,27 +26,51 @@ const containerAppDir = '/app';
 
 interface ComposeService {
   image?: string;
+  profiles?: string[];
   build?: string | { context?: string; dockerfile?: string };
   command?: string | string[];
   entrypoint?: string | string[];
   environment?: Record<string, string | number | boolean | null> | string[];
-  depends_on?: string[] | Record<string, { condition?: string }>;
+  depends_on?: string[] | Record<string, { condition?: string; required?: boolean }>;
+  configs?: Array<{ source: string; target: string }>;
   healthcheck?: { test?: string | string[]; disable?: boolean };
   volumes?: (string | { type?: string; source?: string })[];
 }
 
 interface ComposeFile {
   services: Record<string, ComposeService>;
+  configs?: Record<string, { content?: string }>;
+  'x-galera-shards'?: string;
 }
 
 // merge: services extend the shared environment with `<<: *app-environment`, as Compose reads it.
 const compose = parse(readFileSync(join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as ComposeFile;
 const services = Object.entries(compose.services);
 const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
-const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+interface Manifest {
   dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
   workspaces?: string[];
-};
+}
+const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Manifest;
+/** What `npm ci --omit=dev` installs: the root's and every workspace's dependencies. */
+const productionDependencies = new Set([manifest, ...(manifest.workspaces ?? []).map((w) => JSON.parse(readFileSync(join(repoRoot, w, 'package.json'), 'utf8')) as Manifest)]
+  .flatMap((m) => Object.keys(m.dependencies ?? {})));
+
+/** The Dockerfile's stages, each from its FROM line to the next. */
+const stages = dockerfile.split(/^(?=FROM\s)/m).filter((stage) => /^FROM\s/.test(stage));
+const finalStage = stages.at(-1) ?? '';
+const fromLine = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i;
+
+/** A stage's instructions, those of the stage it starts from first (FROM <stage>). */
+function withBase(stage: string): string {
+  const base = fromLine.exec(stage)?.[1];
+  const parent = stages.find((s) => fromLine.exec(s)?.[2] === base);
+  return parent === undefined ? stage : `${withBase(parent)}${stage}`;
+}
+
+/** The compiled files npm run build writes (dist/<name>.js), which the images and compose run. */
+const compiledEntries = new Set(Object.keys(processEntries).map((name) => compiledEntry(name as ProcessName)));
 
 function dependencies(service: ComposeService): [string, string | undefined][] {
   const dependsOn = service.depends_on ?? [];
@@ -63,6 +95,11 @@ function environment(service: ComposeService): Map<string, string> {
   return new Map(Object.entries(env).map(([key, value]) => [key, String(value ?? '')]));
 }
 
+/** A value as Compose reads it when the shell leaves its variables unset: `${NAME:-default}` is the default. */
+function withDefaults(value: string): string {
+  return value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+}
+
 function words(value: string | string[] | undefined): string[] {
   if (value === undefined) return [];
   return Array.isArray(value) ? value : value.split(/\s+/);
@@ -81,12 +118,28 @@ function dockerfileExecArgs(instruction: 'CMD' | 'ENTRYPOINT'): string[] {
   return lines.flatMap((line) => JSON.parse(line.trim().slice(instruction.length).trim()) as string[]);
 }
 
-function dockerfileCopySources(): string[] {
-  return dockerfile
+/** Each COPY of a stage: its sources, its destination, and the stage it copies from (null: the build context). */
+function copies(stage: string): { sources: string[]; destination: string; from: string | null }[] {
+  return stage
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => /^COPY\s/i.test(line) && !/--from=/i.test(line))
-    .flatMap((line) => line.split(/\s+/).slice(1, -1).filter((arg) => !arg.startsWith('--')));
+    .filter((line) => /^COPY\s/i.test(line))
+    .map((line) => {
+      const args = line.split(/\s+/).slice(1);
+      const from = args.find((arg) => arg.startsWith('--from='))?.slice('--from='.length) ?? null;
+      const paths = args.filter((arg) => !arg.startsWith('--'));
+      return { sources: paths.slice(0, -1), destination: paths.at(-1) ?? '', from };
+    });
+}
+
+function dockerfileCopySources(): string[] {
+  return stages.flatMap((stage) => copies(stage).filter((c) => c.from === null).flatMap((c) => c.sources));
+}
+
+/** A file a command runs: one that npm run build writes, or one of the repository. */
+function expectRunnable(file: string, what: string): void {
+  if (file.startsWith('dist/')) expect(compiledEntries.has(file), `${what}: npm run build writes no ${file}`).toBe(true);
+  expect(existsSync(join(repoRoot, file)), what).toBe(true);
 }
 
 describe('docker-compose.yml', () => {
@@ -124,11 +177,18 @@ describe('docker-compose.yml', () => {
     expect(dockerfileExecArgs('CMD').slice(0, processNodeArgs.length + 1)).toEqual(['node', ...processNodeArgs]);
   });
 
-  it('runs files that exist in the repository', () => {
+  it('runs the compiled files of npm run build, with no TypeScript loader', () => {
     for (const [name, service] of services) {
-      const files = referencedFiles([...words(service.entrypoint), ...words(service.command)]);
-      if (service.build !== undefined) expect(files.length, `${name} names an entry file`).toBeGreaterThan(0);
-      for (const file of files) expect(existsSync(join(repoRoot, file)), `${name} runs ${file}`).toBe(true);
+      const args = [...words(service.entrypoint), ...words(service.command)];
+      const files = referencedFiles(args);
+      if (service.build === undefined) continue;
+      expect(files.length, `${name} names an entry file`).toBeGreaterThan(0);
+      for (const file of files) {
+        expect(file, `${name} runs compiled JavaScript`).toMatch(/^dist\/.*\.js$/);
+        expectRunnable(file, `${name} runs ${file}`);
+      }
+      expect(args.join(' '), name).not.toMatch(/tsx|\.ts\b/);
+      expect(args, `${name} maps stack traces to the .ts lines`).toContain('--enable-source-maps');
     }
   });
 
@@ -148,7 +208,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives each subgraph its own secret and no other, and the gateway every secret and JWT_SECRET', () => {
-    const secretVariables = ['SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT'];
+    const secretVariables = ['SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT', 'SUBGRAPH_SECRET_WEBHOOKS'];
     const held = (name: string) => [...environment(compose.services[name] ?? {}).entries()]
       .filter(([key]) => key === 'JWT_SECRET' || secretVariables.includes(key))
       .map(([key]) => key)
@@ -156,10 +216,11 @@ describe('docker-compose.yml', () => {
     expect(held('account')).toEqual(['SUBGRAPH_SECRET_ACCOUNT']);
     expect(held('transaction')).toEqual(['SUBGRAPH_SECRET_TRANSACTION']);
     expect(held('settlement')).toEqual(['SUBGRAPH_SECRET_SETTLEMENT']);
+    expect(held('webhooks')).toEqual(['SUBGRAPH_SECRET_WEBHOOKS']);
     expect(held('gateway')).toEqual(['JWT_SECRET', ...secretVariables].sort());
     // The gateway must send each subgraph the very value that subgraph expects.
     const gateway = environment(compose.services.gateway ?? {});
-    for (const [name, variable] of [['account', secretVariables[0]], ['transaction', secretVariables[1]], ['settlement', secretVariables[2]]] as const) {
+    for (const [name, variable] of [['account', secretVariables[0]], ['transaction', secretVariables[1]], ['settlement', secretVariables[2]], ['webhooks', secretVariables[3]]] as const) {
       expect(environment(compose.services[name] ?? {}).get(variable!), name).toBe(gateway.get(variable!));
     }
     // The merged environment still reaches the subgraphs.
@@ -168,19 +229,19 @@ describe('docker-compose.yml', () => {
 
   it("gives each process an environment its start-up accepts (config.ts), with Compose's defaults for what the shell leaves unset", () => {
     for (const name of [...trustedSubgraphs, 'gateway'] as const) {
-      const env = Object.fromEntries([...environment(compose.services[name] ?? {})].map(([key, value]) => [key, value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1')]));
-      expect(() => loadConfig(env, name), name).not.toThrow();
+      const env = Object.fromEntries([...environment(compose.services[name] ?? {})].map(([key, value]) => [key, withDefaults(value)]));
+      expect(() => readConfig(processConfigs[name], env), name).not.toThrow();
     }
   });
 
   it('points every MYSQL_SHARDS URL at a MySQL service in this file', () => {
-    const mysqlServices = new Set(services.filter(([, s]) => s.image?.startsWith('mysql:') === true).map(([name]) => name));
+    const mysqlServices = new Set(services.filter(([, s]) => s.image?.startsWith('mysql:') === true || s.image?.startsWith('mariadb:') === true).map(([name]) => name));
     expect(mysqlServices.size).toBeGreaterThan(0);
     let checked = 0;
     for (const [name, service] of services) {
-      const shards = environment(service).get('MYSQL_SHARDS');
-      if (shards === undefined) continue;
-      for (const raw of shards.split(',')) {
+      const set = environment(service).get('MYSQL_SHARDS');
+      if (set === undefined) continue;
+      for (const shards of [withDefaults(set), compose['x-galera-shards'] ?? '']) for (const raw of shards.split(/[,|]/).filter((u) => u !== '')) {
         const url = new URL(raw.trim());
         expect(url.protocol, `${name} shard ${raw}`).toBe('mysql:');
         expect(mysqlServices.has(url.hostname), `${name} shard host ${url.hostname}`).toBe(true);
@@ -189,6 +250,37 @@ describe('docker-compose.yml', () => {
       }
     }
     expect(checked).toBeGreaterThan(0);
+  });
+
+  it('has a Galera profile: three MariaDB nodes with Galera settings, the shards on all three, and the stack waiting for them', () => {
+    const nodes = services.filter(([, s]) => s.profiles?.includes('galera') === true);
+    expect(nodes.map(([name]) => name)).toEqual(['galera-1', 'galera-2', 'galera-3']);
+    const settings = compose.configs?.['galera-cnf']?.content ?? '';
+    for (const [name, service] of nodes) {
+      expect(service.image, name).toMatch(/^mariadb:\d/);
+      expect(service.configs?.map((c) => [c.source, c.target]), name).toEqual([['galera-cnf', '/etc/mysql/conf.d/galera.cnf']]);
+      expect(words(service.healthcheck?.test).join(' '), name).toContain('--galera_ready');
+      // Only the first node founds the cluster; the others join it.
+      expect(words(service.command).includes('--wsrep-new-cluster'), name).toBe(name === 'galera-1');
+    }
+    // What Galera requires, with the library where the official image installs it.
+    for (const line of ['wsrep_on = ON', 'wsrep_provider = /usr/lib/galera/libgalera_smm.so', 'wsrep_cluster_address = gcomm://galera-1,galera-2,galera-3', 'binlog_format = ROW', 'innodb_autoinc_lock_mode = 2', 'wsrep_sst_method = mariabackup']) {
+      expect(settings.split('\n').map((l) => l.trim()), line).toContain(line);
+    }
+    // Every shard lists the three nodes in the same order, and every process accepts that list.
+    const galeraShards = compose['x-galera-shards'] ?? '';
+    const shards = parseShardNodes(galeraShards);
+    expect(shards).toHaveLength(4);
+    for (const shard of shards) expect(shard.map((url) => new URL(url).hostname)).toEqual(['galera-1', 'galera-2', 'galera-3']);
+    for (const name of [...trustedSubgraphs, 'gateway'] as const) {
+      const env = Object.fromEntries([...environment(compose.services[name] ?? {})].map(([key, value]) => [key, withDefaults(value)]));
+      expect(() => readConfig(processConfigs[name], { ...env, MYSQL_SHARDS: galeraShards }), name).not.toThrow();
+    }
+    // The stack waits for the nodes when the profile is on, and starts without them when it is off.
+    for (const name of ['migrate', ...trustedSubgraphs]) {
+      const dependsOn = compose.services[name]?.depends_on as Record<string, { condition?: string; required?: boolean }>;
+      for (const node of ['galera-1', 'galera-2', 'galera-3']) expect(dependsOn[node], `${name} on ${node}`).toEqual({ condition: 'service_healthy', required: false });
+    }
   });
 });
 
@@ -199,24 +291,90 @@ describe('Dockerfile', () => {
     for (const source of sources) expect(existsSync(join(repoRoot, source)), `COPY ${source}`).toBe(true);
   });
 
-  it('runs entry files that exist', () => {
+  it('runs compiled entry files that npm run build writes', () => {
     const files = referencedFiles([...dockerfileExecArgs('ENTRYPOINT'), ...dockerfileExecArgs('CMD')]);
     expect(files.length).toBeGreaterThan(0);
-    for (const file of files) expect(existsSync(join(repoRoot, file)), `Dockerfile runs ${file}`).toBe(true);
+    for (const file of files) {
+      expect(file).toMatch(/^dist\/.*\.js$/);
+      expectRunnable(file, `Dockerfile runs ${file}`);
+    }
   });
 
   it('runs its process with the Node options npm start and the benchmark use', () => {
     expect(dockerfileExecArgs('CMD').slice(0, processNodeArgs.length + 1)).toEqual(['node', ...processNodeArgs]);
   });
 
-  it('installs the dependencies that run TypeScript', () => {
-    expect(dockerfile).toMatch(/^FROM node:20-slim/m);
-    expect(dockerfile).toMatch(/RUN npm ci/);
-    expect(manifest.dependencies?.tsx, 'tsx must be a runtime dependency for --omit=dev').toBeDefined();
+  it('builds in a first stage and runs compiled JavaScript in the last, with no TypeScript or tsx there', () => {
+    expect(stages.length).toBeGreaterThanOrEqual(2);
+    for (const stage of stages) expect(withBase(stage)).toMatch(/^FROM node:20-slim/);
+    const buildStage = stages.find((stage) => /^RUN npm run build$/m.test(stage)) ?? '';
+    const buildName = fromLine.exec(buildStage)?.[2];
+    expect(buildName, 'the build stage is named, for COPY --from').toBeDefined();
+    expect(buildStage).toMatch(/^RUN npm ci$/m);
+    expect(buildStage).toMatch(/^RUN npm run build$/m);
+    expect(finalStage).toMatch(/^RUN npm ci --omit=dev/m);
+    const instructions = withBase(finalStage).split('\n').filter((line) => !line.trim().startsWith('#')).join('\n');
+    expect(instructions).not.toMatch(/tsx|typescript|\.ts\b/i);
+    expect(copies(finalStage).filter((c) => c.from !== null)).toEqual([{ sources: ['/app/dist'], destination: 'dist', from: buildName }]);
+    // Only the build needs these: npm ci --omit=dev leaves them out of the image.
+    for (const tool of ['tsx', 'typescript', 'esbuild']) {
+      expect(manifest.devDependencies?.[tool], tool).toBeDefined();
+      expect(productionDependencies.has(tool), tool).toBe(false);
+    }
   });
 
-  it('copies every workspace manifest before npm ci, which fails on a missing workspace', () => {
-    const beforeInstall = dockerfile.slice(0, dockerfile.search(/RUN npm ci/));
-    for (const workspace of manifest.workspaces ?? []) expect(beforeInstall, workspace).toContain(`COPY ${workspace}/package.json`);
+  it('installs every package the compiled processes import', () => {
+    const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+    const missing: string[] = [];
+    for (const [output, imports] of Object.entries(readBuildMeta().externals)) {
+      for (const specifier of imports) {
+        if (builtins.has(specifier)) continue;
+        const parts = specifier.split('/');
+        const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+        if (!productionDependencies.has(name)) missing.push(`${output} imports ${specifier}, not a production dependency`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it('copies into the image every migration folder and the schemas the processes read', () => {
+    const copied = copies(withBase(finalStage)).filter((c) => c.from === null).flatMap((c) => c.sources);
+    const migrationFolders = ['gateway', ...readdirSync(join(repoRoot, 'subgraphs')).map((name) => `subgraphs/${name}`)]
+      .map((part) => `${part}/drizzle`)
+      .filter((folder) => existsSync(join(repoRoot, folder, 'meta', '_journal.json')));
+    expect(migrationFolders.length).toBeGreaterThanOrEqual(4);
+    for (const folder of [...migrationFolders, 'schema']) expect(copied, folder).toContain(folder);
+  });
+
+  it('starts a compiled process from the files of its last stage alone', async () => {
+    // The last stage's layout in a scratch folder: what it copies from the build context and
+    // dist/ from the build; node_modules is the repository's (test/docker-compose.test.ts checks
+    // above that the production dependencies cover every import).
+    const app = mkdtempSync(join(tmpdir(), 'paygraph-image-'));
+    try {
+      for (const { sources, destination, from } of copies(withBase(finalStage))) {
+        for (const source of sources) {
+          const origin = from === null ? join(repoRoot, source) : join(repoRoot, source.replace(new RegExp(`^${containerAppDir}/`), ''));
+          const target = destination.endsWith('/') || sources.length > 1 ? join(app, destination, source.split('/').at(-1)!) : join(app, destination);
+          cpSync(origin, target, { recursive: true });
+        }
+      }
+      symlinkSync(join(repoRoot, 'node_modules'), join(app, 'node_modules'));
+      const child = await spawnCompiledService('account', { [subgraphSecretVariable('account')]: testSubgraphSecrets.account, MYSQL_POOL_SIZE: '2' }, app);
+      try {
+        expect((await fetch(child.healthUrl.replace(/\/health$/, '/health/ready'))).status).toBe(200);
+      } finally {
+        await child.kill();
+      }
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+
+  it('copies every workspace manifest before each npm ci, which fails on a missing workspace', () => {
+    for (const stage of stages.filter((s) => /RUN npm ci/.test(s)).map(withBase)) {
+      const beforeInstall = stage.slice(0, stage.search(/RUN npm ci/));
+      for (const workspace of manifest.workspaces ?? []) expect(beforeInstall, workspace).toContain(`COPY ${workspace}/package.json`);
+    }
   });
 });

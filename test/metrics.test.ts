@@ -71,6 +71,8 @@ describe('/metrics', () => {
     const samples = await scrape(metricsUrl(stack.gatewayUrl));
     expect(total(samples, 'paygraph_graphql_requests_total', { operation: 'OpenAccount', outcome: 'ok' })).toBeGreaterThan(0);
     expect(total(samples, 'paygraph_graphql_request_duration_seconds_count', { operation: 'OpenAccount' })).toBeGreaterThan(0);
+    // OpenAccount, a mutation, takes the query plan.
+    expect(total(samples, 'paygraph_gateway_operation_paths_total', { path: 'planned' })).toBeGreaterThan(0);
   });
 
   it('shows each shard\'s breaker state and pool waits, and the relay\'s backlog and lag', async () => {

@@ -88,7 +88,7 @@ http.createServer((_req, res) => res.end(String(v8.getHeapStatistics().heap_size
 `);
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/health`;
-    const service = await startService({ name: 'heap-limit', entry, tsx: false, env: { PORT: String(port) }, healthUrl: url }, join(scratch, 'logs'));
+    const service = await startService({ name: 'heap-limit', entry, env: { PORT: String(port) }, healthUrl: url }, join(scratch, 'logs'));
     try {
       const limit = Number(await (await fetch(url)).text());
       expect(limit / mebibyte).toBeGreaterThanOrEqual(oldSpaceSizeMiBMax);

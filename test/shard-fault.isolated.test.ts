@@ -7,14 +7,15 @@ import { and, eq, inArray } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { balanceMismatches, entryTotals } from '@paygraph/shared/db/ledger-store';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
-import { externalTransfers, holds, payments, refunds } from '@paygraph/transaction/db/schema/transactions';
 import { startProcessStack, type ProcessStack } from './support/process-stack';
+import { openFundedAccounts } from './support/funded-accounts';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
 import { contractOperation, gql, type GraphQLResponse } from './support/graphql';
 import { testShards, token, unique } from './support/env';
 import { frozenAgainstHeld, holdDocs } from './support/holds';
-import { clearingAgainstInFlight, physicalOf, shardOf, sleep } from './support/bank';
+import { clearingAgainstInFlight, drainProcessing, physicalOf, rowsCreatedBy, shardOf, sleep } from './support/bank';
 import { formatFigures, phaseFigures, recoveryMs, samplesOf, unservedCauses, type Outcome, type Phase, type Sample } from './support/availability';
+import { legDirection, legsReturned, type LegMade } from './support/legs';
 
 /**
  * Shards fail alone (issue 11). The system runs as `npm start` runs it, each service a process,
@@ -34,12 +35,29 @@ import { formatFigures, phaseFigures, recoveryMs, samplesOf, unservedCauses, typ
  * did not need it in a 3 s reset on an idle machine, too few for the share to mean anything.
  */
 const clientCount = 24;
+/**
+ * Clients that only use accounts off the faulted database, as most of a platform's users do
+ * during a fault: the random clients alone left 5 requests that did not need the shard in a 3 s
+ * reset on a loaded CI machine, since each sits on its faulted operation until it has an outcome.
+ */
+const bystanderCount = 4;
 const accountsPerShard = 6;
+/**
+ * Payments of many legs: 1..splitsMax splits of at most a quarter of the amount each, and two
+ * campaigns (campaignBps off, at most campaignCapPerPayment), one funded from the faulted
+ * database and one from database 0 (funderShards), each funder an account of its own there
+ * that pays nothing else.
+ */
+const splitsMax = 2;
+const campaignBps = 1_000n;
+const campaignCapPerPayment = 300n;
+
 /** Each open lands on a given database with probability 1/4: 160 tries fill 4×6 but with vanishing probability. */
 const accountOpensMax = 160;
 const initialDeposit = 200_000n;
 /** The faulted database (index in MYSQL_SHARDS). */
 const faultedShard = 3;
+const funderShards = [faultedShard, 0];
 /** The clients' run, from the first request to the SIGKILL; FAULT_TEST_DURATION_MS stretches it (60000 for the quoted figures). */
 const runMsDefault = 20_000;
 const runMs = readPositive('FAULT_TEST_DURATION_MS', runMsDefault);
@@ -96,6 +114,8 @@ const docs = {
   deposit: contractOperation('Deposit'),
   withdraw: contractOperation('Withdraw'),
   createPayment: contractOperation('CreatePayment'),
+  createMarketplacePayment: contractOperation('CreateMarketplacePayment'),
+  createCampaign: contractOperation('CreateCampaign'),
   refundPayment: contractOperation('RefundPayment'),
 };
 
@@ -127,13 +147,19 @@ let operatorSub: string;
 let operator: string;
 const byShard = new Map<number, string[]>();
 const ours: string[] = [];
+/** The campaigns' funding accounts, one per database of funderShards; the campaigns, with their funder. */
+const funders: string[] = [];
+/** Every account opened: ours, the funders, and the spare ones the other databases opened with them (funded, never used). */
+const opened: string[] = [];
+const campaignsMade: Array<{ id: string; funder: string }> = [];
 const problems: string[] = [];
 const samples: Sample[] = [];
 const phases: Phase[] = [];
 /** When each fault was lifted (the killed subgraph answering /health again, for the kill). */
 const liftedAt = new Map<string, number>();
 
-interface PaymentMade { id: string; payer: string; payee: string; amount: bigint; status: string }
+/** legs: a payment of many legs, as this file computes them from its input (the answer must agree). */
+interface PaymentMade { id: string; payer: string; payee: string; amount: bigint; status: string; legs?: LegMade[] }
 interface RefundMade { id: string; paymentId: string; amount: bigint; status: string }
 interface HoldMade { id: string; payer: string; payee: string; amount: bigint }
 const made = {
@@ -272,6 +298,8 @@ interface Client {
   random: () => number;
   index: number;
   done: number;
+  /** The accounts this client pays from and to: all of ours, or (a bystander's) those off the faulted database. */
+  accounts: readonly string[];
 }
 
 function pick<T>(client: Client, list: readonly T[]): T {
@@ -283,11 +311,11 @@ function amountBetween(client: Client, low: number, high: number): bigint {
 }
 
 async function pay(client: Client, key: string): Promise<void> {
-  const payer = pick(client, ours);
+  const payer = pick(client, client.accounts);
   const home = physicalOf(checks, payer);
   // Three in four across databases, the rest within the payer's.
   const sameShard = client.random() < 0.25;
-  const payees = sameShard ? byShard.get(home)!.filter((id) => id !== payer) : ours.filter((id) => physicalOf(checks, id) !== home);
+  const payees = sameShard ? byShard.get(home)!.filter((id) => id !== payer) : client.accounts.filter((id) => physicalOf(checks, id) !== home);
   const payee = pick(client, payees);
   const amount = amountBetween(client, 100, 5_000);
   const payload = await perform({
@@ -300,12 +328,61 @@ async function pay(client: Client, key: string): Promise<void> {
   if (payment.status === 'SUCCEEDED') refundable.push(payment);
 }
 
+/** The accounts a payment's movements post to: its payer and payee, and every leg's. */
+function accountsOf(payment: PaymentMade): string[] {
+  return [payment.payer, payment.payee, ...(payment.legs ?? []).map((l) => l.accountId)];
+}
+
+/** A payment of many legs (random clients only): 1..splitsMax splits, a campaign's discount, or both. */
+async function legPay(client: Client, key: string): Promise<void> {
+  const payer = pick(client, client.accounts);
+  const payee = pick(client, client.accounts.filter((id) => id !== payer));
+  const amount = amountBetween(client, 1_000, 5_000);
+  const kind = Math.floor(client.random() * 3); // 0: splits, 1: a discount, 2: both
+  const splits: Array<{ accountId: string; amount: bigint }> = [];
+  for (let i = 0, count = kind === 1 ? 0 : 1 + Math.floor(client.random() * splitsMax); i < count; i++) {
+    const accountId = pick(client, client.accounts.filter((id) => id !== payer && id !== payee && !splits.some((x) => x.accountId === id)));
+    splits.push({ accountId, amount: amountBetween(client, 1, Number(amount / 4n)) });
+  }
+  const campaign = kind === 0 ? null : pick(client, campaignsMade);
+  const discount = campaign ? min((amount * campaignBps) / 10_000n, campaignCapPerPayment) : 0n;
+  const legs: LegMade[] = [
+    { accountId: payer, role: 'PAYER', amount: amount - discount },
+    ...(discount > 0n ? [{ accountId: campaign!.funder, role: 'CAMPAIGN' as const, amount: discount }] : []),
+    { accountId: payee, role: 'PAYEE', amount: amount - splits.reduce((sum, x) => sum + x.amount, 0n) },
+    ...splits.map((x) => ({ accountId: x.accountId, role: 'SPLIT' as const, amount: x.amount })),
+  ];
+  const payload = await perform({
+    doc: docs.createMarketplacePayment, field: 'createPayment', touches: touchesFaulted(...legs.map((l) => l.accountId)),
+    input: {
+      idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: String(amount), currency: 'USD',
+      splits: splits.map((x) => ({ accountId: x.accountId, amount: String(x.amount) })), ...(campaign ? { campaignId: campaign.id } : {}),
+    },
+  }, 'Payment', ++client.done % replayEvery === 0);
+  if (!payload) return;
+  const answered = (payload.legs as Array<{ account: { id: string }; role: string; amount: string }>).map((l) => [l.account.id, l.role, BigInt(l.amount)]);
+  if (JSON.stringify(answered, bigints) !== JSON.stringify(legs.map((l) => [l.accountId, l.role, l.amount]), bigints)) {
+    problems.push(`${payload.id} answered legs ${JSON.stringify(answered, bigints)}, not ${JSON.stringify(legs, bigints)}`);
+  }
+  const payment = { id: payload.id as string, payer, payee, amount, status: payload.status as string, legs };
+  made.payments.set(payment.id, payment);
+  if (payment.status === 'SUCCEEDED') refundable.push(payment);
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+function bigints(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
 async function refund(client: Client, key: string): Promise<void> {
   if (refundable.length === 0) return;
   const payment = pick(client, refundable);
   const amount = amountBetween(client, 1, Number(payment.amount / 3n));
   const payload = await perform({
-    doc: docs.refundPayment, field: 'refundPayment', touches: touchesFaulted(payment.payer, payment.payee),
+    doc: docs.refundPayment, field: 'refundPayment', touches: touchesFaulted(...accountsOf(payment)),
     input: { idempotencyKey: key, paymentId: payment.id, amount: String(amount), reason: 'fault test' },
   }, 'Refund', ++client.done % replayEvery === 0);
   if (payload) made.refunds.set(payload.id as string, { id: payload.id as string, paymentId: payment.id, amount, status: payload.status as string });
@@ -349,7 +426,7 @@ async function endHold(client: Client, key: string): Promise<void> {
 }
 
 async function withdraw(client: Client, key: string): Promise<void> {
-  const accountId = pick(client, ours);
+  const accountId = pick(client, client.accounts);
   const amount = amountBetween(client, 100, 3_000);
   const payload = await perform({
     doc: docs.withdraw, field: 'withdraw', touches: touchesFaulted(accountId),
@@ -361,14 +438,26 @@ async function withdraw(client: Client, key: string): Promise<void> {
 }
 
 async function runClient(index: number, running: () => boolean): Promise<void> {
-  const client: Client = { random: seeded(seed + index), index, done: 0 };
+  const client: Client = { random: seeded(seed + index), index, done: 0, accounts: ours };
   for (let n = 0; running(); n++) {
     const key = `${runId}-${index}-${n}`;
     const roll = client.random();
-    if (roll < 0.4) await pay(client, key);
+    if (roll < 0.3) await pay(client, key);
+    else if (roll < 0.4) await legPay(client, key);
     else if (roll < 0.5) await hold(client, key);
     else if (roll < 0.6) await endHold(client, key);
     else if (roll < 0.75) await refund(client, key);
+    else await withdraw(client, key);
+  }
+}
+
+/** A bystander pays and withdraws between accounts off the faulted database only. */
+async function runBystander(index: number, running: () => boolean): Promise<void> {
+  const spared = ours.filter((id) => !touchesFaulted(id));
+  const client: Client = { random: seeded(seed + index), index, done: 0, accounts: spared };
+  for (let n = 0; running(); n++) {
+    const key = `${runId}-${index}-${n}`;
+    if (client.random() < 0.7) await pay(client, key);
     else await withdraw(client, key);
   }
 }
@@ -410,32 +499,6 @@ async function sampleConservation(running: () => boolean): Promise<number> {
   return taken;
 }
 
-async function openAccounts(): Promise<void> {
-  const openOne = async (): Promise<void> => {
-    const response = await gql(stack.gatewayUrl, docs.openAccount, { input: { ownerId: unique(`${runId}-owner`), type: 'PERSONAL', currency: 'USD' } }, operator);
-    expect(response.errors).toBeUndefined();
-    const id = response.data!.openAccount.id as string;
-    const list = byShard.get(physicalOf(checks, id))!;
-    if (list.length < accountsPerShard) list.push(id);
-  };
-  // A few at a time: each lands on a random database, and the extra ones are left unused.
-  for (let opened = 0; [...byShard.values()].some((ids) => ids.length < accountsPerShard); opened += clientCount) {
-    if (opened >= accountOpensMax) throw new Error(`${accountOpensMax} accounts opened without ${accountsPerShard} on every database`);
-    await Promise.all(Array.from({ length: clientCount }, openOne));
-  }
-  ours.push(...[...byShard.values()].flat());
-}
-
-async function fund(): Promise<void> {
-  await Promise.all(ours.map(async (accountId, i) => {
-    const input = { idempotencyKey: `${runId}-fund-${i}`, accountId, amount: String(initialDeposit), currency: 'USD' };
-    const response = await gql(stack.gatewayUrl, docs.deposit, { input }, operator);
-    expect(response.errors).toBeUndefined();
-    expect(response.data!.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount: String(initialDeposit) });
-    made.deposits.set(response.data!.deposit.id as string, { accountId, amount: initialDeposit });
-  }));
-}
-
 /** The subgraphs' shard URLs, the faulted one pointing at the proxy instead of MySQL. */
 async function proxiedShardUrls(): Promise<string> {
   const urls = [...checks.topology.urls];
@@ -447,7 +510,6 @@ async function proxiedShardUrls(): Promise<string> {
 beforeAll(async () => {
   checks = testShards(4);
   expect(checks.all.length).toBeGreaterThan(faultedShard);
-  for (const shard of checks.all) byShard.set(shard.index, []);
   stack = await startProcessStack({
     shardUrls: await proxiedShardUrls(),
     subgraphEnv: { MYSQL_POOL_SIZE: String(childPoolSize), RELAY_INTERVAL_MS: String(relayIntervalMs) },
@@ -455,8 +517,25 @@ beforeAll(async () => {
   });
   operatorSub = unique('fault-operator').slice(0, 40);
   operator = await token(operatorSub, 'operator');
-  await openAccounts();
-  await fund();
+  // One account more on each database; on those of funderShards it funds a campaign and nothing else.
+  const funded = await openFundedAccounts({
+    gatewayUrl: stack.gatewayUrl, operator, shards: checks, runId, perShard: accountsPerShard + 1, batch: clientCount, opensMax: accountOpensMax, deposit: initialDeposit,
+  });
+  for (const [shard, ids] of funded.byShard) {
+    const extra = ids.pop()!;
+    if (funderShards.includes(shard)) funders.push(extra);
+    byShard.set(shard, ids);
+    ours.push(...ids);
+  }
+  opened.push(...funded.all);
+  for (const [id, deposit] of funded.deposits) made.deposits.set(id, deposit);
+  for (const funder of funders) {
+    const answer = await gql(stack.gatewayUrl, docs.createCampaign, {
+      input: { idempotencyKey: `${runId}-campaign-${funder}`, fundingAccountId: funder, percentOffBps: Number(campaignBps), maxDiscountPerPayment: String(campaignCapPerPayment) },
+    }, operator);
+    expect(answer.data?.createCampaign, JSON.stringify(answer)).toMatchObject({ __typename: 'Campaign', status: 'ACTIVE' });
+    campaignsMade.push({ id: answer.data!.createCampaign.id as string, funder });
+  }
 }, 180_000);
 
 afterAll(async () => {
@@ -465,46 +544,37 @@ afterAll(async () => {
   await checks?.close();
 });
 
-/** Rows this run's operator created on every database. */
-async function rowsOfRun() {
-  const read = async <T>(fn: (shard: ShardSet['all'][number]) => Promise<T[]>) => (await Promise.all(checks.all.map(fn))).flat();
-  return {
-    payments: await read((s) => s.db.select().from(payments).where(eq(payments.createdBy, operatorSub))),
-    refunds: await read((s) => s.db.select().from(refunds).where(eq(refunds.createdBy, operatorSub))),
-    transfers: await read((s) => s.db.select().from(externalTransfers).where(eq(externalTransfers.createdBy, operatorSub))),
-    holds: await read((s) => s.db.select().from(holds).where(eq(holds.createdBy, operatorSub))),
-  };
+function rowsOfRun() {
+  return rowsCreatedBy(checks, operatorSub);
 }
 
 async function drain(): Promise<void> {
-  const deadline = Date.now() + drainTimeoutMs;
-  for (;;) {
-    const rows = await rowsOfRun();
-    const open = [...rows.payments, ...rows.refunds].filter((r) => r.status === 'PROCESSING');
-    if (open.length === 0) return;
-    if (Date.now() > deadline) {
-      problems.push(`after ${drainTimeoutMs} ms still PROCESSING: ${open.map((r) => r.id).join(', ')}`);
-      return;
-    }
-    await sleep(drainPollMs);
-  }
+  const open = await drainProcessing(checks, operatorSub, drainTimeoutMs, drainPollMs);
+  if (open.length > 0) problems.push(`after ${drainTimeoutMs} ms still PROCESSING: ${open.join(', ')}`);
 }
 
 /** Each account's balance as the clients' answers and the final statuses make it. */
 function modelBalances(final: Awaited<ReturnType<typeof rowsOfRun>>): Map<string, bigint> {
-  const model = new Map(ours.map((id) => [id, 0n]));
+  const model = new Map(opened.map((id) => [id, 0n]));
   const add = (id: string, amount: bigint) => model.set(id, model.get(id)! + amount);
   for (const d of made.deposits.values()) add(d.accountId, d.amount);
   for (const w of made.withdrawals.values()) add(w.accountId, -w.amount);
   const status = new Map([...final.payments, ...final.refunds].map((r) => [r.id, r.status]));
+  const refundedOf = new Map(final.payments.map((p) => [p.id, p.refundedAmount]));
   for (const p of made.payments.values()) {
     if (status.get(p.id) !== 'SUCCEEDED') continue;
+    if (p.legs) {
+      // Each leg less what the refunds that succeeded took back from it, by the contract's cumulative rule.
+      const returned = legsReturned(p.legs, p.amount, refundedOf.get(p.id) ?? 0n);
+      p.legs.forEach((l, i) => add(l.accountId, legDirection(l) * (l.amount - returned[i]!)));
+      continue;
+    }
     add(p.payer, -p.amount);
     add(p.payee, p.amount);
   }
   for (const r of made.refunds.values()) {
     const p = made.payments.get(r.paymentId)!;
-    if (status.get(r.id) !== 'SUCCEEDED') continue;
+    if (status.get(r.id) !== 'SUCCEEDED' || p.legs) continue;
     add(p.payee, -r.amount);
     add(p.payer, r.amount);
   }
@@ -539,7 +609,7 @@ async function checkLedger(): Promise<void> {
     const mismatched = await balanceMismatches(shard.db);
     if (mismatched.length === 0) continue;
     const rows = await shard.db.select().from(accounts).where(inArray(accounts.id, mismatched.map((m) => m.accountId)));
-    const bad = rows.filter((r) => r.type === 'SYSTEM' || ours.includes(r.id)).map((r) => r.id);
+    const bad = rows.filter((r) => r.type === 'SYSTEM' || opened.includes(r.id)).map((r) => r.id);
     expect.soft(bad, `${shard.name}: balances that differ from their entries`).toEqual([]);
   }
   const clearing = await clearingAgainstInFlight(checks, 'USD');
@@ -549,7 +619,7 @@ async function checkLedger(): Promise<void> {
 }
 
 async function checkBalances(model: Map<string, bigint>): Promise<void> {
-  const rows = await Promise.all(ours.map(async (id) => {
+  const rows = await Promise.all(opened.map(async (id) => {
     const [row] = await shardOf(checks, 'account', id).db.select().from(accounts).where(and(eq(accounts.id, id)));
     return row!;
   }));
@@ -557,7 +627,7 @@ async function checkBalances(model: Map<string, bigint>): Promise<void> {
     expect.soft(row.available + row.frozen + row.pending, `balance of ${row.id} against the clients' model`).toBe(model.get(row.id));
     expect.soft(row.available >= 0n && row.frozen >= 0n && row.pending >= 0n, `${row.id} below zero`).toBe(true);
   }
-  expect.soft(await frozenAgainstHeld(checks, ours), 'frozen = Σ HELD holds').toEqual([]);
+  expect.soft(await frozenAgainstHeld(checks, opened), 'frozen = Σ HELD holds').toEqual([]);
   const deposited = [...made.deposits.values()].reduce((sum, d) => sum + d.amount, 0n);
   const withdrawn = [...made.withdrawals.values()].reduce((sum, w) => sum + w.amount, 0n);
   expect.soft(rows.reduce((sum, r) => sum + r.available + r.frozen + r.pending, 0n), 'Σ balances = deposited − withdrawn').toBe(deposited - withdrawn);
@@ -588,13 +658,13 @@ function report(): { figures: ReturnType<typeof phaseFigures>[]; recoveries: Map
     return [fault, recoveryMs(samples, at, next?.from ?? Number.POSITIVE_INFINITY, needs)] as const;
   }));
   console.log([
-    `shard-fault: seed ${seed} (FAULT_TEST_SEED), run ${runMs} ms, ${clientCount} clients, faulted ${checks.all[faultedShard]!.name}, services' output in ${logDir}`,
+    `shard-fault: seed ${seed} (FAULT_TEST_SEED), run ${runMs} ms, ${clientCount} clients and ${bystanderCount} bystanders, faulted ${checks.all[faultedShard]!.name}, services' output in ${logDir}`,
     ...figures.flatMap((f, i) => {
       const causes = unservedCauses(byPhase[i]!, causesListed);
       return causes === '' ? [formatFigures(f)] : [formatFigures(f), `    unserved: ${causes}`];
     }),
     `recovery after lifting: ${[...recoveries].map(([f, ms]) => `${f} ${Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'never'}`).join(', ')}`,
-    `operations: ${made.payments.size} payments (captures included), ${made.holds.size} holds, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; ${JSON.stringify(counts)}`,
+    `operations: ${made.payments.size} payments (captures and ${[...made.payments.values()].filter((p) => p.legs).length} of many legs included), ${made.holds.size} holds, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; ${JSON.stringify(counts)}`,
     ...lateAnswers(),
     ...problems.slice(0, causesListed).map((p) => `problem: ${p}`),
     `${problems.length} problems`,
@@ -611,7 +681,11 @@ describe('shards fail alone', () => {
       running = false;
     });
     const sampler = sampleConservation(() => running);
-    await Promise.all([faults, ...Array.from({ length: clientCount }, (_, i) => runClient(i, () => running))]);
+    await Promise.all([
+      faults,
+      ...Array.from({ length: clientCount }, (_, i) => runClient(i, () => running)),
+      ...Array.from({ length: bystanderCount }, (_, i) => runBystander(clientCount + i, () => running)),
+    ]);
     expect(await sampler).toBeGreaterThan(0);
     await drain();
     const { figures, recoveries } = report();
@@ -625,6 +699,9 @@ describe('shards fail alone', () => {
     expect.soft(made.refunds.size, 'refunds made').toBeGreaterThan(0);
     expect.soft(made.withdrawals.size, 'withdrawals made').toBeGreaterThan(0);
     expect.soft(made.holds.size, 'holds made').toBeGreaterThan(0);
+    const legPayments = [...made.payments.values()].filter((p) => p.legs);
+    expect.soft(legPayments.filter((p) => p.legs!.some((l) => l.role === 'SPLIT')).length, 'payments with splits made').toBeGreaterThan(0);
+    expect.soft(legPayments.filter((p) => p.legs!.some((l) => l.role === 'CAMPAIGN')).length, 'discounted payments made').toBeGreaterThan(0);
 
     for (const fault of ['blackhole', 'reset']) {
       const f = figures.find((x) => x.phase === fault)!;

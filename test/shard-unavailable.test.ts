@@ -257,6 +257,43 @@ describe('a cross-shard payment whose payee\'s shard is blackholed after the deb
   });
 });
 
+describe('a payment of many legs with one leg\'s shard down', () => {
+  it('answers SHARD_UNAVAILABLE (retryable) with nothing written; a retry with the same key after the shard is back pays every leg once', async () => {
+    const payer = await kit.open(unique('legs-payer'), { physical: 0 });
+    await kit.fund(payer, '1000');
+    const payee = await kit.open(unique('legs-payee'), { physical: 0 });
+    const split = await kit.open(unique('legs-split'), { physical: faultedIndex });
+    const input = {
+      idempotencyKey: unique('legs-down'), payerAccountId: payer, payeeAccountId: payee, amount: '600', currency: 'USD',
+      splits: [{ accountId: split, amount: '100' }],
+    };
+    const pay = (): Promise<Answer> => gql(stack.gatewayUrl, detailDocs.createPayment, { input }, kit.operator);
+    proxy.setMode('blackhole');
+    let first: Answer;
+    try {
+      first = await pay();
+    } finally {
+      proxy.setMode('pass');
+    }
+    expectNothingInternal(first);
+    expect(first.errors?.[0]?.extensions).toMatchObject({ code: 'SHARD_UNAVAILABLE', retryable: true });
+    expect((await kit.balance(payer)).available).toBe('1000');
+    await untilClosed();
+    expect(await kit.paymentIds(payer)).toEqual([]);
+    let final = await pay();
+    const healed = performance.now();
+    while ((final.errors || final.data?.createPayment.paymentStatus !== 'SUCCEEDED') && performance.now() - healed < recoveryWithinMs) {
+      await new Promise((r) => setTimeout(r, 100));
+      final = await pay();
+    }
+    expect(final.data?.createPayment).toMatchObject({ __typename: 'Payment', paymentStatus: 'SUCCEEDED', route: 'LEGS' });
+    expect((await pay()).data?.createPayment).toMatchObject({ id: final.data?.createPayment.id, paymentStatus: 'SUCCEEDED' });
+    expect((await kit.balance(payer)).available).toBe('400');
+    expect((await kit.balance(payee)).available).toBe('500');
+    expect((await kit.balance(split)).available).toBe('100');
+  });
+});
+
 describe('a subgraph that does not answer', () => {
   it('answers SUBGRAPH_UNAVAILABLE (retryable) after the gateway\'s subgraph timeout, well before a client\'s 10 s, without its address', async () => {
     const hung = http.createServer(() => {
@@ -354,9 +391,11 @@ describe('a subgraph that refuses, resets or fails', () => {
       ACCOUNT_URL: stack.subgraphUrls.account,
       TRANSACTION_URL: failing.url,
       SETTLEMENT_URL: refused.url,
+      WEBHOOKS_URL: stack.subgraphUrls.webhooks,
       SUBGRAPH_SECRET_ACCOUNT: testSubgraphSecrets.account,
       SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction,
       SUBGRAPH_SECRET_SETTLEMENT: testSubgraphSecrets.settlement,
+      SUBGRAPH_SECRET_WEBHOOKS: testSubgraphSecrets.webhooks,
       REDIS_URL: '',
       AUDIT_LOG_FILE: join(tmpdir(), 'paygraph-test-audit.jsonl'),
       LOG_LEVEL: 'info',
@@ -388,7 +427,7 @@ describe('a gateway none of whose subgraphs answers', () => {
     const deadPort = (refused.address() as AddressInfo).port;
     await new Promise<void>((resolve) => refused.close(() => resolve()));
     const dead = `http://127.0.0.1:${deadPort}/graphql`;
-    const gateway = await createGateway(testTokens(), { account: dead, transaction: dead, settlement: dead }, testTrusts(), { security: testSecurityOptions() });
+    const gateway = await createGateway(testTokens(), { account: dead, transaction: dead, settlement: dead, webhooks: dead }, testTrusts(), { security: testSecurityOptions() });
     const port = await listen(gateway.http, 0, '127.0.0.1');
     try {
       expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);

@@ -34,7 +34,7 @@ describe('npm start supervising its processes', () => {
     const openAccount = () => gql(gatewayUrl, contractOperation('OpenAccount'),
       { input: { ownerId: unique('supervise'), type: 'PERSONAL', currency: 'USD' } }, token);
     try {
-      expect([...pids.keys()].sort()).toEqual(['account', 'gateway', 'settlement', 'transaction']);
+      expect([...pids.keys()].sort()).toEqual(['account', 'gateway', 'settlement', 'transaction', 'webhooks']);
       const killed = pids.get('account')!;
       process.kill(killed, 'SIGKILL');
       await system.waitForOutput(new RegExp(`account \\(pid ${killed}\\) exited on SIGKILL after \\d+ s; restarting it in \\d+ ms`), restartTimeoutMs);

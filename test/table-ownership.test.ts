@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
@@ -8,6 +8,8 @@ import { MySqlTable } from 'drizzle-orm/mysql-core';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
 import { testShards } from './support/env';
+import { sourcesUnder } from './support/sources';
+import { pushTo } from '@paygraph/shared/collections';
 
 /**
  * Each table has one owning part, and only that part holds its schema and SQL (issue 14); the
@@ -21,22 +23,14 @@ const parts = {
   account: 'subgraphs/account/src',
   transaction: 'subgraphs/transaction/src',
   settlement: 'subgraphs/settlement/src',
+  webhooks: 'subgraphs/webhooks/src',
   shared: 'subgraphs/shared/src',
 } as const;
 type Part = keyof typeof parts;
 const everyonesPart: Part = 'shared';
 
 /** The read models, the only modules through which one part reads another's tables. */
-const readModels: readonly string[] = ['subgraphs/transaction/src/read-model/settlement.ts'];
-
-function sourcesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sourcesUnder(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
-  });
-}
+const readModels: readonly string[] = ['subgraphs/transaction/src/read-model/settlement.ts', 'subgraphs/transaction/src/read-model/webhooks.ts'];
 
 /** The part whose src holds a path (relative to the repository), if any. */
 function partOf(path: string): Part | null {
@@ -129,7 +123,7 @@ function documentedOwners(): Map<string, Part[]> {
     const cells = line.split('|').map((c) => c.trim());
     const part = cells[1] as Part;
     if (!(part in parts)) continue;
-    for (const [, table] of (cells[2] ?? '').matchAll(/`([a-z_]+)`/g)) owners.set(table!, [...(owners.get(table!) ?? []), part]);
+    for (const [, table] of (cells[2] ?? '').matchAll(/`([a-z_]+)`/g)) pushTo(owners, table!, part);
   }
   return owners;
 }

@@ -4,10 +4,10 @@ import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
 
 /** The subgraphs and the URLs written into the committed supergraph (overridable at run time). */
-export const subgraphNames = ['account', 'transaction', 'settlement'] as const;
+export const subgraphNames = ['account', 'transaction', 'settlement', 'webhooks'] as const;
 export type SubgraphName = (typeof subgraphNames)[number];
 
-export const defaultSubgraphPorts: Record<SubgraphName, number> = { account: 4001, transaction: 4002, settlement: 4003 };
+export const defaultSubgraphPorts: Record<SubgraphName, number> = { account: 4001, transaction: 4002, settlement: 4003, webhooks: 4004 };
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const supergraphPath = `${repoRoot}schema/supergraph.graphql`;

@@ -3,6 +3,7 @@ import { verifyAuthorization, type Identity, type IdentityFailure, type TokenSet
 import { tokenClockToleranceSeconds } from '@paygraph/shared/limits';
 import type { Logger } from '@paygraph/shared/log';
 import { requestIdOf, requestLogOf } from '@paygraph/shared/server/http';
+import { assertPrincipalComplete } from './invariants';
 
 /**
  * What the gateway knows of a request. The token is verified here, so that a bad one is
@@ -33,6 +34,7 @@ function header(req: http.IncomingMessage, name: string): string | null {
 export async function buildContext(req: http.IncomingMessage, tokens: TokenSettings): Promise<GatewayContext> {
   const authorization = req.headers.authorization;
   const verified = await verifyAuthorization(authorization, tokens);
+  if (verified.ok) assertPrincipalComplete(verified.identity, verified.expiresAt);
   return {
     authorization,
     auth: verified.ok ? { ok: true, identity: verified.identity, expiresAt: verified.expiresAt } : { ok: false, failure: verified.failure },

@@ -1,7 +1,7 @@
 /**
  * The gateway's own limits, each a named constant with its unit last. The operation limits
  * are checked before any subgraph is called; the budgets marked "configurable" have an
- * environment variable (read in security/config.ts), the rest are decisions worth a review.
+ * environment variable (read in config.ts), the rest are decisions worth a review.
  */
 
 /** Bytes of GraphQL document text a request may carry (variables are not counted). */
@@ -33,15 +33,18 @@ export const listItemsDefault = 10;
  * everything else have separate budgets; createPayments weighs one unit per input.
  */
 export const rateLimitWindowMs = 60_000;
+/** Rate limits per principal (role and subject) over the window; the gateway's schema (config.ts) reads them. */
+/** Money-mutation units per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_MONEY_PER_MINUTE). */
+export const rateLimitMoneyPerMinuteDefault = 6_000;
+/** Other operations per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_READS_PER_MINUTE). */
+export const rateLimitReadsPerMinuteDefault = 60_000;
 /**
- * The default budgets per window (configurable: RATE_LIMIT_MONEY_PER_MINUTE and the others) are
- * in subgraphs/shared/src/limits.ts beside every other default of the configuration schema
- * (subgraphs/shared/src/config.ts), which the gateway's start-up reads.
+ * Operators run back-office batches (bulk payouts, the benchmark's 1,000-payment requests), so
+ * their budgets are far higher; they still bound what a stolen operator token can do
+ * (configurable: RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE, RATE_LIMIT_OPERATOR_READS_PER_MINUTE).
  */
-export {
-  rateLimitMoneyPerMinuteDefault, rateLimitOperatorMoneyPerMinuteDefault, rateLimitOperatorReadsPerMinuteDefault,
-  rateLimitReadsPerMinuteDefault,
-} from '@paygraph/shared/limits';
+export const rateLimitOperatorMoneyPerMinuteDefault = 1_200_000;
+export const rateLimitOperatorReadsPerMinuteDefault = 1_200_000;
 /** Budget counters the in-memory limiter keeps; past it the least recently used are forgotten. */
 export const rateLimitCountersMax = 100_000;
 /** Principals longer than this are hashed before they become a Redis key. */
@@ -74,6 +77,13 @@ export const subgraphConnectionsMax = 64;
  * subgraph answers sooner even when it must give up: an unreachable shard answers
  * SHARD_UNAVAILABLE within the contract's 3 s (a dead link is found within
  * shardStatementProbeAfterMs + shardProbeTimeoutMs), and a row lock held elsewhere LOCK_TIMEOUT
- * within lockWaitSeconds plus a merged batch's lone retry (lockRetryWaitSeconds), 3 s.
+ * within lockWaitSeconds plus a merged batch's lone retry (lockRetryWaitSeconds), 3 s. Both
+ * rules are checked when the gateway starts (invariants.ts: assertTimingRules).
  */
 export const subgraphRequestTimeoutMs = 5_000;
+
+/**
+ * Operations whose route (forwarded to one subgraph, or planned) the gateway remembers, by
+ * document hash and operation name: clients send a small set of documents (the contract's).
+ */
+export const passThroughPlansMax = 1_000;

@@ -6,20 +6,21 @@ import { shutdownGraceMs } from '@paygraph/shared/limits';
 import { configureLogging, log } from '@paygraph/shared/log';
 import { startTracing } from '@paygraph/shared/tracing';
 import { createGateway } from './server';
-import { securityOptions } from './security/config';
+import { gatewayConfig } from './config';
+import { securityOptions } from './security/gateway-security';
 
 // The only read of the environment the gateway makes: a bad value stops it here, named.
-const config = configOrExit(process.env, 'gateway');
+const config = configOrExit(process.env, gatewayConfig, 'gateway');
 configureLogging({ service: 'gateway', level: config.logLevel });
 // Off unless a collector is named: then nothing of OpenTelemetry is registered (tracing.ts).
 const tracing = config.tracing.otlpEndpoint === null ? null : await startTracing({ serviceName: 'gateway', otlpEndpoint: config.tracing.otlpEndpoint });
 
-const gateway = await createGateway(tokenSettings(config.tokens), config.gateway.subgraphUrls, configuredTrusts(config.subgraphSecrets), {
+const gateway = await createGateway(tokenSettings(config.tokens), config.subgraphUrls, configuredTrusts(config.subgraphSecrets), {
   keepAliveMs: config.subscriptionKeepAliveMs,
   production: config.production,
   security: securityOptions(config),
 });
-const port = await listen(gateway.http, config.gateway.port, config.gateway.host);
+const port = await listen(gateway.http, config.port, config.host);
 log().info({ port }, `gateway listening on http://localhost:${port}/graphql`);
 
 let stopping = false;

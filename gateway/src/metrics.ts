@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessDefaults, processRegistry } from '@paygraph/shared/metrics';
+import type { OperationPath } from './pass-through/gateway';
 
 /**
  * The gateway's metrics on prom-client: GraphQL operations by name and outcome, their latency,
@@ -27,6 +28,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly paths = new Counter({
+    name: 'paygraph_gateway_operation_paths_total',
+    help: 'Operations executed, by path: forwarded to the one subgraph that serves them, or planned by the query planner.',
+    labelNames: ['path'] as const,
+    registers: [this.registry],
+  });
+  private readonly pathCounts: Record<OperationPath, number> = { forwarded: 0, planned: 0 };
+
   /** openSubscriptions: how many subscriptions this gateway serves now, read at scrape time. */
   constructor(openSubscriptions: () => number = () => 0) {
     collectProcessDefaults();
@@ -45,6 +54,16 @@ export class Metrics {
     this.operationNames.add(name);
     this.requests.inc({ operation: name, outcome: ok ? 'ok' : 'error' });
     this.duration.observe({ operation: name }, elapsedMs / 1000);
+  }
+
+  recordPath(path: OperationPath): void {
+    this.paths.inc({ path });
+    this.pathCounts[path] += 1;
+  }
+
+  /** Operations executed so far by each path. */
+  operationPaths(): Readonly<Record<OperationPath, number>> {
+    return { ...this.pathCounts };
   }
 
   /** Prometheus text: this gateway's series, then the process's. */

@@ -1,3 +1,4 @@
+import { assertPlanBounded, assertTimingRules, timingLimits } from './invariants';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
@@ -22,9 +23,11 @@ import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
 import { metricsPlugin, requireIdentity } from './plugins';
+import { passThroughGateway } from './pass-through/gateway';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
+import { explorer } from './explorer';
 
 export type SubgraphUrls = Record<SubgraphName, string>;
 
@@ -125,6 +128,12 @@ export interface GatewayOptions {
   security?: GatewaySecurityOptions;
   /** Introspection, field suggestions and stack traces off (config.production: NODE_ENV=production); false when absent. */
   production?: boolean;
+  /**
+   * Operations whose query plan is one fetch to one subgraph are sent to it as the client wrote
+   * them (pass-through/gateway.ts); true when absent. False: every operation is planned (the
+   * tests that compare the two paths).
+   */
+  passThrough?: boolean;
 }
 
 export const defaultSubscriptionLimits: SubscriptionLimits = {
@@ -139,16 +148,22 @@ export const defaultSubscriptionLimits: SubscriptionLimits = {
 
 /** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
 export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
+  // The limits' timing rules hold, or the gateway would time out before a subgraph answers why.
+  assertTimingRules(timingLimits);
   const clients: SubgraphClient[] = [];
+  const dataSources = new Map<string, SubgraphDataSource>();
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(supergraphPath, 'utf8'),
+    experimental_didResolveQueryPlan: assertPlanBounded,
     buildService: ({ name }) => {
       const subgraph = name.toLowerCase() as SubgraphName;
       // A supergraph naming a subgraph without a secret is a build mistake: fail at start-up.
       if (!(subgraph in trusts)) throw new Error(`the supergraph names subgraph ${name}, which has no secret`);
       const client = new SubgraphClient(urls[subgraph]);
       clients.push(client);
-      return new SubgraphDataSource(subgraph, urls[subgraph], trusts[subgraph], client.fetcher);
+      const dataSource = new SubgraphDataSource(subgraph, urls[subgraph], trusts[subgraph], client.fetcher);
+      dataSources.set(name, dataSource);
+      return dataSource;
     },
   });
   let apiSchema: GraphQLSchema | null = null;
@@ -163,10 +178,13 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
   const production = options.production ?? false;
   const security = createGatewaySecurity(options.security);
+  // GraphiQL from dist/explorer in development; no landing page in production.
+  const explorerPage = explorer(production, (message) => log().warn(message));
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    // Operations one subgraph serves alone go straight to it; the rest through the query plan.
+    gateway: passThroughGateway(gateway, dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
     // The security plugin comes first: its refusals (limits, rate) win over the others'.
-    plugins: [security.plugin, requireIdentity, metricsPlugin(metrics)],
+    plugins: [security.plugin, requireIdentity, metricsPlugin(metrics), explorerPage.plugin],
     introspection: !production,
     includeStacktraceInErrorResponses: !production,
     // No "Did you mean ...?" in validation errors: they would hand out the schema piece by piece.
@@ -186,6 +204,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     context: (req) => buildContext(req, tokens),
     screen: security.screen,
     routes: {
+      ...explorerPage.routes,
       '/health/live': (_req, res) => sendJson(res, 200, { service: 'gateway', status: 'live' }),
       '/health/ready': ready,
       // The first health path, kept for scripts and orchestrators that ask it: the same as ready.

@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyMigrationSet, createDatabases, dropScratchDatabases, migrationSets, type MigrationSet } from '@paygraph/shared/db/migrate';
+import { applyMigrationSet, createDatabases, dropScratchDatabases, type MigrationSet } from '@paygraph/shared/db/migrate';
+import { migrationSets } from '../../scripts/lib/migration-sets';
 import { openShards, type Shard } from '@paygraph/shared/shards/pool';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { testShards } from '../../test/support/env';

@@ -157,6 +157,17 @@ describe('audit trail', () => {
     }
   });
 
+  it('audits a rate change like a money mutation: who set which pair to what', async () => {
+    const operator = await token('audit-fx-operator', 'operator');
+    const requestId = unique('fx-rid').replace(/[^A-Za-z0-9._:-]/g, '').slice(0, 64);
+    const set = await post(gateway.url, {
+      query: contractOperation('SetFxRate'), variables: { input: { baseCurrency: 'EUR', quoteCurrency: 'CHF', rate: '0.9321', spreadBps: 15 } },
+    }, operator, { 'x-request-id': requestId });
+    expect(set.body.data?.setFxRate.__typename).toBe('FxRate');
+    expect((await auditLine(requestId)).record.money).toMatchObject([{ field: 'setFxRate', currency: 'EUR', note: 'EUR/CHF rate 0.9321 spread 15 bps', outcome: 'FxRate' }]);
+    expect(await auditRows(requestId)).toMatchObject([{ requestId, action: 'setFxRate', principalSub: 'audit-fx-operator', currency: 'EUR' }]);
+  });
+
   it('writes one row per input of createPayments, each with its result type', async () => {
     const ownerId = unique('audit-bulk');
     const bearer = await token(ownerId, 'customer');
@@ -227,6 +238,16 @@ describe('audit trail', () => {
     expect(codes(read)).toContain('FORBIDDEN');
     const readLine = await auditLine(read.headers.get('x-request-id')!);
     expect(readLine.record).toMatchObject({ event: 'access_denied', denied: ['FORBIDDEN'], principal: { sub: intruder }, operation: { name: 'AccountPayments' } });
+
+    // GetAccount is forwarded to the account subgraph alone (pass-through): audited the same way.
+    const forwarded = gateway.gateway.metrics.operationPaths().forwarded;
+    const own = await post(gateway.url, { query: contractOperation('GetAccount'), variables: { id: accountId } }, bearer);
+    expect(gateway.gateway.metrics.operationPaths().forwarded).toBe(forwarded + 1);
+    expect(codes(own)).toEqual(['FORBIDDEN']);
+    const ownLine = await auditLine(own.headers.get('x-request-id')!);
+    expect(ownLine.record).toMatchObject({
+      event: 'access_denied', denied: ['FORBIDDEN'], principal: { sub: intruder }, operation: { name: 'GetAccount', rootFields: ['account'] }, outcome: { ok: false },
+    });
   });
 
   it('does not log a read that succeeds', async () => {

@@ -1,6 +1,5 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { parseId } from '@paygraph/shared/ids';
 import type { Role } from '@paygraph/shared/identity';
 import { refunds } from '@paygraph/transaction/db/schema/transactions';
 import { reconciliationReports } from '@paygraph/settlement/db/schema/settlement';
@@ -11,15 +10,19 @@ import { token, unique } from '../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf, ownerAccountCount } from '../../test/support/ledger';
 import { paymentRow, resourceOfKey } from '../../test/support/bank';
 import { subscribe } from '../../test/support/ws';
+import { gatewayPaths, startPathGateway, stopPathGateway, type PairedGateway } from './support/both-paths';
 
 /**
  * Broken object-level authorization, operation by operation of the contract: user A (a
  * customer, or a merchant where that is the tempting role) names user B's account, payment or
- * merchant account, through the gateway as any client would. Every attempt is FORBIDDEN (4403
+ * merchant account, through the gateway as any client would, once through a gateway that
+ * forwards what one subgraph serves alone and once through one that plans every operation. Every attempt is FORBIDDEN (4403
  * over graphql-ws), answers none of B's data, and writes nothing: no account, entry, refund,
  * settlement, report or idempotency key.
  */
 let stack: Stack;
+/** A gateway in front of the stack's subgraphs that plans every operation (no pass-through). */
+let planned: PairedGateway;
 let operator: string;
 
 const docs = {
@@ -77,6 +80,7 @@ async function pay(bearer: string, payer: string, payee: string, amount: string)
 
 beforeAll(async () => {
   stack = await startStack();
+  planned = await startPathGateway(stack.subgraphUrls, 'planned');
   operator = await token(unique('operator'), 'operator');
   [a, b, bMerchant] = await Promise.all([party('customer'), party('customer'), party('merchant', 'MERCHANT')]);
   const c = await party('customer');
@@ -85,6 +89,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (planned) await stopPathGateway(planned);
   await stack.stop();
 });
 
@@ -99,29 +104,32 @@ function expectForbidden(answer: GraphQLResponse, field: string): void {
   expect(answer.data?.[field] ?? null).toBeNull();
 }
 
-describe('user A against user B', () => {
+describe.each(gatewayPaths)('user A against user B (%s path)', (path) => {
+  // The stack's gateway forwards single-subgraph operations; the other plans every operation.
+  const url = () => (path === 'forwarded' ? stack.gatewayUrl : planned.url);
+
   it('OpenAccount: A cannot open an account in B\'s name', async () => {
     const before = await ownerAccountCount(stack.shards, b.sub);
     for (const type of ['PERSONAL', 'MERCHANT']) {
-      const answer = await gql(stack.gatewayUrl, docs.openAccount, { input: { ownerId: b.sub, type, currency: 'USD' } }, a.bearer);
+      const answer = await gql(url(), docs.openAccount, { input: { ownerId: b.sub, type, currency: 'USD' } }, a.bearer);
       expectForbidden(answer, 'openAccount');
     }
     expect(await ownerAccountCount(stack.shards, b.sub)).toBe(before);
   });
 
   it('GetAccount: A cannot read B\'s account, its balance or its entries; B can', async () => {
-    const answer = await gql(stack.gatewayUrl, docs.getAccount, { id: b.account }, a.bearer);
+    const answer = await gql(url(), docs.getAccount, { id: b.account }, a.bearer);
     expectForbidden(answer, 'account');
     expect(JSON.stringify(answer)).not.toContain(b.sub);
 
-    const own = await gql(stack.gatewayUrl, docs.getAccount, { id: b.account }, b.bearer);
+    const own = await gql(url(), docs.getAccount, { id: b.account }, b.bearer);
     expect(own.errors).toBeUndefined();
     expect(own.data!.account).toMatchObject({ id: b.account, ownerId: b.sub });
   });
 
   it('AccountsByOwner: A cannot list B\'s accounts; B can', async () => {
-    expectForbidden(await gql(stack.gatewayUrl, docs.accountsByOwner, { ownerId: b.sub }, a.bearer), 'accounts');
-    const own = await gql(stack.gatewayUrl, docs.accountsByOwner, { ownerId: b.sub }, b.bearer);
+    expectForbidden(await gql(url(), docs.accountsByOwner, { ownerId: b.sub }, a.bearer), 'accounts');
+    const own = await gql(url(), docs.accountsByOwner, { ownerId: b.sub }, b.bearer);
     expect(own.errors).toBeUndefined();
     expect(own.data!.accounts.edges.map((e: { node: { id: string } }) => e.node.id)).toContain(b.account);
   });
@@ -129,7 +137,7 @@ describe('user A against user B', () => {
   it('Deposit: A cannot deposit into B\'s account', async () => {
     const before = await ledgerState([b.account]);
     const key = unique('deposit');
-    const answer = await gql(stack.gatewayUrl, docs.deposit, { input: { idempotencyKey: key, accountId: b.account, amount: '100', currency: 'USD' } }, a.bearer);
+    const answer = await gql(url(), docs.deposit, { input: { idempotencyKey: key, accountId: b.account, amount: '100', currency: 'USD' } }, a.bearer);
     expectForbidden(answer, 'deposit');
     expect(await ledgerState([b.account])).toEqual(before);
     expect(await resourceOfKey(stack.shards, a.sub, key)).toBeUndefined();
@@ -138,7 +146,7 @@ describe('user A against user B', () => {
   it('Withdraw: A cannot withdraw from B\'s account', async () => {
     const before = await ledgerState([b.account]);
     const key = unique('withdraw');
-    const answer = await gql(stack.gatewayUrl, docs.withdraw, { input: { idempotencyKey: key, accountId: b.account, amount: '100', currency: 'USD' } }, a.bearer);
+    const answer = await gql(url(), docs.withdraw, { input: { idempotencyKey: key, accountId: b.account, amount: '100', currency: 'USD' } }, a.bearer);
     expectForbidden(answer, 'withdraw');
     expect(await ledgerState([b.account])).toEqual(before);
     expect(await resourceOfKey(stack.shards, a.sub, key)).toBeUndefined();
@@ -148,7 +156,7 @@ describe('user A against user B', () => {
     const before = await ledgerState([a.account, b.account, bMerchant.account]);
     for (const payee of [a.account, bMerchant.account]) {
       const key = unique('steal');
-      const answer = await gql(stack.gatewayUrl, docs.createPayment, {
+      const answer = await gql(url(), docs.createPayment, {
         input: { idempotencyKey: key, payerAccountId: b.account, payeeAccountId: payee, amount: '1000', currency: 'USD' },
       }, a.bearer);
       expectForbidden(answer, 'createPayment');
@@ -162,9 +170,9 @@ describe('user A against user B', () => {
     expect(payment).toBeDefined();
     const before = await ledgerState([a.account, b.account]);
     const key = unique('refund');
-    const answer = await gql(stack.gatewayUrl, docs.refundPayment, { input: { idempotencyKey: key, paymentId: paymentAToB, amount: '1500' } }, a.bearer);
+    const answer = await gql(url(), docs.refundPayment, { input: { idempotencyKey: key, paymentId: paymentAToB, amount: '1500' } }, a.bearer);
     expectForbidden(answer, 'refundPayment');
-    const home = stack.shards.byLogical(parseId('payment', paymentAToB)!.shard);
+    const home = stack.shards.of('payment', paymentAToB);
     expect(await home.db.select().from(refunds).where(eq(refunds.paymentId, paymentAToB))).toEqual([]);
     expect((await paymentRow(stack.shards, paymentAToB))?.refundedAmount).toBe(payment!.refundedAmount);
     expect(await ledgerState([a.account, b.account])).toEqual(before);
@@ -172,16 +180,16 @@ describe('user A against user B', () => {
   });
 
   it('GetPayment: A cannot read a payment between B and someone else; B can, but not the payee\'s balance', async () => {
-    const answer = await gql(stack.gatewayUrl, docs.getPayment, { id: paymentBToC }, a.bearer);
+    const answer = await gql(url(), docs.getPayment, { id: paymentBToC }, a.bearer);
     expectForbidden(answer, 'payment');
-    const own = await gql(stack.gatewayUrl, docs.getPayment, { id: paymentBToC }, b.bearer);
+    const own = await gql(url(), docs.getPayment, { id: paymentBToC }, b.bearer);
     expect(own.data!.payment).toMatchObject({ id: paymentBToC, amount: '700', payer: { id: b.account }, payee: { balance: null } });
     expect(own.errors?.map((e) => [e.extensions?.code, e.path?.join('.')])).toEqual([['FORBIDDEN', 'payment.payee.balance']]);
   });
 
   it('AccountPayments: A cannot list the payments of B\'s account; B can', async () => {
-    expectForbidden(await gql(stack.gatewayUrl, docs.accountPayments, { id: b.account }, a.bearer), 'account');
-    const own = await gql(stack.gatewayUrl, docs.accountPayments, { id: b.account }, b.bearer);
+    expectForbidden(await gql(url(), docs.accountPayments, { id: b.account }, a.bearer), 'account');
+    const own = await gql(url(), docs.accountPayments, { id: b.account }, b.bearer);
     expect(own.errors).toBeUndefined();
     expect(own.data!.account.payments.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(expect.arrayContaining([paymentAToB, paymentBToC]));
   });
@@ -197,11 +205,11 @@ describe('user A against user B', () => {
   });
 
   it('RunSettlement: no merchant, not even the owner, may settle; A may not settle B\'s merchant account', async () => {
-    const home = stack.shards.byLogical(parseId('account', bMerchant.account)!.shard);
+    const home = stack.shards.of('account', bMerchant.account);
     const before = await ledgerState([bMerchant.account]);
     const aMerchant = await token(unique('merchant'), 'merchant');
     for (const bearer of [aMerchant, a.bearer, bMerchant.bearer]) {
-      const answer = await gql(stack.gatewayUrl, docs.runSettlement, { input: { merchantAccountId: bMerchant.account, businessDate: '2020-01-02' } }, bearer);
+      const answer = await gql(url(), docs.runSettlement, { input: { merchantAccountId: bMerchant.account, businessDate: '2020-01-02' } }, bearer);
       expectForbidden(answer, 'runSettlement');
     }
     expect(await settlementsOfMerchant(home.db, bMerchant.account, 10)).toEqual([]);
@@ -213,12 +221,12 @@ describe('user A against user B', () => {
     for (const role of roles) {
       const sub = unique(role);
       const bearer = await token(sub, role);
-      expectForbidden(await gql(stack.gatewayUrl, docs.reconciliation, { businessDate: '2000-01-03' }, bearer), 'reconciliation');
-      expectForbidden(await gql(stack.gatewayUrl, docs.ledgerHealth, {}, bearer), 'ledgerHealth');
+      expectForbidden(await gql(url(), docs.reconciliation, { businessDate: '2000-01-03' }, bearer), 'reconciliation');
+      expectForbidden(await gql(url(), docs.ledgerHealth, {}, bearer), 'ledgerHealth');
       const reports = await Promise.all(stack.shards.all.map((s) => s.db.select().from(reconciliationReports).where(eq(reconciliationReports.createdBy, sub))));
       expect(reports.flat(), role).toEqual([]);
     }
-    const health = await gql(stack.gatewayUrl, docs.ledgerHealth, {}, operator);
+    const health = await gql(url(), docs.ledgerHealth, {}, operator);
     expect(health.errors).toBeUndefined();
     expect(typeof health.data!.ledgerHealth.balanced).toBe('boolean');
   });

@@ -67,7 +67,7 @@ describe('gateway', () => {
     const response = await fetch(routeUrl('/health'));
     expect(response.status).toBe(200);
     const body = (await response.json()) as { subgraphs: Array<{ subgraph: string; ok: boolean; detail: unknown }> };
-    expect(body.subgraphs.map((s) => s.subgraph).sort()).toEqual(['account', 'settlement', 'transaction']);
+    expect(body.subgraphs.map((s) => s.subgraph).sort()).toEqual(['account', 'settlement', 'transaction', 'webhooks']);
     // Listing the unhealthy ones (with their detail) says why when this fails.
     expect(body.subgraphs.filter((s) => !s.ok)).toEqual([]);
   });

@@ -1,7 +1,6 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Kind, getIntrospectionQuery, parse, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
@@ -10,7 +9,9 @@ import { documentBytesMax, documentTokensMax, operationAliasesMax, operationCost
 import { checkOperation, countTokens, fragmentsOf, measureOperation } from '../src/security/operation-limits';
 import { startStack, type Stack } from '../../test/support/stack';
 import { token, unique } from '../../test/support/env';
+import { contractDocument } from '../../scripts/lib/contract';
 import { codes, post, startGuardedGateway, type GuardedGateway, type RawResponse } from './support/guarded-gateway';
+import { gatewayPaths, type GatewayPath } from './support/both-paths';
 
 /**
  * The operation limits and the production switches, as a client meets them: each abusive
@@ -19,7 +20,13 @@ import { codes, post, startGuardedGateway, type GuardedGateway, type RawResponse
  */
 let stack: Stack;
 let prod: GuardedGateway;
+/** The same as `prod`, planning every operation (no pass-through): the refusals must not depend on the path. */
+let prodPlanned: GuardedGateway;
 let dev: GuardedGateway;
+
+function production(path: GatewayPath): GuardedGateway {
+  return path === 'forwarded' ? prod : prodPlanned;
+}
 let bearer: string;
 let apiSchema: GraphQLSchema;
 
@@ -27,6 +34,7 @@ beforeAll(async () => {
   stack = await startStack();
   const auditDir = mkdtempSync(join(tmpdir(), 'paygraph-limits-'));
   prod = await startGuardedGateway(stack, { production: true, security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'prod.jsonl') } });
+  prodPlanned = await startGuardedGateway(stack, { production: true, passThrough: false, security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'prod-planned.jsonl') } });
   dev = await startGuardedGateway(stack, { production: false, security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'dev.jsonl') } });
   bearer = await token(unique('limits'), 'customer');
   apiSchema = Supergraph.build(readFileSync(supergraphPath, 'utf8')).apiSchema().toGraphQLJSSchema();
@@ -34,6 +42,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await prod?.stop();
+  await prodPlanned?.stop();
   await dev?.stop();
   await stack?.stop();
 });
@@ -46,11 +55,9 @@ async function refusedBeforeSubgraphs(gateway: GuardedGateway, send: () => Promi
   return response;
 }
 
-const contractPath = fileURLToPath(new URL('../../../shared/contract/operations.graphql', import.meta.url));
-
 describe('the contract under the limits', () => {
   it('accepts every contract operation, with GetAccount estimated at its 100 entries', () => {
-    const document = parse(readFileSync(contractPath, 'utf8'));
+    const document = contractDocument;
     const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
     expect(operations.map((o) => o.name?.value)).toContain('GetAccount');
     const fragments = fragmentsOf(document.definitions);
@@ -96,18 +103,21 @@ describe('the contract under the limits', () => {
   });
 });
 
-describe('refused before any subgraph is called', () => {
+describe.each(gatewayPaths)('refused before any subgraph is called (%s path)', (path) => {
+  // The production gateway that forwards single-subgraph operations, or the one that plans every operation.
+  const gateway = () => production(path);
+
   it('lets a valid query through to a subgraph (so the counting can fail)', async () => {
-    const before = prod.subgraphCalls();
-    const response = await post(prod.url, { query: '{ accounts(ownerId: "nobody-here", first: 1) { edges { cursor } } }' }, bearer);
+    const before = gateway().subgraphCalls();
+    const response = await post(gateway().url, { query: '{ accounts(ownerId: "nobody-here", first: 1) { edges { cursor } } }' }, bearer);
     expect(response.status).toBe(200);
-    expect(prod.subgraphCalls()).toBeGreaterThan(before);
+    expect(gateway().subgraphCalls()).toBeGreaterThan(before);
   });
 
   it('refuses an operation 20 fields deep with OPERATION_TOO_DEEP', async () => {
     // payment > (payer > payments > edges > node) x 4 > payer > payments > __typename: 20 fields.
     const query = `{ payment(id: "pay_x") { ${'payer { payments(first: 1) { edges { node { '.repeat(4)}payer { payments(first: 1) { __typename } }${' } } } }'.repeat(4)} } }`;
-    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query }, bearer));
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['OPERATION_TOO_DEEP']);
     expect(response.body.errors?.[0]?.extensions).toMatchObject({ measured: 20, limit: operationDepthMax });
@@ -116,7 +126,7 @@ describe('refused before any subgraph is called', () => {
 
   it('refuses 100 aliases with TOO_MANY_ALIASES', async () => {
     const query = `{ ${Array.from({ length: 100 }, (_, i) => `a${i}: payment(id: "pay_${i}") { id }`).join(' ')} }`;
-    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query }, bearer));
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['TOO_MANY_ALIASES']);
     expect(response.body.errors?.[0]?.extensions).toMatchObject({ measured: 100, limit: operationAliasesMax });
@@ -125,7 +135,7 @@ describe('refused before any subgraph is called', () => {
   it('refuses nested lists whose sizes multiply past the cost limit with OPERATION_TOO_COSTLY', async () => {
     const query = `{ accounts(ownerId: "x", first: 100) { edges { node {
       payments(first: 100) { edges { node { payee { payments(first: 100) { edges { node { id amount } } } } } } } } } } }`;
-    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query }, bearer));
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['OPERATION_TOO_COSTLY']);
     expect(response.body.errors?.[0]?.extensions?.measured).toBeGreaterThan(100 ** 3);
@@ -133,19 +143,19 @@ describe('refused before any subgraph is called', () => {
 
   it('refuses a cost bomb whose page sizes come from variables', async () => {
     const query = 'query Bomb($n: Int!) { accounts(ownerId: "x", first: $n) { edges { node { payments(first: $n) { edges { node { id } } } } } } }';
-    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query, variables: { n: 1_000 } }, bearer));
+    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query, variables: { n: 1_000 } }, bearer));
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['OPERATION_TOO_COSTLY']);
   });
 
   it('refuses a 1 MB document at the body limit (413), and a document over its own limit with DOCUMENT_TOO_LARGE', async () => {
     const megabyte = `{ ${'__typename '.repeat(Math.ceil(1_048_576 / 11))} }`;
-    const huge = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query: megabyte }, bearer));
+    const huge = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query: megabyte }, bearer));
     expect(huge.status).toBe(413);
 
     // Past documentBytesMax but far under the body limit: padding in a comment, so that only the size is wrong.
     const padded = `# ${'x'.repeat(documentBytesMax)}\n{ __typename }`;
-    const large = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query: padded }, bearer));
+    const large = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query: padded }, bearer));
     expect(large.status).toBe(400);
     expect(codes(large)).toEqual(['DOCUMENT_TOO_LARGE']);
     expect(large.body.errors?.[0]?.extensions).toMatchObject({ limit: documentBytesMax });
@@ -153,39 +163,57 @@ describe('refused before any subgraph is called', () => {
 
   it('refuses a document with too many tokens with TOO_MANY_TOKENS', async () => {
     const query = `{ ${'__typename '.repeat(documentTokensMax)} }`;
-    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query }, bearer));
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['TOO_MANY_TOKENS']);
   });
 
   it('refuses a batch of 50 operations with BATCHING_DISABLED, and Apollo Server refuses arrays by itself too', async () => {
     const batch = Array.from({ length: 50 }, (_, i) => ({ query: `{ payment(id: "pay_${i}") { id } }` }));
-    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, batch, bearer));
+    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, batch, bearer));
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['BATCHING_DISABLED']);
 
     // Behind the screen, Apollo Server's own default (allowBatchedHttpRequests: false) holds as well.
     const { HeaderMap } = await import('@apollo/server');
-    const before = prod.subgraphCalls();
-    const direct = await prod.gateway.apollo.executeHTTPGraphQLRequest({
+    const before = gateway().subgraphCalls();
+    const direct = await gateway().gateway.apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: 'POST', headers: new HeaderMap([['content-type', 'application/json']]), search: '', body: batch },
       context: async () => ({ authorization: undefined, auth: { ok: false, failure: { kind: 'TokenMissing' } }, client: { ip: null, userAgent: null, deviceId: null } }),
     });
     expect(direct.status).toBe(400);
     expect(direct.body.kind === 'complete' ? direct.body.string : '').toMatch(/batching disabled/i);
-    expect(prod.subgraphCalls()).toBe(before);
+    expect(gateway().subgraphCalls()).toBe(before);
   });
 
   it('turns introspection off in production', async () => {
-    const response = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query: '{ __schema { queryType { name } } }' }, bearer));
+    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query: '{ __schema { queryType { name } } }' }, bearer));
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(response.body.errors?.[0]?.message).toMatch(/introspection/i);
   });
 
+  it('serves the Explorer (GraphiQL, from its own files) to a browser in development only', async () => {
+    const browserGet = (url: string) => fetch(url, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    const inDevelopment = await browserGet(dev.url);
+    expect(inDevelopment.status).toBe(200);
+    const page = await inDevelopment.text();
+    expect(page).toContain('<title>paygraph Explorer</title>');
+    // Every script and stylesheet of the page is the gateway's own; Apollo's CDN Sandbox is gone.
+    expect([...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])).toEqual(['data:,', '/explorer/explorer.css', '/explorer/explorer.js']);
+    expect(page).not.toMatch(/apollographql|https?:\/\//);
+    const script = await fetch(new URL('/explorer/explorer.js', dev.url));
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+
+    const inProduction = await browserGet(prod.url);
+    expect(await inProduction.text()).not.toContain('Explorer');
+    expect((await fetch(new URL('/explorer/explorer.js', prod.url))).status).toBe(404);
+  });
+
   it('suggests no field names and sends no stack traces in production, and does both in development', async () => {
     const query = '{ acount(id: "acc_x") { id } }';
-    const inProduction = await refusedBeforeSubgraphs(prod, () => post(prod.url, { query }, bearer));
+    const inProduction = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query }, bearer));
     expect(inProduction.status).toBe(400);
     expect(codes(inProduction)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(inProduction.body.errors?.[0]?.message).toMatch(/Cannot query field "acount"/);
@@ -201,25 +229,25 @@ describe('refused before any subgraph is called', () => {
     const ownerId = unique('csrf');
     const mutation = `mutation { openAccount(input: { ownerId: "${ownerId}", type: PERSONAL, currency: "USD" }) { __typename } }`;
     const get = (query: string, headers: Record<string, string> = {}) => async (): Promise<RawResponse> => {
-      const response = await fetch(`${prod.url}?${new URLSearchParams({ query })}`, { headers: { authorization: `Bearer ${bearer}`, ...headers } });
+      const response = await fetch(`${gateway().url}?${new URLSearchParams({ query })}`, { headers: { authorization: `Bearer ${bearer}`, ...headers } });
       return { status: response.status, headers: response.headers, body: await response.json() as RawResponse['body'] };
     };
-    const noHeader = await refusedBeforeSubgraphs(prod, get(mutation));
+    const noHeader = await refusedBeforeSubgraphs(gateway(), get(mutation));
     expect(noHeader.status).toBe(400);
     expect(noHeader.body.errors?.[0]?.message).toMatch(/Cross-Site Request Forgery/);
 
-    const withHeader = await refusedBeforeSubgraphs(prod, get(mutation, { 'apollo-require-preflight': 'true' }));
+    const withHeader = await refusedBeforeSubgraphs(gateway(), get(mutation, { 'apollo-require-preflight': 'true' }));
     expect(withHeader.status).toBe(405);
     expect(withHeader.headers.get('allow')).toBe('POST');
 
     const query = '{ accounts(ownerId: "nobody-here", first: 1) { edges { cursor } } }';
-    const queryNoHeader = await refusedBeforeSubgraphs(prod, get(query));
+    const queryNoHeader = await refusedBeforeSubgraphs(gateway(), get(query));
     expect(queryNoHeader.status).toBe(400);
 
     // The same GET query with the header is served, through a subgraph.
-    const before = prod.subgraphCalls();
+    const before = gateway().subgraphCalls();
     const served = await get(query, { 'apollo-require-preflight': 'true' })();
     expect(served.status).toBe(200);
-    expect(prod.subgraphCalls()).toBeGreaterThan(before);
+    expect(gateway().subgraphCalls()).toBeGreaterThan(before);
   });
 });

@@ -141,7 +141,10 @@ describe('rate limits in memory', () => {
 
   it('refuses reads over the reads budget', async () => {
     const a = await customer();
+    const forwarded = gateway.gateway.metrics.operationPaths().forwarded;
     for (let i = 0; i < readsBudget; i++) expect((await readAccount(gateway, a)).status).toBe(200);
+    // GetAccount went straight to the account subgraph (pass-through), and still counted.
+    expect(gateway.gateway.metrics.operationPaths().forwarded).toBe(forwarded + readsBudget);
     await expectLimited(gateway, () => readAccount(gateway, a), 'other');
   });
 

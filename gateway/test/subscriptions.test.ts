@@ -7,6 +7,7 @@ import { eventually } from '../../test/support/bank';
 import {
   balanceChanged, deposit, inParallel, openAccount, openAccountOn, pay, physicalShardOf, untilLive,
 } from '../../test/support/balance-events';
+import { pushTo } from '@paygraph/shared/collections';
 
 /**
  * balanceChanged over graphql-ws on the gateway, against the in-process stack and real MySQL:
@@ -178,7 +179,7 @@ describe('balanceChanged', () => {
     const events = subscription.events.slice(start);
     expect(events.length).toBe(expected);
     const stripes = new Map<string, number[]>();
-    for (const e of events) stripes.set(e.stripeId, [...(stripes.get(e.stripeId) ?? []), e.sequence]);
+    for (const e of events) pushTo(stripes, e.stripeId, e.sequence);
     expect(stripes.size).toBe(4);
     expect(stripes.has(merchant)).toBe(true);
     for (const [stripe, sequences] of stripes) {

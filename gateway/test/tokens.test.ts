@@ -9,6 +9,7 @@ import { contractOperation, errorCodes, gql } from '../../test/support/graphql';
 import { testSecret, testTokens, token, unique } from '../../test/support/env';
 import { openAccount, deposit, balanceChanged, untilLive } from '../../test/support/balance-events';
 import { connect } from '../../test/support/ws';
+import { startPathGateway, stopPathGateway, type PairedGateway } from './support/both-paths';
 import { sleep } from '../../test/support/bank';
 
 /**
@@ -92,6 +93,8 @@ const accountsByOwner = contractOperation('AccountsByOwner');
 let jwks: JwksServer;
 let jwksUrl: URL;
 let stack: Stack;
+/** A gateway in front of the stack's subgraphs that plans every operation (no pass-through). */
+let planned: PairedGateway;
 let rsa1: SigningKey;
 let rsa2: SigningKey;
 let ec1: SigningKey;
@@ -106,16 +109,26 @@ beforeAll(async () => {
   jwks.keys = [rsa1.jwk, ec1.jwk];
   const tokens: TokenSettings = { ...testTokens(), jwks: remoteKeySet(jwksUrl, { cacheMaxAgeMs: jwksCacheMaxAgeMs, cooldownMs: jwksCooldownMs }) };
   stack = await startStack({ tokens });
+  planned = await startPathGateway(stack.subgraphUrls, 'planned', {}, tokens);
 });
 
 afterAll(async () => {
+  if (planned) await stopPathGateway(planned);
   await stack.stop();
   await jwks.stop();
 });
 
-/** Lists the caller's own accounts through the gateway: accepted answers 200 with data. */
+/**
+ * Lists the caller's own accounts through the gateway: accepted answers 200 with data. Asked of
+ * the stack's gateway (which forwards AccountsByOwner to the account subgraph) and of one that
+ * plans every operation: both must answer alike.
+ */
 async function listOwn(sub: string, jwt: string) {
-  return gql(stack.gatewayUrl, accountsByOwner, { ownerId: sub }, jwt);
+  const forwarded = await gql(stack.gatewayUrl, accountsByOwner, { ownerId: sub }, jwt);
+  const viaPlan = await gql(planned.url, accountsByOwner, { ownerId: sub }, jwt);
+  const outcome = (a: typeof forwarded) => ({ status: a.status, data: a.data ?? null, errors: (a.errors ?? []).map((e) => [e.message, e.extensions?.code]) });
+  expect(outcome(viaPlan)).toEqual(outcome(forwarded));
+  return forwarded;
 }
 
 async function expectAccepted(sub: string, jwt: string): Promise<void> {

@@ -1,8 +1,9 @@
+import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import mysql from 'mysql2/promise';
-import { migrateShards } from '../../subgraphs/shared/src/db/migrate';
+import { migrateAll } from '../lib/migration-sets';
 import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import type { EngineMode } from '../../subgraphs/shared/src/ledger/post';
 import {
@@ -10,8 +11,9 @@ import {
 } from '../../subgraphs/shared/src/gateway-trust';
 import { internalTokenLifetimeSeconds } from '../../subgraphs/shared/src/limits';
 import { gatewaySecretEnv, generateSubgraphSecrets, subgraphSecretEnv } from '../lib/subgraph-secrets';
+import { compiledEntry, ensureBuilt, processEntries } from '../lib/build';
 import { benchPoolSize } from './limits';
-import { freePort, repoRoot, startService, type Service } from './processes';
+import { freePort, repoRoot, startService, type Service, type ServiceSpec, type StartupCost } from './processes';
 
 /**
  * The benchmark's own copy of the system: shard databases `<prefix>_s0..` dropped, created and
@@ -22,7 +24,7 @@ export async function recreateDatabases(shardUrls: string): Promise<void> {
   await dropDatabases(shardUrls);
   const shards = openShards({ urls: shardUrls, poolSize: 1 });
   try {
-    await migrateShards(shards);
+    await migrateAll(shards);
   } finally {
     await shards.close();
   }
@@ -30,7 +32,7 @@ export async function recreateDatabases(shardUrls: string): Promise<void> {
 
 /** Drops the shard databases; only names the benchmark gives its own databases are accepted. */
 export async function dropDatabases(shardUrls: string): Promise<void> {
-  for (const raw of shardUrls.split(',')) {
+  for (const raw of parseShardUrls(shardUrls)) {
     const url = new URL(raw.trim());
     const database = decodeURIComponent(url.pathname.slice(1));
     if (!/^paygraph_bench[A-Za-z0-9_]*_s\d+$/.test(database)) throw new Error(`refusing to drop "${database}": not a benchmark database`);
@@ -48,8 +50,8 @@ export function benchShards(shardUrls: string): ShardSet {
   return openShards({ urls: shardUrls, poolSize: benchPoolSize });
 }
 
-export type ProcessName = 'gateway' | 'account' | 'transaction' | 'settlement';
-export const processNames: readonly ProcessName[] = ['gateway', 'account', 'transaction', 'settlement'];
+export type ProcessName = 'gateway' | 'account' | 'transaction' | 'settlement' | 'webhooks';
+export const processNames: readonly ProcessName[] = ['gateway', 'account', 'transaction', 'settlement', 'webhooks'];
 
 export interface ProcessStackOptions {
   shardUrls: string;
@@ -62,6 +64,11 @@ export interface ProcessStackOptions {
   subgraphEnv?: Record<string, string>;
   /** Environment for every process: NODE_ENV and LEDGER_MAC_KEY with --production, NODE_OPTIONS with --node-options (main.ts). */
   processEnv?: Record<string, string>;
+  /**
+   * 'dist' (the default): the compiled files, as npm start and production run them, built first
+   * when stale. 'sources': main.ts through tsx, as before the build existed (--sources), to compare.
+   */
+  runFrom?: 'dist' | 'sources';
 }
 
 export interface ProcessStack {
@@ -73,6 +80,8 @@ export interface ProcessStack {
   jwtSecret: string;
   ports: Record<ProcessName, number>;
   pids(): Map<string, number>;
+  /** What each running process's start cost (a restarted subgraph: its latest start). */
+  startups(): Map<ProcessName, StartupCost>;
   /** Starts the CPU profiler of every process started for profiling (see ProcessStackOptions.profile). */
   startProfiling(): void;
   /** Stops the subgraphs and starts them again with another engine; the gateway stays up. */
@@ -81,22 +90,25 @@ export interface ProcessStack {
   stop(): Promise<void>;
 }
 
-const entries: Record<ProcessName, string> = {
-  gateway: 'gateway/src/main.ts',
-  account: 'subgraphs/account/src/main.ts',
-  transaction: 'subgraphs/transaction/src/main.ts',
-  settlement: 'subgraphs/settlement/src/main.ts',
-};
-const subgraphNames = ['account', 'transaction', 'settlement'] as const;
+/** The file each process runs, and whether it needs tsx for it. */
+function entryOf(name: ProcessName, runFrom: 'dist' | 'sources'): Pick<ServiceSpec, 'entry' | 'tsxLoader'> {
+  return runFrom === 'dist' ? { entry: compiledEntry(name) } : { entry: processEntries[name], tsxLoader: true };
+}
+const subgraphNames = ['account', 'transaction', 'settlement', 'webhooks'] as const;
 
 export async function startProcessStack(options: ProcessStackOptions): Promise<ProcessStack> {
+  // What is measured is what ships: the compiled processes, rebuilt first when a source changed.
+  // (profiled-entry.js wraps a profiled process either way.)
+  const runFrom = options.runFrom ?? 'dist';
+  await ensureBuilt((line) => console.log(`[bench] ${line}`));
   const ports: Record<ProcessName, number> = {
-    gateway: await freePort(), account: await freePort(), transaction: await freePort(), settlement: await freePort(),
+    gateway: await freePort(), account: await freePort(), transaction: await freePort(), settlement: await freePort(), webhooks: await freePort(),
   };
   const urls = {
     account: `http://127.0.0.1:${ports.account}/graphql`,
     transaction: `http://127.0.0.1:${ports.transaction}/graphql`,
     settlement: `http://127.0.0.1:${ports.settlement}/graphql`,
+    webhooks: `http://127.0.0.1:${ports.webhooks}/graphql`,
   };
   const shared = { ...options.processEnv, MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
   const secrets = generateSubgraphSecrets();
@@ -104,8 +116,9 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     account: subgraphTrust('account', secrets.account),
     transaction: subgraphTrust('transaction', secrets.transaction),
     settlement: subgraphTrust('settlement', secrets.settlement),
+    webhooks: subgraphTrust('webhooks', secrets.webhooks),
   };
-  const portEnv = { ACCOUNT_PORT: String(ports.account), TRANSACTION_PORT: String(ports.transaction), SETTLEMENT_PORT: String(ports.settlement) };
+  const portEnv = { ACCOUNT_PORT: String(ports.account), TRANSACTION_PORT: String(ports.transaction), SETTLEMENT_PORT: String(ports.settlement), WEBHOOKS_PORT: String(ports.webhooks) };
   let starts = 0;
   const profileFile = (name: ProcessName) => {
     if (!options.profile?.processes.includes(name)) return {};
@@ -118,7 +131,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   const startSubgraphs = async (engine: EngineMode) => {
     const started = await Promise.allSettled(subgraphNames.map((name) => startService({
       name,
-      entry: entries[name],
+      ...entryOf(name, runFrom),
       env: { ...shared, ...portEnv, ...subgraphSecretEnv(secrets, name), RELAY_ENABLED: 'true', POSTING_ENGINE: engine, ...options.subgraphEnv },
       healthUrl: `http://127.0.0.1:${ports[name]}/health`,
       ...profileFile(name),
@@ -145,10 +158,10 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     await startSubgraphs(options.engine);
     services.set('gateway', await startService({
       name: 'gateway',
-      entry: entries.gateway,
+      ...entryOf('gateway', runFrom),
       env: {
         ...shared, ...gatewaySecretEnv(secrets), JWT_SECRET: options.jwtSecret, PORT: String(ports.gateway), GATEWAY_HOST: '127.0.0.1',
-        ACCOUNT_URL: urls.account, TRANSACTION_URL: urls.transaction, SETTLEMENT_URL: urls.settlement,
+        ACCOUNT_URL: urls.account, TRANSACTION_URL: urls.transaction, SETTLEMENT_URL: urls.settlement, WEBHOOKS_URL: urls.webhooks,
       },
       healthUrl: `http://127.0.0.1:${ports.gateway}/health`,
       ...profileFile('gateway'),
@@ -164,6 +177,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     jwtSecret: options.jwtSecret,
     ports,
     pids: () => new Map([...services].map(([name, s]) => [name, s.pid])),
+    startups: () => new Map([...services].map(([name, s]) => [name, s.startup])),
     startProfiling: () => {
       for (const s of services.values()) s.startProfiling();
     },
@@ -182,11 +196,27 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
  * subgraph its secret and an identity token signed for it (gateway-trust.ts). Without that the
  * subgraphs would refuse it, and without the work the comparison would flatter it.
  */
-export async function startHiveGateway(stack: ProcessStack, workDir: string, logDir: string): Promise<Service> {
+export interface HiveGatewayVariant {
+  /** The id of its scenario: f-hive, f-hive-router, f-hive-router-dedupe. */
+  id: string;
+  /** Hive Router's query planner and executor (@graphql-hive/router-runtime, a prebuilt Rust addon) instead of the stitching runtime. */
+  routerRuntime: boolean;
+  /** Identical requests in flight at once answered by one execution (inboundInflightRequestDeduplication). */
+  inboundDedupe: boolean;
+}
+
+/** The Hive Gateway set-ups the benchmark measures beside ours (docs/PERFORMANCE.md, "Gateway runtimes"). */
+export const hiveGatewayVariants: readonly HiveGatewayVariant[] = [
+  { id: 'f-hive', routerRuntime: false, inboundDedupe: false },
+  { id: 'f-hive-router', routerRuntime: true, inboundDedupe: false },
+  { id: 'f-hive-router-dedupe', routerRuntime: true, inboundDedupe: true },
+];
+
+export async function startHiveGateway(stack: ProcessStack, workDir: string, logDir: string, variant: HiveGatewayVariant = hiveGatewayVariants[0]!): Promise<Service> {
   mkdirSync(workDir, { recursive: true });
   const supergraph = readFileSync(join(repoRoot, 'schema/supergraph.graphql'), 'utf8').replace(
-    /@join__graph\(name: "(account|transaction|settlement)", url: "[^"]*"\)/g,
-    (_match, name: 'account' | 'transaction' | 'settlement') => `@join__graph(name: "${name}", url: "${stack.urls[name]}")`,
+    /@join__graph\(name: "(account|transaction|settlement|webhooks)", url: "[^"]*"\)/g,
+    (_match, name: 'account' | 'transaction' | 'settlement' | 'webhooks') => `@join__graph(name: "${name}", url: "${stack.urls[name]}")`,
   );
   for (const name of subgraphNames) {
     if (!supergraph.includes(stack.urls[name])) throw new Error(`could not point the supergraph's ${name} at ${stack.urls[name]}`);
@@ -213,6 +243,7 @@ export async function startHiveGateway(stack: ProcessStack, workDir: string, log
     `      return { ${JSON.stringify(gatewaySecretHeader)}: secrets[name], ${JSON.stringify(gatewayIdentityHeader)}: identity };`,
     '    },',
     '  },',
+    `  inboundInflightRequestDeduplication: ${variant.inboundDedupe},`,
     '  logging: \'warn\',',
     '};',
     '',
@@ -221,8 +252,8 @@ export async function startHiveGateway(stack: ProcessStack, workDir: string, log
   return startService({
     name: 'hive-gateway',
     entry: 'node_modules/@graphql-hive/gateway/dist/bin.js',
-    tsx: false,
-    args: ['supergraph', supergraphPath, '--config-path', configPath, '--host', '127.0.0.1', '--port', String(port), '--disable-websockets'],
+    args: ['supergraph', supergraphPath, '--config-path', configPath, '--host', '127.0.0.1', '--port', String(port), '--disable-websockets',
+      ...(variant.routerRuntime ? ['--hive-router-runtime'] : [])],
     env: { JWT_SECRET: stack.jwtSecret },
     healthUrl: `http://127.0.0.1:${port}/healthcheck`,
   }, logDir);

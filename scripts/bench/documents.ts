@@ -1,6 +1,6 @@
 /**
- * The GraphQL documents the benchmark sends: the contract's own operations (shared/contract,
- * beside the repository), sent verbatim as clients send them, plus the bulk mutation, which the
+ * The GraphQL documents the benchmark sends: the contract's own operations (contract/operations.graphql),
+ * sent verbatim as clients send them, plus the bulk mutation, which the
  * contract does not list.
  */
 export { contractOperation } from '../lib/contract';

@@ -1,8 +1,8 @@
 import { createPayment } from '../../subgraphs/transaction/src/services/payment';
-import { postingSettingsDefault, type EngineMode } from '../../subgraphs/shared/src/config';
+import { postingSettingsDefault, type EngineMode } from '../../subgraphs/shared/src/config/shared';
 import { log } from '../../subgraphs/shared/src/log';
 import { openShards } from '../../subgraphs/shared/src/shards/pool';
-import { amountMaxMinorUnitsDefault, holdTtlSecondsDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
+import { amountMaxMinorUnitsDefault, fxQuoteTtlSecondsDefault, holdTtlSecondsDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
 import { checkInvariants } from './invariants';
 import { requestsPerRunMax, warmupSecondsMax } from './limits';
 import { Recorder } from './load';
@@ -31,7 +31,7 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
   const inputs = paymentInputs(ctx, 'merchant');
   const service = {
     shards, identity: { sub: 'bench-operator', role: 'operator' as const }, now: () => new Date(), client: { deviceId: null, ip: null, userAgent: null },
-    amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault, log: log(),
+    amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault, fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault, log: log(),
   };
   const run = async (seconds: number): Promise<Recorder> => {
     const recorder = new Recorder();

@@ -1,10 +1,9 @@
 import WebSocket from 'ws';
 import { createClient, type Client } from 'graphql-ws';
-import { newId, parseId } from '../../subgraphs/shared/src/ids';
+import { newId, shardOf } from '../../subgraphs/shared/src/ids';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import type { Topology } from '../../subgraphs/shared/src/shards/topology';
 import { postOne } from '../../subgraphs/shared/src/ledger/post';
-import { onCommitted } from '../../subgraphs/shared/src/ledger/events';
 import { systemAccountId } from '../../subgraphs/shared/src/ledger/system-accounts';
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
 import { inParallel, openAndFund, sendRetrying } from './fixtures';
@@ -13,8 +12,7 @@ import {
   eventPaymentsInFlightMax, eventProbesMax, eventProbeWaitMs, eventSubscribeAttemptsMax, eventSubscribeConcurrency,
 } from './limits';
 import type { LoadClient } from './load';
-import { cpuDelta, snapshotCpu } from './proc-stats';
-import { otherShare, perUnit } from './scenarios';
+import { measureWindow, round, trackCommitLatency, type MeasuredWindow } from './delivery-bench';
 
 /**
  * The measurement of `npm run bench:events` (events.ts starts the system; the smoke test runs
@@ -55,22 +53,16 @@ export interface EventRunOptions {
   log: (line: string) => void;
 }
 
-export interface EventRunReport {
+export interface EventRunReport extends MeasuredWindow {
   via: 'ledger' | 'api';
   accounts: number;
   ratePerSecond: number;
   seconds: number;
   setupSeconds: number;
-  payments: { succeeded: number; failed: number; notSent: number; perSecond: number };
   events: { delivered: number; gaps: number; repeats: number };
-  latencyMs: { p50: number; p90: number; p99: number; max: number };
   p99TargetMs: number;
   /** Every event delivered once, in order, and p99 within the target. */
   met: boolean;
-  /** CPU ms per delivered event, per process, over the payments and the drain. */
-  cpuMsPerEvent: Record<string, number>;
-  /** Share of the machine's CPU that processes outside the run took meanwhile. */
-  otherCpuShare: number | null;
   /** The account subgraph's balance-feed reads over the same window: statements and stripes asked for, by trigger. */
   feed: { reads: Record<string, number>; stripesRead: Record<string, number> } | null;
 }
@@ -95,34 +87,15 @@ export async function runEventDelivery(options: EventRunOptions): Promise<EventR
     client: options.client, runId: `${options.runId}p`, topology: options.topology, accountCount: eventPayerCount, log: options.log,
   })).accounts;
 
-  const latencies: number[] = [];
-  const committedAt = new Map<string, number>();
-  const payeeSet = new Set(payees);
-  // An event can be read off its socket in the same turn of the event loop as, and before, the
-  // COMMIT's reply: such an event counts as 0 ms once its commit is seen.
-  const arrivedFirst = new Set<string>();
-  const stopListening = onCommitted((_shard, entries) => {
-    const now = Date.now();
-    for (const entry of entries) {
-      if (!payeeSet.has(entry.accountId)) continue;
-      const key = `${entry.accountId}:${entry.sequence}`;
-      if (arrivedFirst.delete(key)) latencies.push(0);
-      else committedAt.set(key, now);
-    }
-  });
+  const latency = trackCommitLatency(payees);
   const lastSequence = new Map<string, number>();
   const counts = { gaps: 0, repeats: 0 };
-  let measuring = false;
   const onEvent = (payee: string, event: { sequence: number; entry: { createdAt: string } }) => {
     const previous = lastSequence.get(payee);
     if (previous !== undefined && event.sequence <= previous) counts.repeats += 1;
     else if (previous !== undefined && event.sequence !== previous + 1) counts.gaps += 1;
     lastSequence.set(payee, Math.max(event.sequence, previous ?? 0));
-    if (!measuring) return;
-    const key = `${payee}:${event.sequence}`;
-    const committed = viaLedger ? committedAt.get(key) : Date.parse(event.entry.createdAt);
-    if (committed !== undefined) latencies.push(Date.now() - committed);
-    else arrivedFirst.add(key);
+    latency.arrived(payee, event.sequence, viaLedger ? undefined : Date.parse(event.entry.createdAt));
   };
 
   const pay = (payee: string, payer: string | undefined, key: string): Promise<boolean> => (viaLedger
@@ -149,42 +122,27 @@ export async function runEventDelivery(options: EventRunOptions): Promise<EventR
     options.log(`${payees.length} subscriptions live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`);
 
     const feedBefore = options.accountMetricsUrl ? await feedCounters(options.accountMetricsUrl) : null;
-    options.onMeasureStart?.();
-    const cpuBefore = snapshotCpu(options.pids());
-    const started = Date.now();
-    measuring = true;
-    const payments = await payAtRate(options, payees, payers, pay);
-    const paidFor = (Date.now() - started) / 1000;
-    const drainStarted = Date.now();
-    while (latencies.length < payments.succeeded && Date.now() - drainStarted < eventDrainMs) {
-      await new Promise((resolve) => setTimeout(resolve, eventDrainPollIntervalMs));
-    }
-    const cpu = cpuDelta(cpuBefore, snapshotCpu(options.pids()));
-    const windowMs = Date.now() - started;
+    const window = await measureWindow({
+      run: options, rate: options, latency, payees, payers, pay,
+      delivered: () => latency.latencies.length,
+      drainMs: eventDrainMs,
+    });
     const feedAfter = options.accountMetricsUrl ? await feedCounters(options.accountMetricsUrl) : null;
-
-    const sorted = [...latencies].sort((a, b) => a - b);
-    const delivered = latencies.length;
-    const latencyMs = { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN };
-    const own = Object.fromEntries(Object.entries(cpu).filter(([name]) => name !== 'other'));
+    const { delivered, ...measured } = window;
     return {
       via: viaLedger ? 'ledger' : 'api',
       accounts: payees.length,
       ratePerSecond: options.ratePerSecond,
       seconds: options.seconds,
       setupSeconds: round(setupSeconds),
-      payments: { ...payments, perSecond: round(payments.succeeded / paidFor) },
+      ...measured,
       events: { delivered, ...counts },
-      latencyMs,
       p99TargetMs: eventP99TargetMs,
-      met: delivered === payments.succeeded && counts.gaps === 0 && counts.repeats === 0 && latencyMs.p99 <= eventP99TargetMs,
-      cpuMsPerEvent: perUnit(own, delivered),
-      otherCpuShare: otherShare(cpu, windowMs / 1000),
+      met: delivered === window.payments.succeeded && counts.gaps === 0 && counts.repeats === 0 && window.latencyMs.p99 <= eventP99TargetMs,
       feed: feedBefore && feedAfter ? counterDelta(feedBefore, feedAfter) : null,
     };
   } finally {
-    measuring = false;
-    stopListening();
+    latency.stop();
     await Promise.all(subscribers.map((s) => s.client.dispose()));
   }
 }
@@ -252,39 +210,9 @@ async function untilLive(subscriber: Subscriber, probe: (attempt: number) => Pro
 }
 
 /** The open loop: payments leave at the rate whatever the answers do, up to eventPaymentsInFlightMax at once. */
-async function payAtRate(
-  options: EventRunOptions,
-  payees: readonly string[],
-  payers: readonly string[],
-  pay: (payee: string, payer: string | undefined, key: string) => Promise<boolean>,
-): Promise<{ succeeded: number; failed: number; notSent: number }> {
-  const tally = { succeeded: 0, failed: 0, notSent: 0 };
-  const pending = new Set<Promise<void>>();
-  const started = Date.now();
-  let sent = 0;
-  while (Date.now() - started < options.seconds * 1_000) {
-    const due = Math.floor(((Date.now() - started) / 1_000) * options.ratePerSecond);
-    for (; sent < due; sent++) {
-      if (pending.size >= eventPaymentsInFlightMax) {
-        tally.notSent += 1;
-        continue;
-      }
-      const payee = payees[Math.floor(Math.random() * payees.length)]!;
-      const task: Promise<void> = pay(payee, payers[sent % Math.max(1, payers.length)], `${options.runId}-pay-${sent}`).then(
-        (ok) => void (ok ? tally.succeeded++ : tally.failed++),
-        () => void tally.failed++,
-      ).finally(() => pending.delete(task));
-      pending.add(task);
-    }
-    await new Promise((resolve) => setTimeout(resolve, eventGeneratorTickMs));
-  }
-  await Promise.all(pending);
-  return tally;
-}
-
 /** One cent from the shard's reserve into the payee: one local transaction, like a same-shard payment. */
-async function postFromReserve(shards: ShardSet, payee: string): Promise<string> {
-  const logical = parseId('account', payee)!.shard;
+export async function postFromReserve(shards: ShardSet, payee: string): Promise<string> {
+  const logical = shardOf('account', payee);
   const shard = shards.byLogical(logical);
   const reserve = await systemAccountId(shards, shard, 'RESERVE', 'USD');
   return postOne(shard, {
@@ -330,14 +258,4 @@ function counterDelta(before: Map<string, number>, after: Map<string, number>): 
     return [trigger, (after.get(key) ?? 0) - (before.get(key) ?? 0)];
   }));
   return { reads: of(feedSeries[0]), stripesRead: of(feedSeries[1]) };
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-
-function round(value: number, digits = 1): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
 }

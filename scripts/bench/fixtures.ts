@@ -1,4 +1,4 @@
-import { parseId } from '../../subgraphs/shared/src/ids';
+import { shardOf } from '../../subgraphs/shared/src/ids';
 import type { Topology } from '../../subgraphs/shared/src/shards/topology';
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
 import { benchAccountCount, benchFundingMinorUnits, fixtureAttemptsMax, fixtureConcurrency, fixtureRetryDelayMs } from './limits';
@@ -16,6 +16,8 @@ export interface Fixtures {
   /** Physical shard of each account, in the same order. */
   shardOfAccount: number[];
   merchant: string;
+  /** How logical shards map onto the databases (null: ids' logical shards stand for them). */
+  topology: Topology | null;
 }
 
 export interface FixtureOptions {
@@ -32,12 +34,7 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
   const count = options.accountCount ?? benchAccountCount;
   const open = contractOperation('OpenAccount');
   const deposit = contractOperation('Deposit');
-  const openOne = async (ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> => {
-    const response = await sendRetrying(options.client, requestBody(open, { input: { ownerId, type, currency: 'USD' } }));
-    const account = dataField(response, 'openAccount') as { id?: string } | undefined;
-    if (typenameOf(account) !== 'Account' || !account?.id) throw new Error(`OpenAccount failed: ${JSON.stringify(response).slice(0, 500)}`);
-    return account.id;
-  };
+  const openOne = (ownerId: string, type: 'PERSONAL' | 'MERCHANT') => openAccount(options.client, open, ownerId, type, 'USD');
   const started = Date.now();
   const owners = Array.from({ length: count }, (_, i) => `bench-${options.runId}-${i}`);
   const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(owners[i]!, 'PERSONAL'));
@@ -49,12 +46,38 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
     const result = dataField(response, 'deposit');
     if (typenameOf(result) !== 'Deposit') throw new Error(`Deposit failed: ${JSON.stringify(response).slice(0, 500)}`);
   });
-  const shardOfAccount = accounts.map((id) => {
-    const logical = parseId('account', id)!.shard;
-    return options.topology ? options.topology.physicalOf[logical]! : logical;
-  });
+  const shardOfAccount = physicalShards(accounts, options.topology);
   options.log(`opened${options.fund === false ? '' : ' and funded'} ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { accounts, owners, shardOfAccount, merchant };
+  return { accounts, owners, shardOfAccount, merchant, topology: options.topology };
+}
+
+async function openAccount(client: LoadClient, open: string, ownerId: string, type: 'PERSONAL' | 'MERCHANT', currency: string): Promise<string> {
+  const response = await sendRetrying(client, requestBody(open, { input: { ownerId, type, currency } }));
+  const account = dataField(response, 'openAccount') as { id?: string } | undefined;
+  if (typenameOf(account) !== 'Account' || !account?.id) throw new Error(`OpenAccount failed: ${JSON.stringify(response).slice(0, 500)}`);
+  return account.id;
+}
+
+/**
+ * What b-fx pays into: the USD/JPY rate set (as the bench's operator), and yen accounts, unfunded
+ * (they only receive), with the physical shard of each.
+ */
+export async function prepareFxPayees(
+  client: LoadClient, runId: string, topology: Topology | null, count: number,
+): Promise<{ accounts: string[]; shardOfAccount: number[] }> {
+  const rate = await sendRetrying(client, requestBody(contractOperation('SetFxRate'), { input: { baseCurrency: 'USD', quoteCurrency: 'JPY', rate: '150.25', spreadBps: 30 } }));
+  if (typenameOf(dataField(rate, 'setFxRate')) !== 'FxRate') throw new Error(`SetFxRate failed: ${JSON.stringify(rate).slice(0, 500)}`);
+  const open = contractOperation('OpenAccount');
+  const accounts = await inParallel(count, fixtureConcurrency, (i) => openAccount(client, open, `bench-${runId}-jpy-${i}`, 'PERSONAL', 'JPY'));
+  return { accounts, shardOfAccount: physicalShards(accounts, topology) };
+}
+
+/** The database of each account (its logical shard when the topology is unknown). */
+function physicalShards(accounts: readonly string[], topology: Topology | null): number[] {
+  return accounts.map((id) => {
+    const logical = shardOf('account', id);
+    return topology ? topology.physicalOf[logical]! : logical;
+  });
 }
 
 /**

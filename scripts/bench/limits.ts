@@ -36,6 +36,15 @@ export const openLoopLateStopMs = 1_000;
 
 /** Accounts the payments are spread over, and the money each one gets up front (minor units). */
 export const benchAccountCount = 1_000;
+/** Yen accounts the b-fx scenario pays into (unfunded: they only receive). */
+export const fxPayeeCount = 200;
+/**
+ * b-fx makes its quotes ahead, for this many times the payments it expects in a window (a-max's
+ * rate or twice b-fx-quoted's, whichever is higher): a pool that runs dry cuts the window short.
+ */
+export const fxQuotePoolHeadroom = 1.5;
+/** A pooled quote with less life left than this is dropped unused: its payment might reach the claim after it expired. */
+export const fxQuoteUseMarginMs = 5_000;
 export const benchFundingMinorUnits = 100_000_000_000n;
 /** Each payment moves between 1 and this many minor units. */
 export const paymentAmountMaxMinorUnits = 999;
@@ -140,3 +149,15 @@ export const eventProbeWaitMs = 1_000;
 export const eventPoolSizePerShard = 6;
 /** The whole run, set-up included, ends by then whatever happens. */
 export const eventRunDeadlineMs = 900_000;
+
+/** bench:webhooks: payee accounts, each with an endpoint of its own (its owner's) and the local receiver behind it. */
+export const webhookAccountsDefault = 200;
+export const webhookAccountsMax = 2_000;
+/** The target: commit → receipt at the receiver, 99th percentile. */
+export const webhookP99TargetMs = 1_000;
+/** How long the run waits after the last payment for the last deliveries. */
+export const webhookDrainMs = 15_000;
+/** Endpoint registrations at once while setting up. */
+export const webhookSetupConcurrency = 16;
+/** Tries of one registration while the machine refuses for a moment (SHARD_UNAVAILABLE). */
+export const webhookSetupAttemptsMax = 5;

@@ -132,20 +132,33 @@ export interface ClosedLoopOptions {
   client: LoadClient;
   seconds: number;
   concurrency: number;
-  next: () => Operation;
+  /** The next request, or null when the scenario has nothing left to send (b-fx's quotes ran out): that client stops. */
+  next: () => Operation | null;
 }
 
-/** N clients, each sending its next request as soon as the last one answered, for `seconds`. */
+/**
+ * N clients, each sending its next request as soon as the last one answered, for `seconds`.
+ * The window is always the full `seconds`, so clients stopped early lower units/s.
+ */
 export async function runClosedLoop(options: ClosedLoopOptions): Promise<LoadResult> {
   const recorder = new Recorder();
   const started = performance.now();
   const deadline = started + options.seconds * 1000;
   const worker = async () => {
     while (performance.now() < deadline && recorder.requests < requestsPerRunMax) {
-      await sendOne(options.client, options.next(), recorder, performance.now());
+      const op = options.next();
+      if (op === null) return;
+      await sendOne(options.client, op, recorder, performance.now());
+    }
+  };
+  // Timers may fire a fraction of a millisecond early against performance.now(): wait again until the deadline is past.
+  const waitOut = async () => {
+    for (let left = deadline - performance.now(); left > 0; left = deadline - performance.now()) {
+      await new Promise((resolve) => setTimeout(resolve, Math.ceil(left)));
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
+  await waitOut();
   return recorder.result((performance.now() - started) / 1000);
 }
 

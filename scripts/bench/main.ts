@@ -6,18 +6,18 @@ import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import { gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken } from '../../subgraphs/shared/src/gateway-trust';
-import { buildTopology } from '../../subgraphs/shared/src/shards/topology';
+import { buildTopology, parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { parseKeyRing, setKeyRing } from '../../subgraphs/shared/src/ledger/tamper';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { describeError, ensureMysql } from '../lib/mysql-server';
-import { loadConfig } from '../../subgraphs/shared/src/config';
+import { readScriptConfig, scriptConfig } from '../lib/config';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import {
-  benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, startHiveGateway, startProcessStack, processNames, type ProcessName, type ProcessStack,
+  benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, hiveGatewayVariants, startHiveGateway, startProcessStack, processNames, type ProcessName, type ProcessStack,
 } from './bench-stack';
-import { openAndFund, type Fixtures } from './fixtures';
+import { openAndFund, prepareFxPayees, type Fixtures } from './fixtures';
 import {
-  bulkConcurrencyDefault, calibrationLoopIterations, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, jwtSecretBytes, openLoopRateShare, rawBatchSize,
+  bulkConcurrencyDefault, calibrationLoopIterations, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, fxPayeeCount, jwtSecretBytes, openLoopRateShare, rawBatchSize,
   readConcurrencyDefault, scenarioSecondsDefault, scenarioSecondsMax, singleConcurrencyDefault, soakRatePerSecondMax,
   readScenariosMax, soakRateProbeSeconds, soakSecondsMax, warmupSecondsMax,
 } from './limits';
@@ -26,13 +26,14 @@ import { findMysqlServerPid } from './proc-stats';
 import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
-import { resultsTable, writeResults } from './report';
+import { allCpuMsPerUnit, ceilingRatios, resultsTable, writeResults } from './report';
 import { prepareReadAccounts, type ReadFixtures } from './read-fixtures';
 import {
-  accountsByOwnerOps, bulkPaymentOps, getAccountOps, holdCaptureOps, runScenario, singlePaymentOps, type BenchContext, type ScenarioResult,
+  accountsByOwnerOps, bulkPaymentOps, describeQuotePool, fxQuotedPaymentOps, FxQuotePool, getAccountOps, holdCaptureOps, marketplaceOps, runScenario, singlePaymentOps,
+  type BenchContext, type ScenarioResult,
 } from './scenarios';
 import { describeVerdict, runSoak, type SoakReport } from './soak';
-import { repoRoot } from './processes';
+import { repoRoot, type StartupCost } from './processes';
 
 /**
  * `npm run bench`: starts its own copy of the system (3 subgraphs + gateway as processes, on
@@ -41,7 +42,12 @@ import { repoRoot } from './processes';
  * and writes bench/results/<ISO date>.json. Options:
  *   --seconds N          measured window per scenario (default 10)
  *   --concurrency N      clients of the single-payment scenarios (default 64)
- *   --only a,b,c,d,e,f   scenario groups to run (default all); f (reads: GetAccount and AccountsByOwner,
+ *   --only a,b,c,d,e,f   scenario groups to run (default all). a: single payments (a-max, a-70);
+ *                        b: b-hot-merchant, b-marketplace, b-hot-merchant-holds, and FX: b-fx-quoted
+ *                        (a quote then its payment, two requests per unit) and b-fx (the payment
+ *                        alone, its quote made by a pre-phase before the window, which says if the
+ *                        quotes ran out), each with its ratio to a-max when a runs too; c: bulk;
+ *                        d: posting engines; e: raw SQL ceiling; f (reads: GetAccount and AccountsByOwner,
  *                        straight to the account subgraph and through the gateway) includes the
  *                        Hive Gateway comparison
  *   --no-hive            skip the Hive Gateway comparison
@@ -58,6 +64,9 @@ import { repoRoot } from './processes';
  *                        win over NODE_OPTIONS: change processNodeArgs to measure those)
  *   --profile p1,p2      start these processes (gateway, account, transaction, settlement) with
  *                        node --cpu-prof and print the top functions by self time at the end
+ *   --sources            run the processes from their TypeScript sources through tsx (`--import tsx
+ *                        main.ts`), as before npm run build existed, instead of dist/ (what ships):
+ *                        for before/after comparisons of the build (docs/PERFORMANCE.md)
  *   --table FILE         print the table of an earlier results file and exit
  *   --target URL --token T   measure a system that is already running instead (groups a, b, c, f
  *                        through its gateway; invariants only when MYSQL_SHARDS names its shards)
@@ -79,6 +88,8 @@ interface Options {
   production: boolean;
   /** NODE_OPTIONS for every process of the stack, besides the command line's processNodeArgs; null: none. */
   nodeOptions: string | null;
+  /** The processes run their TypeScript sources through tsx instead of dist/ (--sources). */
+  sources: boolean;
   table: string | null;
   databasePrefix: string;
 }
@@ -146,6 +157,7 @@ function parseOptions(argv: string[]): Options {
       'node-options': { type: 'string' },
       table: { type: 'string' },
       databases: { type: 'string' },
+      sources: { type: 'boolean' },
     },
     strict: true,
   });
@@ -169,6 +181,7 @@ function parseOptions(argv: string[]): Options {
     subgraphEnv: parseSubgraphEnv(values['subgraph-env']),
     production: values.production === true,
     nodeOptions: parseNodeOptions(values['node-options']),
+    sources: values.sources === true,
     table: values.table ?? null,
     databasePrefix: benchDatabasePrefix(values.databases, 'paygraph_bench'),
   };
@@ -195,7 +208,7 @@ async function main(): Promise<void> {
     return;
   }
   // The engine scenario posts from this process: it seals and dates as the subgraphs would.
-  const config = loadConfig(process.env);
+  const config = readScriptConfig(scriptConfig, process.env);
   configureLedger(config);
   const startedAt = new Date();
   const loopBefore = cpuLoopMs();
@@ -207,6 +220,7 @@ async function main(): Promise<void> {
   let hive: { ok: boolean; error?: string } | null = null;
   let soak: SoakReport | null = null;
   let stack: ProcessStack | null = null;
+  let startup: Record<string, StartupCost> | null = null;
   let shards: ShardSet | null = null;
   let shardUrls: string | null = null;
   const clients: LoadClient[] = [];
@@ -231,11 +245,15 @@ async function main(): Promise<void> {
       stack = await startProcessStack({
         shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv, processEnv: { ...productionEnv(options.production), ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}) },
         ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
+        runFrom: options.sources ? 'sources' : 'dist',
       });
       gatewayUrl = stack.gatewayUrl;
+      startup = Object.fromEntries(stack.startups());
+      log(`start-up (${options.sources ? 'sources through tsx' : 'compiled dist/'}), CPU ms and wall ms to the first healthy answer: ${
+        Object.entries(startup).map(([name, cost]) => `${name} ${Math.round(cost.cpuMs)} / ${cost.readyMs}`).join(', ')}`);
     }
     if (shardUrls) shards = benchShards(shardUrls);
-    const topology = shardUrls ? buildTopology(shardUrls, config.shards.map) : null;
+    const topology = shardUrls ? buildTopology(shardUrls, config.shards.map ?? undefined) : null;
     const gateway = new LoadClient({ url: gatewayUrl, token }, Math.max(options.concurrency, fixtureConcurrency));
     clients.push(gateway);
 
@@ -272,7 +290,8 @@ async function main(): Promise<void> {
   }
 
   const profiles = summariseProfiles(profileDir, options.profile.length > 0);
-  const facts = shardUrls ? await mysqlFacts(shardUrls.split(',')[0]!).catch(() => ({})) : {};
+  const facts = shardUrls ? await mysqlFacts(parseShardUrls(shardUrls)[0]!).catch(() => ({})) : {};
+  const ratios = ceilingRatios(results);
   const file = writeResults(resultsDir, startedAt, {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
@@ -281,7 +300,8 @@ async function main(): Promise<void> {
       cpuLoopMs: { before: loopBefore, after: cpuLoopMs() },
     },
     options: { ...options, groups: [...options.groups], target: options.target?.url ?? null },
-    scenarios: results,
+    scenarios: results.map((r) => ({ ...r, allCpuMsPerUnit: allCpuMsPerUnit(r), ceilingRatio: ratios.get(r.id) ?? null })),
+    startup,
     hiveGateway: hive,
     soak,
     profiles,
@@ -340,10 +360,33 @@ async function runGroups(
   };
   if (g.has('b')) {
     await hotMerchant('b-hot-merchant', 'merged');
+    const marketplace = await marketplaceOps(ctx, gateway);
+    const legs = add(await runScenario(ctx, {
+      id: 'b-marketplace', title: 'marketplace payments: two splits and a campaign discount, legs on 3+ shards', engine: 'merged', unit: 'payment',
+      client: gateway, next: marketplace.next, unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: marketplace.crossShardShare,
+    }));
     add(await runScenario(ctx, {
       id: 'b-hot-merchant-holds', title: 'hot merchant: holds created and captured in full (two requests per unit)', engine: 'merged',
       unit: 'payment', client: gateway, next: holdCaptureOps(ctx), unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: () => 0,
     }));
+    const yen = await prepareFxPayees(gateway, ctx.runId, ctx.fixtures.topology, fxPayeeCount);
+    const quoted = add(await runScenario(ctx, {
+      id: 'b-fx-quoted', title: 'cross-shard FX payments USD → JPY: a quote, then the payment with it (two requests per unit)', engine: 'merged',
+      unit: 'payment', client: gateway, next: fxQuotedPaymentOps(ctx, yen), unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: () => 1,
+    }));
+    // A payment alone costs at most what a quoted unit does, of which it is one request of two.
+    const expectedPerSecond = Math.max(singleMax?.load.unitsPerSecond ?? 0, 2 * quoted.load.unitsPerSecond);
+    const pool = new FxQuotePool(ctx, gateway, yen, c);
+    const fx = add(await runScenario(ctx, {
+      id: 'b-fx', title: 'cross-shard FX payments USD → JPY, each with a quote made just before the window (one request per unit)', engine: 'merged',
+      unit: 'payment', client: gateway, next: () => pool.next(), unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: () => 1,
+      beforeRun: (seconds, phase) => pool.topUp(expectedPerSecond, seconds, phase), quotePool: () => pool.report(),
+    }));
+    if (fx.quotePool?.ranOutAfterSeconds != null) log(`b-fx: WARNING: ${describeQuotePool(fx.quotePool)}`);
+    if (singleMax) {
+      const ratio = (r: ScenarioResult) => (r.load.unitsPerSecond / singleMax!.load.unitsPerSecond).toFixed(2);
+      log(`b-marketplace ÷ a-max: ${ratio(legs)} (issue 23's target ≥ 0.5); b-fx ÷ a-max: ${ratio(fx)} (issue 24's target ≥ 0.8); b-fx-quoted ÷ a-max: ${ratio(quoted)}`);
+    }
   }
   if (g.has('c')) {
     for (const size of bulkSizesDefault) {
@@ -377,18 +420,23 @@ async function runGroups(
     add(await readScenario('f-owner-gateway', 'AccountsByOwner through the gateway (Apollo)', gateway, byOwner));
     if (stack && options.hive) {
       try {
-        const hive = await startHiveGateway(stack, join(logDir, 'hive'), logDir);
-        try {
-          const client = new LoadClient({ url: hiveGatewayUrl(hive), token }, readConcurrencyDefault);
-          clients.push(client);
-          add(await runScenario({ ...ctx, pids: pids({ 'hive-gateway': hive.pid }) }, {
-            id: 'f-hive', title: 'GetAccount through Hive Gateway', engine: '-', unit: 'read',
-            client, next: getAccount, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
-          }));
-          setHive({ ok: true });
-        } finally {
-          await hive.stop();
+        for (const variant of hiveGatewayVariants) {
+          const hive = await startHiveGateway(stack, join(logDir, variant.id), logDir, variant);
+          try {
+            const client = new LoadClient({ url: hiveGatewayUrl(hive), token }, readConcurrencyDefault);
+            clients.push(client);
+            const how = [variant.routerRuntime ? 'Hive Router runtime' : 'stitching runtime', ...(variant.inboundDedupe ? ['inbound deduplication'] : [])].join(', ');
+            add(await runScenario({ ...ctx, pids: pids({ 'hive-gateway': hive.pid }) }, {
+              id: variant.id, title: `GetAccount through Hive Gateway (${how})`, engine: '-', unit: 'read',
+              client, next: getAccount, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
+            }));
+            // Our gateway again right after, so that each Hive figure has an Apollo one of the same minute.
+            add(await readScenario(`${variant.id}-apollo`, 'GetAccount through the gateway (Apollo), again', gateway, getAccount));
+          } finally {
+            await hive.stop();
+          }
         }
+        setHive({ ok: true });
       } catch (error) {
         const message = describeError(error);
         log(`Hive Gateway comparison failed: ${message}`);

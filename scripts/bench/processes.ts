@@ -5,33 +5,48 @@ import { fileURLToPath } from 'node:url';
 import { healthRequestTimeoutMs, processReadyPollIntervalMs, processReadyTimeoutMs, processStopGraceMs } from './limits';
 import { freePort } from '../lib/free-port';
 import { processNodeArgs } from '../lib/node-options';
+import { compiledEntry } from '../lib/build';
+import { cpuMsOf } from './proc-stats';
 
 export { freePort };
 
 /**
  * The system as `npm start` runs it: each subgraph and the gateway a separate Node process
- * (`node <processNodeArgs> --import tsx <main.ts>`), here on ports of the benchmark's own and with their output
- * in log files, so that the CPU of each one can be read from /proc.
+ * running its compiled file (`node <processNodeArgs> dist/<name>.js`, what production runs), here on
+ * ports of the benchmark's own and with their output in log files, so that the CPU of each one can
+ * be read from /proc.
  */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface ServiceSpec {
   name: string;
-  /** The script node runs, relative to the repository root. */
+  /** The file node runs, relative to the repository root: compiled JavaScript unless tsxLoader. */
   entry: string;
+  /**
+   * Registers tsx (`--import tsx`) to run a TypeScript entry: the way every process ran before
+   * `npm run build` (issue 21), kept only for the benchmark's --sources comparison.
+   */
+  tsxLoader?: boolean;
   /** Arguments after the entry script. */
   args?: string[];
-  /** False for a plain JavaScript entry that needs no tsx loader. */
-  tsx?: boolean;
   env: Record<string, string>;
   healthUrl: string;
   /** Run under profiled-entry.ts: SIGUSR2 starts the CPU profiler, and stopping writes the profile here. */
   cpuProfileFile?: string;
 }
 
+/** What a process's start cost: from spawn to its first healthy answer. */
+export interface StartupCost {
+  /** Wall time, to within processReadyPollIntervalMs; processes started together share the CPU. */
+  readyMs: number;
+  /** CPU (user + system) the process used until then, from /proc. */
+  cpuMs: number;
+}
+
 export interface Service {
   readonly spec: ServiceSpec;
   readonly pid: number;
+  readonly startup: StartupCost;
   /** Starts the CPU profiler of a service started with cpuProfileFile; does nothing otherwise. */
   startProfiling(): void;
   stop(): Promise<void>;
@@ -46,10 +61,10 @@ const profileWritePollIntervalMs = 100;
  * an inherited one (a developer's PORT or POSTING_ENGINE) would silently change what is measured.
  */
 const perRunVariables = [
-  'MYSQL_SHARDS', 'MYSQL_URL', 'PORT', 'ACCOUNT_PORT', 'TRANSACTION_PORT', 'SETTLEMENT_PORT', 'ACCOUNT_URL',
-  'TRANSACTION_URL', 'SETTLEMENT_URL', 'POSTING_ENGINE', 'MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE',
+  'MYSQL_SHARDS', 'MYSQL_URL', 'PORT', 'ACCOUNT_PORT', 'TRANSACTION_PORT', 'SETTLEMENT_PORT', 'WEBHOOKS_PORT', 'ACCOUNT_URL',
+  'TRANSACTION_URL', 'SETTLEMENT_URL', 'WEBHOOKS_URL', 'POSTING_ENGINE', 'MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE',
   'RELAY_ENABLED', 'PAYGRAPH_FAILPOINT', 'NODE_OPTIONS', 'JWT_SECRET', 'REDIS_URL', 'HOST', 'GATEWAY_HOST',
-  'SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT', 'JWKS_URL',
+  'SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT', 'SUBGRAPH_SECRET_WEBHOOKS', 'JWKS_URL',
 ];
 
 
@@ -60,10 +75,11 @@ export async function startService(spec: ServiceSpec, logDir: string): Promise<S
   const profiled = spec.cpuProfileFile !== undefined;
   const nodeArgs = [
     ...processNodeArgs,
-    ...(spec.tsx === false && !profiled ? [] : ['--import', 'tsx']),
-    profiled ? 'scripts/bench/profiled-entry.ts' : spec.entry,
+    ...(spec.tsxLoader === true ? ['--import', 'tsx'] : []),
+    profiled ? compiledEntry('profiled-entry') : spec.entry,
     ...(spec.args ?? []),
   ];
+  const spawnedAt = performance.now();
   const profileEnv = profiled ? { BENCH_PROFILE_ENTRY: spec.entry, BENCH_PROFILE_FILE: spec.cpuProfileFile! } : {};
   const child = spawn(process.execPath, nodeArgs, {
     cwd: repoRoot,
@@ -74,9 +90,11 @@ export async function startService(spec: ServiceSpec, logDir: string): Promise<S
   child.stderr!.pipe(log, { end: false });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let profiling = false;
-  const service: Service = {
+  const pid = child.pid ?? -1;
+  const service = {
     spec,
-    pid: child.pid ?? -1,
+    pid,
+    startup: { readyMs: Number.NaN, cpuMs: Number.NaN },
     startProfiling: () => {
       if (!profiled || profiling || hasExited(child)) return;
       profiling = true;
@@ -93,6 +111,7 @@ export async function startService(spec: ServiceSpec, logDir: string): Promise<S
     await service.stop();
     throw error;
   }
+  service.startup = { readyMs: Math.round(performance.now() - spawnedAt), cpuMs: cpuMsOf(pid) ?? Number.NaN };
   return service;
 }
 

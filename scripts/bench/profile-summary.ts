@@ -1,5 +1,7 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { SourceMap } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { profileTopFunctions } from './limits';
 
 /**
@@ -9,7 +11,7 @@ import { profileTopFunctions } from './limits';
  */
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
 }
 
 interface CpuProfile {
@@ -41,6 +43,27 @@ function packageOf(url: string): string {
   return repo ? `paygraph ${repo[1]}` : url;
 }
 
+/**
+ * The processes run compiled (dist/<name>.js), and V8's profile names the bundle: where a source
+ * map lies beside the file, a frame is named by the .ts file and line it came from, so that the
+ * summary groups our code by part as it did when the sources ran.
+ */
+const sourceMaps = new Map<string, SourceMap | null>();
+
+function sourcePosition(url: string, lineNumber: number, columnNumber: number): { url: string; lineNumber: number } {
+  // Packages are named by their own files, as before: only our bundles are mapped.
+  if (!url.startsWith('file://') || !url.endsWith('.js') || url.includes('/node_modules/')) return { url, lineNumber };
+  let map = sourceMaps.get(url);
+  if (map === undefined) {
+    const mapFile = `${fileURLToPath(url)}.map`;
+    map = existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : null;
+    sourceMaps.set(url, map);
+  }
+  const entry = map?.findEntry(lineNumber, columnNumber) as { originalSource?: string; originalLine?: number } | undefined;
+  if (entry?.originalSource === undefined || entry.originalLine === undefined) return { url, lineNumber };
+  return { url: new URL(entry.originalSource, url).href, lineNumber: entry.originalLine };
+}
+
 export function summariseProfile(file: string, top: number = profileTopFunctions): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -53,7 +76,8 @@ export function summariseProfile(file: string, top: number = profileTopFunctions
   for (const [id, us] of selfUs) {
     const node = byId.get(id);
     if (!node) continue;
-    const { functionName, url, lineNumber } = node.callFrame;
+    const { functionName } = node.callFrame;
+    const { url, lineNumber } = sourcePosition(node.callFrame.url, node.callFrame.lineNumber, node.callFrame.columnNumber);
     totalUs += us;
     if (functionName === '(idle)') {
       idleUs += us;

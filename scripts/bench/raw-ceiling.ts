@@ -1,3 +1,4 @@
+import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { randomInt } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { InvariantViolation } from './invariants';
@@ -29,7 +30,7 @@ export interface RawOptions {
 }
 
 function openPools(shardUrls: string): mysql.Pool[] {
-  return shardUrls.split(',').map((uri) => mysql.createPool({
+  return parseShardUrls(shardUrls).map((uri) => mysql.createPool({
     uri: uri.trim(), connectionLimit: rawConnectionsPerShard, supportBigNumbers: true, bigNumberStrings: true,
   }));
 }

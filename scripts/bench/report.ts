@@ -5,11 +5,33 @@ import type { ScenarioResult } from './scenarios';
 /** The results table (markdown, so it can go into docs/PERFORMANCE.md as printed) and the JSON file. */
 export const cpuColumns = ['gateway', 'hive-gateway', 'account', 'transaction', 'settlement', 'mysql', 'bench', 'in-process'] as const;
 
+/** The scenario whose CPU per unit is the ceiling the others are set against: a payment's SQL alone, through mysql2. */
+export const ceilingScenario = 'e-raw-1';
+
+/**
+ * CPU per unit summed over every process of the benchmark (MySQL and the load generator
+ * included; not the other processes of the machine, which cpuMsPerUnit also lists as "other").
+ */
+export function allCpuMsPerUnit(result: Pick<ScenarioResult, 'cpuMsPerUnit'>): number {
+  return cpuColumns.reduce((sum, column) => sum + (result.cpuMsPerUnit[column] ?? 0), 0);
+}
+
+/**
+ * Each scenario's CPU per unit over all processes divided by the ceiling scenario's (e-raw-1) of
+ * the same run: how many payments' worth of raw SQL one unit costs. Null without a ceiling in the run.
+ */
+export function ceilingRatios(results: readonly ScenarioResult[]): Map<string, number | null> {
+  const ceiling = results.find((r) => r.id === ceilingScenario);
+  const base = ceiling ? allCpuMsPerUnit(ceiling) : 0;
+  return new Map(results.map((r) => [r.id, base > 0 ? allCpuMsPerUnit(r) / base : null]));
+}
+
 export function resultsTable(results: readonly ScenarioResult[]): string {
   const present = cpuColumns.filter((c) => results.some((r) => r.cpuMsPerUnit[c] !== undefined));
+  const ratios = ceilingRatios(results);
   const header = [
-    'scenario', 'engine', 'load', 'ops/s', 'p50 ms', 'p99 ms', 'failed', ...present.map((c) => `${c} CPU ms/op`), 'SQL stmts/op',
-    'others\' CPU',
+    'scenario', 'engine', 'load', 'ops/s', 'p50 ms', 'p99 ms', 'failed', ...present.map((c) => `${c} CPU ms/op`), 'all CPU ms/op',
+    `÷ ${ceilingScenario}`, 'SQL stmts/op', 'others\' CPU',
   ];
   const rows = results.map((r) => [
     r.id,
@@ -20,6 +42,8 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
     r.load.latencyMs.p99.toFixed(1),
     String(r.load.failedUnits + r.load.shedRequests * r.unitsPerRequest),
     ...present.map((c) => (r.cpuMsPerUnit[c] === undefined ? '' : r.cpuMsPerUnit[c]!.toFixed(3))),
+    allCpuMsPerUnit(r).toFixed(3),
+    ratios.get(r.id) == null ? '' : `${ratios.get(r.id)!.toFixed(2)}×`,
     r.mysqlPerUnit ? r.mysqlPerUnit.statements.toFixed(1) : '',
     r.otherCpuShare === null ? '' : `${Math.round(r.otherCpuShare * 100)}%`,
   ]);

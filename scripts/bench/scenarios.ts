@@ -4,7 +4,7 @@ import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { contractOperation, createPaymentsDocument, dataField, requestBody, typenameOf } from './documents';
 import type { Fixtures } from './fixtures';
 import { checkInvariants, type InvariantReport } from './invariants';
-import { paymentAmountMaxMinorUnits, warmupSecondsMax } from './limits';
+import { fxQuotePoolHeadroom, fxQuoteUseMarginMs, paymentAmountMaxMinorUnits, warmupSecondsMax } from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
 import { cpuDelta, snapshotCpu } from './proc-stats';
 
@@ -45,6 +45,8 @@ export interface ScenarioResult {
   /** Server-wide statements (and commits) per successful unit; other clients of the server count too. */
   mysqlPerUnit: { statements: number; commits: number } | null;
   invariants: InvariantReport | null;
+  /** b-fx only: its quotes made ahead, and whether they ran out inside the window. */
+  quotePool?: FxQuotePoolReport;
 }
 
 export interface ScenarioSpec {
@@ -53,12 +55,20 @@ export interface ScenarioSpec {
   engine: string;
   unit: 'payment' | 'read';
   client: LoadClient;
-  next: () => Operation;
+  /** Null: nothing left to send (closed loop only; that client stops, the window runs on). */
+  next: () => Operation | null;
   unitsPerRequest: number;
   /** Closed loop with this many clients, or open loop at this rate (requests per second). */
   load: { concurrency: number } | { ratePerSecond: number };
   crossShardShare?: () => number | null;
   checkInvariants?: boolean;
+  /**
+   * Work done before the warm-up and again before the measured window, outside both (b-fx makes
+   * its quotes here): `seconds` is the length of the run that follows.
+   */
+  beforeRun?: (seconds: number, phase: 'warm-up' | 'window') => Promise<void>;
+  /** b-fx: what its pool of quotes made ahead did. */
+  quotePool?: () => FxQuotePoolReport;
 }
 
 let sequence = 0;
@@ -140,6 +150,57 @@ export function bulkPaymentOps(ctx: BenchContext, size: number): { next: () => O
 }
 
 /**
+ * Marketplace payments (b-marketplace): each payment has two splits and a campaign's discount,
+ * its payer, payee and splits on different shards where the fixtures allow (3+ shards), so that
+ * every payment posts legs on several databases through the outbox. The campaign (5% off, at
+ * most 50 per payment) is funded by the first fixture account, which no payment uses otherwise.
+ */
+export async function marketplaceOps(ctx: BenchContext, client: LoadClient): Promise<{ next: () => Operation; crossShardShare: () => number | null }> {
+  const { accounts, shardOfAccount } = ctx.fixtures;
+  const funding = accounts[0]!;
+  const created = await client.send(requestBody(contractOperation('CreateCampaign'), {
+    input: { idempotencyKey: `${ctx.runId}-campaign`, fundingAccountId: funding, percentOffBps: 500, maxDiscountPerPayment: '50' },
+  }));
+  const campaign = dataField(created, 'createCampaign') as { id?: string } | undefined;
+  if (typenameOf(campaign) !== 'Campaign' || !campaign?.id) throw new Error(`b-marketplace: no campaign (${JSON.stringify(created).slice(0, 300)})`);
+  const document = contractOperation('CreateMarketplacePayment');
+  /** Another account than those taken, on another shard when one is left. */
+  const pick = (taken: number[]): number => {
+    const shards = new Set(taken.map((i) => shardOfAccount[i]));
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const i = randomInt(1, accounts.length);
+      if (!taken.includes(i) && (!shards.has(shardOfAccount[i]) || attempt >= 10)) return i;
+    }
+    let i = 1;
+    while (taken.includes(i)) i += 1;
+    return i;
+  };
+  return {
+    next: () => {
+      const payer = pick([]);
+      const payee = pick([payer]);
+      const split1 = pick([payer, payee]);
+      const split2 = pick([payer, payee, split1]);
+      const amount = BigInt(randomAmount()) + 100n;
+      const input = {
+        idempotencyKey: nextKey(ctx), payerAccountId: accounts[payer]!, payeeAccountId: accounts[payee]!, amount: amount.toString(), currency: 'USD',
+        splits: [{ accountId: accounts[split1]!, amount: (amount / 10n).toString() }, { accountId: accounts[split2]!, amount: (amount / 20n).toString() }],
+        campaignId: campaign.id,
+      };
+      return {
+        body: requestBody(document, { input }),
+        units: 1,
+        succeeded: (response) => {
+          const payment = dataField(response, 'createPayment') as { status?: string } | undefined;
+          return typenameOf(payment) === 'Payment' && payment?.status !== 'FAILED' ? 1 : 0;
+        },
+      };
+    },
+    crossShardShare: () => null,
+  };
+}
+
+/**
  * Two-phase payments to the hot merchant: each unit is a hold created (CreateHold) and then
  * captured in full (CaptureHold), two requests. A create queues its hold and counts no unit;
  * the next request of any client captures a queued hold, and that capture is the unit (a
@@ -171,6 +232,138 @@ export function holdCaptureOps(ctx: BenchContext): () => Operation {
   };
 }
 
+type FxPayees = { accounts: readonly string[]; shardOfAccount: readonly number[] };
+// Printed once: the bench's own CPU per unit is part of the figures.
+const fxPaymentDocument = contractOperation('CreatePayment');
+const fxQuoteDocument = contractOperation('CreateFxQuote');
+type FxQuote = { id: string; sellAmount: string; expiresAtMs: number };
+
+/** A random USD payer and a yen payee on another database (the fixtures allowing), chosen afresh per unit. */
+function fxPaymentOp(ctx: BenchContext, payees: FxPayees, made: FxQuote): Operation {
+  const { accounts, shardOfAccount } = ctx.fixtures;
+  const payer = Math.floor(Math.random() * accounts.length);
+  let payee = Math.floor(Math.random() * payees.accounts.length);
+  for (let tries = 0; payees.shardOfAccount[payee] === shardOfAccount[payer] && tries < 16; tries++) payee = Math.floor(Math.random() * payees.accounts.length);
+  return {
+    body: requestBody(fxPaymentDocument, { input: {
+      idempotencyKey: nextKey(ctx), payerAccountId: accounts[payer]!, payeeAccountId: payees.accounts[payee]!,
+      amount: made.sellAmount, currency: 'USD', fxQuoteId: made.id,
+    } }),
+    units: 1,
+    succeeded: (response) => {
+      const payment = dataField(response, 'createPayment') as { status?: string } | undefined;
+      return typenameOf(payment) === 'Payment' && payment?.status !== 'FAILED' ? 1 : 0;
+    },
+  };
+}
+
+/** A CreateFxQuote of a random USD amount into yen; `made` gets the quote when one is answered. */
+function fxQuoteOp(made: (quote: FxQuote) => void): Operation {
+  return {
+    body: requestBody(fxQuoteDocument, { input: { sellCurrency: 'USD', buyCurrency: 'JPY', sellAmount: randomAmount() } }),
+    units: 0,
+    succeeded: (response) => {
+      const q = dataField(response, 'createFxQuote') as { id?: string; sellAmount?: string; expiresAt?: string } | undefined;
+      if (typenameOf(q) !== 'FxQuote') return 0;
+      const expiresAtMs = Date.parse(q?.expiresAt ?? '');
+      if (!q?.id || !q.sellAmount || Number.isNaN(expiresAtMs)) throw new Error(`a quote without id, sellAmount or expiresAt: ${JSON.stringify(q)}`);
+      made({ id: q.id, sellAmount: q.sellAmount, expiresAtMs });
+      return 0;
+    },
+  };
+}
+
+/**
+ * b-fx-quoted: cross-shard FX payments, two requests per unit (as holdCaptureOps): a quote of a
+ * random USD amount into yen, then the payment with it from a random USD account to a yen account
+ * on another database. The quote's maker is the bench's operator, who may pay from any account.
+ */
+export function fxQuotedPaymentOps(ctx: BenchContext, payees: FxPayees): () => Operation {
+  const quoted: FxQuote[] = [];
+  return () => {
+    const made = quoted.shift();
+    return made === undefined ? fxQuoteOp((q) => quoted.push(q)) : fxPaymentOp(ctx, payees, made);
+  };
+}
+
+/** What the b-fx quote pool did in one scenario: made ahead, used, left to expire, and whether it ran dry. */
+export interface FxQuotePoolReport {
+  made: number;
+  /** Wall time of the pre-phases that made them (outside the warm-up and the window). */
+  makingSeconds: number;
+  used: number;
+  /** Taken out unused because too little of their life was left for a payment to claim them in time. */
+  expiredUnused: number;
+  /** Seconds into the measured window at which the pool ran out; null if it never did. */
+  ranOutAfterSeconds: number | null;
+}
+
+/**
+ * b-fx: cross-shard FX payments, one request per unit, each paying with a quote made ahead. The
+ * quotes are made by a pre-phase right before the warm-up and before the measured window,
+ * at the scenario's concurrency, outside both (`topUp`); `next` takes the oldest live one. When none is left
+ * `next` answers null (the closed loop's clients stop) and the report says when that happened:
+ * the window's units/s is then understated, never padded with quotes made inside it.
+ */
+export class FxQuotePool {
+  private readonly quotes: FxQuote[] = [];
+  /** The oldest quote not yet taken (an index, not shift(): the pool holds thousands). */
+  private head = 0;
+  private windowStartedAt: number | null = null;
+  private readonly stats: FxQuotePoolReport = { made: 0, makingSeconds: 0, used: 0, expiredUnused: 0, ranOutAfterSeconds: null };
+
+  constructor(private readonly ctx: BenchContext, private readonly client: LoadClient, private readonly payees: FxPayees, private readonly concurrency: number) {}
+
+  /** Makes `count` quotes at once (a failed quote stops the run: the pool would be short for no reason shown). */
+  private async fill(count: number): Promise<void> {
+    const started = performance.now();
+    let left = count;
+    const worker = async () => {
+      while (left > 0) {
+        left -= 1;
+        const op = fxQuoteOp((q) => this.quotes.push(q));
+        const response = await this.client.send(op.body);
+        if (typenameOf(dataField(response, 'createFxQuote')) !== 'FxQuote') throw new Error(`b-fx: a quote failed: ${JSON.stringify(response).slice(0, 300)}`);
+        op.succeeded(response);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.concurrency, count) }, worker));
+    this.stats.made += count;
+    this.stats.makingSeconds += (performance.now() - started) / 1000;
+  }
+
+  /**
+   * The scenario's beforeRun: tops the pool up to what `perSecond` payments for `seconds` need,
+   * with fxQuotePoolHeadroom to spare; before the window, a dry pool from then on counts as
+   * running out inside it.
+   */
+  async topUp(perSecond: number, seconds: number, phase: 'warm-up' | 'window'): Promise<void> {
+    const missing = Math.ceil(perSecond * seconds * fxQuotePoolHeadroom) - (this.quotes.length - this.head);
+    if (missing > 0) await this.fill(missing);
+    if (phase === 'window') this.windowStartedAt = performance.now();
+  }
+
+  next(): Operation | null {
+    for (let made = this.quotes[this.head]; made !== undefined; made = this.quotes[this.head]) {
+      this.head += 1;
+      if (made.expiresAtMs - Date.now() < fxQuoteUseMarginMs) {
+        this.stats.expiredUnused += 1;
+        continue;
+      }
+      this.stats.used += 1;
+      return fxPaymentOp(this.ctx, this.payees, made);
+    }
+    if (this.windowStartedAt !== null && this.stats.ranOutAfterSeconds === null) {
+      this.stats.ranOutAfterSeconds = Math.round(performance.now() - this.windowStartedAt) / 1000;
+    }
+    return null;
+  }
+
+  report(): FxQuotePoolReport {
+    return { ...this.stats, makingSeconds: Math.round(this.stats.makingSeconds * 100) / 100 };
+  }
+}
+
 /** The contract's GetAccount (100 entries) of a random account among `accounts`. */
 export function getAccountOps(accounts: readonly string[]): () => Operation {
   const document = contractOperation('GetAccount');
@@ -195,12 +388,17 @@ export function accountsByOwnerOps(owners: readonly string[]): () => Operation {
 }
 
 export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promise<ScenarioResult> {
+  const next = spec.next;
   const run = (seconds: number) =>
     'concurrency' in spec.load
-      ? runClosedLoop({ client: spec.client, seconds, concurrency: spec.load.concurrency, next: spec.next })
-      : runOpenLoop({ client: spec.client, seconds, ratePerSecond: spec.load.ratePerSecond, next: spec.next });
+      ? runClosedLoop({ client: spec.client, seconds, concurrency: spec.load.concurrency, next })
+      : runOpenLoop({ client: spec.client, seconds, ratePerSecond: spec.load.ratePerSecond, next: () => openLoopOperation(spec.id, next) });
   const warmupSeconds = Math.min(warmupSecondsMax, ctx.seconds / 5);
-  if (warmupSeconds >= 0.5) await run(warmupSeconds);
+  if (warmupSeconds >= 0.5) {
+    await spec.beforeRun?.(warmupSeconds, 'warm-up');
+    await run(warmupSeconds);
+  }
+  await spec.beforeRun?.(ctx.seconds, 'window');
   const statusBefore = ctx.shards ? await mysqlCounters(ctx.shards) : null;
   const before = snapshotCpu(ctx.pids());
   const load = await run(ctx.seconds);
@@ -224,9 +422,17 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     ...cpuFigures(cpuMs, load),
     mysqlPerUnit: statusBefore && statusAfter ? mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits) : null,
     invariants,
+    ...(spec.quotePool ? { quotePool: spec.quotePool() } : {}),
   };
   ctx.log(summaryLine(result));
   return result;
+}
+
+/** An open loop sends at its rate whatever happens: a scenario that can run dry is closed-loop only. */
+function openLoopOperation(id: string, next: () => Operation | null): Operation {
+  const op = next();
+  if (op === null) throw new Error(`scenario ${id}: ran out of requests in an open loop`);
+  return op;
 }
 
 /** The server's statement and commit counters (SHOW GLOBAL STATUS), read through the first shard. */
@@ -268,5 +474,11 @@ export function summaryLine(r: ScenarioResult): string {
     `failed ${r.load.failedUnits}${r.load.shedRequests > 0 ? `, shed ${r.load.shedRequests}` : ''}; CPU ms/${r.unit}: ${cpu}` +
     (r.mysqlPerUnit ? `; MySQL statements/${r.unit} ${r.mysqlPerUnit.statements}, commits/${r.unit} ${r.mysqlPerUnit.commits}` : '') +
     (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
-    (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '');
+    (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '') +
+    (r.quotePool ? `; ${describeQuotePool(r.quotePool)}` : '');
+}
+
+export function describeQuotePool(p: FxQuotePoolReport): string {
+  return `quotes made ahead ${p.made} in ${p.makingSeconds} s, used ${p.used}, expired unused ${p.expiredUnused}, ` +
+    (p.ranOutAfterSeconds === null ? 'never ran out' : `RAN OUT ${p.ranOutAfterSeconds} s into the window (its units/s is understated)`);
 }

@@ -11,7 +11,7 @@ export interface StackConnections {
   byProcess: Record<PooledSubgraph | 'gateway', number>;
 }
 
-const subgraphs: readonly PooledSubgraph[] = ['account', 'transaction', 'settlement'];
+const subgraphs: readonly PooledSubgraph[] = ['account', 'transaction', 'settlement', 'webhooks'];
 
 /** With the pool sizes the configuration gives the subgraphs (config.shardPoolSize: MYSQL_POOL_SIZE, or null for their defaults). */
 export function stackConnections(shardCount: number, configuredPoolSize: number | null): StackConnections {

@@ -1,9 +1,10 @@
+import { parseShardNodes, parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
-import type { Config } from '../../subgraphs/shared/src/config';
+import type { MysqlServerSettings } from './config';
 import { findBinary, redactUrl, sleep, stopChild } from './server-process';
 
 export { redactUrl };
@@ -28,8 +29,8 @@ export interface EnsureMysqlOptions {
   /** Shard databases are named `<prefix>_s0`, `<prefix>_s1`, ... */
   databasePrefix: string;
   log: (line: string) => void;
-  /** MYSQL_SHARDS, MYSQL_URL, MYSQL_LOCAL_SOCKET, MYSQL_SHARD_COUNT, MYSQL_PRIVATE_PORT, from the script's loadConfig. */
-  server: Config['mysqlServer'];
+  /** MYSQL_SHARDS, MYSQL_URL, MYSQL_LOCAL_SOCKET, MYSQL_SHARD_COUNT, MYSQL_PRIVATE_PORT, from the script's schema (config.ts). */
+  server: MysqlServerSettings;
 }
 
 /** How long one probe waits for a server to answer before calling it unreachable. */
@@ -86,12 +87,12 @@ export async function ensureMysql(options: EnsureMysqlOptions): Promise<MysqlSer
 }
 
 async function useExplicitShards(shardUrls: string, options: EnsureMysqlOptions): Promise<MysqlServer> {
-  const first = shardUrls.split(',')[0]?.trim() ?? '';
+  const first = parseShardUrls(shardUrls)[0] ?? '';
   const probe = await probeServer(first);
   if (!probe.ok) {
     throw new Error(`MYSQL_SHARDS is set, but its first server ${redactUrl(first)} does not answer (${probe.reason}); start that server or unset MYSQL_SHARDS.`);
   }
-  options.log(`using MYSQL_SHARDS (${shardUrls.split(',').length} shards, first ${redactUrl(first)})`);
+  options.log(`using MYSQL_SHARDS (${parseShardUrls(shardUrls).length} shards, first ${redactUrl(first)})`);
   return { shardUrls, privateServer: false, stop: async () => {} };
 }
 
@@ -100,7 +101,7 @@ async function useExplicitShards(shardUrls: string, options: EnsureMysqlOptions)
  * over loopback TCP cost the subgraphs about a third more CPU than over the socket
  * (docs/PERFORMANCE.md). MYSQL_LOCAL_SOCKET=off keeps TCP; explicit MYSQL_SHARDS are used as given.
  */
-export async function localSocketOf(serverUrl: string, mode: Config['mysqlServer']['localSocket']): Promise<string | null> {
+export async function localSocketOf(serverUrl: string, mode: MysqlServerSettings['localSocket']): Promise<string | null> {
   const url = new URL(serverUrl);
   if (mode === 'off' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return null;
   try {
@@ -140,7 +141,8 @@ function shardUrlsOn(serverUrl: string, options: EnsureMysqlOptions): string {
 /** "127.0.0.1:3306: paygraph_s0, paygraph_s1, ..." for a one-line summary of the shards in use. */
 export function describeShards(shardUrls: string): string {
   const byHost = new Map<string, string[]>();
-  for (const raw of shardUrls.split(',')) {
+  // A shard on a Galera cluster lists its nodes joined by `|`: each node names its host.
+  for (const raw of parseShardNodes(shardUrls).flat()) {
     const url = new URL(raw.trim());
     const databases = byHost.get(url.host) ?? [];
     databases.push(decodeURIComponent(url.pathname.slice(1)));

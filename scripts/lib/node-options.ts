@@ -48,9 +48,14 @@ export const oldSpaceSizeMiBMax = 1_024;
  */
 export const semiSpaceSizeMiB = 32;
 
-/** The arguments to node before the entry script (and before `--import tsx`). */
+/**
+ * The arguments to node before the entry script (dist/<name>.js). --enable-source-maps makes a
+ * stack trace of the compiled code name the .ts file and line it came from (the build writes a
+ * source map beside each file; scripts/lib/build.ts).
+ */
 export const processNodeArgs: readonly string[] = [
   `--max-old-space-size=${oldSpaceSizeMiBMax}`,
   `--max-semi-space-size=${semiSpaceSizeMiB}`,
   `--min-semi-space-size=${semiSpaceSizeMiB}`,
+  '--enable-source-maps',
 ];

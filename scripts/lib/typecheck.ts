@@ -27,6 +27,23 @@ export function typecheck(project: string): Promise<TypecheckResult> {
   });
 }
 
+/**
+ * The projects `npm test` and `npm run typecheck` check, one after the other: the tree (Node) and
+ * the Explorer's browser code, which has DOM types instead of Node's.
+ */
+export const typecheckProjects = ['tsconfig.json', 'gateway/explorer/tsconfig.json'] as const;
+
+/** Typechecks each project in turn (two tsc at once would only compete for the CPU); the first failure ends it. */
+export async function typecheckAll(projects: readonly string[]): Promise<TypecheckResult> {
+  let ms = 0;
+  for (const project of projects) {
+    const result = await typecheck(project);
+    if (!result.ok) return result;
+    ms += result.ms;
+  }
+  return { ok: true, ms };
+}
+
 /** The files the project's `include` takes in (relative to it), from `tsc --showConfig`, which builds no program. */
 export function typecheckedFiles(project: string): Promise<string[]> {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

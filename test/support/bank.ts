@@ -1,11 +1,14 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { paymentFx, refundFx } from '@paygraph/transaction/db/schema/fx';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { idKinds, newId, parseId, ulid, type IdKind } from '@paygraph/shared/ids';
 import { clearingTotals, insertAccount } from '@paygraph/shared/db/ledger-store';
 import { accounts, ledgerEntries, postings, type AccountRow, type EntryRow, type PostingRow } from '@paygraph/shared/db/schema/ledger';
+import { clearingOfRefs } from '@paygraph/settlement/db/ledger-checks';
 import {
-  idempotencyKeys, payments, refunds, sweeps, transferOutbox, type OutboxRow, type PaymentRow, type RefundRow,
+  externalTransfers, holds, idempotencyKeys, payments, refunds, sweeps, transferOutbox, type OutboxRow, type PaymentRow, type RefundRow,
 } from '@paygraph/transaction/db/schema/transactions';
+import { pushTo } from '@paygraph/shared/collections';
 
 /**
  * Fixtures and ledger-wide reads for the money-movement tests (bank, crash, lock timeout).
@@ -99,7 +102,7 @@ export async function accountRows(shards: ShardSet, ids: readonly string[]): Pro
   const byShard = new Map<Shard, string[]>();
   for (const id of ids) {
     const shard = shardOf(shards, 'account', id);
-    byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
+    pushTo(byShard, shard, id);
   }
   const rows = await Promise.all([...byShard].map(([shard, local]) => shard.db.select().from(accounts).where(inArray(accounts.id, local))));
   return new Map(rows.flat().map((r) => [r.id, r]));
@@ -124,28 +127,38 @@ export interface InFlight {
 /**
  * The money between shards, computed from the business tables of every test and process using
  * these shards: payments PROCESSING without a `<id>:credit` posting, plus refunds with a
- * `<id>:debit` posting but no `<id>:credit`, plus sweeps PROCESSING without a `<id>:credit`.
+ * `<id>:debit` posting but no `<id>:credit`, plus sweeps PROCESSING without a `<id>:credit`,
+ * plus what the postings of payments and refunds of many legs in flight hold in clearing.
  * Σ clearing must equal it.
  */
 export async function moneyInFlight(shards: ShardSet, currency: string): Promise<InFlight> {
+  // An FX payment or refund is in flight in its buy currency (clearing holds the payee's side).
   const [open, openRefunds, openSweeps] = await Promise.all([
-    Promise.all(shards.all.map((s) => s.db.select({ id: payments.id, amount: payments.amount }).from(payments)
-      .where(and(eq(payments.status, 'PROCESSING'), eq(payments.currency, currency))))),
-    Promise.all(shards.all.map((s) => s.db.select({ id: refunds.id, amount: refunds.amount }).from(refunds)
-      .where(and(eq(refunds.status, 'PROCESSING'), eq(refunds.currency, currency))))),
+    Promise.all(shards.all.map((s) => s.db.select({
+      id: payments.id, amount: sql<string>`COALESCE(${paymentFx.buyAmount}, ${payments.amount})`.mapWith(BigInt), route: payments.route,
+    }).from(payments).leftJoin(paymentFx, eq(paymentFx.paymentId, payments.id))
+      .where(and(eq(payments.status, 'PROCESSING'), eq(sql`COALESCE(${paymentFx.buyCurrency}, ${payments.currency})`, currency))))),
+    Promise.all(shards.all.map((s) => s.db.select({
+      id: refunds.id, amount: sql<string>`COALESCE(${refundFx.buyAmount}, ${refunds.amount})`.mapWith(BigInt), route: payments.route,
+    }).from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).leftJoin(refundFx, eq(refundFx.refundId, refunds.id))
+      .where(and(eq(refunds.status, 'PROCESSING'), eq(sql`COALESCE(${refundFx.buyCurrency}, ${refunds.currency})`, currency))))),
     Promise.all(shards.all.map((s) => s.db.select({ id: sweeps.id, amount: sweeps.amount }).from(sweeps)
       .where(and(eq(sweeps.status, 'PROCESSING'), eq(sweeps.currency, currency))))),
   ]);
-  const pays = open.flat();
-  const refs = openRefunds.flat();
+  // A movement of many legs (route LEGS) holds in clearing what its own postings put there.
+  const moving = [...open.flat(), ...openRefunds.flat()].filter((m) => m.route === 'LEGS').map((m) => m.id);
+  const legsHeld = (await Promise.all(shards.all.map((s) => clearingOfRefs(s.db, moving)))).flat()
+    .filter((c) => c.currency === currency).reduce((sum, c) => sum + c.amount, 0n);
+  const pays = open.flat().filter((p) => p.route !== 'LEGS');
+  const refs = openRefunds.flat().filter((r) => r.route !== 'LEGS');
   const sweepRows = openSweeps.flat();
   const keys = [...pays.map((p) => `${p.id}:credit`), ...refs.flatMap((r) => [`${r.id}:debit`, `${r.id}:credit`]), ...sweepRows.map((w) => `${w.id}:credit`)];
   const posted = new Set((await postingsByDedupeKey(shards, keys)).map((p) => p.dedupeKey));
   const inFlightPayments = pays.filter((p) => !posted.has(`${p.id}:credit`));
   const inFlightRefunds = refs.filter((r) => posted.has(`${r.id}:debit`) && !posted.has(`${r.id}:credit`));
   const inFlightSweeps = sweepRows.filter((w) => !posted.has(`${w.id}:credit`));
-  const amount = [...inFlightPayments, ...inFlightRefunds, ...inFlightSweeps].reduce((sum, m) => sum + m.amount, 0n);
-  return { amount, payments: inFlightPayments.map((p) => p.id), refunds: inFlightRefunds.map((r) => r.id), sweeps: inFlightSweeps.map((w) => w.id) };
+  const amount = [...inFlightPayments, ...inFlightRefunds, ...inFlightSweeps].reduce((sum, m) => sum + m.amount, legsHeld);
+  return { amount, payments: [...inFlightPayments.map((p) => p.id), ...moving.filter((id) => id.startsWith('pay_'))], refunds: inFlightRefunds.map((r) => r.id), sweeps: inFlightSweeps.map((w) => w.id) };
 }
 
 /**
@@ -165,6 +178,31 @@ export async function clearingAgainstInFlight(
     const agreed = before.amount === clearing && after.amount === clearing;
     if (agreed || Date.now() > deadline) return { clearing, inFlight: after, agreed };
     await sleep(100);
+  }
+}
+
+/** The payments, refunds, deposits and withdrawals, and holds one caller (a test run's operator) created, on every shard. */
+export async function rowsCreatedBy(shards: ShardSet, createdBy: string) {
+  const read = async <T>(fn: (shard: Shard) => Promise<T[]>) => (await Promise.all(shards.all.map(fn))).flat();
+  return {
+    payments: await read((s) => s.db.select().from(payments).where(eq(payments.createdBy, createdBy))),
+    refunds: await read((s) => s.db.select().from(refunds).where(eq(refunds.createdBy, createdBy))),
+    transfers: await read((s) => s.db.select().from(externalTransfers).where(eq(externalTransfers.createdBy, createdBy))),
+    holds: await read((s) => s.db.select().from(holds).where(eq(holds.createdBy, createdBy))),
+  };
+}
+
+/**
+ * Waits until none of a caller's payments and refunds is PROCESSING (the relay finishes what a
+ * fault left in flight); answers the ids still PROCESSING after timeoutMs (none: drained).
+ */
+export async function drainProcessing(shards: ShardSet, createdBy: string, timeoutMs: number, pollMs = 250): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await rowsCreatedBy(shards, createdBy);
+    const open = [...rows.payments, ...rows.refunds].filter((r) => r.status === 'PROCESSING').map((r) => r.id);
+    if (open.length === 0 || Date.now() > deadline) return open;
+    await sleep(pollMs);
   }
 }
 

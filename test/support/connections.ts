@@ -1,5 +1,6 @@
+import { parseShardUrls } from '@paygraph/shared/shards/topology';
 import mysql from 'mysql2/promise';
-import { defaultMysqlShards } from '@paygraph/shared/config';
+import { defaultMysqlShards } from '@paygraph/shared/config/shared';
 
 /**
  * Counts the server's connections to this run's shard databases (PROCESSLIST), every
@@ -16,7 +17,7 @@ export interface ConnectionSampler {
 }
 
 export async function sampleConnections(): Promise<ConnectionSampler> {
-  const urls = (process.env.MYSQL_SHARDS || defaultMysqlShards).split(',').map((raw) => new URL(raw.trim()));
+  const urls = parseShardUrls(process.env.MYSQL_SHARDS || defaultMysqlShards).map((raw) => new URL(raw));
   const databases = urls.map((url) => decodeURIComponent(url.pathname.slice(1)));
   const server = new URL(urls[0]!.toString());
   server.pathname = '/';

@@ -1,8 +1,12 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
-import { loadConfig, type Config, type Environment, type PostingSettings } from '@paygraph/shared/config';
-import { securityOptions } from '../../gateway/src/security/config';
-import type { GatewaySecurityOptions } from '../../gateway/src/security/gateway-security';
+import * as z from 'zod';
+import { readConfig, type Environment } from '@paygraph/shared/config/env';
+import { subgraphShape, type PostingSettings } from '@paygraph/shared/config/shared';
+import { gatewayConfig } from '../../gateway/src/config';
+import { transactionSettingsConfig, type TransactionSettings } from '@paygraph/transaction/config';
+import { settlementSettingsConfig, type SettlementSettings } from '@paygraph/settlement/config';
+import { securityOptions, type GatewaySecurityOptions } from '../../gateway/src/security/gateway-security';
 import { mintToken, type Identity, type Role, type TokenSettings } from '@paygraph/shared/identity';
 import {
   gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken, subgraphTrust, type SubgraphTrusts, type TrustedSubgraph,
@@ -13,17 +17,36 @@ import {
  * MYSQL_SHARDS at paygraph_test_* and sets JWT_SECRET, AUDIT_LOG_FILE, NODE_ENV=test), with
  * `overrides` on top: what tests give the parts they start in process, as main.ts would.
  */
-export function testConfig(overrides: Environment = {}): Config {
-  if (Object.keys(overrides).length > 0) return loadConfig({ ...process.env, ...overrides });
-  baseConfig ??= loadConfig(process.env);
+export function testConfig(overrides: Environment = {}): TestConfig {
+  if (Object.keys(overrides).length > 0) return readConfig(testSubgraphConfig, { ...process.env, ...overrides });
+  baseConfig ??= readConfig(testSubgraphConfig, process.env);
   return baseConfig;
 }
 
-let baseConfig: Config | undefined;
+/** What every subgraph reads (config/shared.ts: subgraphShape), without a subgraph's own requirements. */
+const testSubgraphConfig = z.object(subgraphShape);
+type TestConfig = Readonly<z.output<typeof testSubgraphConfig>>;
 
-/** The gateway's security settings as its main.ts would take them from this environment, with `overrides` on top. */
+let baseConfig: TestConfig | undefined;
+
+/**
+ * The gateway's security settings as its main.ts would take them from this environment (with
+ * the subgraph secrets the tests give it), with `overrides` on top.
+ */
 export function testSecurityOptions(overrides: GatewaySecurityOptions = {}): GatewaySecurityOptions {
-  return { ...securityOptions(testConfig()), ...overrides };
+  gatewaySettings ??= readConfig(gatewayConfig, { ...process.env, ...testSubgraphSecretVariables() });
+  return { ...securityOptions(gatewaySettings), ...overrides };
+}
+
+let gatewaySettings: Readonly<z.output<typeof gatewayConfig>> | undefined;
+
+function testSubgraphSecretVariables(): Environment {
+  return {
+    SUBGRAPH_SECRET_ACCOUNT: testSubgraphSecrets.account,
+    SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction,
+    SUBGRAPH_SECRET_SETTLEMENT: testSubgraphSecrets.settlement,
+    SUBGRAPH_SECRET_WEBHOOKS: testSubgraphSecrets.webhooks,
+  };
 }
 
 /** Tests run against the shards in MYSQL_SHARDS (npm test points it at paygraph_test_*). */
@@ -41,6 +64,7 @@ export const testSubgraphSecrets: Record<TrustedSubgraph, string> = {
   account: process.env.SUBGRAPH_SECRET_ACCOUNT || 'paygraph-test-account-secret-not-for-production',
   transaction: process.env.SUBGRAPH_SECRET_TRANSACTION || 'paygraph-test-transaction-secret-not-for-production',
   settlement: process.env.SUBGRAPH_SECRET_SETTLEMENT || 'paygraph-test-settlement-secret-not-for-production',
+  webhooks: process.env.SUBGRAPH_SECRET_WEBHOOKS || 'paygraph-test-webhooks-secret-not-for-production',
 };
 
 export function testTrusts(): SubgraphTrusts {
@@ -48,6 +72,7 @@ export function testTrusts(): SubgraphTrusts {
     account: subgraphTrust('account', testSubgraphSecrets.account),
     transaction: subgraphTrust('transaction', testSubgraphSecrets.transaction),
     settlement: subgraphTrust('settlement', testSubgraphSecrets.settlement),
+    webhooks: subgraphTrust('webhooks', testSubgraphSecrets.webhooks),
   };
 }
 
@@ -89,4 +114,14 @@ export function token(sub: string, role: Role, lifetimeSeconds?: number): Promis
  */
 export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex').slice(0, 6)}`;
+}
+
+/** The transaction subgraph's request settings as its main.ts would read them from this environment (AMOUNT_MAX, HOLD_TTL_SECONDS). */
+export function testTransactionSettings(): TransactionSettings {
+  return readConfig(transactionSettingsConfig, process.env);
+}
+
+/** The settlement subgraph's settings as its main.ts would read them from this environment (SETTLEMENT_FEE_BPS). */
+export function testSettlementSettings(): SettlementSettings {
+  return readConfig(settlementSettingsConfig, process.env);
 }

@@ -27,7 +27,7 @@ export async function gql<T = Record<string, any>>(
   return { status: response.status, ...body };
 }
 
-/** The contract (shared/contract/operations.graphql, beside the repo) that clients send verbatim. */
+/** The public contract (contract/operations.graphql) that clients send verbatim. */
 export { contractOperation } from '../../scripts/lib/contract';
 
 export function errorCodes(response: GraphQLResponse): unknown[] {

@@ -2,7 +2,6 @@ import { eq } from 'drizzle-orm';
 import { frozenMismatches } from '@paygraph/transaction/read-model/settlement';
 import { holds, type HoldRow } from '@paygraph/transaction/db/schema/transactions';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { parseId } from '@paygraph/shared/ids';
 import { contractOperation, gql } from './graphql';
 import type { Answer } from './money';
 
@@ -43,7 +42,7 @@ export function voidHold(url: string, bearer: string, holdId: string, key: strin
 }
 
 export async function holdRow(shards: ShardSet, id: string): Promise<HoldRow | undefined> {
-  const [row] = await shards.byLogical(parseId('hold', id)!.shard).db.select().from(holds).where(eq(holds.id, id));
+  const [row] = await shards.of('hold', id).db.select().from(holds).where(eq(holds.id, id));
   return row;
 }
 
@@ -54,7 +53,7 @@ export async function holdRow(shards: ShardSet, id: string): Promise<HoldRow | u
  */
 export async function frozenAgainstHeld(shards: ShardSet, accountIds: readonly string[]): Promise<Array<{ accountId: string; frozen: bigint; held: bigint }>> {
   const found = await Promise.all(shards.all.map((shard) => {
-    const mine = accountIds.filter((id) => shards.byLogical(parseId('account', id)!.shard) === shard);
+    const mine = accountIds.filter((id) => shards.of('account', id) === shard);
     return frozenMismatches(shard.db, mine);
   }));
   return found.flat().map(({ accountId, frozen, held }) => ({ accountId, frozen, held }));

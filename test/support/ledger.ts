@@ -1,4 +1,4 @@
-import { asc, count, eq } from 'drizzle-orm';
+import { and, asc, count, eq } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
@@ -62,4 +62,15 @@ function homeOf(accountId: string) {
   const parsed = parseId('account', accountId);
   if (!parsed) throw new Error(`${accountId} is not an account id`);
   return parsed.shard;
+}
+
+/** Σ of every shard's system account of one kind in one currency (fee income, FX positions…). */
+export async function systemKindTotal(shards: ShardSet, kind: AccountRow['systemKind'] & string, currency: string): Promise<bigint> {
+  let total = 0n;
+  for (const shard of shards.all) {
+    const rows = await shard.db.select({ available: accounts.available, frozen: accounts.frozen, pending: accounts.pending }).from(accounts)
+      .where(and(eq(accounts.systemKind, kind), eq(accounts.currency, currency)));
+    for (const r of rows) total += r.available + r.frozen + r.pending;
+  }
+  return total;
 }

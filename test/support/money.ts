@@ -2,7 +2,7 @@ import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { setAccountStatus } from '@paygraph/shared/db/ledger-store';
 import { and, eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, expect } from 'vitest';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { accounts, ledgerEntries, postings, type AccountRow } from '@paygraph/shared/db/schema/ledger';
@@ -211,7 +211,7 @@ export async function moneyKit(stack: Stack): Promise<MoneyKit> {
 
 /** An account row on the shard its id names. */
 export async function accountRowOf(shards: ShardSet, id: string): Promise<AccountRow | undefined> {
-  const rows = await shards.byLogical(parseId('account', id)!.shard).db.select().from(accounts).where(eq(accounts.id, id));
+  const rows = await shards.of('account', id).db.select().from(accounts).where(eq(accounts.id, id));
   return rows[0];
 }
 
@@ -255,11 +255,11 @@ export async function crossShardPaymentFirstHalf(
   amount: bigint,
   createdBy: string,
 ): Promise<PaymentRow> {
-  const home = shards.byLogical(parseId('account', payer.id)!.shard);
-  expect(shards.byLogical(parseId('account', payee.id)!.shard)).not.toBe(home);
-  const id = newId('payment', parseId('account', payer.id)!.shard);
+  const home = shards.of('account', payer.id);
+  expect(shards.of('account', payee.id)).not.toBe(home);
+  const id = newId('payment', shardOf('account', payer.id));
   const clearing = await systemAccountId(shards, home, 'CLEARING', payer.currency);
-  const spec = paymentDebitSpec({ id, currency: payer.currency, amount }, newId('posting', parseId('payment', id)!.shard), payer.id, clearing, 'AVAILABLE');
+  const spec = paymentDebitSpec({ id, currency: payer.currency, amount }, newId('posting', shardOf('payment', id)), payer.id, clearing, 'AVAILABLE');
   const now = new Date();
   // Columns with defaults (business date, settlement) are left to them: this payment never settles.
   const row: typeof payments.$inferInsert = {
@@ -287,5 +287,5 @@ export async function crossShardPaymentFirstHalf(
  * status writer so the row stays sealed (a raw UPDATE would now be caught as tampering).
  */
 export async function closeInSql(shards: ShardSet, accountId: string): Promise<void> {
-  await inTransaction(shards.byLogical(parseId('account', accountId)!.shard), (tx) => setAccountStatus(tx, accountId, 'CLOSED', new Date()));
+  await inTransaction(shards.of('account', accountId), (tx) => setAccountStatus(tx, accountId, 'CLOSED', new Date()));
 }

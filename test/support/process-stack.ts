@@ -4,7 +4,7 @@ import { testSubgraphSecrets } from './env';
 import { spawnService, type ChildService, type ServiceName } from './processes';
 
 /**
- * The system as `npm start` runs it, each service a child process of its own (three subgraphs,
+ * The system as `npm start` runs it, each service a child process of its own (four subgraphs,
  * then the gateway, which composes the supergraph from them), for tests that kill a process or
  * give the subgraphs other shard URLs than the test process's (a shard behind a proxy).
  */
@@ -59,7 +59,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     await Promise.all([...children.values()].map(kill));
   };
   try {
-    await Promise.all((['account', 'transaction', 'settlement'] as const).map(startSubgraph));
+    await Promise.all((['account', 'transaction', 'settlement', 'webhooks'] as const).map(startSubgraph));
     const secrets = Object.fromEntries(trustedSubgraphs.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]));
     watch('gateway', await spawnService('gateway', {
       ...options.env,
@@ -67,6 +67,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
       ACCOUNT_URL: children.get('account')!.graphqlUrl,
       TRANSACTION_URL: children.get('transaction')!.graphqlUrl,
       SETTLEMENT_URL: children.get('settlement')!.graphqlUrl,
+      WEBHOOKS_URL: children.get('webhooks')!.graphqlUrl,
     }, undefined, logFile('gateway')));
   } catch (error) {
     await stop();

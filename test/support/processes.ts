@@ -4,12 +4,15 @@ import { fileURLToPath } from 'node:url';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { testSubgraphSecrets } from './env';
 import { freePort } from '../../scripts/lib/free-port';
+import { compiledEntry } from '../../scripts/lib/build';
+import { processNodeArgs } from '../../scripts/lib/node-options';
 
 export { freePort };
 
 /**
  * Subgraphs as real child processes, for tests that need a process to die (failpoints) and
- * come back. The child runs the service's own main.ts under tsx, exactly as `npm start` does.
+ * come back. The child runs the service's own main.ts under tsx (the sources under test);
+ * spawnCompiledService runs its dist/<name>.js, as npm start and production do.
  */
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** How long a child may take to answer /health after it is spawned (tsx compiles on start). */
@@ -34,13 +37,14 @@ export interface ChildService {
 
 
 /** Variables a child must not inherit from the test process: each run sets its own. */
-const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', 'TRANSACTION_PORT', 'ACCOUNT_PORT', 'SETTLEMENT_PORT', 'PORT'];
+const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', 'TRANSACTION_PORT', 'ACCOUNT_PORT', 'SETTLEMENT_PORT', 'WEBHOOKS_PORT', 'PORT'];
 
 /** A service of `npm start`: its entry point and the variable that names its port. */
 export const serviceEntries = {
   account: { entry: 'subgraphs/account/src/main.ts', portVariable: 'ACCOUNT_PORT' },
   transaction: { entry: 'subgraphs/transaction/src/main.ts', portVariable: 'TRANSACTION_PORT' },
   settlement: { entry: 'subgraphs/settlement/src/main.ts', portVariable: 'SETTLEMENT_PORT' },
+  webhooks: { entry: 'subgraphs/webhooks/src/main.ts', portVariable: 'WEBHOOKS_PORT' },
   gateway: { entry: 'gateway/src/main.ts', portVariable: 'PORT' },
 } as const;
 export type ServiceName = keyof typeof serviceEntries;
@@ -56,18 +60,52 @@ export async function spawnTransactionSubgraph(env: Record<string, string>): Pro
 }
 
 /**
- * Spawns one service's main.ts under tsx, as `npm start` does, on `port` (a free one by
+ * Transaction subgraphs a crash test spawns, killed together at the end (afterAll):
+ * `spawn` starts one as spawnTransactionSubgraph does and keeps its handle.
+ */
+export function transactionChildren(): { spawn(env: Record<string, string>): Promise<ChildService>; killAll(): Promise<void> } {
+  const children: ChildService[] = [];
+  return {
+    async spawn(env) {
+      const child = await spawnTransactionSubgraph(env);
+      children.push(child);
+      return child;
+    },
+    async killAll() {
+      await Promise.all(children.map((c) => c.kill()));
+    },
+  };
+}
+
+/**
+ * Spawns one service's main.ts under tsx, on `port` (a free one by
  * default) with this process's environment and `env` on top, and waits until its /health
  * answers 200. With logFile, everything the child prints is appended there as well, whole: the
  * kept tail dies with the child's handle, and a test that restarts a service wants to read what
  * the killed one said.
  */
 export async function spawnService(name: ServiceName, env: Record<string, string>, port?: number, logFile?: string): Promise<ChildService> {
-  const { entry, portVariable } = serviceEntries[name];
+  return spawnChild(name, ['--import', 'tsx', serviceEntries[name].entry], env, port, logFile);
+}
+
+/**
+ * The same service from its compiled file, as npm start and production run it (`node
+ * <processNodeArgs> dist/<name>.js`, no TypeScript loader), from `appDir` (an image's layout, say);
+ * dist/ is built by npm test's global set-up.
+ */
+export async function spawnCompiledService(name: ServiceName, env: Record<string, string>, appDir: string = repoRoot): Promise<ChildService> {
+  // NODE_OPTIONS could register a loader (--import tsx): none may help the compiled code run.
+  return spawnChild(name, [...processNodeArgs, compiledEntry(name)], { ...env, NODE_OPTIONS: '' }, undefined, undefined, appDir);
+}
+
+async function spawnChild(
+  name: ServiceName, nodeArgs: readonly string[], env: Record<string, string>, port?: number, logFile?: string, cwd: string = repoRoot,
+): Promise<ChildService> {
+  const { portVariable } = serviceEntries[name];
   const listenPort = port ?? await freePort();
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !perRunVariables.includes(variable)));
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: repoRoot,
+  const child = spawn(process.execPath, nodeArgs, {
+    cwd,
     env: { ...inherited, [portVariable]: String(listenPort), HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -119,7 +157,7 @@ export async function spawnService(name: ServiceName, env: Record<string, string
   }
 }
 
-/** How long `npm start` may take to print "Press Ctrl-C to stop": four processes compile under tsx, slowly on a busy 2-core machine. */
+/** How long `npm start` may take to print "Press Ctrl-C to stop": a build when stale, then four processes start, slowly on a busy 2-core machine. */
 export const systemStartTimeoutMs = 150_000;
 /** How long `npm start` may take to exit after a stop signal. */
 export const systemStopTimeoutMs = 20_000;
@@ -127,7 +165,7 @@ const outputPollIntervalMs = 100;
 
 export interface StartedSystem {
   readonly process: ChildProcess;
-  readonly ports: { PORT: number; ACCOUNT_PORT: number; TRANSACTION_PORT: number; SETTLEMENT_PORT: number };
+  readonly ports: { PORT: number; ACCOUNT_PORT: number; TRANSACTION_PORT: number; SETTLEMENT_PORT: number; WEBHOOKS_PORT: number };
   /** Everything `npm start` and its children printed so far. */
   output(): string;
   /** Waits until the output matches, failing with the output after timeoutMs or if `npm start` exits. */
@@ -141,7 +179,7 @@ export interface StartedSystem {
  * subgraph secrets, with plain log prefixes; resolves once it says it is running.
  */
 export async function startSystem(extraEnv: Record<string, string> = {}): Promise<StartedSystem> {
-  const ports = { PORT: await freePort(), ACCOUNT_PORT: await freePort(), TRANSACTION_PORT: await freePort(), SETTLEMENT_PORT: await freePort() };
+  const ports = { PORT: await freePort(), ACCOUNT_PORT: await freePort(), TRANSACTION_PORT: await freePort(), SETTLEMENT_PORT: await freePort(), WEBHOOKS_PORT: await freePort() };
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_ENV: 'development', ...extraEnv };
   delete env.JWT_SECRET;
   for (const key of Object.keys(env)) if (key.startsWith('SUBGRAPH_SECRET_')) delete env[key];

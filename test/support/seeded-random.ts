@@ -1,6 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { relative } from 'node:path';
 import { beforeEach } from 'vitest';
+import { parseTestSeed, seedRange } from './run-config';
 
 /**
  * Random test inputs that can be replayed: every generator comes from a 32-bit seed, taken
@@ -22,16 +23,11 @@ export interface SeededRandom {
   fork(index: number): SeededRandom;
 }
 
-/** 2^32: seeds and mulberry32's state are unsigned 32-bit integers. */
-const seedRange = 0x1_0000_0000;
-
 /** The seed from TEST_SEED (a decimal integer below 2^32), or a fresh one. */
 export function testSeed(): number {
   const raw = process.env.TEST_SEED;
   if (raw === undefined || raw === '') return randomInt(seedRange);
-  const seed = Number(raw);
-  if (!Number.isSafeInteger(seed) || seed < 0 || seed >= seedRange) throw new Error(`TEST_SEED must be an integer in [0, 2^32), got "${raw}"`);
-  return seed;
+  return parseTestSeed(raw);
 }
 
 /**

@@ -1,11 +1,13 @@
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository's root, with a trailing slash. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-function sourcesUnder(dir: string): string[] {
+/** Every .ts file under a folder, node_modules left out; none when the folder does not exist. */
+export function sourcesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourcesUnder(path);

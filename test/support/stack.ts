@@ -2,8 +2,9 @@ import type { AddressInfo } from 'node:net';
 import { createAccountSubgraph } from '@paygraph/account/server';
 import type { FeedSettings } from '@paygraph/account/services/balance-feed';
 import { createTransactionSubgraph } from '@paygraph/transaction/server';
-import { defaultTransactionSettings, type TransactionSettings } from '@paygraph/transaction/context';
+import type { TransactionSettings } from '@paygraph/transaction/config';
 import { createSettlementSubgraph } from '@paygraph/settlement/server';
+import { createWebhooksSubgraph, type WebhooksSubgraphOptions } from '@paygraph/webhooks/server';
 import { createGateway, type Gateway } from '../../gateway/src/server';
 import type { SubscriptionLimits } from '../../gateway/src/subscriptions/server';
 import type { GatewaySecurityOptions } from '../../gateway/src/security/gateway-security';
@@ -12,18 +13,18 @@ import type { SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
 import type { TokenSettings } from '@paygraph/shared/identity';
-import { testSecurityOptions, testShards, testTokens, testTrusts } from './env';
+import { testSecurityOptions, testSettlementSettings, testShards, testTokens, testTransactionSettings, testTrusts } from './env';
 
 /**
  * The whole system in this process, each server on its own ephemeral port over real HTTP:
- * three subgraphs and the gateway in front of them. The gateway and the account subgraph also
+ * four subgraphs and the gateway in front of them. The gateway and the account subgraph also
  * serve graphql-ws on their /graphql.
  */
 export interface Stack {
   gatewayUrl: string;
   /** ws:// URL of the gateway's graphql-ws endpoint. */
   gatewayWsUrl: string;
-  subgraphUrls: { account: string; transaction: string; settlement: string };
+  subgraphUrls: { account: string; transaction: string; settlement: string; webhooks: string };
   shards: ShardSet;
   /** Another account subgraph and another gateway (in front of it and of this stack's other subgraphs). */
   addReplica(options?: ReplicaOptions): Promise<Replica>;
@@ -62,27 +63,35 @@ export interface StackOptions extends ReplicaOptions {
   tokens?: TokenSettings;
   /** What the transaction subgraph's main.ts would give it from its configuration (AMOUNT_MAX, HOLD_TTL_SECONDS); its defaults otherwise. */
   transaction?: Partial<TransactionSettings>;
+  /** Every part as NODE_ENV=production runs it (no introspection, no stack traces in errors); false when absent. */
+  production?: boolean;
   /** The databases every subgraph uses (say, one shard's URL through a TCP proxy); testShards() by default. The stack closes them on stop. */
   shards?: ShardSet;
+  /** The webhooks subgraph's options; its dispatcher runs only when `dispatcher` is true (it polls every shard). */
+  webhooks?: WebhooksSubgraphOptions;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const shards = options.shards ?? testShards();
   const tokens = options.tokens ?? testTokens();
   const trusts = testTrusts();
-  const subgraphs: Record<'account' | 'transaction' | 'settlement', SubgraphServer> = {
-    account: await createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}) }),
-    transaction: await createTransactionSubgraph(shards, trusts.transaction, options.now, { ...defaultTransactionSettings, ...options.transaction }),
-    settlement: await createSettlementSubgraph(shards, trusts.settlement, options.now),
+  const production = options.production ?? false;
+  const subgraphs: Record<'account' | 'transaction' | 'settlement' | 'webhooks', SubgraphServer> = {
+    account: await createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}), production }),
+    transaction: await createTransactionSubgraph(shards, trusts.transaction, options.now, { ...testTransactionSettings(), ...options.transaction }, { production }),
+    settlement: await createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production }),
+    webhooks: await createWebhooksSubgraph(shards, trusts.webhooks, { dispatcher: false, production, ...options.webhooks }),
   };
   const urls = {
     account: await urlOf(subgraphs.account),
     transaction: await urlOf(subgraphs.transaction),
     settlement: await urlOf(subgraphs.settlement),
+    webhooks: await urlOf(subgraphs.webhooks),
   };
   const gateway = await createGateway(tokens, urls, trusts, {
     ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
     security: testSecurityOptions(),
+    production,
   });
   const gatewayPort = await listen(gateway.http, 0, '127.0.0.1');
   const stopHints = options.hintsRedisUrl ? startLedgerHintPublisher(options.hintsRedisUrl) : null;

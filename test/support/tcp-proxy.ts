@@ -24,6 +24,15 @@ export interface TcpProxy {
   readonly port: number;
   readonly mode: ProxyMode;
   setMode(mode: ProxyMode): void;
+  /**
+   * Once: the next chunk a client sends that holds `pattern` (a COMMIT, say) ends its connection.
+   * With forward, the chunk goes on to the server and the client's side is cut, so the server
+   * acts on it and its answer is lost; without, the chunk is dropped and both sides are cut, so
+   * the server never sees it (and rolls back the transaction the connection had open).
+   */
+  cutAt(pattern: string, options: { forward: boolean }): Promise<void>;
+  /** Once: resolves as the proxy accepts its next connection, in the same turn of the event loop. */
+  nextAccept(): Promise<void>;
   /** Connections accepted since the proxy started. */
   readonly accepted: number;
   /** Connections open now (client side). */
@@ -42,10 +51,13 @@ interface Pair {
 export async function startTcpProxy(target: TcpProxyTarget, initialMode: ProxyMode = 'pass'): Promise<TcpProxy> {
   let mode: ProxyMode = initialMode;
   let accepted = 0;
+  let cut: { pattern: Buffer; forward: boolean; done: () => void } | null = null;
   const pairs = new Set<Pair>();
+  const acceptWaiters: Array<() => void> = [];
 
   const server = net.createServer((client) => {
     accepted += 1;
+    for (const waiter of acceptWaiters.splice(0)) waiter();
     const pair: Pair = { client, upstream: null };
     pairs.add(pair);
     client.on('error', () => {});
@@ -65,7 +77,20 @@ export async function startTcpProxy(target: TcpProxyTarget, initialMode: ProxyMo
     upstream.on('error', () => pair.client.destroy());
     upstream.on('close', () => pair.client.destroy());
     upstream.on('data', (chunk) => pair.client.write(chunk));
-    pair.client.on('data', (chunk) => upstream.write(chunk));
+    pair.client.on('data', (chunk: Buffer) => {
+      if (cut !== null && chunk.includes(cut.pattern)) {
+        const { forward, done } = cut;
+        cut = null;
+        // The client's close handler must not destroy the upstream before the chunk is flushed.
+        pair.upstream = null;
+        if (forward) upstream.end(chunk);
+        else upstream.destroy();
+        pair.client.destroy();
+        done();
+        return;
+      }
+      upstream.write(chunk);
+    });
     pair.client.resume();
   }
 
@@ -86,6 +111,14 @@ export async function startTcpProxy(target: TcpProxyTarget, initialMode: ProxyMo
     },
     get open() {
       return pairs.size;
+    },
+    nextAccept() {
+      return new Promise<void>((resolve) => acceptWaiters.push(resolve));
+    },
+    cutAt(pattern, options) {
+      return new Promise<void>((resolve) => {
+        cut = { pattern: Buffer.from(pattern), forward: options.forward, done: resolve };
+      });
     },
     setMode(next) {
       mode = next;

@@ -5,12 +5,12 @@ import type { Role } from '@paygraph/shared/identity';
 import { requestIdHeader } from '@paygraph/shared/log';
 import type { ScreenedRequest, ScreenRefusal } from '@paygraph/shared/server/http';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
-import type { ShardLocation } from '@paygraph/shared/config';
+import type { ShardLocation } from '@paygraph/shared/config/shared';
 import type { GatewayContext } from '../context';
 import { createAuditStore } from '../db/audit-store';
 import { auditPoolConnectionsMax } from '../limits';
 import { createAuditLog, createAuditor, type Auditor } from './audit';
-import { defaultRateBudgets, rateLimitKeyPrefixDefault } from './config';
+import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../config';
 import { screenGraphQLRequest } from './http-screen';
 import { checkOperation, checkSource, defaultOperationLimits, fragmentsOf, limitError, type OperationLimits } from './operation-limits';
 import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
@@ -25,14 +25,6 @@ import { isMoneyMutationField, moneyActionsOf, moneyWeight, rootFieldsOf, type R
  *  - every mutation and every refused authentication or authorization is audited when its
  *    response is sent.
  */
-export interface RateBudgets {
-  /** Money-mutation units (createPayments: one per input) per minute, for customers, merchants, partners and channels. */
-  moneyPerMinute: number;
-  /** Other operations per minute, for customers, merchants, partners and channels. */
-  readsPerMinute: number;
-  operatorMoneyPerMinute: number;
-  operatorReadsPerMinute: number;
-}
 
 export interface GatewaySecurityOptions {
   limits?: Partial<OperationLimits>;
@@ -60,10 +52,28 @@ export interface GatewaySecurity {
   close(): Promise<void>;
 }
 
-/** The gateway process gives securityOptions(config) (config.ts); a setting left out takes its default. */
+/** The prefix of the rate limiter's Redis keys. */
+export const rateLimitKeyPrefixDefault = 'paygraph:ratelimit';
+
+/**
+ * The gateway's security settings from its configuration (config.ts, checked at start-up):
+ * RATE_LIMIT_MONEY_PER_MINUTE, RATE_LIMIT_READS_PER_MINUTE, RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE,
+ * RATE_LIMIT_OPERATOR_READS_PER_MINUTE, REDIS_URL (shared budgets; unset: per process),
+ * AUDIT_LOG_FILE (unset: stdout), and MYSQL_SHARDS, where the audit table is written.
+ */
+export function securityOptions(config: Pick<GatewayConfig, 'rateBudgets' | 'redisUrl' | 'auditLogFile' | 'shards'>): GatewaySecurityOptions {
+  return {
+    budgets: { ...config.rateBudgets },
+    redisUrl: config.redisUrl,
+    auditLogFile: config.auditLogFile,
+    auditShardsAt: config.shards,
+  };
+}
+
+/** The gateway process gives securityOptions(config) (config.ts); a setting left out takes the schema's default. */
 export function createGatewaySecurity(options: GatewaySecurityOptions = {}): GatewaySecurity {
   const limits: OperationLimits = { ...defaultOperationLimits, ...options.limits };
-  const budgets: RateBudgets = { ...defaultRateBudgets, ...options.budgets };
+  const budgets: RateBudgets = { ...rateBudgetsDefault, ...options.budgets };
   const redisUrl = options.redisUrl ?? null;
   const auditLogFile = options.auditLogFile ?? null;
   const rateLimiter: RateLimiter = redisUrl

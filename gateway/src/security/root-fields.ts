@@ -10,7 +10,8 @@ import {
  * called, so the arguments are simply unknown (null) here. Only a mutation's arguments are ever
  * read (money weights, audit records), so a query's are not coerced: null as well.
  */
-export const moneyMutationFields = ['deposit', 'withdraw', 'createPayment', 'createPayments', 'refundPayment', 'createHold', 'captureHold', 'voidHold'] as const;
+/** Money mutations, and setFxRate: a rate prices money movements, so its changes are audited alike. */
+export const moneyMutationFields = ['deposit', 'withdraw', 'createPayment', 'createPayments', 'refundPayment', 'createHold', 'captureHold', 'voidHold', 'setFxRate'] as const;
 export type MoneyMutationField = (typeof moneyMutationFields)[number];
 
 export function isMoneyMutationField(name: string): name is MoneyMutationField {
@@ -141,6 +142,12 @@ function actionOf(field: MoneyMutationField, responseKey: string, index: number 
     case 'captureHold':
     case 'voidHold':
       return { ...common, accountId: null, counterpartyAccountId: null, paymentId: text('holdId'), note: null };
+    case 'setFxRate':
+      // The pair and the rate are the record: a rate is no amount of money, so amount stays null.
+      return {
+        ...common, currency: text('baseCurrency'), accountId: null, counterpartyAccountId: null, paymentId: null,
+        note: `${text('baseCurrency')}/${text('quoteCurrency')} rate ${text('rate')} spread ${text('spreadBps') ?? '0'} bps`,
+      };
   }
 }
 

@@ -9,6 +9,7 @@ import { checkOperation, checkSource, fragmentsOf, limitError as operationLimitE
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { honouredUntil, type GatewayContext } from '../context';
 import { upstreamAuth } from '../identity-tokens';
+import { assertPrincipalComplete } from '../invariants';
 import { bridgeBalanceStream, toGraphQLErrors, type BridgeLimits } from './bridge';
 import { planOperation, type OperationPlan } from './operation';
 import type { SubgraphFields } from './served-by';
@@ -94,6 +95,7 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
           ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
           return false;
         }
+        assertPrincipalComplete(verified.identity, verified.expiresAt);
         const request = ctx.extra.request;
         const text = (name: string) => {
           const value = request.headers[name];

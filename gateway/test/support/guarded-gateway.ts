@@ -60,7 +60,7 @@ export async function startGuardedGateway(stack: Stack, options: GatewayOptions)
   };
   const gateway = await createGateway(
     testTokens(),
-    { account: proxies.account.url, transaction: proxies.transaction.url, settlement: proxies.settlement.url },
+    { account: proxies.account.url, transaction: proxies.transaction.url, settlement: proxies.settlement.url, webhooks: stack.subgraphUrls.webhooks },
     testTrusts(),
     { ...options, security: testSecurityOptions(options.security) },
   );

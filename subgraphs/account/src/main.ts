@@ -3,17 +3,18 @@ import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { configuredTrust } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
+import { accountConfig } from './config';
 import { createAccountSubgraph } from './server';
 
-await runSubgraphMain('account', async (config) => {
+await runSubgraphMain('account', accountConfig, async (config) => {
   const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize('account', config.shardPoolSize), posting: config.posting });
   // With Redis, hints wake the feed and the poll only backs them up; without, the poll is the fan-out.
-  const pollIntervalMs = config.redisUrl === null ? config.account.balancePollIntervalMs : config.account.balanceSafetyPollIntervalMs;
-  const server = await createAccountSubgraph(shards, configuredTrust(config.subgraphSecrets, 'account'), undefined, {
+  const pollIntervalMs = config.redisUrl === null ? config.balancePollIntervalMs : config.balanceSafetyPollIntervalMs;
+  const server = await createAccountSubgraph(shards, configuredTrust('account', config.secret), undefined, {
     feed: { pollIntervalMs, redisUrl: config.redisUrl },
     keepAliveMs: config.subscriptionKeepAliveMs,
     production: config.production,
   });
-  const port = await listen(server.http, config.subgraphs.ports.account, config.subgraphs.host);
+  const port = await listen(server.http, config.port, config.host);
   return { port, shards, server };
 });

@@ -1,4 +1,4 @@
-import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { log } from '@paygraph/shared/log';
@@ -34,7 +34,7 @@ export async function createAccountSubgraph(
   const server = await createSubgraph<AccountContext>({
     name: 'account',
     typeDefs: readSchema('account'),
-    resolvers: resolvers as unknown as SubgraphResolverMap<AccountContext>,
+    resolvers,
     shards,
     trust,
     extendContext: (base) => extendContext(base, balances, now),

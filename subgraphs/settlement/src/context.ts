@@ -7,7 +7,7 @@ import { loaderBatchSizeMax } from '@paygraph/shared/limits';
 import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';
 import { settlementsByIds } from './db/settlement-store';
 import type { SettlementRow } from './db/schema/settlement';
-import type { SettlementConfig } from './services/settle';
+import type { SettlementSettings } from './config';
 
 /**
  * Per request: the clock, the subgraph's configuration and one DataLoader per shard-batched
@@ -16,13 +16,13 @@ import type { SettlementConfig } from './services/settle';
  */
 export interface SettlementContext extends BaseSubgraphContext {
   now: () => Date;
-  config: SettlementConfig;
+  config: SettlementSettings;
   accounts: DataLoader<string, Account | null>;
   settlements: DataLoader<string, SettlementRow | null>;
   settlementIdOfPayment: DataLoader<string, string | null>;
 }
 
-export function extendContext(base: BaseSubgraphContext, config: SettlementConfig, now: () => Date = () => new Date()): SettlementContext {
+export function extendContext(base: BaseSubgraphContext, config: SettlementSettings, now: () => Date = () => new Date()): SettlementContext {
   return {
     ...base,
     now,

@@ -3,24 +3,23 @@ import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { configuredTrust } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
+import { settlementConfig } from './config';
 import { createSettlementSubgraph } from './server';
-import type { SettlementConfig } from './services/settle';
 import { startSettlementWorker } from './services/worker';
 
-await runSubgraphMain('settlement', async (config) => {
-  const settlement: SettlementConfig = { feeBpsDefault: config.settlement.feeBpsDefault };
+await runSubgraphMain('settlement', settlementConfig, async (config) => {
   const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize('settlement', config.shardPoolSize), posting: config.posting });
-  const server = await createSettlementSubgraph(shards, configuredTrust(config.subgraphSecrets, 'settlement'), undefined, settlement, {
+  const server = await createSettlementSubgraph(shards, configuredTrust('settlement', config.secret), undefined, config.settings, {
     production: config.production,
   });
-  const port = await listen(server.http, config.subgraphs.ports.settlement, config.subgraphs.host);
-  if (config.settlement.workerEnabled) {
+  const port = await listen(server.http, config.port, config.host);
+  if (config.worker.enabled) {
     const worker = startSettlementWorker(shards, {
-      intervalMs: config.settlement.workerIntervalMs,
-      delayDays: config.settlement.delayDays,
-      config: settlement,
+      intervalMs: config.worker.intervalMs,
+      delayDays: config.worker.delayDays,
+      settings: config.settings,
     });
-    server.disposers.push(async () => worker.stop());
+    server.disposers.push(() => worker.stop());
   }
   return { port, shards, server };
 });

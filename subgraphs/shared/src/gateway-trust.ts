@@ -7,7 +7,7 @@ import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, owner
 
 /**
  * Subgraphs trust only the gateway. Each subgraph has a secret of its own
- * (SUBGRAPH_SECRET_ACCOUNT, _TRANSACTION, _SETTLEMENT) that only it and the gateway hold, and
+ * (SUBGRAPH_SECRET_ACCOUNT, _TRANSACTION, _SETTLEMENT, _WEBHOOKS) that only it and the gateway hold, and
  * it serves nothing but /health to a request that does not present it. The caller's identity
  * comes from the gateway as a short-lived token signed (HS256) with that same secret, with the
  * subgraph's name as audience: a client's own token, an identity header of the client's making
@@ -16,7 +16,7 @@ import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, owner
  * Whoever holds a subgraph's secret can act as the gateway towards that one subgraph, and no
  * other; that is why the secrets are separate, never logged and never sent to clients.
  */
-export const trustedSubgraphs = ['account', 'transaction', 'settlement'] as const;
+export const trustedSubgraphs = ['account', 'transaction', 'settlement', 'webhooks'] as const;
 export type TrustedSubgraph = (typeof trustedSubgraphs)[number];
 
 /** The header that carries the subgraph's secret, over HTTP and on the WebSocket upgrade. */
@@ -59,11 +59,10 @@ export function subgraphTrust(subgraph: TrustedSubgraph, secret: string): Subgra
 }
 
 /**
- * A subgraph's trust from the configured secrets (config.ts: SUBGRAPH_SECRET_*). loadConfig
+ * A subgraph's trust from its configured secret (config/shared.ts: SUBGRAPH_SECRET_*). Its schema
  * refuses to start a process without the secrets it needs, so a missing one here is a bug.
  */
-export function configuredTrust(secrets: Readonly<Record<TrustedSubgraph, string | null>>, subgraph: TrustedSubgraph): SubgraphTrust {
-  const secret = secrets[subgraph];
+export function configuredTrust(subgraph: TrustedSubgraph, secret: string | null): SubgraphTrust {
   if (secret === null) throw new Error(`${subgraphSecretVariable(subgraph)} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`);
   return subgraphTrust(subgraph, secret);
 }
@@ -71,9 +70,10 @@ export function configuredTrust(secrets: Readonly<Record<TrustedSubgraph, string
 /** The gateway holds every subgraph's secret. */
 export function configuredTrusts(secrets: Readonly<Record<TrustedSubgraph, string | null>>): SubgraphTrusts {
   return {
-    account: configuredTrust(secrets, 'account'),
-    transaction: configuredTrust(secrets, 'transaction'),
-    settlement: configuredTrust(secrets, 'settlement'),
+    account: configuredTrust('account', secrets.account),
+    transaction: configuredTrust('transaction', secrets.transaction),
+    settlement: configuredTrust('settlement', secrets.settlement),
+    webhooks: configuredTrust('webhooks', secrets.webhooks),
   };
 }
 

@@ -4,7 +4,7 @@ import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors a
 import {
   jwksFetchTimeoutMs, ownerIdLengthMax, tokenClockToleranceSeconds, tokenLifetimeSeconds,
 } from './limits';
-import type { TokenConfig } from './config';
+import { tokenAudienceDefault, tokenIssuerDefault, type TokenConfig } from './config/shared';
 
 /**
  * Who is calling. The gateway verifies the client's bearer token here; subgraphs never see
@@ -60,10 +60,6 @@ export function remoteKeySet(url: URL, timing: JwksTiming): JWTVerifyGetKey {
     cooldownDuration: timing.cooldownMs,
   });
 }
-
-/** The iss and aud client tokens carry unless JWT_ISSUER and JWT_AUDIENCE say otherwise. */
-export const tokenIssuerDefault = 'paygraph';
-export const tokenAudienceDefault = 'paygraph-api';
 
 /** The gateway's token settings from its configuration (JWT_*, JWKS_*; checked by config.ts at start-up). */
 export function tokenSettings(config: TokenConfig): TokenSettings {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { logicalShardCount } from './limits';
+import { assert } from './result';
 
 /**
  * Every id carries its logical shard, so routing never needs a lookup table:
@@ -20,6 +21,11 @@ export const idKinds = {
   reconciliation: 'rec',
   hold: 'hld',
   idempotency: 'idm',
+  fxRate: 'fxr',
+  fxQuote: 'fxq',
+  campaign: 'cmp',
+  webhookEndpoint: 'whe',
+  webhookDelivery: 'whd',
 } as const;
 
 export type IdKind = keyof typeof idKinds;
@@ -79,6 +85,17 @@ export function parseId(kind: IdKind, id: string): { id: string; shard: LogicalS
   const shard = Number.parseInt(match[3]!, 16);
   if (shard >= logicalShardCount) return null;
   return { id, shard: shard as LogicalShard };
+}
+
+/**
+ * The logical shard of an id of this kind that is known to be well formed: one parsed at the
+ * edge, or read from our own rows. A malformed one here is a bug, never user input (which is
+ * parsed with parseId and refused as a value), so it fails loudly instead of routing anywhere.
+ */
+export function shardOf(kind: IdKind, id: string): LogicalShard {
+  const parsed = parseId(kind, id);
+  assert(parsed !== null, `${kind} id ${JSON.stringify(id)} is malformed`);
+  return parsed.shard;
 }
 
 export function randomLogicalShard(): LogicalShard {

@@ -43,20 +43,27 @@ export const transactionPoolSizeDefault = 4;
 export const accountPoolSizeDefault = 3;
 /** The settlement subgraph runs a worker pass or an operator's request at a time; two, so that a transaction can read beside itself. */
 export const settlementPoolSizeDefault = 2;
+/**
+ * The webhooks subgraph: its dispatcher runs one pass per shard at a time (claims, cursors,
+ * delivery records are short statements), and endpoint requests are rare; one connection per
+ * shard keeps two stacks and npm test inside MariaDB's default max_connections.
+ */
+export const webhooksPoolSizeDefault = 1;
 /** Scripts (migrate, verify) and tools that open shards without a size of their own. */
 export const shardPoolSizeDefault = 10;
 /** The largest MYSQL_POOL_SIZE accepted: more than this per shard per process is a typo, not a plan. */
 export const shardPoolSizeMax = 100;
 /** MariaDB's and MySQL's default max_connections, which the default pool sizes are budgeted against. */
 export const mysqlMaxConnectionsDefault = 151;
-/** The most connections a full `npm test` run holds at once (measured peak, rounded up), budgeted beside two stacks. */
-export const testRunConnectionsMax = 50;
+/** The most connections a full `npm test` run holds at once (measured peak 37, with ten to spare), budgeted beside two stacks. */
+export const testRunConnectionsMax = 47;
 
 /**
  * How long a statement waits for a row lock before MariaDB gives up (error 1205), answered
  * LOCK_TIMEOUT (retryable). With a merged batch's lone retry (lockRetryWaitSeconds) a lock-bound
  * request answers within about 3 s, well under the gateway's subgraphRequestTimeoutMs (5 s), so
- * the client learns LOCK_TIMEOUT and not that the service did not answer.
+ * the client learns LOCK_TIMEOUT and not that the service did not answer (the gateway checks
+ * this rule when it starts: gateway/src/invariants.ts).
  */
 export const lockWaitSeconds = 2;
 /**
@@ -114,8 +121,46 @@ export const shardStatementProbeAfterMs = 250;
  * such requests answered after up to 3.8 s in the fault test.
  */
 export const shardProbeTimeoutMs = 1_000;
+/**
+ * shardProbeTimeoutMs counts only time the process was free to read the answer (shards/
+ * loop-deadline.ts); this bounds the probe by the wall clock too, however busy the process.
+ */
+export const shardProbeWallTimeoutMs = 5 * shardProbeTimeoutMs;
 /** How long closing a pool waits for its connections to say goodbye (a blackholed one never does). */
 export const shardCloseTimeoutMs = 1_000;
+/**
+ * How long the start-up check (shards/galera.ts) waits for each node of a shard of several nodes
+ * before leaving it out as down for now.
+ */
+export const shardNodeCheckTimeoutMs = 2_000;
+/**
+ * How many times the start-up check asks a node that did not answer: a node left out wrongly
+ * sends the process to another node than its fleet's (a process started under load, load
+ * average 12–18, chose node 0 while the fleet wrote to node 1, whose answer was late).
+ */
+export const shardNodeCheckAttempts = 2;
+/**
+ * How long a failover waits for the new primary to apply every write committed before it (a
+ * causal read, shard-pool.ts): the survivors of a killed node commit again only once they agree
+ * it is gone (1.6 s in the local cluster's settings). The breaker stays open meanwhile and tries
+ * again after this.
+ */
+export const shardFailoverBarrierTimeoutMs = 3_000;
+/**
+ * How soon a shard of several nodes tries to fail over again when no node would do yet (the
+ * survivors not ready while they agree on a new view): sooner than a single server's probe
+ * interval, since a failover usually waits only for that agreement.
+ */
+export const shardFailoverRetryMs = 200;
+/**
+ * How long a posting transaction whose COMMIT answer was lost waits for its shard to answer again
+ * (on the same node, or on the node the pool failed over to) before reading whether it committed
+ * (posting-transaction.ts). Failover takes about a second (1.0–1.2 s per kill in the Galera
+ * test); the contract's answer for a shard that cannot be reached comes within 3 s
+ * (shard-fault.isolated.test.ts's answerWithinMs), and 3_000 here made a reset mid-COMMIT answer
+ * after 3.1 s, so the wait leaves a second for the rest of the request.
+ */
+export const commitOutcomeWaitMs = 2_000;
 /** Consecutive unreachability failures of a shard that open its circuit breaker. */
 export const shardBreakerFailuresToOpen = 3;
 /** How often an open breaker probes its shard; it closes at the first probe that answers. */
@@ -269,22 +314,6 @@ export const traceExportBatchSpansMax = 512;
 export const traceExportDelayMs = 1_000;
 
 /**
- * Rate limits per principal (role and subject) over the gateway's window (rateLimitWindowMs in
- * gateway/src/limits.ts), with the gateway's other limits.
- */
-/** Money-mutation units per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_MONEY_PER_MINUTE). */
-export const rateLimitMoneyPerMinuteDefault = 6_000;
-/** Other operations per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_READS_PER_MINUTE). */
-export const rateLimitReadsPerMinuteDefault = 60_000;
-/**
- * Operators run back-office batches (bulk payouts, the benchmark's 1,000-payment requests), so
- * their budgets are far higher; they still bound what a stolen operator token can do
- * (configurable: RATE_LIMIT_OPERATOR_MONEY_PER_MINUTE, RATE_LIMIT_OPERATOR_READS_PER_MINUTE).
- */
-export const rateLimitOperatorMoneyPerMinuteDefault = 1_200_000;
-export const rateLimitOperatorReadsPerMinuteDefault = 1_200_000;
-
-/**
  * Merged posting (ledger/batcher.ts): a lone posting waits at most MERGE_WAIT_MS for others to
  * share its transaction, and a batch holds at most MERGE_BATCH_SIZE postings.
  */
@@ -308,6 +337,12 @@ export const settlementDelayDaysDefault = 1;
 export const settlementDelayDaysMax = 365;
 /** The settlement worker's pause between passes (configurable: SETTLEMENT_WORKER_INTERVAL_MS). */
 export const settlementWorkerIntervalMsDefault = 60_000;
+/**
+ * The most (merchant, date) settlements one worker pass runs, oldest date first: a pass is
+ * bounded like every worker's (worker.ts), and a backlog larger than this is worked off by the
+ * next passes.
+ */
+export const settlementsPerPassMax = 1_000;
 
 /**
  * The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after
@@ -322,3 +357,16 @@ export const timerDelayMsMax = 2_147_483_647;
  * (document included), so the cache stays near 30 MB at most.
  */
 export const compiledQueriesMax = 1_000;
+
+/**
+ * FX quotes: good for FX_QUOTE_TTL_SECONDS from their making (configurable, at most
+ * fxQuoteTtlSecondsMax): a quote is a price the platform holds while the market moves, so it
+ * stays short.
+ */
+export const fxQuoteTtlSecondsDefault = 60;
+export const fxQuoteTtlSecondsMax = 3600;
+
+/** Splits one payment may carry (CreatePaymentInput.splits): each is a leg posted, and reversed if the payment fails. */
+export const splitsMax = 10;
+/** Payees a campaign may name (CreateCampaignInput.payeeAccountIds); beyond it, a campaign for any payee. */
+export const campaignPayeesMax = 100;

@@ -1,4 +1,5 @@
-import { type Result, err, ok } from './result';
+import { data as isoCurrencies, type CurrencyCodeRecord } from 'currency-codes';
+import { type Result, assert, err, ok } from './result';
 import { balanceMaxMinorUnits, balanceMinMinorUnits } from './limits';
 
 /**
@@ -6,11 +7,31 @@ import { balanceMaxMinorUnits, balanceMinMinorUnits } from './limits';
  * It crosses the API as a decimal string (scalar Amount) and is stored as BIGINT.
  */
 
-/** ISO-4217 codes we accept, with their minor-unit exponent (documentation for clients). */
-export const currencyMinorUnits: Readonly<Record<string, number>> = {
-  USD: 2, EUR: 2, GBP: 2, CHF: 2, CAD: 2, AUD: 2, CNY: 2, HKD: 2, SGD: 2, SEK: 2,
-  NOK: 2, DKK: 2, PLN: 2, CZK: 2, INR: 2, BRL: 2, MXN: 2, ZAR: 2, NZD: 2, JPY: 0, KRW: 0,
-};
+/**
+ * The currencies an account may hold: every active ISO 4217 currency, as the `currency-codes`
+ * package (ISO's list one) gives them, with ISO's minor-unit exponent (JPY 0, USD 2, KWD 3,
+ * CLF 4). Two kinds of list-one entries are not money an account can hold: the units ISO files
+ * under "ZZ" entities rather than a country (gold, silver, bond units, the testing code XTS, XXX
+ * "no currency"), and the three whose minor unit ISO gives as "N.A.", which currency-codes
+ * reports as 0 and which would otherwise get an exponent ISO never assigned.
+ */
+const minorUnitNotApplicable = new Set(['XDR', 'XSU', 'XUA']);
+
+function isAccountCurrency(record: CurrencyCodeRecord): boolean {
+  if (minorUnitNotApplicable.has(record.code)) return false;
+  return record.countries.some((entity) => !entity.startsWith('Zz'));
+}
+
+export const currencyMinorUnits: ReadonlyMap<string, number> = new Map(
+  isoCurrencies.filter(isAccountCurrency).map((record) => [record.code, record.digits]),
+);
+
+/** The minor-unit exponent of a supported currency (10^exponent minor units make one major unit). */
+export function minorUnitExponent(currency: Currency): number {
+  const exponent = currencyMinorUnits.get(currency);
+  assert(exponent !== undefined, `currency ${currency} is not supported`);
+  return exponent;
+}
 
 export type Currency = string & { readonly brand: 'Currency' };
 
@@ -46,7 +67,7 @@ export function parsePositiveAmount(input: string, amountMax: bigint): Result<bi
 }
 
 export function parseCurrency(input: string): Result<Currency, MoneyInputError> {
-  if (!Object.hasOwn(currencyMinorUnits, input)) return err({ kind: 'CurrencyUnknown', input });
+  if (!currencyMinorUnits.has(input)) return err({ kind: 'CurrencyUnknown', input });
   return ok(input as Currency);
 }
 

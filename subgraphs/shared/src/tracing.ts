@@ -146,6 +146,18 @@ export function injectTraceContext(headers: { set(name: string, value: string): 
 }
 
 /**
+ * Runs a call to another service in a client span of its own, the current span's child: the
+ * gateway's call to the one subgraph an operation is forwarded to, named as @apollo/gateway
+ * names the calls it plans (`gateway.fetch`, attribute `service`), so a trace has one shape
+ * whichever path the operation took.
+ */
+export function inClientSpan<T>(name: string, attributes: Attributes, work: () => Promise<T>): Promise<T> {
+  if (tracer === null) return work();
+  const parent = context.active();
+  return within(tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent), parent, work);
+}
+
+/**
  * Runs one statement, or one round trip of several, in a client span named by its operation and
  * shard database, when it runs on behalf of a traced request or batch; work outside any span
  * (the relay, the workers, the balance feed's polls) makes none. `texts` are the statements

@@ -2,15 +2,19 @@ import DataLoader from 'dataloader';
 import type http from 'node:http';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
-import { amountMaxMinorUnitsDefault, holdTtlSecondsDefault } from '@paygraph/shared/limits';
+import type { TransactionSettings } from './config';
 import { holdsByIds, holdsOfPayments } from './db/holds';
 import type { PostingRow } from '@paygraph/shared/db/schema/ledger';
 import type { Account } from '@paygraph/shared/ledger/account';
 import { paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
 import { postingsByIds } from './db/postings';
-import type { HoldRow, PaymentRow, RefundRow } from './db/schema/transactions';
+import { buyReturnedOfPayments, paymentFxByIds } from './db/fx';
+import type { PaymentFxRow } from './db/schema/fx';
+import type { HoldRow, PaymentLegRow, PaymentRow, RefundRow } from './db/schema/transactions';
+import { legsOfPayments } from './db/payment-legs';
 import { readAccounts } from './services/accounts';
 import type { ClientInfo, ServiceContext } from './services/context';
+import { pushTo } from '@paygraph/shared/collections';
 
 export interface TransactionContext extends BaseSubgraphContext, ServiceContext {
   payments: DataLoader<string, PaymentRow | null>;
@@ -20,6 +24,12 @@ export interface TransactionContext extends BaseSubgraphContext, ServiceContext 
   postings: DataLoader<string, PostingRow | null>;
   holds: DataLoader<string, HoldRow | null>;
   holdOfPayment: DataLoader<string, HoldRow | null>;
+  /** An FX payment's quote and payee side, beside the payment. */
+  paymentFx: DataLoader<string, PaymentFxRow | null>;
+  /** What the payee of an FX payment has given back of its buy side: Σ the shares of its refunds that did not fail. */
+  buyReturned: DataLoader<string, bigint>;
+  /** The leg rows of LEGS payments, by payment id, on the payment's shard. */
+  legsOfPayment: DataLoader<string, PaymentLegRow[]>;
 }
 
 export function clientInfo(req: http.IncomingMessage): ClientInfo {
@@ -30,28 +40,26 @@ export function clientInfo(req: http.IncomingMessage): ClientInfo {
   return { deviceId: header('x-device-id'), ip: header('x-client-ip'), userAgent: header('x-client-user-agent') };
 }
 
-/** What main.ts gives this subgraph from its configuration (config.transaction). */
-export interface TransactionSettings {
-  /** AMOUNT_MAX, in minor units. */
-  amountMax: bigint;
-  /** HOLD_TTL_SECONDS: how long a hold lives when its request does not say. */
-  holdTtlSeconds: number;
-}
-
-export const defaultTransactionSettings: TransactionSettings = { amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault };
 
 export function extendContext(
   base: BaseSubgraphContext,
   client: ClientInfo,
   now: () => Date = () => new Date(),
-  settings: TransactionSettings = defaultTransactionSettings,
+  settings: TransactionSettings,
 ): TransactionContext {
+  const legsOfPayment = new DataLoader<string, PaymentLegRow[]>(async (paymentIds) => {
+    const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => legsOfPayments(shard.db, local)));
+    const grouped = new Map<string, PaymentLegRow[]>();
+    for (const row of rows.flat()) pushTo(grouped, row.paymentId, row);
+    return paymentIds.map((id) => grouped.get(id) ?? []);
+  });
   return {
     ...base,
     now,
     client,
     amountMax: settings.amountMax,
     holdTtlSeconds: settings.holdTtlSeconds,
+    fxQuoteTtlSeconds: settings.fxQuoteTtlSeconds,
     holds: shardedLoader(base, 'hold', holdsByIds),
     // A capture's payment lives with its hold, on the payer's shard.
     holdOfPayment: new DataLoader(async (paymentIds) => {
@@ -60,16 +68,27 @@ export function extendContext(
       return paymentIds.map((id) => byPayment.get(id) ?? null);
     }),
     payments: shardedLoader(base, 'payment', paymentsByIds),
+    paymentFx: new DataLoader(async (paymentIds) => {
+      const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => paymentFxByIds(shard.db, local)));
+      const byPayment = new Map(rows.flat().map((f) => [f.paymentId, f]));
+      return paymentIds.map((id) => byPayment.get(id) ?? null);
+    }),
+    buyReturned: new DataLoader(async (paymentIds) => {
+      const maps = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => buyReturnedOfPayments(shard.db, local)));
+      return paymentIds.map((id) => maps.find((m) => m.has(id))?.get(id) ?? 0n);
+    }),
     refunds: shardedLoader(base, 'refund', refundsByIds),
     postings: shardedLoader(base, 'posting', postingsByIds),
     accountRows: new DataLoader(async (ids) => {
       const rows = await readAccounts(base.shards, ids);
       return ids.map((id) => rows.get(id) ?? null);
     }),
+    legsOfPayment,
+    primeLegs: (paymentId, legs) => void legsOfPayment.prime(paymentId, [...legs]),
     refundsOfPayment: new DataLoader(async (paymentIds) => {
       const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => refundsOfPayments(shard.db, local)));
       const grouped = new Map<string, RefundRow[]>();
-      for (const row of rows.flat()) grouped.set(row.paymentId, [...(grouped.get(row.paymentId) ?? []), row]);
+      for (const row of rows.flat()) pushTo(grouped, row.paymentId, row);
       return paymentIds.map((id) => grouped.get(id) ?? []);
     }),
   };

@@ -1,20 +1,21 @@
-import { createSubgraph, readSchema, type SubgraphResolverMap, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
+import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
-import { clientInfo, defaultTransactionSettings, extendContext, type TransactionContext, type TransactionSettings } from './context';
+import type { TransactionSettings } from './config';
+import { clientInfo, extendContext, type TransactionContext } from './context';
 import { resolvers } from './resolvers/index';
 
 export function createTransactionSubgraph(
   shards: ShardSet,
   trust: SubgraphTrust,
-  now?: () => Date,
-  settings: TransactionSettings = defaultTransactionSettings,
+  now: (() => Date) | undefined,
+  settings: TransactionSettings,
   server: SubgraphServerOptions = {},
 ): Promise<SubgraphServer> {
   return createSubgraph<TransactionContext>({
     name: 'transaction',
     typeDefs: readSchema('transaction'),
-    resolvers: resolvers as unknown as SubgraphResolverMap<TransactionContext>,
+    resolvers,
     shards,
     trust,
     ...server,

@@ -1,7 +1,8 @@
 import type { ShardSet, Shard } from '@paygraph/shared/shards/pool';
 import { parseId } from '@paygraph/shared/ids';
-import { accountsAndStripes, accountsByOwner } from '@paygraph/shared/db/ledger-store';
+import { accountsAndStripes, accountsByOwner, accountsWithHeadPages } from '@paygraph/shared/db/ledger-store';
 import type { Account } from '@paygraph/shared/ledger/account';
+import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
 import { stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import { asShardUnavailable, isShardUnreachable, type ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import { buildViews, type AccountView } from '../domain/account-view';
@@ -13,25 +14,58 @@ export interface LoadedViews {
 }
 
 /**
- * Account reads, batched per shard: one statement per home shard for the requested accounts
- * living there (a primary-key read), then, for merchants only, one per shard their stripe
- * directories name (ledger/stripes.ts). A PERSONAL account costs one statement on its own
- * shard, and a shard holding nothing asked for is not asked. A shard that cannot be reached
- * fails only the accounts that need it: those living there (`failed`), and merchants with a
- * stripe there, which come back with `unreadStripeShard` set and show no balance.
+ * The newest entries of an account's own row (not its stripes'), `limit` at most, read in the
+ * same round trip as the account when the request's selection asked for its first page. Kept
+ * per request beside the views (the context's entriesRead) rather than in them, so that the view
+ * (domain/account-view.ts) stays free of db/ row types.
  */
-export async function loadAccountViews(shards: ShardSet, ids: readonly string[]): Promise<LoadedViews> {
+export interface HeadEntries {
+  limit: number;
+  rows: EntryRow[];
+}
+
+/** The head page read with the account, when it was read with the page `first` asks for (limit first + 1). */
+export function headEntriesOf(read: ReadonlyMap<string, HeadEntries>, accountId: string, limit: number): EntryRow[] | null {
+  const page = read.get(accountId);
+  return page !== undefined && page.limit === limit ? page.rows : null;
+}
+
+/**
+ * Account reads, batched per shard: one round trip per home shard for the requested accounts
+ * living there (a primary-key read), with the newest entries of those in `headPages` (recorded in `headPagesRead`; limit by
+ * id) read in the same round trip, then, for merchants only, one per shard their stripe
+ * directories name (ledger/stripes.ts). A PERSONAL account and its first page of entries cost one
+ * round trip to its own shard, and a shard holding nothing asked for is not asked. A shard that
+ * cannot be reached fails only the accounts that need it: those living there (`failed`), and
+ * merchants with a stripe there, which come back with `unreadStripeShard` set and show no balance.
+ */
+export async function loadAccountViews(
+  shards: ShardSet,
+  ids: readonly string[],
+  headPages: ReadonlyMap<string, number> = new Map(),
+  headPagesRead: Map<string, HeadEntries> = new Map(),
+): Promise<LoadedViews> {
   const byHome = new Map<Shard, string[]>();
   for (const id of new Set(ids)) {
     const parsed = parseId('account', id);
     if (parsed) addTo(byHome, shards.byLogical(parsed.shard), id);
   }
   const down = new Map<Shard, ShardUnavailable>();
-  const homes = await eachReachable(byHome, down, (shard, list) => accountsAndStripes(shard.db, list, []));
+  const pagesRead = new Map<string, { limit: number; rows: EntryRow[] }>();
+  const homes = await eachReachable(byHome, down, async (shard, list) => {
+    const pages = list.flatMap((id) => {
+      const limit = headPages.get(id);
+      return limit === undefined ? [] : [{ accountId: id, limit }];
+    });
+    const read = await accountsWithHeadPages(shard.db, list, pages);
+    for (const page of pages) pagesRead.set(page.accountId, { limit: page.limit, rows: read.headPages.get(page.accountId) ?? [] });
+    return read.accounts;
+  });
   const byStripeShard = new Map<Shard, string[]>();
   for (const home of homes) for (const shard of stripeShardsOf(shards, home)) addTo(byStripeShard, shard, home.id);
   const stripes = await eachReachable(byStripeShard, down, (shard, parents) => accountsAndStripes(shard.db, [], parents));
   const views = buildViews([...homes, ...stripes]);
+  for (const [id, page] of pagesRead) if (views.has(id)) headPagesRead.set(id, page);
   const failed = new Map<string, ShardUnavailable>();
   if (down.size > 0) {
     markUnreadStripes(shards, homes, views, down);

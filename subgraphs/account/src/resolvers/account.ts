@@ -1,5 +1,4 @@
-import { badUserInput, forbidden, shardUnavailable } from '@paygraph/shared/graphql/errors';
-import { mayRead, mayReadBalance } from '@paygraph/shared/identity';
+import { badUserInput, permitted, shardUnavailable } from '@paygraph/shared/graphql/errors';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import { formatAmount } from '@paygraph/shared/money';
 import { unreachable } from '@paygraph/shared/result';
@@ -9,17 +8,24 @@ import { decodeEntriesCursor, entriesCursors, type StreamPosition } from '../dom
 import type { Buckets } from '../domain/balance-snapshot';
 import { statementRangeMessage, type StatementLine } from '../domain/statement';
 import { balanceAt, entriesOf, statementOf } from '../services/account-history';
+import { mayReadBalanceOf, mayReadHistoryOf, ownerIdSeenBy } from '../services/authorization';
+import type { AccountResolvers } from '../generated/resolvers-types';
 
-/** Account: identity fields are visible to whoever holds a reference; money only to readers. */
+/**
+ * Account: id, type, currency and status are visible to whoever holds a reference (a payment's
+ * counterparty, a leg's account; paying an account tells its status anyway, ACCOUNT_NOT_ACTIVE);
+ * the owner and the money only to readers. The reference is resolved for anyone, so these
+ * checks are per field, here, where the row is.
+ */
 export const accountResolvers = {
   __resolveReference: async (ref: { id: string }, ctx: AccountContext) => {
     const view = await ctx.accounts.load(ref.id);
     return view ? asAccount(view) : null;
   },
+  ownerId: (view: AccountView, _args: unknown, ctx: AccountContext) => ownerIdSeenBy(ctx.identity, view),
   version: (view: AccountView) => view.version.toString(),
   balance: (view: AccountView, _args: unknown, ctx: AccountContext) => {
-    // A channel sees the balance its own deposit answers with (identity.ts mayReadBalance).
-    if (!mayReadBalance(ctx.identity, view.ownerId)) throw forbidden(`you may not read the balance of account ${view.id}`);
+    permitted(mayReadBalanceOf(ctx.identity, view));
     if (view.unreadStripeShard !== undefined) throw shardUnavailable(view.unreadStripeShard);
     return balanceOf(view);
   },
@@ -27,7 +33,7 @@ export const accountResolvers = {
     mustRead(view, ctx, 'entries');
     const first = pageSize(args.first);
     const start = args.after ? entriesPosition(args.after, view.id) : { accountId: view.id, sequences: new Map<string, bigint>() };
-    const page = await entriesOf(ctx.shards, view, start, first);
+    const page = await entriesOf(ctx.shards, view, start, first, ctx.entriesRead);
     // Each edge's cursor is the position right after its entry, so any edge can resume the list.
     const cursors = entriesCursors(start, page.entries);
     const edges = page.entries.map((node, i) => ({ cursor: cursors[i]!, node }));
@@ -53,11 +59,11 @@ export const accountResolvers = {
     }
     return result.value.map(statementLine);
   },
-};
+} satisfies AccountResolvers;
 
 /** The history reads need every stripe: one whose shard could not be read fails them (SHARD_UNAVAILABLE). */
 function mustRead(view: AccountView, ctx: AccountContext, what: string): void {
-  if (!mayRead(ctx.identity, view.ownerId)) throw forbidden(`you may not read the ${what} of account ${view.id}`);
+  permitted(mayReadHistoryOf(ctx.identity, view, what));
   if (view.unreadStripeShard !== undefined) throw shardUnavailable(view.unreadStripeShard);
 }
 

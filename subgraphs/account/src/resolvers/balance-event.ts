@@ -1,5 +1,4 @@
-import { forbidden, badUserInput } from '@paygraph/shared/graphql/errors';
-import { mayRead } from '@paygraph/shared/identity';
+import { badUserInput, permitted } from '@paygraph/shared/graphql/errors';
 import { parseId } from '@paygraph/shared/ids';
 import { balanceEntryPageSizeMax } from '@paygraph/shared/limits';
 import type { Account } from '@paygraph/shared/ledger/account';
@@ -7,8 +6,10 @@ import type { AccountContext } from '../context';
 import { decodeBalanceCursor, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { decideStart, describeStartRefusal } from '../domain/stream-start';
 import { balanceEvents, balanceHeads, type BalanceEvent } from '../services/balance-events';
+import { mayFollow } from '../services/authorization';
 import { asAccount } from './account';
 import { sequenceOf } from './entry';
+import type { BalanceChangeEventResolvers, QueryResolvers, SubscriptionResolvers } from '../generated/resolvers-types';
 
 export const balanceEventResolvers = {
   cursor: (event: BalanceEvent) => encodeBalanceCursor(event.position),
@@ -28,18 +29,12 @@ export const balanceEventResolvers = {
       version: home.version, createdAt: home.createdAt, ...event.buckets, stripeIds,
     });
   },
-};
+} satisfies BalanceChangeEventResolvers;
 
-/**
- * Who may follow an account: its owner and operators. An account that does not exist is
- * refused like someone else's, so a refusal tells nothing about other people's accounts.
- */
+/** The account to follow, for a caller who may (services/authorization.ts mayFollow). */
 function authorize(ctx: AccountContext, accountId: string, home: Account | null): Account {
-  if (!home) {
-    if (ctx.identity.role !== 'operator') throw forbidden(`account ${accountId} is not yours`);
-    throw badUserInput(`there is no account ${accountId}`);
-  }
-  if (!mayRead(ctx.identity, home.ownerId)) throw forbidden(`account ${accountId} is not yours`);
+  permitted(mayFollow(ctx.identity, accountId, home));
+  if (!home) throw badUserInput(`there is no account ${accountId}`);
   return home;
 }
 
@@ -64,7 +59,7 @@ export const balanceEventQueryResolvers = {
     if (!events.ok) throw badUserInput(describeStartRefusal(events.error));
     return events.value;
   },
-};
+} satisfies QueryResolvers;
 
 async function startOf(ctx: AccountContext, accountId: string, after: string | null) {
   checkAccountId(accountId);
@@ -90,4 +85,4 @@ export const subscriptionResolvers = {
     },
     resolve: (cursor: string) => cursor,
   },
-};
+} satisfies SubscriptionResolvers;

@@ -1,8 +1,9 @@
-import { forbidden } from '@paygraph/shared/graphql/errors';
-import { mayRead } from '@paygraph/shared/identity';
+import { allowed } from '@paygraph/shared/graphql/errors';
 import { InvariantViolation } from '@paygraph/shared/result';
 import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
 import type { AccountContext } from '../context';
+import { readableEntry } from '../services/authorization';
+import type { EntryResolvers } from '../generated/resolvers-types';
 
 const graphqlIntMax = 2n ** 31n - 1n;
 
@@ -13,13 +14,8 @@ export function sequenceOf(entry: EntryRow): number {
 
 export const entryResolvers = {
   /** Entry is an entity so that other subgraphs can add to it; it is readable like its account. */
-  __resolveReference: async (ref: { id: string }, ctx: AccountContext) => {
-    const found = await ctx.balances.reader.entryWithOwner(ref.id);
-    if (!found) return null;
-    if (!mayRead(ctx.identity, found.ownerId)) throw forbidden(`entry ${ref.id} is not yours`);
-    return found.entry;
-  },
+  __resolveReference: async (ref: { id: string }, ctx: AccountContext) => allowed(await readableEntry(ctx, ref.id)),
   sequence: sequenceOf,
   // amount and balanceAfter are the row's bigints as they are: the Amount scalar writes a bigint
   // as its decimal text, without the pattern check a string needs (200 of each per page).
-};
+} satisfies EntryResolvers;

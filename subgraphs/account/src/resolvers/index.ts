@@ -4,6 +4,7 @@ import { balanceEventQueryResolvers, balanceEventResolvers, subscriptionResolver
 import { entryResolvers } from './entry';
 import { mutationResolvers } from './mutation';
 import { queryResolvers } from './query';
+import type { Resolvers } from '../generated/resolvers-types';
 
 export const resolvers = {
   Amount: AmountScalar,
@@ -15,4 +16,4 @@ export const resolvers = {
   Mutation: mutationResolvers,
   Account: accountResolvers,
   Entry: entryResolvers,
-};
+} satisfies Resolvers;

@@ -1,53 +1,44 @@
-import { badUserInput, forbidden } from '@paygraph/shared/graphql/errors';
+import { authorized } from '@paygraph/shared/graphql/errors';
 import { parseId } from '@paygraph/shared/ids';
 import { unreachable } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
-import { openAccountRow, changeAccountStatus } from '../db/account-writes';
-import { decideOpenAccount, type OpenAccountInput } from '../domain/open-account';
-import { decideStatusChange, type StatusAction, type StatusRefusal } from '../domain/account-status';
+import type { OpenAccountInput } from '../domain/open-account';
+import type { StatusAction } from '../domain/account-status';
+import { changeStatus as changeAccountStatus, openAccount } from '../services/accounts';
 import { asAccount } from './account';
-import { accountBalanceNotZero, accountNotActive, accountNotFound, invalidInput } from './user-errors';
+import { accountBalanceNotZero, accountNotActive, accountNotFound, invalidInput, unsupportedCurrency } from './user-errors';
+import type { MutationResolvers } from '../generated/resolvers-types';
 
 export const mutationResolvers = {
   openAccount: async (_: unknown, args: { input: OpenAccountInput }, ctx: AccountContext) => {
-    const decision = decideOpenAccount(ctx.identity, args.input);
-    if (!decision.ok) {
-      switch (decision.error.kind) {
-        case 'Forbidden':
-          throw forbidden(decision.error.message);
-        case 'InvalidInput':
-          return invalidInput(decision.error.field, decision.error.message);
-        default:
-          return unreachable(decision.error);
-      }
+    const opened = authorized(await openAccount(ctx, args.input));
+    if (opened.ok) return asAccount(opened.value);
+    switch (opened.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(opened.error.field, opened.error.message);
+      case 'UnsupportedCurrency':
+        return unsupportedCurrency(opened.error.currency);
+      default:
+        return unreachable(opened.error);
     }
-    return asAccount(await openAccountRow(ctx.shards, decision.value, ctx.now()));
   },
   freezeAccount: (_: unknown, args: { id: string }, ctx: AccountContext) => changeStatus(ctx, args.id, 'freeze'),
   unfreezeAccount: (_: unknown, args: { id: string }, ctx: AccountContext) => changeStatus(ctx, args.id, 'unfreeze'),
   closeAccount: (_: unknown, args: { id: string }, ctx: AccountContext) => changeStatus(ctx, args.id, 'close'),
-};
+} satisfies MutationResolvers;
 
 async function changeStatus(ctx: AccountContext, id: string, action: StatusAction) {
   if (!parseId('account', id)) return invalidInput('id', `"${id}" is not an account id`);
-  const outcome = await changeAccountStatus(ctx.shards, id, (view) => decideStatusChange(ctx.identity, view, action), ctx.now());
-  if (outcome === null) {
-    if (ctx.identity.role !== 'operator') throw forbidden(`account ${id} is not yours`);
-    return accountNotFound(id);
-  }
+  const outcome = authorized(await changeAccountStatus(ctx, id, action));
   if (outcome.ok) return asAccount(outcome.value);
-  return statusRefusal(id, outcome.error);
-}
-
-function statusRefusal(id: string, refusal: StatusRefusal) {
-  switch (refusal.kind) {
-    case 'Forbidden':
-      throw forbidden(refusal.message);
+  switch (outcome.error.kind) {
+    case 'AccountNotFound':
+      return accountNotFound(id);
     case 'AccountNotActive':
-      return accountNotActive(id, refusal.status);
+      return accountNotActive(id, outcome.error.status);
     case 'AccountBalanceNotZero':
-      return accountBalanceNotZero(id, refusal.total);
+      return accountBalanceNotZero(id, outcome.error.total);
     default:
-      return unreachable(refusal);
+      return unreachable(outcome.error);
   }
 }

@@ -1,28 +1,30 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { badUserInput, forbidden, shardUnavailable } from '@paygraph/shared/graphql/errors';
+import { allowed, badUserInput, permitted, shardUnavailable } from '@paygraph/shared/graphql/errors';
 import { reportBesideData } from '@paygraph/shared/graphql/partial';
-import { mayRead } from '@paygraph/shared/identity';
 import { parseId } from '@paygraph/shared/ids';
 import { decodeCursor, encodeCursor, pageSize } from '@paygraph/shared/graphql/paging';
 import type { AccountContext } from '../context';
-import { loadOwnerPage } from '../db/account-views';
+import { ownerAccounts } from '../services/accounts';
+import { mayListAccountsOf, readableAccount } from '../services/authorization';
 import { asAccount } from './account';
+import { firstEntriesPageRows } from './read-ahead';
+import type { QueryResolvers } from '../generated/resolvers-types';
 
 export const queryResolvers = {
-  account: async (_: unknown, args: { id: string }, ctx: AccountContext) => {
+  account: async (_: unknown, args: { id: string }, ctx: AccountContext, info: GraphQLResolveInfo) => {
     if (!parseId('account', args.id)) throw badUserInput(`"${args.id}" is not an account id`);
-    const view = await ctx.accounts.load(args.id);
-    if (!view) return null;
-    if (!mayRead(ctx.identity, view.ownerId)) throw forbidden(`account ${args.id} is not yours`);
-    return asAccount(view);
+    const entriesRows = firstEntriesPageRows(info);
+    if (entriesRows !== null) ctx.entriesAhead.set(args.id, entriesRows);
+    const view = allowed(await readableAccount(ctx, args.id));
+    return view ? asAccount(view) : null;
   },
 
   /** Every shard is asked; one that cannot be reached leaves its accounts out, with SHARD_UNAVAILABLE beside the rest. */
   accounts: async (_: unknown, args: { ownerId: string; first?: number | null; after?: string | null }, ctx: AccountContext, info: GraphQLResolveInfo) => {
-    if (!mayRead(ctx.identity, args.ownerId)) throw forbidden('you may list only your own accounts');
+    permitted(mayListAccountsOf(ctx.identity, args.ownerId));
     const first = pageSize(args.first);
     const afterId = args.after ? decodeCursor('account', args.after) : null;
-    const page = await loadOwnerPage(ctx.shards, args.ownerId, afterId, first);
+    const page = await ownerAccounts(ctx, args.ownerId, afterId, first);
     for (const down of page.unavailable) {
       ctx.log.error({ detail: down.detail }, `accounts of an owner: shard ${down.shard} unavailable`);
       reportBesideData(ctx, info, shardUnavailable(down.shard));
@@ -31,4 +33,4 @@ export const queryResolvers = {
     const edges = page.views.map((v) => ({ cursor: encodeCursor('account', v.id), node: asAccount(v) }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
   },
-};
+} satisfies QueryResolvers;

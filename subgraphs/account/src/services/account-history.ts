@@ -1,11 +1,11 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { parseId } from '@paygraph/shared/ids';
-import { assert, err, ok, type Result } from '@paygraph/shared/result';
+import { err, ok, type Result } from '@paygraph/shared/result';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { entriesPage } from '@paygraph/shared/db/ledger-store';
 import { bucketsAt, statementDays } from '@paygraph/shared/db/account-days';
 import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
 import type { AccountView } from '../domain/account-view';
+import { headEntriesOf, type HeadEntries } from '../db/account-views';
 import { addBuckets, noBuckets, type Buckets } from '../domain/balance-snapshot';
 import { buildStatement, statementDates, type StatementLine, type StatementRangeRefusal } from '../domain/statement';
 import { mergeNewestFirst } from '../domain/entry-merge';
@@ -21,9 +21,7 @@ import type { StreamPosition } from '../domain/balance-cursor';
 function rowsByShard(shards: ShardSet, view: AccountView): Map<Shard, string[]> {
   const byShard = new Map<Shard, string[]>();
   for (const id of [view.id, ...view.stripeIds]) {
-    const parsed = parseId('account', id);
-    assert(parsed, `account id ${id} is malformed`);
-    const shard = shards.byLogical(parsed.shard);
+    const shard = shards.of('account', id);
     const list = byShard.get(shard);
     if (list) list.push(id);
     else byShard.set(shard, [id]);
@@ -51,19 +49,23 @@ export async function balanceAt(shards: ShardSet, view: AccountView, at: Date, n
 
 /**
  * A page of the account's entries, newest first over every stripe (domain/entry-merge.ts): each
- * stripe is read below its position in the cursor, `first + 1` entries, one read per stripe.
+ * stripe is read below its position in the cursor, `first + 1` entries, one read per stripe. The
+ * account's own row's first page is taken from the view when it came with the account
+ * (headEntriesOf, db/account-views.ts).
  */
 export async function entriesOf(
   shards: ShardSet,
   view: AccountView,
   position: StreamPosition,
   first: number,
+  headPagesRead: ReadonlyMap<string, HeadEntries>,
 ): Promise<{ entries: EntryRow[]; position: StreamPosition; hasNextPage: boolean }> {
   const reads: Array<Promise<EntryRow[]>> = [];
   for (const [shard, ids] of rowsByShard(shards, view)) {
     for (const id of ids) {
       const below = position.sequences.get(id);
-      reads.push(below === 1n ? Promise.resolve([]) : entriesPage(shard.db, id, below ?? null, first + 1));
+      const ahead = id === view.id && below === undefined ? headEntriesOf(headPagesRead, id, first + 1) : null;
+      reads.push(below === 1n ? Promise.resolve([]) : ahead ? Promise.resolve(ahead) : entriesPage(shard.db, id, below ?? null, first + 1));
     }
   }
   const merged = mergeNewestFirst(await Promise.all(reads), position, first);

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
 import type { Account } from '@paygraph/shared/ledger/account';
 import { parseId } from '@paygraph/shared/ids';
@@ -56,7 +56,7 @@ export class BalanceReader {
     if (!parseId('account', accountId)) return null;
     const known = this.homes.get(accountId);
     if (known) return known;
-    const [row] = await accountsByIds(this.shardOf(accountId).db, [accountId]);
+    const [row] = await accountsByIds(this.shards.of('account', accountId).db, [accountId]);
     if (!row || row.parentId !== null) return null;
     this.homes.set(accountId, row);
     return row;
@@ -122,7 +122,7 @@ export class BalanceReader {
     const want = seen === 0n ? first : first + 1;
     let rows = this.feed.cached(stripeId, from, want);
     if (rows === null) {
-      rows = await entriesFrom(this.shardOf(stripeId).db, stripeId, from, want);
+      rows = await entriesFrom(this.shards.of('account', stripeId).db, stripeId, from, want);
       this.feed.offer(stripeId, rows);
     }
     if (seen === 0n) return rows;
@@ -155,15 +155,9 @@ export class BalanceReader {
     if (!parsed) return null;
     const entry = await entryById(this.shards.byLogical(parsed.shard).db, entryId);
     if (!entry) return null;
-    const [account] = await accountsByIds(this.shardOf(entry.accountId).db, [entry.accountId]);
+    const [account] = await accountsByIds(this.shards.of('account', entry.accountId).db, [entry.accountId]);
     assert(account, `entry ${entryId} has no account ${entry.accountId}`);
     return { entry, ownerId: account.ownerId };
-  }
-
-  private shardOf(accountId: string): Shard {
-    const parsed = parseId('account', accountId);
-    assert(parsed, `account id ${accountId} is malformed`);
-    return this.shards.byLogical(parsed.shard);
   }
 }
 

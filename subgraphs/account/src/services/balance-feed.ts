@@ -1,16 +1,16 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
 import type { Account } from '@paygraph/shared/ledger/account';
-import { parseId } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import { abortError } from '@paygraph/shared/streams/abortable';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
 import { balanceFeedReads, balanceFeedStripesRead, balanceStreamsOpen } from '@paygraph/shared/metrics';
-import { homeShardOf, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
+import { stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import { accountsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 import { log } from '@paygraph/shared/log';
+import { groupBy, pushTo } from '@paygraph/shared/collections';
 
 /**
  * The balance feed of one account-subgraph process: it learns when the stripes that its
@@ -172,9 +172,7 @@ export class BalanceFeed {
   private learnStripe(account: WatchedAccount, stripeId: string, lastSequence: bigint): void {
     let stripe = this.stripeStates.get(stripeId);
     if (!stripe) {
-      const parsed = parseId('account', stripeId);
-      assert(parsed, `stripe id ${stripeId} is malformed`);
-      stripe = { id: stripeId, shard: this.shards.byLogical(parsed.shard), tail: lastSequence, cache: [], account };
+      stripe = { id: stripeId, shard: this.shards.of('account', stripeId), tail: lastSequence, cache: [], account };
       this.stripeStates.set(stripeId, stripe);
       this.shardFeedOf(stripe.shard).stripes.set(stripeId, stripe);
     } else if (lastSequence > stripe.tail) {
@@ -311,7 +309,7 @@ export class BalanceFeed {
         balanceFeedReads.inc({ trigger });
         balanceFeedStripesRead.inc({ trigger }, asked.length);
         const rows = await tailEntries(feed.shard, asked.map((s) => ({ stripeId: s.id, after: s.tail })), balanceFeedCacheEntriesPerStripeMax);
-        for (const [id, list] of groupByStripe(rows)) {
+        for (const [id, list] of groupBy(rows, (row) => row.accountId)) {
           const stripe = feed.stripes.get(id);
           if (stripe) this.absorb(stripe, list);
           if (list.length === balanceFeedCacheEntriesPerStripeMax && stripe) feed.due.add(id);
@@ -337,8 +335,8 @@ export class BalanceFeed {
     if (merchants.length === 0) return;
     const byHome = new Map<Shard, string[]>();
     for (const m of merchants) {
-      const home = homeShardOf(this.shards, m.id);
-      byHome.set(home, [...(byHome.get(home) ?? []), m.id]);
+      const home = this.shards.of('account', m.id);
+      pushTo(byHome, home, m.id);
     }
     const homes = await this.eachShard([...byHome], 'reading stripe directories', (shard, ids) => accountsByIds(shard.db, ids));
     const toAsk = new Map<Shard, string[]>();
@@ -347,7 +345,7 @@ export class BalanceFeed {
       if (!account) continue;
       const covered = new Set([...account.stripes].filter((id) => id !== home.id).map((id) => this.stripeStates.get(id)?.shard));
       for (const shard of stripeShardsOf(this.shards, home)) {
-        if (!covered.has(shard)) toAsk.set(shard, [...(toAsk.get(shard) ?? []), home.id]);
+        if (!covered.has(shard)) pushTo(toAsk, shard, home.id);
       }
     }
     const found = await this.eachShard([...toAsk], 'looking for new stripes', (shard, ids) => stripesOfMerchants(shard.db, ids));
@@ -371,13 +369,3 @@ export class BalanceFeed {
   }
 }
 
-/** Rows in primary-key order (stripe, then sequence), as tailEntries answers them, split per stripe. */
-function groupByStripe(rows: readonly EntryRow[]): Map<string, EntryRow[]> {
-  const byStripe = new Map<string, EntryRow[]>();
-  for (const row of rows) {
-    const list = byStripe.get(row.accountId);
-    if (list) list.push(row);
-    else byStripe.set(row.accountId, [row]);
-  }
-  return byStripe;
-}

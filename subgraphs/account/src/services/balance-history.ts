@@ -1,7 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { parseId } from '@paygraph/shared/ids';
-import { assert } from '@paygraph/shared/result';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { balanceSnapshotCacheStripesMax, balanceSnapshotStepEntriesMax } from '@paygraph/shared/limits';
 import { bucketsAt, entriesBetween } from '../db/balance-events';
 import { applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
@@ -29,10 +27,10 @@ export class BalanceHistory {
     if (remembered && remembered.sequence === sequence) {
       buckets = remembered.buckets;
     } else if (remembered && remembered.sequence < sequence && sequence - remembered.sequence <= BigInt(balanceSnapshotStepEntriesMax)) {
-      const steps = await entriesBetween(this.shardOf(stripeId).db, stripeId, remembered.sequence, sequence);
+      const steps = await entriesBetween(this.shards.of('account', stripeId).db, stripeId, remembered.sequence, sequence);
       buckets = steps.length === Number(sequence - remembered.sequence) ? applyMoves(remembered.buckets, steps) : null;
     } else {
-      const read = await bucketsAt(this.shardOf(stripeId).db, stripeId, sequence);
+      const read = await bucketsAt(this.shards.of('account', stripeId).db, stripeId, sequence);
       buckets = read && read.lastSequence >= sequence ? read.buckets : null;
     }
     if (buckets) this.remember(stripeId, sequence, buckets);
@@ -42,11 +40,5 @@ export class BalanceHistory {
   /** A stripe's balance after `sequence`, worked out by a caller that stepped through its entries. */
   remember(stripeId: string, sequence: bigint, buckets: Buckets): void {
     this.snapshots.set(stripeId, { sequence, buckets });
-  }
-
-  private shardOf(stripeId: string): Shard {
-    const parsed = parseId('account', stripeId);
-    assert(parsed, `stripe id ${stripeId} is malformed`);
-    return this.shards.byLogical(parsed.shard);
   }
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '@paygraph/shared/business-date';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { postBatch, postOne, type PostingItem, type PostingSettings } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { daySummaryMismatches } from '@paygraph/shared/db/account-days';
@@ -102,7 +102,7 @@ describe('Account.statement', () => {
     ]);
     const entries = await entriesOf(stack.shards, alice);
     expect(entries.reduce((s, e) => s + e.amount, 0n).toString()).toBe(lines.at(-1)!.closing);
-    expect(await daySummaryMismatches(stack.shards.byLogical(parseId('account', alice)!.shard).db, [alice])).toEqual([]);
+    expect(await daySummaryMismatches(stack.shards.of('account', alice).db, [alice])).toEqual([]);
   });
 
   it('refuses from after to, and a range over 366 dates, writing nothing', async () => {
@@ -142,7 +142,7 @@ describe('the daily summary', () => {
 
   async function randomPostings(shards: ShardSet, accounts: readonly string[], seed: number, count: number): Promise<void> {
     const random = rng(seed);
-    const shard = shards.byLogical(parseId('account', accounts[0]!)!.shard);
+    const shard = shards.of('account', accounts[0]!);
     const reserve = await systemAccountId(shards, shard, 'RESERVE', 'USD');
     const items: Array<PostingItem<unknown>> = [];
     for (let i = 0; i < count; i++) {
@@ -154,7 +154,7 @@ describe('the daily summary', () => {
       items.push({
         at: instant,
         spec: {
-          id: newId('posting', parseId('account', account)!.shard), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
+          id: newId('posting', shardOf('account', account)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
           legs: [{ accountId: reserve, bucket: 'AVAILABLE', amount: debit ? amount : -amount }, { accountId: account, bucket: 'AVAILABLE', amount: debit ? -amount : amount }],
         },
         finish: async () => undefined,
@@ -173,7 +173,7 @@ describe('the daily summary', () => {
     const first = await kit.open(owner, { physical: 0 });
     const accounts = [first, await kit.open(owner, { physical: 0 }), await kit.open(owner, { physical: 0 })];
     for (const id of accounts) await kit.fund(id, '100000000');
-    const shard = stack.shards.byLogical(parseId('account', first)!.shard);
+    const shard = stack.shards.of('account', first);
     const before = posting.engine;
     try {
       await randomPostings(stack.shards, accounts, seed, 300);
@@ -197,10 +197,10 @@ describe('the daily summary', () => {
 
   it('a posting batch that rolls back leaves no summary behind', async () => {
     const id = await kit.open(unique('rollback'));
-    const shard = stack.shards.byLogical(parseId('account', id)!.shard);
+    const shard = stack.shards.of('account', id);
     const reserve = await systemAccountId(stack.shards, shard, 'RESERVE', 'USD');
     const spec = {
-      id: newId('posting', parseId('account', id)!.shard), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
+      id: newId('posting', shardOf('account', id)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
       legs: [{ accountId: reserve, bucket: 'AVAILABLE' as const, amount: -5n }, { accountId: id, bucket: 'AVAILABLE' as const, amount: 5n }],
     };
     await expect(postBatch(shard, [{ spec, finish: async () => { throw new Error('finish fails'); } }])).rejects.toThrow('finish fails');

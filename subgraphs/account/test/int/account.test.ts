@@ -306,19 +306,21 @@ describe('who may do what', () => {
 });
 
 describe('bad input', () => {
-  it('refuses an unknown currency as INVALID_INPUT on currency and writes nothing', async () => {
+  it('refuses an unknown currency as UNSUPPORTED_CURRENCY and writes nothing', async () => {
     const ownerId = unique('currency');
     const before = await ownerAccountCount(stack.shards, ownerId);
     const response = await openAccount(await token(ownerId, 'customer'), ownerId, 'PERSONAL', 'XYZ');
     expect(response.errors).toBeUndefined();
-    expect(response.data?.openAccount).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
-    const withField = await gql(
-      stack.gatewayUrl,
-      'mutation($input: OpenAccountInput!) { openAccount(input: $input) { ... on InvalidInput { code field } } }',
-      { input: { ownerId, type: 'PERSONAL', currency: 'XYZ' } },
-      operator,
-    );
-    expect(withField.data?.openAccount).toEqual({ code: 'INVALID_INPUT', field: 'currency' });
+    expect(response.data?.openAccount).toMatchObject({ __typename: 'UnsupportedCurrency', code: 'UNSUPPORTED_CURRENCY' });
+    for (const currency of ['XYZ', 'usd', 'XXX', 'XAU', 'XTS', 'XDR', '']) {
+      const withCurrency = await gql(
+        stack.gatewayUrl,
+        'mutation($input: OpenAccountInput!) { openAccount(input: $input) { ... on UnsupportedCurrency { code currency } } }',
+        { input: { ownerId, type: 'PERSONAL', currency } },
+        operator,
+      );
+      expect(withCurrency.data?.openAccount, currency).toEqual({ code: 'UNSUPPORTED_CURRENCY', currency });
+    }
     expect(await ownerAccountCount(stack.shards, ownerId)).toBe(before);
   });
 

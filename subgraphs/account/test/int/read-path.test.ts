@@ -12,7 +12,7 @@ import { accountRow, depositFromReserve, entriesOf, withdrawToReserve } from '..
  * The read path that GetAccount takes (docs/PERFORMANCE.md, "Reads"): its answer is exactly
  * what the ledger holds, computed here independently of the subgraph (drizzle's read of the
  * entries, each edge's cursor encoded on its own, Date's own toISOString); it costs a PERSONAL
- * account two statements on its own shard; and the subgraph does no per-field work (tracing,
+ * account two statements in one round trip to its own shard; and the subgraph does no per-field work (tracing,
  * cache hints) for a request that does not ask for it.
  */
 let stack: Stack;
@@ -59,7 +59,7 @@ function expectedPage(accountId: string, newestFirst: readonly EntryRow[], hasNe
 }
 
 describe('GetAccount of a PERSONAL account', () => {
-  it('answers exactly the ledger\'s newest 100 entries and its balance, with two statements on its own shard', async () => {
+  it('answers exactly the ledger\'s newest 100 entries and its balance, with two statements in one round trip to its own shard', async () => {
     const id = await accountWithEntries(entryCount);
     const row = (await accountRow(stack.shards, id))!;
     const rows = await entriesOf(stack.shards, id);
@@ -67,8 +67,11 @@ describe('GetAccount of a PERSONAL account', () => {
     const newestFirst = [...rows].reverse();
 
     for (const shard of stack.shards.all) shard.queryCount = 0;
+    const roundTrips = stack.shards.all.map((s) => s.pool.roundTrips);
     const answer = await gql(stack.gatewayUrl, getAccountDoc, { id }, operator);
     expect(stack.shards.all.map((s) => s.queryCount)).toEqual(stack.shards.all.map((s) => (s.index === 0 ? 2 : 0)));
+    // The account and its first page of entries in one round trip (db/account-views.ts).
+    expect(stack.shards.all.map((s, i) => s.pool.roundTrips - roundTrips[i]!)).toEqual(stack.shards.all.map((s) => (s.index === 0 ? 1 : 0)));
     expect(answer.errors).toBeUndefined();
     const total = (row.available + row.frozen + row.pending).toString();
     expect(answer.data!.account).toEqual({

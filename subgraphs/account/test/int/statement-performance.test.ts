@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '@paygraph/shared/business-date';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { postBatch, type PostingItem } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { rawRows } from '@paygraph/shared/db/raw';
@@ -58,7 +58,7 @@ function legsOf(account: string, reserve: string, n: number): Leg[] {
 
 async function seed(): Promise<void> {
   accountId = await kit.open(unique('busy'));
-  const logical = parseId('account', accountId)!.shard;
+  const logical = shardOf('account', accountId);
   const shard = stack.shards.byLogical(logical);
   const reserve = await systemAccountId(stack.shards, shard, 'RESERVE', 'USD');
   const postings = entriesWanted / legsPerPosting;
@@ -84,7 +84,7 @@ function median(values: number[]): number {
 describe('a year of statement lines for an account with 100,000 entries', () => {
   it('answers through the gateway in ≤ 100 ms on an idle machine, reading the summary by its primary key', async () => {
     await seed();
-    const shard = stack.shards.byLogical(parseId('account', accountId)!.shard);
+    const shard = stack.shards.of('account', accountId);
     const [{ n }] = await rawRows<{ n: string }>(shard.db, 'SELECT COUNT(*) AS n FROM ledger_entries WHERE account_id = ?', [accountId]) as [{ n: string }];
     expect(Number(n)).toBe(entriesWanted);
     const from = addDays(firstDate, 0);

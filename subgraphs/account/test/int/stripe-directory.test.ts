@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { eq } from 'drizzle-orm';
 import type { AddressInfo } from 'node:net';
-import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
+import { newId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
 import { addStripeShards, insertAccount, insertStripeIfMissing } from '@paygraph/shared/db/ledger-store';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
 import { announceStripe, backfillStripeDirectories, logicalShardsIn, stripeDirectoryGaps, stripeShardBit } from '@paygraph/shared/ledger/stripes';
@@ -52,7 +52,7 @@ async function readAccount(id: string, sub = 'operator'): Promise<Answer> {
 }
 
 async function directoryOf(merchantId: string): Promise<bigint> {
-  const [row] = await stack.shards.byLogical(parseId('account', merchantId)!.shard).db
+  const [row] = await stack.shards.of('account', merchantId).db
     .select({ d: accounts.stripeShards }).from(accounts).where(eq(accounts.id, merchantId));
   return row!.d;
 }
@@ -100,7 +100,7 @@ describe('which shards an account read asks', () => {
     // The directory names the logical shards of the two stripes, which route to those databases.
     const directory = await directoryOf(merchant);
     const stripes = [await stripeRowOn(stack.shards, merchant, d1!), await stripeRowOn(stack.shards, merchant, d2!)];
-    expect(logicalShardsIn(directory)).toEqual(stripes.map((s) => parseId('account', s!.id)!.shard).sort((a, b) => a - b));
+    expect(logicalShardsIn(directory)).toEqual(stripes.map((s) => shardOf('account', s!.id)).sort((a, b) => a - b));
     expect(new Set(logicalShardsIn(directory).map(physicalOfLogical))).toEqual(new Set([d1, d2]));
 
     let answer: Answer | undefined;
@@ -155,15 +155,15 @@ describe('which shards an account read asks', () => {
     expect(await directoryOf(merchant)).toBe(0n);
     expect((await readAccount(merchant, ownerId)).data!.account.balance.total).toBe('0');
     const gaps = (await stripeDirectoryGaps(stack.shards)).filter((g) => g.merchantId === merchant);
-    expect(gaps.map((g) => logicalShardsIn(g.missing))).toEqual([stripeIds.map((id) => parseId('account', id)!.shard)]);
+    expect(gaps.map((g) => logicalShardsIn(g.missing))).toEqual([stripeIds.map((id) => shardOf('account', id))]);
 
     expect(await backfillStripeDirectories(stack.shards)).toBeGreaterThanOrEqual(1);
-    expect(logicalShardsIn(await directoryOf(merchant))).toEqual(stripeIds.map((id) => parseId('account', id)!.shard));
+    expect(logicalShardsIn(await directoryOf(merchant))).toEqual(stripeIds.map((id) => shardOf('account', id)));
     expect((await readAccount(merchant, ownerId)).data!.account.balance.total).toBe('600');
     // Idempotent: a second run finds nothing of this merchant's to fill.
     expect((await stripeDirectoryGaps(stack.shards)).filter((g) => g.merchantId === merchant)).toEqual([]);
     await backfillStripeDirectories(stack.shards);
-    expect(logicalShardsIn(await directoryOf(merchant))).toEqual(stripeIds.map((id) => parseId('account', id)!.shard));
+    expect(logicalShardsIn(await directoryOf(merchant))).toEqual(stripeIds.map((id) => shardOf('account', id)));
   });
 
   it('stores every bit exactly, the 64th included, and never lowers one', async () => {

@@ -8,13 +8,16 @@ import { ledgerEntries, postings } from '@paygraph/shared/db/schema/ledger';
  */
 type Rows<T> = [T[], unknown];
 
-/** Postings of the date whose entries do not sum to zero, or that have no entries at all. */
+/**
+ * Postings of the date whose entries do not sum to zero in some currency (an FX posting moves
+ * two, each netting to zero on its own), or that have no entries at all.
+ */
 export async function unbalancedPostings(db: Executor, businessDate: string): Promise<Array<{ postingId: string; currency: string; sum: bigint }>> {
   const [rows] = (await db.execute(sql`
-    SELECT p.id AS posting_id, p.currency, COALESCE(SUM(e.amount), 0) AS total, COUNT(e.account_id) AS n
+    SELECT p.id AS posting_id, COALESCE(e.currency, p.currency) AS currency, COALESCE(SUM(e.amount), 0) AS total, COUNT(e.account_id) AS n
     FROM postings p LEFT JOIN ledger_entries e ON e.posting_id = p.id
     WHERE p.business_date = ${businessDate}
-    GROUP BY p.id, p.currency
+    GROUP BY p.id, COALESCE(e.currency, p.currency)
     HAVING total <> 0 OR n = 0`)) as unknown as Rows<{ posting_id: string; currency: string; total: string }>;
   return rows.map((r) => ({ postingId: r.posting_id, currency: r.currency, sum: BigInt(r.total) }));
 }
@@ -58,4 +61,18 @@ export async function accountsTouchedOn(db: Executor, businessDate: string): Pro
   const rows = await db.selectDistinct({ id: ledgerEntries.accountId }).from(ledgerEntries)
     .innerJoin(postings, eq(postings.id, ledgerEntries.postingId)).where(eq(postings.businessDate, businessDate));
   return rows.map((r) => r.id);
+}
+
+/**
+ * What the postings naming these movements (ref_id) hold in this shard's clearing, per currency:
+ * a movement of many legs in flight has paid into clearing what it has not yet delivered.
+ */
+export async function clearingOfRefs(db: Executor, refIds: readonly string[]): Promise<Array<{ currency: string; amount: bigint }>> {
+  if (refIds.length === 0) return [];
+  const [rows] = (await db.execute(sql`
+    SELECT a.currency, COALESCE(SUM(e.amount), 0) AS total
+    FROM ledger_entries e JOIN postings p ON p.id = e.posting_id JOIN accounts a ON a.id = e.account_id
+    WHERE p.ref_id IN (${sql.join(refIds.map((id) => sql`${id}`), sql`, `)}) AND a.system_kind = 'CLEARING'
+    GROUP BY a.currency`)) as unknown as Rows<{ currency: string; total: string }>;
+  return rows.map((r) => ({ currency: r.currency, amount: BigInt(r.total) }));
 }

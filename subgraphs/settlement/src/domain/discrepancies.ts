@@ -78,8 +78,16 @@ export function matchStatement(internal: readonly InternalTransfer[], external: 
   return found;
 }
 
+/** A discrepancy as a report keeps it: its amounts as decimal strings. */
+export type StoredDiscrepancy = Omit<Discrepancy, 'expected' | 'actual'> & { expected: string | null; actual: string | null };
+
 /** How a report keeps its discrepancies: JSON, amounts as decimal strings (never JS numbers). */
 export function discrepanciesToJson(list: readonly Discrepancy[]): string {
   const amount = (v: bigint | null) => (v === null ? null : formatAmount(v));
-  return JSON.stringify(list.map((d) => ({ ...d, expected: amount(d.expected), actual: amount(d.actual) })));
+  return JSON.stringify(list.map((d): StoredDiscrepancy => ({ ...d, expected: amount(d.expected), actual: amount(d.actual) })));
+}
+
+/** The discrepancies of a stored report, as discrepanciesToJson wrote them. */
+export function discrepanciesFromJson(json: string): StoredDiscrepancy[] {
+  return JSON.parse(json) as StoredDiscrepancy[];
 }

@@ -1,3 +1,4 @@
+import type { Resolvers } from '../generated/resolvers-types';
 import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
 import { accountResolvers } from './account';
 import { mutationResolvers } from './mutation';
@@ -14,4 +15,4 @@ export const resolvers = {
   Settlement: settlementResolvers,
   Account: accountResolvers,
   Payment: paymentResolvers,
-};
+} satisfies Resolvers;

@@ -1,15 +1,16 @@
 import { parseId } from '@paygraph/shared/ids';
 import { unreachable } from '@paygraph/shared/result';
-import type { SettlementContext } from '../context';
+import type { MutationResolvers } from '../generated/resolvers-types';
 import { runSettlement } from '../services/settle';
 import { setMerchantFeeRate } from '../services/settlements';
 import { importStatement } from '../services/statements';
-import { requireOperator } from './authorization';
+import { permitted } from '@paygraph/shared/graphql/errors';
+import { operatorOnly } from '../services/authorization';
 import { accountNotFound, balanceLimit, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
 
 export const mutationResolvers = {
-  runSettlement: async (_: unknown, args: { input: { merchantAccountId: string; businessDate: string } }, ctx: SettlementContext) => {
-    requireOperator(ctx, 'run settlements');
+  runSettlement: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'run settlements'));
     const { merchantAccountId, businessDate } = args.input;
     if (!parseId('account', merchantAccountId)) return invalidInput('merchantAccountId', `"${merchantAccountId}" is not an account id`);
     const result = await runSettlement(ctx.shards, merchantAccountId, businessDate, ctx.now, ctx.config);
@@ -27,8 +28,8 @@ export const mutationResolvers = {
         return unreachable(result.error);
     }
   },
-  importStatement: async (_: unknown, args: { input: { channel: string; businessDate: string; csv: string } }, ctx: SettlementContext) => {
-    requireOperator(ctx, 'import statements');
+  importStatement: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'import statements'));
     const result = await importStatement(ctx.shards, args.input, ctx.identity.sub, ctx.now());
     if (result.ok) return { __typename: 'Statement', ...result.value };
     switch (result.error.kind) {
@@ -40,8 +41,8 @@ export const mutationResolvers = {
         return unreachable(result.error);
     }
   },
-  setMerchantFeeRate: async (_: unknown, args: { input: { merchantAccountId: string; feeBps: number } }, ctx: SettlementContext) => {
-    requireOperator(ctx, 'set fee rates');
+  setMerchantFeeRate: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'set fee rates'));
     const result = await setMerchantFeeRate(ctx, args.input.merchantAccountId, args.input.feeBps);
     if (result.ok) return { __typename: 'FeeRate', ...result.value };
     switch (result.error.kind) {
@@ -53,4 +54,4 @@ export const mutationResolvers = {
         return unreachable(result.error);
     }
   },
-};
+} satisfies MutationResolvers;

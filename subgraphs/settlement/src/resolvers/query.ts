@@ -1,21 +1,22 @@
 import { formatAmount } from '@paygraph/shared/money';
 import { ledgerHealth } from '@paygraph/shared/ledger/health';
-import type { SettlementContext } from '../context';
+import type { QueryResolvers } from '../generated/resolvers-types';
 import { frozenAgainstHolds, reconcileAndStore, storedReports } from '../services/reconcile';
-import { readableSettlement, requireOperator } from './authorization';
+import { allowed, permitted } from '@paygraph/shared/graphql/errors';
+import { operatorOnly, readableSettlement } from '../services/authorization';
 import { reportFromRow } from './reconciliation';
 
 export const queryResolvers = {
-  reconciliation: async (_: unknown, args: { businessDate: string }, ctx: SettlementContext) => {
-    requireOperator(ctx, 'reconcile');
+  reconciliation: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'reconcile'));
     return reconcileAndStore(ctx.shards, args.businessDate, ctx.identity.sub, ctx.now());
   },
-  reconciliationReports: async (_: unknown, args: { businessDate: string; first?: number | null }, ctx: SettlementContext) => {
-    requireOperator(ctx, 'read reconciliation reports');
+  reconciliationReports: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'read reconciliation reports'));
     return (await storedReports(ctx.shards, args.businessDate, args.first)).map(reportFromRow);
   },
-  ledgerHealth: async (_: unknown, __: unknown, ctx: SettlementContext) => {
-    requireOperator(ctx, 'read ledger health');
+  ledgerHealth: async (_, __, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'read ledger health'));
     const [health, frozen] = await Promise.all([ledgerHealth(ctx.shards), frozenAgainstHolds(ctx.shards)]);
     return {
       balanced: health.balanced && frozen.length === 0,
@@ -24,5 +25,5 @@ export const queryResolvers = {
       shards: health.shards.map((s) => ({ ...s, debits: formatAmount(s.debits), credits: formatAmount(s.credits) })),
     };
   },
-  settlement: (_: unknown, args: { id: string }, ctx: SettlementContext) => readableSettlement(ctx, args.id),
-};
+  settlement: async (_, args, ctx) => allowed(await readableSettlement(ctx, args.id)),
+} satisfies QueryResolvers;

@@ -1,16 +1,16 @@
 import { formatAmount } from '@paygraph/shared/money';
-import type { SettlementContext } from '../context';
-import type { SettlementRow } from '../db/schema/settlement';
+import type { SettlementResolvers } from '../generated/resolvers-types';
 import { settlementPaymentIds } from '../services/settlements';
-import { readableSettlement } from './authorization';
+import { allowed } from '@paygraph/shared/graphql/errors';
+import { readableSettlement } from '../services/authorization';
 
 export const settlementResolvers = {
-  __resolveReference: (ref: { id: string }, ctx: SettlementContext) => readableSettlement(ctx, ref.id),
-  grossAmount: (s: SettlementRow) => formatAmount(s.grossAmount),
-  refundedAmount: (s: SettlementRow) => formatAmount(s.refundedAmount),
-  feeAmount: (s: SettlementRow) => formatAmount(s.feeAmount),
-  netAmount: (s: SettlementRow) => formatAmount(s.netAmount),
-  merchantAccount: (s: SettlementRow) => ({ __typename: 'Account', id: s.merchantAccountId }),
-  payments: async (s: SettlementRow, _: unknown, ctx: SettlementContext) =>
-    (await settlementPaymentIds(ctx.shards, s)).map((id) => ({ __typename: 'Payment', id })),
-};
+  __resolveReference: async (ref, ctx) => allowed(await readableSettlement(ctx, ref.id)),
+  grossAmount: (s) => formatAmount(s.grossAmount),
+  refundedAmount: (s) => formatAmount(s.refundedAmount),
+  feeAmount: (s) => formatAmount(s.feeAmount),
+  netAmount: (s) => formatAmount(s.netAmount),
+  merchantAccount: (s) => ({ id: s.merchantAccountId }),
+  payments: async (s, _, ctx) =>
+    (await settlementPaymentIds(ctx.shards, s)).map((id) => ({ id })),
+} satisfies SettlementResolvers;

@@ -1,25 +1,25 @@
 export function invalidInput(field: string, message: string) {
-  return { __typename: 'InvalidInput', code: 'INVALID_INPUT', message, field };
+  return { __typename: 'InvalidInput' as const, code: 'INVALID_INPUT', message, field };
 }
 
 export function accountNotFound(accountId: string) {
-  return { __typename: 'AccountNotFound', code: 'ACCOUNT_NOT_FOUND', message: `no merchant account ${accountId}`, accountId };
+  return { __typename: 'AccountNotFound' as const, code: 'ACCOUNT_NOT_FOUND', message: `no merchant account ${accountId}`, accountId };
 }
 
 export function settlementNotReady(businessDate: string, openDate: string) {
   return {
-    __typename: 'SettlementNotReady', code: 'SETTLEMENT_NOT_READY',
+    __typename: 'SettlementNotReady' as const, code: 'SETTLEMENT_NOT_READY',
     message: `business date ${businessDate} has not closed; ${openDate} is open now`, businessDate, openDate,
   };
 }
 
 export function invalidStatement(line: number, message: string) {
-  return { __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', message: `line ${line}: ${message}`, line };
+  return { __typename: 'InvalidStatement' as const, code: 'INVALID_STATEMENT', message: `line ${line}: ${message}`, line };
 }
 
 export function balanceLimit(accountId: string) {
   return {
-    __typename: 'BalanceLimit', code: 'BALANCE_LIMIT',
+    __typename: 'BalanceLimit' as const, code: 'BALANCE_LIMIT',
     message: `settling would take account ${accountId} past what the ledger can store; that stripe is not settled yet and the settlement stays PROCESSING`,
     accountId,
   };

@@ -1,17 +1,21 @@
+import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import { clearingTotals } from '@paygraph/shared/db/ledger-store';
 import { verifyAccounts } from '@paygraph/shared/db/integrity';
 import {
-  accountsTouchedOn, balanceMismatchesOfDate, entriesOfKeys, postedKeys, unbalancedPostings,
+  accountsTouchedOn, balanceMismatchesOfDate, clearingOfRefs, entriesOfKeys, postedKeys, unbalancedPostings,
 } from '../db/ledger-checks';
-import { externalTransfersOfDate, frozenMismatches, inFlightRecords, paymentsOfDate, refundsOfDate } from '@paygraph/transaction/read-model/settlement';
+import {
+  externalTransfersOfDate, frozenMismatches, inFlightRecords, legsOfPaymentsOnShard, paymentsOfDate, refundsOfDate, sharesOfRefunds,
+} from '@paygraph/transaction/read-model/settlement';
 import { insertReport, reportsOfDate, settlementsOfDate, statementLinesOfDate } from '../db/settlement-store';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import type { ReportRow } from '../db/schema/settlement';
 import { discrepanciesToJson, discrepancy, matchStatement, type Discrepancy } from '../domain/discrepancies';
 import { controlShard, settlementParts } from './settle';
+import { groupBy } from '@paygraph/shared/collections';
 
 /** A stored reconciliation run: the report row, with its discrepancies as values. */
 export type Reconciliation = Omit<ReportRow, 'discrepancies'> & { discrepancies: Discrepancy[] };
@@ -67,25 +71,36 @@ async function shardChecks(shard: Shard, businessDate: string): Promise<Discrepa
   ];
 }
 
-function shardOf(shards: ShardSet, kind: 'account' | 'payment' | 'refund', id: string): Shard {
-  return shards.byLogical(parseId(kind, id)!.shard);
-}
-
 /** The dedupe keys each payment and refund of the date must have posted, by shard. */
 async function postingChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
   const expected: Array<{ shard: Shard; key: string; paymentId: string; accountId: string }> = [];
   for (const shard of shards.all) {
-    for (const p of await paymentsOfDate(shard.db, businessDate)) {
+    const dated = await paymentsOfDate(shard.db, businessDate);
+    const legsOf = groupBy(await legsOfPaymentsOnShard(shard.db, dated.filter((p) => p.route === 'LEGS').map((p) => p.id)), (l) => l.paymentId);
+    for (const p of dated) {
+      if (p.route === 'LEGS') {
+        if (p.status === 'SUCCEEDED') expected.push(...legKeys(shards, shard, p.id, p.id, (legsOf.get(p.id) ?? []).map((l) => ({ leg: l, amount: l.amount }))));
+        continue;
+      }
       expected.push({ shard, key: p.id, paymentId: p.id, accountId: p.payerAccountId });
-      if (p.route === 'CROSS_SHARD' && p.status === 'SUCCEEDED') expected.push({ shard: shardOf(shards, 'account', p.payeeAccountId), key: `${p.id}:credit`, paymentId: p.id, accountId: p.payeeAccountId });
-      if (p.route === 'CROSS_SHARD' && p.status === 'FAILED') expected.push({ shard, key: `${p.id}:reverse`, paymentId: p.id, accountId: p.payerAccountId });
+      if (p.route === 'CROSS_SHARD' && p.status === 'SUCCEEDED') expected.push({ shard: shards.of('account', p.payeeAccountId), key: dedupeKeys.paymentCredit(p.id), paymentId: p.id, accountId: p.payeeAccountId });
+      if (p.route === 'CROSS_SHARD' && p.status === 'FAILED') expected.push({ shard, key: dedupeKeys.paymentReversal(p.id), paymentId: p.id, accountId: p.payerAccountId });
     }
-    for (const { refund, route, payeeAccountId } of await refundsOfDate(shard.db, businessDate)) {
-      if (refund.status !== 'SUCCEEDED') continue;
+    const refundsDated = await refundsOfDate(shard.db, businessDate);
+    const legRefunds = refundsDated.filter((r) => r.route === 'LEGS' && r.refund.status === 'SUCCEEDED').map((r) => r.refund);
+    const sharesOf = groupBy(await sharesOfRefunds(shard.db, legRefunds.map((r) => r.id)), (s) => s.refundId);
+    const refundedLegs = groupBy(await legsOfPaymentsOnShard(shard.db, [...new Set(legRefunds.map((r) => r.paymentId))]), (l) => l.paymentId);
+    for (const refund of legRefunds) {
+      const legs = new Map((refundedLegs.get(refund.paymentId) ?? []).map((l) => [l.legIndex, l]));
+      expected.push(...legKeys(shards, shard, refund.id, refund.paymentId, (sharesOf.get(refund.id) ?? []).map((s) => ({ leg: legs.get(s.legIndex)!, amount: s.amount }))));
+    }
+    for (const { refund, route, payeeAccountId, payeeShare } of refundsDated) {
+      if (refund.status !== 'SUCCEEDED' || route === 'LEGS') continue;
       if (route !== 'CROSS_SHARD') expected.push({ shard, key: refund.id, paymentId: refund.paymentId, accountId: payeeAccountId });
       else {
-        expected.push({ shard: shardOf(shards, 'account', payeeAccountId), key: `${refund.id}:debit`, paymentId: refund.paymentId, accountId: payeeAccountId });
-        expected.push({ shard, key: `${refund.id}:credit`, paymentId: refund.paymentId, accountId: payeeAccountId });
+        // An FX refund whose share of buyAmount is 0 takes nothing from the payee: no debit posts there.
+        if (payeeShare > 0n) expected.push({ shard: shards.of('account', payeeAccountId), key: dedupeKeys.refundDebit(refund.id), paymentId: refund.paymentId, accountId: payeeAccountId });
+        expected.push({ shard, key: dedupeKeys.refundCredit(refund.id), paymentId: refund.paymentId, accountId: payeeAccountId });
       }
     }
   }
@@ -100,23 +115,46 @@ async function postingChecks(shards: ShardSet, businessDate: string): Promise<Di
   return found;
 }
 
+/**
+ * The postings a movement of many legs made when it succeeded: the home posting when a leg
+ * moved on the payment's shard, and each leg that moved elsewhere under its own key there.
+ */
+function legKeys(
+  shards: ShardSet, home: Shard, movementId: string, paymentId: string, moved: ReadonlyArray<{ leg: { legIndex: number; postedAccountId: string; accountId: string }; amount: bigint }>,
+): Array<{ shard: Shard; key: string; paymentId: string; accountId: string }> {
+  const keys: Array<{ shard: Shard; key: string; paymentId: string; accountId: string }> = [];
+  let homeKey = false;
+  for (const { leg, amount } of moved) {
+    if (amount === 0n) continue;
+    const shard = shards.of('account', leg.postedAccountId);
+    if (shard !== home) keys.push({ shard, key: dedupeKeys.legPosting(movementId, leg.legIndex), paymentId, accountId: leg.accountId });
+    else if (!homeKey) {
+      homeKey = true;
+      keys.push({ shard: home, key: dedupeKeys.firstHalf(movementId), paymentId, accountId: leg.accountId });
+    }
+  }
+  return keys;
+}
+
 /** Σ clearing over all shards must equal what is debited on one shard and not yet credited on another. */
 async function clearingCheck(shards: ShardSet): Promise<Discrepancy[]> {
   const inFlight = new Map<string, bigint>();
   const add = (currency: string, amount: bigint) => inFlight.set(currency, (inFlight.get(currency) ?? 0n) + amount);
   for (const shard of shards.all) {
-    const { paying, refunding, sweeping } = await inFlightRecords(shard.db);
+    const { paying, refunding, sweeping, movingLegs } = await inFlightRecords(shard.db);
+    // A movement of many legs holds in clearing, over all shards, what its postings put there.
+    for (const s of shards.all) for (const c of await clearingOfRefs(s.db, movingLegs)) add(c.currency, c.amount);
     for (const sweep of sweeping) {
-      const credited = await postedKeys(shardOf(shards, 'account', sweep.merchantAccountId).db, [`${sweep.id}:credit`]);
+      const credited = await postedKeys(shards.of('account', sweep.merchantAccountId).db, [dedupeKeys.sweepCredit(sweep.id)]);
       if (credited.size === 0) add(sweep.currency, sweep.amount);
     }
     for (const p of paying) {
-      const credited = await postedKeys(shardOf(shards, 'account', p.payeeAccountId).db, [`${p.id}:credit`]);
+      const credited = await postedKeys(shards.of('account', p.payeeAccountId).db, [dedupeKeys.paymentCredit(p.id)]);
       if (credited.size === 0) add(p.currency, p.amount);
     }
     for (const { refund, payeeAccountId } of refunding) {
-      const debited = await postedKeys(shardOf(shards, 'account', payeeAccountId).db, [`${refund.id}:debit`]);
-      const credited = await postedKeys(shard.db, [`${refund.id}:credit`]);
+      const debited = await postedKeys(shards.of('account', payeeAccountId).db, [dedupeKeys.refundDebit(refund.id)]);
+      const credited = await postedKeys(shard.db, [dedupeKeys.refundCredit(refund.id)]);
       if (debited.size > 0 && credited.size === 0) add(refund.currency, refund.amount);
     }
   }
@@ -152,7 +190,7 @@ async function settlementChecks(shards: ShardSet, businessDate: string): Promise
         found.push(discrepancy('SETTLEMENT_MISMATCH', { accountId: s.merchantAccountId, expected: gross - fee, actual: s.grossAmount - s.feeAmount }, `settlement ${s.id} disagrees with its parts`));
       }
       for (const part of parts.filter((p) => p.movedAmount > 0n)) {
-        const partShard = shardOf(shards, 'account', part.stripeAccountId);
+        const partShard = shards.of('account', part.stripeAccountId);
         const entries = await entriesOfKeys(partShard.db, [`${s.id}:${part.stripeAccountId}`]);
         const moved = -entries.filter((e) => e.accountId === part.stripeAccountId && e.bucket === 'PENDING').reduce((a, e) => a + e.amount, 0n);
         if (moved !== part.movedAmount) {

@@ -1,3 +1,4 @@
+import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
@@ -8,19 +9,14 @@ import type { Account } from '@paygraph/shared/ledger/account';
 import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
-import { settlementFeeBpsDefault } from '@paygraph/shared/limits';
+import type { SettlementSettings } from '../config';
 import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
-import { lockLateRefunds, lockRefundsOfPayments, lockUnsettledPayments, markSettled } from '@paygraph/transaction/read-model/settlement';
+import {
+  lockLateRefundShares, lockLateRefunds, lockRefundSharesOfLegs, lockRefundsOfPayments, lockUnsettledLegs, lockUnsettledPayments, markLegsSettled, markSettled,
+} from '@paygraph/transaction/read-model/settlement';
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
 import { netOf, settlePart } from '../domain/fees';
 
-/** What the settlement subgraph is configured with (config.settlement, given by main.ts). */
-export interface SettlementConfig {
-  /** Merchants' fee rate unless set per merchant (SETTLEMENT_FEE_BPS). */
-  feeBpsDefault: number;
-}
-
-export const settlementConfigDefault: SettlementConfig = { feeBpsDefault: settlementFeeBpsDefault };
 
 export type SettlementRefusal =
   | { kind: 'AccountNotFound'; accountId: string }
@@ -50,7 +46,7 @@ export function controlShard(shards: ShardSet): Shard {
   return shards.byLogical(toLogicalShard(0));
 }
 
-export async function feeRateFor(shards: ShardSet, merchantId: string, config: SettlementConfig): Promise<number> {
+export async function feeRateFor(shards: ShardSet, merchantId: string, config: SettlementSettings): Promise<number> {
   return (await feeRateOf(controlShard(shards).db, merchantId)) ?? config.feeBpsDefault;
 }
 
@@ -71,7 +67,7 @@ export async function runSettlement(
   merchantId: string,
   businessDate: string,
   now: () => Date,
-  config: SettlementConfig = settlementConfigDefault,
+  config: SettlementSettings,
 ): Promise<Result<SettlementRow, SettlementRefusal>> {
   const parsed = parseId('account', merchantId);
   const home = parsed ? shards.byLogical(parsed.shard) : undefined;
@@ -114,7 +110,7 @@ export async function runSettlement(
  * payment of a closed date can be missing; shards that hold no stripe are not asked.
  */
 async function stripesOf(shards: ShardSet, merchant: Account): Promise<Array<{ shard: Shard; account: Account }>> {
-  const home = shards.byLogical(parseId('account', merchant.id)!.shard);
+  const home = shards.of('account', merchant.id);
   return [{ shard: home, account: merchant }, ...(await readStripes(shards, [merchant]))];
 }
 
@@ -131,7 +127,12 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
       const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
       const early = await lockRefundsOfPayments(tx, paid.map((p) => p.id));
       const late = await lockLateRefunds(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
-      const figures = settlePart(paid, late.map((r) => r.amount), settlement.feeBps);
+      // The MERCHANT legs of payments of many legs, each as a payment of its own amount.
+      const legs = await lockUnsettledLegs(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
+      const earlyShares = await lockRefundSharesOfLegs(tx, legs);
+      const lateShares = await lockLateRefundShares(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
+      const received = legs.map((l) => ({ amount: l.amount, refundedAmount: legRefundedBeforeSettlement(l) }));
+      const figures = settlePart([...paid, ...received], [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)], settlement.feeBps);
       const postingId = figures.moved > 0n ? newId('posting', logical) : null;
       part = {
         settlementId: settlement.id, stripeAccountId: account.id, grossAmount: figures.gross, refundedAmount: figures.refunded,
@@ -139,6 +140,7 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
       };
       await insertPart(tx, part);
       await markSettled(tx, settlement.id, paid.map((p) => p.id), [...early, ...late].map((r) => r.id));
+      await markLegsSettled(tx, settlement.id, legs, [...earlyShares, ...lateShares]);
       if (!postingId) return { proceed: false, result: part };
       return { proceed: true, spec: settlementSpec(settlement, postingId, account.id, feeIncomeId, figures.moved, figures.fee) };
     },
@@ -153,6 +155,15 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
 }
 
 /**
+ * What refunds took from a leg before it settled (in flight included, as for a payment). The
+ * PAYEE's remainder may, between refunds, run a unit or two past its leg (refundLegChanges);
+ * what it gave beyond the leg came from the stripe's pending all the same, so the leg moves nothing.
+ */
+function legRefundedBeforeSettlement(leg: { amount: bigint; refundedAmount: bigint }): bigint {
+  return leg.refundedAmount > leg.amount ? leg.amount : leg.refundedAmount;
+}
+
+/**
  * Pending → available on the stripe, less the fee, which goes to fee income. A completion:
  * the money was received already, so a frozen merchant is still settled (it just cannot
  * spend what settles until it is unfrozen).
@@ -161,7 +172,7 @@ function settlementSpec(settlement: SettlementRow, postingId: string, stripeId: 
   const legs: Leg[] = [{ accountId: stripeId, bucket: 'PENDING', amount: -moved }];
   if (moved - fee > 0n) legs.push({ accountId: stripeId, bucket: 'AVAILABLE', amount: moved - fee });
   if (fee > 0n) legs.push({ accountId: feeIncomeId, bucket: 'AVAILABLE', amount: fee });
-  return { id: postingId, kind: 'SETTLEMENT', refId: settlement.id, dedupeKey: `${settlement.id}:${stripeId}`, currency: settlement.currency, legs, completion: true };
+  return { id: postingId, kind: 'SETTLEMENT', refId: settlement.id, dedupeKey: dedupeKeys.settlementPart(settlement.id, stripeId), currency: settlement.currency, legs, completion: true };
 }
 
 export async function settlementParts(shards: ShardSet, settlementId: string): Promise<SettlementPartRow[]> {

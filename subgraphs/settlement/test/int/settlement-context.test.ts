@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
 import { log } from '@paygraph/shared/log';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { testShards } from '../../../../test/support/env';
+import { testSettlementSettings, testShards } from '../../../../test/support/env';
 import { extendContext } from '../../src/context';
 import { paymentResolvers } from '../../src/resolvers/payment';
 import { reconcileAndStore, storedReports } from '../../src/services/reconcile';
-import { controlShard, settlementConfigDefault } from '../../src/services/settle';
+import { controlShard } from '../../src/services/settle';
 
 let shards: ShardSet;
 
@@ -21,11 +21,11 @@ const identity = { sub: 'ops', role: 'operator' as const };
 
 describe('settlement context', () => {
   it('asks for the settlements of a page of payments with one query per shard they name, none elsewhere', async () => {
-    const ctx = extendContext({ identity, shards, log: log() }, settlementConfigDefault);
+    const ctx = extendContext({ identity, shards, log: log() }, testSettlementSettings());
     const home = shards.byLogical(toLogicalShard(0));
     const ids = Array.from({ length: 25 }, () => newId('payment', toLogicalShard(0)));
     const before = shards.all.map((s) => s.queryCount);
-    const settled = await Promise.all(ids.map((id) => paymentResolvers.settlement({ id }, undefined, ctx)));
+    const settled = await Promise.all(ids.map((id) => paymentResolvers.settlement({ id }, {}, ctx)));
     expect(settled.every((s) => s === null)).toBe(true);
     const spent = shards.all.map((s, i) => s.queryCount - before[i]!);
     expect(spent[home.index]).toBe(1);

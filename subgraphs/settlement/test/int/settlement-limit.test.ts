@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId } from '@paygraph/shared/ids';
 import { addDays } from '@paygraph/shared/business-date';
 import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
 import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
@@ -51,14 +51,14 @@ async function move(shard: Shard, from: string, to: string, amount: bigint): Pro
 }
 
 async function settlementRow(merchantId: string, businessDate: string): Promise<{ id: string; status: string }> {
-  const home = stack.shards.byLogical(parseId('account', merchantId)!.shard);
+  const home = stack.shards.of('account', merchantId);
   const [rows] = (await home.db.execute(sql`SELECT id, status FROM settlements WHERE merchant_account_id = ${merchantId} AND business_date = ${businessDate}`)) as unknown as [Array<{ id: string; status: string }>];
   expect(rows.length).toBe(1);
   return rows[0]!;
 }
 
 async function unsettledOf(paymentId: string): Promise<boolean> {
-  const shard = stack.shards.byLogical(parseId('payment', paymentId)!.shard);
+  const shard = stack.shards.of('payment', paymentId);
   const [rows] = (await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${paymentId}`)) as unknown as [Array<{ s: string | null }>];
   return rows[0]!.s === null;
 }

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { parseId } from '@paygraph/shared/ids';
+import { shardOf } from '@paygraph/shared/ids';
 import { addDays } from '@paygraph/shared/business-date';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
-import { token, unique } from '../../../../test/support/env';
+import { testSettlementSettings, token, unique } from '../../../../test/support/env';
 import { feeOf } from '../../src/domain/fees';
+import { systemKindTotal } from '../../../../test/support/ledger';
 import { settleDue } from '../../src/services/worker';
 
 /**
@@ -37,7 +38,7 @@ async function open(ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<str
 async function payerOn(physical: number, amount: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
     const id = await open(unique('payer'), 'PERSONAL');
-    if (stack.shards.topology.physicalOf[parseId('account', id)!.shard] !== physical) continue;
+    if (stack.shards.topology.physicalOf[shardOf('account', id)] !== physical) continue;
     const d = await q(depositDoc, { input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD', externalRef: unique('ext') } });
     expect(d.data!.deposit.__typename).toBe('Deposit');
     return id;
@@ -62,19 +63,14 @@ async function settle(merchantAccountId: string, businessDate: string) {
 }
 
 async function businessDateOfPayment(id: string): Promise<string> {
-  const shard = stack.shards.byLogical(parseId('payment', id)!.shard);
+  const shard = stack.shards.of('payment', id);
   const [rows] = (await shard.db.execute(sql`SELECT business_date AS d, settlement_id AS s FROM payments WHERE id = ${id}`)) as unknown as [Array<{ d: Date | string; s: string | null }>];
   const d = rows[0]!.d;
   return typeof d === 'string' ? d : d.toISOString().slice(0, 10);
 }
 
-async function feeIncomeTotal(): Promise<bigint> {
-  let total = 0n;
-  for (const shard of stack.shards.all) {
-    const [rows] = (await shard.db.execute(sql`SELECT COALESCE(SUM(available), 0) AS t FROM accounts WHERE system_kind = 'FEE_INCOME' AND currency = 'USD'`)) as unknown as [Array<{ t: string }>];
-    total += BigInt(rows[0]!.t);
-  }
-  return total;
+function feeIncomeTotal(): Promise<bigint> {
+  return systemKindTotal(stack.shards, 'FEE_INCOME', 'USD');
 }
 
 beforeAll(async () => {
@@ -173,7 +169,7 @@ describe('day-cut and settlement', () => {
     const ids = [...payments.D!, ...payments.next!];
     const owners = new Map<string, string>();
     for (const id of ids) {
-      const shard = stack.shards.byLogical(parseId('payment', id)!.shard);
+      const shard = stack.shards.of('payment', id);
       const [rows] = (await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${id}`)) as unknown as [Array<{ s: string | null }>];
       owners.set(id, rows[0]!.s!);
     }
@@ -198,15 +194,15 @@ describe('day-cut and settlement', () => {
   it('lets the worker settle at T+1 whatever is due, and only that', async () => {
     const dayW = addDays(dayD, 10);
     clock = at(dayW, '10:00:00');
-    const payer = await payerOn(parseId('account', merchant)!.shard < 32 ? 3 : 0, '5000');
+    const payer = await payerOn(shardOf('account', merchant) < 32 ? 3 : 0, '5000');
     const paid = await pay(payer, merchant, '1000');
     clock = at(dayW, '23:00:00');
-    await settleDue(stack.shards, () => clock, 1);
-    const shard = stack.shards.byLogical(parseId('payment', paid)!.shard);
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
+    const shard = stack.shards.of('payment', paid);
     const read = async () => ((await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${paid}`)) as unknown as [Array<{ s: string | null }>])[0][0]!.s;
     expect(await read()).toBeNull();
     clock = at(addDays(dayW, 1), '00:00:01');
-    await settleDue(stack.shards, () => clock, 1);
+    await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
     expect(await read()).not.toBeNull();
   });
 });
@@ -255,7 +251,7 @@ describe('reconciliation', () => {
   });
 
   it('names a balance edited by direct SQL and an unbalanced posting, with their ids', async () => {
-    const shard = stack.shards.byLogical(parseId('account', account)!.shard);
+    const shard = stack.shards.of('account', account);
     await shard.db.execute(sql`UPDATE accounts SET available = available + 7 WHERE id = ${account}`);
     try {
       const r = await q(reconcileDoc, { businessDate: dayR });

@@ -2,6 +2,7 @@ import { asc, gt, inArray } from 'drizzle-orm';
 import type { Executor } from './ledger-store';
 import { accounts, ledgerEntries } from './schema/ledger';
 import { accountSealIntact, entryHash } from '../ledger/tamper';
+import { pushTo } from '../collections';
 
 /** Accounts read per page while verifying a shard. */
 export const verifyAccountPageSize = 500;
@@ -23,7 +24,7 @@ export async function verifyAccounts(db: Executor, accountIds: readonly string[]
   const entries = await db.select().from(ledgerEntries).where(inArray(ledgerEntries.accountId, [...accountIds]))
     .orderBy(asc(ledgerEntries.accountId), asc(ledgerEntries.sequence));
   const byAccount = new Map<string, typeof entries>();
-  for (const e of entries) byAccount.set(e.accountId, [...(byAccount.get(e.accountId) ?? []), e]);
+  for (const e of entries) pushTo(byAccount, e.accountId, e);
   const findings: IntegrityFinding[] = [];
   for (const row of rows) {
     if (!accountSealIntact(row, row)) findings.push({ kind: 'ACCOUNT_MAC_INVALID', accountId: row.id });

@@ -1,17 +1,15 @@
-import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { migrate } from 'drizzle-orm/mysql2/migrator';
 import type { Shard, ShardSet } from '../shards/pool';
-import { backfillStripeDirectories } from '../ledger/stripes';
 
 /**
- * Each part of the system keeps its own drizzle-kit migration folder and bookkeeping table,
- * and every folder applies to every shard: the tables of one shard are one database, so a
- * payment and its ledger entries commit in one local transaction.
+ * Each part of the system (the ledger here, account, transaction, settlement, the gateway)
+ * keeps its own drizzle-kit migration folder and bookkeeping table and exports its migration
+ * set (its `migrations.ts`); whatever migrates (scripts/lib/migration-sets.ts) lists the parts,
+ * and every set applies to every shard: the tables of one shard are one database, so a payment
+ * and its ledger entries commit in one local transaction. This library knows no part.
  */
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
-
 /**
  * Work a migration set does across shards, which one shard's SQL cannot: it runs after every
  * set is applied to every shard, on every migrate, so it must be idempotent (and cheap when
@@ -24,30 +22,10 @@ export interface DataStep {
 
 export interface MigrationSet {
   name: string;
+  /** The drizzle-kit folder; a part without tables yet has none there, and the set applies nothing. */
   folder: string;
-  /** Loaded only when migrating, so the shared library does not load a subgraph's services. */
-  dataSteps?: () => Promise<readonly DataStep[]>;
+  dataSteps?: readonly DataStep[];
 }
-
-export const migrationSets: readonly MigrationSet[] = [
-  {
-    name: 'ledger',
-    folder: `${repoRoot}subgraphs/shared/drizzle`,
-    // The stripe directory backfill also picks up stripes opened during a rollout by processes
-    // that did not write the directory yet, which is why data steps run on every migrate.
-    dataSteps: async () => [{ name: 'stripe-directory', run: async (shards) => void (await backfillStripeDirectories(shards)) }],
-  },
-  {
-    name: 'transaction',
-    folder: `${repoRoot}subgraphs/transaction/drizzle`,
-    dataSteps: async () => [(await import('@paygraph/transaction/services/legacy-keys')).legacyKeysStep],
-  },
-  { name: 'settlement', folder: `${repoRoot}subgraphs/settlement/drizzle` },
-  // audit_events, the gateway's. After transaction: databases migrated before the gateway
-  // owned it got the table from the transaction set (0002, 0005), whose CREATE TABLE has no
-  // IF NOT EXISTS; the gateway's own first migration does, so it is a no-op there.
-  { name: 'gateway', folder: `${repoRoot}gateway/drizzle` },
-];
 
 /** Applies a set's pending migrations to one shard, recorded in the set's own bookkeeping table. */
 export async function applyMigrationSet(db: Shard['db'], set: MigrationSet): Promise<void> {
@@ -90,13 +68,13 @@ export async function dropScratchDatabases(urls: readonly string[]): Promise<voi
   }
 }
 
-/** Applies every pending migration of every set to every shard, then each set's data steps. */
-export async function migrateShards(shards: ShardSet): Promise<void> {
+/** Applies every pending migration of every set, in their order, to every shard, then each set's data steps. */
+export async function migrateShards(shards: ShardSet, sets: readonly MigrationSet[]): Promise<void> {
   await createDatabases(shards.topology.urls);
   for (const shard of shards.all) {
-    for (const set of migrationSets) await applyMigrationSet(shard.db, set);
+    for (const set of sets) await applyMigrationSet(shard.db, set);
   }
-  for (const set of migrationSets) {
-    for (const step of (await set.dataSteps?.()) ?? []) await step.run(shards);
+  for (const set of sets) {
+    for (const step of set.dataSteps ?? []) await step.run(shards);
   }
 }

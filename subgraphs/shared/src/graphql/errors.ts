@@ -1,4 +1,6 @@
 import { GraphQLError } from 'graphql';
+import type { Forbidden } from '../authorization';
+import { err, type Result } from '../result';
 
 /**
  * Authentication and authorization failures are GraphQL errors (the top-level `errors`),
@@ -12,6 +14,24 @@ export function unauthenticated(message: string): GraphQLError {
 
 export function forbidden(message: string): GraphQLError {
   return new GraphQLError(`forbidden: ${message}`, { extensions: { code: 'FORBIDDEN' } });
+}
+
+/** The resolver edge of a service's authorization: a refusal (a value there) is thrown as FORBIDDEN. */
+export function allowed<T>(result: Result<T, Forbidden>): T {
+  if (!result.ok) throw forbidden(result.error.message);
+  return result.value;
+}
+
+/** `allowed` for a permission alone: null lets the caller through. */
+export function permitted(refusal: Forbidden | null): void {
+  if (refusal) throw forbidden(refusal.message);
+}
+
+/** A service's answer with its Forbidden refusal thrown as FORBIDDEN, and its business errors kept as values. */
+export function authorized<T, E extends { kind: string }>(result: Result<T, E | Forbidden>): Result<T, Exclude<E, Forbidden>> {
+  if (result.ok) return result;
+  if (result.error.kind === 'Forbidden') throw forbidden((result.error as Forbidden).message);
+  return err(result.error as Exclude<E, Forbidden>);
 }
 
 /** Nothing was written and the same request may be sent again. */

@@ -3,6 +3,7 @@ import type { BaseSubgraphContext } from '../server/subgraph';
 import type { Shard } from '../shards/pool';
 import { parseId, type IdKind } from '../ids';
 import { loaderBatchSizeMax } from '../limits';
+import { pushTo } from '../collections';
 
 /** Groups ids by the shard they name (ids that do not parse as `kind` are left out). */
 export function byShard(base: Pick<BaseSubgraphContext, 'shards'>, kind: IdKind, ids: readonly string[]): Map<Shard, string[]> {
@@ -11,7 +12,7 @@ export function byShard(base: Pick<BaseSubgraphContext, 'shards'>, kind: IdKind,
     const parsed = parseId(kind, id);
     if (!parsed) continue;
     const shard = base.shards.byLogical(parsed.shard);
-    groups.set(shard, [...(groups.get(shard) ?? []), id]);
+    pushTo(groups, shard, id);
   }
   return groups;
 }

@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import { GraphQLError, responsePathAsArray, type GraphQLResolveInfo } from 'graphql';
+import { pushTo } from '../collections';
 
 /**
  * Partial answers, as GraphQL intends them: `data` AND `errors`. A resolver that can still
@@ -12,7 +13,7 @@ const reported = new WeakMap<object, GraphQLError[]>();
 
 export function reportBesideData(context: object, info: GraphQLResolveInfo, error: GraphQLError): void {
   const located = new GraphQLError(error.message, { nodes: info.fieldNodes, path: responsePathAsArray(info.path), extensions: error.extensions });
-  reported.set(context, [...(reported.get(context) ?? []), located]);
+  pushTo(reported, context, located);
 }
 
 export function partialErrorsPlugin<C extends BaseContext>(): ApolloServerPlugin<C> {

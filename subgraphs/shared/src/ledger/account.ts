@@ -13,7 +13,7 @@ export const accountStatuses = ['ACTIVE', 'FROZEN', 'CLOSED'] as const;
 export type AccountStatus = (typeof accountStatuses)[number];
 
 /** The platform's own accounts, one of each kind per shard and currency (ledger/system-accounts.ts). */
-export const systemKinds = ['RESERVE', 'CLEARING', 'FEE_INCOME'] as const;
+export const systemKinds = ['RESERVE', 'CLEARING', 'FEE_INCOME', 'FX_POSITION'] as const;
 export type SystemKind = (typeof systemKinds)[number];
 
 /**

@@ -1,7 +1,8 @@
+import { assertWritesMatchPlan, balancesBefore } from './plan-check';
 import type { Shard } from '../shards/pool';
 import { mysqlErrno } from '../shards/transaction';
 import { inPostingTransaction, type PostingTx } from '../shards/posting-transaction';
-import { lockAndReadPrior, writePostings, writeRejections, type PriorOutcome } from '../db/ledger-store';
+import { batchWitness, lockAndReadPrior, writePostings, writeRejections, type PriorOutcome } from '../db/ledger-store';
 import { assert } from '../result';
 import { postingBatchSizeMax } from '../limits';
 import { notifyCommitted } from './events';
@@ -81,31 +82,40 @@ export async function postBatch<R>(shard: Shard, items: ReadonlyArray<PostingIte
   // A duplicate dedupe key racing in another transaction makes our insert fail; running the
   // batch again then finds the committed posting and answers DUPLICATE.
   const written: EntryDraft[] = [];
+  const rejected: string[] = [];
   const results = await inPostingTransaction(shard, (tx) => {
     written.length = 0;
-    return runBatch(tx, items, now(), written);
+    rejected.length = 0;
+    return runBatch(tx, items, now(), written, rejected);
   }, {
     retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry],
+    // A COMMIT whose answer was lost is told by a posting or rejection this attempt wrote.
+    witness: () => batchWitness(written[0]?.postingId, rejected[0]),
     ...(options.lockWaitSeconds === undefined ? {} : { lockWaitSeconds: options.lockWaitSeconds }),
   });
   notifyCommitted(shard.index, written);
   return results;
 }
 
-async function runBatch<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>, now: Date, written: EntryDraft[]): Promise<R[]> {
+async function runBatch<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>, now: Date, written: EntryDraft[], rejected: string[]): Promise<R[]> {
   const prepared = await prepareAll(tx, items);
   const timed = prepared.flatMap((p, i) => ('spec' in p ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
   const specs = timed.map((t) => t.spec);
   const ids = specs.flatMap((s) => s.legs.map((l) => l.accountId));
   const keys = specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : []));
   const { states, prior } = await lockAndReadPrior(tx, ids, new Set(ids.filter(isKnownSystemAccount)), keys);
+  const before = balancesBefore(states);
   const outcomes = decide(specs, states, prior);
   const applied = timed.filter((_, i) => outcomes[i]!.status === 'APPLIED');
   const entries = chainEntries(outcomes.flatMap((o) => (o.status === 'APPLIED' ? o.entries : [])), states);
   const touched = [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!);
+  // What is about to be written must be what the postings planned, or nothing is.
+  assertWritesMatchPlan(applied.map((a) => a.spec), entries, touched, before);
   await writePostings(tx, applied, entries, touched);
-  await writeRejections(tx, newRejections(specs, outcomes), now);
+  const rejections = newRejections(specs, outcomes);
+  await writeRejections(tx, rejections, now);
   written.push(...entries);
+  rejected.push(...rejections.map((r) => r.dedupeKey));
   const results: R[] = [];
   const deferred = new DeferredInserts();
   let next = 0;

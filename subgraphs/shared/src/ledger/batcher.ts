@@ -1,5 +1,5 @@
 import type { Shard } from '../shards/pool';
-import type { PostingSettings } from '../config';
+import type { PostingSettings } from '../config/shared';
 import { postBatch, type PostingItem } from './batch';
 import { LockTimeout } from '../shards/transaction';
 import { lockRetryWaitSeconds } from '../limits';

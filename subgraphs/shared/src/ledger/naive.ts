@@ -4,6 +4,7 @@ import { inPostingTransaction } from '../shards/posting-transaction';
 import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } from '../db/ledger-store';
 import { notifyCommitted } from './events';
 import { chainEntries } from './tamper';
+import { assertWritesMatchPlan, balancesBefore } from './plan-check';
 import { DeferredInserts } from '../db/deferred';
 import { applyPosting, type EntryDraft } from './posting-rules';
 import type { Account } from './account';
@@ -32,9 +33,12 @@ export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<
     if (prior?.kind === 'posted') outcome = { status: 'DUPLICATE', postingId: prior.postingId };
     else if (prior?.kind === 'rejected') outcome = { status: 'REJECTED', rejection: prior.rejection, replayed: true };
     else {
+      const before = balancesBefore(states);
       const applied = applyPosting(states, spec);
       if (applied.ok) {
-        await writePostingRowByRow(tx, spec, at, chainEntries(applied.value, states), states);
+        const entries = chainEntries(applied.value, states);
+        assertWritesMatchPlan([spec], entries, [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!), before);
+        await writePostingRowByRow(tx, spec, at, entries, states);
         written.push(...applied.value);
         outcome = { status: 'APPLIED', postingId: spec.id, entries: applied.value };
       } else {

@@ -12,7 +12,7 @@ export {
   type GroupedPrepare, type PostBatchOptions, type PostingItem, type PostingOutcome, type PrepareDecision, type PrepareGroup,
 } from './batch';
 
-export type { EngineMode, PostingSettings } from '../config';
+export type { EngineMode, PostingSettings } from '../config/shared';
 
 /**
  * Posts one item with the engine the shard was opened with (config.posting: POSTING_ENGINE,

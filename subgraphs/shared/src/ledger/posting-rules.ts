@@ -1,4 +1,4 @@
-import { newId, parseId, type LogicalShard } from '../ids';
+import { newId, type LogicalShard, shardOf } from '../ids';
 import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../limits';
 import { assert, err, ok, type Result } from '../result';
 import { totalOf, type Account, type AccountStatus } from './account';
@@ -24,6 +24,12 @@ export interface Leg {
   amount: bigint;
   /** For a debit: when `bucket` holds too little, the rest comes from this bucket. */
   fallbackBucket?: Bucket;
+  /**
+   * The leg's currency when it is not the posting's: an FX posting moves two currencies on one
+   * shard (the payer's and the platform's FX position in one, the position and the payee or
+   * clearing in the other), and balances in each (assertBalanced).
+   */
+  currency?: string;
 }
 
 export interface PostingSpec {
@@ -32,6 +38,7 @@ export interface PostingSpec {
   refId: string | null;
   /** A posting with a key that already exists on the shard is a no-op (exactly-once). */
   dedupeKey: string | null;
+  /** The currency of every leg that names none (the payer's side, for an FX posting). */
   currency: string;
   legs: readonly Leg[];
   /**
@@ -101,8 +108,9 @@ export function applyPosting(
     const current = planned.get(leg.accountId) ?? states.get(leg.accountId);
     if (!current) return err({ code: 'ACCOUNT_NOT_FOUND', accountId: leg.accountId });
     if (current.status !== 'ACTIVE' && !spec.completion) return err({ code: 'ACCOUNT_NOT_ACTIVE', accountId: leg.accountId, status: current.status });
-    if (current.currency !== spec.currency) {
-      return err({ code: 'CURRENCY_MISMATCH', accountId: leg.accountId, accountCurrency: current.currency, postingCurrency: spec.currency });
+    const currency = leg.currency ?? spec.currency;
+    if (current.currency !== currency) {
+      return err({ code: 'CURRENCY_MISMATCH', accountId: leg.accountId, accountCurrency: current.currency, postingCurrency: currency });
     }
     const next = { ...current };
     for (const move of movements(leg, current)) {
@@ -113,7 +121,7 @@ export function applyPosting(
       }
       if (!fitsColumn(next[key]) || !fitsColumn(totalOf(next))) return err({ code: 'BALANCE_LIMIT', accountId: leg.accountId, bucket: move.bucket });
       drafts.push({ accountId: leg.accountId, postingId: spec.id, bucket: move.bucket, amount: move.amount,
-        direction: move.amount < 0n ? 'DEBIT' : 'CREDIT', currency: spec.currency });
+        direction: move.amount < 0n ? 'DEBIT' : 'CREDIT', currency });
     }
     planned.set(leg.accountId, next);
   }
@@ -131,26 +139,21 @@ function commitDrafts(
     state.lastSequence += 1n;
     return {
       ...draft,
-      id: newId('entry', shardOfAccount(state.id)),
+      id: newId('entry', shardOf('account', state.id)),
       sequence: state.lastSequence,
       balanceAfter: totalOf(state),
     };
   });
 }
 
-function shardOfAccount(accountId: string): LogicalShard {
-  const parsed = parseId('account', accountId);
-  assert(parsed, `account id ${accountId} is malformed`);
-  return parsed.shard;
-}
-
-/** A posting whose legs do not sum to zero is a bug in its caller, never a user error. */
+/** A posting whose legs do not sum to zero in each currency is a bug in its caller, never a user error. */
 export function assertBalanced(spec: PostingSpec): void {
   assert(spec.legs.length >= 2, `posting ${spec.id} has fewer than two legs`);
-  let sum = 0n;
+  const sums = new Map<string, bigint>();
   for (const leg of spec.legs) {
     assert(leg.amount !== 0n, `posting ${spec.id} has a zero leg`);
-    sum += leg.amount;
+    const currency = leg.currency ?? spec.currency;
+    sums.set(currency, (sums.get(currency) ?? 0n) + leg.amount);
   }
-  assert(sum === 0n, `posting ${spec.id} sums to ${sum}, not zero`);
+  for (const [currency, sum] of sums) assert(sum === 0n, `posting ${spec.id} sums to ${sum} ${currency}, not zero`);
 }

@@ -1,10 +1,10 @@
 import type { Shard, ShardSet } from '../shards/pool';
 import { asShardUnavailable } from '../shards/unavailable';
-import { parseId, type LogicalShard } from '../ids';
+import { parseId, shardOf, type LogicalShard } from '../ids';
 import { logicalShardCount } from '../limits';
 import type { Account } from './account';
 import { accountsAndStripes, addStripeShards, stripeDirectories, stripeParentsPage } from '../db/ledger-store';
-import { assert } from '../result';
+import { pushTo } from '../collections';
 
 /**
  * The stripe directory. A merchant keeps one stripe per shard it is paid on (its home row on
@@ -51,12 +51,6 @@ export function stripeShardsOf(shards: ShardSet, home: Pick<Account, 'stripeShar
   return [...new Set(logicalShardsIn(home.stripeShards).map((l) => shards.byLogical(l)))];
 }
 
-export function homeShardOf(shards: ShardSet, accountId: string): Shard {
-  const parsed = parseId('account', accountId);
-  assert(parsed, `account id ${accountId} is malformed`);
-  return shards.byLogical(parsed.shard);
-}
-
 /** Runs a read on one shard; an unreachable shard fails as ShardUnavailable, named by its database. */
 export async function onShard<T>(shard: Shard, read: () => Promise<T>): Promise<T> {
   try {
@@ -77,7 +71,7 @@ export async function readAccountsWithStripes(shards: ShardSet, ids: readonly st
     const parsed = parseId('account', id);
     if (!parsed) continue;
     const shard = shards.byLogical(parsed.shard);
-    byShard.set(shard, [...(byShard.get(shard) ?? []), id]);
+    pushTo(byShard, shard, id);
   }
   const homes = (await Promise.all([...byShard].map(([shard, list]) => onShard(shard, () => accountsAndStripes(shard.db, list, []))))).flat();
   const stripes = await readStripes(shards, homes);
@@ -95,7 +89,7 @@ export async function readStripes(
   const byShard = new Map<Shard, string[]>();
   for (const home of homes) {
     if (home.parentId !== null) continue;
-    for (const shard of stripeShardsOf(shards, home)) byShard.set(shard, [...(byShard.get(shard) ?? []), home.id]);
+    for (const shard of stripeShardsOf(shards, home)) pushTo(byShard, shard, home.id);
   }
   const found = await Promise.all([...byShard].map(async ([shard, parents]) =>
     (await onShard(shard, () => accountsAndStripes(shard.db, [], parents))).map((account) => ({ shard, account }))));
@@ -111,7 +105,7 @@ export async function readStripes(
  */
 export async function announceStripe(shards: ShardSet, merchant: Pick<Account, 'id' | 'stripeShards'>, logical: LogicalShard): Promise<void> {
   if (hasStripeShard(merchant.stripeShards, logical)) return;
-  const home = homeShardOf(shards, merchant.id);
+  const home = shards.of('account', merchant.id);
   await onShard(home, () => addStripeShards(home.db, merchant.id, stripeShardBit(logical)));
 }
 
@@ -139,8 +133,7 @@ export async function stripeDirectoryGaps(shards: ShardSet): Promise<DirectoryGa
     for (;;) {
       const page = await stripeParentsPage(shard.db, after, backfillPageSize);
       for (const stripe of page) {
-        const logical = parseId('account', stripe.id)?.shard;
-        assert(logical !== undefined, `stripe id ${stripe.id} on ${shard.name} is malformed`);
+        const logical = shardOf('account', stripe.id);
         wanted.set(stripe.parentId, (wanted.get(stripe.parentId) ?? 0n) | stripeShardBit(logical));
       }
       if (page.length < backfillPageSize) break;
@@ -150,8 +143,8 @@ export async function stripeDirectoryGaps(shards: ShardSet): Promise<DirectoryGa
   const byHome = new Map<Shard, string[]>();
   for (const merchantId of wanted.keys()) {
     if (!parseId('account', merchantId)) continue;
-    const home = homeShardOf(shards, merchantId);
-    byHome.set(home, [...(byHome.get(home) ?? []), merchantId]);
+    const home = shards.of('account', merchantId);
+    pushTo(byHome, home, merchantId);
   }
   const gaps: DirectoryGap[] = [];
   for (const [home, merchantIds] of byHome) {

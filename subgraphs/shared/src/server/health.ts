@@ -16,6 +16,10 @@ export interface ShardHealth {
   ok: boolean;
   /** Why a probe failed, for the log only: it may name hosts and users. */
   error?: string;
+  /** A shard of several nodes (Galera): the node this process writes to, by its place in MYSQL_SHARDS (no address). */
+  node?: number;
+  /** And since when, if the pool moved there from another node (ISO 8601). */
+  nodeSince?: string;
 }
 
 /** Each shard answers SELECT 1 within healthProbeTimeoutMs, or the probe says why not; an open breaker is not probed. */
@@ -24,13 +28,15 @@ export async function probeShards(shards: ShardSet): Promise<ShardHealth[]> {
 }
 
 async function probeShard(shard: Shard): Promise<ShardHealth> {
-  if (shard.pool.state !== 'closed') return { shard: shard.name, state: 'breaker-open', ok: false };
+  const since = shard.pool.primarySince;
+  const node = shard.pool.options.nodes.length > 1 ? { node: shard.pool.primary, ...(since === null ? {} : { nodeSince: new Date(since).toISOString() }) } : {};
+  if (shard.pool.state !== 'closed') return { shard: shard.name, state: 'breaker-open', ok: false, ...node };
   try {
     await withTimeout(shard.db.execute(sql`SELECT 1`), healthProbeTimeoutMs);
-    return { shard: shard.name, state: 'up', ok: true };
+    return { shard: shard.name, state: 'up', ok: true, ...node };
   } catch (error) {
     const state = shard.pool.state === 'closed' ? 'down' : 'breaker-open';
-    return { shard: shard.name, state, ok: false, error: error instanceof Error ? error.message : String(error) };
+    return { shard: shard.name, state, ok: false, error: error instanceof Error ? error.message : String(error), ...node };
   }
 }
 
@@ -42,7 +48,7 @@ export interface ReadinessReport {
   status: Readiness;
   /** The shards that do not answer now, by database name. */
   down: string[];
-  shards: Array<Pick<ShardHealth, 'shard' | 'state' | 'ok'>>;
+  shards: Array<Pick<ShardHealth, 'shard' | 'state' | 'ok' | 'node' | 'nodeSince'>>;
 }
 
 /**
@@ -57,7 +63,7 @@ export async function readiness(service: string, shards: ShardSet): Promise<{ ht
   const status: Readiness = down.length === 0 ? 'ready' : down.length < probed.length ? 'degraded' : 'unavailable';
   return {
     httpStatus: status === 'unavailable' ? 503 : 200,
-    report: { service, status, down, shards: probed.map(({ shard, state, ok }) => ({ shard, state, ok })) },
+    report: { service, status, down, shards: probed.map(({ error: _error, ...shown }) => shown) },
   };
 }
 

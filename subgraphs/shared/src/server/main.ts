@@ -1,5 +1,11 @@
-import type { ShardSet } from '../shards/pool';
-import { ConfigError, loadConfig, type Config, type Environment, type ProcessName } from '../config';
+import { startOnNodes, type ShardSet } from '../shards/pool';
+import { checkShardNodes, ShardNodesRefused } from '../shards/galera';
+import { buildTopology } from '../shards/topology';
+import type * as z from 'zod';
+import { ConfigError, readConfig, type ConfigSchema, type Environment } from '../config/env';
+import { ledgerKeyMissing, ledgerKeyRing, type subgraphShape } from '../config/shared';
+import type { BusinessCalendar } from '../business-date';
+import type { MacKeyRing } from '../ledger/tamper';
 import { setBusinessCalendar } from '../business-date';
 import { setKeyRing } from '../ledger/tamper';
 import { startLedgerHintPublisher } from '../events/ledger-hints';
@@ -8,14 +14,17 @@ import { shutdownGraceMs } from '../limits';
 import { configureLogging, log } from '../log';
 import { startTracing } from '../tracing';
 
+/** What every subgraph's schema holds (config/shared.ts). */
+type SubgraphShape = typeof subgraphShape;
+
 /**
  * The process's configuration, read once: a bad value, or a secret the process needs and lacks,
  * is printed (each problem names its variable) and the process exits with status 1 before it
  * opens or listens on anything.
  */
-export function configOrExit(env: Environment, name: ProcessName): Config {
+export function configOrExit<S extends ConfigSchema>(env: Environment, schema: S, name: string): Readonly<z.output<S>> {
   try {
-    return loadConfig(env, name);
+    return readConfig(schema, env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`${name}: refusing to start, the configuration is not valid:\n${error.problems.map((p) => `  ${p}\n`).join('')}`);
@@ -28,10 +37,27 @@ export function configOrExit(env: Environment, name: ProcessName): Config {
  * and check uses these keys (LEDGER_MAC_KEY), every posting's business date this calendar
  * (BUSINESS_TIMEZONE, BUSINESS_DAY_CUTOFF). Subgraphs, and scripts that post or verify, call it.
  */
-export function configureLedger(config: Config): void {
-  if (config.ledgerKeys === null) throw new Error('LEDGER_MAC_KEY must be set with NODE_ENV=production: the development key would seal real accounts');
-  setKeyRing(config.ledgerKeys);
+export function configureLedger(config: { readonly production: boolean; readonly ledgerKeys: MacKeyRing | null; readonly businessCalendar: BusinessCalendar }): void {
+  const keys = ledgerKeyRing(config);
+  if (keys === null) throw new Error(ledgerKeyMissing);
+  setKeyRing(keys);
   setBusinessCalendar(config.businessCalendar);
+}
+
+/**
+ * A shard listing several nodes must list nodes of one Galera cluster (shards/galera.ts): a
+ * process given a node of another cluster, or a server that is not Galera, refuses to start,
+ * naming the shard and the node, before it opens a pool or listens. Answers the node each
+ * shard's pool starts on.
+ */
+async function checkShardsOrExit(name: string, shards: { urls: string; map?: string | null | undefined }): Promise<number[]> {
+  try {
+    return await checkShardNodes(buildTopology(shards.urls, shards.map ?? undefined));
+  } catch (error) {
+    if (!(error instanceof ShardNodesRefused)) throw error;
+    process.stderr.write(`${name}: refusing to start: ${error.message}\n`);
+    process.exit(1);
+  }
 }
 
 /**
@@ -42,15 +68,18 @@ export function configureLedger(config: Config): void {
  * in other processes learn of it at once instead of at their next poll. With an OTLP endpoint,
  * traces are exported there (tracing.ts) and flushed on the way out.
  */
-export async function runSubgraphMain(
-  name: 'account' | 'transaction' | 'settlement',
-  start: (config: Config) => Promise<{ port: number; shards: ShardSet; server: SubgraphServer }>,
+export async function runSubgraphMain<S extends z.ZodObject<SubgraphShape>>(
+  name: 'account' | 'transaction' | 'settlement' | 'webhooks',
+  schema: S,
+  start: (config: Readonly<z.output<S>>) => Promise<{ port: number; shards: ShardSet; server: SubgraphServer }>,
 ): Promise<void> {
-  const config = configOrExit(process.env, name);
+  const config = configOrExit(process.env, schema, name);
   configureLogging({ service: name, level: config.logLevel });
   configureLedger(config);
   const tracing = config.tracing.otlpEndpoint === null ? null : await startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
+  const startNodes = await checkShardsOrExit(name, config.shards);
   const { port, shards, server } = await start(config);
+  startOnNodes(shards, startNodes);
   if (config.redisUrl !== null) server.disposers.push(startLedgerHintPublisher(config.redisUrl));
   log().info({ port }, `${name} subgraph listening on http://127.0.0.1:${port}/graphql`);
   let stopping = false;

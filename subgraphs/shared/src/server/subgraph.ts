@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext, type GraphQLRequestListener } from '@apollo/server';
 import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse, type GraphQLError, type GraphQLFieldResolver, type GraphQLFormattedError, type GraphQLScalarType, type GraphQLSchema } from 'graphql';
+import { parse, type DocumentNode, type GraphQLError, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { ShardSet } from '../shards/pool';
 import { LockTimeout } from '../shards/transaction';
@@ -30,24 +30,22 @@ export interface BaseSubgraphContext extends BaseContext {
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
-export function readSchema(name: 'account' | 'transaction' | 'settlement'): string {
+export function readSchema(name: 'account' | 'transaction' | 'settlement' | 'webhooks'): string {
   return readFileSync(`${repoRoot}schema/${name}.graphql`, 'utf8');
 }
 
 /**
- * The resolvers of one subgraph, by type and field. @apollo/subgraph's public entry does not
- * export its own name for this shape (GraphQLResolverMap lives under dist/), so it is spelled
- * here with graphql's public types; buildSubgraphSchema's parameter checks it.
+ * One schema module as buildSubgraphSchema's public signature takes it (@apollo/subgraph's entry
+ * does not export its name, GraphQLSchemaModule, which lives under dist/).
  */
-export interface SubgraphResolverMap<C> {
-  [typeName: string]:
-    | { [fieldName: string]: GraphQLFieldResolver<unknown, C> | { resolve?: GraphQLFieldResolver<unknown, C>; subscribe?: GraphQLFieldResolver<unknown, C> } }
-    | GraphQLScalarType
-    | { [enumValue: string]: string | number };
-}
+type SubgraphModule = Exclude<Extract<Parameters<typeof buildSubgraphSchema>[0], unknown[]>[number], DocumentNode>;
 
-/** What buildSubgraphSchema takes, as its public signature declares it. */
-type SubgraphModule = Parameters<typeof buildSubgraphSchema>[0];
+/**
+ * The resolvers of one subgraph, by type and field. Each subgraph checks its map against the
+ * types generated from its schema (`satisfies Resolvers`, generated/resolvers-types.ts), so the
+ * map is handed over as it is, without a cast.
+ */
+export type SubgraphResolverMap = NonNullable<SubgraphModule['resolvers']>;
 
 /** What main.ts gives every subgraph's create function from its configuration. */
 export interface SubgraphServerOptions {
@@ -58,7 +56,7 @@ export interface SubgraphServerOptions {
 export interface SubgraphOptions<C extends BaseSubgraphContext> extends SubgraphServerOptions {
   name: string;
   typeDefs: string;
-  resolvers: SubgraphResolverMap<C>;
+  resolvers: SubgraphResolverMap;
   shards: ShardSet;
   /** The secret only this subgraph and the gateway share: see gateway-trust.ts. */
   trust: SubgraphTrust;
@@ -76,7 +74,7 @@ export interface SubgraphServer {
 
 export async function createSubgraph<C extends BaseSubgraphContext>(options: SubgraphOptions<C>): Promise<SubgraphServer> {
   const production = options.production ?? false;
-  const schema = buildSubgraphSchema({ typeDefs: parse(options.typeDefs), resolvers: options.resolvers } as SubgraphModule);
+  const schema = buildSubgraphSchema([{ typeDefs: parse(options.typeDefs), resolvers: options.resolvers }]);
   const apollo = new ApolloServer<BaseSubgraphContext>({
     // Operations run compiled by graphql-jit (graphql/jit-executor.ts): GetAccount's 800 fields
     // per page cost the account subgraph 2.4–2.7 ms of CPU per read with graphql-js's execute

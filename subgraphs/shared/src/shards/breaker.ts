@@ -26,10 +26,20 @@ export class ShardBreaker {
   private stopped = false;
   private readonly openListeners = new Set<(error: ShardUnavailable) => void>();
 
-  /** probe resolves when the shard answers (a fresh connection and SELECT 1) and rejects otherwise. */
+  /**
+   * probe resolves when the shard answers (a fresh connection and SELECT 1) and rejects otherwise;
+   * it tells a slow statement from a dead link. recover is what an open breaker tries each
+   * interval: the same probe for a single server; for a shard of several nodes, finding the
+   * first healthy node and moving the pool onto it (shard-pool.ts, failover), which the first
+   * try does at once and the next ones sooner than a single server's probes: the nodes that
+   * survive are usually there, and wait only for the cluster to agree the dead one is gone.
+   */
   constructor(
     private readonly shard: string,
     private readonly probe: () => Promise<void>,
+    private readonly recovery: { recover: () => Promise<void>; firstTryDelayMs: number; retryDelayMs: number } = {
+      recover: probe, firstTryDelayMs: shardBreakerProbeIntervalMs, retryDelayMs: shardBreakerProbeIntervalMs,
+    },
   ) {}
 
   get state(): BreakerState {
@@ -98,12 +108,12 @@ export class ShardBreaker {
     log().error(`shard ${this.shard}: circuit breaker opened (${detail})`);
     const error = new ShardUnavailable(this.shard, `circuit breaker opened: ${detail}`);
     for (const listener of [...this.openListeners]) listener(error);
-    this.scheduleProbe();
+    this.scheduleProbe(this.recovery.firstTryDelayMs);
   }
 
-  private scheduleProbe(): void {
+  private scheduleProbe(delayMs = this.recovery.retryDelayMs): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.probeOnce(), shardBreakerProbeIntervalMs);
+    this.timer = setTimeout(() => void this.probeOnce(), delayMs);
     // A breaker waiting to probe keeps no process alive on its own.
     this.timer.unref();
   }
@@ -113,7 +123,7 @@ export class ShardBreaker {
     if (this.stopped) return;
     this.current = 'half-open';
     try {
-      await this.probe();
+      await this.recovery.recover();
       if (this.stopped) return;
       this.current = 'closed';
       log().info(`shard ${this.shard}: circuit breaker closed (the shard answers again)`);

@@ -1,10 +1,11 @@
 import type mysql from 'mysql2/promise';
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
-import type { LogicalShard } from '../ids';
+import { shardOf, type IdKind, type LogicalShard } from '../ids';
 import { lockWaitSeconds, shardPoolSizeDefault } from '../limits';
-import { postingSettingsDefault, type PostingSettings, type ShardLocation } from '../config';
+import { postingSettingsDefault, type PostingSettings, type ShardLocation } from '../config/shared';
 import { buildTopology, logicalShardsOf, type Topology } from './topology';
 import { ShardPool } from './shard-pool';
+import { checkShardNodes } from './galera';
 
 /**
  * A handle on one physical shard. Every data function takes one first: there is no
@@ -26,13 +27,17 @@ export interface ShardSet {
   readonly topology: Topology;
   readonly all: readonly Shard[];
   byLogical(shard: LogicalShard): Shard;
+  /** The shard that holds a well-formed id of this kind (ids.ts: shardOf asserts it). */
+  of(kind: IdKind, id: string): Shard;
   /** Logical shards placed on a physical shard: ids minted for that database use one. */
   logicalOn(shard: Shard): LogicalShard[];
   close(): Promise<void>;
 }
 
 /** Where the shards are (config.shards), and what this process's pools and postings need. */
-export interface ShardSetOptions extends ShardLocation {
+export interface ShardSetOptions extends Omit<ShardLocation, 'map'> {
+  /** SHARD_MAP; absent or null: contiguous ranges. */
+  map?: string | null;
   /** Connections per shard; shardPoolSizeDefault when absent. */
   poolSize?: number;
   /**
@@ -43,16 +48,17 @@ export interface ShardSetOptions extends ShardLocation {
 }
 
 export function openShards(options: ShardSetOptions): ShardSet {
-  const topology = buildTopology(options.urls, options.map);
+  const topology = buildTopology(options.urls, options.map ?? undefined);
   const poolSize = options.poolSize ?? shardPoolSizeDefault;
   const posting = options.posting ?? postingSettingsDefault;
-  const all = topology.urls.map((url, index) => openShard(url, index, poolSize, posting));
+  const all = topology.nodes.map((nodes, index) => openShard(nodes, index, poolSize, posting));
   const logical = topology.physicalOf.map((p) => all[p]!);
   const logicalLists = all.map((s) => logicalShardsOf(topology, s.index));
   return {
     topology,
     all,
     byLogical: (shard) => logical[shard]!,
+    of: (kind, id) => logical[shardOf(kind, id)]!,
     logicalOn: (shard) => logicalLists[shard.index]!,
     close: async () => {
       await Promise.all(all.map((s) => s.pool.end()));
@@ -60,12 +66,25 @@ export function openShards(options: ShardSetOptions): ShardSet {
   };
 }
 
-function openShard(url: string, index: number, poolSize: number, posting: PostingSettings): Shard {
-  const parsed = new URL(url);
-  const name = parsed.pathname.slice(1);
+/**
+ * The start-up check of a process whose shards may list several nodes: refuses (throws
+ * ShardNodesRefused, naming the shard and node) a node that is not Galera or belongs to another
+ * cluster, and starts each pool on the node every process would choose (galera.ts).
+ */
+export async function checkShards(shards: ShardSet): Promise<void> {
+  startOnNodes(shards, await checkShardNodes(shards.topology));
+}
+
+/** Starts each shard's pool on the node checkShardNodes chose for it. */
+export function startOnNodes(shards: ShardSet, nodes: readonly number[]): void {
+  shards.all.forEach((shard, i) => shard.pool.startOn(nodes[i]!));
+}
+
+function openShard(nodes: readonly string[], index: number, poolSize: number, posting: PostingSettings): Shard {
+  const name = new URL(nodes[0]!).pathname.slice(1);
   const pool = new ShardPool({
     name,
-    uri: url,
+    nodes,
     pool: {
       connectionLimit: poolSize,
       // BIGINT must arrive as a string: a JS number silently loses cents above 2^53.

@@ -2,8 +2,10 @@ import type mysql from 'mysql2/promise';
 import { drizzle } from 'drizzle-orm/mysql2';
 import type { ShardConnection } from './shard-pool';
 import type { Shard } from './pool';
-import { retrying, type Tx, type TransactionOptions } from './transaction';
-import { lockWaitSeconds } from '../limits';
+import { CommitNotApplied, retrying, type Tx, type TransactionOptions } from './transaction';
+import { commitOutcomeWaitMs, lockWaitSeconds } from '../limits';
+import { isShardUnreachable } from './unavailable';
+import { log } from '../log';
 
 /** One statement with its `?` placeholders and their values, bound by mysql2 (connection.format). */
 export interface Statement {
@@ -143,12 +145,23 @@ export class PostingTx implements Tx {
 export interface PostingTransactionOptions extends TransactionOptions {
   /** A lock wait other than the connection's lockWaitSeconds, for this transaction only. */
   lockWaitSeconds?: number;
+  /**
+   * A locking read of a row the attempt wrote (answered after fn ran): rows when the
+   * transaction committed, none when it did not. With it a COMMIT whose answer was lost with
+   * its connection or node is resolved instead of answered SHARD_UNAVAILABLE (resolveLostCommit).
+   * Null: the attempt wrote nothing it can be told by.
+   */
+  witness?: () => Statement | null;
 }
 
 /**
  * Runs fn in one transaction on one shard over a PostingTx, with inTransaction's retries: a
  * deadlock (or options.retryOn) runs fn again from the start, a lock-wait timeout becomes
  * LockTimeout. Any error rolls the whole transaction back, so fn must not swallow one.
+ * A COMMIT whose answer was lost is resolved by options.witness: committed, the attempt's result
+ * is answered; not committed, the attempt runs again (on the node the pool failed over to, if it
+ * did); unknown within commitOutcomeWaitMs, ShardUnavailable as before, and a retry with the same
+ * idempotency key answers the outcome.
  */
 export function inPostingTransaction<T>(shard: Shard, fn: (tx: PostingTx) => Promise<T>, options: PostingTransactionOptions = {}): Promise<T> {
   const wait = options.lockWaitSeconds;
@@ -160,19 +173,67 @@ export function inPostingTransaction<T>(shard: Shard, fn: (tx: PostingTx) => Pro
     try {
       const tx = new PostingTx(shard, connection);
       tx.begin(wait);
+      let result: T;
       try {
-        const result = await fn(tx);
-        await tx.commit(restore);
-        return result;
+        result = await fn(tx);
       } catch (error) {
         await tx.rollback(restore).catch(() => {
           reusable = false;
         });
         throw error;
       }
+      try {
+        await tx.commit(restore);
+        return result;
+      } catch (error) {
+        if (!isShardUnreachable(error)) {
+          // The server answered the round trip with an error (a held write's duplicate key, a
+          // certification conflict): nothing committed.
+          await tx.rollback(restore).catch(() => {
+            reusable = false;
+          });
+          throw error;
+        }
+        reusable = false;
+        const witness = options.witness?.() ?? null;
+        if (witness === null) throw error;
+        if (await resolveLostCommit(shard, witness, error)) return result;
+        throw new CommitNotApplied(shard.name, { cause: error });
+      }
     } finally {
       if (reusable) connection.release();
       else connection.destroy();
     }
-  }, options);
+  }, { ...options, retryNotApplied: true });
 }
+
+/**
+ * Whether a transaction whose COMMIT answer was lost committed: reads its witness (a locking
+ * read, so a COMMIT the server is still applying is waited for) on the shard's primary, on a
+ * fresh connection — the same node if it answers again, else the node the pool failed over to,
+ * which had applied every write the cluster committed before the pool moved to it
+ * (failoverBarrier, shard-pool.ts).
+ * Tries until commitOutcomeWaitMs has passed; then the outcome stays unknown and `lost` is thrown.
+ */
+async function resolveLostCommit(shard: Shard, witness: Statement, lost: unknown): Promise<boolean> {
+  // A single server has no node to fail over to: waiting for it would push the answer past the
+  // contract's 3 s (a blackhole mid-COMMIT answered after 3.4 s in shard-fault.isolated.test.ts),
+  // so it answers SHARD_UNAVAILABLE at once, as before shards had several nodes, and the client's
+  // retry with its idempotency key answers the outcome.
+  if (shard.pool.options.nodes.length === 1) throw lost;
+  const deadline = Date.now() + commitOutcomeWaitMs;
+  for (;;) {
+    try {
+      const [rows] = await shard.pool.query(witness.sql, witness.values);
+      const committed = (rows as unknown[]).length > 0;
+      log().warn(`shard ${shard.name}: a COMMIT's answer was lost; the transaction ${committed ? 'committed' : 'did not commit'}`);
+      return committed;
+    } catch (error) {
+      if (!isShardUnreachable(error) || Date.now() + commitOutcomeRetryMs > deadline) throw lost;
+      await new Promise((resolve) => setTimeout(resolve, commitOutcomeRetryMs));
+    }
+  }
+}
+
+/** How often resolveLostCommit asks again while the shard does not answer (its breaker open, failing over). */
+const commitOutcomeRetryMs = 100;

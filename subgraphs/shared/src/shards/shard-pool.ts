@@ -1,17 +1,33 @@
 import mysql from 'mysql2/promise';
 import {
-  shardAcquireTimeoutMs, shardCloseTimeoutMs, shardConnectTimeoutMs, shardProbeTimeoutMs, shardStatementProbeAfterMs, shardStatementTimeoutMs,
+  shardAcquireTimeoutMs, shardCloseTimeoutMs, shardConnectTimeoutMs, shardFailoverBarrierTimeoutMs, shardFailoverRetryMs, shardProbeTimeoutMs, shardProbeWallTimeoutMs, shardStatementProbeAfterMs, shardStatementTimeoutMs,
 } from '../limits';
 import { ShardBreaker, type BreakerState } from './breaker';
 import { shardPoolWaitSeconds, watchBreaker } from '../metrics';
 import { asShardUnavailable, isShardUnreachable, ShardUnavailable } from './unavailable';
 import { inStatementSpan, tracingOn } from '../tracing';
+import { assert } from '../result';
+import { log } from '../log';
+import { loopDeadline } from './loop-deadline';
+import { galeraCatchUpStatements, galeraNodeProblem, galeraStateQuery, type GaleraStatusRow } from './galera';
 
-/** What the pool needs of one shard: mysql2's pool options (the URL among them) and the shard's name. */
+/** A shard's pool moved to another node (nodes by their place in MYSQL_SHARDS). */
+export interface FailoverEvent {
+  shard: string;
+  from: number;
+  to: number;
+  at: number;
+}
+
+/** What the pool needs of one shard: its nodes' URLs, mysql2's pool options and the shard's name. */
 export interface ShardPoolOptions {
   /** The shard's database name: the only name its errors carry. */
   name: string;
-  uri: string;
+  /**
+   * The shard's nodes in MYSQL_SHARDS order: one URL for a single server, several for the nodes
+   * of a Galera cluster. Statements go to one of them at a time, the primary (see failover).
+   */
+  nodes: readonly string[];
   pool: mysql.PoolOptions;
   /** Runs on every new connection before its first statement (session settings), on mysql2's callback connection. */
   onConnection?: (connection: { query(sql: string): unknown }) => void;
@@ -37,16 +53,32 @@ type Statement = string | mysql.QueryOptions;
  * - Breaker (breaker.ts): open, every statement and acquire fails at once, and everything
  *   waiting on the shard when it opens fails then too.
  *
+ * - Failover (a shard of several nodes, a Galera cluster): every statement goes to one node, the
+ *   primary, so that this process's writes never race each other's certification on two nodes.
+ *   The primary starts as the first node and stays the same until it fails: then the breaker
+ *   opens as for a single server, and its first recovery, at once, probes every node and moves
+ *   the pool onto the first in MYSQL_SHARDS order that answers and is Synced (a joiner or donor
+ *   is not). Every process chooses by the same rule from the same list, so they converge on the
+ *   same node; a node that rejoins later does not take the primary back (no flap under load),
+ *   it is chosen again only when the current primary fails and it comes first in the list.
+ *   The pool moves only once the new node has applied every write committed before
+ *   (failoverBarrier), so reads after a failover see them.
+ *
  * It answers the subset of mysql2's promise Pool that drizzle and this code use: query, execute,
  * getConnection, end. Statements always run on a connection of our own taking (pool.query too),
  * so a timed-out connection is never handed back to the pool.
  */
 export class ShardPool {
   readonly breaker: ShardBreaker;
-  private readonly pool: mysql.Pool;
+  /** The primary node's pool; replaced when the pool fails over to another node. */
+  private pool: mysql.Pool;
+  /** Index in options.nodes of the node statements go to. */
+  private primaryNode = 0;
+  /** When the pool last moved to another node (epoch ms), or null if it never has. */
+  private movedAt: number | null = null;
+  private readonly failoverListeners = new Set<(event: FailoverEvent) => void>();
   /** Rejects of the acquires and statements waiting now, failed all at once when the breaker opens. */
   private readonly waiting = new Set<(error: ShardUnavailable) => void>();
-  private readonly probeConfig: mysql.ConnectionOptions;
   /**
    * Bumped each time the breaker opens. A pooled connection opened before then went over the
    * link that failed: it may be silently dead (its bytes lost), and a statement on it would wait
@@ -64,14 +96,14 @@ export class ShardPool {
   roundTrips = 0;
 
   constructor(readonly options: ShardPoolOptions) {
-    this.pool = mysql.createPool({ ...options.pool, uri: options.uri, connectTimeout: shardConnectTimeoutMs });
-    // The pool's 'connection' event hands over mysql2's callback connection, once connected.
-    this.pool.on('connection', (connection) => {
-      this.bornIn.set(connection, this.generation);
-      options.onConnection?.(connection);
-    });
-    this.probeConfig = { uri: options.uri, connectTimeout: shardProbeTimeoutMs };
-    this.breaker = new ShardBreaker(options.name, () => this.probe());
+    assert(options.nodes.length >= 1, `shard ${options.name} has no node`);
+    this.pool = this.openNodePool(this.primaryNode);
+    // Is the primary still there? Answering in the primary component is enough: a node that
+    // donates the writes a rejoining node missed (IST) is not Synced meanwhile, but takes writes.
+    const probeCurrent = () => this.probe(this.primaryNode, 'alive');
+    this.breaker = options.nodes.length === 1
+      ? new ShardBreaker(options.name, probeCurrent)
+      : new ShardBreaker(options.name, probeCurrent, { recover: () => this.failOver(), firstTryDelayMs: 0, retryDelayMs: shardFailoverRetryMs });
     this.breaker.onOpen((error) => {
       this.generation += 1;
       for (const reject of [...this.waiting]) reject(error);
@@ -85,6 +117,113 @@ export class ShardPool {
 
   get state(): BreakerState {
     return this.breaker.state;
+  }
+
+  /** The node statements go to, by its place in MYSQL_SHARDS (never its address, which errors and answers do not carry). */
+  get primary(): number {
+    return this.primaryNode;
+  }
+
+  /** When the pool last moved to another node (epoch ms), or null if it never has. */
+  get primarySince(): number | null {
+    return this.movedAt;
+  }
+
+  /** Called each time the pool moves to another node. */
+  onFailover(listener: (event: FailoverEvent) => void): () => void {
+    this.failoverListeners.add(listener);
+    return () => this.failoverListeners.delete(listener);
+  }
+
+  /**
+   * Starts on a node other than the first, before any statement: what the start-up check
+   * (nodes.ts) does when the first node does not answer, so that the process starts on the
+   * node every other process would choose.
+   */
+  startOn(node: number): void {
+    assert(node >= 0 && node < this.options.nodes.length, `shard ${this.name} has no node ${node}`);
+    if (node !== this.primaryNode) this.moveTo(node);
+  }
+
+  private openNodePool(node: number): mysql.Pool {
+    const pool = mysql.createPool({ ...this.options.pool, uri: this.options.nodes[node]!, connectTimeout: shardConnectTimeoutMs });
+    // The pool's 'connection' event hands over mysql2's callback connection, once connected.
+    pool.on('connection', (connection) => {
+      this.bornIn.set(connection, this.generation);
+      this.options.onConnection?.(connection);
+    });
+    return pool;
+  }
+
+  /**
+   * An open breaker's recovery on a shard of several nodes: probes every node at once and moves
+   * to the first in list order that answers and is Synced, once that node has applied every
+   * write the cluster committed before (failoverBarrier); rejects (the breaker stays open and
+   * tries again) when no node will do.
+   */
+  private async failOver(): Promise<void> {
+    const failed = this.primaryNode;
+    // Why each probe failed, filled in as they settle (firstInOrder decides once every node before
+    // the chosen one has failed, so their reasons are known by then).
+    const refused: boolean[] = this.options.nodes.map(() => false);
+    const probes = this.options.nodes.map((_, node) => this.probe(node, 'candidate').catch((error: unknown) => {
+      refused[node] = isRefused(error);
+      throw error;
+    }));
+    let chosen = await firstInOrder(probes);
+    // A node before the chosen one that answered but was not ready, or did not answer in time,
+    // may be in the middle of the view change that follows a death, or slow under load: asked
+    // once more, so that a process does not settle on a later node than the others because of
+    // one probe. A refused connection is a dead node, and the failed primary is not asked again.
+    const before = chosen ?? this.options.nodes.length;
+    const recheck = this.options.nodes.map((_, node) => node < before && node !== failed && !refused[node]);
+    if (recheck.some((r) => r)) {
+      const again = await firstInOrder(this.options.nodes.map((_, node) => (recheck[node] ? this.probe(node, 'candidate') : Promise.reject(new Error('not asked again')))));
+      if (again !== null) chosen = again;
+    }
+    if (chosen === null) throw new Error(`no node of ${this.options.nodes.length} answers and is synced`);
+    await this.failoverBarrier(chosen);
+    if (chosen !== this.primaryNode) this.moveTo(chosen);
+  }
+
+  /**
+   * Reads after a failover see every write committed before it: on a fresh connection to the
+   * new primary, one read with wsrep_sync_wait waits until that node has applied everything
+   * the cluster had committed (a node applies a certified write a moment after the node that
+   * took it answered its client). Until then the breaker stays open, so no statement is sent to
+   * a node that may not show the old primary's last writes — the commit witness, a retry's
+   * idempotency key, the relay's outbox row — and none waits on a cluster still agreeing that the
+   * old primary is gone. Bounded by shardFailoverBarrierTimeoutMs.
+   */
+  private async failoverBarrier(node: number): Promise<void> {
+    let connection: mysql.Connection | null = null;
+    const opening = mysql.createConnection({ uri: this.options.nodes[node]!, connectTimeout: shardProbeTimeoutMs });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`node ${node}: not caught up within ${shardFailoverBarrierTimeoutMs} ms`)), shardFailoverBarrierTimeoutMs);
+    });
+    try {
+      connection = await Promise.race([opening, deadline]);
+      for (const sql of galeraCatchUpStatements) await Promise.race([connection.query({ sql, timeout: shardFailoverBarrierTimeoutMs }), deadline]);
+    } finally {
+      clearTimeout(timer);
+      if (connection) connection.destroy();
+      else opening.then((late) => late.destroy(), () => {});
+    }
+  }
+
+  private moveTo(node: number): void {
+    const from = this.primaryNode;
+    const retired = this.pool;
+    this.primaryNode = node;
+    this.movedAt = Date.now();
+    this.generation += 1;
+    this.pool = this.openNodePool(node);
+    // The old node is dead or no longer ours: its idle connections are closed without waiting
+    // (a dead node would never answer the goodbye); connections lent out go back to it and end with it.
+    retired.end().catch(() => {});
+    log().warn(`shard ${this.name}: primary moved from node ${from} to node ${node}`);
+    for (const listener of [...this.failoverListeners]) listener({ shard: this.name, from, to: node, at: this.movedAt });
   }
 
   async getConnection(): Promise<ShardConnection> {
@@ -175,7 +314,10 @@ export class ShardPool {
   private failure(error: unknown): unknown {
     if (!(error instanceof ShardUnavailable) && isShardUnreachable(error)) {
       const detail = error instanceof Error ? error.message : String(error);
-      if (isConnectTimeout(error)) this.breaker.unreachable(detail);
+      // On a shard of several nodes a refused connection opens at once as well: nothing listens
+      // on the primary's port, and another node can take over now rather than after three
+      // failures (which an idle process would find only at its third health probe).
+      if (isConnectTimeout(error) || (this.options.nodes.length > 1 && isRefused(error))) this.breaker.unreachable(detail);
       else this.breaker.failed(detail);
     }
     return asShardUnavailable(this.name, error);
@@ -214,21 +356,58 @@ export class ShardPool {
     });
   }
 
-  /** A fresh connection outside the pool and SELECT 1, all within shardProbeTimeoutMs. */
-  private async probe(): Promise<void> {
+  /**
+   * A fresh connection outside the pool to one node and SELECT 1, all within shardProbeTimeoutMs
+   * of the process's own listening time (loop-deadline.ts).
+   * A node of several must also be ready for writes: in the primary component with wsrep_ready
+   * ON, and, to be chosen as a new primary, Synced (a node that is joining or donating a full
+   * copy is not).
+   */
+  private async probe(node: number, purpose: 'alive' | 'candidate'): Promise<void> {
     let connection: mysql.Connection | null = null;
-    const opening = mysql.createConnection(this.probeConfig);
-    const deadline = new Promise<never>((_, reject) => {
-      setTimeout(() => reject(new Error(`probe unanswered within ${shardProbeTimeoutMs} ms`)), shardProbeTimeoutMs).unref();
-    });
+    const opening = mysql.createConnection({ uri: this.options.nodes[node]!, connectTimeout: shardProbeWallTimeoutMs });
+    const deadline = loopDeadline(shardProbeTimeoutMs, () => new Error(`probe unanswered within ${shardProbeTimeoutMs} ms`));
     try {
-      connection = await Promise.race([opening, deadline]);
-      await Promise.race([connection.query({ sql: 'SELECT 1', timeout: shardProbeTimeoutMs }), deadline]);
+      connection = await Promise.race([opening, deadline.expired]);
+      if (this.options.nodes.length === 1) {
+        await Promise.race([connection.query({ sql: 'SELECT 1', timeout: shardProbeWallTimeoutMs }), deadline.expired]);
+      } else {
+        const [rows] = await Promise.race([connection.query({ sql: galeraStateQuery, timeout: shardProbeWallTimeoutMs }), deadline.expired]);
+        const problem = galeraNodeProblem(rows as GaleraStatusRow[], purpose === 'candidate');
+        if (problem !== null) throw new Error(`node ${node}: ${problem}`);
+      }
     } finally {
+      deadline.cancel();
       if (connection) connection.destroy();
       else opening.then((late) => late.destroy(), () => {});
     }
   }
+}
+
+/**
+ * The index of the first promise in list order that resolves, known as soon as every one before
+ * it has rejected (a blackholed node's probe does not hold up a later node's answer once an
+ * earlier one has answered), or null when all reject.
+ */
+export function firstInOrder(attempts: ReadonlyArray<Promise<unknown>>): Promise<number | null> {
+  return new Promise((resolve) => {
+    const outcome: Array<boolean | undefined> = attempts.map(() => undefined);
+    const decide = (): void => {
+      for (const [i, ok] of outcome.entries()) {
+        if (ok === undefined) return;
+        if (ok) return resolve(i);
+      }
+      resolve(null);
+    };
+    attempts.forEach((attempt, i) => {
+      attempt.then(() => { outcome[i] = true; decide(); }, () => { outcome[i] = false; decide(); });
+    });
+  });
+}
+
+/** The node refused the connection: nothing listens there, it is down. */
+function isRefused(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ECONNREFUSED';
 }
 
 /**

@@ -8,20 +8,57 @@ import type { LogicalShard } from '../ids';
  * database by copying its rows and changing the map; see docs/ARCHITECTURE.md.
  */
 export interface Topology {
+  /** Each shard's first node: where scripts (migrate, checks) reach the shard's database. */
   urls: readonly string[];
+  /**
+   * Each shard's nodes, in MYSQL_SHARDS order: one URL for a single server, several for the
+   * nodes of a Galera cluster holding the same database. Every process chooses its primary the
+   * same way from this order (shard-pool.ts), so the order is part of the configuration.
+   */
+  nodes: readonly (readonly string[])[];
   physicalOf: readonly number[];
 }
 
+/** Nodes one shard may list: more than this is a typo, not a cluster (Galera clusters run 3 to 9). */
+export const shardNodesMax = 9;
+
+/**
+ * MYSQL_SHARDS: shards separated by `,`, the nodes of one shard by `|`
+ * (`mysql://db-1/paygraph_s0|mysql://db-2/paygraph_s0,mysql://db-1/paygraph_s1|…`). Every node
+ * of a shard must name the shard's database; a node may not be listed twice.
+ */
+export function parseShardNodes(raw: string): string[][] {
+  const shards = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (shards.length === 0) throw new Error('MYSQL_SHARDS must list at least one mysql:// URL');
+  return shards.map((shard, index) => {
+    const nodes = shard.split('|').map((u) => u.trim());
+    if (nodes.some((u) => u === '')) throw new Error(`MYSQL_SHARDS: shard ${index} has an empty node in "${shard}"`);
+    if (nodes.length > shardNodesMax) throw new Error(`MYSQL_SHARDS: shard ${index} lists ${nodes.length} nodes, at most ${shardNodesMax}`);
+    for (const url of nodes) checkNodeUrl(url);
+    const database = databaseOf(nodes[0]!);
+    const other = nodes.find((u) => databaseOf(u) !== database);
+    if (other !== undefined) throw new Error(`MYSQL_SHARDS: shard ${index}'s node "${other}" names another database than "${database}"`);
+    const hosts = nodes.map((u) => `${new URL(u).host}${new URL(u).searchParams.get('socketPath') ?? ''}`);
+    const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
+    if (twice !== undefined) throw new Error(`MYSQL_SHARDS: shard ${index} lists the node ${twice} twice`);
+    return nodes;
+  });
+}
+
+/** The first node of each shard (see Topology.urls). */
 export function parseShardUrls(raw: string): string[] {
-  const urls = raw.split(',').map((u) => u.trim()).filter((u) => u !== '');
-  if (urls.length === 0) throw new Error('MYSQL_SHARDS must list at least one mysql:// URL');
-  for (const url of urls) {
-    if (!URL.canParse(url)) throw new Error(`MYSQL_SHARDS: "${url}" is not a URL`);
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'mysql:') throw new Error(`MYSQL_SHARDS: "${url}" is not a mysql:// URL`);
-    if (parsed.pathname.length <= 1) throw new Error(`MYSQL_SHARDS: "${url}" names no database`);
-  }
-  return urls;
+  return parseShardNodes(raw).map((nodes) => nodes[0]!);
+}
+
+function checkNodeUrl(url: string): void {
+  if (!URL.canParse(url)) throw new Error(`MYSQL_SHARDS: "${url}" is not a URL`);
+  const parsed = new URL(url);
+  if (parsed.protocol !== 'mysql:') throw new Error(`MYSQL_SHARDS: "${url}" is not a mysql:// URL`);
+  if (parsed.pathname.length <= 1) throw new Error(`MYSQL_SHARDS: "${url}" names no database`);
+}
+
+function databaseOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.slice(1));
 }
 
 export function defaultShardMap(physicalCount: number): number[] {
@@ -48,9 +85,9 @@ export function parseShardMap(raw: string, physicalCount: number): number[] {
 }
 
 export function buildTopology(shardsEnv: string, mapEnv: string | undefined): Topology {
-  const urls = parseShardUrls(shardsEnv);
-  const physicalOf = mapEnv ? parseShardMap(mapEnv, urls.length) : defaultShardMap(urls.length);
-  return { urls, physicalOf };
+  const nodes = parseShardNodes(shardsEnv);
+  const physicalOf = mapEnv ? parseShardMap(mapEnv, nodes.length) : defaultShardMap(nodes.length);
+  return { urls: nodes.map((n) => n[0]!), nodes, physicalOf };
 }
 
 /** The logical shards placed on one database, e.g. to open a system account there. */

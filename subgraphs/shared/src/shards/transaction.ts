@@ -37,9 +37,28 @@ export class LockTimeout extends Error {
   }
 }
 
+/**
+ * The answer to a COMMIT was lost (the connection or the node died after it was sent), and
+ * reading a row the transaction wrote on the shard found none: it did not commit, and running it
+ * again cannot post twice. `retrying` runs it again (with retryNotApplied).
+ */
+export class CommitNotApplied extends Error {
+  override name = 'CommitNotApplied';
+  constructor(readonly shard: string, options?: ErrorOptions) {
+    super(`the commit on shard ${shard} was lost before it applied`, options);
+  }
+}
+
 export interface TransactionOptions {
-  /** Errors (by MySQL errno) worth running the whole transaction again for. */
+  /**
+   * Errors (by MySQL errno) worth running the whole transaction again for. The default, a
+   * deadlock (1213), is also what a Galera node answers when the cluster's certification
+   * refuses a transaction that conflicts with one committed on another node: both mean nothing
+   * was written, and running the transaction again from the start is right.
+   */
   retryOn?: readonly number[];
+  /** Also run it again after a commit lost before it applied (posting-transaction.ts's CommitNotApplied). */
+  retryNotApplied?: boolean;
 }
 
 /**
@@ -62,6 +81,10 @@ export async function retrying<T>(shard: Shard, attemptOnce: () => Promise<T>, o
     } catch (error) {
       const errno = errnoOf(error);
       if (errno === mysqlErrno.lockWaitTimeout) throw new LockTimeout(shard.name, { cause: error });
+      if (error instanceof CommitNotApplied) {
+        if (options.retryNotApplied === true && attempt < deadlockRetryCountMax) continue;
+        throw error.cause;
+      }
       if (errno === undefined || !retryOn.includes(errno) || attempt >= deadlockRetryCountMax) throw error;
       await sleep(backoffMs(attempt));
     }

@@ -94,7 +94,7 @@ describe('a request without the gateway\'s secret', () => {
   });
 
   it('is refused by every subgraph, on GET and on any path, and moves no money', async () => {
-    const subgraphs: TrustedSubgraph[] = ['account', 'transaction', 'settlement'];
+    const subgraphs: TrustedSubgraph[] = ['account', 'transaction', 'settlement', 'webhooks'];
     for (const name of subgraphs) {
       const url = stack.subgraphUrls[name];
       expect(await post(url, serviceDoc, {}, {}), name).toEqual({ status: 401, body: '' });

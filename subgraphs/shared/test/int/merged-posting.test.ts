@@ -2,7 +2,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount, balanceMismatches } from '../../src/db/ledger-store';
 import { newId, type LogicalShard } from '../../src/ids';
 import { inGroup, postBatch, postOne, type PostingOutcome, type PostingSettings, type PrepareGroup } from '../../src/ledger/post';
-import { loadConfig } from '../../src/config';
+import { readConfig } from '../../src/config/env';
+import { postingConfig } from '../../src/config/shared';
 import { mergeStats } from '../../src/ledger/batcher';
 import type { PostingSpec } from '../../src/ledger/posting-rules';
 import type { Shard, ShardSet } from '../../src/shards/pool';
@@ -59,7 +60,7 @@ async function expectExact(ids: readonly string[]): Promise<void> {
 
 describe('merged posting', () => {
   it('is the default engine', () => {
-    expect(loadConfig({}).posting.engine).toBe('merged');
+    expect(readConfig(postingConfig, {}).engine).toBe('merged');
     expect(shard.posting.engine).toBe('merged');
   });
 

@@ -5,7 +5,7 @@ import { ShardUnavailable } from '../../src/shards/unavailable';
 import { inTransaction } from '../../src/shards/transaction';
 import { inPostingTransaction } from '../../src/shards/posting-transaction';
 import { rawRows } from '../../src/db/raw';
-import { shardAcquireTimeoutMs } from '../../src/limits';
+import { shardAcquireTimeoutMs, shardProbeTimeoutMs } from '../../src/limits';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from '../../../../test/support/tcp-proxy';
 
 /**
@@ -239,6 +239,24 @@ describe('the pool', () => {
   it('keeps a slow but healthy statement (SLEEP) going past the probe', async () => {
     const result = await timed(() => rawRows(faulted.db, 'SELECT SLEEP(1.5) AS s'));
     expect(result.error).toBeUndefined();
+    expect(faulted.pool.state).toBe('closed');
+  });
+
+  it('keeps a slow statement going when the process itself stalls while the probe waits for its answer', async () => {
+    // A CPU-bound stretch (a big merged batch, a burst of requests) holds the event loop for
+    // longer than the probe's limit just as the probe is out: the shard answered in time, only
+    // this process could not read the answer, so the breaker must stay closed. The slow
+    // statement's probe is the proxy's next connection (the pool's two are open already).
+    const stallMs = 2 * shardProbeTimeoutMs;
+    await Promise.all([selectOne(faulted), selectOne(faulted)]);
+    const probing = proxy.nextAccept().then(() => {
+      const until = performance.now() + stallMs;
+      while (performance.now() < until) { /* busy, as a long synchronous computation is */ }
+    });
+    const result = await timed(() => rawRows(faulted.db, 'SELECT SLEEP(1) AS s'));
+    await probing;
+    expect(result.error).toBeUndefined();
+    expect(result.ms).toBeGreaterThanOrEqual(stallMs);
     expect(faulted.pool.state).toBe('closed');
   });
 });

@@ -8,6 +8,7 @@ import { postBatch, postOne, type PostingOutcome } from '../../src/ledger/post';
 import type { PostingSpec } from '../../src/ledger/posting-rules';
 import { keyRing, parseKeyRing, setKeyRing, TamperDetected } from '../../src/ledger/tamper';
 import type { Shard, ShardSet } from '../../src/shards/pool';
+import { ledgerKeyRing } from '../../src/config/shared';
 import { testConfig, testShards, unique } from '../../../../test/support/env';
 import { depositFromReserve } from '../../../../test/support/ledger';
 
@@ -49,7 +50,7 @@ beforeAll(async () => {
 }, 120_000);
 
 // Back to the keys of the run (test/support/setup.ts) after a test rotated them.
-afterEach(() => setKeyRing(testConfig().ledgerKeys!));
+afterEach(() => setKeyRing(ledgerKeyRing(testConfig())!));
 afterAll(async () => shards.close());
 
 describe('tamper evidence', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { newId, parseId, toLogicalShard, ulid } from '../../src/ids';
+import { newId, parseId, shardOf, toLogicalShard, ulid } from '../../src/ids';
+import { InvariantViolation } from '../../src/result';
 import { logicalShardCount } from '../../src/limits';
 
 describe('ids', () => {
@@ -35,5 +36,18 @@ describe('ids', () => {
   it('refuse logical shards out of range', () => {
     expect(() => toLogicalShard(logicalShardCount)).toThrow(RangeError);
     expect(() => toLogicalShard(-1)).toThrow(RangeError);
+  });
+});
+
+describe('shardOf', () => {
+  it('answers the logical shard of a well-formed id of the kind', () => {
+    const id = newId('hold', toLogicalShard(42));
+    expect(shardOf('hold', id)).toBe(42);
+  });
+
+  it('fails loudly, as a bug, on an id malformed or of another kind instead of routing it anywhere', () => {
+    const payment = newId('payment', toLogicalShard(3));
+    expect(() => shardOf('hold', payment)).toThrow(InvariantViolation);
+    expect(() => shardOf('account', 'acc_nonsense')).toThrow(/account id "acc_nonsense" is malformed/);
   });
 });

@@ -42,6 +42,11 @@ const documents = [
   'query One($id: ID!) { item(id: $id) { name down } }',
   '{ _entities(representations: [{ __typename: "Item", id: "a" }, { __typename: "Item", id: "gone" }]) { ... on Item { id name } } }',
   '{ _service { sdl } }',
+  // A field merged with a skipped one of the same response key: graphql-jit 0.8.9 answered the
+  // skipped one's selection too (found by gateway/test/pass-through.test.ts).
+  '{ items @include(if: false) { name } items { id } }',
+  '{ items @include(if: false) { ...F } items { id } } fragment F on Item { n: name id }',
+  'query Skip($id: ID!, $no: Boolean = false) { item(id: $id) @include(if: $no) { n: name } item(id: $id) { id ... @skip(if: true) { name } } }',
 ];
 
 describe('the graphql-jit executor', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAmount, parseCurrency, parsePositiveAmount } from '../../src/money';
+import { currencyMinorUnits, minorUnitExponent, parseAmount, parseCurrency, parsePositiveAmount, type Currency } from '../../src/money';
 import { amountMaxMinorUnitsDefault, balanceMaxMinorUnits } from '../../src/limits';
 
 describe('money', () => {
@@ -40,5 +40,21 @@ describe('money', () => {
     expect(parseCurrency('USD').ok).toBe(true);
     expect(parseCurrency('JPY').ok).toBe(true);
     for (const input of ['usd', 'XXX', 'US', 'DOGE', '']) expect(parseCurrency(input).ok, input).toBe(false);
+  });
+
+  it('takes every active ISO 4217 currency from currency-codes, with its minor-unit exponent', () => {
+    const spots: Array<[string, number]> = [['JPY', 0], ['KRW', 0], ['USD', 2], ['EUR', 2], ['KWD', 3], ['BHD', 3], ['TND', 3], ['CLF', 4], ['UYW', 4], ['XOF', 0], ['XCD', 2]];
+    for (const [code, exponent] of spots) {
+      const parsed = parseCurrency(code);
+      expect(parsed.ok, code).toBe(true);
+      expect(minorUnitExponent(code as Currency), code).toBe(exponent);
+    }
+    // Not money an account holds: metals, bond units, testing, "no currency", and ISO's N.A. minor units.
+    for (const code of ['XAU', 'XAG', 'XPT', 'XPD', 'XBA', 'XTS', 'XXX', 'XDR', 'XSU', 'XUA']) expect(parseCurrency(code).ok, code).toBe(false);
+    expect(currencyMinorUnits.size).toBeGreaterThan(150);
+    for (const [code, exponent] of currencyMinorUnits) {
+      expect(code, code).toMatch(/^[A-Z]{3}$/);
+      expect([0, 2, 3, 4], code).toContain(exponent);
+    }
   });
 });

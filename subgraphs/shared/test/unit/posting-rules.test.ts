@@ -151,4 +151,27 @@ describe('posting rules', () => {
     const broken = { ...spec, legs: [spec.legs[0]!, { ...spec.legs[1]!, amount: 11n }] };
     expect(() => applyPosting(new Map([[a.id, a], [b.id, b]]), broken)).toThrow(InvariantViolation);
   });
+
+  it('balances an FX posting per currency: each leg in its own currency, entries in the leg\'s currency', () => {
+    const payer = account({ available: 1000n });
+    const usdPosition = account({ type: 'SYSTEM', systemKind: 'FX_POSITION' });
+    const jpyPosition = account({ type: 'SYSTEM', systemKind: 'FX_POSITION', currency: 'JPY' });
+    const payee = account({ currency: 'JPY' });
+    const states = new Map([payer, usdPosition, jpyPosition, payee].map((a) => [a.id, a]));
+    const spec: PostingSpec = {
+      id: newId('posting', toLogicalShard(1)), kind: 'TEST_FX', refId: null, dedupeKey: null, currency: 'USD',
+      legs: [
+        { accountId: payer.id, bucket: 'AVAILABLE', amount: -333n }, { accountId: usdPosition.id, bucket: 'AVAILABLE', amount: 333n },
+        { accountId: jpyPosition.id, bucket: 'AVAILABLE', amount: -500n, currency: 'JPY' }, { accountId: payee.id, bucket: 'AVAILABLE', amount: 500n, currency: 'JPY' },
+      ],
+    };
+    const result = applyPosting(states, spec);
+    expect(result.ok && result.value.map((e) => [e.amount, e.currency])).toEqual([[-333n, 'USD'], [333n, 'USD'], [-500n, 'JPY'], [500n, 'JPY']]);
+    // A leg in the wrong currency for its account is refused as ever…
+    const wrong = { ...spec, id: newId('posting', toLogicalShard(1)), legs: spec.legs.map((l, i) => (i === 3 ? { ...l, currency: 'USD' } : i === 2 ? { ...l, currency: 'USD', accountId: usdPosition.id } : l)) };
+    expect(applyPosting(states, wrong)).toMatchObject({ ok: false, error: { code: 'CURRENCY_MISMATCH', accountId: payee.id } });
+    // …and legs that net to zero overall but not per currency are a bug.
+    const unbalanced = { ...spec, legs: [spec.legs[0]!, { ...spec.legs[3]!, amount: 333n }] };
+    expect(() => applyPosting(states, unbalanced)).toThrow(InvariantViolation);
+  });
 });

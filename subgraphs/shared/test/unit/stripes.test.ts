@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { buildTopology, logicalShardsOf } from '../../src/shards/topology';
-import { toLogicalShard } from '../../src/ids';
+import { shardOf, toLogicalShard } from '../../src/ids';
 import { hasStripeShard, logicalShardsIn, stripeShardBit, stripeShardsOf } from '../../src/ledger/stripes';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 
@@ -11,6 +11,7 @@ function routing(urls: string, map?: string): ShardSet {
   return {
     topology, all,
     byLogical: (l) => all[topology.physicalOf[l]!]!,
+    of: (kind, id) => all[topology.physicalOf[shardOf(kind, id)]!]!,
     logicalOn: (s) => logicalShardsOf(topology, s.index),
     close: async () => {},
   };

@@ -120,3 +120,9 @@ export async function purgeKeysBefore(shard: Shard, cutoff: Date, limit: number)
     'DELETE FROM idempotency_keys WHERE (anchor_id, caller_id, idempotency_key) IN (?) AND created_at < ?',
     [rows.map((r) => [r.anchor_id, r.caller_id, r.idempotency_key]), cutoff]);
 }
+
+/** The row holding a key, if any, without claiming it. */
+export async function keyHeld(shard: Shard, scope: { anchorId: string; callerId: string; idempotencyKey: string }): Promise<IdempotencyRow | undefined> {
+  const held = await heldKeys(shard.db, [{ ...scope, operation: '', requestHash: '', resourceId: '', createdAt: new Date(0) }]);
+  return held.get(scopeOf(scope));
+}

@@ -4,7 +4,7 @@ import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { rawHold } from '@paygraph/shared/db/raw';
-import { payments, refunds, externalTransfers, type PaymentRow, type RefundRow, type ExternalTransferRow } from './schema/transactions';
+import { payments, paymentLegs, refunds, externalTransfers, transferOutbox, type PaymentRow, type RefundRow, type ExternalTransferRow } from './schema/transactions';
 
 /** Written with the batch's other payments at the end of the posting transaction. */
 export function deferPayment(deferred: DeferredInserts, row: typeof payments.$inferInsert): void {
@@ -85,4 +85,11 @@ export function deferExternalTransfer(deferred: DeferredInserts, row: typeof ext
 export async function externalTransfersByIds(db: Executor, ids: readonly string[]): Promise<ExternalTransferRow[]> {
   if (ids.length === 0) return [];
   return db.select().from(externalTransfers).where(inArray(externalTransfers.id, [...ids]));
+}
+
+/** A LEGS payment refused before any of its legs posted leaves no record (services/leg-payment.ts forgetRefusedPayment). */
+export async function deleteLegPayment(tx: Tx, id: string): Promise<void> {
+  await tx.delete(paymentLegs).where(eq(paymentLegs.paymentId, id));
+  await tx.delete(transferOutbox).where(eq(transferOutbox.id, id));
+  await tx.delete(payments).where(eq(payments.id, id));
 }

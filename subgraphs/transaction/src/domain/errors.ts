@@ -1,24 +1,91 @@
+import type { AccountStatus } from '@paygraph/shared/ledger/account';
 import type { PostingRejection } from '@paygraph/shared/ledger/posting-rules';
-import { unreachable } from '@paygraph/shared/result';
+import { assert, unreachable } from '@paygraph/shared/result';
 
 /** Every business failure a money mutation can answer with; each becomes a UserError type. */
 export type MoneyError =
   | { kind: 'InvalidInput'; field: string; message: string }
   | { kind: 'AccountNotFound'; accountId: string }
-  | { kind: 'AccountNotActive'; accountId: string; status: string }
+  | { kind: 'AccountNotActive'; accountId: string; status: AccountStatus }
   | { kind: 'CurrencyMismatch'; accountId: string; accountCurrency: string; requestCurrency: string }
   | { kind: 'SameAccount'; accountId: string }
   | { kind: 'InsufficientFunds'; accountId: string; available: bigint }
   | { kind: 'BalanceLimit'; accountId: string; bucket: string }
   | { kind: 'IdempotencyKeyReused'; idempotencyKey: string }
   | { kind: 'PaymentNotFound'; paymentId: string }
-  | { kind: 'PaymentNotRefundable'; paymentId: string; status: string }
+  | { kind: 'PaymentNotRefundable'; paymentId: string; status: 'PROCESSING' | 'SUCCEEDED' | 'FAILED' }
   | { kind: 'RefundExceedsPayment'; paymentId: string; refundable: bigint }
   | { kind: 'HoldNotFound'; holdId: string }
-  | { kind: 'HoldNotActive'; holdId: string; status: string }
-  | { kind: 'CaptureExceedsHold'; holdId: string; held: bigint };
+  | { kind: 'HoldNotActive'; holdId: string; status: 'HELD' | 'CAPTURED' | 'VOIDED' | 'EXPIRED' }
+  | { kind: 'CaptureExceedsHold'; holdId: string; held: bigint }
+  | { kind: 'UnsupportedCurrency'; currency: string }
+  | { kind: 'FxRateUnavailable'; sellCurrency: string; buyCurrency: string }
+  | { kind: 'FxQuoteExpired'; quoteId: string; expiresAt: Date }
+  | { kind: 'FxQuoteUsed'; quoteId: string }
+  | { kind: 'FxQuoteMismatch'; quoteId: string; field: string; message: string }
+  | { kind: 'SplitsExceedAmount'; amount: bigint; splitsTotal: bigint }
+  | { kind: 'CampaignNotFound'; campaignId: string }
+  | { kind: 'CampaignNotApplicable'; campaignId: string; reason: string }
+  | { kind: 'CampaignExhausted'; campaignId: string };
 
-export function fromRejection(rejection: PostingRejection): MoneyError {
+export type MoneyErrorKind = MoneyError['kind'];
+export type MoneyErrorOf<K extends MoneyErrorKind> = Extract<MoneyError, { kind: K }>;
+
+/** What the ledger refuses a posting for (fromRejection). */
+export type PostingRefusal = MoneyErrorOf<'AccountNotFound' | 'AccountNotActive' | 'CurrencyMismatch' | 'InsufficientFunds' | 'BalanceLimit'>;
+
+/*
+ * Each money mutation's refusals: exactly the error members of its result union in
+ * schema/transaction.graphql (SameAccount is AccountsMustBeDifferent there). A service that
+ * returns a refusal its union lacks does not compile; resolvers/user-errors.ts maps each kind to
+ * its member, and the generated resolver types check the answer against the union.
+ */
+export const depositErrorKinds = ['InvalidInput', 'AccountNotFound', 'AccountNotActive', 'CurrencyMismatch', 'BalanceLimit', 'IdempotencyKeyReused'] as const;
+export const withdrawErrorKinds = [...depositErrorKinds, 'InsufficientFunds'] as const;
+/** A two-leg payment's refusals; a payment of many legs adds those of its splits and campaign. */
+const twoLegPaymentErrorKinds = [...withdrawErrorKinds, 'SameAccount'] as const;
+export const createPaymentErrorKinds = [
+  ...twoLegPaymentErrorKinds, 'SplitsExceedAmount', 'CampaignNotFound', 'CampaignNotApplicable', 'CampaignExhausted', 'FxQuoteExpired', 'FxQuoteUsed', 'FxQuoteMismatch',
+] as const;
+export const refundPaymentErrorKinds = [
+  'InvalidInput', 'PaymentNotFound', 'PaymentNotRefundable', 'RefundExceedsPayment', 'InsufficientFunds', 'AccountNotActive', 'BalanceLimit', 'IdempotencyKeyReused',
+] as const;
+export const createHoldErrorKinds = twoLegPaymentErrorKinds;
+export const createCampaignErrorKinds = ['InvalidInput', 'AccountNotFound', 'AccountNotActive', 'IdempotencyKeyReused'] as const;
+export const captureHoldErrorKinds = [
+  'InvalidInput', 'HoldNotFound', 'HoldNotActive', 'CaptureExceedsHold', 'AccountNotFound', 'AccountNotActive', 'CurrencyMismatch', 'BalanceLimit', 'IdempotencyKeyReused',
+] as const;
+export const voidHoldErrorKinds = ['InvalidInput', 'HoldNotFound', 'HoldNotActive', 'IdempotencyKeyReused'] as const;
+export const setFxRateErrorKinds = ['InvalidInput', 'UnsupportedCurrency'] as const;
+export const createFxQuoteErrorKinds = ['InvalidInput', 'UnsupportedCurrency', 'FxRateUnavailable'] as const;
+
+export type DepositError = MoneyErrorOf<(typeof depositErrorKinds)[number]>;
+export type WithdrawError = MoneyErrorOf<(typeof withdrawErrorKinds)[number]>;
+export type CreatePaymentError = MoneyErrorOf<(typeof createPaymentErrorKinds)[number]>;
+export type RefundPaymentError = MoneyErrorOf<(typeof refundPaymentErrorKinds)[number]>;
+export type CreateHoldError = MoneyErrorOf<(typeof createHoldErrorKinds)[number]>;
+export type CaptureHoldError = MoneyErrorOf<(typeof captureHoldErrorKinds)[number]>;
+export type VoidHoldError = MoneyErrorOf<(typeof voidHoldErrorKinds)[number]>;
+export type SetFxRateError = MoneyErrorOf<(typeof setFxRateErrorKinds)[number]>;
+export type CreateFxQuoteError = MoneyErrorOf<(typeof createFxQuoteErrorKinds)[number]>;
+export type CreateCampaignError = MoneyErrorOf<(typeof createCampaignErrorKinds)[number]>;
+
+/**
+ * A refusal as one operation's error, where the types cannot tell: the ledger's refusals are not
+ * typed by posting (a deposit's posting credits the client from the bank reserve, which may go
+ * negative, so it is never refused for funds). One the operation's union lacks is a bug, and
+ * crashes here rather than reaching GraphQL as a member the union cannot hold.
+ */
+export function refusalOf<K extends MoneyErrorKind>(refusal: MoneyError, kinds: readonly K[]): MoneyErrorOf<K> {
+  assert(isOneOf(refusal, kinds), `refused with ${refusal.kind}, which this operation's answer cannot carry`);
+  return refusal;
+}
+
+function isOneOf<K extends MoneyErrorKind>(error: MoneyError, kinds: readonly K[]): error is MoneyErrorOf<K> {
+  return (kinds as readonly MoneyErrorKind[]).includes(error.kind);
+}
+
+export function fromRejection(rejection: PostingRejection): PostingRefusal {
   switch (rejection.code) {
     case 'ACCOUNT_NOT_FOUND':
       return { kind: 'AccountNotFound', accountId: rejection.accountId };
@@ -35,6 +102,6 @@ export function fromRejection(rejection: PostingRejection): MoneyError {
   }
 }
 
-export function invalidInput(field: string, message: string): MoneyError {
+export function invalidInput(field: string, message: string): MoneyErrorOf<'InvalidInput'> {
   return { kind: 'InvalidInput', field, message };
 }

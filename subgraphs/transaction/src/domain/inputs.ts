@@ -1,8 +1,11 @@
 import { parseId } from '@paygraph/shared/ids';
 import { describeMoneyError, parseCurrency, parsePositiveAmount, type Currency } from '@paygraph/shared/money';
-import { descriptionLengthMax, externalRefLengthMax, holdTtlSecondsMax, idempotencyKeyLengthMax } from '@paygraph/shared/limits';
+import { campaignPayeesMax, descriptionLengthMax, externalRefLengthMax, holdTtlSecondsMax, idempotencyKeyLengthMax, splitsMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { invalidInput, type MoneyError } from './errors';
+import { invalidInput, type MoneyErrorOf } from './errors';
+
+/** A request that does not parse; a payment's or hold's also when payer and payee are one account. */
+type InputError = MoneyErrorOf<'InvalidInput'>;
 
 /**
  * Client input, checked before anything is read or written. Every refusal names its field,
@@ -36,6 +39,10 @@ export interface CreatePaymentInput {
   currency: string;
   description?: string | null;
   clientContext?: { deviceId?: string | null; ip?: string | null; userAgent?: string | null } | null;
+  splits?: ReadonlyArray<{ accountId: string; amount: string }> | null;
+  campaignId?: string | null;
+  /** An FX quote (services/fx-payment.ts): amount and currency are then the quote's sell side. */
+  fxQuoteId?: string | null;
 }
 
 export interface ParsedPayment {
@@ -45,6 +52,34 @@ export interface ParsedPayment {
   amount: bigint;
   currency: Currency;
   description: string | null;
+  /** Empty for a payment without splits. */
+  splits: Array<{ accountId: string; amount: bigint }>;
+  campaignId: string | null;
+}
+
+/** A payment of more than two legs: it has splits or names a campaign. */
+export function hasExtraLegs(p: Pick<ParsedPayment, 'splits' | 'campaignId'>): boolean {
+  return p.splits.length > 0 || p.campaignId !== null;
+}
+
+export interface CreateCampaignInput {
+  idempotencyKey: string;
+  fundingAccountId: string;
+  payeeAccountIds?: readonly string[] | null;
+  percentOffBps?: number | null;
+  amountOff?: string | null;
+  maxDiscountPerPayment?: string | null;
+  endsAt?: string | Date | null;
+}
+
+export interface ParsedCampaign {
+  idempotencyKey: string;
+  fundingAccountId: string;
+  payeeAccountIds: string[] | null;
+  percentOffBps: number | null;
+  amountOff: bigint | null;
+  maxDiscountPerPayment: bigint | null;
+  endsAt: Date | null;
 }
 
 export interface RefundPaymentInput {
@@ -99,7 +134,7 @@ export interface ParsedVoid {
   holdId: string;
 }
 
-export function parseExternalTransfer(input: ExternalTransferInput, amountMax: bigint): Result<ParsedExternalTransfer, MoneyError> {
+export function parseExternalTransfer(input: ExternalTransferInput, amountMax: bigint): Result<ParsedExternalTransfer, InputError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('account', input.accountId)) return err(invalidInput('accountId', `"${input.accountId}" is not an account id`));
@@ -110,7 +145,7 @@ export function parseExternalTransfer(input: ExternalTransferInput, amountMax: b
   return ok({ idempotencyKey: input.idempotencyKey, accountId: input.accountId, ...money.value, externalRef: externalRef.value });
 }
 
-export function parseCreatePayment(input: CreatePaymentInput, amountMax: bigint): Result<ParsedPayment, MoneyError> {
+export function parseCreatePayment(input: CreatePaymentInput, amountMax: bigint): Result<ParsedPayment, InputError | MoneyErrorOf<'SameAccount'>> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('account', input.payerAccountId)) return err(invalidInput('payerAccountId', `"${input.payerAccountId}" is not an account id`));
@@ -120,13 +155,62 @@ export function parseCreatePayment(input: CreatePaymentInput, amountMax: bigint)
   if (input.payerAccountId === input.payeeAccountId) return err({ kind: 'SameAccount', accountId: input.payerAccountId });
   const description = checkText('description', input.description, descriptionLengthMax);
   if (!description.ok) return description;
+  const splits = parseSplits(input, amountMax);
+  if (!splits.ok) return splits;
+  const campaignId = input.campaignId ?? null;
+  if (campaignId !== null && !parseId('campaign', campaignId)) return err(invalidInput('campaignId', `"${campaignId}" is not a campaign id`));
   return ok({
     idempotencyKey: input.idempotencyKey, payerAccountId: input.payerAccountId, payeeAccountId: input.payeeAccountId,
-    ...money.value, description: description.value,
+    ...money.value, description: description.value, splits: splits.value, campaignId,
   });
 }
 
-export function parseRefundPayment(input: RefundPaymentInput, amountMax: bigint): Result<ParsedRefund, MoneyError> {
+/** At most splitsMax, each a positive amount to a distinct account that is neither payer nor payee. */
+function parseSplits(input: CreatePaymentInput, amountMax: bigint): Result<Array<{ accountId: string; amount: bigint }>, InputError> {
+  const given = input.splits ?? [];
+  if (given.length > splitsMax) return err(invalidInput('splits', `a payment takes at most ${splitsMax} splits`));
+  const seen = new Set<string>([input.payerAccountId, input.payeeAccountId]);
+  const splits: Array<{ accountId: string; amount: bigint }> = [];
+  for (const [i, split] of given.entries()) {
+    if (!parseId('account', split.accountId)) return err(invalidInput(`splits.${i}.accountId`, `"${split.accountId}" is not an account id`));
+    if (split.accountId === input.payerAccountId) return err(invalidInput(`splits.${i}.accountId`, 'a split cannot pay the payer'));
+    if (seen.has(split.accountId)) return err(invalidInput(`splits.${i}.accountId`, `account ${split.accountId} is named twice (the payee receives the rest without a split)`));
+    seen.add(split.accountId);
+    const amount = parsePositiveAmount(split.amount, amountMax);
+    if (!amount.ok) return err(invalidInput(`splits.${i}.amount`, describeMoneyError(amount.error)));
+    splits.push({ accountId: split.accountId, amount: amount.value });
+  }
+  return ok(splits);
+}
+
+export function parseCreateCampaign(input: CreateCampaignInput, amountMax: bigint): Result<ParsedCampaign, InputError> {
+  const key = checkKey(input.idempotencyKey);
+  if (key) return err(key);
+  if (!parseId('account', input.fundingAccountId)) return err(invalidInput('fundingAccountId', `"${input.fundingAccountId}" is not an account id`));
+  const bps = input.percentOffBps ?? null;
+  const off = input.amountOff ?? null;
+  if ((bps === null) === (off === null)) return err(invalidInput('percentOffBps', 'give exactly one of percentOffBps and amountOff'));
+  if (bps !== null && (!Number.isInteger(bps) || bps < 1 || bps > 10_000)) return err(invalidInput('percentOffBps', 'percentOffBps must be a whole number from 1 to 10000'));
+  const amountOff = off === null ? ok(null) : parsePositiveAmount(off, amountMax);
+  if (!amountOff.ok) return err(invalidInput('amountOff', describeMoneyError(amountOff.error)));
+  const cap = input.maxDiscountPerPayment ?? null;
+  const maxDiscount = cap === null ? ok(null) : parsePositiveAmount(cap, amountMax);
+  if (!maxDiscount.ok) return err(invalidInput('maxDiscountPerPayment', describeMoneyError(maxDiscount.error)));
+  const payees = input.payeeAccountIds ?? null;
+  if (payees !== null) {
+    if (payees.length === 0 || payees.length > campaignPayeesMax) return err(invalidInput('payeeAccountIds', `name 1 to ${campaignPayeesMax} payees, or none for any payee`));
+    const bad = payees.find((id) => !parseId('account', id));
+    if (bad !== undefined) return err(invalidInput('payeeAccountIds', `"${bad}" is not an account id`));
+  }
+  const endsAt = input.endsAt === null || input.endsAt === undefined ? null : new Date(input.endsAt);
+  if (endsAt !== null && Number.isNaN(endsAt.getTime())) return err(invalidInput('endsAt', 'endsAt must be an instant'));
+  return ok({
+    idempotencyKey: input.idempotencyKey, fundingAccountId: input.fundingAccountId, payeeAccountIds: payees === null ? null : [...new Set(payees)],
+    percentOffBps: bps, amountOff: amountOff.value, maxDiscountPerPayment: maxDiscount.value, endsAt,
+  });
+}
+
+export function parseRefundPayment(input: RefundPaymentInput, amountMax: bigint): Result<ParsedRefund, InputError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('payment', input.paymentId)) return err(invalidInput('paymentId', `"${input.paymentId}" is not a payment id`));
@@ -138,7 +222,7 @@ export function parseRefundPayment(input: RefundPaymentInput, amountMax: bigint)
 }
 
 /** A hold is checked as a payment is, and its lifetime must lie within 1 s..holdTtlSecondsMax. */
-export function parseCreateHold(input: CreateHoldInput, amountMax: bigint): Result<ParsedHold, MoneyError> {
+export function parseCreateHold(input: CreateHoldInput, amountMax: bigint): Result<ParsedHold, InputError | MoneyErrorOf<'SameAccount'>> {
   const payment = parseCreatePayment(input, amountMax);
   if (!payment.ok) return payment;
   const ttl = input.expiresInSeconds ?? null;
@@ -148,7 +232,7 @@ export function parseCreateHold(input: CreateHoldInput, amountMax: bigint): Resu
   return ok({ ...payment.value, expiresInSeconds: ttl });
 }
 
-export function parseCaptureHold(input: CaptureHoldInput, amountMax: bigint): Result<ParsedCapture, MoneyError> {
+export function parseCaptureHold(input: CaptureHoldInput, amountMax: bigint): Result<ParsedCapture, InputError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('hold', input.holdId)) return err(invalidInput('holdId', `"${input.holdId}" is not a hold id`));
@@ -158,21 +242,21 @@ export function parseCaptureHold(input: CaptureHoldInput, amountMax: bigint): Re
   return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId, amount: amount.value });
 }
 
-export function parseVoidHold(input: VoidHoldInput): Result<ParsedVoid, MoneyError> {
+export function parseVoidHold(input: VoidHoldInput): Result<ParsedVoid, InputError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('hold', input.holdId)) return err(invalidInput('holdId', `"${input.holdId}" is not a hold id`));
   return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId });
 }
 
-function checkKey(key: string): MoneyError | null {
+function checkKey(key: string): InputError | null {
   if (key.length === 0 || key.length > idempotencyKeyLengthMax || !idempotencyKeyPattern.test(key)) {
     return invalidInput('idempotencyKey', `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces`);
   }
   return null;
 }
 
-function parseMoney(amount: string, currency: string, amountMax: bigint): Result<{ amount: bigint; currency: Currency }, MoneyError> {
+function parseMoney(amount: string, currency: string, amountMax: bigint): Result<{ amount: bigint; currency: Currency }, InputError> {
   const parsedAmount = parsePositiveAmount(amount, amountMax);
   if (!parsedAmount.ok) return err(invalidInput('amount', describeMoneyError(parsedAmount.error)));
   const parsedCurrency = parseCurrency(currency);
@@ -180,7 +264,7 @@ function parseMoney(amount: string, currency: string, amountMax: bigint): Result
   return ok({ amount: parsedAmount.value, currency: parsedCurrency.value });
 }
 
-function checkText(field: string, value: string | null | undefined, lengthMax: number): Result<string | null, MoneyError> {
+function checkText(field: string, value: string | null | undefined, lengthMax: number): Result<string | null, InputError> {
   if (value === null || value === undefined || value === '') return ok(null);
   if (value.length > lengthMax || !textPattern.test(value)) {
     return err(invalidInput(field, `${field} must be at most ${lengthMax} characters without control characters`));

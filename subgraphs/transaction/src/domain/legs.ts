@@ -1,19 +1,10 @@
+import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
 import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 
 /**
- * The postings of every money movement, as pure data. Each sums to zero on its own shard.
- * Dedupe keys make each half of a movement apply at most once however often it is tried:
- *   <resource id>            the first half (on the shard where the resource lives)
- *   <resource id>:credit     a payment's credit on the payee's shard
- *   <resource id>:reverse    a failed cross-shard payment's money back to the payer
- *   <refund id>:debit        a cross-shard refund's debit on the payee's shard
- *   <refund id>:credit       a cross-shard refund's credit back to the payer
- *   <hold id>                a hold: the payer's available → frozen
- *   <payment id>             a hold's capture: frozen → the payment's credit row, the rest → available
- *   <hold id>:release        a hold's void or expiry: frozen → available (one key for both, so
- *                            however a hold is released, its money comes back once)
- *   <withdrawal id>:sweep:<stripe id>  a sweep's debit of a merchant stripe into clearing
- *   <sweep id>:credit        a sweep's credit of the merchant's home row from clearing
+ * The postings of every money movement, as pure data. Each sums to zero on its own shard, and
+ * carries the dedupe key that makes its half apply at most once (ledger/dedupe-keys.ts names
+ * each key and what it guards).
  */
 export interface Movement {
   id: string;
@@ -32,24 +23,24 @@ function transfer(
 }
 
 export function depositSpec(m: Movement, postingId: string, reserveId: string, accountId: string): PostingSpec {
-  return transfer('DEPOSIT', m.id, m.id, postingId, m.currency, { accountId: reserveId, bucket: 'AVAILABLE' }, { accountId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer('DEPOSIT', m.id, dedupeKeys.firstHalf(m.id), postingId, m.currency, { accountId: reserveId, bucket: 'AVAILABLE' }, { accountId, bucket: 'AVAILABLE' }, m.amount);
 }
 
 export function withdrawalSpec(m: Movement, postingId: string, accountId: string, reserveId: string): PostingSpec {
-  return transfer('WITHDRAWAL', m.id, m.id, postingId, m.currency, { accountId, bucket: 'AVAILABLE' }, { accountId: reserveId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer('WITHDRAWAL', m.id, dedupeKeys.firstHalf(m.id), postingId, m.currency, { accountId, bucket: 'AVAILABLE' }, { accountId: reserveId, bucket: 'AVAILABLE' }, m.amount);
 }
 
 /** The payer's side: straight to the payee (same shard), into a merchant stripe's pending, or into clearing. */
 export function paymentDebitSpec(m: Movement, postingId: string, payerId: string, creditId: string, creditBucket: 'AVAILABLE' | 'PENDING'): PostingSpec {
-  return transfer('PAYMENT', m.id, m.id, postingId, m.currency, { accountId: payerId, bucket: 'AVAILABLE' }, { accountId: creditId, bucket: creditBucket }, m.amount);
+  return transfer('PAYMENT', m.id, dedupeKeys.firstHalf(m.id), postingId, m.currency, { accountId: payerId, bucket: 'AVAILABLE' }, { accountId: creditId, bucket: creditBucket }, m.amount);
 }
 
 export function paymentCreditSpec(m: Movement, postingId: string, clearingId: string, payeeId: string): PostingSpec {
-  return transfer('PAYMENT_CREDIT', m.id, `${m.id}:credit`, postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payeeId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer('PAYMENT_CREDIT', m.id, dedupeKeys.paymentCredit(m.id), postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payeeId, bucket: 'AVAILABLE' }, m.amount);
 }
 
 export function paymentReversalSpec(m: Movement, postingId: string, clearingId: string, payerId: string): PostingSpec {
-  const spec = transfer('PAYMENT_REVERSAL', m.id, `${m.id}:reverse`, postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
+  const spec = transfer('PAYMENT_REVERSAL', m.id, dedupeKeys.paymentReversal(m.id), postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
   return { ...spec, completion: true };
 }
 
@@ -61,22 +52,22 @@ export function localRefundSpec(m: Movement, postingId: string, creditId: string
   const from = fromPending
     ? { accountId: creditId, bucket: 'PENDING' as const, fallback: 'AVAILABLE' as const }
     : { accountId: creditId, bucket: 'AVAILABLE' as const };
-  return transfer('REFUND', m.id, m.id, postingId, m.currency, from, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer('REFUND', m.id, dedupeKeys.firstHalf(m.id), postingId, m.currency, from, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
 }
 
 export function refundDebitSpec(m: Movement, postingId: string, payeeId: string, clearingId: string): PostingSpec {
-  return transfer('REFUND_DEBIT', m.id, `${m.id}:debit`, postingId, m.currency, { accountId: payeeId, bucket: 'AVAILABLE' }, { accountId: clearingId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer('REFUND_DEBIT', m.id, dedupeKeys.refundDebit(m.id), postingId, m.currency, { accountId: payeeId, bucket: 'AVAILABLE' }, { accountId: clearingId, bucket: 'AVAILABLE' }, m.amount);
 }
 
 export function refundCreditSpec(m: Movement, postingId: string, clearingId: string, payerId: string): PostingSpec {
-  const spec = transfer('REFUND_CREDIT', m.id, `${m.id}:credit`, postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
+  const spec = transfer('REFUND_CREDIT', m.id, dedupeKeys.refundCredit(m.id), postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
   return { ...spec, completion: true };
 }
 
 /** A hold: the payer's own money moves from available to frozen, on the payer's row alone. */
 export function holdSpec(m: Movement, postingId: string, payerId: string): PostingSpec {
   return {
-    id: postingId, kind: 'HOLD', refId: m.id, dedupeKey: m.id, currency: m.currency,
+    id: postingId, kind: 'HOLD', refId: m.id, dedupeKey: dedupeKeys.hold(m.id), currency: m.currency,
     legs: [{ accountId: payerId, bucket: 'AVAILABLE', amount: -m.amount }, { accountId: payerId, bucket: 'FROZEN', amount: m.amount }],
   };
 }
@@ -92,7 +83,7 @@ export function holdCaptureSpec(
   const rest = hold.amount - payment.amount;
   const legs: Leg[] = [{ accountId: payerId, bucket: 'FROZEN', amount: -hold.amount }, { accountId: creditId, bucket: creditBucket, amount: payment.amount }];
   if (rest > 0n) legs.push({ accountId: payerId, bucket: 'AVAILABLE', amount: rest });
-  return { id: postingId, kind: 'HOLD_CAPTURE', refId: payment.id, dedupeKey: payment.id, currency: payment.currency, legs };
+  return { id: postingId, kind: 'HOLD_CAPTURE', refId: payment.id, dedupeKey: dedupeKeys.holdCapture(payment.id), currency: payment.currency, legs };
 }
 
 /**
@@ -101,18 +92,69 @@ export function holdCaptureSpec(
  */
 export function holdReleaseSpec(hold: Movement, postingId: string, payerId: string): PostingSpec {
   return {
-    id: postingId, kind: 'HOLD_RELEASE', refId: hold.id, dedupeKey: `${hold.id}:release`, currency: hold.currency, completion: true,
+    id: postingId, kind: 'HOLD_RELEASE', refId: hold.id, dedupeKey: dedupeKeys.holdRelease(hold.id), currency: hold.currency, completion: true,
     legs: [{ accountId: payerId, bucket: 'FROZEN', amount: -hold.amount }, { accountId: payerId, bucket: 'AVAILABLE', amount: hold.amount }],
   };
 }
 
 /** A sweep's first half, on the stripe's shard: keyed by withdrawal and stripe, so a replay finds it. */
 export function sweepDebitSpec(m: Movement, postingId: string, withdrawalId: string, stripeId: string, clearingId: string): PostingSpec {
-  return transfer('SWEEP', m.id, `${withdrawalId}:sweep:${stripeId}`, postingId, m.currency, { accountId: stripeId, bucket: 'AVAILABLE' }, { accountId: clearingId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer('SWEEP', m.id, dedupeKeys.sweepDebit(withdrawalId, stripeId), postingId, m.currency, { accountId: stripeId, bucket: 'AVAILABLE' }, { accountId: clearingId, bucket: 'AVAILABLE' }, m.amount);
 }
 
 /** A sweep's second half, on the home shard: a completion, so the money never stays in clearing. */
 export function sweepCreditSpec(m: Movement, postingId: string, clearingId: string, homeId: string): PostingSpec {
-  const spec = transfer('SWEEP_CREDIT', m.id, `${m.id}:credit`, postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: homeId, bucket: 'AVAILABLE' }, m.amount);
+  const spec = transfer('SWEEP_CREDIT', m.id, dedupeKeys.sweepCredit(m.id), postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: homeId, bucket: 'AVAILABLE' }, m.amount);
   return { ...spec, completion: true };
+}
+
+/**
+ * A payment or refund of route LEGS, each leg posted on its own account's shard (a merchant
+ * receiver on its stripe on the payment's shard). Dedupe keys, with <id> the payment or refund:
+ *   <id>                     the home posting: every leg on the payment's shard, the rest into
+ *                            or out of that shard's clearing
+ *   <id>:leg:<i>             leg i on another shard, against that shard's clearing
+ *   <id>:leg:<i>:reverse     its reversal, when the movement fails
+ *   <id>:reverse             the home posting's reversal (a payment's, as for two legs)
+ */
+export interface LegEffect {
+  index: number;
+  /** The row posted: the leg's account, or a merchant's stripe on the payment's shard. */
+  accountId: string;
+  bucket: 'AVAILABLE' | 'PENDING';
+  /** For a debit from a merchant stripe's pending: what settlement has already moved to available. */
+  fallback?: 'AVAILABLE';
+  /** Signed effect on the account: a credit is positive. */
+  amount: bigint;
+}
+
+
+function legsOf(effects: readonly LegEffect[]): Leg[] {
+  return effects.filter((e) => e.amount !== 0n).map((e) => ({
+    accountId: e.accountId, bucket: e.bucket, amount: e.amount, ...(e.fallback && e.amount < 0n ? { fallbackBucket: e.fallback } : {}),
+  }));
+}
+
+/** The home posting: the legs on this shard and the shard's clearing for the rest; null when nothing moves here. */
+export function homeLegsSpec(kind: 'PAYMENT' | 'REFUND', m: Pick<Movement, 'id' | 'currency'>, postingId: string, effects: readonly LegEffect[], clearingId: string): PostingSpec | null {
+  const legs = legsOf(effects);
+  if (legs.length === 0) return null;
+  const rest = -legs.reduce((sum, l) => sum + l.amount, 0n);
+  if (rest !== 0n) legs.push({ accountId: clearingId, bucket: 'AVAILABLE', amount: rest });
+  return { id: postingId, kind, refId: m.id, dedupeKey: dedupeKeys.firstHalf(m.id), currency: m.currency, legs };
+}
+
+/** One leg on another shard, against that shard's clearing. */
+export function remoteLegSpec(kind: 'PAYMENT_LEG' | 'REFUND_LEG', m: Pick<Movement, 'id' | 'currency'>, postingId: string, effect: LegEffect, clearingId: string): PostingSpec {
+  const legs = legsOf([effect]);
+  legs.push({ accountId: clearingId, bucket: 'AVAILABLE', amount: -effect.amount });
+  return { id: postingId, kind, refId: m.id, dedupeKey: dedupeKeys.legPosting(m.id, effect.index), currency: m.currency, legs };
+}
+
+/** Undoes a posting of legs: a completion, as the money is on its way back to where it came from. */
+export function reversalOf(spec: PostingSpec, kind: string, dedupeKey: string, postingId: string): PostingSpec {
+  return {
+    id: postingId, kind, refId: spec.refId, dedupeKey, currency: spec.currency, completion: true,
+    legs: spec.legs.map((l) => ({ accountId: l.accountId, bucket: l.fallbackBucket ?? l.bucket, amount: -l.amount })),
+  };
 }

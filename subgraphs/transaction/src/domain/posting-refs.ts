@@ -6,8 +6,8 @@
  */
 export type PostingRef = { kind: 'payment'; paymentId: string } | { kind: 'refund'; refundId: string } | { kind: 'hold'; holdId: string } | null;
 
-const paymentKinds = new Set(['PAYMENT', 'PAYMENT_CREDIT', 'PAYMENT_REVERSAL', 'HOLD_CAPTURE']);
-const refundKinds = new Set(['REFUND', 'REFUND_DEBIT', 'REFUND_CREDIT']);
+const paymentKinds = new Set(['PAYMENT', 'PAYMENT_CREDIT', 'PAYMENT_REVERSAL', 'HOLD_CAPTURE', 'PAYMENT_LEG', 'PAYMENT_LEG_REVERSAL']);
+const refundKinds = new Set(['REFUND', 'REFUND_DEBIT', 'REFUND_CREDIT', 'REFUND_LEG', 'REFUND_LEG_REVERSAL']);
 const holdKinds = new Set(['HOLD', 'HOLD_RELEASE']);
 
 export function postingRef(posting: { kind: string; refId: string | null }): PostingRef {

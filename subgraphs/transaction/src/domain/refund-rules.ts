@@ -1,5 +1,5 @@
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { MoneyError } from './errors';
+import type { MoneyErrorOf } from './errors';
 
 export interface RefundablePayment {
   id: string;
@@ -13,7 +13,7 @@ export interface RefundablePayment {
  * refunds in flight too, so concurrent refunds (serialised on the payment row) never add up
  * to more than the payment.
  */
-export function decideRefund(payment: RefundablePayment, amount: bigint): Result<bigint, MoneyError> {
+export function decideRefund(payment: RefundablePayment, amount: bigint): Result<bigint, MoneyErrorOf<'PaymentNotRefundable' | 'RefundExceedsPayment'>> {
   if (payment.status !== 'SUCCEEDED') return err({ kind: 'PaymentNotRefundable', paymentId: payment.id, status: payment.status });
   const refundable = payment.amount - payment.refundedAmount;
   if (amount > refundable) return err({ kind: 'RefundExceedsPayment', paymentId: payment.id, refundable });

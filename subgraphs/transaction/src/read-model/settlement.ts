@@ -1,9 +1,11 @@
-import { and, eq, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNotNull, isNull, lte, ne, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/mysql-core';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import { externalTransfers, payments, refunds, type PaymentRow, type RefundRow } from '../db/schema/transactions';
+import { externalTransfers, paymentLegs, payments, refundLegs, refunds, type PaymentLegRow, type PaymentRow, type RefundLegRow, type RefundRow } from '../db/schema/transactions';
 import { processingSweeps } from '../db/sweeps';
+import { paymentFxByIds, refundFxByIds } from '../db/fx';
+import { buyReturnedAfter } from '../domain/fx';
 
 /**
  * The transaction subgraph's read model for settlement and reconciliation: the only way another
@@ -16,10 +18,34 @@ import { processingSweeps } from '../db/sweeps';
  * once: that is why this is a module on the shard, not a GraphQL call.
  */
 export async function lockUnsettledPayments(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<PaymentRow[]> {
-  return tx.select().from(payments).where(and(
+  const rows = await tx.select().from(payments).where(and(
     eq(payments.payeeAccountId, merchantId), eq(payments.creditAccountId, stripeId), eq(payments.route, 'MERCHANT_STRIPE'),
     eq(payments.status, 'SUCCEEDED'), isNull(payments.settlementId), eq(payments.businessDate, businessDate),
   )).for('update');
+  return onPayeeSide(tx, rows);
+}
+
+/**
+ * Payments as their payee saw them: an FX payment's amount, refunded amount and currency are
+ * the payer's (the quote's sell side), while the merchant's stripe received buyAmount and gave
+ * back the cumulative pro-rata share of it (domain/fx.ts), in the merchant's currency.
+ */
+async function onPayeeSide(db: Executor, rows: PaymentRow[]): Promise<PaymentRow[]> {
+  const fx = new Map((await paymentFxByIds(db, rows.map((r) => r.id))).map((f) => [f.paymentId, f]));
+  return rows.map((r) => {
+    const f = fx.get(r.id);
+    if (!f) return r;
+    return { ...r, amount: f.buyAmount, currency: f.buyCurrency, refundedAmount: buyReturnedAfter(r.refundedAmount, f.sellAmount, f.buyAmount) };
+  });
+}
+
+/** Refunds as their payee gave them back: an FX payment's refund in the payee's currency (its share of buyAmount). */
+async function refundsOnPayeeSide(db: Executor, rows: RefundRow[]): Promise<RefundRow[]> {
+  const fx = new Map((await refundFxByIds(db, rows.map((r) => r.id))).map((f) => [f.refundId, f]));
+  return rows.map((r) => {
+    const f = fx.get(r.id);
+    return f ? { ...r, amount: f.buyAmount, currency: f.buyCurrency } : r;
+  });
 }
 
 /** Unsettled refunds of these payments: they came out of pending before settlement. */
@@ -39,12 +65,71 @@ export async function lockLateRefunds(tx: Tx, merchantId: string, stripeId: stri
       eq(refunds.payeeAccountId, merchantId), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
       lte(refunds.businessDate, businessDate), isNotNull(paid.settlementId), eq(paid.creditAccountId, stripeId),
     )).for('update');
-  return rows.map((r) => r.refund);
+  return refundsOnPayeeSide(tx, rows.map((r) => r.refund));
 }
 
 export async function markSettled(tx: Tx, settlementId: string, paymentIds: readonly string[], refundIds: readonly string[]): Promise<void> {
   if (paymentIds.length > 0) await tx.update(payments).set({ settlementId }).where(inArray(payments.id, [...paymentIds]));
   if (refundIds.length > 0) await tx.update(refunds).set({ settlementId }).where(inArray(refunds.id, [...refundIds]));
+}
+
+/**
+ * A payment of many legs (route LEGS) settles per MERCHANT receiving leg: each leg credited to
+ * this stripe's pending on the date, of a payment that SUCCEEDED, not yet settled. Each refund's
+ * share of such a leg (refund_legs) is counted once, as a refund is: by the leg's settlement when
+ * it came out of pending before, or by the next settlement after it when the leg was settled.
+ */
+export async function lockUnsettledLegs(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<PaymentLegRow[]> {
+  const rows = await tx.select({ leg: paymentLegs }).from(paymentLegs)
+    .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
+    .where(and(
+      eq(paymentLegs.accountId, merchantId), eq(paymentLegs.postedAccountId, stripeId), eq(paymentLegs.bucket, 'PENDING'),
+      isNull(paymentLegs.settlementId), eq(paymentLegs.businessDate, businessDate), eq(payments.status, 'SUCCEEDED'),
+    )).for('update');
+  return rows.map((r) => r.leg);
+}
+
+/** The shares of these legs in refunds that succeeded and no settlement has counted: they came out of pending. */
+export async function lockRefundSharesOfLegs(tx: Tx, legs: readonly PaymentLegRow[]): Promise<RefundLegRow[]> {
+  if (legs.length === 0) return [];
+  const rows = await tx.select({ share: refundLegs, paymentId: refunds.paymentId }).from(refundLegs)
+    .innerJoin(refunds, eq(refunds.id, refundLegs.refundId))
+    .where(and(inArray(refunds.paymentId, [...new Set(legs.map((l) => l.paymentId))]), eq(refunds.status, 'SUCCEEDED'), isNull(refundLegs.settlementId)))
+    .for('update');
+  const ours = new Set(legs.map((l) => `${l.paymentId}:${l.legIndex}`));
+  return rows.filter((r) => ours.has(`${r.paymentId}:${r.share.legIndex}`)).map((r) => r.share);
+}
+
+/** Shares, up to the date, of refunds of legs settled earlier into this stripe: they came out of available. */
+export async function lockLateRefundShares(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<RefundLegRow[]> {
+  const rows = await tx.select({ share: refundLegs }).from(refundLegs)
+    .innerJoin(refunds, eq(refunds.id, refundLegs.refundId))
+    .innerJoin(paymentLegs, and(eq(paymentLegs.paymentId, refunds.paymentId), eq(paymentLegs.legIndex, refundLegs.legIndex)))
+    .where(and(
+      eq(paymentLegs.accountId, merchantId), eq(paymentLegs.postedAccountId, stripeId), isNotNull(paymentLegs.settlementId),
+      isNull(refundLegs.settlementId), eq(refunds.status, 'SUCCEEDED'), lte(refunds.businessDate, businessDate),
+    )).for('update');
+  return rows.map((r) => r.share);
+}
+
+/** Reconciliation: the legs of these LEGS payments, and each refund's shares, on the payment's shard. */
+export async function legsOfPaymentsOnShard(db: Executor, paymentIds: readonly string[]): Promise<PaymentLegRow[]> {
+  if (paymentIds.length === 0) return [];
+  return db.select().from(paymentLegs).where(inArray(paymentLegs.paymentId, [...paymentIds]));
+}
+
+export async function sharesOfRefunds(db: Executor, refundIds: readonly string[]): Promise<RefundLegRow[]> {
+  if (refundIds.length === 0) return [];
+  return db.select().from(refundLegs).where(inArray(refundLegs.refundId, [...refundIds]));
+}
+
+export async function markLegsSettled(tx: Tx, settlementId: string, legs: readonly PaymentLegRow[], shares: readonly RefundLegRow[]): Promise<void> {
+  for (const l of legs) {
+    await tx.update(paymentLegs).set({ settlementId }).where(and(eq(paymentLegs.paymentId, l.paymentId), eq(paymentLegs.legIndex, l.legIndex)));
+  }
+  for (const r of shares) {
+    await tx.update(refundLegs).set({ settlementId }).where(and(eq(refundLegs.refundId, r.refundId), eq(refundLegs.legIndex, r.legIndex)));
+  }
 }
 
 /** (merchant, date) pairs on this shard with something left to settle, up to a date. */
@@ -54,7 +139,10 @@ export async function dueSettlements(db: Executor, onOrBefore: string): Promise<
   const fromRefunds = await db.selectDistinct({ merchantId: refunds.payeeAccountId, businessDate: refunds.businessDate }).from(refunds)
     .innerJoin(payments, eq(payments.id, refunds.paymentId))
     .where(and(eq(payments.route, 'MERCHANT_STRIPE'), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId), lte(refunds.businessDate, onOrBefore)));
-  return [...fromPayments, ...fromRefunds];
+  const fromLegs = await db.selectDistinct({ merchantId: paymentLegs.accountId, businessDate: paymentLegs.businessDate }).from(paymentLegs)
+    .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
+    .where(and(eq(paymentLegs.bucket, 'PENDING'), eq(payments.status, 'SUCCEEDED'), isNull(paymentLegs.settlementId), lte(paymentLegs.businessDate, onOrBefore)));
+  return [...fromPayments, ...fromRefunds, ...fromLegs];
 }
 
 /** By merchant and settlement: a range of payments_settle_idx (the table has no index on settlement_id alone). */
@@ -78,19 +166,34 @@ export async function paymentsOfDate(db: Executor, businessDate: string) {
   return db.select().from(payments).where(eq(payments.businessDate, businessDate));
 }
 
+/**
+ * The refunds of a date with their payment's route and credited row. `payeeShare` is what the
+ * payee gave back in its own currency: the refund's amount, or an FX payment's share of
+ * buyAmount, which may be 0 for a small part (then no debit posts on the payee's shard).
+ */
 export async function refundsOfDate(db: Executor, businessDate: string) {
-  return db.select({ refund: refunds, route: payments.route, payeeAccountId: payments.creditAccountId })
+  const rows = await db.select({ refund: refunds, route: payments.route, payeeAccountId: payments.creditAccountId })
     .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId))
     .where(eq(refunds.businessDate, businessDate));
+  const shares = new Map((await refundFxByIds(db, rows.map((r) => r.refund.id))).map((f) => [f.refundId, f.buyAmount]));
+  return rows.map((r) => ({ ...r, payeeShare: shares.get(r.refund.id) ?? r.refund.amount }));
 }
 
+/** What is in flight from this shard, each in the currency and amount its clearing holds (an FX payment's: the buy side). */
 export async function inFlightRecords(db: Executor) {
-  const paying = await db.select().from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD')));
-  const refunding = await db.select({ refund: refunds, payeeAccountId: payments.creditAccountId })
-    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(eq(refunds.status, 'PROCESSING'));
+  const paying = await onPayeeSide(db, await db.select().from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD'))));
+  const processing = await db.select({ refund: refunds, payeeAccountId: payments.creditAccountId })
+    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(and(eq(refunds.status, 'PROCESSING'), ne(payments.route, 'LEGS')));
+  const onPayee = await refundsOnPayeeSide(db, processing.map((r) => r.refund));
+  const refunding = processing.map((r, i) => ({ ...r, refund: onPayee[i]! }));
+  // Movements of many legs in flight: what they hold in clearing is read from their postings (ref_id).
+  const legPayments = await db.select({ id: payments.id }).from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
+  const legRefunds = await db.select({ id: refunds.id }).from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId))
+    .where(and(eq(refunds.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
+  const movingLegs = [...legPayments, ...legRefunds].map((r) => r.id);
   // A sweep PROCESSING was debited into clearing here; it is in flight until its credit lands on the home shard.
   const sweeping = await processingSweeps(db);
-  return { paying, refunding, sweeping };
+  return { paying, refunding, sweeping, movingLegs };
 }
 
 /**

@@ -1,7 +1,9 @@
+import { assert } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import { postingRef } from '../domain/posting-refs';
 import { readablePayment } from './payment';
 import { readableHold } from './hold';
+import type { EntryResolvers } from '../generated/resolvers-types';
 
 /**
  * Entry belongs to the account subgraph; this one adds what the entry was part of. The
@@ -20,7 +22,11 @@ async function refOf(entry: EntryRef, ctx: TransactionContext) {
 }
 
 export const entryResolvers = {
-  __resolveReference: (ref: EntryRef) => ref,
+  __resolveReference: (ref) => {
+    // Each field here @requires postingId, so the gateway sends it with every entry it asks for.
+    assert('postingId' in ref, `entry ${ref.id} reached the transaction subgraph without its postingId`);
+    return { id: ref.id, postingId: ref.postingId };
+  },
   payment: async (entry: EntryRef, _: unknown, ctx: TransactionContext) => {
     const ref = await refOf(entry, ctx);
     if (ref === null) return null;
@@ -42,4 +48,4 @@ export const entryResolvers = {
     const payment = await readablePayment(ctx, ref.paymentId);
     return payment ? ctx.holdOfPayment.load(payment.id) : null;
   },
-};
+} satisfies EntryResolvers;

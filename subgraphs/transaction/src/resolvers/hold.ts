@@ -1,19 +1,15 @@
-import { forbidden } from '@paygraph/shared/graphql/errors';
-import { mayRead } from '@paygraph/shared/identity';
+import { allowed } from '@paygraph/shared/graphql/errors';
 import { formatAmount } from '@paygraph/shared/money';
 import type { TransactionContext } from '../context';
 import type { HoldRow } from '../db/schema/transactions';
 import { holdStatusAt } from '../domain/hold-rules';
+import { readableHold as holdFor } from '../services/read-access';
 import { readablePayment } from './payment';
+import type { HoldResolvers } from '../generated/resolvers-types';
 
-/** A hold is readable by an operator and by the owners of its payer and payee accounts. */
+/** A hold the caller may read (services/read-access.ts), null when there is none; FORBIDDEN otherwise. */
 export async function readableHold(ctx: TransactionContext, id: string): Promise<HoldRow | null> {
-  const hold = await ctx.holds.load(id);
-  if (!hold) return null;
-  if (ctx.identity.role === 'operator') return hold;
-  const [payer, payee] = await ctx.accountRows.loadMany([hold.payerAccountId, hold.payeeAccountId]);
-  if (![payer, payee].some((a) => a && !(a instanceof Error) && mayRead(ctx.identity, a.ownerId))) throw forbidden(`hold ${id} is not yours`);
-  return hold;
+  return allowed(await holdFor(ctx, id));
 }
 
 export const holdResolvers = {
@@ -24,4 +20,4 @@ export const holdResolvers = {
   payer: (h: HoldRow) => ({ __typename: 'Account', id: h.payerAccountId }),
   payee: (h: HoldRow) => ({ __typename: 'Account', id: h.payeeAccountId }),
   payment: (h: HoldRow, _: unknown, ctx: TransactionContext) => (h.status === 'CAPTURED' && h.endedBy ? readablePayment(ctx, h.endedBy) : null),
-};
+} satisfies HoldResolvers;

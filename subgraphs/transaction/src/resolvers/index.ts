@@ -2,20 +2,28 @@ import { AmountScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
 import { accountResolvers } from './account';
 import { entryResolvers } from './entry';
 import { mutationResolvers } from './mutation';
-import { externalTransferResolvers, paymentResolvers, refundResolvers } from './payment';
+import { externalTransferResolvers, legResolvers, paymentResolvers, refundResolvers } from './payment';
+import { campaignResolvers } from './campaign';
 import { queryResolvers } from './query';
 import { holdResolvers } from './hold';
+import { fxMutationResolvers, fxQueryResolvers, fxQuoteResolvers, fxRateResolvers, paymentFx, paymentFxResolvers } from './fx';
+import type { Resolvers } from '../generated/resolvers-types';
 
 export const resolvers = {
   Amount: AmountScalar,
   DateTime: DateTimeScalar,
-  Query: queryResolvers,
-  Mutation: mutationResolvers,
+  Query: { ...queryResolvers, ...fxQueryResolvers },
+  Mutation: { ...mutationResolvers, ...fxMutationResolvers },
   Account: accountResolvers,
   Entry: entryResolvers,
-  Payment: paymentResolvers,
+  Payment: { ...paymentResolvers, fx: paymentFx },
+  FxRate: fxRateResolvers,
+  FxQuote: fxQuoteResolvers,
+  PaymentFx: paymentFxResolvers,
   Refund: refundResolvers,
   Hold: holdResolvers,
+  Leg: legResolvers,
+  Campaign: campaignResolvers,
   Deposit: externalTransferResolvers,
   Withdrawal: externalTransferResolvers,
-};
+} satisfies Resolvers;

@@ -1,8 +1,10 @@
-import { badUserInput } from '@paygraph/shared/graphql/errors';
+import { allowed, badUserInput } from '@paygraph/shared/graphql/errors';
 import { parseId } from '@paygraph/shared/ids';
 import type { TransactionContext } from '../context';
 import { readablePayment } from './payment';
 import { readableHold } from './hold';
+import { readableCampaign } from '../services/campaign';
+import type { QueryResolvers } from '../generated/resolvers-types';
 
 export const queryResolvers = {
   payment: (_: unknown, args: { id: string }, ctx: TransactionContext) => {
@@ -16,8 +18,12 @@ export const queryResolvers = {
     await readablePayment(ctx, refund.paymentId);
     return refund;
   },
+  campaign: async (_: unknown, args: { id: string }, ctx: TransactionContext) => {
+    if (!parseId('campaign', args.id)) throw badUserInput(`"${args.id}" is not a campaign id`);
+    return allowed(await readableCampaign(ctx, args.id));
+  },
   hold: (_: unknown, args: { id: string }, ctx: TransactionContext) => {
     if (!parseId('hold', args.id)) throw badUserInput(`"${args.id}" is not a hold id`);
     return readableHold(ctx, args.id);
   },
-};
+} satisfies QueryResolvers;

@@ -1,6 +1,6 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { accountsAndStripes, insertStripeIfMissing, stripeOf, type Executor } from '@paygraph/shared/db/ledger-store';
 import type { Account } from '@paygraph/shared/ledger/account';
 import { assert } from '@paygraph/shared/result';
@@ -26,12 +26,6 @@ const accountReads = new Coalescer<string, Account | undefined>('account reads',
   return ids.map((id) => byId.get(id));
 });
 
-export function shardOfAccount(shards: ShardSet, id: string): Shard {
-  const parsed = parseId('account', id);
-  assert(parsed, `account id ${id} is malformed`);
-  return shards.byLogical(parsed.shard);
-}
-
 const stripeIds = new Map<string, string>();
 
 /**
@@ -43,7 +37,7 @@ const stripeIds = new Map<string, string>();
  * process nothing is read either.
  */
 export async function stripeFor(shards: ShardSet, merchant: Account, shard: Shard): Promise<string> {
-  if (shardOfAccount(shards, merchant.id) === shard) return merchant.id;
+  if (shards.of('account', merchant.id) === shard) return merchant.id;
   const key = `${merchant.id}@${shards.topology.urls[shard.index]}`;
   const cached = stripeIds.get(key);
   if (cached) return cached;
@@ -61,7 +55,7 @@ export async function stripeFor(shards: ShardSet, merchant: Account, shard: Shar
   assert(stripe, `stripe of ${merchant.id} missing on ${shard.name}`);
   // A stripe found rather than opened here may predate the directory (opened before migration
   // 0004, or during a rollout by a process without it): make sure it is named before posting.
-  await announceStripe(shards, merchant, parseId('account', stripe.id)!.shard);
+  await announceStripe(shards, merchant, shardOf('account', stripe.id));
   stripeIds.set(key, stripe.id);
   return stripe.id;
 }

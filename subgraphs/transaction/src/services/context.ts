@@ -1,6 +1,7 @@
 import type { Identity } from '@paygraph/shared/identity';
 import type { Logger } from '@paygraph/shared/log';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
+import type { PaymentLegRow } from '../db/schema/transactions';
 
 /** Where a request came from, kept with each payment for risk and audit. */
 export interface ClientInfo {
@@ -18,6 +19,13 @@ export interface ServiceContext {
   amountMax: bigint;
   /** How long a hold lives when its request does not say (HOLD_TTL_SECONDS, read in main.ts). */
   holdTtlSeconds: number;
+  /** How long an FX quote may pay a payment (FX_QUOTE_TTL_SECONDS, read in main.ts). */
+  fxQuoteTtlSeconds: number;
   /** The request's logger (its lines name the request's id). */
   log: Logger;
+  /**
+   * Hands the legs a service has just written to the request's loader, so that the answer does
+   * not read them back: one SELECT fewer per marketplace payment. Absent outside a GraphQL request.
+   */
+  primeLegs?: (paymentId: string, legs: readonly PaymentLegRow[]) => void;
 }

@@ -1,22 +1,35 @@
-import { forbidden } from '@paygraph/shared/graphql/errors';
+import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
 import { mayRecordDeposit, mayWrite } from '@paygraph/shared/identity';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { err, type Result } from '@paygraph/shared/result';
 import { deferExternalTransfer, externalTransfersByIds } from '../db/payments';
 import type { ExternalTransferRow } from '../db/schema/transactions';
 import { depositSpec, withdrawalSpec } from '../domain/legs';
-import type { MoneyError } from '../domain/errors';
+import { depositErrorKinds, refusalOf, type DepositError, type WithdrawError } from '../domain/errors';
 import { parseExternalTransfer, type ExternalTransferInput } from '../domain/inputs';
 import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
-import { readAccounts, shardOfAccount } from './accounts';
+import { readAccounts } from './accounts';
 import { claimKey } from './idempotency';
 import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { ServiceContext } from './context';
+
+/** A deposit: bank reserve → account. */
+export async function deposit(ctx: ServiceContext, input: ExternalTransferInput): Promise<Result<ExternalTransferRow, DepositError | Forbidden>> {
+  const result = await externalTransfer(ctx, 'DEPOSIT', input);
+  if (result.ok) return result;
+  const error = result.error;
+  return err(error.kind === 'Forbidden' ? error : refusalOf(error, depositErrorKinds));
+}
+
+/** A withdrawal: account → bank reserve. */
+export function withdraw(ctx: ServiceContext, input: ExternalTransferInput): Promise<Result<ExternalTransferRow, WithdrawError | Forbidden>> {
+  return externalTransfer(ctx, 'WITHDRAWAL', input);
+}
 
 /**
  * Deposits (bank reserve → account) and withdrawals (account → bank reserve): one posting on
@@ -24,39 +37,39 @@ import type { ServiceContext } from './context';
  * A deposit says money arrived from outside, so only an operator or a channel records one
  * (into any client account); a withdrawal moves the holder's own money, so the owner may.
  */
-export async function externalTransfer(
+async function externalTransfer(
   ctx: ServiceContext,
   kind: 'DEPOSIT' | 'WITHDRAWAL',
   input: ExternalTransferInput,
-): Promise<Result<ExternalTransferRow, MoneyError>> {
+): Promise<Result<ExternalTransferRow, WithdrawError | Forbidden>> {
   if (kind === 'DEPOSIT' && !mayRecordDeposit(ctx.identity)) {
-    throw forbidden('deposits are recorded by an operator or a channel (the bank or card integration that received the funds)');
+    return err(forbiddenBecause('deposits are recorded by an operator or a channel (the bank or card integration that received the funds)'));
   }
   const parsed = parseExternalTransfer(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const account = (await readAccounts(ctx.shards, [request.accountId])).get(request.accountId);
   if (!account || account.type === 'SYSTEM' || account.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.accountId });
-  if (kind === 'WITHDRAWAL' && !mayWrite(ctx.identity, account.ownerId)) throw forbidden(`account ${request.accountId} is not yours`);
-  const shard = shardOfAccount(ctx.shards, request.accountId);
+  if (kind === 'WITHDRAWAL' && !mayWrite(ctx.identity, account.ownerId)) return err(forbiddenBecause(`account ${request.accountId} is not yours`));
+  const shard = ctx.shards.of('account', request.accountId);
   const hash = requestHash(kind, { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef });
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
   // Anchored on the account: the transfer's record and the key live on its shard.
   const claim = await claimKey(ctx.shards, {
     callerId: ctx.identity.sub, anchor: { kind: 'account', id: request.accountId }, key: request.idempotencyKey, operation: kind, hash,
-    newResourceId: () => newId(idKind, parseId('account', request.accountId)!.shard),
+    newResourceId: () => newId(idKind, shardOf('account', request.accountId)),
   }, ctx.now());
   if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
   const id = claim.resourceId;
   if (kind === 'WITHDRAWAL') await bringHome(ctx, account, id, request);
   const reserveId = await systemAccountId(ctx.shards, shard, 'RESERVE', request.currency);
   const movement = { id, currency: request.currency, amount: request.amount };
-  const postingId = newId('posting', parseId(idKind, id)!.shard);
+  const postingId = newId('posting', shardOf(idKind, id));
   const spec = kind === 'DEPOSIT'
     ? depositSpec(movement, postingId, reserveId, request.accountId)
     : withdrawalSpec(movement, postingId, request.accountId, reserveId);
   const now = ctx.now();
-  return postOne<Result<ExternalTransferRow, MoneyError>>(shard, {
+  return postOne<Result<ExternalTransferRow, WithdrawError>>(shard, {
     spec,
     finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
       id,
@@ -83,7 +96,7 @@ export async function externalTransfer(
 async function bringHome(ctx: ServiceContext, account: Account, id: string, request: { amount: bigint; currency: string }): Promise<void> {
   if (account.type !== 'MERCHANT' || account.status !== 'ACTIVE' || account.currency !== request.currency) return;
   if (account.available >= request.amount) return;
-  const [done] = await externalTransfersByIds(shardOfAccount(ctx.shards, account.id).db, [id]);
+  const [done] = await externalTransfersByIds(ctx.shards.of('account', account.id).db, [id]);
   if (done) return;
   await sweepForWithdrawal(ctx.shards, account, id, request.amount - account.available, ctx.now);
 }

@@ -1,4 +1,4 @@
-import { failpoints, type Failpoint } from '@paygraph/shared/config';
+import { failpoints, type Failpoint } from '../config';
 
 /**
  * PAYGRAPH_FAILPOINT names a point where this process kills itself with SIGKILL, as a crash
@@ -10,7 +10,7 @@ export { failpoints, type Failpoint };
 
 let armed: Failpoint | null = null;
 
-/** Set once by main.ts from the configuration (config.transaction.failpoint); never read from the environment here. */
+/** Set once by main.ts from the configuration (config.ts: PAYGRAPH_FAILPOINT); never read from the environment here. */
 export function armFailpoint(point: Failpoint | null): void {
   armed = point;
 }

@@ -1,28 +1,29 @@
-import { forbidden } from '@paygraph/shared/graphql/errors';
+import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
 import { mayWrite } from '@paygraph/shared/identity';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { inGroup, postOne, type GroupedPrepare, type PrepareDecision, type PrepareGroup } from '@paygraph/shared/ledger/post';
 import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { assert, err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
 import { deferHold, endHold, holdsByIds, lockHolds, reopenHold, type HoldEnding } from '../db/holds';
 import { paymentsByIds } from '../db/payments';
 import type { HoldRow, PaymentRow } from '../db/schema/transactions';
-import type { MoneyError } from '../domain/errors';
+import { captureHoldErrorKinds, refusalOf, type CaptureHoldError, type CreateHoldError, type VoidHoldError } from '../domain/errors';
 import { decideCapture, decideExpiry, decideVoid, holdExpiresAt } from '../domain/hold-rules';
 import {
   parseCaptureHold, parseCreateHold, parseVoidHold, type CaptureHoldInput, type CreateHoldInput, type VoidHoldInput,
 } from '../domain/inputs';
 import { holdCaptureSpec, holdReleaseSpec, holdSpec } from '../domain/legs';
 import { requestHash } from '../domain/request-hash';
-import { readAccounts, shardOfAccount } from './accounts';
+import { readAccounts } from './accounts';
 import { claimKey, claimOf, claimRow, type Claim, type ClaimRequest } from './idempotency';
 import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempotency';
 import { recordOutcome } from './record-outcome';
-import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment';
+import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment-steps';
 import type { ServiceContext } from './context';
 
 /**
@@ -33,21 +34,23 @@ import type { ServiceContext } from './context';
  * void or an expiry moves frozen → available. Each ending serialises on the hold row under its
  * lock in `prepare`, as refunds do on their payment, so exactly one ending wins.
  */
-export async function createHold(ctx: ServiceContext, input: CreateHoldInput): Promise<Result<HoldRow, MoneyError>> {
+export async function createHold(ctx: ServiceContext, input: CreateHoldInput): Promise<Result<HoldRow, CreateHoldError | Forbidden>> {
   const result = await attemptHold(ctx, input);
-  // Every answer counted by outcome (metrics.ts): the status written, or the error's kind.
+  // Every answer counted by outcome (metrics.ts): the status written, or the error's kind; a
+  // caller refused is not a hold's outcome.
+  if (!result.ok && result.error.kind === 'Forbidden') return result;
   countMoneyMovement('hold', result.ok ? result.value.status : result.error.kind);
   return result;
 }
 
-async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise<Result<HoldRow, MoneyError>> {
+async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise<Result<HoldRow, CreateHoldError | Forbidden>> {
   const parsed = parseCreateHold(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const found = await readAccounts(ctx.shards, [request.payerAccountId, request.payeeAccountId]);
   const payer = clientAccount(found, request.payerAccountId);
   if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
-  if (!mayWrite(ctx.identity, payer.ownerId)) throw forbidden(`account ${payer.id} is not yours to hold money from`);
+  if (!mayWrite(ctx.identity, payer.ownerId)) return err(forbiddenBecause(`account ${payer.id} is not yours to hold money from`));
   const payee = clientAccount(found, request.payeeAccountId);
   if (!payee) return err({ kind: 'AccountNotFound', accountId: request.payeeAccountId });
   const early = checkPayee(payee, request);
@@ -57,7 +60,7 @@ async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise
     payer: payer.id, payee: payee.id, amount: request.amount, currency: request.currency,
     description: request.description, expiresInSeconds: request.expiresInSeconds === null ? null : String(request.expiresInSeconds),
   });
-  const logical = parseId('account', payer.id)!.shard;
+  const logical = shardOf('account', payer.id);
   const now = ctx.now();
   // The key lives with the record it guards: the hold, on the payer's shard.
   const claim = await claimKey(ctx.shards, {
@@ -73,7 +76,7 @@ async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise
   };
   // No read before the posting: a replay meets the hold posting's dedupe key under the payer's
   // lock and answers DUPLICATE, which reads the hold back.
-  return postOne<Result<HoldRow, MoneyError>>(shardOfAccount(ctx.shards, payer.id), {
+  return postOne<Result<HoldRow, CreateHoldError>>(ctx.shards.of('account', payer.id), {
     spec: holdSpec({ id, currency: request.currency, amount: request.amount }, newId('posting', logical), payer.id),
     finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
       id,
@@ -86,7 +89,7 @@ async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise
 
 /** The hold's shard and its row as it is now (unlocked: for authorization and early refusals). */
 async function findHold(ctx: ServiceContext, holdId: string): Promise<{ shard: Shard; hold: HoldRow } | null> {
-  const shard = ctx.shards.byLogical(parseId('hold', holdId)!.shard);
+  const shard = ctx.shards.of('hold', holdId);
   const hold = await holdReads.load(shard, holdId);
   return hold ? { shard, hold } : null;
 }
@@ -99,11 +102,11 @@ const holdReads = new Coalescer<string, HoldRow | undefined>('hold reads', async
 });
 
 /** The payer's owner or an operator may capture or void; anyone else is refused outright. */
-async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string) {
+async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string): Promise<Result<{ payer: Account; payee: Account | undefined }, Forbidden>> {
   const found = await readAccounts(ctx.shards, [hold.payerAccountId, hold.payeeAccountId]);
   const payer = found.get(hold.payerAccountId);
-  if (!payer || !mayWrite(ctx.identity, payer.ownerId)) throw forbidden(`only the payer's owner or an operator may ${verb} hold ${hold.id}`);
-  return { payer, payee: found.get(hold.payeeAccountId) };
+  if (!payer || !mayWrite(ctx.identity, payer.ownerId)) return err(forbiddenBecause(`only the payer's owner or an operator may ${verb} hold ${hold.id}`));
+  return ok({ payer, payee: found.get(hold.payeeAccountId) });
 }
 
 /**
@@ -111,28 +114,30 @@ async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string)
  * capture is the payment's debit, so a cross-shard capture continues as any cross-shard payment
  * does (outbox row, credit on the payee's shard, the relay after a crash).
  */
-export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput): Promise<Result<CapturedHold, MoneyError>> {
+export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput): Promise<Result<CapturedHold, CaptureHoldError | Forbidden>> {
   const parsed = parseCaptureHold(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const found = await findHold(ctx, request.holdId);
   if (!found) return err({ kind: 'HoldNotFound', holdId: request.holdId });
   const { shard, hold } = found;
-  const { payer, payee } = await authorizeEnding(ctx, hold, 'capture');
+  const authorized = await authorizeEnding(ctx, hold, 'capture');
+  if (!authorized.ok) return authorized;
+  const { payer, payee } = authorized.value;
   if (!payee) return err({ kind: 'AccountNotFound', accountId: hold.payeeAccountId });
   if (request.amount !== null && request.amount > hold.amount) return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
   const hash = requestHash('CAPTURE_HOLD', { hold: hold.id, amount: request.amount });
   const now = ctx.now();
   const route = await routeBetween(ctx, payer, payee, hold.currency);
-  const logical = parseId('hold', hold.id)!.shard;
+  const logical = shardOf('hold', hold.id);
   // The payment lives with its hold: its id and its posting's are on the hold's logical shard.
   const claim = claimOfEnding(ctx, hold, request.idempotencyKey, 'CAPTURE_HOLD', hash, () => newId('payment', logical), now);
   const postingId = newId('posting', logical);
   // The hold as this capture left it (or found it, on a replay): what the answer's `hold` shows.
   let ended: HoldRow | null = null;
   let paymentId = '';
-  const captured = await postOne<Result<CapturedHold, MoneyError>>(shard, {
-    grouped: endingOf<Result<CapturedHold, MoneyError>>({
+  const captured = await postOne<Result<CapturedHold, CaptureHoldError>>(shard, {
+    grouped: endingOf<Result<CapturedHold, CaptureHoldError>>({
       holdId: hold.id,
       claim,
       decide: async (tx, locked, claimed, endedHere) => {
@@ -170,7 +175,7 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
           route: route.route, creditAccountId: route.creditAccountId, amount: capture.capturedAmount, currency: hold.currency, description: hold.description }, now)),
         existing: async () => (await paymentsByIds(tx, [paymentId]))[0],
       });
-      return recorded.ok ? ok({ payment: recorded.value, hold: capture }) : recorded;
+      return recorded.ok ? ok({ payment: recorded.value, hold: capture }) : err(refusalOf(recorded.error, captureHoldErrorKinds));
     },
     at: now,
   }, { now: () => now });
@@ -188,18 +193,19 @@ function claimOfEnding(ctx: ServiceContext, hold: HoldRow, key: string, operatio
 }
 
 /** Returns the held amount to the payer's available balance. */
-export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promise<Result<HoldRow, MoneyError>> {
+export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promise<Result<HoldRow, VoidHoldError | Forbidden>> {
   const parsed = parseVoidHold(input);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const found = await findHold(ctx, request.holdId);
   if (!found) return err({ kind: 'HoldNotFound', holdId: request.holdId });
   const { shard, hold } = found;
-  await authorizeEnding(ctx, hold, 'void');
+  const authorized = await authorizeEnding(ctx, hold, 'void');
+  if (!authorized.ok) return authorized;
   const hash = requestHash('VOID_HOLD', { hold: hold.id });
   const now = ctx.now();
   // The claim names the releasing posting: a replay finds it as the hold's ending.
-  const claim = claimOfEnding(ctx, hold, request.idempotencyKey, 'VOID_HOLD', hash, () => newId('posting', parseId('hold', hold.id)!.shard), now);
+  const claim = claimOfEnding(ctx, hold, request.idempotencyKey, 'VOID_HOLD', hash, () => newId('posting', shardOf('hold', hold.id)), now);
   return releaseHold(shard, hold, 'VOIDED', { claim, key: request.idempotencyKey }, now);
 }
 
@@ -214,10 +220,10 @@ export async function releaseHold(
   status: 'VOIDED' | 'EXPIRED',
   by: { claim: EndingClaim; key: string } | { releaseId: string },
   now: Date,
-): Promise<Result<HoldRow, MoneyError>> {
+): Promise<Result<HoldRow, VoidHoldError>> {
   let ended: HoldRow | null = null;
-  return postOne<Result<HoldRow, MoneyError>>(shard, {
-    grouped: endingOf<Result<HoldRow, MoneyError>>({
+  return postOne<Result<HoldRow, VoidHoldError>>(shard, {
+    grouped: endingOf<Result<HoldRow, VoidHoldError>>({
       holdId: hold.id,
       claim: 'claim' in by ? by.claim : null,
       decide: async (_tx, locked, claimed) => {

@@ -2,7 +2,7 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { parseId, type IdKind } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
-import { claimIdempotencyKeys, scopeOf, type IdempotencyInsert, type IdempotencyRow } from '../db/idempotency';
+import { claimIdempotencyKeys, keyHeld, scopeOf, type IdempotencyInsert, type IdempotencyRow } from '../db/idempotency';
 
 export type Claim = { kind: 'fresh' | 'replay'; resourceId: string } | { kind: 'reused' };
 
@@ -37,6 +37,15 @@ export async function claimKey(shards: ShardSet, request: ClaimRequest, now: Dat
   const row = claimRow(request, now);
   const held = await claims.load(anchorShard(shards, request.anchor), row);
   return claimOf(held, request, row.resourceId);
+}
+
+/**
+ * The resource a key already names with this content, without claiming it: a request refused
+ * now (an account closed since) that was made before answers what it made (a retry after a crash).
+ */
+export async function earlierClaim(shards: ShardSet, request: Omit<ClaimRequest, 'newResourceId'>): Promise<string | null> {
+  const held = await keyHeld(anchorShard(shards, request.anchor), { anchorId: request.anchor.id, callerId: request.callerId, idempotencyKey: request.key });
+  return held && held.operation === request.operation && held.requestHash === request.hash ? held.resourceId : null;
 }
 
 /** Concurrent requests' claims on a shard go out as one statement. */

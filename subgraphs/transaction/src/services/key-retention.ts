@@ -1,3 +1,4 @@
+import { startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import {
   idempotencyPurgeBatchesPerPassMax, idempotencyPurgeBatchSizeMax, idempotencyPurgeIntervalMs,
@@ -48,29 +49,13 @@ async function purgeShard(shard: Shard, cutoff: Date, batchSize: number): Promis
   return deleted;
 }
 
-export interface KeyPurge {
-  stop(): Promise<void>;
-}
+export type KeyPurge = Worker;
 
 /** Runs a pass every idempotencyPurgeIntervalMs until stopped. */
 export function startKeyPurge(shards: ShardSet, retentionDays: number, now: () => Date = () => new Date()): KeyPurge {
-  let stopped = false;
-  let running: Promise<unknown> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  const pass = () => {
-    if (stopped) return;
-    running = purgeExpiredKeys(shards, { retentionDays, batchSize: idempotencyPurgeBatchSizeMax }, now())
-      .catch((error: unknown) => log().error({ err: error }, 'idempotency key purge failed'))
-      .finally(() => {
-        if (!stopped) timer = setTimeout(pass, idempotencyPurgeIntervalMs);
-      });
-  };
-  pass();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  return startWorker({
+    name: 'idempotency key purge',
+    intervalMs: idempotencyPurgeIntervalMs,
+    pass: () => purgeExpiredKeys(shards, { retentionDays, batchSize: idempotencyPurgeBatchSizeMax }, now()),
+  });
 }

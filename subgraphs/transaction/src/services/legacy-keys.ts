@@ -5,6 +5,7 @@ import { deleteLegacyKeys, legacyKeys, placeKeys, type IdempotencyRow } from '..
 import { externalTransfersByIds, paymentsByIds, refundsByIds } from '../db/payments';
 import type { KeyAnchor } from './idempotency';
 import { log } from '@paygraph/shared/log';
+import { pushTo } from '@paygraph/shared/collections';
 
 /** Legacy keys read, placed and removed at a time by the data step. */
 export const legacyKeyPageRowsMax = 500;
@@ -52,8 +53,8 @@ function byShard(shards: ShardSet, rows: readonly IdempotencyRow[], anchors: Map
   const grouped = new Map<Shard, IdempotencyRow[]>();
   for (const row of rows) {
     const anchor = anchors.get(row.resourceId)!;
-    const shard = shards.byLogical(parseId(anchor.kind, anchor.id)!.shard);
-    grouped.set(shard, [...(grouped.get(shard) ?? []), { ...row, anchorId: anchor.id }]);
+    const shard = shards.of(anchor.kind, anchor.id);
+    pushTo(grouped, shard, { ...row, anchorId: anchor.id });
   }
   return grouped;
 }
@@ -68,7 +69,7 @@ async function anchorsOf(shards: ShardSet, resourceIds: readonly string[]): Prom
   for (const id of resourceIds) {
     const kind = resourceKinds.find((k) => parseId(k, id));
     if (!kind) continue;
-    const shard = shards.byLogical(parseId(kind, id)!.shard);
+    const shard = shards.of(kind, id);
     const group = `${kind}@${shard.index}`;
     const entry = wanted.get(group) ?? { shard, kind, ids: [] };
     entry.ids.push(id);

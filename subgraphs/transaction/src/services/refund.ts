@@ -1,6 +1,6 @@
-import { forbidden } from '@paygraph/shared/graphql/errors';
+import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
 import { mayWrite } from '@paygraph/shared/identity';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
@@ -10,15 +10,22 @@ import { insertOutbox } from '../db/outbox';
 import type { PaymentRow, RefundRow } from '../db/schema/transactions';
 import { localRefundSpec } from '../domain/legs';
 import { decideRefund } from '../domain/refund-rules';
-import { fromRejection, type MoneyError } from '../domain/errors';
+import { fromRejection, refundPaymentErrorKinds, refusalOf, type RefundPaymentError } from '../domain/errors';
 import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '../domain/inputs';
 import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
 import { claimKey } from './idempotency';
 import { CompletionWaits, runOutboxStep } from './relay';
-import { inlineGraceMs } from './payment';
+import { inlineGraceMs } from './payment-steps';
 import { hitFailpoint } from './failpoints';
+import { buyReturnedOf, deleteRefundFx, insertRefundFx, paymentFxByIds, refundFxById } from '../db/fx';
+import type { PaymentFxRow } from '../db/schema/fx';
+import { fxLocalRefundSpec } from '../domain/fx-legs';
+import { buyReturnedAfter } from '../domain/fx';
+import { fxPositionsOn } from './fx-positions';
+import type { Tx } from '@paygraph/shared/shards/transaction';
+import { reserveRefundLegs } from './leg-refund';
 import type { ServiceContext } from './context';
 
 /**
@@ -29,24 +36,26 @@ import type { ServiceContext } from './context';
  * refund reserves its amount here, debits the payee on the other shard, then credits the
  * payer — or, when the payee cannot pay it back, fails and releases the reservation.
  */
-export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInput): Promise<Result<RefundRow, MoneyError>> {
+export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInput): Promise<Result<RefundRow, RefundPaymentError | Forbidden>> {
   const parsed = parseRefundPayment(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
-  const shard = ctx.shards.byLogical(parseId('payment', request.paymentId)!.shard);
+  const shard = ctx.shards.of('payment', request.paymentId);
   const [payment] = await paymentsByIds(shard.db, [request.paymentId]);
   if (!payment) return err({ kind: 'PaymentNotFound', paymentId: request.paymentId });
   const payee = (await readAccounts(ctx.shards, [payment.payeeAccountId])).get(payment.payeeAccountId);
-  if (!payee || !mayWrite(ctx.identity, payee.ownerId)) throw forbidden('only the payee or an operator may refund a payment');
+  if (!payee || !mayWrite(ctx.identity, payee.ownerId)) return err(forbiddenBecause('only the payee or an operator may refund a payment'));
   const hash = requestHash('REFUND', { payment: request.paymentId, amount: request.amount, reason: request.reason });
   // Anchored on the payment refunded: the refund's record and the key live on its shard.
   const claim = await claimKey(ctx.shards, {
     callerId: ctx.identity.sub, anchor: { kind: 'payment', id: payment.id }, key: request.idempotencyKey, operation: 'REFUND', hash,
-    newResourceId: () => newId('refund', parseId('payment', payment.id)!.shard),
+    newResourceId: () => newId('refund', shardOf('payment', payment.id)),
   }, ctx.now());
   if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  if (payment.route !== 'CROSS_SHARD') return refundLocally(ctx, shard, payment, request, claim.resourceId);
-  const reserved = await reserveRemoteRefund(ctx, shard, request, claim.resourceId);
+  const [fx] = await paymentFxByIds(shard.db, [payment.id]);
+  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS') return refundLocally(ctx, shard, payment, request, claim.resourceId, fx ?? null);
+  // A LEGS payment's refund reserves each leg's share with the amount and runs its legs from the outbox (leg-refund.ts).
+  const reserved = await reserveRemoteRefund(ctx, shard, request, claim.resourceId, payment.route === 'LEGS' ? reserveRefundLegs : null, fx ?? null);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
   hitFailpoint('refund-after-reserve');
   try {
@@ -76,12 +85,18 @@ function refundRow(ctx: ServiceContext, id: string, payment: PaymentRow, request
  * request) must see both. A copy finding the PROCESSING row defers to it through the
  * posting's dedupe key; finish completes the row, or removes it if the posting was refused.
  */
-async function refundLocally(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string) {
+async function refundLocally(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string, fx: PaymentFxRow | null) {
   const movement = { id, currency: payment.currency, amount: request.amount };
-  const postingId = newId('posting', parseId('refund', id)!.shard);
+  const postingId = newId('posting', shardOf('refund', id));
   const now = ctx.now();
+  const positions = fx ? await fxPositionsOn(ctx.shards, shard, fx) : null;
+  // An FX payment's refund: r back to the payer in its currency, the payee's share of buyAmount in its own.
+  const specOf = (fromPending: boolean, share: bigint) => (fx && positions
+    ? fxLocalRefundSpec(id, postingId, payment.creditAccountId, fromPending, payment.payerAccountId,
+      { sellAmount: request.amount, sellCurrency: payment.currency, buyAmount: share, buyCurrency: fx.buyCurrency }, positions)
+    : localRefundSpec(movement, postingId, payment.creditAccountId, fromPending, payment.payerAccountId));
   let reserved = false;
-  return postOne<Result<RefundRow, MoneyError>>(shard, {
+  return postOne<Result<RefundRow, RefundPaymentError>>(shard, {
     prepare: async (tx) => {
       reserved = false;
       // Under the payment's lock, so that a concurrent copy of this request that got there
@@ -92,14 +107,14 @@ async function refundLocally(ctx: ServiceContext, shard: Shard, payment: Payment
       // An unsettled merchant payment still sits in the stripe's pending; once settled it
       // moved to available, so the refund takes it from there.
       const fromPending = locked!.route === 'MERCHANT_STRIPE' && locked!.settlementId === null;
-      const spec = localRefundSpec(movement, postingId, payment.creditAccountId, fromPending, payment.payerAccountId);
-      if (existing) return { proceed: true, spec };
+      if (existing) return { proceed: true, spec: specOf(fromPending, (await refundFxById(tx, id))?.buyAmount ?? 0n) };
       const decision = decideRefund(locked!, request.amount);
       if (!decision.ok) return { proceed: false, result: decision };
       await setRefundedAmount(tx, payment.id, decision.value);
       await insertRefund(tx, refundRow(ctx, id, payment, request, 'PROCESSING', now));
+      const share = fx ? await reserveFxShare(tx, id, fx, decision.value) : 0n;
       reserved = true;
-      return { proceed: true, spec };
+      return { proceed: true, spec: specOf(fromPending, share) };
     },
     finish: async (tx, outcome) => {
       switch (outcome.status) {
@@ -114,9 +129,10 @@ async function refundLocally(ctx: ServiceContext, shard: Shard, payment: Payment
         case 'REJECTED':
           if (reserved) {
             await deleteRefund(tx, id);
+            if (fx) await deleteRefundFx(tx, id);
             await addRefundedAmount(tx, payment.id, -request.amount);
           }
-          return err(fromRejection(outcome.rejection));
+          return err(refusalOf(fromRejection(outcome.rejection), refundPaymentErrorKinds));
         default:
           return unreachable(outcome);
       }
@@ -124,7 +140,24 @@ async function refundLocally(ctx: ServiceContext, shard: Shard, payment: Payment
   }, { now: () => now });
 }
 
-async function reserveRemoteRefund(ctx: ServiceContext, shard: Shard, request: ParsedRefund, id: string): Promise<Result<RefundRow, MoneyError>> {
+/**
+ * The payee's share of an FX payment's buyAmount this refund takes back, decided under the
+ * payment's lock by the cumulative rule (domain/fx.ts): what it should have given back once
+ * the total refunded includes this refund, less what its refunds that did not fail give back.
+ * Counting the shares themselves rather than the rule at the total before makes a refund that
+ * failed in between (its share never taken) leave no rounding behind: a full refund still
+ * returns buyAmount exactly. Kept with the refund, so that every later step posts the same share.
+ */
+async function reserveFxShare(tx: Tx, refundId: string, fx: PaymentFxRow, refundedAfter: bigint): Promise<bigint> {
+  const owed = buyReturnedAfter(refundedAfter, fx.sellAmount, fx.buyAmount) - (await buyReturnedOf(tx, fx.paymentId));
+  const share = owed > 0n ? owed : 0n;
+  await insertRefundFx(tx, { refundId, paymentId: fx.paymentId, buyAmount: share, buyCurrency: fx.buyCurrency });
+  return share;
+}
+
+async function reserveRemoteRefund(
+  ctx: ServiceContext, shard: Shard, request: ParsedRefund, id: string, legs: typeof reserveRefundLegs | null, fx: PaymentFxRow | null,
+): Promise<Result<RefundRow, RefundPaymentError>> {
   const now = ctx.now();
   return inTransaction(shard, async (tx) => {
     // Lock first, then look: a concurrent copy of this request has committed its row by then.
@@ -135,8 +168,10 @@ async function reserveRemoteRefund(ctx: ServiceContext, shard: Shard, request: P
     if (!decision.ok) return decision;
     const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
     await insertRefund(tx, row);
+    if (fx) await reserveFxShare(tx, id, fx, decision.value);
     await setRefundedAmount(tx, locked!.id, decision.value);
-    await insertOutbox(tx, id, 'REFUND_DEBIT', now, new Date(now.getTime() + inlineGraceMs));
+    if (legs) await legs(tx, locked!, id, decision.value);
+    await insertOutbox(tx, id, legs ? 'REFUND_LEGS' : 'REFUND_DEBIT', now, new Date(now.getTime() + inlineGraceMs));
     return ok(row);
   });
 }

@@ -1,5 +1,5 @@
+import { startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { relayIntervalMsDefault } from '@paygraph/shared/limits';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';
 import { inGroup, postOne, type PostingOutcome, type PrepareDecision, type PrepareGroup } from '@paygraph/shared/ledger/post';
@@ -10,10 +10,18 @@ import type { PaymentRow } from '../db/schema/transactions';
 import { claimDueOutbox, outboxBacklog, outboxById, postponeOutbox, takeOutbox, takeOutboxRows } from '../db/outbox';
 import { addRefundedAmount, finishPayment, finishRefund, paymentsByIds, paymentsSucceeded, refundsByIds } from '../db/payments';
 import { paymentCreditSpec, paymentReversalSpec, refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
-import { shardOfAccount } from './accounts';
 import { relayBacklog, relayLagSeconds } from '@paygraph/shared/metrics';
 import { log } from '@paygraph/shared/log';
 import { completeSweepById } from './sweep';
+import { paymentFxByIds, refundFxById } from '../db/fx';
+import type { PaymentFxRow } from '../db/schema/fx';
+import { fxPaymentReversalSpec, fxRefundCreditSpec } from '../domain/fx-legs';
+import { fxPositionsOn, sidesOf } from './fx-positions';
+import { CompletionWaits } from './completion-waits';
+import { driveLegPayment } from './leg-payment';
+import { driveLegRefund } from './leg-refund';
+
+export { CompletionWaits };
 
 /** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */
 export const relayBatchSizeMax = 100;
@@ -31,10 +39,12 @@ export async function runOutboxStep(shards: ShardSet, home: Shard, id: string, n
   const row = await outboxById(home.db, id);
   if (!row || row.status === 'DONE') return;
   if (row.step === 'SWEEP_CREDIT') return completeSweepById(shards, home, id, now);
+  if (row.step === 'PAYMENT_LEGS') return driveLegPayment(shards, home, id, now);
+  if (row.step === 'REFUND_LEGS') return driveLegRefund(shards, home, id, now);
   if (row.step === 'PAYMENT_CREDIT') {
-    const [payment] = await paymentsByIds(home.db, [id]);
+    const [[payment], [fx]] = await Promise.all([paymentsByIds(home.db, [id]), paymentFxByIds(home.db, [id])]);
     assert(payment, `outbox row ${id} has no payment`);
-    await completePayment(shards, home, payment, now);
+    await completePayment(shards, home, payment, now, fx ?? null);
     return;
   }
   return completeRefund(shards, home, id, now);
@@ -50,21 +60,6 @@ async function postRemote(shard: Shard, spec: PostingSpec, now: () => Date): Pro
   return postOne<PostingOutcome>(shard, { spec, finish: async (_tx, outcome) => outcome }, { now });
 }
 
-/**
- * A completion that cannot land now: a reversal or a refund's credit back to the payer, which
- * BALANCE_LIMIT refused because the payer's balance filled up (other credits) after the first
- * half took the money. It is not final, unlike a refused request: thrown from finish, so the
- * whole transaction rolls back — the outbox row stays PENDING and the refusal is not kept
- * under the posting's dedupe key — and the money waits in clearing, counted as in flight,
- * until the relay tries again (every relayLeaseMs) and the payer's balance has room. It cannot
- * go anywhere else: it is the payer's money (never left it, or the payee gave it back).
- */
-export class CompletionWaits extends Error {
-  constructor(readonly movementId: string, readonly accountId: string) {
-    super(`${movementId}: the payer's balance (${accountId}) cannot take the money back yet (BALANCE_LIMIT); it waits in clearing`);
-    this.name = 'CompletionWaits';
-  }
-}
 
 /**
  * A completion is refused only by BALANCE_LIMIT: it ignores account status, its accounts and
@@ -117,14 +112,17 @@ const paymentCompletions: PrepareGroup<CompletionInput, PaymentCompletion> = {
  * the outbox row's lock. Answers the payment's final status, or null when another run (the
  * relay, a replay) had completed it already.
  */
-export async function completePayment(shards: ShardSet, home: Shard, payment: PaymentRow, now: () => Date): Promise<PaymentCompletion> {
+export async function completePayment(shards: ShardSet, home: Shard, payment: PaymentRow, now: () => Date, fx: PaymentFxRow | null): Promise<PaymentCompletion> {
   const id = payment.id;
-  const movement: Movement = { id, currency: payment.currency, amount: payment.amount };
-  const remote = shardOfAccount(shards, payment.payeeAccountId);
-  const remoteClearing = await systemAccountId(shards, remote, 'CLEARING', payment.currency);
+  // An FX payment's credit is the quote's buy side, in the payee's currency (domain/fx-legs.ts).
+  const movement: Movement = fx ? { id, currency: fx.buyCurrency, amount: fx.buyAmount } : { id, currency: payment.currency, amount: payment.amount };
+  const remote = shards.of('account', payment.payeeAccountId);
+  const remoteClearing = await systemAccountId(shards, remote, 'CLEARING', movement.currency);
   const credit = await postRemote(remote, paymentCreditSpec(movement, postingIdOn(shards, remote), remoteClearing, payment.payeeAccountId), now);
-  const homeClearing = await systemAccountId(shards, home, 'CLEARING', payment.currency);
-  const reversal = paymentReversalSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
+  const homeClearing = await systemAccountId(shards, home, 'CLEARING', movement.currency);
+  const reversal = fx
+    ? fxPaymentReversalSpec(id, postingIdOn(shards, home), homeClearing, payment.payerAccountId, sidesOf(fx), await fxPositionsOn(shards, home, fx))
+    : paymentReversalSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
   return postOne<PaymentCompletion>(home, {
     grouped: inGroup(paymentCompletions, { id, credit, reversal, now }),
     finish: async (tx, outcome) => {
@@ -138,16 +136,24 @@ export async function completePayment(shards: ShardSet, home: Shard, payment: Pa
 }
 
 async function completeRefund(shards: ShardSet, home: Shard, id: string, now: () => Date): Promise<void> {
-  const [refund] = await refundsByIds(home.db, [id]);
+  const [[refund], fx] = await Promise.all([refundsByIds(home.db, [id]), refundFxById(home.db, id)]);
   assert(refund, `outbox row ${id} has no refund`);
   const [payment] = await paymentsByIds(home.db, [refund.paymentId]);
   assert(payment, `refund ${id} has no payment`);
-  const movement: Movement = { id, currency: refund.currency, amount: refund.amount };
-  const remote = shardOfAccount(shards, payment.creditAccountId);
-  const remoteClearing = await systemAccountId(shards, remote, 'CLEARING', refund.currency);
-  const debit = await postRemote(remote, refundDebitSpec(movement, postingIdOn(shards, remote), payment.creditAccountId, remoteClearing), now);
-  const homeClearing = await systemAccountId(shards, home, 'CLEARING', refund.currency);
-  const credit = refundCreditSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
+  // An FX payment's refund takes its share back from the payee in the payee's currency.
+  const movement: Movement = fx ? { id, currency: fx.buyCurrency, amount: fx.buyAmount } : { id, currency: refund.currency, amount: refund.amount };
+  const remote = shards.of('account', payment.creditAccountId);
+  const remoteClearing = await systemAccountId(shards, remote, 'CLEARING', movement.currency);
+  // A share of zero (a small part of a refund, by the cumulative rule) takes nothing from the payee.
+  const debit: PostingOutcome = movement.amount === 0n
+    ? { status: 'APPLIED', postingId: '', entries: [] }
+    : await postRemote(remote, refundDebitSpec(movement, postingIdOn(shards, remote), payment.creditAccountId, remoteClearing), now);
+  const homeClearing = await systemAccountId(shards, home, 'CLEARING', movement.currency);
+  const credit = fx
+    ? fxRefundCreditSpec(id, postingIdOn(shards, home), homeClearing, payment.payerAccountId,
+      { sellAmount: refund.amount, sellCurrency: refund.currency, buyAmount: fx.buyAmount, buyCurrency: fx.buyCurrency },
+      await fxPositionsOn(shards, home, { sellCurrency: refund.currency, buyCurrency: fx.buyCurrency }))
+    : refundCreditSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
   await postOne<void>(home, {
     prepare: async (tx) => {
       if (!(await takeOutbox(tx, id))) return { proceed: false, result: undefined };
@@ -194,36 +200,13 @@ async function measureBacklog(shard: Shard, at: Date): Promise<void> {
   relayLagSeconds.set({ shard: shard.name }, oldestDueAt ? Math.max(0, at.getTime() - oldestDueAt.getTime()) / 1000 : 0);
 }
 
-export interface Relay {
-  stop(): Promise<void>;
-  /** Runs one pass over every shard now; tests use it instead of waiting for the timer. */
-  drain(): Promise<number>;
-}
+export type Relay = Worker;
 
-export function startRelay(shards: ShardSet, intervalMs: number = relayIntervalMsDefault, now: () => Date = () => new Date()): Relay {
-  let stopped = false;
-  let running: Promise<number> = Promise.resolve(0);
-  const pass = async () => (await Promise.all(shards.all.map((s) => relayTick(shards, s, now)))).reduce((a, b) => a + b, 0);
-  const loop = async () => {
-    while (!stopped) {
-      running = pass().catch((error: unknown) => {
-        log().error({ err: error }, 'relay pass failed');
-        return 0;
-      });
-      await running;
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  };
-  void loop();
-  return {
-    stop: async () => {
-      stopped = true;
-      await running;
-    },
-    drain: async () => {
-      await running;
-      return pass();
-    },
-  };
+export function startRelay(shards: ShardSet, intervalMs: number, now: () => Date = () => new Date()): Relay {
+  return startWorker({
+    name: 'relay',
+    intervalMs,
+    pass: async () => (await Promise.all(shards.all.map((s) => relayTick(shards, s, now)))).reduce((a, b) => a + b, 0),
+  });
 }
 

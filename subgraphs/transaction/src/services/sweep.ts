@@ -1,5 +1,5 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { readStripes } from '@paygraph/shared/ledger/stripes';
@@ -11,7 +11,6 @@ import { deferSweep, finishSweep, sweepOf, sweepsByIds } from '../db/sweeps';
 import { sweepCreditSpec, sweepDebitSpec } from '../domain/legs';
 import { planSweeps, type StripeBalance } from '../domain/sweep-plan';
 import { hitFailpoint } from './failpoints';
-import { shardOfAccount } from './accounts';
 import { outboxInlineGraceMs } from '@paygraph/shared/limits';
 
 /**
@@ -70,7 +69,7 @@ export async function sweepForWithdrawal(
 async function debitStripe(
   shards: ShardSet, shard: Shard, merchant: Account, withdrawalId: string, stripeId: string, amount: bigint, now: () => Date,
 ): Promise<SweepRow | null> {
-  const logical = parseId('account', stripeId)!.shard;
+  const logical = shardOf('account', stripeId);
   const id = newId('sweep', logical);
   const clearing = await systemAccountId(shards, shard, 'CLEARING', merchant.currency);
   const at = now();
@@ -109,9 +108,9 @@ async function debitStripe(
  * Safe to run any number of times, from the withdrawal and from any relay replica.
  */
 export async function completeSweep(shards: ShardSet, shard: Shard, sweep: SweepRow, now: () => Date): Promise<void> {
-  const home = shardOfAccount(shards, sweep.merchantAccountId);
+  const home = shards.of('account', sweep.merchantAccountId);
   const homeClearing = await systemAccountId(shards, home, 'CLEARING', sweep.currency);
-  const homeLogical = parseId('account', sweep.merchantAccountId)!.shard;
+  const homeLogical = shardOf('account', sweep.merchantAccountId);
   const credit = sweepCreditSpec({ id: sweep.id, currency: sweep.currency, amount: sweep.amount }, newId('posting', homeLogical), homeClearing, sweep.merchantAccountId);
   const outcome = await postOne<PostingOutcome>(home, { spec: credit, finish: async (_tx, o) => o }, { now });
   // A completion posting is never refused (closed or frozen home rows take it): the money must not stay in clearing.

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseId } from '@paygraph/shared/ids';
 import { paymentsByIds } from '../../src/db/payments';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
@@ -25,7 +24,7 @@ async function funded(): Promise<[string, string]> {
 }
 
 async function stored(paymentId: string) {
-  const [row] = await paymentsByIds(stack.shards.byLogical(parseId('payment', paymentId)!.shard).db, [paymentId]);
+  const [row] = await paymentsByIds(stack.shards.of('payment', paymentId).db, [paymentId]);
   return { deviceId: row!.deviceId, clientIp: row!.clientIp, userAgent: row!.userAgent, description: row!.description };
 }
 

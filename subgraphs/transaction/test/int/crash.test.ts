@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { inlineGraceMs } from '../../src/services/payment';
+import { inlineGraceMs } from '../../src/services/payment-steps';
 import { asGateway, testShards, unique } from '../../../../test/support/env';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { depositFromReserve, entriesOf } from '../../../../test/support/ledger';
@@ -8,7 +8,7 @@ import {
   accountRows, clearingAgainstInFlight, entriesOfPostings, eventually, insertAccountOn, outboxRow, paymentRow,
   physicalOf, postingsByDedupeKey, refundRow, resourceOfKey, shardOf,
 } from '../../../../test/support/bank';
-import { spawnTransactionSubgraph, type ChildService } from '../../../../test/support/processes';
+import { transactionChildren, type ChildService } from '../../../../test/support/processes';
 import { holdRow } from '../../../../test/support/holds';
 
 /**
@@ -21,7 +21,7 @@ import { holdRow } from '../../../../test/support/holds';
  */
 let shards: ShardSet;
 let operatorId: string;
-const children: ChildService[] = [];
+const children = transactionChildren();
 
 const createPaymentDoc = contractOperation('CreatePayment');
 const refundPaymentDoc = contractOperation('RefundPayment');
@@ -40,15 +40,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(children.map((c) => c.kill()));
+  await children.killAll();
   await shards.close();
 });
-
-async function spawnChild(env: Record<string, string>): Promise<ChildService> {
-  const child = await spawnTransactionSubgraph(env);
-  children.push(child);
-  return child;
-}
 
 /**
  * The child is a subgraph, so requests to it carry what the gateway would send: the secret and
@@ -92,7 +86,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
     const input = { idempotencyKey: unique('crash-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '2500', currency: 'USD' };
 
-    const doomed = await spawnChild({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
     await sendToDoomed(doomed, createPaymentDoc, input);
 
     // The debit committed, the credit never ran: PROCESSING, its outbox row PENDING, the money in clearing.
@@ -114,7 +108,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect(inFlight.payments).toContain(id);
     expect(inFlight.amount).toBeGreaterThanOrEqual(2_500n);
 
-    const revived = await spawnChild({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
+    const revived = await children.spawn({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
     const done = await eventually('the relay completes the payment', completionTimeoutMs, async () => {
       const row = await paymentRow(shards, id!);
       return row?.status === 'PROCESSING' ? undefined : row;
@@ -144,7 +138,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const payee = await insertAccountOn(shards, 1, unique('crash-hold-payee'));
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
 
-    const doomed = await spawnChild({ RELAY_ENABLED: 'false', HOLD_EXPIRY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'capture-after-debit' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', HOLD_EXPIRY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'capture-after-debit' });
     const created = await gql(doomed.graphqlUrl, createHoldDoc, {
       input: { idempotencyKey: unique('crash-hold'), payerAccountId: payer, payeeAccountId: payee, amount: '3000', currency: 'USD' },
     }, undefined, await asOperator());
@@ -163,7 +157,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect((await accountRows(shards, [payer])).get(payer)).toMatchObject({ available: 8_000n, frozen: 0n });
     expect((await expectClearingAccountedFor()).payments).toContain(id);
 
-    const revived = await spawnChild({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200', HOLD_EXPIRY_ENABLED: 'false' });
+    const revived = await children.spawn({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200', HOLD_EXPIRY_ENABLED: 'false' });
     const done = await eventually('the relay completes the capture', completionTimeoutMs, async () => {
       const row = await paymentRow(shards, id!);
       return row?.status === 'PROCESSING' ? undefined : row;
@@ -187,7 +181,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const payee = await insertAccountOn(shards, last - 1, unique('crash-refund-payee'));
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
 
-    const doomed = await spawnChild({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'refund-after-reserve' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'refund-after-reserve' });
     const paid = await gql(doomed.graphqlUrl, createPaymentDoc, {
       input: { idempotencyKey: unique('crash-refund-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '4000', currency: 'USD' },
     }, undefined, await asOperator());
@@ -210,7 +204,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect(await balances([payer, payee])).toEqual([6_000n, 4_000n]);
     expect((await expectClearingAccountedFor()).refunds).not.toContain(id);
 
-    const revived = await spawnChild({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
+    const revived = await children.spawn({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
     const done = await eventually('the relay completes the refund', completionTimeoutMs, async () => {
       const row = await refundRow(shards, id!);
       return row?.status === 'PROCESSING' ? undefined : row;
@@ -233,6 +227,47 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
     expect(await entryCounts([payer, payee])).toEqual([3, 2]);
     expect(await postingsByDedupeKey(shards, [`${id}:debit`, `${id}:credit`])).toHaveLength(2);
+    await revived.kill();
+  });
+  it('an FX payment killed after its debit is credited in the payee\'s currency once by the restarted process; a retry moves nothing', async () => {
+    const payer = await insertAccountOn(shards, 0, unique('crash-fx-payer'));
+    const payee = await insertAccountOn(shards, 1, unique('crash-fx-payee'), 'PERSONAL', 'JPY');
+    expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
+    const send = async (doc: string, variables: Record<string, unknown>) => {
+      const r = await gql(doomed.graphqlUrl, doc, variables, undefined, await asOperator());
+      expect(r.errors).toBeUndefined();
+      return r.data!;
+    };
+    await send('mutation($input: SetFxRateInput!) { setFxRate(input: $input) { __typename } }', { input: { baseCurrency: 'USD', quoteCurrency: 'JPY', rate: '150.25' } });
+    const made = (await send('mutation($input: CreateFxQuoteInput!) { createFxQuote(input: $input) { ... on FxQuote { id sellAmount buyAmount rate } } }',
+      { input: { sellCurrency: 'USD', buyCurrency: 'JPY', sellAmount: '2500' } })).createFxQuote;
+    // The quote was priced from the newest USD/JPY row: another test file may have set the pair since.
+    const bought = BigInt(made.buyAmount as string);
+    const input = { idempotencyKey: unique('crash-fx'), payerAccountId: payer, payeeAccountId: payee, amount: '2500', currency: 'USD', fxQuoteId: made.id };
+    await sendToDoomed(doomed, createPaymentDoc, input);
+
+    const id = await resourceOfKey(shards, operatorId, input.idempotencyKey);
+    expect(await paymentRow(shards, id!)).toMatchObject({ status: 'PROCESSING', route: 'CROSS_SHARD', amount: 2_500n, currency: 'USD' });
+    expect(await balances([payer, payee])).toEqual([7_500n, 0n]);
+    // In flight in the payee's currency: clearing(JPY) on the payer's shard holds what the payee will get.
+    expect((await clearingAgainstInFlight(shards, 'JPY')).inFlight.payments).toContain(id);
+    await expectClearingAccountedFor();
+
+    const revived = await children.spawn({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
+    const done = await eventually('the relay completes the FX payment', completionTimeoutMs, async () => {
+      const row = await paymentRow(shards, id!);
+      return row?.status === 'PROCESSING' ? undefined : row;
+    });
+    expect(done).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await balances([payer, payee])).toEqual([7_500n, bought]);
+    const credit = await postingsByDedupeKey(shards, [`${id}:credit`]);
+    expect(credit.map((p) => [p.currency, p.shard])).toEqual([['JPY', physicalOf(shards, payee)]]);
+    expect((await clearingAgainstInFlight(shards, 'JPY')).agreed).toBe(true);
+
+    const retried = await gql(revived.graphqlUrl, createPaymentDoc, { input }, undefined, await asOperator());
+    expect(retried.data!.createPayment).toMatchObject({ __typename: 'Payment', id, status: 'SUCCEEDED', amount: '2500' });
+    expect(await balances([payer, payee])).toEqual([7_500n, bought]);
     await revived.kill();
   });
 });

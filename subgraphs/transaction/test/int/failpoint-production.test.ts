@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnTransactionSubgraph } from '../../../../test/support/processes';
-import { loadConfig, type Environment } from '@paygraph/shared/config';
+import { readConfig, type Environment } from '@paygraph/shared/config/env';
+import { transactionConfig } from '../../src/config';
 import { testSubgraphSecrets } from '../../../../test/support/env';
 
 /**
@@ -15,7 +16,7 @@ describe('PAYGRAPH_FAILPOINT', () => {
 
   it('is allowed outside production, unset anywhere, and must name a known failpoint', () => {
     const base = { SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction, LEDGER_MAC_KEY: 'k1:a-key-for-the-failpoint-test' };
-    const failpointOf = (env: Environment) => loadConfig({ ...base, ...env }, 'transaction').transaction.failpoint;
+    const failpointOf = (env: Environment) => readConfig(transactionConfig, { ...base, ...env }).failpoint;
     expect(failpointOf({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'refund-after-reserve' })).toBe('refund-after-reserve');
     expect(failpointOf({ NODE_ENV: 'production' })).toBeNull();
     expect(failpointOf({ NODE_ENV: 'production', PAYGRAPH_FAILPOINT: '' })).toBeNull();

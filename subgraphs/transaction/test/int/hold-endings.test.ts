@@ -2,9 +2,9 @@ import { describe, it, expect } from 'vitest';
 import type { Stack } from '../../../../test/support/stack';
 import { token, unique } from '../../../../test/support/env';
 import { gql } from '../../../../test/support/graphql';
-import { parseId, toLogicalShard } from '@paygraph/shared/ids';
+import { toLogicalShard } from '@paygraph/shared/ids';
 import { mergeStats } from '@paygraph/shared/ledger/batcher';
-import { amountMaxMinorUnitsDefault, holdTtlSecondsDefault } from '@paygraph/shared/limits';
+import { amountMaxMinorUnitsDefault, fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
 import { log } from '@paygraph/shared/log';
 import { captureHold } from '../../src/services/hold';
@@ -135,9 +135,9 @@ describe('copies of one capture sent at once', () => {
     const holdId = await hold('250');
     const ctx: ServiceContext = {
       shards: stack.shards, identity: { sub: owner, role: 'customer' }, now: () => new Date(),
-      client: { deviceId: null, ip: null, userAgent: null }, amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault, log: log(),
+      client: { deviceId: null, ip: null, userAgent: null }, amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault, fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault, log: log(),
     };
-    const shard = stack.shards.byLogical(parseId('hold', holdId)!.shard);
+    const shard = stack.shards.of('hold', holdId);
     const before = mergeStats(shard);
     // Called in one turn: their reads coalesce and their postings are submitted together.
     const key = unique('c');

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { and, eq } from 'drizzle-orm';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
-import { migrateShards } from '@paygraph/shared/db/migrate';
+import { migrateAll } from '../../../../scripts/lib/migration-sets';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { idempotencyKeys } from '@paygraph/transaction/db/schema/transactions';
 import { placeLegacyKeys } from '@paygraph/transaction/services/legacy-keys';
@@ -206,12 +206,12 @@ describe('keys claimed before keys were anchored', () => {
     expect(await keyRows(payerOwner, payKey)).toEqual([{ physical: hashedShard(payerOwner, payKey).index, anchorId: '', operation: 'PAYMENT', resourceId: payment.id }]);
     const balances = [await kit.balance(payer), await kit.balance(payee)];
 
-    await migrateShards(stack.shards);
+    await migrateAll(stack.shards);
     expect(await keyRows(payerOwner, payKey)).toEqual([{ physical: payerHome, anchorId: payer, operation: 'PAYMENT', resourceId: payment.id }]);
     expect(await keyRows(payeeOwner, refundKey)).toEqual([{ physical: payerHome, anchorId: payment.id, operation: 'REFUND', resourceId: refund.id }]);
     expect(await keyRows('operator', depositKey)).toEqual([{ physical: physicalOf(stack.shards, payee), anchorId: payee, operation: 'DEPOSIT', resourceId: deposit.id }]);
     // Run again, the step finds nothing of these left to do.
-    await migrateShards(stack.shards);
+    await migrateAll(stack.shards);
     expect(await keyRows(payerOwner, payKey)).toEqual([{ physical: payerHome, anchorId: payer, operation: 'PAYMENT', resourceId: payment.id }]);
 
     expect(ok(await kit.pay(payerToken, payInput), 'createPayment', 'Payment').id).toBe(payment.id);

@@ -7,7 +7,7 @@ import { insertStripeIfMissing, stripeOf } from '@paygraph/shared/db/ledger-stor
 import { announceStripe } from '@paygraph/shared/ledger/stripes';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { sweeps, transferOutbox } from '@paygraph/transaction/db/schema/transactions';
-import { inlineGraceMs } from '../../src/services/payment';
+import { inlineGraceMs } from '../../src/services/payment-steps';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { asGateway, unique } from '../../../../test/support/env';
 import { contractOperation, gql } from '../../../../test/support/graphql';

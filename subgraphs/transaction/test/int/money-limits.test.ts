@@ -300,6 +300,26 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
   }
   const customer = async (accountId: string) => token((await accountRowOf(raised.shards, accountId))!.ownerId, 'customer');
 
+  /**
+   * Like a payee that closed: the debit committed, the credit was refused, the payment FAILED
+   * with BALANCE_LIMIT and was reversed on the payer's shard, where each of its `accounts`
+   * accounts nets to zero; nothing posted on the payee's. The payer was funded with 1000.
+   */
+  async function expectReversed(kit: MoneyKit, answer: Answer, payer: string, payee: string, accounts: number): Promise<void> {
+    expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
+    expect(answer.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'FAILED' });
+    const id = answer.data!.createPayment.id as string;
+    const detail = await gql(raised.gatewayUrl, detailDocs.paymentDetail, { id }, kit.operator);
+    expect(detail.data!.payment).toMatchObject({ status: 'FAILED', failureCode: 'BALANCE_LIMIT' });
+    const payerDb = physicalOf(raised.shards, payer);
+    expect(await outboxStatus(payerDb, id)).toBe('DONE');
+    expect((await kit.balance(payer)).available).toBe('1000');
+    expect((await kit.balance(payee)).available).toBe(String(balanceMaxMinorUnits));
+    expect([...(await entrySumsOfRef(raised.shards, payerDb, id)).values()]).toEqual(Array.from({ length: accounts }, () => 0n));
+    expect(await postingKindsOfRef(raised.shards, payerDb, id)).toEqual(['PAYMENT', 'PAYMENT_REVERSAL']);
+    expect(await postingKindsOfRef(raised.shards, physicalOf(raised.shards, payee), id)).toEqual([]);
+  }
+
   it('fails a cross-shard payment whose credit BALANCE_LIMIT refuses on the payee\'s shard and returns the money to the payer', async () => {
     // BRL: no other test moves it.
     const kit = await moneyKit(raised);
@@ -310,20 +330,28 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     const answer = await gql(raised.gatewayUrl, payDetail, {
       input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'BRL' },
     }, await customer(payer));
-    expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
-    // Like a payee that closed: the debit committed, the credit was refused, the payment FAILED.
-    expect(answer.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'FAILED' });
-    const id = answer.data!.createPayment.id as string;
-    const detail = await gql(raised.gatewayUrl, detailDocs.paymentDetail, { id }, kit.operator);
-    expect(detail.data!.payment).toMatchObject({ status: 'FAILED', failureCode: 'BALANCE_LIMIT' });
-    const payerDb = physicalOf(raised.shards, payer);
-    expect(await outboxStatus(payerDb, id)).toBe('DONE');
-    expect((await kit.balance(payer)).available).toBe('1000');
-    expect((await kit.balance(payee)).available).toBe(String(balanceMaxMinorUnits));
-    // Through clearing and back: every account's entries of the payment net to zero.
-    expect([...(await entrySumsOfRef(raised.shards, payerDb, id)).values()]).toEqual([0n, 0n]);
-    expect(await postingKindsOfRef(raised.shards, payerDb, id)).toEqual(['PAYMENT', 'PAYMENT_REVERSAL']);
-    expect(await postingKindsOfRef(raised.shards, physicalOf(raised.shards, payee), id)).toEqual([]);
+    // Through clearing and back: the payer and clearing.
+    await expectReversed(kit, answer, payer, payee, 2);
+  });
+
+  it('fails a cross-shard FX payment whose credit BALANCE_LIMIT refuses, all or nothing: payer and FX positions back where they were', async () => {
+    // CHF → SEK: no other test moves them.
+    const kit = await moneyKit(raised);
+    const set = await gql(raised.gatewayUrl, contractOperation('SetFxRate'), { input: { baseCurrency: 'CHF', quoteCurrency: 'SEK', rate: '11.7311' } }, kit.operator);
+    expect(set.data!.setFxRate).toMatchObject({ __typename: 'FxRate' });
+    const payee = await kit.open(unique('full-sek'), { currency: 'SEK' });
+    const payer = await kit.openAwayFrom(unique('chf-payer'), [physicalOf(raised.shards, payee)], { currency: 'CHF' });
+    await kit.fund(payee, String(balanceMaxMinorUnits), 'SEK');
+    await kit.fund(payer, '1000', 'CHF');
+    const bearer = await customer(payer);
+    const quoted = await gql(raised.gatewayUrl, contractOperation('CreateFxQuote'), { input: { sellCurrency: 'CHF', buyCurrency: 'SEK', sellAmount: '100' } }, bearer);
+    const quote = quoted.data!.createFxQuote as { id: string; buyAmount: string };
+    expect(quote.buyAmount).toBe('1173');
+    const answer = await gql(raised.gatewayUrl, payDetail, {
+      input: { idempotencyKey: unique('fxpay'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'CHF', fxQuoteId: quote.id },
+    }, bearer);
+    // Through the FX positions and back: the payer, the positions in CHF and in SEK, and clearing in SEK.
+    await expectReversed(kit, answer, payer, payee, 4);
   });
 
   it('keeps a reversal the payer\'s full balance cannot take in clearing, PROCESSING, and completes it once there is room', async () => {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { ledgerHealth } from '@paygraph/shared/ledger/health';
 import { payments, transferOutbox } from '@paygraph/transaction/db/schema/transactions';
@@ -72,7 +72,7 @@ describe('money on the shards', () => {
     const shard2 = stack.shards.all[databases[2]!]!;
     const moved = await postOne(shard2, {
       spec: {
-        id: newId('posting', parseId('account', stripe2.id)!.shard), kind: 'TEST_SETTLE', refId: null, dedupeKey: null, currency: 'USD',
+        id: newId('posting', shardOf('account', stripe2.id)), kind: 'TEST_SETTLE', refId: null, dedupeKey: null, currency: 'USD',
         legs: [{ accountId: stripe2.id, bucket: 'PENDING', amount: -4000n }, { accountId: stripe2.id, bucket: 'AVAILABLE', amount: 4000n }],
       },
       finish: async (_tx, outcome) => outcome.status,

@@ -14,8 +14,12 @@ const businessDate = () => date('business_date', { mode: 'string' }).notNull().d
 const settlementId = () => varchar('settlement_id', { length: 33 });
 
 export const paymentStatuses = ['PROCESSING', 'SUCCEEDED', 'FAILED'] as const;
-/** How a payment moves: within one shard, into a merchant stripe, or through clearing. */
-export const paymentRoutes = ['SAME_SHARD', 'MERCHANT_STRIPE', 'CROSS_SHARD'] as const;
+/**
+ * How a payment moves: within one shard, into a merchant stripe, or through clearing (the
+ * two-leg cases), or LEGS: a payment of more than two legs (splits, a campaign's discount),
+ * each leg posted on its account's shard (services/legs.ts).
+ */
+export const paymentRoutes = ['SAME_SHARD', 'MERCHANT_STRIPE', 'CROSS_SHARD', 'LEGS'] as const;
 
 export const payments = mysqlTable(
   'payments',
@@ -29,6 +33,9 @@ export const payments = mysqlTable(
     amount: money('amount'),
     currency: char('currency', { length: 3 }).notNull(),
     refundedAmount: money('refunded_amount').default(sql`0`),
+    /** What a campaign paid of `amount` (0 without one): the payer paid amount - discount. */
+    discountAmount: money('discount_amount').default(sql`0`),
+    campaignId: varchar('campaign_id', { length: 33 }),
     status: mysqlEnum('status', paymentStatuses).notNull(),
     failureCode: varchar('failure_code', { length: 40 }),
     description: varchar('description', { length: 500 }),
@@ -76,6 +83,8 @@ export const refunds = mysqlTable(
   (t) => [
     index('refunds_payment_idx').on(t.paymentId, t.id),
     index('refunds_settle_idx').on(t.payeeAccountId, t.settlementId, t.businessDate),
+    /** The webhooks dispatcher's scan for refunds that ended FAILED (read-model/webhooks.ts). */
+    index('refunds_ended_idx').on(t.status, t.completedAt),
   ],
 );
 
@@ -162,7 +171,7 @@ export const idempotencyKeys = mysqlTable(
   (t) => [primaryKey({ columns: [t.anchorId, t.callerId, t.idempotencyKey] }), index('idempotency_keys_created_idx').on(t.createdAt)],
 );
 
-export const outboxSteps = ['PAYMENT_CREDIT', 'REFUND_DEBIT', 'SWEEP_CREDIT'] as const;
+export const outboxSteps = ['PAYMENT_CREDIT', 'REFUND_DEBIT', 'SWEEP_CREDIT', 'PAYMENT_LEGS', 'REFUND_LEGS'] as const;
 export const outboxStatuses = ['PENDING', 'DONE'] as const;
 
 /**
@@ -204,6 +213,75 @@ export const sweeps = mysqlTable(
   (t) => [uniqueIndex('sweeps_withdrawal_stripe_uq').on(t.withdrawalId, t.stripeAccountId), index('sweeps_status_idx').on(t.status)],
 );
 
+export const legRoles = ['PAYER', 'CAMPAIGN', 'PAYEE', 'SPLIT'] as const;
+
+/**
+ * The legs of a payment of route LEGS, on the payment's shard (a two-leg payment's legs are
+ * its payer and payee and are not written here). Paying legs (PAYER, CAMPAIGN) sum to the
+ * payment's amount, and so do receiving legs (PAYEE, SPLIT). posted_account_id is the row the
+ * leg posts to: the account itself, or a merchant's stripe on the payment's shard.
+ * refunded_amount is what the leg has given back (receiving) or received back (paying) so far,
+ * refunds in flight included; settlement_id marks a MERCHANT receiving leg settled.
+ */
+export const paymentLegs = mysqlTable(
+  'payment_legs',
+  {
+    paymentId: varchar('payment_id', { length: 33 }).notNull(),
+    legIndex: int('leg_index').notNull(),
+    role: mysqlEnum('role', legRoles).notNull(),
+    accountId: varchar('account_id', { length: 33 }).notNull(),
+    postedAccountId: varchar('posted_account_id', { length: 33 }).notNull(),
+    /** The bucket the leg moves: a merchant receiver's stripe takes it into pending (settled later). */
+    bucket: mysqlEnum('bucket', ['AVAILABLE', 'PENDING']).notNull(),
+    amount: money('amount'),
+    currency: char('currency', { length: 3 }).notNull(),
+    refundedAmount: money('refunded_amount').default(sql`0`),
+    businessDate: businessDate(),
+    settlementId: settlementId(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.paymentId, t.legIndex] }),
+    index('payment_legs_account_idx').on(t.accountId, t.settlementId, t.businessDate),
+  ],
+);
+
+/** What each leg of a LEGS payment gives back (receiving, positive) or gets back (paying) in one refund. */
+export const refundLegs = mysqlTable(
+  'refund_legs',
+  {
+    refundId: varchar('refund_id', { length: 33 }).notNull(),
+    legIndex: int('leg_index').notNull(),
+    /** Signed: the cumulative rule may make the payee's remainder leg receive in one refund. */
+    amount: bigint('amount', { mode: 'bigint' }).notNull(),
+    /** A MERCHANT leg's share is counted by one settlement: its leg's, or the next after it (settlement_id). */
+    settlementId: settlementId(),
+  },
+  (t) => [primaryKey({ columns: [t.refundId, t.legIndex] })],
+);
+
+/**
+ * A discount campaign, on its funding account's shard, so that a payment's debit of the funding
+ * account and the campaign's counters commit in one local transaction. Exactly one of
+ * percent_off_bps and amount_off is set. payee_account_ids: a JSON array, or null for any payee.
+ */
+export const campaigns = mysqlTable('campaigns', {
+  id: varchar('id', { length: 33 }).primaryKey(),
+  fundingAccountId: varchar('funding_account_id', { length: 33 }).notNull(),
+  currency: char('currency', { length: 3 }).notNull(),
+  percentOffBps: int('percent_off_bps'),
+  amountOff: bigint('amount_off', { mode: 'bigint' }),
+  maxDiscountPerPayment: bigint('max_discount_per_payment', { mode: 'bigint' }),
+  payeeAccountIds: varchar('payee_account_ids', { length: 4000 }),
+  endsAt: datetime('ends_at', { mode: 'date', fsp: 6 }),
+  spentAmount: money('spent_amount').default(sql`0`),
+  paymentsCount: int('payments_count').notNull().default(0),
+  createdBy: varchar('created_by', { length: 64 }).notNull(),
+  createdAt: moment('created_at'),
+});
+
+export type PaymentLegRow = typeof paymentLegs.$inferSelect;
+export type RefundLegRow = typeof refundLegs.$inferSelect;
+export type CampaignRow = typeof campaigns.$inferSelect;
 export type SweepRow = typeof sweeps.$inferSelect;
 export type PaymentRow = typeof payments.$inferSelect;
 export type RefundRow = typeof refunds.$inferSelect;

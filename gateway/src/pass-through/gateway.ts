@@ -1,0 +1,135 @@
+import { GraphQLError, execute, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
+import { ERRORS, errorCodeDef } from '@apollo/federation-internals';
+import type { ApolloGateway, GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import type { GatewayOption } from '@paygraph/shared/graphql/jit-executor';
+import { inClientSpan } from '@paygraph/shared/tracing';
+import { singleFetchRouter, type SingleFetchRoute, type SingleFetchRouter } from './single-fetch';
+
+type Executor = NonNullable<Awaited<ReturnType<GatewayOption['load']>>['executor']>;
+type ExecutorContext = Parameters<Executor>[0];
+type ExecutionResult = Awaited<ReturnType<Executor>>;
+
+/**
+ * The kind of a data source call made for a client's operation. @apollo/gateway's package index
+ * exports the process options' type but not the enum it names, whose declared value this is.
+ */
+const incomingOperation = 'incoming operation' as Extract<GraphQLDataSourceProcessOptions, { incomingRequestContext: unknown }>['kind'];
+
+/** How an operation was executed: its client's document sent to the one subgraph that serves it, or @apollo/gateway's query plan. */
+export type OperationPath = 'forwarded' | 'planned';
+
+export interface PassThroughOptions {
+  /** Off: every operation takes the planned path (the comparison tests run both). */
+  enabled: boolean;
+  /** Called once per executed operation with the path it took. */
+  onPath?: (path: OperationPath) => void;
+}
+
+/**
+ * @apollo/gateway behind Apollo Server's `gateway` option, with one shortcut: an operation whose
+ * query plan is a single fetch to one subgraph, and whose answer from that subgraph is the
+ * planned path's answer (single-fetch.ts), is sent to that subgraph as the client wrote it, and
+ * the answer is handed on without @apollo/gateway's result shaping, which walks and rebuilds every
+ * field of the answer (17% of the gateway's CPU on GetAccount, docs/PERFORMANCE.md).
+ *
+ * Only execution changes: Apollo Server still parses, validates and runs every plugin around the
+ * executor (authentication, operation and rate limits, audit, metrics, request ids) and formats
+ * errors, and the call goes through the subgraph's own data source (`process`, the documented
+ * entry @apollo/gateway's plan executor uses too): the same secret, signed identity, request id,
+ * client headers, trace context, timeouts, and SUBGRAPH_UNAVAILABLE for a subgraph that does not
+ * answer. Its errors are turned into the gateway's as @apollo/gateway does it (`serviceName` added
+ * to extensions, locations dropped), and a call that fails leaves the operation's root fields
+ * null, as the planned path's result shaping does over an empty answer.
+ */
+export function passThroughGateway(
+  inner: ApolloGateway,
+  dataSources: ReadonlyMap<string, GraphQLDataSource<Record<string, any>>>,
+  options: PassThroughOptions,
+): GatewayOption {
+  let router: SingleFetchRouter | null = null;
+  if (options.enabled) {
+    inner.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
+      router = singleFetchRouter(coreSupergraphSdl, apiSchema);
+    });
+  }
+  const onPath = options.onPath ?? (() => {});
+  return {
+    onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
+    stop: () => inner.stop(),
+    async load(loadOptions) {
+      const { executor: planned } = await inner.load(loadOptions);
+      if (!planned) throw new Error('@apollo/gateway loaded without an executor');
+      return {
+        executor: async (requestContext) => {
+          const route = router?.route(requestContext.document, requestContext.source, requestContext.operationName, requestContext.queryHash) ?? null;
+          const dataSource = route ? dataSources.get(route.subgraph) : undefined;
+          if (!route || !dataSource) {
+            onPath('planned');
+            return planned(requestContext);
+          }
+          onPath('forwarded');
+          return inClientSpan('gateway.fetch', { service: route.subgraph }, () => forward(requestContext, route, dataSource));
+        },
+      };
+    },
+  };
+}
+
+async function forward(requestContext: ExecutorContext, route: SingleFetchRoute, dataSource: GraphQLDataSource<Record<string, any>>): Promise<ExecutionResult> {
+  const { request } = requestContext;
+  try {
+    const response = await dataSource.process({
+      kind: incomingOperation,
+      request: {
+        query: route.query,
+        variables: request.variables ?? {},
+        ...(request.operationName ? { operationName: request.operationName } : {}),
+      },
+      incomingRequestContext: requestContext,
+      context: requestContext.context,
+      pathInIncomingRequest: [],
+    });
+    if (!response.errors || response.errors.length === 0) return { data: response.data ?? null };
+    const errors = response.errors.map((error) => gatewayErrorOf(error, route.subgraph));
+    return { errors, data: response.data ?? (await rootsLeftNull(requestContext)) };
+  } catch (error) {
+    // The data source throws GraphQLErrors (SUBGRAPH_UNAVAILABLE, a refusal's HTTP status); anything else is a bug, reported as the planned path would.
+    return { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error), { originalError: error as Error })], data: await rootsLeftNull(requestContext) };
+  }
+}
+
+/**
+ * A subgraph's error as @apollo/gateway makes it of a fetch's error (executeQueryPlan's
+ * downstreamServiceError): the message, the path (a root fetch's paths are the client's), the
+ * subgraph's extensions with `serviceName` added, a federation error code kept as its own, and
+ * DOWNSTREAM_SERVICE_ERROR for an error without a code. The subgraph's error object is the
+ * original error, as there.
+ */
+function gatewayErrorOf(error: GraphQLFormattedError, serviceName: string): GraphQLError {
+  const message = error.message || `Error while fetching subquery from service "${serviceName}"`;
+  const options = {
+    originalError: error as unknown as Error,
+    ...(error.path ? { path: [...error.path] } : {}),
+    extensions: { ...error.extensions, serviceName },
+  };
+  const codeDef = errorCodeDef(error as unknown as GraphQLError);
+  if (!codeDef && error.extensions?.code) return new GraphQLError(message, options);
+  return (codeDef ?? ERRORS.DOWNSTREAM_SERVICE_ERROR).err(message, options);
+}
+
+/**
+ * The data of an operation none of whose fields could be read: each root field null, or no data
+ * at all when a root field may not be null, with @skip/@include, aliases and root fragments
+ * applied — what the planned path's shaping answers over an empty fetch.
+ */
+async function rootsLeftNull(requestContext: ExecutorContext): Promise<Record<string, unknown> | null> {
+  const result = await execute({
+    schema: requestContext.schema as GraphQLSchema,
+    document: requestContext.document,
+    operationName: requestContext.operationName,
+    variableValues: requestContext.request.variables ?? {},
+    rootValue: {},
+    fieldResolver: () => null,
+  });
+  return result.data ?? null;
+}

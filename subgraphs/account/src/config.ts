@@ -1,0 +1,25 @@
+import * as z from 'zod';
+import { evenWithRefusedValues, intervalMs, port } from '@paygraph/shared/config/env';
+import { subgraphRequirements, subgraphSecretsConfig, subgraphShape, subscriptionKeepAliveMs } from '@paygraph/shared/config/shared';
+import { balancePollIntervalMsDefault, balanceSafetyPollIntervalMsDefault } from '@paygraph/shared/limits';
+
+/**
+ * The account subgraph's configuration: the shared subgraph pieces, its port and secret, and how
+ * its balance streams learn of new entries (a poll, or Redis hints backed by a slow poll).
+ */
+export const accountConfig = z.object({
+  ...subgraphShape,
+  port: port('ACCOUNT_PORT', 4001, { default: '`4001`', meaning: "the account subgraph's port" }),
+  secret: subgraphSecretsConfig.shape.account,
+  balancePollIntervalMs: intervalMs('BALANCE_POLL_INTERVAL_MS', balancePollIntervalMsDefault, {
+    default: `\`${balancePollIntervalMsDefault}\``,
+    meaning: 'how often balance streams read new entries when tailing',
+  }),
+  balanceSafetyPollIntervalMs: intervalMs('BALANCE_SAFETY_POLL_INTERVAL_MS', balanceSafetyPollIntervalMsDefault, {
+    default: `\`${balanceSafetyPollIntervalMsDefault}\``,
+    meaning: 'with Redis, the slow poll that covers a lost hint',
+  }),
+  subscriptionKeepAliveMs,
+}).superRefine(subgraphRequirements('account'), evenWithRefusedValues);
+
+export type AccountConfig = z.output<typeof accountConfig>;

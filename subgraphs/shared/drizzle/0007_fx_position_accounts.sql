@@ -1,0 +1,1 @@
+ALTER TABLE `accounts` MODIFY COLUMN `system_kind` enum('RESERVE','CLEARING','FEE_INCOME','FX_POSITION');

@@ -1,0 +1,83 @@
+import { log } from './log';
+
+/**
+ * A background worker of a subgraph process (the outbox relay, hold expiry, idempotency-key
+ * retention, settlement): one pass at once, the next intervalMs after the last ended, so a slow
+ * pass delays the next instead of overlapping it. A pass is the caller's bounded unit of work
+ * (each worker caps its batches with a named limit) and answers how many items it handled; a
+ * pass that throws is logged and the worker goes on at the next interval.
+ */
+export interface WorkerOptions {
+  /** Named in the log line of a failed pass. */
+  name: string;
+  /** The pause between the end of a pass and the start of the next. */
+  intervalMs: number;
+  /** One bounded pass: answers how many items it handled. */
+  pass: () => Promise<number>;
+}
+
+export interface Worker {
+  /** No pass starts after this; resolves once a running pass (timer's or drain's) has ended. */
+  stop(): Promise<void>;
+  /** Runs one pass now, after the running one, and answers its count or its error; tests use it instead of waiting for the timer. */
+  drain(): Promise<number>;
+  /** Starts the next pass now instead of at the end of the pause (a hint that there is work); during a pass, right after it. */
+  wake(): void;
+}
+
+export function startWorker(options: WorkerOptions): Worker {
+  const { name, intervalMs, pass } = options;
+  if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0) throw new Error(`worker ${name}: intervalMs must be a positive integer, got ${intervalMs}`);
+  let stopped = false;
+  let running: Promise<number> = Promise.resolve(0);
+  let timer: NodeJS.Timeout | null = null;
+  let wake: (() => void) | null = null;
+  /** A wake that came during a pass: what it hints at may have committed after the pass read. */
+  let woken = false;
+
+  /** Chained after the running pass, so that two never overlap; a failure is logged once, and thrown to a drain. */
+  const runPass = (): Promise<number> => {
+    const next = running.then(() => pass());
+    running = next.catch((error: unknown) => {
+      log().error({ err: error }, `${name} pass failed`);
+      return 0;
+    });
+    return next;
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!stopped) {
+      await runPass().catch(() => 0);
+      if (stopped) break;
+      if (woken) {
+        woken = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, intervalMs);
+      });
+      wake = null;
+      timer = null;
+    }
+  };
+  void loop();
+
+  return {
+    stop: async () => {
+      stopped = true;
+      if (timer !== null) clearTimeout(timer);
+      wake?.();
+      await running;
+    },
+    drain: () => runPass(),
+    wake: () => {
+      if (wake === null) {
+        woken = true;
+        return;
+      }
+      if (timer !== null) clearTimeout(timer);
+      wake();
+    },
+  };
+}

@@ -1,0 +1,1 @@
+CREATE INDEX `refunds_ended_idx` ON `refunds` (`status`,`completed_at`);

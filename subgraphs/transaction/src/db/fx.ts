@@ -1,0 +1,116 @@
+import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { DeferredInserts } from '@paygraph/shared/db/deferred';
+import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Shard } from '@paygraph/shared/shards/pool';
+import { insertRows, rawRowSets } from '@paygraph/shared/db/raw';
+import { refunds } from './schema/transactions';
+import { fxQuotes, fxRates, paymentFx, refundFx, type FxQuoteRow, type FxRateRow, type PaymentFxRow, type RefundFxRow } from './schema/fx';
+
+/** The SQL of the FX tables (db/schema/fx.ts). */
+
+export async function insertRate(db: Executor, row: typeof fxRates.$inferInsert): Promise<void> {
+  await db.insert(fxRates).values(row);
+}
+
+/** The newest rate of a pair (either direction), or none: one backwards range of fx_rates_pair_idx. */
+export async function latestRate(db: Executor, pairKey: string): Promise<FxRateRow | undefined> {
+  const rows = await db.select().from(fxRates).where(eq(fxRates.pairKey, pairKey)).orderBy(desc(fxRates.createdAt), desc(fxRates.id)).limit(1);
+  return rows[0];
+}
+
+/** Many quotes in one multi-row INSERT (services/fx-quotes.ts joins concurrent requests' quotes on a shard). */
+export async function insertQuotes(shard: Shard, rows: readonly FxQuoteRow[]): Promise<void> {
+  await insertRows(shard, fxQuotes, rows);
+}
+
+export async function quotesByIds(db: Executor, ids: readonly string[]): Promise<FxQuoteRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(fxQuotes).where(inArray(fxQuotes.id, [...ids]));
+}
+
+/** A payment's claim on a quote: its id, the payment's, and the moment of the claim (the quote's deadline is checked against it). */
+export interface QuoteClaim {
+  quoteId: string;
+  paymentId: string;
+  at: Date;
+}
+
+/** Who holds a quote after the claims: the payment it pays (null: none), and its deadline. */
+export interface QuoteHolder {
+  paymentId: string | null;
+  expiresAt: Date;
+}
+
+/**
+ * Takes quotes for payments: one conditional UPDATE, so of any number of payments racing for a
+ * quote exactly one sets it (the update reads `payment_id IS NULL` under the row's lock, and a
+ * quote's first claim in the statement wins over the others for it), then the holders as they
+ * are now, in the same round trip. A payment_id once set never changes, so the read after the
+ * update tells each claim whether its own payment holds the quote. Answers the holder per claim,
+ * in order.
+ */
+export async function takeQuotes(shard: Shard, claims: readonly QuoteClaim[]): Promise<QuoteHolder[]> {
+  const ids = [...new Set(claims.map((c) => c.quoteId))];
+  const cases = claims.map(() => 'WHEN id = ? AND expires_at > ? THEN ?').join(' ');
+  const [, rows] = await rawRowSets(shard, [
+    {
+      sql: `UPDATE fx_quotes SET payment_id = CASE ${cases} ELSE payment_id END WHERE id IN (?) AND payment_id IS NULL`,
+      values: [...claims.flatMap((c) => [c.quoteId, c.at, c.paymentId]), ids],
+    },
+    { sql: 'SELECT id, payment_id, expires_at FROM fx_quotes WHERE id IN (?)', values: [ids] },
+  ]);
+  const holders = new Map((rows as Array<{ id: string; payment_id: string | null; expires_at: Date }>)
+    .map((r) => [r.id, { paymentId: r.payment_id, expiresAt: r.expires_at }]));
+  return claims.map((c) => {
+    const holder = holders.get(c.quoteId);
+    if (!holder) throw new Error(`quote ${c.quoteId} vanished while a payment claimed it`);
+    return holder;
+  });
+}
+
+/** Written with the payment's debit, in its posting transaction. */
+export function deferPaymentFx(deferred: DeferredInserts, row: PaymentFxRow): void {
+  deferred.add(paymentFx, row);
+}
+
+export async function paymentFxByIds(db: Executor, paymentIds: readonly string[]): Promise<PaymentFxRow[]> {
+  if (paymentIds.length === 0) return [];
+  return db.select().from(paymentFx).where(inArray(paymentFx.paymentId, [...paymentIds]));
+}
+
+export async function insertRefundFx(tx: Tx, row: RefundFxRow): Promise<void> {
+  await tx.insert(refundFx).values(row);
+}
+
+export async function refundFxById(db: Executor, refundId: string): Promise<RefundFxRow | undefined> {
+  return (await refundFxByIds(db, [refundId]))[0];
+}
+
+/** Only for a refund row written earlier in the same transaction whose posting was then refused. */
+export async function deleteRefundFx(tx: Tx, refundId: string): Promise<void> {
+  await tx.delete(refundFx).where(eq(refundFx.refundId, refundId));
+}
+
+export async function refundFxByIds(db: Executor, refundIds: readonly string[]): Promise<RefundFxRow[]> {
+  if (refundIds.length === 0) return [];
+  return db.select().from(refundFx).where(inArray(refundFx.refundId, [...refundIds]));
+}
+
+/**
+ * What the payee has given back of an FX payment so far, or is giving back: Σ the shares of its
+ * refunds that have not FAILED (a failed refund gave nothing back). Read under the payment's lock.
+ */
+export async function buyReturnedOf(tx: Tx, paymentId: string): Promise<bigint> {
+  return (await buyReturnedOfPayments(tx, [paymentId])).get(paymentId) ?? 0n;
+}
+
+/** The same for many payments (Payment.legs): payments none of whose refunds took a share are absent. */
+export async function buyReturnedOfPayments(db: Executor, paymentIds: readonly string[]): Promise<Map<string, bigint>> {
+  if (paymentIds.length === 0) return new Map();
+  const rows = await db.select({ paymentId: refundFx.paymentId, returned: sql<string>`SUM(${refundFx.buyAmount})` })
+    .from(refundFx).innerJoin(refunds, eq(refunds.id, refundFx.refundId))
+    .where(and(inArray(refundFx.paymentId, [...paymentIds]), ne(refunds.status, 'FAILED')))
+    .groupBy(refundFx.paymentId);
+  return new Map(rows.map((r) => [r.paymentId, BigInt(r.returned)]));
+}

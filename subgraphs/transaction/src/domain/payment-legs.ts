@@ -1,0 +1,99 @@
+import { err, ok, type Result } from '@paygraph/shared/result';
+import type { MoneyErrorOf } from './errors';
+
+/**
+ * A payment as a set of legs (pure). Paying legs (PAYER, CAMPAIGN) sum to the payment's amount,
+ * and so do receiving legs (PAYEE, SPLIT). A payment without splits or campaign is the two-leg
+ * case: PAYER and PAYEE, each of the whole amount. Each leg names its own currency, so that a
+ * leg in another currency (FX) is one more kind of leg, not another model.
+ */
+export type LegRole = 'PAYER' | 'CAMPAIGN' | 'PAYEE' | 'SPLIT';
+
+export interface PaymentLeg {
+  index: number;
+  role: LegRole;
+  accountId: string;
+  amount: bigint;
+  currency: string;
+}
+
+export function isPaying(role: LegRole): boolean {
+  return role === 'PAYER' || role === 'CAMPAIGN';
+}
+
+export interface LegRequest {
+  payerAccountId: string;
+  payeeAccountId: string;
+  amount: bigint;
+  currency: string;
+  splits: ReadonlyArray<{ accountId: string; amount: bigint }>;
+  discount: { fundingAccountId: string; amount: bigint } | null;
+}
+
+/** The legs in their fixed order: PAYER, CAMPAIGN (when it pays something), PAYEE, SPLITs as given. */
+export function planLegs(r: LegRequest): Result<PaymentLeg[], MoneyErrorOf<'SplitsExceedAmount'>> {
+  const splitsTotal = r.splits.reduce((sum, s) => sum + s.amount, 0n);
+  if (splitsTotal > r.amount) return err({ kind: 'SplitsExceedAmount', amount: r.amount, splitsTotal });
+  const discount = r.discount && r.discount.amount > 0n ? r.discount : null;
+  const legs: Array<Omit<PaymentLeg, 'index'>> = [
+    { role: 'PAYER', accountId: r.payerAccountId, amount: r.amount - (discount?.amount ?? 0n), currency: r.currency },
+    ...(discount ? [{ role: 'CAMPAIGN' as const, accountId: discount.fundingAccountId, amount: discount.amount, currency: r.currency }] : []),
+    { role: 'PAYEE', accountId: r.payeeAccountId, amount: r.amount - splitsTotal, currency: r.currency },
+    ...r.splits.map((s) => ({ role: 'SPLIT' as const, accountId: s.accountId, amount: s.amount, currency: r.currency })),
+  ];
+  return ok(legs.map((leg, index) => ({ ...leg, index })));
+}
+
+/**
+ * What each leg returns in a refund that brings the payment's refunded total to `refundedAfter`,
+ * by the contract's cumulative rule: after refunds totalling R every leg has returned
+ * floor(R * leg / amount), except the PAYER's (paying side) and the PAYEE's (receiving side),
+ * which take their side's remainder. `legs[i].refunded` is what leg i has returned so far; the
+ * answer is each leg's change, so the legs' totals land exactly on the rule whatever came before
+ * (a failed refund's release included). A full refund returns every leg exactly. The PAYEE's
+ * change may be negative (it receives) when several splits round up together.
+ */
+export function refundLegChanges(
+  legs: ReadonlyArray<{ role: LegRole; amount: bigint; refunded: bigint }>,
+  paymentAmount: bigint,
+  refundedAfter: bigint,
+): bigint[] {
+  const targets = legs.map((leg) => (leg.role === 'PAYER' || leg.role === 'PAYEE' ? 0n : (refundedAfter * leg.amount) / paymentAmount));
+  for (const remainderRole of ['PAYER', 'PAYEE'] as const) {
+    const side = isPaying(remainderRole);
+    const others = legs.reduce((sum, leg, i) => (isPaying(leg.role) === side && leg.role !== remainderRole ? sum + targets[i]! : sum), 0n);
+    legs.forEach((leg, i) => {
+      if (leg.role === remainderRole) targets[i] = refundedAfter - others;
+    });
+  }
+  return legs.map((leg, i) => targets[i]! - leg.refunded);
+}
+
+export interface CampaignTerms {
+  id: string;
+  currency: string;
+  percentOffBps: number | null;
+  amountOff: bigint | null;
+  maxDiscountPerPayment: bigint | null;
+  payeeAccountIds: readonly string[] | null;
+  endsAt: Date | null;
+}
+
+export function campaignEnded(c: Pick<CampaignTerms, 'endsAt'>, now: Date): boolean {
+  return c.endsAt !== null && c.endsAt.getTime() <= now.getTime();
+}
+
+/**
+ * The discount a campaign gives a payment of `amount` to `payeeId`, as the contract says:
+ * floor(amount * bps / 10000) or min(amountOff, amount), then at most maxDiscountPerPayment.
+ * Ended, another payee or another currency: CAMPAIGN_NOT_APPLICABLE.
+ */
+export function campaignDiscount(c: CampaignTerms, payeeId: string, amount: bigint, currency: string, now: Date): Result<bigint, MoneyErrorOf<'CampaignNotApplicable'>> {
+  if (campaignEnded(c, now)) return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} ended at ${c.endsAt!.toISOString()}` });
+  if (c.payeeAccountIds !== null && !c.payeeAccountIds.includes(payeeId)) {
+    return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} does not apply to payee ${payeeId}` });
+  }
+  if (c.currency !== currency) return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} pays in ${c.currency}, the payment is in ${currency}` });
+  const raw = c.percentOffBps !== null ? (amount * BigInt(c.percentOffBps)) / 10_000n : c.amountOff! < amount ? c.amountOff! : amount;
+  return ok(c.maxDiscountPerPayment !== null && c.maxDiscountPerPayment < raw ? c.maxDiscountPerPayment : raw);
+}

@@ -1,0 +1,91 @@
+import { and, asc, eq, gt, gte, inArray, lt, or } from 'drizzle-orm';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import { holds, payments, refunds } from '../db/schema/transactions';
+
+/**
+ * The transaction subgraph's read model for the webhooks subgraph: what an event about a
+ * payment, refund or hold says (docs/WEBHOOKS.md). The webhooks dispatcher finds the business
+ * record through the posting's ref_id and reads it here, on the record's own shard, one
+ * statement per shard and kind for a whole pass of entries.
+ */
+export interface PaymentFacts {
+  id: string;
+  status: 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
+  amount: bigint;
+  currency: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+}
+
+export interface RefundFacts {
+  id: string;
+  paymentId: string;
+  status: 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
+  amount: bigint;
+}
+
+export interface HoldFacts {
+  id: string;
+  status: string;
+  amount: bigint;
+  capturedAmount: bigint;
+  /** The payment a capture made, or the posting that released it. */
+  endedBy: string | null;
+}
+
+export async function paymentFacts(db: Executor, ids: readonly string[]): Promise<PaymentFacts[]> {
+  if (ids.length === 0) return [];
+  return db.select({
+    id: payments.id, status: payments.status, amount: payments.amount, currency: payments.currency,
+    payerAccountId: payments.payerAccountId, payeeAccountId: payments.payeeAccountId,
+  }).from(payments).where(inArray(payments.id, [...ids]));
+}
+
+export async function refundFacts(db: Executor, ids: readonly string[]): Promise<RefundFacts[]> {
+  if (ids.length === 0) return [];
+  return db.select({ id: refunds.id, paymentId: refunds.paymentId, status: refunds.status, amount: refunds.amount })
+    .from(refunds).where(inArray(refunds.id, [...ids]));
+}
+
+export async function holdFacts(db: Executor, ids: readonly string[]): Promise<HoldFacts[]> {
+  if (ids.length === 0) return [];
+  return db.select({ id: holds.id, status: holds.status, amount: holds.amount, capturedAmount: holds.capturedAmount, endedBy: holds.endedBy })
+    .from(holds).where(inArray(holds.id, [...ids]));
+}
+
+/** The holds whose capture made these payments (holds.ended_by), through holds_ended_by_idx. */
+export async function holdsCapturedBy(db: Executor, paymentIds: readonly string[]): Promise<HoldFacts[]> {
+  if (paymentIds.length === 0) return [];
+  return db.select({ id: holds.id, status: holds.status, amount: holds.amount, capturedAmount: holds.capturedAmount, endedBy: holds.endedBy })
+    .from(holds).where(inArray(holds.endedBy, [...paymentIds]));
+}
+
+/** A refund that ended FAILED, with the accounts of the payment it was for (both on the refund's shard). */
+export interface FailedRefundFacts extends RefundFacts {
+  endedAt: Date;
+  payerAccountId: string;
+  /** The ledger row the payment credited: the payee, or the merchant's stripe. */
+  creditAccountId: string;
+}
+
+/**
+ * Refunds that ended FAILED from `from` (or after the page's last, `after`) until before
+ * `until`, in (ended, id) order, through refunds_ended_idx: a refund that fails moves no money
+ * on the accounts it names, so its row is the only record of the failure (docs/WEBHOOKS.md).
+ */
+export async function failedRefundsBetween(
+  db: Executor, from: Date, until: Date, after: { endedAt: Date; id: string } | null, limit: number,
+): Promise<FailedRefundFacts[]> {
+  const position = after === null
+    ? gte(refunds.completedAt, from)
+    : or(gt(refunds.completedAt, after.endedAt), and(eq(refunds.completedAt, after.endedAt), gt(refunds.id, after.id)));
+  const rows = await db.select({
+    id: refunds.id, paymentId: refunds.paymentId, status: refunds.status, amount: refunds.amount, endedAt: refunds.completedAt,
+    payerAccountId: payments.payerAccountId, creditAccountId: payments.creditAccountId,
+  }).from(refunds)
+    .innerJoin(payments, eq(payments.id, refunds.paymentId))
+    .where(and(eq(refunds.status, 'FAILED'), position, lt(refunds.completedAt, until)))
+    .orderBy(asc(refunds.completedAt), asc(refunds.id))
+    .limit(limit);
+  return rows.map((r) => ({ ...r, endedAt: r.endedAt! }));
+}

@@ -1,0 +1,67 @@
+import { forbiddenBecause, type Forbidden, type Readable } from '@paygraph/shared/authorization';
+import { mayRead, mayWrite } from '@paygraph/shared/identity';
+import { newId, parseId, shardOf } from '@paygraph/shared/ids';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import { campaignsByIds, insertCampaign } from '../db/campaigns';
+import type { CampaignRow } from '../db/schema/transactions';
+import type { CreateCampaignError } from '../domain/errors';
+import { parseCreateCampaign, type CreateCampaignInput } from '../domain/inputs';
+import type { CampaignTerms } from '../domain/payment-legs';
+import { requestHash } from '../domain/request-hash';
+import { readAccounts } from './accounts';
+import { claimKey } from './idempotency';
+import type { ServiceContext } from './context';
+
+export function campaignTermsOf(row: CampaignRow): CampaignTerms {
+  return {
+    id: row.id, currency: row.currency, percentOffBps: row.percentOffBps, amountOff: row.amountOff,
+    maxDiscountPerPayment: row.maxDiscountPerPayment, endsAt: row.endsAt,
+    payeeAccountIds: row.payeeAccountIds === null ? null : (JSON.parse(row.payeeAccountIds) as string[]),
+  };
+}
+
+/**
+ * A campaign, on its funding account's shard, created by that account's owner or an operator:
+ * by creating it the owner consents to every discount it pays, so a payment naming it needs no
+ * other permission. Idempotent on (caller, funding account, key).
+ */
+export async function createCampaign(ctx: ServiceContext, input: CreateCampaignInput): Promise<Result<CampaignRow, CreateCampaignError | Forbidden>> {
+  const parsed = parseCreateCampaign(input, ctx.amountMax);
+  if (!parsed.ok) return parsed;
+  const request = parsed.value;
+  const funding = (await readAccounts(ctx.shards, [request.fundingAccountId])).get(request.fundingAccountId);
+  if (!funding || funding.type === 'SYSTEM' || funding.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.fundingAccountId });
+  if (!mayWrite(ctx.identity, funding.ownerId)) return err(forbiddenBecause(`account ${funding.id} is not yours to fund a campaign from`));
+  if (funding.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: funding.id, status: funding.status });
+  if (request.endsAt !== null && request.endsAt.getTime() <= ctx.now().getTime()) return err({ kind: 'InvalidInput', field: 'endsAt', message: 'endsAt must be in the future' });
+  const payees = request.payeeAccountIds === null ? null : JSON.stringify(request.payeeAccountIds);
+  const hash = requestHash('CAMPAIGN', {
+    funding: funding.id, bps: request.percentOffBps === null ? null : String(request.percentOffBps), off: request.amountOff,
+    cap: request.maxDiscountPerPayment, payees, endsAt: request.endsAt?.toISOString() ?? null,
+  });
+  const shard = ctx.shards.of('account', funding.id);
+  const claim = await claimKey(ctx.shards, {
+    callerId: ctx.identity.sub, anchor: { kind: 'account', id: funding.id }, key: request.idempotencyKey, operation: 'CAMPAIGN', hash,
+    newResourceId: () => newId('campaign', shardOf('account', funding.id)),
+  }, ctx.now());
+  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
+  // INSERT IGNORE: a replay (or a copy racing this one) finds the row its claim named.
+  await insertCampaign(shard.db, {
+    id: claim.resourceId, fundingAccountId: funding.id, currency: funding.currency, percentOffBps: request.percentOffBps,
+    amountOff: request.amountOff, maxDiscountPerPayment: request.maxDiscountPerPayment, payeeAccountIds: payees, endsAt: request.endsAt,
+    createdBy: ctx.identity.sub, createdAt: ctx.now(),
+  });
+  const [row] = await campaignsByIds(shard.db, [claim.resourceId]);
+  return ok(row!);
+}
+
+/** A campaign is readable by its funding account's owner and operators (Forbidden otherwise); null when there is none. */
+export async function readableCampaign(ctx: ServiceContext, id: string): Promise<Readable<CampaignRow>> {
+  const parsed = parseId('campaign', id);
+  if (!parsed) return ok(null);
+  const [row] = await campaignsByIds(ctx.shards.byLogical(parsed.shard).db, [id]);
+  if (!row) return ok(null);
+  const funding = (await readAccounts(ctx.shards, [row.fundingAccountId])).get(row.fundingAccountId);
+  if (!funding || !mayRead(ctx.identity, funding.ownerId)) return err(forbiddenBecause(`campaign ${id} is not yours`));
+  return ok(row);
+}

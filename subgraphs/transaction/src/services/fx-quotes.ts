@@ -1,0 +1,141 @@
+import { LRUCache } from 'lru-cache';
+import { forbiddenBecause, type Forbidden, type Readable } from '@paygraph/shared/authorization';
+import { newId, randomLogicalShard } from '@paygraph/shared/ids';
+import { describeMoneyError, minorUnitExponent, parseCurrency, parsePositiveAmount } from '@paygraph/shared/money';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { Coalescer } from '@paygraph/shared/shards/coalescer';
+import { insertQuotes, quotesByIds, takeQuotes, type QuoteClaim, type QuoteHolder } from '../db/fx';
+import type { FxQuoteRow } from '../db/schema/fx';
+import { quoteAmounts, type QuoteAmount } from '../domain/fx';
+import { invalidInput, type CreateFxQuoteError, type MoneyErrorOf } from '../domain/errors';
+import { currentRate } from './fx-rates';
+import type { ServiceContext } from './context';
+
+export interface CreateFxQuoteInput {
+  sellCurrency: string;
+  buyCurrency: string;
+  sellAmount?: string | null;
+  buyAmount?: string | null;
+}
+
+/** Who may ask for a quote: whoever may pay (customers, merchants, operators); partners and channels move no money. */
+function mayQuote(ctx: ServiceContext): boolean {
+  return ctx.identity.role === 'customer' || ctx.identity.role === 'merchant' || ctx.identity.role === 'operator';
+}
+
+function parseGiven(input: CreateFxQuoteInput, amountMax: bigint): Result<QuoteAmount, CreateFxQuoteError> {
+  const given = (['sellAmount', 'buyAmount'] as const).filter((field) => input[field] !== null && input[field] !== undefined);
+  if (given.length !== 1) return err(invalidInput('sellAmount', 'give exactly one of sellAmount and buyAmount'));
+  const field = given[0]!;
+  const amount = parsePositiveAmount(input[field]!, amountMax);
+  if (!amount.ok) return err(invalidInput(field, describeMoneyError(amount.error)));
+  return ok({ side: field === 'sellAmount' ? 'sell' : 'buy', amount: amount.value });
+}
+
+/**
+ * A quote: the other amount computed exactly from the pair's current rate (domain/fx.ts),
+ * good for FX_QUOTE_TTL_SECONDS and one payment. It is written on a random logical shard (its
+ * id names it), so quotes spread over the databases; only the rate is read from the control shard.
+ */
+export async function createFxQuote(ctx: ServiceContext, input: CreateFxQuoteInput): Promise<Result<FxQuoteRow, CreateFxQuoteError | Forbidden>> {
+  if (!mayQuote(ctx)) return err(forbiddenBecause(`a ${ctx.identity.role} token may not ask for FX quotes`));
+  const sell = parseCurrency(input.sellCurrency);
+  if (!sell.ok) return err({ kind: 'UnsupportedCurrency', currency: input.sellCurrency });
+  const buy = parseCurrency(input.buyCurrency);
+  if (!buy.ok) return err({ kind: 'UnsupportedCurrency', currency: input.buyCurrency });
+  if (sell.value === buy.value) return err(invalidInput('buyCurrency', 'a quote exchanges two different currencies'));
+  const given = parseGiven(input, ctx.amountMax);
+  if (!given.ok) return given;
+  const rate = await currentRate(ctx.shards, sell.value, buy.value);
+  if (!rate) return err({ kind: 'FxRateUnavailable', sellCurrency: sell.value, buyCurrency: buy.value });
+  const amounts = quoteAmounts(
+    { base: rate.baseCurrency, quote: rate.quoteCurrency, rate: rate.rate, spreadBps: rate.spreadBps },
+    { currency: sell.value, exponent: minorUnitExponent(sell.value) },
+    { currency: buy.value, exponent: minorUnitExponent(buy.value) },
+    given.value, ctx.amountMax,
+  );
+  if (!amounts.ok) {
+    const { field } = amounts.error;
+    return err(invalidInput(field, amounts.error.kind === 'RoundsToZero'
+      ? `the ${given.value.side} amount is too small: the ${field} it comes to rounds to zero`
+      : `the ${field} it comes to is above ${ctx.amountMax} minor units, the most one payment may move`));
+  }
+  const now = ctx.now();
+  const row: FxQuoteRow = {
+    id: newId('fxQuote', randomLogicalShard()), createdBy: ctx.identity.sub, sellCurrency: sell.value, buyCurrency: buy.value,
+    sellAmount: amounts.value.sellAmount, buyAmount: amounts.value.buyAmount, rateId: rate.id, rate: rate.rate,
+    rateBaseCurrency: rate.baseCurrency, spreadBps: rate.spreadBps, expiresAt: new Date(now.getTime() + ctx.fxQuoteTtlSeconds * 1000),
+    paymentId: null, createdAt: now,
+  };
+  await quoteInserts.load(quoteShard(ctx.shards, row.id), row);
+  rememberTerms(row);
+  return ok(row);
+}
+
+/** Quotes this process made, by id, for the payment that uses one; past the limit the least used is forgotten. */
+export const quoteTermsCachedMax = 10_000;
+const quoteTermsCache = new LRUCache<string, FxQuoteRow>({ max: quoteTermsCachedMax });
+
+function rememberTerms(row: FxQuoteRow): void {
+  quoteTermsCache.set(row.id, row);
+}
+
+/**
+ * A quote's terms for the payment that names it: its maker, currencies, amounts and rate never
+ * change, so a quote this process made is not read back (a client usually pays with a quote it
+ * asked for moments before; another replica's quote is read). Whether it is still free and
+ * unexpired is for claimQuote alone to say, under the quote row's update. Forgotten once taken:
+ * a quote pays one payment.
+ */
+export function quoteTerms(shards: ShardSet, id: string): Promise<FxQuoteRow | undefined> {
+  const made = quoteTermsCache.get(id);
+  return made ? Promise.resolve(made) : findQuote(shards, id);
+}
+
+function quoteShard(shards: ShardSet, id: string): Shard {
+  return shards.of('fxQuote', id);
+}
+
+/**
+ * Concurrent requests' quote statements on a shard share one statement each (shards/coalescer.ts):
+ * the inserts of new quotes, the reads of quotes a payment names, and the claims of payments on
+ * quotes. Each request still gets its own row and makes its own checks.
+ */
+const quoteInserts = new Coalescer<FxQuoteRow, void>('fx quote inserts', async (shard, rows) => {
+  await insertQuotes(shard, rows);
+  return rows.map(() => undefined);
+});
+
+const quoteReads = new Coalescer<string, FxQuoteRow | undefined>('fx quote reads', async (shard, ids) => {
+  const byId = new Map((await quotesByIds(shard.db, [...new Set(ids)])).map((q) => [q.id, q]));
+  return ids.map((id) => byId.get(id));
+});
+
+const quoteClaims = new Coalescer<QuoteClaim, QuoteHolder>('fx quote claims', takeQuotes);
+
+/** A quote by id, from the shard its id names; undefined when there is none. */
+export function findQuote(shards: ShardSet, id: string): Promise<FxQuoteRow | undefined> {
+  return quoteReads.load(quoteShard(shards, id), id);
+}
+
+/** A quote as its maker may read it; null when there is none. Anyone else is FORBIDDEN: a quote is its maker's alone. */
+export async function readQuote(ctx: ServiceContext, id: string): Promise<Readable<FxQuoteRow>> {
+  const quote = await findQuote(ctx.shards, id);
+  if (!quote) return ok(null);
+  if (quote.createdBy !== ctx.identity.sub) return err(forbiddenBecause(`quote ${id} is not yours`));
+  return ok(quote);
+}
+
+/**
+ * Takes the quote for a payment: at most one payment ever holds it. The same payment (a replay
+ * of its key) finds it taken by itself and goes on, even after the quote's deadline, since its
+ * debit decides whether it was made; any other payment learns FX_QUOTE_USED or FX_QUOTE_EXPIRED.
+ */
+export async function claimQuote(ctx: ServiceContext, quote: FxQuoteRow, paymentId: string): Promise<Result<FxQuoteRow, MoneyErrorOf<'FxQuoteUsed' | 'FxQuoteExpired'>>> {
+  const holder = await quoteClaims.load(quoteShard(ctx.shards, quote.id), { quoteId: quote.id, paymentId, at: ctx.now() });
+  quoteTermsCache.delete(quote.id);
+  if (holder.paymentId === paymentId) return ok({ ...quote, paymentId });
+  if (holder.paymentId !== null) return err({ kind: 'FxQuoteUsed', quoteId: quote.id });
+  return err({ kind: 'FxQuoteExpired', quoteId: quote.id, expiresAt: holder.expiresAt });
+}

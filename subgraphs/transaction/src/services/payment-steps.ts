@@ -1,0 +1,104 @@
+import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import type { Account } from '@paygraph/shared/ledger/account';
+import { businessDateOf } from '@paygraph/shared/business-date';
+import type { DeferredInserts } from '@paygraph/shared/db/deferred';
+import { outboxInlineGraceMs } from '@paygraph/shared/limits';
+import { deferPayment, paymentsByIds } from '../db/payments';
+import { deferOutbox } from '../db/outbox';
+import type { PaymentRow } from '../db/schema/transactions';
+import type { PaymentFxRow } from '../db/schema/fx';
+import type { MoneyErrorOf } from '../domain/errors';
+import type { ParsedPayment } from '../domain/inputs';
+import { stripeFor } from './accounts';
+import { CompletionWaits, completePayment } from './relay';
+import { hitFailpoint, type Failpoint } from './failpoints';
+import type { ServiceContext } from './context';
+
+/**
+ * The steps a payment shares with a hold's capture and an FX payment: where the payer's shard
+ * credits it, its record and outbox row, and the credit across shards. A module of their own,
+ * so that payment.ts, hold.ts and fx-payment.ts each import them without importing each other.
+ */
+
+/** How long the relay leaves a fresh cross-shard payment to the request that made it. */
+export const inlineGraceMs = outboxInlineGraceMs;
+
+/**
+ * The second half of a cross-shard payment whose debit has committed (a payment's, or a hold's
+ * capture): the credit on the payee's shard is tried at once; if it cannot be made now, the
+ * relay finishes it and the payment answers PROCESSING.
+ */
+export async function creditAcrossShards(ctx: ServiceContext, debited: PaymentRow, failpoint: Failpoint, fx: PaymentFxRow | null = null): Promise<PaymentRow> {
+  hitFailpoint(failpoint);
+  const home = ctx.shards.of('account', debited.payerAccountId);
+  try {
+    const completed = await completePayment(ctx.shards, home, debited, ctx.now, fx);
+    if (completed) return { ...debited, ...completed };
+  } catch (error) {
+    // The debit has committed, so the payment exists: answer it PROCESSING (the relay finishes
+    // it) rather than an error such as LOCK_TIMEOUT, which tells the client nothing was written.
+    if (error instanceof CompletionWaits) ctx.log.warn(error.message);
+    else ctx.log.error({ err: error }, `payment ${debited.id}: inline credit failed, the relay will finish it`);
+  }
+  const [final] = await paymentsByIds(home.db, [debited.id]);
+  return final!;
+}
+
+export function clientAccount(found: Map<string, Account>, id: string): Account | undefined {
+  const row = found.get(id);
+  return row && row.type !== 'SYSTEM' && row.parentId === null ? row : undefined;
+}
+
+/** Refusals that need no lock: the posting re-checks them, but a payment that cannot land should not start. */
+export function checkPayee(payee: Account, request: ParsedPayment): MoneyErrorOf<'AccountNotActive' | 'CurrencyMismatch'> | null {
+  if (payee.status !== 'ACTIVE') return { kind: 'AccountNotActive', accountId: payee.id, status: payee.status };
+  if (payee.currency !== request.currency) {
+    return { kind: 'CurrencyMismatch', accountId: payee.id, accountCurrency: payee.currency, requestCurrency: request.currency };
+  }
+  return null;
+}
+
+export interface PaymentRoute {
+  route: PaymentRow['route'];
+  /** Where the payer's shard credits the money: the payee, the merchant's stripe here, or clearing. */
+  creditAccountId: string;
+}
+
+/** Where the payer's shard credits a payment (or a hold's capture) to this payee. */
+export async function routeBetween(ctx: ServiceContext, payer: Account, payee: Account, currency: string): Promise<PaymentRoute> {
+  const shard = ctx.shards.of('account', payer.id);
+  if (payee.type === 'MERCHANT') return { route: 'MERCHANT_STRIPE', creditAccountId: await stripeFor(ctx.shards, payee, shard) };
+  if (ctx.shards.of('account', payee.id) === shard) return { route: 'SAME_SHARD', creditAccountId: payee.id };
+  return { route: 'CROSS_SHARD', creditAccountId: await systemAccountId(ctx.shards, shard, 'CLEARING', currency) };
+}
+
+export interface NewPayment {
+  id: string;
+  payer: string;
+  payee: string;
+  route: PaymentRow['route'];
+  /** Where the payer's shard credited it (payment.ts#PaymentRoute). */
+  creditAccountId: string;
+  amount: bigint;
+  currency: string;
+  description: string | null;
+}
+
+/** A payment's record as its debit writes it: a cross-shard one PROCESSING until its credit lands. */
+export function newPaymentRow(ctx: ServiceContext, p: NewPayment, now: Date): PaymentRow {
+  const crossShard = p.route === 'CROSS_SHARD';
+  return {
+    id: p.id, payerAccountId: p.payer, payeeAccountId: p.payee, creditAccountId: crossShard ? p.payee : p.creditAccountId,
+    route: p.route, amount: p.amount, currency: p.currency, refundedAmount: 0n, discountAmount: 0n, campaignId: null,
+    status: crossShard ? 'PROCESSING' : 'SUCCEEDED', failureCode: null, description: p.description,
+    createdBy: ctx.identity.sub, deviceId: ctx.client.deviceId, clientIp: ctx.client.ip, userAgent: ctx.client.userAgent,
+    businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: crossShard ? null : now,
+  };
+}
+
+/** Defers the payment's row and, for a cross-shard payment, the outbox row its credit runs from. */
+export function deferNewPayment(deferred: DeferredInserts, row: PaymentRow): PaymentRow {
+  deferPayment(deferred, row);
+  if (row.route === 'CROSS_SHARD') deferOutbox(deferred, row.id, 'PAYMENT_CREDIT', row.createdAt, new Date(row.createdAt.getTime() + inlineGraceMs));
+  return row;
+}

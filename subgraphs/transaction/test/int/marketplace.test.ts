@@ -1,0 +1,398 @@
+import { describe, it, expect } from 'vitest';
+import { and, eq, inArray, like } from 'drizzle-orm';
+import { newId, shardOf } from '@paygraph/shared/ids';
+import { ledgerHealth } from '@paygraph/shared/ledger/health';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { postingRejections, postings } from '@paygraph/shared/db/schema/ledger';
+import { campaigns, paymentLegs, payments, transferOutbox, type PaymentLegRow } from '@paygraph/transaction/db/schema/transactions';
+import { driveLegPayment } from '@paygraph/transaction/services/leg-payment';
+import { legFindings } from '@paygraph/transaction/services/leg-integrity';
+import { runSettlement } from '@paygraph/settlement/services/settle';
+import { reconcile } from '@paygraph/settlement/services/reconcile';
+import { businessDateOf } from '@paygraph/shared/business-date';
+import type { Stack } from '../../../../test/support/stack';
+import { contractOperation, gql } from '../../../../test/support/graphql';
+import { token, unique } from '../../../../test/support/env';
+import { closeInSql, physicalOf, stripeRowOn, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
+
+/**
+ * Payments of many legs (issue 23): splits, campaign-funded discounts, all or nothing across
+ * shards, refunds pro rata by the contract's cumulative rule, and who may create and read a
+ * campaign. Every document is the contract's.
+ */
+let stack: Stack;
+let kit: MoneyKit;
+useMoneyStack((started) => ({ stack, kit } = started));
+
+const docs = {
+  createCampaign: contractOperation('CreateCampaign'),
+  pay: contractOperation('CreateMarketplacePayment'),
+  get: contractOperation('GetMarketplacePayment'),
+};
+const campaignDoc = `query Campaign($id: ID!) { campaign(id: $id) { id status spentAmount paymentsCount currency payeeAccountIds fundingAccount { id } } }`;
+
+interface Split { accountId: string; amount: string }
+
+async function pay(bearer: string, input: { payer: string; payee: string; amount: string; splits?: Split[]; campaignId?: string; key?: string }) {
+  return gql(stack.gatewayUrl, docs.pay, {
+    input: {
+      idempotencyKey: input.key ?? unique('mp'), payerAccountId: input.payer, payeeAccountId: input.payee, amount: input.amount, currency: 'USD',
+      ...(input.splits ? { splits: input.splits } : {}), ...(input.campaignId ? { campaignId: input.campaignId } : {}),
+    },
+  }, bearer);
+}
+
+async function campaign(bearer: string, input: Record<string, unknown>) {
+  return gql(stack.gatewayUrl, docs.createCampaign, { input: { idempotencyKey: unique('cmp'), ...input } }, bearer);
+}
+
+async function newCampaign(fundingAccountId: string, terms: Record<string, unknown>): Promise<string> {
+  const answer = await campaign(kit.operator, { fundingAccountId, ...terms });
+  expect(answer.errors).toBeUndefined();
+  expect(answer.data!.createCampaign.__typename).toBe('Campaign');
+  return answer.data!.createCampaign.id as string;
+}
+
+async function totals(ids: readonly string[]): Promise<bigint[]> {
+  return Promise.all(ids.map(async (id) => BigInt((await kit.balance(id)).total)));
+}
+
+/** Accounts on four different databases when there are four (else as spread as the shards allow). */
+async function spread(prefix: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const used = ids.map((id) => physicalOf(stack.shards, id));
+    ids.push(used.length < stack.shards.all.length ? await kit.openAwayFrom(unique(prefix), used) : await kit.open(unique(prefix)));
+  }
+  return ids;
+}
+
+async function expectHealthy(): Promise<void> {
+  const health = await ledgerHealth(stack.shards);
+  expect(health.shards.every((s) => s.balanced)).toBe(true);
+}
+
+describe('payments of many legs', () => {
+  it('pays payee and splits on four databases with a discount funded on another, and answers every leg', async () => {
+    const [payer, funding, payee, split] = await spread('legs4', 4);
+    await kit.fund(payer!, '10000');
+    await kit.fund(funding!, '5000');
+    const campaignId = await newCampaign(funding!, { percentOffBps: 1000, maxDiscountPerPayment: '700' });
+    const before = await totals([payer!, funding!, payee!, split!]);
+    const answer = await pay(kit.operator, { payer: payer!, payee: payee!, amount: '10000', splits: [{ accountId: split!, amount: '1500' }], campaignId });
+    expect(answer.errors).toBeUndefined();
+    const paid = answer.data!.createPayment;
+    expect(paid).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '10000', discountAmount: '700', refundedAmount: '0' });
+    expect(paid.legs).toEqual([
+      { account: { id: payer }, role: 'PAYER', amount: '9300' },
+      { account: { id: funding }, role: 'CAMPAIGN', amount: '700' },
+      { account: { id: payee }, role: 'PAYEE', amount: '8500' },
+      { account: { id: split }, role: 'SPLIT', amount: '1500' },
+    ]);
+    expect(await totals([payer!, funding!, payee!, split!])).toEqual([before[0]! - 9300n, before[1]! - 700n, before[2]! + 8500n, before[3]! + 1500n]);
+    const read = await gql(stack.gatewayUrl, docs.get, { id: paid.id }, kit.operator);
+    expect(read.errors).toBeUndefined();
+    expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual(['0', '0', '0', '0']);
+    const c = await gql(stack.gatewayUrl, campaignDoc, { id: campaignId }, kit.operator);
+    expect(c.data!.campaign).toMatchObject({ status: 'ACTIVE', spentAmount: '700', paymentsCount: 1, currency: 'USD', fundingAccount: { id: funding } });
+    expect((await kit.refund(kit.operator, paid.id, '333')).data!.refundPayment.status).toBe('SUCCEEDED');
+    // Reconciliation knows the legs' keys: every leg's posting is found on its own database.
+    const found = await reconcile(stack.shards, businessDateOf(new Date()));
+    expect(found.filter((d) => d.paymentId === paid.id)).toEqual([]);
+    await expectHealthy();
+  });
+
+  it('keeps a merchant payee and a merchant split on their stripes on the payer\'s database, with the funding merchant on its home row', async () => {
+    const merchant = await kit.open(unique('legs-merchant'), { type: 'MERCHANT' });
+    const platform = await kit.openAwayFrom(unique('legs-platform'), [physicalOf(stack.shards, merchant)], { type: 'MERCHANT' });
+    const payer = await kit.openAwayFrom(unique('legs-buyer'), [physicalOf(stack.shards, merchant), physicalOf(stack.shards, platform)]);
+    await kit.fund(payer, '5000');
+    await kit.fund(merchant, '1000'); // the merchant funds its own promotion
+    const campaignId = await newCampaign(merchant, { amountOff: '250', payeeAccountIds: [merchant] });
+    const answer = await pay(kit.operator, { payer, payee: merchant, amount: '2000', splits: [{ accountId: platform, amount: '60' }], campaignId });
+    expect(answer.data!.createPayment).toMatchObject({ status: 'SUCCEEDED', discountAmount: '250' });
+    const home = physicalOf(stack.shards, payer);
+    expect((await stripeRowOn(stack.shards, merchant, home))!.pending).toBe(1940n);
+    expect((await stripeRowOn(stack.shards, platform, home))!.pending).toBe(60n);
+    expect(await kit.balance(payer)).toMatchObject({ available: '3250' });
+    expect(await kit.balance(merchant)).toMatchObject({ available: '750', pending: '1940' });
+    await expectHealthy();
+  });
+
+  it('is the two-leg case without splits or campaign: the same answer as CreatePayment, and legs PAYER and PAYEE', async () => {
+    const payer = await kit.open(unique('legs-plain'));
+    const payee = await kit.openAwayFrom(unique('legs-plain'), [physicalOf(stack.shards, payer)]);
+    await kit.fund(payer, '300');
+    const answer = await pay(kit.operator, { payer, payee, amount: '120' });
+    expect(answer.data!.createPayment).toMatchObject({
+      status: 'SUCCEEDED', discountAmount: '0',
+      legs: [{ account: { id: payer }, role: 'PAYER', amount: '120' }, { account: { id: payee }, role: 'PAYEE', amount: '120' }],
+    });
+    const [row] = await stack.shards.all[physicalOf(stack.shards, payer)]!.db.select().from(payments).where(eq(payments.id, answer.data!.createPayment.id));
+    expect(row!.route).toBe('CROSS_SHARD');
+  });
+});
+
+describe('refusals write nothing', () => {
+  async function refusedUnchanged(ids: string[], send: () => Promise<{ data?: Record<string, any> | null }>, code: string) {
+    const before = await kit.snapshot(ids);
+    const answer = await send();
+    expect(answer.data!.createPayment).toMatchObject({ code });
+    expect(await kit.snapshot(ids)).toEqual(before);
+  }
+
+  it('answers SPLITS_EXCEED_AMOUNT, CAMPAIGN_NOT_FOUND, CAMPAIGN_NOT_APPLICABLE and CAMPAIGN_EXHAUSTED (local and remote funding)', async () => {
+    const [payer, payee, split, far] = await spread('legs-refuse', 4);
+    await kit.fund(payer!, '1000');
+    const ids = [payer!, payee!, split!, far!];
+    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', splits: [{ accountId: split!, amount: '60' }, { accountId: far!, amount: '41' }] }), 'SPLITS_EXCEED_AMOUNT');
+    const missing = newId('campaign', shardOf('account', far!));
+    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: missing }), 'CAMPAIGN_NOT_FOUND');
+    const elsewhere = await newCampaign(far!, { percentOffBps: 500, payeeAccountIds: [split!] });
+    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: elsewhere }), 'CAMPAIGN_NOT_APPLICABLE');
+    const ending = await newCampaign(far!, { percentOffBps: 500, endsAt: new Date(Date.now() + 1500).toISOString() });
+    await new Promise((resolve) => setTimeout(resolve, 1600));
+    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: ending }), 'CAMPAIGN_NOT_APPLICABLE');
+    // The funding account `far` holds nothing: a remote campaign that cannot pay.
+    const empty = await newCampaign(far!, { amountOff: '10' });
+    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: empty, splits: [{ accountId: split!, amount: '5' }] }), 'CAMPAIGN_EXHAUSTED');
+    // Funding on the payer's own database: one posting, refused whole.
+    const near = await kit.open(unique('legs-near'), { physical: physicalOf(stack.shards, payer!) });
+    const nearCampaign = await newCampaign(near, { amountOff: '10' });
+    await refusedUnchanged([...ids, near], () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: nearCampaign }), 'CAMPAIGN_EXHAUSTED');
+    const c = await gql(stack.gatewayUrl, campaignDoc, { id: empty }, kit.operator);
+    expect(c.data!.campaign).toMatchObject({ spentAmount: '0', paymentsCount: 0 });
+    await expectHealthy();
+  });
+
+  it('refuses bad splits and bad campaigns with a clear error and nothing written', async () => {
+    const [payer, payee, split] = await spread('legs-bad', 3);
+    await kit.fund(payer!, '1000');
+    const other = await kit.open(unique('legs-eur'), { currency: 'EUR' });
+    const closed = await kit.open(unique('legs-closed'));
+    await closeInSql(stack.shards, closed);
+    const ids = [payer!, payee!, split!];
+    const cases: Array<[Split[], string]> = [
+      [[{ accountId: split!, amount: '0' }], 'INVALID_INPUT'],
+      [[{ accountId: split!, amount: '-5' }], 'INVALID_INPUT'],
+      [[{ accountId: payer!, amount: '5' }], 'INVALID_INPUT'],
+      [[{ accountId: split!, amount: '5' }, { accountId: split!, amount: '6' }], 'INVALID_INPUT'],
+      [Array.from({ length: 11 }, () => ({ accountId: split!, amount: '1' })), 'INVALID_INPUT'],
+      [[{ accountId: newId('account', shardOf('account', split!)), amount: '5' }], 'ACCOUNT_NOT_FOUND'],
+      [[{ accountId: closed, amount: '5' }], 'ACCOUNT_NOT_ACTIVE'],
+      [[{ accountId: other, amount: '5' }], 'CURRENCY_MISMATCH'],
+    ];
+    for (const [splits, code] of cases) await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', splits }), code);
+    const badCampaigns: Array<Record<string, unknown>> = [
+      { percentOffBps: 100, amountOff: '5' }, {}, { percentOffBps: 0 }, { percentOffBps: 10001 }, { amountOff: '0' },
+      { percentOffBps: 100, endsAt: new Date(Date.now() - 1000).toISOString() },
+    ];
+    for (const terms of badCampaigns) {
+      const answer = await campaign(kit.operator, { fundingAccountId: split!, ...terms });
+      expect(answer.data!.createCampaign).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
+    }
+    const rows = await stack.shards.all[physicalOf(stack.shards, split!)]!.db.select().from(campaigns).where(eq(campaigns.fundingAccountId, split!));
+    expect(rows).toEqual([]);
+  });
+
+  it('fails a payment whose paying leg cannot post after the campaign paid, reversing the campaign', async () => {
+    const [payer, funding, payee] = await spread('legs-poor', 3);
+    await kit.fund(payer!, '50');
+    await kit.fund(funding!, '1000');
+    const campaignId = await newCampaign(funding!, { amountOff: '100' });
+    const answer = await pay(kit.operator, { payer: payer!, payee: payee!, amount: '500', campaignId });
+    expect(answer.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'FAILED' });
+    expect(await totals([payer!, funding!, payee!])).toEqual([50n, 1000n, 0n]);
+    const c = await gql(stack.gatewayUrl, campaignDoc, { id: campaignId }, kit.operator);
+    expect(c.data!.campaign).toMatchObject({ spentAmount: '0', paymentsCount: 0 });
+    await expectHealthy();
+  });
+
+  it('reverses every posted leg when a receiving leg is refused after the others posted', async () => {
+    const [payer, funding, payee, split] = await spread('legs-undo', 4);
+    await kit.fund(payer!, '1000');
+    await kit.fund(funding!, '1000');
+    const campaignId = await newCampaign(funding!, { amountOff: '100' });
+    // The payment's record, legs and outbox row, written as createLegPayment's first step writes
+    // them; then the split closes before any leg posts, and the legs run.
+    const home = stack.shards.of('account', payer!);
+    const id = newId('payment', shardOf('account', payer!));
+    const now = new Date();
+    const legs: Array<[PaymentLegRow['role'], string, bigint]> = [['PAYER', payer!, 400n], ['CAMPAIGN', funding!, 100n], ['PAYEE', payee!, 300n], ['SPLIT', split!, 200n]];
+    await inTransaction(home, async (tx) => {
+      await tx.insert(payments).values({
+        id, payerAccountId: payer!, payeeAccountId: payee!, creditAccountId: payee!, route: 'LEGS', amount: 500n, currency: 'USD', discountAmount: 100n,
+        campaignId, status: 'PROCESSING', createdBy: 'test', createdAt: now,
+      });
+      await tx.insert(paymentLegs).values(legs.map(([role, accountId, amount], legIndex) => ({
+        paymentId: id, legIndex, role, accountId, postedAccountId: accountId, bucket: 'AVAILABLE' as const, amount, currency: 'USD',
+      })));
+      await tx.insert(transferOutbox).values({ id, step: 'PAYMENT_LEGS', status: 'PENDING', createdAt: now, nextAttemptAt: new Date(now.getTime() + 3_600_000) });
+    });
+    await closeInSql(stack.shards, split!);
+    await driveLegPayment(stack.shards, home, id, () => new Date());
+    const [row] = await home.db.select().from(payments).where(eq(payments.id, id));
+    expect(row).toMatchObject({ status: 'FAILED', failureCode: 'ACCOUNT_NOT_ACTIVE' });
+    expect(await totals([payer!, funding!, payee!, split!])).toEqual([1000n, 1000n, 0n, 0n]);
+    // Every leg that posted has its reversal, on its own database.
+    for (const [key, account] of [[`${id}:leg:1:reverse`, funding!], [`${id}:leg:2:reverse`, payee!], [`${id}:reverse`, payer!]] as const) {
+      const shard = stack.shards.of('account', account);
+      expect((await shard.db.select().from(postings).where(eq(postings.dedupeKey, key))).length, key).toBe(1);
+    }
+    const refused = await stack.shards.of('account', split!).db.select().from(postingRejections).where(like(postingRejections.dedupeKey, `${id}:leg:3`));
+    expect(refused.length).toBe(1);
+    // Running the legs again changes nothing.
+    await driveLegPayment(stack.shards, home, id, () => new Date());
+    expect(await totals([payer!, funding!, payee!, split!])).toEqual([1000n, 1000n, 0n, 0n]);
+    await expectHealthy();
+  });
+});
+
+describe('settlement of MERCHANT legs', () => {
+  it('settles each merchant leg\'s received amount less what was refunded, the fee on its own gross', async () => {
+    const merchant = await kit.open(unique('legs-settle-m'), { type: 'MERCHANT' });
+    const platform = await kit.open(unique('legs-settle-p'), { type: 'MERCHANT' });
+    const payer = await kit.openAwayFrom(unique('legs-settle-buyer'), [physicalOf(stack.shards, merchant)]);
+    await kit.fund(payer, '20000');
+    const payment = (await pay(kit.operator, { payer, payee: merchant, amount: '10000', splits: [{ accountId: platform, amount: '1000' }] })).data!.createPayment;
+    expect(payment.status).toBe('SUCCEEDED');
+    const refund = await kit.refund(kit.operator, payment.id, '1000');
+    expect(refund.data!.refundPayment.status).toBe('SUCCEEDED');
+    const date = businessDateOf(new Date());
+    const tomorrow = () => new Date(Date.now() + 86_400_000);
+    const settled = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
+    expect(settled.ok && settled.value).toMatchObject({ status: 'SETTLED', grossAmount: 9000n, refundedAmount: 900n, feeAmount: 203n, netAmount: 7897n });
+    const cut = await runSettlement(stack.shards, platform, date, tomorrow, { feeBpsDefault: 250 });
+    expect(cut.ok && cut.value).toMatchObject({ status: 'SETTLED', grossAmount: 1000n, refundedAmount: 100n, feeAmount: 23n, netAmount: 877n });
+    expect(await kit.balance(merchant)).toMatchObject({ available: '7897', pending: '0' });
+    expect(await kit.balance(platform)).toMatchObject({ available: '877', pending: '0' });
+    // A refund after settlement comes out of available, and the next settlement counts it.
+    const late = await kit.refund(kit.operator, payment.id, '2000');
+    expect(late.data!.refundPayment.status).toBe('SUCCEEDED');
+    expect(await kit.balance(merchant)).toMatchObject({ available: '6097' });
+    expect(await kit.balance(platform)).toMatchObject({ available: '677' });
+    const again = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
+    expect(again.ok && again.value.status).toBe('SETTLED');
+    await expectHealthy();
+  });
+});
+
+describe('refunds pro rata', () => {
+  it('returns every leg by the cumulative rule, and a full refund restores every account exactly', async () => {
+    const [payer, funding, payee, s1, s2] = await spread('legs-refund', 5);
+    await kit.fund(payer!, '10000');
+    await kit.fund(funding!, '10000');
+    const campaignId = await newCampaign(funding!, { percentOffBps: 3333 });
+    const ids = [payer!, funding!, payee!, s1!, s2!];
+    const before = await totals(ids);
+    const answer = await pay(kit.operator, { payer: payer!, payee: payee!, amount: '1001', campaignId, splits: [{ accountId: s1!, amount: '333' }, { accountId: s2!, amount: '334' }] });
+    const payment = answer.data!.createPayment;
+    expect(payment.status).toBe('SUCCEEDED');
+    const payeeToken = await token(unique('nobody'), 'customer');
+    const denied = await kit.refund(payeeToken, payment.id, '1');
+    expect(denied.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    let refunded = 0n;
+    for (const step of [1n, 1n, 250n, 7n, 400n, 342n]) {
+      const r = await kit.refund(kit.operator, payment.id, step.toString());
+      expect(r.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+      refunded += step;
+      const read = await gql(stack.gatewayUrl, docs.get, { id: payment.id }, kit.operator);
+      const legs = read.data!.payment.legs as Array<{ role: string; amount: string; refundedAmount: string }>;
+      const rule = (leg: bigint) => (refunded * leg) / 1001n;
+      // The discount is floor(1001 * 3333 / 10000) = 333; PAYER and PAYEE take their side's remainder.
+      expect(legs.map((l) => [l.role, l.amount])).toEqual([['PAYER', '668'], ['CAMPAIGN', '333'], ['PAYEE', '334'], ['SPLIT', '333'], ['SPLIT', '334']]);
+      expect(legs.map((l) => BigInt(l.refundedAmount))).toEqual([
+        refunded - rule(333n), rule(333n), refunded - rule(333n) - rule(334n), rule(333n), rule(334n),
+      ]);
+    }
+    expect(refunded).toBe(1001n);
+    expect(await totals(ids)).toEqual(before);
+    await expectHealthy();
+  });
+
+  it('fails a refund whose receiver already spent its share, leg by leg, with nothing half-applied', async () => {
+    const [payer, payee, split] = await spread('legs-spent', 3);
+    await kit.fund(payer!, '1000');
+    const payment = (await pay(kit.operator, { payer: payer!, payee: payee!, amount: '1000', splits: [{ accountId: split!, amount: '400' }] })).data!.createPayment;
+    expect(payment.status).toBe('SUCCEEDED');
+    // The split withdraws what it got; the payee keeps its 600.
+    const w = await kit.withdraw(kit.operator, split!, '400');
+    expect(w.data!.withdraw.__typename).toBe('Withdrawal');
+    const r = await kit.refund(kit.operator, payment.id, '1000');
+    expect(r.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'FAILED' });
+    expect(await totals([payer!, payee!, split!])).toEqual([0n, 600n, 0n]);
+    const read = await gql(stack.gatewayUrl, docs.get, { id: payment.id }, kit.operator);
+    expect(read.data!.payment).toMatchObject({ refundedAmount: '0' });
+    expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual(['0', '0', '0']);
+    await expectHealthy();
+  });
+});
+
+describe('campaigns: who may create and read them', () => {
+  it('lets the funding account\'s owner or an operator create one, idempotently, and only them read it', async () => {
+    const owner = unique('legs-owner');
+    const ownerToken = await token(owner, 'merchant');
+    const strangerToken = await token(unique('legs-stranger'), 'customer');
+    const funding = await kit.open(owner, { type: 'MERCHANT' });
+    const stolen = await campaign(strangerToken, { fundingAccountId: funding, percentOffBps: 100 });
+    expect(stolen.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    const key = unique('cmp-key');
+    const first = await campaign(ownerToken, { idempotencyKey: key, fundingAccountId: funding, percentOffBps: 100 });
+    const again = await campaign(ownerToken, { idempotencyKey: key, fundingAccountId: funding, percentOffBps: 100 });
+    expect(first.data!.createCampaign).toMatchObject({ __typename: 'Campaign', status: 'ACTIVE', percentOffBps: 100, amountOff: null });
+    expect(again.data!.createCampaign.id).toBe(first.data!.createCampaign.id);
+    const reused = await campaign(ownerToken, { idempotencyKey: key, fundingAccountId: funding, percentOffBps: 200 });
+    expect(reused.data!.createCampaign.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const id = first.data!.createCampaign.id as string;
+    expect((await gql(stack.gatewayUrl, campaignDoc, { id }, ownerToken)).data!.campaign.id).toBe(id);
+    const peek = await gql(stack.gatewayUrl, campaignDoc, { id }, strangerToken);
+    expect(peek.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(peek.data?.campaign ?? null).toBeNull();
+    // A payer needs no permission of the funding owner's to use it: paying is enough.
+    const buyer = unique('legs-buyer');
+    const buyerAccount = await kit.open(buyer);
+    await kit.fund(buyerAccount, '1000');
+    await kit.fund(funding, '100');
+    const used = await pay(await token(buyer, 'customer'), { payer: buyerAccount, payee: funding, amount: '1000', campaignId: id });
+    expect(used.data!.createPayment).toMatchObject({ status: 'SUCCEEDED', discountAmount: '10' });
+  });
+
+  it('gives exactly as many discounts as its funding account can pay when 24 payments race for 10', async () => {
+    const funding = await kit.open(unique('legs-race-fund'));
+    await kit.fund(funding, '1000');
+    const campaignId = await newCampaign(funding, { amountOff: '100' });
+    const payee = await kit.open(unique('legs-race-payee'));
+    const payers = await Promise.all(Array.from({ length: 24 }, () => kit.open(unique('legs-race'))));
+    await Promise.all(payers.map((p) => kit.fund(p, '1000')));
+    const answers = await Promise.all(payers.map((p) => pay(kit.operator, { payer: p, payee, amount: '1000', campaignId })));
+    const outcomes = answers.map((a) => a.data!.createPayment);
+    const discounted = outcomes.filter((o) => o.__typename === 'Payment' && o.status === 'SUCCEEDED');
+    expect(discounted.length).toBe(10);
+    expect(discounted.every((o) => o.discountAmount === '100')).toBe(true);
+    expect(outcomes.filter((o) => o.code === 'CAMPAIGN_EXHAUSTED').length).toBe(14);
+    expect(await totals([funding, payee])).toEqual([0n, 10_000n]);
+    const charged = await totals(payers);
+    expect(charged.filter((t) => t === 100n).length).toBe(10);
+    expect(charged.filter((t) => t === 1000n).length).toBe(14);
+    const c = await gql(stack.gatewayUrl, campaignDoc, { id: campaignId }, kit.operator);
+    expect(c.data!.campaign).toMatchObject({ spentAmount: '1000', paymentsCount: 10 });
+    const rows = await stack.shards.all[physicalOf(stack.shards, funding)]!.db.select().from(campaigns).where(inArray(campaigns.id, [campaignId]));
+    expect(rows[0]!.paymentsCount).toBe(10);
+    await expectHealthy();
+  });
+});
+
+describe('npm run verify over legs and campaigns', () => {
+  it('finds nothing after the payments above, and finds a leg changed behind the ledger\'s back', async () => {
+    expect(await legFindings(stack.shards)).toEqual([]);
+    const [payer, payee, split] = await spread('legs-verify', 3);
+    await kit.fund(payer!, '100');
+    const payment = (await pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', splits: [{ accountId: split!, amount: '10' }] })).data!.createPayment;
+    const home = stack.shards.of('account', payer!);
+    const where = and(eq(paymentLegs.paymentId, payment.id), eq(paymentLegs.legIndex, 2));
+    await home.db.update(paymentLegs).set({ amount: 11n }).where(where);
+    expect(await legFindings(stack.shards)).toMatchObject([{ kind: 'LEG_SUMS_MISMATCH', paymentId: payment.id }]);
+    await home.db.update(paymentLegs).set({ amount: 10n }).where(where);
+    expect(await legFindings(stack.shards)).toEqual([]);
+  });
+});

@@ -1,0 +1,55 @@
+import { and, desc, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import { webhookEndpoints, type EndpointRow } from './schema/webhooks';
+
+/** SQL over webhook_endpoints: each on the shard the endpoint's id names. */
+export async function insertEndpoint(db: Executor, row: typeof webhookEndpoints.$inferInsert): Promise<void> {
+  await db.insert(webhookEndpoints).values(row);
+}
+
+export async function endpointById(db: Executor, id: string): Promise<EndpointRow | undefined> {
+  const rows = await db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id));
+  return rows[0];
+}
+
+export async function endpointsOfOwner(db: Executor, ownerId: string, limit: number): Promise<EndpointRow[]> {
+  return db.select().from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId)).orderBy(desc(webhookEndpoints.id)).limit(limit);
+}
+
+export async function countEndpointsOfOwner(db: Executor, ownerId: string): Promise<number> {
+  const [row] = await db.select({ n: sql<string>`COUNT(*)` }).from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId));
+  return Number(row?.n ?? 0);
+}
+
+/** Every endpoint of the shard: the dispatcher's view, refreshed every few seconds (a small table). */
+export async function allEndpoints(db: Executor): Promise<EndpointRow[]> {
+  return db.select().from(webhookEndpoints);
+}
+
+/** ENABLED → DISABLED with its reason; true when this call disabled it. */
+export async function disableEndpoint(db: Executor, id: string, reason: string, now: Date): Promise<boolean> {
+  const [result] = await db.update(webhookEndpoints).set({ status: 'DISABLED', disabledReason: reason, updatedAt: now })
+    .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.status, 'ENABLED')));
+  return result.affectedRows === 1;
+}
+
+export async function rotateEndpointSecret(db: Executor, id: string, sealed: { next: string; previous: string; previousUntil: Date }, now: Date): Promise<void> {
+  await db.update(webhookEndpoints)
+    .set({ secretSealed: sealed.next, previousSecretSealed: sealed.previous, previousSecretUntil: sealed.previousUntil, updatedAt: now })
+    .where(eq(webhookEndpoints.id, id));
+}
+
+/** The first failure after a success starts the clock that may end in disabling the endpoint. */
+export async function markEndpointFailing(db: Executor, id: string, now: Date): Promise<void> {
+  await db.update(webhookEndpoints).set({ failingSince: now }).where(and(eq(webhookEndpoints.id, id), isNull(webhookEndpoints.failingSince)));
+}
+
+export async function markEndpointHealthy(db: Executor, id: string): Promise<void> {
+  await db.update(webhookEndpoints).set({ failingSince: null }).where(and(eq(webhookEndpoints.id, id), isNotNull(webhookEndpoints.failingSince)));
+}
+
+/** Drops a rotated-out secret once its overlap has passed. */
+export async function forgetExpiredSecrets(db: Executor, now: Date): Promise<void> {
+  await db.update(webhookEndpoints).set({ previousSecretSealed: null, previousSecretUntil: null })
+    .where(and(isNotNull(webhookEndpoints.previousSecretUntil), lt(webhookEndpoints.previousSecretUntil, now)));
+}

@@ -1,0 +1,186 @@
+import { formatAmount } from '@paygraph/shared/money';
+import type { AccountBalances } from '@paygraph/shared/ledger/account';
+import { encodeBalanceCursor } from '@paygraph/account/domain/balance-cursor';
+import type { FailedRefundFacts, HoldFacts, PaymentFacts, RefundFacts } from '@paygraph/transaction/read-model/webhooks';
+import type { EventType } from './event-types';
+
+/**
+ * Events are derived from the ledger: each entry of a followed account (stripe) is one
+ * balance.changed, and the entry whose posting finished a payment, refund or hold on that
+ * account also says so. The ledger entries (and the payment, refund and hold rows) are
+ * committed in the same transaction as the money, so they are the record of every event;
+ * nothing is written on the money path for webhooks (docs/WEBHOOKS.md).
+ */
+export interface EntryWithPosting {
+  stripeId: string;
+  sequence: bigint;
+  id: string;
+  postingId: string;
+  bucket: 'AVAILABLE' | 'FROZEN' | 'PENDING';
+  amount: bigint;
+  direction: 'DEBIT' | 'CREDIT';
+  balanceAfter: bigint;
+  createdAt: Date;
+  postingKind: string;
+  /** The business record behind the posting (payment, refund, hold, deposit…). */
+  refId: string | null;
+}
+
+export interface StreamEntry extends EntryWithPosting {
+  /** The posting's first entry on this stripe: business events are said once per posting and account. */
+  firstOfPosting: boolean;
+}
+
+/** An account's three balances, as the stream last reported them (the ledger's one shape of them). */
+export type Buckets = AccountBalances;
+
+/** What the dispatcher read about the entries' business records. */
+export interface Facts {
+  payments: ReadonlyMap<string, PaymentFacts>;
+  refunds: ReadonlyMap<string, RefundFacts>;
+  holds: ReadonlyMap<string, HoldFacts>;
+  /** By the payment a capture made. */
+  holdsByPayment: ReadonlyMap<string, HoldFacts>;
+}
+
+export interface Event {
+  type: EventType;
+  sequence: bigint;
+  createdAt: Date;
+  data: Record<string, unknown>;
+}
+
+/** The records an entry's events need: read before deriving (services/materialize.ts). */
+export function factsWanted(entry: Pick<StreamEntry, 'postingKind' | 'refId'>): { kind: 'payment' | 'refund' | 'hold' | 'capture'; id: string } | null {
+  if (entry.refId === null) return null;
+  switch (entry.postingKind) {
+    case 'PAYMENT':
+    case 'PAYMENT_CREDIT':
+      return { kind: 'payment', id: entry.refId };
+    case 'HOLD_CAPTURE':
+      return { kind: 'capture', id: entry.refId };
+    case 'REFUND':
+    case 'REFUND_CREDIT':
+      return { kind: 'refund', id: entry.refId };
+    case 'HOLD_RELEASE':
+      return { kind: 'hold', id: entry.refId };
+    default:
+      return null;
+  }
+}
+
+function paymentData(p: PaymentFacts): Record<string, unknown> {
+  return { id: p.id, amount: formatAmount(p.amount), currency: p.currency, payerAccountId: p.payerAccountId, payeeAccountId: p.payeeAccountId };
+}
+
+function holdData(h: HoldFacts): Record<string, unknown> {
+  return { id: h.id, amount: formatAmount(h.amount), capturedAmount: formatAmount(h.capturedAmount) };
+}
+
+/**
+ * The business event an entry finishes, 'wait' when its record has not settled yet (a
+ * cross-shard payment between its debit and its completion: the stream waits at this entry, so
+ * order holds), or null.
+ */
+function businessEvent(entry: StreamEntry, facts: Facts): { type: EventType; data: Record<string, unknown> } | 'wait' | null {
+  if (!entry.firstOfPosting || entry.refId === null) return null;
+  switch (entry.postingKind) {
+    case 'PAYMENT': {
+      const payment = facts.payments.get(entry.refId);
+      if (!payment) return null;
+      if (payment.status === 'PROCESSING') return 'wait';
+      return { type: payment.status === 'SUCCEEDED' ? 'payment.succeeded' : 'payment.failed', data: paymentData(payment) };
+    }
+    case 'PAYMENT_CREDIT': {
+      // The payee's half landed: the payment succeeded for the payee whatever the payer's row reads yet.
+      const payment = facts.payments.get(entry.refId);
+      return payment ? { type: 'payment.succeeded', data: paymentData(payment) } : null;
+    }
+    case 'HOLD_CAPTURE': {
+      const hold = facts.holdsByPayment.get(entry.refId);
+      if (!hold) return null;
+      // The payer's frozen money leaves: the capture. A payee on the same shard is credited: its payment.
+      if (entry.bucket === 'FROZEN') return { type: 'hold.captured', data: holdData(hold) };
+      const payment = facts.payments.get(entry.refId);
+      return payment && entry.direction === 'CREDIT' && entry.stripeId !== payment.payerAccountId
+        ? { type: 'payment.succeeded', data: paymentData(payment) }
+        : null;
+    }
+    case 'HOLD_RELEASE': {
+      const hold = facts.holds.get(entry.refId);
+      if (!hold) return null;
+      return { type: hold.status === 'EXPIRED' ? 'hold.expired' : 'hold.voided', data: holdData(hold) };
+    }
+    case 'REFUND':
+    case 'REFUND_CREDIT': {
+      const refund = facts.refunds.get(entry.refId);
+      if (!refund) return null;
+      if (refund.status === 'PROCESSING' && entry.postingKind === 'REFUND') return 'wait';
+      return { type: 'refund.succeeded', data: refundData(refund) };
+    }
+    default:
+      return null;
+  }
+}
+
+export interface Derived {
+  events: Event[];
+  /** The last entry turned into events, and the balances right after it. */
+  lastSequence: bigint;
+  buckets: Buckets;
+}
+
+/**
+ * Turns a stream's next entries into events, in order, stopping before an entry whose record
+ * has not settled. `accountId` is the account events name (the merchant of a stripe).
+ */
+export function deriveEvents(accountId: string, start: { lastSequence: bigint; buckets: Buckets }, entries: readonly StreamEntry[], facts: Facts): Derived {
+  const buckets = { ...start.buckets };
+  let lastSequence = start.lastSequence;
+  const events: Event[] = [];
+  for (const entry of entries) {
+    if (entry.sequence !== lastSequence + 1n) break;
+    const business = businessEvent(entry, facts);
+    if (business === 'wait') break;
+    if (entry.bucket === 'AVAILABLE') buckets.available += entry.amount;
+    else if (entry.bucket === 'FROZEN') buckets.frozen += entry.amount;
+    else buckets.pending += entry.amount;
+    lastSequence = entry.sequence;
+    events.push({
+      type: 'balance.changed',
+      sequence: entry.sequence,
+      createdAt: entry.createdAt,
+      data: {
+        accountId,
+        sequence: entry.sequence.toString(),
+        cursor: encodeBalanceCursor({ accountId, sequences: new Map([[entry.stripeId, entry.sequence]]) }),
+        entry: { id: entry.id, amount: formatAmount(entry.amount), direction: entry.direction, balanceAfter: formatAmount(entry.balanceAfter) },
+        balance: {
+          available: formatAmount(buckets.available),
+          frozen: formatAmount(buckets.frozen),
+          pending: formatAmount(buckets.pending),
+          total: formatAmount(buckets.available + buckets.frozen + buckets.pending),
+        },
+      },
+    });
+    if (business !== null) events.push({ type: business.type, sequence: entry.sequence, createdAt: entry.createdAt, data: business.data });
+  }
+  return { events, lastSequence, buckets };
+}
+
+function refundData(r: RefundFacts): Record<string, unknown> {
+  return { id: r.id, paymentId: r.paymentId, amount: formatAmount(r.amount) };
+}
+
+/**
+ * A refund that failed, told to a stream after what it has queued so far (`sequence`: its
+ * cursor then), at the instant the refund ended: no entry carries it (services/record-events.ts).
+ */
+export function refundFailedEvent(refund: FailedRefundFacts, sequence: bigint): Event {
+  return { type: 'refund.failed', sequence, createdAt: refund.endedAt, data: refundData(refund) };
+}
+
+/** The body sent, the same bytes on every attempt: { type, timestamp, data }. */
+export function eventBody(event: Event): string {
+  return JSON.stringify({ type: event.type, timestamp: event.createdAt.toISOString(), data: event.data });
+}

@@ -1,0 +1,444 @@
+import { request, type Agent } from 'undici';
+import { log } from '@paygraph/shared/log';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { startWorker, type Worker } from '@paygraph/shared/worker';
+import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
+import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
+import { attemptGroups, pendingOfStream, pendingOfStreams, purgeFinishedBefore, queueState, recordAttempts, type AttemptWrite } from '../db/deliveries';
+import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
+import { anyStreamDue, claimDueStreams, extendLease, releaseStreams, streamsWithWork, type StreamKey } from '../db/streams';
+import type { DeliveryRow, StreamRow } from '../db/schema/webhooks';
+import type { DispatcherSettings } from '../config';
+import type { DestinationPolicy } from './destination';
+import { failingTooLong, nextAttempt, outcomeOfStatus, type AttemptOutcome } from '../domain/retry';
+import {
+  claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, queueDepthCountMax, responseBytesMax,
+} from '../limits';
+import { EndpointDirectory, type KnownEndpoint } from './endpoint-directory';
+import { materializeShard } from './materialize';
+import {
+  deliveryAttempts, webhookAttemptSeconds, webhookCommitToDeliverySeconds, webhookOldestPendingSeconds, webhookQueueDepth, type AttemptLabel,
+} from './metrics';
+import { createSafeAgent, DestinationRefused, type Resolver } from './safe-agent';
+import { closeEndpointQueues } from './disabled-endpoints';
+import { materializeFailedRefunds } from './record-events';
+
+/**
+ * The webhook dispatcher: every replica of the webhooks subgraph runs one, and they share the
+ * work through the database. Per shard, every intervalMs (with Redis: when a ledger hint or a
+ * hand-back says there may be work, and every safetyIntervalMs), it (1) turns new ledger entries into
+ * deliveries (materialize.ts) and (2) claims due streams — one (endpoint, account) each — with
+ * FOR UPDATE SKIP LOCKED and a lease, and sends each claimed stream's deliveries one at a time
+ * in sequence order: a later event waits while an earlier one retries. Streams of other
+ * accounts and endpoints go on meanwhile; an endpoint has at most endpointConcurrencyMax
+ * requests in flight from a process, so a slow one holds only its own slots.
+ */
+export interface DispatcherDependencies {
+  policy: DestinationPolicy;
+  secretKey: Buffer;
+  /** DNS for receivers' names; the system resolver unless a test stubs it. */
+  resolver?: Resolver;
+  now?: () => Date;
+  random?: () => number;
+  /** Redis to take ledger hints from: they wake a shard's pass, and passes poll at safetyIntervalMs only; null or absent polls at intervalMs. */
+  redisUrl?: string | null;
+}
+
+const epoch = new Date(0);
+
+interface HandBackQueue {
+  waiting: Array<{ key: StreamKey; writes: readonly AttemptWrite[]; resolve: () => void; reject: (error: unknown) => void }>;
+  flushing: boolean;
+}
+
+export class Dispatcher {
+  readonly directory: EndpointDirectory;
+  private readonly agent: Agent;
+  private readonly now: () => Date;
+  private readonly random: () => number;
+  private readonly inFlight = new Map<string, number>();
+  private inFlightTotal = 0;
+  private readonly running = new Set<Promise<void>>();
+  private stopped = false;
+  private workers: Worker[] = [];
+  /** Each shard's dispatching worker, for hints to wake. */
+  private readonly shardWorkers = new Map<Shard, Worker>();
+  private readonly redisUrl: string | null;
+  private hints: RedisSubscriber | null = null;
+  /** Shards hinted since the last turn of the event loop: the hints of one turn wake each once. */
+  private readonly hinted = new Set<Shard>();
+  /** Shards with a pass due at intervalMs because streams were left behind their accounts (with hints only). */
+  private readonly rechecks = new Map<Shard, NodeJS.Timeout>();
+  private readonly handBacks = new Map<Shard, HandBackQueue>();
+  /** Disabled endpoints whose queues this process has closed once (disabled-endpoints.ts). */
+  private readonly closed = new Set<string>();
+
+  constructor(private readonly shards: ShardSet, private readonly options: DispatcherSettings, deps: DispatcherDependencies) {
+    this.now = deps.now ?? (() => new Date());
+    this.random = deps.random ?? Math.random;
+    this.redisUrl = deps.redisUrl ?? null;
+    this.directory = new EndpointDirectory(shards, deps.secretKey, this.now);
+    this.agent = createSafeAgent({
+      policy: deps.policy,
+      ...(deps.resolver ? { resolver: deps.resolver } : {}),
+      connectTimeoutMs: options.attemptTimeoutMs,
+      connectionsPerOriginMax: dispatcherConcurrencyMax,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.directory.refresh().catch((error: unknown) => log().error({ err: error }, 'webhooks: first endpoint refresh failed'));
+    const { endpointRefreshIntervalMs } = this.options;
+    // With hints the poll only backs them up (limits.ts: dispatchSafetyIntervalMsDefault).
+    const intervalMs = this.redisUrl === null ? this.options.intervalMs : this.options.safetyIntervalMs;
+    const startedAt = Date.now();
+    for (const shard of this.shards.all) {
+      // One worker per shard: a slow or unreachable shard delays only its own streams.
+      this.shardWorkers.set(shard, startWorker({ name: `webhook dispatcher ${shard.name}`, intervalMs, pass: () => this.pass(shard) }));
+    }
+    this.workers = [
+      ...this.shardWorkers.values(),
+      startWorker({ name: 'webhook endpoints refresh', intervalMs: endpointRefreshIntervalMs, pass: () => this.refresh() }),
+      startWorker({ name: 'webhook queue metrics', intervalMs: this.options.metricsIntervalMs, pass: async () => (await this.measure(), 0) }),
+      // The first purge an interval after start: a starting process has enough to do (the worker's first pass is at once).
+      startWorker({ name: 'webhook delivery purge', intervalMs: this.options.purgeIntervalMs, pass: () => (Date.now() - startedAt < this.options.purgeIntervalMs ? Promise.resolve(0) : this.purge()) }),
+    ];
+    if (this.redisUrl !== null) {
+      // Hints sent while not subscribed are lost: every shard passes once on each (re)subscription.
+      this.hints = createRedisSubscriber(this.redisUrl, ledgerHintChannel, (message) => this.onHints(message), () => this.wakeAll());
+    }
+  }
+
+  /** Ledger hints: the shards of the accounts named pass now. A hint says only where to look; what is sent is read from the database. */
+  private onHints(message: string): void {
+    for (const hint of decodeHints(message)) this.hinted.add(this.shards.of('account', hint.accountId));
+    if (this.hinted.size === 0) return;
+    setImmediate(() => {
+      for (const shard of this.hinted) this.shardWorkers.get(shard)?.wake();
+      this.hinted.clear();
+    });
+  }
+
+  /**
+   * With hints, a shard whose streams were behind their accounts passes again after intervalMs:
+   * a stream may wait at a cross-shard payment until its record finishes (domain/events.ts),
+   * which no hint announces, or have more entries than a pass takes. Without streams behind, no timer.
+   */
+  private recheckSoon(shard: Shard): void {
+    if (this.redisUrl === null || this.stopped || this.rechecks.has(shard)) return;
+    const timer = setTimeout(() => {
+      this.rechecks.delete(shard);
+      this.shardWorkers.get(shard)?.wake();
+    }, this.options.intervalMs);
+    timer.unref();
+    this.rechecks.set(shard, timer);
+  }
+
+  private wakeAll(): void {
+    for (const worker of this.shardWorkers.values()) worker.wake();
+  }
+
+  /** Stops claiming, waits for the attempts in flight (each bounded by attemptTimeoutMs), closes the agent. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.rechecks.values()) clearTimeout(timer);
+    this.rechecks.clear();
+    await this.hints?.close();
+    this.hints = null;
+    await Promise.all(this.workers.map((worker) => worker.stop()));
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    await this.agent.close();
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    this.running.add(work);
+    return work.finally(() => this.running.delete(work));
+  }
+
+  /** Takes a request slot of the endpoint if it and the process are below their bounds. */
+  private takeSlot(endpointId: string): boolean {
+    const busy = this.inFlight.get(endpointId) ?? 0;
+    if (this.stopped || busy >= endpointConcurrencyMax || this.inFlightTotal >= dispatcherConcurrencyMax) return false;
+    this.inFlight.set(endpointId, busy + 1);
+    this.inFlightTotal += 1;
+    return true;
+  }
+
+  private freeSlot(endpointId: string): void {
+    this.inFlight.set(endpointId, (this.inFlight.get(endpointId) ?? 1) - 1);
+    this.inFlightTotal -= 1;
+  }
+
+  /**
+   * Materialises the shard's new entries, sending at once the streams that had nothing waiting
+   * (claimed in the materialising transaction, their deliveries those just written), then claims
+   * the other due streams (retries, redeliveries, events queued behind a stream in flight) and
+   * starts sending them; answers the deliveries written and streams claimed.
+   */
+  private async pass(shard: Shard): Promise<number> {
+    // No endpoint, nothing to read: an idle deployment costs its shards nothing.
+    if (!this.directory.anyEnabled()) return 0;
+    const enabled = (id: string) => this.directory.get(id)?.row.status === 'ENABLED';
+    const busyEndpoints = () => [...this.inFlight].filter(([, n]) => n >= endpointConcurrencyMax).map(([id]) => id);
+    const now = this.now();
+    // One statement finds both kinds of work: streams behind their accounts, and whether any is due.
+    const work = await streamsWithWork(shard.db, busyEndpoints(), now, materializeStreamsMax);
+    const materialized = await materializeShard(this.shards, shard, this.directory, this.now, {
+      leaseMs: this.options.leaseMs,
+      take: (id) => enabled(id) && this.takeSlot(id),
+      free: (id) => this.freeSlot(id),
+    }, work.lagging);
+    for (const { stream, deliveries } of materialized.claimed) this.send(shard, stream, deliveries);
+    if (work.lagging.length > 0) this.recheckSoon(shard);
+    const busy = busyEndpoints();
+    const free = dispatcherConcurrencyMax - this.inFlightTotal;
+    if (this.stopped || free <= 0 || work.due === false) return materialized.written + materialized.claimed.length;
+    // Not known when the streams behind filled the read: a lock-free check first, then the claim.
+    if (work.due === null && !(await anyStreamDue(shard.db, busy, now))) return materialized.written + materialized.claimed.length;
+    const claimed = await inTransaction(shard, (tx) => claimDueStreams(tx, busy, now, new Date(now.getTime() + this.options.leaseMs), Math.min(free, claimStreamsMax)));
+    // The claimed streams' first deliveries in one read: at one event or two per claim (the common case) that is all of them.
+    const pending = await pendingOfStreams(shard.db, claimed, claimed.length * pendingReadPerStream);
+    for (const stream of claimed) {
+      // A stream of an endpoint this process does not know yet, knows disabled, or has no slot for waits for a later pass.
+      if (!enabled(stream.endpointId) || !this.takeSlot(stream.endpointId)) {
+        await this.release(shard, stream);
+        continue;
+      }
+      const known = pending.get(`${stream.endpointId}|${stream.stripeId}`);
+      this.send(shard, stream, known !== undefined && known.length < pendingReadPerStream ? known : null);
+    }
+    return materialized.written + materialized.claimed.length + claimed.length;
+  }
+
+  /** Sends a claimed stream in the background, its slot taken; `pending`: all its pending deliveries when known, null to read them. */
+  private send(shard: Shard, stream: StreamRow, pending: DeliveryRow[] | null): void {
+    const endpoint = this.directory.get(stream.endpointId)!;
+    void this.track(this.deliverStream(shard, stream, endpoint, pending)
+      .catch((error: unknown) => log().error({ err: error, endpointId: stream.endpointId }, 'webhooks: stream delivery failed'))
+      .finally(() => this.freeSlot(stream.endpointId)));
+  }
+
+  /**
+   * Hands a stream back with the attempts it made. Hand-backs of one shard are written together:
+   * while one transaction is out, the next ones queue and go in the following one, so a busy
+   * shard pays a few statements per batch instead of per stream.
+   */
+  private release(shard: Shard, key: StreamKey, writes: readonly AttemptWrite[] = []): Promise<void> {
+    let queue = this.handBacks.get(shard);
+    if (!queue) {
+      queue = { waiting: [], flushing: false };
+      this.handBacks.set(shard, queue);
+    }
+    const handBacks = queue;
+    return new Promise<void>((resolve, reject) => {
+      handBacks.waiting.push({ key, writes, resolve, reject });
+      if (!handBacks.flushing) void this.flushHandBacks(shard, handBacks);
+    });
+  }
+
+  private async flushHandBacks(shard: Shard, queue: HandBackQueue): Promise<void> {
+    queue.flushing = true;
+    try {
+      while (queue.waiting.length > 0) {
+        const batch = queue.waiting.splice(0, handBackBatchMax);
+        try {
+          const writes = batch.flatMap((b) => b.writes);
+          await this.handBack(shard, batch.map((b) => b.key), writes);
+          for (const b of batch) b.resolve();
+          // Events may have queued behind the streams just handed back: the shard passes now, not at its next poll.
+          if (writes.length > 0) this.shardWorkers.get(shard)?.wake();
+        } catch (error) {
+          for (const b of batch) b.reject(error);
+        }
+      }
+    } finally {
+      queue.flushing = false;
+    }
+  }
+
+  /**
+   * One hand-back: the attempts, then the streams' release (apart: a crash between them leaves
+   * the streams leased until their leases end, with the attempts written). Tried again a few
+   * times (a lock held by a materialising pass, a shard away for a moment): streams not handed
+   * back wait for their leases to end.
+   */
+  private async handBack(shard: Shard, keys: readonly StreamKey[], writes: readonly AttemptWrite[]): Promise<void> {
+    let recorded = false;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (!recorded) {
+          // Several statements go in one transaction, so that trying again cannot count an attempt twice.
+          const groups = attemptGroups(writes);
+          await (groups.length <= 1 ? recordAttempts(shard.db, groups) : inTransaction(shard, (tx) => recordAttempts(tx, groups)));
+        }
+        recorded = true;
+        await inTransaction(shard, (tx) => releaseStreams(tx, keys, epoch));
+        return;
+      } catch (error) {
+        if (attempt >= releaseAttemptsMax) throw error;
+        await new Promise((resolve) => setTimeout(resolve, releaseRetryDelayMs * attempt));
+      }
+    }
+  }
+
+  /** The claimed stream's due deliveries in order, until one fails (it waits for its retry, the rest behind it). */
+  private async deliverStream(shard: Shard, stream: StreamRow, claimedAs: KnownEndpoint, read: DeliveryRow[] | null): Promise<void> {
+    let leaseUntil = new Date(this.now().getTime() + this.options.leaseMs);
+    const writes: AttemptWrite[] = [];
+    try {
+      // Known with the claim (all of the stream's pending deliveries); its own read otherwise.
+      const pending = read ?? await pendingOfStream(shard.db, stream, deliveriesPerClaimMax);
+      for (const delivery of pending) {
+        const endpoint = this.directory.get(stream.endpointId) ?? claimedAs;
+        const now = this.now();
+        if (this.stopped || endpoint.row.status !== 'ENABLED') break;
+        if (delivery.nextAttemptAt !== null && delivery.nextAttemptAt > now) break;
+        // The lease must outlast the attempt: otherwise another replica could send a later event meanwhile.
+        if (leaseUntil.getTime() - now.getTime() < this.options.attemptTimeoutMs * 2) {
+          leaseUntil = new Date(now.getTime() + this.options.leaseMs);
+          await extendLease(shard.db, stream, leaseUntil);
+        }
+        const outcome = await this.attempt(endpoint, delivery);
+        const { goOn, write } = await this.judge(endpoint, delivery, outcome);
+        writes.push(write);
+        if (!goOn) break;
+      }
+    } finally {
+      await this.release(shard, stream, writes);
+    }
+  }
+
+  /** One POST, bounded: attemptTimeoutMs for connection, headers and body; the answer read up to responseBytesMax. */
+  private async attempt(endpoint: KnownEndpoint, delivery: DeliveryRow): Promise<AttemptOutcome | { kind: 'refused'; error: string }> {
+    const started = process.hrtime.bigint();
+    try {
+      const headers = { 'content-type': 'application/json', 'user-agent': 'paygraph-webhooks/1', ...endpoint.signer.headers(delivery.id, this.now(), delivery.body) };
+      const response = await request(endpoint.row.url, {
+        method: 'POST', dispatcher: this.agent, headers, body: delivery.body,
+        headersTimeout: this.options.attemptTimeoutMs, bodyTimeout: this.options.attemptTimeoutMs,
+        signal: AbortSignal.timeout(this.options.attemptTimeoutMs),
+      });
+      await response.body.dump({ limit: responseBytesMax }).catch(() => undefined);
+      return outcomeOfStatus(response.statusCode);
+    } catch (error) {
+      const refused = error instanceof DestinationRefused || (error instanceof Error && error.cause instanceof DestinationRefused);
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      return refused ? { kind: 'refused', error: message } : { kind: 'failed', statusCode: null, error: message };
+    } finally {
+      webhookAttemptSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /**
+   * What an attempt's outcome writes (with the stream's hand-back) and whether the stream may go
+   * on to its next delivery; the endpoint's own state (healthy, failing, disabled) is written at once.
+   */
+  private async judge(endpoint: KnownEndpoint, delivery: DeliveryRow, outcome: AttemptOutcome | { kind: 'refused'; error: string }): Promise<{ goOn: boolean; write: AttemptWrite }> {
+    const now = this.now();
+    const write = (record: AttemptWrite['record']): AttemptWrite => ({ id: delivery.id, record, at: now });
+    const endpointShard = this.shards.of('webhookEndpoint', endpoint.row.id);
+    const count = (label: AttemptLabel) => deliveryAttempts.inc({ outcome: label });
+    if (outcome.kind === 'delivered') {
+      count('succeeded');
+      if (delivery.attempts === 0) webhookCommitToDeliverySeconds.observe((now.getTime() - delivery.createdAt.getTime()) / 1000);
+      if (endpoint.row.failingSince !== null) {
+        await markEndpointHealthy(endpointShard.db, endpoint.row.id);
+        this.directory.update(endpoint.row.id, { failingSince: null });
+      }
+      return { goOn: true, write: write({ status: 'SUCCEEDED', statusCode: outcome.statusCode, error: null, nextAttemptAt: null }) };
+    }
+    if (outcome.kind === 'gone') {
+      count('gone');
+      await this.disable(endpointShard, endpoint, `the receiver answered 410 Gone at ${now.toISOString()}`, now);
+      return { goOn: false, write: write({ status: 'FAILED', statusCode: 410, error: 'HTTP 410 Gone: endpoint disabled', nextAttemptAt: null }) };
+    }
+    const statusCode = outcome.kind === 'failed' ? outcome.statusCode : null;
+    const decision = nextAttempt(this.options.retry, delivery.attempts + 1, delivery.firstAttemptAt ?? now, now, this.random());
+    const failed = write(decision.kind === 'retry'
+      ? { status: 'PENDING', statusCode, error: outcome.error, nextAttemptAt: decision.at }
+      : { status: 'FAILED', statusCode, error: outcome.error, nextAttemptAt: null });
+    count(outcome.kind === 'refused' ? 'refused' : decision.kind === 'retry' ? 'retrying' : 'failed');
+    log().info({ endpointId: endpoint.row.id, deliveryId: delivery.id, statusCode, error: outcome.error, retry: decision.kind === 'retry' }, 'webhooks: attempt failed');
+    const failingSince = endpoint.row.failingSince ?? now;
+    if (endpoint.row.failingSince === null) {
+      await markEndpointFailing(endpointShard.db, endpoint.row.id, now);
+      this.directory.update(endpoint.row.id, { failingSince: now });
+    }
+    if (failingTooLong(failingSince, now, this.options.disableAfterFailingMs)) {
+      await this.disable(endpointShard, endpoint, `every attempt failed since ${failingSince.toISOString()} (last: ${outcome.error})`, now);
+      return { goOn: false, write: failed };
+    }
+    // A delivery given up lets the stream go on to its next event; a retry holds the stream until then.
+    return { goOn: decision.kind === 'give-up', write: failed };
+  }
+
+  /**
+   * Rereads the endpoints, then disables those that have failed for the whole window even when
+   * no attempt is due to notice it (their deliveries FAILED and nothing new came since).
+   */
+  private async refresh(): Promise<number> {
+    await this.directory.refresh(this.options.discoveryIntervalMs);
+    const now = this.now();
+    const failing = this.directory.enabledIds().map((id) => this.directory.get(id)!)
+      .filter((e) => failingTooLong(e.row.failingSince, now, this.options.disableAfterFailingMs));
+    for (const endpoint of failing) {
+      await this.disable(this.shards.of('webhookEndpoint', endpoint.row.id), endpoint, `every attempt failed since ${endpoint.row.failingSince!.toISOString()}`, now);
+    }
+    const closed = await this.closeDisabled(now);
+    // Failed refunds, one scan per shard (record-events.ts): a shard away delays only its own.
+    const queued = await Promise.all(this.shards.all.map((shard) => materializeFailedRefunds(this.shards, shard, this.directory, this.now).catch((error: unknown) => {
+      log().warn({ err: error, shard: shard.name }, 'webhooks: scanning failed refunds failed');
+      return 0;
+    })));
+    return failing.length + closed + queued.reduce((a, b) => a + b, 0);
+  }
+
+  private async disable(endpointShard: Shard, endpoint: KnownEndpoint, reason: string, now: Date): Promise<void> {
+    this.directory.update(endpoint.row.id, { status: 'DISABLED', disabledReason: reason, updatedAt: now });
+    if (await disableEndpoint(endpointShard.db, endpoint.row.id, reason, now)) {
+      log().warn({ endpointId: endpoint.row.id, reason }, 'webhooks: endpoint disabled');
+      await closeEndpointQueues(this.shards, endpoint.row.id, reason);
+    }
+  }
+
+  /**
+   * Closes the queues of disabled endpoints (disabled-endpoints.ts): each once per process (a
+   * crash after disabling left them open), and again at every refresh for disabledSweepMs after
+   * it was disabled, when an attempt in flight then may have written a retry since.
+   */
+  private async closeDisabled(now: Date): Promise<number> {
+    const due = this.directory.disabled().filter((e) => !this.closed.has(e.row.id) || now.getTime() - e.row.updatedAt.getTime() < disabledSweepMs);
+    let failed = 0;
+    for (const endpoint of due) {
+      failed += await closeEndpointQueues(this.shards, endpoint.row.id, endpoint.row.disabledReason ?? 'disabled');
+      this.closed.add(endpoint.row.id);
+    }
+    return failed;
+  }
+
+  /** Deletes finished deliveries past the retention, in bounded batches on every shard; answers how many. */
+  async purge(): Promise<number> {
+    const cutoff = new Date(this.now().getTime() - this.options.retentionMs);
+    const counts = await Promise.all(this.shards.all.map(async (shard) => {
+      let deleted = 0;
+      for (let batch = 0; batch < deliveryPurgeBatchesPerPassMax; batch++) {
+        const n = await purgeFinishedBefore(shard.db, cutoff, deliveryPurgeBatchMax);
+        deleted += n;
+        if (n < deliveryPurgeBatchMax) break;
+      }
+      return deleted;
+    }));
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  private async measure(): Promise<void> {
+    const now = this.now();
+    await Promise.all(this.shards.all.map(async (shard) => {
+      const state = await queueState(shard, queueDepthCountMax);
+      webhookQueueDepth.set({ shard: shard.name }, state.pending);
+      webhookOldestPendingSeconds.set({ shard: shard.name }, state.oldestAt ? Math.max(0, (now.getTime() - state.oldestAt.getTime()) / 1000) : 0);
+    }));
+  }
+}
+

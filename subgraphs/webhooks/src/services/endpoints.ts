@@ -1,0 +1,187 @@
+import { createHash } from 'node:crypto';
+import { forbiddenBecause, type Forbidden, type Readable } from '@paygraph/shared/authorization';
+import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
+import { logicalShardCount } from '@paygraph/shared/limits';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import type { WebhooksContext } from '../context';
+import { mayManageEndpoint, mayReadAccount, mayRegisterEndpoints } from '../domain/authorization';
+import { decideEndpointInput, type CreateEndpointInput, type InputRefusal } from '../domain/endpoint-input';
+import {
+  countEndpointsOfOwner, disableEndpoint, endpointById, endpointsOfOwner, insertEndpoint, rotateEndpointSecret,
+} from '../db/endpoints';
+import { requeueSince } from '../db/deliveries';
+import { accountsAndStripesToFollow, accountsOfOwnersToFollow, insertStreamsIfMissing, streamsDueNow, type FollowedRow } from '../db/streams';
+import type { EndpointRow } from '../db/schema/webhooks';
+import { endpointsPerOwnerMax, secretRotationOverlapMs } from '../limits';
+import { urlRefusal } from './destination';
+import { closeEndpointQueues } from './disabled-endpoints';
+import { newSecret, openSecret, sealSecret } from './secrets';
+import { pushTo } from '@paygraph/shared/collections';
+
+/**
+ * The endpoint operations behind the resolvers: each authorizes, then reads and writes on the
+ * shards that hold the data. An endpoint lives on a logical shard chosen from its owner, so one
+ * owner's endpoints are listed from one shard; its streams and deliveries live with the accounts.
+ */
+/** What registering can answer besides the endpoint: exactly CreateWebhookEndpointResult's members (and FORBIDDEN). */
+export type CreateEndpointError = Forbidden | InputRefusal | { kind: 'AccountNotFound'; accountId: string };
+/** What disabling, rotating and redelivering can answer besides success: their unions' members (and FORBIDDEN). */
+export type ManageEndpointError = Forbidden | InputRefusal | { kind: 'WebhookEndpointNotFound'; endpointId: string };
+
+/** An endpoint as GraphQL shows it; `secret` only in the answer that made it. */
+export interface EndpointView {
+  id: string;
+  url: string;
+  description: string | null;
+  eventTypes: string[];
+  accountIds: string[] | null;
+  status: EndpointRow['status'];
+  disabledReason: string | null;
+  secret: string | null;
+  createdAt: Date;
+}
+
+export function endpointView(row: EndpointRow, secret: string | null = null): EndpointView {
+  return {
+    id: row.id, url: row.url, description: row.description, eventTypes: row.eventTypes.split(','),
+    accountIds: row.accountIds === null ? null : (JSON.parse(row.accountIds) as string[]),
+    status: row.status, disabledReason: row.disabledReason, secret, createdAt: row.createdAt,
+  };
+}
+
+function ownerShard(shards: ShardSet, ownerId: string): { shard: Shard; logical: ReturnType<typeof toLogicalShard> } {
+  const logical = toLogicalShard(createHash('sha256').update(ownerId, 'utf8').digest().readUInt16BE(0) % logicalShardCount);
+  return { shard: shards.byLogical(logical), logical };
+}
+
+/** A stream's starting row: at the account's head now (events after the registration). */
+function streamAtHead(endpointId: string, row: FollowedRow) {
+  return {
+    endpointId, stripeId: row.id, accountId: row.parentId ?? row.id, lastSequence: row.lastSequence,
+    available: row.available, frozen: row.frozen, pending: row.pending,
+  };
+}
+
+/** The accounts an endpoint names, with their stripes, each read on its own shard. */
+async function namedAccounts(shards: ShardSet, ids: readonly string[]): Promise<Map<Shard, FollowedRow[]>> {
+  const byShard = new Map<Shard, string[]>();
+  for (const id of ids) {
+    const shard = shards.of('account', id);
+    pushTo(byShard, shard, id);
+  }
+  // A merchant's stripes live on other shards: its home row is read first, then every shard for its stripes.
+  const homes = new Map<Shard, FollowedRow[]>();
+  await Promise.all([...byShard].map(async ([shard, local]) => homes.set(shard, await accountsAndStripesToFollow(shard.db, local))));
+  return homes;
+}
+
+export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpointInput): Promise<Result<EndpointView, CreateEndpointError>> {
+  const { identity, shards } = ctx;
+  if (!mayRegisterEndpoints(identity)) return err(forbiddenBecause(`a ${identity.role} reads no accounts, so it registers no webhooks`));
+  const plan = decideEndpointInput(input, (raw) => urlRefusal(raw, ctx.services.policy));
+  if (!plan.ok) return plan;
+  const now = ctx.services.now();
+  let follow: Map<Shard, FollowedRow[]>;
+  if (plan.value.accountIds !== null) {
+    follow = await namedAccounts(shards, plan.value.accountIds);
+    const found = new Map([...follow.values()].flat().map((row) => [row.id, row]));
+    for (const id of plan.value.accountIds) {
+      const account = found.get(id);
+      // Someone else's account and no account at all look the same to a non-operator.
+      if (!account || account.parentId !== null) {
+        if (identity.role !== 'operator') return err(forbiddenBecause(`account ${id} is not yours`));
+        return err({ kind: 'AccountNotFound', accountId: id });
+      }
+      if (!mayReadAccount(identity, account)) return err(forbiddenBecause(`account ${id} is not yours`));
+    }
+  } else {
+    follow = new Map();
+    const owners = identity.role === 'operator' ? null : [identity.sub];
+    await Promise.all(shards.all.map(async (shard) => follow.set(shard, await accountsOfOwnersToFollow(shard.db, owners))));
+  }
+  const home = ownerShard(shards, identity.sub);
+  if ((await countEndpointsOfOwner(home.shard.db, identity.sub)) >= endpointsPerOwnerMax) {
+    return err({ kind: 'InvalidInput', field: 'url', message: `at most ${endpointsPerOwnerMax} endpoints per owner; disable one first` });
+  }
+  const id = newId('webhookEndpoint', home.logical);
+  const secret = newSecret();
+  const row = {
+    id, ownerId: identity.sub, ownerRole: identity.role, url: plan.value.url, description: plan.value.description,
+    eventTypes: plan.value.eventTypes.join(','), accountIds: plan.value.accountIds === null ? null : JSON.stringify(plan.value.accountIds),
+    status: 'ENABLED' as const, secretSealed: sealSecret(ctx.services.secretKey, id, secret), createdAt: now, updatedAt: now,
+  };
+  await insertEndpoint(home.shard.db, row);
+  // Streams start at each account's head: the endpoint receives what happens after it was made.
+  // A shard that fails here leaves its accounts to the dispatcher's discovery, which starts them at their head too.
+  await Promise.all([...follow].map(([shard, rows]) => insertStreamsIfMissing(shard.db, rows.map((r) => streamAtHead(id, r)))));
+  const stored = await endpointById(home.shard.db, id);
+  return ok(endpointView(stored!, secret));
+}
+
+/** The endpoint if the caller may manage it; FORBIDDEN for someone else's. */
+async function managedEndpoint(ctx: WebhooksContext, endpointId: string): Promise<Result<{ row: EndpointRow; shard: Shard }, ManageEndpointError>> {
+  const parsed = parseId('webhookEndpoint', endpointId);
+  if (!parsed) return err({ kind: 'InvalidInput', field: 'endpointId', message: `"${endpointId}" is not a webhook endpoint id` });
+  if (ctx.identity.role === 'channel') return err(forbiddenBecause('channels have no webhook endpoints'));
+  const shard = ctx.shards.of('webhookEndpoint', endpointId);
+  const row = await endpointById(shard.db, endpointId);
+  if (!row) return err({ kind: 'WebhookEndpointNotFound', endpointId });
+  if (!mayManageEndpoint(ctx.identity, row)) return err(forbiddenBecause(`webhook endpoint ${endpointId} is not yours`));
+  return ok({ row, shard });
+}
+
+/** The endpoint if the caller may read it; null when there is none (or the id is malformed). */
+export async function readEndpoint(ctx: WebhooksContext, endpointId: string): Promise<Readable<EndpointView>> {
+  const found = await managedEndpoint(ctx, endpointId);
+  if (found.ok) return ok(endpointView(found.value.row));
+  return found.error.kind === 'Forbidden' ? err(found.error) : ok(null);
+}
+
+export async function listEndpoints(ctx: WebhooksContext, first: number): Promise<Result<EndpointView[], Forbidden>> {
+  if (ctx.identity.role === 'channel') return err(forbiddenBecause('channels have no webhook endpoints'));
+  const { shard } = ownerShard(ctx.shards, ctx.identity.sub);
+  return ok((await endpointsOfOwner(shard.db, ctx.identity.sub, first)).map((row) => endpointView(row)));
+}
+
+export async function disableEndpointBy(ctx: WebhooksContext, endpointId: string): Promise<Result<EndpointView, ManageEndpointError>> {
+  const found = await managedEndpoint(ctx, endpointId);
+  if (!found.ok) return found;
+  const reason = `disabled by ${ctx.identity.role} ${ctx.identity.sub}`;
+  if (await disableEndpoint(found.value.shard.db, endpointId, reason, ctx.services.now())) {
+    // A shard that fails here is left to the dispatcher, which closes a disabled endpoint's queues on its next refresh.
+    await closeEndpointQueues(ctx.shards, endpointId, reason).catch((error: unknown) => ctx.log.warn({ err: error, endpointId }, 'webhooks: closing a disabled endpoint\'s queues failed'));
+  }
+  return ok(endpointView((await endpointById(found.value.shard.db, endpointId))!));
+}
+
+export async function rotateSecret(ctx: WebhooksContext, endpointId: string): Promise<Result<EndpointView, ManageEndpointError>> {
+  const found = await managedEndpoint(ctx, endpointId);
+  if (!found.ok) return found;
+  const { row, shard } = found.value;
+  const now = ctx.services.now();
+  const secret = newSecret();
+  // The current secret keeps signing beside the new one for the overlap; re-sealed so its seal is as fresh as the new one's.
+  const previous = openSecret(ctx.services.secretKey, endpointId, row.secretSealed);
+  await rotateEndpointSecret(shard.db, endpointId, {
+    next: sealSecret(ctx.services.secretKey, endpointId, secret),
+    previous: sealSecret(ctx.services.secretKey, endpointId, previous),
+    previousUntil: new Date(now.getTime() + secretRotationOverlapMs),
+  }, now);
+  return ok(endpointView((await endpointById(shard.db, endpointId))!, secret));
+}
+
+/** Queues again every event recorded at or after `since`, on every shard holding the endpoint's deliveries. */
+export async function redeliver(ctx: WebhooksContext, endpointId: string, since: Date): Promise<Result<{ endpointId: string; count: number }, ManageEndpointError>> {
+  const found = await managedEndpoint(ctx, endpointId);
+  if (!found.ok) return found;
+  // Its deliveries would be queued and never sent: disabling is final (disabled-endpoints.ts).
+  if (found.value.row.status !== 'ENABLED') return err({ kind: 'InvalidInput', field: 'endpointId', message: `webhook endpoint ${endpointId} is disabled: nothing is delivered to it; register a new endpoint` });
+  const now = ctx.services.now();
+  const counts = await Promise.all(ctx.shards.all.map(async (shard) => {
+    const count = await requeueSince(shard.db, endpointId, since, now);
+    if (count > 0) await streamsDueNow(shard.db, endpointId, now);
+    return count;
+  }));
+  return ok({ endpointId, count: counts.reduce((a, b) => a + b, 0) });
+}

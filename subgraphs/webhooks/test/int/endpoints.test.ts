@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { gql } from '../../../../test/support/graphql';
+import { token, unique } from '../../../../test/support/env';
+import { useMoneyStack, type MoneyKit } from '../../../../test/support/money';
+import type { Stack } from '../../../../test/support/stack';
+import { rawRows } from '@paygraph/shared/db/raw';
+import { createEndpoint, madeEndpoint, webhookDocs } from '../support/webhooks';
+
+/**
+ * Endpoints through the gateway: the contract's documents, who may do what (BOLA: another
+ * partner's accounts and endpoints), and bad input that writes nothing.
+ */
+let stack: Stack;
+let kit: MoneyKit;
+useMoneyStack((started) => ({ stack, kit } = started));
+
+async function endpointRows(ownerId: string): Promise<number> {
+  const counts = await Promise.all(stack.shards.all.map((s) => rawRows<{ n: number }>(s, 'SELECT COUNT(*) AS n FROM webhook_endpoints WHERE owner_id = ?', [ownerId])));
+  return counts.reduce((sum, [row]) => sum + Number(row!.n), 0);
+}
+
+describe('webhook endpoints', () => {
+  it('are made with the contract document: the secret once, whsec_ and 32 random bytes', async () => {
+    const alice = unique('p-alice');
+    const account = await kit.open(alice);
+    const bearer = await token(alice, 'partner');
+    const made = await createEndpoint(stack.gatewayUrl, bearer, { url: 'https://hooks.example.com/paygraph', eventTypes: ['balance.changed', 'payment.succeeded'], accountIds: [account] });
+    expect(made.errors).toBeUndefined();
+    const endpoint = made.data!.createWebhookEndpoint;
+    expect(endpoint).toMatchObject({ __typename: 'WebhookEndpoint', url: 'https://hooks.example.com/paygraph', eventTypes: ['balance.changed', 'payment.succeeded'], status: 'ENABLED' });
+    expect(endpoint.secret).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(endpoint.secret.slice(6), 'base64')).toHaveLength(32);
+    // Shown once: every later read has no secret, and the table holds no plain secret.
+    const read = await gql(stack.gatewayUrl, webhookDocs.detail, { id: endpoint.id }, bearer);
+    expect(read.data?.webhookEndpoint).toMatchObject({ id: endpoint.id, status: 'ENABLED', secret: null, accountIds: [account] });
+    const stored = (await Promise.all(stack.shards.all.map((s) => rawRows<Record<string, string>>(s, 'SELECT * FROM webhook_endpoints WHERE id = ?', [endpoint.id])))).flat();
+    expect(stored).toHaveLength(1);
+    expect(JSON.stringify(stored)).not.toContain(endpoint.secret.slice(6, 30));
+    const contract = await gql(stack.gatewayUrl, webhookDocs.read, { id: endpoint.id }, bearer);
+    expect(contract.errors).toBeUndefined();
+    expect(contract.data?.webhookEndpoint).toMatchObject({ id: endpoint.id, status: 'ENABLED', deliveries: { edges: [], pageInfo: { hasNextPage: false } } });
+  });
+
+  it('are disabled by their owner, and rotation shows a new secret once', async () => {
+    const bob = unique('p-bob');
+    const bearer = await token(bob, 'partner');
+    await kit.open(bob);
+    const { id, secret } = await madeEndpoint(stack.gatewayUrl, bearer, { url: 'https://hooks.example.com/b', eventTypes: ['balance.changed'] });
+    const rotated = await gql(stack.gatewayUrl, webhookDocs.rotate, { input: { endpointId: id } }, bearer);
+    expect(rotated.data?.rotateWebhookSecret.secret).toMatch(/^whsec_/);
+    expect(rotated.data?.rotateWebhookSecret.secret).not.toBe(secret);
+    const disabled = await gql(stack.gatewayUrl, webhookDocs.disable, { input: { endpointId: id } }, bearer);
+    expect(disabled.errors).toBeUndefined();
+    expect(disabled.data?.disableWebhookEndpoint).toEqual({ __typename: 'WebhookEndpoint', id, status: 'DISABLED' });
+    const read = await gql(stack.gatewayUrl, webhookDocs.detail, { id }, bearer);
+    expect(read.data?.webhookEndpoint.disabledReason).toBe(`disabled by partner ${bob}`);
+  });
+
+  it('refuse another partner\'s accounts and endpoints (BOLA), and channels; an operator may do anything', async () => {
+    const alice = unique('p-alice');
+    const mallory = unique('p-mallory');
+    const aliceAccount = await kit.open(alice);
+    const aliceBearer = await token(alice, 'partner');
+    const malloryBearer = await token(mallory, 'partner');
+    const { id } = await madeEndpoint(stack.gatewayUrl, aliceBearer, { url: 'https://hooks.example.com/a', eventTypes: ['balance.changed'], accountIds: [aliceAccount] });
+    const before = await endpointRows(mallory);
+
+    const forbiddenCode = (answer: { errors?: Array<{ extensions?: Record<string, unknown> }>; data?: unknown }) => answer.errors?.[0]?.extensions?.code;
+    // Mallory names Alice's account.
+    expect(forbiddenCode(await createEndpoint(stack.gatewayUrl, malloryBearer, { url: 'https://evil.example.com', eventTypes: ['balance.changed'], accountIds: [aliceAccount] }))).toBe('FORBIDDEN');
+    // A well-formed account id that does not exist looks the same to her.
+    expect(forbiddenCode(await createEndpoint(stack.gatewayUrl, malloryBearer, { url: 'https://evil.example.com', eventTypes: ['balance.changed'], accountIds: [aliceAccount.replace(/.{4}_/, 'ZZZZ_')] }))).toBe('FORBIDDEN');
+    // Reading, disabling, rotating and redelivering Alice's endpoint.
+    const read = await gql(stack.gatewayUrl, webhookDocs.read, { id }, malloryBearer);
+    expect(forbiddenCode(read)).toBe('FORBIDDEN');
+    expect(read.data?.webhookEndpoint ?? null).toBeNull();
+    expect(forbiddenCode(await gql(stack.gatewayUrl, webhookDocs.disable, { input: { endpointId: id } }, malloryBearer))).toBe('FORBIDDEN');
+    expect(forbiddenCode(await gql(stack.gatewayUrl, webhookDocs.rotate, { input: { endpointId: id } }, malloryBearer))).toBe('FORBIDDEN');
+    expect(forbiddenCode(await gql(stack.gatewayUrl, webhookDocs.redeliver, { input: { endpointId: id, since: new Date(0).toISOString() } }, malloryBearer))).toBe('FORBIDDEN');
+    // A channel reads no accounts.
+    const channel = await token(unique('channel'), 'channel');
+    expect(forbiddenCode(await createEndpoint(stack.gatewayUrl, channel, { url: 'https://bank.example.com', eventTypes: ['balance.changed'] }))).toBe('FORBIDDEN');
+    expect(await endpointRows(mallory)).toBe(before);
+    // Alice's endpoint is untouched; Mallory's own list does not show it.
+    expect((await gql(stack.gatewayUrl, webhookDocs.detail, { id }, aliceBearer)).data?.webhookEndpoint.status).toBe('ENABLED');
+    const list = await gql(stack.gatewayUrl, 'query { webhookEndpoints { id } }', {}, malloryBearer);
+    expect(list.data?.webhookEndpoints).toEqual([]);
+    // An operator reads and disables anyone's.
+    expect((await gql(stack.gatewayUrl, webhookDocs.read, { id }, kit.operator)).data?.webhookEndpoint.id).toBe(id);
+    expect((await gql(stack.gatewayUrl, webhookDocs.disable, { input: { endpointId: id } }, kit.operator)).data?.disableWebhookEndpoint.status).toBe('DISABLED');
+  });
+
+  it('answer bad input with a clear error and write nothing', async () => {
+    const carol = unique('p-carol');
+    const bearer = await token(carol, 'partner');
+    const account = await kit.open(carol);
+    const cases: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ url: 'not a url', eventTypes: ['balance.changed'] }, 'INVALID_INPUT', /url is not a URL/],
+      [{ url: 'ftp://hooks.example.com', eventTypes: ['balance.changed'] }, 'INVALID_INPUT', /url must be/],
+      [{ url: 'https://hooks.example.com', eventTypes: ['balance.chnaged'] }, 'INVALID_INPUT', /unknown event type "balance.chnaged"/],
+      [{ url: 'https://hooks.example.com', eventTypes: [] }, 'INVALID_INPUT', /eventTypes is empty/],
+      [{ url: 'https://hooks.example.com', eventTypes: ['balance.changed'], accountIds: [] }, 'INVALID_INPUT', /accountIds is empty/],
+      [{ url: 'https://hooks.example.com', eventTypes: ['balance.changed'], accountIds: ['acc_nope'] }, 'INVALID_INPUT', /not an account id/],
+      [{ url: 'http://169.254.169.254/latest/meta-data', eventTypes: ['balance.changed'], accountIds: [account] }, 'INVALID_INPUT', /link-local|metadata/],
+      [{ url: 'http://10.1.2.3/hook', eventTypes: ['balance.changed'], accountIds: [account] }, 'INVALID_INPUT', /private/],
+    ];
+    for (const [input, code, message] of cases) {
+      const answer = await createEndpoint(stack.gatewayUrl, bearer, input as never);
+      expect(answer.errors, JSON.stringify(input)).toBeUndefined();
+      expect(answer.data?.createWebhookEndpoint, JSON.stringify(input)).toMatchObject({ __typename: 'InvalidInput', code });
+      expect(answer.data?.createWebhookEndpoint.message, JSON.stringify(input)).toMatch(message);
+    }
+    expect(await endpointRows(carol)).toBe(0);
+    const unknown = 'whe_01JDP5Z9K3M4N6Q7R8S9T0V1WX_00';
+    expect((await gql(stack.gatewayUrl, webhookDocs.disable, { input: { endpointId: unknown } }, bearer)).data?.disableWebhookEndpoint)
+      .toMatchObject({ __typename: 'WebhookEndpointNotFound', code: 'WEBHOOK_ENDPOINT_NOT_FOUND' });
+    expect((await gql(stack.gatewayUrl, webhookDocs.redeliver, { input: { endpointId: 'nope', since: new Date().toISOString() } }, bearer)).data?.redeliverWebhookEvents)
+      .toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
+  });
+});

@@ -1,0 +1,30 @@
+/**
+ * Payments of many legs as the random money tests model them, from the contract's words alone
+ * (contract/operations.graphql, "Marketplace payments"), never from the service's code.
+ */
+
+/** A leg as a test computes it from its own input: the account, the role, the amount it moves. */
+export interface LegMade {
+  accountId: string;
+  role: 'PAYER' | 'CAMPAIGN' | 'PAYEE' | 'SPLIT';
+  amount: bigint;
+}
+
+/** -1 for a paying leg (its account gives the amount), 1 for a receiving one. */
+export function legDirection(leg: LegMade): bigint {
+  return leg.role === 'PAYER' || leg.role === 'CAMPAIGN' ? -1n : 1n;
+}
+
+/**
+ * The cumulative rule: after refunds totalling `refunded`, each leg has returned
+ * floor(refunded * leg / amount), except the PAYER (paying side) and the PAYEE (receiving side),
+ * which take their side's remainder.
+ */
+export function legsReturned(legs: readonly LegMade[], amount: bigint, refunded: bigint): bigint[] {
+  const rule = legs.map((l) => (refunded * l.amount) / amount);
+  for (const [remainder, side] of [['PAYER', ['PAYER', 'CAMPAIGN']], ['PAYEE', ['PAYEE', 'SPLIT']]] as const) {
+    const at = legs.findIndex((l) => l.role === remainder);
+    rule[at] = refunded - legs.reduce((sum, l, i) => ((side as readonly string[]).includes(l.role) && i !== at ? sum + rule[i]! : sum), 0n);
+  }
+  return rule;
+}

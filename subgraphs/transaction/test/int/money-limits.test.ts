@@ -335,22 +335,22 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
   });
 
   it('fails a cross-shard FX payment whose credit BALANCE_LIMIT refuses, all or nothing: payer and FX positions back where they were', async () => {
-    // CHF → SEK: no other test moves them.
+    // SGD → HKD: no other test moves them (test/test-currencies.test.ts).
     const kit = await moneyKit(raised);
-    const set = await gql(raised.gatewayUrl, contractOperation('SetFxRate'), { input: { baseCurrency: 'CHF', quoteCurrency: 'SEK', rate: '11.7311' } }, kit.operator);
+    const set = await gql(raised.gatewayUrl, contractOperation('SetFxRate'), { input: { baseCurrency: 'SGD', quoteCurrency: 'HKD', rate: '5.8123' } }, kit.operator);
     expect(set.data!.setFxRate).toMatchObject({ __typename: 'FxRate' });
-    const payee = await kit.open(unique('full-sek'), { currency: 'SEK' });
-    const payer = await kit.openAwayFrom(unique('chf-payer'), [physicalOf(raised.shards, payee)], { currency: 'CHF' });
-    await kit.fund(payee, String(balanceMaxMinorUnits), 'SEK');
-    await kit.fund(payer, '1000', 'CHF');
+    const payee = await kit.open(unique('full-hkd'), { currency: 'HKD' });
+    const payer = await kit.openAwayFrom(unique('sgd-payer'), [physicalOf(raised.shards, payee)], { currency: 'SGD' });
+    await kit.fund(payee, String(balanceMaxMinorUnits), 'HKD');
+    await kit.fund(payer, '1000', 'SGD');
     const bearer = await customer(payer);
-    const quoted = await gql(raised.gatewayUrl, contractOperation('CreateFxQuote'), { input: { sellCurrency: 'CHF', buyCurrency: 'SEK', sellAmount: '100' } }, bearer);
+    const quoted = await gql(raised.gatewayUrl, contractOperation('CreateFxQuote'), { input: { sellCurrency: 'SGD', buyCurrency: 'HKD', sellAmount: '100' } }, bearer);
     const quote = quoted.data!.createFxQuote as { id: string; buyAmount: string };
-    expect(quote.buyAmount).toBe('1173');
+    expect(quote.buyAmount).toBe('581');
     const answer = await gql(raised.gatewayUrl, payDetail, {
-      input: { idempotencyKey: unique('fxpay'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'CHF', fxQuoteId: quote.id },
+      input: { idempotencyKey: unique('fxpay'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'SGD', fxQuoteId: quote.id },
     }, bearer);
-    // Through the FX positions and back: the payer, the positions in CHF and in SEK, and clearing in SEK.
+    // Through the FX positions and back: the payer, the positions in SGD and in HKD, and clearing in HKD.
     await expectReversed(kit, answer, payer, payee, 4);
   });
 

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { repoRoot, sourcesUnder } from './support/sources';
@@ -19,10 +19,10 @@ const systemAccountPinners = [
 ];
 const sharedCurrencies = new Set(['USD']);
 
-/** Every test and test-support file: wherever a test could name a currency. */
+/** Every test and test-support file, a new subgraph's included: wherever a test could name a currency. */
 function testFiles(): string[] {
-  const roots = ['test', 'gateway/test', 'subgraphs/shared/test', 'subgraphs/account/test', 'subgraphs/transaction/test',
-    'subgraphs/settlement/test', 'subgraphs/webhooks/test'];
+  const subgraphs = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `subgraphs/${d.name}/test`);
+  const roots = ['test', 'gateway/test', ...subgraphs];
   return roots.flatMap((root) => sourcesUnder(join(repoRoot, root))).map((path) => relative(repoRoot, path));
 }
 

@@ -41,6 +41,17 @@ async function setEditor(page: Page, selector: string, text: string): Promise<vo
   }, text);
 }
 
+/**
+ * Opens the Variables or the Headers tab, and waits until GraphiQL shows it: the tool section's
+ * aria-label names the editor it shows. Writing right after the click could still reach the
+ * other editor (the one that was showing until React re-rendered) — the token overwritten with
+ * variables, say.
+ */
+async function openTool(page: Page, name: 'Variables' | 'Headers'): Promise<void> {
+  await page.getByText(name, { exact: true }).click();
+  await page.locator(`section.graphiql-editor-tool[aria-label="${name}"]`).waitFor({ timeout: pageWaitMs });
+}
+
 function editorText(page: Page, selector: string): Promise<string> {
   return page.locator(`${selector} .CodeMirror`).first().evaluate((element) => (element as unknown as { CodeMirror: { getValue(): string } }).CodeMirror.getValue());
 }
@@ -98,9 +109,9 @@ describe('the Explorer at /graphql', () => {
 
   it("runs the contract's GetAccount with a pasted token and shows the answer", async () => {
     await setEditor(page, '.graphiql-query-editor', contractOperation('GetAccount'));
-    await page.getByText('Variables', { exact: true }).click();
+    await openTool(page, 'Variables');
     await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ id: accountId }, null, 2));
-    await page.getByText('Headers', { exact: true }).click();
+    await openTool(page, 'Headers');
     await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ Authorization: `Bearer ${bearer}` }, null, 2));
     await page.locator('.graphiql-execute-button').click();
     await page.locator('.graphiql-response', { hasText: accountId }).waitFor({ timeout: pageWaitMs });
@@ -114,7 +125,7 @@ describe('the Explorer at /graphql', () => {
 
   it("runs the contract's BalanceChanged over graphql-ws with the same token", async () => {
     await setEditor(page, '.graphiql-query-editor', contractOperation('BalanceChanged'));
-    await page.getByText('Variables', { exact: true }).click();
+    await openTool(page, 'Variables');
     await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ accountId }, null, 2));
     await page.locator('.graphiql-execute-button').click();
     // The stream goes live once its socket is up: deposits until one of them shows as an event.
@@ -124,7 +135,8 @@ describe('the Explorer at /graphql', () => {
       shown = await page.locator('.graphiql-response', { hasText: '"balanceAfter"' })
         .waitFor({ timeout: subscriptionEventWaitMs }).then(() => true, () => false);
     }
-    expect(shown).toBe(true);
+    // On failure, say what the response pane showed instead (an error, the last answer, nothing).
+    expect(shown, `no event shown; the response pane holds: ${(await editorText(page, '.graphiql-response')).slice(0, 500)}`).toBe(true);
     const event = JSON.parse(await editorText(page, '.graphiql-response')) as { data?: { balanceChanged?: unknown }; errors?: unknown };
     expect(event.errors).toBeUndefined();
     expect(event.data?.balanceChanged).toMatchObject({ account: { id: accountId }, entry: { direction: 'CREDIT', amount: '100' } });

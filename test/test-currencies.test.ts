@@ -1,16 +1,17 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot, sourcesUnder } from './support/sources';
+import { repoRoot, testSources } from './support/sources';
 
 /**
  * Test files that drive a shard's system account (its RESERVE, its FEE_INCOME) to a BIGINT
  * bound (BALANCE_LIMIT) share the test shards with every other file, so each such file owns the
  * currencies it does that in: another file that moved one of them could find the account at its
- * bound and be refused, or move it between the pinning file's steps. That happened: money-limits' FX test filled an account with
- * the BIGINT maximum in SEK, the currency balance-limit pins, and balance-limit failed on CI
- * whenever the two landed on the same database in that order. USD is every file's default and
- * is never taken to a bound by these files.
+ * bound and be refused, or move it between the pinning file's steps. That happened:
+ * money-limits' FX test filled an account with the BIGINT maximum in SEK, the currency
+ * balance-limit pins, and balance-limit failed on CI whenever the two landed on the same
+ * database in that order. USD is every file's default and is never taken to a bound by these
+ * files.
  */
 const systemAccountPinners = [
   'subgraphs/shared/test/int/balance-limit.test.ts',
@@ -19,11 +20,9 @@ const systemAccountPinners = [
 ];
 const sharedCurrencies = new Set(['USD']);
 
-/** Every test and test-support file, a new subgraph's included: wherever a test could name a currency. */
+/** Every test and test-support file, a new subgraph's included, relative to the root. */
 function testFiles(): string[] {
-  const subgraphs = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => `subgraphs/${d.name}/test`);
-  const roots = ['test', 'gateway/test', ...subgraphs];
-  return roots.flatMap((root) => sourcesUnder(join(repoRoot, root))).map((path) => relative(repoRoot, path));
+  return testSources().map((path) => relative(repoRoot, path));
 }
 
 /** The ISO 4217-looking string literals of a file: three capitals in quotes. */

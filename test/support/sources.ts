@@ -15,10 +15,21 @@ export function sourcesUnder(dir: string): string[] {
   });
 }
 
+/** Every folder under subgraphs/ (the shared library included), a new one too. */
+function subgraphFolders(): string[] {
+  return readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => join(repoRoot, 'subgraphs', e.name));
+}
+
 /** Every TypeScript file that runs in production: the gateway's, each subgraph's src/ and scripts/. */
 export function productionSources(): string[] {
-  const subgraphs = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true })
-    .filter((e) => e.isDirectory())
-    .map((e) => join(repoRoot, 'subgraphs', e.name, 'src'));
+  const subgraphs = subgraphFolders().map((dir) => join(dir, 'src'));
   return [join(repoRoot, 'gateway', 'src'), ...subgraphs, join(repoRoot, 'scripts')].flatMap(sourcesUnder);
+}
+
+/** Every TypeScript file of the tests and their support: test/, the gateway's and each subgraph's test/. */
+export function testSources(): string[] {
+  const subgraphs = subgraphFolders().map((dir) => join(dir, 'test'));
+  return [join(repoRoot, 'test'), join(repoRoot, 'gateway', 'test'), ...subgraphs].flatMap(sourcesUnder);
 }

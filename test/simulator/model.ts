@@ -1,0 +1,455 @@
+import { refundLegChanges, type LegRole } from '@paygraph/transaction/domain/payment-legs';
+
+/**
+ * The simulator's reference model (pure: no I/O, no clock, no randomness): plain bigint
+ * balances of every account the simulation opened, the payments, holds, campaigns and FX
+ * quotes it made, and what each operation must answer. Accounts, payments and holds are named
+ * by handles (indexes into the model's lists); the driver binds each handle to the id the API
+ * answered. The rules are those of the contract's comments and the services, with issue 31's
+ * campaign and FX refund rules (see predictLegPayment and fxReturnedAfter).
+ */
+export type Bucket = 'available' | 'pending' | 'frozen';
+export interface Buckets { available: bigint; pending: bigint; frozen: bigint }
+export type Role = 'customer' | 'merchant' | 'partner';
+
+export interface ModelAccount {
+  handle: number;
+  owner: string;
+  currency: string;
+  type: 'PERSONAL' | 'MERCHANT';
+  /** The account's home database. */
+  shard: number;
+  /** Per database: the home row, and a merchant's stripes on the payers' databases. */
+  stripes: Map<number, Buckets>;
+}
+
+export type Route = 'SAME_SHARD' | 'CROSS_SHARD' | 'MERCHANT_STRIPE' | 'LEGS';
+
+export interface ModelLeg {
+  role: LegRole;
+  account: number;
+  amount: bigint;
+  refunded: bigint;
+  /** Where a receiving leg landed: the database and bucket (a merchant's stripe pending). */
+  shard: number;
+  bucket: 'available' | 'pending';
+  /** A merchant credit settled: its refunds then come from available. */
+  settled: boolean;
+}
+
+export interface ModelPayment {
+  handle: number;
+  payer: number;
+  payee: number;
+  amount: bigint;
+  currency: string;
+  route: Route;
+  status: 'SUCCEEDED' | 'FAILED';
+  refunded: bigint;
+  legs: ModelLeg[];
+  discount: bigint;
+  campaign: number | null;
+  fx: { sellAmount: bigint; buyAmount: bigint; buyCurrency: string; returned: bigint } | null;
+  /** The business date its merchant credits settle on. */
+  businessDate: string;
+}
+
+export interface ModelHold { handle: number; payer: number; payee: number; amount: bigint; status: 'HELD' | 'CAPTURED' | 'VOIDED' }
+
+export interface ModelCampaign {
+  handle: number;
+  funding: number;
+  currency: string;
+  percentOffBps: number | null;
+  amountOff: bigint | null;
+  maxDiscountPerPayment: bigint | null;
+  payees: number[] | null;
+  endsAtDay: number | null;
+  /** Discounts paid less what refunds returned to the funding account. */
+  spent: bigint;
+}
+
+/** What an operation must answer. */
+export type Expected =
+  | { kind: 'ok'; status?: 'SUCCEEDED' | 'FAILED'; discount?: bigint; same?: string }
+  | { kind: 'error'; codes: string[] }
+  | { kind: 'forbidden' };
+
+export interface Model {
+  accounts: ModelAccount[];
+  payments: ModelPayment[];
+  holds: ModelHold[];
+  campaigns: ModelCampaign[];
+  roles: Map<string, Role>;
+  /** The platform's FX position per currency: what it holds (+) or owes (−) from FX payments and refunds. */
+  fxPosition: Map<string, bigint>;
+  /** Settlement fee income per currency. */
+  feeIncome: Map<string, bigint>;
+  amountMax: bigint;
+  feeBps: number;
+  /** Days the clock has moved; business dates by day. */
+  day: number;
+  businessDates: string[];
+}
+
+export function newModel(amountMax: bigint, feeBps: number, businessDate: string): Model {
+  return {
+    accounts: [], payments: [], holds: [], campaigns: [], roles: new Map(), fxPosition: new Map(), feeIncome: new Map(),
+    amountMax, feeBps, day: 0, businessDates: [businessDate],
+  };
+}
+
+const zero = (): Buckets => ({ available: 0n, pending: 0n, frozen: 0n });
+const fail = (...codes: string[]): Expected => ({ kind: 'error', codes });
+const forbidden: Expected = { kind: 'forbidden' };
+
+export function addAccount(m: Model, owner: string, currency: string, type: 'PERSONAL' | 'MERCHANT', shard: number): ModelAccount {
+  const account: ModelAccount = { handle: m.accounts.length, owner, currency, type, shard, stripes: new Map([[shard, zero()]]) };
+  m.accounts.push(account);
+  return account;
+}
+
+export function stripe(a: ModelAccount, shard: number): Buckets {
+  let s = a.stripes.get(shard);
+  if (!s) a.stripes.set(shard, (s = zero()));
+  return s;
+}
+
+/** The balance clients see: a merchant's is the sum of its stripes. */
+export function balanceOf(a: ModelAccount): Buckets {
+  const total = zero();
+  for (const s of a.stripes.values()) {
+    total.available += s.available;
+    total.pending += s.pending;
+    total.frozen += s.frozen;
+  }
+  return total;
+}
+
+/** Whether `caller` may move money the account holds (services' mayWrite; the operator always). */
+function mayWrite(m: Model, caller: string, a: ModelAccount): boolean {
+  if (caller === 'operator') return true;
+  const role = m.roles.get(caller);
+  return (role === 'customer' || role === 'merchant') && caller === a.owner;
+}
+
+function validAmount(m: Model, amount: bigint): boolean {
+  return amount > 0n && amount <= m.amountMax;
+}
+
+/** Where a payer's database credits a receiver: a merchant's stripe there (pending), else the account (available). */
+function creditPlace(payer: ModelAccount, receiver: ModelAccount): { shard: number; bucket: 'available' | 'pending' } {
+  return receiver.type === 'MERCHANT' ? { shard: payer.shard, bucket: 'pending' } : { shard: receiver.shard, bucket: 'available' };
+}
+
+function routeOf(payer: ModelAccount, payee: ModelAccount): Route {
+  if (payee.type === 'MERCHANT') return 'MERCHANT_STRIPE';
+  return payer.shard === payee.shard ? 'SAME_SHARD' : 'CROSS_SHARD';
+}
+
+function add(map: Map<string, bigint>, key: string, amount: bigint): void {
+  map.set(key, (map.get(key) ?? 0n) + amount);
+}
+
+/** Takes `amount` from a bucket, a pending one falling back to available for what it lacks (posting-rules movements). */
+function canTake(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallback: boolean): boolean {
+  if (amount <= 0n) return true;
+  return fallback && bucket === 'pending' ? s.pending + s.available >= amount : s[bucket] >= amount;
+}
+
+function take(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallback: boolean): void {
+  if (amount < 0n) {
+    s[bucket] -= amount;
+    return;
+  }
+  if (!(fallback && bucket === 'pending') || s.pending >= amount) {
+    s[bucket] -= amount;
+    return;
+  }
+  const fromPending = s.pending > 0n ? s.pending : 0n;
+  s.pending -= fromPending;
+  s.available -= amount - fromPending;
+}
+
+// --- deposits and withdrawals ----------------------------------------------------------------
+
+export function deposit(m: Model, caller: string, a: ModelAccount, amount: bigint): Expected {
+  if (caller !== 'operator') return forbidden;
+  if (!validAmount(m, amount)) return fail('INVALID_INPUT');
+  stripe(a, a.shard).available += amount;
+  return { kind: 'ok' };
+}
+
+export function withdraw(m: Model, caller: string, a: ModelAccount, amount: bigint): Expected {
+  if (!validAmount(m, amount)) return fail('INVALID_INPUT');
+  if (!mayWrite(m, caller, a)) return forbidden;
+  const home = stripe(a, a.shard);
+  if (home.available < amount) return fail('INSUFFICIENT_FUNDS');
+  home.available -= amount;
+  return { kind: 'ok' };
+}
+
+// --- payments --------------------------------------------------------------------------------
+
+function newPayment(m: Model, p: Omit<ModelPayment, 'handle' | 'refunded' | 'status' | 'businessDate'>): ModelPayment {
+  const payment: ModelPayment = { ...p, handle: m.payments.length, refunded: 0n, status: 'SUCCEEDED', businessDate: m.businessDates[m.day]! };
+  m.payments.push(payment);
+  return payment;
+}
+
+/** The refusals every payment shape shares, before the ledger decides. */
+function paymentPreamble(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, amount: bigint): Expected | null {
+  if (!validAmount(m, amount)) return fail('INVALID_INPUT');
+  if (payer === payee) return fail('SAME_ACCOUNT');
+  if (!mayWrite(m, caller, payer)) return forbidden;
+  return null;
+}
+
+/** A two-leg payment (createPayment, each of createPayments, a hold's capture shares its crediting). */
+export function plainPayment(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, amount: bigint): Expected {
+  const early = paymentPreamble(m, caller, payer, payee, amount);
+  if (early) return early;
+  if (payee.currency !== payer.currency) return fail('CURRENCY_MISMATCH');
+  const from = stripe(payer, payer.shard);
+  if (from.available < amount) return fail('INSUFFICIENT_FUNDS');
+  from.available -= amount;
+  credit(m, payer, payee, amount, payer.currency, null, null, 0n);
+  return { kind: 'ok', status: 'SUCCEEDED' };
+}
+
+function credit(m: Model, payer: ModelAccount, payee: ModelAccount, amount: bigint, currency: string, fx: ModelPayment['fx'], campaign: number | null, discount: bigint): ModelPayment {
+  const place = creditPlace(payer, payee);
+  stripe(payee, place.shard)[place.bucket] += amount;
+  const legs: ModelLeg[] = [
+    { role: 'PAYER', account: payer.handle, amount: fx ? fx.sellAmount : amount, refunded: 0n, shard: payer.shard, bucket: 'available', settled: false },
+    { role: 'PAYEE', account: payee.handle, amount, refunded: 0n, ...place, settled: false },
+  ];
+  return newPayment(m, { payer: payer.handle, payee: payee.handle, amount: fx ? fx.sellAmount : amount, currency, route: routeOf(payer, payee), legs, discount, campaign, fx });
+}
+
+export interface LegRequest {
+  payer: ModelAccount;
+  payee: ModelAccount;
+  amount: bigint;
+  splits: Array<{ account: ModelAccount; amount: bigint }>;
+  campaign: ModelCampaign | null;
+}
+
+/** The campaign's discount by issue 31's rule, or the refusal. */
+export function campaignDiscount(m: Model, r: LegRequest, c: ModelCampaign): bigint | Expected {
+  const receiving = [{ account: r.payee, amount: r.amount - r.splits.reduce((s, x) => s + x.amount, 0n) }, ...r.splits];
+  if (c.endsAtDay !== null && m.day >= c.endsAtDay) return fail('CAMPAIGN_NOT_APPLICABLE');
+  if (c.currency !== r.payer.currency) return fail('CAMPAIGN_NOT_APPLICABLE');
+  if (receiving.some((leg) => leg.account.owner === r.payer.owner)) return fail('CAMPAIGN_NOT_APPLICABLE');
+  const eligible = receiving.reduce((s, leg) => (c.payees === null || c.payees.includes(leg.account.handle) ? s + leg.amount : s), 0n);
+  if (eligible === 0n) return fail('CAMPAIGN_NOT_APPLICABLE');
+  const raw = c.percentOffBps !== null ? (eligible * BigInt(c.percentOffBps)) / 10_000n : c.amountOff! < eligible ? c.amountOff! : eligible;
+  return c.maxDiscountPerPayment !== null && c.maxDiscountPerPayment < raw ? c.maxDiscountPerPayment : raw;
+}
+
+/** A payment with splits or a campaign (CreateMarketplacePayment). */
+export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
+  if (!validAmount(m, r.amount)) return fail('INVALID_INPUT');
+  if (r.payer === r.payee) return fail('SAME_ACCOUNT');
+  const seen = new Set([r.payer.handle, r.payee.handle]);
+  for (const s of r.splits) {
+    if (seen.has(s.account.handle) || !validAmount(m, s.amount)) return fail('INVALID_INPUT');
+    seen.add(s.account.handle);
+  }
+  if (r.splits.length > 10) return fail('INVALID_INPUT');
+  if (!mayWrite(m, caller, r.payer)) return forbidden;
+  if ([r.payee, ...r.splits.map((s) => s.account)].some((a) => a.currency !== r.payer.currency)) return fail('CURRENCY_MISMATCH');
+  const splitsTotal = r.splits.reduce((s, x) => s + x.amount, 0n);
+  let discount = 0n;
+  if (r.campaign) {
+    const decided = campaignDiscount(m, r, r.campaign);
+    if (splitsTotal > r.amount) return fail('SPLITS_EXCEED_AMOUNT', 'CAMPAIGN_NOT_APPLICABLE');
+    if (typeof decided !== 'bigint') return decided;
+    discount = decided;
+  }
+  if (splitsTotal > r.amount) return fail('SPLITS_EXCEED_AMOUNT');
+  const funding = r.campaign && discount > 0n ? m.accounts[r.campaign.funding]! : null;
+  const payerFunds = stripe(r.payer, r.payer.shard);
+  const payerShort = payerFunds.available < r.amount - discount;
+  const fundingShort = funding !== null && stripe(funding, funding.shard).available < discount;
+  if (fundingShort && (payerShort && funding!.shard === r.payer.shard)) return fail('CAMPAIGN_EXHAUSTED', 'INSUFFICIENT_FUNDS');
+  if (fundingShort) return fail('CAMPAIGN_EXHAUSTED');
+  // A funding account elsewhere posts first: the payer's refusal then fails a payment that exists.
+  if (payerShort && funding !== null && funding.shard !== r.payer.shard) return { kind: 'ok', status: 'FAILED', discount };
+  if (payerShort) return fail('INSUFFICIENT_FUNDS');
+  payerFunds.available -= r.amount - discount;
+  const legs: ModelLeg[] = [{ role: 'PAYER', account: r.payer.handle, amount: r.amount - discount, refunded: 0n, shard: r.payer.shard, bucket: 'available', settled: false }];
+  if (funding) {
+    stripe(funding, funding.shard).available -= discount;
+    r.campaign!.spent += discount;
+    legs.push({ role: 'CAMPAIGN', account: funding.handle, amount: discount, refunded: 0n, shard: funding.shard, bucket: 'available', settled: false });
+  }
+  for (const [role, account, amount] of [['PAYEE', r.payee, r.amount - splitsTotal] as const, ...r.splits.map((s) => ['SPLIT', s.account, s.amount] as const)]) {
+    const place = creditPlace(r.payer, account);
+    stripe(account, place.shard)[place.bucket] += amount;
+    legs.push({ role, account: account.handle, amount, refunded: 0n, ...place, settled: false });
+  }
+  newPayment(m, { payer: r.payer.handle, payee: r.payee.handle, amount: r.amount, currency: r.payer.currency, route: 'LEGS', legs, discount, campaign: r.campaign?.handle ?? null, fx: null });
+  return { kind: 'ok', status: 'SUCCEEDED', discount };
+}
+
+/** An FX payment with a quote the caller made: sellAmount of the payer's currency for buyAmount of the payee's. */
+export function fxPayment(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, sellAmount: bigint, buyAmount: bigint): Expected {
+  const early = paymentPreamble(m, caller, payer, payee, sellAmount);
+  if (early) return early;
+  const from = stripe(payer, payer.shard);
+  if (from.available < sellAmount) return fail('INSUFFICIENT_FUNDS');
+  from.available -= sellAmount;
+  add(m.fxPosition, payer.currency, sellAmount);
+  add(m.fxPosition, payee.currency, -buyAmount);
+  credit(m, payer, payee, buyAmount, payer.currency, { sellAmount, buyAmount, buyCurrency: payee.currency, returned: 0n }, null, 0n);
+  return { kind: 'ok', status: 'SUCCEEDED' };
+}
+
+/**
+ * What the payee has given back of buyAmount once `refunded` of sellAmount is refunded: issue
+ * 31's rule, rounded up (in the platform's favour), all of it once the whole is refunded.
+ */
+export function fxReturnedAfter(refunded: bigint, sellAmount: bigint, buyAmount: bigint): bigint {
+  if (refunded >= sellAmount) return buyAmount;
+  return (refunded * buyAmount + sellAmount - 1n) / sellAmount;
+}
+
+// --- refunds ---------------------------------------------------------------------------------
+
+/** A refund by the payee's owner (or an operator): local ones are refused when the payee lacks the money, the others fail. */
+export function refund(m: Model, caller: string, p: ModelPayment, amount: bigint): Expected {
+  if (!validAmount(m, amount)) return fail('INVALID_INPUT');
+  const payee = m.accounts[p.payee]!;
+  if (caller !== 'operator' && !(caller === payee.owner && m.roles.get(caller) !== 'partner')) return forbidden;
+  if (p.status !== 'SUCCEEDED') return fail('PAYMENT_NOT_REFUNDABLE');
+  if (amount > p.amount - p.refunded) return fail('REFUND_EXCEEDS_PAYMENT');
+  const after = p.refunded + amount;
+  const shortfall = p.route === 'LEGS' ? refundLegs(m, p, after) : refundTwoLegs(m, p, amount, after);
+  if (shortfall) return p.route === 'SAME_SHARD' || p.route === 'MERCHANT_STRIPE' ? fail('INSUFFICIENT_FUNDS') : { kind: 'ok', status: 'FAILED' };
+  p.refunded = after;
+  return { kind: 'ok', status: 'SUCCEEDED' };
+}
+
+/** Answers true (and changes nothing) when the payee cannot give its share back. */
+function refundTwoLegs(m: Model, p: ModelPayment, amount: bigint, after: bigint): boolean {
+  const payeeLeg = p.legs[1]!;
+  const share = p.fx ? fxReturnedAfter(after, p.fx.sellAmount, p.fx.buyAmount) - p.fx.returned : amount;
+  const owed = share > 0n ? share : 0n;
+  const from = stripe(m.accounts[p.payee]!, payeeLeg.shard);
+  const bucket = payeeLeg.bucket === 'pending' && !payeeLeg.settled ? 'pending' : 'available';
+  if (!canTake(from, bucket, owed, true)) return true;
+  take(from, bucket, owed, true);
+  stripe(m.accounts[p.payer]!, m.accounts[p.payer]!.shard).available += amount;
+  if (p.fx) {
+    p.fx.returned += owed;
+    add(m.fxPosition, p.fx.buyCurrency, owed);
+    add(m.fxPosition, p.currency, -amount);
+  }
+  return false;
+}
+
+function refundLegs(m: Model, p: ModelPayment, after: bigint): boolean {
+  const changes = refundLegChanges(p.legs, p.amount, after);
+  const receivers = p.legs.map((leg, i) => ({ leg, change: changes[i]! })).filter(({ leg }) => leg.role === 'PAYEE' || leg.role === 'SPLIT');
+  for (const { leg, change } of receivers) {
+    const bucket = leg.bucket === 'pending' && !leg.settled ? 'pending' : 'available';
+    if (!canTake(stripe(m.accounts[leg.account]!, leg.shard), bucket, change, true)) return true;
+  }
+  p.legs.forEach((leg, i) => {
+    const change = changes[i]!;
+    const s = stripe(m.accounts[leg.account]!, leg.shard);
+    if (leg.role === 'PAYER' || leg.role === 'CAMPAIGN') s.available += change;
+    else take(s, leg.bucket === 'pending' && !leg.settled ? 'pending' : 'available', change, true);
+    if (leg.role === 'CAMPAIGN') m.campaigns[p.campaign!]!.spent -= change;
+    leg.refunded += change;
+  });
+  return false;
+}
+
+// --- holds -----------------------------------------------------------------------------------
+
+export function createHold(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, amount: bigint): Expected {
+  const early = paymentPreamble(m, caller, payer, payee, amount);
+  if (early) return early;
+  if (payee.currency !== payer.currency) return fail('CURRENCY_MISMATCH');
+  const s = stripe(payer, payer.shard);
+  if (s.available < amount) return fail('INSUFFICIENT_FUNDS');
+  s.available -= amount;
+  s.frozen += amount;
+  m.holds.push({ handle: m.holds.length, payer: payer.handle, payee: payee.handle, amount, status: 'HELD' });
+  return { kind: 'ok' };
+}
+
+export function captureHold(m: Model, caller: string, h: ModelHold, amount: bigint | null): Expected {
+  if (amount !== null && !validAmount(m, amount)) return fail('INVALID_INPUT');
+  const payer = m.accounts[h.payer]!;
+  if (!mayWrite(m, caller, payer)) return forbidden;
+  if (amount !== null && amount > h.amount) return fail('CAPTURE_EXCEEDS_HOLD');
+  if (h.status !== 'HELD') return fail('HOLD_NOT_ACTIVE');
+  const captured = amount ?? h.amount;
+  const s = stripe(payer, payer.shard);
+  s.frozen -= h.amount;
+  s.available += h.amount - captured;
+  h.status = 'CAPTURED';
+  credit(m, payer, m.accounts[h.payee]!, captured, payer.currency, null, null, 0n);
+  return { kind: 'ok', status: 'SUCCEEDED' };
+}
+
+export function voidHold(m: Model, caller: string, h: ModelHold): Expected {
+  const payer = m.accounts[h.payer]!;
+  if (!mayWrite(m, caller, payer)) return forbidden;
+  if (h.status !== 'HELD') return fail('HOLD_NOT_ACTIVE');
+  const s = stripe(payer, payer.shard);
+  s.frozen -= h.amount;
+  s.available += h.amount;
+  h.status = 'VOIDED';
+  return { kind: 'ok' };
+}
+
+// --- campaigns -------------------------------------------------------------------------------
+
+export function createCampaign(m: Model, caller: string, c: Omit<ModelCampaign, 'handle' | 'spent' | 'currency'>): Expected {
+  const funding = m.accounts[c.funding]!;
+  if (!mayWrite(m, caller, funding)) return forbidden;
+  m.campaigns.push({ ...c, handle: m.campaigns.length, spent: 0n, currency: funding.currency });
+  return { kind: 'ok' };
+}
+
+// --- the business day and settlement ---------------------------------------------------------
+
+export function nextDay(m: Model, businessDate: string): void {
+  m.day += 1;
+  m.businessDates.push(businessDate);
+}
+
+export function feeOf(amount: bigint, feeBps: number): bigint {
+  return (amount * BigInt(feeBps) * 2n + 10_000n) / 20_000n;
+}
+
+/**
+ * Settles a merchant's closed business date, stripe by stripe: what its unsettled credits of
+ * the date still hold moves from pending to available, less the fee (rounded half up).
+ */
+export function settle(m: Model, merchant: ModelAccount, day: number): Expected {
+  if (day >= m.day) return fail('SETTLEMENT_NOT_READY');
+  const date = m.businessDates[day]!;
+  const moved = new Map<number, bigint>();
+  for (const p of m.payments) {
+    if (p.businessDate !== date || p.status !== 'SUCCEEDED') continue;
+    for (const leg of p.legs) {
+      if (leg.account !== merchant.handle || leg.bucket !== 'pending' || leg.settled || leg.role === 'PAYER' || leg.role === 'CAMPAIGN') continue;
+      const refunded = p.route === 'LEGS' ? (leg.refunded > leg.amount ? leg.amount : leg.refunded) : p.fx ? p.fx.returned : p.refunded;
+      moved.set(leg.shard, (moved.get(leg.shard) ?? 0n) + leg.amount - refunded);
+      leg.settled = true;
+    }
+  }
+  for (const [shard, amount] of moved) {
+    const fee = feeOf(amount, m.feeBps);
+    const s = stripe(merchant, shard);
+    s.pending -= amount;
+    s.available += amount - fee;
+    add(m.feeIncome, merchant.currency, fee);
+  }
+  return { kind: 'ok' };
+}

@@ -9,8 +9,8 @@ import { simulate, SimulationFailure } from './simulator/run';
  * sets SIMULATOR_STEPS, SIMULATOR_SEEDS for several seeds, SIMULATOR_CLEAN); TEST_SEED replays.
  */
 const random = useSeededRandom();
-/** Sized for well under a minute of steps on a loaded 2-core machine (about 50 ms a step). */
-const ciStepsDefault = 400;
+/** About 40 ms a step on this 2-core machine under a load of 4: some 45 s with the stack's start. */
+const ciStepsDefault = 1000;
 const steps = Number(process.env.SIMULATOR_STEPS || ciStepsDefault);
 const hostileCampaignFx = process.env.SIMULATOR_CLEAN !== '1';
 const seeds = process.env.SIMULATOR_SEEDS ? process.env.SIMULATOR_SEEDS.split(',').map(Number) : [random.seed];

@@ -63,13 +63,18 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
   }
   if (roll < 130) {
     const acc = pick((a) => a.type === 'PERSONAL');
-    return { t: 'withdraw', caller: callerFor(r, m, acc), acc: acc.handle, amount: amountOf(r, m, scaleOf(acc)) };
+    // Sometimes all of it, or one unit more: drained funding accounts exhaust their campaigns.
+    const all = acc.stripes.get(acc.shard)!.available;
+    const amount = r.below(5) === 0 && all > 0n ? all + BigInt(r.below(2)) : amountOf(r, m, scaleOf(acc));
+    return { t: 'withdraw', caller: callerFor(r, m, acc), acc: acc.handle, amount };
   }
   if (roll < 250) {
     const payer = pick(payers);
     // Self-payments, another currency without a quote, and mostly a payee of the payer's currency.
     const payee = r.below(20) === 0 ? payer : r.below(15) === 0 ? pick() : pick((a) => a.currency === payer.currency && a !== payer);
-    return { t: 'pay', caller: callerFor(r, m, payer), payer: payer.handle, payee: payee.handle, amount: amountOf(r, m, scaleOf(payer)) };
+    const all = payer.stripes.get(payer.shard)!.available;
+    const amount = r.below(12) === 0 && all > 0n ? all + BigInt(r.below(2)) : amountOf(r, m, scaleOf(payer));
+    return { t: 'pay', caller: callerFor(r, m, payer), payer: payer.handle, payee: payee.handle, amount };
   }
   if (roll < 300) {
     const owner = pick(payers).owner;
@@ -83,7 +88,7 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
   if (roll < 520) return legsOp(r, m, options, pick, payers, sameCurrency);
   if (roll < 620) {
     const payer = pick((a) => payers(a) && a.currency !== 'USD' || r.below(3) === 0 && payers(a));
-    const payee = pick((a) => a.currency !== payer.currency && a.type === 'PERSONAL');
+    const payee = pick((a) => a.currency !== payer.currency && (a.type === 'PERSONAL' || r.below(4) === 0));
     return { t: 'fx', caller: payer.owner, payer: payer.handle, payee: payee.handle, sell: BigInt(r.between(1, Number(scaleOf(payer)))), reuseQuote: r.below(10) === 0 };
   }
   if (roll < 760 && m.payments.length > 0) return refundOp(r, m, options);

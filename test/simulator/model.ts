@@ -54,7 +54,14 @@ export interface ModelPayment {
   businessDate: string;
 }
 
-export interface ModelHold { handle: number; payer: number; payee: number; amount: bigint; status: 'HELD' | 'CAPTURED' | 'VOIDED' }
+export interface ModelHold { handle: number; payer: number; payee: number; amount: bigint; status: 'HELD' | 'CAPTURED' | 'VOIDED'; createdDay: number }
+
+/** HOLD_TTL_SECONDS' default, in the run's day steps: a hold this many days old has expired (no expiry worker runs in the stack, so its money stays frozen). */
+export const holdTtlDays = 7;
+
+function expired(m: Model, h: ModelHold): boolean {
+  return m.day - h.createdDay >= holdTtlDays;
+}
 
 export interface ModelCampaign {
   handle: number;
@@ -377,7 +384,7 @@ export function createHold(m: Model, caller: string, payer: ModelAccount, payee:
   if (s.available < amount) return fail('INSUFFICIENT_FUNDS');
   s.available -= amount;
   s.frozen += amount;
-  m.holds.push({ handle: m.holds.length, payer: payer.handle, payee: payee.handle, amount, status: 'HELD' });
+  m.holds.push({ handle: m.holds.length, payer: payer.handle, payee: payee.handle, amount, status: 'HELD', createdDay: m.day });
   return { kind: 'ok' };
 }
 
@@ -386,7 +393,7 @@ export function captureHold(m: Model, caller: string, h: ModelHold, amount: bigi
   const payer = m.accounts[h.payer]!;
   if (!mayWrite(m, caller, payer)) return forbidden;
   if (amount !== null && amount > h.amount) return fail('CAPTURE_EXCEEDS_HOLD');
-  if (h.status !== 'HELD') return fail('HOLD_NOT_ACTIVE');
+  if (h.status !== 'HELD' || expired(m, h)) return fail('HOLD_NOT_ACTIVE');
   const captured = amount ?? h.amount;
   const s = stripe(payer, payer.shard);
   s.frozen -= h.amount;
@@ -399,7 +406,7 @@ export function captureHold(m: Model, caller: string, h: ModelHold, amount: bigi
 export function voidHold(m: Model, caller: string, h: ModelHold): Expected {
   const payer = m.accounts[h.payer]!;
   if (!mayWrite(m, caller, payer)) return forbidden;
-  if (h.status !== 'HELD') return fail('HOLD_NOT_ACTIVE');
+  if (h.status !== 'HELD' || expired(m, h)) return fail('HOLD_NOT_ACTIVE');
   const s = stripe(payer, payer.shard);
   s.frozen -= h.amount;
   s.available += h.amount;

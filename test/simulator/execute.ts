@@ -91,7 +91,11 @@ export async function execute(ctx: ExecuteContext, op: Op, tally: Map<string, nu
       const answer = await send(docs.marketplacePayment, { input }, op.caller, 'createPayment', op.campaign === null);
       newPayment(before, answer);
       const differs = await compare(ctx, expected, answer, { kind: 'payment', bearer: bearer('operator') });
-      return differs && campaign ? `campaign #${campaign.handle} (${text({ bps: campaign.percentOffBps, off: campaign.amountOff, cap: campaign.maxDiscountPerPayment, payees: campaign.payees?.map((h) => b.names[h]) })}): ${differs}` : differs;
+      if (!differs || !campaign) return differs;
+      const terms = text({ bps: campaign.percentOffBps, off: campaign.amountOff, cap: campaign.maxDiscountPerPayment, payees: campaign.payees?.map((h) => b.names[h]) });
+      const allowed = expected.kind === 'ok' ? `a discount of ${expected.discount}` : `nothing (${expected.kind === 'error' ? expected.codes.join(' or ') : 'FORBIDDEN'})`;
+      const paid = answer.kind === 'ok' ? `paid ${answer.discount}` : `paid nothing (${answer.kind === 'error' ? answer.code : answer.kind})`;
+      return `campaign #${campaign.handle} ${terms} ${paid}; its rules allow ${allowed}\n  ${differs}`;
     }
     case 'fx':
       return fx(ctx, op, count);

@@ -112,7 +112,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       };
       const outcome = await execute(ctx, op, tally);
       const actual = await readBalances(s, bearers.get('operator')!, b.accounts);
-      if (outcome !== null) fail('the answer differs from the model', `${outcome}\n  ${checkOwners(m, actual) ?? 'owners\' net positions as the model says'}`);
+      if (outcome !== null) fail('the answer differs from the model', `${outcome}\n  after it, against the model's prediction: ${checkOwners(m, actual) ?? 'owners\' net positions as the model says'}`);
       const fxNow = await systemTotals(stack.shards, 'FX_POSITION');
       const problem = checkSystemTotals('FX position', m.fxPosition, baselines.fx, fxNow)
         ?? checkCampaigns(m, actual)

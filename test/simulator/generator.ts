@@ -83,6 +83,15 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
       const payee = pick((a) => a.currency === payer.currency && a !== payer);
       return { payer: payer.handle, payee: payee.handle, amount: amountOf(r, m, scaleOf(payer)) };
     });
+    // A payer's credit from an earlier payment of the same request may land after its later debits
+    // (a cross-shard credit follows the batch), so no payee is also a payer of the request: it moves
+    // to another account of its currency, without a random draw, so that the sequence stays the same.
+    const bulkPayers = new Set(items.map((i) => i.payer));
+    for (const item of items) {
+      if (!bulkPayers.has(item.payee)) continue;
+      const other = accounts.find((a) => a.currency === accounts[item.payer]!.currency && !bulkPayers.has(a.handle));
+      if (other) item.payee = other.handle;
+    }
     return { t: 'bulk', caller: owner, items };
   }
   if (roll < 520) return legsOp(r, m, options, pick, payers, sameCurrency);

@@ -63,12 +63,8 @@ export async function execute(ctx: ExecuteContext, op: Op, tally: Map<string, nu
   };
   switch (op.t) {
     case 'deposit':
-    case 'withdraw': {
-      const a = acc(op.acc);
-      const expected = op.t === 'deposit' ? model.deposit(m, op.caller, a, op.amount) : model.withdraw(m, op.caller, a, op.amount);
-      const input = { idempotencyKey: unique(op.t), accountId: b.accounts[op.acc], amount: String(op.amount), currency: a.currency };
-      return compare(ctx, expected, await send(op.t === 'deposit' ? docs.deposit : docs.withdraw, { input }, op.caller, op.t));
-    }
+    case 'withdraw':
+      return transferStep(ctx, op, send);
     case 'pay': {
       const before = m.payments.length;
       const expected = model.plainPayment(m, op.caller, acc(op.payer), acc(op.payee), op.amount);
@@ -80,33 +76,12 @@ export async function execute(ctx: ExecuteContext, op: Op, tally: Map<string, nu
     case 'bulk':
       tally.set('bulk', (tally.get('bulk') ?? 0) + 1);
       return bulk(ctx, op);
-    case 'legs': {
-      const before = m.payments.length;
-      const campaign = op.campaign === null ? null : m.campaigns[op.campaign]!;
-      const expected = model.legPayment(m, op.caller, { payer: acc(op.payer), payee: acc(op.payee), amount: op.amount, splits: op.splits.map((x) => ({ account: acc(x.acc), amount: x.amount })), campaign });
-      const input = {
-        idempotencyKey: unique('legs'), payerAccountId: b.accounts[op.payer], payeeAccountId: b.accounts[op.payee], amount: String(op.amount), currency: acc(op.payer).currency,
-        splits: op.splits.map((x) => ({ accountId: b.accounts[x.acc], amount: String(x.amount) })), ...(op.campaign === null ? {} : { campaignId: b.campaigns[op.campaign] }),
-      };
-      const answer = await send(docs.marketplacePayment, { input }, op.caller, 'createPayment', op.campaign === null);
-      newPayment(before, answer);
-      const differs = await compare(ctx, expected, answer, { kind: 'payment', bearer: bearer('operator') });
-      if (!differs || !campaign) return differs;
-      const terms = text({ bps: campaign.percentOffBps, off: campaign.amountOff, cap: campaign.maxDiscountPerPayment, payees: campaign.payees?.map((h) => b.names[h]) });
-      const allowed = expected.kind === 'ok' ? `a discount of ${expected.discount}` : `nothing (${expected.kind === 'error' ? expected.codes.join(' or ') : 'FORBIDDEN'})`;
-      const paid = answer.kind === 'ok' ? `paid ${answer.discount}` : `paid nothing (${answer.kind === 'error' ? answer.code : answer.kind})`;
-      return `campaign #${campaign.handle} ${terms} ${paid}; its rules allow ${allowed}\n  ${differs}`;
-    }
+    case 'legs':
+      return legsStep(ctx, op, send);
     case 'fx':
       return fx(ctx, op, count);
-    case 'refund': {
-      const p = m.payments[op.payment]!;
-      const expected = model.refund(m, op.caller, p, op.amount);
-      const input = { idempotencyKey: unique('ref'), paymentId: b.payments[op.payment], amount: String(op.amount) };
-      const answer = await send(docs.refund, { input }, op.caller, 'refundPayment');
-      const differs = await compare(ctx, expected, answer, { kind: 'refund', bearer: bearer('operator'), paymentId: b.payments[op.payment]! });
-      return differs && p.fx ? `FX payment ${p.fx.sellAmount} ${p.currency} → ${p.fx.buyAmount} ${p.fx.buyCurrency}, refunded ${p.refunded} before: ${differs}` : differs;
-    }
+    case 'refund':
+      return refundStep(ctx, op, send);
     case 'hold': {
       const before = m.holds.length;
       const expected = model.createHold(m, op.caller, acc(op.payer), acc(op.payee), op.amount);
@@ -133,15 +108,61 @@ export async function execute(ctx: ExecuteContext, op: Op, tally: Map<string, nu
       tally.set('day', (tally.get('day') ?? 0) + 1);
       ctx.nextDay();
       return null;
-    case 'settle': {
-      const expected = model.settle(m, acc(op.merchant), op.day);
-      const input = { merchantAccountId: b.accounts[op.merchant], businessDate: m.businessDates[op.day] };
-      const answer = count(answerOf(await ctx.s.send(docs.runSettlement, { input }, bearer('operator')), 'runSettlement'));
-      return compare(ctx, expected, answer);
-    }
+    case 'settle':
+      return settleStep(ctx, op, count);
     case 'replay':
       return replay(ctx, op, count);
   }
+}
+
+type Send = (doc: string, variables: Record<string, any>, caller: string, field: string, replay?: boolean) => Promise<Answer>;
+
+async function transferStep(ctx: ExecuteContext, op: Extract<Op, { t: 'deposit' | 'withdraw' }>, send: Send): Promise<string | null> {
+  const { m, b } = ctx;
+  const a = m.accounts[op.acc]!;
+  const expected = op.t === 'deposit' ? model.deposit(m, op.caller, a, op.amount) : model.withdraw(m, op.caller, a, op.amount);
+  const input = { idempotencyKey: unique(op.t), accountId: b.accounts[op.acc], amount: String(op.amount), currency: a.currency };
+  return compare(ctx, expected, await send(op.t === 'deposit' ? docs.deposit : docs.withdraw, { input }, op.caller, op.t));
+}
+
+async function settleStep(ctx: ExecuteContext, op: Extract<Op, { t: 'settle' }>, count: (a: Answer) => Answer): Promise<string | null> {
+  const { m, b } = ctx;
+  const expected = model.settle(m, m.accounts[op.merchant]!, op.day);
+  const input = { merchantAccountId: b.accounts[op.merchant], businessDate: m.businessDates[op.day] };
+  const answer = count(answerOf(await ctx.s.send(docs.runSettlement, { input }, ctx.bearers.get('operator')!), 'runSettlement'));
+  return compare(ctx, expected, answer);
+}
+
+async function legsStep(ctx: ExecuteContext, op: Extract<Op, { t: 'legs' }>, send: Send): Promise<string | null> {
+  const { m, b } = ctx;
+  const acc = (h: number) => m.accounts[h]!;
+  const bearer = (caller: string) => ctx.bearers.get(caller)!;
+  const before = m.payments.length;
+  const campaign = op.campaign === null ? null : m.campaigns[op.campaign]!;
+  const expected = model.legPayment(m, op.caller, { payer: acc(op.payer), payee: acc(op.payee), amount: op.amount, splits: op.splits.map((x) => ({ account: acc(x.acc), amount: x.amount })), campaign });
+  const input = {
+    idempotencyKey: unique('legs'), payerAccountId: b.accounts[op.payer], payeeAccountId: b.accounts[op.payee], amount: String(op.amount), currency: acc(op.payer).currency,
+    splits: op.splits.map((x) => ({ accountId: b.accounts[x.acc], amount: String(x.amount) })), ...(op.campaign === null ? {} : { campaignId: b.campaigns[op.campaign] }),
+  };
+  const answer = await send(docs.marketplacePayment, { input }, op.caller, 'createPayment', op.campaign === null);
+  if (m.payments.length > before && answer.kind === 'ok') b.payments[m.payments.length - 1] = answer.id;
+  const differs = await compare(ctx, expected, answer, { kind: 'payment', bearer: bearer('operator') });
+  if (!differs || !campaign) return differs;
+  const terms = text({ bps: campaign.percentOffBps, off: campaign.amountOff, cap: campaign.maxDiscountPerPayment, payees: campaign.payees?.map((h) => b.names[h]) });
+  const allowed = expected.kind === 'ok' ? `a discount of ${expected.discount}` : `nothing (${expected.kind === 'error' ? expected.codes.join(' or ') : 'FORBIDDEN'})`;
+  const paid = answer.kind === 'ok' ? `paid ${answer.discount}` : `paid nothing (${answer.kind === 'error' ? answer.code : answer.kind})`;
+  return `campaign #${campaign.handle} ${terms} ${paid}; its rules allow ${allowed}\n  ${differs}`;
+}
+
+async function refundStep(ctx: ExecuteContext, op: Extract<Op, { t: 'refund' }>, send: Send): Promise<string | null> {
+  const { m, b } = ctx;
+  const bearer = (caller: string) => ctx.bearers.get(caller)!;
+  const p = m.payments[op.payment]!;
+  const expected = model.refund(m, op.caller, p, op.amount);
+  const input = { idempotencyKey: unique('ref'), paymentId: b.payments[op.payment], amount: String(op.amount) };
+  const answer = await send(docs.refund, { input }, op.caller, 'refundPayment');
+  const differs = await compare(ctx, expected, answer, { kind: 'refund', bearer: bearer('operator'), paymentId: b.payments[op.payment]! });
+  return differs && p.fx ? `FX payment ${p.fx.sellAmount} ${p.currency} → ${p.fx.buyAmount} ${p.fx.buyCurrency}, refunded ${p.refunded} before: ${differs}` : differs;
 }
 
 async function bulk(ctx: ExecuteContext, op: Extract<Op, { t: 'bulk' }>): Promise<string | null> {

@@ -106,13 +106,7 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
     const payee = r.below(20) === 0 ? payer : pick((a) => a.currency === payer.currency && a !== payer);
     return { t: 'hold', caller: callerFor(r, m, payer), payer: payer.handle, payee: payee.handle, amount: amountOf(r, m, scaleOf(payer)) };
   }
-  if (roll < 860 && m.holds.length > 0) {
-    const hold = r.pick(m.holds);
-    const caller = callerFor(r, m, accounts[hold.payer]!);
-    if (r.below(3) === 0) return { t: 'void', caller, hold: hold.handle };
-    const amount = r.below(3) === 0 ? null : r.below(10) === 0 ? hold.amount + 1n : r.below(10) === 0 ? 0n : BigInt(r.between(1, Number(hold.amount)));
-    return { t: 'capture', caller, hold: hold.handle, amount };
-  }
+  if (roll < 860 && m.holds.length > 0) return endHoldOp(r, m);
   if (roll < 900) return campaignOp(r, m, pick);
   if (roll < 915) return { t: 'day' };
   if (roll < 950) {
@@ -120,6 +114,15 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
     return { t: 'settle', merchant: merchant.handle, day: r.between(Math.max(0, m.day - 1), m.day) };
   }
   return { t: 'replay', index: r.below(Math.max(1, options.replayable + 1)), change: r.below(3) === 0 };
+}
+
+/** A capture (of all, part, one unit more than held, or zero) or a void of a hold, mostly by its payer's owner. */
+function endHoldOp(r: SeededRandom, m: Model): Op {
+  const hold = r.pick(m.holds);
+  const caller = callerFor(r, m, m.accounts[hold.payer]!);
+  if (r.below(3) === 0) return { t: 'void', caller, hold: hold.handle };
+  const amount = r.below(3) === 0 ? null : r.below(10) === 0 ? hold.amount + 1n : r.below(10) === 0 ? 0n : BigInt(r.between(1, Number(hold.amount)));
+  return { t: 'capture', caller, hold: hold.handle, amount };
 }
 
 function legsOp(

@@ -7,7 +7,8 @@ import { physicalOf } from '../support/money';
 import { seededRandom } from '../support/seeded-random';
 import * as model from './model';
 import { generate, type Op } from './generator';
-import { docs, sender } from './driver';
+import { docs, sender, type Sender } from './driver';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { checkBalances, checkCampaigns, checkLedgerHealth, checkOwners, checkSystemTotals, readBalances, systemTotals } from './checks';
 import { execute, type Bindings } from './execute';
 
@@ -74,14 +75,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       bearers.set(`${run}-${name}`, await token(`${run}-${name}`, role));
     }
     const b: Bindings = { accounts: [], names: [], payments: [], holds: [], campaigns: [], replayable: [] };
-    for (const [name, currency, type] of accountPlan) {
-      const response = await s.send(docs.openAccount, { input: { ownerId: `${run}-${name}`, type, currency } }, bearers.get('operator')!);
-      const id = response.data?.openAccount?.id as string | undefined;
-      if (!id) throw new Error(`opening an account failed: ${JSON.stringify(response)}`);
-      const account = model.addAccount(m, `${run}-${name}`, currency, type, physicalOf(stack.shards, id));
-      b.accounts[account.handle] = id;
-      b.names[account.handle] = `${name}#${account.handle}`;
-    }
+    await openAccounts(s, m, b, bearers.get('operator')!, run, stack.shards);
     for (const r of rates) {
       const response = await s.send(docs.setFxRate, { input: { baseCurrency: r.base, quoteCurrency: r.quote, rate: r.rate, spreadBps: r.spreadBps } }, bearers.get('operator')!);
       if (response.data?.setFxRate?.__typename !== 'FxRate') throw new Error(`setFxRate failed: ${JSON.stringify(response)}`);
@@ -126,6 +120,18 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
     return { steps: options.steps, ms: Date.now() - started, tally: [...tally].sort().map(([k, n]) => `${k} ${n}`).join(', ') };
   } finally {
     await stack.stop();
+  }
+}
+
+/** The plan's accounts, opened through the gateway by the operator, each bound to its model account (and its database). */
+async function openAccounts(s: Sender, m: model.Model, b: Bindings, operator: string, run: string, shards: ShardSet): Promise<void> {
+  for (const [name, currency, type] of accountPlan) {
+    const response = await s.send(docs.openAccount, { input: { ownerId: `${run}-${name}`, type, currency } }, operator);
+    const id = response.data?.openAccount?.id as string | undefined;
+    if (!id) throw new Error(`opening an account failed: ${JSON.stringify(response)}`);
+    const account = model.addAccount(m, `${run}-${name}`, currency, type, physicalOf(shards, id));
+    b.accounts[account.handle] = id;
+    b.names[account.handle] = `${name}#${account.handle}`;
   }
 }
 

@@ -83,17 +83,41 @@ export function campaignEnded(c: Pick<CampaignTerms, 'endsAt'>, now: Date): bool
   return c.endsAt !== null && c.endsAt.getTime() <= now.getTime();
 }
 
+/** A receiving leg (PAYEE or SPLIT) as a campaign weighs it: whose account it credits, and how much. */
+export interface ReceivingShare {
+  accountId: string;
+  ownerId: string;
+  amount: bigint;
+}
+
+/** The receiving legs of planned legs, each with its account's owner (`ownerOf` knows every receiver). */
+export function receivingShares(legs: readonly PaymentLeg[], ownerOf: (accountId: string) => string): ReceivingShare[] {
+  return legs.filter((l) => !isPaying(l.role)).map((l) => ({ accountId: l.accountId, ownerId: ownerOf(l.accountId), amount: l.amount }));
+}
+
 /**
- * The discount a campaign gives a payment of `amount` to `payeeId`, as the contract says:
- * floor(amount * bps / 10000) or min(amountOff, amount), then at most maxDiscountPerPayment.
- * Ended, another payee or another currency: CAMPAIGN_NOT_APPLICABLE.
+ * The discount a campaign gives a payment, as the contract says: a campaign pays only for what
+ * it was funded for. The receiving legs are the PAYEE leg (amount - splits) and every SPLIT.
+ * - Ended, or another currency: CAMPAIGN_NOT_APPLICABLE.
+ * - Any receiving leg credits an account of the payer's owner (whatever its amount, 0 too):
+ *   CAMPAIGN_NOT_APPLICABLE, open campaign or not: else a payer could route the discounted
+ *   money back to itself (a split to its own second account, a transfer between its accounts).
+ * - The eligible share is what the receiving legs to the campaign's payeeAccountIds receive
+ *   (every receiving leg for an open campaign); none: CAMPAIGN_NOT_APPLICABLE.
+ * - The discount is floor(share * bps / 10000) (rounded down: the funder's favour) or
+ *   min(amountOff, share), then at most maxDiscountPerPayment.
  */
-export function campaignDiscount(c: CampaignTerms, payeeId: string, amount: bigint, currency: string, now: Date): Result<bigint, MoneyErrorOf<'CampaignNotApplicable'>> {
-  if (campaignEnded(c, now)) return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} ended at ${c.endsAt!.toISOString()}` });
-  if (c.payeeAccountIds !== null && !c.payeeAccountIds.includes(payeeId)) {
-    return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} does not apply to payee ${payeeId}` });
-  }
-  if (c.currency !== currency) return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} pays in ${c.currency}, the payment is in ${currency}` });
-  const raw = c.percentOffBps !== null ? (amount * BigInt(c.percentOffBps)) / 10_000n : c.amountOff! < amount ? c.amountOff! : amount;
+export function campaignDiscount(
+  c: CampaignTerms, payment: { payerOwnerId: string; currency: string; receiving: readonly ReceivingShare[] }, now: Date,
+): Result<bigint, MoneyErrorOf<'CampaignNotApplicable'>> {
+  const refuse = (reason: string) => err({ kind: 'CampaignNotApplicable' as const, campaignId: c.id, reason: `campaign ${c.id} ${reason}` });
+  if (campaignEnded(c, now)) return refuse(`ended at ${c.endsAt!.toISOString()}`);
+  if (c.currency !== payment.currency) return refuse(`pays in ${c.currency}, the payment is in ${payment.currency}`);
+  const own = payment.receiving.find((r) => r.ownerId === payment.payerOwnerId);
+  if (own) return refuse(`does not pay for money the payer's owner receives (account ${own.accountId})`);
+  const eligible = payment.receiving.filter((r) => c.payeeAccountIds === null || c.payeeAccountIds.includes(r.accountId));
+  const share = eligible.reduce((sum, r) => sum + r.amount, 0n);
+  if (share === 0n) return refuse('applies to none of what this payment\'s payee and splits receive');
+  const raw = c.percentOffBps !== null ? (share * BigInt(c.percentOffBps)) / 10_000n : c.amountOff! < share ? c.amountOff! : share;
   return ok(c.maxDiscountPerPayment !== null && c.maxDiscountPerPayment < raw ? c.maxDiscountPerPayment : raw);
 }

@@ -365,6 +365,21 @@ export const compiledQueriesMax = 1_000;
  */
 export const fxQuoteTtlSecondsDefault = 60;
 export const fxQuoteTtlSecondsMax = 3600;
+/**
+ * Expired quotes are deleted by the transaction subgraph's purge (services/fx-quote-purge.ts).
+ * A quote no payment took is kept this long past its deadline: a payment refused
+ * FX_QUOTE_EXPIRED answers the same to its key's replays for the day clients retry in (see
+ * idempotencyRetentionDaysMin); later a replay is refused INVALID_INPUT naming the quote, and
+ * still writes nothing. A quote a payment took is kept for the idempotency retention past its
+ * deadline, since that payment's replays read it (services/fx-payment.ts).
+ */
+export const fxQuoteUnusedRetentionMs = 24 * 60 * 60 * 1000;
+/** Quotes one purge statement deletes: short row locks, as the key purge's batches. */
+export const fxQuotePurgeBatchSizeMax = 1_000;
+/** Batches one purge pass deletes per shard and kind at most: a backlog drains over passes. */
+export const fxQuotePurgeBatchesPerPassMax = 100;
+/** The pause between quote purge passes. */
+export const fxQuotePurgeIntervalMs = 60_000;
 
 /** Splits one payment may carry (CreatePaymentInput.splits): each is a leg posted, and reversed if the payment fails. */
 export const splitsMax = 10;

@@ -10,7 +10,7 @@ export const rateBudgetsConfig = z.object({
   /** Money-mutation units (createPayments: one per input) per minute, for customers, merchants, partners and channels. */
   moneyPerMinute: integer('RATE_LIMIT_MONEY_PER_MINUTE', 'integer', 1, Number.MAX_SAFE_INTEGER, rateLimitMoneyPerMinuteDefault, {
     default: `\`${rateLimitMoneyPerMinuteDefault}\``,
-    meaning: 'per-principal budget for money mutations (createPayments counts each input)',
+    meaning: 'per-principal budget for money mutations and FX quotes (`createFxQuote`; createPayments counts each input)',
   }),
   /** Other operations per minute, for customers, merchants, partners and channels. */
   readsPerMinute: integer('RATE_LIMIT_READS_PER_MINUTE', 'integer', 1, Number.MAX_SAFE_INTEGER, rateLimitReadsPerMinuteDefault, {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { freePort } from './free-port';
 import { findBinary, sleep, stopChild } from './server-process';
+import { galeraGroupTimingsRecommended } from '../../subgraphs/shared/src/shards/galera-timings';
 
 /**
  * A private 3-node Galera cluster on loopback (issue 26), for `npm start -- --galera` and the
@@ -38,9 +39,9 @@ const errorLogTailLines = 20;
  * Group communication timings: a killed node is suspected after 0.8 s and evicted after 1.6 s of
  * silence (Galera's defaults are 5 s and 15 s), and the surviving nodes only commit again once
  * the view without it is agreed; the defaults alone would hold every write for several seconds
- * after a node dies. Galera requires keep-alive ≤ check period ≤ suspect ≤ inactive.
+ * after a node dies (galeraGroupTimingsRecommended, shared with the processes' start-up check).
  */
-const groupTimings = 'evs.keepalive_period=PT0.2S;evs.inactive_check_period=PT0.2S;evs.suspect_timeout=PT0.8S;evs.inactive_timeout=PT1.6S;evs.install_timeout=PT1.6S;evs.join_retrans_period=PT0.2S';
+const groupTimings = galeraGroupTimingsRecommended;
 /** Writes a node keeps to hand to a rejoining node (IST) instead of a full copy. */
 const gcacheSize = '128M';
 /** Small InnoDB buffers: three servers share a developer's machine (or CI's). */
@@ -78,6 +79,11 @@ export interface StartGaleraOptions {
   log: (line: string) => void;
   /** Nodes to start; galeraNodeCount when absent (a test's second cluster may need one). */
   nodeCount?: number;
+  /**
+   * `recommended` (the default): the short group timings above. `galera-defaults`: Galera's own,
+   * as a cluster nobody tuned runs, which every process names at start-up (a test's).
+   */
+  groupTimings?: 'recommended' | 'galera-defaults';
 }
 
 export function galeraLibrary(): string | undefined {
@@ -114,6 +120,7 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
   const clusterAddress = `gcomm://${ports.map((p) => `127.0.0.1:${p.group}`).join(',')}`;
   const nodeDir = (i: number) => join(dataDir, `node${i}`);
   const children: Array<ChildProcess | null> = ports.map(() => null);
+  const timings = (options.groupTimings ?? 'recommended') === 'recommended' ? `;${groupTimings}` : '';
 
   freshDataDirs(installDb, dataDir, nodeCount, asUser, options.log);
 
@@ -144,7 +151,7 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
       `--wsrep-node-address=127.0.0.1:${p.group}`,
       `--wsrep-sst-method=rsync`,
       `--wsrep-sst-receive-address=127.0.0.1:${p.sst}`,
-      `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${p.group};ist.recv_addr=127.0.0.1:${p.ist};gcache.size=${gcacheSize};${groupTimings}`,
+      `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${p.group};ist.recv_addr=127.0.0.1:${p.ist};gcache.size=${gcacheSize}${timings}`,
     ];
   };
   const url = (i: number) => `mysql://root@127.0.0.1:${ports[i]!.mysql}`;

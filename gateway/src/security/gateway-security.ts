@@ -14,7 +14,7 @@ import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../con
 import { screenGraphQLRequest } from './http-screen';
 import { checkOperation, checkSource, defaultOperationLimits, fragmentsOf, limitError, type OperationLimits } from './operation-limits';
 import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
-import { isMoneyMutationField, moneyActionsOf, moneyWeight, rootFieldsOf, type RootField } from './root-fields';
+import { moneyActionsOf, moneyWeight, rootFieldsOf, takesMoneyBudget, type RootField } from './root-fields';
 
 /**
  * The gateway's defences that come before any subgraph is called, and its audit trail:
@@ -164,7 +164,7 @@ export function chargesOf(operation: OperationDefinitionNode, fields: readonly R
   const charges: Charge[] = [];
   const money = moneyWeight(operation, fields);
   if (money > 0) charges.push({ bucket: 'money', weight: money, limit: operator ? budgets.operatorMoneyPerMinute : budgets.moneyPerMinute });
-  const other = fields.some((f) => operation.operation !== 'mutation' || !isMoneyMutationField(f.name));
+  const other = fields.some((f) => operation.operation !== 'mutation' || !takesMoneyBudget(f.name));
   if (other) charges.push({ bucket: 'other', weight: 1, limit: operator ? budgets.operatorReadsPerMinute : budgets.readsPerMinute });
   return charges;
 }

@@ -18,6 +18,18 @@ export function isMoneyMutationField(name: string): name is MoneyMutationField {
   return (moneyMutationFields as readonly string[]).includes(name);
 }
 
+/**
+ * The mutations the money budget counts (RATE_LIMIT_MONEY_PER_MINUTE): the money mutations, and
+ * createFxQuote, which writes a row for every call and prices a payment, so that a caller asks
+ * for quotes at the pace it may pay, not at the reads budget's. A quote moves no money, so it is
+ * not audited as one.
+ */
+const moneyBudgetFields: readonly string[] = [...moneyMutationFields, 'createFxQuote'];
+
+export function takesMoneyBudget(name: string): boolean {
+  return moneyBudgetFields.includes(name);
+}
+
 export interface RootField {
   name: string;
   /** Where the field's result sits in `data`: its alias or its name. */
@@ -111,12 +123,12 @@ export function moneyActionsOf(operation: OperationDefinitionNode, fields: reado
   return actions;
 }
 
-/** Units a request takes from the money budget: one per money field, one per input of createPayments. */
+/** Units a request takes from the money budget: one per money field (createFxQuote's too), one per input of createPayments. */
 export function moneyWeight(operation: OperationDefinitionNode, fields: readonly RootField[]): number {
   if (operation.operation !== 'mutation') return 0;
   let weight = 0;
   for (const field of fields) {
-    if (!isMoneyMutationField(field.name)) continue;
+    if (!takesMoneyBudget(field.name)) continue;
     const inputs = field.name === 'createPayments' ? field.args?.inputs : undefined;
     weight += Array.isArray(inputs) ? Math.max(1, inputs.length) : 1;
   }

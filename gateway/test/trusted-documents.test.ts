@@ -127,6 +127,25 @@ describe('a manifest', () => {
     }
   });
 
+  it('is re-read on its interval', async () => {
+    const path = join(manifestDir, 'interval.json');
+    const first = 'query D { ledgerHealth { ok } }';
+    const second = 'query E { ledgerHealth { ok } }';
+    writeFileSync(path, JSON.stringify({ [documentHash(first)]: first }));
+    const set = loadTrustedDocuments([{ client: 'web', path }], 20);
+    try {
+      expect(set.get(documentHash(first))?.body).toBe(first);
+      writeFileSync(path, JSON.stringify({ [documentHash(second)]: second }));
+      // No fixed sleep: polled until the worker's next pass has read the file (within a generous 10 s).
+      const deadline = Date.now() + 10_000;
+      while (set.get(documentHash(second)) === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(set.get(documentHash(second))?.body).toBe(second);
+      expect(set.get(documentHash(first))).toBeUndefined();
+    } finally {
+      await set.stop();
+    }
+  });
+
   it('refused at start-up stops the gateway from starting', () => {
     const path = join(manifestDir, 'broken.json');
     writeFileSync(path, '{"sha256:1": "query { x }"}');

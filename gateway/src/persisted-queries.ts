@@ -105,6 +105,22 @@ export class RedisPersistedQueryCache implements PersistedQueryCache {
     }
   }
 
+  /** Settles once the connection to Redis is up (true), or after timeoutMs without it (false); until then lookups miss. */
+  ready(timeoutMs: number): Promise<boolean> {
+    if (this.redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.redis.off('ready', onReady);
+        resolve(false);
+      }, timeoutMs);
+      this.redis.once('ready', onReady);
+    });
+  }
+
   /** Documents the index holds now (expired ones are dropped at the next registration). */
   async size(): Promise<number> {
     return this.redis.zcard(this.indexKey());

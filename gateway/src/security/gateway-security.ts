@@ -12,6 +12,7 @@ import { auditPoolConnectionsMax } from '../limits';
 import { createAuditLog, createAuditor, type Auditor } from './audit';
 import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../config';
 import { screenGraphQLRequest } from './http-screen';
+import { ClientLabels } from '../client-awareness';
 import { checkOperation, checkSource, defaultOperationLimits, fragmentsOf, limitError, type OperationLimits } from './operation-limits';
 import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
 import { moneyActionsOf, moneyWeight, rootFieldsOf, takesMoneyBudget, type RootField } from './root-fields';
@@ -41,6 +42,8 @@ export interface GatewaySecurityOptions {
   auditShards?: ShardSet | null;
   /** The shards (config.shards: MYSQL_SHARDS, SHARD_MAP) the gateway opens for its audit rows when auditShards is absent. */
   auditShardsAt?: ShardLocation;
+  /** Names the client of each audit line (client-awareness.ts); the gateway shares its metrics' instance, so both carry the same bounded names. */
+  clientLabels?: ClientLabels;
 }
 
 export interface GatewaySecurity {
@@ -84,7 +87,7 @@ export function createGatewaySecurity(options: GatewaySecurityOptions = {}): Gat
   const store = shards ? createAuditStore(shards, { ownsShards }) : null;
   const auditor = createAuditor(createAuditLog(auditLogFile ?? null), store);
   return {
-    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor }),
+    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor, clients: options.clientLabels ?? new ClientLabels() }),
     screen: (request) => screenGraphQLRequest(request, limits),
     limits,
     rateLimiter,
@@ -101,6 +104,7 @@ interface PluginDeps {
   budgets: RateBudgets;
   rateLimiter: RateLimiter;
   auditor: Auditor;
+  clients: ClientLabels;
 }
 
 function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
@@ -150,12 +154,18 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
             httpStatus: response.http.status ?? (request.http ? 200 : null),
             data: result.data as Record<string, unknown> | null | undefined,
             errors: result.errors,
-            client: contextValue.client,
+            client: { ...contextValue.client, ...clientFields(deps.clients, request) },
           });
         },
       };
     },
   };
+}
+
+/** The audit line's client name and version (client-awareness.ts). */
+function clientFields(clients: ClientLabels, request: Parameters<ClientLabels['of']>[0]): { name: string; version: string } {
+  const { name, version } = clients.of(request);
+  return { name, version };
 }
 
 /** What a request takes from its caller's budgets: money units, and one "other" unit for anything else. */

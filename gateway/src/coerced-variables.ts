@@ -1,11 +1,11 @@
 import { getVariableValues, type GraphQLError, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 
 /**
- * An operation's variables as execution will see them: coerced against the gateway's schema
- * (the API schema, whose Amount parses as the subgraphs' does), defaults applied. Coerced once
- * per request, where the security plugin resolves the operation, and read from there by
- * everything that needs them: the operation limits (a defaulted `first` is measured at its
- * default), the rate limiter's weights and the audit, and the pass-through executor, which
+ * An operation's variables as execution will see them: coerced against the gateway's schema (the
+ * API schema, whose Amount, Date and DateTime parse as the subgraphs' do: server.ts), defaults
+ * applied. Coerced once per request, where the security plugin resolves the operation, and read
+ * from there by everything that needs them: the operation limits (a defaulted `first` is measured
+ * at its default), the rate limiter's weights and the audit, and the pass-through executor, which
  * refuses variables that do not coerce exactly as @apollo/gateway's executor does (its
  * validateIncomingRequest: graphql-js's getVariableValues over the same schema, default options),
  * so that nothing is sent to a subgraph and both paths answer the same.

@@ -92,10 +92,10 @@ export interface OperationMeasure {
  * Measures an operation of a validated document, with its variables as execution coerces them
  * (coerced-variables.ts: defaults applied), so that it measures what will run: `first: $n` with
  * `$n: Int = 100` sent as `{}` is a page of 100, and `$n: Int` left out the argument's own
- * default, as graphql-js's getArgumentValues reads them for the subgraph. Fragments are measured once per place they
- * are spread (a measure per fragment is remembered, so fragments spreading fragments cannot
- * make this walk exponential). Fields of introspection cost nothing: the gateway answers them
- * from its schema without calling a subgraph.
+ * default, as graphql-js's getArgumentValues reads them for the subgraph. Fragments are measured
+ * once per place they are spread (a measure per fragment is remembered, so fragments spreading
+ * fragments cannot make this walk exponential). Fields of introspection cost nothing: the gateway
+ * answers them from its schema without calling a subgraph.
  */
 export function measureOperation(
   schema: GraphQLSchema,

@@ -1,7 +1,7 @@
 import { assertPlanBounded, assertTimingRules, timingLimits } from './invariants';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, isScalarType, type GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
@@ -9,7 +9,7 @@ import { SubgraphClient } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { log, requestIdHeader, type Logger } from '@paygraph/shared/log';
-import { AmountScalar } from '@paygraph/shared/graphql/scalars';
+import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
 import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
 import { injectTraceContext } from '@paygraph/shared/tracing';
 import { withTimeout } from '@paygraph/shared/server/health';
@@ -179,7 +179,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   let apiSchema: GraphQLSchema | null = null;
   let accountFields: SubgraphFields | null = null;
   gateway.onSchemaLoadOrUpdate((loaded) => {
-    parseAmountsAsSubgraphsDo(loaded.apiSchema);
+    parseScalarsAsSubgraphsDo(loaded.apiSchema);
     apiSchema = loaded.apiSchema;
     accountFields = subgraphFields(loaded.coreSupergraphSdl, 'account');
   });
@@ -260,16 +260,20 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
 }
 
 /**
- * The supergraph gives the gateway custom scalars that take anything, so a JSON number or a
- * malformed amount would reach a subgraph, whose refusal (an HTTP 400) comes back as an opaque
- * INTERNAL_SERVER_ERROR. The gateway's Amount parses as the subgraphs' does: such a request is
- * refused here, BAD_USER_INPUT, naming the variable or literal, before any subgraph is called.
+ * The supergraph gives the gateway custom scalars that take anything, so a JSON number, a
+ * malformed amount or a date that is not one would reach a subgraph, whose refusal (an HTTP 400)
+ * comes back as an opaque INTERNAL_SERVER_ERROR. The gateway's Amount, Date and DateTime parse as
+ * the subgraphs' do (the same objects' functions): such a request is refused here, BAD_USER_INPUT,
+ * naming the variable or literal, before any subgraph is called, on the planned path and the
+ * forwarded one alike (both coerce against this schema).
  */
-function parseAmountsAsSubgraphsDo(schema: GraphQLSchema): void {
-  const amount = schema.getType('Amount');
-  if (!amount || !('parseLiteral' in amount)) throw new Error('the supergraph has no Amount scalar');
-  amount.parseValue = AmountScalar.parseValue;
-  amount.parseLiteral = AmountScalar.parseLiteral;
+function parseScalarsAsSubgraphsDo(schema: GraphQLSchema): void {
+  for (const subgraphs of [AmountScalar, DateScalar, DateTimeScalar]) {
+    const scalar = schema.getType(subgraphs.name);
+    if (!scalar || !isScalarType(scalar)) throw new Error(`the supergraph has no ${subgraphs.name} scalar`);
+    scalar.parseValue = subgraphs.parseValue;
+    scalar.parseLiteral = subgraphs.parseLiteral;
+  }
 }
 
 interface SubgraphCheck {

@@ -11,6 +11,7 @@ import { createAuditStore } from '../db/audit-store';
 import { auditPoolConnectionsMax } from '../limits';
 import { createAuditLog, createAuditor, type Auditor } from './audit';
 import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../config';
+import { coercedVariablesOf } from '../coerced-variables';
 import { screenGraphQLRequest } from './http-screen';
 import { ClientLabels } from '../client-awareness';
 import { checkOperation, checkSource, defaultOperationLimits, fragmentsOf, limitError, type OperationLimits } from './operation-limits';
@@ -20,8 +21,9 @@ import { moneyActionsOf, moneyWeight, rootFieldsOf, takesMoneyBudget, type RootF
 /**
  * The gateway's defences that come before any subgraph is called, and its audit trail:
  *  - the HTTP screen refuses batches and oversized documents before they are parsed;
- *  - the plugin refuses operations too deep, too aliased or too costly once they are validated
- *    (for graphql-ws, which does not pass the screen, it checks the document's size there too),
+ *  - the plugin refuses operations too deep, too aliased or too costly once they are validated,
+ *    measured with their variables as execution coerces them, defaults applied (for graphql-ws,
+ *    which does not pass the screen, it checks the document's size there too),
  *    then takes the operation's weight from the caller's rate budgets;
  *  - every mutation and every refused authentication or authorization is audited when its
  *    response is sent.
@@ -125,9 +127,14 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
             if (violation) throw limitError(violation);
           }
           const fragments = fragmentsOf(document.definitions);
-          fields = rootFieldsOf(schema, fragments, operation, request.variables);
-          const checked = checkOperation(schema, fragments, operation, request.variables ?? {}, deps.limits);
-          if (!checked.ok) throw limitError(checked.error);
+          // Variables that do not coerce are refused by execution, on either path, before any
+          // subgraph is called (pass-through/gateway.ts): nothing of this operation will run to measure.
+          const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
+          fields = rootFieldsOf(schema, fragments, operation, variables.ok ? variables.values : null);
+          if (variables.ok) {
+            const checked = checkOperation(schema, fragments, operation, variables.values, deps.limits);
+            if (!checked.ok) throw limitError(checked.error);
+          }
           // Without an identity the operation is refused (plugins.ts) or is introspection,
           // which the gateway answers itself; neither reaches a subgraph.
           if (!contextValue.auth.ok) return;
@@ -138,7 +145,10 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
         async willSendResponse({ request, response, operation, document, schema, contextValue }) {
           response.http.headers.set(requestIdHeader, requestId);
           if (!operation || !document) return;
-          fields ??= rootFieldsOf(schema, fragmentsOf(document.definitions), operation, request.variables);
+          if (!fields) {
+            const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
+            fields = rootFieldsOf(schema, fragmentsOf(document.definitions), operation, variables.ok ? variables.values : null);
+          }
           const body = response.body;
           const result = body.kind === 'single' ? body.singleResult : body.initialResult;
           deps.auditor.record({

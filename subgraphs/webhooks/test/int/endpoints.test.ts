@@ -9,6 +9,10 @@ import { developmentWebhookSecretKey } from '../../src/config';
 import { endpointsPerOwnerMax } from '../../src/limits';
 import { openSecret, secretKey } from '../../src/services/secrets';
 import { signingSeals } from '../../src/services/signer';
+import { createEndpoint as createEndpointService } from '../../src/services/endpoints';
+import { destinationPolicyOf } from '../../src/services/destination';
+import type { WebhooksContext } from '../../src/context';
+import { log } from '@paygraph/shared/log';
 
 /**
  * Endpoints through the gateway: the contract's documents, who may do what (BOLA: another
@@ -134,7 +138,7 @@ describe('webhook endpoints', () => {
     const kinds = racing.map((a) => a.data!.createWebhookEndpoint.__typename as string);
     expect(kinds.filter((k) => k === 'WebhookEndpoint'), kinds.join(',')).toHaveLength(1);
     for (const answer of racing.filter((a) => a.data!.createWebhookEndpoint.__typename !== 'WebhookEndpoint')) {
-      expect(answer.data!.createWebhookEndpoint).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT', message: expect.stringMatching(/at most 50 enabled endpoints per owner/) });
+      expect(answer.data!.createWebhookEndpoint).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT', message: expect.stringMatching(/at most 50 (enabled )?endpoints per owner/) });
     }
     expect(await endpointRows(dave)).toBe(endpointsPerOwnerMax);
     expect((await createEndpoint(stack.gatewayUrl, bearer, input('over'))).data?.createWebhookEndpoint.__typename).toBe('InvalidInput');
@@ -143,6 +147,20 @@ describe('webhook endpoints', () => {
     expect((await createEndpoint(stack.gatewayUrl, bearer, input('replacement'))).data?.createWebhookEndpoint.__typename).toBe('WebhookEndpoint');
     expect((await createEndpoint(stack.gatewayUrl, bearer, input('over-again'))).data?.createWebhookEndpoint.__typename).toBe('InvalidInput');
     expect(await endpointRows(dave)).toBe(endpointsPerOwnerMax + 1);
+  });
+
+  it('hold the cap when registrations reach the service in the same instant', async () => {
+    // Through the gateway, requests arrive a few milliseconds apart; here all start in one turn of the event loop.
+    const frank = unique('p-frank');
+    const ctx = {
+      identity: { sub: frank, role: 'partner' }, shards: stack.shards, log: log(),
+      services: { now: () => new Date(), policy: destinationPolicyOf(false), secretKey: secretKey(developmentWebhookSecretKey()) },
+    } as unknown as WebhooksContext;
+    const input = (i: number | string) => ({ url: `https://hooks.example.com/f/${i}`, eventTypes: ['balance.changed'], accountIds: null, description: null });
+    for (let i = 0; i < endpointsPerOwnerMax - 1; i++) expect((await createEndpointService(ctx, input(i) as never)).ok).toBe(true);
+    const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => createEndpointService(ctx, input(`race-${i}`) as never)));
+    expect(racing.filter((r) => r.ok)).toHaveLength(1);
+    expect(await endpointRows(frank)).toBe(endpointsPerOwnerMax);
   });
 
   it('leave every secret concurrent rotations answered signing, refusing those that raced', async () => {

@@ -46,9 +46,14 @@ export function planLegs(r: LegRequest): Result<PaymentLeg[], MoneyErrorOf<'Spli
 
 /**
  * What each leg returns in a refund that brings the payment's refunded total to `refundedAfter`,
- * by the contract's cumulative rule: after refunds totalling R every leg has returned
- * floor(R * leg / amount), except the PAYER's (paying side) and the PAYEE's (receiving side),
- * which take their side's remainder. `legs[i].refunded` is what leg i has returned so far; the
+ * by the contract's cumulative rule: after refunds totalling R every SPLIT has returned
+ * floor(R * leg / amount) and the CAMPAIGN ceil(R * leg / amount), the PAYER (paying side) and the
+ * PAYEE (receiving side) taking their side's remainder. The campaign's share rounds up, in the
+ * funder's favour: rounded down, a refund of 2 of a 3-unit payment the campaign paid 1 of gave the
+ * payer back 2, so the campaign paid the whole of a 1-unit purchase its rule discounts by 0 (a unit
+ * per payment to a payer whose payee refunds for it). Rounded up, what the campaign has paid net,
+ * leg - ceil(R * leg / amount), is floor((amount - R) * leg / amount): never more than its share
+ * of what was kept. `legs[i].refunded` is what leg i has returned so far; the
  * answer is each leg's change, so the legs' totals land exactly on the rule whatever came before
  * (a failed refund's release included). A full refund returns every leg exactly. The PAYEE's
  * change may be negative (it receives) when several splits round up together.
@@ -58,7 +63,7 @@ export function refundLegChanges(
   paymentAmount: bigint,
   refundedAfter: bigint,
 ): bigint[] {
-  const targets = legs.map((leg) => (leg.role === 'PAYER' || leg.role === 'PAYEE' ? 0n : (refundedAfter * leg.amount) / paymentAmount));
+  const targets = legs.map((leg) => (leg.role === 'PAYER' || leg.role === 'PAYEE' ? 0n : legShareReturned(leg.role, leg.amount, paymentAmount, refundedAfter)));
   for (const remainderRole of ['PAYER', 'PAYEE'] as const) {
     const side = isPaying(remainderRole);
     const others = legs.reduce((sum, leg, i) => (isPaying(leg.role) === side && leg.role !== remainderRole ? sum + targets[i]! : sum), 0n);
@@ -67,6 +72,12 @@ export function refundLegChanges(
     });
   }
   return legs.map((leg, i) => targets[i]! - leg.refunded);
+}
+
+/** A non-remainder leg's cumulative share after refunds totalling R: a SPLIT's rounds down, a CAMPAIGN's up (see refundLegChanges). */
+export function legShareReturned(role: 'CAMPAIGN' | 'SPLIT', leg: bigint, paymentAmount: bigint, refundedAfter: bigint): bigint {
+  const exact = refundedAfter * leg;
+  return role === 'CAMPAIGN' ? (exact + paymentAmount - 1n) / paymentAmount : exact / paymentAmount;
 }
 
 export interface CampaignTerms {

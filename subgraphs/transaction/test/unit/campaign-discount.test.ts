@@ -96,9 +96,25 @@ describe('refunds of a discounted split payment', () => {
         expect(paying.reduce((sum, l) => sum + l.refunded, 0n)).toBe(refunded);
         for (const l of paying) expect(l.refunded <= l.amount && l.refunded >= 0n, `seed ${random.seed} run ${run} ${l.role}`).toBe(true);
         const campaignLeg = legs.find((l) => l.role === 'CAMPAIGN');
-        if (campaignLeg) expect(campaignLeg.refunded).toBe((refunded * campaignLeg.amount) / amount);
+        if (campaignLeg) {
+          // Rounded up, in the funder's favour: net, the campaign never paid more than its share of what was kept.
+          expect(campaignLeg.refunded).toBe((refunded * campaignLeg.amount + amount - 1n) / amount);
+          expect(campaignLeg.amount - campaignLeg.refunded, `seed ${random.seed} run ${run}`).toBe(((amount - refunded) * campaignLeg.amount) / amount);
+        }
       }
       for (const l of legs) expect(l.refunded, `seed ${random.seed} run ${run} ${l.role}`).toBe(l.amount);
     }
+  });
+});
+
+describe('refunds of a discounted payment (issue 31: refunds follow the same shares)', () => {
+  it('gives a 3-unit payment\'s campaign of 1 its unit back with a refund of 2, so the campaign pays nothing for the 1-unit purchase kept', () => {
+    // A 50% open campaign discounts 3 JPY by floor(1.5) = 1; the 1 unit kept is discounted by floor(0.5) = 0.
+    const legs = [
+      { role: 'PAYER' as const, amount: 2n, refunded: 0n },
+      { role: 'CAMPAIGN' as const, amount: 1n, refunded: 0n },
+      { role: 'PAYEE' as const, amount: 3n, refunded: 0n },
+    ];
+    expect(refundLegChanges(legs, 3n, 2n)).toEqual([1n, 1n, 2n]);
   });
 });

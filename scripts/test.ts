@@ -108,7 +108,7 @@ async function main(): Promise<number> {
   const typechecked = typecheckAll(typecheckProjects.map((project) => join(repoRoot, project)));
   const mysql = await ensureMysql({ databasePrefix: config.test.databasePrefix, log, server: config.mysqlServer });
   try {
-    log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}`);
+    log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}${config.mysqlServer.explicitShards === null ? ' (one set per worker and per pinning file, named after these: test/support/database-sets.ts)' : ''}`);
     const started = Date.now();
     const sets = await prepareDatabases(config, mysql.shardUrls);
     log(sets === null ? 'migrated MYSQL_SHARDS; one vitest worker' : `migrated ${Object.keys(sets).length} sets of test databases in ${((Date.now() - started) / 1000).toFixed(1)} s (${testWorkersMax} workers)`);

@@ -4,7 +4,7 @@ import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 /**
  * How npm test keeps to its share of max_connections (testRunConnectionsMax): while vitest runs it
  * counts the server's connections to the run's databases (PROCESSLIST rows whose database starts
- * with the test prefix) every sampleIntervalMs and keeps the peak, which the run prints and is
+ * with the test prefix, or is test/bench-smoke.test.ts's paygraph_bench_smoke_*) every sampleIntervalMs and keeps the peak, which the run prints and is
  * held to. Its own connection names no database, so it does not count itself.
  */
 const sampleIntervalMs = 250;
@@ -20,7 +20,7 @@ export async function sampleConnectionPeak(shardUrls: string, databasePrefix: st
   const conn = await mysql.createConnection({ uri: server.toString() });
   const pattern = `${databasePrefix.replace(/_/g, '\\_')}\\_%`;
   const count = async (): Promise<number> => {
-    const [rows] = await conn.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB LIKE ?', [pattern]);
+    const [rows] = await conn.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB LIKE ? OR DB LIKE ?', [pattern, 'paygraph\\_bench\\_smoke\\_%']);
     return Number((rows as Array<{ n: unknown }>)[0]!.n);
   };
   let peak = 0;

@@ -31,6 +31,8 @@ COPY subgraphs/transaction/drizzle subgraphs/transaction/drizzle
 COPY subgraphs/settlement/drizzle subgraphs/settlement/drizzle
 COPY subgraphs/webhooks/drizzle subgraphs/webhooks/drizzle
 COPY gateway/drizzle gateway/drizzle
+# The manifest of the contract's operations, the first trusted documents (npm run build writes it).
+COPY gateway/trusted-documents gateway/trusted-documents
 
 USER node
 EXPOSE 4000 4001 4002 4003 4004

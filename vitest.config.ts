@@ -1,20 +1,23 @@
 import { defineConfig } from 'vitest/config';
+import { testWorkersMax } from './test/support/database-sets';
 
 /**
- * npm test (scripts/test.ts) starts or finds MySQL, migrates the test shards and runs this.
- * Most files run in parallel against the shared test shards. Files named *.isolated.test.ts
- * check platform-wide figures (reconciliation, ledger health) that other files' traffic
- * would disturb mid-flight, so they run afterwards, one at a time.
+ * npm test (scripts/test.ts) starts or finds MySQL, migrates the test databases and runs this
+ * (docs/TESTING.md). Most files run in parallel, testWorkersMax at a time, each worker on
+ * databases of its own (test/support/database-sets.ts, chosen per file by setup.ts). Files named
+ * *.isolated.test.ts start many processes, a Galera cluster or check platform-wide figures, so
+ * they run afterwards, one at a time, on a set of their own.
  */
 const shared = {
   testTimeout: 60_000,
   hookTimeout: 60_000,
   pool: 'forks' as const,
-  // One fork, not one per CPU (vitest's default, which is also one on a 2-core machine): each
-  // fork's stacks and pools hold MySQL connections, and npm test must stay within its share of
-  // max_connections (testRunConnectionsMax in limits.ts) on a big CI runner too.
-  maxWorkers: 1,
-  // What main.ts does before a process serves: the ledger's keys and calendar (test/support/setup.ts).
+  // A fixed number, not one per CPU (vitest's default): npm test prepares each worker's databases,
+  // and each fork's stacks and pools hold MySQL connections, which must stay within npm test's
+  // share of max_connections (testRunConnectionsMax in limits.ts) on a big CI runner too.
+  maxWorkers: testWorkersMax,
+  // Each file's databases, then what main.ts does before a process serves: the ledger's keys and
+  // calendar (test/support/setup.ts).
   setupFiles: ['test/support/setup.ts'],
   // Once, before the workers start: dist/ (the Explorer's bundle, the compiled processes) when stale.
   globalSetup: ['test/support/build.ts'],

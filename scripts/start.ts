@@ -104,6 +104,8 @@ function servicePlan(config: Config, shardUrls: string, secret: string, subgraph
   const ports = { ACCOUNT_PORT: String(account), TRANSACTION_PORT: String(transaction), SETTLEMENT_PORT: String(settlement), WEBHOOKS_PORT: String(webhooks) };
   // Children inherit this shell's environment: secrets meant for others are blanked, which reads as unset.
   const withheld = { JWT_SECRET: '', ...Object.fromEntries(Object.keys(subgraphSecrets).map((variable) => [variable, ''])) };
+  // A local stack's receivers are on this machine over http: allowed here, explicitly (never by NODE_ENV), unless the shell says otherwise.
+  const localDestinations = process.env.WEBHOOK_ALLOW_LOCAL_DESTINATIONS || 'true';
   const subgraphEnv = (name: TrustedSubgraph) => ({
     ...shared, ...ports, ...withheld, [subgraphSecretVariable(name)]: subgraphSecrets[subgraphSecretVariable(name)]!,
   });
@@ -112,7 +114,7 @@ function servicePlan(config: Config, shardUrls: string, secret: string, subgraph
       { name: 'account', entry: compiledEntry('account'), port: account, color: 36, env: subgraphEnv('account') },
       { name: 'transaction', entry: compiledEntry('transaction'), port: transaction, color: 35, env: subgraphEnv('transaction') },
       { name: 'settlement', entry: compiledEntry('settlement'), port: settlement, color: 33, env: subgraphEnv('settlement') },
-      { name: 'webhooks', entry: compiledEntry('webhooks'), port: webhooks, color: 34, env: subgraphEnv('webhooks') },
+      { name: 'webhooks', entry: compiledEntry('webhooks'), port: webhooks, color: 34, env: { ...subgraphEnv('webhooks'), WEBHOOK_ALLOW_LOCAL_DESTINATIONS: localDestinations } },
     ],
     gateway: {
       name: 'gateway',
@@ -290,7 +292,14 @@ function checkPlan(plan: { subgraphs: ServiceSpec[]; gateway: ServiceSpec }): vo
   }
 }
 
-async function printWelcome(config: Config, secret: { secret: string; generated: boolean }): Promise<void> {
+/** Says so when the webhooks subgraph was started with local receivers allowed (WEBHOOK_ALLOW_LOCAL_DESTINATIONS). */
+function localWebhooksNote(plan: ReturnType<typeof servicePlan>): string[] | null {
+  const webhooks = plan.subgraphs.find((s) => s.name === 'webhooks');
+  if (!/^(true|1)$/.test(webhooks?.env.WEBHOOK_ALLOW_LOCAL_DESTINATIONS ?? '')) return null;
+  return ['Webhooks: WEBHOOK_ALLOW_LOCAL_DESTINATIONS=true, so endpoints may be http:// and on loopback (receivers on this machine);', '  set it to false to judge them as production does (https, no loopback).', ''];
+}
+
+async function printWelcome(config: Config, secret: { secret: string; generated: boolean }, plan: ReturnType<typeof servicePlan>): Promise<void> {
   const port = config.gatewayPort;
   const token = await mintToken({ sub: 'operator', role: 'operator' }, secret.secret, tokenLifetimeSeconds, config.tokens);
   const base = `localhost:${port}`;
@@ -304,6 +313,7 @@ async function printWelcome(config: Config, secret: { secret: string; generated:
     `  Health      http://${base}/health/ready`,
     `  Metrics     http://${base}/metrics`,
     '',
+    ...(localWebhooksNote(plan) ?? []),
     `Operator token (valid ${tokenLifetimeSeconds / 3600} h), send as "Authorization: Bearer <token>":`,
     `  ${token}`,
     'Other tokens:',
@@ -336,7 +346,7 @@ async function main(): Promise<void> {
   await Promise.all(subgraphs.map(waitForHealth));
   await waitForHealth(startService(plan.gateway));
   supervising = true;
-  await printWelcome(config, secret);
+  await printWelcome(config, secret, plan);
 }
 
 /** The shards on a fresh local 3-node Galera cluster, each listing the three nodes; it stops with the script. */

@@ -10,6 +10,9 @@ import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
 import { ensureRedis } from './lib/redis-server';
 import { typecheckAll, typecheckProjects } from './lib/typecheck';
+import { sampleConnectionPeak } from './lib/connection-peak';
+import { testRunConnectionsMax } from '../subgraphs/shared/src/limits';
+import { databaseSetNames, shardUrlsOfSet, testWorkersMax, type ShardSets } from '../test/support/database-sets';
 
 /**
  * `npm test`: typechecks the whole tree (tests included), finds or starts MySQL and Redis,
@@ -31,8 +34,7 @@ function log(line: string): void {
  * Every run starts from empty test databases (paygraph_test_* only; explicitly configured
  * MYSQL_SHARDS are migrated, never dropped), so no run sees an earlier one's leftovers.
  */
-async function migrate(config: { mysqlServer: { explicitShards: string | null } }, shardUrls: string): Promise<void> {
-  if (config.mysqlServer.explicitShards === null) await dropScratchDatabases(parseShardUrls(shardUrls));
+async function migrate(shardUrls: string): Promise<void> {
   const shards = openShards({ urls: shardUrls });
   try {
     await migrateAll(shards);
@@ -42,17 +44,40 @@ async function migrate(config: { mysqlServer: { explicitShards: string | null } 
 }
 
 /**
+ * The databases of the run (test/support/database-sets.ts): with the server npm test found or
+ * started, one set per vitest worker, one for the isolated files and one per file that pins a
+ * system account, each dropped and migrated afresh (all sets at once: the work is MySQL's, and
+ * one set takes seconds). With explicit MYSQL_SHARDS, only those, migrated and never dropped, and
+ * vitest runs one worker on them: two workers would share them.
+ */
+async function prepareDatabases(config: { mysqlServer: { explicitShards: string | null } }, shardUrls: string): Promise<ShardSets | null> {
+  if (config.mysqlServer.explicitShards !== null) {
+    await migrate(shardUrls);
+    return null;
+  }
+  const sets: ShardSets = Object.fromEntries(databaseSetNames().map((name) => [name, shardUrlsOfSet(shardUrls, name)]));
+  await Promise.all(Object.values(sets).map(async (urls) => {
+    await dropScratchDatabases(parseShardUrls(urls));
+    await migrate(urls);
+  }));
+  return sets;
+}
+
+/**
  * Ctrl-C reaches vitest directly (same terminal process group); this process ignores it
  * so that it outlives vitest and can still stop the MySQL server it started. A SIGTERM
  * sent to this process alone is passed on for the same reason.
  */
-function runVitest(shardUrls: string, redisUrl: string, args: readonly string[]): Promise<number> {
-  const child = spawn('npx', ['vitest', 'run', ...args], {
+function runVitest(shardUrls: string, sets: ShardSets | null, redisUrl: string, args: readonly string[]): Promise<number> {
+  const workers = sets === null ? ['--maxWorkers=1'] : [];
+  const child = spawn('npx', ['vitest', 'run', ...workers, ...args], {
     cwd: repoRoot,
     stdio: 'inherit',
     env: {
       ...process.env,
-      MYSQL_SHARDS: shardUrls,
+      MYSQL_SHARDS: sets?.w1 ?? shardUrls,
+      // Each test file's databases (test/support/setup.ts picks them); unset with explicit MYSQL_SHARDS.
+      ...(sets === null ? {} : { TEST_SHARD_SETS: JSON.stringify(sets) }),
       // Under a name of its own: REDIS_URL itself would switch every gateway and account subgraph
       // the tests start to Redis mode, sharing rate budgets and hints across test files.
       TEST_REDIS_URL: redisUrl,
@@ -83,8 +108,10 @@ async function main(): Promise<number> {
   const typechecked = typecheckAll(typecheckProjects.map((project) => join(repoRoot, project)));
   const mysql = await ensureMysql({ databasePrefix: config.test.databasePrefix, log, server: config.mysqlServer });
   try {
-    log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}`);
-    await migrate(config, mysql.shardUrls);
+    log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}${config.mysqlServer.explicitShards === null ? ' (one set per worker and per pinning file, named after these: test/support/database-sets.ts)' : ''}`);
+    const started = Date.now();
+    const sets = await prepareDatabases(config, mysql.shardUrls);
+    log(sets === null ? 'migrated MYSQL_SHARDS; one vitest worker' : `migrated ${Object.keys(sets).length} sets of test databases in ${((Date.now() - started) / 1000).toFixed(1)} s (${testWorkersMax} workers)`);
     const types = await typechecked;
     if (!types.ok) {
       console.error(types.output);
@@ -93,7 +120,11 @@ async function main(): Promise<number> {
     log(`typecheck passed (${(types.ms / 1000).toFixed(1)} s)`);
     const redis = await ensureRedis({ explicitUrl: config.redisUrl ?? undefined, log });
     try {
-      return await runVitest(mysql.shardUrls, redis.url, process.argv.slice(2));
+      const connections = await sampleConnectionPeak(mysql.shardUrls, config.test.databasePrefix);
+      const code = await runVitest(mysql.shardUrls, sets, redis.url, process.argv.slice(2));
+      const peak = await connections.stop();
+      log(`at most ${peak} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)`);
+      return code;
     } finally {
       await redis.stop();
     }

@@ -15,7 +15,20 @@ import { repoRoot } from './support/sources';
  * the two cannot drift. An operation leaves this list when its issue lands it in the repository's
  * copy (the last test fails until it does).
  */
-const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([]);
+const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
+  ['SetAdvanceTerms', 'issue 33, T+0'],
+  ['AdvanceOffer', 'issue 33, T+0'],
+  ['AdvanceSettlement', 'issue 33, T+0'],
+  ['SettlementWithAdvances', 'issue 33, T+0'],
+  ['SetCreditLimit', 'issue 33, T+0'],
+  ['GetAccountCredit', 'issue 33, T+0'],
+  ['CreditExposure', 'issue 33, T+0'],
+  ['DepositViaChannel', 'issue 34, reconciliation operations'],
+  ['ImportBankStatement', 'issue 34, reconciliation operations'],
+  ['SetMatchingRules', 'issue 34, reconciliation operations'],
+  ['ChannelReconciliation', 'issue 34, reconciliation operations'],
+  ['ResolveException', 'issue 34, reconciliation operations'],
+]);
 
 const sharedContract = findSharedContract();
 const noSharedContract = `no shared/contract/operations.graphql in any folder above ${repoRoot}: nothing to compare the contract with`;

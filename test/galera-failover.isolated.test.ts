@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { inArray } from 'drizzle-orm';
 import { checkShards, openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { checkShardNodes } from '@paygraph/shared/shards/galera';
+import { checkGaleraTimings, galeraGroupTimingsRecommended, type SlowFailover } from '@paygraph/shared/shards/galera-timings';
 import { inPostingTransaction } from '@paygraph/shared/shards/posting-transaction';
 import { rawHold, rawRows } from '@paygraph/shared/db/raw';
 import mysql from 'mysql2/promise';
@@ -327,6 +328,39 @@ function report(): void {
   ].join('\n'));
 }
 
+/**
+ * Issue 31, item 9: a process on a shard whose Galera node runs Galera's default group timings
+ * (5 s suspicion, 15 s inactivity) starts and serves, and names the shard, the values it read and
+ * the settings to change, in its log and in /health/ready, without failing readiness.
+ */
+async function expectUntunedNamed(untuned: GaleraCluster, database: string): Promise<void> {
+  const node = await mysql.createConnection({ uri: untuned.nodes[0]!.url });
+  try {
+    await node.query(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
+  } finally {
+    await node.end();
+  }
+  const shard = `${untuned.nodes[0]!.url}/${database}`;
+  const expected = {
+    warning: 'GALERA_FAILOVER_SLOW', shard: database, node: 0, suspectTimeoutMs: 5_000, inactiveTimeoutMs: 15_000, inactiveCheckPeriodMs: 500,
+    failoverEstimateMs: 6_500, failoverBudgetMs: 3_000,
+  };
+  expect(await checkGaleraTimings(buildTopology(shard, undefined))).toMatchObject([expected]);
+  const service = await spawnService('account', { MYSQL_SHARDS: shard, [subgraphSecretVariable('account')]: testSubgraphSecrets.account });
+  try {
+    const response = await fetch(service.healthUrl.replace(/\/health$/, '/health/ready'));
+    const body = (await response.json()) as { status: string; warnings?: SlowFailover[] };
+    expect(response.status).toBe(200);
+    expect(body.status).toBe('ready');
+    expect(body.warnings).toMatchObject([expected]);
+    expect(body.warnings![0]!.change).toContain(galeraGroupTimingsRecommended);
+    expect(service.output()).toContain(`shard ${database}: node 0 is a Galera node with evs.suspect_timeout 5000 ms, evs.inactive_timeout 15000 ms`);
+    expect(service.output()).toContain(galeraGroupTimingsRecommended);
+  } finally {
+    await service.kill();
+  }
+}
+
 describe('every shard on a 3-node Galera cluster', () => {
   it('fails over by itself when the primary node dies, twice, loses nothing and answers within 5 s', async () => {
     let running = true;
@@ -399,7 +433,15 @@ describe('every shard on a 3-node Galera cluster', () => {
     for (const f of failovers) expect.soft(f.movedMs, `${f.kill}: every process's pools on node ${f.to}`).toBeLessThanOrEqual(convergeWithinMs);
   }, 240_000);
 
-  it('refuses to start on a node list that mixes clusters or holds a server that is not Galera, naming the shard and node', async () => {
+  it('names no shard for its group timings, which fit the failover budget', async () => {
+    expect(await checkGaleraTimings(buildTopology(shardUrls, undefined))).toEqual([]);
+    for (const name of ['account', 'transaction', 'settlement'] as const) {
+      const body = (await (await fetch(stack.service(name).healthUrl.replace(/\/health$/, '/health/ready'))).json()) as { warnings?: unknown };
+      expect(body.warnings, name).toBeUndefined();
+    }
+  });
+
+  it('refuses to start on a node list that mixes clusters or holds a server that is not Galera, naming the shard and node, and names a cluster of untuned timings', async () => {
     const database = `${databasePrefix}_s0`;
     const galeraNode = `${cluster.nodes[0]!.url}/${database}`;
     // The test's own MariaDB (not Galera) as the second node of shard 1.
@@ -415,10 +457,12 @@ describe('every shard on a 3-node Galera cluster', () => {
     );
     expect(refusal).toMatch(/refusing to start: MYSQL_SHARDS: shard 1 \(\S+_s0\) lists several nodes, but node 1 \(\S+\) is not a Galera node/);
 
-    const other = await startGaleraCluster({ name: 'test-other', nodeCount: 1, log: (line) => console.log(`[galera other] ${line}`) });
+    // A second cluster, of one node with Galera's own group timings, as nobody tuned it.
+    const other = await startGaleraCluster({ name: 'test-other', nodeCount: 1, groupTimings: 'galera-defaults', log: (line) => console.log(`[galera other] ${line}`) });
     try {
       const mixed = `${galeraNode}|${other.nodes[0]!.url}/${database}|${cluster.nodes[2]!.url}/${database}`;
       await expect(checkShardNodes(buildTopology(mixed, undefined))).rejects.toThrow(/shard 0 \(\S+_s0\) mixes clusters: node 1 \(127\.0\.0\.1:\d+\) belongs to cluster [0-9a-f-]+, node 0/);
+      await expectUntunedNamed(other, database);
     } finally {
       await other.stop();
     }

@@ -1,16 +1,20 @@
 import * as z from 'zod';
-import { evenWithRefusedValues, integer, port, text, url } from '@paygraph/shared/config/env';
+import { evenWithRefusedValues, integer, intervalMs, oneOf, parsed, port, text, url } from '@paygraph/shared/config/env';
+import { roles, type Role } from '@paygraph/shared/identity';
 import { processShape, shardsConfig, subgraphSecretsConfig, secretMissing, subscriptionKeepAliveMs, tokensConfig } from '@paygraph/shared/config/shared';
 import {
   rateLimitMoneyPerMinuteDefault, rateLimitOperatorMoneyPerMinuteDefault, rateLimitOperatorReadsPerMinuteDefault, rateLimitReadsPerMinuteDefault,
+  trustedManifestReloadMsDefault,
 } from './limits';
+import { trustedDocumentsModes, type TrustedDocumentsMode } from './security/trusted-documents';
+import type { ManifestSource } from './security/trusted-manifests';
 
 /** The gateway's per-principal budgets per minute, by role (RATE_LIMIT_*). */
 export const rateBudgetsConfig = z.object({
   /** Money-mutation units (createPayments: one per input) per minute, for customers, merchants, partners and channels. */
   moneyPerMinute: integer('RATE_LIMIT_MONEY_PER_MINUTE', 'integer', 1, Number.MAX_SAFE_INTEGER, rateLimitMoneyPerMinuteDefault, {
     default: `\`${rateLimitMoneyPerMinuteDefault}\``,
-    meaning: 'per-principal budget for money mutations (createPayments counts each input)',
+    meaning: 'per-principal budget for money mutations and FX quotes (`createFxQuote`; createPayments counts each input)',
   }),
   /** Other operations per minute, for customers, merchants, partners and channels. */
   readsPerMinute: integer('RATE_LIMIT_READS_PER_MINUTE', 'integer', 1, Number.MAX_SAFE_INTEGER, rateLimitReadsPerMinuteDefault, {
@@ -31,6 +35,54 @@ export type RateBudgets = z.output<typeof rateBudgetsConfig>;
 
 /** The budgets with no RATE_LIMIT_* set: the schema's defaults. */
 export const rateBudgetsDefault: Readonly<RateBudgets> = Object.freeze(rateBudgetsConfig.parse({}));
+
+/** `role=mode[,role=mode…]`: each role named once, each mode one of off, log, require. */
+export function parseRoleModes(raw: string): Partial<Record<Role, TrustedDocumentsMode>> {
+  const modes: Partial<Record<Role, TrustedDocumentsMode>> = {};
+  for (const entry of raw.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const [role, mode] = entry.split('=').map((part) => part.trim());
+    if (!(roles as readonly string[]).includes(role ?? '')) throw new Error(`${JSON.stringify(entry)}: the role must be one of ${roles.join(', ')}`);
+    if (!(trustedDocumentsModes as readonly string[]).includes(mode ?? '')) throw new Error(`${JSON.stringify(entry)}: the mode must be one of ${trustedDocumentsModes.join(', ')}`);
+    if (modes[role as Role] !== undefined) throw new Error(`${role} is named twice`);
+    modes[role as Role] = mode as TrustedDocumentsMode;
+  }
+  return modes;
+}
+
+/** `client=path[,client=path…]`: each client named once, each path non-empty. */
+export function parseManifestSources(raw: string): ManifestSource[] {
+  const sources: ManifestSource[] = [];
+  for (const entry of raw.split(',').map((e) => e.trim()).filter((e) => e !== '')) {
+    const at = entry.indexOf('=');
+    const client = entry.slice(0, at).trim();
+    const path = entry.slice(at + 1).trim();
+    if (at <= 0 || path === '') throw new Error(`${JSON.stringify(entry)} is not client=path`);
+    if (sources.some((s) => s.client === client)) throw new Error(`client ${client} is named twice`);
+    sources.push({ client, path });
+  }
+  return sources;
+}
+
+/** Which documents the gateway trusts and what it does with others (security/trusted-documents.ts, README "Clients"). */
+export const trustedDocumentsConfig = z.object({
+  /** Null: `require` in production, `off` otherwise. */
+  mode: oneOf('TRUSTED_DOCUMENTS_MODE', trustedDocumentsModes, undefined, {
+    default: 'unset (`require` with `NODE_ENV=production`, else `off`)',
+    meaning: 'what customers, merchants, partners, channels and callers without a token may send: `off` any document, `log` any (unknown ones logged by name and hash), `require` only trusted documents',
+  }),
+  roleModes: parsed('TRUSTED_DOCUMENTS_ROLE_MODES', '`role=mode[,role=mode…]`', parseRoleModes, 'operator=off', {
+    default: '`operator=off`',
+    meaning: 'the mode of each role named, over TRUSTED_DOCUMENTS_MODE; operators send any document unless named here (the Explorer keeps working for them)',
+  }),
+  manifests: parsed('TRUSTED_DOCUMENTS_MANIFESTS', '`client=path[,client=path…]`', parseManifestSources, '', {
+    default: 'unset (the contract\'s manifest only)',
+    meaning: "the clients' manifests (Apollo persisted query manifest or GraphQL Code Generator persisted documents), loaded after the contract's own (`gateway/trusted-documents/contract.json`); the client name labels metrics and audit lines",
+  }),
+  reloadMs: intervalMs('TRUSTED_DOCUMENTS_RELOAD_MS', trustedManifestReloadMsDefault, {
+    default: `\`${trustedManifestReloadMsDefault}\``,
+    meaning: 'how often the manifests are re-read (SIGHUP re-reads at once); a refused manifest leaves the loaded ones in force, with a log line',
+  }),
+});
 
 /**
  * The gateway's configuration: where it listens, where the subgraphs are, how it checks client
@@ -73,6 +125,7 @@ export const gatewayConfig = z.object({
   }),
   shards: shardsConfig,
   subscriptionKeepAliveMs,
+  trustedDocuments: trustedDocumentsConfig,
 }).superRefine((config, ctx) => {
   const refuse = (message: string): void => ctx.addIssue({ code: 'custom', message, input: config });
   for (const [subgraph, secret] of Object.entries(config.subgraphSecrets)) {

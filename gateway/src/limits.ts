@@ -87,3 +87,35 @@ export const subgraphRequestTimeoutMs = 5_000;
  * document hash and operation name: clients send a small set of documents (the contract's).
  */
 export const passThroughPlansMax = 1_000;
+
+/**
+ * Trusted documents all manifests together may hold, and the bytes one manifest file may have:
+ * an app ships tens to hundreds of operations, so these bound a runaway file, not a real one.
+ */
+export const trustedDocumentsMax = 20_000;
+export const trustedManifestBytesMax = 16_777_216;
+/** How often the gateway re-reads its manifests by default (configurable: TRUSTED_DOCUMENTS_RELOAD_MS); SIGHUP re-reads at once. */
+export const trustedManifestReloadMsDefault = 30_000;
+/**
+ * Distinct unknown documents a gateway in log mode writes a line for; past it one line says the
+ * rest go unlogged (a client sending a fresh document each time must not flood the log).
+ */
+export const untrustedDocumentsLoggedMax = 1_000;
+/**
+ * Distinct client names (apollographql-client-name, or a trusted document's manifest) the
+ * metrics and audit lines carry; past it a client counts as "other" (header values come from
+ * anyone, and each would be a new time series).
+ */
+export const clientNamesMax = 50;
+/** Characters kept of a client's name or version. */
+export const clientLabelCharsMax = 64;
+
+/**
+ * Automatic persisted queries (Apollo's APQ: a client registers a document's text under its hash
+ * once, then sends the hash) kept in Redis when REDIS_URL is set, shared by every gateway replica:
+ * at most this many documents, each kept this long after its last registration; the oldest go
+ * first. A client whose document has gone sends its text again (the APQ protocol's
+ * PERSISTED_QUERY_NOT_FOUND), so either bound only costs a round trip.
+ */
+export const persistedQueriesMax = 10_000;
+export const persistedQueryTtlSeconds = 86_400;

@@ -8,6 +8,7 @@ import { startTracing } from '@paygraph/shared/tracing';
 import { createGateway } from './server';
 import { gatewayConfig } from './config';
 import { securityOptions } from './security/gateway-security';
+import { trustedDocumentsOptions } from './security/trusted-documents';
 
 // The only read of the environment the gateway makes: a bad value stops it here, named.
 const config = configOrExit(process.env, gatewayConfig, 'gateway');
@@ -19,6 +20,12 @@ const gateway = await createGateway(tokenSettings(config.tokens), config.subgrap
   keepAliveMs: config.subscriptionKeepAliveMs,
   production: config.production,
   security: securityOptions(config),
+  trustedDocuments: trustedDocumentsOptions(config),
+  persistedQueries: { redisUrl: config.redisUrl },
+});
+// SIGHUP re-reads the trusted documents' manifests now (a refused one leaves those loaded in force).
+process.on('SIGHUP', () => {
+  if (gateway.trustedDocuments.reload()) log().info({ documents: gateway.trustedDocuments.size() }, 'trusted documents reloaded');
 });
 const port = await listen(gateway.http, config.port, config.host);
 log().info({ port }, `gateway listening on http://localhost:${port}/graphql`);

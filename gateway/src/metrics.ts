@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessDefaults, processRegistry } from '@paygraph/shared/metrics';
 import type { OperationPath } from './pass-through/gateway';
+import type { ClientLabel } from './client-awareness';
 
 /**
  * The gateway's metrics on prom-client: GraphQL operations by name and outcome, their latency,
@@ -25,6 +26,14 @@ export class Metrics {
     help: 'Time from request to response, by operation name.',
     labelNames: ['operation'] as const,
     buckets: latencyBucketsSeconds,
+    registers: [this.registry],
+  });
+
+  /** By client and version (client-awareness.ts bounds them), not by operation too: that product would be too many series. */
+  private readonly clientRequests = new Counter({
+    name: 'paygraph_graphql_client_requests_total',
+    help: 'GraphQL operations handled, by client name and version (apollographql-client-name/-version, or the trusted document\'s manifest) and outcome.',
+    labelNames: ['client', 'version', 'outcome'] as const,
     registers: [this.registry],
   });
 
@@ -54,6 +63,10 @@ export class Metrics {
     this.operationNames.add(name);
     this.requests.inc({ operation: name, outcome: ok ? 'ok' : 'error' });
     this.duration.observe({ operation: name }, elapsedMs / 1000);
+  }
+
+  recordClient(client: ClientLabel, ok: boolean): void {
+    this.clientRequests.inc({ client: client.name, version: client.version, outcome: ok ? 'ok' : 'error' });
   }
 
   recordPath(path: OperationPath): void {

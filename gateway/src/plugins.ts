@@ -4,6 +4,7 @@ import { describeIdentityFailure } from '@paygraph/shared/identity';
 import { unauthenticated } from '@paygraph/shared/graphql/errors';
 import { honouredUntil, type GatewayContext } from './context';
 import type { Metrics } from './metrics';
+import type { ClientLabels } from './client-awareness';
 
 /**
  * Every operation needs a valid token, except a pure introspection query (so GraphQL
@@ -33,15 +34,16 @@ function isIntrospectionOnly(operation: OperationDefinitionNode): boolean {
   );
 }
 
-export function metricsPlugin(metrics: Metrics): ApolloServerPlugin<GatewayContext> {
+export function metricsPlugin(metrics: Metrics, clients: ClientLabels): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
       const started = performance.now();
       return {
-        async willSendResponse({ operationName, response }) {
+        async willSendResponse({ operationName, response, request }) {
           const body = response.body;
           const ok = body.kind === 'single' ? !body.singleResult.errors?.length : true;
           metrics.record(operationName ?? 'anonymous', ok, performance.now() - started);
+          metrics.recordClient(clients.of(request), ok);
         },
       };
     },

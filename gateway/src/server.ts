@@ -1,7 +1,7 @@
 import { assertPlanBounded, assertTimingRules, timingLimits } from './invariants';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { GraphQLError, isScalarType, type GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
@@ -9,7 +9,7 @@ import { SubgraphClient } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { log, requestIdHeader, type Logger } from '@paygraph/shared/log';
-import { AmountScalar } from '@paygraph/shared/graphql/scalars';
+import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
 import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
 import { injectTraceContext } from '@paygraph/shared/tracing';
 import { withTimeout } from '@paygraph/shared/server/health';
@@ -28,6 +28,10 @@ import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
 import { explorer } from './explorer';
+import { contractManifestClient, contractManifestPath, resolveTrustedRequest, trustedDocumentsPlugin, uniformModes, type TrustedDocumentsOptions } from './security/trusted-documents';
+import { loadTrustedDocuments, type TrustedDocumentSet } from './security/trusted-manifests';
+import { persistedQueries } from './persisted-queries';
+import { ClientLabels } from './client-awareness';
 
 export type SubgraphUrls = Record<SubgraphName, string>;
 
@@ -118,6 +122,8 @@ export interface Gateway {
   subscriptions: SubscriptionServer;
   /** Operation limits, rate limits and the audit trail (security/gateway-security.ts). */
   security: GatewaySecurity;
+  /** The trusted documents in force; reload() re-reads the manifests (main.ts on SIGHUP). */
+  trustedDocuments: TrustedDocumentSet;
   /** Closes every WebSocket (1001) and stops the Apollo server. */
   stop(): Promise<void>;
 }
@@ -134,6 +140,10 @@ export interface GatewayOptions {
    * tests that compare the two paths).
    */
   passThrough?: boolean;
+  /** Manifests and modes (security/trusted-documents.ts); absent: the contract's manifest, every mode off, no reload. */
+  trustedDocuments?: TrustedDocumentsOptions;
+  /** Automatic persisted queries in this Redis (REDIS_URL), shared by every replica; absent or null: in memory, per process (persisted-queries.ts). */
+  persistedQueries?: { redisUrl: string | null; keyPrefix?: string };
 }
 
 export const defaultSubscriptionLimits: SubscriptionLimits = {
@@ -169,7 +179,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   let apiSchema: GraphQLSchema | null = null;
   let accountFields: SubgraphFields | null = null;
   gateway.onSchemaLoadOrUpdate((loaded) => {
-    parseAmountsAsSubgraphsDo(loaded.apiSchema);
+    parseScalarsAsSubgraphsDo(loaded.apiSchema);
     apiSchema = loaded.apiSchema;
     accountFields = subgraphFields(loaded.coreSupergraphSdl, 'account');
   });
@@ -177,15 +187,22 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   let subscriptions: SubscriptionServer | undefined;
   const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
   const production = options.production ?? false;
-  const security = createGatewaySecurity(options.security);
+  // One bounded set of client names for the metrics and the audit lines.
+  const clientLabels = new ClientLabels();
+  const security = createGatewaySecurity({ ...options.security, clientLabels });
+  const trusted = options.trustedDocuments ?? { manifests: [], modes: uniformModes('off'), reloadMs: null };
+  // The contract's operations are the first manifest; a broken manifest stops the start here.
+  const trustedDocuments = loadTrustedDocuments([{ client: contractManifestClient, path: contractManifestPath }, ...trusted.manifests], trusted.reloadMs);
   // GraphiQL from dist/explorer in development; no landing page in production.
+  const apq = persistedQueries(options.persistedQueries?.redisUrl ?? null, options.persistedQueries?.keyPrefix);
   const explorerPage = explorer(production, (message) => log().warn(message));
   const apollo = new ApolloServer<GatewayContext>({
     // Operations one subgraph serves alone go straight to it; the rest through the query plan.
     gateway: passThroughGateway(gateway, dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
-    // The security plugin comes first: its refusals (limits, rate) win over the others'.
-    plugins: [security.plugin, requireIdentity, metricsPlugin(metrics), explorerPage.plugin],
+    // Trusted documents, then the security plugin: their refusals (untrusted, limits, rate) win over the others'.
+    plugins: [trustedDocumentsPlugin(trustedDocuments, trusted.modes), security.plugin, requireIdentity, metricsPlugin(metrics, clientLabels), explorerPage.plugin],
     introspection: !production,
+    persistedQueries: apq.options,
     includeStacktraceInErrorResponses: !production,
     // No "Did you mean ...?" in validation errors: they would hand out the schema piece by piece.
     hideSchemaDetailsFromClientErrors: production,
@@ -203,6 +220,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     apollo,
     context: (req) => buildContext(req, tokens),
     screen: security.screen,
+    resolve: (request) => resolveTrustedRequest(request, trustedDocuments),
     routes: {
       ...explorerPage.routes,
       '/health/live': (_req, res) => sendJson(res, 200, { service: 'gateway', status: 'live' }),
@@ -229,8 +247,10 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   });
   const served = subscriptions;
   return {
-    apollo, http, metrics, subscriptions: served, security,
+    apollo, http, metrics, subscriptions: served, security, trustedDocuments,
     stop: async () => {
+      await trustedDocuments.stop();
+      await apq.close();
       await served.dispose();
       await apollo.stop();
       await security.close();
@@ -240,16 +260,20 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
 }
 
 /**
- * The supergraph gives the gateway custom scalars that take anything, so a JSON number or a
- * malformed amount would reach a subgraph, whose refusal (an HTTP 400) comes back as an opaque
- * INTERNAL_SERVER_ERROR. The gateway's Amount parses as the subgraphs' does: such a request is
- * refused here, BAD_USER_INPUT, naming the variable or literal, before any subgraph is called.
+ * The supergraph gives the gateway custom scalars that take anything, so a JSON number, a
+ * malformed amount or a date that is not one would reach a subgraph, whose refusal (an HTTP 400)
+ * comes back as an opaque INTERNAL_SERVER_ERROR. The gateway's Amount, Date and DateTime parse as
+ * the subgraphs' do (the same objects' functions): such a request is refused here, BAD_USER_INPUT,
+ * naming the variable or literal, before any subgraph is called, on the planned path and the
+ * forwarded one alike (both coerce against this schema).
  */
-function parseAmountsAsSubgraphsDo(schema: GraphQLSchema): void {
-  const amount = schema.getType('Amount');
-  if (!amount || !('parseLiteral' in amount)) throw new Error('the supergraph has no Amount scalar');
-  amount.parseValue = AmountScalar.parseValue;
-  amount.parseLiteral = AmountScalar.parseLiteral;
+function parseScalarsAsSubgraphsDo(schema: GraphQLSchema): void {
+  for (const subgraphs of [AmountScalar, DateScalar, DateTimeScalar]) {
+    const scalar = schema.getType(subgraphs.name);
+    if (!scalar || !isScalarType(scalar)) throw new Error(`the supergraph has no ${subgraphs.name} scalar`);
+    scalar.parseValue = subgraphs.parseValue;
+    scalar.parseLiteral = subgraphs.parseLiteral;
+  }
 }
 
 interface SubgraphCheck {

@@ -251,3 +251,69 @@ describe.each(gatewayPaths)('refused before any subgraph is called (%s path)', (
     expect(gateway().subgraphCalls()).toBeGreaterThan(before);
   });
 });
+
+/**
+ * Issue 31: the limits measure the operation execution will run, with its variables coerced
+ * (defaults applied), on both paths. Each operation below takes its page sizes from a variable,
+ * spreads a fragment and nests one page inside another; sent with `{}` it must be measured as
+ * sent with the values execution uses. Depth and aliases never depend on variables (the planner
+ * plans every branch whatever their values): their tests hold that the default changes nothing.
+ */
+describe.each(gatewayPaths)('limits measure the variables execution uses, defaults included (%s path)', (path) => {
+  const gateway = () => production(path);
+
+  /** Refused before any subgraph is called, with this code; its extensions. */
+  const refused = async (query: string, variables: Record<string, unknown>, code: string): Promise<Record<string, any>> => {
+    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query, variables }, bearer));
+    expect({ status: response.status, codes: codes(response) }, JSON.stringify(variables)).toEqual({ status: 400, codes: [code] });
+    return response.body.errors![0]!.extensions!;
+  };
+
+  /** Served, through a subgraph: the operation is fine with small enough values. */
+  const served = async (query: string, variables: Record<string, unknown>): Promise<void> => {
+    const before = gateway().subgraphCalls();
+    const response = await post(gateway().url, { query, variables }, bearer);
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    expect(codes(response).filter((c) => c !== 'FORBIDDEN')).toEqual([]);
+    expect(gateway().subgraphCalls()).toBeGreaterThan(before);
+  };
+
+  it('cost: a page size defaulted to 100 is measured at 100, sent or not (accounts, each with its entries)', async () => {
+    const query = `query Paged($n: Int = 100) { accounts(ownerId: "nobody-here", first: $n) { edges { ...Row } } }
+      fragment Row on AccountEdge { node { id entries(first: $n) { edges { node { id amount } } } } }`;
+    // 1 + n × (4 + 4n): 40,401 at 100.
+    const defaulted = await refused(query, {}, 'OPERATION_TOO_COSTLY');
+    expect(defaulted).toMatchObject({ measured: 40_401, limit: operationCostMax });
+    expect(await refused(query, { n: 100 }, 'OPERATION_TOO_COSTLY')).toEqual(defaulted);
+    await served(query, { n: 10 });
+  });
+
+  it('page sizes: a page variable left out is the argument\'s own default (20), and null the largest page a subgraph serves', async () => {
+    // Three nested pages: 1 + n × (3 + 4n + 4n²), 33,661 at the schema's 20 (4,431 at 10).
+    const query = `query Nested($n: Int) { accounts(ownerId: "nobody-here", first: $n) { edges { ...Paid } } }
+      fragment Paid on AccountEdge { node { payments(first: $n) { edges { node { payer { payments(first: $n) { edges { node { id amount } } } } } } } } }`;
+    const leftOut = await refused(query, {}, 'OPERATION_TOO_COSTLY');
+    expect(leftOut).toMatchObject({ measured: 33_661 });
+    expect(await refused(query, { n: 20 }, 'OPERATION_TOO_COSTLY')).toEqual(leftOut);
+    expect(await refused(query, { n: null }, 'OPERATION_TOO_COSTLY')).toMatchObject({ measured: 1 + 100 * (3 + 400 + 40_000) });
+    await served(query, { n: 5 });
+  });
+
+  it('depth: nesting through a fragment and nested pages is measured the same whether the page size is defaulted or sent', async () => {
+    // payment > (payer > payments > edges > node) × 4 in the fragment > payer > payments > __typename: 20 fields.
+    const query = `query Deep($n: Int = 1) { payment(id: "pay_x") { ...Hops } }
+      fragment Hops on Payment { ${'payer { payments(first: $n) { edges { node { '.repeat(4)}payer { payments(first: $n) { __typename } }${' } } } }'.repeat(4)} }`;
+    const defaulted = await refused(query, {}, 'OPERATION_TOO_DEEP');
+    expect(defaulted).toMatchObject({ measured: 20, limit: operationDepthMax });
+    expect(await refused(query, { n: 1 }, 'OPERATION_TOO_DEEP')).toEqual(defaulted);
+  });
+
+  it('aliases: aliased pages in a fragment spread inside a page count the same whether the page size is defaulted or sent', async () => {
+    const aliased = Array.from({ length: 40 }, (_, i) => `p${i}: payments(first: $n) { edges { cursor } }`).join(' ');
+    const query = `query Aliased($n: Int = 1) { accounts(ownerId: "nobody-here", first: $n) { edges { node { ...Pages } } } }
+      fragment Pages on Account { ${aliased} }`;
+    const defaulted = await refused(query, {}, 'TOO_MANY_ALIASES');
+    expect(defaulted).toMatchObject({ measured: 40, limit: operationAliasesMax });
+    expect(await refused(query, { n: 1 }, 'TOO_MANY_ALIASES')).toEqual(defaulted);
+  });
+});

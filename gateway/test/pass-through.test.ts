@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import {
   Kind, getNamedType, getNullableType, isAbstractType, isEnumType, isLeafType, isListType, isNonNullType, isObjectType, parse,
-  type GraphQLField, type GraphQLNamedType, type GraphQLObjectType, type GraphQLSchema, type OperationDefinitionNode,
+  type GraphQLField, type GraphQLNamedType, type GraphQLObjectType, type GraphQLSchema, type OperationDefinitionNode, type TypeNode,
 } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { listen } from '@paygraph/shared/server/http';
@@ -15,6 +15,8 @@ import { deposit, openAccount, pay } from '../../test/support/balance-events';
 import { createHold } from '../../test/support/holds';
 import { useSeededRandom, type SeededRandom } from '../../test/support/seeded-random';
 import { postRaw, startGatewayPair, withoutStacks, type GatewayPair } from './support/both-paths';
+import { countingProxy, type CountingProxy } from './support/guarded-gateway';
+import type { SubgraphUrls } from '../src/server';
 
 /**
  * Pass-through (gateway/src/pass-through): an operation whose query plan is a single fetch to one
@@ -26,7 +28,9 @@ import { postRaw, startGatewayPair, withoutStacks, type GatewayPair } from './su
  * variables, @skip/@include, nulls, errors, introspection), in development mode (stack traces
  * aside, see withoutStacks: they name the operation the subgraph ran, the planner's
  * `<name>__account__0` or the client's) and in production mode (whole bodies); and with the
- * account subgraph gone (SUBGRAPH_UNAVAILABLE).
+ * account subgraph gone (SUBGRAPH_UNAVAILABLE); and every contract query with variables that are
+ * missing, null, ill-typed or not the scalar's (refused BAD_USER_INPUT before any subgraph is
+ * called: the dev and production pairs reach their subgraphs through counting proxies), or extra.
  */
 const random = useSeededRandom();
 let stack: Stack;
@@ -35,6 +39,9 @@ let productionStack: Stack;
 let dev: GatewayPair;
 let production: GatewayPair;
 let accountGone: GatewayPair;
+/** The counting proxies between the dev and production pairs and their subgraphs. */
+let devProxies: CountedSubgraphs;
+let productionProxies: CountedSubgraphs;
 let api: GraphQLSchema;
 /** The account subgraph's schema as the supergraph records it: half the generated operations keep to its fields. */
 let accountSchema: GraphQLSchema;
@@ -73,9 +80,11 @@ const now = () => testStart;
 
 beforeAll(async () => {
   stack = await startStack({ now });
-  dev = await startGatewayPair(stack.subgraphUrls);
+  devProxies = await countedSubgraphs(stack.subgraphUrls);
+  dev = await startGatewayPair(devProxies.urls);
   productionStack = await startStack({ production: true, now });
-  production = await startGatewayPair(productionStack.subgraphUrls, { production: true });
+  productionProxies = await countedSubgraphs(productionStack.subgraphUrls);
+  production = await startGatewayPair(productionProxies.urls, { production: true });
   accountGone = await startGatewayPair({ ...productionStack.subgraphUrls, account: await closedPortUrl() }, { production: true });
   const supergraph = Supergraph.build(readFileSync(supergraphPath, 'utf8'));
   api = supergraph.apiSchema().toGraphQLJSSchema();
@@ -106,9 +115,36 @@ afterAll(async () => {
   await accountGone?.stop();
   await production?.stop();
   await dev?.stop();
+  await productionProxies?.close();
+  await devProxies?.close();
   await productionStack?.stop();
   await stack?.stop();
 });
+
+/** A stack's subgraphs, each behind a counting proxy (a real HTTP hop that counts the requests it passes on). */
+interface CountedSubgraphs {
+  urls: SubgraphUrls;
+  /** Requests sent to any subgraph so far. */
+  requests(): number;
+  close(): Promise<void>;
+}
+
+async function countedSubgraphs(urls: SubgraphUrls): Promise<CountedSubgraphs> {
+  const proxies: CountingProxy[] = [];
+  const proxied = {} as SubgraphUrls;
+  for (const [name, url] of Object.entries(urls) as Array<[keyof SubgraphUrls, string]>) {
+    const proxy = await countingProxy(url);
+    proxies.push(proxy);
+    proxied[name] = proxy.url;
+  }
+  return {
+    urls: proxied,
+    requests: () => proxies.reduce((sum, proxy) => sum + proxy.requests(), 0),
+    close: async () => {
+      for (const proxy of proxies) await proxy.close();
+    },
+  };
+}
 
 /** Variables for a contract query, from its variable definitions' names. */
 function contractVariables(operation: OperationDefinitionNode): Record<string, unknown> {
@@ -218,6 +254,104 @@ describe('every query of the contract', () => {
     const gone = await askBoth(accountGone, { query: 'query($id: ID!) { account(id: $id) { id } }', variables: { id: fixtures.personal }, bearer: operator.bearer });
     expect(gone.wasForwarded).toBe(true);
     expect(JSON.parse(gone.forwarded)).toMatchObject({ data: { account: null }, errors: [{ extensions: { code: 'SUBGRAPH_UNAVAILABLE', retryable: true } }] });
+  });
+});
+
+/**
+ * Values the scalar of each name refuses (graphql-js's ID and Int; the subgraphs' Date and
+ * DateTime, which the gateway parses as they do): each must be refused at the gateway.
+ */
+const refusedValues: Record<string, readonly unknown[]> = {
+  ID: [true, 1.5, { id: 'acc' }, ['acc_1']],
+  Date: ['2020-13-45', '2021-02-29', '20200101', 20200101, 'yesterday', false],
+  DateTime: ['not a time', 1_700_000_000, true, { at: 'now' }],
+  Int: ['1', 1.5, 2 ** 31, true],
+  String: [1, false, { s: 'x' }],
+};
+
+interface BadVariables {
+  variables: Record<string, unknown>;
+  /** The variables the answer must name; empty for extra variables, which are ignored, as the planned path ignores them. */
+  refused: string[];
+}
+
+/**
+ * Seeded bad variables for one operation: each variable left out, null, and given a value its
+ * type refuses; two bad at once where there are two; and extra variables beside good ones.
+ */
+function badVariablesFor(operation: OperationDefinitionNode, good: Record<string, unknown>, rng: SeededRandom): BadVariables[] {
+  const cases: BadVariables[] = [];
+  const definitions = operation.variableDefinitions ?? [];
+  const spoil = (typeName: string): unknown => rng.pick(refusedValues[typeName] ?? [{ not: 'a scalar' }]);
+  for (const definition of definitions) {
+    const name = definition.variable.name.value;
+    const typeName = getNamedTypeName(definition.type);
+    const { [name]: _left, ...without } = good;
+    if (definition.type.kind === Kind.NON_NULL_TYPE) {
+      cases.push({ variables: without, refused: [name] });
+      cases.push({ variables: { ...good, [name]: null }, refused: [name] });
+    }
+    cases.push({ variables: { ...good, [name]: spoil(typeName) }, refused: [name] });
+  }
+  if (definitions.length >= 2) {
+    const firstIndex = rng.below(definitions.length);
+    const secondIndex = (firstIndex + 1 + rng.below(definitions.length - 1)) % definitions.length;
+    const variables = { ...good };
+    const names: string[] = [];
+    for (const definition of [definitions[firstIndex]!, definitions[secondIndex]!]) {
+      names.push(definition.variable.name.value);
+      variables[definition.variable.name.value] = spoil(getNamedTypeName(definition.type));
+    }
+    cases.push({ variables, refused: names });
+  }
+  const extraName = rng.pick(['extra', 'unknown', 'first', 'id2', 'at_']);
+  if (!(extraName in good)) cases.push({ variables: { ...good, [extraName]: rng.pick([1, 'x', null, { deep: [1, 2] }, true]) }, refused: [] });
+  return cases;
+}
+
+function getNamedTypeName(type: TypeNode): string {
+  return type.kind === Kind.NAMED_TYPE ? type.name.value : getNamedTypeName(type.type);
+}
+
+describe('bad variables for every query of the contract', () => {
+  it('are answered the same forwarded and planned, BAD_USER_INPUT naming each variable, with nothing sent to a subgraph', async () => {
+    const forwardedOperations = new Set<string>();
+    let asked = 0;
+    for (const [index, operation] of contractQueries.entries()) {
+      if ((operation.variableDefinitions ?? []).length === 0) continue;
+      const query = readFileSync(contractPath, 'utf8').slice(operation.loc!.start, operation.loc!.end);
+      const rng = random.fork(10_000 + index);
+      for (const bad of badVariablesFor(operation, contractVariables(operation), rng)) {
+        const caller = rng.pick([operator, owner, stranger]);
+        const label = `${operation.name!.value} ${JSON.stringify(bad.variables)}`;
+        for (const [pair, proxies, mode] of [[dev, devProxies, 'dev'], [production, productionProxies, 'production']] as const) {
+          const before = proxies.requests();
+          const answers = await askBoth(pair, { query, variables: bad.variables, bearer: caller.bearer });
+          asked += 1;
+          expect(answers.status[0], label).toBe(answers.status[1]);
+          if (bad.refused.length === 0) {
+            // Extra variables are ignored, as graphql-js ignores them: the answer is the operation's.
+            const order = answers.wasForwarded ? bytesUnlessSeveralErrors : errorsInFixedOrder;
+            expect(rootRaceFree(order(withoutStacks(answers.forwarded))), label).toBe(rootRaceFree(order(withoutStacks(answers.planned))));
+            continue;
+          }
+          if (answers.wasForwarded) forwardedOperations.add(operation.name!.value);
+          expect(proxies.requests() - before, `${label}: sent to a subgraph`).toBe(0);
+          expect(answers.status[0], label).toBe(400);
+          const forwarded = mode === 'production' ? answers.forwarded : withoutStacks(answers.forwarded);
+          expect(forwarded, label).toBe(mode === 'production' ? answers.planned : withoutStacks(answers.planned));
+          const body = JSON.parse(answers.forwarded) as { data?: unknown; errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+          expect(body.data, label).toBeUndefined();
+          expect(body.errors.map((e) => e.extensions.code), label).toEqual(bad.refused.map(() => 'BAD_USER_INPUT'));
+          const named = body.errors.map((e) => /^Variable "\$(\w+)"/.exec(e.message)?.[1]);
+          expect(new Set(named), label).toEqual(new Set(bad.refused));
+          if (mode === 'production') expect(answers.forwarded, label).not.toContain('stacktrace');
+        }
+      }
+    }
+    console.info(`[pass-through] ${asked} answers to bad variables compared (seed ${random.seed})`);
+    // The reads the account subgraph serves alone took the forwarded path, and were refused there.
+    expect([...forwardedOperations].sort()).toEqual(expect.arrayContaining(['AccountStatement', 'AccountsByOwner', 'BalanceAt', 'GetAccount']));
   });
 });
 

@@ -148,6 +148,28 @@ describe('rate limits in memory', () => {
     await expectLimited(gateway, () => readAccount(gateway, a), 'other');
   });
 
+  it('counts createFxQuote against the money budget, per caller, as the money mutations it prices', async () => {
+    const rate = { baseCurrency: 'USD', quoteCurrency: 'THB', rate: '36.5' };
+    const set = await post(stack.gatewayUrl, { query: contractOperation('SetFxRate'), variables: { input: rate } }, await token('rate-operator', 'operator'));
+    expect(set.body.data?.setFxRate?.__typename).toBe('FxRate');
+    const [a, b] = await Promise.all([customer(), customer()]);
+    const quote = (who: Customer) => post(gateway.url, {
+      query: contractOperation('CreateFxQuote'), variables: { input: { sellCurrency: 'USD', buyCurrency: 'THB', sellAmount: '100' } },
+    }, who.bearer);
+    for (let i = 0; i < moneyBudget; i++) {
+      const made = await quote(a);
+      expect(made.status).toBe(200);
+      expect(made.body.data?.createFxQuote.__typename).toBe('FxQuote');
+    }
+    // The refusal a money mutation gets (429, RATE_LIMITED, bucket money, Retry-After), and the
+    // budget is the one money mutations share: a's withdrawal is refused the same way.
+    await expectLimited(gateway, () => quote(a), 'money');
+    await expectLimited(gateway, () => withdraw(gateway, a), 'money');
+    const other = await quote(b);
+    expect(other.status).toBe(200);
+    expect(other.body.data?.createFxQuote.__typename).toBe('FxQuote');
+  });
+
   it('weighs createPayments by its number of inputs', async () => {
     const [payer, payee] = await Promise.all([customer(), customer()]);
     const bulk = `mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }`;

@@ -35,6 +35,22 @@ describe('subscription limits', () => {
     }
   });
 
+  it('measures an operation with its variables as execution coerces them (a defaulted page size), and refuses ones that do not coerce', async () => {
+    const query = `query Paged($n: Int = 100) { accounts(ownerId: "nobody-here", first: $n) { edges { ...Row } } }
+      fragment Row on AccountEdge { node { id entries(first: $n) { edges { node { id amount } } } } }`;
+    for (const [variables, code] of [[{}, 'OPERATION_TOO_COSTLY'], [{ n: 'many' }, 'BAD_USER_INPUT']] as const) {
+      const sub = subscribe(stack.gatewayWsUrl, { authorization: `Bearer ${operator}`, query, variables });
+      try {
+        await sub.waitFor(() => sub.error !== null && sub.error !== undefined, 'the refusal');
+        expect(errorsOf(sub).map((e) => e.extensions?.code), JSON.stringify(variables)).toEqual([code]);
+        if (code === 'BAD_USER_INPUT') expect(errorsOf(sub)[0]?.message).toMatch(/^Variable "\$n"/);
+        expect(sub.events).toHaveLength(0);
+      } finally {
+        await sub.close();
+      }
+    }
+  });
+
   it('still accepts the contract subscription', async () => {
     const sub = subscribe(stack.gatewayWsUrl, { authorization: `Bearer ${operator}`, query: contractOperation('BalanceChanged'), variables: { accountId } });
     try {

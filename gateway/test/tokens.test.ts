@@ -18,7 +18,12 @@ import { sleep } from '../../test/support/bank';
  * exp, nbf, iss and aud checked with tokenClockToleranceSeconds of slack; keys rotated.
  */
 
-/** How long the gateway keeps fetched keys, and waits after a fetch before an unknown kid may fetch again. */
+/**
+ * How long the gateway keeps fetched keys, and waits after a fetch before an unknown kid may fetch
+ * again. The key rotation test waits these out on the wall clock: jose's remote key set times both
+ * with Date.now() and takes no clock of ours, so real time must pass (the shortest the library's
+ * settings make it: about 4.5 s in all).
+ */
 const jwksCacheMaxAgeMs = 2_000;
 const jwksCooldownMs = 1_000;
 
@@ -241,6 +246,8 @@ describe('a token that expires while its WebSocket is open', () => {
     await untilLive(subscription, () => deposit(stack.gatewayUrl, operator, account, 5n));
     const delivered = subscription.events.length;
 
+    // Real time: the gateway checks a live socket's token against the wall clock (Date.now() in
+    // gateway/src/subscriptions/server.ts), so the test waits until past exp plus the tolerance, no longer.
     await sleep(Math.max(0, (expiresAt + tokenClockToleranceSeconds + 1) * 1000 - Date.now()));
     await deposit(stack.gatewayUrl, operator, account, 7n);
     await subscription.waitFor(() => subscription.closeCode !== null, 'the socket to close after the token ran out');

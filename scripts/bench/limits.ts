@@ -161,3 +161,17 @@ export const webhookDrainMs = 15_000;
 export const webhookSetupConcurrency = 16;
 /** Tries of one registration while the machine refuses for a moment (SHARD_UNAVAILABLE). */
 export const webhookSetupAttemptsMax = 5;
+/**
+ * bench:webhooks --noisy-endpoints N (webhooks-noisy-tenant.ts): issue 31's noisy tenant, up to
+ * the per-owner cap of endpoints, following noisyAccountsCount accounts of its own; its receiver
+ * answers after --noisy-delay-ms (the issue's 9 s by default) and this process posts into its
+ * accounts at --noisy-rate.
+ */
+export const noisyEndpointsMax = 50;
+export const noisyAccountsCount = 4;
+export const noisyDelayMsDefault = 9_000;
+export const noisyDelayMsMax = 10_000;
+export const noisyRatePerSecondDefault = 20;
+export const noisyRatePerSecondMax = 200;
+/** How long the run waits for the noisy receiver to hold requests before the measured window opens. */
+export const noisyWarmupMs = 30_000;

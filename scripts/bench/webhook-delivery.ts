@@ -5,8 +5,9 @@ import { dataField, requestBody, typenameOf } from './documents';
 import { measureWindow, round, trackCommitLatency, type DeliveryBenchRun, type MeasuredWindow } from './delivery-bench';
 import { postFromReserve } from './event-delivery';
 import { inParallel, openAndFund } from './fixtures';
+import { startNoisyTenant, type NoisyTenant, type NoisyTenantOptions } from './webhooks-noisy-tenant';
 import {
-  webhookDrainMs, webhookP99TargetMs, webhookSetupAttemptsMax, webhookSetupConcurrency,
+  noisyWarmupMs, webhookDrainMs, webhookP99TargetMs, webhookSetupAttemptsMax, webhookSetupConcurrency,
 } from './limits';
 
 /**
@@ -25,6 +26,8 @@ export interface WebhookRunOptions extends Pick<DeliveryBenchRun, 'client' | 'le
   accounts: number;
   ratePerSecond: number;
   seconds: number;
+  /** A noisy tenant beside the measured (quiet) ones: webhooks-noisy-tenant.ts; null: none. */
+  noisy: Omit<NoisyTenantOptions, 'client' | 'gatewayUrl' | 'runId' | 'partnerToken' | 'ledger'> | null;
 }
 
 export interface WebhookRunReport extends MeasuredWindow {
@@ -35,6 +38,8 @@ export interface WebhookRunReport extends MeasuredWindow {
   events: { delivered: number; repeats: number; outOfOrder: number; verified: number };
   p99TargetMs: number;
   met: boolean;
+  /** With a noisy tenant: what it posted and its receiver got, and the most requests that receiver held at once. */
+  noisy: { endpoints: number; delayMs: number; ratePerSecond: number; posted: number; received: number; heldMax: number } | null;
 }
 
 const createEndpoint = `mutation CreateWebhookEndpoint($input: CreateWebhookEndpointInput!) {
@@ -77,6 +82,7 @@ export async function runWebhookDelivery(options: WebhookRunOptions): Promise<We
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
   const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+  let noisy: NoisyTenant | null = null;
   try {
     await inParallel(payees.length, webhookSetupConcurrency, async (i) => {
       const token = await options.partnerToken(fixtures.owners[i]!);
@@ -106,6 +112,7 @@ export async function runWebhookDelivery(options: WebhookRunOptions): Promise<We
     if (seen.size < payees.length) throw new Error(`only ${seen.size} of ${payees.length} endpoints received their probe`);
     const setupSeconds = (Date.now() - setupStarted) / 1000;
     options.log(`${payees.length} endpoints live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`);
+    if (options.noisy) noisy = await noisyTenantBusy(options, options.noisy);
 
     const window = await measureWindow({
       run: options, rate: { seconds: options.seconds, ratePerSecond: options.ratePerSecond, runId: options.runId }, latency, payees,
@@ -114,7 +121,10 @@ export async function runWebhookDelivery(options: WebhookRunOptions): Promise<We
       drainMs: webhookDrainMs,
     });
     const { delivered, ...measured } = window;
+    const noisyCounts = noisy ? await noisy.stop() : null;
+    noisy = null;
     return {
+      noisy: options.noisy && noisyCounts ? { ...options.noisy, ...noisyCounts } : null,
       accounts: payees.length,
       ratePerSecond: options.ratePerSecond,
       seconds: options.seconds,
@@ -125,8 +135,20 @@ export async function runWebhookDelivery(options: WebhookRunOptions): Promise<We
       met: delivered === window.payments.succeeded && counts.outOfOrder === 0 && window.latencyMs.p99 <= webhookP99TargetMs,
     };
   } finally {
+    await noisy?.stop();
     latency.stop();
     receiver.closeAllConnections();
     await new Promise<void>((resolve) => receiver.close(() => resolve()));
   }
+}
+
+/** The noisy tenant set up and posting, its receiver holding slow requests before the measured window opens. */
+async function noisyTenantBusy(options: WebhookRunOptions, noisy: NonNullable<WebhookRunOptions['noisy']>): Promise<NoisyTenant> {
+  const tenant = await startNoisyTenant({ ...noisy, client: options.client, gatewayUrl: options.gatewayUrl, runId: options.runId, partnerToken: options.partnerToken, ledger: options.ledger });
+  tenant.startPosting();
+  const deadline = Date.now() + noisyWarmupMs;
+  // Its endpoints are seen at the dispatcher's next endpoint refresh; then its slow answers pile up.
+  while (tenant.held() < Math.min(noisy.endpoints, 8) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  options.log(`noisy tenant: ${noisy.endpoints} endpoints answering after ${noisy.delayMs} ms, posting ${noisy.ratePerSecond}/s; its receiver holds ${tenant.held()} requests`);
+  return tenant;
 }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSyn
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild, type BuildOptions, type Metafile, type OutputFile, type Plugin } from 'esbuild';
+import { writeContractManifest } from './contract-manifest';
 
 /**
  * `npm run build`: every process of paygraph compiled to JavaScript in dist/, with source maps,
@@ -121,6 +122,8 @@ export interface BuildResult {
 /** Builds everything; each file is written beside its final name and renamed over it, so a process starting meanwhile reads a whole file. */
 export async function build(): Promise<BuildResult> {
   const startedAtMs = Date.now();
+  // The contract's manifest of trusted documents first: the gateway loads it at start-up (scripts/lib/contract-manifest.ts).
+  writeContractManifest();
   const results = await Promise.all([processBuild, explorerBuild].map((options) => esbuild({ ...options, absWorkingDir: repoRoot, write: false, metafile: true })));
   const outputs = results.flatMap((result) => result.outputFiles.map(writeAtomically));
   const inputs = [...new Set([...results.flatMap((result) => inputsOf(result.metafile)), ...buildDefinitionFiles])].sort();

@@ -1,17 +1,20 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { freePort } from './free-port';
 import { findBinary, sleep, stopChild } from './server-process';
+import { galeraGroupTimingsRecommended } from '../../subgraphs/shared/src/shards/galera-timings';
 
 /**
  * A private 3-node Galera cluster on loopback (issue 26), for `npm start -- --galera` and the
  * Galera tests, started the way mysql-server.ts starts a private MySQL: MariaDB's own binaries,
- * data under <repo>/.data/galera/<name>, private ports, nothing installed or configured outside
- * the repository. Galera is MariaDB's synchronous multi-primary replication (package galera-4);
+ * private ports, nothing installed or configured. The data is not under the checkout but in a
+ * folder of its own under the system's temporary folder (os.tmpdir(), paygraph-galera-<name>-…),
+ * owned by the user the nodes run as and removed when the cluster stops: run as root, the nodes,
+ * mariadb-install-db and the rsync SST run as the mysql user, which cannot enter a checkout that
+ * only its owner may (mode 700, as `mktemp -d` and many home folders are). Galera is MariaDB's synchronous multi-primary replication (package galera-4);
  * a shard's database lives on every node, and a shard's pool writes to one node at a time and
  * fails over to the next (subgraphs/shared/src/shards/shard-pool.ts).
  *
@@ -38,15 +41,13 @@ const errorLogTailLines = 20;
  * Group communication timings: a killed node is suspected after 0.8 s and evicted after 1.6 s of
  * silence (Galera's defaults are 5 s and 15 s), and the surviving nodes only commit again once
  * the view without it is agreed; the defaults alone would hold every write for several seconds
- * after a node dies. Galera requires keep-alive ≤ check period ≤ suspect ≤ inactive.
+ * after a node dies (galeraGroupTimingsRecommended, shared with the processes' start-up check).
  */
-const groupTimings = 'evs.keepalive_period=PT0.2S;evs.inactive_check_period=PT0.2S;evs.suspect_timeout=PT0.8S;evs.inactive_timeout=PT1.6S;evs.install_timeout=PT1.6S;evs.join_retrans_period=PT0.2S';
+const groupTimings = galeraGroupTimingsRecommended;
 /** Writes a node keeps to hand to a rejoining node (IST) instead of a full copy. */
 const gcacheSize = '128M';
 /** Small InnoDB buffers: three servers share a developer's machine (or CI's). */
 const bufferPoolSize = '64M';
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 export interface GaleraNode {
   /** 0-based, the node's place in every shard's node list. */
@@ -73,11 +74,16 @@ export interface GaleraCluster {
 }
 
 export interface StartGaleraOptions {
-  /** Names the cluster's data directory (.data/galera/<name>): `start` for npm start, the test's own otherwise. */
+  /** Names the cluster (its data directory's name starts paygraph-galera-<name>-): `start` for npm start, the test's own otherwise. */
   name: string;
   log: (line: string) => void;
   /** Nodes to start; galeraNodeCount when absent (a test's second cluster may need one). */
   nodeCount?: number;
+  /**
+   * `recommended` (the default): the short group timings above. `galera-defaults`: Galera's own,
+   * as a cluster nobody tuned runs, which every process names at start-up (a test's).
+   */
+  groupTimings?: 'recommended' | 'galera-defaults';
 }
 
 export function galeraLibrary(): string | undefined {
@@ -104,18 +110,26 @@ interface NodePorts {
 
 export async function startGaleraCluster(options: StartGaleraOptions): Promise<GaleraCluster> {
   const { library, server, installDb } = requirements();
-  const dataDir = join(repoRoot, '.data', 'galera', options.name);
   // Run as root, MariaDB refuses to run unless told to; the data is given to the mysql user,
   // which the rsync SST also runs as (a root-owned directory makes the joiner's copy fail).
   const asUser = userInfo().uid === 0 ? 'mysql' : userInfo().username;
+  // Unique, so two clusters (npm start beside a test run) never share one; mode 700, given to asUser.
+  const dataDir = mkdtempSync(join(tmpdir(), `paygraph-galera-${options.name}-`));
   const nodeCount = options.nodeCount ?? galeraNodeCount;
   const ports: NodePorts[] = [];
   for (let i = 0; i < nodeCount; i++) ports.push({ mysql: await freePort(), group: await freePort(), ist: await freePort(), sst: await freePort() });
   const clusterAddress = `gcomm://${ports.map((p) => `127.0.0.1:${p.group}`).join(',')}`;
   const nodeDir = (i: number) => join(dataDir, `node${i}`);
   const children: Array<ChildProcess | null> = ports.map(() => null);
+  const timings = (options.groupTimings ?? 'recommended') === 'recommended' ? `;${groupTimings}` : '';
 
-  freshDataDirs(installDb, dataDir, nodeCount, asUser, options.log);
+  const removeData = (): void => rmSync(dataDir, { recursive: true, force: true });
+  try {
+    freshDataDirs(installDb, dataDir, nodeCount, asUser, options.log);
+  } catch (error) {
+    removeData();
+    throw error;
+  }
 
   const args = (i: number): string[] => {
     const dir = nodeDir(i);
@@ -144,7 +158,7 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
       `--wsrep-node-address=127.0.0.1:${p.group}`,
       `--wsrep-sst-method=rsync`,
       `--wsrep-sst-receive-address=127.0.0.1:${p.sst}`,
-      `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${p.group};ist.recv_addr=127.0.0.1:${p.ist};gcache.size=${gcacheSize};${groupTimings}`,
+      `--wsrep-provider-options=gmcast.listen_addr=tcp://127.0.0.1:${p.group};ist.recv_addr=127.0.0.1:${p.ist};gcache.size=${gcacheSize}${timings}`,
     ];
   };
   const url = (i: number) => `mysql://root@127.0.0.1:${ports[i]!.mysql}`;
@@ -165,6 +179,7 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
     options.log('the Galera cluster is up: every node Synced');
   } catch (error) {
     await Promise.all(children.map((c) => (c ? stopChild(c, nodeStopTimeoutMs) : undefined)));
+    removeData();
     throw error;
   }
 
@@ -204,30 +219,28 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
         const child = children[i];
         if (child) await stopChild(child, nodeStopTimeoutMs);
       }
+      removeData();
     },
   };
 }
 
 /**
- * Every start makes the nodes' data afresh: one system database made by mariadb-install-db
- * (kept as a template across runs), copied to each node, owned by the user the servers run as.
+ * Every start makes the nodes' data afresh in the cluster's new folder: one system database made
+ * by mariadb-install-db, copied to each node, all owned by the user the servers run as (the
+ * folder too, so that user may enter it).
  */
 function freshDataDirs(installDb: string, dataDir: string, nodeCount: number, asUser: string, log: (line: string) => void): void {
   const template = join(dataDir, 'template');
-  mkdirSync(dataDir, { recursive: true });
-  if (!existsSync(join(template, 'mysql'))) {
-    log(`initialising the Galera nodes' system database in ${template} (once)`);
-    rmSync(template, { recursive: true, force: true });
-    const result = spawnSync(installDb, ['--no-defaults', `--datadir=${template}`, '--auth-root-authentication-method=normal', `--user=${asUser}`, '--skip-test-db'], { encoding: 'utf8' });
-    if (result.status !== 0) {
-      const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-errorLogTailLines).join('\n');
-      throw new Error(`mariadb-install-db for the Galera nodes failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`);
-    }
+  chownTree(dataDir, asUser);
+  log(`initialising the Galera nodes' system database in ${template}`);
+  const result = spawnSync(installDb, ['--no-defaults', `--datadir=${template}`, '--auth-root-authentication-method=normal', `--user=${asUser}`, '--skip-test-db'], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-errorLogTailLines).join('\n');
+    throw new Error(`mariadb-install-db for the Galera nodes failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`);
   }
   for (let i = 0; i < nodeCount; i++) {
     const dir = join(dataDir, `node${i}`);
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir);
     cpSync(template, join(dir, 'data'), { recursive: true });
     chownTree(dir, asUser);
   }

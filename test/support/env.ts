@@ -90,10 +90,12 @@ export function testRedisUrl(): string {
 }
 
 /**
- * Connections per shard of a test's pools: an in-process stack's three subgraphs share one set,
- * and every test file's pools count towards npm test's share of max_connections (testRunConnectionsMax).
+ * Connections per shard of a test's pools: an in-process stack's subgraphs share one set, and
+ * every test file's pools count towards npm test's share of max_connections
+ * (testRunConnectionsMax), which two workers share: 4 per shard (the transaction subgraph's own
+ * default, pool-size.ts), 16 on the four test shards, keeps a worker's stack within its half.
  */
-export const testPoolSizeDefault = 8;
+export const testPoolSizeDefault = 4;
 
 /**
  * The test shards, posting as the configuration says (POSTING_ENGINE and the merge settings),

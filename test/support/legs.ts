@@ -16,12 +16,12 @@ export function legDirection(leg: LegMade): bigint {
 }
 
 /**
- * The cumulative rule: after refunds totalling `refunded`, each leg has returned
- * floor(refunded * leg / amount), except the PAYER (paying side) and the PAYEE (receiving side),
- * which take their side's remainder.
+ * The cumulative rule: after refunds totalling `refunded`, each SPLIT has returned
+ * floor(refunded * leg / amount) and the CAMPAIGN ceil(refunded * leg / amount) (the funder's
+ * favour), the PAYER (paying side) and the PAYEE (receiving side) taking their side's remainder.
  */
 export function legsReturned(legs: readonly LegMade[], amount: bigint, refunded: bigint): bigint[] {
-  const rule = legs.map((l) => (refunded * l.amount) / amount);
+  const rule = legs.map((l) => (l.role === 'CAMPAIGN' ? (refunded * l.amount + amount - 1n) / amount : (refunded * l.amount) / amount));
   for (const [remainder, side] of [['PAYER', ['PAYER', 'CAMPAIGN']], ['PAYEE', ['PAYEE', 'SPLIT']]] as const) {
     const at = legs.findIndex((l) => l.role === remainder);
     rule[at] = refunded - legs.reduce((sum, l, i) => ((side as readonly string[]).includes(l.role) && i !== at ? sum + rule[i]! : sum), 0n);

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { subgraphSecretVariable, trustedSubgraphs } from '@paygraph/shared/gateway-trust';
 import { testSubgraphSecrets } from './env';
-import { spawnService, type ChildService, type ServiceName } from './processes';
+import { childPoolSize, spawnService, type ChildService, type ServiceName } from './processes';
 
 /**
  * The system as `npm start` runs it, each service a child process of its own (four subgraphs,
@@ -49,7 +49,9 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   };
   const logFile = (name: ServiceName): string | undefined => (options.logDir ? join(options.logDir, `${name}.log`) : undefined);
   const subgraphEnv = (name: Exclude<ServiceName, 'gateway'>): Record<string, string> => ({
-    MYSQL_SHARDS: options.shardUrls, ...options.env, ...options.subgraphEnv, [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
+    // childPoolSize per shard unless the test says otherwise: each process's own default (42 for a
+    // stack) twice over, with two workers, would take more than npm test's share (testRunConnectionsMax).
+    MYSQL_SHARDS: options.shardUrls, MYSQL_POOL_SIZE: String(childPoolSize), ...options.env, ...options.subgraphEnv, [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
   });
   const startSubgraph = async (name: Exclude<ServiceName, 'gateway'>): Promise<void> => {
     const child = watch(name, await spawnService(name, subgraphEnv(name), ports.get(name), logFile(name)));

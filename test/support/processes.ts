@@ -18,8 +18,11 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 /** How long a child may take to answer /health after it is spawned (tsx compiles on start). */
 export const childReadyTimeoutMs = 30_000;
 const readyPollIntervalMs = 100;
-/** Connections a child keeps per shard: a test sends it a request at a time, and the server's connections are shared. */
-const childPoolSize = 3;
+/**
+ * Connections a child keeps per shard: a test sends it a request at a time, and the server's
+ * connections are shared by two test workers (testRunConnectionsMax).
+ */
+export const childPoolSize = 2;
 /** How much of the child's output (characters) is kept for failure messages. */
 const outputTailChars = 4_000;
 

@@ -67,7 +67,11 @@ export interface StackOptions extends ReplicaOptions {
   production?: boolean;
   /** The databases every subgraph uses (say, one shard's URL through a TCP proxy); testShards() by default. The stack closes them on stop. */
   shards?: ShardSet;
-  /** The webhooks subgraph's options; its dispatcher runs only when `dispatcher` is true (it polls every shard). */
+  /**
+   * The webhooks subgraph's options; its dispatcher runs only when `dispatcher` is true (it polls
+   * every shard). Tests' receivers are on loopback over http: local destinations are allowed
+   * unless `allowLocalDestinations: false` says otherwise.
+   */
   webhooks?: WebhooksSubgraphOptions;
 }
 
@@ -80,7 +84,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     account: await createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}), production }),
     transaction: await createTransactionSubgraph(shards, trusts.transaction, options.now, { ...testTransactionSettings(), ...options.transaction }, { production }),
     settlement: await createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production }),
-    webhooks: await createWebhooksSubgraph(shards, trusts.webhooks, { dispatcher: false, production, ...options.webhooks }),
+    webhooks: await createWebhooksSubgraph(shards, trusts.webhooks, { dispatcher: false, production, allowLocalDestinations: true, ...options.webhooks }),
   };
   const urls = {
     account: await urlOf(subgraphs.account),

@@ -3,6 +3,7 @@ import { ERRORS, errorCodeDef } from '@apollo/federation-internals';
 import type { ApolloGateway, GraphQLDataSource, GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { GatewayOption } from '@paygraph/shared/graphql/jit-executor';
 import { inClientSpan } from '@paygraph/shared/tracing';
+import { coercedVariablesOf } from '../coerced-variables';
 import { singleFetchRouter, type SingleFetchRoute, type SingleFetchRouter } from './single-fetch';
 
 type Executor = NonNullable<Awaited<ReturnType<GatewayOption['load']>>['executor']>;
@@ -39,7 +40,9 @@ export interface PassThroughOptions {
  * client headers, trace context, timeouts, and SUBGRAPH_UNAVAILABLE for a subgraph that does not
  * answer. Its errors are turned into the gateway's as @apollo/gateway does it (`serviceName` added
  * to extensions, locations dropped), and a call that fails leaves the operation's root fields
- * null, as the planned path's result shaping does over an empty answer.
+ * null, as the planned path's result shaping does over an empty answer. Variables are checked
+ * first, as @apollo/gateway's executor checks them: those that do not coerce against the API
+ * schema are answered with graphql-js's errors and nothing is sent.
  */
 export function passThroughGateway(
   inner: ApolloGateway,
@@ -68,6 +71,12 @@ export function passThroughGateway(
             return planned(requestContext);
           }
           onPath('forwarded');
+          // Variables that do not coerce are refused here, before any subgraph is called, with
+          // the errors @apollo/gateway's executor answers (its validateIncomingRequest): Apollo
+          // Server then makes them the same BAD_USER_INPUT and HTTP 400 on either path.
+          const operation = requestContext.operation;
+          const variables = operation ? coercedVariablesOf(requestContext.context, requestContext.schema as GraphQLSchema, operation, requestContext.request.variables) : null;
+          if (variables && !variables.ok) return { errors: [...variables.errors] };
           return inClientSpan('gateway.fetch', { service: route.subgraph }, () => forward(requestContext, route, dataSource));
         },
       };

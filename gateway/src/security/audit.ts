@@ -17,6 +17,9 @@ export interface AuditClient {
   ip: string | null;
   userAgent: string | null;
   deviceId: string | null;
+  /** The client's name and version (apollographql-client-name/-version, or its manifest's), bounded (client-awareness.ts); absent where no request names one. */
+  name?: string;
+  version?: string;
 }
 
 export interface AuditInput {
@@ -112,7 +115,10 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
       };
     }),
     outcome: { ok: errors.length === 0 && (input.httpStatus ?? 200) < 400, httpStatus: input.httpStatus, errorCodes, results },
-    client: { ip: input.client.ip, userAgent: auditText(input.client.userAgent), deviceId: auditText(input.client.deviceId) },
+    client: {
+      ip: input.client.ip, userAgent: auditText(input.client.userAgent), deviceId: auditText(input.client.deviceId),
+      ...(input.client.name === undefined ? {} : { name: input.client.name, version: input.client.version ?? 'unknown' }),
+    },
   };
 }
 

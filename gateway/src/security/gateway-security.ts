@@ -11,16 +11,19 @@ import { createAuditStore } from '../db/audit-store';
 import { auditPoolConnectionsMax } from '../limits';
 import { createAuditLog, createAuditor, type Auditor } from './audit';
 import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../config';
+import { coercedVariablesOf } from '../coerced-variables';
 import { screenGraphQLRequest } from './http-screen';
+import { ClientLabels } from '../client-awareness';
 import { checkOperation, checkSource, defaultOperationLimits, fragmentsOf, limitError, type OperationLimits } from './operation-limits';
 import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
-import { isMoneyMutationField, moneyActionsOf, moneyWeight, rootFieldsOf, type RootField } from './root-fields';
+import { moneyActionsOf, moneyWeight, rootFieldsOf, takesMoneyBudget, type RootField } from './root-fields';
 
 /**
  * The gateway's defences that come before any subgraph is called, and its audit trail:
  *  - the HTTP screen refuses batches and oversized documents before they are parsed;
- *  - the plugin refuses operations too deep, too aliased or too costly once they are validated
- *    (for graphql-ws, which does not pass the screen, it checks the document's size there too),
+ *  - the plugin refuses operations too deep, too aliased or too costly once they are validated,
+ *    measured with their variables as execution coerces them, defaults applied (for graphql-ws,
+ *    which does not pass the screen, it checks the document's size there too),
  *    then takes the operation's weight from the caller's rate budgets;
  *  - every mutation and every refused authentication or authorization is audited when its
  *    response is sent.
@@ -41,6 +44,8 @@ export interface GatewaySecurityOptions {
   auditShards?: ShardSet | null;
   /** The shards (config.shards: MYSQL_SHARDS, SHARD_MAP) the gateway opens for its audit rows when auditShards is absent. */
   auditShardsAt?: ShardLocation;
+  /** Names the client of each audit line (client-awareness.ts); the gateway shares its metrics' instance, so both carry the same bounded names. */
+  clientLabels?: ClientLabels;
 }
 
 export interface GatewaySecurity {
@@ -84,7 +89,7 @@ export function createGatewaySecurity(options: GatewaySecurityOptions = {}): Gat
   const store = shards ? createAuditStore(shards, { ownsShards }) : null;
   const auditor = createAuditor(createAuditLog(auditLogFile ?? null), store);
   return {
-    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor }),
+    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor, clients: options.clientLabels ?? new ClientLabels() }),
     screen: (request) => screenGraphQLRequest(request, limits),
     limits,
     rateLimiter,
@@ -101,6 +106,7 @@ interface PluginDeps {
   budgets: RateBudgets;
   rateLimiter: RateLimiter;
   auditor: Auditor;
+  clients: ClientLabels;
 }
 
 function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
@@ -121,9 +127,14 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
             if (violation) throw limitError(violation);
           }
           const fragments = fragmentsOf(document.definitions);
-          fields = rootFieldsOf(schema, fragments, operation, request.variables);
-          const checked = checkOperation(schema, fragments, operation, request.variables ?? {}, deps.limits);
-          if (!checked.ok) throw limitError(checked.error);
+          // Variables that do not coerce are refused by execution, on either path, before any
+          // subgraph is called (pass-through/gateway.ts): nothing of this operation will run to measure.
+          const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
+          fields = rootFieldsOf(schema, fragments, operation, variables.ok ? variables.values : null);
+          if (variables.ok) {
+            const checked = checkOperation(schema, fragments, operation, variables.values, deps.limits);
+            if (!checked.ok) throw limitError(checked.error);
+          }
           // Without an identity the operation is refused (plugins.ts) or is introspection,
           // which the gateway answers itself; neither reaches a subgraph.
           if (!contextValue.auth.ok) return;
@@ -134,7 +145,10 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
         async willSendResponse({ request, response, operation, document, schema, contextValue }) {
           response.http.headers.set(requestIdHeader, requestId);
           if (!operation || !document) return;
-          fields ??= rootFieldsOf(schema, fragmentsOf(document.definitions), operation, request.variables);
+          if (!fields) {
+            const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
+            fields = rootFieldsOf(schema, fragmentsOf(document.definitions), operation, variables.ok ? variables.values : null);
+          }
           const body = response.body;
           const result = body.kind === 'single' ? body.singleResult : body.initialResult;
           deps.auditor.record({
@@ -150,12 +164,18 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
             httpStatus: response.http.status ?? (request.http ? 200 : null),
             data: result.data as Record<string, unknown> | null | undefined,
             errors: result.errors,
-            client: contextValue.client,
+            client: { ...contextValue.client, ...clientFields(deps.clients, request) },
           });
         },
       };
     },
   };
+}
+
+/** The audit line's client name and version (client-awareness.ts). */
+function clientFields(clients: ClientLabels, request: Parameters<ClientLabels['of']>[0]): { name: string; version: string } {
+  const { name, version } = clients.of(request);
+  return { name, version };
 }
 
 /** What a request takes from its caller's budgets: money units, and one "other" unit for anything else. */
@@ -164,7 +184,7 @@ export function chargesOf(operation: OperationDefinitionNode, fields: readonly R
   const charges: Charge[] = [];
   const money = moneyWeight(operation, fields);
   if (money > 0) charges.push({ bucket: 'money', weight: money, limit: operator ? budgets.operatorMoneyPerMinute : budgets.moneyPerMinute });
-  const other = fields.some((f) => operation.operation !== 'mutation' || !isMoneyMutationField(f.name));
+  const other = fields.some((f) => operation.operation !== 'mutation' || !takesMoneyBudget(f.name));
   if (other) charges.push({ bucket: 'other', weight: 1, limit: operator ? budgets.operatorReadsPerMinute : budgets.readsPerMinute });
   return charges;
 }

@@ -1,9 +1,10 @@
 import {
-  GraphQLError, Kind, Lexer, Source, TokenKind, getNamedType, getNullableType, isCompositeType, isListType, valueFromAST,
+  GraphQLError, Kind, Lexer, Source, TokenKind, getArgumentValues, getNamedType, getNullableType, isCompositeType, isListType,
   type FieldNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLField, type GraphQLSchema,
   type OperationDefinitionNode, type SelectionNode,
 } from 'graphql';
 import { err, ok, type Result } from '@paygraph/shared/result';
+import { pageSizeMax } from '@paygraph/shared/limits';
 import {
   documentBytesMax, documentTokensMax, introspectionDepthMax, listItemsDefault, operationAliasesMax, operationCostMax,
   operationDepthMax,
@@ -88,16 +89,19 @@ export interface OperationMeasure {
 }
 
 /**
- * Measures an operation of a validated document. Fragments are measured once per place they
- * are spread (a measure per fragment is remembered, so fragments spreading fragments cannot
- * make this walk exponential). Fields of introspection cost nothing: the gateway answers them
- * from its schema without calling a subgraph.
+ * Measures an operation of a validated document, with its variables as execution coerces them
+ * (coerced-variables.ts: defaults applied), so that it measures what will run: `first: $n` with
+ * `$n: Int = 100` sent as `{}` is a page of 100, and `$n: Int` left out the argument's own
+ * default, as graphql-js's getArgumentValues reads them for the subgraph. Fragments are measured
+ * once per place they are spread (a measure per fragment is remembered, so fragments spreading
+ * fragments cannot make this walk exponential). Fields of introspection cost nothing: the gateway
+ * answers them from its schema without calling a subgraph.
  */
 export function measureOperation(
   schema: GraphQLSchema,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
   operation: OperationDefinitionNode,
-  variables: Readonly<Record<string, unknown>>,
+  coercedVariables: Readonly<Record<string, unknown>>,
   limits: OperationLimits = defaultOperationLimits,
 ): OperationMeasure {
   const rootType = schema.getRootType(operation.operation);
@@ -150,10 +154,11 @@ export function measureOperation(
     const definition = 'getFields' in parent ? parent.getFields()[name] : undefined;
     if (!definition) return { depth: 1, introspectionDepth: 0, aliases: alias, cost: 1 };
     const returns = getNullableType(definition.type);
-    const first = intArgument(definition, field, 'first', variables);
+    const args = argumentsOf(definition, field, coercedVariables);
+    const first = pageOf(args);
     let items = 1;
     let childPage: number | null = null;
-    if (isListType(returns)) items = first ?? listArgumentLength(definition, field, variables) ?? page ?? limits.listItemsDefault;
+    if (isListType(returns)) items = first ?? listArgumentLength(definition, args) ?? page ?? limits.listItemsDefault;
     else if (first !== null) childPage = first;
     const type = getNamedType(returns);
     const below = field.selectionSet && isCompositeType(type)
@@ -212,31 +217,44 @@ export function checkOperation(
   schema: GraphQLSchema,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
   operation: OperationDefinitionNode,
-  variables: Readonly<Record<string, unknown>>,
+  coercedVariables: Readonly<Record<string, unknown>>,
   limits: OperationLimits = defaultOperationLimits,
 ): Result<OperationMeasure, LimitViolation> {
-  const measure = measureOperation(schema, fragments, operation, variables, limits);
+  const measure = measureOperation(schema, fragments, operation, coercedVariables, limits);
   const violation = checkMeasure(measure, limits);
   return violation ? err(violation) : ok(measure);
 }
 
-/** An Int argument's value, from a literal, a variable or the schema's default; null when absent or not an Int. */
-function intArgument(definition: GraphQLField<unknown, unknown>, field: FieldNode, name: string, variables: Readonly<Record<string, unknown>>): number | null {
-  const argument = definition.args.find((a) => a.name === name);
-  if (!argument) return null;
-  const node = field.arguments?.find((a) => a.name.value === name);
-  const value = node ? valueFromAST(node.value, argument.type, variables as Record<string, unknown>) : argument.defaultValue;
+/**
+ * A field's arguments as execution reads them (literals, coerced variables, the schema's
+ * defaults); none when they do not coerce, which validation and coercion have refused already.
+ */
+function argumentsOf(definition: GraphQLField<unknown, unknown>, field: FieldNode, coercedVariables: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  if (definition.args.length === 0) return {};
+  try {
+    return getArgumentValues(definition, field, coercedVariables as Record<string, unknown>);
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The page a `first` argument asks for; null without one. An explicit null is served at the
+ * subgraph's own default page (paging.ts), which is never more than pageSizeMax: measured at that bound.
+ */
+function pageOf(args: Readonly<Record<string, unknown>>): number | null {
+  if (!('first' in args)) return null;
+  const value = args.first;
+  if (value === null) return pageSizeMax;
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
 }
 
 /** A list field given a list argument (createPayments' inputs) answers about one item per element. */
-function listArgumentLength(definition: GraphQLField<unknown, unknown>, field: FieldNode, variables: Readonly<Record<string, unknown>>): number | null {
+function listArgumentLength(definition: GraphQLField<unknown, unknown>, args: Readonly<Record<string, unknown>>): number | null {
   let longest: number | null = null;
   for (const argument of definition.args) {
     if (!isListType(getNullableType(argument.type))) continue;
-    const node = field.arguments?.find((a) => a.name.value === argument.name);
-    if (!node) continue;
-    const value: unknown = valueFromAST(node.value, argument.type, variables as Record<string, unknown>);
+    const value = args[argument.name];
     if (Array.isArray(value)) longest = Math.max(longest ?? 0, value.length);
   }
   return longest;

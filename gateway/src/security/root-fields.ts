@@ -1,14 +1,15 @@
 import {
-  Kind, getArgumentValues, getVariableValues,
+  Kind, getArgumentValues,
   type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionNode,
 } from 'graphql';
 
 /**
  * The root fields of an operation with their arguments, read the way execution will read them
- * (variables coerced against the schema), for the rate limiter's weights and the audit records.
- * When the variables do not coerce, execution refuses the operation before any subgraph is
- * called, so the arguments are simply unknown (null) here. Only a mutation's arguments are ever
- * read (money weights, audit records), so a query's are not coerced: null as well.
+ * (variables coerced against the schema once per request, coerced-variables.ts), for the rate
+ * limiter's weights and the audit records. When the variables do not coerce (null), execution
+ * refuses the operation before any subgraph is called, so the arguments are simply unknown (null)
+ * here. Only a mutation's arguments are ever read (money weights, audit records): a query's are
+ * null as well.
  */
 /** Money mutations, and setFxRate: a rate prices money movements, so its changes are audited alike. */
 export const moneyMutationFields = ['deposit', 'withdraw', 'createPayment', 'createPayments', 'refundPayment', 'createHold', 'captureHold', 'voidHold', 'setFxRate'] as const;
@@ -16,6 +17,18 @@ export type MoneyMutationField = (typeof moneyMutationFields)[number];
 
 export function isMoneyMutationField(name: string): name is MoneyMutationField {
   return (moneyMutationFields as readonly string[]).includes(name);
+}
+
+/**
+ * The mutations the money budget counts (RATE_LIMIT_MONEY_PER_MINUTE): the money mutations, and
+ * createFxQuote, which writes a row for every call and prices a payment, so that a caller asks
+ * for quotes at the pace it may pay, not at the reads budget's. A quote moves no money, so it is
+ * not audited as one.
+ */
+const moneyBudgetFields: readonly string[] = [...moneyMutationFields, 'createFxQuote'];
+
+export function takesMoneyBudget(name: string): boolean {
+  return moneyBudgetFields.includes(name);
 }
 
 export interface RootField {
@@ -29,10 +42,10 @@ export function rootFieldsOf(
   schema: GraphQLSchema,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
   operation: OperationDefinitionNode,
-  rawVariables: Readonly<Record<string, unknown>> | undefined,
+  coercedVariables: Readonly<Record<string, unknown>> | null,
 ): RootField[] {
   const rootType = schema.getRootType(operation.operation);
-  const variables = operation.operation === 'mutation' ? coercedVariables(schema, operation, rawVariables) : null;
+  const variables = operation.operation === 'mutation' ? coercedVariables : null;
   const fields = new Map<string, RootField>();
   const seen = new Set<string>();
   const collect = (selections: readonly SelectionNode[]) => {
@@ -45,7 +58,7 @@ export function rootFieldsOf(
         let args: Record<string, unknown> | null = null;
         if (definition && variables) {
           try {
-            args = getArgumentValues(definition, selection, variables);
+            args = getArgumentValues(definition, selection, variables as Record<string, unknown>);
           } catch {
             // Arguments that do not coerce are refused by execution before any subgraph is called.
             args = null;
@@ -63,12 +76,6 @@ export function rootFieldsOf(
   };
   collect(operation.selectionSet.selections);
   return [...fields.values()];
-}
-
-/** The operation's variables as execution coerces them; null when they do not coerce. */
-function coercedVariables(schema: GraphQLSchema, operation: OperationDefinitionNode, raw: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> | null {
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], raw ?? {}, { maxErrors: 1 });
-  return coerced.errors ? null : coerced.coerced;
 }
 
 /** One movement of money asked for: a root field, or one input of createPayments. */
@@ -111,12 +118,12 @@ export function moneyActionsOf(operation: OperationDefinitionNode, fields: reado
   return actions;
 }
 
-/** Units a request takes from the money budget: one per money field, one per input of createPayments. */
+/** Units a request takes from the money budget: one per money field (createFxQuote's too), one per input of createPayments. */
 export function moneyWeight(operation: OperationDefinitionNode, fields: readonly RootField[]): number {
   if (operation.operation !== 'mutation') return 0;
   let weight = 0;
   for (const field of fields) {
-    if (!isMoneyMutationField(field.name)) continue;
+    if (!takesMoneyBudget(field.name)) continue;
     const inputs = field.name === 'createPayments' ? field.args?.inputs : undefined;
     weight += Array.isArray(inputs) ? Math.max(1, inputs.length) : 1;
   }

@@ -5,6 +5,7 @@ import { CloseCode, createClient, type Client } from 'graphql-ws';
 import { GraphQLError, Kind, parse, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { ApolloServer } from '@apollo/server';
 import { verifyAuthorization, type Identity, type TokenSettings } from '@paygraph/shared/identity';
+import { coerceVariables } from '../coerced-variables';
 import { checkOperation, checkSource, fragmentsOf, limitError as operationLimitError, type OperationLimits } from '../security/operation-limits';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { honouredUntil, type GatewayContext } from '../context';
@@ -128,7 +129,11 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
         const operation = document.definitions.find((d): d is OperationDefinitionNode =>
           d.kind === Kind.OPERATION_DEFINITION && (payload.operationName == null || d.name?.value === payload.operationName));
         if (operation) {
-          const measured = checkOperation(schema, fragmentsOf(document.definitions), operation, payload.variables ?? {}, options.operationLimits);
+          // Measured with the variables execution will use, defaults applied; variables that do
+          // not coerce are refused here, BAD_USER_INPUT naming each, as over HTTP.
+          const variables = coerceVariables(schema, operation, payload.variables ?? undefined);
+          if (!variables.ok) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, originalError: e, extensions: { code: 'BAD_USER_INPUT' } }));
+          const measured = checkOperation(schema, fragmentsOf(document.definitions), operation, variables.values, options.operationLimits);
           if (!measured.ok) return [operationLimitError(measured.error)];
         }
         const planned = planOperation(schema, document, payload.operationName ?? null, payload.variables ?? {}, options.accountFields());

@@ -35,16 +35,30 @@ const crockford = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const idPattern = /^([a-z]{3})_([0-9A-HJKMNP-TV-Z]{26})_([0-9a-f]{2})$/;
 
 export function ulid(nowMs: number = Date.now()): string {
+  const time = ulidTime(nowMs);
+  const bytes = takeRandom(16);
+  let random = '';
+  for (let i = 0; i < 16; i++) random += crockford[bytes[i]! % 32];
+  return time + random;
+}
+
+/** A ULID's first ten characters: the millisecond it was minted, so that ULIDs sort by time. */
+function ulidTime(nowMs: number): string {
   let time = '';
   let t = nowMs;
   for (let i = 0; i < 10; i++) {
     time = crockford[t % 32] + time;
     t = Math.floor(t / 32);
   }
-  const bytes = takeRandom(16);
-  let random = '';
-  for (let i = 0; i < 16; i++) random += crockford[bytes[i]! % 32];
-  return time + random;
+  return time;
+}
+
+/**
+ * A bound on ids of a kind by age: every id of the kind minted before `at` sorts below it (as a
+ * string), every one minted at or after it above, since an id's ULID time comes first.
+ */
+export function idsMintedBefore(kind: IdKind, at: Date): string {
+  return `${idKinds[kind]}_${ulidTime(at.getTime())}`;
 }
 
 /**

@@ -161,6 +161,20 @@ export const shardFailoverRetryMs = 200;
  * after 3.1 s, so the wait leaves a second for the rest of the request.
  */
 export const commitOutcomeWaitMs = 2_000;
+/**
+ * How long a shard of a Galera cluster may stop taking writes after one of its nodes dies: its
+ * pool on the next node within 3 s (issue 26), the contract's bound for a shard that cannot be
+ * reached. A cluster whose group timings make a failover slower is named at start-up and in
+ * /health/ready (shards/galera-timings.ts).
+ */
+export const shardFailoverBudgetMs = 3_000;
+/**
+ * What a failover takes beyond the group's agreement that the node is gone (the view change,
+ * the pools' probes every shardFailoverRetryMs, the catch-up read, a client's retry): measured
+ * 2.1 s with evs.suspect_timeout 0.8 s and evs.inactive_check_period 0.2 s, and 6.5 s with
+ * Galera's 5 s and 0.5 s (issue 31), about 1 s beyond the agreement both times.
+ */
+export const galeraFailoverOwnMs = 1_000;
 /** Consecutive unreachability failures of a shard that open its circuit breaker. */
 export const shardBreakerFailuresToOpen = 3;
 /** How often an open breaker probes its shard; it closes at the first probe that answers. */
@@ -365,6 +379,21 @@ export const compiledQueriesMax = 1_000;
  */
 export const fxQuoteTtlSecondsDefault = 60;
 export const fxQuoteTtlSecondsMax = 3600;
+/**
+ * Expired quotes are deleted by the transaction subgraph's purge (services/fx-quote-purge.ts).
+ * A quote no payment took is kept this long past its deadline: a payment refused
+ * FX_QUOTE_EXPIRED answers the same to its key's replays for the day clients retry in (see
+ * idempotencyRetentionDaysMin); later a replay is refused INVALID_INPUT naming the quote, and
+ * still writes nothing. A quote a payment took is kept for the idempotency retention past its
+ * deadline, since that payment's replays read it (services/fx-payment.ts).
+ */
+export const fxQuoteUnusedRetentionMs = 24 * 60 * 60 * 1000;
+/** Quotes one purge statement deletes: short row locks, as the key purge's batches. */
+export const fxQuotePurgeBatchSizeMax = 1_000;
+/** Batches one purge pass deletes per shard and kind at most: a backlog drains over passes. */
+export const fxQuotePurgeBatchesPerPassMax = 100;
+/** The pause between quote purge passes. */
+export const fxQuotePurgeIntervalMs = 60_000;
 
 /** Splits one payment may carry (CreatePaymentInput.splits): each is a leg posted, and reversed if the payment fails. */
 export const splitsMax = 10;

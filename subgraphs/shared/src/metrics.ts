@@ -123,3 +123,15 @@ export const shardBreakerState = new Gauge({
 });
 
 export const prometheusContentType = processRegistry.contentType;
+
+/**
+ * FX payments' reads of their quote's terms (transaction subgraph, services/fx-quotes.ts): from
+ * the process's cache of the quotes it made (`cache`), or from the quote's shard (`shard`, a
+ * statement more). A rising share of `shard` means quotes are forgotten before they are used.
+ */
+export const fxQuoteTermsReads = new Counter({
+  name: 'paygraph_fx_quote_terms_reads_total',
+  help: "FX payments' reads of their quote's terms, by source (cache: this process made it and still holds it; shard: read back).",
+  labelNames: ['source'] as const,
+  registers: [processRegistry],
+});

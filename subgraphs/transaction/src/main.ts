@@ -8,6 +8,7 @@ import { createTransactionSubgraph } from './server';
 import { startRelay } from './services/relay';
 import { startKeyPurge } from './services/key-retention';
 import { startHoldExpiry } from './services/hold-expiry';
+import { startQuotePurge } from './services/fx-quote-purge';
 import { armFailpoint } from './services/failpoints';
 
 await runSubgraphMain('transaction', transactionConfig, async (config) => {
@@ -29,6 +30,9 @@ await runSubgraphMain('transaction', transactionConfig, async (config) => {
   // Keys older than the retention are purged in bounded batches; every replica may run it.
   const purge = startKeyPurge(shards, config.idempotencyRetentionDays);
   server.disposers.push(() => purge.stop());
+  // Expired FX quotes go once nothing reads them (a day, or the key retention for a used one); every replica may run it.
+  const quotePurge = startQuotePurge(shards, { idempotencyRetentionDays: config.idempotencyRetentionDays });
+  server.disposers.push(() => quotePurge.stop());
   // Releases expired holds' money; every replica may run it (SKIP LOCKED, decided under the hold's lock).
   if (config.holdExpiry.enabled) {
     const expiry = startHoldExpiry(shards, config.holdExpiry.intervalMs);

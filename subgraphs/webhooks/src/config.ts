@@ -88,6 +88,11 @@ export const webhooksConfig = z.object({
     default: '`true`',
     meaning: 'run the webhook dispatcher in the webhooks subgraph (every replica may: they share the work)',
   }),
+  /** Loopback and plain-http receivers (destination.ts): explicit only, never implied by NODE_ENV. */
+  allowLocalDestinations: boolean('WEBHOOK_ALLOW_LOCAL_DESTINATIONS', false, {
+    default: '`false` (`npm start` sets `true`)',
+    meaning: 'webhooks subgraph: let endpoints use `http://` and loopback addresses (127.0.0.0/8, ::1, localhost), for receivers on this machine; private, link-local and metadata addresses stay refused. Whatever `NODE_ENV` says',
+  }),
   dispatcher: dispatcherSettingsConfig,
 }).superRefine(subgraphRequirements('webhooks'), evenWithRefusedValues).superRefine((config, ctx) => {
   if (config.production && config.secretKey === null) {

@@ -5,7 +5,7 @@
 
 /** Accounts one endpoint may name; more is a list of everything, which omitting accountIds says. */
 export const endpointAccountIdsMax = 100;
-/** Endpoints one owner may register. */
+/** ENABLED endpoints one owner may have (a disabled one frees its place: its replacement may be registered). */
 export const endpointsPerOwnerMax = 50;
 export const endpointUrlCharsMax = 2048;
 export const endpointDescriptionCharsMax = 500;
@@ -74,6 +74,29 @@ export const releaseRetryDelayMs = 200;
 export const endpointConcurrencyMax = 4;
 /** Requests in flight from one dispatcher in all. */
 export const dispatcherConcurrencyMax = 64;
+/**
+ * Owners share the dispatcher's slots: with n owners holding slots, each may hold
+ * ceil(dispatcherConcurrencyMax / (n + ownerSharesHeldFree)), so this many shares stay free for
+ * an owner whose work arrives next — one tenant's many slow receivers cannot take every slot.
+ */
+export const ownerSharesHeldFree = 1;
+/**
+ * Receivers' names (safe-agent.ts): each A or AAAA query is given up after dnsTimeoutMs (c-ares
+ * tries dnsTriesMax times within it); an answer is kept for its TTL, at least dnsTtlMinMs and at
+ * most dnsTtlMaxMs; a failure for dnsFailureTtlMs (a hostile name that never answers costs one
+ * timeout per this, not one per attempt); dnsCacheEntriesMax names at most.
+ */
+export const dnsTimeoutMs = 2_000;
+export const dnsTriesMax = 2;
+export const dnsTtlMinMs = 1_000;
+export const dnsTtlMaxMs = 300_000;
+export const dnsFailureTtlMs = 5_000;
+export const dnsCacheEntriesMax = 10_000;
+/**
+ * Signers (opened secrets) the dispatcher keeps (endpoint-directory.ts): one per endpoint known
+ * at the last refresh, others forgotten then; this bounds the cache whatever the table holds.
+ */
+export const signerCacheEntriesMax = 10_000;
 /**
  * Finished deliveries (SUCCEEDED, FAILED) are kept this long after their event, then purged:
  * the deliveries list and a redelivery reach back this far. Thirty days, as partners' dashboards

@@ -12,6 +12,7 @@ await runSubgraphMain('webhooks', webhooksConfig, async (config) => {
     production: config.production,
     ...(config.secretKey === null ? {} : { secretKey: config.secretKey }),
     dispatcher: config.dispatcherEnabled,
+    allowLocalDestinations: config.allowLocalDestinations,
     settings: config.dispatcher,
     redisUrl: config.redisUrl,
   });

@@ -3,7 +3,7 @@ import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { extendContext, type WebhooksContext } from './context';
 import { resolvers } from './resolvers/index';
-import type { DestinationPolicy } from './services/destination';
+import { destinationPolicyOf } from './services/destination';
 import { dispatcherSettingsDefault, developmentWebhookSecretKey, type DispatcherSettings } from './config';
 import { Dispatcher } from './services/dispatcher';
 import type { Resolver } from './services/safe-agent';
@@ -15,6 +15,8 @@ export interface WebhooksSubgraphOptions extends SubgraphServerOptions {
   /** Run the dispatcher in this process (every replica may). */
   dispatcher?: boolean;
   settings?: Partial<DispatcherSettings>;
+  /** WEBHOOK_ALLOW_LOCAL_DESTINATIONS: loopback and http receivers too; false when absent, whatever `production` says. */
+  allowLocalDestinations?: boolean;
   /** Tests only: a stubbed DNS for receivers' names. */
   resolver?: Resolver;
   now?: () => Date;
@@ -22,14 +24,9 @@ export interface WebhooksSubgraphOptions extends SubgraphServerOptions {
   redisUrl?: string | null;
 }
 
-/** Production: https only, no loopback; development lets a local receiver in. */
-export function destinationPolicy(production: boolean): DestinationPolicy {
-  return { allowLoopback: !production, requireHttps: production };
-}
-
 export async function createWebhooksSubgraph(shards: ShardSet, trust: SubgraphTrust, options: WebhooksSubgraphOptions = {}): Promise<SubgraphServer & { dispatcher: Dispatcher | null }> {
   const production = options.production ?? false;
-  const policy = destinationPolicy(production);
+  const policy = destinationPolicyOf(options.allowLocalDestinations ?? false);
   const key = secretKey(options.secretKey ?? developmentWebhookSecretKey());
   const now = options.now ?? (() => new Date());
   const server = await createSubgraph<WebhooksContext>({

@@ -148,27 +148,28 @@ describe('FX payments to a merchant in another currency', () => {
       payments.push(paid.data!.createPayment.id);
     }
     expect(await balance(merchant)).toMatchObject({ pending: '9506', available: '0' });
-    // Refund 100 of the 333 before settlement: the merchant gives back floor(100 × 306 / 333) = 91 EUR cents.
+    // Refund 100 of the 333 before settlement: the merchant gives back ceil(100 × 306 / 333) = 92 EUR cents
+    // (rounded up, in the platform's favour: issue 31).
     const early = await q(contractOperation('RefundPayment'), { input: { idempotencyKey: unique('r'), paymentId: payments[1], amount: '100' } });
     expect(early.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
-    expect(await balance(merchant)).toMatchObject({ pending: `${9506 - 91}` });
+    expect(await balance(merchant)).toMatchObject({ pending: `${9506 - 92}` });
 
     clock = new Date(`${addDays(dayF, 1)}T12:00:00Z`);
     const settled = (await q(contractOperation('RunSettlement'), { input: { merchantAccountId: merchant, businessDate: dayF } })).data!.runSettlement;
-    const fee = feeOf(9506n - 91n, 100);
-    expect(settled).toMatchObject({ status: 'SETTLED', grossAmount: '9506', refundedAmount: '91', feeAmount: `${fee}`, netAmount: `${9506n - 91n - fee}` });
-    expect(await balance(merchant)).toMatchObject({ pending: '0', available: `${9506n - 91n - fee}` });
-    // The rest of the 333 after settlement: the merchant gives back 306 − 91 = 215 from available, the payer gets 233 USD cents.
+    const fee = feeOf(9506n - 92n, 100);
+    expect(settled).toMatchObject({ status: 'SETTLED', grossAmount: '9506', refundedAmount: '92', feeAmount: `${fee}`, netAmount: `${9506n - 92n - fee}` });
+    expect(await balance(merchant)).toMatchObject({ pending: '0', available: `${9506n - 92n - fee}` });
+    // The rest of the 333 after settlement: the merchant gives back 306 − 92 = 214 from available, the payer gets 233 USD cents.
     const late = await q(contractOperation('RefundPayment'), { input: { idempotencyKey: unique('r'), paymentId: payments[1], amount: '233' } });
     expect(late.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
-    expect(await balance(merchant)).toMatchObject({ available: `${9506n - 91n - fee - 215n}` });
+    expect(await balance(merchant)).toMatchObject({ available: `${9506n - 92n - fee - 214n}` });
     expect((await balance(payer)).available).toBe(`${100000 - 10000}`);
     for (const date of [dayF, addDays(dayF, 1)]) {
       expect((await q(contractOperation('Reconciliation'), { businessDate: date })).data!.reconciliation).toEqual({ businessDate: date, balanced: true, discrepancies: [] });
     }
     clock = new Date(`${addDays(dayF, 2)}T12:00:00Z`);
     const next = (await q(contractOperation('RunSettlement'), { input: { merchantAccountId: merchant, businessDate: addDays(dayF, 1) } })).data!.runSettlement;
-    expect(next).toMatchObject({ grossAmount: '0', refundedAmount: '215' });
+    expect(next).toMatchObject({ grossAmount: '0', refundedAmount: '214' });
     expect((await q(contractOperation('LedgerHealth'))).data!.ledgerHealth.balanced).toBe(true);
   });
 });

@@ -41,7 +41,7 @@ export const tracingConfig = z.object({
 /** REDIS_URL: ledger hints between processes and shared rate budgets; null: each process alone. */
 export const redisUrl = url('REDIS_URL', ['redis', 'rediss'], undefined, {
   default: 'unset',
-  meaning: 'fan-out of balance events between processes (without it each account subgraph tails the shards) and rate-limit budgets shared by gateway replicas (through ioredis, reconnecting every 500 ms; while Redis is away hints are dropped, the safety poll covers them, and each gateway counts budgets on its own). `npm test` uses it when set (it must answer), else `redis://127.0.0.1:6379`, else a private server',
+  meaning: 'fan-out of balance events between processes (without it each account subgraph tails the shards), rate-limit budgets and automatic persisted queries shared by gateway replicas (through ioredis, reconnecting every 500 ms; while Redis is away hints are dropped, the safety poll covers them, each gateway counts budgets on its own, and persisted-query lookups miss). `npm test` uses it when set (it must answer), else `redis://127.0.0.1:6379`, else a private server',
 });
 
 /** What every process reads: whether it runs in production, its log level, its traces and Redis. */

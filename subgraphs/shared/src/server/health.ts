@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Shard, ShardSet } from '../shards/pool';
 import { healthProbeTimeoutMs } from '../limits';
+import type { SlowFailover } from '../shards/galera-timings';
 import { log } from '../log';
 
 /**
@@ -49,6 +50,13 @@ export interface ReadinessReport {
   /** The shards that do not answer now, by database name. */
   down: string[];
   shards: Array<Pick<ShardHealth, 'shard' | 'state' | 'ok' | 'node' | 'nodeSince'>>;
+  /**
+   * Misconfiguration found at start-up that does not stop the process serving, by name: a shard
+   * on a Galera cluster whose timings make a failover slower than its budget (GALERA_FAILOVER_SLOW,
+   * with the values read and the settings to change). It does not change `status`: the shard
+   * serves. Absent when there is none, as `node` is for a shard of one server.
+   */
+  warnings?: SlowFailover[];
 }
 
 /**
@@ -61,9 +69,10 @@ export async function readiness(service: string, shards: ShardSet): Promise<{ ht
   for (const failed of probed.filter((s) => s.error !== undefined)) log().error({ err: failed.error }, `health probe of ${failed.shard} failed`);
   const down = probed.filter((s) => !s.ok).map((s) => s.shard);
   const status: Readiness = down.length === 0 ? 'ready' : down.length < probed.length ? 'degraded' : 'unavailable';
+  const warnings = shards.all.flatMap((shard) => (shard.slowFailover === null ? [] : [shard.slowFailover]));
   return {
     httpStatus: status === 'unavailable' ? 503 : 200,
-    report: { service, status, down, shards: probed.map(({ error: _error, ...shown }) => shown) },
+    report: { service, status, down, shards: probed.map(({ error: _error, ...shown }) => shown), ...(warnings.length > 0 ? { warnings } : {}) },
   };
 }
 

@@ -23,6 +23,11 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
    */
   screen?: (request: ScreenedRequest) => ScreenRefusal | null;
   /**
+   * Runs after the screen: answers the request Apollo Server is to see (the gateway puts a
+   * trusted document's text in place of its id) or a refusal, sent as it is.
+   */
+  resolve?: (request: ScreenedRequest) => ScreenedRequest | ScreenRefusal;
+  /**
    * Runs before every path but the routes: false answers a bare 401 before the body is read,
    * so a caller that may not be here learns nothing about what is behind it.
    */
@@ -157,10 +162,12 @@ async function serve<C extends BaseContext>(
     }
     return sendJson(res, status, { errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
   }
-  const refusal = options.screen?.({ method: req.method ?? 'GET', search: url.search, body });
-  if (refusal) {
-    sendJson(res, refusal.status, refusal.body);
-    options.onRequestDone?.(req, refusal.status, performance.now() - started);
+  const screened: ScreenedRequest = { method: req.method ?? 'GET', search: url.search, body };
+  const refused = options.screen?.(screened);
+  const resolved = refused ?? options.resolve?.(screened) ?? screened;
+  if ('status' in resolved) {
+    sendJson(res, resolved.status, resolved.body);
+    options.onRequestDone?.(req, resolved.status, performance.now() - started);
     return;
   }
   const headers = new HeaderMap();
@@ -168,7 +175,7 @@ async function serve<C extends BaseContext>(
     if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
   }
   const response = await options.apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+    httpGraphQLRequest: { method: resolved.method, headers, search: resolved.search, body: resolved.body },
     context: () => options.context(req),
   });
   const status = response.status ?? 200;

@@ -1,5 +1,6 @@
-import { startOnNodes, type ShardSet } from '../shards/pool';
+import { noteSlowFailovers, startOnNodes, type ShardSet } from '../shards/pool';
 import { checkShardNodes, ShardNodesRefused } from '../shards/galera';
+import { checkGaleraTimings, describeSlowFailover, type SlowFailover } from '../shards/galera-timings';
 import { buildTopology } from '../shards/topology';
 import type * as z from 'zod';
 import { ConfigError, readConfig, type ConfigSchema, type Environment } from '../config/env';
@@ -48,11 +49,15 @@ export function configureLedger(config: { readonly production: boolean; readonly
  * A shard listing several nodes must list nodes of one Galera cluster (shards/galera.ts): a
  * process given a node of another cluster, or a server that is not Galera, refuses to start,
  * naming the shard and the node, before it opens a pool or listens. Answers the node each
- * shard's pool starts on.
+ * shard's pool starts on, and the shards whose Galera timings make a failover slower than their
+ * budget (shards/galera-timings.ts).
  */
-async function checkShardsOrExit(name: string, shards: { urls: string; map?: string | null | undefined }): Promise<number[]> {
+async function checkShardsOrExit(name: string, shards: { urls: string; map?: string | null | undefined }): Promise<{ startNodes: number[]; slowFailovers: SlowFailover[] }> {
+  const topology = buildTopology(shards.urls, shards.map ?? undefined);
   try {
-    return await checkShardNodes(buildTopology(shards.urls, shards.map ?? undefined));
+    // Asked at once, so that the timings' read adds no wait to the node check's.
+    const [startNodes, slowFailovers] = await Promise.all([checkShardNodes(topology), checkGaleraTimings(topology)]);
+    return { startNodes, slowFailovers };
   } catch (error) {
     if (!(error instanceof ShardNodesRefused)) throw error;
     process.stderr.write(`${name}: refusing to start: ${error.message}\n`);
@@ -77,9 +82,12 @@ export async function runSubgraphMain<S extends z.ZodObject<SubgraphShape>>(
   configureLogging({ service: name, level: config.logLevel });
   configureLedger(config);
   const tracing = config.tracing.otlpEndpoint === null ? null : await startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
-  const startNodes = await checkShardsOrExit(name, config.shards);
+  const { startNodes, slowFailovers } = await checkShardsOrExit(name, config.shards);
+  // A misconfigured cluster still serves: named here and in /health/ready (health.ts), not refused.
+  for (const warning of slowFailovers) log().warn({ galera: warning }, describeSlowFailover(warning));
   const { port, shards, server } = await start(config);
   startOnNodes(shards, startNodes);
+  noteSlowFailovers(shards, slowFailovers);
   if (config.redisUrl !== null) server.disposers.push(startLedgerHintPublisher(config.redisUrl));
   log().info({ port }, `${name} subgraph listening on http://127.0.0.1:${port}/graphql`);
   let stopping = false;

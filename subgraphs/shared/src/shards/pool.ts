@@ -6,6 +6,7 @@ import { postingSettingsDefault, type PostingSettings, type ShardLocation } from
 import { buildTopology, logicalShardsOf, type Topology } from './topology';
 import { ShardPool } from './shard-pool';
 import { checkShardNodes } from './galera';
+import type { SlowFailover } from './galera-timings';
 
 /**
  * A handle on one physical shard. Every data function takes one first: there is no
@@ -21,6 +22,8 @@ export interface Shard {
   queryCount: number;
   /** How postOne posts on this shard (ledger/post.ts): the process's POSTING_ENGINE and merge settings. */
   readonly posting: PostingSettings;
+  /** Set at start-up when its Galera timings make a failover slower than its budget (galera-timings.ts); named by /health/ready. */
+  slowFailover: SlowFailover | null;
 }
 
 export interface ShardSet {
@@ -75,6 +78,11 @@ export async function checkShards(shards: ShardSet): Promise<void> {
   startOnNodes(shards, await checkShardNodes(shards.topology));
 }
 
+/** Keeps the start-up check's Galera timing warnings (galera-timings.ts) on their shards, for /health/ready. */
+export function noteSlowFailovers(shards: ShardSet, warnings: readonly SlowFailover[]): void {
+  for (const shard of shards.all) shard.slowFailover = warnings.find((w) => w.shard === shard.name) ?? null;
+}
+
 /** Starts each shard's pool on the node checkShardNodes chose for it. */
 export function startOnNodes(shards: ShardSet, nodes: readonly number[]): void {
   shards.all.forEach((shard, i) => shard.pool.startOn(nodes[i]!));
@@ -117,6 +125,7 @@ function openShard(nodes: readonly string[], index: number, poolSize: number, po
     pool,
     queryCount: 0,
     posting,
+    slowFailover: null,
     db: undefined as unknown as MySql2Database,
   };
   (shard as { db: MySql2Database }).db = drizzle({

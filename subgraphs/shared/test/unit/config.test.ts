@@ -110,6 +110,7 @@ const groups = [
     WEBHOOKS_PORT: { good: ['5004', (c) => c.port, 5004], bad: ['65536', 'x'] },
     WEBHOOK_SECRET_KEY: { good: [secret, (c) => c.secretKey, secret], bad: ['short'] },
     WEBHOOK_DISPATCHER_ENABLED: { good: ['false', (c) => c.dispatcherEnabled, false], bad: ['off'] },
+    WEBHOOK_ALLOW_LOCAL_DESTINATIONS: { good: ['true', (c) => c.allowLocalDestinations, true], bad: ['yes'] },
     WEBHOOK_DISPATCH_INTERVAL_MS: { good: ['25', (c) => c.dispatcher.intervalMs, 25], bad: ['0', 'soon'] },
     WEBHOOK_SAFETY_DISPATCH_INTERVAL_MS: { good: ['500', (c) => c.dispatcher.safetyIntervalMs, 500], bad: ['0'] },
     WEBHOOK_ACCOUNT_DISCOVERY_INTERVAL_MS: { good: ['200', (c) => c.dispatcher.discoveryIntervalMs, 200], bad: ['0'] },

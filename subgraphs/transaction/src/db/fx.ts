@@ -3,7 +3,7 @@ import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { insertRows, rawRowSets } from '@paygraph/shared/db/raw';
+import { insertRows, rawRows, rawRowSets, rawWrite } from '@paygraph/shared/db/raw';
 import { refunds } from './schema/transactions';
 import { fxQuotes, fxRates, paymentFx, refundFx, type FxQuoteRow, type FxRateRow, type PaymentFxRow, type RefundFxRow } from './schema/fx';
 
@@ -36,6 +36,35 @@ export interface QuoteClaim {
   at: Date;
 }
 
+/**
+ * Which quotes a purge batch deletes (services/fx-quote-purge.ts): quotes no payment took whose
+ * deadline passed before `expiredBefore`, or quotes a payment took whose deadline passed before
+ * it. A taken quote's payment id was minted before the quote's deadline (the claim must come
+ * first), so `paymentIdBelow` (idsMintedBefore the cut-off) bounds the index range read for
+ * them to payments older than the cut-off instead of every taken quote the table keeps.
+ */
+export type QuotePurge =
+  | { kind: 'unused'; expiredBefore: Date }
+  | { kind: 'used'; expiredBefore: Date; paymentIdBelow: string };
+
+/**
+ * Deletes at most `limit` quotes of one kind past their cut-off, and answers how many it
+ * deleted. As the key purge (db/idempotency.ts): found without locks along fx_quotes_purge_idx,
+ * then deleted by primary key with the cut-off checked again, so replicas purging at once lock
+ * rows in primary-key order and the second finds fewer. A payment claiming a quote deleted
+ * meanwhile finds no holder (takeQuotes) and is answered FX_QUOTE_EXPIRED.
+ */
+export async function purgeQuotes(shard: Shard, purge: QuotePurge, limit: number): Promise<number> {
+  const found = purge.kind === 'unused'
+    ? await rawRows<{ id: string }>(shard,
+      'SELECT id FROM fx_quotes WHERE payment_id IS NULL AND expires_at < ? ORDER BY expires_at LIMIT ?', [purge.expiredBefore, limit])
+    : await rawRows<{ id: string }>(shard,
+      'SELECT id FROM fx_quotes WHERE payment_id < ? AND expires_at < ? LIMIT ?', [purge.paymentIdBelow, purge.expiredBefore, limit]);
+  if (found.length === 0) return 0;
+  const taken = purge.kind === 'unused' ? 'payment_id IS NULL' : 'payment_id IS NOT NULL';
+  return rawWrite(shard, `DELETE FROM fx_quotes WHERE id IN (?) AND ${taken} AND expires_at < ?`, [found.map((r) => r.id), purge.expiredBefore]);
+}
+
 /** Who holds a quote after the claims: the payment it pays (null: none), and its deadline. */
 export interface QuoteHolder {
   paymentId: string | null;
@@ -48,9 +77,9 @@ export interface QuoteHolder {
  * quote's first claim in the statement wins over the others for it), then the holders as they
  * are now, in the same round trip. A payment_id once set never changes, so the read after the
  * update tells each claim whether its own payment holds the quote. Answers the holder per claim,
- * in order.
+ * in order; null for a quote the purge deleted since the payment read its terms.
  */
-export async function takeQuotes(shard: Shard, claims: readonly QuoteClaim[]): Promise<QuoteHolder[]> {
+export async function takeQuotes(shard: Shard, claims: readonly QuoteClaim[]): Promise<Array<QuoteHolder | null>> {
   const ids = [...new Set(claims.map((c) => c.quoteId))];
   const cases = claims.map(() => 'WHEN id = ? AND expires_at > ? THEN ?').join(' ');
   const [, rows] = await rawRowSets(shard, [
@@ -62,11 +91,7 @@ export async function takeQuotes(shard: Shard, claims: readonly QuoteClaim[]): P
   ]);
   const holders = new Map((rows as Array<{ id: string; payment_id: string | null; expires_at: Date }>)
     .map((r) => [r.id, { paymentId: r.payment_id, expiresAt: r.expires_at }]));
-  return claims.map((c) => {
-    const holder = holders.get(c.quoteId);
-    if (!holder) throw new Error(`quote ${c.quoteId} vanished while a payment claimed it`);
-    return holder;
-  });
+  return claims.map((c) => holders.get(c.quoteId) ?? null);
 }
 
 /** Written with the payment's debit, in its posting transaction. */

@@ -13,7 +13,8 @@ import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
  *   credit      on the payee's shard: clearing(B) −buy(B), payee +buy(B)   (a plain credit in B)
  *   reverse     clearing(B) −buy(B), fxPos(B) +buy(B), fxPos(A) −sell(A), payer +sell(A)
  *   refund r    the payee's row −b(B), fxPos(B) +b(B), fxPos(A) −r(A), payer +r(A), where b is the
- *               refund's cumulative pro-rata share of buy (domain/fx.ts buyReturnedAfter); across
+ *               refund's cumulative pro-rata share of buy, rounded up in the platform's favour
+ *               (domain/fx.ts buyReturnedAfter: the payee never keeps a remainder); across
  *               shards the payee's part is a plain debit in B into clearing(B) on its shard, and
  *               the rest posts from clearing(B) on the payer's shard.
  */

@@ -128,11 +128,13 @@ export function quoteAmounts(rate: FxRate, sell: QuoteSide, buy: QuoteSide, give
 
 /**
  * What the payee gives back of buyAmount once `refunded` of sellAmount has been refunded in
- * all: floor(refunded × buy / sell), the cumulative pro-rata rule, so that refunds in any
- * number of parts add up, and a full refund returns buyAmount exactly. A refund's own share
- * is the difference of this before and after it.
+ * all: ceil(refunded × buy / sell), the cumulative pro-rata rule rounded UP — in the platform's
+ * favour, as quotes are: the payee keeps at most its exact pro-rata claim on what was not
+ * refunded, never a remainder, so the platform's FX position never ends negative from a round
+ * trip. Cumulative, so refunds in any number of parts add up, and a full refund returns
+ * buyAmount exactly. A refund's own share is the difference of this before and after it.
  */
 export function buyReturnedAfter(refunded: bigint, sellAmount: bigint, buyAmount: bigint): bigint {
   if (refunded >= sellAmount) return buyAmount;
-  return (refunded * buyAmount) / sellAmount;
+  return ceilDiv(refunded * buyAmount, sellAmount);
 }

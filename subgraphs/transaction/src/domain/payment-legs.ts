@@ -46,9 +46,14 @@ export function planLegs(r: LegRequest): Result<PaymentLeg[], MoneyErrorOf<'Spli
 
 /**
  * What each leg returns in a refund that brings the payment's refunded total to `refundedAfter`,
- * by the contract's cumulative rule: after refunds totalling R every leg has returned
- * floor(R * leg / amount), except the PAYER's (paying side) and the PAYEE's (receiving side),
- * which take their side's remainder. `legs[i].refunded` is what leg i has returned so far; the
+ * by the contract's cumulative rule: after refunds totalling R every SPLIT has returned
+ * floor(R * leg / amount) and the CAMPAIGN ceil(R * leg / amount), the PAYER (paying side) and the
+ * PAYEE (receiving side) taking their side's remainder. The campaign's share rounds up, in the
+ * funder's favour: rounded down, a refund of 2 of a 3-unit payment the campaign paid 1 of gave the
+ * payer back 2, so the campaign paid the whole of a 1-unit purchase its rule discounts by 0 (a unit
+ * per payment to a payer whose payee refunds for it). Rounded up, what the campaign has paid net,
+ * leg - ceil(R * leg / amount), is floor((amount - R) * leg / amount): never more than its share
+ * of what was kept. `legs[i].refunded` is what leg i has returned so far; the
  * answer is each leg's change, so the legs' totals land exactly on the rule whatever came before
  * (a failed refund's release included). A full refund returns every leg exactly. The PAYEE's
  * change may be negative (it receives) when several splits round up together.
@@ -58,7 +63,7 @@ export function refundLegChanges(
   paymentAmount: bigint,
   refundedAfter: bigint,
 ): bigint[] {
-  const targets = legs.map((leg) => (leg.role === 'PAYER' || leg.role === 'PAYEE' ? 0n : (refundedAfter * leg.amount) / paymentAmount));
+  const targets = legs.map((leg) => (leg.role === 'PAYER' || leg.role === 'PAYEE' ? 0n : legShareReturned(leg.role, leg.amount, paymentAmount, refundedAfter)));
   for (const remainderRole of ['PAYER', 'PAYEE'] as const) {
     const side = isPaying(remainderRole);
     const others = legs.reduce((sum, leg, i) => (isPaying(leg.role) === side && leg.role !== remainderRole ? sum + targets[i]! : sum), 0n);
@@ -67,6 +72,12 @@ export function refundLegChanges(
     });
   }
   return legs.map((leg, i) => targets[i]! - leg.refunded);
+}
+
+/** A non-remainder leg's cumulative share after refunds totalling R: a SPLIT's rounds down, a CAMPAIGN's up (see refundLegChanges). */
+export function legShareReturned(role: 'CAMPAIGN' | 'SPLIT', leg: bigint, paymentAmount: bigint, refundedAfter: bigint): bigint {
+  const exact = refundedAfter * leg;
+  return role === 'CAMPAIGN' ? (exact + paymentAmount - 1n) / paymentAmount : exact / paymentAmount;
 }
 
 export interface CampaignTerms {
@@ -83,17 +94,41 @@ export function campaignEnded(c: Pick<CampaignTerms, 'endsAt'>, now: Date): bool
   return c.endsAt !== null && c.endsAt.getTime() <= now.getTime();
 }
 
+/** A receiving leg (PAYEE or SPLIT) as a campaign weighs it: whose account it credits, and how much. */
+export interface ReceivingShare {
+  accountId: string;
+  ownerId: string;
+  amount: bigint;
+}
+
+/** The receiving legs of planned legs, each with its account's owner (`ownerOf` knows every receiver). */
+export function receivingShares(legs: readonly PaymentLeg[], ownerOf: (accountId: string) => string): ReceivingShare[] {
+  return legs.filter((l) => !isPaying(l.role)).map((l) => ({ accountId: l.accountId, ownerId: ownerOf(l.accountId), amount: l.amount }));
+}
+
 /**
- * The discount a campaign gives a payment of `amount` to `payeeId`, as the contract says:
- * floor(amount * bps / 10000) or min(amountOff, amount), then at most maxDiscountPerPayment.
- * Ended, another payee or another currency: CAMPAIGN_NOT_APPLICABLE.
+ * The discount a campaign gives a payment, as the contract says: a campaign pays only for what
+ * it was funded for. The receiving legs are the PAYEE leg (amount - splits) and every SPLIT.
+ * - Ended, or another currency: CAMPAIGN_NOT_APPLICABLE.
+ * - Any receiving leg credits an account of the payer's owner (whatever its amount, 0 too):
+ *   CAMPAIGN_NOT_APPLICABLE, open campaign or not: else a payer could route the discounted
+ *   money back to itself (a split to its own second account, a transfer between its accounts).
+ * - The eligible share is what the receiving legs to the campaign's payeeAccountIds receive
+ *   (every receiving leg for an open campaign); none: CAMPAIGN_NOT_APPLICABLE.
+ * - The discount is floor(share * bps / 10000) (rounded down: the funder's favour) or
+ *   min(amountOff, share), then at most maxDiscountPerPayment.
  */
-export function campaignDiscount(c: CampaignTerms, payeeId: string, amount: bigint, currency: string, now: Date): Result<bigint, MoneyErrorOf<'CampaignNotApplicable'>> {
-  if (campaignEnded(c, now)) return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} ended at ${c.endsAt!.toISOString()}` });
-  if (c.payeeAccountIds !== null && !c.payeeAccountIds.includes(payeeId)) {
-    return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} does not apply to payee ${payeeId}` });
-  }
-  if (c.currency !== currency) return err({ kind: 'CampaignNotApplicable', campaignId: c.id, reason: `campaign ${c.id} pays in ${c.currency}, the payment is in ${currency}` });
-  const raw = c.percentOffBps !== null ? (amount * BigInt(c.percentOffBps)) / 10_000n : c.amountOff! < amount ? c.amountOff! : amount;
+export function campaignDiscount(
+  c: CampaignTerms, payment: { payerOwnerId: string; currency: string; receiving: readonly ReceivingShare[] }, now: Date,
+): Result<bigint, MoneyErrorOf<'CampaignNotApplicable'>> {
+  const refuse = (reason: string) => err({ kind: 'CampaignNotApplicable' as const, campaignId: c.id, reason: `campaign ${c.id} ${reason}` });
+  if (campaignEnded(c, now)) return refuse(`ended at ${c.endsAt!.toISOString()}`);
+  if (c.currency !== payment.currency) return refuse(`pays in ${c.currency}, the payment is in ${payment.currency}`);
+  const own = payment.receiving.find((r) => r.ownerId === payment.payerOwnerId);
+  if (own) return refuse(`does not pay for money the payer's owner receives (account ${own.accountId})`);
+  const eligible = payment.receiving.filter((r) => c.payeeAccountIds === null || c.payeeAccountIds.includes(r.accountId));
+  const share = eligible.reduce((sum, r) => sum + r.amount, 0n);
+  if (share === 0n) return refuse('applies to none of what this payment\'s payee and splits receive');
+  const raw = c.percentOffBps !== null ? (share * BigInt(c.percentOffBps)) / 10_000n : c.amountOff! < share ? c.amountOff! : share;
   return ok(c.maxDiscountPerPayment !== null && c.maxDiscountPerPayment < raw ? c.maxDiscountPerPayment : raw);
 }

@@ -57,7 +57,7 @@ export async function createFxPayment(ctx: ServiceContext, request: ParsedPaymen
   if (!quoteLogical) return err(invalidInput('fxQuoteId', `"${quoteId}" is not a quote id`));
   const extra = extraLegsRefusal(request);
   if (extra) return err(extra);
-  const [found, quote] = await Promise.all([readAccounts(ctx.shards, [request.payerAccountId, request.payeeAccountId]), quoteTerms(ctx.shards, quoteId)]);
+  const [found, quote] = await Promise.all([readAccounts(ctx.shards, [request.payerAccountId, request.payeeAccountId]), quoteTerms(ctx.shards, quoteId, ctx.identity.sub)]);
   const payer = clientAccount(found, request.payerAccountId);
   if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
   if (!mayWrite(ctx.identity, payer.ownerId)) return err(forbiddenBecause(`account ${payer.id} is not yours to pay from`));

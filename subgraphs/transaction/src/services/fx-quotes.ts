@@ -1,10 +1,11 @@
-import { LRUCache } from 'lru-cache';
 import { forbiddenBecause, type Forbidden, type Readable } from '@paygraph/shared/authorization';
 import { newId, randomLogicalShard } from '@paygraph/shared/ids';
 import { describeMoneyError, minorUnitExponent, parseCurrency, parsePositiveAmount } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
+import { FairShareCache } from '@paygraph/shared/fair-share-cache';
+import { fxQuoteTermsReads } from '@paygraph/shared/metrics';
 import { insertQuotes, quotesByIds, takeQuotes, type QuoteClaim, type QuoteHolder } from '../db/fx';
 import type { FxQuoteRow } from '../db/schema/fx';
 import { quoteAmounts, type QuoteAmount } from '../domain/fx';
@@ -74,30 +75,40 @@ export async function createFxQuote(ctx: ServiceContext, input: CreateFxQuoteInp
 }
 
 /**
- * Quotes this process made, by id, for the payment that uses one; past the limit the least used
- * is forgotten, and its payment reads it back (one more statement on the quote's shard). Sized
+ * Quotes this process made, by maker and id, for the payment that uses one; past the limit one is
+ * forgotten, and its payment reads it back (one more statement on the quote's shard). Sized
  * for every quote still alive: 50,000 is a minute (the default FX_QUOTE_TTL_SECONDS) of 830
  * quotes/s from one process. At 10,000, bench b-fx with 30 s windows made 23,158 quotes ahead
  * and paid with the oldest first, so every payment missed and read its quote (2026-11-23T09-09-47Z:
  * transaction CPU 1.98 ms per payment against 1.55–1.66 in the 10 s runs, whose 8,926 quotes
  * fitted). A cached quote holds about 0.7 kB of heap (measured with 50,000), 36 MB at the bound.
+ * Shared fairly by makers (FairShareCache): a lone maker (the benchmark's one operator) may use
+ * all of it, and one who floods it with quotes forgets its own oldest, never those of a maker
+ * holding fewer.
  */
 export const quoteTermsCachedMax = 50_000;
-const quoteTermsCache = new LRUCache<string, FxQuoteRow>({ max: quoteTermsCachedMax });
+const quoteTermsCache = new FairShareCache<FxQuoteRow>(quoteTermsCachedMax);
 
 function rememberTerms(row: FxQuoteRow): void {
-  quoteTermsCache.set(row.id, row);
+  quoteTermsCache.set(row.createdBy, row.id, row);
+}
+
+/** What the cache holds now: for tests and measurements of its bound and its fairness. */
+export function quoteTermsCached(maker?: string): { entries: number; makers: number; evictions: number } {
+  return { entries: quoteTermsCache.size(maker), makers: quoteTermsCache.callers(), evictions: quoteTermsCache.evictions() };
 }
 
 /**
- * A quote's terms for the payment that names it: its maker, currencies, amounts and rate never
- * change, so a quote this process made is not read back (a client usually pays with a quote it
- * asked for moments before; another replica's quote is read). Whether it is still free and
- * unexpired is for claimQuote alone to say, under the quote row's update. Forgotten once taken:
- * a quote pays one payment.
+ * A quote's terms for the payment of `maker` (the caller) that names it: its maker, currencies,
+ * amounts and rate never change, so a quote this process made is not read back (a client usually
+ * pays with a quote it asked for moments before; another replica's quote is read, and so is one
+ * named by someone other than its maker, which the payment then refuses). Whether it is still free
+ * and unexpired is for claimQuote alone to say, under the quote row's update. Forgotten once
+ * taken: a quote pays one payment.
  */
-export function quoteTerms(shards: ShardSet, id: string): Promise<FxQuoteRow | undefined> {
-  const made = quoteTermsCache.get(id);
+export function quoteTerms(shards: ShardSet, id: string, maker: string): Promise<FxQuoteRow | undefined> {
+  const made = quoteTermsCache.get(maker, id);
+  fxQuoteTermsReads.inc({ source: made ? 'cache' : 'shard' });
   return made ? Promise.resolve(made) : findQuote(shards, id);
 }
 
@@ -120,7 +131,7 @@ const quoteReads = new Coalescer<string, FxQuoteRow | undefined>('fx quote reads
   return ids.map((id) => byId.get(id));
 });
 
-const quoteClaims = new Coalescer<QuoteClaim, QuoteHolder>('fx quote claims', takeQuotes);
+const quoteClaims = new Coalescer<QuoteClaim, QuoteHolder | null>('fx quote claims', takeQuotes);
 
 /** A quote by id, from the shard its id names; undefined when there is none. */
 export function findQuote(shards: ShardSet, id: string): Promise<FxQuoteRow | undefined> {
@@ -142,7 +153,9 @@ export async function readQuote(ctx: ServiceContext, id: string): Promise<Readab
  */
 export async function claimQuote(ctx: ServiceContext, quote: FxQuoteRow, paymentId: string): Promise<Result<FxQuoteRow, MoneyErrorOf<'FxQuoteUsed' | 'FxQuoteExpired'>>> {
   const holder = await quoteClaims.load(quoteShard(ctx.shards, quote.id), { quoteId: quote.id, paymentId, at: ctx.now() });
-  quoteTermsCache.delete(quote.id);
+  quoteTermsCache.delete(quote.createdBy, quote.id);
+  // Gone since its terms were read: the purge deletes only quotes long past their deadline.
+  if (holder === null) return err({ kind: 'FxQuoteExpired', quoteId: quote.id, expiresAt: quote.expiresAt });
   if (holder.paymentId === paymentId) return ok({ ...quote, paymentId });
   if (holder.paymentId !== null) return err({ kind: 'FxQuoteUsed', quoteId: quote.id });
   return err({ kind: 'FxQuoteExpired', quoteId: quote.id, expiresAt: holder.expiresAt });

@@ -17,7 +17,7 @@ import { campaignsByIds, countCampaignUse } from '../db/campaigns';
 import { paymentLegs, payments, transferOutbox, type CampaignRow, type PaymentLegRow, type PaymentRow } from '../db/schema/transactions';
 import { fromRejection, type CreatePaymentError } from '../domain/errors';
 import type { ParsedPayment } from '../domain/inputs';
-import { campaignDiscount, isPaying, planLegs, type LegRole, type PaymentLeg } from '../domain/payment-legs';
+import { campaignDiscount, isPaying, planLegs, receivingShares, type LegRole, type PaymentLeg } from '../domain/payment-legs';
 import { requestHash } from '../domain/request-hash';
 import { readAccounts, stripeFor } from './accounts';
 import { claimKey, earlierClaim } from './idempotency';
@@ -180,15 +180,16 @@ async function planLegPayment(ctx: ServiceContext, request: ParsedPayment): Prom
     if (receiver.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: id, status: receiver.status });
     if (receiver.currency !== request.currency) return err({ kind: 'CurrencyMismatch', accountId: id, accountCurrency: receiver.currency, requestCurrency: request.currency });
   }
-  let discount: { fundingAccountId: string; amount: bigint } | null = null;
-  if (campaign) {
-    const decided = campaignDiscount(campaignTermsOf(campaign), request.payeeAccountId, request.amount, request.currency, ctx.now());
-    if (!decided.ok) return decided;
-    discount = { fundingAccountId: campaign.fundingAccountId, amount: decided.value };
-  }
-  const legs = planLegs({ ...request, discount });
+  const undiscounted = planLegs({ ...request, discount: null });
+  if (!undiscounted.ok) return undiscounted;
+  if (!campaign) return ok({ payer, legs: undiscounted.value, accounts, campaignId: null });
+  // The receivers' owners were read above with the accounts: the campaign's rule costs no read.
+  const receiving = receivingShares(undiscounted.value, (id) => accounts.get(id)!.ownerId);
+  const decided = campaignDiscount(campaignTermsOf(campaign), { payerOwnerId: payer.ownerId, currency: request.currency, receiving }, ctx.now());
+  if (!decided.ok) return decided;
+  const legs = planLegs({ ...request, discount: { fundingAccountId: campaign.fundingAccountId, amount: decided.value } });
   if (!legs.ok) return legs;
-  return ok({ payer, legs: legs.value, accounts, campaignId: campaign?.id ?? null });
+  return ok({ payer, legs: legs.value, accounts, campaignId: campaign.id });
 }
 
 /** The key's content: a two-leg payment's fields, and the splits and campaign. */

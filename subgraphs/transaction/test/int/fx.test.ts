@@ -374,7 +374,8 @@ describe('refunds of an FX payment', () => {
       const made = await quote(bearer, 'USD', 'JPY', { sellAmount: '333' });
       const paid = await fxPay(bearer, payer, payee, '333', 'USD', made.id);
       const before = await positions();
-      const steps: Array<[string, bigint]> = [['100', 150n], ['100', 150n], ['133', 200n]];
+      // The payee's shares round up, in the platform's favour (issue 31): ceil(100 × 500 / 333) = 151 first.
+      const steps: Array<[string, bigint]> = [['100', 151n], ['100', 150n], ['133', 199n]];
       let payeeLeft = 500n;
       let refunded = 0n;
       for (const [amount, share] of steps) {
@@ -402,15 +403,56 @@ describe('refunds of an FX payment', () => {
     const made = await quote(bearer, 'USD', 'JPY', { sellAmount: '333' });
     const paid = await fxPay(bearer, payer, payee, '333', 'USD', made.id);
     expect((await kit.refund(payeeOwner, paid.id, '100')).data!.refundPayment).toMatchObject({ status: 'SUCCEEDED' });
-    // The payee spends what it has left (350 yen), so the next refund's share (199 yen) cannot be taken back.
-    expect((await kit.withdraw(payeeOwner, payee, '350', { currency: 'JPY' })).data!.withdraw).toMatchObject({ status: 'SUCCEEDED' });
+    // The payee spends what it has left (500 − 151 = 349 yen), so the next refund's share (199 yen) cannot be taken back.
+    expect((await kit.withdraw(payeeOwner, payee, '349', { currency: 'JPY' })).data!.withdraw).toMatchObject({ status: 'SUCCEEDED' });
     const before = await kit.snapshot([payer, payee]);
     const failed = await kit.refund(payeeOwner, paid.id, '133');
     expect(failed.data!.refundPayment, JSON.stringify(failed)).toMatchObject({ __typename: 'Refund', status: 'FAILED' });
     expect(await kit.snapshot([payer, payee])).toEqual(before);
-    expect(await legsOf(paid.id, bearer)).toEqual([['PAYER', '333', 'USD', '100'], ['PAYEE', '500', 'JPY', '150']]);
+    expect(await legsOf(paid.id, bearer)).toEqual([['PAYER', '333', 'USD', '100'], ['PAYEE', '500', 'JPY', '151']]);
     await expectConserved();
   });
+
+  for (const samePhysical of [true, false]) {
+    it(`pays no remainder to the payee: all but one unit refunded leaves it at most its claim and the platform not short (ISK → NZD, ${samePhysical ? 'same shard' : 'cross-shard'})`, async () => {
+      // ISK (exponent 0) → NZD (exponent 2), a pair no other test trades, so fxPositions' totals
+      // move only by this test's payments. 1 ISK = 0.0123 NZD: 1000 ISK buys 1230 cents.
+      expect((await setRate('ISK', 'NZD', '0.0123')).data!.setFxRate).toMatchObject({ __typename: 'FxRate', rate: '0.0123' });
+      const owner = unique('fxisk');
+      const bearer = await token(owner, 'customer');
+      const payer = await kit.open(owner, { currency: 'ISK' });
+      await kit.fund(payer, '1000', 'ISK');
+      const physical = physicalOf(stack.shards, payer);
+      const payee = samePhysical
+        ? await kit.open(unique('fxnzd'), { currency: 'NZD', physical })
+        : await kit.openAwayFrom(unique('fxnzd'), [physical], { currency: 'NZD' });
+      const made = await quote(bearer, 'ISK', 'NZD', { sellAmount: '1000' });
+      expect(made).toMatchObject({ __typename: 'FxQuote', sellAmount: '1000', buyAmount: '1230' });
+      const before = await positions();
+      const moved = async () => {
+        const after = await positions();
+        return [(after.get('ISK') ?? 0n) - (before.get('ISK') ?? 0n), (after.get('NZD') ?? 0n) - (before.get('NZD') ?? 0n)];
+      };
+      const paid = await fxPay(bearer, payer, payee, '1000', 'ISK', made.id);
+      expect(paid).toMatchObject({ status: 'SUCCEEDED' });
+      expect(await moved()).toEqual([1000n, -1230n]);
+      expect((await kit.refund(kit.operator, paid.id, '999')).data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+      // The payee's claim on the 1 ISK not refunded is 1.23 cents: it keeps 1, giving back
+      // ceil(999 × 1230 / 1000) = 1229 (rounding down gave back 1228, and it kept 2).
+      expect(await available(payee)).toBe(1n);
+      expect(await available(payer)).toBe(999n);
+      const [isk, nzd] = await moved();
+      expect([isk, nzd]).toEqual([1n, -1n]);
+      // Valued at the quote's price (1230 cents per 1000 ISK), the platform's position is not negative.
+      expect(isk! * 1230n + nzd! * 1000n >= 0n).toBe(true);
+      expect(await legsOf(paid.id, bearer)).toEqual([['PAYER', '1000', 'ISK', '999'], ['PAYEE', '1230', 'NZD', '1229']]);
+      expect((await kit.refund(kit.operator, paid.id, '1')).data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+      expect(await available(payee)).toBe(0n);
+      expect(await available(payer)).toBe(1000n);
+      expect(await moved()).toEqual([0n, 0n]);
+      await expectConserved();
+    });
+  }
 
   it('fxPositions sums every shard\'s FX position accounts, for operators only', async () => {
     const total = await positions();

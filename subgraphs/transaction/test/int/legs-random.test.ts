@@ -6,6 +6,7 @@ import { contractOperation, gql } from '../../../../test/support/graphql';
 import { unique } from '../../../../test/support/env';
 import { type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 import { useSeededRandom } from '../../../../test/support/seeded-random';
+import { legsReturned, type LegMade } from '../../../../test/support/legs';
 
 /**
  * Seeded random sequences of payments with splits and discounts, each followed by partial
@@ -121,12 +122,8 @@ describe('random sequences of split, discounted and refunded payments', () => {
         }
         expect(r.data!.refundPayment.status).toBe('SUCCEEDED');
         refunded += step;
-        // The contract's rule: floor(R * leg / amount), the PAYER and PAYEE taking their side's remainder.
-        const rule = legs.map((l) => (refunded * l.amount) / amount);
-        for (const side of [['PAYER', 'CAMPAIGN'], ['PAYEE', 'SPLIT']]) {
-          const remainder = legs.findIndex((l) => l.role === side[0]);
-          rule[remainder] = refunded - legs.reduce((sum, l, i) => (side.includes(l.role) && i !== remainder ? sum + rule[i]! : sum), 0n);
-        }
+        // The contract's rule: a SPLIT floor(R * leg / amount), the CAMPAIGN ceil, the PAYER and PAYEE taking their side's remainder.
+        const rule = legsReturned(legs.map((l) => ({ accountId: l.id, role: l.role as LegMade['role'], amount: l.amount })), amount, refunded);
         legs.forEach((l, i) => {
           const change = rule[i]! - returned[i]!;
           move(l.id, l.role === 'PAYER' || l.role === 'CAMPAIGN' ? change : -change);

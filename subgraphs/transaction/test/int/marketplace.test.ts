@@ -299,10 +299,12 @@ describe('refunds pro rata', () => {
       const read = await gql(stack.gatewayUrl, docs.get, { id: payment.id }, kit.operator);
       const legs = read.data!.payment.legs as Array<{ role: string; amount: string; refundedAmount: string }>;
       const rule = (leg: bigint) => (refunded * leg) / 1001n;
+      // The campaign's share rounds up, in the funder's favour.
+      const campaignRule = (leg: bigint) => (refunded * leg + 1000n) / 1001n;
       // The discount is floor(1001 * 3333 / 10000) = 333; PAYER and PAYEE take their side's remainder.
       expect(legs.map((l) => [l.role, l.amount])).toEqual([['PAYER', '668'], ['CAMPAIGN', '333'], ['PAYEE', '334'], ['SPLIT', '333'], ['SPLIT', '334']]);
       expect(legs.map((l) => BigInt(l.refundedAmount))).toEqual([
-        refunded - rule(333n), rule(333n), refunded - rule(333n) - rule(334n), rule(333n), rule(334n),
+        refunded - campaignRule(333n), campaignRule(333n), refunded - rule(333n) - rule(334n), rule(333n), rule(334n),
       ]);
     }
     expect(refunded).toBe(1001n);
@@ -324,6 +326,79 @@ describe('refunds pro rata', () => {
     const read = await gql(stack.gatewayUrl, docs.get, { id: payment.id }, kit.operator);
     expect(read.data!.payment).toMatchObject({ refundedAmount: '0' });
     expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual(['0', '0', '0']);
+    await expectHealthy();
+  });
+});
+
+describe('hostile payers: a campaign pays only for what it was funded for (issue 31)', () => {
+  const campaignState = async (id: string) => (await gql(stack.gatewayUrl, campaignDoc, { id }, kit.operator)).data!.campaign as { spentAmount: string; paymentsCount: number };
+
+  async function refusedNotApplicable(ids: string[], campaignId: string, send: () => Promise<{ data?: Record<string, any> | null }>) {
+    const before = await kit.snapshot(ids);
+    const answer = await send();
+    expect(answer.data!.createPayment).toMatchObject({ code: 'CAMPAIGN_NOT_APPLICABLE' });
+    expect(await kit.snapshot(ids)).toEqual(before);
+    expect(await campaignState(campaignId)).toMatchObject({ spentAmount: '0', paymentsCount: 0 });
+  }
+
+  it('refuses a shop\'s 50% campaign on a payment whose split of the whole amount goes to the payer\'s own second account', async () => {
+    const merchant = unique('drain-shop');
+    const shop = await kit.open(merchant, { type: 'MERCHANT' });
+    await kit.fund(shop, '10000');
+    const campaignId = await newCampaign(shop, { percentOffBps: 5000, payeeAccountIds: [shop] });
+    const customer = unique('drain-customer');
+    const wallet = await kit.openAwayFrom(customer, [physicalOf(stack.shards, shop)]);
+    const pocket = await kit.openAwayFrom(customer, [physicalOf(stack.shards, wallet)]);
+    await kit.fund(wallet, '1000');
+    const bearer = await token(customer, 'customer');
+    await refusedNotApplicable([shop, wallet, pocket], campaignId, () => pay(bearer, { payer: wallet, payee: shop, amount: '1000', splits: [{ accountId: pocket, amount: '1000' }], campaignId }));
+    // A split of any part, and the payee itself: the payer's owner receives, so nothing is discounted.
+    await refusedNotApplicable([shop, wallet, pocket], campaignId, () => pay(bearer, { payer: wallet, payee: shop, amount: '1000', splits: [{ accountId: pocket, amount: '1' }], campaignId }));
+    await expectHealthy();
+  });
+
+  it('refuses an open campaign on a transfer between one owner\'s accounts', async () => {
+    const funding = await kit.open(unique('drain-funder'));
+    await kit.fund(funding, '10000');
+    const campaignId = await newCampaign(funding, { percentOffBps: 5000 });
+    const customer = unique('drain-self');
+    const wallet = await kit.open(customer);
+    const pocket = await kit.openAwayFrom(customer, [physicalOf(stack.shards, wallet)]);
+    await kit.fund(wallet, '1000');
+    const bearer = await token(customer, 'customer');
+    await refusedNotApplicable([funding, wallet, pocket], campaignId, () => pay(bearer, { payer: wallet, payee: pocket, amount: '1000', campaignId }));
+    await expectHealthy();
+  });
+
+  it('discounts only the eligible share when a split goes to another owner the campaign does not name, and refunds restore every account', async () => {
+    const [buyer, shop, platform] = await spread('share', 3);
+    await kit.fund(buyer!, '5000');
+    await kit.fund(shop!, '5000'); // the shop funds its own promotion
+    const campaignId = await newCampaign(shop!, { percentOffBps: 5000, payeeAccountIds: [shop] });
+    const ids = [buyer!, shop!, platform!];
+    const before = await totals(ids);
+    const answer = await pay(kit.operator, { payer: buyer!, payee: shop!, amount: '1001', splits: [{ accountId: platform!, amount: '400' }], campaignId });
+    const paid = answer.data!.createPayment;
+    // The shop receives 601, of which the campaign pays floor(601 / 2) = 300; the platform's 400 is not discounted.
+    expect(paid).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '1001', discountAmount: '300' });
+    expect(paid.legs).toEqual([
+      { account: { id: buyer }, role: 'PAYER', amount: '701' },
+      { account: { id: shop }, role: 'CAMPAIGN', amount: '300' },
+      { account: { id: shop }, role: 'PAYEE', amount: '601' },
+      { account: { id: platform }, role: 'SPLIT', amount: '400' },
+    ]);
+    expect(await totals(ids)).toEqual([before[0]! - 701n, before[1]! - 300n + 601n, before[2]! + 400n]);
+    expect(await campaignState(campaignId)).toMatchObject({ spentAmount: '300', paymentsCount: 1 });
+    // One-unit refunds never return more to the payer and the campaign together than was refunded.
+    for (let refunded = 1n; refunded <= 3n; refunded++) {
+      expect((await kit.refund(kit.operator, paid.id, '1')).data!.refundPayment.status).toBe('SUCCEEDED');
+      const [buyerNow, shopNow] = await totals(ids);
+      const campaignBack = (refunded * 300n + 1000n) / 1001n; // rounded up: the funder's favour
+      expect(buyerNow).toBe(before[0]! - 701n + refunded - campaignBack);
+      expect(shopNow! - before[1]!).toBe(-300n + campaignBack + 601n - (refunded - (refunded * 400n) / 1001n));
+    }
+    expect((await kit.refund(kit.operator, paid.id, '998')).data!.refundPayment.status).toBe('SUCCEEDED');
+    expect(await totals(ids)).toEqual(before);
     await expectHealthy();
   });
 });

@@ -335,7 +335,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
   });
 
   it('fails a cross-shard FX payment whose credit BALANCE_LIMIT refuses, all or nothing: payer and FX positions back where they were', async () => {
-    // SGD → HKD: no other test moves them (test/test-currencies.test.ts).
+    // SGD → HKD: no other test moves them (its databases are its own: test/support/database-sets.ts).
     const kit = await moneyKit(raised);
     const set = await gql(raised.gatewayUrl, contractOperation('SetFxRate'), { input: { baseCurrency: 'SGD', quoteCurrency: 'HKD', rate: '5.8123' } }, kit.operator);
     expect(set.data!.setFxRate).toMatchObject({ __typename: 'FxRate' });

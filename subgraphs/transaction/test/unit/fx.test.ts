@@ -155,8 +155,8 @@ describe('quotes', () => {
 });
 
 describe('refunds of an FX payment', () => {
-  it('returns floor(R × buy / sell) cumulatively: any partition of a full refund returns buyAmount exactly', () => {
-    // 333 cents at 150.25 bought 500 yen.
+  it('returns ceil(R × buy / sell) cumulatively: any partition of a full refund returns buyAmount exactly', () => {
+    // 333 cents at 150.25 bought 500 yen; the give-back rounds up, in the platform's favour (issue 31).
     const parts = [100n, 100n, 133n];
     let refunded = 0n;
     const returned: bigint[] = [];
@@ -165,7 +165,7 @@ describe('refunds of an FX payment', () => {
       refunded += part;
       returned.push(buyReturnedAfter(refunded, 333n, 500n) - before);
     }
-    expect(returned).toEqual([150n, 150n, 200n]);
+    expect(returned).toEqual([151n, 150n, 199n]);
     for (let trial = 0; trial < 200; trial++) {
       const sell = BigInt(random.between(1, 100_000));
       const buy = BigInt(random.between(1, 10_000_000));

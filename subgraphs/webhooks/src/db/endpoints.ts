@@ -1,5 +1,6 @@
-import { and, desc, eq, isNotNull, isNull, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, isNull, lt } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { webhookEndpoints, type EndpointRow } from './schema/webhooks';
 
 /** SQL over webhook_endpoints: each on the shard the endpoint's id names. */
@@ -16,9 +17,21 @@ export async function endpointsOfOwner(db: Executor, ownerId: string, limit: num
   return db.select().from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId)).orderBy(desc(webhookEndpoints.id)).limit(limit);
 }
 
-export async function countEndpointsOfOwner(db: Executor, ownerId: string): Promise<number> {
-  const [row] = await db.select({ n: sql<string>`COUNT(*)` }).from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId));
-  return Number(row?.n ?? 0);
+/**
+ * The owner's ENABLED endpoints, counted under locks on all of the owner's rows (and the gap
+ * after them, on webhook_endpoints_owner_idx): a concurrent registration of the same owner waits
+ * here until this transaction ends, so two cannot both see room for one. With no row yet, two
+ * registrations' gap locks deadlock at their inserts and inTransaction runs the loser again.
+ */
+export async function countEnabledEndpointsOfOwnerLocked(tx: DrizzleTx, ownerId: string): Promise<number> {
+  const rows = await tx.select({ status: webhookEndpoints.status }).from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId)).for('update');
+  return rows.filter((r) => r.status === 'ENABLED').length;
+}
+
+/** The endpoint, its row locked until the transaction ends (a rotation reads the secret it replaces under it). */
+export async function endpointByIdLocked(tx: DrizzleTx, id: string): Promise<EndpointRow | undefined> {
+  const rows = await tx.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, id)).for('update');
+  return rows[0];
 }
 
 /** Every endpoint of the shard: the dispatcher's view, refreshed every few seconds (a small table). */

@@ -13,7 +13,7 @@ import type { DispatcherSettings } from '../config';
 import type { DestinationPolicy } from './destination';
 import { failingTooLong, nextAttempt, outcomeOfStatus, type AttemptOutcome } from '../domain/retry';
 import {
-  claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, queueDepthCountMax, responseBytesMax,
+  claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, ownerSharesHeldFree, queueDepthCountMax, responseBytesMax,
 } from '../limits';
 import { EndpointDirectory, type KnownEndpoint } from './endpoint-directory';
 import { materializeShard } from './materialize';
@@ -37,7 +37,7 @@ import { materializeFailedRefunds } from './record-events';
 export interface DispatcherDependencies {
   policy: DestinationPolicy;
   secretKey: Buffer;
-  /** DNS for receivers' names; the system resolver unless a test stubs it. */
+  /** DNS for receivers' names; c-ares with a timeout and a TTL cache (safe-agent.ts) unless a test stubs it. */
   resolver?: Resolver;
   now?: () => Date;
   random?: () => number;
@@ -46,6 +46,19 @@ export interface DispatcherDependencies {
 }
 
 const epoch = new Date(0);
+
+/**
+ * A failed attempt's error as last_error keeps it: a system error by its code (ECONNREFUSED,
+ * ETIMEOUT), whose message would name the address the name resolved to — an internal detail the
+ * partner reading lastError must not learn; others (undici's timeouts) by their message.
+ */
+function attemptError(error: unknown): string {
+  for (let current: unknown = error, depth = 0; depth < 4 && current instanceof Error; current = current.cause, depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return `${current.name}: connection failed (${code})`;
+  }
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
 
 interface HandBackQueue {
   waiting: Array<{ key: StreamKey; writes: readonly AttemptWrite[]; resolve: () => void; reject: (error: unknown) => void }>;
@@ -58,6 +71,10 @@ export class Dispatcher {
   private readonly now: () => Date;
   private readonly random: () => number;
   private readonly inFlight = new Map<string, number>();
+  /** Requests in flight per owner (the endpoints' ownerId): owners hold a fair share of the slots. */
+  private readonly inFlightOfOwner = new Map<string, number>();
+  /** The owner each endpoint's slots were taken for, so freeing finds it after a refresh too. */
+  private readonly ownerOfSlot = new Map<string, string>();
   private inFlightTotal = 0;
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
@@ -156,18 +173,52 @@ export class Dispatcher {
     return work.finally(() => this.running.delete(work));
   }
 
-  /** Takes a request slot of the endpoint if it and the process are below their bounds. */
+  /**
+   * The slots one owner may hold: an equal share of dispatcherConcurrencyMax among the owners
+   * holding slots (this one counted), with ownerSharesHeldFree shares more in the divisor — kept
+   * free, so that an owner whose work arrives while another's receivers are slow finds slots at
+   * once instead of waiting for theirs to answer. However many endpoints an owner has, it holds
+   * at most its share; its slow requests (2xx or not) hold its slots, not its neighbours'.
+   */
+  private ownerSlotsMax(ownerId: string): number {
+    const owners = this.inFlightOfOwner.size + (this.inFlightOfOwner.has(ownerId) ? 0 : 1);
+    return Math.ceil(dispatcherConcurrencyMax / (owners + ownerSharesHeldFree));
+  }
+
+  /** Takes a request slot of the endpoint if it, its owner and the process are below their bounds. */
   private takeSlot(endpointId: string): boolean {
+    const ownerId = this.directory.get(endpointId)?.row.ownerId;
+    if (ownerId === undefined) return false;
     const busy = this.inFlight.get(endpointId) ?? 0;
-    if (this.stopped || busy >= endpointConcurrencyMax || this.inFlightTotal >= dispatcherConcurrencyMax) return false;
+    const ownerBusy = this.inFlightOfOwner.get(ownerId) ?? 0;
+    if (this.stopped || busy >= endpointConcurrencyMax || this.inFlightTotal >= dispatcherConcurrencyMax || ownerBusy >= this.ownerSlotsMax(ownerId)) return false;
     this.inFlight.set(endpointId, busy + 1);
+    this.inFlightOfOwner.set(ownerId, ownerBusy + 1);
+    this.ownerOfSlot.set(endpointId, ownerId);
     this.inFlightTotal += 1;
     return true;
   }
 
   private freeSlot(endpointId: string): void {
-    this.inFlight.set(endpointId, (this.inFlight.get(endpointId) ?? 1) - 1);
+    const busy = (this.inFlight.get(endpointId) ?? 1) - 1;
+    const ownerId = this.ownerOfSlot.get(endpointId)!;
+    const ownerBusy = (this.inFlightOfOwner.get(ownerId) ?? 1) - 1;
+    // Idle endpoints and owners leave the maps: an owner counts towards the shares only while it holds slots.
+    if (busy === 0) {
+      this.inFlight.delete(endpointId);
+      this.ownerOfSlot.delete(endpointId);
+    } else this.inFlight.set(endpointId, busy);
+    if (ownerBusy === 0) this.inFlightOfOwner.delete(ownerId);
+    else this.inFlightOfOwner.set(ownerId, ownerBusy);
     this.inFlightTotal -= 1;
+  }
+
+  /** Endpoints a claim must skip: those at their own bound, and every endpoint of an owner at its share. */
+  private busyEndpoints(): string[] {
+    const busy = [...this.inFlight].filter(([, n]) => n >= endpointConcurrencyMax).map(([id]) => id);
+    const full = new Set([...this.inFlightOfOwner].filter(([owner, n]) => n >= this.ownerSlotsMax(owner)).map(([owner]) => owner));
+    if (full.size > 0) busy.push(...this.directory.enabledIds().filter((id) => full.has(this.directory.get(id)!.row.ownerId) && !busy.includes(id)));
+    return busy;
   }
 
   /**
@@ -180,10 +231,9 @@ export class Dispatcher {
     // No endpoint, nothing to read: an idle deployment costs its shards nothing.
     if (!this.directory.anyEnabled()) return 0;
     const enabled = (id: string) => this.directory.get(id)?.row.status === 'ENABLED';
-    const busyEndpoints = () => [...this.inFlight].filter(([, n]) => n >= endpointConcurrencyMax).map(([id]) => id);
     const now = this.now();
     // One statement finds both kinds of work: streams behind their accounts, and whether any is due.
-    const work = await streamsWithWork(shard.db, busyEndpoints(), now, materializeStreamsMax);
+    const work = await streamsWithWork(shard.db, this.busyEndpoints(), now, materializeStreamsMax);
     const materialized = await materializeShard(this.shards, shard, this.directory, this.now, {
       leaseMs: this.options.leaseMs,
       take: (id) => enabled(id) && this.takeSlot(id),
@@ -191,7 +241,7 @@ export class Dispatcher {
     }, work.lagging);
     for (const { stream, deliveries } of materialized.claimed) this.send(shard, stream, deliveries);
     if (work.lagging.length > 0) this.recheckSoon(shard);
-    const busy = busyEndpoints();
+    const busy = this.busyEndpoints();
     const free = dispatcherConcurrencyMax - this.inFlightTotal;
     if (this.stopped || free <= 0 || work.due === false) return materialized.written + materialized.claimed.length;
     // Not known when the streams behind filled the read: a lock-free check first, then the claim.
@@ -322,9 +372,8 @@ export class Dispatcher {
       await response.body.dump({ limit: responseBytesMax }).catch(() => undefined);
       return outcomeOfStatus(response.statusCode);
     } catch (error) {
-      const refused = error instanceof DestinationRefused || (error instanceof Error && error.cause instanceof DestinationRefused);
-      const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      return refused ? { kind: 'refused', error: message } : { kind: 'failed', statusCode: null, error: message };
+      const refused = error instanceof DestinationRefused ? error : error instanceof Error && error.cause instanceof DestinationRefused ? error.cause : null;
+      return refused ? { kind: 'refused', error: `${refused.name}: ${refused.message}` } : { kind: 'failed', statusCode: null, error: attemptError(error) };
     } finally {
       webhookAttemptSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }

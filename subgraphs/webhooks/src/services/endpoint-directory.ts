@@ -5,7 +5,7 @@ import { accountsAndStripesToFollow, accountsOfOwnersToFollow, insertStreamsIfMi
 import type { EndpointRow } from '../db/schema/webhooks';
 import type { EventType } from '../domain/event-types';
 import { openSecret } from './secrets';
-import { signerFor, type Signing } from './signer';
+import { SignerCache, signingSeals, type Signing } from './signer';
 
 /**
  * The dispatcher's view of every endpoint (a small table per shard, read every
@@ -23,7 +23,7 @@ export interface KnownEndpoint {
 
 export class EndpointDirectory {
   private endpoints = new Map<string, KnownEndpoint>();
-  private signers = new Map<string, Signing>();
+  private readonly signers = new SignerCache();
   /** When accounts to follow were last looked for, and for which enabled endpoints. */
   private discoveredAt = Number.NEGATIVE_INFINITY;
   private discoveredFor = new Set<string>();
@@ -71,6 +71,9 @@ export class EndpointDirectory {
       }
       for (const row of shardRows) next.set(row.id, this.known(row));
     });
+    // Kept as last known, a shard away's endpoints keep their signers too.
+    for (const known of next.values()) this.signers.signerOf(known.row.id, signingSeals(known.row, this.now()), (sealed) => openSecret(this.secretKey, known.row.id, sealed));
+    this.signers.forgetUnused();
     this.endpoints = next;
     const enabled = this.enabledIds();
     const now = this.now().getTime();
@@ -83,14 +86,7 @@ export class EndpointDirectory {
   }
 
   private known(row: EndpointRow): KnownEndpoint {
-    const now = this.now();
-    const sealed = [row.secretSealed, ...(row.previousSecretSealed && row.previousSecretUntil && row.previousSecretUntil > now ? [row.previousSecretSealed] : [])];
-    const cacheKey = sealed.join(' ');
-    let signer = this.signers.get(cacheKey);
-    if (!signer) {
-      signer = signerFor(sealed.map((s) => openSecret(this.secretKey, row.id, s)));
-      this.signers.set(cacheKey, signer);
-    }
+    const signer = this.signers.signerOf(row.id, signingSeals(row, this.now()), (sealed) => openSecret(this.secretKey, row.id, sealed));
     return { row, eventTypes: new Set(row.eventTypes.split(',') as EventType[]), signer };
   }
 

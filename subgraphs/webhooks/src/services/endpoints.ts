@@ -4,11 +4,12 @@ import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
 import type { WebhooksContext } from '../context';
 import { mayManageEndpoint, mayReadAccount, mayRegisterEndpoints } from '../domain/authorization';
 import { decideEndpointInput, type CreateEndpointInput, type InputRefusal } from '../domain/endpoint-input';
 import {
-  countEndpointsOfOwner, disableEndpoint, endpointById, endpointsOfOwner, insertEndpoint, rotateEndpointSecret,
+  countEnabledEndpointsOfOwnerLocked, disableEndpoint, endpointById, endpointByIdLocked, endpointsOfOwner, insertEndpoint, rotateEndpointSecret,
 } from '../db/endpoints';
 import { requeueSince } from '../db/deliveries';
 import { accountsAndStripesToFollow, accountsOfOwnersToFollow, insertStreamsIfMissing, streamsDueNow, type FollowedRow } from '../db/streams';
@@ -27,7 +28,9 @@ import { pushTo } from '@paygraph/shared/collections';
 /** What registering can answer besides the endpoint: exactly CreateWebhookEndpointResult's members (and FORBIDDEN). */
 export type CreateEndpointError = Forbidden | InputRefusal | { kind: 'AccountNotFound'; accountId: string };
 /** What disabling, rotating and redelivering can answer besides success: their unions' members (and FORBIDDEN). */
-export type ManageEndpointError = Forbidden | InputRefusal | { kind: 'WebhookEndpointNotFound'; endpointId: string };
+export type ManageEndpointError = Forbidden | InputRefusal | { kind: 'WebhookEndpointNotFound'; endpointId: string } | RotationRaced;
+/** A rotation that found the secret it meant to replace already replaced by a concurrent one: refused, so every secret answered signs. */
+export type RotationRaced = { kind: 'RotationRaced'; endpointId: string };
 
 /** An endpoint as GraphQL shows it; `secret` only in the answer that made it. */
 export interface EndpointView {
@@ -101,9 +104,6 @@ export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpoint
     await Promise.all(shards.all.map(async (shard) => follow.set(shard, await accountsOfOwnersToFollow(shard.db, owners))));
   }
   const home = ownerShard(shards, identity.sub);
-  if ((await countEndpointsOfOwner(home.shard.db, identity.sub)) >= endpointsPerOwnerMax) {
-    return err({ kind: 'InvalidInput', field: 'url', message: `at most ${endpointsPerOwnerMax} endpoints per owner; disable one first` });
-  }
   const id = newId('webhookEndpoint', home.logical);
   const secret = newSecret();
   const row = {
@@ -111,7 +111,13 @@ export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpoint
     eventTypes: plan.value.eventTypes.join(','), accountIds: plan.value.accountIds === null ? null : JSON.stringify(plan.value.accountIds),
     status: 'ENABLED' as const, secretSealed: sealSecret(ctx.services.secretKey, id, secret), createdAt: now, updatedAt: now,
   };
-  await insertEndpoint(home.shard.db, row);
+  // The count and the insert in one transaction, under locks on the owner's rows: concurrent registrations cannot pass the cap together.
+  const inserted = await inTransaction(home.shard, async (tx) => {
+    if ((await countEnabledEndpointsOfOwnerLocked(tx, identity.sub)) >= endpointsPerOwnerMax) return false;
+    await insertEndpoint(tx, row);
+    return true;
+  });
+  if (!inserted) return err({ kind: 'InvalidInput', field: 'url', message: `at most ${endpointsPerOwnerMax} enabled endpoints per owner; disable one first` });
   // Streams start at each account's head: the endpoint receives what happens after it was made.
   // A shard that fails here leaves its accounts to the dispatcher's discovery, which starts them at their head too.
   await Promise.all([...follow].map(([shard, rows]) => insertStreamsIfMissing(shard.db, rows.map((r) => streamAtHead(id, r)))));
@@ -158,16 +164,24 @@ export async function disableEndpointBy(ctx: WebhooksContext, endpointId: string
 export async function rotateSecret(ctx: WebhooksContext, endpointId: string): Promise<Result<EndpointView, ManageEndpointError>> {
   const found = await managedEndpoint(ctx, endpointId);
   if (!found.ok) return found;
-  const { row, shard } = found.value;
+  const { row: seen, shard } = found.value;
   const now = ctx.services.now();
   const secret = newSecret();
-  // The current secret keeps signing beside the new one for the overlap; re-sealed so its seal is as fresh as the new one's.
-  const previous = openSecret(ctx.services.secretKey, endpointId, row.secretSealed);
-  await rotateEndpointSecret(shard.db, endpointId, {
-    next: sealSecret(ctx.services.secretKey, endpointId, secret),
-    previous: sealSecret(ctx.services.secretKey, endpointId, previous),
-    previousUntil: new Date(now.getTime() + secretRotationOverlapMs),
-  }, now);
+  // Under the row's lock, and only over the secret this request read: of two concurrent rotations the second is refused,
+  // where it would otherwise push the first one's secret out (or, with a third, drop it) right after it was answered.
+  const rotated = await inTransaction(shard, async (tx) => {
+    const row = (await endpointByIdLocked(tx, endpointId))!;
+    if (row.secretSealed !== seen.secretSealed) return false;
+    // The current secret keeps signing beside the new one for the overlap; re-sealed so its seal is as fresh as the new one's.
+    const previous = openSecret(ctx.services.secretKey, endpointId, row.secretSealed);
+    await rotateEndpointSecret(tx, endpointId, {
+      next: sealSecret(ctx.services.secretKey, endpointId, secret),
+      previous: sealSecret(ctx.services.secretKey, endpointId, previous),
+      previousUntil: new Date(now.getTime() + secretRotationOverlapMs),
+    }, now);
+    return true;
+  });
+  if (!rotated) return err({ kind: 'RotationRaced', endpointId });
   return ok(endpointView((await endpointById(shard.db, endpointId))!, secret));
 }
 

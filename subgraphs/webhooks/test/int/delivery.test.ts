@@ -16,6 +16,20 @@ let kit: MoneyKit;
 let receiver: WebhookStack['receiver'];
 useWebhookStack({ webhooks: { dispatcher: true, settings: fastDispatch } }, (started) => ({ stack, kit, receiver } = started));
 
+/**
+ * What a test waits for before it says an endpoint was sent nothing more, instead of waiting a
+ * while: another endpoint, registered now on the same account, and one more payment. The
+ * dispatcher signs with the endpoints it last read, so once the new endpoint has the payment's
+ * event, a refresh has read every endpoint since the moment before (a disable included), and
+ * whatever it would send the first for that payment it would have sent.
+ */
+async function paidAndSeenElsewhere(bearer: string, payer: string, payee: string): Promise<void> {
+  const witness = await receiver();
+  await madeEndpoint(stack.gatewayUrl, bearer, { url: witness.url, eventTypes: ['balance.changed'], accountIds: [payer] });
+  await kit.paid(kit.operator, { payer, payee, amount: '1' });
+  await waitFor('the witness endpoint to receive the payment', () => witness.received.length, (n) => n >= 1);
+}
+
 describe('webhook delivery', () => {
   it('delivers every entry of an account in order, gap-free, signed, under 20 concurrent payments', async () => {
     const { bearer, payer, payee } = await partnerWithAccounts(stack, kit, 'p-hooks');
@@ -111,8 +125,7 @@ describe('webhook delivery', () => {
     // The delivery that got the 410 is FAILED, not left pending (nothing more is ever sent to it).
     const [delivery] = await waitFor('the attempt recorded', async () => (await storedOf(stack.shards, id)).deliveries, (rows) => rows[0]?.attempts === 1);
     expect(delivery).toMatchObject({ status: 'FAILED', lastStatusCode: 410, nextAttemptAt: null });
-    await kit.paid(kit.operator, { payer, payee, amount: '1' });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await paidAndSeenElsewhere(bearer, payer, payee);
     expect(gone.requests).toBe(requests);
   });
 
@@ -123,10 +136,8 @@ describe('webhook delivery', () => {
     await kit.paid(kit.operator, { payer, payee, amount: '1' });
     await waitFor('the first event', () => hooks.received.length, (n) => n >= 1);
     expect((await gql(stack.gatewayUrl, webhookDocs.disable, { input: { endpointId: id } }, bearer)).data?.disableWebhookEndpoint.status).toBe('DISABLED');
-    // The dispatcher learns of it within its refresh interval.
-    await new Promise((resolve) => setTimeout(resolve, fastDispatch.endpointRefreshIntervalMs * 3));
-    await kit.paid(kit.operator, { payer, payee, amount: '1' });
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The dispatcher learns of it at its next refresh, which the witness waits for.
+    await paidAndSeenElsewhere(bearer, payer, payee);
     expect(hooks.requests).toBe(1);
   });
 
@@ -149,7 +160,7 @@ describe('webhook delivery', () => {
     const redelivered = await gql(stack.gatewayUrl, webhookDocs.redeliver, { input: { endpointId: id, since: new Date(0).toISOString() } }, bearer);
     expect(redelivered.data?.redeliverWebhookEvents).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
     expect((await storedOf(stack.shards, id)).deliveries.map((d) => d.status)).toEqual(['FAILED', 'FAILED', 'FAILED']);
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await paidAndSeenElsewhere(bearer, payer, payee);
     expect(hung.requests).toBe(1);
   });
 

@@ -29,6 +29,8 @@ beforeAll(async () => {
       WEBHOOK_RETRY_DELAY_MAX_MS: '1000',
       WEBHOOK_STREAM_LEASE_MS: String(leaseMs),
       WEBHOOK_ATTEMPT_TIMEOUT_MS: '2000',
+      // The receiver is this process, on loopback over http.
+      WEBHOOK_ALLOW_LOCAL_DESTINATIONS: 'true',
     },
   });
   receiver = await startReceiver(() => 200);

@@ -5,6 +5,14 @@ import { useMoneyStack, type MoneyKit } from '../../../../test/support/money';
 import type { Stack } from '../../../../test/support/stack';
 import { rawRows } from '@paygraph/shared/db/raw';
 import { createEndpoint, madeEndpoint, webhookDocs } from '../support/webhooks';
+import { developmentWebhookSecretKey } from '../../src/config';
+import { endpointsPerOwnerMax } from '../../src/limits';
+import { openSecret, secretKey } from '../../src/services/secrets';
+import { signingSeals } from '../../src/services/signer';
+import { createEndpoint as createEndpointService } from '../../src/services/endpoints';
+import { destinationPolicyOf } from '../../src/services/destination';
+import type { WebhooksContext } from '../../src/context';
+import { log } from '@paygraph/shared/log';
 
 /**
  * Endpoints through the gateway: the contract's documents, who may do what (BOLA: another
@@ -116,5 +124,64 @@ describe('webhook endpoints', () => {
       .toMatchObject({ __typename: 'WebhookEndpointNotFound', code: 'WEBHOOK_ENDPOINT_NOT_FOUND' });
     expect((await gql(stack.gatewayUrl, webhookDocs.redeliver, { input: { endpointId: 'nope', since: new Date().toISOString() } }, bearer)).data?.redeliverWebhookEvents)
       .toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
+  });
+
+  it('count only enabled endpoints against the per-owner cap, which holds under concurrent registrations', async () => {
+    const dave = unique('p-dave');
+    const bearer = await token(dave, 'partner');
+    const input = (i: number | string) => ({ url: `https://hooks.example.com/d/${i}`, eventTypes: ['balance.changed'] });
+    const made: string[] = [];
+    for (let i = 0; i < endpointsPerOwnerMax - 1; i++) made.push((await madeEndpoint(stack.gatewayUrl, bearer, input(i))).id);
+    // One place left, eight registrations at once: exactly one takes it.
+    const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => createEndpoint(stack.gatewayUrl, bearer, input(`race-${i}`))));
+    for (const answer of racing) expect(answer.errors).toBeUndefined();
+    const kinds = racing.map((a) => a.data!.createWebhookEndpoint.__typename as string);
+    expect(kinds.filter((k) => k === 'WebhookEndpoint'), kinds.join(',')).toHaveLength(1);
+    for (const answer of racing.filter((a) => a.data!.createWebhookEndpoint.__typename !== 'WebhookEndpoint')) {
+      expect(answer.data!.createWebhookEndpoint).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT', message: expect.stringMatching(/at most 50 (enabled )?endpoints per owner/) });
+    }
+    expect(await endpointRows(dave)).toBe(endpointsPerOwnerMax);
+    expect((await createEndpoint(stack.gatewayUrl, bearer, input('over'))).data?.createWebhookEndpoint.__typename).toBe('InvalidInput');
+    // Disabling one frees its place for its replacement, as the docs tell partners to do; only one.
+    expect((await gql(stack.gatewayUrl, webhookDocs.disable, { input: { endpointId: made[0] } }, bearer)).data?.disableWebhookEndpoint.status).toBe('DISABLED');
+    expect((await createEndpoint(stack.gatewayUrl, bearer, input('replacement'))).data?.createWebhookEndpoint.__typename).toBe('WebhookEndpoint');
+    expect((await createEndpoint(stack.gatewayUrl, bearer, input('over-again'))).data?.createWebhookEndpoint.__typename).toBe('InvalidInput');
+    expect(await endpointRows(dave)).toBe(endpointsPerOwnerMax + 1);
+  });
+
+  it('hold the cap when registrations reach the service in the same instant', async () => {
+    // Through the gateway, requests arrive a few milliseconds apart; here all start in one turn of the event loop.
+    const frank = unique('p-frank');
+    const ctx = {
+      identity: { sub: frank, role: 'partner' }, shards: stack.shards, log: log(),
+      services: { now: () => new Date(), policy: destinationPolicyOf(false), secretKey: secretKey(developmentWebhookSecretKey()) },
+    } as unknown as WebhooksContext;
+    const input = (i: number | string) => ({ url: `https://hooks.example.com/f/${i}`, eventTypes: ['balance.changed'], accountIds: null, description: null });
+    for (let i = 0; i < endpointsPerOwnerMax - 1; i++) expect((await createEndpointService(ctx, input(i) as never)).ok).toBe(true);
+    const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => createEndpointService(ctx, input(`race-${i}`) as never)));
+    expect(racing.filter((r) => r.ok)).toHaveLength(1);
+    expect(await endpointRows(frank)).toBe(endpointsPerOwnerMax);
+  });
+
+  it('leave every secret concurrent rotations answered signing, refusing those that raced', async () => {
+    const erin = unique('p-erin');
+    const bearer = await token(erin, 'partner');
+    const { id } = await madeEndpoint(stack.gatewayUrl, bearer, { url: 'https://hooks.example.com/e', eventTypes: ['balance.changed'] });
+    const answers = await Promise.all(Array.from({ length: 6 }, () => gql(stack.gatewayUrl, webhookDocs.rotate, { input: { endpointId: id } }, bearer)));
+    const returned: string[] = [];
+    for (const answer of answers) {
+      expect(answer.errors).toBeUndefined();
+      const result = answer.data!.rotateWebhookSecret;
+      if (result.__typename === 'WebhookEndpoint') returned.push(result.secret);
+      else expect(result).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT', message: expect.stringMatching(/rotated by a concurrent request/) });
+    }
+    expect(returned.length).toBeGreaterThanOrEqual(1);
+    // What signs now: the stored current secret and the previous one within its overlap.
+    const [row] = (await Promise.all(stack.shards.all.map((s) => rawRows<{ secret_sealed: string; previous_secret_sealed: string | null; previous_secret_until: Date | null }>(s,
+      'SELECT secret_sealed, previous_secret_sealed, previous_secret_until FROM webhook_endpoints WHERE id = ?', [id])))).flat();
+    const key = secretKey(developmentWebhookSecretKey());
+    const signing = signingSeals({ secretSealed: row!.secret_sealed, previousSecretSealed: row!.previous_secret_sealed, previousSecretUntil: row!.previous_secret_until === null ? null : new Date(row!.previous_secret_until) }, new Date())
+      .map((sealed) => openSecret(key, id, sealed));
+    for (const secret of returned) expect(signing, 'a secret a rotation answered').toContain(secret);
   });
 });

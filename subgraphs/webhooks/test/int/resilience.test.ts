@@ -11,21 +11,26 @@ import { fastDispatch, gapFree, madeEndpoint, sequencesOf, waitFor, webhookDocs,
  * Receivers that go away or never answer: nothing is lost, order holds, and one endpoint's
  * trouble costs no other endpoint anything.
  */
+/** Failed attempts of one delivery that take its retry delay up to fastDispatch.retry.delayMaxMs (200 → 400 → 800 → 1,000 ms) and once more. */
+const backOffAttempts = 5;
+
 let stack: Stack;
 let kit: MoneyKit;
 let receiver: WebhookStack['receiver'];
 useWebhookStack({ webhooks: { dispatcher: true, settings: fastDispatch } }, (started) => ({ stack, kit, receiver } = started));
 
 describe('webhook delivery when receivers misbehave', () => {
-  it('loses nothing while a receiver is down for 20 s, and delivers in order once it is back', async () => {
+  it('loses nothing while a receiver is down through retries up to the longest back-off, and delivers in order once it is back', async () => {
     const { bearer, payer, payee } = await partnerWithAccounts(stack, kit, 'p-res');
     const first = await receiver();
     const port = first.port;
-    const { secret } = await madeEndpoint(stack.gatewayUrl, bearer, { url: first.url, eventTypes: ['balance.changed'], accountIds: [payer, payee] });
+    const { secret, id } = await madeEndpoint(stack.gatewayUrl, bearer, { url: first.url, eventTypes: ['balance.changed'], accountIds: [payer, payee] });
     await first.close();
-    const downAt = Date.now();
     for (let i = 0; i < 10; i++) await kit.paid(kit.operator, { payer, payee, amount: String(i + 1) });
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, 20_000 - (Date.now() - downAt))));
+    // Down until every event waits as a delivery and a stream's head has failed past the back-off's
+    // cap (200, 400, 800, then 1,000 ms: fastDispatch.retry), not for a fixed time.
+    await waitFor('20 deliveries, one failed through the back-off', async () => (await gql(stack.gatewayUrl, webhookDocs.detail, { id }, bearer)).data?.webhookEndpoint.deliveries.edges,
+      (edges: Array<{ node: { attempts: number } }> | undefined) => edges !== undefined && edges.length >= 20 && edges.some((e) => e.node.attempts >= backOffAttempts), 30_000);
     const back = await receiver(() => 200, port);
     back.verifyWith(secret);
     await waitFor('20 events', () => back.received.length, (n) => n >= 20, 30_000);

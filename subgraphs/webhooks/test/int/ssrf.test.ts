@@ -34,7 +34,7 @@ beforeAll(async () => {
     if (hostname === 'hooks.mixed.example') return [{ address: '93.184.216.34', family: 4 }, { address: '169.254.169.254', family: 4 }];
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   };
-  stack = await startStack({ webhooks: { dispatcher: true, production: true, resolver, settings: { ...fastDispatch, retry: { ...fastDispatch.retry, firstDelayMs: 5_000 } } } });
+  stack = await startStack({ webhooks: { dispatcher: true, production: true, allowLocalDestinations: false, resolver, settings: { ...fastDispatch, retry: { ...fastDispatch.retry, firstDelayMs: 5_000 } } } });
   kit = await moneyKit(stack);
 });
 afterAll(async () => {
@@ -85,6 +85,9 @@ describe('webhook destinations in production', () => {
       expect(node.status).toBe('PENDING');
       expect(node.lastStatusCode).toBeNull();
       expect(node.lastError).toMatch(/resolves to .*(loopback|private|link-local)/);
+      // The rule that refused, never the address the name resolved to: that is the platform's inside.
+      expect(node.lastError).toMatch(/^DestinationRefused: destination resolves to an? [a-z -]+ address \(rule: (loopback|private|link-local)-ipv4\)$/);
+      for (const internal of ['127.0.0.1', '10.20.30.40', '169.254.169.254']) expect(node.lastError).not.toContain(internal);
     }
     expect(lookups).toEqual(expect.arrayContaining(['hooks.rebinding.example', 'hooks.private.example', 'hooks.mixed.example']));
     expect(connections).toBe(0);

@@ -67,6 +67,10 @@ export interface Receiver {
   answer: (request: { id: string; attempt: number; body: string }) => number | 'hang';
   /** The Location header of a 3xx answer. */
   redirectTo: string | null;
+  /** Each answer is sent this long after the request arrived (a slow receiver; 0: at once). */
+  delayMs: number;
+  /** Requests arrived and not answered yet (delayed or hung). */
+  unanswered: number;
   verifyWith(secret: string): void;
   close(): Promise<void>;
 }
@@ -75,6 +79,7 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, port
   let verifier: Webhook | null = null;
   const attempts = new Map<string, number>();
   const hung: http.ServerResponse[] = [];
+  const timers = new Set<NodeJS.Timeout>();
   const receiver: Receiver = {
     url: '',
     port: 0,
@@ -82,10 +87,13 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, port
     requests: 0,
     answer,
     redirectTo: null,
+    delayMs: 0,
+    unanswered: 0,
     verifyWith: (secret) => {
       verifier = new Webhook(secret);
     },
     close: async () => {
+      for (const timer of timers) clearTimeout(timer);
       for (const res of hung) res.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -101,6 +109,7 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, port
       const attempt = (attempts.get(headers['webhook-id']) ?? 0) + 1;
       attempts.set(headers['webhook-id'], attempt);
       const status = receiver.answer({ id: headers['webhook-id'], attempt, body });
+      receiver.unanswered += 1;
       if (status === 'hang') {
         hung.push(res);
         return;
@@ -109,7 +118,16 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, port
         const event = (verifier ? verifier.verify(body, headers) : JSON.parse(body)) as Received['event'];
         receiver.received.push({ id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], signature: headers['webhook-signature'], body, event, at: Date.now() });
       }
-      res.writeHead(status, status >= 300 && status < 400 && receiver.redirectTo ? { location: receiver.redirectTo } : {}).end();
+      const respond = () => {
+        receiver.unanswered -= 1;
+        if (!res.destroyed) res.writeHead(status, status >= 300 && status < 400 && receiver.redirectTo ? { location: receiver.redirectTo } : {}).end();
+      };
+      if (receiver.delayMs === 0) return respond();
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        respond();
+      }, receiver.delayMs);
+      timers.add(timer);
     });
   });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));

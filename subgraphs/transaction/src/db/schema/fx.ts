@@ -28,24 +28,31 @@ export const fxRates = mysqlTable(
   (t) => [index('fx_rates_pair_idx').on(t.pairKey, t.createdAt, t.id)],
 );
 
-export const fxQuotes = mysqlTable('fx_quotes', {
-  id: varchar('id', { length: 33 }).primaryKey(),
-  /** The token subject that asked for it: only it may read or pay with it. */
-  createdBy: varchar('created_by', { length: 64 }).notNull(),
-  sellCurrency: char('sell_currency', { length: 3 }).notNull(),
-  buyCurrency: char('buy_currency', { length: 3 }).notNull(),
-  sellAmount: money('sell_amount'),
-  buyAmount: money('buy_amount'),
-  /** The rate row it was priced from, copied: a later rate never changes it. */
-  rateId: varchar('rate_id', { length: 33 }).notNull(),
-  rate: varchar('rate', { length: 32 }).notNull(),
-  rateBaseCurrency: char('rate_base_currency', { length: 3 }).notNull(),
-  spreadBps: int('spread_bps').notNull(),
-  expiresAt: datetime('expires_at', { mode: 'date', fsp: 6 }).notNull(),
-  /** The one payment it pays, set once by a conditional update (services/fx-quote.ts claimQuote). */
-  paymentId: varchar('payment_id', { length: 33 }),
-  createdAt: moment('created_at'),
-});
+export const fxQuotes = mysqlTable(
+  'fx_quotes',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    /** The token subject that asked for it: only it may read or pay with it. */
+    createdBy: varchar('created_by', { length: 64 }).notNull(),
+    sellCurrency: char('sell_currency', { length: 3 }).notNull(),
+    buyCurrency: char('buy_currency', { length: 3 }).notNull(),
+    sellAmount: money('sell_amount'),
+    buyAmount: money('buy_amount'),
+    /** The rate row it was priced from, copied: a later rate never changes it. */
+    rateId: varchar('rate_id', { length: 33 }).notNull(),
+    rate: varchar('rate', { length: 32 }).notNull(),
+    rateBaseCurrency: char('rate_base_currency', { length: 3 }).notNull(),
+    spreadBps: int('spread_bps').notNull(),
+    expiresAt: datetime('expires_at', { mode: 'date', fsp: 6 }).notNull(),
+    /** The one payment it pays, set once by a conditional update (services/fx-quote.ts claimQuote). */
+    paymentId: varchar('payment_id', { length: 33 }),
+    createdAt: moment('created_at'),
+  },
+  // The purge (services/fx-quote-purge.ts): unused quotes are one range of (NULL, expires_at);
+  // used ones a range of payment ids (time-ordered ULIDs) up to the cut-off's, with expires_at
+  // read from the index itself.
+  (t) => [index('fx_quotes_purge_idx').on(t.paymentId, t.expiresAt)],
+);
 
 /** An FX payment's quote and payee side, on the payment's shard, written with the payment's debit. */
 export const paymentFx = mysqlTable('payment_fx', {

@@ -1,0 +1,1 @@
+CREATE INDEX `fx_quotes_purge_idx` ON `fx_quotes` (`payment_id`,`expires_at`);

@@ -7,6 +7,12 @@
 export const endpointAccountIdsMax = 100;
 /** ENABLED endpoints one owner may have (a disabled one frees its place: its replacement may be registered). */
 export const endpointsPerOwnerMax = 50;
+/**
+ * Endpoint rows one owner may have, DISABLED ones counted: disabling is final and rows are kept
+ * (their deliveries stay listable), so without this a create → disable loop would grow the
+ * owner's rows, their streams and every dispatcher refresh without bound.
+ */
+export const endpointsPerOwnerRowsMax = 4 * endpointsPerOwnerMax;
 export const endpointUrlCharsMax = 2048;
 export const endpointDescriptionCharsMax = 500;
 

@@ -23,6 +23,7 @@ import {
 import { createSafeAgent, DestinationRefused, type Resolver } from './safe-agent';
 import { closeEndpointQueues } from './disabled-endpoints';
 import { materializeFailedRefunds } from './record-events';
+import { attemptError } from './attempt-error';
 
 /**
  * The webhook dispatcher: every replica of the webhooks subgraph runs one, and they share the
@@ -46,19 +47,6 @@ export interface DispatcherDependencies {
 }
 
 const epoch = new Date(0);
-
-/**
- * A failed attempt's error as last_error keeps it: a system error by its code (ECONNREFUSED,
- * ETIMEOUT), whose message would name the address the name resolved to — an internal detail the
- * partner reading lastError must not learn; others (undici's timeouts) by their message.
- */
-function attemptError(error: unknown): string {
-  for (let current: unknown = error, depth = 0; depth < 4 && current instanceof Error; current = current.cause, depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return `${current.name}: connection failed (${code})`;
-  }
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
 
 interface HandBackQueue {
   waiting: Array<{ key: StreamKey; writes: readonly AttemptWrite[]; resolve: () => void; reject: (error: unknown) => void }>;

@@ -87,6 +87,12 @@ export const dispatcherConcurrencyMax = 64;
  */
 export const ownerSharesHeldFree = 1;
 /**
+ * Busy endpoints a pass names in its statements' NOT IN (domain/busy-endpoints.ts): with many
+ * owners at their share that could be thousands per statement; past this, streams of busy
+ * endpoints may be claimed and are handed back at once.
+ */
+export const busyEndpointsListedMax = 500;
+/**
  * Receivers' names (safe-agent.ts): each A or AAAA query is given up after dnsTimeoutMs (c-ares
  * tries dnsTriesMax times within it); an answer is kept for its TTL, at least dnsTtlMinMs and at
  * most dnsTtlMaxMs; a failure for dnsFailureTtlMs (a hostile name that never answers costs one

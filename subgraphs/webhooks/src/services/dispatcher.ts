@@ -13,7 +13,7 @@ import type { DispatcherSettings } from '../config';
 import type { DestinationPolicy } from './destination';
 import { failingTooLong, nextAttempt, outcomeOfStatus, type AttemptOutcome } from '../domain/retry';
 import {
-  claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, ownerSharesHeldFree, queueDepthCountMax, responseBytesMax,
+  busyEndpointsListedMax, claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, ownerSharesHeldFree, queueDepthCountMax, responseBytesMax,
 } from '../limits';
 import { EndpointDirectory, type KnownEndpoint } from './endpoint-directory';
 import { materializeShard } from './materialize';
@@ -24,6 +24,7 @@ import { createSafeAgent, DestinationRefused, type Resolver } from './safe-agent
 import { closeEndpointQueues } from './disabled-endpoints';
 import { materializeFailedRefunds } from './record-events';
 import { attemptError } from './attempt-error';
+import { busyEndpointIds } from '../domain/busy-endpoints';
 
 /**
  * The webhook dispatcher: every replica of the webhooks subgraph runs one, and they share the
@@ -203,10 +204,8 @@ export class Dispatcher {
 
   /** Endpoints a claim must skip: those at their own bound, and every endpoint of an owner at its share. */
   private busyEndpoints(): string[] {
-    const busy = [...this.inFlight].filter(([, n]) => n >= endpointConcurrencyMax).map(([id]) => id);
     const full = new Set([...this.inFlightOfOwner].filter(([owner, n]) => n >= this.ownerSlotsMax(owner)).map(([owner]) => owner));
-    if (full.size > 0) busy.push(...this.directory.enabledIds().filter((id) => full.has(this.directory.get(id)!.row.ownerId) && !busy.includes(id)));
-    return busy;
+    return busyEndpointIds(this.inFlight, endpointConcurrencyMax, full, this.directory.enabledEndpoints(), busyEndpointsListedMax);
   }
 
   /**

@@ -38,6 +38,11 @@ export class EndpointDirectory {
     return [...this.endpoints.values()].filter((e) => e.row.status === 'ENABLED').map((e) => e.row.id);
   }
 
+  /** The enabled endpoints' ids and owners, without copying them into a list. */
+  *enabledEndpoints(): Iterable<{ id: string; ownerId: string }> {
+    for (const e of this.endpoints.values()) if (e.row.status === 'ENABLED') yield { id: e.row.id, ownerId: e.row.ownerId };
+  }
+
   anyEnabled(): boolean {
     for (const e of this.endpoints.values()) if (e.row.status === 'ENABLED') return true;
     return false;

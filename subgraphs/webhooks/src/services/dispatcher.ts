@@ -16,6 +16,7 @@ import {
   busyEndpointsListedMax, claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, ownerSharesHeldFree, queueDepthCountMax, responseBytesMax,
 } from '../limits';
 import { EndpointDirectory, type KnownEndpoint } from './endpoint-directory';
+import type { Signing } from './signer';
 import { materializeShard } from './materialize';
 import {
   deliveryAttempts, webhookAttemptSeconds, webhookCommitToDeliverySeconds, webhookOldestPendingSeconds, webhookQueueDepth, type AttemptLabel,
@@ -329,14 +330,14 @@ export class Dispatcher {
       for (const delivery of pending) {
         const endpoint = this.directory.get(stream.endpointId) ?? claimedAs;
         const now = this.now();
-        if (this.stopped || endpoint.row.status !== 'ENABLED') break;
+        if (this.stopped || endpoint.row.status !== 'ENABLED' || endpoint.signer === null) break;
         if (delivery.nextAttemptAt !== null && delivery.nextAttemptAt > now) break;
         // The lease must outlast the attempt: otherwise another replica could send a later event meanwhile.
         if (leaseUntil.getTime() - now.getTime() < this.options.attemptTimeoutMs * 2) {
           leaseUntil = new Date(now.getTime() + this.options.leaseMs);
           await extendLease(shard.db, stream, leaseUntil);
         }
-        const outcome = await this.attempt(endpoint, delivery);
+        const outcome = await this.attempt(endpoint, endpoint.signer, delivery);
         const { goOn, write } = await this.judge(endpoint, delivery, outcome);
         writes.push(write);
         if (!goOn) break;
@@ -347,10 +348,10 @@ export class Dispatcher {
   }
 
   /** One POST, bounded: attemptTimeoutMs for connection, headers and body; the answer read up to responseBytesMax. */
-  private async attempt(endpoint: KnownEndpoint, delivery: DeliveryRow): Promise<AttemptOutcome | { kind: 'refused'; error: string }> {
+  private async attempt(endpoint: KnownEndpoint, signer: Signing, delivery: DeliveryRow): Promise<AttemptOutcome | { kind: 'refused'; error: string }> {
     const started = process.hrtime.bigint();
     try {
-      const headers = { 'content-type': 'application/json', 'user-agent': 'paygraph-webhooks/1', ...endpoint.signer.headers(delivery.id, this.now(), delivery.body) };
+      const headers = { 'content-type': 'application/json', 'user-agent': 'paygraph-webhooks/1', ...signer.headers(delivery.id, this.now(), delivery.body) };
       const response = await request(endpoint.row.url, {
         method: 'POST', dispatcher: this.agent, headers, body: delivery.body,
         headersTimeout: this.options.attemptTimeoutMs, bodyTimeout: this.options.attemptTimeoutMs,

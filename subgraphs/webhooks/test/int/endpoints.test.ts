@@ -9,6 +9,7 @@ import { developmentWebhookSecretKey } from '../../src/config';
 import { endpointsPerOwnerMax, endpointsPerOwnerRowsMax } from '../../src/limits';
 import { openSecret, secretKey } from '../../src/services/secrets';
 import { signingSeals } from '../../src/services/signer';
+import { EndpointDirectory } from '../../src/services/endpoint-directory';
 import { createEndpoint as createEndpointService, disableEndpointBy } from '../../src/services/endpoints';
 import { destinationPolicyOf } from '../../src/services/destination';
 import type { WebhooksContext } from '../../src/context';
@@ -180,6 +181,24 @@ describe('webhook endpoints', () => {
     const over = await createEndpointService(ctx, input('over') as never);
     expect(over).toMatchObject({ ok: false, error: { kind: 'InvalidInput', field: 'url', message: `at most ${endpointsPerOwnerRowsMax} endpoints per owner, disabled ones included` } });
     expect(await endpointRows(gina)).toBe(endpointsPerOwnerRowsMax);
+  });
+
+  it('leave a disabled endpoint\'s secrets sealed in the dispatcher\'s directory: no signer is opened for it', async () => {
+    const hana = unique('p-hana');
+    const key = secretKey(developmentWebhookSecretKey());
+    const ctx = {
+      identity: { sub: hana, role: 'partner' }, shards: stack.shards, log: log(),
+      services: { now: () => new Date(), policy: destinationPolicyOf(false), secretKey: key },
+    } as unknown as WebhooksContext;
+    const input = (i: string) => ({ url: `https://hooks.example.com/h/${i}`, eventTypes: ['balance.changed'], accountIds: null, description: null });
+    const kept = await createEndpointService(ctx, input('kept') as never);
+    const gone = await createEndpointService(ctx, input('gone') as never);
+    if (!kept.ok || !gone.ok) throw new Error('registration refused');
+    expect((await disableEndpointBy(ctx, gone.value.id)).ok).toBe(true);
+    const directory = new EndpointDirectory(stack.shards, key, () => new Date());
+    await directory.refresh();
+    expect(directory.get(kept.value.id)?.signer).not.toBeNull();
+    expect(directory.get(gone.value.id)).toMatchObject({ row: { status: 'DISABLED' }, signer: null });
   });
 
   it('leave every secret concurrent rotations answered signing, refusing those that raced', async () => {

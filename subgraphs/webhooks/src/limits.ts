@@ -7,6 +7,12 @@
 export const endpointAccountIdsMax = 100;
 /** ENABLED endpoints one owner may have (a disabled one frees its place: its replacement may be registered). */
 export const endpointsPerOwnerMax = 50;
+/**
+ * Endpoint rows one owner may have, DISABLED ones counted: disabling is final and rows are kept
+ * (their deliveries stay listable), so without this a create → disable loop would grow the
+ * owner's rows, their streams and every dispatcher refresh without bound.
+ */
+export const endpointsPerOwnerRowsMax = 4 * endpointsPerOwnerMax;
 export const endpointUrlCharsMax = 2048;
 export const endpointDescriptionCharsMax = 500;
 
@@ -80,6 +86,12 @@ export const dispatcherConcurrencyMax = 64;
  * an owner whose work arrives next — one tenant's many slow receivers cannot take every slot.
  */
 export const ownerSharesHeldFree = 1;
+/**
+ * Busy endpoints a pass names in its statements' NOT IN (domain/busy-endpoints.ts): with many
+ * owners at their share that could be thousands per statement; past this, streams of busy
+ * endpoints may be claimed and are handed back at once.
+ */
+export const busyEndpointsListedMax = 500;
 /**
  * Receivers' names (safe-agent.ts): each A or AAAA query is given up after dnsTimeoutMs (c-ares
  * tries dnsTriesMax times within it); an answer is kept for its TTL, at least dnsTtlMinMs and at

@@ -18,14 +18,14 @@ export async function endpointsOfOwner(db: Executor, ownerId: string, limit: num
 }
 
 /**
- * The owner's ENABLED endpoints, counted under locks on all of the owner's rows (and the gap
+ * The owner's endpoint rows and how many of them are ENABLED, counted under locks on all of the owner's rows (and the gap
  * after them, on webhook_endpoints_owner_idx): a concurrent registration of the same owner waits
  * here until this transaction ends, so two cannot both see room for one. With no row yet, two
  * registrations' gap locks deadlock at their inserts and inTransaction runs the loser again.
  */
-export async function countEnabledEndpointsOfOwnerLocked(tx: DrizzleTx, ownerId: string): Promise<number> {
+export async function countEndpointsOfOwnerLocked(tx: DrizzleTx, ownerId: string): Promise<{ rows: number; enabled: number }> {
   const rows = await tx.select({ status: webhookEndpoints.status }).from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId)).for('update');
-  return rows.filter((r) => r.status === 'ENABLED').length;
+  return { rows: rows.length, enabled: rows.filter((r) => r.status === 'ENABLED').length };
 }
 
 /** The endpoint, its row locked until the transaction ends (a rotation reads the secret it replaces under it). */

@@ -13,9 +13,10 @@ import type { DispatcherSettings } from '../config';
 import type { DestinationPolicy } from './destination';
 import { failingTooLong, nextAttempt, outcomeOfStatus, type AttemptOutcome } from '../domain/retry';
 import {
-  claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, ownerSharesHeldFree, queueDepthCountMax, responseBytesMax,
+  busyEndpointsListedMax, claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, ownerSharesHeldFree, queueDepthCountMax, responseBytesMax,
 } from '../limits';
 import { EndpointDirectory, type KnownEndpoint } from './endpoint-directory';
+import type { Signing } from './signer';
 import { materializeShard } from './materialize';
 import {
   deliveryAttempts, webhookAttemptSeconds, webhookCommitToDeliverySeconds, webhookOldestPendingSeconds, webhookQueueDepth, type AttemptLabel,
@@ -23,6 +24,8 @@ import {
 import { createSafeAgent, DestinationRefused, type Resolver } from './safe-agent';
 import { closeEndpointQueues } from './disabled-endpoints';
 import { materializeFailedRefunds } from './record-events';
+import { attemptError } from './attempt-error';
+import { busyEndpointIds } from '../domain/busy-endpoints';
 
 /**
  * The webhook dispatcher: every replica of the webhooks subgraph runs one, and they share the
@@ -46,19 +49,6 @@ export interface DispatcherDependencies {
 }
 
 const epoch = new Date(0);
-
-/**
- * A failed attempt's error as last_error keeps it: a system error by its code (ECONNREFUSED,
- * ETIMEOUT), whose message would name the address the name resolved to — an internal detail the
- * partner reading lastError must not learn; others (undici's timeouts) by their message.
- */
-function attemptError(error: unknown): string {
-  for (let current: unknown = error, depth = 0; depth < 4 && current instanceof Error; current = current.cause, depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return `${current.name}: connection failed (${code})`;
-  }
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
 
 interface HandBackQueue {
   waiting: Array<{ key: StreamKey; writes: readonly AttemptWrite[]; resolve: () => void; reject: (error: unknown) => void }>;
@@ -215,10 +205,8 @@ export class Dispatcher {
 
   /** Endpoints a claim must skip: those at their own bound, and every endpoint of an owner at its share. */
   private busyEndpoints(): string[] {
-    const busy = [...this.inFlight].filter(([, n]) => n >= endpointConcurrencyMax).map(([id]) => id);
     const full = new Set([...this.inFlightOfOwner].filter(([owner, n]) => n >= this.ownerSlotsMax(owner)).map(([owner]) => owner));
-    if (full.size > 0) busy.push(...this.directory.enabledIds().filter((id) => full.has(this.directory.get(id)!.row.ownerId) && !busy.includes(id)));
-    return busy;
+    return busyEndpointIds(this.inFlight, endpointConcurrencyMax, full, this.directory.enabledEndpoints(), busyEndpointsListedMax);
   }
 
   /**
@@ -342,14 +330,14 @@ export class Dispatcher {
       for (const delivery of pending) {
         const endpoint = this.directory.get(stream.endpointId) ?? claimedAs;
         const now = this.now();
-        if (this.stopped || endpoint.row.status !== 'ENABLED') break;
+        if (this.stopped || endpoint.row.status !== 'ENABLED' || endpoint.signer === null) break;
         if (delivery.nextAttemptAt !== null && delivery.nextAttemptAt > now) break;
         // The lease must outlast the attempt: otherwise another replica could send a later event meanwhile.
         if (leaseUntil.getTime() - now.getTime() < this.options.attemptTimeoutMs * 2) {
           leaseUntil = new Date(now.getTime() + this.options.leaseMs);
           await extendLease(shard.db, stream, leaseUntil);
         }
-        const outcome = await this.attempt(endpoint, delivery);
+        const outcome = await this.attempt(endpoint, endpoint.signer, delivery);
         const { goOn, write } = await this.judge(endpoint, delivery, outcome);
         writes.push(write);
         if (!goOn) break;
@@ -360,10 +348,10 @@ export class Dispatcher {
   }
 
   /** One POST, bounded: attemptTimeoutMs for connection, headers and body; the answer read up to responseBytesMax. */
-  private async attempt(endpoint: KnownEndpoint, delivery: DeliveryRow): Promise<AttemptOutcome | { kind: 'refused'; error: string }> {
+  private async attempt(endpoint: KnownEndpoint, signer: Signing, delivery: DeliveryRow): Promise<AttemptOutcome | { kind: 'refused'; error: string }> {
     const started = process.hrtime.bigint();
     try {
-      const headers = { 'content-type': 'application/json', 'user-agent': 'paygraph-webhooks/1', ...endpoint.signer.headers(delivery.id, this.now(), delivery.body) };
+      const headers = { 'content-type': 'application/json', 'user-agent': 'paygraph-webhooks/1', ...signer.headers(delivery.id, this.now(), delivery.body) };
       const response = await request(endpoint.row.url, {
         method: 'POST', dispatcher: this.agent, headers, body: delivery.body,
         headersTimeout: this.options.attemptTimeoutMs, bodyTimeout: this.options.attemptTimeoutMs,

@@ -9,12 +9,12 @@ import type { WebhooksContext } from '../context';
 import { mayManageEndpoint, mayReadAccount, mayRegisterEndpoints } from '../domain/authorization';
 import { decideEndpointInput, type CreateEndpointInput, type InputRefusal } from '../domain/endpoint-input';
 import {
-  countEnabledEndpointsOfOwnerLocked, disableEndpoint, endpointById, endpointByIdLocked, endpointsOfOwner, insertEndpoint, rotateEndpointSecret,
+  countEndpointsOfOwnerLocked, disableEndpoint, endpointById, endpointByIdLocked, endpointsOfOwner, insertEndpoint, rotateEndpointSecret,
 } from '../db/endpoints';
 import { requeueSince } from '../db/deliveries';
 import { accountsAndStripesToFollow, accountsOfOwnersToFollow, insertStreamsIfMissing, streamsDueNow, type FollowedRow } from '../db/streams';
 import type { EndpointRow } from '../db/schema/webhooks';
-import { endpointsPerOwnerMax, secretRotationOverlapMs } from '../limits';
+import { endpointsPerOwnerMax, endpointsPerOwnerRowsMax, secretRotationOverlapMs } from '../limits';
 import { urlRefusal } from './destination';
 import { closeEndpointQueues } from './disabled-endpoints';
 import { newSecret, openSecret, sealSecret } from './secrets';
@@ -112,12 +112,15 @@ export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpoint
     status: 'ENABLED' as const, secretSealed: sealSecret(ctx.services.secretKey, id, secret), createdAt: now, updatedAt: now,
   };
   // The count and the insert in one transaction, under locks on the owner's rows: concurrent registrations cannot pass the cap together.
-  const inserted = await inTransaction(home.shard, async (tx) => {
-    if ((await countEnabledEndpointsOfOwnerLocked(tx, identity.sub)) >= endpointsPerOwnerMax) return false;
+  const refusal = await inTransaction(home.shard, async (tx) => {
+    const count = await countEndpointsOfOwnerLocked(tx, identity.sub);
+    if (count.enabled >= endpointsPerOwnerMax) return `at most ${endpointsPerOwnerMax} enabled endpoints per owner; disable one first`;
+    // Disabled rows count here: otherwise create → disable loops would grow them without bound (limits.ts).
+    if (count.rows >= endpointsPerOwnerRowsMax) return `at most ${endpointsPerOwnerRowsMax} endpoints per owner, disabled ones included`;
     await insertEndpoint(tx, row);
-    return true;
+    return null;
   });
-  if (!inserted) return err({ kind: 'InvalidInput', field: 'url', message: `at most ${endpointsPerOwnerMax} enabled endpoints per owner; disable one first` });
+  if (refusal !== null) return err({ kind: 'InvalidInput', field: 'url', message: refusal });
   // Streams start at each account's head: the endpoint receives what happens after it was made.
   // A shard that fails here leaves its accounts to the dispatcher's discovery, which starts them at their head too.
   await Promise.all([...follow].map(([shard, rows]) => insertStreamsIfMissing(shard.db, rows.map((r) => streamAtHead(id, r)))));

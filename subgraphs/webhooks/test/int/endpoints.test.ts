@@ -6,10 +6,11 @@ import type { Stack } from '../../../../test/support/stack';
 import { rawRows } from '@paygraph/shared/db/raw';
 import { createEndpoint, madeEndpoint, webhookDocs } from '../support/webhooks';
 import { developmentWebhookSecretKey } from '../../src/config';
-import { endpointsPerOwnerMax } from '../../src/limits';
+import { endpointsPerOwnerMax, endpointsPerOwnerRowsMax } from '../../src/limits';
 import { openSecret, secretKey } from '../../src/services/secrets';
 import { signingSeals } from '../../src/services/signer';
-import { createEndpoint as createEndpointService } from '../../src/services/endpoints';
+import { EndpointDirectory } from '../../src/services/endpoint-directory';
+import { createEndpoint as createEndpointService, disableEndpointBy } from '../../src/services/endpoints';
 import { destinationPolicyOf } from '../../src/services/destination';
 import type { WebhooksContext } from '../../src/context';
 import { log } from '@paygraph/shared/log';
@@ -161,6 +162,43 @@ describe('webhook endpoints', () => {
     const racing = await Promise.all(Array.from({ length: 8 }, (_, i) => createEndpointService(ctx, input(`race-${i}`) as never)));
     expect(racing.filter((r) => r.ok)).toHaveLength(1);
     expect(await endpointRows(frank)).toBe(endpointsPerOwnerMax);
+  });
+
+  it('bound an owner\'s rows, disabled ones included: create → disable loops are refused at endpointsPerOwnerRowsMax, writing nothing', async () => {
+    const gina = unique('p-gina');
+    const ctx = {
+      identity: { sub: gina, role: 'partner' }, shards: stack.shards, log: log(),
+      services: { now: () => new Date(), policy: destinationPolicyOf(false), secretKey: secretKey(developmentWebhookSecretKey()) },
+    } as unknown as WebhooksContext;
+    const input = (i: number | string) => ({ url: `https://hooks.example.com/g/${i}`, eventTypes: ['balance.changed'], accountIds: null, description: null });
+    // Each loop leaves one enabled endpoint at most, far below the enabled cap: only the rows cap can stop it.
+    for (let i = 0; i < endpointsPerOwnerRowsMax; i++) {
+      const made = await createEndpointService(ctx, input(i) as never);
+      expect(made.ok, `registration ${i}`).toBe(true);
+      if (made.ok) expect((await disableEndpointBy(ctx, made.value.id)).ok).toBe(true);
+    }
+    expect(await endpointRows(gina)).toBe(endpointsPerOwnerRowsMax);
+    const over = await createEndpointService(ctx, input('over') as never);
+    expect(over).toMatchObject({ ok: false, error: { kind: 'InvalidInput', field: 'url', message: `at most ${endpointsPerOwnerRowsMax} endpoints per owner, disabled ones included` } });
+    expect(await endpointRows(gina)).toBe(endpointsPerOwnerRowsMax);
+  });
+
+  it('leave a disabled endpoint\'s secrets sealed in the dispatcher\'s directory: no signer is opened for it', async () => {
+    const hana = unique('p-hana');
+    const key = secretKey(developmentWebhookSecretKey());
+    const ctx = {
+      identity: { sub: hana, role: 'partner' }, shards: stack.shards, log: log(),
+      services: { now: () => new Date(), policy: destinationPolicyOf(false), secretKey: key },
+    } as unknown as WebhooksContext;
+    const input = (i: string) => ({ url: `https://hooks.example.com/h/${i}`, eventTypes: ['balance.changed'], accountIds: null, description: null });
+    const kept = await createEndpointService(ctx, input('kept') as never);
+    const gone = await createEndpointService(ctx, input('gone') as never);
+    if (!kept.ok || !gone.ok) throw new Error('registration refused');
+    expect((await disableEndpointBy(ctx, gone.value.id)).ok).toBe(true);
+    const directory = new EndpointDirectory(stack.shards, key, () => new Date());
+    await directory.refresh();
+    expect(directory.get(kept.value.id)?.signer).not.toBeNull();
+    expect(directory.get(gone.value.id)).toMatchObject({ row: { status: 'DISABLED' }, signer: null });
   });
 
   it('leave every secret concurrent rotations answered signing, refusing those that raced', async () => {

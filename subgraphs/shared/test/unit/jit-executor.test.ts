@@ -83,7 +83,7 @@ describe('the graphql-jit executor', () => {
  */
 describe('root fields that all fail', () => {
   const raceTypeDefs = parse(`
-    type Query { late: Item first: [Item!]! early: [Item!]! }
+    type Query { late: Item first: [Item!]! early: [Item!]! sync: Item }
     type Item @key(fields: "id") { id: ID! }
   `);
 
@@ -108,6 +108,11 @@ describe('root fields that all fail', () => {
           earlyRefused();
           throw refuse('early');
         },
+        // Refused before any promise: graphql-js stops at a non-null field that throws so, and
+        // the fields after it are never asked.
+        sync: () => {
+          throw refuse('sync');
+        },
       },
     };
     const schema = buildSubgraphSchema({ typeDefs: raceTypeDefs, resolvers } as Parameters<typeof buildSubgraphSchema>[0]);
@@ -121,6 +126,9 @@ describe('root fields that all fail', () => {
     // Two non-null fields: graphql-js keeps only the first to fail; the answer must have both.
     { query: '{ first { id } early { id } }', paths: [['first'], ['early']] },
     { query: 'query Q($no: Boolean = false) { l: late { id } first @include(if: true) { id } early @skip(if: $no) { id } }', paths: [['l'], ['first'], ['early']] },
+    // A nullable root field refused synchronously is reported in its place too.
+    { query: '{ s: sync { id } late { id } first { id } early { id } }', paths: [['s'], ['late'], ['first'], ['early']] },
+    { query: 'query Q($no: Boolean = false) { s: sync @skip(if: $no) { id } late { id } first { id } early { id } }', paths: [['s'], ['late'], ['first'], ['early']] },
   ];
 
   for (const { query, paths } of racing) {

@@ -1,5 +1,8 @@
 import type { ApolloServerOptions, BaseContext } from '@apollo/server';
-import { BREAK, GraphQLError, execute, visit, type DocumentNode, type ExecutionResult, type GraphQLSchema, type Source } from 'graphql';
+import {
+  BREAK, GraphQLError, execute, locatedError, responsePathAsArray, visit,
+  type DocumentNode, type ExecutionResult, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema, type Source,
+} from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
 import { compiledQueriesMax } from '../limits';
@@ -19,6 +22,7 @@ export type GatewayOption = NonNullable<Extract<ApolloServerOptions<BaseContext>
  * with, so its traces carry no per-field timings; its answers are the same.
  */
 export function jitExecutor(schema: GraphQLSchema): GatewayOption {
+  trackRootFields(schema);
   // A document that graphql-js executes instead (hasConditions) is kept as { graphqlJs: true }.
   const compiled = new LRUCache<string, CompiledQuery | { graphqlJs: true }>({ max: compiledQueriesMax });
   return {
@@ -43,16 +47,86 @@ export function jitExecutor(schema: GraphQLSchema): GatewayOption {
             compiled.set(key, query);
           }
           const variables = request.request.variables ?? {};
+          const roots: RootField[] = [];
+          rootFieldsByContext.set(request.context, roots);
           if ('graphqlJs' in query) {
-            return execute({ schema, document: request.document, contextValue: request.context, variableValues: variables, operationName: request.operationName });
+            const result = await execute({ schema, document: request.document, contextValue: request.context, variableValues: variables, operationName: request.operationName });
+            return result.data === null ? withEveryRootError(result, roots) : result;
           }
-          const result = await query.query(undefined, request.context, variables);
-          return withGraphQLErrors(result, request.document.loc?.source);
+          const result = withGraphQLErrors(await query.query(undefined, request.context, variables), request.document.loc?.source);
+          return result.data === null ? withEveryRootError(result, roots) : result;
         },
       };
     },
     async stop() {},
   };
+}
+
+/** A root field's resolver call in one request: what it was asked and what it answered (a promise). */
+interface RootField {
+  info: GraphQLResolveInfo;
+  outcome: Promise<unknown>;
+}
+
+/** Each request's root-field calls, in the order they were made (the operation's field order), by the request's context. */
+const rootFieldsByContext = new WeakMap<object, RootField[]>();
+/** Root fields already wrapped: a schema given to jitExecutor twice is wrapped once. */
+const trackedResolvers = new WeakSet<GraphQLFieldResolver<unknown, unknown>>();
+
+/**
+ * Root fields run in parallel, and when a non-null one fails, graphql-js (and graphql-jit) answer
+ * `data: null` at once: the errors of the other root fields that had failed by then are in the
+ * answer, those still running are not, and of several non-null ones only the first to fail is
+ * (the rest are dropped). So the same request could answer one error or two (seen as a flake in
+ * gateway/test/pass-through.test.ts: `account` and `balanceChanges` both FORBIDDEN, forwarded and
+ * planned answering differently). Each Query field's resolver is wrapped to note its call and its
+ * promise (nothing is awaited, so a successful field costs one array push); an answer whose data
+ * is null then waits for every root field to settle and reports all their errors in field order
+ * (withEveryRootError). Mutations run serially and stop at their first failure: deterministic.
+ */
+function trackRootFields(schema: GraphQLSchema): void {
+  const fields = schema.getQueryType()?.getFields() ?? {};
+  for (const field of Object.values(fields)) {
+    const resolve = field.resolve;
+    if (resolve === undefined || trackedResolvers.has(resolve)) continue;
+    const tracked: GraphQLFieldResolver<unknown, unknown> = (source, args, context, info) => {
+      const roots = typeof context === 'object' && context !== null ? rootFieldsByContext.get(context) : undefined;
+      if (roots === undefined) return resolve(source, args, context, info);
+      let value: unknown;
+      try {
+        value = resolve(source, args, context, info);
+      } catch (error) {
+        // Settled now; handled here, as it is read only when data is null.
+        const outcome = Promise.reject(error);
+        outcome.catch(() => undefined);
+        roots.push({ info, outcome });
+        throw error;
+      }
+      if (value instanceof Promise) roots.push({ info, outcome: value });
+      return value;
+    };
+    trackedResolvers.add(tracked);
+    field.resolve = tracked;
+  }
+}
+
+/**
+ * An answer whose data a failed non-null root field nulled, made the same whatever the timing:
+ * once every root field has settled, the errors are each failed root field's, in field order, as
+ * graphql-js locates a resolver's error, then the answer's other errors (deeper ones) as they came.
+ */
+async function withEveryRootError(result: ExecutionResult, roots: RootField[]): Promise<ExecutionResult> {
+  const settled = await Promise.allSettled(roots.map((root) => root.outcome));
+  const rootErrors: GraphQLError[] = [];
+  const reasons = new Set<unknown>();
+  settled.forEach((outcome, i) => {
+    if (outcome.status === 'fulfilled') return;
+    reasons.add(outcome.reason);
+    rootErrors.push(locatedError(outcome.reason, roots[i]!.info.fieldNodes, responsePathAsArray(roots[i]!.info.path)));
+  });
+  if (rootErrors.length === 0) return result;
+  const others = (result.errors ?? []).filter((error) => !reasons.has(error.originalError ?? error) && !reasons.has(error));
+  return { errors: [...rootErrors, ...others], data: null, ...(result.extensions ? { extensions: result.extensions } : {}) };
 }
 
 /**

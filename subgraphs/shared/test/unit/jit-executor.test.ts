@@ -72,3 +72,78 @@ describe('the graphql-jit executor', () => {
     }
   });
 });
+
+/**
+ * Root fields run in parallel; when a non-null one fails, `data` is null, and the answer must
+ * report every root field's error, in field order, however the failures interleave (the flake of
+ * gateway/test/pass-through.test.ts, seed 1461552046: `account` refused after `balanceChanges`
+ * had nulled `data`, answered one error on one path and two on the other). Here `late` is refused
+ * only on the event loop's turn after `early` was refused (a real ordering, no timer): before the
+ * fix the answer had been written by then, with `early`'s error alone.
+ */
+describe('root fields that all fail', () => {
+  const raceTypeDefs = parse(`
+    type Query { late: Item first: [Item!]! early: [Item!]! sync: Item }
+    type Item @key(fields: "id") { id: ID! }
+  `);
+
+  function racingServer(jit: boolean): ApolloServer {
+    let earlyRefused: () => void = () => {};
+    const earlyWasRefused = new Promise<void>((resolve) => { earlyRefused = resolve; });
+    const refuse = (field: string) => new GraphQLError(`${field} refused`, { extensions: { code: 'FORBIDDEN' } });
+    const resolvers = {
+      Query: {
+        // Refused once `early` has been, a whole event-loop turn later.
+        late: async () => {
+          await earlyWasRefused;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          throw refuse('late');
+        },
+        first: async () => {
+          await earlyWasRefused;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          throw refuse('first');
+        },
+        early: async () => {
+          earlyRefused();
+          throw refuse('early');
+        },
+        // Refused before any promise: graphql-js stops at a non-null field that throws so, and
+        // the fields after it are never asked.
+        sync: () => {
+          throw refuse('sync');
+        },
+      },
+    };
+    const schema = buildSubgraphSchema({ typeDefs: raceTypeDefs, resolvers } as Parameters<typeof buildSubgraphSchema>[0]);
+    return new ApolloServer({ gateway: jitExecutor(schema), formatError: (formatted, error) => formatSubgraphError(formatted, error, false), includeStacktraceInErrorResponses: false });
+  }
+
+  const racing = [
+    // graphql-jit runs this one; graphql-js the one with a condition.
+    { query: '{ late { id } early { id } }', paths: [['late'], ['early']] },
+    { query: 'query Q($no: Boolean = false) { late { id } early @skip(if: $no) { id } }', paths: [['late'], ['early']] },
+    // Two non-null fields: graphql-js keeps only the first to fail; the answer must have both.
+    { query: '{ first { id } early { id } }', paths: [['first'], ['early']] },
+    { query: 'query Q($no: Boolean = false) { l: late { id } first @include(if: true) { id } early @skip(if: $no) { id } }', paths: [['l'], ['first'], ['early']] },
+    // A nullable root field refused synchronously is reported in its place too.
+    { query: '{ s: sync { id } late { id } first { id } early { id } }', paths: [['s'], ['late'], ['first'], ['early']] },
+    { query: 'query Q($no: Boolean = false) { s: sync @skip(if: $no) { id } late { id } first { id } early { id } }', paths: [['s'], ['late'], ['first'], ['early']] },
+  ];
+
+  for (const { query, paths } of racing) {
+    it(`answers every root field's error, in field order: ${query}`, async () => {
+      const server = racingServer(true);
+      await server.start();
+      try {
+        const answer = await server.executeOperation({ query });
+        const result = answer.body.kind === 'single' ? answer.body.singleResult : undefined;
+        expect(result?.data).toBeNull();
+        expect(result?.errors?.map((e) => e.path)).toEqual(paths);
+        expect(result?.errors?.map((e) => e.extensions?.code)).toEqual(paths.map(() => 'FORBIDDEN'));
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});

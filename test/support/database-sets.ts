@@ -19,11 +19,18 @@ import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
  *   database in that order. Each such file has databases no other file touches.
  */
 
-/** Test files (relative to the root) that pin a shard's system account at a BIGINT bound. */
-export const systemAccountPinners = [
+/**
+ * Test files (relative to the root) that change platform-wide state a later file on the same
+ * databases would meet, so each runs on a set of its own: the first three pin a shard's system
+ * account at a BIGINT bound; the simulator sets FX rates between USD, JPY, VND and KWD (fx.test
+ * counts on USD → KWD having none: it failed after the simulator on one worker's set) and checks
+ * the platform's FX position and fee income against a baseline of its own.
+ */
+export const ownDatabaseFiles = [
   'subgraphs/shared/test/int/balance-limit.test.ts',
   'subgraphs/transaction/test/int/money-limits.test.ts',
   'subgraphs/settlement/test/int/settlement-limit.test.ts',
+  'test/simulator.test.ts',
 ] as const;
 
 /**
@@ -38,7 +45,7 @@ const isolatedSet = 'isolated';
 /** Every set npm test prepares: one per worker, the isolated files', one per pinning file. */
 export function databaseSetNames(): string[] {
   const workers = Array.from({ length: testWorkersMax }, (_, i) => `w${i + 1}`);
-  return [...workers, isolatedSet, ...systemAccountPinners.map(ownSetOf)];
+  return [...workers, isolatedSet, ...ownDatabaseFiles.map(ownSetOf)];
 }
 
 function ownSetOf(file: string): string {
@@ -48,7 +55,7 @@ function ownSetOf(file: string): string {
 
 /** The set a test file runs on, given its path relative to the root and its worker's id (VITEST_POOL_ID). */
 export function databaseSetOf(file: string, poolId: number): string {
-  if ((systemAccountPinners as readonly string[]).includes(file)) return ownSetOf(file);
+  if ((ownDatabaseFiles as readonly string[]).includes(file)) return ownSetOf(file);
   if (file.endsWith('.isolated.test.ts')) return isolatedSet;
   if (!Number.isInteger(poolId) || poolId < 1 || poolId > testWorkersMax) {
     throw new Error(`VITEST_POOL_ID ${poolId} is outside 1..${testWorkersMax}: run more workers and npm test must prepare their databases (test/support/database-sets.ts)`);

@@ -10,7 +10,7 @@ import { checkOperation, countTokens, fragmentsOf, measureOperation } from '../s
 import { startStack, type Stack } from '../../test/support/stack';
 import { token, unique } from '../../test/support/env';
 import { contractDocument } from '../../scripts/lib/contract';
-import { codes, post, startGuardedGateway, type GuardedGateway, type RawResponse } from './support/guarded-gateway';
+import { codes, post, refusedBeforeSubgraphs, startGuardedGateway, type GuardedGateway, type RawResponse } from './support/guarded-gateway';
 import { gatewayPaths, type GatewayPath } from './support/both-paths';
 
 /**
@@ -46,14 +46,6 @@ afterAll(async () => {
   await dev?.stop();
   await stack?.stop();
 });
-
-/** Sends a request and asserts that no subgraph saw anything of it. */
-async function refusedBeforeSubgraphs(gateway: GuardedGateway, send: () => Promise<RawResponse>): Promise<RawResponse> {
-  const before = gateway.subgraphCalls();
-  const response = await send();
-  expect(gateway.subgraphCalls() - before).toBe(0);
-  return response;
-}
 
 describe('the contract under the limits', () => {
   it('accepts every contract operation, with GetAccount estimated at its 100 entries', () => {

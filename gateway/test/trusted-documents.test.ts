@@ -12,7 +12,7 @@ import { documentHash, loadTrustedDocuments, parseManifest } from '../src/securi
 import { parseManifestSources, parseRoleModes } from '../src/config';
 import { ClientLabels } from '../src/client-awareness';
 import { clientNamesMax } from '../src/limits';
-import { codes, post, startGuardedGateway, type GuardedGateway, type RawResponse } from './support/guarded-gateway';
+import { codes, post, refusedBeforeSubgraphs, startGuardedGateway, type GuardedGateway } from './support/guarded-gateway';
 import { gatewayPaths, type GatewayPath } from './support/both-paths';
 
 /**
@@ -54,14 +54,6 @@ afterAll(async () => {
   for (const gateway of gateways.values()) await gateway.stop();
   await stack?.stop();
 });
-
-/** Sends a request and asserts that no subgraph saw anything of it. */
-async function refusedBeforeSubgraphs(gateway: GuardedGateway, send: () => Promise<RawResponse>): Promise<RawResponse> {
-  const before = gateway.subgraphCalls();
-  const response = await send();
-  expect(gateway.subgraphCalls() - before).toBe(0);
-  return response;
-}
 
 describe("the contract's manifest", () => {
   it('is current: npm run build writes what the contract says', () => {

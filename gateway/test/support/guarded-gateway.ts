@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { expect } from 'vitest';
 import { listen } from '@paygraph/shared/server/http';
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/server';
 import type { Stack } from '../../../test/support/stack';
@@ -100,4 +101,12 @@ export async function post(url: string, body: unknown, bearer?: string, headers:
 
 export function codes(response: RawResponse): unknown[] {
   return (response.body.errors ?? []).map((e) => e.extensions?.code);
+}
+
+/** Sends a request and asserts that no subgraph saw anything of it. */
+export async function refusedBeforeSubgraphs(gateway: GuardedGateway, send: () => Promise<RawResponse>): Promise<RawResponse> {
+  const before = gateway.subgraphCalls();
+  const response = await send();
+  expect(gateway.subgraphCalls() - before).toBe(0);
+  return response;
 }

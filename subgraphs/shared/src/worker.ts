@@ -81,3 +81,18 @@ export function startWorker(options: WorkerOptions): Worker {
     },
   };
 }
+
+/**
+ * A pass's bounded delete: `deleteBatch(batchSizeMax)` removes at most that many rows and answers
+ * how many it removed; batches go on while they come back full, at most batchesMax of them, so
+ * a pass over a large backlog ends and the next pass goes on with the rest.
+ */
+export async function deleteInBatches(deleteBatch: (batchSizeMax: number) => Promise<number>, batchSizeMax: number, batchesMax: number): Promise<number> {
+  let deleted = 0;
+  for (let batch = 0; batch < batchesMax; batch++) {
+    const n = await deleteBatch(batchSizeMax);
+    deleted += n;
+    if (n < batchSizeMax) break;
+  }
+  return deleted;
+}

@@ -1,4 +1,4 @@
-import { startWorker, type Worker } from '@paygraph/shared/worker';
+import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { idsMintedBefore } from '@paygraph/shared/ids';
 import { fxQuotePurgeBatchesPerPassMax, fxQuotePurgeBatchSizeMax, fxQuotePurgeIntervalMs, fxQuoteUnusedRetentionMs } from '@paygraph/shared/limits';
@@ -57,14 +57,8 @@ export async function purgeExpiredQuotes(shards: ShardSet, retention: QuoteReten
   return counts.reduce((a, b) => a + b, 0);
 }
 
-async function purgeShard(shard: Shard, purge: QuotePurge): Promise<number> {
-  let deleted = 0;
-  for (let batch = 0; batch < fxQuotePurgeBatchesPerPassMax; batch++) {
-    const n = await purgeQuotes(shard, purge, fxQuotePurgeBatchSizeMax);
-    deleted += n;
-    if (n < fxQuotePurgeBatchSizeMax) break;
-  }
-  return deleted;
+function purgeShard(shard: Shard, purge: QuotePurge): Promise<number> {
+  return deleteInBatches((size) => purgeQuotes(shard, purge, size), fxQuotePurgeBatchSizeMax, fxQuotePurgeBatchesPerPassMax);
 }
 
 export type QuotePurgeWorker = Worker;

@@ -1,4 +1,4 @@
-import { startWorker, type Worker } from '@paygraph/shared/worker';
+import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import {
   idempotencyPurgeBatchesPerPassMax, idempotencyPurgeBatchSizeMax, idempotencyPurgeIntervalMs,
@@ -39,14 +39,8 @@ export async function purgeExpiredKeys(shards: ShardSet, retention: KeyRetention
   return counts.reduce((a, b) => a + b, 0);
 }
 
-async function purgeShard(shard: Shard, cutoff: Date, batchSize: number): Promise<number> {
-  let deleted = 0;
-  for (let batch = 0; batch < idempotencyPurgeBatchesPerPassMax; batch++) {
-    const n = await purgeKeysBefore(shard, cutoff, batchSize);
-    deleted += n;
-    if (n < batchSize) break;
-  }
-  return deleted;
+function purgeShard(shard: Shard, cutoff: Date, batchSize: number): Promise<number> {
+  return deleteInBatches((size) => purgeKeysBefore(shard, cutoff, size), batchSize, idempotencyPurgeBatchesPerPassMax);
 }
 
 export type KeyPurge = Worker;

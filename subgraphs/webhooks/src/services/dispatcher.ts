@@ -2,7 +2,7 @@ import { request, type Agent } from 'undici';
 import { log } from '@paygraph/shared/log';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { startWorker, type Worker } from '@paygraph/shared/worker';
+import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { attemptGroups, pendingOfStream, pendingOfStreams, purgeFinishedBefore, queueState, recordAttempts, type AttemptWrite } from '../db/deliveries';
@@ -457,15 +457,8 @@ export class Dispatcher {
   /** Deletes finished deliveries past the retention, in bounded batches on every shard; answers how many. */
   async purge(): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.options.retentionMs);
-    const counts = await Promise.all(this.shards.all.map(async (shard) => {
-      let deleted = 0;
-      for (let batch = 0; batch < deliveryPurgeBatchesPerPassMax; batch++) {
-        const n = await purgeFinishedBefore(shard.db, cutoff, deliveryPurgeBatchMax);
-        deleted += n;
-        if (n < deliveryPurgeBatchMax) break;
-      }
-      return deleted;
-    }));
+    const counts = await Promise.all(this.shards.all.map((shard) =>
+      deleteInBatches((size) => purgeFinishedBefore(shard.db, cutoff, size), deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax)));
     return counts.reduce((a, b) => a + b, 0);
   }
 

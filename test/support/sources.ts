@@ -27,9 +27,3 @@ export function productionSources(): string[] {
   const subgraphs = subgraphFolders().map((dir) => join(dir, 'src'));
   return [join(repoRoot, 'gateway', 'src'), ...subgraphs, join(repoRoot, 'scripts')].flatMap(sourcesUnder);
 }
-
-/** Every TypeScript file of the tests and their support: test/, the gateway's and each subgraph's test/. */
-export function testSources(): string[] {
-  const subgraphs = subgraphFolders().map((dir) => join(dir, 'test'));
-  return [join(repoRoot, 'test'), join(repoRoot, 'gateway', 'test'), ...subgraphs].flatMap(sourcesUnder);
-}

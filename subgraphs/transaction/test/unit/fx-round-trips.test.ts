@@ -12,7 +12,7 @@ import { useSeededRandom, type SeededRandom } from '../../../../test/support/see
 const random = useSeededRandom();
 const sequences = 1_000;
 const amountMax = 10n ** 15n;
-/** Currencies with exponents 0, 2 and 3 (none that a test file pins: test/test-currencies.test.ts). */
+/** Currencies with exponents 0, 2 and 3. */
 const sides: QuoteSide[] = [
   { currency: 'VND', exponent: 0 }, { currency: 'ISK', exponent: 0 }, { currency: 'USD', exponent: 2 },
   { currency: 'EUR', exponent: 2 }, { currency: 'KWD', exponent: 3 }, { currency: 'BHD', exponent: 3 },

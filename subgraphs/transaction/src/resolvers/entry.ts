@@ -1,10 +1,10 @@
+import { allowed } from '@paygraph/shared/graphql/errors';
 import { assert } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import { postingRef } from '../domain/posting-refs';
+import { readableRefund } from '../services/reads';
 import { readablePayment } from './payment';
 import { readableHold } from './hold';
-import { allowed } from '@paygraph/shared/graphql/errors';
-import { readableRefund } from '../services/reads';
 import type { EntryResolvers } from '../generated/resolvers-types';
 
 /**

@@ -1,7 +1,7 @@
 import { allowed, badUserInput } from '@paygraph/shared/graphql/errors';
-import { readableRefund } from '../services/reads';
 import { parseId } from '@paygraph/shared/ids';
 import type { TransactionContext } from '../context';
+import { readableRefund } from '../services/reads';
 import { readablePayment } from './payment';
 import { readableHold } from './hold';
 import { readableCampaign } from '../services/campaign';

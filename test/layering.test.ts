@@ -91,7 +91,7 @@ function violationsOf(file: string, inSrc: string, text: string): Violation[] {
       found.push({ file, rule: `domain/ is pure: no I/O (${imported.specifier})` });
     }
     if (layer === 'resolvers' && /^@paygraph\/shared\/identity$/.test(imported.specifier) && !imported.typeOnly) {
-      found.push({ file, rule: 'resolvers do not decide who may: services do (services/authorization.ts)' });
+      found.push({ file, rule: 'resolvers do not decide who may: services do (services/access.ts)' });
     }
   }
   if (layer === 'resolvers' && /\bidentity\.role\b/.test(text)) {

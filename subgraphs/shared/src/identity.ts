@@ -14,7 +14,7 @@ import { tokenAudienceDefault, tokenIssuerDefault, type TokenConfig } from './co
 /**
  * operator: the platform's back office; customer, merchant: account holders; partner: reads its
  * own accounts; channel: a bank or card integration that confirms money arriving from outside
- * and records it as deposits (see mayRecordDeposit).
+ * and records it as deposits. What each may do is authorization.ts's.
  */
 export const roles = ['customer', 'merchant', 'partner', 'operator', 'channel'] as const;
 export type Role = (typeof roles)[number];
@@ -172,46 +172,4 @@ export function describeIdentityFailure(failure: IdentityFailure): string {
     case 'TokenInvalid':
       return `the token was not accepted (${failure.reason})`;
   }
-}
-
-/**
- * The access rule every subgraph applies to an account:
- * operators may do anything; customers and merchants act on their own accounts;
- * partners may read (and subscribe to) their own accounts but never move money; channels own
- * no accounts and read none (only the balance their own deposit answers with).
- */
-export function mayRead(identity: Identity, ownerId: string): boolean {
-  if (identity.role === 'channel') return false;
-  return identity.role === 'operator' || identity.sub === ownerId;
-}
-
-/** Moving money an account already holds (payments, withdrawals, refunds), not minting it. */
-export function mayWrite(identity: Identity, ownerId: string): boolean {
-  switch (identity.role) {
-    case 'operator':
-      return true;
-    case 'partner':
-    case 'channel':
-      return false;
-    case 'customer':
-    case 'merchant':
-      return identity.sub === ownerId;
-  }
-}
-
-/**
- * A deposit records money that arrived from outside; it creates a balance the platform owes.
- * Only the integration that saw the funds arrive (a channel) or an operator may say so:
- * an account holder who could would mint money into its own account.
- */
-export function mayRecordDeposit(identity: Identity): boolean {
-  return identity.role === 'operator' || identity.role === 'channel';
-}
-
-/**
- * The balance in a deposit's answer (Deposit.account.balance): a channel sees the balance of
- * the account it just credited, to confirm the funds landed; nothing else of the account.
- */
-export function mayReadBalance(identity: Identity, ownerId: string): boolean {
-  return identity.role === 'channel' || mayRead(identity, ownerId);
 }

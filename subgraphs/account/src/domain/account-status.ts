@@ -11,7 +11,7 @@ export type StatusRefusal =
 /**
  * Freezing moves ACTIVE to FROZEN, unfreezing back; CLOSED is final. Only an account holding
  * nothing — every bucket of every stripe zero — may close, so no money is stranded in a closed
- * account. Who may ask is the service's question (services/authorization.ts), asked first.
+ * account. Who may ask is the service's question (services/access.ts), asked first.
  */
 export function decideStatusChange(view: AccountView, action: StatusAction): Result<AccountView['status'], StatusRefusal> {
   switch (action) {

@@ -21,7 +21,7 @@ const ownerIdPattern = /^[A-Za-z0-9_.:@-]+$/;
 
 /**
  * What may be opened: never a SYSTEM account (the platform opens those itself), and only in a
- * currency paygraph knows. Who may open it is the service's question (services/authorization.ts),
+ * currency paygraph knows. Who may open it is the service's question (services/access.ts),
  * asked first.
  */
 export function decideOpenAccount(input: OpenAccountInput): Result<AccountToOpen, OpenAccountRefusal> {

@@ -1,4 +1,4 @@
-import { badUserInput, permitted, shardUnavailable } from '@paygraph/shared/graphql/errors';
+import { allowed, badUserInput, shardUnavailable } from '@paygraph/shared/graphql/errors';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import { formatAmount } from '@paygraph/shared/money';
 import { unreachable } from '@paygraph/shared/result';
@@ -8,26 +8,26 @@ import { decodeEntriesCursor, entriesCursors, type StreamPosition } from '../dom
 import type { Buckets } from '../domain/balance-snapshot';
 import { statementRangeMessage, type StatementLine } from '../domain/statement';
 import { balanceAt, entriesOf, statementOf } from '../services/account-history';
-import { mayReadBalanceOf, mayReadHistoryOf, ownerIdSeenBy } from '../services/authorization';
+import { ownerIdFor, readableBalance, readableHistory } from '../services/accounts';
 import type { AccountResolvers } from '../generated/resolvers-types';
 
 /**
  * Account: id, type, currency and status are visible to whoever holds a reference (a payment's
  * counterparty, a leg's account; paying an account tells its status anyway, ACCOUNT_NOT_ACTIVE);
- * the owner and the money only to readers. The reference is resolved for anyone, so these
- * checks are per field, here, where the row is.
+ * the owner and the money only to readers. The reference is resolved for anyone, so the
+ * services decide per field (services/accounts.ts), here, where the row is.
  */
 export const accountResolvers = {
   __resolveReference: async (ref: { id: string }, ctx: AccountContext) => {
     const view = await ctx.accounts.load(ref.id);
     return view ? asAccount(view) : null;
   },
-  ownerId: (view: AccountView, _args: unknown, ctx: AccountContext) => ownerIdSeenBy(ctx.identity, view),
+  ownerId: (view: AccountView, _args: unknown, ctx: AccountContext) => ownerIdFor(ctx, view),
   version: (view: AccountView) => view.version.toString(),
   balance: (view: AccountView, _args: unknown, ctx: AccountContext) => {
-    permitted(mayReadBalanceOf(ctx.identity, view));
-    if (view.unreadStripeShard !== undefined) throw shardUnavailable(view.unreadStripeShard);
-    return balanceOf(view);
+    const readable = allowed(readableBalance(ctx, view));
+    if (readable.unreadStripeShard !== undefined) throw shardUnavailable(readable.unreadStripeShard);
+    return balanceOf(readable);
   },
   entries: async (view: AccountView, args: { first?: number | null; after?: string | null }, ctx: AccountContext) => {
     mustRead(view, ctx, 'entries');
@@ -63,7 +63,7 @@ export const accountResolvers = {
 
 /** The history reads need every stripe: one whose shard could not be read fails them (SHARD_UNAVAILABLE). */
 function mustRead(view: AccountView, ctx: AccountContext, what: string): void {
-  permitted(mayReadHistoryOf(ctx.identity, view, what));
+  allowed(readableHistory(ctx, view, what));
   if (view.unreadStripeShard !== undefined) throw shardUnavailable(view.unreadStripeShard);
 }
 

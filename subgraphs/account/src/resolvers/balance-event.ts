@@ -1,4 +1,4 @@
-import { badUserInput, permitted } from '@paygraph/shared/graphql/errors';
+import { allowed, badUserInput } from '@paygraph/shared/graphql/errors';
 import { parseId } from '@paygraph/shared/ids';
 import { balanceEntryPageSizeMax } from '@paygraph/shared/limits';
 import type { Account } from '@paygraph/shared/ledger/account';
@@ -6,7 +6,7 @@ import type { AccountContext } from '../context';
 import { decodeBalanceCursor, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { decideStart, describeStartRefusal } from '../domain/stream-start';
 import { balanceEvents, balanceHeads, type BalanceEvent } from '../services/balance-events';
-import { mayFollow } from '../services/authorization';
+import { followable } from '../services/accounts';
 import { asAccount } from './account';
 import { sequenceOf } from './entry';
 import type { BalanceChangeEventResolvers, QueryResolvers, SubscriptionResolvers } from '../generated/resolvers-types';
@@ -31,11 +31,11 @@ export const balanceEventResolvers = {
   },
 } satisfies BalanceChangeEventResolvers;
 
-/** The account to follow, for a caller who may (services/authorization.ts mayFollow). */
+/** The account to follow, for a caller who may (services/accounts.ts followable). */
 function authorize(ctx: AccountContext, accountId: string, home: Account | null): Account {
-  permitted(mayFollow(ctx.identity, accountId, home));
-  if (!home) throw badUserInput(`there is no account ${accountId}`);
-  return home;
+  const found = allowed(followable(ctx, accountId, home));
+  if (!found) throw badUserInput(`there is no account ${accountId}`);
+  return found;
 }
 
 function checkAccountId(accountId: string): void {

@@ -2,7 +2,7 @@ import { allowed } from '@paygraph/shared/graphql/errors';
 import { InvariantViolation } from '@paygraph/shared/result';
 import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
 import type { AccountContext } from '../context';
-import { readableEntry } from '../services/authorization';
+import { readableEntry } from '../services/accounts';
 import type { EntryResolvers } from '../generated/resolvers-types';
 
 const graphqlIntMax = 2n ** 31n - 1n;

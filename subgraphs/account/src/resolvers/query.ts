@@ -1,11 +1,10 @@
 import type { GraphQLResolveInfo } from 'graphql';
-import { allowed, badUserInput, permitted, shardUnavailable } from '@paygraph/shared/graphql/errors';
+import { allowed, badUserInput, shardUnavailable } from '@paygraph/shared/graphql/errors';
 import { reportBesideData } from '@paygraph/shared/graphql/partial';
 import { parseId } from '@paygraph/shared/ids';
 import { decodeCursor, encodeCursor, pageSize } from '@paygraph/shared/graphql/paging';
 import type { AccountContext } from '../context';
-import { ownerAccounts } from '../services/accounts';
-import { mayListAccountsOf, readableAccount } from '../services/authorization';
+import { listableOwner, ownerAccounts, readableAccount } from '../services/accounts';
 import { asAccount } from './account';
 import { firstEntriesPageRows } from './read-ahead';
 import type { QueryResolvers } from '../generated/resolvers-types';
@@ -21,10 +20,10 @@ export const queryResolvers = {
 
   /** Every shard is asked; one that cannot be reached leaves its accounts out, with SHARD_UNAVAILABLE beside the rest. */
   accounts: async (_: unknown, args: { ownerId: string; first?: number | null; after?: string | null }, ctx: AccountContext, info: GraphQLResolveInfo) => {
-    permitted(mayListAccountsOf(ctx.identity, args.ownerId));
+    const ownerId = allowed(listableOwner(ctx, args.ownerId));
     const first = pageSize(args.first);
     const afterId = args.after ? decodeCursor('account', args.after) : null;
-    const page = await ownerAccounts(ctx, args.ownerId, afterId, first);
+    const page = await ownerAccounts(ctx, ownerId, afterId, first);
     for (const down of page.unavailable) {
       ctx.log.error({ detail: down.detail }, `accounts of an owner: shard ${down.shard} unavailable`);
       reportBesideData(ctx, info, shardUnavailable(down.shard));

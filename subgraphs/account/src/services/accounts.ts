@@ -1,4 +1,6 @@
-import type { Forbidden } from '@paygraph/shared/authorization';
+import type { Forbidden, Readable } from '@paygraph/shared/authorization';
+import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
+import type { Account } from '@paygraph/shared/ledger/account';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
 import { loadOwnerPage, type OwnerPage } from '../db/account-views';
@@ -6,9 +8,16 @@ import { changeAccountStatus, openAccountRow } from '../db/account-writes';
 import type { AccountView } from '../domain/account-view';
 import { decideStatusChange, type StatusAction, type StatusRefusal } from '../domain/account-status';
 import { decideOpenAccount, type OpenAccountInput, type OpenAccountRefusal } from '../domain/open-account';
-import { mayChangeStatus, mayOpen, mayTouchMissing } from './authorization';
+import {
+  mayChangeStatus, mayFollow, mayListAccountsOf, mayOpen, mayReadAccount, mayReadBalanceOf, mayReadEntry, mayReadHistoryOf, mayTouchMissing, ownerIdSeenBy,
+} from './access';
 
-/** Opens an account for a caller who may (services/authorization.ts), with input the domain accepts. */
+/**
+ * The account operations behind the resolvers. Each asks services/access.ts who may, and returns
+ * a refusal as a value (Forbidden), which the resolvers answer as the top-level FORBIDDEN error.
+ */
+
+/** Opens an account for a caller who may (services/access.ts), with input the domain accepts. */
 export async function openAccount(ctx: AccountContext, input: OpenAccountInput): Promise<Result<AccountView, OpenAccountRefusal | Forbidden>> {
   const refused = mayOpen(ctx.identity, input);
   if (refused) return err(refused);
@@ -29,7 +38,52 @@ export async function changeStatus(ctx: AccountContext, id: string, action: Stat
   return err(mayTouchMissing(ctx.identity, id) ?? { kind: 'AccountNotFound' });
 }
 
-/** A page of an owner's accounts from every shard; a shard that cannot be reached is named in the page, not thrown. */
+/** An account by id, for its readers; null when there is none. */
+export async function readableAccount(ctx: AccountContext, id: string): Promise<Readable<AccountView>> {
+  const view = await ctx.accounts.load(id);
+  if (!view) return ok(null);
+  const refused = mayReadAccount(ctx.identity, { id, ownerId: view.ownerId });
+  return refused ? err(refused) : ok(view);
+}
+
+/** An entry is readable like its account; null when there is none. */
+export async function readableEntry(ctx: AccountContext, id: string): Promise<Readable<EntryRow>> {
+  const found = await ctx.balances.reader.entryWithOwner(id);
+  if (!found) return ok(null);
+  const refused = mayReadEntry(ctx.identity, id, found.ownerId);
+  return refused ? err(refused) : ok(found.entry);
+}
+
+/** An account's owner as the caller sees it: null for whoever merely holds a reference to the account. */
+export function ownerIdFor(ctx: AccountContext, view: AccountView): string | null {
+  return ownerIdSeenBy(ctx.identity, view);
+}
+
+/** The account whose balance the caller may read (a channel: the one its deposit credited). */
+export function readableBalance(ctx: AccountContext, view: AccountView): Result<AccountView, Forbidden> {
+  const refused = mayReadBalanceOf(ctx.identity, view);
+  return refused ? err(refused) : ok(view);
+}
+
+/** The account whose history (`what`: its entries, statement, past balances) the caller may read. */
+export function readableHistory(ctx: AccountContext, view: AccountView, what: string): Result<AccountView, Forbidden> {
+  const refused = mayReadHistoryOf(ctx.identity, view, what);
+  return refused ? err(refused) : ok(view);
+}
+
+/** The account to follow (its home row as read), for a caller who may; null when there is none (operators only: anyone else is refused). */
+export function followable(ctx: AccountContext, accountId: string, home: Account | null): Readable<Account> {
+  const refused = mayFollow(ctx.identity, accountId, home);
+  return refused ? err(refused) : ok(home);
+}
+
+/** The owner whose accounts the caller may list, before its page is read (ownerAccounts). */
+export function listableOwner(ctx: AccountContext, ownerId: string): Result<string, Forbidden> {
+  const refused = mayListAccountsOf(ctx.identity, ownerId);
+  return refused ? err(refused) : ok(ownerId);
+}
+
+/** A page of an owner's accounts from every shard (listableOwner first); a shard that cannot be reached is named in the page, not thrown. */
 export function ownerAccounts(ctx: AccountContext, ownerId: string, afterId: string | null, first: number): Promise<OwnerPage> {
   return loadOwnerPage(ctx.shards, ownerId, afterId, first);
 }

@@ -1,6 +1,6 @@
 import { allowed } from '@paygraph/shared/graphql/errors';
 import type { AccountResolvers } from '../generated/resolvers-types';
-import { readableMerchantSettlements } from '../services/authorization';
+import { readableMerchantSettlements } from '../services/settlements';
 
 export const accountResolvers = {
   __resolveReference: (ref) => ({ id: ref.id }),

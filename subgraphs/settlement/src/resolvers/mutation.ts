@@ -1,21 +1,19 @@
-import { parseId } from '@paygraph/shared/ids';
 import { unreachable } from '@paygraph/shared/result';
 import type { MutationResolvers } from '../generated/resolvers-types';
-import { runSettlement } from '../services/settle';
+import { runSettlementFor } from '../services/settle';
 import { setMerchantFeeRate } from '../services/settlements';
-import { importStatement } from '../services/statements';
-import { permitted } from '@paygraph/shared/graphql/errors';
-import { operatorOnly } from '../services/authorization';
+import { importStatementFor } from '../services/statements';
+import { authorized } from '@paygraph/shared/graphql/errors';
 import { accountNotFound, balanceLimit, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
 
+/** Thin: each service authorizes first (services/access.ts; a refusal is FORBIDDEN here), then parses and acts; its result union is mapped. */
 export const mutationResolvers = {
   runSettlement: async (_, args, ctx) => {
-    permitted(operatorOnly(ctx.identity, 'run settlements'));
-    const { merchantAccountId, businessDate } = args.input;
-    if (!parseId('account', merchantAccountId)) return invalidInput('merchantAccountId', `"${merchantAccountId}" is not an account id`);
-    const result = await runSettlement(ctx.shards, merchantAccountId, businessDate, ctx.now, ctx.config);
+    const result = authorized(await runSettlementFor(ctx, args.input));
     if (result.ok) return { __typename: 'Settlement', ...result.value };
     switch (result.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(result.error.field, result.error.message);
       case 'AccountNotFound':
         return accountNotFound(result.error.accountId);
       case 'NotAMerchant':
@@ -29,8 +27,7 @@ export const mutationResolvers = {
     }
   },
   importStatement: async (_, args, ctx) => {
-    permitted(operatorOnly(ctx.identity, 'import statements'));
-    const result = await importStatement(ctx.shards, args.input, ctx.identity.sub, ctx.now());
+    const result = authorized(await importStatementFor(ctx, args.input));
     if (result.ok) return { __typename: 'Statement', ...result.value };
     switch (result.error.kind) {
       case 'InvalidInput':
@@ -42,8 +39,7 @@ export const mutationResolvers = {
     }
   },
   setMerchantFeeRate: async (_, args, ctx) => {
-    permitted(operatorOnly(ctx.identity, 'set fee rates'));
-    const result = await setMerchantFeeRate(ctx, args.input.merchantAccountId, args.input.feeBps);
+    const result = authorized(await setMerchantFeeRate(ctx, args.input.merchantAccountId, args.input.feeBps));
     if (result.ok) return { __typename: 'FeeRate', ...result.value };
     switch (result.error.kind) {
       case 'FeeRateOutOfRange':

@@ -1,6 +1,6 @@
 import type { PaymentResolvers } from '../generated/resolvers-types';
 import { allowed } from '@paygraph/shared/graphql/errors';
-import { readableSettlement } from '../services/authorization';
+import { readableSettlement } from '../services/settlements';
 
 export const paymentResolvers = {
   __resolveReference: (ref) => ({ id: ref.id }),

@@ -1,23 +1,16 @@
 import { formatAmount } from '@paygraph/shared/money';
-import { ledgerHealth } from '@paygraph/shared/ledger/health';
 import type { QueryResolvers } from '../generated/resolvers-types';
-import { frozenAgainstHolds, reconcileAndStore, storedReports } from '../services/reconcile';
-import { allowed, permitted } from '@paygraph/shared/graphql/errors';
-import { operatorOnly, readableSettlement } from '../services/authorization';
+import { ledgerHealthFor, reconciliationFor, reconciliationReportsFor } from '../services/reconcile';
+import { readableSettlement } from '../services/settlements';
+import { allowed } from '@paygraph/shared/graphql/errors';
 import { reportFromRow } from './reconciliation';
 
+/** Thin: each service authorizes (services/access.ts); a refusal is FORBIDDEN here. */
 export const queryResolvers = {
-  reconciliation: async (_, args, ctx) => {
-    permitted(operatorOnly(ctx.identity, 'reconcile'));
-    return reconcileAndStore(ctx.shards, args.businessDate, ctx.identity.sub, ctx.now());
-  },
-  reconciliationReports: async (_, args, ctx) => {
-    permitted(operatorOnly(ctx.identity, 'read reconciliation reports'));
-    return (await storedReports(ctx.shards, args.businessDate, args.first)).map(reportFromRow);
-  },
+  reconciliation: async (_, args, ctx) => allowed(await reconciliationFor(ctx, args.businessDate)),
+  reconciliationReports: async (_, args, ctx) => allowed(await reconciliationReportsFor(ctx, args.businessDate, args.first)).map(reportFromRow),
   ledgerHealth: async (_, __, ctx) => {
-    permitted(operatorOnly(ctx.identity, 'read ledger health'));
-    const [health, frozen] = await Promise.all([ledgerHealth(ctx.shards), frozenAgainstHolds(ctx.shards)]);
+    const { health, frozen } = allowed(await ledgerHealthFor(ctx));
     return {
       balanced: health.balanced && frozen.length === 0,
       frozenMismatches: frozen.map((m) => ({ ...m, frozen: formatAmount(m.frozen), held: formatAmount(m.held) })),

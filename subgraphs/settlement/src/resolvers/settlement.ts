@@ -1,8 +1,7 @@
 import { formatAmount } from '@paygraph/shared/money';
 import type { SettlementResolvers } from '../generated/resolvers-types';
-import { settlementPaymentIds } from '../services/settlements';
+import { readableSettlement, settlementPaymentIds } from '../services/settlements';
 import { allowed } from '@paygraph/shared/graphql/errors';
-import { readableSettlement } from '../services/authorization';
 
 export const settlementResolvers = {
   __resolveReference: async (ref, ctx) => allowed(await readableSettlement(ctx, ref.id)),

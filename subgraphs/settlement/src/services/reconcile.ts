@@ -1,7 +1,9 @@
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
+import { ledgerHealth, type LedgerHealth } from '@paygraph/shared/ledger/health';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { newId } from '@paygraph/shared/ids';
-import { assert } from '@paygraph/shared/result';
+import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { clearingTotals } from '@paygraph/shared/db/ledger-store';
 import { verifyAccounts } from '@paygraph/shared/db/integrity';
 import {
@@ -14,7 +16,9 @@ import { insertReport, reportsOfDate, settlementsOfDate, statementLinesOfDate } 
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import type { ReportRow } from '../db/schema/settlement';
 import { discrepanciesToJson, discrepancy, matchStatement, type Discrepancy } from '../domain/discrepancies';
+import type { SettlementContext } from '../context';
 import { controlShard, settlementParts } from './settle';
+import { mayOperate } from './access';
 import { groupBy } from '@paygraph/shared/collections';
 
 /** A stored reconciliation run: the report row, with its discrepancies as values. */
@@ -32,6 +36,28 @@ export async function reconcileAndStore(shards: ShardSet, businessDate: string, 
   const report = { id: newId('reconciliation', logical), businessDate, balanced: found.length === 0, createdBy, createdAt: now };
   await insertReport(control.db, { ...report, discrepancies: discrepanciesToJson(found) });
   return { ...report, discrepancies: found };
+}
+
+/** Query.reconciliation: operators reconcile a date, the report kept under their name. */
+export async function reconciliationFor(ctx: SettlementContext, businessDate: string): Promise<Result<Reconciliation, Forbidden>> {
+  const refused = mayOperate(ctx.identity, 'reconcile');
+  if (refused) return err(refused);
+  return ok(await reconcileAndStore(ctx.shards, businessDate, ctx.identity.sub, ctx.now()));
+}
+
+/** Query.reconciliationReports: the reports stored for a date, for operators. */
+export async function reconciliationReportsFor(ctx: SettlementContext, businessDate: string, first: number | null | undefined): Promise<Result<ReportRow[], Forbidden>> {
+  const refused = mayOperate(ctx.identity, 'read reconciliation reports');
+  if (refused) return err(refused);
+  return ok(await storedReports(ctx.shards, businessDate, first));
+}
+
+/** Query.ledgerHealth, for operators: the ledger against itself now, and every account's frozen against its holds. */
+export async function ledgerHealthFor(ctx: SettlementContext): Promise<Result<{ health: LedgerHealth; frozen: Awaited<ReturnType<typeof frozenAgainstHolds>> }, Forbidden>> {
+  const refused = mayOperate(ctx.identity, 'read ledger health');
+  if (refused) return err(refused);
+  const [health, frozen] = await Promise.all([ledgerHealth(ctx.shards), frozenAgainstHolds(ctx.shards)]);
+  return ok({ health, frozen });
 }
 
 /** The reports stored for a date, newest first. */

@@ -8,14 +8,17 @@ import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import type { SettlementSettings } from '../config';
+import type { SettlementContext } from '../context';
 import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
 import {
   lockLateRefundShares, lockLateRefunds, lockRefundSharesOfLegs, lockRefundsOfPayments, lockUnsettledLegs, lockUnsettledPayments, markLegsSettled, markSettled,
 } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
 import { netOf, settlePart } from '../domain/fees';
+import { mayOperate } from './access';
 
 
 export type SettlementRefusal =
@@ -102,6 +105,18 @@ export async function runSettlement(
   const done = now();
   await finishSettlement(home!.db, settlement.id, { ...totals, net: netOf(totals) }, done);
   return ok({ ...settlement, status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, feeAmount: totals.fee, netAmount: netOf(totals), completedAt: done });
+}
+
+/** Mutation.runSettlement: operators only, asked before the merchant's id is read (an InvalidInput for a malformed one). */
+export async function runSettlementFor(
+  ctx: SettlementContext,
+  input: { merchantAccountId: string; businessDate: string },
+): Promise<Result<SettlementRow, SettlementRefusal | { kind: 'InvalidInput'; field: string; message: string } | Forbidden>> {
+  const refused = mayOperate(ctx.identity, 'run settlements');
+  if (refused) return err(refused);
+  const { merchantAccountId, businessDate } = input;
+  if (!parseId('account', merchantAccountId)) return err({ kind: 'InvalidInput', field: 'merchantAccountId', message: `"${merchantAccountId}" is not an account id` });
+  return runSettlement(ctx.shards, merchantAccountId, businessDate, ctx.now, ctx.config);
 }
 
 /**

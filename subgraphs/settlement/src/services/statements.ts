@@ -1,14 +1,27 @@
+import type { Forbidden } from '@paygraph/shared/authorization';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { replaceStatement } from '../db/settlement-store';
 import { parseStatementCsv, type StatementError } from '../domain/statement-csv';
+import type { SettlementContext } from '../context';
 import { controlShard } from './settle';
+import { mayOperate } from './access';
 
 export const statementInsertBatchMax = 1_000;
 const channelPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export type ImportRefusal = { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
+
+/** Mutation.importStatement: operators only, the statement kept under their name. */
+export async function importStatementFor(
+  ctx: SettlementContext,
+  input: { channel: string; businessDate: string; csv: string },
+): Promise<Result<{ id: string; channel: string; businessDate: string; lineCount: number }, ImportRefusal | Forbidden>> {
+  const refused = mayOperate(ctx.identity, 'import statements');
+  if (refused) return err(refused);
+  return importStatement(ctx.shards, input, ctx.identity.sub, ctx.now());
+}
 
 /** Parses the whole CSV first: a bad line imports nothing. A re-import replaces the earlier statement. */
 export async function importStatement(

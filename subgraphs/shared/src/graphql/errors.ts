@@ -22,11 +22,6 @@ export function allowed<T>(result: Result<T, Forbidden>): T {
   return result.value;
 }
 
-/** `allowed` for a permission alone: null lets the caller through. */
-export function permitted(refusal: Forbidden | null): void {
-  if (refusal) throw forbidden(refusal.message);
-}
-
 /** A service's answer with its Forbidden refusal thrown as FORBIDDEN, and its business errors kept as values. */
 export function authorized<T, E extends { kind: string }>(result: Result<T, E | Forbidden>): Result<T, Exclude<E, Forbidden>> {
   if (result.ok) return result;

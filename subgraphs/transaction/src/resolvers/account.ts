@@ -1,7 +1,7 @@
 import { allowed } from '@paygraph/shared/graphql/errors';
 import { decodeCursor, encodeCursor, pageSize } from '@paygraph/shared/graphql/paging';
 import type { TransactionContext } from '../context';
-import { accountHolds, accountPayments, listableAccount, type HoldFilter } from '../services/read-access';
+import { accountHolds, accountPayments, listableAccount, type HoldFilter } from '../services/reads';
 import type { AccountResolvers } from '../generated/resolvers-types';
 
 /** The transaction subgraph's part of Account: its payments and holds. */

@@ -1,6 +1,8 @@
+import { allowed } from '@paygraph/shared/graphql/errors';
 import { assert } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import { postingRef } from '../domain/posting-refs';
+import { readableRefund } from '../services/reads';
 import { readablePayment } from './payment';
 import { readableHold } from './hold';
 import type { EntryResolvers } from '../generated/resolvers-types';
@@ -38,8 +40,7 @@ export const entryResolvers = {
   refund: async (entry: EntryRef, _: unknown, ctx: TransactionContext) => {
     const ref = await refOf(entry, ctx);
     if (ref?.kind !== 'refund') return null;
-    const refund = await ctx.refunds.load(ref.refundId);
-    return refund && (await readablePayment(ctx, refund.paymentId)) ? refund : null;
+    return allowed(await readableRefund(ctx, ref.refundId));
   },
   hold: async (entry: EntryRef, _: unknown, ctx: TransactionContext) => {
     const ref = await refOf(entry, ctx);

@@ -3,11 +3,11 @@ import { formatAmount } from '@paygraph/shared/money';
 import type { TransactionContext } from '../context';
 import type { HoldRow } from '../db/schema/transactions';
 import { holdStatusAt } from '../domain/hold-rules';
-import { readableHold as holdFor } from '../services/read-access';
+import { readableHold as holdFor } from '../services/reads';
 import { readablePayment } from './payment';
 import type { HoldResolvers } from '../generated/resolvers-types';
 
-/** A hold the caller may read (services/read-access.ts), null when there is none; FORBIDDEN otherwise. */
+/** A hold the caller may read (services/reads.ts), null when there is none; FORBIDDEN otherwise. */
 export async function readableHold(ctx: TransactionContext, id: string): Promise<HoldRow | null> {
   return allowed(await holdFor(ctx, id));
 }

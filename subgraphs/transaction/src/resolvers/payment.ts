@@ -3,11 +3,11 @@ import { formatAmount } from '@paygraph/shared/money';
 import { assert } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import type { PaymentRow, RefundRow } from '../db/schema/transactions';
-import { readablePayment as paymentFor, readableRefund } from '../services/read-access';
+import { readablePayment as paymentFor, readableRefund } from '../services/reads';
 import type { DepositResolvers, LegResolvers, PaymentResolvers, RefundResolvers, WithdrawalResolvers } from '../generated/resolvers-types';
 import type { LegMapper } from './mappers';
 
-/** A payment the caller may read (services/read-access.ts), null when there is none; FORBIDDEN otherwise. */
+/** A payment the caller may read (services/reads.ts), null when there is none; FORBIDDEN otherwise. */
 export async function readablePayment(ctx: TransactionContext, id: string): Promise<PaymentRow | null> {
   return allowed(await paymentFor(ctx, id));
 }

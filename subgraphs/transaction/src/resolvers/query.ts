@@ -1,6 +1,7 @@
 import { allowed, badUserInput } from '@paygraph/shared/graphql/errors';
 import { parseId } from '@paygraph/shared/ids';
 import type { TransactionContext } from '../context';
+import { readableRefund } from '../services/reads';
 import { readablePayment } from './payment';
 import { readableHold } from './hold';
 import { readableCampaign } from '../services/campaign';
@@ -13,10 +14,7 @@ export const queryResolvers = {
   },
   refund: async (_: unknown, args: { id: string }, ctx: TransactionContext) => {
     if (!parseId('refund', args.id)) throw badUserInput(`"${args.id}" is not a refund id`);
-    const refund = await ctx.refunds.load(args.id);
-    if (!refund) return null;
-    await readablePayment(ctx, refund.paymentId);
-    return refund;
+    return allowed(await readableRefund(ctx, args.id));
   },
   campaign: async (_: unknown, args: { id: string }, ctx: TransactionContext) => {
     if (!parseId('campaign', args.id)) throw badUserInput(`"${args.id}" is not a campaign id`);

@@ -1,5 +1,4 @@
-import { forbiddenBecause, type Forbidden, type Readable } from '@paygraph/shared/authorization';
-import { mayRead, mayWrite } from '@paygraph/shared/identity';
+import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { campaignsByIds, insertCampaign } from '../db/campaigns';
@@ -11,6 +10,7 @@ import { requestHash } from '../domain/request-hash';
 import { readAccounts } from './accounts';
 import { claimKey } from './idempotency';
 import type { ServiceContext } from './context';
+import { mayFundCampaignFrom, mayReadCampaign } from './access';
 
 export function campaignTermsOf(row: CampaignRow): CampaignTerms {
   return {
@@ -31,7 +31,8 @@ export async function createCampaign(ctx: ServiceContext, input: CreateCampaignI
   const request = parsed.value;
   const funding = (await readAccounts(ctx.shards, [request.fundingAccountId])).get(request.fundingAccountId);
   if (!funding || funding.type === 'SYSTEM' || funding.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.fundingAccountId });
-  if (!mayWrite(ctx.identity, funding.ownerId)) return err(forbiddenBecause(`account ${funding.id} is not yours to fund a campaign from`));
+  const notYours = mayFundCampaignFrom(ctx.identity, funding);
+  if (notYours) return err(notYours);
   if (funding.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: funding.id, status: funding.status });
   if (request.endsAt !== null && request.endsAt.getTime() <= ctx.now().getTime()) return err({ kind: 'InvalidInput', field: 'endsAt', message: 'endsAt must be in the future' });
   const payees = request.payeeAccountIds === null ? null : JSON.stringify(request.payeeAccountIds);
@@ -62,6 +63,7 @@ export async function readableCampaign(ctx: ServiceContext, id: string): Promise
   const [row] = await campaignsByIds(ctx.shards.byLogical(parsed.shard).db, [id]);
   if (!row) return ok(null);
   const funding = (await readAccounts(ctx.shards, [row.fundingAccountId])).get(row.fundingAccountId);
-  if (!funding || !mayRead(ctx.identity, funding.ownerId)) return err(forbiddenBecause(`campaign ${id} is not yours`));
+  const notYours = mayReadCampaign(ctx.identity, id, funding);
+  if (notYours) return err(notYours);
   return ok(row);
 }

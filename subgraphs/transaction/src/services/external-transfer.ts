@@ -1,5 +1,4 @@
-import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
-import { mayRecordDeposit, mayWrite } from '@paygraph/shared/identity';
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
@@ -17,6 +16,7 @@ import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { ServiceContext } from './context';
+import { mayDeposit, mayWithdrawFrom } from './access';
 
 /** A deposit: bank reserve → account. */
 export async function deposit(ctx: ServiceContext, input: ExternalTransferInput): Promise<Result<ExternalTransferRow, DepositError | Forbidden>> {
@@ -42,15 +42,15 @@ async function externalTransfer(
   kind: 'DEPOSIT' | 'WITHDRAWAL',
   input: ExternalTransferInput,
 ): Promise<Result<ExternalTransferRow, WithdrawError | Forbidden>> {
-  if (kind === 'DEPOSIT' && !mayRecordDeposit(ctx.identity)) {
-    return err(forbiddenBecause('deposits are recorded by an operator or a channel (the bank or card integration that received the funds)'));
-  }
+  const mayNotDeposit = kind === 'DEPOSIT' ? mayDeposit(ctx.identity) : null;
+  if (mayNotDeposit) return err(mayNotDeposit);
   const parsed = parseExternalTransfer(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const account = (await readAccounts(ctx.shards, [request.accountId])).get(request.accountId);
   if (!account || account.type === 'SYSTEM' || account.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.accountId });
-  if (kind === 'WITHDRAWAL' && !mayWrite(ctx.identity, account.ownerId)) return err(forbiddenBecause(`account ${request.accountId} is not yours`));
+  const notYours = kind === 'WITHDRAWAL' ? mayWithdrawFrom(ctx.identity, account) : null;
+  if (notYours) return err(notYours);
   const shard = ctx.shards.of('account', request.accountId);
   const hash = requestHash(kind, { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef });
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';

@@ -1,5 +1,4 @@
-import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
-import { mayWrite } from '@paygraph/shared/identity';
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import type { Account } from '@paygraph/shared/ledger/account';
@@ -19,6 +18,7 @@ import { claimQuote, quoteTerms } from './fx-quotes';
 import { clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment-steps';
 import { fxPositionsOn, sidesOf } from './fx-positions';
 import type { ServiceContext } from './context';
+import { mayPayFrom } from './access';
 
 /** The quote's own refusals against this payment: its maker, its currencies and its sell amount. */
 function checkQuote(ctx: ServiceContext, request: ParsedPayment, quote: FxQuoteRow | undefined, quoteId: string, payer: Account, payee: Account): CreatePaymentError | null {
@@ -60,7 +60,8 @@ export async function createFxPayment(ctx: ServiceContext, request: ParsedPaymen
   const [found, quote] = await Promise.all([readAccounts(ctx.shards, [request.payerAccountId, request.payeeAccountId]), quoteTerms(ctx.shards, quoteId, ctx.identity.sub)]);
   const payer = clientAccount(found, request.payerAccountId);
   if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
-  if (!mayWrite(ctx.identity, payer.ownerId)) return err(forbiddenBecause(`account ${payer.id} is not yours to pay from`));
+  const notYours = mayPayFrom(ctx.identity, payer);
+  if (notYours) return err(notYours);
   const payee = clientAccount(found, request.payeeAccountId);
   if (!payee) return err({ kind: 'AccountNotFound', accountId: request.payeeAccountId });
   if (payee.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: payee.id, status: payee.status });

@@ -1,4 +1,4 @@
-import { forbiddenBecause, type Forbidden, type Readable } from '@paygraph/shared/authorization';
+import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import { newId, randomLogicalShard } from '@paygraph/shared/ids';
 import { describeMoneyError, minorUnitExponent, parseCurrency, parsePositiveAmount } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
@@ -12,17 +12,13 @@ import { quoteAmounts, type QuoteAmount } from '../domain/fx';
 import { invalidInput, type CreateFxQuoteError, type MoneyErrorOf } from '../domain/errors';
 import { currentRate } from './fx-rates';
 import type { ServiceContext } from './context';
+import { mayQuote, mayReadQuote } from './access';
 
 export interface CreateFxQuoteInput {
   sellCurrency: string;
   buyCurrency: string;
   sellAmount?: string | null;
   buyAmount?: string | null;
-}
-
-/** Who may ask for a quote: whoever may pay (customers, merchants, operators); partners and channels move no money. */
-function mayQuote(ctx: ServiceContext): boolean {
-  return ctx.identity.role === 'customer' || ctx.identity.role === 'merchant' || ctx.identity.role === 'operator';
 }
 
 function parseGiven(input: CreateFxQuoteInput, amountMax: bigint): Result<QuoteAmount, CreateFxQuoteError> {
@@ -40,7 +36,8 @@ function parseGiven(input: CreateFxQuoteInput, amountMax: bigint): Result<QuoteA
  * id names it), so quotes spread over the databases; only the rate is read from the control shard.
  */
 export async function createFxQuote(ctx: ServiceContext, input: CreateFxQuoteInput): Promise<Result<FxQuoteRow, CreateFxQuoteError | Forbidden>> {
-  if (!mayQuote(ctx)) return err(forbiddenBecause(`a ${ctx.identity.role} token may not ask for FX quotes`));
+  const refused = mayQuote(ctx.identity);
+  if (refused) return err(refused);
   const sell = parseCurrency(input.sellCurrency);
   if (!sell.ok) return err({ kind: 'UnsupportedCurrency', currency: input.sellCurrency });
   const buy = parseCurrency(input.buyCurrency);
@@ -142,8 +139,8 @@ export function findQuote(shards: ShardSet, id: string): Promise<FxQuoteRow | un
 export async function readQuote(ctx: ServiceContext, id: string): Promise<Readable<FxQuoteRow>> {
   const quote = await findQuote(ctx.shards, id);
   if (!quote) return ok(null);
-  if (quote.createdBy !== ctx.identity.sub) return err(forbiddenBecause(`quote ${id} is not yours`));
-  return ok(quote);
+  const refused = mayReadQuote(ctx.identity, quote);
+  return refused ? err(refused) : ok(quote);
 }
 
 /**

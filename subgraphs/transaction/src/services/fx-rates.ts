@@ -1,4 +1,4 @@
-import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import { parseCurrency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
@@ -10,6 +10,7 @@ import type { FxRateRow } from '../db/schema/fx';
 import { checkRate, pairKey } from '../domain/fx';
 import { invalidInput, type SetFxRateError } from '../domain/errors';
 import type { ServiceContext } from './context';
+import { mayReadFxPositions, maySetFxRates } from './access';
 
 export interface SetFxRateInput {
   baseCurrency: string;
@@ -30,7 +31,8 @@ export function rateShard(shards: ShardSet): Shard {
  * as a money mutation (security/root-fields.ts).
  */
 export async function setFxRate(ctx: ServiceContext, input: SetFxRateInput): Promise<Result<FxRateRow, SetFxRateError | Forbidden>> {
-  if (ctx.identity.role !== 'operator') return err(forbiddenBecause('only operators set FX rates'));
+  const refused = maySetFxRates(ctx.identity);
+  if (refused) return err(refused);
   for (const currency of [input.baseCurrency, input.quoteCurrency]) {
     if (!parseCurrency(currency).ok) return err({ kind: 'UnsupportedCurrency', currency });
   }
@@ -69,7 +71,8 @@ const rateReads = new Coalescer<string, FxRateRow | undefined>('fx rate reads', 
  * they bought it owes (negative): minus the sum of the customer side of every FX posting.
  */
 export async function fxPositions(ctx: ServiceContext): Promise<Result<Array<{ currency: string; amount: bigint }>, Forbidden>> {
-  if (ctx.identity.role !== 'operator') return err(forbiddenBecause('only operators read the FX positions'));
+  const refused = mayReadFxPositions(ctx.identity);
+  if (refused) return err(refused);
   const perShard = await Promise.all(ctx.shards.all.map((shard) => systemTotals(shard.db, 'FX_POSITION')));
   const totals = new Map<string, bigint>();
   for (const { currency, amount } of perShard.flat()) totals.set(currency, (totals.get(currency) ?? 0n) + amount);

@@ -1,5 +1,4 @@
-import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
-import { mayWrite } from '@paygraph/shared/identity';
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { inGroup, postOne, type GroupedPrepare, type PrepareDecision, type PrepareGroup } from '@paygraph/shared/ledger/post';
 import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
@@ -25,6 +24,7 @@ import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempot
 import { recordOutcome } from './record-outcome';
 import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment-steps';
 import type { ServiceContext } from './context';
+import { mayEndHold, mayHoldFrom } from './access';
 
 /**
  * Holds: authorize now, capture or void later (TigerBeetle's pending transfers are the model).
@@ -50,7 +50,8 @@ async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise
   const found = await readAccounts(ctx.shards, [request.payerAccountId, request.payeeAccountId]);
   const payer = clientAccount(found, request.payerAccountId);
   if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
-  if (!mayWrite(ctx.identity, payer.ownerId)) return err(forbiddenBecause(`account ${payer.id} is not yours to hold money from`));
+  const notYours = mayHoldFrom(ctx.identity, payer);
+  if (notYours) return err(notYours);
   const payee = clientAccount(found, request.payeeAccountId);
   if (!payee) return err({ kind: 'AccountNotFound', accountId: request.payeeAccountId });
   const early = checkPayee(payee, request);
@@ -105,7 +106,9 @@ const holdReads = new Coalescer<string, HoldRow | undefined>('hold reads', async
 async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string): Promise<Result<{ payer: Account; payee: Account | undefined }, Forbidden>> {
   const found = await readAccounts(ctx.shards, [hold.payerAccountId, hold.payeeAccountId]);
   const payer = found.get(hold.payerAccountId);
-  if (!payer || !mayWrite(ctx.identity, payer.ownerId)) return err(forbiddenBecause(`only the payer's owner or an operator may ${verb} hold ${hold.id}`));
+  const notYours = mayEndHold(ctx.identity, hold.id, payer, verb);
+  // mayEndHold refuses a payer account that is not there, so !payer comes with a refusal.
+  if (notYours || !payer) return err(notYours!);
   return ok({ payer, payee: found.get(hold.payeeAccountId) });
 }
 

@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
-import { mayWrite } from '@paygraph/shared/identity';
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { inGroup, postOne, type PostingOutcome, type PrepareGroup } from '@paygraph/shared/ledger/post';
 import { insertRows } from '@paygraph/shared/db/raw';
@@ -27,6 +26,7 @@ import { CompletionWaits } from './completion-waits';
 import { campaignCounter, homeReversal, legPostings, legReversal, postLeg, reversedOrWait, type LegPostings } from './legs';
 import { campaignTermsOf } from './campaign';
 import type { ServiceContext } from './context';
+import { mayPayFrom } from './access';
 import { outboxInlineGraceMs } from '@paygraph/shared/limits';
 
 /**
@@ -173,7 +173,8 @@ async function planLegPayment(ctx: ServiceContext, request: ParsedPayment): Prom
   const accounts = new Map([...found].filter(([, a]) => a.type !== 'SYSTEM' && a.parentId === null));
   const payer = accounts.get(request.payerAccountId);
   if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
-  if (!mayWrite(ctx.identity, payer.ownerId)) return err(forbiddenBecause(`account ${payer.id} is not yours to pay from`));
+  const notYours = mayPayFrom(ctx.identity, payer);
+  if (notYours) return err(notYours);
   for (const id of [request.payeeAccountId, ...request.splits.map((s) => s.accountId)]) {
     const receiver = accounts.get(id);
     if (!receiver) return err({ kind: 'AccountNotFound', accountId: id });

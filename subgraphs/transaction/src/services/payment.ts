@@ -1,5 +1,4 @@
-import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
-import { mayWrite } from '@paygraph/shared/identity';
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import type { Account } from '@paygraph/shared/ledger/account';
@@ -18,6 +17,7 @@ import { claimKey, claimKeys, type ClaimRequest } from './idempotency';
 import { recordOutcome } from './record-outcome';
 import type { ServiceContext } from './context';
 import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween, type PaymentRoute } from './payment-steps';
+import { mayPayFrom } from './access';
 
 /** Payments one createPayments request may carry. */
 export const bulkPaymentsMax = 1_000;
@@ -138,7 +138,8 @@ function paymentClaim(ctx: ServiceContext, plan: PaymentPlan): ClaimRequest {
 function planPayment(ctx: ServiceContext, request: ParsedPayment, found: Map<string, Account>): Result<PaymentPlan, CreatePaymentError | Forbidden> {
   const payer = clientAccount(found, request.payerAccountId);
   if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
-  if (!mayWrite(ctx.identity, payer.ownerId)) return err(forbiddenBecause(`account ${payer.id} is not yours to pay from`));
+  const notYours = mayPayFrom(ctx.identity, payer);
+  if (notYours) return err(notYours);
   const payee = clientAccount(found, request.payeeAccountId);
   if (!payee) return err({ kind: 'AccountNotFound', accountId: request.payeeAccountId });
   const early = checkPayee(payee, request);

@@ -1,5 +1,4 @@
-import { forbiddenBecause, type Forbidden } from '@paygraph/shared/authorization';
-import { mayWrite } from '@paygraph/shared/identity';
+import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
@@ -27,6 +26,7 @@ import { fxPositionsOn } from './fx-positions';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import { reserveRefundLegs } from './leg-refund';
 import type { ServiceContext } from './context';
+import { mayRefund } from './access';
 
 /**
  * A refund reverses (part of) a payment's legs. It serialises on the payment row: the cap
@@ -44,7 +44,8 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
   const [payment] = await paymentsByIds(shard.db, [request.paymentId]);
   if (!payment) return err({ kind: 'PaymentNotFound', paymentId: request.paymentId });
   const payee = (await readAccounts(ctx.shards, [payment.payeeAccountId])).get(payment.payeeAccountId);
-  if (!payee || !mayWrite(ctx.identity, payee.ownerId)) return err(forbiddenBecause('only the payee or an operator may refund a payment'));
+  const notYours = mayRefund(ctx.identity, payee);
+  if (notYours) return err(notYours);
   const hash = requestHash('REFUND', { payment: request.paymentId, amount: request.amount, reason: request.reason });
   // Anchored on the payment refunded: the refund's record and the key live on its shard.
   const claim = await claimKey(ctx.shards, {

@@ -4,6 +4,7 @@ import { allEndpoints } from '../db/endpoints';
 import { accountsAndStripesToFollow, accountsOfOwnersToFollow, insertStreamsIfMissing, streamKeysOf, type FollowedRow } from '../db/streams';
 import type { EndpointRow } from '../db/schema/webhooks';
 import type { EventType } from '../domain/event-types';
+import { followsEveryAccount, receivesEventsOf } from './access';
 import { openSecret } from './secrets';
 import { SignerCache, signingSeals, type Signing } from './signer';
 
@@ -101,8 +102,9 @@ export class EndpointDirectory {
     const enabled = [...this.endpoints.values()].filter((e) => e.row.status === 'ENABLED').map((e) => e.row);
     if (enabled.length === 0) return;
     const named = enabled.filter((e) => e.accountIds !== null);
-    const owned = enabled.filter((e) => e.accountIds === null && e.ownerRole !== 'operator');
-    const everything = enabled.some((e) => e.accountIds === null && e.ownerRole === 'operator');
+    // What an endpoint naming no accounts follows is what its owner may read (services/access.ts).
+    const owned = enabled.filter((e) => e.accountIds === null && !followsEveryAccount(e));
+    const everything = enabled.some((e) => e.accountIds === null && followsEveryAccount(e));
     const namedIds = [...new Set(named.flatMap((e) => JSON.parse(e.accountIds!) as string[]))];
     const [existing, namedRows, ownedRows] = await Promise.all([
       streamKeysOf(shard.db, enabled.map((e) => e.id)),
@@ -127,7 +129,7 @@ export class EndpointDirectory {
       for (const row of namedRows) if (ids.has(row.id) || (row.parentId !== null && ids.has(row.parentId))) want(endpoint, row);
     }
     for (const endpoint of enabled.filter((e) => e.accountIds === null)) {
-      for (const row of ownedRows) if (endpoint.ownerRole === 'operator' || row.ownerId === endpoint.ownerId) want(endpoint, row);
+      for (const row of ownedRows) if (receivesEventsOf(endpoint, row)) want(endpoint, row);
     }
     await insertStreamsIfMissing(shard.db, missing);
   }

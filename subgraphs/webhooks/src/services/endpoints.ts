@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { forbiddenBecause, type Forbidden, type Readable } from '@paygraph/shared/authorization';
+import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import type { WebhooksContext } from '../context';
-import { mayManageEndpoint, mayReadAccount, mayRegisterEndpoints } from '../domain/authorization';
 import { decideEndpointInput, type CreateEndpointInput, type InputRefusal } from '../domain/endpoint-input';
 import {
   countEndpointsOfOwnerLocked, disableEndpoint, endpointById, endpointByIdLocked, endpointsOfOwner, insertEndpoint, rotateEndpointSecret,
@@ -15,15 +14,17 @@ import { requeueSince } from '../db/deliveries';
 import { accountsAndStripesToFollow, accountsOfOwnersToFollow, insertStreamsIfMissing, streamsDueNow, type FollowedRow } from '../db/streams';
 import type { EndpointRow } from '../db/schema/webhooks';
 import { endpointsPerOwnerMax, endpointsPerOwnerRowsMax, secretRotationOverlapMs } from '../limits';
+import { mayFollowAccount, mayHaveEndpoints, mayManageEndpoint, mayRegisterEndpoints, mayTouchMissing, ownersFollowedBy } from './access';
 import { urlRefusal } from './destination';
 import { closeEndpointQueues } from './disabled-endpoints';
 import { newSecret, openSecret, sealSecret } from './secrets';
 import { pushTo } from '@paygraph/shared/collections';
 
 /**
- * The endpoint operations behind the resolvers: each authorizes, then reads and writes on the
- * shards that hold the data. An endpoint lives on a logical shard chosen from its owner, so one
- * owner's endpoints are listed from one shard; its streams and deliveries live with the accounts.
+ * The endpoint operations behind the resolvers: each authorizes (services/access.ts), then reads
+ * and writes on the shards that hold the data. An endpoint lives on a logical shard chosen from
+ * its owner, so one owner's endpoints are listed from one shard; its streams and deliveries live
+ * with the accounts.
  */
 /** What registering can answer besides the endpoint: exactly CreateWebhookEndpointResult's members (and FORBIDDEN). */
 export type CreateEndpointError = Forbidden | InputRefusal | { kind: 'AccountNotFound'; accountId: string };
@@ -81,7 +82,8 @@ async function namedAccounts(shards: ShardSet, ids: readonly string[]): Promise<
 
 export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpointInput): Promise<Result<EndpointView, CreateEndpointError>> {
   const { identity, shards } = ctx;
-  if (!mayRegisterEndpoints(identity)) return err(forbiddenBecause(`a ${identity.role} reads no accounts, so it registers no webhooks`));
+  const refused = mayRegisterEndpoints(identity);
+  if (refused) return err(refused);
   const plan = decideEndpointInput(input, (raw) => urlRefusal(raw, ctx.services.policy));
   if (!plan.ok) return plan;
   const now = ctx.services.now();
@@ -92,15 +94,13 @@ export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpoint
     for (const id of plan.value.accountIds) {
       const account = found.get(id);
       // Someone else's account and no account at all look the same to a non-operator.
-      if (!account || account.parentId !== null) {
-        if (identity.role !== 'operator') return err(forbiddenBecause(`account ${id} is not yours`));
-        return err({ kind: 'AccountNotFound', accountId: id });
-      }
-      if (!mayReadAccount(identity, account)) return err(forbiddenBecause(`account ${id} is not yours`));
+      if (!account || account.parentId !== null) return err(mayTouchMissing(identity, id) ?? { kind: 'AccountNotFound', accountId: id });
+      const notYours = mayFollowAccount(identity, account);
+      if (notYours) return err(notYours);
     }
   } else {
     follow = new Map();
-    const owners = identity.role === 'operator' ? null : [identity.sub];
+    const owners = ownersFollowedBy(identity);
     await Promise.all(shards.all.map(async (shard) => follow.set(shard, await accountsOfOwnersToFollow(shard.db, owners))));
   }
   const home = ownerShard(shards, identity.sub);
@@ -132,11 +132,13 @@ export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpoint
 async function managedEndpoint(ctx: WebhooksContext, endpointId: string): Promise<Result<{ row: EndpointRow; shard: Shard }, ManageEndpointError>> {
   const parsed = parseId('webhookEndpoint', endpointId);
   if (!parsed) return err({ kind: 'InvalidInput', field: 'endpointId', message: `"${endpointId}" is not a webhook endpoint id` });
-  if (ctx.identity.role === 'channel') return err(forbiddenBecause('channels have no webhook endpoints'));
+  const none = mayHaveEndpoints(ctx.identity);
+  if (none) return err(none);
   const shard = ctx.shards.of('webhookEndpoint', endpointId);
   const row = await endpointById(shard.db, endpointId);
   if (!row) return err({ kind: 'WebhookEndpointNotFound', endpointId });
-  if (!mayManageEndpoint(ctx.identity, row)) return err(forbiddenBecause(`webhook endpoint ${endpointId} is not yours`));
+  const refused = mayManageEndpoint(ctx.identity, row);
+  if (refused) return err(refused);
   return ok({ row, shard });
 }
 
@@ -148,7 +150,8 @@ export async function readEndpoint(ctx: WebhooksContext, endpointId: string): Pr
 }
 
 export async function listEndpoints(ctx: WebhooksContext, first: number): Promise<Result<EndpointView[], Forbidden>> {
-  if (ctx.identity.role === 'channel') return err(forbiddenBecause('channels have no webhook endpoints'));
+  const none = mayHaveEndpoints(ctx.identity);
+  if (none) return err(none);
   const { shard } = ownerShard(ctx.shards, ctx.identity.sub);
   return ok((await endpointsOfOwner(shard.db, ctx.identity.sub, first)).map((row) => endpointView(row)));
 }

@@ -1,38 +1,36 @@
-import { forbiddenBecause, type Readable } from '@paygraph/shared/authorization';
-import { mayRead } from '@paygraph/shared/identity';
+import type { Readable } from '@paygraph/shared/authorization';
 import type { Account } from '@paygraph/shared/ledger/account';
 import { err, ok } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import { loadAccountHolds, loadAccountPayments } from '../db/account-payments';
 import type { HoldFilter } from '../db/holds';
 import type { HoldRow, PaymentRow, RefundRow } from '../db/schema/transactions';
+import { mayListOf, mayReadBetween } from './access';
 
 /**
- * Who may read what of this subgraph, decided here and returned as a value (Forbidden); the
- * resolvers answer a refusal as the top-level FORBIDDEN error. A payment, its refunds and a hold
- * are readable by an operator and by the owners of their payer and payee accounts.
+ * The reads behind the queries, each for a caller who may (services/access.ts), a refusal
+ * returned as a value (Forbidden) that the resolvers answer as the top-level FORBIDDEN error.
  */
 
-async function ownsEither(ctx: TransactionContext, payerAccountId: string, payeeAccountId: string): Promise<boolean> {
-  if (ctx.identity.role === 'operator') return true;
-  const [payer, payee] = await ctx.accountRows.loadMany([payerAccountId, payeeAccountId]);
-  return [payer, payee].some((a) => a && !(a instanceof Error) && mayRead(ctx.identity, a.ownerId));
+/** The owners of a payment's or hold's payer and payee accounts, read only when asked (mayReadBetween); an account not there owns nothing. */
+function ownersOf(ctx: TransactionContext, payerAccountId: string, payeeAccountId: string): () => Promise<Array<string | null>> {
+  return async () => (await ctx.accountRows.loadMany([payerAccountId, payeeAccountId])).map((a) => (a && !(a instanceof Error) ? a.ownerId : null));
 }
 
 /** A payment the caller may read; null when there is none. */
 export async function readablePayment(ctx: TransactionContext, id: string): Promise<Readable<PaymentRow>> {
   const payment = await ctx.payments.load(id);
   if (!payment) return ok(null);
-  if (!(await ownsEither(ctx, payment.payerAccountId, payment.payeeAccountId))) return err(forbiddenBecause(`payment ${id} is not yours`));
-  return ok(payment);
+  const refused = await mayReadBetween(ctx.identity, `payment ${id}`, ownersOf(ctx, payment.payerAccountId, payment.payeeAccountId));
+  return refused ? err(refused) : ok(payment);
 }
 
 /** A hold the caller may read; null when there is none. */
 export async function readableHold(ctx: TransactionContext, id: string): Promise<Readable<HoldRow>> {
   const hold = await ctx.holds.load(id);
   if (!hold) return ok(null);
-  if (!(await ownsEither(ctx, hold.payerAccountId, hold.payeeAccountId))) return err(forbiddenBecause(`hold ${id} is not yours`));
-  return ok(hold);
+  const refused = await mayReadBetween(ctx.identity, `hold ${id}`, ownersOf(ctx, hold.payerAccountId, hold.payeeAccountId));
+  return refused ? err(refused) : ok(hold);
 }
 
 /** A refund is readable like its payment; null when there is none, or when its payment is not there. */
@@ -48,8 +46,8 @@ export async function readableRefund(ctx: TransactionContext, id: string): Promi
 export async function listableAccount(ctx: TransactionContext, id: string, what: 'payments' | 'holds'): Promise<Readable<Account>> {
   const row = await ctx.accountRows.load(id);
   if (!row) return ok(null);
-  if (!mayRead(ctx.identity, row.ownerId)) return err(forbiddenBecause(`you may not read the ${what} of account ${id}`));
-  return ok(row);
+  const refused = mayListOf(ctx.identity, { id, ownerId: row.ownerId }, what);
+  return refused ? err(refused) : ok(row);
 }
 
 /** A page of an account's payments, newest first; each is kept in the request's loader. */

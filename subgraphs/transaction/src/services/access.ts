@@ -1,0 +1,91 @@
+import { forbiddenBecause, mayRead, mayRecordDeposit, mayWrite, readsEveryAccount, type Forbidden } from '@paygraph/shared/authorization';
+import type { Identity } from '@paygraph/shared/identity';
+
+/**
+ * Who may move or read what of this part: the transaction part's one module of predicates,
+ * built on the shared rules (shared/src/authorization.ts). Each answers a refusal (Forbidden) or
+ * null; the services ask them and return a refusal as a value, with nothing written, and the
+ * resolvers answer it as the top-level FORBIDDEN error. Moving money an account holds is its
+ * owner's (customers and merchants) and operators'; partners and channels move none; a deposit
+ * is a channel's or an operator's; a payment, its refunds and a hold are readable by an operator
+ * and by the owners of their payer and payee accounts.
+ */
+
+/** An account's owner, as the predicates need it. */
+type Owned = { id: string; ownerId: string };
+
+/** Paying from an account (plain, split, discounted and FX payments alike). */
+export function mayPayFrom(identity: Identity, payer: Owned): Forbidden | null {
+  return mayWrite(identity, payer.ownerId) ? null : forbiddenBecause(`account ${payer.id} is not yours to pay from`);
+}
+
+/** Holding money on an account (authorizing now, capturing later). */
+export function mayHoldFrom(identity: Identity, payer: Owned): Forbidden | null {
+  return mayWrite(identity, payer.ownerId) ? null : forbiddenBecause(`account ${payer.id} is not yours to hold money from`);
+}
+
+/** Capturing or voiding a hold (`verb`): its payer's owner or an operator; a payer account not there refuses everyone. */
+export function mayEndHold(identity: Identity, holdId: string, payer: Owned | undefined, verb: string): Forbidden | null {
+  return payer && mayWrite(identity, payer.ownerId) ? null : forbiddenBecause(`only the payer's owner or an operator may ${verb} hold ${holdId}`);
+}
+
+/** Refunding a payment: its payee's owner or an operator (the payer gets its money back, it does not take it). */
+export function mayRefund(identity: Identity, payee: Owned | undefined): Forbidden | null {
+  return payee && mayWrite(identity, payee.ownerId) ? null : forbiddenBecause('only the payee or an operator may refund a payment');
+}
+
+/** Recording a deposit: money that arrived from outside, said by a channel or an operator (shared mayRecordDeposit). */
+export function mayDeposit(identity: Identity): Forbidden | null {
+  return mayRecordDeposit(identity) ? null : forbiddenBecause('deposits are recorded by an operator or a channel (the bank or card integration that received the funds)');
+}
+
+/** Withdrawing from an account to the bank: its owner's money, so its owner (or an operator). */
+export function mayWithdrawFrom(identity: Identity, account: Owned): Forbidden | null {
+  return mayWrite(identity, account.ownerId) ? null : forbiddenBecause(`account ${account.id} is not yours`);
+}
+
+/** Funding a campaign from an account: its discounts are paid from it. */
+export function mayFundCampaignFrom(identity: Identity, funding: Owned): Forbidden | null {
+  return mayWrite(identity, funding.ownerId) ? null : forbiddenBecause(`account ${funding.id} is not yours to fund a campaign from`);
+}
+
+/** A campaign: its funding account's owner and operators; a funding account not there refuses everyone. */
+export function mayReadCampaign(identity: Identity, campaignId: string, funding: Owned | undefined): Forbidden | null {
+  return funding && mayRead(identity, funding.ownerId) ? null : forbiddenBecause(`campaign ${campaignId} is not yours`);
+}
+
+/**
+ * A payment, a refund (through its payment) or a hold (`what` names it): operators, and the
+ * owners of its payer and payee accounts. The owners are read only when the role alone does
+ * not decide (an operator's read costs no account read); an account not there owns nothing.
+ */
+export async function mayReadBetween(identity: Identity, what: string, owners: () => Promise<ReadonlyArray<string | null>>): Promise<Forbidden | null> {
+  if (readsEveryAccount(identity)) return null;
+  return (await owners()).some((owner) => owner !== null && mayRead(identity, owner)) ? null : forbiddenBecause(`${what} is not yours`);
+}
+
+/** An account's payments or holds (`what`): its owner and operators. */
+export function mayListOf(identity: Identity, account: Owned, what: string): Forbidden | null {
+  return mayRead(identity, account.ownerId) ? null : forbiddenBecause(`you may not read the ${what} of account ${account.id}`);
+}
+
+/** Asking for an FX quote: whoever may pay (customers, merchants, operators); partners and channels move no money. */
+export function mayQuote(identity: Identity): Forbidden | null {
+  const pays = identity.role === 'customer' || identity.role === 'merchant' || identity.role === 'operator';
+  return pays ? null : forbiddenBecause(`a ${identity.role} token may not ask for FX quotes`);
+}
+
+/** A quote is its maker's alone: anyone else, an operator too, is refused. */
+export function mayReadQuote(identity: Identity, quote: { id: string; createdBy: string }): Forbidden | null {
+  return quote.createdBy === identity.sub ? null : forbiddenBecause(`quote ${quote.id} is not yours`);
+}
+
+/** Setting FX rates: operators. */
+export function maySetFxRates(identity: Identity): Forbidden | null {
+  return readsEveryAccount(identity) ? null : forbiddenBecause('only operators set FX rates');
+}
+
+/** The platform's FX positions: operators. */
+export function mayReadFxPositions(identity: Identity): Forbidden | null {
+  return readsEveryAccount(identity) ? null : forbiddenBecause('only operators read the FX positions');
+}

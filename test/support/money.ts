@@ -11,7 +11,7 @@ import { deferPayment, paymentsByIds } from '@paygraph/transaction/db/payments';
 import { deferOutbox } from '@paygraph/transaction/db/outbox';
 import type { PaymentRow, payments } from '@paygraph/transaction/db/schema/transactions';
 import { paymentDebitSpec } from '@paygraph/transaction/domain/legs';
-import { startStack, type Stack } from './stack';
+import { startStack, type Stack, type StackOptions } from './stack';
 import { contractOperation, gql, type GraphQLResponse } from './graphql';
 import { token, unique } from './env';
 
@@ -112,10 +112,10 @@ export interface MoneyKit {
  * A test file's own stack and money kit: started before its tests, stopped after them.
  * `onStarted` hands them over once started, e.g. `useMoneyStack((started) => ({ stack, kit } = started))`.
  */
-export function useMoneyStack(onStarted: (started: { stack: Stack; kit: MoneyKit }) => void): void {
+export function useMoneyStack(onStarted: (started: { stack: Stack; kit: MoneyKit }) => void, options?: StackOptions): void {
   let stack: Stack | undefined;
   beforeAll(async () => {
-    stack = await startStack();
+    stack = await startStack(options);
     onStarted({ stack, kit: await moneyKit(stack) });
   });
   afterAll(async () => {

@@ -124,7 +124,8 @@ async function main(): Promise<number> {
       const code = await runVitest(mysql.shardUrls, sets, redis.url, process.argv.slice(2));
       const peak = await connections.stop();
       const bySet = Object.entries(peak.bySet).sort(([, a], [, b]) => b - a).map(([set, n]) => `${set} ${n}`).join(', ');
-      log(`at most ${peak.connections} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)${peak.at === null ? '' : `, at ${peak.at}: ${bySet}`}`);
+      const maxBySet = Object.entries(peak.maxBySet).sort(([, a], [, b]) => b - a).map(([set, n]) => `${set} ${n}`).join(', ');
+      log(`at most ${peak.connections} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)${peak.at === null ? '' : `, at ${peak.at}: ${bySet}; each set's most at any time: ${maxBySet}`}`);
       return code;
     } finally {
       await redis.stop();

@@ -123,7 +123,9 @@ async function main(): Promise<number> {
       const connections = await sampleConnectionPeak(mysql.shardUrls, config.test.databasePrefix);
       const code = await runVitest(mysql.shardUrls, sets, redis.url, process.argv.slice(2));
       const peak = await connections.stop();
-      log(`at most ${peak} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)`);
+      const bySet = Object.entries(peak.bySet).sort(([, a], [, b]) => b - a).map(([set, n]) => `${set} ${n}`).join(', ');
+      const maxBySet = Object.entries(peak.maxBySet).sort(([, a], [, b]) => b - a).map(([set, n]) => `${set} ${n}`).join(', ');
+      log(`at most ${peak.connections} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)${peak.at === null ? '' : `, at ${peak.at}: ${bySet}; each set's most at any time: ${maxBySet}`}`);
       return code;
     } finally {
       await redis.stop();

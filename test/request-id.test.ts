@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { listen } from '@paygraph/shared/server/http';
 import { createGateway, type Gateway } from '../gateway/src/server';
-import { startStack, type Stack } from './support/stack';
+import type { Stack } from './support/stack';
+import { defaultStack } from './support/default-stack';
 import { testSecurityOptions, testTokens, testTrusts, token, unique } from './support/env';
 import { contractOperation, gql } from './support/graphql';
 import { openAccount } from './support/balance-events';
@@ -19,7 +20,7 @@ let gateway: Gateway;
 let gatewayUrl: string;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   child = await spawnTransactionSubgraph({ RELAY_ENABLED: 'false', LOG_LEVEL: 'debug' });
   gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: child.graphqlUrl }, testTrusts(), {
     security: testSecurityOptions({ auditShards: null, redisUrl: null }),

@@ -462,7 +462,11 @@ async function runBystander(index: number, running: () => boolean): Promise<void
   }
 }
 
-/** The faults, one after the other, each followed by time to recover; resolves when the clients may stop. */
+/**
+ * The faults, one after the other, each followed by time to recover; resolves when the clients
+ * may stop. Real time is the subject: the faults fall at shares of the run while the clients load,
+ * and recovery is measured against them.
+ */
 async function driveFaults(startedAt: number): Promise<void> {
   const at = (share: number) => sleep(Math.max(0, startedAt + share * runMs - Date.now()));
   for (const [fault, share] of [['blackhole', blackholeAtShare], ['reset', resetAtShare]] as const) {

@@ -4,7 +4,8 @@ import type { Role } from '@paygraph/shared/identity';
 import { refunds } from '@paygraph/transaction/db/schema/transactions';
 import { reconciliationReports } from '@paygraph/settlement/db/schema/settlement';
 import { settlementsOfMerchant } from '@paygraph/settlement/db/settlement-store';
-import { startStack, type Stack } from '../../test/support/stack';
+import type { Stack } from '../../test/support/stack';
+import { defaultStack } from '../../test/support/default-stack';
 import { contractOperation, errorCodes, gql, type GraphQLResponse } from '../../test/support/graphql';
 import { token, unique } from '../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf, ownerAccountCount } from '../../test/support/ledger';
@@ -79,7 +80,7 @@ async function pay(bearer: string, payer: string, payee: string, amount: string)
 }
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   planned = await startPathGateway(stack.subgraphUrls, 'planned');
   operator = await token(unique('operator'), 'operator');
   [a, b, bMerchant] = await Promise.all([party('customer'), party('customer'), party('merchant', 'MERCHANT')]);

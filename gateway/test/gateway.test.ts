@@ -1,5 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { startStack, type Stack } from '../../test/support/stack';
+import type { Stack } from '../../test/support/stack';
+import { defaultStack } from '../../test/support/default-stack';
 import { contractOperation, errorCodes, gql } from '../../test/support/graphql';
 import { testSecurityOptions, testTokens, testTrusts, token, unique } from '../../test/support/env';
 import { gatewayIdentityHeader, gatewaySecretHeader, subgraphTrust, verifyIdentityToken } from '@paygraph/shared/gateway-trust';
@@ -15,7 +16,7 @@ import { depositFromReserve, ownerAccountCount } from '../../test/support/ledger
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
 });
 
 afterAll(async () => {

@@ -34,7 +34,8 @@ function scriptedUpstream(scripts: Array<(sink: Sink<WsResult>) => void>): { cli
     subscribe: (payload: SubscribePayload, sink: Sink<WsResult>) => {
       const script = scripts[payloads.length];
       payloads.push(payload);
-      setTimeout(() => script?.(sink), 1);
+      // Answers in a later turn of the event loop, as a peer over a socket would.
+      setImmediate(() => script?.(sink));
       return () => {};
     },
   } as unknown as Client;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../../test/support/stack';
+import type { Stack } from '../../test/support/stack';
+import { defaultStack } from '../../test/support/default-stack';
 import { errorsOf, subscribe } from '../../test/support/ws';
 import { token } from '../../test/support/env';
 import { contractOperation, gql } from '../../test/support/graphql';
@@ -12,7 +13,7 @@ let operator: string;
 let accountId: string;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   operator = await token('operator', 'operator');
   accountId = (await gql(stack.gatewayUrl, contractOperation('OpenAccount'), { input: { ownerId: unique('lim'), type: 'PERSONAL', currency: 'USD' } }, operator)).data!.openAccount.id;
 });

@@ -84,9 +84,13 @@ describe('balanceChanged', () => {
     expect(received).toBe(amounts.reduce((a, b) => a + b, 0n));
     expect(BigInt(events.at(-1)!.entry.balanceAfter)).toBe(BigInt(live.account.balance.total) + received);
     expect(new Set(events.map((e) => e.cursor)).size).toBe(500);
-    // Nothing beyond the 500 arrives, and the stream is still open.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(subscription.events.length).toBe(before + 500);
+    // Nothing beyond the 500 arrives, and the stream is still open: a later deposit is the next
+    // event (anything extra would come before it).
+    await deposit(stack.gatewayUrl, operator, payee, 1n);
+    await subscription.waitFor(() => subscription.events.length >= before + 501, 'the later deposit');
+    expect(subscription.events.length).toBe(before + 501);
+    expect(subscription.events.at(-1)!.sequence).toBe(live.sequence + 501);
+    expect(subscription.events.at(-1)!.entry.amount).toBe('1');
     expect(subscription.error).toBeNull();
     await subscription.close();
   }, manyPaymentsTestTimeoutMs);
@@ -110,8 +114,10 @@ describe('balanceChanged', () => {
     const seenBefore = first.events.filter((e) => e.sequence > live.sequence);
     expect(paid).toBeLessThan(total);
 
-    // Payments go on while nobody listens; the second half arrives after the reconnect.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Payments go on while nobody listens (ten of them at least, unless all are done); the rest
+    // arrive after the reconnect.
+    const paidAtClose = paid;
+    await eventually('ten payments while disconnected', 10_000, async () => (paid >= Math.min(total, paidAtClose + 10) ? true : undefined), 5);
     const last = first.events.at(-1)!;
     const second = subscribe(stack.gatewayWsUrl, { authorization: customer, query: balanceChanged, variables: { accountId: payee, after: last.cursor } });
     await payments;
@@ -195,9 +201,13 @@ describe('balanceChanged', () => {
       balanceChanged(accountId: $accountId, after: $after) { stripeId sequence cursor }
     }`, variables: { accountId: merchant, after: events[2]!.cursor } });
     await resumed.waitFor(() => resumed.events.length >= expected - 3, 'the replay');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // A later payment marks the end: anything beyond what came after the cursor would arrive before it.
+    await pay(stack.gatewayUrl, operator, payers[3]!, merchant, 1n);
+    await subscription.waitFor(() => subscription.events.length >= start + expected + 1, 'the later payment');
+    const later = subscription.events.at(-1)!;
     const key = (e: BalanceEvent) => `${e.stripeId}#${e.sequence}`;
-    expect(resumed.events.map(key).sort()).toEqual(events.slice(3).map(key).sort());
+    await resumed.waitFor(() => resumed.events.some((e) => key(e) === key(later)), 'the later payment on the resumed stream');
+    expect(resumed.events.map(key).sort()).toEqual([...events.slice(3), later].map(key).sort());
     expect(resumed.events.at(-1)!.cursor).not.toBe('');
     await Promise.all([subscription.close(), resumed.close()]);
   });

@@ -210,6 +210,9 @@ describe('key rotation', () => {
   it('accepts a new kid once the JWKS has it, refuses a removed kid once the cache refreshes, and fetches at most once per cooldown for unknown kids', async () => {
     const sub = unique('rotation');
     await expectAccepted(sub, await sign({ sub }, 'RS256', rsa1.privateKey, rsa1.kid));
+    // Real time, here and below: jose's remote key set (createRemoteJWKSet) times its cooldown and
+    // its cache's age with Date.now() and takes no clock, so the test waits them out, shortened
+    // to a second or two (jwksCooldownMs, jwksCacheMaxAgeMs).
     // Not published yet: refused even after a fresh fetch.
     await sleep(jwksCooldownMs + 100);
     await expectRefused(sub, await sign({ sub }, 'RS256', rsa2.privateKey, rsa2.kid));

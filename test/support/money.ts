@@ -11,7 +11,8 @@ import { deferPayment, paymentsByIds } from '@paygraph/transaction/db/payments';
 import { deferOutbox } from '@paygraph/transaction/db/outbox';
 import type { PaymentRow, payments } from '@paygraph/transaction/db/schema/transactions';
 import { paymentDebitSpec } from '@paygraph/transaction/domain/legs';
-import { startStack, type Stack } from './stack';
+import { startStack, type Stack, type StackOptions } from './stack';
+import { defaultStack } from './default-stack';
 import { contractOperation, gql, type GraphQLResponse } from './graphql';
 import { token, unique } from './env';
 
@@ -109,13 +110,15 @@ export interface MoneyKit {
 }
 
 /**
- * A test file's own stack and money kit: started before its tests, stopped after them.
+ * A test file's stack and money kit: started before its tests (the worker's default stack when
+ * `options` is absent: default-stack.ts), stopped after them.
  * `onStarted` hands them over once started, e.g. `useMoneyStack((started) => ({ stack, kit } = started))`.
  */
-export function useMoneyStack(onStarted: (started: { stack: Stack; kit: MoneyKit }) => void): void {
+export function useMoneyStack(onStarted: (started: { stack: Stack; kit: MoneyKit }) => void, options?: StackOptions): void {
   let stack: Stack | undefined;
   beforeAll(async () => {
-    stack = await startStack();
+    // Without options, the worker's default stack (shared across files where that is on: default-stack.ts).
+    stack = options === undefined ? await defaultStack() : await startStack(options);
     onStarted({ stack, kit: await moneyKit(stack) });
   });
   afterAll(async () => {

@@ -5,6 +5,7 @@ import { createTransactionSubgraph } from '@paygraph/transaction/server';
 import type { TransactionSettings } from '@paygraph/transaction/config';
 import { createSettlementSubgraph } from '@paygraph/settlement/server';
 import { createWebhooksSubgraph, type WebhooksSubgraphOptions } from '@paygraph/webhooks/server';
+import type { Dispatcher } from '@paygraph/webhooks/services/dispatcher';
 import { createGateway, type Gateway } from '../../gateway/src/server';
 import type { SubscriptionLimits } from '../../gateway/src/subscriptions/server';
 import type { GatewaySecurityOptions } from '../../gateway/src/security/gateway-security';
@@ -26,6 +27,10 @@ export interface Stack {
   gatewayWsUrl: string;
   subgraphUrls: { account: string; transaction: string; settlement: string; webhooks: string };
   shards: ShardSet;
+  /** The webhooks subgraph's dispatcher when it runs (StackOptions.webhooks.dispatcher): tests await its refreshes and passes. */
+  dispatcher: Dispatcher | null;
+  /** Resolves once the stack's ledger hint publisher is connected (StackOptions.hintsRedisUrl; at once without): hints are dropped before. */
+  hintsReady(): Promise<void>;
   /** Another account subgraph and another gateway (in front of it and of this stack's other subgraphs). */
   addReplica(options?: ReplicaOptions): Promise<Replica>;
   stop(): Promise<void>;
@@ -80,12 +85,11 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const tokens = options.tokens ?? testTokens();
   const trusts = testTrusts();
   const production = options.production ?? false;
-  const subgraphs: Record<'account' | 'transaction' | 'settlement' | 'webhooks', SubgraphServer> = {
-    account: await createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}), production }),
-    transaction: await createTransactionSubgraph(shards, trusts.transaction, options.now, { ...testTransactionSettings(), ...options.transaction }, { production }),
-    settlement: await createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production }),
-    webhooks: await createWebhooksSubgraph(shards, trusts.webhooks, { dispatcher: false, production, allowLocalDestinations: true, ...options.webhooks }),
-  };
+  const account = await createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}), production });
+  const transaction = await createTransactionSubgraph(shards, trusts.transaction, options.now, { ...testTransactionSettings(), ...options.transaction }, { production });
+  const settlement = await createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production });
+  const webhooks = await createWebhooksSubgraph(shards, trusts.webhooks, { dispatcher: false, production, allowLocalDestinations: true, ...options.webhooks });
+  const subgraphs: Record<'account' | 'transaction' | 'settlement' | 'webhooks', SubgraphServer> = { account, transaction, settlement, webhooks };
   const urls = {
     account: await urlOf(subgraphs.account),
     transaction: await urlOf(subgraphs.transaction),
@@ -105,6 +109,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     gatewayWsUrl: `ws://127.0.0.1:${gatewayPort}/graphql`,
     subgraphUrls: urls,
     shards,
+    dispatcher: webhooks.dispatcher,
+    hintsReady: () => stopHints?.ready() ?? Promise.resolve(),
     addReplica: async (replicaOptions = {}) => {
       const feed = replicaOptions.feed ?? options.feed;
       const startAccount = () => createAccountSubgraph(shards, trusts.account, options.now, { ...(feed ? { feed } : {}) });

@@ -66,6 +66,8 @@ interface ShardFeed {
   due: Set<string>;
   /** A read is running; what falls due meanwhile is read right after it. */
   reading: boolean;
+  /** The running read (or the last one): it ends once nothing is due on the shard. */
+  read: Promise<void>;
 }
 
 type ReadTrigger = 'poll' | 'hint';
@@ -89,6 +91,13 @@ export class BalanceFeed {
   private hintScheduled = false;
   private timers: NodeJS.Timeout[] = [];
   private redis: RedisSubscriber | null = null;
+  private announceSubscribed: () => void = () => {};
+  /**
+   * Resolves once the feed has subscribed to Redis and read every watched stripe after it (hints
+   * sent before the subscription are lost; that read covers them): from then on a posting's hint
+   * reaches the feed. Resolves at once without Redis.
+   */
+  readonly subscribed: Promise<void> = new Promise((resolve) => (this.announceSubscribed = resolve));
   /** Reads run, for tests and metrics: proves that one statement per shard serves every stripe. */
   ticks = 0;
   /** Stripes those reads asked for, by trigger: a hint read asks for the hinted stripes only. */
@@ -97,7 +106,7 @@ export class BalanceFeed {
   constructor(private readonly shards: ShardSet, private readonly settings: FeedSettings) {}
 
   start(): void {
-    const poll = setInterval(() => this.refreshAll(), this.settings.pollIntervalMs);
+    const poll = setInterval(() => void this.refreshAll(), this.settings.pollIntervalMs);
     const discover = setInterval(() => void this.discoverStripes(), this.settings.discoveryIntervalMs);
     poll.unref();
     discover.unref();
@@ -108,8 +117,10 @@ export class BalanceFeed {
         ledgerHintChannel,
         (message) => this.onHints(message),
         // Hints sent while we were not subscribed are lost: read everything once.
-        () => this.refreshAll(),
+        () => void this.refreshAll().then(this.announceSubscribed),
       );
+    } else {
+      this.announceSubscribed();
     }
   }
 
@@ -149,6 +160,16 @@ export class BalanceFeed {
     };
   }
 
+  /**
+   * Resolves once the hints received so far have been served and no read runs: what a test awaits
+   * instead of waiting for time to show that nothing more is read.
+   */
+  async idle(): Promise<void> {
+    // onHints starts its read on the next turn of the event loop (hints that arrive together share one): let it start.
+    await new Promise((resolve) => setImmediate(resolve));
+    await Promise.all([...this.shardFeeds.values()].map((feed) => feed.read));
+  }
+
   /** Ledger hints from Redis: a watched stripe beyond what we know is read now, and only it. */
   onHints(message: string): void {
     for (const hint of decodeHints(message)) {
@@ -165,7 +186,7 @@ export class BalanceFeed {
       this.hintScheduled = false;
       const feeds = [...this.hinted];
       this.hinted.clear();
-      for (const feed of feeds) this.requestRead(feed, false);
+      for (const feed of feeds) void this.requestRead(feed, false);
     });
   }
 
@@ -204,7 +225,7 @@ export class BalanceFeed {
   private shardFeedOf(shard: Shard): ShardFeed {
     let feed = this.shardFeeds.get(shard);
     if (!feed) {
-      feed = { shard, stripes: new Map(), allDue: false, due: new Set(), reading: false };
+      feed = { shard, stripes: new Map(), allDue: false, due: new Set(), reading: false, read: Promise.resolve() };
       this.shardFeeds.set(shard, feed);
     }
     return feed;
@@ -276,17 +297,23 @@ export class BalanceFeed {
     for (const listener of [...account.listeners]) listener();
   }
 
-  /** The timer's read (and a reconnect's): every watched stripe of every shard. */
-  private refreshAll(): void {
+  /** The timer's read (and a reconnect's): every watched stripe of every shard; resolves once they are read. */
+  private async refreshAll(): Promise<void> {
+    const reads: Array<Promise<void>> = [];
     for (const feed of this.shardFeeds.values()) {
-      if (feed.stripes.size > 0) this.requestRead(feed, true);
+      if (feed.stripes.size > 0) reads.push(this.requestRead(feed, true));
     }
+    await Promise.all(reads);
   }
 
-  /** Reads the shard now, or right after the read that runs there (one read per shard at a time). */
-  private requestRead(feed: ShardFeed, all: boolean): void {
+  /**
+   * Reads the shard now, or right after the read that runs there (one read per shard at a time);
+   * answers the read that will cover the request (readShard never rejects).
+   */
+  private requestRead(feed: ShardFeed, all: boolean): Promise<void> {
     if (all) feed.allDue = true;
-    if (!feed.reading) void this.readShard(feed);
+    if (!feed.reading) feed.read = this.readShard(feed);
+    return feed.read;
   }
 
   /**

@@ -4,7 +4,8 @@ import { newId, parseId } from '@paygraph/shared/ids';
 import { mintToken, type Role } from '@paygraph/shared/identity';
 import { insertAccount } from '@paygraph/shared/db/ledger-store';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
+import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, errorCodes, gql, type GraphQLResponse } from '../../../../test/support/graphql';
 import { asGateway, token, unique } from '../../../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf, ownerAccountCount, withdrawToReserve } from '../../../../test/support/ledger';
@@ -37,7 +38,7 @@ const entriesPageDoc = `query EntriesPage($id: ID!, $first: Int, $after: String)
 }`;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   operator = await token(unique('operator'), 'operator');
 });
 

@@ -75,8 +75,8 @@ describe('balance feed', () => {
     try {
       const watched = await watchMany(feed, 0, 60);
       // Subscribing to Redis reads every watched stripe once (hints sent before are lost): let
-      // that happen before counting.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // that happen before counting; and the publisher drops hints until it is connected.
+      await Promise.all([feed.subscribed, stopHints.ready()]);
       const before = { statements: statementsOn(own.all[0]!), hint: feed.stripesRead.hint, poll: feed.stripesRead.poll };
 
       const target = watched[17]!;
@@ -137,7 +137,8 @@ describe('balance feed', () => {
 
     feed.onHints(hint(target!.id, 999_999n));
     await until('the hinted read', () => feed.stripesRead.hint === 1);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The read has ended and nothing more is due: a loop would show as a second statement here.
+    await feed.idle();
 
     expect(statementsOn(own.all[3]!) - before).toBe(1);
     expect(target!.watch.tails().get(target!.id)).toBe(0n);
@@ -170,7 +171,7 @@ describe('balance feed', () => {
     await depositFromReserve(shards, target!.id, 1n);
     const before = statementsOn(own.all[1]!);
     feed.onHints(hint(target!.id, 1n));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await feed.idle();
     expect(statementsOn(own.all[1]!) - before).toBe(0);
     expect(feed.ticks).toBe(0);
   });

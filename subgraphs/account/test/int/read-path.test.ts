@@ -3,7 +3,8 @@ import { newId } from '@paygraph/shared/ids';
 import { insertAccount } from '@paygraph/shared/db/ledger-store';
 import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
 import { encodeEntriesCursor } from '@paygraph/account/domain/balance-cursor';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
+import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { asGateway, token, unique } from '../../../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf, withdrawToReserve } from '../../../../test/support/ledger';
@@ -22,7 +23,7 @@ const pageSize = 100;
 const entryCount = pageSize + 5;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   operator = await token(unique('operator'), 'operator');
 });
 

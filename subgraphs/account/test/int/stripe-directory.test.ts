@@ -10,7 +10,8 @@ import { listen } from '@paygraph/shared/server/http';
 import type { SubgraphServer } from '@paygraph/shared/server/subgraph';
 import { createAccountSubgraph } from '@paygraph/account/server';
 import { createGateway, type Gateway } from '../../../../gateway/src/server';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
+import { defaultStack } from '../../../../test/support/default-stack';
 import { gql, type GraphQLResponse } from '../../../../test/support/graphql';
 import { asGateway, testSecurityOptions, testTokens, testTrusts, token, unique } from '../../../../test/support/env';
 import { depositFromReserve } from '../../../../test/support/ledger';
@@ -27,7 +28,7 @@ let kit: MoneyKit;
 type Answer = GraphQLResponse<Record<string, any>>;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   kit = await moneyKit(stack);
 });
 

@@ -47,14 +47,18 @@ export function decodeHints(message: string): LedgerHint[] {
   return hints;
 }
 
+/** Stops publishing when called; `ready` resolves once connected to Redis (hints are dropped before). */
+export type LedgerHintPublisher = (() => Promise<void>) & { ready: () => Promise<void> };
+
 /** Publishes a hint after every committed batch of this process; returns the way to stop. */
-export function startLedgerHintPublisher(redisUrl: string): () => Promise<void> {
+export function startLedgerHintPublisher(redisUrl: string): LedgerHintPublisher {
   const publisher = createRedisPublisher(redisUrl);
   const unsubscribe = onCommitted((_shard, entries) => {
     publisher.publish(ledgerHintChannel, encodeHints(entries));
   });
-  return async () => {
+  const stop = async (): Promise<void> => {
     unsubscribe();
     await publisher.close();
   };
+  return Object.assign(stop, { ready: publisher.ready });
 }

@@ -54,6 +54,8 @@ function redactedHost(url: string): string {
 export interface RedisPublisher {
   /** False when the message was dropped (Redis unreachable or backed up). */
   publish(channel: string, message: string): boolean;
+  /** Resolves once connected (publishes are refused before): what a test awaits before counting on a hint. */
+  ready(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export interface RedisPublisher {
  */
 export function createRedisPublisher(url: string): RedisPublisher {
   const client = connectRedis(url, 'ledger hints');
+  const connected = new Promise<void>((resolve) => client.once('ready', () => resolve()));
   let inFlight = 0;
   return {
     publish: (channel, message) => {
@@ -74,6 +77,7 @@ export function createRedisPublisher(url: string): RedisPublisher {
       );
       return true;
     },
+    ready: () => connected,
     close: () => closeRedis(client),
   };
 }

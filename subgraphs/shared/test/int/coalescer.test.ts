@@ -42,17 +42,28 @@ describe('the coalescer', () => {
 
   it('holds calls made while a statement is out and sends them together when it returns', async () => {
     const sizes: number[] = [];
+    // The first statement stays out until the test lets it return.
+    let sent!: () => void;
+    const firstSent = new Promise<void>((resolve) => (sent = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
     const coalescer = new Coalescer<number, number>('test', async (shard, keys) => {
       sizes.push(keys.length);
-      await rawRows(shard.db, 'SELECT SLEEP(0.2)');
+      if (sizes.length === 1) {
+        sent();
+        await released;
+      }
+      await rawRows(shard.db, 'SELECT 1');
       return keys;
     });
     const shard = shards.all[0]!;
     const first = coalescer.load(shard, 1);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await firstSent;
     const later = [2, 3, 4].map((k) => coalescer.load(shard, k));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // A later turn of the event loop, the first statement still out.
+    await new Promise((resolve) => setImmediate(resolve));
     const evenLater = coalescer.load(shard, 5);
+    release();
     expect(await Promise.all([first, ...later, evenLater])).toEqual([1, 2, 3, 4, 5]);
     expect(sizes).toEqual([1, 4]);
   });

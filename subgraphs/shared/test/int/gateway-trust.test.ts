@@ -6,7 +6,8 @@ import {
   type TrustedSubgraph,
 } from '../../src/gateway-trust';
 import type { Role } from '../../src/identity';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
+import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation } from '../../../../test/support/graphql';
 import { asGateway, testSubgraphSecrets, testTrusts, token, unique } from '../../../../test/support/env';
 import { depositFromReserve, entriesOf, ownerAccountCount } from '../../../../test/support/ledger';
@@ -21,7 +22,7 @@ import { resourceOfKey } from '../../../../test/support/bank';
 let stack: Stack;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
 });
 
 afterAll(async () => {

@@ -33,16 +33,18 @@ describe('Redis pub/sub (ioredis)', () => {
     const received: string[] = [];
     let subscribed!: () => void;
     const ready = new Promise<void>((resolve) => (subscribed = resolve));
-    const subscriber = createRedisSubscriber(url, channel, (message) => received.push(message), () => subscribed());
+    let delivered = (): void => {};
+    const subscriber = createRedisSubscriber(url, channel, (message) => {
+      received.push(message);
+      delivered();
+    }, () => subscribed());
     const publisher = createRedisPublisher(url);
     try {
-      await ready;
       // The publisher refuses (returns false) until its own connection is up.
-      const deadline = Date.now() + 5_000;
-      while (received.length === 0 && Date.now() < deadline) {
-        publisher.publish(channel, 'hello');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await Promise.all([ready, publisher.ready()]);
+      const arrived = new Promise<void>((resolve) => (delivered = resolve));
+      expect(publisher.publish(channel, 'hello')).toBe(true);
+      await arrived;
       expect(received[0]).toBe('hello');
     } finally {
       await publisher.close();

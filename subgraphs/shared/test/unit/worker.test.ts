@@ -1,5 +1,17 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startWorker } from '../../src/worker';
+
+/**
+ * The worker's timers run on vitest's fake clock: the tests move it (advanceTimersByTimeAsync,
+ * which also settles the promises each timer leads to) instead of waiting for real time.
+ */
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 /** A promise and the function that settles it, to hold a pass open for as long as a test needs. */
 function gate(): { opened: Promise<void>; open(): void } {
@@ -8,7 +20,8 @@ function gate(): { opened: Promise<void>; open(): void } {
   return { opened, open };
 }
 
-const tick = () => new Promise((resolve) => setTimeout(resolve, 10));
+/** Runs the timers due within `ms` of the fake clock and the promises they settle. */
+const advance = (ms: number) => vi.advanceTimersByTimeAsync(ms);
 
 describe('startWorker', () => {
   it('stop() waits for the running pass to end, and no pass starts after it', async () => {
@@ -25,17 +38,18 @@ describe('startWorker', () => {
         return 1;
       },
     });
-    await tick();
+    await advance(10);
     expect(started).toBe(1);
     let stopped = false;
     const stopping = worker.stop().then(() => (stopped = true));
-    await tick();
+    await advance(10);
     // The pass still runs: stop() has not returned.
     expect(stopped).toBe(false);
     release.open();
     await stopping;
     expect(finished).toBe(1);
-    await tick();
+    // Ten intervals later, still no second pass.
+    await advance(10);
     expect(started).toBe(1);
   });
 
@@ -50,17 +64,21 @@ describe('startWorker', () => {
         running += 1;
         overlapped ||= running > 1;
         passes += 1;
-        await tick();
+        await new Promise((resolve) => setTimeout(resolve, 10));
         running -= 1;
         if (passes === 1) throw new Error('a failed pass');
         return passes;
       },
     });
     // drain() runs after the running pass, never beside it, and answers its own pass's count.
-    const drained = await worker.drain();
-    expect(drained).toBeGreaterThanOrEqual(2);
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    await worker.stop();
+    const draining = worker.drain();
+    await advance(20);
+    expect(await draining).toBeGreaterThanOrEqual(2);
+    // Four passes' worth of the clock (a pass 10 ms, a pause 5 ms).
+    await advance(60);
+    const stopping = worker.stop();
+    await advance(10);
+    await stopping;
     expect(overlapped).toBe(false);
     expect(passes).toBeGreaterThan(2);
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
+import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { mergeStats } from '@paygraph/shared/ledger/batcher';
@@ -30,7 +31,7 @@ async function available(id: string): Promise<bigint> {
 }
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   operator = await token('operator', 'operator');
 });
 afterAll(async () => stack?.stop());

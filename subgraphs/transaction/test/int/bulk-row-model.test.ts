@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
+import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { rawRows } from '@paygraph/shared/db/raw';
@@ -22,7 +23,7 @@ let operator: string;
 const q = (doc: string, variables: Record<string, unknown>) => gql(stack.gatewayUrl, doc, variables, operator);
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   operator = await token('operator', 'operator');
 });
 afterAll(async () => stack?.stop());

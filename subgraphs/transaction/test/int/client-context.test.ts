@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { paymentsByIds } from '../../src/db/payments';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
+import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 
@@ -9,7 +10,7 @@ let stack: Stack;
 let operator: string;
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   operator = await token('operator', 'operator');
 });
 afterAll(async () => stack?.stop());

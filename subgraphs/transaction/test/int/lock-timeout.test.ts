@@ -4,7 +4,8 @@ import { inArray } from 'drizzle-orm';
 import { lockRetryWaitSeconds, lockWaitSeconds } from '@paygraph/shared/limits';
 import { subgraphRequestTimeoutMs } from '../../../../gateway/src/limits';
 import { postingRejections } from '@paygraph/shared/db/schema/ledger';
-import { startStack, type Stack } from '../../../../test/support/stack';
+import type { Stack } from '../../../../test/support/stack';
+import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, gql, type GraphQLResponse } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { depositFromReserve, entriesOf } from '../../../../test/support/ledger';
@@ -27,7 +28,7 @@ let operator: string;
 const createPaymentDoc = contractOperation('CreatePayment');
 
 beforeAll(async () => {
-  stack = await startStack();
+  stack = await defaultStack();
   operatorId = unique('lock-operator');
   operator = await token(operatorId, 'operator');
   expect(stack.shards.all.length, 'the "out of" case pays across two physical shards').toBeGreaterThanOrEqual(2);

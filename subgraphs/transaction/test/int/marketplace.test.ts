@@ -14,6 +14,7 @@ import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { closeInSql, physicalOf, stripeRowOn, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
+import { movableClock } from '../../../../test/support/clock';
 
 /**
  * Payments of many legs (issue 23): splits, campaign-funded discounts, all or nothing across
@@ -22,7 +23,9 @@ import { closeInSql, physicalOf, stripeRowOn, type MoneyKit, useMoneyStack } fro
  */
 let stack: Stack;
 let kit: MoneyKit;
-useMoneyStack((started) => ({ stack, kit } = started));
+/** Every subgraph's clock: a test moves it past a campaign's end instead of waiting for it. */
+const clock = movableClock();
+useMoneyStack((started) => ({ stack, kit } = started), { now: clock.now });
 
 const docs = {
   createCampaign: contractOperation('CreateCampaign'),
@@ -150,8 +153,9 @@ describe('refusals write nothing', () => {
     await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: missing }), 'CAMPAIGN_NOT_FOUND');
     const elsewhere = await newCampaign(far!, { percentOffBps: 500, payeeAccountIds: [split!] });
     await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: elsewhere }), 'CAMPAIGN_NOT_APPLICABLE');
-    const ending = await newCampaign(far!, { percentOffBps: 500, endsAt: new Date(Date.now() + 1500).toISOString() });
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    const endsAt = new Date(clock.now().getTime() + 1500);
+    const ending = await newCampaign(far!, { percentOffBps: 500, endsAt: endsAt.toISOString() });
+    clock.advanceTo(new Date(endsAt.getTime() + 100));
     await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: ending }), 'CAMPAIGN_NOT_APPLICABLE');
     // The funding account `far` holds nothing: a remote campaign that cannot pay.
     const empty = await newCampaign(far!, { amountOff: '10' });

@@ -6,6 +6,7 @@ import { token, unique } from '../../../../test/support/env';
 import { physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 import { captureHold, createHold, frozenAgainstHeld, holdDocs, holdRow, voidHold } from '../../../../test/support/holds';
 import { sleep } from '../../../../test/support/bank';
+import { movableClock } from '../../../../test/support/clock';
 import { expireDueHolds } from '../../src/services/hold-expiry';
 import { holds } from '../../src/db/schema/transactions';
 import { frozenAgainstHolds } from '@paygraph/settlement/services/reconcile';
@@ -18,7 +19,9 @@ import { eq } from 'drizzle-orm';
  */
 let stack: Stack;
 let kit: MoneyKit;
-useMoneyStack((started) => ({ stack, kit } = started));
+/** Every subgraph's clock: the expiry tests move it to a hold's deadline instead of waiting for it. */
+const clock = movableClock();
+useMoneyStack((started) => ({ stack, kit } = started), { now: clock.now });
 
 const bal = (available: string, frozen: string, pending = '0') =>
   ({ available, frozen, pending, total: String(BigInt(available) + BigInt(frozen) + BigInt(pending)) });
@@ -259,14 +262,14 @@ describe('exactly one ending', () => {
     const payer = await funded(owner, '1000');
     const payee = await funded(unique('exp-payee'), '0');
     const id = await held(bearer, payer, payee, '600', { expiresInSeconds: 1 });
-    await sleep(1_100);
+    clock.advanceTo(new Date((await holdRow(stack.shards, id))!.expiresAt.getTime() + 1));
     refusal(await captureHold(stack.gatewayUrl, bearer, id, unique('late')), 'captureHold', 'HOLD_NOT_ACTIVE');
     refusal(await voidHold(stack.gatewayUrl, bearer, id, unique('late')), 'voidHold', 'HOLD_NOT_ACTIVE');
     const read = await gql(stack.gatewayUrl, holdDocs.getHold, { id }, bearer);
     expect(read.data!.hold.status).toBe('EXPIRED');
     const shard = stack.shards.byLogical(Number.parseInt(id.slice(-2), 16) as never);
     // Two replicas' passes at once (other test files' workers may run too): released once.
-    await Promise.all([expireDueHolds(shard, () => new Date()), expireDueHolds(shard, () => new Date())]);
+    await Promise.all([expireDueHolds(shard, clock.now), expireDueHolds(shard, clock.now)]);
     expect(await holdRow(stack.shards, id)).toMatchObject({ status: 'EXPIRED', capturedAmount: 0n, endedAt: expect.any(Date) });
     expect(await kit.balance(payer)).toEqual(bal('1000', '0'));
     // The hold and its expiry are entries in the frozen bucket, and say which hold they belong to.
@@ -284,19 +287,23 @@ describe('exactly one ending', () => {
     const ids = await Promise.all(Array.from({ length: 8 }, () => held(bearer, payer, payee, '500', { expiresInSeconds: 1 })));
     const created = await Promise.all(ids.map((id) => holdRow(stack.shards, id)));
     const deadline = Math.max(...created.map((h) => h!.expiresAt.getTime()));
-    await sleep(Math.max(0, deadline - Date.now() - 30));
+    // 30 ms before the deadline; the clock goes on running, so the captures and passes below
+    // meet the deadline while they run.
+    clock.advanceTo(new Date(deadline - 30));
     const shard = stack.shards.byLogical(Number.parseInt(payer.slice(-2), 16) as never);
     const expiring = (async () => {
       let released = 0;
       for (let i = 0; i < 10; i++) {
-        released += await expireDueHolds(shard, () => new Date());
+        released += await expireDueHolds(shard, clock.now);
+        // Not a wait for an event: spreads ten passes over ~100 ms of the clock, across the
+        // deadline, so that some run before it and some after while the captures race them.
         await sleep(10);
       }
       return released;
     })();
     const captures = await Promise.all(ids.map((id) => captureHold(stack.gatewayUrl, bearer, id, unique('edge')).then((a) => a.data!.captureHold)));
     await expiring;
-    await expireDueHolds(shard, () => new Date());
+    await expireDueHolds(shard, clock.now);
     const rows = await Promise.all(ids.map((id) => holdRow(stack.shards, id)));
     let paid = 0n;
     rows.forEach((row, i) => {

@@ -69,6 +69,10 @@ export class Dispatcher {
   private readonly running = new Set<Promise<void>>();
   private stopped = false;
   private workers: Worker[] = [];
+  private refreshWorker: Worker | null = null;
+  private announceSubscribed: () => void = () => {};
+  /** Resolves once subscribed to the ledger hints (at once without Redis): from then on a posting's hint wakes a pass. */
+  readonly subscribed: Promise<void> = new Promise((resolve) => (this.announceSubscribed = resolve));
   /** Each shard's dispatching worker, for hints to wake. */
   private readonly shardWorkers = new Map<Shard, Worker>();
   private readonly redisUrl: string | null;
@@ -104,16 +108,22 @@ export class Dispatcher {
       // One worker per shard: a slow or unreachable shard delays only its own streams.
       this.shardWorkers.set(shard, startWorker({ name: `webhook dispatcher ${shard.name}`, intervalMs, pass: () => this.pass(shard) }));
     }
+    this.refreshWorker = startWorker({ name: 'webhook endpoints refresh', intervalMs: endpointRefreshIntervalMs, pass: () => this.refresh() });
     this.workers = [
       ...this.shardWorkers.values(),
-      startWorker({ name: 'webhook endpoints refresh', intervalMs: endpointRefreshIntervalMs, pass: () => this.refresh() }),
+      this.refreshWorker,
       startWorker({ name: 'webhook queue metrics', intervalMs: this.options.metricsIntervalMs, pass: async () => (await this.measure(), 0) }),
       // The first purge an interval after start: a starting process has enough to do (the worker's first pass is at once).
       startWorker({ name: 'webhook delivery purge', intervalMs: this.options.purgeIntervalMs, pass: () => (Date.now() - startedAt < this.options.purgeIntervalMs ? Promise.resolve(0) : this.purge()) }),
     ];
     if (this.redisUrl !== null) {
       // Hints sent while not subscribed are lost: every shard passes once on each (re)subscription.
-      this.hints = createRedisSubscriber(this.redisUrl, ledgerHintChannel, (message) => this.onHints(message), () => this.wakeAll());
+      this.hints = createRedisSubscriber(this.redisUrl, ledgerHintChannel, (message) => this.onHints(message), () => {
+        this.wakeAll();
+        this.announceSubscribed();
+      });
+    } else {
+      this.announceSubscribed();
     }
   }
 
@@ -140,6 +150,17 @@ export class Dispatcher {
     }, this.options.intervalMs);
     timer.unref();
     this.rechecks.set(shard, timer);
+  }
+
+  /** Rereads the endpoints now (after a running refresh) and answers once done: tests await it instead of the refresh interval. */
+  async refreshed(): Promise<void> {
+    await this.refreshWorker?.drain();
+  }
+
+  /** Passes every shard now and waits for the attempts they started: whatever was due has been sent (tests). */
+  async drained(): Promise<void> {
+    await Promise.all([...this.shardWorkers.values()].map((worker) => worker.drain()));
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 
   private wakeAll(): void {

@@ -100,7 +100,8 @@ describe('webhook delivery', () => {
     await kit.paid(kit.operator, { payer, payee, amount: '1' });
     await waitFor('the first event', () => hooks.received.length, (n) => n >= 1);
     const since = new Date();
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The later payments' events in a later millisecond than `since`: wait for the clock to tick over.
+    while (Date.now() <= since.getTime()) await new Promise((resolve) => setImmediate(resolve));
     for (let i = 0; i < 3; i++) await kit.paid(kit.operator, { payer, payee, amount: '2' });
     await waitFor('4 events', () => hooks.received.length, (n) => n >= 4);
     const later = hooks.received.slice(1).map((r) => r.id);
@@ -194,8 +195,11 @@ describe('webhook delivery', () => {
     ]);
     const [failed] = hooks.received.filter((r) => r.event.type === 'payment.failed');
     expect(failed!.event.data).toEqual({ id: pending.id, amount: '2500', currency: 'USD', payerAccountId: payer, payeeAccountId: doomedPayee });
-    // The failed refund is scanned again at each refresh (its window reaches back): queued once all the same.
-    await new Promise((resolve) => setTimeout(resolve, fastDispatch.endpointRefreshIntervalMs * 5));
+    // The failed refund is scanned again at each refresh (its window reaches back): queued once all
+    // the same. Two more refreshes, then every shard's pass and the attempts it started.
+    await stack.dispatcher!.refreshed();
+    await stack.dispatcher!.refreshed();
+    await stack.dispatcher!.drained();
     expect(hooks.received).toHaveLength(3);
     expect(new Set(hooks.received.map((r) => r.id)).size).toBe(3);
   });

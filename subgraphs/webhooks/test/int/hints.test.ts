@@ -32,8 +32,9 @@ describe('webhook dispatcher woken by ledger hints', () => {
     const { bearer, payer, payee } = await partnerWithAccounts(stack, kit, 'p-hints');
     const { secret } = await madeEndpoint(stack.gatewayUrl, bearer, { url: hooks.url, eventTypes: ['balance.changed'], accountIds: [payer, payee] });
     hooks.verifyWith(secret);
-    // The refresh learns of the endpoint; the shards' passes are then a minute apart.
-    await new Promise((resolve) => setTimeout(resolve, fastDispatch.endpointRefreshIntervalMs * 3));
+    // The refresh learns of the endpoint; the shards' passes are then a minute apart, and hints
+    // flow once the stack publishes and the dispatcher listens.
+    await Promise.all([stack.dispatcher!.refreshed(), stack.dispatcher!.subscribed, stack.hintsReady()]);
     for (let i = 1; i <= 5; i++) {
       const started = Date.now();
       await kit.paid(kit.operator, { payer, payee, amount: String(100 + i) });

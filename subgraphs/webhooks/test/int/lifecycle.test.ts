@@ -47,7 +47,7 @@ describe('webhook endpoints over time', () => {
     const rotated = await gql(stack.gatewayUrl, webhookDocs.rotate, { input: { endpointId: id } }, bearer);
     const fresh = rotated.data!.rotateWebhookSecret.secret as string;
     // The dispatcher picks the new secret up at its next refresh.
-    await new Promise((resolve) => setTimeout(resolve, fastDispatch.endpointRefreshIntervalMs * 3));
+    await stack.dispatcher!.refreshed();
     await kit.paid(kit.operator, { payer, payee, amount: '1' });
     await waitFor('an event', () => receiver.received.length, (n) => n >= 1);
     const [event] = receiver.received;

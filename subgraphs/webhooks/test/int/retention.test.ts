@@ -3,6 +3,7 @@ import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import type { MoneyKit } from '../../../../test/support/money';
 import type { Stack } from '../../../../test/support/stack';
+import { movableClock } from '../../../../test/support/clock';
 import { fastDispatch, madeEndpoint, storedOf, waitFor, webhookDocs, useWebhookStack, type WebhookStack } from '../support/webhooks';
 
 /**
@@ -14,7 +15,9 @@ let kit: MoneyKit;
 let receiver: WebhookStack['receiver'];
 const retentionMs = 3_000;
 const purgeIntervalMs = 200;
-useWebhookStack({ webhooks: { dispatcher: true, settings: { ...fastDispatch, retentionMs, purgeIntervalMs } } }, (started) => ({ stack, kit, receiver } = started));
+/** The dispatcher's clock: real until the test moves it past a pending delivery's retention. */
+const clock = movableClock();
+useWebhookStack({ webhooks: { dispatcher: true, now: clock.now, settings: { ...fastDispatch, retentionMs, purgeIntervalMs } } }, (started) => ({ stack, kit, receiver } = started));
 
 describe('webhook delivery retention', () => {
   it('purges delivered and failed deliveries past the retention and keeps pending ones', async () => {
@@ -43,8 +46,8 @@ describe('webhook delivery retention', () => {
     const after = await gql(stack.gatewayUrl, webhookDocs.read, { id: delivered.id }, bearer);
     expect(after.data!.webhookEndpoint.deliveries.edges).toEqual([]);
     // Older than the retention too, by a few purges, but still being retried: kept.
-    const purgesPast = pending!.createdAt.getTime() + retentionMs + 5 * purgeIntervalMs - Date.now();
-    if (purgesPast > 0) await new Promise((resolve) => setTimeout(resolve, purgesPast));
+    clock.advanceTo(new Date(pending!.createdAt.getTime() + retentionMs + 5 * purgeIntervalMs));
+    await stack.dispatcher!.purge();
     const kept = (await storedOf(stack.shards, retried.id)).deliveries;
     expect(kept.map((d) => [d.id, d.status])).toEqual([[pending!.id, 'PENDING']]);
 

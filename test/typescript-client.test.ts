@@ -14,6 +14,7 @@ import { startStack, type Stack } from './support/stack';
 import { spawnCompiledService, type ChildService } from './support/processes';
 import { testSubgraphSecrets, token, unique } from './support/env';
 import { testVariables } from './support/run-config';
+import { diagnosticsOf } from './support/typecheck-in-memory';
 
 /**
  * The typed client (clients/typescript, `@paygraph/client`) as an app ships it, against the
@@ -78,6 +79,22 @@ describe('the typed client', () => {
       const committed = existsSync(repoPath(file.path)) ? readFileSync(repoPath(file.path), 'utf8') : null;
       expect(committed, `${file.path} is stale: run \`npm run codegen\``).toBe(file.content);
     }
+  });
+
+  it('has a README example that compiles against the generated types, and a payment with a number for its amount does not', () => {
+    const readme = readFileSync(repoPath('clients/typescript/README.md'), 'utf8');
+    const example = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    if (example === undefined) throw new Error('clients/typescript/README.md has no ts example');
+    // What the example leaves to the app: its customer's token and the shop's account.
+    const given = 'declare const customerJwt: string;\ndeclare const shopAccountId: string;\n';
+    const wrong = `import { CreatePaymentDocument, createPaygraphClient } from '@paygraph/client';
+const client = createPaygraphClient({ url: 'http://localhost:4000/graphql', token: 't' });
+await client.execute(CreatePaymentDocument, { input: { idempotencyKey: 'k', payerAccountId: 'a', payeeAccountId: 'b', amount: 2500, currency: 'USD' } });
+export {};
+`;
+    const found = diagnosticsOf({ 'client-readme-example': `${given}${example}\nexport {};\n`, 'client-wrong-amount': wrong });
+    expect(found['client-readme-example']).toEqual([]);
+    expect(found['client-wrong-amount']!.join('\n')).toMatch(/TS2322: Type 'number' is not assignable to type 'string'/);
   });
 
   it("names documents by ids only its own manifest holds: the gateway runs them because it loaded that manifest", () => {

@@ -5,7 +5,9 @@
 # (the GraphQL schemas and each part's migrations), and runs `node dist/<name>.js`: no
 # TypeScript, no tsx. test/docker-compose.test.ts starts a process from this layout.
 
-FROM node:20-slim AS manifests
+# Node 24, an LTS line with security fixes until April 2028 (Node 20's ended in April 2026);
+# .ci/run runs the process-level tests on the registry's node@24 too, so what ships is what is tested.
+FROM node:24-slim AS manifests
 WORKDIR /app
 # Manifests first, so that each stage's dependency layer is rebuilt only when they change.
 COPY package.json package-lock.json .npmrc ./
@@ -15,6 +17,7 @@ COPY subgraphs/transaction/package.json subgraphs/transaction/
 COPY subgraphs/settlement/package.json subgraphs/settlement/
 COPY subgraphs/webhooks/package.json subgraphs/webhooks/
 COPY gateway/package.json gateway/
+COPY clients/typescript/package.json clients/typescript/
 
 FROM manifests AS build
 RUN npm ci

@@ -106,6 +106,8 @@ function servicePlan(config: Config, shardUrls: string, secret: string, subgraph
   const withheld = { JWT_SECRET: '', ...Object.fromEntries(Object.keys(subgraphSecrets).map((variable) => [variable, ''])) };
   // A local stack's receivers are on this machine over http: allowed here, explicitly (never by NODE_ENV), unless the shell says otherwise.
   const localDestinations = process.env.WEBHOOK_ALLOW_LOCAL_DESTINATIONS || 'true';
+  // Any document runs on a local stack (curl, the Explorer, scripts as any role): explicitly, unless the shell says otherwise.
+  const trustedDocumentsMode = process.env.TRUSTED_DOCUMENTS_MODE || 'off';
   const subgraphEnv = (name: TrustedSubgraph) => ({
     ...shared, ...ports, ...withheld, [subgraphSecretVariable(name)]: subgraphSecrets[subgraphSecretVariable(name)]!,
   });
@@ -126,6 +128,7 @@ function servicePlan(config: Config, shardUrls: string, secret: string, subgraph
         ...subgraphSecrets,
         JWT_SECRET: secret,
         PORT: String(gateway),
+        TRUSTED_DOCUMENTS_MODE: trustedDocumentsMode,
         ACCOUNT_URL: subgraphUrl('ACCOUNT_URL', account),
         TRANSACTION_URL: subgraphUrl('TRANSACTION_URL', transaction),
         SETTLEMENT_URL: subgraphUrl('SETTLEMENT_URL', settlement),
@@ -299,6 +302,12 @@ function localWebhooksNote(plan: ReturnType<typeof servicePlan>): string[] | nul
   return ['Webhooks: WEBHOOK_ALLOW_LOCAL_DESTINATIONS=true, so endpoints may be http:// and on loopback (receivers on this machine);', '  set it to false to judge them as production does (https, no loopback).', ''];
 }
 
+/** Says so when the gateway was started serving any document (TRUSTED_DOCUMENTS_MODE=off). */
+function trustedDocumentsNote(plan: ReturnType<typeof servicePlan>): string[] | null {
+  if (plan.gateway.env.TRUSTED_DOCUMENTS_MODE !== 'off') return null;
+  return ['Trusted documents: TRUSTED_DOCUMENTS_MODE=off, so every role may send any document;', '  set it to require to be refused what production refuses (README, "Clients").', ''];
+}
+
 async function printWelcome(config: Config, secret: { secret: string; generated: boolean }, plan: ReturnType<typeof servicePlan>): Promise<void> {
   const port = config.gatewayPort;
   const token = await mintToken({ sub: 'operator', role: 'operator' }, secret.secret, tokenLifetimeSeconds, config.tokens);
@@ -314,6 +323,7 @@ async function printWelcome(config: Config, secret: { secret: string; generated:
     `  Metrics     http://${base}/metrics`,
     '',
     ...(localWebhooksNote(plan) ?? []),
+    ...(trustedDocumentsNote(plan) ?? []),
     `Operator token (valid ${tokenLifetimeSeconds / 3600} h), send as "Authorization: Bearer <token>":`,
     `  ${token}`,
     'Other tokens:',

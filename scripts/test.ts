@@ -105,6 +105,13 @@ async function main(): Promise<number> {
   // Every variable is checked first. Two runs on one server (two work trees, say) each take
   // their own databases with TEST_DATABASE_PREFIX (another name starting with paygraph_test).
   const config = readTestRunConfig(process.env);
+  // What a pass on another Node says it is on (.ci/run's on the image's Node): a PATH that did not take is caught here.
+  const nodeMajor = Number(process.versions.node.split('.')[0]);
+  if (config.test.nodeMajor !== null && nodeMajor !== config.test.nodeMajor) {
+    console.error(`[test] TEST_NODE_MAJOR=${config.test.nodeMajor}, but npm test runs on Node ${process.version} (${process.execPath})`);
+    return 1;
+  }
+  log(`Node ${process.version} (${process.execPath})`);
   const typechecked = typecheckAll(typecheckProjects.map((project) => join(repoRoot, project)));
   const mysql = await ensureMysql({ databasePrefix: config.test.databasePrefix, log, server: config.mysqlServer });
   try {

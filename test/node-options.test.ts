@@ -66,16 +66,18 @@ describe('the Node options of every paygraph process', () => {
     expect(newSpace / mebibyte).toBe(semiSpaceSizeMiB);
   });
 
-  it('keep the old generation within about 2.5 × the live heap under steady promotion, half of what it reaches uncapped', () => {
+  it('keep the old generation within about 2.5 × the live heap under steady promotion (3 × on Node 24), half of what it reaches uncapped', () => {
     const capped = probe(processNodeArgs);
     const uncapped = probe(processNodeArgs.filter((arg) => !arg.startsWith('--max-old-space-size=')));
     expect(capped.watched).toBe(3);
     expect(uncapped.watched).toBe(3);
     // At a 1 GiB cap V8 lets the old generation reach 1.6 × the live heap plus what each
-    // scavenge promotes, which grows with the young generation (measured: 1.8–2.0 × with
-    // 16 MiB semi-spaces, 2.33–2.38 × with 32); at V8's default cap the factor is 4 (measured:
-    // 4.6 × with either).
-    expect(capped.peak / capped.live).toBeLessThan(2.6);
+    // scavenge promotes, which grows with the young generation (measured on Node 20: 1.8–2.0 ×
+    // with 16 MiB semi-spaces, 2.33–2.40 × with 32); at V8's default cap the factor is 4
+    // (measured: 4.6–4.8 × with either). Node 24's V8 (13.6) spreads wider: 2.12–3.04 × capped
+    // over seven runs with 32 MiB semi-spaces, 6.0–6.1 × uncapped (docs/PERFORMANCE.md, "Memory").
+    const nodeMajor = Number(process.versions.node.split('.')[0]);
+    expect(capped.peak / capped.live).toBeLessThan(nodeMajor >= 24 ? 3.5 : 2.6);
     expect(capped.peak / capped.live).toBeLessThan(0.6 * (uncapped.peak / uncapped.live));
   }, 90_000);
 

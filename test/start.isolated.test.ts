@@ -47,6 +47,8 @@ describe('npm start', () => {
       const output = system.output();
       expect(output).toContain(`GraphQL     http://localhost:${ports.PORT}/graphql`);
       expect(output).toContain(`Health      http://localhost:${ports.PORT}/health`);
+      // Any document runs on a local stack, set explicitly and said (the gateway's own default is require).
+      expect(output).toContain('Trusted documents: TRUSTED_DOCUMENTS_MODE=off');
       const token = /Operator token[^\n]*\n\s+(\S+)/.exec(output)?.[1];
       expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
       expect((await fetch(`http://127.0.0.1:${ports.PORT}/health`)).status).toBe(200);

@@ -65,10 +65,14 @@ export function parseManifestSources(raw: string): ManifestSource[] {
 
 /** Which documents the gateway trusts and what it does with others (security/trusted-documents.ts, README "Clients"). */
 export const trustedDocumentsConfig = z.object({
-  /** Null: `require` in production, `off` otherwise. */
-  mode: oneOf('TRUSTED_DOCUMENTS_MODE', trustedDocumentsModes, undefined, {
-    default: 'unset (`require` with `NODE_ENV=production`, else `off`)',
-    meaning: 'what customers, merchants, partners, channels and callers without a token may send: `off` any document, `log` any (unknown ones logged by name and hash), `require` only trusted documents',
+  /**
+   * `require` unless set, whatever NODE_ENV says: a gateway that forgot a variable refuses
+   * unknown documents rather than serving them. npm start, the tests' process stacks and the
+   * benchmark set `off` themselves, as npm start sets WEBHOOK_ALLOW_LOCAL_DESTINATIONS.
+   */
+  mode: oneOf('TRUSTED_DOCUMENTS_MODE', trustedDocumentsModes, 'require', {
+    default: '`require` (`npm start` sets `off`)',
+    meaning: 'what customers, merchants, partners, channels and callers without a token may send: `off` any document, `log` any (unknown ones logged by name and hash), `require` only trusted documents. Whatever `NODE_ENV` says',
   }),
   roleModes: parsed('TRUSTED_DOCUMENTS_ROLE_MODES', '`role=mode[,role=mode…]`', parseRoleModes, 'operator=off', {
     default: '`operator=off`',

@@ -24,6 +24,12 @@ export interface GatewayContext {
   requestId?: string;
   /** The HTTP request's logger (its lines name requestId); absent on graphql-ws, which logs with the process's. */
   log?: Logger;
+  /**
+   * Set on graphql-ws connections: the socket server judged the client's document against the
+   * trusted documents before planning it, and the operations it then runs for it (page queries,
+   * the planned document) are texts of its own, which no manifest holds.
+   */
+  documentJudged?: true;
 }
 
 function header(req: http.IncomingMessage, name: string): string | null {

@@ -28,7 +28,7 @@ import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
 import { explorer } from './explorer';
-import { contractManifestClient, contractManifestPath, resolveTrustedRequest, trustedDocumentsPlugin, uniformModes, type TrustedDocumentsOptions } from './security/trusted-documents';
+import { contractManifestClient, contractManifestPath, resolveTrustedRequest, trustedDocumentsGate, trustedDocumentsPlugin, uniformModes, type TrustedDocumentsOptions } from './security/trusted-documents';
 import { loadTrustedDocuments, type TrustedDocumentSet } from './security/trusted-manifests';
 import { persistedQueries } from './persisted-queries';
 import { ClientLabels } from './client-awareness';
@@ -193,6 +193,8 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   const trusted = options.trustedDocuments ?? { manifests: [], modes: uniformModes('off'), reloadMs: null };
   // The contract's operations are the first manifest; a broken manifest stops the start here.
   const trustedDocuments = loadTrustedDocuments([{ client: contractManifestClient, path: contractManifestPath }, ...trusted.manifests], trusted.reloadMs);
+  // One gate for HTTP and graphql-ws: the same modes, one log of untrusted documents.
+  const documentGate = trustedDocumentsGate(trustedDocuments, trusted.modes);
   // GraphiQL from dist/explorer in development; no landing page in production.
   const apq = persistedQueries(options.persistedQueries?.redisUrl ?? null, options.persistedQueries?.keyPrefix);
   const explorerPage = explorer(production, (message) => log().warn(message));
@@ -200,7 +202,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     // Operations one subgraph serves alone go straight to it; the rest through the query plan.
     gateway: passThroughGateway(gateway, dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
     // Trusted documents, then the security plugin: their refusals (untrusted, limits, rate) win over the others'.
-    plugins: [trustedDocumentsPlugin(trustedDocuments, trusted.modes), security.plugin, requireIdentity, metricsPlugin(metrics, clientLabels), explorerPage.plugin],
+    plugins: [trustedDocumentsPlugin(documentGate), security.plugin, requireIdentity, metricsPlugin(metrics, clientLabels), explorerPage.plugin],
     introspection: !production,
     persistedQueries: apq.options,
     includeStacktraceInErrorResponses: !production,
@@ -243,6 +245,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     accountTrust: trusts.account,
     limits: { ...defaultSubscriptionLimits, ...options.subscriptions },
     operationLimits: security.limits,
+    trustedDocuments: { documents: trustedDocuments, gate: documentGate },
     keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
   });
   const served = subscriptions;

@@ -23,7 +23,7 @@ let manifest: string;
 /** Customers: require; operators: log (TRUSTED_DOCUMENTS_ROLE_MODES); a client manifest "web". */
 let guarded: ChildService;
 let guardedLog: string;
-/** Default modes (off outside production). */
+/** Every mode off (TRUSTED_DOCUMENTS_MODE=off, as npm start sets it). */
 let plain: ChildService;
 
 function gatewayEnv(extra: Record<string, string>): Record<string, string> {
@@ -73,7 +73,7 @@ beforeAll(async () => {
       // Only SIGHUP reloads within this test.
       TRUSTED_DOCUMENTS_RELOAD_MS: '3600000',
     }), undefined, guardedLog),
-    spawnService('gateway', gatewayEnv({})),
+    spawnService('gateway', gatewayEnv({ TRUSTED_DOCUMENTS_MODE: 'off' })),
   ]);
 });
 

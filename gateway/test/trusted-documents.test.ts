@@ -7,9 +7,12 @@ import { contractDocument, contractOperation } from '../../scripts/lib/contract'
 import { contractManifestFile, contractManifestText } from '../../scripts/lib/contract-manifest';
 import { startStack, type Stack } from '../../test/support/stack';
 import { token, unique } from '../../test/support/env';
-import { contractManifestPath, uniformModes } from '../src/security/trusted-documents';
+import { contractManifestPath, trustedDocumentsOptions, uniformModes } from '../src/security/trusted-documents';
 import { documentHash, loadTrustedDocuments, parseManifest } from '../src/security/trusted-manifests';
-import { parseManifestSources, parseRoleModes } from '../src/config';
+import { gatewayConfig, parseManifestSources, parseRoleModes } from '../src/config';
+import { readConfig } from '@paygraph/shared/config/env';
+import { testSubgraphSecrets } from '../../test/support/env';
+import { subgraphSecretVariable, trustedSubgraphs } from '@paygraph/shared/gateway-trust';
 import { ClientLabels } from '../src/client-awareness';
 import { clientNamesMax } from '../src/limits';
 import { codes, post, refusedBeforeSubgraphs, startGuardedGateway, type GuardedGateway } from './support/guarded-gateway';
@@ -151,6 +154,25 @@ describe('a manifest', () => {
     expect(parseRoleModes('operator=log,partner=off')).toEqual({ operator: 'log', partner: 'off' });
     expect(() => parseRoleModes('admin=off')).toThrow(/role/);
     expect(() => parseRoleModes('customer=strict')).toThrow(/mode/);
+  });
+});
+
+describe('the modes a deployment gets', () => {
+  const deployment = (env: Record<string, string>) => trustedDocumentsOptions(readConfig(gatewayConfig, {
+    JWT_SECRET: 'a-deployment-secret', ...Object.fromEntries(trustedSubgraphs.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]])), ...env,
+  })).modes;
+
+  it('are require for every role but operators when nothing is set, whatever NODE_ENV says', () => {
+    const unset = { ...uniformModes('require'), operator: 'off' };
+    expect(deployment({})).toEqual(unset);
+    for (const nodeEnv of ['production', 'development', 'test']) expect(deployment({ NODE_ENV: nodeEnv }), nodeEnv).toEqual(unset);
+  });
+
+  it('are what TRUSTED_DOCUMENTS_MODE and TRUSTED_DOCUMENTS_ROLE_MODES say, in production too', () => {
+    expect(deployment({ NODE_ENV: 'production', TRUSTED_DOCUMENTS_MODE: 'off' })).toEqual({ ...uniformModes('off') });
+    expect(deployment({ TRUSTED_DOCUMENTS_MODE: 'log', TRUSTED_DOCUMENTS_ROLE_MODES: 'operator=require,channel=off' }))
+      .toEqual({ ...uniformModes('log'), operator: 'require', channel: 'off' });
+    expect(() => deployment({ TRUSTED_DOCUMENTS_MODE: 'strict' })).toThrow(/TRUSTED_DOCUMENTS_MODE/);
   });
 });
 

@@ -160,6 +160,8 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
       name: 'gateway',
       ...entryOf('gateway', runFrom),
       env: {
+        // Any document, as npm start runs it, unless processEnv says otherwise (--production: as the image runs it).
+        TRUSTED_DOCUMENTS_MODE: 'off',
         ...shared, ...gatewaySecretEnv(secrets), JWT_SECRET: options.jwtSecret, PORT: String(ports.gateway), GATEWAY_HOST: '127.0.0.1',
         ACCOUNT_URL: urls.account, TRANSACTION_URL: urls.transaction, SETTLEMENT_URL: urls.settlement, WEBHOOKS_URL: urls.webhooks,
       },

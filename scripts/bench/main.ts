@@ -125,7 +125,8 @@ function productionEnv(production: boolean): Record<string, string> {
   if (!production) return {};
   const key = `bench:${randomBytes(jwtSecretBytes).toString('base64url')}`;
   setKeyRing(parseKeyRing(key));
-  return { NODE_ENV: 'production', LEDGER_MAC_KEY: key };
+  // The gateway's default (require: only the contract's and registered documents), as the image runs it.
+  return { NODE_ENV: 'production', LEDGER_MAC_KEY: key, TRUSTED_DOCUMENTS_MODE: 'require' };
 }
 
 function log(line: string): void {

@@ -11,7 +11,7 @@ import { contractDocument, operationsOf } from './contract';
  * entry per operation, its id the SHA-256 of its body, the body the operation printed by graphql's
  * `print` — the same text contractOperation() gives the tests and the benchmark. The contract has
  * no fragments; an operation that spread one would need it in its body, and the gateway refuses a
- * manifest whose body does not parse. `npm run build` writes it; test/contract-manifest.test.ts
+ * manifest whose body does not parse. `npm run build` writes it; gateway/test/trusted-documents.test.ts
  * checks that the file is current.
  */
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));

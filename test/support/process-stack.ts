@@ -64,6 +64,8 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     await Promise.all((['account', 'transaction', 'settlement', 'webhooks'] as const).map(startSubgraph));
     const secrets = Object.fromEntries(trustedSubgraphs.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]));
     watch('gateway', await spawnService('gateway', {
+      // Any document, as npm start runs it, unless the test says otherwise (options.env).
+      TRUSTED_DOCUMENTS_MODE: 'off',
       ...options.env,
       ...secrets,
       ACCOUNT_URL: children.get('account')!.graphqlUrl,

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { parsed, type Environment } from '../../subgraphs/shared/src/config/env';
+import { integer, parsed, type Environment } from '../../subgraphs/shared/src/config/env';
 import { scriptConfig, readScriptConfig, type ScriptConfig } from '../../scripts/lib/config';
 
 /** 2^32: seeds and mulberry32's state are unsigned 32-bit integers. */
@@ -21,6 +21,10 @@ export const testVariables = z.object({
   seed: parsed('TEST_SEED', `integer 0–${seedRange - 1}`, parseTestSeed, undefined, {
     default: 'fresh each run',
     meaning: '`npm test` only: the seed of the randomised tests (bank, concurrent postings); a failing one prints its seed, and `TEST_SEED=<seed> npm test -- <file>` replays its choices',
+  }),
+  nodeMajor: integer('TEST_NODE_MAJOR', 'integer', 20, 99, undefined, {
+    default: 'unset',
+    meaning: "`npm test` only: the Node major version the run must be on, it and every process it spawns (`.ci/run` sets 24, the Docker image's, for its pass on the registry's `node` binary): `npm test` stops at once on another, and `test/typescript-client.test.ts` checks the version the compiled gateway reports",
   }),
 });
 

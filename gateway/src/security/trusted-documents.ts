@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { GraphQLError } from 'graphql';
 import type { ApolloServerPlugin } from '@apollo/server';
 import { roles, type Role } from '@paygraph/shared/identity';
-import { log } from '@paygraph/shared/log';
+import { log, type Logger } from '@paygraph/shared/log';
 import type { ScreenedRequest, ScreenRefusal } from '@paygraph/shared/server/http';
 import type { GatewayContext } from '../context';
 import { untrustedDocumentsLoggedMax } from '../limits';
@@ -145,35 +145,56 @@ export function trustedDocumentOf(request: object): TrustedDocument | undefined 
   return trustedByRequest.get(request);
 }
 
+/** What the gate decided of a document: trusted (a manifest holds it), served untrusted (off, log), or refused (require). */
+export type DocumentJudgement = { kind: 'trusted'; document: TrustedDocument } | { kind: 'served' } | { kind: 'refused'; error: GraphQLError };
+
 /**
- * Refuses (require) or logs (log) an operation whose text no manifest holds, by the caller's
- * role, before any subgraph is called. The log line has the operation's name, the text's hash
- * and the role, never the variables (they may hold personal data).
+ * Judges a document by its text's SHA-256 and the caller's role (null: no valid token): what a
+ * manifest holds is trusted; otherwise the role's mode says — `require` refuses it, `log` logs
+ * the operation's name, the hash and the role (never the variables: they may hold personal
+ * data) once per distinct document, `off` serves it. One gate serves HTTP (the plugin) and
+ * graphql-ws (subscriptions/server.ts), so both log a document once between them.
  */
-export function trustedDocumentsPlugin(documents: TrustedDocumentSet, modes: TrustedDocumentsModes): ApolloServerPlugin<GatewayContext> {
+export function trustedDocumentsGate(documents: TrustedDocumentSet, modes: TrustedDocumentsModes): (hash: string, role: Role | null, operationName: string | null, logger: Logger) => DocumentJudgement {
   const logged = new Set<string>();
+  return (hash, role, operationName, logger) => {
+    const trusted = documents.get(hash);
+    if (trusted) return { kind: 'trusted', document: trusted };
+    const mode = modes[role ?? 'default'];
+    if (mode === 'require') {
+      return {
+        kind: 'refused',
+        error: new GraphQLError('this operation is not one of the trusted documents; send one of your registered operations (by its id or its exact text)', {
+          extensions: { code: 'DOCUMENT_NOT_TRUSTED' satisfies TrustedDocumentCode, http: { status: 400 } },
+        }),
+      };
+    }
+    if (mode === 'log' && !logged.has(hash) && logged.size <= untrustedDocumentsLoggedMax) {
+      logged.add(hash);
+      if (logged.size > untrustedDocumentsLoggedMax) logger.warn(`untrusted document: ${untrustedDocumentsLoggedMax} distinct documents logged; further ones are not`);
+      else logger.warn({ operationName, documentHash: hash, role }, 'untrusted document served');
+    }
+    return { kind: 'served' };
+  };
+}
+
+export type TrustedDocumentsGate = ReturnType<typeof trustedDocumentsGate>;
+
+/**
+ * The gate on HTTP, once the caller and the operation are known (didResolveOperation, before any
+ * subgraph is called, on the forwarded and the planned path alike). Operations the graphql-ws
+ * server runs for a subscriber it judged already (their texts are its own) are not judged again.
+ */
+export function trustedDocumentsPlugin(gate: TrustedDocumentsGate): ApolloServerPlugin<GatewayContext> {
   return {
     async requestDidStart() {
       return {
         async didResolveOperation({ request, queryHash, operationName, contextValue }) {
-          const trusted = documents.get(queryHash);
-          if (trusted) {
-            trustedByRequest.set(request, trusted);
-            return;
-          }
+          if (contextValue.documentJudged === true) return;
           const role = contextValue.auth.ok ? contextValue.auth.identity.role : null;
-          const mode = modes[role ?? 'default'];
-          if (mode === 'require') {
-            throw new GraphQLError('this operation is not one of the trusted documents; send one of your registered operations (by its id or its exact text)', {
-              extensions: { code: 'DOCUMENT_NOT_TRUSTED' satisfies TrustedDocumentCode, http: { status: 400 } },
-            });
-          }
-          if (mode === 'log' && !logged.has(queryHash) && logged.size <= untrustedDocumentsLoggedMax) {
-            logged.add(queryHash);
-            const logger = contextValue.log ?? log();
-            if (logged.size > untrustedDocumentsLoggedMax) logger.warn(`untrusted document: ${untrustedDocumentsLoggedMax} distinct documents logged; further ones are not`);
-            else logger.warn({ operationName, documentHash: queryHash, role }, 'untrusted document served');
-          }
+          const judged = gate(queryHash, role, operationName, contextValue.log ?? log());
+          if (judged.kind === 'refused') throw judged.error;
+          if (judged.kind === 'trusted') trustedByRequest.set(request, judged.document);
         },
       };
     },
@@ -191,9 +212,8 @@ export interface TrustedDocumentsOptions {
 
 /** The gateway configuration's part that trustedDocumentsOptions reads (config.ts, trustedDocumentsConfig; config.ts imports this file). */
 export interface TrustedDocumentsSettings {
-  production: boolean;
   trustedDocuments: {
-    mode: TrustedDocumentsMode | null;
+    mode: TrustedDocumentsMode;
     roleModes: Partial<Record<Role, TrustedDocumentsMode>>;
     manifests: ManifestSource[];
     reloadMs: number;
@@ -201,14 +221,13 @@ export interface TrustedDocumentsSettings {
 }
 
 /**
- * The settings from the gateway's configuration: TRUSTED_DOCUMENTS_MODE (unset: `require` in
- * production, `off` otherwise) for every role, TRUSTED_DOCUMENTS_ROLE_MODES over it
+ * The settings from the gateway's configuration: TRUSTED_DOCUMENTS_MODE (`require` unless set,
+ * under any NODE_ENV) for every role and tokenless callers, TRUSTED_DOCUMENTS_ROLE_MODES over it
  * (`operator=off` unless set), TRUSTED_DOCUMENTS_MANIFESTS and TRUSTED_DOCUMENTS_RELOAD_MS.
  */
 export function trustedDocumentsOptions(config: TrustedDocumentsSettings): TrustedDocumentsOptions {
   const { mode, roleModes, manifests, reloadMs } = config.trustedDocuments;
-  const base: TrustedDocumentsMode = mode ?? (config.production ? 'require' : 'off');
-  return { manifests, modes: { ...uniformModes(base), ...roleModes }, reloadMs };
+  return { manifests, modes: { ...uniformModes(mode), ...roleModes }, reloadMs };
 }
 
 /** Every role and tokenless callers in one mode, operators included (tests, and what a deployment spells out). */

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { CloseCode, createClient, type Client } from 'graphql-ws';
+import { CloseCode, createClient, type Client, type SubscribePayload } from 'graphql-ws';
 import { GraphQLError, Kind, parse, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { ApolloServer } from '@apollo/server';
 import { verifyAuthorization, type Identity, type TokenSettings } from '@paygraph/shared/identity';
@@ -14,6 +14,9 @@ import { assertPrincipalComplete } from '../invariants';
 import { bridgeBalanceStream, toGraphQLErrors, type BridgeLimits } from './bridge';
 import { planOperation, type OperationPlan } from './operation';
 import type { SubgraphFields } from './served-by';
+import { resolveTrustedRequest, type TrustedDocumentsGate } from '../security/trusted-documents';
+import { documentHash, type TrustedDocumentSet } from '../security/trusted-manifests';
+import { log } from '@paygraph/shared/log';
 
 /**
  * graphql-ws (graphql-transport-ws) on the gateway's own port and path /graphql. The token
@@ -40,6 +43,8 @@ export interface GatewaySubscriptionOptions {
   limits: SubscriptionLimits;
   /** The same depth, alias, cost and size limits as over HTTP, checked before anything runs. */
   operationLimits: OperationLimits;
+  /** The manifests in force and the gate HTTP requests pass too (security/trusted-documents.ts). */
+  trustedDocuments: { documents: TrustedDocumentSet; gate: TrustedDocumentsGate };
   keepAliveMs: number;
 }
 
@@ -110,6 +115,8 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
             authorization,
             auth: { ok: true, identity: verified.identity, expiresAt: verified.expiresAt },
             client: { ip: request.socket.remoteAddress ?? null, userAgent: text('user-agent'), deviceId: text('x-device-id') },
+            // onSubscribe judges each client document; what the socket server runs for it is its own text.
+            documentJudged: true,
           },
         });
         return true;
@@ -118,11 +125,13 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
         const connection = connections.get(ctx)!;
         const schema = options.apiSchema();
         if (!schema) return [new GraphQLError('the gateway is still loading its schema; try again', { extensions: { code: 'RETRYABLE' } })];
-        const tooBig = checkSource(payload.query, options.operationLimits);
+        const query = trustedQuery(payload, connection.identity, options.trustedDocuments);
+        if (typeof query !== 'string') return query;
+        const tooBig = checkSource(query, options.operationLimits);
         if (tooBig) return [operationLimitError(tooBig)];
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(query);
         } catch (error) {
           return [error instanceof GraphQLError ? error : new GraphQLError('the document cannot be parsed')];
         }
@@ -209,6 +218,27 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
       await handle.dispose();
     },
   };
+}
+
+/**
+ * The text of a subscribe message's document, judged as an HTTP request's is: a `documentId`
+ * (GraphQL-over-HTTP's, beside an empty `query`, which graphql-ws requires) or Apollo's
+ * persistedQuery hash names a trusted document; a malformed, unknown or mismatched id, or a text
+ * the caller's role may not send, is refused with the same codes. Apollo's automatic persisted
+ * queries are HTTP's only: over the socket an unknown hash is refused.
+ */
+function trustedQuery(payload: SubscribePayload, identity: Identity, trusted: GatewaySubscriptionOptions['trustedDocuments']): string | GraphQLError[] {
+  const resolved = resolveTrustedRequest({ method: 'POST', search: '', body: payload }, trusted.documents);
+  if ('status' in resolved) {
+    const [error] = (resolved.body as { errors: Array<{ message: string; extensions: Record<string, unknown> }> }).errors;
+    return [new GraphQLError(error!.message, { extensions: error!.extensions })];
+  }
+  const query = (resolved.body as { query?: unknown }).query;
+  if (typeof query !== 'string' || query === '') {
+    return [new GraphQLError('send the document: its text, or the id of a trusted document', { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } })];
+  }
+  const judged = trusted.gate(documentHash(query), identity.role, payload.operationName ?? null, log());
+  return judged.kind === 'refused' ? [judged.error] : query;
 }
 
 function principalOf(identity: Identity): string {

@@ -63,7 +63,7 @@ const groups = [
     SUBGRAPH_SECRET_TRANSACTION: { good: [secret, (c) => c.subgraphSecrets.transaction, secret], bad: ['short'] },
     SUBGRAPH_SECRET_SETTLEMENT: { good: [secret, (c) => c.subgraphSecrets.settlement, secret], bad: ['short'] },
     SUBGRAPH_SECRET_WEBHOOKS: { good: [secret, (c) => c.subgraphSecrets.webhooks, secret], bad: ['short'] },
-    TRUSTED_DOCUMENTS_MODE: { good: ['require', (c) => c.trustedDocuments.mode, 'require'], bad: ['on', 'REQUIRE'] },
+    TRUSTED_DOCUMENTS_MODE: { good: ['log', (c) => c.trustedDocuments.mode, 'log'], bad: ['on', 'REQUIRE'] },
     TRUSTED_DOCUMENTS_ROLE_MODES: { good: ['customer=log,operator=off', (c) => c.trustedDocuments.roleModes, { customer: 'log', operator: 'off' }], bad: ['robot=off', 'customer=strict', 'customer=log,customer=off'] },
     TRUSTED_DOCUMENTS_MANIFESTS: { good: ['ios=/m/ios.json', (c) => c.trustedDocuments.manifests, [{ client: 'ios', path: '/m/ios.json' }]], bad: ['ios', 'ios=/a,ios=/b'] },
     TRUSTED_DOCUMENTS_RELOAD_MS: { good: ['5000', (c) => c.trustedDocuments.reloadMs, 5000], bad: ['0', 'x'] },
@@ -139,6 +139,7 @@ const groups = [
   group(testRunConfig, {
     TEST_DATABASE_PREFIX: { good: ['paygraph_test_cfg', (c) => c.test.databasePrefix, 'paygraph_test_cfg'], bad: ['paygraph', 'paygraph_test-x', 'prod'] },
     TEST_SEED: { good: ['4242', (c) => c.test.seed, 4242], bad: ['-1', '4294967296', 'seed'] },
+    TEST_NODE_MAJOR: { good: ['24', (c) => c.test.nodeMajor, 24], bad: ['19', 'v24', '24.1'] },
   }),
 ] as Array<Group<never>>;
 

@@ -7,9 +7,8 @@ import type { CampaignRow } from '../db/schema/transactions';
 import type { CreateCampaignError } from '../domain/errors';
 import { parseCreateCampaign, type CreateCampaignInput } from '../domain/inputs';
 import type { CampaignTerms } from '../domain/payment-legs';
-import { requestHash } from '../domain/request-hash';
 import { readAccounts } from './accounts';
-import { claimKey } from './idempotency';
+import { withIdempotencyKey } from './idempotency';
 import type { ServiceContext } from './context';
 
 export function campaignTermsOf(row: CampaignRow): CampaignTerms {
@@ -35,24 +34,25 @@ export async function createCampaign(ctx: ServiceContext, input: CreateCampaignI
   if (funding.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: funding.id, status: funding.status });
   if (request.endsAt !== null && request.endsAt.getTime() <= ctx.now().getTime()) return err({ kind: 'InvalidInput', field: 'endsAt', message: 'endsAt must be in the future' });
   const payees = request.payeeAccountIds === null ? null : JSON.stringify(request.payeeAccountIds);
-  const hash = requestHash('CAMPAIGN', {
+  const content = {
     funding: funding.id, bps: request.percentOffBps === null ? null : String(request.percentOffBps), off: request.amountOff,
     cap: request.maxDiscountPerPayment, payees, endsAt: request.endsAt?.toISOString() ?? null,
-  });
+  };
   const shard = ctx.shards.of('account', funding.id);
-  const claim = await claimKey(ctx.shards, {
-    callerId: ctx.identity.sub, anchor: { kind: 'account', id: funding.id }, key: request.idempotencyKey, operation: 'CAMPAIGN', hash,
+  const spec = {
+    anchor: { kind: 'account' as const, id: funding.id }, key: request.idempotencyKey, operation: 'CAMPAIGN', content,
     newResourceId: () => newId('campaign', shardOf('account', funding.id)),
-  }, ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  // INSERT IGNORE: a replay (or a copy racing this one) finds the row its claim named.
-  await insertCampaign(shard.db, {
-    id: claim.resourceId, fundingAccountId: funding.id, currency: funding.currency, percentOffBps: request.percentOffBps,
-    amountOff: request.amountOff, maxDiscountPerPayment: request.maxDiscountPerPayment, payeeAccountIds: payees, endsAt: request.endsAt,
-    createdBy: ctx.identity.sub, createdAt: ctx.now(),
+  };
+  return withIdempotencyKey(ctx, spec, async ({ resourceId }) => {
+    // INSERT IGNORE: a replay (or a copy racing this one) finds the row its claim named.
+    await insertCampaign(shard.db, {
+      id: resourceId, fundingAccountId: funding.id, currency: funding.currency, percentOffBps: request.percentOffBps,
+      amountOff: request.amountOff, maxDiscountPerPayment: request.maxDiscountPerPayment, payeeAccountIds: payees, endsAt: request.endsAt,
+      createdBy: ctx.identity.sub, createdAt: ctx.now(),
+    });
+    const [row] = await campaignsByIds(shard.db, [resourceId]);
+    return ok(row!);
   });
-  const [row] = await campaignsByIds(shard.db, [claim.resourceId]);
-  return ok(row!);
 }
 
 /** A campaign is readable by its funding account's owner and operators (Forbidden otherwise); null when there is none. */

@@ -11,9 +11,8 @@ import type { FxQuoteRow, PaymentFxRow } from '../db/schema/fx';
 import { fxPaymentDebitSpec } from '../domain/fx-legs';
 import { invalidInput, type CreatePaymentError } from '../domain/errors';
 import type { ParsedPayment } from '../domain/inputs';
-import { requestHash } from '../domain/request-hash';
 import { readAccounts } from './accounts';
-import { claimKey } from './idempotency';
+import { withIdempotencyKey, type KeySpec } from './idempotency';
 import { recordOutcome } from './record-outcome';
 import { claimQuote, quoteTerms } from './fx-quotes';
 import { clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment-steps';
@@ -66,23 +65,24 @@ export async function createFxPayment(ctx: ServiceContext, request: ParsedPaymen
   if (payee.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: payee.id, status: payee.status });
   const refused = checkQuote(ctx, request, quote, quoteId, payer, payee);
   if (refused) return err(refused);
-  const hash = requestHash('PAYMENT', {
-    payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount, currency: request.currency,
-    description: request.description, fxQuoteId: quoteId,
-  });
-  const claim = await claimKey(ctx.shards, {
-    callerId: ctx.identity.sub, anchor: { kind: 'account', id: payer.id }, key: request.idempotencyKey, operation: 'PAYMENT', hash,
+  const spec: KeySpec = {
+    anchor: { kind: 'account', id: payer.id }, key: request.idempotencyKey, operation: 'PAYMENT',
+    content: {
+      payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount, currency: request.currency,
+      description: request.description, fxQuoteId: quoteId,
+    },
     newResourceId: () => newId('payment', shardOf('account', payer.id)),
-  }, ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  const taken = await claimQuote(ctx, quote!, claim.resourceId);
-  if (!taken.ok) return taken;
-  // A payment the ledger refuses keeps its quote: its refusal is kept under its key, and a replay
-  // must find the quote its own to meet that refusal again rather than FX_QUOTE_USED.
-  const debited = await debitPayer(ctx, request, payer, payee, taken.value, claim.resourceId);
-  if (!debited.ok) return debited;
-  if (debited.value.payment.status !== 'PROCESSING') return ok(debited.value.payment);
-  return ok(await creditAcrossShards(ctx, debited.value.payment, 'payment-after-debit', debited.value.fx));
+  };
+  return withIdempotencyKey(ctx, spec, async ({ resourceId }) => {
+    const taken = await claimQuote(ctx, quote!, resourceId);
+    if (!taken.ok) return taken;
+    // A payment the ledger refuses keeps its quote: its refusal is kept under its key, and a replay
+    // must find the quote its own to meet that refusal again rather than FX_QUOTE_USED.
+    const debited = await debitPayer(ctx, request, payer, payee, taken.value, resourceId);
+    if (!debited.ok) return debited;
+    if (debited.value.payment.status !== 'PROCESSING') return ok(debited.value.payment);
+    return ok(await creditAcrossShards(ctx, debited.value.payment, 'payment-after-debit', debited.value.fx));
+  });
 }
 
 async function debitPayer(

@@ -18,9 +18,8 @@ import { paymentLegs, payments, transferOutbox, type CampaignRow, type PaymentLe
 import { fromRejection, type CreatePaymentError } from '../domain/errors';
 import type { ParsedPayment } from '../domain/inputs';
 import { campaignDiscount, isPaying, planLegs, receivingShares, type LegRole, type PaymentLeg } from '../domain/payment-legs';
-import { requestHash } from '../domain/request-hash';
 import { readAccounts, stripeFor } from './accounts';
-import { claimKey, earlierClaim } from './idempotency';
+import { earlierClaim, keyClaim, withIdempotencyKey, type Claimed, type KeySpec } from './idempotency';
 import { recordOutcome } from './record-outcome';
 import { hitFailpoint } from './failpoints';
 import { CompletionWaits } from './completion-waits';
@@ -39,29 +38,34 @@ import { outboxInlineGraceMs } from '@paygraph/shared/limits';
  * leg reversed; CAMPAIGN_EXHAUSTED is answered as a refusal (nothing was charged).
  */
 export async function createLegPayment(ctx: ServiceContext, request: ParsedPayment): Promise<Result<PaymentRow, CreatePaymentError | Forbidden>> {
-  const key = {
-    callerId: ctx.identity.sub, anchor: { kind: 'account' as const, id: request.payerAccountId }, key: request.idempotencyKey, operation: 'PAYMENT', hash: legRequestHash(request),
+  const spec: KeySpec = {
+    anchor: { kind: 'account', id: request.payerAccountId }, key: request.idempotencyKey, operation: 'PAYMENT', content: legKeyContent(request),
+    newResourceId: () => newId('payment', shardOf('account', request.payerAccountId)),
   };
   const home = ctx.shards.of('account', request.payerAccountId);
   const planned = await planLegPayment(ctx, request);
   if (!planned.ok) {
     if (planned.error.kind === 'Forbidden') return err(planned.error);
     // Refused now, but perhaps made before (a split closed since a crash): a retry answers what was made.
-    const made = await earlierClaim(ctx.shards, key);
+    const made = await earlierClaim(ctx.shards, keyClaim(ctx, spec));
     const [existing] = made === null ? [] : await paymentsByIds(home.db, [made]);
     return existing ? answerAfterDriving(ctx, home, existing) : planned;
   }
-  const { payer, legs, campaignId } = planned.value;
-  const claim = await claimKey(ctx.shards, { ...key, newResourceId: () => newId('payment', shardOf('account', payer.id)) }, ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  const id = claim.resourceId;
-  if (claim.kind === 'replay') {
+  return withIdempotencyKey(ctx, spec, (claimed) => payLegs(ctx, request, planned.value, claimed));
+}
+
+/** The legs of the payment the key names: its record and home posting, then the legs elsewhere. */
+async function payLegs(ctx: ServiceContext, request: ParsedPayment, planned: PlannedLegPayment, claimed: Claimed): Promise<Result<PaymentRow, CreatePaymentError>> {
+  const { legs, campaignId } = planned;
+  const home = ctx.shards.of('account', request.payerAccountId);
+  const id = claimed.resourceId;
+  if (claimed.replay) {
     const [existing] = await paymentsByIds(home.db, [id]);
     if (existing) return answerAfterDriving(ctx, home, existing);
   }
   const now = ctx.now();
   const row = legPaymentRow(ctx, request, id, legs, campaignId, now);
-  const legRows = await legRowsOf(ctx, home, id, legs, planned.value.accounts, now);
+  const legRows = await legRowsOf(ctx, home, id, legs, planned.accounts, now);
   // As written (nothing refunded yet): the answer's legs need not be read back.
   ctx.primeLegs?.(id, legRows);
   const postings = await legPostings(ctx.shards, home, 'PAYMENT', row, legRows, (l) => l.amount);
@@ -193,11 +197,11 @@ async function planLegPayment(ctx: ServiceContext, request: ParsedPayment): Prom
 }
 
 /** The key's content: a two-leg payment's fields, and the splits and campaign. */
-function legRequestHash(request: ParsedPayment): string {
-  return requestHash('PAYMENT', {
+function legKeyContent(request: ParsedPayment): KeySpec['content'] {
+  return {
     payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount, currency: request.currency, description: request.description,
     splits: request.splits.map((s) => `${s.accountId}:${s.amount}`).join(','), campaign: request.campaignId,
-  });
+  };
 }
 
 function legPaymentRow(ctx: ServiceContext, request: ParsedPayment, id: string, legs: readonly PaymentLeg[], campaignId: string | null, now: Date): PaymentRow {

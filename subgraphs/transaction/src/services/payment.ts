@@ -12,9 +12,8 @@ import { invalidInput, type CreatePaymentError, type MoneyErrorOf } from '../dom
 import { createFxPayment } from './fx-payment';
 import { hasExtraLegs, parseCreatePayment, type CreatePaymentInput, type ParsedPayment } from '../domain/inputs';
 import { createLegPayment } from './leg-payment';
-import { requestHash } from '../domain/request-hash';
 import { readAccounts } from './accounts';
-import { claimKey, claimKeys, type ClaimRequest } from './idempotency';
+import { claimIdempotencyKeysOf, withIdempotencyKey, type KeySpec } from './idempotency';
 import { recordOutcome } from './record-outcome';
 import type { ServiceContext } from './context';
 import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween, type PaymentRoute } from './payment-steps';
@@ -37,9 +36,7 @@ async function attemptPayment(ctx: ServiceContext, input: CreatePaymentInput): P
   const found = await readAccounts(ctx.shards, [parsed.value.payerAccountId, parsed.value.payeeAccountId]);
   const plan = planPayment(ctx, parsed.value, found);
   if (!plan.ok) return plan;
-  const claim = await claimKey(ctx.shards, paymentClaim(ctx, plan.value), ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: plan.value.request.idempotencyKey });
-  return executePayment(ctx, plan.value, await routeOf(ctx, plan.value), claim.resourceId);
+  return withIdempotencyKey(ctx, paymentKey(plan.value), async ({ resourceId }) => executePayment(ctx, plan.value, await routeOf(ctx, plan.value), resourceId));
 }
 
 /** Every answer a payment gets is counted by outcome (metrics.ts), the status written or the error's kind. */
@@ -88,7 +85,7 @@ async function attemptPayments(
     plans.push(err(error));
   }
   const planned = plans.flatMap((p) => (p.ok ? [p.value] : []));
-  const claims = await claimKeys(ctx.shards, planned.map((p) => paymentClaim(ctx, p)), ctx.now());
+  const claims = await claimIdempotencyKeysOf(ctx, planned.map(paymentKey));
   const claimOf = new Map(planned.map((p, i) => [p, claims[i]!]));
   const routes = new Map(await Promise.all(planned.map(async (p) => [p, await routeOf(ctx, p)] as const)));
   // Submitted in input order, with nothing awaited in between: payments from one account that
@@ -97,8 +94,8 @@ async function attemptPayments(
   return ok(await Promise.all(plans.map((p): Promise<Result<PaymentRow, CreatePaymentError>> | Result<PaymentRow, CreatePaymentError> => {
     if (!p.ok) return p;
     const claim = claimOf.get(p.value)!;
-    if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: p.value.request.idempotencyKey });
-    return executePayment(ctx, p.value, routes.get(p.value)!, claim.resourceId);
+    if (!claim.ok) return claim;
+    return executePayment(ctx, p.value, routes.get(p.value)!, claim.value.resourceId);
   })));
 }
 
@@ -122,15 +119,15 @@ interface PaymentPlan {
   request: ParsedPayment;
   payer: Account;
   payee: Account;
-  hash: string;
-  newId: () => string;
 }
 
 /** A payment's key is anchored on its payer: the account debited, whose shard records the payment. */
-function paymentClaim(ctx: ServiceContext, plan: PaymentPlan): ClaimRequest {
+function paymentKey(plan: PaymentPlan): KeySpec {
+  const { request, payer } = plan;
   return {
-    callerId: ctx.identity.sub, anchor: { kind: 'account', id: plan.payer.id }, key: plan.request.idempotencyKey,
-    operation: 'PAYMENT', hash: plan.hash, newResourceId: plan.newId,
+    anchor: { kind: 'account', id: payer.id }, key: request.idempotencyKey, operation: 'PAYMENT',
+    content: { payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount, currency: request.currency, description: request.description },
+    newResourceId: () => newId('payment', shardOf('account', payer.id)),
   };
 }
 
@@ -143,11 +140,7 @@ function planPayment(ctx: ServiceContext, request: ParsedPayment, found: Map<str
   if (!payee) return err({ kind: 'AccountNotFound', accountId: request.payeeAccountId });
   const early = checkPayee(payee, request);
   if (early) return err(early);
-  const hash = requestHash('PAYMENT', {
-    payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount,
-    currency: request.currency, description: request.description,
-  });
-  return ok({ request, payer, payee, hash, newId: () => newId('payment', shardOf('account', payer.id)) });
+  return ok({ request, payer, payee });
 }
 
 async function executePayment(ctx: ServiceContext, plan: PaymentPlan, route: PaymentRoute, id: string): Promise<Result<PaymentRow, CreatePaymentError>> {

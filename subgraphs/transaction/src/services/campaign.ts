@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { forbiddenBecause, type Forbidden, type Readable } from '@paygraph/shared/authorization';
 import { mayRead, mayWrite } from '@paygraph/shared/identity';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
@@ -7,9 +9,29 @@ import type { CampaignRow } from '../db/schema/transactions';
 import type { CreateCampaignError } from '../domain/errors';
 import { parseCreateCampaign, type CreateCampaignInput } from '../domain/inputs';
 import type { CampaignTerms } from '../domain/payment-legs';
+import type { CampaignFacts } from '../domain/payment-plan';
 import { readAccounts } from './accounts';
 import { withIdempotencyKey } from './idempotency';
 import type { ServiceContext } from './context';
+
+/** Campaigns' terms this process has read, by id; past the limit the least used is forgotten. */
+export const campaignTermsCachedMax = 1_000;
+const campaignTermsCache = new LRUCache<string, CampaignFacts>({ max: campaignTermsCachedMax });
+
+/**
+ * A campaign's terms and funding account, as a payment naming it weighs them: terms never
+ * change once created (only its counters do, which a payment does not read here), so a campaign
+ * read once is not read again. An unknown id is not remembered: the campaign may be created later.
+ */
+export async function campaignForPayment(shards: ShardSet, id: string): Promise<CampaignFacts | null> {
+  const cached = campaignTermsCache.get(id);
+  if (cached) return cached;
+  const [row] = await campaignsByIds(shards.of('campaign', id).db, [id]);
+  if (!row) return null;
+  const facts = { terms: campaignTermsOf(row), fundingAccountId: row.fundingAccountId };
+  campaignTermsCache.set(id, facts);
+  return facts;
+}
 
 export function campaignTermsOf(row: CampaignRow): CampaignTerms {
   return {

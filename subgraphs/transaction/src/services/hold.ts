@@ -133,10 +133,7 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   const route = await routeBetween(ctx, payer, payee, hold.currency);
   const logical = shardOf('hold', hold.id);
   // The payment lives with its hold: its id and its posting's are on the hold's logical shard.
-  const claim = claimOfEnding(ctx, {
-    anchor: { kind: 'hold', id: hold.id }, key: request.idempotencyKey, operation: 'CAPTURE_HOLD', content: { hold: hold.id, amount: request.amount },
-    newResourceId: () => newId('payment', logical),
-  }, now);
+  const claim = claimOfEnding(ctx, endingKey(hold, request.idempotencyKey, 'CAPTURE_HOLD', { amount: request.amount }, () => newId('payment', logical)), now);
   const postingId = newId('posting', logical);
   // The hold as this capture left it (or found it, on a replay): what the answer's `hold` shows.
   let ended: HoldRow | null = null;
@@ -188,6 +185,11 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   return ok({ ...captured.value, payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit') });
 }
 
+/** A capture's or a void's key: anchored on the hold, its content the hold and the request's fields. */
+function endingKey(hold: HoldRow, key: string, operation: string, content: KeySpec['content'], newResourceId: () => string): KeySpec {
+  return { anchor: { kind: 'hold', id: hold.id }, key, operation, content: { hold: hold.id, ...content }, newResourceId };
+}
+
 /**
  * The claim of a capture's or a void's key, made in the posting transaction as the hold is
  * locked (EndingInput.claim). Capture and void keys live with the hold, on the payer's shard.
@@ -209,10 +211,7 @@ export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promi
   if (!authorized.ok) return authorized;
   const now = ctx.now();
   // The claim names the releasing posting: a replay finds it as the hold's ending.
-  const claim = claimOfEnding(ctx, {
-    anchor: { kind: 'hold', id: hold.id }, key: request.idempotencyKey, operation: 'VOID_HOLD', content: { hold: hold.id },
-    newResourceId: () => newId('posting', shardOf('hold', hold.id)),
-  }, now);
+  const claim = claimOfEnding(ctx, endingKey(hold, request.idempotencyKey, 'VOID_HOLD', {}, () => newId('posting', shardOf('hold', hold.id))), now);
   return releaseHold(shard, hold, 'VOIDED', { claim }, now);
 }
 

@@ -41,7 +41,7 @@ export interface CreatePaymentInput {
   clientContext?: { deviceId?: string | null; ip?: string | null; userAgent?: string | null } | null;
   splits?: ReadonlyArray<{ accountId: string; amount: string }> | null;
   campaignId?: string | null;
-  /** An FX quote (services/fx-payment.ts): amount and currency are then the quote's sell side. */
+  /** An FX quote (domain/payment-plan.ts, shape FX): amount and currency are then the quote's sell side. */
   fxQuoteId?: string | null;
 }
 

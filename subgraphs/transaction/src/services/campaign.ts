@@ -1,3 +1,5 @@
+import { LRUCache } from 'lru-cache';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { err, ok, type Result } from '@paygraph/shared/result';
@@ -6,11 +8,30 @@ import type { CampaignRow } from '../db/schema/transactions';
 import type { CreateCampaignError } from '../domain/errors';
 import { parseCreateCampaign, type CreateCampaignInput } from '../domain/inputs';
 import type { CampaignTerms } from '../domain/payment-legs';
-import { requestHash } from '../domain/request-hash';
+import type { CampaignFacts } from '../domain/payment-plan';
 import { readAccounts } from './accounts';
-import { claimKey } from './idempotency';
+import { withIdempotencyKey } from './idempotency';
 import type { ServiceContext } from './context';
 import { mayFundCampaignFrom, mayReadCampaign } from './access';
+
+/** Campaigns' terms this process has read, by id; past the limit the least used is forgotten. */
+export const campaignTermsCachedMax = 1_000;
+const campaignTermsCache = new LRUCache<string, CampaignFacts>({ max: campaignTermsCachedMax });
+
+/**
+ * A campaign's terms and funding account, as a payment naming it weighs them: terms never
+ * change once created (only its counters do, which a payment does not read here), so a campaign
+ * read once is not read again. An unknown id is not remembered: the campaign may be created later.
+ */
+export async function campaignForPayment(shards: ShardSet, id: string): Promise<CampaignFacts | null> {
+  const cached = campaignTermsCache.get(id);
+  if (cached) return cached;
+  const [row] = await campaignsByIds(shards.of('campaign', id).db, [id]);
+  if (!row) return null;
+  const facts = { terms: campaignTermsOf(row), fundingAccountId: row.fundingAccountId };
+  campaignTermsCache.set(id, facts);
+  return facts;
+}
 
 export function campaignTermsOf(row: CampaignRow): CampaignTerms {
   return {
@@ -36,24 +57,25 @@ export async function createCampaign(ctx: ServiceContext, input: CreateCampaignI
   if (funding.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: funding.id, status: funding.status });
   if (request.endsAt !== null && request.endsAt.getTime() <= ctx.now().getTime()) return err({ kind: 'InvalidInput', field: 'endsAt', message: 'endsAt must be in the future' });
   const payees = request.payeeAccountIds === null ? null : JSON.stringify(request.payeeAccountIds);
-  const hash = requestHash('CAMPAIGN', {
+  const content = {
     funding: funding.id, bps: request.percentOffBps === null ? null : String(request.percentOffBps), off: request.amountOff,
     cap: request.maxDiscountPerPayment, payees, endsAt: request.endsAt?.toISOString() ?? null,
-  });
+  };
   const shard = ctx.shards.of('account', funding.id);
-  const claim = await claimKey(ctx.shards, {
-    callerId: ctx.identity.sub, anchor: { kind: 'account', id: funding.id }, key: request.idempotencyKey, operation: 'CAMPAIGN', hash,
+  const spec = {
+    anchor: { kind: 'account' as const, id: funding.id }, key: request.idempotencyKey, operation: 'CAMPAIGN', content,
     newResourceId: () => newId('campaign', shardOf('account', funding.id)),
-  }, ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  // INSERT IGNORE: a replay (or a copy racing this one) finds the row its claim named.
-  await insertCampaign(shard.db, {
-    id: claim.resourceId, fundingAccountId: funding.id, currency: funding.currency, percentOffBps: request.percentOffBps,
-    amountOff: request.amountOff, maxDiscountPerPayment: request.maxDiscountPerPayment, payeeAccountIds: payees, endsAt: request.endsAt,
-    createdBy: ctx.identity.sub, createdAt: ctx.now(),
+  };
+  return withIdempotencyKey(ctx, spec, async ({ resourceId }) => {
+    // INSERT IGNORE: a replay (or a copy racing this one) finds the row its claim named.
+    await insertCampaign(shard.db, {
+      id: resourceId, fundingAccountId: funding.id, currency: funding.currency, percentOffBps: request.percentOffBps,
+      amountOff: request.amountOff, maxDiscountPerPayment: request.maxDiscountPerPayment, payeeAccountIds: payees, endsAt: request.endsAt,
+      createdBy: ctx.identity.sub, createdAt: ctx.now(),
+    });
+    const [row] = await campaignsByIds(shard.db, [resourceId]);
+    return ok(row!);
   });
-  const [row] = await campaignsByIds(shard.db, [claim.resourceId]);
-  return ok(row!);
 }
 
 /** A campaign is readable by its funding account's owner and operators (Forbidden otherwise); null when there is none. */

@@ -7,11 +7,10 @@ import { deferExternalTransfer, externalTransfersByIds } from '../db/payments';
 import type { ExternalTransferRow } from '../db/schema/transactions';
 import { depositSpec, withdrawalSpec } from '../domain/legs';
 import { depositErrorKinds, refusalOf, type DepositError, type WithdrawError } from '../domain/errors';
-import { parseExternalTransfer, type ExternalTransferInput } from '../domain/inputs';
-import { requestHash } from '../domain/request-hash';
+import { parseExternalTransfer, type ExternalTransferInput, type ParsedExternalTransfer } from '../domain/inputs';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
-import { claimKey } from './idempotency';
+import { withIdempotencyKey } from './idempotency';
 import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { Account } from '@paygraph/shared/ledger/account';
@@ -51,16 +50,22 @@ async function externalTransfer(
   if (!account || account.type === 'SYSTEM' || account.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.accountId });
   const notYours = kind === 'WITHDRAWAL' ? mayWithdrawFrom(ctx.identity, account) : null;
   if (notYours) return err(notYours);
-  const shard = ctx.shards.of('account', request.accountId);
-  const hash = requestHash(kind, { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef });
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
   // Anchored on the account: the transfer's record and the key live on its shard.
-  const claim = await claimKey(ctx.shards, {
-    callerId: ctx.identity.sub, anchor: { kind: 'account', id: request.accountId }, key: request.idempotencyKey, operation: kind, hash,
+  const spec = {
+    anchor: { kind: 'account' as const, id: request.accountId }, key: request.idempotencyKey, operation: kind,
+    content: { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef },
     newResourceId: () => newId(idKind, shardOf('account', request.accountId)),
-  }, ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  const id = claim.resourceId;
+  };
+  return withIdempotencyKey(ctx, spec, ({ resourceId }) => moveExternally(ctx, kind, account, request, resourceId));
+}
+
+/** The transfer's posting against the reserve, on the key's resource: a replay meets its dedupe key. */
+async function moveExternally(
+  ctx: ServiceContext, kind: 'DEPOSIT' | 'WITHDRAWAL', account: Account, request: ParsedExternalTransfer, id: string,
+): Promise<Result<ExternalTransferRow, WithdrawError>> {
+  const shard = ctx.shards.of('account', request.accountId);
+  const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
   if (kind === 'WITHDRAWAL') await bringHome(ctx, account, id, request);
   const reserveId = await systemAccountId(ctx.shards, shard, 'RESERVE', request.currency);
   const movement = { id, currency: request.currency, amount: request.amount };

@@ -10,7 +10,7 @@ import { retentionCutoff } from './key-retention';
  * FX quotes are deleted once nothing will read them again, so that fx_quotes grows with the
  * quotes of the last day and the FX payments of the idempotency retention, not with every quote
  * ever asked for. What reads a quote after its deadline:
- * - a payment naming it reads its terms before it claims its key (services/fx-payment.ts), then
+ * - a payment naming it reads its terms before it claims its key (services/payment.ts), then
  *   claims it: a quote no payment took answers FX_QUOTE_EXPIRED, and a quote its payment took
  *   answers that payment's replay as the first request was answered;
  * - its maker's `fxQuote(id)`, which answers null once it is gone ("none").

@@ -14,12 +14,11 @@ import type { HoldRow, PaymentRow } from '../db/schema/transactions';
 import { captureHoldErrorKinds, refusalOf, type CaptureHoldError, type CreateHoldError, type VoidHoldError } from '../domain/errors';
 import { decideCapture, decideExpiry, decideVoid, holdExpiresAt } from '../domain/hold-rules';
 import {
-  parseCaptureHold, parseCreateHold, parseVoidHold, type CaptureHoldInput, type CreateHoldInput, type VoidHoldInput,
+  parseCaptureHold, parseCreateHold, parseVoidHold, type CaptureHoldInput, type CreateHoldInput, type ParsedHold, type VoidHoldInput,
 } from '../domain/inputs';
 import { holdCaptureSpec, holdReleaseSpec, holdSpec } from '../domain/legs';
-import { requestHash } from '../domain/request-hash';
 import { readAccounts } from './accounts';
-import { claimKey, claimOf, claimRow, type Claim, type ClaimRequest } from './idempotency';
+import { claimOf, claimRow, keyClaim, keyReused, withIdempotencyKey, type Claim, type ClaimRequest, type KeySpec } from './idempotency';
 import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempotency';
 import { recordOutcome } from './record-outcome';
 import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment-steps';
@@ -56,29 +55,33 @@ async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise
   if (!payee) return err({ kind: 'AccountNotFound', accountId: request.payeeAccountId });
   const early = checkPayee(payee, request);
   if (early) return err(early);
-  const ttlSeconds = request.expiresInSeconds ?? ctx.holdTtlSeconds;
-  const hash = requestHash('HOLD', {
+  const content = {
     payer: payer.id, payee: payee.id, amount: request.amount, currency: request.currency,
     description: request.description, expiresInSeconds: request.expiresInSeconds === null ? null : String(request.expiresInSeconds),
-  });
-  const logical = shardOf('account', payer.id);
+  };
   const now = ctx.now();
   // The key lives with the record it guards: the hold, on the payer's shard.
-  const claim = await claimKey(ctx.shards, {
-    callerId: ctx.identity.sub, anchor: { kind: 'account', id: payer.id }, key: request.idempotencyKey, operation: 'HOLD', hash,
-    newResourceId: () => newId('hold', logical),
-  }, now);
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  const id = claim.resourceId;
+  const spec = {
+    anchor: { kind: 'account' as const, id: payer.id }, key: request.idempotencyKey, operation: 'HOLD', content,
+    newResourceId: () => newId('hold', shardOf('account', payer.id)),
+  };
+  return withIdempotencyKey({ ...ctx, now: () => now }, spec, ({ resourceId }) => holdOnce(ctx, request, resourceId, now));
+}
+
+/** The hold the key names: its posting, whose dedupe key a replay meets. */
+function holdOnce(ctx: ServiceContext, request: ParsedHold, id: string, now: Date): Promise<Result<HoldRow, CreateHoldError>> {
+  const ttlSeconds = request.expiresInSeconds ?? ctx.holdTtlSeconds;
+  const payerId = request.payerAccountId;
+  const logical = shardOf('account', payerId);
   const row: HoldRow = {
-    id, payerAccountId: payer.id, payeeAccountId: payee.id, amount: request.amount, capturedAmount: 0n, currency: request.currency,
+    id, payerAccountId: payerId, payeeAccountId: request.payeeAccountId, amount: request.amount, capturedAmount: 0n, currency: request.currency,
     status: 'HELD', endedBy: null, description: request.description, createdBy: ctx.identity.sub,
     expiresAt: holdExpiresAt(now, ttlSeconds), createdAt: now, endedAt: null,
   };
   // No read before the posting: a replay meets the hold posting's dedupe key under the payer's
   // lock and answers DUPLICATE, which reads the hold back.
-  return postOne<Result<HoldRow, CreateHoldError>>(ctx.shards.of('account', payer.id), {
-    spec: holdSpec({ id, currency: request.currency, amount: request.amount }, newId('posting', logical), payer.id),
+  return postOne<Result<HoldRow, CreateHoldError>>(ctx.shards.of('account', payerId), {
+    spec: holdSpec({ id, currency: request.currency, amount: request.amount }, newId('posting', logical), payerId),
     finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
       id,
       applied: () => (deferHold(deferred, row), row),
@@ -129,12 +132,11 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   const { payer, payee } = authorized.value;
   if (!payee) return err({ kind: 'AccountNotFound', accountId: hold.payeeAccountId });
   if (request.amount !== null && request.amount > hold.amount) return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
-  const hash = requestHash('CAPTURE_HOLD', { hold: hold.id, amount: request.amount });
   const now = ctx.now();
   const route = await routeBetween(ctx, payer, payee, hold.currency);
   const logical = shardOf('hold', hold.id);
   // The payment lives with its hold: its id and its posting's are on the hold's logical shard.
-  const claim = claimOfEnding(ctx, hold, request.idempotencyKey, 'CAPTURE_HOLD', hash, () => newId('payment', logical), now);
+  const claim = claimOfEnding(ctx, endingKey(hold, request.idempotencyKey, 'CAPTURE_HOLD', { amount: request.amount }, () => newId('payment', logical)), now);
   const postingId = newId('posting', logical);
   // The hold as this capture left it (or found it, on a replay): what the answer's `hold` shows.
   let ended: HoldRow | null = null;
@@ -146,7 +148,7 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
       decide: async (tx, locked, claimed, endedHere) => {
         ended = null;
         const resource = claimedResource(claimed);
-        if (resource === null) return { result: err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey }) };
+        if (resource === null) return { result: err(keyReused(claim.spec)) };
         paymentId = resource;
         const decided = decideCapture(locked, paymentId, request.amount, now);
         if (!decided.ok) return { result: decided };
@@ -186,13 +188,18 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   return ok({ ...captured.value, payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit') });
 }
 
+/** A capture's or a void's key: anchored on the hold, its content the hold and the request's fields. */
+function endingKey(hold: HoldRow, key: string, operation: string, content: KeySpec['content'], newResourceId: () => string): KeySpec {
+  return { anchor: { kind: 'hold', id: hold.id }, key, operation, content: { hold: hold.id, ...content }, newResourceId };
+}
+
 /**
  * The claim of a capture's or a void's key, made in the posting transaction as the hold is
  * locked (EndingInput.claim). Capture and void keys live with the hold, on the payer's shard.
  */
-function claimOfEnding(ctx: ServiceContext, hold: HoldRow, key: string, operation: string, hash: string, newResourceId: () => string, now: Date): EndingClaim {
-  const request: ClaimRequest = { callerId: ctx.identity.sub, anchor: { kind: 'hold', id: hold.id }, key, operation, hash, newResourceId };
-  return { request, row: claimRow(request, now) };
+function claimOfEnding(ctx: ServiceContext, spec: KeySpec, now: Date): EndingClaim {
+  const request = keyClaim(ctx, spec);
+  return { spec, request, row: claimRow(request, now) };
 }
 
 /** Returns the held amount to the payer's available balance. */
@@ -205,11 +212,10 @@ export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promi
   const { shard, hold } = found;
   const authorized = await authorizeEnding(ctx, hold, 'void');
   if (!authorized.ok) return authorized;
-  const hash = requestHash('VOID_HOLD', { hold: hold.id });
   const now = ctx.now();
   // The claim names the releasing posting: a replay finds it as the hold's ending.
-  const claim = claimOfEnding(ctx, hold, request.idempotencyKey, 'VOID_HOLD', hash, () => newId('posting', shardOf('hold', hold.id)), now);
-  return releaseHold(shard, hold, 'VOIDED', { claim, key: request.idempotencyKey }, now);
+  const claim = claimOfEnding(ctx, endingKey(hold, request.idempotencyKey, 'VOID_HOLD', {}, () => newId('posting', shardOf('hold', hold.id))), now);
+  return releaseHold(shard, hold, 'VOIDED', { claim }, now);
 }
 
 /**
@@ -221,7 +227,7 @@ export async function releaseHold(
   shard: Shard,
   hold: HoldRow,
   status: 'VOIDED' | 'EXPIRED',
-  by: { claim: EndingClaim; key: string } | { releaseId: string },
+  by: { claim: EndingClaim } | { releaseId: string },
   now: Date,
 ): Promise<Result<HoldRow, VoidHoldError>> {
   let ended: HoldRow | null = null;
@@ -232,7 +238,7 @@ export async function releaseHold(
       decide: async (_tx, locked, claimed) => {
         ended = null;
         const releaseId = 'releaseId' in by ? by.releaseId : claimedResource(claimed);
-        if (releaseId === null) return { result: err({ kind: 'IdempotencyKeyReused', idempotencyKey: 'key' in by ? by.key : '' }) };
+        if (releaseId === null) return { result: err(keyReused('claim' in by ? by.claim.spec : { key: '' })) };
         const decision = status === 'VOIDED' ? decideVoid(locked, releaseId, now) : decideExpiry(locked, now);
         if (decision.kind === 'refused') return { result: err(decision.error) };
         if (decision.kind === 'replayed') return { result: ok(locked) };
@@ -269,8 +275,9 @@ function claimedResource(claimed: Claim | null): string | null {
   return claimed && claimed.kind !== 'reused' ? claimed.resourceId : null;
 }
 
-/** A capture's or a void's key claim: the request, and the row it inserts. */
+/** A capture's or a void's key claim: its spec, the request, and the row it inserts. */
 interface EndingClaim {
+  spec: KeySpec;
   request: ClaimRequest;
   row: IdempotencyInsert;
 }

@@ -1,8 +1,10 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { parseId, type IdKind } from '@paygraph/shared/ids';
-import { assert } from '@paygraph/shared/result';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
+import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { claimIdempotencyKeys, keyHeld, scopeOf, type IdempotencyInsert, type IdempotencyRow } from '../db/idempotency';
+import type { MoneyErrorOf } from '../domain/errors';
+import { requestHash } from '../domain/request-hash';
 
 export type Claim = { kind: 'fresh' | 'replay'; resourceId: string } | { kind: 'reused' };
 
@@ -25,6 +27,75 @@ export interface ClaimRequest {
   hash: string;
   /** The id of the resource a fresh claim creates; minted only once the claim is planned. */
   newResourceId: () => string;
+}
+
+/**
+ * What a mutation's idempotency key guards, as the mutation states it once: where the key lives
+ * (its anchor), the operation, the request's content (hashed by domain/request-hash.ts: the
+ * same key with other content is a reused key) and the id a fresh claim mints.
+ */
+export interface KeySpec {
+  anchor: KeyAnchor;
+  key: string;
+  operation: string;
+  content: Record<string, string | bigint | null>;
+  newResourceId: () => string;
+}
+
+/** The caller a key is scoped to and the clock a claim is dated by: what a claim needs of the request. */
+export interface KeyContext {
+  shards: ShardSet;
+  identity: { sub: string };
+  now: () => Date;
+}
+
+/** What a claim hands the mutation's body: the resource its key names, and whether an earlier request claimed it. */
+export interface Claimed {
+  resourceId: string;
+  replay: boolean;
+}
+
+export type KeyReused = MoneyErrorOf<'IdempotencyKeyReused'>;
+
+export function keyReused(spec: Pick<KeySpec, 'key'>): KeyReused {
+  return { kind: 'IdempotencyKeyReused', idempotencyKey: spec.key };
+}
+
+/** The claim a spec makes in the caller's scope. */
+export function keyClaim(ctx: Pick<KeyContext, 'identity'>, spec: KeySpec): ClaimRequest {
+  return {
+    callerId: ctx.identity.sub, anchor: spec.anchor, key: spec.key, operation: spec.operation,
+    hash: requestHash(spec.operation, spec.content), newResourceId: spec.newResourceId,
+  };
+}
+
+/** A claim's answer as a result: the resource to work on, or the key reused. */
+export function claimedOf(claim: Claim, spec: Pick<KeySpec, 'key'>): Result<Claimed, KeyReused> {
+  return claim.kind === 'reused' ? err(keyReused(spec)) : ok({ resourceId: claim.resourceId, replay: claim.kind === 'replay' });
+}
+
+/**
+ * The envelope of every mutation that takes an idempotency key: claims the key before anything
+ * is written, answers IdempotencyKeyReused for the same key with other content, and otherwise
+ * runs `body` on the resource the key names (a fresh one, or the first request's on a replay).
+ * The body must work on that resource by id (postings keyed by it), so that copies of a request
+ * converge on one outcome. A hold's capture and void claim inside their posting transaction
+ * instead (services/hold.ts), from the same spec (keyClaim, keyReused).
+ */
+export async function withIdempotencyKey<T, E>(
+  ctx: KeyContext, spec: KeySpec, body: (claimed: Claimed) => Promise<Result<T, E>>,
+): Promise<Result<T, E | KeyReused>> {
+  const claimed = claimedOf(await claimKey(ctx.shards, keyClaim(ctx, spec), ctx.now()), spec);
+  return claimed.ok ? body(claimed.value) : claimed;
+}
+
+/**
+ * The envelope for many requests at once (createPayments): every key claimed in bulk
+ * (claimKeys), each answered in order as the resource to work on or its key reused.
+ */
+export async function claimIdempotencyKeysOf(ctx: KeyContext, specs: readonly KeySpec[]): Promise<Array<Result<Claimed, KeyReused>>> {
+  const claims = await claimKeys(ctx.shards, specs.map((s) => keyClaim(ctx, s)), ctx.now());
+  return claims.map((c, i) => claimedOf(c, specs[i]!));
 }
 
 /**

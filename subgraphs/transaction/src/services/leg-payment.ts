@@ -1,6 +1,3 @@
-import { LRUCache } from 'lru-cache';
-import type { Forbidden } from '@paygraph/shared/authorization';
-import { newId, shardOf } from '@paygraph/shared/ids';
 import { inGroup, postOne, type PostingOutcome, type PrepareGroup } from '@paygraph/shared/ledger/post';
 import { insertRows } from '@paygraph/shared/db/raw';
 import type { PostingRejection } from '@paygraph/shared/ledger/posting-rules';
@@ -12,56 +9,53 @@ import { err, ok, type Result } from '@paygraph/shared/result';
 import { deferPayment, deleteLegPayment, finishPayment, paymentsByIds, paymentsSucceeded } from '../db/payments';
 import { deferOutbox, takeOutbox, takeOutboxRows } from '../db/outbox';
 import { deferPaymentLegs, legsOfPayments } from '../db/payment-legs';
-import { campaignsByIds, countCampaignUse } from '../db/campaigns';
-import { paymentLegs, payments, transferOutbox, type CampaignRow, type PaymentLegRow, type PaymentRow } from '../db/schema/transactions';
+import { countCampaignUse } from '../db/campaigns';
+import { paymentLegs, payments, transferOutbox, type PaymentLegRow, type PaymentRow } from '../db/schema/transactions';
 import { fromRejection, type CreatePaymentError } from '../domain/errors';
-import type { ParsedPayment } from '../domain/inputs';
-import { campaignDiscount, isPaying, planLegs, receivingShares, type LegRole, type PaymentLeg } from '../domain/payment-legs';
-import { requestHash } from '../domain/request-hash';
-import { readAccounts, stripeFor } from './accounts';
-import { claimKey, earlierClaim } from './idempotency';
+import type { PaymentPlan } from '../domain/payment-plan';
+import { isPaying, type LegRole, type PaymentLeg } from '../domain/payment-legs';
+import { stripeFor } from './accounts';
+import { earlierClaim, keyClaim, type Claimed, type KeySpec } from './idempotency';
 import { recordOutcome } from './record-outcome';
 import { hitFailpoint } from './failpoints';
 import { CompletionWaits } from './completion-waits';
 import { campaignCounter, homeReversal, legPostings, legReversal, postLeg, reversedOrWait, type LegPostings } from './legs';
-import { campaignTermsOf } from './campaign';
 import type { ServiceContext } from './context';
-import { mayPayFrom } from './access';
 import { outboxInlineGraceMs } from '@paygraph/shared/limits';
 
 /**
- * A payment of more than two legs (splits, a campaign's discount): docs/ARCHITECTURE.md, "A
- * payment of many legs". Every leg is checked before anything is written; then either the home
+ * A payment of legs refused now (before its key is claimed) that was perhaps made before: a
+ * split closed since a crash. A retry answers what was made, driven on; else the refusal.
+ */
+export async function legPaymentMadeBefore<E extends CreatePaymentError>(
+  ctx: ServiceContext, key: KeySpec, refusal: { ok: false; error: E },
+): Promise<Result<PaymentRow, CreatePaymentError>> {
+  const home = ctx.shards.of('account', key.anchor.id);
+  const made = await earlierClaim(ctx.shards, keyClaim(ctx, key));
+  const [existing] = made === null ? [] : await paymentsByIds(home.db, [made]);
+  return existing ? answerAfterDriving(ctx, home, existing) : refusal;
+}
+
+/**
+ * A plan of more than two legs (splits, a campaign's discount) posted: docs/ARCHITECTURE.md, "A
+ * payment of many legs". Every leg was checked by the plan before anything is written; then either the home
  * posting (every leg on the payer's shard) goes first and the legs elsewhere follow from the
  * outbox, or — when a paying leg (the campaign's funding account) lives on another shard — the
  * payment's record and outbox row are written first and the legs follow in order: paying legs,
  * the home posting, receiving legs. Any paying leg refused fails the payment with every posted
  * leg reversed; CAMPAIGN_EXHAUSTED is answered as a refusal (nothing was charged).
  */
-export async function createLegPayment(ctx: ServiceContext, request: ParsedPayment): Promise<Result<PaymentRow, CreatePaymentError | Forbidden>> {
-  const key = {
-    callerId: ctx.identity.sub, anchor: { kind: 'account' as const, id: request.payerAccountId }, key: request.idempotencyKey, operation: 'PAYMENT', hash: legRequestHash(request),
-  };
+export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: ReadonlyMap<string, Account>, claimed: Claimed): Promise<Result<PaymentRow, CreatePaymentError>> {
+  const { request, legs, campaignId } = plan;
   const home = ctx.shards.of('account', request.payerAccountId);
-  const planned = await planLegPayment(ctx, request);
-  if (!planned.ok) {
-    if (planned.error.kind === 'Forbidden') return err(planned.error);
-    // Refused now, but perhaps made before (a split closed since a crash): a retry answers what was made.
-    const made = await earlierClaim(ctx.shards, key);
-    const [existing] = made === null ? [] : await paymentsByIds(home.db, [made]);
-    return existing ? answerAfterDriving(ctx, home, existing) : planned;
-  }
-  const { payer, legs, campaignId } = planned.value;
-  const claim = await claimKey(ctx.shards, { ...key, newResourceId: () => newId('payment', shardOf('account', payer.id)) }, ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
-  const id = claim.resourceId;
-  if (claim.kind === 'replay') {
+  const id = claimed.resourceId;
+  if (claimed.replay) {
     const [existing] = await paymentsByIds(home.db, [id]);
     if (existing) return answerAfterDriving(ctx, home, existing);
   }
   const now = ctx.now();
   const row = legPaymentRow(ctx, request, id, legs, campaignId, now);
-  const legRows = await legRowsOf(ctx, home, id, legs, planned.value.accounts, now);
+  const legRows = await legRowsOf(ctx, home, id, legs, accounts, now);
   // As written (nothing refunded yet): the answer's legs need not be read back.
   ctx.primeLegs?.(id, legRows);
   const postings = await legPostings(ctx.shards, home, 'PAYMENT', row, legRows, (l) => l.amount);
@@ -139,69 +133,7 @@ async function postsNothing(): Promise<never> {
   throw new Error('an item decided by its group posts nothing');
 }
 
-interface PlannedLegPayment {
-  payer: Account;
-  legs: PaymentLeg[];
-  accounts: Map<string, Account>;
-  campaignId: string | null;
-}
-
-/** Campaigns' terms this process has read, by id; past the limit the least used is forgotten. */
-export const campaignTermsCachedMax = 1_000;
-const campaignTermsCache = new LRUCache<string, CampaignRow>({ max: campaignTermsCachedMax });
-
-/**
- * A campaign's row for its terms: terms never change once created (only its counters do, which
- * a payment does not read here), so a campaign read once is not read again. An unknown id is
- * not remembered: the campaign may be created later.
- */
-async function campaignForTerms(shards: ShardSet, id: string): Promise<CampaignRow | null> {
-  const cached = campaignTermsCache.get(id);
-  if (cached) return cached;
-  const [row] = await campaignsByIds(shards.of('campaign', id).db, [id]);
-  if (!row) return null;
-  campaignTermsCache.set(id, row);
-  return row;
-}
-
-/** Everything decided without a lock: accounts, authorization, the campaign's discount, the legs. */
-async function planLegPayment(ctx: ServiceContext, request: ParsedPayment): Promise<Result<PlannedLegPayment, CreatePaymentError | Forbidden>> {
-  const campaign = request.campaignId === null ? null : await campaignForTerms(ctx.shards, request.campaignId);
-  if (request.campaignId !== null && !campaign) return err({ kind: 'CampaignNotFound', campaignId: request.campaignId });
-  const ids = [request.payerAccountId, request.payeeAccountId, ...request.splits.map((s) => s.accountId), ...(campaign ? [campaign.fundingAccountId] : [])];
-  const found = await readAccounts(ctx.shards, ids);
-  const accounts = new Map([...found].filter(([, a]) => a.type !== 'SYSTEM' && a.parentId === null));
-  const payer = accounts.get(request.payerAccountId);
-  if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
-  const notYours = mayPayFrom(ctx.identity, payer);
-  if (notYours) return err(notYours);
-  for (const id of [request.payeeAccountId, ...request.splits.map((s) => s.accountId)]) {
-    const receiver = accounts.get(id);
-    if (!receiver) return err({ kind: 'AccountNotFound', accountId: id });
-    if (receiver.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: id, status: receiver.status });
-    if (receiver.currency !== request.currency) return err({ kind: 'CurrencyMismatch', accountId: id, accountCurrency: receiver.currency, requestCurrency: request.currency });
-  }
-  const undiscounted = planLegs({ ...request, discount: null });
-  if (!undiscounted.ok) return undiscounted;
-  if (!campaign) return ok({ payer, legs: undiscounted.value, accounts, campaignId: null });
-  // The receivers' owners were read above with the accounts: the campaign's rule costs no read.
-  const receiving = receivingShares(undiscounted.value, (id) => accounts.get(id)!.ownerId);
-  const decided = campaignDiscount(campaignTermsOf(campaign), { payerOwnerId: payer.ownerId, currency: request.currency, receiving }, ctx.now());
-  if (!decided.ok) return decided;
-  const legs = planLegs({ ...request, discount: { fundingAccountId: campaign.fundingAccountId, amount: decided.value } });
-  if (!legs.ok) return legs;
-  return ok({ payer, legs: legs.value, accounts, campaignId: campaign.id });
-}
-
-/** The key's content: a two-leg payment's fields, and the splits and campaign. */
-function legRequestHash(request: ParsedPayment): string {
-  return requestHash('PAYMENT', {
-    payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount, currency: request.currency, description: request.description,
-    splits: request.splits.map((s) => `${s.accountId}:${s.amount}`).join(','), campaign: request.campaignId,
-  });
-}
-
-function legPaymentRow(ctx: ServiceContext, request: ParsedPayment, id: string, legs: readonly PaymentLeg[], campaignId: string | null, now: Date): PaymentRow {
+function legPaymentRow(ctx: ServiceContext, request: PaymentPlan['request'], id: string, legs: readonly PaymentLeg[], campaignId: string | null, now: Date): PaymentRow {
   const payeeLeg = legs.find((l) => l.role === 'PAYEE')!;
   return {
     id, payerAccountId: request.payerAccountId, payeeAccountId: request.payeeAccountId, creditAccountId: payeeLeg.accountId,
@@ -214,7 +146,7 @@ function legPaymentRow(ctx: ServiceContext, request: ParsedPayment, id: string, 
 }
 
 /** A merchant receiver is credited on its stripe on the payer's shard (pending), as a two-leg payment's payee is. */
-async function legRowsOf(ctx: ServiceContext, home: Shard, id: string, legs: readonly PaymentLeg[], accounts: Map<string, Account>, now: Date): Promise<PaymentLegRow[]> {
+async function legRowsOf(ctx: ServiceContext, home: Shard, id: string, legs: readonly PaymentLeg[], accounts: ReadonlyMap<string, Account>, now: Date): Promise<PaymentLegRow[]> {
   return Promise.all(legs.map(async (leg): Promise<PaymentLegRow> => {
     const account = accounts.get(leg.accountId)!;
     const merchantReceiver = !isPaying(leg.role) && account.type === 'MERCHANT';

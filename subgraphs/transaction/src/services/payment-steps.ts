@@ -15,9 +15,9 @@ import { hitFailpoint, type Failpoint } from './failpoints';
 import type { ServiceContext } from './context';
 
 /**
- * The steps a payment shares with a hold's capture and an FX payment: where the payer's shard
+ * The steps a two-leg plan (plain or FX) shares with a hold's capture: where the payer's shard
  * credits it, its record and outbox row, and the credit across shards. A module of their own,
- * so that payment.ts, hold.ts and fx-payment.ts each import them without importing each other.
+ * so that two-leg-payment.ts and hold.ts each import them without importing each other.
  */
 
 /** How long the relay leaves a fresh cross-shard payment to the request that made it. */

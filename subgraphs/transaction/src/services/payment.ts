@@ -1,45 +1,50 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne } from '@paygraph/shared/ledger/post';
 import type { Account } from '@paygraph/shared/ledger/account';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
-import { paymentsByIds } from '../db/payments';
 import type { PaymentRow } from '../db/schema/transactions';
-import { paymentDebitSpec } from '../domain/legs';
+import type { FxQuoteRow } from '../db/schema/fx';
 import { invalidInput, type CreatePaymentError, type MoneyErrorOf } from '../domain/errors';
-import { createFxPayment } from './fx-payment';
 import { hasExtraLegs, parseCreatePayment, type CreatePaymentInput, type ParsedPayment } from '../domain/inputs';
-import { createLegPayment } from './leg-payment';
-import { requestHash } from '../domain/request-hash';
+import { paymentKeyContent, planPayment, shapeOf, type PaymentFacts, type PaymentPlan, type PaymentShape } from '../domain/payment-plan';
 import { readAccounts } from './accounts';
-import { claimKey, claimKeys, type ClaimRequest } from './idempotency';
-import { recordOutcome } from './record-outcome';
+import { campaignForPayment } from './campaign';
+import { quoteTerms } from './fx-quotes';
+import { claimIdempotencyKeysOf, withIdempotencyKey, type Claimed, type KeySpec } from './idempotency';
+import { legPaymentMadeBefore, payLegs } from './leg-payment';
+import { payTwoLegs, postAndCredit } from './two-leg-payment';
+import { clientAccount, routeBetween } from './payment-steps';
 import type { ServiceContext } from './context';
-import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween, type PaymentRoute } from './payment-steps';
 import { mayPayFrom } from './access';
 
 /** Payments one createPayments request may carry. */
 export const bulkPaymentsMax = 1_000;
 
 /**
- * A payment is one local transaction on the payer's shard: debit the payer and credit the
- * payee (same shard), the merchant's stripe on this shard (pending), or this shard's clearing
- * account plus an outbox row (cross-shard). A cross-shard payment's credit on the payee's
- * shard is tried at once, so most answer SUCCEEDED; if this process dies first, the relay
- * finishes it and the payment reads PROCESSING until then.
+ * The one payment pipeline (docs/ARCHITECTURE.md, "One payment pipeline"): parse, read the
+ * facts the request names (accounts, its campaign, its quote), check the caller may pay from
+ * the payer, plan the legs (domain/payment-plan.ts, pure), claim the key (withIdempotencyKey),
+ * then post the plan: a two-leg or FX plan as one posting on the payer's shard whose remote
+ * half the outbox credits (two-leg-payment.ts), a plan of more legs leg by leg
+ * (leg-payment.ts). createPayments runs the same steps for many two-leg plans at once.
  */
 async function attemptPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, CreatePaymentError | Forbidden>> {
   const parsed = parseCreatePayment(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
-  if (input.fxQuoteId !== null && input.fxQuoteId !== undefined) return createFxPayment(ctx, parsed.value, input.fxQuoteId);
-  if (hasExtraLegs(parsed.value)) return createLegPayment(ctx, parsed.value);
-  const found = await readAccounts(ctx.shards, [parsed.value.payerAccountId, parsed.value.payeeAccountId]);
-  const plan = planPayment(ctx, parsed.value, found);
-  if (!plan.ok) return plan;
-  const claim = await claimKey(ctx.shards, paymentClaim(ctx, plan.value), ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: plan.value.request.idempotencyKey });
-  return executePayment(ctx, plan.value, await routeOf(ctx, plan.value), claim.resourceId);
+  const request = parsed.value;
+  const shape = shapeOf(request, input.fxQuoteId);
+  if (!shape.ok) return shape;
+  const facts = await readFacts(ctx, request, shape.value);
+  if (!facts.ok) return refused(ctx, request, shape.value, facts);
+  const payer = payingAccount(ctx, request, facts.value);
+  if (!payer.ok) {
+    const error = payer.error;
+    return error.kind === 'Forbidden' ? err(error) : refused(ctx, request, shape.value, err(error));
+  }
+  const plan = planPayment(request, shape.value, payer.value, facts.value);
+  if (!plan.ok) return refused(ctx, request, shape.value, plan);
+  return withIdempotencyKey(ctx, paymentKey(plan.value), (claimed) => postPlan(ctx, plan.value, facts.value, claimed));
 }
 
 /** Every answer a payment gets is counted by outcome (metrics.ts), the status written or the error's kind. */
@@ -54,6 +59,61 @@ function countPaymentOutcome<E extends CreatePaymentError | Forbidden>(result: R
   return result;
 }
 
+/** What a plan is decided from, with the quote's whole row (the FX record copies its rate). */
+interface Facts extends PaymentFacts {
+  quote: FxQuoteRow | undefined;
+}
+
+/** The accounts a request names (clients' only), and its campaign's terms or its quote: read at once where they can be. */
+async function readFacts(ctx: ServiceContext, request: ParsedPayment, shape: PaymentShape): Promise<Result<Facts, CreatePaymentError>> {
+  const ids = [request.payerAccountId, request.payeeAccountId, ...request.splits.map((s) => s.accountId)];
+  const facts = (accounts: Map<string, Account>, quote: FxQuoteRow | undefined, campaign: Facts['campaign'] = null): Facts => ({
+    accounts: clientsAmong(accounts), campaign, quote, callerId: ctx.identity.sub, now: ctx.now(),
+  });
+  if (shape.kind === 'FX') {
+    const [found, quote] = await Promise.all([readAccounts(ctx.shards, ids), quoteTerms(ctx.shards, shape.quoteId, ctx.identity.sub)]);
+    return ok(facts(found, quote));
+  }
+  if (request.campaignId === null) return ok(facts(await readAccounts(ctx.shards, ids), undefined));
+  const campaign = await campaignForPayment(ctx.shards, request.campaignId);
+  if (!campaign) return err({ kind: 'CampaignNotFound', campaignId: request.campaignId });
+  return ok(facts(await readAccounts(ctx.shards, [...ids, campaign.fundingAccountId]), undefined, campaign));
+}
+
+/** The payer's account, if the caller may pay from it. Forbidden, not a business failure: paying from another's account. */
+function payingAccount(ctx: ServiceContext, request: ParsedPayment, facts: PaymentFacts): Result<Account, MoneyErrorOf<'AccountNotFound'> | Forbidden> {
+  const payer = facts.accounts.get(request.payerAccountId);
+  if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
+  const notYours = mayPayFrom(ctx.identity, payer);
+  if (notYours) return err(notYours);
+  return ok(payer);
+}
+
+/** A payment's key is anchored on its payer: the account debited, whose shard records the payment. */
+function paymentKey(plan: Pick<PaymentPlan, 'request' | 'shape'>): KeySpec {
+  const { request } = plan;
+  return {
+    anchor: { kind: 'account', id: request.payerAccountId }, key: request.idempotencyKey, operation: 'PAYMENT',
+    content: paymentKeyContent(request, plan.shape), newResourceId: () => newId('payment', shardOf('account', request.payerAccountId)),
+  };
+}
+
+/**
+ * A refusal decided before the key is claimed. A plan of more legs refused now may have been
+ * made before (a split closed since a crash): a retry answers what was made (leg-payment.ts).
+ */
+function refused<E extends CreatePaymentError>(
+  ctx: ServiceContext, request: ParsedPayment, shape: PaymentShape, refusal: { ok: false; error: E },
+): Promise<Result<PaymentRow, CreatePaymentError>> | { ok: false; error: E } {
+  return shape.kind === 'LEGS' ? legPaymentMadeBefore(ctx, paymentKey({ request, shape }), refusal) : refusal;
+}
+
+/** Posts the plan on the resource its key names. */
+async function postPlan(ctx: ServiceContext, plan: PaymentPlan, facts: Facts, claimed: Claimed): Promise<Result<PaymentRow, CreatePaymentError>> {
+  if (plan.shape.kind === 'LEGS') return payLegs(ctx, plan, facts.accounts, claimed);
+  return payTwoLegs(ctx, plan, facts.quote, claimed.resourceId);
+}
+
 /** More payments in one createPayments request than bulkPaymentsMax: the request is malformed. */
 export interface TooManyPayments {
   kind: 'TooManyPayments';
@@ -62,10 +122,10 @@ export interface TooManyPayments {
 
 /**
  * Many payments in one request, one answer per input in order, each idempotent on its own
- * key. Accounts are read and keys claimed in bulk, and the debits go through merged posting,
- * so a thousand payments cost a few transactions per shard rather than a thousand. Every
- * authorization check runs before anything is written: one payer that is not the caller's
- * refuses the whole request.
+ * key: the pipeline's steps, each for every payment at once. Accounts are read and keys claimed
+ * in bulk, and the debits go through merged posting, so a thousand payments cost a few
+ * transactions per shard rather than a thousand. Every authorization check runs before
+ * anything is written: one payer that is not the caller's refuses the whole request.
  */
 async function attemptPayments(
   ctx: ServiceContext,
@@ -75,31 +135,46 @@ async function attemptPayments(
   const parsed = inputs.map((input) => plainPayment(input, parseCreatePayment(input, ctx.amountMax)));
   const ids = parsed.flatMap((p) => (p.ok ? [p.value.payerAccountId, p.value.payeeAccountId] : []));
   const found = await readAccounts(ctx.shards, [...new Set(ids)]);
+  const facts: PaymentFacts = { accounts: clientsAmong(found), campaign: null, quote: undefined, callerId: ctx.identity.sub, now: ctx.now() };
   const plans: Array<Result<PaymentPlan, CreatePaymentError>> = [];
   for (const p of parsed) {
-    const plan = p.ok ? planPayment(ctx, p.value, found) : p;
-    if (plan.ok) {
-      plans.push(plan);
+    if (!p.ok) {
+      plans.push(p);
       continue;
     }
-    // One payer that is not the caller's refuses the whole request, before anything is written.
-    const error = plan.error;
-    if (error.kind === 'Forbidden') return err(error);
-    plans.push(err(error));
+    const payer = payingAccount(ctx, p.value, facts);
+    if (!payer.ok) {
+      // One payer that is not the caller's refuses the whole request, before anything is written.
+      const error = payer.error;
+      if (error.kind === 'Forbidden') return err(error);
+      plans.push(err(error));
+      continue;
+    }
+    plans.push(planPayment(p.value, { kind: 'TWO_LEGS' }, payer.value, facts));
   }
+  return ok(await postPlans(ctx, plans));
+}
+
+/** The client accounts among those read (clientAccount: no system account, no merchant's stripe). */
+function clientsAmong(found: Map<string, Account>): Map<string, Account> {
+  return new Map([...found].filter(([id]) => clientAccount(found, id)));
+}
+
+/** Claims every plan's key in bulk, routes them, and posts them. */
+async function postPlans(ctx: ServiceContext, plans: ReadonlyArray<Result<PaymentPlan, CreatePaymentError>>): Promise<Array<Result<PaymentRow, CreatePaymentError>>> {
   const planned = plans.flatMap((p) => (p.ok ? [p.value] : []));
-  const claims = await claimKeys(ctx.shards, planned.map((p) => paymentClaim(ctx, p)), ctx.now());
+  const claims = await claimIdempotencyKeysOf(ctx, planned.map(paymentKey));
   const claimOf = new Map(planned.map((p, i) => [p, claims[i]!]));
-  const routes = new Map(await Promise.all(planned.map(async (p) => [p, await routeOf(ctx, p)] as const)));
+  const routes = new Map(await Promise.all(planned.map(async (p) => [p, await routeBetween(ctx, p.payer, p.payee, p.request.currency)] as const)));
   // Submitted in input order, with nothing awaited in between: payments from one account that
   // share a merged batch (MERGE_BATCH_SIZE) are decided in the order the client listed them
   // (60, 30, 50 from 100 refuses the 50).
-  return ok(await Promise.all(plans.map((p): Promise<Result<PaymentRow, CreatePaymentError>> | Result<PaymentRow, CreatePaymentError> => {
+  return Promise.all(plans.map((p): Promise<Result<PaymentRow, CreatePaymentError>> | Result<PaymentRow, CreatePaymentError> => {
     if (!p.ok) return p;
     const claim = claimOf.get(p.value)!;
-    if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: p.value.request.idempotencyKey });
-    return executePayment(ctx, p.value, routes.get(p.value)!, claim.resourceId);
-  })));
+    if (!claim.ok) return claim;
+    return postAndCredit(ctx, p.value, routes.get(p.value)!, claim.value.resourceId, null);
+  }));
 }
 
 /** createPayments carries two-leg payments of one currency: one with splits, a campaign or an FX quote goes through createPayment. */
@@ -116,76 +191,4 @@ export async function createPayments(
   const results = await attemptPayments(ctx, inputs);
   if (results.ok) for (const result of results.value) countPaymentOutcome(result);
   return results;
-}
-
-interface PaymentPlan {
-  request: ParsedPayment;
-  payer: Account;
-  payee: Account;
-  hash: string;
-  newId: () => string;
-}
-
-/** A payment's key is anchored on its payer: the account debited, whose shard records the payment. */
-function paymentClaim(ctx: ServiceContext, plan: PaymentPlan): ClaimRequest {
-  return {
-    callerId: ctx.identity.sub, anchor: { kind: 'account', id: plan.payer.id }, key: plan.request.idempotencyKey,
-    operation: 'PAYMENT', hash: plan.hash, newResourceId: plan.newId,
-  };
-}
-
-/** What can be decided without a lock. Forbidden, not a business failure: paying from another's account. */
-function planPayment(ctx: ServiceContext, request: ParsedPayment, found: Map<string, Account>): Result<PaymentPlan, CreatePaymentError | Forbidden> {
-  const payer = clientAccount(found, request.payerAccountId);
-  if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
-  const notYours = mayPayFrom(ctx.identity, payer);
-  if (notYours) return err(notYours);
-  const payee = clientAccount(found, request.payeeAccountId);
-  if (!payee) return err({ kind: 'AccountNotFound', accountId: request.payeeAccountId });
-  const early = checkPayee(payee, request);
-  if (early) return err(early);
-  const hash = requestHash('PAYMENT', {
-    payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount,
-    currency: request.currency, description: request.description,
-  });
-  return ok({ request, payer, payee, hash, newId: () => newId('payment', shardOf('account', payer.id)) });
-}
-
-async function executePayment(ctx: ServiceContext, plan: PaymentPlan, route: PaymentRoute, id: string): Promise<Result<PaymentRow, CreatePaymentError>> {
-  const { request, payer, payee } = plan;
-  const debited = await debitPayer(ctx, request, payer, payee, route, id);
-  if (!debited.ok || debited.value.status !== 'PROCESSING') return debited;
-  return ok(await creditAcrossShards(ctx, debited.value, 'payment-after-debit'));
-}
-
-function routeOf(ctx: ServiceContext, plan: PaymentPlan): Promise<PaymentRoute> {
-  return routeBetween(ctx, plan.payer, plan.payee, plan.request.currency);
-}
-
-/** Submits the debit at once (no await before postOne), so callers control the order of submission. */
-function debitPayer(
-  ctx: ServiceContext,
-  request: ParsedPayment,
-  payer: Account,
-  payee: Account,
-  { route, creditAccountId }: PaymentRoute,
-  id: string,
-): Promise<Result<PaymentRow, CreatePaymentError>> {
-  const shard = ctx.shards.of('account', payer.id);
-  const movement = { id, currency: request.currency, amount: request.amount };
-  const spec = paymentDebitSpec(movement, newId('posting', shardOf('payment', id)), payer.id, creditAccountId,
-    route === 'MERCHANT_STRIPE' ? 'PENDING' : 'AVAILABLE');
-  const now = ctx.now();
-  // No read before the posting: a replay of a payment that was made meets its posting's
-  // dedupe key under the payer's lock and answers DUPLICATE, which reads the payment back.
-  return postOne<Result<PaymentRow, CreatePaymentError>>(shard, {
-    spec,
-    finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
-      id,
-      applied: () => deferNewPayment(deferred, newPaymentRow(ctx, { id, payer: payer.id, payee: payee.id, route, creditAccountId,
-        amount: request.amount, currency: request.currency, description: request.description }, now)),
-      existing: async () => (await paymentsByIds(tx, [id]))[0],
-    }),
-    at: now,
-  }, { now: () => now });
 }

@@ -11,10 +11,9 @@ import { localRefundSpec } from '../domain/legs';
 import { decideRefund } from '../domain/refund-rules';
 import { fromRejection, refundPaymentErrorKinds, refusalOf, type RefundPaymentError } from '../domain/errors';
 import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '../domain/inputs';
-import { requestHash } from '../domain/request-hash';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
-import { claimKey } from './idempotency';
+import { withIdempotencyKey } from './idempotency';
 import { CompletionWaits, runOutboxStep } from './relay';
 import { inlineGraceMs } from './payment-steps';
 import { hitFailpoint } from './failpoints';
@@ -46,28 +45,32 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
   const payee = (await readAccounts(ctx.shards, [payment.payeeAccountId])).get(payment.payeeAccountId);
   const notYours = mayRefund(ctx.identity, payee);
   if (notYours) return err(notYours);
-  const hash = requestHash('REFUND', { payment: request.paymentId, amount: request.amount, reason: request.reason });
   // Anchored on the payment refunded: the refund's record and the key live on its shard.
-  const claim = await claimKey(ctx.shards, {
-    callerId: ctx.identity.sub, anchor: { kind: 'payment', id: payment.id }, key: request.idempotencyKey, operation: 'REFUND', hash,
+  const spec = {
+    anchor: { kind: 'payment' as const, id: payment.id }, key: request.idempotencyKey, operation: 'REFUND',
+    content: { payment: request.paymentId, amount: request.amount, reason: request.reason },
     newResourceId: () => newId('refund', shardOf('payment', payment.id)),
-  }, ctx.now());
-  if (claim.kind === 'reused') return err({ kind: 'IdempotencyKeyReused', idempotencyKey: request.idempotencyKey });
+  };
+  return withIdempotencyKey(ctx, spec, ({ resourceId }) => refundOnce(ctx, shard, payment, request, resourceId));
+}
+
+/** The refund the key names: one local posting, or reserved here and driven from the outbox. */
+async function refundOnce(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string): Promise<Result<RefundRow, RefundPaymentError>> {
   const [fx] = await paymentFxByIds(shard.db, [payment.id]);
-  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS') return refundLocally(ctx, shard, payment, request, claim.resourceId, fx ?? null);
+  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS') return refundLocally(ctx, shard, payment, request, id, fx ?? null);
   // A LEGS payment's refund reserves each leg's share with the amount and runs its legs from the outbox (leg-refund.ts).
-  const reserved = await reserveRemoteRefund(ctx, shard, request, claim.resourceId, payment.route === 'LEGS' ? reserveRefundLegs : null, fx ?? null);
+  const reserved = await reserveRemoteRefund(ctx, shard, request, id, payment.route === 'LEGS' ? reserveRefundLegs : null, fx ?? null);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
   hitFailpoint('refund-after-reserve');
   try {
-    await runOutboxStep(ctx.shards, shard, claim.resourceId, ctx.now);
+    await runOutboxStep(ctx.shards, shard, id, ctx.now);
   } catch (error) {
     // The reservation has committed, so the refund exists: answer it PROCESSING (the relay
     // finishes it) rather than an error that tells the client nothing was written.
     if (error instanceof CompletionWaits) ctx.log.warn(error.message);
-    else ctx.log.error({ err: error }, `refund ${claim.resourceId}: inline step failed, the relay will finish it`);
+    else ctx.log.error({ err: error }, `refund ${id}: inline step failed, the relay will finish it`);
   }
-  const [final] = await refundsByIds(shard.db, [claim.resourceId]);
+  const [final] = await refundsByIds(shard.db, [id]);
   return ok(final!);
 }
 

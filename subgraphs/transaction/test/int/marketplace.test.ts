@@ -217,7 +217,7 @@ describe('refusals write nothing', () => {
     await kit.fund(payer!, '1000');
     await kit.fund(funding!, '1000');
     const campaignId = await newCampaign(funding!, { amountOff: '100' });
-    // The payment's record, legs and outbox row, written as createLegPayment's first step writes
+    // The payment's record, legs and outbox row, written as payLegs' first step (services/leg-payment.ts) writes
     // them; then the split closes before any leg posts, and the legs run.
     const home = stack.shards.of('account', payer!);
     const id = newId('payment', shardOf('account', payer!));

@@ -29,8 +29,28 @@ const parts = {
 type Part = keyof typeof parts;
 const everyonesPart: Part = 'shared';
 
-/** The read models, the only modules through which one part reads another's tables. */
+/** The read models, the only modules through which one part reads another's tables. They write nothing. */
 const readModels: readonly string[] = ['subgraphs/transaction/src/read-model/settlement.ts', 'subgraphs/transaction/src/read-model/webhooks.ts'];
+/** The write models, the only modules through which one part writes another's tables (settlement's marks). */
+const writeModels: readonly string[] = ['subgraphs/transaction/src/write-model/settlement.ts'];
+
+/** Calls that write through drizzle (`.insert(`, `.update(`, `.delete(`) and SQL text that does. */
+function writesIn(path: string, text: string): string[] {
+  const source = ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ['insert', 'update', 'delete'].includes(node.expression.name.text)) {
+      found.push(`${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} .${node.expression.name.text}(`);
+    }
+    if ((ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node) || ts.isStringLiteral(node))
+      && /\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b/i.test(node.text)) {
+      found.push(`${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} SQL`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
 
 /** The part whose src holds a path (relative to the repository), if any. */
 function partOf(path: string): Part | null {
@@ -64,6 +84,9 @@ function foreignTableImports(file: string, text: string): string[] {
     if (inside.startsWith('read-model/') && !readModels.includes(`${target}.ts`)) {
       return [`${file} imports ${fileName}: a read model not listed here nor in docs/ARCHITECTURE.md`];
     }
+    if (inside.startsWith('write-model/') && !writeModels.includes(`${target}.ts`)) {
+      return [`${file} imports ${fileName}: a write model not listed here nor in docs/ARCHITECTURE.md`];
+    }
     return [];
   });
 }
@@ -81,9 +104,17 @@ describe('imports between parts', () => {
     expect(elsewhere).toEqual([]);
   });
 
-  it('have every read model listed here documented in docs/ARCHITECTURE.md', () => {
+  it('write nothing through a read model: a write to another part\'s tables is a listed write model', () => {
+    expect(readModels.flatMap((module) => writesIn(module, readFileSync(join(repoRoot, module), 'utf8')))).toEqual([]);
+    for (const module of writeModels) expect(writesIn(module, readFileSync(join(repoRoot, module), 'utf8')).length, module).toBeGreaterThan(0);
+    // Would be caught: a drizzle write and raw SQL that writes, but not a read or a comment.
+    expect(writesIn('x.ts', "await tx.update(payments).set({ settlementId });\nawait db.execute(sql`UPDATE payments SET x = 1`);").length).toBe(2);
+    expect(writesIn('x.ts', "await tx.select().from(payments); // tx.update(payments)\nawait db.execute(sql`SELECT 1 FROM payments`);")).toEqual([]);
+  });
+
+  it('have every read and write model listed here documented in docs/ARCHITECTURE.md', () => {
     const section = ownershipSection();
-    for (const module of readModels) {
+    for (const module of [...readModels, ...writeModels]) {
       expect(existsSync(join(repoRoot, module)), module).toBe(true);
       expect(section, module).toContain(module);
     }
@@ -97,10 +128,12 @@ describe('imports between parts', () => {
       ['subgraphs/account/src/db/account-views.ts', "export { auditEvents } from '../../../../gateway/src/db/schema/audit';"],
       ['subgraphs/shared/src/db/migrate.ts', "import { holds } from '@paygraph/transaction/db/holds';"],
       ['subgraphs/settlement/src/context.ts', "import { x } from '@paygraph/transaction/read-model/unlisted';"],
+      ['subgraphs/settlement/src/services/settle.ts', "import { x } from '@paygraph/transaction/write-model/unlisted';"],
     ];
     for (const [file, line] of refused) expect(foreignTableImports(file, line), line).toHaveLength(1);
     const allowed: Array<[string, string]> = [
       ['subgraphs/settlement/src/context.ts', "import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';"],
+      ['subgraphs/settlement/src/services/settle.ts', "import { markSettled } from '@paygraph/transaction/write-model/settlement';"],
       ['gateway/src/db/audit-store.ts', "import { insertRows } from '@paygraph/shared/db/raw';"],
       ['gateway/src/db/audit-store.ts', "import { auditEvents } from './schema/audit';"],
       ['subgraphs/transaction/src/read-model/settlement.ts', "import { payments } from '../db/schema/transactions';"],

@@ -10,7 +10,7 @@ import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { log, requestIdHeader, type Logger } from '@paygraph/shared/log';
 import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
-import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
+import { createGraphQLHttpServer, serviceRoutes } from '@paygraph/shared/server/http';
 import { injectTraceContext } from '@paygraph/shared/tracing';
 import { withTimeout } from '@paygraph/shared/server/health';
 import {
@@ -156,10 +156,17 @@ export const defaultSubscriptionLimits: SubscriptionLimits = {
   reconnectDelayMs: upstreamReconnectDelayMs,
 };
 
-/** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
-export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
-  // The limits' timing rules hold, or the gateway would time out before a subgraph answers why.
-  assertTimingRules(timingLimits);
+/** The supergraph's gateway, its subgraphs' clients and data sources, and what the loaded schema tells. */
+interface Supergraph {
+  gateway: ApolloGateway;
+  clients: SubgraphClient[];
+  dataSources: Map<string, SubgraphDataSource>;
+  apiSchema(): GraphQLSchema | null;
+  /** The fields the account subgraph serves alone (subscriptions to them are forwarded). */
+  accountFields(): SubgraphFields | null;
+}
+
+function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph {
   const clients: SubgraphClient[] = [];
   const dataSources = new Map<string, SubgraphDataSource>();
   const gateway = new ApolloGateway({
@@ -183,6 +190,14 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     apiSchema = loaded.apiSchema;
     accountFields = subgraphFields(loaded.coreSupergraphSdl, 'account');
   });
+  return { gateway, clients, dataSources, apiSchema: () => apiSchema, accountFields: () => accountFields };
+}
+
+/** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
+export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
+  // The limits' timing rules hold, or the gateway would time out before a subgraph answers why.
+  assertTimingRules(timingLimits);
+  const supergraph = loadSupergraph(urls, trusts);
   // Subscriptions are served once the HTTP server exists; the gauge reads them at scrape time.
   let subscriptions: SubscriptionServer | undefined;
   const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
@@ -193,12 +208,12 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   const trusted = options.trustedDocuments ?? { manifests: [], modes: uniformModes('off'), reloadMs: null };
   // The contract's operations are the first manifest; a broken manifest stops the start here.
   const trustedDocuments = loadTrustedDocuments([{ client: contractManifestClient, path: contractManifestPath }, ...trusted.manifests], trusted.reloadMs);
-  // GraphiQL from dist/explorer in development; no landing page in production.
   const apq = persistedQueries(options.persistedQueries?.redisUrl ?? null, options.persistedQueries?.keyPrefix);
+  // GraphiQL from dist/explorer in development; no landing page in production.
   const explorerPage = explorer(production, (message) => log().warn(message));
   const apollo = new ApolloServer<GatewayContext>({
     // Operations one subgraph serves alone go straight to it; the rest through the query plan.
-    gateway: passThroughGateway(gateway, dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
+    gateway: passThroughGateway(supergraph.gateway, supergraph.dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
     // Trusted documents, then the security plugin: their refusals (untrusted, limits, rate) win over the others'.
     plugins: [trustedDocumentsPlugin(trustedDocuments, trusted.modes), security.plugin, requireIdentity, metricsPlugin(metrics, clientLabels), explorerPage.plugin],
     introspection: !production,
@@ -210,42 +225,25 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     stopOnTerminationSignals: false,
   });
   await apollo.start();
-  const ready = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const checks = await probeSubgraphs(urls);
-    const serving = checks.filter((c) => c.ok);
-    const status = serving.length === checks.length && checks.every((c) => c.status === 'ready') ? 'ready' : serving.length > 0 ? 'degraded' : 'unavailable';
-    sendJson(res, serving.length > 0 ? 200 : 503, { service: 'gateway', status, subgraphs: checks });
-  };
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     context: (req) => buildContext(req, tokens),
     screen: security.screen,
     resolve: (request) => resolveTrustedRequest(request, trustedDocuments),
-    routes: {
-      ...explorerPage.routes,
-      '/health/live': (_req, res) => sendJson(res, 200, { service: 'gateway', status: 'live' }),
-      '/health/ready': ready,
-      // The first health path, kept for scripts and orchestrators that ask it: the same as ready.
-      '/health': ready,
-      '/metrics': async (_req, res) => {
-        const text = await metrics.render();
-        res.writeHead(200, { 'content-type': metrics.contentType });
-        res.end(text);
-      },
-    },
+    routes: { ...explorerPage.routes, ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics) },
   });
-  subscriptions = serveGatewaySubscriptions(http, {
+  const served = serveGatewaySubscriptions(http, {
     apollo,
     tokens,
-    apiSchema: () => apiSchema,
-    accountFields: () => accountFields,
+    apiSchema: supergraph.apiSchema,
+    accountFields: supergraph.accountFields,
     accountWsUrl: urls.account.replace(/^http/, 'ws'),
     accountTrust: trusts.account,
     limits: { ...defaultSubscriptionLimits, ...options.subscriptions },
     operationLimits: security.limits,
     keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
   });
-  const served = subscriptions;
+  subscriptions = served;
   return {
     apollo, http, metrics, subscriptions: served, security, trustedDocuments,
     stop: async () => {
@@ -254,9 +252,17 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
       await served.dispose();
       await apollo.stop();
       await security.close();
-      await Promise.all(clients.map((c) => c.close()));
+      await Promise.all(supergraph.clients.map((c) => c.close()));
     },
   };
+}
+
+/** ready: every subgraph ready; degraded: some serve; unavailable (503): none does. */
+async function gatewayReadiness(urls: SubgraphUrls): Promise<{ httpStatus: number; report: unknown }> {
+  const checks = await probeSubgraphs(urls);
+  const serving = checks.filter((c) => c.ok);
+  const status = serving.length === checks.length && checks.every((c) => c.status === 'ready') ? 'ready' : serving.length > 0 ? 'degraded' : 'unavailable';
+  return { httpStatus: serving.length > 0 ? 200 : 503, report: { service: 'gateway', status, subgraphs: checks } };
 }
 
 /**

@@ -10,6 +10,7 @@ import { rawRows } from '@paygraph/shared/db/raw';
 import { testShards } from './support/env';
 import { sourcesUnder } from './support/sources';
 import { pushTo } from '@paygraph/shared/collections';
+import { folderOf, parts as partsList } from '../scripts/lib/parts';
 
 /**
  * Each table has one owning part, and only that part holds its schema and SQL (issue 14); the
@@ -18,21 +19,27 @@ import { pushTo } from '@paygraph/shared/collections';
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
-const parts = {
-  gateway: 'gateway/src',
-  account: 'subgraphs/account/src',
-  transaction: 'subgraphs/transaction/src',
-  settlement: 'subgraphs/settlement/src',
-  webhooks: 'subgraphs/webhooks/src',
+const parts: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(partsList.map((part) => [part.name, `${folderOf(part)}/src`])),
   shared: 'subgraphs/shared/src',
-} as const;
-type Part = keyof typeof parts;
+};
+type Part = string;
 const everyonesPart: Part = 'shared';
 
+/** A model a part declares it uses (its part.ts `reads`, `<owner>/<model>`), as the owner's file. */
+function modelFile(model: string): string {
+  const [owner, ...rest] = model.split('/');
+  return `${parts[owner!]}/${rest.join('/')}.ts`;
+}
+const declaredModels = [...new Set(partsList.flatMap((part) => part.reads.map(modelFile)))];
+/** The models a part declares it uses (none for the shared library, which reads no part's tables). */
+function modelsReadBy(part: Part | null): string[] {
+  return partsList.find((p) => p.name === part)?.reads.map(modelFile) ?? [];
+}
 /** The read models, the only modules through which one part reads another's tables. They write nothing. */
-const readModels: readonly string[] = ['subgraphs/transaction/src/read-model/settlement.ts', 'subgraphs/transaction/src/read-model/webhooks.ts'];
+const readModels: readonly string[] = declaredModels.filter((file) => file.includes('/read-model/'));
 /** The write models, the only modules through which one part writes another's tables (settlement's marks). */
-const writeModels: readonly string[] = ['subgraphs/transaction/src/write-model/settlement.ts'];
+const writeModels: readonly string[] = declaredModels.filter((file) => file.includes('/write-model/'));
 
 /** Calls that write through drizzle (`.insert(`, `.update(`, `.delete(`) and SQL text that does. */
 function writesIn(path: string, text: string): string[] {
@@ -79,13 +86,10 @@ function foreignTableImports(file: string, text: string): string[] {
     const target = targetOf(file, fileName);
     const owner = target === null ? null : partOf(target);
     if (target === null || owner === null || owner === own || owner === everyonesPart) return [];
-    const inside = target.slice(parts[owner].length + 1);
+    const inside = target.slice(parts[owner]!.length + 1);
     if (inside.startsWith('db/')) return [`${file} imports ${fileName}: ${owner}'s tables (ask it over GraphQL or through a read model)`];
-    if (inside.startsWith('read-model/') && !readModels.includes(`${target}.ts`)) {
-      return [`${file} imports ${fileName}: a read model not listed here nor in docs/ARCHITECTURE.md`];
-    }
-    if (inside.startsWith('write-model/') && !writeModels.includes(`${target}.ts`)) {
-      return [`${file} imports ${fileName}: a write model not listed here nor in docs/ARCHITECTURE.md`];
+    if ((inside.startsWith('read-model/') || inside.startsWith('write-model/')) && !modelsReadBy(own).includes(`${target}.ts`)) {
+      return [`${file} imports ${fileName}: a read or write model its part.ts does not declare in reads (nor docs/ARCHITECTURE.md)`];
     }
     return [];
   });

@@ -18,7 +18,7 @@ import {
   subscriptionSocketBufferBytesMax, subscriptionsPerConnectionMax, subscriptionsPerPrincipalMax, upstreamReconnectAttemptsMax,
   upstreamReconnectDelayMs,
 } from '@paygraph/shared/limits';
-import { subgraphNames, supergraphPath, type SubgraphName } from './compose';
+import { supergraphPath } from './compose';
 import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
@@ -33,7 +33,11 @@ import { loadTrustedDocuments, type TrustedDocumentSet } from './security/truste
 import { persistedQueries } from './persisted-queries';
 import { ClientLabels } from './client-awareness';
 
-export type SubgraphUrls = Record<SubgraphName, string>;
+/** Where each subgraph of the supergraph is, by name. */
+export type SubgraphUrls = Record<string, string>;
+
+/** The subgraph whose balance streams the gateway bridges (subscriptions/): it serves balanceChanged. */
+const streamingSubgraph = 'account';
 
 /**
  * Proves to the subgraph that the request comes from the gateway (its secret) and says who is
@@ -173,12 +177,14 @@ function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph 
     supergraphSdl: readFileSync(supergraphPath, 'utf8'),
     experimental_didResolveQueryPlan: assertPlanBounded,
     buildService: ({ name }) => {
-      const subgraph = name.toLowerCase() as SubgraphName;
-      // A supergraph naming a subgraph without a secret is a build mistake: fail at start-up.
-      if (!(subgraph in trusts)) throw new Error(`the supergraph names subgraph ${name}, which has no secret`);
-      const client = new SubgraphClient(urls[subgraph]);
+      const subgraph = name.toLowerCase();
+      const url = urls[subgraph];
+      const trust = trusts[subgraph];
+      // A supergraph naming a subgraph without a secret or URL is a build mistake: fail at start-up.
+      if (url === undefined || trust === undefined) throw new Error(`the supergraph names subgraph ${name}, which has no secret or URL`);
+      const client = new SubgraphClient(url);
       clients.push(client);
-      const dataSource = new SubgraphDataSource(subgraph, urls[subgraph], trusts[subgraph], client.fetcher);
+      const dataSource = new SubgraphDataSource(subgraph, url, trust, client.fetcher);
       dataSources.set(name, dataSource);
       return dataSource;
     },
@@ -188,7 +194,7 @@ function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph 
   gateway.onSchemaLoadOrUpdate((loaded) => {
     parseScalarsAsSubgraphsDo(loaded.apiSchema);
     apiSchema = loaded.apiSchema;
-    accountFields = subgraphFields(loaded.coreSupergraphSdl, 'account');
+    accountFields = subgraphFields(loaded.coreSupergraphSdl, streamingSubgraph);
   });
   return { gateway, clients, dataSources, apiSchema: () => apiSchema, accountFields: () => accountFields };
 }
@@ -198,6 +204,9 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   // The limits' timing rules hold, or the gateway would time out before a subgraph answers why.
   assertTimingRules(timingLimits);
   const supergraph = loadSupergraph(urls, trusts);
+  const streamingUrl = urls[streamingSubgraph];
+  const streamingTrust = trusts[streamingSubgraph];
+  if (streamingUrl === undefined || streamingTrust === undefined) throw new Error(`the gateway bridges balance streams to the ${streamingSubgraph} subgraph, which has no URL or secret`);
   // Subscriptions are served once the HTTP server exists; the gauge reads them at scrape time.
   let subscriptions: SubscriptionServer | undefined;
   const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
@@ -237,8 +246,8 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     tokens,
     apiSchema: supergraph.apiSchema,
     accountFields: supergraph.accountFields,
-    accountWsUrl: urls.account.replace(/^http/, 'ws'),
-    accountTrust: trusts.account,
+    accountWsUrl: streamingUrl.replace(/^http/, 'ws'),
+    accountTrust: streamingTrust,
     limits: { ...defaultSubscriptionLimits, ...options.subscriptions },
     operationLimits: security.limits,
     keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
@@ -299,8 +308,8 @@ interface SubgraphCheck {
  */
 async function probeSubgraphs(urls: SubgraphUrls): Promise<SubgraphCheck[]> {
   return Promise.all(
-    subgraphNames.map(async (name) => {
-      const readyUrl = urls[name].replace(/\/graphql$/, '/health/ready');
+    Object.entries(urls).map(async ([name, url]) => {
+      const readyUrl = url.replace(/\/graphql$/, '/health/ready');
       try {
         const response = await withTimeout(fetch(readyUrl), healthProbeTimeoutMs);
         const body = (await response.json()) as { status?: unknown; down?: unknown };

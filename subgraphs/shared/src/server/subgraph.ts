@@ -30,7 +30,8 @@ export interface BaseSubgraphContext extends BaseContext {
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
-export function readSchema(name: 'account' | 'transaction' | 'settlement' | 'webhooks'): string {
+/** A subgraph's schema: schema/<its part's name>.graphql. */
+export function readSchema(name: string): string {
   return readFileSync(`${repoRoot}schema/${name}.graphql`, 'utf8');
 }
 

@@ -10,7 +10,10 @@ import { processConfigs, readScriptConfig, startConfig, type ProcessName, type S
 type Config = ScriptConfig<typeof startConfig>;
 import { migrateAll } from './lib/migration-sets';
 import { mintToken, roles } from '../subgraphs/shared/src/identity';
-import { subgraphSecretVariable, trustedSubgraphs, type TrustedSubgraph } from '../subgraphs/shared/src/gateway-trust';
+import { subgraphSecretVariable } from '../subgraphs/shared/src/gateway-trust';
+import { variablePrefixOf } from '../subgraphs/shared/src/part';
+import { gatewayPart } from '../gateway/src/part';
+import { subgraphNames, subgraphParts, type Part } from './lib/parts';
 import { tokenLifetimeSeconds } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeStackConnections, stackConnections } from './lib/connection-budget';
@@ -91,51 +94,39 @@ function log(line: string): void {
   console.log(`${paint('[start]', 1)} ${line}`);
 }
 
+/** Each process's log prefix colour (ANSI), in the parts list's order; the gateway's is green. */
+const subgraphColors = [36, 35, 33, 34, 96, 95, 93, 94];
+const gatewayColor = 32;
+
 /**
- * Only the gateway verifies client tokens, so only it gets JWT_SECRET; each subgraph gets its
- * own secret and no other, and the gateway all four (see gateway-trust.ts).
+ * The processes of the parts list (parts.ts): each subgraph, then the gateway. Only the gateway
+ * verifies client tokens, so only it gets JWT_SECRET; each subgraph gets its own secret and no
+ * other, and the gateway every one (see gateway-trust.ts). A part's localStackEnv applies unless
+ * the shell sets the variable.
  */
 function servicePlan(config: Config, shardUrls: string, secret: string, subgraphSecrets: Record<string, string>): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
   const shared = { MYSQL_SHARDS: shardUrls };
-  const { account, transaction, settlement, webhooks } = config.subgraphPorts;
-  const gateway = config.gatewayPort;
-  // Set, the gateway's URLs are used as they are; unset, they follow the ports chosen here.
-  const subgraphUrl = (variable: string, port: number) => process.env[variable] || `http://127.0.0.1:${port}/graphql`;
-  const ports = { ACCOUNT_PORT: String(account), TRANSACTION_PORT: String(transaction), SETTLEMENT_PORT: String(settlement), WEBHOOKS_PORT: String(webhooks) };
+  const portOf = (name: string) => config.subgraphPorts[name]!;
+  const ports = Object.fromEntries(subgraphParts.map((part) => [`${variablePrefixOf(part.name)}_PORT`, String(portOf(part.name))]));
   // Children inherit this shell's environment: secrets meant for others are blanked, which reads as unset.
   const withheld = { JWT_SECRET: '', ...Object.fromEntries(Object.keys(subgraphSecrets).map((variable) => [variable, ''])) };
-  // A local stack's receivers are on this machine over http: allowed here, explicitly (never by NODE_ENV), unless the shell says otherwise.
-  const localDestinations = process.env.WEBHOOK_ALLOW_LOCAL_DESTINATIONS || 'true';
   // Any document runs on a local stack (curl, the Explorer, scripts as any role): explicitly, unless the shell says otherwise.
   const trustedDocumentsMode = process.env.TRUSTED_DOCUMENTS_MODE || 'off';
-  const subgraphEnv = (name: TrustedSubgraph) => ({
-    ...shared, ...ports, ...withheld, [subgraphSecretVariable(name)]: subgraphSecrets[subgraphSecretVariable(name)]!,
-  });
-  return {
-    subgraphs: [
-      { name: 'account', entry: compiledEntry('account'), port: account, color: 36, env: subgraphEnv('account') },
-      { name: 'transaction', entry: compiledEntry('transaction'), port: transaction, color: 35, env: subgraphEnv('transaction') },
-      { name: 'settlement', entry: compiledEntry('settlement'), port: settlement, color: 33, env: subgraphEnv('settlement') },
-      { name: 'webhooks', entry: compiledEntry('webhooks'), port: webhooks, color: 34, env: { ...subgraphEnv('webhooks'), WEBHOOK_ALLOW_LOCAL_DESTINATIONS: localDestinations } },
-    ],
-    gateway: {
-      name: 'gateway',
-      entry: compiledEntry('gateway'),
-      port: gateway,
-      color: 32,
-      env: {
-        ...shared,
-        ...subgraphSecrets,
-        JWT_SECRET: secret,
-        PORT: String(gateway),
-        TRUSTED_DOCUMENTS_MODE: trustedDocumentsMode,
-        ACCOUNT_URL: subgraphUrl('ACCOUNT_URL', account),
-        TRANSACTION_URL: subgraphUrl('TRANSACTION_URL', transaction),
-        SETTLEMENT_URL: subgraphUrl('SETTLEMENT_URL', settlement),
-        WEBHOOKS_URL: subgraphUrl('WEBHOOKS_URL', webhooks),
-      },
-    },
+  const localEnv = (part: Part) => Object.fromEntries(Object.entries(part.localStackEnv ?? {}).map(([variable, value]) => [variable, process.env[variable] || value]));
+  const subgraphs = subgraphParts.map((part, index) => ({
+    name: part.name, entry: compiledEntry(part.name), port: portOf(part.name), color: subgraphColors[index % subgraphColors.length]!,
+    env: { ...shared, ...ports, ...withheld, [subgraphSecretVariable(part.name)]: subgraphSecrets[subgraphSecretVariable(part.name)]!, ...localEnv(part) },
+  }));
+  // Set, the gateway's URLs are used as they are; unset, they follow the ports chosen here.
+  const urls = Object.fromEntries(subgraphParts.map((part) => {
+    const variable = `${variablePrefixOf(part.name)}_URL`;
+    return [variable, process.env[variable] || `http://127.0.0.1:${portOf(part.name)}/graphql`];
+  }));
+  const gateway = {
+    name: gatewayPart.name, entry: compiledEntry(gatewayPart.name), port: config.gatewayPort, color: gatewayColor,
+    env: { ...shared, ...subgraphSecrets, JWT_SECRET: secret, PORT: String(config.gatewayPort), TRUSTED_DOCUMENTS_MODE: trustedDocumentsMode, ...urls },
   };
+  return { subgraphs, gateway };
 }
 
 /** Copies a child's output line by line, each line behind the child's coloured name. */
@@ -246,7 +237,7 @@ async function shutdown(exitCode: number, reason: string): Promise<void> {
   (exitCode === 0 ? log : logError)(reason);
   for (const service of running) clearTimeout(service.restartTimer ?? undefined);
   const gatewayFirst = [...running].reverse();
-  for (const service of gatewayFirst.filter((s) => s.spec.name === 'gateway')) await stopService(service);
+  for (const service of gatewayFirst.filter((s) => s.spec.name === gatewayPart.name)) await stopService(service);
   await Promise.all(gatewayFirst.map(stopService));
   await mysqlServer?.stop();
   process.exit(exitCode);
@@ -279,7 +270,7 @@ function jwtSecret(config: Config): { secret: string; generated: boolean } {
  */
 function subgraphSecrets(config: Config): Record<string, string> {
   const secrets: Record<string, string> = {};
-  for (const name of trustedSubgraphs) {
+  for (const name of subgraphNames) {
     secrets[subgraphSecretVariable(name)] = config.subgraphSecrets[name] ?? randomBytes(generatedSecretBytes).toString('base64url');
   }
   return secrets;
@@ -297,8 +288,7 @@ function checkPlan(plan: { subgraphs: ServiceSpec[]; gateway: ServiceSpec }): vo
 
 /** Says so when the webhooks subgraph was started with local receivers allowed (WEBHOOK_ALLOW_LOCAL_DESTINATIONS). */
 function localWebhooksNote(plan: ReturnType<typeof servicePlan>): string[] | null {
-  const webhooks = plan.subgraphs.find((s) => s.name === 'webhooks');
-  if (!/^(true|1)$/.test(webhooks?.env.WEBHOOK_ALLOW_LOCAL_DESTINATIONS ?? '')) return null;
+  if (!plan.subgraphs.some((s) => /^(true|1)$/.test(s.env.WEBHOOK_ALLOW_LOCAL_DESTINATIONS ?? ''))) return null;
   return ['Webhooks: WEBHOOK_ALLOW_LOCAL_DESTINATIONS=true, so endpoints may be http:// and on loopback (receivers on this machine);', '  set it to false to judge them as production does (https, no loopback).', ''];
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stackConnections } from '../scripts/lib/connection-budget';
 import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
+import { transactionPart } from '@paygraph/transaction/part';
 import { mysqlMaxConnectionsDefault, testRunConnectionsMax } from '@paygraph/shared/limits';
 import { readConfig } from '@paygraph/shared/config/env';
 import { shardPoolSize } from '@paygraph/shared/config/shared';
@@ -26,7 +27,7 @@ describe('connection budget', () => {
 
   it('takes MYSQL_POOL_SIZE for every subgraph, and refuses a size out of range naming the variable', () => {
     const configured = readConfig(poolSizeConfig, { MYSQL_POOL_SIZE: '7' }).shardPoolSize;
-    expect(subgraphPoolSize('transaction', configured)).toBe(7);
+    expect(subgraphPoolSize(transactionPart, configured)).toBe(7);
     expect(stackConnections(defaultShardCount, configured).total).toBe(4 * 7 * defaultShardCount + 2);
     for (const bad of ['0', '-1', '101', 'ten']) {
       expect(() => readConfig(poolSizeConfig, { MYSQL_POOL_SIZE: bad }), bad).toThrow(/^MYSQL_POOL_SIZE must be/);

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { readConfig } from '@paygraph/shared/config/env';
 import { processConfigs } from '../scripts/lib/config';
-import { trustedSubgraphs } from '@paygraph/shared/gateway-trust';
+import { subgraphNames as trustedSubgraphs } from '../scripts/lib/parts';
 import { processNodeArgs } from '../scripts/lib/node-options';
 import { parseShardNodes } from '@paygraph/shared/shards/topology';
 import { compiledEntry, processEntries, readBuildMeta, type ProcessName } from '../scripts/lib/build';

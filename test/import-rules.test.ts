@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cyclesOf, importGraph, repoPath } from './support/import-graph';
 import { productionSources, repoRoot } from './support/sources';
+import { folderOf, parts as partsList } from '../scripts/lib/parts';
 
 /**
  * Imports run one way: the parts (gateway, account, transaction, settlement, webhooks, scripts) import the
@@ -10,7 +11,7 @@ import { productionSources, repoRoot } from './support/sources';
  * is never decided by which file happened to be imported first.
  */
 const sharedSrc = join(repoRoot, 'subgraphs', 'shared', 'src');
-const parts = ['gateway', 'subgraphs/account', 'subgraphs/transaction', 'subgraphs/settlement', 'subgraphs/webhooks', 'scripts'].map((part) => join(repoRoot, part));
+const parts = [...partsList.map(folderOf), 'scripts'].map((part) => join(repoRoot, part));
 
 describe('imports', () => {
   const graph = importGraph(productionSources());

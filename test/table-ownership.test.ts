@@ -10,6 +10,7 @@ import { rawRows } from '@paygraph/shared/db/raw';
 import { testShards } from './support/env';
 import { sourcesUnder } from './support/sources';
 import { pushTo } from '@paygraph/shared/collections';
+import { folderOf, parts as partsList } from '../scripts/lib/parts';
 
 /**
  * Each table has one owning part, and only that part holds its schema and SQL (issue 14); the
@@ -18,19 +19,45 @@ import { pushTo } from '@paygraph/shared/collections';
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
-const parts = {
-  gateway: 'gateway/src',
-  account: 'subgraphs/account/src',
-  transaction: 'subgraphs/transaction/src',
-  settlement: 'subgraphs/settlement/src',
-  webhooks: 'subgraphs/webhooks/src',
+const parts: Readonly<Record<string, string>> = {
+  ...Object.fromEntries(partsList.map((part) => [part.name, `${folderOf(part)}/src`])),
   shared: 'subgraphs/shared/src',
-} as const;
-type Part = keyof typeof parts;
+};
+type Part = string;
 const everyonesPart: Part = 'shared';
 
-/** The read models, the only modules through which one part reads another's tables. */
-const readModels: readonly string[] = ['subgraphs/transaction/src/read-model/settlement.ts', 'subgraphs/transaction/src/read-model/webhooks.ts'];
+/** A model a part declares it uses (its part.ts `reads`, `<owner>/<model>`), as the owner's file. */
+function modelFile(model: string): string {
+  const [owner, ...rest] = model.split('/');
+  return `${parts[owner!]}/${rest.join('/')}.ts`;
+}
+const declaredModels = [...new Set(partsList.flatMap((part) => part.reads.map(modelFile)))];
+/** The models a part declares it uses (none for the shared library, which reads no part's tables). */
+function modelsReadBy(part: Part | null): string[] {
+  return partsList.find((p) => p.name === part)?.reads.map(modelFile) ?? [];
+}
+/** The read models, the only modules through which one part reads another's tables. They write nothing. */
+const readModels: readonly string[] = declaredModels.filter((file) => file.includes('/read-model/'));
+/** The write models, the only modules through which one part writes another's tables (settlement's marks). */
+const writeModels: readonly string[] = declaredModels.filter((file) => file.includes('/write-model/'));
+
+/** Calls that write through drizzle (`.insert(`, `.update(`, `.delete(`) and SQL text that does. */
+function writesIn(path: string, text: string): string[] {
+  const source = ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const found: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ['insert', 'update', 'delete'].includes(node.expression.name.text)) {
+      found.push(`${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} .${node.expression.name.text}(`);
+    }
+    if ((ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node) || ts.isStringLiteral(node))
+      && /\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b/i.test(node.text)) {
+      found.push(`${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} SQL`);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
+}
 
 /** The part whose src holds a path (relative to the repository), if any. */
 function partOf(path: string): Part | null {
@@ -59,10 +86,10 @@ function foreignTableImports(file: string, text: string): string[] {
     const target = targetOf(file, fileName);
     const owner = target === null ? null : partOf(target);
     if (target === null || owner === null || owner === own || owner === everyonesPart) return [];
-    const inside = target.slice(parts[owner].length + 1);
+    const inside = target.slice(parts[owner]!.length + 1);
     if (inside.startsWith('db/')) return [`${file} imports ${fileName}: ${owner}'s tables (ask it over GraphQL or through a read model)`];
-    if (inside.startsWith('read-model/') && !readModels.includes(`${target}.ts`)) {
-      return [`${file} imports ${fileName}: a read model not listed here nor in docs/ARCHITECTURE.md`];
+    if ((inside.startsWith('read-model/') || inside.startsWith('write-model/')) && !modelsReadBy(own).includes(`${target}.ts`)) {
+      return [`${file} imports ${fileName}: a read or write model its part.ts does not declare in reads (nor docs/ARCHITECTURE.md)`];
     }
     return [];
   });
@@ -81,9 +108,17 @@ describe('imports between parts', () => {
     expect(elsewhere).toEqual([]);
   });
 
-  it('have every read model listed here documented in docs/ARCHITECTURE.md', () => {
+  it('write nothing through a read model: a write to another part\'s tables is a listed write model', () => {
+    expect(readModels.flatMap((module) => writesIn(module, readFileSync(join(repoRoot, module), 'utf8')))).toEqual([]);
+    for (const module of writeModels) expect(writesIn(module, readFileSync(join(repoRoot, module), 'utf8')).length, module).toBeGreaterThan(0);
+    // Would be caught: a drizzle write and raw SQL that writes, but not a read or a comment.
+    expect(writesIn('x.ts', "await tx.update(payments).set({ settlementId });\nawait db.execute(sql`UPDATE payments SET x = 1`);").length).toBe(2);
+    expect(writesIn('x.ts', "await tx.select().from(payments); // tx.update(payments)\nawait db.execute(sql`SELECT 1 FROM payments`);")).toEqual([]);
+  });
+
+  it('have every read and write model listed here documented in docs/ARCHITECTURE.md', () => {
     const section = ownershipSection();
-    for (const module of readModels) {
+    for (const module of [...readModels, ...writeModels]) {
       expect(existsSync(join(repoRoot, module)), module).toBe(true);
       expect(section, module).toContain(module);
     }
@@ -97,10 +132,12 @@ describe('imports between parts', () => {
       ['subgraphs/account/src/db/account-views.ts', "export { auditEvents } from '../../../../gateway/src/db/schema/audit';"],
       ['subgraphs/shared/src/db/migrate.ts', "import { holds } from '@paygraph/transaction/db/holds';"],
       ['subgraphs/settlement/src/context.ts', "import { x } from '@paygraph/transaction/read-model/unlisted';"],
+      ['subgraphs/settlement/src/services/settle.ts', "import { x } from '@paygraph/transaction/write-model/unlisted';"],
     ];
     for (const [file, line] of refused) expect(foreignTableImports(file, line), line).toHaveLength(1);
     const allowed: Array<[string, string]> = [
       ['subgraphs/settlement/src/context.ts', "import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';"],
+      ['subgraphs/settlement/src/services/settle.ts', "import { markSettled } from '@paygraph/transaction/write-model/settlement';"],
       ['gateway/src/db/audit-store.ts', "import { insertRows } from '@paygraph/shared/db/raw';"],
       ['gateway/src/db/audit-store.ts', "import { auditEvents } from './schema/audit';"],
       ['subgraphs/transaction/src/read-model/settlement.ts', "import { payments } from '../db/schema/transactions';"],

@@ -6,7 +6,8 @@ import {
   type BalanceChangedSubscription, type PaygraphClient, type PersistedDocument,
 } from '@paygraph/client';
 import { readConfig } from '@paygraph/shared/config/env';
-import { subgraphSecretVariable, trustedSubgraphs } from '@paygraph/shared/gateway-trust';
+import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
+import { subgraphNames as trustedSubgraphs } from '../scripts/lib/parts';
 import { repoPath } from '../scripts/lib/resolver-types';
 import { typescriptClientFiles, typescriptClientManifestPath, typescriptClientName } from '../scripts/lib/typescript-client';
 import { contractManifestFile } from '../scripts/lib/contract-manifest';

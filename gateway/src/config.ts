@@ -2,6 +2,8 @@ import * as z from 'zod';
 import { evenWithRefusedValues, integer, intervalMs, oneOf, parsed, port, text, url } from '@paygraph/shared/config/env';
 import { roles, type Role } from '@paygraph/shared/identity';
 import { processShape, shardsConfig, subgraphSecretsConfig, secretMissing, subscriptionKeepAliveMs, tokensConfig } from '@paygraph/shared/config/shared';
+import { variablePrefixOf } from '@paygraph/shared/part';
+import { supergraphSubgraphs } from './compose';
 import {
   rateLimitMoneyPerMinuteDefault, rateLimitOperatorMoneyPerMinuteDefault, rateLimitOperatorReadsPerMinuteDefault, rateLimitReadsPerMinuteDefault,
   trustedManifestReloadMsDefault,
@@ -88,6 +90,19 @@ export const trustedDocumentsConfig = z.object({
   }),
 });
 
+/** Where the gateway listens unless PORT says otherwise. */
+export const gatewayPortDefault = 4000;
+
+/** The subgraphs of the supergraph the gateway serves (compose.ts), each with its URL and secret variables. */
+const subgraphs = supergraphSubgraphs();
+const subgraphNames = subgraphs.map((s) => s.name);
+
+/** <NAME>_URL per subgraph: where the gateway finds it; the supergraph's URL (its default port) when unset. */
+const subgraphUrlsConfig = z.object(Object.fromEntries(subgraphs.map(({ name, url: urlDefault }) => [name, url(`${variablePrefixOf(name)}_URL`, ['http', 'https'], urlDefault, {
+  default: `\`${urlDefault}\``,
+  meaning: `where the gateway finds the ${name} subgraph`,
+})])));
+
 /**
  * The gateway's configuration: where it listens, where the subgraphs are, how it checks client
  * tokens, every subgraph's secret, its rate budgets and audit trail (audit rows go to the
@@ -96,31 +111,14 @@ export const trustedDocumentsConfig = z.object({
  */
 export const gatewayConfig = z.object({
   ...processShape,
-  port: port('PORT', 4000, {
-    default: '`4000`',
+  port: port('PORT', gatewayPortDefault, {
+    default: `\`${gatewayPortDefault}\``,
     meaning: "the gateway's port (`/graphql`, `/health/live`, `/health/ready`, `/metrics`); `0` takes a free one",
   }),
   host: text('GATEWAY_HOST', 'host name or address', '0.0.0.0', { default: '`0.0.0.0`', meaning: "the gateway's listen address" }),
-  subgraphUrls: z.object({
-    account: url('ACCOUNT_URL', ['http', 'https'], 'http://127.0.0.1:4001/graphql', {
-      default: '`http://127.0.0.1:4001/graphql`',
-      meaning: 'where the gateway finds the account subgraph',
-    }),
-    transaction: url('TRANSACTION_URL', ['http', 'https'], 'http://127.0.0.1:4002/graphql', {
-      default: '`http://127.0.0.1:4002/graphql`',
-      meaning: 'where the gateway finds the transaction subgraph',
-    }),
-    settlement: url('SETTLEMENT_URL', ['http', 'https'], 'http://127.0.0.1:4003/graphql', {
-      default: '`http://127.0.0.1:4003/graphql`',
-      meaning: 'where the gateway finds the settlement subgraph',
-    }),
-    webhooks: url('WEBHOOKS_URL', ['http', 'https'], 'http://127.0.0.1:4004/graphql', {
-      default: '`http://127.0.0.1:4004/graphql`',
-      meaning: 'where the gateway finds the webhooks subgraph',
-    }),
-  }),
+  subgraphUrls: subgraphUrlsConfig,
   tokens: tokensConfig,
-  subgraphSecrets: subgraphSecretsConfig,
+  subgraphSecrets: subgraphSecretsConfig(subgraphNames),
   rateBudgets: rateBudgetsConfig,
   /** AUDIT_LOG_FILE; null: stdout. */
   auditLogFile: text('AUDIT_LOG_FILE', 'file path', undefined, {
@@ -133,7 +131,7 @@ export const gatewayConfig = z.object({
 }).superRefine((config, ctx) => {
   const refuse = (message: string): void => ctx.addIssue({ code: 'custom', message, input: config });
   for (const [subgraph, secret] of Object.entries(config.subgraphSecrets)) {
-    if (secret === null) refuse(secretMissing(subgraph as keyof typeof config.subgraphSecrets));
+    if (secret === null) refuse(secretMissing(subgraph));
   }
   if (config.tokens.secret === null && config.tokens.jwksUrl === null) {
     refuse('JWT_SECRET is not set, nor JWKS_URL: npm start makes a JWT_SECRET for the run, or set one of them yourself');

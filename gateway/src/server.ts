@@ -10,7 +10,7 @@ import type { TokenSettings } from '@paygraph/shared/identity';
 import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
 import { log, requestIdHeader, type Logger } from '@paygraph/shared/log';
 import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
-import { createGraphQLHttpServer, sendJson } from '@paygraph/shared/server/http';
+import { createGraphQLHttpServer, serviceRoutes } from '@paygraph/shared/server/http';
 import { injectTraceContext } from '@paygraph/shared/tracing';
 import { withTimeout } from '@paygraph/shared/server/health';
 import {
@@ -18,7 +18,7 @@ import {
   subscriptionSocketBufferBytesMax, subscriptionsPerConnectionMax, subscriptionsPerPrincipalMax, upstreamReconnectAttemptsMax,
   upstreamReconnectDelayMs,
 } from '@paygraph/shared/limits';
-import { subgraphNames, supergraphPath, type SubgraphName } from './compose';
+import { supergraphPath } from './compose';
 import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
@@ -33,7 +33,11 @@ import { loadTrustedDocuments, type TrustedDocumentSet } from './security/truste
 import { persistedQueries } from './persisted-queries';
 import { ClientLabels } from './client-awareness';
 
-export type SubgraphUrls = Record<SubgraphName, string>;
+/** Where each subgraph of the supergraph is, by name. */
+export type SubgraphUrls = Record<string, string>;
+
+/** The subgraph whose balance streams the gateway bridges (subscriptions/): it serves balanceChanged. */
+const streamingSubgraph = 'account';
 
 /**
  * Proves to the subgraph that the request comes from the gateway (its secret) and says who is
@@ -156,22 +160,31 @@ export const defaultSubscriptionLimits: SubscriptionLimits = {
   reconnectDelayMs: upstreamReconnectDelayMs,
 };
 
-/** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
-export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
-  // The limits' timing rules hold, or the gateway would time out before a subgraph answers why.
-  assertTimingRules(timingLimits);
+/** The supergraph's gateway, its subgraphs' clients and data sources, and what the loaded schema tells. */
+interface Supergraph {
+  gateway: ApolloGateway;
+  clients: SubgraphClient[];
+  dataSources: Map<string, SubgraphDataSource>;
+  apiSchema(): GraphQLSchema | null;
+  /** The fields the account subgraph serves alone (subscriptions to them are forwarded). */
+  accountFields(): SubgraphFields | null;
+}
+
+function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph {
   const clients: SubgraphClient[] = [];
   const dataSources = new Map<string, SubgraphDataSource>();
   const gateway = new ApolloGateway({
     supergraphSdl: readFileSync(supergraphPath, 'utf8'),
     experimental_didResolveQueryPlan: assertPlanBounded,
     buildService: ({ name }) => {
-      const subgraph = name.toLowerCase() as SubgraphName;
-      // A supergraph naming a subgraph without a secret is a build mistake: fail at start-up.
-      if (!(subgraph in trusts)) throw new Error(`the supergraph names subgraph ${name}, which has no secret`);
-      const client = new SubgraphClient(urls[subgraph]);
+      const subgraph = name.toLowerCase();
+      const url = urls[subgraph];
+      const trust = trusts[subgraph];
+      // A supergraph naming a subgraph without a secret or URL is a build mistake: fail at start-up.
+      if (url === undefined || trust === undefined) throw new Error(`the supergraph names subgraph ${name}, which has no secret or URL`);
+      const client = new SubgraphClient(url);
       clients.push(client);
-      const dataSource = new SubgraphDataSource(subgraph, urls[subgraph], trusts[subgraph], client.fetcher);
+      const dataSource = new SubgraphDataSource(subgraph, url, trust, client.fetcher);
       dataSources.set(name, dataSource);
       return dataSource;
     },
@@ -181,8 +194,19 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   gateway.onSchemaLoadOrUpdate((loaded) => {
     parseScalarsAsSubgraphsDo(loaded.apiSchema);
     apiSchema = loaded.apiSchema;
-    accountFields = subgraphFields(loaded.coreSupergraphSdl, 'account');
+    accountFields = subgraphFields(loaded.coreSupergraphSdl, streamingSubgraph);
   });
+  return { gateway, clients, dataSources, apiSchema: () => apiSchema, accountFields: () => accountFields };
+}
+
+/** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
+export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
+  // The limits' timing rules hold, or the gateway would time out before a subgraph answers why.
+  assertTimingRules(timingLimits);
+  const supergraph = loadSupergraph(urls, trusts);
+  const streamingUrl = urls[streamingSubgraph];
+  const streamingTrust = trusts[streamingSubgraph];
+  if (streamingUrl === undefined || streamingTrust === undefined) throw new Error(`the gateway bridges balance streams to the ${streamingSubgraph} subgraph, which has no URL or secret`);
   // Subscriptions are served once the HTTP server exists; the gauge reads them at scrape time.
   let subscriptions: SubscriptionServer | undefined;
   const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
@@ -195,12 +219,12 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   const trustedDocuments = loadTrustedDocuments([{ client: contractManifestClient, path: contractManifestPath }, ...trusted.manifests], trusted.reloadMs);
   // One gate for HTTP and graphql-ws: the same modes, one log of untrusted documents.
   const documentGate = trustedDocumentsGate(trustedDocuments, trusted.modes);
-  // GraphiQL from dist/explorer in development; no landing page in production.
   const apq = persistedQueries(options.persistedQueries?.redisUrl ?? null, options.persistedQueries?.keyPrefix);
+  // GraphiQL from dist/explorer in development; no landing page in production.
   const explorerPage = explorer(production, (message) => log().warn(message));
   const apollo = new ApolloServer<GatewayContext>({
     // Operations one subgraph serves alone go straight to it; the rest through the query plan.
-    gateway: passThroughGateway(gateway, dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
+    gateway: passThroughGateway(supergraph.gateway, supergraph.dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
     // Trusted documents, then the security plugin: their refusals (untrusted, limits, rate) win over the others'.
     plugins: [trustedDocumentsPlugin(documentGate), security.plugin, requireIdentity, metricsPlugin(metrics, clientLabels), explorerPage.plugin],
     introspection: !production,
@@ -212,43 +236,26 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     stopOnTerminationSignals: false,
   });
   await apollo.start();
-  const ready = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const checks = await probeSubgraphs(urls);
-    const serving = checks.filter((c) => c.ok);
-    const status = serving.length === checks.length && checks.every((c) => c.status === 'ready') ? 'ready' : serving.length > 0 ? 'degraded' : 'unavailable';
-    sendJson(res, serving.length > 0 ? 200 : 503, { service: 'gateway', status, subgraphs: checks });
-  };
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     context: (req) => buildContext(req, tokens),
     screen: security.screen,
     resolve: (request) => resolveTrustedRequest(request, trustedDocuments),
-    routes: {
-      ...explorerPage.routes,
-      '/health/live': (_req, res) => sendJson(res, 200, { service: 'gateway', status: 'live' }),
-      '/health/ready': ready,
-      // The first health path, kept for scripts and orchestrators that ask it: the same as ready.
-      '/health': ready,
-      '/metrics': async (_req, res) => {
-        const text = await metrics.render();
-        res.writeHead(200, { 'content-type': metrics.contentType });
-        res.end(text);
-      },
-    },
+    routes: { ...explorerPage.routes, ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics) },
   });
-  subscriptions = serveGatewaySubscriptions(http, {
+  const served = serveGatewaySubscriptions(http, {
     apollo,
     tokens,
-    apiSchema: () => apiSchema,
-    accountFields: () => accountFields,
-    accountWsUrl: urls.account.replace(/^http/, 'ws'),
-    accountTrust: trusts.account,
+    apiSchema: supergraph.apiSchema,
+    accountFields: supergraph.accountFields,
+    accountWsUrl: streamingUrl.replace(/^http/, 'ws'),
+    accountTrust: streamingTrust,
     limits: { ...defaultSubscriptionLimits, ...options.subscriptions },
     operationLimits: security.limits,
     trustedDocuments: { documents: trustedDocuments, gate: documentGate },
     keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
   });
-  const served = subscriptions;
+  subscriptions = served;
   return {
     apollo, http, metrics, subscriptions: served, security, trustedDocuments,
     stop: async () => {
@@ -257,9 +264,17 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
       await served.dispose();
       await apollo.stop();
       await security.close();
-      await Promise.all(clients.map((c) => c.close()));
+      await Promise.all(supergraph.clients.map((c) => c.close()));
     },
   };
+}
+
+/** ready: every subgraph ready; degraded: some serve; unavailable (503): none does. */
+async function gatewayReadiness(urls: SubgraphUrls): Promise<{ httpStatus: number; report: unknown }> {
+  const checks = await probeSubgraphs(urls);
+  const serving = checks.filter((c) => c.ok);
+  const status = serving.length === checks.length && checks.every((c) => c.status === 'ready') ? 'ready' : serving.length > 0 ? 'degraded' : 'unavailable';
+  return { httpStatus: serving.length > 0 ? 200 : 503, report: { service: 'gateway', status, subgraphs: checks } };
 }
 
 /**
@@ -296,8 +311,8 @@ interface SubgraphCheck {
  */
 async function probeSubgraphs(urls: SubgraphUrls): Promise<SubgraphCheck[]> {
   return Promise.all(
-    subgraphNames.map(async (name) => {
-      const readyUrl = urls[name].replace(/\/graphql$/, '/health/ready');
+    Object.entries(urls).map(async ([name, url]) => {
+      const readyUrl = url.replace(/\/graphql$/, '/health/ready');
       try {
         const response = await withTimeout(fetch(readyUrl), healthProbeTimeoutMs);
         const body = (await response.json()) as { status?: unknown; down?: unknown };

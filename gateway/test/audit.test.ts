@@ -6,9 +6,10 @@ import { eq } from 'drizzle-orm';
 import { auditEvents } from '../src/db/schema/audit';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { createAuditLog, maskCardNumbers, type AuditRecord } from '../src/security/audit';
+import { createAuditStore } from '../src/db/audit-store';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractOperation } from '../../test/support/graphql';
-import { token, unique } from '../../test/support/env';
+import { testShards, token, unique } from '../../test/support/env';
 import { codes, post, startGuardedGateway, type GuardedGateway } from './support/guarded-gateway';
 
 /**
@@ -71,6 +72,26 @@ describe('the audit log file', () => {
     const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as AuditRecord).requestId);
     expect(lines).toEqual(['r1', 'r2', 'r3', 'r4']);
     expect(log.dropped()).toBe(0);
+  });
+});
+
+describe('the audit store', () => {
+  it('close() waits for the running write: every row is written once, none twice', async () => {
+    const store = createAuditStore(testShards(1), { ownsShards: true, flushIntervalMs: 600_000 });
+    const requestId = unique('audit-close');
+    const rows = Array.from({ length: 3 }, (_, itemIndex) => ({ occurredAt: new Date(), requestId, action: 'deposit', itemIndex, outcome: 'ok' }));
+    store.enqueue(rows);
+    const flushing = store.flush();
+    // The write's statement is in flight: the rows are still queued until it commits.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(store.stats().queued).toBe(3);
+    await store.close();
+    await flushing;
+
+    expect(store.stats()).toEqual({ written: 3, dropped: 0, queued: 0 });
+    const control = stack.shards.byLogical(toLogicalShard(0));
+    const stored = await control.db.select().from(auditEvents).where(eq(auditEvents.requestId, requestId));
+    expect(stored.map((r) => r.itemIndex).sort()).toEqual([0, 1, 2]);
   });
 });
 

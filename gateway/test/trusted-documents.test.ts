@@ -12,7 +12,8 @@ import { documentHash, loadTrustedDocuments, parseManifest } from '../src/securi
 import { gatewayConfig, parseManifestSources, parseRoleModes } from '../src/config';
 import { readConfig } from '@paygraph/shared/config/env';
 import { testSubgraphSecrets } from '../../test/support/env';
-import { subgraphSecretVariable, trustedSubgraphs } from '@paygraph/shared/gateway-trust';
+import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
+import { subgraphNames as trustedSubgraphs } from '../../scripts/lib/parts';
 import { ClientLabels } from '../src/client-awareness';
 import { clientNamesMax } from '../src/limits';
 import { codes, post, refusedBeforeSubgraphs, startGuardedGateway, type GuardedGateway } from './support/guarded-gateway';

@@ -13,6 +13,8 @@ import { internalTokenLifetimeSeconds } from '../../subgraphs/shared/src/limits'
 import { gatewaySecretEnv, generateSubgraphSecrets, subgraphSecretEnv } from '../lib/subgraph-secrets';
 import { compiledEntry, ensureBuilt, processEntries } from '../lib/build';
 import { benchPoolSize } from './limits';
+import { subgraphNames, type PartName, type SubgraphName } from '../lib/parts';
+import { variablePrefixOf } from '../../subgraphs/shared/src/part';
 import { freePort, repoRoot, startService, type Service, type ServiceSpec, type StartupCost } from './processes';
 
 /**
@@ -50,8 +52,9 @@ export function benchShards(shardUrls: string): ShardSet {
   return openShards({ urls: shardUrls, poolSize: benchPoolSize });
 }
 
-export type ProcessName = 'gateway' | 'account' | 'transaction' | 'settlement' | 'webhooks';
-export const processNames: readonly ProcessName[] = ['gateway', 'account', 'transaction', 'settlement', 'webhooks'];
+/** The stack's processes: the gateway, then each subgraph of the parts list. */
+export type ProcessName = PartName;
+export const processNames: readonly ProcessName[] = ['gateway', ...subgraphNames];
 
 export interface ProcessStackOptions {
   shardUrls: string;
@@ -75,7 +78,7 @@ export interface ProcessStack {
   gatewayUrl: string;
   urls: Record<Exclude<ProcessName, 'gateway'>, string>;
   /** The subgraphs' secrets for this run, for what calls a subgraph as the gateway would (f-direct, Hive Gateway). */
-  trusts: SubgraphTrusts;
+  trusts: SubgraphTrusts<SubgraphName>;
   /** The client tokens' HS256 key, for another gateway in front of the same subgraphs (Hive Gateway). */
   jwtSecret: string;
   ports: Record<ProcessName, number>;
@@ -94,31 +97,20 @@ export interface ProcessStack {
 function entryOf(name: ProcessName, runFrom: 'dist' | 'sources'): Pick<ServiceSpec, 'entry' | 'tsxLoader'> {
   return runFrom === 'dist' ? { entry: compiledEntry(name) } : { entry: processEntries[name], tsxLoader: true };
 }
-const subgraphNames = ['account', 'transaction', 'settlement', 'webhooks'] as const;
 
 export async function startProcessStack(options: ProcessStackOptions): Promise<ProcessStack> {
   // What is measured is what ships: the compiled processes, rebuilt first when a source changed.
   // (profiled-entry.js wraps a profiled process either way.)
   const runFrom = options.runFrom ?? 'dist';
   await ensureBuilt((line) => console.log(`[bench] ${line}`));
-  const ports: Record<ProcessName, number> = {
-    gateway: await freePort(), account: await freePort(), transaction: await freePort(), settlement: await freePort(), webhooks: await freePort(),
-  };
-  const urls = {
-    account: `http://127.0.0.1:${ports.account}/graphql`,
-    transaction: `http://127.0.0.1:${ports.transaction}/graphql`,
-    settlement: `http://127.0.0.1:${ports.settlement}/graphql`,
-    webhooks: `http://127.0.0.1:${ports.webhooks}/graphql`,
-  };
+  const ports = {} as Record<ProcessName, number>;
+  for (const name of processNames) ports[name] = await freePort();
+  const urls = Object.fromEntries(subgraphNames.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`])) as Record<SubgraphName, string>;
   const shared = { ...options.processEnv, MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
   const secrets = generateSubgraphSecrets();
-  const trusts: SubgraphTrusts = {
-    account: subgraphTrust('account', secrets.account),
-    transaction: subgraphTrust('transaction', secrets.transaction),
-    settlement: subgraphTrust('settlement', secrets.settlement),
-    webhooks: subgraphTrust('webhooks', secrets.webhooks),
-  };
-  const portEnv = { ACCOUNT_PORT: String(ports.account), TRANSACTION_PORT: String(ports.transaction), SETTLEMENT_PORT: String(ports.settlement), WEBHOOKS_PORT: String(ports.webhooks) };
+  const trusts = Object.fromEntries(subgraphNames.map((name) => [name, subgraphTrust(name, secrets[name])])) as SubgraphTrusts<SubgraphName>;
+  const portEnv = Object.fromEntries(subgraphNames.map((name) => [`${variablePrefixOf(name)}_PORT`, String(ports[name])]));
+  const urlEnv = Object.fromEntries(subgraphNames.map((name) => [`${variablePrefixOf(name)}_URL`, urls[name]]));
   let starts = 0;
   const profileFile = (name: ProcessName) => {
     if (!options.profile?.processes.includes(name)) return {};
@@ -163,7 +155,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
         // Any document, as npm start runs it, unless processEnv says otherwise (--production: as the image runs it).
         TRUSTED_DOCUMENTS_MODE: 'off',
         ...shared, ...gatewaySecretEnv(secrets), JWT_SECRET: options.jwtSecret, PORT: String(ports.gateway), GATEWAY_HOST: '127.0.0.1',
-        ACCOUNT_URL: urls.account, TRANSACTION_URL: urls.transaction, SETTLEMENT_URL: urls.settlement, WEBHOOKS_URL: urls.webhooks,
+        ...urlEnv,
       },
       healthUrl: `http://127.0.0.1:${ports.gateway}/health`,
       ...profileFile('gateway'),
@@ -217,8 +209,8 @@ export const hiveGatewayVariants: readonly HiveGatewayVariant[] = [
 export async function startHiveGateway(stack: ProcessStack, workDir: string, logDir: string, variant: HiveGatewayVariant = hiveGatewayVariants[0]!): Promise<Service> {
   mkdirSync(workDir, { recursive: true });
   const supergraph = readFileSync(join(repoRoot, 'schema/supergraph.graphql'), 'utf8').replace(
-    /@join__graph\(name: "(account|transaction|settlement|webhooks)", url: "[^"]*"\)/g,
-    (_match, name: 'account' | 'transaction' | 'settlement' | 'webhooks') => `@join__graph(name: "${name}", url: "${stack.urls[name]}")`,
+    /@join__graph\(name: "([a-z]+)", url: "[^"]*"\)/g,
+    (match, name: SubgraphName) => (name in stack.urls ? `@join__graph(name: "${name}", url: "${stack.urls[name]}")` : match),
   );
   for (const name of subgraphNames) {
     if (!supergraph.includes(stack.urls[name])) throw new Error(`could not point the supergraph's ${name} at ${stack.urls[name]}`);

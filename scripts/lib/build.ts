@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build as esbuild, type BuildOptions, type Metafile, type OutputFile, type Plugin } from 'esbuild';
 import { writeContractManifest } from './contract-manifest';
+import { folderOf, parts, type PartName } from './parts';
 
 /**
  * `npm run build`: every process of paygraph compiled to JavaScript in dist/, with source maps,
@@ -20,11 +21,8 @@ export const distDir = join(repoRoot, 'dist');
 
 /** Each process's entry, by the name of its file in dist/ (dist/<name>.js). */
 export const processEntries = {
-  gateway: 'gateway/src/main.ts',
-  account: 'subgraphs/account/src/main.ts',
-  transaction: 'subgraphs/transaction/src/main.ts',
-  settlement: 'subgraphs/settlement/src/main.ts',
-  webhooks: 'subgraphs/webhooks/src/main.ts',
+  // Every part's process: its src/main.ts (parts.ts).
+  ...(Object.fromEntries(parts.map((part) => [part.name, `${folderOf(part)}/src/main.ts`])) as Record<PartName, string>),
   // What production needs besides the servers: the migration job and minting a token.
   migrate: 'scripts/migrate.ts',
   token: 'scripts/token.ts',
@@ -45,7 +43,7 @@ export const explorerDir = join(distDir, 'explorer');
 /** What the last build read and when it started (dist/build-meta.json), for the staleness check. */
 const metaPath = join(distDir, 'build-meta.json');
 /** Files that shape every output without being an input of any: the build itself and the dependency set. */
-const buildDefinitionFiles = ['scripts/lib/build.ts', 'package.json', 'package-lock.json', 'tsconfig.json'];
+const buildDefinitionFiles = ['scripts/lib/build.ts', 'scripts/lib/parts.ts', 'package.json', 'package-lock.json', 'tsconfig.json'];
 
 export interface BuildMeta {
   startedAtMs: number;

@@ -1,11 +1,8 @@
 import * as z from 'zod';
 import { flag, integer, oneOf, port, readConfig, url, type Environment } from '../../subgraphs/shared/src/config/env';
 import { ledgerShape, processShape, shardPoolSize, shardsConfig, subgraphSecretsConfig, tokensConfig } from '../../subgraphs/shared/src/config/shared';
-import { accountConfig } from '../../subgraphs/account/src/config';
-import { settlementConfig } from '../../subgraphs/settlement/src/config';
-import { webhooksConfig } from '../../subgraphs/webhooks/src/config';
-import { transactionConfig } from '../../subgraphs/transaction/src/config';
-import { gatewayConfig } from '../../gateway/src/config';
+import { gatewayPart } from '../../gateway/src/part';
+import { subgraphNames, subgraphParts, type PartName } from './parts';
 import { logicalShardCount } from '../../subgraphs/shared/src/limits';
 
 /**
@@ -55,16 +52,15 @@ export function readScriptConfig<S extends z.ZodObject>(schema: S, env: Environm
   return { ...config, mysqlServer: Object.freeze({ ...config.mysqlServer, explicitShards }) } as ScriptConfig<S>;
 }
 
-/** Each service process's schema, by the name npm start and Compose give it. */
-export const processConfigs = {
-  gateway: gatewayConfig,
-  account: accountConfig,
-  transaction: transactionConfig,
-  settlement: settlementConfig,
-  webhooks: webhooksConfig,
-} as const;
+/** Each service process's schema, by the name npm start and Compose give it: the gateway's, then each subgraph's, from the parts list. */
+export const processConfigs = Object.fromEntries([gatewayPart, ...subgraphParts].map((part) => [part.name, part.config])) as unknown as Record<PartName, z.ZodObject>;
 
-export type ProcessName = keyof typeof processConfigs;
+export type ProcessName = PartName;
+
+/** A process's port variable (its schema's `port`), as npm start hands ports out. */
+function portOf(part: { config: z.ZodObject }): z.ZodType<number> {
+  return part.config.shape.port as z.ZodType<number>;
+}
 
 /**
  * What `npm start` reads before it starts anything: where MySQL is, the ports it hands out, the
@@ -73,10 +69,8 @@ export type ProcessName = keyof typeof processConfigs;
  */
 export const startConfig = z.object({
   ...scriptConfig.shape,
-  gatewayPort: gatewayConfig.shape.port,
-  subgraphPorts: z.object({
-    account: accountConfig.shape.port, transaction: transactionConfig.shape.port, settlement: settlementConfig.shape.port, webhooks: webhooksConfig.shape.port,
-  }),
-  subgraphSecrets: subgraphSecretsConfig,
+  gatewayPort: portOf(gatewayPart),
+  subgraphPorts: z.object(Object.fromEntries(subgraphParts.map((part) => [part.name, portOf(part)]))),
+  subgraphSecrets: subgraphSecretsConfig(subgraphNames),
   noColor: flag('NO_COLOR', 'any value', { default: 'unset', meaning: 'plain log prefixes in `npm start`' }),
 });

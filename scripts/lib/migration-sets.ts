@@ -1,27 +1,14 @@
 import { migrateShards, type MigrationSet } from '../../subgraphs/shared/src/db/migrate';
 import { ledgerMigrations } from '../../subgraphs/shared/src/migrations';
-import { accountMigrations } from '../../subgraphs/account/src/migrations';
-import { transactionMigrations } from '../../subgraphs/transaction/src/migrations';
-import { settlementMigrations } from '../../subgraphs/settlement/src/migrations';
-import { gatewayMigrations } from '../../gateway/src/migrations';
-import { webhooksMigrations } from '../../subgraphs/webhooks/src/migrations';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
+import { parts } from './parts';
 
 /**
- * Every part's migration set, in the order they apply: what `npm run migrate`, `npm start`,
- * `npm test` and the benchmark migrate. A new part adds its set here.
+ * Every part's migration set, in the order they apply: the ledger's (the shared library's), then
+ * each part's in the parts list's order (parts.ts says why the gateway's comes after
+ * transaction's). What `npm run migrate`, `npm start`, `npm test` and the benchmark migrate.
  */
-export const migrationSets: readonly MigrationSet[] = [
-  ledgerMigrations,
-  accountMigrations,
-  transactionMigrations,
-  settlementMigrations,
-  // audit_events, the gateway's. After transaction: databases migrated before the gateway
-  // owned it got the table from the transaction set (0002, 0005), whose CREATE TABLE has no
-  // IF NOT EXISTS; the gateway's own first migration does, so it is a no-op there.
-  gatewayMigrations,
-  webhooksMigrations,
-];
+export const migrationSets: readonly MigrationSet[] = [ledgerMigrations, ...parts.map((part) => part.migrations)];
 
 /** Applies every part's pending migrations to every shard, then their data steps. */
 export function migrateAll(shards: ShardSet): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { subgraphSecretVariable, trustedSubgraphs, type TrustedSubgraph } from '../../subgraphs/shared/src/gateway-trust';
+import { subgraphSecretVariable } from '../../subgraphs/shared/src/gateway-trust';
+import { subgraphNames, type SubgraphName as TrustedSubgraph } from './parts';
 
 /** Bytes of randomness in each generated subgraph secret. */
 const generatedSubgraphSecretBytes = 32;
@@ -10,13 +11,13 @@ const generatedSubgraphSecretBytes = 32;
  */
 export function generateSubgraphSecrets(): Record<TrustedSubgraph, string> {
   const secrets = {} as Record<TrustedSubgraph, string>;
-  for (const name of trustedSubgraphs) secrets[name] = randomBytes(generatedSubgraphSecretBytes).toString('base64url');
+  for (const name of subgraphNames) secrets[name] = randomBytes(generatedSubgraphSecretBytes).toString('base64url');
   return secrets;
 }
 
 /** The gateway's environment: every subgraph's secret. */
 export function gatewaySecretEnv(secrets: Record<TrustedSubgraph, string>): Record<string, string> {
-  return Object.fromEntries(trustedSubgraphs.map((name) => [subgraphSecretVariable(name), secrets[name]]));
+  return Object.fromEntries(subgraphNames.map((name) => [subgraphSecretVariable(name), secrets[name]]));
 }
 
 /** One subgraph's environment: its own secret and no other. */

@@ -9,8 +9,10 @@ import { settlementSettingsConfig, type SettlementSettings } from '@paygraph/set
 import { securityOptions, type GatewaySecurityOptions } from '../../gateway/src/security/gateway-security';
 import { mintToken, type Identity, type Role, type TokenSettings } from '@paygraph/shared/identity';
 import {
-  gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken, subgraphTrust, type SubgraphTrusts, type TrustedSubgraph,
+  gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken, subgraphTrust, type SubgraphTrusts,
 } from '@paygraph/shared/gateway-trust';
+import { variablePrefixOf } from '@paygraph/shared/part';
+import { subgraphNames, type SubgraphName as TrustedSubgraph } from '../../scripts/lib/parts';
 
 /**
  * The configuration a process would load from the test run's environment (npm test points
@@ -60,20 +62,12 @@ export function testTokens(): TokenSettings {
  * Each subgraph's secret (SUBGRAPH_SECRET_*), as npm start would make them: the in-process
  * stack gives them to the subgraphs and the gateway, and subgraph child processes inherit them.
  */
-export const testSubgraphSecrets: Record<TrustedSubgraph, string> = {
-  account: process.env.SUBGRAPH_SECRET_ACCOUNT || 'paygraph-test-account-secret-not-for-production',
-  transaction: process.env.SUBGRAPH_SECRET_TRANSACTION || 'paygraph-test-transaction-secret-not-for-production',
-  settlement: process.env.SUBGRAPH_SECRET_SETTLEMENT || 'paygraph-test-settlement-secret-not-for-production',
-  webhooks: process.env.SUBGRAPH_SECRET_WEBHOOKS || 'paygraph-test-webhooks-secret-not-for-production',
-};
+export const testSubgraphSecrets = Object.fromEntries(subgraphNames.map((name) => [
+  name, process.env[`SUBGRAPH_SECRET_${variablePrefixOf(name)}`] || `paygraph-test-${name}-secret-not-for-production`,
+])) as Record<TrustedSubgraph, string>;
 
-export function testTrusts(): SubgraphTrusts {
-  return {
-    account: subgraphTrust('account', testSubgraphSecrets.account),
-    transaction: subgraphTrust('transaction', testSubgraphSecrets.transaction),
-    settlement: subgraphTrust('settlement', testSubgraphSecrets.settlement),
-    webhooks: subgraphTrust('webhooks', testSubgraphSecrets.webhooks),
-  };
+export function testTrusts(): SubgraphTrusts<TrustedSubgraph> {
+  return Object.fromEntries(subgraphNames.map((name) => [name, subgraphTrust(name, testSubgraphSecrets[name])])) as SubgraphTrusts<TrustedSubgraph>;
 }
 
 /** The headers the gateway sends a subgraph for this caller, for tests that call a subgraph directly. */

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
-import { subgraphSecretVariable, trustedSubgraphs } from '@paygraph/shared/gateway-trust';
+import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
+import { variablePrefixOf } from '@paygraph/shared/part';
+import { subgraphNames, type SubgraphName } from '../../scripts/lib/parts';
 import { testSubgraphSecrets } from './env';
 import { childPoolSize, spawnService, type ChildService, type ServiceName } from './processes';
 
@@ -12,9 +14,9 @@ export interface ProcessStack {
   readonly gatewayUrl: string;
   service(name: ServiceName): ChildService;
   /** SIGKILLs a subgraph and waits for it to exit, as a crash would. */
-  kill(name: Exclude<ServiceName, 'gateway'>): Promise<void>;
+  kill(name: SubgraphName): Promise<void>;
   /** Starts a killed subgraph again on its port, as a supervisor would; settles when /health answers 200. */
-  restart(name: Exclude<ServiceName, 'gateway'>): Promise<void>;
+  restart(name: SubgraphName): Promise<void>;
   /** Processes that exited without being killed or stopped by the stack, with how. */
   unexpectedExits(): string[];
   stop(): Promise<void>;
@@ -48,12 +50,12 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     await child.kill();
   };
   const logFile = (name: ServiceName): string | undefined => (options.logDir ? join(options.logDir, `${name}.log`) : undefined);
-  const subgraphEnv = (name: Exclude<ServiceName, 'gateway'>): Record<string, string> => ({
+  const subgraphEnv = (name: SubgraphName): Record<string, string> => ({
     // childPoolSize per shard unless the test says otherwise: each process's own default (42 for a
     // stack) twice over, with two workers, would take more than npm test's share (testRunConnectionsMax).
     MYSQL_SHARDS: options.shardUrls, MYSQL_POOL_SIZE: String(childPoolSize), ...options.env, ...options.subgraphEnv, [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
   });
-  const startSubgraph = async (name: Exclude<ServiceName, 'gateway'>): Promise<void> => {
+  const startSubgraph = async (name: SubgraphName): Promise<void> => {
     const child = watch(name, await spawnService(name, subgraphEnv(name), ports.get(name), logFile(name)));
     ports.set(name, Number(new URL(child.graphqlUrl).port));
   };
@@ -61,17 +63,13 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     await Promise.all([...children.values()].map(kill));
   };
   try {
-    await Promise.all((['account', 'transaction', 'settlement', 'webhooks'] as const).map(startSubgraph));
-    const secrets = Object.fromEntries(trustedSubgraphs.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]));
+    await Promise.all(subgraphNames.map(startSubgraph));
+    const secrets = Object.fromEntries(subgraphNames.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]));
+    const urls = Object.fromEntries(subgraphNames.map((name) => [`${variablePrefixOf(name)}_URL`, children.get(name)!.graphqlUrl]));
     watch('gateway', await spawnService('gateway', {
       // Any document, as npm start runs it, unless the test says otherwise (options.env).
       TRUSTED_DOCUMENTS_MODE: 'off',
-      ...options.env,
-      ...secrets,
-      ACCOUNT_URL: children.get('account')!.graphqlUrl,
-      TRANSACTION_URL: children.get('transaction')!.graphqlUrl,
-      SETTLEMENT_URL: children.get('settlement')!.graphqlUrl,
-      WEBHOOKS_URL: children.get('webhooks')!.graphqlUrl,
+      ...options.env, ...secrets, ...urls,
     }, undefined, logFile('gateway')));
   } catch (error) {
     await stop();

@@ -6,6 +6,8 @@ import { testSubgraphSecrets } from './env';
 import { freePort } from '../../scripts/lib/free-port';
 import { compiledEntry } from '../../scripts/lib/build';
 import { processNodeArgs } from '../../scripts/lib/node-options';
+import { folderOf, parts, type PartName } from '../../scripts/lib/parts';
+import { variablePrefixOf } from '@paygraph/shared/part';
 
 export { freePort };
 
@@ -40,17 +42,15 @@ export interface ChildService {
 
 
 /** Variables a child must not inherit from the test process: each run sets its own. */
-const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', 'TRANSACTION_PORT', 'ACCOUNT_PORT', 'SETTLEMENT_PORT', 'WEBHOOKS_PORT', 'PORT'];
+/** A service of `npm start`, one per part (parts.ts): its entry point and the variable that names its port. */
+export const serviceEntries = Object.fromEntries(parts.map((part) => [part.name, {
+  entry: `${folderOf(part)}/src/main.ts`,
+  portVariable: part.kind === 'gateway' ? 'PORT' : `${variablePrefixOf(part.name)}_PORT`,
+}])) as Record<PartName, { entry: string; portVariable: string }>;
+export type ServiceName = PartName;
 
-/** A service of `npm start`: its entry point and the variable that names its port. */
-export const serviceEntries = {
-  account: { entry: 'subgraphs/account/src/main.ts', portVariable: 'ACCOUNT_PORT' },
-  transaction: { entry: 'subgraphs/transaction/src/main.ts', portVariable: 'TRANSACTION_PORT' },
-  settlement: { entry: 'subgraphs/settlement/src/main.ts', portVariable: 'SETTLEMENT_PORT' },
-  webhooks: { entry: 'subgraphs/webhooks/src/main.ts', portVariable: 'WEBHOOKS_PORT' },
-  gateway: { entry: 'gateway/src/main.ts', portVariable: 'PORT' },
-} as const;
-export type ServiceName = keyof typeof serviceEntries;
+/** Variables a child must not inherit from the test process: each run sets its own. */
+const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', ...Object.values(serviceEntries).map((s) => s.portVariable)];
 
 /**
  * Spawns `node --import tsx subgraphs/transaction/src/main.ts` with MYSQL_SHARDS from this

@@ -14,6 +14,7 @@ import type { SubgraphServer } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
 import type { TokenSettings } from '@paygraph/shared/identity';
+import { subgraphNames, type SubgraphName } from '../../scripts/lib/parts';
 import { testSecurityOptions, testSettlementSettings, testShards, testTokens, testTransactionSettings, testTrusts } from './env';
 
 /**
@@ -25,7 +26,7 @@ export interface Stack {
   gatewayUrl: string;
   /** ws:// URL of the gateway's graphql-ws endpoint. */
   gatewayWsUrl: string;
-  subgraphUrls: { account: string; transaction: string; settlement: string; webhooks: string };
+  subgraphUrls: Record<SubgraphName, string>;
   shards: ShardSet;
   /** The webhooks subgraph's dispatcher when it runs (StackOptions.webhooks.dispatcher): tests await its refreshes and passes. */
   dispatcher: Dispatcher | null;
@@ -85,17 +86,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const tokens = options.tokens ?? testTokens();
   const trusts = testTrusts();
   const production = options.production ?? false;
-  const account = await createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}), production });
-  const transaction = await createTransactionSubgraph(shards, trusts.transaction, options.now, { ...testTransactionSettings(), ...options.transaction }, { production });
-  const settlement = await createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production });
-  const webhooks = await createWebhooksSubgraph(shards, trusts.webhooks, { dispatcher: false, production, allowLocalDestinations: true, ...options.webhooks });
-  const subgraphs: Record<'account' | 'transaction' | 'settlement' | 'webhooks', SubgraphServer> = { account, transaction, settlement, webhooks };
-  const urls = {
-    account: await urlOf(subgraphs.account),
-    transaction: await urlOf(subgraphs.transaction),
-    settlement: await urlOf(subgraphs.settlement),
-    webhooks: await urlOf(subgraphs.webhooks),
+  // The webhooks subgraph, kept for its dispatcher (Stack.dispatcher).
+  let webhooks: Awaited<ReturnType<typeof createWebhooksSubgraph>> | undefined;
+  // One per subgraph of the parts list: typed by its names, so a part added there and not here does not compile.
+  const create: Record<SubgraphName, () => Promise<SubgraphServer>> = {
+    account: () => createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}), production }),
+    transaction: () => createTransactionSubgraph(shards, trusts.transaction, options.now, { ...testTransactionSettings(), ...options.transaction }, { production }),
+    settlement: () => createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production }),
+    webhooks: async () => (webhooks = await createWebhooksSubgraph(shards, trusts.webhooks, { dispatcher: false, production, allowLocalDestinations: true, ...options.webhooks })),
   };
+  const subgraphs = new Map<SubgraphName, SubgraphServer>();
+  for (const name of subgraphNames) subgraphs.set(name, await create[name]());
+  const urls = {} as Record<SubgraphName, string>;
+  for (const name of subgraphNames) urls[name] = await urlOf(subgraphs.get(name)!);
   const gateway = await createGateway(tokens, urls, trusts, {
     ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
     security: testSecurityOptions(),
@@ -109,7 +112,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     gatewayWsUrl: `ws://127.0.0.1:${gatewayPort}/graphql`,
     subgraphUrls: urls,
     shards,
-    dispatcher: webhooks.dispatcher,
+    dispatcher: webhooks!.dispatcher,
     hintsReady: () => stopHints?.ready() ?? Promise.resolve(),
     addReplica: async (replicaOptions = {}) => {
       const feed = replicaOptions.feed ?? options.feed;
@@ -146,7 +149,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       for (const replica of replicas) await replica.stop();
       await stopHints?.();
       await stopGateway(gateway);
-      for (const s of Object.values(subgraphs)) await stopSubgraph(s);
+      for (const s of subgraphs.values()) await stopSubgraph(s);
       await shards.close();
     },
   };

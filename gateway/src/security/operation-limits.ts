@@ -1,6 +1,6 @@
 import {
   GraphQLError, Kind, Lexer, Source, TokenKind, getArgumentValues, getNamedType, getNullableType, isCompositeType, isListType,
-  type FieldNode, type FragmentDefinitionNode, type GraphQLCompositeType, type GraphQLField, type GraphQLSchema,
+  type FieldNode, type FragmentDefinitionNode, type FragmentSpreadNode, type GraphQLCompositeType, type GraphQLField, type GraphQLSchema,
   type OperationDefinitionNode, type SelectionNode,
 } from 'graphql';
 import { err, ok, type Result } from '@paygraph/shared/result';
@@ -105,75 +105,97 @@ export function measureOperation(
   limits: OperationLimits = defaultOperationLimits,
 ): OperationMeasure {
   const rootType = schema.getRootType(operation.operation);
-  if (!rootType) return { depth: 0, introspectionDepth: 0, aliases: 0, cost: 0 };
-  const memo = new Map<string, OperationMeasure>();
-  const inProgress = new Set<string>();
+  if (!rootType) return nothingMeasured();
+  return new OperationWalk(schema, fragments, coercedVariables, limits).selections(operation.selectionSet.selections, rootType, null);
+}
+
+function nothingMeasured(): OperationMeasure {
+  return { depth: 0, introspectionDepth: 0, aliases: 0, cost: 0 };
+}
+
+/** Adds the measure of a selection to its siblings': depths are the deepest, counts add up. */
+function addMeasure(total: OperationMeasure, part: OperationMeasure): void {
+  total.depth = Math.max(total.depth, part.depth);
+  total.introspectionDepth = Math.max(total.introspectionDepth, part.introspectionDepth);
+  total.aliases += part.aliases;
+  total.cost += part.cost;
+}
+
+/** One walk of an operation's selections, each limit's counter carried in OperationMeasure. */
+class OperationWalk {
+  /** A fragment's measure per page it is spread under. */
+  private readonly memo = new Map<string, OperationMeasure>();
+  private readonly inProgress = new Set<string>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    private readonly coercedVariables: Readonly<Record<string, unknown>>,
+    private readonly limits: OperationLimits,
+  ) {}
 
   /** `page`: the `first` of the connection these selections belong to, for its list fields. */
-  const measureSelections = (selections: readonly SelectionNode[], parent: GraphQLCompositeType, page: number | null): OperationMeasure => {
-    const total: OperationMeasure = { depth: 0, introspectionDepth: 0, aliases: 0, cost: 0 };
-    const add = (part: OperationMeasure, depthOffset: number) => {
-      total.depth = Math.max(total.depth, part.depth + depthOffset);
-      total.introspectionDepth = Math.max(total.introspectionDepth, part.introspectionDepth);
-      total.aliases += part.aliases;
-      total.cost += part.cost;
-    };
+  selections(selections: readonly SelectionNode[], parent: GraphQLCompositeType, page: number | null): OperationMeasure {
+    const total = nothingMeasured();
     for (const selection of selections) {
       if (selection.kind === Kind.FIELD) {
-        add(measureField(selection, parent, page), 0);
+        addMeasure(total, this.field(selection, parent, page));
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent;
-        if (type && isCompositeType(type)) add(measureSelections(selection.selectionSet.selections, type, page), 0);
+        const type = selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : parent;
+        if (type && isCompositeType(type)) addMeasure(total, this.selections(selection.selectionSet.selections, type, page));
       } else {
-        const name = selection.name.value;
-        const key = `${name}\u0000${page ?? ''}`;
-        let measured = memo.get(key);
-        if (!measured) {
-          const fragment = fragments.get(name);
-          const type = fragment ? schema.getType(fragment.typeCondition.name.value) : undefined;
-          // Validation refuses unknown and cyclic fragments; this only keeps the walk finite.
-          if (!fragment || !type || !isCompositeType(type) || inProgress.has(key)) continue;
-          inProgress.add(key);
-          measured = measureSelections(fragment.selectionSet.selections, type, page);
-          inProgress.delete(key);
-          memo.set(key, measured);
-        }
-        add(measured, 0);
+        const measured = this.spread(selection, page);
+        if (measured) addMeasure(total, measured);
       }
     }
     return total;
-  };
+  }
 
-  const measureField = (field: FieldNode, parent: GraphQLCompositeType, page: number | null): OperationMeasure => {
+  /** A fragment spread, measured once per page; null for a fragment validation would refuse. */
+  private spread(selection: FragmentSpreadNode, page: number | null): OperationMeasure | null {
+    const name = selection.name.value;
+    const key = `${name}\u0000${page ?? ''}`;
+    const known = this.memo.get(key);
+    if (known) return known;
+    const fragment = this.fragments.get(name);
+    const type = fragment ? this.schema.getType(fragment.typeCondition.name.value) : undefined;
+    // Validation refuses unknown and cyclic fragments; this only keeps the walk finite.
+    if (!fragment || !type || !isCompositeType(type) || this.inProgress.has(key)) return null;
+    this.inProgress.add(key);
+    const measured = this.selections(fragment.selectionSet.selections, type, page);
+    this.inProgress.delete(key);
+    this.memo.set(key, measured);
+    return measured;
+  }
+
+  private field(field: FieldNode, parent: GraphQLCompositeType, page: number | null): OperationMeasure {
     const name = field.name.value;
     const alias = field.alias ? 1 : 0;
     if (name === '__schema' || name === '__type') {
-      return { depth: 1, introspectionDepth: 1 + introspectionDepthOf(field), aliases: alias, cost: 0 };
+      return { depth: 1, introspectionDepth: 1 + this.introspectionDepthOf(field), aliases: alias, cost: 0 };
     }
     if (name.startsWith('__')) return { depth: 1, introspectionDepth: 0, aliases: alias, cost: 0 };
     const definition = 'getFields' in parent ? parent.getFields()[name] : undefined;
     if (!definition) return { depth: 1, introspectionDepth: 0, aliases: alias, cost: 1 };
     const returns = getNullableType(definition.type);
-    const args = argumentsOf(definition, field, coercedVariables);
+    const args = argumentsOf(definition, field, this.coercedVariables);
     const first = pageOf(args);
     let items = 1;
     let childPage: number | null = null;
-    if (isListType(returns)) items = first ?? listArgumentLength(definition, args) ?? page ?? limits.listItemsDefault;
+    if (isListType(returns)) items = first ?? listArgumentLength(definition, args) ?? page ?? this.limits.listItemsDefault;
     else if (first !== null) childPage = first;
     const type = getNamedType(returns);
-    const below = field.selectionSet && isCompositeType(type)
-      ? measureSelections(field.selectionSet.selections, type, childPage)
-      : { depth: 0, introspectionDepth: 0, aliases: 0, cost: 0 };
+    const below = field.selectionSet && isCompositeType(type) ? this.selections(field.selectionSet.selections, type, childPage) : nothingMeasured();
     return {
       depth: 1 + below.depth,
       introspectionDepth: below.introspectionDepth,
       aliases: alias + below.aliases,
       cost: items * (1 + below.cost),
     };
-  };
+  }
 
   /** Depth below an introspection field; fragments there are expanded, bounded by the document's size. */
-  const introspectionDepthOf = (field: FieldNode): number => {
+  private introspectionDepthOf(field: FieldNode): number {
     const walk = (selections: readonly SelectionNode[], seen: ReadonlySet<string>): number => {
       let deepest = 0;
       for (const selection of selections) {
@@ -182,16 +204,14 @@ export function measureOperation(
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
           deepest = Math.max(deepest, walk(selection.selectionSet.selections, seen));
         } else if (!seen.has(selection.name.value)) {
-          const fragment = fragments.get(selection.name.value);
+          const fragment = this.fragments.get(selection.name.value);
           if (fragment) deepest = Math.max(deepest, walk(fragment.selectionSet.selections, new Set([...seen, selection.name.value])));
         }
       }
       return deepest;
     };
     return field.selectionSet ? walk(field.selectionSet.selections, new Set()) : 0;
-  };
-
-  return measureSelections(operation.selectionSet.selections, rootType, null);
+  }
 }
 
 /** The first limit the measure breaks, in the order a client would want to fix them. */

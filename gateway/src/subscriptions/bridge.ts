@@ -1,5 +1,5 @@
 import { GraphQLError, type ExecutionResult, type GraphQLFormattedError, type FormattedExecutionResult } from 'graphql';
-import type { Client } from 'graphql-ws';
+import type { Client, FormattedExecutionResult as UpstreamResult } from 'graphql-ws';
 import { CloseCode } from 'graphql-ws';
 import { abortable, sleep } from '@paygraph/shared/streams/abortable';
 import type { BalanceSubscription } from './operation';
@@ -69,236 +69,284 @@ export function bridgeBalanceStream(
   deps: BridgeDeps,
   onEnd: () => void,
 ): AsyncGenerator<ExecutionResult, void, undefined> {
-  return abortable(async function* bridge(signal) {
-    const { limits } = deps;
-    // Objects, so that TypeScript sees the callbacks' writes when the loop reads them.
-    const forward = subscription.forwardQuery;
-    const state: {
-      ending: Ending | null;
-      /** The cursor of the last event handed to the client's socket. */
-      position: string | null;
-      dirty: boolean;
-      /** Forwarded events received and not yet handed on, each with its own errors. */
-      queue: ForwardedEvent[];
-      /** The cursor of the last forwarded event received: an upstream subscribed again goes on after it. */
-      received: string | null;
-      /** The upstream stream was dropped because pageSize events waited; taken up again once they are sent. */
-      paused: boolean;
-    } = {
-      ending: null,
-      position: subscription.after,
-      dirty: forward === null && subscription.after !== null,
-      queue: [],
-      received: null,
-      paused: false,
-    };
-    let wake: (() => void) | null = null;
-    let failures = 0;
-    let disposeUpstream: (() => void) | null = null;
-    let retryTimer: NodeJS.Timeout | null = null;
+  return abortable((signal) => new BalanceBridge(subscription, deps, signal).run(), onEnd);
+}
 
-    const poke = () => {
-      const resolve = wake;
-      wake = null;
-      resolve?.();
-    };
-    const finish = (end: Ending) => {
-      if (state.ending === null && end.kind === 'slow') deps.onSlowConsumer?.();
-      state.ending ??= end;
-      disposeUpstream?.();
-      disposeUpstream = null;
-      if (retryTimer) clearTimeout(retryTimer);
-      poke();
-    };
-    const retry = () => {
-      failures += 1;
-      if (failures > limits.reconnectAttemptsMax) {
-        return finish({ kind: 'failed', error: { message: 'the balance stream is unavailable; resume later from extensions.lastCursor', extensions: { code: 'UPSTREAM_UNAVAILABLE' } } });
-      }
-      retryTimer = setTimeout(listen, limits.reconnectDelayMs);
-    };
-    /** Codes that are the client's to act on; any other failure to read a page is tried again. */
-    const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
-    /**
-     * The subgraph refused the upstream subscription or ended it with an error: a code that is
-     * the client's to act on ends the stream with it; anything else (a shard away, a read that
-     * failed under load) is tried again like a lost socket, from the last event received, as a
-     * failed page read is.
-     */
-    const refused = (errors: readonly GraphQLFormattedError[]) =>
-      (errors.some((e) => finalCodes.includes(String(e.extensions?.code))) ? finish(endingFor(errors)) : retry());
-    function listen(): void {
-      if (state.ending || signal.aborted) return;
-      let settled = false;
-      const stop = () => {
-        settled = true;
-        const dispose = disposeUpstream;
-        disposeUpstream = null;
-        dispose?.();
-      };
-      // A forwarded stream without `after` first learns where the account stands (its head),
-      // so that an upstream lost before the first event is taken up from there, not from a
-      // later end of the ledger.
-      const from = state.received ?? state.position;
-      const request = forward === null || from === null
-        ? { query: headQuery, variables: { accountId: subscription.accountId } }
-        : { query: forward, variables: { ...subscription.variables, [subscription.afterVariable]: from } };
-      disposeUpstream = deps.upstream.subscribe<Record<string, unknown>>(
-        request,
-        {
-          next: (result) => {
-            if (settled || state.ending) return;
-            const event = forward === null ? undefined : result.data?.[subscription.responseKey];
-            if (event !== undefined && event !== null) {
-              failures = 0;
-              const { [subscription.cursorKey]: cursor, ...fields } = event as Record<string, unknown>;
-              state.received = cursor as string;
-              state.queue.push({ cursor: cursor as string, fields, errors: result.errors });
-              // The client is pageSize events behind: the ledger holds the rest until it catches up.
-              if (state.queue.length >= limits.pageSize) {
-                state.paused = true;
-                stop();
-                deps.onForwardPaused?.();
-              }
-              poke();
-              return;
-            }
-            if (result.errors?.length) {
-              settled = true;
-              return refused(result.errors);
-            }
-            failures = 0;
-            // Without `after`, the stream starts at the account's position when first heard.
-            state.position ??= (result.data?.balanceHead as string | undefined) ?? null;
-            if (forward !== null && state.position !== null) {
-              // The start is known: forward the events after it.
-              stop();
-              listen();
-              return;
-            }
-            state.dirty = true;
-            poke();
-          },
-          error: (error: unknown) => {
-            if (settled || state.ending) return;
-            settled = true;
-            if (Array.isArray(error)) return refused(error as GraphQLFormattedError[]);
-            const code = closeCodeOf(error);
-            if (code === CloseCode.Unauthorized || code === CloseCode.Forbidden) {
-              return finish({ kind: 'denied', code, reason: code === CloseCode.Unauthorized ? 'Unauthorized' : 'Forbidden' });
-            }
-            retry();
-          },
-          complete: () => {
-            if (settled || state.ending) return;
-            // The subgraph ended a stream it never ends by itself: it is shutting down.
-            settled = true;
-            retry();
-          },
-        },
-      );
-    }
+/** Codes that are the client's to act on; any other failure to read a page is tried again. */
+const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
 
-    let readFailures = 0;
-    signal.addEventListener('abort', poke, { once: true });
-    listen();
-    /**
-     * Hands one event to graphql-ws, unless the client is stuck: its socket holds too much, or
-     * takes nothing for consumerStallMsMax (armed while graphql-ws writes the event).
-     */
-    async function* deliver(cursor: string, result: ExecutionResult): AsyncGenerator<ExecutionResult, boolean, undefined> {
-      if (state.ending) return false;
-      if (deps.socket.bufferedAmount > limits.socketBufferBytesMax) {
-        finish({ kind: 'slow' });
-        return false;
-      }
-      state.position = cursor;
-      const stall = setTimeout(() => finish({ kind: 'slow' }), limits.consumerStallMsMax);
-      try {
-        yield result;
-      } finally {
-        clearTimeout(stall);
-      }
-      return true;
-    }
+/** What a turn of the bridge's loop leaves: go on, end the stream (as `ending` says), or stop at once (the client went away). */
+type Turn = 'go-on' | 'ended' | 'aborted';
 
+/** One upstream subscription: once settled (failed, completed or dropped) its later callbacks are ignored. */
+interface UpstreamAttempt {
+  settled: boolean;
+}
+
+/**
+ * The state machine of one bridged subscription: the loop (run) hands events to graphql-ws, and
+ * each upstream callback (a result, an error, a completion) is a method of its own that updates
+ * the state and wakes the loop.
+ */
+class BalanceBridge {
+  private readonly forward: string | null;
+  private ending: Ending | null = null;
+  /** The cursor of the last event handed to the client's socket. */
+  private position: string | null;
+  /** A page read is due (streams that are not forwarded). */
+  private dirty: boolean;
+  /** Forwarded events received and not yet handed on, each with its own errors. */
+  private readonly queue: ForwardedEvent[] = [];
+  /** The cursor of the last forwarded event received: an upstream subscribed again goes on after it. */
+  private received: string | null = null;
+  /** The upstream stream was dropped because pageSize events waited; taken up again once they are sent. */
+  private paused = false;
+  private wake: (() => void) | null = null;
+  /** Upstream failures since the last event or head, and page reads failed in a row. */
+  private failures = 0;
+  private readFailures = 0;
+  private disposeUpstream: (() => void) | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly subscription: BalanceSubscription, private readonly deps: BridgeDeps, private readonly signal: AbortSignal) {
+    this.forward = subscription.forwardQuery;
+    this.position = subscription.after;
+    this.dirty = this.forward === null && subscription.after !== null;
+  }
+
+  async *run(): AsyncGenerator<ExecutionResult, void, undefined> {
+    this.signal.addEventListener('abort', this.poke, { once: true });
+    this.listen();
     try {
-      read: for (;;) {
-        if (state.ending) break;
-        const next = state.queue.shift();
-        if (next) {
-          if (!deps.tokenHonoured()) {
-            finish({ kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' });
-            break;
-          }
-          if (!(yield* deliver(next.cursor, forwardedResult(subscription.responseKey, next.fields, next.errors)))) break;
-          continue;
-        }
-        if (forward !== null) {
-          if (state.paused) {
-            state.paused = false;
-            listen();
-          }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          if (signal.aborted) return;
-          continue;
-        }
-        if (state.position === null || !state.dirty) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          if (signal.aborted) return;
-          continue;
-        }
-        state.dirty = false;
-        const page = await deps.readPage(state.position, limits.pageSize);
-        if (signal.aborted) return;
-        const events = (page.data as Record<string, unknown> | null | undefined)?.[subscription.responseKey];
-        if (!Array.isArray(events)) {
-          const errors = page.errors ?? [{ message: 'the events could not be read', extensions: { code: 'INTERNAL_SERVER_ERROR' } }];
-          readFailures += 1;
-          if (errors.some((e) => finalCodes.includes(String(e.extensions?.code))) || readFailures > limits.reconnectAttemptsMax) {
-            finish(endingFor(errors));
-            break;
-          }
-          // A subgraph restarting or a shard failing over: read the same page again shortly.
-          await sleep(limits.reconnectDelayMs, signal).catch(() => {});
-          if (signal.aborted) return;
-          state.dirty = true;
-          continue;
-        }
-        readFailures = 0;
-        if (hasCode(page.errors, 'UNAUTHENTICATED')) {
-          finish({ kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' });
-          break;
-        }
-        for (const [index, event] of events.entries()) {
-          const { [subscription.cursorKey]: cursor, ...fields } = event as Record<string, unknown>;
-          if (!(yield* deliver(cursor as string, eventResult(subscription.responseKey, fields, page.errors, index)))) break read;
-        }
-        if (events.length === limits.pageSize) state.dirty = true;
+      while (!this.ending) {
+        const turn = yield* this.step();
+        if (turn === 'aborted') return;
+        if (turn === 'ended') break;
       }
-      const end: Ending = state.ending ?? { kind: 'stopped' };
-      switch (end.kind) {
-        case 'denied':
-          deps.socket.close(end.code, end.reason);
-          return;
-        case 'slow':
-          throw new GraphQLError(
-            'the subscriber fell too far behind and the stream ended; subscribe again with after: extensions.lastCursor to go on from the last event delivered',
-            { extensions: { code: 'SLOW_CONSUMER', lastCursor: state.position } },
-          );
-        case 'failed':
-          throw new GraphQLError(end.error.message, { extensions: { ...end.error.extensions, lastCursor: state.position } });
-        case 'stopped':
-          return;
-      }
+      this.end(this.ending ?? { kind: 'stopped' });
     } finally {
-      finish({ kind: 'stopped' });
+      this.finish({ kind: 'stopped' });
     }
-  }, onEnd);
+  }
+
+  /** One turn: hand on a forwarded event, wait for news, or read a page. */
+  private async *step(): AsyncGenerator<ExecutionResult, Turn, undefined> {
+    const next = this.queue.shift();
+    if (next) return yield* this.handOn(next);
+    if (this.forward !== null) {
+      if (this.paused) {
+        this.paused = false;
+        this.listen();
+      }
+      return await this.untilPoked();
+    }
+    if (this.position === null || !this.dirty) return await this.untilPoked();
+    return yield* this.readPage();
+  }
+
+  private async untilPoked(): Promise<Turn> {
+    await new Promise<void>((resolve) => {
+      this.wake = resolve;
+    });
+    return this.signal.aborted ? 'aborted' : 'go-on';
+  }
+
+  private async *handOn(next: ForwardedEvent): AsyncGenerator<ExecutionResult, Turn, undefined> {
+    if (!this.deps.tokenHonoured()) {
+      this.finish({ kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' });
+      return 'ended';
+    }
+    return (yield* this.deliver(next.cursor, forwardedResult(this.subscription.responseKey, next.fields, next.errors))) ? 'go-on' : 'ended';
+  }
+
+  /** Reads the page after the client's position and hands its events on. */
+  private async *readPage(): AsyncGenerator<ExecutionResult, Turn, undefined> {
+    const { pageSize } = this.deps.limits;
+    const { responseKey, cursorKey } = this.subscription;
+    this.dirty = false;
+    const page = await this.deps.readPage(this.position, pageSize);
+    if (this.signal.aborted) return 'aborted';
+    const events = (page.data as Record<string, unknown> | null | undefined)?.[responseKey];
+    if (!Array.isArray(events)) return await this.pageFailed(page.errors);
+    this.readFailures = 0;
+    if (hasCode(page.errors, 'UNAUTHENTICATED')) {
+      this.finish({ kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' });
+      return 'ended';
+    }
+    for (const [index, event] of events.entries()) {
+      const { [cursorKey]: cursor, ...fields } = event as Record<string, unknown>;
+      if (!(yield* this.deliver(cursor as string, eventResult(responseKey, fields, page.errors, index)))) return 'ended';
+    }
+    if (events.length === pageSize) this.dirty = true;
+    return 'go-on';
+  }
+
+  private async pageFailed(pageErrors: readonly GraphQLFormattedError[] | undefined): Promise<Turn> {
+    const errors = pageErrors ?? [{ message: 'the events could not be read', extensions: { code: 'INTERNAL_SERVER_ERROR' } }];
+    this.readFailures += 1;
+    if (errors.some((e) => finalCodes.includes(String(e.extensions?.code))) || this.readFailures > this.deps.limits.reconnectAttemptsMax) {
+      this.finish(endingFor(errors));
+      return 'ended';
+    }
+    // A subgraph restarting or a shard failing over: read the same page again shortly.
+    await sleep(this.deps.limits.reconnectDelayMs, this.signal).catch(() => {});
+    if (this.signal.aborted) return 'aborted';
+    this.dirty = true;
+    return 'go-on';
+  }
+
+  /**
+   * Hands one event to graphql-ws, unless the client is stuck: its socket holds too much, or
+   * takes nothing for consumerStallMsMax (armed while graphql-ws writes the event).
+   */
+  private async *deliver(cursor: string, result: ExecutionResult): AsyncGenerator<ExecutionResult, boolean, undefined> {
+    if (this.ending) return false;
+    if (this.deps.socket.bufferedAmount > this.deps.limits.socketBufferBytesMax) {
+      this.finish({ kind: 'slow' });
+      return false;
+    }
+    this.position = cursor;
+    const stall = setTimeout(() => this.finish({ kind: 'slow' }), this.deps.limits.consumerStallMsMax);
+    try {
+      yield result;
+    } finally {
+      clearTimeout(stall);
+    }
+    return true;
+  }
+
+  /** How the stream ends for the client: its socket closed on a refusal, an error with the last cursor, or done. */
+  private end(ending: Ending): void {
+    switch (ending.kind) {
+      case 'denied':
+        this.deps.socket.close(ending.code, ending.reason);
+        return;
+      case 'slow':
+        throw new GraphQLError(
+          'the subscriber fell too far behind and the stream ended; subscribe again with after: extensions.lastCursor to go on from the last event delivered',
+          { extensions: { code: 'SLOW_CONSUMER', lastCursor: this.position } },
+        );
+      case 'failed':
+        throw new GraphQLError(ending.error.message, { extensions: { ...ending.error.extensions, lastCursor: this.position } });
+      case 'stopped':
+        return;
+    }
+  }
+
+  private readonly poke = (): void => {
+    const resolve = this.wake;
+    this.wake = null;
+    resolve?.();
+  };
+
+  private finish(end: Ending): void {
+    if (this.ending === null && end.kind === 'slow') this.deps.onSlowConsumer?.();
+    this.ending ??= end;
+    this.disposeUpstream?.();
+    this.disposeUpstream = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.poke();
+  }
+
+  private retry(): void {
+    this.failures += 1;
+    if (this.failures > this.deps.limits.reconnectAttemptsMax) {
+      return this.finish({ kind: 'failed', error: { message: 'the balance stream is unavailable; resume later from extensions.lastCursor', extensions: { code: 'UPSTREAM_UNAVAILABLE' } } });
+    }
+    this.retryTimer = setTimeout(() => this.listen(), this.deps.limits.reconnectDelayMs);
+  }
+
+  /**
+   * The subgraph refused the upstream subscription or ended it with an error: a code that is
+   * the client's to act on ends the stream with it; anything else (a shard away, a read that
+   * failed under load) is tried again like a lost socket, from the last event received, as a
+   * failed page read is.
+   */
+  private refused(errors: readonly GraphQLFormattedError[]): void {
+    if (errors.some((e) => finalCodes.includes(String(e.extensions?.code)))) this.finish(endingFor(errors));
+    else this.retry();
+  }
+
+  /**
+   * Subscribes upstream: to the account's head, or, forwarded, to its events after the last one
+   * received. A forwarded stream without `after` first learns where the account stands (its
+   * head), so that an upstream lost before the first event is taken up from there, not from a
+   * later end of the ledger.
+   */
+  private listen(): void {
+    if (this.ending || this.signal.aborted) return;
+    const attempt: UpstreamAttempt = { settled: false };
+    const from = this.received ?? this.position;
+    const request = this.forward === null || from === null
+      ? { query: headQuery, variables: { accountId: this.subscription.accountId } }
+      : { query: this.forward, variables: { ...this.subscription.variables, [this.subscription.afterVariable]: from } };
+    this.disposeUpstream = this.deps.upstream.subscribe<Record<string, unknown>>(request, {
+      next: (result) => this.onUpstreamResult(attempt, result),
+      error: (error: unknown) => this.onUpstreamError(attempt, error),
+      complete: () => this.onUpstreamComplete(attempt),
+    });
+  }
+
+  /** Drops the current upstream subscription; its later callbacks are ignored. */
+  private dropUpstream(attempt: UpstreamAttempt): void {
+    attempt.settled = true;
+    const dispose = this.disposeUpstream;
+    this.disposeUpstream = null;
+    dispose?.();
+  }
+
+  private onUpstreamResult(attempt: UpstreamAttempt, result: UpstreamResult<Record<string, unknown>, unknown>): void {
+    if (attempt.settled || this.ending) return;
+    const event = this.forward === null ? undefined : result.data?.[this.subscription.responseKey];
+    if (event !== undefined && event !== null) return this.onForwardedEvent(attempt, event as Record<string, unknown>, result.errors);
+    if (result.errors?.length) {
+      attempt.settled = true;
+      return this.refused(result.errors);
+    }
+    this.failures = 0;
+    // Without `after`, the stream starts at the account's position when first heard.
+    this.position ??= (result.data?.balanceHead as string | undefined) ?? null;
+    if (this.forward !== null && this.position !== null) {
+      // The start is known: forward the events after it.
+      this.dropUpstream(attempt);
+      this.listen();
+      return;
+    }
+    this.dirty = true;
+    this.poke();
+  }
+
+  private onForwardedEvent(attempt: UpstreamAttempt, event: Record<string, unknown>, errors: readonly GraphQLFormattedError[] | undefined): void {
+    this.failures = 0;
+    const { [this.subscription.cursorKey]: cursor, ...fields } = event;
+    this.received = cursor as string;
+    this.queue.push({ cursor: cursor as string, fields, errors });
+    // The client is pageSize events behind: the ledger holds the rest until it catches up.
+    if (this.queue.length >= this.deps.limits.pageSize) {
+      this.paused = true;
+      this.dropUpstream(attempt);
+      this.deps.onForwardPaused?.();
+    }
+    this.poke();
+  }
+
+  private onUpstreamError(attempt: UpstreamAttempt, error: unknown): void {
+    if (attempt.settled || this.ending) return;
+    attempt.settled = true;
+    if (Array.isArray(error)) return this.refused(error as GraphQLFormattedError[]);
+    const code = closeCodeOf(error);
+    if (code === CloseCode.Unauthorized || code === CloseCode.Forbidden) {
+      return this.finish({ kind: 'denied', code, reason: code === CloseCode.Unauthorized ? 'Unauthorized' : 'Forbidden' });
+    }
+    this.retry();
+  }
+
+  private onUpstreamComplete(attempt: UpstreamAttempt): void {
+    if (attempt.settled || this.ending) return;
+    // The subgraph ended a stream it never ends by itself: it is shutting down.
+    attempt.settled = true;
+    this.retry();
+  }
 }
 
 interface ForwardedEvent {

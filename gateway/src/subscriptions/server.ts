@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode, createClient, type Client, type SubscribePayload } from 'graphql-ws';
-import { GraphQLError, Kind, parse, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, Kind, parse, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { ApolloServer } from '@apollo/server';
 import { verifyAuthorization, type Identity, type TokenSettings } from '@paygraph/shared/identity';
 import { coerceVariables } from '../coerced-variables';
@@ -75,145 +75,30 @@ export interface SubscriptionServer {
   dispose(): Promise<void>;
 }
 
+type SocketExtra = { socket: WebSocket; request: http.IncomingMessage };
+type ConnectionKey = object;
+
 export function serveGatewaySubscriptions(server: http.Server, options: GatewaySubscriptionOptions): SubscriptionServer {
   const sockets = new WebSocketServer({ server, path: '/graphql' });
-  const connections = new WeakMap<object, Connection>();
-  const perPrincipal = new Map<string, number>();
-  const { limits } = options;
-  let slowConsumers = 0;
-  const streams = { forwarded: 0, paged: 0, forwardPauses: 0 };
-
-  const release = (connection: Connection, principal: string) => () => {
-    connection.active -= 1;
-    const left = (perPrincipal.get(principal) ?? 1) - 1;
-    if (left > 0) perPrincipal.set(principal, left);
-    else perPrincipal.delete(principal);
-  };
-
-  const handle = useServer<Record<string, unknown>, { socket: WebSocket; request: http.IncomingMessage }>(
+  const hub = new SubscriptionHub(options);
+  const handle = useServer<Record<string, unknown>, SocketExtra>(
     {
-      onConnect: async (ctx) => {
-        const header = ctx.connectionParams?.authorization;
-        const authorization = typeof header === 'string' ? header : undefined;
-        const verified = await verifyAuthorization(authorization, options.tokens);
-        if (!verified.ok) {
-          // Returning false would close with 4403; a missing or bad token is 4401.
-          ctx.extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
-          return false;
-        }
-        assertPrincipalComplete(verified.identity, verified.expiresAt);
-        const request = ctx.extra.request;
-        const text = (name: string) => {
-          const value = request.headers[name];
-          return typeof value === 'string' && value !== '' ? value : null;
-        };
-        connections.set(ctx, {
-          identity: verified.identity,
-          upstream: null,
-          active: 0,
-          context: {
-            authorization,
-            auth: { ok: true, identity: verified.identity, expiresAt: verified.expiresAt },
-            client: { ip: request.socket.remoteAddress ?? null, userAgent: text('user-agent'), deviceId: text('x-device-id') },
-            // onSubscribe judges each client document; what the socket server runs for it is its own text.
-            documentJudged: true,
-          },
-        });
-        return true;
-      },
-      onSubscribe: (ctx, _id, payload): ExecutionArgs | GraphQLError[] => {
-        const connection = connections.get(ctx)!;
-        const schema = options.apiSchema();
-        if (!schema) return [new GraphQLError('the gateway is still loading its schema; try again', { extensions: { code: 'RETRYABLE' } })];
-        const query = trustedQuery(payload, connection.identity, options.trustedDocuments);
-        if (typeof query !== 'string') return query;
-        const tooBig = checkSource(query, options.operationLimits);
-        if (tooBig) return [operationLimitError(tooBig)];
-        let document;
-        try {
-          document = parse(query);
-        } catch (error) {
-          return [error instanceof GraphQLError ? error : new GraphQLError('the document cannot be parsed')];
-        }
-        const operation = document.definitions.find((d): d is OperationDefinitionNode =>
-          d.kind === Kind.OPERATION_DEFINITION && (payload.operationName == null || d.name?.value === payload.operationName));
-        if (operation) {
-          // Measured with the variables execution will use, defaults applied; variables that do
-          // not coerce are refused here, BAD_USER_INPUT naming each, as over HTTP.
-          const variables = coerceVariables(schema, operation, payload.variables ?? undefined);
-          if (!variables.ok) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, originalError: e, extensions: { code: 'BAD_USER_INPUT' } }));
-          const measured = checkOperation(schema, fragmentsOf(document.definitions), operation, variables.values, options.operationLimits);
-          if (!measured.ok) return [operationLimitError(measured.error)];
-        }
-        const planned = planOperation(schema, document, payload.operationName ?? null, payload.variables ?? {}, options.accountFields());
-        if (!planned.ok) return planned.error;
-        if (planned.value.kind === 'subscription') {
-          const principal = principalOf(connection.identity);
-          if (connection.active >= limits.perConnectionMax) {
-            return [limitError(`a connection may hold at most ${limits.perConnectionMax} subscriptions`)];
-          }
-          if ((perPrincipal.get(principal) ?? 0) >= limits.perPrincipalMax) {
-            return [limitError(`one caller may hold at most ${limits.perPrincipalMax} subscriptions`)];
-          }
-          connection.active += 1;
-          perPrincipal.set(principal, (perPrincipal.get(principal) ?? 0) + 1);
-        }
-        const contextValue: PlannedContext = { plan: planned.value, connection, socket: ctx.extra.socket };
-        return {
-          schema, document, contextValue,
-          operationName: payload.operationName ?? null,
-          variableValues: payload.variables ?? {},
-        };
-      },
-      subscribe: (args) => {
-        const { plan, connection, socket } = args.contextValue as PlannedContext;
-        if (plan.kind !== 'subscription') return execute(options.apollo, connection, plan);
-        const subscription = plan.subscription;
-        if (subscription.forwardQuery === null) streams.paged += 1;
-        else streams.forwarded += 1;
-        connection.upstream ??= upstreamClient(options.accountWsUrl, upstreamAuth(options.accountTrust, connection.context));
-        return bridgeBalanceStream(
-          subscription,
-          {
-            upstream: connection.upstream,
-            socket,
-            limits,
-            readPage: (after, first) => runQuery(options.apollo, connection, subscription.pageQuery, subscription.operationName, {
-              ...subscription.variables,
-              [subscription.afterVariable]: after,
-              [subscription.firstVariable]: first,
-            }),
-            onSlowConsumer: () => {
-              slowConsumers += 1;
-            },
-            onForwardPaused: () => {
-              streams.forwardPauses += 1;
-            },
-            tokenHonoured: () => {
-              const { auth } = connection.context;
-              return auth.ok && honouredUntil(auth) > Math.floor(Date.now() / 1000);
-            },
-          },
-          release(connection, principalOf(connection.identity)),
-        );
-      },
+      onConnect: (ctx) => hub.connect(ctx, ctx.connectionParams?.authorization, ctx.extra),
+      onSubscribe: (ctx, _id, payload) => hub.admit(ctx, payload, ctx.extra.socket),
+      subscribe: (args) => hub.subscribe(args.contextValue as PlannedContext),
       execute: (args) => {
         const { plan, connection } = args.contextValue as PlannedContext;
         return execute(options.apollo, connection, plan);
       },
-      onClose: (ctx) => {
-        const connection = connections.get(ctx);
-        if (connection?.upstream) void connection.upstream.dispose();
-      },
+      onClose: (ctx) => hub.close(ctx),
     },
     sockets,
     options.keepAliveMs,
   );
-
   return {
-    activeByPrincipal: () => perPrincipal,
-    slowConsumers: () => slowConsumers,
-    streams: () => ({ ...streams }),
+    activeByPrincipal: () => hub.perPrincipal,
+    slowConsumers: () => hub.slowConsumers,
+    streams: () => ({ ...hub.streams }),
     dispose: async () => {
       await handle.dispose();
     },
@@ -239,6 +124,143 @@ function trustedQuery(payload: SubscribePayload, identity: Identity, trusted: Ga
   }
   const judged = trusted.gate(documentHash(query), identity.role, payload.operationName ?? null, log());
   return judged.kind === 'refused' ? [judged.error] : query;
+}
+
+/** The gateway's subscriptions: one method per graphql-ws event, and the counts they keep. */
+class SubscriptionHub {
+  private readonly connections = new WeakMap<ConnectionKey, Connection>();
+  readonly perPrincipal = new Map<string, number>();
+  slowConsumers = 0;
+  readonly streams = { forwarded: 0, paged: 0, forwardPauses: 0 };
+
+  constructor(private readonly options: GatewaySubscriptionOptions) {}
+
+  /** A connection's token, checked once: without a valid one the socket closes with 4401. */
+  async connect(key: ConnectionKey, header: unknown, extra: SocketExtra): Promise<boolean> {
+    const authorization = typeof header === 'string' ? header : undefined;
+    const verified = await verifyAuthorization(authorization, this.options.tokens);
+    if (!verified.ok) {
+      // Returning false would close with 4403; a missing or bad token is 4401.
+      extra.socket.close(CloseCode.Unauthorized, 'Unauthorized');
+      return false;
+    }
+    assertPrincipalComplete(verified.identity, verified.expiresAt);
+    const { request } = extra;
+    const text = (name: string) => {
+      const value = request.headers[name];
+      return typeof value === 'string' && value !== '' ? value : null;
+    };
+    this.connections.set(key, {
+      identity: verified.identity,
+      upstream: null,
+      active: 0,
+      context: {
+        authorization,
+        auth: { ok: true, identity: verified.identity, expiresAt: verified.expiresAt },
+        client: { ip: request.socket.remoteAddress ?? null, userAgent: text('user-agent'), deviceId: text('x-device-id') },
+        // admit judges each client document; what the socket server runs for it is its own text.
+        documentJudged: true,
+      },
+    });
+    return true;
+  }
+
+  /** An operation checked and planned as over HTTP, and a subscription counted against its connection's and principal's limits. */
+  admit(key: ConnectionKey, payload: SubscribePayload, socket: WebSocket): ExecutionArgs | GraphQLError[] {
+    const connection = this.connections.get(key)!;
+    const schema = this.options.apiSchema();
+    if (!schema) return [new GraphQLError('the gateway is still loading its schema; try again', { extensions: { code: 'RETRYABLE' } })];
+    const query = trustedQuery(payload, connection.identity, this.options.trustedDocuments);
+    if (typeof query !== 'string') return query;
+    const checked = checkedDocument(schema, { ...payload, query }, this.options.operationLimits);
+    if (Array.isArray(checked)) return checked;
+    const planned = planOperation(schema, checked, payload.operationName ?? null, payload.variables ?? {}, this.options.accountFields());
+    if (!planned.ok) return planned.error;
+    if (planned.value.kind === 'subscription') {
+      const refused = this.count(connection);
+      if (refused) return [refused];
+    }
+    const contextValue: PlannedContext = { plan: planned.value, connection, socket };
+    return { schema, document: checked, contextValue, operationName: payload.operationName ?? null, variableValues: payload.variables ?? {} };
+  }
+
+  /** Counts one more subscription, or answers why it may not be held. */
+  private count(connection: Connection): GraphQLError | null {
+    const { limits } = this.options;
+    const principal = principalOf(connection.identity);
+    if (connection.active >= limits.perConnectionMax) return limitError(`a connection may hold at most ${limits.perConnectionMax} subscriptions`);
+    if ((this.perPrincipal.get(principal) ?? 0) >= limits.perPrincipalMax) return limitError(`one caller may hold at most ${limits.perPrincipalMax} subscriptions`);
+    connection.active += 1;
+    this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
+    return null;
+  }
+
+  private release(connection: Connection): () => void {
+    const principal = principalOf(connection.identity);
+    return () => {
+      connection.active -= 1;
+      const left = (this.perPrincipal.get(principal) ?? 1) - 1;
+      if (left > 0) this.perPrincipal.set(principal, left);
+      else this.perPrincipal.delete(principal);
+    };
+  }
+
+  subscribe({ plan, connection, socket }: PlannedContext): AsyncGenerator<ExecutionResult, void, undefined> | Promise<ExecutionResult> {
+    const { options } = this;
+    if (plan.kind !== 'subscription') return execute(options.apollo, connection, plan);
+    const subscription = plan.subscription;
+    if (subscription.forwardQuery === null) this.streams.paged += 1;
+    else this.streams.forwarded += 1;
+    connection.upstream ??= upstreamClient(options.accountWsUrl, upstreamAuth(options.accountTrust, connection.context));
+    return bridgeBalanceStream(subscription, {
+      upstream: connection.upstream,
+      socket,
+      limits: options.limits,
+      readPage: (after, first) => runQuery(options.apollo, connection, subscription.pageQuery, subscription.operationName, {
+        ...subscription.variables,
+        [subscription.afterVariable]: after,
+        [subscription.firstVariable]: first,
+      }),
+      onSlowConsumer: () => {
+        this.slowConsumers += 1;
+      },
+      onForwardPaused: () => {
+        this.streams.forwardPauses += 1;
+      },
+      tokenHonoured: () => {
+        const { auth } = connection.context;
+        return auth.ok && honouredUntil(auth) > Math.floor(Date.now() / 1000);
+      },
+    }, this.release(connection));
+  }
+
+  close(key: ConnectionKey): void {
+    const connection = this.connections.get(key);
+    if (connection?.upstream) void connection.upstream.dispose();
+  }
+}
+
+/**
+ * The document, within the same size, depth, alias and cost limits as over HTTP, measured with
+ * the variables execution will use (defaults applied); variables that do not coerce are refused
+ * here, BAD_USER_INPUT naming each, as over HTTP.
+ */
+function checkedDocument(schema: GraphQLSchema, payload: SubscribePayload, limits: OperationLimits): DocumentNode | GraphQLError[] {
+  const tooBig = checkSource(payload.query, limits);
+  if (tooBig) return [operationLimitError(tooBig)];
+  let document: DocumentNode;
+  try {
+    document = parse(payload.query);
+  } catch (error) {
+    return [error instanceof GraphQLError ? error : new GraphQLError('the document cannot be parsed')];
+  }
+  const operation = document.definitions.find((d): d is OperationDefinitionNode =>
+    d.kind === Kind.OPERATION_DEFINITION && (payload.operationName == null || d.name?.value === payload.operationName));
+  if (!operation) return document;
+  const variables = coerceVariables(schema, operation, payload.variables ?? undefined);
+  if (!variables.ok) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, originalError: e, extensions: { code: 'BAD_USER_INPUT' } }));
+  const measured = checkOperation(schema, fragmentsOf(document.definitions), operation, variables.values, limits);
+  return measured.ok ? document : [operationLimitError(measured.error)];
 }
 
 function principalOf(identity: Identity): string {

@@ -3,14 +3,14 @@ import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { configuredTrust } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
-import { accountConfig } from './config';
+import { accountPart } from './part';
 import { createAccountSubgraph } from './server';
 
-await runSubgraphMain('account', accountConfig, async (config) => {
-  const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize('account', config.shardPoolSize), posting: config.posting });
+await runSubgraphMain(accountPart, async (config) => {
+  const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize(accountPart, config.shardPoolSize), posting: config.posting });
   // With Redis, hints wake the feed and the poll only backs them up; without, the poll is the fan-out.
   const pollIntervalMs = config.redisUrl === null ? config.balancePollIntervalMs : config.balanceSafetyPollIntervalMs;
-  const server = await createAccountSubgraph(shards, configuredTrust('account', config.secret), undefined, {
+  const server = await createAccountSubgraph(shards, configuredTrust(accountPart.name, config.secret), undefined, {
     feed: { pollIntervalMs, redisUrl: config.redisUrl },
     keepAliveMs: config.subscriptionKeepAliveMs,
     production: config.production,

@@ -1,3 +1,4 @@
+import { accountPart } from './part';
 import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
@@ -32,8 +33,8 @@ export async function createAccountSubgraph(
   const feed = new BalanceFeed(shards, { ...defaultFeedSettings, ...options.feed });
   const balances: BalanceServices = { feed, reader: new BalanceReader(shards, feed, new BalanceHistory(shards)) };
   const server = await createSubgraph<AccountContext>({
-    name: 'account',
-    typeDefs: readSchema('account'),
+    name: accountPart.name,
+    typeDefs: readSchema(accountPart.name),
     resolvers,
     shards,
     trust,

@@ -1,8 +1,11 @@
 import * as z from 'zod';
 import { evenWithRefusedValues, boolean, integer, intervalMs, port } from '@paygraph/shared/config/env';
-import { subgraphRequirements, subgraphSecretsConfig, subgraphShape } from '@paygraph/shared/config/shared';
+import { subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import { feeBpsMax, settlementDelayDaysDefault, settlementDelayDaysMax, settlementFeeBpsDefault, settlementWorkerIntervalMsDefault } from '@paygraph/shared/limits';
 
+
+/** Where the settlement subgraph listens unless SETTLEMENT_PORT says otherwise. */
+export const settlementPortDefault = 4003;
 /** What settling reads (services/settle.ts, the resolvers' context). */
 export const settlementSettingsConfig = z.object({
   /** Merchants' fee rate unless set per merchant (SETTLEMENT_FEE_BPS). */
@@ -17,8 +20,8 @@ export type SettlementSettings = z.output<typeof settlementSettingsConfig>;
 /** The settlement subgraph's configuration: the shared subgraph pieces, its port and secret, its settings and worker. */
 export const settlementConfig = z.object({
   ...subgraphShape,
-  port: port('SETTLEMENT_PORT', 4003, { default: '`4003`', meaning: "the settlement subgraph's port" }),
-  secret: subgraphSecretsConfig.shape.settlement,
+  port: port('SETTLEMENT_PORT', settlementPortDefault, { default: `\`${settlementPortDefault}\``, meaning: "the settlement subgraph's port" }),
+  secret: subgraphSecret('settlement'),
   settings: settlementSettingsConfig,
   worker: z.object({
     delayDays: integer('SETTLEMENT_DELAY_DAYS', 'days', 1, settlementDelayDaysMax, settlementDelayDaysDefault, {

@@ -1,3 +1,4 @@
+import { settlementPart } from './part';
 import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
@@ -13,8 +14,8 @@ export function createSettlementSubgraph(
   server: SubgraphServerOptions = {},
 ): Promise<SubgraphServer> {
   return createSubgraph<SettlementContext>({
-    name: 'settlement',
-    typeDefs: readSchema('settlement'),
+    name: settlementPart.name,
+    typeDefs: readSchema(settlementPart.name),
     resolvers,
     shards,
     trust,

@@ -3,11 +3,12 @@ import type http from 'node:http';
 import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { cacheFor, VerifiedTokenCache } from './verified-cache';
 import { isRole, type Identity } from './identity';
+import { subgraphSecretVariable } from './part-variables';
 import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, ownerIdLengthMax, subgraphSecretCharsMin } from './limits';
 
 /**
  * Subgraphs trust only the gateway. Each subgraph has a secret of its own
- * (SUBGRAPH_SECRET_ACCOUNT, _TRANSACTION, _SETTLEMENT, _WEBHOOKS) that only it and the gateway hold, and
+ * (SUBGRAPH_SECRET_<NAME>, part.ts) that only it and the gateway hold, and
  * it serves nothing but /health to a request that does not present it. The caller's identity
  * comes from the gateway as a short-lived token signed (HS256) with that same secret, with the
  * subgraph's name as audience: a client's own token, an identity header of the client's making
@@ -16,8 +17,7 @@ import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, owner
  * Whoever holds a subgraph's secret can act as the gateway towards that one subgraph, and no
  * other; that is why the secrets are separate, never logged and never sent to clients.
  */
-export const trustedSubgraphs = ['account', 'transaction', 'settlement', 'webhooks'] as const;
-export type TrustedSubgraph = (typeof trustedSubgraphs)[number];
+export { subgraphSecretVariable };
 
 /** The header that carries the subgraph's secret, over HTTP and on the WebSocket upgrade. */
 export const gatewaySecretHeader = 'x-paygraph-gateway-secret';
@@ -29,7 +29,7 @@ export const gatewayIdentityParam = 'identity';
 export const internalTokenIssuer = 'paygraph-gateway';
 
 export interface SubgraphTrust {
-  readonly subgraph: TrustedSubgraph;
+  readonly subgraph: string;
   /** Sent by the gateway in gatewaySecretHeader. */
   readonly secret: string;
   /** SHA-256 of the secret: what a presented secret is compared with, in constant time. */
@@ -38,14 +38,10 @@ export interface SubgraphTrust {
   readonly signingKey: KeyObject;
 }
 
-export type SubgraphTrusts = Record<TrustedSubgraph, SubgraphTrust>;
-
-export function subgraphSecretVariable(subgraph: TrustedSubgraph): string {
-  return `SUBGRAPH_SECRET_${subgraph.toUpperCase()}`;
-}
+export type SubgraphTrusts<N extends string = string> = Readonly<Record<N, SubgraphTrust>>;
 
 /** A misconfigured secret stops the process at start-up rather than weakening every request. */
-export function subgraphTrust(subgraph: TrustedSubgraph, secret: string): SubgraphTrust {
+export function subgraphTrust(subgraph: string, secret: string): SubgraphTrust {
   if (secret.length < subgraphSecretCharsMin) {
     throw new Error(`${subgraphSecretVariable(subgraph)} must be at least ${subgraphSecretCharsMin} characters (npm start makes one per run)`);
   }
@@ -62,19 +58,14 @@ export function subgraphTrust(subgraph: TrustedSubgraph, secret: string): Subgra
  * A subgraph's trust from its configured secret (config/shared.ts: SUBGRAPH_SECRET_*). Its schema
  * refuses to start a process without the secrets it needs, so a missing one here is a bug.
  */
-export function configuredTrust(subgraph: TrustedSubgraph, secret: string | null): SubgraphTrust {
+export function configuredTrust(subgraph: string, secret: string | null): SubgraphTrust {
   if (secret === null) throw new Error(`${subgraphSecretVariable(subgraph)} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`);
   return subgraphTrust(subgraph, secret);
 }
 
-/** The gateway holds every subgraph's secret. */
-export function configuredTrusts(secrets: Readonly<Record<TrustedSubgraph, string | null>>): SubgraphTrusts {
-  return {
-    account: configuredTrust('account', secrets.account),
-    transaction: configuredTrust('transaction', secrets.transaction),
-    settlement: configuredTrust('settlement', secrets.settlement),
-    webhooks: configuredTrust('webhooks', secrets.webhooks),
-  };
+/** The gateway holds every subgraph's secret, by the subgraph's name. */
+export function configuredTrusts<N extends string>(secrets: Readonly<Record<N, string | null>>): SubgraphTrusts<N> {
+  return Object.fromEntries(Object.entries<string | null>(secrets).map(([name, secret]) => [name, configuredTrust(name, secret)])) as Record<N, SubgraphTrust>;
 }
 
 function digest(value: string): Buffer {

@@ -31,24 +31,6 @@ export const pageSizeMax = 100;
 /** The largest number of ids one DataLoader batch sends to one shard in one query. */
 export const loaderBatchSizeMax = 500;
 
-/**
- * MySQL connections, per shard, that each process may open (its pool's limit; connections are
- * opened on demand). One stack, a second replica of every process and an `npm test` beside them
- * must fit in MariaDB's default max_connections (README: "Connection budget").
- * The transaction subgraph posts money: merged posting keeps at most 2 batches in flight per
- * shard, and its reads, idempotency lookups and the outbox relay take the rest.
- */
-export const transactionPoolSizeDefault = 4;
-/** The account subgraph mostly reads, through DataLoaders and a coalescer with one query in flight per shard. */
-export const accountPoolSizeDefault = 3;
-/** The settlement subgraph runs a worker pass or an operator's request at a time; two, so that a transaction can read beside itself. */
-export const settlementPoolSizeDefault = 2;
-/**
- * The webhooks subgraph: its dispatcher runs one pass per shard at a time (claims, cursors,
- * delivery records are short statements), and endpoint requests are rare; one connection per
- * shard keeps two stacks and npm test inside MariaDB's default max_connections.
- */
-export const webhooksPoolSizeDefault = 1;
 /** Scripts (migrate, verify) and tools that open shards without a size of their own. */
 export const shardPoolSizeDefault = 10;
 /** The largest MYSQL_POOL_SIZE accepted: more than this per shard per process is a typo, not a plan. */

@@ -1,11 +1,14 @@
 import * as z from 'zod';
 import { boolean, evenWithRefusedValues, integer, intervalMs, parsed, port } from '@paygraph/shared/config/env';
-import { minorUnits, subgraphRequirements, subgraphSecretsConfig, subgraphShape } from '@paygraph/shared/config/shared';
+import { minorUnits, subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import {
   amountMaxMinorUnitsDefault, balanceMaxMinorUnits, fxQuoteTtlSecondsDefault, fxQuoteTtlSecondsMax, holdExpiryIntervalMsDefault, holdExpiryIntervalMsMax, holdTtlSecondsDefault, holdTtlSecondsMax,
   idempotencyRetentionDaysDefault, idempotencyRetentionDaysMax, idempotencyRetentionDaysMin, relayIntervalMsDefault,
 } from '@paygraph/shared/limits';
 
+
+/** Where the transaction subgraph listens unless TRANSACTION_PORT says otherwise. */
+export const transactionPortDefault = 4002;
 /**
  * Points where the transaction subgraph kills itself, for crash tests (PAYGRAPH_FAILPOINT): those
  * of a two-leg movement, then those between the legs of a payment of many legs (services/leg-payment.ts).
@@ -50,8 +53,8 @@ export type TransactionSettings = z.output<typeof transactionSettingsConfig>;
  */
 export const transactionConfig = z.object({
   ...subgraphShape,
-  port: port('TRANSACTION_PORT', 4002, { default: '`4002`', meaning: "the transaction subgraph's port" }),
-  secret: subgraphSecretsConfig.shape.transaction,
+  port: port('TRANSACTION_PORT', transactionPortDefault, { default: `\`${transactionPortDefault}\``, meaning: "the transaction subgraph's port" }),
+  secret: subgraphSecret('transaction'),
   settings: transactionSettingsConfig,
   idempotencyRetentionDays: integer('IDEMPOTENCY_RETENTION_DAYS', 'days', idempotencyRetentionDaysMin, idempotencyRetentionDaysMax, idempotencyRetentionDaysDefault, {
     default: `\`${idempotencyRetentionDaysDefault}\``,

@@ -3,7 +3,7 @@ import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { configuredTrust } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
-import { transactionConfig } from './config';
+import { transactionPart } from './part';
 import { createTransactionSubgraph } from './server';
 import { startRelay } from './services/relay';
 import { startKeyPurge } from './services/key-retention';
@@ -11,12 +11,12 @@ import { startHoldExpiry } from './services/hold-expiry';
 import { startQuotePurge } from './services/fx-quote-purge';
 import { armFailpoint } from './services/failpoints';
 
-await runSubgraphMain('transaction', transactionConfig, async (config) => {
+await runSubgraphMain(transactionPart, async (config) => {
   armFailpoint(config.failpoint);
-  const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize('transaction', config.shardPoolSize), posting: config.posting });
+  const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize(transactionPart, config.shardPoolSize), posting: config.posting });
   const server = await createTransactionSubgraph(
     shards,
-    configuredTrust('transaction', config.secret),
+    configuredTrust(transactionPart.name, config.secret),
     undefined,
     config.settings,
     { production: config.production },

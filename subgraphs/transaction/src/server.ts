@@ -1,3 +1,4 @@
+import { transactionPart } from './part';
 import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
@@ -13,8 +14,8 @@ export function createTransactionSubgraph(
   server: SubgraphServerOptions = {},
 ): Promise<SubgraphServer> {
   return createSubgraph<TransactionContext>({
-    name: 'transaction',
-    typeDefs: readSchema('transaction'),
+    name: transactionPart.name,
+    typeDefs: readSchema(transactionPart.name),
     resolvers,
     shards,
     trust,

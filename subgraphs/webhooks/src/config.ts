@@ -1,11 +1,14 @@
 import * as z from 'zod';
 import { boolean, evenWithRefusedValues, extended, integer, intervalMs, port, readConfig, text } from '@paygraph/shared/config/env';
-import { subgraphRequirements, subgraphSecretsConfig, subgraphShape } from '@paygraph/shared/config/shared';
+import { subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import {
   accountDiscoveryIntervalMsDefault, attemptTimeoutMsDefault, deliveryPurgeIntervalMsDefault, dispatchSafetyIntervalMsDefault, queueMetricsIntervalMsDefault, deliveryRetentionMsDefault, dispatchIntervalMsDefault, endpointFailingDisableMsDefault, endpointRefreshIntervalMsDefault,
   retryDelayMaxMsDefault, retryFirstDelayMsDefault, retryFirstDelayMsMax, retryWindowMsDefault, secretKeyCharsMin, streamLeaseMs,
 } from './limits';
 
+
+/** Where the webhooks subgraph listens unless WEBHOOKS_PORT says otherwise. */
+export const webhooksPortDefault = 4004;
 /**
  * The webhooks subgraph's configuration: the shared subgraph pieces, its port and secret, the
  * key its endpoints' secrets are sealed with, and its dispatcher's timings. The defaults are the
@@ -77,8 +80,8 @@ export type DispatcherSettings = z.output<typeof dispatcherSettingsConfig>;
 
 export const webhooksConfig = z.object({
   ...subgraphShape,
-  port: port('WEBHOOKS_PORT', 4004, { default: '`4004`', meaning: "the webhooks subgraph's port" }),
-  secret: subgraphSecretsConfig.shape.webhooks,
+  port: port('WEBHOOKS_PORT', webhooksPortDefault, { default: `\`${webhooksPortDefault}\``, meaning: "the webhooks subgraph's port" }),
+  secret: subgraphSecret('webhooks'),
   /** AES-256-GCM key material for endpoint secrets (services/secrets.ts); the development key outside production. */
   secretKey: extended(text('WEBHOOK_SECRET_KEY', `string, ${secretKeyCharsMin}+ characters`, undefined, {
     default: 'a development key',

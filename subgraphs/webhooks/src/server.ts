@@ -1,3 +1,4 @@
+import { webhooksPart } from './part';
 import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
@@ -30,8 +31,8 @@ export async function createWebhooksSubgraph(shards: ShardSet, trust: SubgraphTr
   const key = secretKey(options.secretKey ?? developmentWebhookSecretKey());
   const now = options.now ?? (() => new Date());
   const server = await createSubgraph<WebhooksContext>({
-    name: 'webhooks',
-    typeDefs: readSchema('webhooks'),
+    name: webhooksPart.name,
+    typeDefs: readSchema(webhooksPart.name),
     resolvers,
     shards,
     trust,

@@ -11,6 +11,7 @@ import { stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import { accountsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 import { log } from '@paygraph/shared/log';
 import { groupBy, pushTo } from '@paygraph/shared/collections';
+import { startWorker, type Worker } from '@paygraph/shared/worker';
 
 /**
  * The balance feed of one account-subgraph process: it learns when the stripes that its
@@ -26,6 +27,10 @@ import { groupBy, pushTo } from '@paygraph/shared/collections';
  * delays an event by at most one interval and never loses it. Readers never take an entry from
  * a hint, only from the database (or this cache of what was read from it), always asking for
  * "the entries after the ones I have".
+ *
+ * The timer's read and the discovery of merchants' new stripes are workers (shared/worker.ts):
+ * a pass at a time, and stop() returns once the running passes, and any read a hint started,
+ * have ended, so nothing reads a pool after its owner closed it.
  */
 export interface FeedSettings {
   /** How often every watched stripe is read: the fan-out itself without Redis, a safety net with it. */
@@ -64,10 +69,8 @@ interface ShardFeed {
   allDue: boolean;
   /** Stripes due a read of their own (hinted, or not read to the end last time). */
   due: Set<string>;
-  /** A read is running; what falls due meanwhile is read right after it. */
-  reading: boolean;
-  /** The running read (or the last one): it ends once nothing is due on the shard. */
-  read: Promise<void>;
+  /** The read running on this shard, or null; what falls due meanwhile is read right after it. */
+  reading: Promise<void> | null;
 }
 
 type ReadTrigger = 'poll' | 'hint';
@@ -89,7 +92,8 @@ export class BalanceFeed {
   /** Shards whose hinted stripes wait for the next turn of the event loop, to be read together. */
   private readonly hinted = new Set<ShardFeed>();
   private hintScheduled = false;
-  private timers: NodeJS.Timeout[] = [];
+  private workers: Worker[] = [];
+  private stopped = false;
   private redis: RedisSubscriber | null = null;
   private announceSubscribed: () => void = () => {};
   /**
@@ -106,11 +110,10 @@ export class BalanceFeed {
   constructor(private readonly shards: ShardSet, private readonly settings: FeedSettings) {}
 
   start(): void {
-    const poll = setInterval(() => void this.refreshAll(), this.settings.pollIntervalMs);
-    const discover = setInterval(() => void this.discoverStripes(), this.settings.discoveryIntervalMs);
-    poll.unref();
-    discover.unref();
-    this.timers = [poll, discover];
+    this.workers = [
+      startWorker({ name: 'balance feed poll', intervalMs: this.settings.pollIntervalMs, pass: () => this.refreshAll() }),
+      startWorker({ name: 'balance feed stripe discovery', intervalMs: this.settings.discoveryIntervalMs, pass: () => this.discoverStripes() }),
+    ];
     if (this.settings.redisUrl !== null) {
       this.redis = createRedisSubscriber(
         this.settings.redisUrl,
@@ -124,11 +127,13 @@ export class BalanceFeed {
     }
   }
 
+  /** No read starts after this; resolves once the running passes and reads have ended. */
   async stop(): Promise<void> {
-    for (const timer of this.timers) clearInterval(timer);
-    this.timers = [];
-    await this.redis?.close();
+    this.stopped = true;
+    const workers = this.workers.splice(0);
+    await Promise.all([...workers.map((w) => w.stop()), this.redis?.close()]);
     this.redis = null;
+    await Promise.all([...this.shardFeeds.values()].map((feed) => feed.reading));
   }
 
   /**
@@ -167,7 +172,7 @@ export class BalanceFeed {
   async idle(): Promise<void> {
     // onHints starts its read on the next turn of the event loop (hints that arrive together share one): let it start.
     await new Promise((resolve) => setImmediate(resolve));
-    await Promise.all([...this.shardFeeds.values()].map((feed) => feed.read));
+    await Promise.all([...this.shardFeeds.values()].map((feed) => feed.reading));
   }
 
   /** Ledger hints from Redis: a watched stripe beyond what we know is read now, and only it. */
@@ -225,7 +230,7 @@ export class BalanceFeed {
   private shardFeedOf(shard: Shard): ShardFeed {
     let feed = this.shardFeeds.get(shard);
     if (!feed) {
-      feed = { shard, stripes: new Map(), allDue: false, due: new Set(), reading: false, read: Promise.resolve() };
+      feed = { shard, stripes: new Map(), allDue: false, due: new Set(), reading: null };
       this.shardFeeds.set(shard, feed);
     }
     return feed;
@@ -297,23 +302,24 @@ export class BalanceFeed {
     for (const listener of [...account.listeners]) listener();
   }
 
-  /** The timer's read (and a reconnect's): every watched stripe of every shard; resolves once they are read. */
-  private async refreshAll(): Promise<void> {
-    const reads: Array<Promise<void>> = [];
-    for (const feed of this.shardFeeds.values()) {
-      if (feed.stripes.size > 0) reads.push(this.requestRead(feed, true));
-    }
-    await Promise.all(reads);
+  /** The timer's read (and a reconnect's): every watched stripe of every shard; answers how many shards it read. */
+  private async refreshAll(): Promise<number> {
+    const watched = [...this.shardFeeds.values()].filter((feed) => feed.stripes.size > 0);
+    await Promise.all(watched.map((feed) => this.requestRead(feed, true)));
+    return watched.length;
   }
 
   /**
    * Reads the shard now, or right after the read that runs there (one read per shard at a time);
-   * answers the read that will cover the request (readShard never rejects).
+   * settles when what was asked has been read.
    */
   private requestRead(feed: ShardFeed, all: boolean): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (all) feed.allDue = true;
-    if (!feed.reading) feed.read = this.readShard(feed);
-    return feed.read;
+    feed.reading ??= this.readShard(feed).finally(() => {
+      feed.reading = null;
+    });
+    return feed.reading;
   }
 
   /**
@@ -322,7 +328,6 @@ export class BalanceFeed {
    * full read's worth of entries may have more and is read again at once.
    */
   private async readShard(feed: ShardFeed): Promise<void> {
-    feed.reading = true;
     try {
       while (feed.allDue || feed.due.size > 0) {
         const trigger: ReadTrigger = feed.allDue ? 'poll' : 'hint';
@@ -345,8 +350,6 @@ export class BalanceFeed {
     } catch (error) {
       // The next timer read tries again; subscribers only wait a little longer.
       log().error({ err: error }, `balance feed: reading ${feed.shard.name} failed`);
-    } finally {
-      feed.reading = false;
     }
   }
 
@@ -355,11 +358,11 @@ export class BalanceFeed {
    * (ledger/stripes.ts): one primary-key read per home shard for the directories, then a read
    * only on shards a directory names where the feed knows no stripe of that merchant yet — in
    * the steady state, none. A shard that cannot be read is tried again next time; the others
-   * are still served.
+   * are still served. Answers how many stripes it found.
    */
-  private async discoverStripes(): Promise<void> {
+  private async discoverStripes(): Promise<number> {
     const merchants = [...this.accountStates.values()].filter((a) => a.merchant);
-    if (merchants.length === 0) return;
+    if (merchants.length === 0) return 0;
     const byHome = new Map<Shard, string[]>();
     for (const m of merchants) {
       const home = this.shards.of('account', m.id);
@@ -376,10 +379,14 @@ export class BalanceFeed {
       }
     }
     const found = await this.eachShard([...toAsk], 'looking for new stripes', (shard, ids) => stripesOfMerchants(shard.db, ids));
+    let learned = 0;
     for (const row of found) {
       const account = row.parentId === null ? undefined : this.accountStates.get(row.parentId);
-      if (account && !account.stripes.has(row.id)) this.learnStripe(account, row.id, row.lastSequence);
+      if (!account || account.stripes.has(row.id)) continue;
+      this.learnStripe(account, row.id, row.lastSequence);
+      learned += 1;
     }
+    return learned;
   }
 
   /** A read per shard, in parallel; a shard whose read fails is logged and skipped. */

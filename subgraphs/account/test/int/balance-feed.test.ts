@@ -175,4 +175,25 @@ describe('balance feed', () => {
     expect(statementsOn(own.all[1]!) - before).toBe(0);
     expect(feed.ticks).toBe(0);
   });
+
+  it('stop() returns once a running read has ended, and starts none after', async () => {
+    const { feed, own } = startFeed({});
+    const [target] = await watchMany(feed, 2, 1);
+    await depositFromReserve(shards, target!.id, 4n);
+
+    feed.onHints(hint(target!.id, 1n));
+    // The hints' read starts on the turn of the event loop they were scheduled for; its statement is then in flight.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(feed.ticks).toBe(1);
+    // The feed's own stop, not startFeed's, which also closes the pools (afterEach does that).
+    await BalanceFeed.prototype.stop.call(feed);
+
+    // Had stop() returned mid-read, the entry would not be known yet.
+    expect(target!.watch.tails().get(target!.id)).toBe(1n);
+    const after = statementsOn(own.all[2]!);
+    feed.onHints(hint(target!.id, 2n));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(statementsOn(own.all[2]!)).toBe(after);
+    expect(feed.ticks).toBe(1);
+  });
 });

@@ -113,14 +113,15 @@ async function postingChecks(shards: ShardSet, businessDate: string): Promise<Di
       if (p.route === 'CROSS_SHARD' && p.status === 'FAILED') expected.push({ shard, key: dedupeKeys.paymentReversal(p.id), paymentId: p.id, accountId: p.payerAccountId });
     }
     const refundsDated = await refundsOfDate(shard.db, businessDate);
-    const legRefunds = refundsDated.filter((r) => r.route === 'LEGS' && r.refund.status === 'SUCCEEDED').map((r) => r.refund);
+    const legRefunds = refundsDated.filter((r) => r.route === 'LEGS' && r.status === 'SUCCEEDED');
     const sharesOf = groupBy(await sharesOfRefunds(shard.db, legRefunds.map((r) => r.id)), (s) => s.refundId);
     const refundedLegs = groupBy(await legsOfPaymentsOnShard(shard.db, [...new Set(legRefunds.map((r) => r.paymentId))]), (l) => l.paymentId);
     for (const refund of legRefunds) {
       const legs = new Map((refundedLegs.get(refund.paymentId) ?? []).map((l) => [l.legIndex, l]));
       expected.push(...legKeys(shards, shard, refund.id, refund.paymentId, (sharesOf.get(refund.id) ?? []).map((s) => ({ leg: legs.get(s.legIndex)!, amount: s.amount }))));
     }
-    for (const { refund, route, payeeAccountId, payeeShare } of refundsDated) {
+    for (const refund of refundsDated) {
+      const { route, payeeAccountId, payeeShare } = refund;
       if (refund.status !== 'SUCCEEDED' || route === 'LEGS') continue;
       if (route !== 'CROSS_SHARD') expected.push({ shard, key: refund.id, paymentId: refund.paymentId, accountId: payeeAccountId });
       else {
@@ -171,15 +172,15 @@ async function clearingCheck(shards: ShardSet): Promise<Discrepancy[]> {
     // A movement of many legs holds in clearing, over all shards, what its postings put there.
     for (const s of shards.all) for (const c of await clearingOfRefs(s.db, movingLegs)) add(c.currency, c.amount);
     for (const sweep of sweeping) {
-      const credited = await postedKeys(shards.of('account', sweep.merchantAccountId).db, [dedupeKeys.sweepCredit(sweep.id)]);
+      const credited = await postedKeys(shards.of('account', sweep.payeeAccountId).db, [dedupeKeys.sweepCredit(sweep.id)]);
       if (credited.size === 0) add(sweep.currency, sweep.amount);
     }
     for (const p of paying) {
       const credited = await postedKeys(shards.of('account', p.payeeAccountId).db, [dedupeKeys.paymentCredit(p.id)]);
       if (credited.size === 0) add(p.currency, p.amount);
     }
-    for (const { refund, payeeAccountId } of refunding) {
-      const debited = await postedKeys(shards.of('account', payeeAccountId).db, [dedupeKeys.refundDebit(refund.id)]);
+    for (const refund of refunding) {
+      const debited = await postedKeys(shards.of('account', refund.payeeAccountId).db, [dedupeKeys.refundDebit(refund.id)]);
       const credited = await postedKeys(shard.db, [dedupeKeys.refundCredit(refund.id)]);
       if (debited.size > 0 && credited.size === 0) add(refund.currency, refund.amount);
     }
@@ -232,7 +233,7 @@ async function settlementChecks(shards: ShardSet, businessDate: string): Promise
 async function externalChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
   const internal = (await Promise.all(shards.all.map((s) => externalTransfersOfDate(s.db, businessDate)))).flat()
     .filter((t) => t.status === 'SUCCEEDED')
-    .map((t) => ({ id: t.id, kind: t.kind, externalRef: t.externalRef!, amount: t.amount, currency: t.currency }));
+    .map((t) => ({ id: t.id, kind: t.kind, externalRef: t.externalRef, amount: t.amount, currency: t.currency }));
   const lines = await statementLinesOfDate(controlShard(shards).db, businessDate);
   return matchStatement(internal, lines);
 }

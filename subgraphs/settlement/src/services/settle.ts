@@ -14,8 +14,9 @@ import type { SettlementSettings } from '../config';
 import type { SettlementContext } from '../context';
 import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
 import {
-  lockLateRefundShares, lockLateRefunds, lockRefundSharesOfLegs, lockRefundsOfPayments, lockUnsettledLegs, lockUnsettledPayments, markLegsSettled, markSettled,
+  lockLateRefundShares, lockLateRefunds, lockRefundSharesOfLegs, lockRefundsOfPayments, lockUnsettledLegs, lockUnsettledPayments,
 } from '@paygraph/transaction/read-model/settlement';
+import { markSettled } from '@paygraph/transaction/write-model/settlement';
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
 import { netOf, settlePart } from '../domain/fees';
 import { mayOperate } from './access';
@@ -154,8 +155,9 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
         feeAmount: figures.fee, movedAmount: figures.moved, postingId, createdAt: now(),
       };
       await insertPart(tx, part);
-      await markSettled(tx, settlement.id, paid.map((p) => p.id), [...early, ...late].map((r) => r.id));
-      await markLegsSettled(tx, settlement.id, legs, [...earlyShares, ...lateShares]);
+      await markSettled(tx, settlement.id, {
+        paymentIds: paid.map((p) => p.id), refundIds: [...early, ...late].map((r) => r.id), legs, shares: [...earlyShares, ...lateShares],
+      });
       if (!postingId) return { proceed: false, result: part };
       return { proceed: true, spec: settlementSpec(settlement, postingId, account.id, feeIncomeId, figures.moved, figures.fee) };
     },

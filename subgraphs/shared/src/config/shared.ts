@@ -3,12 +3,12 @@ import { parseCutoff } from '../business-date';
 import { developmentKeyRing, parseKeyRing, type MacKeyRing } from '../ledger/tamper';
 import {
   balanceMaxMinorUnits, jwksCacheMaxAgeMsDefault, jwksCooldownMsDefault, logicalShardCount, mergeBatchSizeDefault, mergeBatchSizeMax,
-  mergeWaitMsDefault, mergeWaitMsMax, accountPoolSizeDefault, settlementPoolSizeDefault, shardPoolSizeMax, subgraphSecretCharsMin, webhooksPoolSizeDefault,
-  subscriptionKeepAliveMsDefault, transactionPoolSizeDefault,
+  mergeWaitMsDefault, mergeWaitMsMax, shardPoolSizeMax, subgraphSecretCharsMin, subscriptionKeepAliveMsDefault,
 } from '../limits';
 import { logLevels } from '../log';
 import { buildTopology } from '../shards/topology';
 import { integer, intervalMs, oneOf, parsed, text, extended, url, type VariableSchema } from './env';
+import { subgraphSecretVariable } from '../part-variables';
 
 /**
  * The pieces of configuration every process shares (shards, tokens, logging, the ledger's
@@ -79,9 +79,9 @@ export const shardsConfig = z.object({
 /** Where the shard databases are: what openShards needs besides a pool size. */
 export type ShardLocation = z.output<typeof shardsConfig>;
 
-/** MYSQL_POOL_SIZE: connections per shard for every subgraph; null: each process's own default (pool-size.ts). */
+/** MYSQL_POOL_SIZE: connections per shard for every subgraph; null: each process's own default (its part's poolSizeDefault). */
 export const shardPoolSize = integer('MYSQL_POOL_SIZE', 'integer', 1, shardPoolSizeMax, undefined, {
-  default: `per process: transaction \`${transactionPoolSizeDefault}\`, account \`${accountPoolSizeDefault}\`, settlement \`${settlementPoolSizeDefault}\`, webhooks \`${webhooksPoolSizeDefault}\``,
+  default: "each process's own, as its part declares it (see [Connection budget](#connection-budget))",
   meaning: 'connections per shard of every subgraph process when set; see [Connection budget](#connection-budget)',
 });
 
@@ -184,28 +184,38 @@ export const tokensConfig = z.object({
 
 export type TokenConfig = z.output<typeof tokensConfig>;
 
-function subgraphSecret(name: string, subgraph: string): VariableSchema<string | null> {
-  return extended(text(name, `string, ${subgraphSecretCharsMin}+ characters`, undefined, {
+/** Each subgraph's secret variable, made once: a variable is declared by one schema, which every process shares. */
+const subgraphSecrets = new Map<string, VariableSchema<string | null>>();
+
+/** SUBGRAPH_SECRET_<NAME>: a subgraph's secret; null when unset (the gateway needs every one, each subgraph its own). */
+export function subgraphSecret(subgraph: string): VariableSchema<string | null> {
+  let schema = subgraphSecrets.get(subgraph);
+  if (schema === undefined) {
+    schema = subgraphSecretSchema(subgraph);
+    subgraphSecrets.set(subgraph, schema);
+  }
+  return schema;
+}
+
+function subgraphSecretSchema(subgraph: string): VariableSchema<string | null> {
+  return extended(text(subgraphSecretVariable(subgraph), `string, ${subgraphSecretCharsMin}+ characters`, undefined, {
     default: 'made per run by `npm start`',
-    meaning: `the ${subgraph} subgraph's secret: the gateway sends it and signs identities with it; the ${subgraph} subgraph refuses to start without it, and the gateway without any of the four`,
+    meaning: `the ${subgraph} subgraph's secret: the gateway sends it and signs identities with it; the ${subgraph} subgraph refuses to start without it, and the gateway without any of them`,
   }), (secret) => secret.refine((value) => value === null || value.length >= subgraphSecretCharsMin, {
     error: `must be at least ${subgraphSecretCharsMin} characters (npm start makes one per run)`,
   }));
 }
 
-/** SUBGRAPH_SECRET_*: each null when unset (the gateway needs all, each subgraph its own). */
-export const subgraphSecretsConfig = z.object({
-  account: subgraphSecret('SUBGRAPH_SECRET_ACCOUNT', 'account'),
-  transaction: subgraphSecret('SUBGRAPH_SECRET_TRANSACTION', 'transaction'),
-  settlement: subgraphSecret('SUBGRAPH_SECRET_SETTLEMENT', 'settlement'),
-  webhooks: subgraphSecret('SUBGRAPH_SECRET_WEBHOOKS', 'webhooks'),
-});
+/** Every named subgraph's secret, by name: what the gateway reads. */
+export function subgraphSecretsConfig<const N extends string>(subgraphs: readonly N[]) {
+  return z.object(Object.fromEntries(subgraphs.map((name) => [name, subgraphSecret(name)])) as Record<N, VariableSchema<string | null>>);
+}
 
-export type SubgraphSecrets = z.output<typeof subgraphSecretsConfig>;
+export type SubgraphSecrets<N extends string = string> = Readonly<Record<N, string | null>>;
 
 /** Refused at start-up: the process needs this secret. */
-export function secretMissing(subgraph: keyof SubgraphSecrets): string {
-  return `SUBGRAPH_SECRET_${subgraph.toUpperCase()} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`;
+export function secretMissing(subgraph: string): string {
+  return `${subgraphSecretVariable(subgraph)} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`;
 }
 
 // --- Subgraphs ----------------------------------------------------------------------------------
@@ -224,7 +234,7 @@ export const subgraphHost = text('HOST', 'host name or address', '127.0.0.1', { 
 export const subgraphShape = { ...processShape, host: subgraphHost, shards: shardsConfig, shardPoolSize, posting: postingConfig, ...ledgerShape };
 
 /** The rules every subgraph's schema adds: its own secret, and LEDGER_MAC_KEY in production. */
-export function subgraphRequirements(subgraph: keyof SubgraphSecrets) {
+export function subgraphRequirements(subgraph: string) {
   return (config: { production: boolean; ledgerKeys: MacKeyRing | null; secret: string | null }, ctx: z.RefinementCtx): void => {
     if (config.secret === null) ctx.addIssue({ code: 'custom', message: secretMissing(subgraph), input: config });
     if (ledgerKeyRing(config) === null) ctx.addIssue({ code: 'custom', message: ledgerKeyMissing, input: config });

@@ -71,6 +71,36 @@ export function readBody(req: http.IncomingMessage, limitBytes: number = request
   });
 }
 
+/** What a process's /metrics serves: its Prometheus registry's text. */
+export interface MetricsSource {
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+/**
+ * The routes every process (the gateway and each subgraph) serves beside /graphql, open to
+ * whatever can reach its port: /health/live, /health/ready with the process's own report (and
+ * /health, the first health path, kept for scripts and orchestrators that ask it: the same as
+ * ready), and /metrics for a Prometheus scraper. What they tell is counts and states by
+ * database name, never an id, amount or client's text (SECURITY.md).
+ */
+export function serviceRoutes(service: string, ready: () => Promise<{ httpStatus: number; report: unknown }>, metrics: MetricsSource): Record<string, RouteHandler> {
+  const readyRoute: RouteHandler = async (_req, res) => {
+    const { httpStatus, report } = await ready();
+    sendJson(res, httpStatus, report);
+  };
+  return {
+    '/health/live': (_req, res) => sendJson(res, 200, { service, status: 'live' }),
+    '/health/ready': readyRoute,
+    '/health': readyRoute,
+    '/metrics': async (_req, res) => {
+      const text = await metrics.render();
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(text);
+    },
+  };
+}
+
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });

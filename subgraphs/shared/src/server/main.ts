@@ -74,11 +74,11 @@ async function checkShardsOrExit(name: string, shards: { urls: string; map?: str
  * traces are exported there (tracing.ts) and flushed on the way out.
  */
 export async function runSubgraphMain<S extends z.ZodObject<SubgraphShape>>(
-  name: 'account' | 'transaction' | 'settlement' | 'webhooks',
-  schema: S,
+  part: { readonly name: string; readonly config: S },
   start: (config: Readonly<z.output<S>>) => Promise<{ port: number; shards: ShardSet; server: SubgraphServer }>,
 ): Promise<void> {
-  const config = configOrExit(process.env, schema, name);
+  const { name } = part;
+  const config = configOrExit(process.env, part.config, name);
   configureLogging({ service: name, level: config.logLevel });
   configureLedger(config);
   const tracing = config.tracing.otlpEndpoint === null ? null : await startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });

@@ -14,7 +14,7 @@ import { partialErrorsPlugin } from '../graphql/partial';
 import { TamperDetected } from '../ledger/tamper';
 import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
-import { createGraphQLHttpServer, requestLogOf, sendJson } from './http';
+import { createGraphQLHttpServer, requestLogOf, serviceRoutes } from './http';
 import { readiness } from './health';
 import { collectProcessDefaults, processRegistry } from '../metrics';
 import { log, type Logger } from '../log';
@@ -30,7 +30,8 @@ export interface BaseSubgraphContext extends BaseContext {
 
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
-export function readSchema(name: 'account' | 'transaction' | 'settlement' | 'webhooks'): string {
+/** A subgraph's schema: schema/<its part's name>.graphql. */
+export function readSchema(name: string): string {
   return readFileSync(`${repoRoot}schema/${name}.graphql`, 'utf8');
 }
 
@@ -99,10 +100,6 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
   collectProcessDefaults();
   // Who the gateway said is calling, per request: set by authenticate, read by context.
   const identities = new WeakMap<http.IncomingMessage, Identity>();
-  const ready = async (_req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
-    const { httpStatus, report } = await readiness(options.name, options.shards);
-    sendJson(res, httpStatus, report);
-  };
   const http = createGraphQLHttpServer<BaseSubgraphContext>({
     apollo,
     authenticate: async (req) => {
@@ -115,21 +112,9 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
       if (!identity) throw new Error('a GraphQL request reached the context without passing authenticate');
       return options.extendContext({ identity, shards: options.shards, log: requestLogOf(req) }, req);
     },
-    routes: {
-      // Open to anyone who can reach the port: the state of each shard by database name and
-      // nothing else (a failed probe's error goes to the log, since it names hosts and users).
-      '/health/live': (_req, res) => sendJson(res, 200, { service: options.name, status: 'live' }),
-      '/health/ready': ready,
-      // The first health path, kept for scripts and orchestrators that ask it: the same as ready.
-      '/health': ready,
-      // Open like /health, to whatever can reach the internal port (a Prometheus scraper):
-      // counts by shard, outcome and error kind, never an id, amount or client's text (SECURITY.md).
-      '/metrics': async (_req, res) => {
-        const text = await processRegistry.metrics();
-        res.writeHead(200, { 'content-type': processRegistry.contentType });
-        res.end(text);
-      },
-    },
+    // The state of each shard by database name and nothing else (a failed probe's error goes to
+    // the log, since it names hosts and users).
+    routes: serviceRoutes(options.name, () => readiness(options.name, options.shards), { render: () => processRegistry.metrics(), contentType: processRegistry.contentType }),
   });
   return { apollo, http, schema, disposers: [] };
 }

@@ -1,9 +1,9 @@
+import type { SubgraphName } from '../../../../scripts/lib/parts';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import {
   gatewayIdentityHeader, gatewayIdentityParam, gatewaySecretHeader, internalTokenIssuer, mintIdentityToken, subgraphTrust,
-  type TrustedSubgraph,
 } from '../../src/gateway-trust';
 import type { Role } from '../../src/identity';
 import type { Stack } from '../../../../test/support/stack';
@@ -95,7 +95,7 @@ describe('a request without the gateway\'s secret', () => {
   });
 
   it('is refused by every subgraph, on GET and on any path, and moves no money', async () => {
-    const subgraphs: TrustedSubgraph[] = ['account', 'transaction', 'settlement', 'webhooks'];
+    const subgraphs: SubgraphName[] = ['account', 'transaction', 'settlement', 'webhooks'];
     for (const name of subgraphs) {
       const url = stack.subgraphUrls[name];
       expect(await post(url, serviceDoc, {}, {}), name).toEqual({ status: 401, body: '' });

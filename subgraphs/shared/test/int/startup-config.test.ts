@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { subgraphSecretVariable, trustedSubgraphs } from '../../src/gateway-trust';
+import { subgraphSecretVariable } from '../../src/gateway-trust';
+import { subgraphNames as trustedSubgraphs } from '../../../../scripts/lib/parts';
 import { testSubgraphSecrets } from '../../../../test/support/env';
 import { freePort, serviceEntries, type ServiceName } from '../../../../test/support/processes';
 

@@ -2,23 +2,108 @@ import { and, eq, inArray, isNotNull, isNull, lte, ne, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/mysql-core';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import { externalTransfers, paymentLegs, payments, refundLegs, refunds, type PaymentLegRow, type PaymentRow, type RefundLegRow, type RefundRow } from '../db/schema/transactions';
+import { externalTransfers, paymentLegs, payments, refundLegs, refunds, type PaymentRow } from '../db/schema/transactions';
 import { processingSweeps } from '../db/sweeps';
 import { paymentFxByIds, refundFxByIds } from '../db/fx';
 import { buyReturnedAfter } from '../domain/fx';
 
 /**
  * The transaction subgraph's read model for settlement and reconciliation: the only way another
- * subgraph reads (or, for settlement, marks) payments, refunds and external transfers. The
- * tables stay this subgraph's; their SQL stays here, next to their schema, so a change to them
- * is made and reviewed in one place (docs/ARCHITECTURE.md, "Read models").
- *
- * Settlement marks a payment or refund with its settlement id in the same local transaction as
- * the stripe's settlement posting (they share the shard's database), so each is settled exactly
- * once: that is why this is a module on the shard, not a GraphQL call.
+ * subgraph reads payments, refunds and external transfers. The tables stay this subgraph's; their
+ * SQL stays here, next to their schema, so a change to them is made and reviewed in one place
+ * (docs/ARCHITECTURE.md, "Read models"). It answers records of its own making, not the tables'
+ * rows, so a column added to a table reaches no other part until it is named here. It writes
+ * nothing: settlement's one write to these tables is write-model/settlement.ts.
  */
-export async function lockUnsettledPayments(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<PaymentRow[]> {
-  const rows = await tx.select().from(payments).where(and(
+
+/** A payment a stripe received, as its payee saw it: an FX payment's buy side, in the payee's currency. */
+export interface SettleablePayment {
+  id: string;
+  amount: bigint;
+  refundedAmount: bigint;
+  currency: string;
+}
+
+/** A refund as its payee gave it back: an FX payment's refund in the payee's currency (its share of buyAmount). */
+export interface SettleableRefund {
+  id: string;
+  amount: bigint;
+  currency: string;
+}
+
+/** A MERCHANT leg of a payment of many legs, settled as a payment of its own amount. */
+export interface SettleableLeg {
+  paymentId: string;
+  legIndex: number;
+  amount: bigint;
+  refundedAmount: bigint;
+}
+
+/** A refund's share of one leg (refund_legs). */
+export interface RefundShare {
+  refundId: string;
+  legIndex: number;
+  amount: bigint;
+}
+
+/** A payment of a business date, as reconciliation checks its postings. */
+export interface DatedPayment {
+  id: string;
+  route: PaymentRow['route'];
+  status: PaymentRow['status'];
+  payerAccountId: string;
+  payeeAccountId: string;
+}
+
+/** A leg of a payment of many legs: whose it is, where it posted and how much. */
+export interface PaymentLeg {
+  paymentId: string;
+  legIndex: number;
+  accountId: string;
+  postedAccountId: string;
+  amount: bigint;
+}
+
+/**
+ * A refund of a business date with its payment's route and credited row. `payeeShare` is what the
+ * payee gave back in its own currency: the refund's amount, or an FX payment's share of
+ * buyAmount, which may be 0 for a small part (then no debit posts on the payee's shard).
+ */
+export interface DatedRefund {
+  id: string;
+  paymentId: string;
+  status: PaymentRow['status'];
+  route: PaymentRow['route'];
+  payeeAccountId: string;
+  payeeShare: bigint;
+}
+
+/** Money in flight from one shard to an account elsewhere, in the currency and amount its clearing holds. */
+export interface InFlight {
+  id: string;
+  /** The account whose shard's posting ends the flight. */
+  payeeAccountId: string;
+  amount: bigint;
+  currency: string;
+}
+
+/** A deposit or withdrawal with the reference its bank or channel statement names. */
+export interface ReferencedTransfer {
+  id: string;
+  kind: 'DEPOSIT' | 'WITHDRAWAL';
+  status: PaymentRow['status'];
+  externalRef: string;
+  amount: bigint;
+  currency: string;
+}
+
+const settleablePayment = { id: payments.id, amount: payments.amount, refundedAmount: payments.refundedAmount, currency: payments.currency };
+const settleableRefund = { id: refunds.id, amount: refunds.amount, currency: refunds.currency };
+const settleableLeg = { paymentId: paymentLegs.paymentId, legIndex: paymentLegs.legIndex, amount: paymentLegs.amount, refundedAmount: paymentLegs.refundedAmount };
+const refundShare = { refundId: refundLegs.refundId, legIndex: refundLegs.legIndex, amount: refundLegs.amount };
+
+export async function lockUnsettledPayments(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<SettleablePayment[]> {
+  const rows = await tx.select(settleablePayment).from(payments).where(and(
     eq(payments.payeeAccountId, merchantId), eq(payments.creditAccountId, stripeId), eq(payments.route, 'MERCHANT_STRIPE'),
     eq(payments.status, 'SUCCEEDED'), isNull(payments.settlementId), eq(payments.businessDate, businessDate),
   )).for('update');
@@ -30,7 +115,7 @@ export async function lockUnsettledPayments(tx: Tx, merchantId: string, stripeId
  * the payer's (the quote's sell side), while the merchant's stripe received buyAmount and gave
  * back the cumulative pro-rata share of it (domain/fx.ts), in the merchant's currency.
  */
-async function onPayeeSide(db: Executor, rows: PaymentRow[]): Promise<PaymentRow[]> {
+async function onPayeeSide<P extends SettleablePayment>(db: Executor, rows: P[]): Promise<P[]> {
   const fx = new Map((await paymentFxByIds(db, rows.map((r) => r.id))).map((f) => [f.paymentId, f]));
   return rows.map((r) => {
     const f = fx.get(r.id);
@@ -40,7 +125,7 @@ async function onPayeeSide(db: Executor, rows: PaymentRow[]): Promise<PaymentRow
 }
 
 /** Refunds as their payee gave them back: an FX payment's refund in the payee's currency (its share of buyAmount). */
-async function refundsOnPayeeSide(db: Executor, rows: RefundRow[]): Promise<RefundRow[]> {
+async function refundsOnPayeeSide<R extends SettleableRefund>(db: Executor, rows: R[]): Promise<R[]> {
   const fx = new Map((await refundFxByIds(db, rows.map((r) => r.id))).map((f) => [f.refundId, f]));
   return rows.map((r) => {
     const f = fx.get(r.id);
@@ -49,28 +134,23 @@ async function refundsOnPayeeSide(db: Executor, rows: RefundRow[]): Promise<Refu
 }
 
 /** Unsettled refunds of these payments: they came out of pending before settlement. */
-export async function lockRefundsOfPayments(tx: Tx, paymentIds: readonly string[]): Promise<RefundRow[]> {
+export async function lockRefundsOfPayments(tx: Tx, paymentIds: readonly string[]): Promise<SettleableRefund[]> {
   if (paymentIds.length === 0) return [];
-  return tx.select().from(refunds).where(and(
+  return tx.select(settleableRefund).from(refunds).where(and(
     inArray(refunds.paymentId, [...paymentIds]), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
   )).for('update');
 }
 
 /** Refunds up to the date of payments settled earlier into this stripe: they came out of available. */
-export async function lockLateRefunds(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<RefundRow[]> {
+export async function lockLateRefunds(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<SettleableRefund[]> {
   const paid = alias(payments, 'paid');
-  const rows = await tx.select({ refund: refunds }).from(refunds)
+  const rows = await tx.select(settleableRefund).from(refunds)
     .innerJoin(paid, eq(paid.id, refunds.paymentId))
     .where(and(
       eq(refunds.payeeAccountId, merchantId), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
       lte(refunds.businessDate, businessDate), isNotNull(paid.settlementId), eq(paid.creditAccountId, stripeId),
     )).for('update');
-  return refundsOnPayeeSide(tx, rows.map((r) => r.refund));
-}
-
-export async function markSettled(tx: Tx, settlementId: string, paymentIds: readonly string[], refundIds: readonly string[]): Promise<void> {
-  if (paymentIds.length > 0) await tx.update(payments).set({ settlementId }).where(inArray(payments.id, [...paymentIds]));
-  if (refundIds.length > 0) await tx.update(refunds).set({ settlementId }).where(inArray(refunds.id, [...refundIds]));
+  return refundsOnPayeeSide(tx, rows);
 }
 
 /**
@@ -79,20 +159,19 @@ export async function markSettled(tx: Tx, settlementId: string, paymentIds: read
  * share of such a leg (refund_legs) is counted once, as a refund is: by the leg's settlement when
  * it came out of pending before, or by the next settlement after it when the leg was settled.
  */
-export async function lockUnsettledLegs(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<PaymentLegRow[]> {
-  const rows = await tx.select({ leg: paymentLegs }).from(paymentLegs)
+export async function lockUnsettledLegs(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<SettleableLeg[]> {
+  return tx.select(settleableLeg).from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
     .where(and(
       eq(paymentLegs.accountId, merchantId), eq(paymentLegs.postedAccountId, stripeId), eq(paymentLegs.bucket, 'PENDING'),
       isNull(paymentLegs.settlementId), eq(paymentLegs.businessDate, businessDate), eq(payments.status, 'SUCCEEDED'),
     )).for('update');
-  return rows.map((r) => r.leg);
 }
 
 /** The shares of these legs in refunds that succeeded and no settlement has counted: they came out of pending. */
-export async function lockRefundSharesOfLegs(tx: Tx, legs: readonly PaymentLegRow[]): Promise<RefundLegRow[]> {
+export async function lockRefundSharesOfLegs(tx: Tx, legs: ReadonlyArray<Pick<SettleableLeg, 'paymentId' | 'legIndex'>>): Promise<RefundShare[]> {
   if (legs.length === 0) return [];
-  const rows = await tx.select({ share: refundLegs, paymentId: refunds.paymentId }).from(refundLegs)
+  const rows = await tx.select({ share: refundShare, paymentId: refunds.paymentId }).from(refundLegs)
     .innerJoin(refunds, eq(refunds.id, refundLegs.refundId))
     .where(and(inArray(refunds.paymentId, [...new Set(legs.map((l) => l.paymentId))]), eq(refunds.status, 'SUCCEEDED'), isNull(refundLegs.settlementId)))
     .for('update');
@@ -101,35 +180,27 @@ export async function lockRefundSharesOfLegs(tx: Tx, legs: readonly PaymentLegRo
 }
 
 /** Shares, up to the date, of refunds of legs settled earlier into this stripe: they came out of available. */
-export async function lockLateRefundShares(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<RefundLegRow[]> {
-  const rows = await tx.select({ share: refundLegs }).from(refundLegs)
+export async function lockLateRefundShares(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<RefundShare[]> {
+  return tx.select(refundShare).from(refundLegs)
     .innerJoin(refunds, eq(refunds.id, refundLegs.refundId))
     .innerJoin(paymentLegs, and(eq(paymentLegs.paymentId, refunds.paymentId), eq(paymentLegs.legIndex, refundLegs.legIndex)))
     .where(and(
       eq(paymentLegs.accountId, merchantId), eq(paymentLegs.postedAccountId, stripeId), isNotNull(paymentLegs.settlementId),
       isNull(refundLegs.settlementId), eq(refunds.status, 'SUCCEEDED'), lte(refunds.businessDate, businessDate),
     )).for('update');
-  return rows.map((r) => r.share);
 }
 
 /** Reconciliation: the legs of these LEGS payments, and each refund's shares, on the payment's shard. */
-export async function legsOfPaymentsOnShard(db: Executor, paymentIds: readonly string[]): Promise<PaymentLegRow[]> {
+export async function legsOfPaymentsOnShard(db: Executor, paymentIds: readonly string[]): Promise<PaymentLeg[]> {
   if (paymentIds.length === 0) return [];
-  return db.select().from(paymentLegs).where(inArray(paymentLegs.paymentId, [...paymentIds]));
+  return db.select({
+    paymentId: paymentLegs.paymentId, legIndex: paymentLegs.legIndex, accountId: paymentLegs.accountId, postedAccountId: paymentLegs.postedAccountId, amount: paymentLegs.amount,
+  }).from(paymentLegs).where(inArray(paymentLegs.paymentId, [...paymentIds]));
 }
 
-export async function sharesOfRefunds(db: Executor, refundIds: readonly string[]): Promise<RefundLegRow[]> {
+export async function sharesOfRefunds(db: Executor, refundIds: readonly string[]): Promise<RefundShare[]> {
   if (refundIds.length === 0) return [];
-  return db.select().from(refundLegs).where(inArray(refundLegs.refundId, [...refundIds]));
-}
-
-export async function markLegsSettled(tx: Tx, settlementId: string, legs: readonly PaymentLegRow[], shares: readonly RefundLegRow[]): Promise<void> {
-  for (const l of legs) {
-    await tx.update(paymentLegs).set({ settlementId }).where(and(eq(paymentLegs.paymentId, l.paymentId), eq(paymentLegs.legIndex, l.legIndex)));
-  }
-  for (const r of shares) {
-    await tx.update(refundLegs).set({ settlementId }).where(and(eq(refundLegs.refundId, r.refundId), eq(refundLegs.legIndex, r.legIndex)));
-  }
+  return db.select(refundShare).from(refundLegs).where(inArray(refundLegs.refundId, [...refundIds]));
 }
 
 /** (merchant, date) pairs on this shard with something left to settle, up to a date. */
@@ -157,43 +228,43 @@ export async function settlementIdsOfPayments(db: Executor, ids: readonly string
   return db.select({ id: payments.id, settlementId: payments.settlementId }).from(payments).where(inArray(payments.id, [...ids]));
 }
 
-export async function externalTransfersOfDate(db: Executor, businessDate: string) {
-  return db.select().from(externalTransfers).where(and(eq(externalTransfers.businessDate, businessDate), isNotNull(externalTransfers.externalRef)));
+export async function externalTransfersOfDate(db: Executor, businessDate: string): Promise<ReferencedTransfer[]> {
+  const rows = await db.select({
+    id: externalTransfers.id, kind: externalTransfers.kind, status: externalTransfers.status, externalRef: externalTransfers.externalRef,
+    amount: externalTransfers.amount, currency: externalTransfers.currency,
+  }).from(externalTransfers).where(and(eq(externalTransfers.businessDate, businessDate), isNotNull(externalTransfers.externalRef)));
+  return rows.map((r) => ({ ...r, externalRef: r.externalRef! }));
 }
 
 /** Reconciliation: the payments and refunds of a date, and those still in flight. */
-export async function paymentsOfDate(db: Executor, businessDate: string) {
-  return db.select().from(payments).where(eq(payments.businessDate, businessDate));
+export async function paymentsOfDate(db: Executor, businessDate: string): Promise<DatedPayment[]> {
+  return db.select({ id: payments.id, route: payments.route, status: payments.status, payerAccountId: payments.payerAccountId, payeeAccountId: payments.payeeAccountId })
+    .from(payments).where(eq(payments.businessDate, businessDate));
 }
 
-/**
- * The refunds of a date with their payment's route and credited row. `payeeShare` is what the
- * payee gave back in its own currency: the refund's amount, or an FX payment's share of
- * buyAmount, which may be 0 for a small part (then no debit posts on the payee's shard).
- */
-export async function refundsOfDate(db: Executor, businessDate: string) {
-  const rows = await db.select({ refund: refunds, route: payments.route, payeeAccountId: payments.creditAccountId })
+/** The refunds of a date with their payment's route and credited row (DatedRefund). */
+export async function refundsOfDate(db: Executor, businessDate: string): Promise<DatedRefund[]> {
+  const rows = await db.select({ id: refunds.id, paymentId: refunds.paymentId, status: refunds.status, amount: refunds.amount, route: payments.route, payeeAccountId: payments.creditAccountId })
     .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId))
     .where(eq(refunds.businessDate, businessDate));
-  const shares = new Map((await refundFxByIds(db, rows.map((r) => r.refund.id))).map((f) => [f.refundId, f.buyAmount]));
-  return rows.map((r) => ({ ...r, payeeShare: shares.get(r.refund.id) ?? r.refund.amount }));
+  const shares = new Map((await refundFxByIds(db, rows.map((r) => r.id))).map((f) => [f.refundId, f.buyAmount]));
+  return rows.map(({ amount, ...r }) => ({ ...r, payeeShare: shares.get(r.id) ?? amount }));
 }
 
 /** What is in flight from this shard, each in the currency and amount its clearing holds (an FX payment's: the buy side). */
-export async function inFlightRecords(db: Executor) {
-  const paying = await onPayeeSide(db, await db.select().from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD'))));
-  const processing = await db.select({ refund: refunds, payeeAccountId: payments.creditAccountId })
-    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(and(eq(refunds.status, 'PROCESSING'), ne(payments.route, 'LEGS')));
-  const onPayee = await refundsOnPayeeSide(db, processing.map((r) => r.refund));
-  const refunding = processing.map((r, i) => ({ ...r, refund: onPayee[i]! }));
+export async function inFlightRecords(db: Executor): Promise<{ paying: InFlight[]; refunding: InFlight[]; sweeping: InFlight[]; movingLegs: string[] }> {
+  const paying = await onPayeeSide(db, await db.select({ ...settleablePayment, payeeAccountId: payments.payeeAccountId }).from(payments)
+    .where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD'))));
+  const refunding = await refundsOnPayeeSide(db, await db.select({ ...settleableRefund, payeeAccountId: payments.creditAccountId })
+    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(and(eq(refunds.status, 'PROCESSING'), ne(payments.route, 'LEGS'))));
   // Movements of many legs in flight: what they hold in clearing is read from their postings (ref_id).
   const legPayments = await db.select({ id: payments.id }).from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
   const legRefunds = await db.select({ id: refunds.id }).from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId))
     .where(and(eq(refunds.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
   const movingLegs = [...legPayments, ...legRefunds].map((r) => r.id);
   // A sweep PROCESSING was debited into clearing here; it is in flight until its credit lands on the home shard.
-  const sweeping = await processingSweeps(db);
-  return { paying, refunding, sweeping, movingLegs };
+  const sweeping = (await processingSweeps(db)).map((s) => ({ id: s.id, payeeAccountId: s.merchantAccountId, amount: s.amount, currency: s.currency }));
+  return { paying: paying.map((p) => ({ id: p.id, payeeAccountId: p.payeeAccountId, amount: p.amount, currency: p.currency })), refunding, sweeping, movingLegs };
 }
 
 /**

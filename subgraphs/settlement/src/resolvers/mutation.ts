@@ -6,7 +6,10 @@ import { setMerchantFeeRate } from '../services/settlements';
 import { importStatement } from '../services/statements';
 import { permitted } from '@paygraph/shared/graphql/errors';
 import { operatorOnly } from '../services/authorization';
-import { accountNotFound, balanceLimit, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
+import { accountNotFound, balanceLimit, exceptionAlreadyResolved, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
+import { importBankStatement } from '../services/bank-statements';
+import { setMatchingRules } from '../services/matching-rules';
+import { resolveException } from '../services/exceptions';
 
 export const mutationResolvers = {
   runSettlement: async (_, args, ctx) => {
@@ -37,6 +40,40 @@ export const mutationResolvers = {
         return invalidInput(result.error.field, result.error.message);
       case 'InvalidStatement':
         return invalidStatement(result.error.line, result.error.message);
+      default:
+        return unreachable(result.error);
+    }
+  },
+  importBankStatement: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'import statements'));
+    const result = await importBankStatement(ctx.shards, args.input, ctx.identity.sub, ctx.now());
+    if (result.ok) return { __typename: 'StatementImport', ...result.value };
+    switch (result.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(result.error.field, result.error.message);
+      case 'InvalidStatement':
+        return invalidStatement(result.error.line, result.error.message);
+      default:
+        return unreachable(result.error);
+    }
+  },
+  setMatchingRules: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'set matching rules'));
+    const result = await setMatchingRules(ctx.shards, args.input, ctx.identity.sub, ctx.now());
+    if (result.ok) return { __typename: 'MatchingRules', ...result.value };
+    return invalidInput(result.error.field, result.error.message);
+  },
+  resolveException: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'resolve reconciliation exceptions (write-offs and bank fees move the platform\'s money)'));
+    const result = await resolveException(ctx.shards, args.input, ctx.identity.sub, ctx.now());
+    if (result.ok) return { __typename: 'ReconciliationException', ...result.value };
+    switch (result.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(result.error.field, result.error.message);
+      case 'ExceptionAlreadyResolved':
+        return exceptionAlreadyResolved(result.error.exceptionId, result.error.resolution, result.error.resolvedBy);
+      case 'BalanceLimit':
+        return balanceLimit(result.error.accountId);
       default:
         return unreachable(result.error);
     }

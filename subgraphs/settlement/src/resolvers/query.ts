@@ -5,6 +5,15 @@ import { frozenAgainstHolds, reconcileAndStore, storedReports } from '../service
 import { allowed, permitted } from '@paygraph/shared/graphql/errors';
 import { operatorOnly, readableSettlement } from '../services/authorization';
 import { reportFromRow } from './reconciliation';
+import { GraphQLError } from 'graphql';
+import { isChannel } from '@paygraph/shared/channels';
+import { listExceptions, reconcileChannel, storedChannelReports } from '../services/channel-reconcile';
+
+/** A query has no result union: a malformed channel is a malformed request. */
+function channelOrThrow(channel: string): string {
+  if (!isChannel(channel)) throw new GraphQLError('channel must be 1-64 characters of [A-Za-z0-9_.-]', { extensions: { code: 'BAD_USER_INPUT' } });
+  return channel;
+}
 
 export const queryResolvers = {
   reconciliation: async (_, args, ctx) => {
@@ -14,6 +23,19 @@ export const queryResolvers = {
   reconciliationReports: async (_, args, ctx) => {
     permitted(operatorOnly(ctx.identity, 'read reconciliation reports'));
     return (await storedReports(ctx.shards, args.businessDate, args.first)).map(reportFromRow);
+  },
+  channelReconciliation: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'reconcile channels'));
+    return reconcileChannel(ctx.shards, channelOrThrow(args.channel), args.businessDate, ctx.identity.sub, ctx.now());
+  },
+  channelReconciliations: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'read channel reconciliations'));
+    return storedChannelReports(ctx.shards, channelOrThrow(args.channel), args.businessDate, args.first);
+  },
+  reconciliationExceptions: async (_, args, ctx) => {
+    permitted(operatorOnly(ctx.identity, 'read reconciliation exceptions'));
+    const channel = args.channel === null || args.channel === undefined ? null : channelOrThrow(args.channel);
+    return listExceptions(ctx.shards, channel, args.status ?? 'OPEN', args.first, ctx.now());
   },
   ledgerHealth: async (_, __, ctx) => {
     permitted(operatorOnly(ctx.identity, 'read ledger health'));

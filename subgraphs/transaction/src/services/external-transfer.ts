@@ -3,7 +3,9 @@ import { mayRecordDeposit, mayWrite } from '@paygraph/shared/identity';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { err, type Result } from '@paygraph/shared/result';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import { isChannel } from '@paygraph/shared/channels';
+import { invalidInput } from '../domain/errors';
 import { deferExternalTransfer, externalTransfersByIds } from '../db/payments';
 import type { ExternalTransferRow } from '../db/schema/transactions';
 import { depositSpec, withdrawalSpec } from '../domain/legs';
@@ -47,12 +49,18 @@ async function externalTransfer(
   }
   const parsed = parseExternalTransfer(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
-  const request = parsed.value;
+  const channel = channelOf(ctx, parsed.value.channel);
+  if (!channel.ok) return channel;
+  const request = { ...parsed.value, channel: channel.value };
   const account = (await readAccounts(ctx.shards, [request.accountId])).get(request.accountId);
   if (!account || account.type === 'SYSTEM' || account.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.accountId });
   if (kind === 'WITHDRAWAL' && !mayWrite(ctx.identity, account.ownerId)) return err(forbiddenBecause(`account ${request.accountId} is not yours`));
   const shard = ctx.shards.of('account', request.accountId);
-  const hash = requestHash(kind, { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef });
+  // The channel joins the fingerprint only when named, so keys claimed before channels existed still replay.
+  const hash = requestHash(kind, {
+    accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef,
+    ...(request.channel === null ? {} : { channel: request.channel }),
+  });
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
   // Anchored on the account: the transfer's record and the key live on its shard.
   const claim = await claimKey(ctx.shards, {
@@ -76,7 +84,7 @@ async function externalTransfer(
       applied: () => {
         const row: ExternalTransferRow = {
           id, kind, accountId: request.accountId, amount: request.amount, currency: request.currency,
-          status: 'SUCCEEDED', externalRef: request.externalRef, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
+          status: 'SUCCEEDED', externalRef: request.externalRef, channel: request.channel, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
         };
         deferExternalTransfer(deferred, row);
         return row;
@@ -85,6 +93,13 @@ async function externalTransfer(
     }),
     at: now,
   }, { now: () => now });
+}
+
+/** A channel's token moves money through its own channel only (its `sub` is the channel's name). */
+function channelOf(ctx: ServiceContext, named: string | null): Result<string | null, WithdrawError> {
+  if (ctx.identity.role !== 'channel') return ok(named);
+  if (named !== null && named !== ctx.identity.sub) return err(invalidInput('channel', `a channel's token records its own channel's movements (${ctx.identity.sub})`));
+  return ok(isChannel(ctx.identity.sub) ? ctx.identity.sub : named);
 }
 
 /**

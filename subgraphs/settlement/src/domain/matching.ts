@@ -9,13 +9,15 @@ import { pushTo } from '@paygraph/shared/collections';
  *    whatever their number (a deposit paid in two lines; a line booked twice by the bank, whose
  *    extra copy is peeled off as a duplicate when it alone makes the difference). No date window:
  *    a shared reference is the bank saying so.
+ * Lines whose reference names one of the channel's movements take part in stage 1 only.
  * 2. AMOUNT_DATE: one line to one movement of its currency and sign, amounts within the
  *    tolerance, dates within the window; the closest amount wins, then the closest date.
  *    Movements are sorted by amount per currency and sign and found by binary search, skipping
  *    used ones through a "next unused" chain, so n lines cost O(n log n), not O(n²).
- * 3. ONE_TO_MANY (allowOneToMany): one line to all of one date's remaining movements of its
- *    currency and sign when their sum is within the tolerance (a batch settlement of the day's
- *    card deposits); then one movement to all of one date's remaining lines likewise.
+ * 3. ONE_TO_MANY (allowOneToMany): one line to all of one date's remaining unreferenced
+ *    movements of its currency and sign when their sum is within the tolerance (a batch
+ *    settlement of the day's card deposits); then one movement to all of one date's remaining
+ *    lines likewise (a payment the bank booked in parts).
  * Each match keeps its rule and its difference (statement minus movements).
  */
 export interface MatchingRules {
@@ -96,10 +98,15 @@ export function matchChannel(lines: readonly BankLine[], movements: readonly Mov
     matches.push({ rule, currency: (ls[0] ?? ms[0])!.currency, lines: ls, movements: ms, difference: sum(ls.map((l) => l.signed)) - sum(ms.map((m) => m.signed)) });
   };
   byReference(lines, movements, add, duplicates);
-  byAmountAndDate(lines.filter((l) => !usedLines.has(l.key)), movements.filter((m) => !usedMovements.has(m.id)), rules, add);
+  // A line whose reference names one of our movements is that movement's (a duplicate, or a
+  // difference of direction or currency): it is never another movement's by amount.
+  const ours = new Set(movements.flatMap((m) => (m.externalRef ? [m.externalRef] : [])));
+  const open = () => lines.filter((l) => !usedLines.has(l.key) && !ours.has(l.externalRef));
+  const waiting = () => movements.filter((m) => !usedMovements.has(m.id));
+  byAmountAndDate(open(), waiting(), rules, add);
   if (rules.allowOneToMany) {
-    oneLineToMany(lines.filter((l) => !usedLines.has(l.key)), movements.filter((m) => !usedMovements.has(m.id)), rules, add);
-    manyLinesToOne(lines.filter((l) => !usedLines.has(l.key)), movements.filter((m) => !usedMovements.has(m.id)), rules, add);
+    oneLineToMany(open(), waiting(), rules, add);
+    manyLinesToOne(open(), waiting(), rules, add);
   }
   const matchedContent = new Map<string, BankLine>();
   for (const m of matches) for (const l of m.lines) matchedContent.set(contentOf(l), l);
@@ -246,8 +253,9 @@ function byDate<T extends { currency: string; signed: bigint }>(items: readonly 
   return groups;
 }
 
+/** A batch settles the day's movements that carry no reference of their own (card deposits): those are what it groups. */
 function oneLineToMany(lines: readonly BankLine[], movements: readonly Movement[], rules: MatchingRules, add: Add): void {
-  const groups = byDate(movements, (m) => m.businessDate);
+  const groups = byDate(movements.filter((m) => !m.externalRef), (m) => m.businessDate);
   for (const line of lines) {
     for (const date of nearDates(line.valueDate, rules.dateWindowDays)) {
       const key = `${side(line.currency, line.signed)}|${date}`;

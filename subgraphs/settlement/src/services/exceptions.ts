@@ -25,7 +25,7 @@ export interface ResolveInput {
 }
 
 export const resolutionNoteLengthMax = 500;
-const exceptionIdPattern = /^rex_[0-9a-f]{36}$/;
+const exceptionIdPattern = /^rex_[0-9a-f]{29}$/;
 const keyPattern = /^[\x21-\x7e]+$/;
 
 /** The system account a resolution books the difference to, against the reserve; none for TIMING and BANK_DUPLICATE. */

@@ -103,7 +103,7 @@ export const reconciliationReports = mysqlTable(
   (t) => [index('reconciliation_reports_date_idx').on(t.businessDate, t.createdAt)],
 );
 
-/** A channel's matching rules (SetMatchingRules); a channel without a row matches by reference only. */
+/** A channel's matching rules (SetMatchingRules); a channel without a row: tolerance 0, window 0, no batches. */
 export const channelMatchingRules = mysqlTable('channel_matching_rules', {
   channel: varchar('channel', { length: 64 }).primaryKey(),
   amountToleranceMinor: money('amount_tolerance_minor'),

@@ -23,11 +23,6 @@ const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
   ['SetCreditLimit', 'issue 33, T+0'],
   ['GetAccountCredit', 'issue 33, T+0'],
   ['CreditExposure', 'issue 33, T+0'],
-  ['DepositViaChannel', 'issue 34, reconciliation operations'],
-  ['ImportBankStatement', 'issue 34, reconciliation operations'],
-  ['SetMatchingRules', 'issue 34, reconciliation operations'],
-  ['ChannelReconciliation', 'issue 34, reconciliation operations'],
-  ['ResolveException', 'issue 34, reconciliation operations'],
 ]);
 
 const sharedContract = findSharedContract();

@@ -39,6 +39,11 @@ function channelRule(identity: Identity): boolean {
   return identity.role === 'channel';
 }
 
+/** The channel a channel's token records movements for (its subject); null for every other role (channelRule). */
+export function ownChannelOf(identity: Identity): string | null {
+  return channelRule(identity) ? identity.sub : null;
+}
+
 /** Whoever reads accounts at all: everyone but channels (channelRule). */
 export function readsAccounts(identity: Identity): boolean {
   return !channelRule(identity);

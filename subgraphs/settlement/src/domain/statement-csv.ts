@@ -36,7 +36,11 @@ interface CsvRecord {
   line: number;
 }
 
-export function parseStatementCsv(csv: string): Result<StatementLine[], StatementError> {
+/**
+ * `bankFile` (importBankStatement's CSV): a bank's lines may repeat a reference (a line split in
+ * two, or booked twice by the bank: matching tells which) or carry none; importStatement's may not.
+ */
+export function parseStatementCsv(csv: string, options: { bankFile?: boolean } = {}): Result<StatementLine[], StatementError> {
   if (Buffer.byteLength(csv, 'utf8') > statementBytesMax) return err({ line: 0, message: `statement is larger than ${statementBytesMax} bytes` });
   const records = readRecords(csv);
   if (!records.ok) return records;
@@ -49,8 +53,12 @@ export function parseStatementCsv(csv: string): Result<StatementLine[], Statemen
   const parsed: StatementLine[] = [];
   const seen = new Map<string, number>();
   for (const row of rows) {
-    const line = parseLine(row);
+    const line = parseLine(row, options.bankFile === true);
     if (!line.ok) return line;
+    if (options.bankFile === true) {
+      parsed.push(line.value);
+      continue;
+    }
     const earlier = seen.get(line.value.externalRef);
     if (earlier !== undefined) return err({ line: row.line, message: `external_ref "${line.value.externalRef}" repeats line ${earlier}` });
     seen.set(line.value.externalRef, row.line);
@@ -84,10 +92,10 @@ function readRecords(csv: string): Result<CsvRecord[], StatementError> {
   }
 }
 
-function parseLine({ fields, line: lineNumber }: CsvRecord): Result<StatementLine, StatementError> {
+function parseLine({ fields, line: lineNumber }: CsvRecord, refOptional: boolean): Result<StatementLine, StatementError> {
   if (fields.length !== header.length) return err({ line: lineNumber, message: `expected ${header.length} columns, got ${fields.length}` });
   const [externalRef, amountText, currencyText, direction, valueDate] = fields as [string, string, string, string, string];
-  if (externalRef === '' || externalRef.length > externalRefLengthMax) return err({ line: lineNumber, message: 'external_ref is empty or too long' });
+  if ((externalRef === '' && !refOptional) || externalRef.length > externalRefLengthMax) return err({ line: lineNumber, message: 'external_ref is empty or too long' });
   if (/[\r\n]/.test(externalRef)) return err({ line: lineNumber, message: 'external_ref spans more than one line' });
   const amount = parseAmount(amountText);
   if (!amount.ok || amount.value <= 0n) return err({ line: lineNumber, message: `amount "${amountText}" is not a positive integer of minor units` });

@@ -41,6 +41,29 @@ export type AccountNotFound = UserError & {
 };
 
 /**
+ * The bank balance adjustment table of a channel, date and currency, all signed (credits
+ * positive): bankMovements = ledgerMovements - inTransit + bankOnly + unexplained.
+ */
+export type BalanceAdjustment = {
+  __typename?: 'BalanceAdjustment';
+  balanced: Scalars['Boolean']['output'];
+  /** Σ of the date's statement lines. */
+  bankMovements: Scalars['Amount']['output'];
+  /** Money on the date's statement that is not the date's movements, explained: earlier or later movements, and resolved differences. */
+  bankOnly: Scalars['Amount']['output'];
+  closingBalance?: Maybe<Scalars['Amount']['output']>;
+  currency: Scalars['String']['output'];
+  /** Movements of the date whose money is on another date's statement or on none yet (IN_TRANSIT, or resolved as TIMING). */
+  inTransit: Scalars['Amount']['output'];
+  /** Σ of the channel's movements of the date. */
+  ledgerMovements: Scalars['Amount']['output'];
+  /** The bank's balances of the date when its statement carries them. */
+  openingBalance?: Maybe<Scalars['Amount']['output']>;
+  /** Σ of the open differences (exceptions other than IN_TRANSIT). */
+  unexplained: Scalars['Amount']['output'];
+};
+
+/**
  * The movement would take a balance (a client's, or a system account's such as the bank reserve or
  * a shard's fee income) past what the ledger can store, a signed 64-bit number of minor units.
  * Nothing of that posting moved. A settlement answering it has settled its other stripes and stays
@@ -52,6 +75,18 @@ export type BalanceLimit = UserError & {
   accountId: Scalars['ID']['output'];
   code: Scalars['String']['output'];
   message: Scalars['String']['output'];
+};
+
+export type ChannelReconciliation = {
+  __typename?: 'ChannelReconciliation';
+  adjustment: Array<BalanceAdjustment>;
+  businessDate: Scalars['Date']['output'];
+  channel: Scalars['String']['output'];
+  createdAt: Scalars['DateTime']['output'];
+  createdBy: Scalars['String']['output'];
+  exceptions: Array<ReconciliationException>;
+  id: Scalars['ID']['output'];
+  matches: Array<ReconciliationMatch>;
 };
 
 export type CurrencyAmount = {
@@ -96,6 +131,16 @@ export type DiscrepancyKind =
   /** A posting whose entries do not sum to zero. */
   | 'UNBALANCED_POSTING';
 
+/** The exception was resolved already, by another resolution (code EXCEPTION_ALREADY_RESOLVED); nothing was written. */
+export type ExceptionAlreadyResolved = UserError & {
+  __typename?: 'ExceptionAlreadyResolved';
+  code: Scalars['String']['output'];
+  exceptionId: Scalars['ID']['output'];
+  message: Scalars['String']['output'];
+  resolution?: Maybe<ResolutionReason>;
+  resolvedBy?: Maybe<Scalars['String']['output']>;
+};
+
 export type FeeRate = {
   __typename?: 'FeeRate';
   feeBps: Scalars['Int']['output'];
@@ -111,6 +156,16 @@ export type FrozenMismatch = {
   held: Scalars['Amount']['output'];
 };
 
+export type ImportBankStatementInput = {
+  /** The bank or card channel the statements come from, e.g. "bank-a". */
+  channel: Scalars['String']['input'];
+  /** The file's text (the transport's encoding already decoded; a byte order mark is ignored). */
+  content: Scalars['String']['input'];
+  format: StatementFormat;
+};
+
+export type ImportBankStatementResult = InvalidInput | InvalidStatement | StatementImport;
+
 export type ImportStatementInput = {
   businessDate: Scalars['Date']['input'];
   /** The bank or card channel the statement comes from, e.g. "bank-a". */
@@ -121,6 +176,19 @@ export type ImportStatementInput = {
 
 export type ImportStatementResult = InvalidInput | InvalidStatement | Statement;
 
+/** One statement of an import: a channel's date in one currency, replacing the channel's earlier statements of that date. */
+export type ImportedStatement = {
+  __typename?: 'ImportedStatement';
+  businessDate: Scalars['Date']['output'];
+  closingBalance?: Maybe<Scalars['Amount']['output']>;
+  /** Absent for CSV statements imported by importStatement (their lines may mix currencies). */
+  currency?: Maybe<Scalars['String']['output']>;
+  /** Its number of entries (statement lines). */
+  lines: Scalars['Int']['output'];
+  /** The bank's opening and closing balances (signed: credit positive); absent for CSV. */
+  openingBalance?: Maybe<Scalars['Amount']['output']>;
+};
+
 export type InvalidInput = UserError & {
   __typename?: 'InvalidInput';
   code: Scalars['String']['output'];
@@ -128,11 +196,14 @@ export type InvalidInput = UserError & {
   message: Scalars['String']['output'];
 };
 
-/** A statement line could not be read; nothing was imported (code INVALID_STATEMENT). */
+/**
+ * A statement could not be read, or does not add up; nothing was imported (code
+ * INVALID_STATEMENT). The message names the line, entry or balances.
+ */
 export type InvalidStatement = UserError & {
   __typename?: 'InvalidStatement';
   code: Scalars['String']['output'];
-  /** 1-based line number; 1 is the header. */
+  /** 1-based line number of the file (for CSV 1 is the header); 0 when the whole file is refused (its size). */
   line: Scalars['Int']['output'];
   message: Scalars['String']['output'];
 };
@@ -147,14 +218,42 @@ export type LedgerHealth = {
   shards: Array<ShardHealth>;
 };
 
+export type MatchRule =
+  /** No common reference: one line to one movement, amount within the tolerance and dates within the window. */
+  | 'AMOUNT_DATE'
+  /** A line to all of a date's unmatched unreferenced movements (or several lines to one movement), the sums within the tolerance. */
+  | 'ONE_TO_MANY'
+  /** The same external reference, currency and direction (one or several lines to one or several movements). */
+  | 'REFERENCE';
+
+export type MatchingRules = {
+  __typename?: 'MatchingRules';
+  allowOneToMany: Scalars['Boolean']['output'];
+  amountToleranceBps: Scalars['Int']['output'];
+  amountToleranceMinor: Scalars['Amount']['output'];
+  channel: Scalars['String']['output'];
+  dateWindowDays: Scalars['Int']['output'];
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
+  /** Imports a channel's CSV, camt.053 or MT940 file: every statement in it or none. Operators only. */
+  importBankStatement: ImportBankStatementResult;
   /** Imports a bank or channel statement for reconciliation, replacing an earlier one of the same channel and date. Operators only. */
   importStatement: ImportStatementResult;
+  /** Resolves an open exception with a reason; BANK_FEE and WRITE_OFF post the difference, once. Operators only. */
+  resolveException: ResolveExceptionResult;
   /** Settles a merchant's closed business date; idempotent per merchant and date. Operators only. */
   runSettlement: RunSettlementResult;
+  /** Replaces a channel's matching rules. Operators only. */
+  setMatchingRules: SetMatchingRulesResult;
   /** Sets a merchant's fee rate (default SETTLEMENT_FEE_BPS). Operators only. */
   setMerchantFeeRate: SetMerchantFeeRateResult;
+};
+
+
+export type MutationImportBankStatementArgs = {
+  input: ImportBankStatementInput;
 };
 
 
@@ -163,8 +262,18 @@ export type MutationImportStatementArgs = {
 };
 
 
+export type MutationResolveExceptionArgs = {
+  input: ResolveExceptionInput;
+};
+
+
 export type MutationRunSettlementArgs = {
   input: RunSettlementInput;
+};
+
+
+export type MutationSetMatchingRulesArgs = {
+  input: SetMatchingRulesInput;
 };
 
 
@@ -181,10 +290,16 @@ export type Payment = {
 
 export type Query = {
   __typename?: 'Query';
+  /** A channel's matching for a date, computed now and stored (the statements within the window around it too). Operators only. */
+  channelReconciliation: ChannelReconciliation;
+  /** The channel's reconciliations of a date as they were computed, newest first. Operators only. */
+  channelReconciliations: Array<ChannelReconciliation>;
   /** The ledger's invariants computed now. Operators only. */
   ledgerHealth: LedgerHealth;
   /** Runs every reconciliation check for the date now, stores the report and returns it. Operators only. */
   reconciliation: ReconciliationReport;
+  /** Exceptions of a status (OPEN by default), oldest first, with their age; of one channel when named. Operators only. */
+  reconciliationExceptions: Array<ReconciliationException>;
   /** Reports stored for a date, newest first. Operators only. */
   reconciliationReports: Array<ReconciliationReport>;
   /** A settlement: its merchant's owner and operators. */
@@ -192,8 +307,28 @@ export type Query = {
 };
 
 
+export type QueryChannelReconciliationArgs = {
+  businessDate: Scalars['Date']['input'];
+  channel: Scalars['String']['input'];
+};
+
+
+export type QueryChannelReconciliationsArgs = {
+  businessDate: Scalars['Date']['input'];
+  channel: Scalars['String']['input'];
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
 export type QueryReconciliationArgs = {
   businessDate: Scalars['Date']['input'];
+};
+
+
+export type QueryReconciliationExceptionsArgs = {
+  channel?: InputMaybe<Scalars['String']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+  status?: InputMaybe<ReconciliationExceptionStatus>;
 };
 
 
@@ -207,6 +342,58 @@ export type QuerySettlementArgs = {
   id: Scalars['ID']['input'];
 };
 
+export type ReconciliationException = {
+  __typename?: 'ReconciliationException';
+  /** Whole days since it was detected (now, by the server's clock). */
+  ageDays: Scalars['Int']['output'];
+  /** The difference, statement minus ledger, signed (credits positive): what BANK_FEE or WRITE_OFF posts against the reserve. */
+  amount: Scalars['Amount']['output'];
+  businessDate: Scalars['Date']['output'];
+  channel: Scalars['String']['output'];
+  currency: Scalars['String']['output'];
+  detail: Scalars['String']['output'];
+  detectedAt: Scalars['DateTime']['output'];
+  externalRef?: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  kind: ReconciliationExceptionKind;
+  movementId?: Maybe<Scalars['ID']['output']>;
+  note?: Maybe<Scalars['String']['output']>;
+  /** The posting a BANK_FEE or WRITE_OFF resolution made. */
+  postingId?: Maybe<Scalars['ID']['output']>;
+  resolution?: Maybe<ResolutionReason>;
+  resolvedAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Who resolved it: an operator's subject, or "matching" when a later statement showed the money. */
+  resolvedBy?: Maybe<Scalars['String']['output']>;
+  status: ReconciliationExceptionStatus;
+};
+
+export type ReconciliationExceptionKind =
+  /** A match whose statement amount differs from its movements' (a fee taken out of the amount). */
+  | 'AMOUNT_MISMATCH'
+  /** A movement not yet on a statement, within its date window: not a difference yet. */
+  | 'IN_TRANSIT'
+  /** A movement on no statement after its date window has passed. */
+  | 'MISSING_EXTERNAL'
+  /** A statement line that matches no movement (a bank fee line, a duplicate on the bank's side, money not recorded). */
+  | 'MISSING_INTERNAL';
+
+export type ReconciliationExceptionStatus =
+  | 'OPEN'
+  | 'RESOLVED';
+
+export type ReconciliationMatch = {
+  __typename?: 'ReconciliationMatch';
+  currency: Scalars['String']['output'];
+  /** Statement minus movements, signed (credits positive); 0 for an exact match. */
+  difference: Scalars['Amount']['output'];
+  /** The statement lines' references (empty strings for lines without one). */
+  externalRefs: Array<Scalars['String']['output']>;
+  movementIds: Array<Scalars['ID']['output']>;
+  rule: MatchRule;
+  /** The statement dates of the lines, in the order of externalRefs. */
+  statementDates: Array<Scalars['Date']['output']>;
+};
+
 export type ReconciliationReport = {
   __typename?: 'ReconciliationReport';
   balanced: Scalars['Boolean']['output'];
@@ -216,12 +403,46 @@ export type ReconciliationReport = {
   id: Scalars['ID']['output'];
 };
 
+export type ResolutionReason =
+  /** The bank booked a line twice and will reverse it; nothing posted. */
+  | 'BANK_DUPLICATE'
+  /** The bank took a fee: the difference is posted between the reserve and the platform's fee expense. */
+  | 'BANK_FEE'
+  /** The money moved on another date (resolved by matching itself when a later statement shows it); nothing posted. */
+  | 'TIMING'
+  /** The difference is written off: posted between the reserve and the platform's loss account. */
+  | 'WRITE_OFF';
+
+export type ResolveExceptionInput = {
+  exceptionId: Scalars['ID']['input'];
+  /** Makes the resolution safe to retry: a replay answers the resolved exception; 1-128 printable ASCII characters. */
+  idempotencyKey: Scalars['String']['input'];
+  note?: InputMaybe<Scalars['String']['input']>;
+  reason: ResolutionReason;
+};
+
+export type ResolveExceptionResult = BalanceLimit | ExceptionAlreadyResolved | InvalidInput | ReconciliationException;
+
 export type RunSettlementInput = {
   businessDate: Scalars['Date']['input'];
   merchantAccountId: Scalars['ID']['input'];
 };
 
 export type RunSettlementResult = AccountNotFound | BalanceLimit | InvalidInput | Settlement | SettlementNotReady;
+
+export type SetMatchingRulesInput = {
+  /** Whether one statement line may match all of a date's unreferenced movements (a batch settlement), and several lines one movement (absent: false). */
+  allowOneToMany?: InputMaybe<Scalars['Boolean']['input']>;
+  /** … or by at most this share of the line's amount, in basis points, rounded down (absent: 0). Either tolerance suffices. */
+  amountToleranceBps?: InputMaybe<Scalars['Int']['input']>;
+  /** A line matches a movement without a common reference when their amounts differ by at most this many minor units (absent: 0). */
+  amountToleranceMinor?: InputMaybe<Scalars['Amount']['input']>;
+  channel: Scalars['String']['input'];
+  /** … and their dates differ by at most this many days (absent: 0); a movement is IN_TRANSIT until a statement this many days after its date has come. */
+  dateWindowDays?: InputMaybe<Scalars['Int']['input']>;
+};
+
+export type SetMatchingRulesResult = InvalidInput | MatchingRules;
 
 export type SetMerchantFeeRateInput = {
   /** Basis points: 250 = 2.5%. */
@@ -285,6 +506,20 @@ export type Statement = {
   channel: Scalars['String']['output'];
   id: Scalars['ID']['output'];
   lineCount: Scalars['Int']['output'];
+};
+
+export type StatementFormat =
+  /** ISO 20022 camt.053 (BkToCstmrStmt, any version camt.053.001.02 and later): each Stmt with its OPBD/CLBD balances and Ntry entries. */
+  | 'CAMT053'
+  /** importStatement's CSV: external_ref,amount,currency,direction,date; one statement per date and currency of its lines, without balances. */
+  | 'CSV'
+  /** SWIFT MT940: :20:, :25:, :28C:, :60F:/:60M:, :61: with :86:, :62F:/:62M:; a statement split over records (:28C: n/1, n/2 …) is joined. */
+  | 'MT940';
+
+export type StatementImport = {
+  __typename?: 'StatementImport';
+  channel: Scalars['String']['output'];
+  statements: Array<ImportedStatement>;
 };
 
 export type UserError = {
@@ -392,10 +627,21 @@ export type FederationReferenceTypes = {
 
 /** Mapping of union types */
 export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
+  ImportBankStatementResult:
+    | ( InvalidInput & { __typename: 'InvalidInput' } )
+    | ( InvalidStatement & { __typename: 'InvalidStatement' } )
+    | ( StatementImport & { __typename: 'StatementImport' } )
+  ;
   ImportStatementResult:
     | ( InvalidInput & { __typename: 'InvalidInput' } )
     | ( InvalidStatement & { __typename: 'InvalidStatement' } )
     | ( Statement & { __typename: 'Statement' } )
+  ;
+  ResolveExceptionResult:
+    | ( BalanceLimit & { __typename: 'BalanceLimit' } )
+    | ( ExceptionAlreadyResolved & { __typename: 'ExceptionAlreadyResolved' } )
+    | ( InvalidInput & { __typename: 'InvalidInput' } )
+    | ( ReconciliationException & { __typename: 'ReconciliationException' } )
   ;
   RunSettlementResult:
     | ( AccountNotFound & { __typename: 'AccountNotFound' } )
@@ -403,6 +649,10 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
     | ( InvalidInput & { __typename: 'InvalidInput' } )
     | ( SettlementMapper & { __typename: 'Settlement' } )
     | ( SettlementNotReady & { __typename: 'SettlementNotReady' } )
+  ;
+  SetMatchingRulesResult:
+    | ( InvalidInput & { __typename: 'InvalidInput' } )
+    | ( MatchingRules & { __typename: 'MatchingRules' } )
   ;
   SetMerchantFeeRateResult:
     | ( AccountNotFound & { __typename: 'AccountNotFound' } )
@@ -416,6 +666,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
   UserError:
     | ( AccountNotFound & { __typename: 'AccountNotFound' } )
     | ( BalanceLimit & { __typename: 'BalanceLimit' } )
+    | ( ExceptionAlreadyResolved & { __typename: 'ExceptionAlreadyResolved' } )
     | ( InvalidInput & { __typename: 'InvalidInput' } )
     | ( InvalidStatement & { __typename: 'InvalidStatement' } )
     | ( SettlementNotReady & { __typename: 'SettlementNotReady' } )
@@ -430,26 +681,43 @@ export type ResolversTypes = {
   AccountNotFound: ResolverTypeWrapper<AccountNotFound>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Amount: ResolverTypeWrapper<Scalars['Amount']['output']>;
+  BalanceAdjustment: ResolverTypeWrapper<BalanceAdjustment>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   BalanceLimit: ResolverTypeWrapper<BalanceLimit>;
+  ChannelReconciliation: ResolverTypeWrapper<ChannelReconciliation>;
   CurrencyAmount: ResolverTypeWrapper<CurrencyAmount>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Discrepancy: ResolverTypeWrapper<Discrepancy>;
   DiscrepancyKind: DiscrepancyKind;
+  ExceptionAlreadyResolved: ResolverTypeWrapper<ExceptionAlreadyResolved>;
   FeeRate: ResolverTypeWrapper<FeeRate>;
   FrozenMismatch: ResolverTypeWrapper<FrozenMismatch>;
+  ImportBankStatementInput: ImportBankStatementInput;
+  ImportBankStatementResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ImportBankStatementResult']>;
   ImportStatementInput: ImportStatementInput;
   ImportStatementResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ImportStatementResult']>;
+  ImportedStatement: ResolverTypeWrapper<ImportedStatement>;
   InvalidInput: ResolverTypeWrapper<InvalidInput>;
   InvalidStatement: ResolverTypeWrapper<InvalidStatement>;
   LedgerHealth: ResolverTypeWrapper<LedgerHealth>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  MatchRule: MatchRule;
+  MatchingRules: ResolverTypeWrapper<MatchingRules>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Payment: ResolverTypeWrapper<PaymentMapper>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  ReconciliationException: ResolverTypeWrapper<ReconciliationException>;
+  ReconciliationExceptionKind: ReconciliationExceptionKind;
+  ReconciliationExceptionStatus: ReconciliationExceptionStatus;
+  ReconciliationMatch: ResolverTypeWrapper<ReconciliationMatch>;
   ReconciliationReport: ResolverTypeWrapper<ReconciliationReport>;
+  ResolutionReason: ResolutionReason;
+  ResolveExceptionInput: ResolveExceptionInput;
+  ResolveExceptionResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ResolveExceptionResult']>;
   RunSettlementInput: RunSettlementInput;
   RunSettlementResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['RunSettlementResult']>;
+  SetMatchingRulesInput: SetMatchingRulesInput;
+  SetMatchingRulesResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SetMatchingRulesResult']>;
   SetMerchantFeeRateInput: SetMerchantFeeRateInput;
   SetMerchantFeeRateResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SetMerchantFeeRateResult']>;
   Settlement: ResolverTypeWrapper<SettlementMapper>;
@@ -457,6 +725,8 @@ export type ResolversTypes = {
   SettlementStatus: SettlementStatus;
   ShardHealth: ResolverTypeWrapper<ShardHealth>;
   Statement: ResolverTypeWrapper<Statement>;
+  StatementFormat: StatementFormat;
+  StatementImport: ResolverTypeWrapper<StatementImport>;
   UserError: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['UserError']>;
 };
 
@@ -468,31 +738,45 @@ export type ResolversParentTypes = {
   AccountNotFound: AccountNotFound;
   String: Scalars['String']['output'];
   Amount: Scalars['Amount']['output'];
+  BalanceAdjustment: BalanceAdjustment;
+  Boolean: Scalars['Boolean']['output'];
   BalanceLimit: BalanceLimit;
+  ChannelReconciliation: ChannelReconciliation;
   CurrencyAmount: CurrencyAmount;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
   Discrepancy: Discrepancy;
+  ExceptionAlreadyResolved: ExceptionAlreadyResolved;
   FeeRate: FeeRate;
   FrozenMismatch: FrozenMismatch;
+  ImportBankStatementInput: ImportBankStatementInput;
+  ImportBankStatementResult: ResolversUnionTypes<ResolversParentTypes>['ImportBankStatementResult'];
   ImportStatementInput: ImportStatementInput;
   ImportStatementResult: ResolversUnionTypes<ResolversParentTypes>['ImportStatementResult'];
+  ImportedStatement: ImportedStatement;
   InvalidInput: InvalidInput;
   InvalidStatement: InvalidStatement;
   LedgerHealth: LedgerHealth;
-  Boolean: Scalars['Boolean']['output'];
+  MatchingRules: MatchingRules;
   Mutation: Record<PropertyKey, never>;
   Payment: PaymentMapper;
   Query: Record<PropertyKey, never>;
+  ReconciliationException: ReconciliationException;
+  ReconciliationMatch: ReconciliationMatch;
   ReconciliationReport: ReconciliationReport;
+  ResolveExceptionInput: ResolveExceptionInput;
+  ResolveExceptionResult: ResolversUnionTypes<ResolversParentTypes>['ResolveExceptionResult'];
   RunSettlementInput: RunSettlementInput;
   RunSettlementResult: ResolversUnionTypes<ResolversParentTypes>['RunSettlementResult'];
+  SetMatchingRulesInput: SetMatchingRulesInput;
+  SetMatchingRulesResult: ResolversUnionTypes<ResolversParentTypes>['SetMatchingRulesResult'];
   SetMerchantFeeRateInput: SetMerchantFeeRateInput;
   SetMerchantFeeRateResult: ResolversUnionTypes<ResolversParentTypes>['SetMerchantFeeRateResult'];
   Settlement: SettlementMapper;
   SettlementNotReady: SettlementNotReady;
   ShardHealth: ShardHealth;
   Statement: Statement;
+  StatementImport: StatementImport;
   UserError: ResolversInterfaceTypes<ResolversParentTypes>['UserError'];
 };
 
@@ -513,11 +797,34 @@ export interface AmountScalarConfig extends GraphQLScalarTypeConfig<ResolversTyp
   name: 'Amount';
 }
 
+export type BalanceAdjustmentResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['BalanceAdjustment'] = ResolversParentTypes['BalanceAdjustment']> = {
+  balanced?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  bankMovements?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  bankOnly?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  closingBalance?: Resolver<Maybe<ResolversTypes['Amount']>, ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  inTransit?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  ledgerMovements?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  openingBalance?: Resolver<Maybe<ResolversTypes['Amount']>, ParentType, ContextType>;
+  unexplained?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+};
+
 export type BalanceLimitResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['BalanceLimit'] = ResolversParentTypes['BalanceLimit']> = {
   accountId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ChannelReconciliationResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ChannelReconciliation'] = ResolversParentTypes['ChannelReconciliation']> = {
+  adjustment?: Resolver<Array<ResolversTypes['BalanceAdjustment']>, ParentType, ContextType>;
+  businessDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  createdBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  exceptions?: Resolver<Array<ResolversTypes['ReconciliationException']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  matches?: Resolver<Array<ResolversTypes['ReconciliationMatch']>, ParentType, ContextType>;
 };
 
 export type CurrencyAmountResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['CurrencyAmount'] = ResolversParentTypes['CurrencyAmount']> = {
@@ -544,6 +851,15 @@ export type DiscrepancyResolvers<ContextType = SettlementContext, ParentType ext
   paymentId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
 };
 
+export type ExceptionAlreadyResolvedResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ExceptionAlreadyResolved'] = ResolversParentTypes['ExceptionAlreadyResolved']> = {
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  exceptionId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  resolution?: Resolver<Maybe<ResolversTypes['ResolutionReason']>, ParentType, ContextType>;
+  resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type FeeRateResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['FeeRate'] = ResolversParentTypes['FeeRate']> = {
   feeBps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   merchantAccountId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -557,8 +873,20 @@ export type FrozenMismatchResolvers<ContextType = SettlementContext, ParentType 
   held?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
 };
 
+export type ImportBankStatementResultResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ImportBankStatementResult'] = ResolversParentTypes['ImportBankStatementResult']> = {
+  __resolveType?: TypeResolveFn<'InvalidInput' | 'InvalidStatement' | 'StatementImport', ParentType, ContextType>;
+};
+
 export type ImportStatementResultResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ImportStatementResult'] = ResolversParentTypes['ImportStatementResult']> = {
   __resolveType?: TypeResolveFn<'InvalidInput' | 'InvalidStatement' | 'Statement', ParentType, ContextType>;
+};
+
+export type ImportedStatementResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ImportedStatement'] = ResolversParentTypes['ImportedStatement']> = {
+  businessDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  closingBalance?: Resolver<Maybe<ResolversTypes['Amount']>, ParentType, ContextType>;
+  currency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lines?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  openingBalance?: Resolver<Maybe<ResolversTypes['Amount']>, ParentType, ContextType>;
 };
 
 export type InvalidInputResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['InvalidInput'] = ResolversParentTypes['InvalidInput']> = {
@@ -582,9 +910,21 @@ export type LedgerHealthResolvers<ContextType = SettlementContext, ParentType ex
   shards?: Resolver<Array<ResolversTypes['ShardHealth']>, ParentType, ContextType>;
 };
 
+export type MatchingRulesResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['MatchingRules'] = ResolversParentTypes['MatchingRules']> = {
+  allowOneToMany?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  amountToleranceBps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  amountToleranceMinor?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  dateWindowDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type MutationResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
+  importBankStatement?: Resolver<ResolversTypes['ImportBankStatementResult'], ParentType, ContextType, RequireFields<MutationImportBankStatementArgs, 'input'>>;
   importStatement?: Resolver<ResolversTypes['ImportStatementResult'], ParentType, ContextType, RequireFields<MutationImportStatementArgs, 'input'>>;
+  resolveException?: Resolver<ResolversTypes['ResolveExceptionResult'], ParentType, ContextType, RequireFields<MutationResolveExceptionArgs, 'input'>>;
   runSettlement?: Resolver<ResolversTypes['RunSettlementResult'], ParentType, ContextType, RequireFields<MutationRunSettlementArgs, 'input'>>;
+  setMatchingRules?: Resolver<ResolversTypes['SetMatchingRulesResult'], ParentType, ContextType, RequireFields<MutationSetMatchingRulesArgs, 'input'>>;
   setMerchantFeeRate?: Resolver<ResolversTypes['SetMerchantFeeRateResult'], ParentType, ContextType, RequireFields<MutationSetMerchantFeeRateArgs, 'input'>>;
 };
 
@@ -595,10 +935,43 @@ export type PaymentResolvers<ContextType = SettlementContext, ParentType extends
 };
 
 export type QueryResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
+  channelReconciliation?: Resolver<ResolversTypes['ChannelReconciliation'], ParentType, ContextType, RequireFields<QueryChannelReconciliationArgs, 'businessDate' | 'channel'>>;
+  channelReconciliations?: Resolver<Array<ResolversTypes['ChannelReconciliation']>, ParentType, ContextType, RequireFields<QueryChannelReconciliationsArgs, 'businessDate' | 'channel' | 'first'>>;
   ledgerHealth?: Resolver<ResolversTypes['LedgerHealth'], ParentType, ContextType>;
   reconciliation?: Resolver<ResolversTypes['ReconciliationReport'], ParentType, ContextType, RequireFields<QueryReconciliationArgs, 'businessDate'>>;
+  reconciliationExceptions?: Resolver<Array<ResolversTypes['ReconciliationException']>, ParentType, ContextType, RequireFields<QueryReconciliationExceptionsArgs, 'first' | 'status'>>;
   reconciliationReports?: Resolver<Array<ResolversTypes['ReconciliationReport']>, ParentType, ContextType, RequireFields<QueryReconciliationReportsArgs, 'businessDate' | 'first'>>;
   settlement?: Resolver<Maybe<ResolversTypes['Settlement']>, ParentType, ContextType, RequireFields<QuerySettlementArgs, 'id'>>;
+};
+
+export type ReconciliationExceptionResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ReconciliationException'] = ResolversParentTypes['ReconciliationException']> = {
+  ageDays?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  amount?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  businessDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  detail?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  detectedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  externalRef?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  kind?: Resolver<ResolversTypes['ReconciliationExceptionKind'], ParentType, ContextType>;
+  movementId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  note?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  postingId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  resolution?: Resolver<Maybe<ResolversTypes['ResolutionReason']>, ParentType, ContextType>;
+  resolvedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  resolvedBy?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['ReconciliationExceptionStatus'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type ReconciliationMatchResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ReconciliationMatch'] = ResolversParentTypes['ReconciliationMatch']> = {
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  difference?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  externalRefs?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  movementIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  rule?: Resolver<ResolversTypes['MatchRule'], ParentType, ContextType>;
+  statementDates?: Resolver<Array<ResolversTypes['Date']>, ParentType, ContextType>;
 };
 
 export type ReconciliationReportResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ReconciliationReport'] = ResolversParentTypes['ReconciliationReport']> = {
@@ -609,8 +982,16 @@ export type ReconciliationReportResolvers<ContextType = SettlementContext, Paren
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
+export type ResolveExceptionResultResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ResolveExceptionResult'] = ResolversParentTypes['ResolveExceptionResult']> = {
+  __resolveType?: TypeResolveFn<'BalanceLimit' | 'ExceptionAlreadyResolved' | 'InvalidInput' | 'ReconciliationException', ParentType, ContextType>;
+};
+
 export type RunSettlementResultResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['RunSettlementResult'] = ResolversParentTypes['RunSettlementResult']> = {
   __resolveType?: TypeResolveFn<'AccountNotFound' | 'BalanceLimit' | 'InvalidInput' | 'Settlement' | 'SettlementNotReady', ParentType, ContextType>;
+};
+
+export type SetMatchingRulesResultResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['SetMatchingRulesResult'] = ResolversParentTypes['SetMatchingRulesResult']> = {
+  __resolveType?: TypeResolveFn<'InvalidInput' | 'MatchingRules', ParentType, ContextType>;
 };
 
 export type SetMerchantFeeRateResultResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['SetMerchantFeeRateResult'] = ResolversParentTypes['SetMerchantFeeRateResult']> = {
@@ -659,35 +1040,52 @@ export type StatementResolvers<ContextType = SettlementContext, ParentType exten
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type StatementImportResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['StatementImport'] = ResolversParentTypes['StatementImport']> = {
+  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  statements?: Resolver<Array<ResolversTypes['ImportedStatement']>, ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type UserErrorResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = {
-  __resolveType?: TypeResolveFn<'AccountNotFound' | 'BalanceLimit' | 'InvalidInput' | 'InvalidStatement' | 'SettlementNotReady', ParentType, ContextType>;
+  __resolveType?: TypeResolveFn<'AccountNotFound' | 'BalanceLimit' | 'ExceptionAlreadyResolved' | 'InvalidInput' | 'InvalidStatement' | 'SettlementNotReady', ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = SettlementContext> = {
   Account?: AccountResolvers<ContextType>;
   AccountNotFound?: AccountNotFoundResolvers<ContextType>;
   Amount?: GraphQLScalarType;
+  BalanceAdjustment?: BalanceAdjustmentResolvers<ContextType>;
   BalanceLimit?: BalanceLimitResolvers<ContextType>;
+  ChannelReconciliation?: ChannelReconciliationResolvers<ContextType>;
   CurrencyAmount?: CurrencyAmountResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   Discrepancy?: DiscrepancyResolvers<ContextType>;
+  ExceptionAlreadyResolved?: ExceptionAlreadyResolvedResolvers<ContextType>;
   FeeRate?: FeeRateResolvers<ContextType>;
   FrozenMismatch?: FrozenMismatchResolvers<ContextType>;
+  ImportBankStatementResult?: ImportBankStatementResultResolvers<ContextType>;
   ImportStatementResult?: ImportStatementResultResolvers<ContextType>;
+  ImportedStatement?: ImportedStatementResolvers<ContextType>;
   InvalidInput?: InvalidInputResolvers<ContextType>;
   InvalidStatement?: InvalidStatementResolvers<ContextType>;
   LedgerHealth?: LedgerHealthResolvers<ContextType>;
+  MatchingRules?: MatchingRulesResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   Payment?: PaymentResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  ReconciliationException?: ReconciliationExceptionResolvers<ContextType>;
+  ReconciliationMatch?: ReconciliationMatchResolvers<ContextType>;
   ReconciliationReport?: ReconciliationReportResolvers<ContextType>;
+  ResolveExceptionResult?: ResolveExceptionResultResolvers<ContextType>;
   RunSettlementResult?: RunSettlementResultResolvers<ContextType>;
+  SetMatchingRulesResult?: SetMatchingRulesResultResolvers<ContextType>;
   SetMerchantFeeRateResult?: SetMerchantFeeRateResultResolvers<ContextType>;
   Settlement?: SettlementResolvers<ContextType>;
   SettlementNotReady?: SettlementNotReadyResolvers<ContextType>;
   ShardHealth?: ShardHealthResolvers<ContextType>;
   Statement?: StatementResolvers<ContextType>;
+  StatementImport?: StatementImportResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 };
 

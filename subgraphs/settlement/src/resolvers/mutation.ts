@@ -4,7 +4,10 @@ import { runSettlementFor } from '../services/settle';
 import { setMerchantFeeRate } from '../services/settlements';
 import { importStatementFor } from '../services/statements';
 import { authorized } from '@paygraph/shared/graphql/errors';
-import { accountNotFound, balanceLimit, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
+import { accountNotFound, balanceLimit, exceptionAlreadyResolved, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
+import { importBankStatementFor } from '../services/bank-statements';
+import { setMatchingRulesFor } from '../services/matching-rules';
+import { resolveExceptionFor } from '../services/exceptions';
 
 /** Thin: each service authorizes first (services/access.ts; a refusal is FORBIDDEN here), then parses and acts; its result union is mapped. */
 export const mutationResolvers = {
@@ -34,6 +37,37 @@ export const mutationResolvers = {
         return invalidInput(result.error.field, result.error.message);
       case 'InvalidStatement':
         return invalidStatement(result.error.line, result.error.message);
+      default:
+        return unreachable(result.error);
+    }
+  },
+  importBankStatement: async (_, args, ctx) => {
+    const result = authorized(await importBankStatementFor(ctx, args.input));
+    if (result.ok) return { __typename: 'StatementImport', ...result.value };
+    switch (result.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(result.error.field, result.error.message);
+      case 'InvalidStatement':
+        return invalidStatement(result.error.line, result.error.message);
+      default:
+        return unreachable(result.error);
+    }
+  },
+  setMatchingRules: async (_, args, ctx) => {
+    const result = authorized(await setMatchingRulesFor(ctx, args.input));
+    if (result.ok) return { __typename: 'MatchingRules', ...result.value };
+    return invalidInput(result.error.field, result.error.message);
+  },
+  resolveException: async (_, args, ctx) => {
+    const result = authorized(await resolveExceptionFor(ctx, args.input));
+    if (result.ok) return { __typename: 'ReconciliationException', ...result.value };
+    switch (result.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(result.error.field, result.error.message);
+      case 'ExceptionAlreadyResolved':
+        return exceptionAlreadyResolved(result.error.exceptionId, result.error.resolution, result.error.resolvedBy);
+      case 'BalanceLimit':
+        return balanceLimit(result.error.accountId);
       default:
         return unreachable(result.error);
     }

@@ -24,3 +24,11 @@ export function balanceLimit(accountId: string) {
     accountId,
   };
 }
+
+export function exceptionAlreadyResolved(exceptionId: string, resolution: 'BANK_FEE' | 'TIMING' | 'BANK_DUPLICATE' | 'WRITE_OFF' | null, resolvedBy: string | null) {
+  return {
+    __typename: 'ExceptionAlreadyResolved' as const, code: 'EXCEPTION_ALREADY_RESOLVED',
+    message: `exception ${exceptionId} was resolved already${resolution ? ` as ${resolution}` : ''}${resolvedBy ? ` by ${resolvedBy}` : ''}; nothing was written`,
+    exceptionId, resolution, resolvedBy,
+  };
+}

@@ -12,8 +12,12 @@ export type AccountType = (typeof accountTypes)[number];
 export const accountStatuses = ['ACTIVE', 'FROZEN', 'CLOSED'] as const;
 export type AccountStatus = (typeof accountStatuses)[number];
 
-/** The platform's own accounts, one of each kind per shard and currency (ledger/system-accounts.ts). */
-export const systemKinds = ['RESERVE', 'CLEARING', 'FEE_INCOME', 'FX_POSITION'] as const;
+/**
+ * The platform's own accounts, one of each kind per shard and currency (ledger/system-accounts.ts).
+ * FEE_EXPENSE and LOSS take what reconciliation books against the reserve: a bank's fee, and a
+ * difference an operator writes off (settlement's services/exceptions.ts).
+ */
+export const systemKinds = ['RESERVE', 'CLEARING', 'FEE_INCOME', 'FX_POSITION', 'FEE_EXPENSE', 'LOSS'] as const;
 export type SystemKind = (typeof systemKinds)[number];
 
 /**

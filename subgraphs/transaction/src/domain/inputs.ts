@@ -2,6 +2,7 @@ import { parseId } from '@paygraph/shared/ids';
 import { describeMoneyError, parseCurrency, parsePositiveAmount, type Currency } from '@paygraph/shared/money';
 import { campaignPayeesMax, descriptionLengthMax, externalRefLengthMax, holdTtlSecondsMax, idempotencyKeyLengthMax, splitsMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
+import { channelLengthMax, isChannel } from '@paygraph/shared/channels';
 import { invalidInput, type MoneyErrorOf } from './errors';
 
 /** A request that does not parse; a payment's or hold's also when payer and payee are one account. */
@@ -21,6 +22,8 @@ export interface ExternalTransferInput {
   amount: string;
   currency: string;
   externalRef?: string | null;
+  /** The channel the money moved through (shared/channels.ts); a channel's own token names itself. */
+  channel?: string | null;
 }
 
 export interface ParsedExternalTransfer {
@@ -29,6 +32,7 @@ export interface ParsedExternalTransfer {
   amount: bigint;
   currency: Currency;
   externalRef: string | null;
+  channel: string | null;
 }
 
 export interface CreatePaymentInput {
@@ -142,7 +146,9 @@ export function parseExternalTransfer(input: ExternalTransferInput, amountMax: b
   if (!money.ok) return money;
   const externalRef = checkText('externalRef', input.externalRef, externalRefLengthMax);
   if (!externalRef.ok) return externalRef;
-  return ok({ idempotencyKey: input.idempotencyKey, accountId: input.accountId, ...money.value, externalRef: externalRef.value });
+  const channel = input.channel ?? null;
+  if (channel !== null && !isChannel(channel)) return err(invalidInput('channel', `channel must be 1-${channelLengthMax} characters of [A-Za-z0-9_.-]`));
+  return ok({ idempotencyKey: input.idempotencyKey, accountId: input.accountId, ...money.value, externalRef: externalRef.value, channel });
 }
 
 export function parseCreatePayment(input: CreatePaymentInput, amountMax: bigint): Result<ParsedPayment, InputError | MoneyErrorOf<'SameAccount'>> {

@@ -270,6 +270,8 @@ export type Deposit = {
   __typename?: 'Deposit';
   account: Account;
   amount: Scalars['Amount']['output'];
+  /** The channel the money arrived through, whose statements reconcile it (absent: none named). */
+  channel?: Maybe<Scalars['String']['output']>;
   createdAt: Scalars['DateTime']['output'];
   currency: Scalars['String']['output'];
   /** The bank's or channel's reference, matched against its statement by reconciliation. */
@@ -281,6 +283,12 @@ export type Deposit = {
 export type DepositInput = {
   accountId: Scalars['ID']['input'];
   amount: Scalars['Amount']['input'];
+  /**
+   * The channel (bank or card integration, 1-64 characters of [A-Za-z0-9_.-]) the money moved
+   * through; its statements reconcile this movement (settlement's channelReconciliation). A
+   * channel's own token records its own channel whether or not it names it, and may name no other.
+   */
+  channel?: InputMaybe<Scalars['String']['input']>;
   currency: Scalars['String']['input'];
   externalRef?: InputMaybe<Scalars['String']['input']>;
   /**
@@ -809,6 +817,12 @@ export type VoidHoldResult = Hold | HoldNotActive | HoldNotFound | IdempotencyKe
 export type WithdrawInput = {
   accountId: Scalars['ID']['input'];
   amount: Scalars['Amount']['input'];
+  /**
+   * The channel (bank or card integration, 1-64 characters of [A-Za-z0-9_.-]) the money moved
+   * through; its statements reconcile this movement (settlement's channelReconciliation). A
+   * channel's own token records its own channel whether or not it names it, and may name no other.
+   */
+  channel?: InputMaybe<Scalars['String']['input']>;
   currency: Scalars['String']['input'];
   externalRef?: InputMaybe<Scalars['String']['input']>;
   /**
@@ -828,6 +842,8 @@ export type Withdrawal = {
   __typename?: 'Withdrawal';
   account: Account;
   amount: Scalars['Amount']['output'];
+  /** The channel the money left through, whose statements reconcile it (absent: none named). */
+  channel?: Maybe<Scalars['String']['output']>;
   createdAt: Scalars['DateTime']['output'];
   currency: Scalars['String']['output'];
   externalRef?: Maybe<Scalars['String']['output']>;
@@ -1370,6 +1386,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 export type DepositResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['Deposit'] = ResolversParentTypes['Deposit']> = {
   account?: Resolver<ResolversTypes['Account'], ParentType, ContextType>;
   amount?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  channel?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   externalRef?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -1662,6 +1679,7 @@ export type WithdrawResultResolvers<ContextType = TransactionContext, ParentType
 export type WithdrawalResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['Withdrawal'] = ResolversParentTypes['Withdrawal']> = {
   account?: Resolver<ResolversTypes['Account'], ParentType, ContextType>;
   amount?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  channel?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   externalRef?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;

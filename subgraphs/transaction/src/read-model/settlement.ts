@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNotNull, isNull, lte, ne, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, isNotNull, isNull, lte, ne, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/mysql-core';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
@@ -234,6 +234,20 @@ export async function externalTransfersOfDate(db: Executor, businessDate: string
     amount: externalTransfers.amount, currency: externalTransfers.currency,
   }).from(externalTransfers).where(and(eq(externalTransfers.businessDate, businessDate), isNotNull(externalTransfers.externalRef)));
   return rows.map((r) => ({ ...r, externalRef: r.externalRef! }));
+}
+
+/**
+ * A channel's reconciliation: its deposits and withdrawals that moved money (SUCCEEDED) with a
+ * business date in [fromDate, toDate], on one shard (the index on (channel, business_date)).
+ */
+export async function channelMovementsBetween(db: Executor, channel: string, fromDate: string, toDate: string) {
+  return db.select({
+    id: externalTransfers.id, kind: externalTransfers.kind, amount: externalTransfers.amount, currency: externalTransfers.currency,
+    externalRef: externalTransfers.externalRef, businessDate: externalTransfers.businessDate,
+  }).from(externalTransfers).where(and(
+    eq(externalTransfers.channel, channel), gte(externalTransfers.businessDate, fromDate), lte(externalTransfers.businessDate, toDate),
+    eq(externalTransfers.status, 'SUCCEEDED'),
+  ));
 }
 
 /** Reconciliation: the payments and refunds of a date, and those still in flight. */

@@ -1,4 +1,4 @@
-import { forbiddenBecause, mayRead, mayRecordDeposit, mayWrite, readsEveryAccount, type Forbidden } from '@paygraph/shared/authorization';
+import { forbiddenBecause, mayRead, mayRecordDeposit, mayWrite, ownChannelOf, readsEveryAccount, type Forbidden } from '@paygraph/shared/authorization';
 import type { Identity } from '@paygraph/shared/identity';
 
 /**
@@ -88,4 +88,9 @@ export function maySetFxRates(identity: Identity): Forbidden | null {
 /** The platform's FX positions: operators. */
 export function mayReadFxPositions(identity: Identity): Forbidden | null {
   return readsEveryAccount(identity) ? null : forbiddenBecause('only operators read the FX positions');
+}
+
+/** The channel a deposit or withdrawal is recorded for when a channel's token sends it (its own), or null: any other caller names it. */
+export function callerChannel(identity: Identity): string | null {
+  return ownChannelOf(identity);
 }

@@ -2,7 +2,9 @@ import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { err, type Result } from '@paygraph/shared/result';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import { isChannel } from '@paygraph/shared/channels';
+import { invalidInput } from '../domain/errors';
 import { deferExternalTransfer, externalTransfersByIds } from '../db/payments';
 import type { ExternalTransferRow } from '../db/schema/transactions';
 import { depositSpec, withdrawalSpec } from '../domain/legs';
@@ -15,7 +17,7 @@ import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { ServiceContext } from './context';
-import { mayDeposit, mayWithdrawFrom } from './access';
+import { callerChannel, mayDeposit, mayWithdrawFrom } from './access';
 
 /** A deposit: bank reserve → account. */
 export async function deposit(ctx: ServiceContext, input: ExternalTransferInput): Promise<Result<ExternalTransferRow, DepositError | Forbidden>> {
@@ -45,7 +47,9 @@ async function externalTransfer(
   if (mayNotDeposit) return err(mayNotDeposit);
   const parsed = parseExternalTransfer(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
-  const request = parsed.value;
+  const channel = channelOf(ctx, parsed.value.channel);
+  if (!channel.ok) return channel;
+  const request = { ...parsed.value, channel: channel.value };
   const account = (await readAccounts(ctx.shards, [request.accountId])).get(request.accountId);
   if (!account || account.type === 'SYSTEM' || account.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.accountId });
   const notYours = kind === 'WITHDRAWAL' ? mayWithdrawFrom(ctx.identity, account) : null;
@@ -54,7 +58,11 @@ async function externalTransfer(
   // Anchored on the account: the transfer's record and the key live on its shard.
   const spec = {
     anchor: { kind: 'account' as const, id: request.accountId }, key: request.idempotencyKey, operation: kind,
-    content: { accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef },
+    // The channel joins the fingerprint only when named, so keys claimed before channels existed still replay.
+    content: {
+      accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef,
+      ...(request.channel === null ? {} : { channel: request.channel }),
+    },
     newResourceId: () => newId(idKind, shardOf('account', request.accountId)),
   };
   return withIdempotencyKey(ctx, spec, ({ resourceId }) => moveExternally(ctx, kind, account, request, resourceId));
@@ -81,7 +89,7 @@ async function moveExternally(
       applied: () => {
         const row: ExternalTransferRow = {
           id, kind, accountId: request.accountId, amount: request.amount, currency: request.currency,
-          status: 'SUCCEEDED', externalRef: request.externalRef, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
+          status: 'SUCCEEDED', externalRef: request.externalRef, channel: request.channel, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
         };
         deferExternalTransfer(deferred, row);
         return row;
@@ -90,6 +98,14 @@ async function moveExternally(
     }),
     at: now,
   }, { now: () => now });
+}
+
+/** A channel's token moves money through its own channel only (its `sub` is the channel's name). */
+function channelOf(ctx: ServiceContext, named: string | null): Result<string | null, WithdrawError> {
+  const own = callerChannel(ctx.identity);
+  if (own === null) return ok(named);
+  if (named !== null && named !== own) return err(invalidInput('channel', `a channel's token records its own channel's movements (${own})`));
+  return ok(isChannel(own) ? own : named);
 }
 
 /**

@@ -51,17 +51,28 @@ export const merchantFeeRates = mysqlTable('merchant_fee_rates', {
   updatedAt: moment('updated_at'),
 });
 
+export const statementFormats = ['CSV', 'CAMT053', 'MT940'] as const;
+
+/**
+ * A channel's statement of one date. importStatement's CSV (one per channel and date, no
+ * currency or balances) and importBankStatement's statements (one per channel, date and
+ * currency, with the bank's opening and closing balances when the format carries them).
+ */
 export const statements = mysqlTable(
   'statements',
   {
     id: varchar('id', { length: 40 }).primaryKey(),
     channel: varchar('channel', { length: 64 }).notNull(),
     businessDate: date('business_date', { mode: 'string' }).notNull(),
+    format: mysqlEnum('format', statementFormats).notNull().default('CSV'),
+    currency: char('currency', { length: 3 }),
+    openingBalance: bigint('opening_balance', { mode: 'bigint' }),
+    closingBalance: bigint('closing_balance', { mode: 'bigint' }),
     lineCount: int('line_count').notNull(),
     importedBy: varchar('imported_by', { length: 64 }).notNull(),
     createdAt: moment('created_at'),
   },
-  (t) => [uniqueIndex('statements_channel_date_uq').on(t.channel, t.businessDate)],
+  (t) => [uniqueIndex('statements_channel_date_currency_uq').on(t.channel, t.businessDate, t.currency)],
 );
 
 export const statementLines = mysqlTable(
@@ -92,7 +103,90 @@ export const reconciliationReports = mysqlTable(
   (t) => [index('reconciliation_reports_date_idx').on(t.businessDate, t.createdAt)],
 );
 
+/** A channel's matching rules (SetMatchingRules); a channel without a row: tolerance 0, window 0, no batches. */
+export const channelMatchingRules = mysqlTable('channel_matching_rules', {
+  channel: varchar('channel', { length: 64 }).primaryKey(),
+  amountToleranceMinor: money('amount_tolerance_minor'),
+  amountToleranceBps: int('amount_tolerance_bps').notNull().default(0),
+  dateWindowDays: int('date_window_days').notNull().default(0),
+  allowOneToMany: boolean('allow_one_to_many').notNull().default(false),
+  updatedBy: varchar('updated_by', { length: 64 }).notNull(),
+  updatedAt: moment('updated_at'),
+});
+
+export const exceptionKinds = ['MISSING_INTERNAL', 'MISSING_EXTERNAL', 'AMOUNT_MISMATCH', 'IN_TRANSIT'] as const;
+export const resolutionReasons = ['BANK_FEE', 'TIMING', 'BANK_DUPLICATE', 'WRITE_OFF'] as const;
+
+/**
+ * What a channel's matching could not explain, kept until resolved and never deleted. `subject`
+ * names the unexplained thing (a movement, a statement line's content, a match) so that the
+ * next run finds the same row; `amount` is the signed difference, statement minus ledger
+ * (credits positive), which a BANK_FEE or WRITE_OFF resolution posts against the reserve.
+ */
+export const reconciliationExceptions = mysqlTable(
+  'reconciliation_exceptions',
+  {
+    id: varchar('id', { length: 40 }).primaryKey(),
+    channel: varchar('channel', { length: 64 }).notNull(),
+    businessDate: date('business_date', { mode: 'string' }).notNull(),
+    subject: varchar('subject', { length: 191 }).notNull(),
+    kind: mysqlEnum('kind', exceptionKinds).notNull(),
+    externalRef: varchar('external_ref', { length: 128 }),
+    movementId: varchar('movement_id', { length: 33 }),
+    amount: bigint('amount', { mode: 'bigint' }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    detail: varchar('detail', { length: 500 }).notNull(),
+    status: mysqlEnum('status', ['OPEN', 'RESOLVED']).notNull(),
+    resolution: mysqlEnum('resolution', resolutionReasons),
+    note: varchar('note', { length: 500 }),
+    resolvedBy: varchar('resolved_by', { length: 64 }),
+    resolvedAt: datetime('resolved_at', { mode: 'date', fsp: 6 }),
+    /** The idempotency key of the resolution that closed it: its replay answers the same. */
+    resolutionKey: varchar('resolution_key', { length: 128 }),
+    postingId: varchar('posting_id', { length: 33 }),
+    detectedAt: moment('detected_at'),
+    updatedAt: moment('updated_at'),
+  },
+  (t) => [
+    uniqueIndex('reconciliation_exceptions_subject_uq').on(t.channel, t.subject),
+    index('reconciliation_exceptions_date_idx').on(t.channel, t.businessDate),
+    index('reconciliation_exceptions_status_idx').on(t.status, t.detectedAt),
+  ],
+);
+
+/** The audit trail of exceptions: who (or which run) opened, changed or resolved what, appended only. */
+export const reconciliationExceptionEvents = mysqlTable(
+  'reconciliation_exception_events',
+  {
+    exceptionId: varchar('exception_id', { length: 40 }).notNull(),
+    sequence: int('sequence').notNull(),
+    event: mysqlEnum('event', ['OPENED', 'CHANGED', 'RESOLVED']).notNull(),
+    actor: varchar('actor', { length: 64 }).notNull(),
+    detail: varchar('detail', { length: 500 }).notNull(),
+    at: moment('at'),
+  },
+  (t) => [primaryKey({ columns: [t.exceptionId, t.sequence] })],
+);
+
+/** A channel's reconciliation of a date as it was computed (matches, exceptions, adjustment table as JSON). */
+export const channelReconciliations = mysqlTable(
+  'channel_reconciliations',
+  {
+    id: varchar('id', { length: 40 }).primaryKey(),
+    channel: varchar('channel', { length: 64 }).notNull(),
+    businessDate: date('business_date', { mode: 'string' }).notNull(),
+    body: text('body').notNull(),
+    createdBy: varchar('created_by', { length: 64 }).notNull(),
+    createdAt: moment('created_at'),
+  },
+  (t) => [index('channel_reconciliations_date_idx').on(t.channel, t.businessDate, t.createdAt)],
+);
+
 export type SettlementRow = typeof settlements.$inferSelect;
 export type SettlementPartRow = typeof settlementParts.$inferSelect;
 export type StatementLineRow = typeof statementLines.$inferSelect;
 export type ReportRow = typeof reconciliationReports.$inferSelect;
+export type StatementRow = typeof statements.$inferSelect;
+export type MatchingRulesRow = typeof channelMatchingRules.$inferSelect;
+export type ExceptionRow = typeof reconciliationExceptions.$inferSelect;
+export type ChannelReconciliationRow = typeof channelReconciliations.$inferSelect;

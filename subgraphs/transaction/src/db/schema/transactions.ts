@@ -135,6 +135,8 @@ export const externalTransfers = mysqlTable(
     currency: char('currency', { length: 3 }).notNull(),
     status: mysqlEnum('status', paymentStatuses).notNull(),
     externalRef: varchar('external_ref', { length: 128 }),
+    /** The channel the money moved through (shared/channels.ts), read by the channel's reconciliation. */
+    channel: varchar('channel', { length: 64 }),
     createdBy: varchar('created_by', { length: 64 }).notNull(),
     businessDate: businessDate(),
     createdAt: moment('created_at'),
@@ -143,6 +145,7 @@ export const externalTransfers = mysqlTable(
     index('external_transfers_account_idx').on(t.accountId, t.id),
     index('external_transfers_ref_idx').on(t.externalRef),
     index('external_transfers_date_idx').on(t.businessDate),
+    index('external_transfers_channel_date_idx').on(t.channel, t.businessDate),
   ],
 );
 

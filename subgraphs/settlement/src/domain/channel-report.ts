@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import { assert } from '@paygraph/shared/result';
+import type { BankLine, Match, MatchResult, Movement } from './matching';
+
+/**
+ * What a channel's matching means for one business date: the exceptions it finds (each under a
+ * subject that the next run finds again) and the bank balance adjustment table. Pure.
+ */
+export type ExceptionKind = 'MISSING_INTERNAL' | 'MISSING_EXTERNAL' | 'AMOUNT_MISMATCH' | 'IN_TRANSIT';
+export type Resolution = 'BANK_FEE' | 'TIMING' | 'BANK_DUPLICATE' | 'WRITE_OFF';
+
+export interface FoundException {
+  subject: string;
+  kind: ExceptionKind;
+  businessDate: string;
+  externalRef: string | null;
+  movementId: string | null;
+  /** Statement minus ledger, signed. */
+  amount: bigint;
+  currency: string;
+  detail: string;
+}
+
+export const lineSubject = (line: BankLine) => `line:${line.key}`;
+export const movementSubject = (movement: Movement) => `movement:${movement.id}`;
+
+/** A match's subject: its movements and lines, hashed to fit the column (the same group finds the same row). */
+export function matchSubject(match: Match): string {
+  const parts = [...match.movements.map((m) => m.id).sort(), '/', ...match.lines.map((l) => l.key).sort()].join(',');
+  return `match:${createHash('sha256').update(parts).digest('hex').slice(0, 40)}`;
+}
+
+export function touches(match: Match, date: string): boolean {
+  return match.lines.some((l) => l.statementDate === date) || match.movements.some((m) => m.businessDate === date);
+}
+
+/**
+ * The exceptions of a date: its lines that match nothing (MISSING_INTERNAL), its movements that
+ * match nothing (IN_TRANSIT while a statement dated `date + window` has not come, MISSING_EXTERNAL
+ * after), and the matches touching it whose amounts differ (AMOUNT_MISMATCH, of the date of their
+ * first line).
+ */
+export function exceptionsOf(result: MatchResult, date: string, windowEnded: boolean): FoundException[] {
+  const found: FoundException[] = [];
+  for (const match of result.matches) {
+    if (match.difference === 0n || !touches(match, date)) continue;
+    const first = match.lines[0]!;
+    found.push({
+      subject: matchSubject(match), kind: 'AMOUNT_MISMATCH', businessDate: first.statementDate, externalRef: first.externalRef || null,
+      movementId: match.movements[0]?.id ?? null, amount: match.difference, currency: match.currency,
+      detail: `${match.rule} match of ${match.lines.length} line(s) and ${match.movements.length} movement(s) (${match.movements.map((m) => m.id).join(', ')}): the statement says ${match.difference} ${match.currency} more than the ledger`,
+    });
+  }
+  for (const { line, duplicateOf } of result.unmatchedLines) {
+    if (line.statementDate !== date) continue;
+    found.push({
+      subject: lineSubject(line), kind: 'MISSING_INTERNAL', businessDate: date, externalRef: line.externalRef || null, movementId: null,
+      amount: line.signed, currency: line.currency,
+      detail: `statement line ${line.lineNumber} (${line.signed} ${line.currency}, ref "${line.externalRef}") matches no movement${duplicateOf ? `; it repeats line ${duplicateOf.lineNumber} of ${duplicateOf.statementDate} (a duplicate on the bank's side?)` : ''}`,
+    });
+  }
+  for (const movement of result.unmatchedMovements) {
+    if (movement.businessDate !== date) continue;
+    found.push({
+      subject: movementSubject(movement), kind: windowEnded ? 'MISSING_EXTERNAL' : 'IN_TRANSIT', businessDate: date,
+      externalRef: movement.externalRef, movementId: movement.id, amount: -movement.signed, currency: movement.currency,
+      detail: windowEnded
+        ? `${movement.signed < 0n ? 'withdrawal' : 'deposit'} ${movement.id} (${movement.signed} ${movement.currency}) is on no statement of its date window`
+        : `${movement.signed < 0n ? 'withdrawal' : 'deposit'} ${movement.id} (${movement.signed} ${movement.currency}) is not on a statement yet; its window has not ended`,
+    });
+  }
+  return found;
+}
+
+export interface Adjustment {
+  currency: string;
+  bankMovements: bigint;
+  ledgerMovements: bigint;
+  inTransit: bigint;
+  bankOnly: bigint;
+  unexplained: bigint;
+  balanced: boolean;
+  openingBalance: bigint | null;
+  closingBalance: bigint | null;
+}
+
+export interface ExceptionState {
+  kind: ExceptionKind;
+  status: 'OPEN' | 'RESOLVED';
+  resolution: Resolution | null;
+}
+
+/**
+ * The bank balance adjustment table of a date, per currency, all signed:
+ *   bankMovements = ledgerMovements - inTransit + bankOnly + unexplained.
+ * A match touching the date puts its movements of other dates in bankOnly (on this statement,
+ * not this date's ledger) and its lines of other dates in inTransit (this date's ledger, another
+ * statement); its difference is unexplained while open, bankOnly once resolved. A movement of
+ * the date on no statement is inTransit while IN_TRANSIT or resolved as TIMING, unexplained
+ * while open otherwise, bankOnly (a booked difference) once resolved; a line of the date that
+ * matches nothing is unexplained while open and bankOnly once resolved. The identity is
+ * asserted: a table that does not add up is a bug, not a finding.
+ */
+export function adjustmentOf(
+  result: MatchResult, date: string, stateOf: (subject: string) => ExceptionState | undefined,
+  balances: ReadonlyMap<string, { opening: bigint | null; closing: bigint | null }>,
+): Adjustment[] {
+  const rows = new Map<string, Adjustment>();
+  const row = (currency: string) => {
+    let r = rows.get(currency);
+    if (!r) {
+      const b = balances.get(currency);
+      r = { currency, bankMovements: 0n, ledgerMovements: 0n, inTransit: 0n, bankOnly: 0n, unexplained: 0n, balanced: true, openingBalance: b?.opening ?? null, closingBalance: b?.closing ?? null };
+      rows.set(currency, r);
+    }
+    return r;
+  };
+  for (const currency of balances.keys()) row(currency);
+  const difference = (r: Adjustment, subject: string, amount: bigint) => {
+    if (stateOf(subject)?.status === 'RESOLVED') r.bankOnly += amount;
+    else r.unexplained += amount;
+  };
+  for (const match of result.matches) {
+    if (!touches(match, date)) continue;
+    const r = row(match.currency);
+    for (const l of match.lines) if (l.statementDate === date) r.bankMovements += l.signed; else r.inTransit += l.signed;
+    for (const m of match.movements) if (m.businessDate === date) r.ledgerMovements += m.signed; else r.bankOnly += m.signed;
+    if (match.difference !== 0n) difference(r, matchSubject(match), match.difference);
+  }
+  for (const { line } of result.unmatchedLines) {
+    if (line.statementDate !== date) continue;
+    const r = row(line.currency);
+    r.bankMovements += line.signed;
+    difference(r, lineSubject(line), line.signed);
+  }
+  for (const movement of result.unmatchedMovements) {
+    if (movement.businessDate !== date) continue;
+    const r = row(movement.currency);
+    r.ledgerMovements += movement.signed;
+    const state = stateOf(movementSubject(movement));
+    const inTransit = state === undefined || (state.status === 'OPEN' ? state.kind === 'IN_TRANSIT' : state.resolution === 'TIMING');
+    if (inTransit) r.inTransit += movement.signed;
+    else difference(r, movementSubject(movement), -movement.signed);
+  }
+  for (const r of rows.values()) {
+    assert(r.bankMovements === r.ledgerMovements - r.inTransit + r.bankOnly + r.unexplained, `adjustment table of ${date} ${r.currency} does not add up`);
+    r.balanced = r.unexplained === 0n;
+  }
+  return [...rows.values()].sort((a, b) => a.currency.localeCompare(b.currency));
+}

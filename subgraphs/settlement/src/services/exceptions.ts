@@ -1,0 +1,150 @@
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { newId } from '@paygraph/shared/ids';
+import { idempotencyKeyLengthMax } from '@paygraph/shared/limits';
+import { postOne } from '@paygraph/shared/ledger/post';
+import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { assert, err, ok, type Result } from '@paygraph/shared/result';
+import { appendEvents, exceptionsByIds, lockException, setException } from '../db/reconciliation-store';
+import type { ExceptionRow } from '../db/schema/settlement';
+import type { Resolution } from '../domain/channel-report';
+import { exceptionView, type ExceptionView } from './channel-reconcile';
+import { controlShard } from './settle';
+import type { Forbidden } from '@paygraph/shared/authorization';
+import type { SettlementContext } from '../context';
+import { mayOperate } from './access';
+
+export type ResolveRefusal =
+  | { kind: 'InvalidInput'; field: string; message: string }
+  | { kind: 'ExceptionAlreadyResolved'; exceptionId: string; resolution: Resolution | null; resolvedBy: string | null }
+  | { kind: 'BalanceLimit'; accountId: string };
+
+export interface ResolveInput {
+  idempotencyKey: string;
+  exceptionId: string;
+  reason: Resolution;
+  note?: string | null;
+}
+
+export const resolutionNoteLengthMax = 500;
+const exceptionIdPattern = /^rex_[0-9a-f]{29}$/;
+const keyPattern = /^[\x21-\x7e]+$/;
+
+/** The system account a resolution books the difference to, against the reserve; none for TIMING and BANK_DUPLICATE. */
+const bookedTo = { BANK_FEE: 'FEE_EXPENSE', WRITE_OFF: 'LOSS', TIMING: null, BANK_DUPLICATE: null } as const;
+
+/** The posting's dedupe key: one per exception, so no retry, race or second key posts twice. */
+export const resolutionDedupeKey = (exceptionId: string) => `reconciliation:${exceptionId}`;
+
+function checkInput(input: ResolveInput): ResolveRefusal | null {
+  const key = input.idempotencyKey;
+  if (key.length === 0 || key.length > idempotencyKeyLengthMax || !keyPattern.test(key)) {
+    return { kind: 'InvalidInput', field: 'idempotencyKey', message: `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces` };
+  }
+  if (!exceptionIdPattern.test(input.exceptionId)) return { kind: 'InvalidInput', field: 'exceptionId', message: `"${input.exceptionId}" is not an exception id` };
+  if ((input.note ?? '').length > resolutionNoteLengthMax) return { kind: 'InvalidInput', field: 'note', message: `note must be at most ${resolutionNoteLengthMax} characters` };
+  return null;
+}
+
+/**
+ * Whether the locked exception may be resolved so: a replay of the same key by the same operator
+ * answers what it resolved; any other resolution of a resolved exception is refused. A bank fee
+ * takes money (a negative difference); a movement still IN_TRANSIT is not a difference yet.
+ */
+function decide(row: ExceptionRow, input: ResolveInput, actor: string, now: Date): Result<ExceptionView, ResolveRefusal> | null {
+  if (row.status === 'RESOLVED') {
+    if (row.resolutionKey === input.idempotencyKey && row.resolvedBy === actor) {
+      return row.resolution === input.reason
+        ? ok(exceptionView(row, now))
+        : err({ kind: 'InvalidInput', field: 'idempotencyKey', message: `idempotencyKey ${input.idempotencyKey} resolved this exception as ${row.resolution}` });
+    }
+    return err({ kind: 'ExceptionAlreadyResolved', exceptionId: row.id, resolution: row.resolution, resolvedBy: row.resolvedBy });
+  }
+  if (row.kind === 'IN_TRANSIT' && input.reason !== 'TIMING') {
+    return err({ kind: 'InvalidInput', field: 'reason', message: `${row.id} is IN_TRANSIT (its date window has not ended): not a difference to book; only TIMING resolves it` });
+  }
+  if (input.reason === 'BANK_FEE' && row.amount >= 0n) {
+    return err({ kind: 'InvalidInput', field: 'reason', message: `a bank fee takes money: ${row.id}'s difference is ${row.amount} ${row.currency}, not negative` });
+  }
+  return null;
+}
+
+function resolvedFields(input: ResolveInput, actor: string, now: Date, postingId: string | null) {
+  return {
+    status: 'RESOLVED' as const, resolution: input.reason, note: input.note ?? null, resolvedBy: actor, resolvedAt: now,
+    resolutionKey: input.idempotencyKey, postingId, updatedAt: now,
+  };
+}
+
+/**
+ * Resolves an open exception. TIMING and BANK_DUPLICATE only record why; BANK_FEE and WRITE_OFF
+ * also post the difference between the control shard's reserve and its FEE_EXPENSE or LOSS
+ * account (balanced; the reserve moves by minus the difference, so that it says what the bank
+ * holds), in the same local transaction that marks the exception resolved and links the posting:
+ * the exception's row is locked and marked in `prepare`, so of two racing resolutions one posts
+ * and the other finds it resolved, and the posting's dedupe key (one per exception) is a second
+ * guard. The audit trail records who resolved what.
+ */
+export async function resolveException(shards: ShardSet, input: ResolveInput, actor: string, now: Date): Promise<Result<ExceptionView, ResolveRefusal>> {
+  const refused = checkInput(input);
+  if (refused) return err(refused);
+  const control = controlShard(shards);
+  const [current] = await exceptionsByIds(control.db, [input.exceptionId]);
+  if (!current) return err({ kind: 'InvalidInput', field: 'exceptionId', message: `no exception ${input.exceptionId}` });
+  const account = bookedTo[input.reason];
+  const event = (postingId: string | null) => ({
+    exceptionId: current.id, event: 'RESOLVED' as const, actor, at: now,
+    detail: `${input.reason}${postingId ? ` posted ${postingId}` : ''}${input.note ? `: ${input.note}` : ''}`,
+  });
+  if (account === null) {
+    return inTransaction(control, async (tx) => {
+      const row = await lockException(tx, current.id);
+      assert(row, `exception ${current.id} vanished`);
+      const decided = decide(row, input, actor, now);
+      if (decided) return decided;
+      await setException(tx, row.id, resolvedFields(input, actor, now, null));
+      await appendEvents(tx, [event(null)]);
+      return ok(exceptionView({ ...row, ...resolvedFields(input, actor, now, null) }, now));
+    });
+  }
+  const logical = shards.logicalOn(control)[0];
+  assert(logical !== undefined, `shard ${control.name} holds no logical shard`);
+  const [reserveId, bookId] = await Promise.all([
+    systemAccountId(shards, control, 'RESERVE', current.currency), systemAccountId(shards, control, account, current.currency),
+  ]);
+  const postingId = newId('posting', logical);
+  const spec: PostingSpec = {
+    id: postingId, kind: 'RECONCILIATION', refId: current.id, dedupeKey: resolutionDedupeKey(current.id), currency: current.currency,
+    legs: [{ accountId: reserveId, bucket: 'AVAILABLE', amount: -current.amount }, { accountId: bookId, bucket: 'AVAILABLE', amount: current.amount }],
+  };
+  let locked: ExceptionRow | undefined;
+  return postOne<Result<ExceptionView, ResolveRefusal>>(control, {
+    prepare: async (tx) => {
+      locked = await lockException(tx, current.id);
+      assert(locked, `exception ${current.id} vanished`);
+      const decided = decide(locked, input, actor, now);
+      if (decided) return { proceed: false, result: decided };
+      // Marked here, not in finish: a later item of the same batch resolving it must see it resolved.
+      await setException(tx, current.id, resolvedFields(input, actor, now, postingId));
+      return { proceed: true, spec };
+    },
+    finish: async (tx, outcome) => {
+      if (outcome.status === 'REJECTED') {
+        await setException(tx, current.id, { status: 'OPEN', resolution: null, note: null, resolvedBy: null, resolvedAt: null, resolutionKey: null, postingId: null });
+        return err({ kind: 'BalanceLimit', accountId: 'accountId' in outcome.rejection ? outcome.rejection.accountId : reserveId });
+      }
+      if (outcome.postingId !== postingId) await setException(tx, current.id, { postingId: outcome.postingId });
+      await appendEvents(tx, [event(outcome.postingId)]);
+      return ok(exceptionView({ ...locked!, ...resolvedFields(input, actor, now, outcome.postingId) }, now));
+    },
+    at: now,
+  }, { now: () => now });
+}
+
+/** Mutation.resolveException: operators only (services/access.ts): write-offs and bank fees move the platform's money. */
+export async function resolveExceptionFor(ctx: SettlementContext, input: ResolveInput): Promise<Result<ExceptionView, ResolveRefusal | Forbidden>> {
+  const refused = mayOperate(ctx.identity, 'resolve reconciliation exceptions (write-offs and bank fees move the platform\'s money)');
+  if (refused) return err(refused);
+  return resolveException(ctx.shards, input, ctx.identity.sub, ctx.now());
+}

@@ -156,6 +156,7 @@ function contractVariables(operation: OperationDefinitionNode): Record<string, u
     from: '2020-01-01',
     to: today,
     businessDate: today,
+    channel: 'bank-1',
   };
   return Object.fromEntries((operation.variableDefinitions ?? []).map((v) => [v.variable.name.value, values[v.variable.name.value] ?? null]));
 }

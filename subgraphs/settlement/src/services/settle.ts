@@ -147,7 +147,9 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
       const legs = await lockUnsettledLegs(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
       const earlyShares = await lockRefundSharesOfLegs(tx, legs);
       const lateShares = await lockLateRefundShares(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
-      const received = legs.map((l) => ({ amount: l.amount, refundedAmount: legRefundedBeforeSettlement(l) }));
+      // What refunds took from each leg before it settled (in flight included), out of this pending:
+      // never more than the leg (refundLegChanges bounds every receiver by its leg; settlePart asserts it).
+      const received = legs.map((l) => ({ amount: l.amount, refundedAmount: l.refundedAmount }));
       const figures = settlePart([...paid, ...received], [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)], settlement.feeBps);
       const postingId = figures.moved > 0n ? newId('posting', logical) : null;
       part = {
@@ -169,15 +171,6 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
       return part!;
     },
   }, { now });
-}
-
-/**
- * What refunds took from a leg before it settled (in flight included, as for a payment). The
- * PAYEE's remainder may, between refunds, run a unit or two past its leg (refundLegChanges);
- * what it gave beyond the leg came from the stripe's pending all the same, so the leg moves nothing.
- */
-function legRefundedBeforeSettlement(leg: { amount: bigint; refundedAmount: bigint }): bigint {
-  return leg.refundedAmount > leg.amount ? leg.amount : leg.refundedAmount;
 }
 
 /**

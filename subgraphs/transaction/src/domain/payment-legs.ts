@@ -53,10 +53,18 @@ export function planLegs(r: LegRequest): Result<PaymentLeg[], MoneyErrorOf<'Spli
  * payer back 2, so the campaign paid the whole of a 1-unit purchase its rule discounts by 0 (a unit
  * per payment to a payer whose payee refunds for it). Rounded up, what the campaign has paid net,
  * leg - ceil(R * leg / amount), is floor((amount - R) * leg / amount): never more than its share
- * of what was kept. `legs[i].refunded` is what leg i has returned so far; the
- * answer is each leg's change, so the legs' totals land exactly on the rule whatever came before
- * (a failed refund's release included). A full refund returns every leg exactly. The PAYEE's
- * change may be negative (it receives) when several splits round up together.
+ * of what was kept, and the PAYER's remainder never more than its own leg.
+ * The receiving side mirrors it: no receiver gives back more than it received. Splits rounding
+ * down together could make the PAYEE's remainder pass its own leg (refunding 14280 of 14281 whose
+ * splits are 2837 and 7650: floors 2836 and 7649 leave the PAYEE 3795 of its 3794), and the unit
+ * beyond came out of its stripe's pending, which held it for another payment: that payment's
+ * settlement then found its pending short and was refused. So a SPLIT whose floor leaves the PAYEE
+ * past its leg returns its ceiling instead, splits in their order, until the PAYEE's remainder is
+ * its leg; the raised splits never return more than their own leg either (R <= amount).
+ * `legs[i].refunded` is what leg i has returned so far; the answer is each leg's change, so the
+ * legs' totals land exactly on the rule whatever came before (a failed refund's release included).
+ * A full refund returns every leg exactly. A change may be negative (the leg receives) when a
+ * later refund lowers a share the rule rounded up before.
  */
 export function refundLegChanges(
   legs: ReadonlyArray<{ role: LegRole; amount: bigint; refunded: bigint }>,
@@ -71,10 +79,17 @@ export function refundLegChanges(
       if (leg.role === remainderRole) targets[i] = refundedAfter - others;
     });
   }
+  const payee = legs.findIndex((leg) => leg.role === 'PAYEE');
+  legs.forEach((leg, i) => {
+    if (leg.role !== 'SPLIT' || payee < 0 || targets[payee]! <= legs[payee]!.amount) return;
+    if ((refundedAfter * leg.amount) % paymentAmount === 0n) return;
+    targets[i] = targets[i]! + 1n;
+    targets[payee] = targets[payee]! - 1n;
+  });
   return legs.map((leg, i) => targets[i]! - leg.refunded);
 }
 
-/** A non-remainder leg's cumulative share after refunds totalling R: a SPLIT's rounds down, a CAMPAIGN's up (see refundLegChanges). */
+/** A non-remainder leg's cumulative share after refunds totalling R: a SPLIT's rounds down (up when the PAYEE would pass its leg, see refundLegChanges), a CAMPAIGN's up. */
 export function legShareReturned(role: 'CAMPAIGN' | 'SPLIT', leg: bigint, paymentAmount: bigint, refundedAfter: bigint): bigint {
   const exact = refundedAfter * leg;
   return role === 'CAMPAIGN' ? (exact + paymentAmount - 1n) / paymentAmount : exact / paymentAmount;

@@ -495,8 +495,9 @@ export type Leg = {
   currency: Scalars['String']['output'];
   /**
    * What refunds have returned of this leg so far, in flight included: after refunds totalling R,
-   * floor(R * amount / payment amount), except the PAYER and PAYEE legs, which take the remainder
-   * (so the PAYEE's may, for a moment, exceed its own amount when there are several splits).
+   * floor(R * amount / payment amount) (a CAMPAIGN's rounded up), except the PAYER and PAYEE legs,
+   * which take the remainder; a SPLIT returns its ceiling instead where the floors would leave the
+   * PAYEE's remainder past its own amount, so no leg's ever exceeds its amount.
    */
   refundedAmount: Scalars['Amount']['output'];
   role: LegRole;

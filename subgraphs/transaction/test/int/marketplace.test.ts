@@ -279,6 +279,36 @@ describe('settlement of MERCHANT legs', () => {
     expect(again.ok && again.value.status).toBe('SETTLED');
     await expectHealthy();
   });
+
+  it('settles a date whose payment with two splits was refunded all but a unit before it: the PAYEE gives back no more than its leg (simulator seed 1814216641)', async () => {
+    const merchant = await kit.open(unique('legs-short-m'), { type: 'MERCHANT' });
+    const payer = await kit.openAwayFrom(unique('legs-short-buyer'), [physicalOf(stack.shards, merchant)]);
+    const [s1, s2] = [await kit.open(unique('legs-short-s1')), await kit.open(unique('legs-short-s2'))];
+    await kit.fund(payer, '20000');
+    // Another credit of the date on the merchant's stripe on the payer's database: its pending holds 126 for it.
+    const other = (await pay(kit.operator, { payer, payee: merchant, amount: '126' })).data!.createPayment;
+    expect(other.status).toBe('SUCCEEDED');
+    const split = (await pay(kit.operator, { payer, payee: merchant, amount: '14281', splits: [{ accountId: s1, amount: '2837' }, { accountId: s2, amount: '7650' }] })).data!.createPayment;
+    expect(split.status).toBe('SUCCEEDED');
+    const refund = await kit.refund(kit.operator, split.id, '14280');
+    expect(refund.data!.refundPayment.status).toBe('SUCCEEDED');
+    const date = businessDateOf(new Date());
+    const tomorrow = () => new Date(Date.now() + 86_400_000);
+    // Splits rounding down alone (2836 + 7649) left the PAYEE 3795 of its 3794, the unit taken
+    // from the 126 of the other payment, which settlement moves: the stripe's posting was refused.
+    const settled = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
+    const read = await gql(stack.gatewayUrl, docs.get, { id: split.id }, kit.operator);
+    expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual(['14280', '3794', '2837', '7649']);
+    // Gross 126 + 3794, all of the leg refunded, the fee on the 126 moved: 3.15 rounded half up.
+    expect(settled.ok && settled.value).toMatchObject({ status: 'SETTLED', grossAmount: 3920n, refundedAmount: 3794n, feeAmount: 3n, netAmount: 123n });
+    expect(await kit.balance(merchant)).toMatchObject({ available: '123', pending: '0' });
+    // The last unit comes back from the split that rounded down, none from the merchant.
+    const last = await kit.refund(kit.operator, split.id, '1');
+    expect(last.data!.refundPayment.status).toBe('SUCCEEDED');
+    expect(await kit.balance(merchant)).toMatchObject({ available: '123', pending: '0' });
+    expect(await totals([s1, s2])).toEqual([0n, 0n]);
+    await expectHealthy();
+  });
 });
 
 describe('refunds pro rata', () => {

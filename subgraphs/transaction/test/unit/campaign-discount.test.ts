@@ -94,7 +94,7 @@ describe('refunds of a discounted split payment', () => {
         legs.forEach((l, i) => (l.refunded += changes[i]!));
         const paying = legs.filter((l) => l.role === 'PAYER' || l.role === 'CAMPAIGN');
         expect(paying.reduce((sum, l) => sum + l.refunded, 0n)).toBe(refunded);
-        for (const l of paying) expect(l.refunded <= l.amount && l.refunded >= 0n, `seed ${random.seed} run ${run} ${l.role}`).toBe(true);
+        for (const l of legs) expect(l.refunded <= l.amount && l.refunded >= 0n, `seed ${random.seed} run ${run} ${l.role}`).toBe(true);
         const campaignLeg = legs.find((l) => l.role === 'CAMPAIGN');
         if (campaignLeg) {
           // Rounded up, in the funder's favour: net, the campaign never paid more than its share of what was kept.
@@ -116,5 +116,41 @@ describe('refunds of a discounted payment (issue 31: refunds follow the same sha
       { role: 'PAYEE' as const, amount: 3n, refunded: 0n },
     ];
     expect(refundLegChanges(legs, 3n, 2n)).toEqual([1n, 1n, 2n]);
+  });
+});
+
+describe('refunds of a payment with splits: no receiver gives back more than it received', () => {
+  // The simulator's seed 1814216641: a merchant PAYEE of 3794 (14281 less splits of 2837 and 7650).
+  const legs = () => [
+    { role: 'PAYER' as const, amount: 14281n, refunded: 0n },
+    { role: 'PAYEE' as const, amount: 3794n, refunded: 0n },
+    { role: 'SPLIT' as const, amount: 2837n, refunded: 0n },
+    { role: 'SPLIT' as const, amount: 7650n, refunded: 0n },
+  ];
+
+  it('raises the first split to its ceiling rather than have the PAYEE give back 3795 of its 3794', () => {
+    // Floors 2836 and 7649 would leave the PAYEE 14280 - 2836 - 7649 = 3795.
+    expect(refundLegChanges(legs(), 14281n, 14280n)).toEqual([14280n, 3794n, 2837n, 7649n]);
+    // The last unit then comes from the split that rounded up, none from the PAYEE.
+    const after = legs().map((l, i) => ({ ...l, refunded: [14280n, 3794n, 2837n, 7649n][i]! }));
+    expect(refundLegChanges(after, 14281n, 14281n)).toEqual([1n, 0n, 0n, 1n]);
+  });
+
+  it('keeps every receiving leg within [0, its amount] at every refunded total, a PAYEE of 0 and many splits included', () => {
+    for (let run = 0; run < 200; run++) {
+      const splits = Array.from({ length: random.between(1, 5) }, () => BigInt(random.between(1, 50)));
+      const payee = random.below(3) === 0 ? 0n : BigInt(random.between(1, 50));
+      const amount = payee + splits.reduce((a, b) => a + b, 0n);
+      const state = [{ role: 'PAYER' as const, amount, refunded: 0n }, { role: 'PAYEE' as const, amount: payee, refunded: 0n }, ...splits.map((s) => ({ role: 'SPLIT' as const, amount: s, refunded: 0n }))];
+      let refunded = 0n;
+      while (refunded < amount) {
+        refunded += BigInt(random.between(1, Number(amount - refunded)));
+        refundLegChanges(state, amount, refunded).forEach((c, i) => (state[i]!.refunded += c));
+        const receiving = state.filter((l) => l.role !== 'PAYER');
+        expect(receiving.reduce((sum, l) => sum + l.refunded, 0n), `seed ${random.seed} run ${run}`).toBe(refunded);
+        for (const l of receiving) expect(l.refunded >= 0n && l.refunded <= l.amount, `seed ${random.seed} run ${run} ${l.role} ${l.refunded}/${l.amount} at ${refunded}/${amount}`).toBe(true);
+      }
+      for (const l of state) expect(l.refunded, `seed ${random.seed} run ${run}`).toBe(l.amount);
+    }
   });
 });

@@ -117,6 +117,12 @@ export type CreateWebhookEndpointInput = {
 export type DepositInput = {
   accountId: string | number;
   amount: string;
+  /**
+   * The channel (bank or card integration, 1-64 characters of [A-Za-z0-9_.-]) the money moved
+   * through; its statements reconcile this movement (settlement's channelReconciliation). A
+   * channel's own token records its own channel whether or not it names it, and may name no other.
+   */
+  channel?: string | null | undefined;
   currency: string;
   externalRef?: string | null | undefined;
   /**
@@ -170,6 +176,14 @@ export type HoldStatus =
   | 'HELD'
   | 'VOIDED';
 
+export type ImportBankStatementInput = {
+  /** The bank or card channel the statements come from, e.g. "bank-a". */
+  channel: string;
+  /** The file's text (the transport's encoding already decoded; a byte order mark is ignored). */
+  content: string;
+  format: StatementFormat;
+};
+
 /**
  * What a leg does in a payment. Paying legs: PAYER (amount - discountAmount) and CAMPAIGN (the
  * discount, from the campaign's funding account). Receiving legs: PAYEE (amount - the splits) and
@@ -180,6 +194,14 @@ export type LegRole =
   | 'PAYEE'
   | 'PAYER'
   | 'SPLIT';
+
+export type MatchRule =
+  /** No common reference: one line to one movement, amount within the tolerance and dates within the window. */
+  | 'AMOUNT_DATE'
+  /** A line to all of a date's unmatched unreferenced movements (or several lines to one movement), the sums within the tolerance. */
+  | 'ONE_TO_MANY'
+  /** The same external reference, currency and direction (one or several lines to one or several movements). */
+  | 'REFERENCE';
 
 export type OpenAccountInput = {
   /** An active ISO 4217 code, e.g. USD, JPY, KWD; anything else answers UnsupportedCurrency. */
@@ -193,6 +215,20 @@ export type PaymentStatus =
   /** Debited from the payer; the credit on the payee's shard is still on its way. */
   | 'PROCESSING'
   | 'SUCCEEDED';
+
+export type ReconciliationExceptionKind =
+  /** A match whose statement amount differs from its movements' (a fee taken out of the amount). */
+  | 'AMOUNT_MISMATCH'
+  /** A movement not yet on a statement, within its date window: not a difference yet. */
+  | 'IN_TRANSIT'
+  /** A movement on no statement after its date window has passed. */
+  | 'MISSING_EXTERNAL'
+  /** A statement line that matches no movement (a bank fee line, a duplicate on the bank's side, money not recorded). */
+  | 'MISSING_INTERNAL';
+
+export type ReconciliationExceptionStatus =
+  | 'OPEN'
+  | 'RESOLVED';
 
 export type RedeliverWebhookEventsInput = {
   endpointId: string | number;
@@ -214,6 +250,24 @@ export type RefundPaymentInput = {
   reason?: string | null | undefined;
 };
 
+export type ResolutionReason =
+  /** The bank booked a line twice and will reverse it; nothing posted. */
+  | 'BANK_DUPLICATE'
+  /** The bank took a fee: the difference is posted between the reserve and the platform's fee expense. */
+  | 'BANK_FEE'
+  /** The money moved on another date (resolved by matching itself when a later statement shows it); nothing posted. */
+  | 'TIMING'
+  /** The difference is written off: posted between the reserve and the platform's loss account. */
+  | 'WRITE_OFF';
+
+export type ResolveExceptionInput = {
+  exceptionId: string | number;
+  /** Makes the resolution safe to retry: a replay answers the resolved exception; 1-128 printable ASCII characters. */
+  idempotencyKey: string;
+  note?: string | null | undefined;
+  reason: ResolutionReason;
+};
+
 export type RunSettlementInput = {
   businessDate: string;
   merchantAccountId: string | number;
@@ -230,6 +284,18 @@ export type SetFxRateInput = {
   spreadBps?: number | null | undefined;
 };
 
+export type SetMatchingRulesInput = {
+  /** Whether one statement line may match all of a date's unreferenced movements (a batch settlement), and several lines one movement (absent: false). */
+  allowOneToMany?: boolean | null | undefined;
+  /** … or by at most this share of the line's amount, in basis points, rounded down (absent: 0). Either tolerance suffices. */
+  amountToleranceBps?: number | null | undefined;
+  /** A line matches a movement without a common reference when their amounts differ by at most this many minor units (absent: 0). */
+  amountToleranceMinor?: string | null | undefined;
+  channel: string;
+  /** … and their dates differ by at most this many days (absent: 0); a movement is IN_TRANSIT until a statement this many days after its date has come. */
+  dateWindowDays?: number | null | undefined;
+};
+
 export type SettlementStatus =
   /** Started; a run cut off halfway is completed by the next run. */
   | 'PROCESSING'
@@ -240,6 +306,14 @@ export type SplitInput = {
   accountId: string | number;
   amount: string;
 };
+
+export type StatementFormat =
+  /** ISO 20022 camt.053 (BkToCstmrStmt, any version camt.053.001.02 and later): each Stmt with its OPBD/CLBD balances and Ntry entries. */
+  | 'CAMT053'
+  /** importStatement's CSV: external_ref,amount,currency,direction,date; one statement per date and currency of its lines, without balances. */
+  | 'CSV'
+  /** SWIFT MT940: :20:, :25:, :28C:, :60F:/:60M:, :61: with :86:, :62F:/:62M:; a statement split over records (:28C: n/1, n/2 …) is joined. */
+  | 'MT940';
 
 export type VoidHoldInput = {
   holdId: string | number;
@@ -262,6 +336,12 @@ export type WebhookEndpointStatus =
 export type WithdrawInput = {
   accountId: string | number;
   amount: string;
+  /**
+   * The channel (bank or card integration, 1-64 characters of [A-Za-z0-9_.-]) the money moved
+   * through; its statements reconcile this movement (settlement's channelReconciliation). A
+   * channel's own token records its own channel whether or not it names it, and may name no other.
+   */
+  channel?: string | null | undefined;
   currency: string;
   externalRef?: string | null | undefined;
   /**
@@ -604,6 +684,62 @@ export type RedeliverWebhookEventsMutation = { redeliverWebhookEvents:
     | { __typename: 'WebhookEndpointNotFound', code: string, message: string }
    };
 
+export type DepositViaChannelMutationVariables = Exact<{
+  input: DepositInput;
+}>;
+
+
+export type DepositViaChannelMutation = { deposit:
+    | { __typename: 'AccountNotActive', code: string, message: string }
+    | { __typename: 'AccountNotFound', code: string, message: string }
+    | { __typename: 'BalanceLimit', code: string, message: string }
+    | { __typename: 'CurrencyMismatch', code: string, message: string }
+    | { __typename: 'Deposit', id: string, status: PaymentStatus, amount: string, currency: string, externalRef: string | null, channel: string | null }
+    | { __typename: 'IdempotencyKeyReused', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type ImportBankStatementMutationVariables = Exact<{
+  input: ImportBankStatementInput;
+}>;
+
+
+export type ImportBankStatementMutation = { importBankStatement:
+    | { __typename: 'InvalidInput', code: string, message: string }
+    | { __typename: 'InvalidStatement', code: string, message: string }
+    | { __typename: 'StatementImport', channel: string, statements: Array<{ businessDate: string, currency: string | null, openingBalance: string | null, closingBalance: string | null, lines: number }> }
+   };
+
+export type SetMatchingRulesMutationVariables = Exact<{
+  input: SetMatchingRulesInput;
+}>;
+
+
+export type SetMatchingRulesMutation = { setMatchingRules:
+    | { __typename: 'InvalidInput', code: string, message: string }
+    | { __typename: 'MatchingRules', channel: string, amountToleranceMinor: string, amountToleranceBps: number, dateWindowDays: number, allowOneToMany: boolean }
+   };
+
+export type ChannelReconciliationQueryVariables = Exact<{
+  channel: string;
+  businessDate: string;
+}>;
+
+
+export type ChannelReconciliationQuery = { channelReconciliation: { channel: string, businessDate: string, matches: Array<{ rule: MatchRule, externalRefs: Array<string>, movementIds: Array<string>, difference: string }>, exceptions: Array<{ id: string, kind: ReconciliationExceptionKind, externalRef: string | null, movementId: string | null, amount: string, currency: string, status: ReconciliationExceptionStatus, resolution: ResolutionReason | null }>, adjustment: Array<{ currency: string, bankMovements: string, ledgerMovements: string, inTransit: string, bankOnly: string, unexplained: string, balanced: boolean }> } };
+
+export type ResolveExceptionMutationVariables = Exact<{
+  input: ResolveExceptionInput;
+}>;
+
+
+export type ResolveExceptionMutation = { resolveException:
+    | { __typename: 'BalanceLimit', code: string, message: string }
+    | { __typename: 'ExceptionAlreadyResolved', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+    | { __typename: 'ReconciliationException', id: string, status: ReconciliationExceptionStatus, resolution: ResolutionReason | null, postingId: string | null }
+   };
+
 
 export const OpenAccountDocument = {"__meta__":{"hash":"sha256:b09771ee66712d76ffacf7c7400dca0588f7fb9581a46fa79dfc62d74f4e173a"}} as unknown as DocumentNode<OpenAccountMutation, OpenAccountMutationVariables>;
 export const GetAccountDocument = {"__meta__":{"hash":"sha256:2ab476542336dee6ca7ba0055ac57d031ed4dba48ba5162e73d03c01e8bfff97"}} as unknown as DocumentNode<GetAccountQuery, GetAccountQueryVariables>;
@@ -634,3 +770,8 @@ export const CreateWebhookEndpointDocument = {"__meta__":{"hash":"sha256:956a779
 export const WebhookEndpointDocument = {"__meta__":{"hash":"sha256:a92cac850bbbedf938cfbeaf4486d86a09e159cab2172893ff47d70b8b638162"}} as unknown as DocumentNode<WebhookEndpointQuery, WebhookEndpointQueryVariables>;
 export const DisableWebhookEndpointDocument = {"__meta__":{"hash":"sha256:1fd900db67bcc48df0a050f3fc648204aa4e848a119eccb631a537506079bf10"}} as unknown as DocumentNode<DisableWebhookEndpointMutation, DisableWebhookEndpointMutationVariables>;
 export const RedeliverWebhookEventsDocument = {"__meta__":{"hash":"sha256:14703b0f2d44ee9efd6bd9cba60f7b90f85fec0fc99c699d22c4ecd6cbbc6d45"}} as unknown as DocumentNode<RedeliverWebhookEventsMutation, RedeliverWebhookEventsMutationVariables>;
+export const DepositViaChannelDocument = {"__meta__":{"hash":"sha256:9e33e81010f4d5cad21fb080d1037fa8b0b1470d844a7891be07abe67e5c2042"}} as unknown as DocumentNode<DepositViaChannelMutation, DepositViaChannelMutationVariables>;
+export const ImportBankStatementDocument = {"__meta__":{"hash":"sha256:29046e7f19443e1dcc63c264c93ad6a82eac400d8a8e971b9bbf23503d62b610"}} as unknown as DocumentNode<ImportBankStatementMutation, ImportBankStatementMutationVariables>;
+export const SetMatchingRulesDocument = {"__meta__":{"hash":"sha256:189449567a218fb19b785ecbae55ae8a52090c50f753e165e3c2556a14b73483"}} as unknown as DocumentNode<SetMatchingRulesMutation, SetMatchingRulesMutationVariables>;
+export const ChannelReconciliationDocument = {"__meta__":{"hash":"sha256:64e10ca8edb494a7c722502765eedbcd9311360d0e9e0a660e4c1519e05f8c56"}} as unknown as DocumentNode<ChannelReconciliationQuery, ChannelReconciliationQueryVariables>;
+export const ResolveExceptionDocument = {"__meta__":{"hash":"sha256:9ef935d8b307555780755a5af2bb9f9a791ce8b9e2b74f6e9c5df87b7a6362cc"}} as unknown as DocumentNode<ResolveExceptionMutation, ResolveExceptionMutationVariables>;

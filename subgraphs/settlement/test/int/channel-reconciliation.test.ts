@@ -282,6 +282,12 @@ describe("a statement at the size limit imports over the API; one byte or one li
     const imported = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: atLimit } });
     expect(imported.data!.importBankStatement).toMatchObject({ __typename: 'StatementImport', statements: [{ businessDate: dayD, lines }] });
     expect(await lineCount(c)).toBe(lines);
+    // Its reconciliation stores a report of one exception per line (each line is no movement of ours): MEDIUMTEXT, which TEXT was not.
+    const report = await q(docs.reconcile, { channel: c, businessDate: dayD });
+    expect(report.errors, JSON.stringify(report.errors)?.slice(0, 500)).toBeUndefined();
+    expect(report.data!.channelReconciliation.exceptions).toHaveLength(lines);
+    const stored = await sqlRows<{ n: number | string }>(sql`SELECT LENGTH(body) AS n FROM channel_reconciliations WHERE channel = ${c}`);
+    expect(Number(stored[0]!.n)).toBeGreaterThan(65_535);
 
     const over = `${csvOfBytes(statementBytesMax, `t${tag}-`)} `;
     const refused = await q(docs.importFile, { input: { channel: `${c}-over`, format: 'CSV', content: over } });

@@ -1,10 +1,11 @@
 import type { Experimental_DidResolveQueryPlanCallback } from '@apollo/gateway';
 import { isRole, type Identity } from '@paygraph/shared/identity';
 import {
-  commitOutcomeWaitMs, lockRetryWaitSeconds, lockWaitSeconds, ownerIdLengthMax, shardProbeTimeoutMs, shardStatementProbeAfterMs,
+  commitOutcomeWaitMs, lockRetryWaitSeconds, lockWaitSeconds, ownerIdLengthMax, requestBodyBytesMax, shardProbeTimeoutMs, shardStatementProbeAfterMs,
+  statementBytesMax, statementRequestVariablesBytesMax,
 } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
-import { documentTokensMax, subgraphRequestTimeoutMs } from './limits';
+import { documentBytesMax, documentTokensMax, subgraphRequestTimeoutMs } from './limits';
 
 /**
  * The gateway's invariants, asserted where TigerBeetle would: at start-up (the timing rules its
@@ -98,4 +99,32 @@ export function timingRuleProblems(t: TimingLimits): string[] {
 export function assertTimingRules(t: TimingLimits): void {
   const problems = timingRuleProblems(t);
   assert(problems.length === 0, `the limits break their timing rules: ${problems.join('; ')}`);
+}
+
+/** The limits the size rule reads, as one value so that a test can break one. */
+export interface SizeLimits {
+  requestBodyBytesMax: number;
+  statementBytesMax: number;
+  documentBytesMax: number;
+  statementRequestVariablesBytesMax: number;
+}
+
+export const sizeLimits: SizeLimits = { requestBodyBytesMax, statementBytesMax, documentBytesMax, statementRequestVariablesBytesMax };
+
+/**
+ * The size rule of limits.ts (statementBytesMax's comment): a request carrying the largest
+ * statement, JSON-escaped (at most twice its bytes), with the largest document and the other
+ * variables, fits in the body limit, so a statement past its limit is refused by the service
+ * (INVALID_STATEMENT) and never by the body's bound first. Answers the broken rule, if any.
+ */
+export function sizeRuleProblems(l: SizeLimits): string[] {
+  const requestMax = 2 * l.statementBytesMax + l.documentBytesMax + l.statementRequestVariablesBytesMax;
+  if (requestMax <= l.requestBodyBytesMax) return [];
+  return [`an import of the largest statement (${requestMax} bytes as JSON with its document) must fit in the request body limit (${l.requestBodyBytesMax} bytes)`];
+}
+
+/** Checked when the gateway starts, beside the timing rules. */
+export function assertSizeRules(l: SizeLimits): void {
+  const problems = sizeRuleProblems(l);
+  assert(problems.length === 0, `the limits break their size rule: ${problems.join('; ')}`);
 }

@@ -1,4 +1,4 @@
-import { assertPlanBounded, assertTimingRules, timingLimits } from './invariants';
+import { assertPlanBounded, assertSizeRules, assertTimingRules, sizeLimits, timingLimits } from './invariants';
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import { GraphQLError, isScalarType, type GraphQLSchema } from 'graphql';
@@ -203,6 +203,7 @@ function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph 
 export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
   // The limits' timing rules hold, or the gateway would time out before a subgraph answers why.
   assertTimingRules(timingLimits);
+  assertSizeRules(sizeLimits);
   const supergraph = loadSupergraph(urls, trusts);
   const streamingUrl = urls[streamingSubgraph];
   const streamingTrust = trusts[streamingSubgraph];

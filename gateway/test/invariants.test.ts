@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvariantViolation } from '@paygraph/shared/result';
-import { assertPrincipalComplete, assertTimingRules, fetchesOf, planFetchesMax, timingLimits, timingRuleProblems } from '../src/invariants';
+import {
+  assertPrincipalComplete, assertSizeRules, assertTimingRules, fetchesOf, planFetchesMax, sizeLimits, sizeRuleProblems, timingLimits, timingRuleProblems,
+} from '../src/invariants';
 
 /** The gateway's invariants, without a server: each holds for what we ship, and a break is caught. */
 describe("the gateway's invariants", () => {
@@ -15,6 +17,19 @@ describe("the gateway's invariants", () => {
     expect(timingRuleProblems(slowProbe)).toEqual([expect.stringMatching(/^finding a dead shard/)]);
     const slowOutcome = { ...timingLimits, commitOutcomeWaitMs: timingLimits.subgraphRequestTimeoutMs };
     expect(timingRuleProblems(slowOutcome)).toEqual([expect.stringMatching(/^resolving a lost COMMIT/)]);
+  });
+
+  it('the limits keep their size rule: the largest statement, JSON-escaped with its document, fits in the request body limit', () => {
+    expect(sizeRuleProblems(sizeLimits)).toEqual([]);
+    expect(() => assertSizeRules(sizeLimits)).not.toThrow();
+    // The limits as they were before: a 10 MB statement behind a 1 MB body could never be imported.
+    const unreachable = { ...sizeLimits, statementBytesMax: 10 * sizeLimits.requestBodyBytesMax };
+    expect(sizeRuleProblems(unreachable)).toEqual([expect.stringMatching(/^an import of the largest statement \(\d+ bytes as JSON with its document\) must fit in the request body limit/)]);
+    expect(() => assertSizeRules(unreachable)).toThrow(InvariantViolation);
+    // One byte of statement more than the rule allows is caught too: the rule is tight, not approximate.
+    const slack = sizeLimits.requestBodyBytesMax - 2 * sizeLimits.statementBytesMax - sizeLimits.documentBytesMax - sizeLimits.statementRequestVariablesBytesMax;
+    expect(sizeRuleProblems({ ...sizeLimits, statementBytesMax: sizeLimits.statementBytesMax + Math.floor(slack / 2) })).toEqual([]);
+    expect(sizeRuleProblems({ ...sizeLimits, statementBytesMax: sizeLimits.statementBytesMax + Math.floor(slack / 2) + 1 })).toHaveLength(1);
   });
 
   it("counts a plan's subgraph calls through every kind of node, a fetch under a list once", () => {

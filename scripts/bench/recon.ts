@@ -9,7 +9,7 @@ import { seededRandom } from '../../test/support/seeded-random';
 
 /**
  * `npm run bench:recon`: a channel's reconciliation of about 100,000 statement lines, in process
- * (the pure parts: reading the file, matching, each date's exceptions and adjustment table), on
+ * (the pure parts: reading the daily statements, matching, each date's exceptions and adjustment table), on
  * a generated and perturbed ledger (subgraphs/settlement/test/support/perturbed-statements.ts:
  * fees, late bookings, batches, splits, drops, duplicates, unreferenced lines). Run it through
  * `/work/bin/heavy --idle` and quote the load it prints with the times.
@@ -28,10 +28,15 @@ const rules: MatchingRules = { amountToleranceMinor: 50n, amountToleranceBps: 0,
 // About 1.07 lines per movement (splits and duplicates outnumber drops); batches and fees add a few per day.
 const perDay = Math.ceil(linesWanted / 1.07 / days / currencies.length);
 const generated = generateStatements(seededRandom(seed), { firstDate: '2026-01-01', days, movementsPerDay: perDay, currencies, fuzzMax: 50n });
-// A file holds at most statementLinesMax lines: the lines go in files of half the lines each, as an operator would import them.
-const rows = generated.lines.map((l) => `${l.externalRef},${l.signed < 0n ? -l.signed : l.signed},${l.currency},${l.signed < 0n ? 'DEBIT' : 'CREDIT'},${l.statementDate}`);
-const half = Math.ceil(rows.length / 2);
-const files = [rows.slice(0, half), rows.slice(half)].map((part) => ['external_ref,amount,currency,direction,date', ...part].join('\n'));
+// A bank sends one statement per business date, within statementBytesMax and statementLinesMax: one CSV file per date.
+const rowsByDate = new Map<string, string[]>();
+for (const l of generated.lines) {
+  const row = `${l.externalRef},${l.signed < 0n ? -l.signed : l.signed},${l.currency},${l.signed < 0n ? 'DEBIT' : 'CREDIT'},${l.statementDate}`;
+  const rows = rowsByDate.get(l.statementDate);
+  if (rows) rows.push(row);
+  else rowsByDate.set(l.statementDate, [row]);
+}
+const files = [...rowsByDate.values()].map((rows) => ['external_ref,amount,currency,direction,date', ...rows].join('\n'));
 const csv = { length: files.reduce((n, f) => n + f.length, 0) };
 console.log(`[bench:recon] seed ${seed}: ${generated.lines.length} statement lines, ${generated.movements.length} movements, ${days} days, ${currencies.join('+')}; CSV ${(csv.length / 1e6).toFixed(1)} MB`);
 console.log(`[bench:recon] ${cpus().length} CPUs, load ${loadavg().map((l) => l.toFixed(2)).join(' ')} at start`);

@@ -174,9 +174,28 @@ export const externalRefLengthMax = 128;
 export const descriptionLengthMax = 500;
 export const idempotencyKeyLengthMax = 128;
 
-/** A bank statement (CSV) a client may import at once: its size, and its lines after the header. */
-export const statementBytesMax = 10_000_000;
-export const statementLinesMax = 100_000;
+/**
+ * A bank statement a client may import at once (importBankStatement's CSV, camt.053 or MT940,
+ * and importStatement's CSV): its size, and its lines (entries) after the header. A bank sends
+ * one statement per channel and business date, so these bound one channel's day.
+ *
+ * The statement travels as a JSON string inside a GraphQL request, and every request body is
+ * bounded by requestBodyBytesMax before anything reads it or knows who sent it (the gateway
+ * verifies the token only after the body is read). Rather than open larger bodies to callers
+ * not yet authenticated, the statement's limit is what that body limit carries: JSON's escapes
+ * at most double a statement's text (", \, tab, CR, LF are two bytes each; a bank format holds
+ * no other control character), and the document (gateway's documentBytesMax) and the other
+ * variables (statementRequestVariablesBytesMax) ride beside it, so
+ *   requestBodyBytesMax ≥ 2 × statementBytesMax + documentBytesMax + statementRequestVariablesBytesMax
+ * (the gateway asserts it when it starts: gateway/src/invariants.ts). A statement past the limit
+ * thus reaches the service and is refused whole as INVALID_STATEMENT, never as a body too large.
+ * 450 kB is about 9,000 CSV lines, 5,000 MT940 entries or 900 camt.053 entries; the lines' bound
+ * is what the smallest CSV line (about 45 bytes) fills it with.
+ */
+export const statementBytesMax = 450_000;
+export const statementLinesMax = 10_000;
+/** Bytes an import request's variables other than the statement (channel, format, JSON's keys) take at most. */
+export const statementRequestVariablesBytesMax = 8_192;
 
 /** Tokens: the clock skew tolerated on exp and nbf. */
 export const tokenClockToleranceSeconds = 30;
@@ -189,7 +208,10 @@ export const verifiedTokenCacheEntriesMax = 10_000;
 /** Tokens minted by scripts/token.ts and npm start live this long. */
 export const tokenLifetimeSeconds = 24 * 60 * 60;
 
-/** Request bodies larger than this are refused before parsing. */
+/**
+ * Request bodies larger than this are refused before parsing, and before the caller is known;
+ * it carries the largest statement (statementBytesMax, whose comment states the relation).
+ */
 export const requestBodyBytesMax = 1_000_000;
 
 /**

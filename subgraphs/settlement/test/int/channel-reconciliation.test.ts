@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { randomBytes } from 'node:crypto';
 import { addDays } from '@paygraph/shared/business-date';
-import { requestBodyBytesMax } from '@paygraph/shared/limits';
+import { requestBodyBytesMax, statementBytesMax, statementLinesMax } from '@paygraph/shared/limits';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
@@ -231,7 +231,7 @@ describe('bad input writes nothing', () => {
     const unknown = await q(docs.importFile, { input: { channel: c, format: 'BAI2', content: 'x' } });
     expect(errorCodes(unknown)).toEqual(['BAD_USER_INPUT']);
     const good = camt053([{ id: 'ok', currency: 'USD', opening: 0n, date: dayD, entries: [entry('a', 1n)] }]);
-    // Over the API a request body is bounded first (requestBodyBytesMax): a larger file is refused whole before it is read.
+    // A body past requestBodyBytesMax (far past any statement's limit) is refused before it is read, as HTTP 413.
     const tooBig = await fetch(stack.gatewayUrl, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${operator}` },
       body: JSON.stringify({ query: docs.importFile, variables: { input: { channel: c, format: 'CAMT053', content: good + ' '.repeat(requestBodyBytesMax) } } }),
@@ -243,6 +243,73 @@ describe('bad input writes nothing', () => {
     const asCustomer = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: good } }, customer);
     expect(errorCodes(asCustomer)).toEqual(['FORBIDDEN']);
     expect(await statementCount(c)).toBe(0);
+  });
+});
+
+/**
+ * A CSV statement of exactly `bytes` bytes with every field quoted (each quote is two bytes once
+ * the request's JSON escapes it, as each line end is): the most lines the limit allows of about 50
+ * bytes, the rest spread over their references.
+ */
+function csvOfBytes(bytes: number, prefix: string): string {
+  const head = 'external_ref,amount,currency,direction,date';
+  const line = (i: number, pad: number) => `"${prefix}${String(i).padStart(5, '0')}${'x'.repeat(pad)}","1","USD","CREDIT","${dayD}"`;
+  const lineBytes = line(0, 0).length + 1;
+  const count = Math.min(statementLinesMax, Math.floor((bytes - head.length) / lineBytes));
+  let rest = bytes - head.length - count * lineBytes;
+  const pads = Array.from({ length: count }, () => {
+    const pad = Math.min(rest, 100);
+    rest -= pad;
+    return pad;
+  });
+  expect(rest).toBe(0);
+  const text = [head, ...pads.map((pad, i) => line(i, pad))].join('\n');
+  expect(Buffer.byteLength(text)).toBe(bytes);
+  return text;
+}
+
+describe("a statement at the size limit imports over the API; one byte or one line more is refused whole", () => {
+  const lineCount = async (c: string) => Number((await sqlRows<{ n: number | string }>(sql`
+    SELECT COUNT(*) AS n FROM statement_lines l JOIN statements s ON s.id = l.statement_id WHERE s.channel = ${c}`))[0]!.n);
+
+  it('imports statementBytesMax bytes (its request within requestBodyBytesMax) and refuses statementBytesMax + 1 as INVALID_STATEMENT, writing nothing', async () => {
+    const c = `size-${tag}`;
+    const atLimit = csvOfBytes(statementBytesMax, `s${tag}-`);
+    const body = JSON.stringify({ query: docs.importFile, variables: { input: { channel: c, format: 'CSV', content: atLimit } } });
+    // The request is well inside the body limit even so: the size rule of limits.ts holds for the quoted file.
+    expect(Buffer.byteLength(body)).toBeLessThan(requestBodyBytesMax);
+    const lines = atLimit.split('\n').length - 1;
+    const imported = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: atLimit } });
+    expect(imported.data!.importBankStatement).toMatchObject({ __typename: 'StatementImport', statements: [{ businessDate: dayD, lines }] });
+    expect(await lineCount(c)).toBe(lines);
+    // Its reconciliation stores a report of one exception per line (each line is no movement of ours): MEDIUMTEXT, which TEXT was not.
+    const report = await q(docs.reconcile, { channel: c, businessDate: dayD });
+    expect(report.errors, JSON.stringify(report.errors)?.slice(0, 500)).toBeUndefined();
+    expect(report.data!.channelReconciliation.exceptions).toHaveLength(lines);
+    const stored = await sqlRows<{ n: number | string }>(sql`SELECT LENGTH(body) AS n FROM channel_reconciliations WHERE channel = ${c}`);
+    expect(Number(stored[0]!.n)).toBeGreaterThan(65_535);
+
+    const over = `${csvOfBytes(statementBytesMax, `t${tag}-`)} `;
+    const refused = await q(docs.importFile, { input: { channel: `${c}-over`, format: 'CSV', content: over } });
+    expect(refused.data!.importBankStatement).toEqual({ __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', message: expect.stringContaining(`larger than ${statementBytesMax} bytes`) });
+    expect(await lineCount(`${c}-over`)).toBe(0);
+    // Nor does a refused file replace the day's statement that is there.
+    const replaced = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: over } });
+    expect(replaced.data!.importBankStatement.code).toBe('INVALID_STATEMENT');
+    expect(await lineCount(c)).toBe(lines);
+  });
+
+  it('refuses statementLinesMax + 1 lines (a file well under the byte limit) as INVALID_STATEMENT, writing nothing', async () => {
+    const c = `lines-${tag}`;
+    const rows = Array.from({ length: statementLinesMax + 1 }, (_, i) => `r${i},1,USD,CREDIT,${dayD}`);
+    const content = ['external_ref,amount,currency,direction,date', ...rows].join('\n');
+    expect(Buffer.byteLength(content)).toBeLessThan(statementBytesMax);
+    const refused = await q(docs.importFile, { input: { channel: c, format: 'CSV', content } });
+    expect(refused.data!.importBankStatement).toEqual({ __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', message: expect.stringContaining(`more than ${statementLinesMax}`) });
+    expect(await lineCount(c)).toBe(0);
+    const exactly = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: ['external_ref,amount,currency,direction,date', ...rows.slice(1)].join('\n') } });
+    expect(exactly.data!.importBankStatement).toMatchObject({ __typename: 'StatementImport', statements: [{ lines: statementLinesMax }] });
+    expect(await lineCount(c)).toBe(statementLinesMax);
   });
 });
 

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, date, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, text, uniqueIndex, varchar, boolean } from 'drizzle-orm/mysql-core';
+import { bigint, char, date, datetime, index, int, mediumtext, mysqlEnum, mysqlTable, primaryKey, text, uniqueIndex, varchar, boolean } from 'drizzle-orm/mysql-core';
 
 /**
  * Settlement and reconciliation records. A settlement lives on its merchant's home shard;
@@ -175,7 +175,8 @@ export const channelReconciliations = mysqlTable(
     id: varchar('id', { length: 40 }).primaryKey(),
     channel: varchar('channel', { length: 64 }).notNull(),
     businessDate: date('business_date', { mode: 'string' }).notNull(),
-    body: text('body').notNull(),
+    // A date's whole report: up to statementLinesMax lines a day over the date window, a few hundred bytes each (TEXT's 64 KiB held about 250 matches).
+    body: mediumtext('body').notNull(),
     createdBy: varchar('created_by', { length: 64 }).notNull(),
     createdAt: moment('created_at'),
   },

@@ -1,0 +1,1 @@
+ALTER TABLE `channel_reconciliations` MODIFY COLUMN `body` mediumtext NOT NULL;

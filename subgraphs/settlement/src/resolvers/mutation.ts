@@ -9,6 +9,11 @@ import { importBankStatementFor } from '../services/bank-statements';
 import { setMatchingRulesFor } from '../services/matching-rules';
 import { resolveExceptionFor } from '../services/exceptions';
 
+/** An import's refusal, the same for a CSV statement and a bank's file: a field, or the statement's line. */
+function statementRefused(error: { kind: 'InvalidInput'; field: string; message: string } | { kind: 'InvalidStatement'; line: number; message: string }) {
+  return error.kind === 'InvalidInput' ? invalidInput(error.field, error.message) : invalidStatement(error.line, error.message);
+}
+
 /** Thin: each service authorizes first (services/access.ts; a refusal is FORBIDDEN here), then parses and acts; its result union is mapped. */
 export const mutationResolvers = {
   runSettlement: async (_, args, ctx) => {
@@ -32,26 +37,12 @@ export const mutationResolvers = {
   importStatement: async (_, args, ctx) => {
     const result = authorized(await importStatementFor(ctx, args.input));
     if (result.ok) return { __typename: 'Statement', ...result.value };
-    switch (result.error.kind) {
-      case 'InvalidInput':
-        return invalidInput(result.error.field, result.error.message);
-      case 'InvalidStatement':
-        return invalidStatement(result.error.line, result.error.message);
-      default:
-        return unreachable(result.error);
-    }
+    return statementRefused(result.error);
   },
   importBankStatement: async (_, args, ctx) => {
     const result = authorized(await importBankStatementFor(ctx, args.input));
     if (result.ok) return { __typename: 'StatementImport', ...result.value };
-    switch (result.error.kind) {
-      case 'InvalidInput':
-        return invalidInput(result.error.field, result.error.message);
-      case 'InvalidStatement':
-        return invalidStatement(result.error.line, result.error.message);
-      default:
-        return unreachable(result.error);
-    }
+    return statementRefused(result.error);
   },
   setMatchingRules: async (_, args, ctx) => {
     const result = authorized(await setMatchingRulesFor(ctx, args.input));

@@ -1,4 +1,7 @@
+import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
+import { slowFilesFirst } from './test/support/slow-files';
 import { testWorkersMax } from './test/support/database-sets';
 import { sharedProcessFiles, sharedStackFiles } from './test/support/shared-process-files';
 
@@ -27,6 +30,25 @@ const common = {
 };
 
 /**
+ * vitest's order (groups, then projects by name, then its own: the longest by its cached
+ * durations, or on a plain clone the largest files), except that within a project the files of
+ * test/support/slow-files.ts start first, longest first: a long file started last runs alone.
+ */
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const listed: readonly string[] = slowFilesFirst;
+    const rank = (spec: TestSpecification): number => {
+      const at = listed.indexOf(relative(spec.project.config.root, spec.moduleId));
+      return at === -1 ? listed.length : at;
+    };
+    // Array.prototype.sort is stable: files of equal rank keep vitest's order.
+    return sorted.sort((a, b) => (a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder)
+      || (a.project.name === b.project.name ? rank(a) - rank(b) : a.project.name < b.project.name ? -1 : 1));
+  }
+}
+
+/**
  * One graphql module for everything, as under Node: Vite would otherwise give our sources the
  * package's ESM build while @apollo/gateway and graphql-ws load its CommonJS one, and a schema
  * made by one cannot be validated or executed by the other ("from another module or realm").
@@ -35,6 +57,7 @@ const resolve = { alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }
 
 export default defineConfig({
   test: {
+    sequence: { sequencer: LongestFirst },
     projects: [
       {
         resolve,

@@ -25,6 +25,12 @@ import { runEventDelivery } from '../scripts/bench/event-delivery';
 const smokeSeconds = 2;
 const smokeAccountCount = 60;
 const smokeConcurrency = 8;
+/**
+ * The engines' own pools, per shard, beside the stack's (testPoolSizeDefault): the benchmark's
+ * default of 10 made this file hold 38 connections, most of npm test's budget (testRunConnectionsMax).
+ * Every payment goes to one merchant, so two per shard serve the smoke's callers as well.
+ */
+const smokeEnginePoolSize = 2;
 const smokeBulkSize = 100;
 const smokeReadAccounts = 12;
 const smokeReadEntriesMin = 10;
@@ -194,7 +200,7 @@ describe('benchmark smoke run', () => {
 
   test('scenario (d), the engines alone: merged and naive pay the hot merchant in process and keep the ledger whole', async () => {
     for (const engine of ['merged', 'naive'] as const) {
-      const result = await runEngineScenario({ ctx, shardUrls: urls, engine, concurrency: smokeConcurrency });
+      const result = await runEngineScenario({ ctx, shardUrls: urls, engine, concurrency: smokeConcurrency, poolSize: smokeEnginePoolSize });
       expect(result.id).toBe(`d-engine-${engine}`);
       expect(result.load.succeededUnits).toBeGreaterThan(0);
       expect(result.load.failedUnits).toBe(0);

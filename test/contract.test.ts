@@ -16,13 +16,6 @@ import { repoRoot } from './support/sources';
  * copy (the last test fails until it does).
  */
 const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
-  ['SetAdvanceTerms', 'issue 33, T+0'],
-  ['AdvanceOffer', 'issue 33, T+0'],
-  ['AdvanceSettlement', 'issue 33, T+0'],
-  ['SettlementWithAdvances', 'issue 33, T+0'],
-  ['SetCreditLimit', 'issue 33, T+0'],
-  ['GetAccountCredit', 'issue 33, T+0'],
-  ['CreditExposure', 'issue 33, T+0'],
 ]);
 
 const sharedContract = findSharedContract();

@@ -3,12 +3,12 @@ import { databaseSetNames, databaseSetOf, shardUrlsOfSet, ownDatabaseFiles, test
 
 describe('test databases per worker and per file that changes platform-wide state', () => {
   it('gives each worker, the isolated files and each file that changes platform-wide state a set of its own', () => {
-    expect(databaseSetNames()).toEqual(['w1', 'w2', 'isolated', 'own_balance_limit', 'own_money_limits', 'own_settlement_limit', 'own_simulator']);
+    expect(databaseSetNames()).toEqual(['w1', 'w2', 'isolated', 'own_balance_limit', 'own_money_limits', 'own_settlement_limit', 'own_simulator', 'own_marketplace', 'own_advances']);
     expect(testWorkersMax).toBe(2);
     expect(databaseSetOf('gateway/test/tokens.test.ts', 1)).toBe('w1');
     expect(databaseSetOf('gateway/test/tokens.test.ts', 2)).toBe('w2');
     expect(databaseSetOf('test/start.isolated.test.ts', 2)).toBe('isolated');
-    expect(ownDatabaseFiles.map((file) => databaseSetOf(file, 1))).toEqual(['own_balance_limit', 'own_money_limits', 'own_settlement_limit', 'own_simulator']);
+    expect(ownDatabaseFiles.map((file) => databaseSetOf(file, 1))).toEqual(['own_balance_limit', 'own_money_limits', 'own_settlement_limit', 'own_simulator', 'own_marketplace', 'own_advances']);
     expect(() => databaseSetOf('gateway/test/tokens.test.ts', 3)).toThrow(/VITEST_POOL_ID 3 is outside 1..2/);
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inArray } from 'drizzle-orm';
@@ -22,6 +23,7 @@ import { testSubgraphSecrets, token, unique } from './support/env';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { clearingAgainstInFlight, drainProcessing, rowsCreatedBy, sleep } from './support/bank';
 import { seededRandom, useSeededRandom, type SeededRandom } from './support/seeded-random';
+import { repoRoot } from './support/sources';
 
 /**
  * No single point of failure per shard (issue 26). The four shard databases live on one real
@@ -258,9 +260,28 @@ async function killPrimary(name: string, from: number, expected: number): Promis
   failovers.push({ kill: name, killedAt, from, to: expected, movedMs, servedMs, firstSuccessMs: firstSuccess === undefined ? Number.POSITIVE_INFINITY : firstSuccess.answeredAt - killedAt });
 }
 
+/**
+ * Any checkout folder (issue 32, item 7): run as root, mariadb-install-db, the nodes and their
+ * rsync SST run as the mysql user, which cannot enter a checkout only its owner may (mode 700, as
+ * `mktemp -d` and many home folders are); the cluster's data once lay under the checkout and
+ * failed there with "Permission denied". So, as root, this file runs with the checkout at mode 700,
+ * checked to shut the mysql user out, and gives it its mode back at the end.
+ */
+const checkoutMode = statSync(repoRoot).mode & 0o7777;
+const asRoot = process.getuid?.() === 0;
+
+function shutCheckout(): void {
+  if (!asRoot) return;
+  chmodSync(repoRoot, 0o700);
+  const entered = spawnSync('runuser', ['-u', 'mysql', '--', 'test', '-x', repoRoot]);
+  expect(entered.error, 'runuser (util-linux) checks what the mysql user may enter').toBeUndefined();
+  expect(entered.status, `the mysql user can still enter ${repoRoot}`).not.toBe(0);
+}
+
 beforeAll(async () => {
   // Fails (not skips) without the library: CI must run this test (.ci/run installs galera-4).
   if (galeraLibrary() === undefined) throw new Error(galeraPackageHelp);
+  shutCheckout();
   cluster = await startGaleraCluster({ name: 'test', log: (line) => console.log(`[galera] ${line}`) });
   shardUrls = cluster.shardUrls(databasePrefix, shardCount);
   checks = openShards({ urls: shardUrls, poolSize: 4 });
@@ -297,9 +318,13 @@ async function warmUp(): Promise<void> {
 }
 
 afterAll(async () => {
-  await stack?.stop();
-  await checks?.close();
-  await cluster?.stop();
+  try {
+    await stack?.stop();
+    await checks?.close();
+    await cluster?.stop();
+  } finally {
+    if (asRoot) chmodSync(repoRoot, checkoutMode);
+  }
 }, 60_000);
 
 function rowsOfRun() {

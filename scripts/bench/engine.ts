@@ -23,11 +23,13 @@ export interface EngineOptions {
   shardUrls: string;
   engine: EngineMode;
   concurrency: number;
+  /** Connections per shard of the engine's own pools: shardPoolSizeDefault (10) unless given (npm test's bench smoke keeps to its connection budget). */
+  poolSize?: number;
 }
 
 export async function runEngineScenario(options: EngineOptions): Promise<ScenarioResult> {
   const { ctx, engine, concurrency } = options;
-  const shards = openShards({ urls: options.shardUrls, poolSize: shardPoolSizeDefault, posting: { ...postingSettingsDefault, engine } });
+  const shards = openShards({ urls: options.shardUrls, poolSize: options.poolSize ?? shardPoolSizeDefault, posting: { ...postingSettingsDefault, engine } });
   const inputs = paymentInputs(ctx, 'merchant');
   const service = {
     shards, identity: { sub: 'bench-operator', role: 'operator' as const }, now: () => new Date(), client: { deviceId: null, ip: null, userAgent: null },

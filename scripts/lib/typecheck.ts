@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { setPriority } from 'node:os';
 import { dirname, normalize } from 'node:path';
 
 /** tsc's exit code for "type errors found"; any other failure to run tsc is reported as is. */
@@ -12,19 +13,33 @@ export type TypecheckResult = { ok: true; ms: number } | { ok: false; output: st
 /**
  * Runs `tsc -p <project> --noEmit`. The repository's tsconfig is incremental with its build
  * info under node_modules/.cache, so an unchanged tree checks in a few seconds. `npm test`
- * runs this while it finds MySQL and starts vitest only once it has passed.
+ * runs this while it prepares the databases and while vitest runs, and fails on a type error.
  */
-export function typecheck(project: string): Promise<TypecheckResult> {
+export function typecheck(project: string, options: TypecheckOptions = {}): Promise<TypecheckResult> {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   const started = Date.now();
   const args = [tsc, '-p', project, '--noEmit'];
   return new Promise((resolve) => {
-    execFile(process.execPath, args, { cwd: dirname(project), maxBuffer: maxOutputBytes }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, args, { cwd: dirname(project), maxBuffer: maxOutputBytes }, (error, stdout, stderr) => {
       if (error === null) return resolve({ ok: true, ms: Date.now() - started });
       const reason = (error as { code?: unknown }).code === typeErrorsExitCode ? 'type errors' : error.message;
       resolve({ ok: false, output: `typecheck failed (${reason}):\n${`${stdout}${stderr}`.trimEnd()}` });
     });
+    if (options.niceness !== undefined && child.pid !== undefined) lowerPriority(child.pid, options.niceness);
   });
+}
+
+export interface TypecheckOptions {
+  /** The tsc process's nice value (0 to 19): npm test runs it beside vitest's workers, on the CPU they leave idle. */
+  niceness?: number;
+}
+
+function lowerPriority(pid: number, niceness: number): void {
+  try {
+    setPriority(pid, niceness);
+  } catch {
+    // A system that refuses only makes tsc compete with the tests at normal priority.
+  }
 }
 
 /**
@@ -34,10 +49,10 @@ export function typecheck(project: string): Promise<TypecheckResult> {
 export const typecheckProjects = ['tsconfig.json', 'gateway/explorer/tsconfig.json'] as const;
 
 /** Typechecks each project in turn (two tsc at once would only compete for the CPU); the first failure ends it. */
-export async function typecheckAll(projects: readonly string[]): Promise<TypecheckResult> {
+export async function typecheckAll(projects: readonly string[], options: TypecheckOptions = {}): Promise<TypecheckResult> {
   let ms = 0;
   for (const project of projects) {
-    const result = await typecheck(project);
+    const result = await typecheck(project, options);
     if (!result.ok) return result;
     ms += result.ms;
   }

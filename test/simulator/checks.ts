@@ -1,13 +1,13 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { balanceOf, type Buckets, type Model } from './model';
+import { balanceOf, exposureOf, type Buckets, type Model } from './model';
 import { docs, type Sender } from './driver';
 
 /**
  * What the simulator checks after every step, each against the model: the FX position the
  * platform holds, each campaign's spending, each owner's net position per currency, every
- * balance, and the ledger's own health (every shard nets to zero per currency). Each answers
+ * balance, the credit exposure, and the ledger's own health (every shard nets to zero per currency). Each answers
  * the first difference as a sentence, or null.
  */
 export type Actual = Map<number, Buckets>;
@@ -102,5 +102,26 @@ export async function checkLedgerHealth(s: Sender, operator: string): Promise<st
   const health = response.data!.ledgerHealth;
   const bad = (health.shards as Array<{ shard: string; currency: string; balanced: boolean; debits: string; credits: string }>).filter((x) => !x.balanced);
   if (!health.balanced || bad.length > 0) return `ledger unbalanced: ${JSON.stringify(bad)}`;
+  return null;
+}
+
+/**
+ * Issue 33's invariant: the platform's credit exposure (creditExposure, over every shard) equals
+ * the sum of the negative balances, per currency, and counts the accounts below zero. The run
+ * has databases of its own, so every account the query counts is the model's.
+ */
+export async function checkExposure(s: Sender, operator: string, m: Model): Promise<string | null> {
+  const response = await s.send(docs.creditExposure, {}, operator);
+  if (response.errors) return `creditExposure failed: ${JSON.stringify(response.errors)}`;
+  const lines = response.data!.creditExposure as Array<{ currency: string; used: string; accounts: number }>;
+  const want = exposureOf(m);
+  for (const currency of new Set([...want.keys(), ...lines.map((l) => l.currency)])) {
+    const got = lines.find((l) => l.currency === currency);
+    const used = got ? BigInt(got.used) : 0n;
+    const expected = want.get(currency) ?? { used: 0n, accounts: 0 };
+    if (used !== expected.used || (got?.accounts ?? 0) !== expected.accounts) {
+      return `credit exposure in ${currency}: ${used} over ${got?.accounts ?? 0} accounts; the negative balances add up to ${expected.used} over ${expected.accounts}`;
+    }
+  }
   return null;
 }

@@ -21,6 +21,8 @@ export const docs = {
   runSettlement: contractOperation('RunSettlement'),
   ledgerHealth: contractOperation('LedgerHealth'),
   getPayment: contractOperation('GetPayment'),
+  setCreditLimit: contractOperation('SetCreditLimit'),
+  creditExposure: contractOperation('CreditExposure'),
   /** Not in the contract: many payments in one request. */
   createPayments: `mutation CreatePayments($inputs: [CreatePaymentInput!]!) {
     createPayments(inputs: $inputs) { __typename ... on Payment { id status amount } ... on UserError { code message } } }`,

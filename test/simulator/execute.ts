@@ -1,3 +1,4 @@
+import { creditLimitMinorUnitsMax } from '@paygraph/shared/limits';
 import { unique } from '../support/env';
 import * as model from './model';
 import type { Op } from './generator';
@@ -110,6 +111,11 @@ export async function execute(ctx: ExecuteContext, op: Op, tally: Map<string, nu
       return null;
     case 'settle':
       return settleStep(ctx, op, count);
+    case 'credit': {
+      const expected = model.setCreditLimit(m, op.caller, acc(op.acc), op.limit, creditLimitMinorUnitsMax);
+      const answer = await send(docs.setCreditLimit, { input: { accountId: b.accounts[op.acc], limit: String(op.limit) } }, op.caller, 'setCreditLimit', false);
+      return compare(ctx, expected, answer);
+    }
     case 'replay':
       return replay(ctx, op, count);
   }

@@ -21,6 +21,7 @@ export type Op =
   | { t: 'campaign'; caller: string; funding: number; bps: number | null; off: bigint | null; cap: bigint | null; payees: number[] | null; ends: boolean }
   | { t: 'day' }
   | { t: 'settle'; merchant: number; day: number }
+  | { t: 'credit'; caller: string; acc: number; limit: bigint }
   | { t: 'replay'; index: number; change: boolean };
 
 export interface GeneratorOptions {
@@ -64,7 +65,8 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
   if (roll < 130) {
     const acc = pick((a) => a.type === 'PERSONAL');
     // Sometimes all of it, or one unit more: drained funding accounts exhaust their campaigns.
-    const all = acc.stripes.get(acc.shard)!.available;
+    // With its credit line: to minus the limit exactly, or one unit past it.
+    const all = acc.stripes.get(acc.shard)!.available + acc.creditLimit;
     const amount = r.below(5) === 0 && all > 0n ? all + BigInt(r.below(2)) : amountOf(r, m, scaleOf(acc));
     return { t: 'withdraw', caller: callerFor(r, m, acc), acc: acc.handle, amount };
   }
@@ -72,7 +74,7 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
     const payer = pick(payers);
     // Self-payments, another currency without a quote, and mostly a payee of the payer's currency.
     const payee = r.below(20) === 0 ? payer : r.below(15) === 0 ? pick() : pick((a) => a.currency === payer.currency && a !== payer);
-    const all = payer.stripes.get(payer.shard)!.available;
+    const all = payer.stripes.get(payer.shard)!.available + payer.creditLimit;
     const amount = r.below(12) === 0 && all > 0n ? all + BigInt(r.below(2)) : amountOf(r, m, scaleOf(payer));
     return { t: 'pay', caller: callerFor(r, m, payer), payer: payer.handle, payee: payee.handle, amount };
   }
@@ -113,7 +115,22 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
     const merchant = pick((a) => a.type === 'MERCHANT');
     return { t: 'settle', merchant: merchant.handle, day: r.between(Math.max(0, m.day - 1), m.day) };
   }
+  if (roll < 970) return creditOp(r, m, pick);
   return { t: 'replay', index: r.below(Math.max(1, options.replayable + 1)), change: r.below(3) === 0 };
+}
+
+/**
+ * A credit limit (issue 33): mostly by the operator, sometimes by the account's owner or another
+ * (FORBIDDEN); mostly a limit of the account's scale, sometimes 0 or one below what it owes now
+ * (the debt stays), sometimes −1 (INVALID_INPUT).
+ */
+function creditOp(r: SeededRandom, m: Model, pick: (f?: (a: ModelAccount) => boolean) => ModelAccount): Op {
+  const acc = pick();
+  const caller = r.below(100) < 10 ? r.pick([...m.roles.keys()]) : 'operator';
+  const owed = -acc.stripes.get(acc.shard)!.available;
+  const roll = r.below(100);
+  const limit = roll < 5 ? -1n : roll < 20 ? 0n : roll < 30 && owed > 1n ? owed - 1n : BigInt(r.between(1, Number(scaleOf(acc) * 2n)));
+  return { t: 'credit', caller, acc: acc.handle, limit };
 }
 
 /** A capture (of all, part, one unit more than held, or zero) or a void of a hold, mostly by its payer's owner. */

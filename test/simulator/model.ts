@@ -21,6 +21,8 @@ export interface ModelAccount {
   shard: number;
   /** Per database: the home row, and a merchant's stripes on the payers' databases. */
   stripes: Map<number, Buckets>;
+  /** The credit line (issue 33): the home row's available may go down to −creditLimit; stripes never below 0. */
+  creditLimit: bigint;
 }
 
 export type Route = 'SAME_SHARD' | 'CROSS_SHARD' | 'MERCHANT_STRIPE' | 'LEGS';
@@ -111,7 +113,7 @@ const fail = (...codes: string[]): Expected => ({ kind: 'error', codes });
 const forbidden: Expected = { kind: 'forbidden' };
 
 export function addAccount(m: Model, owner: string, currency: string, type: 'PERSONAL' | 'MERCHANT', shard: number): ModelAccount {
-  const account: ModelAccount = { handle: m.accounts.length, owner, currency, type, shard, stripes: new Map([[shard, zero()]]) };
+  const account: ModelAccount = { handle: m.accounts.length, owner, currency, type, shard, stripes: new Map([[shard, zero()]]), creditLimit: 0n };
   m.accounts.push(account);
   return account;
 }
@@ -158,10 +160,27 @@ function add(map: Map<string, bigint>, key: string, amount: bigint): void {
   map.set(key, (map.get(key) ?? 0n) + amount);
 }
 
-/** Takes `amount` from a bucket, a pending one falling back to available for what it lacks (posting-rules movements). */
-function canTake(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallback: boolean): boolean {
+/** How low a row's available may go: the home row's −creditLimit, a stripe elsewhere 0 (posting-rules floorOf). */
+export function floorOf(a: ModelAccount, shard: number): bigint {
+  return shard === a.shard ? -a.creditLimit : 0n;
+}
+
+/** Whether the account's home row can pay `amount` out of available, its credit line included. */
+function canSpend(a: ModelAccount, amount: bigint): boolean {
+  return stripe(a, a.shard).available - amount >= floorOf(a, a.shard);
+}
+
+/**
+ * Takes `amount` from a bucket, a pending one falling back to available for what it lacks
+ * (posting-rules movements); available may go down to `floor` (a credit line), pending not below 0.
+ */
+function canTake(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallback: boolean, floor: bigint): boolean {
   if (amount <= 0n) return true;
-  return fallback && bucket === 'pending' ? s.pending + s.available >= amount : s[bucket] >= amount;
+  if (fallback && bucket === 'pending') {
+    const fromPending = s.pending > 0n ? (s.pending < amount ? s.pending : amount) : 0n;
+    return fromPending === amount || s.available - (amount - fromPending) >= floor;
+  }
+  return s[bucket] - amount >= (bucket === 'available' ? floor : 0n);
 }
 
 function take(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallback: boolean): void {
@@ -191,7 +210,7 @@ export function withdraw(m: Model, caller: string, a: ModelAccount, amount: bigi
   if (!validAmount(m, amount)) return fail('INVALID_INPUT');
   if (!mayWrite(m, caller, a)) return forbidden;
   const home = stripe(a, a.shard);
-  if (home.available < amount) return fail('INSUFFICIENT_FUNDS');
+  if (!canSpend(a, amount)) return fail('INSUFFICIENT_FUNDS');
   home.available -= amount;
   return { kind: 'ok' };
 }
@@ -218,7 +237,7 @@ export function plainPayment(m: Model, caller: string, payer: ModelAccount, paye
   if (early) return early;
   if (payee.currency !== payer.currency) return fail('CURRENCY_MISMATCH');
   const from = stripe(payer, payer.shard);
-  if (from.available < amount) return fail('INSUFFICIENT_FUNDS');
+  if (!canSpend(payer, amount)) return fail('INSUFFICIENT_FUNDS');
   from.available -= amount;
   credit(m, payer, payee, amount, payer.currency, null, null, 0n);
   return { kind: 'ok', status: 'SUCCEEDED' };
@@ -277,8 +296,8 @@ export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
   if (splitsTotal > r.amount) return fail('SPLITS_EXCEED_AMOUNT');
   const funding = r.campaign && discount > 0n ? m.accounts[r.campaign.funding]! : null;
   const payerFunds = stripe(r.payer, r.payer.shard);
-  const payerShort = payerFunds.available < r.amount - discount;
-  const fundingShort = funding !== null && stripe(funding, funding.shard).available < discount;
+  const payerShort = !canSpend(r.payer, r.amount - discount);
+  const fundingShort = funding !== null && !canSpend(funding, discount);
   if (fundingShort && (payerShort && funding!.shard === r.payer.shard)) return fail('CAMPAIGN_EXHAUSTED', 'INSUFFICIENT_FUNDS');
   if (fundingShort) return fail('CAMPAIGN_EXHAUSTED');
   // A funding account elsewhere posts first: the payer's refusal then fails a payment that exists.
@@ -305,7 +324,7 @@ export function fxPayment(m: Model, caller: string, payer: ModelAccount, payee: 
   const early = paymentPreamble(m, caller, payer, payee, sellAmount);
   if (early) return early;
   const from = stripe(payer, payer.shard);
-  if (from.available < sellAmount) return fail('INSUFFICIENT_FUNDS');
+  if (!canSpend(payer, sellAmount)) return fail('INSUFFICIENT_FUNDS');
   from.available -= sellAmount;
   add(m.fxPosition, payer.currency, sellAmount);
   add(m.fxPosition, payee.currency, -buyAmount);
@@ -343,9 +362,10 @@ function refundTwoLegs(m: Model, p: ModelPayment, amount: bigint, after: bigint)
   const payeeLeg = p.legs[1]!;
   const share = p.fx ? fxReturnedAfter(after, p.fx.sellAmount, p.fx.buyAmount) - p.fx.returned : amount;
   const owed = share > 0n ? share : 0n;
-  const from = stripe(m.accounts[p.payee]!, payeeLeg.shard);
+  const payee = m.accounts[p.payee]!;
+  const from = stripe(payee, payeeLeg.shard);
   const bucket = payeeLeg.bucket === 'pending' && !payeeLeg.settled ? 'pending' : 'available';
-  if (!canTake(from, bucket, owed, true)) return true;
+  if (!canTake(from, bucket, owed, true, floorOf(payee, payeeLeg.shard))) return true;
   take(from, bucket, owed, true);
   stripe(m.accounts[p.payer]!, m.accounts[p.payer]!.shard).available += amount;
   if (p.fx) {
@@ -361,7 +381,8 @@ function refundLegs(m: Model, p: ModelPayment, after: bigint): boolean {
   const receivers = p.legs.map((leg, i) => ({ leg, change: changes[i]! })).filter(({ leg }) => leg.role === 'PAYEE' || leg.role === 'SPLIT');
   for (const { leg, change } of receivers) {
     const bucket = leg.bucket === 'pending' && !leg.settled ? 'pending' : 'available';
-    if (!canTake(stripe(m.accounts[leg.account]!, leg.shard), bucket, change, true)) return true;
+    const account = m.accounts[leg.account]!;
+    if (!canTake(stripe(account, leg.shard), bucket, change, true, floorOf(account, leg.shard))) return true;
   }
   p.legs.forEach((leg, i) => {
     const change = changes[i]!;
@@ -374,6 +395,30 @@ function refundLegs(m: Model, p: ModelPayment, after: bigint): boolean {
   return false;
 }
 
+// --- credit lines (issue 33) -------------------------------------------------------------------
+
+/** setCreditLimit: operators only (asked first), then the limit (0 to the largest), on a client account. */
+export function setCreditLimit(m: Model, caller: string, a: ModelAccount, limit: bigint, limitMax: bigint): Expected {
+  if (caller !== 'operator') return forbidden;
+  if (limit < 0n || limit > limitMax) return fail('INVALID_INPUT');
+  a.creditLimit = limit;
+  return { kind: 'ok' };
+}
+
+/** The exposure per currency the model predicts: Σ max(0, −available) over the accounts, and how many are below zero. */
+export function exposureOf(m: Model): Map<string, { used: bigint; accounts: number }> {
+  const exposure = new Map<string, { used: bigint; accounts: number }>();
+  for (const a of m.accounts) {
+    const available = balanceOf(a).available;
+    if (available >= 0n) continue;
+    const line = exposure.get(a.currency) ?? { used: 0n, accounts: 0 };
+    line.used -= available;
+    line.accounts += 1;
+    exposure.set(a.currency, line);
+  }
+  return exposure;
+}
+
 // --- holds -----------------------------------------------------------------------------------
 
 export function createHold(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, amount: bigint): Expected {
@@ -381,7 +426,7 @@ export function createHold(m: Model, caller: string, payer: ModelAccount, payee:
   if (early) return early;
   if (payee.currency !== payer.currency) return fail('CURRENCY_MISMATCH');
   const s = stripe(payer, payer.shard);
-  if (s.available < amount) return fail('INSUFFICIENT_FUNDS');
+  if (!canSpend(payer, amount)) return fail('INSUFFICIENT_FUNDS');
   s.available -= amount;
   s.frozen += amount;
   m.holds.push({ handle: m.holds.length, payer: payer.handle, payee: payee.handle, amount, status: 'HELD', createdDay: m.day });

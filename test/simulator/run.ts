@@ -9,7 +9,7 @@ import * as model from './model';
 import { generate, type Op } from './generator';
 import { docs, sender, type Sender } from './driver';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { checkBalances, checkCampaigns, checkLedgerHealth, checkOwners, checkSystemTotals, readBalances, systemTotals } from './checks';
+import { checkBalances, checkCampaigns, checkExposure, checkLedgerHealth, checkOwners, checkSystemTotals, readBalances, systemTotals } from './checks';
 import { execute, type Bindings } from './execute';
 
 /**
@@ -113,8 +113,11 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
         ?? checkOwners(m, actual)
         ?? checkBalances(m, actual, b.names)
         ?? checkSystemTotals('fee income', m.feeIncome, baselines.fees, await systemTotals(stack.shards, 'FEE_INCOME'))
+        ?? await checkExposure(s, bearers.get('operator')!, m)
         ?? await checkLedgerHealth(s, bearers.get('operator')!);
       if (problem) fail('a check failed after the operation', problem);
+      // How much of the run the exposure invariant saw credit in use (the tally shows it).
+      if ([...model.exposureOf(m).values()].some((line) => line.used > 0n)) tally.set('credit in use', (tally.get('credit in use') ?? 0) + 1);
       if (step % 50 === 0) log(`[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
     return { steps: options.steps, ms: Date.now() - started, tally: [...tally].sort().map(([k, n]) => `${k} ${n}`).join(', ') };

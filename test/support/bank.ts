@@ -73,6 +73,22 @@ export async function outboxRow(shards: ShardSet, kind: 'payment' | 'refund', id
   return rows[0];
 }
 
+/**
+ * Makes a PENDING outbox row due at once (next_attempt_at = created_at), as if its inline grace
+ * (outboxInlineGraceMs, 5 s of real time) had passed: a crash test hands the row to the
+ * restarted process's relay without waiting that time out. The grace itself is asserted where a
+ * row is cut (crash.test.ts: nextAttemptAt − createdAt). Throws unless exactly one row changed.
+ */
+export async function outboxDueNow(shards: ShardSet, id: string): Promise<void> {
+  const changed = await Promise.all(shards.all.map(async (s) => {
+    const [result] = await s.db.update(transferOutbox).set({ nextAttemptAt: sql`${transferOutbox.createdAt}` })
+      .where(and(eq(transferOutbox.id, id), eq(transferOutbox.status, 'PENDING')));
+    return result.affectedRows;
+  }));
+  const total = changed.reduce((a, b) => a + b, 0);
+  if (total !== 1) throw new Error(`outbox row ${id}: ${total} PENDING rows made due, not one`);
+}
+
 /** The resource an idempotency key was claimed for, looked up on every shard (the key's shard is a hash). */
 export async function resourceOfKey(shards: ShardSet, callerId: string, key: string): Promise<string | undefined> {
   const found = await Promise.all(shards.all.map((s) =>

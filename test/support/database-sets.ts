@@ -24,13 +24,19 @@ import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
  * databases would meet, so each runs on a set of its own: the first three pin a shard's system
  * account at a BIGINT bound; the simulator sets FX rates between USD, JPY, VND and KWD (fx.test
  * counts on USD → KWD having none: it failed after the simulator on one worker's set) and checks
- * the platform's FX position and fee income against a baseline of its own.
+ * the platform's FX position and fee income against a baseline of its own. The last two reconcile
+ * a whole business date: on a worker's set that date holds every earlier file's postings (the bank
+ * soak's thousands), and reconciliation's balance check sums every entry of each account the date
+ * touched, which outran the shard's statement timeout on a slow run (marketplace, Query inactivity
+ * timeout on w2_s3); on a set of their own the date is theirs alone.
  */
 export const ownDatabaseFiles = [
   'subgraphs/shared/test/int/balance-limit.test.ts',
   'subgraphs/transaction/test/int/money-limits.test.ts',
   'subgraphs/settlement/test/int/settlement-limit.test.ts',
   'test/simulator.test.ts',
+  'subgraphs/transaction/test/int/marketplace.test.ts',
+  'subgraphs/settlement/test/int/advances.test.ts',
 ] as const;
 
 /**

@@ -246,7 +246,7 @@ export async function postingKindsOfRef(shards: ShardSet, physical: number, refI
 }
 
 /**
- * The first half of a cross-shard payment, written exactly as services/two-leg-payment.ts postTwoLegs
+ * The first half of a cross-shard payment, written exactly as services/two-leg-payment.ts postHomeLegs
  * writes it (payer → this shard's clearing, the payment row PROCESSING, an outbox row), but
  * without the inline credit: the test decides when the outbox step runs. The outbox row comes
  * due only in an hour, so no relay of another test takes it first.

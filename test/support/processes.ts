@@ -50,7 +50,7 @@ export const serviceEntries = Object.fromEntries(parts.map((part) => [part.name,
 export type ServiceName = PartName;
 
 /** Variables a child must not inherit from the test process: each run sets its own. */
-const perRunVariables = ['PAYGRAPH_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', ...Object.values(serviceEntries).map((s) => s.portVariable)];
+const perRunVariables = ['PAYGRAPH_FAILPOINT', 'SETTLEMENT_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', ...Object.values(serviceEntries).map((s) => s.portVariable)];
 
 /**
  * Spawns `node --import tsx subgraphs/transaction/src/main.ts` with MYSQL_SHARDS from this
@@ -101,20 +101,36 @@ export async function spawnCompiledService(name: ServiceName, env: Record<string
   return spawnChild(name, [...processNodeArgs, compiledEntry(name)], { ...env, NODE_OPTIONS: '' }, undefined, undefined, appDir);
 }
 
+/**
+ * What a service prints once it listens (runSubgraphMain's and the gateway's main.ts's line): the
+ * port is read from it, so the test talks to the child it spawned and no other process.
+ */
+const listeningPattern = /listening on http:\/\/[^\s/:"]+:(\d+)\/graphql/;
+
 async function spawnChild(
   name: ServiceName, nodeArgs: readonly string[], env: Record<string, string>, port?: number, logFile?: string, cwd: string = repoRoot,
 ): Promise<ChildService> {
   const { portVariable } = serviceEntries[name];
-  const listenPort = port ?? await freePort();
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !perRunVariables.includes(variable)));
+  // Port 0 unless the test names one (a restart on the same port): the child binds a free port
+  // itself and says which. A port picked here and let go first (freePort) could be taken by
+  // another process before the child binds it; the child then exited with EADDRINUSE (code 1)
+  // while the other process answered its /health (merchant-payout's "killed after its debit",
+  // once in a full run). The info line is needed for that, so LOG_LEVEL is info unless the test says.
   const child = spawn(process.execPath, nodeArgs, {
     cwd,
-    env: { ...inherited, [portVariable]: String(listenPort), HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', ...env },
+    env: { ...inherited, [portVariable]: String(port ?? 0), HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let announced: number | null = null;
   const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString('utf8')).slice(-outputTailChars);
+    const text = output + chunk.toString('utf8');
+    if (announced === null) {
+      const match = listeningPattern.exec(text);
+      if (match) announced = Number(match[1]);
+    }
+    output = text.slice(-outputTailChars);
   };
   child.stdout!.on('data', collect);
   child.stderr!.on('data', collect);
@@ -132,29 +148,48 @@ async function spawnChild(
   void exited.then(() => {
     gone = true;
   });
-  const service: ChildService = {
+  const kill = async (): Promise<void> => {
+    if (!gone) child.kill('SIGKILL');
+    await exited;
+  };
+  const listenPort = await readyPort(name, { port, announced: () => announced, gone: () => gone, output: () => output, kill });
+  return {
     graphqlUrl: `http://127.0.0.1:${listenPort}/graphql`,
     healthUrl: `http://127.0.0.1:${listenPort}/health`,
     process: child,
     exited,
     output: () => output,
-    kill: async () => {
-      if (!gone) child.kill('SIGKILL');
-      await exited;
-    },
+    kill,
   };
+}
+
+/**
+ * Waits until the child has said where it listens and its /health there answers 200; answers
+ * the port. A child that exits first, or is not ready in childReadyTimeoutMs, is an error with
+ * its output (and is killed).
+ */
+async function readyPort(name: ServiceName, child: {
+  port: number | undefined; announced(): number | null; gone(): boolean; output(): string; kill(): Promise<void>;
+}): Promise<number> {
   const deadline = Date.now() + childReadyTimeoutMs;
   for (;;) {
-    if (gone) throw new Error(`${name} exited before it was ready:\n${output}`);
-    try {
-      const response = await fetch(service.healthUrl);
-      if (response.status === 200) return service;
-    } catch {
-      // Not listening yet.
+    if (child.gone()) throw new Error(`${name} exited before it was ready:\n${child.output()}`);
+    const port = child.announced();
+    if (port !== null && child.port !== undefined && port !== child.port) {
+      await child.kill();
+      throw new Error(`${name} listens on ${port}, not on the port it was given (${child.port}):\n${child.output()}`);
+    }
+    if (port !== null) {
+      try {
+        const response = await fetch(`http://127.0.0.1:${port}/health`);
+        if (response.status === 200) return port;
+      } catch {
+        // Not answering yet.
+      }
     }
     if (Date.now() > deadline) {
-      await service.kill();
-      throw new Error(`${name} did not answer /health within ${childReadyTimeoutMs} ms:\n${output}`);
+      await child.kill();
+      throw new Error(`${name} did not ${port === null ? 'say where it listens' : 'answer /health'} within ${childReadyTimeoutMs} ms:\n${child.output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, readyPollIntervalMs));
   }

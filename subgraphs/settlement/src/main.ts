@@ -5,9 +5,11 @@ import { listen } from '@paygraph/shared/server/http';
 import { runSubgraphMain } from '@paygraph/shared/server/main';
 import { settlementPart } from './part';
 import { createSettlementSubgraph } from './server';
-import { startSettlementWorker } from './services/worker';
+import { startAdvanceWorker, startSettlementWorker } from './services/worker';
+import { armFailpoint } from './services/failpoints';
 
 await runSubgraphMain(settlementPart, async (config) => {
+  armFailpoint(config.failpoint);
   const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize(settlementPart, config.shardPoolSize), posting: config.posting });
   const server = await createSettlementSubgraph(shards, configuredTrust(settlementPart.name, config.secret), undefined, config.settings, {
     production: config.production,
@@ -20,6 +22,9 @@ await runSubgraphMain(settlementPart, async (config) => {
       settings: config.settings,
     });
     server.disposers.push(() => worker.stop());
+    // Advances a crash left PENDING, at the settlement worker's pace, in the same process.
+    const advances = startAdvanceWorker(shards, { intervalMs: config.worker.intervalMs });
+    server.disposers.push(() => advances.stop());
   }
   return { port, shards, server };
 });

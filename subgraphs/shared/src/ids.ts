@@ -26,6 +26,7 @@ export const idKinds = {
   campaign: 'cmp',
   webhookEndpoint: 'whe',
   webhookDelivery: 'whd',
+  advance: 'adv',
 } as const;
 
 export type IdKind = keyof typeof idKinds;

@@ -24,6 +24,13 @@ export const balanceMinMinorUnits = -(2n ** 63n);
  */
 export const amountMaxMinorUnitsDefault = 10n ** 15n;
 
+/**
+ * The largest credit limit an operator may set on one account: the default AMOUNT_MAX, so that a
+ * debt stays below 2^53 (exact in a client's double, and in the exposure gauge) and far inside
+ * BIGINT, as one movement's amount does.
+ */
+export const creditLimitMinorUnitsMax = amountMaxMinorUnitsDefault;
+
 /** Page sizes for connections (entries, accounts, payments). */
 export const pageSizeDefault = 20;
 export const pageSizeMax = 100;
@@ -361,6 +368,12 @@ export const settlementWorkerIntervalMsDefault = 60_000;
  * next passes.
  */
 export const settlementsPerPassMax = 1_000;
+/**
+ * The most advances left PENDING (a crash between their pieces) one pass of the advance worker
+ * reads per shard, oldest first: each is finished or taken back under its merchant's lock, and a
+ * larger backlog is worked off by the next passes.
+ */
+export const advancesLeftPerPassMax = 100;
 
 /**
  * The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after

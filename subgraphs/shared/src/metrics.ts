@@ -135,3 +135,15 @@ export const fxQuoteTermsReads = new Counter({
   labelNames: ['source'] as const,
   registers: [processRegistry],
 });
+
+/**
+ * The platform's credit in use (Σ max(0, −available) of the accounts with a credit line), per
+ * currency and the accounts' home shard, in minor units, as the account subgraph last computed it
+ * (Query.creditExposure). Currencies are ISO codes the accounts hold: a bounded set.
+ */
+export const creditExposureMinorUnits = new Gauge({
+  name: 'paygraph_credit_exposure_minor_units',
+  help: 'Credit in use per currency and home shard (minor units), as the last creditExposure read computed it.',
+  labelNames: ['currency', 'shard'] as const,
+  registers: [processRegistry],
+});

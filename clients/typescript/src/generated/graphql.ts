@@ -16,6 +16,12 @@ export type AccountType =
   /** The platform's own accounts: bank reserve, clearing and fee income on each shard. */
   | 'SYSTEM';
 
+export type AdvanceSettlementInput = {
+  amount: string;
+  idempotencyKey: string;
+  merchantAccountId: string | number;
+};
+
 export type CampaignStatus =
   | 'ACTIVE'
   /** Past its endsAt: it applies to no further payment. */
@@ -271,6 +277,22 @@ export type ResolveExceptionInput = {
 export type RunSettlementInput = {
   businessDate: string;
   merchantAccountId: string | number;
+};
+
+export type SetAdvanceTermsInput = {
+  /** The advance fee, 0-10000 basis points of the amount advanced, rounded half up, to the platform's fee income. */
+  feeBps: number;
+  /** The share of the merchant's not-yet-settled money that may stand advanced, 0-10000 basis points; 0 disables advances. */
+  maxAdvanceBps: number;
+  merchantAccountId: string | number;
+  /** The most that may stand advanced and not yet settled at any time, in the merchant's currency. */
+  outstandingMax: string;
+};
+
+export type SetCreditLimitInput = {
+  accountId: string | number;
+  /** In the account's currency, ≥ 0; 0 removes the line (a debt stays, repaid by what arrives). */
+  limit: string;
 };
 
 export type SetFxRateInput = {
@@ -684,6 +706,69 @@ export type RedeliverWebhookEventsMutation = { redeliverWebhookEvents:
     | { __typename: 'WebhookEndpointNotFound', code: string, message: string }
    };
 
+export type SetAdvanceTermsMutationVariables = Exact<{
+  input: SetAdvanceTermsInput;
+}>;
+
+
+export type SetAdvanceTermsMutation = { setAdvanceTerms:
+    | { __typename: 'AccountNotFound', code: string, message: string }
+    | { __typename: 'AdvanceTerms', merchantAccountId: string, maxAdvanceBps: number, feeBps: number, outstandingMax: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type AdvanceOfferQueryVariables = Exact<{
+  merchantAccountId: string | number;
+}>;
+
+
+export type AdvanceOfferQuery = { advanceOffer: { merchantAccountId: string, allowedAmount: string, feeBps: number, outstanding: string } | null };
+
+export type AdvanceSettlementMutationVariables = Exact<{
+  input: AdvanceSettlementInput;
+}>;
+
+
+export type AdvanceSettlementMutation = { advanceSettlement:
+    | { __typename: 'AccountNotFound', code: string, message: string }
+    | { __typename: 'Advance', id: string, amount: string, feeAmount: string, netAmount: string, createdAt: string, merchantAccount: { id: string, balance: { available: string, pending: string } | null } }
+    | { __typename: 'AdvanceExceedsAllowed', code: string, message: string }
+    | { __typename: 'AdvancesDisabled', code: string, message: string }
+    | { __typename: 'IdempotencyKeyReused', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type SettlementWithAdvancesQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type SettlementWithAdvancesQuery = { settlement: { id: string, businessDate: string, status: SettlementStatus, grossAmount: string, refundedAmount: string, advancedAmount: string, feeAmount: string, netAmount: string } | null };
+
+export type SetCreditLimitMutationVariables = Exact<{
+  input: SetCreditLimitInput;
+}>;
+
+
+export type SetCreditLimitMutation = { setCreditLimit:
+    | { __typename: 'Account', id: string, balance: { available: string, creditLimit: string, creditUsed: string } | null }
+    | { __typename: 'AccountNotActive', code: string, message: string }
+    | { __typename: 'AccountNotFound', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type GetAccountCreditQueryVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type GetAccountCreditQuery = { account: { id: string, balance: { available: string, frozen: string, pending: string, total: string, creditLimit: string, creditUsed: string } | null } | null };
+
+export type CreditExposureQueryVariables = Exact<{ [key: string]: never; }>;
+
+
+export type CreditExposureQuery = { creditExposure: Array<{ currency: string, used: string, limit: string, accounts: number }> };
+
 export type DepositViaChannelMutationVariables = Exact<{
   input: DepositInput;
 }>;
@@ -770,6 +855,13 @@ export const CreateWebhookEndpointDocument = {"__meta__":{"hash":"sha256:956a779
 export const WebhookEndpointDocument = {"__meta__":{"hash":"sha256:a92cac850bbbedf938cfbeaf4486d86a09e159cab2172893ff47d70b8b638162"}} as unknown as DocumentNode<WebhookEndpointQuery, WebhookEndpointQueryVariables>;
 export const DisableWebhookEndpointDocument = {"__meta__":{"hash":"sha256:1fd900db67bcc48df0a050f3fc648204aa4e848a119eccb631a537506079bf10"}} as unknown as DocumentNode<DisableWebhookEndpointMutation, DisableWebhookEndpointMutationVariables>;
 export const RedeliverWebhookEventsDocument = {"__meta__":{"hash":"sha256:14703b0f2d44ee9efd6bd9cba60f7b90f85fec0fc99c699d22c4ecd6cbbc6d45"}} as unknown as DocumentNode<RedeliverWebhookEventsMutation, RedeliverWebhookEventsMutationVariables>;
+export const SetAdvanceTermsDocument = {"__meta__":{"hash":"sha256:6b017940d06329638ed4a4ed27469e6ccb97a61da7c93fb19b8ff665d6a8420a"}} as unknown as DocumentNode<SetAdvanceTermsMutation, SetAdvanceTermsMutationVariables>;
+export const AdvanceOfferDocument = {"__meta__":{"hash":"sha256:d435037275cd5d3f505df05825a2fe8b438b75521b3f50bba15bcaa7fc401096"}} as unknown as DocumentNode<AdvanceOfferQuery, AdvanceOfferQueryVariables>;
+export const AdvanceSettlementDocument = {"__meta__":{"hash":"sha256:0a24f60882ea97402fbba40c8b07a6fd1cca043286fd72e559a40e3b77c3fc6b"}} as unknown as DocumentNode<AdvanceSettlementMutation, AdvanceSettlementMutationVariables>;
+export const SettlementWithAdvancesDocument = {"__meta__":{"hash":"sha256:f334c91a0ae91d4274b37e62ad7c296ad632f13496639b9a5bd2961f4486b9dd"}} as unknown as DocumentNode<SettlementWithAdvancesQuery, SettlementWithAdvancesQueryVariables>;
+export const SetCreditLimitDocument = {"__meta__":{"hash":"sha256:f4957199447a0ecce67412a179fc1e9d84c8fbf566fe99ac27c76644b20303cd"}} as unknown as DocumentNode<SetCreditLimitMutation, SetCreditLimitMutationVariables>;
+export const GetAccountCreditDocument = {"__meta__":{"hash":"sha256:8624e7119b93d2af84a3883e336ddad3a6f9d50f0c6a0df0d701e8c40bbf07d2"}} as unknown as DocumentNode<GetAccountCreditQuery, GetAccountCreditQueryVariables>;
+export const CreditExposureDocument = {"__meta__":{"hash":"sha256:fdf56911768c06bac7a61c085b1f65ccc73e452df2351326bda1d8cb528e6c5b"}} as unknown as DocumentNode<CreditExposureQuery, CreditExposureQueryVariables>;
 export const DepositViaChannelDocument = {"__meta__":{"hash":"sha256:9e33e81010f4d5cad21fb080d1037fa8b0b1470d844a7891be07abe67e5c2042"}} as unknown as DocumentNode<DepositViaChannelMutation, DepositViaChannelMutationVariables>;
 export const ImportBankStatementDocument = {"__meta__":{"hash":"sha256:29046e7f19443e1dcc63c264c93ad6a82eac400d8a8e971b9bbf23503d62b610"}} as unknown as DocumentNode<ImportBankStatementMutation, ImportBankStatementMutationVariables>;
 export const SetMatchingRulesDocument = {"__meta__":{"hash":"sha256:189449567a218fb19b785ecbae55ae8a52090c50f753e165e3c2556a14b73483"}} as unknown as DocumentNode<SetMatchingRulesMutation, SetMatchingRulesMutationVariables>;

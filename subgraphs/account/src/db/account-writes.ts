@@ -1,7 +1,7 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, parseId, randomLogicalShard } from '@paygraph/shared/ids';
-import { insertAccount, lockAccount, setAccountStatus } from '@paygraph/shared/db/ledger-store';
+import { insertAccount, lockAccount, setAccountStatus, setCreditLimitRow } from '@paygraph/shared/db/ledger-store';
 import { readStripes, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import type { Result } from '@paygraph/shared/result';
 import { buildViews, type AccountView } from '../domain/account-view';
@@ -14,7 +14,7 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
   await insertAccount(shards.byLogical(logical).db, { ...toOpen, id, status: 'ACTIVE', createdAt: now, updatedAt: now });
   return {
     id, ownerId: toOpen.ownerId, type: toOpen.type, status: 'ACTIVE', currency: toOpen.currency,
-    version: 0n, createdAt: now, available: 0n, frozen: 0n, pending: 0n, stripeIds: [],
+    version: 0n, createdAt: now, available: 0n, frozen: 0n, pending: 0n, creditLimit: null, stripeIds: [],
   };
 }
 
@@ -53,4 +53,30 @@ export async function changeAccountStatus<E>(
     );
   }
   return outcome;
+}
+
+/**
+ * Sets an account's credit limit under its home row's lock: the decision sees the account with
+ * every stripe (its view), the write touches the home row only (stripes have no limit). Null
+ * when there is no such account (or the id is a stripe's). A posting that locks the row after
+ * this commits sees the new limit; one before it, the old.
+ */
+export async function setAccountCreditLimit<E>(
+  shards: ShardSet,
+  accountId: string,
+  decide: (view: AccountView) => Result<bigint, E>,
+  now: Date,
+): Promise<Result<AccountView, E> | null> {
+  const parsed = parseId('account', accountId);
+  if (!parsed) return null;
+  return inTransaction(shards.byLogical(parsed.shard), async (tx) => {
+    const row = await lockAccount(tx, accountId);
+    if (!row || row.parentId !== null) return null;
+    const stripes = await readStripes(shards, [row]);
+    const view = buildViews([row, ...stripes.map((s) => s.account)]).get(accountId)!;
+    const decision = decide(view);
+    if (!decision.ok) return decision;
+    const written = await setCreditLimitRow(tx, accountId, decision.value, now);
+    return { ok: true as const, value: { ...view, creditLimit: decision.value, version: written!.version } };
+  });
 }

@@ -2,9 +2,12 @@ import type { Account } from '@paygraph/shared/ledger/account';
 import { assert } from '@paygraph/shared/result';
 
 /** The fields of an Account that clients see of it (schema/account.graphql's Account). */
-export type AccountViewField = 'id' | 'ownerId' | 'type' | 'status' | 'currency' | 'version' | 'createdAt' | 'available' | 'frozen' | 'pending';
+export type AccountViewField = 'id' | 'ownerId' | 'type' | 'status' | 'currency' | 'version' | 'createdAt' | 'available' | 'frozen' | 'pending' | 'creditLimit';
 
-/** An account as clients see it: a merchant's balances are the sum of its stripes. */
+/**
+ * An account as clients see it: a merchant's balances are the sum of its stripes; its credit
+ * limit is its home row's (stripes have none).
+ */
 export interface AccountView extends Pick<Account, AccountViewField> {
   stripeIds: string[];
   /**

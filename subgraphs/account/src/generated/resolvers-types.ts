@@ -155,6 +155,14 @@ export type Balance = {
   __typename?: 'Balance';
   /** Spendable now. */
   available: Scalars['Amount']['output'];
+  /**
+   * The account's credit line in its currency (0 when it has none): available may go down to
+   * minus this for payments, withdrawals, holds and refund give-backs. Set by operators
+   * (setCreditLimit). The current limit, also in balanceAt and in balance events.
+   */
+  creditLimit: Scalars['Amount']['output'];
+  /** Credit in use: max(0, −available). Money arriving repays it first (the balance simply rises). */
+  creditUsed: Scalars['Amount']['output'];
   /** Held, not spendable. */
   frozen: Scalars['Amount']['output'];
   /** Credited but not yet settled (merchants). */
@@ -195,6 +203,18 @@ export type BalanceChangeEvent = {
   sequence: Scalars['Int']['output'];
   /** The account itself, or for a MERCHANT account the stripe the entry was written on. */
   stripeId: Scalars['ID']['output'];
+};
+
+/** The platform's credit in use in one currency, over every shard. */
+export type CreditExposure = {
+  __typename?: 'CreditExposure';
+  /** How many accounts are below zero. */
+  accounts: Scalars['Int']['output'];
+  currency: Scalars['String']['output'];
+  /** Σ creditLimit of the accounts with a credit line. */
+  limit: Scalars['Amount']['output'];
+  /** Σ creditUsed of the accounts below zero. */
+  used: Scalars['Amount']['output'];
 };
 
 /**
@@ -248,6 +268,11 @@ export type Mutation = {
   freezeAccount: AccountStatusResult;
   /** Customers open PERSONAL accounts for themselves, merchants MERCHANT or PERSONAL; operators any. */
   openAccount: OpenAccountResult;
+  /**
+   * Operators only: sets a client account's credit limit (CLOSED: AccountNotActive). Its balance
+   * answers with the new limit; nothing else of the account changes.
+   */
+  setCreditLimit: SetCreditLimitResult;
   /** Operators only. */
   unfreezeAccount: AccountStatusResult;
 };
@@ -265,6 +290,11 @@ export type MutationFreezeAccountArgs = {
 
 export type MutationOpenAccountArgs = {
   input: OpenAccountInput;
+};
+
+
+export type MutationSetCreditLimitArgs = {
+  input: SetCreditLimitInput;
 };
 
 
@@ -307,6 +337,11 @@ export type Query = {
    * Readable by the owner and operators; BAD_USER_INPUT for a cursor of another account.
    */
   balanceChanges: Array<BalanceChangeEvent>;
+  /**
+   * Operators only: credit in use per currency over every shard (the accounts that have or had a
+   * credit line, each with all its stripes), currencies in order. FORBIDDEN to anyone else.
+   */
+  creditExposure: Array<CreditExposure>;
 };
 
 
@@ -327,6 +362,15 @@ export type QueryBalanceChangesArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
   first?: InputMaybe<Scalars['Int']['input']>;
 };
+
+export type SetCreditLimitInput = {
+  accountId: Scalars['ID']['input'];
+  /** In the account's currency, ≥ 0; 0 removes the line (a debt stays, repaid by what arrives). */
+  limit: Scalars['Amount']['input'];
+};
+
+/** InvalidInput: a malformed account id, a limit below 0 or above the largest credit limit (10^15), a SYSTEM account. */
+export type SetCreditLimitResult = Account | AccountNotActive | AccountNotFound | InvalidInput;
 
 /**
  * One business date of an account's statement. A date's closing is the next date's opening, and
@@ -507,6 +551,12 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
     | ( InvalidInput & { __typename: 'InvalidInput' } )
     | ( UnsupportedCurrency & { __typename: 'UnsupportedCurrency' } )
   ;
+  SetCreditLimitResult:
+    | ( AccountMapper & { __typename: 'Account' } )
+    | ( AccountNotActive & { __typename: 'AccountNotActive' } )
+    | ( AccountNotFound & { __typename: 'AccountNotFound' } )
+    | ( InvalidInput & { __typename: 'InvalidInput' } )
+  ;
 };
 
 /** Mapping of interface types */
@@ -538,6 +588,7 @@ export type ResolversTypes = {
   Balance: ResolverTypeWrapper<Balance>;
   BalanceBucket: BalanceBucket;
   BalanceChangeEvent: ResolverTypeWrapper<BalanceChangeEventMapper>;
+  CreditExposure: ResolverTypeWrapper<CreditExposure>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   Entry: ResolverTypeWrapper<EntryMapper>;
@@ -551,6 +602,8 @@ export type ResolversTypes = {
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  SetCreditLimitInput: SetCreditLimitInput;
+  SetCreditLimitResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SetCreditLimitResult']>;
   StatementLine: ResolverTypeWrapper<StatementLine>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
   UnsupportedCurrency: ResolverTypeWrapper<UnsupportedCurrency>;
@@ -572,6 +625,7 @@ export type ResolversParentTypes = {
   Amount: Scalars['Amount']['output'];
   Balance: Balance;
   BalanceChangeEvent: BalanceChangeEventMapper;
+  CreditExposure: CreditExposure;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
   Entry: EntryMapper;
@@ -584,6 +638,8 @@ export type ResolversParentTypes = {
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
   Query: Record<PropertyKey, never>;
+  SetCreditLimitInput: SetCreditLimitInput;
+  SetCreditLimitResult: ResolversUnionTypes<ResolversParentTypes>['SetCreditLimitResult'];
   StatementLine: StatementLine;
   Subscription: Record<PropertyKey, never>;
   UnsupportedCurrency: UnsupportedCurrency;
@@ -649,6 +705,8 @@ export interface AmountScalarConfig extends GraphQLScalarTypeConfig<ResolversTyp
 
 export type BalanceResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['Balance'] = ResolversParentTypes['Balance']> = {
   available?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  creditLimit?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  creditUsed?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
   frozen?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
   pending?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
   total?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
@@ -660,6 +718,13 @@ export type BalanceChangeEventResolvers<ContextType = AccountContext, ParentType
   entry?: Resolver<ResolversTypes['Entry'], ParentType, ContextType>;
   sequence?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   stripeId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type CreditExposureResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['CreditExposure'] = ResolversParentTypes['CreditExposure']> = {
+  accounts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  limit?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  used?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
 };
 
 export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['Date'], any> {
@@ -703,6 +768,7 @@ export type MutationResolvers<ContextType = AccountContext, ParentType extends R
   closeAccount?: Resolver<ResolversTypes['AccountStatusResult'], ParentType, ContextType, RequireFields<MutationCloseAccountArgs, 'id'>>;
   freezeAccount?: Resolver<ResolversTypes['AccountStatusResult'], ParentType, ContextType, RequireFields<MutationFreezeAccountArgs, 'id'>>;
   openAccount?: Resolver<ResolversTypes['OpenAccountResult'], ParentType, ContextType, RequireFields<MutationOpenAccountArgs, 'input'>>;
+  setCreditLimit?: Resolver<ResolversTypes['SetCreditLimitResult'], ParentType, ContextType, RequireFields<MutationSetCreditLimitArgs, 'input'>>;
   unfreezeAccount?: Resolver<ResolversTypes['AccountStatusResult'], ParentType, ContextType, RequireFields<MutationUnfreezeAccountArgs, 'id'>>;
 };
 
@@ -719,6 +785,11 @@ export type QueryResolvers<ContextType = AccountContext, ParentType extends Reso
   account?: Resolver<Maybe<ResolversTypes['Account']>, ParentType, ContextType, RequireFields<QueryAccountArgs, 'id'>>;
   accounts?: Resolver<ResolversTypes['AccountConnection'], ParentType, ContextType, RequireFields<QueryAccountsArgs, 'first' | 'ownerId'>>;
   balanceChanges?: Resolver<Array<ResolversTypes['BalanceChangeEvent']>, ParentType, ContextType, RequireFields<QueryBalanceChangesArgs, 'accountId' | 'first'>>;
+  creditExposure?: Resolver<Array<ResolversTypes['CreditExposure']>, ParentType, ContextType>;
+};
+
+export type SetCreditLimitResultResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['SetCreditLimitResult'] = ResolversParentTypes['SetCreditLimitResult']> = {
+  __resolveType?: TypeResolveFn<'Account' | 'AccountNotActive' | 'AccountNotFound' | 'InvalidInput', ParentType, ContextType>;
 };
 
 export type StatementLineResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['StatementLine'] = ResolversParentTypes['StatementLine']> = {
@@ -757,6 +828,7 @@ export type Resolvers<ContextType = AccountContext> = {
   Amount?: GraphQLScalarType;
   Balance?: BalanceResolvers<ContextType>;
   BalanceChangeEvent?: BalanceChangeEventResolvers<ContextType>;
+  CreditExposure?: CreditExposureResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
   Entry?: EntryResolvers<ContextType>;
@@ -767,6 +839,7 @@ export type Resolvers<ContextType = AccountContext> = {
   OpenAccountResult?: OpenAccountResultResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
+  SetCreditLimitResult?: SetCreditLimitResultResolvers<ContextType>;
   StatementLine?: StatementLineResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
   UnsupportedCurrency?: UnsupportedCurrencyResolvers<ContextType>;

@@ -1,6 +1,7 @@
 import { allowed, badUserInput, shardUnavailable } from '@paygraph/shared/graphql/errors';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import { formatAmount } from '@paygraph/shared/money';
+import { creditUsedOf } from '@paygraph/shared/ledger/account';
 import { unreachable } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
 import type { AccountView } from '../domain/account-view';
@@ -27,7 +28,7 @@ export const accountResolvers = {
   balance: (view: AccountView, _args: unknown, ctx: AccountContext) => {
     const readable = allowed(readableBalance(ctx, view));
     if (readable.unreadStripeShard !== undefined) throw shardUnavailable(readable.unreadStripeShard);
-    return balanceOf(readable);
+    return balanceOf(readable, readable.creditLimit);
   },
   entries: async (view: AccountView, args: { first?: number | null; after?: string | null }, ctx: AccountContext) => {
     mustRead(view, ctx, 'entries');
@@ -43,7 +44,8 @@ export const accountResolvers = {
     mustRead(view, ctx, 'balance');
     const result = await balanceAt(ctx.shards, view, new Date(args.at), ctx.now());
     if (!result.ok) throw badUserInput(`balanceAt: ${result.error.at.toISOString()} is in the future (now ${result.error.now.toISOString()})`);
-    return balanceOf(result.value);
+    // The limit is the current one: the ledger keeps no history of limits, only of balances.
+    return balanceOf(result.value, view.creditLimit);
   },
   statement: async (view: AccountView, args: { from: string; to: string }, ctx: AccountContext) => {
     mustRead(view, ctx, 'statement');
@@ -67,12 +69,14 @@ function mustRead(view: AccountView, ctx: AccountContext, what: string): void {
   if (view.unreadStripeShard !== undefined) throw shardUnavailable(view.unreadStripeShard);
 }
 
-function balanceOf(buckets: Buckets) {
+function balanceOf(buckets: Buckets, creditLimit: bigint | null) {
   return {
     available: formatAmount(buckets.available),
     frozen: formatAmount(buckets.frozen),
     pending: formatAmount(buckets.pending),
     total: formatAmount(buckets.available + buckets.frozen + buckets.pending),
+    creditLimit: formatAmount(creditLimit ?? 0n),
+    creditUsed: formatAmount(creditUsedOf(buckets)),
   };
 }
 

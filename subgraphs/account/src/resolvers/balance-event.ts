@@ -26,7 +26,7 @@ export const balanceEventResolvers = {
     const stripeIds = [...event.position.sequences.keys()].filter((id) => id !== home.id);
     return asAccount({
       id: home.id, ownerId: home.ownerId, type: home.type, status: home.status, currency: home.currency,
-      version: home.version, createdAt: home.createdAt, ...event.buckets, stripeIds,
+      version: home.version, createdAt: home.createdAt, creditLimit: home.creditLimit, ...event.buckets, stripeIds,
     });
   },
 } satisfies BalanceChangeEventResolvers;

@@ -5,6 +5,7 @@ import type { AccountContext } from '../context';
 import type { OpenAccountInput } from '../domain/open-account';
 import type { StatusAction } from '../domain/account-status';
 import { changeStatus as changeAccountStatus, openAccount } from '../services/accounts';
+import { setCreditLimit, type SetCreditLimitInput } from '../services/credit-lines';
 import { asAccount } from './account';
 import { accountBalanceNotZero, accountNotActive, accountNotFound, invalidInput, unsupportedCurrency } from './user-errors';
 import type { MutationResolvers } from '../generated/resolvers-types';
@@ -25,6 +26,20 @@ export const mutationResolvers = {
   freezeAccount: (_: unknown, args: { id: string }, ctx: AccountContext) => changeStatus(ctx, args.id, 'freeze'),
   unfreezeAccount: (_: unknown, args: { id: string }, ctx: AccountContext) => changeStatus(ctx, args.id, 'unfreeze'),
   closeAccount: (_: unknown, args: { id: string }, ctx: AccountContext) => changeStatus(ctx, args.id, 'close'),
+  setCreditLimit: async (_: unknown, args: { input: SetCreditLimitInput }, ctx: AccountContext) => {
+    const outcome = authorized(await setCreditLimit(ctx, args.input));
+    if (outcome.ok) return asAccount(outcome.value);
+    switch (outcome.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(outcome.error.field, outcome.error.message);
+      case 'AccountNotFound':
+        return accountNotFound(args.input.accountId);
+      case 'AccountNotActive':
+        return accountNotActive(args.input.accountId, outcome.error.status);
+      default:
+        return unreachable(outcome.error);
+    }
+  },
 } satisfies MutationResolvers;
 
 async function changeStatus(ctx: AccountContext, id: string, action: StatusAction) {

@@ -5,6 +5,8 @@ import { parseId } from '@paygraph/shared/ids';
 import { decodeCursor, encodeCursor, pageSize } from '@paygraph/shared/graphql/paging';
 import type { AccountContext } from '../context';
 import { listableOwner, ownerAccounts, readableAccount } from '../services/accounts';
+import { creditExposure } from '../services/credit-lines';
+import { formatAmount } from '@paygraph/shared/money';
 import { asAccount } from './account';
 import { firstEntriesPageRows } from './read-ahead';
 import type { QueryResolvers } from '../generated/resolvers-types';
@@ -32,4 +34,9 @@ export const queryResolvers = {
     const edges = page.views.map((v) => ({ cursor: encodeCursor('account', v.id), node: asAccount(v) }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
   },
+
+  creditExposure: async (_: unknown, _args: unknown, ctx: AccountContext) =>
+    allowed(await creditExposure(ctx)).map((line) => ({
+      currency: line.currency, used: formatAmount(line.used), limit: formatAmount(line.limit), accounts: line.accounts,
+    })),
 } satisfies QueryResolvers;

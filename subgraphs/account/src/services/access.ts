@@ -36,6 +36,15 @@ export function mayChangeStatus(identity: Identity, view: AccountView, action: S
   return null;
 }
 
+/**
+ * Credit lines are the platform's risk: operators set limits and read the exposure; owners read
+ * their own limit in their balance (mayReadBalanceOf), and customers, merchants and partners set
+ * nothing. Asked before the input is read, so a refusal tells nothing about the account.
+ */
+export function mayManageCredit(identity: Identity, what: string): Forbidden | null {
+  return readsEveryAccount(identity) ? null : forbiddenBecause(`only operators may ${what}`);
+}
+
 /** An account that does not exist is refused like someone else's, except to operators: a refusal tells nothing about other people's accounts. */
 export function mayTouchMissing(identity: Identity, accountId: string): Forbidden | null {
   return readsEveryAccount(identity) ? null : forbiddenBecause(`account ${accountId} is not yours`);

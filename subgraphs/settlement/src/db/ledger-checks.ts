@@ -76,3 +76,37 @@ export async function clearingOfRefs(db: Executor, refIds: readonly string[]): P
     GROUP BY a.currency`)) as unknown as Rows<{ currency: string; total: string }>;
   return rows.map((r) => ({ currency: r.currency, amount: BigInt(r.total) }));
 }
+
+/**
+ * Stripes whose outstanding advance is not what their pieces and settlement parts say: Σ pieces
+ * not taken back − Σ what settlements covered. Each of the three is written in the local
+ * transaction of its posting, so they always agree unless a row was changed outside them.
+ */
+export async function outstandingMismatches(db: Executor): Promise<Array<{ stripeId: string; stored: bigint; expected: bigint }>> {
+  const [rows] = (await db.execute(sql`
+    SELECT o.stripe_account_id AS stripe_id, o.outstanding AS stored, COALESCE(p.total, 0) - COALESCE(s.total, 0) AS expected
+    FROM advance_outstanding o
+    LEFT JOIN (SELECT stripe_account_id, SUM(amount) AS total FROM advance_pieces WHERE reversed = FALSE GROUP BY stripe_account_id) p
+      ON p.stripe_account_id = o.stripe_account_id
+    LEFT JOIN (SELECT stripe_account_id, SUM(advanced_amount) AS total FROM settlement_parts GROUP BY stripe_account_id) s
+      ON s.stripe_account_id = o.stripe_account_id
+    WHERE o.outstanding <> COALESCE(p.total, 0) - COALESCE(s.total, 0)`)) as unknown as Rows<{ stripe_id: string; stored: string; expected: string }>;
+  return rows.map((r) => ({ stripeId: r.stripe_id, stored: BigInt(r.stored), expected: BigInt(r.expected) }));
+}
+
+/**
+ * The date's ADVANCE postings that disagree with their piece: none recorded, or the stripe's
+ * pending not lowered by exactly the piece's amount.
+ */
+export async function advancePostingMismatches(db: Executor, businessDate: string): Promise<Array<{ postingId: string; stripeId: string | null; recorded: bigint; moved: bigint }>> {
+  const [rows] = (await db.execute(sql`
+    SELECT p.id AS posting_id, pc.stripe_account_id AS stripe_id, COALESCE(pc.amount, 0) AS recorded,
+      -COALESCE(SUM(CASE WHEN e.bucket = 'PENDING' AND e.account_id = pc.stripe_account_id THEN e.amount ELSE 0 END), 0) AS moved
+    FROM postings p
+    LEFT JOIN advance_pieces pc ON pc.posting_id = p.id
+    LEFT JOIN ledger_entries e ON e.posting_id = p.id
+    WHERE p.business_date = ${businessDate} AND p.kind = 'ADVANCE'
+    GROUP BY p.id, pc.stripe_account_id, pc.amount
+    HAVING pc.stripe_account_id IS NULL OR moved <> recorded`)) as unknown as Rows<{ posting_id: string; stripe_id: string | null; recorded: string; moved: string }>;
+  return rows.map((r) => ({ postingId: r.posting_id, stripeId: r.stripe_id, recorded: BigInt(r.recorded), moved: BigInt(r.moved) }));
+}

@@ -27,9 +27,12 @@ export async function settlementsOfDate(db: Executor, businessDate: string): Pro
   return db.select().from(settlements).where(and(eq(settlements.businessDate, businessDate), eq(settlements.status, 'SETTLED')));
 }
 
-export async function finishSettlement(db: Executor, id: string, totals: { gross: bigint; refunded: bigint; fee: bigint; net: bigint }, now: Date): Promise<void> {
+export async function finishSettlement(
+  db: Executor, id: string, totals: { gross: bigint; refunded: bigint; advanced: bigint; fee: bigint; net: bigint; creditRepaid: bigint }, now: Date,
+): Promise<void> {
   await db.update(settlements).set({
-    status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, feeAmount: totals.fee, netAmount: totals.net, completedAt: now,
+    status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, advancedAmount: totals.advanced, feeAmount: totals.fee,
+    netAmount: totals.net, creditRepaidAmount: totals.creditRepaid, completedAt: now,
   }).where(eq(settlements.id, id));
 }
 

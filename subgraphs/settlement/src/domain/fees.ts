@@ -18,31 +18,60 @@ export function feeOf(amount: bigint, feeBps: number): bigint {
 export interface PartFigures {
   gross: bigint;
   refunded: bigint;
+  /** Of the money the date moves, what advances had moved already: no posting, no fee. */
+  advanced: bigint;
   fee: bigint;
+  /** What this part's posting moves out of pending: the rest, on which the fee is charged. */
   moved: bigint;
 }
 
 /**
  * One stripe's share of a settlement. `payments` are the stripe's unsettled payments of the
  * date with what was already refunded from each (those refunds came out of pending);
- * `lateRefunds` are refunds of payments settled earlier (they came out of available).
- * The stripe moves `moved` out of pending: the fee to fee income, the rest to available.
- * Every refund is counted in exactly one settlement, so net = gross − refunded − fee is the
- * change the settlement period made to the merchant's available balance.
+ * `lateRefunds` are refunds of payments settled earlier (they came out of available);
+ * `outstandingAdvance` is what advances moved out of the stripe's pending and no settlement has
+ * covered yet. Of the date's money, up to that much is covered (paid by the advance, which
+ * charged its own fee); the stripe moves the rest out of pending now: the fee, on the rest
+ * only, to fee income, and the rest less the fee to available. Every refund is counted in
+ * exactly one settlement, so net = gross − refunded − advanced − fee is what this settlement
+ * adds to the merchant's available balance.
  */
-export function settlePart(payments: ReadonlyArray<{ amount: bigint; refundedAmount: bigint }>, lateRefunds: readonly bigint[], feeBps: number): PartFigures {
+export function settlePart(
+  payments: ReadonlyArray<{ amount: bigint; refundedAmount: bigint }>, lateRefunds: readonly bigint[], feeBps: number, outstandingAdvance = 0n,
+): PartFigures {
   let gross = 0n;
-  let moved = 0n;
+  let due = 0n;
   for (const p of payments) {
     assert(p.refundedAmount <= p.amount, 'a payment refunded beyond its amount');
     gross += p.amount;
-    moved += p.amount - p.refundedAmount;
+    due += p.amount - p.refundedAmount;
   }
   const late = lateRefunds.reduce((a, b) => a + b, 0n);
+  const advanced = coveredByAdvances(due, outstandingAdvance);
+  const moved = due - advanced;
   const fee = feeOf(moved, feeBps);
-  return { gross, refunded: gross - moved + late, fee, moved };
+  return { gross, refunded: gross - due + late, advanced, fee, moved };
 }
 
-export function netOf(figures: Pick<PartFigures, 'gross' | 'refunded' | 'fee'>): bigint {
-  return figures.gross - figures.refunded - figures.fee;
+/** What a settlement adds to the merchant's available: its gross less refunds, less what advances paid already, less its fee. */
+export function netOf(figures: Pick<PartFigures, 'gross' | 'refunded' | 'advanced' | 'fee'>): bigint {
+  return figures.gross - figures.refunded - figures.advanced - figures.fee;
+}
+
+/** Of the money a date settles, what stands advanced already (up to all of it). */
+export function coveredByAdvances(due: bigint, outstanding: bigint): bigint {
+  assert(due >= 0n && outstanding >= 0n, 'negative settlement or outstanding advance');
+  return due < outstanding ? due : outstanding;
+}
+
+/**
+ * What a settlement repaid of the merchant's credit in use (issue 33): the money it made
+ * available (each part's moved less its fee) covers the negative part of the merchant's
+ * available first, because a credit simply raises the balance; only the rest is the merchant's
+ * to spend. `creditUsedBefore` is max(0, −available) over every stripe before the postings.
+ */
+export function creditRepaidOf(creditUsedBefore: bigint, parts: ReadonlyArray<{ movedAmount: bigint; feeAmount: bigint }>): bigint {
+  assert(creditUsedBefore >= 0n, `credit in use ${creditUsedBefore} is negative`);
+  const madeAvailable = parts.reduce((sum, p) => sum + p.movedAmount - p.feeAmount, 0n);
+  return madeAvailable < creditUsedBefore ? (madeAvailable > 0n ? madeAvailable : 0n) : creditUsedBefore;
 }

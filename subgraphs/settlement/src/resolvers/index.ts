@@ -5,6 +5,7 @@ import { mutationResolvers } from './mutation';
 import { paymentResolvers } from './payment';
 import { queryResolvers } from './query';
 import { settlementResolvers } from './settlement';
+import { advanceOfferResolvers, advanceResolvers, advanceTermsResolvers } from './advance';
 
 export const resolvers = {
   Amount: AmountScalar,
@@ -15,4 +16,7 @@ export const resolvers = {
   Settlement: settlementResolvers,
   Account: accountResolvers,
   Payment: paymentResolvers,
+  Advance: advanceResolvers,
+  AdvanceTerms: advanceTermsResolvers,
+  AdvanceOffer: advanceOfferResolvers,
 } satisfies Resolvers;

@@ -8,3 +8,7 @@ import type { SettlementRow } from '../db/schema/settlement';
 export type SettlementMapper = SettlementRow;
 export type AccountMapper = { id: string };
 export type PaymentMapper = { id: string };
+/** An advance is its row with its net; terms are their row; an offer is the service's view. */
+export type AdvanceMapper = import('../services/advances').AdvanceView;
+export type AdvanceTermsMapper = import('../db/schema/settlement').AdvanceTermsRow;
+export type AdvanceOfferMapper = import('../services/advances').OfferView;

@@ -8,6 +8,8 @@ import { accountNotFound, balanceLimit, exceptionAlreadyResolved, invalidInput, 
 import { importBankStatementFor } from '../services/bank-statements';
 import { setMatchingRulesFor } from '../services/matching-rules';
 import { resolveExceptionFor } from '../services/exceptions';
+import { advanceSettlementFor, setAdvanceTermsFor } from '../services/advances';
+import { advanceExceedsAllowed, advancesDisabled, idempotencyKeyReused } from './user-errors';
 
 /** An import's refusal, the same for a CSV statement and a bank's file: a field, or the statement's line. */
 function statementRefused(error: { kind: 'InvalidInput'; field: string; message: string } | { kind: 'InvalidStatement'; line: number; message: string }) {
@@ -71,6 +73,29 @@ export const mutationResolvers = {
         return invalidInput('feeBps', `feeBps must be between 0 and ${result.error.feeBpsMax}`);
       case 'AccountNotFound':
         return accountNotFound(result.error.accountId);
+      default:
+        return unreachable(result.error);
+    }
+  },
+  setAdvanceTerms: async (_, args, ctx) => {
+    const result = authorized(await setAdvanceTermsFor(ctx, args.input));
+    if (result.ok) return { __typename: 'AdvanceTerms', ...result.value };
+    return result.error.kind === 'InvalidInput' ? invalidInput(result.error.field, result.error.message) : accountNotFound(result.error.accountId);
+  },
+  advanceSettlement: async (_, args, ctx) => {
+    const result = authorized(await advanceSettlementFor(ctx, args.input));
+    if (result.ok) return { __typename: 'Advance', ...result.value };
+    switch (result.error.kind) {
+      case 'InvalidInput':
+        return invalidInput(result.error.field, result.error.message);
+      case 'AccountNotFound':
+        return accountNotFound(result.error.accountId);
+      case 'AdvancesDisabled':
+        return advancesDisabled(result.error.merchantAccountId);
+      case 'AdvanceExceedsAllowed':
+        return advanceExceedsAllowed(result.error.requested, result.error.allowed);
+      case 'IdempotencyKeyReused':
+        return idempotencyKeyReused(result.error.idempotencyKey);
       default:
         return unreachable(result.error);
     }

@@ -2,6 +2,7 @@ import { formatAmount } from '@paygraph/shared/money';
 import type { QueryResolvers } from '../generated/resolvers-types';
 import { ledgerHealthFor, reconciliationFor, reconciliationReportsFor } from '../services/reconcile';
 import { readableSettlement } from '../services/settlements';
+import { advanceOfferFor } from '../services/advances';
 import { allowed } from '@paygraph/shared/graphql/errors';
 import { reportFromRow } from './reconciliation';
 import { GraphQLError } from 'graphql';
@@ -34,4 +35,5 @@ export const queryResolvers = {
     };
   },
   settlement: async (_, args, ctx) => allowed(await readableSettlement(ctx, args.id)),
+  advanceOffer: async (_, args, ctx) => allowed(await advanceOfferFor(ctx, args.merchantAccountId)),
 } satisfies QueryResolvers;

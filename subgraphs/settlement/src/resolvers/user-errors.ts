@@ -1,3 +1,4 @@
+import { formatAmount } from '@paygraph/shared/money';
 export function invalidInput(field: string, message: string) {
   return { __typename: 'InvalidInput' as const, code: 'INVALID_INPUT', message, field };
 }
@@ -30,5 +31,27 @@ export function exceptionAlreadyResolved(exceptionId: string, resolution: 'BANK_
     __typename: 'ExceptionAlreadyResolved' as const, code: 'EXCEPTION_ALREADY_RESOLVED',
     message: `exception ${exceptionId} was resolved already${resolution ? ` as ${resolution}` : ''}${resolvedBy ? ` by ${resolvedBy}` : ''}; nothing was written`,
     exceptionId, resolution, resolvedBy,
+  };
+}
+
+export function advancesDisabled(merchantAccountId: string) {
+  return {
+    __typename: 'AdvancesDisabled' as const, code: 'ADVANCES_DISABLED',
+    message: `account ${merchantAccountId} has no advance terms (or maxAdvanceBps 0); nothing was written`, merchantAccountId,
+  };
+}
+
+export function advanceExceedsAllowed(requested: bigint, allowed: bigint) {
+  // allowedAmount goes out as the Amount scalar's string.
+  return {
+    __typename: 'AdvanceExceedsAllowed' as const, code: 'ADVANCE_EXCEEDS_ALLOWED',
+    message: `an advance of ${requested} is beyond the ${allowed} that may be advanced now; nothing was written`, allowedAmount: formatAmount(allowed),
+  };
+}
+
+export function idempotencyKeyReused(idempotencyKey: string) {
+  return {
+    __typename: 'IdempotencyKeyReused' as const, code: 'IDEMPOTENCY_KEY_REUSED',
+    message: `idempotency key "${idempotencyKey}" was used before with other parameters; use a new key for a new request`, idempotencyKey,
   };
 }

@@ -1,4 +1,4 @@
-import { forbiddenBecause, mayRead, readsEveryAccount, type Forbidden } from '@paygraph/shared/authorization';
+import { forbiddenBecause, mayRead, mayWrite, readsEveryAccount, type Forbidden } from '@paygraph/shared/authorization';
 import type { Identity } from '@paygraph/shared/identity';
 
 /**
@@ -22,4 +22,14 @@ export function mayReadSettlement(identity: Identity, settlementId: string, merc
 /** A merchant account's settlements: its owner and operators. */
 export function mayReadSettlementsOf(identity: Identity, accountId: string, ownerId: string): Forbidden | null {
   return mayRead(identity, ownerId) ? null : forbiddenBecause(`you may not read the settlements of account ${accountId}`);
+}
+
+/** A merchant's advance terms and offer: its owner and operators. */
+export function mayReadAdvances(identity: Identity, accountId: string, ownerId: string): Forbidden | null {
+  return mayRead(identity, ownerId) ? null : forbiddenBecause(`you may not read the advances of account ${accountId}`);
+}
+
+/** An advance moves the merchant's own money early: its owner and operators, never a partner or a channel. */
+export function mayAskAdvance(identity: Identity, accountId: string, ownerId: string): Forbidden | null {
+  return mayWrite(identity, ownerId) ? null : forbiddenBecause(`you may not ask for an advance on account ${accountId}`);
 }

@@ -7,7 +7,7 @@ import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { clearingTotals } from '@paygraph/shared/db/ledger-store';
 import { verifyAccounts } from '@paygraph/shared/db/integrity';
 import {
-  accountsTouchedOn, balanceMismatchesOfDate, clearingOfRefs, entriesOfKeys, postedKeys, unbalancedPostings,
+  accountsTouchedOn, advancePostingMismatches, balanceMismatchesOfDate, clearingOfRefs, entriesOfKeys, outstandingMismatches, postedKeys, unbalancedPostings,
 } from '../db/ledger-checks';
 import {
   externalTransfersOfDate, frozenMismatches, inFlightRecords, legsOfPaymentsOnShard, paymentsOfDate, refundsOfDate, sharesOfRefunds,
@@ -79,6 +79,7 @@ export async function reconcile(shards: ShardSet, businessDate: string): Promise
     ...(await clearingCheck(shards)),
     ...(await frozenCheck(shards)),
     ...(await settlementChecks(shards, businessDate)),
+    ...(await advanceChecks(shards, businessDate)),
     ...(await externalChecks(shards, businessDate)),
   ];
 }
@@ -213,7 +214,8 @@ async function settlementChecks(shards: ShardSet, businessDate: string): Promise
       const parts = await settlementParts(shards, s.id);
       const fee = parts.reduce((a, p) => a + p.feeAmount, 0n);
       const gross = parts.reduce((a, p) => a + p.grossAmount, 0n);
-      if (fee !== s.feeAmount || gross !== s.grossAmount || s.netAmount !== s.grossAmount - s.refundedAmount - s.feeAmount) {
+      const advanced = parts.reduce((a, p) => a + p.advancedAmount, 0n);
+      if (fee !== s.feeAmount || gross !== s.grossAmount || advanced !== s.advancedAmount || s.netAmount !== s.grossAmount - s.refundedAmount - s.advancedAmount - s.feeAmount) {
         found.push(discrepancy('SETTLEMENT_MISMATCH', { accountId: s.merchantAccountId, expected: gross - fee, actual: s.grossAmount - s.feeAmount }, `settlement ${s.id} disagrees with its parts`));
       }
       for (const part of parts.filter((p) => p.movedAmount > 0n)) {
@@ -228,6 +230,22 @@ async function settlementChecks(shards: ShardSet, businessDate: string): Promise
     }
   }
   return found;
+}
+
+/**
+ * Advances against their postings and settlements: every stripe's outstanding advance equals
+ * its pieces less what settlements covered, and every ADVANCE posting of the date moved exactly
+ * its piece out of the stripe's pending.
+ */
+async function advanceChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
+  const perShard = await Promise.all(shards.all.map(async (shard) => {
+    const counters = (await outstandingMismatches(shard.db)).map((m) => discrepancy('SETTLEMENT_MISMATCH', { accountId: m.stripeId, expected: m.expected, actual: m.stored },
+      `stripe ${m.stripeId} records ${m.stored} advanced and not settled; its advance pieces less its settled parts say ${m.expected}`));
+    const postingsOff = (await advancePostingMismatches(shard.db, businessDate)).map((m) => discrepancy('SETTLEMENT_MISMATCH', { accountId: m.stripeId, expected: m.recorded, actual: m.moved },
+      m.stripeId === null ? `advance posting ${m.postingId} has no advance piece` : `advance posting ${m.postingId} moved ${m.moved} from stripe ${m.stripeId}, its piece says ${m.recorded}`));
+    return [...counters, ...postingsOff];
+  }));
+  return perShard.flat();
 }
 
 async function externalChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {

@@ -5,7 +5,7 @@ import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import { readStripes } from '@paygraph/shared/ledger/stripes';
 import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
-import type { Account } from '@paygraph/shared/ledger/account';
+import { creditUsedOf, type Account } from '@paygraph/shared/ledger/account';
 import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import type { Forbidden } from '@paygraph/shared/authorization';
@@ -18,8 +18,9 @@ import {
 } from '@paygraph/transaction/read-model/settlement';
 import { markSettled } from '@paygraph/transaction/write-model/settlement';
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
-import { netOf, settlePart } from '../domain/fees';
+import { creditRepaidOf, netOf, settlePart } from '../domain/fees';
 import { mayOperate } from './access';
+import { addOutstanding, lockOutstanding } from '../db/advance-store';
 
 
 export type SettlementRefusal =
@@ -65,6 +66,9 @@ export async function feeRateFor(shards: ShardSet, merchantId: string, config: S
  * stripe's payments stay unsettled, so the worker takes the date up again on each pass, and
  * the run that finds room writes the missing part and completes the settlement with the
  * totals of every part (the parts written earlier are read back, not posted again).
+ * creditRepaidAmount: what the parts made available that covered the merchant's credit in use,
+ * as its stripes read when the completing run began (a run resumed after a partial one counts the
+ * parts written before it as already arrived).
  */
 export async function runSettlement(
   shards: ShardSet,
@@ -88,6 +92,8 @@ export async function runSettlement(
   });
   if (settlement.status === 'SETTLED') return ok(settlement);
   const stripes = await stripesOf(shards, merchant);
+  // The merchant's credit in use before this run's postings: what they make available covers it first.
+  const creditUsedBefore = creditUsedOf({ available: stripes.reduce((sum, s) => sum + s.account.available, 0n) });
   const parts: SettlementPartRow[] = [];
   let refused: PartRefused | undefined;
   for (const stripe of stripes) {
@@ -100,12 +106,16 @@ export async function runSettlement(
   }
   if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
   const totals = parts.reduce(
-    (t, p) => ({ gross: t.gross + p.grossAmount, refunded: t.refunded + p.refundedAmount, fee: t.fee + p.feeAmount }),
-    { gross: 0n, refunded: 0n, fee: 0n },
+    (t, p) => ({ gross: t.gross + p.grossAmount, refunded: t.refunded + p.refundedAmount, advanced: t.advanced + p.advancedAmount, fee: t.fee + p.feeAmount }),
+    { gross: 0n, refunded: 0n, advanced: 0n, fee: 0n },
   );
   const done = now();
-  await finishSettlement(home!.db, settlement.id, { ...totals, net: netOf(totals) }, done);
-  return ok({ ...settlement, status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, feeAmount: totals.fee, netAmount: netOf(totals), completedAt: done });
+  const creditRepaid = creditRepaidOf(creditUsedBefore, parts);
+  await finishSettlement(home!.db, settlement.id, { ...totals, net: netOf(totals), creditRepaid }, done);
+  return ok({
+    ...settlement, status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, advancedAmount: totals.advanced,
+    feeAmount: totals.fee, netAmount: netOf(totals), creditRepaidAmount: creditRepaid, completedAt: done,
+  });
 }
 
 /** Mutation.runSettlement: operators only, asked before the merchant's id is read (an InvalidInput for a malformed one). */
@@ -150,13 +160,16 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
       // What refunds took from each leg before it settled (in flight included), out of this pending:
       // never more than the leg (refundLegChanges bounds every receiver by its leg; settlePart asserts it).
       const received = legs.map((l) => ({ amount: l.amount, refundedAmount: l.refundedAmount }));
-      const figures = settlePart([...paid, ...received], [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)], settlement.feeBps);
+      // What advances moved out of this stripe's pending already is covered, not moved again (domain/advances.ts).
+      const outstanding = await lockOutstanding(tx, account.id);
+      const figures = settlePart([...paid, ...received], [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)], settlement.feeBps, outstanding);
       const postingId = figures.moved > 0n ? newId('posting', logical) : null;
       part = {
         settlementId: settlement.id, stripeAccountId: account.id, grossAmount: figures.gross, refundedAmount: figures.refunded,
-        feeAmount: figures.fee, movedAmount: figures.moved, postingId, createdAt: now(),
+        advancedAmount: figures.advanced, feeAmount: figures.fee, movedAmount: figures.moved, postingId, createdAt: now(),
       };
       await insertPart(tx, part);
+      if (figures.advanced > 0n) await addOutstanding(tx, account.id, settlement.merchantAccountId, -figures.advanced);
       await markSettled(tx, settlement.id, {
         paymentIds: paid.map((p) => p.id), refundIds: [...early, ...late].map((r) => r.id), legs, shares: [...earlyShares, ...lateShares],
       });

@@ -4,7 +4,9 @@ import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementSettings } from '../config';
 import { runSettlement, settleableThrough } from './settle';
 import { log } from '@paygraph/shared/log';
-import { settlementsPerPassMax } from '@paygraph/shared/limits';
+import { advancesLeftPerPassMax, settlementsPerPassMax } from '@paygraph/shared/limits';
+import { merchantsWithAdvancesLeft } from '../db/advance-store';
+import { finishAdvancesLeft } from './advances';
 
 /**
  * Settles merchants' closed dates at T+N, at most settlementsPerPassMax per pass, oldest date
@@ -38,4 +40,28 @@ export function startSettlementWorker(
 ): Worker {
   const { intervalMs, delayDays, settings } = options;
   return startWorker({ name: 'settlement worker', intervalMs, pass: () => settleDue(shards, now, delayDays, settings) });
+}
+
+/**
+ * Finishes advances a crash left PENDING between their pieces (each all or nothing: every piece
+ * posted and PAID, or every posted piece taken back and REVERSED), merchant by merchant, under
+ * the merchant's advance lock. Without it such an advance waited for the merchant's next advance
+ * request, its posted pieces counted as advanced while the rest of its plan stayed pending.
+ */
+export async function finishAdvancesLeftDue(shards: ShardSet, now: () => Date): Promise<number> {
+  const merchants = new Set((await Promise.all(shards.all.map((s) => merchantsWithAdvancesLeft(s.db, advancesLeftPerPassMax)))).flat());
+  let finished = 0;
+  for (const merchantId of merchants) {
+    // One merchant's failure (a reversal that finds its piece settled crashes) must not hold up the others.
+    try {
+      finished += await finishAdvancesLeft(shards, merchantId, now);
+    } catch (error) {
+      log().error({ err: error }, `advance worker: ${merchantId} failed`);
+    }
+  }
+  return finished;
+}
+
+export function startAdvanceWorker(shards: ShardSet, options: { intervalMs: number }, now: () => Date = () => new Date()): Worker {
+  return startWorker({ name: 'advance worker', intervalMs: options.intervalMs, pass: () => finishAdvancesLeftDue(shards, now) });
 }

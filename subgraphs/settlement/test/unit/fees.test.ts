@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { feeOf, netOf, settlePart } from '../../src/domain/fees';
+import { creditRepaidOf, feeOf, netOf, settlePart } from '../../src/domain/fees';
 import { parseStatementCsv } from '../../src/domain/statement-csv';
 import { statementBytesMax, statementLinesMax } from '@paygraph/shared/limits';
 import { matchStatement } from '../../src/domain/discrepancies';
@@ -23,9 +23,28 @@ describe('fees', () => {
 
   it('settle a stripe: net = gross − refunded − fee, early refunds out of pending, late ones out of available', () => {
     const part = settlePart([{ amount: 1_001n, refundedAmount: 200n }, { amount: 500n, refundedAmount: 0n }], [300n], 250);
-    expect(part).toEqual({ gross: 1_501n, refunded: 500n, fee: 33n, moved: 1_301n }); // 1301 × 2.5% = 32.525 → 33
+    expect(part).toEqual({ gross: 1_501n, refunded: 500n, advanced: 0n, fee: 33n, moved: 1_301n }); // 1301 × 2.5% = 32.525 → 33
     expect(netOf(part)).toBe(1_501n - 500n - 33n);
     expect(part.moved - part.fee).toBe(netOf(part) + 300n);
+  });
+
+  it('settle a stripe after an advance: what stands advanced is covered, not moved, and bears no settlement fee', () => {
+    const payments = [{ amount: 1_001n, refundedAmount: 200n }, { amount: 500n, refundedAmount: 0n }];
+    const part = settlePart(payments, [], 250, 1_000n);
+    expect(part).toEqual({ gross: 1_501n, refunded: 200n, advanced: 1_000n, fee: 8n, moved: 301n }); // 301 × 2.5% = 7.525 → 8
+    expect(netOf(part)).toBe(1_501n - 200n - 1_000n - 8n);
+    // Advanced beyond the date's money: all of it covered, nothing moved, no fee; the rest stays outstanding for the next date.
+    expect(settlePart(payments, [], 250, 5_000n)).toEqual({ gross: 1_501n, refunded: 200n, advanced: 1_301n, fee: 0n, moved: 0n });
+  });
+});
+
+describe('credit repaid by a settlement', () => {
+  it('covers the credit in use first, never more than what was made available', () => {
+    const parts = [{ movedAmount: 1000n, feeAmount: 25n }, { movedAmount: 100n, feeAmount: 3n }];
+    expect(creditRepaidOf(300n, parts)).toBe(300n);
+    expect(creditRepaidOf(5_000n, parts)).toBe(1072n);
+    expect(creditRepaidOf(0n, parts)).toBe(0n);
+    expect(creditRepaidOf(10n, [])).toBe(0n);
   });
 });
 

@@ -27,7 +27,7 @@ export function accountOfRow(row: AccountRow): Account {
   return {
     id: row.id, ownerId: row.ownerId, type: row.type, systemKind: row.systemKind, parentId: row.parentId,
     stripeShards: row.stripeShards, currency: row.currency, status: row.status,
-    available: row.available, frozen: row.frozen, pending: row.pending,
+    available: row.available, frozen: row.frozen, pending: row.pending, creditLimit: row.creditLimit,
     lastSequence: row.lastSequence, lastEntryHash: row.lastEntryHash, version: row.version, createdAt: row.createdAt,
   };
 }
@@ -208,6 +208,7 @@ function sealed(row: typeof accounts.$inferInsert): typeof accounts.$inferInsert
   const full = {
     id: row.id, currency: row.currency, status: row.status ?? 'ACTIVE', available: row.available ?? 0n, frozen: row.frozen ?? 0n,
     pending: row.pending ?? 0n, lastSequence: row.lastSequence ?? 0n, lastEntryHash: row.lastEntryHash ?? '', version: row.version ?? 0n,
+    creditLimit: row.creditLimit ?? null,
   };
   return { ...row, ...full, ...sealAccount(full) };
 }
@@ -232,10 +233,10 @@ export async function accountsAndStripes(db: SqlTarget, localIds: readonly strin
 interface RawAccount {
   id: string; owner_id: string; type: AccountRow['type']; system_kind: AccountRow['systemKind']; parent_id: string | null;
   stripe_shards: string; currency: string; status: AccountRow['status']; available: string; frozen: string; pending: string;
-  last_sequence: string; last_entry_hash: string; version: string; mac: string; mac_key_id: string; created_at: Date; updated_at: Date;
+  credit_limit: string | null; last_sequence: string; last_entry_hash: string; version: string; mac: string; mac_key_id: string; created_at: Date; updated_at: Date;
 }
 
-const accountColumns = 'id, owner_id, type, system_kind, parent_id, stripe_shards, currency, status, available, frozen, pending, '
+const accountColumns = 'id, owner_id, type, system_kind, parent_id, stripe_shards, currency, status, available, frozen, pending, credit_limit, '
   + 'last_sequence, last_entry_hash, version, mac, mac_key_id, created_at, updated_at';
 
 /**
@@ -247,6 +248,7 @@ function accountOfRaw(r: RawAccount): Account {
     id: r.id, ownerId: r.owner_id, type: r.type, systemKind: r.system_kind, parentId: r.parent_id,
     stripeShards: bigintOf(r.stripe_shards), currency: r.currency,
     status: r.status, available: bigintOf(r.available), frozen: bigintOf(r.frozen), pending: bigintOf(r.pending),
+    creditLimit: r.credit_limit === null ? null : bigintOf(r.credit_limit),
     lastSequence: bigintOf(r.last_sequence), lastEntryHash: r.last_entry_hash, version: bigintOf(r.version), createdAt: r.created_at,
   };
 }
@@ -380,6 +382,28 @@ export async function setAccountStatus(tx: Tx, id: string, status: AccountStatus
     const next = { ...row, status, version: row.version + 1n };
     await tx.update(accounts).set({ status, version: next.version, ...sealAccount(next), updatedAt: now }).where(eq(accounts.id, row.id));
   }
+}
+
+/**
+ * Sets a home row's credit limit under its lock, resealing it (the MAC covers the limit) and
+ * bumping its version. The balances are not touched: a limit below the debt leaves the debt.
+ */
+export async function setCreditLimitRow(tx: Tx, id: string, limit: bigint, now: Date): Promise<Account | undefined> {
+  const [row] = await tx.select().from(accounts).where(eq(accounts.id, id)).for('update');
+  if (!row) return undefined;
+  if (!accountSealIntact(row, row)) throw new TamperDetected(row.id);
+  const next = { ...row, creditLimit: limit, version: row.version + 1n };
+  await tx.update(accounts).set({ creditLimit: limit, version: next.version, ...sealAccount(next), updatedAt: now }).where(eq(accounts.id, row.id));
+  return accountOfRow({ ...next, updatedAt: now });
+}
+
+/**
+ * The home rows on this shard that have, or once had, a credit line (credit_limit not NULL),
+ * through accounts_credit_idx: only they can be below zero. The exposure read.
+ */
+export async function creditLineRows(db: SqlTarget): Promise<Account[]> {
+  const rows = await rawRows<RawAccount>(db, `SELECT ${accountColumns} FROM accounts WHERE credit_limit IS NOT NULL`, []);
+  return rows.map(accountOfRaw);
 }
 
 export async function lockAccount(tx: Tx, id: string): Promise<Account | undefined> {

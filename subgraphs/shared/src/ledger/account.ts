@@ -44,6 +44,13 @@ export interface Account {
   available: bigint;
   frozen: bigint;
   pending: bigint;
+  /**
+   * The credit line, on a client's home row only: its available may go down to −creditLimit
+   * (posting-rules.ts). null when the account never had one (and on stripes and system
+   * accounts); 0 once an operator removed it. Credit in use is max(0, −available) of the
+   * account (all its stripes): creditUsedOf.
+   */
+  creditLimit: bigint | null;
   /** The sequence of the account's newest entry: entries are numbered 1, 2, 3… with no gap. */
   lastSequence: bigint;
   /** The hash of the newest entry, the head of the account's hash chain (ledger/tamper.ts). */
@@ -58,4 +65,12 @@ export type AccountBalances = Pick<Account, 'available' | 'frozen' | 'pending'>;
 /** The sum of the buckets: what an entry records as the balance after it. */
 export function totalOf(balances: AccountBalances): bigint {
   return balances.available + balances.frozen + balances.pending;
+}
+
+/**
+ * The credit an account uses: max(0, −available), available being the account's (a merchant's:
+ * the sum over its stripes, which never go below zero themselves).
+ */
+export function creditUsedOf(balances: Pick<AccountBalances, 'available'>): bigint {
+  return balances.available < 0n ? -balances.available : 0n;
 }

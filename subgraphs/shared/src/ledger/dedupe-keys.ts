@@ -35,4 +35,8 @@ export const dedupeKeys = {
   legReversal: (movementId: string, legIndex: number): string => `${movementId}:leg:${legIndex}:reverse`,
   /** A settlement's part on one stripe. */
   settlementPart: (settlementId: string, stripeId: string): string => `${settlementId}:${stripeId}`,
+  /** An advance's piece on one stripe: pending → available less its fee share, the fee to fee income. */
+  advancePiece: (advanceId: string, stripeId: string): string => `${advanceId}:${stripeId}`,
+  /** The piece taken back when another piece of the same advance could not post (all or nothing). */
+  advancePieceReversal: (advanceId: string, stripeId: string): string => `${advanceId}:${stripeId}:reverse`,
 } as const;

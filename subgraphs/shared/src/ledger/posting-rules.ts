@@ -15,7 +15,7 @@ export type Bucket = 'AVAILABLE' | 'FROZEN' | 'PENDING';
  * Account (db/ledger-store.ts lockAndReadPrior); the rules move balances and the sequence in
  * place.
  */
-export type PostingAccount = Pick<Account, 'id' | 'type' | 'status' | 'currency' | 'available' | 'frozen' | 'pending' | 'lastSequence'>;
+export type PostingAccount = Pick<Account, 'id' | 'type' | 'status' | 'currency' | 'available' | 'frozen' | 'pending' | 'lastSequence' | 'creditLimit'>;
 
 export interface Leg {
   accountId: string;
@@ -77,6 +77,15 @@ function fitsColumn(balance: bigint): boolean {
   return balance >= balanceMinMinorUnits && balance <= balanceMaxMinorUnits;
 }
 
+/**
+ * The lowest a client's bucket may be left by a debit: zero, except available, which a credit
+ * line lets go down to −creditLimit (only a home row has one: stripes never go below zero).
+ * System accounts have no floor (the reserve reads negative by design).
+ */
+function floorOf(state: PostingAccount, bucket: Bucket): bigint {
+  return bucket === 'AVAILABLE' && state.creditLimit !== null ? -state.creditLimit : 0n;
+}
+
 function bucketKey(bucket: Bucket): 'available' | 'frozen' | 'pending' {
   return bucket === 'AVAILABLE' ? 'available' : bucket === 'FROZEN' ? 'frozen' : 'pending';
 }
@@ -116,7 +125,9 @@ export function applyPosting(
     for (const move of movements(leg, current)) {
       const key = bucketKey(move.bucket);
       next[key] += move.amount;
-      if (next.type !== 'SYSTEM' && next[key] < 0n) {
+      // Only a debit is held to the floor: money arriving is always taken, also by an account
+      // whose limit was lowered below its debt (it repays that debt, by construction).
+      if (next.type !== 'SYSTEM' && move.amount < 0n && next[key] < floorOf(next, move.bucket)) {
         return err({ code: 'INSUFFICIENT_FUNDS', accountId: leg.accountId, available: current[bucketKey(leg.bucket)] });
       }
       if (!fitsColumn(next[key]) || !fitsColumn(totalOf(next))) return err({ code: 'BALANCE_LIMIT', accountId: leg.accountId, bucket: move.bucket });

@@ -4,7 +4,7 @@ import type { EntryDraft } from './posting-rules';
 
 /**
  * Tamper evidence. Every account row carries an HMAC over what matters in it (id, currency,
- * status, balances, the head of its entry chain, version) under a key from LEDGER_MAC_KEY, with
+ * status, balances, the head of its entry chain, version, credit limit) under a key from LEDGER_MAC_KEY, with
  * the key's id stored beside it so keys can rotate. Every entry carries the hash of the one
  * before it and its own, so an account's entries form a chain. A row edited, inserted or
  * deleted by direct SQL breaks one or the other: the write path refuses to build on it and
@@ -56,7 +56,7 @@ export function setKeyRing(next: MacKeyRing): void {
 }
 
 /** What an account's MAC covers. */
-export type Sealable = Pick<Account, 'id' | 'currency' | 'status' | 'available' | 'frozen' | 'pending' | 'lastSequence' | 'lastEntryHash' | 'version'>;
+export type Sealable = Pick<Account, 'id' | 'currency' | 'status' | 'available' | 'frozen' | 'pending' | 'lastSequence' | 'lastEntryHash' | 'version' | 'creditLimit'>;
 
 /** The MAC stored beside an account and the id of the key that signed it: the row's, not the account's. */
 export interface AccountSeal {
@@ -64,8 +64,14 @@ export interface AccountSeal {
   macKeyId: string;
 }
 
+/**
+ * The credit limit joins the message only when the row has one (not NULL): the rows sealed before
+ * credit lines existed keep their MACs, and a limit written or removed by direct SQL (NULL ↔ a
+ * value, or another value) breaks the MAC like a changed balance does.
+ */
 function accountMessage(row: Sealable): string {
-  return [row.id, row.currency, row.status, row.available, row.frozen, row.pending, row.lastSequence, row.lastEntryHash, row.version].join('|');
+  const base = [row.id, row.currency, row.status, row.available, row.frozen, row.pending, row.lastSequence, row.lastEntryHash, row.version].join('|');
+  return row.creditLimit === null ? base : `${base}|credit:${row.creditLimit}`;
 }
 
 export function sealAccount(row: Sealable, keys: MacKeyRing = keyRing()): AccountSeal {

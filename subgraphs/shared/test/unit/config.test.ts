@@ -109,6 +109,7 @@ const groups = [
     SETTLEMENT_DELAY_DAYS: { good: ['3', (c) => c.worker.delayDays, 3], bad: ['0', '366', 'x'] },
     SETTLEMENT_WORKER_ENABLED: { good: ['false', (c) => c.worker.enabled, false], bad: ['no', 'TRUE'] },
     SETTLEMENT_WORKER_INTERVAL_MS: { good: ['1000', (c) => c.worker.intervalMs, 1000], bad: ['0', '2147483648'] },
+    SETTLEMENT_FAILPOINT: { good: ['advance-after-piece', (c) => c.failpoint, 'advance-after-piece'], bad: ['advance-after-pice'] },
   }),
   group(webhooksConfig, {
     WEBHOOKS_PORT: { good: ['5004', (c) => c.port, 5004], bad: ['65536', 'x'] },

@@ -19,7 +19,7 @@ const b = newId('account', toLogicalShard(1));
 function account(id: string, available: bigint): Account {
   return {
     id, ownerId: 'o', type: 'PERSONAL', systemKind: null, parentId: null, stripeShards: 0n, currency: 'EUR', status: 'ACTIVE',
-    available, frozen: 0n, pending: 0n, lastSequence: 7n, lastEntryHash: '', version: 1n, createdAt: new Date(0),
+    available, frozen: 0n, pending: 0n, lastSequence: 7n, lastEntryHash: '', version: 1n, creditLimit: null, createdAt: new Date(0),
   } as Account;
 }
 

@@ -10,7 +10,7 @@ function account(overrides: Partial<Account> = {}): Account {
   return {
     id: newId('account', toLogicalShard(1)), ownerId: 'o', type: 'PERSONAL', systemKind: null, status: 'ACTIVE', currency: 'USD',
     parentId: null, stripeShards: 0n, available: 0n, frozen: 0n, pending: 0n, lastSequence: 0n, lastEntryHash: '', version: 0n,
-    createdAt: new Date(0), ...overrides,
+    creditLimit: null, createdAt: new Date(0), ...overrides,
   };
 }
 
@@ -173,5 +173,60 @@ describe('posting rules', () => {
     // …and legs that net to zero overall but not per currency are a bug.
     const unbalanced = { ...spec, legs: [spec.legs[0]!, { ...spec.legs[3]!, amount: 333n }] };
     expect(() => applyPosting(states, unbalanced)).toThrow(InvariantViolation);
+  });
+
+  describe('credit lines', () => {
+    it('lets available go down to minus the limit, and refuses one unit beyond it', () => {
+      const a = account({ available: 10n, creditLimit: 100n });
+      const b = account();
+      const states = new Map([[a.id, a], [b.id, b]]);
+      expect(applyPosting(states, transfer(a, b, 110n)).ok).toBe(true);
+      expect(states.get(a.id)!.available).toBe(-100n);
+      const beyond = applyPosting(states, transfer(a, b, 1n));
+      expect(beyond).toEqual({ ok: false, error: { code: 'INSUFFICIENT_FUNDS', accountId: a.id, available: -100n } });
+      expect(states.get(a.id)!.available).toBe(-100n);
+      expect(states.get(b.id)!.available).toBe(110n);
+    });
+
+    it('takes money arriving at an account whose limit was lowered below its debt, and lets it spend nothing', () => {
+      const a = account({ available: -100n, creditLimit: 0n });
+      const b = account({ available: 50n });
+      const states = new Map([[a.id, a], [b.id, b]]);
+      expect(applyPosting(states, transfer(b, a, 30n)).ok).toBe(true);
+      expect(states.get(a.id)!.available).toBe(-70n);
+      expect(applyPosting(states, transfer(a, b, 1n)).ok).toBe(false);
+    });
+
+    it('never takes frozen or pending below zero, whatever the limit', () => {
+      const a = account({ available: 0n, frozen: 5n, creditLimit: 1_000n });
+      const b = account();
+      const states = new Map([[a.id, a], [b.id, b]]);
+      const spec: PostingSpec = {
+        id: newId('posting', toLogicalShard(1)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
+        legs: [{ accountId: a.id, bucket: 'FROZEN', amount: -6n }, { accountId: b.id, bucket: 'AVAILABLE', amount: 6n }],
+      };
+      expect(applyPosting(states, spec).ok).toBe(false);
+      expect(applyPosting(states, { ...spec, legs: [{ ...spec.legs[0]!, bucket: 'PENDING' }, spec.legs[1]!] }).ok).toBe(false);
+    });
+
+    it('gives a refund back from pending first, then available, then the credit line', () => {
+      const m = account({ type: 'MERCHANT', pending: 30n, available: 20n, creditLimit: 50n });
+      const payer = account();
+      const states = new Map([[m.id, m], [payer.id, payer]]);
+      const refund = (amount: bigint): PostingSpec => ({
+        id: newId('posting', toLogicalShard(1)), kind: 'REFUND', refId: null, dedupeKey: null, currency: 'USD',
+        legs: [{ accountId: m.id, bucket: 'PENDING', amount: -amount, fallbackBucket: 'AVAILABLE' }, { accountId: payer.id, bucket: 'AVAILABLE', amount }],
+      });
+      expect(applyPosting(states, refund(101n)).ok).toBe(false);
+      const applied = applyPosting(states, refund(100n));
+      expect(applied.ok && applied.value.map((e) => [e.bucket, e.amount])).toEqual([['PENDING', -30n], ['AVAILABLE', -70n], ['AVAILABLE', 100n]]);
+      expect([states.get(m.id)!.pending, states.get(m.id)!.available]).toEqual([0n, -50n]);
+    });
+
+    it('gives a stripe (no credit line of its own) no floor below zero', () => {
+      const stripe = account({ type: 'MERCHANT', parentId: newId('account', toLogicalShard(2)), available: 5n });
+      const b = account();
+      expect(applyPosting(new Map([[stripe.id, stripe], [b.id, b]]), transfer(stripe, b, 6n)).ok).toBe(false);
+    });
   });
 });

@@ -15,6 +15,8 @@ export interface PaymentLeg {
   accountId: string;
   amount: bigint;
   currency: string;
+  /** What a PAYER leg pays from: available, unless the plan is a hold's capture (payment-plan.ts planCapture), which pays what the hold froze. */
+  from?: 'FROZEN';
 }
 
 export function isPaying(role: LegRole): boolean {

@@ -2,10 +2,11 @@ import { parseId } from '@paygraph/shared/ids';
 import type { Account } from '@paygraph/shared/ledger/account';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import type { Currency } from '@paygraph/shared/money';
 import { invalidInput, type CreatePaymentError, type MoneyErrorOf } from './errors';
 import { fxPaymentDebitSpec, type FxPositions, type FxSides } from './fx-legs';
 import { hasExtraLegs, type ParsedPayment } from './inputs';
-import { paymentDebitSpec } from './legs';
+import { holdCaptureSpec, paymentDebitSpec } from './legs';
 import { campaignDiscount, planLegs, receivingShares, type CampaignTerms, type PaymentLeg } from './payment-legs';
 
 /**
@@ -16,12 +17,14 @@ import { campaignDiscount, planLegs, receivingShares, type CampaignTerms, type P
  *   FX        PAYER in the quote's sell currency and PAYEE in its buy currency; the payer's
  *             shard's FX positions take the other side of each (domain/fx-legs.ts)
  *   LEGS      PAYER, CAMPAIGN (its discount), PAYEE and SPLITs (domain/payment-legs.ts)
- * A hold's capture is the TWO_LEGS plan posted from frozen (domain/legs.ts holdCaptureSpec).
+ *   CAPTURE   a hold's capture (planCapture): PAYER and PAYEE of the captured amount, the PAYER
+ *             leg paying from what the hold froze; the rest of the hold returns to available
  */
 export type PaymentShape =
   | { kind: 'TWO_LEGS' }
   | { kind: 'FX'; quoteId: string }
-  | { kind: 'LEGS' };
+  | { kind: 'LEGS' }
+  | { kind: 'CAPTURE'; holdId: string; held: bigint };
 
 /** An FX quote's terms as a payment checks them (db fx_quotes). */
 export interface QuoteTerms {
@@ -137,6 +140,37 @@ function quoteRefusal(
   return null;
 }
 
+/** A hold as its capture is planned from (db holds): who it is between and what it froze. */
+export interface HeldFacts {
+  id: string;
+  payerAccountId: string;
+  payeeAccountId: string;
+  amount: bigint;
+  currency: string;
+  description: string | null;
+}
+
+/**
+ * A hold's capture as a plan: the payment of `captured` (decided by hold-rules.ts decideCapture,
+ * at most the held amount) from the hold's payer to its payee, whose PAYER leg pays from FROZEN.
+ * Nothing to refuse here: the hold was checked when it was made, the payee by the ledger under
+ * the posting's locks, and whether the hold may still end under its own lock (services/hold.ts).
+ */
+export function planCapture(hold: HeldFacts, captured: bigint, payer: Account, payee: Account, idempotencyKey: string): PaymentPlan {
+  // The hold's currency was parsed when the hold was made (domain/inputs.ts parseCreateHold, as a payment's).
+  const currency = hold.currency as Currency;
+  const request: ParsedPayment = {
+    idempotencyKey, payerAccountId: hold.payerAccountId, payeeAccountId: hold.payeeAccountId,
+    amount: captured, currency, description: hold.description, splits: [], campaignId: null,
+  };
+  return {
+    request, shape: { kind: 'CAPTURE', holdId: hold.id, held: hold.amount }, payer, payee, campaignId: null, legs: [
+      { index: 0, role: 'PAYER', accountId: payer.id, amount: captured, currency, from: 'FROZEN' },
+      { index: 1, role: 'PAYEE', accountId: payee.id, amount: captured, currency },
+    ],
+  };
+}
+
 /** Where the payer's shard credits a two-leg plan: the payee there, a merchant's stripe there (pending), or clearing. */
 export interface DebitCredit {
   accountId: string;
@@ -152,10 +186,17 @@ export function fxSidesOf(plan: Pick<PaymentPlan, 'legs'>): FxSides {
 /**
  * A two-leg plan's posting on the payer's shard (its first half, keyed by the payment): the
  * PAYER leg debited and the PAYEE leg credited where `credit` says; an FX plan's legs each in
- * their own currency, the positions taking the other side (domain/fx-legs.ts).
+ * their own currency, the positions taking the other side (domain/fx-legs.ts); a capture's
+ * PAYER leg from frozen, the whole hold leaving it (posting kind HOLD_CAPTURE, as it always was).
  */
 export function twoLegDebitSpec(plan: PaymentPlan, paymentId: string, postingId: string, credit: DebitCredit, positions: FxPositions | null): PostingSpec {
-  if (plan.shape.kind === 'FX') return fxPaymentDebitSpec(paymentId, postingId, plan.payer.id, credit, fxSidesOf(plan), positions!);
+  const { shape } = plan;
+  if (shape.kind === 'FX') return fxPaymentDebitSpec(paymentId, postingId, plan.payer.id, credit, fxSidesOf(plan), positions!);
+  if (shape.kind === 'CAPTURE') {
+    const paying = plan.legs[0]!;
+    const hold = { id: shape.holdId, currency: paying.currency, amount: shape.held };
+    return holdCaptureSpec(hold, { id: paymentId, currency: paying.currency, amount: paying.amount }, postingId, plan.payer.id, credit.accountId, credit.bucket);
+  }
   const movement = { id: paymentId, currency: plan.request.currency, amount: plan.request.amount };
   return paymentDebitSpec(movement, postingId, plan.payer.id, credit.accountId, credit.bucket);
 }

@@ -1,5 +1,7 @@
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { MoneyErrorOf } from './errors';
+import { buyReturnedAfter } from './fx';
+import { refundLegChanges, type LegRole } from './payment-legs';
 
 export interface RefundablePayment {
   id: string;
@@ -18,4 +20,33 @@ export function decideRefund(payment: RefundablePayment, amount: bigint): Result
   const refundable = payment.amount - payment.refundedAmount;
   if (amount > refundable) return err({ kind: 'RefundExceedsPayment', paymentId: payment.id, refundable });
   return ok(payment.refundedAmount + amount);
+}
+
+/** A payment's leg as a refund weighs it: what it moved, in which currency, and what it has returned so far. */
+export interface RefundedLeg {
+  role: LegRole;
+  amount: bigint;
+  currency: string;
+  refunded: bigint;
+}
+
+/**
+ * What each leg moves in a refund that brings the payment's refunded total to `refundedAfter`:
+ * the one rule of refund shares, for every plan. A payment's legs are its plan's: PAYER and
+ * PAYEE of the whole amount for a plain payment (each moves the refund itself), PAYER in the
+ * sell currency and PAYEE in the quote's buy currency for an FX payment, PAYER, CAMPAIGN, PAYEE
+ * and SPLITs for a payment of legs (payment-legs.ts refundLegChanges: splits floor, payer and
+ * payee take their side's remainder, never past their own leg). An FX payment's PAYEE gives
+ * back its cumulative share of buy rounded up (fx.ts buyReturnedAfter, in the platform's
+ * favour), less what its refunds that did not fail gave: never below zero, so a full refund
+ * returns the buy side exactly. The answer is each leg's change, in the leg's own currency.
+ */
+export function refundShares(legs: readonly RefundedLeg[], paymentAmount: bigint, refundedAfter: bigint): bigint[] {
+  const payer = legs.find((leg) => leg.role === 'PAYER')!;
+  if (legs.every((leg) => leg.currency === payer.currency)) return refundLegChanges(legs, paymentAmount, refundedAfter);
+  return legs.map((leg) => {
+    if (leg.currency === payer.currency) return refundedAfter - leg.refunded;
+    const owed = buyReturnedAfter(refundedAfter, paymentAmount, leg.amount) - leg.refunded;
+    return owed > 0n ? owed : 0n;
+  });
 }

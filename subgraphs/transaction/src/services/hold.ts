@@ -16,12 +16,14 @@ import { decideCapture, decideExpiry, decideVoid, holdExpiresAt } from '../domai
 import {
   parseCaptureHold, parseCreateHold, parseVoidHold, type CaptureHoldInput, type CreateHoldInput, type ParsedHold, type VoidHoldInput,
 } from '../domain/inputs';
-import { holdCaptureSpec, holdReleaseSpec, holdSpec } from '../domain/legs';
+import { holdReleaseSpec, holdSpec } from '../domain/legs';
+import { planCapture, type PaymentPlan } from '../domain/payment-plan';
 import { readAccounts } from './accounts';
 import { claimOf, claimRow, keyClaim, keyReused, withIdempotencyKey, type Claim, type ClaimRequest, type KeySpec } from './idempotency';
 import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempotency';
 import { recordOutcome } from './record-outcome';
-import { checkPayee, clientAccount, creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween } from './payment-steps';
+import { checkPayee, clientAccount, creditAcrossShards, routeBetween, type PaymentRoute } from './payment-steps';
+import { postHomeLegs } from './two-leg-payment';
 import type { ServiceContext } from './context';
 import { mayEndHold, mayHoldFrom } from './access';
 
@@ -117,8 +119,10 @@ async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string)
 
 /**
  * Pays up to the held amount to the payee as a Payment and returns the rest to available. The
- * capture is the payment's debit, so a cross-shard capture continues as any cross-shard payment
- * does (outbox row, credit on the payee's shard, the relay after a crash).
+ * capture is a plan (domain/payment-plan.ts planCapture) whose PAYER leg pays from frozen,
+ * posted as every two-leg plan's home legs are (two-leg-payment.ts postHomeLegs) but under
+ * the hold's lock, so a cross-shard capture continues as any cross-shard payment does (outbox
+ * row, credit on the payee's shard, the relay after a crash).
  */
 export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput): Promise<Result<CapturedHold, CaptureHoldError | Forbidden>> {
   const parsed = parseCaptureHold(input, ctx.amountMax);
@@ -126,7 +130,7 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   const request = parsed.value;
   const found = await findHold(ctx, request.holdId);
   if (!found) return err({ kind: 'HoldNotFound', holdId: request.holdId });
-  const { shard, hold } = found;
+  const { hold } = found;
   const authorized = await authorizeEnding(ctx, hold, 'capture');
   if (!authorized.ok) return authorized;
   const { payer, payee } = authorized.value;
@@ -134,58 +138,67 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   if (request.amount !== null && request.amount > hold.amount) return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
   const now = ctx.now();
   const route = await routeBetween(ctx, payer, payee, hold.currency);
+  // The amount is the hold's, which never changes, unless the request names less: decided
+  // again under the hold's lock (decideCapture), as it always was.
+  const plan = planCapture(hold, request.amount ?? hold.amount, payer, payee, request.idempotencyKey);
+  const captured = await postCapture(ctx, hold, plan, route, request.amount, now);
+  if (!captured.ok || captured.value.payment.status !== 'PROCESSING') return captured;
+  return ok({ ...captured.value, payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit') });
+}
+
+/**
+ * The capture's home legs under the hold's lock: the key claimed there (its resource is the
+ * payment), the hold ended if it may be, then the plan posted; a capture the ledger refuses
+ * (the payee closed meanwhile) leaves the hold HELD.
+ */
+function postCapture(
+  ctx: ServiceContext, hold: HoldRow, plan: PaymentPlan, route: PaymentRoute, amount: bigint | null, now: Date,
+): Promise<Result<CapturedHold, CaptureHoldError>> {
   const logical = shardOf('hold', hold.id);
   // The payment lives with its hold: its id and its posting's are on the hold's logical shard.
-  const claim = claimOfEnding(ctx, endingKey(hold, request.idempotencyKey, 'CAPTURE_HOLD', { amount: request.amount }, () => newId('payment', logical)), now);
-  const postingId = newId('posting', logical);
+  const claim = claimOfEnding(ctx, endingKey(hold, plan.request.idempotencyKey, 'CAPTURE_HOLD', { amount }, () => newId('payment', logical)), now);
   // The hold as this capture left it (or found it, on a replay): what the answer's `hold` shows.
   let ended: HoldRow | null = null;
   let paymentId = '';
-  const captured = await postOne<Result<CapturedHold, CaptureHoldError>>(shard, {
-    grouped: endingOf<Result<CapturedHold, CaptureHoldError>>({
-      holdId: hold.id,
-      claim,
-      decide: async (tx, locked, claimed, endedHere) => {
-        ended = null;
-        const resource = claimedResource(claimed);
-        if (resource === null) return { result: err(keyReused(claim.spec)) };
-        paymentId = resource;
-        const decided = decideCapture(locked, paymentId, request.amount, now);
-        if (!decided.ok) return { result: decided };
-        const { decision, amount } = decided.value;
-        if (decision.kind === 'refused') return { result: err(decision.error) };
-        const spec = holdCaptureSpec({ id: hold.id, currency: hold.currency, amount: hold.amount }, { id: paymentId, currency: hold.currency, amount },
-          postingId, hold.payerAccountId, route.creditAccountId, route.route === 'MERCHANT_STRIPE' ? 'PENDING' : 'AVAILABLE');
-        if (decision.kind === 'replayed') {
-          // A copy of a capture made earlier in this batch: its payment is not written yet, so
-          // the copy posts the same payment again and the ledger answers DUPLICATE after it is.
-          if (endedHere) {
-            ended = locked;
-            return { ending: null, spec };
-          }
-          return { result: ok({ payment: (await paymentsByIds(tx, [paymentId]))[0]!, hold: locked }) };
+  const grouped = (homeLegs: (id: string) => PostingSpec): GroupedPrepare<Result<CapturedHold, CaptureHoldError>> => endingOf<Result<CapturedHold, CaptureHoldError>>({
+    holdId: hold.id,
+    claim,
+    decide: async (tx, locked, claimed, endedHere) => {
+      ended = null;
+      const resource = claimedResource(claimed);
+      if (resource === null) return { result: err(keyReused(claim.spec)) };
+      paymentId = resource;
+      const decided = decideCapture(locked, paymentId, amount, now);
+      if (!decided.ok) return { result: decided };
+      const { decision } = decided.value;
+      if (decision.kind === 'refused') return { result: err(decision.error) };
+      if (decision.kind === 'replayed') {
+        // A copy of a capture made earlier in this batch: its payment is not written yet, so
+        // the copy posts the same payment again and the ledger answers DUPLICATE after it is.
+        if (endedHere) {
+          ended = locked;
+          return { ending: null, spec: homeLegs(paymentId) };
         }
-        const ending = { status: 'CAPTURED' as const, endedBy: paymentId, capturedAmount: amount, endedAt: now };
-        ended = { ...locked, ...ending };
-        return { ending, spec };
-      },
-    }),
-    finish: async (tx, outcome, _accounts, deferred) => {
+        return { result: ok({ payment: (await paymentsByIds(tx, [paymentId]))[0]!, hold: locked }) };
+      }
+      const ending = { status: 'CAPTURED' as const, endedBy: paymentId, capturedAmount: decided.value.amount, endedAt: now };
+      ended = { ...locked, ...ending };
+      return { ending, spec: homeLegs(paymentId) };
+    },
+  });
+  return postHomeLegs(ctx, plan, route, {
+    posting: { grouped, claimedId: () => paymentId },
+    postingId: newId('posting', logical),
+    fx: null,
+    at: now,
+    finish: async (tx, outcome, record) => {
       const capture = ended!;
       // The hold stays HELD: a refused capture (the payee closed meanwhile) ends nothing.
       if (outcome.status === 'REJECTED') await reopenHold(tx, hold.id);
-      const recorded = await recordOutcome(outcome, {
-        id: paymentId,
-        applied: () => deferNewPayment(deferred, newPaymentRow(ctx, { id: paymentId, payer: hold.payerAccountId, payee: hold.payeeAccountId,
-          route: route.route, creditAccountId: route.creditAccountId, amount: capture.capturedAmount, currency: hold.currency, description: hold.description }, now)),
-        existing: async () => (await paymentsByIds(tx, [paymentId]))[0],
-      });
+      const recorded = await record();
       return recorded.ok ? ok({ payment: recorded.value, hold: capture }) : err(refusalOf(recorded.error, captureHoldErrorKinds));
     },
-    at: now,
-  }, { now: () => now });
-  if (!captured.ok || captured.value.payment.status !== 'PROCESSING') return captured;
-  return ok({ ...captured.value, payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit') });
+  });
 }
 
 /** A capture's or a void's key: anchored on the hold, its content the hold and the request's fields. */
@@ -306,7 +319,7 @@ type EndingStep<R> = { ending: HoldEnding | null; spec: PostingSpec } | { result
  * held for the batch's next round trip. Before, every ending claimed its key in a statement
  * (and a commit) of its own, then locked and updated its hold in two round trips, one after
  * the other, with the batch's transaction open: 9 round trips on the payer's shard for a
- * capture, now 5 (test/int/hold-round-trips.test.ts). The claim commits with the ending, so a
+ * capture, now 5 (test/int/hold-endings.test.ts). The claim commits with the ending, so a
  * key is never held for an ending that was rolled back.
  */
 const holdEndings: PrepareGroup<EndingInput<unknown>, unknown> = {

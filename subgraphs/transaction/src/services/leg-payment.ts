@@ -1,14 +1,13 @@
-import { inGroup, postOne, type PostingOutcome, type PrepareGroup } from '@paygraph/shared/ledger/post';
+import { inGroup, postOne, type PrepareGroup } from '@paygraph/shared/ledger/post';
 import { insertRows } from '@paygraph/shared/db/raw';
 import type { PostingRejection } from '@paygraph/shared/ledger/posting-rules';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { deferPayment, deleteLegPayment, finishPayment, paymentsByIds, paymentsSucceeded } from '../db/payments';
-import { deferOutbox, takeOutbox, takeOutboxRows } from '../db/outbox';
-import { deferPaymentLegs, legsOfPayments } from '../db/payment-legs';
+import { deferPayment, paymentsByIds } from '../db/payments';
+import { deferOutbox } from '../db/outbox';
+import { deferPaymentLegs } from '../db/payment-legs';
 import { countCampaignUse } from '../db/campaigns';
 import { paymentLegs, payments, transferOutbox, type PaymentLegRow, type PaymentRow } from '../db/schema/transactions';
 import { fromRejection, type CreatePaymentError } from '../domain/errors';
@@ -17,9 +16,8 @@ import { isPaying, type LegRole, type PaymentLeg } from '../domain/payment-legs'
 import { stripeFor } from './accounts';
 import { earlierClaim, keyClaim, type Claimed, type KeySpec } from './idempotency';
 import { recordOutcome } from './record-outcome';
-import { hitFailpoint } from './failpoints';
-import { CompletionWaits } from './completion-waits';
-import { campaignCounter, homeReversal, legPostings, legReversal, postLeg, reversedOrWait, type LegPostings } from './legs';
+import { legPostings, type LegPostings } from './legs';
+import { completeNow, completePaymentById, isCampaignRefusal, legsCompletion } from './payment-completion';
 import type { ServiceContext } from './context';
 import { outboxInlineGraceMs } from '@paygraph/shared/limits';
 
@@ -33,7 +31,7 @@ export async function legPaymentMadeBefore<E extends CreatePaymentError>(
   const home = ctx.shards.of('account', key.anchor.id);
   const made = await earlierClaim(ctx.shards, keyClaim(ctx, key));
   const [existing] = made === null ? [] : await paymentsByIds(home.db, [made]);
-  return existing ? answerAfterDriving(ctx, home, existing) : refusal;
+  return existing ? answerAfterDriving(ctx, existing) : refusal;
 }
 
 /**
@@ -51,7 +49,7 @@ export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: 
   const id = claimed.resourceId;
   if (claimed.replay) {
     const [existing] = await paymentsByIds(home.db, [id]);
-    if (existing) return answerAfterDriving(ctx, home, existing);
+    if (existing) return answerAfterDriving(ctx, existing);
   }
   const now = ctx.now();
   const row = legPaymentRow(ctx, request, id, legs, campaignId, now);
@@ -67,7 +65,7 @@ export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: 
       grouped: inGroup(legPaymentRecords, { row, legs: legRows, nextAttemptAt: new Date(now.getTime() + outboxInlineGraceMs) }),
       finish: postsNothing,
     }, { now: () => now });
-    return answerAfterDriving(ctx, home, row, { legs: legRows, postings, homePosted: false });
+    return answerAfterDriving(ctx, row, { postings, homePosted: false });
   }
   const spec = postings.homeSpec!;
   const crossShard = postings.remote.length > 0;
@@ -92,7 +90,7 @@ export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: 
   }, { now: () => now });
   if (!posted.ok) return posted;
   // The home posting is in (applied now, or by the copy of the request that made it first).
-  return answerAfterDriving(ctx, home, posted.value, { legs: legRows, postings, homePosted: true });
+  return answerAfterDriving(ctx, posted.value, { postings, homePosted: true });
 }
 
 /**
@@ -109,22 +107,6 @@ const legPaymentRecords: PrepareGroup<{ row: PaymentRow; legs: PaymentLegRow[]; 
       id: i.row.id, step: 'PAYMENT_LEGS' as const, status: 'PENDING' as const, createdAt: i.row.createdAt, nextAttemptAt: i.nextAttemptAt,
     })), { ignore: true, hold: true });
     return inputs.map(() => ({ proceed: false, result: undefined }));
-  },
-};
-
-/**
- * The successful end of LEGS payments, many per merged batch: their outbox rows taken in one
- * lock and one update (only the first copy of a payment takes its row), those taken marked
- * SUCCEEDED in one more. Answers when, for a run that ended its payment; null for the others.
- */
-const legPaymentSuccesses: PrepareGroup<{ id: string; at: Date }, Date | null> = {
-  name: 'leg payment success',
-  run: async (tx, inputs) => {
-    const taken = await takeOutboxRows(tx, [...new Set(inputs.map((i) => i.id))]);
-    const won = inputs.map((i) => taken.delete(i.id));
-    const completedAt = inputs[0]!.at;
-    await paymentsSucceeded(tx, inputs.filter((_, n) => won[n]).map((i) => i.id), completedAt);
-    return won.map((w) => ({ proceed: false, result: w ? completedAt : null }));
   },
 };
 
@@ -159,152 +141,24 @@ async function legRowsOf(ctx: ServiceContext, home: Shard, id: string, legs: rea
   }));
 }
 
-/** The funding account refusing its debit is the campaign being unable to pay: CAMPAIGN_EXHAUSTED. */
-function isCampaignRefusal(postings: LegPostings, rejection: PostingRejection): boolean {
-  return postings.campaign !== null && rejection.accountId === postings.campaign.leg.accountId
-    && (rejection.code === 'INSUFFICIENT_FUNDS' || rejection.code === 'ACCOUNT_NOT_ACTIVE');
-}
-
 function homeRefusal(postings: LegPostings, campaignId: string | null, rejection: PostingRejection): CreatePaymentError {
   return isCampaignRefusal(postings, rejection) ? { kind: 'CampaignExhausted', campaignId: campaignId! } : fromRejection(rejection);
 }
 
 /**
- * Drives the legs now (the relay does it after a crash) and answers the payment as it then
- * stands: as this run ended it, or read back when another run (a copy, the relay) ended it.
- * `known`: what the request has just written or posted, so the drive need not read it again.
+ * Completes the payment now (payment-completion.ts; the relay does it after a crash) and answers
+ * it as it then stands. `known`: what the request has just written or posted, so the completion
+ * need not read it again.
  */
-async function answerAfterDriving(ctx: ServiceContext, home: Shard, payment: PaymentRow, known?: KnownLegs): Promise<Result<PaymentRow, CreatePaymentError>> {
-  let ended: Ending = null;
-  if (payment.status === 'PROCESSING') {
-    try {
-      ended = await driveLegs(ctx.shards, home, payment.id, ctx.now, known && { payment, ...known });
-    } catch (error) {
-      // Something has committed, so the payment exists: answer it PROCESSING (the relay finishes it).
-      if (error instanceof CompletionWaits) ctx.log.warn(error.message);
-      else ctx.log.error({ err: error }, `payment ${payment.id}: inline legs failed, the relay will finish them`);
-    }
-  }
-  if (ended !== null && ended !== 'FORGOTTEN') return ok({ ...payment, ...ended });
-  const [final] = ended === 'FORGOTTEN' ? [] : await paymentsByIds(home.db, [payment.id]);
-  // No record: the campaign refused before any leg posted (driveLegPayment), as a refusal leaves none.
+async function answerAfterDriving(ctx: ServiceContext, payment: PaymentRow, known?: { postings: LegPostings; homePosted: boolean }): Promise<Result<PaymentRow, CreatePaymentError>> {
+  const plan = known && legsCompletion(ctx.shards, known.postings, payment.id, known.homePosted);
+  const final = await completeNow(ctx, plan ? { payment, plan } : { payment });
+  // No record: the campaign refused before any leg posted (payment-completion.ts), as a refusal leaves none.
   if (!final || (final.status === 'FAILED' && final.failureCode === 'CAMPAIGN_EXHAUSTED')) return err({ kind: 'CampaignExhausted', campaignId: payment.campaignId! });
   return ok(final);
 }
 
-/**
- * The leg state machine of a payment (docs/ARCHITECTURE.md): paying legs elsewhere, the home
- * posting, receiving legs elsewhere, then SUCCEEDED under the outbox row's lock. Each step is a
- * posting under its own dedupe key, whose outcome once decided (applied, or refused and kept)
- * is the same for every later attempt: so the request and any relay replica may run this at
- * once, or again after a crash, and take the same path. A refused leg fails the payment:
- * every leg posted before it is reversed, then FAILED under the outbox row's lock.
- */
+/** The leg state machine of a payment: the one completion (payment-completion.ts), as the relay runs it. */
 export async function driveLegPayment(shards: ShardSet, home: Shard, id: string, now: () => Date): Promise<void> {
-  await driveLegs(shards, home, id, now);
-}
-
-/** What the request that wrote a payment knows of it: its legs and their postings, and whether its home posting is in. */
-interface KnownLegs {
-  legs: PaymentLegRow[];
-  postings: LegPostings;
-  homePosted: boolean;
-}
-
-/** How a run of the state machine ended the payment; FORGOTTEN: refused by its campaign, no record left; null: another run ended it. */
-type Ending = Pick<PaymentRow, 'status' | 'failureCode' | 'completedAt'> | 'FORGOTTEN' | null;
-
-async function driveLegs(shards: ShardSet, home: Shard, id: string, now: () => Date, known?: KnownLegs & { payment: PaymentRow }): Promise<Ending> {
-  const payment = known?.payment ?? (await paymentsByIds(home.db, [id]))[0];
-  if (!payment || payment.status !== 'PROCESSING') return null;
-  const legs = known?.legs ?? await legsOfPayments(home.db, [id]);
-  const postings = known?.postings ?? await legPostings(shards, home, 'PAYMENT', payment, legs, (l) => l.amount);
-  const posted: LegPostings['remote'] = [];
-  for (const r of postings.remote.filter((x) => isPaying(x.leg.role as LegRole))) {
-    const outcome = await postLeg(r.shard, r.spec, now, r.leg.role === 'CAMPAIGN' ? campaignCounter(payment.campaignId, r.leg.amount, 1) : undefined);
-    if (outcome.status === 'REJECTED') {
-      if (posted.length === 0 && r.leg.role === 'CAMPAIGN') return forgetRefusedPayment(home, payment.id);
-      return failLegPayment(shards, postings, payment, r.leg.role === 'CAMPAIGN' ? 'CAMPAIGN_EXHAUSTED' : outcome.rejection.code, posted, false, now);
-    }
-    posted.push(r);
-  }
-  hitFailpoint('legs-after-paying');
-  if (postings.homeSpec && known?.homePosted !== true) {
-    const local = postings.campaign?.local ? campaignCounter(payment.campaignId, postings.campaign.leg.amount, 1) : undefined;
-    const outcome = await postLeg(home, postings.homeSpec, now, local);
-    if (outcome.status === 'REJECTED') {
-      const code = isCampaignRefusal(postings, outcome.rejection) ? 'CAMPAIGN_EXHAUSTED' : outcome.rejection.code;
-      return failLegPayment(shards, postings, payment, code, posted, false, now);
-    }
-  }
-  hitFailpoint('legs-after-home');
-  // Every receiving leg elsewhere at once: each outcome, once decided under its dedupe key, is
-  // the same for every run, so every run sees the same refusals and reverses the same legs.
-  const receiving = postings.remote.filter((x) => !isPaying(x.leg.role as LegRole));
-  const outcomes = await Promise.all(receiving.map((r) => postLeg(r.shard, r.spec, now)));
-  posted.push(...receiving.filter((_, n) => outcomes[n]!.status !== 'REJECTED'));
-  const refusal = outcomes.find((o) => o.status === 'REJECTED');
-  if (refusal?.status === 'REJECTED') return failLegPayment(shards, postings, payment, refusal.rejection.code, posted, postings.homeSpec !== null, now);
-  hitFailpoint('legs-after-receiving');
-  return endLegPayment(shards, postings, payment, null, false, now);
-}
-
-/**
- * The campaign refused the payment before any leg posted: like any refusal it leaves no
- * payment, so its record, legs and outbox row go (under the outbox row's lock, once). Its
- * idempotency key stays: a replay writes the record again and meets the same refusal, which
- * the funding account's shard keeps under the leg's dedupe key.
- */
-async function forgetRefusedPayment(home: Shard, id: string): Promise<Ending> {
-  return inTransaction(home, async (tx) => {
-    if (!(await takeOutbox(tx, id))) return null;
-    await deleteLegPayment(tx, id);
-    return 'FORGOTTEN' as const;
-  });
-}
-
-/** Reverses the legs posted elsewhere, newest first, then ends the payment FAILED (reversing the home posting with it). */
-async function failLegPayment(
-  shards: ShardSet, postings: LegPostings, payment: PaymentRow, code: string, posted: LegPostings['remote'], homePosted: boolean, now: () => Date,
-): Promise<Ending> {
-  for (const r of [...posted].reverse()) {
-    const spec = legReversal(shards, r.shard, payment.id, r.leg, r.spec, 'PAYMENT_LEG_REVERSAL');
-    await postLeg(r.shard, spec, now, reversedOrWait(payment.id, r.leg.role === 'CAMPAIGN' ? campaignCounter(payment.campaignId, r.leg.amount, -1) : undefined));
-  }
-  return endLegPayment(shards, postings, payment, code, homePosted, now);
-}
-
-/** The last step, on the payment's shard under its outbox row's lock: once, whoever runs it. */
-async function endLegPayment(shards: ShardSet, postings: LegPostings, payment: PaymentRow, failureCode: string | null, homePosted: boolean, now: () => Date): Promise<Ending> {
-  const { home } = postings;
-  const at = now();
-  if (failureCode === null) {
-    const won = await postOne<Date | null>(home, {
-      grouped: inGroup(legPaymentSuccesses, { id: payment.id, at }),
-      finish: postsNothing,
-    }, { now });
-    return won === null ? null : { status: 'SUCCEEDED', failureCode: null, completedAt: won };
-  }
-  const failed = { status: 'FAILED' as const, failureCode, completedAt: at };
-  const reversal = homePosted && postings.homeSpec ? homeReversal(shards, home, payment.id, postings.homeSpec) : null;
-  if (!reversal) {
-    return inTransaction(home, async (tx) => {
-      if (!(await takeOutbox(tx, payment.id))) return null;
-      await finishPayment(tx, payment.id, 'FAILED', failureCode, at);
-      return failed;
-    });
-  }
-  return postOne<Ending>(home, {
-    prepare: async (tx) => {
-      if (!(await takeOutbox(tx, payment.id))) return { proceed: false, result: null };
-      return { proceed: true, spec: reversal };
-    },
-    finish: async (tx, outcome) => {
-      await reversedOrWait(payment.id, async (t: Parameters<typeof countCampaignUse>[0], o: PostingOutcome) => {
-        if (o.status === 'APPLIED' && postings.campaign?.local) await countCampaignUse(t, payment.campaignId!, postings.campaign.leg.amount, -1);
-        await finishPayment(t, payment.id, 'FAILED', failureCode, at);
-      })(tx, outcome);
-      return failed;
-    },
-  }, { now });
+  await completePaymentById(shards, home, id, now);
 }

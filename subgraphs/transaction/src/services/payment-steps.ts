@@ -3,21 +3,23 @@ import type { Account } from '@paygraph/shared/ledger/account';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { outboxInlineGraceMs } from '@paygraph/shared/limits';
-import { deferPayment, paymentsByIds } from '../db/payments';
+import { deferPayment } from '../db/payments';
 import { deferOutbox } from '../db/outbox';
 import type { PaymentRow } from '../db/schema/transactions';
 import type { PaymentFxRow } from '../db/schema/fx';
 import type { MoneyErrorOf } from '../domain/errors';
 import type { ParsedPayment } from '../domain/inputs';
 import { stripeFor } from './accounts';
-import { CompletionWaits, completePayment } from './relay';
+import { completeNow } from './payment-completion';
+import { assert } from '@paygraph/shared/result';
 import { hitFailpoint, type Failpoint } from './failpoints';
 import type { ServiceContext } from './context';
 
 /**
  * The steps a two-leg plan (plain or FX) shares with a hold's capture: where the payer's shard
  * credits it, its record and outbox row, and the credit across shards. A module of their own,
- * so that two-leg-payment.ts and hold.ts each import them without importing each other.
+ * so that payment-completion.ts and hold.ts need not import two-leg-payment.ts for them (a
+ * capture's home legs are posted by two-leg-payment.ts postHomeLegs).
  */
 
 /** How long the relay leaves a fresh cross-shard payment to the request that made it. */
@@ -25,23 +27,14 @@ export const inlineGraceMs = outboxInlineGraceMs;
 
 /**
  * The second half of a cross-shard payment whose debit has committed (a payment's, or a hold's
- * capture): the credit on the payee's shard is tried at once; if it cannot be made now, the
- * relay finishes it and the payment answers PROCESSING.
+ * capture): the two-leg plan's completion (payment-completion.ts) tried at once; if it cannot
+ * be made now, the relay finishes it and the payment answers PROCESSING.
  */
 export async function creditAcrossShards(ctx: ServiceContext, debited: PaymentRow, failpoint: Failpoint, fx: PaymentFxRow | null = null): Promise<PaymentRow> {
   hitFailpoint(failpoint);
-  const home = ctx.shards.of('account', debited.payerAccountId);
-  try {
-    const completed = await completePayment(ctx.shards, home, debited, ctx.now, fx);
-    if (completed) return { ...debited, ...completed };
-  } catch (error) {
-    // The debit has committed, so the payment exists: answer it PROCESSING (the relay finishes
-    // it) rather than an error such as LOCK_TIMEOUT, which tells the client nothing was written.
-    if (error instanceof CompletionWaits) ctx.log.warn(error.message);
-    else ctx.log.error({ err: error }, `payment ${debited.id}: inline credit failed, the relay will finish it`);
-  }
-  const [final] = await paymentsByIds(home.db, [debited.id]);
-  return final!;
+  const answered = await completeNow(ctx, { payment: debited, fx });
+  assert(answered, `payment ${debited.id} has no record`);
+  return answered;
 }
 
 export function clientAccount(found: Map<string, Account>, id: string): Account | undefined {

@@ -8,7 +8,7 @@ import { addRefundedAmount, deleteRefund, finishRefund, insertRefund, lockPaymen
 import { insertOutbox } from '../db/outbox';
 import type { PaymentRow, RefundRow } from '../db/schema/transactions';
 import { localRefundSpec } from '../domain/legs';
-import { decideRefund } from '../domain/refund-rules';
+import { decideRefund, refundShares } from '../domain/refund-rules';
 import { fromRejection, refundPaymentErrorKinds, refusalOf, type RefundPaymentError } from '../domain/errors';
 import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '../domain/inputs';
 import { businessDateOf } from '@paygraph/shared/business-date';
@@ -20,10 +20,9 @@ import { hitFailpoint } from './failpoints';
 import { buyReturnedOf, deleteRefundFx, insertRefundFx, paymentFxByIds, refundFxById } from '../db/fx';
 import type { PaymentFxRow } from '../db/schema/fx';
 import { fxLocalRefundSpec } from '../domain/fx-legs';
-import { buyReturnedAfter } from '../domain/fx';
 import { fxPositionsOn } from './fx-positions';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import { reserveRefundLegs } from './leg-refund';
+import { addLegRefunded, insertRefundLegs, lockLegsOfPayment } from '../db/payment-legs';
 import type { ServiceContext } from './context';
 import { mayRefund } from './access';
 
@@ -58,8 +57,8 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
 async function refundOnce(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string): Promise<Result<RefundRow, RefundPaymentError>> {
   const [fx] = await paymentFxByIds(shard.db, [payment.id]);
   if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS') return refundLocally(ctx, shard, payment, request, id, fx ?? null);
-  // A LEGS payment's refund reserves each leg's share with the amount and runs its legs from the outbox (leg-refund.ts).
-  const reserved = await reserveRemoteRefund(ctx, shard, request, id, payment.route === 'LEGS' ? reserveRefundLegs : null, fx ?? null);
+  // Its shares reserved with the amount, the refund runs from the outbox (refund-completion.ts).
+  const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
   hitFailpoint('refund-after-reserve');
   try {
@@ -116,7 +115,7 @@ async function refundLocally(ctx: ServiceContext, shard: Shard, payment: Payment
       if (!decision.ok) return { proceed: false, result: decision };
       await setRefundedAmount(tx, payment.id, decision.value);
       await insertRefund(tx, refundRow(ctx, id, payment, request, 'PROCESSING', now));
-      const share = fx ? await reserveFxShare(tx, id, fx, decision.value) : 0n;
+      const share = await reserveShares(tx, locked!, id, fx, decision.value);
       reserved = true;
       return { proceed: true, spec: specOf(fromPending, share) };
     },
@@ -145,22 +144,36 @@ async function refundLocally(ctx: ServiceContext, shard: Shard, payment: Payment
 }
 
 /**
- * The payee's share of an FX payment's buyAmount this refund takes back, decided under the
- * payment's lock by the cumulative rule (domain/fx.ts): what it should have given back once
- * the total refunded includes this refund, less what its refunds that did not fail give back.
- * Counting the shares themselves rather than the rule at the total before makes a refund that
- * failed in between (its share never taken) leave no rounding behind: a full refund still
- * returns buyAmount exactly. Kept with the refund, so that every later step posts the same share.
+ * This refund's share of every leg of the payment (domain/refund-rules.ts refundShares, the one
+ * rule), decided under the payment's lock and kept with the refund, so that every later step
+ * posts the same shares: a payment of legs' in refund_legs (each leg's refunded amount moved
+ * with it), an FX payment's PAYEE share in refund_fx; a plain payment's are the refund's own
+ * amount. What each leg has returned so far counts the shares of refunds that did not fail,
+ * not the rule at the total before: a refund that failed in between (its shares released)
+ * leaves no rounding behind, and a full refund returns every leg exactly. Answers the PAYEE's
+ * share, in the payee's currency.
  */
-async function reserveFxShare(tx: Tx, refundId: string, fx: PaymentFxRow, refundedAfter: bigint): Promise<bigint> {
-  const owed = buyReturnedAfter(refundedAfter, fx.sellAmount, fx.buyAmount) - (await buyReturnedOf(tx, fx.paymentId));
-  const share = owed > 0n ? owed : 0n;
-  await insertRefundFx(tx, { refundId, paymentId: fx.paymentId, buyAmount: share, buyCurrency: fx.buyCurrency });
-  return share;
+async function reserveShares(tx: Tx, payment: PaymentRow, refundId: string, fx: PaymentFxRow | null, refundedAfter: bigint): Promise<bigint> {
+  if (payment.route === 'LEGS') {
+    const legs = await lockLegsOfPayment(tx, payment.id);
+    const changes = refundShares(legs.map((l) => ({ role: l.role, amount: l.amount, currency: l.currency, refunded: l.refundedAmount })), payment.amount, refundedAfter);
+    await insertRefundLegs(tx, legs.flatMap((l, i) => (changes[i] === 0n ? [] : [{ refundId, legIndex: l.legIndex, amount: changes[i]!, settlementId: null }])));
+    for (const [i, l] of legs.entries()) await addLegRefunded(tx, payment.id, l.legIndex, changes[i]!);
+    return changes[legs.findIndex((l) => l.role === 'PAYEE')]!;
+  }
+  // The two legs of the plan: PAYER in the payment's currency, PAYEE in it or in the quote's buy currency.
+  const [, payee] = refundShares([
+    { role: 'PAYER', amount: payment.amount, currency: payment.currency, refunded: payment.refundedAmount },
+    fx
+      ? { role: 'PAYEE', amount: fx.buyAmount, currency: fx.buyCurrency, refunded: await buyReturnedOf(tx, payment.id) }
+      : { role: 'PAYEE', amount: payment.amount, currency: payment.currency, refunded: payment.refundedAmount },
+  ], payment.amount, refundedAfter);
+  if (fx) await insertRefundFx(tx, { refundId, paymentId: payment.id, buyAmount: payee!, buyCurrency: fx.buyCurrency });
+  return payee!;
 }
 
 async function reserveRemoteRefund(
-  ctx: ServiceContext, shard: Shard, request: ParsedRefund, id: string, legs: typeof reserveRefundLegs | null, fx: PaymentFxRow | null,
+  ctx: ServiceContext, shard: Shard, request: ParsedRefund, id: string, fx: PaymentFxRow | null,
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const now = ctx.now();
   return inTransaction(shard, async (tx) => {
@@ -172,10 +185,9 @@ async function reserveRemoteRefund(
     if (!decision.ok) return decision;
     const row = refundRow(ctx, id, locked!, request, 'PROCESSING', now);
     await insertRefund(tx, row);
-    if (fx) await reserveFxShare(tx, id, fx, decision.value);
+    await reserveShares(tx, locked!, id, fx, decision.value);
     await setRefundedAmount(tx, locked!.id, decision.value);
-    if (legs) await legs(tx, locked!, id, decision.value);
-    await insertOutbox(tx, id, legs ? 'REFUND_LEGS' : 'REFUND_DEBIT', now, new Date(now.getTime() + inlineGraceMs));
+    await insertOutbox(tx, id, locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT', now, new Date(now.getTime() + inlineGraceMs));
     return ok(row);
   });
 }

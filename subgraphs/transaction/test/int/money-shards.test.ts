@@ -3,7 +3,8 @@ import { eq } from 'drizzle-orm';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { ledgerHealth } from '@paygraph/shared/ledger/health';
-import { payments, transferOutbox } from '@paygraph/transaction/db/schema/transactions';
+import { paymentLegs, payments, transferOutbox } from '@paygraph/transaction/db/schema/transactions';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';
 import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
@@ -181,6 +182,52 @@ describe('money on the shards', () => {
     const health = await ledgerHealth(stack.shards);
     expect(health.shards.filter((s) => !s.balanced)).toEqual([]);
     expect(health.balanceMismatches.filter((m) => [...payers, ...payees].includes(m.accountId))).toEqual([]);
+  });
+
+  it('completes payments left in flight by the two completion paths of before the one pipeline (outbox PAYMENT_CREDIT and PAYMENT_LEGS) exactly once', async () => {
+    // An upgrade meets rows written by the old code: a two-leg payment's first half with its
+    // PAYMENT_CREDIT row, and a payment of legs' record, legs and PAYMENT_LEGS row. The one
+    // completion (services/payment-completion.ts) reads both steps.
+    const payer = await kit.open(unique('inflight-payer'));
+    const payerDb = physicalOf(stack.shards, payer);
+    const payee = await kit.openAwayFrom(unique('inflight-payee'), [payerDb]);
+    const localPayee = await kit.open(unique('inflight-local'), { physical: payerDb });
+    const split = await kit.openAwayFrom(unique('inflight-split'), [payerDb]);
+    await kit.fund(payer, '1000');
+    const twoLeg = await crossShardPaymentFirstHalf(stack.shards, (await accountRowOf(stack.shards, payer))!, (await accountRowOf(stack.shards, payee))!, 400n, unique('inflight-owner'));
+    const home = stack.shards.all[payerDb]!;
+    const legsId = newId('payment', shardOf('account', payer));
+    const now = new Date();
+    const legs = [['PAYER', payer, 500n], ['PAYEE', localPayee, 300n], ['SPLIT', split, 200n]] as const;
+    await inTransaction(home, async (tx) => {
+      await tx.insert(payments).values({
+        id: legsId, payerAccountId: payer, payeeAccountId: localPayee, creditAccountId: localPayee, route: 'LEGS', amount: 500n, currency: 'USD',
+        status: 'PROCESSING', createdBy: 'test', createdAt: now,
+      });
+      await tx.insert(paymentLegs).values(legs.map(([role, accountId, amount], legIndex) => ({
+        paymentId: legsId, legIndex, role, accountId, postedAccountId: accountId, bucket: 'AVAILABLE' as const, amount, currency: 'USD',
+      })));
+      await tx.insert(transferOutbox).values({ id: legsId, step: 'PAYMENT_LEGS', status: 'PENDING', createdAt: now, nextAttemptAt: new Date(now.getTime() + 3_600_000) });
+    });
+    // Three copies of each at once (the request, a relay, a replay), then once more.
+    const runAll = () => Promise.all([twoLeg.id, legsId].flatMap((id) => [1, 2, 3].map(() => runOutboxStep(stack.shards, home, id, () => new Date()))));
+    await runAll();
+    await runAll();
+    for (const id of [twoLeg.id, legsId]) {
+      const [row] = await home.db.select().from(payments).where(eq(payments.id, id));
+      expect(row).toMatchObject({ status: 'SUCCEEDED', failureCode: null });
+      const [outbox] = await home.db.select().from(transferOutbox).where(eq(transferOutbox.id, id));
+      expect(outbox?.status).toBe('DONE');
+    }
+    expect(await postingKindsOfRef(stack.shards, physicalOf(stack.shards, payee), twoLeg.id)).toEqual(['PAYMENT_CREDIT']);
+    expect(await postingKindsOfRef(stack.shards, payerDb, legsId)).toEqual(['PAYMENT']);
+    expect(await postingKindsOfRef(stack.shards, physicalOf(stack.shards, split), legsId)).toEqual(['PAYMENT_LEG']);
+    expect(await kit.balance(payer)).toEqual(at('100'));
+    expect(await kit.balance(payee)).toEqual(at('400'));
+    expect(await kit.balance(localPayee)).toEqual(at('300'));
+    expect(await kit.balance(split)).toEqual(at('200'));
+    const health = await ledgerHealth(stack.shards);
+    expect(health.shards.filter((s) => !s.balanced)).toEqual([]);
   });
 
   it('fails a cross-shard payment whose credit is refused, returns the money to the payer, and refuses to refund it', async () => {

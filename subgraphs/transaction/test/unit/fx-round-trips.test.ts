@@ -5,7 +5,7 @@ import { useSeededRandom, type SeededRandom } from '../../../../test/support/see
 /**
  * Issue 31: FX never pays a remainder to a party. Random FX payments, priced by the domain's
  * own quote arithmetic, each followed by a random sequence of partial refunds whose payee
- * shares are decided as services/refund.ts reserveFxShare decides them (the rule at the new
+ * shares are decided as services/refund.ts reserveShares decides them (domain/refund-rules.ts refundShares) (the rule at the new
  * total, less the shares already taken). After every refund no owner is ahead and the platform's
  * position is not negative in value; a full refund restores both sides exactly.
  */
@@ -71,7 +71,7 @@ describe('FX round trips (issue 31)', () => {
       let givenBack = 0n;
       for (const step of refundSteps(random, sellAmount)) {
         refunded += step;
-        // As reserveFxShare: the rule at the new total, less what the refunds so far took back.
+        // As reserveShares: the rule at the new total, less what the refunds so far took back.
         const owed = buyReturnedAfter(refunded, sellAmount, buyAmount) - givenBack;
         expect(owed >= 0n, where).toBe(true);
         givenBack += owed;

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { Account } from '@paygraph/shared/ledger/account';
 import { newId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
 import { requestHash } from '../../src/domain/request-hash';
-import { paymentKeyContent, planPayment, shapeOf, twoLegDebitSpec, type PaymentFacts } from '../../src/domain/payment-plan';
-import { paymentDebitSpec } from '../../src/domain/legs';
+import { paymentKeyContent, planCapture, planPayment, shapeOf, twoLegDebitSpec, type PaymentFacts } from '../../src/domain/payment-plan';
+import { holdCaptureSpec, paymentDebitSpec } from '../../src/domain/legs';
 import { fxPaymentDebitSpec } from '../../src/domain/fx-legs';
 import type { ParsedPayment } from '../../src/domain/inputs';
 import type { Currency } from '@paygraph/shared/money';
@@ -71,6 +71,21 @@ describe('plans of two legs', () => {
     const id = newId('payment', shardOf('account', payerId));
     const credit = { accountId: payeeId, bucket: 'AVAILABLE' as const };
     expect(plan.ok && twoLegDebitSpec(plan.value, id, 'pst_1', credit, null)).toEqual(paymentDebitSpec({ id, currency: 'USD', amount: 1000n }, 'pst_1', payerId, payeeId, 'AVAILABLE'));
+  });
+
+  it('plans a hold\'s capture as PAYER (from frozen) and PAYEE of the captured amount and posts what holdCaptureSpec posts', () => {
+    const hold = { id: newId('hold', shardOf('account', payerId)), payerAccountId: payerId, payeeAccountId: payeeId, amount: 1000n, currency: 'USD', description: 'deposit' };
+    const plan = planCapture(hold, 600n, payer, payee, 'k');
+    expect(plan.legs.map((l) => [l.role, l.accountId, l.amount, l.currency, l.from])).toEqual([
+      ['PAYER', payerId, 600n, 'USD', 'FROZEN'], ['PAYEE', payeeId, 600n, 'USD', undefined],
+    ]);
+    expect(plan.request).toMatchObject({ payerAccountId: payerId, payeeAccountId: payeeId, amount: 600n, currency: 'USD', description: 'deposit', splits: [], campaignId: null });
+    const id = newId('payment', shardOf('hold', hold.id));
+    const credit = { accountId: payeeId, bucket: 'PENDING' as const };
+    // The whole hold leaves frozen, 600 to the credit row, 400 back to available (kind HOLD_CAPTURE).
+    expect(twoLegDebitSpec(plan, id, 'pst_1', credit, null)).toEqual(
+      holdCaptureSpec({ id: hold.id, currency: 'USD', amount: 1000n }, { id, currency: 'USD', amount: 600n }, 'pst_1', payerId, payeeId, 'PENDING'),
+    );
   });
 
   it('plans an FX payment in two currencies and posts what fxPaymentDebitSpec posts', () => {

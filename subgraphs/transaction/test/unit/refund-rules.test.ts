@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decideRefund, type RefundablePayment } from '../../src/domain/refund-rules';
+import { decideRefund, refundShares, type RefundablePayment } from '../../src/domain/refund-rules';
+import { refundLegChanges } from '../../src/domain/payment-legs';
 
 /** What a refund may take back, decided without a database. */
 const payment: RefundablePayment = { id: 'pay_1', status: 'SUCCEEDED', amount: 1_000n, refundedAmount: 300n };
@@ -16,5 +17,24 @@ describe('refund rules', () => {
     for (const status of ['PROCESSING', 'FAILED'] as const) {
       expect(decideRefund({ ...payment, status }, 1n)).toEqual({ ok: false, error: { kind: 'PaymentNotRefundable', paymentId: 'pay_1', status } });
     }
+  });
+
+  it('share a refund among the legs of every plan by one rule', () => {
+    // A plain payment's two legs each move the refund itself.
+    const plain = [{ role: 'PAYER' as const, amount: 1_000n, currency: 'USD', refunded: 300n }, { role: 'PAYEE' as const, amount: 1_000n, currency: 'USD', refunded: 300n }];
+    expect(refundShares(plain, 1_000n, 550n)).toEqual([250n, 250n]);
+    // An FX payment's PAYEE gives back its cumulative share of buy, rounded up: 1 of 3 sold for 1000 is 334 of 1000 bought.
+    const fx = [{ role: 'PAYER' as const, amount: 3n, currency: 'USD', refunded: 0n }, { role: 'PAYEE' as const, amount: 1_000n, currency: 'JPY', refunded: 0n }];
+    expect(refundShares(fx, 3n, 1n)).toEqual([1n, 334n]);
+    expect(refundShares(fx.map((l) => ({ ...l, refunded: l.role === 'PAYER' ? 1n : 334n })), 3n, 3n)).toEqual([2n, 666n]);
+    // Never below zero: a share already given beyond the rule (by a refund since failed and counted) is not taken back.
+    expect(refundShares(fx.map((l) => ({ ...l, refunded: l.role === 'PAYER' ? 1n : 700n })), 3n, 2n)).toEqual([1n, 0n]);
+    // A payment of legs: the legs' own rule.
+    const legs = [
+      { role: 'PAYER' as const, amount: 11_444n, currency: 'USD', refunded: 0n }, { role: 'PAYEE' as const, amount: 3_794n, currency: 'USD', refunded: 0n },
+      { role: 'SPLIT' as const, amount: 2_837n, currency: 'USD', refunded: 0n }, { role: 'SPLIT' as const, amount: 7_650n, currency: 'USD', refunded: 0n },
+      { role: 'CAMPAIGN' as const, amount: 2_837n, currency: 'USD', refunded: 0n },
+    ];
+    expect(refundShares(legs, 14_281n, 14_280n)).toEqual(refundLegChanges(legs, 14_281n, 14_280n));
   });
 });

@@ -8,6 +8,7 @@ export const eventTypes = [
   'hold.captured',
   'hold.voided',
   'hold.expired',
+  'advance.paid',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

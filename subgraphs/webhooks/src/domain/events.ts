@@ -2,6 +2,7 @@ import { formatAmount } from '@paygraph/shared/money';
 import type { AccountBalances } from '@paygraph/shared/ledger/account';
 import { encodeBalanceCursor } from '@paygraph/account/domain/balance-cursor';
 import type { FailedRefundFacts, HoldFacts, PaymentFacts, RefundFacts } from '@paygraph/transaction/read-model/webhooks';
+import type { AdvanceFacts } from '@paygraph/settlement/read-model/webhooks';
 import type { EventType } from './event-types';
 
 /**
@@ -41,6 +42,7 @@ export interface Facts {
   holds: ReadonlyMap<string, HoldFacts>;
   /** By the payment a capture made. */
   holdsByPayment: ReadonlyMap<string, HoldFacts>;
+  advances: ReadonlyMap<string, AdvanceFacts>;
 }
 
 export interface Event {
@@ -51,7 +53,7 @@ export interface Event {
 }
 
 /** The records an entry's events need: read before deriving (services/materialize.ts). */
-export function factsWanted(entry: Pick<StreamEntry, 'postingKind' | 'refId'>): { kind: 'payment' | 'refund' | 'hold' | 'capture'; id: string } | null {
+export function factsWanted(entry: Pick<StreamEntry, 'postingKind' | 'refId'>): { kind: 'payment' | 'refund' | 'hold' | 'capture' | 'advance'; id: string } | null {
   if (entry.refId === null) return null;
   switch (entry.postingKind) {
     case 'PAYMENT':
@@ -64,6 +66,8 @@ export function factsWanted(entry: Pick<StreamEntry, 'postingKind' | 'refId'>): 
       return { kind: 'refund', id: entry.refId };
     case 'HOLD_RELEASE':
       return { kind: 'hold', id: entry.refId };
+    case 'ADVANCE':
+      return { kind: 'advance', id: entry.refId };
     default:
       return null;
   }
@@ -118,9 +122,26 @@ function businessEvent(entry: StreamEntry, facts: Facts): { type: EventType; dat
       if (refund.status === 'PROCESSING' && entry.postingKind === 'REFUND') return 'wait';
       return { type: 'refund.succeeded', data: refundData(refund) };
     }
+    case 'ADVANCE':
+      return advanceEvent(entry, facts.advances.get(entry.refId));
     default:
       return null;
   }
+}
+
+/**
+ * advance.paid, once per advance: on the stream of its first piece's stripe, when the advance
+ * is PAID. A piece posted while others are still under way waits (the advance may yet be
+ * reversed); a reversed advance says nothing beyond its balance changes.
+ */
+function advanceEvent(entry: StreamEntry, advance: AdvanceFacts | undefined): { type: EventType; data: Record<string, unknown> } | 'wait' | null {
+  if (!advance || entry.stripeId !== advance.firstStripeId) return null;
+  if (advance.status === 'PENDING') return 'wait';
+  if (advance.status === 'REVERSED') return null;
+  return {
+    type: 'advance.paid',
+    data: { id: advance.id, merchantAccountId: advance.merchantAccountId, amount: formatAmount(advance.amount), feeAmount: formatAmount(advance.feeAmount) },
+  };
 }
 
 export interface Derived {

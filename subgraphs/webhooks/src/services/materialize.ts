@@ -3,6 +3,7 @@ import { assert } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { holdFacts, holdsCapturedBy, paymentFacts, refundFacts } from '@paygraph/transaction/read-model/webhooks';
+import { advanceFacts } from '@paygraph/settlement/read-model/webhooks';
 import { insertDeliveries, pendingOfStreams } from '../db/deliveries';
 import { advanceStreams, entriesAfter, lockStreams, type EntryWithPosting } from '../db/streams';
 import type { DeliveryRow, StreamRow } from '../db/schema/webhooks';
@@ -124,15 +125,15 @@ function planStream(stream: StreamRow, stripeEntries: readonly EntryWithPosting[
   return { stream, deliveries, lastSequence: derived.lastSequence, buckets: derived.buckets };
 }
 
-/** The payments, refunds and holds the entries finished, each read on its own shard, one statement per shard and kind. */
+/** The payments, refunds, holds and advances the entries finished, each read on its own shard, one statement per shard and kind. */
 async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[]): Promise<Facts> {
-  const wanted = { payment: new Set<string>(), refund: new Set<string>(), hold: new Set<string>(), capture: new Set<string>() };
+  const wanted = { payment: new Set<string>(), refund: new Set<string>(), hold: new Set<string>(), capture: new Set<string>(), advance: new Set<string>() };
   for (const e of entries) {
     const w = factsWanted(e);
     if (w) wanted[w.kind].add(w.id);
   }
   for (const id of wanted.capture) wanted.payment.add(id);
-  const grouped = (ids: Set<string>, kind: 'payment' | 'refund' | 'hold') => {
+  const grouped = (ids: Set<string>, kind: 'payment' | 'refund' | 'hold' | 'advance') => {
     const byShard = new Map<Shard, string[]>();
     for (const id of ids) {
       // A posting's ref_id names a record of its kind; anything else (a foreign id) has no such record.
@@ -142,19 +143,22 @@ async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[])
     }
     return [...byShard];
   };
-  const read = async <T>(ids: Set<string>, kind: 'payment' | 'refund' | 'hold', fn: (db: Shard['db'], ids: string[]) => Promise<T[]>) =>
+  const read = async <T>(ids: Set<string>, kind: 'payment' | 'refund' | 'hold' | 'advance', fn: (db: Shard['db'], ids: string[]) => Promise<T[]>) =>
     (await Promise.all(grouped(ids, kind).map(([shard, local]) => fn(shard.db, local)))).flat();
-  const [payments, refunds, holds, captured] = await Promise.all([
+  const [payments, refunds, holds, captured, advanced] = await Promise.all([
     read(wanted.payment, 'payment', paymentFacts),
     read(wanted.refund, 'refund', refundFacts),
     read(wanted.hold, 'hold', holdFacts),
     // A capture's hold lives on its payer's shard, as its payment does.
     read(wanted.capture, 'payment', holdsCapturedBy),
+    // An advance lives on its merchant's home shard.
+    read(wanted.advance, 'advance', advanceFacts),
   ]);
   return {
     payments: new Map(payments.map((p) => [p.id, p])),
     refunds: new Map(refunds.map((r) => [r.id, r])),
     holds: new Map(holds.map((h) => [h.id, h])),
     holdsByPayment: new Map(captured.map((h) => [h.endedBy!, h])),
+    advances: new Map(advanced.map((a) => [a.id, a])),
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { deriveEvents, eventBody, type Facts, type StreamEntry } from '../../src/domain/events';
 
-const none: Facts = { payments: new Map(), refunds: new Map(), holds: new Map(), holdsByPayment: new Map() };
+const none: Facts = { payments: new Map(), refunds: new Map(), holds: new Map(), holdsByPayment: new Map(), advances: new Map() };
 const at = new Date('2026-11-22T10:00:00Z');
 
 function entry(sequence: number, amount: bigint, postingKind = 'DEPOSIT', refId: string | null = 'dep_x', firstOfPosting = true): StreamEntry {
@@ -44,5 +44,21 @@ describe('events from ledger entries', () => {
       [{ ...entry(1, -40n, 'HOLD_RELEASE', 'hld_1'), bucket: 'FROZEN' }, { ...entry(2, 40n, 'HOLD_RELEASE', 'hld_1', false) }], facts);
     expect(derived.events.map((e) => e.type)).toEqual(['balance.changed', 'hold.expired', 'balance.changed']);
     expect(derived.events[1]!.data).toEqual({ id: 'hld_1', amount: '40', capturedAmount: '0' });
+  });
+
+  it('say advance.paid once per advance, on the stripe of its first piece, waiting while it is PENDING and silent when REVERSED', () => {
+    const advance = { id: 'adv_1', merchantAccountId: 'acc_M', status: 'PAID' as const, amount: 1_000n, feeAmount: 10n, firstStripeId: 'acc_A' };
+    const start = { lastSequence: 0n, buckets: { available: 0n, frozen: 0n, pending: 1_000n } };
+    const piece = [{ ...entry(1, -600n, 'ADVANCE', 'adv_1'), bucket: 'PENDING' as const }, entry(2, 594n, 'ADVANCE', 'adv_1', false)];
+    const paid = deriveEvents('acc_M', start, piece, { ...none, advances: new Map([['adv_1', advance]]) });
+    expect(paid.events.map((e) => e.type)).toEqual(['balance.changed', 'advance.paid', 'balance.changed']);
+    expect(paid.events[1]!.data).toEqual({ id: 'adv_1', merchantAccountId: 'acc_M', amount: '1000', feeAmount: '10' });
+    // Another stripe's piece of the same advance: balance changes only.
+    const other = deriveEvents('acc_M', start, piece, { ...none, advances: new Map([['adv_1', { ...advance, firstStripeId: 'acc_B' }]]) });
+    expect(other.events.map((e) => e.type)).toEqual(['balance.changed', 'balance.changed']);
+    const pending = deriveEvents('acc_M', start, piece, { ...none, advances: new Map([['adv_1', { ...advance, status: 'PENDING' as const }]]) });
+    expect(pending.events).toEqual([]);
+    const reversed = deriveEvents('acc_M', start, piece, { ...none, advances: new Map([['adv_1', { ...advance, status: 'REVERSED' as const }]]) });
+    expect(reversed.events.map((e) => e.type)).toEqual(['balance.changed', 'balance.changed']);
   });
 });

@@ -21,8 +21,15 @@ export const settlements = mysqlTable(
     feeBps: int('fee_bps').notNull(),
     grossAmount: money('gross_amount'),
     refundedAmount: money('refunded_amount'),
+    /** What of the date's payments had been advanced before it settled (paid then, not again). */
+    advancedAmount: money('advanced_amount'),
     feeAmount: money('fee_amount'),
     netAmount: money('net_amount'),
+    /**
+     * Of what the settlement made available (moved less the fee), the part that covered the
+     * merchant's credit in use (its available below zero) when the run that completed it began.
+     */
+    creditRepaidAmount: money('credit_repaid_amount'),
     createdAt: moment('created_at'),
     completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
   },
@@ -37,13 +44,84 @@ export const settlementParts = mysqlTable(
     grossAmount: money('gross_amount'),
     refundedAmount: money('refunded_amount'),
     feeAmount: money('fee_amount'),
-    /** Moved from the stripe's pending: its payments' amounts less what was refunded before settlement. */
+    /**
+     * Moved from the stripe's pending by this part's posting: its payments' amounts less what was
+     * refunded before settlement, less what an advance had moved already (advancedAmount).
+     */
     movedAmount: money('moved_amount'),
+    /** Of the date's money on this stripe, what advances had moved already: covered, not moved again, no fee. */
+    advancedAmount: money('advanced_amount'),
     postingId: varchar('posting_id', { length: 33 }),
     createdAt: moment('created_at'),
   },
   (t) => [primaryKey({ columns: [t.settlementId, t.stripeAccountId] })],
 );
+
+/**
+ * A merchant's advance terms (SetAdvanceTerms), on its home shard. No row: advances disabled.
+ * Its row is also the lock that serialises the merchant's advances (services/advances.ts).
+ */
+export const advanceTerms = mysqlTable('advance_terms', {
+  merchantAccountId: varchar('merchant_account_id', { length: 33 }).primaryKey(),
+  currency: char('currency', { length: 3 }).notNull(),
+  maxAdvanceBps: int('max_advance_bps').notNull(),
+  feeBps: int('fee_bps').notNull(),
+  outstandingMax: money('outstanding_max'),
+  updatedBy: varchar('updated_by', { length: 64 }).notNull(),
+  updatedAt: moment('updated_at'),
+});
+
+/**
+ * An advance, on its merchant's home shard, written (PENDING, with its plan of pieces) before
+ * any piece posts, so that a run cut off halfway is found and finished by the next one.
+ */
+export const advances = mysqlTable(
+  'advances',
+  {
+    id: varchar('id', { length: 33 }).primaryKey(),
+    merchantAccountId: varchar('merchant_account_id', { length: 33 }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    amount: money('amount'),
+    feeAmount: money('fee_amount'),
+    status: mysqlEnum('status', ['PENDING', 'PAID', 'REVERSED']).notNull(),
+    /** The pieces as JSON: [{ stripeAccountId, amount, feeAmount }] (amounts as strings). */
+    plan: text('plan').notNull(),
+    createdAt: moment('created_at'),
+    completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
+  },
+  (t) => [
+    index('advances_merchant_status_idx').on(t.merchantAccountId, t.status),
+    /** The advance worker's scan for advances a crash left PENDING, oldest first. */
+    index('advances_status_created_idx').on(t.status, t.createdAt),
+  ],
+);
+
+/** One stripe's piece of an advance, on the stripe's shard, written in the same local transaction as its posting. */
+export const advancePieces = mysqlTable(
+  'advance_pieces',
+  {
+    advanceId: varchar('advance_id', { length: 33 }).notNull(),
+    stripeAccountId: varchar('stripe_account_id', { length: 33 }).notNull(),
+    amount: money('amount'),
+    feeAmount: money('fee_amount'),
+    postingId: varchar('posting_id', { length: 33 }).notNull(),
+    /** Set when an advance that could not post every piece took this one back. */
+    reversed: boolean('reversed').notNull().default(false),
+    createdAt: moment('created_at'),
+  },
+  (t) => [primaryKey({ columns: [t.advanceId, t.stripeAccountId] })],
+);
+
+/**
+ * What advances moved out of a stripe's pending and no settlement has covered yet, on the
+ * stripe's shard: raised by an advance's piece and lowered by the stripe's settlement, each in
+ * the local transaction of its posting, so it always equals Σ pieces − Σ parts' advancedAmount.
+ */
+export const advanceOutstanding = mysqlTable('advance_outstanding', {
+  stripeAccountId: varchar('stripe_account_id', { length: 33 }).primaryKey(),
+  merchantAccountId: varchar('merchant_account_id', { length: 33 }).notNull(),
+  outstanding: money('outstanding'),
+});
 
 export const merchantFeeRates = mysqlTable('merchant_fee_rates', {
   merchantAccountId: varchar('merchant_account_id', { length: 33 }).primaryKey(),
@@ -184,6 +262,9 @@ export const channelReconciliations = mysqlTable(
 );
 
 export type SettlementRow = typeof settlements.$inferSelect;
+export type AdvanceTermsRow = typeof advanceTerms.$inferSelect;
+export type AdvanceRow = typeof advances.$inferSelect;
+export type AdvancePieceRow = typeof advancePieces.$inferSelect;
 export type SettlementPartRow = typeof settlementParts.$inferSelect;
 export type StatementLineRow = typeof statementLines.$inferSelect;
 export type ReportRow = typeof reconciliationReports.$inferSelect;

@@ -37,6 +37,13 @@ export const accounts = mysqlTable(
     available: money('available'),
     frozen: money('frozen'),
     pending: money('pending'),
+    /**
+     * A client's credit line, on its home row only: available may go down to −creditLimit
+     * (ledger/posting-rules.ts). NULL on an account that never had one; 0 once removed, so that
+     * an account that may still owe is found through accounts_credit_idx (the exposure read).
+     * Under the MAC when not NULL (ledger/tamper.ts). Stripes and system accounts keep NULL.
+     */
+    creditLimit: bigint('credit_limit', { mode: 'bigint' }),
     /** The sequence of the account's newest entry: entries are numbered 1, 2, 3… with no gap. */
     lastSequence: bigint('last_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
     /** The hash of the newest entry: the head of the account's hash chain (empty before the first). */
@@ -53,6 +60,9 @@ export const accounts = mysqlTable(
     index('accounts_owner_idx').on(t.ownerId, t.id),
     uniqueIndex('accounts_system_uq').on(t.systemKind, t.currency),
     uniqueIndex('accounts_parent_uq').on(t.parentId),
+    // Postings never write credit_limit (db/ledger-store.ts balanceUpdate), so this index costs
+    // them nothing; it holds only the accounts that ever had a credit line.
+    index('accounts_credit_idx').on(t.creditLimit),
   ],
 );
 

@@ -1,0 +1,1 @@
+ALTER TABLE `settlements` ADD `credit_repaid_amount` bigint DEFAULT 0 NOT NULL;

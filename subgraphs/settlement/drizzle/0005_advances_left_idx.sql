@@ -1,0 +1,1 @@
+CREATE INDEX `advances_status_created_idx` ON `advances` (`status`,`created_at`);

@@ -1,0 +1,89 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Tx } from '@paygraph/shared/shards/transaction';
+import {
+  advanceOutstanding, advancePieces, advances, advanceTerms,
+  type AdvancePieceRow, type AdvanceRow, type AdvanceTermsRow,
+} from './schema/settlement';
+
+/**
+ * The advance tables. advance_terms and advances live on the merchant's home shard;
+ * advance_pieces and advance_outstanding on each stripe's shard, written only in the local
+ * transaction of the posting they describe (a piece, its reversal, or a settlement's part).
+ */
+
+export async function termsOf(db: Executor, merchantId: string): Promise<AdvanceTermsRow | undefined> {
+  return (await db.select().from(advanceTerms).where(eq(advanceTerms.merchantAccountId, merchantId)))[0];
+}
+
+/** Locks the merchant's terms row: every advance of the merchant holds it while it runs, so they run one at a time. */
+export async function lockTerms(tx: Tx, merchantId: string): Promise<AdvanceTermsRow | undefined> {
+  return (await tx.select().from(advanceTerms).where(eq(advanceTerms.merchantAccountId, merchantId)).for('update'))[0];
+}
+
+export async function upsertTerms(db: Executor, row: typeof advanceTerms.$inferInsert): Promise<void> {
+  const { merchantAccountId: _, ...set } = row;
+  await db.insert(advanceTerms).values(row).onDuplicateKeyUpdate({ set });
+}
+
+export async function advanceById(db: Executor, id: string): Promise<AdvanceRow | undefined> {
+  return (await db.select().from(advances).where(eq(advances.id, id)))[0];
+}
+
+export async function pendingAdvancesOf(db: Executor, merchantId: string): Promise<AdvanceRow[]> {
+  return db.select().from(advances).where(and(eq(advances.merchantAccountId, merchantId), eq(advances.status, 'PENDING')));
+}
+
+/**
+ * Merchants on this shard with an advance left PENDING (a crash between its pieces), oldest
+ * advance first, at most `limit` of them: the advance worker's scan (advances_status_created_idx).
+ */
+export async function merchantsWithAdvancesLeft(db: Executor, limit: number): Promise<string[]> {
+  const rows = await db.select({ merchantAccountId: advances.merchantAccountId }).from(advances)
+    .where(eq(advances.status, 'PENDING')).orderBy(advances.createdAt).limit(limit);
+  return [...new Set(rows.map((r) => r.merchantAccountId))];
+}
+
+export async function insertAdvance(db: Executor, row: typeof advances.$inferInsert): Promise<void> {
+  await db.insert(advances).values(row);
+}
+
+export async function finishAdvance(db: Executor, id: string, status: 'PAID' | 'REVERSED', now: Date): Promise<void> {
+  await db.update(advances).set({ status, completedAt: now }).where(eq(advances.id, id));
+}
+
+/** What stands advanced and not yet settled on each of the merchant's stripes on this shard (a stripe without a row: 0). */
+export async function outstandingOf(db: Executor, merchantId: string): Promise<Map<string, bigint>> {
+  const rows = await db.select().from(advanceOutstanding).where(eq(advanceOutstanding.merchantAccountId, merchantId));
+  return new Map(rows.map((r) => [r.stripeAccountId, r.outstanding]));
+}
+
+export async function lockOutstanding(tx: Tx, stripeId: string): Promise<bigint> {
+  const rows = await tx.select().from(advanceOutstanding).where(eq(advanceOutstanding.stripeAccountId, stripeId)).for('update');
+  return rows[0]?.outstanding ?? 0n;
+}
+
+/** Adds `delta` (signed) to the stripe's outstanding advance, creating its row on the first advance. */
+export async function addOutstanding(tx: Tx, stripeId: string, merchantId: string, delta: bigint): Promise<void> {
+  await tx.insert(advanceOutstanding).values({ stripeAccountId: stripeId, merchantAccountId: merchantId, outstanding: delta })
+    .onDuplicateKeyUpdate({ set: { outstanding: sql`${advanceOutstanding.outstanding} + ${delta}` } });
+}
+
+export async function lockPiece(tx: Tx, advanceId: string, stripeId: string): Promise<AdvancePieceRow | undefined> {
+  const rows = await tx.select().from(advancePieces)
+    .where(and(eq(advancePieces.advanceId, advanceId), eq(advancePieces.stripeAccountId, stripeId))).for('update');
+  return rows[0];
+}
+
+export async function insertPiece(tx: Tx, row: typeof advancePieces.$inferInsert): Promise<void> {
+  await tx.insert(advancePieces).values(row);
+}
+
+export async function markPieceReversed(tx: Tx, advanceId: string, stripeId: string): Promise<void> {
+  await tx.update(advancePieces).set({ reversed: true })
+    .where(and(eq(advancePieces.advanceId, advanceId), eq(advancePieces.stripeAccountId, stripeId)));
+}
+
+export async function piecesOf(db: Executor, advanceId: string): Promise<AdvancePieceRow[]> {
+  return db.select().from(advancePieces).where(eq(advancePieces.advanceId, advanceId));
+}

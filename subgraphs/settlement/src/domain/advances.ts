@@ -1,0 +1,86 @@
+import { assert } from '@paygraph/shared/result';
+import { feeBpsMax, feeOf } from './fees';
+
+const bpsPerUnit = 10_000n;
+
+export interface AdvanceTermsInput {
+  maxAdvanceBps: number;
+  feeBps: number;
+  outstandingMax: bigint;
+}
+
+export type TermsRefusal = { kind: 'InvalidInput'; field: string; message: string };
+
+/** Terms in range: both rates 0–10,000 bps (feeBpsMax), the cap ≥ 0. */
+export function checkTerms(terms: AdvanceTermsInput): TermsRefusal | null {
+  for (const field of ['maxAdvanceBps', 'feeBps'] as const) {
+    const bps = terms[field];
+    if (!Number.isInteger(bps) || bps < 0 || bps > feeBpsMax) return { kind: 'InvalidInput', field, message: `${field} must be between 0 and ${feeBpsMax}` };
+  }
+  if (terms.outstandingMax < 0n) return { kind: 'InvalidInput', field: 'outstandingMax', message: 'outstandingMax must not be negative' };
+  return null;
+}
+
+/** One stripe as an advance sees it: what it holds pending now, and what advances moved out of it that no settlement has covered. */
+export interface StripePending {
+  stripeAccountId: string;
+  pending: bigint;
+  outstanding: bigint;
+}
+
+export interface Offer {
+  allowed: bigint;
+  outstanding: bigint;
+}
+
+/**
+ * What an advance may be now. The merchant's not-yet-settled money is its pending plus what was
+ * advanced of it (an advance moved that out of pending, and settlement has not covered it yet);
+ * maxAdvanceBps of that, less what stands advanced, is the share still open, rounded down (in
+ * the platform's favour: it advances less, never more). outstandingMax less what stands
+ * advanced is the cap's room. Never negative.
+ */
+export function offerOf(terms: AdvanceTermsInput, stripes: readonly StripePending[]): Offer {
+  const pending = stripes.reduce((a, s) => a + s.pending, 0n);
+  const outstanding = stripes.reduce((a, s) => a + s.outstanding, 0n);
+  const share = ((pending + outstanding) * BigInt(terms.maxAdvanceBps)) / bpsPerUnit - outstanding;
+  const room = terms.outstandingMax - outstanding;
+  const allowed = share < room ? share : room;
+  return { allowed: allowed > 0n ? allowed : 0n, outstanding };
+}
+
+export interface Piece {
+  stripeAccountId: string;
+  amount: bigint;
+  feeAmount: bigint;
+}
+
+/**
+ * Splits an advance over the stripes, largest pending first (fewest pieces), no piece beyond its
+ * stripe's pending. The fee is feeOf(amount) (half up, as the contract says) shared in proportion
+ * to the pieces, rounded down, the units left over given to pieces with room: the pieces' fees
+ * sum to the advance's fee exactly and no piece's fee exceeds its amount.
+ */
+export function planPieces(amount: bigint, feeBps: number, stripes: readonly StripePending[]): Piece[] {
+  assert(amount > 0n, `an advance of ${amount}`);
+  const byPending = [...stripes].filter((s) => s.pending > 0n).sort((a, b) => (a.pending === b.pending ? 0 : a.pending > b.pending ? -1 : 1));
+  const pieces: Piece[] = [];
+  let left = amount;
+  for (const s of byPending) {
+    if (left === 0n) break;
+    const take = s.pending < left ? s.pending : left;
+    pieces.push({ stripeAccountId: s.stripeAccountId, amount: take, feeAmount: 0n });
+    left -= take;
+  }
+  assert(left === 0n, `an advance of ${amount} beyond the stripes' pending`);
+  const fee = feeOf(amount, feeBps);
+  for (const p of pieces) p.feeAmount = (p.amount * fee) / amount;
+  let rest = fee - pieces.reduce((a, p) => a + p.feeAmount, 0n);
+  for (const p of pieces) {
+    const add = p.amount - p.feeAmount < rest ? p.amount - p.feeAmount : rest;
+    p.feeAmount += add;
+    rest -= add;
+  }
+  assert(rest === 0n, 'an advance fee beyond its amount');
+  return pieces;
+}

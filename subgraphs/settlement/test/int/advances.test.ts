@@ -1,0 +1,440 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { shardOf } from '@paygraph/shared/ids';
+import { addDays, businessDateOf } from '@paygraph/shared/business-date';
+import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import { defaultStack } from '../../../../test/support/default-stack';
+import type { Stack } from '../../../../test/support/stack';
+import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
+import { testSettlementSettings, token, unique } from '../../../../test/support/env';
+import { systemKindTotal } from '../../../../test/support/ledger';
+import { feeOf } from '../../src/domain/fees';
+import { runSettlement } from '../../src/services/settle';
+import { reconcile } from '../../src/services/reconcile';
+import { postPiece } from '../../src/services/advance-pieces';
+import { startAdvanceWorker } from '../../src/services/worker';
+import { insertAdvance } from '../../src/db/advance-store';
+import type { AdvanceRow } from '../../src/db/schema/settlement';
+import { newId, parseId } from '@paygraph/shared/ids';
+
+/**
+ * Settlement advances (issue 33) through the gateway on the default stack: terms, the offer, an
+ * advance across every stripe, each refusal with nothing written, 24 advances racing, and the
+ * settlement that follows (run in process with a clock a day ahead, as the worker would run it).
+ */
+let stack: Stack;
+let operator: string;
+const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
+
+const termsDoc = contractOperation('SetAdvanceTerms');
+const offerDoc = contractOperation('AdvanceOffer');
+const advanceDoc = contractOperation('AdvanceSettlement');
+const settlementDoc = contractOperation('SettlementWithAdvances');
+
+async function open(ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> {
+  const r = await q(contractOperation('OpenAccount'), { input: { ownerId, type, currency: 'USD' } });
+  return r.data!.openAccount.id as string;
+}
+
+/** A funded payer on each physical shard, so that a merchant they pay has a stripe on every shard. */
+async function payersOnEveryShard(amount: string): Promise<string[]> {
+  const found = new Map<number, string>();
+  for (let i = 0; i < 200 && found.size < stack.shards.all.length; i++) {
+    const id = await open(unique('payer'), 'PERSONAL');
+    const physical = stack.shards.topology.physicalOf[shardOf('account', id)]!;
+    if (found.has(physical)) continue;
+    const d = await q(contractOperation('Deposit'), { input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD', externalRef: unique('ext') } });
+    expect(d.data!.deposit.__typename).toBe('Deposit');
+    found.set(physical, id);
+  }
+  expect(found.size).toBe(stack.shards.all.length);
+  return [...found.values()];
+}
+
+async function pay(payer: string, payee: string, amount: string): Promise<string> {
+  const r = await q(contractOperation('CreatePayment'), { input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD' } });
+  expect(r.data!.createPayment.__typename, JSON.stringify(r)).toBe('Payment');
+  return r.data!.createPayment.id as string;
+}
+
+/** Every stripe of the merchant (home row included) as stored, by id. */
+async function stripes(merchant: string): Promise<Map<string, { available: bigint; pending: bigint }>> {
+  const rows = (await Promise.all(stack.shards.all.map((s) => accountsAndStripes(s.db, [merchant], [merchant])))).flat();
+  return new Map(rows.map((a) => [a.id, { available: a.available, pending: a.pending }]));
+}
+
+async function advanceRows(merchant: string): Promise<Array<{ id: string; status: string; amount: string }>> {
+  const [rows] = (await stack.shards.of('account', merchant).db.execute(
+    sql`SELECT id, status, CAST(amount AS CHAR) AS amount FROM advances WHERE merchant_account_id = ${merchant}`)) as unknown as [Array<{ id: string; status: string; amount: string }>];
+  return rows;
+}
+
+async function piecesOf(advanceId: string): Promise<Array<{ stripe: string; amount: bigint; fee: bigint; reversed: boolean }>> {
+  const all = await Promise.all(stack.shards.all.map(async (s) => {
+    const [rows] = (await s.db.execute(sql`SELECT stripe_account_id AS stripe, CAST(amount AS CHAR) AS amount, CAST(fee_amount AS CHAR) AS fee, reversed FROM advance_pieces WHERE advance_id = ${advanceId}`)) as unknown as [Array<{ stripe: string; amount: string; fee: string; reversed: number }>];
+    return rows.map((r) => ({ stripe: r.stripe, amount: BigInt(r.amount), fee: BigInt(r.fee), reversed: r.reversed === 1 }));
+  }));
+  return all.flat();
+}
+
+async function setTerms(merchant: string, maxAdvanceBps: number, feeBps: number, outstandingMax: string, as = operator) {
+  return q(termsDoc, { input: { merchantAccountId: merchant, maxAdvanceBps, feeBps, outstandingMax } }, as);
+}
+
+async function advance(merchant: string, amount: string, as = operator, idempotencyKey = unique('adv')) {
+  return q(advanceDoc, { input: { idempotencyKey, merchantAccountId: merchant, amount } }, as);
+}
+
+const feeIncome = () => systemKindTotal(stack.shards, 'FEE_INCOME', 'USD');
+const sum = (values: Iterable<bigint>) => [...values].reduce((a, b) => a + b, 0n);
+
+beforeAll(async () => {
+  stack = await defaultStack();
+  operator = await token('operator', 'operator');
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('settlement advances', () => {
+  let owner: string;
+  let ownerToken: string;
+  let merchant: string;
+  let payers: string[];
+  const paymentIds: string[] = [];
+
+  beforeAll(async () => {
+    owner = unique('shop');
+    ownerToken = await token(owner, 'customer');
+    merchant = await open(owner, 'MERCHANT');
+    payers = await payersOnEveryShard('1000000');
+    // 10,000 from each shard's payer: a pending of 10,000 on each of the merchant's stripes.
+    for (const payer of payers) paymentIds.push(await pay(payer, merchant, '10000'));
+  });
+
+  it('refuses every bad request with a typed error, writing nothing', async () => {
+    const before = await stripes(merchant);
+    const feesBefore = await feeIncome();
+    expect(sum([...before.values()].map((s) => s.pending))).toBe(10_000n * BigInt(payers.length));
+    // No terms yet: advances are disabled, and so is the offer.
+    expect((await advance(merchant, '100', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'AdvancesDisabled', code: 'ADVANCES_DISABLED' });
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({ allowedAmount: '0', feeBps: 0, outstanding: '0' });
+    // A customer (the merchant's own owner) and a partner may not set terms.
+    for (const who of [ownerToken, await token(unique('partner'), 'partner')]) {
+      const r = await setTerms(merchant, 5000, 100, '100000', who);
+      expect(errorCodes(r)).toEqual(['FORBIDDEN']);
+    }
+    for (const [bps, fee, cap, field] of [[10_001, 0, '1', 'maxAdvanceBps'], [-1, 0, '1', 'maxAdvanceBps'], [100, 10_001, '1', 'feeBps'], [100, 0, '-1', 'outstandingMax']] as const) {
+      const r = (await setTerms(merchant, bps, fee, cap)).data!.setAdvanceTerms;
+      expect(r, `${bps} ${fee} ${cap}`).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
+      expect(r.message).toContain(field);
+    }
+    const termsRead = await q(`query($id: ID!) { account(id: $id) { advanceTerms { maxAdvanceBps } } }`, { id: merchant }, ownerToken);
+    expect(termsRead.data!.account.advanceTerms).toBeNull();
+    // Terms of 0 bps: still disabled.
+    expect((await setTerms(merchant, 0, 100, '100000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
+    expect((await advance(merchant, '100', ownerToken)).data!.advanceSettlement.code).toBe('ADVANCES_DISABLED');
+    expect((await setTerms(merchant, 5000, 100, '100000')).data!.setAdvanceTerms).toMatchObject({ maxAdvanceBps: 5000, feeBps: 100, outstandingMax: '100000' });
+    for (const amount of ['0', '-5']) {
+      const r = (await advance(merchant, amount, ownerToken)).data!.advanceSettlement;
+      expect(r).toMatchObject({ code: 'INVALID_INPUT', message: 'amount must be positive' });
+    }
+    const allowed = 5_000n * BigInt(payers.length);
+    const beyond = (await advance(merchant, String(allowed + 1n), ownerToken)).data!.advanceSettlement;
+    expect(beyond).toMatchObject({ __typename: 'AdvanceExceedsAllowed', code: 'ADVANCE_EXCEEDS_ALLOWED' });
+    expect(beyond.message).toContain(`the ${allowed} that may be advanced now`);
+    // A personal account is not a merchant; another owner's merchant is FORBIDDEN, its balance never shown.
+    const personal = await open(owner, 'PERSONAL');
+    expect((await advance(personal, '1', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'INVALID_INPUT', message: `account ${personal} is not a MERCHANT account` });
+    const stranger = await token(unique('other'), 'customer');
+    const stolen = await advance(merchant, '1', stranger);
+    expect(errorCodes(stolen)).toEqual(['FORBIDDEN']);
+    expect(JSON.stringify(stolen.data ?? null)).not.toContain('available');
+    expect(errorCodes(await q(offerDoc, { merchantAccountId: merchant }, stranger))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await advance(merchant, '1', await token(owner, 'partner')))).toEqual(['FORBIDDEN']);
+    // Nothing written: no advance, the same balances, the same fee income.
+    expect(await advanceRows(merchant)).toEqual([]);
+    expect(await stripes(merchant)).toEqual(before);
+    expect(await feeIncome()).toBe(feesBefore);
+  });
+
+  it('advances across every stripe, all at once, the fee to fee income; a replay moves nothing', async () => {
+    const before = await stripes(merchant);
+    const feesBefore = await feeIncome();
+    const offer = (await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer;
+    expect(offer).toEqual({ merchantAccountId: merchant, allowedAmount: String(5_000n * BigInt(payers.length)), feeBps: 100, outstanding: '0' });
+    // More than one stripe holds: the advance must take from several.
+    const amount = 10_000n + 2_345n;
+    const key = unique('adv');
+    const r = (await advance(merchant, String(amount), ownerToken, key)).data!.advanceSettlement;
+    const fee = feeOf(amount, 100);
+    expect(r).toMatchObject({ __typename: 'Advance', amount: String(amount), feeAmount: String(fee), netAmount: String(amount - fee) });
+    const after = await stripes(merchant);
+    const pieces = await piecesOf(r.id);
+    expect(pieces.length).toBeGreaterThan(1);
+    expect(sum(pieces.map((p) => p.amount))).toBe(amount);
+    expect(sum(pieces.map((p) => p.fee))).toBe(fee);
+    for (const [id, b] of before) {
+      const piece = pieces.find((p) => p.stripe === id);
+      expect(after.get(id)).toEqual({ pending: b.pending - (piece?.amount ?? 0n), available: b.available + (piece ? piece.amount - piece.fee : 0n) });
+    }
+    expect(await feeIncome()).toBe(feesBefore + fee);
+    expect(r.merchantAccount.balance).toEqual({ available: String(sum([...after.values()].map((s) => s.available))), pending: String(sum([...after.values()].map((s) => s.pending))) });
+    // The same key again: the same advance, nothing moved; with another amount: reused.
+    expect((await advance(merchant, String(amount), ownerToken, key)).data!.advanceSettlement.id).toBe(r.id);
+    expect(await stripes(merchant)).toEqual(after);
+    expect((await advance(merchant, '1', ownerToken, key)).data!.advanceSettlement.code).toBe('IDEMPOTENCY_KEY_REUSED');
+    const offerAfter = (await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer;
+    expect(offerAfter).toMatchObject({ allowedAmount: String(5_000n * BigInt(payers.length) - amount), outstanding: String(amount) });
+  });
+
+  it('settles only what was not advanced, with the fee on that only; refunds and a second advance agree to the unit', async () => {
+    const settlementFeeBps = 250;
+    const rate = await q(`mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`, { input: { merchantAccountId: merchant, feeBps: settlementFeeBps } });
+    expect(rate.data!.setMerchantFeeRate.__typename).toBe('FeeRate');
+    const before = await stripes(merchant);
+    const outstandingBefore = new Map<string, bigint>();
+    for (const [id] of before) outstandingBefore.set(id, 0n);
+    const [advance1] = await advanceRows(merchant);
+    for (const p of await piecesOf(advance1!.id)) outstandingBefore.set(p.stripe, p.amount);
+    const today = businessDateOf(new Date());
+    const settled = await runSettlement(stack.shards, merchant, today, () => new Date(`${addDays(today, 1)}T12:00:00Z`), testSettlementSettings());
+    expect(settled.ok).toBe(true);
+    const after = await stripes(merchant);
+    let feeTotal = 0n;
+    for (const [id, b] of before) {
+      // Each stripe held 10,000 of the date; what its piece advanced is covered, the rest moves less 2.5%.
+      const rest = 10_000n - outstandingBefore.get(id)!;
+      const fee = feeOf(rest, settlementFeeBps);
+      feeTotal += fee;
+      expect(after.get(id), id).toEqual({ pending: 0n, available: b.available + rest - fee });
+      expect(b.pending).toBe(rest);
+    }
+    const amount = 10_000n + 2_345n;
+    const s = (await q(settlementDoc, { id: settled.ok ? settled.value.id : '' }, ownerToken)).data!.settlement;
+    const gross = 10_000n * BigInt(payers.length);
+    expect(s).toMatchObject({ status: 'SETTLED', grossAmount: String(gross), refundedAmount: '0', advancedAmount: String(amount), feeAmount: String(feeTotal), netAmount: String(gross - amount - feeTotal) });
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({ allowedAmount: '0', outstanding: '0' });
+
+    // A refund of a settled payment comes out of available (no advance involved).
+    const refund = await q(contractOperation('RefundPayment'), { input: { idempotencyKey: unique('ref'), paymentId: paymentIds[0], amount: '1000' } }, ownerToken);
+    expect(refund.data!.refundPayment.__typename, JSON.stringify(refund)).toBe('Refund');
+    const afterRefund = await stripes(merchant);
+    expect(sum([...afterRefund.values()].map((v) => v.available))).toBe(sum([...after.values()].map((v) => v.available)) - 1_000n);
+
+    // New payments, a second advance of all that is allowed, checked on every stripe.
+    for (const payer of payers) await pay(payer, merchant, '3001');
+    const offer2 = (await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer;
+    const allowed2 = (3_001n * BigInt(payers.length) * 5_000n) / 10_000n;
+    expect(offer2).toMatchObject({ allowedAmount: String(allowed2), outstanding: '0' });
+    const beforeSecond = await stripes(merchant);
+    const second = (await advance(merchant, String(allowed2), ownerToken)).data!.advanceSettlement;
+    expect(second).toMatchObject({ __typename: 'Advance', amount: String(allowed2), feeAmount: String(feeOf(allowed2, 100)) });
+    const pieces = await piecesOf(second.id);
+    const afterSecond = await stripes(merchant);
+    for (const [id, b] of beforeSecond) {
+      const piece = pieces.find((p) => p.stripe === id);
+      expect(afterSecond.get(id), id).toEqual({ pending: b.pending - (piece?.amount ?? 0n), available: b.available + (piece ? piece.amount - piece.fee : 0n) });
+    }
+    const health = await q(`{ ledgerHealth { balanced } }`);
+    expect(health.data!.ledgerHealth.balanced).toBe(true);
+    // Reconciliation agrees: outstanding = pieces − covered on every stripe, each ADVANCE posting moved its piece.
+    const mismatches = async () => (await reconcile(stack.shards, today)).filter((d) => d.kind === 'SETTLEMENT_MISMATCH');
+    expect(await mismatches()).toEqual([]);
+    // And notices a counter changed outside the ledger's transactions.
+    const stripe = pieces[0]!.stripe;
+    const db = stack.shards.of('account', stripe).db;
+    await db.execute(sql`UPDATE advance_outstanding SET outstanding = outstanding + 1 WHERE stripe_account_id = ${stripe}`);
+    try {
+      expect((await mismatches()).map((d) => [d.accountId, d.expected, d.actual])).toEqual([[stripe, pieces[0]!.amount, pieces[0]!.amount + 1n]]);
+    } finally {
+      await db.execute(sql`UPDATE advance_outstanding SET outstanding = outstanding - 1 WHERE stripe_account_id = ${stripe}`);
+    }
+  });
+});
+
+describe('a refund of an advanced payment before its settlement', () => {
+  it('takes the pending first, then the available the advance paid; the settlement covers what is left of the date, to the unit', async () => {
+    const owner = unique('refadv');
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    const payers = await payersOnEveryShard('1000000');
+    // The first payer's stripe holds 12,000 (the largest pending: the advance takes it all there), every other 10,000.
+    const refunded = await pay(payers[0]!, merchant, '10000');
+    await pay(payers[0]!, merchant, '2000');
+    for (const payer of payers.slice(1)) await pay(payer, merchant, '10000');
+    expect((await setTerms(merchant, 5000, 100, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
+    const rate = await q(`mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`, { input: { merchantAccountId: merchant, feeBps: 250 } });
+    expect(rate.data!.setMerchantFeeRate.__typename).toBe('FeeRate');
+    const start = await stripes(merchant);
+    const feesStart = await feeIncome();
+    const advanced = (await advance(merchant, '5000', ownerToken)).data!.advanceSettlement;
+    expect(advanced).toMatchObject({ __typename: 'Advance', amount: '5000', feeAmount: '50' });
+    const [piece] = await piecesOf(advanced.id);
+    const x = piece!.stripe;
+    expect(await piecesOf(advanced.id)).toHaveLength(1);
+    expect(stack.shards.of('account', x)).toBe(stack.shards.of('account', payers[0]!));
+    expect((await stripes(merchant)).get(x)).toEqual({ pending: 7_000n, available: start.get(x)!.available + 4_950n });
+
+    // The whole payment back: 7,000 from pending, the 3,000 the advance moved from its available.
+    const refund = await q(contractOperation('RefundPayment'), { input: { idempotencyKey: unique('ref'), paymentId: refunded, amount: '10000' } }, ownerToken);
+    expect(refund.data!.refundPayment.__typename, JSON.stringify(refund)).toBe('Refund');
+    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: start.get(x)!.available + 1_950n });
+
+    const today = businessDateOf(new Date());
+    const settled = await runSettlement(stack.shards, merchant, today, () => new Date(`${addDays(today, 1)}T12:00:00Z`), testSettlementSettings());
+    expect(settled.ok).toBe(true);
+    const after = await stripes(merchant);
+    for (const [id, s0] of start) {
+      // x: received 12,000, refunded 10,000, paid the advance fee of 50; the settlement covers its 2,000 (advanced), moves nothing.
+      const expected = id === x ? s0.available + 1_950n : s0.available + (s0.pending === 0n ? 0n : 10_000n - feeOf(10_000n, 250));
+      expect(after.get(id), id).toEqual({ pending: 0n, available: expected });
+    }
+    const others = BigInt(payers.length - 1);
+    const s = (await q(settlementDoc, { id: settled.ok ? settled.value.id : '' }, ownerToken)).data!.settlement;
+    const gross = 12_000n + 10_000n * others;
+    const fee = feeOf(10_000n, 250) * others;
+    expect(s).toMatchObject({ grossAmount: String(gross), refundedAmount: '10000', advancedAmount: '2000', feeAmount: String(fee), netAmount: String(gross - 10_000n - 2_000n - fee) });
+    expect(await feeIncome()).toBe(feesStart + 50n + fee);
+    expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
+    expect((await reconcile(stack.shards, today)).filter((d) => d.kind === 'SETTLEMENT_MISMATCH')).toEqual([]);
+    // Not yet (docs/ARCHITECTURE.md): the 3,000 the refund took from available still counts as
+    // outstanding, though no pending of the merchant is left to cover it: the offer is 0 and the
+    // cap stays consumed until a fix lowers it; this assertion then changes to '0'.
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({ allowedAmount: '0', outstanding: '3000' });
+  });
+});
+
+describe('twenty-four advances racing for one merchant', () => {
+  it('never pays beyond the allowed share or the cap, each all or nothing', async () => {
+    const owner = unique('racer');
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    const payers = await payersOnEveryShard('1000000');
+    for (const payer of payers) await pay(payer, merchant, '7000');
+    // 60% of 28,000 (4 stripes) is 16,800, the cap 9,999: the cap binds; 24 × 1,500 asked, 6 fit.
+    const cap = 9_999n;
+    expect((await setTerms(merchant, 6000, 50, String(cap))).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
+    const pending = 7_000n * BigInt(payers.length);
+    const share = (pending * 6_000n) / 10_000n;
+    const allowed = share < cap ? share : cap;
+    const each = 1_500n;
+    const answers = await Promise.all(Array.from({ length: 24 }, () => advance(merchant, String(each), ownerToken)));
+    const paid = answers.map((a) => a.data!.advanceSettlement).filter((a) => a.__typename === 'Advance');
+    const refused = answers.map((a) => a.data!.advanceSettlement).filter((a) => a.__typename !== 'Advance');
+    expect(refused.every((r) => r.code === 'ADVANCE_EXCEEDS_ALLOWED')).toBe(true);
+    expect(BigInt(paid.length) * each).toBe((allowed / each) * each);
+    const rows = await advanceRows(merchant);
+    expect(rows.every((r) => r.status === 'PAID')).toBe(true);
+    expect(rows.length).toBe(paid.length);
+    for (const row of rows) {
+      const pieces = await piecesOf(row.id);
+      expect(pieces.every((p) => !p.reversed)).toBe(true);
+      expect(sum(pieces.map((p) => p.amount))).toBe(each);
+    }
+    const offer = (await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer;
+    expect(BigInt(offer.outstanding)).toBe(BigInt(paid.length) * each);
+    expect(BigInt(offer.outstanding)).toBeLessThanOrEqual(cap);
+    const after = await stripes(merchant);
+    expect(sum([...after.values()].map((v) => v.pending))).toBe(pending - BigInt(paid.length) * each);
+  });
+});
+
+describe('an advance cut off between its pieces', () => {
+  /** An advance as the service records it before its pieces, with only its first piece posted: where a crash would leave it. */
+  async function cutOff(merchant: string, pieces: Array<{ stripeAccountId: string; amount: bigint; feeAmount: bigint }>): Promise<AdvanceRow> {
+    const row: AdvanceRow = {
+      id: newId('advance', parseId('account', merchant)!.shard), merchantAccountId: merchant, currency: 'USD',
+      amount: sum(pieces.map((p) => p.amount)), feeAmount: sum(pieces.map((p) => p.feeAmount)), status: 'PENDING', createdAt: new Date(), completedAt: null,
+      plan: JSON.stringify(pieces.map((p) => ({ stripeAccountId: p.stripeAccountId, amount: String(p.amount), feeAmount: String(p.feeAmount) }))),
+    };
+    await insertAdvance(stack.shards.of('account', merchant).db, row);
+    expect(await postPiece(stack.shards, row, pieces[0]!, () => new Date())).toBe(true);
+    return row;
+  }
+
+  it('is finished by the next advance (every piece), or, when a piece can no longer post, taken back whole', async () => {
+    const owner = unique('crash');
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    for (const payer of await payersOnEveryShard('1000000')) await pay(payer, merchant, '4000');
+    expect((await setTerms(merchant, 10_000, 100, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
+    const start = await stripes(merchant);
+    const [a, b, c] = [...start.keys()];
+    const feesStart = await feeIncome();
+
+    const finished = await cutOff(merchant, [{ stripeAccountId: a!, amount: 3_000n, feeAmount: 30n }, { stripeAccountId: b!, amount: 1_000n, feeAmount: 10n }]);
+    expect((await stripes(merchant)).get(b!)).toEqual(start.get(b!));
+    // The next request (another key) finishes it first; its own 500 comes after, from what is left.
+    const next = (await advance(merchant, '500', ownerToken)).data!.advanceSettlement;
+    expect(next.__typename).toBe('Advance');
+    const rows = await advanceRows(merchant);
+    expect(rows.find((r) => r.id === finished.id)?.status).toBe('PAID');
+    const pieces = await piecesOf(finished.id);
+    expect(pieces.map((p) => [p.stripe, p.amount, p.reversed]).sort()).toEqual([[a!, 3_000n, false], [b!, 1_000n, false]].sort());
+    const afterFinish = await stripes(merchant);
+    const nextPieces = await piecesOf(next.id);
+    for (const [id, s0] of start) {
+      const moved = sum([...pieces, ...nextPieces].filter((p) => p.stripe === id).map((p) => p.amount));
+      const fees = sum([...pieces, ...nextPieces].filter((p) => p.stripe === id).map((p) => p.fee));
+      expect(afterFinish.get(id), id).toEqual({ pending: s0.pending - moved, available: s0.available + moved - fees });
+    }
+    expect(await feeIncome()).toBe(feesStart + 40n + feeOf(500n, 100));
+
+    // A cut-off advance whose second piece is beyond its stripe's pending now: its first piece is taken back.
+    const before = await stripes(merchant);
+    const feesBefore = await feeIncome();
+    const reversed = await cutOff(merchant, [{ stripeAccountId: c!, amount: 700n, feeAmount: 7n }, { stripeAccountId: a!, amount: 900_000n, feeAmount: 0n }]);
+    expect((await stripes(merchant)).get(c!)).not.toEqual(before.get(c!));
+    const after = (await advance(merchant, '1', ownerToken)).data!.advanceSettlement;
+    expect(after.__typename).toBe('Advance');
+    expect((await advanceRows(merchant)).find((r) => r.id === reversed.id)?.status).toBe('REVERSED');
+    expect((await piecesOf(reversed.id)).map((p) => [p.stripe, p.reversed])).toEqual([[c!, true]]);
+    const onePiece = (await piecesOf(after.id))[0]!;
+    const now = await stripes(merchant);
+    for (const [id, s0] of before) {
+      const moved = onePiece.stripe === id ? 1n : 0n;
+      expect(now.get(id), id).toEqual({ pending: s0.pending - moved, available: s0.available + moved - (onePiece.stripe === id ? onePiece.fee : 0n) });
+    }
+    expect(await feeIncome()).toBe(feesBefore + onePiece.fee);
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer.outstanding).toBe(String(4_000n + 500n + 1n));
+  });
+
+  it('is finished by the advance worker alone, or taken back whole, with no request of the merchant', async () => {
+    const owner = unique('left');
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    for (const payer of await payersOnEveryShard('1000000')) await pay(payer, merchant, '4000');
+    expect((await setTerms(merchant, 10_000, 100, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
+    const start = await stripes(merchant);
+    const [a, b, c] = [...start.keys()];
+    const feesStart = await feeIncome();
+    const finished = await cutOff(merchant, [{ stripeAccountId: a!, amount: 3_000n, feeAmount: 30n }, { stripeAccountId: b!, amount: 1_000n, feeAmount: 10n }]);
+    // Its second piece is beyond its stripe's pending: the worker must take its first piece back.
+    const reversed = await cutOff(merchant, [{ stripeAccountId: c!, amount: 700n, feeAmount: 7n }, { stripeAccountId: a!, amount: 900_000n, feeAmount: 0n }]);
+    expect((await advanceRows(merchant)).map((r) => r.status)).toEqual(['PENDING', 'PENDING']);
+    // A pause of an hour: no timer pass comes after the first, only the drained one.
+    const worker = startAdvanceWorker(stack.shards, { intervalMs: 3_600_000 });
+    try {
+      await worker.drain();
+      expect(await worker.drain()).toBe(0);
+    } finally {
+      await worker.stop();
+    }
+    const rows = await advanceRows(merchant);
+    expect(rows.find((r) => r.id === finished.id)?.status).toBe('PAID');
+    expect(rows.find((r) => r.id === reversed.id)?.status).toBe('REVERSED');
+    expect((await piecesOf(finished.id)).map((p) => [p.stripe, p.amount, p.reversed]).sort()).toEqual([[a!, 3_000n, false], [b!, 1_000n, false]].sort());
+    expect((await piecesOf(reversed.id)).map((p) => [p.stripe, p.reversed])).toEqual([[c!, true]]);
+    const now = await stripes(merchant);
+    const moved = new Map([[a!, [3_000n, 30n]], [b!, [1_000n, 10n]]]);
+    for (const [id, s0] of start) {
+      const [amount, fee] = moved.get(id) ?? [0n, 0n];
+      expect(now.get(id), id).toEqual({ pending: s0.pending - amount!, available: s0.available + amount! - fee! });
+    }
+    expect(await feeIncome()).toBe(feesStart + 40n);
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer.outstanding).toBe('4000');
+    expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
+  });
+});

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { checkTerms, offerOf, planPieces } from '../../src/domain/advances';
+import { feeOf } from '../../src/domain/fees';
+
+const stripe = (id: string, pending: bigint, outstanding = 0n) => ({ stripeAccountId: id, pending, outstanding });
+
+describe('advance rules', () => {
+  it('refuse terms outside 0..10000 bps and a negative cap', () => {
+    expect(checkTerms({ maxAdvanceBps: 10_000, feeBps: 0, outstandingMax: 0n })).toBeNull();
+    expect(checkTerms({ maxAdvanceBps: 10_001, feeBps: 0, outstandingMax: 0n })?.field).toBe('maxAdvanceBps');
+    expect(checkTerms({ maxAdvanceBps: 1.5, feeBps: 0, outstandingMax: 0n })?.field).toBe('maxAdvanceBps');
+    expect(checkTerms({ maxAdvanceBps: 0, feeBps: -1, outstandingMax: 0n })?.field).toBe('feeBps');
+    expect(checkTerms({ maxAdvanceBps: 0, feeBps: 0, outstandingMax: -1n })?.field).toBe('outstandingMax');
+  });
+
+  it('offer the share of pending plus outstanding, rounded down, less outstanding, within the cap', () => {
+    const terms = { maxAdvanceBps: 3_333, feeBps: 0, outstandingMax: 1_000_000n };
+    // (1001 + 500 + 0) × 33.33% = 500.2333 → 500 (down: the platform advances less, never more).
+    expect(offerOf(terms, [stripe('a', 1_001n), stripe('b', 500n)])).toEqual({ allowed: 500n, outstanding: 0n });
+    // After advancing 400 of it: (1101 + 400) × 33.33% − 400 = 100.
+    expect(offerOf(terms, [stripe('a', 601n, 400n), stripe('b', 500n)])).toEqual({ allowed: 100n, outstanding: 400n });
+    expect(offerOf({ ...terms, outstandingMax: 450n }, [stripe('a', 601n, 400n), stripe('b', 500n)]).allowed).toBe(50n);
+    expect(offerOf({ ...terms, outstandingMax: 300n }, [stripe('a', 601n, 400n)]).allowed).toBe(0n);
+  });
+
+  it('split an advance over the stripes within each one pending, the fees summing to the fee of the whole', () => {
+    for (const [amount, bps] of [[1_234n, 250], [3n, 10_000], [1_501n, 1], [7n, 5_000]] as const) {
+      const pieces = planPieces(amount, bps, [stripe('a', 1n), stripe('b', 1_000n), stripe('c', 501n), stripe('d', 0n)]);
+      expect(pieces.reduce((a, p) => a + p.amount, 0n)).toBe(amount);
+      expect(pieces.reduce((a, p) => a + p.feeAmount, 0n)).toBe(feeOf(amount, bps));
+      for (const p of pieces) expect(p.feeAmount <= p.amount && p.amount > 0n).toBe(true);
+      expect(pieces[0]!.stripeAccountId).toBe('b');
+    }
+    expect(() => planPieces(1_503n, 0, [stripe('a', 1n), stripe('b', 1_000n), stripe('c', 501n)])).toThrow();
+  });
+});

@@ -88,6 +88,15 @@ export const shardAcquireTimeoutMs = 3_000;
  */
 export const shardStatementTimeoutMs = (lockWaitSeconds + 2) * 1_000;
 /**
+ * The server's own bound on a statement of ours (MariaDB's max_statement_time, MySQL's
+ * max_execution_time), a second past the client's: a client that gives up closes its
+ * connection, but the server goes on running a statement until it next writes to the socket,
+ * and a grouped read does not write until it ends. A reconciliation read once ran for over
+ * 2,000 s that way, at a third of a core, holding a metadata lock that stopped the next test
+ * run's DROP DATABASE. The client's bound stays the first to fire, so callers see one error.
+ */
+export const shardServerStatementTimeoutMs = shardStatementTimeoutMs + 1_000;
+/**
  * A statement (or an acquire) still unanswered after this long, and again each time this long
  * passes, makes the pool probe its shard on a fresh connection; when the probe fails, the shard's
  * breaker opens and every statement waiting on it fails at once (SHARD_UNAVAILABLE) instead of

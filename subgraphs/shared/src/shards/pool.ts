@@ -1,12 +1,15 @@
 import type mysql from 'mysql2/promise';
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import { shardOf, type IdKind, type LogicalShard } from '../ids';
-import { lockWaitSeconds, shardPoolSizeDefault } from '../limits';
+import { lockWaitSeconds, shardPoolSizeDefault, shardServerStatementTimeoutMs } from '../limits';
 import { postingSettingsDefault, type PostingSettings, type ShardLocation } from '../config/shared';
 import { buildTopology, logicalShardsOf, type Topology } from './topology';
 import { ShardPool } from './shard-pool';
 import { checkShardNodes } from './galera';
 import type { SlowFailover } from './galera-timings';
+
+/** MySQL's ER_UNKNOWN_SYSTEM_VARIABLE. */
+const unknownSystemVariable = 1193;
 
 /**
  * A handle on one physical shard. Every data function takes one first: there is no
@@ -117,6 +120,12 @@ function openShard(nodes: readonly string[], index: number, poolSize: number, po
       // transaction_isolation on the other).
       conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED');
       conn.query(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, time_zone = '+00:00'`);
+      // The server stops a statement the client gave up on (shardServerStatementTimeoutMs says
+      // why). MariaDB counts seconds; MySQL 8 has no max_statement_time (1193, unknown system
+      // variable) and bounds its SELECTs by max_execution_time, in milliseconds.
+      conn.query(`SET SESSION max_statement_time = ${shardServerStatementTimeoutMs / 1_000}`, (error: { errno?: number } | null) => {
+        if (error?.errno === unknownSystemVariable) conn.query(`SET SESSION max_execution_time = ${shardServerStatementTimeoutMs}`);
+      });
     },
   });
   const shard: Shard = {

@@ -11,6 +11,14 @@ import { log } from '../log';
 import { loopDeadline } from './loop-deadline';
 import { galeraCatchUpStatements, galeraNodeProblem, galeraStateQuery, type GaleraStatusRow } from './galera';
 
+/**
+ * What mysql2's pool hands its 'connection' listeners: the callback connection under the promise
+ * API (its typings say the promise one), so a statement's outcome arrives through a callback.
+ */
+export interface CallbackConnection {
+  query(sql: string, callback?: (error: { errno?: number } | null) => void): unknown;
+}
+
 /** A shard's pool moved to another node (nodes by their place in MYSQL_SHARDS). */
 export interface FailoverEvent {
   shard: string;
@@ -30,7 +38,7 @@ export interface ShardPoolOptions {
   nodes: readonly string[];
   pool: mysql.PoolOptions;
   /** Runs on every new connection before its first statement (session settings), on mysql2's callback connection. */
-  onConnection?: (connection: { query(sql: string): unknown }) => void;
+  onConnection?: (connection: CallbackConnection) => void;
 }
 
 /** What a statement is sent with: SQL text, or mysql2's options object (drizzle sends one). */
@@ -150,7 +158,7 @@ export class ShardPool {
     // The pool's 'connection' event hands over mysql2's callback connection, once connected.
     pool.on('connection', (connection) => {
       this.bornIn.set(connection, this.generation);
-      this.options.onConnection?.(connection);
+      this.options.onConnection?.(connection as unknown as CallbackConnection);
     });
     return pool;
   }

@@ -5,7 +5,7 @@ import { ShardUnavailable } from '../../src/shards/unavailable';
 import { inTransaction } from '../../src/shards/transaction';
 import { inPostingTransaction } from '../../src/shards/posting-transaction';
 import { rawRows } from '../../src/db/raw';
-import { shardAcquireTimeoutMs, shardProbeTimeoutMs } from '../../src/limits';
+import { shardAcquireTimeoutMs, shardProbeTimeoutMs, shardServerStatementTimeoutMs, shardStatementTimeoutMs } from '../../src/limits';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from '../../../../test/support/tcp-proxy';
 
 /**
@@ -234,6 +234,28 @@ describe('the pool', () => {
     } finally {
       await single.close();
     }
+  });
+
+  it('stops on the server, within a second or two, a statement it gave up on', async () => {
+    // A statement that computes without writing to its socket (MariaDB's sequence engine: 10^10
+    // rows, joined) runs on after the client closes its connection, for as long as it takes,
+    // unless the server's own bound stops it. SLEEP would not show it: that one ends with its
+    // connection.
+    const tag = `abandoned_${process.pid}_${Date.now()}`;
+    const result = await timed(() => rawRows(healthy.db, `SELECT COUNT(*) AS ${tag} FROM seq_1_to_100000 a, seq_1_to_100000 b`));
+    expect(unavailableOf(result.error).shard).toBe(healthy.name);
+    expect(result.ms).toBeGreaterThanOrEqual(shardStatementTimeoutMs - 50);
+    const stopsWithinMs = shardServerStatementTimeoutMs - shardStatementTimeoutMs + 2_000;
+    const started = performance.now();
+    let running = 1;
+    while (running > 0 && performance.now() - started < stopsWithinMs) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const rows = await rawRows<{ n: string }>(faulted.db,
+        `SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info LIKE '%COUNT(*) AS ${tag}%' AND id <> CONNECTION_ID()`);
+      running = Number(rows[0]!.n);
+    }
+    expect(running).toBe(0);
+    await untilClosed(healthy);
   });
 
   it('keeps a slow but healthy statement (SLEEP) going past the probe', async () => {

@@ -5,6 +5,10 @@ import { rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
 import { webhookDeliveries, type DeliveryRow } from './schema/webhooks';
 import type { StreamKey } from './streams';
 import { pushTo } from '@paygraph/shared/collections';
+import { entryEventType } from '../domain/event-types';
+
+/** A stream's order: by sequence, the entry's own event before what the entry finished (event-types.ts). */
+const inStreamOrder = [asc(webhookDeliveries.sequence), sql`${webhookDeliveries.eventType} <> ${entryEventType}`, asc(webhookDeliveries.eventType)];
 
 /** SQL over webhook_deliveries, each on the shard of the stripe whose entry it reports. */
 export async function insertDeliveries(tx: DrizzleTx, rows: ReadonlyArray<typeof webhookDeliveries.$inferInsert>): Promise<void> {
@@ -17,7 +21,7 @@ export async function insertDeliveries(tx: DrizzleTx, rows: ReadonlyArray<typeof
 export async function pendingOfStream(db: Executor, key: StreamKey, limit: number): Promise<DeliveryRow[]> {
   return db.select().from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.endpointId, key.endpointId), eq(webhookDeliveries.stripeId, key.stripeId), eq(webhookDeliveries.status, 'PENDING')))
-    .orderBy(asc(webhookDeliveries.sequence), asc(webhookDeliveries.eventType))
+    .orderBy(...inStreamOrder)
     .limit(limit);
 }
 
@@ -31,7 +35,7 @@ export async function pendingOfStreams(db: Executor, keys: readonly StreamKey[],
   if (keys.length === 0) return found;
   const rows = await db.select().from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.status, 'PENDING'), or(...keys.map((k) => and(eq(webhookDeliveries.endpointId, k.endpointId), eq(webhookDeliveries.stripeId, k.stripeId))))))
-    .orderBy(asc(webhookDeliveries.endpointId), asc(webhookDeliveries.stripeId), asc(webhookDeliveries.sequence), asc(webhookDeliveries.eventType))
+    .orderBy(asc(webhookDeliveries.endpointId), asc(webhookDeliveries.stripeId), ...inStreamOrder)
     .limit(limit);
   for (const row of rows) {
     const key = `${row.endpointId}|${row.stripeId}`;

@@ -4,6 +4,7 @@ import { accounts, ledgerEntries, postings } from '@paygraph/shared/db/schema/le
 import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
 import type { Account, AccountBalances } from '@paygraph/shared/ledger/account';
 import type { EntryWithPosting } from '../domain/events';
+import { entryEventType } from '../domain/event-types';
 import { webhookDeliveries, webhookStreams, type StreamRow } from './schema/webhooks';
 
 export type { EntryWithPosting };
@@ -147,7 +148,7 @@ export async function releaseStreams(tx: DrizzleTx, keys: readonly StreamKey[], 
       s.due_at = (
         SELECT d.next_attempt_at FROM webhook_deliveries AS d
         WHERE d.endpoint_id = s.endpoint_id AND d.stripe_id = s.stripe_id AND d.status = 'PENDING'
-        ORDER BY d.sequence, d.event_type LIMIT 1
+        ORDER BY d.sequence, d.event_type <> ${entryEventType}, d.event_type LIMIT 1
       ),
       s.lease_until = ${epoch}
     WHERE ${sql.join(keys.map((k) => sql`(s.endpoint_id = ${k.endpointId} AND s.stripe_id = ${k.stripeId})`), sql` OR `)}`);

@@ -12,6 +12,13 @@ export const eventTypes = [
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
+/**
+ * The event of an entry itself. A stream sends an entry's events in one order: this one first,
+ * then what the entry finished (a payment, a refund, an advance paid), so a partner has seen the
+ * balance move before it hears why. Sorting by type name alone would put `advance.paid` first.
+ */
+export const entryEventType = 'balance.changed' satisfies EventType;
+
 export function isEventType(value: string): value is EventType {
   return (eventTypes as readonly string[]).includes(value);
 }

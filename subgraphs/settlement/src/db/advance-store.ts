@@ -1,15 +1,16 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import {
-  advanceOutstanding, advancePieces, advances, advanceTerms,
+  advanceOutstanding, advancePieces, advanceRefundOffsets, advances, advanceTerms,
   type AdvancePieceRow, type AdvanceRow, type AdvanceTermsRow,
 } from './schema/settlement';
 
 /**
  * The advance tables. advance_terms and advances live on the merchant's home shard;
- * advance_pieces and advance_outstanding on each stripe's shard, written only in the local
- * transaction of the posting they describe (a piece, its reversal, or a settlement's part).
+ * advance_pieces, advance_outstanding and advance_refund_offsets on each stripe's shard, written
+ * only in the local transaction of the posting they describe (a piece, its reversal, or a
+ * settlement's part).
  */
 
 export async function termsOf(db: Executor, merchantId: string): Promise<AdvanceTermsRow | undefined> {
@@ -67,6 +68,18 @@ export async function lockOutstanding(tx: Tx, stripeId: string): Promise<bigint>
 export async function addOutstanding(tx: Tx, stripeId: string, merchantId: string, delta: bigint): Promise<void> {
   await tx.insert(advanceOutstanding).values({ stripeAccountId: stripeId, merchantAccountId: merchantId, outstanding: delta })
     .onDuplicateKeyUpdate({ set: { outstanding: sql`${advanceOutstanding.outstanding} + ${delta}` } });
+}
+
+/** Which of these refunds already lowered the stripe's outstanding advance. */
+export async function offsetRefunds(tx: Tx, stripeId: string, refundIds: readonly string[]): Promise<Set<string>> {
+  if (refundIds.length === 0) return new Set();
+  const rows = await tx.select({ refundId: advanceRefundOffsets.refundId }).from(advanceRefundOffsets)
+    .where(and(eq(advanceRefundOffsets.stripeAccountId, stripeId), inArray(advanceRefundOffsets.refundId, [...refundIds])));
+  return new Set(rows.map((r) => r.refundId));
+}
+
+export async function insertRefundOffsets(tx: Tx, rows: ReadonlyArray<typeof advanceRefundOffsets.$inferInsert>): Promise<void> {
+  if (rows.length > 0) await tx.insert(advanceRefundOffsets).values([...rows]);
 }
 
 export async function lockPiece(tx: Tx, advanceId: string, stripeId: string): Promise<AdvancePieceRow | undefined> {

@@ -85,19 +85,23 @@ export async function clearingOfRefs(db: Executor, refIds: readonly string[]): P
 }
 
 /**
- * Stripes whose outstanding advance is not what their pieces and settlement parts say: Σ pieces
- * not taken back − Σ what settlements covered. Each of the three is written in the local
- * transaction of its posting, so they always agree unless a row was changed outside them.
+ * Stripes whose outstanding advance is not what their pieces, settlement parts and refund offsets
+ * say: Σ pieces not taken back − Σ what settlements covered − Σ what refunds repaid. Each is
+ * written in the local transaction that changes outstanding, so they always agree unless a row
+ * was changed outside them.
  */
 export async function outstandingMismatches(db: Executor): Promise<Array<{ stripeId: string; stored: bigint; expected: bigint }>> {
   const [rows] = (await db.execute(sql`
-    SELECT o.stripe_account_id AS stripe_id, o.outstanding AS stored, COALESCE(p.total, 0) - COALESCE(s.total, 0) AS expected
+    SELECT o.stripe_account_id AS stripe_id, o.outstanding AS stored,
+      COALESCE(p.total, 0) - COALESCE(s.total, 0) - COALESCE(r.total, 0) AS expected
     FROM advance_outstanding o
     LEFT JOIN (SELECT stripe_account_id, SUM(amount) AS total FROM advance_pieces WHERE reversed = FALSE GROUP BY stripe_account_id) p
       ON p.stripe_account_id = o.stripe_account_id
     LEFT JOIN (SELECT stripe_account_id, SUM(advanced_amount) AS total FROM settlement_parts GROUP BY stripe_account_id) s
       ON s.stripe_account_id = o.stripe_account_id
-    WHERE o.outstanding <> COALESCE(p.total, 0) - COALESCE(s.total, 0)`)) as unknown as Rows<{ stripe_id: string; stored: string; expected: string }>;
+    LEFT JOIN (SELECT stripe_account_id, SUM(amount) AS total FROM advance_refund_offsets GROUP BY stripe_account_id) r
+      ON r.stripe_account_id = o.stripe_account_id
+    WHERE o.outstanding <> COALESCE(p.total, 0) - COALESCE(s.total, 0) - COALESCE(r.total, 0)`)) as unknown as Rows<{ stripe_id: string; stored: string; expected: string }>;
   return rows.map((r) => ({ stripeId: r.stripe_id, stored: BigInt(r.stored), expected: BigInt(r.expected) }));
 }
 

@@ -84,3 +84,25 @@ export function planPieces(amount: bigint, feeBps: number, stripes: readonly Str
   assert(rest === 0n, 'an advance fee beyond its amount');
   return pieces;
 }
+
+/**
+ * What each refund took from the stripe's available, from its postings' entries (`key` names the
+ * posting, `keys` which refund posted under it). Only refunds of money not yet settled are asked
+ * about; they give back from pending first, so an AVAILABLE debit of theirs on the stripe is money
+ * an advance had already moved out of pending: the merchant repaid that much of the advance.
+ */
+export function repaidByRefunds(
+  keys: ReadonlyArray<{ refundId: string; key: string }>,
+  entries: ReadonlyArray<{ key: string | null; accountId: string; bucket: string; amount: bigint }>,
+  stripeId: string,
+): Map<string, bigint> {
+  const refundOf = new Map(keys.map((k) => [k.key, k.refundId]));
+  const repaid = new Map<string, bigint>();
+  for (const e of entries) {
+    if (e.accountId !== stripeId || e.bucket !== 'AVAILABLE' || e.amount >= 0n || e.key === null) continue;
+    const refundId = refundOf.get(e.key);
+    assert(refundId !== undefined, `an entry of posting ${e.key}, which no refund asked about`);
+    repaid.set(refundId, (repaid.get(refundId) ?? 0n) - e.amount);
+  }
+  return repaid;
+}

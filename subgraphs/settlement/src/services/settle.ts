@@ -21,6 +21,7 @@ import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
 import { creditRepaidOf, netOf, settlePart } from '../domain/fees';
 import { mayOperate } from './access';
 import { addOutstanding, lockOutstanding } from '../db/advance-store';
+import { repayAdvanceByRefunds } from './advance-refunds';
 
 
 export type SettlementRefusal =
@@ -160,8 +161,9 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
       // What refunds took from each leg before it settled (in flight included), out of this pending:
       // never more than the leg (refundLegChanges bounds every receiver by its leg; settlePart asserts it).
       const received = legs.map((l) => ({ amount: l.amount, refundedAmount: l.refundedAmount }));
-      // What advances moved out of this stripe's pending already is covered, not moved again (domain/advances.ts).
-      const outstanding = await lockOutstanding(tx, account.id);
+      // What advances moved out of this stripe's pending already is covered, not moved again
+      // (domain/advances.ts), less what refunds gave back of it from available first.
+      const outstanding = await repayAdvanceByRefunds(tx, settlement.merchantAccountId, account.id, await lockOutstanding(tx, account.id));
       const figures = settlePart([...paid, ...received], [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)], settlement.feeBps, outstanding);
       const postingId = figures.moved > 0n ? newId('posting', logical) : null;
       part = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTerms, offerOf, planPieces } from '../../src/domain/advances';
+import { checkTerms, offerOf, planPieces, repaidByRefunds } from '../../src/domain/advances';
 import { feeOf } from '../../src/domain/fees';
 
 const stripe = (id: string, pending: bigint, outstanding = 0n) => ({ stripeAccountId: id, pending, outstanding });
@@ -32,5 +32,21 @@ describe('advance rules', () => {
       expect(pieces[0]!.stripeAccountId).toBe('b');
     }
     expect(() => planPieces(1_503n, 0, [stripe('a', 1n), stripe('b', 1_000n), stripe('c', 501n)])).toThrow();
+  });
+
+  it('count as repaid only what refunds took from the stripe\'s available, per refund', () => {
+    const keys = [{ refundId: 'r1', key: 'r1' }, { refundId: 'r2', key: 'r2' }, { refundId: 'r2', key: 'r2:leg:1' }];
+    const entries = [
+      { key: 'r1', accountId: 'x', bucket: 'PENDING', amount: -700n },
+      { key: 'r1', accountId: 'x', bucket: 'AVAILABLE', amount: -300n },
+      { key: 'r1', accountId: 'payer', bucket: 'AVAILABLE', amount: 1_000n },
+      // Another stripe of the merchant, and the leg posting of the same refund on this one.
+      { key: 'r2', accountId: 'y', bucket: 'AVAILABLE', amount: -50n },
+      { key: 'r2:leg:1', accountId: 'x', bucket: 'AVAILABLE', amount: -20n },
+      { key: 'r2:leg:1', accountId: 'x', bucket: 'AVAILABLE', amount: 5n },
+    ];
+    expect(repaidByRefunds(keys, entries, 'x')).toEqual(new Map([['r1', 300n], ['r2', 20n]]));
+    expect(repaidByRefunds(keys, entries.filter((e) => e.bucket === 'PENDING'), 'x')).toEqual(new Map());
+    expect(() => repaidByRefunds(keys, [{ key: 'other', accountId: 'x', bucket: 'AVAILABLE', amount: -1n }], 'x')).toThrow(/no refund asked/);
   });
 });

@@ -6,6 +6,7 @@ import { externalTransfers, paymentLegs, payments, refundLegs, refunds, type Pay
 import { processingSweeps } from '../db/sweeps';
 import { paymentFxByIds, refundFxByIds } from '../db/fx';
 import { buyReturnedAfter } from '../domain/fx';
+import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
 
 /**
  * The transaction subgraph's read model for settlement and reconciliation: the only way another
@@ -188,6 +189,34 @@ export async function lockLateRefundShares(tx: Tx, merchantId: string, stripeId:
       eq(paymentLegs.accountId, merchantId), eq(paymentLegs.postedAccountId, stripeId), isNotNull(paymentLegs.settlementId),
       isNull(refundLegs.settlementId), eq(refunds.status, 'SUCCEEDED'), lte(refunds.businessDate, businessDate),
     )).for('update');
+}
+
+/**
+ * The dedupe keys of the postings of refunds not yet settled, of payments and MERCHANT legs this
+ * stripe received and has not settled either: such a refund gives back from the stripe's pending
+ * first and then from its available (domain/legs.ts localRefundSpec, the legs' refunds), under
+ * its own key or, for a leg on another shard than its payment's, under its leg's. Settlement's
+ * advances read what these postings took from available.
+ */
+export async function unsettledRefundKeys(db: Executor, merchantId: string, stripeId: string): Promise<Array<{ refundId: string; key: string }>> {
+  const plain = await db.select({ refundId: refunds.id }).from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(and(
+    eq(payments.payeeAccountId, merchantId), isNull(payments.settlementId), eq(payments.creditAccountId, stripeId), eq(payments.route, 'MERCHANT_STRIPE'),
+    eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
+  ));
+  const shares = await db.select({ refundId: refundLegs.refundId, legIndex: refundLegs.legIndex }).from(refundLegs)
+    .innerJoin(refunds, eq(refunds.id, refundLegs.refundId))
+    .innerJoin(paymentLegs, and(eq(paymentLegs.paymentId, refunds.paymentId), eq(paymentLegs.legIndex, refundLegs.legIndex)))
+    .where(and(
+      eq(paymentLegs.accountId, merchantId), isNull(paymentLegs.settlementId), eq(paymentLegs.postedAccountId, stripeId),
+      isNull(refundLegs.settlementId), eq(refunds.status, 'SUCCEEDED'),
+    ));
+  return [
+    ...plain.map((r) => ({ refundId: r.refundId, key: dedupeKeys.firstHalf(r.refundId) })),
+    ...shares.flatMap((s) => [
+      { refundId: s.refundId, key: dedupeKeys.firstHalf(s.refundId) },
+      { refundId: s.refundId, key: dedupeKeys.legPosting(s.refundId, s.legIndex) },
+    ]),
+  ];
 }
 
 /** Reconciliation: the legs of these LEGS payments, and each refund's shares, on the payment's shard. */

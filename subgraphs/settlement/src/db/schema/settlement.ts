@@ -114,14 +114,32 @@ export const advancePieces = mysqlTable(
 
 /**
  * What advances moved out of a stripe's pending and no settlement has covered yet, on the
- * stripe's shard: raised by an advance's piece and lowered by the stripe's settlement, each in
- * the local transaction of its posting, so it always equals Σ pieces − Σ parts' advancedAmount.
+ * stripe's shard: raised by an advance's piece, lowered by the stripe's settlement and by what
+ * refunds repaid of it (advance_refund_offsets), each in the local transaction that records it,
+ * so it always equals Σ pieces − Σ parts' advancedAmount − Σ offsets.
  */
 export const advanceOutstanding = mysqlTable('advance_outstanding', {
   stripeAccountId: varchar('stripe_account_id', { length: 33 }).primaryKey(),
   merchantAccountId: varchar('merchant_account_id', { length: 33 }).notNull(),
   outstanding: money('outstanding'),
 });
+
+/**
+ * What a refund of money not yet settled took from a stripe's available because an advance had
+ * already moved that money out of pending (issue 33): the merchant gave the advance back, so the
+ * stripe's outstanding advance was lowered by it, once (the key), at the stripe's first
+ * settlement part after the refund, in that part's local transaction (services/advance-refunds.ts).
+ */
+export const advanceRefundOffsets = mysqlTable(
+  'advance_refund_offsets',
+  {
+    refundId: varchar('refund_id', { length: 33 }).notNull(),
+    stripeAccountId: varchar('stripe_account_id', { length: 33 }).notNull(),
+    amount: money('amount'),
+    createdAt: moment('created_at'),
+  },
+  (t) => [primaryKey({ columns: [t.refundId, t.stripeAccountId] }), index('advance_refund_offsets_stripe_idx').on(t.stripeAccountId)],
+);
 
 export const merchantFeeRates = mysqlTable('merchant_fee_rates', {
   merchantAccountId: varchar('merchant_account_id', { length: 33 }).primaryKey(),

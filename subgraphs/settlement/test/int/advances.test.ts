@@ -408,15 +408,20 @@ describe('an advance cut off between its pieces', () => {
     return row;
   }
 
-  it('is finished by the next advance (every piece), or, when a piece can no longer post, taken back whole', async () => {
-    const owner = unique('crash');
-    const ownerToken = await token(owner, 'customer');
+  /** A merchant paid 4,000 on every stripe, with terms of 100% at 1%: its stripes and fee income before any advance. */
+  async function merchantOf4000PerStripe(owner: string) {
     const merchant = await open(owner, 'MERCHANT');
     for (const payer of await payersOnEveryShard('1000000')) await pay(payer, merchant, '4000');
     expect((await setTerms(merchant, 10_000, 100, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
     const start = await stripes(merchant);
     const [a, b, c] = [...start.keys()];
-    const feesStart = await feeIncome();
+    return { merchant, start, a, b, c, feesStart: await feeIncome() };
+  }
+
+  it('is finished by the next advance (every piece), or, when a piece can no longer post, taken back whole', async () => {
+    const owner = unique('crash');
+    const ownerToken = await token(owner, 'customer');
+    const { merchant, start, a, b, c, feesStart } = await merchantOf4000PerStripe(owner);
 
     const finished = await cutOff(merchant, [{ stripeAccountId: a!, amount: 3_000n, feeAmount: 30n }, { stripeAccountId: b!, amount: 1_000n, feeAmount: 10n }]);
     expect((await stripes(merchant)).get(b!)).toEqual(start.get(b!));
@@ -458,12 +463,7 @@ describe('an advance cut off between its pieces', () => {
   it('is finished by the advance worker alone, or taken back whole, with no request of the merchant', async () => {
     const owner = unique('left');
     const ownerToken = await token(owner, 'customer');
-    const merchant = await open(owner, 'MERCHANT');
-    for (const payer of await payersOnEveryShard('1000000')) await pay(payer, merchant, '4000');
-    expect((await setTerms(merchant, 10_000, 100, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
-    const start = await stripes(merchant);
-    const [a, b, c] = [...start.keys()];
-    const feesStart = await feeIncome();
+    const { merchant, start, a, b, c, feesStart } = await merchantOf4000PerStripe(owner);
     const finished = await cutOff(merchant, [{ stripeAccountId: a!, amount: 3_000n, feeAmount: 30n }, { stripeAccountId: b!, amount: 1_000n, feeAmount: 10n }]);
     // Its second piece is beyond its stripe's pending: the worker must take its first piece back.
     const reversed = await cutOff(merchant, [{ stripeAccountId: c!, amount: 700n, feeAmount: 7n }, { stripeAccountId: a!, amount: 900_000n, feeAmount: 0n }]);

@@ -10,6 +10,7 @@ import { BalanceFeed, type FeedSettings } from './services/balance-feed';
 import { BalanceHistory } from './services/balance-history';
 import { BalanceReader } from './services/balance-events';
 import { serveSubscriptions } from './services/subscription-server';
+import { measureExposure } from './services/credit-lines';
 
 export interface AccountSubgraphOptions extends SubgraphServerOptions {
   /** How the balance feed learns of new entries; see services/balance-feed.ts. */
@@ -49,6 +50,7 @@ export async function createAccountSubgraph(
     production: options.production ?? false,
   });
   feed.start();
-  server.disposers.push(closeSockets, () => feed.stop());
+  const unmeasure = measureExposure(shards);
+  server.disposers.push(closeSockets, () => feed.stop(), async () => unmeasure());
   return server;
 }

@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { ShardUnavailable } from './shards/unavailable';
 
 /**
  * The process's own metrics (prom-client): one registry per process, served at /metrics by
@@ -136,14 +137,44 @@ export const fxQuoteTermsReads = new Counter({
   registers: [processRegistry],
 });
 
+/** What the credit exposure gauge reads at each scrape: the account subgraph's figures per currency and home shard. */
+export type ExposureSource = () => Promise<ReadonlyArray<{ currency: string; shard: string; used: bigint }>>;
+let exposureSource: ExposureSource | null = null;
+
+/**
+ * Makes each scrape of this process read the credit exposure from `source` (the account
+ * subgraph registers its ledger read at start-up); answers the undo.
+ */
+export function measureCreditExposure(source: ExposureSource): () => void {
+  exposureSource = source;
+  return () => {
+    if (exposureSource === source) exposureSource = null;
+  };
+}
+
 /**
  * The platform's credit in use (Σ max(0, −available) of the accounts with a credit line), per
- * currency and the accounts' home shard, in minor units, as the account subgraph last computed it
- * (Query.creditExposure). Currencies are ISO codes the accounts hold: a bounded set.
+ * currency and the accounts' home shard, in minor units, read from the ledger at each scrape so
+ * it is never older than the scrape. Currencies are ISO codes the accounts hold: a bounded set.
+ * A shard that does not answer keeps its last figures, so the scrape still answers every other
+ * metric; any other error is a bug and fails the scrape.
  */
 export const creditExposureMinorUnits = new Gauge({
   name: 'paygraph_credit_exposure_minor_units',
-  help: 'Credit in use per currency and home shard (minor units), as the last creditExposure read computed it.',
+  help: 'Credit in use per currency and home shard (minor units), read from the ledger at each scrape.',
   labelNames: ['currency', 'shard'] as const,
   registers: [processRegistry],
+  async collect() {
+    if (exposureSource === null) return;
+    let lines: Awaited<ReturnType<ExposureSource>>;
+    try {
+      lines = await exposureSource();
+    } catch (error) {
+      if (error instanceof ShardUnavailable) return;
+      throw error;
+    }
+    this.reset();
+    // A gauge holds a double: exact up to 2^53 minor units, far beyond any sane exposure.
+    for (const line of lines) this.set({ currency: line.currency, shard: line.shard }, Number(line.used));
+  },
 });

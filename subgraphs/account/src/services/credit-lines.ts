@@ -1,5 +1,5 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
-import { creditExposureMinorUnits } from '@paygraph/shared/metrics';
+import { measureCreditExposure } from '@paygraph/shared/metrics';
 import { parseId } from '@paygraph/shared/ids';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
@@ -8,6 +8,7 @@ import { creditAccounts } from '../db/credit-lines';
 import type { AccountView } from '../domain/account-view';
 import { decideCreditLimit, exposureOf, parseCreditLimit, type CreditLimitRefusal, type ExposureLine } from '../domain/credit-line';
 import { mayManageCredit } from './access';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 
 export interface SetCreditLimitInput {
   accountId: string;
@@ -30,15 +31,17 @@ export async function setCreditLimit(ctx: AccountContext, input: SetCreditLimitI
   return outcome ?? err({ kind: 'AccountNotFound' });
 }
 
-/**
- * The platform's credit in use per currency over every shard: operators only. Each read also
- * sets the exposure metric per currency and home shard (metrics.ts creditExposureMinorUnits).
- */
+/** The platform's credit in use per currency over every shard: operators only. */
 export async function creditExposure(ctx: AccountContext): Promise<Result<ExposureLine[], Forbidden>> {
   const refused = mayManageCredit(ctx.identity, 'read the credit exposure');
   if (refused) return err(refused);
-  const { byCurrency, byShard } = exposureOf(await creditAccounts(ctx.shards));
-  // A gauge holds a double: exact up to 2^53 minor units, far beyond any sane exposure.
-  for (const line of byShard) creditExposureMinorUnits.set({ currency: line.currency, shard: line.shard }, Number(line.used));
-  return ok(byCurrency);
+  return ok(exposureOf(await creditAccounts(ctx.shards)).byCurrency);
+}
+
+/**
+ * The exposure metric per currency and home shard, read at each scrape
+ * (metrics.ts creditExposureMinorUnits); answers the undo, for the subgraph's close.
+ */
+export function measureExposure(shards: ShardSet): () => void {
+  return measureCreditExposure(async () => exposureOf(await creditAccounts(shards)).byShard);
 }

@@ -197,6 +197,9 @@ describe('credit lines', () => {
     expect(BigInt(series.reduce((sum, v) => sum + v.value, 0))).toBe(during.used);
     await kit.paid(b.bearer, { payer: b.id, payee: a.id, amount: '650' });
     expect(await credit(a.id)).toMatchObject({ available: '0', creditUsed: '0' });
+    // Each scrape reads the ledger: repaid, the metric is back where it was, with no query read between.
+    const repaid = (await creditExposureMinorUnits.get()).values.filter((v) => v.labels.currency === 'USD');
+    expect(BigInt(repaid.reduce((sum, v) => sum + v.value, 0))).toBe(before.used);
     const after = await exposureUsd();
     expect([after.used - before.used, after.accounts - before.accounts]).toEqual([0n, 0]);
     for (const id of [a.id, b.id]) {

@@ -18,6 +18,9 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
   };
 }
 
+/** One row's buckets (the home row's or a stripe's): a close needs each of them zero, not only their sum. */
+export type RowBalances = Pick<AccountView, 'available' | 'frozen' | 'pending'>;
+
 /**
  * Changes an account's status under its home row's lock. The decision sees the balances of
  * every stripe, read from the shards the merchant's stripe directory names (read under that
@@ -29,7 +32,7 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
 export async function changeAccountStatus<E>(
   shards: ShardSet,
   accountId: string,
-  decide: (view: AccountView) => Result<AccountView['status'], E>,
+  decide: (view: AccountView, rows: readonly RowBalances[]) => Result<AccountView['status'], E>,
   now: Date,
 ): Promise<Result<AccountView, E> | null> {
   const parsed = parseId('account', accountId);
@@ -41,8 +44,9 @@ export async function changeAccountStatus<E>(
     if (!row || row.parentId !== null) return null;
     const stripes = await readStripes(shards, [row]);
     otherShards = stripeShardsOf(shards, row).filter((s) => s !== home);
-    const view = buildViews([row, ...stripes.map((s) => s.account)]).get(accountId)!;
-    const decision = decide(view);
+    const rows = [row, ...stripes.map((s) => s.account)];
+    const view = buildViews(rows).get(accountId)!;
+    const decision = decide(view, rows);
     if (!decision.ok) return decision;
     await setAccountStatus(tx, accountId, decision.value, now);
     return { ok: true as const, value: { ...view, status: decision.value, version: view.version + 1n } };

@@ -10,10 +10,14 @@ export type StatusRefusal =
 
 /**
  * Freezing moves ACTIVE to FROZEN, unfreezing back; CLOSED is final. Only an account holding
- * nothing — every bucket of every stripe zero — may close, so no money is stranded in a closed
- * account. Who may ask is the service's question (services/access.ts), asked first.
+ * nothing — every bucket of every row zero, the home row and each stripe — may close, so no money
+ * is stranded in a closed account. The sum is not enough: a home row in debt on its credit line
+ * beside a stripe holding as much sums to zero, and closing would strand both. Who may ask is the
+ * service's question (services/access.ts), asked first.
  */
-export function decideStatusChange(view: AccountView, action: StatusAction): Result<AccountView['status'], StatusRefusal> {
+export function decideStatusChange(
+  view: AccountView, action: StatusAction, rows: ReadonlyArray<Pick<AccountView, 'available' | 'frozen' | 'pending'>>,
+): Result<AccountView['status'], StatusRefusal> {
   switch (action) {
     case 'freeze':
       return view.status === 'ACTIVE' ? ok('FROZEN') : err({ kind: 'AccountNotActive', status: view.status });
@@ -21,7 +25,7 @@ export function decideStatusChange(view: AccountView, action: StatusAction): Res
       return view.status === 'FROZEN' ? ok('ACTIVE') : err({ kind: 'AccountNotActive', status: view.status });
     case 'close':
       if (view.status === 'CLOSED') return err({ kind: 'AccountNotActive', status: view.status });
-      if (view.available !== 0n || view.frozen !== 0n || view.pending !== 0n) return err({ kind: 'AccountBalanceNotZero', total: totalOf(view) });
+      if (rows.some((r) => r.available !== 0n || r.frozen !== 0n || r.pending !== 0n)) return err({ kind: 'AccountBalanceNotZero', total: totalOf(view) });
       return ok('CLOSED');
   }
 }

@@ -30,9 +30,9 @@ export type StatusChangeRefusal = StatusRefusal | { kind: 'AccountNotFound' } | 
 
 /** Freezes, unfreezes or closes an account: the caller and the change are decided against the row under its lock. */
 export async function changeStatus(ctx: AccountContext, id: string, action: StatusAction): Promise<Result<AccountView, StatusChangeRefusal>> {
-  const outcome = await changeAccountStatus<StatusRefusal | Forbidden>(ctx.shards, id, (view) => {
+  const outcome = await changeAccountStatus<StatusRefusal | Forbidden>(ctx.shards, id, (view, rows) => {
     const refused = mayChangeStatus(ctx.identity, view, action);
-    return refused ? err(refused) : decideStatusChange(view, action);
+    return refused ? err(refused) : decideStatusChange(view, action, rows);
   }, ctx.now());
   if (outcome !== null) return outcome;
   return err(mayTouchMissing(ctx.identity, id) ?? { kind: 'AccountNotFound' });

@@ -139,16 +139,19 @@ export const fxQuoteTermsReads = new Counter({
 
 /** What the credit exposure gauge reads at each scrape: the account subgraph's figures per currency and home shard. */
 export type ExposureSource = () => Promise<ReadonlyArray<{ currency: string; shard: string; used: bigint }>>;
-let exposureSource: ExposureSource | null = null;
+/** The sources registered, newest last: one per process in production, several where tests run subgraphs side by side. */
+const exposureSources: ExposureSource[] = [];
 
 /**
  * Makes each scrape of this process read the credit exposure from `source` (the account
- * subgraph registers its ledger read at start-up); answers the undo.
+ * subgraph registers its ledger read at start-up; the newest registered is read); answers the
+ * undo, which leaves the others registered.
  */
 export function measureCreditExposure(source: ExposureSource): () => void {
-  exposureSource = source;
+  exposureSources.push(source);
   return () => {
-    if (exposureSource === source) exposureSource = null;
+    const at = exposureSources.indexOf(source);
+    if (at >= 0) exposureSources.splice(at, 1);
   };
 }
 
@@ -165,10 +168,11 @@ export const creditExposureMinorUnits = new Gauge({
   labelNames: ['currency', 'shard'] as const,
   registers: [processRegistry],
   async collect() {
-    if (exposureSource === null) return;
+    const source = exposureSources.at(-1);
+    if (source === undefined) return;
     let lines: Awaited<ReturnType<ExposureSource>>;
     try {
-      lines = await exposureSource();
+      lines = await source();
     } catch (error) {
       if (error instanceof ShardUnavailable) return;
       throw error;

@@ -5,14 +5,14 @@ import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
 import { onShard, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { Forbidden } from '@paygraph/shared/authorization';
-import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { earlierClaim, keyClaim, withIdempotencyKey, type KeyReused, type KeySpec } from '@paygraph/transaction/services/idempotency';
+import { earlierUse, keyClaim, keyReused, withIdempotencyKey, type KeyReused, type KeySpec } from '@paygraph/transaction/services/idempotency';
 import type { SettlementContext } from '../context';
-import { advanceById, insertAdvance, lockTerms, outstandingOf, pendingAdvancesOf, termsOf, upsertTerms } from '../db/advance-store';
+import { advanceById, insertAdvance, outstandingOf, pendingAdvancesOf, termsOf, upsertTerms } from '../db/advance-store';
 import type { AdvanceRow, AdvanceTermsRow } from '../db/schema/settlement';
 import { checkTerms, offerOf, planPieces, type AdvanceTermsInput, type StripePending } from '../domain/advances';
 import { completeAdvance } from './advance-pieces';
+import { underAdvanceLock } from './advance-lock';
 import { mayAskAdvance, mayOperate, mayReadAdvances } from './access';
 
 type InvalidInput = { kind: 'InvalidInput'; field: string; message: string };
@@ -127,12 +127,11 @@ export async function advanceSettlementFor(
     anchor: { kind: 'account', id: merchant.value.id }, key, operation: 'advanceSettlement',
     content: { merchantAccountId: merchant.value.id, amount }, newResourceId: () => newId('advance', parseId('account', merchant.value.id)!.shard),
   };
-  return oneAtATime(merchant.value.id, () => inTransaction(home, async (tx) => {
-    // The terms row is the merchant's advance lock: held until this advance is PAID or REVERSED.
-    const locked = await lockTerms(tx, merchant.value.id);
+  // The merchant's advance lock (advance-lock.ts): held until this advance is PAID or REVERSED.
+  return underAdvanceLock(ctx.shards, merchant.value.id, async (_tx, locked) => {
     if (!locked || locked.maxAdvanceBps === 0) return err({ kind: 'AdvancesDisabled', merchantAccountId: merchant.value.id });
     return advanceLocked(ctx, merchant.value, locked, spec, amount);
-  }));
+  });
 }
 
 /** Under the merchant's lock: finish what a crash left, replay a key, or check the offer and pay. */
@@ -142,9 +141,11 @@ async function advanceLocked(
   const home = ctx.shards.of('account', merchant.id);
   // An advance a crash left halfway (any key) is finished first: its pieces count in the offer below.
   for (const left of await pendingAdvancesOf(home.db, merchant.id)) await completeAdvance(ctx.shards, left, ctx.now);
-  const claim = keyClaim(ctx, spec);
-  const earlier = await earlierClaim(ctx.shards, claim);
-  const existing = earlier ? await advanceById(home.db, earlier) : undefined;
+  // A key used before is answered before the offer: its replay by its advance, and other content
+  // as IdempotencyKeyReused, even when the offer it spent would refuse the amount now.
+  const earlier = await earlierUse(ctx.shards, keyClaim(ctx, spec));
+  if (earlier.kind === 'reused') return err(keyReused(spec));
+  const existing = earlier.kind === 'replay' ? await advanceById(home.db, earlier.resourceId) : undefined;
   if (existing) return answerOf(ctx, await completeAdvance(ctx.shards, existing, ctx.now), amount, merchant);
   const stripes = await stripePendings(ctx.shards, merchant);
   const offer = offerOf(terms, stripes);
@@ -173,12 +174,11 @@ async function advanceLocked(
  */
 export async function finishAdvancesLeft(shards: ShardSet, merchantId: string, now: () => Date): Promise<number> {
   const home = shards.of('account', merchantId);
-  return oneAtATime(merchantId, () => inTransaction(home, async (tx) => {
-    await lockTerms(tx, merchantId);
+  return underAdvanceLock(shards, merchantId, async () => {
     const left = await pendingAdvancesOf(home.db, merchantId);
     for (const row of left) await completeAdvance(shards, row, now);
     return left.length;
-  }));
+  });
 }
 
 /** A PAID advance is the answer; a REVERSED one (a piece could not post: the pending went meanwhile) exceeded what was there. */
@@ -189,22 +189,3 @@ async function answerOf(ctx: SettlementContext, row: AdvanceRow, requested: bigi
   return err({ kind: 'AdvanceExceedsAllowed', requested, allowed });
 }
 
-/**
- * One advance per merchant at a time in this process, before it takes a connection for the
- * merchant's row lock: twenty-four requests waiting on the row lock would otherwise hold the
- * home shard's whole pool while the holder needs one more connection there for its piece. Other
- * processes' requests are serialised by the row lock itself.
- */
-const running = new Map<string, Promise<unknown>>();
-
-async function oneAtATime<T>(merchantId: string, run: () => Promise<T>): Promise<T> {
-  const before = running.get(merchantId) ?? Promise.resolve();
-  const mine = before.then(run, run);
-  const settled = mine.catch(() => undefined);
-  running.set(merchantId, settled);
-  try {
-    return await mine;
-  } finally {
-    if (running.get(merchantId) === settled) running.delete(merchantId);
-  }
-}

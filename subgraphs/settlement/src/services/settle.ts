@@ -22,6 +22,7 @@ import { creditRepaidOf, netOf, settlePart } from '../domain/fees';
 import { mayOperate } from './access';
 import { addOutstanding, lockOutstanding } from '../db/advance-store';
 import { repayAdvanceByRefunds } from './advance-refunds';
+import { whileNoAdvanceRuns } from './advance-lock';
 
 
 export type SettlementRefusal =
@@ -95,16 +96,9 @@ export async function runSettlement(
   const stripes = await stripesOf(shards, merchant);
   // The merchant's credit in use before this run's postings: what they make available covers it first.
   const creditUsedBefore = creditUsedOf({ available: stripes.reduce((sum, s) => sum + s.account.available, 0n) });
-  const parts: SettlementPartRow[] = [];
-  let refused: PartRefused | undefined;
-  for (const stripe of stripes) {
-    try {
-      parts.push(await settleStripe(shards, settlement, stripe, now));
-    } catch (error) {
-      if (!(error instanceof PartRefused)) throw error;
-      refused ??= error;
-    }
-  }
+  // No advance of the merchant runs while its stripes settle: an advance's offer read before a
+  // part commits would count that part's money as still pending (services/advances.ts).
+  const { parts, refused } = await whileNoAdvanceRuns(shards, merchantId, () => settleStripes(shards, settlement, stripes, now));
   if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
   const totals = parts.reduce(
     (t, p) => ({ gross: t.gross + p.grossAmount, refunded: t.refunded + p.refundedAmount, advanced: t.advanced + p.advancedAmount, fee: t.fee + p.feeAmount }),
@@ -117,6 +111,23 @@ export async function runSettlement(
     ...settlement, status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, advancedAmount: totals.advanced,
     feeAmount: totals.fee, netAmount: netOf(totals), creditRepaidAmount: creditRepaid, completedAt: done,
   });
+}
+
+/** Every stripe's part; a stripe refused (BALANCE_LIMIT) writes nothing and the others settle. */
+async function settleStripes(
+  shards: ShardSet, settlement: SettlementRow, stripes: ReadonlyArray<{ shard: Shard; account: Account }>, now: () => Date,
+): Promise<{ parts: SettlementPartRow[]; refused: PartRefused | undefined }> {
+  const parts: SettlementPartRow[] = [];
+  let refused: PartRefused | undefined;
+  for (const stripe of stripes) {
+    try {
+      parts.push(await settleStripe(shards, settlement, stripe, now));
+    } catch (error) {
+      if (!(error instanceof PartRefused)) throw error;
+      refused ??= error;
+    }
+  }
+  return { parts, refused };
 }
 
 /** Mutation.runSettlement: operators only, asked before the merchant's id is read (an InvalidInput for a malformed one). */

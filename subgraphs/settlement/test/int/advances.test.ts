@@ -395,6 +395,28 @@ describe('twenty-four advances racing for one merchant', () => {
   });
 });
 
+describe('advances of many merchants homed on one shard, all at once', () => {
+  it('all answer: the merchants\' locks share the home shard\'s pool without starving it', async () => {
+    // Each advance holds a connection of its home shard for its lock and needs another there; a
+    // burst of merchants on one shard once left every holder waiting for a connection until the
+    // acquire timeout (SHARD_UNAVAILABLE for all). advance-lock.ts gives out at most the pool less one.
+    const merchants: string[] = [];
+    for (let i = 0; i < 400 && merchants.length < 12; i++) {
+      const id = await open(unique('burst'), 'MERCHANT');
+      if (stack.shards.topology.physicalOf[shardOf('account', id)] === 0) merchants.push(id);
+    }
+    expect(merchants).toHaveLength(12);
+    const [payer] = await payersOnEveryShard('1000000');
+    for (const merchant of merchants) {
+      await pay(payer!, merchant, '1000');
+      expect((await setTerms(merchant, 10_000, 100, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
+    }
+    const answers = await Promise.all(merchants.map((merchant) => advance(merchant, '500')));
+    expect(answers.map((a) => a.data?.advanceSettlement?.__typename ?? JSON.stringify(a.errors))).toEqual(merchants.map(() => 'Advance'));
+    for (const merchant of merchants) expect(sum([...(await stripes(merchant)).values()].map((s) => s.pending))).toBe(500n);
+  });
+});
+
 describe('an advance cut off between its pieces', () => {
   /** An advance as the service records it before its pieces, with only its first piece posted: where a crash would leave it. */
   async function cutOff(merchant: string, pieces: Array<{ stripeAccountId: string; amount: bigint; feeAmount: bigint }>): Promise<AdvanceRow> {

@@ -115,8 +115,21 @@ export async function claimKey(shards: ShardSet, request: ClaimRequest, now: Dat
  * now (an account closed since) that was made before answers what it made (a retry after a crash).
  */
 export async function earlierClaim(shards: ShardSet, request: Omit<ClaimRequest, 'newResourceId'>): Promise<string | null> {
+  const earlier = await earlierUse(shards, request);
+  return earlier.kind === 'replay' ? earlier.resourceId : null;
+}
+
+/**
+ * How the key was used before, without claiming it: not at all, for this very request (a
+ * replay, with its resource), or for another (reused). For a mutation that must answer a replay
+ * or a reuse before checks that a replay would fail now (an advance whose offer it spent).
+ */
+export async function earlierUse(
+  shards: ShardSet, request: Omit<ClaimRequest, 'newResourceId'>,
+): Promise<{ kind: 'none' } | { kind: 'replay'; resourceId: string } | { kind: 'reused' }> {
   const held = await keyHeld(anchorShard(shards, request.anchor), { anchorId: request.anchor.id, callerId: request.callerId, idempotencyKey: request.key });
-  return held && held.operation === request.operation && held.requestHash === request.hash ? held.resourceId : null;
+  if (!held) return { kind: 'none' };
+  return held.operation === request.operation && held.requestHash === request.hash ? { kind: 'replay', resourceId: held.resourceId } : { kind: 'reused' };
 }
 
 /** Concurrent requests' claims on a shard go out as one statement. */

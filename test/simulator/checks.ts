@@ -1,31 +1,46 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { balanceOf, exposureOf, type Buckets, type Model } from './model';
+import { rawRows } from '@paygraph/shared/db/raw';
+import { balanceOf, exposureOf, offerOf, stripeIdentityBroken, type Buckets, type Model, type OfferPrediction } from './model';
 import { docs, type Sender } from './driver';
 
 /**
  * What the simulator checks after every step, each against the model: the FX position the
  * platform holds, each campaign's spending, each owner's net position per currency, every
- * balance, the credit exposure, and the ledger's own health (every shard nets to zero per currency). Each answers
+ * balance, the credit exposure, issue 33's advances (each merchant's offer, its flows against its
+ * balance, each stripe's pending, available and outstanding advance), and the ledger's own health (every shard nets to zero per currency). Each answers
  * the first difference as a sentence, or null.
  */
 export type Actual = Map<number, Buckets>;
 
-/** Every account's balance in one aliased query per 25 accounts (the gateway's alias limit is 30). */
-export async function readBalances(s: Sender, operator: string, ids: readonly string[]): Promise<Actual> {
-  const actual: Actual = new Map();
-  for (let start = 0; start < ids.length; start += 25) {
-    const chunk = ids.slice(start, start + 25);
-    const doc = `query SimBalances(${chunk.map((_, i) => `$i${i}: ID!`).join(', ')}) { ${chunk.map((_, i) => `a${i}: account(id: $i${i}) { balance { available frozen pending } }`).join(' ')} }`;
-    const response = await s.send(doc, Object.fromEntries(chunk.map((id, i) => [`i${i}`, id])), operator);
+/** What AdvanceOffer answered per merchant handle. */
+export type Offers = Map<number, OfferPrediction>;
+
+/**
+ * Every account's balance, and each merchant's AdvanceOffer, in aliased queries of at most 25
+ * fields (the gateway's alias limit is 30): with the simulation's 23 accounts and 4 merchants, one request.
+ */
+export async function readBalances(s: Sender, operator: string, ids: readonly string[], merchants: readonly number[] = []): Promise<{ balances: Actual; offers: Offers }> {
+  const fields = [...ids.map((id, handle) => ({ kind: 'balance' as const, id, handle })), ...merchants.map((handle) => ({ kind: 'offer' as const, id: ids[handle]!, handle }))];
+  const balances: Actual = new Map();
+  const offers: Offers = new Map();
+  const perRequest = 27;
+  for (let start = 0; start < fields.length; start += perRequest) {
+    const chunk = fields.slice(start, start + perRequest);
+    const selections = chunk.map((f, i) => (f.kind === 'balance'
+      ? `a${i}: account(id: $i${i}) { balance { available frozen pending } }`
+      : `a${i}: advanceOffer(merchantAccountId: $i${i}) { allowedAmount outstanding feeBps }`));
+    const doc = `query SimBalances(${chunk.map((_, i) => `$i${i}: ID!`).join(', ')}) { ${selections.join(' ')} }`;
+    const response = await s.send(doc, Object.fromEntries(chunk.map((f, i) => [`i${i}`, f.id])), operator);
     if (response.errors) throw new Error(`balance read failed: ${JSON.stringify(response.errors)}`);
-    chunk.forEach((_, i) => {
-      const b = response.data![`a${i}`].balance;
-      actual.set(start + i, { available: BigInt(b.available), pending: BigInt(b.pending), frozen: BigInt(b.frozen) });
+    chunk.forEach((f, i) => {
+      const v = response.data![`a${i}`];
+      if (f.kind === 'balance') balances.set(f.handle, { available: BigInt(v.balance.available), pending: BigInt(v.balance.pending), frozen: BigInt(v.balance.frozen) });
+      else offers.set(f.handle, { allowed: BigInt(v.allowedAmount), outstanding: BigInt(v.outstanding), feeBps: v.feeBps });
     });
   }
-  return actual;
+  return { balances, offers };
 }
 
 const show = (b: Buckets): string => `available ${b.available} pending ${b.pending} frozen ${b.frozen}`;
@@ -121,6 +136,64 @@ export async function checkExposure(s: Sender, operator: string, m: Model): Prom
     const expected = want.get(currency) ?? { used: 0n, accounts: 0 };
     if (used !== expected.used || (got?.accounts ?? 0) !== expected.accounts) {
       return `credit exposure in ${currency}: ${used} over ${got?.accounts ?? 0} accounts; the negative balances add up to ${expected.used} over ${expected.accounts}`;
+    }
+  }
+  return null;
+}
+
+/**
+ * Issue 33's advances, against the model: each merchant's AdvanceOffer (read with the balances)
+ * answers the model's allowedAmount, outstanding and fee rate exactly (those read); and each merchant's money
+ * as its flows count it (deposits + credits − refunds given back − settlement and advance fees)
+ * equals what it holds (available + pending + frozen): an advance paid out again by the date's
+ * settlement, or pending paid twice, shows here as a merchant richer than its flows.
+ */
+export function checkAdvances(m: Model, actual: Actual, offers: Offers, names: readonly string[]): string | null {
+  for (const a of m.accounts) {
+    if (a.type !== 'MERCHANT') continue;
+    const want = offerOf(a);
+    const got = offers.get(a.handle);
+    if (got && (got.allowed !== want.allowed || got.outstanding !== want.outstanding || got.feeBps !== want.feeBps)) {
+      return `advance offer of ${names[a.handle]}: expected allowed ${want.allowed} outstanding ${want.outstanding} fee ${want.feeBps} bps, actual allowed ${got.allowed} outstanding ${got.outstanding} fee ${got.feeBps} bps`;
+    }
+    const b = actual.get(a.handle)!;
+    const held = b.available + b.pending + b.frozen;
+    if (held !== a.flow) return `${names[a.handle]} holds ${held} ${a.currency}; its money in less refunds and fees is ${a.flow} (${held > a.flow ? '+' : ''}${held - a.flow}: ${held > a.flow ? 'paid twice' : 'short'})`;
+  }
+  return stripeIdentityBroken(m);
+}
+
+/**
+ * Each merchant stripe of `handles`, read from its database: pending, available and outstanding advance
+ * (advance_outstanding) equal the model's, and no stripe the model does not know holds anything.
+ * One query per database.
+ */
+export async function checkStripes(shards: ShardSet, m: Model, ids: readonly string[], names: readonly string[], handles: readonly number[]): Promise<string | null> {
+  const merchants = handles.map((h) => m.accounts[h]!);
+  const byId = new Map(merchants.map((a) => [ids[a.handle]!, a]));
+  const list = [...byId.keys()];
+  type Row = { id: string; parent_id: string | null; available: string; pending: string; outstanding: string | null };
+  const perShard = await Promise.all(shards.all.map((shard) => rawRows<Row>(shard,
+    `SELECT a.id, a.parent_id, a.available, a.pending, o.outstanding FROM accounts a LEFT JOIN advance_outstanding o ON o.stripe_account_id = a.id
+     WHERE a.id IN (?) OR a.parent_id IN (?)`, [list, list])));
+  for (const [index, rows] of perShard.entries()) {
+    const shard = shards.all[index]!;
+    const seen = new Set<number>();
+    for (const row of rows) {
+      const a = byId.get(row.parent_id ?? row.id)!;
+      seen.add(a.handle);
+      const model = a.stripes.get(shard.index) ?? { available: 0n, pending: 0n, frozen: 0n };
+      const outstanding = a.outstanding.get(shard.index) ?? 0n;
+      const got = { available: BigInt(row.available), pending: BigInt(row.pending), outstanding: BigInt(row.outstanding ?? 0) };
+      if (got.available !== model.available || got.pending !== model.pending || got.outstanding !== outstanding) {
+        return `stripe ${row.id} of ${names[a.handle]} on database ${shard.index}: expected available ${model.available} pending ${model.pending} outstanding ${outstanding}, actual available ${got.available} pending ${got.pending} outstanding ${got.outstanding}`;
+      }
+    }
+    for (const a of merchants) {
+      const model = a.stripes.get(shard.index);
+      if (!seen.has(a.handle) && model && (model.available !== 0n || model.pending !== 0n || (a.outstanding.get(shard.index) ?? 0n) !== 0n)) {
+        return `${names[a.handle]} has no stripe on database ${shard.index}; the model's holds available ${model.available} pending ${model.pending}`;
+      }
     }
   }
   return null;

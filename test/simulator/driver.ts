@@ -23,6 +23,9 @@ export const docs = {
   getPayment: contractOperation('GetPayment'),
   setCreditLimit: contractOperation('SetCreditLimit'),
   creditExposure: contractOperation('CreditExposure'),
+  setAdvanceTerms: contractOperation('SetAdvanceTerms'),
+  advanceOffer: contractOperation('AdvanceOffer'),
+  advanceSettlement: contractOperation('AdvanceSettlement'),
   /** Not in the contract: many payments in one request. */
   createPayments: `mutation CreatePayments($inputs: [CreatePaymentInput!]!) {
     createPayments(inputs: $inputs) { __typename ... on Payment { id status amount } ... on UserError { code message } } }`,

@@ -14,6 +14,8 @@ export interface Bindings {
   payments: string[];
   holds: string[];
   campaigns: string[];
+  /** Each model advance's id and the key it was asked with (a replay sends the key again). */
+  advances: Array<{ id: string; key: string }>;
   /** Requests that succeeded, to send again with their key: the same body answers the same id. */
   replayable: Array<{ doc: string; variables: Record<string, any>; bearer: string; field: string; id: string }>;
 }
@@ -118,7 +120,57 @@ export async function execute(ctx: ExecuteContext, op: Op, tally: Map<string, nu
     }
     case 'replay':
       return replay(ctx, op, count);
+    case 'terms': {
+      const terms = { maxAdvanceBps: op.maxAdvanceBps, feeBps: op.feeBps, outstandingMax: op.outstandingMax };
+      const expected = model.setAdvanceTerms(m, op.caller, acc(op.acc), terms);
+      const input = { merchantAccountId: b.accounts[op.acc], ...terms, outstandingMax: String(op.outstandingMax) };
+      return compare(ctx, expected, await send(docs.setAdvanceTerms, { input }, op.caller, 'setAdvanceTerms', false));
+    }
+    case 'offer':
+      return offerStep(ctx, op, tally);
+    case 'advance':
+      return advanceStep(ctx, op, send);
   }
+}
+
+async function offerStep(ctx: ExecuteContext, op: Extract<Op, { t: 'offer' }>, tally: Map<string, number>): Promise<string | null> {
+  const expected = model.advanceOffer(ctx.m, op.caller, ctx.m.accounts[op.acc]!);
+  const response = await ctx.s.send(docs.advanceOffer, { merchantAccountId: ctx.b.accounts[op.acc] }, ctx.bearers.get(op.caller)!);
+  const forbidden = (response.errors ?? []).length > 0 && response.errors!.every((e) => e.extensions?.code === 'FORBIDDEN');
+  const got = response.data?.advanceOffer as { allowedAmount: string; outstanding: string; feeBps: number } | null | undefined;
+  const key = `offer:${forbidden ? 'forbidden' : got === null ? 'null' : got ? 'ok' : 'other'}`;
+  tally.set(key, (tally.get(key) ?? 0) + 1);
+  if (expected === 'forbidden') return forbidden ? null : `advanceOffer: expected FORBIDDEN, actual ${text(response)}`;
+  if (response.errors) return `advanceOffer: expected ${text(expected)}, actual ${text(response)}`;
+  if (expected === null) return got === null ? null : `advanceOffer of an account that is no merchant: expected null, actual ${text(response)}`;
+  if (!got || BigInt(got.allowedAmount) !== expected.allowed || BigInt(got.outstanding) !== expected.outstanding || got.feeBps !== expected.feeBps) {
+    return `advanceOffer: expected ${text(expected)}, actual ${text(response)}`;
+  }
+  return null;
+}
+
+/** An advance (or a replay of one's key): the answer, and on success its amount, fee and net (and the same id for a replay). */
+async function advanceStep(ctx: ExecuteContext, op: Extract<Op, { t: 'advance' }>, send: Send): Promise<string | null> {
+  const { m, b } = ctx;
+  const merchant = m.accounts[op.acc]!;
+  const earlier = op.replay === null ? null : m.advances[op.replay]!;
+  const offer = merchant.type === 'MERCHANT' ? model.offerOf(merchant) : null;
+  const expected = model.advance(m, op.caller, merchant, op.amount, earlier);
+  const key = earlier ? b.advances[earlier.handle]!.key : unique('adv');
+  const input = { idempotencyKey: key, merchantAccountId: b.accounts[op.acc], amount: String(op.amount) };
+  const answer = await send(docs.advanceSettlement, { input }, op.caller, 'advanceSettlement', false);
+  const before = offer ? ` (the model's offer before it: allowed ${offer.allowed}, outstanding ${offer.outstanding}, fee ${offer.feeBps} bps)` : '';
+  const differs = await compare(ctx, expected, answer);
+  if (differs) return `${differs}${before}`;
+  if (expected.kind !== 'ok' || answer.kind !== 'ok' || !expected.advance) return null;
+  const want = expected.advance;
+  if (!earlier) b.advances[want.handle] = { id: answer.id, key };
+  const got = { amount: BigInt(answer.raw.amount), fee: BigInt(answer.raw.feeAmount), net: BigInt(answer.raw.netAmount) };
+  const sameId = !earlier || answer.id === b.advances[earlier.handle]!.id;
+  if (got.amount !== want.amount || got.fee !== want.fee || got.net !== want.amount - want.fee || !sameId) {
+    return `advance: expected ${earlier ? `the same advance ${b.advances[earlier.handle]!.id}: ` : ''}amount ${want.amount} fee ${want.fee} net ${want.amount - want.fee}, actual ${text(answer.raw)}${before}`;
+  }
+  return null;
 }
 
 type Send = (doc: string, variables: Record<string, any>, caller: string, field: string, replay?: boolean) => Promise<Answer>;

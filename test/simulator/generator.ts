@@ -1,5 +1,5 @@
 import type { SeededRandom } from '../support/seeded-random';
-import type { Model, ModelAccount } from './model';
+import { offerOf, type Model, type ModelAccount } from './model';
 
 /**
  * Random operations over the model's accounts, weighted towards the hostile shapes: payments
@@ -22,7 +22,11 @@ export type Op =
   | { t: 'day' }
   | { t: 'settle'; merchant: number; day: number }
   | { t: 'credit'; caller: string; acc: number; limit: bigint }
-  | { t: 'replay'; index: number; change: boolean };
+  | { t: 'replay'; index: number; change: boolean }
+  | { t: 'terms'; caller: string; acc: number; maxAdvanceBps: number; feeBps: number; outstandingMax: bigint }
+  | { t: 'offer'; caller: string; acc: number }
+  /** An advance; `replay`: the model's advance whose key (and caller) it sends again, with its body or one unit more. */
+  | { t: 'advance'; caller: string; acc: number; amount: bigint; replay: number | null };
 
 export interface GeneratorOptions {
   hostileCampaignFx: boolean;
@@ -57,6 +61,8 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
   };
   const payers = (a: ModelAccount) => a.type === 'PERSONAL' && m.roles.get(a.owner) !== 'partner';
   const sameCurrency = (c: string) => (a: ModelAccount) => a.currency === c;
+  // Settlement advances (issue 33): some 5% of the operations, drawn first so the rest keep their weights.
+  if (r.below(100) < 5) return advanceOp(r, m, pick);
   const roll = r.below(1000);
   if (roll < 90) {
     const acc = pick();
@@ -117,6 +123,43 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
   }
   if (roll < 970) return creditOp(r, m, pick);
   return { t: 'replay', index: r.below(Math.max(1, options.replayable + 1)), change: r.below(3) === 0 };
+}
+
+/**
+ * Issue 33's advances: terms (mostly by the operator, sometimes by the owner or another:
+ * FORBIDDEN; sometimes out of range or on an account that is no merchant: INVALID_INPUT), an
+ * offer read (by the owner, the operator or another), and advances by the owner or the operator
+ * of exactly the offer, one unit more, part of it, 0 or negative, by another owner, and replays
+ * of an earlier advance's key with its body or another.
+ */
+function advanceOp(r: SeededRandom, m: Model, pick: (f?: (a: ModelAccount) => boolean) => ModelAccount): Op {
+  const merchant = r.below(20) === 0 ? pick() : pick((a) => a.type === 'MERCHANT');
+  const other = () => r.pick([...m.roles.keys()].filter((k) => k !== merchant.owner));
+  const roll = r.below(100);
+  if (roll < 20) {
+    const caller = r.below(100) < 12 ? (r.below(2) === 0 ? merchant.owner : other()) : 'operator';
+    const bps = (): number => r.pick([10_000, 5_000, 8_000, 1, r.between(1, 10_000), r.between(1, 10_000)]);
+    const scale = BigInt(r.pick([1, 5, 50, 1_000])) * (merchant.currency === 'VND' ? 1_000_000n : 50_000n);
+    const terms = { maxAdvanceBps: r.below(10) === 0 ? 0 : bps(), feeBps: r.below(5) === 0 ? 0 : r.below(2) === 0 ? r.between(1, 500) : bps(), outstandingMax: r.below(10) === 0 ? 0n : BigInt(r.between(1, Number(scale))) };
+    const bad = r.below(100);
+    if (bad < 4) terms.maxAdvanceBps = r.pick([-1, 10_001]);
+    else if (bad < 8) terms.feeBps = r.pick([-1, 10_001]);
+    else if (bad < 11) terms.outstandingMax = -1n;
+    return { t: 'terms', caller, acc: merchant.handle, ...terms };
+  }
+  if (roll < 30) return { t: 'offer', caller: r.below(4) === 0 ? other() : r.below(2) === 0 ? merchant.owner : 'operator', acc: merchant.handle };
+  const earlier = m.advances;
+  if (roll < 45 && earlier.length > 0) {
+    const a = r.pick(earlier);
+    return { t: 'advance', caller: a.caller, acc: a.merchant, amount: a.amount + BigInt(r.below(2)), replay: a.handle };
+  }
+  const caller = r.below(100) < 8 ? other() : r.below(3) === 0 ? 'operator' : merchant.owner;
+  const allowed = merchant.type === 'MERCHANT' ? offerOf(merchant).allowed : 0n;
+  // With nothing allowed (no terms, nothing pending, the cap reached), some units: refused as beyond the offer or disabled.
+  const offered = allowed > 0n ? allowed : BigInt(r.between(1, 1000));
+  const shape = r.below(100);
+  const amount = shape < 40 ? offered : shape < 60 ? allowed + 1n : shape < 80 && allowed > 1n ? BigInt(r.between(1, Number(allowed))) : shape < 86 ? 0n : shape < 91 ? -BigInt(r.between(1, 1000)) : 1n;
+  return { t: 'advance', caller, acc: merchant.handle, amount, replay: null };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { refundLegChanges, type LegRole } from '@paygraph/transaction/domain/payment-legs';
+import { planPieces } from '@paygraph/settlement/domain/advances';
 
 /**
  * The simulator's reference model (pure: no I/O, no clock, no randomness): plain bigint
@@ -6,7 +7,9 @@ import { refundLegChanges, type LegRole } from '@paygraph/transaction/domain/pay
  * quotes it made, and what each operation must answer. Accounts, payments and holds are named
  * by handles (indexes into the model's lists); the driver binds each handle to the id the API
  * answered. The rules are those of the contract's comments and the services, with issue 31's
- * campaign and FX refund rules (see predictLegPayment and fxReturnedAfter).
+ * campaign and FX refund rules (see predictLegPayment and fxReturnedAfter), and issue 33's
+ * settlement advances (advance, offerOf, settle): per merchant stripe, the outstanding advance and
+ * what refunds repaid of it; the pieces are the service's own planPieces (a pure domain function).
  */
 export type Bucket = 'available' | 'pending' | 'frozen';
 export interface Buckets { available: bigint; pending: bigint; frozen: bigint }
@@ -23,7 +26,29 @@ export interface ModelAccount {
   stripes: Map<number, Buckets>;
   /** The credit line (issue 33): the home row's available may go down to −creditLimit; stripes never below 0. */
   creditLimit: bigint;
+  /** A merchant's advance terms (issue 33), null until an operator sets them. */
+  advanceTerms: AdvanceTerms | null;
+  /** Per stripe (database): what advances moved out of its pending and no settlement has covered yet. */
+  outstanding: Map<number, bigint>;
+  /**
+   * Per stripe: what refunds of unsettled money took from available (pending lacked it: an
+   * advance had moved it out), not yet taken off `outstanding` by the stripe's next settlement part.
+   */
+  repaid: Map<number, bigint>;
+  /** The business days (indexes) settled already: a second run of one changes nothing. */
+  settledDays: Set<number>;
+  /**
+   * Money in less money out, fees included, counted from the flows rather than the buckets: for a
+   * merchant, deposits + credits − refunds given back − settlement and advance fees. It must equal
+   * available + pending + frozen: no pending is paid out twice (an advance and its settlement).
+   */
+  flow: bigint;
 }
+
+export interface AdvanceTerms { maxAdvanceBps: number; feeBps: number; outstandingMax: bigint }
+
+/** An advance the model paid: replaying its key (same caller, same body) answers it again. */
+export interface ModelAdvance { handle: number; merchant: number; caller: string; amount: bigint; fee: bigint }
 
 export type Route = 'SAME_SHARD' | 'CROSS_SHARD' | 'MERCHANT_STRIPE' | 'LEGS';
 
@@ -80,7 +105,7 @@ export interface ModelCampaign {
 
 /** What an operation must answer. */
 export type Expected =
-  | { kind: 'ok'; status?: 'SUCCEEDED' | 'FAILED'; discount?: bigint; same?: string }
+  | { kind: 'ok'; status?: 'SUCCEEDED' | 'FAILED'; discount?: bigint; same?: string; advance?: ModelAdvance }
   | { kind: 'error'; codes: string[] }
   | { kind: 'forbidden' };
 
@@ -89,6 +114,7 @@ export interface Model {
   payments: ModelPayment[];
   holds: ModelHold[];
   campaigns: ModelCampaign[];
+  advances: ModelAdvance[];
   roles: Map<string, Role>;
   /** The platform's FX position per currency: what it holds (+) or owes (−) from FX payments and refunds. */
   fxPosition: Map<string, bigint>;
@@ -103,7 +129,7 @@ export interface Model {
 
 export function newModel(amountMax: bigint, feeBps: number, businessDate: string): Model {
   return {
-    accounts: [], payments: [], holds: [], campaigns: [], roles: new Map(), fxPosition: new Map(), feeIncome: new Map(),
+    accounts: [], payments: [], holds: [], campaigns: [], advances: [], roles: new Map(), fxPosition: new Map(), feeIncome: new Map(),
     amountMax, feeBps, day: 0, businessDates: [businessDate],
   };
 }
@@ -113,7 +139,10 @@ const fail = (...codes: string[]): Expected => ({ kind: 'error', codes });
 const forbidden: Expected = { kind: 'forbidden' };
 
 export function addAccount(m: Model, owner: string, currency: string, type: 'PERSONAL' | 'MERCHANT', shard: number): ModelAccount {
-  const account: ModelAccount = { handle: m.accounts.length, owner, currency, type, shard, stripes: new Map([[shard, zero()]]), creditLimit: 0n };
+  const account: ModelAccount = {
+    handle: m.accounts.length, owner, currency, type, shard, stripes: new Map([[shard, zero()]]), creditLimit: 0n,
+    advanceTerms: null, outstanding: new Map(), repaid: new Map(), settledDays: new Set(), flow: 0n,
+  };
   m.accounts.push(account);
   return account;
 }
@@ -183,18 +212,35 @@ function canTake(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fa
   return s[bucket] - amount >= (bucket === 'available' ? floor : 0n);
 }
 
-function take(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallback: boolean): void {
+/** Answers what a pending take drew from available because pending lacked it (0 otherwise). */
+function take(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallback: boolean): bigint {
   if (amount < 0n) {
     s[bucket] -= amount;
-    return;
+    return 0n;
   }
   if (!(fallback && bucket === 'pending') || s.pending >= amount) {
     s[bucket] -= amount;
-    return;
+    return 0n;
   }
   const fromPending = s.pending > 0n ? s.pending : 0n;
   s.pending -= fromPending;
   s.available -= amount - fromPending;
+  return amount - fromPending;
+}
+
+/**
+ * A receiver gives `amount` back for a refund: an unsettled merchant credit from its stripe's
+ * pending first, then available (docs/ARCHITECTURE.md, "A refund after an advance"); what came
+ * from available is the merchant repaying an advance, counted at the stripe's next settlement.
+ */
+function giveBack(a: ModelAccount, shard: number, bucket: 'available' | 'pending', amount: bigint): void {
+  const fromAvailable = take(stripe(a, shard), bucket, amount, true);
+  if (bucket === 'pending' && fromAvailable > 0n) add2(a.repaid, shard, fromAvailable);
+  a.flow -= amount;
+}
+
+function add2(map: Map<number, bigint>, key: number, amount: bigint): void {
+  map.set(key, (map.get(key) ?? 0n) + amount);
 }
 
 // --- deposits and withdrawals ----------------------------------------------------------------
@@ -203,6 +249,7 @@ export function deposit(m: Model, caller: string, a: ModelAccount, amount: bigin
   if (caller !== 'operator') return forbidden;
   if (!validAmount(m, amount)) return fail('INVALID_INPUT');
   stripe(a, a.shard).available += amount;
+  a.flow += amount;
   return { kind: 'ok' };
 }
 
@@ -212,6 +259,7 @@ export function withdraw(m: Model, caller: string, a: ModelAccount, amount: bigi
   const home = stripe(a, a.shard);
   if (!canSpend(a, amount)) return fail('INSUFFICIENT_FUNDS');
   home.available -= amount;
+  a.flow -= amount;
   return { kind: 'ok' };
 }
 
@@ -246,6 +294,7 @@ export function plainPayment(m: Model, caller: string, payer: ModelAccount, paye
 function credit(m: Model, payer: ModelAccount, payee: ModelAccount, amount: bigint, currency: string, fx: ModelPayment['fx'], campaign: number | null, discount: bigint): ModelPayment {
   const place = creditPlace(payer, payee);
   stripe(payee, place.shard)[place.bucket] += amount;
+  payee.flow += amount;
   const legs: ModelLeg[] = [
     { role: 'PAYER', account: payer.handle, amount: fx ? fx.sellAmount : amount, refunded: 0n, shard: payer.shard, bucket: 'available', settled: false },
     { role: 'PAYEE', account: payee.handle, amount, refunded: 0n, ...place, settled: false },
@@ -313,6 +362,7 @@ export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
   for (const [role, account, amount] of [['PAYEE', r.payee, r.amount - splitsTotal] as const, ...r.splits.map((s) => ['SPLIT', s.account, s.amount] as const)]) {
     const place = creditPlace(r.payer, account);
     stripe(account, place.shard)[place.bucket] += amount;
+    account.flow += amount;
     legs.push({ role, account: account.handle, amount, refunded: 0n, ...place, settled: false });
   }
   newPayment(m, { payer: r.payer.handle, payee: r.payee.handle, amount: r.amount, currency: r.payer.currency, route: 'LEGS', legs, discount, campaign: r.campaign?.handle ?? null, fx: null });
@@ -366,7 +416,7 @@ function refundTwoLegs(m: Model, p: ModelPayment, amount: bigint, after: bigint)
   const from = stripe(payee, payeeLeg.shard);
   const bucket = payeeLeg.bucket === 'pending' && !payeeLeg.settled ? 'pending' : 'available';
   if (!canTake(from, bucket, owed, true, floorOf(payee, payeeLeg.shard))) return true;
-  take(from, bucket, owed, true);
+  giveBack(payee, payeeLeg.shard, bucket, owed);
   stripe(m.accounts[p.payer]!, m.accounts[p.payer]!.shard).available += amount;
   if (p.fx) {
     p.fx.returned += owed;
@@ -388,7 +438,7 @@ function refundLegs(m: Model, p: ModelPayment, after: bigint): boolean {
     const change = changes[i]!;
     const s = stripe(m.accounts[leg.account]!, leg.shard);
     if (leg.role === 'PAYER' || leg.role === 'CAMPAIGN') s.available += change;
-    else take(s, leg.bucket === 'pending' && !leg.settled ? 'pending' : 'available', change, true);
+    else giveBack(m.accounts[leg.account]!, leg.shard, leg.bucket === 'pending' && !leg.settled ? 'pending' : 'available', change);
     if (leg.role === 'CAMPAIGN') m.campaigns[p.campaign!]!.spent -= change;
     leg.refunded += change;
   });
@@ -481,27 +531,171 @@ export function feeOf(amount: bigint, feeBps: number): bigint {
 
 /**
  * Settles a merchant's closed business date, stripe by stripe: what its unsettled credits of
- * the date still hold moves from pending to available, less the fee (rounded half up).
+ * the date still hold moves from pending to available, less the fee (rounded half up). With
+ * advances (issue 33), every stripe's part first lowers its outstanding by what refunds repaid
+ * of it, then covers min(due, outstanding) as paid by the advance (no movement, no fee) and
+ * moves only the rest. A date settles once: a second run changes nothing.
  */
 export function settle(m: Model, merchant: ModelAccount, day: number): Expected {
   if (day >= m.day) return fail('SETTLEMENT_NOT_READY');
+  if (merchant.settledDays.has(day)) return { kind: 'ok' };
+  merchant.settledDays.add(day);
   const date = m.businessDates[day]!;
-  const moved = new Map<number, bigint>();
+  const due = new Map<number, bigint>();
   for (const p of m.payments) {
     if (p.businessDate !== date || p.status !== 'SUCCEEDED') continue;
     for (const leg of p.legs) {
       if (leg.account !== merchant.handle || leg.bucket !== 'pending' || leg.settled || leg.role === 'PAYER' || leg.role === 'CAMPAIGN') continue;
-      const refunded = p.route === 'LEGS' ? (leg.refunded > leg.amount ? leg.amount : leg.refunded) : p.fx ? p.fx.returned : p.refunded;
-      moved.set(leg.shard, (moved.get(leg.shard) ?? 0n) + leg.amount - refunded);
+      due.set(leg.shard, (due.get(leg.shard) ?? 0n) + leg.amount - legRefunded(p, leg));
       leg.settled = true;
     }
   }
-  for (const [shard, amount] of moved) {
-    const fee = feeOf(amount, m.feeBps);
+  for (const shard of new Set([...merchant.stripes.keys(), ...due.keys()])) {
+    const outstanding = (merchant.outstanding.get(shard) ?? 0n) - (merchant.repaid.get(shard) ?? 0n);
+    merchant.repaid.delete(shard);
+    const amount = due.get(shard) ?? 0n;
+    const covered = amount < outstanding ? amount : outstanding;
+    merchant.outstanding.set(shard, outstanding - covered);
+    const moved = amount - covered;
+    const fee = feeOf(moved, m.feeBps);
     const s = stripe(merchant, shard);
-    s.pending -= amount;
-    s.available += amount - fee;
+    s.pending -= moved;
+    s.available += moved - fee;
+    merchant.flow -= fee;
     add(m.feeIncome, merchant.currency, fee);
   }
   return { kind: 'ok' };
+}
+
+/** What refunds gave back of a merchant leg (its payee share: an FX payment's in the payee's currency). */
+function legRefunded(p: ModelPayment, leg: ModelLeg): bigint {
+  return p.route === 'LEGS' ? (leg.refunded > leg.amount ? leg.amount : leg.refunded) : p.fx ? p.fx.returned : p.refunded;
+}
+
+// --- settlement advances (T+0, issue 33) ------------------------------------------------------
+
+const bpsMax = 10_000;
+
+/** setAdvanceTerms: operators only (asked first), then the terms' ranges, then a MERCHANT account. */
+export function setAdvanceTerms(m: Model, caller: string, a: ModelAccount, terms: AdvanceTerms): Expected {
+  if (caller !== 'operator') return forbidden;
+  const bad = (bps: number) => !Number.isInteger(bps) || bps < 0 || bps > bpsMax;
+  if (bad(terms.maxAdvanceBps) || bad(terms.feeBps) || terms.outstandingMax < 0n) return fail('INVALID_INPUT');
+  if (a.type !== 'MERCHANT') return fail('INVALID_INPUT');
+  a.advanceTerms = { ...terms };
+  return { kind: 'ok' };
+}
+
+/** A merchant's stripes as the service lists them: the home row first, then the other databases in order. */
+export function stripesInOrder(a: ModelAccount): Array<{ shard: number; pending: bigint; outstanding: bigint }> {
+  const shards = [a.shard, ...[...a.stripes.keys()].filter((s) => s !== a.shard).sort((x, y) => x - y)];
+  return shards.map((shard) => ({ shard, pending: stripe(a, shard).pending, outstanding: a.outstanding.get(shard) ?? 0n }));
+}
+
+export interface OfferPrediction { allowed: bigint; outstanding: bigint; feeBps: number }
+
+/**
+ * AdvanceOffer as the contract says: min(⌊(Σ pending + O) × maxAdvanceBps / 10000⌋ − O,
+ * outstandingMax − O), never below 0, O the stripes' outstanding (refunds' repayments not yet
+ * counted by a settlement included); without terms nothing, fee rate 0.
+ */
+export function offerOf(a: ModelAccount): OfferPrediction {
+  const stripes = stripesInOrder(a);
+  const pending = stripes.reduce((sum, s) => sum + s.pending, 0n);
+  const outstanding = stripes.reduce((sum, s) => sum + s.outstanding, 0n);
+  const t = a.advanceTerms;
+  if (!t) return { allowed: 0n, outstanding, feeBps: 0 };
+  const share = ((pending + outstanding) * BigInt(t.maxAdvanceBps)) / 10_000n - outstanding;
+  const room = t.outstandingMax - outstanding;
+  const allowed = share < room ? share : room;
+  return { allowed: allowed > 0n ? allowed : 0n, outstanding, feeBps: t.feeBps };
+}
+
+/** What a merchant's offer and stripes depend on, as text: a step that leaves it alone changed neither. */
+export function advanceStateOf(a: ModelAccount): string {
+  const stripes = [...a.stripes].map(([shard, s]) => `${shard}:${s.available}/${s.pending}/${a.outstanding.get(shard) ?? 0n}/${a.repaid.get(shard) ?? 0n}`);
+  const t = a.advanceTerms;
+  return `${t ? `${t.maxAdvanceBps}/${t.feeBps}/${t.outstandingMax}` : '-'} ${stripes.join(' ')}`;
+}
+
+/** For the run's tally: whether a step raised the refunds' repayments or lowered the outstanding advance (advanceStateOf before it). */
+export function advanceMovesOf(before: string, a: ModelAccount): string[] {
+  const sum = (state: string, field: number) => state.split(' ').slice(1).reduce((t, s) => t + BigInt(s.split(/[:/]/)[field] ?? 0), 0n);
+  const after = advanceStateOf(a);
+  const moves: string[] = [];
+  if (sum(after, 4) > sum(before, 4)) moves.push('advance repaid by a refund');
+  if (sum(after, 3) < sum(before, 3)) moves.push('advance covered by a settlement');
+  return moves;
+}
+
+/** Query.advanceOffer: the merchant's owner and operators (others FORBIDDEN); null for an account that is no merchant. */
+export function advanceOffer(m: Model, caller: string, a: ModelAccount): OfferPrediction | null | 'forbidden' {
+  if (caller !== 'operator' && caller !== a.owner) return 'forbidden';
+  return a.type === 'MERCHANT' ? offerOf(a) : null;
+}
+
+/**
+ * advanceSettlement, in the service's order: the amount, who asks (the owner, not a partner, or
+ * an operator), a MERCHANT, its terms, then a key used before (same body: the same advance;
+ * another: reused), the offer (no key claimed beyond it), and
+ * the pieces (planPieces: largest pending first, the fee shared in proportion): each stripe's
+ * pending −a, available +(a − fee), outstanding +a, the fee to fee income.
+ */
+export function advance(m: Model, caller: string, a: ModelAccount, amount: bigint, replayOf: ModelAdvance | null): Expected {
+  if (amount <= 0n) return fail('INVALID_INPUT');
+  if (!(caller === 'operator' || (caller === a.owner && m.roles.get(caller) !== 'partner'))) return forbidden;
+  if (a.type !== 'MERCHANT') return fail('INVALID_INPUT');
+  const t = a.advanceTerms;
+  if (!t || t.maxAdvanceBps === 0) return fail('ADVANCES_DISABLED');
+  // A key used before on this merchant is answered before the offer: the same body by its
+  // advance, another as reused, even when the offer it spent would refuse the amount now.
+  if (replayOf && replayOf.merchant === a.handle) return replayOf.amount === amount ? { kind: 'ok', advance: replayOf } : fail('IDEMPOTENCY_KEY_REUSED');
+  if (amount > offerOf(a).allowed) return fail('ADVANCE_EXCEEDS_ALLOWED');
+  if (replayOf) return fail('IDEMPOTENCY_KEY_REUSED');
+  const stripes = stripesInOrder(a);
+  const pieces = planPieces(amount, t.feeBps, stripes.map((s) => ({ stripeAccountId: String(s.shard), pending: s.pending, outstanding: s.outstanding })));
+  let fee = 0n;
+  for (const piece of pieces) {
+    const shard = Number(piece.stripeAccountId);
+    const s = stripe(a, shard);
+    s.pending -= piece.amount;
+    s.available += piece.amount - piece.feeAmount;
+    add2(a.outstanding, shard, piece.amount);
+    fee += piece.feeAmount;
+  }
+  a.flow -= fee;
+  add(m.feeIncome, a.currency, fee);
+  const paid: ModelAdvance = { handle: m.advances.length, merchant: a.handle, caller, amount, fee };
+  m.advances.push(paid);
+  return { kind: 'ok', advance: paid };
+}
+
+/**
+ * The per-stripe identity the design rests on (docs/ARCHITECTURE.md): pending + outstanding =
+ * Σ unsettled money + what refunds repaid and no settlement counted yet. Money leaves pending by
+ * a piece (counted in outstanding) or by a settlement (less what outstanding covers): pending
+ * paid twice breaks it. Checked on the model (whose stripes the checks hold to the system's).
+ */
+export function stripeIdentityBroken(m: Model): string | null {
+  const unsettled = new Map<string, bigint>();
+  for (const p of m.payments) {
+    if (p.status !== 'SUCCEEDED') continue;
+    for (const leg of p.legs) {
+      if (leg.bucket !== 'pending' || leg.settled || leg.role === 'PAYER' || leg.role === 'CAMPAIGN') continue;
+      const key = `${leg.account}:${leg.shard}`;
+      unsettled.set(key, (unsettled.get(key) ?? 0n) + leg.amount - legRefunded(p, leg));
+    }
+  }
+  for (const a of m.accounts) {
+    if (a.type !== 'MERCHANT') continue;
+    for (const [shard, s] of a.stripes) {
+      const outstanding = a.outstanding.get(shard) ?? 0n;
+      const repaid = a.repaid.get(shard) ?? 0n;
+      const money = unsettled.get(`${a.handle}:${shard}`) ?? 0n;
+      if (s.pending + outstanding !== money + repaid || s.pending < 0n || outstanding < repaid) {
+        return `merchant #${a.handle} stripe on database ${shard}: pending ${s.pending} + outstanding ${outstanding} ≠ unsettled money ${money} + refunds' repayments ${repaid}`;
+      }
+    }
+  }
+  return null;
 }

@@ -9,7 +9,9 @@ import * as model from './model';
 import { generate, type Op } from './generator';
 import { docs, sender, type Sender } from './driver';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { checkBalances, checkCampaigns, checkExposure, checkLedgerHealth, checkOwners, checkSystemTotals, readBalances, systemTotals } from './checks';
+import {
+  checkAdvances, checkBalances, checkCampaigns, checkExposure, checkLedgerHealth, checkOwners, checkStripes, checkSystemTotals, readBalances, systemTotals,
+} from './checks';
 import { execute, type Bindings } from './execute';
 
 /**
@@ -74,7 +76,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       m.roles.set(`${run}-${name}`, role);
       bearers.set(`${run}-${name}`, await token(`${run}-${name}`, role));
     }
-    const b: Bindings = { accounts: [], names: [], payments: [], holds: [], campaigns: [], replayable: [] };
+    const b: Bindings = { accounts: [], names: [], payments: [], holds: [], campaigns: [], advances: [], replayable: [] };
     await openAccounts(s, m, b, bearers.get('operator')!, run, stack.shards);
     for (const r of rates) {
       const response = await s.send(docs.setFxRate, { input: { baseCurrency: r.base, quoteCurrency: r.quote, rate: r.rate, spreadBps: r.spreadBps } }, bearers.get('operator')!);
@@ -87,6 +89,8 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       const response = await s.send(docs.deposit, { input: { idempotencyKey: unique('seed'), accountId: b.accounts[a.handle], amount: String(amount), currency: a.currency } }, bearers.get('operator')!);
       if (response.data?.deposit?.__typename !== 'Deposit') throw new Error(`funding ${b.names[a.handle]} failed: ${JSON.stringify(response)}`);
     }
+    await initialTerms(s, m, b, bearers.get('operator')!);
+    const merchants = m.accounts.filter((a) => a.type === 'MERCHANT').map((a) => a.handle);
     const baselines = { fx: await systemTotals(stack.shards, 'FX_POSITION'), fees: await systemTotals(stack.shards, 'FEE_INCOME') };
     const random = seededRandom(options.seed);
     /** How many operations of each kind got each answer: what the run covered. */
@@ -101,21 +105,35 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
     };
     for (let step = 1; step <= options.steps; step++) {
       const op = generate(random, m, { hostileCampaignFx: options.hostileCampaignFx, replayable: b.replayable.length - 1 });
+      const merchantsBefore = merchants.map((h) => model.advanceStateOf(m.accounts[h]!));
       const fail = (what: string, detail: string): never => {
         throw new SimulationFailure(`[simulator] seed ${options.seed}, step ${step}: ${what}\n  operation: ${describe(op, b)}${paymentOf(op, m)}\n  ${detail}`);
       };
       const outcome = await execute(ctx, op, tally);
-      const actual = await readBalances(s, bearers.get('operator')!, b.accounts);
+      // The merchants whose stripes, outstanding advance or terms the step changed in the model (all of
+      // them every 25th step and at the last): their offers and stripes are read and checked. An
+      // unchanged merchant's were checked when it last changed; a change the model did not make
+      // shows in its balance, checked after every step.
+      const everything = step % 25 === 0 || step === options.steps;
+      const touched = merchants.filter((h, i) => everything || model.advanceStateOf(m.accounts[h]!) !== merchantsBefore[i]);
+      const { balances: actual, offers } = await readBalances(s, bearers.get('operator')!, b.accounts, touched);
       if (outcome !== null) fail('the answer differs from the model', `${outcome}\n  after it, against the model's prediction: ${checkOwners(m, actual) ?? 'owners\' net positions as the model says'}`);
       const fxNow = await systemTotals(stack.shards, 'FX_POSITION');
       const problem = checkSystemTotals('FX position', m.fxPosition, baselines.fx, fxNow)
         ?? checkCampaigns(m, actual)
         ?? checkOwners(m, actual)
         ?? checkBalances(m, actual, b.names)
+        ?? checkAdvances(m, actual, offers, b.names)
+        ?? (touched.length > 0 ? await checkStripes(stack.shards, m, b.accounts, b.names, touched) : null)
         ?? checkSystemTotals('fee income', m.feeIncome, baselines.fees, await systemTotals(stack.shards, 'FEE_INCOME'))
         ?? await checkExposure(s, bearers.get('operator')!, m)
         ?? await checkLedgerHealth(s, bearers.get('operator')!);
       if (problem) fail('a check failed after the operation', problem);
+      // What of issue 33's advance paths the step took: a refund repaying an advance from available, a settlement covering one.
+      merchants.forEach((h, i) => {
+        const moved = model.advanceMovesOf(merchantsBefore[i]!, m.accounts[h]!);
+        for (const what of moved) tally.set(what, (tally.get(what) ?? 0) + 1);
+      });
       // How much of the run the exposure invariant saw credit in use (the tally shows it).
       if ([...model.exposureOf(m).values()].some((line) => line.used > 0n)) tally.set('credit in use', (tally.get('credit in use') ?? 0) + 1);
       if (step % 50 === 0) log(`[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -123,6 +141,21 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
     return { steps: options.steps, ms: Date.now() - started, tally: [...tally].sort().map(([k, n]) => `${k} ${n}`).join(', ') };
   } finally {
     await stack.stop();
+  }
+}
+
+/**
+ * Advance terms (issue 33) for half the merchants from the start, so that advances are asked
+ * for from the first steps; the other merchants get terms (or not) from the run's operations.
+ */
+async function initialTerms(s: Sender, m: model.Model, b: Bindings, operator: string): Promise<void> {
+  const merchants = m.accounts.filter((a) => a.type === 'MERCHANT');
+  for (const [i, a] of merchants.entries()) {
+    if (i % 2 === 1) continue;
+    const terms = { maxAdvanceBps: i === 0 ? 8_000 : 10_000, feeBps: i === 0 ? 150 : 33, outstandingMax: i === 0 ? 60_000n : 1_000_000n };
+    model.setAdvanceTerms(m, 'operator', a, terms);
+    const response = await s.send(docs.setAdvanceTerms, { input: { merchantAccountId: b.accounts[a.handle], ...terms, outstandingMax: String(terms.outstandingMax) } }, operator);
+    if (response.data?.setAdvanceTerms?.__typename !== 'AdvanceTerms') throw new Error(`setAdvanceTerms failed: ${JSON.stringify(response)}`);
   }
 }
 

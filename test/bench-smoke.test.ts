@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dropDatabases, recreateDatabases } from '../scripts/bench/bench-stack';
-import { openAndFund, prepareFxPayees, type Fixtures } from '../scripts/bench/fixtures';
+import { advancePendingPerMerchant, openAndFund, prepareAdvanceMerchants, prepareFxPayees, type Fixtures } from '../scripts/bench/fixtures';
 import { LoadClient } from '../scripts/bench/load';
 import {
-  accountsByOwnerOps, bulkPaymentOps, fxQuotedPaymentOps, FxQuotePool, getAccountOps, holdCaptureOps, marketplaceOps, runScenario, singlePaymentOps, type BenchContext,
+  AdvanceOps, accountsByOwnerOps, bulkPaymentOps, fxQuotedPaymentOps, FxQuotePool, getAccountOps, holdCaptureOps, marketplaceOps, runScenario, singlePaymentOps, type BenchContext,
 } from '../scripts/bench/scenarios';
 import { prepareReadAccounts } from '../scripts/bench/read-fixtures';
 import { contractOperation, dataField, requestBody } from '../scripts/bench/documents';
@@ -16,7 +16,7 @@ import { runEventDelivery } from '../scripts/bench/event-delivery';
 /**
  * A few seconds of the benchmark (scripts/bench) in npm test, so that it keeps working as the
  * system changes: scenario (a); holds against the hot merchant, FX payments (b-fx-quoted, and b-fx
- * with its quotes made ahead) and marketplace payments (b); a bulk scenario (c) and the
+ * with its quotes made ahead), marketplace payments and settlement advances (b); a bulk scenario (c) and the
  * engines alone (d) for about two seconds each, and bench:events' delivery measurement with a
  * few subscribed accounts, against an in-process stack on databases of
  * their own (the ledger-wide invariants would see other test files' payments in flight on the
@@ -162,6 +162,24 @@ describe('benchmark smoke run', () => {
     expect(result.load.failedUnits).toBe(0);
     expect(result.invariants?.balanced).toBe(true);
     expect(result.invariants?.inTransit).toEqual([]);
+  });
+
+  test('scenario (b), b-advance: AdvanceSettlement in turn over merchants with pending on every database, the ledger moved exactly by the advances', async () => {
+    const merchants = await prepareAdvanceMerchants({
+      client, runId: ctx.runId, fixtures: ctx.fixtures, perDatabase: testPoolSizeDefault - 1, countMax: smokeConcurrency,
+      pendingEach: advancePendingPerMerchant(smokeSeconds), log: () => {},
+    });
+    const advances = new AdvanceOps(ctx, merchants);
+    const result = await runScenario(ctx, {
+      id: 'b-advance-smoke', title: 'smoke', engine: 'merged', unit: 'advance', client, next: () => advances.next(), unitsPerRequest: 1,
+      load: { concurrency: merchants.merchants.length }, beforeRun: () => advances.beforeRun(), advances: () => advances.report(),
+    });
+    expect(result.load.succeededUnits).toBeGreaterThan(0);
+    expect(result.load.failedUnits).toBe(0);
+    expect(result.invariants?.balanced).toBe(true);
+    expect(result.advances).toMatchObject({ merchants: smokeConcurrency, refused: 0, unknown: 0, ledgerMatches: true });
+    expect(result.advances!.stripes).toBe(new Set(ctx.fixtures.shardOfAccount).size);
+    expect(BigInt(result.advances!.pendingLeft!)).toBeGreaterThan(0n);
   });
 
   test('scenario (c): bulk createPayments produce figures and keep the ledger whole', async () => {

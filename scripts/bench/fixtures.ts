@@ -1,7 +1,10 @@
 import { shardOf } from '../../subgraphs/shared/src/ids';
 import type { Topology } from '../../subgraphs/shared/src/shards/topology';
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
-import { benchAccountCount, benchFundingMinorUnits, fixtureAttemptsMax, fixtureConcurrency, fixtureRetryDelayMs } from './limits';
+import {
+  advanceAmountMaxMinorUnits, advanceFeeBps, advanceMaxBps, advanceMerchantOpeningRoundsMax, advanceRatePerMerchantMax, benchAccountCount, benchFundingMinorUnits, fixtureAttemptsMax,
+  fixtureConcurrency, fixtureRetryDelayMs, warmupSecondsMax,
+} from './limits';
 import type { LoadClient } from './load';
 
 /**
@@ -70,6 +73,94 @@ export async function prepareFxPayees(
   const open = contractOperation('OpenAccount');
   const accounts = await inParallel(count, fixtureConcurrency, (i) => openAccount(client, open, `bench-${runId}-jpy-${i}`, 'PERSONAL', 'JPY'));
   return { accounts, shardOfAccount: physicalShards(accounts, topology) };
+}
+
+/** What b-advance advances from: its merchants, and the pending each was paid (spread over its stripes). */
+export interface AdvanceMerchants {
+  merchants: string[];
+  pendingEach: bigint;
+  /** Databases each merchant has a stripe with pending on (one payment from each), and the most merchants homed on one of them. */
+  stripes: number;
+  perDatabase: number;
+  feeBps: number;
+}
+
+/** Pending per merchant for a window of `seconds` (and the warm-up): more than its advances can take (limits.ts). */
+export function advancePendingPerMerchant(seconds: number): bigint {
+  return BigInt(Math.ceil(advanceRatePerMerchantMax * (seconds + warmupSecondsMax) * advanceAmountMaxMinorUnits));
+}
+
+/**
+ * b-advance's merchants, set up as clients would: opened (OpenAccount, MERCHANT) until every
+ * database the fixture accounts are on is home to as many as the others and to at most
+ * `perDatabase` (merchants opened beyond that are left unused), `countMax` in all; each paid its
+ * pending by one fixture account on every database (CreatePayment: a payment to a merchant is
+ * credited to its stripe on the payer's database, as pending), and given terms by the bench's
+ * operator (SetAdvanceTerms) that let all of its pending be advanced: maxAdvanceBps advanceMaxBps,
+ * the cap (outstandingMax) as large as the pending, the fee advanceFeeBps.
+ */
+export async function prepareAdvanceMerchants(options: {
+  client: LoadClient; runId: string; fixtures: Fixtures; perDatabase: number; countMax: number; pendingEach: bigint; log: (line: string) => void;
+}): Promise<AdvanceMerchants> {
+  const { client, runId, fixtures } = options;
+  const started = Date.now();
+  const payersByShard = new Map<number, string[]>();
+  fixtures.accounts.forEach((id, i) => payersByShard.set(fixtures.shardOfAccount[i]!, [...(payersByShard.get(fixtures.shardOfAccount[i]!) ?? []), id]));
+  const merchants = await openBalancedMerchants(client, runId, fixtures.topology, [...payersByShard.keys()], options.perDatabase, options.countMax);
+  const payers = [...payersByShard.values()];
+  const perStripe = (options.pendingEach + BigInt(payers.length) - 1n) / BigInt(payers.length);
+  const pay = contractOperation('CreatePayment');
+  await inParallel(merchants.length * payers.length, fixtureConcurrency, async (n) => {
+    const m = Math.floor(n / payers.length);
+    const onShard = payers[n % payers.length]!;
+    const response = await sendRetrying(client, requestBody(pay, { input: {
+      idempotencyKey: `advance-${runId}-${n}`, payerAccountId: onShard[m % onShard.length]!, payeeAccountId: merchants[m]!, amount: perStripe.toString(), currency: 'USD',
+    } }));
+    const payment = dataField(response, 'createPayment') as { status?: string } | undefined;
+    // Credited on the payer's own database: done when answered, so the ledger check's first reading sees it.
+    if (typenameOf(payment) !== 'Payment' || payment?.status !== 'SUCCEEDED') throw new Error(`b-advance: paying a merchant failed: ${JSON.stringify(response).slice(0, 500)}`);
+  });
+  const pendingEach = perStripe * BigInt(payers.length);
+  const setTerms = contractOperation('SetAdvanceTerms');
+  await inParallel(merchants.length, fixtureConcurrency, async (i) => {
+    const response = await sendRetrying(client, requestBody(setTerms, { input: {
+      merchantAccountId: merchants[i]!, maxAdvanceBps: advanceMaxBps, feeBps: advanceFeeBps, outstandingMax: pendingEach.toString(),
+    } }));
+    if (typenameOf(dataField(response, 'setAdvanceTerms')) !== 'AdvanceTerms') throw new Error(`SetAdvanceTerms failed: ${JSON.stringify(response).slice(0, 500)}`);
+  });
+  const perDatabase = Math.ceil(merchants.length / payers.length);
+  options.log(`b-advance: ${merchants.length} merchants (at most ${perDatabase} homed per database), each paid ${pendingEach} pending over ${payers.length} databases, ` +
+    `terms set, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return { merchants, pendingEach, stripes: payers.length, perDatabase, feeBps: advanceFeeBps };
+}
+
+/**
+ * Opens merchants (a new account's home database is drawn at random) until each of `databases`
+ * is home to its share of min(countMax, databases × perDatabase), the shares differing by one at
+ * most; merchants opened past a database's share are left unused.
+ */
+async function openBalancedMerchants(
+  client: LoadClient, runId: string, topology: Topology | null, databases: readonly number[], perDatabase: number, countMax: number,
+): Promise<string[]> {
+  const wanted = Math.min(countMax, databases.length * perDatabase);
+  const share = new Map(databases.map((d, i) => [d, Math.floor(wanted / databases.length) + (i < wanted % databases.length ? 1 : 0)]));
+  const open = contractOperation('OpenAccount');
+  const kept: string[] = [];
+  let opened = 0;
+  for (let round = 0; kept.length < wanted; round++) {
+    if (round >= advanceMerchantOpeningRoundsMax) throw new Error(`b-advance: ${advanceMerchantOpeningRoundsMax} rounds opened ${opened} merchants and still not ${wanted} spread over ${databases.length} databases`);
+    const batch = Math.max(databases.length, 2 * (wanted - kept.length));
+    const ids = await inParallel(batch, fixtureConcurrency, (i) => openAccount(client, open, `bench-${runId}-advance-${opened + i}`, 'MERCHANT', 'USD'));
+    opened += batch;
+    physicalShards(ids, topology).forEach((database, i) => {
+      const left = share.get(database) ?? 0;
+      if (left > 0 && kept.length < wanted) {
+        kept.push(ids[i]!);
+        share.set(database, left - 1);
+      }
+    });
+  }
+  return kept;
 }
 
 /** The database of each account (its logical shard when the topology is unknown). */

@@ -45,3 +45,36 @@ function describe(health: LedgerHealth): string {
   const mismatches = health.balanceMismatches.slice(0, 5).map((m) => `${m.shard}/${m.accountId} stored ${m.stored} ≠ entries ${m.entries}`);
   return [...unbalanced, ...mismatches, `${health.balanceMismatches.length} balance mismatches in all`].join('; ');
 }
+
+/** b-advance's part of the ledger, summed over every shard: its merchants (home rows and stripes) and the platform's fee income. */
+export interface AdvanceLedger {
+  pending: bigint;
+  available: bigint;
+  feeIncome: bigint;
+}
+
+export async function advanceLedger(shards: ShardSet, merchants: readonly string[], currency: string): Promise<AdvanceLedger> {
+  const perShard = await Promise.all(shards.all.map(async (shard) => {
+    const [own] = await shard.pool.query(
+      `SELECT CAST(COALESCE(SUM(pending), 0) AS CHAR) AS pending, CAST(COALESCE(SUM(available), 0) AS CHAR) AS available
+       FROM accounts WHERE currency = ? AND (id IN (?) OR parent_id IN (?))`, [currency, merchants, merchants]);
+    const [fee] = await shard.pool.query(
+      `SELECT CAST(COALESCE(SUM(available), 0) AS CHAR) AS fee FROM accounts WHERE system_kind = 'FEE_INCOME' AND currency = ?`, [currency]);
+    const row = (own as Array<{ pending: string; available: string }>)[0]!;
+    return { pending: BigInt(row.pending), available: BigInt(row.available), feeIncome: BigInt((fee as Array<{ fee: string }>)[0]!.fee) };
+  }));
+  return perShard.reduce((a, s) => ({ pending: a.pending + s.pending, available: a.available + s.available, feeIncome: a.feeIncome + s.feeIncome }),
+    { pending: 0n, available: 0n, feeIncome: 0n });
+}
+
+/**
+ * After b-advance: the ledger moved exactly as the advances answered say (Σ amount out of the
+ * merchants' pending, Σ (amount − fee) into their available, Σ fee into fee income). Only
+ * asserted when every advance sent got a typed answer: one cut off (a timeout) may have posted.
+ */
+export function checkAdvanceLedger(before: AdvanceLedger, after: AdvanceLedger, paid: { amount: bigint; fee: bigint }): void {
+  const moved = { pending: before.pending - after.pending, available: after.available - before.available, feeIncome: after.feeIncome - before.feeIncome };
+  if (moved.pending === paid.amount && moved.available === paid.amount - paid.fee && moved.feeIncome === paid.fee) return;
+  throw new InvariantViolation(`LEDGER INVARIANT BROKEN: the advances answered moved ${paid.amount} out of pending, ${paid.amount - paid.fee} to available ` +
+    `and ${paid.fee} to fee income; the ledger moved ${moved.pending}, ${moved.available} and ${moved.feeIncome}`);
+}

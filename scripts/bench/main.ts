@@ -15,7 +15,7 @@ import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import {
   benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, hiveGatewayVariants, startHiveGateway, startProcessStack, processNames, type ProcessName, type ProcessStack,
 } from './bench-stack';
-import { openAndFund, prepareFxPayees, type Fixtures } from './fixtures';
+import { advancePendingPerMerchant, openAndFund, prepareAdvanceMerchants, prepareFxPayees, type Fixtures } from './fixtures';
 import {
   bulkConcurrencyDefault, calibrationLoopIterations, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, fxPayeeCount, jwtSecretBytes, openLoopRateShare, rawBatchSize,
   readConcurrencyDefault, scenarioSecondsDefault, scenarioSecondsMax, singleConcurrencyDefault, soakRatePerSecondMax,
@@ -29,7 +29,7 @@ import { runEngineScenario } from './engine';
 import { allCpuMsPerUnit, ceilingRatios, resultsTable, writeResults } from './report';
 import { prepareReadAccounts, type ReadFixtures } from './read-fixtures';
 import {
-  accountsByOwnerOps, bulkPaymentOps, describeQuotePool, fxQuotedPaymentOps, FxQuotePool, getAccountOps, holdCaptureOps, marketplaceOps, runScenario, singlePaymentOps,
+  AdvanceOps, accountsByOwnerOps, bulkPaymentOps, describeQuotePool, fxQuotedPaymentOps, FxQuotePool, getAccountOps, holdCaptureOps, marketplaceOps, runScenario, singlePaymentOps,
   type BenchContext, type ScenarioResult,
 } from './scenarios';
 import { describeVerdict, runSoak, type SoakReport } from './soak';
@@ -46,7 +46,11 @@ import { repoRoot, type StartupCost } from './processes';
  *                        b: b-hot-merchant, b-marketplace, b-hot-merchant-holds, and FX: b-fx-quoted
  *                        (a quote then its payment, two requests per unit) and b-fx (the payment
  *                        alone, its quote made by a pre-phase before the window, which says if the
- *                        quotes ran out), each with its ratio to a-max when a runs too; c: bulk;
+ *                        quotes ran out), and b-advance (AdvanceSettlement of 1-100 minor units, in
+ *                        turn over as many merchants as clients, each with pending on every database;
+ *                        a merchant's advances run one at a time, and each home database's at most
+ *                        its settlement pool less one at once: settlement's advance-lock.ts),
+ *                        each with its ratio to a-max when a runs too; c: bulk;
  *                        d: posting engines; e: raw SQL ceiling; f (reads: GetAccount and AccountsByOwner,
  *                        straight to the account subgraph and through the gateway) includes the
  *                        Hive Gateway comparison
@@ -384,9 +388,21 @@ async function runGroups(
       beforeRun: (seconds, phase) => pool.topUp(expectedPerSecond, seconds, phase), quotePool: () => pool.report(),
     }));
     if (fx.quotePool?.ranOutAfterSeconds != null) log(`b-fx: WARNING: ${describeQuotePool(fx.quotePool)}`);
+    const advanceMerchants = await prepareAdvanceMerchants({
+      client: gateway, runId: ctx.runId, fixtures: ctx.fixtures, perDatabase: c, countMax: c,
+      pendingEach: advancePendingPerMerchant(ctx.seconds), log,
+    });
+    const advances = new AdvanceOps(ctx, advanceMerchants);
+    const advanceClients = advanceMerchants.merchants.length;
+    const advance = add(await runScenario(ctx, {
+      id: 'b-advance', title: `settlement advances: AdvanceSettlement of 1-100 minor units, in turn over ${advanceClients} merchants (${advanceMerchants.perDatabase} homed per database) with pending on ${advanceMerchants.stripes} databases`,
+      engine: 'merged', unit: 'advance', client: gateway, next: () => advances.next(), unitsPerRequest: 1, load: { concurrency: advanceClients },
+      beforeRun: () => advances.beforeRun(), advances: () => advances.report(),
+    }));
     if (singleMax) {
       const ratio = (r: ScenarioResult) => (r.load.unitsPerSecond / singleMax!.load.unitsPerSecond).toFixed(2);
-      log(`b-marketplace ÷ a-max: ${ratio(legs)} (issue 23's target ≥ 0.5); b-fx ÷ a-max: ${ratio(fx)} (issue 24's target ≥ 0.8); b-fx-quoted ÷ a-max: ${ratio(quoted)}`);
+      log(`b-marketplace ÷ a-max: ${ratio(legs)} (issue 23's target ≥ 0.5); b-fx ÷ a-max: ${ratio(fx)} (issue 24's target ≥ 0.8); b-fx-quoted ÷ a-max: ${ratio(quoted)}; ` +
+        `b-advance ÷ a-max: ${ratio(advance)} (advances against payments)`);
     }
   }
   if (g.has('c')) {

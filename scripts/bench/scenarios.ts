@@ -2,9 +2,9 @@ import { randomInt } from 'node:crypto';
 import { cpus } from 'node:os';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { contractOperation, createPaymentsDocument, dataField, requestBody, typenameOf } from './documents';
-import type { Fixtures } from './fixtures';
-import { checkInvariants, type InvariantReport } from './invariants';
-import { fxQuotePoolHeadroom, fxQuoteUseMarginMs, paymentAmountMaxMinorUnits, warmupSecondsMax } from './limits';
+import type { AdvanceMerchants, Fixtures } from './fixtures';
+import { advanceLedger, checkAdvanceLedger, checkInvariants, type AdvanceLedger, type InvariantReport } from './invariants';
+import { advanceAmountMaxMinorUnits, fxQuotePoolHeadroom, fxQuoteUseMarginMs, paymentAmountMaxMinorUnits, warmupSecondsMax } from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
 import { cpuDelta, snapshotCpu } from './proc-stats';
 
@@ -34,7 +34,7 @@ export interface ScenarioResult {
   offeredPerSecond: number | null;
   /** Payments (or reads) per request. */
   unitsPerRequest: number;
-  unit: 'payment' | 'read';
+  unit: 'payment' | 'read' | 'advance';
   crossShardShare: number | null;
   load: LoadResult;
   /** CPU ms per successful unit, per process. */
@@ -47,13 +47,15 @@ export interface ScenarioResult {
   invariants: InvariantReport | null;
   /** b-fx only: its quotes made ahead, and whether they ran out inside the window. */
   quotePool?: FxQuotePoolReport;
+  /** b-advance only: its advances over the warm-up and the window, and the ledger's move over the same time. */
+  advances?: AdvanceReport;
 }
 
 export interface ScenarioSpec {
   id: string;
   title: string;
   engine: string;
-  unit: 'payment' | 'read';
+  unit: 'payment' | 'read' | 'advance';
   client: LoadClient;
   /** Null: nothing left to send (closed loop only; that client stops, the window runs on). */
   next: () => Operation | null;
@@ -69,6 +71,8 @@ export interface ScenarioSpec {
   beforeRun?: (seconds: number, phase: 'warm-up' | 'window') => Promise<void>;
   /** b-fx: what its pool of quotes made ahead did. */
   quotePool?: () => FxQuotePoolReport;
+  /** b-advance: its advances and the ledger's check of them, after the invariants. */
+  advances?: () => Promise<AdvanceReport>;
 }
 
 let sequence = 0;
@@ -364,6 +368,83 @@ export class FxQuotePool {
   }
 }
 
+/** What b-advance's advances did, over its warm-up and window together. */
+export interface AdvanceReport {
+  merchants: number;
+  /** Stripes with pending per merchant at the start (one per database). */
+  stripes: number;
+  /** Answered Advance; answered a UserError (AdvanceExceedsAllowed: a merchant's pending ran out); sent without a typed answer. */
+  paid: number;
+  refused: number;
+  unknown: number;
+  amount: string;
+  feeAmount: string;
+  /** The merchants' pending left at the end, summed. */
+  pendingLeft: string | null;
+  /** The ledger moved exactly as the paid advances say (checkAdvanceLedger); null when not checked (no shards, or an unknown outcome). */
+  ledgerMatches: boolean | null;
+}
+
+/**
+ * b-advance: each request is one AdvanceSettlement (the contract's) of 1 to
+ * advanceAmountMaxMinorUnits, with its own idempotency key, for the next merchant in turn: as
+ * many merchants as clients, so that the per-merchant lock (one advance of a merchant at a time)
+ * is rarely waited on. Reads the merchants' pending and available and the fee income before the
+ * first run (beforeRun) and after the window (report), and checks that they moved by what the
+ * answered advances say.
+ */
+export class AdvanceOps {
+  private readonly document = contractOperation('AdvanceSettlement');
+  private turn = 0;
+  private sent = 0;
+  private paid = 0;
+  private refused = 0;
+  private amount = 0n;
+  private fee = 0n;
+  private before: AdvanceLedger | null = null;
+
+  constructor(private readonly ctx: BenchContext, private readonly setUp: AdvanceMerchants) {}
+
+  next(): Operation {
+    const merchants = this.setUp.merchants;
+    const merchantAccountId = merchants[this.turn % merchants.length]!;
+    this.turn += 1;
+    this.sent += 1;
+    const amount = String(randomInt(1, advanceAmountMaxMinorUnits + 1));
+    return {
+      body: requestBody(this.document, { input: { idempotencyKey: nextKey(this.ctx), merchantAccountId, amount } }),
+      units: 1,
+      succeeded: (response) => {
+        const answer = dataField(response, 'advanceSettlement') as { amount?: string; feeAmount?: string; code?: string } | undefined;
+        if (typenameOf(answer) === 'Advance') {
+          this.paid += 1;
+          this.amount += BigInt(answer!.amount!);
+          this.fee += BigInt(answer!.feeAmount!);
+          return 1;
+        }
+        if (typeof answer?.code === 'string') this.refused += 1;
+        return 0;
+      },
+    };
+  }
+
+  /** The scenario's beforeRun: the ledger's first reading, before the warm-up (or the window, without one). */
+  async beforeRun(): Promise<void> {
+    if (this.before === null && this.ctx.shards) this.before = await advanceLedger(this.ctx.shards, this.setUp.merchants, 'USD');
+  }
+
+  async report(): Promise<AdvanceReport> {
+    const unknown = this.sent - this.paid - this.refused;
+    const after = this.ctx.shards ? await advanceLedger(this.ctx.shards, this.setUp.merchants, 'USD') : null;
+    const checked = this.before !== null && after !== null && unknown === 0;
+    if (checked) checkAdvanceLedger(this.before!, after!, { amount: this.amount, fee: this.fee });
+    return {
+      merchants: this.setUp.merchants.length, stripes: this.setUp.stripes, paid: this.paid, refused: this.refused, unknown,
+      amount: this.amount.toString(), feeAmount: this.fee.toString(), pendingLeft: after?.pending.toString() ?? null, ledgerMatches: checked ? true : null,
+    };
+  }
+}
+
 /** The contract's GetAccount (100 entries) of a random account among `accounts`. */
 export function getAccountOps(accounts: readonly string[]): () => Operation {
   const document = contractOperation('GetAccount');
@@ -423,6 +504,7 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     mysqlPerUnit: statusBefore && statusAfter ? mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits) : null,
     invariants,
     ...(spec.quotePool ? { quotePool: spec.quotePool() } : {}),
+    ...(spec.advances ? { advances: await spec.advances() } : {}),
   };
   ctx.log(summaryLine(result));
   return result;
@@ -475,7 +557,14 @@ export function summaryLine(r: ScenarioResult): string {
     (r.mysqlPerUnit ? `; MySQL statements/${r.unit} ${r.mysqlPerUnit.statements}, commits/${r.unit} ${r.mysqlPerUnit.commits}` : '') +
     (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
     (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '') +
-    (r.quotePool ? `; ${describeQuotePool(r.quotePool)}` : '');
+    (r.quotePool ? `; ${describeQuotePool(r.quotePool)}` : '') +
+    (r.advances ? `; ${describeAdvances(r.advances)}` : '');
+}
+
+export function describeAdvances(a: AdvanceReport): string {
+  return `advances over ${a.merchants} merchants × ${a.stripes} stripes (warm-up included): ${a.paid} paid (${a.amount} advanced, ${a.feeAmount} in fees), ` +
+    `${a.refused} refused, ${a.unknown} unanswered; merchants' pending left ${a.pendingLeft ?? '?'}; ` +
+    (a.ledgerMatches === null ? 'ledger move not checked' : 'pending → available and fee income moved exactly by the advances');
 }
 
 export function describeQuotePool(p: FxQuotePoolReport): string {

@@ -46,25 +46,25 @@ function describe(health: LedgerHealth): string {
   return [...unbalanced, ...mismatches, `${health.balanceMismatches.length} balance mismatches in all`].join('; ');
 }
 
-/** b-advance's part of the ledger, summed over every shard: its merchants (home rows and stripes) and the platform's fee income. */
+/** b-advance's part of the ledger, summed over every shard: its merchants' pending and available (home rows and stripes) and the platform's fee income. */
 export interface AdvanceLedger {
-  pending: bigint;
-  available: bigint;
+  pendingSum: bigint;
+  availableSum: bigint;
   feeIncome: bigint;
 }
 
 export async function advanceLedger(shards: ShardSet, merchants: readonly string[], currency: string): Promise<AdvanceLedger> {
   const perShard = await Promise.all(shards.all.map(async (shard) => {
     const [own] = await shard.pool.query(
-      `SELECT CAST(COALESCE(SUM(pending), 0) AS CHAR) AS pending, CAST(COALESCE(SUM(available), 0) AS CHAR) AS available
+      `SELECT CAST(COALESCE(SUM(pending), 0) AS CHAR) AS pending_sum, CAST(COALESCE(SUM(available), 0) AS CHAR) AS available_sum
        FROM accounts WHERE currency = ? AND (id IN (?) OR parent_id IN (?))`, [currency, merchants, merchants]);
     const [fee] = await shard.pool.query(
       `SELECT CAST(COALESCE(SUM(available), 0) AS CHAR) AS fee FROM accounts WHERE system_kind = 'FEE_INCOME' AND currency = ?`, [currency]);
-    const row = (own as Array<{ pending: string; available: string }>)[0]!;
-    return { pending: BigInt(row.pending), available: BigInt(row.available), feeIncome: BigInt((fee as Array<{ fee: string }>)[0]!.fee) };
+    const sums = (own as Array<{ pending_sum: string; available_sum: string }>)[0]!;
+    return { pendingSum: BigInt(sums.pending_sum), availableSum: BigInt(sums.available_sum), feeIncome: BigInt((fee as Array<{ fee: string }>)[0]!.fee) };
   }));
-  return perShard.reduce((a, s) => ({ pending: a.pending + s.pending, available: a.available + s.available, feeIncome: a.feeIncome + s.feeIncome }),
-    { pending: 0n, available: 0n, feeIncome: 0n });
+  return perShard.reduce((a, s) => ({ pendingSum: a.pendingSum + s.pendingSum, availableSum: a.availableSum + s.availableSum, feeIncome: a.feeIncome + s.feeIncome }),
+    { pendingSum: 0n, availableSum: 0n, feeIncome: 0n });
 }
 
 /**
@@ -73,8 +73,8 @@ export async function advanceLedger(shards: ShardSet, merchants: readonly string
  * asserted when every advance sent got a typed answer: one cut off (a timeout) may have posted.
  */
 export function checkAdvanceLedger(before: AdvanceLedger, after: AdvanceLedger, paid: { amount: bigint; fee: bigint }): void {
-  const moved = { pending: before.pending - after.pending, available: after.available - before.available, feeIncome: after.feeIncome - before.feeIncome };
-  if (moved.pending === paid.amount && moved.available === paid.amount - paid.fee && moved.feeIncome === paid.fee) return;
+  const moved = { out: before.pendingSum - after.pendingSum, in: after.availableSum - before.availableSum, fees: after.feeIncome - before.feeIncome };
+  if (moved.out === paid.amount && moved.in === paid.amount - paid.fee && moved.fees === paid.fee) return;
   throw new InvariantViolation(`LEDGER INVARIANT BROKEN: the advances answered moved ${paid.amount} out of pending, ${paid.amount - paid.fee} to available ` +
-    `and ${paid.fee} to fee income; the ledger moved ${moved.pending}, ${moved.available} and ${moved.feeIncome}`);
+    `and ${paid.fee} to fee income; the ledger moved ${moved.out}, ${moved.in} and ${moved.fees}`);
 }

@@ -440,7 +440,7 @@ export class AdvanceOps {
     if (checked) checkAdvanceLedger(this.before!, after!, { amount: this.amount, fee: this.fee });
     return {
       merchants: this.setUp.merchants.length, stripes: this.setUp.stripes, paid: this.paid, refused: this.refused, unknown,
-      amount: this.amount.toString(), feeAmount: this.fee.toString(), pendingLeft: after?.pending.toString() ?? null, ledgerMatches: checked ? true : null,
+      amount: this.amount.toString(), feeAmount: this.fee.toString(), pendingLeft: after?.pendingSum.toString() ?? null, ledgerMatches: checked ? true : null,
     };
   }
 }

@@ -5,13 +5,16 @@ import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { verifyShard } from '../subgraphs/shared/src/db/integrity';
 import { logicalShardsIn, stripeDirectoryGaps } from '../subgraphs/shared/src/ledger/stripes';
 import { legFindings } from '../subgraphs/transaction/src/services/leg-integrity';
+import { outstandingMismatches } from '../subgraphs/settlement/src/db/ledger-checks';
 
 /**
  * `npm run verify`: checks every account's MAC and every entry's hash chain on every shard of
  * MYSQL_SHARDS, and that every merchant's stripe directory names each of its stripes (a stripe
  * left out would be missing from the merchant's balance and settlement; `npm run migrate`
  * fills such gaps), and that payments of many legs add up and campaigns' counters match their
- * payments (services/leg-integrity.ts). Prints what it finds and exits 1 if anything is wrong.
+ * payments (services/leg-integrity.ts), and that every stripe's outstanding settlement advance is
+ * its pieces less what settlements covered and refunds repaid (issue 33). Prints what it finds and
+ * exits 1 if anything is wrong.
  */
 const config = readScriptConfig(scriptConfig, process.env);
 // MACs are checked with the keys the subgraphs seal with (LEDGER_MAC_KEY).
@@ -33,6 +36,10 @@ try {
   console.log(`payments of many legs and campaigns: ${legs.length} findings`);
   for (const f of legs) console.log(`  ${f.kind} ${'paymentId' in f ? f.paymentId : f.campaignId}: ${f.detail}`);
   if (legs.length > 0) clean = false;
+  const advances = (await Promise.all(shards.all.map(async (s) => (await outstandingMismatches(s.db)).map((m) => ({ shard: s.name, ...m }))))).flat();
+  console.log(`settlement advances: ${advances.length} findings`);
+  for (const f of advances) console.log(`  OUTSTANDING_MISMATCH ${f.shard}/${f.stripeId}: stored ${f.stored}, pieces less covered and repaid ${f.expected}`);
+  if (advances.length > 0) clean = false;
 } finally {
   await shards.close();
 }

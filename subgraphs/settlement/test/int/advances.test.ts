@@ -11,6 +11,7 @@ import { systemKindTotal } from '../../../../test/support/ledger';
 import { feeOf } from '../../src/domain/fees';
 import { runSettlement } from '../../src/services/settle';
 import { reconcile } from '../../src/services/reconcile';
+import { outstandingMismatches } from '../../src/db/ledger-checks';
 import { postPiece } from '../../src/services/advance-pieces';
 import { startAdvanceWorker } from '../../src/services/worker';
 import { insertAdvance } from '../../src/db/advance-store';
@@ -392,6 +393,26 @@ describe('twenty-four advances racing for one merchant', () => {
     expect(BigInt(offer.outstanding)).toBeLessThanOrEqual(cap);
     const after = await stripes(merchant);
     expect(sum([...after.values()].map((v) => v.pending))).toBe(pending - BigInt(paid.length) * each);
+  });
+});
+
+describe('npm run verify over advances', () => {
+  it('finds no stripe whose outstanding advance differs from its pieces, settlements and repayments, and finds one changed behind the ledger\'s back', async () => {
+    const all = async () => (await Promise.all(stack.shards.all.map((s) => outstandingMismatches(s.db)))).flat();
+    expect(await all()).toEqual([]);
+    const owner = unique('verify');
+    const merchant = await open(owner, 'MERCHANT');
+    const [payer] = await payersOnEveryShard('1000000');
+    await pay(payer!, merchant, '1000');
+    expect((await setTerms(merchant, 10_000, 0, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
+    const advanced = (await advance(merchant, '400')).data!.advanceSettlement;
+    const [piece] = await piecesOf(advanced.id);
+    const db = stack.shards.of('account', piece!.stripe).db;
+    expect(await all()).toEqual([]);
+    await db.execute(sql`UPDATE advance_outstanding SET outstanding = outstanding + 1 WHERE stripe_account_id = ${piece!.stripe}`);
+    expect(await all()).toEqual([{ stripeId: piece!.stripe, stored: 401n, expected: 400n }]);
+    await db.execute(sql`UPDATE advance_outstanding SET outstanding = outstanding - 1 WHERE stripe_account_id = ${piece!.stripe}`);
+    expect(await all()).toEqual([]);
   });
 });
 

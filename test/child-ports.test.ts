@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { testSubgraphSecrets } from './support/env';
-import { spawnService } from './support/processes';
+import { freePorts, spawnService } from './support/processes';
 
 /**
  * A spawned service is the one the test talks to (test/support/processes.ts). spawnService used
@@ -32,5 +32,14 @@ describe('a spawned service', () => {
   it('is not mistaken for another process answering /health on its port', async () => {
     const env = { [subgraphSecretVariable('transaction')]: testSubgraphSecrets.transaction, RELAY_ENABLED: 'false' };
     await expect(spawnService('transaction', env, decoyPort)).rejects.toThrow(/exited before it was ready[\s\S]*EADDRINUSE/);
+  });
+});
+
+describe('ports picked together', () => {
+  it('are distinct: each is held until the last is bound (a Galera cluster once got one port for two nodes)', async () => {
+    // Bound and let go one by one, 200 picks of port 0 repeat one more often than not: the
+    // kernel may hand a port just let go to the next bind.
+    const ports = await freePorts(200);
+    expect(new Set(ports).size).toBe(200);
   });
 });

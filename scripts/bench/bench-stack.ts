@@ -15,7 +15,7 @@ import { compiledEntry, ensureBuilt, processEntries } from '../lib/build';
 import { benchPoolSize } from './limits';
 import { subgraphNames, type PartName, type SubgraphName } from '../lib/parts';
 import { variablePrefixOf } from '../../subgraphs/shared/src/part';
-import { freePort, repoRoot, startService, type Service, type ServiceSpec, type StartupCost } from './processes';
+import { freePort, freePorts, repoRoot, startService, type Service, type ServiceSpec, type StartupCost } from './processes';
 
 /**
  * The benchmark's own copy of the system: shard databases `<prefix>_s0..` dropped, created and
@@ -104,7 +104,8 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   const runFrom = options.runFrom ?? 'dist';
   await ensureBuilt((line) => console.log(`[bench] ${line}`));
   const ports = {} as Record<ProcessName, number>;
-  for (const name of processNames) ports[name] = await freePort();
+  const free = await freePorts(processNames.length);
+  processNames.forEach((name, i) => { ports[name] = free[i]!; });
   const urls = Object.fromEntries(subgraphNames.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`])) as Record<SubgraphName, string>;
   const shared = { ...options.processEnv, MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
   const secrets = generateSubgraphSecrets();

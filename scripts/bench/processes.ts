@@ -3,12 +3,12 @@ import { createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { healthRequestTimeoutMs, processReadyPollIntervalMs, processReadyTimeoutMs, processStopGraceMs } from './limits';
-import { freePort } from '../lib/free-port';
+import { freePort, freePorts } from '../lib/free-port';
 import { processNodeArgs } from '../lib/node-options';
 import { compiledEntry } from '../lib/build';
 import { cpuMsOf } from './proc-stats';
 
-export { freePort };
+export { freePort, freePorts };
 
 /**
  * The system as `npm start` runs it: each subgraph and the gateway a separate Node process

@@ -3,7 +3,7 @@ import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, re
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
-import { freePort } from './free-port';
+import { freePorts } from './free-port';
 import { findBinary, sleep, stopChild } from './server-process';
 import { galeraGroupTimingsRecommended } from '../../subgraphs/shared/src/shards/galera-timings';
 
@@ -117,7 +117,8 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
   const dataDir = mkdtempSync(join(tmpdir(), `paygraph-galera-${options.name}-`));
   const nodeCount = options.nodeCount ?? galeraNodeCount;
   const ports: NodePorts[] = [];
-  for (let i = 0; i < nodeCount; i++) ports.push({ mysql: await freePort(), group: await freePort(), ist: await freePort(), sst: await freePort() });
+  const free = await freePorts(nodeCount * 4);
+  for (let i = 0; i < nodeCount; i++) ports.push({ mysql: free[4 * i]!, group: free[4 * i + 1]!, ist: free[4 * i + 2]!, sst: free[4 * i + 3]! });
   const clusterAddress = `gcomm://${ports.map((p) => `127.0.0.1:${p.group}`).join(',')}`;
   const nodeDir = (i: number) => join(dataDir, `node${i}`);
   const children: Array<ChildProcess | null> = ports.map(() => null);

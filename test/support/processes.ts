@@ -3,13 +3,13 @@ import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { testSubgraphSecrets } from './env';
-import { freePort } from '../../scripts/lib/free-port';
+import { freePort, freePorts } from '../../scripts/lib/free-port';
 import { compiledEntry } from '../../scripts/lib/build';
 import { processNodeArgs } from '../../scripts/lib/node-options';
 import { folderOf, parts, type PartName } from '../../scripts/lib/parts';
 import { variablePrefixOf } from '@paygraph/shared/part';
 
-export { freePort };
+export { freePort, freePorts };
 
 /**
  * Subgraphs as real child processes, for tests that need a process to die (failpoints) and
@@ -217,7 +217,8 @@ export interface StartedSystem {
  * subgraph secrets, with plain log prefixes; resolves once it says it is running.
  */
 export async function startSystem(extraEnv: Record<string, string> = {}): Promise<StartedSystem> {
-  const ports = { PORT: await freePort(), ACCOUNT_PORT: await freePort(), TRANSACTION_PORT: await freePort(), SETTLEMENT_PORT: await freePort(), WEBHOOKS_PORT: await freePort() };
+  const [gateway, account, transaction, settlement, webhooks] = await freePorts(5);
+  const ports = { PORT: gateway!, ACCOUNT_PORT: account!, TRANSACTION_PORT: transaction!, SETTLEMENT_PORT: settlement!, WEBHOOKS_PORT: webhooks! };
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_ENV: 'development', ...extraEnv };
   delete env.JWT_SECRET;
   for (const key of Object.keys(env)) if (key.startsWith('SUBGRAPH_SECRET_')) delete env[key];

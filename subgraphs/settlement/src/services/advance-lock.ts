@@ -53,11 +53,12 @@ async function oneAtATime<T>(merchantId: string, run: () => Promise<T>): Promise
  * merchants). A holder past the slots waits, like a request for a connection, at most
  * shardAcquireTimeoutMs, then SHARD_UNAVAILABLE (retryable).
  */
-const slots = new Map<string, { free: number; waiting: Array<() => void> }>();
+const slots = new WeakMap<Shard['pool'], { free: number; waiting: Array<() => void> }>();
 
 async function inHomeSlot<T>(home: Shard, run: () => Promise<T>): Promise<T> {
-  const slot = slots.get(home.name) ?? { free: Math.max(1, (home.pool.options.pool.connectionLimit ?? 2) - 1), waiting: [] };
-  slots.set(home.name, slot);
+  // Per pool, not per database name: a process with two shard sets on one database (tests) has two pools.
+  const slot = slots.get(home.pool) ?? { free: Math.max(1, (home.pool.options.pool.connectionLimit ?? 2) - 1), waiting: [] };
+  slots.set(home.pool, slot);
   if (slot.free > 0) slot.free -= 1;
   else await waitForSlot(home.name, slot);
   try {

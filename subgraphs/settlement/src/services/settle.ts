@@ -97,7 +97,7 @@ export async function runSettlement(
   // The merchant's credit in use before this run's postings: what they make available covers it first.
   const creditUsedBefore = creditUsedOf({ available: stripes.reduce((sum, s) => sum + s.account.available, 0n) });
   // No advance of the merchant runs while its stripes settle: an advance's offer read before a
-  // part commits would count that part's money as still pending (services/advances.ts).
+  // part commits would count that part's money as still pending (services/advance-lock.ts).
   const { parts, refused } = await whileNoAdvanceRuns(shards, merchantId, () => settleStripes(shards, settlement, stripes, now));
   if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
   const totals = parts.reduce(

@@ -53,6 +53,18 @@ function callerFor(r: SeededRandom, m: Model, a: ModelAccount): string {
   return r.below(100) < 6 ? r.pick([...m.roles.keys()]) : a.owner;
 }
 
+/**
+ * A merchant takes out everything on all its rows (the stripes swept home first), to minus its
+ * line, or one unit past it (refused, the sweeps made): always enough to drain every stripe, which
+ * the model needs (model.ts sweepHome). Drained stripes make later refunds take from the home row.
+ */
+function merchantWithdrawal(r: SeededRandom, m: Model, acc: ModelAccount): Op {
+  const total = [...acc.stripes.values()].reduce((t, s) => t + s.available, 0n);
+  const all = total > 0n ? total : 1n;
+  const amount = [all, all + acc.creditLimit, all + acc.creditLimit + 1n][r.below(3)]!;
+  return { t: 'withdraw', caller: callerFor(r, m, acc), acc: acc.handle, amount };
+}
+
 export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): Op {
   const accounts = m.accounts;
   const pick = (filter: (a: ModelAccount) => boolean = () => true): ModelAccount => {
@@ -68,6 +80,7 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
     const acc = pick();
     return { t: 'deposit', caller: r.below(100) < 4 ? r.pick([...m.roles.keys()]) : 'operator', acc: acc.handle, amount: r.below(10) === 0 ? m.amountMax : amountOf(r, m, scaleOf(acc) * 5n) };
   }
+  if (roll < 130 && r.below(4) === 0 && accounts.some((a) => a.type === 'MERCHANT')) return merchantWithdrawal(r, m, pick((a) => a.type === 'MERCHANT'));
   if (roll < 130) {
     const acc = pick((a) => a.type === 'PERSONAL');
     // Sometimes all of it, or one unit more: drained funding accounts exhaust their campaigns.

@@ -118,6 +118,8 @@ export interface Model {
   roles: Map<string, Role>;
   /** The platform's FX position per currency: what it holds (+) or owes (−) from FX payments and refunds. */
   fxPosition: Map<string, bigint>;
+  /** How many refund top-ups (home row → a stripe elsewhere) the model made: the run's tally shows them. */
+  topUps: number;
   /** Settlement fee income per currency. */
   feeIncome: Map<string, bigint>;
   amountMax: bigint;
@@ -129,7 +131,7 @@ export interface Model {
 
 export function newModel(amountMax: bigint, feeBps: number, businessDate: string): Model {
   return {
-    accounts: [], payments: [], holds: [], campaigns: [], advances: [], roles: new Map(), fxPosition: new Map(), feeIncome: new Map(),
+    accounts: [], payments: [], holds: [], campaigns: [], advances: [], roles: new Map(), fxPosition: new Map(), feeIncome: new Map(), topUps: 0,
     amountMax, feeBps, day: 0, businessDates: [businessDate],
   };
 }
@@ -257,10 +259,32 @@ export function withdraw(m: Model, caller: string, a: ModelAccount, amount: bigi
   if (!validAmount(m, amount)) return fail('INVALID_INPUT');
   if (!mayWrite(m, caller, a)) return forbidden;
   const home = stripe(a, a.shard);
+  if (a.type === 'MERCHANT') sweepHome(a, amount);
   if (!canSpend(a, amount)) return fail('INSUFFICIENT_FUNDS');
   home.available -= amount;
   a.flow -= amount;
   return { kind: 'ok' };
+}
+
+/**
+ * A merchant's withdrawal first sweeps what its home row lacks from its other stripes
+ * (services/sweep.ts), also when the withdrawal is then refused: the sweeps stay, the merchant's
+ * own money moved home. The service sweeps in stripe id order, which the model does not know, so
+ * the generator draws merchant withdrawals that drain every other stripe (order then does not
+ * matter); any other is a bug in the generator.
+ */
+function sweepHome(a: ModelAccount, amount: bigint): void {
+  const home = stripe(a, a.shard);
+  if (home.available >= amount) return;
+  let needed = amount - home.available;
+  const others = [...a.stripes].filter(([shard, s]) => shard !== a.shard && s.available > 0n);
+  const held = others.reduce((t, [, s]) => t + s.available, 0n);
+  if (held > needed) throw new Error(`a merchant withdrawal of ${amount} sweeps part of ${held}: the generator draws only withdrawals that drain every stripe`);
+  for (const [, s] of others) {
+    needed -= s.available;
+    home.available += s.available;
+    s.available = 0n;
+  }
 }
 
 // --- payments --------------------------------------------------------------------------------
@@ -401,10 +425,49 @@ export function refund(m: Model, caller: string, p: ModelPayment, amount: bigint
   if (p.status !== 'SUCCEEDED') return fail('PAYMENT_NOT_REFUNDABLE');
   if (amount > p.amount - p.refunded) return fail('REFUND_EXCEEDS_PAYMENT');
   const after = p.refunded + amount;
+  topUpStripes(m, p, receiverShares(m, p, amount, after));
   const shortfall = p.route === 'LEGS' ? refundLegs(m, p, after) : refundTwoLegs(m, p, amount, after);
   if (shortfall) return p.route === 'SAME_SHARD' || p.route === 'MERCHANT_STRIPE' ? fail('INSUFFICIENT_FUNDS') : { kind: 'ok', status: 'FAILED' };
   p.refunded = after;
   return { kind: 'ok', status: 'SUCCEEDED' };
+}
+
+/** What each receiving leg gives back in a refund to `after`: the payee's share (FX: of buy), or every leg's change. */
+function receiverShares(m: Model, p: ModelPayment, amount: bigint, after: bigint): Array<{ leg: ModelLeg; share: bigint }> {
+  if (p.route === 'LEGS') {
+    const changes = refundLegChanges(p.legs, p.amount, after);
+    return p.legs.map((leg, i) => ({ leg, share: changes[i]! })).filter(({ leg }) => leg.role === 'PAYEE' || leg.role === 'SPLIT');
+  }
+  const share = p.fx ? fxReturnedAfter(after, p.fx.sellAmount, p.fx.buyAmount) - p.fx.returned : amount;
+  return [{ leg: p.legs[1]!, share: share > 0n ? share : 0n }];
+}
+
+/**
+ * Before a refund, each merchant stripe on another database than the merchant's home row gets
+ * what it lacks for its shares from the home row (services/refund-top-up.ts): all of it if the
+ * home row's available, its line included, allows, else nothing. It stays on the stripe when the
+ * refund then fails: the merchant's own money, its flow unchanged.
+ */
+function topUpStripes(m: Model, p: ModelPayment, shares: ReadonlyArray<{ leg: ModelLeg; share: bigint }>): void {
+  const byStripe = new Map<string, { account: ModelAccount; shard: number; fromPending: bigint; fromAvailable: bigint }>();
+  for (const { leg, share } of shares) {
+    const account = m.accounts[leg.account]!;
+    if (account.type !== 'MERCHANT' || leg.shard === account.shard || share <= 0n) continue;
+    const key = `${leg.account}/${leg.shard}`;
+    const entry = byStripe.get(key) ?? { account, shard: leg.shard, fromPending: 0n, fromAvailable: 0n };
+    if (leg.bucket === 'pending' && !leg.settled) entry.fromPending += share;
+    else entry.fromAvailable += share;
+    byStripe.set(key, entry);
+  }
+  for (const { account, shard, fromPending, fromAvailable } of byStripe.values()) {
+    const s = stripe(account, shard);
+    const spill = fromPending > s.pending ? fromPending - (s.pending > 0n ? s.pending : 0n) : 0n;
+    const lacking = fromAvailable + spill - (s.available > 0n ? s.available : 0n);
+    if (lacking <= 0n || !canSpend(account, lacking)) continue;
+    stripe(account, account.shard).available -= lacking;
+    s.available += lacking;
+    m.topUps += 1;
+  }
 }
 
 /** Answers true (and changes nothing) when the payee cannot give its share back. */

@@ -106,6 +106,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
     for (let step = 1; step <= options.steps; step++) {
       const op = generate(random, m, { hostileCampaignFx: options.hostileCampaignFx, replayable: b.replayable.length - 1 });
       const merchantsBefore = merchants.map((h) => model.advanceStateOf(m.accounts[h]!));
+      const topUpsBefore = m.topUps;
       const fail = (what: string, detail: string): never => {
         throw new SimulationFailure(`[simulator] seed ${options.seed}, step ${step}: ${what}\n  operation: ${describe(op, b)}${paymentOf(op, m)}\n  ${detail}`);
       };
@@ -134,6 +135,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
         const moved = model.advanceMovesOf(merchantsBefore[i]!, m.accounts[h]!);
         for (const what of moved) tally.set(what, (tally.get(what) ?? 0) + 1);
       });
+      if (m.topUps > topUpsBefore) tally.set('refund topped up from the home row', (tally.get('refund topped up from the home row') ?? 0) + 1);
       // How much of the run the exposure invariant saw credit in use (the tally shows it).
       if ([...model.exposureOf(m).values()].some((line) => line.used > 0n)) tally.set('credit in use', (tally.get('credit in use') ?? 0) + 1);
       if (step % 50 === 0) log(`[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s`);

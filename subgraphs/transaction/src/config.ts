@@ -13,7 +13,7 @@ export const transactionPortDefault = 4002;
  * Points where the transaction subgraph kills itself, for crash tests (PAYGRAPH_FAILPOINT): those
  * of a two-leg movement, then those between the legs of a payment of many legs (services/leg-payment.ts).
  */
-const twoLegFailpoints = ['payment-after-debit', 'refund-after-reserve', 'capture-after-debit', 'sweep-after-debit'] as const;
+const twoLegFailpoints = ['payment-after-debit', 'refund-after-reserve', 'capture-after-debit', 'sweep-after-debit', 'top-up-after-debit'] as const;
 const legFailpoints = ['legs-after-paying', 'legs-after-home', 'legs-after-receiving'] as const;
 export const failpoints = [...twoLegFailpoints, ...legFailpoints] as const;
 export type Failpoint = (typeof failpoints)[number];

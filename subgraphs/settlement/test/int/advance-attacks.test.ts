@@ -126,6 +126,14 @@ async function refundOffsets(stripe: string): Promise<Array<{ refundId: string; 
   return rows.map((r) => ({ refundId: r.refundId, amount: BigInt(r.amount) }));
 }
 
+/** The refund top-ups (sweeps from the home row to a stripe) of the merchant, on its home shard. */
+async function topUps(merchant: string): Promise<Array<{ refundId: string; from: string; to: string; amount: bigint; status: string }>> {
+  const [rows] = (await stack.shards.of('account', merchant).db.execute(
+    sql`SELECT withdrawal_id AS refundId, stripe_account_id AS \`from\`, merchant_account_id AS \`to\`, CAST(amount AS CHAR) AS amount, status
+        FROM sweeps WHERE stripe_account_id = ${merchant} ORDER BY created_at, id`)) as unknown as [Array<{ refundId: string; from: string; to: string; amount: string; status: string }>];
+  return rows.map((r) => ({ ...r, amount: BigInt(r.amount) }));
+}
+
 async function setTerms(merchant: string, maxAdvanceBps: number, feeBps: number, outstandingMax: string, as = operator) {
   return q(termsDoc, { input: { merchantAccountId: merchant, maxAdvanceBps, feeBps, outstandingMax } }, as);
 }
@@ -289,6 +297,91 @@ describe('advance attacks', () => {
     // Money: the merchant received 17,000, gave back 10,000, withdrew 9,900; fees 100 + 75 + 40.
     expect(await feeIncome()).toBe(feesStart + 100n + feeOf(3_000n, 250) + 40n);
     expect((await balanceOf(merchant)).available).toBe(17_000n - 10_000n - 9_900n - 100n - feeOf(3_000n, 250) - 40n);
+    await booksAgree();
+  });
+
+  it('a refund from a stripe on another shard than the home row takes what the stripe lacks from the home row and its line, once', async () => {
+    const owner = unique('topup');
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    const { home, remote: payer } = homeAndRemote(payers, merchant);
+    expect(payer).not.toBe(home);
+    await termsOk(merchant, 5000, 100, '1000000');
+    await feeRate(merchant, 250);
+    const feesStart = await feeIncome();
+    const payerStart = await balanceOf(payer);
+    const p = await pay(payer, merchant, '10000');
+    const x = await stripeOf(merchant, payer);
+    expect(x).not.toBe(merchant);
+    expect((await advance(merchant, '5000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', feeAmount: '50' });
+    expect(await withdraw(merchant, '4950', ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
+    expectStripes(await stripes(merchant), new Map(), { [x]: { pending: 5_000n } });
+    // Without a line the home row has nothing to give: refused, and nothing moved or written (no top-up either).
+    const before = await stripes(merchant);
+    expect(await refund(p, '10000', ownerToken)).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    expect(await stripes(merchant)).toEqual(before);
+    expect(await topUps(merchant)).toEqual([]);
+    // Beyond the refundable amount nothing is topped up, whatever the line.
+    await setCredit(merchant, '10000');
+    expect(await refund(p, '10001', ownerToken)).toMatchObject({ code: 'REFUND_EXCEEDS_PAYMENT' });
+    expect(await topUps(merchant)).toEqual([]);
+    // With the line: pending gives its 5,000, the home row's line the other 5,000 (moved to the stripe first), once for a replayed key.
+    const key = unique('ref');
+    const first = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '10000' } }, ownerToken)).data!.refundPayment;
+    expect(first).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    const again = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '10000' } }, ownerToken)).data!.refundPayment;
+    expect(again).toMatchObject({ __typename: 'Refund', id: first.id, status: 'SUCCEEDED' });
+    expectStripes(await stripes(merchant), new Map(), { [merchant]: { available: -5_000n } });
+    expect(await topUps(merchant)).toEqual([{ refundId: first.id, from: merchant, to: x, amount: 5_000n, status: 'SUCCEEDED' }]);
+    expect((await q(accountCreditDoc, { id: merchant }, ownerToken)).data!.account.balance).toMatchObject({ available: '-5000', creditUsed: '5000' });
+    expect(await balanceOf(payer)).toEqual(payerStart);
+    expect(await refund(p, '1', ownerToken)).toMatchObject({ code: 'REFUND_EXCEEDS_PAYMENT' });
+    // Settlement: the 5,000 given back from available repaid the advance; nothing is paid, the line stays used.
+    const s = await settle(merchant);
+    expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '10000', refundedAmount: '10000', feeAmount: '0', netAmount: '0' });
+    expect(sum((await outstanding(merchant)).values())).toBe(0n);
+    expect(await refundOffsets(x)).toEqual([{ refundId: first.id, amount: 5_000n }]);
+    expectStripes(await stripes(merchant), new Map(), { [merchant]: { available: -5_000n } });
+    // The merchant took out 4,950 and owes 5,000 on its line: the advance's fee of 50, nothing created.
+    expect(await feeIncome()).toBe(feesStart + 50n);
+    await booksAgree();
+  });
+
+  it('refunds racing for one line from a remote stripe: the line is never exceeded and every unit is on a row', async () => {
+    const owner = unique('topuprace');
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    const { remote: payer } = homeAndRemote(payers, merchant);
+    await termsOk(merchant, 10_000, 0, '1000000');
+    const payerStart = await balanceOf(payer);
+    const p = await pay(payer, merchant, '10000');
+    const x = await stripeOf(merchant, payer);
+    await advance(merchant, '10000', ownerToken);
+    expect(await withdraw(merchant, '10000', ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
+    await setCredit(merchant, '5000');
+    const answers = await Promise.all(Array.from({ length: 10 }, () => refund(p, '1000', ownerToken)));
+    const succeeded = answers.filter((a) => a.__typename === 'Refund' && a.status === 'SUCCEEDED').length;
+    expect(answers.filter((a) => a.__typename !== 'Refund').map((a) => a.code)).toEqual(Array(10 - succeeded).fill('INSUFFICIENT_FUNDS'));
+    // At least one: the first refund to find its own top-up on the stripe takes it. Racing refunds may count the money another
+    // brought (and skip their own top-up), so fewer than the line's five may pass; none may pass the line.
+    expect(succeeded).toBeGreaterThan(0);
+    expect(succeeded).toBeLessThanOrEqual(5);
+    const after = await stripes(merchant);
+    // The home row is at most at the floor; what it moved and the refunds did not take is still the merchant's, on the stripe.
+    expect(after.get(merchant)!.available).toBeGreaterThanOrEqual(-5_000n);
+    expect(after.get(merchant)!.available + after.get(x)!.available).toBe(-1_000n * BigInt(succeeded));
+    expect(after.get(x)!.pending).toBe(0n);
+    const moved = sum((await topUps(merchant)).map((t) => t.amount));
+    expect(moved).toBe(-after.get(merchant)!.available);
+    expect(await balanceOf(payer)).toEqual({ available: payerStart.available - 10_000n + 1_000n * BigInt(succeeded), pending: 0n });
+    // Net, the merchant owes 1,000 per refund: one unit more may be withdrawn only while that is under the line (the stripe swept home first).
+    const one = await withdraw(merchant, '1', ownerToken);
+    if (succeeded === 5) expect(one).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    else expect(one).toMatchObject({ __typename: 'Withdrawal' });
+    // The settlement counts each refund's give-back from available as repaid and covers the rest with the unrefunded money.
+    await settle(merchant);
+    expect(sum((await outstanding(merchant)).values())).toBe(0n);
+    expect(sum((await refundOffsets(x)).map((o) => o.amount))).toBe(1_000n * BigInt(succeeded));
     await booksAgree();
   });
 

@@ -8,7 +8,8 @@ import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { asGateway, testSubgraphSecrets, token, unique } from '../../../../test/support/env';
 import { systemKindTotal } from '../../../../test/support/ledger';
-import { childPoolSize, spawnService, type ChildService } from '../../../../test/support/processes';
+import { childPoolSize, spawnService, spawnTransactionSubgraph, type ChildService } from '../../../../test/support/processes';
+import { eventually, outboxDueNow } from '../../../../test/support/bank';
 import { readConfig } from '@paygraph/shared/config/env';
 import { settlementConfig } from '../../src/config';
 
@@ -125,6 +126,65 @@ describe('the settlement subgraph killed between the pieces of an advance', () =
     const again = await gql(restarted.graphqlUrl, advanceDoc, { input }, undefined, await asGateway('settlement', owner, 'customer'));
     expect(again.data!.advanceSettlement.id).toBe(advanceId);
     expect(await stripes(merchant)).toEqual(after);
+    expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
+  });
+});
+
+/** The sweeps from the merchant's home row (a refund's top-up), on its home shard. */
+async function topUpsOf(merchant: string): Promise<Array<{ id: string; refundId: string; amount: bigint; status: string }>> {
+  const [rows] = (await stack.shards.of('account', merchant).db.execute(
+    sql`SELECT id, withdrawal_id AS refundId, CAST(amount AS CHAR) AS amount, status FROM sweeps WHERE stripe_account_id = ${merchant}`)) as unknown as [Array<{ id: string; refundId: string; amount: string; status: string }>];
+  return rows.map((r) => ({ ...r, amount: BigInt(r.amount) }));
+}
+
+describe('the transaction subgraph killed in a refund after an advance, between the top-up from the home row and the refund', () => {
+  it('leaves the home row\'s money in clearing for the relay, and the retry with the same key refunds once, topping up once', async () => {
+    const owner = unique('killrefund');
+    const merchant = await open(owner, 'MERCHANT');
+    // A payer on another shard than the merchant's home: the payment sits on a stripe there.
+    let payer = '';
+    for (let i = 0; i < 200 && !payer; i++) {
+      const candidate = await open(unique('payer'), 'PERSONAL');
+      if (stack.shards.of('account', candidate) !== stack.shards.of('account', merchant)) payer = candidate;
+    }
+    expect(payer).not.toBe('');
+    await q(contractOperation('Deposit'), { input: { idempotencyKey: unique('dep'), accountId: payer, amount: '10000', currency: 'USD', externalRef: unique('ext') } });
+    const paid = await q(contractOperation('CreatePayment'), { input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: merchant, amount: '4000', currency: 'USD' } });
+    const paymentId = paid.data!.createPayment.id as string;
+    await q(contractOperation('SetAdvanceTerms'), { input: { merchantAccountId: merchant, maxAdvanceBps: 10_000, feeBps: 100, outstandingMax: '1000000' } });
+    expect((await q(contractOperation('AdvanceSettlement'), { input: { idempotencyKey: unique('adv'), merchantAccountId: merchant, amount: '4000' } })).data!.advanceSettlement.__typename).toBe('Advance');
+    const out = await q(contractOperation('Withdraw'), { input: { idempotencyKey: unique('wdr'), accountId: merchant, amount: '3960', currency: 'USD', externalRef: unique('out') } });
+    expect(out.data!.withdraw.__typename, JSON.stringify(out)).toBe('Withdrawal');
+    expect((await q(contractOperation('SetCreditLimit'), { input: { accountId: merchant, limit: '5000' } })).data!.setCreditLimit.__typename).toBe('Account');
+    const stripe = [...(await stripes(merchant)).keys()].find((id) => id !== merchant)!;
+    const refundDoc = `mutation R($input: RefundPaymentInput!) {
+      refundPayment(input: $input) { __typename ... on Refund { id status amount } ... on UserError { code message } } }`;
+    const input = { idempotencyKey: unique('ref'), paymentId, amount: '4000' };
+    const as = await asGateway('transaction', owner, 'customer');
+
+    const doomed = await spawnTransactionSubgraph({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'top-up-after-debit' });
+    children.push(doomed);
+    await expect(gql(doomed.graphqlUrl, refundDoc, { input }, undefined, as)).rejects.toThrow();
+    expect(await doomed.exited, doomed.output()).toEqual({ code: null, signal: 'SIGKILL' });
+    // The home row's debit committed (its line in use); the stripe has nothing yet; the money is in clearing.
+    const [cut] = await topUpsOf(merchant);
+    expect(cut).toMatchObject({ amount: 4_000n, status: 'PROCESSING' });
+    expect(await stripes(merchant)).toEqual(new Map([[merchant, { available: -4_000n, pending: 0n }], [stripe, { available: 0n, pending: 0n }]]));
+
+    // Due at once rather than after the inline grace (real time).
+    await outboxDueNow(stack.shards, cut!.id);
+    const revived = await spawnTransactionSubgraph({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
+    children.push(revived);
+    await eventually('the relay completes the top-up', 15_000, async () => ((await topUpsOf(merchant))[0]?.status === 'SUCCEEDED' ? true : undefined));
+    expect((await stripes(merchant)).get(stripe)).toEqual({ available: 4_000n, pending: 0n });
+
+    const retried = await gql(revived.graphqlUrl, refundDoc, { input }, undefined, as);
+    expect(retried.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED', amount: '4000' });
+    expect(await topUpsOf(merchant)).toEqual([{ ...cut!, status: 'SUCCEEDED' }]);
+    expect(await stripes(merchant)).toEqual(new Map([[merchant, { available: -4_000n, pending: 0n }], [stripe, { available: 0n, pending: 0n }]]));
+    const again = await gql(revived.graphqlUrl, refundDoc, { input }, undefined, as);
+    expect(again.data!.refundPayment.id).toBe(retried.data!.refundPayment.id);
+    expect(await stripes(merchant)).toEqual(new Map([[merchant, { available: -4_000n, pending: 0n }], [stripe, { available: 0n, pending: 0n }]]));
     expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
   });
 });

@@ -25,6 +25,7 @@ import type { Tx } from '@paygraph/shared/shards/transaction';
 import { addLegRefunded, insertRefundLegs, lockLegsOfPayment } from '../db/payment-legs';
 import type { ServiceContext } from './context';
 import { mayRefund } from './access';
+import { topUpStripesForRefund } from './refund-top-up';
 
 /**
  * A refund reverses (part of) a payment's legs. It serialises on the payment row: the cap
@@ -56,6 +57,8 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
 /** The refund the key names: one local posting, or reserved here and driven from the outbox. */
 async function refundOnce(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string): Promise<Result<RefundRow, RefundPaymentError>> {
   const [fx] = await paymentFxByIds(shard.db, [payment.id]);
+  // A stripe on another shard than the merchant's home row first gets what it lacks from that row (its line included).
+  await topUpStripesForRefund(ctx, shard, payment, request.amount, id, fx ?? null);
   if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS') return refundLocally(ctx, shard, payment, request, id, fx ?? null);
   // Its shares reserved with the amount, the refund runs from the outbox (refund-completion.ts).
   const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null);

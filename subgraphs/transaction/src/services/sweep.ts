@@ -27,7 +27,9 @@ import { outboxInlineGraceMs } from '@paygraph/shared/limits';
  * the relay, which completes it exactly once (the credit's dedupe key, the row's lock). A
  * sweep is keyed by (withdrawal, stripe): its debit's dedupe key is "<withdrawal>:sweep:<stripe>",
  * so a replayed withdrawal finds its sweeps instead of making new ones. Only a withdrawal
- * sweeps: money left on a stripe stays there for the refunds of its payments.
+ * sweeps to the home row: money left on a stripe stays there for the refunds of its payments. A
+ * refund sweeps the other way, from the home row to a stripe that lacks its share
+ * (refund-top-up.ts, debitForSweep).
  */
 export interface MerchantStripe extends StripeBalance {
   shard: Shard;
@@ -56,7 +58,8 @@ export async function sweepForWithdrawal(
   let arrived = 0n;
   for (const part of planSweeps(stripes.map((s) => ({ id: s.id, available: s.available })), needed)) {
     const stripe = stripes.find((s) => s.id === part.stripeId)!;
-    const sweep = await debitStripe(shards, stripe.shard, merchant, withdrawalId, part.stripeId, part.amount, now);
+    const move = { fromId: part.stripeId, toId: merchant.id, currency: merchant.currency, amount: part.amount };
+    const sweep = await debitForSweep(shards, stripe.shard, move, withdrawalId, now);
     if (!sweep) continue;
     hitFailpoint('sweep-after-debit');
     await completeSweep(shards, stripe.shard, sweep, now);
@@ -65,22 +68,33 @@ export async function sweepForWithdrawal(
   return arrived;
 }
 
-/** The first half, on the stripe's shard: null when the stripe no longer holds the amount. */
-async function debitStripe(
-  shards: ShardSet, shard: Shard, merchant: Account, withdrawalId: string, stripeId: string, amount: bigint, now: () => Date,
-): Promise<SweepRow | null> {
-  const logical = shardOf('account', stripeId);
+/** A sweep's movement between two rows of one merchant: debited from `fromId`, credited to `toId`. */
+export interface SweepMove {
+  fromId: string;
+  toId: string;
+  currency: string;
+  amount: bigint;
+}
+
+/**
+ * The first half, on the debited row's shard: null when that row no longer holds the amount (or
+ * may not pay). The sweep row keeps the debited row as stripe_account_id and the credited one as
+ * merchant_account_id: a withdrawal's sweep goes from a stripe to the home row, a refund's top-up
+ * (refund-top-up.ts) from the home row to a stripe. Keyed by (`keyId`, debited row).
+ */
+export async function debitForSweep(shards: ShardSet, shard: Shard, move: SweepMove, keyId: string, now: () => Date): Promise<SweepRow | null> {
+  const logical = shardOf('account', move.fromId);
   const id = newId('sweep', logical);
-  const clearing = await systemAccountId(shards, shard, 'CLEARING', merchant.currency);
+  const clearing = await systemAccountId(shards, shard, 'CLEARING', move.currency);
   const at = now();
-  const spec = sweepDebitSpec({ id, currency: merchant.currency, amount }, newId('posting', logical), withdrawalId, stripeId, clearing);
+  const spec = sweepDebitSpec({ id, currency: move.currency, amount: move.amount }, newId('posting', logical), keyId, move.fromId, clearing);
   return postOne<SweepRow | null>(shard, {
     spec,
     finish: async (tx, outcome: PostingOutcome, _accounts, deferred) => {
       switch (outcome.status) {
         case 'APPLIED': {
           const row: SweepRow = {
-            id, withdrawalId, merchantAccountId: merchant.id, stripeAccountId: stripeId, amount, currency: merchant.currency,
+            id, withdrawalId: keyId, merchantAccountId: move.toId, stripeAccountId: move.fromId, amount: move.amount, currency: move.currency,
             status: 'PROCESSING', createdAt: at, completedAt: null,
           };
           deferSweep(deferred, row);
@@ -88,12 +102,12 @@ async function debitStripe(
           return row;
         }
         case 'DUPLICATE': {
-          const existing = await sweepOf(tx, withdrawalId, stripeId);
-          assert(existing, `sweep posting of ${withdrawalId} on ${stripeId} has no sweep`);
+          const existing = await sweepOf(tx, keyId, move.fromId);
+          assert(existing, `sweep posting of ${keyId} on ${move.fromId} has no sweep`);
           return existing;
         }
         case 'REJECTED':
-          // A refund took the money between the read and the lock: this stripe gives nothing.
+          // A refund took the money between the read and the lock (or the row may not pay): nothing moves.
           return null;
         default:
           return unreachable(outcome);

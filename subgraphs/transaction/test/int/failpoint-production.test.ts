@@ -24,7 +24,7 @@ describe('PAYGRAPH_FAILPOINT', () => {
       /PAYGRAPH_FAILPOINT is set \("payment-after-debit"\) with NODE_ENV=production/,
     );
     expect(() => failpointOf({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'payment-after-debt' })).toThrow(
-      /PAYGRAPH_FAILPOINT must be one of payment-after-debit, refund-after-reserve, capture-after-debit, sweep-after-debit, got "payment-after-debt"/,
+      /PAYGRAPH_FAILPOINT must be one of payment-after-debit, refund-after-reserve, capture-after-debit, sweep-after-debit, top-up-after-debit, got "payment-after-debt"/,
     );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideRefund, refundShares, type RefundablePayment } from '../../src/domain/refund-rules';
+import { decideRefund, refundShares, stripeShortfall, type RefundablePayment } from '../../src/domain/refund-rules';
 import { refundLegChanges } from '../../src/domain/payment-legs';
 
 /** What a refund may take back, decided without a database. */
@@ -36,5 +36,28 @@ describe('refund rules', () => {
       { role: 'CAMPAIGN' as const, amount: 2_837n, currency: 'USD', refunded: 0n },
     ];
     expect(refundShares(legs, 14_281n, 14_280n)).toEqual(refundLegChanges(legs, 14_281n, 14_280n));
+  });
+});
+
+describe('stripeShortfall', () => {
+  const stripe = (pending: bigint, available: bigint) => ({ pending, available });
+  it('is zero when pending and available cover the give-back, in the posting rules\' order', () => {
+    expect(stripeShortfall([{ amount: 100n, fromPending: true }], stripe(100n, 0n))).toBe(0n);
+    expect(stripeShortfall([{ amount: 100n, fromPending: true }], stripe(40n, 60n))).toBe(0n);
+    expect(stripeShortfall([{ amount: 100n, fromPending: false }], stripe(0n, 100n))).toBe(0n);
+  });
+  it('lacks what pending and available do not hold; a settled share never takes pending', () => {
+    expect(stripeShortfall([{ amount: 100n, fromPending: true }], stripe(30n, 20n))).toBe(50n);
+    expect(stripeShortfall([{ amount: 100n, fromPending: false }], stripe(1_000n, 20n))).toBe(80n);
+    // Two legs on one stripe (a payee splitting to itself): the unsettled one spills past pending into the same available.
+    expect(stripeShortfall([{ amount: 70n, fromPending: true }, { amount: 50n, fromPending: false }], stripe(40n, 60n))).toBe(20n);
+  });
+  it('never asks more than the give-backs, whatever the stripe holds (a negative bucket counts as empty)', () => {
+    for (const [p, a] of [[0n, 0n], [-5n, -5n], [0n, 10n], [10n, 0n]] as const) {
+      const lacking = stripeShortfall([{ amount: 30n, fromPending: true }, { amount: 20n, fromPending: false }], stripe(p, a));
+      expect(lacking).toBeGreaterThanOrEqual(0n);
+      expect(lacking).toBeLessThanOrEqual(50n);
+    }
+    expect(stripeShortfall([{ amount: 30n, fromPending: true }, { amount: 20n, fromPending: false }], stripe(-5n, -5n))).toBe(50n);
   });
 });

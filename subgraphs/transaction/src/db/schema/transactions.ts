@@ -195,10 +195,12 @@ export const transferOutbox = mysqlTable(
 );
 
 /**
- * Money a withdrawal moved from one of the merchant's stripes to its home row
- * (services/sweep.ts), on the stripe's shard: debited there into clearing with its outbox row
- * in one transaction, credited on the home shard, then SUCCEEDED. One per withdrawal and
- * stripe, so a replayed withdrawal finds its sweeps.
+ * Money moved between two rows of one merchant (services/sweep.ts), on the debited row's shard:
+ * debited there into clearing with its outbox row in one transaction, credited on the other
+ * row's shard, then SUCCEEDED. A withdrawal sweeps from a stripe (stripe_account_id) to the home
+ * row (merchant_account_id); a refund's top-up (services/refund-top-up.ts) from the home row
+ * (stripe_account_id: the debited row) to a stripe (merchant_account_id: the credited row), its
+ * refund's id in withdrawal_id. One per (withdrawal or refund, debited row), so a replay finds it.
  */
 export const sweeps = mysqlTable(
   'sweeps',

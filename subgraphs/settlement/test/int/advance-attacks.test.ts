@@ -1,14 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { shardOf } from '@paygraph/shared/ids';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { defaultStack } from '../../../../test/support/default-stack';
 import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { testSettlementSettings, testShards, token, unique } from '../../../../test/support/env';
-import { systemKindTotal } from '../../../../test/support/ledger';
+import { AdvanceKit, sum, type Stripes } from '../../../../test/support/advances';
 import { feeOf } from '../../src/domain/fees';
 import { runSettlement } from '../../src/services/settle';
 import { reconcile } from '../../src/services/reconcile';
@@ -23,144 +21,17 @@ let stack: Stack;
 let operator: string;
 const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
 
-const termsDoc = contractOperation('SetAdvanceTerms');
 const offerDoc = contractOperation('AdvanceOffer');
-const advanceDoc = contractOperation('AdvanceSettlement');
 const settlementDoc = contractOperation('SettlementWithAdvances');
 const refundDoc = contractOperation('RefundPayment');
-const withdrawDoc = contractOperation('Withdraw');
-const creditDoc = contractOperation('SetCreditLimit');
 const accountCreditDoc = contractOperation('GetAccountCredit');
-const feeRateDoc = `mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`;
 const statusDoc = (m: 'freezeAccount' | 'unfreezeAccount' | 'closeAccount') =>
   `mutation($id: ID!) { ${m}(id: $id) { __typename ... on Account { id status } ... on UserError { code message } } }`;
 
-async function open(ownerId: string, type: 'PERSONAL' | 'MERCHANT', as = operator): Promise<string> {
-  const r = await q(contractOperation('OpenAccount'), { input: { ownerId, type, currency: 'USD' } }, as);
-  expect(r.data!.openAccount.__typename, JSON.stringify(r)).toBe('Account');
-  return r.data!.openAccount.id as string;
-}
-
-async function deposit(accountId: string, amount: string): Promise<void> {
-  const d = await q(contractOperation('Deposit'), { input: { idempotencyKey: unique('dep'), accountId, amount, currency: 'USD', externalRef: unique('ext') } });
-  expect(d.data!.deposit.__typename, JSON.stringify(d)).toBe('Deposit');
-}
-
-const physicalOf = (accountId: string) => stack.shards.topology.physicalOf[shardOf('account', accountId)]!;
-
-/** A funded payer on each physical shard, so that a merchant they pay has a stripe on every shard; by physical shard. */
-async function payersOnEveryShard(amount: string): Promise<Map<number, string>> {
-  const found = new Map<number, string>();
-  for (let i = 0; i < 200 && found.size < stack.shards.all.length; i++) {
-    const id = await open(unique('payer'), 'PERSONAL');
-    const physical = physicalOf(id);
-    if (found.has(physical)) continue;
-    await deposit(id, amount);
-    found.set(physical, id);
-  }
-  expect(found.size).toBe(stack.shards.all.length);
-  return found;
-}
-
-/** The payer on the merchant's home shard, and one on another shard (when there is another). */
-function homeAndRemote(payers: Map<number, string>, merchant: string): { home: string; remote: string } {
-  const home = payers.get(physicalOf(merchant))!;
-  const remote = [...payers.entries()].find(([p]) => p !== physicalOf(merchant))?.[1] ?? home;
-  return { home, remote };
-}
-
-async function pay(payer: string, payee: string, amount: string, as = operator): Promise<string> {
-  const r = await q(contractOperation('CreatePayment'), { input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD' } }, as);
-  expect(r.data!.createPayment.__typename, JSON.stringify(r)).toBe('Payment');
-  expect(r.data!.createPayment.status).toBe('SUCCEEDED');
-  return r.data!.createPayment.id as string;
-}
-
-async function refund(paymentId: string, amount: string, as = operator) {
-  return (await q(refundDoc, { input: { idempotencyKey: unique('ref'), paymentId, amount } }, as)).data!.refundPayment as Record<string, any>;
-}
-
-async function withdraw(accountId: string, amount: string, as = operator) {
-  return (await q(withdrawDoc, { input: { idempotencyKey: unique('wdr'), accountId, amount, currency: 'USD', externalRef: unique('out') } }, as)).data!.withdraw as Record<string, any>;
-}
-
-type Stripes = Map<string, { available: bigint; pending: bigint }>;
-
-/** Every stripe of the merchant (home row included) as stored, by id. */
-async function stripes(merchant: string): Promise<Stripes> {
-  const rows = (await Promise.all(stack.shards.all.map((s) => accountsAndStripes(s.db, [merchant], [merchant])))).flat();
-  return new Map(rows.map((a) => [a.id, { available: a.available, pending: a.pending }]));
-}
-
-/** The merchant's stripe on the payer's shard. */
-async function stripeOf(merchant: string, payer: string): Promise<string> {
-  const all = await stripes(merchant);
-  const id = [...all.keys()].find((s) => stack.shards.of('account', s) === stack.shards.of('account', payer));
-  expect(id, `a stripe of ${merchant} beside ${payer}`).toBeDefined();
-  return id!;
-}
-
-async function balanceOf(accountId: string): Promise<{ available: bigint; pending: bigint }> {
-  const rows = (await Promise.all(stack.shards.all.map((s) => accountsAndStripes(s.db, [accountId], [accountId])))).flat();
-  return { available: sum(rows.map((r) => r.available)), pending: sum(rows.map((r) => r.pending)) };
-}
-
-async function advanceRows(merchant: string): Promise<Array<{ id: string; status: string; amount: string; fee: string }>> {
-  const [rows] = (await stack.shards.of('account', merchant).db.execute(
-    sql`SELECT id, status, CAST(amount AS CHAR) AS amount, CAST(fee_amount AS CHAR) AS fee FROM advances WHERE merchant_account_id = ${merchant} ORDER BY created_at, id`)) as unknown as [Array<{ id: string; status: string; amount: string; fee: string }>];
-  return rows;
-}
-
-/** advance_outstanding of every stripe of the merchant, by stripe (a stripe without a row: absent). */
-async function outstanding(merchant: string): Promise<Map<string, bigint>> {
-  const all = await Promise.all(stack.shards.all.map(async (s) => {
-    const [rows] = (await s.db.execute(sql`SELECT stripe_account_id AS stripe, CAST(outstanding AS CHAR) AS o FROM advance_outstanding WHERE merchant_account_id = ${merchant}`)) as unknown as [Array<{ stripe: string; o: string }>];
-    return rows.map((r) => [r.stripe, BigInt(r.o)] as const);
-  }));
-  return new Map(all.flat());
-}
-
-async function refundOffsets(stripe: string): Promise<Array<{ refundId: string; amount: bigint }>> {
-  const [rows] = (await stack.shards.of('account', stripe).db.execute(
-    sql`SELECT refund_id AS refundId, CAST(amount AS CHAR) AS amount FROM advance_refund_offsets WHERE stripe_account_id = ${stripe}`)) as unknown as [Array<{ refundId: string; amount: string }>];
-  return rows.map((r) => ({ refundId: r.refundId, amount: BigInt(r.amount) }));
-}
-
-/** The refund top-ups (sweeps from the home row to a stripe) of the merchant, on its home shard. */
-async function topUps(merchant: string): Promise<Array<{ refundId: string; from: string; to: string; amount: bigint; status: string }>> {
-  const [rows] = (await stack.shards.of('account', merchant).db.execute(
-    sql`SELECT withdrawal_id AS refundId, stripe_account_id AS \`from\`, merchant_account_id AS \`to\`, CAST(amount AS CHAR) AS amount, status
-        FROM sweeps WHERE stripe_account_id = ${merchant} ORDER BY created_at, id`)) as unknown as [Array<{ refundId: string; from: string; to: string; amount: string; status: string }>];
-  return rows.map((r) => ({ ...r, amount: BigInt(r.amount) }));
-}
-
-async function setTerms(merchant: string, maxAdvanceBps: number, feeBps: number, outstandingMax: string, as = operator) {
-  return q(termsDoc, { input: { merchantAccountId: merchant, maxAdvanceBps, feeBps, outstandingMax } }, as);
-}
-
-async function termsOk(merchant: string, maxAdvanceBps: number, feeBps: number, outstandingMax: string) {
-  expect((await setTerms(merchant, maxAdvanceBps, feeBps, outstandingMax)).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
-}
-
-async function feeRate(merchant: string, feeBps: number) {
-  expect((await q(feeRateDoc, { input: { merchantAccountId: merchant, feeBps } })).data!.setMerchantFeeRate.__typename).toBe('FeeRate');
-}
-
-async function advance(merchant: string, amount: unknown, as = operator, idempotencyKey = unique('adv')) {
-  return q(advanceDoc, { input: { idempotencyKey, merchantAccountId: merchant, amount } }, as);
-}
-
-async function offer(merchant: string, as = operator) {
-  return (await q(offerDoc, { merchantAccountId: merchant }, as)).data!.advanceOffer as { allowedAmount: string; outstanding: string; feeBps: number };
-}
-
-async function setCredit(accountId: string, limit: string) {
-  const r = await q(creditDoc, { input: { accountId, limit } });
-  expect(r.data!.setCreditLimit.__typename, JSON.stringify(r)).toBe('Account');
-}
-
-const feeIncome = () => systemKindTotal(stack.shards, 'FEE_INCOME', 'USD');
-const sum = (values: Iterable<bigint>) => [...values].reduce((a, b) => a + b, 0n);
+const {
+  physicalOf, open, deposit, payersOnEveryShard, homeAndRemote, pay, refund, withdraw, stripes, stripeOf, balanceOf, advanceRows, outstanding,
+  refundOffsets, topUps, setTerms, termsOk, feeRate, advance, offer, setCredit, feeIncome,
+} = new AdvanceKit(() => stack, () => operator);
 const today = () => businessDateOf(new Date());
 
 /** Settles the merchant's date with a clock a day after it, as the worker would. */
@@ -332,7 +203,8 @@ describe('advance attacks', () => {
     const again = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '10000' } }, ownerToken)).data!.refundPayment;
     expect(again).toMatchObject({ __typename: 'Refund', id: first.id, status: 'SUCCEEDED' });
     expectStripes(await stripes(merchant), new Map(), { [merchant]: { available: -5_000n } });
-    expect(await topUps(merchant)).toEqual([{ refundId: first.id, from: merchant, to: x, amount: 5_000n, status: 'SUCCEEDED' }]);
+    expect(await topUps(merchant)).toMatchObject([{ refundId: first.id, from: merchant, to: x, amount: 5_000n, status: 'SUCCEEDED' }]);
+    expect(await topUps(merchant)).toHaveLength(1);
     expect((await q(accountCreditDoc, { id: merchant }, ownerToken)).data!.account.balance).toMatchObject({ available: '-5000', creditUsed: '5000' });
     expect(await balanceOf(payer)).toEqual(payerStart);
     expect(await refund(p, '1', ownerToken)).toMatchObject({ code: 'REFUND_EXCEEDS_PAYMENT' });
@@ -344,6 +216,49 @@ describe('advance attacks', () => {
     expectStripes(await stripes(merchant), new Map(), { [merchant]: { available: -5_000n } });
     // The merchant took out 4,950 and owes 5,000 on its line: the advance's fee of 50, nothing created.
     expect(await feeIncome()).toBe(feesStart + 50n);
+    await booksAgree();
+  });
+
+  it('a refund of a payment with a split takes each merchant\'s share from its own home row; one without the line fails it whole, the other\'s top-up stays its own', async () => {
+    const merchant = await open(unique('legs-m'), 'MERCHANT');
+    let market = await open(unique('legs-p'), 'MERCHANT');
+    for (let i = 0; i < 50 && physicalOf(market) === physicalOf(merchant); i++) market = await open(unique('legs-p'), 'MERCHANT');
+    // A payer on a shard that is home to neither: both are paid on stripes there.
+    const payer = [...payers.values()].find((p) => physicalOf(p) !== physicalOf(merchant) && physicalOf(p) !== physicalOf(market));
+    expect(payer, 'three physical shards').toBeDefined();
+    const payerStart = await balanceOf(payer!);
+    const r = await q(contractOperation('CreatePayment'), { input: {
+      idempotencyKey: unique('pay'), payerAccountId: payer!, payeeAccountId: merchant, amount: '10000', currency: 'USD', splits: [{ accountId: market, amount: '3000' }],
+    } });
+    expect(r.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+    const p = r.data!.createPayment.id as string;
+    for (const [m, amount] of [[merchant, '7000'], [market, '3000']] as const) {
+      await termsOk(m, 10_000, 0, '1000000');
+      expect((await advance(m, amount)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance' });
+      expect(await withdraw(m, amount)).toMatchObject({ __typename: 'Withdrawal' });
+    }
+    const xm = await stripeOf(merchant, payer!);
+    const xp = await stripeOf(market, payer!);
+    // Only the payee has a line: the split's share cannot be given back, so the refund fails whole; the payee's top-up stays on its stripe.
+    await setCredit(merchant, '7000');
+    expect(await refund(p, '10000')).toMatchObject({ __typename: 'Refund', status: 'FAILED' });
+    expect((await stripes(merchant)).get(merchant)).toEqual({ available: -7_000n, pending: 0n });
+    expect((await stripes(merchant)).get(xm)).toEqual({ available: 7_000n, pending: 0n });
+    expect(await balanceOf(merchant)).toEqual({ available: 0n, pending: 0n });
+    expect(await balanceOf(market)).toEqual({ available: 0n, pending: 0n });
+    expect(await topUps(market)).toEqual([]);
+    // With the split's line too: the payee's stripe already holds its share (no second top-up), the split's home row tops up its own.
+    await setCredit(market, '3000');
+    expect(await refund(p, '10000')).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect(await stripes(merchant)).toEqual(new Map([[merchant, { available: -7_000n, pending: 0n }], [xm, { available: 0n, pending: 0n }]]));
+    expect(await stripes(market)).toEqual(new Map([[market, { available: -3_000n, pending: 0n }], [xp, { available: 0n, pending: 0n }]]));
+    expect((await topUps(merchant)).map((t) => t.amount)).toEqual([7_000n]);
+    expect((await topUps(market)).map((t) => t.amount)).toEqual([3_000n]);
+    expect(await balanceOf(payer!)).toEqual(payerStart);
+    for (const m of [merchant, market]) {
+      await settle(m);
+      expect(sum((await outstanding(m)).values())).toBe(0n);
+    }
     await booksAgree();
   });
 

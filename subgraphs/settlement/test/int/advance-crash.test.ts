@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { shardOf } from '@paygraph/shared/ids';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import { AdvanceKit } from '../../../../test/support/advances';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { defaultStack } from '../../../../test/support/default-stack';
 import type { Stack } from '../../../../test/support/stack';
@@ -24,6 +24,7 @@ let stack: Stack;
 let operator: string;
 const children: ChildService[] = [];
 const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
+const { open, stripes, topUps: topUpsOf } = new AdvanceKit(() => stack, () => operator);
 /** What the settlement subgraph answers alone (the contract's document also selects the merchant's balance from the account subgraph). */
 const advanceDoc = `mutation A($input: AdvanceSettlementInput!) {
   advanceSettlement(input: $input) { __typename ... on Advance { id status amount feeAmount } ... on UserError { code message } }
@@ -48,11 +49,6 @@ async function settlementChild(env: Record<string, string>): Promise<ChildServic
   return child;
 }
 
-async function open(ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> {
-  const r = await q(contractOperation('OpenAccount'), { input: { ownerId, type, currency: 'USD' } });
-  return r.data!.openAccount.id as string;
-}
-
 /** Pays the merchant 4,000 from a funded payer on each of two physical shards: two stripes with pending. */
 async function twoStripesPending(merchant: string): Promise<void> {
   const paid = new Set<number>();
@@ -67,11 +63,6 @@ async function twoStripesPending(merchant: string): Promise<void> {
     paid.add(physical);
   }
   expect(paid.size).toBe(2);
-}
-
-async function stripes(merchant: string): Promise<Map<string, { available: bigint; pending: bigint }>> {
-  const rows = (await Promise.all(stack.shards.all.map((s) => accountsAndStripes(s.db, [merchant], [merchant])))).flat();
-  return new Map(rows.map((a) => [a.id, { available: a.available, pending: a.pending }]));
 }
 
 /** The advance's pieces on every shard, and its status on the merchant's home shard. */
@@ -129,13 +120,6 @@ describe('the settlement subgraph killed between the pieces of an advance', () =
     expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
   });
 });
-
-/** The sweeps from the merchant's home row (a refund's top-up), on its home shard. */
-async function topUpsOf(merchant: string): Promise<Array<{ id: string; refundId: string; amount: bigint; status: string }>> {
-  const [rows] = (await stack.shards.of('account', merchant).db.execute(
-    sql`SELECT id, withdrawal_id AS refundId, CAST(amount AS CHAR) AS amount, status FROM sweeps WHERE stripe_account_id = ${merchant}`)) as unknown as [Array<{ id: string; refundId: string; amount: string; status: string }>];
-  return rows.map((r) => ({ ...r, amount: BigInt(r.amount) }));
-}
 
 describe('the transaction subgraph killed in a refund after an advance, between the top-up from the home row and the refund', () => {
   it('leaves the home row\'s money in clearing for the relay, and the retry with the same key refunds once, topping up once', async () => {

@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { shardOf } from '@paygraph/shared/ids';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
 import { defaultStack } from '../../../../test/support/default-stack';
 import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { testSettlementSettings, token, unique } from '../../../../test/support/env';
-import { systemKindTotal } from '../../../../test/support/ledger';
+import { AdvanceKit, sum } from '../../../../test/support/advances';
 import { feeOf } from '../../src/domain/fees';
 import { runSettlement } from '../../src/services/settle';
 import { reconcile } from '../../src/services/reconcile';
@@ -27,74 +26,13 @@ let stack: Stack;
 let operator: string;
 const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
 
-const termsDoc = contractOperation('SetAdvanceTerms');
 const offerDoc = contractOperation('AdvanceOffer');
-const advanceDoc = contractOperation('AdvanceSettlement');
 const settlementDoc = contractOperation('SettlementWithAdvances');
 
-async function open(ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> {
-  const r = await q(contractOperation('OpenAccount'), { input: { ownerId, type, currency: 'USD' } });
-  return r.data!.openAccount.id as string;
-}
-
+const kit = new AdvanceKit(() => stack, () => operator);
+const { open, pay, stripes, advanceRows, piecesOf, refundOffsets, setTerms, advance, feeIncome } = kit;
 /** A funded payer on each physical shard, so that a merchant they pay has a stripe on every shard. */
-async function payersOnEveryShard(amount: string): Promise<string[]> {
-  const found = new Map<number, string>();
-  for (let i = 0; i < 200 && found.size < stack.shards.all.length; i++) {
-    const id = await open(unique('payer'), 'PERSONAL');
-    const physical = stack.shards.topology.physicalOf[shardOf('account', id)]!;
-    if (found.has(physical)) continue;
-    const d = await q(contractOperation('Deposit'), { input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD', externalRef: unique('ext') } });
-    expect(d.data!.deposit.__typename).toBe('Deposit');
-    found.set(physical, id);
-  }
-  expect(found.size).toBe(stack.shards.all.length);
-  return [...found.values()];
-}
-
-async function pay(payer: string, payee: string, amount: string): Promise<string> {
-  const r = await q(contractOperation('CreatePayment'), { input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD' } });
-  expect(r.data!.createPayment.__typename, JSON.stringify(r)).toBe('Payment');
-  return r.data!.createPayment.id as string;
-}
-
-/** Every stripe of the merchant (home row included) as stored, by id. */
-async function stripes(merchant: string): Promise<Map<string, { available: bigint; pending: bigint }>> {
-  const rows = (await Promise.all(stack.shards.all.map((s) => accountsAndStripes(s.db, [merchant], [merchant])))).flat();
-  return new Map(rows.map((a) => [a.id, { available: a.available, pending: a.pending }]));
-}
-
-async function advanceRows(merchant: string): Promise<Array<{ id: string; status: string; amount: string }>> {
-  const [rows] = (await stack.shards.of('account', merchant).db.execute(
-    sql`SELECT id, status, CAST(amount AS CHAR) AS amount FROM advances WHERE merchant_account_id = ${merchant}`)) as unknown as [Array<{ id: string; status: string; amount: string }>];
-  return rows;
-}
-
-async function piecesOf(advanceId: string): Promise<Array<{ stripe: string; amount: bigint; fee: bigint; reversed: boolean }>> {
-  const all = await Promise.all(stack.shards.all.map(async (s) => {
-    const [rows] = (await s.db.execute(sql`SELECT stripe_account_id AS stripe, CAST(amount AS CHAR) AS amount, CAST(fee_amount AS CHAR) AS fee, reversed FROM advance_pieces WHERE advance_id = ${advanceId}`)) as unknown as [Array<{ stripe: string; amount: string; fee: string; reversed: number }>];
-    return rows.map((r) => ({ stripe: r.stripe, amount: BigInt(r.amount), fee: BigInt(r.fee), reversed: r.reversed === 1 }));
-  }));
-  return all.flat();
-}
-
-/** What refunds repaid of the stripe's outstanding advance (advance_refund_offsets), by refund. */
-async function refundOffsets(stripe: string): Promise<Array<{ refundId: string; amount: bigint }>> {
-  const [rows] = (await stack.shards.of('account', stripe).db.execute(
-    sql`SELECT refund_id AS refundId, CAST(amount AS CHAR) AS amount FROM advance_refund_offsets WHERE stripe_account_id = ${stripe}`)) as unknown as [Array<{ refundId: string; amount: string }>];
-  return rows.map((r) => ({ refundId: r.refundId, amount: BigInt(r.amount) }));
-}
-
-async function setTerms(merchant: string, maxAdvanceBps: number, feeBps: number, outstandingMax: string, as = operator) {
-  return q(termsDoc, { input: { merchantAccountId: merchant, maxAdvanceBps, feeBps, outstandingMax } }, as);
-}
-
-async function advance(merchant: string, amount: string, as = operator, idempotencyKey = unique('adv')) {
-  return q(advanceDoc, { input: { idempotencyKey, merchantAccountId: merchant, amount } }, as);
-}
-
-const feeIncome = () => systemKindTotal(stack.shards, 'FEE_INCOME', 'USD');
-const sum = (values: Iterable<bigint>) => [...values].reduce((a, b) => a + b, 0n);
+const payersOnEveryShard = async (amount: string): Promise<string[]> => [...(await kit.payersOnEveryShard(amount)).values()];
 
 beforeAll(async () => {
   stack = await defaultStack();

@@ -262,6 +262,36 @@ describe('advance attacks', () => {
     await booksAgree();
   });
 
+  it('a replayed refund tops up nothing, even once its stripe is empty and a line is there', async () => {
+    const owner = unique('replaytop');
+    const ownerToken = await token(owner, 'customer');
+    const merchant = await open(owner, 'MERCHANT');
+    const { remote: payer } = homeAndRemote(payers, merchant);
+    const p = await pay(payer, merchant, '10000');
+    const x = await stripeOf(merchant, payer);
+    // A partial refund from pending: nothing to top up.
+    const key = unique('ref');
+    const first = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '4000' } }, ownerToken)).data!.refundPayment;
+    expect(first).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    // The rest advanced and withdrawn: the stripe is empty, the home row has a line.
+    await termsOk(merchant, 10_000, 0, '1000000');
+    expect((await advance(merchant, '6000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance' });
+    expect(await withdraw(merchant, '6000', ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
+    await setCredit(merchant, '10000');
+    const before = await stripes(merchant);
+    expect(before.get(x)).toEqual({ available: 0n, pending: 0n });
+    // The replay answers the refund it made; its shares are counted already, so nothing moves to the stripe.
+    const again = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '4000' } }, ownerToken)).data!.refundPayment;
+    expect(again).toMatchObject({ __typename: 'Refund', id: first.id, status: 'SUCCEEDED' });
+    expect(await stripes(merchant)).toEqual(before);
+    expect(await topUps(merchant)).toEqual([]);
+    // A new refund of the rest does top up, once.
+    expect(await refund(p, '6000', ownerToken)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+    expect((await topUps(merchant)).map((t) => t.amount)).toEqual([6_000n]);
+    expect(await stripes(merchant)).toEqual(new Map([[merchant, { available: -6_000n, pending: 0n }], [x, { available: 0n, pending: 0n }]]));
+    await booksAgree();
+  });
+
   it('refunds racing for one line from a remote stripe: the line is never exceeded and every unit is on a row', async () => {
     const owner = unique('topuprace');
     const ownerToken = await token(owner, 'customer');

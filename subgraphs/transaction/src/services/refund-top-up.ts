@@ -3,6 +3,7 @@ import type { Shard } from '@paygraph/shared/shards/pool';
 import type { PaymentLegRow, PaymentRow } from '../db/schema/transactions';
 import type { PaymentFxRow } from '../db/schema/fx';
 import { legsOfPayments } from '../db/payment-legs';
+import { refundsByIds } from '../db/payments';
 import { buyReturnedOfPayments } from '../db/fx';
 import { isPaying, type LegRole } from '../domain/payment-legs';
 import { decideRefund, refundShares, stripeShortfall, type StripeGiveBack } from '../domain/refund-rules';
@@ -25,12 +26,20 @@ import type { ServiceContext } from './context';
  *   stripeShortfall): at most the refund's share, and only when the refund is allowed.
  * - The home row that cannot give it (its available and line used up, frozen, closed) gives
  *   nothing: the refund is then refused as before, nothing written.
+ * - A refund that exists already (a replay of its key: done, failed, or in flight) tops up
+ *   nothing: the payment's refunded amount already counts it, so its shares would be another's.
+ *   A request that died between its top-up and its refund has no refund yet: its retry meets its
+ *   own top-up (DUPLICATE) and moves nothing more.
+ * - The payee's stripe comes first, then its splits' (each split recipient's share from its own
+ *   home row, as a split's home row on the payment's shard gives back in the refund itself, its
+ *   line included); the first home row that cannot give stops the rest: the refund will be refused.
  * - The top-up and the refund are two transactions on two shards. If the stripe's money went
  *   elsewhere in between (a concurrent refund or withdrawal), the refund is refused and the
- *   top-up stays on the stripe; concurrent refunds of one stripe may each count the money another
- *   brought, and the one that finds it gone is refused (INSUFFICIENT_FUNDS; a retry tops up again). It is the merchant's own money on its own row: its balance, its
- *   credit in use (netted over its rows) and every shard's books are unchanged by it, and its
- *   next withdrawal sweeps it back.
+ *   top-up stays on the stripe. Concurrent refunds of one stripe may each count the money another
+ *   brought; the one that finds it gone is refused (INSUFFICIENT_FUNDS), and its retry with the
+ *   same key finds its top-up made and moves nothing more: a new key tops up anew. What stays is
+ *   the merchant's own money on its own row: its balance, its credit in use (netted over its
+ *   rows) and every shard's books are unchanged by it, and its next withdrawal sweeps it home.
  */
 export async function topUpStripesForRefund(
   ctx: ServiceContext, shard: Shard, payment: PaymentRow, amount: bigint, refundId: string, fx: PaymentFxRow | null,
@@ -39,16 +48,20 @@ export async function topUpStripesForRefund(
   const giveBacks = await stripeGiveBacks(shard, payment, fx, payment.refundedAmount + amount);
   if (giveBacks.size === 0) return;
   const stripes = await readAccounts(ctx.shards, [...giveBacks.keys()]);
-  for (const [stripeId, { homeId, parts }] of giveBacks) {
+  let checkedNew = false;
+  for (const [stripeId, { homeId, parts }] of payeeFirst(giveBacks, payment.payeeAccountId)) {
     const stripe = stripes.get(stripeId);
     assert(stripe && stripe.parentId === homeId, `refund ${refundId}: ${stripeId} is not a stripe of ${homeId}`);
     const lacking = stripeShortfall(parts, stripe);
     assert(lacking <= parts.reduce((s, p) => s + p.amount, 0n), `refund ${refundId}: a top-up of ${lacking} exceeds its share`);
     if (lacking === 0n) continue;
+    // Read only when something would move: the common refund, from a stripe that holds its share, reads nothing more.
+    if (!checkedNew && (await refundsByIds(shard.db, [refundId])).length > 0) return;
+    checkedNew = true;
     const home = ctx.shards.of('account', homeId);
     const move = { fromId: homeId, toId: stripeId, currency: stripe.currency, amount: lacking };
     const sweep = await debitForSweep(ctx.shards, home, move, refundId, ctx.now);
-    if (!sweep) continue;
+    if (!sweep) return;
     hitFailpoint('top-up-after-debit');
     await completeSweep(ctx.shards, home, sweep, ctx.now);
   }
@@ -86,6 +99,12 @@ async function stripeGiveBacks(
     add(payment.creditAccountId, payment.payeeAccountId, { amount: share!, fromPending: payment.settlementId === null });
   }
   return found;
+}
+
+/** The payee's stripes first (its own request), then the splits', each in the order found. */
+function payeeFirst<T extends { homeId: string }>(giveBacks: ReadonlyMap<string, T>, payeeId: string): Array<[string, T]> {
+  const all = [...giveBacks];
+  return [...all.filter(([, g]) => g.homeId === payeeId), ...all.filter(([, g]) => g.homeId !== payeeId)];
 }
 
 function weighed(leg: PaymentLegRow) {

@@ -125,17 +125,29 @@ export async function checkLedgerHealth(s: Sender, operator: string): Promise<st
  * the sum of the negative balances, per currency, and counts the accounts below zero. The run
  * has databases of its own, so every account the query counts is the model's.
  */
-export async function checkExposure(s: Sender, operator: string, m: Model): Promise<string | null> {
+export type Exposure = Map<string, { used: bigint; accounts: number }>;
+
+/** Query.creditExposure as read, per currency: before a run, what earlier runs on the databases left (their accounts are not the model's). */
+export async function readExposure(s: Sender, operator: string): Promise<Exposure | string> {
   const response = await s.send(docs.creditExposure, {}, operator);
   if (response.errors) return `creditExposure failed: ${JSON.stringify(response.errors)}`;
   const lines = response.data!.creditExposure as Array<{ currency: string; used: string; accounts: number }>;
+  return new Map(lines.map((l) => [l.currency, { used: BigInt(l.used), accounts: l.accounts }]));
+}
+
+/** The exposure now, less what was there before the run, against the model's negative balances. */
+export async function checkExposure(s: Sender, operator: string, m: Model, before: Exposure): Promise<string | null> {
+  const now = await readExposure(s, operator);
+  if (typeof now === 'string') return now;
   const want = exposureOf(m);
-  for (const currency of new Set([...want.keys(), ...lines.map((l) => l.currency)])) {
-    const got = lines.find((l) => l.currency === currency);
-    const used = got ? BigInt(got.used) : 0n;
+  for (const currency of new Set([...want.keys(), ...now.keys()])) {
+    const base = before.get(currency) ?? { used: 0n, accounts: 0 };
+    const got = now.get(currency) ?? { used: 0n, accounts: 0 };
+    const used = got.used - base.used;
+    const accounts = got.accounts - base.accounts;
     const expected = want.get(currency) ?? { used: 0n, accounts: 0 };
-    if (used !== expected.used || (got?.accounts ?? 0) !== expected.accounts) {
-      return `credit exposure in ${currency}: ${used} over ${got?.accounts ?? 0} accounts; the negative balances add up to ${expected.used} over ${expected.accounts}`;
+    if (used !== expected.used || accounts !== expected.accounts) {
+      return `credit exposure in ${currency} (less ${base.used} over ${base.accounts} accounts before the run): ${used} over ${accounts} accounts; the negative balances add up to ${expected.used} over ${expected.accounts}`;
     }
   }
   return null;

@@ -10,7 +10,7 @@ import { generate, type Op } from './generator';
 import { docs, sender, type Sender } from './driver';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import {
-  checkAdvances, checkBalances, checkCampaigns, checkExposure, checkLedgerHealth, checkOwners, checkStripes, checkSystemTotals, readBalances, systemTotals,
+  checkAdvances, checkBalances, checkCampaigns, checkExposure, checkLedgerHealth, checkOwners, checkStripes, checkSystemTotals, readBalances, readExposure, systemTotals,
 } from './checks';
 import { execute, type Bindings } from './execute';
 
@@ -91,7 +91,9 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
     }
     await initialTerms(s, m, b, bearers.get('operator')!);
     const merchants = m.accounts.filter((a) => a.type === 'MERCHANT').map((a) => a.handle);
-    const baselines = { fx: await systemTotals(stack.shards, 'FX_POSITION'), fees: await systemTotals(stack.shards, 'FEE_INCOME') };
+    const exposure = await readExposure(s, bearers.get('operator')!);
+    if (typeof exposure === 'string') throw new Error(exposure);
+    const baselines = { fx: await systemTotals(stack.shards, 'FX_POSITION'), fees: await systemTotals(stack.shards, 'FEE_INCOME'), exposure };
     const random = seededRandom(options.seed);
     /** How many operations of each kind got each answer: what the run covered. */
     const tally = new Map<string, number>();
@@ -127,7 +129,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
         ?? checkAdvances(m, actual, offers, b.names)
         ?? (touched.length > 0 ? await checkStripes(stack.shards, m, b.accounts, b.names, touched) : null)
         ?? checkSystemTotals('fee income', m.feeIncome, baselines.fees, await systemTotals(stack.shards, 'FEE_INCOME'))
-        ?? await checkExposure(s, bearers.get('operator')!, m)
+        ?? await checkExposure(s, bearers.get('operator')!, m, baselines.exposure)
         ?? await checkLedgerHealth(s, bearers.get('operator')!);
       if (problem) fail('a check failed after the operation', problem);
       // What of issue 33's advance paths the step took: a refund repaying an advance from available, a settlement covering one.

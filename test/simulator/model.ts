@@ -389,7 +389,10 @@ export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
     account.flow += amount;
     legs.push({ role, account: account.handle, amount, refunded: 0n, ...place, settled: false });
   }
-  newPayment(m, { payer: r.payer.handle, payee: r.payee.handle, amount: r.amount, currency: r.payer.currency, route: 'LEGS', legs, discount, campaign: r.campaign?.handle ?? null, fx: null });
+  // No splits and no campaign: the service plans the two legs of a plain payment (hasExtraLegs), whose
+  // refund the payee cannot give back is refused (or, across shards, FAILED) as a plain payment's is.
+  const route = r.splits.length === 0 && r.campaign === null ? routeOf(r.payer, r.payee) : 'LEGS';
+  newPayment(m, { payer: r.payer.handle, payee: r.payee.handle, amount: r.amount, currency: r.payer.currency, route, legs, discount, campaign: r.campaign?.handle ?? null, fx: null });
   return { kind: 'ok', status: 'SUCCEEDED', discount };
 }
 

@@ -97,6 +97,7 @@ export const sharedProcessFiles = [
   'test/parts.test.ts',
   'test/public-apis.test.ts',
   'test/resolver-types.test.ts',
+  'test/simulator-model.test.ts',
   'test/soak-memory.test.ts',
   'test/supergraph.test.ts',
   'test/table-ownership.test.ts',

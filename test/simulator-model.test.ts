@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import * as model from './simulator/model';
+
+/**
+ * The simulator's reference model on its own (no stack): rules whose mismatch with the service
+ * a seeded run once found, pinned here where they cost microseconds rather than a run of steps.
+ */
+function world() {
+  const m = model.newModel(10n ** 15n, 0, '2026-11-24');
+  m.roles.set('cust', 'customer');
+  m.roles.set('shop', 'merchant');
+  m.roles.set('other', 'merchant');
+  const payer = model.addAccount(m, 'cust', 'USD', 'PERSONAL', 0);
+  const shop = model.addAccount(m, 'shop', 'USD', 'MERCHANT', 1);
+  const other = model.addAccount(m, 'other', 'USD', 'MERCHANT', 2);
+  expect(model.deposit(m, 'operator', payer, 10_000n)).toEqual({ kind: 'ok' });
+  return { m, payer, shop, other };
+}
+
+describe('the simulator model', () => {
+  // Seed 1087626744, step 527 (a clean-clone CI run, 2026-11-24): a "payment of legs" with neither
+  // splits nor a campaign was recorded as LEGS, so the model expected its refund to FAIL where the
+  // service, which plans such a payment as a plain two-leg one, refused it with INSUFFICIENT_FUNDS.
+  it('records a payment of legs without splits or a campaign as the plain payment the service makes', () => {
+    const { m, payer, shop } = world();
+    expect(model.legPayment(m, 'cust', { payer, payee: shop, amount: 500n, splits: [], campaign: null })).toMatchObject({ kind: 'ok', status: 'SUCCEEDED' });
+    const p = m.payments[0]!;
+    expect(p.route).toBe('MERCHANT_STRIPE');
+    // The stripe (on the payer's database) has given its money away: the refund is refused, not FAILED.
+    shop.stripes.get(0)!.pending = 0n;
+    expect(model.refund(m, 'shop', p, 100n)).toEqual({ kind: 'error', codes: ['INSUFFICIENT_FUNDS'] });
+  });
+
+  it('records one with a split as LEGS, whose refund the receivers cannot give back FAILS', () => {
+    const { m, payer, shop, other } = world();
+    expect(model.legPayment(m, 'cust', { payer, payee: shop, amount: 500n, splits: [{ account: other, amount: 100n }], campaign: null })).toMatchObject({ kind: 'ok' });
+    const p = m.payments[0]!;
+    expect(p.route).toBe('LEGS');
+    shop.stripes.get(0)!.pending = 0n;
+    expect(model.refund(m, 'shop', p, 500n)).toEqual({ kind: 'ok', status: 'FAILED' });
+  });
+
+  it('tops a stripe up from the home row and its line before a refund, as services/refund-top-up.ts does', () => {
+    const { m, payer, shop } = world();
+    model.legPayment(m, 'cust', { payer, payee: shop, amount: 500n, splits: [], campaign: null });
+    const p = m.payments[0]!;
+    shop.stripes.get(0)!.pending = 200n;
+    expect(model.refund(m, 'shop', p, 500n)).toEqual({ kind: 'error', codes: ['INSUFFICIENT_FUNDS'] });
+    expect(m.topUps).toBe(0);
+    expect(model.setCreditLimit(m, 'operator', shop, 300n, 10n ** 15n)).toEqual({ kind: 'ok' });
+    expect(model.refund(m, 'shop', p, 500n)).toEqual({ kind: 'ok', status: 'SUCCEEDED' });
+    expect(m.topUps).toBe(1);
+    expect(shop.stripes.get(1)).toMatchObject({ available: -300n });
+    expect(shop.stripes.get(0)).toMatchObject({ available: 0n, pending: 0n });
+  });
+});

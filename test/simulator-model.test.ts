@@ -53,4 +53,21 @@ describe('the simulator model', () => {
     expect(shop.stripes.get(1)).toMatchObject({ available: -300n });
     expect(shop.stripes.get(0)).toMatchObject({ available: 0n, pending: 0n });
   });
+
+  it('stops at the first home row that cannot give (the payee first), as the service does: the split is not topped up for a refund that fails', () => {
+    const { m, payer, shop, other } = world();
+    model.legPayment(m, 'cust', { payer, payee: shop, amount: 500n, splits: [{ account: other, amount: 100n }], campaign: null });
+    const p = m.payments[0]!;
+    shop.stripes.get(0)!.pending = 0n;
+    other.stripes.get(0)!.pending = 0n;
+    model.setCreditLimit(m, 'operator', other, 1_000n, 10n ** 15n);
+    expect(model.refund(m, 'shop', p, 500n)).toEqual({ kind: 'ok', status: 'FAILED' });
+    expect(m.topUps).toBe(0);
+    expect(other.stripes.get(2)).toMatchObject({ available: 0n });
+    model.setCreditLimit(m, 'operator', shop, 1_000n, 10n ** 15n);
+    expect(model.refund(m, 'shop', p, 500n)).toEqual({ kind: 'ok', status: 'SUCCEEDED' });
+    expect(m.topUps).toBe(2);
+    expect(shop.stripes.get(1)).toMatchObject({ available: -400n });
+    expect(other.stripes.get(2)).toMatchObject({ available: -100n });
+  });
 });

@@ -448,8 +448,9 @@ function receiverShares(m: Model, p: ModelPayment, amount: bigint, after: bigint
 /**
  * Before a refund, each merchant stripe on another database than the merchant's home row gets
  * what it lacks for its shares from the home row (services/refund-top-up.ts): all of it if the
- * home row's available, its line included, allows, else nothing. It stays on the stripe when the
- * refund then fails: the merchant's own money, its flow unchanged.
+ * home row's available, its line included, allows, else nothing, and then no later stripe either
+ * (the payee's comes first: the legs' order). What moved stays on the stripe when the refund then
+ * fails: the merchant's own money, its flow unchanged.
  */
 function topUpStripes(m: Model, p: ModelPayment, shares: ReadonlyArray<{ leg: ModelLeg; share: bigint }>): void {
   const byStripe = new Map<string, { account: ModelAccount; shard: number; fromPending: bigint; fromAvailable: bigint }>();
@@ -466,7 +467,9 @@ function topUpStripes(m: Model, p: ModelPayment, shares: ReadonlyArray<{ leg: Mo
     const s = stripe(account, shard);
     const spill = fromPending > s.pending ? fromPending - (s.pending > 0n ? s.pending : 0n) : 0n;
     const lacking = fromAvailable + spill - (s.available > 0n ? s.available : 0n);
-    if (lacking <= 0n || !canSpend(account, lacking)) continue;
+    if (lacking <= 0n) continue;
+    // The first home row that cannot give stops the rest: the refund will be refused anyway.
+    if (!canSpend(account, lacking)) return;
     stripe(account, account.shard).available -= lacking;
     s.available += lacking;
     m.topUps += 1;

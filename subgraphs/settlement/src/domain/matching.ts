@@ -17,7 +17,8 @@ import { pushTo } from '@paygraph/shared/collections';
  * 3. ONE_TO_MANY (allowOneToMany): one line to all of one date's remaining unreferenced
  *    movements of its currency and sign when their sum is within the tolerance (a batch
  *    settlement of the day's card deposits); then one movement to all of one date's remaining
- *    lines likewise (a payment the bank booked in parts).
+ *    lines likewise (a payment the bank booked in parts). The closest sums pair first, then the
+ *    closest dates (pairWithGroups), so the pairing does not depend on the order of the rows.
  * Each match keeps its rule and its difference (statement minus movements).
  */
 export interface MatchingRules {
@@ -256,30 +257,46 @@ function byDate<T extends { currency: string; signed: bigint }>(items: readonly 
 /** A batch settles the day's movements that carry no reference of their own (card deposits): those are what it groups. */
 function oneLineToMany(lines: readonly BankLine[], movements: readonly Movement[], rules: MatchingRules, add: Add): void {
   const groups = byDate(movements.filter((m) => !m.externalRef), (m) => m.businessDate);
-  for (const line of lines) {
-    for (const date of nearDates(line.valueDate, rules.dateWindowDays)) {
-      const key = `${side(line.currency, line.signed)}|${date}`;
-      const group = groups.get(key);
-      if (!group || group.items.length < 2 || abs(group.total - line.signed) > toleranceFor(rules, line.signed)) continue;
-      groups.delete(key);
-      add('ONE_TO_MANY', [line], group.items);
-      break;
-    }
-  }
+  for (const [line, group] of pairWithGroups(lines, (l) => l.valueDate, groups, rules)) add('ONE_TO_MANY', [line], group);
 }
 
 function manyLinesToOne(lines: readonly BankLine[], movements: readonly Movement[], rules: MatchingRules, add: Add): void {
   const groups = byDate(lines, (l) => l.valueDate);
-  for (const movement of movements) {
-    for (const date of nearDates(movement.businessDate, rules.dateWindowDays)) {
-      const key = `${side(movement.currency, movement.signed)}|${date}`;
+  for (const [movement, group] of pairWithGroups(movements, (m) => m.businessDate, groups, rules)) add('ONE_TO_MANY', group, [movement]);
+}
+
+/**
+ * Pairs items with at most one group each (same currency and sign, a date within the window, two
+ * or more members, the sum within the tolerance): the closest sum first, then the closest date,
+ * then the earlier item. Best first rather than first come: a day's batch line that matches its
+ * own day's group exactly keeps it even when the next day's line, within the tolerance of it and
+ * the window, is weighed earlier (which came first once depended on the rows' ids).
+ */
+function pairWithGroups<T extends { currency: string; signed: bigint }, G>(
+  items: readonly T[], dateOf: (item: T) => string, groups: ReadonlyMap<string, { items: G[]; total: bigint }>, rules: MatchingRules,
+): Array<[T, G[]]> {
+  const candidates: Array<{ at: number; key: string; difference: bigint; days: number }> = [];
+  items.forEach((item, at) => {
+    const day = dayNumber(dateOf(item));
+    for (const date of nearDates(dateOf(item), rules.dateWindowDays)) {
+      const key = `${side(item.currency, item.signed)}|${date}`;
       const group = groups.get(key);
-      if (!group || group.items.length < 2 || abs(group.total - movement.signed) > toleranceFor(rules, movement.signed)) continue;
-      groups.delete(key);
-      add('ONE_TO_MANY', group.items, [movement]);
-      break;
+      if (!group || group.items.length < 2) continue;
+      const difference = abs(group.total - item.signed);
+      if (difference <= toleranceFor(rules, item.signed)) candidates.push({ at, key, difference, days: Math.abs(dayNumber(date) - day) });
     }
+  });
+  candidates.sort((a, b) => compare(a.difference, b.difference) || a.days - b.days || a.at - b.at);
+  const pairs: Array<[T, G[]]> = [];
+  const itemsUsed = new Set<number>();
+  const groupsUsed = new Set<string>();
+  for (const c of candidates) {
+    if (itemsUsed.has(c.at) || groupsUsed.has(c.key)) continue;
+    itemsUsed.add(c.at);
+    groupsUsed.add(c.key);
+    pairs.push([items[c.at]!, groups.get(c.key)!.items]);
   }
+  return pairs;
 }
 
 /** The sum a set of matches and leftovers must keep: every line and movement in exactly one place (a bug otherwise). */

@@ -106,3 +106,26 @@ describe('matching perturbed statements of a generated ledger', () => {
     }
   });
 });
+
+describe('batches pair best first, not in the order the rows come', () => {
+  // TEST_SEED=3313775336 of channel-reconciliation.test.ts (a clean-clone CI run, 2026-11-24): the
+  // reconciliation of 2088-01-26 weighs that day's card deposits (3,664) against the lines within
+  // its window, among them the next day's batch line (3,712: 48 off, within the tolerance). When
+  // the rows' ids put that line first, it took the day's deposits, and the day's own line, exact,
+  // was left over. Now the closest sums pair first, whatever the order.
+  const rules: MatchingRules = { amountToleranceMinor: 50n, amountToleranceBps: 0, dateWindowDays: 1, allowOneToMany: true };
+  const card = (id: string, signed: bigint) => ({ id, businessDate: '2088-01-26', currency: 'USD', signed, externalRef: null });
+  const batch = (key: string, date: string, signed: bigint, lineNumber: number) => ({ key, statementDate: date, valueDate: date, currency: 'USD', signed, externalRef: `BATCH-${date}`, lineNumber });
+  const movements = [card('c10', 1_825n), card('c11', 1_839n)];
+  const lines = [batch('l8', '2088-01-26', 3_664n, 8), batch('l16', '2088-01-27', 3_712n, 16)];
+  for (const [order, ls] of [['its own line first', lines], ['the next day\'s line first', [...lines].reverse()]] as const) {
+    it(`matches the day's deposits to the day's own line exactly (${order})`, () => {
+      const result = matchChannel(ls, movements, rules);
+      const of = (key: string) => result.matches.find((m) => m.lines.some((l) => l.key === key));
+      expect(of('l8')).toMatchObject({ rule: 'ONE_TO_MANY', difference: 0n });
+      expect(of('l8')!.movements.map((m) => m.id).sort()).toEqual(['c10', 'c11']);
+      expect(of('l16')).toBeUndefined();
+      expect(result.unmatchedLines.map((u) => u.line.key)).toEqual(['l16']);
+    });
+  }
+});

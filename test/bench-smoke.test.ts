@@ -116,7 +116,13 @@ describe('benchmark smoke run', () => {
     expect(quoted.quotePool).toBeUndefined();
 
     const pool = new FxQuotePool(ctx, client, payees, smokeConcurrency);
-    const expectedPerSecond = 2 * quoted.load.unitsPerSecond;
+    // b-fx runs 1.42–1.45 × b-fx-quoted's rate in the benchmark (PERFORMANCE.md), one request per
+    // unit against two. Here the two windows are measured seconds apart beside the other worker's
+    // files, whose load changes in between: in a clean-clone run (2026-11-24) b-fx outran 2 × the
+    // quoted rate by more than the pool's headroom (1.5), and the pool ran dry 1.6 s into its 2 s.
+    // The pool is sized for 4 × the measured rate: the nominal ratio of requests, times two for the
+    // neighbour's load changing between the two measurements.
+    const expectedPerSecond = 4 * quoted.load.unitsPerSecond;
     const fx = await runScenario(ctx, {
       id: 'b-fx-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: () => pool.next(), unitsPerRequest: 1,
       load: { concurrency: smokeConcurrency }, crossShardShare: () => 1,

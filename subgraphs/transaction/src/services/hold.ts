@@ -23,7 +23,8 @@ import { claimOf, claimRow, keyClaim, keyReused, withIdempotencyKey, type Claim,
 import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempotency';
 import { recordOutcome } from './record-outcome';
 import { checkPayee, clientAccount, creditAcrossShards, routeBetween, type PaymentRoute } from './payment-steps';
-import { postHomeLegs } from './two-leg-payment';
+import { postHomeLegs } from './home-legs';
+import { twoLegHome } from './two-leg-payment';
 import type { ServiceContext } from './context';
 import { mayEndHold, mayHoldFrom } from './access';
 
@@ -120,7 +121,7 @@ async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string)
 /**
  * Pays up to the held amount to the payee as a Payment and returns the rest to available. The
  * capture is a plan (domain/payment-plan.ts planCapture) whose PAYER leg pays from frozen,
- * posted as every two-leg plan's home legs are (two-leg-payment.ts postHomeLegs) but under
+ * posted as every plan's home legs are (home-legs.ts postHomeLegs, two-leg-payment.ts twoLegHome) but under
  * the hold's lock, so a cross-shard capture continues as any cross-shard payment does (outbox
  * row, credit on the payee's shard, the relay after a crash).
  */
@@ -186,10 +187,9 @@ function postCapture(
       return { ending, spec: homeLegs(paymentId) };
     },
   });
-  return postHomeLegs(ctx, plan, route, {
+  return postHomeLegs(ctx, plan.payer.id, {
     posting: { grouped, claimedId: () => paymentId },
-    postingId: newId('posting', logical),
-    fx: null,
+    ...twoLegHome(ctx, plan, route, newId('posting', logical), null),
     at: now,
     finish: async (tx, outcome, record) => {
       const capture = ended!;

@@ -15,7 +15,7 @@ import type { PaymentPlan } from '../domain/payment-plan';
 import { isPaying, type LegRole, type PaymentLeg } from '../domain/payment-legs';
 import { stripeFor } from './accounts';
 import { earlierClaim, keyClaim, type Claimed, type KeySpec } from './idempotency';
-import { recordOutcome } from './record-outcome';
+import { postHomeLegs } from './home-legs';
 import { legPostings, type LegPostings } from './legs';
 import { completeNow, completePaymentById, isCampaignRefusal, legsCompletion } from './payment-completion';
 import type { ServiceContext } from './context';
@@ -37,8 +37,8 @@ export async function legPaymentMadeBefore<E extends CreatePaymentError>(
 /**
  * A plan of more than two legs (splits, a campaign's discount) posted: docs/ARCHITECTURE.md, "A
  * payment of many legs". Every leg was checked by the plan before anything is written; then either the home
- * posting (every leg on the payer's shard) goes first and the legs elsewhere follow from the
- * outbox, or — when a paying leg (the campaign's funding account) lives on another shard — the
+ * posting (every leg on the payer's shard, posted by home-legs.ts postHomeLegs as every plan's
+ * is) goes first and the legs elsewhere follow from the outbox, or — when a paying leg (the campaign's funding account) lives on another shard — the
  * payment's record and outbox row are written first and the legs follow in order: paying legs,
  * the home posting, receiving legs. Any paying leg refused fails the payment with every posted
  * leg reversed; CAMPAIGN_EXHAUSTED is answered as a refusal (nothing was charged).
@@ -69,25 +69,23 @@ export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: 
   }
   const spec = postings.homeSpec!;
   const crossShard = postings.remote.length > 0;
-  const posted = await postOne<Result<PaymentRow, CreatePaymentError>>(home, {
-    spec,
-    finish: async (tx, outcome, _accounts, deferred) => {
+  const posted = await postHomeLegs<Result<PaymentRow, CreatePaymentError>>(ctx, request.payerAccountId, {
+    posting: { id },
+    spec: () => spec,
+    at: now,
+    write: (deferred) => {
+      const record = { ...row, status: crossShard ? 'PROCESSING' as const : 'SUCCEEDED' as const, completedAt: crossShard ? null : now };
+      deferPayment(deferred, record);
+      deferPaymentLegs(deferred, legRows);
+      if (crossShard) deferOutbox(deferred, id, 'PAYMENT_LEGS', now, new Date(now.getTime() + outboxInlineGraceMs));
+      return record;
+    },
+    finish: async (tx, outcome, record) => {
       if (outcome.status === 'REJECTED') return err(homeRefusal(postings, campaignId, outcome.rejection));
       if (outcome.status === 'APPLIED' && postings.campaign?.local) await countCampaignUse(tx, campaignId!, postings.campaign.leg.amount, 1);
-      return recordOutcome(outcome, {
-        id,
-        applied: () => {
-          const record = { ...row, status: crossShard ? 'PROCESSING' as const : 'SUCCEEDED' as const, completedAt: crossShard ? null : now };
-          deferPayment(deferred, record);
-          deferPaymentLegs(deferred, legRows);
-          if (crossShard) deferOutbox(deferred, id, 'PAYMENT_LEGS', now, new Date(now.getTime() + outboxInlineGraceMs));
-          return record;
-        },
-        existing: async () => (await paymentsByIds(tx, [id]))[0],
-      });
+      return record();
     },
-    at: now,
-  }, { now: () => now });
+  });
   if (!posted.ok) return posted;
   // The home posting is in (applied now, or by the copy of the request that made it first).
   return answerAfterDriving(ctx, posted.value, { postings, homePosted: true });

@@ -19,7 +19,7 @@ import type { ServiceContext } from './context';
  * The steps a two-leg plan (plain or FX) shares with a hold's capture: where the payer's shard
  * credits it, its record and outbox row, and the credit across shards. A module of their own,
  * so that payment-completion.ts and hold.ts need not import two-leg-payment.ts for them (a
- * capture's home legs are posted by two-leg-payment.ts postHomeLegs).
+ * capture's home legs are posted by home-legs.ts postHomeLegs).
  */
 
 /** How long the relay leaves a fresh cross-shard payment to the request that made it. */

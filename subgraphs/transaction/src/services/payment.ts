@@ -25,9 +25,10 @@ export const bulkPaymentsMax = 1_000;
  * The one payment pipeline (docs/ARCHITECTURE.md, "One payment pipeline"): parse, read the
  * facts the request names (accounts, its campaign, its quote), check the caller may pay from
  * the payer, plan the legs (domain/payment-plan.ts, pure), claim the key (withIdempotencyKey),
- * then post the plan: a two-leg or FX plan as one posting on the payer's shard whose remote
- * half the outbox credits (two-leg-payment.ts), a plan of more legs leg by leg
- * (leg-payment.ts). createPayments runs the same steps for many two-leg plans at once.
+ * then post the plan's home legs (home-legs.ts postHomeLegs, one posting on the payer's shard
+ * for every shape: two-leg-payment.ts hands it a two-leg or FX plan, leg-payment.ts a plan of
+ * more legs) and complete its remote ones (payment-completion.ts). createPayments runs the same
+ * steps for many two-leg plans at once.
  */
 async function attemptPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, CreatePaymentError | Forbidden>> {
   const parsed = parseCreatePayment(input, ctx.amountMax);

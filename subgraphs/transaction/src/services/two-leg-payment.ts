@@ -1,16 +1,12 @@
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne, type GroupedPrepare, type PostingOutcome } from '@paygraph/shared/ledger/post';
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
-import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { ok, type Result } from '@paygraph/shared/result';
-import { paymentsByIds } from '../db/payments';
 import { deferPaymentFx } from '../db/fx';
 import type { PaymentRow } from '../db/schema/transactions';
 import type { FxQuoteRow, PaymentFxRow } from '../db/schema/fx';
-import type { CreatePaymentError, PostingRefusal } from '../domain/errors';
+import type { CreatePaymentError } from '../domain/errors';
 import type { FxPositions } from '../domain/fx-legs';
 import { twoLegDebitSpec, type PaymentPlan } from '../domain/payment-plan';
-import { recordOutcome } from './record-outcome';
+import { postHomeLegs, type HomeLegs } from './home-legs';
 import { claimQuote } from './fx-quotes';
 import { fxPositionsOn } from './fx-positions';
 import { creditAcrossShards, deferNewPayment, newPaymentRow, routeBetween, type PaymentRoute } from './payment-steps';
@@ -59,61 +55,34 @@ function fxRecordOf(quote: FxQuoteRow, paymentId: string): PaymentFxRow {
   };
 }
 
-/**
- * How a plan's home legs are posted (postHomeLegs): keyed by the payment its key has named, as
- * they are; or (a hold's capture, services/hold.ts) under a lock, by a grouped prepare that
- * claims the payment's key there and then posts `homeLegs(id)` or answers without a posting.
- */
-export type HomePosting<R> =
-  | { id: string }
-  | { grouped: (homeLegs: (id: string) => PostingSpec) => GroupedPrepare<R>; claimedId: () => string };
-
-/** What postHomeLegs is told beside the plan and its route. */
-export interface HomeLegs<R> {
-  posting: HomePosting<R>;
-  postingId: string;
-  fx: { row: PaymentFxRow; positions: FxPositions } | null;
-  /** The instant of the posting and the record (a capture's is the one its hold's ending was decided at). */
-  at: Date;
-  /** The answer, in the posting's transaction: `record` writes the payment (or reads a replay's back). */
-  finish: (tx: PostingTx, outcome: PostingOutcome, record: () => Promise<Result<PaymentRow, PostingRefusal>>) => Promise<R>;
-}
-
 /** A two-leg or FX plan's home legs as createPayment and createPayments post them: keyed by the payment, no lock. */
 function postTwoLegs(
   ctx: ServiceContext, plan: PaymentPlan, route: PaymentRoute, id: string, fx: { row: PaymentFxRow; positions: FxPositions } | null,
 ): Promise<Result<PaymentRow, CreatePaymentError>> {
   const postingId = newId('posting', shardOf('payment', id));
-  return postHomeLegs<Result<PaymentRow, CreatePaymentError>>(ctx, plan, route, { posting: { id }, postingId, fx, at: ctx.now(), finish: (_tx, _outcome, record) => record() });
+  return postHomeLegs<Result<PaymentRow, CreatePaymentError>>(ctx, plan.payer.id, {
+    posting: { id }, at: ctx.now(), ...twoLegHome(ctx, plan, route, postingId, fx), finish: (_tx, _outcome, record) => record(),
+  });
 }
 
 /**
- * The home legs of a two-leg plan (plain, FX or a hold's capture) on the payer's shard, with the
- * payment's record (and its FX record) in the same transaction. Submits at once (no await
- * before postOne), so callers control the order of submission (createPayments). No read before
- * the posting: a replay of a payment that was made meets its posting's dedupe key under the
- * payer's lock and answers DUPLICATE, which reads the payment back.
+ * What a two-leg plan (plain, FX or a hold's capture) posts on the payer's shard and writes with
+ * it (services/home-legs.ts postHomeLegs): the PAYER leg debited, the PAYEE leg credited there
+ * (the payee, the merchant's stripe pending, or clearing), and the payment's record, its FX
+ * record and, across shards, its outbox row.
  */
-export function postHomeLegs<R>(ctx: ServiceContext, plan: PaymentPlan, { route, creditAccountId }: PaymentRoute, home: HomeLegs<R>): Promise<R> {
+export function twoLegHome(
+  ctx: ServiceContext, plan: PaymentPlan, { route, creditAccountId }: PaymentRoute, postingId: string,
+  fx: { row: PaymentFxRow; positions: FxPositions } | null,
+): Pick<HomeLegs<unknown>, 'spec' | 'write'> {
   const { request, payer, payee } = plan;
-  const { posting, fx, at: now } = home;
   const credit = { accountId: creditAccountId, bucket: route === 'MERCHANT_STRIPE' ? 'PENDING' as const : 'AVAILABLE' as const };
-  const homeLegs = (id: string): PostingSpec => twoLegDebitSpec(plan, id, home.postingId, credit, fx?.positions ?? null);
-  const idOf = (): string => ('id' in posting ? posting.id : posting.claimedId());
-  return postOne<R>(ctx.shards.of('account', payer.id), {
-    ...('id' in posting ? { spec: homeLegs(posting.id) } : { grouped: posting.grouped(homeLegs) }),
-    finish: (tx, outcome, _accounts, deferred) => home.finish(tx, outcome, () => {
-      const id = idOf();
-      return recordOutcome(outcome, {
-        id,
-        applied: () => {
-          if (fx) deferPaymentFx(deferred, fx.row);
-          return deferNewPayment(deferred, newPaymentRow(ctx, { id, payer: payer.id, payee: payee.id, route, creditAccountId,
-            amount: request.amount, currency: request.currency, description: request.description }, now));
-        },
-        existing: async () => (await paymentsByIds(tx, [id]))[0],
-      });
-    }),
-    at: now,
-  }, { now: () => now });
+  return {
+    spec: (id) => twoLegDebitSpec(plan, id, postingId, credit, fx?.positions ?? null),
+    write: (deferred, id, at) => {
+      if (fx) deferPaymentFx(deferred, fx.row);
+      return deferNewPayment(deferred, newPaymentRow(ctx, { id, payer: payer.id, payee: payee.id, route, creditAccountId,
+        amount: request.amount, currency: request.currency, description: request.description }, at));
+    },
+  };
 }

@@ -52,6 +52,20 @@ async function openTool(page: Page, name: 'Variables' | 'Headers'): Promise<void
   await page.locator(`section.graphiql-editor-tool[aria-label="${name}"]`).waitFor({ timeout: pageWaitMs });
 }
 
+/**
+ * Puts a contract document in the query editor and waits until GraphiQL has taken it in: its
+ * change handler runs 100 ms after an edit (debounced, @graphiql/react's query editor) and only
+ * then sets the operation to run. Run before that, GraphiQL sent the new document with the
+ * previous one's operationName: BalanceChanged's document with "GetAccount", answered "Unknown
+ * operation named GetAccount" (a clean-clone CI run, 2026-11-24).
+ */
+async function setQuery(page: Page, operationName: string): Promise<void> {
+  await setEditor(page, '.graphiql-query-editor', contractOperation(operationName));
+  const editor = page.locator('.graphiql-query-editor .CodeMirror').first();
+  await expect.poll(() => editor.evaluate((element) => (element as unknown as { CodeMirror: { operationName?: string | null } }).CodeMirror.operationName),
+    { timeout: pageWaitMs }).toBe(operationName);
+}
+
 function editorText(page: Page, selector: string): Promise<string> {
   return page.locator(`${selector} .CodeMirror`).first().evaluate((element) => (element as unknown as { CodeMirror: { getValue(): string } }).CodeMirror.getValue());
 }
@@ -108,7 +122,7 @@ describe('the Explorer at /graphql', () => {
   }, 60_000);
 
   it("runs the contract's GetAccount with a pasted token and shows the answer", async () => {
-    await setEditor(page, '.graphiql-query-editor', contractOperation('GetAccount'));
+    await setQuery(page, 'GetAccount');
     await openTool(page, 'Variables');
     await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ id: accountId }, null, 2));
     await openTool(page, 'Headers');
@@ -124,7 +138,7 @@ describe('the Explorer at /graphql', () => {
   }, 60_000);
 
   it("runs the contract's BalanceChanged over graphql-ws with the same token", async () => {
-    await setEditor(page, '.graphiql-query-editor', contractOperation('BalanceChanged'));
+    await setQuery(page, 'BalanceChanged');
     await openTool(page, 'Variables');
     await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ accountId }, null, 2));
     await page.locator('.graphiql-execute-button').click();

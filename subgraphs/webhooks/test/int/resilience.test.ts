@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +24,7 @@ describe('webhook delivery when receivers misbehave', () => {
   it('loses nothing while a receiver is down through retries up to the longest back-off, and delivers in order once it is back', async () => {
     const { bearer, payer, payee } = await partnerWithAccounts(stack, kit, 'p-res');
     const first = await receiver();
-    const port = first.port;
+    const place = { port: first.port, path: first.path };
     const { secret, id } = await madeEndpoint(stack.gatewayUrl, bearer, { url: first.url, eventTypes: ['balance.changed'], accountIds: [payer, payee] });
     await first.close();
     for (let i = 0; i < 10; i++) await kit.paid(kit.operator, { payer, payee, amount: String(i + 1) });
@@ -31,7 +32,7 @@ describe('webhook delivery when receivers misbehave', () => {
     // cap (200, 400, 800, then 1,000 ms: fastDispatch.retry), not for a fixed time.
     await waitFor('20 deliveries, one failed through the back-off', async () => (await gql(stack.gatewayUrl, webhookDocs.detail, { id }, bearer)).data?.webhookEndpoint.deliveries.edges,
       (edges: Array<{ node: { attempts: number } }> | undefined) => edges !== undefined && edges.length >= 20 && edges.some((e) => e.node.attempts >= backOffAttempts), 30_000);
-    const back = await receiver(() => 200, port);
+    const back = await receiver(() => 200, place);
     back.verifyWith(secret);
     await waitFor('20 events', () => back.received.length, (n) => n >= 20, 30_000);
     expect(back.received).toHaveLength(20);
@@ -111,8 +112,11 @@ describe('webhook delivery when receivers misbehave', () => {
     const chunk = Buffer.alloc(1 << 20, 120);
     const answerBytesMax = 256 * chunk.length;
     const flood = { written: 0, closedEarly: false };
+    // A path of its own, as every receiver here has (support/webhooks.ts startReceiver): an earlier file's endpoint on this port is not flooded.
+    const path = `/hooks/${randomUUID()}`;
     const server = http.createServer((req, res) => {
       req.resume();
+      if (req.url !== path) return void res.writeHead(404).end();
       req.on('end', () => {
         res.writeHead(200, { 'content-type': 'text/plain' });
         // Writes as fast as the reader takes it, until the reader goes or 256 MiB are out.
@@ -129,7 +133,7 @@ describe('webhook delivery when receivers misbehave', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     try {
-      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
       const { id } = await madeEndpoint(stack.gatewayUrl, bearer, { url, eventTypes: ['balance.changed'], accountIds: [payer] });
       await kit.paid(kit.operator, { payer, payee, amount: '1' });
       const [delivery] = await waitFor('the attempt recorded', async () => (await gql(stack.gatewayUrl, webhookDocs.detail, { id }, bearer)).data?.webhookEndpoint.deliveries.edges,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -57,11 +58,22 @@ export interface Received {
  * A real HTTP receiver in the test process. `answer` decides each request's status (or 'hang':
  * never answer). Every request is kept; `verifyWith` checks each signature with the
  * standardwebhooks verifier as a partner's code would.
+ *
+ * It listens on a path of its own (`/hooks/<uuid>`, and under it) and answers 404 to any other, counting it
+ * only in `strays`: files one worker runs one after another share its databases, so an earlier
+ * file's endpoints (their receivers closed, their deliveries still retrying) stay in the tables
+ * a later file's dispatcher reads. When the kernel hands a later receiver the port of such an
+ * endpoint's URL, its deliveries arrive there, signed with another endpoint's secret: a clean-
+ * clone CI run failed on 58 of them ("No matching signature found", advance-paid.test.ts).
  */
 export interface Receiver {
   url: string;
   port: number;
+  /** The path the receiver serves: `url` is http://127.0.0.1:<port><path>. */
+  path: string;
   received: Received[];
+  /** Requests to another path (another endpoint's URL on a reused port): answered 404, nothing else. */
+  strays: number;
   /** Requests seen, answered or not (a hung one too). */
   requests: number;
   answer: (request: { id: string; attempt: number; body: string }) => number | 'hang';
@@ -75,7 +87,10 @@ export interface Receiver {
   close(): Promise<void>;
 }
 
-export async function startReceiver(answer: Receiver['answer'] = () => 200, port = 0): Promise<Receiver> {
+/** Where a receiver listens: a port and a path, to start a receiver again where one was (`{ port, path }` of it). */
+export interface ReceiverPlace { port: number; path: string }
+
+export async function startReceiver(answer: Receiver['answer'] = () => 200, place: ReceiverPlace = { port: 0, path: `/hooks/${randomUUID()}` }): Promise<Receiver> {
   let verifier: Webhook | null = null;
   const attempts = new Map<string, number>();
   const hung: http.ServerResponse[] = [];
@@ -83,7 +98,9 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, port
   const receiver: Receiver = {
     url: '',
     port: 0,
+    path: place.path,
     received: [],
+    strays: 0,
     requests: 0,
     answer,
     redirectTo: null,
@@ -100,6 +117,13 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, port
     },
   };
   const server = http.createServer((req, res) => {
+    // Its path and those under it (one origin, two endpoints: resilience.test's /stuck and /healthy).
+    if (req.url !== place.path && !req.url?.startsWith(`${place.path}/`)) {
+      receiver.strays += 1;
+      req.resume();
+      res.writeHead(404).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -130,9 +154,9 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, port
       timers.add(timer);
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve) => server.listen(place.port, '127.0.0.1', () => resolve()));
   receiver.port = (server.address() as AddressInfo).port;
-  receiver.url = `http://127.0.0.1:${receiver.port}/hooks`;
+  receiver.url = `http://127.0.0.1:${receiver.port}${place.path}`;
   return receiver;
 }
 
@@ -185,7 +209,7 @@ export async function storedOf(shards: ShardSet, endpointId: string): Promise<{ 
 export interface WebhookStack {
   stack: Stack;
   kit: MoneyKit;
-  receiver(answer?: Receiver['answer'], port?: number): Promise<Receiver>;
+  receiver(answer?: Receiver['answer'], place?: ReceiverPlace): Promise<Receiver>;
 }
 
 export function useWebhookStack(options: StackOptions, onStarted: (started: WebhookStack) => void): void {
@@ -193,8 +217,8 @@ export function useWebhookStack(options: StackOptions, onStarted: (started: Webh
   const receivers: Receiver[] = [];
   beforeAll(async () => {
     stack = await startStack(options);
-    const receiver = async (answer?: Receiver['answer'], port?: number) => {
-      const started = await startReceiver(answer, port);
+    const receiver = async (answer?: Receiver['answer'], place?: ReceiverPlace) => {
+      const started = await startReceiver(answer, place);
       receivers.push(started);
       return started;
     };

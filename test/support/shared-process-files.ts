@@ -83,6 +83,7 @@ export const sharedProcessFiles = [
   'subgraphs/webhooks/test/unit/busy-endpoints.test.ts',
   'subgraphs/webhooks/test/unit/destination.test.ts',
   'subgraphs/webhooks/test/unit/events.test.ts',
+  'subgraphs/webhooks/test/unit/receiver.test.ts',
   'subgraphs/webhooks/test/unit/retry.test.ts',
   'subgraphs/webhooks/test/unit/signer.test.ts',
   'test/access-shape.test.ts',

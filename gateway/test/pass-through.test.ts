@@ -202,7 +202,8 @@ async function expectSameAnswers(asked: Asked): Promise<boolean> {
 /**
  * Several errors come in whichever order their fields failed, but for an answer whose `data` a
  * failed non-null root field nulled: the subgraph's executor waits for every root field then and
- * reports each one's error in field order (jit-executor.ts, withEveryRootError), so such an
+ * reports each one's error in field order, and no deeper one (jit-executor.ts, withEveryRootError:
+ * seed 3914156917 answered `account.balanceAt`'s error forwarded and not planned), so such an
  * answer is compared byte for byte. (Before, it answered whichever root fields had failed when
  * `data` was nulled: seeds 2185664467, 1302597705 and 1461552046 answered one error on one path
  * and two on the other; jit-executor.test.ts "root fields that all fail" has that race.)

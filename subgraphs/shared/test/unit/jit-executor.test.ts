@@ -147,3 +147,66 @@ describe('root fields that all fail', () => {
     });
   }
 });
+
+/**
+ * A deeper error beside a failed non-null root field: its field's value is discarded with `data`,
+ * and graphql-js had it in the answer only when it came before the null. In a clean-clone CI run
+ * (gateway/test/pass-through.test.ts, seed 3914156917) `account.balanceAt` was refused beside a
+ * FORBIDDEN non-null `balanceChanges`: forwarded it came first and was answered, planned it came
+ * after and was not. Both orders are made here, with no timer: `detail` refuses at once (before
+ * `early`), `later` on the event loop's turn after `early` was refused. Either way the answer is
+ * the root field's error alone.
+ */
+describe('a deeper error beside a failed non-null root field', () => {
+  const typeDefs = parse(`
+    type Query { held: Held early: [Held!]! }
+    type Held @key(fields: "id") { id: ID! detail: String later: String }
+  `);
+
+  function deeperServer(): ApolloServer {
+    let earlyRefused: () => void = () => {};
+    const earlyWasRefused = new Promise<void>((resolve) => { earlyRefused = resolve; });
+    const refuse = (field: string, code: string) => new GraphQLError(`${field} refused`, { extensions: { code } });
+    const resolvers = {
+      Query: {
+        held: () => ({ id: 'h' }),
+        early: async () => {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          earlyRefused();
+          throw refuse('early', 'FORBIDDEN');
+        },
+      },
+      Held: {
+        detail: () => { throw refuse('detail', 'BAD_USER_INPUT'); },
+        later: async () => {
+          await earlyWasRefused;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          throw refuse('later', 'BAD_USER_INPUT');
+        },
+      },
+    };
+    const schema = buildSubgraphSchema({ typeDefs, resolvers } as Parameters<typeof buildSubgraphSchema>[0]);
+    return new ApolloServer({ gateway: jitExecutor(schema), formatError: (formatted, error) => formatSubgraphError(formatted, error, false), includeStacktraceInErrorResponses: false });
+  }
+
+  for (const query of [
+    // graphql-jit runs these; graphql-js the ones with a condition.
+    '{ held { detail } early { id } }',
+    '{ held { later } early { id } }',
+    'query Q($no: Boolean = false) { held { detail @skip(if: $no) } early { id } }',
+    'query Q($no: Boolean = false) { held { later @skip(if: $no) } early { id } }',
+  ]) {
+    it(`answers the root field's error alone: ${query}`, async () => {
+      const server = deeperServer();
+      await server.start();
+      try {
+        const answer = await server.executeOperation({ query });
+        const result = answer.body.kind === 'single' ? answer.body.singleResult : undefined;
+        expect(result?.data).toBeNull();
+        expect(result?.errors?.map((e) => [e.path, e.extensions?.code])).toEqual([[['early'], 'FORBIDDEN']]);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
+});

@@ -18,7 +18,7 @@ import { databaseSetNames, shardUrlsOfSet, testWorkersMax, type ShardSets } from
  * `npm test`: typechecks the whole tree (tests included), finds or starts MySQL and Redis,
  * migrates the test shards (paygraph_test_s0..), runs vitest against them with any extra
  * arguments (TEST_REDIS_URL names the Redis, for the tests that ask for it), and exits with vitest's exit code. A type error
- * fails the run: the typecheck runs beside the databases' preparation and then beside vitest, at
+ * fails the run: the typecheck runs beside vitest, once the databases are ready, at
  * a low priority (typecheckNiceness), and stops vitest when it finds one. Servers it started are stopped at the end.
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
@@ -29,7 +29,8 @@ const killedExitCode = 1;
 /**
  * tsc's nice value. It ran first, alone, for 26 s on a plain clone, while the databases took 13 s:
  * vitest waited for it. Beside vitest's two workers it takes the CPU they leave (their waits on
- * MySQL and children, the isolated files' idle core) instead of delaying the first test.
+ * MySQL and children, the isolated files' idle core) instead of delaying the first test. It
+ * starts once the databases are ready (main), not beside their preparation, which it slowed 3 ×.
  */
 const typecheckNiceness = 19;
 
@@ -141,13 +142,15 @@ async function main(): Promise<number> {
     return 1;
   }
   log(`Node ${process.version} (${process.execPath})`);
-  const typechecked = typecheckAll(typecheckProjects.map((project) => join(repoRoot, project)), { niceness: typecheckNiceness });
   const mysql = await ensureMysql({ databasePrefix: config.test.databasePrefix, log, server: config.mysqlServer });
   try {
     log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}${config.mysqlServer.explicitShards === null ? ' (one set per worker and per pinning file, named after these: test/support/database-sets.ts)' : ''}`);
     const started = Date.now();
     const sets = await prepareDatabases(config, mysql.shardUrls);
     log(sets === null ? 'migrated MYSQL_SHARDS; one vitest worker' : `migrated ${Object.keys(sets).length} sets of test databases in ${((Date.now() - started) / 1000).toFixed(1)} s (${testWorkersMax} workers)`);
+    // After the databases, not beside them: beside tsc (even at nice 19) the 9 sets took 16.6 s
+    // instead of 5.7 s alone (2026-11-24, this 2-core machine); vitest waited for all of it.
+    const typechecked = typecheckAll(typecheckProjects.map((project) => join(repoRoot, project)), { niceness: typecheckNiceness });
     const redis = await ensureRedis({ explicitUrl: config.redisUrl ?? undefined, log });
     try {
       const connections = await sampleConnectionPeak(mysql.shardUrls, config.test.databasePrefix);

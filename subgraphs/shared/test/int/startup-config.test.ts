@@ -4,15 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { subgraphSecretVariable } from '../../src/gateway-trust';
 import { subgraphNames as trustedSubgraphs } from '../../../../scripts/lib/parts';
 import { testSubgraphSecrets } from '../../../../test/support/env';
-import { freePort, serviceEntries, type ServiceName } from '../../../../test/support/processes';
+import { compiledNodeArgs, freePort, serviceEntries, type ServiceName } from '../../../../test/support/processes';
 
 /**
  * Configuration is checked when a process starts, not at its first request or write: the real
- * main.ts of each process kind, run as npm start runs it, must exit with status 1 before it
- * listens and name every variable at fault (each bad form of each variable: config.test.ts).
+ * main.ts of each process kind, run as npm start runs it (compiled, dist/<name>.js), must exit
+ * with status 1 before it listens and name every variable at fault (each bad form of each
+ * variable: config.test.ts).
  */
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
-/** tsx compiles main.ts first; a refusal must still come well before a client would notice. */
+/** A refusal must come well before a client would notice. */
 const exitWithinMs = 30_000;
 
 /** What each process needs to start, as npm start gives it: its secrets (the gateway all three). */
@@ -24,11 +25,11 @@ function secretsOf(name: ServiceName): Record<string, string> {
 async function start(name: ServiceName, env: Record<string, string>): Promise<{ code: number | null; stderr: string; healthy: boolean }> {
   const port = await freePort();
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !['LEDGER_MAC_KEY', 'NODE_ENV', 'AMOUNT_MAX'].includes(variable)));
-  const child = spawn(process.execPath, ['--import', 'tsx', serviceEntries[name].entry], {
+  const child = spawn(process.execPath, compiledNodeArgs(name), {
     cwd: repoRoot,
     env: {
       ...inherited, ...secretsOf(name), [serviceEntries[name].portVariable]: String(port),
-      HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', MYSQL_POOL_SIZE: '1', RELAY_ENABLED: 'false', SETTLEMENT_WORKER_ENABLED: 'false', ...env,
+      HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', MYSQL_POOL_SIZE: '1', RELAY_ENABLED: 'false', SETTLEMENT_WORKER_ENABLED: 'false', NODE_OPTIONS: '', ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

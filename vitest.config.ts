@@ -32,15 +32,22 @@ const common = {
 /**
  * vitest's order (groups, then projects by name, then its own: the longest by its cached
  * durations, or on a plain clone the largest files), except that within a project the files of
- * test/support/slow-files.ts start first, longest first: a long file started last runs alone.
+ * test/support/slow-files.ts start first, longest first (a long file started last runs alone),
+ * and the files of the default stack come last: a worker's default stack then starts after the
+ * worker's files with stacks and children of their own, whose MySQL connections it would
+ * otherwise hold beside theirs (a run held 80 at once, 46 of them one worker's, against
+ * testRunConnectionsMax).
  */
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     const listed: readonly string[] = slowFilesFirst;
+    const stackFiles: readonly string[] = sharedStackFiles;
     const rank = (spec: TestSpecification): number => {
-      const at = listed.indexOf(relative(spec.project.config.root, spec.moduleId));
-      return at === -1 ? listed.length : at;
+      const file = relative(spec.project.config.root, spec.moduleId);
+      const at = listed.indexOf(file);
+      if (at !== -1) return at;
+      return stackFiles.includes(file) ? listed.length + 1 : listed.length;
     };
     // Array.prototype.sort is stable: files of equal rank keep vitest's order.
     return sorted.sort((a, b) => (a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder)

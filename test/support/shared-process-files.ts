@@ -1,14 +1,21 @@
 /**
  * The test files of vitest.config.ts's `shared` project: they run without isolation, so each
  * vitest worker runs them one after another in one process with one module cache, paying its
- * fork, set-up and imports once instead of once per file (docs/TESTING.md "Shared set-up").
+ * fork, set-up and imports once instead of once per file (about 2.5 s each: docs/TESTING.md
+ * "Shared set-up").
  *
  * A file belongs here when no later file can meet what it leaves behind in the process: accounts
- * of its own (unique owners), no process.env or process-wide setting changed, no process
- * listener, no metric read as an absolute figure from a registry other files also count into,
- * no Redis, no replica left on a stack. A file that needs a configuration of its own, spawns
- * processes or drives a shard to a bound stays in `parallel`; so does one that fails here but
- * not there, until the state it shares is found and fixed.
+ * of its own (unique owners), no process.env or process-wide setting changed (or restored in its
+ * afterAll), no process listener, no global registration (OpenTelemetry's tracer provider), no
+ * metric or cache read as an absolute figure from a registry other files also count into, Redis
+ * keys and channels of its own with its clients closed, every stack, server, dispatcher and child
+ * process it starts stopped in its afterAll, no replica left on the worker's stack. A file that
+ * stays in `parallel`: one on databases of its own (ownDatabaseFiles: testConfig() keeps the
+ * first file's MYSQL_SHARDS for the process), one that reads a process-wide gauge or cache as an
+ * absolute figure (metrics, fx-quote-bounds), one that must be the process's first tracing
+ * registration (tracing), one whose timing limits want a process of its own (shard-faults,
+ * shard-unavailable) or that is heavy enough not to care (bank, bench-smoke, node-options,
+ * explorer).
  */
 
 /** Files that need only the default stack (test/support/default-stack.ts): the worker starts it once for all of them. */

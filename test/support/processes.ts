@@ -139,7 +139,9 @@ async function spawnChild(
     log.write(`--- ${name} pid ${child.pid} started ${new Date().toISOString()}\n`);
     child.stdout!.pipe(log, { end: false });
     child.stderr!.pipe(log, { end: false });
-    child.once('exit', (code, signal) => log.end(`--- ${name} pid ${child.pid} exited with ${signal ?? `code ${code}`}\n`));
+    // 'close', not 'exit': output still buffered at the exit would be written after the end, an
+    // error with no listener, which a shared process would blame on a later file.
+    child.once('close', (code, signal) => log.end(`--- ${name} pid ${child.pid} exited with ${signal ?? `code ${code}`}\n`));
   }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));

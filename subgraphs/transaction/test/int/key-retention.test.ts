@@ -8,6 +8,7 @@ import { idempotencyKeys } from '@paygraph/transaction/db/schema/transactions';
 import { purgeKeysBefore } from '@paygraph/transaction/db/idempotency';
 import { purgeExpiredKeys, retentionCutoff } from '@paygraph/transaction/services/key-retention';
 import { testShards, unique } from '../../../../test/support/env';
+import { compiledNodeArgs } from '../../../../test/support/processes';
 
 /**
  * Keys are kept IDEMPOTENCY_RETENTION_DAYS, then purged in bounded batches. The rows here are
@@ -88,8 +89,9 @@ describe('IDEMPOTENCY_RETENTION_DAYS', () => {
   const run = promisify(execFile);
   const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
   it('stops the transaction subgraph at start-up, naming the variable, when out of range', async () => {
-    const started = run(`${repoRoot}node_modules/.bin/tsx`, ['subgraphs/transaction/src/main.ts'], {
-      cwd: repoRoot, env: { ...process.env, IDEMPOTENCY_RETENTION_DAYS: '0', TRANSACTION_PORT: '0' }, timeout: 20_000,
+    // Compiled, as npm start runs it (dist/transaction.js; npm test builds it when stale).
+    const started = run(process.execPath, compiledNodeArgs('transaction'), {
+      cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '', IDEMPOTENCY_RETENTION_DAYS: '0', TRANSACTION_PORT: '0' }, timeout: 20_000,
     });
     await expect(started).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/IDEMPOTENCY_RETENTION_DAYS must be between 1 and 3650, got 0/) });
   });

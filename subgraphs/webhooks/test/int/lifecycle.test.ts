@@ -1,6 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { gql } from '../../../../test/support/graphql';
+import { parseSamples, scrape, total, type Sample } from '../../../../test/support/prometheus';
 import { token, unique } from '../../../../test/support/env';
 import type { MoneyKit } from '../../../../test/support/money';
 import type { Stack } from '../../../../test/support/stack';
@@ -23,21 +24,12 @@ useWebhookStack({ webhooks: { dispatcher: true, settings: { ...fastDispatch, ret
  * The attempts counters are the process's (its metrics registry), and files before this one in the
  * same process (the shared project) have counted into them: the test reads what this file added.
  */
+const attemptsSeries = 'paygraph_webhook_attempts_total';
 const attemptOutcomes = ['succeeded', 'retrying'] as const;
-let attemptsBefore: Record<(typeof attemptOutcomes)[number], number>;
-
-async function metricsText(): Promise<string> {
-  return (await fetch(stack.subgraphUrls.webhooks.replace(/\/graphql$/, '/metrics'))).text();
-}
-
-function attempts(text: string, outcome: string): number {
-  const line = new RegExp(`^paygraph_webhook_attempts_total\\{outcome="${outcome}"\\} (\\S+)$`, 'm').exec(text);
-  return line === null ? 0 : Number(line[1]);
-}
+let samplesBefore: Sample[];
 
 beforeAll(async () => {
-  const text = await metricsText();
-  attemptsBefore = { succeeded: attempts(text, 'succeeded'), retrying: attempts(text, 'retrying') };
+  samplesBefore = await scrape(stack.subgraphUrls.webhooks.replace(/\/graphql$/, '/metrics'));
 });
 
 async function setUp(answer?: Receiver['answer']) {
@@ -89,6 +81,9 @@ describe('webhook endpoints over time', () => {
       expect(metrics, series).toContain(series);
     }
     // This file's deliveries: the failing endpoint's retries and the rotated endpoint's successes.
-    for (const outcome of attemptOutcomes) expect(attempts(metrics, outcome), outcome).toBeGreaterThan(attemptsBefore[outcome]);
+    const samples = parseSamples(metrics);
+    for (const outcome of attemptOutcomes) {
+      expect(total(samples, attemptsSeries, { outcome }), outcome).toBeGreaterThan(total(samplesBefore, attemptsSeries, { outcome }));
+    }
   });
 });

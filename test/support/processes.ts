@@ -88,12 +88,12 @@ export function transactionChildren(): { spawn(env: Record<string, string>): Pro
  * said.
  */
 export async function spawnService(name: ServiceName, env: Record<string, string>, port?: number, logFile?: string): Promise<ChildService> {
-  return spawnChild(name, compiledNodeArgs(name), { ...env, NODE_OPTIONS: '' }, port, logFile);
+  return spawnChild(name, env, port, logFile);
 }
 
 /** The same service from `appDir` (an image's layout, say); dist/ is built by npm test's global set-up. */
 export async function spawnCompiledService(name: ServiceName, env: Record<string, string>, appDir: string = repoRoot): Promise<ChildService> {
-  return spawnChild(name, compiledNodeArgs(name), { ...env, NODE_OPTIONS: '' }, undefined, undefined, appDir);
+  return spawnChild(name, env, undefined, undefined, appDir);
 }
 
 /** NODE_OPTIONS is emptied beside these: it could register a loader (--import tsx), and none may help the compiled code run. */
@@ -108,7 +108,7 @@ export function compiledNodeArgs(name: ServiceName): string[] {
 const listeningPattern = /listening on http:\/\/[^\s/:"]+:(\d+)\/graphql/;
 
 async function spawnChild(
-  name: ServiceName, nodeArgs: readonly string[], env: Record<string, string>, port?: number, logFile?: string, cwd: string = repoRoot,
+  name: ServiceName, env: Record<string, string>, port?: number, logFile?: string, cwd: string = repoRoot,
 ): Promise<ChildService> {
   const { portVariable } = serviceEntries[name];
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !perRunVariables.includes(variable)));
@@ -117,9 +117,9 @@ async function spawnChild(
   // another process before the child binds it; the child then exited with EADDRINUSE (code 1)
   // while the other process answered its /health (merchant-payout's "killed after its debit",
   // once in a full run). The info line is needed for that, so LOG_LEVEL is info unless the test says.
-  const child = spawn(process.execPath, nodeArgs, {
+  const child = spawn(process.execPath, compiledNodeArgs(name), {
     cwd,
-    env: { ...inherited, [portVariable]: String(port ?? 0), HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    env: { ...inherited, [portVariable]: String(port ?? 0), HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

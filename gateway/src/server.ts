@@ -27,10 +27,10 @@ import { passThroughGateway } from './pass-through/gateway';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
-import { explorer } from './explorer';
-import { contractManifestClient, contractManifestPath, resolveTrustedRequest, trustedDocumentsGate, trustedDocumentsPlugin, uniformModes, type TrustedDocumentsOptions } from './security/trusted-documents';
+import { explorer, type Explorer } from './explorer';
+import { contractManifestClient, contractManifestPath, resolveTrustedRequest, trustedDocumentsGate, trustedDocumentsPlugin, uniformModes, type TrustedDocumentsGate, type TrustedDocumentsOptions } from './security/trusted-documents';
 import { loadTrustedDocuments, type TrustedDocumentSet } from './security/trusted-manifests';
-import { persistedQueries } from './persisted-queries';
+import { persistedQueries, type PersistedQueries } from './persisted-queries';
 import { ClientLabels } from './client-awareness';
 
 /** Where each subgraph of the supergraph is, by name. */
@@ -205,9 +205,7 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   assertTimingRules(timingLimits);
   assertSizeRules(sizeLimits);
   const supergraph = loadSupergraph(urls, trusts);
-  const streamingUrl = urls[streamingSubgraph];
-  const streamingTrust = trusts[streamingSubgraph];
-  if (streamingUrl === undefined || streamingTrust === undefined) throw new Error(`the gateway bridges balance streams to the ${streamingSubgraph} subgraph, which has no URL or secret`);
+  const streaming = streamingTarget(urls, trusts);
   // Subscriptions are served once the HTTP server exists; the gauge reads them at scrape time.
   let subscriptions: SubscriptionServer | undefined;
   const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
@@ -215,19 +213,83 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   // One bounded set of client names for the metrics and the audit lines.
   const clientLabels = new ClientLabels();
   const security = createGatewaySecurity({ ...options.security, clientLabels });
-  const trusted = options.trustedDocuments ?? { manifests: [], modes: uniformModes('off'), reloadMs: null };
-  // The contract's operations are the first manifest; a broken manifest stops the start here.
-  const trustedDocuments = loadTrustedDocuments([{ client: contractManifestClient, path: contractManifestPath }, ...trusted.manifests], trusted.reloadMs);
-  // One gate for HTTP and graphql-ws: the same modes, one log of untrusted documents.
-  const documentGate = trustedDocumentsGate(trustedDocuments, trusted.modes);
+  const trusted = openTrustedDocuments(options.trustedDocuments);
   const apq = persistedQueries(options.persistedQueries?.redisUrl ?? null, options.persistedQueries?.keyPrefix);
   // GraphiQL from dist/explorer in development; no landing page in production.
   const explorerPage = explorer(production, (message) => log().warn(message));
-  const apollo = new ApolloServer<GatewayContext>({
+  const apollo = apolloServer({ supergraph, options, metrics, clientLabels, security, trusted, explorerPage, apq });
+  await apollo.start();
+  const http = createGraphQLHttpServer<GatewayContext>({
+    apollo,
+    context: (req) => buildContext(req, tokens),
+    screen: security.screen,
+    resolve: (request) => resolveTrustedRequest(request, trusted.documents),
+    routes: { ...explorerPage.routes, ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics) },
+  });
+  const served = serveSubscriptions(http, { apollo, tokens, supergraph, streaming, security, trusted, options });
+  subscriptions = served;
+  return {
+    apollo, http, metrics, subscriptions: served, security, trustedDocuments: trusted.documents,
+    stop: async () => {
+      await trusted.documents.stop();
+      await apq.close();
+      await served.dispose();
+      await apollo.stop();
+      await security.close();
+      await Promise.all(supergraph.clients.map((c) => c.close()));
+    },
+  };
+}
+
+/** Where the gateway's balance streams are bridged to: the account subgraph's URL, and its secret. */
+interface StreamingTarget {
+  url: string;
+  trust: SubgraphTrust;
+}
+
+/** The trusted documents in force, and the one gate that judges documents against them for HTTP and graphql-ws. */
+interface TrustedDocuments {
+  documents: TrustedDocumentSet;
+  gate: TrustedDocumentsGate;
+}
+
+/** The account subgraph's URL and secret, for the balance streams the gateway bridges to it; a supergraph without them fails at start-up. */
+function streamingTarget(urls: SubgraphUrls, trusts: SubgraphTrusts): StreamingTarget {
+  const url = urls[streamingSubgraph];
+  const trust = trusts[streamingSubgraph];
+  if (url === undefined || trust === undefined) throw new Error(`the gateway bridges balance streams to the ${streamingSubgraph} subgraph, which has no URL or secret`);
+  return { url, trust };
+}
+
+/** The trusted documents in force and their gate; absent options: the contract's manifest, every mode off, no reload. */
+function openTrustedDocuments(options: TrustedDocumentsOptions | undefined): TrustedDocuments {
+  const trusted = options ?? { manifests: [], modes: uniformModes('off'), reloadMs: null };
+  // The contract's operations are the first manifest; a broken manifest stops the start here.
+  const documents = loadTrustedDocuments([{ client: contractManifestClient, path: contractManifestPath }, ...trusted.manifests], trusted.reloadMs);
+  // One gate for HTTP and graphql-ws: the same modes, one log of untrusted documents.
+  return { documents, gate: trustedDocumentsGate(documents, trusted.modes) };
+}
+
+/** What the Apollo server is built from: the supergraph, the gateway's options, and its plugins' parts. */
+interface ApolloParts {
+  supergraph: Supergraph;
+  options: GatewayOptions;
+  metrics: Metrics;
+  clientLabels: ClientLabels;
+  security: GatewaySecurity;
+  trusted: TrustedDocuments;
+  explorerPage: Explorer;
+  apq: PersistedQueries;
+}
+
+/** The Apollo server over the supergraph, its plugins in the order their refusals take precedence (not started). */
+function apolloServer({ supergraph, options, metrics, clientLabels, security, trusted, explorerPage, apq }: ApolloParts): ApolloServer<GatewayContext> {
+  const production = options.production ?? false;
+  return new ApolloServer<GatewayContext>({
     // Operations one subgraph serves alone go straight to it; the rest through the query plan.
     gateway: passThroughGateway(supergraph.gateway, supergraph.dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
     // Trusted documents, then the security plugin: their refusals (untrusted, limits, rate) win over the others'.
-    plugins: [trustedDocumentsPlugin(documentGate), security.plugin, requireIdentity, metricsPlugin(metrics, clientLabels), explorerPage.plugin],
+    plugins: [trustedDocumentsPlugin(trusted.gate), security.plugin, requireIdentity, metricsPlugin(metrics, clientLabels), explorerPage.plugin],
     introspection: !production,
     persistedQueries: apq.options,
     includeStacktraceInErrorResponses: !production,
@@ -236,38 +298,33 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
     // main.ts handles SIGTERM itself: Apollo's own handler would race it.
     stopOnTerminationSignals: false,
   });
-  await apollo.start();
-  const http = createGraphQLHttpServer<GatewayContext>({
-    apollo,
-    context: (req) => buildContext(req, tokens),
-    screen: security.screen,
-    resolve: (request) => resolveTrustedRequest(request, trustedDocuments),
-    routes: { ...explorerPage.routes, ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics) },
-  });
-  const served = serveGatewaySubscriptions(http, {
+}
+
+/** What the gateway's graphql-ws server is served with, besides the HTTP server it shares. */
+interface SubscriptionParts {
+  apollo: ApolloServer<GatewayContext>;
+  tokens: TokenSettings;
+  supergraph: Supergraph;
+  streaming: StreamingTarget;
+  security: GatewaySecurity;
+  trusted: TrustedDocuments;
+  options: GatewayOptions;
+}
+
+/** graphql-ws on the gateway's HTTP server: balance streams bridged to the account subgraph, under HTTP's operation limits and trusted documents. */
+function serveSubscriptions(server: http.Server, { apollo, tokens, supergraph, streaming, security, trusted, options }: SubscriptionParts): SubscriptionServer {
+  return serveGatewaySubscriptions(server, {
     apollo,
     tokens,
     apiSchema: supergraph.apiSchema,
     accountFields: supergraph.accountFields,
-    accountWsUrl: streamingUrl.replace(/^http/, 'ws'),
-    accountTrust: streamingTrust,
+    accountWsUrl: streaming.url.replace(/^http/, 'ws'),
+    accountTrust: streaming.trust,
     limits: { ...defaultSubscriptionLimits, ...options.subscriptions },
     operationLimits: security.limits,
-    trustedDocuments: { documents: trustedDocuments, gate: documentGate },
+    trustedDocuments: trusted,
     keepAliveMs: options.keepAliveMs ?? subscriptionKeepAliveMsDefault,
   });
-  subscriptions = served;
-  return {
-    apollo, http, metrics, subscriptions: served, security, trustedDocuments,
-    stop: async () => {
-      await trustedDocuments.stop();
-      await apq.close();
-      await served.dispose();
-      await apollo.stop();
-      await security.close();
-      await Promise.all(supergraph.clients.map((c) => c.close()));
-    },
-  };
 }
 
 /** ready: every subgraph ready; degraded: some serve; unavailable (503): none does. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GraphQLError, type OperationDefinitionNode } from 'graphql';
-import { HeaderMap, type ApolloServerPlugin } from '@apollo/server';
+import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextWillSendResponse } from '@apollo/server';
 import type { Role } from '@paygraph/shared/identity';
 import { requestIdHeader } from '@paygraph/shared/log';
 import type { ScreenedRequest, ScreenRefusal } from '@paygraph/shared/server/http';
@@ -9,7 +9,7 @@ import type { ShardLocation } from '@paygraph/shared/config/shared';
 import type { GatewayContext } from '../context';
 import { createAuditStore } from '../db/audit-store';
 import { auditPoolConnectionsMax } from '../limits';
-import { createAuditLog, createAuditor, type Auditor } from './audit';
+import { createAuditLog, createAuditor, type AuditInput, type Auditor } from './audit';
 import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../config';
 import { coercedVariablesOf } from '../coerced-variables';
 import { screenGraphQLRequest } from './http-screen';
@@ -149,26 +149,44 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
             const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
             fields = rootFieldsOf(schema, fragmentsOf(document.definitions), operation, variables.ok ? variables.values : null);
           }
-          const body = response.body;
-          const result = body.kind === 'single' ? body.singleResult : body.initialResult;
-          deps.auditor.record({
-            requestId,
-            at,
-            principal: contextValue.auth.ok ? { sub: contextValue.auth.identity.sub, role: contextValue.auth.identity.role } : null,
-            authFailure: contextValue.auth.ok ? null : contextValue.auth.failure.kind,
-            operationType: operation.operation,
-            operationName: operation.name?.value ?? null,
-            rootFields: fields,
-            money: moneyActionsOf(operation, fields),
-            // Apollo leaves the status unset for 200; graphql-ws operations have no HTTP status at all.
-            httpStatus: response.http.status ?? (request.http ? 200 : null),
-            data: result.data as Record<string, unknown> | null | undefined,
-            errors: result.errors,
-            client: { ...contextValue.client, ...clientFields(deps.clients, request) },
-          });
+          const answered: Answered = { requestId, at, fields, clients: deps.clients };
+          deps.auditor.record(auditInputOf({ request, response, contextValue }, operation, answered));
         },
       };
     },
+  };
+}
+
+/** What a request's audit input is taken from besides Apollo's context: its id, when it started, its root fields, the client names. */
+interface Answered {
+  requestId: string;
+  at: Date;
+  fields: RootField[];
+  clients: ClientLabels;
+}
+
+/** The audit input of a request with an operation, read as its response is sent (the auditor decides whether it is recorded). */
+function auditInputOf(
+  { request, response, contextValue }: Pick<GraphQLRequestContextWillSendResponse<GatewayContext>, 'request' | 'response' | 'contextValue'>,
+  operation: OperationDefinitionNode, answered: Answered,
+): AuditInput {
+  const { requestId, at, fields } = answered;
+  const body = response.body;
+  const result = body.kind === 'single' ? body.singleResult : body.initialResult;
+  return {
+    requestId,
+    at,
+    principal: contextValue.auth.ok ? { sub: contextValue.auth.identity.sub, role: contextValue.auth.identity.role } : null,
+    authFailure: contextValue.auth.ok ? null : contextValue.auth.failure.kind,
+    operationType: operation.operation,
+    operationName: operation.name?.value ?? null,
+    rootFields: fields,
+    money: moneyActionsOf(operation, fields),
+    // Apollo leaves the status unset for 200; graphql-ws operations have no HTTP status at all.
+    httpStatus: response.http.status ?? (request.http ? 200 : null),
+    data: result.data as Record<string, unknown> | null | undefined,
+    errors: result.errors,
+    client: { ...contextValue.client, ...clientFields(answered.clients, request) },
   };
 }
 

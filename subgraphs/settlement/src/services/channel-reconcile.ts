@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { formatAmount } from '@paygraph/shared/money';
@@ -134,42 +134,71 @@ function matchView(m: Match): ChannelReport['matches'][number] {
  * never reopened or rewritten; nothing is deleted.
  */
 async function recordExceptions(control: Shard, channel: string, businessDate: string, found: readonly FoundException[], result: MatchResult, now: Date): Promise<ExceptionRow[]> {
+  const matchedSubjects = matchedSubjectsOf(result);
+  const touching = result.matches.filter((m) => touches(m, businessDate)).flatMap((m) => [...m.lines.map(lineSubject), ...m.movements.map(movementSubject)]);
+  return inTransaction(control, async (tx) => {
+    const recording: Recording = { tx, channel, now, events: [] };
+    await recordFound(recording, found);
+    const foundSubjects = new Set(found.map((f) => f.subject));
+    await resolveNoLongerFound(recording, businessDate, matchedSubjects, foundSubjects);
+    await appendEvents(tx, recording.events);
+    const dated = await exceptionsOfDate(tx, channel, businessDate);
+    const related = await exceptionsBySubjects(tx, channel, [...foundSubjects, ...touching]);
+    return [...new Map([...dated, ...related].map((r) => [r.id, r])).values()];
+  });
+}
+
+/** What explains each subject a match took, as a resolution's detail: a line names the movements, a movement the statements. */
+function matchedSubjectsOf(result: MatchResult): Map<string, string> {
   const matchedSubjects = new Map<string, string>();
   for (const m of result.matches) {
     const shownOn = [...new Set(m.lines.map((l) => l.statementDate))].join(', ');
     for (const l of m.lines) matchedSubjects.set(lineSubject(l), `matched (${m.rule}) with ${m.movements.map((x) => x.id).join(', ')}`);
     for (const x of m.movements) matchedSubjects.set(movementSubject(x), `shown on the statement of ${shownOn} (${m.rule})`);
   }
-  const touching = result.matches.filter((m) => touches(m, businessDate)).flatMap((m) => [...m.lines.map(lineSubject), ...m.movements.map(movementSubject)]);
-  return inTransaction(control, async (tx) => {
-    const events: Parameters<typeof appendEvents>[1][number][] = [];
-    const existing = new Map((await exceptionsBySubjects(tx, channel, found.map((f) => f.subject))).map((r) => [r.subject, r]));
-    const fresh = found.filter((f) => !existing.has(f.subject));
-    await insertExceptions(tx, fresh.map((f) => ({ ...f, id: exceptionId(channel, f.subject), channel, status: 'OPEN' as const, detectedAt: now, updatedAt: now })));
-    for (const f of fresh) events.push({ exceptionId: exceptionId(channel, f.subject), event: 'OPENED', actor: matchingActor, detail: f.detail, at: now });
-    for (const f of found) {
-      const row = existing.get(f.subject);
-      if (!row || row.status !== 'OPEN' || (row.kind === f.kind && row.amount === f.amount && row.detail === f.detail)) continue;
-      if (await updateOpenException(tx, row.id, { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now })) {
-        events.push({ exceptionId: row.id, event: 'CHANGED', actor: matchingActor, detail: `${row.kind} → ${f.kind}: ${f.detail}`, at: now });
-      }
+  return matchedSubjects;
+}
+
+/** One run's writes to the exceptions: its transaction, channel and instant, and the events appended once they are done. */
+interface Recording {
+  tx: Tx;
+  channel: string;
+  now: Date;
+  events: Array<Parameters<typeof appendEvents>[1][number]>;
+}
+
+/** Opens the exceptions found for the first time, and rewrites the open ones whose kind, amount or detail changed. */
+async function recordFound({ tx, channel, now, events }: Recording, found: readonly FoundException[]): Promise<void> {
+  const existing = new Map((await exceptionsBySubjects(tx, channel, found.map((f) => f.subject))).map((r) => [r.subject, r]));
+  const fresh = found.filter((f) => !existing.has(f.subject));
+  await insertExceptions(tx, fresh.map((f) => ({ ...f, id: exceptionId(channel, f.subject), channel, status: 'OPEN' as const, detectedAt: now, updatedAt: now })));
+  for (const f of fresh) events.push({ exceptionId: exceptionId(channel, f.subject), event: 'OPENED', actor: matchingActor, detail: f.detail, at: now });
+  for (const f of found) {
+    const row = existing.get(f.subject);
+    if (!row || row.status !== 'OPEN' || (row.kind === f.kind && row.amount === f.amount && row.detail === f.detail)) continue;
+    if (await updateOpenException(tx, row.id, { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now })) {
+      events.push({ exceptionId: row.id, event: 'CHANGED', actor: matchingActor, detail: `${row.kind} → ${f.kind}: ${f.detail}`, at: now });
     }
-    const foundSubjects = new Set(found.map((f) => f.subject));
-    const open = [...await exceptionsBySubjects(tx, channel, [...matchedSubjects.keys()]), ...await exceptionsOfDate(tx, channel, businessDate, 'OPEN')];
-    for (const row of open) {
-      if (row.status !== 'OPEN' || foundSubjects.has(row.subject)) continue;
-      const explained = matchedSubjects.get(row.subject);
-      const detail = explained ?? 'no longer found by matching (its statement was replaced, or the item left the date)';
-      const resolved = await updateOpenException(tx, row.id, {
-        status: 'RESOLVED', resolution: explained ? 'TIMING' : null, resolvedBy: matchingActor, resolvedAt: now, updatedAt: now, detail: `${row.detail}; ${detail}`.slice(0, 500),
-      });
-      if (resolved) events.push({ exceptionId: row.id, event: 'RESOLVED', actor: matchingActor, detail, at: now });
-    }
-    await appendEvents(tx, events);
-    const dated = await exceptionsOfDate(tx, channel, businessDate);
-    const related = await exceptionsBySubjects(tx, channel, [...foundSubjects, ...touching]);
-    return [...new Map([...dated, ...related].map((r) => [r.id, r])).values()];
-  });
+  }
+}
+
+/**
+ * Resolves, by matching itself, the open exceptions of a matched subject or of the date that the
+ * run no longer finds: as TIMING when a match now explains them, without a resolution otherwise.
+ */
+async function resolveNoLongerFound(
+  { tx, channel, now, events }: Recording, businessDate: string, matchedSubjects: ReadonlyMap<string, string>, foundSubjects: ReadonlySet<string>,
+): Promise<void> {
+  const open = [...await exceptionsBySubjects(tx, channel, [...matchedSubjects.keys()]), ...await exceptionsOfDate(tx, channel, businessDate, 'OPEN')];
+  for (const row of open) {
+    if (row.status !== 'OPEN' || foundSubjects.has(row.subject)) continue;
+    const explained = matchedSubjects.get(row.subject);
+    const detail = explained ?? 'no longer found by matching (its statement was replaced, or the item left the date)';
+    const resolved = await updateOpenException(tx, row.id, {
+      status: 'RESOLVED', resolution: explained ? 'TIMING' : null, resolvedBy: matchingActor, resolvedAt: now, updatedAt: now, detail: `${row.detail}; ${detail}`.slice(0, 500),
+    });
+    if (resolved) events.push({ exceptionId: row.id, event: 'RESOLVED', actor: matchingActor, detail, at: now });
+  }
 }
 
 /** The reports of a channel's date as they were computed, newest first. */

@@ -1,4 +1,4 @@
-import type { ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';
 import { idempotencyKeyLengthMax } from '@paygraph/shared/limits';
@@ -93,21 +93,46 @@ export async function resolveException(shards: ShardSet, input: ResolveInput, ac
   const [current] = await exceptionsByIds(control.db, [input.exceptionId]);
   if (!current) return err({ kind: 'InvalidInput', field: 'exceptionId', message: `no exception ${input.exceptionId}` });
   const account = bookedTo[input.reason];
-  const event = (postingId: string | null) => ({
+  const resolving: Resolving = { current, input, actor, now };
+  if (account === null) return resolveWithoutPosting(control, resolving);
+  return resolveWithPosting(shards, control, account, resolving);
+}
+
+/** One resolution under way: the exception as read before any lock, the request, who resolves it, and when. */
+interface Resolving {
+  current: ExceptionRow;
+  input: ResolveInput;
+  actor: string;
+  now: Date;
+}
+
+/** The system account a posting resolution books to. */
+type BookedAccount = NonNullable<(typeof bookedTo)[keyof typeof bookedTo]>;
+
+/** The audit trail's event of a resolution, naming the posting when it made one. */
+function resolvedEvent({ current, input, actor, now }: Resolving, postingId: string | null) {
+  return {
     exceptionId: current.id, event: 'RESOLVED' as const, actor, at: now,
     detail: `${input.reason}${postingId ? ` posted ${postingId}` : ''}${input.note ? `: ${input.note}` : ''}`,
+  };
+}
+
+/** TIMING and BANK_DUPLICATE post nothing: the exception is marked resolved under its lock, with its event, in one transaction. */
+async function resolveWithoutPosting(control: Shard, resolving: Resolving): Promise<Result<ExceptionView, ResolveRefusal>> {
+  const { current, input, actor, now } = resolving;
+  return inTransaction(control, async (tx) => {
+    const row = await lockException(tx, current.id);
+    assert(row, `exception ${current.id} vanished`);
+    const decided = decide(row, input, actor, now);
+    if (decided) return decided;
+    await setException(tx, row.id, resolvedFields(input, actor, now, null));
+    await appendEvents(tx, [resolvedEvent(resolving, null)]);
+    return ok(exceptionView({ ...row, ...resolvedFields(input, actor, now, null) }, now));
   });
-  if (account === null) {
-    return inTransaction(control, async (tx) => {
-      const row = await lockException(tx, current.id);
-      assert(row, `exception ${current.id} vanished`);
-      const decided = decide(row, input, actor, now);
-      if (decided) return decided;
-      await setException(tx, row.id, resolvedFields(input, actor, now, null));
-      await appendEvents(tx, [event(null)]);
-      return ok(exceptionView({ ...row, ...resolvedFields(input, actor, now, null) }, now));
-    });
-  }
+}
+
+/** The posting of a BANK_FEE or WRITE_OFF: the difference from the reserve to the booked account, under the exception's dedupe key. */
+async function resolutionPosting(shards: ShardSet, control: Shard, account: BookedAccount, current: ExceptionRow): Promise<{ spec: PostingSpec; reserveId: string }> {
   const logical = shards.logicalOn(control)[0];
   assert(logical !== undefined, `shard ${control.name} holds no logical shard`);
   const [reserveId, bookId] = await Promise.all([
@@ -118,6 +143,17 @@ export async function resolveException(shards: ShardSet, input: ResolveInput, ac
     id: postingId, kind: 'RECONCILIATION', refId: current.id, dedupeKey: resolutionDedupeKey(current.id), currency: current.currency,
     legs: [{ accountId: reserveId, bucket: 'AVAILABLE', amount: -current.amount }, { accountId: bookId, bucket: 'AVAILABLE', amount: current.amount }],
   };
+  return { spec, reserveId };
+}
+
+/**
+ * BANK_FEE and WRITE_OFF post the difference: the exception is locked and marked resolved in the
+ * posting's prepare, and reopened in its finish when BALANCE_LIMIT refuses the posting.
+ */
+async function resolveWithPosting(shards: ShardSet, control: Shard, account: BookedAccount, resolving: Resolving): Promise<Result<ExceptionView, ResolveRefusal>> {
+  const { current, input, actor, now } = resolving;
+  const { spec, reserveId } = await resolutionPosting(shards, control, account, current);
+  const postingId = spec.id;
   let locked: ExceptionRow | undefined;
   return postOne<Result<ExceptionView, ResolveRefusal>>(control, {
     prepare: async (tx) => {
@@ -135,7 +171,7 @@ export async function resolveException(shards: ShardSet, input: ResolveInput, ac
         return err({ kind: 'BalanceLimit', accountId: 'accountId' in outcome.rejection ? outcome.rejection.accountId : reserveId });
       }
       if (outcome.postingId !== postingId) await setException(tx, current.id, { postingId: outcome.postingId });
-      await appendEvents(tx, [event(outcome.postingId)]);
+      await appendEvents(tx, [resolvedEvent(resolving, outcome.postingId)]);
       return ok(exceptionView({ ...locked!, ...resolvedFields(input, actor, now, outcome.postingId) }, now));
     },
     at: now,

@@ -98,39 +98,20 @@ async function shardChecks(shard: Shard, businessDate: string): Promise<Discrepa
   ];
 }
 
+/** A posting a payment or refund must have made: its dedupe key, on the shard it posts on. */
+interface ExpectedPosting {
+  shard: Shard;
+  key: string;
+  paymentId: string;
+  accountId: string;
+}
+
 /** The dedupe keys each payment and refund of the date must have posted, by shard. */
 async function postingChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
-  const expected: Array<{ shard: Shard; key: string; paymentId: string; accountId: string }> = [];
+  const expected: ExpectedPosting[] = [];
   for (const shard of shards.all) {
-    const dated = await paymentsOfDate(shard.db, businessDate);
-    const legsOf = groupBy(await legsOfPaymentsOnShard(shard.db, dated.filter((p) => p.route === 'LEGS').map((p) => p.id)), (l) => l.paymentId);
-    for (const p of dated) {
-      if (p.route === 'LEGS') {
-        if (p.status === 'SUCCEEDED') expected.push(...legKeys(shards, shard, p.id, p.id, (legsOf.get(p.id) ?? []).map((l) => ({ leg: l, amount: l.amount }))));
-        continue;
-      }
-      expected.push({ shard, key: p.id, paymentId: p.id, accountId: p.payerAccountId });
-      if (p.route === 'CROSS_SHARD' && p.status === 'SUCCEEDED') expected.push({ shard: shards.of('account', p.payeeAccountId), key: dedupeKeys.paymentCredit(p.id), paymentId: p.id, accountId: p.payeeAccountId });
-      if (p.route === 'CROSS_SHARD' && p.status === 'FAILED') expected.push({ shard, key: dedupeKeys.paymentReversal(p.id), paymentId: p.id, accountId: p.payerAccountId });
-    }
-    const refundsDated = await refundsOfDate(shard.db, businessDate);
-    const legRefunds = refundsDated.filter((r) => r.route === 'LEGS' && r.status === 'SUCCEEDED');
-    const sharesOf = groupBy(await sharesOfRefunds(shard.db, legRefunds.map((r) => r.id)), (s) => s.refundId);
-    const refundedLegs = groupBy(await legsOfPaymentsOnShard(shard.db, [...new Set(legRefunds.map((r) => r.paymentId))]), (l) => l.paymentId);
-    for (const refund of legRefunds) {
-      const legs = new Map((refundedLegs.get(refund.paymentId) ?? []).map((l) => [l.legIndex, l]));
-      expected.push(...legKeys(shards, shard, refund.id, refund.paymentId, (sharesOf.get(refund.id) ?? []).map((s) => ({ leg: legs.get(s.legIndex)!, amount: s.amount }))));
-    }
-    for (const refund of refundsDated) {
-      const { route, payeeAccountId, payeeShare } = refund;
-      if (refund.status !== 'SUCCEEDED' || route === 'LEGS') continue;
-      if (route !== 'CROSS_SHARD') expected.push({ shard, key: refund.id, paymentId: refund.paymentId, accountId: payeeAccountId });
-      else {
-        // An FX refund whose share of buyAmount is 0 takes nothing from the payee: no debit posts there.
-        if (payeeShare > 0n) expected.push({ shard: shards.of('account', payeeAccountId), key: dedupeKeys.refundDebit(refund.id), paymentId: refund.paymentId, accountId: payeeAccountId });
-        expected.push({ shard, key: dedupeKeys.refundCredit(refund.id), paymentId: refund.paymentId, accountId: payeeAccountId });
-      }
-    }
+    await expectPaymentPostings(shards, shard, businessDate, expected);
+    await expectRefundPostings(shards, shard, businessDate, expected);
   }
   const found: Discrepancy[] = [];
   for (const shard of shards.all) {
@@ -143,14 +124,51 @@ async function postingChecks(shards: ShardSet, businessDate: string): Promise<Di
   return found;
 }
 
+/** Adds to `expected` the postings of the date's payments on a shard: each leg's of a payment of legs, else its own and a cross-shard one's credit or reversal. */
+async function expectPaymentPostings(shards: ShardSet, shard: Shard, businessDate: string, expected: ExpectedPosting[]): Promise<void> {
+  const dated = await paymentsOfDate(shard.db, businessDate);
+  const legsOf = groupBy(await legsOfPaymentsOnShard(shard.db, dated.filter((p) => p.route === 'LEGS').map((p) => p.id)), (l) => l.paymentId);
+  for (const p of dated) {
+    if (p.route === 'LEGS') {
+      if (p.status === 'SUCCEEDED') expected.push(...legKeys(shards, shard, p.id, p.id, (legsOf.get(p.id) ?? []).map((l) => ({ leg: l, amount: l.amount }))));
+      continue;
+    }
+    expected.push({ shard, key: p.id, paymentId: p.id, accountId: p.payerAccountId });
+    if (p.route === 'CROSS_SHARD' && p.status === 'SUCCEEDED') expected.push({ shard: shards.of('account', p.payeeAccountId), key: dedupeKeys.paymentCredit(p.id), paymentId: p.id, accountId: p.payeeAccountId });
+    if (p.route === 'CROSS_SHARD' && p.status === 'FAILED') expected.push({ shard, key: dedupeKeys.paymentReversal(p.id), paymentId: p.id, accountId: p.payerAccountId });
+  }
+}
+
+/** Adds to `expected` the postings of the date's succeeded refunds on a shard: each share's of a refund of legs, else its own or a cross-shard one's debit and credit. */
+async function expectRefundPostings(shards: ShardSet, shard: Shard, businessDate: string, expected: ExpectedPosting[]): Promise<void> {
+  const refundsDated = await refundsOfDate(shard.db, businessDate);
+  const legRefunds = refundsDated.filter((r) => r.route === 'LEGS' && r.status === 'SUCCEEDED');
+  const sharesOf = groupBy(await sharesOfRefunds(shard.db, legRefunds.map((r) => r.id)), (s) => s.refundId);
+  const refundedLegs = groupBy(await legsOfPaymentsOnShard(shard.db, [...new Set(legRefunds.map((r) => r.paymentId))]), (l) => l.paymentId);
+  for (const refund of legRefunds) {
+    const legs = new Map((refundedLegs.get(refund.paymentId) ?? []).map((l) => [l.legIndex, l]));
+    expected.push(...legKeys(shards, shard, refund.id, refund.paymentId, (sharesOf.get(refund.id) ?? []).map((s) => ({ leg: legs.get(s.legIndex)!, amount: s.amount }))));
+  }
+  for (const refund of refundsDated) {
+    const { route, payeeAccountId, payeeShare } = refund;
+    if (refund.status !== 'SUCCEEDED' || route === 'LEGS') continue;
+    if (route !== 'CROSS_SHARD') expected.push({ shard, key: refund.id, paymentId: refund.paymentId, accountId: payeeAccountId });
+    else {
+      // An FX refund whose share of buyAmount is 0 takes nothing from the payee: no debit posts there.
+      if (payeeShare > 0n) expected.push({ shard: shards.of('account', payeeAccountId), key: dedupeKeys.refundDebit(refund.id), paymentId: refund.paymentId, accountId: payeeAccountId });
+      expected.push({ shard, key: dedupeKeys.refundCredit(refund.id), paymentId: refund.paymentId, accountId: payeeAccountId });
+    }
+  }
+}
+
 /**
  * The postings a movement of many legs made when it succeeded: the home posting when a leg
  * moved on the payment's shard, and each leg that moved elsewhere under its own key there.
  */
 function legKeys(
   shards: ShardSet, home: Shard, movementId: string, paymentId: string, moved: ReadonlyArray<{ leg: { legIndex: number; postedAccountId: string; accountId: string }; amount: bigint }>,
-): Array<{ shard: Shard; key: string; paymentId: string; accountId: string }> {
-  const keys: Array<{ shard: Shard; key: string; paymentId: string; accountId: string }> = [];
+): ExpectedPosting[] {
+  const keys: ExpectedPosting[] = [];
   let homeKey = false;
   for (const { leg, amount } of moved) {
     if (amount === 0n) continue;

@@ -1,5 +1,6 @@
 import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import type { Tx } from '@paygraph/shared/shards/transaction';
 import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
@@ -16,9 +17,9 @@ import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, par
 import {
   lockLateRefundShares, lockLateRefunds, lockRefundSharesOfLegs, lockRefundsOfPayments, lockUnsettledLegs, lockUnsettledPayments,
 } from '@paygraph/transaction/read-model/settlement';
-import { markSettled } from '@paygraph/transaction/write-model/settlement';
+import { markSettled, type SettledItems } from '@paygraph/transaction/write-model/settlement';
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
-import { creditRepaidOf, netOf, settlePart } from '../domain/fees';
+import { creditRepaidOf, netOf, settlePart, type PartFigures } from '../domain/fees';
 import { mayOperate } from './access';
 import { addOutstanding, lockOutstanding } from '../db/advance-store';
 import { repayAdvanceByRefunds } from './advance-refunds';
@@ -162,30 +163,12 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
     prepare: async (tx) => {
       const existing = await lockPart(tx, settlement.id, account.id);
       if (existing) return { proceed: false, result: existing };
-      const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
-      const early = await lockRefundsOfPayments(tx, paid.map((p) => p.id));
-      const late = await lockLateRefunds(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
-      // The MERCHANT legs of payments of many legs, each as a payment of its own amount.
-      const legs = await lockUnsettledLegs(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
-      const earlyShares = await lockRefundSharesOfLegs(tx, legs);
-      const lateShares = await lockLateRefundShares(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
-      // What refunds took from each leg before it settled (in flight included), out of this pending:
-      // never more than the leg (refundLegChanges bounds every receiver by its leg; settlePart asserts it).
-      const received = legs.map((l) => ({ amount: l.amount, refundedAmount: l.refundedAmount }));
-      // What advances moved out of this stripe's pending already is covered, not moved again
-      // (domain/advances.ts), less what refunds gave back of it from available first.
-      const outstanding = await repayAdvanceByRefunds(tx, settlement.merchantAccountId, account.id, await lockOutstanding(tx, account.id));
-      const figures = settlePart([...paid, ...received], [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)], settlement.feeBps, outstanding);
+      const { figures, settled } = await lockPartContents(tx, settlement, account.id);
       const postingId = figures.moved > 0n ? newId('posting', logical) : null;
-      part = {
-        settlementId: settlement.id, stripeAccountId: account.id, grossAmount: figures.gross, refundedAmount: figures.refunded,
-        advancedAmount: figures.advanced, feeAmount: figures.fee, movedAmount: figures.moved, postingId, createdAt: now(),
-      };
+      part = partRow(settlement, account.id, figures, postingId, now());
       await insertPart(tx, part);
       if (figures.advanced > 0n) await addOutstanding(tx, account.id, settlement.merchantAccountId, -figures.advanced);
-      await markSettled(tx, settlement.id, {
-        paymentIds: paid.map((p) => p.id), refundIds: [...early, ...late].map((r) => r.id), legs, shares: [...earlyShares, ...lateShares],
-      });
+      await markSettled(tx, settlement.id, settled);
       if (!postingId) return { proceed: false, result: part };
       return { proceed: true, spec: settlementSpec(settlement, postingId, account.id, feeIncomeId, figures.moved, figures.fee) };
     },
@@ -197,6 +180,40 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
       return part!;
     },
   }, { now });
+}
+
+/**
+ * What a stripe's part settles, read under lock in its prepare: the date's unsettled payments and
+ * MERCHANT legs, the refunds of them (those of the date's payments and those that came late),
+ * and the part's figures (domain/fees.ts settlePart).
+ */
+async function lockPartContents(tx: Tx, settlement: SettlementRow, stripeId: string): Promise<{ figures: PartFigures; settled: SettledItems }> {
+  const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
+  const early = await lockRefundsOfPayments(tx, paid.map((p) => p.id));
+  const late = await lockLateRefunds(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
+  // The MERCHANT legs of payments of many legs, each as a payment of its own amount.
+  const legs = await lockUnsettledLegs(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
+  const earlyShares = await lockRefundSharesOfLegs(tx, legs);
+  const lateShares = await lockLateRefundShares(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
+  // What refunds took from each leg before it settled (in flight included), out of this pending:
+  // never more than the leg (refundLegChanges bounds every receiver by its leg; settlePart asserts it).
+  const received = legs.map((l) => ({ amount: l.amount, refundedAmount: l.refundedAmount }));
+  // What advances moved out of this stripe's pending already is covered, not moved again
+  // (domain/advances.ts), less what refunds gave back of it from available first.
+  const outstanding = await repayAdvanceByRefunds(tx, settlement.merchantAccountId, stripeId, await lockOutstanding(tx, stripeId));
+  const figures = settlePart([...paid, ...received], [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)], settlement.feeBps, outstanding);
+  return {
+    figures,
+    settled: { paymentIds: paid.map((p) => p.id), refundIds: [...early, ...late].map((r) => r.id), legs, shares: [...earlyShares, ...lateShares] },
+  };
+}
+
+/** A stripe's part row, from its figures; its posting null when the part moves nothing. */
+function partRow(settlement: SettlementRow, stripeId: string, figures: PartFigures, postingId: string | null, createdAt: Date): SettlementPartRow {
+  return {
+    settlementId: settlement.id, stripeAccountId: stripeId, grossAmount: figures.gross, refundedAmount: figures.refunded,
+    advancedAmount: figures.advanced, feeAmount: figures.fee, movedAmount: figures.moved, postingId, createdAt,
+  };
 }
 
 /**

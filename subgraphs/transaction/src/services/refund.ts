@@ -1,6 +1,7 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne } from '@paygraph/shared/ledger/post';
+import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
+import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import type { Shard } from '@paygraph/shared/shards/pool';
@@ -122,28 +123,42 @@ async function refundLocally(ctx: ServiceContext, shard: Shard, payment: Payment
       reserved = true;
       return { proceed: true, spec: specOf(fromPending, share) };
     },
-    finish: async (tx, outcome) => {
-      switch (outcome.status) {
-        case 'APPLIED': {
-          await finishRefund(tx, id, 'SUCCEEDED', null, now);
-          return ok(refundRow(ctx, id, payment, request, 'SUCCEEDED', now));
-        }
-        case 'DUPLICATE': {
-          const [existing] = await refundsByIds(tx, [id]);
-          return ok(existing!);
-        }
-        case 'REJECTED':
-          if (reserved) {
-            await deleteRefund(tx, id);
-            if (fx) await deleteRefundFx(tx, id);
-            await addRefundedAmount(tx, payment.id, -request.amount);
-          }
-          return err(refusalOf(fromRejection(outcome.rejection), refundPaymentErrorKinds));
-        default:
-          return unreachable(outcome);
-      }
-    },
+    finish: (tx, outcome) => finishLocalRefund(ctx, tx, outcome, { id, payment, request, fx, now, reserved }),
   }, { now: () => now });
+}
+
+/** A local refund's prepare as finish reads it: the refund, and whether that prepare reserved its amount (and shares). */
+interface LocalRefund {
+  id: string;
+  payment: PaymentRow;
+  request: ParsedRefund;
+  fx: PaymentFxRow | null;
+  now: Date;
+  reserved: boolean;
+}
+
+/** refundLocally's finish: completes the PROCESSING row, answers the copy that posted, or releases what prepare reserved. */
+async function finishLocalRefund(ctx: ServiceContext, tx: PostingTx, outcome: PostingOutcome, refund: LocalRefund): Promise<Result<RefundRow, RefundPaymentError>> {
+  const { id, payment, request, fx, now } = refund;
+  switch (outcome.status) {
+    case 'APPLIED': {
+      await finishRefund(tx, id, 'SUCCEEDED', null, now);
+      return ok(refundRow(ctx, id, payment, request, 'SUCCEEDED', now));
+    }
+    case 'DUPLICATE': {
+      const [existing] = await refundsByIds(tx, [id]);
+      return ok(existing!);
+    }
+    case 'REJECTED':
+      if (refund.reserved) {
+        await deleteRefund(tx, id);
+        if (fx) await deleteRefundFx(tx, id);
+        await addRefundedAmount(tx, payment.id, -request.amount);
+      }
+      return err(refusalOf(fromRejection(outcome.rejection), refundPaymentErrorKinds));
+    default:
+      return unreachable(outcome);
+  }
 }
 
 /**

@@ -399,11 +399,7 @@ export class Dispatcher {
     const count = (label: AttemptLabel) => deliveryAttempts.inc({ outcome: label });
     if (outcome.kind === 'delivered') {
       count('succeeded');
-      if (delivery.attempts === 0) webhookCommitToDeliverySeconds.observe((now.getTime() - delivery.createdAt.getTime()) / 1000);
-      if (endpoint.row.failingSince !== null) {
-        await markEndpointHealthy(endpointShard.db, endpoint.row.id);
-        this.directory.update(endpoint.row.id, { failingSince: null });
-      }
+      await this.delivered(endpointShard, endpoint, delivery, now);
       return { goOn: true, write: write({ status: 'SUCCEEDED', statusCode: outcome.statusCode, error: null, nextAttemptAt: null }) };
     }
     if (outcome.kind === 'gone') {
@@ -418,17 +414,33 @@ export class Dispatcher {
       : { status: 'FAILED', statusCode, error: outcome.error, nextAttemptAt: null });
     count(outcome.kind === 'refused' ? 'refused' : decision.kind === 'retry' ? 'retrying' : 'failed');
     log().info({ endpointId: endpoint.row.id, deliveryId: delivery.id, statusCode, error: outcome.error, retry: decision.kind === 'retry' }, 'webhooks: attempt failed');
+    if (await this.failedTooLong(endpointShard, endpoint, outcome.error, now)) return { goOn: false, write: failed };
+    // A delivery given up lets the stream go on to its next event; a retry holds the stream until then.
+    return { goOn: decision.kind === 'give-up', write: failed };
+  }
+
+  /** After a delivery succeeded: its commit-to-delivery time observed (first attempts only), and a failing endpoint healthy again. */
+  private async delivered(endpointShard: Shard, endpoint: KnownEndpoint, delivery: DeliveryRow, now: Date): Promise<void> {
+    if (delivery.attempts === 0) webhookCommitToDeliverySeconds.observe((now.getTime() - delivery.createdAt.getTime()) / 1000);
+    if (endpoint.row.failingSince !== null) {
+      await markEndpointHealthy(endpointShard.db, endpoint.row.id);
+      this.directory.update(endpoint.row.id, { failingSince: null });
+    }
+  }
+
+  /**
+   * After an attempt failed: the endpoint marked failing from now if it was not, and disabled
+   * when it has failed for the whole window (disableAfterFailingMs); true when it was disabled.
+   */
+  private async failedTooLong(endpointShard: Shard, endpoint: KnownEndpoint, error: string, now: Date): Promise<boolean> {
     const failingSince = endpoint.row.failingSince ?? now;
     if (endpoint.row.failingSince === null) {
       await markEndpointFailing(endpointShard.db, endpoint.row.id, now);
       this.directory.update(endpoint.row.id, { failingSince: now });
     }
-    if (failingTooLong(failingSince, now, this.options.disableAfterFailingMs)) {
-      await this.disable(endpointShard, endpoint, `every attempt failed since ${failingSince.toISOString()} (last: ${outcome.error})`, now);
-      return { goOn: false, write: failed };
-    }
-    // A delivery given up lets the stream go on to its next event; a retry holds the stream until then.
-    return { goOn: decision.kind === 'give-up', write: failed };
+    if (!failingTooLong(failingSince, now, this.options.disableAfterFailingMs)) return false;
+    await this.disable(endpointShard, endpoint, `every attempt failed since ${failingSince.toISOString()} (last: ${error})`, now);
+    return true;
   }
 
   /**

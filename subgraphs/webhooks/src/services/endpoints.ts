@@ -80,6 +80,30 @@ async function namedAccounts(shards: ShardSet, ids: readonly string[]): Promise<
   return homes;
 }
 
+/**
+ * The accounts a new endpoint follows, with their stripes, by shard: those it names, each checked
+ * as one the caller may follow; or, naming none, every account of the owners the caller follows.
+ */
+async function accountsToFollow(ctx: WebhooksContext, accountIds: readonly string[] | null): Promise<Result<Map<Shard, FollowedRow[]>, CreateEndpointError>> {
+  const { identity, shards } = ctx;
+  if (accountIds !== null) {
+    const follow = await namedAccounts(shards, accountIds);
+    const found = new Map([...follow.values()].flat().map((row) => [row.id, row]));
+    for (const id of accountIds) {
+      const account = found.get(id);
+      // Someone else's account and no account at all look the same to a non-operator.
+      if (!account || account.parentId !== null) return err(mayTouchMissing(identity, id) ?? { kind: 'AccountNotFound', accountId: id });
+      const notYours = mayFollowAccount(identity, account);
+      if (notYours) return err(notYours);
+    }
+    return ok(follow);
+  }
+  const follow = new Map<Shard, FollowedRow[]>();
+  const owners = ownersFollowedBy(identity);
+  await Promise.all(shards.all.map(async (shard) => follow.set(shard, await accountsOfOwnersToFollow(shard.db, owners))));
+  return ok(follow);
+}
+
 export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpointInput): Promise<Result<EndpointView, CreateEndpointError>> {
   const { identity, shards } = ctx;
   const refused = mayRegisterEndpoints(identity);
@@ -87,22 +111,9 @@ export async function createEndpoint(ctx: WebhooksContext, input: CreateEndpoint
   const plan = decideEndpointInput(input, (raw) => urlRefusal(raw, ctx.services.policy));
   if (!plan.ok) return plan;
   const now = ctx.services.now();
-  let follow: Map<Shard, FollowedRow[]>;
-  if (plan.value.accountIds !== null) {
-    follow = await namedAccounts(shards, plan.value.accountIds);
-    const found = new Map([...follow.values()].flat().map((row) => [row.id, row]));
-    for (const id of plan.value.accountIds) {
-      const account = found.get(id);
-      // Someone else's account and no account at all look the same to a non-operator.
-      if (!account || account.parentId !== null) return err(mayTouchMissing(identity, id) ?? { kind: 'AccountNotFound', accountId: id });
-      const notYours = mayFollowAccount(identity, account);
-      if (notYours) return err(notYours);
-    }
-  } else {
-    follow = new Map();
-    const owners = ownersFollowedBy(identity);
-    await Promise.all(shards.all.map(async (shard) => follow.set(shard, await accountsOfOwnersToFollow(shard.db, owners))));
-  }
+  const followed = await accountsToFollow(ctx, plan.value.accountIds);
+  if (!followed.ok) return followed;
+  const follow = followed.value;
   const home = ownerShard(shards, identity.sub);
   const id = newId('webhookEndpoint', home.logical);
   const secret = newSecret();

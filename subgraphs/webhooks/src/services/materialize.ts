@@ -1,7 +1,7 @@
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { inTransaction, type DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { holdFacts, holdsCapturedBy, paymentFacts, refundFacts } from '@paygraph/transaction/read-model/webhooks';
 import { advanceFacts } from '@paygraph/settlement/read-model/webhooks';
 import { insertDeliveries, pendingOfStreams } from '../db/deliveries';
@@ -38,11 +38,7 @@ export async function materializeShard(shards: ShardSet, shard: Shard, directory
   // Streams of an endpoint not known (yet) to this process wait for its next refresh.
   const lagging = behind.filter((s) => directory.get(s.endpointId)?.row.status === 'ENABLED');
   if (lagging.length === 0) return none;
-  const ranges = new Map<string, { after: bigint; upTo: bigint }>();
-  for (const s of lagging) {
-    const r = ranges.get(s.stripeId);
-    ranges.set(s.stripeId, r ? { after: s.lastSequence < r.after ? s.lastSequence : r.after, upTo: s.lastSequence > r.upTo ? s.lastSequence : r.upTo } : { after: s.lastSequence, upTo: s.lastSequence });
-  }
+  const ranges = cursorRanges(lagging);
   const entries = await entriesAfter(
     shard.db,
     [...ranges].map(([stripeId, r]) => ({ stripeId, after: r.after })),
@@ -62,28 +58,9 @@ export async function materializeShard(shards: ShardSet, shard: Shard, directory
   try {
     // A few round trips whatever the number of streams: lock, insert every delivery, move every cursor (and claim).
     const written = await inTransaction(shard, async (tx) => {
-      const locked = new Map((await lockStreams(tx, moving.map((p) => p.stream))).map((s) => [`${s.endpointId}|${s.stripeId}`, s]));
-      // Held by another replica, or moved since the reads: the next pass reads again.
-      const mine = moving.flatMap((plan) => {
-        const row = locked.get(`${plan.stream.endpointId}|${plan.stream.stripeId}`);
-        return row?.lastSequence === plan.stream.lastSequence ? [{ plan, row }] : [];
-      });
-      // Nothing waited on the stream and no one holds it: this pass sends it.
-      const claimable = ({ plan, row }: (typeof mine)[number]) => slotted.has(plan) && row.dueAt === null && row.leaseUntil <= at;
-      await insertDeliveries(tx, mine.flatMap(({ plan }) => plan.deliveries));
-      await advanceStreams(tx, mine.map((m) => ({
-        endpointId: m.plan.stream.endpointId, stripeId: m.plan.stream.stripeId, accountId: m.plan.stream.accountId,
-        lastSequence: m.plan.lastSequence, ...m.plan.buckets, queuedAt: m.plan.deliveries.length > 0 ? at : null,
-        leaseUntil: claimable(m) ? leaseUntil : m.row.leaseUntil,
-      })));
-      // Read back rather than taken from the plan: whatever else waits on the stream goes first (order is the point).
-      const taken = mine.filter(claimable);
-      const pending = await pendingOfStreams(tx, taken.map(({ row }) => row), taken.length * deliveriesPerClaimMax);
-      claimed = taken.map(({ plan, row }) => ({
-        stream: { ...row, lastSequence: plan.lastSequence, dueAt: at, leaseUntil },
-        deliveries: pending.get(`${row.endpointId}|${row.stripeId}`) ?? [],
-      }));
-      return mine.reduce((n, { plan }) => n + plan.deliveries.length, 0);
+      const done = await writePlans(tx, moving, slotted, at, leaseUntil);
+      claimed = done.claimed;
+      return done.written;
     });
     return { written, claimed };
   } catch (error) {
@@ -93,6 +70,49 @@ export async function materializeShard(shards: ShardSet, shard: Shard, directory
     const kept = new Set(claimed.map((c) => `${c.stream.endpointId}|${c.stream.stripeId}`));
     for (const plan of slotted) if (!kept.has(`${plan.stream.endpointId}|${plan.stream.stripeId}`)) claim.free(plan.stream.endpointId);
   }
+}
+
+/** Per stripe, the span of its lagging streams' cursors: entries are read from the lowest, as far as the highest needs. */
+function cursorRanges(lagging: readonly StreamRow[]): Map<string, { after: bigint; upTo: bigint }> {
+  const ranges = new Map<string, { after: bigint; upTo: bigint }>();
+  for (const s of lagging) {
+    const r = ranges.get(s.stripeId);
+    ranges.set(s.stripeId, r ? { after: s.lastSequence < r.after ? s.lastSequence : r.after, upTo: s.lastSequence > r.upTo ? s.lastSequence : r.upTo } : { after: s.lastSequence, upTo: s.lastSequence });
+  }
+  return ranges;
+}
+
+/** A stream's plan (planStream): the deliveries its new entries make, and where its cursor and buckets move. */
+type StreamPlan = ReturnType<typeof planStream>;
+
+/**
+ * materializeShard's transaction: the moving streams locked, the deliveries of those still where
+ * the reads began inserted and their cursors moved, and the slotted ones no one holds claimed,
+ * with their pending deliveries; answers how many deliveries it wrote.
+ */
+async function writePlans(tx: DrizzleTx, moving: readonly StreamPlan[], slotted: ReadonlySet<StreamPlan>, at: Date, leaseUntil: Date): Promise<Materialized> {
+  const locked = new Map((await lockStreams(tx, moving.map((p) => p.stream))).map((s) => [`${s.endpointId}|${s.stripeId}`, s]));
+  // Held by another replica, or moved since the reads: the next pass reads again.
+  const mine = moving.flatMap((plan) => {
+    const row = locked.get(`${plan.stream.endpointId}|${plan.stream.stripeId}`);
+    return row?.lastSequence === plan.stream.lastSequence ? [{ plan, row }] : [];
+  });
+  // Nothing waited on the stream and no one holds it: this pass sends it.
+  const claimable = ({ plan, row }: (typeof mine)[number]) => slotted.has(plan) && row.dueAt === null && row.leaseUntil <= at;
+  await insertDeliveries(tx, mine.flatMap(({ plan }) => plan.deliveries));
+  await advanceStreams(tx, mine.map((m) => ({
+    endpointId: m.plan.stream.endpointId, stripeId: m.plan.stream.stripeId, accountId: m.plan.stream.accountId,
+    lastSequence: m.plan.lastSequence, ...m.plan.buckets, queuedAt: m.plan.deliveries.length > 0 ? at : null,
+    leaseUntil: claimable(m) ? leaseUntil : m.row.leaseUntil,
+  })));
+  // Read back rather than taken from the plan: whatever else waits on the stream goes first (order is the point).
+  const taken = mine.filter(claimable);
+  const pending = await pendingOfStreams(tx, taken.map(({ row }) => row), taken.length * deliveriesPerClaimMax);
+  const claimed = taken.map(({ plan, row }) => ({
+    stream: { ...row, lastSequence: plan.lastSequence, dueAt: at, leaseUntil },
+    deliveries: pending.get(`${row.endpointId}|${row.stripeId}`) ?? [],
+  }));
+  return { written: mine.reduce((n, { plan }) => n + plan.deliveries.length, 0), claimed };
 }
 
 function maxSpread(ranges: Map<string, { after: bigint; upTo: bigint }>): bigint {

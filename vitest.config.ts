@@ -50,8 +50,11 @@ class LongestFirst extends BaseSequencer {
       return stackFiles.includes(file) ? listed.length + 1 : listed.length;
     };
     // Array.prototype.sort is stable: files of equal rank keep vitest's order.
-    return sorted.sort((a, b) => (a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder)
-      || (a.project.name === b.project.name ? rank(a) - rank(b) : a.project.name < b.project.name ? -1 : 1));
+    return sorted.sort(
+      (a, b) =>
+        a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder ||
+        (a.project.name === b.project.name ? rank(a) - rank(b) : a.project.name < b.project.name ? -1 : 1),
+    );
   }
 }
 
@@ -72,7 +75,14 @@ export default defineConfig({
           ...common,
           name: 'parallel',
           include: ['**/test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', '.data/**', 'dist/**', '**/*.isolated.test.ts', ...sharedStackFiles, ...sharedProcessFiles],
+          exclude: [
+            '**/node_modules/**',
+            '.data/**',
+            'dist/**',
+            '**/*.isolated.test.ts',
+            ...sharedStackFiles,
+            ...sharedProcessFiles,
+          ],
           sequence: { groupOrder: 0 },
         },
       },

@@ -11,10 +11,17 @@ import { parseArgs } from 'node:util';
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 const { values } = parseArgs({
-  options: { seed: { type: 'string' }, seeds: { type: 'string' }, steps: { type: 'string', default: '2000' }, clean: { type: 'boolean', default: false } },
+  options: {
+    seed: { type: 'string' },
+    seeds: { type: 'string' },
+    steps: { type: 'string', default: '2000' },
+    clean: { type: 'boolean', default: false },
+  },
 });
-if (values.seed !== undefined && !/^[0-9]+$/.test(values.seed)) throw new Error(`--seed must be a decimal integer, got "${values.seed}"`);
-if (values.seeds !== undefined && !/^[0-9]+(,[0-9]+)*$/.test(values.seeds)) throw new Error(`--seeds must be decimal integers separated by commas, got "${values.seeds}"`);
+if (values.seed !== undefined && !/^[0-9]+$/.test(values.seed))
+  throw new Error(`--seed must be a decimal integer, got "${values.seed}"`);
+if (values.seeds !== undefined && !/^[0-9]+(,[0-9]+)*$/.test(values.seeds))
+  throw new Error(`--seeds must be decimal integers separated by commas, got "${values.seeds}"`);
 if (!/^[1-9][0-9]*$/.test(values.steps!)) throw new Error(`--steps must be a positive integer, got "${values.steps}"`);
 const child = spawn('npx', ['tsx', 'scripts/test.ts', 'test/simulator.test.ts'], {
   cwd: repoRoot,

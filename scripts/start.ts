@@ -104,27 +104,62 @@ const gatewayColor = 32;
  * other, and the gateway every one (see gateway-trust.ts). A part's localStackEnv applies unless
  * the shell sets the variable.
  */
-function servicePlan(config: Config, shardUrls: string, secret: string, subgraphSecrets: Record<string, string>): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
+function servicePlan(
+  config: Config,
+  shardUrls: string,
+  secret: string,
+  subgraphSecrets: Record<string, string>,
+): { subgraphs: ServiceSpec[]; gateway: ServiceSpec } {
   const shared = { MYSQL_SHARDS: shardUrls };
   const portOf = (name: string) => config.subgraphPorts[name]!;
-  const ports = Object.fromEntries(subgraphParts.map((part) => [`${variablePrefixOf(part.name)}_PORT`, String(portOf(part.name))]));
+  const ports = Object.fromEntries(
+    subgraphParts.map((part) => [`${variablePrefixOf(part.name)}_PORT`, String(portOf(part.name))]),
+  );
   // Children inherit this shell's environment: secrets meant for others are blanked, which reads as unset.
-  const withheld = { JWT_SECRET: '', ...Object.fromEntries(Object.keys(subgraphSecrets).map((variable) => [variable, ''])) };
-  // Any document runs on a local stack (curl, the Explorer, scripts as any role): explicitly, unless the shell says otherwise.
+  const withheld = {
+    JWT_SECRET: '',
+    ...Object.fromEntries(Object.keys(subgraphSecrets).map((variable) => [variable, ''])),
+  };
+  // Any document runs on a local stack (curl, the Explorer, scripts as any role): explicitly, unless the shell says
+  // otherwise.
   const trustedDocumentsMode = process.env.TRUSTED_DOCUMENTS_MODE || 'off';
-  const localEnv = (part: Part) => Object.fromEntries(Object.entries(part.localStackEnv ?? {}).map(([variable, value]) => [variable, process.env[variable] || value]));
+  const localEnv = (part: Part) =>
+    Object.fromEntries(
+      Object.entries(part.localStackEnv ?? {}).map(([variable, value]) => [variable, process.env[variable] || value]),
+    );
   const subgraphs = subgraphParts.map((part, index) => ({
-    name: part.name, entry: compiledEntry(part.name), port: portOf(part.name), color: subgraphColors[index % subgraphColors.length]!,
-    env: { ...shared, ...ports, ...withheld, [subgraphSecretVariable(part.name)]: subgraphSecrets[subgraphSecretVariable(part.name)]!, ...localEnv(part) },
+    name: part.name,
+    entry: compiledEntry(part.name),
+    port: portOf(part.name),
+    color: subgraphColors[index % subgraphColors.length]!,
+    env: {
+      ...shared,
+      ...ports,
+      ...withheld,
+      [subgraphSecretVariable(part.name)]: subgraphSecrets[subgraphSecretVariable(part.name)]!,
+      ...localEnv(part),
+    },
   }));
   // Set, the gateway's URLs are used as they are; unset, they follow the ports chosen here.
-  const urls = Object.fromEntries(subgraphParts.map((part) => {
-    const variable = `${variablePrefixOf(part.name)}_URL`;
-    return [variable, process.env[variable] || `http://127.0.0.1:${portOf(part.name)}/graphql`];
-  }));
+  const urls = Object.fromEntries(
+    subgraphParts.map((part) => {
+      const variable = `${variablePrefixOf(part.name)}_URL`;
+      return [variable, process.env[variable] || `http://127.0.0.1:${portOf(part.name)}/graphql`];
+    }),
+  );
   const gateway = {
-    name: gatewayPart.name, entry: compiledEntry(gatewayPart.name), port: config.gatewayPort, color: gatewayColor,
-    env: { ...shared, ...subgraphSecrets, JWT_SECRET: secret, PORT: String(config.gatewayPort), TRUSTED_DOCUMENTS_MODE: trustedDocumentsMode, ...urls },
+    name: gatewayPart.name,
+    entry: compiledEntry(gatewayPart.name),
+    port: config.gatewayPort,
+    color: gatewayColor,
+    env: {
+      ...shared,
+      ...subgraphSecrets,
+      JWT_SECRET: secret,
+      PORT: String(config.gatewayPort),
+      TRUSTED_DOCUMENTS_MODE: trustedDocumentsMode,
+      ...urls,
+    },
   };
   return { subgraphs, gateway };
 }
@@ -172,7 +207,9 @@ function onExit(service: Service, code: number | null, signal: NodeJS.Signals | 
     const ranMs = Date.now() - service.startedAt;
     service.recentExits = ranMs >= restartBackoffResetMs ? 1 : service.recentExits + 1;
     const delayMs = restartDelayMs(service.recentExits);
-    logError(`${name} (pid ${service.child.pid}) exited ${how} after ${Math.round(ranMs / 1000)} s; restarting it in ${delayMs} ms`);
+    logError(
+      `${name} (pid ${service.child.pid}) exited ${how} after ${Math.round(ranMs / 1000)} s; restarting it in ${delayMs} ms`,
+    );
     service.restartTimer = setTimeout(() => restartService(service), delayMs);
   }, signalSettleMs);
 }
@@ -198,7 +235,9 @@ function hasExited(child: ChildProcess): boolean {
 
 async function isHealthy(port: number): Promise<boolean> {
   try {
-    const response = await fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(healthRequestTimeoutMs) });
+    const response = await fetch(`http://127.0.0.1:${port}/health/ready`, {
+      signal: AbortSignal.timeout(healthRequestTimeoutMs),
+    });
     return response.status === 200;
   } catch {
     return false;
@@ -211,7 +250,9 @@ async function waitForHealth(service: Service): Promise<void> {
   while (Date.now() < deadline) {
     const { exitCode, signalCode } = service.child;
     if (exitCode !== null || signalCode !== null) {
-      throw new Error(`${name} exited (${signalCode ?? `code ${exitCode}`}) before it became healthy; its output is above`);
+      throw new Error(
+        `${name} exited (${signalCode ?? `code ${exitCode}`}) before it became healthy; its output is above`,
+      );
     }
     if (await isHealthy(port)) {
       log(`${name} is healthy on port ${port}`);
@@ -219,7 +260,9 @@ async function waitForHealth(service: Service): Promise<void> {
     }
     await sleep(healthPollIntervalMs);
   }
-  throw new Error(`${name} did not answer http://127.0.0.1:${port}/health with 200 within ${healthWaitTimeoutMs / 1000} s`);
+  throw new Error(
+    `${name} did not answer http://127.0.0.1:${port}/health with 200 within ${healthWaitTimeoutMs / 1000} s`,
+  );
 }
 
 async function stopService(service: Service): Promise<void> {
@@ -271,7 +314,8 @@ function jwtSecret(config: Config): { secret: string; generated: boolean } {
 function subgraphSecrets(config: Config): Record<string, string> {
   const secrets: Record<string, string> = {};
   for (const name of subgraphNames) {
-    secrets[subgraphSecretVariable(name)] = config.subgraphSecrets[name] ?? randomBytes(generatedSecretBytes).toString('base64url');
+    secrets[subgraphSecretVariable(name)] =
+      config.subgraphSecrets[name] ?? randomBytes(generatedSecretBytes).toString('base64url');
   }
   return secrets;
 }
@@ -289,18 +333,35 @@ function checkPlan(plan: { subgraphs: ServiceSpec[]; gateway: ServiceSpec }): vo
 /** Says so when the webhooks subgraph was started with local receivers allowed (WEBHOOK_ALLOW_LOCAL_DESTINATIONS). */
 function localWebhooksNote(plan: ReturnType<typeof servicePlan>): string[] | null {
   if (!plan.subgraphs.some((s) => /^(true|1)$/.test(s.env.WEBHOOK_ALLOW_LOCAL_DESTINATIONS ?? ''))) return null;
-  return ['Webhooks: WEBHOOK_ALLOW_LOCAL_DESTINATIONS=true, so endpoints may be http:// and on loopback (receivers on this machine);', '  set it to false to judge them as production does (https, no loopback).', ''];
+  return [
+    'Webhooks: WEBHOOK_ALLOW_LOCAL_DESTINATIONS=true, so endpoints may be http:// and on loopback (receivers on this machine);',
+    '  set it to false to judge them as production does (https, no loopback).',
+    '',
+  ];
 }
 
 /** Says so when the gateway was started serving any document (TRUSTED_DOCUMENTS_MODE=off). */
 function trustedDocumentsNote(plan: ReturnType<typeof servicePlan>): string[] | null {
   if (plan.gateway.env.TRUSTED_DOCUMENTS_MODE !== 'off') return null;
-  return ['Trusted documents: TRUSTED_DOCUMENTS_MODE=off, so every role may send any document;', '  set it to require to be refused what production refuses (README, "Clients").', ''];
+  return [
+    'Trusted documents: TRUSTED_DOCUMENTS_MODE=off, so every role may send any document;',
+    '  set it to require to be refused what production refuses (README, "Clients").',
+    '',
+  ];
 }
 
-async function printWelcome(config: Config, secret: { secret: string; generated: boolean }, plan: ReturnType<typeof servicePlan>): Promise<void> {
+async function printWelcome(
+  config: Config,
+  secret: { secret: string; generated: boolean },
+  plan: ReturnType<typeof servicePlan>,
+): Promise<void> {
   const port = config.gatewayPort;
-  const token = await mintToken({ sub: 'operator', role: 'operator' }, secret.secret, tokenLifetimeSeconds, config.tokens);
+  const token = await mintToken(
+    { sub: 'operator', role: 'operator' },
+    secret.secret,
+    tokenLifetimeSeconds,
+    config.tokens,
+  );
   const base = `localhost:${port}`;
   const secretForCommand = secret.generated ? `JWT_SECRET=${secret.secret}` : 'JWT_SECRET=<the same secret>';
   const lines = [
@@ -341,7 +402,9 @@ async function main(): Promise<void> {
   const secret = jwtSecret(config);
   const plan = servicePlan(config, mysqlServer.shardUrls, secret.secret, subgraphSecrets(config));
   checkPlan(plan);
-  log(`the processes hold ${describeStackConnections(stackConnections(parseShardUrls(mysqlServer.shardUrls).length, config.shardPoolSize))}`);
+  log(
+    `the processes hold ${describeStackConnections(stackConnections(parseShardUrls(mysqlServer.shardUrls).length, config.shardPoolSize))}`,
+  );
   const subgraphs = plan.subgraphs.map(startService);
   await Promise.all(subgraphs.map(waitForHealth));
   await waitForHealth(startService(plan.gateway));
@@ -353,7 +416,9 @@ async function main(): Promise<void> {
 async function galeraServer(shardCount: number): Promise<MysqlServer> {
   const cluster = await startGaleraCluster({ name: 'start', log });
   for (const node of cluster.nodes) {
-    log(`Galera node ${node.index}: 127.0.0.1:${node.port}, pid ${node.pid} (kill -9 ${node.pid} to watch the shards fail over)`);
+    log(
+      `Galera node ${node.index}: 127.0.0.1:${node.port}, pid ${node.pid} (kill -9 ${node.pid} to watch the shards fail over)`,
+    );
   }
   return { shardUrls: cluster.shardUrls('paygraph', shardCount), privateServer: true, stop: () => cluster.stop() };
 }

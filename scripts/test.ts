@@ -17,7 +17,8 @@ import { databaseSetNames, shardUrlsOfSet, testWorkersMax, type ShardSets } from
 /**
  * `npm test`: typechecks the whole tree (tests included), finds or starts MySQL and Redis,
  * migrates the test shards (paygraph_test_s0..), runs vitest against them with any extra
- * arguments (TEST_REDIS_URL names the Redis, for the tests that ask for it), and exits with vitest's exit code. A type error
+ * arguments (TEST_REDIS_URL names the Redis, for the tests that ask for it), and exits with vitest's exit code. A type
+ * error
  * fails the run: the typecheck runs beside vitest, once the databases are ready, at
  * a low priority (typecheckNiceness), and stops vitest when it finds one. Servers it started are stopped at the end.
  */
@@ -58,16 +59,21 @@ async function migrate(shardUrls: string): Promise<void> {
  * one set takes seconds). With explicit MYSQL_SHARDS, only those, migrated and never dropped, and
  * vitest runs one worker on them: two workers would share them.
  */
-async function prepareDatabases(config: { mysqlServer: { explicitShards: string | null } }, shardUrls: string): Promise<ShardSets | null> {
+async function prepareDatabases(
+  config: { mysqlServer: { explicitShards: string | null } },
+  shardUrls: string,
+): Promise<ShardSets | null> {
   if (config.mysqlServer.explicitShards !== null) {
     await migrate(shardUrls);
     return null;
   }
   const sets: ShardSets = Object.fromEntries(databaseSetNames().map((name) => [name, shardUrlsOfSet(shardUrls, name)]));
-  await Promise.all(Object.values(sets).map(async (urls) => {
-    await dropScratchDatabases(parseShardUrls(urls));
-    await migrate(urls);
-  }));
+  await Promise.all(
+    Object.values(sets).map(async (urls) => {
+      await dropScratchDatabases(parseShardUrls(urls));
+      await migrate(urls);
+    }),
+  );
   return sets;
 }
 
@@ -76,7 +82,12 @@ async function prepareDatabases(config: { mysqlServer: { explicitShards: string 
  * so that it outlives vitest and can still stop the MySQL server it started. A SIGTERM
  * sent to this process alone is passed on for the same reason.
  */
-function runVitest(shardUrls: string, sets: ShardSets | null, redisUrl: string, args: readonly string[]): { exit: Promise<number>; stop(): void } {
+function runVitest(
+  shardUrls: string,
+  sets: ShardSets | null,
+  redisUrl: string,
+  args: readonly string[],
+): { exit: Promise<number>; stop(): void } {
   const workers = sets === null ? ['--maxWorkers=1'] : [];
   const child = spawn('npx', ['vitest', 'run', ...workers, ...args], {
     cwd: repoRoot,
@@ -114,7 +125,10 @@ function runVitest(shardUrls: string, sets: ShardSets | null, redisUrl: string, 
  * vitest's exit code once both have ended, or 1 as soon as the typecheck fails (vitest is then
  * stopped: its results would not count).
  */
-async function vitestAndTypes(vitest: { exit: Promise<number>; stop(): void }, typechecked: Promise<TypecheckResult>): Promise<number> {
+async function vitestAndTypes(
+  vitest: { exit: Promise<number>; stop(): void },
+  typechecked: Promise<TypecheckResult>,
+): Promise<number> {
   const types = await Promise.race([typechecked, vitest.exit.then(() => typechecked)]);
   if (!types.ok) {
     vitest.stop();
@@ -138,32 +152,56 @@ async function main(): Promise<number> {
   // What a pass on another Node says it is on (.ci/run's on the image's Node): a PATH that did not take is caught here.
   const nodeMajor = Number(process.versions.node.split('.')[0]);
   if (config.test.nodeMajor !== null && nodeMajor !== config.test.nodeMajor) {
-    console.error(`[test] TEST_NODE_MAJOR=${config.test.nodeMajor}, but npm test runs on Node ${process.version} (${process.execPath})`);
+    console.error(
+      `[test] TEST_NODE_MAJOR=${config.test.nodeMajor}, but npm test runs on Node ${process.version} (${process.execPath})`,
+    );
     return 1;
   }
   log(`Node ${process.version} (${process.execPath})`);
   const mysql = await ensureMysql({ databasePrefix: config.test.databasePrefix, log, server: config.mysqlServer });
   try {
-    log(`tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}${config.mysqlServer.explicitShards === null ? ' (one set per worker and per pinning file, named after these: test/support/database-sets.ts)' : ''}`);
+    log(
+      `tests use ${mysql.privateServer ? 'the private MySQL server' : 'MySQL'} at ${describeShards(mysql.shardUrls)}${config.mysqlServer.explicitShards === null ? ' (one set per worker and per pinning file, named after these: test/support/database-sets.ts)' : ''}`,
+    );
     const started = Date.now();
     const sets = await prepareDatabases(config, mysql.shardUrls);
-    log(sets === null ? 'migrated MYSQL_SHARDS; one vitest worker' : `migrated ${Object.keys(sets).length} sets of test databases in ${((Date.now() - started) / 1000).toFixed(1)} s (${testWorkersMax} workers)`);
+    log(
+      sets === null
+        ? 'migrated MYSQL_SHARDS; one vitest worker'
+        : `migrated ${Object.keys(sets).length} sets of test databases in ${((Date.now() - started) / 1000).toFixed(1)} s (${testWorkersMax} workers)`,
+    );
     // After the databases, not beside them: beside tsc (even at nice 19) the 9 sets took 16.6 s
     // instead of 5.7 s alone (2026-11-24, this 2-core machine); vitest waited for all of it.
-    const typechecked = typecheckAll(typecheckProjects.map((project) => join(repoRoot, project)), { niceness: typecheckNiceness });
+    const typechecked = typecheckAll(
+      typecheckProjects.map((project) => join(repoRoot, project)),
+      { niceness: typecheckNiceness },
+    );
     const redis = await ensureRedis({ explicitUrl: config.redisUrl ?? undefined, log });
     try {
       const connections = await sampleConnectionPeak(mysql.shardUrls, config.test.databasePrefix);
-      const code = await vitestAndTypes(runVitest(mysql.shardUrls, sets, redis.url, process.argv.slice(2)), typechecked);
+      const code = await vitestAndTypes(
+        runVitest(mysql.shardUrls, sets, redis.url, process.argv.slice(2)),
+        typechecked,
+      );
       const peak = await connections.stop();
-      const bySet = Object.entries(peak.bySet).sort(([, a], [, b]) => b - a).map(([set, n]) => `${set} ${n}`).join(', ');
-      const maxBySet = Object.entries(peak.maxBySet).sort(([, a], [, b]) => b - a).map(([set, n]) => `${set} ${n}`).join(', ');
-      log(`at most ${peak.connections} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)${peak.at === null ? '' : `, at ${peak.at}: ${bySet}; each set's most at any time: ${maxBySet}`}`);
+      const bySet = Object.entries(peak.bySet)
+        .sort(([, a], [, b]) => b - a)
+        .map(([set, n]) => `${set} ${n}`)
+        .join(', ');
+      const maxBySet = Object.entries(peak.maxBySet)
+        .sort(([, a], [, b]) => b - a)
+        .map(([set, n]) => `${set} ${n}`)
+        .join(', ');
+      log(
+        `at most ${peak.connections} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)${peak.at === null ? '' : `, at ${peak.at}: ${bySet}; each set's most at any time: ${maxBySet}`}`,
+      );
       // Reported, not enforced (docs/TESTING.md "Connection budget"): each worker alone has held
       // 29, so two such files running at once (58 in a full run of the merged tree, 23 November) would fail a green
       // run on which files happened to coincide. The run stays within max_connections (151).
       if (peak.connections > testRunConnectionsMax) {
-        console.error(`[test] warning: the run held ${peak.connections} MySQL connections at once, over its budget of ${testRunConnectionsMax} (testRunConnectionsMax, docs/TESTING.md "Connection budget"): ${overBudget(bySet)}`);
+        console.error(
+          `[test] warning: the run held ${peak.connections} MySQL connections at once, over its budget of ${testRunConnectionsMax} (testRunConnectionsMax, docs/TESTING.md "Connection budget"): ${overBudget(bySet)}`,
+        );
       }
       return code;
     } finally {

@@ -18,13 +18,15 @@ const usage = [
 function parseTtlSeconds(raw: string | undefined): number {
   if (raw === undefined) return tokenLifetimeSeconds;
   const ttl = Number(raw);
-  if (!Number.isSafeInteger(ttl) || ttl <= 0) throw new Error(`--ttl must be a positive whole number of seconds, got "${raw}"`);
+  if (!Number.isSafeInteger(ttl) || ttl <= 0)
+    throw new Error(`--ttl must be a positive whole number of seconds, got "${raw}"`);
   return ttl;
 }
 
 function readArgs(): { sub?: string; role?: string; ttl?: string } {
   try {
-    return parseArgs({ options: { sub: { type: 'string' }, role: { type: 'string' }, ttl: { type: 'string' } } }).values;
+    return parseArgs({ options: { sub: { type: 'string' }, role: { type: 'string' }, ttl: { type: 'string' } } })
+      .values;
   } catch (error) {
     throw new Error(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
   }

@@ -24,21 +24,34 @@ let clean = true;
 try {
   for (const shard of shards.all) {
     const result = await verifyShard(shard.db);
-    console.log(`${shard.name}: ${result.accounts} accounts, ${result.entries} entries, ${result.findings.length} findings`);
-    for (const f of result.findings) console.log(`  ${f.kind} ${f.accountId}${'sequence' in f ? ` #${f.sequence}` : ''}`);
+    console.log(
+      `${shard.name}: ${result.accounts} accounts, ${result.entries} entries, ${result.findings.length} findings`,
+    );
+    for (const f of result.findings)
+      console.log(`  ${f.kind} ${f.accountId}${'sequence' in f ? ` #${f.sequence}` : ''}`);
     if (result.findings.length > 0) clean = false;
   }
   const gaps = await stripeDirectoryGaps(shards);
   console.log(`stripe directories: ${gaps.length} findings`);
-  for (const gap of gaps) console.log(`  STRIPE_NOT_IN_DIRECTORY ${gap.merchantId} (logical shards ${logicalShardsIn(gap.missing).join(', ')})`);
+  for (const gap of gaps)
+    console.log(
+      `  STRIPE_NOT_IN_DIRECTORY ${gap.merchantId} (logical shards ${logicalShardsIn(gap.missing).join(', ')})`,
+    );
   if (gaps.length > 0) clean = false;
   const legs = await legFindings(shards);
   console.log(`payments of many legs and campaigns: ${legs.length} findings`);
   for (const f of legs) console.log(`  ${f.kind} ${'paymentId' in f ? f.paymentId : f.campaignId}: ${f.detail}`);
   if (legs.length > 0) clean = false;
-  const advances = (await Promise.all(shards.all.map(async (s) => (await outstandingMismatches(s.db)).map((m) => ({ shard: s.name, ...m }))))).flat();
+  const advances = (
+    await Promise.all(
+      shards.all.map(async (s) => (await outstandingMismatches(s.db)).map((m) => ({ shard: s.name, ...m }))),
+    )
+  ).flat();
   console.log(`settlement advances: ${advances.length} findings`);
-  for (const f of advances) console.log(`  OUTSTANDING_MISMATCH ${f.shard}/${f.stripeId}: stored ${f.stored}, pieces less covered and repaid ${f.expected}`);
+  for (const f of advances)
+    console.log(
+      `  OUTSTANDING_MISMATCH ${f.shard}/${f.stripeId}: stored ${f.stored}, pieces less covered and repaid ${f.expected}`,
+    );
   if (advances.length > 0) clean = false;
 } finally {
   await shards.close();

@@ -18,7 +18,10 @@ const parts = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true })
   .map((d) => d.name);
 
 const roleNames = '(?:customer|merchant|partner|operator|channel)';
-/** A role compared with a role's name (`role === 'operator'`, `'channel' !== x.role`, `case 'partner':`): a decision about roles. */
+/**
+ * A role compared with a role's name (`role === 'operator'`, `'channel' !== x.role`, `case 'partner':`): a decision
+ * about roles.
+ */
 const roleComparison = new RegExp(`[!=]==?\\s*'${roleNames}'|'${roleNames}'\\s*[!=]==?|\\bcase\\s+'${roleNames}'\\s*:`);
 const channelComparison = /[!=]==?\s*'channel'|'channel'\s*[!=]==?|\bcase\s+'channel'\s*:/g;
 
@@ -34,10 +37,18 @@ function importsOf(path: string, text: string): Import[] {
   for (const statement of source.statements) {
     if (ts.isImportDeclaration(statement) && ts.isStringLiteral(statement.moduleSpecifier)) {
       const clause = statement.importClause;
-      const bindings = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : [];
-      const typeOnly = clause !== undefined && (clause.isTypeOnly || (clause.name === undefined && bindings.length > 0 && bindings.every((b) => b.isTypeOnly)));
+      const bindings =
+        clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : [];
+      const typeOnly =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined && bindings.length > 0 && bindings.every((b) => b.isTypeOnly)));
       found.push({ specifier: statement.moduleSpecifier.text, typeOnly });
-    } else if (ts.isExportDeclaration(statement) && statement.moduleSpecifier && ts.isStringLiteral(statement.moduleSpecifier)) {
+    } else if (
+      ts.isExportDeclaration(statement) &&
+      statement.moduleSpecifier &&
+      ts.isStringLiteral(statement.moduleSpecifier)
+    ) {
       found.push({ specifier: statement.moduleSpecifier.text, typeOnly: statement.isTypeOnly });
     }
   }
@@ -71,9 +82,12 @@ function breachesOf(inSrc: string, text: string): string[] {
     }
   }
   if (layer === 'resolvers' && /\bpermitted\s*\(/.test(code)) found.push('resolvers do not decide who may: permitted(');
-  if (layer === 'resolvers' && /\bidentity\b/.test(code)) found.push("resolvers do not read the caller's identity: services do");
-  if (!isAccess && roleComparison.test(code)) found.push(`roles are compared in services/access.ts only: ${roleComparison.exec(code)![0]}`);
-  if (!isAccess && /\bforbiddenBecause\s*\(/.test(code)) found.push('refusals are made in services/access.ts only: forbiddenBecause(');
+  if (layer === 'resolvers' && /\bidentity\b/.test(code))
+    found.push("resolvers do not read the caller's identity: services do");
+  if (!isAccess && roleComparison.test(code))
+    found.push(`roles are compared in services/access.ts only: ${roleComparison.exec(code)![0]}`);
+  if (!isAccess && /\bforbiddenBecause\s*\(/.test(code))
+    found.push('refusals are made in services/access.ts only: forbiddenBecause(');
   return found;
 }
 
@@ -111,16 +125,20 @@ describe('one authorization shape per part', () => {
 /** Files that break one rule each (and ones that keep them), as they would sit under a part's src/. */
 const samples: Record<string, string> = {
   'resolvers/asks-access.ts': "import { mayReadAccount } from '../services/access';\n",
-  'resolvers/permits.ts': "export const r = (ctx: C) => { permitted(refusal(ctx)); };\n",
+  'resolvers/permits.ts': 'export const r = (ctx: C) => { permitted(refusal(ctx)); };\n',
   'resolvers/reads-identity.ts': 'export const r = (ctx: C) => ctx.identity.sub;\n',
-  'resolvers/answers.ts': "import { allowed } from '@paygraph/shared/graphql/errors';\nimport type { Forbidden } from '@paygraph/shared/authorization';\n",
+  'resolvers/answers.ts':
+    "import { allowed } from '@paygraph/shared/graphql/errors';\nimport type { Forbidden } from '@paygraph/shared/authorization';\n",
   'services/compares-role.ts': "export const isOperator = (i: { role: string }) => i.role === 'operator';\n",
-  'services/switches-role.ts': "export function f(role: string) { switch (role) { case 'partner': return 1; } return 0; }\n",
-  'services/refuses.ts': "import { forbiddenBecause } from '@paygraph/shared/authorization';\nexport const no = forbiddenBecause('no');\n",
+  'services/switches-role.ts':
+    "export function f(role: string) { switch (role) { case 'partner': return 1; } return 0; }\n",
+  'services/refuses.ts':
+    "import { forbiddenBecause } from '@paygraph/shared/authorization';\nexport const no = forbiddenBecause('no');\n",
   'services/asks-shared.ts': "import { mayWrite } from '@paygraph/shared/authorization';\n",
   'services/old-module.ts': "import { operatorOnly } from './authorization';\n",
   'services/asks-access.ts': "import { mayPayFrom } from './access';\n// an operator (role === 'operator') may\n",
-  'services/access.ts': "import { forbiddenBecause, mayRead } from '@paygraph/shared/authorization';\nexport const f = (r: string) => r === 'operator';\n",
+  'services/access.ts':
+    "import { forbiddenBecause, mayRead } from '@paygraph/shared/authorization';\nexport const f = (r: string) => r === 'operator';\n",
   'domain/compares-role.ts': "export const f = (r: string) => 'customer' !== r;\n",
   'services/legs.ts': "export const payer = (leg: { role: string }) => leg.role === 'PAYER';\n",
 };
@@ -128,14 +146,25 @@ const samples: Record<string, string> = {
 describe('the shape rules', () => {
   // Each rule, shown to fail on a file that breaks it, so that a rule that stopped matching is noticed.
   it('catch each breach they name, and let pass what keeps them', () => {
-    const broken = Object.entries(samples).filter(([inSrc, text]) => breachesOf(inSrc, text).length > 0).map(([inSrc]) => inSrc);
+    const broken = Object.entries(samples)
+      .filter(([inSrc, text]) => breachesOf(inSrc, text).length > 0)
+      .map(([inSrc]) => inSrc);
     expect(broken.sort()).toEqual([
-      'domain/compares-role.ts', 'resolvers/asks-access.ts', 'resolvers/permits.ts', 'resolvers/reads-identity.ts',
-      'services/asks-shared.ts', 'services/compares-role.ts', 'services/old-module.ts', 'services/refuses.ts', 'services/switches-role.ts',
+      'domain/compares-role.ts',
+      'resolvers/asks-access.ts',
+      'resolvers/permits.ts',
+      'resolvers/reads-identity.ts',
+      'services/asks-shared.ts',
+      'services/compares-role.ts',
+      'services/old-module.ts',
+      'services/refuses.ts',
+      'services/switches-role.ts',
     ]);
   });
 
   it('count a channel comparison each way it is written', () => {
-    expect("a.role === 'channel' || 'channel' !== b; switch (r) { case 'channel': }".match(channelComparison)).toHaveLength(3);
+    expect(
+      "a.role === 'channel' || 'channel' !== b; switch (r) { case 'channel': }".match(channelComparison),
+    ).toHaveLength(3);
   });
 });

@@ -12,7 +12,16 @@ import { productionSources, repoRoot } from './support/sources';
  */
 
 /** Fields only an account has: a declaration that names two of them is declaring an account. */
-const accountFields = new Set(['available', 'frozen', 'pending', 'ownerId', 'parentId', 'stripeShards', 'lastSequence', 'lastEntryHash']);
+const accountFields = new Set([
+  'available',
+  'frozen',
+  'pending',
+  'ownerId',
+  'parentId',
+  'stripeShards',
+  'lastSequence',
+  'lastEntryHash',
+]);
 
 /** The declarations allowed to name them, and why. */
 const allowed = [
@@ -29,7 +38,10 @@ const allowed = [
 function memberNames(node: ts.InterfaceDeclaration | ts.TypeLiteralNode | ts.ClassLikeDeclaration): string[] {
   const names: string[] = [];
   for (const member of node.members) {
-    if ((ts.isPropertySignature(member) || ts.isPropertyDeclaration(member)) && (ts.isIdentifier(member.name) || ts.isStringLiteral(member.name))) {
+    if (
+      (ts.isPropertySignature(member) || ts.isPropertyDeclaration(member)) &&
+      (ts.isIdentifier(member.name) || ts.isStringLiteral(member.name))
+    ) {
       names.push(member.name.text);
     }
   }
@@ -39,8 +51,17 @@ function memberNames(node: ts.InterfaceDeclaration | ts.TypeLiteralNode | ts.Cla
 /** The name a declaration goes by: its own, or that of the alias, parameter or variable it types. */
 function nameOf(node: ts.Node): string {
   for (let at: ts.Node | undefined = node; at; at = at.parent) {
-    if ((ts.isInterfaceDeclaration(at) || ts.isTypeAliasDeclaration(at) || ts.isClassDeclaration(at) || ts.isParameter(at)
-      || ts.isVariableDeclaration(at) || ts.isFunctionDeclaration(at) || ts.isMethodDeclaration(at)) && at.name && ts.isIdentifier(at.name)) {
+    if (
+      (ts.isInterfaceDeclaration(at) ||
+        ts.isTypeAliasDeclaration(at) ||
+        ts.isClassDeclaration(at) ||
+        ts.isParameter(at) ||
+        ts.isVariableDeclaration(at) ||
+        ts.isFunctionDeclaration(at) ||
+        ts.isMethodDeclaration(at)) &&
+      at.name &&
+      ts.isIdentifier(at.name)
+    ) {
       return at.name.text;
     }
   }
@@ -52,7 +73,12 @@ function accountDeclarations(path: string, text: string): string[] {
   const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isInterfaceDeclaration(node) || ts.isTypeLiteralNode(node) || ts.isClassDeclaration(node) || ts.isClassExpression(node)) {
+    if (
+      ts.isInterfaceDeclaration(node) ||
+      ts.isTypeLiteralNode(node) ||
+      ts.isClassDeclaration(node) ||
+      ts.isClassExpression(node)
+    ) {
       const named = memberNames(node).filter((n) => accountFields.has(n));
       if (named.length >= 2) found.push(`${path} ${nameOf(node)}`);
     }
@@ -67,7 +93,11 @@ function namesAccountRow(path: string, text: string): boolean {
   const source = ts.createSourceFile(path, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
   const visit = (node: ts.Node): boolean => {
     if (ts.isIdentifier(node) && node.text === 'AccountRow') return true;
-    if ((ts.isQualifiedName(node) || ts.isPropertyAccessExpression(node)) && node.getText(source) === 'accounts.$inferSelect') return true;
+    if (
+      (ts.isQualifiedName(node) || ts.isPropertyAccessExpression(node)) &&
+      node.getText(source) === 'accounts.$inferSelect'
+    )
+      return true;
     return ts.forEachChild(node, visit) ?? false;
   };
   return visit(source);
@@ -91,7 +121,9 @@ describe('the shape of an account', () => {
       .filter((path) => !/^subgraphs\/[^/]+\/src\/db\//.test(path))
       .filter((path) => namesAccountRow(path, readFileSync(`${repoRoot}${path}`, 'utf8')));
     expect(leaks).toEqual([]);
-    expect(namesAccountRow('sample.ts', "import type { AccountRow } from '@paygraph/shared/db/schema/ledger';")).toBe(true);
+    expect(namesAccountRow('sample.ts', "import type { AccountRow } from '@paygraph/shared/db/schema/ledger';")).toBe(
+      true,
+    );
     expect(namesAccountRow('sample.ts', 'let row: typeof accounts.$inferSelect;')).toBe(true);
     expect(namesAccountRow('sample.ts', '/** Not the AccountRow: the Account. */ let a: Account;')).toBe(false);
   });

@@ -9,13 +9,21 @@ import type { ScenarioResult } from '../scripts/bench/scenarios';
  */
 function scenario(id: string, cpuMsPerUnit: Record<string, number>): ScenarioResult {
   return {
-    id, engine: '-', mode: 'closed-loop', concurrency: 4, offeredPerSecond: null, unitsPerRequest: 1, cpuMsPerUnit, mysqlPerUnit: null, otherCpuShare: 0.1,
+    id,
+    engine: '-',
+    mode: 'closed-loop',
+    concurrency: 4,
+    offeredPerSecond: null,
+    unitsPerRequest: 1,
+    cpuMsPerUnit,
+    mysqlPerUnit: null,
+    otherCpuShare: 0.1,
     load: { unitsPerSecond: 100, latencyMs: { p50: 1, p99: 2 }, failedUnits: 0, shedRequests: 0 },
   } as unknown as ScenarioResult;
 }
 
 describe('the results table', () => {
-  it('sums the CPU of the benchmark\'s processes per unit and sets it against e-raw-1\'s', () => {
+  it("sums the CPU of the benchmark's processes per unit and sets it against e-raw-1's", () => {
     const raw = scenario('e-raw-1', { mysql: 0.3, bench: 0.2, other: 9 });
     const read = scenario('f-gateway', { gateway: 1, account: 1.5, mysql: 0.5, bench: 0.5, other: 40 });
     expect(allCpuMsPerUnit(raw)).toBeCloseTo(0.5);

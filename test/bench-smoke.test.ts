@@ -1,9 +1,25 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dropDatabases, recreateDatabases } from '../scripts/bench/bench-stack';
-import { advancePendingPerMerchant, openAndFund, prepareAdvanceMerchants, prepareFxPayees, type Fixtures } from '../scripts/bench/fixtures';
+import {
+  advancePendingPerMerchant,
+  openAndFund,
+  prepareAdvanceMerchants,
+  prepareFxPayees,
+  type Fixtures,
+} from '../scripts/bench/fixtures';
 import { LoadClient } from '../scripts/bench/load';
 import {
-  AdvanceOps, accountsByOwnerOps, bulkPaymentOps, fxQuotedPaymentOps, FxQuotePool, getAccountOps, holdCaptureOps, marketplaceOps, runScenario, singlePaymentOps, type BenchContext,
+  AdvanceOps,
+  accountsByOwnerOps,
+  bulkPaymentOps,
+  fxQuotedPaymentOps,
+  FxQuotePool,
+  getAccountOps,
+  holdCaptureOps,
+  marketplaceOps,
+  runScenario,
+  singlePaymentOps,
+  type BenchContext,
 } from '../scripts/bench/scenarios';
 import { prepareReadAccounts } from '../scripts/bench/read-fixtures';
 import { contractOperation, dataField, requestBody } from '../scripts/bench/documents';
@@ -42,11 +58,14 @@ const smokeEventRatePerSecond = 30;
  * process, so that two npm test runs on one server never drop each other's databases.
  */
 function smokeShardUrls(): string {
-  return testConfig().shards.urls.split(',').map((raw, i) => {
-    const url = new URL(raw.trim());
-    url.pathname = `/paygraph_bench_smoke_${process.pid}_s${i}`;
-    return url.toString();
-  }).join(',');
+  return testConfig()
+    .shards.urls.split(',')
+    .map((raw, i) => {
+      const url = new URL(raw.trim());
+      url.pathname = `/paygraph_bench_smoke_${process.pid}_s${i}`;
+      return url.toString();
+    })
+    .join(',');
 }
 
 describe('benchmark smoke run', () => {
@@ -57,15 +76,26 @@ describe('benchmark smoke run', () => {
 
   beforeAll(async () => {
     await recreateDatabases(urls);
-    stack = await startStack({ shards: openShards({ urls, poolSize: testPoolSizeDefault, posting: testConfig().posting }) });
+    stack = await startStack({
+      shards: openShards({ urls, poolSize: testPoolSizeDefault, posting: testConfig().posting }),
+    });
     const operator = await token('bench-smoke', 'operator');
     client = new LoadClient({ url: stack.gatewayUrl, token: operator }, smokeConcurrency);
     const runId = `smoke${Date.now().toString(36)}`;
     const fixtures: Fixtures = await openAndFund({
-      client, runId, topology: stack.shards.topology, accountCount: smokeAccountCount, log: () => {},
+      client,
+      runId,
+      topology: stack.shards.topology,
+      accountCount: smokeAccountCount,
+      log: () => {},
     });
     ctx = {
-      token: operator, fixtures, shards: stack.shards, runId, seconds: smokeSeconds, log: () => {},
+      token: operator,
+      fixtures,
+      shards: stack.shards,
+      runId,
+      seconds: smokeSeconds,
+      log: () => {},
       pids: () => new Map([['in-process', process.pid]]),
     };
   });
@@ -79,8 +109,15 @@ describe('benchmark smoke run', () => {
   test('scenario (a): single payments through the gateway produce figures and keep the ledger whole', async () => {
     const ops = singlePaymentOps(ctx, 'uniform');
     const result = await runScenario(ctx, {
-      id: 'a-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: ops.next, unitsPerRequest: 1,
-      load: { concurrency: smokeConcurrency }, crossShardShare: ops.crossShardShare,
+      id: 'a-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'payment',
+      client,
+      next: ops.next,
+      unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency },
+      crossShardShare: ops.crossShardShare,
     });
     expect(result.load.succeededUnits).toBeGreaterThan(0);
     expect(result.load.failedUnits).toBe(0);
@@ -94,8 +131,15 @@ describe('benchmark smoke run', () => {
 
   test('scenario (b), holds: created and captured against the hot merchant, every capture a payment, the ledger whole', async () => {
     const result = await runScenario(ctx, {
-      id: 'b-holds-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: holdCaptureOps(ctx), unitsPerRequest: 1,
-      load: { concurrency: smokeConcurrency }, crossShardShare: () => 0,
+      id: 'b-holds-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'payment',
+      client,
+      next: holdCaptureOps(ctx),
+      unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency },
+      crossShardShare: () => 0,
     });
     expect(result.load.succeededUnits).toBeGreaterThan(0);
     expect(result.load.failedUnits).toBe(0);
@@ -105,8 +149,15 @@ describe('benchmark smoke run', () => {
   test('scenario (b), FX: b-fx-quoted (a quote then a cross-shard payment with it) and b-fx (quotes made ahead, the payment alone), the ledger whole per currency', async () => {
     const payees = await prepareFxPayees(client, ctx.runId, ctx.fixtures.topology, 8);
     const quoted = await runScenario(ctx, {
-      id: 'b-fx-quoted-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: fxQuotedPaymentOps(ctx, payees), unitsPerRequest: 1,
-      load: { concurrency: smokeConcurrency }, crossShardShare: () => 1,
+      id: 'b-fx-quoted-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'payment',
+      client,
+      next: fxQuotedPaymentOps(ctx, payees),
+      unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency },
+      crossShardShare: () => 1,
     });
     expect(quoted.load.succeededUnits).toBeGreaterThan(0);
     expect(quoted.load.failedUnits).toBe(0);
@@ -124,9 +175,17 @@ describe('benchmark smoke run', () => {
     // neighbour's load changing between the two measurements.
     const expectedPerSecond = 4 * quoted.load.unitsPerSecond;
     const fx = await runScenario(ctx, {
-      id: 'b-fx-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: () => pool.next(), unitsPerRequest: 1,
-      load: { concurrency: smokeConcurrency }, crossShardShare: () => 1,
-      beforeRun: (seconds, phase) => pool.topUp(expectedPerSecond, seconds, phase), quotePool: () => pool.report(),
+      id: 'b-fx-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'payment',
+      client,
+      next: () => pool.next(),
+      unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency },
+      crossShardShare: () => 1,
+      beforeRun: (seconds, phase) => pool.topUp(expectedPerSecond, seconds, phase),
+      quotePool: () => pool.report(),
     });
     expect(fx.load.succeededUnits).toBeGreaterThan(0);
     expect(fx.load.failedUnits).toBe(0);
@@ -142,10 +201,18 @@ describe('benchmark smoke run', () => {
     const payees = await prepareFxPayees(client, ctx.runId, ctx.fixtures.topology, 8);
     const pool = new FxQuotePool(ctx, client, payees, smokeConcurrency);
     const fx = await runScenario(ctx, {
-      id: 'b-fx-dry-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: () => pool.next(), unitsPerRequest: 1,
-      load: { concurrency: smokeConcurrency }, crossShardShare: () => 1,
+      id: 'b-fx-dry-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'payment',
+      client,
+      next: () => pool.next(),
+      unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency },
+      crossShardShare: () => 1,
       // Two payments a second over the window, with headroom: a handful of quotes for a closed loop of 8.
-      beforeRun: (seconds, phase) => pool.topUp(2, seconds, phase), quotePool: () => pool.report(),
+      beforeRun: (seconds, phase) => pool.topUp(2, seconds, phase),
+      quotePool: () => pool.report(),
     });
     const report = fx.quotePool!;
     expect(report.ranOutAfterSeconds).not.toBeNull();
@@ -161,8 +228,15 @@ describe('benchmark smoke run', () => {
   test('scenario (b), marketplace: two splits and a discount per payment, every one a payment, the ledger whole', async () => {
     const ops = await marketplaceOps(ctx, client);
     const result = await runScenario(ctx, {
-      id: 'b-marketplace-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: ops.next, unitsPerRequest: 1,
-      load: { concurrency: smokeConcurrency }, crossShardShare: ops.crossShardShare,
+      id: 'b-marketplace-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'payment',
+      client,
+      next: ops.next,
+      unitsPerRequest: 1,
+      load: { concurrency: smokeConcurrency },
+      crossShardShare: ops.crossShardShare,
     });
     expect(result.load.succeededUnits).toBeGreaterThan(0);
     expect(result.load.failedUnits).toBe(0);
@@ -172,13 +246,26 @@ describe('benchmark smoke run', () => {
 
   test('scenario (b), b-advance: AdvanceSettlement in turn over merchants with pending on every database, the ledger moved exactly by the advances', async () => {
     const merchants = await prepareAdvanceMerchants({
-      client, runId: ctx.runId, fixtures: ctx.fixtures, perDatabase: testPoolSizeDefault - 1, countMax: smokeConcurrency,
-      pendingEach: advancePendingPerMerchant(smokeSeconds), log: () => {},
+      client,
+      runId: ctx.runId,
+      fixtures: ctx.fixtures,
+      perDatabase: testPoolSizeDefault - 1,
+      countMax: smokeConcurrency,
+      pendingEach: advancePendingPerMerchant(smokeSeconds),
+      log: () => {},
     });
     const advances = new AdvanceOps(ctx, merchants);
     const result = await runScenario(ctx, {
-      id: 'b-advance-smoke', title: 'smoke', engine: 'merged', unit: 'advance', client, next: () => advances.next(), unitsPerRequest: 1,
-      load: { concurrency: merchants.merchants.length }, beforeRun: () => advances.beforeRun(), advances: () => advances.report(),
+      id: 'b-advance-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'advance',
+      client,
+      next: () => advances.next(),
+      unitsPerRequest: 1,
+      load: { concurrency: merchants.merchants.length },
+      beforeRun: () => advances.beforeRun(),
+      advances: () => advances.report(),
     });
     expect(result.load.succeededUnits).toBeGreaterThan(0);
     expect(result.load.failedUnits).toBe(0);
@@ -191,7 +278,13 @@ describe('benchmark smoke run', () => {
   test('scenario (c): bulk createPayments produce figures and keep the ledger whole', async () => {
     const ops = bulkPaymentOps(ctx, smokeBulkSize);
     const result = await runScenario(ctx, {
-      id: 'c-smoke', title: 'smoke', engine: 'merged', unit: 'payment', client, next: ops.next, unitsPerRequest: smokeBulkSize,
+      id: 'c-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'payment',
+      client,
+      next: ops.next,
+      unitsPerRequest: smokeBulkSize,
       load: { concurrency: 2 },
     });
     expect(result.load.succeededUnits).toBeGreaterThanOrEqual(smokeBulkSize);
@@ -202,8 +295,13 @@ describe('benchmark smoke run', () => {
 
   test('scenario (f): read accounts get their entries first, then GetAccount and AccountsByOwner produce figures', async () => {
     const reads = await prepareReadAccounts({
-      client, fixtures: ctx.fixtures, runId: ctx.runId, shards: ctx.shards, log: () => {},
-      accountCount: smokeReadAccounts, entriesMin: smokeReadEntriesMin,
+      client,
+      fixtures: ctx.fixtures,
+      runId: ctx.runId,
+      shards: ctx.shards,
+      log: () => {},
+      accountCount: smokeReadAccounts,
+      entriesMin: smokeReadEntriesMin,
     });
     expect(reads.accounts).toEqual(ctx.fixtures.accounts.slice(0, smokeReadAccounts));
     // Each read account now holds its deposit and at least smokeReadEntriesMin entries more.
@@ -212,9 +310,20 @@ describe('benchmark smoke run', () => {
       const account = dataField(response, 'account') as { entries: { edges: unknown[] } };
       expect(account.entries.edges.length).toBeGreaterThan(smokeReadEntriesMin);
     }
-    for (const [id, next] of [['f-smoke', getAccountOps(reads.accounts)], ['f-owner-smoke', accountsByOwnerOps(reads.owners)]] as const) {
+    for (const [id, next] of [
+      ['f-smoke', getAccountOps(reads.accounts)],
+      ['f-owner-smoke', accountsByOwnerOps(reads.owners)],
+    ] as const) {
       const result = await runScenario(ctx, {
-        id, title: 'smoke', engine: '-', unit: 'read', client, next, unitsPerRequest: 1, load: { concurrency: smokeConcurrency }, checkInvariants: false,
+        id,
+        title: 'smoke',
+        engine: '-',
+        unit: 'read',
+        client,
+        next,
+        unitsPerRequest: 1,
+        load: { concurrency: smokeConcurrency },
+        checkInvariants: false,
       });
       expect(result.load.succeededUnits).toBeGreaterThan(0);
       expect(result.load.failedUnits).toBe(0);
@@ -224,7 +333,13 @@ describe('benchmark smoke run', () => {
 
   test('scenario (d), the engines alone: merged and naive pay the hot merchant in process and keep the ledger whole', async () => {
     for (const engine of ['merged', 'naive'] as const) {
-      const result = await runEngineScenario({ ctx, shardUrls: urls, engine, concurrency: smokeConcurrency, poolSize: smokeEnginePoolSize });
+      const result = await runEngineScenario({
+        ctx,
+        shardUrls: urls,
+        engine,
+        concurrency: smokeConcurrency,
+        poolSize: smokeEnginePoolSize,
+      });
       expect(result.id).toBe(`d-engine-${engine}`);
       expect(result.load.succeededUnits).toBeGreaterThan(0);
       expect(result.load.failedUnits).toBe(0);
@@ -234,12 +349,20 @@ describe('benchmark smoke run', () => {
     expect(stack.shards.all.map((s) => s.posting.engine)).toEqual(stack.shards.all.map(() => 'merged'));
   });
 
-  test('bench:events: every payment reaches its subscriber once, with latency, CPU per event and the feed\'s reads', async () => {
+  test("bench:events: every payment reaches its subscriber once, with latency, CPU per event and the feed's reads", async () => {
     const report = await runEventDelivery({
-      gatewayUrl: stack.gatewayUrl, client, customerToken: (sub) => token(sub, 'customer'), ledger: stack.shards,
-      topology: stack.shards.topology, accounts: smokeSubscribedAccounts, ratePerSecond: smokeEventRatePerSecond, seconds: smokeSeconds,
-      runId: `smokeev${Date.now().toString(36)}`, pids: () => new Map([['in-process', process.pid]]),
-      accountMetricsUrl: stack.subgraphUrls.account.replace(/\/graphql$/, '/metrics'), log: () => {},
+      gatewayUrl: stack.gatewayUrl,
+      client,
+      customerToken: (sub) => token(sub, 'customer'),
+      ledger: stack.shards,
+      topology: stack.shards.topology,
+      accounts: smokeSubscribedAccounts,
+      ratePerSecond: smokeEventRatePerSecond,
+      seconds: smokeSeconds,
+      runId: `smokeev${Date.now().toString(36)}`,
+      pids: () => new Map([['in-process', process.pid]]),
+      accountMetricsUrl: stack.subgraphUrls.account.replace(/\/graphql$/, '/metrics'),
+      log: () => {},
     });
     expect(report.accounts).toBe(smokeSubscribedAccounts);
     expect(report.payments.succeeded).toBeGreaterThan(0);

@@ -31,7 +31,9 @@ describe('the build (dist/)', () => {
     const compiled = readFileSync(join(repoRoot, compiledEntry('account')), 'utf8').split('\n');
     const map = new SourceMap(JSON.parse(readFileSync(join(repoRoot, `${compiledEntry('account')}.map`), 'utf8')));
     const sourceFile = 'subgraphs/shared/src/server/subgraph.ts';
-    const sourceLine = readFileSync(join(repoRoot, sourceFile), 'utf8').split('\n').findIndex((line) => line.startsWith('export function readSchema('));
+    const sourceLine = readFileSync(join(repoRoot, sourceFile), 'utf8')
+      .split('\n')
+      .findIndex((line) => line.startsWith('export function readSchema('));
     const compiledLine = compiled.findIndex((line) => line.startsWith('function readSchema('));
     expect(sourceLine).toBeGreaterThan(0);
     expect(compiledLine).toBeGreaterThan(0);
@@ -42,7 +44,10 @@ describe('the build (dist/)', () => {
 
   it('runs the account subgraph compiled, with no TypeScript loader, and it answers health', async () => {
     const name: ProcessName = 'account';
-    const child = await spawnCompiledService(name, { [subgraphSecretVariable(name)]: testSubgraphSecrets.account, MYSQL_POOL_SIZE: '2' });
+    const child = await spawnCompiledService(name, {
+      [subgraphSecretVariable(name)]: testSubgraphSecrets.account,
+      MYSQL_POOL_SIZE: '2',
+    });
     try {
       const response = await fetch(child.healthUrl.replace(/\/health$/, '/health/ready'));
       expect(response.status).toBe(200);

@@ -31,7 +31,9 @@ afterAll(async () => {
 describe('a spawned service', () => {
   it('is not mistaken for another process answering /health on its port', async () => {
     const env = { [subgraphSecretVariable('transaction')]: testSubgraphSecrets.transaction, RELAY_ENABLED: 'false' };
-    await expect(spawnService('transaction', env, decoyPort)).rejects.toThrow(/exited before it was ready[\s\S]*EADDRINUSE/);
+    await expect(spawnService('transaction', env, decoyPort)).rejects.toThrow(
+      /exited before it was ready[\s\S]*EADDRINUSE/,
+    );
   });
 });
 

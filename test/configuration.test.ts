@@ -12,13 +12,21 @@ import { productionSources, repoRoot } from './support/sources';
  */
 
 /** The entry points that may read the environment: each hands it to readConfig with its schema at start-up. */
-const mainFiles = ['gateway/src/main.ts', 'subgraphs/shared/src/server/main.ts', ...['account', 'transaction', 'settlement'].map((s) => `subgraphs/${s}/src/main.ts`)];
+const mainFiles = [
+  'gateway/src/main.ts',
+  'subgraphs/shared/src/server/main.ts',
+  ...['account', 'transaction', 'settlement'].map((s) => `subgraphs/${s}/src/main.ts`),
+];
 
 /** README's configuration table as rows of cells, in order. */
 function readmeRows(): string[][] {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Configuration\n'), readme.indexOf('\n## ', readme.indexOf('## Configuration\n') + 1));
-  return section.split('\n')
+  const section = readme.slice(
+    readme.indexOf('## Configuration\n'),
+    readme.indexOf('\n## ', readme.indexOf('## Configuration\n') + 1),
+  );
+  return section
+    .split('\n')
     .filter((line) => line.startsWith('| `'))
     .map((line) => line.slice(2, -2).split(' | '));
 }
@@ -26,7 +34,9 @@ function readmeRows(): string[][] {
 describe('configuration', () => {
   it('is read from the environment by main files only', () => {
     // Scripts are entry points of their own: they may read it (and read it with readConfig).
-    const files = productionSources().map((path) => relative(repoRoot, path)).filter((file) => !file.startsWith('scripts/'));
+    const files = productionSources()
+      .map((path) => relative(repoRoot, path))
+      .filter((file) => !file.startsWith('scripts/'));
     expect(files.length).toBeGreaterThan(50);
     const readers = files.filter((file) => readFileSync(join(repoRoot, file), 'utf8').includes('process.env'));
     expect(readers.filter((file) => !mainFiles.includes(file))).toEqual([]);

@@ -22,7 +22,9 @@ describe('connection budget', () => {
   it('fits two stacks and npm test in the default max_connections', () => {
     const stack = stackConnections(defaultShardCount, readConfig(poolSizeConfig, {}).shardPoolSize);
     expect(stack.byProcess).toEqual({ account: 12, transaction: 16, settlement: 8, webhooks: 4, gateway: 2 });
-    expect(2 * stack.total + testRunConnectionsMax + headroomConnections).toBeLessThanOrEqual(mysqlMaxConnectionsDefault);
+    expect(2 * stack.total + testRunConnectionsMax + headroomConnections).toBeLessThanOrEqual(
+      mysqlMaxConnectionsDefault,
+    );
   });
 
   it('takes MYSQL_POOL_SIZE for every subgraph, and refuses a size out of range naming the variable', () => {

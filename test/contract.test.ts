@@ -5,7 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { print, validate } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { supergraphPath } from '../gateway/src/compose';
-import { contractDocument, contractPath, findSharedContract, operationsOf, parseContract } from '../scripts/lib/contract';
+import {
+  contractDocument,
+  contractPath,
+  findSharedContract,
+  operationsOf,
+  parseContract,
+} from '../scripts/lib/contract';
 import { repoRoot } from './support/sources';
 
 /**
@@ -15,8 +21,7 @@ import { repoRoot } from './support/sources';
  * the two cannot drift. An operation leaves this list when its issue lands it in the repository's
  * copy (the last test fails until it does).
  */
-const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
-]);
+const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([]);
 
 const sharedContract = findSharedContract();
 const noSharedContract = `no shared/contract/operations.graphql in any folder above ${repoRoot}: nothing to compare the contract with`;
@@ -39,7 +44,9 @@ describe('the contract (contract/operations.graphql)', () => {
   });
 
   it('holds no operation that the list of open issues still calls pending', () => {
-    const landed = [...pendingOperations].filter(([name]) => repoOperations.has(name)).map(([name, issue]) => `${name} (${issue}): remove it from pendingOperations`);
+    const landed = [...pendingOperations]
+      .filter(([name]) => repoOperations.has(name))
+      .map(([name, issue]) => `${name} (${issue}): remove it from pendingOperations`);
     expect(landed).toEqual([]);
   });
 

@@ -54,8 +54,14 @@ interface Manifest {
 }
 const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as Manifest;
 /** What `npm ci --omit=dev` installs: the root's and every workspace's dependencies. */
-const productionDependencies = new Set([manifest, ...(manifest.workspaces ?? []).map((w) => JSON.parse(readFileSync(join(repoRoot, w, 'package.json'), 'utf8')) as Manifest)]
-  .flatMap((m) => Object.keys(m.dependencies ?? {})));
+const productionDependencies = new Set(
+  [
+    manifest,
+    ...(manifest.workspaces ?? []).map(
+      (w) => JSON.parse(readFileSync(join(repoRoot, w, 'package.json'), 'utf8')) as Manifest,
+    ),
+  ].flatMap((m) => Object.keys(m.dependencies ?? {})),
+);
 
 /** The Dockerfile's stages, each from its FROM line to the next. */
 const stages = dockerfile.split(/^(?=FROM\s)/m).filter((stage) => /^FROM\s/.test(stage));
@@ -133,19 +139,27 @@ function copies(stage: string): { sources: string[]; destination: string; from: 
 }
 
 function dockerfileCopySources(): string[] {
-  return stages.flatMap((stage) => copies(stage).filter((c) => c.from === null).flatMap((c) => c.sources));
+  return stages.flatMap((stage) =>
+    copies(stage)
+      .filter((c) => c.from === null)
+      .flatMap((c) => c.sources),
+  );
 }
 
 /** A file a command runs: one that npm run build writes, or one of the repository. */
 function expectRunnable(file: string, what: string): void {
-  if (file.startsWith('dist/')) expect(compiledEntries.has(file), `${what}: npm run build writes no ${file}`).toBe(true);
+  if (file.startsWith('dist/'))
+    expect(compiledEntries.has(file), `${what}: npm run build writes no ${file}`).toBe(true);
   expect(existsSync(join(repoRoot, file)), what).toBe(true);
 }
 
 describe('docker-compose.yml', () => {
   it('gives every long-running service a healthcheck', () => {
     const missing = services
-      .filter(([name, service]) => !oneShot.has(name) && (service.healthcheck?.test === undefined || service.healthcheck.disable === true))
+      .filter(
+        ([name, service]) =>
+          !oneShot.has(name) && (service.healthcheck?.test === undefined || service.healthcheck.disable === true),
+      )
       .map(([name]) => name);
     expect(missing).toEqual([]);
     expect(oneShot).toEqual(new Set(['migrate']));
@@ -156,22 +170,29 @@ describe('docker-compose.yml', () => {
       for (const [dependency, condition] of dependencies(service)) {
         const target = compose.services[dependency];
         expect(target, `${name} depends on ${dependency}`).toBeDefined();
-        if (condition === 'service_healthy') expect(target?.healthcheck?.test, `${dependency} healthcheck`).toBeDefined();
+        if (condition === 'service_healthy')
+          expect(target?.healthcheck?.test, `${dependency} healthcheck`).toBeDefined();
       }
     }
   });
 
   it('starts the subgraphs after the migration and the gateway after the subgraphs', () => {
     for (const name of ['account', 'transaction', 'settlement']) {
-      expect(new Map(dependencies(compose.services[name] ?? {})).get('migrate'), name).toBe('service_completed_successfully');
+      expect(new Map(dependencies(compose.services[name] ?? {})).get('migrate'), name).toBe(
+        'service_completed_successfully',
+      );
     }
     const gatewayDependencies = new Map(dependencies(compose.services.gateway ?? {}));
-    for (const name of ['account', 'transaction', 'settlement']) expect(gatewayDependencies.get(name)).toBe('service_healthy');
+    for (const name of ['account', 'transaction', 'settlement'])
+      expect(gatewayDependencies.get(name)).toBe('service_healthy');
   });
 
   it('runs the gateway and each subgraph with the Node options npm start and the benchmark use', () => {
     for (const name of ['account', 'transaction', 'settlement', 'gateway']) {
-      expect(words(compose.services[name]?.command).slice(0, processNodeArgs.length + 1), name).toEqual(['node', ...processNodeArgs]);
+      expect(words(compose.services[name]?.command).slice(0, processNodeArgs.length + 1), name).toEqual([
+        'node',
+        ...processNodeArgs,
+      ]);
     }
     // The image's own command too, for `docker run` without compose.
     expect(dockerfileExecArgs('CMD').slice(0, processNodeArgs.length + 1)).toEqual(['node', ...processNodeArgs]);
@@ -200,7 +221,7 @@ describe('docker-compose.yml', () => {
         expect(existsSync(dockerfilePath), `${name} Dockerfile`).toBe(true);
       }
       for (const volume of service.volumes ?? []) {
-        const source = typeof volume === 'string' ? volume.split(':')[0] ?? '' : volume.source ?? '';
+        const source = typeof volume === 'string' ? (volume.split(':')[0] ?? '') : (volume.source ?? '');
         const isHostPath = source.startsWith('.') || source.startsWith('/');
         if (isHostPath) expect(existsSync(join(repoRoot, source)), `${name} mounts ${source}`).toBe(true);
       }
@@ -208,11 +229,17 @@ describe('docker-compose.yml', () => {
   });
 
   it('gives each subgraph its own secret and no other, and the gateway every secret and JWT_SECRET', () => {
-    const secretVariables = ['SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT', 'SUBGRAPH_SECRET_WEBHOOKS'];
-    const held = (name: string) => [...environment(compose.services[name] ?? {}).entries()]
-      .filter(([key]) => key === 'JWT_SECRET' || secretVariables.includes(key))
-      .map(([key]) => key)
-      .sort();
+    const secretVariables = [
+      'SUBGRAPH_SECRET_ACCOUNT',
+      'SUBGRAPH_SECRET_TRANSACTION',
+      'SUBGRAPH_SECRET_SETTLEMENT',
+      'SUBGRAPH_SECRET_WEBHOOKS',
+    ];
+    const held = (name: string) =>
+      [...environment(compose.services[name] ?? {}).entries()]
+        .filter(([key]) => key === 'JWT_SECRET' || secretVariables.includes(key))
+        .map(([key]) => key)
+        .sort();
     expect(held('account')).toEqual(['SUBGRAPH_SECRET_ACCOUNT']);
     expect(held('transaction')).toEqual(['SUBGRAPH_SECRET_TRANSACTION']);
     expect(held('settlement')).toEqual(['SUBGRAPH_SECRET_SETTLEMENT']);
@@ -220,7 +247,12 @@ describe('docker-compose.yml', () => {
     expect(held('gateway')).toEqual(['JWT_SECRET', ...secretVariables].sort());
     // The gateway must send each subgraph the very value that subgraph expects.
     const gateway = environment(compose.services.gateway ?? {});
-    for (const [name, variable] of [['account', secretVariables[0]], ['transaction', secretVariables[1]], ['settlement', secretVariables[2]], ['webhooks', secretVariables[3]]] as const) {
+    for (const [name, variable] of [
+      ['account', secretVariables[0]],
+      ['transaction', secretVariables[1]],
+      ['settlement', secretVariables[2]],
+      ['webhooks', secretVariables[3]],
+    ] as const) {
       expect(environment(compose.services[name] ?? {}).get(variable!), name).toBe(gateway.get(variable!));
     }
     // The merged environment still reaches the subgraphs.
@@ -229,25 +261,32 @@ describe('docker-compose.yml', () => {
 
   it("gives each process an environment its start-up accepts (config.ts), with Compose's defaults for what the shell leaves unset", () => {
     for (const name of [...trustedSubgraphs, 'gateway'] as const) {
-      const env = Object.fromEntries([...environment(compose.services[name] ?? {})].map(([key, value]) => [key, withDefaults(value)]));
+      const env = Object.fromEntries(
+        [...environment(compose.services[name] ?? {})].map(([key, value]) => [key, withDefaults(value)]),
+      );
       expect(() => readConfig(processConfigs[name], env), name).not.toThrow();
     }
   });
 
   it('points every MYSQL_SHARDS URL at a MySQL service in this file', () => {
-    const mysqlServices = new Set(services.filter(([, s]) => s.image?.startsWith('mysql:') === true || s.image?.startsWith('mariadb:') === true).map(([name]) => name));
+    const mysqlServices = new Set(
+      services
+        .filter(([, s]) => s.image?.startsWith('mysql:') === true || s.image?.startsWith('mariadb:') === true)
+        .map(([name]) => name),
+    );
     expect(mysqlServices.size).toBeGreaterThan(0);
     let checked = 0;
     for (const [name, service] of services) {
       const set = environment(service).get('MYSQL_SHARDS');
       if (set === undefined) continue;
-      for (const shards of [withDefaults(set), compose['x-galera-shards'] ?? '']) for (const raw of shards.split(/[,|]/).filter((u) => u !== '')) {
-        const url = new URL(raw.trim());
-        expect(url.protocol, `${name} shard ${raw}`).toBe('mysql:');
-        expect(mysqlServices.has(url.hostname), `${name} shard host ${url.hostname}`).toBe(true);
-        expect(url.pathname.length, `${name} shard ${raw} names a database`).toBeGreaterThan(1);
-        checked++;
-      }
+      for (const shards of [withDefaults(set), compose['x-galera-shards'] ?? ''])
+        for (const raw of shards.split(/[,|]/).filter((u) => u !== '')) {
+          const url = new URL(raw.trim());
+          expect(url.protocol, `${name} shard ${raw}`).toBe('mysql:');
+          expect(mysqlServices.has(url.hostname), `${name} shard host ${url.hostname}`).toBe(true);
+          expect(url.pathname.length, `${name} shard ${raw} names a database`).toBeGreaterThan(1);
+          checked++;
+        }
     }
     expect(checked).toBeGreaterThan(0);
   });
@@ -258,28 +297,48 @@ describe('docker-compose.yml', () => {
     const settings = compose.configs?.['galera-cnf']?.content ?? '';
     for (const [name, service] of nodes) {
       expect(service.image, name).toMatch(/^mariadb:\d/);
-      expect(service.configs?.map((c) => [c.source, c.target]), name).toEqual([['galera-cnf', '/etc/mysql/conf.d/galera.cnf']]);
+      expect(
+        service.configs?.map((c) => [c.source, c.target]),
+        name,
+      ).toEqual([['galera-cnf', '/etc/mysql/conf.d/galera.cnf']]);
       expect(words(service.healthcheck?.test).join(' '), name).toContain('--galera_ready');
       // Only the first node founds the cluster; the others join it.
       expect(words(service.command).includes('--wsrep-new-cluster'), name).toBe(name === 'galera-1');
     }
     // What Galera requires, with the library where the official image installs it.
-    for (const line of ['wsrep_on = ON', 'wsrep_provider = /usr/lib/galera/libgalera_smm.so', 'wsrep_cluster_address = gcomm://galera-1,galera-2,galera-3', 'binlog_format = ROW', 'innodb_autoinc_lock_mode = 2', 'wsrep_sst_method = mariabackup']) {
-      expect(settings.split('\n').map((l) => l.trim()), line).toContain(line);
+    for (const line of [
+      'wsrep_on = ON',
+      'wsrep_provider = /usr/lib/galera/libgalera_smm.so',
+      'wsrep_cluster_address = gcomm://galera-1,galera-2,galera-3',
+      'binlog_format = ROW',
+      'innodb_autoinc_lock_mode = 2',
+      'wsrep_sst_method = mariabackup',
+    ]) {
+      expect(
+        settings.split('\n').map((l) => l.trim()),
+        line,
+      ).toContain(line);
     }
     // Every shard lists the three nodes in the same order, and every process accepts that list.
     const galeraShards = compose['x-galera-shards'] ?? '';
     const shards = parseShardNodes(galeraShards);
     expect(shards).toHaveLength(4);
-    for (const shard of shards) expect(shard.map((url) => new URL(url).hostname)).toEqual(['galera-1', 'galera-2', 'galera-3']);
+    for (const shard of shards)
+      expect(shard.map((url) => new URL(url).hostname)).toEqual(['galera-1', 'galera-2', 'galera-3']);
     for (const name of [...trustedSubgraphs, 'gateway'] as const) {
-      const env = Object.fromEntries([...environment(compose.services[name] ?? {})].map(([key, value]) => [key, withDefaults(value)]));
+      const env = Object.fromEntries(
+        [...environment(compose.services[name] ?? {})].map(([key, value]) => [key, withDefaults(value)]),
+      );
       expect(() => readConfig(processConfigs[name], { ...env, MYSQL_SHARDS: galeraShards }), name).not.toThrow();
     }
     // The stack waits for the nodes when the profile is on, and starts without them when it is off.
     for (const name of ['migrate', ...trustedSubgraphs]) {
-      const dependsOn = compose.services[name]?.depends_on as Record<string, { condition?: string; required?: boolean }>;
-      for (const node of ['galera-1', 'galera-2', 'galera-3']) expect(dependsOn[node], `${name} on ${node}`).toEqual({ condition: 'service_healthy', required: false });
+      const dependsOn = compose.services[name]?.depends_on as Record<
+        string,
+        { condition?: string; required?: boolean }
+      >;
+      for (const node of ['galera-1', 'galera-2', 'galera-3'])
+        expect(dependsOn[node], `${name} on ${node}`).toEqual({ condition: 'service_healthy', required: false });
     }
   });
 });
@@ -314,9 +373,14 @@ describe('Dockerfile', () => {
     expect(buildStage).toMatch(/^RUN npm run build$/m);
     expect(finalStage).toMatch(/^RUN npm ci --omit=dev/m);
     // A workspace's manifest (clients/typescript/package.json: npm ci wants every workspace's) brings no TypeScript.
-    const instructions = withBase(finalStage).split('\n').filter((line) => !line.trim().startsWith('#') && !/^COPY \S+\/package\.json \S+$/.test(line.trim())).join('\n');
+    const instructions = withBase(finalStage)
+      .split('\n')
+      .filter((line) => !line.trim().startsWith('#') && !/^COPY \S+\/package\.json \S+$/.test(line.trim()))
+      .join('\n');
     expect(instructions).not.toMatch(/tsx|typescript|\.ts\b/i);
-    expect(copies(finalStage).filter((c) => c.from !== null)).toEqual([{ sources: ['/app/dist'], destination: 'dist', from: buildName }]);
+    expect(copies(finalStage).filter((c) => c.from !== null)).toEqual([
+      { sources: ['/app/dist'], destination: 'dist', from: buildName },
+    ]);
     // Only the build needs these: npm ci --omit=dev leaves them out of the image.
     for (const tool of ['tsx', 'typescript', 'esbuild']) {
       expect(manifest.devDependencies?.[tool], tool).toBeDefined();
@@ -332,14 +396,17 @@ describe('Dockerfile', () => {
         if (builtins.has(specifier)) continue;
         const parts = specifier.split('/');
         const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
-        if (!productionDependencies.has(name)) missing.push(`${output} imports ${specifier}, not a production dependency`);
+        if (!productionDependencies.has(name))
+          missing.push(`${output} imports ${specifier}, not a production dependency`);
       }
     }
     expect(missing).toEqual([]);
   });
 
   it('copies into the image every migration folder and the schemas the processes read', () => {
-    const copied = copies(withBase(finalStage)).filter((c) => c.from === null).flatMap((c) => c.sources);
+    const copied = copies(withBase(finalStage))
+      .filter((c) => c.from === null)
+      .flatMap((c) => c.sources);
     const migrationFolders = ['gateway', ...readdirSync(join(repoRoot, 'subgraphs')).map((name) => `subgraphs/${name}`)]
       .map((part) => `${part}/drizzle`)
       .filter((folder) => existsSync(join(repoRoot, folder, 'meta', '_journal.json')));
@@ -355,13 +422,23 @@ describe('Dockerfile', () => {
     try {
       for (const { sources, destination, from } of copies(withBase(finalStage))) {
         for (const source of sources) {
-          const origin = from === null ? join(repoRoot, source) : join(repoRoot, source.replace(new RegExp(`^${containerAppDir}/`), ''));
-          const target = destination.endsWith('/') || sources.length > 1 ? join(app, destination, source.split('/').at(-1)!) : join(app, destination);
+          const origin =
+            from === null
+              ? join(repoRoot, source)
+              : join(repoRoot, source.replace(new RegExp(`^${containerAppDir}/`), ''));
+          const target =
+            destination.endsWith('/') || sources.length > 1
+              ? join(app, destination, source.split('/').at(-1)!)
+              : join(app, destination);
           cpSync(origin, target, { recursive: true });
         }
       }
       symlinkSync(join(repoRoot, 'node_modules'), join(app, 'node_modules'));
-      const child = await spawnCompiledService('account', { [subgraphSecretVariable('account')]: testSubgraphSecrets.account, MYSQL_POOL_SIZE: '2' }, app);
+      const child = await spawnCompiledService(
+        'account',
+        { [subgraphSecretVariable('account')]: testSubgraphSecrets.account, MYSQL_POOL_SIZE: '2' },
+        app,
+      );
       try {
         expect((await fetch(child.healthUrl.replace(/\/health$/, '/health/ready'))).status).toBe(200);
       } finally {
@@ -375,7 +452,8 @@ describe('Dockerfile', () => {
   it('copies every workspace manifest before each npm ci, which fails on a missing workspace', () => {
     for (const stage of stages.filter((s) => /RUN npm ci/.test(s)).map(withBase)) {
       const beforeInstall = stage.slice(0, stage.search(/RUN npm ci/));
-      for (const workspace of manifest.workspaces ?? []) expect(beforeInstall, workspace).toContain(`COPY ${workspace}/package.json`);
+      for (const workspace of manifest.workspaces ?? [])
+        expect(beforeInstall, workspace).toContain(`COPY ${workspace}/package.json`);
     }
   });
 });

@@ -36,9 +36,12 @@ afterAll(async () => {
 
 /** Sets what one of GraphiQL's CodeMirror editors holds, as typing would. */
 async function setEditor(page: Page, selector: string, text: string): Promise<void> {
-  await page.locator(`${selector} .CodeMirror`).first().evaluate((element, value) => {
-    (element as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(value);
-  }, text);
+  await page
+    .locator(`${selector} .CodeMirror`)
+    .first()
+    .evaluate((element, value) => {
+      (element as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(value);
+    }, text);
 }
 
 /**
@@ -62,12 +65,23 @@ async function openTool(page: Page, name: 'Variables' | 'Headers'): Promise<void
 async function setQuery(page: Page, operationName: string): Promise<void> {
   await setEditor(page, '.graphiql-query-editor', contractOperation(operationName));
   const editor = page.locator('.graphiql-query-editor .CodeMirror').first();
-  await expect.poll(() => editor.evaluate((element) => (element as unknown as { CodeMirror: { operationName?: string | null } }).CodeMirror.operationName),
-    { timeout: pageWaitMs }).toBe(operationName);
+  await expect
+    .poll(
+      () =>
+        editor.evaluate(
+          (element) =>
+            (element as unknown as { CodeMirror: { operationName?: string | null } }).CodeMirror.operationName,
+        ),
+      { timeout: pageWaitMs },
+    )
+    .toBe(operationName);
 }
 
 function editorText(page: Page, selector: string): Promise<string> {
-  return page.locator(`${selector} .CodeMirror`).first().evaluate((element) => (element as unknown as { CodeMirror: { getValue(): string } }).CodeMirror.getValue());
+  return page
+    .locator(`${selector} .CodeMirror`)
+    .first()
+    .evaluate((element) => (element as unknown as { CodeMirror: { getValue(): string } }).CodeMirror.getValue());
 }
 
 describe('the browser tests', () => {
@@ -117,19 +131,32 @@ describe('the Explorer at /graphql', () => {
     await page.getByRole('button', { name: /documentation explorer/i }).click();
     await page.getByText('Subscription', { exact: true }).first().waitFor({ timeout: pageWaitMs });
     // The headers editor opens first, with a placeholder for the token.
-    await expect(editorText(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)')).resolves.toContain('"Authorization": "Bearer <paste');
+    await expect(editorText(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)')).resolves.toContain(
+      '"Authorization": "Bearer <paste',
+    );
     expect(blocked).toEqual([]);
   }, 60_000);
 
   it("runs the contract's GetAccount with a pasted token and shows the answer", async () => {
     await setQuery(page, 'GetAccount');
     await openTool(page, 'Variables');
-    await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ id: accountId }, null, 2));
+    await setEditor(
+      page,
+      '.graphiql-editor-tool .graphiql-editor:not(.hidden)',
+      JSON.stringify({ id: accountId }, null, 2),
+    );
     await openTool(page, 'Headers');
-    await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ Authorization: `Bearer ${bearer}` }, null, 2));
+    await setEditor(
+      page,
+      '.graphiql-editor-tool .graphiql-editor:not(.hidden)',
+      JSON.stringify({ Authorization: `Bearer ${bearer}` }, null, 2),
+    );
     await page.locator('.graphiql-execute-button').click();
     await page.locator('.graphiql-response', { hasText: accountId }).waitFor({ timeout: pageWaitMs });
-    const answer = JSON.parse(await editorText(page, '.graphiql-response')) as { data?: { account?: unknown }; errors?: unknown };
+    const answer = JSON.parse(await editorText(page, '.graphiql-response')) as {
+      data?: { account?: unknown };
+      errors?: unknown;
+    };
     expect(answer.errors).toBeUndefined();
     expect(answer.data?.account).toMatchObject({ id: accountId, balance: { available: '12345' } });
     await page.screenshot({ path: screenshotPath });
@@ -140,20 +167,38 @@ describe('the Explorer at /graphql', () => {
   it("runs the contract's BalanceChanged over graphql-ws with the same token", async () => {
     await setQuery(page, 'BalanceChanged');
     await openTool(page, 'Variables');
-    await setEditor(page, '.graphiql-editor-tool .graphiql-editor:not(.hidden)', JSON.stringify({ accountId }, null, 2));
+    await setEditor(
+      page,
+      '.graphiql-editor-tool .graphiql-editor:not(.hidden)',
+      JSON.stringify({ accountId }, null, 2),
+    );
     await page.locator('.graphiql-execute-button').click();
     // The stream goes live once its socket is up: deposits until one of them shows as an event.
     let shown = false;
     for (let attempt = 0; attempt < subscriptionAttemptsMax && !shown; attempt++) {
       await kit.fund(accountId, '100');
-      shown = await page.locator('.graphiql-response', { hasText: '"balanceAfter"' })
-        .waitFor({ timeout: subscriptionEventWaitMs }).then(() => true, () => false);
+      shown = await page
+        .locator('.graphiql-response', { hasText: '"balanceAfter"' })
+        .waitFor({ timeout: subscriptionEventWaitMs })
+        .then(
+          () => true,
+          () => false,
+        );
     }
     // On failure, say what the response pane showed instead (an error, the last answer, nothing).
-    expect(shown, `no event shown; the response pane holds: ${(await editorText(page, '.graphiql-response')).slice(0, 500)}`).toBe(true);
-    const event = JSON.parse(await editorText(page, '.graphiql-response')) as { data?: { balanceChanged?: unknown }; errors?: unknown };
+    expect(
+      shown,
+      `no event shown; the response pane holds: ${(await editorText(page, '.graphiql-response')).slice(0, 500)}`,
+    ).toBe(true);
+    const event = JSON.parse(await editorText(page, '.graphiql-response')) as {
+      data?: { balanceChanged?: unknown };
+      errors?: unknown;
+    };
     expect(event.errors).toBeUndefined();
-    expect(event.data?.balanceChanged).toMatchObject({ account: { id: accountId }, entry: { direction: 'CREDIT', amount: '100' } });
+    expect(event.data?.balanceChanged).toMatchObject({
+      account: { id: accountId },
+      entry: { direction: 'CREDIT', amount: '100' },
+    });
     expect(pageErrors).toEqual([]);
     expect(blocked).toEqual([]);
   }, 90_000);

@@ -23,11 +23,16 @@ interface LongFunction {
 
 function nameOf(node: ts.Node): string {
   const named = node as ts.Node & { name?: ts.Node };
-  if (named.name && (ts.isIdentifier(named.name) || ts.isStringLiteral(named.name) || ts.isPrivateIdentifier(named.name))) return named.name.text;
+  if (
+    named.name &&
+    (ts.isIdentifier(named.name) || ts.isStringLiteral(named.name) || ts.isPrivateIdentifier(named.name))
+  )
+    return named.name.text;
   if (ts.isConstructorDeclaration(node)) return 'constructor';
   const parent = node.parent;
   if (ts.isVariableDeclaration(parent) && ts.isIdentifier(parent.name)) return parent.name.text;
-  if (ts.isPropertyAssignment(parent) && (ts.isIdentifier(parent.name) || ts.isStringLiteral(parent.name))) return parent.name.text;
+  if (ts.isPropertyAssignment(parent) && (ts.isIdentifier(parent.name) || ts.isStringLiteral(parent.name)))
+    return parent.name.text;
   if (ts.isPropertyDeclaration(parent) && ts.isIdentifier(parent.name)) return parent.name.text;
   return '(anonymous)';
 }
@@ -56,7 +61,9 @@ function repoPathOf(file: string): string {
 /** gateway/src and every subgraph's src/ (the shared library's too), generated files left out. */
 function checkedSources(): string[] {
   const subgraphs = sourcesUnder(join(repoRoot, 'subgraphs')).filter((f) => repoPathOf(f).split('/')[2] === 'src');
-  return [...sourcesUnder(join(repoRoot, 'gateway', 'src')), ...subgraphs].filter((f) => !repoPathOf(f).includes('/generated/'));
+  return [...sourcesUnder(join(repoRoot, 'gateway', 'src')), ...subgraphs].filter(
+    (f) => !repoPathOf(f).includes('/generated/'),
+  );
 }
 
 describe(`functions are at most ${functionLinesMax} lines`, () => {
@@ -76,7 +83,10 @@ describe(`functions are at most ${functionLinesMax} lines`, () => {
       `const text = "function inString() {\\n${body.replaceAll('\n', '\\n')}\\n}";`,
     ].join('\n');
     expect(longFunctionsIn('sample.ts', text, 4).map((f) => `${f.at} ${f.name}`)).toEqual([
-      'sample.ts:1 declared', 'sample.ts:6 arrow', 'sample.ts:12 method', 'sample.ts:18 property',
+      'sample.ts:1 declared',
+      'sample.ts:6 arrow',
+      'sample.ts:12 method',
+      'sample.ts:18 property',
     ]);
   });
 });

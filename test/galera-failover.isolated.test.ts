@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { inArray } from 'drizzle-orm';
 import { checkShards, openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { checkShardNodes } from '@paygraph/shared/shards/galera';
-import { checkGaleraTimings, galeraGroupTimingsRecommended, type SlowFailover } from '@paygraph/shared/shards/galera-timings';
+import {
+  checkGaleraTimings,
+  galeraGroupTimingsRecommended,
+  type SlowFailover,
+} from '@paygraph/shared/shards/galera-timings';
 import { inPostingTransaction } from '@paygraph/shared/shards/posting-transaction';
 import { rawHold, rawRows } from '@paygraph/shared/db/raw';
 import mysql from 'mysql2/promise';
@@ -14,7 +18,12 @@ import { buildTopology } from '@paygraph/shared/shards/topology';
 import { migrateAll } from '../scripts/lib/migration-sets';
 import { balanceMismatches, entryTotals } from '@paygraph/shared/db/ledger-store';
 import { accounts, postings } from '@paygraph/shared/db/schema/ledger';
-import { galeraLibrary, galeraPackageHelp, startGaleraCluster, type GaleraCluster } from '../scripts/lib/galera-cluster';
+import {
+  galeraLibrary,
+  galeraPackageHelp,
+  startGaleraCluster,
+  type GaleraCluster,
+} from '../scripts/lib/galera-cluster';
 import { startProcessStack, type ProcessStack } from './support/process-stack';
 import { spawnService } from './support/processes';
 import { openFundedAccounts } from './support/funded-accounts';
@@ -91,7 +100,13 @@ let operator: string;
 const ours: string[] = [];
 const problems: string[] = [];
 
-interface PaymentMade { id: string; payer: string; payee: string; amount: bigint; status: string }
+interface PaymentMade {
+  id: string;
+  payer: string;
+  payee: string;
+  amount: bigint;
+  status: string;
+}
 const made = {
   payments: new Map<string, PaymentMade>(),
   refunds: new Map<string, { id: string; paymentId: string; amount: bigint; status: string }>(),
@@ -101,18 +116,44 @@ const made = {
 const refundable: PaymentMade[] = [];
 /** Every request's wait, and each operation's fate. */
 const waits: Array<{ ms: number; field: string; at: number }> = [];
-const operations = { total: 0, retried: 0, retriedSucceeded: 0, unresolved: 0, refusals: 0, errors: {} as Record<string, number> };
-const failovers: Array<{ kill: string; killedAt: number; from: number; to: number; movedMs: number; servedMs: number; firstSuccessMs: number }> = [];
+const operations = {
+  total: 0,
+  retried: 0,
+  retriedSucceeded: 0,
+  unresolved: 0,
+  refusals: 0,
+  errors: {} as Record<string, number>,
+};
+const failovers: Array<{
+  kill: string;
+  killedAt: number;
+  from: number;
+  to: number;
+  movedMs: number;
+  servedMs: number;
+  firstSuccessMs: number;
+}> = [];
 /** Requests answered with an outcome: when each was sent and answered. */
 const successes: Array<{ sentAt: number; answeredAt: number }> = [];
 
 type Payload = Record<string, any>;
 
 /** One request; answers the payload when the operation has its outcome, or whether to retry. */
-async function attempt(doc: string, field: string, input: Record<string, unknown>): Promise<{ payload?: Payload; retry: boolean }> {
+async function attempt(
+  doc: string,
+  field: string,
+  input: Record<string, unknown>,
+): Promise<{ payload?: Payload; retry: boolean }> {
   const startedAt = Date.now();
   try {
-    const response: GraphQLResponse = await gql(stack.gatewayUrl, doc, { input }, operator, {}, AbortSignal.timeout(clientRequestTimeoutMs));
+    const response: GraphQLResponse = await gql(
+      stack.gatewayUrl,
+      doc,
+      { input },
+      operator,
+      {},
+      AbortSignal.timeout(clientRequestTimeoutMs),
+    );
     const payload = response.data?.[field] as Payload | null | undefined;
     const error = response.errors?.[0];
     if (payload && !error) {
@@ -170,7 +211,13 @@ async function pay(client: SeededRandom, key: string): Promise<void> {
   const payer = client.pick(ours);
   const payee = client.pick(ours.filter((id) => id !== payer));
   const amount = BigInt(client.between(100, 5_000));
-  const input = { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: String(amount), currency: 'USD' };
+  const input = {
+    idempotencyKey: key,
+    payerAccountId: payer,
+    payeeAccountId: payee,
+    amount: String(amount),
+    currency: 'USD',
+  };
   const payload = await settle(docs.createPayment, 'createPayment', input);
   if (!accepted(payload, 'Payment', `payment ${key}`)) return;
   const payment = { id: payload.id as string, payer, payee, amount, status: payload.status as string };
@@ -182,15 +229,30 @@ async function refund(client: SeededRandom, key: string): Promise<void> {
   if (refundable.length === 0) return;
   const payment = client.pick(refundable);
   const amount = BigInt(client.between(1, Number(payment.amount / 3n)));
-  const payload = await settle(docs.refundPayment, 'refundPayment', { idempotencyKey: key, paymentId: payment.id, amount: String(amount), reason: 'galera test' });
+  const payload = await settle(docs.refundPayment, 'refundPayment', {
+    idempotencyKey: key,
+    paymentId: payment.id,
+    amount: String(amount),
+    reason: 'galera test',
+  });
   if (!accepted(payload, 'Refund', `refund ${key}`)) return;
-  made.refunds.set(payload.id as string, { id: payload.id as string, paymentId: payment.id, amount, status: payload.status as string });
+  made.refunds.set(payload.id as string, {
+    id: payload.id as string,
+    paymentId: payment.id,
+    amount,
+    status: payload.status as string,
+  });
 }
 
 async function withdraw(client: SeededRandom, key: string): Promise<void> {
   const accountId = client.pick(ours);
   const amount = BigInt(client.between(100, 3_000));
-  const payload = await settle(docs.withdraw, 'withdraw', { idempotencyKey: key, accountId, amount: String(amount), currency: 'USD' });
+  const payload = await settle(docs.withdraw, 'withdraw', {
+    idempotencyKey: key,
+    accountId,
+    amount: String(amount),
+    currency: 'USD',
+  });
   if (!accepted(payload, 'Withdrawal', `withdrawal ${key}`)) return;
   made.withdrawals.set(payload.id as string, { accountId, amount });
 }
@@ -212,21 +274,25 @@ async function runClient(index: number, running: () => boolean): Promise<void> {
  * shard moved there (epoch ms), and whether every shard answered.
  */
 async function primaries(): Promise<Array<{ node: number | null; since: number | null; ok: boolean }>> {
-  return Promise.all((['account', 'transaction', 'settlement'] as const).map(async (name) => {
-    try {
-      const response = await fetch(stack.service(name).healthUrl.replace(/\/health$/, '/health/ready'), { signal: AbortSignal.timeout(2_000) });
-      const body = (await response.json()) as { shards: Array<{ node?: number; nodeSince?: string; ok: boolean }> };
-      const nodes = new Set(body.shards.map((s) => s.node));
-      const since = body.shards.map((s) => (s.nodeSince === undefined ? null : Date.parse(s.nodeSince)));
-      return {
-        node: nodes.size === 1 ? ([...nodes][0] ?? null) : null,
-        since: since.some((t) => t === null) ? null : Math.max(...(since as number[])),
-        ok: body.shards.every((s) => s.ok),
-      };
-    } catch {
-      return { node: null, since: null, ok: false };
-    }
-  }));
+  return Promise.all(
+    (['account', 'transaction', 'settlement'] as const).map(async (name) => {
+      try {
+        const response = await fetch(stack.service(name).healthUrl.replace(/\/health$/, '/health/ready'), {
+          signal: AbortSignal.timeout(2_000),
+        });
+        const body = (await response.json()) as { shards: Array<{ node?: number; nodeSince?: string; ok: boolean }> };
+        const nodes = new Set(body.shards.map((s) => s.node));
+        const since = body.shards.map((s) => (s.nodeSince === undefined ? null : Date.parse(s.nodeSince)));
+        return {
+          node: nodes.size === 1 ? ([...nodes][0] ?? null) : null,
+          since: since.some((t) => t === null) ? null : Math.max(...(since as number[])),
+          ok: body.shards.every((s) => s.ok),
+        };
+      } catch {
+        return { node: null, since: null, ok: false };
+      }
+    }),
+  );
 }
 
 async function nodesOfProcesses(): Promise<Array<number | null>> {
@@ -257,7 +323,15 @@ async function killPrimary(name: string, from: number, expected: number): Promis
   // are recorded as they come, so the first one recorded is the earliest: wait for it.
   while (Date.now() < deadline && !successes.some((s) => s.sentAt > killedAt)) await sleep(healthPollMs);
   const firstSuccess = successes.filter((s) => s.sentAt > killedAt).sort((a, b) => a.answeredAt - b.answeredAt)[0];
-  failovers.push({ kill: name, killedAt, from, to: expected, movedMs, servedMs, firstSuccessMs: firstSuccess === undefined ? Number.POSITIVE_INFINITY : firstSuccess.answeredAt - killedAt });
+  failovers.push({
+    kill: name,
+    killedAt,
+    from,
+    to: expected,
+    movedMs,
+    servedMs,
+    firstSuccessMs: firstSuccess === undefined ? Number.POSITIVE_INFINITY : firstSuccess.answeredAt - killedAt,
+  });
 }
 
 /**
@@ -294,7 +368,14 @@ beforeAll(async () => {
   operatorSub = unique('galera-operator').slice(0, 40);
   operator = await token(operatorSub, 'operator');
   const funded = await openFundedAccounts({
-    gatewayUrl: stack.gatewayUrl, operator, shards: checks, runId, perShard: accountsPerShard, batch: clientCount, opensMax: accountOpensMax, deposit: initialDeposit,
+    gatewayUrl: stack.gatewayUrl,
+    operator,
+    shards: checks,
+    runId,
+    perShard: accountsPerShard,
+    batch: clientCount,
+    opensMax: accountOpensMax,
+    deposit: initialDeposit,
   });
   ours.push(...funded.all);
   for (const [id, deposit] of funded.deposits) made.deposits.set(id, deposit);
@@ -344,14 +425,19 @@ function sinceKill(at: number): string {
 
 function report(): void {
   const longest = [...waits].sort((a, b) => b.ms - a.ms).slice(0, 3);
-  console.log([
-    `galera-failover: seed ${random.seed} (TEST_SEED), ${clientCount} clients, services' output in ${logDir}, cluster data in ${cluster.dataDir}`,
-    ...failovers.map((f) => `failover after ${f.kill} (node ${f.from} -> ${f.to}): every process's pools on node ${f.to} after ${f.movedMs} ms, every shard answering there by the health polls after ${f.servedMs} ms, the first request sent after the kill served ${f.firstSuccessMs} ms after it`),
-    `operations: ${operations.total} (${operations.retried} retried, ${operations.retriedSucceeded} of them succeeded, ${operations.unresolved} unresolved, ${operations.refusals} refused); errors ${JSON.stringify(operations.errors)}`,
-    `made: ${made.payments.size} payments, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; longest waits ${longest.map((w) => `${w.field} ${w.ms} ms (sent ${sinceKill(w.at)})`).join(', ')}`,
-    ...problems.slice(0, 6).map((p) => `problem: ${p}`),
-    `${problems.length} problems`,
-  ].join('\n'));
+  console.log(
+    [
+      `galera-failover: seed ${random.seed} (TEST_SEED), ${clientCount} clients, services' output in ${logDir}, cluster data in ${cluster.dataDir}`,
+      ...failovers.map(
+        (f) =>
+          `failover after ${f.kill} (node ${f.from} -> ${f.to}): every process's pools on node ${f.to} after ${f.movedMs} ms, every shard answering there by the health polls after ${f.servedMs} ms, the first request sent after the kill served ${f.firstSuccessMs} ms after it`,
+      ),
+      `operations: ${operations.total} (${operations.retried} retried, ${operations.retriedSucceeded} of them succeeded, ${operations.unresolved} unresolved, ${operations.refusals} refused); errors ${JSON.stringify(operations.errors)}`,
+      `made: ${made.payments.size} payments, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; longest waits ${longest.map((w) => `${w.field} ${w.ms} ms (sent ${sinceKill(w.at)})`).join(', ')}`,
+      ...problems.slice(0, 6).map((p) => `problem: ${p}`),
+      `${problems.length} problems`,
+    ].join('\n'),
+  );
 }
 
 /**
@@ -368,11 +454,20 @@ async function expectUntunedNamed(untuned: GaleraCluster, database: string): Pro
   }
   const shard = `${untuned.nodes[0]!.url}/${database}`;
   const expected = {
-    warning: 'GALERA_FAILOVER_SLOW', shard: database, node: 0, suspectTimeoutMs: 5_000, inactiveTimeoutMs: 15_000, inactiveCheckPeriodMs: 500,
-    failoverEstimateMs: 6_500, failoverBudgetMs: 3_000,
+    warning: 'GALERA_FAILOVER_SLOW',
+    shard: database,
+    node: 0,
+    suspectTimeoutMs: 5_000,
+    inactiveTimeoutMs: 15_000,
+    inactiveCheckPeriodMs: 500,
+    failoverEstimateMs: 6_500,
+    failoverBudgetMs: 3_000,
   };
   expect(await checkGaleraTimings(buildTopology(shard, undefined))).toMatchObject([expected]);
-  const service = await spawnService('account', { MYSQL_SHARDS: shard, [subgraphSecretVariable('account')]: testSubgraphSecrets.account });
+  const service = await spawnService('account', {
+    MYSQL_SHARDS: shard,
+    [subgraphSecretVariable('account')]: testSubgraphSecrets.account,
+  });
   try {
     const response = await fetch(service.healthUrl.replace(/\/health$/, '/health/ready'));
     const body = (await response.json()) as { status: string; warnings?: SlowFailover[] };
@@ -380,7 +475,9 @@ async function expectUntunedNamed(untuned: GaleraCluster, database: string): Pro
     expect(body.status).toBe('ready');
     expect(body.warnings).toMatchObject([expected]);
     expect(body.warnings![0]!.change).toContain(galeraGroupTimingsRecommended);
-    expect(service.output()).toContain(`shard ${database}: node 0 is a Galera node with evs.suspect_timeout 5000 ms, evs.inactive_timeout 15000 ms`);
+    expect(service.output()).toContain(
+      `shard ${database}: node 0 is a Galera node with evs.suspect_timeout 5000 ms, evs.inactive_timeout 15000 ms`,
+    );
     expect(service.output()).toContain(galeraGroupTimingsRecommended);
   } finally {
     await service.kill();
@@ -403,10 +500,18 @@ describe('every shard on a 3-node Galera cluster', () => {
       expect(await cluster.synced(0), 'node 0 rejoined').toBe(true);
       expect(await nodesOfProcesses(), 'no process went back to node 0 when it rejoined').toEqual([1, 1, 1]);
       // A process started now joins the others on node 1, not node 0 that comes first in the list.
-      const late = await spawnService('account', { MYSQL_SHARDS: shardUrls, [subgraphSecretVariable('account')]: testSubgraphSecrets.account });
+      const late = await spawnService('account', {
+        MYSQL_SHARDS: shardUrls,
+        [subgraphSecretVariable('account')]: testSubgraphSecrets.account,
+      });
       try {
-        const report = (await (await fetch(late.healthUrl.replace(/\/health$/, '/health/ready'))).json()) as { shards: Array<{ node?: number }> };
-        expect(report.shards.map((shard) => shard.node), 'a process started after the failover').toEqual([1, 1, 1, 1]);
+        const report = (await (await fetch(late.healthUrl.replace(/\/health$/, '/health/ready'))).json()) as {
+          shards: Array<{ node?: number }>;
+        };
+        expect(
+          report.shards.map((shard) => shard.node),
+          'a process started after the failover',
+        ).toEqual([1, 1, 1, 1]);
       } finally {
         await late.kill();
       }
@@ -425,30 +530,76 @@ describe('every shard on a 3-node Galera cluster', () => {
     const final = await rowsOfRun();
     const sorted = (ids: Iterable<string>) => [...ids].sort();
     // One record per key: every answered movement exists once, and no other.
-    expect.soft(sorted(final.payments.map((r) => r.id)), 'payments in the ledger = payments answered').toEqual(sorted(made.payments.keys()));
-    expect.soft(sorted(final.refunds.map((r) => r.id)), 'refunds in the ledger = refunds answered').toEqual(sorted(made.refunds.keys()));
-    expect.soft(sorted(final.transfers.filter((t) => t.kind === 'WITHDRAWAL').map((t) => t.id)), 'withdrawals').toEqual(sorted(made.withdrawals.keys()));
-    expect.soft(sorted(final.transfers.filter((t) => t.kind === 'DEPOSIT').map((t) => t.id)), 'deposits').toEqual(sorted(made.deposits.keys()));
+    expect
+      .soft(sorted(final.payments.map((r) => r.id)), 'payments in the ledger = payments answered')
+      .toEqual(sorted(made.payments.keys()));
+    expect
+      .soft(sorted(final.refunds.map((r) => r.id)), 'refunds in the ledger = refunds answered')
+      .toEqual(sorted(made.refunds.keys()));
+    expect
+      .soft(sorted(final.transfers.filter((t) => t.kind === 'WITHDRAWAL').map((t) => t.id)), 'withdrawals')
+      .toEqual(sorted(made.withdrawals.keys()));
+    expect
+      .soft(sorted(final.transfers.filter((t) => t.kind === 'DEPOSIT').map((t) => t.id)), 'deposits')
+      .toEqual(sorted(made.deposits.keys()));
     // Every payment answered SUCCEEDED is SUCCEEDED in the ledger after both failovers, with its posting.
     const status = new Map([...final.payments, ...final.refunds].map((r) => [r.id, r.status]));
     const succeeded = [...made.payments.values()].filter((p) => p.status === 'SUCCEEDED');
-    expect.soft(succeeded.filter((p) => status.get(p.id) !== 'SUCCEEDED').map((p) => p.id), 'SUCCEEDED payments lost').toEqual([]);
-    const posted = new Set((await Promise.all(checks.all.map((s) => s.db.select({ refId: postings.refId }).from(postings)
-      .where(inArray(postings.refId, succeeded.map((p) => p.id).concat(['-'])))))).flat().map((p) => p.refId));
-    expect.soft(succeeded.filter((p) => !posted.has(p.id)).map((p) => p.id), 'SUCCEEDED payments without a posting').toEqual([]);
+    expect
+      .soft(
+        succeeded.filter((p) => status.get(p.id) !== 'SUCCEEDED').map((p) => p.id),
+        'SUCCEEDED payments lost',
+      )
+      .toEqual([]);
+    const posted = new Set(
+      (
+        await Promise.all(
+          checks.all.map((s) =>
+            s.db
+              .select({ refId: postings.refId })
+              .from(postings)
+              .where(inArray(postings.refId, succeeded.map((p) => p.id).concat(['-']))),
+          ),
+        )
+      )
+        .flat()
+        .map((p) => p.refId),
+    );
+    expect
+      .soft(
+        succeeded.filter((p) => !posted.has(p.id)).map((p) => p.id),
+        'SUCCEEDED payments without a posting',
+      )
+      .toEqual([]);
     // Nothing PROCESSING at the end.
-    expect.soft([...final.payments, ...final.refunds].filter((r) => r.status === 'PROCESSING').map((r) => r.id), 'PROCESSING at the end').toEqual([]);
-    // Conservation: entries net to zero per shard and currency, balances equal their entries, Σ clearing = money in flight.
+    expect
+      .soft(
+        [...final.payments, ...final.refunds].filter((r) => r.status === 'PROCESSING').map((r) => r.id),
+        'PROCESSING at the end',
+      )
+      .toEqual([]);
+    // Conservation: entries net to zero per shard and currency, balances equal their entries, Σ clearing = money in
+    // flight.
     for (const shard of checks.all) {
-      for (const total of await entryTotals(shard.db)) expect.soft(total.debits, `${shard.name} ${total.currency} debits`).toBe(total.credits);
-      expect.soft(await balanceMismatches(shard.db), `${shard.name}: balances that differ from their entries`).toEqual([]);
+      for (const total of await entryTotals(shard.db))
+        expect.soft(total.debits, `${shard.name} ${total.currency} debits`).toBe(total.credits);
+      expect
+        .soft(await balanceMismatches(shard.db), `${shard.name}: balances that differ from their entries`)
+        .toEqual([]);
     }
     const clearing = await clearingAgainstInFlight(checks, 'USD');
     expect.soft(clearing.agreed, `Σ clearing ${clearing.clearing} ≠ in flight ${clearing.inFlight.amount}`).toBe(true);
-    const balances = (await Promise.all(checks.all.map((s) => s.db.select().from(accounts).where(inArray(accounts.id, ours))))).flat();
+    const balances = (
+      await Promise.all(checks.all.map((s) => s.db.select().from(accounts).where(inArray(accounts.id, ours))))
+    ).flat();
     const deposited = [...made.deposits.values()].reduce((sum, d) => sum + d.amount, 0n);
     const withdrawn = [...made.withdrawals.values()].reduce((sum, w) => sum + w.amount, 0n);
-    expect.soft(balances.reduce((sum, r) => sum + r.available + r.frozen + r.pending, 0n), 'Σ balances = deposited − withdrawn').toBe(deposited - withdrawn);
+    expect
+      .soft(
+        balances.reduce((sum, r) => sum + r.available + r.frozen + r.pending, 0n),
+        'Σ balances = deposited − withdrawn',
+      )
+      .toBe(deposited - withdrawn);
     const health = await gql(stack.gatewayUrl, docs.ledgerHealth, {}, operator);
     expect.soft(health.errors, 'ledgerHealth errors').toBeUndefined();
     expect.soft(health.data?.ledgerHealth?.balanced, 'ledgerHealth balanced').toBe(true);
@@ -456,15 +607,25 @@ describe('every shard on a 3-node Galera cluster', () => {
     expect.soft(problems, `seed ${random.seed}`).toEqual([]);
     expect.soft(stack.unexpectedExits(), 'processes that died unasked').toEqual([]);
     expect.soft(operations.retried, 'operations retried (the kills must be felt)').toBeGreaterThan(0);
-    expect.soft(operations.retriedSucceeded / Math.max(1, operations.retried), 'share of retried operations that succeeded').toBeGreaterThanOrEqual(retriedSucceededShareMin);
-    expect.soft(waits.filter((w) => w.ms > answerWithinMs).map((w) => `${w.field} ${w.ms} ms`), `answers slower than ${answerWithinMs} ms`).toEqual([]);
-    for (const f of failovers) expect.soft(f.movedMs, `${f.kill}: every process's pools on node ${f.to}`).toBeLessThanOrEqual(convergeWithinMs);
+    expect
+      .soft(operations.retriedSucceeded / Math.max(1, operations.retried), 'share of retried operations that succeeded')
+      .toBeGreaterThanOrEqual(retriedSucceededShareMin);
+    expect
+      .soft(
+        waits.filter((w) => w.ms > answerWithinMs).map((w) => `${w.field} ${w.ms} ms`),
+        `answers slower than ${answerWithinMs} ms`,
+      )
+      .toEqual([]);
+    for (const f of failovers)
+      expect.soft(f.movedMs, `${f.kill}: every process's pools on node ${f.to}`).toBeLessThanOrEqual(convergeWithinMs);
   }, 240_000);
 
   it('names no shard for its group timings, which fit the failover budget', async () => {
     expect(await checkGaleraTimings(buildTopology(shardUrls, undefined))).toEqual([]);
     for (const name of ['account', 'transaction', 'settlement'] as const) {
-      const body = (await (await fetch(stack.service(name).healthUrl.replace(/\/health$/, '/health/ready'))).json()) as { warnings?: unknown };
+      const body = (await (
+        await fetch(stack.service(name).healthUrl.replace(/\/health$/, '/health/ready'))
+      ).json()) as { warnings?: unknown };
       expect(body.warnings, name).toBeUndefined();
     }
   });
@@ -476,20 +637,32 @@ describe('every shard on a 3-node Galera cluster', () => {
     const plain = new URL((process.env.MYSQL_SHARDS ?? '').split(',')[0]!.trim());
     plain.pathname = `/${database}`;
     const withPlain = `${galeraNode},${galeraNode}|${plain.toString()}`;
-    const refusal = await spawnService('account', { MYSQL_SHARDS: withPlain, [subgraphSecretVariable('account')]: testSubgraphSecrets.account }).then(
+    const refusal = await spawnService('account', {
+      MYSQL_SHARDS: withPlain,
+      [subgraphSecretVariable('account')]: testSubgraphSecrets.account,
+    }).then(
       async (service) => {
         await service.kill();
         return 'it started';
       },
       (error: unknown) => String(error),
     );
-    expect(refusal).toMatch(/refusing to start: MYSQL_SHARDS: shard 1 \(\S+_s0\) lists several nodes, but node 1 \(\S+\) is not a Galera node/);
+    expect(refusal).toMatch(
+      /refusing to start: MYSQL_SHARDS: shard 1 \(\S+_s0\) lists several nodes, but node 1 \(\S+\) is not a Galera node/,
+    );
 
     // A second cluster, of one node with Galera's own group timings, as nobody tuned it.
-    const other = await startGaleraCluster({ name: 'test-other', nodeCount: 1, groupTimings: 'galera-defaults', log: (line) => console.log(`[galera other] ${line}`) });
+    const other = await startGaleraCluster({
+      name: 'test-other',
+      nodeCount: 1,
+      groupTimings: 'galera-defaults',
+      log: (line) => console.log(`[galera other] ${line}`),
+    });
     try {
       const mixed = `${galeraNode}|${other.nodes[0]!.url}/${database}|${cluster.nodes[2]!.url}/${database}`;
-      await expect(checkShardNodes(buildTopology(mixed, undefined))).rejects.toThrow(/shard 0 \(\S+_s0\) mixes clusters: node 1 \(127\.0\.0\.1:\d+\) belongs to cluster [0-9a-f-]+, node 0/);
+      await expect(checkShardNodes(buildTopology(mixed, undefined))).rejects.toThrow(
+        /shard 0 \(\S+_s0\) mixes clusters: node 1 \(127\.0\.0\.1:\d+\) belongs to cluster [0-9a-f-]+, node 0/,
+      );
       await expectUntunedNamed(other, database);
     } finally {
       await other.stop();
@@ -501,7 +674,9 @@ describe('every shard on a 3-node Galera cluster', () => {
   it('retries a transaction that lost certification to a write on another node (error 1213), like a deadlock', async () => {
     const shard = checks.all[0]!;
     const table = `certification_${process.pid}`;
-    await shard.pool.query(`CREATE TABLE IF NOT EXISTS ${table} (k VARCHAR(64) PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`);
+    await shard.pool.query(
+      `CREATE TABLE IF NOT EXISTS ${table} (k VARCHAR(64) PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`,
+    );
     const key = unique('hot');
     await rawHold(shard.db, `INSERT INTO ${table} (k, v) VALUES (?, 0)`, [key]);
     // A writer on another node than this pool's primary: what a process still on an older primary would be.

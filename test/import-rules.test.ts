@@ -26,7 +26,11 @@ describe('imports', () => {
   it('never run from the shared library to a part', () => {
     const wrong = [...graph.entries()]
       .filter(([file]) => file.startsWith(sharedSrc))
-      .flatMap(([file, targets]) => targets.filter((t) => parts.some((part) => t.startsWith(`${part}/`))).map((t) => `${repoPath(file)} → ${repoPath(t)}`));
+      .flatMap(([file, targets]) =>
+        targets
+          .filter((t) => parts.some((part) => t.startsWith(`${part}/`)))
+          .map((t) => `${repoPath(file)} → ${repoPath(t)}`),
+      );
     expect(wrong).toEqual([]);
   });
 
@@ -35,8 +39,25 @@ describe('imports', () => {
   });
 
   it('would be caught: a cycle and a self-import are found, a chain is not', () => {
-    expect(cyclesOf(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']], ['d', ['a']]]))).toEqual([['a', 'b', 'c']]);
+    expect(
+      cyclesOf(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', ['a']],
+          ['d', ['a']],
+        ]),
+      ),
+    ).toEqual([['a', 'b', 'c']]);
     expect(cyclesOf(new Map([['a', ['a']]]))).toEqual([['a']]);
-    expect(cyclesOf(new Map([['a', ['b']], ['b', ['c']], ['c', []]]))).toEqual([]);
+    expect(
+      cyclesOf(
+        new Map([
+          ['a', ['b']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+    ).toEqual([]);
   });
 });

@@ -13,15 +13,35 @@ import { sourcesUnder } from './support/sources';
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
-/** Every subgraph, a new one included: a folder under subgraphs/ with src/resolvers (shared is the library, not a subgraph). */
+/**
+ * Every subgraph, a new one included: a folder under subgraphs/ with src/resolvers (shared is the library, not a
+ * subgraph).
+ */
 const subgraphs = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true })
   .filter((d) => d.isDirectory() && existsSync(join(repoRoot, 'subgraphs', d.name, 'src', 'resolvers')))
   .map((d) => d.name);
 
 /** Modules that do I/O: a domain module imports none of them (nor a clock or randomness, which imports cannot show). */
 const ioModules = new Set([
-  'fs', 'fs/promises', 'net', 'http', 'https', 'http2', 'tls', 'dgram', 'dns', 'child_process', 'worker_threads',
-  'mysql2', 'mysql2/promise', 'ioredis', 'undici', 'ws', 'drizzle-orm', 'drizzle-orm/mysql-core', 'drizzle-orm/mysql2',
+  'fs',
+  'fs/promises',
+  'net',
+  'http',
+  'https',
+  'http2',
+  'tls',
+  'dgram',
+  'dns',
+  'child_process',
+  'worker_threads',
+  'mysql2',
+  'mysql2/promise',
+  'ioredis',
+  'undici',
+  'ws',
+  'drizzle-orm',
+  'drizzle-orm/mysql-core',
+  'drizzle-orm/mysql2',
 ]);
 
 interface Import {
@@ -38,10 +58,22 @@ function importsOf(path: string, text: string): Import[] {
   for (const statement of source.statements) {
     if (ts.isImportDeclaration(statement) && ts.isStringLiteral(statement.moduleSpecifier)) {
       const clause = statement.importClause;
-      const bindings = clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : [];
-      const typeOnly = clause !== undefined && (clause.isTypeOnly || (clause.name === undefined && bindings.length > 0 && bindings.every((b) => b.isTypeOnly)));
-      found.push({ specifier: statement.moduleSpecifier.text, typeOnly, names: bindings.map((b) => (b.propertyName ?? b.name).text) });
-    } else if (ts.isExportDeclaration(statement) && statement.moduleSpecifier && ts.isStringLiteral(statement.moduleSpecifier)) {
+      const bindings =
+        clause?.namedBindings && ts.isNamedImports(clause.namedBindings) ? clause.namedBindings.elements : [];
+      const typeOnly =
+        clause !== undefined &&
+        (clause.isTypeOnly ||
+          (clause.name === undefined && bindings.length > 0 && bindings.every((b) => b.isTypeOnly)));
+      found.push({
+        specifier: statement.moduleSpecifier.text,
+        typeOnly,
+        names: bindings.map((b) => (b.propertyName ?? b.name).text),
+      });
+    } else if (
+      ts.isExportDeclaration(statement) &&
+      statement.moduleSpecifier &&
+      ts.isStringLiteral(statement.moduleSpecifier)
+    ) {
       found.push({ specifier: statement.moduleSpecifier.text, typeOnly: statement.isTypeOnly, names: [] });
     }
   }
@@ -75,8 +107,15 @@ function violationsOf(file: string, inSrc: string, text: string): Violation[] {
   const found: Violation[] = [];
   for (const imported of importsOf(file, text)) {
     const target = layerOf(imported.specifier);
-    if (layer === 'resolvers' && target === 'db' && !(imported.typeOnly && imported.specifier.includes('/db/schema/'))) {
-      found.push({ file, rule: `resolvers call services, never db/ (only a row's type from db/schema/ may be named): ${imported.specifier}` });
+    if (
+      layer === 'resolvers' &&
+      target === 'db' &&
+      !(imported.typeOnly && imported.specifier.includes('/db/schema/'))
+    ) {
+      found.push({
+        file,
+        rule: `resolvers call services, never db/ (only a row's type from db/schema/ may be named): ${imported.specifier}`,
+      });
     }
     if (layer === 'services' && imported.specifier === 'graphql' && imported.names.includes('GraphQLError')) {
       found.push({ file, rule: 'services answer refusals as values, never GraphQL errors: graphql GraphQLError' });
@@ -110,7 +149,13 @@ describe('layers in every subgraph', () => {
       const src = join(repoRoot, 'subgraphs', subgraph, 'src');
       const files = sourcesUnder(src);
       expect(files.length).toBeGreaterThan(0);
-      const found = files.flatMap((f) => violationsOf(relative(repoRoot, f).split(sep).join('/'), relative(src, f).split(sep).join('/'), readFileSync(f, 'utf8')));
+      const found = files.flatMap((f) =>
+        violationsOf(
+          relative(repoRoot, f).split(sep).join('/'),
+          relative(src, f).split(sep).join('/'),
+          readFileSync(f, 'utf8'),
+        ),
+      );
       expect(found).toEqual([]);
     });
   }
@@ -120,7 +165,8 @@ describe('layers in every subgraph', () => {
 const samples: Record<string, string> = {
   'resolvers/calls-db.ts': "import { loadOwnerPage } from '../db/account-views';\n",
   'resolvers/names-a-row.ts': "import type { HoldRow } from '../db/schema/transactions';\n",
-  'resolvers/asks-role.ts': "export const isOperator = (ctx: { identity: { role: string } }) => ctx.identity.role === 'operator';\n",
+  'resolvers/asks-role.ts':
+    "export const isOperator = (ctx: { identity: { role: string } }) => ctx.identity.role === 'operator';\n",
   'resolvers/checks-owner.ts': "import { mayRead } from '@paygraph/shared/identity';\n",
   'services/throws.ts': "import { forbidden } from '@paygraph/shared/graphql/errors';\n",
   'services/throws-graphql.ts': "import { GraphQLError } from 'graphql';\n",
@@ -133,11 +179,18 @@ const samples: Record<string, string> = {
 describe('the layer rules', () => {
   // Each rule, shown to fail on a file that breaks it, so that a rule that stopped matching is noticed.
   it('catch each breach they name, and let pass what keeps them', () => {
-    const broken = Object.entries(samples).flatMap(([inSrc, text]) => violationsOf(inSrc, inSrc, text)).map((v) => v.file);
+    const broken = Object.entries(samples)
+      .flatMap(([inSrc, text]) => violationsOf(inSrc, inSrc, text))
+      .map((v) => v.file);
     expect([...new Set(broken)].sort()).toEqual([
-      'domain/calls-a-service.ts', 'domain/reads-file.ts', 'domain/uses-db.ts',
-      'resolvers/asks-role.ts', 'resolvers/calls-db.ts', 'resolvers/checks-owner.ts',
-      'services/throws-graphql.ts', 'services/throws.ts',
+      'domain/calls-a-service.ts',
+      'domain/reads-file.ts',
+      'domain/uses-db.ts',
+      'resolvers/asks-role.ts',
+      'resolvers/calls-db.ts',
+      'resolvers/checks-owner.ts',
+      'services/throws-graphql.ts',
+      'services/throws.ts',
     ]);
   });
 });

@@ -51,31 +51,46 @@ describe('/metrics', () => {
     expect(paid.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
     const refused = await kit.pay(bearer, { payer, payee, amount: '500' });
     expect(refused.data!.createPayment).toMatchObject({ __typename: 'InsufficientFunds' });
-    const held = await createHold(stack.gatewayUrl, bearer, { payer, payee, amount: '10', key: unique('metrics-hold') });
+    const held = await createHold(stack.gatewayUrl, bearer, {
+      payer,
+      payee,
+      amount: '10',
+      key: unique('metrics-hold'),
+    });
     expect(held.data!.createHold).toMatchObject({ __typename: 'Hold', status: 'HELD' });
 
     const after = await scrape(url);
     const moved = (kind: string, outcome: string) => {
       const labels = { kind, outcome };
-      return total(after, 'paygraph_money_movements_total', labels) - total(before, 'paygraph_money_movements_total', labels);
+      return (
+        total(after, 'paygraph_money_movements_total', labels) - total(before, 'paygraph_money_movements_total', labels)
+      );
     };
     expect(moved('payment', 'SUCCEEDED')).toBeGreaterThanOrEqual(1);
     expect(moved('payment', 'InsufficientFunds')).toBeGreaterThanOrEqual(1);
     expect(moved('hold', 'HELD')).toBeGreaterThanOrEqual(1);
-    expect(total(after, 'paygraph_ledger_merged_batch_size_count')).toBeGreaterThan(total(before, 'paygraph_ledger_merged_batch_size_count'));
-    expect(total(after, 'paygraph_ledger_merged_batch_size_sum')).toBeGreaterThan(total(before, 'paygraph_ledger_merged_batch_size_sum'));
+    expect(total(after, 'paygraph_ledger_merged_batch_size_count')).toBeGreaterThan(
+      total(before, 'paygraph_ledger_merged_batch_size_count'),
+    );
+    expect(total(after, 'paygraph_ledger_merged_batch_size_sum')).toBeGreaterThan(
+      total(before, 'paygraph_ledger_merged_batch_size_sum'),
+    );
   });
 
-  it('keeps the gateway\'s operation counter and latency histogram', async () => {
+  it("keeps the gateway's operation counter and latency histogram", async () => {
     await kit.open(unique('metrics-open'));
     const samples = await scrape(metricsUrl(stack.gatewayUrl));
-    expect(total(samples, 'paygraph_graphql_requests_total', { operation: 'OpenAccount', outcome: 'ok' })).toBeGreaterThan(0);
-    expect(total(samples, 'paygraph_graphql_request_duration_seconds_count', { operation: 'OpenAccount' })).toBeGreaterThan(0);
+    expect(
+      total(samples, 'paygraph_graphql_requests_total', { operation: 'OpenAccount', outcome: 'ok' }),
+    ).toBeGreaterThan(0);
+    expect(
+      total(samples, 'paygraph_graphql_request_duration_seconds_count', { operation: 'OpenAccount' }),
+    ).toBeGreaterThan(0);
     // OpenAccount, a mutation, takes the query plan.
     expect(total(samples, 'paygraph_gateway_operation_paths_total', { path: 'planned' })).toBeGreaterThan(0);
   });
 
-  it('shows each shard\'s breaker state and pool waits, and the relay\'s backlog and lag', async () => {
+  it("shows each shard's breaker state and pool waits, and the relay's backlog and lag", async () => {
     const relay = startRelay(stack.shards, 60_000);
     try {
       await relay.drain();
@@ -85,7 +100,9 @@ describe('/metrics', () => {
     const samples = await scrape(metricsUrl(stack.subgraphUrls.transaction));
     for (const shard of stack.shards.all) {
       expect(matching(samples, 'paygraph_shard_breaker_state', { shard: shard.name }).map((s) => s.value)).toContain(0);
-      expect(total(samples, 'paygraph_shard_pool_wait_seconds_count', { shard: shard.name, result: 'ok' })).toBeGreaterThan(0);
+      expect(
+        total(samples, 'paygraph_shard_pool_wait_seconds_count', { shard: shard.name, result: 'ok' }),
+      ).toBeGreaterThan(0);
       expect(matching(samples, 'paygraph_relay_backlog', { shard: shard.name })).toHaveLength(1);
       expect(matching(samples, 'paygraph_relay_lag_seconds', { shard: shard.name })).toHaveLength(1);
     }
@@ -99,7 +116,11 @@ describe('/metrics', () => {
       subscriptions: total(await scrape(metricsUrl(stack.gatewayUrl)), 'paygraph_gateway_subscriptions_open'),
     });
     const before = await gauges();
-    const subscription = subscribe(stack.gatewayWsUrl, { authorization: `Bearer ${await token(owner, 'customer')}`, query: balanceChanged, variables: { accountId: account } });
+    const subscription = subscribe(stack.gatewayWsUrl, {
+      authorization: `Bearer ${await token(owner, 'customer')}`,
+      query: balanceChanged,
+      variables: { accountId: account },
+    });
     try {
       await untilLive(subscription, () => deposit(stack.gatewayUrl, operator, account, 1n));
       const open = await gauges();

@@ -53,7 +53,13 @@ function probe(args: readonly string[]): { peak: number; live: number; watched: 
 
 describe('the Node options of every paygraph process', () => {
   it('cap the heap at oldSpaceSizeMiBMax', () => {
-    const limit = Number(execFileSync(process.execPath, [...processNodeArgs, '-p', 'require("node:v8").getHeapStatistics().heap_size_limit'], { encoding: 'utf8' }));
+    const limit = Number(
+      execFileSync(
+        process.execPath,
+        [...processNodeArgs, '-p', 'require("node:v8").getHeapStatistics().heap_size_limit'],
+        { encoding: 'utf8' },
+      ),
+    );
     // The limit is the old generation's cap plus the young generation's few semi-spaces.
     expect(limit / mebibyte).toBeGreaterThanOrEqual(oldSpaceSizeMiBMax);
     expect(limit / mebibyte).toBeLessThan(oldSpaceSizeMiBMax + 128);
@@ -61,8 +67,17 @@ describe('the Node options of every paygraph process', () => {
 
   it('hold the young generation at its full size from the start, so that it cannot shrink', () => {
     // V8 never shrinks the new space below its initial size (one semi-space is counted); by default 1 MiB.
-    const newSpace = Number(execFileSync(process.execPath, [...processNodeArgs, '-p',
-      'require("node:v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size'], { encoding: 'utf8' }));
+    const newSpace = Number(
+      execFileSync(
+        process.execPath,
+        [
+          ...processNodeArgs,
+          '-p',
+          'require("node:v8").getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size',
+        ],
+        { encoding: 'utf8' },
+      ),
+    );
     expect(newSpace / mebibyte).toBe(semiSpaceSizeMiB);
   });
 
@@ -83,14 +98,20 @@ describe('the Node options of every paygraph process', () => {
 
   it('are passed by the benchmark to each process it starts', async () => {
     const entry = join(scratch, 'heap-limit-server.mjs');
-    writeFileSync(entry, `
+    writeFileSync(
+      entry,
+      `
 import http from 'node:http';
 import v8 from 'node:v8';
 http.createServer((_req, res) => res.end(String(v8.getHeapStatistics().heap_size_limit))).listen(Number(process.env.PORT), '127.0.0.1');
-`);
+`,
+    );
     const port = await freePort();
     const url = `http://127.0.0.1:${port}/health`;
-    const service = await startService({ name: 'heap-limit', entry, env: { PORT: String(port) }, healthUrl: url }, join(scratch, 'logs'));
+    const service = await startService(
+      { name: 'heap-limit', entry, env: { PORT: String(port) }, healthUrl: url },
+      join(scratch, 'logs'),
+    );
     try {
       const limit = Number(await (await fetch(url)).text());
       expect(limit / mebibyte).toBeGreaterThanOrEqual(oldSpaceSizeMiBMax);

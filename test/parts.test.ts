@@ -21,10 +21,19 @@ export function handWrittenPartLists(path: string, text: string, names: readonly
   const namesAll = (named: readonly string[]) => names.every((name) => named.includes(name));
   const at = (node: ts.Node) => `${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`;
   const visit = (node: ts.Node): void => {
-    if (ts.isArrayLiteralExpression(node) && namesAll(node.elements.filter(ts.isStringLiteralLike).map((e) => e.text))) found.push(`${at(node)} an array of the parts`);
-    if (ts.isUnionTypeNode(node) && namesAll(node.types.flatMap((t) => (ts.isLiteralTypeNode(t) && ts.isStringLiteral(t.literal) ? [t.literal.text] : [])))) found.push(`${at(node)} a union of the parts`);
+    if (ts.isArrayLiteralExpression(node) && namesAll(node.elements.filter(ts.isStringLiteralLike).map((e) => e.text)))
+      found.push(`${at(node)} an array of the parts`);
+    if (
+      ts.isUnionTypeNode(node) &&
+      namesAll(
+        node.types.flatMap((t) => (ts.isLiteralTypeNode(t) && ts.isStringLiteral(t.literal) ? [t.literal.text] : [])),
+      )
+    )
+      found.push(`${at(node)} a union of the parts`);
     if (ts.isObjectLiteralExpression(node) && !typedByTheList(node)) {
-      const keys = node.properties.flatMap((p) => (p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? [p.name.text] : []));
+      const keys = node.properties.flatMap((p) =>
+        p.name && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)) ? [p.name.text] : [],
+      );
       if (namesAll(keys)) found.push(`${at(node)} an object keyed by the parts`);
     }
     ts.forEachChild(node, visit);
@@ -39,11 +48,15 @@ export function handWrittenPartLists(path: string, text: string, names: readonly
  */
 function typedByTheList(node: ts.Node): boolean {
   const declaration = node.parent;
-  return ts.isVariableDeclaration(declaration) && declaration.type !== undefined && /\b(SubgraphName|PartName)\b/.test(declaration.type.getText());
+  return (
+    ts.isVariableDeclaration(declaration) &&
+    declaration.type !== undefined &&
+    /\b(SubgraphName|PartName)\b/.test(declaration.type.getText())
+  );
 }
 
 describe('the parts list', () => {
-  it('holds every part folder, each declared once in its src/part.ts under its folder\'s name', () => {
+  it("holds every part folder, each declared once in its src/part.ts under its folder's name", () => {
     const folders = readdirSync(join(repoRoot, 'subgraphs'), { withFileTypes: true })
       .filter((d) => d.isDirectory() && d.name !== 'shared' && existsSync(join(repoRoot, 'subgraphs', d.name, 'src')))
       .map((d) => `subgraphs/${d.name}`);
@@ -56,7 +69,9 @@ describe('the parts list', () => {
   });
 
   it('gives every subgraph its schema and every part its workspace', () => {
-    const schemas = readdirSync(join(repoRoot, 'schema')).filter((f) => f.endsWith('.graphql') && f !== 'supergraph.graphql').map((f) => f.replace(/\.graphql$/, ''));
+    const schemas = readdirSync(join(repoRoot, 'schema'))
+      .filter((f) => f.endsWith('.graphql') && f !== 'supergraph.graphql')
+      .map((f) => f.replace(/\.graphql$/, ''));
     expect(schemas.sort()).toEqual([...subgraphNames].sort());
     const { workspaces } = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { workspaces: string[] };
     for (const part of parts) expect(workspaces, part.name).toContain(folderOf(part));
@@ -68,14 +83,18 @@ describe('the parts list', () => {
 
   it('declares workers each part runs, by the name its log lines carry', () => {
     for (const part of parts) {
-      const text = sourcesUnder(join(repoRoot, folderOf(part), 'src')).map((f) => readFileSync(f, 'utf8')).join('\n');
+      const text = sourcesUnder(join(repoRoot, folderOf(part), 'src'))
+        .map((f) => readFileSync(f, 'utf8'))
+        .join('\n');
       for (const worker of part.workers) expect(text, `${part.name}: ${worker}`).toContain(`name: '${worker}'`);
     }
   });
 
   it('is written nowhere else by hand: no array, union or object of every subgraph in the code or the test stacks', () => {
     const files = [...productionSources(), ...sourcesUnder(join(repoRoot, 'test', 'support'))];
-    expect(files.flatMap((file) => handWrittenPartLists(repoPath(file), readFileSync(file, 'utf8'), subgraphNames))).toEqual([]);
+    expect(
+      files.flatMap((file) => handWrittenPartLists(repoPath(file), readFileSync(file, 'utf8'), subgraphNames)),
+    ).toEqual([]);
   });
 
   it('would notice a list written by hand, and let a typed one and a partial one pass', () => {
@@ -83,22 +102,41 @@ describe('the parts list', () => {
     const sample = [
       "const list = ['a', 'b', 'c'] as const;",
       "type Name = 'a' | 'b' | 'c';",
-      "const ports = { a: 1, b: 2, c: 3 };",
-      "const typed: Record<SubgraphName, number> = { a: 1, b: 2, c: 3 };",
+      'const ports = { a: 1, b: 2, c: 3 };',
+      'const typed: Record<SubgraphName, number> = { a: 1, b: 2, c: 3 };',
       "const some = ['a', 'b'];",
     ].join('\n');
-    expect(handWrittenPartLists('x.ts', sample, names)).toEqual(['x.ts:1 an array of the parts', 'x.ts:2 a union of the parts', 'x.ts:3 an object keyed by the parts']);
+    expect(handWrittenPartLists('x.ts', sample, names)).toEqual([
+      'x.ts:1 an array of the parts',
+      'x.ts:2 a union of the parts',
+      'x.ts:3 an object keyed by the parts',
+    ]);
   });
 
   it('feeds every tool: migrate, codegen, compose, the connection budget, the start plan, the build and the test stacks import it', () => {
     const consumers = [
-      'scripts/lib/migration-sets.ts', 'scripts/lib/resolver-types.ts', 'scripts/compose.ts', 'scripts/lib/connection-budget.ts', 'scripts/start.ts',
-      'scripts/lib/config.ts', 'scripts/lib/build.ts', 'scripts/lib/subgraph-secrets.ts', 'scripts/bench/bench-stack.ts',
-      'test/support/stack.ts', 'test/support/process-stack.ts', 'test/support/processes.ts', 'test/support/env.ts',
+      'scripts/lib/migration-sets.ts',
+      'scripts/lib/resolver-types.ts',
+      'scripts/compose.ts',
+      'scripts/lib/connection-budget.ts',
+      'scripts/start.ts',
+      'scripts/lib/config.ts',
+      'scripts/lib/build.ts',
+      'scripts/lib/subgraph-secrets.ts',
+      'scripts/bench/bench-stack.ts',
+      'test/support/stack.ts',
+      'test/support/process-stack.ts',
+      'test/support/processes.ts',
+      'test/support/env.ts',
     ];
     for (const file of consumers) {
-      const imported = ts.preProcessFile(readFileSync(join(repoRoot, file), 'utf8'), true, true).importedFiles.map((i) => i.fileName);
-      expect(imported.some((name) => /(^|\/)(lib\/)?parts$/.test(name) && !name.includes('@paygraph')), file).toBe(true);
+      const imported = ts
+        .preProcessFile(readFileSync(join(repoRoot, file), 'utf8'), true, true)
+        .importedFiles.map((i) => i.fileName);
+      expect(
+        imported.some((name) => /(^|\/)(lib\/)?parts$/.test(name) && !name.includes('@paygraph')),
+        file,
+      ).toBe(true);
     }
   });
 });

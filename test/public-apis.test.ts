@@ -11,11 +11,23 @@ import { productionSources, repoRoot } from './support/sources';
  * of reaching them; none may come back into production code.
  */
 const forbidden: ReadonlyArray<{ pattern: RegExp; why: string }> = [
-  { pattern: /\bMySql2Session\b|\bMySql2Transaction\b|\bMySql2Driver\b/, why: "drizzle's session classes are its internals: use drizzle({ client })" },
-  { pattern: /\bsession\s*\.\s*(client|logger|options)\b|\.session\b\s*as\b/, why: "a drizzle database's session is private: keep what you need yourself" },
+  {
+    pattern: /\bMySql2Session\b|\bMySql2Transaction\b|\bMySql2Driver\b/,
+    why: "drizzle's session classes are its internals: use drizzle({ client })",
+  },
+  {
+    pattern: /\bsession\s*\.\s*(client|logger|options)\b|\.session\b\s*as\b/,
+    why: "a drizzle database's session is private: keep what you need yourself",
+  },
   { pattern: /\bdialect\s*\.\s*sqlToQuery\b|\bdb\s*\.\s*dialect\b/, why: "drizzle's dialect object is private" },
-  { pattern: /connection\s*\.\s*connection\s*\.\s*\w/, why: "mysql2's inner callback connection is not its promise API" },
-  { pattern: /from\s+['"][^'"]*\/dist\/[^'"]*['"]|import\(\s*['"][^'"]*\/dist\//, why: "deep imports into a package's dist/ are not its public entry" },
+  {
+    pattern: /connection\s*\.\s*connection\s*\.\s*\w/,
+    why: "mysql2's inner callback connection is not its promise API",
+  },
+  {
+    pattern: /from\s+['"][^'"]*\/dist\/[^'"]*['"]|import\(\s*['"][^'"]*\/dist\//,
+    why: "deep imports into a package's dist/ are not its public entry",
+  },
   {
     pattern: /\.\s*sendRequest\s*=(?!=)|\[\s*['"]sendRequest['"]\s*\]\s*=(?!=)/,
     why: "RemoteGraphQLDataSource's sendRequest is private: pass a fetcher and override its documented hooks",
@@ -24,7 +36,10 @@ const forbidden: ReadonlyArray<{ pattern: RegExp; why: string }> = [
     pattern: /\bas\s+unknown\s+as\s+\{.*\}\s*\)\s*(\.\s*\w+|\[[^\]]+\])\s*=(?!=)/,
     why: "assigning a member through a cast that hides it replaces a library's private method on the instance",
   },
-  { pattern: /\.prototype\s*\.\s*\w+\s*=(?!=)/, why: "assigning to a prototype patches a library's class for everyone" },
+  {
+    pattern: /\.prototype\s*\.\s*\w+\s*=(?!=)/,
+    why: "assigning to a prototype patches a library's class for everyone",
+  },
 ];
 
 describe('production code', () => {
@@ -33,11 +48,13 @@ describe('production code', () => {
     expect(files.length).toBeGreaterThan(50);
     const found: string[] = [];
     for (const file of files) {
-      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        for (const { pattern, why } of forbidden) {
-          if (pattern.test(line)) found.push(`${relative(repoRoot, file)}:${i + 1}: ${line.trim()} — ${why}`);
-        }
-      });
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          for (const { pattern, why } of forbidden) {
+            if (pattern.test(line)) found.push(`${relative(repoRoot, file)}:${i + 1}: ${line.trim()} — ${why}`);
+          }
+        });
     }
     expect(found).toEqual([]);
   });
@@ -55,8 +72,16 @@ describe('production code', () => {
       '(source as unknown as { process: () => Promise<{ data: {} }> })["process"] = process;',
       'RemoteGraphQLDataSource.prototype.process = process;',
     ];
-    for (const sample of samples) expect(forbidden.some(({ pattern }) => pattern.test(sample)), sample).toBe(true);
+    for (const sample of samples)
+      expect(
+        forbidden.some(({ pattern }) => pattern.test(sample)),
+        sample,
+      ).toBe(true);
     // And each pattern is shown to catch something.
-    for (const { pattern } of forbidden) expect(samples.some((sample) => pattern.test(sample)), String(pattern)).toBe(true);
+    for (const { pattern } of forbidden)
+      expect(
+        samples.some((sample) => pattern.test(sample)),
+        String(pattern),
+      ).toBe(true);
   });
 });

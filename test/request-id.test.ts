@@ -35,7 +35,11 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-interface LogLine { requestId?: string; service?: string; msg?: string }
+interface LogLine {
+  requestId?: string;
+  service?: string;
+  msg?: string;
+}
 
 function logLines(output: string): LogLine[] {
   return output.split('\n').flatMap((line) => {
@@ -61,15 +65,23 @@ describe('x-request-id', () => {
       }),
     });
     expect(response.headers.get('x-request-id')).toBe(requestId);
-    expect(((await response.json()) as { data: { deposit: { __typename: string } } }).data.deposit.__typename).toBe('Deposit');
-    const line = await eventually('the subgraph\'s log line', 5_000, async () => logLines(child.output()).find((l) => l.requestId === requestId));
+    expect(((await response.json()) as { data: { deposit: { __typename: string } } }).data.deposit.__typename).toBe(
+      'Deposit',
+    );
+    const line = await eventually("the subgraph's log line", 5_000, async () =>
+      logLines(child.output()).find((l) => l.requestId === requestId),
+    );
     expect(line).toMatchObject({ service: 'transaction', requestId, msg: 'graphql request served' });
   });
 
   it('is made by the gateway when the client sends none', async () => {
     const answer = await gql(gatewayUrl, '{ __typename }');
     expect(answer.status).toBe(200);
-    const response = await fetch(gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    const response = await fetch(gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    });
     expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });

@@ -50,7 +50,9 @@ describe("a mutation's errors are exactly its schema union's members", () => {
   });
 
   it('a service that refuses a payment with HoldNotFound does not compile; with InsufficientFunds it does', () => {
-    expect(found['service-wrong']!.join('\n')).toMatch(/^TS2322: [\s\S]*Type '\{ kind: "HoldNotFound"; holdId: string; \}' is not assignable to type 'CreatePaymentError'/);
+    expect(found['service-wrong']!.join('\n')).toMatch(
+      /^TS2322: [\s\S]*Type '\{ kind: "HoldNotFound"; holdId: string; \}' is not assignable to type 'CreatePaymentError'/,
+    );
     expect(found['service-right']).toEqual([]);
   });
 

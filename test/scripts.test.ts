@@ -15,7 +15,10 @@ const tsx = `${repoRoot}node_modules/.bin/tsx`;
 
 async function token(args: string[], env: Record<string, string | undefined>) {
   try {
-    const { stdout, stderr } = await run(tsx, ['scripts/token.ts', ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
+    const { stdout, stderr } = await run(tsx, ['scripts/token.ts', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+    });
     return { code: 0, stdout: stdout.trim(), stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -32,7 +35,10 @@ describe('npm run token', () => {
     // The channel role (deposits from a bank or card integration) is one the gateway accepts.
     const channel = await token(['--sub', 'bank-a', '--role', 'channel'], { JWT_SECRET: testSecret });
     expect(channel.code).toBe(0);
-    expect(await verifyAuthorization(`Bearer ${channel.stdout}`, testTokens())).toMatchObject({ ok: true, identity: { sub: 'bank-a', role: 'channel' } });
+    expect(await verifyAuthorization(`Bearer ${channel.stdout}`, testTokens())).toMatchObject({
+      ok: true,
+      identity: { sub: 'bank-a', role: 'channel' },
+    });
   });
 
   it('refuses an unknown role and a missing secret with a clear message', async () => {
@@ -81,7 +87,9 @@ describe('finding Redis', () => {
       expect(redis.url).not.toBe(silent);
       expect(redis.pid).not.toBeNull();
       expect(await probeRedis(redis.url)).toEqual({ ok: true });
-      expect(lines.join('\n')).toMatch(/no Redis at .*\n.*starting a private Redis server .*redis-server.* without persistence/);
+      expect(lines.join('\n')).toMatch(
+        /no Redis at .*\n.*starting a private Redis server .*redis-server.* without persistence/,
+      );
     } finally {
       await redis.stop();
     }
@@ -93,6 +101,8 @@ describe('finding Redis', () => {
     const given = await ensureRedis({ explicitUrl: process.env.TEST_REDIS_URL, log: () => {} });
     expect(given).toMatchObject({ url: process.env.TEST_REDIS_URL, privateServer: false });
     const dead = `redis://:secret@127.0.0.1:${await freePort()}`;
-    await expect(ensureRedis({ explicitUrl: dead, log: () => {} })).rejects.toThrow(/REDIS_URL is set, but redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ does not answer/);
+    await expect(ensureRedis({ explicitUrl: dead, log: () => {} })).rejects.toThrow(
+      /REDIS_URL is set, but redis:\/\/:\*\*\*@127\.0\.0\.1:\d+ does not answer/,
+    );
   });
 });

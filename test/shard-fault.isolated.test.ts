@@ -14,18 +14,29 @@ import { contractOperation, gql, type GraphQLResponse } from './support/graphql'
 import { testShards, token, unique } from './support/env';
 import { frozenAgainstHeld, holdDocs } from './support/holds';
 import { clearingAgainstInFlight, drainProcessing, physicalOf, rowsCreatedBy, shardOf, sleep } from './support/bank';
-import { formatFigures, phaseFigures, recoveryMs, samplesOf, unservedCauses, type Outcome, type Phase, type Sample } from './support/availability';
+import {
+  formatFigures,
+  phaseFigures,
+  recoveryMs,
+  samplesOf,
+  unservedCauses,
+  type Outcome,
+  type Phase,
+  type Sample,
+} from './support/availability';
 import { legDirection, legsReturned, type LegMade } from './support/legs';
 
 /**
  * Shards fail alone (issue 11). The system runs as `npm start` runs it, each service a process,
  * with one of the four databases behind a TCP proxy the test controls. Clients pay, hold (create,
- * then capture or void), refund and withdraw between accounts on every database through the gateway while the test blackholes
+ * then capture or void), refund and withdraw between accounts on every database through the gateway while the test
+ * blackholes
  * that database, then resets it, then SIGKILLs the transaction subgraph and starts it again.
  * Operations that do not need the faulted database must go on; those that need it must answer
  * within a few seconds (a result or SHARD_UNAVAILABLE); every error a client gets, the killed
  * subgraph's SUBGRAPH_UNAVAILABLE too, is retryable and names no address, port or SQL; service
- * must come back soon after each fault; and once the relay has finished what the faults left PROCESSING, every invariant
+ * must come back soon after each fault; and once the relay has finished what the faults left PROCESSING, every
+ * invariant
  * of the bank test holds and every balance equals the clients' own model.
  * Isolated: Σ clearing against the money in flight is a platform-wide figure.
  */
@@ -58,7 +69,10 @@ const initialDeposit = 200_000n;
 /** The faulted database (index in MYSQL_SHARDS). */
 const faultedShard = 3;
 const funderShards = [faultedShard, 0];
-/** The clients' run, from the first request to the SIGKILL; FAULT_TEST_DURATION_MS stretches it (60000 for the quoted figures). */
+/**
+ * The clients' run, from the first request to the SIGKILL; FAULT_TEST_DURATION_MS stretches it (60000 for the quoted
+ * figures).
+ */
 const runMsDefault = 20_000;
 const runMs = readPositive('FAULT_TEST_DURATION_MS', runMsDefault);
 /** When each shard fault starts, as a share of the run, and how long it lasts (share of the run). */
@@ -93,7 +107,13 @@ const relayIntervalMs = 200;
 /** Business refusals the random workload may meet; any other UserError is a problem. */
 const expectedRefusals = new Set(['INSUFFICIENT_FUNDS', 'REFUND_EXCEEDS_PAYMENT', 'PAYMENT_NOT_REFUNDABLE']);
 /** Errors a retry cannot change: the client reports them instead of retrying. */
-const finalErrorCodes = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'GRAPHQL_VALIDATION_FAILED', 'GRAPHQL_PARSE_FAILED']);
+const finalErrorCodes = new Set([
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'GRAPHQL_VALIDATION_FAILED',
+  'GRAPHQL_PARSE_FAILED',
+]);
 /** How much of an unexpected error's message the summary quotes, characters. */
 const causeTextChars = 80;
 /** Causes of unserved requests the summary lists per phase. */
@@ -101,7 +121,8 @@ const causesListed = 4;
 /** Late or failed answers of the faulted shard the summary lists per fault. */
 const lateAnswersListed = 12;
 /** What no error a client gets may reveal (message or extensions), in any mode: addresses, ports, SQL. */
-const leakPattern = /\b\d{1,3}(\.\d{1,3}){3}\b|localhost|:\d{2,5}\b|mysql:|\b(select|insert|update|delete)\b|ECONN|ETIMEDOUT/i;
+const leakPattern =
+  /\b\d{1,3}(\.\d{1,3}){3}\b|localhost|:\d{2,5}\b|mysql:|\b(select|insert|update|delete)\b|ECONN|ETIMEDOUT/i;
 
 /** Every service's whole output, across the restart, for what the summary cannot say. */
 const logDir = mkdtempSync(join(tmpdir(), 'paygraph-shard-fault-'));
@@ -147,7 +168,10 @@ const byShard = new Map<number, string[]>();
 const ours: string[] = [];
 /** The campaigns' funding accounts, one per database of funderShards; the campaigns, with their funder. */
 const funders: string[] = [];
-/** Every account opened: ours, the funders, and the spare ones the other databases opened with them (funded, never used). */
+/**
+ * Every account opened: ours, the funders, and the spare ones the other databases opened with them (funded, never
+ * used).
+ */
 const opened: string[] = [];
 const campaignsMade: Array<{ id: string; funder: string }> = [];
 const problems: string[] = [];
@@ -157,9 +181,26 @@ const phases: Phase[] = [];
 const liftedAt = new Map<string, number>();
 
 /** legs: a payment of many legs, as this file computes them from its input (the answer must agree). */
-interface PaymentMade { id: string; payer: string; payee: string; amount: bigint; status: string; legs?: LegMade[] }
-interface RefundMade { id: string; paymentId: string; amount: bigint; status: string }
-interface HoldMade { id: string; payer: string; payee: string; amount: bigint }
+interface PaymentMade {
+  id: string;
+  payer: string;
+  payee: string;
+  amount: bigint;
+  status: string;
+  legs?: LegMade[];
+}
+interface RefundMade {
+  id: string;
+  paymentId: string;
+  amount: bigint;
+  status: string;
+}
+interface HoldMade {
+  id: string;
+  payer: string;
+  payee: string;
+  amount: bigint;
+}
 const made = {
   holds: new Map<string, HoldMade>(),
   payments: new Map<string, PaymentMade>(),
@@ -167,8 +208,18 @@ const made = {
   withdrawals: new Map<string, { accountId: string; amount: bigint }>(),
   deposits: new Map<string, { accountId: string; amount: bigint }>(),
 };
-/** leakyErrors: errors whose message or extensions name an address or SQL (each is a problem too); errors: answers by error code. */
-const counts = { refusals: 0, replays: 0, retries: 0, unresolved: 0, leakyErrors: 0, errors: {} as Record<string, number> };
+/**
+ * leakyErrors: errors whose message or extensions name an address or SQL (each is a problem too); errors: answers by
+ * error code.
+ */
+const counts = {
+  refusals: 0,
+  replays: 0,
+  retries: 0,
+  unresolved: 0,
+  leakyErrors: 0,
+  errors: {} as Record<string, number>,
+};
 /** Payments answered SUCCEEDED, which clients refund part of. */
 const refundable: PaymentMade[] = [];
 /** Holds answered HELD that no client has ended yet. */
@@ -189,9 +240,12 @@ function touchesFaulted(...accountIds: string[]): boolean {
 function errorOutcome(error: NonNullable<GraphQLResponse['errors']>[number]): Outcome {
   if (error.extensions?.code !== 'SHARD_UNAVAILABLE') return 'failed';
   const named = error.extensions.shard;
-  if (error.extensions.retryable !== true) problems.push(`SHARD_UNAVAILABLE without retryable: true: ${JSON.stringify(error)}`);
-  if (typeof named !== 'string' || !checks.all.some((s) => s.name === named)) problems.push(`SHARD_UNAVAILABLE names no shard of ours: ${JSON.stringify(error)}`);
-  else if (named !== checks.all[faultedShard]!.name) problems.push(`SHARD_UNAVAILABLE names ${named}, which was never faulted`);
+  if (error.extensions.retryable !== true)
+    problems.push(`SHARD_UNAVAILABLE without retryable: true: ${JSON.stringify(error)}`);
+  if (typeof named !== 'string' || !checks.all.some((s) => s.name === named))
+    problems.push(`SHARD_UNAVAILABLE names no shard of ours: ${JSON.stringify(error)}`);
+  else if (named !== checks.all[faultedShard]!.name)
+    problems.push(`SHARD_UNAVAILABLE names ${named}, which was never faulted`);
   if (leakPattern.test(error.message)) problems.push(`SHARD_UNAVAILABLE message reveals too much: ${error.message}`);
   return 'unavailable';
 }
@@ -223,7 +277,14 @@ async function attempt(op: Operation): Promise<{ payload?: Payload; final?: stri
   let detail: string | undefined;
   let result: { payload?: Payload; final?: string } = {};
   try {
-    const response = await gql(stack.gatewayUrl, op.doc, { input: op.input }, operator, {}, AbortSignal.timeout(clientRequestTimeoutMs));
+    const response = await gql(
+      stack.gatewayUrl,
+      op.doc,
+      { input: op.input },
+      operator,
+      {},
+      AbortSignal.timeout(clientRequestTimeoutMs),
+    );
     const payload = response.data?.[op.field] as Payload | null | undefined;
     const error = response.errors?.[0];
     if (payload && !error) {
@@ -240,7 +301,8 @@ async function attempt(op: Operation): Promise<{ payload?: Payload; final?: stri
       }
       // A fault of one part is answered retryable (SHARD_UNAVAILABLE, SUBGRAPH_UNAVAILABLE,
       // LOCK_TIMEOUT): an error a client cannot act on is a bug the faults uncovered.
-      if (error.extensions?.retryable !== true && !finalErrorCodes.has(code)) problems.push(`${op.field} answered a non-retryable error: ${JSON.stringify(error)}`);
+      if (error.extensions?.retryable !== true && !finalErrorCodes.has(code))
+        problems.push(`${op.field} answered a non-retryable error: ${JSON.stringify(error)}`);
       detail = `${op.field} ${code}${outcome === 'failed' ? ` "${error.message.slice(0, causeTextChars)}"` : ''}`;
       if (finalErrorCodes.has(code)) result = { final: `${code}: ${error.message}` };
     }
@@ -287,7 +349,8 @@ async function perform(op: Operation, expected: string, replay: boolean): Promis
   if (replay) {
     counts.replays++;
     const again = await settle(op);
-    if (again?.id !== payload.id) problems.push(`${op.field} replay of ${payload.id} answered ${JSON.stringify(again)}`);
+    if (again?.id !== payload.id)
+      problems.push(`${op.field} replay of ${payload.id} answered ${JSON.stringify(again)}`);
   }
   return payload;
 }
@@ -313,13 +376,27 @@ async function pay(client: Client, key: string): Promise<void> {
   const home = physicalOf(checks, payer);
   // Three in four across databases, the rest within the payer's.
   const sameShard = client.random() < 0.25;
-  const payees = sameShard ? byShard.get(home)!.filter((id) => id !== payer) : client.accounts.filter((id) => physicalOf(checks, id) !== home);
+  const payees = sameShard
+    ? byShard.get(home)!.filter((id) => id !== payer)
+    : client.accounts.filter((id) => physicalOf(checks, id) !== home);
   const payee = pick(client, payees);
   const amount = amountBetween(client, 100, 5_000);
-  const payload = await perform({
-    doc: docs.createPayment, field: 'createPayment', touches: touchesFaulted(payer, payee),
-    input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: String(amount), currency: 'USD' },
-  }, 'Payment', ++client.done % replayEvery === 0);
+  const payload = await perform(
+    {
+      doc: docs.createPayment,
+      field: 'createPayment',
+      touches: touchesFaulted(payer, payee),
+      input: {
+        idempotencyKey: key,
+        payerAccountId: payer,
+        payeeAccountId: payee,
+        amount: String(amount),
+        currency: 'USD',
+      },
+    },
+    'Payment',
+    ++client.done % replayEvery === 0,
+  );
   if (!payload) return;
   const payment = { id: payload.id as string, payer, payee, amount, status: payload.status as string };
   made.payments.set(payment.id, payment);
@@ -334,12 +411,18 @@ function accountsOf(payment: PaymentMade): string[] {
 /** A payment of many legs (random clients only): 1..splitsMax splits, a campaign's discount, or both. */
 async function legPay(client: Client, key: string): Promise<void> {
   const payer = pick(client, client.accounts);
-  const payee = pick(client, client.accounts.filter((id) => id !== payer));
+  const payee = pick(
+    client,
+    client.accounts.filter((id) => id !== payer),
+  );
   const amount = amountBetween(client, 1_000, 5_000);
   const kind = Math.floor(client.random() * 3); // 0: splits, 1: a discount, 2: both
   const splits: Array<{ accountId: string; amount: bigint }> = [];
   for (let i = 0, count = kind === 1 ? 0 : 1 + Math.floor(client.random() * splitsMax); i < count; i++) {
-    const accountId = pick(client, client.accounts.filter((id) => id !== payer && id !== payee && !splits.some((x) => x.accountId === id)));
+    const accountId = pick(
+      client,
+      client.accounts.filter((id) => id !== payer && id !== payee && !splits.some((x) => x.accountId === id)),
+    );
     splits.push({ accountId, amount: amountBetween(client, 1, Number(amount / 4n)) });
   }
   const campaign = kind === 0 ? null : pick(client, campaignsMade);
@@ -350,17 +433,40 @@ async function legPay(client: Client, key: string): Promise<void> {
     { accountId: payee, role: 'PAYEE', amount: amount - splits.reduce((sum, x) => sum + x.amount, 0n) },
     ...splits.map((x) => ({ accountId: x.accountId, role: 'SPLIT' as const, amount: x.amount })),
   ];
-  const payload = await perform({
-    doc: docs.createMarketplacePayment, field: 'createPayment', touches: touchesFaulted(...legs.map((l) => l.accountId)),
-    input: {
-      idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: String(amount), currency: 'USD',
-      splits: splits.map((x) => ({ accountId: x.accountId, amount: String(x.amount) })), ...(campaign ? { campaignId: campaign.id } : {}),
+  const payload = await perform(
+    {
+      doc: docs.createMarketplacePayment,
+      field: 'createPayment',
+      touches: touchesFaulted(...legs.map((l) => l.accountId)),
+      input: {
+        idempotencyKey: key,
+        payerAccountId: payer,
+        payeeAccountId: payee,
+        amount: String(amount),
+        currency: 'USD',
+        splits: splits.map((x) => ({ accountId: x.accountId, amount: String(x.amount) })),
+        ...(campaign ? { campaignId: campaign.id } : {}),
+      },
     },
-  }, 'Payment', ++client.done % replayEvery === 0);
+    'Payment',
+    ++client.done % replayEvery === 0,
+  );
   if (!payload) return;
-  const answered = (payload.legs as Array<{ account: { id: string }; role: string; amount: string }>).map((l) => [l.account.id, l.role, BigInt(l.amount)]);
-  if (JSON.stringify(answered, bigints) !== JSON.stringify(legs.map((l) => [l.accountId, l.role, l.amount]), bigints)) {
-    problems.push(`${payload.id} answered legs ${JSON.stringify(answered, bigints)}, not ${JSON.stringify(legs, bigints)}`);
+  const answered = (payload.legs as Array<{ account: { id: string }; role: string; amount: string }>).map((l) => [
+    l.account.id,
+    l.role,
+    BigInt(l.amount),
+  ]);
+  if (
+    JSON.stringify(answered, bigints) !==
+    JSON.stringify(
+      legs.map((l) => [l.accountId, l.role, l.amount]),
+      bigints,
+    )
+  ) {
+    problems.push(
+      `${payload.id} answered legs ${JSON.stringify(answered, bigints)}, not ${JSON.stringify(legs, bigints)}`,
+    );
   }
   const payment = { id: payload.id as string, payer, payee, amount, status: payload.status as string, legs };
   made.payments.set(payment.id, payment);
@@ -379,21 +485,49 @@ async function refund(client: Client, key: string): Promise<void> {
   if (refundable.length === 0) return;
   const payment = pick(client, refundable);
   const amount = amountBetween(client, 1, Number(payment.amount / 3n));
-  const payload = await perform({
-    doc: docs.refundPayment, field: 'refundPayment', touches: touchesFaulted(...accountsOf(payment)),
-    input: { idempotencyKey: key, paymentId: payment.id, amount: String(amount), reason: 'fault test' },
-  }, 'Refund', ++client.done % replayEvery === 0);
-  if (payload) made.refunds.set(payload.id as string, { id: payload.id as string, paymentId: payment.id, amount, status: payload.status as string });
+  const payload = await perform(
+    {
+      doc: docs.refundPayment,
+      field: 'refundPayment',
+      touches: touchesFaulted(...accountsOf(payment)),
+      input: { idempotencyKey: key, paymentId: payment.id, amount: String(amount), reason: 'fault test' },
+    },
+    'Refund',
+    ++client.done % replayEvery === 0,
+  );
+  if (payload)
+    made.refunds.set(payload.id as string, {
+      id: payload.id as string,
+      paymentId: payment.id,
+      amount,
+      status: payload.status as string,
+    });
 }
 
 async function hold(client: Client, key: string): Promise<void> {
   const payer = pick(client, ours);
-  const payee = pick(client, ours.filter((id) => id !== payer));
+  const payee = pick(
+    client,
+    ours.filter((id) => id !== payer),
+  );
   const amount = amountBetween(client, 100, 3_000);
-  const payload = await perform({
-    doc: holdDocs.createHold, field: 'createHold', touches: touchesFaulted(payer, payee),
-    input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: String(amount), currency: 'USD', expiresInSeconds: holdExpiresInSeconds },
-  }, 'Hold', ++client.done % replayEvery === 0);
+  const payload = await perform(
+    {
+      doc: holdDocs.createHold,
+      field: 'createHold',
+      touches: touchesFaulted(payer, payee),
+      input: {
+        idempotencyKey: key,
+        payerAccountId: payer,
+        payeeAccountId: payee,
+        amount: String(amount),
+        currency: 'USD',
+        expiresInSeconds: holdExpiresInSeconds,
+      },
+    },
+    'Hold',
+    ++client.done % replayEvery === 0,
+  );
   if (!payload) return;
   if (payload.status !== 'HELD') problems.push(`hold ${payload.id} is ${payload.status}`);
   const opened = { id: payload.id as string, payer, payee, amount };
@@ -408,28 +542,54 @@ async function endHold(client: Client, key: string): Promise<void> {
   const touches = touchesFaulted(held.payer, held.payee);
   if (client.random() < 0.6) {
     const amount = amountBetween(client, 1, Number(held.amount));
-    const payload = await perform({
-      doc: holdDocs.captureHold, field: 'captureHold', touches, input: { idempotencyKey: key, holdId: held.id, amount: String(amount) },
-    }, 'Payment', ++client.done % replayEvery === 0);
+    const payload = await perform(
+      {
+        doc: holdDocs.captureHold,
+        field: 'captureHold',
+        touches,
+        input: { idempotencyKey: key, holdId: held.id, amount: String(amount) },
+      },
+      'Payment',
+      ++client.done % replayEvery === 0,
+    );
     if (!payload) return;
-    const payment = { id: payload.id as string, payer: held.payer, payee: held.payee, amount, status: payload.status as string };
+    const payment = {
+      id: payload.id as string,
+      payer: held.payer,
+      payee: held.payee,
+      amount,
+      status: payload.status as string,
+    };
     made.payments.set(payment.id, payment);
     if (payment.status === 'SUCCEEDED') refundable.push(payment);
     return;
   }
-  const payload = await perform({
-    doc: holdDocs.voidHold, field: 'voidHold', touches, input: { idempotencyKey: key, holdId: held.id },
-  }, 'Hold', ++client.done % replayEvery === 0);
+  const payload = await perform(
+    {
+      doc: holdDocs.voidHold,
+      field: 'voidHold',
+      touches,
+      input: { idempotencyKey: key, holdId: held.id },
+    },
+    'Hold',
+    ++client.done % replayEvery === 0,
+  );
   if (payload && payload.status !== 'VOIDED') problems.push(`voided hold ${held.id} is ${payload.status}`);
 }
 
 async function withdraw(client: Client, key: string): Promise<void> {
   const accountId = pick(client, client.accounts);
   const amount = amountBetween(client, 100, 3_000);
-  const payload = await perform({
-    doc: docs.withdraw, field: 'withdraw', touches: touchesFaulted(accountId),
-    input: { idempotencyKey: key, accountId, amount: String(amount), currency: 'USD' },
-  }, 'Withdrawal', ++client.done % replayEvery === 0);
+  const payload = await perform(
+    {
+      doc: docs.withdraw,
+      field: 'withdraw',
+      touches: touchesFaulted(accountId),
+      input: { idempotencyKey: key, accountId, amount: String(amount), currency: 'USD' },
+    },
+    'Withdrawal',
+    ++client.done % replayEvery === 0,
+  );
   if (!payload) return;
   if (payload.status !== 'SUCCEEDED') problems.push(`withdrawal ${payload.id} is ${payload.status}`);
   made.withdrawals.set(payload.id as string, { accountId, amount });
@@ -467,7 +627,10 @@ async function runBystander(index: number, running: () => boolean): Promise<void
  */
 async function driveFaults(startedAt: number): Promise<void> {
   const at = (share: number) => sleep(Math.max(0, startedAt + share * runMs - Date.now()));
-  for (const [fault, share] of [['blackhole', blackholeAtShare], ['reset', resetAtShare]] as const) {
+  for (const [fault, share] of [
+    ['blackhole', blackholeAtShare],
+    ['reset', resetAtShare],
+  ] as const) {
     await at(share);
     enterPhase(fault);
     proxy.setMode(fault);
@@ -490,11 +653,16 @@ async function driveFaults(startedAt: number): Promise<void> {
 async function sampleConservation(running: () => boolean): Promise<number> {
   let taken = 0;
   while (running()) {
-    await Promise.all(checks.all.map(async (shard) => {
-      for (const total of await entryTotals(shard.db)) {
-        if (total.debits !== total.credits) problems.push(`sample ${taken}: ${shard.name} ${total.currency} debits ${total.debits} ≠ credits ${total.credits}`);
-      }
-    }));
+    await Promise.all(
+      checks.all.map(async (shard) => {
+        for (const total of await entryTotals(shard.db)) {
+          if (total.debits !== total.credits)
+            problems.push(
+              `sample ${taken}: ${shard.name} ${total.currency} debits ${total.debits} ≠ credits ${total.credits}`,
+            );
+        }
+      }),
+    );
     taken++;
     await sleep(sampleIntervalMs);
   }
@@ -525,7 +693,14 @@ beforeAll(async () => {
   operator = await token(operatorSub, 'operator');
   // One account more on each database; on those of funderShards it funds a campaign and nothing else.
   const funded = await openFundedAccounts({
-    gatewayUrl: stack.gatewayUrl, operator, shards: checks, runId, perShard: accountsPerShard + 1, batch: clientCount, opensMax: accountOpensMax, deposit: initialDeposit,
+    gatewayUrl: stack.gatewayUrl,
+    operator,
+    shards: checks,
+    runId,
+    perShard: accountsPerShard + 1,
+    batch: clientCount,
+    opensMax: accountOpensMax,
+    deposit: initialDeposit,
   });
   for (const [shard, ids] of funded.byShard) {
     const extra = ids.pop()!;
@@ -536,10 +711,23 @@ beforeAll(async () => {
   opened.push(...funded.all);
   for (const [id, deposit] of funded.deposits) made.deposits.set(id, deposit);
   for (const funder of funders) {
-    const answer = await gql(stack.gatewayUrl, docs.createCampaign, {
-      input: { idempotencyKey: `${runId}-campaign-${funder}`, fundingAccountId: funder, percentOffBps: Number(campaignBps), maxDiscountPerPayment: String(campaignCapPerPayment) },
-    }, operator);
-    expect(answer.data?.createCampaign, JSON.stringify(answer)).toMatchObject({ __typename: 'Campaign', status: 'ACTIVE' });
+    const answer = await gql(
+      stack.gatewayUrl,
+      docs.createCampaign,
+      {
+        input: {
+          idempotencyKey: `${runId}-campaign-${funder}`,
+          fundingAccountId: funder,
+          percentOffBps: Number(campaignBps),
+          maxDiscountPerPayment: String(campaignCapPerPayment),
+        },
+      },
+      operator,
+    );
+    expect(answer.data?.createCampaign, JSON.stringify(answer)).toMatchObject({
+      __typename: 'Campaign',
+      status: 'ACTIVE',
+    });
     campaignsMade.push({ id: answer.data!.createCampaign.id as string, funder });
   }
 }, 180_000);
@@ -590,18 +778,29 @@ function modelBalances(final: Awaited<ReturnType<typeof rowsOfRun>>): Map<string
 /** Every movement the clients were answered exists once, none more, and ended as answered. */
 function checkRows(final: Awaited<ReturnType<typeof rowsOfRun>>): void {
   const sorted = (ids: Iterable<string>) => [...ids].sort();
-  expect.soft(sorted(final.payments.map((r) => r.id)), 'payments in the ledger = payments answered').toEqual(sorted(made.payments.keys()));
-  expect.soft(sorted(final.holds.map((r) => r.id)), 'holds in the ledger = holds answered').toEqual(sorted(made.holds.keys()));
-  expect.soft(sorted(final.refunds.map((r) => r.id)), 'refunds in the ledger = refunds answered').toEqual(sorted(made.refunds.keys()));
-  expect.soft(sorted(final.transfers.filter((t) => t.kind === 'WITHDRAWAL').map((t) => t.id)), 'withdrawals').toEqual(sorted(made.withdrawals.keys()));
-  expect.soft(sorted(final.transfers.filter((t) => t.kind === 'DEPOSIT').map((t) => t.id)), 'deposits').toEqual(sorted(made.deposits.keys()));
+  expect
+    .soft(sorted(final.payments.map((r) => r.id)), 'payments in the ledger = payments answered')
+    .toEqual(sorted(made.payments.keys()));
+  expect
+    .soft(sorted(final.holds.map((r) => r.id)), 'holds in the ledger = holds answered')
+    .toEqual(sorted(made.holds.keys()));
+  expect
+    .soft(sorted(final.refunds.map((r) => r.id)), 'refunds in the ledger = refunds answered')
+    .toEqual(sorted(made.refunds.keys()));
+  expect
+    .soft(sorted(final.transfers.filter((t) => t.kind === 'WITHDRAWAL').map((t) => t.id)), 'withdrawals')
+    .toEqual(sorted(made.withdrawals.keys()));
+  expect
+    .soft(sorted(final.transfers.filter((t) => t.kind === 'DEPOSIT').map((t) => t.id)), 'deposits')
+    .toEqual(sorted(made.deposits.keys()));
   for (const row of [...final.payments, ...final.refunds]) {
     const answered = (made.payments.get(row.id) ?? made.refunds.get(row.id))?.status;
     expect.soft(['SUCCEEDED', 'FAILED'], `${row.id} is ${row.status}`).toContain(row.status);
     if (answered !== 'PROCESSING') expect.soft(row.status, `${row.id} was answered ${answered}`).toBe(answered);
   }
   const refunded = new Map<string, bigint>();
-  for (const r of final.refunds) if (r.status === 'SUCCEEDED') refunded.set(r.paymentId, (refunded.get(r.paymentId) ?? 0n) + r.amount);
+  for (const r of final.refunds)
+    if (r.status === 'SUCCEEDED') refunded.set(r.paymentId, (refunded.get(r.paymentId) ?? 0n) + r.amount);
   for (const p of final.payments) {
     expect.soft(p.refundedAmount, `refunded amount of ${p.id}`).toBe(refunded.get(p.id) ?? 0n);
     expect.soft(p.refundedAmount <= p.amount, `${p.id} refunded more than paid`).toBe(true);
@@ -611,42 +810,71 @@ function checkRows(final: Awaited<ReturnType<typeof rowsOfRun>>): void {
 /** Entries net to zero, balances equal their entries (ours and the system accounts), Σ clearing = money in flight. */
 async function checkLedger(): Promise<void> {
   for (const shard of checks.all) {
-    for (const total of await entryTotals(shard.db)) expect.soft(total.debits, `${shard.name} ${total.currency} debits`).toBe(total.credits);
+    for (const total of await entryTotals(shard.db))
+      expect.soft(total.debits, `${shard.name} ${total.currency} debits`).toBe(total.credits);
     const mismatched = await balanceMismatches(shard.db);
     if (mismatched.length === 0) continue;
-    const rows = await shard.db.select().from(accounts).where(inArray(accounts.id, mismatched.map((m) => m.accountId)));
+    const rows = await shard.db
+      .select()
+      .from(accounts)
+      .where(
+        inArray(
+          accounts.id,
+          mismatched.map((m) => m.accountId),
+        ),
+      );
     const bad = rows.filter((r) => r.type === 'SYSTEM' || opened.includes(r.id)).map((r) => r.id);
     expect.soft(bad, `${shard.name}: balances that differ from their entries`).toEqual([]);
   }
   const clearing = await clearingAgainstInFlight(checks, 'USD');
   expect.soft(clearing.agreed, `Σ clearing ${clearing.clearing} ≠ in flight ${clearing.inFlight.amount}`).toBe(true);
   const ids = new Set([...made.payments.keys(), ...made.refunds.keys()]);
-  expect.soft([...clearing.inFlight.payments, ...clearing.inFlight.refunds].filter((id) => ids.has(id)), 'ours still in flight').toEqual([]);
+  expect
+    .soft(
+      [...clearing.inFlight.payments, ...clearing.inFlight.refunds].filter((id) => ids.has(id)),
+      'ours still in flight',
+    )
+    .toEqual([]);
 }
 
 async function checkBalances(model: Map<string, bigint>): Promise<void> {
-  const rows = await Promise.all(opened.map(async (id) => {
-    const [row] = await shardOf(checks, 'account', id).db.select().from(accounts).where(and(eq(accounts.id, id)));
-    return row!;
-  }));
+  const rows = await Promise.all(
+    opened.map(async (id) => {
+      const [row] = await shardOf(checks, 'account', id)
+        .db.select()
+        .from(accounts)
+        .where(and(eq(accounts.id, id)));
+      return row!;
+    }),
+  );
   for (const row of rows) {
-    expect.soft(row.available + row.frozen + row.pending, `balance of ${row.id} against the clients' model`).toBe(model.get(row.id));
+    expect
+      .soft(row.available + row.frozen + row.pending, `balance of ${row.id} against the clients' model`)
+      .toBe(model.get(row.id));
     expect.soft(row.available >= 0n && row.frozen >= 0n && row.pending >= 0n, `${row.id} below zero`).toBe(true);
   }
   expect.soft(await frozenAgainstHeld(checks, opened), 'frozen = Σ HELD holds').toEqual([]);
   const deposited = [...made.deposits.values()].reduce((sum, d) => sum + d.amount, 0n);
   const withdrawn = [...made.withdrawals.values()].reduce((sum, w) => sum + w.amount, 0n);
-  expect.soft(rows.reduce((sum, r) => sum + r.available + r.frozen + r.pending, 0n), 'Σ balances = deposited − withdrawn').toBe(deposited - withdrawn);
+  expect
+    .soft(
+      rows.reduce((sum, r) => sum + r.available + r.frozen + r.pending, 0n),
+      'Σ balances = deposited − withdrawn',
+    )
+    .toBe(deposited - withdrawn);
 }
 
 /** Requests that needed the faulted shard during a fault and were answered late or not at all, for the summary. */
 function lateAnswers(): string[] {
   const lines: string[] = [];
   for (const phase of phases.filter((p) => faultNames.includes(p.name))) {
-    const late = samplesOf(phase, phases, samples, (n) => faultNames.includes(n))
-      .filter((s) => s.touches && (s.endedAt - s.startedAt > answerWithinMs || s.outcome === 'failed'));
+    const late = samplesOf(phase, phases, samples, (n) => faultNames.includes(n)).filter(
+      (s) => s.touches && (s.endedAt - s.startedAt > answerWithinMs || s.outcome === 'failed'),
+    );
     for (const s of late.slice(0, lateAnswersListed)) {
-      lines.push(`  late in ${phase.name}: ${s.detail ?? s.outcome} started ${s.startedAt - phase.from} ms into it, answered after ${s.endedAt - s.startedAt} ms`);
+      lines.push(
+        `  late in ${phase.name}: ${s.detail ?? s.outcome} started ${s.startedAt - phase.from} ms into it, answered after ${s.endedAt - s.startedAt} ms`,
+      );
     }
   }
   return lines;
@@ -657,65 +885,85 @@ function report(): { figures: ReturnType<typeof phaseFigures>[]; recoveries: Map
   const isFault = (name: string) => faultNames.includes(name);
   const byPhase = reported.map((p) => samplesOf(p, phases, samples, isFault));
   const figures = reported.map((p, i) => phaseFigures(p, byPhase[i]!, answerWithinMs));
-  const recoveries = new Map([...liftedAt].map(([fault, at]) => {
-    const next = phases.find((p) => p.from > at && !p.name.startsWith('after'));
-    // Every operation here needs the transaction subgraph: after the kill, all of them count.
-    const needs = fault === 'kill' ? () => true : undefined;
-    return [fault, recoveryMs(samples, at, next?.from ?? Number.POSITIVE_INFINITY, needs)] as const;
-  }));
-  console.log([
-    `shard-fault: seed ${seed} (FAULT_TEST_SEED), run ${runMs} ms, ${clientCount} clients and ${bystanderCount} bystanders, faulted ${checks.all[faultedShard]!.name}, services' output in ${logDir}`,
-    ...figures.flatMap((f, i) => {
-      const causes = unservedCauses(byPhase[i]!, causesListed);
-      return causes === '' ? [formatFigures(f)] : [formatFigures(f), `    unserved: ${causes}`];
+  const recoveries = new Map(
+    [...liftedAt].map(([fault, at]) => {
+      const next = phases.find((p) => p.from > at && !p.name.startsWith('after'));
+      // Every operation here needs the transaction subgraph: after the kill, all of them count.
+      const needs = fault === 'kill' ? () => true : undefined;
+      return [fault, recoveryMs(samples, at, next?.from ?? Number.POSITIVE_INFINITY, needs)] as const;
     }),
-    `recovery after lifting: ${[...recoveries].map(([f, ms]) => `${f} ${Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'never'}`).join(', ')}`,
-    `operations: ${made.payments.size} payments (captures and ${[...made.payments.values()].filter((p) => p.legs).length} of many legs included), ${made.holds.size} holds, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; ${JSON.stringify(counts)}`,
-    ...lateAnswers(),
-    ...problems.slice(0, causesListed).map((p) => `problem: ${p}`),
-    `${problems.length} problems`,
-  ].join('\n'));
+  );
+  console.log(
+    [
+      `shard-fault: seed ${seed} (FAULT_TEST_SEED), run ${runMs} ms, ${clientCount} clients and ${bystanderCount} bystanders, faulted ${checks.all[faultedShard]!.name}, services' output in ${logDir}`,
+      ...figures.flatMap((f, i) => {
+        const causes = unservedCauses(byPhase[i]!, causesListed);
+        return causes === '' ? [formatFigures(f)] : [formatFigures(f), `    unserved: ${causes}`];
+      }),
+      `recovery after lifting: ${[...recoveries].map(([f, ms]) => `${f} ${Number.isFinite(ms) ? `${Math.round(ms)} ms` : 'never'}`).join(', ')}`,
+      `operations: ${made.payments.size} payments (captures and ${[...made.payments.values()].filter((p) => p.legs).length} of many legs included), ${made.holds.size} holds, ${made.refunds.size} refunds, ${made.withdrawals.size} withdrawals; ${JSON.stringify(counts)}`,
+      ...lateAnswers(),
+      ...problems.slice(0, causesListed).map((p) => `problem: ${p}`),
+      `${problems.length} problems`,
+    ].join('\n'),
+  );
   return { figures, recoveries };
 }
 
 describe('shards fail alone', () => {
-  it(`serves what does not need a faulted shard, fails fast what does, recovers, and loses nothing (${clientCount} clients, ${runMs} ms)`, async () => {
-    onTestFailed(() => console.log(`shard-fault failed with seed ${seed}: replay with FAULT_TEST_SEED=${seed}`));
-    let running = true;
-    enterPhase('baseline');
-    const faults = driveFaults(Date.now()).finally(() => {
-      running = false;
-    });
-    const sampler = sampleConservation(() => running);
-    await Promise.all([
-      faults,
-      ...Array.from({ length: clientCount }, (_, i) => runClient(i, () => running)),
-      ...Array.from({ length: bystanderCount }, (_, i) => runBystander(clientCount + i, () => running)),
-    ]);
-    expect(await sampler).toBeGreaterThan(0);
-    await drain();
-    const { figures, recoveries } = report();
+  it(
+    `serves what does not need a faulted shard, fails fast what does, recovers, and loses nothing (${clientCount} clients, ${runMs} ms)`,
+    async () => {
+      onTestFailed(() => console.log(`shard-fault failed with seed ${seed}: replay with FAULT_TEST_SEED=${seed}`));
+      let running = true;
+      enterPhase('baseline');
+      const faults = driveFaults(Date.now()).finally(() => {
+        running = false;
+      });
+      const sampler = sampleConservation(() => running);
+      await Promise.all([
+        faults,
+        ...Array.from({ length: clientCount }, (_, i) => runClient(i, () => running)),
+        ...Array.from({ length: bystanderCount }, (_, i) => runBystander(clientCount + i, () => running)),
+      ]);
+      expect(await sampler).toBeGreaterThan(0);
+      await drain();
+      const { figures, recoveries } = report();
 
-    const final = await rowsOfRun();
-    checkRows(final);
-    await checkLedger();
-    await checkBalances(modelBalances(final));
-    expect.soft(problems, `seed ${seed}`).toEqual([]);
-    expect.soft(stack.unexpectedExits(), 'processes that died unasked').toEqual([]);
-    expect.soft(made.refunds.size, 'refunds made').toBeGreaterThan(0);
-    expect.soft(made.withdrawals.size, 'withdrawals made').toBeGreaterThan(0);
-    expect.soft(made.holds.size, 'holds made').toBeGreaterThan(0);
-    const legPayments = [...made.payments.values()].filter((p) => p.legs);
-    expect.soft(legPayments.filter((p) => p.legs!.some((l) => l.role === 'SPLIT')).length, 'payments with splits made').toBeGreaterThan(0);
-    expect.soft(legPayments.filter((p) => p.legs!.some((l) => l.role === 'CAMPAIGN')).length, 'discounted payments made').toBeGreaterThan(0);
+      const final = await rowsOfRun();
+      checkRows(final);
+      await checkLedger();
+      await checkBalances(modelBalances(final));
+      expect.soft(problems, `seed ${seed}`).toEqual([]);
+      expect.soft(stack.unexpectedExits(), 'processes that died unasked').toEqual([]);
+      expect.soft(made.refunds.size, 'refunds made').toBeGreaterThan(0);
+      expect.soft(made.withdrawals.size, 'withdrawals made').toBeGreaterThan(0);
+      expect.soft(made.holds.size, 'holds made').toBeGreaterThan(0);
+      const legPayments = [...made.payments.values()].filter((p) => p.legs);
+      expect
+        .soft(legPayments.filter((p) => p.legs!.some((l) => l.role === 'SPLIT')).length, 'payments with splits made')
+        .toBeGreaterThan(0);
+      expect
+        .soft(legPayments.filter((p) => p.legs!.some((l) => l.role === 'CAMPAIGN')).length, 'discounted payments made')
+        .toBeGreaterThan(0);
 
-    for (const fault of ['blackhole', 'reset']) {
-      const f = figures.find((x) => x.phase === fault)!;
-      expect.soft(f.unaffected.requests, `${fault}: requests not needing the shard`).toBeGreaterThanOrEqual(requestsPerFaultMin);
-      expect.soft(f.affected.requests, `${fault}: requests needing the shard`).toBeGreaterThanOrEqual(requestsPerFaultMin);
-      expect.soft(f.unaffected.servedShare, `${fault}: share served of what does not need the shard`).toBeGreaterThanOrEqual(unaffectedServedShareMin);
-      expect.soft(f.affected.answeredInTimeShare, `${fault}: share answered within ${answerWithinMs} ms of what needs it`).toBeGreaterThanOrEqual(affectedAnsweredShareMin);
-    }
-    for (const [fault, ms] of recoveries) expect.soft(ms, `${fault}: recovery`).toBeLessThanOrEqual(recoveryWithinMs);
-  }, runMs + afterRestartMs + drainTimeoutMs + operationResolveMs + 60_000);
+      for (const fault of ['blackhole', 'reset']) {
+        const f = figures.find((x) => x.phase === fault)!;
+        expect
+          .soft(f.unaffected.requests, `${fault}: requests not needing the shard`)
+          .toBeGreaterThanOrEqual(requestsPerFaultMin);
+        expect
+          .soft(f.affected.requests, `${fault}: requests needing the shard`)
+          .toBeGreaterThanOrEqual(requestsPerFaultMin);
+        expect
+          .soft(f.unaffected.servedShare, `${fault}: share served of what does not need the shard`)
+          .toBeGreaterThanOrEqual(unaffectedServedShareMin);
+        expect
+          .soft(f.affected.answeredInTimeShare, `${fault}: share answered within ${answerWithinMs} ms of what needs it`)
+          .toBeGreaterThanOrEqual(affectedAnsweredShareMin);
+      }
+      for (const [fault, ms] of recoveries) expect.soft(ms, `${fault}: recovery`).toBeLessThanOrEqual(recoveryWithinMs);
+    },
+    runMs + afterRestartMs + drainTimeoutMs + operationResolveMs + 60_000,
+  );
 });

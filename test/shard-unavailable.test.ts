@@ -17,7 +17,15 @@ import { startStubSubgraph } from '../gateway/test/support/stub-subgraph';
 import { startStack, type Stack } from './support/stack';
 import { detailDocs, moneyKit, moneyDocs, type Answer, type MoneyKit } from './support/money';
 import { gql } from './support/graphql';
-import { testConfig, testSecurityOptions, testSubgraphSecrets, testTokens, testTrusts, token, unique } from './support/env';
+import {
+  testConfig,
+  testSecurityOptions,
+  testSubgraphSecrets,
+  testTokens,
+  testTrusts,
+  token,
+  unique,
+} from './support/env';
 import { freePort, spawnService } from './support/processes';
 import { eventually } from './support/bank';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
@@ -50,11 +58,18 @@ let healthyPayee: string;
 
 beforeAll(async () => {
   proxy = await startTcpProxy(targetOf(urls[faultedIndex]!));
-  shards = openShards({ urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','), poolSize: 4, posting: testConfig().posting });
+  shards = openShards({
+    urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','),
+    poolSize: 4,
+    posting: testConfig().posting,
+  });
   stack = await startStack({ shards });
   // The same subgraphs behind a gateway in production mode: no stack traces, no suggestions.
   const auditLogFile = join(mkdtempSync(join(tmpdir(), 'paygraph-unavailable-')), 'audit.jsonl');
-  production = await startGuardedGateway(stack, { production: true, security: { auditShards: null, redisUrl: null, auditLogFile } });
+  production = await startGuardedGateway(stack, {
+    production: true,
+    security: { auditShards: null, redisUrl: null, auditLogFile },
+  });
   kit = await moneyKit(stack);
   onFaulted = await kit.open(unique('faulted'), { physical: faultedIndex });
   healthyPayer = await kit.open(unique('healthy-payer'), { physical: 0 });
@@ -111,21 +126,35 @@ describe.each([
 ])('with one shard blackholed ($mode)', ({ mode, gatewayUrl }) => {
   it('answers SHARD_UNAVAILABLE within 3 s, then fast, without internals; serves the other shards; and heals', async () => {
     const key = unique('dep-fault');
-    const deposit = (): Promise<Answer> => gql(gatewayUrl(), moneyDocs.deposit, {
-      input: { idempotencyKey: key, accountId: onFaulted, amount: '100', currency: 'USD' },
-    }, kit.operator);
+    const deposit = (): Promise<Answer> =>
+      gql(
+        gatewayUrl(),
+        moneyDocs.deposit,
+        {
+          input: { idempotencyKey: key, accountId: onFaulted, amount: '100', currency: 'USD' },
+        },
+        kit.operator,
+      );
     proxy.setMode('blackhole');
     const first = await timed(deposit);
     console.log(`${mode}: a deposit on the blackholed shard answered after ${Math.round(first.ms)} ms`);
     expect(first.ms).toBeLessThan(answerWithinMs);
-    expect(first.result.errors?.[0]?.extensions).toMatchObject({ code: 'SHARD_UNAVAILABLE', retryable: true, shard: faultedName() });
+    expect(first.result.errors?.[0]?.extensions).toMatchObject({
+      code: 'SHARD_UNAVAILABLE',
+      retryable: true,
+      shard: faultedName(),
+    });
     expectNothingInternal(first.result);
     if (mode === 'production') expect(JSON.stringify(first.result)).not.toContain('stacktrace');
 
     // The breaker is open: the next operation on the shard meets no network wait.
     const again = await timed(() => gql(gatewayUrl(), moneyDocs.getAccount, { id: onFaulted }, kit.operator));
     console.log(`${mode}: a read with the breaker open answered after ${Math.round(again.ms)} ms`);
-    expect(again.result.errors?.[0]?.extensions).toMatchObject({ code: 'SHARD_UNAVAILABLE', retryable: true, shard: faultedName() });
+    expect(again.result.errors?.[0]?.extensions).toMatchObject({
+      code: 'SHARD_UNAVAILABLE',
+      retryable: true,
+      shard: faultedName(),
+    });
     expect(again.ms).toBeLessThan(fastFailMs);
     expectNothingInternal(again.result);
 
@@ -134,11 +163,26 @@ describe.each([
     const account = await gql(gatewayUrl(), moneyDocs.getAccount, { id: healthyPayee }, kit.operator);
     expect(account.errors).toBeUndefined();
     expect(account.data?.account).toMatchObject({ id: healthyPayee, status: 'ACTIVE' });
-    const paid = await gql(gatewayUrl(), detailDocs.createPayment, {
-      input: { idempotencyKey: unique('pay-healthy'), payerAccountId: healthyPayer, payeeAccountId: healthyPayee, amount: '10', currency: 'USD' },
-    }, kit.operator);
+    const paid = await gql(
+      gatewayUrl(),
+      detailDocs.createPayment,
+      {
+        input: {
+          idempotencyKey: unique('pay-healthy'),
+          payerAccountId: healthyPayer,
+          payeeAccountId: healthyPayee,
+          amount: '10',
+          currency: 'USD',
+        },
+      },
+      kit.operator,
+    );
     expect(paid.errors).toBeUndefined();
-    expect(paid.data?.createPayment).toMatchObject({ __typename: 'Payment', paymentStatus: 'SUCCEEDED', route: 'SAME_SHARD' });
+    expect(paid.data?.createPayment).toMatchObject({
+      __typename: 'Payment',
+      paymentStatus: 'SUCCEEDED',
+      route: 'SAME_SHARD',
+    });
     const read = await gql(gatewayUrl(), detailDocs.paymentDetail, { id: paid.data!.createPayment.id }, kit.operator);
     expect(read.errors).toBeUndefined();
     expect(read.data?.payment).toMatchObject({ status: 'SUCCEEDED', amount: '10' });
@@ -151,7 +195,9 @@ describe.each([
       await new Promise((r) => setTimeout(r, 100));
       retried = await deposit();
     }
-    console.log(`${mode}: the deposit succeeded ${Math.round(performance.now() - healed)} ms after the shard answered again`);
+    console.log(
+      `${mode}: the deposit succeeded ${Math.round(performance.now() - healed)} ms after the shard answered again`,
+    );
     expect(retried.errors).toBeUndefined();
     expect(retried.data?.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount: '100' });
     const once = await deposit();
@@ -173,12 +219,21 @@ describe('health with one shard blackholed', () => {
         const ready = await fetch(healthUrl(url, path));
         expect(performance.now() - started, `${name} ${path}`).toBeLessThan(answerWithinMs);
         expect(ready.status, `${name} ${path}`).toBe(200);
-        const body = (await ready.json()) as { service: string; status: string; down: string[]; shards: Array<Record<string, unknown>> };
+        const body = (await ready.json()) as {
+          service: string;
+          status: string;
+          down: string[];
+          shards: Array<Record<string, unknown>>;
+        };
         expect(body).toMatchObject({ service: name, status: 'degraded', down: [faultedName()] });
         expect(body.shards).toHaveLength(shards.all.length);
         for (const shard of body.shards) {
           const down = shard.shard === faultedName();
-          expect(shard).toEqual({ shard: expect.any(String), state: down ? expect.stringMatching(/^(down|breaker-open)$/) : 'up', ok: !down });
+          expect(shard).toEqual({
+            shard: expect.any(String),
+            state: down ? expect.stringMatching(/^(down|breaker-open)$/) : 'up',
+            ok: !down,
+          });
         }
         expectNothingInternal(body);
       }
@@ -187,9 +242,13 @@ describe('health with one shard blackholed', () => {
     expect(live.status).toBe(200);
     const ready = await fetch(healthUrl(stack.gatewayUrl, '/health/ready'));
     expect(ready.status).toBe(200);
-    const body = (await ready.json()) as { status: string; subgraphs: Array<{ subgraph: string; ok: boolean; status: string; down: string[] }> };
+    const body = (await ready.json()) as {
+      status: string;
+      subgraphs: Array<{ subgraph: string; ok: boolean; status: string; down: string[] }>;
+    };
     expect(body.status).toBe('degraded');
-    for (const subgraph of body.subgraphs) expect(subgraph).toEqual({ subgraph: subgraph.subgraph, ok: true, status: 'degraded', down: [faultedName()] });
+    for (const subgraph of body.subgraphs)
+      expect(subgraph).toEqual({ subgraph: subgraph.subgraph, ok: true, status: 'degraded', down: [faultedName()] });
     expectNothingInternal(body);
 
     proxy.setMode('pass');
@@ -199,12 +258,18 @@ describe('health with one shard blackholed', () => {
   });
 });
 
-describe('a cross-shard payment whose payee\'s shard is blackholed after the debit', () => {
+describe("a cross-shard payment whose payee's shard is blackholed after the debit", () => {
   it('answers PROCESSING or a retryable error; a retry with the same key answers SUCCEEDED, same payment, money moved once', async () => {
     const payer = await kit.open(unique('near-payer'), { physical: 0 });
     await kit.fund(payer, '1000');
     const payee = await kit.open(unique('far-payee'), { physical: faultedIndex });
-    const input = { idempotencyKey: unique('pay-cross'), payerAccountId: payer, payeeAccountId: payee, amount: '700', currency: 'USD' };
+    const input = {
+      idempotencyKey: unique('pay-cross'),
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amount: '700',
+      currency: 'USD',
+    };
     // A session of our own, straight to the payee's database (not through the proxy), holds the
     // payee's row: the payment debits its payer, then its credit waits on that lock, and the
     // shard goes dark under it.
@@ -219,7 +284,10 @@ describe('a cross-shard payment whose payee\'s shard is blackholed after the deb
       const payerShard = stack.shards.all[0]!;
       const deadline = performance.now() + 5_000;
       while (!debited && performance.now() < deadline) {
-        const rows = await payerShard.db.select({ id: payments.id }).from(payments).where(eq(payments.payerAccountId, payer));
+        const rows = await payerShard.db
+          .select({ id: payments.id })
+          .from(payments)
+          .where(eq(payments.payerAccountId, payer));
         debited = rows[0]?.id;
         if (!debited) await new Promise((r) => setTimeout(r, 10));
       }
@@ -230,13 +298,19 @@ describe('a cross-shard payment whose payee\'s shard is blackholed after the deb
       await holder.end();
     }
     expect(debited, 'the debit committed').toBeDefined();
-    console.log(`the cross-shard payment first answered ${JSON.stringify(first.data?.createPayment ?? first.errors?.[0]?.extensions?.code)}`);
+    console.log(
+      `the cross-shard payment first answered ${JSON.stringify(first.data?.createPayment ?? first.errors?.[0]?.extensions?.code)}`,
+    );
     expectNothingInternal(first);
     if (first.errors) {
       expect(first.errors[0]!.extensions).toMatchObject({ retryable: true });
       expect(['SHARD_UNAVAILABLE', 'SUBGRAPH_UNAVAILABLE']).toContain(first.errors[0]!.extensions?.code);
     } else {
-      expect(first.data?.createPayment).toMatchObject({ __typename: 'Payment', id: debited, paymentStatus: 'PROCESSING' });
+      expect(first.data?.createPayment).toMatchObject({
+        __typename: 'Payment',
+        id: debited,
+        paymentStatus: 'PROCESSING',
+      });
     }
 
     proxy.setMode('pass');
@@ -244,12 +318,20 @@ describe('a cross-shard payment whose payee\'s shard is blackholed after the deb
     const retry = (): Promise<Answer> => gql(stack.gatewayUrl, detailDocs.createPayment, { input }, kit.operator);
     let final = await retry();
     const healed = performance.now();
-    while ((final.errors || final.data?.createPayment.paymentStatus !== 'SUCCEEDED') && performance.now() - healed < recoveryWithinMs) {
+    while (
+      (final.errors || final.data?.createPayment.paymentStatus !== 'SUCCEEDED') &&
+      performance.now() - healed < recoveryWithinMs
+    ) {
       await new Promise((r) => setTimeout(r, 100));
       final = await retry();
     }
     expect(final.errors).toBeUndefined();
-    expect(final.data?.createPayment).toMatchObject({ __typename: 'Payment', id: debited, paymentStatus: 'SUCCEEDED', route: 'CROSS_SHARD' });
+    expect(final.data?.createPayment).toMatchObject({
+      __typename: 'Payment',
+      id: debited,
+      paymentStatus: 'SUCCEEDED',
+      route: 'CROSS_SHARD',
+    });
     expect((await retry()).data?.createPayment).toMatchObject({ id: debited, paymentStatus: 'SUCCEEDED' });
     // Money moved once: the payer paid 700 and the payee holds 700.
     expect((await kit.balance(payer)).available).toBe('300');
@@ -257,14 +339,18 @@ describe('a cross-shard payment whose payee\'s shard is blackholed after the deb
   });
 });
 
-describe('a payment of many legs with one leg\'s shard down', () => {
+describe("a payment of many legs with one leg's shard down", () => {
   it('answers SHARD_UNAVAILABLE (retryable) with nothing written; a retry with the same key after the shard is back pays every leg once', async () => {
     const payer = await kit.open(unique('legs-payer'), { physical: 0 });
     await kit.fund(payer, '1000');
     const payee = await kit.open(unique('legs-payee'), { physical: 0 });
     const split = await kit.open(unique('legs-split'), { physical: faultedIndex });
     const input = {
-      idempotencyKey: unique('legs-down'), payerAccountId: payer, payeeAccountId: payee, amount: '600', currency: 'USD',
+      idempotencyKey: unique('legs-down'),
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amount: '600',
+      currency: 'USD',
       splits: [{ accountId: split, amount: '100' }],
     };
     const pay = (): Promise<Answer> => gql(stack.gatewayUrl, detailDocs.createPayment, { input }, kit.operator);
@@ -282,12 +368,22 @@ describe('a payment of many legs with one leg\'s shard down', () => {
     expect(await kit.paymentIds(payer)).toEqual([]);
     let final = await pay();
     const healed = performance.now();
-    while ((final.errors || final.data?.createPayment.paymentStatus !== 'SUCCEEDED') && performance.now() - healed < recoveryWithinMs) {
+    while (
+      (final.errors || final.data?.createPayment.paymentStatus !== 'SUCCEEDED') &&
+      performance.now() - healed < recoveryWithinMs
+    ) {
       await new Promise((r) => setTimeout(r, 100));
       final = await pay();
     }
-    expect(final.data?.createPayment).toMatchObject({ __typename: 'Payment', paymentStatus: 'SUCCEEDED', route: 'LEGS' });
-    expect((await pay()).data?.createPayment).toMatchObject({ id: final.data?.createPayment.id, paymentStatus: 'SUCCEEDED' });
+    expect(final.data?.createPayment).toMatchObject({
+      __typename: 'Payment',
+      paymentStatus: 'SUCCEEDED',
+      route: 'LEGS',
+    });
+    expect((await pay()).data?.createPayment).toMatchObject({
+      id: final.data?.createPayment.id,
+      paymentStatus: 'SUCCEEDED',
+    });
     expect((await kit.balance(payer)).available).toBe('400');
     expect((await kit.balance(payee)).available).toBe('500');
     expect((await kit.balance(split)).available).toBe('100');
@@ -295,32 +391,56 @@ describe('a payment of many legs with one leg\'s shard down', () => {
 });
 
 describe('a subgraph that does not answer', () => {
-  it('answers SUBGRAPH_UNAVAILABLE (retryable) after the gateway\'s subgraph timeout, well before a client\'s 10 s, without its address', async () => {
+  it("answers SUBGRAPH_UNAVAILABLE (retryable) after the gateway's subgraph timeout, well before a client's 10 s, without its address", async () => {
     const hung = http.createServer(() => {
       // Never answers.
     });
     await new Promise<void>((resolve) => hung.listen(0, '127.0.0.1', () => resolve()));
     const hungPort = (hung.address() as AddressInfo).port;
-    const gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: `http://127.0.0.1:${hungPort}/graphql` }, testTrusts(), {
-      security: testSecurityOptions(),
-    });
+    const gateway = await createGateway(
+      testTokens(),
+      { ...stack.subgraphUrls, transaction: `http://127.0.0.1:${hungPort}/graphql` },
+      testTrusts(),
+      {
+        security: testSecurityOptions(),
+      },
+    );
     const port = await listen(gateway.http, 0, '127.0.0.1');
     try {
-      const { ms, result } = await timed(async () => gql(`http://127.0.0.1:${port}/graphql`, moneyDocs.deposit, {
-        input: { idempotencyKey: unique('dep-hung'), accountId: healthyPayee, amount: '1', currency: 'USD' },
-      }, await token('operator', 'operator')));
-      console.log(`a hung subgraph answered after ${Math.round(ms)} ms (subgraphRequestTimeoutMs ${subgraphRequestTimeoutMs})`);
+      const { ms, result } = await timed(async () =>
+        gql(
+          `http://127.0.0.1:${port}/graphql`,
+          moneyDocs.deposit,
+          {
+            input: { idempotencyKey: unique('dep-hung'), accountId: healthyPayee, amount: '1', currency: 'USD' },
+          },
+          await token('operator', 'operator'),
+        ),
+      );
+      console.log(
+        `a hung subgraph answered after ${Math.round(ms)} ms (subgraphRequestTimeoutMs ${subgraphRequestTimeoutMs})`,
+      );
       expect(ms).toBeGreaterThanOrEqual(subgraphRequestTimeoutMs - 50);
       expect(ms).toBeLessThan(subgraphRequestTimeoutMs + 2_000);
       expect(subgraphRequestTimeoutMs + 2_000).toBeLessThan(clientTimeoutMs);
-      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true, subgraph: 'transaction' });
+      expect(result.errors?.[0]?.extensions).toMatchObject({
+        code: 'SUBGRAPH_UNAVAILABLE',
+        retryable: true,
+        subgraph: 'transaction',
+      });
       expect(JSON.stringify(result)).not.toContain(String(hungPort));
       // The gateway stays ready, degraded: its other subgraphs serve.
       const ready = await fetch(`http://127.0.0.1:${port}/health/ready`);
       expect(ready.status).toBe(200);
-      const body = (await ready.json()) as { status: string; subgraphs: Array<{ subgraph: string; ok: boolean; status: string }> };
+      const body = (await ready.json()) as {
+        status: string;
+        subgraphs: Array<{ subgraph: string; ok: boolean; status: string }>;
+      };
       expect(body.status).toBe('degraded');
-      expect(body.subgraphs.find((s) => s.subgraph === 'transaction')).toMatchObject({ ok: false, status: 'unreachable' });
+      expect(body.subgraphs.find((s) => s.subgraph === 'transaction')).toMatchObject({
+        ok: false,
+        status: 'unreachable',
+      });
       expect(JSON.stringify(body)).not.toContain(String(hungPort));
     } finally {
       gateway.http.closeAllConnections();
@@ -351,67 +471,123 @@ const faults: Record<string, () => Promise<Fault>> = {
     const server = net.createServer((socket) => socket.resetAndDestroy());
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     const port = (server.address() as AddressInfo).port;
-    return { url: `http://127.0.0.1:${port}/graphql`, port, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+    return {
+      url: `http://127.0.0.1:${port}/graphql`,
+      port,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
   },
-  'answers HTTP 500': () => startStubSubgraph({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ errors: [{ message: failureDetail }] }) }),
-  'answers HTTP 503': () => startStubSubgraph({ status: 503, headers: { 'content-type': 'text/plain' }, body: failureDetail }),
+  'answers HTTP 500': () =>
+    startStubSubgraph({
+      status: 500,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ errors: [{ message: failureDetail }] }),
+    }),
+  'answers HTTP 503': () =>
+    startStubSubgraph({ status: 503, headers: { 'content-type': 'text/plain' }, body: failureDetail }),
 };
 
 describe('a subgraph that refuses, resets or fails', () => {
-  it.each(Object.keys(faults))('that %s: answers SUBGRAPH_UNAVAILABLE (retryable) at once, without its address or what it said', async (name) => {
-    const fault = await faults[name]!();
-    const gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: fault.url }, testTrusts(), {
-      security: { auditShards: null, redisUrl: null },
-    });
-    const port = await listen(gateway.http, 0, '127.0.0.1');
-    try {
-      const { ms, result } = await timed(async () => gql(`http://127.0.0.1:${port}/graphql`, moneyDocs.deposit, {
-        input: { idempotencyKey: unique('dep-fault'), accountId: healthyPayee, amount: '1', currency: 'USD' },
-      }, await token('operator', 'operator')));
-      expect(ms).toBeLessThan(subgraphRequestTimeoutMs);
-      expect(result.errors).toHaveLength(1);
-      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true, subgraph: 'transaction' });
-      const text = JSON.stringify(result);
-      expect(text).not.toContain(String(fault.port));
-      expect(text).not.toContain('10.20.30.40');
-      expect(text).not.toContain('SELECT');
-    } finally {
-      gateway.http.closeAllConnections();
-      gateway.http.close();
-      await gateway.stop();
-      await fault.close();
-    }
-  });
+  it.each(Object.keys(faults))(
+    'that %s: answers SUBGRAPH_UNAVAILABLE (retryable) at once, without its address or what it said',
+    async (name) => {
+      const fault = await faults[name]!();
+      const gateway = await createGateway(
+        testTokens(),
+        { ...stack.subgraphUrls, transaction: fault.url },
+        testTrusts(),
+        {
+          security: { auditShards: null, redisUrl: null },
+        },
+      );
+      const port = await listen(gateway.http, 0, '127.0.0.1');
+      try {
+        const { ms, result } = await timed(async () =>
+          gql(
+            `http://127.0.0.1:${port}/graphql`,
+            moneyDocs.deposit,
+            {
+              input: { idempotencyKey: unique('dep-fault'), accountId: healthyPayee, amount: '1', currency: 'USD' },
+            },
+            await token('operator', 'operator'),
+          ),
+        );
+        expect(ms).toBeLessThan(subgraphRequestTimeoutMs);
+        expect(result.errors).toHaveLength(1);
+        expect(result.errors?.[0]?.extensions).toMatchObject({
+          code: 'SUBGRAPH_UNAVAILABLE',
+          retryable: true,
+          subgraph: 'transaction',
+        });
+        const text = JSON.stringify(result);
+        expect(text).not.toContain(String(fault.port));
+        expect(text).not.toContain('10.20.30.40');
+        expect(text).not.toContain('SELECT');
+      } finally {
+        gateway.http.closeAllConnections();
+        gateway.http.close();
+        await gateway.stop();
+        await fault.close();
+      }
+    },
+  );
 
   it('is logged by the gateway with what the client is not told: the refused address, and what a failing subgraph answered', async () => {
     const refused = await faults['refuses connections']!();
     const failing = await faults['answers HTTP 500']!();
     const logFile = join(mkdtempSync(join(tmpdir(), 'paygraph-subgraph-faults-')), 'gateway.log');
-    const child = await spawnService('gateway', {
-      ACCOUNT_URL: stack.subgraphUrls.account,
-      TRANSACTION_URL: failing.url,
-      SETTLEMENT_URL: refused.url,
-      WEBHOOKS_URL: stack.subgraphUrls.webhooks,
-      SUBGRAPH_SECRET_ACCOUNT: testSubgraphSecrets.account,
-      SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction,
-      SUBGRAPH_SECRET_SETTLEMENT: testSubgraphSecrets.settlement,
-      SUBGRAPH_SECRET_WEBHOOKS: testSubgraphSecrets.webhooks,
-      REDIS_URL: '',
-      AUDIT_LOG_FILE: join(tmpdir(), 'paygraph-test-audit.jsonl'),
-      LOG_LEVEL: 'info',
-    }, undefined, logFile);
+    const child = await spawnService(
+      'gateway',
+      {
+        ACCOUNT_URL: stack.subgraphUrls.account,
+        TRANSACTION_URL: failing.url,
+        SETTLEMENT_URL: refused.url,
+        WEBHOOKS_URL: stack.subgraphUrls.webhooks,
+        SUBGRAPH_SECRET_ACCOUNT: testSubgraphSecrets.account,
+        SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction,
+        SUBGRAPH_SECRET_SETTLEMENT: testSubgraphSecrets.settlement,
+        SUBGRAPH_SECRET_WEBHOOKS: testSubgraphSecrets.webhooks,
+        REDIS_URL: '',
+        AUDIT_LOG_FILE: join(tmpdir(), 'paygraph-test-audit.jsonl'),
+        LOG_LEVEL: 'info',
+      },
+      undefined,
+      logFile,
+    );
     try {
       const operator = await token('operator', 'operator');
-      const payment = await gql(child.graphqlUrl, 'query { payment(id: "pay_00000000000000000000000000_00") { id } }', {}, operator);
+      const payment = await gql(
+        child.graphqlUrl,
+        'query { payment(id: "pay_00000000000000000000000000_00") { id } }',
+        {},
+        operator,
+      );
       expect(payment.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'transaction' });
-      const settlement = await gql(child.graphqlUrl, 'query { settlement(id: "stl_00000000000000000000000000_00") { id } }', {}, operator);
-      expect(settlement.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', subgraph: 'settlement' });
-      expect(JSON.stringify([payment, settlement])).not.toMatch(new RegExp(`${refused.port}|${failing.port}|10\\.20\\.30\\.40`));
-      const lines = (): Array<{ msg?: string; detail?: string; err?: { message?: string } }> => readFileSync(logFile, 'utf8').split('\n')
-        .filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { msg?: string });
-      const answered = await eventually('the 500 in the log', 5_000, async () => lines().find((l) => l.msg === 'subgraph transaction answered HTTP 500'));
+      const settlement = await gql(
+        child.graphqlUrl,
+        'query { settlement(id: "stl_00000000000000000000000000_00") { id } }',
+        {},
+        operator,
+      );
+      expect(settlement.errors?.[0]?.extensions).toMatchObject({
+        code: 'SUBGRAPH_UNAVAILABLE',
+        subgraph: 'settlement',
+      });
+      expect(JSON.stringify([payment, settlement])).not.toMatch(
+        new RegExp(`${refused.port}|${failing.port}|10\\.20\\.30\\.40`),
+      );
+      const lines = (): Array<{ msg?: string; detail?: string; err?: { message?: string } }> =>
+        readFileSync(logFile, 'utf8')
+          .split('\n')
+          .filter((line) => line.startsWith('{'))
+          .map((line) => JSON.parse(line) as { msg?: string });
+      const answered = await eventually('the 500 in the log', 5_000, async () =>
+        lines().find((l) => l.msg === 'subgraph transaction answered HTTP 500'),
+      );
       expect(answered.detail).toContain(failureDetail);
-      const unanswered = await eventually('the refusal in the log', 5_000, async () => lines().find((l) => l.msg === 'subgraph settlement did not answer'));
+      const unanswered = await eventually('the refusal in the log', 5_000, async () =>
+        lines().find((l) => l.msg === 'subgraph settlement did not answer'),
+      );
       expect(unanswered.err?.message).toContain(String(refused.port));
     } finally {
       await child.kill();
@@ -427,7 +603,12 @@ describe('a gateway none of whose subgraphs answers', () => {
     const deadPort = (refused.address() as AddressInfo).port;
     await new Promise<void>((resolve) => refused.close(() => resolve()));
     const dead = `http://127.0.0.1:${deadPort}/graphql`;
-    const gateway = await createGateway(testTokens(), { account: dead, transaction: dead, settlement: dead, webhooks: dead }, testTrusts(), { security: testSecurityOptions() });
+    const gateway = await createGateway(
+      testTokens(),
+      { account: dead, transaction: dead, settlement: dead, webhooks: dead },
+      testTrusts(),
+      { security: testSecurityOptions() },
+    );
     const port = await listen(gateway.http, 0, '127.0.0.1');
     try {
       expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);

@@ -23,7 +23,9 @@ describe('the simulator model', () => {
   // service, which plans such a payment as a plain two-leg one, refused it with INSUFFICIENT_FUNDS.
   it('records a payment of legs without splits or a campaign as the plain payment the service makes', () => {
     const { m, payer, shop } = world();
-    expect(model.legPayment(m, 'cust', { payer, payee: shop, amount: 500n, splits: [], campaign: null })).toMatchObject({ kind: 'ok', status: 'SUCCEEDED' });
+    expect(model.legPayment(m, 'cust', { payer, payee: shop, amount: 500n, splits: [], campaign: null })).toMatchObject(
+      { kind: 'ok', status: 'SUCCEEDED' },
+    );
     const p = m.payments[0]!;
     expect(p.route).toBe('MERCHANT_STRIPE');
     // The stripe (on the payer's database) has given its money away: the refund is refused, not FAILED.
@@ -33,7 +35,15 @@ describe('the simulator model', () => {
 
   it('records one with a split as LEGS, whose refund the receivers cannot give back FAILS', () => {
     const { m, payer, shop, other } = world();
-    expect(model.legPayment(m, 'cust', { payer, payee: shop, amount: 500n, splits: [{ account: other, amount: 100n }], campaign: null })).toMatchObject({ kind: 'ok' });
+    expect(
+      model.legPayment(m, 'cust', {
+        payer,
+        payee: shop,
+        amount: 500n,
+        splits: [{ account: other, amount: 100n }],
+        campaign: null,
+      }),
+    ).toMatchObject({ kind: 'ok' });
     const p = m.payments[0]!;
     expect(p.route).toBe('LEGS');
     shop.stripes.get(0)!.pending = 0n;
@@ -56,7 +66,13 @@ describe('the simulator model', () => {
 
   it('stops at the first home row that cannot give (the payee first), as the service does: the split is not topped up for a refund that fails', () => {
     const { m, payer, shop, other } = world();
-    model.legPayment(m, 'cust', { payer, payee: shop, amount: 500n, splits: [{ account: other, amount: 100n }], campaign: null });
+    model.legPayment(m, 'cust', {
+      payer,
+      payee: shop,
+      amount: 500n,
+      splits: [{ account: other, amount: 100n }],
+      campaign: null,
+    });
     const p = m.payments[0]!;
     shop.stripes.get(0)!.pending = 0n;
     other.stripes.get(0)!.pending = 0n;

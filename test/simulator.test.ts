@@ -18,10 +18,14 @@ const seeds = process.env.SIMULATOR_SEEDS ? process.env.SIMULATOR_SEEDS.split(',
 it(`seeded runs of ${steps} steps answer and balance as the model says`, { timeout: 900_000 }, async () => {
   const failures: string[] = [];
   for (const seed of seeds) {
-    console.log(`[simulator] seed ${seed}, ${steps} steps${hostileCampaignFx ? '' : ' (campaign and FX hostile shapes off)'}; replay: npm run simulate -- --seed ${seed} --steps ${steps}${hostileCampaignFx ? "" : " --clean"}`);
+    console.log(
+      `[simulator] seed ${seed}, ${steps} steps${hostileCampaignFx ? '' : ' (campaign and FX hostile shapes off)'}; replay: npm run simulate -- --seed ${seed} --steps ${steps}${hostileCampaignFx ? '' : ' --clean'}`,
+    );
     try {
       const result = await simulate({ seed, steps, hostileCampaignFx, log: (line) => console.log(line) });
-      console.log(`[simulator] seed ${seed}: ${result.steps} steps in ${(result.ms / 1000).toFixed(1)} s; answers: ${result.tally}`);
+      console.log(
+        `[simulator] seed ${seed}: ${result.steps} steps in ${(result.ms / 1000).toFixed(1)} s; answers: ${result.tally}`,
+      );
     } catch (error) {
       if (!(error instanceof SimulationFailure)) throw error;
       console.error(error.message);

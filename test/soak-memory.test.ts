@@ -14,7 +14,8 @@ const everySeconds = 5;
 /** Samples every 5 s from the start of the warm-up to the end, RSS as a function of time. */
 function samplesOf(rssAt: (atSeconds: number) => number): RssSample[] {
   const samples: RssSample[] = [];
-  for (let at = 0; at <= warmupSeconds + measuredSeconds; at += everySeconds) samples.push({ atSeconds: at, rssMiB: rssAt(at) });
+  for (let at = 0; at <= warmupSeconds + measuredSeconds; at += everySeconds)
+    samples.push({ atSeconds: at, rssMiB: rssAt(at) });
   return samples;
 }
 
@@ -29,12 +30,15 @@ describe('soak memory verdict', () => {
     expect(verdict.floorRangeShares).toEqual({ min: 0, max: 0 });
     // Single samples swing far past ±10%; they are reported, and do not decide.
     expect(verdict.sampleRangeShares!.max).toBeGreaterThan(soakRssToleranceShare);
-    expect(describeVerdict('gateway', verdict)).toMatch(/^gateway RSS per-minute floors 200, 200, 200, 200, 200 MiB .*: flat$/);
+    expect(describeVerdict('gateway', verdict)).toMatch(
+      /^gateway RSS per-minute floors 200, 200, 200, 200, 200 MiB .*: flat$/,
+    );
   });
 
   it('judges a floor that climbs past 10% not flat', () => {
     // +4% a minute: the fifth minute's floor is ~16% above the first's.
-    const leak = (at: number) => sawtooth(200)(at) + 200 * 0.04 * Math.max(0, at - warmupSeconds) / soakFloorWindowSeconds;
+    const leak = (at: number) =>
+      sawtooth(200)(at) + (200 * 0.04 * Math.max(0, at - warmupSeconds)) / soakFloorWindowSeconds;
     const verdict = judgeMemory(samplesOf(leak), warmupSeconds, measuredSeconds);
     expect(verdict.floorsMiB).toHaveLength(5);
     expect(verdict.floorRangeShares!.max).toBeGreaterThan(soakRssToleranceShare);

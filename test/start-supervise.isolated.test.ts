@@ -26,31 +26,48 @@ async function until<T>(what: string, attempt: () => Promise<T | undefined>): Pr
 }
 
 describe('npm start supervising its processes', () => {
-  it('restarts a killed subgraph, and stops every process on SIGTERM', async () => {
-    const system = await startSystem();
-    const pids = childPids(system.output());
-    const gatewayUrl = `http://127.0.0.1:${system.ports.PORT}/graphql`;
-    const token = /Operator token[^\n]*\n\s+(\S+)/.exec(system.output())?.[1];
-    const openAccount = () => gql(gatewayUrl, contractOperation('OpenAccount'),
-      { input: { ownerId: unique('supervise'), type: 'PERSONAL', currency: 'USD' } }, token);
-    try {
-      expect([...pids.keys()].sort()).toEqual(['account', 'gateway', 'settlement', 'transaction', 'webhooks']);
-      const killed = pids.get('account')!;
-      process.kill(killed, 'SIGKILL');
-      await system.waitForOutput(new RegExp(`account \\(pid ${killed}\\) exited on SIGKILL after \\d+ s; restarting it in \\d+ ms`), restartTimeoutMs);
-      const restarted = Number((await system.waitForOutput(/\[start\] account restarted \(pid (\d+)\)/, restartTimeoutMs))[1]);
-      expect(restarted).not.toBe(killed);
-      pids.set('account (restarted)', restarted);
-      await until('the restarted account subgraph did not answer /health', async () =>
-        (await fetch(`http://127.0.0.1:${system.ports.ACCOUNT_PORT}/health`)).status === 200 || undefined);
-      const opened = await until('no account was opened through the gateway', async () => {
-        const result = await openAccount();
-        return result.data?.openAccount.__typename === 'Account' ? result : undefined;
-      });
-      expect(opened.data?.openAccount.__typename).toBe('Account');
-    } finally {
-      expect(await system.stop('SIGTERM')).toBe(0);
-    }
-    for (const [name, pid] of pids) expect(isAlive(pid), `${name} (pid ${pid}) outlived npm start:\n${system.output()}`).toBe(false);
-  }, systemStartTimeoutMs + 2 * restartTimeoutMs + systemStopTimeoutMs);
+  it(
+    'restarts a killed subgraph, and stops every process on SIGTERM',
+    async () => {
+      const system = await startSystem();
+      const pids = childPids(system.output());
+      const gatewayUrl = `http://127.0.0.1:${system.ports.PORT}/graphql`;
+      const token = /Operator token[^\n]*\n\s+(\S+)/.exec(system.output())?.[1];
+      const openAccount = () =>
+        gql(
+          gatewayUrl,
+          contractOperation('OpenAccount'),
+          { input: { ownerId: unique('supervise'), type: 'PERSONAL', currency: 'USD' } },
+          token,
+        );
+      try {
+        expect([...pids.keys()].sort()).toEqual(['account', 'gateway', 'settlement', 'transaction', 'webhooks']);
+        const killed = pids.get('account')!;
+        process.kill(killed, 'SIGKILL');
+        await system.waitForOutput(
+          new RegExp(`account \\(pid ${killed}\\) exited on SIGKILL after \\d+ s; restarting it in \\d+ ms`),
+          restartTimeoutMs,
+        );
+        const restarted = Number(
+          (await system.waitForOutput(/\[start\] account restarted \(pid (\d+)\)/, restartTimeoutMs))[1],
+        );
+        expect(restarted).not.toBe(killed);
+        pids.set('account (restarted)', restarted);
+        await until(
+          'the restarted account subgraph did not answer /health',
+          async () => (await fetch(`http://127.0.0.1:${system.ports.ACCOUNT_PORT}/health`)).status === 200 || undefined,
+        );
+        const opened = await until('no account was opened through the gateway', async () => {
+          const result = await openAccount();
+          return result.data?.openAccount.__typename === 'Account' ? result : undefined;
+        });
+        expect(opened.data?.openAccount.__typename).toBe('Account');
+      } finally {
+        expect(await system.stop('SIGTERM')).toBe(0);
+      }
+      for (const [name, pid] of pids)
+        expect(isAlive(pid), `${name} (pid ${pid}) outlived npm start:\n${system.output()}`).toBe(false);
+    },
+    systemStartTimeoutMs + 2 * restartTimeoutMs + systemStopTimeoutMs,
+  );
 });

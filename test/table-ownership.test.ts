@@ -46,11 +46,23 @@ function writesIn(path: string, text: string): string[] {
   const source = ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const found: string[] = [];
   const visit = (node: ts.Node): void => {
-    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && ['insert', 'update', 'delete'].includes(node.expression.name.text)) {
-      found.push(`${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} .${node.expression.name.text}(`);
+    if (
+      ts.isCallExpression(node) &&
+      ts.isPropertyAccessExpression(node.expression) &&
+      ['insert', 'update', 'delete'].includes(node.expression.name.text)
+    ) {
+      found.push(
+        `${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} .${node.expression.name.text}(`,
+      );
     }
-    if ((ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateHead(node) || ts.isTemplateMiddle(node) || ts.isTemplateTail(node) || ts.isStringLiteral(node))
-      && /\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b/i.test(node.text)) {
+    if (
+      (ts.isNoSubstitutionTemplateLiteral(node) ||
+        ts.isTemplateHead(node) ||
+        ts.isTemplateMiddle(node) ||
+        ts.isTemplateTail(node) ||
+        ts.isStringLiteral(node)) &&
+      /\b(INSERT\s+INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM)\b/i.test(node.text)
+    ) {
       found.push(`${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} SQL`);
     }
     ts.forEachChild(node, visit);
@@ -70,7 +82,9 @@ function targetOf(file: string, specifier: string): string | null {
   const workspace = /^@paygraph\/([^/]+)\/(.+)$/.exec(specifier);
   const absolute = workspace
     ? join(repoRoot, workspace[1] === 'gateway' ? 'gateway' : `subgraphs/${workspace[1]}`, 'src', workspace[2]!)
-    : specifier.startsWith('.') ? resolve(repoRoot, dirname(file), specifier) : null;
+    : specifier.startsWith('.')
+      ? resolve(repoRoot, dirname(file), specifier)
+      : null;
   if (absolute === null) return null;
   return relative(repoRoot, absolute).split(sep).join('/').replace(/\.ts$/, '');
 }
@@ -87,16 +101,24 @@ function foreignTableImports(file: string, text: string): string[] {
     const owner = target === null ? null : partOf(target);
     if (target === null || owner === null || owner === own || owner === everyonesPart) return [];
     const inside = target.slice(parts[owner]!.length + 1);
-    if (inside.startsWith('db/')) return [`${file} imports ${fileName}: ${owner}'s tables (ask it over GraphQL or through a read model)`];
-    if ((inside.startsWith('read-model/') || inside.startsWith('write-model/')) && !modelsReadBy(own).includes(`${target}.ts`)) {
-      return [`${file} imports ${fileName}: a read or write model its part.ts does not declare in reads (nor docs/ARCHITECTURE.md)`];
+    if (inside.startsWith('db/'))
+      return [`${file} imports ${fileName}: ${owner}'s tables (ask it over GraphQL or through a read model)`];
+    if (
+      (inside.startsWith('read-model/') || inside.startsWith('write-model/')) &&
+      !modelsReadBy(own).includes(`${target}.ts`)
+    ) {
+      return [
+        `${file} imports ${fileName}: a read or write model its part.ts does not declare in reads (nor docs/ARCHITECTURE.md)`,
+      ];
     }
     return [];
   });
 }
 
 describe('imports between parts', () => {
-  const files = Object.values(parts).flatMap((src) => sourcesUnder(join(repoRoot, src))).map((f) => relative(repoRoot, f).split(sep).join('/'));
+  const files = Object.values(parts)
+    .flatMap((src) => sourcesUnder(join(repoRoot, src)))
+    .map((f) => relative(repoRoot, f).split(sep).join('/'));
 
   it("reach no other part's db/ (schema or SQL), only its listed read models", () => {
     expect(files.length).toBeGreaterThan(100);
@@ -104,16 +126,31 @@ describe('imports between parts', () => {
   });
 
   it('declare tables only in db/schema/', () => {
-    const elsewhere = files.filter((file) => !/\/src\/db\/schema\/[^/]+\.ts$/.test(file) && /\bmysqlTable\s*\(/.test(readFileSync(join(repoRoot, file), 'utf8')));
+    const elsewhere = files.filter(
+      (file) =>
+        !/\/src\/db\/schema\/[^/]+\.ts$/.test(file) &&
+        /\bmysqlTable\s*\(/.test(readFileSync(join(repoRoot, file), 'utf8')),
+    );
     expect(elsewhere).toEqual([]);
   });
 
-  it('write nothing through a read model: a write to another part\'s tables is a listed write model', () => {
+  it("write nothing through a read model: a write to another part's tables is a listed write model", () => {
     expect(readModels.flatMap((module) => writesIn(module, readFileSync(join(repoRoot, module), 'utf8')))).toEqual([]);
-    for (const module of writeModels) expect(writesIn(module, readFileSync(join(repoRoot, module), 'utf8')).length, module).toBeGreaterThan(0);
+    for (const module of writeModels)
+      expect(writesIn(module, readFileSync(join(repoRoot, module), 'utf8')).length, module).toBeGreaterThan(0);
     // Would be caught: a drizzle write and raw SQL that writes, but not a read or a comment.
-    expect(writesIn('x.ts', "await tx.update(payments).set({ settlementId });\nawait db.execute(sql`UPDATE payments SET x = 1`);").length).toBe(2);
-    expect(writesIn('x.ts', "await tx.select().from(payments); // tx.update(payments)\nawait db.execute(sql`SELECT 1 FROM payments`);")).toEqual([]);
+    expect(
+      writesIn(
+        'x.ts',
+        'await tx.update(payments).set({ settlementId });\nawait db.execute(sql`UPDATE payments SET x = 1`);',
+      ).length,
+    ).toBe(2);
+    expect(
+      writesIn(
+        'x.ts',
+        'await tx.select().from(payments); // tx.update(payments)\nawait db.execute(sql`SELECT 1 FROM payments`);',
+      ),
+    ).toEqual([]);
   });
 
   it('have every read and write model listed here documented in docs/ARCHITECTURE.md', () => {
@@ -127,21 +164,42 @@ describe('imports between parts', () => {
   it('would notice a reach into another part, however it is written', () => {
     const refused: Array<[string, string]> = [
       ['gateway/src/security/audit.ts', "import type { AuditEventRow } from '@paygraph/transaction/db/schema/audit';"],
-      ['subgraphs/settlement/src/services/settle.ts', "import { payments } from '../../../transaction/src/db/schema/transactions';"],
-      ['subgraphs/transaction/src/services/payment.ts', "const store = await import('@paygraph/settlement/db/settlement-store');"],
-      ['subgraphs/account/src/db/account-views.ts', "export { auditEvents } from '../../../../gateway/src/db/schema/audit';"],
+      [
+        'subgraphs/settlement/src/services/settle.ts',
+        "import { payments } from '../../../transaction/src/db/schema/transactions';",
+      ],
+      [
+        'subgraphs/transaction/src/services/payment.ts',
+        "const store = await import('@paygraph/settlement/db/settlement-store');",
+      ],
+      [
+        'subgraphs/account/src/db/account-views.ts',
+        "export { auditEvents } from '../../../../gateway/src/db/schema/audit';",
+      ],
       ['subgraphs/shared/src/db/migrate.ts', "import { holds } from '@paygraph/transaction/db/holds';"],
       ['subgraphs/settlement/src/context.ts', "import { x } from '@paygraph/transaction/read-model/unlisted';"],
-      ['subgraphs/settlement/src/services/settle.ts', "import { x } from '@paygraph/transaction/write-model/unlisted';"],
+      [
+        'subgraphs/settlement/src/services/settle.ts',
+        "import { x } from '@paygraph/transaction/write-model/unlisted';",
+      ],
     ];
     for (const [file, line] of refused) expect(foreignTableImports(file, line), line).toHaveLength(1);
     const allowed: Array<[string, string]> = [
-      ['subgraphs/settlement/src/context.ts', "import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';"],
-      ['subgraphs/settlement/src/services/settle.ts', "import { markSettled } from '@paygraph/transaction/write-model/settlement';"],
+      [
+        'subgraphs/settlement/src/context.ts',
+        "import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';",
+      ],
+      [
+        'subgraphs/settlement/src/services/settle.ts',
+        "import { markSettled } from '@paygraph/transaction/write-model/settlement';",
+      ],
       ['gateway/src/db/audit-store.ts', "import { insertRows } from '@paygraph/shared/db/raw';"],
       ['gateway/src/db/audit-store.ts', "import { auditEvents } from './schema/audit';"],
       ['subgraphs/transaction/src/read-model/settlement.ts', "import { payments } from '../db/schema/transactions';"],
-      ['subgraphs/account/src/services/x.ts', "// import { payments } from '@paygraph/transaction/db/schema/transactions';"],
+      [
+        'subgraphs/account/src/services/x.ts',
+        "// import { payments } from '@paygraph/transaction/db/schema/transactions';",
+      ],
     ];
     for (const [file, line] of allowed) expect(foreignTableImports(file, line), line).toEqual([]);
   });
@@ -190,9 +248,14 @@ function ownershipProblems(tables: readonly string[], declared: Declarations): s
   const problems = tables.flatMap((table) => {
     const owners = declared.get(table) ?? [];
     if (owners.length === 1) return [];
-    return [owners.length === 0 ? `${table}: in the database but in no part's schema` : `${table}: declared by ${owners.join(' and ')}`];
+    return [
+      owners.length === 0
+        ? `${table}: in the database but in no part's schema`
+        : `${table}: declared by ${owners.join(' and ')}`,
+    ];
   });
-  for (const table of declared.keys()) if (!tables.includes(table)) problems.push(`${table}: declared but not in the database`);
+  for (const table of declared.keys())
+    if (!tables.includes(table)) problems.push(`${table}: declared but not in the database`);
   return problems;
 }
 
@@ -214,7 +277,13 @@ describe('tables of the migrated database', () => {
         shard.db,
         "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE '\\_\\_migrations\\_%' ORDER BY 1",
       );
-      expect(ownershipProblems(rows.map((r) => r.name), declared), shard.name).toEqual([]);
+      expect(
+        ownershipProblems(
+          rows.map((r) => r.name),
+          declared,
+        ),
+        shard.name,
+      ).toEqual([]);
     }
   });
 
@@ -223,10 +292,14 @@ describe('tables of the migrated database', () => {
   });
 
   it('would notice a table with two owners, one with none, and one never migrated', () => {
-    const declared: Declarations = new Map<string, Part[]>([['payments', ['transaction']], ['audit_events', ['gateway', 'transaction']], ['ghosts', ['account']]]);
+    const declared: Declarations = new Map<string, Part[]>([
+      ['payments', ['transaction']],
+      ['audit_events', ['gateway', 'transaction']],
+      ['ghosts', ['account']],
+    ]);
     expect(ownershipProblems(['payments', 'audit_events', 'orphans'], declared)).toEqual([
       'audit_events: declared by gateway and transaction',
-      'orphans: in the database but in no part\'s schema',
+      "orphans: in the database but in no part's schema",
       'ghosts: declared but not in the database',
     ]);
   });

@@ -46,15 +46,29 @@ describe('traces across processes', () => {
     await deposit(stack.gatewayUrl, operator, payer, funded);
     const trace = clientTrace();
     const key = unique('trace-pay');
-    const answer = await gql(stack.gatewayUrl, contractOperation('CreatePayment'), {
-      input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: paid.toString(), currency: 'USD' },
-    }, operator, { traceparent: trace.traceparent });
+    const answer = await gql(
+      stack.gatewayUrl,
+      contractOperation('CreatePayment'),
+      {
+        input: {
+          idempotencyKey: key,
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: paid.toString(),
+          currency: 'USD',
+        },
+      },
+      operator,
+      { traceparent: trace.traceparent },
+    );
     expect(answer.data?.createPayment?.__typename).toBe('Payment');
     // Each process exports on its own schedule (traceExportDelayMs): wait for the transaction subgraph's statements.
-    const spans = await eventually('the payment\'s trace from every process', 20_000, async () => {
+    const spans = await eventually("the payment's trace from every process", 20_000, async () => {
       const ours = receiver.spans().filter((s) => s.traceId === trace.traceId);
-      return ours.some((s) => s.service === 'transaction' && s.kind === client) && ours.some((s) => s.service === 'gateway' && s.kind === server)
-        ? ours : undefined;
+      return ours.some((s) => s.service === 'transaction' && s.kind === client) &&
+        ours.some((s) => s.service === 'gateway' && s.kind === server)
+        ? ours
+        : undefined;
     });
     const byId = new Map(spans.map((s) => [s.spanId, s]));
     const gatewayServer = spans.filter((s) => s.service === 'gateway' && s.kind === server);
@@ -82,6 +96,7 @@ describe('traces across processes', () => {
 
 function ancestors(span: ExportedSpan, byId: ReadonlyMap<string, ExportedSpan>): ExportedSpan[] {
   const found: ExportedSpan[] = [];
-  for (let parent = byId.get(span.parentSpanId ?? ''); parent; parent = byId.get(parent.parentSpanId ?? '')) found.push(parent);
+  for (let parent = byId.get(span.parentSpanId ?? ''); parent; parent = byId.get(parent.parentSpanId ?? ''))
+    found.push(parent);
   return found;
 }

@@ -50,7 +50,15 @@ function ask(document: string, variables: Record<string, unknown>, client: Clien
 }
 
 function payment(): Record<string, unknown> {
-  return { input: { idempotencyKey: unique('trace-pay'), payerAccountId: payer, payeeAccountId: payee, amount: paid.toString(), currency: 'USD' } };
+  return {
+    input: {
+      idempotencyKey: unique('trace-pay'),
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amount: paid.toString(),
+      currency: 'USD',
+    },
+  };
 }
 
 const subgraphPorts = () => new Map(Object.entries(stack.subgraphUrls).map(([name, url]) => [portOf(url), name]));
@@ -101,15 +109,22 @@ describe('tracing on', () => {
     const answer = await ask(createPayment, variables, client).finally(() => recorder.stop());
     expect(answer.data?.createPayment?.__typename).toBe('Payment');
     const isBatch = (s: ReadableSpan) => s.name.startsWith('posting batch ');
-    const spans = await traceOf(client, (all) => all.some(isBatch) && statementsOf(all).some((s) => s.attributes['db.operation.name'] === 'BATCH'));
+    const spans = await traceOf(
+      client,
+      (all) => all.some(isBatch) && statementsOf(all).some((s) => s.attributes['db.operation.name'] === 'BATCH'),
+    );
     const tree = checkTree(spans, client);
     expect(tree.subgraphsServed).toContain('transaction');
     expectTraceparentSent(recorder.received, spans, client);
     // The request's own batch (no other request shared it): a child of the transaction subgraph's server span.
-    const transactionServer = serverSpans(spans).find((s) => s.attributes['server.port'] === portOf(stack.subgraphUrls.transaction))!;
+    const transactionServer = serverSpans(spans).find(
+      (s) => s.attributes['server.port'] === portOf(stack.subgraphUrls.transaction),
+    )!;
     const batches = spans.filter(isBatch);
     for (const batch of batches) expect(ancestorsOf(batch, spans)).toContain(transactionServer);
-    const roundTrips = statementsOf(spans).filter((s) => batches.some((b) => s.parentSpanContext?.spanId === b.spanContext().spanId));
+    const roundTrips = statementsOf(spans).filter((s) =>
+      batches.some((b) => s.parentSpanContext?.spanId === b.spanContext().spanId),
+    );
     expect(roundTrips.length).toBeGreaterThan(0);
     expect(roundTrips.some((s) => String(s.attributes['db.query.text']).includes('COMMIT'))).toBe(true);
     const input = variables.input as Record<string, string>;
@@ -122,14 +137,22 @@ describe('tracing on', () => {
     const row = { id, ownerId: unique('trace-dup'), type: 'PERSONAL', currency: 'USD', status: 'ACTIVE' } as const;
     await insertAccount(shard.db, row);
     const failure = await trace.getTracer('test').startActiveSpan('request', (span) =>
-      insertAccount(shard.db, row).then(() => null, (error: unknown) => error).finally(() => span.end()));
+      insertAccount(shard.db, row)
+        .then(
+          () => null,
+          (error: unknown) => error,
+        )
+        .finally(() => span.end()),
+    );
     // What recording the error would have exported: its messages name the duplicate id.
     expect(messagesOf(failure)).toContain(id);
     await tracing.flush();
     const spans = exporter.getFinishedSpans();
     const request = spans.find((s) => s.name === 'request')!;
     const failed = statementsOf(spans).filter((s) => s.parentSpanContext?.spanId === request.spanContext().spanId);
-    expect(failed.map((s) => [s.status.code, s.attributes['error.type']])).toEqual([[SpanStatusCode.ERROR, 'ER_DUP_ENTRY']]);
+    expect(failed.map((s) => [s.status.code, s.attributes['error.type']])).toEqual([
+      [SpanStatusCode.ERROR, 'ER_DUP_ENTRY'],
+    ]);
     expect(failed[0]!.events).toEqual([]);
     expectNoBoundValues(failed, [id]);
   });
@@ -139,29 +162,55 @@ describe('tracing on', () => {
     const logical = stack.shards.logicalOn(shard)[0]!;
     const reserve = await systemAccountId(stack.shards, shard, 'RESERVE', 'USD');
     const accounts = [newId('account', logical), newId('account', logical)];
-    for (const id of accounts) await insertAccount(shard.db, { id, ownerId: unique('trace-batch'), type: 'PERSONAL', currency: 'USD', status: 'ACTIVE' });
+    for (const id of accounts)
+      await insertAccount(shard.db, {
+        id,
+        ownerId: unique('trace-batch'),
+        type: 'PERSONAL',
+        currency: 'USD',
+        status: 'ACTIVE',
+      });
     const requests = ['request a', 'request b'];
     const tracer = trace.getTracer('test');
     // Both postings are submitted in the same turn of the event loop, so they share one batch.
-    const outcomes = await Promise.all(requests.map((name, i) => tracer.startActiveSpan(name, (span) => postOne<PostingOutcome>(shard, {
-      spec: {
-        id: newId('posting', logical), kind: 'TEST_DEPOSIT', refId: null, dedupeKey: null, currency: 'USD',
-        legs: [{ accountId: reserve, bucket: 'AVAILABLE', amount: -5n }, { accountId: accounts[i]!, bucket: 'AVAILABLE', amount: 5n }],
-      },
-      finish: async (_tx, outcome) => outcome,
-    }).finally(() => span.end()))));
+    const outcomes = await Promise.all(
+      requests.map((name, i) =>
+        tracer.startActiveSpan(name, (span) =>
+          postOne<PostingOutcome>(shard, {
+            spec: {
+              id: newId('posting', logical),
+              kind: 'TEST_DEPOSIT',
+              refId: null,
+              dedupeKey: null,
+              currency: 'USD',
+              legs: [
+                { accountId: reserve, bucket: 'AVAILABLE', amount: -5n },
+                { accountId: accounts[i]!, bucket: 'AVAILABLE', amount: 5n },
+              ],
+            },
+            finish: async (_tx, outcome) => outcome,
+          }).finally(() => span.end()),
+        ),
+      ),
+    );
     expect(outcomes.map((o) => o.status)).toEqual(['APPLIED', 'APPLIED']);
     const spans = await eventually('the batch span', 10_000, async () => {
       await tracing.flush();
       const all = exporter.getFinishedSpans();
-      return all.some((s) => s.name === `posting batch ${shard.name}`) && requests.every((r) => all.some((s) => s.name === r)) ? all : undefined;
+      return all.some((s) => s.name === `posting batch ${shard.name}`) &&
+        requests.every((r) => all.some((s) => s.name === r))
+        ? all
+        : undefined;
     });
     const [a, b] = requests.map((r) => spans.find((s) => s.name === r)!);
     const batch = spans.find((s) => s.name === `posting batch ${shard.name}`)!;
     expect(batch.parentSpanContext).toBeUndefined();
     expect(batch.spanContext().traceId).not.toBe(a!.spanContext().traceId);
-    expect(batch.links.map((l) => l.context.spanId).sort()).toEqual([a!.spanContext().spanId, b!.spanContext().spanId].sort());
-    for (const request of [a!, b!]) expect(request.links.map((l) => l.context.spanId)).toEqual([batch.spanContext().spanId]);
+    expect(batch.links.map((l) => l.context.spanId).sort()).toEqual(
+      [a!.spanContext().spanId, b!.spanContext().spanId].sort(),
+    );
+    for (const request of [a!, b!])
+      expect(request.links.map((l) => l.context.spanId)).toEqual([batch.spanContext().spanId]);
     expect(batch.attributes['paygraph.batch.items']).toBe(2);
     const inBatch = statementsOf(spans).filter((s) => s.parentSpanContext?.spanId === batch.spanContext().spanId);
     expect(inBatch.length).toBeGreaterThan(0);
@@ -182,7 +231,7 @@ describe('tracing off', () => {
     expect(trace.getTracer('test').startSpan('probe').isRecording()).toBe(false);
   });
 
-  it('makes no span of paygraph\'s and sends no traceparent even when another library registered a provider', async () => {
+  it("makes no span of paygraph's and sends no traceparent even when another library registered a provider", async () => {
     const foreign = new InMemorySpanExporter();
     const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: foreign })] });
     trace.setGlobalTracerProvider(provider);
@@ -226,7 +275,12 @@ function statementsOf(spans: readonly ReadableSpan[]): ReadableSpan[] {
 function ancestorsOf(span: ReadableSpan, spans: readonly ReadableSpan[]): ReadableSpan[] {
   const byId = new Map(spans.map((s) => [s.spanContext().spanId, s]));
   const found: ReadableSpan[] = [];
-  for (let parent = byId.get(span.parentSpanContext?.spanId ?? ''); parent; parent = byId.get(parent.parentSpanContext?.spanId ?? '')) found.push(parent);
+  for (
+    let parent = byId.get(span.parentSpanContext?.spanId ?? '');
+    parent;
+    parent = byId.get(parent.parentSpanContext?.spanId ?? '')
+  )
+    found.push(parent);
   return found;
 }
 
@@ -263,11 +317,17 @@ function checkTree(spans: readonly ReadableSpan[], client: ClientTrace): { subgr
     expect(statement.name).toBe(`${statement.attributes['db.operation.name']} ${statement.attributes['db.namespace']}`);
   }
   expect(statements.some((s) => String(s.attributes['db.query.text']).includes('?'))).toBe(true);
-  return { subgraphsServed: [...new Set(subgraphServers.map((s) => ports.get(s.attributes['server.port'] as number)!))].sort() };
+  return {
+    subgraphsServed: [...new Set(subgraphServers.map((s) => ports.get(s.attributes['server.port'] as number)!))].sort(),
+  };
 }
 
 /** Each subgraph request of the trace carried the traceparent of the gateway.fetch span it was made in. */
-function expectTraceparentSent(received: ReturnType<typeof recordReceivedRequests>['received'], spans: readonly ReadableSpan[], client: ClientTrace): void {
+function expectTraceparentSent(
+  received: ReturnType<typeof recordReceivedRequests>['received'],
+  spans: readonly ReadableSpan[],
+  client: ClientTrace,
+): void {
   const ports = subgraphPorts();
   const sent = received.filter((r) => ports.has(r.port!)).map((r) => r.traceparent);
   const fetches = spans.filter((s) => s.name === 'gateway.fetch');

@@ -27,10 +27,13 @@ describe('the typecheck npm test runs first', () => {
     expect(tests.filter((file) => !checked.has(file))).toEqual([]);
   });
 
-  it('fails with tsc\'s output naming the file and the error', async () => {
+  it("fails with tsc's output naming the file and the error", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'paygraph-typecheck-'));
     try {
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, types: [] }, include: ['*.ts'] }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { strict: true, noEmit: true, types: [] }, include: ['*.ts'] }),
+      );
       writeFileSync(join(dir, 'wrong.ts'), "export const count: number = 'three';\n");
       const result = await typecheck(join(dir, 'tsconfig.json'));
       expect(result.ok).toBe(false);

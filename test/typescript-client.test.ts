@@ -2,14 +2,26 @@ import { existsSync, readFileSync } from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import WebSocket from 'ws';
 import {
-  BalanceChangedDocument, CreatePaymentDocument, DepositDocument, GetAccountDocument, OpenAccountDocument, createPaygraphClient, documentIdOf,
-  type BalanceChangedSubscription, type PaygraphClient, type PersistedDocument,
+  BalanceChangedDocument,
+  CreatePaymentDocument,
+  DepositDocument,
+  GetAccountDocument,
+  OpenAccountDocument,
+  createPaygraphClient,
+  documentIdOf,
+  type BalanceChangedSubscription,
+  type PaygraphClient,
+  type PersistedDocument,
 } from '@paygraph/client';
 import { readConfig } from '@paygraph/shared/config/env';
 import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { subgraphNames as trustedSubgraphs } from '../scripts/lib/parts';
 import { repoPath } from '../scripts/lib/resolver-types';
-import { typescriptClientFiles, typescriptClientManifestPath, typescriptClientName } from '../scripts/lib/typescript-client';
+import {
+  typescriptClientFiles,
+  typescriptClientManifestPath,
+  typescriptClientName,
+} from '../scripts/lib/typescript-client';
 import { contractManifestFile } from '../scripts/lib/contract-manifest';
 import { startStack, type Stack } from './support/stack';
 import { spawnCompiledService, type ChildService } from './support/processes';
@@ -46,7 +58,12 @@ class RecordingSocket extends WebSocket {
 
 async function clientFor(sub: string, role: 'customer' | 'channel'): Promise<PaygraphClient> {
   const client = createPaygraphClient({
-    url: gateway.graphqlUrl, token: await token(sub, role), name: 'wallet-app', version: '1.2.3', fetch: recordingFetch, webSocketImpl: RecordingSocket,
+    url: gateway.graphqlUrl,
+    token: await token(sub, role),
+    name: 'wallet-app',
+    version: '1.2.3',
+    fetch: recordingFetch,
+    webSocketImpl: RecordingSocket,
   });
   clients.push(client);
   return client;
@@ -93,15 +110,30 @@ const client = createPaygraphClient({ url: 'http://localhost:4000/graphql', toke
 await client.execute(CreatePaymentDocument, { input: { idempotencyKey: 'k', payerAccountId: 'a', payeeAccountId: 'b', amount: 2500, currency: 'USD' } });
 export {};
 `;
-    const found = diagnosticsOf({ 'client-readme-example': `${given}${example}\nexport {};\n`, 'client-wrong-amount': wrong });
+    const found = diagnosticsOf({
+      'client-readme-example': `${given}${example}\nexport {};\n`,
+      'client-wrong-amount': wrong,
+    });
     expect(found['client-readme-example']).toEqual([]);
-    expect(found['client-wrong-amount']!.join('\n')).toMatch(/TS2322: Type 'number' is not assignable to type 'string'/);
+    expect(found['client-wrong-amount']!.join('\n')).toMatch(
+      /TS2322: Type 'number' is not assignable to type 'string'/,
+    );
   });
 
-  it("names documents by ids only its own manifest holds: the gateway runs them because it loaded that manifest", () => {
+  it('names documents by ids only its own manifest holds: the gateway runs them because it loaded that manifest', () => {
     const manifest = JSON.parse(readFileSync(typescriptClientManifestPath, 'utf8')) as Record<string, string>;
-    const contractIds = new Set((JSON.parse(readFileSync(contractManifestFile, 'utf8')) as { operations: Array<{ id: string }> }).operations.map((o) => `sha256:${o.id}`));
-    for (const document of [OpenAccountDocument, DepositDocument, CreatePaymentDocument, GetAccountDocument, BalanceChangedDocument]) {
+    const contractIds = new Set(
+      (JSON.parse(readFileSync(contractManifestFile, 'utf8')) as { operations: Array<{ id: string }> }).operations.map(
+        (o) => `sha256:${o.id}`,
+      ),
+    );
+    for (const document of [
+      OpenAccountDocument,
+      DepositDocument,
+      CreatePaymentDocument,
+      GetAccountDocument,
+      BalanceChangedDocument,
+    ]) {
       const id = documentIdOf(document);
       expect(manifest[id], id).toMatch(/^(query|mutation|subscription) /);
       expect(contractIds.has(id), id).toBe(false);
@@ -116,9 +148,12 @@ export {};
     const bob = await clientFor(bobId, 'customer');
     const bank = await clientFor(unique('ts-bank'), 'channel');
     const open = async (client: PaygraphClient, ownerId: string): Promise<string> => {
-      const opened = await client.execute(OpenAccountDocument, { input: { ownerId, type: 'PERSONAL', currency: 'USD' } });
+      const opened = await client.execute(OpenAccountDocument, {
+        input: { ownerId, type: 'PERSONAL', currency: 'USD' },
+      });
       expect(opened.errors).toBeUndefined();
-      if (opened.data?.openAccount.__typename !== 'Account') throw new Error(`openAccount answered ${JSON.stringify(opened)}`);
+      if (opened.data?.openAccount.__typename !== 'Account')
+        throw new Error(`openAccount answered ${JSON.stringify(opened)}`);
       return opened.data.openAccount.id;
     };
     const aliceAccount = await open(alice, aliceId);
@@ -133,22 +168,39 @@ export {};
       }
     })();
     let deposits = 0n;
-    await eventually('a deposit event', async () => {
-      const deposited = await bank.execute(DepositDocument, { input: { accountId: aliceAccount, amount: '10000', currency: 'USD', idempotencyKey: unique('dep') } });
-      expect(deposited.data?.deposit.__typename).toBe('Deposit');
-      deposits += 1n;
-    }, () => received.length > 0);
+    await eventually(
+      'a deposit event',
+      async () => {
+        const deposited = await bank.execute(DepositDocument, {
+          input: { accountId: aliceAccount, amount: '10000', currency: 'USD', idempotencyKey: unique('dep') },
+        });
+        expect(deposited.data?.deposit.__typename).toBe('Deposit');
+        deposits += 1n;
+      },
+      () => received.length > 0,
+    );
     expect(received[0]!.entry.direction).toBe('CREDIT');
     expect(received[0]!.entry.amount).toBe('10000');
 
     const paid = await alice.execute(CreatePaymentDocument, {
-      input: { idempotencyKey: unique('pay'), payerAccountId: aliceAccount, payeeAccountId: bobAccount, amount: '2500', currency: 'USD' },
+      input: {
+        idempotencyKey: unique('pay'),
+        payerAccountId: aliceAccount,
+        payeeAccountId: bobAccount,
+        amount: '2500',
+        currency: 'USD',
+      },
     });
-    if (paid.data?.createPayment.__typename !== 'Payment') throw new Error(`createPayment answered ${JSON.stringify(paid)}`);
+    if (paid.data?.createPayment.__typename !== 'Payment')
+      throw new Error(`createPayment answered ${JSON.stringify(paid)}`);
     // Alice's debit is posted before the answer, whether Bob's credit (another shard, maybe) is yet or not.
     expect(['SUCCEEDED', 'PROCESSING']).toContain(paid.data.createPayment.status);
     const balance = String(deposits * 10000n - 2500n);
-    await eventually('the payment event', async () => {}, () => received.some((e) => e.entry.direction === 'DEBIT'));
+    await eventually(
+      'the payment event',
+      async () => {},
+      () => received.some((e) => e.entry.direction === 'DEBIT'),
+    );
     const debit = received.find((e) => e.entry.direction === 'DEBIT')!;
     // A debit's amount is signed.
     expect(debit.entry).toMatchObject({ amount: '-2500', balanceAfter: balance });
@@ -162,33 +214,52 @@ export {};
     // Over HTTP: documentId and variables, never a text; over the socket: an empty query beside the id.
     // Two accounts opened, the deposits, the payment, the account read.
     expect(httpBodies.length).toBe(2 + Number(deposits) + 2);
-    for (const body of httpBodies) expect(Object.keys(JSON.parse(body) as object).sort(), body).toEqual(['documentId', 'variables']);
-    const subscribes = socketMessages.map((m) => JSON.parse(m) as { type: string; payload?: { query?: string; documentId?: string } }).filter((m) => m.type === 'subscribe');
-    expect(subscribes.map((m) => [m.payload?.query, m.payload?.documentId])).toEqual([['', documentIdOf(BalanceChangedDocument)]]);
+    for (const body of httpBodies)
+      expect(Object.keys(JSON.parse(body) as object).sort(), body).toEqual(['documentId', 'variables']);
+    const subscribes = socketMessages
+      .map((m) => JSON.parse(m) as { type: string; payload?: { query?: string; documentId?: string } })
+      .filter((m) => m.type === 'subscribe');
+    expect(subscribes.map((m) => [m.payload?.query, m.payload?.documentId])).toEqual([
+      ['', documentIdOf(BalanceChangedDocument)],
+    ]);
   });
 
   it('is refused what require mode refuses: an id no manifest holds, and any text no manifest holds, over HTTP and graphql-ws', async () => {
     const carol = await clientFor(unique('ts-carol'), 'customer');
-    const unknown = { __meta__: { hash: `sha256:${'0'.repeat(64)}` } } as unknown as PersistedDocument<unknown, Record<string, never>>;
+    const unknown = { __meta__: { hash: `sha256:${'0'.repeat(64)}` } } as unknown as PersistedDocument<
+      unknown,
+      Record<string, never>
+    >;
     const answer = await carol.execute(unknown, {});
     expect(answer.errors?.map((e) => e.extensions?.code)).toEqual(['DOCUMENT_ID_UNKNOWN']);
     const events = carol.subscribe(unknown, {});
-    await expect(events.next()).rejects.toSatisfy((errors: unknown) => JSON.stringify(errors).includes('DOCUMENT_ID_UNKNOWN'));
+    await expect(events.next()).rejects.toSatisfy((errors: unknown) =>
+      JSON.stringify(errors).includes('DOCUMENT_ID_UNKNOWN'),
+    );
     // A text no manifest holds, over HTTP and over the socket.
     const text = 'subscription BalanceChanged($accountId: ID!) { balanceChanged(accountId: $accountId) { cursor } }';
     const response = await fetch(gateway.graphqlUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(unique('ts-dave'), 'customer')}` },
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${await token(unique('ts-dave'), 'customer')}`,
+      },
       body: JSON.stringify({ query: 'query Untrusted { __typename }' }),
     });
-    expect(((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors.map((e) => e.extensions.code)).toEqual(['DOCUMENT_NOT_TRUSTED']);
+    expect(
+      ((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors.map(
+        (e) => e.extensions.code,
+      ),
+    ).toEqual(['DOCUMENT_NOT_TRUSTED']);
     const socket = await untrustedSubscription(text, await token(unique('ts-erin'), 'customer'));
     expect(socket).toContain('DOCUMENT_NOT_TRUSTED');
   });
 
   it('labels its requests with its name and version in the gateway metrics, and runs on the Node of the run', async () => {
     const metrics = await (await fetch(gateway.graphqlUrl.replace(/\/graphql$/, '/metrics'))).text();
-    expect(metrics).toMatch(/paygraph_graphql_client_requests_total\{client="wallet-app",version="1\.2\.3",outcome="[^"]+"\} [1-9]/);
+    expect(metrics).toMatch(
+      /paygraph_graphql_client_requests_total\{client="wallet-app",version="1\.2\.3",outcome="[^"]+"\} [1-9]/,
+    );
     const reported = /nodejs_version_info\{version="(v[0-9.]+)"/.exec(metrics)?.[1];
     expect(reported).toBe(process.version);
     const expectedMajor = readConfig(testVariables, process.env).nodeMajor;
@@ -196,7 +267,10 @@ export {};
   });
 });
 
-/** Runs probe, then waits up to probeWaitMs for done; again, up to probesMax times (an event ends the wait, not a sleep). */
+/**
+ * Runs probe, then waits up to probeWaitMs for done; again, up to probesMax times (an event ends the wait, not a
+ * sleep).
+ */
 async function eventually(what: string, probe: () => Promise<void>, done: () => boolean): Promise<void> {
   for (let i = 0; i < probesMax; i++) {
     await probe();
@@ -219,13 +293,16 @@ async function untrustedSubscription(query: string, bearer: string): Promise<str
     socket.once('error', reject);
     socket.on('message', (data: Buffer) => {
       const message = JSON.parse(data.toString()) as { type: string };
-      if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: { accountId: 'x' } } }));
+      if (message.type === 'connection_ack')
+        socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query, variables: { accountId: 'x' } } }));
       if (message.type === 'error' || message.type === 'next') {
         messages.push(data.toString());
         resolve();
       }
     });
-    socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${bearer}` } })));
+    socket.once('open', () =>
+      socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${bearer}` } })),
+    );
   });
   socket.close();
   return messages.join('\n');

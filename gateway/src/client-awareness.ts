@@ -40,9 +40,15 @@ export class ClientLabels {
   }
 }
 
-/** Printable ASCII only (a label goes into metrics and log lines), cut to clientLabelCharsMax; null when nothing is left. */
+/**
+ * Printable ASCII only (a label goes into metrics and log lines), cut to clientLabelCharsMax; null when nothing is
+ * left.
+ */
 function label(value: string | undefined): string | null {
   if (value === undefined) return null;
-  const cleaned = value.replace(/[^\x20-\x7e]/g, '').trim().slice(0, clientLabelCharsMax);
+  const cleaned = value
+    .replace(/[^\x20-\x7e]/g, '')
+    .trim()
+    .slice(0, clientLabelCharsMax);
   return cleaned === '' ? null : cleaned;
 }

@@ -11,8 +11,7 @@ import { getVariableValues, type GraphQLError, type GraphQLSchema, type Operatio
  * so that nothing is sent to a subgraph and both paths answer the same.
  */
 export type CoercedVariables =
-  | { ok: true; values: Readonly<Record<string, unknown>> }
-  | { ok: false; errors: readonly GraphQLError[] };
+  { ok: true; values: Readonly<Record<string, unknown>> } | { ok: false; errors: readonly GraphQLError[] };
 
 export function coerceVariables(
   schema: GraphQLSchema,

@@ -35,7 +35,9 @@ export function composeSupergraph(subgraphs: ReadonlyArray<{ name: string; portD
  * which their default ports follow (composition sorts the graphs by name).
  */
 export function supergraphSubgraphs(sdl: string = readFileSync(supergraphPath, 'utf8')): ComposedSubgraph[] {
-  const graphs = parse(sdl).definitions.find((d): d is EnumTypeDefinitionNode => d.kind === Kind.ENUM_TYPE_DEFINITION && d.name.value === 'join__Graph');
+  const graphs = parse(sdl).definitions.find(
+    (d): d is EnumTypeDefinitionNode => d.kind === Kind.ENUM_TYPE_DEFINITION && d.name.value === 'join__Graph',
+  );
   const found = (graphs?.values ?? []).map((value) => {
     const directive = value.directives?.find((d) => d.name.value === 'join__graph');
     const argument = (name: string) => {
@@ -44,9 +46,12 @@ export function supergraphSubgraphs(sdl: string = readFileSync(supergraphPath, '
     };
     const name = argument('name');
     const url = argument('url');
-    if (name === null || url === null) throw new Error(`the supergraph's join__Graph value ${value.name.value} names no subgraph and URL`);
+    if (name === null || url === null)
+      throw new Error(`the supergraph's join__Graph value ${value.name.value} names no subgraph and URL`);
     return { name, url };
   });
   if (found.length === 0) throw new Error('the supergraph composes no subgraph: run npm run compose');
-  return found.sort((a, b) => Number(new URL(a.url).port) - Number(new URL(b.url).port) || a.name.localeCompare(b.name));
+  return found.sort(
+    (a, b) => Number(new URL(a.url).port) - Number(new URL(b.url).port) || a.name.localeCompare(b.name),
+  );
 }

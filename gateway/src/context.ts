@@ -1,5 +1,10 @@
 import type http from 'node:http';
-import { verifyAuthorization, type Identity, type IdentityFailure, type TokenSettings } from '@paygraph/shared/identity';
+import {
+  verifyAuthorization,
+  type Identity,
+  type IdentityFailure,
+  type TokenSettings,
+} from '@paygraph/shared/identity';
 import { tokenClockToleranceSeconds } from '@paygraph/shared/limits';
 import type { Logger } from '@paygraph/shared/log';
 import { requestIdOf, requestLogOf } from '@paygraph/shared/server/http';
@@ -43,8 +48,14 @@ export async function buildContext(req: http.IncomingMessage, tokens: TokenSetti
   if (verified.ok) assertPrincipalComplete(verified.identity, verified.expiresAt);
   return {
     authorization,
-    auth: verified.ok ? { ok: true, identity: verified.identity, expiresAt: verified.expiresAt } : { ok: false, failure: verified.failure },
-    client: { ip: req.socket.remoteAddress ?? null, userAgent: header(req, 'user-agent'), deviceId: header(req, 'x-device-id') },
+    auth: verified.ok
+      ? { ok: true, identity: verified.identity, expiresAt: verified.expiresAt }
+      : { ok: false, failure: verified.failure },
+    client: {
+      ip: req.socket.remoteAddress ?? null,
+      userAgent: header(req, 'user-agent'),
+      deviceId: header(req, 'x-device-id'),
+    },
     requestId: requestIdOf(req),
     log: requestLogOf(req),
   };

@@ -52,7 +52,11 @@ const notBuiltPage = `<!doctype html>
 function landingPage(html: string): ApolloServerPlugin {
   return {
     async serverWillStart() {
-      return { async renderLandingPage() { return { html }; } };
+      return {
+        async renderLandingPage() {
+          return { html };
+        },
+      };
     },
   };
 }
@@ -63,7 +67,9 @@ function landingPage(html: string): ApolloServerPlugin {
  */
 export function explorer(production: boolean, warn: (message: string) => void): Explorer {
   if (production) return { plugin: ApolloServerPluginLandingPageDisabled(), routes: {} };
-  const missing = Object.values(assets).map((a) => a.file).filter((file) => !existsSync(`${explorerDir}${file}`));
+  const missing = Object.values(assets)
+    .map((a) => a.file)
+    .filter((file) => !existsSync(`${explorerDir}${file}`));
   if (missing.length > 0) {
     warn(`the Explorer is not built (no ${missing.join(', ')} in ${explorerDir}): run npm run build`);
     return { plugin: landingPage(notBuiltPage), routes: {} };

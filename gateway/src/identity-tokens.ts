@@ -1,8 +1,17 @@
 import WebSocket from 'ws';
 import { LRUCache } from 'lru-cache';
 import type { ClientOptions } from 'graphql-ws';
-import { gatewayIdentityParam, gatewaySecretHeader, mintIdentityToken, type SubgraphTrust } from '@paygraph/shared/gateway-trust';
-import { internalTokenLifetimeSeconds, internalTokenRenewBeforeExpirySeconds, signedIdentityTokensMax } from '@paygraph/shared/limits';
+import {
+  gatewayIdentityParam,
+  gatewaySecretHeader,
+  mintIdentityToken,
+  type SubgraphTrust,
+} from '@paygraph/shared/gateway-trust';
+import {
+  internalTokenLifetimeSeconds,
+  internalTokenRenewBeforeExpirySeconds,
+  signedIdentityTokensMax,
+} from '@paygraph/shared/limits';
 import { honouredUntil, type GatewayContext } from './context';
 
 /**
@@ -32,7 +41,11 @@ export function identityTokenFor(context: GatewayContext, trust: SubgraphTrust):
   const signed = signedFor(trust);
   const held = signed.get(key);
   // A token cut short by the client's own expiry would come out no longer if signed again.
-  if (held && held.expiresAt > now && (held.expiresAt - now >= internalTokenRenewBeforeExpirySeconds || held.expiresAt === notAfter)) {
+  if (
+    held &&
+    held.expiresAt > now &&
+    (held.expiresAt - now >= internalTokenRenewBeforeExpirySeconds || held.expiresAt === notAfter)
+  ) {
     return held.token;
   }
   const expiresAt = Math.min(now + internalTokenLifetimeSeconds, notAfter);
@@ -56,7 +69,10 @@ function signedFor(trust: SubgraphTrust): LRUCache<string, Signed> {
  * HTTP fetch: the secret on the upgrade request (a WebSocket constructor cannot wait, and the
  * secret never changes) and a freshly signed identity in connectionParams at each connect.
  */
-export function upstreamAuth(trust: SubgraphTrust, context: GatewayContext): Pick<ClientOptions, 'webSocketImpl' | 'connectionParams'> {
+export function upstreamAuth(
+  trust: SubgraphTrust,
+  context: GatewayContext,
+): Pick<ClientOptions, 'webSocketImpl' | 'connectionParams'> {
   class GatewayWebSocket extends WebSocket {
     constructor(address: string | URL, protocols?: string | string[]) {
       super(address, protocols, { headers: { [gatewaySecretHeader]: trust.secret } });

@@ -1,8 +1,15 @@
 import type { Experimental_DidResolveQueryPlanCallback } from '@apollo/gateway';
 import { isRole, type Identity } from '@paygraph/shared/identity';
 import {
-  commitOutcomeWaitMs, lockRetryWaitSeconds, lockWaitSeconds, ownerIdLengthMax, requestBodyBytesMax, shardProbeTimeoutMs, shardStatementProbeAfterMs,
-  statementBytesMax, statementRequestVariablesBytesMax,
+  commitOutcomeWaitMs,
+  lockRetryWaitSeconds,
+  lockWaitSeconds,
+  ownerIdLengthMax,
+  requestBodyBytesMax,
+  shardProbeTimeoutMs,
+  shardStatementProbeAfterMs,
+  statementBytesMax,
+  statementRequestVariablesBytesMax,
 } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
 import { documentBytesMax, documentTokensMax, subgraphRequestTimeoutMs } from './limits';
@@ -46,12 +53,18 @@ export function fetchesOf(node: PlanNode | undefined): number {
 /** ApolloGateway's documented hook after planning: a plan past the bound is a planner bug. */
 export const assertPlanBounded: Experimental_DidResolveQueryPlanCallback = ({ queryPlan }) => {
   const fetches = fetchesOf(queryPlan.node);
-  assert(fetches <= planFetchesMax, `a query plan makes ${fetches} subgraph calls, more than planFetchesMax (${planFetchesMax})`);
+  assert(
+    fetches <= planFetchesMax,
+    `a query plan makes ${fetches} subgraph calls, more than planFetchesMax (${planFetchesMax})`,
+  );
 };
 
 /** A verified token's principal: a subject of the allowed length and a known role, with a finite expiry. */
 export function assertPrincipalComplete(identity: Identity, expiresAt: number): void {
-  assert(typeof identity.sub === 'string' && identity.sub.length > 0 && identity.sub.length <= ownerIdLengthMax, `a verified token's subject is not 1–${ownerIdLengthMax} characters`);
+  assert(
+    typeof identity.sub === 'string' && identity.sub.length > 0 && identity.sub.length <= ownerIdLengthMax,
+    `a verified token's subject is not 1–${ownerIdLengthMax} characters`,
+  );
   assert(isRole(identity.role), `a verified token's role ${JSON.stringify(identity.role)} is not one of the roles`);
   assert(Number.isFinite(expiresAt) && expiresAt > 0, `a verified token's expiry ${expiresAt} is not a time`);
 }
@@ -67,7 +80,12 @@ export interface TimingLimits {
 }
 
 export const timingLimits: TimingLimits = {
-  lockWaitSeconds, lockRetryWaitSeconds, shardStatementProbeAfterMs, shardProbeTimeoutMs, subgraphRequestTimeoutMs, commitOutcomeWaitMs,
+  lockWaitSeconds,
+  lockRetryWaitSeconds,
+  shardStatementProbeAfterMs,
+  shardProbeTimeoutMs,
+  subgraphRequestTimeoutMs,
+  commitOutcomeWaitMs,
 };
 
 /**
@@ -82,15 +100,21 @@ export function timingRuleProblems(t: TimingLimits): string[] {
   const problems: string[] = [];
   const lockBoundMs = (t.lockWaitSeconds + t.lockRetryWaitSeconds) * 1_000;
   if (lockBoundMs >= t.subgraphRequestTimeoutMs) {
-    problems.push(`lock wait plus retry (${lockBoundMs} ms) must fit in the gateway's subgraph timeout (${t.subgraphRequestTimeoutMs} ms)`);
+    problems.push(
+      `lock wait plus retry (${lockBoundMs} ms) must fit in the gateway's subgraph timeout (${t.subgraphRequestTimeoutMs} ms)`,
+    );
   }
   const deadShardMs = t.shardStatementProbeAfterMs + t.shardProbeTimeoutMs;
   if (deadShardMs >= t.subgraphRequestTimeoutMs) {
-    problems.push(`finding a dead shard (${deadShardMs} ms) must fit in the gateway's subgraph timeout (${t.subgraphRequestTimeoutMs} ms)`);
+    problems.push(
+      `finding a dead shard (${deadShardMs} ms) must fit in the gateway's subgraph timeout (${t.subgraphRequestTimeoutMs} ms)`,
+    );
   }
   // A posting whose COMMIT answer was lost reads its witness until then (posting-transaction.ts).
   if (t.commitOutcomeWaitMs >= t.subgraphRequestTimeoutMs) {
-    problems.push(`resolving a lost COMMIT (${t.commitOutcomeWaitMs} ms) must fit in the gateway's subgraph timeout (${t.subgraphRequestTimeoutMs} ms)`);
+    problems.push(
+      `resolving a lost COMMIT (${t.commitOutcomeWaitMs} ms) must fit in the gateway's subgraph timeout (${t.subgraphRequestTimeoutMs} ms)`,
+    );
   }
   return problems;
 }
@@ -109,7 +133,12 @@ export interface SizeLimits {
   statementRequestVariablesBytesMax: number;
 }
 
-export const sizeLimits: SizeLimits = { requestBodyBytesMax, statementBytesMax, documentBytesMax, statementRequestVariablesBytesMax };
+export const sizeLimits: SizeLimits = {
+  requestBodyBytesMax,
+  statementBytesMax,
+  documentBytesMax,
+  statementRequestVariablesBytesMax,
+};
 
 /**
  * The size rule of limits.ts (statementBytesMax's comment): a request carrying the largest
@@ -120,7 +149,9 @@ export const sizeLimits: SizeLimits = { requestBodyBytesMax, statementBytesMax, 
 export function sizeRuleProblems(l: SizeLimits): string[] {
   const requestMax = 2 * l.statementBytesMax + l.documentBytesMax + l.statementRequestVariablesBytesMax;
   if (requestMax <= l.requestBodyBytesMax) return [];
-  return [`an import of the largest statement (${requestMax} bytes as JSON with its document) must fit in the request body limit (${l.requestBodyBytesMax} bytes)`];
+  return [
+    `an import of the largest statement (${requestMax} bytes as JSON with its document) must fit in the request body limit (${l.requestBodyBytesMax} bytes)`,
+  ];
 }
 
 /** Checked when the gateway starts, beside the timing rules. */

@@ -34,9 +34,15 @@ export const listItemsDefault = 10;
  */
 export const rateLimitWindowMs = 60_000;
 /** Rate limits per principal (role and subject) over the window; the gateway's schema (config.ts) reads them. */
-/** Money-mutation units per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_MONEY_PER_MINUTE). */
+/**
+ * Money-mutation units per window for customers, merchants, partners and channels (configurable:
+ * RATE_LIMIT_MONEY_PER_MINUTE).
+ */
 export const rateLimitMoneyPerMinuteDefault = 6_000;
-/** Other operations per window for customers, merchants, partners and channels (configurable: RATE_LIMIT_READS_PER_MINUTE). */
+/**
+ * Other operations per window for customers, merchants, partners and channels (configurable:
+ * RATE_LIMIT_READS_PER_MINUTE).
+ */
 export const rateLimitReadsPerMinuteDefault = 60_000;
 /**
  * Operators run back-office batches (bulk payouts, the benchmark's 1,000-payment requests), so
@@ -94,7 +100,10 @@ export const passThroughPlansMax = 1_000;
  */
 export const trustedDocumentsMax = 20_000;
 export const trustedManifestBytesMax = 16_777_216;
-/** How often the gateway re-reads its manifests by default (configurable: TRUSTED_DOCUMENTS_RELOAD_MS); SIGHUP re-reads at once. */
+/**
+ * How often the gateway re-reads its manifests by default (configurable: TRUSTED_DOCUMENTS_RELOAD_MS); SIGHUP re-reads
+ * at once.
+ */
 export const trustedManifestReloadMsDefault = 30_000;
 /**
  * Distinct unknown documents a gateway in log mode writes a line for; past it one line says the

@@ -14,18 +14,27 @@ import { trustedDocumentsOptions } from './security/trusted-documents';
 const config = configOrExit(process.env, gatewayConfig, 'gateway');
 configureLogging({ service: 'gateway', level: config.logLevel });
 // Off unless a collector is named: then nothing of OpenTelemetry is registered (tracing.ts).
-const tracing = config.tracing.otlpEndpoint === null ? null : await startTracing({ serviceName: 'gateway', otlpEndpoint: config.tracing.otlpEndpoint });
+const tracing =
+  config.tracing.otlpEndpoint === null
+    ? null
+    : await startTracing({ serviceName: 'gateway', otlpEndpoint: config.tracing.otlpEndpoint });
 
-const gateway = await createGateway(tokenSettings(config.tokens), config.subgraphUrls, configuredTrusts(config.subgraphSecrets), {
-  keepAliveMs: config.subscriptionKeepAliveMs,
-  production: config.production,
-  security: securityOptions(config),
-  trustedDocuments: trustedDocumentsOptions(config),
-  persistedQueries: { redisUrl: config.redisUrl },
-});
+const gateway = await createGateway(
+  tokenSettings(config.tokens),
+  config.subgraphUrls,
+  configuredTrusts(config.subgraphSecrets),
+  {
+    keepAliveMs: config.subscriptionKeepAliveMs,
+    production: config.production,
+    security: securityOptions(config),
+    trustedDocuments: trustedDocumentsOptions(config),
+    persistedQueries: { redisUrl: config.redisUrl },
+  },
+);
 // SIGHUP re-reads the trusted documents' manifests now (a refused one leaves those loaded in force).
 process.on('SIGHUP', () => {
-  if (gateway.trustedDocuments.reload()) log().info({ documents: gateway.trustedDocuments.size() }, 'trusted documents reloaded');
+  if (gateway.trustedDocuments.reload())
+    log().info({ documents: gateway.trustedDocuments.size() }, 'trusted documents reloaded');
 });
 const port = await listen(gateway.http, config.port, config.host);
 log().info({ port }, `gateway listening on http://localhost:${port}/graphql`);

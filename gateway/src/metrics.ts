@@ -29,10 +29,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** By client and version (client-awareness.ts bounds them), not by operation too: that product would be too many series. */
+  /**
+   * By client and version (client-awareness.ts bounds them), not by operation too: that product would be too many
+   * series.
+   */
   private readonly clientRequests = new Counter({
     name: 'paygraph_graphql_client_requests_total',
-    help: 'GraphQL operations handled, by client name and version (apollographql-client-name/-version, or the trusted document\'s manifest) and outcome.',
+    help: "GraphQL operations handled, by client name and version (apollographql-client-name/-version, or the trusted document's manifest) and outcome.",
     labelNames: ['client', 'version', 'outcome'] as const,
     registers: [this.registry],
   });
@@ -59,7 +62,8 @@ export class Metrics {
   }
 
   record(operation: string, ok: boolean, elapsedMs: number): void {
-    const name = this.operationNames.has(operation) || this.operationNames.size < metricsOperationNamesMax ? operation : 'other';
+    const name =
+      this.operationNames.has(operation) || this.operationNames.size < metricsOperationNamesMax ? operation : 'other';
     this.operationNames.add(name);
     this.requests.inc({ operation: name, outcome: ok ? 'ok' : 'error' });
     this.duration.observe({ operation: name }, elapsedMs / 1000);

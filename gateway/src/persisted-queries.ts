@@ -27,7 +27,9 @@ export interface PersistedQueries {
   close(): Promise<void>;
 }
 
-/** The prefix of the persisted queries' Redis keys; the braces keep a document and the index in one Redis Cluster slot. */
+/**
+ * The prefix of the persisted queries' Redis keys; the braces keep a document and the index in one Redis Cluster slot.
+ */
 export const persistedQueryKeyPrefixDefault = '{paygraph:apq}';
 
 /**
@@ -87,7 +89,14 @@ export class RedisPersistedQueryCache implements PersistedQueryCache {
     if (Buffer.byteLength(value, 'utf8') > documentBytesMax) return;
     const ttlSeconds = Math.max(1, Math.min(options?.ttl ?? this.ttlSeconds, this.ttlSeconds));
     try {
-      await this.redis.paygraphPersistedQuerySet(this.keyOf(key), this.indexKey(), value, String(ttlSeconds), String(this.entriesMax), String(Date.now()));
+      await this.redis.paygraphPersistedQuerySet(
+        this.keyOf(key),
+        this.indexKey(),
+        value,
+        String(ttlSeconds),
+        String(this.entriesMax),
+        String(Date.now()),
+      );
       this.answered();
     } catch (error) {
       this.failed(error);
@@ -105,7 +114,9 @@ export class RedisPersistedQueryCache implements PersistedQueryCache {
     }
   }
 
-  /** Settles once the connection to Redis is up (true), or after timeoutMs without it (false); until then lookups miss. */
+  /**
+   * Settles once the connection to Redis is up (true), or after timeoutMs without it (false); until then lookups miss.
+   */
   ready(timeoutMs: number): Promise<boolean> {
     if (this.redis.status === 'ready') return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -147,7 +158,9 @@ export class RedisPersistedQueryCache implements PersistedQueryCache {
   private failed(error: unknown): void {
     if (this.redisDown) return;
     this.redisDown = true;
-    log().warn(`persisted queries: Redis is not answering (${error instanceof Error ? error.message : String(error)}); lookups miss until it does, and clients send their texts again`);
+    log().warn(
+      `persisted queries: Redis is not answering (${error instanceof Error ? error.message : String(error)}); lookups miss until it does, and clients send their texts again`,
+    );
   }
 }
 
@@ -161,6 +174,13 @@ export function persistedQueries(redisUrl: string | null, keyPrefix?: string): P
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** setScript, defined on each persisted-query client with defineCommand. */
-    paygraphPersistedQuerySet(key: string, indexKey: string, value: string, ttlSeconds: string, entriesMax: string, nowMs: string): Result<unknown, Context>;
+    paygraphPersistedQuerySet(
+      key: string,
+      indexKey: string,
+      value: string,
+      ttlSeconds: string,
+      entriesMax: string,
+      nowMs: string,
+    ): Result<unknown, Context>;
   }
 }

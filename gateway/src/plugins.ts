@@ -29,8 +29,9 @@ export const requireIdentity: ApolloServerPlugin<GatewayContext> = {
 };
 
 function isIntrospectionOnly(operation: OperationDefinitionNode): boolean {
-  return operation.operation === 'query' && operation.selectionSet.selections.every(
-    (s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'),
+  return (
+    operation.operation === 'query' &&
+    operation.selectionSet.selections.every((s) => s.kind === Kind.FIELD && s.name.value.startsWith('__'))
   );
 }
 

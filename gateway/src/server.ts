@@ -7,15 +7,26 @@ import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOp
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
 import { SubgraphClient } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
-import { gatewaySecretHeader, gatewayIdentityHeader, type SubgraphTrust, type SubgraphTrusts } from '@paygraph/shared/gateway-trust';
+import {
+  gatewaySecretHeader,
+  gatewayIdentityHeader,
+  type SubgraphTrust,
+  type SubgraphTrusts,
+} from '@paygraph/shared/gateway-trust';
 import { log, requestIdHeader, type Logger } from '@paygraph/shared/log';
 import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graphql/scalars';
 import { createGraphQLHttpServer, serviceRoutes } from '@paygraph/shared/server/http';
 import { injectTraceContext } from '@paygraph/shared/tracing';
 import { withTimeout } from '@paygraph/shared/server/health';
 import {
-  healthProbeTimeoutMs, subscriptionConsumerStallMsMax, subscriptionKeepAliveMsDefault, subscriptionPageEventsMax,
-  subscriptionSocketBufferBytesMax, subscriptionsPerConnectionMax, subscriptionsPerPrincipalMax, upstreamReconnectAttemptsMax,
+  healthProbeTimeoutMs,
+  subscriptionConsumerStallMsMax,
+  subscriptionKeepAliveMsDefault,
+  subscriptionPageEventsMax,
+  subscriptionSocketBufferBytesMax,
+  subscriptionsPerConnectionMax,
+  subscriptionsPerPrincipalMax,
+  upstreamReconnectAttemptsMax,
   upstreamReconnectDelayMs,
 } from '@paygraph/shared/limits';
 import { supergraphPath } from './compose';
@@ -28,7 +39,16 @@ import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
 import { explorer, type Explorer } from './explorer';
-import { contractManifestClient, contractManifestPath, resolveTrustedRequest, trustedDocumentsGate, trustedDocumentsPlugin, uniformModes, type TrustedDocumentsGate, type TrustedDocumentsOptions } from './security/trusted-documents';
+import {
+  contractManifestClient,
+  contractManifestPath,
+  resolveTrustedRequest,
+  trustedDocumentsGate,
+  trustedDocumentsPlugin,
+  uniformModes,
+  type TrustedDocumentsGate,
+  type TrustedDocumentsOptions,
+} from './security/trusted-documents';
 import { loadTrustedDocuments, type TrustedDocumentSet } from './security/trusted-manifests';
 import { persistedQueries, type PersistedQueries } from './persisted-queries';
 import { ClientLabels } from './client-awareness';
@@ -46,7 +66,12 @@ const streamingSubgraph = 'account';
  * `fetcher` (subgraph-client.ts); only Apollo's documented hooks are overridden.
  */
 class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(readonly name: string, url: string, private readonly trust: SubgraphTrust, fetcher: Fetcher) {
+  constructor(
+    readonly name: string,
+    url: string,
+    private readonly trust: SubgraphTrust,
+    fetcher: Fetcher,
+  ) {
     super({ url, fetcher });
   }
 
@@ -78,7 +103,9 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     }
     const error = await super.errorFromResponse(response);
     const { response: _response, ...extensions } = error.extensions;
-    return new GraphQLError(error.message, { extensions: { ...extensions, response: { status: response.status, statusText: response.statusText } } });
+    return new GraphQLError(error.message, {
+      extensions: { ...extensions, response: { status: response.status, statusText: response.statusText } },
+    });
   }
 
   /**
@@ -87,7 +114,12 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
    * subgraphRequestTimeoutMs): the client may retry. That error's text names the subgraph's
    * address, so it goes to the log only.
    */
-  override didEncounterError(error: Error, _fetchRequest: unknown, fetchResponse?: FetcherResponse, context?: GatewayContext | Record<string, unknown>): never {
+  override didEncounterError(
+    error: Error,
+    _fetchRequest: unknown,
+    fetchResponse?: FetcherResponse,
+    context?: GatewayContext | Record<string, unknown>,
+  ): never {
     const logger = requestLogger(context);
     if (fetchResponse !== undefined) {
       const detail = serverErrorBodies.get(error);
@@ -109,9 +141,12 @@ function requestLogger(context: GatewayContext | Record<string, unknown> | undef
 
 /** A subgraph that did not answer in time (or at all): nothing is known to have happened, and a retry is safe. */
 function subgraphUnavailable(name: string): GraphQLError {
-  return new GraphQLError(`the ${name} service did not answer; retry the same request (with the same idempotency key)`, {
-    extensions: { code: 'SUBGRAPH_UNAVAILABLE', retryable: true, subgraph: name },
-  });
+  return new GraphQLError(
+    `the ${name} service did not answer; retry the same request (with the same idempotency key)`,
+    {
+      extensions: { code: 'SUBGRAPH_UNAVAILABLE', retryable: true, subgraph: name },
+    },
+  );
 }
 
 /** Apollo also fetches outside any client request (with a bare context), which then carries no identity. */
@@ -136,7 +171,9 @@ export interface GatewayOptions {
   subscriptions?: Partial<SubscriptionLimits>;
   keepAliveMs?: number;
   security?: GatewaySecurityOptions;
-  /** Introspection, field suggestions and stack traces off (config.production: NODE_ENV=production); false when absent. */
+  /**
+   * Introspection, field suggestions and stack traces off (config.production: NODE_ENV=production); false when absent.
+   */
   production?: boolean;
   /**
    * Operations whose query plan is one fetch to one subgraph are sent to it as the client wrote
@@ -144,9 +181,14 @@ export interface GatewayOptions {
    * tests that compare the two paths).
    */
   passThrough?: boolean;
-  /** Manifests and modes (security/trusted-documents.ts); absent: the contract's manifest, every mode off, no reload. */
+  /**
+   * Manifests and modes (security/trusted-documents.ts); absent: the contract's manifest, every mode off, no reload.
+   */
   trustedDocuments?: TrustedDocumentsOptions;
-  /** Automatic persisted queries in this Redis (REDIS_URL), shared by every replica; absent or null: in memory, per process (persisted-queries.ts). */
+  /**
+   * Automatic persisted queries in this Redis (REDIS_URL), shared by every replica; absent or null: in memory, per
+   * process (persisted-queries.ts).
+   */
   persistedQueries?: { redisUrl: string | null; keyPrefix?: string };
 }
 
@@ -181,7 +223,8 @@ function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph 
       const url = urls[subgraph];
       const trust = trusts[subgraph];
       // A supergraph naming a subgraph without a secret or URL is a build mistake: fail at start-up.
-      if (url === undefined || trust === undefined) throw new Error(`the supergraph names subgraph ${name}, which has no secret or URL`);
+      if (url === undefined || trust === undefined)
+        throw new Error(`the supergraph names subgraph ${name}, which has no secret or URL`);
       const client = new SubgraphClient(url);
       clients.push(client);
       const dataSource = new SubgraphDataSource(subgraph, url, trust, client.fetcher);
@@ -200,7 +243,12 @@ function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph 
 }
 
 /** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
-export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, trusts: SubgraphTrusts, options: GatewayOptions = {}): Promise<Gateway> {
+export async function createGateway(
+  tokens: TokenSettings,
+  urls: SubgraphUrls,
+  trusts: SubgraphTrusts,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
   // The limits' timing rules hold, or the gateway would time out before a subgraph answers why.
   assertTimingRules(timingLimits);
   assertSizeRules(sizeLimits);
@@ -229,7 +277,12 @@ export async function createGateway(tokens: TokenSettings, urls: SubgraphUrls, t
   const served = serveSubscriptions(http, { apollo, tokens, supergraph, streaming, security, trusted, options });
   subscriptions = served;
   return {
-    apollo, http, metrics, subscriptions: served, security, trustedDocuments: trusted.documents,
+    apollo,
+    http,
+    metrics,
+    subscriptions: served,
+    security,
+    trustedDocuments: trusted.documents,
     stop: async () => {
       await trusted.documents.stop();
       await apq.close();
@@ -253,19 +306,30 @@ interface TrustedDocuments {
   gate: TrustedDocumentsGate;
 }
 
-/** The account subgraph's URL and secret, for the balance streams the gateway bridges to it; a supergraph without them fails at start-up. */
+/**
+ * The account subgraph's URL and secret, for the balance streams the gateway bridges to it; a supergraph without them
+ * fails at start-up.
+ */
 function streamingTarget(urls: SubgraphUrls, trusts: SubgraphTrusts): StreamingTarget {
   const url = urls[streamingSubgraph];
   const trust = trusts[streamingSubgraph];
-  if (url === undefined || trust === undefined) throw new Error(`the gateway bridges balance streams to the ${streamingSubgraph} subgraph, which has no URL or secret`);
+  if (url === undefined || trust === undefined)
+    throw new Error(
+      `the gateway bridges balance streams to the ${streamingSubgraph} subgraph, which has no URL or secret`,
+    );
   return { url, trust };
 }
 
-/** The trusted documents in force and their gate; absent options: the contract's manifest, every mode off, no reload. */
+/**
+ * The trusted documents in force and their gate; absent options: the contract's manifest, every mode off, no reload.
+ */
 function openTrustedDocuments(options: TrustedDocumentsOptions | undefined): TrustedDocuments {
   const trusted = options ?? { manifests: [], modes: uniformModes('off'), reloadMs: null };
   // The contract's operations are the first manifest; a broken manifest stops the start here.
-  const documents = loadTrustedDocuments([{ client: contractManifestClient, path: contractManifestPath }, ...trusted.manifests], trusted.reloadMs);
+  const documents = loadTrustedDocuments(
+    [{ client: contractManifestClient, path: contractManifestPath }, ...trusted.manifests],
+    trusted.reloadMs,
+  );
   // One gate for HTTP and graphql-ws: the same modes, one log of untrusted documents.
   return { documents, gate: trustedDocumentsGate(documents, trusted.modes) };
 }
@@ -283,13 +347,31 @@ interface ApolloParts {
 }
 
 /** The Apollo server over the supergraph, its plugins in the order their refusals take precedence (not started). */
-function apolloServer({ supergraph, options, metrics, clientLabels, security, trusted, explorerPage, apq }: ApolloParts): ApolloServer<GatewayContext> {
+function apolloServer({
+  supergraph,
+  options,
+  metrics,
+  clientLabels,
+  security,
+  trusted,
+  explorerPage,
+  apq,
+}: ApolloParts): ApolloServer<GatewayContext> {
   const production = options.production ?? false;
   return new ApolloServer<GatewayContext>({
     // Operations one subgraph serves alone go straight to it; the rest through the query plan.
-    gateway: passThroughGateway(supergraph.gateway, supergraph.dataSources, { enabled: options.passThrough ?? true, onPath: (path) => metrics.recordPath(path) }),
+    gateway: passThroughGateway(supergraph.gateway, supergraph.dataSources, {
+      enabled: options.passThrough ?? true,
+      onPath: (path) => metrics.recordPath(path),
+    }),
     // Trusted documents, then the security plugin: their refusals (untrusted, limits, rate) win over the others'.
-    plugins: [trustedDocumentsPlugin(trusted.gate), security.plugin, requireIdentity, metricsPlugin(metrics, clientLabels), explorerPage.plugin],
+    plugins: [
+      trustedDocumentsPlugin(trusted.gate),
+      security.plugin,
+      requireIdentity,
+      metricsPlugin(metrics, clientLabels),
+      explorerPage.plugin,
+    ],
     introspection: !production,
     persistedQueries: apq.options,
     includeStacktraceInErrorResponses: !production,
@@ -311,8 +393,14 @@ interface SubscriptionParts {
   options: GatewayOptions;
 }
 
-/** graphql-ws on the gateway's HTTP server: balance streams bridged to the account subgraph, under HTTP's operation limits and trusted documents. */
-function serveSubscriptions(server: http.Server, { apollo, tokens, supergraph, streaming, security, trusted, options }: SubscriptionParts): SubscriptionServer {
+/**
+ * graphql-ws on the gateway's HTTP server: balance streams bridged to the account subgraph, under HTTP's operation
+ * limits and trusted documents.
+ */
+function serveSubscriptions(
+  server: http.Server,
+  { apollo, tokens, supergraph, streaming, security, trusted, options }: SubscriptionParts,
+): SubscriptionServer {
   return serveGatewaySubscriptions(server, {
     apollo,
     tokens,
@@ -331,7 +419,12 @@ function serveSubscriptions(server: http.Server, { apollo, tokens, supergraph, s
 async function gatewayReadiness(urls: SubgraphUrls): Promise<{ httpStatus: number; report: unknown }> {
   const checks = await probeSubgraphs(urls);
   const serving = checks.filter((c) => c.ok);
-  const status = serving.length === checks.length && checks.every((c) => c.status === 'ready') ? 'ready' : serving.length > 0 ? 'degraded' : 'unavailable';
+  const status =
+    serving.length === checks.length && checks.every((c) => c.status === 'ready')
+      ? 'ready'
+      : serving.length > 0
+        ? 'degraded'
+        : 'unavailable';
   return { httpStatus: serving.length > 0 ? 200 : 503, report: { service: 'gateway', status, subgraphs: checks } };
 }
 
@@ -375,7 +468,12 @@ async function probeSubgraphs(urls: SubgraphUrls): Promise<SubgraphCheck[]> {
         const response = await withTimeout(fetch(readyUrl), healthProbeTimeoutMs);
         const body = (await response.json()) as { status?: unknown; down?: unknown };
         const down = Array.isArray(body.down) ? body.down.filter((d): d is string => typeof d === 'string') : [];
-        return { subgraph: name, ok: response.status === 200, status: typeof body.status === 'string' ? body.status : 'unknown', down };
+        return {
+          subgraph: name,
+          ok: response.status === 200,
+          status: typeof body.status === 'string' ? body.status : 'unknown',
+          down,
+        };
       } catch (error) {
         log().error({ err: error }, `health probe of subgraph ${name} failed`);
         return { subgraph: name, ok: false, status: 'unreachable', down: [] };

@@ -1,5 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { applyMigrationSet, createDatabases, dropScratchDatabases, type MigrationSet } from '@paygraph/shared/db/migrate';
+import {
+  applyMigrationSet,
+  createDatabases,
+  dropScratchDatabases,
+  type MigrationSet,
+} from '@paygraph/shared/db/migrate';
 import { migrationSets } from '../../scripts/lib/migration-sets';
 import { openShards, type Shard } from '@paygraph/shared/shards/pool';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
@@ -71,7 +76,10 @@ describe("the gateway's audit_events migration", () => {
     await onScratch('audit_legacy', async (shard) => {
       await applyMigrationSet(shard.db, setNamed('transaction'));
       const before = await shapeOf(shard);
-      await rawWrite(shard.db, "INSERT INTO audit_events (occurred_at, request_id, action, item_index, outcome) VALUES (NOW(6), 'req-legacy', 'deposit', 0, 'Deposit')");
+      await rawWrite(
+        shard.db,
+        "INSERT INTO audit_events (occurred_at, request_id, action, item_index, outcome) VALUES (NOW(6), 'req-legacy', 'deposit', 0, 'Deposit')",
+      );
       await applyMigrationSet(shard.db, setNamed('gateway'));
       expect(await shapeOf(shard)).toBe(before);
       expect(await rawRows(shard.db, 'SELECT request_id FROM audit_events')).toEqual([{ request_id: 'req-legacy' }]);

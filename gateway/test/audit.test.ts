@@ -24,7 +24,9 @@ let logFile: string;
 beforeAll(async () => {
   stack = await startStack();
   logFile = join(mkdtempSync(join(tmpdir(), 'paygraph-audit-')), 'audit.jsonl');
-  gateway = await startGuardedGateway(stack, { security: { auditShards: stack.shards, redisUrl: null, auditLogFile: logFile } });
+  gateway = await startGuardedGateway(stack, {
+    security: { auditShards: stack.shards, redisUrl: null, auditLogFile: logFile },
+  });
 });
 
 afterAll(async () => {
@@ -35,7 +37,11 @@ afterAll(async () => {
 /** The lines written so far (the file stream writes asynchronously, so it is polled briefly). */
 async function auditLine(requestId: string): Promise<{ raw: string; record: AuditRecord }> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '') : [];
+    const lines = existsSync(logFile)
+      ? readFileSync(logFile, 'utf8')
+          .split('\n')
+          .filter((l) => l !== '')
+      : [];
     const raw = lines.find((l) => (JSON.parse(l) as AuditRecord).requestId === requestId);
     if (raw) return { raw, record: JSON.parse(raw) as AuditRecord };
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -46,11 +52,19 @@ async function auditLine(requestId: string): Promise<{ raw: string; record: Audi
 async function auditRows(requestId: string) {
   await gateway.gateway.security.auditor.store!.flush();
   const control = stack.shards.byLogical(toLogicalShard(0));
-  return control.db.select().from(auditEvents).where(eq(auditEvents.requestId, requestId)).orderBy(auditEvents.itemIndex);
+  return control.db
+    .select()
+    .from(auditEvents)
+    .where(eq(auditEvents.requestId, requestId))
+    .orderBy(auditEvents.itemIndex);
 }
 
 async function openAccount(ownerId: string, bearer: string): Promise<string> {
-  const opened = await post(gateway.url, { query: contractOperation('OpenAccount'), variables: { input: { ownerId, type: 'PERSONAL', currency: 'USD' } } }, bearer);
+  const opened = await post(
+    gateway.url,
+    { query: contractOperation('OpenAccount'), variables: { input: { ownerId, type: 'PERSONAL', currency: 'USD' } } },
+    bearer,
+  );
   const id = opened.body.data?.openAccount?.id as string | undefined;
   if (!id) throw new Error(`could not open an account: ${JSON.stringify(opened.body)}`);
   return id;
@@ -69,7 +83,10 @@ describe('the audit log file', () => {
     log.write(lineOf('r4'));
     // Closed before the turn that would write r4 ends: close must still write it.
     await log.close();
-    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as AuditRecord).requestId);
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => (JSON.parse(l) as AuditRecord).requestId);
     expect(lines).toEqual(['r1', 'r2', 'r3', 'r4']);
     expect(log.dropped()).toBe(0);
   });
@@ -79,7 +96,13 @@ describe('the audit store', () => {
   it('close() waits for the running write: every row is written once, none twice', async () => {
     const store = createAuditStore(testShards(1), { ownsShards: true, flushIntervalMs: 600_000 });
     const requestId = unique('audit-close');
-    const rows = Array.from({ length: 3 }, (_, itemIndex) => ({ occurredAt: new Date(), requestId, action: 'deposit', itemIndex, outcome: 'ok' }));
+    const rows = Array.from({ length: 3 }, (_, itemIndex) => ({
+      occurredAt: new Date(),
+      requestId,
+      action: 'deposit',
+      itemIndex,
+      outcome: 'ok',
+    }));
     store.enqueue(rows);
     const flushing = store.flush();
     // The write's statement is in flight: the rows are still queued until it commits.
@@ -114,10 +137,17 @@ describe('audit trail', () => {
     // The card channel records the deposit (customers do not record their own).
     const channelSub = unique('card-channel');
     const channel = await token(channelSub, 'channel');
-    const response = await post(gateway.url, {
-      query: contractOperation('Deposit'),
-      variables: { input: { idempotencyKey, accountId, amount: '1500', currency: 'USD', externalRef: `card ${card}` } },
-    }, channel, { 'user-agent': `paygraph-test ${cardDigits}`, 'x-device-id': 'device-1' });
+    const response = await post(
+      gateway.url,
+      {
+        query: contractOperation('Deposit'),
+        variables: {
+          input: { idempotencyKey, accountId, amount: '1500', currency: 'USD', externalRef: `card ${card}` },
+        },
+      },
+      channel,
+      { 'user-agent': `paygraph-test ${cardDigits}`, 'x-device-id': 'device-1' },
+    );
     expect(response.status).toBe(200);
     expect(response.body.data?.deposit.__typename).toBe('Deposit');
     const requestId = response.headers.get('x-request-id');
@@ -132,10 +162,21 @@ describe('audit trail', () => {
       outcome: { ok: true, errorCodes: [], results: { deposit: 'Deposit' } },
       client: { ip: '127.0.0.1', userAgent: 'paygraph-test ************1111', deviceId: 'device-1' },
     });
-    expect(record.money).toEqual([{
-      field: 'deposit', index: null, idempotencyKey, accountId, counterpartyAccountId: null, paymentId: null,
-      amount: '1500', currency: 'USD', note: 'card ************1111', outcome: 'Deposit', errorCodes: [],
-    }]);
+    expect(record.money).toEqual([
+      {
+        field: 'deposit',
+        index: null,
+        idempotencyKey,
+        accountId,
+        counterpartyAccountId: null,
+        paymentId: null,
+        amount: '1500',
+        currency: 'USD',
+        note: 'card ************1111',
+        outcome: 'Deposit',
+        errorCodes: [],
+      },
+    ]);
     expect(raw).not.toContain(channel);
     expect(raw).not.toContain(channel.split('.')[2]!);
     expect(raw).not.toContain(cardDigits);
@@ -144,24 +185,44 @@ describe('audit trail', () => {
     const rows = await auditRows(requestId!);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
-      principalSub: channelSub, principalRole: 'channel', operationName: 'Deposit', action: 'deposit', itemIndex: 0,
-      idempotencyKey, accountId, amount: '1500', currency: 'USD', note: 'card ************1111', outcome: 'Deposit',
-      errorCodes: null, clientIp: '127.0.0.1', userAgent: 'paygraph-test ************1111', deviceId: 'device-1',
+      principalSub: channelSub,
+      principalRole: 'channel',
+      operationName: 'Deposit',
+      action: 'deposit',
+      itemIndex: 0,
+      idempotencyKey,
+      accountId,
+      amount: '1500',
+      currency: 'USD',
+      note: 'card ************1111',
+      outcome: 'Deposit',
+      errorCodes: null,
+      clientIp: '127.0.0.1',
+      userAgent: 'paygraph-test ************1111',
+      deviceId: 'device-1',
     });
-    const stored = JSON.stringify(rows[0], (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value));
+    const stored = JSON.stringify(rows[0], (_key, value: unknown) =>
+      typeof value === 'bigint' ? String(value) : value,
+    );
     expect(stored).not.toContain(channel.split('.')[2]!);
     expect(stored).not.toContain(cardDigits);
   });
 
-  it('keeps the client\'s x-request-id in the response, the audit line and the audit row; makes one when it is absent or unsafe', async () => {
+  it("keeps the client's x-request-id in the response, the audit line and the audit row; makes one when it is absent or unsafe", async () => {
     const ownerId = unique('audit-rid');
     const bearer = await token(ownerId, 'customer');
     const accountId = await openAccount(ownerId, bearer);
     const operator = await token('audit-operator', 'operator');
-    const deposit = (headers: Record<string, string>) => post(gateway.url, {
-      query: contractOperation('Deposit'),
-      variables: { input: { idempotencyKey: unique('dep'), accountId, amount: '5', currency: 'USD' } },
-    }, operator, headers);
+    const deposit = (headers: Record<string, string>) =>
+      post(
+        gateway.url,
+        {
+          query: contractOperation('Deposit'),
+          variables: { input: { idempotencyKey: unique('dep'), accountId, amount: '5', currency: 'USD' } },
+        },
+        operator,
+        headers,
+      );
     // Unique per run of this file: the audit table outlives a test.
     const clientId = `abc-123.${unique('r').replace(/[^A-Za-z0-9._:-]/g, '')}`.slice(0, 64);
     const given = await deposit({ 'x-request-id': clientId });
@@ -180,63 +241,121 @@ describe('audit trail', () => {
 
   it('audits a rate change like a money mutation: who set which pair to what', async () => {
     const operator = await token('audit-fx-operator', 'operator');
-    const requestId = unique('fx-rid').replace(/[^A-Za-z0-9._:-]/g, '').slice(0, 64);
-    const set = await post(gateway.url, {
-      query: contractOperation('SetFxRate'), variables: { input: { baseCurrency: 'EUR', quoteCurrency: 'CHF', rate: '0.9321', spreadBps: 15 } },
-    }, operator, { 'x-request-id': requestId });
+    const requestId = unique('fx-rid')
+      .replace(/[^A-Za-z0-9._:-]/g, '')
+      .slice(0, 64);
+    const set = await post(
+      gateway.url,
+      {
+        query: contractOperation('SetFxRate'),
+        variables: { input: { baseCurrency: 'EUR', quoteCurrency: 'CHF', rate: '0.9321', spreadBps: 15 } },
+      },
+      operator,
+      { 'x-request-id': requestId },
+    );
     expect(set.body.data?.setFxRate.__typename).toBe('FxRate');
-    expect((await auditLine(requestId)).record.money).toMatchObject([{ field: 'setFxRate', currency: 'EUR', note: 'EUR/CHF rate 0.9321 spread 15 bps', outcome: 'FxRate' }]);
-    expect(await auditRows(requestId)).toMatchObject([{ requestId, action: 'setFxRate', principalSub: 'audit-fx-operator', currency: 'EUR' }]);
+    expect((await auditLine(requestId)).record.money).toMatchObject([
+      { field: 'setFxRate', currency: 'EUR', note: 'EUR/CHF rate 0.9321 spread 15 bps', outcome: 'FxRate' },
+    ]);
+    expect(await auditRows(requestId)).toMatchObject([
+      { requestId, action: 'setFxRate', principalSub: 'audit-fx-operator', currency: 'EUR' },
+    ]);
   });
 
   it('writes one row per input of createPayments, each with its result type', async () => {
     const ownerId = unique('audit-bulk');
     const bearer = await token(ownerId, 'customer');
     const [payer, payee] = [await openAccount(ownerId, bearer), await openAccount(ownerId, bearer)];
-    const funded = await post(gateway.url, {
-      query: contractOperation('Deposit'),
-      variables: { input: { idempotencyKey: unique('fund'), accountId: payer, amount: '100', currency: 'USD' } },
-    }, await token('audit-operator', 'operator'));
+    const funded = await post(
+      gateway.url,
+      {
+        query: contractOperation('Deposit'),
+        variables: { input: { idempotencyKey: unique('fund'), accountId: payer, amount: '100', currency: 'USD' } },
+      },
+      await token('audit-operator', 'operator'),
+    );
     expect(funded.body.data?.deposit.__typename).toBe('Deposit');
     const keys = [unique('p'), unique('p'), unique('p')];
     const amounts = ['60', '30', '50'];
     // A user agent longer than its column is cut to fit rather than stalling the audit queue.
     const longAgent = `agent ${'x'.repeat(400)}`;
-    const response = await post(gateway.url, {
-      query: 'mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }',
-      variables: { inputs: keys.map((idempotencyKey, i) => ({ idempotencyKey, payerAccountId: payer, payeeAccountId: payee, amount: amounts[i], currency: 'USD', description: `order ${i}` })) },
-    }, bearer, { 'user-agent': longAgent });
+    const response = await post(
+      gateway.url,
+      {
+        query: 'mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }',
+        variables: {
+          inputs: keys.map((idempotencyKey, i) => ({
+            idempotencyKey,
+            payerAccountId: payer,
+            payeeAccountId: payee,
+            amount: amounts[i],
+            currency: 'USD',
+            description: `order ${i}`,
+          })),
+        },
+      },
+      bearer,
+      { 'user-agent': longAgent },
+    );
     const results = (response.body.data?.createPayments as Array<{ __typename: string }>).map((r) => r.__typename);
     expect(results).toEqual(['Payment', 'Payment', 'InsufficientFunds']);
 
     const rows = await auditRows(response.headers.get('x-request-id')!);
-    expect(rows.map((r) => [r.action, r.itemIndex, r.idempotencyKey, r.accountId, r.counterpartyAccountId, r.amount, r.note, r.outcome])).toEqual(
-      keys.map((key, i) => ['createPayments', i, key, payer, payee, amounts[i], `order ${i}`, results[i]]),
-    );
+    expect(
+      rows.map((r) => [
+        r.action,
+        r.itemIndex,
+        r.idempotencyKey,
+        r.accountId,
+        r.counterpartyAccountId,
+        r.amount,
+        r.note,
+        r.outcome,
+      ]),
+    ).toEqual(keys.map((key, i) => ['createPayments', i, key, payer, payee, amounts[i], `order ${i}`, results[i]]));
     expect(rows.map((r) => r.userAgent)).toEqual(keys.map(() => longAgent.slice(0, 256)));
   });
 
   it('logs an unauthenticated mutation and an unauthenticated query', async () => {
-    const refused = await post(gateway.url, {
-      query: contractOperation('Deposit'),
-      variables: { input: { idempotencyKey: unique('anon'), accountId: 'acc_x', amount: '5', currency: 'USD' } },
-    }, 'not.a.token');
+    const refused = await post(
+      gateway.url,
+      {
+        query: contractOperation('Deposit'),
+        variables: { input: { idempotencyKey: unique('anon'), accountId: 'acc_x', amount: '5', currency: 'USD' } },
+      },
+      'not.a.token',
+    );
     expect(refused.status).toBe(401);
     expect(codes(refused)).toEqual(['UNAUTHENTICATED']);
     const { raw, record } = await auditLine(refused.headers.get('x-request-id')!);
     expect(record).toMatchObject({
-      event: 'mutation', denied: ['UNAUTHENTICATED'], principal: null, authFailure: 'TokenInvalid',
+      event: 'mutation',
+      denied: ['UNAUTHENTICATED'],
+      principal: null,
+      authFailure: 'TokenInvalid',
       outcome: { ok: false, httpStatus: 401, errorCodes: ['UNAUTHENTICATED'] },
     });
-    expect(record.money[0]).toMatchObject({ field: 'deposit', accountId: 'acc_x', amount: '5', outcome: 'UNAUTHENTICATED' });
+    expect(record.money[0]).toMatchObject({
+      field: 'deposit',
+      accountId: 'acc_x',
+      amount: '5',
+      outcome: 'UNAUTHENTICATED',
+    });
     expect(raw).not.toContain('not.a.token');
     const rows = await auditRows(record.requestId);
-    expect(rows).toMatchObject([{ principalSub: null, principalRole: null, action: 'deposit', outcome: 'UNAUTHENTICATED' }]);
+    expect(rows).toMatchObject([
+      { principalSub: null, principalRole: null, action: 'deposit', outcome: 'UNAUTHENTICATED' },
+    ]);
 
     const anonymous = await post(gateway.url, { query: contractOperation('GetAccount'), variables: { id: 'acc_x' } });
     expect(anonymous.status).toBe(401);
     const read = await auditLine(anonymous.headers.get('x-request-id')!);
-    expect(read.record).toMatchObject({ event: 'access_denied', denied: ['UNAUTHENTICATED'], authFailure: 'TokenMissing', money: [] });
+    expect(read.record).toMatchObject({
+      event: 'access_denied',
+      denied: ['UNAUTHENTICATED'],
+      authFailure: 'TokenMissing',
+      money: [],
+    });
   });
 
   it('logs a FORBIDDEN mutation and a FORBIDDEN read, reported by the subgraphs', async () => {
@@ -245,29 +364,57 @@ describe('audit trail', () => {
     const intruder = unique('audit-intruder');
     const bearer = await token(intruder, 'customer');
 
-    const deposit = await post(gateway.url, {
-      query: contractOperation('Deposit'),
-      variables: { input: { idempotencyKey: unique('steal'), accountId, amount: '7', currency: 'USD' } },
-    }, bearer);
+    const deposit = await post(
+      gateway.url,
+      {
+        query: contractOperation('Deposit'),
+        variables: { input: { idempotencyKey: unique('steal'), accountId, amount: '7', currency: 'USD' } },
+      },
+      bearer,
+    );
     expect(codes(deposit)).toEqual(['FORBIDDEN']);
     const { record } = await auditLine(deposit.headers.get('x-request-id')!);
-    expect(record).toMatchObject({ event: 'mutation', denied: ['FORBIDDEN'], principal: { sub: intruder, role: 'customer' }, outcome: { ok: false } });
+    expect(record).toMatchObject({
+      event: 'mutation',
+      denied: ['FORBIDDEN'],
+      principal: { sub: intruder, role: 'customer' },
+      outcome: { ok: false },
+    });
     expect(record.money[0]).toMatchObject({ accountId, outcome: 'FORBIDDEN', errorCodes: ['FORBIDDEN'] });
-    expect(await auditRows(record.requestId)).toMatchObject([{ principalSub: intruder, accountId, outcome: 'FORBIDDEN', errorCodes: 'FORBIDDEN' }]);
+    expect(await auditRows(record.requestId)).toMatchObject([
+      { principalSub: intruder, accountId, outcome: 'FORBIDDEN', errorCodes: 'FORBIDDEN' },
+    ]);
 
-    const read = await post(gateway.url, { query: contractOperation('AccountPayments'), variables: { id: accountId } }, bearer);
+    const read = await post(
+      gateway.url,
+      { query: contractOperation('AccountPayments'), variables: { id: accountId } },
+      bearer,
+    );
     expect(codes(read)).toContain('FORBIDDEN');
     const readLine = await auditLine(read.headers.get('x-request-id')!);
-    expect(readLine.record).toMatchObject({ event: 'access_denied', denied: ['FORBIDDEN'], principal: { sub: intruder }, operation: { name: 'AccountPayments' } });
+    expect(readLine.record).toMatchObject({
+      event: 'access_denied',
+      denied: ['FORBIDDEN'],
+      principal: { sub: intruder },
+      operation: { name: 'AccountPayments' },
+    });
 
     // GetAccount is forwarded to the account subgraph alone (pass-through): audited the same way.
     const forwarded = gateway.gateway.metrics.operationPaths().forwarded;
-    const own = await post(gateway.url, { query: contractOperation('GetAccount'), variables: { id: accountId } }, bearer);
+    const own = await post(
+      gateway.url,
+      { query: contractOperation('GetAccount'), variables: { id: accountId } },
+      bearer,
+    );
     expect(gateway.gateway.metrics.operationPaths().forwarded).toBe(forwarded + 1);
     expect(codes(own)).toEqual(['FORBIDDEN']);
     const ownLine = await auditLine(own.headers.get('x-request-id')!);
     expect(ownLine.record).toMatchObject({
-      event: 'access_denied', denied: ['FORBIDDEN'], principal: { sub: intruder }, operation: { name: 'GetAccount', rootFields: ['account'] }, outcome: { ok: false },
+      event: 'access_denied',
+      denied: ['FORBIDDEN'],
+      principal: { sub: intruder },
+      operation: { name: 'GetAccount', rootFields: ['account'] },
+      outcome: { ok: false },
     });
   });
 
@@ -275,14 +422,28 @@ describe('audit trail', () => {
     const ownerId = unique('audit-read');
     const bearer = await token(ownerId, 'customer');
     const accountId = await openAccount(ownerId, bearer);
-    const read = await post(gateway.url, { query: contractOperation('GetAccount'), variables: { id: accountId } }, bearer);
+    const read = await post(
+      gateway.url,
+      { query: contractOperation('GetAccount'), variables: { id: accountId } },
+      bearer,
+    );
     expect(read.status).toBe(200);
     // A mutation after the read: the one stream writes lines in the order requests end, so once
     // the mutation's line is there, a line for the read would be there too.
     const laterOwner = unique('audit-later');
-    const later = await post(gateway.url, { query: contractOperation('OpenAccount'), variables: { input: { ownerId: laterOwner, type: 'PERSONAL', currency: 'USD' } } }, await token(laterOwner, 'customer'));
+    const later = await post(
+      gateway.url,
+      {
+        query: contractOperation('OpenAccount'),
+        variables: { input: { ownerId: laterOwner, type: 'PERSONAL', currency: 'USD' } },
+      },
+      await token(laterOwner, 'customer'),
+    );
     await auditLine(later.headers.get('x-request-id')!);
-    const ids = readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as AuditRecord).requestId);
+    const ids = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => (JSON.parse(l) as AuditRecord).requestId);
     expect(ids).not.toContain(read.headers.get('x-request-id'));
   });
 });

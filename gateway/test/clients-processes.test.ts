@@ -43,11 +43,17 @@ function gatewayEnv(extra: Record<string, string>): Record<string, string> {
 
 /** The JSON lines of a gateway's log file. */
 function logLines(file: string): Array<Record<string, unknown>> {
-  return readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** Polls until found is non-null (no fixed sleep: the event itself ends the wait), or fails naming what. */
-async function eventually<T>(what: string, find: () => T | null | undefined | Promise<T | null | undefined>): Promise<T> {
+async function eventually<T>(
+  what: string,
+  find: () => T | null | undefined | Promise<T | null | undefined>,
+): Promise<T> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const found = await find();
@@ -64,16 +70,28 @@ beforeAll(async () => {
   stack = await startStack();
   dir = mkdtempSync(join(tmpdir(), 'paygraph-clients-'));
   manifest = join(dir, 'web.json');
-  writeFileSync(manifest, JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id: documentHash(trustedQuery), name: 'WebAccountId', type: 'query', body: trustedQuery }] }));
+  writeFileSync(
+    manifest,
+    JSON.stringify({
+      format: 'apollo-persisted-query-manifest',
+      version: 1,
+      operations: [{ id: documentHash(trustedQuery), name: 'WebAccountId', type: 'query', body: trustedQuery }],
+    }),
+  );
   guardedLog = join(dir, 'guarded.log');
   [guarded, plain] = await Promise.all([
-    spawnService('gateway', gatewayEnv({
-      TRUSTED_DOCUMENTS_MODE: 'require',
-      TRUSTED_DOCUMENTS_ROLE_MODES: 'operator=log',
-      TRUSTED_DOCUMENTS_MANIFESTS: `web=${manifest}`,
-      // Only SIGHUP reloads within this test.
-      TRUSTED_DOCUMENTS_RELOAD_MS: '3600000',
-    }), undefined, guardedLog),
+    spawnService(
+      'gateway',
+      gatewayEnv({
+        TRUSTED_DOCUMENTS_MODE: 'require',
+        TRUSTED_DOCUMENTS_ROLE_MODES: 'operator=log',
+        TRUSTED_DOCUMENTS_MANIFESTS: `web=${manifest}`,
+        // Only SIGHUP reloads within this test.
+        TRUSTED_DOCUMENTS_RELOAD_MS: '3600000',
+      }),
+      undefined,
+      guardedLog,
+    ),
     spawnService('gateway', gatewayEnv({ TRUSTED_DOCUMENTS_MODE: 'off' })),
   ]);
 });
@@ -89,7 +107,10 @@ describe('automatic persisted queries', () => {
     const bearer = await token(unique('apq'), 'operator');
     // A text of this run alone, so that no earlier run has registered its hash.
     const query = `query ApqShared($id: ID!) { account(id: $id) { id } } # ${unique('run')}`;
-    const hashOnly = { extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(query) } }, variables: { id: 'acc_missing' } };
+    const hashOnly = {
+      extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(query) } },
+      variables: { id: 'acc_missing' },
+    };
     expect(codes(await post(plain.graphqlUrl, hashOnly, bearer))).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
     // Served from the text (the subgraph refuses the id itself: the document ran).
     const registered = await post(guarded.graphqlUrl, { ...hashOnly, query }, bearer);
@@ -115,7 +136,9 @@ describe('log mode', () => {
     const query = `query LoggedUnknown($id: ID!) { account(id: $id) { id } } # ${unique('run')}`;
     const response = await post(guarded.graphqlUrl, { query, variables: { id: secret } }, bearer);
     expect(codes(response)).not.toContain('DOCUMENT_NOT_TRUSTED');
-    const line = await eventually('log line', () => logLines(guardedLog).find((l) => l.msg === 'untrusted document served' && l.documentHash === documentHash(query)));
+    const line = await eventually('log line', () =>
+      logLines(guardedLog).find((l) => l.msg === 'untrusted document served' && l.documentHash === documentHash(query)),
+    );
     expect(line).toMatchObject({ operationName: 'LoggedUnknown', role: 'operator' });
     expect(readFileSync(guardedLog, 'utf8')).not.toContain(secret);
   });
@@ -126,18 +149,36 @@ describe('manifests', () => {
     const bearer = await token(unique('reload'), 'customer');
     const later = { query: laterQuery, variables: { id: 'acc_missing' } };
     expect(codes(await post(guarded.graphqlUrl, later, bearer))).toEqual(['DOCUMENT_NOT_TRUSTED']);
-    expect(codes(await post(guarded.graphqlUrl, { query: trustedQuery, variables: { id: 'acc_missing' } }, bearer))).not.toContain('DOCUMENT_NOT_TRUSTED');
-    writeFileSync(manifest, JSON.stringify({ [`sha256:${documentHash(trustedQuery)}`]: trustedQuery, [`sha256:${documentHash(laterQuery)}`]: laterQuery }));
+    expect(
+      codes(await post(guarded.graphqlUrl, { query: trustedQuery, variables: { id: 'acc_missing' } }, bearer)),
+    ).not.toContain('DOCUMENT_NOT_TRUSTED');
+    writeFileSync(
+      manifest,
+      JSON.stringify({
+        [`sha256:${documentHash(trustedQuery)}`]: trustedQuery,
+        [`sha256:${documentHash(laterQuery)}`]: laterQuery,
+      }),
+    );
     const reloadsBefore = logLines(guardedLog).filter((l) => l.msg === 'trusted documents reloaded').length;
     guarded.process.kill('SIGHUP');
-    await eventually('reload line', () => logLines(guardedLog).filter((l) => l.msg === 'trusted documents reloaded').length > reloadsBefore || null);
+    await eventually(
+      'reload line',
+      () => logLines(guardedLog).filter((l) => l.msg === 'trusted documents reloaded').length > reloadsBefore || null,
+    );
     expect(codes(await post(guarded.graphqlUrl, later, bearer))).not.toContain('DOCUMENT_NOT_TRUSTED');
-    writeFileSync(manifest, JSON.stringify({ [`sha256:${documentHash(laterQuery)}`]: laterQuery, 'sha256:0': 'query {' }));
+    writeFileSync(
+      manifest,
+      JSON.stringify({ [`sha256:${documentHash(laterQuery)}`]: laterQuery, 'sha256:0': 'query {' }),
+    );
     guarded.process.kill('SIGHUP');
-    const refused = await eventually('refusal line', () => logLines(guardedLog).find((l) => String(l.msg).startsWith('trusted documents: a manifest was refused')));
+    const refused = await eventually('refusal line', () =>
+      logLines(guardedLog).find((l) => String(l.msg).startsWith('trusted documents: a manifest was refused')),
+    );
     expect(String(refused.reason)).toContain('web.json (client web)');
     expect(codes(await post(guarded.graphqlUrl, later, bearer))).not.toContain('DOCUMENT_NOT_TRUSTED');
     // The refused file no longer holds trustedQuery, but the documents loaded before it do.
-    expect(codes(await post(guarded.graphqlUrl, { query: trustedQuery, variables: { id: 'acc_missing' } }, bearer))).not.toContain('DOCUMENT_NOT_TRUSTED');
+    expect(
+      codes(await post(guarded.graphqlUrl, { query: trustedQuery, variables: { id: 'acc_missing' } }, bearer)),
+    ).not.toContain('DOCUMENT_NOT_TRUSTED');
   });
 });

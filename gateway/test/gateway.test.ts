@@ -3,7 +3,12 @@ import type { Stack } from '../../test/support/stack';
 import { defaultStack } from '../../test/support/default-stack';
 import { contractOperation, errorCodes, gql } from '../../test/support/graphql';
 import { testSecurityOptions, testTokens, testTrusts, token, unique } from '../../test/support/env';
-import { gatewayIdentityHeader, gatewaySecretHeader, subgraphTrust, verifyIdentityToken } from '@paygraph/shared/gateway-trust';
+import {
+  gatewayIdentityHeader,
+  gatewaySecretHeader,
+  subgraphTrust,
+  verifyIdentityToken,
+} from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
 import { createGateway, type Gateway } from '../src/server';
 import { startStubSubgraph, type StubAnswer, type StubSubgraph } from './support/stub-subgraph';
@@ -34,23 +39,48 @@ describe('gateway', () => {
     const ownerId = unique('contract');
     const bearer = await token(ownerId, 'customer');
 
-    const opened = await gql(stack.gatewayUrl, contractOperation('OpenAccount'), { input: { ownerId, type: 'PERSONAL', currency: 'EUR' } }, bearer);
+    const opened = await gql(
+      stack.gatewayUrl,
+      contractOperation('OpenAccount'),
+      { input: { ownerId, type: 'PERSONAL', currency: 'EUR' } },
+      bearer,
+    );
     expect(opened.status).toBe(200);
     expect(opened.errors).toBeUndefined();
     const account = opened.data!.openAccount;
-    expect(account).toEqual({ __typename: 'Account', id: expect.stringMatching(/^acc_[0-9A-Z]{26}_[0-9a-f]{2}$/), type: 'PERSONAL', ownerId, currency: 'EUR', status: 'ACTIVE' });
+    expect(account).toEqual({
+      __typename: 'Account',
+      id: expect.stringMatching(/^acc_[0-9A-Z]{26}_[0-9a-f]{2}$/),
+      type: 'PERSONAL',
+      ownerId,
+      currency: 'EUR',
+      status: 'ACTIVE',
+    });
     expect((await depositFromReserve(stack.shards, account.id as string, 1_999n, 'EUR')).status).toBe('APPLIED');
 
     const read = await gql(stack.gatewayUrl, contractOperation('GetAccount'), { id: account.id }, bearer);
     expect(read.errors).toBeUndefined();
-    expect(read.data!.account).toMatchObject({ id: account.id, type: 'PERSONAL', ownerId, currency: 'EUR', status: 'ACTIVE' });
+    expect(read.data!.account).toMatchObject({
+      id: account.id,
+      type: 'PERSONAL',
+      ownerId,
+      currency: 'EUR',
+      status: 'ACTIVE',
+    });
     // Amounts are decimal strings, never JSON numbers.
     expect(read.data!.account.balance).toEqual({ available: '1999', frozen: '0', pending: '0', total: '1999' });
     const [edge, ...rest] = read.data!.account.entries.edges;
     expect(rest).toEqual([]);
     expect(edge).toEqual({
       cursor: expect.any(String),
-      node: { id: expect.stringMatching(/^ent_/), sequence: 1, amount: '1999', direction: 'CREDIT', balanceAfter: '1999', createdAt: expect.any(String) },
+      node: {
+        id: expect.stringMatching(/^ent_/),
+        sequence: 1,
+        amount: '1999',
+        direction: 'CREDIT',
+        balanceAfter: '1999',
+        createdAt: expect.any(String),
+      },
     });
     expect(Number.isNaN(Date.parse(edge.node.createdAt))).toBe(false);
     expect(read.data!.account.entries.pageInfo).toEqual({ hasNextPage: false, endCursor: edge.cursor });
@@ -58,10 +88,20 @@ describe('gateway', () => {
     const listed = await gql(stack.gatewayUrl, contractOperation('AccountsByOwner'), { ownerId }, bearer);
     expect(listed.errors).toBeUndefined();
     expect(listed.data!.accounts).toEqual({
-      edges: [{ node: { id: account.id, type: 'PERSONAL', currency: 'EUR', balance: { available: '1999', pending: '0', total: '1999' } } }],
+      edges: [
+        {
+          node: {
+            id: account.id,
+            type: 'PERSONAL',
+            currency: 'EUR',
+            balance: { available: '1999', pending: '0', total: '1999' },
+          },
+        },
+      ],
       pageInfo: { hasNextPage: false, endCursor: expect.any(String) },
     });
-    for (const value of Object.values(listed.data!.accounts.edges[0].node.balance)) expect(value).toMatch(amountPattern);
+    for (const value of Object.values(listed.data!.accounts.edges[0].node.balance))
+      expect(value).toMatch(amountPattern);
   });
 
   it('reports health 200 with every subgraph ok', async () => {
@@ -75,7 +115,12 @@ describe('gateway', () => {
 
   it('counts operations in Prometheus text at /metrics', async () => {
     const ownerId = unique('metrics');
-    const opened = await gql(stack.gatewayUrl, contractOperation('OpenAccount'), { input: { ownerId, type: 'PERSONAL', currency: 'USD' } }, await token(ownerId, 'customer'));
+    const opened = await gql(
+      stack.gatewayUrl,
+      contractOperation('OpenAccount'),
+      { input: { ownerId, type: 'PERSONAL', currency: 'USD' } },
+      await token(ownerId, 'customer'),
+    );
     expect(opened.data?.openAccount.__typename).toBe('Account');
 
     const response = await fetch(routeUrl('/metrics'));
@@ -111,14 +156,24 @@ describe('gateway', () => {
     expect(await ownerAccountCount(stack.shards, ownerId)).toBe(0);
   });
 
-  it('answers a subgraph\'s HTTP refusal as an error with its status, and keeps serving', async () => {
+  it("answers a subgraph's HTTP refusal as an error with its status, and keeps serving", async () => {
     // A gateway holding the wrong secret for the account subgraph: that subgraph answers 401.
-    const trusts = { ...testTrusts(), account: subgraphTrust('account', 'not-the-account-secret-not-the-account-secret') };
-    const misconfigured = await createGateway(testTokens(), stack.subgraphUrls, trusts, { security: testSecurityOptions() });
+    const trusts = {
+      ...testTrusts(),
+      account: subgraphTrust('account', 'not-the-account-secret-not-the-account-secret'),
+    };
+    const misconfigured = await createGateway(testTokens(), stack.subgraphUrls, trusts, {
+      security: testSecurityOptions(),
+    });
     const port = await listen(misconfigured.http, 0, '127.0.0.1');
     try {
       const ownerId = unique('refused');
-      const answer = await gql(`http://127.0.0.1:${port}/graphql`, contractOperation('AccountsByOwner'), { ownerId }, await token(ownerId, 'customer'));
+      const answer = await gql(
+        `http://127.0.0.1:${port}/graphql`,
+        contractOperation('AccountsByOwner'),
+        { ownerId },
+        await token(ownerId, 'customer'),
+      );
       expect(answer.status).toBe(200);
       expect(answer.data ?? null).toBeNull();
       expect(answer.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', response: { status: 401 } });
@@ -128,8 +183,12 @@ describe('gateway', () => {
       expect(answer.errors?.[0]?.extensions?.response).toEqual({ status: 401, statusText: 'Unauthorized' });
       expect(answer.errors?.[0]?.message).toBe('401: Unauthorized');
       // The same gateway's calls to the other subgraphs still work.
-      const payment = await gql(`http://127.0.0.1:${port}/graphql`, 'query { payment(id: "pay_00000000000000000000000000_00") { id } }', {},
-        await token(unique('op'), 'operator'));
+      const payment = await gql(
+        `http://127.0.0.1:${port}/graphql`,
+        'query { payment(id: "pay_00000000000000000000000000_00") { id } }',
+        {},
+        await token(unique('op'), 'operator'),
+      );
       expect(payment.errors).toBeUndefined();
       expect(payment.data).toEqual({ payment: null });
     } finally {
@@ -144,7 +203,10 @@ describe('gateway', () => {
 const paymentQuery = 'query { payment(id: "pay_00000000000000000000000000_00") { id } }';
 
 /** A gateway whose transaction subgraph is a stub answering `answer`, and the stub, for one test. */
-async function withStubbedTransaction(answer: StubAnswer, test: (gatewayUrl: string, stub: StubSubgraph) => Promise<void>): Promise<void> {
+async function withStubbedTransaction(
+  answer: StubAnswer,
+  test: (gatewayUrl: string, stub: StubSubgraph) => Promise<void>,
+): Promise<void> {
   const stub = await startStubSubgraph(answer);
   let gateway: Gateway | undefined;
   try {
@@ -165,22 +227,32 @@ async function withStubbedTransaction(answer: StubAnswer, test: (gatewayUrl: str
 async function paymentCachePolicy(gatewayUrl: string): Promise<string | null> {
   const response = await fetch(gatewayUrl, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await token(unique('cache'), 'operator')}` },
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${await token(unique('cache'), 'operator')}`,
+    },
     body: JSON.stringify({ query: paymentQuery }),
   });
   expect(await response.json()).toEqual({ data: { payment: null } });
   return response.headers.get('cache-control');
 }
 
-const noPayment: StubAnswer = { status: 200, headers: { 'content-type': 'application/json' }, body: '{"data":{"payment":null}}' };
+const noPayment: StubAnswer = {
+  status: 200,
+  headers: { 'content-type': 'application/json' },
+  body: '{"data":{"payment":null}}',
+};
 
 describe('a call to a subgraph', () => {
-  it('carries the subgraph\'s secret, an identity signed for it, the request id and the client\'s address, user agent and device, never the client\'s token', async () => {
+  it("carries the subgraph's secret, an identity signed for it, the request id and the client's address, user agent and device, never the client's token", async () => {
     await withStubbedTransaction(noPayment, async (gatewayUrl, stub) => {
       const sub = unique('headers');
       const bearer = await token(sub, 'operator');
       const answer = await gql(gatewayUrl, paymentQuery, {}, bearer, {
-        'x-request-id': 'req-headers.1', 'user-agent': 'PayApp/3.1 (iOS 18)', 'x-device-id': 'device-abc-123', 'x-client-ip': '10.0.0.9',
+        'x-request-id': 'req-headers.1',
+        'user-agent': 'PayApp/3.1 (iOS 18)',
+        'x-device-id': 'device-abc-123',
+        'x-client-ip': '10.0.0.9',
       });
       expect(answer.errors).toBeUndefined();
       expect(answer.data).toEqual({ payment: null });
@@ -202,8 +274,11 @@ describe('a call to a subgraph', () => {
     });
   });
 
-  it('lets the subgraph\'s cache-control header bound the response\'s cache policy', async () => {
-    const cacheable: StubAnswer = { ...noPayment, headers: { ...noPayment.headers, 'cache-control': 'max-age=30, private' } };
+  it("lets the subgraph's cache-control header bound the response's cache policy", async () => {
+    const cacheable: StubAnswer = {
+      ...noPayment,
+      headers: { ...noPayment.headers, 'cache-control': 'max-age=30, private' },
+    };
     await withStubbedTransaction(cacheable, async (gatewayUrl) => {
       expect(await paymentCachePolicy(gatewayUrl)).toBe('max-age=30, private');
     });

@@ -10,7 +10,11 @@ const account = subgraphTrust('account', 'account-secret-account-secret-account'
 const transaction = subgraphTrust('transaction', 'transaction-secret-transaction-secret');
 
 function contextOf(sub: string, role: 'customer' | 'operator', expiresAt: number): GatewayContext {
-  return { authorization: undefined, auth: { ok: true, identity: { sub, role }, expiresAt }, client: { ip: null, userAgent: null, deviceId: null } };
+  return {
+    authorization: undefined,
+    auth: { ok: true, identity: { sub, role }, expiresAt },
+    client: { ip: null, userAgent: null, deviceId: null },
+  };
 }
 
 describe('identity tokens', () => {

@@ -5,12 +5,25 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Kind, getIntrospectionQuery, parse, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { supergraphPath } from '../src/compose';
-import { documentBytesMax, documentTokensMax, operationAliasesMax, operationCostMax, operationDepthMax } from '../src/limits';
+import {
+  documentBytesMax,
+  documentTokensMax,
+  operationAliasesMax,
+  operationCostMax,
+  operationDepthMax,
+} from '../src/limits';
 import { checkOperation, countTokens, fragmentsOf, measureOperation } from '../src/security/operation-limits';
 import { startStack, type Stack } from '../../test/support/stack';
 import { token, unique } from '../../test/support/env';
 import { contractDocument } from '../../scripts/lib/contract';
-import { codes, post, refusedBeforeSubgraphs, startGuardedGateway, type GuardedGateway, type RawResponse } from './support/guarded-gateway';
+import {
+  codes,
+  post,
+  refusedBeforeSubgraphs,
+  startGuardedGateway,
+  type GuardedGateway,
+  type RawResponse,
+} from './support/guarded-gateway';
 import { gatewayPaths, type GatewayPath } from './support/both-paths';
 
 /**
@@ -33,9 +46,19 @@ let apiSchema: GraphQLSchema;
 beforeAll(async () => {
   stack = await startStack();
   const auditDir = mkdtempSync(join(tmpdir(), 'paygraph-limits-'));
-  prod = await startGuardedGateway(stack, { production: true, security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'prod.jsonl') } });
-  prodPlanned = await startGuardedGateway(stack, { production: true, passThrough: false, security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'prod-planned.jsonl') } });
-  dev = await startGuardedGateway(stack, { production: false, security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'dev.jsonl') } });
+  prod = await startGuardedGateway(stack, {
+    production: true,
+    security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'prod.jsonl') },
+  });
+  prodPlanned = await startGuardedGateway(stack, {
+    production: true,
+    passThrough: false,
+    security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'prod-planned.jsonl') },
+  });
+  dev = await startGuardedGateway(stack, {
+    production: false,
+    security: { auditShards: null, redisUrl: null, auditLogFile: join(auditDir, 'dev.jsonl') },
+  });
   bearer = await token(unique('limits'), 'customer');
   apiSchema = Supergraph.build(readFileSync(supergraphPath, 'utf8')).apiSchema().toGraphQLJSSchema();
 });
@@ -50,12 +73,17 @@ afterAll(async () => {
 describe('the contract under the limits', () => {
   it('accepts every contract operation, with GetAccount estimated at its 100 entries', () => {
     const document = contractDocument;
-    const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    const operations = document.definitions.filter(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    );
     expect(operations.map((o) => o.name?.value)).toContain('GetAccount');
     const fragments = fragmentsOf(document.definitions);
     for (const operation of operations) {
       const checked = checkOperation(apiSchema, fragments, operation, {});
-      expect({ operation: operation.name?.value, ok: checked.ok }).toEqual({ operation: operation.name?.value, ok: true });
+      expect({ operation: operation.name?.value, ok: checked.ok }).toEqual({
+        operation: operation.name?.value,
+        ok: true,
+      });
     }
     const getAccount = operations.find((o) => o.name?.value === 'GetAccount')!;
     const measure = measureOperation(apiSchema, fragments, getAccount, {});
@@ -68,12 +96,18 @@ describe('the contract under the limits', () => {
 
   it('weighs a list argument by its length and `first` given as a variable by its value', () => {
     const fragments = new Map();
-    const bulk = parse('mutation($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename ... on Payment { id status amount } } }');
+    const bulk = parse(
+      'mutation($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename ... on Payment { id status amount } } }',
+    );
     const input = { idempotencyKey: 'k', payerAccountId: 'a', payeeAccountId: 'b', amount: '1', currency: 'USD' };
-    const measure = (count: number) => measureOperation(apiSchema, fragments, bulk.definitions[0] as OperationDefinitionNode, { inputs: Array.from({ length: count }, () => input) }).cost;
+    const measure = (count: number) =>
+      measureOperation(apiSchema, fragments, bulk.definitions[0] as OperationDefinitionNode, {
+        inputs: Array.from({ length: count }, () => input),
+      }).cost;
     expect(measure(1_000)).toBe(1_000 * 4);
     expect(measure(10)).toBe(10 * 4);
-    const paged = parse('query($n: Int!) { accounts(ownerId: "x", first: $n) { edges { node { id } } } }').definitions[0] as OperationDefinitionNode;
+    const paged = parse('query($n: Int!) { accounts(ownerId: "x", first: $n) { edges { node { id } } } }')
+      .definitions[0] as OperationDefinitionNode;
     expect(measureOperation(apiSchema, fragments, paged, { n: 7 }).cost).toBe(1 + 7 * 3);
     expect(checkOperation(apiSchema, fragments, paged, { n: operationCostMax }).ok).toBe(false);
   });
@@ -86,7 +120,12 @@ describe('the contract under the limits', () => {
 
   it('serves the standard introspection query in development, deeper than the operation limit', async () => {
     const introspection = parse(getIntrospectionQuery());
-    const measure = measureOperation(apiSchema, fragmentsOf(introspection.definitions), introspection.definitions[0] as OperationDefinitionNode, {});
+    const measure = measureOperation(
+      apiSchema,
+      fragmentsOf(introspection.definitions),
+      introspection.definitions[0] as OperationDefinitionNode,
+      {},
+    );
     expect(measure.introspectionDepth).toBeGreaterThan(operationDepthMax);
     const response = await post(dev.url, { query: getIntrospectionQuery() });
     expect(response.status).toBe(200);
@@ -101,7 +140,11 @@ describe.each(gatewayPaths)('refused before any subgraph is called (%s path)', (
 
   it('lets a valid query through to a subgraph (so the counting can fail)', async () => {
     const before = gateway().subgraphCalls();
-    const response = await post(gateway().url, { query: '{ accounts(ownerId: "nobody-here", first: 1) { edges { cursor } } }' }, bearer);
+    const response = await post(
+      gateway().url,
+      { query: '{ accounts(ownerId: "nobody-here", first: 1) { edges { cursor } } }' },
+      bearer,
+    );
     expect(response.status).toBe(200);
     expect(gateway().subgraphCalls()).toBeGreaterThan(before);
   });
@@ -134,8 +177,11 @@ describe.each(gatewayPaths)('refused before any subgraph is called (%s path)', (
   });
 
   it('refuses a cost bomb whose page sizes come from variables', async () => {
-    const query = 'query Bomb($n: Int!) { accounts(ownerId: "x", first: $n) { edges { node { payments(first: $n) { edges { node { id } } } } } } }';
-    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query, variables: { n: 1_000 } }, bearer));
+    const query =
+      'query Bomb($n: Int!) { accounts(ownerId: "x", first: $n) { edges { node { payments(first: $n) { edges { node { id } } } } } } }';
+    const response = await refusedBeforeSubgraphs(gateway(), () =>
+      post(gateway().url, { query, variables: { n: 1_000 } }, bearer),
+    );
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['OPERATION_TOO_COSTLY']);
   });
@@ -170,8 +216,17 @@ describe.each(gatewayPaths)('refused before any subgraph is called (%s path)', (
     const { HeaderMap } = await import('@apollo/server');
     const before = gateway().subgraphCalls();
     const direct = await gateway().gateway.apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: 'POST', headers: new HeaderMap([['content-type', 'application/json']]), search: '', body: batch },
-      context: async () => ({ authorization: undefined, auth: { ok: false, failure: { kind: 'TokenMissing' } }, client: { ip: null, userAgent: null, deviceId: null } }),
+      httpGraphQLRequest: {
+        method: 'POST',
+        headers: new HeaderMap([['content-type', 'application/json']]),
+        search: '',
+        body: batch,
+      },
+      context: async () => ({
+        authorization: undefined,
+        auth: { ok: false, failure: { kind: 'TokenMissing' } },
+        client: { ip: null, userAgent: null, deviceId: null },
+      }),
     });
     expect(direct.status).toBe(400);
     expect(direct.body.kind === 'complete' ? direct.body.string : '').toMatch(/batching disabled/i);
@@ -179,20 +234,27 @@ describe.each(gatewayPaths)('refused before any subgraph is called (%s path)', (
   });
 
   it('turns introspection off in production', async () => {
-    const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query: '{ __schema { queryType { name } } }' }, bearer));
+    const response = await refusedBeforeSubgraphs(gateway(), () =>
+      post(gateway().url, { query: '{ __schema { queryType { name } } }' }, bearer),
+    );
     expect(response.status).toBe(400);
     expect(codes(response)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(response.body.errors?.[0]?.message).toMatch(/introspection/i);
   });
 
   it('serves the Explorer (GraphiQL, from its own files) to a browser in development only', async () => {
-    const browserGet = (url: string) => fetch(url, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
+    const browserGet = (url: string) =>
+      fetch(url, { headers: { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' } });
     const inDevelopment = await browserGet(dev.url);
     expect(inDevelopment.status).toBe(200);
     const page = await inDevelopment.text();
     expect(page).toContain('<title>paygraph Explorer</title>');
     // Every script and stylesheet of the page is the gateway's own; Apollo's CDN Sandbox is gone.
-    expect([...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])).toEqual(['data:,', '/explorer/explorer.css', '/explorer/explorer.js']);
+    expect([...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])).toEqual([
+      'data:,',
+      '/explorer/explorer.css',
+      '/explorer/explorer.js',
+    ]);
     expect(page).not.toMatch(/apollographql|https?:\/\//);
     const script = await fetch(new URL('/explorer/explorer.js', dev.url));
     expect(script.status).toBe(200);
@@ -220,10 +282,18 @@ describe.each(gatewayPaths)('refused before any subgraph is called (%s path)', (
   it('refuses GET mutations and GET requests without the CSRF header', async () => {
     const ownerId = unique('csrf');
     const mutation = `mutation { openAccount(input: { ownerId: "${ownerId}", type: PERSONAL, currency: "USD" }) { __typename } }`;
-    const get = (query: string, headers: Record<string, string> = {}) => async (): Promise<RawResponse> => {
-      const response = await fetch(`${gateway().url}?${new URLSearchParams({ query })}`, { headers: { authorization: `Bearer ${bearer}`, ...headers } });
-      return { status: response.status, headers: response.headers, body: await response.json() as RawResponse['body'] };
-    };
+    const get =
+      (query: string, headers: Record<string, string> = {}) =>
+      async (): Promise<RawResponse> => {
+        const response = await fetch(`${gateway().url}?${new URLSearchParams({ query })}`, {
+          headers: { authorization: `Bearer ${bearer}`, ...headers },
+        });
+        return {
+          status: response.status,
+          headers: response.headers,
+          body: (await response.json()) as RawResponse['body'],
+        };
+      };
     const noHeader = await refusedBeforeSubgraphs(gateway(), get(mutation));
     expect(noHeader.status).toBe(400);
     expect(noHeader.body.errors?.[0]?.message).toMatch(/Cross-Site Request Forgery/);
@@ -255,9 +325,16 @@ describe.each(gatewayPaths)('limits measure the variables execution uses, defaul
   const gateway = () => production(path);
 
   /** Refused before any subgraph is called, with this code; its extensions. */
-  const refused = async (query: string, variables: Record<string, unknown>, code: string): Promise<Record<string, any>> => {
+  const refused = async (
+    query: string,
+    variables: Record<string, unknown>,
+    code: string,
+  ): Promise<Record<string, any>> => {
     const response = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { query, variables }, bearer));
-    expect({ status: response.status, codes: codes(response) }, JSON.stringify(variables)).toEqual({ status: 400, codes: [code] });
+    expect({ status: response.status, codes: codes(response) }, JSON.stringify(variables)).toEqual({
+      status: 400,
+      codes: [code],
+    });
     return response.body.errors![0]!.extensions!;
   };
 
@@ -280,14 +357,16 @@ describe.each(gatewayPaths)('limits measure the variables execution uses, defaul
     await served(query, { n: 10 });
   });
 
-  it('page sizes: a page variable left out is the argument\'s own default (20), and null the largest page a subgraph serves', async () => {
+  it("page sizes: a page variable left out is the argument's own default (20), and null the largest page a subgraph serves", async () => {
     // Three nested pages: 1 + n × (3 + 4n + 4n²), 33,661 at the schema's 20 (4,431 at 10).
     const query = `query Nested($n: Int) { accounts(ownerId: "nobody-here", first: $n) { edges { ...Paid } } }
       fragment Paid on AccountEdge { node { payments(first: $n) { edges { node { payer { payments(first: $n) { edges { node { id amount } } } } } } } } }`;
     const leftOut = await refused(query, {}, 'OPERATION_TOO_COSTLY');
     expect(leftOut).toMatchObject({ measured: 33_661 });
     expect(await refused(query, { n: 20 }, 'OPERATION_TOO_COSTLY')).toEqual(leftOut);
-    expect(await refused(query, { n: null }, 'OPERATION_TOO_COSTLY')).toMatchObject({ measured: 1 + 100 * (3 + 400 + 40_000) });
+    expect(await refused(query, { n: null }, 'OPERATION_TOO_COSTLY')).toMatchObject({
+      measured: 1 + 100 * (3 + 400 + 40_000),
+    });
     await served(query, { n: 5 });
   });
 

@@ -1,8 +1,22 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import {
-  Kind, getNamedType, getNullableType, isAbstractType, isEnumType, isLeafType, isListType, isNonNullType, isObjectType, parse,
-  type GraphQLField, type GraphQLNamedType, type GraphQLObjectType, type GraphQLSchema, type OperationDefinitionNode, type TypeNode,
+  Kind,
+  getNamedType,
+  getNullableType,
+  isAbstractType,
+  isEnumType,
+  isLeafType,
+  isListType,
+  isNonNullType,
+  isObjectType,
+  parse,
+  type GraphQLField,
+  type GraphQLNamedType,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type TypeNode,
 } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { listen } from '@paygraph/shared/server/http';
@@ -47,7 +61,9 @@ let api: GraphQLSchema;
 let accountSchema: GraphQLSchema;
 
 const contract = parse(readFileSync(contractPath, 'utf8'));
-const contractQueries = contract.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'query');
+const contractQueries = contract.definitions.filter(
+  (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.operation === 'query',
+);
 
 interface Caller {
   name: string;
@@ -74,7 +90,10 @@ async function closedPortUrl(): Promise<string> {
   return `http://127.0.0.1:${port}/graphql`;
 }
 
-/** The subgraphs' clock stands still: refusals such as balanceAt's name "now", which must be the same for both gateways' calls. */
+/**
+ * The subgraphs' clock stands still: refusals such as balanceAt's name "now", which must be the same for both gateways'
+ * calls.
+ */
 const testStart = new Date();
 const now = () => testStart;
 
@@ -85,7 +104,10 @@ beforeAll(async () => {
   productionStack = await startStack({ production: true, now });
   productionProxies = await countedSubgraphs(productionStack.subgraphUrls);
   production = await startGatewayPair(productionProxies.urls, { production: true });
-  accountGone = await startGatewayPair({ ...productionStack.subgraphUrls, account: await closedPortUrl() }, { production: true });
+  accountGone = await startGatewayPair(
+    { ...productionStack.subgraphUrls, account: await closedPortUrl() },
+    { production: true },
+  );
   const supergraph = Supergraph.build(readFileSync(supergraphPath, 'utf8'));
   api = supergraph.apiSchema().toGraphQLJSSchema();
   accountSchema = supergraph.subgraphs().get('account')!.schema.toGraphQLJSSchema();
@@ -104,9 +126,15 @@ beforeAll(async () => {
   await deposit(stack.gatewayUrl, operator.bearer, personal, 1_000_000n);
   await deposit(stack.gatewayUrl, operator.bearer, strangerAccount, 1_000_000n);
   let payment = '';
-  for (let i = 0; i < 4; i++) payment = (await pay(stack.gatewayUrl, operator.bearer, personal, merchantAccount, 1_250n + BigInt(i))).id;
+  for (let i = 0; i < 4; i++)
+    payment = (await pay(stack.gatewayUrl, operator.bearer, personal, merchantAccount, 1_250n + BigInt(i))).id;
   await pay(stack.gatewayUrl, operator.bearer, strangerAccount, personal, 333n);
-  const held = await createHold(stack.gatewayUrl, operator.bearer, { payer: personal, payee: merchantAccount, amount: '777', key: sub('hold') });
+  const held = await createHold(stack.gatewayUrl, operator.bearer, {
+    payer: personal,
+    payee: merchantAccount,
+    amount: '777',
+    key: sub('hold'),
+  });
   expect(held.errors).toBeUndefined();
   fixtures = { personal, merchantAccount, strangerAccount, payment, hold: held.data!.createHold.id as string };
 });
@@ -150,7 +178,12 @@ async function countedSubgraphs(urls: SubgraphUrls): Promise<CountedSubgraphs> {
 function contractVariables(operation: OperationDefinitionNode): Record<string, unknown> {
   const today = new Date().toISOString().slice(0, 10);
   const values: Record<string, unknown> = {
-    id: operation.name?.value === 'GetHold' ? fixtures.hold : /Payment/.test(operation.name?.value ?? '') ? fixtures.payment : fixtures.personal,
+    id:
+      operation.name?.value === 'GetHold'
+        ? fixtures.hold
+        : /Payment/.test(operation.name?.value ?? '')
+          ? fixtures.payment
+          : fixtures.personal,
     ownerId: 'nobody',
     at: new Date().toISOString(),
     from: '2020-01-01',
@@ -158,7 +191,9 @@ function contractVariables(operation: OperationDefinitionNode): Record<string, u
     businessDate: today,
     channel: 'bank-1',
   };
-  return Object.fromEntries((operation.variableDefinitions ?? []).map((v) => [v.variable.name.value, values[v.variable.name.value] ?? null]));
+  return Object.fromEntries(
+    (operation.variableDefinitions ?? []).map((v) => [v.variable.name.value, values[v.variable.name.value] ?? null]),
+  );
 }
 
 interface Asked {
@@ -167,8 +202,14 @@ interface Asked {
   bearer?: string;
 }
 
-/** Asks both gateways of a pair, the forwarding one first; returns each one's answer and how many operations the forwarding one forwarded. */
-async function askBoth(pair: GatewayPair, asked: Asked): Promise<{ forwarded: string; planned: string; status: [number, number]; wasForwarded: boolean }> {
+/**
+ * Asks both gateways of a pair, the forwarding one first; returns each one's answer and how many operations the
+ * forwarding one forwarded.
+ */
+async function askBoth(
+  pair: GatewayPair,
+  asked: Asked,
+): Promise<{ forwarded: string; planned: string; status: [number, number]; wasForwarded: boolean }> {
   const body = { query: asked.query, variables: asked.variables };
   const before = pair.forwarded.gateway.metrics.operationPaths().forwarded;
   const a = await postRaw(pair.forwarded.url, body, asked.bearer);
@@ -234,7 +275,9 @@ describe('every query of the contract', () => {
       }
     }
     // The reads the account subgraph serves alone go straight to it.
-    expect([...forwarded].sort()).toEqual(expect.arrayContaining(['AccountStatement', 'AccountsByOwner', 'BalanceAt', 'GetAccount']));
+    expect([...forwarded].sort()).toEqual(
+      expect.arrayContaining(['AccountStatement', 'AccountsByOwner', 'BalanceAt', 'GetAccount']),
+    );
   });
 
   it('answers the same without a token (UNAUTHENTICATED), with a forged one, and with the account subgraph gone (SUBGRAPH_UNAVAILABLE)', async () => {
@@ -247,9 +290,16 @@ describe('every query of the contract', () => {
       expect(gone.status[0]).toBe(gone.status[1]);
       expect(gone.forwarded, query).toBe(gone.planned);
     }
-    const gone = await askBoth(accountGone, { query: 'query($id: ID!) { account(id: $id) { id } }', variables: { id: fixtures.personal }, bearer: operator.bearer });
+    const gone = await askBoth(accountGone, {
+      query: 'query($id: ID!) { account(id: $id) { id } }',
+      variables: { id: fixtures.personal },
+      bearer: operator.bearer,
+    });
     expect(gone.wasForwarded).toBe(true);
-    expect(JSON.parse(gone.forwarded)).toMatchObject({ data: { account: null }, errors: [{ extensions: { code: 'SUBGRAPH_UNAVAILABLE', retryable: true } }] });
+    expect(JSON.parse(gone.forwarded)).toMatchObject({
+      data: { account: null },
+      errors: [{ extensions: { code: 'SUBGRAPH_UNAVAILABLE', retryable: true } }],
+    });
   });
 });
 
@@ -267,7 +317,9 @@ const refusedValues: Record<string, readonly unknown[]> = {
 
 interface BadVariables {
   variables: Record<string, unknown>;
-  /** The variables the answer must name; empty for extra variables, which are ignored, as the planned path ignores them. */
+  /**
+   * The variables the answer must name; empty for extra variables, which are ignored, as the planned path ignores them.
+   */
   refused: string[];
 }
 
@@ -275,7 +327,11 @@ interface BadVariables {
  * Seeded bad variables for one operation: each variable left out, null, and given a value its
  * type refuses; two bad at once where there are two; and extra variables beside good ones.
  */
-function badVariablesFor(operation: OperationDefinitionNode, good: Record<string, unknown>, rng: SeededRandom): BadVariables[] {
+function badVariablesFor(
+  operation: OperationDefinitionNode,
+  good: Record<string, unknown>,
+  rng: SeededRandom,
+): BadVariables[] {
   const cases: BadVariables[] = [];
   const definitions = operation.variableDefinitions ?? [];
   const spoil = (typeName: string): unknown => rng.pick(refusedValues[typeName] ?? [{ not: 'a scalar' }]);
@@ -301,7 +357,8 @@ function badVariablesFor(operation: OperationDefinitionNode, good: Record<string
     cases.push({ variables, refused: names });
   }
   const extraName = rng.pick(['extra', 'unknown', 'first', 'id2', 'at_']);
-  if (!(extraName in good)) cases.push({ variables: { ...good, [extraName]: rng.pick([1, 'x', null, { deep: [1, 2] }, true]) }, refused: [] });
+  if (!(extraName in good))
+    cases.push({ variables: { ...good, [extraName]: rng.pick([1, 'x', null, { deep: [1, 2] }, true]) }, refused: [] });
   return cases;
 }
 
@@ -320,7 +377,10 @@ describe('bad variables for every query of the contract', () => {
       for (const bad of badVariablesFor(operation, contractVariables(operation), rng)) {
         const caller = rng.pick([operator, owner, stranger]);
         const label = `${operation.name!.value} ${JSON.stringify(bad.variables)}`;
-        for (const [pair, proxies, mode] of [[dev, devProxies, 'dev'], [production, productionProxies, 'production']] as const) {
+        for (const [pair, proxies, mode] of [
+          [dev, devProxies, 'dev'],
+          [production, productionProxies, 'production'],
+        ] as const) {
           const before = proxies.requests();
           const answers = await askBoth(pair, { query, variables: bad.variables, bearer: caller.bearer });
           asked += 1;
@@ -336,9 +396,15 @@ describe('bad variables for every query of the contract', () => {
           expect(answers.status[0], label).toBe(400);
           const forwarded = mode === 'production' ? answers.forwarded : withoutStacks(answers.forwarded);
           expect(forwarded, label).toBe(mode === 'production' ? answers.planned : withoutStacks(answers.planned));
-          const body = JSON.parse(answers.forwarded) as { data?: unknown; errors: Array<{ message: string; extensions: Record<string, unknown> }> };
+          const body = JSON.parse(answers.forwarded) as {
+            data?: unknown;
+            errors: Array<{ message: string; extensions: Record<string, unknown> }>;
+          };
           expect(body.data, label).toBeUndefined();
-          expect(body.errors.map((e) => e.extensions.code), label).toEqual(bad.refused.map(() => 'BAD_USER_INPUT'));
+          expect(
+            body.errors.map((e) => e.extensions.code),
+            label,
+          ).toEqual(bad.refused.map(() => 'BAD_USER_INPUT'));
           const named = body.errors.map((e) => /^Variable "\$(\w+)"/.exec(e.message)?.[1]);
           expect(new Set(named), label).toEqual(new Set(bad.refused));
           if (mode === 'production') expect(answers.forwarded, label).not.toContain('stacktrace');
@@ -347,13 +413,17 @@ describe('bad variables for every query of the contract', () => {
     }
     console.info(`[pass-through] ${asked} answers to bad variables compared (seed ${random.seed})`);
     // The reads the account subgraph serves alone took the forwarded path, and were refused there.
-    expect([...forwardedOperations].sort()).toEqual(expect.arrayContaining(['AccountStatement', 'AccountsByOwner', 'BalanceAt', 'GetAccount']));
+    expect([...forwardedOperations].sort()).toEqual(
+      expect.arrayContaining(['AccountStatement', 'AccountsByOwner', 'BalanceAt', 'GetAccount']),
+    );
   });
 });
 
 /** The sub of a caller's token, from its payload (the test minted it). */
 function subOf(caller: Caller): string {
-  const payload = JSON.parse(Buffer.from(caller.bearer.split('.')[1]!, 'base64url').toString('utf8')) as { sub: string };
+  const payload = JSON.parse(Buffer.from(caller.bearer.split('.')[1]!, 'base64url').toString('utf8')) as {
+    sub: string;
+  };
   return payload.sub;
 }
 
@@ -368,7 +438,14 @@ describe('generated selections', () => {
     for (; count < generatedMax && forwarded < forwardedWanted; count++) {
       const generated = generateOperation(random.fork(count));
       const caller = random.pick([operator, owner, stranger, undefined]);
-      if (await expectSameAnswers({ query: generated.query, variables: generated.variables, ...(caller ? { bearer: caller.bearer } : {}) })) forwarded += 1;
+      if (
+        await expectSameAnswers({
+          query: generated.query,
+          variables: generated.variables,
+          ...(caller ? { bearer: caller.bearer } : {}),
+        })
+      )
+        forwarded += 1;
     }
     console.info(`[pass-through] ${forwarded} of ${count} generated operations were forwarded (seed ${random.seed})`);
     expect(forwarded).toBe(forwardedWanted);
@@ -394,7 +471,8 @@ interface Generated {
 
 /**
  * A random query over the API schema (every other one over the fields the account subgraph has,
- * so that many are forwarded): one or two root fields of those with arguments the test can supply, each with a random selection below it (up to 4 levels), using aliases, inline and
+ * so that many are forwarded): one or two root fields of those with arguments the test can supply, each with a random
+ * selection below it (up to 4 levels), using aliases, inline and
  * named fragments, __typename, @skip/@include on literals and variables, and arguments that are
  * fine, absent, refused (BAD_USER_INPUT) or name what is not there or not the caller's.
  */
@@ -405,11 +483,12 @@ function generateOperation(rng: SeededRandom): Generated {
   let aliasCount = 0;
   let fragmentCount = 0;
   const accountOnly = rng.below(2) === 0;
-  const fieldsOf = (type: GraphQLObjectType) => Object.values(type.getFields()).filter((field) => {
-    if (!accountOnly) return true;
-    const own = accountSchema.getType(type.name);
-    return own !== undefined && 'getFields' in own && field.name in own.getFields();
-  });
+  const fieldsOf = (type: GraphQLObjectType) =>
+    Object.values(type.getFields()).filter((field) => {
+      if (!accountOnly) return true;
+      const own = accountSchema.getType(type.name);
+      return own !== undefined && 'getFields' in own && field.name in own.getFields();
+    });
 
   const variable = (name: string, type: string, value: unknown): string => {
     if (!(name in variables)) {
@@ -422,7 +501,16 @@ function generateOperation(rng: SeededRandom): Generated {
   const argumentValue = (name: string, typeName: string): string | null => {
     switch (typeName) {
       case 'ID': {
-        const id = rng.pick([fixtures.personal, fixtures.personal, fixtures.merchantAccount, fixtures.strangerAccount, fixtures.payment, fixtures.hold, 'acc_nope', 'nope']);
+        const id = rng.pick([
+          fixtures.personal,
+          fixtures.personal,
+          fixtures.merchantAccount,
+          fixtures.strangerAccount,
+          fixtures.payment,
+          fixtures.hold,
+          'acc_nope',
+          'nope',
+        ]);
         const idValue = name === 'ownerId' ? rng.pick(['nobody', 'someone-else']) : id;
         return rng.below(2) === 0 ? JSON.stringify(idValue) : variable(`v${name}${rng.below(2)}`, 'ID!', idValue);
       }
@@ -431,7 +519,13 @@ function generateOperation(rng: SeededRandom): Generated {
       case 'String':
         return rng.pick([null, '"not-a-cursor"']);
       case 'DateTime':
-        return JSON.stringify(rng.pick([new Date(Date.now() - 3_600_000).toISOString(), new Date(Date.now() + 86_400_000).toISOString(), new Date().toISOString()]));
+        return JSON.stringify(
+          rng.pick([
+            new Date(Date.now() - 3_600_000).toISOString(),
+            new Date(Date.now() + 86_400_000).toISOString(),
+            new Date().toISOString(),
+          ]),
+        );
       case 'Date':
         return JSON.stringify(rng.pick(['2020-01-01', new Date().toISOString().slice(0, 10), '2030-01-01']));
       default:
@@ -461,10 +555,14 @@ function generateOperation(rng: SeededRandom): Generated {
 
   const directive = (): string => {
     switch (rng.below(10)) {
-      case 0: return ' @include(if: false)';
-      case 1: return ` @skip(if: ${variable('skipIt', 'Boolean!', rng.below(2) === 0)})`;
-      case 2: return ` @include(if: ${variable('includeIt', 'Boolean!', rng.below(2) === 0)})`;
-      default: return '';
+      case 0:
+        return ' @include(if: false)';
+      case 1:
+        return ` @skip(if: ${variable('skipIt', 'Boolean!', rng.below(2) === 0)})`;
+      case 2:
+        return ` @include(if: ${variable('includeIt', 'Boolean!', rng.below(2) === 0)})`;
+      default:
+        return '';
     }
   };
 
@@ -512,8 +610,11 @@ function generateOperation(rng: SeededRandom): Generated {
   };
 
   const query = api.getQueryType()!;
-  const roots = (accountOnly ? ['account', 'account', 'accounts', 'balanceChanges'] : ['account', 'account', 'accounts', 'balanceChanges', 'payment', 'hold', 'ledgerHealth'])
-    .map((name) => query.getFields()[name]!);
+  const roots = (
+    accountOnly
+      ? ['account', 'account', 'accounts', 'balanceChanges']
+      : ['account', 'account', 'accounts', 'balanceChanges', 'payment', 'hold', 'ledgerHealth']
+  ).map((name) => query.getFields()[name]!);
   const rootParts: string[] = [];
   const rootCount = rng.between(1, 2);
   for (let n = 0; n < rootCount * 3 && rootParts.length < rootCount; n++) {
@@ -521,6 +622,7 @@ function generateOperation(rng: SeededRandom): Generated {
     if (text !== null) rootParts.push(text);
   }
   const name = rng.below(2) === 0 ? ` Generated${rng.below(1000)}` : '';
-  const head = definitions.length > 0 || name ? `query${name}${definitions.length > 0 ? `(${definitions.join(', ')})` : ''} ` : '';
+  const head =
+    definitions.length > 0 || name ? `query${name}${definitions.length > 0 ? `(${definitions.join(', ')})` : ''} ` : '';
   return { query: `${head}{ ${rootParts.join(' ')} }\n${fragments.join('\n')}`, variables };
 }

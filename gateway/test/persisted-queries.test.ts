@@ -11,7 +11,10 @@ import { documentBytesMax } from '../src/limits';
  */
 const caches: RedisPersistedQueryCache[] = [];
 /** A cache of its own, once its connection is up (before that every lookup misses, by design). */
-async function cache(keyPrefix: string, options: { entriesMax?: number; ttlSeconds?: number } = {}): Promise<RedisPersistedQueryCache> {
+async function cache(
+  keyPrefix: string,
+  options: { entriesMax?: number; ttlSeconds?: number } = {},
+): Promise<RedisPersistedQueryCache> {
   const made = new RedisPersistedQueryCache({ url: testRedisUrl(), keyPrefix, ...options });
   caches.push(made);
   // Generous for a loaded 2-core machine: a local Redis connects in milliseconds.
@@ -43,7 +46,7 @@ describe('the Redis persisted-query cache', () => {
     expect(await bounded.get('k5')).toBe('query k5 { a }');
   });
 
-  it("gives every document a TTL, at most its own even when Apollo Server asks for longer", async () => {
+  it('gives every document a TTL, at most its own even when Apollo Server asks for longer', async () => {
     const prefix = `{${unique('apq-test')}}`;
     const short = await cache(prefix, { ttlSeconds: 60 });
     await short.set('t1', 'query T { a }', { ttl: 86_400 });

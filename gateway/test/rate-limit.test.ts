@@ -56,12 +56,21 @@ const funding = 100 * (moneyBudget + 1);
 async function customer(): Promise<Customer> {
   const ownerId = unique('rate');
   const bearer = await token(ownerId, 'customer');
-  const opened = await post(stack.gatewayUrl, { query: contractOperation('OpenAccount'), variables: { input: { ownerId, type: 'PERSONAL', currency: 'USD' } } }, bearer);
+  const opened = await post(
+    stack.gatewayUrl,
+    { query: contractOperation('OpenAccount'), variables: { input: { ownerId, type: 'PERSONAL', currency: 'USD' } } },
+    bearer,
+  );
   const accountId = opened.body.data?.openAccount?.id as string | undefined;
   if (!accountId) throw new Error(`could not open an account: ${JSON.stringify(opened.body)}`);
   const input = { idempotencyKey: unique('fund'), accountId, amount: String(funding), currency: 'USD' };
-  const funded = await post(stack.gatewayUrl, { query: contractOperation('Deposit'), variables: { input } }, await token('rate-operator', 'operator'));
-  if (funded.body.data?.deposit?.__typename !== 'Deposit') throw new Error(`could not fund the account: ${JSON.stringify(funded.body)}`);
+  const funded = await post(
+    stack.gatewayUrl,
+    { query: contractOperation('Deposit'), variables: { input } },
+    await token('rate-operator', 'operator'),
+  );
+  if (funded.body.data?.deposit?.__typename !== 'Deposit')
+    throw new Error(`could not fund the account: ${JSON.stringify(funded.body)}`);
   return { bearer, accountId };
 }
 
@@ -76,7 +85,11 @@ function readAccount(gateway: GuardedGateway, who: Customer): Promise<RawRespons
 }
 
 /** Asserts a RATE_LIMITED refusal that reached no subgraph. */
-async function expectLimited(gateway: GuardedGateway, send: () => Promise<RawResponse>, bucket: 'money' | 'other'): Promise<RawResponse> {
+async function expectLimited(
+  gateway: GuardedGateway,
+  send: () => Promise<RawResponse>,
+  bucket: 'money' | 'other',
+): Promise<RawResponse> {
   const before = gateway.subgraphCalls();
   const response = await send();
   expect(gateway.subgraphCalls()).toBe(before);
@@ -104,7 +117,8 @@ describe('the sliding window', () => {
 
   it('keeps at most countersMax counters in memory, forgetting the least recently used', async () => {
     const limiter = new MemoryRateLimiter(60_000, 10);
-    for (let i = 0; i < 100; i++) await limiter.take(`customer:p${i}`, [{ bucket: 'other', weight: 1, limit: 1 }], 1_000);
+    for (let i = 0; i < 100; i++)
+      await limiter.take(`customer:p${i}`, [{ bucket: 'other', weight: 1, limit: 1 }], 1_000);
     expect(limiter.size()).toBe(10);
     // p99 is remembered (its one unit is taken); p0 was forgotten, so it starts afresh.
     expect((await limiter.take('customer:p99', [{ bucket: 'other', weight: 1, limit: 1 }], 1_000)).allowed).toBe(false);
@@ -150,12 +164,22 @@ describe('rate limits in memory', () => {
 
   it('counts createFxQuote against the money budget, per caller, as the money mutations it prices', async () => {
     const rate = { baseCurrency: 'USD', quoteCurrency: 'THB', rate: '36.5' };
-    const set = await post(stack.gatewayUrl, { query: contractOperation('SetFxRate'), variables: { input: rate } }, await token('rate-operator', 'operator'));
+    const set = await post(
+      stack.gatewayUrl,
+      { query: contractOperation('SetFxRate'), variables: { input: rate } },
+      await token('rate-operator', 'operator'),
+    );
     expect(set.body.data?.setFxRate?.__typename).toBe('FxRate');
     const [a, b] = await Promise.all([customer(), customer()]);
-    const quote = (who: Customer) => post(gateway.url, {
-      query: contractOperation('CreateFxQuote'), variables: { input: { sellCurrency: 'USD', buyCurrency: 'THB', sellAmount: '100' } },
-    }, who.bearer);
+    const quote = (who: Customer) =>
+      post(
+        gateway.url,
+        {
+          query: contractOperation('CreateFxQuote'),
+          variables: { input: { sellCurrency: 'USD', buyCurrency: 'THB', sellAmount: '100' } },
+        },
+        who.bearer,
+      );
     for (let i = 0; i < moneyBudget; i++) {
       const made = await quote(a);
       expect(made.status).toBe(200);
@@ -173,12 +197,21 @@ describe('rate limits in memory', () => {
   it('weighs createPayments by its number of inputs', async () => {
     const [payer, payee] = await Promise.all([customer(), customer()]);
     const bulk = `mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }`;
-    const inputs = (count: number) => Array.from({ length: count }, () => ({
-      idempotencyKey: unique('bulk'), payerAccountId: payer.accountId, payeeAccountId: payee.accountId, amount: '1', currency: 'USD',
-    }));
+    const inputs = (count: number) =>
+      Array.from({ length: count }, () => ({
+        idempotencyKey: unique('bulk'),
+        payerAccountId: payer.accountId,
+        payeeAccountId: payee.accountId,
+        amount: '1',
+        currency: 'USD',
+      }));
     // More inputs than the whole budget: refused for good, with no Retry-After.
     const before = gateway.subgraphCalls();
-    const tooBig = await post(gateway.url, { query: bulk, variables: { inputs: inputs(moneyBudget + 1) } }, payer.bearer);
+    const tooBig = await post(
+      gateway.url,
+      { query: bulk, variables: { inputs: inputs(moneyBudget + 1) } },
+      payer.bearer,
+    );
     expect(gateway.subgraphCalls()).toBe(before);
     expect(tooBig.status).toBe(429);
     expect(codes(tooBig)).toEqual(['RATE_LIMITED']);
@@ -189,7 +222,11 @@ describe('rate limits in memory', () => {
     expect(two.status).toBe(200);
     expect(two.body.data?.createPayments).toHaveLength(2);
     // Two of three units are gone: one more input fits, two do not.
-    await expectLimited(gateway, () => post(gateway.url, { query: bulk, variables: { inputs: inputs(2) } }, payer.bearer), 'money');
+    await expectLimited(
+      gateway,
+      () => post(gateway.url, { query: bulk, variables: { inputs: inputs(2) } }, payer.bearer),
+      'money',
+    );
     expect((await post(gateway.url, { query: bulk, variables: { inputs: inputs(1) } }, payer.bearer)).status).toBe(200);
   });
 });
@@ -209,7 +246,8 @@ describe('rate limits through Redis', () => {
 
   it('shares one budget between two gateways, per principal', async () => {
     const [a, b] = await Promise.all([customer(), customer()]);
-    for (let i = 0; i < moneyBudget; i++) expect((await withdraw(i % 2 === 0 ? first : second, a)).body.data?.withdraw.__typename).toBe('Withdrawal');
+    for (let i = 0; i < moneyBudget; i++)
+      expect((await withdraw(i % 2 === 0 ? first : second, a)).body.data?.withdraw.__typename).toBe('Withdrawal');
     await expectLimited(first, () => withdraw(first, a), 'money');
     await expectLimited(second, () => withdraw(second, a), 'money');
     expect((await withdraw(second, b)).body.data?.withdraw.__typename).toBe('Withdrawal');
@@ -221,7 +259,11 @@ describe('rate limits through Redis', () => {
       // Until it is connected the limiter decides in memory, which would count the same here.
       expect(await limiter.ready(5_000)).toBe(true);
       const now = Date.now();
-      const decisions = await Promise.all(Array.from({ length: 20 }, () => limiter.take('customer:racer', [{ bucket: 'money', weight: 1, limit: 7 }], now)));
+      const decisions = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          limiter.take('customer:racer', [{ bucket: 'money', weight: 1, limit: 7 }], now),
+        ),
+      );
       expect(decisions.filter((d) => d.allowed)).toHaveLength(7);
     } finally {
       await limiter.close();

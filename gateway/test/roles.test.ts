@@ -55,7 +55,10 @@ interface Party {
   account: string;
 }
 
-/** A (the attacker, a customer), B (a customer) and B's merchant account; B's partner holds B's subject with the partner role. */
+/**
+ * A (the attacker, a customer), B (a customer) and B's merchant account; B's partner holds B's subject with the partner
+ * role.
+ */
 let a: Party;
 let b: Party;
 let bMerchant: Party;
@@ -65,7 +68,12 @@ let channel: string;
 let bHold: string;
 
 async function open(ownerId: string, type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL'): Promise<string> {
-  const answer = await gql(stack.gatewayUrl, contractOperation('OpenAccount'), { input: { ownerId, type, currency: 'USD' } }, operator);
+  const answer = await gql(
+    stack.gatewayUrl,
+    contractOperation('OpenAccount'),
+    { input: { ownerId, type, currency: 'USD' } },
+    operator,
+  );
   expect(answer.errors).toBeUndefined();
   return answer.data!.openAccount.id as string;
 }
@@ -83,9 +91,20 @@ beforeAll(async () => {
   [a, b, bMerchant] = await Promise.all([party('customer'), party('customer'), party('merchant', 'MERCHANT')]);
   bPartner = await token(b.sub, 'partner');
   channel = await token(unique('channel'), 'channel');
-  const held = await gql(stack.gatewayUrl, docs.createHold, {
-    input: { idempotencyKey: unique('hold'), payerAccountId: b.account, payeeAccountId: a.account, amount: '500', currency: 'USD' },
-  }, b.bearer);
+  const held = await gql(
+    stack.gatewayUrl,
+    docs.createHold,
+    {
+      input: {
+        idempotencyKey: unique('hold'),
+        payerAccountId: b.account,
+        payeeAccountId: a.account,
+        amount: '500',
+        currency: 'USD',
+      },
+    },
+    b.bearer,
+  );
   expect(held.errors).toBeUndefined();
   expect(held.data!.createHold.__typename).toBe('Hold');
   bHold = held.data!.createHold.id as string;
@@ -103,7 +122,12 @@ function expectForbidden(answer: GraphQLResponse, field: string): void {
 
 /** Everything a refused write could have touched on accounts: their rows and entries. */
 async function ledgerState(accountIds: readonly string[]) {
-  return Promise.all(accountIds.map(async (id) => ({ row: await accountRow(stack.shards, id), entries: (await entriesOf(stack.shards, id)).length })));
+  return Promise.all(
+    accountIds.map(async (id) => ({
+      row: await accountRow(stack.shards, id),
+      entries: (await entriesOf(stack.shards, id)).length,
+    })),
+  );
 }
 
 const holdRow = (id: string) => storedHold(stack.shards, id);
@@ -118,13 +142,17 @@ describe('account part', () => {
     expectForbidden(await gql(stack.gatewayUrl, docs.freeze, { id: b.account }, channel), 'freezeAccount');
     expectForbidden(await gql(stack.gatewayUrl, docs.close, { id: b.account }, channel), 'closeAccount');
     expect(await ledgerState([b.account])).toEqual(before);
-    const subscription = subscribe(stack.gatewayWsUrl, { authorization: `Bearer ${channel}`, query: docs.balanceChanged, variables: { accountId: b.account } });
+    const subscription = subscribe(stack.gatewayWsUrl, {
+      authorization: `Bearer ${channel}`,
+      query: docs.balanceChanged,
+      variables: { accountId: b.account },
+    });
     await subscription.waitFor(() => subscription.closeCode !== null, 'the socket to close');
     expect(subscription.closeCode).toBe(4403);
     expect(subscription.events).toEqual([]);
   });
 
-  it('a partner closes no account, not even an empty one of its owner\'s; the owner can', async () => {
+  it("a partner closes no account, not even an empty one of its owner's; the owner can", async () => {
     const empty = await open(b.sub);
     expectForbidden(await gql(stack.gatewayUrl, docs.close, { id: empty }, bPartner), 'closeAccount');
     expect((await accountRow(stack.shards, empty))?.status).toBe('ACTIVE');
@@ -134,23 +162,61 @@ describe('account part', () => {
 });
 
 describe('transaction part', () => {
-  it('a partner moves none of its owner\'s money: no hold, capture, void, campaign or FX quote; it reads the hold', async () => {
+  it("a partner moves none of its owner's money: no hold, capture, void, campaign or FX quote; it reads the hold", async () => {
     const before = await ledgerState([a.account, b.account]);
     const holdBefore = await holdRow(bHold);
     const keys = Array.from({ length: 4 }, () => unique('partner'));
-    expectForbidden(await gql(stack.gatewayUrl, docs.createHold, {
-      input: { idempotencyKey: keys[0], payerAccountId: b.account, payeeAccountId: a.account, amount: '100', currency: 'USD' },
-    }, bPartner), 'createHold');
-    expectForbidden(await gql(stack.gatewayUrl, docs.captureHold, { input: { idempotencyKey: keys[1], holdId: bHold } }, bPartner), 'captureHold');
-    expectForbidden(await gql(stack.gatewayUrl, docs.voidHold, { input: { idempotencyKey: keys[2], holdId: bHold } }, bPartner), 'voidHold');
-    expectForbidden(await gql(stack.gatewayUrl, docs.createCampaign, {
-      input: { idempotencyKey: keys[3], fundingAccountId: b.account, percentOffBps: 1000 },
-    }, bPartner), 'createCampaign');
-    expectForbidden(await gql(stack.gatewayUrl, docs.createFxQuote, { input: { sellCurrency: 'USD', buyCurrency: 'EUR', sellAmount: '100' } }, bPartner), 'createFxQuote');
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.createHold,
+        {
+          input: {
+            idempotencyKey: keys[0],
+            payerAccountId: b.account,
+            payeeAccountId: a.account,
+            amount: '100',
+            currency: 'USD',
+          },
+        },
+        bPartner,
+      ),
+      'createHold',
+    );
+    expectForbidden(
+      await gql(stack.gatewayUrl, docs.captureHold, { input: { idempotencyKey: keys[1], holdId: bHold } }, bPartner),
+      'captureHold',
+    );
+    expectForbidden(
+      await gql(stack.gatewayUrl, docs.voidHold, { input: { idempotencyKey: keys[2], holdId: bHold } }, bPartner),
+      'voidHold',
+    );
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.createCampaign,
+        {
+          input: { idempotencyKey: keys[3], fundingAccountId: b.account, percentOffBps: 1000 },
+        },
+        bPartner,
+      ),
+      'createCampaign',
+    );
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.createFxQuote,
+        { input: { sellCurrency: 'USD', buyCurrency: 'EUR', sellAmount: '100' } },
+        bPartner,
+      ),
+      'createFxQuote',
+    );
     for (const key of keys) expect(await resourceOfKey(stack.shards, b.sub, key)).toBeUndefined();
     expect(await ledgerState([a.account, b.account])).toEqual(before);
     expect(await holdRow(bHold)).toEqual(holdBefore);
-    const quotes = await Promise.all(stack.shards.all.map((s) => s.db.select().from(fxQuotes).where(eq(fxQuotes.createdBy, b.sub))));
+    const quotes = await Promise.all(
+      stack.shards.all.map((s) => s.db.select().from(fxQuotes).where(eq(fxQuotes.createdBy, b.sub))),
+    );
     expect(quotes.flat()).toEqual([]);
     // Reading is a partner's: the hold is on its owner's account.
     const read = await gql(stack.gatewayUrl, docs.getHold, { id: bHold }, bPartner);
@@ -158,33 +224,87 @@ describe('transaction part', () => {
     expect(read.data!.hold).toMatchObject({ id: bHold, status: 'HELD' });
   });
 
-  it('A neither ends nor reads B\'s hold, nor lists B\'s holds; a channel reads no hold and asks no quote, rate or position', async () => {
+  it("A neither ends nor reads B's hold, nor lists B's holds; a channel reads no hold and asks no quote, rate or position", async () => {
     const before = await ledgerState([a.account, b.account]);
     const holdBefore = await holdRow(bHold);
     // A is the hold's payee: being paid by it gives no say over it.
-    expectForbidden(await gql(stack.gatewayUrl, docs.captureHold, { input: { idempotencyKey: unique('k'), holdId: bHold } }, a.bearer), 'captureHold');
-    expectForbidden(await gql(stack.gatewayUrl, docs.voidHold, { input: { idempotencyKey: unique('k'), holdId: bHold } }, a.bearer), 'voidHold');
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.captureHold,
+        { input: { idempotencyKey: unique('k'), holdId: bHold } },
+        a.bearer,
+      ),
+      'captureHold',
+    );
+    expectForbidden(
+      await gql(stack.gatewayUrl, docs.voidHold, { input: { idempotencyKey: unique('k'), holdId: bHold } }, a.bearer),
+      'voidHold',
+    );
     const stranger = await token(unique('stranger'), 'customer');
     expectForbidden(await gql(stack.gatewayUrl, docs.getHold, { id: bHold }, stranger), 'hold');
     const listed = await gql(stack.gatewayUrl, docs.accountHolds, { id: b.account }, a.bearer);
     expect(errorCodes(listed)).toContain('FORBIDDEN');
     expect(listed.data?.account ?? null).toBeNull();
     expectForbidden(await gql(stack.gatewayUrl, docs.getHold, { id: bHold }, channel), 'hold');
-    expectForbidden(await gql(stack.gatewayUrl, docs.createHold, {
-      input: { idempotencyKey: unique('k'), payerAccountId: b.account, payeeAccountId: a.account, amount: '1', currency: 'USD' },
-    }, channel), 'createHold');
-    expectForbidden(await gql(stack.gatewayUrl, docs.createFxQuote, { input: { sellCurrency: 'USD', buyCurrency: 'EUR', sellAmount: '100' } }, channel), 'createFxQuote');
-    expectForbidden(await gql(stack.gatewayUrl, docs.setFxRate, { input: { baseCurrency: 'USD', quoteCurrency: 'EUR', rate: '0.9' } }, channel), 'setFxRate');
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.createHold,
+        {
+          input: {
+            idempotencyKey: unique('k'),
+            payerAccountId: b.account,
+            payeeAccountId: a.account,
+            amount: '1',
+            currency: 'USD',
+          },
+        },
+        channel,
+      ),
+      'createHold',
+    );
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.createFxQuote,
+        { input: { sellCurrency: 'USD', buyCurrency: 'EUR', sellAmount: '100' } },
+        channel,
+      ),
+      'createFxQuote',
+    );
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.setFxRate,
+        { input: { baseCurrency: 'USD', quoteCurrency: 'EUR', rate: '0.9' } },
+        channel,
+      ),
+      'setFxRate',
+    );
     expectForbidden(await gql(stack.gatewayUrl, docs.fxPositions, {}, channel), 'fxPositions');
-    expectForbidden(await gql(stack.gatewayUrl, docs.setFxRate, { input: { baseCurrency: 'USD', quoteCurrency: 'EUR', rate: '0.9' } }, bPartner), 'setFxRate');
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.setFxRate,
+        { input: { baseCurrency: 'USD', quoteCurrency: 'EUR', rate: '0.9' } },
+        bPartner,
+      ),
+      'setFxRate',
+    );
     expect(await ledgerState([a.account, b.account])).toEqual(before);
     expect(await holdRow(bHold)).toEqual(holdBefore);
   });
 });
 
 describe('settlement part', () => {
-  it('A reads neither B\'s settlements nor one of them; only operators settle, import statements and set fee rates', async () => {
-    const settled = await gql(stack.gatewayUrl, docs.runSettlement, { input: { merchantAccountId: bMerchant.account, businessDate: '2020-01-02' } }, operator);
+  it("A reads neither B's settlements nor one of them; only operators settle, import statements and set fee rates", async () => {
+    const settled = await gql(
+      stack.gatewayUrl,
+      docs.runSettlement,
+      { input: { merchantAccountId: bMerchant.account, businessDate: '2020-01-02' } },
+      operator,
+    );
     expect(settled.data!.runSettlement.__typename, JSON.stringify(settled)).toBe('Settlement');
     const settlementId = settled.data!.runSettlement.id as string;
     const own = await gql(stack.gatewayUrl, docs.settlement, { id: settlementId }, bMerchant.bearer);
@@ -200,12 +320,47 @@ describe('settlement part', () => {
 
     const control = controlShard(stack.shards).db;
     const rateBefore = await feeRateOf(control, bMerchant.account);
-    const statementChannel = unique('bank').replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
+    const statementChannel = unique('bank')
+      .replace(/[^A-Za-z0-9_.-]/g, '_')
+      .slice(0, 64);
     for (const bearer of [bMerchant.bearer, await token(bMerchant.sub, 'partner'), channel]) {
-      expectForbidden(await gql(stack.gatewayUrl, docs.setFeeRate, { input: { merchantAccountId: bMerchant.account, feeBps: 0 } }, bearer), 'setMerchantFeeRate');
-      expectForbidden(await gql(stack.gatewayUrl, docs.importStatement, { input: { channel: statementChannel, businessDate: '2020-01-02', csv: 'external_ref,amount,currency,direction,date\n' } }, bearer), 'importStatement');
-      expectForbidden(await gql(stack.gatewayUrl, docs.runSettlement, { input: { merchantAccountId: bMerchant.account, businessDate: '2020-01-03' } }, bearer), 'runSettlement');
-      expectForbidden(await gql(stack.gatewayUrl, docs.reconciliation, { businessDate: '2000-01-04' }, bearer), 'reconciliation');
+      expectForbidden(
+        await gql(
+          stack.gatewayUrl,
+          docs.setFeeRate,
+          { input: { merchantAccountId: bMerchant.account, feeBps: 0 } },
+          bearer,
+        ),
+        'setMerchantFeeRate',
+      );
+      expectForbidden(
+        await gql(
+          stack.gatewayUrl,
+          docs.importStatement,
+          {
+            input: {
+              channel: statementChannel,
+              businessDate: '2020-01-02',
+              csv: 'external_ref,amount,currency,direction,date\n',
+            },
+          },
+          bearer,
+        ),
+        'importStatement',
+      );
+      expectForbidden(
+        await gql(
+          stack.gatewayUrl,
+          docs.runSettlement,
+          { input: { merchantAccountId: bMerchant.account, businessDate: '2020-01-03' } },
+          bearer,
+        ),
+        'runSettlement',
+      );
+      expectForbidden(
+        await gql(stack.gatewayUrl, docs.reconciliation, { businessDate: '2000-01-04' }, bearer),
+        'reconciliation',
+      );
     }
     expect(await feeRateOf(control, bMerchant.account)).toBe(rateBefore);
     expect(await control.select().from(statements).where(eq(statements.channel, statementChannel))).toEqual([]);
@@ -213,18 +368,34 @@ describe('settlement part', () => {
 });
 
 describe('webhooks part', () => {
-  it('a channel has no endpoints to list, read or manage; A cannot read or disable B\'s partner\'s endpoint', async () => {
-    const made = await gql(stack.gatewayUrl, docs.createEndpoint, { input: { url: 'https://hooks.example.com/b', eventTypes: ['balance.changed'], accountIds: [b.account] } }, bPartner);
+  it("a channel has no endpoints to list, read or manage; A cannot read or disable B's partner's endpoint", async () => {
+    const made = await gql(
+      stack.gatewayUrl,
+      docs.createEndpoint,
+      { input: { url: 'https://hooks.example.com/b', eventTypes: ['balance.changed'], accountIds: [b.account] } },
+      bPartner,
+    );
     expect(made.data!.createWebhookEndpoint.__typename, JSON.stringify(made)).toBe('WebhookEndpoint');
     const endpointId = made.data!.createWebhookEndpoint.id as string;
 
     expectForbidden(await gql(stack.gatewayUrl, docs.endpoints, {}, channel), 'webhookEndpoints');
     for (const bearer of [channel, a.bearer]) {
       expectForbidden(await gql(stack.gatewayUrl, docs.readEndpoint, { id: endpointId }, bearer), 'webhookEndpoint');
-      expectForbidden(await gql(stack.gatewayUrl, docs.disableEndpoint, { input: { endpointId } }, bearer), 'disableWebhookEndpoint');
+      expectForbidden(
+        await gql(stack.gatewayUrl, docs.disableEndpoint, { input: { endpointId } }, bearer),
+        'disableWebhookEndpoint',
+      );
     }
     // Naming B's account, A is refused like a channel would be, before anything is written.
-    expectForbidden(await gql(stack.gatewayUrl, docs.createEndpoint, { input: { url: 'https://hooks.example.com/a', eventTypes: ['balance.changed'], accountIds: [b.account] } }, a.bearer), 'createWebhookEndpoint');
+    expectForbidden(
+      await gql(
+        stack.gatewayUrl,
+        docs.createEndpoint,
+        { input: { url: 'https://hooks.example.com/a', eventTypes: ['balance.changed'], accountIds: [b.account] } },
+        a.bearer,
+      ),
+      'createWebhookEndpoint',
+    );
     expect((await gql(stack.gatewayUrl, docs.endpoints, {}, a.bearer)).data!.webhookEndpoints).toEqual([]);
     const still = await gql(stack.gatewayUrl, docs.readEndpoint, { id: endpointId }, bPartner);
     expect(still.data!.webhookEndpoint).toMatchObject({ id: endpointId, status: 'ENABLED' });

@@ -18,17 +18,29 @@ import { subgraphFields } from '../src/subscriptions/served-by';
  */
 const sdl = readFileSync(supergraphPath, 'utf8');
 const apiSchema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
-const limits: BridgeLimits = { pageSize: 50, consumerStallMsMax: 5_000, socketBufferBytesMax: 1 << 20, reconnectAttemptsMax: 3, reconnectDelayMs: 10 };
+const limits: BridgeLimits = {
+  pageSize: 50,
+  consumerStallMsMax: 5_000,
+  socketBufferBytesMax: 1 << 20,
+  reconnectAttemptsMax: 3,
+  reconnectDelayMs: 10,
+};
 
 function forwarded(after: string | null = 'c0'): BalanceSubscription {
-  const document = parse('subscription($after: String) { balanceChanged(accountId: "acc_x", after: $after) { sequence } }');
+  const document = parse(
+    'subscription($after: String) { balanceChanged(accountId: "acc_x", after: $after) { sequence } }',
+  );
   const planned = planOperation(apiSchema, document, null, { after }, subgraphFields(sdl, 'account'));
-  if (!planned.ok || planned.value.kind !== 'subscription' || planned.value.subscription.forwardQuery === null) throw new Error('not forwarded');
+  if (!planned.ok || planned.value.kind !== 'subscription' || planned.value.subscription.forwardQuery === null)
+    throw new Error('not forwarded');
   return planned.value.subscription;
 }
 
 /** A graphql-ws peer that answers the n-th subscribe with the n-th script. */
-function scriptedUpstream(scripts: Array<(sink: Sink<WsResult>) => void>): { client: Client; payloads: SubscribePayload[] } {
+function scriptedUpstream(scripts: Array<(sink: Sink<WsResult>) => void>): {
+  client: Client;
+  payloads: SubscribePayload[];
+} {
   const payloads: SubscribePayload[] = [];
   const client = {
     subscribe: (payload: SubscribePayload, sink: Sink<WsResult>) => {
@@ -43,25 +55,37 @@ function scriptedUpstream(scripts: Array<(sink: Sink<WsResult>) => void>): { cli
 }
 
 function bridge(subscription: BalanceSubscription, upstream: Client) {
-  return bridgeBalanceStream(subscription, {
-    upstream,
-    readPage: () => Promise.reject(new Error('a forwarded stream reads no page')),
-    socket: { bufferedAmount: 0, close: () => {} },
-    limits,
-    tokenHonoured: () => true,
-  }, () => {});
+  return bridgeBalanceStream(
+    subscription,
+    {
+      upstream,
+      readPage: () => Promise.reject(new Error('a forwarded stream reads no page')),
+      socket: { bufferedAmount: 0, close: () => {} },
+      limits,
+      tokenHonoured: () => true,
+    },
+    () => {},
+  );
 }
 
-const shardAway: GraphQLFormattedError = { message: 'shard s1 is unavailable', extensions: { code: 'SHARD_UNAVAILABLE', retryable: true } };
+const shardAway: GraphQLFormattedError = {
+  message: 'shard s1 is unavailable',
+  extensions: { code: 'SHARD_UNAVAILABLE', retryable: true },
+};
 
 describe('a forwarded subscription refused at the start', () => {
   it('is subscribed again after a retryable refusal or an internal error, from the same position, and delivers', async () => {
     const subscription = forwarded();
-    const event = (sequence: number) => ({ data: { balanceChanged: { [subscription.cursorKey]: `c${sequence}`, sequence } } });
+    const event = (sequence: number) => ({
+      data: { balanceChanged: { [subscription.cursorKey]: `c${sequence}`, sequence } },
+    });
     const { client, payloads } = scriptedUpstream([
       (sink) => sink.error([shardAway]),
       // A read that failed under load reaches the gateway as an internal error: read again too.
-      (sink) => sink.next({ errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] } as unknown as WsResult),
+      (sink) =>
+        sink.next({
+          errors: [{ message: 'internal error', extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+        } as unknown as WsResult),
       (sink) => sink.next(event(7)),
     ]);
     const stream = bridge(subscription, client);
@@ -73,7 +97,7 @@ describe('a forwarded subscription refused at the start', () => {
     await stream.return(undefined);
   });
 
-  it('without `after`, learns the account\'s head first and forwards the events after it', async () => {
+  it("without `after`, learns the account's head first and forwards the events after it", async () => {
     const subscription = forwarded(null);
     const { client, payloads } = scriptedUpstream([
       (sink) => sink.next({ data: { balanceHead: 'h5' } }),
@@ -88,15 +112,19 @@ describe('a forwarded subscription refused at the start', () => {
     await stream.return(undefined);
   });
 
-  it('ends with a refusal that is the client\'s to act on (BAD_USER_INPUT)', async () => {
-    const { client, payloads } = scriptedUpstream([(sink) => sink.error([{ message: 'bad cursor', extensions: { code: 'BAD_USER_INPUT' } }])]);
+  it("ends with a refusal that is the client's to act on (BAD_USER_INPUT)", async () => {
+    const { client, payloads } = scriptedUpstream([
+      (sink) => sink.error([{ message: 'bad cursor', extensions: { code: 'BAD_USER_INPUT' } }]),
+    ]);
     const stream = bridge(forwarded(), client);
     await expect(stream.next()).rejects.toMatchObject({ extensions: { code: 'BAD_USER_INPUT' } });
     expect(payloads).toHaveLength(1);
   });
 
   it('gives up after reconnectAttemptsMax retryable refusals', async () => {
-    const { client, payloads } = scriptedUpstream(Array.from({ length: 10 }, () => (sink: Sink<WsResult>) => sink.error([shardAway])));
+    const { client, payloads } = scriptedUpstream(
+      Array.from({ length: 10 }, () => (sink: Sink<WsResult>) => sink.error([shardAway])),
+    );
     const stream = bridge(forwarded(), client);
     await expect(stream.next()).rejects.toMatchObject({ extensions: { code: 'UPSTREAM_UNAVAILABLE' } });
     expect(payloads).toHaveLength(limits.reconnectAttemptsMax + 1);

@@ -19,35 +19,48 @@ const account = subgraphFields(sdl, 'account');
 
 function subscriptionOf(query: string, variables: Record<string, unknown> = {}): BalanceSubscription {
   const planned = planOperation(apiSchema, parse(query), null, variables, account);
-  if (!planned.ok || planned.value.kind !== 'subscription') throw new Error(`not planned as a subscription: ${JSON.stringify(planned)}`);
+  if (!planned.ok || planned.value.kind !== 'subscription')
+    throw new Error(`not planned as a subscription: ${JSON.stringify(planned)}`);
   return planned.value.subscription;
 }
 
 describe('forwarding a balanceChanged subscription to the account subgraph', () => {
-  it('forwards the contract document as the subgraph\'s balanceChanged after $after, with the cursor field added', () => {
+  it("forwards the contract document as the subgraph's balanceChanged after $after, with the cursor field added", () => {
     const sub = subscriptionOf(contractOperation('BalanceChanged'), { accountId: 'acc_x', after: 'c1' });
     expect(sub.forwardQuery).not.toBeNull();
     const flat = sub.forwardQuery!.replace(/\s+/g, ' ');
     expect(flat).toMatch(/^subscription BalanceChanged\(\$accountId: ID!, \$balanceAfter: String\) \{/);
-    expect(flat).toContain('balanceChanged: balanceChanged(accountId: $accountId, after: $balanceAfter) { balanceCursor: cursor cursor sequence');
-    expect(flat).toContain('entry { id amount direction balanceAfter } account { id balance { available frozen pending total } }');
+    expect(flat).toContain(
+      'balanceChanged: balanceChanged(accountId: $accountId, after: $balanceAfter) { balanceCursor: cursor cursor sequence',
+    );
+    expect(flat).toContain(
+      'entry { id amount direction balanceAfter } account { id balance { available frozen pending total } }',
+    );
     expect(flat).not.toMatch(/\$after\b|balanceFirst/);
     // The page query stays available, for a resume that needs it.
     expect(sub.pageQuery).toContain('balanceChanges(');
   });
 
   it('forwards fragments, inline fragments and __typename of account fields', () => {
-    const sub = subscriptionOf(`subscription($id: ID!) {
+    const sub = subscriptionOf(
+      `subscription($id: ID!) {
       balanceChanged(accountId: $id) { __typename ...E account { ... on Account { status version } } }
     }
-    fragment E on BalanceChangeEvent { sequence stripeId entry { createdAt postingId bucket } }`, { id: 'acc_x' });
+    fragment E on BalanceChangeEvent { sequence stripeId entry { createdAt postingId bucket } }`,
+      { id: 'acc_x' },
+    );
     expect(sub.forwardQuery).toContain('fragment E on BalanceChangeEvent');
   });
 
   it('reads page by page when a field of another subgraph is selected, however deep or behind a fragment', () => {
-    expect(subscriptionOf('subscription { balanceChanged(accountId: "acc_x") { sequence entry { payment { id } } } }').forwardQuery).toBeNull();
-    expect(subscriptionOf(`subscription { balanceChanged(accountId: "acc_x") { sequence ...P } }
-      fragment P on BalanceChangeEvent { entry { id payment { id } } }`).forwardQuery).toBeNull();
+    expect(
+      subscriptionOf('subscription { balanceChanged(accountId: "acc_x") { sequence entry { payment { id } } } }')
+        .forwardQuery,
+    ).toBeNull();
+    expect(
+      subscriptionOf(`subscription { balanceChanged(accountId: "acc_x") { sequence ...P } }
+      fragment P on BalanceChangeEvent { entry { id payment { id } } }`).forwardQuery,
+    ).toBeNull();
   });
 
   it('serves only what the join directives give the subgraph', () => {

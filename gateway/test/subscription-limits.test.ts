@@ -15,7 +15,14 @@ let accountId: string;
 beforeAll(async () => {
   stack = await defaultStack();
   operator = await token('operator', 'operator');
-  accountId = (await gql(stack.gatewayUrl, contractOperation('OpenAccount'), { input: { ownerId: unique('lim'), type: 'PERSONAL', currency: 'USD' } }, operator)).data!.openAccount.id;
+  accountId = (
+    await gql(
+      stack.gatewayUrl,
+      contractOperation('OpenAccount'),
+      { input: { ownerId: unique('lim'), type: 'PERSONAL', currency: 'USD' } },
+      operator,
+    )
+  ).data!.openAccount.id;
 });
 afterAll(async () => stack?.stop());
 
@@ -39,11 +46,17 @@ describe('subscription limits', () => {
   it('measures an operation with its variables as execution coerces them (a defaulted page size), and refuses ones that do not coerce', async () => {
     const query = `query Paged($n: Int = 100) { accounts(ownerId: "nobody-here", first: $n) { edges { ...Row } } }
       fragment Row on AccountEdge { node { id entries(first: $n) { edges { node { id amount } } } } }`;
-    for (const [variables, code] of [[{}, 'OPERATION_TOO_COSTLY'], [{ n: 'many' }, 'BAD_USER_INPUT']] as const) {
+    for (const [variables, code] of [
+      [{}, 'OPERATION_TOO_COSTLY'],
+      [{ n: 'many' }, 'BAD_USER_INPUT'],
+    ] as const) {
       const sub = subscribe(stack.gatewayWsUrl, { authorization: `Bearer ${operator}`, query, variables });
       try {
         await sub.waitFor(() => sub.error !== null && sub.error !== undefined, 'the refusal');
-        expect(errorsOf(sub).map((e) => e.extensions?.code), JSON.stringify(variables)).toEqual([code]);
+        expect(
+          errorsOf(sub).map((e) => e.extensions?.code),
+          JSON.stringify(variables),
+        ).toEqual([code]);
         if (code === 'BAD_USER_INPUT') expect(errorsOf(sub)[0]?.message).toMatch(/^Variable "\$n"/);
         expect(sub.events).toHaveLength(0);
       } finally {
@@ -53,13 +66,24 @@ describe('subscription limits', () => {
   });
 
   it('still accepts the contract subscription', async () => {
-    const sub = subscribe(stack.gatewayWsUrl, { authorization: `Bearer ${operator}`, query: contractOperation('BalanceChanged'), variables: { accountId } });
+    const sub = subscribe(stack.gatewayWsUrl, {
+      authorization: `Bearer ${operator}`,
+      query: contractOperation('BalanceChanged'),
+      variables: { accountId },
+    });
     try {
       // A deposit made before the subscription is live is not streamed (it starts from now, with
       // no cursor): deposit until one arrives, as untilLive does, rather than once and hope.
-      const live = await untilLive(sub, () => gql(stack.gatewayUrl, contractOperation('Deposit'), {
-        input: { idempotencyKey: unique('d'), accountId, amount: '5', currency: 'USD' },
-      }, operator));
+      const live = await untilLive(sub, () =>
+        gql(
+          stack.gatewayUrl,
+          contractOperation('Deposit'),
+          {
+            input: { idempotencyKey: unique('d'), accountId, amount: '5', currency: 'USD' },
+          },
+          operator,
+        ),
+      );
       expect(live.entry.amount).toBe('5');
       expect(sub.events.map((e) => e.entry.amount).every((amount) => amount === '5')).toBe(true);
       expect(sub.error).toBeNull();

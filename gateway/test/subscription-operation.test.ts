@@ -15,7 +15,8 @@ function plan(query: string, variables: Record<string, unknown> = {}, operationN
 
 function subscriptionOf(query: string, variables: Record<string, unknown> = {}): BalanceSubscription {
   const planned = plan(query, variables);
-  if (!planned.ok || planned.value.kind !== 'subscription') throw new Error(`not planned as a subscription: ${JSON.stringify(planned)}`);
+  if (!planned.ok || planned.value.kind !== 'subscription')
+    throw new Error(`not planned as a subscription: ${JSON.stringify(planned)}`);
   return planned.value.subscription;
 }
 
@@ -26,22 +27,35 @@ describe('planning a balanceChanged subscription', () => {
     expect(parse(sub.pageQuery).definitions).toHaveLength(1);
     const flat = sub.pageQuery.replace(/\s+/g, ' ');
     expect(flat).toMatch(/^query BalanceChanged\(\$accountId: ID!, \$balanceAfter: String, \$balanceFirst: Int!\) \{/);
-    expect(flat).toContain('balanceChanged: balanceChanges( accountId: $accountId after: $balanceAfter first: $balanceFirst ) { balanceCursor: cursor cursor sequence');
-    expect(flat).toContain('entry { id amount direction balanceAfter } account { id balance { available frozen pending total } }');
+    expect(flat).toContain(
+      'balanceChanged: balanceChanges( accountId: $accountId after: $balanceAfter first: $balanceFirst ) { balanceCursor: cursor cursor sequence',
+    );
+    expect(flat).toContain(
+      'entry { id amount direction balanceAfter } account { id balance { available frozen pending total } }',
+    );
     expect(flat).not.toMatch(/\$after\b/);
-    expect([sub.afterVariable, sub.firstVariable, sub.cursorKey]).toEqual(['balanceAfter', 'balanceFirst', 'balanceCursor']);
+    expect([sub.afterVariable, sub.firstVariable, sub.cursorKey]).toEqual([
+      'balanceAfter',
+      'balanceFirst',
+      'balanceCursor',
+    ]);
   });
 
   it('keeps aliases, literals and fragments, and picks names the client did not use', () => {
-    const sub = subscriptionOf(`subscription S($balanceAfter: Boolean!, $unused: String) {
+    const sub = subscriptionOf(
+      `subscription S($balanceAfter: Boolean!, $unused: String) {
       feed: balanceChanged(accountId: "acc_lit", after: $unused) { balanceCursor: sequence ...F }
     }
-    fragment F on BalanceChangeEvent { cursor entry @include(if: $balanceAfter) { id } }`, { balanceAfter: true });
+    fragment F on BalanceChangeEvent { cursor entry @include(if: $balanceAfter) { id } }`,
+      { balanceAfter: true },
+    );
     expect(sub.accountId).toBe('acc_lit');
     expect(sub.after).toBeNull();
     expect(sub.responseKey).toBe('feed');
     expect([sub.afterVariable, sub.cursorKey]).toEqual(['balanceAfter1', 'balanceCursor1']);
-    expect(sub.pageQuery.replace(/\s+/g, ' ')).toContain('feed: balanceChanges( accountId: "acc_lit" after: $balanceAfter1 first: $balanceFirst )');
+    expect(sub.pageQuery.replace(/\s+/g, ' ')).toContain(
+      'feed: balanceChanges( accountId: "acc_lit" after: $balanceAfter1 first: $balanceFirst )',
+    );
     expect(sub.pageQuery).toContain('fragment F on BalanceChangeEvent');
     expect(sub.pageQuery).toContain('$balanceAfter: Boolean!');
     expect(sub.pageQuery).not.toContain('$unused');

@@ -2,7 +2,15 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { startStack, type Replica, type Stack } from '../../test/support/stack';
 import { testRedisUrl, token, unique } from '../../test/support/env';
 import { subscribe, type BalanceEvent, type Subscription } from '../../test/support/ws';
-import { balanceChanged, deposit, inParallel, openAccount, pay, untilLive, fundedPayers } from '../../test/support/balance-events';
+import {
+  balanceChanged,
+  deposit,
+  inParallel,
+  openAccount,
+  pay,
+  untilLive,
+  fundedPayers,
+} from '../../test/support/balance-events';
 
 /**
  * Several gateways and account subgraphs over one ledger. The stack and one replica take
@@ -30,7 +38,6 @@ afterAll(async () => {
   await stack.stop();
 });
 
-
 function sequences(subscription: Subscription, after: number): number[] {
   return subscription.events.filter((e) => e.sequence > after).map((e) => e.sequence);
 }
@@ -41,9 +48,11 @@ describe('balanceChanged across replicas', () => {
     const payee = await openAccount(stack.gatewayUrl, operator, ownerId);
     const payers = await fundedPayers(stack.gatewayUrl, operator, 4);
     const customer = `Bearer ${await token(ownerId, 'customer')}`;
-    const subscribers = [stack.gatewayWsUrl, hinted.gatewayWsUrl, polling.gatewayWsUrl]
-      .map((url) => subscribe(url, { authorization: customer, query: balanceChanged, variables: { accountId: payee } }));
-    for (const subscriber of subscribers) await untilLive(subscriber, () => deposit(stack.gatewayUrl, operator, payee, 1n));
+    const subscribers = [stack.gatewayWsUrl, hinted.gatewayWsUrl, polling.gatewayWsUrl].map((url) =>
+      subscribe(url, { authorization: customer, query: balanceChanged, variables: { accountId: payee } }),
+    );
+    for (const subscriber of subscribers)
+      await untilLive(subscriber, () => deposit(stack.gatewayUrl, operator, payee, 1n));
     // One marker (the only deposit of 2) every subscriber must see: from here on all are live.
     await deposit(hinted.gatewayUrl, operator, payee, 2n);
     const isMarker = (e: BalanceEvent) => e.entry.amount === '2';
@@ -53,14 +62,22 @@ describe('balanceChanged across replicas', () => {
 
     const total = 40;
     const gateways = [stack.gatewayUrl, hinted.gatewayUrl, polling.gatewayUrl];
-    await inParallel(total, 8, (i) => pay(gateways[i % gateways.length]!, operator, payers[i % payers.length]!, payee, 5n));
-    await Promise.all(subscribers.map((s, i) => s.waitFor(() => sequences(s, marker).length >= total, `subscriber ${i} to see every payment`, hintWaitMs)));
+    await inParallel(total, 8, (i) =>
+      pay(gateways[i % gateways.length]!, operator, payers[i % payers.length]!, payee, 5n),
+    );
+    await Promise.all(
+      subscribers.map((s, i) =>
+        s.waitFor(() => sequences(s, marker).length >= total, `subscriber ${i} to see every payment`, hintWaitMs),
+      ),
+    );
     for (const subscriber of subscribers) {
       expect(sequences(subscriber, marker)).toEqual(Array.from({ length: total }, (_, i) => marker + 1 + i));
       expect(subscriber.error).toBeNull();
     }
     const last = (s: Subscription) => s.events.at(-1)!;
-    expect(subscribers.map((s) => last(s).account.balance.total)).toEqual(subscribers.map(() => last(subscribers[0]!).entry.balanceAfter));
+    expect(subscribers.map((s) => last(s).account.balance.total)).toEqual(
+      subscribers.map(() => last(subscribers[0]!).entry.balanceAfter),
+    );
     await Promise.all(subscribers.map((s) => s.close()));
   });
 
@@ -68,7 +85,11 @@ describe('balanceChanged across replicas', () => {
     const ownerId = unique('restart');
     const payee = await openAccount(stack.gatewayUrl, operator, ownerId);
     const payers = await fundedPayers(stack.gatewayUrl, operator, 2);
-    const subscriber = subscribe(polling.gatewayWsUrl, { authorization: `Bearer ${await token(ownerId, 'customer')}`, query: balanceChanged, variables: { accountId: payee } });
+    const subscriber = subscribe(polling.gatewayWsUrl, {
+      authorization: `Bearer ${await token(ownerId, 'customer')}`,
+      query: balanceChanged,
+      variables: { accountId: payee },
+    });
     const live = await untilLive(subscriber, () => deposit(stack.gatewayUrl, operator, payee, 1n));
 
     const total = 60;
@@ -82,8 +103,14 @@ describe('balanceChanged across replicas', () => {
     });
     await payments;
     expect(restarted).toBe(true);
-    await subscriber.waitFor(() => sequences(subscriber, live.sequence).length >= total, 'every payment across the restart', 10_000);
-    expect(sequences(subscriber, live.sequence)).toEqual(Array.from({ length: total }, (_, i) => live.sequence + 1 + i));
+    await subscriber.waitFor(
+      () => sequences(subscriber, live.sequence).length >= total,
+      'every payment across the restart',
+      10_000,
+    );
+    expect(sequences(subscriber, live.sequence)).toEqual(
+      Array.from({ length: total }, (_, i) => live.sequence + 1 + i),
+    );
     expect(subscriber.error).toBeNull();
     expect(subscriber.closeCode).toBeNull();
     await subscriber.close();

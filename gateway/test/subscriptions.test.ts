@@ -5,7 +5,14 @@ import { gql } from '../../test/support/graphql';
 import { connect, errorsOf, subscribe, type BalanceEvent, type Subscription } from '../../test/support/ws';
 import { eventually } from '../../test/support/bank';
 import {
-  balanceChanged, deposit, inParallel, openAccount, openAccountOn, pay, physicalShardOf, untilLive,
+  balanceChanged,
+  deposit,
+  inParallel,
+  openAccount,
+  openAccountOn,
+  pay,
+  physicalShardOf,
+  untilLive,
 } from '../../test/support/balance-events';
 import { pushTo } from '@paygraph/shared/collections';
 
@@ -44,7 +51,9 @@ const manyPaymentsDeliveryWaitMs = 60_000;
 /** Funded payers, spread over the physical shards so that most payments cross shards. */
 async function fundedPayers(count: number, each: bigint): Promise<string[]> {
   const physicalCount = stack.shards.all.length;
-  const payers = await Promise.all(Array.from({ length: count }, (_, i) => openAccountOn(stack.shards, i % physicalCount, unique('payer'))));
+  const payers = await Promise.all(
+    Array.from({ length: count }, (_, i) => openAccountOn(stack.shards, i % physicalCount, unique('payer'))),
+  );
   await Promise.all(payers.map((id) => deposit(stack.gatewayUrl, operator, id, each)));
   return payers;
 }
@@ -58,42 +67,61 @@ function range(from: number, count: number): number[] {
 }
 
 describe('balanceChanged', () => {
-  it('delivers 500 concurrent payments into one account in order, without gaps, each with its balance', async () => {
-    const ownerId = unique('payee');
-    const payee = await openAccount(stack.gatewayUrl, operator, ownerId);
-    const payers = await fundedPayers(12, 1_000_000n);
-    expect(payers.filter((p) => physicalShardOf(stack.shards, p) !== physicalShardOf(stack.shards, payee)).length).toBeGreaterThan(0);
+  it(
+    'delivers 500 concurrent payments into one account in order, without gaps, each with its balance',
+    async () => {
+      const ownerId = unique('payee');
+      const payee = await openAccount(stack.gatewayUrl, operator, ownerId);
+      const payers = await fundedPayers(12, 1_000_000n);
+      expect(
+        payers.filter((p) => physicalShardOf(stack.shards, p) !== physicalShardOf(stack.shards, payee)).length,
+      ).toBeGreaterThan(0);
 
-    const subscription = subscribe(stack.gatewayWsUrl, { authorization: bearer(await token(ownerId, 'customer')), query: balanceChanged, variables: { accountId: payee } });
-    const live = await untilLive(subscription, () => deposit(stack.gatewayUrl, operator, payee, 1n));
-    const before = subscription.events.length;
-    const amounts = Array.from({ length: 500 }, (_, i) => BigInt(1 + (i % 97)));
-    await inParallel(amounts.length, 24, (i) => pay(stack.gatewayUrl, operator, payers[i % payers.length]!, payee, amounts[i]!));
-    await subscription.waitFor(() => subscription.events.length >= before + 500, '500 payment events', manyPaymentsDeliveryWaitMs);
+      const subscription = subscribe(stack.gatewayWsUrl, {
+        authorization: bearer(await token(ownerId, 'customer')),
+        query: balanceChanged,
+        variables: { accountId: payee },
+      });
+      const live = await untilLive(subscription, () => deposit(stack.gatewayUrl, operator, payee, 1n));
+      const before = subscription.events.length;
+      const amounts = Array.from({ length: 500 }, (_, i) => BigInt(1 + (i % 97)));
+      await inParallel(amounts.length, 24, (i) =>
+        pay(stack.gatewayUrl, operator, payers[i % payers.length]!, payee, amounts[i]!),
+      );
+      await subscription.waitFor(
+        () => subscription.events.length >= before + 500,
+        '500 payment events',
+        manyPaymentsDeliveryWaitMs,
+      );
 
-    const events = subscription.events.slice(before);
-    expect(sequencesOf(events)).toEqual(range(live.sequence + 1, 500));
-    for (const event of events) {
-      expect(event.entry.direction).toBe('CREDIT');
-      expect(event.account.id).toBe(payee);
-      expect(event.account.balance.total).toBe(event.entry.balanceAfter);
-      expect(BigInt(event.account.balance.available) + BigInt(event.account.balance.frozen) + BigInt(event.account.balance.pending))
-        .toBe(BigInt(event.account.balance.total));
-    }
-    const received = events.reduce((sum, e) => sum + BigInt(e.entry.amount), 0n);
-    expect(received).toBe(amounts.reduce((a, b) => a + b, 0n));
-    expect(BigInt(events.at(-1)!.entry.balanceAfter)).toBe(BigInt(live.account.balance.total) + received);
-    expect(new Set(events.map((e) => e.cursor)).size).toBe(500);
-    // Nothing beyond the 500 arrives, and the stream is still open: a later deposit is the next
-    // event (anything extra would come before it).
-    await deposit(stack.gatewayUrl, operator, payee, 1n);
-    await subscription.waitFor(() => subscription.events.length >= before + 501, 'the later deposit');
-    expect(subscription.events.length).toBe(before + 501);
-    expect(subscription.events.at(-1)!.sequence).toBe(live.sequence + 501);
-    expect(subscription.events.at(-1)!.entry.amount).toBe('1');
-    expect(subscription.error).toBeNull();
-    await subscription.close();
-  }, manyPaymentsTestTimeoutMs);
+      const events = subscription.events.slice(before);
+      expect(sequencesOf(events)).toEqual(range(live.sequence + 1, 500));
+      for (const event of events) {
+        expect(event.entry.direction).toBe('CREDIT');
+        expect(event.account.id).toBe(payee);
+        expect(event.account.balance.total).toBe(event.entry.balanceAfter);
+        expect(
+          BigInt(event.account.balance.available) +
+            BigInt(event.account.balance.frozen) +
+            BigInt(event.account.balance.pending),
+        ).toBe(BigInt(event.account.balance.total));
+      }
+      const received = events.reduce((sum, e) => sum + BigInt(e.entry.amount), 0n);
+      expect(received).toBe(amounts.reduce((a, b) => a + b, 0n));
+      expect(BigInt(events.at(-1)!.entry.balanceAfter)).toBe(BigInt(live.account.balance.total) + received);
+      expect(new Set(events.map((e) => e.cursor)).size).toBe(500);
+      // Nothing beyond the 500 arrives, and the stream is still open: a later deposit is the next
+      // event (anything extra would come before it).
+      await deposit(stack.gatewayUrl, operator, payee, 1n);
+      await subscription.waitFor(() => subscription.events.length >= before + 501, 'the later deposit');
+      expect(subscription.events.length).toBe(before + 501);
+      expect(subscription.events.at(-1)!.sequence).toBe(live.sequence + 501);
+      expect(subscription.events.at(-1)!.entry.amount).toBe('1');
+      expect(subscription.error).toBeNull();
+      await subscription.close();
+    },
+    manyPaymentsTestTimeoutMs,
+  );
 
   it('replays what it missed after a disconnect, then goes on live: every event exactly once', async () => {
     const ownerId = unique('resume');
@@ -101,7 +129,11 @@ describe('balanceChanged', () => {
     const payers = await fundedPayers(4, 1_000_000n);
     const customer = bearer(await token(ownerId, 'customer'));
 
-    const first = subscribe(stack.gatewayWsUrl, { authorization: customer, query: balanceChanged, variables: { accountId: payee } });
+    const first = subscribe(stack.gatewayWsUrl, {
+      authorization: customer,
+      query: balanceChanged,
+      variables: { accountId: payee },
+    });
     const live = await untilLive(first, () => deposit(stack.gatewayUrl, operator, payee, 1n));
     const total = 150;
     let paid = 0;
@@ -117,11 +149,23 @@ describe('balanceChanged', () => {
     // Payments go on while nobody listens (ten of them at least, unless all are done); the rest
     // arrive after the reconnect.
     const paidAtClose = paid;
-    await eventually('ten payments while disconnected', 10_000, async () => (paid >= Math.min(total, paidAtClose + 10) ? true : undefined), 5);
+    await eventually(
+      'ten payments while disconnected',
+      10_000,
+      async () => (paid >= Math.min(total, paidAtClose + 10) ? true : undefined),
+      5,
+    );
     const last = first.events.at(-1)!;
-    const second = subscribe(stack.gatewayWsUrl, { authorization: customer, query: balanceChanged, variables: { accountId: payee, after: last.cursor } });
+    const second = subscribe(stack.gatewayWsUrl, {
+      authorization: customer,
+      query: balanceChanged,
+      variables: { accountId: payee, after: last.cursor },
+    });
     await payments;
-    await second.waitFor(() => seenBefore.length + second.events.length >= total, 'every payment event across both connections');
+    await second.waitFor(
+      () => seenBefore.length + second.events.length >= total,
+      'every payment event across both connections',
+    );
 
     expect([...sequencesOf(seenBefore), ...sequencesOf(second.events)]).toEqual(range(live.sequence + 1, total));
     expect(second.events[0]!.sequence).toBe(last.sequence + 1);
@@ -129,7 +173,7 @@ describe('balanceChanged', () => {
     await second.close();
   });
 
-  it('resolves fields of the transaction subgraph for every event: the entry\'s payment', async () => {
+  it("resolves fields of the transaction subgraph for every event: the entry's payment", async () => {
     const ownerId = unique('crossgraph');
     const payee = await openAccount(stack.gatewayUrl, operator, ownerId);
     const [payer] = await fundedPayers(1, 100_000n);
@@ -139,12 +183,22 @@ describe('balanceChanged', () => {
         entry { id amount payment { id amount status payer { id } payee { id } } refund { id } }
       }
     }`;
-    const subscription = subscribe(stack.gatewayWsUrl, { authorization: bearer(await token(ownerId, 'customer')), query, variables: { accountId: payee } });
+    const subscription = subscribe(stack.gatewayWsUrl, {
+      authorization: bearer(await token(ownerId, 'customer')),
+      query,
+      variables: { accountId: payee },
+    });
     await untilLive(subscription, () => deposit(stack.gatewayUrl, operator, payee, 1n));
     expect(subscription.events.at(-1)!.entry.payment).toBeNull();
 
-    const made = await Promise.all([pay(stack.gatewayUrl, operator, payer!, payee, 250n), pay(stack.gatewayUrl, operator, payer!, payee, 750n)]);
-    await subscription.waitFor(() => subscription.events.filter((e) => e.entry.payment !== null).length === 2, 'both payment events');
+    const made = await Promise.all([
+      pay(stack.gatewayUrl, operator, payer!, payee, 250n),
+      pay(stack.gatewayUrl, operator, payer!, payee, 750n),
+    ]);
+    await subscription.waitFor(
+      () => subscription.events.filter((e) => e.entry.payment !== null).length === 2,
+      'both payment events',
+    );
     const paymentEvents = subscription.events.filter((e) => e.entry.payment !== null);
     const byId = new Map(made.map((p, i) => [p.id, [250n, 750n][i]!]));
     for (const event of paymentEvents) {
@@ -164,21 +218,29 @@ describe('balanceChanged', () => {
   it('streams every stripe of a merchant account, each gapless, and resumes across all of them', async () => {
     const merchantOwner = unique('merchant');
     const merchant = await openAccountOn(stack.shards, 0, merchantOwner, 'MERCHANT');
-    const payers = await Promise.all([1, 2, 3, 0].map(async (physical) => {
-      const id = await openAccountOn(stack.shards, physical, unique('shopper'));
-      await deposit(stack.gatewayUrl, operator, id, 100_000n);
-      return id;
-    }));
+    const payers = await Promise.all(
+      [1, 2, 3, 0].map(async (physical) => {
+        const id = await openAccountOn(stack.shards, physical, unique('shopper'));
+        await deposit(stack.gatewayUrl, operator, id, 100_000n);
+        return id;
+      }),
+    );
     const merchantToken = bearer(await token(merchantOwner, 'merchant'));
-    const subscription = subscribe(stack.gatewayWsUrl, { authorization: merchantToken, query: `subscription Merchant($accountId: ID!, $after: String) {
+    const subscription = subscribe(stack.gatewayWsUrl, {
+      authorization: merchantToken,
+      query: `subscription Merchant($accountId: ID!, $after: String) {
       balanceChanged(accountId: $accountId, after: $after) { cursor sequence stripeId entry { id amount balanceAfter } account { balance { pending total } } }
-    }`, variables: { accountId: merchant } });
+    }`,
+      variables: { accountId: merchant },
+    });
     // A payer on the merchant's home shard proves the stream live; the other three open stripes.
     await untilLive(subscription, () => pay(stack.gatewayUrl, operator, payers[3]!, merchant, 1n));
     const start = subscription.events.length;
     const startTotal = BigInt(subscription.events.at(-1)!.account.balance.total);
     const perPayer = 5;
-    await inParallel(payers.length * perPayer, 4, (i) => pay(stack.gatewayUrl, operator, payers[i % payers.length]!, merchant, 100n));
+    await inParallel(payers.length * perPayer, 4, (i) =>
+      pay(stack.gatewayUrl, operator, payers[i % payers.length]!, merchant, 100n),
+    );
     const expected = payers.length * perPayer;
     await subscription.waitFor(() => subscription.events.length >= start + expected, 'every payment on every stripe');
 
@@ -197,22 +259,29 @@ describe('balanceChanged', () => {
     expect(events.at(-1)!.account.balance.pending).toBe(events.at(-1)!.account.balance.total);
 
     // From the third event's cursor: exactly what came after it, on every stripe.
-    const resumed = subscribe(stack.gatewayWsUrl, { authorization: merchantToken, query: `subscription Resume($accountId: ID!, $after: String) {
+    const resumed = subscribe(stack.gatewayWsUrl, {
+      authorization: merchantToken,
+      query: `subscription Resume($accountId: ID!, $after: String) {
       balanceChanged(accountId: $accountId, after: $after) { stripeId sequence cursor }
-    }`, variables: { accountId: merchant, after: events[2]!.cursor } });
+    }`,
+      variables: { accountId: merchant, after: events[2]!.cursor },
+    });
     await resumed.waitFor(() => resumed.events.length >= expected - 3, 'the replay');
     // A later payment marks the end: anything beyond what came after the cursor would arrive before it.
     await pay(stack.gatewayUrl, operator, payers[3]!, merchant, 1n);
     await subscription.waitFor(() => subscription.events.length >= start + expected + 1, 'the later payment');
     const later = subscription.events.at(-1)!;
     const key = (e: BalanceEvent) => `${e.stripeId}#${e.sequence}`;
-    await resumed.waitFor(() => resumed.events.some((e) => key(e) === key(later)), 'the later payment on the resumed stream');
+    await resumed.waitFor(
+      () => resumed.events.some((e) => key(e) === key(later)),
+      'the later payment on the resumed stream',
+    );
     expect(resumed.events.map(key).sort()).toEqual([...events.slice(3), later].map(key).sort());
     expect(resumed.events.at(-1)!.cursor).not.toBe('');
     await Promise.all([subscription.close(), resumed.close()]);
   });
 
-  it('closes with 4401 without a valid token and 4403 for an account that is not the caller\'s', async () => {
+  it("closes with 4401 without a valid token and 4403 for an account that is not the caller's", async () => {
     const ownerId = unique('owner');
     const account = await openAccount(stack.gatewayUrl, operator, ownerId);
     const variables = { accountId: account };
@@ -222,9 +291,16 @@ describe('balanceChanged', () => {
       { name: 'a malformed token', authorization: 'Bearer not-a-jwt', code: 4401 },
       { name: 'an expired token', authorization: bearer(await token(ownerId, 'customer', -120)), code: 4401 },
       { name: 'another customer', authorization: bearer(await token(unique('stranger'), 'customer')), code: 4403 },
-      { name: 'a partner who does not own it', authorization: bearer(await token(unique('partner'), 'partner')), code: 4403 },
+      {
+        name: 'a partner who does not own it',
+        authorization: bearer(await token(unique('partner'), 'partner')),
+        code: 4403,
+      },
     ];
-    const subscriptions = cases.map((c) => ({ ...c, subscription: subscribe(stack.gatewayWsUrl, { authorization: c.authorization, query: balanceChanged, variables }) }));
+    const subscriptions = cases.map((c) => ({
+      ...c,
+      subscription: subscribe(stack.gatewayWsUrl, { authorization: c.authorization, query: balanceChanged, variables }),
+    }));
     for (const c of subscriptions) {
       await c.subscription.waitFor(() => c.subscription.closeCode !== null, `the socket to close for ${c.name}`);
       expect(c.subscription.closeCode, c.name).toBe(c.code);
@@ -233,7 +309,11 @@ describe('balanceChanged', () => {
 
     // An account that does not exist is refused exactly like someone else's: nothing leaks.
     const missing = `acc_01ZZZZZZZZZZZZZZZZZZZZZZZZ_00`;
-    const probe = subscribe(stack.gatewayWsUrl, { authorization: bearer(await token(ownerId, 'customer')), query: balanceChanged, variables: { accountId: missing } });
+    const probe = subscribe(stack.gatewayWsUrl, {
+      authorization: bearer(await token(ownerId, 'customer')),
+      query: balanceChanged,
+      variables: { accountId: missing },
+    });
     await probe.waitFor(() => probe.closeCode !== null, 'the socket to close for a missing account');
     expect(probe.closeCode).toBe(4403);
   });
@@ -241,12 +321,23 @@ describe('balanceChanged', () => {
   it('lets a partner and an operator follow the accounts they may read', async () => {
     const partnerId = unique('partner');
     const account = await openAccount(stack.gatewayUrl, operator, partnerId);
-    const partner = subscribe(stack.gatewayWsUrl, { authorization: bearer(await token(partnerId, 'partner')), query: balanceChanged, variables: { accountId: account } });
-    const watcher = subscribe(stack.gatewayWsUrl, { authorization: bearer(operator), query: balanceChanged, variables: { accountId: account } });
+    const partner = subscribe(stack.gatewayWsUrl, {
+      authorization: bearer(await token(partnerId, 'partner')),
+      query: balanceChanged,
+      variables: { accountId: account },
+    });
+    const watcher = subscribe(stack.gatewayWsUrl, {
+      authorization: bearer(operator),
+      query: balanceChanged,
+      variables: { accountId: account },
+    });
     await untilLive(partner, () => deposit(stack.gatewayUrl, operator, account, 3n));
     await untilLive(watcher, () => deposit(stack.gatewayUrl, operator, account, 3n));
     const last = partner.events.at(-1)!;
-    await watcher.waitFor(() => watcher.events.some((e) => e.sequence === last.sequence), 'the operator to see the same event');
+    await watcher.waitFor(
+      () => watcher.events.some((e) => e.sequence === last.sequence),
+      'the operator to see the same event',
+    );
     expect(watcher.events.find((e) => e.sequence === last.sequence)).toEqual(last);
     expect(partner.closeCode).toBeNull();
     await Promise.all([partner.close(), watcher.close()]);
@@ -255,8 +346,15 @@ describe('balanceChanged', () => {
   it('refuses a malformed cursor and a cursor of another account with BAD_USER_INPUT', async () => {
     const ownerId = unique('cursors');
     const customer = bearer(await token(ownerId, 'customer'));
-    const [mine, other] = await Promise.all([openAccount(stack.gatewayUrl, operator, ownerId), openAccount(stack.gatewayUrl, operator, ownerId)]);
-    const source = subscribe(stack.gatewayWsUrl, { authorization: customer, query: balanceChanged, variables: { accountId: other } });
+    const [mine, other] = await Promise.all([
+      openAccount(stack.gatewayUrl, operator, ownerId),
+      openAccount(stack.gatewayUrl, operator, ownerId),
+    ]);
+    const source = subscribe(stack.gatewayWsUrl, {
+      authorization: customer,
+      query: balanceChanged,
+      variables: { accountId: other },
+    });
     const otherCursor = (await untilLive(source, () => deposit(stack.gatewayUrl, operator, other!, 1n))).cursor;
     await source.close();
 
@@ -264,9 +362,15 @@ describe('balanceChanged', () => {
     const healthy = connection.subscribe(balanceChanged, { accountId: mine });
     const malformed = connection.subscribe(balanceChanged, { accountId: mine, after: 'not-a-cursor' });
     const foreign = connection.subscribe(balanceChanged, { accountId: mine, after: otherCursor });
-    for (const [name, subscription] of [['malformed', malformed], ['foreign', foreign]] as Array<[string, Subscription]>) {
+    for (const [name, subscription] of [
+      ['malformed', malformed],
+      ['foreign', foreign],
+    ] as Array<[string, Subscription]>) {
       await subscription.waitFor(() => subscription.error !== null, `the ${name} cursor to be refused`);
-      expect(errorsOf(subscription).map((e) => e.extensions?.code), name).toEqual(['BAD_USER_INPUT']);
+      expect(
+        errorsOf(subscription).map((e) => e.extensions?.code),
+        name,
+      ).toEqual(['BAD_USER_INPUT']);
       expect(errorsOf(subscription)[0]!.message, name).toMatch(/cursor/);
     }
     // A refusal ends that subscription only; the connection and its other subscription go on.
@@ -282,7 +386,10 @@ describe('balanceChanged', () => {
     const account = await openAccount(stack.gatewayUrl, operator, ownerId);
     const customer = bearer(await token(ownerId, 'customer'));
     const one = connect(replica.gatewayWsUrl, customer);
-    const held = [one.subscribe(balanceChanged, { accountId: account }), one.subscribe(balanceChanged, { accountId: account })];
+    const held = [
+      one.subscribe(balanceChanged, { accountId: account }),
+      one.subscribe(balanceChanged, { accountId: account }),
+    ];
     const third = one.subscribe(balanceChanged, { accountId: account });
     await third.waitFor(() => third.error !== null, 'the third subscription on one connection to be refused');
     expect(errorsOf(third).map((e) => e.extensions?.code)).toEqual(['SUBSCRIPTION_LIMIT_REACHED']);
@@ -290,7 +397,7 @@ describe('balanceChanged', () => {
     const two = connect(replica.gatewayWsUrl, customer);
     const fourth = two.subscribe(balanceChanged, { accountId: account });
     const fifth = two.subscribe(balanceChanged, { accountId: account });
-    await fifth.waitFor(() => fifth.error !== null, 'the caller\'s fourth subscription to be refused');
+    await fifth.waitFor(() => fifth.error !== null, "the caller's fourth subscription to be refused");
     expect(errorsOf(fifth).map((e) => e.extensions?.code)).toEqual(['SUBSCRIPTION_LIMIT_REACHED']);
     expect(fourth.error).toBeNull();
     expect(held.map((s) => s.error)).toEqual([null, null]);
@@ -299,15 +406,19 @@ describe('balanceChanged', () => {
     // Ending a subscription frees its place: once the gateway has seen the socket close (awaited
     // rather than guessed with a fixed pause, which a loaded machine outlasts), only fourth is left.
     await one.close();
-    await eventually('the closed connection\'s subscriptions to be released', releaseWaitMs,
-      async () => (replica.activeSubscriptions() === 1 ? true : undefined), 10);
+    await eventually(
+      "the closed connection's subscriptions to be released",
+      releaseWaitMs,
+      async () => (replica.activeSubscriptions() === 1 ? true : undefined),
+      10,
+    );
     const again = two.subscribe(balanceChanged, { accountId: account });
     await untilLive(again, () => deposit(stack.gatewayUrl, operator, account, 1n));
     expect(again.error).toBeNull();
     await two.close();
   });
 
-  it('ends a slow consumer\'s stream with SLOW_CONSUMER and its last cursor, from which it resumes', async () => {
+  it("ends a slow consumer's stream with SLOW_CONSUMER and its last cursor, from which it resumes", async () => {
     // The heavy document below is far past the operation limits (600 aliases, 50 × 600 fields a
     // page), which this replica's gateway raises so that only the socket is slow here.
     const replica = await stack.addReplica({
@@ -340,14 +451,23 @@ describe('balanceChanged', () => {
     expect(error?.extensions?.lastCursor).toBe(slow.events.at(-1)!.cursor);
     expect(sequencesOf(delivered)).toEqual(range(live.sequence + 1, delivered.length));
 
-    const resumed = subscribe(replica.gatewayWsUrl, { authorization: customer, query: balanceChanged, variables: { accountId: payee, after: error!.extensions!.lastCursor } });
+    const resumed = subscribe(replica.gatewayWsUrl, {
+      authorization: customer,
+      query: balanceChanged,
+      variables: { accountId: payee, after: error!.extensions!.lastCursor },
+    });
     await resumed.waitFor(() => delivered.length + resumed.events.length >= total, 'the rest after resuming');
     expect([...sequencesOf(delivered), ...sequencesOf(resumed.events)]).toEqual(range(live.sequence + 1, total));
     await resumed.close();
   });
 
   it('answers a subscription sent over HTTP with an error instead of executing it', async () => {
-    const answer = await gql(stack.gatewayUrl, balanceChanged, { accountId: 'acc_01ZZZZZZZZZZZZZZZZZZZZZZZZ_00' }, operator);
+    const answer = await gql(
+      stack.gatewayUrl,
+      balanceChanged,
+      { accountId: 'acc_01ZZZZZZZZZZZZZZZZZZZZZZZZ_00' },
+      operator,
+    );
     expect(answer.data ?? null).toBeNull();
     expect(answer.errors?.length).toBeGreaterThan(0);
   });

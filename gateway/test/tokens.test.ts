@@ -107,12 +107,18 @@ let stranger: SigningKey;
 
 beforeAll(async () => {
   [rsa1, rsa2, ec1, stranger] = await Promise.all([
-    signingKey('rsa-1', 'RS256'), signingKey('rsa-2', 'RS256'), signingKey('ec-1', 'ES256'), signingKey('rsa-1', 'RS256'),
+    signingKey('rsa-1', 'RS256'),
+    signingKey('rsa-2', 'RS256'),
+    signingKey('ec-1', 'ES256'),
+    signingKey('rsa-1', 'RS256'),
   ]);
   jwks = new JwksServer();
   jwksUrl = await jwks.start();
   jwks.keys = [rsa1.jwk, ec1.jwk];
-  const tokens: TokenSettings = { ...testTokens(), jwks: remoteKeySet(jwksUrl, { cacheMaxAgeMs: jwksCacheMaxAgeMs, cooldownMs: jwksCooldownMs }) };
+  const tokens: TokenSettings = {
+    ...testTokens(),
+    jwks: remoteKeySet(jwksUrl, { cacheMaxAgeMs: jwksCacheMaxAgeMs, cooldownMs: jwksCooldownMs }),
+  };
   stack = await startStack({ tokens });
   planned = await startPathGateway(stack.subgraphUrls, 'planned', {}, tokens);
 });
@@ -131,7 +137,11 @@ afterAll(async () => {
 async function listOwn(sub: string, jwt: string) {
   const forwarded = await gql(stack.gatewayUrl, accountsByOwner, { ownerId: sub }, jwt);
   const viaPlan = await gql(planned.url, accountsByOwner, { ownerId: sub }, jwt);
-  const outcome = (a: typeof forwarded) => ({ status: a.status, data: a.data ?? null, errors: (a.errors ?? []).map((e) => [e.message, e.extensions?.code]) });
+  const outcome = (a: typeof forwarded) => ({
+    status: a.status,
+    data: a.data ?? null,
+    errors: (a.errors ?? []).map((e) => [e.message, e.extensions?.code]),
+  });
   expect(outcome(viaPlan)).toEqual(outcome(forwarded));
   return forwarded;
 }
@@ -174,16 +184,40 @@ describe('refused tokens', () => {
     { name: 'alg none', jwt: async (sub) => unsigned({ sub }) },
     // Algorithm confusion: the RSA public key is public, so a verifier that let the token pick
     // HS256 and used "the key" as an HMAC secret would accept anyone's token.
-    { name: 'HS256 signed with the RSA public key\'s PEM', jwt: async (sub) => sign({ sub }, 'HS256', new TextEncoder().encode(await exportSPKI(rsa1.publicKey)), rsa1.kid) },
-    { name: 'HS256 signed with the PEM, without kid', jwt: async (sub) => sign({ sub }, 'HS256', new TextEncoder().encode(await exportSPKI(rsa1.publicKey))) },
-    { name: 'HS512 with the right secret (algorithm not pinned)', jwt: async (sub) => sign({ sub }, 'HS512', secretKey) },
-    { name: 'HS256 with another secret', jwt: async (sub) => sign({ sub }, 'HS256', new TextEncoder().encode('another-secret-entirely')) },
+    {
+      name: "HS256 signed with the RSA public key's PEM",
+      jwt: async (sub) => sign({ sub }, 'HS256', new TextEncoder().encode(await exportSPKI(rsa1.publicKey)), rsa1.kid),
+    },
+    {
+      name: 'HS256 signed with the PEM, without kid',
+      jwt: async (sub) => sign({ sub }, 'HS256', new TextEncoder().encode(await exportSPKI(rsa1.publicKey))),
+    },
+    {
+      name: 'HS512 with the right secret (algorithm not pinned)',
+      jwt: async (sub) => sign({ sub }, 'HS512', secretKey),
+    },
+    {
+      name: 'HS256 with another secret',
+      jwt: async (sub) => sign({ sub }, 'HS256', new TextEncoder().encode('another-secret-entirely')),
+    },
     { name: 'the wrong audience (HS256)', jwt: async (sub) => sign({ sub, aud: 'someone-else' }, 'HS256', secretKey) },
-    { name: 'the wrong audience (RS256)', jwt: async (sub) => sign({ sub, aud: 'someone-else' }, 'RS256', rsa1.privateKey, rsa1.kid) },
+    {
+      name: 'the wrong audience (RS256)',
+      jwt: async (sub) => sign({ sub, aud: 'someone-else' }, 'RS256', rsa1.privateKey, rsa1.kid),
+    },
     { name: 'the wrong issuer (HS256)', jwt: async (sub) => sign({ sub, iss: 'evil' }, 'HS256', secretKey) },
-    { name: 'the wrong issuer (ES256)', jwt: async (sub) => sign({ sub, iss: 'evil' }, 'ES256', ec1.privateKey, ec1.kid) },
-    { name: 'an expired token', jwt: async (sub) => sign({ sub, exp: now() - 3_600 }, 'RS256', rsa1.privateKey, rsa1.kid) },
-    { name: 'a token not yet valid', jwt: async (sub) => sign({ sub, nbf: now() + 3_600 }, 'RS256', rsa1.privateKey, rsa1.kid) },
+    {
+      name: 'the wrong issuer (ES256)',
+      jwt: async (sub) => sign({ sub, iss: 'evil' }, 'ES256', ec1.privateKey, ec1.kid),
+    },
+    {
+      name: 'an expired token',
+      jwt: async (sub) => sign({ sub, exp: now() - 3_600 }, 'RS256', rsa1.privateKey, rsa1.kid),
+    },
+    {
+      name: 'a token not yet valid',
+      jwt: async (sub) => sign({ sub, nbf: now() + 3_600 }, 'RS256', rsa1.privateKey, rsa1.kid),
+    },
     { name: 'an unknown kid', jwt: async (sub) => sign({ sub }, 'RS256', stranger.privateKey, 'rsa-unknown') },
     { name: 'a known kid with another key', jwt: async (sub) => sign({ sub }, 'RS256', stranger.privateKey, rsa1.kid) },
     { name: 'RS256 without kid', jwt: async (sub) => sign({ sub }, 'RS256', rsa1.privateKey) },
@@ -197,7 +231,12 @@ describe('refused tokens', () => {
   });
 
   it('refuses HS256 altogether when only a JWKS is configured', async () => {
-    const jwksOnly: TokenSettings = { secret: null, jwks: remoteKeySet(jwksUrl, { cacheMaxAgeMs: jwksCacheMaxAgeMs, cooldownMs: jwksCooldownMs }), issuer: 'paygraph', audience: 'paygraph-api' };
+    const jwksOnly: TokenSettings = {
+      secret: null,
+      jwks: remoteKeySet(jwksUrl, { cacheMaxAgeMs: jwksCacheMaxAgeMs, cooldownMs: jwksCooldownMs }),
+      issuer: 'paygraph',
+      audience: 'paygraph-api',
+    };
     const sub = unique('jwks-only');
     const hs = await verifyAuthorization(`Bearer ${await sign({ sub }, 'HS256', secretKey)}`, jwksOnly);
     expect(hs).toEqual({ ok: false, failure: { kind: 'TokenInvalid', reason: 'algorithm HS256 is not accepted' } });
@@ -225,7 +264,8 @@ describe('key rotation', () => {
 
     // Unknown kids one after another cannot turn the gateway against the JWKS endpoint.
     const before = jwks.fetches;
-    for (let i = 0; i < 5; i++) await expectRefused(sub, await sign({ sub }, 'RS256', stranger.privateKey, `bogus-${i}`));
+    for (let i = 0; i < 5; i++)
+      await expectRefused(sub, await sign({ sub }, 'RS256', stranger.privateKey, `bogus-${i}`));
     expect(jwks.fetches - before).toBeLessThanOrEqual(1);
 
     // Retired: once the cached set is older than its maximum age it is read again, without rsa-1.

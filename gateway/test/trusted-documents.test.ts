@@ -16,7 +16,13 @@ import { subgraphSecretVariable } from '@paygraph/shared/gateway-trust';
 import { subgraphNames as trustedSubgraphs } from '../../scripts/lib/parts';
 import { ClientLabels } from '../src/client-awareness';
 import { clientNamesMax } from '../src/limits';
-import { codes, post, refusedBeforeSubgraphs, startGuardedGateway, type GuardedGateway } from './support/guarded-gateway';
+import {
+  codes,
+  post,
+  refusedBeforeSubgraphs,
+  startGuardedGateway,
+  type GuardedGateway,
+} from './support/guarded-gateway';
 import { gatewayPaths, type GatewayPath } from './support/both-paths';
 
 /**
@@ -44,11 +50,18 @@ beforeAll(async () => {
   const ios = join(manifestDir, 'ios.json');
   writeFileSync(ios, JSON.stringify({ [`sha256:${documentHash(iosQuery)}`]: iosQuery }));
   for (const path of gatewayPaths) {
-    gateways.set(path, await startGuardedGateway(stack, {
-      passThrough: path === 'forwarded',
-      security: { auditShards: null, redisUrl: null, auditLogFile: join(manifestDir, `${path}.jsonl`) },
-      trustedDocuments: { manifests: [{ client: 'ios', path: ios }], modes: { ...uniformModes('require'), operator: 'off' }, reloadMs: null },
-    }));
+    gateways.set(
+      path,
+      await startGuardedGateway(stack, {
+        passThrough: path === 'forwarded',
+        security: { auditShards: null, redisUrl: null, auditLogFile: join(manifestDir, `${path}.jsonl`) },
+        trustedDocuments: {
+          manifests: [{ client: 'ios', path: ios }],
+          modes: { ...uniformModes('require'), operator: 'off' },
+          reloadMs: null,
+        },
+      }),
+    );
   }
   customer = unique('trusted');
   operator = await token(unique('trusted-op'), 'operator');
@@ -68,7 +81,9 @@ describe("the contract's manifest", () => {
   it('holds every contract operation as clients send it, by the SHA-256 of its text', () => {
     const manifest = parseManifest(readFileSync(contractManifestFile, 'utf8'), 'paygraph-contract');
     if (!manifest.ok) throw new Error(manifest.error);
-    const operations = contractDocument.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+    const operations = contractDocument.definitions.filter(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    );
     expect(manifest.value.map((d) => d.name).sort()).toEqual(operations.map((o) => o.name!.value).sort());
     for (const operation of operations) {
       const document = manifest.value.find((d) => d.name === operation.name!.value)!;
@@ -83,17 +98,42 @@ describe('a manifest', () => {
   const id = documentHash(body);
 
   it("is read in Apollo's format and in GraphQL Code Generator's, ids bare or prefixed sha256:", () => {
-    const apollo = parseManifest(JSON.stringify({ format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id, name: 'A', type: 'query', body }] }), 'web');
+    const apollo = parseManifest(
+      JSON.stringify({
+        format: 'apollo-persisted-query-manifest',
+        version: 1,
+        operations: [{ id, name: 'A', type: 'query', body }],
+      }),
+      'web',
+    );
     expect(apollo).toMatchObject({ ok: true, value: [{ hash: id, name: 'A', type: 'query', client: 'web' }] });
-    expect(parseManifest(JSON.stringify({ [`sha256:${id}`]: body }), 'ios')).toMatchObject({ ok: true, value: [{ hash: id, name: 'A', client: 'ios' }] });
+    expect(parseManifest(JSON.stringify({ [`sha256:${id}`]: body }), 'ios')).toMatchObject({
+      ok: true,
+      value: [{ hash: id, name: 'A', client: 'ios' }],
+    });
     expect(parseManifest(JSON.stringify({ [id]: body }), 'ios')).toMatchObject({ ok: true, value: [{ hash: id }] });
   });
 
   it.each([
-    ['duplicate ids', { format: 'apollo-persisted-query-manifest', version: 1, operations: [{ id, name: 'A', type: 'query', body }, { id, name: 'A', type: 'query', body }] }, /appears twice/],
+    [
+      'duplicate ids',
+      {
+        format: 'apollo-persisted-query-manifest',
+        version: 1,
+        operations: [
+          { id, name: 'A', type: 'query', body },
+          { id, name: 'A', type: 'query', body },
+        ],
+      },
+      /appears twice/,
+    ],
     ['the same id bare and prefixed', { [id]: body, [`sha256:${id}`]: body }, /appears twice/],
     ['a body that does not parse', { [documentHash('query {')]: 'query {' }, /does not parse/],
-    ['an id that is not its body\'s hash', { [documentHash('query B { ledgerHealth { ok } }')]: body }, /not the SHA-256 of its body/],
+    [
+      "an id that is not its body's hash",
+      { [documentHash('query B { ledgerHealth { ok } }')]: body },
+      /not the SHA-256 of its body/,
+    ],
     ['a malformed id', { 'sha256:xyz': body }, /not a SHA-256 hash/],
     ['an unknown format', { format: 'relay', version: 1, operations: [] }, /unknown format/],
     ['a body that is not a string', { [id]: 7 }, /not a string/],
@@ -134,7 +174,8 @@ describe('a manifest', () => {
       writeFileSync(path, JSON.stringify({ [documentHash(second)]: second }));
       // No fixed sleep: polled until the worker's next pass has read the file (within a generous 10 s).
       const deadline = Date.now() + 10_000;
-      while (set.get(documentHash(second)) === undefined && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      while (set.get(documentHash(second)) === undefined && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       expect(set.get(documentHash(second))?.body).toBe(second);
       expect(set.get(documentHash(first))).toBeUndefined();
     } finally {
@@ -145,11 +186,16 @@ describe('a manifest', () => {
   it('refused at start-up stops the gateway from starting', () => {
     const path = join(manifestDir, 'broken.json');
     writeFileSync(path, '{"sha256:1": "query { x }"}');
-    expect(() => loadTrustedDocuments([{ client: 'web', path }], null)).toThrow(/trusted documents: .*broken\.json \(client web\)/);
+    expect(() => loadTrustedDocuments([{ client: 'web', path }], null)).toThrow(
+      /trusted documents: .*broken\.json \(client web\)/,
+    );
   });
 
   it('lists and role modes in the configuration are checked', () => {
-    expect(parseManifestSources('ios=/a.json, web = /b.json')).toEqual([{ client: 'ios', path: '/a.json' }, { client: 'web', path: '/b.json' }]);
+    expect(parseManifestSources('ios=/a.json, web = /b.json')).toEqual([
+      { client: 'ios', path: '/a.json' },
+      { client: 'web', path: '/b.json' },
+    ]);
     expect(() => parseManifestSources('/a.json')).toThrow(/client=path/);
     expect(() => parseManifestSources('ios=/a,ios=/b')).toThrow(/twice/);
     expect(parseRoleModes('operator=log,partner=off')).toEqual({ operator: 'log', partner: 'off' });
@@ -159,20 +205,29 @@ describe('a manifest', () => {
 });
 
 describe('the modes a deployment gets', () => {
-  const deployment = (env: Record<string, string>) => trustedDocumentsOptions(readConfig(gatewayConfig, {
-    JWT_SECRET: 'a-deployment-secret', ...Object.fromEntries(trustedSubgraphs.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]])), ...env,
-  })).modes;
+  const deployment = (env: Record<string, string>) =>
+    trustedDocumentsOptions(
+      readConfig(gatewayConfig, {
+        JWT_SECRET: 'a-deployment-secret',
+        ...Object.fromEntries(
+          trustedSubgraphs.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]),
+        ),
+        ...env,
+      }),
+    ).modes;
 
   it('are require for every role but operators when nothing is set, whatever NODE_ENV says', () => {
     const unset = { ...uniformModes('require'), operator: 'off' };
     expect(deployment({})).toEqual(unset);
-    for (const nodeEnv of ['production', 'development', 'test']) expect(deployment({ NODE_ENV: nodeEnv }), nodeEnv).toEqual(unset);
+    for (const nodeEnv of ['production', 'development', 'test'])
+      expect(deployment({ NODE_ENV: nodeEnv }), nodeEnv).toEqual(unset);
   });
 
   it('are what TRUSTED_DOCUMENTS_MODE and TRUSTED_DOCUMENTS_ROLE_MODES say, in production too', () => {
     expect(deployment({ NODE_ENV: 'production', TRUSTED_DOCUMENTS_MODE: 'off' })).toEqual({ ...uniformModes('off') });
-    expect(deployment({ TRUSTED_DOCUMENTS_MODE: 'log', TRUSTED_DOCUMENTS_ROLE_MODES: 'operator=require,channel=off' }))
-      .toEqual({ ...uniformModes('log'), operator: 'require', channel: 'off' });
+    expect(
+      deployment({ TRUSTED_DOCUMENTS_MODE: 'log', TRUSTED_DOCUMENTS_ROLE_MODES: 'operator=require,channel=off' }),
+    ).toEqual({ ...uniformModes('log'), operator: 'require', channel: 'off' });
     expect(() => deployment({ TRUSTED_DOCUMENTS_MODE: 'strict' })).toThrow(/TRUSTED_DOCUMENTS_MODE/);
   });
 });
@@ -180,37 +235,104 @@ describe('the modes a deployment gets', () => {
 describe.each(gatewayPaths)('requests on the %s path', (path) => {
   const gateway = (): GuardedGateway => gateways.get(path)!;
 
-  it('run a contract operation named by documentId, and by Apollo\'s persisted-query hash, for a customer in require mode', async () => {
+  it("run a contract operation named by documentId, and by Apollo's persisted-query hash, for a customer in require mode", async () => {
     const owner = `${customer}-${path}`;
     const bearer = await token(owner, 'customer');
-    const opened = await post(gateway().url, { documentId: `sha256:${documentHash(openAccount)}`, variables: { input: { ownerId: owner, type: 'PERSONAL', currency: 'USD' } } }, bearer);
+    const opened = await post(
+      gateway().url,
+      {
+        documentId: `sha256:${documentHash(openAccount)}`,
+        variables: { input: { ownerId: owner, type: 'PERSONAL', currency: 'USD' } },
+      },
+      bearer,
+    );
     expect(opened.body.errors).toBeUndefined();
     const id = opened.body.data?.openAccount?.id as string;
     expect(id).toMatch(/^acc_/);
-    const read = await post(gateway().url, { extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(getAccount) } }, variables: { id } }, bearer);
+    const read = await post(
+      gateway().url,
+      { extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(getAccount) } }, variables: { id } },
+      bearer,
+    );
     expect(read.body.errors).toBeUndefined();
     expect(read.body.data?.account?.id).toBe(id);
     // The exact text is the same document: trusted without an id, and with its own id beside it.
-    const text = await post(gateway().url, { query: getAccount, documentId: `sha256:${documentHash(getAccount)}`, variables: { id } }, bearer);
+    const text = await post(
+      gateway().url,
+      { query: getAccount, documentId: `sha256:${documentHash(getAccount)}`, variables: { id } },
+      bearer,
+    );
     expect(text.body.data?.account?.id).toBe(id);
     // A GET names it too.
-    const search = new URLSearchParams({ documentId: `sha256:${documentHash(iosQuery)}`, variables: JSON.stringify({ id }) });
-    const got = await fetch(`${gateway().url}?${search.toString()}`, { headers: { authorization: `Bearer ${bearer}`, 'apollo-require-preflight': 'true' } });
+    const search = new URLSearchParams({
+      documentId: `sha256:${documentHash(iosQuery)}`,
+      variables: JSON.stringify({ id }),
+    });
+    const got = await fetch(`${gateway().url}?${search.toString()}`, {
+      headers: { authorization: `Bearer ${bearer}`, 'apollo-require-preflight': 'true' },
+    });
     expect(await got.json()).toEqual({ data: { account: { id, currency: 'USD' } } });
   });
 
   const known = (): string => documentHash(getAccount);
   const badInputs: Array<[string, string, () => unknown]> = [
-    ['an unknown documentId', 'DOCUMENT_ID_UNKNOWN', () => ({ documentId: `sha256:${documentHash(untrusted)}`, variables: { id: 'acc_1' } })],
-    ['a documentId without its prefix', 'DOCUMENT_ID_UNKNOWN', () => ({ documentId: 'f'.repeat(64), variables: { id: 'acc_1' } })],
-    ['a malformed documentId', 'DOCUMENT_ID_MALFORMED', () => ({ documentId: 'sha256:XYZ', variables: { id: 'acc_1' } })],
+    [
+      'an unknown documentId',
+      'DOCUMENT_ID_UNKNOWN',
+      () => ({ documentId: `sha256:${documentHash(untrusted)}`, variables: { id: 'acc_1' } }),
+    ],
+    [
+      'a documentId without its prefix',
+      'DOCUMENT_ID_UNKNOWN',
+      () => ({ documentId: 'f'.repeat(64), variables: { id: 'acc_1' } }),
+    ],
+    [
+      'a malformed documentId',
+      'DOCUMENT_ID_MALFORMED',
+      () => ({ documentId: 'sha256:XYZ', variables: { id: 'acc_1' } }),
+    ],
     ['a documentId that is not a string', 'DOCUMENT_ID_MALFORMED', () => ({ documentId: 42 })],
-    ['a malformed persisted-query hash', 'DOCUMENT_ID_MALFORMED', () => ({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } })],
-    ['a documentId sent with a different query text', 'DOCUMENT_ID_MISMATCH', () => ({ documentId: `sha256:${known()}`, query: untrusted, variables: { id: 'acc_1' } })],
-    ['a persisted-query hash sent with a different query text', 'DOCUMENT_ID_MISMATCH', () => ({ query: untrusted, extensions: { persistedQuery: { version: 1, sha256Hash: known() } }, variables: { id: 'acc_1' } })],
-    ['a documentId and a persisted-query hash naming different documents', 'DOCUMENT_ID_MISMATCH', () => ({ documentId: `sha256:${known()}`, extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(openAccount) } } })],
-    ['a text no manifest holds, in require mode', 'DOCUMENT_NOT_TRUSTED', () => ({ query: untrusted, variables: { id: 'acc_1' } })],
-    ['a text no manifest holds, registered as an automatic persisted query, in require mode', 'DOCUMENT_NOT_TRUSTED', () => ({ query: untrusted, extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(untrusted) } }, variables: { id: 'acc_1' } })],
+    [
+      'a malformed persisted-query hash',
+      'DOCUMENT_ID_MALFORMED',
+      () => ({ extensions: { persistedQuery: { version: 1, sha256Hash: 'abc' } } }),
+    ],
+    [
+      'a documentId sent with a different query text',
+      'DOCUMENT_ID_MISMATCH',
+      () => ({ documentId: `sha256:${known()}`, query: untrusted, variables: { id: 'acc_1' } }),
+    ],
+    [
+      'a persisted-query hash sent with a different query text',
+      'DOCUMENT_ID_MISMATCH',
+      () => ({
+        query: untrusted,
+        extensions: { persistedQuery: { version: 1, sha256Hash: known() } },
+        variables: { id: 'acc_1' },
+      }),
+    ],
+    [
+      'a documentId and a persisted-query hash naming different documents',
+      'DOCUMENT_ID_MISMATCH',
+      () => ({
+        documentId: `sha256:${known()}`,
+        extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(openAccount) } },
+      }),
+    ],
+    [
+      'a text no manifest holds, in require mode',
+      'DOCUMENT_NOT_TRUSTED',
+      () => ({ query: untrusted, variables: { id: 'acc_1' } }),
+    ],
+    [
+      'a text no manifest holds, registered as an automatic persisted query, in require mode',
+      'DOCUMENT_NOT_TRUSTED',
+      () => ({
+        query: untrusted,
+        extensions: { persistedQuery: { version: 1, sha256Hash: documentHash(untrusted) } },
+        variables: { id: 'acc_1' },
+      }),
+    ],
   ];
 
   it.each(badInputs)('refuse %s with %s, HTTP 400, nothing executed', async (_case, code, body) => {
@@ -224,8 +346,22 @@ describe.each(gatewayPaths)('requests on the %s path', (path) => {
   it('do not register an untrusted text as a persisted query in require mode', async () => {
     const bearer = await token(`${customer}-apq`, 'customer');
     const hash = documentHash(untrusted);
-    await post(gateway().url, { query: untrusted, extensions: { persistedQuery: { version: 1, sha256Hash: hash } }, variables: { id: 'acc_1' } }, bearer);
-    const again = await refusedBeforeSubgraphs(gateway(), () => post(gateway().url, { extensions: { persistedQuery: { version: 1, sha256Hash: hash } }, variables: { id: 'acc_1' } }, operator));
+    await post(
+      gateway().url,
+      {
+        query: untrusted,
+        extensions: { persistedQuery: { version: 1, sha256Hash: hash } },
+        variables: { id: 'acc_1' },
+      },
+      bearer,
+    );
+    const again = await refusedBeforeSubgraphs(gateway(), () =>
+      post(
+        gateway().url,
+        { extensions: { persistedQuery: { version: 1, sha256Hash: hash } }, variables: { id: 'acc_1' } },
+        operator,
+      ),
+    );
     expect(codes(again)).toEqual(['PERSISTED_QUERY_NOT_FOUND']);
   });
 
@@ -243,21 +379,35 @@ describe('client awareness', () => {
     const owner = unique('aware');
     const bearer = await token(owner, 'customer');
     const requestId = unique('aware-req');
-    const opened = await post(gateway.url, { query: openAccount, variables: { input: { ownerId: owner, type: 'PERSONAL', currency: 'USD' } } }, bearer, {
-      'apollographql-client-name': 'paygraph-ios', 'apollographql-client-version': '3.1.4', 'x-request-id': requestId,
-    });
+    const opened = await post(
+      gateway.url,
+      { query: openAccount, variables: { input: { ownerId: owner, type: 'PERSONAL', currency: 'USD' } } },
+      bearer,
+      {
+        'apollographql-client-name': 'paygraph-ios',
+        'apollographql-client-version': '3.1.4',
+        'x-request-id': requestId,
+      },
+    );
     const id = opened.body.data?.openAccount?.id as string;
     expect(id).toMatch(/^acc_/);
     await post(gateway.url, { documentId: `sha256:${documentHash(iosQuery)}`, variables: { id } }, bearer);
     const metrics = await gateway.gateway.metrics.render();
-    expect(metrics).toMatch(/^paygraph_graphql_client_requests_total\{client="paygraph-ios",version="3\.1\.4",outcome="ok"\} 1$/m);
-    expect(metrics).toMatch(/^paygraph_graphql_client_requests_total\{client="ios",version="unknown",outcome="ok"\} [1-9][0-9]*$/m);
+    expect(metrics).toMatch(
+      /^paygraph_graphql_client_requests_total\{client="paygraph-ios",version="3\.1\.4",outcome="ok"\} 1$/m,
+    );
+    expect(metrics).toMatch(
+      /^paygraph_graphql_client_requests_total\{client="ios",version="unknown",outcome="ok"\} [1-9][0-9]*$/m,
+    );
     // The audit line of the mutation names the client too (written in the background: polled until it is there).
     const auditFile = join(manifestDir, 'forwarded.jsonl');
     const deadline = Date.now() + 10_000;
     let line: { client?: Record<string, unknown> } | undefined;
     while (line === undefined && Date.now() < deadline) {
-      line = readFileSync(auditFile, 'utf8').split('\n').filter((l) => l.includes(requestId)).map((l) => JSON.parse(l) as { client?: Record<string, unknown> })[0];
+      line = readFileSync(auditFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(requestId))
+        .map((l) => JSON.parse(l) as { client?: Record<string, unknown> })[0];
       if (line === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(line?.client).toMatchObject({ name: 'paygraph-ios', version: '3.1.4' });
@@ -265,7 +415,19 @@ describe('client awareness', () => {
 
   it(`keeps at most ${clientNamesMax} distinct clients; later ones are "other"`, () => {
     const labels = new ClientLabels(2);
-    const request = (name: string, version?: string) => ({ http: { method: 'POST', search: '', body: {}, headers: new Map(Object.entries({ 'apollographql-client-name': name, ...(version ? { 'apollographql-client-version': version } : {}) })) } });
+    const request = (name: string, version?: string) => ({
+      http: {
+        method: 'POST',
+        search: '',
+        body: {},
+        headers: new Map(
+          Object.entries({
+            'apollographql-client-name': name,
+            ...(version ? { 'apollographql-client-version': version } : {}),
+          }),
+        ),
+      },
+    });
     expect(labels.of(request('a', '1') as never)).toEqual({ name: 'a', version: '1' });
     expect(labels.of(request('b') as never)).toEqual({ name: 'b', version: 'unknown' });
     expect(labels.of(request('c', '1') as never)).toEqual({ name: 'other', version: 'other' });

@@ -7,7 +7,11 @@ import { migrateAll } from '../lib/migration-sets';
 import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import type { EngineMode } from '../../subgraphs/shared/src/ledger/post';
 import {
-  gatewayIdentityHeader, gatewaySecretHeader, internalTokenIssuer, subgraphTrust, type SubgraphTrusts,
+  gatewayIdentityHeader,
+  gatewaySecretHeader,
+  internalTokenIssuer,
+  subgraphTrust,
+  type SubgraphTrusts,
 } from '../../subgraphs/shared/src/gateway-trust';
 import { internalTokenLifetimeSeconds } from '../../subgraphs/shared/src/limits';
 import { gatewaySecretEnv, generateSubgraphSecrets, subgraphSecretEnv } from '../lib/subgraph-secrets';
@@ -15,7 +19,15 @@ import { compiledEntry, ensureBuilt, processEntries } from '../lib/build';
 import { benchPoolSize } from './limits';
 import { subgraphNames, type PartName, type SubgraphName } from '../lib/parts';
 import { variablePrefixOf } from '../../subgraphs/shared/src/part';
-import { freePort, freePorts, repoRoot, startService, type Service, type ServiceSpec, type StartupCost } from './processes';
+import {
+  freePort,
+  freePorts,
+  repoRoot,
+  startService,
+  type Service,
+  type ServiceSpec,
+  type StartupCost,
+} from './processes';
 
 /**
  * The benchmark's own copy of the system: shard databases `<prefix>_s0..` dropped, created and
@@ -37,7 +49,8 @@ export async function dropDatabases(shardUrls: string): Promise<void> {
   for (const raw of parseShardUrls(shardUrls)) {
     const url = new URL(raw.trim());
     const database = decodeURIComponent(url.pathname.slice(1));
-    if (!/^paygraph_bench[A-Za-z0-9_]*_s\d+$/.test(database)) throw new Error(`refusing to drop "${database}": not a benchmark database`);
+    if (!/^paygraph_bench[A-Za-z0-9_]*_s\d+$/.test(database))
+      throw new Error(`refusing to drop "${database}": not a benchmark database`);
     url.pathname = '/';
     const conn = await mysql.createConnection({ uri: url.toString() });
     try {
@@ -65,7 +78,10 @@ export interface ProcessStackOptions {
   profile?: { processes: readonly ProcessName[]; dir: string };
   /** Extra environment for the subgraphs (MERGE_WAIT_MS, MYSQL_POOL_SIZE, ...). */
   subgraphEnv?: Record<string, string>;
-  /** Environment for every process: NODE_ENV and LEDGER_MAC_KEY with --production, NODE_OPTIONS with --node-options (main.ts). */
+  /**
+   * Environment for every process: NODE_ENV and LEDGER_MAC_KEY with --production, NODE_OPTIONS with --node-options
+   * (main.ts).
+   */
   processEnv?: Record<string, string>;
   /**
    * 'dist' (the default): the compiled files, as npm start and production run them, built first
@@ -105,12 +121,20 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   await ensureBuilt((line) => console.log(`[bench] ${line}`));
   const ports = {} as Record<ProcessName, number>;
   const free = await freePorts(processNames.length);
-  processNames.forEach((name, i) => { ports[name] = free[i]!; });
-  const urls = Object.fromEntries(subgraphNames.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`])) as Record<SubgraphName, string>;
+  processNames.forEach((name, i) => {
+    ports[name] = free[i]!;
+  });
+  const urls = Object.fromEntries(
+    subgraphNames.map((name) => [name, `http://127.0.0.1:${ports[name]}/graphql`]),
+  ) as Record<SubgraphName, string>;
   const shared = { ...options.processEnv, MYSQL_SHARDS: options.shardUrls, HOST: '127.0.0.1' };
   const secrets = generateSubgraphSecrets();
-  const trusts = Object.fromEntries(subgraphNames.map((name) => [name, subgraphTrust(name, secrets[name])])) as SubgraphTrusts<SubgraphName>;
-  const portEnv = Object.fromEntries(subgraphNames.map((name) => [`${variablePrefixOf(name)}_PORT`, String(ports[name])]));
+  const trusts = Object.fromEntries(
+    subgraphNames.map((name) => [name, subgraphTrust(name, secrets[name])]),
+  ) as SubgraphTrusts<SubgraphName>;
+  const portEnv = Object.fromEntries(
+    subgraphNames.map((name) => [`${variablePrefixOf(name)}_PORT`, String(ports[name])]),
+  );
   const urlEnv = Object.fromEntries(subgraphNames.map((name) => [`${variablePrefixOf(name)}_URL`, urls[name]]));
   let starts = 0;
   const profileFile = (name: ProcessName) => {
@@ -122,13 +146,27 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   const services = new Map<ProcessName, Service>();
 
   const startSubgraphs = async (engine: EngineMode) => {
-    const started = await Promise.allSettled(subgraphNames.map((name) => startService({
-      name,
-      ...entryOf(name, runFrom),
-      env: { ...shared, ...portEnv, ...subgraphSecretEnv(secrets, name), RELAY_ENABLED: 'true', POSTING_ENGINE: engine, ...options.subgraphEnv },
-      healthUrl: `http://127.0.0.1:${ports[name]}/health`,
-      ...profileFile(name),
-    }, options.logDir)));
+    const started = await Promise.allSettled(
+      subgraphNames.map((name) =>
+        startService(
+          {
+            name,
+            ...entryOf(name, runFrom),
+            env: {
+              ...shared,
+              ...portEnv,
+              ...subgraphSecretEnv(secrets, name),
+              RELAY_ENABLED: 'true',
+              POSTING_ENGINE: engine,
+              ...options.subgraphEnv,
+            },
+            healthUrl: `http://127.0.0.1:${ports[name]}/health`,
+            ...profileFile(name),
+          },
+          options.logDir,
+        ),
+      ),
+    );
     started.forEach((s, i) => {
       if (s.status === 'fulfilled') services.set(subgraphNames[i]!, s.value);
     });
@@ -136,10 +174,12 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     if (failed) throw failed.reason;
   };
   const stopSubgraphs = async () => {
-    await Promise.all(subgraphNames.map(async (name) => {
-      await services.get(name)?.stop();
-      services.delete(name);
-    }));
+    await Promise.all(
+      subgraphNames.map(async (name) => {
+        await services.get(name)?.stop();
+        services.delete(name);
+      }),
+    );
   };
   const stop = async () => {
     await services.get('gateway')?.stop();
@@ -149,18 +189,29 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
 
   try {
     await startSubgraphs(options.engine);
-    services.set('gateway', await startService({
-      name: 'gateway',
-      ...entryOf('gateway', runFrom),
-      env: {
-        // Any document, as npm start runs it, unless processEnv says otherwise (--production: as the image runs it).
-        TRUSTED_DOCUMENTS_MODE: 'off',
-        ...shared, ...gatewaySecretEnv(secrets), JWT_SECRET: options.jwtSecret, PORT: String(ports.gateway), GATEWAY_HOST: '127.0.0.1',
-        ...urlEnv,
-      },
-      healthUrl: `http://127.0.0.1:${ports.gateway}/health`,
-      ...profileFile('gateway'),
-    }, options.logDir));
+    services.set(
+      'gateway',
+      await startService(
+        {
+          name: 'gateway',
+          ...entryOf('gateway', runFrom),
+          env: {
+            // Any document, as npm start runs it, unless processEnv says otherwise (--production: as the image runs
+            // it).
+            TRUSTED_DOCUMENTS_MODE: 'off',
+            ...shared,
+            ...gatewaySecretEnv(secrets),
+            JWT_SECRET: options.jwtSecret,
+            PORT: String(ports.gateway),
+            GATEWAY_HOST: '127.0.0.1',
+            ...urlEnv,
+          },
+          healthUrl: `http://127.0.0.1:${ports.gateway}/health`,
+          ...profileFile('gateway'),
+        },
+        options.logDir,
+      ),
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -194,7 +245,10 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
 export interface HiveGatewayVariant {
   /** The id of its scenario: f-hive, f-hive-router, f-hive-router-dedupe. */
   id: string;
-  /** Hive Router's query planner and executor (@graphql-hive/router-runtime, a prebuilt Rust addon) instead of the stitching runtime. */
+  /**
+   * Hive Router's query planner and executor (@graphql-hive/router-runtime, a prebuilt Rust addon) instead of the
+   * stitching runtime.
+   */
   routerRuntime: boolean;
   /** Identical requests in flight at once answered by one execution (inboundInflightRequestDeduplication). */
   inboundDedupe: boolean;
@@ -207,51 +261,74 @@ export const hiveGatewayVariants: readonly HiveGatewayVariant[] = [
   { id: 'f-hive-router-dedupe', routerRuntime: true, inboundDedupe: true },
 ];
 
-export async function startHiveGateway(stack: ProcessStack, workDir: string, logDir: string, variant: HiveGatewayVariant = hiveGatewayVariants[0]!): Promise<Service> {
+export async function startHiveGateway(
+  stack: ProcessStack,
+  workDir: string,
+  logDir: string,
+  variant: HiveGatewayVariant = hiveGatewayVariants[0]!,
+): Promise<Service> {
   mkdirSync(workDir, { recursive: true });
   const supergraph = readFileSync(join(repoRoot, 'schema/supergraph.graphql'), 'utf8').replace(
     /@join__graph\(name: "([a-z]+)", url: "[^"]*"\)/g,
-    (match, name: SubgraphName) => (name in stack.urls ? `@join__graph(name: "${name}", url: "${stack.urls[name]}")` : match),
+    (match, name: SubgraphName) =>
+      name in stack.urls ? `@join__graph(name: "${name}", url: "${stack.urls[name]}")` : match,
   );
   for (const name of subgraphNames) {
-    if (!supergraph.includes(stack.urls[name])) throw new Error(`could not point the supergraph's ${name} at ${stack.urls[name]}`);
+    if (!supergraph.includes(stack.urls[name]))
+      throw new Error(`could not point the supergraph's ${name} at ${stack.urls[name]}`);
   }
   const supergraphPath = join(workDir, 'supergraph.graphql');
   writeFileSync(supergraphPath, supergraph);
   const configPath = join(workDir, 'gateway.config.mjs');
   const jose = pathToFileURL(join(repoRoot, 'node_modules/jose/dist/webapi/index.js')).href;
-  writeFileSync(configPath, [
-    '// Written by scripts/bench: verifies the caller\'s token and vouches for it to each subgraph, as our gateway does.',
-    `import { SignJWT, jwtVerify } from ${JSON.stringify(jose)};`,
-    'const encode = (text) => new TextEncoder().encode(text);',
-    'const clientKey = encode(process.env.JWT_SECRET);',
-    `const secrets = ${JSON.stringify(Object.fromEntries(Object.values(stack.trusts).map((t) => [t.subgraph, t.secret])))};`,
-    'export const gatewayConfig = {',
-    '  propagateHeaders: {',
-    '    fromClientToSubgraphs: async ({ request, subgraphName }) => {',
-    '      const bearer = (request.headers.get(\'authorization\') ?? \'\').replace(/^Bearer /, \'\');',
-    '      const { payload } = await jwtVerify(bearer, clientKey, { algorithms: [\'HS256\'], issuer: \'paygraph\', audience: \'paygraph-api\' });',
-    '      const name = subgraphName.toLowerCase();',
-    '      const identity = await new SignJWT({ role: payload.role }).setProtectedHeader({ alg: \'HS256\', typ: \'JWT\' })',
-    `        .setSubject(payload.sub).setIssuer(${JSON.stringify(internalTokenIssuer)}).setAudience(name).setIssuedAt()`,
-    `        .setExpirationTime(Math.floor(Date.now() / 1000) + ${internalTokenLifetimeSeconds}).sign(encode(secrets[name]));`,
-    `      return { ${JSON.stringify(gatewaySecretHeader)}: secrets[name], ${JSON.stringify(gatewayIdentityHeader)}: identity };`,
-    '    },',
-    '  },',
-    `  inboundInflightRequestDeduplication: ${variant.inboundDedupe},`,
-    '  logging: \'warn\',',
-    '};',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    configPath,
+    [
+      "// Written by scripts/bench: verifies the caller's token and vouches for it to each subgraph, as our gateway does.",
+      `import { SignJWT, jwtVerify } from ${JSON.stringify(jose)};`,
+      'const encode = (text) => new TextEncoder().encode(text);',
+      'const clientKey = encode(process.env.JWT_SECRET);',
+      `const secrets = ${JSON.stringify(Object.fromEntries(Object.values(stack.trusts).map((t) => [t.subgraph, t.secret])))};`,
+      'export const gatewayConfig = {',
+      '  propagateHeaders: {',
+      '    fromClientToSubgraphs: async ({ request, subgraphName }) => {',
+      "      const bearer = (request.headers.get('authorization') ?? '').replace(/^Bearer /, '');",
+      "      const { payload } = await jwtVerify(bearer, clientKey, { algorithms: ['HS256'], issuer: 'paygraph', audience: 'paygraph-api' });",
+      '      const name = subgraphName.toLowerCase();',
+      "      const identity = await new SignJWT({ role: payload.role }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' })",
+      `        .setSubject(payload.sub).setIssuer(${JSON.stringify(internalTokenIssuer)}).setAudience(name).setIssuedAt()`,
+      `        .setExpirationTime(Math.floor(Date.now() / 1000) + ${internalTokenLifetimeSeconds}).sign(encode(secrets[name]));`,
+      `      return { ${JSON.stringify(gatewaySecretHeader)}: secrets[name], ${JSON.stringify(gatewayIdentityHeader)}: identity };`,
+      '    },',
+      '  },',
+      `  inboundInflightRequestDeduplication: ${variant.inboundDedupe},`,
+      "  logging: 'warn',",
+      '};',
+      '',
+    ].join('\n'),
+  );
   const port = await freePort();
-  return startService({
-    name: 'hive-gateway',
-    entry: 'node_modules/@graphql-hive/gateway/dist/bin.js',
-    args: ['supergraph', supergraphPath, '--config-path', configPath, '--host', '127.0.0.1', '--port', String(port), '--disable-websockets',
-      ...(variant.routerRuntime ? ['--hive-router-runtime'] : [])],
-    env: { JWT_SECRET: stack.jwtSecret },
-    healthUrl: `http://127.0.0.1:${port}/healthcheck`,
-  }, logDir);
+  return startService(
+    {
+      name: 'hive-gateway',
+      entry: 'node_modules/@graphql-hive/gateway/dist/bin.js',
+      args: [
+        'supergraph',
+        supergraphPath,
+        '--config-path',
+        configPath,
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--disable-websockets',
+        ...(variant.routerRuntime ? ['--hive-router-runtime'] : []),
+      ],
+      env: { JWT_SECRET: stack.jwtSecret },
+      healthUrl: `http://127.0.0.1:${port}/healthcheck`,
+    },
+    logDir,
+  );
 }
 
 export function hiveGatewayUrl(service: Service): string {
@@ -266,6 +343,7 @@ export function hiveGatewayUrl(service: Service): string {
  */
 export function benchDatabasePrefix(given: string | undefined, fallback: string): string {
   if (given === undefined) return fallback;
-  if (!/^paygraph_bench[A-Za-z0-9_]*$/.test(given)) throw new Error(`--databases must start with paygraph_bench (letters, digits, _), got "${given}"`);
+  if (!/^paygraph_bench[A-Za-z0-9_]*$/.test(given))
+    throw new Error(`--databases must start with paygraph_bench (letters, digits, _), got "${given}"`);
   return given;
 }

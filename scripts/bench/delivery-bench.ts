@@ -8,7 +8,15 @@ import { describeError, ensureMysql } from '../lib/mysql-server';
 import { readScriptConfig, scriptConfig, type ScriptConfig } from '../lib/config';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import { recreateDatabases, startProcessStack, processNames, type ProcessName, type ProcessStack } from './bench-stack';
-import { eventDrainPollIntervalMs, eventGeneratorTickMs, eventPaymentsInFlightMax, eventPoolSizePerShard, eventRunDeadlineMs, fixtureConcurrency, jwtSecretBytes } from './limits';
+import {
+  eventDrainPollIntervalMs,
+  eventGeneratorTickMs,
+  eventPaymentsInFlightMax,
+  eventPoolSizePerShard,
+  eventRunDeadlineMs,
+  fixtureConcurrency,
+  jwtSecretBytes,
+} from './limits';
 import { LoadClient } from './load';
 import { cpuDelta, findMysqlServerPid, snapshotCpu } from './proc-stats';
 import { repoRoot } from './processes';
@@ -73,8 +81,12 @@ export function benchConfig(): ScriptConfig {
 }
 
 /** Runs one delivery benchmark and exits: 0 when its target was met, 1 otherwise or on error, 2 past the deadline. */
-export function runDeliveryBench<R extends { met: boolean }>(config: ScriptConfig, options: DeliveryBenchOptions<R>): void {
-  const log: BenchLog = (line) => console.log(`[bench:${options.name} ${new Date().toISOString().slice(11, 19)}] ${line}`);
+export function runDeliveryBench<R extends { met: boolean }>(
+  config: ScriptConfig,
+  options: DeliveryBenchOptions<R>,
+): void {
+  const log: BenchLog = (line) =>
+    console.log(`[bench:${options.name} ${new Date().toISOString().slice(11, 19)}] ${line}`);
   const resultsDir = join(repoRoot, 'bench/results', options.name);
   let stack: ProcessStack | null = null;
 
@@ -91,19 +103,36 @@ export function runDeliveryBench<R extends { met: boolean }>(config: ScriptConfi
       await recreateDatabases(server.shardUrls);
       const jwtSecret = randomBytes(jwtSecretBytes).toString('base64url');
       stack = await startProcessStack({
-        shardUrls: server.shardUrls, jwtSecret, logDir: join(repoRoot, 'bench/results/logs', runId), engine: 'merged',
+        shardUrls: server.shardUrls,
+        jwtSecret,
+        logDir: join(repoRoot, 'bench/results/logs', runId),
+        engine: 'merged',
         subgraphEnv: { MYSQL_POOL_SIZE: String(eventPoolSizePerShard), ...options.subgraphEnv?.(config) },
         ...(options.profiled.length > 0 ? { profile: { processes: options.profiled, dir: profileDir } } : {}),
       });
-      client = new LoadClient({ url: stack.gatewayUrl, token: await mintToken({ sub: 'bench-operator', role: 'operator' }, jwtSecret) }, fixtureConcurrency);
+      client = new LoadClient(
+        { url: stack.gatewayUrl, token: await mintToken({ sub: 'bench-operator', role: 'operator' }, jwtSecret) },
+        fixtureConcurrency,
+      );
       ledger = openShards({ urls: server.shardUrls, poolSize: eventPoolSizePerShard });
       stopAround = options.around?.(config) ?? null;
       const mysqlPid = findMysqlServerPid();
       const running = stack;
       report = await options.measure({
-        stack, client, ledger, jwtSecret, runId, config, log,
+        stack,
+        client,
+        ledger,
+        jwtSecret,
+        runId,
+        config,
+        log,
         topology: buildTopology(server.shardUrls, config.shards.map ?? undefined),
-        pids: () => new Map([...running.pids(), ...(mysqlPid === undefined ? [] : [['mysql', mysqlPid] as [string, number]]), ['bench', process.pid]]),
+        pids: () =>
+          new Map([
+            ...running.pids(),
+            ...(mysqlPid === undefined ? [] : [['mysql', mysqlPid] as [string, number]]),
+            ['bench', process.pid],
+          ]),
         onMeasureStart: () => running.startProfiling(),
       });
     } finally {
@@ -116,7 +145,12 @@ export function runDeliveryBench<R extends { met: boolean }>(config: ScriptConfi
     }
     if (!report) throw new Error('the run ended without a report');
     const profiles = options.profiled.length > 0 ? summariseProfileDir(profileDir, log) : [];
-    const file = writeResults(resultsDir, startedAt, { startedAt: startedAt.toISOString(), ...options.extra, ...report, profiles });
+    const file = writeResults(resultsDir, startedAt, {
+      startedAt: startedAt.toISOString(),
+      ...options.extra,
+      ...report,
+      profiles,
+    });
     for (const p of profiles) console.log(`${formatProfile(p)}\n`);
     options.print(report, log);
     log(`results written to ${file}`);
@@ -223,20 +257,38 @@ export async function measureWindow(options: {
   return {
     delivered,
     payments: { ...payments, perSecond: round(payments.succeeded / paidFor) },
-    latencyMs: { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? Number.NaN },
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      max: sorted.at(-1) ?? Number.NaN,
+    },
     cpuMsPerEvent: perUnit(own, delivered),
     otherCpuShare: otherShare(cpu, windowMs / 1000),
   };
 }
 
 /** The lines both benchmarks print about their window. */
-export function printWindow(log: BenchLog, what: string, r: MeasuredWindow & { p99TargetMs: number; met: boolean }): void {
-  log(`${what}: p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (target p99 ≤ ${r.p99TargetMs} ms): ${r.met ? 'met' : 'MISSED'}`);
-  log(`CPU ms per delivered event: ${Object.entries(r.cpuMsPerEvent).map(([name, ms]) => `${name} ${ms}`).join(', ')}` +
-    (r.otherCpuShare === null ? '' : `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine`));
+export function printWindow(
+  log: BenchLog,
+  what: string,
+  r: MeasuredWindow & { p99TargetMs: number; met: boolean },
+): void {
+  log(
+    `${what}: p50 ${r.latencyMs.p50} ms, p90 ${r.latencyMs.p90} ms, p99 ${r.latencyMs.p99} ms, max ${r.latencyMs.max} ms (target p99 ≤ ${r.p99TargetMs} ms): ${r.met ? 'met' : 'MISSED'}`,
+  );
+  log(
+    `CPU ms per delivered event: ${Object.entries(r.cpuMsPerEvent)
+      .map(([name, ms]) => `${name} ${ms}`)
+      .join(', ')}` +
+      (r.otherCpuShare === null ? '' : `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine`),
+  );
 }
 
-/** Payments into random payees at a fixed rate; one the generator could not send (too many in flight) counts as not sent. */
+/**
+ * Payments into random payees at a fixed rate; one the generator could not send (too many in flight) counts as not
+ * sent.
+ */
 export async function payAtRate(
   options: { seconds: number; ratePerSecond: number; runId: string },
   payees: readonly string[],
@@ -255,10 +307,12 @@ export async function payAtRate(
         continue;
       }
       const payee = payees[Math.floor(Math.random() * payees.length)]!;
-      const task: Promise<void> = pay(payee, payers[sent % Math.max(1, payers.length)], `${options.runId}-pay-${sent}`).then(
-        (ok) => void (ok ? tally.succeeded++ : tally.failed++),
-        () => void tally.failed++,
-      ).finally(() => pending.delete(task));
+      const task: Promise<void> = pay(payee, payers[sent % Math.max(1, payers.length)], `${options.runId}-pay-${sent}`)
+        .then(
+          (ok) => void (ok ? tally.succeeded++ : tally.failed++),
+          () => void tally.failed++,
+        )
+        .finally(() => pending.delete(task));
       pending.add(task);
     }
     await new Promise((resolve) => setTimeout(resolve, eventGeneratorTickMs));

@@ -27,5 +27,7 @@ export function dataField(response: unknown, field: string): unknown {
 }
 
 export function typenameOf(value: unknown): string | undefined {
-  return typeof value === 'object' && value !== null && '__typename' in value ? String((value as { __typename: unknown }).__typename) : undefined;
+  return typeof value === 'object' && value !== null && '__typename' in value
+    ? String((value as { __typename: unknown }).__typename)
+    : undefined;
 }

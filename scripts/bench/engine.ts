@@ -2,12 +2,24 @@ import { createPayment } from '../../subgraphs/transaction/src/services/payment'
 import { postingSettingsDefault, type EngineMode } from '../../subgraphs/shared/src/config/shared';
 import { log } from '../../subgraphs/shared/src/log';
 import { openShards } from '../../subgraphs/shared/src/shards/pool';
-import { amountMaxMinorUnitsDefault, fxQuoteTtlSecondsDefault, holdTtlSecondsDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
+import {
+  amountMaxMinorUnitsDefault,
+  fxQuoteTtlSecondsDefault,
+  holdTtlSecondsDefault,
+  shardPoolSizeDefault,
+} from '../../subgraphs/shared/src/limits';
 import { checkInvariants } from './invariants';
 import { requestsPerRunMax, warmupSecondsMax } from './limits';
 import { Recorder } from './load';
 import { cpuDelta, snapshotCpu } from './proc-stats';
-import { cpuFigures, mysqlCounters, mysqlPerUnit, paymentInputs, type BenchContext, type ScenarioResult } from './scenarios';
+import {
+  cpuFigures,
+  mysqlCounters,
+  mysqlPerUnit,
+  paymentInputs,
+  type BenchContext,
+  type ScenarioResult,
+} from './scenarios';
 
 /**
  * The posting engines compared with nothing in front of them: the transaction subgraph's own
@@ -23,17 +35,30 @@ export interface EngineOptions {
   shardUrls: string;
   engine: EngineMode;
   concurrency: number;
-  /** Connections per shard of the engine's own pools: shardPoolSizeDefault (10) unless given (npm test's bench smoke keeps to its connection budget). */
+  /**
+   * Connections per shard of the engine's own pools: shardPoolSizeDefault (10) unless given (npm test's bench smoke
+   * keeps to its connection budget).
+   */
   poolSize?: number;
 }
 
 export async function runEngineScenario(options: EngineOptions): Promise<ScenarioResult> {
   const { ctx, engine, concurrency } = options;
-  const shards = openShards({ urls: options.shardUrls, poolSize: options.poolSize ?? shardPoolSizeDefault, posting: { ...postingSettingsDefault, engine } });
+  const shards = openShards({
+    urls: options.shardUrls,
+    poolSize: options.poolSize ?? shardPoolSizeDefault,
+    posting: { ...postingSettingsDefault, engine },
+  });
   const inputs = paymentInputs(ctx, 'merchant');
   const service = {
-    shards, identity: { sub: 'bench-operator', role: 'operator' as const }, now: () => new Date(), client: { deviceId: null, ip: null, userAgent: null },
-    amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault, fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault, log: log(),
+    shards,
+    identity: { sub: 'bench-operator', role: 'operator' as const },
+    now: () => new Date(),
+    client: { deviceId: null, ip: null, userAgent: null },
+    amountMax: amountMaxMinorUnitsDefault,
+    holdTtlSeconds: holdTtlSecondsDefault,
+    fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
+    log: log(),
   };
   const run = async (seconds: number): Promise<Recorder> => {
     const recorder = new Recorder();
@@ -65,7 +90,8 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
     const load = recorder.result((performance.now() - started) / 1000);
     const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
     const statusAfter = await mysqlCounters(shards);
-    if (load.succeededUnits === 0) throw new Error(`d-engine-${engine}: nothing succeeded; first errors: ${load.errors.join(' | ')}`);
+    if (load.succeededUnits === 0)
+      throw new Error(`d-engine-${engine}: nothing succeeded; first errors: ${load.errors.join(' | ')}`);
     const result: ScenarioResult = {
       id: `d-engine-${engine}`,
       title: `hot merchant, createPayment called in process (no HTTP, no GraphQL), ${engine} engine`,
@@ -81,8 +107,12 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
       mysqlPerUnit: mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits),
       invariants: ctx.shards ? await checkInvariants(ctx.shards) : null,
     };
-    ctx.log(`${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, failed ${load.failedUnits}; `
-      + `CPU ms/payment (the engine runs in "bench"): ${Object.entries(result.cpuMsPerUnit).map(([n, ms]) => `${n} ${ms}`).join(', ')}`);
+    ctx.log(
+      `${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, failed ${load.failedUnits}; ` +
+        `CPU ms/payment (the engine runs in "bench"): ${Object.entries(result.cpuMsPerUnit)
+          .map(([n, ms]) => `${n} ${ms}`)
+          .join(', ')}`,
+    );
     return result;
   } finally {
     await shards.close();

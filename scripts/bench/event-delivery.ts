@@ -8,8 +8,17 @@ import { systemAccountId } from '../../subgraphs/shared/src/ledger/system-accoun
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
 import { inParallel, openAndFund, sendRetrying } from './fixtures';
 import {
-  eventDrainMs, eventDrainPollIntervalMs, eventGeneratorTickMs, eventP99TargetMs, eventPayerCount, eventPayerFundingMinorUnits,
-  eventPaymentsInFlightMax, eventProbesMax, eventProbeWaitMs, eventSubscribeAttemptsMax, eventSubscribeConcurrency,
+  eventDrainMs,
+  eventDrainPollIntervalMs,
+  eventGeneratorTickMs,
+  eventP99TargetMs,
+  eventPayerCount,
+  eventPayerFundingMinorUnits,
+  eventPaymentsInFlightMax,
+  eventProbesMax,
+  eventProbeWaitMs,
+  eventSubscribeAttemptsMax,
+  eventSubscribeConcurrency,
 } from './limits';
 import type { LoadClient } from './load';
 import { measureWindow, round, trackCommitLatency, type MeasuredWindow } from './delivery-bench';
@@ -67,7 +76,8 @@ export interface EventRunReport extends MeasuredWindow {
   feed: { reads: Record<string, number>; stripesRead: Record<string, number> } | null;
 }
 
-const subscriptionDocument = 'subscription($accountId: ID!) { balanceChanged(accountId: $accountId) { sequence entry { createdAt amount } } }';
+const subscriptionDocument =
+  'subscription($accountId: ID!) { balanceChanged(accountId: $accountId) { sequence entry { createdAt amount } } }';
 
 interface Subscriber {
   payee: string;
@@ -80,12 +90,25 @@ export async function runEventDelivery(options: EventRunOptions): Promise<EventR
   const setupStarted = Date.now();
   const viaLedger = options.ledger !== null;
   const payeeFixtures = await openAndFund({
-    client: options.client, runId: options.runId, topology: options.topology, accountCount: options.accounts, fund: false, log: options.log,
+    client: options.client,
+    runId: options.runId,
+    topology: options.topology,
+    accountCount: options.accounts,
+    fund: false,
+    log: options.log,
   });
   const payees = payeeFixtures.accounts;
-  const payers = viaLedger ? [] : (await openAndFund({
-    client: options.client, runId: `${options.runId}p`, topology: options.topology, accountCount: eventPayerCount, log: options.log,
-  })).accounts;
+  const payers = viaLedger
+    ? []
+    : (
+        await openAndFund({
+          client: options.client,
+          runId: `${options.runId}p`,
+          topology: options.topology,
+          accountCount: eventPayerCount,
+          log: options.log,
+        })
+      ).accounts;
 
   const latency = trackCommitLatency(payees);
   const lastSequence = new Map<string, number>();
@@ -98,12 +121,14 @@ export async function runEventDelivery(options: EventRunOptions): Promise<EventR
     latency.arrived(payee, event.sequence, viaLedger ? undefined : Date.parse(event.entry.createdAt));
   };
 
-  const pay = (payee: string, payer: string | undefined, key: string): Promise<boolean> => (viaLedger
-    ? postFromReserve(options.ledger!, payee).then((status) => status === 'APPLIED')
-    : paymentThroughApi(options.client, payer!, payee, key));
-  const probe = (payee: string, attempt: number) => (viaLedger
-    ? postFromReserve(options.ledger!, payee)
-    : depositThroughApi(options.client, payee, `${options.runId}-probe-${payee}-${attempt}`));
+  const pay = (payee: string, payer: string | undefined, key: string): Promise<boolean> =>
+    viaLedger
+      ? postFromReserve(options.ledger!, payee).then((status) => status === 'APPLIED')
+      : paymentThroughApi(options.client, payer!, payee, key);
+  const probe = (payee: string, attempt: number) =>
+    viaLedger
+      ? postFromReserve(options.ledger!, payee)
+      : depositThroughApi(options.client, payee, `${options.runId}-probe-${payee}-${attempt}`);
 
   const subscribers: Subscriber[] = [];
   try {
@@ -114,16 +139,24 @@ export async function runEventDelivery(options: EventRunOptions): Promise<EventR
         const subscriber = await subscribe(options, payees[i]!, payeeFixtures.owners[i]!, onEvent);
         subscribers.push(subscriber);
         if (await untilLive(subscriber, (n) => probe(subscriber.payee, n))) return;
-        if (attempt >= eventSubscribeAttemptsMax) throw new Error(`the subscription of ${payees[i]} failed ${attempt} times`);
+        if (attempt >= eventSubscribeAttemptsMax)
+          throw new Error(`the subscription of ${payees[i]} failed ${attempt} times`);
         await subscriber.client.dispose();
       }
     });
     const setupSeconds = (Date.now() - setupStarted) / 1000;
-    options.log(`${payees.length} subscriptions live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`);
+    options.log(
+      `${payees.length} subscriptions live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`,
+    );
 
     const feedBefore = options.accountMetricsUrl ? await feedCounters(options.accountMetricsUrl) : null;
     const window = await measureWindow({
-      run: options, rate: options, latency, payees, payers, pay,
+      run: options,
+      rate: options,
+      latency,
+      payees,
+      payers,
+      pay,
       delivered: () => latency.latencies.length,
       drainMs: eventDrainMs,
     });
@@ -138,7 +171,11 @@ export async function runEventDelivery(options: EventRunOptions): Promise<EventR
       ...measured,
       events: { delivered, ...counts },
       p99TargetMs: eventP99TargetMs,
-      met: delivered === window.payments.succeeded && counts.gaps === 0 && counts.repeats === 0 && window.latencyMs.p99 <= eventP99TargetMs,
+      met:
+        delivered === window.payments.succeeded &&
+        counts.gaps === 0 &&
+        counts.repeats === 0 &&
+        window.latencyMs.p99 <= eventP99TargetMs,
       feed: feedBefore && feedAfter ? counterDelta(feedBefore, feedAfter) : null,
     };
   } finally {
@@ -184,7 +221,12 @@ async function subscribe(
 
 /** GraphQL errors as JSON; a closed socket (a CloseEvent, which JSON shows as {}) by its code and reason. */
 function describeSubscriptionError(error: unknown): string {
-  if (typeof error === 'object' && error !== null && 'code' in error && typeof (error as { code: unknown }).code === 'number') {
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    'code' in error &&
+    typeof (error as { code: unknown }).code === 'number'
+  ) {
     const { code, reason } = error as { code: number; reason?: unknown };
     return `socket closed with ${code}${typeof reason === 'string' && reason !== '' ? ` (${reason})` : ''}`;
   }
@@ -217,8 +259,15 @@ export async function postFromReserve(shards: ShardSet, payee: string): Promise<
   const reserve = await systemAccountId(shards, shard, 'RESERVE', 'USD');
   return postOne(shard, {
     spec: {
-      id: newId('posting', logical), kind: 'BENCH_PAYMENT', refId: null, dedupeKey: null, currency: 'USD',
-      legs: [{ accountId: reserve, bucket: 'AVAILABLE', amount: -1n }, { accountId: payee, bucket: 'AVAILABLE', amount: 1n }],
+      id: newId('posting', logical),
+      kind: 'BENCH_PAYMENT',
+      refId: null,
+      dedupeKey: null,
+      currency: 'USD',
+      legs: [
+        { accountId: reserve, bucket: 'AVAILABLE', amount: -1n },
+        { accountId: payee, bucket: 'AVAILABLE', amount: 1n },
+      ],
     },
     finish: async (_tx, outcome) => outcome.status,
   });
@@ -228,15 +277,21 @@ const createPayment = contractOperation('CreatePayment');
 const deposit = contractOperation('Deposit');
 
 async function paymentThroughApi(client: LoadClient, payer: string, payee: string, key: string): Promise<boolean> {
-  const response = await client.send(requestBody(createPayment, {
-    input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '1', currency: 'USD' },
-  }));
+  const response = await client.send(
+    requestBody(createPayment, {
+      input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '1', currency: 'USD' },
+    }),
+  );
   return typenameOf(dataField(response, 'createPayment')) === 'Payment';
 }
 
 async function depositThroughApi(client: LoadClient, accountId: string, key: string): Promise<void> {
-  const response = await sendRetrying(client, requestBody(deposit, { input: { idempotencyKey: key, accountId, amount: '1', currency: 'USD' } }));
-  if (typenameOf(dataField(response, 'deposit')) !== 'Deposit') throw new Error(`probe deposit failed: ${JSON.stringify(response).slice(0, 300)}`);
+  const response = await sendRetrying(
+    client,
+    requestBody(deposit, { input: { idempotencyKey: key, accountId, amount: '1', currency: 'USD' } }),
+  );
+  if (typenameOf(dataField(response, 'deposit')) !== 'Deposit')
+    throw new Error(`probe deposit failed: ${JSON.stringify(response).slice(0, 300)}`);
 }
 
 const feedSeries = ['paygraph_balance_feed_reads_total', 'paygraph_balance_feed_stripes_read_total'] as const;
@@ -247,15 +302,19 @@ async function feedCounters(metricsUrl: string): Promise<Map<string, number>> {
   const values = new Map<string, number>();
   for (const line of text.split('\n')) {
     const match = /^(\w+)\{trigger="(\w+)"\} (\S+)$/.exec(line);
-    if (match && (feedSeries as readonly string[]).includes(match[1]!)) values.set(`${match[1]}:${match[2]}`, Number(match[3]));
+    if (match && (feedSeries as readonly string[]).includes(match[1]!))
+      values.set(`${match[1]}:${match[2]}`, Number(match[3]));
   }
   return values;
 }
 
 function counterDelta(before: Map<string, number>, after: Map<string, number>): NonNullable<EventRunReport['feed']> {
-  const of = (series: string) => Object.fromEntries(['poll', 'hint'].map((trigger) => {
-    const key = `${series}:${trigger}`;
-    return [trigger, (after.get(key) ?? 0) - (before.get(key) ?? 0)];
-  }));
+  const of = (series: string) =>
+    Object.fromEntries(
+      ['poll', 'hint'].map((trigger) => {
+        const key = `${series}:${trigger}`;
+        return [trigger, (after.get(key) ?? 0) - (before.get(key) ?? 0)];
+      }),
+    );
   return { reads: of(feedSeries[0]), stripesRead: of(feedSeries[1]) };
 }

@@ -4,7 +4,14 @@ import { startLedgerHintPublisher } from '../../subgraphs/shared/src/events/ledg
 import { benchDatabasePrefix } from './bench-stack';
 import { benchConfig, printWindow, profiledProcesses, runDeliveryBench } from './delivery-bench';
 import { runEventDelivery } from './event-delivery';
-import { eventAccountsDefault, eventAccountsMax, eventRatePerSecondDefault, eventRatePerSecondMax, eventSecondsDefault, eventSecondsMax } from './limits';
+import {
+  eventAccountsDefault,
+  eventAccountsMax,
+  eventRatePerSecondDefault,
+  eventRatePerSecondMax,
+  eventSecondsDefault,
+  eventSecondsMax,
+} from './limits';
 import { boundedArg } from './args';
 
 /**
@@ -55,7 +62,9 @@ runDeliveryBench(config, {
   around: () => (options.viaLedger && redisUrl ? startLedgerHintPublisher(redisUrl) : null),
   extra: { fanOut: redisUrl ? 'redis' : 'polling' },
   measure: (run) => {
-    run.log(`system up (${redisUrl ? `Redis hints from ${redisUrl}` : 'polling the shards'}); opening ${options.accounts} payees`);
+    run.log(
+      `system up (${redisUrl ? `Redis hints from ${redisUrl}` : 'polling the shards'}); opening ${options.accounts} payees`,
+    );
     return runEventDelivery({
       ...run,
       gatewayUrl: run.stack.gatewayUrl,
@@ -68,12 +77,20 @@ runDeliveryBench(config, {
     });
   },
   print: (r, log) => {
-    log(`fan-out: ${redisUrl ? 'Redis hints' : 'polling'}; mode: ${r.via === 'ledger' ? 'payments posted by the bench, exact commit instants' : 'createPayment through the gateway, commit instant = entry created_at'}`);
-    log(`payments: ${r.payments.succeeded} succeeded, ${r.payments.failed} failed, ${r.payments.notSent} not sent (generator behind) = ${r.payments.perSecond}/s into ${r.accounts} subscribed accounts`);
-    log(`events: ${r.events.delivered} of ${r.payments.succeeded} delivered, ${r.events.gaps} gaps, ${r.events.repeats} repeats`);
+    log(
+      `fan-out: ${redisUrl ? 'Redis hints' : 'polling'}; mode: ${r.via === 'ledger' ? 'payments posted by the bench, exact commit instants' : 'createPayment through the gateway, commit instant = entry created_at'}`,
+    );
+    log(
+      `payments: ${r.payments.succeeded} succeeded, ${r.payments.failed} failed, ${r.payments.notSent} not sent (generator behind) = ${r.payments.perSecond}/s into ${r.accounts} subscribed accounts`,
+    );
+    log(
+      `events: ${r.events.delivered} of ${r.payments.succeeded} delivered, ${r.events.gaps} gaps, ${r.events.repeats} repeats`,
+    );
     printWindow(log, 'commit → event on the wire', r);
     if (r.feed) {
-      log(`balance feed: ${r.feed.reads.poll} timer reads asking for ${r.feed.stripesRead.poll} stripes, ${r.feed.reads.hint} hinted reads asking for ${r.feed.stripesRead.hint}`);
+      log(
+        `balance feed: ${r.feed.reads.poll} timer reads asking for ${r.feed.stripesRead.poll} stripes, ${r.feed.reads.hint} hinted reads asking for ${r.feed.stripesRead.hint}`,
+      );
     }
   },
 });

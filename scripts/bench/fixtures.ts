@@ -2,8 +2,17 @@ import { shardOf } from '../../subgraphs/shared/src/ids';
 import type { Topology } from '../../subgraphs/shared/src/shards/topology';
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
 import {
-  advanceAmountMaxMinorUnits, advanceFeeBps, advanceMaxBps, advanceMerchantOpeningRoundsMax, advanceRatePerMerchantMax, benchAccountCount, benchFundingMinorUnits, fixtureAttemptsMax,
-  fixtureConcurrency, fixtureRetryDelayMs, warmupSecondsMax,
+  advanceAmountMaxMinorUnits,
+  advanceFeeBps,
+  advanceMaxBps,
+  advanceMerchantOpeningRoundsMax,
+  advanceRatePerMerchantMax,
+  benchAccountCount,
+  benchFundingMinorUnits,
+  fixtureAttemptsMax,
+  fixtureConcurrency,
+  fixtureRetryDelayMs,
+  warmupSecondsMax,
 } from './limits';
 import type { LoadClient } from './load';
 
@@ -37,27 +46,47 @@ export async function openAndFund(options: FixtureOptions): Promise<Fixtures> {
   const count = options.accountCount ?? benchAccountCount;
   const open = contractOperation('OpenAccount');
   const deposit = contractOperation('Deposit');
-  const openOne = (ownerId: string, type: 'PERSONAL' | 'MERCHANT') => openAccount(options.client, open, ownerId, type, 'USD');
+  const openOne = (ownerId: string, type: 'PERSONAL' | 'MERCHANT') =>
+    openAccount(options.client, open, ownerId, type, 'USD');
   const started = Date.now();
   const owners = Array.from({ length: count }, (_, i) => `bench-${options.runId}-${i}`);
   const accounts = await inParallel(count, fixtureConcurrency, (i) => openOne(owners[i]!, 'PERSONAL'));
   const merchant = await openOne(`bench-${options.runId}-merchant`, 'MERCHANT');
-  if (options.fund !== false) await inParallel(count, fixtureConcurrency, async (i) => {
-    const response = await sendRetrying(options.client, requestBody(deposit, {
-      input: { idempotencyKey: `fund-${options.runId}-${i}`, accountId: accounts[i]!, amount: benchFundingMinorUnits.toString(), currency: 'USD' },
-    }));
-    const result = dataField(response, 'deposit');
-    if (typenameOf(result) !== 'Deposit') throw new Error(`Deposit failed: ${JSON.stringify(response).slice(0, 500)}`);
-  });
+  if (options.fund !== false)
+    await inParallel(count, fixtureConcurrency, async (i) => {
+      const response = await sendRetrying(
+        options.client,
+        requestBody(deposit, {
+          input: {
+            idempotencyKey: `fund-${options.runId}-${i}`,
+            accountId: accounts[i]!,
+            amount: benchFundingMinorUnits.toString(),
+            currency: 'USD',
+          },
+        }),
+      );
+      const result = dataField(response, 'deposit');
+      if (typenameOf(result) !== 'Deposit')
+        throw new Error(`Deposit failed: ${JSON.stringify(response).slice(0, 500)}`);
+    });
   const shardOfAccount = physicalShards(accounts, options.topology);
-  options.log(`opened${options.fund === false ? '' : ' and funded'} ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  options.log(
+    `opened${options.fund === false ? '' : ' and funded'} ${count} accounts and a merchant in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return { accounts, owners, shardOfAccount, merchant, topology: options.topology };
 }
 
-async function openAccount(client: LoadClient, open: string, ownerId: string, type: 'PERSONAL' | 'MERCHANT', currency: string): Promise<string> {
+async function openAccount(
+  client: LoadClient,
+  open: string,
+  ownerId: string,
+  type: 'PERSONAL' | 'MERCHANT',
+  currency: string,
+): Promise<string> {
   const response = await sendRetrying(client, requestBody(open, { input: { ownerId, type, currency } }));
   const account = dataField(response, 'openAccount') as { id?: string } | undefined;
-  if (typenameOf(account) !== 'Account' || !account?.id) throw new Error(`OpenAccount failed: ${JSON.stringify(response).slice(0, 500)}`);
+  if (typenameOf(account) !== 'Account' || !account?.id)
+    throw new Error(`OpenAccount failed: ${JSON.stringify(response).slice(0, 500)}`);
   return account.id;
 }
 
@@ -66,12 +95,23 @@ async function openAccount(client: LoadClient, open: string, ownerId: string, ty
  * (they only receive), with the physical shard of each.
  */
 export async function prepareFxPayees(
-  client: LoadClient, runId: string, topology: Topology | null, count: number,
+  client: LoadClient,
+  runId: string,
+  topology: Topology | null,
+  count: number,
 ): Promise<{ accounts: string[]; shardOfAccount: number[] }> {
-  const rate = await sendRetrying(client, requestBody(contractOperation('SetFxRate'), { input: { baseCurrency: 'USD', quoteCurrency: 'JPY', rate: '150.25', spreadBps: 30 } }));
-  if (typenameOf(dataField(rate, 'setFxRate')) !== 'FxRate') throw new Error(`SetFxRate failed: ${JSON.stringify(rate).slice(0, 500)}`);
+  const rate = await sendRetrying(
+    client,
+    requestBody(contractOperation('SetFxRate'), {
+      input: { baseCurrency: 'USD', quoteCurrency: 'JPY', rate: '150.25', spreadBps: 30 },
+    }),
+  );
+  if (typenameOf(dataField(rate, 'setFxRate')) !== 'FxRate')
+    throw new Error(`SetFxRate failed: ${JSON.stringify(rate).slice(0, 500)}`);
   const open = contractOperation('OpenAccount');
-  const accounts = await inParallel(count, fixtureConcurrency, (i) => openAccount(client, open, `bench-${runId}-jpy-${i}`, 'PERSONAL', 'JPY'));
+  const accounts = await inParallel(count, fixtureConcurrency, (i) =>
+    openAccount(client, open, `bench-${runId}-jpy-${i}`, 'PERSONAL', 'JPY'),
+  );
   return { accounts, shardOfAccount: physicalShards(accounts, topology) };
 }
 
@@ -79,7 +119,10 @@ export async function prepareFxPayees(
 export interface AdvanceMerchants {
   merchants: string[];
   pendingEach: bigint;
-  /** Databases each merchant has a stripe with pending on (one payment from each), and the most merchants homed on one of them. */
+  /**
+   * Databases each merchant has a stripe with pending on (one payment from each), and the most merchants homed on one
+   * of them.
+   */
   stripes: number;
   perDatabase: number;
   feeBps: number;
@@ -100,37 +143,73 @@ export function advancePendingPerMerchant(seconds: number): bigint {
  * the cap (outstandingMax) as large as the pending, the fee advanceFeeBps.
  */
 export async function prepareAdvanceMerchants(options: {
-  client: LoadClient; runId: string; fixtures: Fixtures; perDatabase: number; countMax: number; pendingEach: bigint; log: (line: string) => void;
+  client: LoadClient;
+  runId: string;
+  fixtures: Fixtures;
+  perDatabase: number;
+  countMax: number;
+  pendingEach: bigint;
+  log: (line: string) => void;
 }): Promise<AdvanceMerchants> {
   const { client, runId, fixtures } = options;
   const started = Date.now();
   const payersByShard = new Map<number, string[]>();
-  fixtures.accounts.forEach((id, i) => payersByShard.set(fixtures.shardOfAccount[i]!, [...(payersByShard.get(fixtures.shardOfAccount[i]!) ?? []), id]));
-  const merchants = await openBalancedMerchants(client, runId, fixtures.topology, [...payersByShard.keys()], options.perDatabase, options.countMax);
+  fixtures.accounts.forEach((id, i) =>
+    payersByShard.set(fixtures.shardOfAccount[i]!, [...(payersByShard.get(fixtures.shardOfAccount[i]!) ?? []), id]),
+  );
+  const merchants = await openBalancedMerchants(
+    client,
+    runId,
+    fixtures.topology,
+    [...payersByShard.keys()],
+    options.perDatabase,
+    options.countMax,
+  );
   const payers = [...payersByShard.values()];
   const perStripe = (options.pendingEach + BigInt(payers.length) - 1n) / BigInt(payers.length);
   const pay = contractOperation('CreatePayment');
   await inParallel(merchants.length * payers.length, fixtureConcurrency, async (n) => {
     const m = Math.floor(n / payers.length);
     const onShard = payers[n % payers.length]!;
-    const response = await sendRetrying(client, requestBody(pay, { input: {
-      idempotencyKey: `advance-${runId}-${n}`, payerAccountId: onShard[m % onShard.length]!, payeeAccountId: merchants[m]!, amount: perStripe.toString(), currency: 'USD',
-    } }));
+    const response = await sendRetrying(
+      client,
+      requestBody(pay, {
+        input: {
+          idempotencyKey: `advance-${runId}-${n}`,
+          payerAccountId: onShard[m % onShard.length]!,
+          payeeAccountId: merchants[m]!,
+          amount: perStripe.toString(),
+          currency: 'USD',
+        },
+      }),
+    );
     const payment = dataField(response, 'createPayment') as { status?: string } | undefined;
     // Credited on the payer's own database: done when answered, so the ledger check's first reading sees it.
-    if (typenameOf(payment) !== 'Payment' || payment?.status !== 'SUCCEEDED') throw new Error(`b-advance: paying a merchant failed: ${JSON.stringify(response).slice(0, 500)}`);
+    if (typenameOf(payment) !== 'Payment' || payment?.status !== 'SUCCEEDED')
+      throw new Error(`b-advance: paying a merchant failed: ${JSON.stringify(response).slice(0, 500)}`);
   });
   const pendingEach = perStripe * BigInt(payers.length);
   const setTerms = contractOperation('SetAdvanceTerms');
   await inParallel(merchants.length, fixtureConcurrency, async (i) => {
-    const response = await sendRetrying(client, requestBody(setTerms, { input: {
-      merchantAccountId: merchants[i]!, maxAdvanceBps: advanceMaxBps, feeBps: advanceFeeBps, outstandingMax: pendingEach.toString(),
-    } }));
-    if (typenameOf(dataField(response, 'setAdvanceTerms')) !== 'AdvanceTerms') throw new Error(`SetAdvanceTerms failed: ${JSON.stringify(response).slice(0, 500)}`);
+    const response = await sendRetrying(
+      client,
+      requestBody(setTerms, {
+        input: {
+          merchantAccountId: merchants[i]!,
+          maxAdvanceBps: advanceMaxBps,
+          feeBps: advanceFeeBps,
+          outstandingMax: pendingEach.toString(),
+        },
+      }),
+    );
+    if (typenameOf(dataField(response, 'setAdvanceTerms')) !== 'AdvanceTerms')
+      throw new Error(`SetAdvanceTerms failed: ${JSON.stringify(response).slice(0, 500)}`);
   });
   const perDatabase = Math.ceil(merchants.length / payers.length);
-  options.log(`b-advance: ${merchants.length} merchants (at most ${perDatabase} homed per database), each paid ${pendingEach} pending over ${payers.length} databases, ` +
-    `terms set, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  options.log(
+    `b-advance: ${merchants.length} merchants (at most ${perDatabase} homed per database), each paid ${pendingEach} pending over ${payers.length} databases, ` +
+      `terms set, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return { merchants, pendingEach, stripes: payers.length, perDatabase, feeBps: advanceFeeBps };
 }
 
@@ -140,17 +219,29 @@ export async function prepareAdvanceMerchants(options: {
  * most; merchants opened past a database's share are left unused.
  */
 async function openBalancedMerchants(
-  client: LoadClient, runId: string, topology: Topology | null, databases: readonly number[], perDatabase: number, countMax: number,
+  client: LoadClient,
+  runId: string,
+  topology: Topology | null,
+  databases: readonly number[],
+  perDatabase: number,
+  countMax: number,
 ): Promise<string[]> {
   const wanted = Math.min(countMax, databases.length * perDatabase);
-  const share = new Map(databases.map((d, i) => [d, Math.floor(wanted / databases.length) + (i < wanted % databases.length ? 1 : 0)]));
+  const share = new Map(
+    databases.map((d, i) => [d, Math.floor(wanted / databases.length) + (i < wanted % databases.length ? 1 : 0)]),
+  );
   const open = contractOperation('OpenAccount');
   const kept: string[] = [];
   let opened = 0;
   for (let round = 0; kept.length < wanted; round++) {
-    if (round >= advanceMerchantOpeningRoundsMax) throw new Error(`b-advance: ${advanceMerchantOpeningRoundsMax} rounds opened ${opened} merchants and still not ${wanted} spread over ${databases.length} databases`);
+    if (round >= advanceMerchantOpeningRoundsMax)
+      throw new Error(
+        `b-advance: ${advanceMerchantOpeningRoundsMax} rounds opened ${opened} merchants and still not ${wanted} spread over ${databases.length} databases`,
+      );
     const batch = Math.max(databases.length, 2 * (wanted - kept.length));
-    const ids = await inParallel(batch, fixtureConcurrency, (i) => openAccount(client, open, `bench-${runId}-advance-${opened + i}`, 'MERCHANT', 'USD'));
+    const ids = await inParallel(batch, fixtureConcurrency, (i) =>
+      openAccount(client, open, `bench-${runId}-advance-${opened + i}`, 'MERCHANT', 'USD'),
+    );
     opened += batch;
     physicalShards(ids, topology).forEach((database, i) => {
       const left = share.get(database) ?? 0;

@@ -43,7 +43,9 @@ export const fxPayeeCount = 200;
  * rate or twice b-fx-quoted's, whichever is higher): a pool that runs dry cuts the window short.
  */
 export const fxQuotePoolHeadroom = 1.5;
-/** A pooled quote with less life left than this is dropped unused: its payment might reach the claim after it expired. */
+/**
+ * A pooled quote with less life left than this is dropped unused: its payment might reach the claim after it expired.
+ */
 export const fxQuoteUseMarginMs = 5_000;
 export const benchFundingMinorUnits = 100_000_000_000n;
 /**

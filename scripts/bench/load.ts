@@ -1,6 +1,12 @@
 import { Pool } from 'undici';
 import {
-  errorSamplesMax, keepAliveIdleMs, latencySamplesMax, openLoopInFlightMax, openLoopLateStopMs, openLoopTickMs, requestTimeoutMs,
+  errorSamplesMax,
+  keepAliveIdleMs,
+  latencySamplesMax,
+  openLoopInFlightMax,
+  openLoopLateStopMs,
+  openLoopTickMs,
+  requestTimeoutMs,
   requestsPerRunMax,
 } from './limits';
 
@@ -89,7 +95,8 @@ export class Recorder {
 
   result(seconds: number): LoadResult {
     const sorted = this.samples.slice(0, this.count).sort();
-    const at = (q: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
+    const at = (q: number) =>
+      sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
     let sum = 0;
     for (const v of sorted) sum += v;
     return {
@@ -100,7 +107,10 @@ export class Recorder {
       failedUnits: this.units - this.succeededUnits,
       shedRequests: this.shed,
       latencyMs: {
-        p50: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)), max: round(sorted.at(-1) ?? 0),
+        p50: round(at(0.5)),
+        p90: round(at(0.9)),
+        p99: round(at(0.99)),
+        max: round(sorted.at(-1) ?? 0),
         mean: round(sorted.length === 0 ? 0 : sum / sorted.length),
       },
       unitsPerSecond: round(this.succeededUnits / seconds),
@@ -121,7 +131,8 @@ async function sendOne(client: LoadClient, op: Operation, recorder: Recorder, st
     const response = await client.send(op.body);
     const ok = op.succeeded(response);
     recorder.succeededUnits += ok;
-    if (ok < op.units) recorder.fail(`${op.units - ok} of ${op.units} failed: ${JSON.stringify(response).slice(0, 300)}`);
+    if (ok < op.units)
+      recorder.fail(`${op.units - ok} of ${op.units} failed: ${JSON.stringify(response).slice(0, 300)}`);
   } catch (error) {
     recorder.fail(error);
   }
@@ -132,7 +143,9 @@ export interface ClosedLoopOptions {
   client: LoadClient;
   seconds: number;
   concurrency: number;
-  /** The next request, or null when the scenario has nothing left to send (b-fx's quotes ran out): that client stops. */
+  /**
+   * The next request, or null when the scenario has nothing left to send (b-fx's quotes ran out): that client stops.
+   */
   next: () => Operation | null;
 }
 

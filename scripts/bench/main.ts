@@ -5,7 +5,11 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { mintToken } from '../../subgraphs/shared/src/identity';
-import { gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken } from '../../subgraphs/shared/src/gateway-trust';
+import {
+  gatewayIdentityHeader,
+  gatewaySecretHeader,
+  mintIdentityToken,
+} from '../../subgraphs/shared/src/gateway-trust';
 import { buildTopology, parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { parseKeyRing, setKeyRing } from '../../subgraphs/shared/src/ledger/tamper';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
@@ -13,13 +17,44 @@ import { describeError, ensureMysql } from '../lib/mysql-server';
 import { readScriptConfig, scriptConfig } from '../lib/config';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import {
-  benchDatabasePrefix, benchShards, recreateDatabases, hiveGatewayUrl, hiveGatewayVariants, startHiveGateway, startProcessStack, processNames, type ProcessName, type ProcessStack,
+  benchDatabasePrefix,
+  benchShards,
+  recreateDatabases,
+  hiveGatewayUrl,
+  hiveGatewayVariants,
+  startHiveGateway,
+  startProcessStack,
+  processNames,
+  type ProcessName,
+  type ProcessStack,
 } from './bench-stack';
-import { advancePendingPerMerchant, openAndFund, prepareAdvanceMerchants, prepareFxPayees, type Fixtures } from './fixtures';
 import {
-  bulkConcurrencyDefault, calibrationLoopIterations, bulkSizesDefault, concurrencyMax, directIdentityMarginSeconds, fixtureConcurrency, fxPayeeCount, jwtSecretBytes, openLoopRateShare, rawBatchSize,
-  readConcurrencyDefault, scenarioSecondsDefault, scenarioSecondsMax, singleConcurrencyDefault, soakRatePerSecondMax,
-  readScenariosMax, soakRateProbeSeconds, soakSecondsMax, warmupSecondsMax,
+  advancePendingPerMerchant,
+  openAndFund,
+  prepareAdvanceMerchants,
+  prepareFxPayees,
+  type Fixtures,
+} from './fixtures';
+import {
+  bulkConcurrencyDefault,
+  calibrationLoopIterations,
+  bulkSizesDefault,
+  concurrencyMax,
+  directIdentityMarginSeconds,
+  fixtureConcurrency,
+  fxPayeeCount,
+  jwtSecretBytes,
+  openLoopRateShare,
+  rawBatchSize,
+  readConcurrencyDefault,
+  scenarioSecondsDefault,
+  scenarioSecondsMax,
+  singleConcurrencyDefault,
+  soakRatePerSecondMax,
+  readScenariosMax,
+  soakRateProbeSeconds,
+  soakSecondsMax,
+  warmupSecondsMax,
 } from './limits';
 import { LoadClient, type Operation } from './load';
 import { findMysqlServerPid } from './proc-stats';
@@ -29,8 +64,19 @@ import { runEngineScenario } from './engine';
 import { allCpuMsPerUnit, ceilingRatios, resultsTable, writeResults } from './report';
 import { prepareReadAccounts, type ReadFixtures } from './read-fixtures';
 import {
-  AdvanceOps, accountsByOwnerOps, bulkPaymentOps, describeQuotePool, fxQuotedPaymentOps, FxQuotePool, getAccountOps, holdCaptureOps, marketplaceOps, runScenario, singlePaymentOps,
-  type BenchContext, type ScenarioResult,
+  AdvanceOps,
+  accountsByOwnerOps,
+  bulkPaymentOps,
+  describeQuotePool,
+  fxQuotedPaymentOps,
+  FxQuotePool,
+  getAccountOps,
+  holdCaptureOps,
+  marketplaceOps,
+  runScenario,
+  singlePaymentOps,
+  type BenchContext,
+  type ScenarioResult,
 } from './scenarios';
 import { describeVerdict, runSoak, type SoakReport } from './soak';
 import { repoRoot, type StartupCost } from './processes';
@@ -102,13 +148,15 @@ const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
 
 function parseSubgraphEnv(raw: string | undefined): Record<string, string> {
   if (raw === undefined) return {};
-  return Object.fromEntries(raw.split(',').map((pair) => {
-    const [name, value] = pair.split('=').map((s) => s.trim());
-    if (!name || value === undefined || !subgraphKnobs.includes(name)) {
-      throw new Error(`--subgraph-env: "${pair}" is not one of ${subgraphKnobs.join(', ')} with a value`);
-    }
-    return [name, value];
-  }));
+  return Object.fromEntries(
+    raw.split(',').map((pair) => {
+      const [name, value] = pair.split('=').map((s) => s.trim());
+      if (!name || value === undefined || !subgraphKnobs.includes(name)) {
+        throw new Error(`--subgraph-env: "${pair}" is not one of ${subgraphKnobs.join(', ')} with a value`);
+      }
+      return [name, value];
+    }),
+  );
 }
 
 /** --node-options: flags only (each "--name" or "--name=value"), so that nothing else rides in NODE_OPTIONS. */
@@ -137,10 +185,16 @@ function log(line: string): void {
   console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 }
 
-function positiveInt(name: string, raw: string | undefined, fallback: number, max: number = Number.MAX_SAFE_INTEGER): number {
+function positiveInt(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) throw new Error(`--${name} must be an integer 1..${max}, got "${raw}"`);
+  if (!Number.isSafeInteger(value) || value < 1 || value > max)
+    throw new Error(`--${name} must be an integer 1..${max}, got "${raw}"`);
   return value;
 }
 
@@ -166,13 +220,20 @@ function parseOptions(argv: string[]): Options {
     },
     strict: true,
   });
-  const groups = new Set<Group>(values.only ? (values.only.split(',').map((g) => g.trim()) as Group[]) : scenarioGroups);
-  for (const g of groups) if (!scenarioGroups.includes(g)) throw new Error(`--only: unknown scenario group "${g}" (use ${scenarioGroups.join(',')})`);
+  const groups = new Set<Group>(
+    values.only ? (values.only.split(',').map((g) => g.trim()) as Group[]) : scenarioGroups,
+  );
+  for (const g of groups)
+    if (!scenarioGroups.includes(g))
+      throw new Error(`--only: unknown scenario group "${g}" (use ${scenarioGroups.join(',')})`);
   const profile = (values.profile ? values.profile.split(',').map((p) => p.trim()) : []) as ProcessName[];
   for (const p of profile) if (!processNames.includes(p)) throw new Error(`--profile: unknown process "${p}"`);
-  if (values.target !== undefined && values.token === undefined) throw new Error('--target needs --token (an operator token)');
+  if (values.target !== undefined && values.token === undefined)
+    throw new Error('--target needs --token (an operator token)');
   if (values.target !== undefined && !/^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\//.test(values.target)) {
-    throw new Error('--target must be a loopback URL (http://127.0.0.1:PORT/graphql): the benchmark sends load to this machine only');
+    throw new Error(
+      '--target must be a loopback URL (http://127.0.0.1:PORT/graphql): the benchmark sends load to this machine only',
+    );
   }
   return {
     seconds: positiveInt('seconds', values.seconds, scenarioSecondsDefault, scenarioSecondsMax),
@@ -199,7 +260,9 @@ async function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
   try {
     const [rows] = await conn.query(`SHOW VARIABLES WHERE Variable_name IN ('version', 'innodb_flush_log_at_trx_commit',
       'innodb_buffer_pool_size', 'max_connections', 'sync_binlog', 'log_bin')`);
-    return Object.fromEntries((rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, r.Value]));
+    return Object.fromEntries(
+      (rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, r.Value]),
+    );
   } finally {
     await conn.end();
   }
@@ -238,7 +301,9 @@ async function main(): Promise<void> {
       gatewayUrl = options.target.url;
       token = options.target.token;
       shardUrls = config.mysqlServer.explicitShards;
-      log(`measuring the running system at ${gatewayUrl}${shardUrls ? '' : ' (no MYSQL_SHARDS: invariants are not checked)'}`);
+      log(
+        `measuring the running system at ${gatewayUrl}${shardUrls ? '' : ' (no MYSQL_SHARDS: invariants are not checked)'}`,
+      );
     } else {
       const server = await ensureMysql({ databasePrefix: options.databasePrefix, log, server: config.mysqlServer });
       shardUrls = server.shardUrls;
@@ -246,16 +311,31 @@ async function main(): Promise<void> {
       await recreateDatabases(shardUrls);
       const secret = randomBytes(jwtSecretBytes).toString('base64url');
       token = await mintToken({ sub: 'bench-operator', role: 'operator' }, secret);
-      log(`starting the subgraphs and the gateway as processes${options.production ? ' with NODE_ENV=production' : ''} (logs in ${logDir})`);
+      log(
+        `starting the subgraphs and the gateway as processes${options.production ? ' with NODE_ENV=production' : ''} (logs in ${logDir})`,
+      );
       stack = await startProcessStack({
-        shardUrls, jwtSecret: secret, logDir, engine: 'merged', subgraphEnv: options.subgraphEnv, processEnv: { ...productionEnv(options.production), ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}) },
+        shardUrls,
+        jwtSecret: secret,
+        logDir,
+        engine: 'merged',
+        subgraphEnv: options.subgraphEnv,
+        processEnv: {
+          ...productionEnv(options.production),
+          ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
+        },
         ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
         runFrom: options.sources ? 'sources' : 'dist',
       });
       gatewayUrl = stack.gatewayUrl;
       startup = Object.fromEntries(stack.startups());
-      log(`start-up (${options.sources ? 'sources through tsx' : 'compiled dist/'}), CPU ms and wall ms to the first healthy answer: ${
-        Object.entries(startup).map(([name, cost]) => `${name} ${Math.round(cost.cpuMs)} / ${cost.readyMs}`).join(', ')}`);
+      log(
+        `start-up (${options.sources ? 'sources through tsx' : 'compiled dist/'}), CPU ms and wall ms to the first healthy answer: ${Object.entries(
+          startup,
+        )
+          .map(([name, cost]) => `${name} ${Math.round(cost.cpuMs)} / ${cost.readyMs}`)
+          .join(', ')}`,
+      );
     }
     if (shardUrls) shards = benchShards(shardUrls);
     const topology = shardUrls ? buildTopology(shardUrls, config.shards.map ?? undefined) : null;
@@ -265,28 +345,50 @@ async function main(): Promise<void> {
     log('opening and funding the accounts');
     const fixtures: Fixtures = await openAndFund({ client: gateway, runId, topology, log });
     const currentStack = stack;
-    const pids = (extra: Record<string, number> = {}) => () => new Map<string, number>([
-      ...(currentStack ? currentStack.pids() : []),
-      ...Object.entries(extra),
-      ...(mysqlPid !== undefined ? [['mysql', mysqlPid] as [string, number]] : []),
-      ['bench', process.pid],
-    ]);
+    const pids =
+      (extra: Record<string, number> = {}) =>
+      () =>
+        new Map<string, number>([
+          ...(currentStack ? currentStack.pids() : []),
+          ...Object.entries(extra),
+          ...(mysqlPid !== undefined ? [['mysql', mysqlPid] as [string, number]] : []),
+          ['bench', process.pid],
+        ]);
     const ctx: BenchContext = { token, fixtures, pids: pids(), shards, runId, seconds: options.seconds, log };
-    const reads = options.groups.has('f') && options.soakSeconds === null
-      ? await prepareReadAccounts({ client: gateway, fixtures, runId, shards, log })
-      : null;
+    const reads =
+      options.groups.has('f') && options.soakSeconds === null
+        ? await prepareReadAccounts({ client: gateway, fixtures, runId, shards, log })
+        : null;
     // Profiles cover the scenarios only: start-up and fixtures would drown them.
     stack?.startProfiling();
 
     if (options.soakSeconds !== null) {
       soak = await runSoak({
-        ctx, client: gateway, concurrency: options.concurrency, seconds: options.soakSeconds, rate: options.soakRate,
-        probeSeconds: soakRateProbeSeconds, processes: () => stack?.pids() ?? new Map<string, number>(),
+        ctx,
+        client: gateway,
+        concurrency: options.concurrency,
+        seconds: options.soakSeconds,
+        rate: options.soakRate,
+        probeSeconds: soakRateProbeSeconds,
+        processes: () => stack?.pids() ?? new Map<string, number>(),
       });
     } else {
-      await runGroups(options, ctx, gateway, stack, shardUrls, token, logDir, clients, results, reads, (h) => {
-        hive = h;
-      }, pids);
+      await runGroups(
+        options,
+        ctx,
+        gateway,
+        stack,
+        shardUrls,
+        token,
+        logDir,
+        clients,
+        results,
+        reads,
+        (h) => {
+          hive = h;
+        },
+        pids,
+      );
     }
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
@@ -301,11 +403,18 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: {
-      cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, mysql: facts,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      mysql: facts,
       cpuLoopMs: { before: loopBefore, after: cpuLoopMs() },
     },
     options: { ...options, groups: [...options.groups], target: options.target?.url ?? null },
-    scenarios: results.map((r) => ({ ...r, allCpuMsPerUnit: allCpuMsPerUnit(r), ceilingRatio: ratios.get(r.id) ?? null })),
+    scenarios: results.map((r) => ({
+      ...r,
+      allCpuMsPerUnit: allCpuMsPerUnit(r),
+      ceilingRatio: ratios.get(r.id) ?? null,
+    })),
     startup,
     hiveGateway: hive,
     soak,
@@ -314,7 +423,9 @@ async function main(): Promise<void> {
   if (results.length > 0) console.log(`\n${resultsTable(results)}\n`);
   if (soak) {
     const s: SoakReport = soak;
-    console.log(`\nsoak: ${s.load.unitsPerSecond} payments/s offered ${s.ratePerSecond}/s for ${s.warmupSeconds} + ${s.seconds} s, p50 ${s.load.latencyMs.p50} ms, p99 ${s.load.latencyMs.p99} ms, ${s.load.failedUnits} failed`);
+    console.log(
+      `\nsoak: ${s.load.unitsPerSecond} payments/s offered ${s.ratePerSecond}/s for ${s.warmupSeconds} + ${s.seconds} s, p50 ${s.load.latencyMs.p50} ms, p99 ${s.load.latencyMs.p99} ms, ${s.load.failedUnits} failed`,
+    );
     for (const [name, verdict] of Object.entries(s.memory)) console.log(`soak: ${describeVerdict(name, verdict)}`);
     console.log(`soak: memory ${s.flat === null ? 'not judged' : s.flat ? 'flat in every process' : 'NOT flat'}\n`);
   }
@@ -345,87 +456,189 @@ async function runGroups(
   let singleMax: ScenarioResult | null = null;
   if (g.has('a')) {
     const ops = singlePaymentOps(ctx, 'uniform');
-    singleMax = add(await runScenario(ctx, {
-      id: 'a-max', title: 'single payments, uniform over 1,000 accounts, max throughput', engine: 'merged', unit: 'payment',
-      client: gateway, next: ops.next, unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: ops.crossShardShare,
-    }));
+    singleMax = add(
+      await runScenario(ctx, {
+        id: 'a-max',
+        title: 'single payments, uniform over 1,000 accounts, max throughput',
+        engine: 'merged',
+        unit: 'payment',
+        client: gateway,
+        next: ops.next,
+        unitsPerRequest: 1,
+        load: { concurrency: c },
+        crossShardShare: ops.crossShardShare,
+      }),
+    );
     const rate = Math.max(1, singleMax.load.unitsPerSecond * openLoopRateShare);
     const open = singlePaymentOps(ctx, 'uniform');
-    add(await runScenario(ctx, {
-      id: 'a-70', title: `single payments at ${Math.round(openLoopRateShare * 100)}% of a-max (open loop)`, engine: 'merged', unit: 'payment',
-      client: gateway, next: open.next, unitsPerRequest: 1, load: { ratePerSecond: rate }, crossShardShare: open.crossShardShare,
-    }));
+    add(
+      await runScenario(ctx, {
+        id: 'a-70',
+        title: `single payments at ${Math.round(openLoopRateShare * 100)}% of a-max (open loop)`,
+        engine: 'merged',
+        unit: 'payment',
+        client: gateway,
+        next: open.next,
+        unitsPerRequest: 1,
+        load: { ratePerSecond: rate },
+        crossShardShare: open.crossShardShare,
+      }),
+    );
   }
   const hotMerchant = async (id: string, engine: string) => {
     const ops = singlePaymentOps(ctx, 'merchant');
-    return add(await runScenario(ctx, {
-      id, title: 'hot merchant: every payment to one MERCHANT account', engine, unit: 'payment',
-      client: gateway, next: ops.next, unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: ops.crossShardShare,
-    }));
+    return add(
+      await runScenario(ctx, {
+        id,
+        title: 'hot merchant: every payment to one MERCHANT account',
+        engine,
+        unit: 'payment',
+        client: gateway,
+        next: ops.next,
+        unitsPerRequest: 1,
+        load: { concurrency: c },
+        crossShardShare: ops.crossShardShare,
+      }),
+    );
   };
   if (g.has('b')) {
     await hotMerchant('b-hot-merchant', 'merged');
     const marketplace = await marketplaceOps(ctx, gateway);
-    const legs = add(await runScenario(ctx, {
-      id: 'b-marketplace', title: 'marketplace payments: two splits and a campaign discount, legs on 3+ shards', engine: 'merged', unit: 'payment',
-      client: gateway, next: marketplace.next, unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: marketplace.crossShardShare,
-    }));
-    add(await runScenario(ctx, {
-      id: 'b-hot-merchant-holds', title: 'hot merchant: holds created and captured in full (two requests per unit)', engine: 'merged',
-      unit: 'payment', client: gateway, next: holdCaptureOps(ctx), unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: () => 0,
-    }));
+    const legs = add(
+      await runScenario(ctx, {
+        id: 'b-marketplace',
+        title: 'marketplace payments: two splits and a campaign discount, legs on 3+ shards',
+        engine: 'merged',
+        unit: 'payment',
+        client: gateway,
+        next: marketplace.next,
+        unitsPerRequest: 1,
+        load: { concurrency: c },
+        crossShardShare: marketplace.crossShardShare,
+      }),
+    );
+    add(
+      await runScenario(ctx, {
+        id: 'b-hot-merchant-holds',
+        title: 'hot merchant: holds created and captured in full (two requests per unit)',
+        engine: 'merged',
+        unit: 'payment',
+        client: gateway,
+        next: holdCaptureOps(ctx),
+        unitsPerRequest: 1,
+        load: { concurrency: c },
+        crossShardShare: () => 0,
+      }),
+    );
     const yen = await prepareFxPayees(gateway, ctx.runId, ctx.fixtures.topology, fxPayeeCount);
-    const quoted = add(await runScenario(ctx, {
-      id: 'b-fx-quoted', title: 'cross-shard FX payments USD → JPY: a quote, then the payment with it (two requests per unit)', engine: 'merged',
-      unit: 'payment', client: gateway, next: fxQuotedPaymentOps(ctx, yen), unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: () => 1,
-    }));
+    const quoted = add(
+      await runScenario(ctx, {
+        id: 'b-fx-quoted',
+        title: 'cross-shard FX payments USD → JPY: a quote, then the payment with it (two requests per unit)',
+        engine: 'merged',
+        unit: 'payment',
+        client: gateway,
+        next: fxQuotedPaymentOps(ctx, yen),
+        unitsPerRequest: 1,
+        load: { concurrency: c },
+        crossShardShare: () => 1,
+      }),
+    );
     // A payment alone costs at most what a quoted unit does, of which it is one request of two.
     const expectedPerSecond = Math.max(singleMax?.load.unitsPerSecond ?? 0, 2 * quoted.load.unitsPerSecond);
     const pool = new FxQuotePool(ctx, gateway, yen, c);
-    const fx = add(await runScenario(ctx, {
-      id: 'b-fx', title: 'cross-shard FX payments USD → JPY, each with a quote made just before the window (one request per unit)', engine: 'merged',
-      unit: 'payment', client: gateway, next: () => pool.next(), unitsPerRequest: 1, load: { concurrency: c }, crossShardShare: () => 1,
-      beforeRun: (seconds, phase) => pool.topUp(expectedPerSecond, seconds, phase), quotePool: () => pool.report(),
-    }));
+    const fx = add(
+      await runScenario(ctx, {
+        id: 'b-fx',
+        title:
+          'cross-shard FX payments USD → JPY, each with a quote made just before the window (one request per unit)',
+        engine: 'merged',
+        unit: 'payment',
+        client: gateway,
+        next: () => pool.next(),
+        unitsPerRequest: 1,
+        load: { concurrency: c },
+        crossShardShare: () => 1,
+        beforeRun: (seconds, phase) => pool.topUp(expectedPerSecond, seconds, phase),
+        quotePool: () => pool.report(),
+      }),
+    );
     if (fx.quotePool?.ranOutAfterSeconds != null) log(`b-fx: WARNING: ${describeQuotePool(fx.quotePool)}`);
     const advanceMerchants = await prepareAdvanceMerchants({
-      client: gateway, runId: ctx.runId, fixtures: ctx.fixtures, perDatabase: c, countMax: c,
-      pendingEach: advancePendingPerMerchant(ctx.seconds), log,
+      client: gateway,
+      runId: ctx.runId,
+      fixtures: ctx.fixtures,
+      perDatabase: c,
+      countMax: c,
+      pendingEach: advancePendingPerMerchant(ctx.seconds),
+      log,
     });
     const advances = new AdvanceOps(ctx, advanceMerchants);
     const advanceClients = advanceMerchants.merchants.length;
-    const advance = add(await runScenario(ctx, {
-      id: 'b-advance', title: `settlement advances: AdvanceSettlement of 1-100 minor units, in turn over ${advanceClients} merchants (${advanceMerchants.perDatabase} homed per database) with pending on ${advanceMerchants.stripes} databases`,
-      engine: 'merged', unit: 'advance', client: gateway, next: () => advances.next(), unitsPerRequest: 1, load: { concurrency: advanceClients },
-      beforeRun: () => advances.beforeRun(), advances: () => advances.report(),
-    }));
+    const advance = add(
+      await runScenario(ctx, {
+        id: 'b-advance',
+        title: `settlement advances: AdvanceSettlement of 1-100 minor units, in turn over ${advanceClients} merchants (${advanceMerchants.perDatabase} homed per database) with pending on ${advanceMerchants.stripes} databases`,
+        engine: 'merged',
+        unit: 'advance',
+        client: gateway,
+        next: () => advances.next(),
+        unitsPerRequest: 1,
+        load: { concurrency: advanceClients },
+        beforeRun: () => advances.beforeRun(),
+        advances: () => advances.report(),
+      }),
+    );
     if (singleMax) {
       const ratio = (r: ScenarioResult) => (r.load.unitsPerSecond / singleMax!.load.unitsPerSecond).toFixed(2);
-      log(`b-marketplace ÷ a-max: ${ratio(legs)} (issue 23's target ≥ 0.5); b-fx ÷ a-max: ${ratio(fx)} (issue 24's target ≥ 0.8); b-fx-quoted ÷ a-max: ${ratio(quoted)}; ` +
-        `b-advance ÷ a-max: ${ratio(advance)} (advances against payments)`);
+      log(
+        `b-marketplace ÷ a-max: ${ratio(legs)} (issue 23's target ≥ 0.5); b-fx ÷ a-max: ${ratio(fx)} (issue 24's target ≥ 0.8); b-fx-quoted ÷ a-max: ${ratio(quoted)}; ` +
+          `b-advance ÷ a-max: ${ratio(advance)} (advances against payments)`,
+      );
     }
   }
   if (g.has('c')) {
     for (const size of bulkSizesDefault) {
       const ops = bulkPaymentOps(ctx, size);
-      add(await runScenario(ctx, {
-        id: `c-bulk-${size}`, title: `createPayments, ${size} per request`, engine: 'merged', unit: 'payment',
-        client: gateway, next: ops.next, unitsPerRequest: size, load: { concurrency: bulkConcurrencyDefault }, crossShardShare: ops.crossShardShare,
-      }));
+      add(
+        await runScenario(ctx, {
+          id: `c-bulk-${size}`,
+          title: `createPayments, ${size} per request`,
+          engine: 'merged',
+          unit: 'payment',
+          client: gateway,
+          next: ops.next,
+          unitsPerRequest: size,
+          load: { concurrency: bulkConcurrencyDefault },
+          crossShardShare: ops.crossShardShare,
+        }),
+      );
     }
   }
   if (g.has('f') && reads) {
     const getAccount = getAccountOps(reads.accounts);
     const byOwner = accountsByOwnerOps(reads.owners);
-    const readScenario = (id: string, title: string, client: LoadClient, next: () => Operation) => runScenario(ctx, {
-      id, title, engine: '-', unit: 'read', client, next, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
-    });
+    const readScenario = (id: string, title: string, client: LoadClient, next: () => Operation) =>
+      runScenario(ctx, {
+        id,
+        title,
+        engine: '-',
+        unit: 'read',
+        client,
+        next,
+        unitsPerRequest: 1,
+        load: { concurrency: readConcurrencyDefault },
+        checkInvariants: false,
+      });
     let direct: LoadClient | null = null;
     if (stack) {
       // What the gateway would send the subgraph: its secret and the operator's identity signed for it.
       const trust = stack.trusts.account;
       // Signed once for every read scenario that follows (each a warm-up and a window).
-      const expiresAt = Math.floor(Date.now() / 1000) + readScenariosMax * (options.seconds + warmupSecondsMax) + directIdentityMarginSeconds;
+      const expiresAt =
+        Math.floor(Date.now() / 1000) +
+        readScenariosMax * (options.seconds + warmupSecondsMax) +
+        directIdentityMarginSeconds;
       const identity = await mintIdentityToken({ sub: 'bench-operator', role: 'operator' }, trust, expiresAt);
       const headers = { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: identity };
       direct = new LoadClient({ url: stack.urls.account, token, headers }, readConcurrencyDefault);
@@ -433,7 +646,8 @@ async function runGroups(
     }
     if (direct) add(await readScenario('f-direct', 'GetAccount straight to the account subgraph', direct, getAccount));
     add(await readScenario('f-gateway', 'GetAccount through the gateway (Apollo)', gateway, getAccount));
-    if (direct) add(await readScenario('f-owner-direct', 'AccountsByOwner straight to the account subgraph', direct, byOwner));
+    if (direct)
+      add(await readScenario('f-owner-direct', 'AccountsByOwner straight to the account subgraph', direct, byOwner));
     add(await readScenario('f-owner-gateway', 'AccountsByOwner through the gateway (Apollo)', gateway, byOwner));
     if (stack && options.hive) {
       try {
@@ -442,13 +656,35 @@ async function runGroups(
           try {
             const client = new LoadClient({ url: hiveGatewayUrl(hive), token }, readConcurrencyDefault);
             clients.push(client);
-            const how = [variant.routerRuntime ? 'Hive Router runtime' : 'stitching runtime', ...(variant.inboundDedupe ? ['inbound deduplication'] : [])].join(', ');
-            add(await runScenario({ ...ctx, pids: pids({ 'hive-gateway': hive.pid }) }, {
-              id: variant.id, title: `GetAccount through Hive Gateway (${how})`, engine: '-', unit: 'read',
-              client, next: getAccount, unitsPerRequest: 1, load: { concurrency: readConcurrencyDefault }, checkInvariants: false,
-            }));
+            const how = [
+              variant.routerRuntime ? 'Hive Router runtime' : 'stitching runtime',
+              ...(variant.inboundDedupe ? ['inbound deduplication'] : []),
+            ].join(', ');
+            add(
+              await runScenario(
+                { ...ctx, pids: pids({ 'hive-gateway': hive.pid }) },
+                {
+                  id: variant.id,
+                  title: `GetAccount through Hive Gateway (${how})`,
+                  engine: '-',
+                  unit: 'read',
+                  client,
+                  next: getAccount,
+                  unitsPerRequest: 1,
+                  load: { concurrency: readConcurrencyDefault },
+                  checkInvariants: false,
+                },
+              ),
+            );
             // Our gateway again right after, so that each Hive figure has an Apollo one of the same minute.
-            add(await readScenario(`${variant.id}-apollo`, 'GetAccount through the gateway (Apollo), again', gateway, getAccount));
+            add(
+              await readScenario(
+                `${variant.id}-apollo`,
+                'GetAccount through the gateway (Apollo), again',
+                gateway,
+                getAccount,
+              ),
+            );
           } finally {
             await hive.stop();
           }
@@ -480,7 +716,8 @@ async function runGroups(
   if (g.has('d') && stack && shardUrls) {
     // The engines alone: the subgraphs are stopped and createPayment runs in this process.
     await stack.stopSubgraphs();
-    for (const engine of ['merged', 'naive', 'single'] as const) add(await runEngineScenario({ ctx, shardUrls, engine, concurrency: c }));
+    for (const engine of ['merged', 'naive', 'single'] as const)
+      add(await runEngineScenario({ ctx, shardUrls, engine, concurrency: c }));
   }
 }
 

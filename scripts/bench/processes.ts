@@ -2,7 +2,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, statSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { healthRequestTimeoutMs, processReadyPollIntervalMs, processReadyTimeoutMs, processStopGraceMs } from './limits';
+import {
+  healthRequestTimeoutMs,
+  processReadyPollIntervalMs,
+  processReadyTimeoutMs,
+  processStopGraceMs,
+} from './limits';
 import { freePort, freePorts } from '../lib/free-port';
 import { processNodeArgs } from '../lib/node-options';
 import { compiledEntry } from '../lib/build';
@@ -61,12 +66,34 @@ const profileWritePollIntervalMs = 100;
  * an inherited one (a developer's PORT or POSTING_ENGINE) would silently change what is measured.
  */
 const perRunVariables = [
-  'MYSQL_SHARDS', 'MYSQL_URL', 'PORT', 'ACCOUNT_PORT', 'TRANSACTION_PORT', 'SETTLEMENT_PORT', 'WEBHOOKS_PORT', 'ACCOUNT_URL',
-  'TRANSACTION_URL', 'SETTLEMENT_URL', 'WEBHOOKS_URL', 'POSTING_ENGINE', 'MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE',
-  'RELAY_ENABLED', 'PAYGRAPH_FAILPOINT', 'NODE_OPTIONS', 'JWT_SECRET', 'REDIS_URL', 'HOST', 'GATEWAY_HOST',
-  'SUBGRAPH_SECRET_ACCOUNT', 'SUBGRAPH_SECRET_TRANSACTION', 'SUBGRAPH_SECRET_SETTLEMENT', 'SUBGRAPH_SECRET_WEBHOOKS', 'JWKS_URL',
+  'MYSQL_SHARDS',
+  'MYSQL_URL',
+  'PORT',
+  'ACCOUNT_PORT',
+  'TRANSACTION_PORT',
+  'SETTLEMENT_PORT',
+  'WEBHOOKS_PORT',
+  'ACCOUNT_URL',
+  'TRANSACTION_URL',
+  'SETTLEMENT_URL',
+  'WEBHOOKS_URL',
+  'POSTING_ENGINE',
+  'MERGE_WAIT_MS',
+  'MERGE_BATCH_SIZE',
+  'MYSQL_POOL_SIZE',
+  'RELAY_ENABLED',
+  'PAYGRAPH_FAILPOINT',
+  'NODE_OPTIONS',
+  'JWT_SECRET',
+  'REDIS_URL',
+  'HOST',
+  'GATEWAY_HOST',
+  'SUBGRAPH_SECRET_ACCOUNT',
+  'SUBGRAPH_SECRET_TRANSACTION',
+  'SUBGRAPH_SECRET_SETTLEMENT',
+  'SUBGRAPH_SECRET_WEBHOOKS',
+  'JWKS_URL',
 ];
-
 
 export async function startService(spec: ServiceSpec, logDir: string): Promise<Service> {
   mkdirSync(logDir, { recursive: true });
@@ -123,7 +150,9 @@ async function waitForHealth(spec: ServiceSpec, child: ChildProcess, logDir: str
   const deadline = Date.now() + processReadyTimeoutMs;
   while (Date.now() < deadline) {
     if (hasExited(child)) {
-      throw new Error(`${spec.name} exited (${child.signalCode ?? `code ${child.exitCode}`}) before it became healthy; see ${join(logDir, `${spec.name}.log`)}`);
+      throw new Error(
+        `${spec.name} exited (${child.signalCode ?? `code ${child.exitCode}`}) before it became healthy; see ${join(logDir, `${spec.name}.log`)}`,
+      );
     }
     try {
       const response = await fetch(spec.healthUrl, { signal: AbortSignal.timeout(healthRequestTimeoutMs) });
@@ -133,7 +162,9 @@ async function waitForHealth(spec: ServiceSpec, child: ChildProcess, logDir: str
     }
     await new Promise((resolve) => setTimeout(resolve, processReadyPollIntervalMs));
   }
-  throw new Error(`${spec.name} did not answer ${spec.healthUrl} with 200 within ${processReadyTimeoutMs} ms; see ${join(logDir, `${spec.name}.log`)}`);
+  throw new Error(
+    `${spec.name} did not answer ${spec.healthUrl} with 200 within ${processReadyTimeoutMs} ms; see ${join(logDir, `${spec.name}.log`)}`,
+  );
 }
 
 /** Asks the profiled process for its profile (SIGUSR2 again) and waits until the file is written. */

@@ -59,7 +59,8 @@ function sourcePosition(url: string, lineNumber: number, columnNumber: number): 
     map = existsSync(mapFile) ? new SourceMap(JSON.parse(readFileSync(mapFile, 'utf8'))) : null;
     sourceMaps.set(url, map);
   }
-  const entry = map?.findEntry(lineNumber, columnNumber) as { originalSource?: string; originalLine?: number } | undefined;
+  const entry = map?.findEntry(lineNumber, columnNumber) as
+    { originalSource?: string; originalLine?: number } | undefined;
   if (entry?.originalSource === undefined || entry.originalLine === undefined) return { url, lineNumber };
   return { url: new URL(entry.originalSource, url).href, lineNumber: entry.originalLine };
 }
@@ -77,13 +78,20 @@ export function summariseProfile(file: string, top: number = profileTopFunctions
     const node = byId.get(id);
     if (!node) continue;
     const { functionName } = node.callFrame;
-    const { url, lineNumber } = sourcePosition(node.callFrame.url, node.callFrame.lineNumber, node.callFrame.columnNumber);
+    const { url, lineNumber } = sourcePosition(
+      node.callFrame.url,
+      node.callFrame.lineNumber,
+      node.callFrame.columnNumber,
+    );
     totalUs += us;
     if (functionName === '(idle)') {
       idleUs += us;
       continue;
     }
-    const where = url === '' ? '' : `${url.replace(/^file:\/\/.*?\/(node_modules|gateway|subgraphs|scripts)\//, '$1/')}:${lineNumber + 1}`;
+    const where =
+      url === ''
+        ? ''
+        : `${url.replace(/^file:\/\/.*?\/(node_modules|gateway|subgraphs|scripts)\//, '$1/')}:${lineNumber + 1}`;
     const key = `${functionName}@${where}`;
     const entry = byFunction.get(key) ?? { fn: functionName || '(anonymous)', where, us: 0 };
     entry.us += us;
@@ -97,19 +105,27 @@ export function summariseProfile(file: string, top: number = profileTopFunctions
     file,
     totalMs: Math.round(totalUs / 1000),
     idleMs: Math.round(idleUs / 1000),
-    topFunctions: [...byFunction.values()].sort((a, b) => b.us - a.us).slice(0, top)
+    topFunctions: [...byFunction.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, top)
       .map((e) => ({ function: e.fn, where: e.where, selfMs: Math.round(e.us / 1000), share: share(e.us) })),
-    topPackages: [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, top)
+    topPackages: [...byPackage]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
       .map(([pkg, us]) => ({ package: pkg, selfMs: Math.round(us / 1000), share: share(us) })),
   };
 }
 
 export function formatProfile(summary: ProfileSummary): string {
-  const lines = [`${summary.process ? `${summary.process} ` : ''}${summary.file}: ${summary.totalMs - summary.idleMs} ms busy of ${summary.totalMs} ms`];
+  const lines = [
+    `${summary.process ? `${summary.process} ` : ''}${summary.file}: ${summary.totalMs - summary.idleMs} ms busy of ${summary.totalMs} ms`,
+  ];
   lines.push('  self time by package:');
-  for (const p of summary.topPackages) lines.push(`    ${p.share.toFixed(1).padStart(5)}%  ${String(p.selfMs).padStart(7)} ms  ${p.package}`);
+  for (const p of summary.topPackages)
+    lines.push(`    ${p.share.toFixed(1).padStart(5)}%  ${String(p.selfMs).padStart(7)} ms  ${p.package}`);
   lines.push('  top functions by self time:');
-  for (const f of summary.topFunctions) lines.push(`    ${f.share.toFixed(1).padStart(5)}%  ${String(f.selfMs).padStart(7)} ms  ${f.function}  ${f.where}`);
+  for (const f of summary.topFunctions)
+    lines.push(`    ${f.share.toFixed(1).padStart(5)}%  ${String(f.selfMs).padStart(7)} ms  ${f.function}  ${f.where}`);
   return lines.join('\n');
 }
 
@@ -119,7 +135,8 @@ export function formatProfile(summary: ProfileSummary): string {
  */
 export function summariseProfileDir(dir: string, log: (line: string) => void): ProfileSummary[] {
   try {
-    return readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
       .map((f) => ({ ...summariseProfile(join(dir, f)), process: f.split('.')[0]! }));
   } catch (error) {
     log(`no CPU profiles in ${dir}: ${error instanceof Error ? error.message : String(error)}`);

@@ -2,7 +2,13 @@ import { parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { randomInt } from 'node:crypto';
 import mysql from 'mysql2/promise';
 import { InvariantViolation } from './invariants';
-import { benchFundingMinorUnits, paymentAmountMaxMinorUnits, rawBatchSize, rawConnectionsPerShard, requestsPerRunMax } from './limits';
+import {
+  benchFundingMinorUnits,
+  paymentAmountMaxMinorUnits,
+  rawBatchSize,
+  rawConnectionsPerShard,
+  requestsPerRunMax,
+} from './limits';
 import { Recorder } from './load';
 import { cpuDelta, snapshotCpu } from './proc-stats';
 import { cpuFigures, type ScenarioResult } from './scenarios';
@@ -30,24 +36,36 @@ export interface RawOptions {
 }
 
 function openPools(shardUrls: string): mysql.Pool[] {
-  return parseShardUrls(shardUrls).map((uri) => mysql.createPool({
-    uri: uri.trim(), connectionLimit: rawConnectionsPerShard, supportBigNumbers: true, bigNumberStrings: true,
-  }));
+  return parseShardUrls(shardUrls).map((uri) =>
+    mysql.createPool({
+      uri: uri.trim(),
+      connectionLimit: rawConnectionsPerShard,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+    }),
+  );
 }
 
 /** Creates (or empties) the scratch tables and opens the accounts, each with the same funding. */
 export async function prepareRawTables(shardUrls: string): Promise<void> {
   const pools = openPools(shardUrls);
   try {
-    await Promise.all(pools.map(async (pool) => {
-      await pool.query('CREATE TABLE IF NOT EXISTS bench_raw_accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB');
-      await pool.query(`CREATE TABLE IF NOT EXISTS bench_raw_entries (id BIGINT AUTO_INCREMENT PRIMARY KEY, account_id INT NOT NULL,
+    await Promise.all(
+      pools.map(async (pool) => {
+        await pool.query(
+          'CREATE TABLE IF NOT EXISTS bench_raw_accounts (id INT PRIMARY KEY, balance BIGINT NOT NULL) ENGINE=InnoDB',
+        );
+        await pool.query(`CREATE TABLE IF NOT EXISTS bench_raw_entries (id BIGINT AUTO_INCREMENT PRIMARY KEY, account_id INT NOT NULL,
         amount BIGINT NOT NULL, created_at DATETIME(6) NOT NULL, KEY (account_id)) ENGINE=InnoDB`);
-      await pool.query('TRUNCATE bench_raw_accounts');
-      await pool.query('TRUNCATE bench_raw_entries');
-      const rows = Array.from({ length: rawAccountsPerShard }, (_, i) => `(${i + 1}, ${benchFundingMinorUnits})`).join(',');
-      await pool.query(`INSERT INTO bench_raw_accounts (id, balance) VALUES ${rows}`);
-    }));
+        await pool.query('TRUNCATE bench_raw_accounts');
+        await pool.query('TRUNCATE bench_raw_entries');
+        const rows = Array.from(
+          { length: rawAccountsPerShard },
+          (_, i) => `(${i + 1}, ${benchFundingMinorUnits})`,
+        ).join(',');
+        await pool.query(`INSERT INTO bench_raw_accounts (id, balance) VALUES ${rows}`);
+      }),
+    );
   } finally {
     await Promise.all(pools.map((p) => p.end()));
   }
@@ -68,12 +86,18 @@ function randomAmount(): bigint {
 async function onePayment(conn: mysql.PoolConnection): Promise<void> {
   const [payer, payee] = randomPair();
   const amount = randomAmount();
-  const legs: Array<[number, bigint]> = [[payer, -amount], [payee, amount]];
+  const legs: Array<[number, bigint]> = [
+    [payer, -amount],
+    [payee, amount],
+  ];
   legs.sort((a, b) => a[0] - b[0]);
   await conn.query('BEGIN');
   for (const [id, delta] of legs) {
     await conn.query('UPDATE bench_raw_accounts SET balance = balance + ? WHERE id = ?', [delta.toString(), id]);
-    await conn.query('INSERT INTO bench_raw_entries (account_id, amount, created_at) VALUES (?, ?, NOW(6))', [id, delta.toString()]);
+    await conn.query('INSERT INTO bench_raw_entries (account_id, amount, created_at) VALUES (?, ?, NOW(6))', [
+      id,
+      delta.toString(),
+    ]);
   }
   await conn.query('COMMIT');
 }
@@ -92,7 +116,9 @@ async function batchOfPayments(conn: mysql.PoolConnection, size: number): Promis
   await conn.query('BEGIN');
   await conn.query(`SELECT id, balance FROM bench_raw_accounts WHERE id IN (${ids.join(',')}) ORDER BY id FOR UPDATE`);
   const values = ids.map((id) => `(${id}, ${deltas.get(id)!})`).join(',');
-  await conn.query(`INSERT INTO bench_raw_accounts (id, balance) VALUES ${values} ON DUPLICATE KEY UPDATE balance = balance + VALUES(balance)`);
+  await conn.query(
+    `INSERT INTO bench_raw_accounts (id, balance) VALUES ${values} ON DUPLICATE KEY UPDATE balance = balance + VALUES(balance)`,
+  );
   await conn.query(`INSERT INTO bench_raw_entries (account_id, amount, created_at) VALUES ${entries.join(',')}`);
   await conn.query('COMMIT');
 }
@@ -142,7 +168,8 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
     await checkRawInvariants(pools);
     const result: ScenarioResult = {
       id: size === 1 ? 'e-raw-1' : `e-raw-${size}`,
-      title: size === 1 ? 'raw SQL, one transaction per payment' : `raw SQL, ${size} payments per transaction (multi-row)`,
+      title:
+        size === 1 ? 'raw SQL, one transaction per payment' : `raw SQL, ${size} payments per transaction (multi-row)`,
       engine: 'mysql2',
       mode: 'sql',
       concurrency: pools.length * rawConnectionsPerShard,
@@ -155,7 +182,9 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       mysqlPerUnit: null,
       invariants: null,
     };
-    options.log(`${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms per transaction`);
+    options.log(
+      `${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms per transaction`,
+    );
     return result;
   } finally {
     await Promise.all(pools.map((p) => p.end()));
@@ -166,10 +195,14 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
 async function checkRawInvariants(pools: mysql.Pool[]): Promise<void> {
   const expected = benchFundingMinorUnits * BigInt(rawAccountsPerShard);
   for (const [i, pool] of pools.entries()) {
-    const [rows] = await pool.query('SELECT (SELECT SUM(balance) FROM bench_raw_accounts) AS balances, (SELECT COALESCE(SUM(amount), 0) FROM bench_raw_entries) AS entries');
+    const [rows] = await pool.query(
+      'SELECT (SELECT SUM(balance) FROM bench_raw_accounts) AS balances, (SELECT COALESCE(SUM(amount), 0) FROM bench_raw_entries) AS entries',
+    );
     const row = (rows as Array<{ balances: string; entries: string }>)[0]!;
     if (BigInt(row.balances) !== expected || BigInt(row.entries) !== 0n) {
-      throw new InvariantViolation(`RAW CEILING INVARIANT BROKEN on shard ${i}: Σ balances ${row.balances} (expected ${expected}), Σ entries ${row.entries} (expected 0)`);
+      throw new InvariantViolation(
+        `RAW CEILING INVARIANT BROKEN on shard ${i}: Σ balances ${row.balances} (expected ${expected}), Σ entries ${row.entries} (expected 0)`,
+      );
     }
   }
 }

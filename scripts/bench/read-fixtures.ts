@@ -35,7 +35,8 @@ export async function prepareReadAccounts(options: {
   const accounts = options.fixtures.accounts.slice(0, count);
   const owners = options.fixtures.owners.slice(0, count);
   const rounds = Math.ceil((options.entriesMin ?? readEntriesMin) / 2);
-  if (count <= rounds) throw new Error(`read fixtures: ${count} accounts cannot take ${rounds} rounds without paying themselves`);
+  if (count <= rounds)
+    throw new Error(`read fixtures: ${count} accounts cannot take ${rounds} rounds without paying themselves`);
   const started = Date.now();
   await inParallel(rounds, readSeedConcurrency, async (round) => {
     const inputs = accounts.map((payer, i) => ({
@@ -48,10 +49,15 @@ export async function prepareReadAccounts(options: {
     const response = await sendRetrying(options.client, requestBody(createPaymentsDocument, { inputs }));
     const results = dataField(response, 'createPayments');
     const paid = Array.isArray(results) ? results.filter((r: unknown) => typenameOf(r) === 'Payment').length : 0;
-    if (paid !== count) throw new Error(`read fixtures: round ${round} paid ${paid} of ${count}: ${JSON.stringify(response).slice(0, 500)}`);
+    if (paid !== count)
+      throw new Error(
+        `read fixtures: round ${round} paid ${paid} of ${count}: ${JSON.stringify(response).slice(0, 500)}`,
+      );
   });
   // Reads should find every credit in place: wait for the relay (and check the ledger on the way).
   if (options.shards) await checkInvariants(options.shards);
-  options.log(`gave ${count} read accounts ≥ ${rounds * 2} entries each in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  options.log(
+    `gave ${count} read accounts ≥ ${rounds * 2} entries each in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   return { accounts, owners };
 }

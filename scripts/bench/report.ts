@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import type { ScenarioResult } from './scenarios';
 
 /** The results table (markdown, so it can go into docs/PERFORMANCE.md as printed) and the JSON file. */
-export const cpuColumns = ['gateway', 'hive-gateway', 'account', 'transaction', 'settlement', 'mysql', 'bench', 'in-process'] as const;
+export const cpuColumns = [
+  'gateway',
+  'hive-gateway',
+  'account',
+  'transaction',
+  'settlement',
+  'mysql',
+  'bench',
+  'in-process',
+] as const;
 
 /** The scenario whose CPU per unit is the ceiling the others are set against: a payment's SQL alone, through mysql2. */
 export const ceilingScenario = 'e-raw-1';
@@ -30,13 +39,27 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
   const present = cpuColumns.filter((c) => results.some((r) => r.cpuMsPerUnit[c] !== undefined));
   const ratios = ceilingRatios(results);
   const header = [
-    'scenario', 'engine', 'load', 'ops/s', 'p50 ms', 'p99 ms', 'failed', ...present.map((c) => `${c} CPU ms/op`), 'all CPU ms/op',
-    `÷ ${ceilingScenario}`, 'SQL stmts/op', 'others\' CPU',
+    'scenario',
+    'engine',
+    'load',
+    'ops/s',
+    'p50 ms',
+    'p99 ms',
+    'failed',
+    ...present.map((c) => `${c} CPU ms/op`),
+    'all CPU ms/op',
+    `÷ ${ceilingScenario}`,
+    'SQL stmts/op',
+    "others' CPU",
   ];
   const rows = results.map((r) => [
     r.id,
     r.engine,
-    r.mode === 'open-loop' ? `open ${r.offeredPerSecond}/s` : r.mode === 'sql' ? `${r.concurrency} conns` : `${r.concurrency} clients`,
+    r.mode === 'open-loop'
+      ? `open ${r.offeredPerSecond}/s`
+      : r.mode === 'sql'
+        ? `${r.concurrency} conns`
+        : `${r.concurrency} clients`,
     formatNumber(r.load.unitsPerSecond),
     r.load.latencyMs.p50.toFixed(1),
     r.load.latencyMs.p99.toFixed(1),
@@ -57,7 +80,16 @@ function formatNumber(value: number): string {
 
 export function writeResults(dir: string, startedAt: Date, content: unknown): string {
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z')}.json`);
-  writeFileSync(file, `${JSON.stringify(content, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`);
+  const file = join(
+    dir,
+    `${startedAt
+      .toISOString()
+      .replace(/:/g, '-')
+      .replace(/\.\d+Z$/, 'Z')}.json`,
+  );
+  writeFileSync(
+    file,
+    `${JSON.stringify(content, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`,
+  );
   return file;
 }

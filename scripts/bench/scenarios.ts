@@ -3,8 +3,20 @@ import { cpus } from 'node:os';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { contractOperation, createPaymentsDocument, dataField, requestBody, typenameOf } from './documents';
 import type { AdvanceMerchants, Fixtures } from './fixtures';
-import { advanceLedger, checkAdvanceLedger, checkInvariants, type AdvanceLedger, type InvariantReport } from './invariants';
-import { advanceAmountMaxMinorUnits, fxQuotePoolHeadroom, fxQuoteUseMarginMs, paymentAmountMaxMinorUnits, warmupSecondsMax } from './limits';
+import {
+  advanceLedger,
+  checkAdvanceLedger,
+  checkInvariants,
+  type AdvanceLedger,
+  type InvariantReport,
+} from './invariants';
+import {
+  advanceAmountMaxMinorUnits,
+  fxQuotePoolHeadroom,
+  fxQuoteUseMarginMs,
+  paymentAmountMaxMinorUnits,
+  warmupSecondsMax,
+} from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
 import { cpuDelta, snapshotCpu } from './proc-stats';
 
@@ -99,7 +111,10 @@ export interface PaymentInput {
   currency: string;
 }
 
-export function paymentInputs(ctx: BenchContext, payee: PayeeChoice): { next: () => PaymentInput; crossShardShare: () => number | null } {
+export function paymentInputs(
+  ctx: BenchContext,
+  payee: PayeeChoice,
+): { next: () => PaymentInput; crossShardShare: () => number | null } {
   const { accounts, shardOfAccount, merchant } = ctx.fixtures;
   let total = 0;
   let cross = 0;
@@ -114,14 +129,23 @@ export function paymentInputs(ctx: BenchContext, payee: PayeeChoice): { next: ()
         total += 1;
         if (shardOfAccount[other] !== shardOfAccount[payer]) cross += 1;
       }
-      return { idempotencyKey: nextKey(ctx), payerAccountId: accounts[payer]!, payeeAccountId: payeeId, amount: randomAmount(), currency: 'USD' };
+      return {
+        idempotencyKey: nextKey(ctx),
+        payerAccountId: accounts[payer]!,
+        payeeAccountId: payeeId,
+        amount: randomAmount(),
+        currency: 'USD',
+      };
     },
     // Payments to a merchant are credited to its stripe on the payer's shard: never cross-shard.
     crossShardShare: () => (payee === 'merchant' ? 0 : total === 0 ? null : Math.round((cross / total) * 1000) / 1000),
   };
 }
 
-export function singlePaymentOps(ctx: BenchContext, payee: PayeeChoice): { next: () => Operation; crossShardShare: () => number | null } {
+export function singlePaymentOps(
+  ctx: BenchContext,
+  payee: PayeeChoice,
+): { next: () => Operation; crossShardShare: () => number | null } {
   const document = contractOperation('CreatePayment');
   const inputs = paymentInputs(ctx, payee);
   return {
@@ -137,7 +161,10 @@ export function singlePaymentOps(ctx: BenchContext, payee: PayeeChoice): { next:
   };
 }
 
-export function bulkPaymentOps(ctx: BenchContext, size: number): { next: () => Operation; crossShardShare: () => number | null } {
+export function bulkPaymentOps(
+  ctx: BenchContext,
+  size: number,
+): { next: () => Operation; crossShardShare: () => number | null } {
   const inputs = paymentInputs(ctx, 'uniform');
   return {
     next: () => ({
@@ -146,7 +173,9 @@ export function bulkPaymentOps(ctx: BenchContext, size: number): { next: () => O
       succeeded: (response) => {
         const results = dataField(response, 'createPayments');
         if (!Array.isArray(results)) return 0;
-        return results.filter((r: unknown) => typenameOf(r) === 'Payment' && (r as { status?: string }).status !== 'FAILED').length;
+        return results.filter(
+          (r: unknown) => typenameOf(r) === 'Payment' && (r as { status?: string }).status !== 'FAILED',
+        ).length;
       },
     }),
     crossShardShare: inputs.crossShardShare,
@@ -159,14 +188,25 @@ export function bulkPaymentOps(ctx: BenchContext, size: number): { next: () => O
  * every payment posts legs on several databases through the outbox. The campaign (5% off, at
  * most 50 per payment) is funded by the first fixture account, which no payment uses otherwise.
  */
-export async function marketplaceOps(ctx: BenchContext, client: LoadClient): Promise<{ next: () => Operation; crossShardShare: () => number | null }> {
+export async function marketplaceOps(
+  ctx: BenchContext,
+  client: LoadClient,
+): Promise<{ next: () => Operation; crossShardShare: () => number | null }> {
   const { accounts, shardOfAccount } = ctx.fixtures;
   const funding = accounts[0]!;
-  const created = await client.send(requestBody(contractOperation('CreateCampaign'), {
-    input: { idempotencyKey: `${ctx.runId}-campaign`, fundingAccountId: funding, percentOffBps: 500, maxDiscountPerPayment: '50' },
-  }));
+  const created = await client.send(
+    requestBody(contractOperation('CreateCampaign'), {
+      input: {
+        idempotencyKey: `${ctx.runId}-campaign`,
+        fundingAccountId: funding,
+        percentOffBps: 500,
+        maxDiscountPerPayment: '50',
+      },
+    }),
+  );
   const campaign = dataField(created, 'createCampaign') as { id?: string } | undefined;
-  if (typenameOf(campaign) !== 'Campaign' || !campaign?.id) throw new Error(`b-marketplace: no campaign (${JSON.stringify(created).slice(0, 300)})`);
+  if (typenameOf(campaign) !== 'Campaign' || !campaign?.id)
+    throw new Error(`b-marketplace: no campaign (${JSON.stringify(created).slice(0, 300)})`);
   const document = contractOperation('CreateMarketplacePayment');
   /** Another account than those taken, on another shard when one is left. */
   const pick = (taken: number[]): number => {
@@ -187,8 +227,15 @@ export async function marketplaceOps(ctx: BenchContext, client: LoadClient): Pro
       const split2 = pick([payer, payee, split1]);
       const amount = BigInt(randomAmount()) + 100n;
       const input = {
-        idempotencyKey: nextKey(ctx), payerAccountId: accounts[payer]!, payeeAccountId: accounts[payee]!, amount: amount.toString(), currency: 'USD',
-        splits: [{ accountId: accounts[split1]!, amount: (amount / 10n).toString() }, { accountId: accounts[split2]!, amount: (amount / 20n).toString() }],
+        idempotencyKey: nextKey(ctx),
+        payerAccountId: accounts[payer]!,
+        payeeAccountId: accounts[payee]!,
+        amount: amount.toString(),
+        currency: 'USD',
+        splits: [
+          { accountId: accounts[split1]!, amount: (amount / 10n).toString() },
+          { accountId: accounts[split2]!, amount: (amount / 20n).toString() },
+        ],
         campaignId: campaign.id,
       };
       return {
@@ -247,12 +294,19 @@ function fxPaymentOp(ctx: BenchContext, payees: FxPayees, made: FxQuote): Operat
   const { accounts, shardOfAccount } = ctx.fixtures;
   const payer = Math.floor(Math.random() * accounts.length);
   let payee = Math.floor(Math.random() * payees.accounts.length);
-  for (let tries = 0; payees.shardOfAccount[payee] === shardOfAccount[payer] && tries < 16; tries++) payee = Math.floor(Math.random() * payees.accounts.length);
+  for (let tries = 0; payees.shardOfAccount[payee] === shardOfAccount[payer] && tries < 16; tries++)
+    payee = Math.floor(Math.random() * payees.accounts.length);
   return {
-    body: requestBody(fxPaymentDocument, { input: {
-      idempotencyKey: nextKey(ctx), payerAccountId: accounts[payer]!, payeeAccountId: payees.accounts[payee]!,
-      amount: made.sellAmount, currency: 'USD', fxQuoteId: made.id,
-    } }),
+    body: requestBody(fxPaymentDocument, {
+      input: {
+        idempotencyKey: nextKey(ctx),
+        payerAccountId: accounts[payer]!,
+        payeeAccountId: payees.accounts[payee]!,
+        amount: made.sellAmount,
+        currency: 'USD',
+        fxQuoteId: made.id,
+      },
+    }),
     units: 1,
     succeeded: (response) => {
       const payment = dataField(response, 'createPayment') as { status?: string } | undefined;
@@ -264,13 +318,17 @@ function fxPaymentOp(ctx: BenchContext, payees: FxPayees, made: FxQuote): Operat
 /** A CreateFxQuote of a random USD amount into yen; `made` gets the quote when one is answered. */
 function fxQuoteOp(made: (quote: FxQuote) => void): Operation {
   return {
-    body: requestBody(fxQuoteDocument, { input: { sellCurrency: 'USD', buyCurrency: 'JPY', sellAmount: randomAmount() } }),
+    body: requestBody(fxQuoteDocument, {
+      input: { sellCurrency: 'USD', buyCurrency: 'JPY', sellAmount: randomAmount() },
+    }),
     units: 0,
     succeeded: (response) => {
-      const q = dataField(response, 'createFxQuote') as { id?: string; sellAmount?: string; expiresAt?: string } | undefined;
+      const q = dataField(response, 'createFxQuote') as
+        { id?: string; sellAmount?: string; expiresAt?: string } | undefined;
       if (typenameOf(q) !== 'FxQuote') return 0;
       const expiresAtMs = Date.parse(q?.expiresAt ?? '');
-      if (!q?.id || !q.sellAmount || Number.isNaN(expiresAtMs)) throw new Error(`a quote without id, sellAmount or expiresAt: ${JSON.stringify(q)}`);
+      if (!q?.id || !q.sellAmount || Number.isNaN(expiresAtMs))
+        throw new Error(`a quote without id, sellAmount or expiresAt: ${JSON.stringify(q)}`);
       made({ id: q.id, sellAmount: q.sellAmount, expiresAtMs });
       return 0;
     },
@@ -314,9 +372,20 @@ export class FxQuotePool {
   /** The oldest quote not yet taken (an index, not shift(): the pool holds thousands). */
   private head = 0;
   private windowStartedAt: number | null = null;
-  private readonly stats: FxQuotePoolReport = { made: 0, makingSeconds: 0, used: 0, expiredUnused: 0, ranOutAfterSeconds: null };
+  private readonly stats: FxQuotePoolReport = {
+    made: 0,
+    makingSeconds: 0,
+    used: 0,
+    expiredUnused: 0,
+    ranOutAfterSeconds: null,
+  };
 
-  constructor(private readonly ctx: BenchContext, private readonly client: LoadClient, private readonly payees: FxPayees, private readonly concurrency: number) {}
+  constructor(
+    private readonly ctx: BenchContext,
+    private readonly client: LoadClient,
+    private readonly payees: FxPayees,
+    private readonly concurrency: number,
+  ) {}
 
   /** Makes `count` quotes at once (a failed quote stops the run: the pool would be short for no reason shown). */
   private async fill(count: number): Promise<void> {
@@ -327,7 +396,8 @@ export class FxQuotePool {
         left -= 1;
         const op = fxQuoteOp((q) => this.quotes.push(q));
         const response = await this.client.send(op.body);
-        if (typenameOf(dataField(response, 'createFxQuote')) !== 'FxQuote') throw new Error(`b-fx: a quote failed: ${JSON.stringify(response).slice(0, 300)}`);
+        if (typenameOf(dataField(response, 'createFxQuote')) !== 'FxQuote')
+          throw new Error(`b-fx: a quote failed: ${JSON.stringify(response).slice(0, 300)}`);
         op.succeeded(response);
       }
     };
@@ -373,7 +443,10 @@ export interface AdvanceReport {
   merchants: number;
   /** Stripes with pending per merchant at the start (one per database). */
   stripes: number;
-  /** Answered Advance; answered a UserError (AdvanceExceedsAllowed: a merchant's pending ran out); sent without a typed answer. */
+  /**
+   * Answered Advance; answered a UserError (AdvanceExceedsAllowed: a merchant's pending ran out); sent without a typed
+   * answer.
+   */
   paid: number;
   refused: number;
   unknown: number;
@@ -381,7 +454,10 @@ export interface AdvanceReport {
   feeAmount: string;
   /** The merchants' pending left at the end, summed. */
   pendingLeft: string | null;
-  /** The ledger moved exactly as the paid advances say (checkAdvanceLedger); null when not checked (no shards, or an unknown outcome). */
+  /**
+   * The ledger moved exactly as the paid advances say (checkAdvanceLedger); null when not checked (no shards, or an
+   * unknown outcome).
+   */
   ledgerMatches: boolean | null;
 }
 
@@ -403,7 +479,10 @@ export class AdvanceOps {
   private fee = 0n;
   private before: AdvanceLedger | null = null;
 
-  constructor(private readonly ctx: BenchContext, private readonly setUp: AdvanceMerchants) {}
+  constructor(
+    private readonly ctx: BenchContext,
+    private readonly setUp: AdvanceMerchants,
+  ) {}
 
   next(): Operation {
     const merchants = this.setUp.merchants;
@@ -415,7 +494,8 @@ export class AdvanceOps {
       body: requestBody(this.document, { input: { idempotencyKey: nextKey(this.ctx), merchantAccountId, amount } }),
       units: 1,
       succeeded: (response) => {
-        const answer = dataField(response, 'advanceSettlement') as { amount?: string; feeAmount?: string; code?: string } | undefined;
+        const answer = dataField(response, 'advanceSettlement') as
+          { amount?: string; feeAmount?: string; code?: string } | undefined;
         if (typenameOf(answer) === 'Advance') {
           this.paid += 1;
           this.amount += BigInt(answer!.amount!);
@@ -430,7 +510,8 @@ export class AdvanceOps {
 
   /** The scenario's beforeRun: the ledger's first reading, before the warm-up (or the window, without one). */
   async beforeRun(): Promise<void> {
-    if (this.before === null && this.ctx.shards) this.before = await advanceLedger(this.ctx.shards, this.setUp.merchants, 'USD');
+    if (this.before === null && this.ctx.shards)
+      this.before = await advanceLedger(this.ctx.shards, this.setUp.merchants, 'USD');
   }
 
   async report(): Promise<AdvanceReport> {
@@ -439,8 +520,15 @@ export class AdvanceOps {
     const checked = this.before !== null && after !== null && unknown === 0;
     if (checked) checkAdvanceLedger(this.before!, after!, { amount: this.amount, fee: this.fee });
     return {
-      merchants: this.setUp.merchants.length, stripes: this.setUp.stripes, paid: this.paid, refused: this.refused, unknown,
-      amount: this.amount.toString(), feeAmount: this.fee.toString(), pendingLeft: after?.pendingSum.toString() ?? null, ledgerMatches: checked ? true : null,
+      merchants: this.setUp.merchants.length,
+      stripes: this.setUp.stripes,
+      paid: this.paid,
+      refused: this.refused,
+      unknown,
+      amount: this.amount.toString(),
+      feeAmount: this.fee.toString(),
+      pendingLeft: after?.pendingSum.toString() ?? null,
+      ledgerMatches: checked ? true : null,
     };
   }
 }
@@ -473,7 +561,12 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
   const run = (seconds: number) =>
     'concurrency' in spec.load
       ? runClosedLoop({ client: spec.client, seconds, concurrency: spec.load.concurrency, next })
-      : runOpenLoop({ client: spec.client, seconds, ratePerSecond: spec.load.ratePerSecond, next: () => openLoopOperation(spec.id, next) });
+      : runOpenLoop({
+          client: spec.client,
+          seconds,
+          ratePerSecond: spec.load.ratePerSecond,
+          next: () => openLoopOperation(spec.id, next),
+        });
   const warmupSeconds = Math.min(warmupSecondsMax, ctx.seconds / 5);
   if (warmupSeconds >= 0.5) {
     await spec.beforeRun?.(warmupSeconds, 'warm-up');
@@ -486,7 +579,9 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
   const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
   const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
   if (load.succeededUnits === 0) {
-    throw new Error(`scenario ${spec.id}: nothing succeeded (${load.requests} requests); first errors: ${load.errors.join(' | ')}`);
+    throw new Error(
+      `scenario ${spec.id}: nothing succeeded (${load.requests} requests); first errors: ${load.errors.join(' | ')}`,
+    );
   }
   const invariants = spec.checkInvariants === false || !ctx.shards ? null : await checkInvariants(ctx.shards);
   const result: ScenarioResult = {
@@ -519,8 +614,12 @@ function openLoopOperation(id: string, next: () => Operation | null): Operation 
 
 /** The server's statement and commit counters (SHOW GLOBAL STATUS), read through the first shard. */
 export async function mysqlCounters(shards: ShardSet): Promise<{ statements: number; commits: number }> {
-  const [rows] = await shards.all[0]!.pool.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_commit')");
-  const values = new Map((rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, Number(r.Value)]));
+  const [rows] = await shards.all[0]!.pool.query(
+    "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_commit')",
+  );
+  const values = new Map(
+    (rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name, Number(r.Value)]),
+  );
   return { statements: values.get('Questions') ?? 0, commits: values.get('Com_commit') ?? 0 };
 }
 
@@ -533,8 +632,15 @@ export function mysqlPerUnit(before: MysqlCounters, after: MysqlCounters, units:
 }
 
 /** A scenario's CPU columns: per unit and in all, per process, and the share other processes took. */
-export function cpuFigures(cpuMs: Record<string, number>, load: LoadResult): Pick<ScenarioResult, 'cpuMsPerUnit' | 'cpuMs' | 'otherCpuShare'> {
-  return { cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits), cpuMs: roundAll(cpuMs), otherCpuShare: otherShare(cpuMs, load.seconds) };
+export function cpuFigures(
+  cpuMs: Record<string, number>,
+  load: LoadResult,
+): Pick<ScenarioResult, 'cpuMsPerUnit' | 'cpuMs' | 'otherCpuShare'> {
+  return {
+    cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits),
+    cpuMs: roundAll(cpuMs),
+    otherCpuShare: otherShare(cpuMs, load.seconds),
+  };
 }
 
 export function otherShare(cpuMs: Record<string, number>, seconds: number): number | null {
@@ -543,7 +649,9 @@ export function otherShare(cpuMs: Record<string, number>, seconds: number): numb
 }
 
 export function perUnit(cpuMs: Record<string, number>, units: number): Record<string, number> {
-  return Object.fromEntries(Object.entries(cpuMs).map(([name, ms]) => [name, units === 0 ? 0 : Math.round((ms / units) * 1000) / 1000]));
+  return Object.fromEntries(
+    Object.entries(cpuMs).map(([name, ms]) => [name, units === 0 ? 0 : Math.round((ms / units) * 1000) / 1000]),
+  );
 }
 
 function roundAll(values: Record<string, number>): Record<string, number> {
@@ -551,23 +659,37 @@ function roundAll(values: Record<string, number>): Record<string, number> {
 }
 
 export function summaryLine(r: ScenarioResult): string {
-  const cpu = Object.entries(r.cpuMsPerUnit).map(([name, ms]) => `${name} ${ms}`).join(', ');
-  return `${r.id}: ${r.load.unitsPerSecond} ${r.unit}s/s, p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, ` +
+  const cpu = Object.entries(r.cpuMsPerUnit)
+    .map(([name, ms]) => `${name} ${ms}`)
+    .join(', ');
+  return (
+    `${r.id}: ${r.load.unitsPerSecond} ${r.unit}s/s, p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, ` +
     `failed ${r.load.failedUnits}${r.load.shedRequests > 0 ? `, shed ${r.load.shedRequests}` : ''}; CPU ms/${r.unit}: ${cpu}` +
-    (r.mysqlPerUnit ? `; MySQL statements/${r.unit} ${r.mysqlPerUnit.statements}, commits/${r.unit} ${r.mysqlPerUnit.commits}` : '') +
+    (r.mysqlPerUnit
+      ? `; MySQL statements/${r.unit} ${r.mysqlPerUnit.statements}, commits/${r.unit} ${r.mysqlPerUnit.commits}`
+      : '') +
     (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
     (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '') +
     (r.quotePool ? `; ${describeQuotePool(r.quotePool)}` : '') +
-    (r.advances ? `; ${describeAdvances(r.advances)}` : '');
+    (r.advances ? `; ${describeAdvances(r.advances)}` : '')
+  );
 }
 
 export function describeAdvances(a: AdvanceReport): string {
-  return `advances over ${a.merchants} merchants × ${a.stripes} stripes (warm-up included): ${a.paid} paid (${a.amount} advanced, ${a.feeAmount} in fees), ` +
+  return (
+    `advances over ${a.merchants} merchants × ${a.stripes} stripes (warm-up included): ${a.paid} paid (${a.amount} advanced, ${a.feeAmount} in fees), ` +
     `${a.refused} refused, ${a.unknown} unanswered; merchants' pending left ${a.pendingLeft ?? '?'}; ` +
-    (a.ledgerMatches === null ? 'ledger move not checked' : 'pending → available and fee income moved exactly by the advances');
+    (a.ledgerMatches === null
+      ? 'ledger move not checked'
+      : 'pending → available and fee income moved exactly by the advances')
+  );
 }
 
 export function describeQuotePool(p: FxQuotePoolReport): string {
-  return `quotes made ahead ${p.made} in ${p.makingSeconds} s, used ${p.used}, expired unused ${p.expiredUnused}, ` +
-    (p.ranOutAfterSeconds === null ? 'never ran out' : `RAN OUT ${p.ranOutAfterSeconds} s into the window (its units/s is understated)`);
+  return (
+    `quotes made ahead ${p.made} in ${p.makingSeconds} s, used ${p.used}, expired unused ${p.expiredUnused}, ` +
+    (p.ranOutAfterSeconds === null
+      ? 'never ran out'
+      : `RAN OUT ${p.ranOutAfterSeconds} s into the window (its units/s is understated)`)
+  );
 }

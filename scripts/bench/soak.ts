@@ -1,5 +1,11 @@
 import { checkInvariants } from './invariants';
-import { openLoopRateShare, soakFloorWindowSeconds, soakRssToleranceShare, soakSampleIntervalMs, soakWarmupSeconds } from './limits';
+import {
+  openLoopRateShare,
+  soakFloorWindowSeconds,
+  soakRssToleranceShare,
+  soakSampleIntervalMs,
+  soakWarmupSeconds,
+} from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult } from './load';
 import { rssBytesOf } from './proc-stats';
 import { singlePaymentOps, type BenchContext } from './scenarios';
@@ -62,12 +68,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   let rate = options.rate;
   if (rate === null) {
     const probe = singlePaymentOps(ctx, 'uniform');
-    const max = await runClosedLoop({ client: options.client, seconds: options.probeSeconds, concurrency: options.concurrency, next: probe.next });
+    const max = await runClosedLoop({
+      client: options.client,
+      seconds: options.probeSeconds,
+      concurrency: options.concurrency,
+      next: probe.next,
+    });
     rate = Math.max(1, Math.round(max.unitsPerSecond * openLoopRateShare));
     ctx.log(`soak: the maximum is ${max.unitsPerSecond} payments/s, so the soak offers ${rate}/s`);
   }
   const warmupSeconds = soakWarmupSeconds;
-  ctx.log(`soak: ${warmupSeconds} s of warm-up, then ${options.seconds} s measured; RSS of ${[...options.processes().keys()].join(', ') || 'no process'} every ${soakSampleIntervalMs / 1000} s`);
+  ctx.log(
+    `soak: ${warmupSeconds} s of warm-up, then ${options.seconds} s measured; RSS of ${[...options.processes().keys()].join(', ') || 'no process'} every ${soakSampleIntervalMs / 1000} s`,
+  );
   const samples = new Map<string, RssSample[]>();
   const started = Date.now();
   const sample = () => {
@@ -85,16 +98,29 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const ops = singlePaymentOps(ctx, 'uniform');
   let load: LoadResult;
   try {
-    load = await runOpenLoop({ client: options.client, seconds: warmupSeconds + options.seconds, ratePerSecond: rate, next: ops.next });
+    load = await runOpenLoop({
+      client: options.client,
+      seconds: warmupSeconds + options.seconds,
+      ratePerSecond: rate,
+      next: ops.next,
+    });
   } finally {
     clearInterval(timer);
   }
   sample();
   if (ctx.shards) await checkInvariants(ctx.shards);
-  const memory = Object.fromEntries([...samples].map(([name, list]) => [name, judgeMemory(list, warmupSeconds, options.seconds)]));
-  const verdicts = Object.values(memory).map((m) => m.flat).filter((flat): flat is boolean => flat !== null);
+  const memory = Object.fromEntries(
+    [...samples].map(([name, list]) => [name, judgeMemory(list, warmupSeconds, options.seconds)]),
+  );
+  const verdicts = Object.values(memory)
+    .map((m) => m.flat)
+    .filter((flat): flat is boolean => flat !== null);
   const report: SoakReport = {
-    warmupSeconds, seconds: options.seconds, ratePerSecond: rate, load, memory,
+    warmupSeconds,
+    seconds: options.seconds,
+    ratePerSecond: rate,
+    load,
+    memory,
     flat: verdicts.length === 0 ? null : verdicts.every((flat) => flat),
   };
   ctx.log(`soak: ${load.unitsPerSecond} payments/s, p99 ${load.latencyMs.p99} ms`);
@@ -107,7 +133,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
  * after the warm-up (a window the run did not cover to its end is left out), each against the
  * first. Pure, so that tests can hold it to sawtooth and leak shapes.
  */
-export function judgeMemory(samples: readonly RssSample[], warmupSeconds: number, measuredSeconds: number): MemoryVerdict {
+export function judgeMemory(
+  samples: readonly RssSample[],
+  warmupSeconds: number,
+  measuredSeconds: number,
+): MemoryVerdict {
   const windows = Math.floor(measuredSeconds / soakFloorWindowSeconds);
   const floorsMiB: number[] = [];
   for (let w = 0; w < windows; w++) {
@@ -116,27 +146,37 @@ export function judgeMemory(samples: readonly RssSample[], warmupSeconds: number
     if (inside.length > 0) floorsMiB.push(Math.min(...inside.map((s) => s.rssMiB)));
   }
   const first = floorsMiB[0];
-  const measured = samples.filter((s) => s.atSeconds >= warmupSeconds && s.atSeconds < warmupSeconds + windows * soakFloorWindowSeconds);
-  const range = (values: readonly number[]) => (first === undefined || values.length === 0 ? null : {
-    min: roundShare(Math.min(...values) / first - 1),
-    max: roundShare(Math.max(...values) / first - 1),
-  });
+  const measured = samples.filter(
+    (s) => s.atSeconds >= warmupSeconds && s.atSeconds < warmupSeconds + windows * soakFloorWindowSeconds,
+  );
+  const range = (values: readonly number[]) =>
+    first === undefined || values.length === 0
+      ? null
+      : {
+          min: roundShare(Math.min(...values) / first - 1),
+          max: roundShare(Math.max(...values) / first - 1),
+        };
   const floorRangeShares = range(floorsMiB);
   return {
     samples: [...samples],
     floorsMiB,
     floorRangeShares,
     sampleRangeShares: range(measured.map((s) => s.rssMiB)),
-    flat: floorsMiB.length < 2 || floorRangeShares === null
-      ? null
-      : floorRangeShares.min >= -soakRssToleranceShare && floorRangeShares.max <= soakRssToleranceShare,
+    flat:
+      floorsMiB.length < 2 || floorRangeShares === null
+        ? null
+        : floorRangeShares.min >= -soakRssToleranceShare && floorRangeShares.max <= soakRssToleranceShare,
   };
 }
 
 export function describeVerdict(name: string, m: MemoryVerdict): string {
   const percent = (share: number) => `${share >= 0 ? '+' : ''}${(share * 100).toFixed(1)}%`;
-  const floors = m.floorRangeShares ? ` (${percent(m.floorRangeShares.min)} … ${percent(m.floorRangeShares.max)} of the first)` : '';
-  const samples = m.sampleRangeShares ? `; single samples ${percent(m.sampleRangeShares.min)} … ${percent(m.sampleRangeShares.max)}` : '';
+  const floors = m.floorRangeShares
+    ? ` (${percent(m.floorRangeShares.min)} … ${percent(m.floorRangeShares.max)} of the first)`
+    : '';
+  const samples = m.sampleRangeShares
+    ? `; single samples ${percent(m.sampleRangeShares.min)} … ${percent(m.sampleRangeShares.max)}`
+    : '';
   const verdict = m.flat === null ? 'not judged (fewer than two full minutes)' : m.flat ? 'flat' : 'NOT flat';
   return `${name} RSS per-minute floors ${m.floorsMiB.join(', ')} MiB${floors}${samples}: ${verdict}`;
 }

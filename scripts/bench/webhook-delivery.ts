@@ -7,7 +7,11 @@ import { postFromReserve } from './event-delivery';
 import { inParallel, openAndFund } from './fixtures';
 import { startNoisyTenant, type NoisyTenant, type NoisyTenantOptions } from './webhooks-noisy-tenant';
 import {
-  noisyWarmupMs, webhookDrainMs, webhookP99TargetMs, webhookSetupAttemptsMax, webhookSetupConcurrency,
+  noisyWarmupMs,
+  webhookDrainMs,
+  webhookP99TargetMs,
+  webhookSetupAttemptsMax,
+  webhookSetupConcurrency,
 } from './limits';
 
 /**
@@ -20,7 +24,10 @@ import {
  * verified with the standardwebhooks library (verifying all would load this process, which is
  * measured too).
  */
-export interface WebhookRunOptions extends Pick<DeliveryBenchRun, 'client' | 'ledger' | 'topology' | 'runId' | 'pids' | 'onMeasureStart' | 'log'> {
+export interface WebhookRunOptions extends Pick<
+  DeliveryBenchRun,
+  'client' | 'ledger' | 'topology' | 'runId' | 'pids' | 'onMeasureStart' | 'log'
+> {
   gatewayUrl: string;
   partnerToken: (ownerId: string) => Promise<string>;
   accounts: number;
@@ -39,7 +46,14 @@ export interface WebhookRunReport extends MeasuredWindow {
   p99TargetMs: number;
   met: boolean;
   /** With a noisy tenant: what it posted and its receiver got, and the most requests that receiver held at once. */
-  noisy: { endpoints: number; delayMs: number; ratePerSecond: number; posted: number; received: number; heldMax: number } | null;
+  noisy: {
+    endpoints: number;
+    delayMs: number;
+    ratePerSecond: number;
+    posted: number;
+    received: number;
+    heldMax: number;
+  } | null;
 }
 
 const createEndpoint = `mutation CreateWebhookEndpoint($input: CreateWebhookEndpointInput!) {
@@ -48,7 +62,14 @@ const createEndpoint = `mutation CreateWebhookEndpoint($input: CreateWebhookEndp
 
 export async function runWebhookDelivery(options: WebhookRunOptions): Promise<WebhookRunReport> {
   const setupStarted = Date.now();
-  const fixtures = await openAndFund({ client: options.client, runId: options.runId, topology: options.topology, accountCount: options.accounts, fund: false, log: options.log });
+  const fixtures = await openAndFund({
+    client: options.client,
+    runId: options.runId,
+    topology: options.topology,
+    accountCount: options.accounts,
+    fund: false,
+    log: options.log,
+  });
   const payees = fixtures.accounts;
   const lastSequence = new Map<string, number>();
   const seen = new Set<string>();
@@ -70,7 +91,11 @@ export async function runWebhookDelivery(options: WebhookRunOptions): Promise<We
       seen.add(id);
       const verifier = verifiers.get(event.data.accountId);
       if (verifier && seen.size % 100 === 0) {
-        verifier.verify(body, { 'webhook-id': id, 'webhook-timestamp': String(req.headers['webhook-timestamp']), 'webhook-signature': String(req.headers['webhook-signature']) });
+        verifier.verify(body, {
+          'webhook-id': id,
+          'webhook-timestamp': String(req.headers['webhook-timestamp']),
+          'webhook-signature': String(req.headers['webhook-signature']),
+        });
         counts.verified += 1;
       }
       const sequence = Number(event.data.sequence);
@@ -91,31 +116,43 @@ export async function runWebhookDelivery(options: WebhookRunOptions): Promise<We
         const response = await fetch(options.gatewayUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: requestBody(createEndpoint, { input: { url: receiverUrl, eventTypes: ['balance.changed'], accountIds: [payees[i]!] } }),
+          body: requestBody(createEndpoint, {
+            input: { url: receiverUrl, eventTypes: ['balance.changed'], accountIds: [payees[i]!] },
+          }),
         });
-        const answer = await response.json() as { errors?: Array<{ extensions?: { retryable?: boolean } }> };
+        const answer = (await response.json()) as { errors?: Array<{ extensions?: { retryable?: boolean } }> };
         const made = dataField(answer, 'createWebhookEndpoint') as { id?: string; secret?: string } | undefined;
         if (typenameOf(made) === 'WebhookEndpoint' && made?.secret) {
           verifiers.set(payees[i]!, new Webhook(made.secret));
           return;
         }
         const retryable = answer.errors?.every((e) => e.extensions?.retryable === true) === true;
-        if (!retryable || attempt >= webhookSetupAttemptsMax) throw new Error(`createWebhookEndpoint failed for ${payees[i]}: ${JSON.stringify(answer).slice(0, 500)}`);
+        if (!retryable || attempt >= webhookSetupAttemptsMax)
+          throw new Error(`createWebhookEndpoint failed for ${payees[i]}: ${JSON.stringify(answer).slice(0, 500)}`);
         await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
       }
     });
     // The dispatcher reads endpoints every second; one probe per payee proves each stream live.
     await new Promise((resolve) => setTimeout(resolve, 2_000));
-    await inParallel(payees.length, webhookSetupConcurrency, (i) => postFromReserve(options.ledger, payees[i]!).catch(() => postFromReserve(options.ledger, payees[i]!)));
+    await inParallel(payees.length, webhookSetupConcurrency, (i) =>
+      postFromReserve(options.ledger, payees[i]!).catch(() => postFromReserve(options.ledger, payees[i]!)),
+    );
     const probeDeadline = Date.now() + 30_000;
-    while (seen.size < payees.length && Date.now() < probeDeadline) await new Promise((resolve) => setTimeout(resolve, 100));
-    if (seen.size < payees.length) throw new Error(`only ${seen.size} of ${payees.length} endpoints received their probe`);
+    while (seen.size < payees.length && Date.now() < probeDeadline)
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    if (seen.size < payees.length)
+      throw new Error(`only ${seen.size} of ${payees.length} endpoints received their probe`);
     const setupSeconds = (Date.now() - setupStarted) / 1000;
-    options.log(`${payees.length} endpoints live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`);
+    options.log(
+      `${payees.length} endpoints live after ${setupSeconds.toFixed(1)} s of set-up; paying ${options.ratePerSecond}/s for ${options.seconds} s`,
+    );
     if (options.noisy) noisy = await noisyTenantBusy(options, options.noisy);
 
     const window = await measureWindow({
-      run: options, rate: { seconds: options.seconds, ratePerSecond: options.ratePerSecond, runId: options.runId }, latency, payees,
+      run: options,
+      rate: { seconds: options.seconds, ratePerSecond: options.ratePerSecond, runId: options.runId },
+      latency,
+      payees,
       pay: (payee) => postFromReserve(options.ledger, payee).then((status) => status === 'APPLIED'),
       delivered: () => seen.size,
       drainMs: webhookDrainMs,
@@ -132,7 +169,10 @@ export async function runWebhookDelivery(options: WebhookRunOptions): Promise<We
       ...measured,
       events: { delivered, ...counts },
       p99TargetMs: webhookP99TargetMs,
-      met: delivered === window.payments.succeeded && counts.outOfOrder === 0 && window.latencyMs.p99 <= webhookP99TargetMs,
+      met:
+        delivered === window.payments.succeeded &&
+        counts.outOfOrder === 0 &&
+        window.latencyMs.p99 <= webhookP99TargetMs,
     };
   } finally {
     await noisy?.stop();
@@ -143,12 +183,25 @@ export async function runWebhookDelivery(options: WebhookRunOptions): Promise<We
 }
 
 /** The noisy tenant set up and posting, its receiver holding slow requests before the measured window opens. */
-async function noisyTenantBusy(options: WebhookRunOptions, noisy: NonNullable<WebhookRunOptions['noisy']>): Promise<NoisyTenant> {
-  const tenant = await startNoisyTenant({ ...noisy, client: options.client, gatewayUrl: options.gatewayUrl, runId: options.runId, partnerToken: options.partnerToken, ledger: options.ledger });
+async function noisyTenantBusy(
+  options: WebhookRunOptions,
+  noisy: NonNullable<WebhookRunOptions['noisy']>,
+): Promise<NoisyTenant> {
+  const tenant = await startNoisyTenant({
+    ...noisy,
+    client: options.client,
+    gatewayUrl: options.gatewayUrl,
+    runId: options.runId,
+    partnerToken: options.partnerToken,
+    ledger: options.ledger,
+  });
   tenant.startPosting();
   const deadline = Date.now() + noisyWarmupMs;
   // Its endpoints are seen at the dispatcher's next endpoint refresh; then its slow answers pile up.
-  while (tenant.held() < Math.min(noisy.endpoints, 8) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-  options.log(`noisy tenant: ${noisy.endpoints} endpoints answering after ${noisy.delayMs} ms, posting ${noisy.ratePerSecond}/s; its receiver holds ${tenant.held()} requests`);
+  while (tenant.held() < Math.min(noisy.endpoints, 8) && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  options.log(
+    `noisy tenant: ${noisy.endpoints} endpoints answering after ${noisy.delayMs} ms, posting ${noisy.ratePerSecond}/s; its receiver holds ${tenant.held()} requests`,
+  );
   return tenant;
 }

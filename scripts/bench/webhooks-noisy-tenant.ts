@@ -60,7 +60,13 @@ export async function startNoisyTenant(options: NoisyTenantOptions): Promise<Noi
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const open = contractOperation('OpenAccount');
   const accounts = await inParallel(noisyAccountsCount, noisyAccountsCount, async () => {
-    const answer = dataField(await sendRetrying(options.client, requestBody(open, { input: { ownerId: owner, type: 'PERSONAL', currency: 'USD' } })), 'openAccount') as { id?: string } | undefined;
+    const answer = dataField(
+      await sendRetrying(
+        options.client,
+        requestBody(open, { input: { ownerId: owner, type: 'PERSONAL', currency: 'USD' } }),
+      ),
+      'openAccount',
+    ) as { id?: string } | undefined;
     if (typenameOf(answer) !== 'Account' || !answer?.id) throw new Error('OpenAccount failed for the noisy tenant');
     return answer.id;
   });
@@ -73,7 +79,8 @@ export async function startNoisyTenant(options: NoisyTenantOptions): Promise<Noi
       body: requestBody(createEndpoint, { input: { url: `${base}/noisy/${i}`, eventTypes: ['balance.changed'] } }),
     });
     const made = dataField(await response.json(), 'createWebhookEndpoint');
-    if (typenameOf(made) !== 'WebhookEndpoint') throw new Error(`the noisy tenant's endpoint ${i} was not made: ${JSON.stringify(made)}`);
+    if (typenameOf(made) !== 'WebhookEndpoint')
+      throw new Error(`the noisy tenant's endpoint ${i} was not made: ${JSON.stringify(made)}`);
   });
   let posting: NodeJS.Timeout | null = null;
   return {
@@ -81,7 +88,12 @@ export async function startNoisyTenant(options: NoisyTenantOptions): Promise<Noi
       let next = 0;
       posting = setInterval(() => {
         const account = accounts[next++ % accounts.length]!;
-        void postFromReserve(options.ledger, account).then(() => { counts.posted += 1; }, () => undefined);
+        void postFromReserve(options.ledger, account).then(
+          () => {
+            counts.posted += 1;
+          },
+          () => undefined,
+        );
       }, 1000 / options.ratePerSecond);
     },
     held: () => counts.held,

@@ -5,8 +5,17 @@ import { benchDatabasePrefix } from './bench-stack';
 import { benchConfig, printWindow, profiledProcesses, runDeliveryBench } from './delivery-bench';
 import { runWebhookDelivery } from './webhook-delivery';
 import {
-  eventRatePerSecondDefault, eventRatePerSecondMax, eventSecondsDefault, eventSecondsMax, noisyDelayMsDefault, noisyDelayMsMax, noisyEndpointsMax, noisyRatePerSecondDefault, noisyRatePerSecondMax,
-  webhookAccountsDefault, webhookAccountsMax,
+  eventRatePerSecondDefault,
+  eventRatePerSecondMax,
+  eventSecondsDefault,
+  eventSecondsMax,
+  noisyDelayMsDefault,
+  noisyDelayMsMax,
+  noisyEndpointsMax,
+  noisyRatePerSecondDefault,
+  noisyRatePerSecondMax,
+  webhookAccountsDefault,
+  webhookAccountsMax,
 } from './limits';
 import { boundedArg } from './args';
 
@@ -32,8 +41,15 @@ import { boundedArg } from './args';
  */
 const { values: args } = parseArgs({
   options: {
-    rate: { type: 'string' }, seconds: { type: 'string' }, accounts: { type: 'string' }, databases: { type: 'string' }, profile: { type: 'string' }, polling: { type: 'boolean', default: false },
-    'noisy-endpoints': { type: 'string' }, 'noisy-delay-ms': { type: 'string' }, 'noisy-rate': { type: 'string' },
+    rate: { type: 'string' },
+    seconds: { type: 'string' },
+    accounts: { type: 'string' },
+    databases: { type: 'string' },
+    profile: { type: 'string' },
+    polling: { type: 'boolean', default: false },
+    'noisy-endpoints': { type: 'string' },
+    'noisy-delay-ms': { type: 'string' },
+    'noisy-rate': { type: 'string' },
   },
   strict: true,
 });
@@ -43,13 +59,19 @@ const options = {
   seconds: boundedArg('seconds', args.seconds, eventSecondsDefault, eventSecondsMax),
   accounts: boundedArg('accounts', args.accounts, webhookAccountsDefault, webhookAccountsMax),
   redisUrl: args.polling ? null : (config.redisUrl ?? 'redis://127.0.0.1:6379'),
-  noisyEndpoints: args['noisy-endpoints'] === undefined ? 0 : boundedArg('noisy-endpoints', args['noisy-endpoints'], 0, noisyEndpointsMax),
+  noisyEndpoints:
+    args['noisy-endpoints'] === undefined
+      ? 0
+      : boundedArg('noisy-endpoints', args['noisy-endpoints'], 0, noisyEndpointsMax),
 };
-const noisy = options.noisyEndpoints === 0 ? null : {
-  endpoints: options.noisyEndpoints,
-  delayMs: boundedArg('noisy-delay-ms', args['noisy-delay-ms'], noisyDelayMsDefault, noisyDelayMsMax),
-  ratePerSecond: boundedArg('noisy-rate', args['noisy-rate'], noisyRatePerSecondDefault, noisyRatePerSecondMax),
-};
+const noisy =
+  options.noisyEndpoints === 0
+    ? null
+    : {
+        endpoints: options.noisyEndpoints,
+        delayMs: boundedArg('noisy-delay-ms', args['noisy-delay-ms'], noisyDelayMsDefault, noisyDelayMsMax),
+        ratePerSecond: boundedArg('noisy-rate', args['noisy-rate'], noisyRatePerSecondDefault, noisyRatePerSecondMax),
+      };
 const redisUrl = options.redisUrl;
 
 runDeliveryBench(config, {
@@ -62,7 +84,9 @@ runDeliveryBench(config, {
   around: () => (redisUrl ? startLedgerHintPublisher(redisUrl) : null),
   extra: { wakeUp: redisUrl ? 'redis' : 'polling', noisy },
   measure: (run) => {
-    run.log(`system up (dispatcher ${redisUrl ? `woken by Redis hints from ${redisUrl}` : 'polling the shards'}); opening ${options.accounts} payees with an endpoint each`);
+    run.log(
+      `system up (dispatcher ${redisUrl ? `woken by Redis hints from ${redisUrl}` : 'polling the shards'}); opening ${options.accounts} payees with an endpoint each`,
+    );
     return runWebhookDelivery({
       ...run,
       gatewayUrl: run.stack.gatewayUrl,
@@ -74,12 +98,22 @@ runDeliveryBench(config, {
     });
   },
   print: (report, log) => {
-    log(`payments: ${report.payments.succeeded} succeeded, ${report.payments.failed} failed, ${report.payments.notSent} not sent = ${report.payments.perSecond}/s into ${report.accounts} accounts with an endpoint each`);
-    log(`events: ${report.events.delivered} of ${report.payments.succeeded} delivered, ${report.events.repeats} repeats, ${report.events.outOfOrder} out of order, ${report.events.verified} signatures verified`);
+    log(
+      `payments: ${report.payments.succeeded} succeeded, ${report.payments.failed} failed, ${report.payments.notSent} not sent = ${report.payments.perSecond}/s into ${report.accounts} accounts with an endpoint each`,
+    );
+    log(
+      `events: ${report.events.delivered} of ${report.payments.succeeded} delivered, ${report.events.repeats} repeats, ${report.events.outOfOrder} out of order, ${report.events.verified} signatures verified`,
+    );
     if (report.noisy) {
       const n = report.noisy;
-      log(`noisy tenant: ${n.endpoints} endpoints answering after ${n.delayMs} ms, ${n.posted} entries posted at ${n.ratePerSecond}/s, ${n.received} requests received, at most ${n.heldMax} held at once`);
+      log(
+        `noisy tenant: ${n.endpoints} endpoints answering after ${n.delayMs} ms, ${n.posted} entries posted at ${n.ratePerSecond}/s, ${n.received} requests received, at most ${n.heldMax} held at once`,
+      );
     }
-    printWindow(log, report.noisy ? "commit → receipt of the quiet tenants (beside the noisy one)" : 'commit → receipt', report);
+    printWindow(
+      log,
+      report.noisy ? 'commit → receipt of the quiet tenants (beside the noisy one)' : 'commit → receipt',
+      report,
+    );
   },
 });

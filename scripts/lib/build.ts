@@ -22,7 +22,10 @@ export const distDir = join(repoRoot, 'dist');
 /** Each process's entry, by the name of its file in dist/ (dist/<name>.js). */
 export const processEntries = {
   // Every part's process: its src/main.ts (parts.ts).
-  ...(Object.fromEntries(parts.map((part) => [part.name, `${folderOf(part)}/src/main.ts`])) as Record<PartName, string>),
+  ...(Object.fromEntries(parts.map((part) => [part.name, `${folderOf(part)}/src/main.ts`])) as Record<
+    PartName,
+    string
+  >),
   // What production needs besides the servers: the migration job and minting a token.
   migrate: 'scripts/migrate.ts',
   token: 'scripts/token.ts',
@@ -43,7 +46,13 @@ export const explorerDir = join(distDir, 'explorer');
 /** What the last build read and when it started (dist/build-meta.json), for the staleness check. */
 const metaPath = join(distDir, 'build-meta.json');
 /** Files that shape every output without being an input of any: the build itself and the dependency set. */
-const buildDefinitionFiles = ['scripts/lib/build.ts', 'scripts/lib/parts.ts', 'package.json', 'package-lock.json', 'tsconfig.json'];
+const buildDefinitionFiles = [
+  'scripts/lib/build.ts',
+  'scripts/lib/parts.ts',
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+];
 
 export interface BuildMeta {
   startedAtMs: number;
@@ -69,7 +78,10 @@ const sourceUrls: Plugin = {
       const source = readFileSync(args.path, 'utf8');
       if (!source.includes('import.meta.url')) return undefined;
       const fromDist = `../${relative(repoRoot, args.path)}`;
-      return { contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromDist)}, import.meta.url).href`), loader: 'ts' };
+      return {
+        contents: source.replaceAll('import.meta.url', `new URL(${JSON.stringify(fromDist)}, import.meta.url).href`),
+        loader: 'ts',
+      };
     });
   },
 };
@@ -78,7 +90,9 @@ const sourceUrls: Plugin = {
 const externalPackages: Plugin = {
   name: 'external-packages',
   setup(build) {
-    build.onResolve({ filter: /^[^./]/ }, (args) => (args.path.startsWith('@paygraph/') ? undefined : { path: args.path, external: true }));
+    build.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('@paygraph/') ? undefined : { path: args.path, external: true },
+    );
   },
 };
 
@@ -117,14 +131,24 @@ export interface BuildResult {
   outputs: string[];
 }
 
-/** Builds everything; each file is written beside its final name and renamed over it, so a process starting meanwhile reads a whole file. */
+/**
+ * Builds everything; each file is written beside its final name and renamed over it, so a process starting meanwhile
+ * reads a whole file.
+ */
 export async function build(): Promise<BuildResult> {
   const startedAtMs = Date.now();
-  // The contract's manifest of trusted documents first: the gateway loads it at start-up (scripts/lib/contract-manifest.ts).
+  // The contract's manifest of trusted documents first: the gateway loads it at start-up
+  // (scripts/lib/contract-manifest.ts).
   writeContractManifest();
-  const results = await Promise.all([processBuild, explorerBuild].map((options) => esbuild({ ...options, absWorkingDir: repoRoot, write: false, metafile: true })));
+  const results = await Promise.all(
+    [processBuild, explorerBuild].map((options) =>
+      esbuild({ ...options, absWorkingDir: repoRoot, write: false, metafile: true }),
+    ),
+  );
   const outputs = results.flatMap((result) => result.outputFiles.map(writeAtomically));
-  const inputs = [...new Set([...results.flatMap((result) => inputsOf(result.metafile)), ...buildDefinitionFiles])].sort();
+  const inputs = [
+    ...new Set([...results.flatMap((result) => inputsOf(result.metafile)), ...buildDefinitionFiles]),
+  ].sort();
   const meta: BuildMeta = { startedAtMs, inputs, outputs, externals: externalsOf(results[0]!.metafile) };
   writeAtomically({ path: metaPath, contents: new TextEncoder().encode(`${JSON.stringify(meta, null, 1)}\n`) });
   return { ms: Date.now() - startedAtMs, outputs };
@@ -139,7 +163,10 @@ function externalsOf(metafile: Metafile): Record<string, string[]> {
   return Object.fromEntries(
     Object.entries(metafile.outputs)
       .filter(([output]) => output.endsWith('.js'))
-      .map(([output, { imports }]) => [output, [...new Set(imports.filter((i) => i.external).map((i) => i.path))].sort()]),
+      .map(([output, { imports }]) => [
+        output,
+        [...new Set(imports.filter((i) => i.external).map((i) => i.path))].sort(),
+      ]),
   );
 }
 
@@ -156,12 +183,17 @@ function writeAtomically(file: Pick<OutputFile, 'path' | 'contents'>): string {
   return relative(repoRoot, file.path);
 }
 
-/** Why dist/ cannot be run as it is (missing, or a file read by the last build has changed since), or null when it is fresh. */
+/**
+ * Why dist/ cannot be run as it is (missing, or a file read by the last build has changed since), or null when it is
+ * fresh.
+ */
 export function staleReason(): string | null {
   if (!existsSync(metaPath)) return 'dist/ has not been built';
   const meta = readBuildMeta();
-  const missing = [...meta.outputs, ...Object.keys(processEntries).map((name) => compiledEntry(name as ProcessName))]
-    .find((output) => !existsSync(join(repoRoot, output)));
+  const missing = [
+    ...meta.outputs,
+    ...Object.keys(processEntries).map((name) => compiledEntry(name as ProcessName)),
+  ].find((output) => !existsSync(join(repoRoot, output)));
   if (missing !== undefined) return `${missing} is missing`;
   for (const input of meta.inputs) {
     const path = join(repoRoot, input);

@@ -1,6 +1,13 @@
 import * as z from 'zod';
 import { flag, integer, oneOf, port, readConfig, url, type Environment } from '../../subgraphs/shared/src/config/env';
-import { ledgerShape, processShape, shardPoolSize, shardsConfig, subgraphSecretsConfig, tokensConfig } from '../../subgraphs/shared/src/config/shared';
+import {
+  ledgerShape,
+  processShape,
+  shardPoolSize,
+  shardsConfig,
+  subgraphSecretsConfig,
+  tokensConfig,
+} from '../../subgraphs/shared/src/config/shared';
 import { gatewayPart } from '../../gateway/src/part';
 import { subgraphNames, subgraphParts, type PartName } from './parts';
 import { logicalShardCount } from '../../subgraphs/shared/src/limits';
@@ -16,19 +23,28 @@ export const mysqlServerConfig = z.object({
   }),
   localSocket: oneOf('MYSQL_LOCAL_SOCKET', ['auto', 'off'], 'auto', {
     default: '`auto`',
-    meaning: 'with `auto`, a server found at `MYSQL_URL` on this machine is reached through its Unix socket (`@@socket`) when that works, which costs less CPU per statement than loopback TCP; `off` keeps TCP. Explicit `MYSQL_SHARDS` are used as given',
+    meaning:
+      'with `auto`, a server found at `MYSQL_URL` on this machine is reached through its Unix socket (`@@socket`) when that works, which costs less CPU per statement than loopback TCP; `off` keeps TCP. Explicit `MYSQL_SHARDS` are used as given',
   }),
   shardCount: integer('MYSQL_SHARD_COUNT', 'integer', 1, logicalShardCount, 4, {
     default: '`4`',
     meaning: 'databases created on that server',
   }),
-  privatePort: port('MYSQL_PRIVATE_PORT', 3307, {
-    default: '`3307`',
-    meaning: 'port of the private server started under `.data/` when no MySQL answers',
-  }, 1),
+  privatePort: port(
+    'MYSQL_PRIVATE_PORT',
+    3307,
+    {
+      default: '`3307`',
+      meaning: 'port of the private server started under `.data/` when no MySQL answers',
+    },
+    1,
+  ),
 });
 
-/** What the scripts (migrate, verify, token, start, test, bench) read: the shards, the ledger's settings, tokens, and where MySQL is. */
+/**
+ * What the scripts (migrate, verify, token, start, test, bench) read: the shards, the ledger's settings, tokens, and
+ * where MySQL is.
+ */
 export const scriptConfig = z.object({
   ...processShape,
   shards: shardsConfig,
@@ -43,17 +59,27 @@ export type MysqlServerSettings = z.output<typeof mysqlServerConfig> & {
   readonly explicitShards: string | null;
 };
 
-export type ScriptConfig<S extends z.ZodObject = typeof scriptConfig> = Omit<z.output<S>, 'mysqlServer'> & { readonly mysqlServer: MysqlServerSettings };
+export type ScriptConfig<S extends z.ZodObject = typeof scriptConfig> = Omit<z.output<S>, 'mysqlServer'> & {
+  readonly mysqlServer: MysqlServerSettings;
+};
 
 /** A script's configuration from its environment (scriptConfig, or a schema that spreads its shape). */
 export function readScriptConfig<S extends z.ZodObject>(schema: S, env: Environment): ScriptConfig<S> {
-  const config = readConfig(schema, env) as z.output<S> & { shards: { urls: string }; mysqlServer: z.output<typeof mysqlServerConfig> };
+  const config = readConfig(schema, env) as z.output<S> & {
+    shards: { urls: string };
+    mysqlServer: z.output<typeof mysqlServerConfig>;
+  };
   const explicitShards = env.MYSQL_SHARDS === undefined || env.MYSQL_SHARDS.trim() === '' ? null : config.shards.urls;
   return { ...config, mysqlServer: Object.freeze({ ...config.mysqlServer, explicitShards }) } as ScriptConfig<S>;
 }
 
-/** Each service process's schema, by the name npm start and Compose give it: the gateway's, then each subgraph's, from the parts list. */
-export const processConfigs = Object.fromEntries([gatewayPart, ...subgraphParts].map((part) => [part.name, part.config])) as unknown as Record<PartName, z.ZodObject>;
+/**
+ * Each service process's schema, by the name npm start and Compose give it: the gateway's, then each subgraph's, from
+ * the parts list.
+ */
+export const processConfigs = Object.fromEntries(
+  [gatewayPart, ...subgraphParts].map((part) => [part.name, part.config]),
+) as unknown as Record<PartName, z.ZodObject>;
 
 export type ProcessName = PartName;
 

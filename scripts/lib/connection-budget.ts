@@ -12,16 +12,25 @@ export interface StackConnections {
   byProcess: Record<PartName, number>;
 }
 
-/** With the pool sizes the configuration gives the subgraphs (config.shardPoolSize: MYSQL_POOL_SIZE, or null for their defaults). */
+/**
+ * With the pool sizes the configuration gives the subgraphs (config.shardPoolSize: MYSQL_POOL_SIZE, or null for their
+ * defaults).
+ */
 export function stackConnections(shardCount: number, configuredPoolSize: number | null): StackConnections {
-  const byProcess = Object.fromEntries(parts.map((part) => [
-    part.name,
-    part.poolSizeDefault === null ? (part.connectionsMax ?? 0) : subgraphPoolSize(part, configuredPoolSize) * shardCount,
-  ])) as StackConnections['byProcess'];
+  const byProcess = Object.fromEntries(
+    parts.map((part) => [
+      part.name,
+      part.poolSizeDefault === null
+        ? (part.connectionsMax ?? 0)
+        : subgraphPoolSize(part, configuredPoolSize) * shardCount,
+    ]),
+  ) as StackConnections['byProcess'];
   return { total: Object.values(byProcess).reduce((sum, n) => sum + n, 0), byProcess };
 }
 
 export function describeStackConnections(connections: StackConnections): string {
-  const parts = Object.entries(connections.byProcess).map(([name, n]) => `${name} ${n}`).join(', ');
+  const parts = Object.entries(connections.byProcess)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
   return `at most ${connections.total} MySQL connections (${parts})`;
 }

@@ -41,7 +41,10 @@ export async function sampleConnectionPeak(shardUrls: string, databasePrefix: st
   const conn = await mysql.createConnection({ uri: server.toString() });
   const pattern = `${databasePrefix.replace(/_/g, '\\_')}\\_%`;
   const count = async (): Promise<Record<string, number>> => {
-    const [rows] = await conn.query('SELECT DB AS db, COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB LIKE ? OR DB LIKE ? GROUP BY DB', [pattern, 'paygraph\\_bench\\_smoke\\_%']);
+    const [rows] = await conn.query(
+      'SELECT DB AS db, COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB LIKE ? OR DB LIKE ? GROUP BY DB',
+      [pattern, 'paygraph\\_bench\\_smoke\\_%'],
+    );
     const bySet: Record<string, number> = {};
     for (const row of rows as Array<{ db: string; n: unknown }>) {
       const set = setOfDatabase(row.db, databasePrefix);

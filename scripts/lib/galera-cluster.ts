@@ -1,5 +1,15 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -14,7 +24,8 @@ import { galeraGroupTimingsRecommended } from '../../subgraphs/shared/src/shards
  * folder of its own under the system's temporary folder (os.tmpdir(), paygraph-galera-<name>-…),
  * owned by the user the nodes run as and removed when the cluster stops: run as root, the nodes,
  * mariadb-install-db and the rsync SST run as the mysql user, which cannot enter a checkout that
- * only its owner may (mode 700, as `mktemp -d` and many home folders are). Galera is MariaDB's synchronous multi-primary replication (package galera-4);
+ * only its owner may (mode 700, as `mktemp -d` and many home folders are). Galera is MariaDB's synchronous
+ * multi-primary replication (package galera-4);
  * a shard's database lives on every node, and a shard's pool writes to one node at a time and
  * fails over to the next (subgraphs/shared/src/shards/shard-pool.ts).
  *
@@ -27,8 +38,14 @@ import { galeraGroupTimingsRecommended } from '../../subgraphs/shared/src/shards
  */
 
 /** Where the galera library may be: Debian/Ubuntu's galera-4, then other distributions'. */
-const galeraLibraryPaths = ['/usr/lib/libgalera_smm.so', '/usr/lib/galera/libgalera_smm.so', '/usr/lib64/galera-4/libgalera_smm.so', '/usr/lib64/galera/libgalera_smm.so'];
-export const galeraPackageHelp = 'the Galera library (libgalera_smm.so) is not installed: install the package galera-4 and rsync (e.g. `sudo apt-get install galera-4 rsync`); `.ci/run` installs them when they are absent';
+const galeraLibraryPaths = [
+  '/usr/lib/libgalera_smm.so',
+  '/usr/lib/galera/libgalera_smm.so',
+  '/usr/lib64/galera-4/libgalera_smm.so',
+  '/usr/lib64/galera/libgalera_smm.so',
+];
+export const galeraPackageHelp =
+  'the Galera library (libgalera_smm.so) is not installed: install the package galera-4 and rsync (e.g. `sudo apt-get install galera-4 rsync`); `.ci/run` installs them when they are absent';
 
 export const galeraNodeCount = 3;
 /** How long a node may take to be Synced after it is started (a joiner copies the whole data directory by rsync). */
@@ -74,7 +91,10 @@ export interface GaleraCluster {
 }
 
 export interface StartGaleraOptions {
-  /** Names the cluster (its data directory's name starts paygraph-galera-<name>-): `start` for npm start, the test's own otherwise. */
+  /**
+   * Names the cluster (its data directory's name starts paygraph-galera-<name>-): `start` for npm start, the test's own
+   * otherwise.
+   */
   name: string;
   log: (line: string) => void;
   /** Nodes to start; galeraNodeCount when absent (a test's second cluster may need one). */
@@ -94,10 +114,14 @@ export function galeraLibrary(): string | undefined {
 function requirements(): { library: string; server: string; installDb: string } {
   const library = galeraLibrary();
   if (library === undefined) throw new Error(galeraPackageHelp);
-  if (findBinary(['rsync']) === undefined) throw new Error('rsync is not installed: the Galera nodes copy their data with it (SST); install the package rsync');
+  if (findBinary(['rsync']) === undefined)
+    throw new Error(
+      'rsync is not installed: the Galera nodes copy their data with it (SST); install the package rsync',
+    );
   const server = findBinary(['mariadbd']);
   const installDb = findBinary(['mariadb-install-db']);
-  if (server === undefined || installDb === undefined) throw new Error('MariaDB is not installed: install the package mariadb-server (10.6 or later), beside galera-4');
+  if (server === undefined || installDb === undefined)
+    throw new Error('MariaDB is not installed: install the package mariadb-server (10.6 or later), beside galera-4');
   return { library, server, installDb };
 }
 
@@ -118,7 +142,8 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
   const nodeCount = options.nodeCount ?? galeraNodeCount;
   const ports: NodePorts[] = [];
   const free = await freePorts(nodeCount * 4);
-  for (let i = 0; i < nodeCount; i++) ports.push({ mysql: free[4 * i]!, group: free[4 * i + 1]!, ist: free[4 * i + 2]!, sst: free[4 * i + 3]! });
+  for (let i = 0; i < nodeCount; i++)
+    ports.push({ mysql: free[4 * i]!, group: free[4 * i + 1]!, ist: free[4 * i + 2]!, sst: free[4 * i + 3]! });
   const clusterAddress = `gcomm://${ports.map((p) => `127.0.0.1:${p.group}`).join(',')}`;
   const nodeDir = (i: number) => join(dataDir, `node${i}`);
   const children: Array<ChildProcess | null> = ports.map(() => null);
@@ -173,7 +198,9 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
   };
 
   try {
-    options.log(`starting a ${nodeCount}-node Galera cluster on 127.0.0.1 (MySQL ports ${ports.map((p) => p.mysql).join(', ')}), data in ${dataDir}`);
+    options.log(
+      `starting a ${nodeCount}-node Galera cluster on 127.0.0.1 (MySQL ports ${ports.map((p) => p.mysql).join(', ')}), data in ${dataDir}`,
+    );
     await startNode(0, true);
     // One joiner at a time: an rsync donor serves one copy at once.
     for (let i = 1; i < nodeCount; i++) await startNode(i, false);
@@ -200,7 +227,8 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
   return {
     nodes,
     dataDir,
-    shardUrls: (prefix, shardCount) => Array.from({ length: shardCount }, (_, s) => nodes.map((n) => `${n.url}/${prefix}_s${s}`).join('|')).join(','),
+    shardUrls: (prefix, shardCount) =>
+      Array.from({ length: shardCount }, (_, s) => nodes.map((n) => `${n.url}/${prefix}_s${s}`).join('|')).join(','),
     kill: async (i) => {
       const child = children[i];
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -230,14 +258,36 @@ export async function startGaleraCluster(options: StartGaleraOptions): Promise<G
  * by mariadb-install-db, copied to each node, all owned by the user the servers run as (the
  * folder too, so that user may enter it).
  */
-function freshDataDirs(installDb: string, dataDir: string, nodeCount: number, asUser: string, log: (line: string) => void): void {
+function freshDataDirs(
+  installDb: string,
+  dataDir: string,
+  nodeCount: number,
+  asUser: string,
+  log: (line: string) => void,
+): void {
   const template = join(dataDir, 'template');
   chownTree(dataDir, asUser);
   log(`initialising the Galera nodes' system database in ${template}`);
-  const result = spawnSync(installDb, ['--no-defaults', `--datadir=${template}`, '--auth-root-authentication-method=normal', `--user=${asUser}`, '--skip-test-db'], { encoding: 'utf8' });
+  const result = spawnSync(
+    installDb,
+    [
+      '--no-defaults',
+      `--datadir=${template}`,
+      '--auth-root-authentication-method=normal',
+      `--user=${asUser}`,
+      '--skip-test-db',
+    ],
+    { encoding: 'utf8' },
+  );
   if (result.status !== 0) {
-    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-errorLogTailLines).join('\n');
-    throw new Error(`mariadb-install-db for the Galera nodes failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`);
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`
+      .trim()
+      .split('\n')
+      .slice(-errorLogTailLines)
+      .join('\n');
+    throw new Error(
+      `mariadb-install-db for the Galera nodes failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`,
+    );
   }
   for (let i = 0; i < nodeCount; i++) {
     const dir = join(dataDir, `node${i}`);
@@ -253,7 +303,8 @@ function chownTree(path: string, user: string): void {
   const gids = spawnSync('id', ['-g', user], { encoding: 'utf8' });
   const uid = Number(ids.stdout.trim());
   const gid = Number(gids.stdout.trim());
-  if (!Number.isInteger(uid) || !Number.isInteger(gid) || ids.status !== 0) throw new Error(`there is no user ${user} to run the Galera nodes as (it comes with mariadb-server)`);
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || ids.status !== 0)
+    throw new Error(`there is no user ${user} to run the Galera nodes as (it comes with mariadb-server)`);
   const visit = (p: string): void => {
     chownSync(p, uid, gid);
     if (statSync(p).isDirectory()) for (const entry of readdirSync(p)) visit(join(p, entry));
@@ -280,8 +331,13 @@ async function nodeState(url: string): Promise<NodeState> {
   let connection: mysql.Connection | null = null;
   try {
     connection = await mysql.createConnection({ uri: url, connectTimeout: probeTimeoutMs });
-    const [rows] = await connection.query({ sql: "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')", timeout: probeTimeoutMs });
-    const values = new Map((rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name.toLowerCase(), r.Value]));
+    const [rows] = await connection.query({
+      sql: "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_ready', 'wsrep_local_state')",
+      timeout: probeTimeoutMs,
+    });
+    const values = new Map(
+      (rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name.toLowerCase(), r.Value]),
+    );
     return values.get('wsrep_ready') === 'ON' && values.get('wsrep_local_state') === '4' ? 'synced' : 'not-synced';
   } catch {
     return 'down';
@@ -293,11 +349,14 @@ async function nodeState(url: string): Promise<NodeState> {
 async function waitSynced(url: string, child: ChildProcess, errorLog: string): Promise<void> {
   const deadline = Date.now() + nodeSyncedTimeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`a Galera node exited during start-up; the end of ${errorLog}:\n${tail(errorLog)}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`a Galera node exited during start-up; the end of ${errorLog}:\n${tail(errorLog)}`);
     if ((await nodeState(url)) === 'synced') return;
     await sleep(readyPollIntervalMs);
   }
-  throw new Error(`a Galera node was not Synced within ${nodeSyncedTimeoutMs / 1000} s; the end of ${errorLog}:\n${tail(errorLog)}`);
+  throw new Error(
+    `a Galera node was not Synced within ${nodeSyncedTimeoutMs / 1000} s; the end of ${errorLog}:\n${tail(errorLog)}`,
+  );
 }
 
 function tail(path: string): string {

@@ -29,7 +29,10 @@ export interface EnsureMysqlOptions {
   /** Shard databases are named `<prefix>_s0`, `<prefix>_s1`, ... */
   databasePrefix: string;
   log: (line: string) => void;
-  /** MYSQL_SHARDS, MYSQL_URL, MYSQL_LOCAL_SOCKET, MYSQL_SHARD_COUNT, MYSQL_PRIVATE_PORT, from the script's schema (config.ts). */
+  /**
+   * MYSQL_SHARDS, MYSQL_URL, MYSQL_LOCAL_SOCKET, MYSQL_SHARD_COUNT, MYSQL_PRIVATE_PORT, from the script's schema
+   * (config.ts).
+   */
   server: MysqlServerSettings;
 }
 
@@ -77,7 +80,11 @@ export async function ensureMysql(options: EnsureMysqlOptions): Promise<MysqlSer
   if (probe.ok) {
     const socket = await localSocketOf(serverUrl, options.server.localSocket);
     options.log(`using MySQL at ${redactUrl(serverUrl)}${socket ? ` through its Unix socket ${socket}` : ''}`);
-    return { shardUrls: shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options), privateServer: false, stop: async () => {} };
+    return {
+      shardUrls: shardUrlsOn(socket ? withSocket(serverUrl, socket) : serverUrl, options),
+      privateServer: false,
+      stop: async () => {},
+    };
   }
   options.log(`no usable MySQL at ${redactUrl(serverUrl)} (${probe.reason})`);
 
@@ -90,7 +97,9 @@ async function useExplicitShards(shardUrls: string, options: EnsureMysqlOptions)
   const first = parseShardUrls(shardUrls)[0] ?? '';
   const probe = await probeServer(first);
   if (!probe.ok) {
-    throw new Error(`MYSQL_SHARDS is set, but its first server ${redactUrl(first)} does not answer (${probe.reason}); start that server or unset MYSQL_SHARDS.`);
+    throw new Error(
+      `MYSQL_SHARDS is set, but its first server ${redactUrl(first)} does not answer (${probe.reason}); start that server or unset MYSQL_SHARDS.`,
+    );
   }
   options.log(`using MYSQL_SHARDS (${parseShardUrls(shardUrls).length} shards, first ${redactUrl(first)})`);
   return { shardUrls, privateServer: false, stop: async () => {} };
@@ -101,7 +110,10 @@ async function useExplicitShards(shardUrls: string, options: EnsureMysqlOptions)
  * over loopback TCP cost the subgraphs about a third more CPU than over the socket
  * (docs/PERFORMANCE.md). MYSQL_LOCAL_SOCKET=off keeps TCP; explicit MYSQL_SHARDS are used as given.
  */
-export async function localSocketOf(serverUrl: string, mode: MysqlServerSettings['localSocket']): Promise<string | null> {
+export async function localSocketOf(
+  serverUrl: string,
+  mode: MysqlServerSettings['localSocket'],
+): Promise<string | null> {
   const url = new URL(serverUrl);
   if (mode === 'off' || !['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname)) return null;
   try {
@@ -206,7 +218,9 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
   }
 
   initialiseDataDir(serverBinary, options.log);
-  options.log(`starting a private MySQL server (${serverBinary}) on 127.0.0.1:${port}, data in ${privatePaths.dataDir}`);
+  options.log(
+    `starting a private MySQL server (${serverBinary}) on 127.0.0.1:${port}, data in ${privatePaths.dataDir}`,
+  );
   const child = spawnServer(serverBinary, port);
   try {
     await waitUntilReady(serverUrl, child);
@@ -247,8 +261,14 @@ function initialiseDataDir(serverBinary: string, log: (line: string) => void): v
   const [command, args] = installCommand(serverBinary);
   const result = spawnSync(command, args, { encoding: 'utf8' });
   if (result.status !== 0) {
-    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`.trim().split('\n').slice(-errorLogTailLines).join('\n');
-    throw new Error(`initialising ${privatePaths.initDir} with ${command} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`);
+    const output = `${result.stdout ?? ''}${result.stderr ?? ''}`
+      .trim()
+      .split('\n')
+      .slice(-errorLogTailLines)
+      .join('\n');
+    throw new Error(
+      `initialising ${privatePaths.initDir} with ${command} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`,
+    );
   }
   rmSync(privatePaths.dataDir, { recursive: true, force: true });
   renameSync(privatePaths.initDir, privatePaths.dataDir);
@@ -310,7 +330,9 @@ async function waitUntilReady(serverUrl: string, child: ChildProcess): Promise<v
   const deadline = Date.now() + privateServerReadyTimeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the private MySQL server exited during start-up; the end of ${privatePaths.errorLog}:\n${errorLogTail()}`);
+      throw new Error(
+        `the private MySQL server exited during start-up; the end of ${privatePaths.errorLog}:\n${errorLogTail()}`,
+      );
     }
     if ((await probeServer(serverUrl)).ok) return;
     await sleep(readyPollIntervalMs);

@@ -49,7 +49,10 @@ export async function ensureRedis(options: EnsureRedisOptions): Promise<RedisSer
   const explicit = options.explicitUrl?.trim() ?? '';
   if (explicit !== '') {
     const probe = await probeRedis(explicit);
-    if (!probe.ok) throw new Error(`REDIS_URL is set, but ${redactUrl(explicit)} does not answer (${probe.reason}); start that server or unset REDIS_URL.`);
+    if (!probe.ok)
+      throw new Error(
+        `REDIS_URL is set, but ${redactUrl(explicit)} does not answer (${probe.reason}); start that server or unset REDIS_URL.`,
+      );
     options.log(`using REDIS_URL ${redactUrl(explicit)}`);
     return external(explicit);
   }
@@ -103,7 +106,20 @@ async function startPrivateServer(binary: string, log: (line: string) => void): 
   log(`starting a private Redis server (${binary}) on 127.0.0.1:${port}, without persistence`);
   const child = spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', tmpdir(), '--daemonize', 'no'],
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      tmpdir(),
+      '--daemonize',
+      'no',
+    ],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -137,9 +153,12 @@ async function startPrivateServer(binary: string, log: (line: string) => void): 
 async function waitUntilReady(url: string, child: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + privateServerReadyTimeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the private Redis server exited during start-up:\n${output()}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`the private Redis server exited during start-up:\n${output()}`);
     if ((await probeRedis(url)).ok) return;
     await sleep(readyPollIntervalMs);
   }
-  throw new Error(`the private Redis server did not answer PING within ${privateServerReadyTimeoutMs / 1000} s:\n${output()}`);
+  throw new Error(
+    `the private Redis server did not answer PING within ${privateServerReadyTimeoutMs / 1000} s:\n${output()}`,
+  );
 }

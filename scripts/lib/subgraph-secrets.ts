@@ -21,6 +21,9 @@ export function gatewaySecretEnv(secrets: Record<TrustedSubgraph, string>): Reco
 }
 
 /** One subgraph's environment: its own secret and no other. */
-export function subgraphSecretEnv(secrets: Record<TrustedSubgraph, string>, name: TrustedSubgraph): Record<string, string> {
+export function subgraphSecretEnv(
+  secrets: Record<TrustedSubgraph, string>,
+  name: TrustedSubgraph,
+): Record<string, string> {
   return { [subgraphSecretVariable(name)]: secrets[name] };
 }

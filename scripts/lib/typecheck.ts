@@ -20,11 +20,16 @@ export function typecheck(project: string, options: TypecheckOptions = {}): Prom
   const started = Date.now();
   const args = [tsc, '-p', project, '--noEmit'];
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, args, { cwd: dirname(project), maxBuffer: maxOutputBytes }, (error, stdout, stderr) => {
-      if (error === null) return resolve({ ok: true, ms: Date.now() - started });
-      const reason = (error as { code?: unknown }).code === typeErrorsExitCode ? 'type errors' : error.message;
-      resolve({ ok: false, output: `typecheck failed (${reason}):\n${`${stdout}${stderr}`.trimEnd()}` });
-    });
+    const child = execFile(
+      process.execPath,
+      args,
+      { cwd: dirname(project), maxBuffer: maxOutputBytes },
+      (error, stdout, stderr) => {
+        if (error === null) return resolve({ ok: true, ms: Date.now() - started });
+        const reason = (error as { code?: unknown }).code === typeErrorsExitCode ? 'type errors' : error.message;
+        resolve({ ok: false, output: `typecheck failed (${reason}):\n${`${stdout}${stderr}`.trimEnd()}` });
+      },
+    );
     if (options.niceness !== undefined && child.pid !== undefined) lowerPriority(child.pid, options.niceness);
   });
 }
@@ -49,7 +54,10 @@ function lowerPriority(pid: number, niceness: number): void {
 export const typecheckProjects = ['tsconfig.json', 'gateway/explorer/tsconfig.json'] as const;
 
 /** Typechecks each project in turn (two tsc at once would only compete for the CPU); the first failure ends it. */
-export async function typecheckAll(projects: readonly string[], options: TypecheckOptions = {}): Promise<TypecheckResult> {
+export async function typecheckAll(
+  projects: readonly string[],
+  options: TypecheckOptions = {},
+): Promise<TypecheckResult> {
   let ms = 0;
   for (const project of projects) {
     const result = await typecheck(project, options);
@@ -63,10 +71,15 @@ export async function typecheckAll(projects: readonly string[], options: Typeche
 export function typecheckedFiles(project: string): Promise<string[]> {
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [tsc, '-p', project, '--showConfig'], { cwd: dirname(project), maxBuffer: maxOutputBytes }, (error, stdout) => {
-      if (error !== null) return reject(error);
-      const shown = JSON.parse(stdout) as { files?: string[] };
-      resolve((shown.files ?? []).map((file) => normalize(file)));
-    });
+    execFile(
+      process.execPath,
+      [tsc, '-p', project, '--showConfig'],
+      { cwd: dirname(project), maxBuffer: maxOutputBytes },
+      (error, stdout) => {
+        if (error !== null) return reject(error);
+        const shown = JSON.parse(stdout) as { files?: string[] };
+        resolve((shown.files ?? []).map((file) => normalize(file)));
+      },
+    );
   });
 }

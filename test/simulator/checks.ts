@@ -2,14 +2,23 @@ import { and, eq, sql } from 'drizzle-orm';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
-import { balanceOf, exposureOf, offerOf, stripeIdentityBroken, type Buckets, type Model, type OfferPrediction } from './model';
+import {
+  balanceOf,
+  exposureOf,
+  offerOf,
+  stripeIdentityBroken,
+  type Buckets,
+  type Model,
+  type OfferPrediction,
+} from './model';
 import { docs, type Sender } from './driver';
 
 /**
  * What the simulator checks after every step, each against the model: the FX position the
  * platform holds, each campaign's spending, each owner's net position per currency, every
  * balance, the credit exposure, issue 33's advances (each merchant's offer, its flows against its
- * balance, each stripe's pending, available and outstanding advance), and the ledger's own health (every shard nets to zero per currency). Each answers
+ * balance, each stripe's pending, available and outstanding advance), and the ledger's own health (every shard nets to
+ * zero per currency). Each answers
  * the first difference as a sentence, or null.
  */
 export type Actual = Map<number, Buckets>;
@@ -21,23 +30,43 @@ export type Offers = Map<number, OfferPrediction>;
  * Every account's balance, and each merchant's AdvanceOffer, in aliased queries of at most 25
  * fields (the gateway's alias limit is 30): with the simulation's 23 accounts and 4 merchants, one request.
  */
-export async function readBalances(s: Sender, operator: string, ids: readonly string[], merchants: readonly number[] = []): Promise<{ balances: Actual; offers: Offers }> {
-  const fields = [...ids.map((id, handle) => ({ kind: 'balance' as const, id, handle })), ...merchants.map((handle) => ({ kind: 'offer' as const, id: ids[handle]!, handle }))];
+export async function readBalances(
+  s: Sender,
+  operator: string,
+  ids: readonly string[],
+  merchants: readonly number[] = [],
+): Promise<{ balances: Actual; offers: Offers }> {
+  const fields = [
+    ...ids.map((id, handle) => ({ kind: 'balance' as const, id, handle })),
+    ...merchants.map((handle) => ({ kind: 'offer' as const, id: ids[handle]!, handle })),
+  ];
   const balances: Actual = new Map();
   const offers: Offers = new Map();
   const perRequest = 27;
   for (let start = 0; start < fields.length; start += perRequest) {
     const chunk = fields.slice(start, start + perRequest);
-    const selections = chunk.map((f, i) => (f.kind === 'balance'
-      ? `a${i}: account(id: $i${i}) { balance { available frozen pending } }`
-      : `a${i}: advanceOffer(merchantAccountId: $i${i}) { allowedAmount outstanding feeBps }`));
+    const selections = chunk.map((f, i) =>
+      f.kind === 'balance'
+        ? `a${i}: account(id: $i${i}) { balance { available frozen pending } }`
+        : `a${i}: advanceOffer(merchantAccountId: $i${i}) { allowedAmount outstanding feeBps }`,
+    );
     const doc = `query SimBalances(${chunk.map((_, i) => `$i${i}: ID!`).join(', ')}) { ${selections.join(' ')} }`;
     const response = await s.send(doc, Object.fromEntries(chunk.map((f, i) => [`i${i}`, f.id])), operator);
     if (response.errors) throw new Error(`balance read failed: ${JSON.stringify(response.errors)}`);
     chunk.forEach((f, i) => {
       const v = response.data![`a${i}`];
-      if (f.kind === 'balance') balances.set(f.handle, { available: BigInt(v.balance.available), pending: BigInt(v.balance.pending), frozen: BigInt(v.balance.frozen) });
-      else offers.set(f.handle, { allowed: BigInt(v.allowedAmount), outstanding: BigInt(v.outstanding), feeBps: v.feeBps });
+      if (f.kind === 'balance')
+        balances.set(f.handle, {
+          available: BigInt(v.balance.available),
+          pending: BigInt(v.balance.pending),
+          frozen: BigInt(v.balance.frozen),
+        });
+      else
+        offers.set(f.handle, {
+          allowed: BigInt(v.allowedAmount),
+          outstanding: BigInt(v.outstanding),
+          feeBps: v.feeBps,
+        });
     });
   }
   return { balances, offers };
@@ -91,8 +120,13 @@ export async function systemTotals(shards: ShardSet, kind: 'FX_POSITION' | 'FEE_
   const totals = new Map<string, bigint>();
   for (const shard of shards.all) {
     const rows = await shard.db
-      .select({ currency: accounts.currency, total: sql<string>`sum(${accounts.available} + ${accounts.pending} + ${accounts.frozen})` })
-      .from(accounts).where(and(eq(accounts.type, 'SYSTEM'), eq(accounts.systemKind, kind))).groupBy(accounts.currency);
+      .select({
+        currency: accounts.currency,
+        total: sql<string>`sum(${accounts.available} + ${accounts.pending} + ${accounts.frozen})`,
+      })
+      .from(accounts)
+      .where(and(eq(accounts.type, 'SYSTEM'), eq(accounts.systemKind, kind)))
+      .groupBy(accounts.currency);
     for (const r of rows) totals.set(r.currency, (totals.get(r.currency) ?? 0n) + BigInt(r.total));
   }
   return totals;
@@ -102,11 +136,17 @@ export async function systemTotals(shards: ShardSet, kind: 'FX_POSITION' | 'FEE_
  * The platform's FX position per currency, as moved since the run began, against the model's:
  * a refund that gives the payer back more than the rate allows shows here, the position short.
  */
-export function checkSystemTotals(label: string, want: Map<string, bigint>, baseline: Map<string, bigint>, now: Map<string, bigint>): string | null {
+export function checkSystemTotals(
+  label: string,
+  want: Map<string, bigint>,
+  baseline: Map<string, bigint>,
+  now: Map<string, bigint>,
+): string | null {
   for (const currency of new Set([...want.keys(), ...now.keys()])) {
     const moved = (now.get(currency) ?? 0n) - (baseline.get(currency) ?? 0n);
     const expected = want.get(currency) ?? 0n;
-    if (moved !== expected) return `the platform's ${label} in ${currency} moved ${moved}; expected ${expected} (${moved - expected > 0n ? '+' : ''}${moved - expected}, the platform ${moved < expected ? 'short' : 'over'})`;
+    if (moved !== expected)
+      return `the platform's ${label} in ${currency} moved ${moved}; expected ${expected} (${moved - expected > 0n ? '+' : ''}${moved - expected}, the platform ${moved < expected ? 'short' : 'over'})`;
   }
   return null;
 }
@@ -115,7 +155,9 @@ export async function checkLedgerHealth(s: Sender, operator: string): Promise<st
   const response = await s.send(docs.ledgerHealth, {}, operator);
   if (response.errors) return `ledgerHealth failed: ${JSON.stringify(response.errors)}`;
   const health = response.data!.ledgerHealth;
-  const bad = (health.shards as Array<{ shard: string; currency: string; balanced: boolean; debits: string; credits: string }>).filter((x) => !x.balanced);
+  const bad = (
+    health.shards as Array<{ shard: string; currency: string; balanced: boolean; debits: string; credits: string }>
+  ).filter((x) => !x.balanced);
   if (!health.balanced || bad.length > 0) return `ledger unbalanced: ${JSON.stringify(bad)}`;
   return null;
 }
@@ -127,7 +169,10 @@ export async function checkLedgerHealth(s: Sender, operator: string): Promise<st
  */
 export type Exposure = Map<string, { used: bigint; accounts: number }>;
 
-/** Query.creditExposure as read, per currency: before a run, what earlier runs on the databases left (their accounts are not the model's). */
+/**
+ * Query.creditExposure as read, per currency: before a run, what earlier runs on the databases left (their accounts are
+ * not the model's).
+ */
 export async function readExposure(s: Sender, operator: string): Promise<Exposure | string> {
   const response = await s.send(docs.creditExposure, {}, operator);
   if (response.errors) return `creditExposure failed: ${JSON.stringify(response.errors)}`;
@@ -170,7 +215,8 @@ export function checkAdvances(m: Model, actual: Actual, offers: Offers, names: r
     }
     const b = actual.get(a.handle)!;
     const held = b.available + b.pending + b.frozen;
-    if (held !== a.flow) return `${names[a.handle]} holds ${held} ${a.currency}; its money in less refunds and fees is ${a.flow} (${held > a.flow ? '+' : ''}${held - a.flow}: ${held > a.flow ? 'paid twice' : 'short'})`;
+    if (held !== a.flow)
+      return `${names[a.handle]} holds ${held} ${a.currency}; its money in less refunds and fees is ${a.flow} (${held > a.flow ? '+' : ''}${held - a.flow}: ${held > a.flow ? 'paid twice' : 'short'})`;
   }
   return stripeIdentityBroken(m);
 }
@@ -180,14 +226,27 @@ export function checkAdvances(m: Model, actual: Actual, offers: Offers, names: r
  * (advance_outstanding) equal the model's, and no stripe the model does not know holds anything.
  * One query per database.
  */
-export async function checkStripes(shards: ShardSet, m: Model, ids: readonly string[], names: readonly string[], handles: readonly number[]): Promise<string | null> {
+export async function checkStripes(
+  shards: ShardSet,
+  m: Model,
+  ids: readonly string[],
+  names: readonly string[],
+  handles: readonly number[],
+): Promise<string | null> {
   const merchants = handles.map((h) => m.accounts[h]!);
   const byId = new Map(merchants.map((a) => [ids[a.handle]!, a]));
   const list = [...byId.keys()];
   type Row = { id: string; parent_id: string | null; available: string; pending: string; outstanding: string | null };
-  const perShard = await Promise.all(shards.all.map((shard) => rawRows<Row>(shard,
-    `SELECT a.id, a.parent_id, a.available, a.pending, o.outstanding FROM accounts a LEFT JOIN advance_outstanding o ON o.stripe_account_id = a.id
-     WHERE a.id IN (?) OR a.parent_id IN (?)`, [list, list])));
+  const perShard = await Promise.all(
+    shards.all.map((shard) =>
+      rawRows<Row>(
+        shard,
+        `SELECT a.id, a.parent_id, a.available, a.pending, o.outstanding FROM accounts a LEFT JOIN advance_outstanding o ON o.stripe_account_id = a.id
+     WHERE a.id IN (?) OR a.parent_id IN (?)`,
+        [list, list],
+      ),
+    ),
+  );
   for (const [index, rows] of perShard.entries()) {
     const shard = shards.all[index]!;
     const seen = new Set<number>();
@@ -196,14 +255,22 @@ export async function checkStripes(shards: ShardSet, m: Model, ids: readonly str
       seen.add(a.handle);
       const model = a.stripes.get(shard.index) ?? { available: 0n, pending: 0n, frozen: 0n };
       const outstanding = a.outstanding.get(shard.index) ?? 0n;
-      const got = { available: BigInt(row.available), pending: BigInt(row.pending), outstanding: BigInt(row.outstanding ?? 0) };
+      const got = {
+        available: BigInt(row.available),
+        pending: BigInt(row.pending),
+        outstanding: BigInt(row.outstanding ?? 0),
+      };
       if (got.available !== model.available || got.pending !== model.pending || got.outstanding !== outstanding) {
         return `stripe ${row.id} of ${names[a.handle]} on database ${shard.index}: expected available ${model.available} pending ${model.pending} outstanding ${outstanding}, actual available ${got.available} pending ${got.pending} outstanding ${got.outstanding}`;
       }
     }
     for (const a of merchants) {
       const model = a.stripes.get(shard.index);
-      if (!seen.has(a.handle) && model && (model.available !== 0n || model.pending !== 0n || (a.outstanding.get(shard.index) ?? 0n) !== 0n)) {
+      if (
+        !seen.has(a.handle) &&
+        model &&
+        (model.available !== 0n || model.pending !== 0n || (a.outstanding.get(shard.index) ?? 0n) !== 0n)
+      ) {
         return `${names[a.handle]} has no stripe on database ${shard.index}; the model's holds available ${model.available} pending ${model.pending}`;
       }
     }

@@ -51,7 +51,11 @@ export function answerOf(response: GraphQLResponse<Record<string, any>>, field: 
 export function unionAnswer(value: Record<string, any>): Answer {
   if (typeof value.code === 'string') return { kind: 'error', code: value.code, message: value.message };
   return {
-    kind: 'ok', id: value.id, status: value.status ?? null, discount: value.discountAmount === undefined ? null : BigInt(value.discountAmount), raw: value,
+    kind: 'ok',
+    id: value.id,
+    status: value.status ?? null,
+    discount: value.discountAmount === undefined ? null : BigInt(value.discountAmount),
+    raw: value,
   };
 }
 
@@ -70,15 +74,25 @@ export const processingWaitMs = 20_000;
  * A payment or refund answered PROCESSING is finished by the relay: waits for its end (the model
  * knows only ends). Polls, since the end has no event a client can wait on here.
  */
-export async function settledStatus(s: Sender, bearer: string, kind: 'payment' | 'refund', id: string, paymentId: string): Promise<string> {
+export async function settledStatus(
+  s: Sender,
+  bearer: string,
+  kind: 'payment' | 'refund',
+  id: string,
+  paymentId: string,
+): Promise<string> {
   const deadline = Date.now() + processingWaitMs;
   for (;;) {
-    const response = kind === 'payment'
-      ? await s.send(docs.getPayment, { id }, bearer)
-      : await s.send(docs.refundStatus, { id: paymentId }, bearer);
-    const status = kind === 'payment'
-      ? response.data?.payment?.status
-      : (response.data?.payment?.refunds as Array<{ id: string; status: string }> | undefined)?.find((r) => r.id === id)?.status;
+    const response =
+      kind === 'payment'
+        ? await s.send(docs.getPayment, { id }, bearer)
+        : await s.send(docs.refundStatus, { id: paymentId }, bearer);
+    const status =
+      kind === 'payment'
+        ? response.data?.payment?.status
+        : (response.data?.payment?.refunds as Array<{ id: string; status: string }> | undefined)?.find(
+            (r) => r.id === id,
+          )?.status;
     if (status !== 'PROCESSING' || Date.now() > deadline) return status ?? 'MISSING';
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

@@ -12,20 +12,39 @@ export type Op =
   | { t: 'withdraw'; caller: string; acc: number; amount: bigint }
   | { t: 'pay'; caller: string; payer: number; payee: number; amount: bigint }
   | { t: 'bulk'; caller: string; items: Array<{ payer: number; payee: number; amount: bigint }> }
-  | { t: 'legs'; caller: string; payer: number; payee: number; amount: bigint; splits: Array<{ acc: number; amount: bigint }>; campaign: number | null }
+  | {
+      t: 'legs';
+      caller: string;
+      payer: number;
+      payee: number;
+      amount: bigint;
+      splits: Array<{ acc: number; amount: bigint }>;
+      campaign: number | null;
+    }
   | { t: 'fx'; caller: string; payer: number; payee: number; sell: bigint; reuseQuote: boolean }
   | { t: 'refund'; caller: string; payment: number; amount: bigint }
   | { t: 'hold'; caller: string; payer: number; payee: number; amount: bigint }
   | { t: 'capture'; caller: string; hold: number; amount: bigint | null }
   | { t: 'void'; caller: string; hold: number }
-  | { t: 'campaign'; caller: string; funding: number; bps: number | null; off: bigint | null; cap: bigint | null; payees: number[] | null; ends: boolean }
+  | {
+      t: 'campaign';
+      caller: string;
+      funding: number;
+      bps: number | null;
+      off: bigint | null;
+      cap: bigint | null;
+      payees: number[] | null;
+      ends: boolean;
+    }
   | { t: 'day' }
   | { t: 'settle'; merchant: number; day: number }
   | { t: 'credit'; caller: string; acc: number; limit: bigint }
   | { t: 'replay'; index: number; change: boolean }
   | { t: 'terms'; caller: string; acc: number; maxAdvanceBps: number; feeBps: number; outstandingMax: bigint }
   | { t: 'offer'; caller: string; acc: number }
-  /** An advance; `replay`: the model's advance whose key (and caller) it sends again, with its body or one unit more. */
+  /**
+   * An advance; `replay`: the model's advance whose key (and caller) it sends again, with its body or one unit more.
+   */
   | { t: 'advance'; caller: string; acc: number; amount: bigint; replay: number | null };
 
 export interface GeneratorOptions {
@@ -78,9 +97,19 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
   const roll = r.below(1000);
   if (roll < 90) {
     const acc = pick();
-    return { t: 'deposit', caller: r.below(100) < 4 ? r.pick([...m.roles.keys()]) : 'operator', acc: acc.handle, amount: r.below(10) === 0 ? m.amountMax : amountOf(r, m, scaleOf(acc) * 5n) };
+    return {
+      t: 'deposit',
+      caller: r.below(100) < 4 ? r.pick([...m.roles.keys()]) : 'operator',
+      acc: acc.handle,
+      amount: r.below(10) === 0 ? m.amountMax : amountOf(r, m, scaleOf(acc) * 5n),
+    };
   }
-  if (roll < 130 && r.below(4) === 0 && accounts.some((a) => a.type === 'MERCHANT')) return merchantWithdrawal(r, m, pick((a) => a.type === 'MERCHANT'));
+  if (roll < 130 && r.below(4) === 0 && accounts.some((a) => a.type === 'MERCHANT'))
+    return merchantWithdrawal(
+      r,
+      m,
+      pick((a) => a.type === 'MERCHANT'),
+    );
   if (roll < 130) {
     const acc = pick((a) => a.type === 'PERSONAL');
     // Sometimes all of it, or one unit more: drained funding accounts exhaust their campaigns.
@@ -92,7 +121,12 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
   if (roll < 250) {
     const payer = pick(payers);
     // Self-payments, another currency without a quote, and mostly a payee of the payer's currency.
-    const payee = r.below(20) === 0 ? payer : r.below(15) === 0 ? pick() : pick((a) => a.currency === payer.currency && a !== payer);
+    const payee =
+      r.below(20) === 0
+        ? payer
+        : r.below(15) === 0
+          ? pick()
+          : pick((a) => a.currency === payer.currency && a !== payer);
     const all = payer.stripes.get(payer.shard)!.available + payer.creditLimit;
     const amount = r.below(12) === 0 && all > 0n ? all + BigInt(r.below(2)) : amountOf(r, m, scaleOf(payer));
     return { t: 'pay', caller: callerFor(r, m, payer), payer: payer.handle, payee: payee.handle, amount };
@@ -117,15 +151,28 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
   }
   if (roll < 520) return legsOp(r, m, options, pick, payers, sameCurrency);
   if (roll < 620) {
-    const payer = pick((a) => payers(a) && a.currency !== 'USD' || r.below(3) === 0 && payers(a));
+    const payer = pick((a) => (payers(a) && a.currency !== 'USD') || (r.below(3) === 0 && payers(a)));
     const payee = pick((a) => a.currency !== payer.currency && (a.type === 'PERSONAL' || r.below(4) === 0));
-    return { t: 'fx', caller: payer.owner, payer: payer.handle, payee: payee.handle, sell: BigInt(r.between(1, Number(scaleOf(payer)))), reuseQuote: r.below(10) === 0 };
+    return {
+      t: 'fx',
+      caller: payer.owner,
+      payer: payer.handle,
+      payee: payee.handle,
+      sell: BigInt(r.between(1, Number(scaleOf(payer)))),
+      reuseQuote: r.below(10) === 0,
+    };
   }
   if (roll < 760 && m.payments.length > 0) return refundOp(r, m, options);
   if (roll < 810) {
     const payer = pick(payers);
     const payee = r.below(20) === 0 ? payer : pick((a) => a.currency === payer.currency && a !== payer);
-    return { t: 'hold', caller: callerFor(r, m, payer), payer: payer.handle, payee: payee.handle, amount: amountOf(r, m, scaleOf(payer)) };
+    return {
+      t: 'hold',
+      caller: callerFor(r, m, payer),
+      payer: payer.handle,
+      payee: payee.handle,
+      amount: amountOf(r, m, scaleOf(payer)),
+    };
   }
   if (roll < 860 && m.holds.length > 0) return endHoldOp(r, m);
   if (roll < 900) return campaignOp(r, m, pick);
@@ -153,14 +200,23 @@ function advanceOp(r: SeededRandom, m: Model, pick: (f?: (a: ModelAccount) => bo
     const caller = r.below(100) < 12 ? (r.below(2) === 0 ? merchant.owner : other()) : 'operator';
     const bps = (): number => r.pick([10_000, 5_000, 8_000, 1, r.between(1, 10_000), r.between(1, 10_000)]);
     const scale = BigInt(r.pick([1, 5, 50, 1_000])) * (merchant.currency === 'VND' ? 1_000_000n : 50_000n);
-    const terms = { maxAdvanceBps: r.below(10) === 0 ? 0 : bps(), feeBps: r.below(5) === 0 ? 0 : r.below(2) === 0 ? r.between(1, 500) : bps(), outstandingMax: r.below(10) === 0 ? 0n : BigInt(r.between(1, Number(scale))) };
+    const terms = {
+      maxAdvanceBps: r.below(10) === 0 ? 0 : bps(),
+      feeBps: r.below(5) === 0 ? 0 : r.below(2) === 0 ? r.between(1, 500) : bps(),
+      outstandingMax: r.below(10) === 0 ? 0n : BigInt(r.between(1, Number(scale))),
+    };
     const bad = r.below(100);
     if (bad < 4) terms.maxAdvanceBps = r.pick([-1, 10_001]);
     else if (bad < 8) terms.feeBps = r.pick([-1, 10_001]);
     else if (bad < 11) terms.outstandingMax = -1n;
     return { t: 'terms', caller, acc: merchant.handle, ...terms };
   }
-  if (roll < 30) return { t: 'offer', caller: r.below(4) === 0 ? other() : r.below(2) === 0 ? merchant.owner : 'operator', acc: merchant.handle };
+  if (roll < 30)
+    return {
+      t: 'offer',
+      caller: r.below(4) === 0 ? other() : r.below(2) === 0 ? merchant.owner : 'operator',
+      acc: merchant.handle,
+    };
   const earlier = m.advances;
   if (roll < 45 && earlier.length > 0) {
     const a = r.pick(earlier);
@@ -168,10 +224,22 @@ function advanceOp(r: SeededRandom, m: Model, pick: (f?: (a: ModelAccount) => bo
   }
   const caller = r.below(100) < 8 ? other() : r.below(3) === 0 ? 'operator' : merchant.owner;
   const allowed = merchant.type === 'MERCHANT' ? offerOf(merchant).allowed : 0n;
-  // With nothing allowed (no terms, nothing pending, the cap reached), some units: refused as beyond the offer or disabled.
+  // With nothing allowed (no terms, nothing pending, the cap reached), some units: refused as beyond the offer or
+  // disabled.
   const offered = allowed > 0n ? allowed : BigInt(r.between(1, 1000));
   const shape = r.below(100);
-  const amount = shape < 40 ? offered : shape < 60 ? allowed + 1n : shape < 80 && allowed > 1n ? BigInt(r.between(1, Number(allowed))) : shape < 86 ? 0n : shape < 91 ? -BigInt(r.between(1, 1000)) : 1n;
+  const amount =
+    shape < 40
+      ? offered
+      : shape < 60
+        ? allowed + 1n
+        : shape < 80 && allowed > 1n
+          ? BigInt(r.between(1, Number(allowed)))
+          : shape < 86
+            ? 0n
+            : shape < 91
+              ? -BigInt(r.between(1, 1000))
+              : 1n;
   return { t: 'advance', caller, acc: merchant.handle, amount, replay: null };
 }
 
@@ -185,7 +253,14 @@ function creditOp(r: SeededRandom, m: Model, pick: (f?: (a: ModelAccount) => boo
   const caller = r.below(100) < 10 ? r.pick([...m.roles.keys()]) : 'operator';
   const owed = -acc.stripes.get(acc.shard)!.available;
   const roll = r.below(100);
-  const limit = roll < 5 ? -1n : roll < 20 ? 0n : roll < 30 && owed > 1n ? owed - 1n : BigInt(r.between(1, Number(scaleOf(acc) * 2n)));
+  const limit =
+    roll < 5
+      ? -1n
+      : roll < 20
+        ? 0n
+        : roll < 30 && owed > 1n
+          ? owed - 1n
+          : BigInt(r.between(1, Number(scaleOf(acc) * 2n)));
   return { t: 'credit', caller, acc: acc.handle, limit };
 }
 
@@ -194,19 +269,33 @@ function endHoldOp(r: SeededRandom, m: Model): Op {
   const hold = r.pick(m.holds);
   const caller = callerFor(r, m, m.accounts[hold.payer]!);
   if (r.below(3) === 0) return { t: 'void', caller, hold: hold.handle };
-  const amount = r.below(3) === 0 ? null : r.below(10) === 0 ? hold.amount + 1n : r.below(10) === 0 ? 0n : BigInt(r.between(1, Number(hold.amount)));
+  const amount =
+    r.below(3) === 0
+      ? null
+      : r.below(10) === 0
+        ? hold.amount + 1n
+        : r.below(10) === 0
+          ? 0n
+          : BigInt(r.between(1, Number(hold.amount)));
   return { t: 'capture', caller, hold: hold.handle, amount };
 }
 
 function legsOp(
-  r: SeededRandom, m: Model, options: GeneratorOptions, pick: (f?: (a: ModelAccount) => boolean) => ModelAccount,
-  payers: (a: ModelAccount) => boolean, sameCurrency: (c: string) => (a: ModelAccount) => boolean,
+  r: SeededRandom,
+  m: Model,
+  options: GeneratorOptions,
+  pick: (f?: (a: ModelAccount) => boolean) => ModelAccount,
+  payers: (a: ModelAccount) => boolean,
+  sameCurrency: (c: string) => (a: ModelAccount) => boolean,
 ): Op {
   const usable = m.campaigns.filter((c) => options.hostileCampaignFx || c.payees !== null);
   const campaign = usable.length > 0 && r.below(4) !== 0 ? r.pick(usable) : null;
   const currency = campaign?.currency ?? pick(payers).currency;
   const payer = pick((a) => payers(a) && a.currency === currency && a.handle !== campaign?.funding);
-  let payee = campaign?.payees && r.below(4) !== 0 ? m.accounts[r.pick(campaign.payees)]! : pick((a) => sameCurrency(currency)(a) && a !== payer);
+  let payee =
+    campaign?.payees && r.below(4) !== 0
+      ? m.accounts[r.pick(campaign.payees)]!
+      : pick((a) => sameCurrency(currency)(a) && a !== payer);
   if (payee === payer) payee = pick((a) => sameCurrency(currency)(a) && a !== payer);
   const amount = r.below(10) === 0 ? 1n : BigInt(r.between(1, Number(scaleOf(payer))));
   const splits: Array<{ acc: number; amount: bigint }> = [];
@@ -216,29 +305,55 @@ function legsOp(
   if (hostile && r.below(4) === 0) payee = r.pick(own);
   const count = hostile ? r.between(1, 3) : r.between(0, 3);
   for (let i = 0; i < count; i++) {
-    const to = hostile && i === 0 && own.some((a) => a !== payee) ? r.pick(own.filter((a) => a !== payee))
-      : pick((a) => a.currency === currency && a !== payer && a !== payee && !splits.some((s) => s.acc === a.handle));
+    const to =
+      hostile && i === 0 && own.some((a) => a !== payee)
+        ? r.pick(own.filter((a) => a !== payee))
+        : pick((a) => a.currency === currency && a !== payer && a !== payee && !splits.some((s) => s.acc === a.handle));
     if (to === payer || to === payee || splits.some((s) => s.acc === to.handle)) continue;
     const rest = amount - splits.reduce((s, x) => s + x.amount, 0n);
-    const share = r.below(15) === 0 ? 0n : r.below(15) === 0 ? amount + 1n : rest > 0n ? BigInt(r.between(1, Number(rest))) : 1n;
+    const share =
+      r.below(15) === 0 ? 0n : r.below(15) === 0 ? amount + 1n : rest > 0n ? BigInt(r.between(1, Number(rest))) : 1n;
     splits.push({ acc: to.handle, amount: share });
   }
   if (!hostile && !options.hostileCampaignFx && campaign) {
-    // The clean run keeps campaign payments to shapes both rules price alike: the payee alone receives, not the payer's own.
+    // The clean run keeps campaign payments to shapes both rules price alike: the payee alone receives, not the payer's
+    // own.
     splits.length = 0;
     if (payee.owner === payer.owner) payee = m.accounts[campaign.payees![0]!]!;
   }
-  return { t: 'legs', caller: callerFor(r, m, payer), payer: payer.handle, payee: payee.handle, amount, splits, campaign: campaign?.handle ?? null };
+  return {
+    t: 'legs',
+    caller: callerFor(r, m, payer),
+    payer: payer.handle,
+    payee: payee.handle,
+    amount,
+    splits,
+    campaign: campaign?.handle ?? null,
+  };
 }
 
 function refundOp(r: SeededRandom, m: Model, options: GeneratorOptions): Op {
   const fxPayments = m.payments.filter((p) => p.fx !== null);
-  const p = options.hostileCampaignFx && fxPayments.length > 0 && r.below(3) === 0 ? r.pick(fxPayments) : r.pick(m.payments);
+  const p =
+    options.hostileCampaignFx && fxPayments.length > 0 && r.below(3) === 0 ? r.pick(fxPayments) : r.pick(m.payments);
   const payee = m.accounts[p.payee]!;
   const left = p.amount - p.refunded;
   const roll = r.below(100);
   // All but one unit (the FX remainder), one unit, the rest, too much, zero.
-  let amount = roll < 25 && left > 1n ? left - 1n : roll < 45 ? 1n : roll < 65 ? left : roll < 70 ? left + 1n : roll < 72 ? 0n : left > 0n ? BigInt(r.between(1, Number(left > 1_000_000_000n ? 1_000_000_000n : left))) : 1n;
+  let amount =
+    roll < 25 && left > 1n
+      ? left - 1n
+      : roll < 45
+        ? 1n
+        : roll < 65
+          ? left
+          : roll < 70
+            ? left + 1n
+            : roll < 72
+              ? 0n
+              : left > 0n
+                ? BigInt(r.between(1, Number(left > 1_000_000_000n ? 1_000_000_000n : left)))
+                : 1n;
   if (!options.hostileCampaignFx && p.fx && amount < left) amount = left;
   const caller = r.below(100) < 8 ? r.pick([...m.roles.keys()]) : payee.owner;
   return { t: 'refund', caller, payment: p.handle, amount };
@@ -250,10 +365,13 @@ function campaignOp(r: SeededRandom, m: Model, pick: (f?: (a: ModelAccount) => b
   const payees = merchants.length > 0 && r.below(3) !== 0 ? [r.pick(merchants).handle] : null;
   const percent = r.below(2) === 0;
   return {
-    t: 'campaign', caller: r.below(15) === 0 ? r.pick([...m.roles.keys()]) : funding.owner, funding: funding.handle,
+    t: 'campaign',
+    caller: r.below(15) === 0 ? r.pick([...m.roles.keys()]) : funding.owner,
+    funding: funding.handle,
     bps: percent ? r.pick([5000, 1000, 1, 10_000, r.between(1, 10_000)]) : null,
     off: percent ? null : BigInt(r.between(1, Number(scaleOf(funding)))),
     cap: r.below(3) === 0 ? BigInt(r.between(1, Number(scaleOf(funding)))) : null,
-    payees, ends: r.below(5) === 0,
+    payees,
+    ends: r.below(5) === 0,
   };
 }

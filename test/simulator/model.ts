@@ -12,7 +12,11 @@ import { planPieces } from '@paygraph/settlement/domain/advances';
  * what refunds repaid of it; the pieces are the service's own planPieces (a pure domain function).
  */
 export type Bucket = 'available' | 'pending' | 'frozen';
-export interface Buckets { available: bigint; pending: bigint; frozen: bigint }
+export interface Buckets {
+  available: bigint;
+  pending: bigint;
+  frozen: bigint;
+}
 export type Role = 'customer' | 'merchant' | 'partner';
 
 export interface ModelAccount {
@@ -45,10 +49,20 @@ export interface ModelAccount {
   flow: bigint;
 }
 
-export interface AdvanceTerms { maxAdvanceBps: number; feeBps: number; outstandingMax: bigint }
+export interface AdvanceTerms {
+  maxAdvanceBps: number;
+  feeBps: number;
+  outstandingMax: bigint;
+}
 
 /** An advance the model paid: replaying its key (same caller, same body) answers it again. */
-export interface ModelAdvance { handle: number; merchant: number; caller: string; amount: bigint; fee: bigint }
+export interface ModelAdvance {
+  handle: number;
+  merchant: number;
+  caller: string;
+  amount: bigint;
+  fee: bigint;
+}
 
 export type Route = 'SAME_SHARD' | 'CROSS_SHARD' | 'MERCHANT_STRIPE' | 'LEGS';
 
@@ -81,9 +95,19 @@ export interface ModelPayment {
   businessDate: string;
 }
 
-export interface ModelHold { handle: number; payer: number; payee: number; amount: bigint; status: 'HELD' | 'CAPTURED' | 'VOIDED'; createdDay: number }
+export interface ModelHold {
+  handle: number;
+  payer: number;
+  payee: number;
+  amount: bigint;
+  status: 'HELD' | 'CAPTURED' | 'VOIDED';
+  createdDay: number;
+}
 
-/** HOLD_TTL_SECONDS' default, in the run's day steps: a hold this many days old has expired (no expiry worker runs in the stack, so its money stays frozen). */
+/**
+ * HOLD_TTL_SECONDS' default, in the run's day steps: a hold this many days old has expired (no expiry worker runs in
+ * the stack, so its money stays frozen).
+ */
 export const holdTtlDays = 7;
 
 function expired(m: Model, h: ModelHold): boolean {
@@ -131,8 +155,19 @@ export interface Model {
 
 export function newModel(amountMax: bigint, feeBps: number, businessDate: string): Model {
   return {
-    accounts: [], payments: [], holds: [], campaigns: [], advances: [], roles: new Map(), fxPosition: new Map(), feeIncome: new Map(), topUps: 0,
-    amountMax, feeBps, day: 0, businessDates: [businessDate],
+    accounts: [],
+    payments: [],
+    holds: [],
+    campaigns: [],
+    advances: [],
+    roles: new Map(),
+    fxPosition: new Map(),
+    feeIncome: new Map(),
+    topUps: 0,
+    amountMax,
+    feeBps,
+    day: 0,
+    businessDates: [businessDate],
   };
 }
 
@@ -140,10 +175,26 @@ const zero = (): Buckets => ({ available: 0n, pending: 0n, frozen: 0n });
 const fail = (...codes: string[]): Expected => ({ kind: 'error', codes });
 const forbidden: Expected = { kind: 'forbidden' };
 
-export function addAccount(m: Model, owner: string, currency: string, type: 'PERSONAL' | 'MERCHANT', shard: number): ModelAccount {
+export function addAccount(
+  m: Model,
+  owner: string,
+  currency: string,
+  type: 'PERSONAL' | 'MERCHANT',
+  shard: number,
+): ModelAccount {
   const account: ModelAccount = {
-    handle: m.accounts.length, owner, currency, type, shard, stripes: new Map([[shard, zero()]]), creditLimit: 0n,
-    advanceTerms: null, outstanding: new Map(), repaid: new Map(), settledDays: new Set(), flow: 0n,
+    handle: m.accounts.length,
+    owner,
+    currency,
+    type,
+    shard,
+    stripes: new Map([[shard, zero()]]),
+    creditLimit: 0n,
+    advanceTerms: null,
+    outstanding: new Map(),
+    repaid: new Map(),
+    settledDays: new Set(),
+    flow: 0n,
   };
   m.accounts.push(account);
   return account;
@@ -179,7 +230,9 @@ function validAmount(m: Model, amount: bigint): boolean {
 
 /** Where a payer's database credits a receiver: a merchant's stripe there (pending), else the account (available). */
 function creditPlace(payer: ModelAccount, receiver: ModelAccount): { shard: number; bucket: 'available' | 'pending' } {
-  return receiver.type === 'MERCHANT' ? { shard: payer.shard, bucket: 'pending' } : { shard: receiver.shard, bucket: 'available' };
+  return receiver.type === 'MERCHANT'
+    ? { shard: payer.shard, bucket: 'pending' }
+    : { shard: receiver.shard, bucket: 'available' };
 }
 
 function routeOf(payer: ModelAccount, payee: ModelAccount): Route {
@@ -205,7 +258,13 @@ function canSpend(a: ModelAccount, amount: bigint): boolean {
  * Takes `amount` from a bucket, a pending one falling back to available for what it lacks
  * (posting-rules movements); available may go down to `floor` (a credit line), pending not below 0.
  */
-function canTake(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallback: boolean, floor: bigint): boolean {
+function canTake(
+  s: Buckets,
+  bucket: 'available' | 'pending',
+  amount: bigint,
+  fallback: boolean,
+  floor: bigint,
+): boolean {
   if (amount <= 0n) return true;
   if (fallback && bucket === 'pending') {
     const fromPending = s.pending > 0n ? (s.pending < amount ? s.pending : amount) : 0n;
@@ -279,7 +338,10 @@ function sweepHome(a: ModelAccount, amount: bigint): void {
   let needed = amount - home.available;
   const others = [...a.stripes].filter(([shard, s]) => shard !== a.shard && s.available > 0n);
   const held = others.reduce((t, [, s]) => t + s.available, 0n);
-  if (held > needed) throw new Error(`a merchant withdrawal of ${amount} sweeps part of ${held}: the generator draws only withdrawals that drain every stripe`);
+  if (held > needed)
+    throw new Error(
+      `a merchant withdrawal of ${amount} sweeps part of ${held}: the generator draws only withdrawals that drain every stripe`,
+    );
   for (const [, s] of others) {
     needed -= s.available;
     home.available += s.available;
@@ -290,13 +352,25 @@ function sweepHome(a: ModelAccount, amount: bigint): void {
 // --- payments --------------------------------------------------------------------------------
 
 function newPayment(m: Model, p: Omit<ModelPayment, 'handle' | 'refunded' | 'status' | 'businessDate'>): ModelPayment {
-  const payment: ModelPayment = { ...p, handle: m.payments.length, refunded: 0n, status: 'SUCCEEDED', businessDate: m.businessDates[m.day]! };
+  const payment: ModelPayment = {
+    ...p,
+    handle: m.payments.length,
+    refunded: 0n,
+    status: 'SUCCEEDED',
+    businessDate: m.businessDates[m.day]!,
+  };
   m.payments.push(payment);
   return payment;
 }
 
 /** The refusals every payment shape shares, before the ledger decides. */
-function paymentPreamble(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, amount: bigint): Expected | null {
+function paymentPreamble(
+  m: Model,
+  caller: string,
+  payer: ModelAccount,
+  payee: ModelAccount,
+  amount: bigint,
+): Expected | null {
   if (!validAmount(m, amount)) return fail('INVALID_INPUT');
   if (payer === payee) return fail('SAME_ACCOUNT');
   if (!mayWrite(m, caller, payer)) return forbidden;
@@ -304,7 +378,13 @@ function paymentPreamble(m: Model, caller: string, payer: ModelAccount, payee: M
 }
 
 /** A two-leg payment (createPayment, each of createPayments, a hold's capture shares its crediting). */
-export function plainPayment(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, amount: bigint): Expected {
+export function plainPayment(
+  m: Model,
+  caller: string,
+  payer: ModelAccount,
+  payee: ModelAccount,
+  amount: bigint,
+): Expected {
   const early = paymentPreamble(m, caller, payer, payee, amount);
   if (early) return early;
   if (payee.currency !== payer.currency) return fail('CURRENCY_MISMATCH');
@@ -315,15 +395,42 @@ export function plainPayment(m: Model, caller: string, payer: ModelAccount, paye
   return { kind: 'ok', status: 'SUCCEEDED' };
 }
 
-function credit(m: Model, payer: ModelAccount, payee: ModelAccount, amount: bigint, currency: string, fx: ModelPayment['fx'], campaign: number | null, discount: bigint): ModelPayment {
+function credit(
+  m: Model,
+  payer: ModelAccount,
+  payee: ModelAccount,
+  amount: bigint,
+  currency: string,
+  fx: ModelPayment['fx'],
+  campaign: number | null,
+  discount: bigint,
+): ModelPayment {
   const place = creditPlace(payer, payee);
   stripe(payee, place.shard)[place.bucket] += amount;
   payee.flow += amount;
   const legs: ModelLeg[] = [
-    { role: 'PAYER', account: payer.handle, amount: fx ? fx.sellAmount : amount, refunded: 0n, shard: payer.shard, bucket: 'available', settled: false },
+    {
+      role: 'PAYER',
+      account: payer.handle,
+      amount: fx ? fx.sellAmount : amount,
+      refunded: 0n,
+      shard: payer.shard,
+      bucket: 'available',
+      settled: false,
+    },
     { role: 'PAYEE', account: payee.handle, amount, refunded: 0n, ...place, settled: false },
   ];
-  return newPayment(m, { payer: payer.handle, payee: payee.handle, amount: fx ? fx.sellAmount : amount, currency, route: routeOf(payer, payee), legs, discount, campaign, fx });
+  return newPayment(m, {
+    payer: payer.handle,
+    payee: payee.handle,
+    amount: fx ? fx.sellAmount : amount,
+    currency,
+    route: routeOf(payer, payee),
+    legs,
+    discount,
+    campaign,
+    fx,
+  });
 }
 
 export interface LegRequest {
@@ -340,9 +447,17 @@ export function campaignDiscount(m: Model, r: LegRequest, c: ModelCampaign): big
   if (c.endsAtDay !== null && m.day >= c.endsAtDay) return fail('CAMPAIGN_NOT_APPLICABLE');
   if (c.currency !== r.payer.currency) return fail('CAMPAIGN_NOT_APPLICABLE');
   if (receiving.some((leg) => leg.account.owner === r.payer.owner)) return fail('CAMPAIGN_NOT_APPLICABLE');
-  const eligible = receiving.reduce((s, leg) => (c.payees === null || c.payees.includes(leg.account.handle) ? s + leg.amount : s), 0n);
+  const eligible = receiving.reduce(
+    (s, leg) => (c.payees === null || c.payees.includes(leg.account.handle) ? s + leg.amount : s),
+    0n,
+  );
   if (eligible === 0n) return fail('CAMPAIGN_NOT_APPLICABLE');
-  const raw = c.percentOffBps !== null ? (eligible * BigInt(c.percentOffBps)) / 10_000n : c.amountOff! < eligible ? c.amountOff! : eligible;
+  const raw =
+    c.percentOffBps !== null
+      ? (eligible * BigInt(c.percentOffBps)) / 10_000n
+      : c.amountOff! < eligible
+        ? c.amountOff!
+        : eligible;
   return c.maxDiscountPerPayment !== null && c.maxDiscountPerPayment < raw ? c.maxDiscountPerPayment : raw;
 }
 
@@ -357,7 +472,8 @@ export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
   }
   if (r.splits.length > 10) return fail('INVALID_INPUT');
   if (!mayWrite(m, caller, r.payer)) return forbidden;
-  if ([r.payee, ...r.splits.map((s) => s.account)].some((a) => a.currency !== r.payer.currency)) return fail('CURRENCY_MISMATCH');
+  if ([r.payee, ...r.splits.map((s) => s.account)].some((a) => a.currency !== r.payer.currency))
+    return fail('CURRENCY_MISMATCH');
   const splitsTotal = r.splits.reduce((s, x) => s + x.amount, 0n);
   let discount = 0n;
   if (r.campaign) {
@@ -371,19 +487,42 @@ export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
   const payerFunds = stripe(r.payer, r.payer.shard);
   const payerShort = !canSpend(r.payer, r.amount - discount);
   const fundingShort = funding !== null && !canSpend(funding, discount);
-  if (fundingShort && (payerShort && funding!.shard === r.payer.shard)) return fail('CAMPAIGN_EXHAUSTED', 'INSUFFICIENT_FUNDS');
+  if (fundingShort && payerShort && funding!.shard === r.payer.shard)
+    return fail('CAMPAIGN_EXHAUSTED', 'INSUFFICIENT_FUNDS');
   if (fundingShort) return fail('CAMPAIGN_EXHAUSTED');
   // A funding account elsewhere posts first: the payer's refusal then fails a payment that exists.
-  if (payerShort && funding !== null && funding.shard !== r.payer.shard) return { kind: 'ok', status: 'FAILED', discount };
+  if (payerShort && funding !== null && funding.shard !== r.payer.shard)
+    return { kind: 'ok', status: 'FAILED', discount };
   if (payerShort) return fail('INSUFFICIENT_FUNDS');
   payerFunds.available -= r.amount - discount;
-  const legs: ModelLeg[] = [{ role: 'PAYER', account: r.payer.handle, amount: r.amount - discount, refunded: 0n, shard: r.payer.shard, bucket: 'available', settled: false }];
+  const legs: ModelLeg[] = [
+    {
+      role: 'PAYER',
+      account: r.payer.handle,
+      amount: r.amount - discount,
+      refunded: 0n,
+      shard: r.payer.shard,
+      bucket: 'available',
+      settled: false,
+    },
+  ];
   if (funding) {
     stripe(funding, funding.shard).available -= discount;
     r.campaign!.spent += discount;
-    legs.push({ role: 'CAMPAIGN', account: funding.handle, amount: discount, refunded: 0n, shard: funding.shard, bucket: 'available', settled: false });
+    legs.push({
+      role: 'CAMPAIGN',
+      account: funding.handle,
+      amount: discount,
+      refunded: 0n,
+      shard: funding.shard,
+      bucket: 'available',
+      settled: false,
+    });
   }
-  for (const [role, account, amount] of [['PAYEE', r.payee, r.amount - splitsTotal] as const, ...r.splits.map((s) => ['SPLIT', s.account, s.amount] as const)]) {
+  for (const [role, account, amount] of [
+    ['PAYEE', r.payee, r.amount - splitsTotal] as const,
+    ...r.splits.map((s) => ['SPLIT', s.account, s.amount] as const),
+  ]) {
     const place = creditPlace(r.payer, account);
     stripe(account, place.shard)[place.bucket] += amount;
     account.flow += amount;
@@ -392,12 +531,29 @@ export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
   // No splits and no campaign: the service plans the two legs of a plain payment (hasExtraLegs), whose
   // refund the payee cannot give back is refused (or, across shards, FAILED) as a plain payment's is.
   const route = r.splits.length === 0 && r.campaign === null ? routeOf(r.payer, r.payee) : 'LEGS';
-  newPayment(m, { payer: r.payer.handle, payee: r.payee.handle, amount: r.amount, currency: r.payer.currency, route, legs, discount, campaign: r.campaign?.handle ?? null, fx: null });
+  newPayment(m, {
+    payer: r.payer.handle,
+    payee: r.payee.handle,
+    amount: r.amount,
+    currency: r.payer.currency,
+    route,
+    legs,
+    discount,
+    campaign: r.campaign?.handle ?? null,
+    fx: null,
+  });
   return { kind: 'ok', status: 'SUCCEEDED', discount };
 }
 
 /** An FX payment with a quote the caller made: sellAmount of the payer's currency for buyAmount of the payee's. */
-export function fxPayment(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, sellAmount: bigint, buyAmount: bigint): Expected {
+export function fxPayment(
+  m: Model,
+  caller: string,
+  payer: ModelAccount,
+  payee: ModelAccount,
+  sellAmount: bigint,
+  buyAmount: bigint,
+): Expected {
   const early = paymentPreamble(m, caller, payer, payee, sellAmount);
   if (early) return early;
   const from = stripe(payer, payer.shard);
@@ -405,7 +561,16 @@ export function fxPayment(m: Model, caller: string, payer: ModelAccount, payee: 
   from.available -= sellAmount;
   add(m.fxPosition, payer.currency, sellAmount);
   add(m.fxPosition, payee.currency, -buyAmount);
-  credit(m, payer, payee, buyAmount, payer.currency, { sellAmount, buyAmount, buyCurrency: payee.currency, returned: 0n }, null, 0n);
+  credit(
+    m,
+    payer,
+    payee,
+    buyAmount,
+    payer.currency,
+    { sellAmount, buyAmount, buyCurrency: payee.currency, returned: 0n },
+    null,
+    0n,
+  );
   return { kind: 'ok', status: 'SUCCEEDED' };
 }
 
@@ -420,7 +585,10 @@ export function fxReturnedAfter(refunded: bigint, sellAmount: bigint, buyAmount:
 
 // --- refunds ---------------------------------------------------------------------------------
 
-/** A refund by the payee's owner (or an operator): local ones are refused when the payee lacks the money, the others fail. */
+/**
+ * A refund by the payee's owner (or an operator): local ones are refused when the payee lacks the money, the others
+ * fail.
+ */
 export function refund(m: Model, caller: string, p: ModelPayment, amount: bigint): Expected {
   if (!validAmount(m, amount)) return fail('INVALID_INPUT');
   const payee = m.accounts[p.payee]!;
@@ -430,16 +598,26 @@ export function refund(m: Model, caller: string, p: ModelPayment, amount: bigint
   const after = p.refunded + amount;
   topUpStripes(m, p, receiverShares(m, p, amount, after));
   const shortfall = p.route === 'LEGS' ? refundLegs(m, p, after) : refundTwoLegs(m, p, amount, after);
-  if (shortfall) return p.route === 'SAME_SHARD' || p.route === 'MERCHANT_STRIPE' ? fail('INSUFFICIENT_FUNDS') : { kind: 'ok', status: 'FAILED' };
+  if (shortfall)
+    return p.route === 'SAME_SHARD' || p.route === 'MERCHANT_STRIPE'
+      ? fail('INSUFFICIENT_FUNDS')
+      : { kind: 'ok', status: 'FAILED' };
   p.refunded = after;
   return { kind: 'ok', status: 'SUCCEEDED' };
 }
 
 /** What each receiving leg gives back in a refund to `after`: the payee's share (FX: of buy), or every leg's change. */
-function receiverShares(m: Model, p: ModelPayment, amount: bigint, after: bigint): Array<{ leg: ModelLeg; share: bigint }> {
+function receiverShares(
+  m: Model,
+  p: ModelPayment,
+  amount: bigint,
+  after: bigint,
+): Array<{ leg: ModelLeg; share: bigint }> {
   if (p.route === 'LEGS') {
     const changes = refundLegChanges(p.legs, p.amount, after);
-    return p.legs.map((leg, i) => ({ leg, share: changes[i]! })).filter(({ leg }) => leg.role === 'PAYEE' || leg.role === 'SPLIT');
+    return p.legs
+      .map((leg, i) => ({ leg, share: changes[i]! }))
+      .filter(({ leg }) => leg.role === 'PAYEE' || leg.role === 'SPLIT');
   }
   const share = p.fx ? fxReturnedAfter(after, p.fx.sellAmount, p.fx.buyAmount) - p.fx.returned : amount;
   return [{ leg: p.legs[1]!, share: share > 0n ? share : 0n }];
@@ -453,7 +631,10 @@ function receiverShares(m: Model, p: ModelPayment, amount: bigint, after: bigint
  * fails: the merchant's own money, its flow unchanged.
  */
 function topUpStripes(m: Model, p: ModelPayment, shares: ReadonlyArray<{ leg: ModelLeg; share: bigint }>): void {
-  const byStripe = new Map<string, { account: ModelAccount; shard: number; fromPending: bigint; fromAvailable: bigint }>();
+  const byStripe = new Map<
+    string,
+    { account: ModelAccount; shard: number; fromPending: bigint; fromAvailable: bigint }
+  >();
   for (const { leg, share } of shares) {
     const account = m.accounts[leg.account]!;
     if (account.type !== 'MERCHANT' || leg.shard === account.shard || share <= 0n) continue;
@@ -497,7 +678,9 @@ function refundTwoLegs(m: Model, p: ModelPayment, amount: bigint, after: bigint)
 
 function refundLegs(m: Model, p: ModelPayment, after: bigint): boolean {
   const changes = refundLegChanges(p.legs, p.amount, after);
-  const receivers = p.legs.map((leg, i) => ({ leg, change: changes[i]! })).filter(({ leg }) => leg.role === 'PAYEE' || leg.role === 'SPLIT');
+  const receivers = p.legs
+    .map((leg, i) => ({ leg, change: changes[i]! }))
+    .filter(({ leg }) => leg.role === 'PAYEE' || leg.role === 'SPLIT');
   for (const { leg, change } of receivers) {
     const bucket = leg.bucket === 'pending' && !leg.settled ? 'pending' : 'available';
     const account = m.accounts[leg.account]!;
@@ -507,7 +690,13 @@ function refundLegs(m: Model, p: ModelPayment, after: bigint): boolean {
     const change = changes[i]!;
     const s = stripe(m.accounts[leg.account]!, leg.shard);
     if (leg.role === 'PAYER' || leg.role === 'CAMPAIGN') s.available += change;
-    else giveBack(m.accounts[leg.account]!, leg.shard, leg.bucket === 'pending' && !leg.settled ? 'pending' : 'available', change);
+    else
+      giveBack(
+        m.accounts[leg.account]!,
+        leg.shard,
+        leg.bucket === 'pending' && !leg.settled ? 'pending' : 'available',
+        change,
+      );
     if (leg.role === 'CAMPAIGN') m.campaigns[p.campaign!]!.spent -= change;
     leg.refunded += change;
   });
@@ -524,7 +713,9 @@ export function setCreditLimit(m: Model, caller: string, a: ModelAccount, limit:
   return { kind: 'ok' };
 }
 
-/** The exposure per currency the model predicts: Σ max(0, −available) over the accounts, and how many are below zero. */
+/**
+ * The exposure per currency the model predicts: Σ max(0, −available) over the accounts, and how many are below zero.
+ */
 export function exposureOf(m: Model): Map<string, { used: bigint; accounts: number }> {
   const exposure = new Map<string, { used: bigint; accounts: number }>();
   for (const a of m.accounts) {
@@ -540,7 +731,13 @@ export function exposureOf(m: Model): Map<string, { used: bigint; accounts: numb
 
 // --- holds -----------------------------------------------------------------------------------
 
-export function createHold(m: Model, caller: string, payer: ModelAccount, payee: ModelAccount, amount: bigint): Expected {
+export function createHold(
+  m: Model,
+  caller: string,
+  payer: ModelAccount,
+  payee: ModelAccount,
+  amount: bigint,
+): Expected {
   const early = paymentPreamble(m, caller, payer, payee, amount);
   if (early) return early;
   if (payee.currency !== payer.currency) return fail('CURRENCY_MISMATCH');
@@ -548,7 +745,14 @@ export function createHold(m: Model, caller: string, payer: ModelAccount, payee:
   if (!canSpend(payer, amount)) return fail('INSUFFICIENT_FUNDS');
   s.available -= amount;
   s.frozen += amount;
-  m.holds.push({ handle: m.holds.length, payer: payer.handle, payee: payee.handle, amount, status: 'HELD', createdDay: m.day });
+  m.holds.push({
+    handle: m.holds.length,
+    payer: payer.handle,
+    payee: payee.handle,
+    amount,
+    status: 'HELD',
+    createdDay: m.day,
+  });
   return { kind: 'ok' };
 }
 
@@ -580,7 +784,11 @@ export function voidHold(m: Model, caller: string, h: ModelHold): Expected {
 
 // --- campaigns -------------------------------------------------------------------------------
 
-export function createCampaign(m: Model, caller: string, c: Omit<ModelCampaign, 'handle' | 'spent' | 'currency'>): Expected {
+export function createCampaign(
+  m: Model,
+  caller: string,
+  c: Omit<ModelCampaign, 'handle' | 'spent' | 'currency'>,
+): Expected {
   const funding = m.accounts[c.funding]!;
   if (!mayWrite(m, caller, funding)) return forbidden;
   m.campaigns.push({ ...c, handle: m.campaigns.length, spent: 0n, currency: funding.currency });
@@ -614,7 +822,14 @@ export function settle(m: Model, merchant: ModelAccount, day: number): Expected 
   for (const p of m.payments) {
     if (p.businessDate !== date || p.status !== 'SUCCEEDED') continue;
     for (const leg of p.legs) {
-      if (leg.account !== merchant.handle || leg.bucket !== 'pending' || leg.settled || leg.role === 'PAYER' || leg.role === 'CAMPAIGN') continue;
+      if (
+        leg.account !== merchant.handle ||
+        leg.bucket !== 'pending' ||
+        leg.settled ||
+        leg.role === 'PAYER' ||
+        leg.role === 'CAMPAIGN'
+      )
+        continue;
       due.set(leg.shard, (due.get(leg.shard) ?? 0n) + leg.amount - legRefunded(p, leg));
       leg.settled = true;
     }
@@ -638,7 +853,13 @@ export function settle(m: Model, merchant: ModelAccount, day: number): Expected 
 
 /** What refunds gave back of a merchant leg (its payee share: an FX payment's in the payee's currency). */
 function legRefunded(p: ModelPayment, leg: ModelLeg): bigint {
-  return p.route === 'LEGS' ? (leg.refunded > leg.amount ? leg.amount : leg.refunded) : p.fx ? p.fx.returned : p.refunded;
+  return p.route === 'LEGS'
+    ? leg.refunded > leg.amount
+      ? leg.amount
+      : leg.refunded
+    : p.fx
+      ? p.fx.returned
+      : p.refunded;
 }
 
 // --- settlement advances (T+0, issue 33) ------------------------------------------------------
@@ -658,10 +879,18 @@ export function setAdvanceTerms(m: Model, caller: string, a: ModelAccount, terms
 /** A merchant's stripes as the service lists them: the home row first, then the other databases in order. */
 export function stripesInOrder(a: ModelAccount): Array<{ shard: number; pending: bigint; outstanding: bigint }> {
   const shards = [a.shard, ...[...a.stripes.keys()].filter((s) => s !== a.shard).sort((x, y) => x - y)];
-  return shards.map((shard) => ({ shard, pending: stripe(a, shard).pending, outstanding: a.outstanding.get(shard) ?? 0n }));
+  return shards.map((shard) => ({
+    shard,
+    pending: stripe(a, shard).pending,
+    outstanding: a.outstanding.get(shard) ?? 0n,
+  }));
 }
 
-export interface OfferPrediction { allowed: bigint; outstanding: bigint; feeBps: number }
+export interface OfferPrediction {
+  allowed: bigint;
+  outstanding: bigint;
+  feeBps: number;
+}
 
 /**
  * AdvanceOffer as the contract says: min(⌊(Σ pending + O) × maxAdvanceBps / 10000⌋ − O,
@@ -682,14 +911,24 @@ export function offerOf(a: ModelAccount): OfferPrediction {
 
 /** What a merchant's offer and stripes depend on, as text: a step that leaves it alone changed neither. */
 export function advanceStateOf(a: ModelAccount): string {
-  const stripes = [...a.stripes].map(([shard, s]) => `${shard}:${s.available}/${s.pending}/${a.outstanding.get(shard) ?? 0n}/${a.repaid.get(shard) ?? 0n}`);
+  const stripes = [...a.stripes].map(
+    ([shard, s]) =>
+      `${shard}:${s.available}/${s.pending}/${a.outstanding.get(shard) ?? 0n}/${a.repaid.get(shard) ?? 0n}`,
+  );
   const t = a.advanceTerms;
   return `${t ? `${t.maxAdvanceBps}/${t.feeBps}/${t.outstandingMax}` : '-'} ${stripes.join(' ')}`;
 }
 
-/** For the run's tally: whether a step raised the refunds' repayments or lowered the outstanding advance (advanceStateOf before it). */
+/**
+ * For the run's tally: whether a step raised the refunds' repayments or lowered the outstanding advance (advanceStateOf
+ * before it).
+ */
 export function advanceMovesOf(before: string, a: ModelAccount): string[] {
-  const sum = (state: string, field: number) => state.split(' ').slice(1).reduce((t, s) => t + BigInt(s.split(/[:/]/)[field] ?? 0), 0n);
+  const sum = (state: string, field: number) =>
+    state
+      .split(' ')
+      .slice(1)
+      .reduce((t, s) => t + BigInt(s.split(/[:/]/)[field] ?? 0), 0n);
   const after = advanceStateOf(a);
   const moves: string[] = [];
   if (sum(after, 4) > sum(before, 4)) moves.push('advance repaid by a refund');
@@ -697,7 +936,9 @@ export function advanceMovesOf(before: string, a: ModelAccount): string[] {
   return moves;
 }
 
-/** Query.advanceOffer: the merchant's owner and operators (others FORBIDDEN); null for an account that is no merchant. */
+/**
+ * Query.advanceOffer: the merchant's owner and operators (others FORBIDDEN); null for an account that is no merchant.
+ */
 export function advanceOffer(m: Model, caller: string, a: ModelAccount): OfferPrediction | null | 'forbidden' {
   if (caller !== 'operator' && caller !== a.owner) return 'forbidden';
   return a.type === 'MERCHANT' ? offerOf(a) : null;
@@ -710,7 +951,13 @@ export function advanceOffer(m: Model, caller: string, a: ModelAccount): OfferPr
  * the pieces (planPieces: largest pending first, the fee shared in proportion): each stripe's
  * pending −a, available +(a − fee), outstanding +a, the fee to fee income.
  */
-export function advance(m: Model, caller: string, a: ModelAccount, amount: bigint, replayOf: ModelAdvance | null): Expected {
+export function advance(
+  m: Model,
+  caller: string,
+  a: ModelAccount,
+  amount: bigint,
+  replayOf: ModelAdvance | null,
+): Expected {
   if (amount <= 0n) return fail('INVALID_INPUT');
   if (!(caller === 'operator' || (caller === a.owner && m.roles.get(caller) !== 'partner'))) return forbidden;
   if (a.type !== 'MERCHANT') return fail('INVALID_INPUT');
@@ -718,11 +965,16 @@ export function advance(m: Model, caller: string, a: ModelAccount, amount: bigin
   if (!t || t.maxAdvanceBps === 0) return fail('ADVANCES_DISABLED');
   // A key used before on this merchant is answered before the offer: the same body by its
   // advance, another as reused, even when the offer it spent would refuse the amount now.
-  if (replayOf && replayOf.merchant === a.handle) return replayOf.amount === amount ? { kind: 'ok', advance: replayOf } : fail('IDEMPOTENCY_KEY_REUSED');
+  if (replayOf && replayOf.merchant === a.handle)
+    return replayOf.amount === amount ? { kind: 'ok', advance: replayOf } : fail('IDEMPOTENCY_KEY_REUSED');
   if (amount > offerOf(a).allowed) return fail('ADVANCE_EXCEEDS_ALLOWED');
   if (replayOf) return fail('IDEMPOTENCY_KEY_REUSED');
   const stripes = stripesInOrder(a);
-  const pieces = planPieces(amount, t.feeBps, stripes.map((s) => ({ stripeAccountId: String(s.shard), pending: s.pending, outstanding: s.outstanding })));
+  const pieces = planPieces(
+    amount,
+    t.feeBps,
+    stripes.map((s) => ({ stripeAccountId: String(s.shard), pending: s.pending, outstanding: s.outstanding })),
+  );
   let fee = 0n;
   for (const piece of pieces) {
     const shard = Number(piece.stripeAccountId);

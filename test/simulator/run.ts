@@ -10,7 +10,17 @@ import { generate, type Op } from './generator';
 import { docs, sender, type Sender } from './driver';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import {
-  checkAdvances, checkBalances, checkCampaigns, checkExposure, checkLedgerHealth, checkOwners, checkStripes, checkSystemTotals, readBalances, readExposure, systemTotals,
+  checkAdvances,
+  checkBalances,
+  checkCampaigns,
+  checkExposure,
+  checkLedgerHealth,
+  checkOwners,
+  checkStripes,
+  checkSystemTotals,
+  readBalances,
+  readExposure,
+  systemTotals,
 } from './checks';
 import { execute, type Bindings } from './execute';
 
@@ -22,7 +32,9 @@ import { execute, type Bindings } from './execute';
 export interface SimulationOptions {
   seed: number;
   steps: number;
-  /** False: leave out the shapes issue 31's campaign and FX refund fixes change (a clean run on the code before them). */
+  /**
+   * False: leave out the shapes issue 31's campaign and FX refund fixes change (a clean run on the code before them).
+   */
   hostileCampaignFx: boolean;
   log?: (line: string) => void;
 }
@@ -32,19 +44,40 @@ export class SimulationFailure extends Error {
 }
 
 const owners = [
-  ['custA', 'customer'], ['custB', 'customer'], ['merch1', 'merchant'], ['merch2', 'merchant'],
-  ['funder', 'merchant'], ['partner', 'partner'], ['hostile', 'customer'],
+  ['custA', 'customer'],
+  ['custB', 'customer'],
+  ['merch1', 'merchant'],
+  ['merch2', 'merchant'],
+  ['funder', 'merchant'],
+  ['partner', 'partner'],
+  ['hostile', 'customer'],
 ] as const;
 
 /** Each owner's accounts: customers hold exponent-0 (JPY, VND) and -3 (KWD) currencies too. */
 const accountPlan: ReadonlyArray<[string, string, 'PERSONAL' | 'MERCHANT']> = [
-  ['custA', 'USD', 'PERSONAL'], ['custA', 'USD', 'PERSONAL'], ['custA', 'JPY', 'PERSONAL'], ['custA', 'KWD', 'PERSONAL'], ['custA', 'VND', 'PERSONAL'],
-  ['custB', 'USD', 'PERSONAL'], ['custB', 'JPY', 'PERSONAL'], ['custB', 'KWD', 'PERSONAL'],
-  ['merch1', 'USD', 'MERCHANT'], ['merch1', 'JPY', 'MERCHANT'], ['merch2', 'USD', 'MERCHANT'], ['merch2', 'KWD', 'MERCHANT'],
-  ['funder', 'USD', 'PERSONAL'], ['funder', 'JPY', 'PERSONAL'], ['funder', 'KWD', 'PERSONAL'],
+  ['custA', 'USD', 'PERSONAL'],
+  ['custA', 'USD', 'PERSONAL'],
+  ['custA', 'JPY', 'PERSONAL'],
+  ['custA', 'KWD', 'PERSONAL'],
+  ['custA', 'VND', 'PERSONAL'],
+  ['custB', 'USD', 'PERSONAL'],
+  ['custB', 'JPY', 'PERSONAL'],
+  ['custB', 'KWD', 'PERSONAL'],
+  ['merch1', 'USD', 'MERCHANT'],
+  ['merch1', 'JPY', 'MERCHANT'],
+  ['merch2', 'USD', 'MERCHANT'],
+  ['merch2', 'KWD', 'MERCHANT'],
+  ['funder', 'USD', 'PERSONAL'],
+  ['funder', 'JPY', 'PERSONAL'],
+  ['funder', 'KWD', 'PERSONAL'],
   ['partner', 'USD', 'PERSONAL'],
-  ['hostile', 'USD', 'PERSONAL'], ['hostile', 'USD', 'PERSONAL'], ['hostile', 'JPY', 'PERSONAL'], ['hostile', 'JPY', 'PERSONAL'],
-  ['hostile', 'KWD', 'PERSONAL'], ['hostile', 'KWD', 'PERSONAL'], ['hostile', 'VND', 'PERSONAL'],
+  ['hostile', 'USD', 'PERSONAL'],
+  ['hostile', 'USD', 'PERSONAL'],
+  ['hostile', 'JPY', 'PERSONAL'],
+  ['hostile', 'JPY', 'PERSONAL'],
+  ['hostile', 'KWD', 'PERSONAL'],
+  ['hostile', 'KWD', 'PERSONAL'],
+  ['hostile', 'VND', 'PERSONAL'],
 ];
 
 /** Rates of up to 12 significant digits between the currencies, with and without a spread. */
@@ -63,7 +96,9 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
   const log = options.log ?? (() => {});
   const started = Date.now();
   // The run's clock: a day step moves it a day. It starts where the business date lasts three hours more.
-  let offset = [0, 6, 12, 18].map((h) => h * hourMs).find((o) => businessDateOf(new Date(started + o)) === businessDateOf(new Date(started + o + 3 * hourMs)))!;
+  let offset = [0, 6, 12, 18]
+    .map((h) => h * hourMs)
+    .find((o) => businessDateOf(new Date(started + o)) === businessDateOf(new Date(started + o + 3 * hourMs)))!;
   const now = (): Date => new Date(Date.now() + offset);
   const stack = await startStack({ now });
   try {
@@ -76,29 +111,64 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       m.roles.set(`${run}-${name}`, role);
       bearers.set(`${run}-${name}`, await token(`${run}-${name}`, role));
     }
-    const b: Bindings = { accounts: [], names: [], payments: [], holds: [], campaigns: [], advances: [], replayable: [] };
+    const b: Bindings = {
+      accounts: [],
+      names: [],
+      payments: [],
+      holds: [],
+      campaigns: [],
+      advances: [],
+      replayable: [],
+    };
     await openAccounts(s, m, b, bearers.get('operator')!, run, stack.shards);
     for (const r of rates) {
-      const response = await s.send(docs.setFxRate, { input: { baseCurrency: r.base, quoteCurrency: r.quote, rate: r.rate, spreadBps: r.spreadBps } }, bearers.get('operator')!);
-      if (response.data?.setFxRate?.__typename !== 'FxRate') throw new Error(`setFxRate failed: ${JSON.stringify(response)}`);
+      const response = await s.send(
+        docs.setFxRate,
+        { input: { baseCurrency: r.base, quoteCurrency: r.quote, rate: r.rate, spreadBps: r.spreadBps } },
+        bearers.get('operator')!,
+      );
+      if (response.data?.setFxRate?.__typename !== 'FxRate')
+        throw new Error(`setFxRate failed: ${JSON.stringify(response)}`);
     }
     // Every account starts with money to move (deposits through the API, as the model says).
     for (const a of m.accounts) {
-      const amount = a.currency === 'VND' ? 50_000_000n : a.currency === 'KWD' || a.currency === 'JPY' ? 500_000n : 200_000n;
+      const amount =
+        a.currency === 'VND' ? 50_000_000n : a.currency === 'KWD' || a.currency === 'JPY' ? 500_000n : 200_000n;
       model.deposit(m, 'operator', a, amount);
-      const response = await s.send(docs.deposit, { input: { idempotencyKey: unique('seed'), accountId: b.accounts[a.handle], amount: String(amount), currency: a.currency } }, bearers.get('operator')!);
-      if (response.data?.deposit?.__typename !== 'Deposit') throw new Error(`funding ${b.names[a.handle]} failed: ${JSON.stringify(response)}`);
+      const response = await s.send(
+        docs.deposit,
+        {
+          input: {
+            idempotencyKey: unique('seed'),
+            accountId: b.accounts[a.handle],
+            amount: String(amount),
+            currency: a.currency,
+          },
+        },
+        bearers.get('operator')!,
+      );
+      if (response.data?.deposit?.__typename !== 'Deposit')
+        throw new Error(`funding ${b.names[a.handle]} failed: ${JSON.stringify(response)}`);
     }
     await initialTerms(s, m, b, bearers.get('operator')!);
     const merchants = m.accounts.filter((a) => a.type === 'MERCHANT').map((a) => a.handle);
     const exposure = await readExposure(s, bearers.get('operator')!);
     if (typeof exposure === 'string') throw new Error(exposure);
-    const baselines = { fx: await systemTotals(stack.shards, 'FX_POSITION'), fees: await systemTotals(stack.shards, 'FEE_INCOME'), exposure };
+    const baselines = {
+      fx: await systemTotals(stack.shards, 'FX_POSITION'),
+      fees: await systemTotals(stack.shards, 'FEE_INCOME'),
+      exposure,
+    };
     const random = seededRandom(options.seed);
     /** How many operations of each kind got each answer: what the run covered. */
     const tally = new Map<string, number>();
     const ctx = {
-      s, m, b, bearers, amountMax, clock: now,
+      s,
+      m,
+      b,
+      bearers,
+      amountMax,
+      clock: now,
       quote: (sell: string, buy: string, sellAmount: bigint) => predictQuote(sell, buy, sellAmount, amountMax),
       nextDay: () => {
         offset += dayMs;
@@ -106,11 +176,16 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       },
     };
     for (let step = 1; step <= options.steps; step++) {
-      const op = generate(random, m, { hostileCampaignFx: options.hostileCampaignFx, replayable: b.replayable.length - 1 });
+      const op = generate(random, m, {
+        hostileCampaignFx: options.hostileCampaignFx,
+        replayable: b.replayable.length - 1,
+      });
       const merchantsBefore = merchants.map((h) => model.advanceStateOf(m.accounts[h]!));
       const topUpsBefore = m.topUps;
       const fail = (what: string, detail: string): never => {
-        throw new SimulationFailure(`[simulator] seed ${options.seed}, step ${step}: ${what}\n  operation: ${describe(op, b)}${paymentOf(op, m)}\n  ${detail}`);
+        throw new SimulationFailure(
+          `[simulator] seed ${options.seed}, step ${step}: ${what}\n  operation: ${describe(op, b)}${paymentOf(op, m)}\n  ${detail}`,
+        );
       };
       const outcome = await execute(ctx, op, tally);
       // The merchants whose stripes, outstanding advance or terms the step changed in the model (all of
@@ -118,31 +193,49 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       // unchanged merchant's were checked when it last changed; a change the model did not make
       // shows in its balance, checked after every step.
       const everything = step % 25 === 0 || step === options.steps;
-      const touched = merchants.filter((h, i) => everything || model.advanceStateOf(m.accounts[h]!) !== merchantsBefore[i]);
+      const touched = merchants.filter(
+        (h, i) => everything || model.advanceStateOf(m.accounts[h]!) !== merchantsBefore[i],
+      );
       const { balances: actual, offers } = await readBalances(s, bearers.get('operator')!, b.accounts, touched);
-      if (outcome !== null) fail('the answer differs from the model', `${outcome}\n  after it, against the model's prediction: ${checkOwners(m, actual) ?? 'owners\' net positions as the model says'}`);
+      if (outcome !== null)
+        fail(
+          'the answer differs from the model',
+          `${outcome}\n  after it, against the model's prediction: ${checkOwners(m, actual) ?? "owners' net positions as the model says"}`,
+        );
       const fxNow = await systemTotals(stack.shards, 'FX_POSITION');
-      const problem = checkSystemTotals('FX position', m.fxPosition, baselines.fx, fxNow)
-        ?? checkCampaigns(m, actual)
-        ?? checkOwners(m, actual)
-        ?? checkBalances(m, actual, b.names)
-        ?? checkAdvances(m, actual, offers, b.names)
-        ?? (touched.length > 0 ? await checkStripes(stack.shards, m, b.accounts, b.names, touched) : null)
-        ?? checkSystemTotals('fee income', m.feeIncome, baselines.fees, await systemTotals(stack.shards, 'FEE_INCOME'))
-        ?? await checkExposure(s, bearers.get('operator')!, m, baselines.exposure)
-        ?? await checkLedgerHealth(s, bearers.get('operator')!);
+      const problem =
+        checkSystemTotals('FX position', m.fxPosition, baselines.fx, fxNow) ??
+        checkCampaigns(m, actual) ??
+        checkOwners(m, actual) ??
+        checkBalances(m, actual, b.names) ??
+        checkAdvances(m, actual, offers, b.names) ??
+        (touched.length > 0 ? await checkStripes(stack.shards, m, b.accounts, b.names, touched) : null) ??
+        checkSystemTotals('fee income', m.feeIncome, baselines.fees, await systemTotals(stack.shards, 'FEE_INCOME')) ??
+        (await checkExposure(s, bearers.get('operator')!, m, baselines.exposure)) ??
+        (await checkLedgerHealth(s, bearers.get('operator')!));
       if (problem) fail('a check failed after the operation', problem);
-      // What of issue 33's advance paths the step took: a refund repaying an advance from available, a settlement covering one.
+      // What of issue 33's advance paths the step took: a refund repaying an advance from available, a settlement
+      // covering one.
       merchants.forEach((h, i) => {
         const moved = model.advanceMovesOf(merchantsBefore[i]!, m.accounts[h]!);
         for (const what of moved) tally.set(what, (tally.get(what) ?? 0) + 1);
       });
-      if (m.topUps > topUpsBefore) tally.set('refund topped up from the home row', (tally.get('refund topped up from the home row') ?? 0) + 1);
+      if (m.topUps > topUpsBefore)
+        tally.set('refund topped up from the home row', (tally.get('refund topped up from the home row') ?? 0) + 1);
       // How much of the run the exposure invariant saw credit in use (the tally shows it).
-      if ([...model.exposureOf(m).values()].some((line) => line.used > 0n)) tally.set('credit in use', (tally.get('credit in use') ?? 0) + 1);
-      if (step % 50 === 0) log(`[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      if ([...model.exposureOf(m).values()].some((line) => line.used > 0n))
+        tally.set('credit in use', (tally.get('credit in use') ?? 0) + 1);
+      if (step % 50 === 0)
+        log(`[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
-    return { steps: options.steps, ms: Date.now() - started, tally: [...tally].sort().map(([k, n]) => `${k} ${n}`).join(', ') };
+    return {
+      steps: options.steps,
+      ms: Date.now() - started,
+      tally: [...tally]
+        .sort()
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', '),
+    };
   } finally {
     await stack.stop();
   }
@@ -156,15 +249,33 @@ async function initialTerms(s: Sender, m: model.Model, b: Bindings, operator: st
   const merchants = m.accounts.filter((a) => a.type === 'MERCHANT');
   for (const [i, a] of merchants.entries()) {
     if (i % 2 === 1) continue;
-    const terms = { maxAdvanceBps: i === 0 ? 8_000 : 10_000, feeBps: i === 0 ? 150 : 33, outstandingMax: i === 0 ? 60_000n : 1_000_000n };
+    const terms = {
+      maxAdvanceBps: i === 0 ? 8_000 : 10_000,
+      feeBps: i === 0 ? 150 : 33,
+      outstandingMax: i === 0 ? 60_000n : 1_000_000n,
+    };
     model.setAdvanceTerms(m, 'operator', a, terms);
-    const response = await s.send(docs.setAdvanceTerms, { input: { merchantAccountId: b.accounts[a.handle], ...terms, outstandingMax: String(terms.outstandingMax) } }, operator);
-    if (response.data?.setAdvanceTerms?.__typename !== 'AdvanceTerms') throw new Error(`setAdvanceTerms failed: ${JSON.stringify(response)}`);
+    const response = await s.send(
+      docs.setAdvanceTerms,
+      { input: { merchantAccountId: b.accounts[a.handle], ...terms, outstandingMax: String(terms.outstandingMax) } },
+      operator,
+    );
+    if (response.data?.setAdvanceTerms?.__typename !== 'AdvanceTerms')
+      throw new Error(`setAdvanceTerms failed: ${JSON.stringify(response)}`);
   }
 }
 
-/** The plan's accounts, opened through the gateway by the operator, each bound to its model account (and its database). */
-async function openAccounts(s: Sender, m: model.Model, b: Bindings, operator: string, run: string, shards: ShardSet): Promise<void> {
+/**
+ * The plan's accounts, opened through the gateway by the operator, each bound to its model account (and its database).
+ */
+async function openAccounts(
+  s: Sender,
+  m: model.Model,
+  b: Bindings,
+  operator: string,
+  run: string,
+  shards: ShardSet,
+): Promise<void> {
   for (const [name, currency, type] of accountPlan) {
     const response = await s.send(docs.openAccount, { input: { ownerId: `${run}-${name}`, type, currency } }, operator);
     const id = response.data?.openAccount?.id as string | undefined;
@@ -175,10 +286,21 @@ async function openAccounts(s: Sender, m: model.Model, b: Bindings, operator: st
   }
 }
 
-function predictQuote(sell: string, buy: string, sellAmount: bigint, amountMax: bigint): { ok: true; buyAmount: bigint } | { ok: false } {
+function predictQuote(
+  sell: string,
+  buy: string,
+  sellAmount: bigint,
+  amountMax: bigint,
+): { ok: true; buyAmount: bigint } | { ok: false } {
   const rate = rates.find((r) => (r.base === sell && r.quote === buy) || (r.base === buy && r.quote === sell));
   if (!rate) return { ok: false };
-  const amounts = quoteAmounts(rate, { currency: sell, exponent: minorUnitExponent(sell as Currency) }, { currency: buy, exponent: minorUnitExponent(buy as Currency) }, { side: 'sell', amount: sellAmount }, amountMax);
+  const amounts = quoteAmounts(
+    rate,
+    { currency: sell, exponent: minorUnitExponent(sell as Currency) },
+    { currency: buy, exponent: minorUnitExponent(buy as Currency) },
+    { side: 'sell', amount: sellAmount },
+    amountMax,
+  );
   return amounts.ok ? { ok: true, buyAmount: amounts.value.buyAmount } : { ok: false };
 }
 
@@ -186,15 +308,17 @@ function predictQuote(sell: string, buy: string, sellAmount: bigint, amountMax: 
 function paymentOf(op: Op, m: model.Model): string {
   if (op.t !== 'refund') return '';
   const p = m.payments[op.payment]!;
-  const fx = p.fx ? `, FX: sold ${p.fx.sellAmount} ${p.currency} for ${p.fx.buyAmount} ${p.fx.buyCurrency}, ${p.fx.returned} ${p.fx.buyCurrency} given back by the model's rule` : '';
+  const fx = p.fx
+    ? `, FX: sold ${p.fx.sellAmount} ${p.currency} for ${p.fx.buyAmount} ${p.fx.buyCurrency}, ${p.fx.returned} ${p.fx.buyCurrency} given back by the model's rule`
+    : '';
   return `\n  payment #${p.handle}: ${p.amount} ${p.currency} (${p.route}), ${p.refunded} refunded${fx}`;
 }
 
 function describe(op: Op, b: Bindings): string {
   return JSON.stringify(op, (key, value) => {
     if (typeof value === 'bigint') return value.toString();
-    if (['acc', 'payer', 'payee', 'funding', 'merchant'].includes(key) && typeof value === 'number') return b.names[value];
+    if (['acc', 'payer', 'payee', 'funding', 'merchant'].includes(key) && typeof value === 'number')
+      return b.names[value];
     return value;
   });
 }
-

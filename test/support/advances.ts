@@ -31,9 +31,13 @@ type Rows<T> = [T[]];
 
 /** The helpers, as fields bound to the instance (arrow functions), so a file may destructure them. */
 export class AdvanceKit {
-  constructor(private readonly stackOf: () => Stack, private readonly operatorOf: () => string) {}
+  constructor(
+    private readonly stackOf: () => Stack,
+    private readonly operatorOf: () => string,
+  ) {}
 
-  readonly q = (doc: string, variables: Record<string, unknown> = {}, as = this.operatorOf()) => gql(this.stackOf().gatewayUrl, doc, variables, as);
+  readonly q = (doc: string, variables: Record<string, unknown> = {}, as = this.operatorOf()) =>
+    gql(this.stackOf().gatewayUrl, doc, variables, as);
   readonly shards = () => this.stackOf().shards;
   readonly physicalOf = (accountId: string) => this.shards().topology.physicalOf[shardOf('account', accountId)]!;
   /** Rows of one statement on the shard that holds `id`. */
@@ -46,10 +50,14 @@ export class AdvanceKit {
     return r.data!.openAccount.id as string;
   };
   readonly deposit = async (accountId: string, amount: string): Promise<void> => {
-    const d = await this.q(contractOperation('Deposit'), { input: { idempotencyKey: unique('dep'), accountId, amount, currency: 'USD', externalRef: unique('ext') } });
+    const d = await this.q(contractOperation('Deposit'), {
+      input: { idempotencyKey: unique('dep'), accountId, amount, currency: 'USD', externalRef: unique('ext') },
+    });
     expect(d.data!.deposit.__typename, JSON.stringify(d)).toBe('Deposit');
   };
-  /** A funded payer on each physical shard, so that a merchant they pay has a stripe on every shard; by physical shard. */
+  /**
+   * A funded payer on each physical shard, so that a merchant they pay has a stripe on every shard; by physical shard.
+   */
   readonly payersOnEveryShard = async (amount: string): Promise<Map<number, string>> => {
     const found = new Map<number, string>();
     for (let i = 0; i < 200 && found.size < this.shards().all.length; i++) {
@@ -69,23 +77,40 @@ export class AdvanceKit {
     return { home, remote };
   };
   readonly pay = async (payer: string, payee: string, amount: string, as = this.operatorOf()): Promise<string> => {
-    const r = await this.q(contractOperation('CreatePayment'), { input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD' } }, as);
+    const r = await this.q(
+      contractOperation('CreatePayment'),
+      {
+        input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD' },
+      },
+      as,
+    );
     expect(r.data!.createPayment.__typename, JSON.stringify(r)).toBe('Payment');
     expect(r.data!.createPayment.status).toBe('SUCCEEDED');
     return r.data!.createPayment.id as string;
   };
   readonly refund = async (paymentId: string, amount: string, as = this.operatorOf()) =>
-    (await this.q(docs.refund, { input: { idempotencyKey: unique('ref'), paymentId, amount } }, as)).data!.refundPayment as Record<string, any>;
+    (await this.q(docs.refund, { input: { idempotencyKey: unique('ref'), paymentId, amount } }, as)).data!
+      .refundPayment as Record<string, any>;
   readonly withdraw = async (accountId: string, amount: string, as = this.operatorOf()) =>
-    (await this.q(docs.withdraw, { input: { idempotencyKey: unique('wdr'), accountId, amount, currency: 'USD', externalRef: unique('out') } }, as)).data!.withdraw as Record<string, any>;
+    (
+      await this.q(
+        docs.withdraw,
+        { input: { idempotencyKey: unique('wdr'), accountId, amount, currency: 'USD', externalRef: unique('out') } },
+        as,
+      )
+    ).data!.withdraw as Record<string, any>;
   /** Every stripe of the merchant (home row included) as stored, by id. */
   readonly stripes = async (merchant: string): Promise<Stripes> => {
-    const rows = (await Promise.all(this.shards().all.map((s) => accountsAndStripes(s.db, [merchant], [merchant])))).flat();
+    const rows = (
+      await Promise.all(this.shards().all.map((s) => accountsAndStripes(s.db, [merchant], [merchant])))
+    ).flat();
     return new Map(rows.map((a) => [a.id, { available: a.available, pending: a.pending }]));
   };
   /** The merchant's stripe on the payer's shard. */
   readonly stripeOf = async (merchant: string, payer: string): Promise<string> => {
-    const id = [...(await this.stripes(merchant)).keys()].find((s) => this.shards().of('account', s) === this.shards().of('account', payer));
+    const id = [...(await this.stripes(merchant)).keys()].find(
+      (s) => this.shards().of('account', s) === this.shards().of('account', payer),
+    );
     expect(id, `a stripe of ${merchant} beside ${payer}`).toBeDefined();
     return id!;
   };
@@ -94,47 +119,92 @@ export class AdvanceKit {
     const rows = [...(await this.stripes(accountId)).values()];
     return { available: sum(rows.map((r) => r.available)), pending: sum(rows.map((r) => r.pending)) };
   };
-  readonly advanceRows = (merchant: string) => this.rowsOn<{ id: string; status: string; amount: string; fee: string }>(merchant,
-    sql`SELECT id, status, CAST(amount AS CHAR) AS amount, CAST(fee_amount AS CHAR) AS fee FROM advances WHERE merchant_account_id = ${merchant} ORDER BY created_at, id`);
+  readonly advanceRows = (merchant: string) =>
+    this.rowsOn<{ id: string; status: string; amount: string; fee: string }>(
+      merchant,
+      sql`SELECT id, status, CAST(amount AS CHAR) AS amount, CAST(fee_amount AS CHAR) AS fee FROM advances WHERE merchant_account_id = ${merchant} ORDER BY created_at, id`,
+    );
   /** The advance's pieces on every shard. */
-  readonly piecesOf = async (advanceId: string): Promise<Array<{ stripe: string; amount: bigint; fee: bigint; reversed: boolean }>> => {
-    const all = await Promise.all(this.shards().all.map(async (s) => {
-      const [rows] = (await s.db.execute(sql`SELECT stripe_account_id AS stripe, CAST(amount AS CHAR) AS amount, CAST(fee_amount AS CHAR) AS fee, reversed FROM advance_pieces WHERE advance_id = ${advanceId}`)) as unknown as Rows<{ stripe: string; amount: string; fee: string; reversed: number }>;
-      return rows.map((r) => ({ stripe: r.stripe, amount: BigInt(r.amount), fee: BigInt(r.fee), reversed: r.reversed === 1 }));
-    }));
+  readonly piecesOf = async (
+    advanceId: string,
+  ): Promise<Array<{ stripe: string; amount: bigint; fee: bigint; reversed: boolean }>> => {
+    const all = await Promise.all(
+      this.shards().all.map(async (s) => {
+        const [rows] = (await s.db.execute(
+          sql`SELECT stripe_account_id AS stripe, CAST(amount AS CHAR) AS amount, CAST(fee_amount AS CHAR) AS fee, reversed FROM advance_pieces WHERE advance_id = ${advanceId}`,
+        )) as unknown as Rows<{ stripe: string; amount: string; fee: string; reversed: number }>;
+        return rows.map((r) => ({
+          stripe: r.stripe,
+          amount: BigInt(r.amount),
+          fee: BigInt(r.fee),
+          reversed: r.reversed === 1,
+        }));
+      }),
+    );
     return all.flat();
   };
   /** advance_outstanding of every stripe of the merchant, by stripe (a stripe without a row: absent). */
   readonly outstanding = async (merchant: string): Promise<Map<string, bigint>> => {
-    const all = await Promise.all(this.shards().all.map(async (s) => {
-      const [rows] = (await s.db.execute(sql`SELECT stripe_account_id AS stripe, CAST(outstanding AS CHAR) AS o FROM advance_outstanding WHERE merchant_account_id = ${merchant}`)) as unknown as Rows<{ stripe: string; o: string }>;
-      return rows.map((r) => [r.stripe, BigInt(r.o)] as const);
-    }));
+    const all = await Promise.all(
+      this.shards().all.map(async (s) => {
+        const [rows] = (await s.db.execute(
+          sql`SELECT stripe_account_id AS stripe, CAST(outstanding AS CHAR) AS o FROM advance_outstanding WHERE merchant_account_id = ${merchant}`,
+        )) as unknown as Rows<{ stripe: string; o: string }>;
+        return rows.map((r) => [r.stripe, BigInt(r.o)] as const);
+      }),
+    );
     return new Map(all.flat());
   };
   /** What refunds repaid of the stripe's outstanding advance (advance_refund_offsets), by refund. */
   readonly refundOffsets = async (stripe: string): Promise<Array<{ refundId: string; amount: bigint }>> =>
-    (await this.rowsOn<{ refundId: string; amount: string }>(stripe,
-      sql`SELECT refund_id AS refundId, CAST(amount AS CHAR) AS amount FROM advance_refund_offsets WHERE stripe_account_id = ${stripe}`))
-      .map((r) => ({ refundId: r.refundId, amount: BigInt(r.amount) }));
+    (
+      await this.rowsOn<{ refundId: string; amount: string }>(
+        stripe,
+        sql`SELECT refund_id AS refundId, CAST(amount AS CHAR) AS amount FROM advance_refund_offsets WHERE stripe_account_id = ${stripe}`,
+      )
+    ).map((r) => ({ refundId: r.refundId, amount: BigInt(r.amount) }));
   /** The refund top-ups (sweeps from the home row to a stripe) of the merchant, on its home shard. */
-  readonly topUps = async (merchant: string): Promise<Array<{ id: string; refundId: string; from: string; to: string; amount: bigint; status: string }>> =>
-    (await this.rowsOn<{ id: string; refundId: string; from: string; to: string; amount: string; status: string }>(merchant,
-      sql`SELECT id, withdrawal_id AS refundId, stripe_account_id AS \`from\`, merchant_account_id AS \`to\`, CAST(amount AS CHAR) AS amount, status
-          FROM sweeps WHERE stripe_account_id = ${merchant} ORDER BY created_at, id`))
-      .map((r) => ({ ...r, amount: BigInt(r.amount) }));
-  readonly setTerms = (merchant: string, maxAdvanceBps: number, feeBps: number, outstandingMax: string, as = this.operatorOf()) =>
-    this.q(docs.terms, { input: { merchantAccountId: merchant, maxAdvanceBps, feeBps, outstandingMax } }, as);
-  readonly termsOk = async (merchant: string, maxAdvanceBps: number, feeBps: number, outstandingMax: string): Promise<void> => {
-    expect((await this.setTerms(merchant, maxAdvanceBps, feeBps, outstandingMax)).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
+  readonly topUps = async (
+    merchant: string,
+  ): Promise<Array<{ id: string; refundId: string; from: string; to: string; amount: bigint; status: string }>> =>
+    (
+      await this.rowsOn<{ id: string; refundId: string; from: string; to: string; amount: string; status: string }>(
+        merchant,
+        sql`SELECT id, withdrawal_id AS refundId, stripe_account_id AS \`from\`, merchant_account_id AS \`to\`, CAST(amount AS CHAR) AS amount, status
+          FROM sweeps WHERE stripe_account_id = ${merchant} ORDER BY created_at, id`,
+      )
+    ).map((r) => ({ ...r, amount: BigInt(r.amount) }));
+  readonly setTerms = (
+    merchant: string,
+    maxAdvanceBps: number,
+    feeBps: number,
+    outstandingMax: string,
+    as = this.operatorOf(),
+  ) => this.q(docs.terms, { input: { merchantAccountId: merchant, maxAdvanceBps, feeBps, outstandingMax } }, as);
+  readonly termsOk = async (
+    merchant: string,
+    maxAdvanceBps: number,
+    feeBps: number,
+    outstandingMax: string,
+  ): Promise<void> => {
+    expect(
+      (await this.setTerms(merchant, maxAdvanceBps, feeBps, outstandingMax)).data!.setAdvanceTerms.__typename,
+    ).toBe('AdvanceTerms');
   };
   readonly feeRate = async (merchant: string, feeBps: number): Promise<void> => {
-    expect((await this.q(docs.feeRate, { input: { merchantAccountId: merchant, feeBps } })).data!.setMerchantFeeRate.__typename).toBe('FeeRate');
+    expect(
+      (await this.q(docs.feeRate, { input: { merchantAccountId: merchant, feeBps } })).data!.setMerchantFeeRate
+        .__typename,
+    ).toBe('FeeRate');
   };
   readonly advance = (merchant: string, amount: unknown, as = this.operatorOf(), idempotencyKey = unique('adv')) =>
     this.q(docs.advance, { input: { idempotencyKey, merchantAccountId: merchant, amount } }, as);
   readonly offer = async (merchant: string, as = this.operatorOf()) =>
-    (await this.q(docs.offer, { merchantAccountId: merchant }, as)).data!.advanceOffer as { allowedAmount: string; outstanding: string; feeBps: number };
+    (await this.q(docs.offer, { merchantAccountId: merchant }, as)).data!.advanceOffer as {
+      allowedAmount: string;
+      outstanding: string;
+      feeBps: number;
+    };
   readonly setCredit = async (accountId: string, limit: string): Promise<void> => {
     const r = await this.q(docs.credit, { input: { accountId, limit } });
     expect(r.data!.setCreditLimit.__typename, JSON.stringify(r)).toBe('Account');

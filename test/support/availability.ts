@@ -62,7 +62,12 @@ function share(part: number, whole: number): number {
  * a fault began, which tell of that fault; and for a fault, those that were still running when
  * it began too.
  */
-export function samplesOf(phase: Phase, phases: readonly Phase[], samples: readonly Sample[], isFault: (name: string) => boolean): Sample[] {
+export function samplesOf(
+  phase: Phase,
+  phases: readonly Phase[],
+  samples: readonly Sample[],
+  isFault: (name: string) => boolean,
+): Sample[] {
   const faultDuring = (s: Sample) => phases.find((p) => isFault(p.name) && p.from > s.startedAt && p.from < s.endedAt);
   return samples.filter((s) => {
     const overlapped = faultDuring(s);
@@ -79,16 +84,25 @@ export function phaseFigures(phase: Phase, mine: readonly Sample[], answerWithin
   const latencies = mine.map((s) => s.endedAt - s.startedAt);
   return {
     phase: phase.name,
-    durationMs: (Number.isFinite(phase.to) ? phase.to : Math.max(phase.from, ...mine.map((s) => s.endedAt))) - phase.from,
+    durationMs:
+      (Number.isFinite(phase.to) ? phase.to : Math.max(phase.from, ...mine.map((s) => s.endedAt))) - phase.from,
     requests: mine.length,
-    unaffected: { requests: unaffected.length, servedShare: share(unaffected.filter((s) => served(s.outcome)).length, unaffected.length) },
+    unaffected: {
+      requests: unaffected.length,
+      servedShare: share(unaffected.filter((s) => served(s.outcome)).length, unaffected.length),
+    },
     affected: {
       requests: affected.length,
       answeredInTimeShare: share(inTime.length, affected.length),
       servedShare: share(affected.filter((s) => served(s.outcome)).length, affected.length),
     },
     latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: quantile(latencies, 1) },
-    failFastMs: { count: failFast.length, p50: quantile(failFast, 0.5), p99: quantile(failFast, 0.99), max: quantile(failFast, 1) },
+    failFastMs: {
+      count: failFast.length,
+      p50: quantile(failFast, 0.5),
+      p99: quantile(failFast, 0.99),
+      max: quantile(failFast, 1),
+    },
   };
 }
 
@@ -99,10 +113,15 @@ export function phaseFigures(phase: Phase, mine: readonly Sample[], answerWithin
  * the last one was not served, or there was none.
  */
 export function recoveryMs(
-  samples: readonly Sample[], from: number, to: number, needs: (s: Sample) => boolean = (s) => s.touches,
+  samples: readonly Sample[],
+  from: number,
+  to: number,
+  needs: (s: Sample) => boolean = (s) => s.touches,
 ): number {
   // A request still running when the next fault began tells of that fault, not of this recovery.
-  const after = samples.filter((s) => needs(s) && s.startedAt >= from && s.endedAt < to).sort((a, b) => a.startedAt - b.startedAt);
+  const after = samples
+    .filter((s) => needs(s) && s.startedAt >= from && s.endedAt < to)
+    .sort((a, b) => a.startedAt - b.startedAt);
   let first = after.length;
   while (first > 0 && served(after[first - 1]!.outcome)) first--;
   const back = after[first];
@@ -117,15 +136,21 @@ export function unservedCauses(mine: readonly Sample[], top: number): string {
     const cause = `${s.touches ? 'affected' : 'unaffected'} ${s.detail ?? s.outcome}`;
     causes.set(cause, (causes.get(cause) ?? 0) + 1);
   }
-  return [...causes].sort((a, b) => b[1] - a[1]).slice(0, top).map(([cause, n]) => `${n}× ${cause}`).join('; ');
+  return [...causes]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([cause, n]) => `${n}× ${cause}`)
+    .join('; ');
 }
 
 export function formatFigures(f: PhaseFigures): string {
   const pct = (x: number) => (Number.isNaN(x) ? '  -  ' : `${(100 * x).toFixed(1)}%`);
   const ms = (x: number) => (Number.isNaN(x) ? '-' : `${Math.round(x)}`);
-  return `${f.phase.padEnd(16)} ${String(Math.round(f.durationMs)).padStart(6)} ms ${String(f.requests).padStart(5)} req | ` +
+  return (
+    `${f.phase.padEnd(16)} ${String(Math.round(f.durationMs)).padStart(6)} ms ${String(f.requests).padStart(5)} req | ` +
     `unaffected ${String(f.unaffected.requests).padStart(4)} served ${pct(f.unaffected.servedShare)} | ` +
     `latency p50/p99/max ${ms(f.latencyMs.p50)}/${ms(f.latencyMs.p99)}/${ms(f.latencyMs.max)} ms | ` +
     `affected ${String(f.affected.requests).padStart(4)} in-time ${pct(f.affected.answeredInTimeShare)} served ${pct(f.affected.servedShare)} | ` +
-    `SHARD_UNAVAILABLE ${f.failFastMs.count} p50/p99/max ${ms(f.failFastMs.p50)}/${ms(f.failFastMs.p99)}/${ms(f.failFastMs.max)} ms`;
+    `SHARD_UNAVAILABLE ${f.failFastMs.count} p50/p99/max ${ms(f.failFastMs.p50)}/${ms(f.failFastMs.p99)}/${ms(f.failFastMs.max)} ms`
+  );
 }

@@ -14,7 +14,12 @@ const openAccountDoc = contractOperation('OpenAccount');
 const depositDoc = contractOperation('Deposit');
 const createPaymentDoc = contractOperation('CreatePayment');
 
-export async function openAccount(gatewayUrl: string, bearer: string, ownerId: string, type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL'): Promise<string> {
+export async function openAccount(
+  gatewayUrl: string,
+  bearer: string,
+  ownerId: string,
+  type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL',
+): Promise<string> {
   const answer = await gql(gatewayUrl, openAccountDoc, { input: { ownerId, type, currency: 'USD' } }, bearer);
   const opened = answer.data?.openAccount;
   if (opened?.__typename !== 'Account') throw new Error(`openAccount failed: ${JSON.stringify(answer)}`);
@@ -22,32 +27,65 @@ export async function openAccount(gatewayUrl: string, bearer: string, ownerId: s
 }
 
 export async function deposit(gatewayUrl: string, bearer: string, accountId: string, amount: bigint): Promise<string> {
-  const answer = await gql(gatewayUrl, depositDoc, {
-    input: { idempotencyKey: unique('dep'), accountId, amount: amount.toString(), currency: 'USD' },
-  }, bearer);
+  const answer = await gql(
+    gatewayUrl,
+    depositDoc,
+    {
+      input: { idempotencyKey: unique('dep'), accountId, amount: amount.toString(), currency: 'USD' },
+    },
+    bearer,
+  );
   const made = answer.data?.deposit;
   if (made?.__typename !== 'Deposit') throw new Error(`deposit failed: ${JSON.stringify(answer)}`);
   return made.id as string;
 }
 
 /** Payers opened and funded through the gateway, each with its own owner. */
-export async function fundedPayers(gatewayUrl: string, bearer: string, count: number, each: bigint = 1_000_000n): Promise<string[]> {
-  const payers = await Promise.all(Array.from({ length: count }, () => openAccount(gatewayUrl, bearer, unique('payer'))));
+export async function fundedPayers(
+  gatewayUrl: string,
+  bearer: string,
+  count: number,
+  each: bigint = 1_000_000n,
+): Promise<string[]> {
+  const payers = await Promise.all(
+    Array.from({ length: count }, () => openAccount(gatewayUrl, bearer, unique('payer'))),
+  );
   await Promise.all(payers.map((id) => deposit(gatewayUrl, bearer, id, each)));
   return payers;
 }
 
-export async function pay(gatewayUrl: string, bearer: string, payerAccountId: string, payeeAccountId: string, amount: bigint): Promise<{ id: string; status: string }> {
-  const answer = await gql(gatewayUrl, createPaymentDoc, {
-    input: { idempotencyKey: unique('pay'), payerAccountId, payeeAccountId, amount: amount.toString(), currency: 'USD' },
-  }, bearer);
+export async function pay(
+  gatewayUrl: string,
+  bearer: string,
+  payerAccountId: string,
+  payeeAccountId: string,
+  amount: bigint,
+): Promise<{ id: string; status: string }> {
+  const answer = await gql(
+    gatewayUrl,
+    createPaymentDoc,
+    {
+      input: {
+        idempotencyKey: unique('pay'),
+        payerAccountId,
+        payeeAccountId,
+        amount: amount.toString(),
+        currency: 'USD',
+      },
+    },
+    bearer,
+  );
   const made = answer.data?.createPayment;
   if (made?.__typename !== 'Payment') throw new Error(`createPayment failed: ${JSON.stringify(answer)}`);
   return { id: made.id as string, status: made.status as string };
 }
 
 /** Runs the tasks with at most `concurrency` at once; resolves with their results in order. */
-export async function inParallel<T>(count: number, concurrency: number, task: (index: number) => Promise<T>): Promise<T[]> {
+export async function inParallel<T>(
+  count: number,
+  concurrency: number,
+  task: (index: number) => Promise<T>,
+): Promise<T[]> {
   const results = new Array<T>(count);
   let next = 0;
   const workers = Array.from({ length: Math.min(concurrency, count) }, async () => {
@@ -84,7 +122,12 @@ export async function untilLive(subscription: Subscription, probe: () => Promise
 }
 
 /** Opens an account on a chosen physical shard (the API picks one at random). */
-export async function openAccountOn(shards: ShardSet, physical: number, ownerId: string, type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL'): Promise<string> {
+export async function openAccountOn(
+  shards: ShardSet,
+  physical: number,
+  ownerId: string,
+  type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL',
+): Promise<string> {
   const shard = shards.all[physical];
   if (!shard) throw new Error(`there is no physical shard ${physical}`);
   const id = newId('account', shards.logicalOn(shard)[0]!);

@@ -3,10 +3,26 @@ import { paymentFx, refundFx } from '@paygraph/transaction/db/schema/fx';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { idKinds, newId, parseId, ulid, type IdKind } from '@paygraph/shared/ids';
 import { clearingTotals, insertAccount } from '@paygraph/shared/db/ledger-store';
-import { accounts, ledgerEntries, postings, type AccountRow, type EntryRow, type PostingRow } from '@paygraph/shared/db/schema/ledger';
+import {
+  accounts,
+  ledgerEntries,
+  postings,
+  type AccountRow,
+  type EntryRow,
+  type PostingRow,
+} from '@paygraph/shared/db/schema/ledger';
 import { clearingOfRefs } from '@paygraph/settlement/db/ledger-checks';
 import {
-  externalTransfers, holds, idempotencyKeys, payments, refunds, sweeps, transferOutbox, type OutboxRow, type PaymentRow, type RefundRow,
+  externalTransfers,
+  holds,
+  idempotencyKeys,
+  payments,
+  refunds,
+  sweeps,
+  transferOutbox,
+  type OutboxRow,
+  type PaymentRow,
+  type RefundRow,
 } from '@paygraph/transaction/db/schema/transactions';
 import { pushTo } from '@paygraph/shared/collections';
 
@@ -31,7 +47,11 @@ export function physicalOf(shards: ShardSet, accountId: string): number {
 
 /** Opens an account directly on a chosen physical shard, for tests that need a placement. */
 export async function insertAccountOn(
-  shards: ShardSet, physical: number, ownerId: string, type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL', currency = 'USD',
+  shards: ShardSet,
+  physical: number,
+  ownerId: string,
+  type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL',
+  currency = 'USD',
 ): Promise<string> {
   const shard = shards.all[physical];
   if (!shard) throw new Error(`there is no physical shard ${physical}`);
@@ -68,7 +88,11 @@ export async function refundRow(shards: ShardSet, id: string): Promise<RefundRow
 }
 
 /** The outbox row of a payment or refund, on the shard of that payment or refund. */
-export async function outboxRow(shards: ShardSet, kind: 'payment' | 'refund', id: string): Promise<OutboxRow | undefined> {
+export async function outboxRow(
+  shards: ShardSet,
+  kind: 'payment' | 'refund',
+  id: string,
+): Promise<OutboxRow | undefined> {
   const rows = await shardOf(shards, kind, id).db.select().from(transferOutbox).where(eq(transferOutbox.id, id));
   return rows[0];
 }
@@ -80,37 +104,60 @@ export async function outboxRow(shards: ShardSet, kind: 'payment' | 'refund', id
  * row is cut (crash.test.ts: nextAttemptAt − createdAt). Throws unless exactly one row changed.
  */
 export async function outboxDueNow(shards: ShardSet, id: string): Promise<void> {
-  const changed = await Promise.all(shards.all.map(async (s) => {
-    const [result] = await s.db.update(transferOutbox).set({ nextAttemptAt: sql`${transferOutbox.createdAt}` })
-      .where(and(eq(transferOutbox.id, id), eq(transferOutbox.status, 'PENDING')));
-    return result.affectedRows;
-  }));
+  const changed = await Promise.all(
+    shards.all.map(async (s) => {
+      const [result] = await s.db
+        .update(transferOutbox)
+        .set({ nextAttemptAt: sql`${transferOutbox.createdAt}` })
+        .where(and(eq(transferOutbox.id, id), eq(transferOutbox.status, 'PENDING')));
+      return result.affectedRows;
+    }),
+  );
   const total = changed.reduce((a, b) => a + b, 0);
   if (total !== 1) throw new Error(`outbox row ${id}: ${total} PENDING rows made due, not one`);
 }
 
 /** The resource an idempotency key was claimed for, looked up on every shard (the key's shard is a hash). */
 export async function resourceOfKey(shards: ShardSet, callerId: string, key: string): Promise<string | undefined> {
-  const found = await Promise.all(shards.all.map((s) =>
-    s.db.select({ id: idempotencyKeys.resourceId }).from(idempotencyKeys)
-      .where(and(eq(idempotencyKeys.callerId, callerId), eq(idempotencyKeys.idempotencyKey, key)))));
+  const found = await Promise.all(
+    shards.all.map((s) =>
+      s.db
+        .select({ id: idempotencyKeys.resourceId })
+        .from(idempotencyKeys)
+        .where(and(eq(idempotencyKeys.callerId, callerId), eq(idempotencyKeys.idempotencyKey, key))),
+    ),
+  );
   const ids = found.flat().map((r) => r.id);
   if (ids.length > 1) throw new Error(`key ${key} of ${callerId} is claimed on ${ids.length} shards`);
   return ids[0];
 }
 
 /** Postings with these dedupe keys, on any shard. */
-export async function postingsByDedupeKey(shards: ShardSet, keys: readonly string[]): Promise<Array<PostingRow & { shard: number }>> {
+export async function postingsByDedupeKey(
+  shards: ShardSet,
+  keys: readonly string[],
+): Promise<Array<PostingRow & { shard: number }>> {
   if (keys.length === 0) return [];
-  const found = await Promise.all(shards.all.map(async (s) =>
-    (await s.db.select().from(postings).where(inArray(postings.dedupeKey, [...keys]))).map((p) => ({ ...p, shard: s.index }))));
+  const found = await Promise.all(
+    shards.all.map(async (s) =>
+      (
+        await s.db
+          .select()
+          .from(postings)
+          .where(inArray(postings.dedupeKey, [...keys]))
+      ).map((p) => ({ ...p, shard: s.index })),
+    ),
+  );
   return found.flat();
 }
 
 /** The entries a set of postings made, on one shard. */
 export async function entriesOfPostings(shard: Shard, postingIds: readonly string[]): Promise<EntryRow[]> {
   if (postingIds.length === 0) return [];
-  return shard.db.select().from(ledgerEntries).where(inArray(ledgerEntries.postingId, [...postingIds]));
+  return shard.db
+    .select()
+    .from(ledgerEntries)
+    .where(inArray(ledgerEntries.postingId, [...postingIds]));
 }
 
 /** Account rows by id, each read from the shard its id names. */
@@ -120,14 +167,19 @@ export async function accountRows(shards: ShardSet, ids: readonly string[]): Pro
     const shard = shardOf(shards, 'account', id);
     pushTo(byShard, shard, id);
   }
-  const rows = await Promise.all([...byShard].map(([shard, local]) => shard.db.select().from(accounts).where(inArray(accounts.id, local))));
+  const rows = await Promise.all(
+    [...byShard].map(([shard, local]) => shard.db.select().from(accounts).where(inArray(accounts.id, local))),
+  );
   return new Map(rows.flat().map((r) => [r.id, r]));
 }
 
 /** Σ over all shards of the CLEARING accounts' balances in a currency. */
 export async function clearingSum(shards: ShardSet, currency: string): Promise<bigint> {
   const totals = await Promise.all(shards.all.map((s) => clearingTotals(s.db)));
-  return totals.flat().filter((t) => t.currency === currency).reduce((sum, t) => sum + t.amount, 0n);
+  return totals
+    .flat()
+    .filter((t) => t.currency === currency)
+    .reduce((sum, t) => sum + t.amount, 0n);
 }
 
 export interface InFlight {
@@ -150,31 +202,80 @@ export interface InFlight {
 export async function moneyInFlight(shards: ShardSet, currency: string): Promise<InFlight> {
   // An FX payment or refund is in flight in its buy currency (clearing holds the payee's side).
   const [open, openRefunds, openSweeps] = await Promise.all([
-    Promise.all(shards.all.map((s) => s.db.select({
-      id: payments.id, amount: sql<string>`COALESCE(${paymentFx.buyAmount}, ${payments.amount})`.mapWith(BigInt), route: payments.route,
-    }).from(payments).leftJoin(paymentFx, eq(paymentFx.paymentId, payments.id))
-      .where(and(eq(payments.status, 'PROCESSING'), eq(sql`COALESCE(${paymentFx.buyCurrency}, ${payments.currency})`, currency))))),
-    Promise.all(shards.all.map((s) => s.db.select({
-      id: refunds.id, amount: sql<string>`COALESCE(${refundFx.buyAmount}, ${refunds.amount})`.mapWith(BigInt), route: payments.route,
-    }).from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).leftJoin(refundFx, eq(refundFx.refundId, refunds.id))
-      .where(and(eq(refunds.status, 'PROCESSING'), eq(sql`COALESCE(${refundFx.buyCurrency}, ${refunds.currency})`, currency))))),
-    Promise.all(shards.all.map((s) => s.db.select({ id: sweeps.id, amount: sweeps.amount }).from(sweeps)
-      .where(and(eq(sweeps.status, 'PROCESSING'), eq(sweeps.currency, currency))))),
+    Promise.all(
+      shards.all.map((s) =>
+        s.db
+          .select({
+            id: payments.id,
+            amount: sql<string>`COALESCE(${paymentFx.buyAmount}, ${payments.amount})`.mapWith(BigInt),
+            route: payments.route,
+          })
+          .from(payments)
+          .leftJoin(paymentFx, eq(paymentFx.paymentId, payments.id))
+          .where(
+            and(
+              eq(payments.status, 'PROCESSING'),
+              eq(sql`COALESCE(${paymentFx.buyCurrency}, ${payments.currency})`, currency),
+            ),
+          ),
+      ),
+    ),
+    Promise.all(
+      shards.all.map((s) =>
+        s.db
+          .select({
+            id: refunds.id,
+            amount: sql<string>`COALESCE(${refundFx.buyAmount}, ${refunds.amount})`.mapWith(BigInt),
+            route: payments.route,
+          })
+          .from(refunds)
+          .innerJoin(payments, eq(payments.id, refunds.paymentId))
+          .leftJoin(refundFx, eq(refundFx.refundId, refunds.id))
+          .where(
+            and(
+              eq(refunds.status, 'PROCESSING'),
+              eq(sql`COALESCE(${refundFx.buyCurrency}, ${refunds.currency})`, currency),
+            ),
+          ),
+      ),
+    ),
+    Promise.all(
+      shards.all.map((s) =>
+        s.db
+          .select({ id: sweeps.id, amount: sweeps.amount })
+          .from(sweeps)
+          .where(and(eq(sweeps.status, 'PROCESSING'), eq(sweeps.currency, currency))),
+      ),
+    ),
   ]);
   // A movement of many legs (route LEGS) holds in clearing what its own postings put there.
   const moving = [...open.flat(), ...openRefunds.flat()].filter((m) => m.route === 'LEGS').map((m) => m.id);
-  const legsHeld = (await Promise.all(shards.all.map((s) => clearingOfRefs(s.db, moving)))).flat()
-    .filter((c) => c.currency === currency).reduce((sum, c) => sum + c.amount, 0n);
+  const legsHeld = (await Promise.all(shards.all.map((s) => clearingOfRefs(s.db, moving))))
+    .flat()
+    .filter((c) => c.currency === currency)
+    .reduce((sum, c) => sum + c.amount, 0n);
   const pays = open.flat().filter((p) => p.route !== 'LEGS');
   const refs = openRefunds.flat().filter((r) => r.route !== 'LEGS');
   const sweepRows = openSweeps.flat();
-  const keys = [...pays.map((p) => `${p.id}:credit`), ...refs.flatMap((r) => [`${r.id}:debit`, `${r.id}:credit`]), ...sweepRows.map((w) => `${w.id}:credit`)];
+  const keys = [
+    ...pays.map((p) => `${p.id}:credit`),
+    ...refs.flatMap((r) => [`${r.id}:debit`, `${r.id}:credit`]),
+    ...sweepRows.map((w) => `${w.id}:credit`),
+  ];
   const posted = new Set((await postingsByDedupeKey(shards, keys)).map((p) => p.dedupeKey));
   const inFlightPayments = pays.filter((p) => !posted.has(`${p.id}:credit`));
   const inFlightRefunds = refs.filter((r) => posted.has(`${r.id}:debit`) && !posted.has(`${r.id}:credit`));
   const inFlightSweeps = sweepRows.filter((w) => !posted.has(`${w.id}:credit`));
-  const amount = [...inFlightPayments, ...inFlightRefunds, ...inFlightSweeps].reduce((sum, m) => sum + m.amount, legsHeld);
-  return { amount, payments: [...inFlightPayments.map((p) => p.id), ...moving.filter((id) => id.startsWith('pay_'))], refunds: inFlightRefunds.map((r) => r.id), sweeps: inFlightSweeps.map((w) => w.id) };
+  const amount = [...inFlightPayments, ...inFlightRefunds, ...inFlightSweeps].reduce(
+    (sum, m) => sum + m.amount,
+    legsHeld,
+  );
+  return {
+    amount,
+    payments: [...inFlightPayments.map((p) => p.id), ...moving.filter((id) => id.startsWith('pay_'))],
+    refunds: inFlightRefunds.map((r) => r.id),
+    sweeps: inFlightSweeps.map((w) => w.id),
+  };
 }
 
 /**
@@ -184,7 +285,9 @@ export async function moneyInFlight(shards: ShardSet, currency: string): Promise
  * comparison could differ for a moment; a real leak differs every time.
  */
 export async function clearingAgainstInFlight(
-  shards: ShardSet, currency: string, timeoutMs = 10_000,
+  shards: ShardSet,
+  currency: string,
+  timeoutMs = 10_000,
 ): Promise<{ clearing: bigint; inFlight: InFlight; agreed: boolean }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -197,13 +300,18 @@ export async function clearingAgainstInFlight(
   }
 }
 
-/** The payments, refunds, deposits and withdrawals, and holds one caller (a test run's operator) created, on every shard. */
+/**
+ * The payments, refunds, deposits and withdrawals, and holds one caller (a test run's operator) created, on every
+ * shard.
+ */
 export async function rowsCreatedBy(shards: ShardSet, createdBy: string) {
   const read = async <T>(fn: (shard: Shard) => Promise<T[]>) => (await Promise.all(shards.all.map(fn))).flat();
   return {
     payments: await read((s) => s.db.select().from(payments).where(eq(payments.createdBy, createdBy))),
     refunds: await read((s) => s.db.select().from(refunds).where(eq(refunds.createdBy, createdBy))),
-    transfers: await read((s) => s.db.select().from(externalTransfers).where(eq(externalTransfers.createdBy, createdBy))),
+    transfers: await read((s) =>
+      s.db.select().from(externalTransfers).where(eq(externalTransfers.createdBy, createdBy)),
+    ),
     holds: await read((s) => s.db.select().from(holds).where(eq(holds.createdBy, createdBy))),
   };
 }
@@ -212,7 +320,12 @@ export async function rowsCreatedBy(shards: ShardSet, createdBy: string) {
  * Waits until none of a caller's payments and refunds is PROCESSING (the relay finishes what a
  * fault left in flight); answers the ids still PROCESSING after timeoutMs (none: drained).
  */
-export async function drainProcessing(shards: ShardSet, createdBy: string, timeoutMs: number, pollMs = 250): Promise<string[]> {
+export async function drainProcessing(
+  shards: ShardSet,
+  createdBy: string,
+  timeoutMs: number,
+  pollMs = 250,
+): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rows = await rowsCreatedBy(shards, createdBy);
@@ -223,7 +336,12 @@ export async function drainProcessing(shards: ShardSet, createdBy: string, timeo
 }
 
 /** Polls until fn answers something other than undefined, or fails after timeoutMs. */
-export async function eventually<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>, intervalMs = 100): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  timeoutMs: number,
+  fn: () => Promise<T | undefined>,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await fn();

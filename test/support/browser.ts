@@ -10,11 +10,20 @@ export const chromiumPath = '/usr/bin/chromium';
 export const chromiumInstallCommand = 'apt-get update && apt-get install -y chromium';
 /** No sandbox (CI runs as root), no GPU, and none of Chromium's own traffic to Google. */
 const chromiumArgs = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
 ];
 
 export function requireChromium(path: string = chromiumPath): string {
-  if (!existsSync(path)) throw new Error(`no Chromium at ${path}: the browser tests need Debian's chromium package (${chromiumInstallCommand})`);
+  if (!existsSync(path))
+    throw new Error(
+      `no Chromium at ${path}: the browser tests need Debian's chromium package (${chromiumInstallCommand})`,
+    );
   return path;
 }
 

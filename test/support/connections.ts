@@ -12,7 +12,9 @@ const sampleIntervalMs = 200;
 export interface ConnectionSampler {
   /** The count now. */
   count(): Promise<number>;
-  /** Stops sampling and closes (once; later calls give the same answer); resolves to the most connections seen at once. */
+  /**
+   * Stops sampling and closes (once; later calls give the same answer); resolves to the most connections seen at once.
+   */
   stop(): Promise<number>;
 }
 
@@ -23,7 +25,9 @@ export async function sampleConnections(): Promise<ConnectionSampler> {
   server.pathname = '/';
   const conn = await mysql.createConnection({ uri: server.toString() });
   const count = async (): Promise<number> => {
-    const [rows] = await conn.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB IN (?)', [databases]);
+    const [rows] = await conn.query('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB IN (?)', [
+      databases,
+    ]);
     return Number((rows as Array<{ n: unknown }>)[0]!.n);
   };
   let peak = await count();

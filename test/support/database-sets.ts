@@ -55,7 +55,10 @@ export function databaseSetNames(): string[] {
 }
 
 function ownSetOf(file: string): string {
-  const base = file.split('/').pop()!.replace(/\.test\.ts$/, '');
+  const base = file
+    .split('/')
+    .pop()!
+    .replace(/\.test\.ts$/, '');
   return `own_${base.replace(/[^A-Za-z0-9]/g, '_')}`;
 }
 
@@ -64,21 +67,25 @@ export function databaseSetOf(file: string, poolId: number): string {
   if ((ownDatabaseFiles as readonly string[]).includes(file)) return ownSetOf(file);
   if (file.endsWith('.isolated.test.ts')) return isolatedSet;
   if (!Number.isInteger(poolId) || poolId < 1 || poolId > testWorkersMax) {
-    throw new Error(`VITEST_POOL_ID ${poolId} is outside 1..${testWorkersMax}: run more workers and npm test must prepare their databases (test/support/database-sets.ts)`);
+    throw new Error(
+      `VITEST_POOL_ID ${poolId} is outside 1..${testWorkersMax}: run more workers and npm test must prepare their databases (test/support/database-sets.ts)`,
+    );
   }
   return `w${poolId}`;
 }
 
 /** The shard URLs of a set: each database `<prefix>_sN` becomes `<prefix>_<set>_sN` on the same server. */
 export function shardUrlsOfSet(shardUrls: string, set: string): string {
-  return parseShardUrls(shardUrls).map((raw) => {
-    const url = new URL(raw);
-    const database = decodeURIComponent(url.pathname.slice(1));
-    const renamed = database.replace(/_s(\d+)$/, `_${set}_s$1`);
-    if (renamed === database) throw new Error(`shard database ${database} does not end in _s<number>`);
-    url.pathname = `/${renamed}`;
-    return url.toString();
-  }).join(',');
+  return parseShardUrls(shardUrls)
+    .map((raw) => {
+      const url = new URL(raw);
+      const database = decodeURIComponent(url.pathname.slice(1));
+      const renamed = database.replace(/_s(\d+)$/, `_${set}_s$1`);
+      if (renamed === database) throw new Error(`shard database ${database} does not end in _s<number>`);
+      url.pathname = `/${renamed}`;
+      return url.toString();
+    })
+    .join(',');
 }
 
 /** TEST_SHARD_SETS as npm test sets it: set name → MYSQL_SHARDS of that set. */
@@ -88,6 +95,7 @@ export type ShardSets = Record<string, string>;
 export function shardUrlsForFile(sets: ShardSets, root: string, absolutePath: string, poolId: number): string {
   const set = databaseSetOf(relative(root, absolutePath), poolId);
   const urls = sets[set];
-  if (urls === undefined) throw new Error(`TEST_SHARD_SETS has no set ${set}: npm test prepares them (test/support/database-sets.ts)`);
+  if (urls === undefined)
+    throw new Error(`TEST_SHARD_SETS has no set ${set}: npm test prepares them (test/support/database-sets.ts)`);
   return urls;
 }

@@ -9,7 +9,11 @@ import { settlementSettingsConfig, type SettlementSettings } from '@paygraph/set
 import { securityOptions, type GatewaySecurityOptions } from '../../gateway/src/security/gateway-security';
 import { mintToken, type Identity, type Role, type TokenSettings } from '@paygraph/shared/identity';
 import {
-  gatewayIdentityHeader, gatewaySecretHeader, mintIdentityToken, subgraphTrust, type SubgraphTrusts,
+  gatewayIdentityHeader,
+  gatewaySecretHeader,
+  mintIdentityToken,
+  subgraphTrust,
+  type SubgraphTrusts,
 } from '@paygraph/shared/gateway-trust';
 import { variablePrefixOf } from '@paygraph/shared/part';
 import { subgraphNames, type SubgraphName as TrustedSubgraph } from '../../scripts/lib/parts';
@@ -62,24 +66,33 @@ export function testTokens(): TokenSettings {
  * Each subgraph's secret (SUBGRAPH_SECRET_*), as npm start would make them: the in-process
  * stack gives them to the subgraphs and the gateway, and subgraph child processes inherit them.
  */
-export const testSubgraphSecrets = Object.fromEntries(subgraphNames.map((name) => [
-  name, process.env[`SUBGRAPH_SECRET_${variablePrefixOf(name)}`] || `paygraph-test-${name}-secret-not-for-production`,
-])) as Record<TrustedSubgraph, string>;
+export const testSubgraphSecrets = Object.fromEntries(
+  subgraphNames.map((name) => [
+    name,
+    process.env[`SUBGRAPH_SECRET_${variablePrefixOf(name)}`] || `paygraph-test-${name}-secret-not-for-production`,
+  ]),
+) as Record<TrustedSubgraph, string>;
 
 export function testTrusts(): SubgraphTrusts<TrustedSubgraph> {
-  return Object.fromEntries(subgraphNames.map((name) => [name, subgraphTrust(name, testSubgraphSecrets[name])])) as SubgraphTrusts<TrustedSubgraph>;
+  return Object.fromEntries(
+    subgraphNames.map((name) => [name, subgraphTrust(name, testSubgraphSecrets[name])]),
+  ) as SubgraphTrusts<TrustedSubgraph>;
 }
 
 /** The headers the gateway sends a subgraph for this caller, for tests that call a subgraph directly. */
 export async function asGateway(subgraph: TrustedSubgraph, sub: string, role: Role): Promise<Record<string, string>> {
   const trust = testTrusts()[subgraph];
-  return { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: await mintIdentityToken({ sub, role }, trust) };
+  return {
+    [gatewaySecretHeader]: trust.secret,
+    [gatewayIdentityHeader]: await mintIdentityToken({ sub, role }, trust),
+  };
 }
 
 /** The Redis npm test found or started for this run (scripts/lib/redis-server.ts). */
 export function testRedisUrl(): string {
   const url = process.env.TEST_REDIS_URL;
-  if (url === undefined || url === '') throw new Error('TEST_REDIS_URL is not set: run the tests with npm test, which finds or starts a Redis server');
+  if (url === undefined || url === '')
+    throw new Error('TEST_REDIS_URL is not set: run the tests with npm test, which finds or starts a Redis server');
   return url;
 }
 
@@ -112,7 +125,10 @@ export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex').slice(0, 6)}`;
 }
 
-/** The transaction subgraph's request settings as its main.ts would read them from this environment (AMOUNT_MAX, HOLD_TTL_SECONDS). */
+/**
+ * The transaction subgraph's request settings as its main.ts would read them from this environment (AMOUNT_MAX,
+ * HOLD_TTL_SECONDS).
+ */
 export function testTransactionSettings(): TransactionSettings {
   return readConfig(transactionSettingsConfig, process.env);
 }

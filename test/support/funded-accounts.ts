@@ -34,7 +34,12 @@ export async function openFundedAccounts(options: FundedAccountsOptions): Promis
   const docs = { openAccount: contractOperation('OpenAccount'), deposit: contractOperation('Deposit') };
   const byShard = new Map<number, string[]>(shards.all.map((s) => [s.index, []]));
   const openOne = async (): Promise<void> => {
-    const response = await gql(gatewayUrl, docs.openAccount, { input: { ownerId: unique(`${runId}-owner`), type: 'PERSONAL', currency: 'USD' } }, operator);
+    const response = await gql(
+      gatewayUrl,
+      docs.openAccount,
+      { input: { ownerId: unique(`${runId}-owner`), type: 'PERSONAL', currency: 'USD' } },
+      operator,
+    );
     expect(response.errors).toBeUndefined();
     const id = response.data!.openAccount.id as string;
     const list = byShard.get(physicalOf(shards, id))!;
@@ -42,17 +47,29 @@ export async function openFundedAccounts(options: FundedAccountsOptions): Promis
   };
   // A few at a time: each lands on a random database, and the extra ones are left unused.
   for (let opened = 0; [...byShard.values()].some((ids) => ids.length < perShard); opened += options.batch) {
-    if (opened >= options.opensMax) throw new Error(`${options.opensMax} accounts opened without ${perShard} on every database`);
+    if (opened >= options.opensMax)
+      throw new Error(`${options.opensMax} accounts opened without ${perShard} on every database`);
     await Promise.all(Array.from({ length: options.batch }, openOne));
   }
   const all = [...byShard.values()].flat();
   const deposits = new Map<string, { accountId: string; amount: bigint }>();
-  await Promise.all(all.map(async (accountId, i) => {
-    const input = { idempotencyKey: `${runId}-fund-${i}`, accountId, amount: String(options.deposit), currency: 'USD' };
-    const response = await gql(gatewayUrl, docs.deposit, { input }, operator);
-    expect(response.errors).toBeUndefined();
-    expect(response.data!.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount: String(options.deposit) });
-    deposits.set(response.data!.deposit.id as string, { accountId, amount: options.deposit });
-  }));
+  await Promise.all(
+    all.map(async (accountId, i) => {
+      const input = {
+        idempotencyKey: `${runId}-fund-${i}`,
+        accountId,
+        amount: String(options.deposit),
+        currency: 'USD',
+      };
+      const response = await gql(gatewayUrl, docs.deposit, { input }, operator);
+      expect(response.errors).toBeUndefined();
+      expect(response.data!.deposit).toMatchObject({
+        __typename: 'Deposit',
+        status: 'SUCCEEDED',
+        amount: String(options.deposit),
+      });
+      deposits.set(response.data!.deposit.id as string, { accountId, amount: options.deposit });
+    }),
+  );
   return { byShard, all, deposits };
 }

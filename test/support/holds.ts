@@ -24,17 +24,37 @@ export interface HoldInput {
 }
 
 export function createHold(url: string, bearer: string, h: HoldInput): Promise<Answer> {
-  return gql(url, holdDocs.createHold, {
-    input: {
-      idempotencyKey: h.key, payerAccountId: h.payer, payeeAccountId: h.payee, amount: h.amount, currency: h.currency ?? 'USD',
-      ...(h.expiresInSeconds === undefined ? {} : { expiresInSeconds: h.expiresInSeconds }),
-      ...(h.description === undefined ? {} : { description: h.description }),
+  return gql(
+    url,
+    holdDocs.createHold,
+    {
+      input: {
+        idempotencyKey: h.key,
+        payerAccountId: h.payer,
+        payeeAccountId: h.payee,
+        amount: h.amount,
+        currency: h.currency ?? 'USD',
+        ...(h.expiresInSeconds === undefined ? {} : { expiresInSeconds: h.expiresInSeconds }),
+        ...(h.description === undefined ? {} : { description: h.description }),
+      },
     },
-  }, bearer);
+    bearer,
+  );
 }
 
-export function captureHold(url: string, bearer: string, holdId: string, key: string, amount?: string): Promise<Answer> {
-  return gql(url, holdDocs.captureHold, { input: { idempotencyKey: key, holdId, ...(amount === undefined ? {} : { amount }) } }, bearer);
+export function captureHold(
+  url: string,
+  bearer: string,
+  holdId: string,
+  key: string,
+  amount?: string,
+): Promise<Answer> {
+  return gql(
+    url,
+    holdDocs.captureHold,
+    { input: { idempotencyKey: key, holdId, ...(amount === undefined ? {} : { amount }) } },
+    bearer,
+  );
 }
 
 export function voidHold(url: string, bearer: string, holdId: string, key: string): Promise<Answer> {
@@ -51,10 +71,15 @@ export async function holdRow(shards: ShardSet, id: string): Promise<HoldRow | u
  * the amounts of its HELD holds (one statement per shard, so it holds even mid-workload).
  * Answers the accounts where it fails.
  */
-export async function frozenAgainstHeld(shards: ShardSet, accountIds: readonly string[]): Promise<Array<{ accountId: string; frozen: bigint; held: bigint }>> {
-  const found = await Promise.all(shards.all.map((shard) => {
-    const mine = accountIds.filter((id) => shards.of('account', id) === shard);
-    return frozenMismatches(shard.db, mine);
-  }));
+export async function frozenAgainstHeld(
+  shards: ShardSet,
+  accountIds: readonly string[],
+): Promise<Array<{ accountId: string; frozen: bigint; held: bigint }>> {
+  const found = await Promise.all(
+    shards.all.map((shard) => {
+      const mine = accountIds.filter((id) => shards.of('account', id) === shard);
+      return frozenMismatches(shard.db, mine);
+    }),
+  );
   return found.flat().map(({ accountId, frozen, held }) => ({ accountId, frozen, held }));
 }

@@ -15,10 +15,12 @@ export type ImportGraph = ReadonlyMap<string, readonly string[]>;
 /** The workspace packages' names and folders, from their package.json files. */
 function workspaces(): Map<string, string> {
   const root = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { workspaces: string[] };
-  return new Map(root.workspaces.map((folder) => {
-    const { name } = JSON.parse(readFileSync(join(repoRoot, folder, 'package.json'), 'utf8')) as { name: string };
-    return [name, join(repoRoot, folder)];
-  }));
+  return new Map(
+    root.workspaces.map((folder) => {
+      const { name } = JSON.parse(readFileSync(join(repoRoot, folder, 'package.json'), 'utf8')) as { name: string };
+      return [name, join(repoRoot, folder)];
+    }),
+  );
 }
 
 function asSource(path: string): string | null {

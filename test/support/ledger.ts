@@ -10,28 +10,52 @@ import { accounts, ledgerEntries, type AccountRow, type EntryRow } from '@paygra
  * through the posting engine from the shard's RESERVE account, so that every balance a test
  * reads has entries behind it.
  */
-export async function depositFromReserve(shards: ShardSet, accountId: string, amount: bigint, currency = 'USD'): Promise<PostingOutcome> {
+export async function depositFromReserve(
+  shards: ShardSet,
+  accountId: string,
+  amount: bigint,
+  currency = 'USD',
+): Promise<PostingOutcome> {
   const home = homeOf(accountId);
   const shard = shards.byLogical(home);
   const reserve = await systemAccountId(shards, shard, 'RESERVE', currency);
   return postOne(shard, {
     spec: {
-      id: newId('posting', home), kind: 'TEST_DEPOSIT', refId: null, dedupeKey: null, currency,
-      legs: [{ accountId: reserve, bucket: 'AVAILABLE', amount: -amount }, { accountId, bucket: 'AVAILABLE', amount }],
+      id: newId('posting', home),
+      kind: 'TEST_DEPOSIT',
+      refId: null,
+      dedupeKey: null,
+      currency,
+      legs: [
+        { accountId: reserve, bucket: 'AVAILABLE', amount: -amount },
+        { accountId, bucket: 'AVAILABLE', amount },
+      ],
     },
     finish: async (_tx, outcome) => outcome,
   });
 }
 
 /** Moves an account's available money back to the reserve, e.g. so that it may close. */
-export async function withdrawToReserve(shards: ShardSet, accountId: string, amount: bigint, currency = 'USD'): Promise<PostingOutcome> {
+export async function withdrawToReserve(
+  shards: ShardSet,
+  accountId: string,
+  amount: bigint,
+  currency = 'USD',
+): Promise<PostingOutcome> {
   const home = homeOf(accountId);
   const shard = shards.byLogical(home);
   const reserve = await systemAccountId(shards, shard, 'RESERVE', currency);
   return postOne(shard, {
     spec: {
-      id: newId('posting', home), kind: 'TEST_WITHDRAWAL', refId: null, dedupeKey: null, currency,
-      legs: [{ accountId, bucket: 'AVAILABLE', amount: -amount }, { accountId: reserve, bucket: 'AVAILABLE', amount }],
+      id: newId('posting', home),
+      kind: 'TEST_WITHDRAWAL',
+      refId: null,
+      dedupeKey: null,
+      currency,
+      legs: [
+        { accountId, bucket: 'AVAILABLE', amount: -amount },
+        { accountId: reserve, bucket: 'AVAILABLE', amount },
+      ],
     },
     finish: async (_tx, outcome) => outcome,
   });
@@ -55,7 +79,10 @@ export async function accountRow(shards: ShardSet, accountId: string): Promise<A
 export async function entriesOf(shards: ShardSet, accountId: string): Promise<EntryRow[]> {
   return shards
     .byLogical(homeOf(accountId))
-    .db.select().from(ledgerEntries).where(eq(ledgerEntries.accountId, accountId)).orderBy(asc(ledgerEntries.sequence));
+    .db.select()
+    .from(ledgerEntries)
+    .where(eq(ledgerEntries.accountId, accountId))
+    .orderBy(asc(ledgerEntries.sequence));
 }
 
 function homeOf(accountId: string) {
@@ -65,10 +92,16 @@ function homeOf(accountId: string) {
 }
 
 /** Σ of every shard's system account of one kind in one currency (fee income, FX positions…). */
-export async function systemKindTotal(shards: ShardSet, kind: AccountRow['systemKind'] & string, currency: string): Promise<bigint> {
+export async function systemKindTotal(
+  shards: ShardSet,
+  kind: AccountRow['systemKind'] & string,
+  currency: string,
+): Promise<bigint> {
   let total = 0n;
   for (const shard of shards.all) {
-    const rows = await shard.db.select({ available: accounts.available, frozen: accounts.frozen, pending: accounts.pending }).from(accounts)
+    const rows = await shard.db
+      .select({ available: accounts.available, frozen: accounts.frozen, pending: accounts.pending })
+      .from(accounts)
       .where(and(eq(accounts.systemKind, kind), eq(accounts.currency, currency)));
     for (const r of rows) total += r.available + r.frozen + r.pending;
   }

@@ -23,10 +23,17 @@ export function legDirection(leg: LegMade): bigint {
  * instead (no receiver gives back more than it received).
  */
 export function legsReturned(legs: readonly LegMade[], amount: bigint, refunded: bigint): bigint[] {
-  const rule = legs.map((l) => (l.role === 'CAMPAIGN' ? (refunded * l.amount + amount - 1n) / amount : (refunded * l.amount) / amount));
-  for (const [remainder, side] of [['PAYER', ['PAYER', 'CAMPAIGN']], ['PAYEE', ['PAYEE', 'SPLIT']]] as const) {
+  const rule = legs.map((l) =>
+    l.role === 'CAMPAIGN' ? (refunded * l.amount + amount - 1n) / amount : (refunded * l.amount) / amount,
+  );
+  for (const [remainder, side] of [
+    ['PAYER', ['PAYER', 'CAMPAIGN']],
+    ['PAYEE', ['PAYEE', 'SPLIT']],
+  ] as const) {
     const at = legs.findIndex((l) => l.role === remainder);
-    rule[at] = refunded - legs.reduce((sum, l, i) => ((side as readonly string[]).includes(l.role) && i !== at ? sum + rule[i]! : sum), 0n);
+    rule[at] =
+      refunded -
+      legs.reduce((sum, l, i) => ((side as readonly string[]).includes(l.role) && i !== at ? sum + rule[i]! : sum), 0n);
   }
   const payee = legs.findIndex((l) => l.role === 'PAYEE');
   for (const [i, l] of legs.entries()) {

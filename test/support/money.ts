@@ -90,13 +90,29 @@ export interface MoneyKit {
   stack: Stack;
   operator: string;
   /** Opens an account through the gateway as an operator; with `physical`, reopens until one lands there. */
-  open(ownerId: string, options?: { type?: 'PERSONAL' | 'MERCHANT'; currency?: string; physical?: number }): Promise<string>;
+  open(
+    ownerId: string,
+    options?: { type?: 'PERSONAL' | 'MERCHANT'; currency?: string; physical?: number },
+  ): Promise<string>;
   /** Opens accounts (same options) until one lands on a database other than the given ones. */
-  openAwayFrom(ownerId: string, avoid: readonly number[], options?: { type?: 'PERSONAL' | 'MERCHANT'; currency?: string }): Promise<string>;
-  deposit(accountId: string, amount: string, options?: { currency?: string; key?: string; bearer?: string; externalRef?: string }): Promise<Answer>;
+  openAwayFrom(
+    ownerId: string,
+    avoid: readonly number[],
+    options?: { type?: 'PERSONAL' | 'MERCHANT'; currency?: string },
+  ): Promise<string>;
+  deposit(
+    accountId: string,
+    amount: string,
+    options?: { currency?: string; key?: string; bearer?: string; externalRef?: string },
+  ): Promise<Answer>;
   /** A deposit that must succeed. */
   fund(accountId: string, amount: string, currency?: string): Promise<void>;
-  withdraw(bearer: string, accountId: string, amount: string, options?: { currency?: string; key?: string }): Promise<Answer>;
+  withdraw(
+    bearer: string,
+    accountId: string,
+    amount: string,
+    options?: { currency?: string; key?: string },
+  ): Promise<Answer>;
   pay(bearer: string, input: PaymentInput, doc?: string): Promise<Answer>;
   /** A payment that must succeed; answers its id. */
   paid(bearer: string, input: PaymentInput): Promise<string>;
@@ -114,7 +130,10 @@ export interface MoneyKit {
  * `options` is absent: default-stack.ts), stopped after them.
  * `onStarted` hands them over once started, e.g. `useMoneyStack((started) => ({ stack, kit } = started))`.
  */
-export function useMoneyStack(onStarted: (started: { stack: Stack; kit: MoneyKit }) => void, options?: StackOptions): void {
+export function useMoneyStack(
+  onStarted: (started: { stack: Stack; kit: MoneyKit }) => void,
+  options?: StackOptions,
+): void {
   let stack: Stack | undefined;
   beforeAll(async () => {
     // Without options, the worker's default stack (shared across files where that is on: default-stack.ts).
@@ -137,7 +156,12 @@ export async function moneyKit(stack: Stack): Promise<MoneyKit> {
     return response.data!.openAccount.id as string;
   };
   // Each try lands on a given database with probability 1/4 (or better): 64 misses in a row ≈ 1e-8.
-  const openWhere = async (ownerId: string, type: string, currency: string, fits: (physical: number) => boolean): Promise<string> => {
+  const openWhere = async (
+    ownerId: string,
+    type: string,
+    currency: string,
+    fits: (physical: number) => boolean,
+  ): Promise<string> => {
     for (let attempt = 0; attempt < 64; attempt++) {
       const id = await openOnce(ownerId, type, currency);
       if (fits(physicalOf(stack.shards, id))) return id;
@@ -149,32 +173,64 @@ export async function moneyKit(stack: Stack): Promise<MoneyKit> {
     stack,
     operator,
     open: (ownerId, options = {}) =>
-      openWhere(ownerId, options.type ?? 'PERSONAL', options.currency ?? 'USD', (p) => options.physical === undefined || p === options.physical),
+      openWhere(
+        ownerId,
+        options.type ?? 'PERSONAL',
+        options.currency ?? 'USD',
+        (p) => options.physical === undefined || p === options.physical,
+      ),
     openAwayFrom: (ownerId, avoid, options = {}) =>
       openWhere(ownerId, options.type ?? 'PERSONAL', options.currency ?? 'USD', (p) => !avoid.includes(p)),
     deposit: (accountId, amount, options = {}) =>
-      gql(url, moneyDocs.deposit, {
-        input: {
-          idempotencyKey: options.key ?? unique('dep'), accountId, amount, currency: options.currency ?? 'USD',
-          ...(options.externalRef ? { externalRef: options.externalRef } : {}),
+      gql(
+        url,
+        moneyDocs.deposit,
+        {
+          input: {
+            idempotencyKey: options.key ?? unique('dep'),
+            accountId,
+            amount,
+            currency: options.currency ?? 'USD',
+            ...(options.externalRef ? { externalRef: options.externalRef } : {}),
+          },
         },
-      }, options.bearer ?? operator),
+        options.bearer ?? operator,
+      ),
     fund: async (accountId, amount, currency = 'USD') => {
       const response = await kit.deposit(accountId, amount, { currency });
       expect(response.errors).toBeUndefined();
       expect(response.data?.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount });
     },
     withdraw: (bearer, accountId, amount, options = {}) =>
-      gql(url, moneyDocs.withdraw, {
-        input: { idempotencyKey: options.key ?? unique('wdr'), accountId, amount, currency: options.currency ?? 'USD' },
-      }, bearer),
-    pay: (bearer, input, doc = moneyDocs.createPayment) =>
-      gql(url, doc, {
-        input: {
-          idempotencyKey: input.key ?? unique('pay'), payerAccountId: input.payer, payeeAccountId: input.payee,
-          amount: input.amount, currency: input.currency ?? 'USD', ...(input.description ? { description: input.description } : {}),
+      gql(
+        url,
+        moneyDocs.withdraw,
+        {
+          input: {
+            idempotencyKey: options.key ?? unique('wdr'),
+            accountId,
+            amount,
+            currency: options.currency ?? 'USD',
+          },
         },
-      }, bearer),
+        bearer,
+      ),
+    pay: (bearer, input, doc = moneyDocs.createPayment) =>
+      gql(
+        url,
+        doc,
+        {
+          input: {
+            idempotencyKey: input.key ?? unique('pay'),
+            payerAccountId: input.payer,
+            payeeAccountId: input.payee,
+            amount: input.amount,
+            currency: input.currency ?? 'USD',
+            ...(input.description ? { description: input.description } : {}),
+          },
+        },
+        bearer,
+      ),
     paid: async (bearer, input) => {
       const response = await kit.pay(bearer, input);
       expect(response.errors).toBeUndefined();
@@ -182,9 +238,14 @@ export async function moneyKit(stack: Stack): Promise<MoneyKit> {
       return response.data!.createPayment.id as string;
     },
     refund: (bearer, paymentId, amount, options = {}) =>
-      gql(url, options.doc ?? moneyDocs.refundPayment, {
-        input: { idempotencyKey: options.key ?? unique('ref'), paymentId, amount },
-      }, bearer),
+      gql(
+        url,
+        options.doc ?? moneyDocs.refundPayment,
+        {
+          input: { idempotencyKey: options.key ?? unique('ref'), paymentId, amount },
+        },
+        bearer,
+      ),
     balance: async (accountId) => {
       const response = await gql(url, moneyDocs.getAccount, { id: accountId }, operator);
       expect(response.errors).toBeUndefined();
@@ -219,9 +280,14 @@ export async function accountRowOf(shards: ShardSet, id: string): Promise<Accoun
 }
 
 /** The merchant's stripe on one database: its own row on its home database, else the row whose parent it is. */
-export async function stripeRowOn(shards: ShardSet, merchantId: string, physical: number): Promise<AccountRow | undefined> {
+export async function stripeRowOn(
+  shards: ShardSet,
+  merchantId: string,
+  physical: number,
+): Promise<AccountRow | undefined> {
   const shard = shards.all[physical]!;
-  const where = physicalOf(shards, merchantId) === physical ? eq(accounts.id, merchantId) : eq(accounts.parentId, merchantId);
+  const where =
+    physicalOf(shards, merchantId) === physical ? eq(accounts.id, merchantId) : eq(accounts.parentId, merchantId);
   const rows = await shard.db.select().from(accounts).where(where);
   expect(rows.length).toBeLessThanOrEqual(1);
   return rows[0];
@@ -229,8 +295,10 @@ export async function stripeRowOn(shards: ShardSet, merchantId: string, physical
 
 /** Σ of the entries, per account, of the postings that name refId, on one database. */
 export async function entrySumsOfRef(shards: ShardSet, physical: number, refId: string): Promise<Map<string, bigint>> {
-  const rows = await shards.all[physical]!.db
-    .select({ accountId: ledgerEntries.accountId, amount: ledgerEntries.amount })
+  const rows = await shards.all[physical]!.db.select({
+    accountId: ledgerEntries.accountId,
+    amount: ledgerEntries.amount,
+  })
     .from(ledgerEntries)
     .innerJoin(postings, eq(postings.id, ledgerEntries.postingId))
     .where(eq(postings.refId, refId));
@@ -241,13 +309,16 @@ export async function entrySumsOfRef(shards: ShardSet, physical: number, refId: 
 
 /** The posting kinds that name refId on one database, sorted. */
 export async function postingKindsOfRef(shards: ShardSet, physical: number, refId: string): Promise<string[]> {
-  const rows = await shards.all[physical]!.db.select({ kind: postings.kind }).from(postings).where(eq(postings.refId, refId));
+  const rows = await shards.all[physical]!.db.select({ kind: postings.kind })
+    .from(postings)
+    .where(eq(postings.refId, refId));
   return rows.map((r) => r.kind).sort();
 }
 
 /**
  * The first half of a cross-shard payment, written exactly as services/home-legs.ts postHomeLegs writes
- * a two-leg plan's (two-leg-payment.ts twoLegHome) (payer → this shard's clearing, the payment row PROCESSING, an outbox row), but
+ * a two-leg plan's (two-leg-payment.ts twoLegHome) (payer → this shard's clearing, the payment row PROCESSING, an
+ * outbox row), but
  * without the inline credit: the test decides when the outbox step runs. The outbox row comes
  * due only in an hour, so no relay of another test takes it first.
  */
@@ -262,13 +333,33 @@ export async function crossShardPaymentFirstHalf(
   expect(shards.of('account', payee.id)).not.toBe(home);
   const id = newId('payment', shardOf('account', payer.id));
   const clearing = await systemAccountId(shards, home, 'CLEARING', payer.currency);
-  const spec = paymentDebitSpec({ id, currency: payer.currency, amount }, newId('posting', shardOf('payment', id)), payer.id, clearing, 'AVAILABLE');
+  const spec = paymentDebitSpec(
+    { id, currency: payer.currency, amount },
+    newId('posting', shardOf('payment', id)),
+    payer.id,
+    clearing,
+    'AVAILABLE',
+  );
   const now = new Date();
   // Columns with defaults (business date, settlement) are left to them: this payment never settles.
   const row: typeof payments.$inferInsert = {
-    id, payerAccountId: payer.id, payeeAccountId: payee.id, creditAccountId: payee.id, route: 'CROSS_SHARD',
-    amount, currency: payer.currency, refundedAmount: 0n, status: 'PROCESSING', failureCode: null, description: null,
-    createdBy, deviceId: null, clientIp: null, userAgent: null, createdAt: now, completedAt: null,
+    id,
+    payerAccountId: payer.id,
+    payeeAccountId: payee.id,
+    creditAccountId: payee.id,
+    route: 'CROSS_SHARD',
+    amount,
+    currency: payer.currency,
+    refundedAmount: 0n,
+    status: 'PROCESSING',
+    failureCode: null,
+    description: null,
+    createdBy,
+    deviceId: null,
+    clientIp: null,
+    userAgent: null,
+    createdAt: now,
+    completedAt: null,
   };
   const outcome = await postOne(home, {
     spec,

@@ -40,7 +40,8 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   const unexpected: string[] = [];
   const watch = (name: ServiceName, child: ChildService): ChildService => {
     void child.exited.then(({ code, signal }) => {
-      if (!meantToDie.has(child)) unexpected.push(`${name} exited with ${signal ?? `code ${code}`}:\n${child.output()}`);
+      if (!meantToDie.has(child))
+        unexpected.push(`${name} exited with ${signal ?? `code ${code}`}:\n${child.output()}`);
     });
     children.set(name, child);
     return child;
@@ -49,11 +50,16 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
     meantToDie.add(child);
     await child.kill();
   };
-  const logFile = (name: ServiceName): string | undefined => (options.logDir ? join(options.logDir, `${name}.log`) : undefined);
+  const logFile = (name: ServiceName): string | undefined =>
+    options.logDir ? join(options.logDir, `${name}.log`) : undefined;
   const subgraphEnv = (name: SubgraphName): Record<string, string> => ({
     // childPoolSize per shard unless the test says otherwise: each process's own default (42 for a
     // stack) twice over, with two workers, would take more than npm test's share (testRunConnectionsMax).
-    MYSQL_SHARDS: options.shardUrls, MYSQL_POOL_SIZE: String(childPoolSize), ...options.env, ...options.subgraphEnv, [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
+    MYSQL_SHARDS: options.shardUrls,
+    MYSQL_POOL_SIZE: String(childPoolSize),
+    ...options.env,
+    ...options.subgraphEnv,
+    [subgraphSecretVariable(name)]: testSubgraphSecrets[name],
   });
   const startSubgraph = async (name: SubgraphName): Promise<void> => {
     const child = watch(name, await spawnService(name, subgraphEnv(name), ports.get(name), logFile(name)));
@@ -64,13 +70,27 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
   };
   try {
     await Promise.all(subgraphNames.map(startSubgraph));
-    const secrets = Object.fromEntries(subgraphNames.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]));
-    const urls = Object.fromEntries(subgraphNames.map((name) => [`${variablePrefixOf(name)}_URL`, children.get(name)!.graphqlUrl]));
-    watch('gateway', await spawnService('gateway', {
-      // Any document, as npm start runs it, unless the test says otherwise (options.env).
-      TRUSTED_DOCUMENTS_MODE: 'off',
-      ...options.env, ...secrets, ...urls,
-    }, undefined, logFile('gateway')));
+    const secrets = Object.fromEntries(
+      subgraphNames.map((name) => [subgraphSecretVariable(name), testSubgraphSecrets[name]]),
+    );
+    const urls = Object.fromEntries(
+      subgraphNames.map((name) => [`${variablePrefixOf(name)}_URL`, children.get(name)!.graphqlUrl]),
+    );
+    watch(
+      'gateway',
+      await spawnService(
+        'gateway',
+        {
+          // Any document, as npm start runs it, unless the test says otherwise (options.env).
+          TRUSTED_DOCUMENTS_MODE: 'off',
+          ...options.env,
+          ...secrets,
+          ...urls,
+        },
+        undefined,
+        logFile('gateway'),
+      ),
+    );
   } catch (error) {
     await stop();
     throw error;

@@ -42,14 +42,27 @@ export interface ChildService {
   kill(): Promise<void>;
 }
 
-/** A service of `npm start`, one per part (parts.ts): the variable that names its port (its entry is dist/<name>.js). */
-export const serviceEntries = Object.fromEntries(parts.map((part) => [part.name, {
-  portVariable: part.kind === 'gateway' ? 'PORT' : `${variablePrefixOf(part.name)}_PORT`,
-}])) as Record<PartName, { portVariable: string }>;
+/**
+ * A service of `npm start`, one per part (parts.ts): the variable that names its port (its entry is dist/<name>.js).
+ */
+export const serviceEntries = Object.fromEntries(
+  parts.map((part) => [
+    part.name,
+    {
+      portVariable: part.kind === 'gateway' ? 'PORT' : `${variablePrefixOf(part.name)}_PORT`,
+    },
+  ]),
+) as Record<PartName, { portVariable: string }>;
 export type ServiceName = PartName;
 
 /** Variables a child must not inherit from the test process: each run sets its own. */
-const perRunVariables = ['PAYGRAPH_FAILPOINT', 'SETTLEMENT_FAILPOINT', 'RELAY_ENABLED', 'RELAY_INTERVAL_MS', ...Object.values(serviceEntries).map((s) => s.portVariable)];
+const perRunVariables = [
+  'PAYGRAPH_FAILPOINT',
+  'SETTLEMENT_FAILPOINT',
+  'RELAY_ENABLED',
+  'RELAY_INTERVAL_MS',
+  ...Object.values(serviceEntries).map((s) => s.portVariable),
+];
 
 /**
  * Spawns `node dist/transaction.js` with MYSQL_SHARDS from this
@@ -57,7 +70,9 @@ const perRunVariables = ['PAYGRAPH_FAILPOINT', 'SETTLEMENT_FAILPOINT', 'RELAY_EN
  */
 export async function spawnTransactionSubgraph(env: Record<string, string>): Promise<ChildService> {
   return spawnService('transaction', {
-    [subgraphSecretVariable('transaction')]: testSubgraphSecrets.transaction, MYSQL_POOL_SIZE: String(childPoolSize), ...env,
+    [subgraphSecretVariable('transaction')]: testSubgraphSecrets.transaction,
+    MYSQL_POOL_SIZE: String(childPoolSize),
+    ...env,
   });
 }
 
@@ -65,7 +80,10 @@ export async function spawnTransactionSubgraph(env: Record<string, string>): Pro
  * Transaction subgraphs a crash test spawns, killed together at the end (afterAll):
  * `spawn` starts one as spawnTransactionSubgraph does and keeps its handle.
  */
-export function transactionChildren(): { spawn(env: Record<string, string>): Promise<ChildService>; killAll(): Promise<void> } {
+export function transactionChildren(): {
+  spawn(env: Record<string, string>): Promise<ChildService>;
+  killAll(): Promise<void>;
+} {
   const children: ChildService[] = [];
   return {
     async spawn(env) {
@@ -87,16 +105,28 @@ export function transactionChildren(): { spawn(env: Record<string, string>): Pro
  * with the child's handle, and a test that restarts a service wants to read what the killed one
  * said.
  */
-export async function spawnService(name: ServiceName, env: Record<string, string>, port?: number, logFile?: string): Promise<ChildService> {
+export async function spawnService(
+  name: ServiceName,
+  env: Record<string, string>,
+  port?: number,
+  logFile?: string,
+): Promise<ChildService> {
   return spawnChild(name, env, port, logFile);
 }
 
 /** The same service from `appDir` (an image's layout, say); dist/ is built by npm test's global set-up. */
-export async function spawnCompiledService(name: ServiceName, env: Record<string, string>, appDir: string = repoRoot): Promise<ChildService> {
+export async function spawnCompiledService(
+  name: ServiceName,
+  env: Record<string, string>,
+  appDir: string = repoRoot,
+): Promise<ChildService> {
   return spawnChild(name, env, undefined, undefined, appDir);
 }
 
-/** NODE_OPTIONS is emptied beside these: it could register a loader (--import tsx), and none may help the compiled code run. */
+/**
+ * NODE_OPTIONS is emptied beside these: it could register a loader (--import tsx), and none may help the compiled code
+ * run.
+ */
 export function compiledNodeArgs(name: ServiceName): string[] {
   return [...processNodeArgs, compiledEntry(name)];
 }
@@ -108,10 +138,16 @@ export function compiledNodeArgs(name: ServiceName): string[] {
 const listeningPattern = /listening on http:\/\/[^\s/:"]+:(\d+)\/graphql/;
 
 async function spawnChild(
-  name: ServiceName, env: Record<string, string>, port?: number, logFile?: string, cwd: string = repoRoot,
+  name: ServiceName,
+  env: Record<string, string>,
+  port?: number,
+  logFile?: string,
+  cwd: string = repoRoot,
 ): Promise<ChildService> {
   const { portVariable } = serviceEntries[name];
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !perRunVariables.includes(variable)));
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([variable]) => !perRunVariables.includes(variable)),
+  );
   // Port 0 unless the test names one (a restart on the same port): the child binds a free port
   // itself and says which. A port picked here and let go first (freePort) could be taken by
   // another process before the child binds it; the child then exited with EADDRINUSE (code 1)
@@ -119,7 +155,15 @@ async function spawnChild(
   // once in a full run). The info line is needed for that, so LOG_LEVEL is info unless the test says.
   const child = spawn(process.execPath, compiledNodeArgs(name), {
     cwd,
-    env: { ...inherited, [portVariable]: String(port ?? 0), HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env, NODE_OPTIONS: '' },
+    env: {
+      ...inherited,
+      [portVariable]: String(port ?? 0),
+      HOST: '127.0.0.1',
+      GATEWAY_HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ...env,
+      NODE_OPTIONS: '',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -141,7 +185,9 @@ async function spawnChild(
     child.stderr!.pipe(log, { end: false });
     // 'close', not 'exit': output still buffered at the exit would be written after the end, an
     // error with no listener, which a shared process would blame on a later file.
-    child.once('close', (code, signal) => log.end(`--- ${name} pid ${child.pid} exited with ${signal ?? `code ${code}`}\n`));
+    child.once('close', (code, signal) =>
+      log.end(`--- ${name} pid ${child.pid} exited with ${signal ?? `code ${code}`}\n`),
+    );
   }
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -154,7 +200,13 @@ async function spawnChild(
     if (!gone) child.kill('SIGKILL');
     await exited;
   };
-  const listenPort = await readyPort(name, { port, announced: () => announced, gone: () => gone, output: () => output, kill });
+  const listenPort = await readyPort(name, {
+    port,
+    announced: () => announced,
+    gone: () => gone,
+    output: () => output,
+    kill,
+  });
   return {
     graphqlUrl: `http://127.0.0.1:${listenPort}/graphql`,
     healthUrl: `http://127.0.0.1:${listenPort}/health`,
@@ -170,9 +222,16 @@ async function spawnChild(
  * the port. A child that exits first, or is not ready in childReadyTimeoutMs, is an error with
  * its output (and is killed).
  */
-async function readyPort(name: ServiceName, child: {
-  port: number | undefined; announced(): number | null; gone(): boolean; output(): string; kill(): Promise<void>;
-}): Promise<number> {
+async function readyPort(
+  name: ServiceName,
+  child: {
+    port: number | undefined;
+    announced(): number | null;
+    gone(): boolean;
+    output(): string;
+    kill(): Promise<void>;
+  },
+): Promise<number> {
   const deadline = Date.now() + childReadyTimeoutMs;
   for (;;) {
     if (child.gone()) throw new Error(`${name} exited before it was ready:\n${child.output()}`);
@@ -191,13 +250,18 @@ async function readyPort(name: ServiceName, child: {
     }
     if (Date.now() > deadline) {
       await child.kill();
-      throw new Error(`${name} did not ${port === null ? 'say where it listens' : 'answer /health'} within ${childReadyTimeoutMs} ms:\n${child.output()}`);
+      throw new Error(
+        `${name} did not ${port === null ? 'say where it listens' : 'answer /health'} within ${childReadyTimeoutMs} ms:\n${child.output()}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, readyPollIntervalMs));
   }
 }
 
-/** How long `npm start` may take to print "Press Ctrl-C to stop": a build when stale, then four processes start, slowly on a busy 2-core machine. */
+/**
+ * How long `npm start` may take to print "Press Ctrl-C to stop": a build when stale, then four processes start, slowly
+ * on a busy 2-core machine.
+ */
 export const systemStartTimeoutMs = 150_000;
 /** How long `npm start` may take to exit after a stop signal. */
 export const systemStopTimeoutMs = 20_000;
@@ -205,7 +269,13 @@ const outputPollIntervalMs = 100;
 
 export interface StartedSystem {
   readonly process: ChildProcess;
-  readonly ports: { PORT: number; ACCOUNT_PORT: number; TRANSACTION_PORT: number; SETTLEMENT_PORT: number; WEBHOOKS_PORT: number };
+  readonly ports: {
+    PORT: number;
+    ACCOUNT_PORT: number;
+    TRANSACTION_PORT: number;
+    SETTLEMENT_PORT: number;
+    WEBHOOKS_PORT: number;
+  };
   /** Everything `npm start` and its children printed so far. */
   output(): string;
   /** Waits until the output matches, failing with the output after timeoutMs or if `npm start` exits. */
@@ -220,15 +290,29 @@ export interface StartedSystem {
  */
 export async function startSystem(extraEnv: Record<string, string> = {}): Promise<StartedSystem> {
   const [gateway, account, transaction, settlement, webhooks] = await freePorts(5);
-  const ports = { PORT: gateway!, ACCOUNT_PORT: account!, TRANSACTION_PORT: transaction!, SETTLEMENT_PORT: settlement!, WEBHOOKS_PORT: webhooks! };
+  const ports = {
+    PORT: gateway!,
+    ACCOUNT_PORT: account!,
+    TRANSACTION_PORT: transaction!,
+    SETTLEMENT_PORT: settlement!,
+    WEBHOOKS_PORT: webhooks!,
+  };
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', NODE_ENV: 'development', ...extraEnv };
   delete env.JWT_SECRET;
   for (const key of Object.keys(env)) if (key.startsWith('SUBGRAPH_SECRET_')) delete env[key];
   for (const [key, value] of Object.entries(ports)) env[key] = String(value);
-  const child = spawn(`${repoRoot}node_modules/.bin/tsx`, ['scripts/start.ts'], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(`${repoRoot}node_modules/.bin/tsx`, ['scripts/start.ts'], {
+    cwd: repoRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  child.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const system: StartedSystem = {
     process: child,
@@ -239,7 +323,8 @@ export async function startSystem(extraEnv: Record<string, string> = {}): Promis
       for (;;) {
         const match = pattern.exec(output);
         if (match) return match;
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not print ${pattern}:\n${output}`);
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`npm start did not print ${pattern}:\n${output}`);
         await new Promise((resolve) => setTimeout(resolve, outputPollIntervalMs));
       }
     },

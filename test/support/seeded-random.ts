@@ -44,7 +44,8 @@ export function seededRandom(seed: number): SeededRandom {
     return ((t ^ (t >>> 14)) >>> 0) / seedRange;
   };
   const below = (bound: number): number => {
-    if (!Number.isSafeInteger(bound) || bound <= 0) throw new Error(`below() needs a positive integer bound, got ${bound}`);
+    if (!Number.isSafeInteger(bound) || bound <= 0)
+      throw new Error(`below() needs a positive integer bound, got ${bound}`);
     return Math.floor(next() * bound);
   };
   return {
@@ -70,7 +71,9 @@ export function useSeededRandom(): SeededRandom {
   beforeEach(({ task, onTestFailed }) => {
     onTestFailed(() => {
       const file = relative(process.cwd(), task.file.filepath);
-      console.error(`[seed] "${task.name}" failed with TEST_SEED=${random.seed}; replay: TEST_SEED=${random.seed} npm test -- ${file}`);
+      console.error(
+        `[seed] "${task.name}" failed with TEST_SEED=${random.seed}; replay: TEST_SEED=${random.seed} npm test -- ${file}`,
+      );
     });
   });
   return random;

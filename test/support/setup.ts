@@ -17,6 +17,11 @@ const sets = process.env.TEST_SHARD_SETS;
 if (sets !== undefined && sets !== '') {
   const file = expect.getState().testPath;
   if (file === undefined) throw new Error('vitest gave the setup file no test path');
-  process.env.MYSQL_SHARDS = shardUrlsForFile(JSON.parse(sets) as ShardSets, repoRoot, file, Number(process.env.VITEST_POOL_ID));
+  process.env.MYSQL_SHARDS = shardUrlsForFile(
+    JSON.parse(sets) as ShardSets,
+    repoRoot,
+    file,
+    Number(process.env.VITEST_POOL_ID),
+  );
 }
 configureLedger(testConfig());

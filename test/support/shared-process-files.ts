@@ -18,7 +18,9 @@
  * explorer).
  */
 
-/** Files that need only the default stack (test/support/default-stack.ts): the worker starts it once for all of them. */
+/**
+ * Files that need only the default stack (test/support/default-stack.ts): the worker starts it once for all of them.
+ */
 export const sharedStackFiles = [
   'gateway/test/bola.test.ts',
   'gateway/test/gateway.test.ts',
@@ -47,7 +49,10 @@ export const sharedStackFiles = [
   'test/request-id.test.ts',
 ];
 
-/** Files that start no stack and change nothing process-wide (pure functions, a shard set of their own, the source tree). */
+/**
+ * Files that start no stack and change nothing process-wide (pure functions, a shard set of their own, the source
+ * tree).
+ */
 export const sharedProcessFiles = [
   'gateway/test/audit-migration.test.ts',
   'gateway/test/audit.test.ts',

@@ -15,7 +15,14 @@ import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import { subgraphNames, type SubgraphName } from '../../scripts/lib/parts';
-import { testSecurityOptions, testSettlementSettings, testShards, testTokens, testTransactionSettings, testTrusts } from './env';
+import {
+  testSecurityOptions,
+  testSettlementSettings,
+  testShards,
+  testTokens,
+  testTransactionSettings,
+  testTrusts,
+} from './env';
 
 /**
  * The whole system in this process, each server on its own ephemeral port over real HTTP:
@@ -28,9 +35,15 @@ export interface Stack {
   gatewayWsUrl: string;
   subgraphUrls: Record<SubgraphName, string>;
   shards: ShardSet;
-  /** The webhooks subgraph's dispatcher when it runs (StackOptions.webhooks.dispatcher): tests await its refreshes and passes. */
+  /**
+   * The webhooks subgraph's dispatcher when it runs (StackOptions.webhooks.dispatcher): tests await its refreshes and
+   * passes.
+   */
   dispatcher: Dispatcher | null;
-  /** Resolves once the stack's ledger hint publisher is connected (StackOptions.hintsRedisUrl; at once without): hints are dropped before. */
+  /**
+   * Resolves once the stack's ledger hint publisher is connected (StackOptions.hintsRedisUrl; at once without): hints
+   * are dropped before.
+   */
   hintsReady(): Promise<void>;
   /** Another account subgraph and another gateway (in front of it and of this stack's other subgraphs). */
   addReplica(options?: ReplicaOptions): Promise<Replica>;
@@ -41,7 +54,10 @@ export interface ReplicaOptions {
   /** How the replica's balance feed learns of new entries; defaults to the stack's. */
   feed?: Partial<FeedSettings>;
   subscriptions?: Partial<SubscriptionLimits>;
-  /** The replica gateway's operation limits, rate budgets and audit settings, over the test configuration's (testSecurityOptions). */
+  /**
+   * The replica gateway's operation limits, rate budgets and audit settings, over the test configuration's
+   * (testSecurityOptions).
+   */
   security?: GatewaySecurityOptions;
 }
 
@@ -67,11 +83,17 @@ export interface StackOptions extends ReplicaOptions {
   hintsRedisUrl?: string;
   /** How the gateway checks client tokens; testTokens() (HS256 with the test secret) by default. */
   tokens?: TokenSettings;
-  /** What the transaction subgraph's main.ts would give it from its configuration (AMOUNT_MAX, HOLD_TTL_SECONDS); its defaults otherwise. */
+  /**
+   * What the transaction subgraph's main.ts would give it from its configuration (AMOUNT_MAX, HOLD_TTL_SECONDS); its
+   * defaults otherwise.
+   */
   transaction?: Partial<TransactionSettings>;
   /** Every part as NODE_ENV=production runs it (no introspection, no stack traces in errors); false when absent. */
   production?: boolean;
-  /** The databases every subgraph uses (say, one shard's URL through a TCP proxy); testShards() by default. The stack closes them on stop. */
+  /**
+   * The databases every subgraph uses (say, one shard's URL through a TCP proxy); testShards() by default. The stack
+   * closes them on stop.
+   */
   shards?: ShardSet;
   /**
    * The webhooks subgraph's options; its dispatcher runs only when `dispatcher` is true (it polls
@@ -90,10 +112,28 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   let webhooks: Awaited<ReturnType<typeof createWebhooksSubgraph>> | undefined;
   // One per subgraph of the parts list: typed by its names, so a part added there and not here does not compile.
   const create: Record<SubgraphName, () => Promise<SubgraphServer>> = {
-    account: () => createAccountSubgraph(shards, trusts.account, options.now, { ...(options.feed ? { feed: options.feed } : {}), production }),
-    transaction: () => createTransactionSubgraph(shards, trusts.transaction, options.now, { ...testTransactionSettings(), ...options.transaction }, { production }),
-    settlement: () => createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production }),
-    webhooks: async () => (webhooks = await createWebhooksSubgraph(shards, trusts.webhooks, { dispatcher: false, production, allowLocalDestinations: true, ...options.webhooks })),
+    account: () =>
+      createAccountSubgraph(shards, trusts.account, options.now, {
+        ...(options.feed ? { feed: options.feed } : {}),
+        production,
+      }),
+    transaction: () =>
+      createTransactionSubgraph(
+        shards,
+        trusts.transaction,
+        options.now,
+        { ...testTransactionSettings(), ...options.transaction },
+        { production },
+      ),
+    settlement: () =>
+      createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production }),
+    webhooks: async () =>
+      (webhooks = await createWebhooksSubgraph(shards, trusts.webhooks, {
+        dispatcher: false,
+        production,
+        allowLocalDestinations: true,
+        ...options.webhooks,
+      })),
   };
   const subgraphs = new Map<SubgraphName, SubgraphServer>();
   for (const name of subgraphNames) subgraphs.set(name, await create[name]());
@@ -116,7 +156,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     hintsReady: () => stopHints?.ready() ?? Promise.resolve(),
     addReplica: async (replicaOptions = {}) => {
       const feed = replicaOptions.feed ?? options.feed;
-      const startAccount = () => createAccountSubgraph(shards, trusts.account, options.now, { ...(feed ? { feed } : {}) });
+      const startAccount = () =>
+        createAccountSubgraph(shards, trusts.account, options.now, { ...(feed ? { feed } : {}) });
       let account = await startAccount();
       const accountUrl = await urlOf(account);
       const subscriptions = replicaOptions.subscriptions ?? options.subscriptions;
@@ -129,7 +170,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         gatewayUrl: `http://127.0.0.1:${port}/graphql`,
         gatewayWsUrl: `ws://127.0.0.1:${port}/graphql`,
         accountUrl,
-        activeSubscriptions: () => [...replicaGateway.subscriptions.activeByPrincipal().values()].reduce((a, b) => a + b, 0),
+        activeSubscriptions: () =>
+          [...replicaGateway.subscriptions.activeByPrincipal().values()].reduce((a, b) => a + b, 0),
         slowConsumers: () => replicaGateway.subscriptions.slowConsumers(),
         streams: () => replicaGateway.subscriptions.streams(),
         restartAccount: async () => {

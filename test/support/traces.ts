@@ -33,7 +33,11 @@ export function recordReceivedRequests(): { received: ReceivedRequest[]; stop():
   const listener = (message: unknown): void => {
     const { request } = message as { request: http.IncomingMessage };
     const header = request.headers.traceparent;
-    received.push({ port: request.socket.localPort, path: request.url, traceparent: Array.isArray(header) ? header[0] : header });
+    received.push({
+      port: request.socket.localPort,
+      path: request.url,
+      traceparent: Array.isArray(header) ? header[0] : header,
+    });
   };
   subscribe('http.server.request.start', listener);
   return { received, stop: () => void unsubscribe('http.server.request.start', listener) };
@@ -56,14 +60,29 @@ export interface ExportedSpan {
   attributes: Record<string, unknown>;
 }
 
-interface OtlpValue { stringValue?: string; intValue?: string | number; boolValue?: boolean; doubleValue?: number }
-interface OtlpKeyValue { key: string; value: OtlpValue }
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+}
+interface OtlpKeyValue {
+  key: string;
+  value: OtlpValue;
+}
 interface OtlpExport {
   resourceSpans?: Array<{
     resource?: { attributes?: OtlpKeyValue[] };
     scopeSpans?: Array<{
       scope?: { name?: string };
-      spans?: Array<{ traceId: string; spanId: string; parentSpanId?: string; name: string; kind: number; attributes?: OtlpKeyValue[] }>;
+      spans?: Array<{
+        traceId: string;
+        spanId: string;
+        parentSpanId?: string;
+        name: string;
+        kind: number;
+        attributes?: OtlpKeyValue[];
+      }>;
     }>;
   }>;
 }
@@ -101,26 +120,29 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     url: `http://127.0.0.1:${port}`,
     spans: () => [...spans],
     bodies: () => [...bodies],
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
 function spansOf(body: OtlpExport): ExportedSpan[] {
   return (body.resourceSpans ?? []).flatMap((resourceSpans) => {
     const service = String(valueOf(resourceSpans.resource?.attributes?.find((a) => a.key === 'service.name')?.value));
-    return (resourceSpans.scopeSpans ?? []).flatMap((scopeSpans) => (scopeSpans.spans ?? []).map((span) => ({
-      service,
-      scope: scopeSpans.scope?.name ?? '',
-      traceId: span.traceId,
-      spanId: span.spanId,
-      parentSpanId: span.parentSpanId || undefined,
-      name: span.name,
-      kind: span.kind,
-      attributes: Object.fromEntries((span.attributes ?? []).map((a) => [a.key, valueOf(a.value)])),
-    })));
+    return (resourceSpans.scopeSpans ?? []).flatMap((scopeSpans) =>
+      (scopeSpans.spans ?? []).map((span) => ({
+        service,
+        scope: scopeSpans.scope?.name ?? '',
+        traceId: span.traceId,
+        spanId: span.spanId,
+        parentSpanId: span.parentSpanId || undefined,
+        name: span.name,
+        kind: span.kind,
+        attributes: Object.fromEntries((span.attributes ?? []).map((a) => [a.key, valueOf(a.value)])),
+      })),
+    );
   });
 }
 

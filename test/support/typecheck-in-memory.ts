@@ -4,7 +4,11 @@ import { repoPath } from '../../scripts/lib/resolver-types';
 /** The repository's compiler options, as `npm run typecheck` uses them. */
 function repoCompilerOptions(): ts.CompilerOptions {
   const configPath = repoPath('tsconfig.json');
-  const parsed = ts.parseJsonConfigFileContent(ts.readConfigFile(configPath, ts.sys.readFile).config, ts.sys, repoPath(''));
+  const parsed = ts.parseJsonConfigFileContent(
+    ts.readConfigFile(configPath, ts.sys.readFile).config,
+    ts.sys,
+    repoPath(''),
+  );
   return { ...parsed.options, noEmit: true, incremental: false };
 }
 
@@ -24,8 +28,12 @@ export function diagnosticsOf(sources: Record<string, string>): Record<string, s
   const fileExists = host.fileExists.bind(host);
   host.fileExists = (name) => files.has(name) || fileExists(name);
   const program = ts.createProgram({ rootNames: [...files.keys()], options, host });
-  return Object.fromEntries(Object.keys(sources).map((name) => [
-    name,
-    ts.getPreEmitDiagnostics(program, program.getSourceFile(repoPath(`test/${name}.ts`))).map((d) => `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`),
-  ]));
+  return Object.fromEntries(
+    Object.keys(sources).map((name) => [
+      name,
+      ts
+        .getPreEmitDiagnostics(program, program.getSourceFile(repoPath(`test/${name}.ts`)))
+        .map((d) => `TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`),
+    ]),
+  );
 }

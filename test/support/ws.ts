@@ -92,7 +92,9 @@ export function connect(url: string, authorization: string | null): Connection {
           const deadline = Date.now() + timeoutMs;
           while (!condition()) {
             if (Date.now() > deadline) {
-              throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (events: ${state.events.length}, error: ${describe(state.error)}, closed: ${closeCode})`);
+              throw new Error(
+                `timed out after ${timeoutMs} ms waiting for ${what} (events: ${state.events.length}, error: ${describe(state.error)}, closed: ${closeCode})`,
+              );
             }
             await new Promise((resolve) => setTimeout(resolve, waitPollMs));
           }

@@ -1,5 +1,10 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { createClient, type Client as SocketClient, type FormattedExecutionResult, type SubscribePayload } from 'graphql-ws';
+import {
+  createClient,
+  type Client as SocketClient,
+  type FormattedExecutionResult,
+  type SubscribePayload,
+} from 'graphql-ws';
 
 /**
  * paygraph's operations sent the way a mobile or web app ships them: by the id of a trusted
@@ -12,7 +17,9 @@ import { createClient, type Client as SocketClient, type FormattedExecutionResul
  */
 
 /** A generated document: its result and variables types, and its id under `__meta__.hash`. */
-export type PersistedDocument<Result, Variables> = TypedDocumentNode<Result, Variables> & { __meta__?: { hash?: unknown } };
+export type PersistedDocument<Result, Variables> = TypedDocumentNode<Result, Variables> & {
+  __meta__?: { hash?: unknown };
+};
 
 export interface PaygraphClientOptions {
   /** The gateway's GraphQL endpoint, e.g. `https://api.example.com/graphql`; subscriptions use the same URL over ws(s). */
@@ -30,9 +37,15 @@ export interface PaygraphClientOptions {
 
 export interface PaygraphClient {
   /** Runs a query or mutation; the result as the gateway answered it, refusals (HTTP 400) included. */
-  execute<Result, Variables>(document: PersistedDocument<Result, Variables>, variables: Variables): Promise<FormattedExecutionResult<Result>>;
+  execute<Result, Variables>(
+    document: PersistedDocument<Result, Variables>,
+    variables: Variables,
+  ): Promise<FormattedExecutionResult<Result>>;
   /** The events of a subscription until the caller stops iterating (`break`) or the server ends it. */
-  subscribe<Result, Variables>(document: PersistedDocument<Result, Variables>, variables: Variables): AsyncIterableIterator<FormattedExecutionResult<Result, unknown>>;
+  subscribe<Result, Variables>(
+    document: PersistedDocument<Result, Variables>,
+    variables: Variables,
+  ): AsyncIterableIterator<FormattedExecutionResult<Result, unknown>>;
   /** Closes the socket, if one was opened. */
   dispose(): Promise<void>;
 }
@@ -41,7 +54,9 @@ export interface PaygraphClient {
 export function documentIdOf(document: object): string {
   const id = (document as { __meta__?: { hash?: unknown } }).__meta__?.hash;
   if (typeof id !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(id)) {
-    throw new Error('this document has no sha256 id: generate it with the client preset\'s persistedDocuments (hashAlgorithm sha256)');
+    throw new Error(
+      "this document has no sha256 id: generate it with the client preset's persistedDocuments (hashAlgorithm sha256)",
+    );
   }
   return id;
 }
@@ -66,15 +81,32 @@ export function createPaygraphClient(options: PaygraphClientOptions): PaygraphCl
     return socket;
   };
   return {
-    async execute<Result, Variables>(document: PersistedDocument<Result, Variables>, variables: Variables): Promise<FormattedExecutionResult<Result>> {
-      const response = await send(options.url, { method: 'POST', headers, body: JSON.stringify({ documentId: documentIdOf(document), variables }) });
+    async execute<Result, Variables>(
+      document: PersistedDocument<Result, Variables>,
+      variables: Variables,
+    ): Promise<FormattedExecutionResult<Result>> {
+      const response = await send(options.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ documentId: documentIdOf(document), variables }),
+      });
       const type = response.headers.get('content-type') ?? '';
-      if (!/json/.test(type)) throw new Error(`the gateway answered ${response.status} with ${type || 'no content type'}, not a GraphQL response`);
-      return await response.json() as FormattedExecutionResult<Result>;
+      if (!/json/.test(type))
+        throw new Error(
+          `the gateway answered ${response.status} with ${type || 'no content type'}, not a GraphQL response`,
+        );
+      return (await response.json()) as FormattedExecutionResult<Result>;
     },
-    subscribe<Result, Variables>(document: PersistedDocument<Result, Variables>, variables: Variables): AsyncIterableIterator<FormattedExecutionResult<Result, unknown>> {
+    subscribe<Result, Variables>(
+      document: PersistedDocument<Result, Variables>,
+      variables: Variables,
+    ): AsyncIterableIterator<FormattedExecutionResult<Result, unknown>> {
       // graphql-ws checks that `query` is a string; the gateway reads the document from documentId.
-      const payload: SubscribePayload & { documentId: string } = { query: '', documentId: documentIdOf(document), variables: variables as Record<string, unknown> };
+      const payload: SubscribePayload & { documentId: string } = {
+        query: '',
+        documentId: documentIdOf(document),
+        variables: variables as Record<string, unknown>,
+      };
       return socketClient().iterate<Result, unknown>(payload);
     },
     async dispose() {

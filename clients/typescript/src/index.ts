@@ -1,2 +1,8 @@
-export { createPaygraphClient, documentIdOf, type PaygraphClient, type PaygraphClientOptions, type PersistedDocument } from './client';
+export {
+  createPaygraphClient,
+  documentIdOf,
+  type PaygraphClient,
+  type PaygraphClientOptions,
+  type PersistedDocument,
+} from './client';
 export * from './generated/graphql';

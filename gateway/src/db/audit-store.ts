@@ -42,7 +42,10 @@ interface AuditQueue {
   failing: boolean;
 }
 
-/** Writes the queue in batches of batchRowsMax, in order; a failed batch stays at the head for the next pass. Answers rows written. */
+/**
+ * Writes the queue in batches of batchRowsMax, in order; a failed batch stays at the head for the next pass. Answers
+ * rows written.
+ */
 async function writeQueued(shard: Shard, queue: AuditQueue, batchRowsMax: number): Promise<number> {
   let written = 0;
   while (queue.rows.length > 0) {
@@ -50,7 +53,11 @@ async function writeQueued(shard: Shard, queue: AuditQueue, batchRowsMax: number
     try {
       await insertRows(shard.db, auditEvents, batch);
     } catch (error) {
-      if (!queue.failing) log().error({ detail: error instanceof Error ? error.message : error }, `audit: rows could not be written to ${shard.name}; retrying`);
+      if (!queue.failing)
+        log().error(
+          { detail: error instanceof Error ? error.message : error },
+          `audit: rows could not be written to ${shard.name}; retrying`,
+        );
       queue.failing = true;
       return written;
     }
@@ -84,7 +91,10 @@ export function createAuditStore(shards: ShardSet, options: AuditStoreOptions): 
       if (closed) throw new Error('audit rows enqueued after the store was closed');
       const room = Math.max(0, queueRowsMax - queue.rows.length);
       if (rows.length > room) {
-        if (queue.dropped === 0) log().error(`audit: more than ${queueRowsMax} rows waiting for the database; dropping new rows (the audit log keeps them)`);
+        if (queue.dropped === 0)
+          log().error(
+            `audit: more than ${queueRowsMax} rows waiting for the database; dropping new rows (the audit log keeps them)`,
+          );
         queue.dropped += rows.length - room;
       }
       queue.rows.push(...rows.slice(0, room));
@@ -101,7 +111,10 @@ export function createAuditStore(shards: ShardSet, options: AuditStoreOptions): 
         await writeQueued(shard, queue, batchRowsMax);
         if (queue.failing) break;
       }
-      if (queue.rows.length > 0) log().error(`audit: ${queue.rows.length} rows were not written before the gateway stopped (the audit log has them)`);
+      if (queue.rows.length > 0)
+        log().error(
+          `audit: ${queue.rows.length} rows were not written before the gateway stopped (the audit log has them)`,
+        );
       if (options.ownsShards) await shards.close();
     },
   };

@@ -14,9 +14,15 @@ type ExecutionResult = Awaited<ReturnType<Executor>>;
  * The kind of a data source call made for a client's operation. @apollo/gateway's package index
  * exports the process options' type but not the enum it names, whose declared value this is.
  */
-const incomingOperation = 'incoming operation' as Extract<GraphQLDataSourceProcessOptions, { incomingRequestContext: unknown }>['kind'];
+const incomingOperation = 'incoming operation' as Extract<
+  GraphQLDataSourceProcessOptions,
+  { incomingRequestContext: unknown }
+>['kind'];
 
-/** How an operation was executed: its client's document sent to the one subgraph that serves it, or @apollo/gateway's query plan. */
+/**
+ * How an operation was executed: its client's document sent to the one subgraph that serves it, or @apollo/gateway's
+ * query plan.
+ */
 export type OperationPath = 'forwarded' | 'planned';
 
 export interface PassThroughOptions {
@@ -64,7 +70,13 @@ export function passThroughGateway(
       if (!planned) throw new Error('@apollo/gateway loaded without an executor');
       return {
         executor: async (requestContext) => {
-          const route = router?.route(requestContext.document, requestContext.source, requestContext.operationName, requestContext.queryHash) ?? null;
+          const route =
+            router?.route(
+              requestContext.document,
+              requestContext.source,
+              requestContext.operationName,
+              requestContext.queryHash,
+            ) ?? null;
           const dataSource = route ? dataSources.get(route.subgraph) : undefined;
           if (!route || !dataSource) {
             onPath('planned');
@@ -75,16 +87,29 @@ export function passThroughGateway(
           // the errors @apollo/gateway's executor answers (its validateIncomingRequest): Apollo
           // Server then makes them the same BAD_USER_INPUT and HTTP 400 on either path.
           const operation = requestContext.operation;
-          const variables = operation ? coercedVariablesOf(requestContext.context, requestContext.schema as GraphQLSchema, operation, requestContext.request.variables) : null;
+          const variables = operation
+            ? coercedVariablesOf(
+                requestContext.context,
+                requestContext.schema as GraphQLSchema,
+                operation,
+                requestContext.request.variables,
+              )
+            : null;
           if (variables && !variables.ok) return { errors: [...variables.errors] };
-          return inClientSpan('gateway.fetch', { service: route.subgraph }, () => forward(requestContext, route, dataSource));
+          return inClientSpan('gateway.fetch', { service: route.subgraph }, () =>
+            forward(requestContext, route, dataSource),
+          );
         },
       };
     },
   };
 }
 
-async function forward(requestContext: ExecutorContext, route: SingleFetchRoute, dataSource: GraphQLDataSource<Record<string, any>>): Promise<ExecutionResult> {
+async function forward(
+  requestContext: ExecutorContext,
+  route: SingleFetchRoute,
+  dataSource: GraphQLDataSource<Record<string, any>>,
+): Promise<ExecutionResult> {
   const { request } = requestContext;
   try {
     const response = await dataSource.process({
@@ -102,8 +127,14 @@ async function forward(requestContext: ExecutorContext, route: SingleFetchRoute,
     const errors = response.errors.map((error) => gatewayErrorOf(error, route.subgraph));
     return { errors, data: response.data ?? (await rootsLeftNull(requestContext)) };
   } catch (error) {
-    // The data source throws GraphQLErrors (SUBGRAPH_UNAVAILABLE, a refusal's HTTP status); anything else is a bug, reported as the planned path would.
-    return { errors: [error instanceof GraphQLError ? error : new GraphQLError(String(error), { originalError: error as Error })], data: await rootsLeftNull(requestContext) };
+    // The data source throws GraphQLErrors (SUBGRAPH_UNAVAILABLE, a refusal's HTTP status); anything else is a bug,
+    // reported as the planned path would.
+    return {
+      errors: [
+        error instanceof GraphQLError ? error : new GraphQLError(String(error), { originalError: error as Error }),
+      ],
+      data: await rootsLeftNull(requestContext),
+    };
   }
 }
 

@@ -1,6 +1,19 @@
 import {
-  Kind, TypeInfo, getNamedType, isAbstractType, isEnumType, isObjectType, print, visit, visitWithTypeInfo,
-  type DocumentNode, type FragmentDefinitionNode, type GraphQLNamedType, type GraphQLSchema, type OperationDefinitionNode, type TypeNode,
+  Kind,
+  TypeInfo,
+  getNamedType,
+  isAbstractType,
+  isEnumType,
+  isObjectType,
+  print,
+  visit,
+  visitWithTypeInfo,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type TypeNode,
 } from 'graphql';
 import { Supergraph, operationFromDocument } from '@apollo/federation-internals';
 import { QueryPlanner, type FetchNode } from '@apollo/query-planner';
@@ -33,13 +46,21 @@ import { passThroughPlansMax } from '../limits';
 export interface SingleFetchRoute {
   /** The subgraph's name in the supergraph (join__graph's name). */
   subgraph: string;
-  /** The document to send: the client's text when it holds only this operation, else the operation and its fragments printed. */
+  /**
+   * The document to send: the client's text when it holds only this operation, else the operation and its fragments
+   * printed.
+   */
   query: string;
 }
 
 export interface SingleFetchRouter {
   /** The route of a validated document's operation, decided once per (queryHash, operationName) and kept. */
-  route(document: DocumentNode, source: string, operationName: string | null, queryHash: string): SingleFetchRoute | null;
+  route(
+    document: DocumentNode,
+    source: string,
+    operationName: string | null,
+    queryHash: string,
+  ): SingleFetchRoute | null;
 }
 
 export function singleFetchRouter(coreSupergraphSdl: string, apiSchema: GraphQLSchema): SingleFetchRouter {
@@ -65,18 +86,31 @@ export function singleFetchRouter(coreSupergraphSdl: string, apiSchema: GraphQLS
     if (!operation || operation.operation !== 'query') return null;
     let fetch: FetchNode;
     try {
-      const plan = planner.buildQueryPlan(operationFromDocument(plannerApiSchema, document, operationName ? { operationName } : {}));
+      const plan = planner.buildQueryPlan(
+        operationFromDocument(plannerApiSchema, document, operationName ? { operationName } : {}),
+      );
       if (plan.node?.kind !== 'Fetch') return null;
       fetch = plan.node;
     } catch {
       // The planned path reports whatever the planner refuses.
       return null;
     }
-    if (fetch.requires?.length || fetch.inputRewrites?.length || fetch.outputRewrites?.length || fetch.contextRewrites?.length) return null;
+    if (
+      fetch.requires?.length ||
+      fetch.inputRewrites?.length ||
+      fetch.outputRewrites?.length ||
+      fetch.contextRewrites?.length
+    )
+      return null;
     const subgraph = subgraphSchema(fetch.serviceName);
     if (!subgraph) return null;
-    const fragments = document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION);
-    const sent: DocumentNode = { kind: Kind.DOCUMENT, definitions: [operation, ...fragmentsUsedBy(operation, fragments)] };
+    const fragments = document.definitions.filter(
+      (d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION,
+    );
+    const sent: DocumentNode = {
+      kind: Kind.DOCUMENT,
+      definitions: [operation, ...fragmentsUsedBy(operation, fragments)],
+    };
     if (!sameMeaning(apiSchema, subgraph, sent)) return null;
     const alone = sent.definitions.length === document.definitions.length;
     return { subgraph: fetch.serviceName, query: alone ? source : print(sent) };
@@ -96,13 +130,18 @@ export function singleFetchRouter(coreSupergraphSdl: string, apiSchema: GraphQLS
 }
 
 function operationOf(document: DocumentNode, operationName: string | null): OperationDefinitionNode | null {
-  const operations = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const operations = document.definitions.filter(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+  );
   if (operationName === null) return operations.length === 1 ? operations[0]! : null;
   return operations.find((o) => o.name?.value === operationName) ?? null;
 }
 
 /** The fragments an operation spreads, directly or through other fragments, in document order. */
-function fragmentsUsedBy(operation: OperationDefinitionNode, fragments: readonly FragmentDefinitionNode[]): FragmentDefinitionNode[] {
+function fragmentsUsedBy(
+  operation: OperationDefinitionNode,
+  fragments: readonly FragmentDefinitionNode[],
+): FragmentDefinitionNode[] {
   const byName = new Map(fragments.map((f) => [f.name.value, f]));
   const used = new Set<string>();
   const pending: Array<OperationDefinitionNode | FragmentDefinitionNode> = [operation];
@@ -127,51 +166,61 @@ function fragmentsUsedBy(operation: OperationDefinitionNode, fragments: readonly
  */
 function sameMeaning(api: GraphQLSchema, subgraph: GraphQLSchema, document: DocumentNode): boolean {
   const typeInfo = new TypeInfo(api);
-  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
+  const fragments = new Map(
+    document.definitions
+      .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
+      .map((f) => [f.name.value, f]),
+  );
   const rootType = api.getQueryType();
   let same = true;
   const differs = () => {
     same = false;
     return false as const;
   };
-  visit(document, visitWithTypeInfo(typeInfo, {
-    VariableDefinition(node) {
-      const named = namedTypeName(node.type);
-      if (!subgraph.getType(named)) return differs();
-      return undefined;
-    },
-    Field(node) {
-      const parent = typeInfo.getParentType();
-      const name = node.name.value;
-      if (!parent) return differs();
-      if (name === '__schema' || name === '__type') return differs();
-      if (name === '__typename') return parent === rootType ? differs() : undefined;
-      const apiField = typeInfo.getFieldDef();
-      const subgraphParent = subgraph.getType(parent.name);
-      if (!apiField || !subgraphParent || !('getFields' in subgraphParent)) return differs();
-      const subgraphField = subgraphParent.getFields()[name];
-      if (!subgraphField || String(subgraphField.type) !== String(apiField.type)) return differs();
-      for (const argument of node.arguments ?? []) {
-        const apiArgument = apiField.args.find((a) => a.name === argument.name.value);
-        const subgraphArgument = 'args' in subgraphField ? subgraphField.args.find((a) => a.name === argument.name.value) : undefined;
-        if (!apiArgument || !subgraphArgument || String(apiArgument.type) !== String(subgraphArgument.type)) return differs();
-      }
-      if (!sameValues(api, subgraph, getNamedType(apiField.type))) return differs();
-      return undefined;
-    },
-    InlineFragment(node) {
-      const parent = typeInfo.getParentType();
-      if (!parent) return differs();
-      if (node.typeCondition && !sameMatches(api, subgraph, parent, node.typeCondition.name.value)) return differs();
-      return undefined;
-    },
-    FragmentSpread(node) {
-      const parent = typeInfo.getParentType();
-      const fragment = fragments.get(node.name.value);
-      if (!parent || !fragment || !sameMatches(api, subgraph, parent, fragment.typeCondition.name.value)) return differs();
-      return undefined;
-    },
-  }));
+  visit(
+    document,
+    visitWithTypeInfo(typeInfo, {
+      VariableDefinition(node) {
+        const named = namedTypeName(node.type);
+        if (!subgraph.getType(named)) return differs();
+        return undefined;
+      },
+      Field(node) {
+        const parent = typeInfo.getParentType();
+        const name = node.name.value;
+        if (!parent) return differs();
+        if (name === '__schema' || name === '__type') return differs();
+        if (name === '__typename') return parent === rootType ? differs() : undefined;
+        const apiField = typeInfo.getFieldDef();
+        const subgraphParent = subgraph.getType(parent.name);
+        if (!apiField || !subgraphParent || !('getFields' in subgraphParent)) return differs();
+        const subgraphField = subgraphParent.getFields()[name];
+        if (!subgraphField || String(subgraphField.type) !== String(apiField.type)) return differs();
+        for (const argument of node.arguments ?? []) {
+          const apiArgument = apiField.args.find((a) => a.name === argument.name.value);
+          const subgraphArgument =
+            'args' in subgraphField ? subgraphField.args.find((a) => a.name === argument.name.value) : undefined;
+          if (!apiArgument || !subgraphArgument || String(apiArgument.type) !== String(subgraphArgument.type))
+            return differs();
+        }
+        if (!sameValues(api, subgraph, getNamedType(apiField.type))) return differs();
+        return undefined;
+      },
+      InlineFragment(node) {
+        const parent = typeInfo.getParentType();
+        if (!parent) return differs();
+        if (node.typeCondition && !sameMatches(api, subgraph, parent, node.typeCondition.name.value)) return differs();
+        return undefined;
+      },
+      FragmentSpread(node) {
+        const parent = typeInfo.getParentType();
+        const fragment = fragments.get(node.name.value);
+        if (!parent || !fragment || !sameMatches(api, subgraph, parent, fragment.typeCondition.name.value))
+          return differs();
+        return undefined;
+      },
+    }),
+  );
   return same;
 }
 
@@ -188,7 +237,12 @@ function sameValues(api: GraphQLSchema, subgraph: GraphQLSchema, type: GraphQLNa
   const other = subgraph.getType(type.name);
   if (!other || other.constructor !== type.constructor) return false;
   if (isEnumType(type) && isEnumType(other)) {
-    const names = (t: typeof type) => t.getValues().map((v) => v.name).sort().join(',');
+    const names = (t: typeof type) =>
+      t
+        .getValues()
+        .map((v) => v.name)
+        .sort()
+        .join(',');
     return names(type) === names(other);
   }
   if (isAbstractType(type) && isAbstractType(other)) {
@@ -202,17 +256,29 @@ function sameValues(api: GraphQLSchema, subgraph: GraphQLSchema, type: GraphQLNa
  * A fragment on `condition` inside a selection on `parent`: every runtime type the subgraph can
  * give `parent` matches it in the subgraph exactly when it does in the API schema.
  */
-function sameMatches(api: GraphQLSchema, subgraph: GraphQLSchema, parent: GraphQLNamedType, condition: string): boolean {
+function sameMatches(
+  api: GraphQLSchema,
+  subgraph: GraphQLSchema,
+  parent: GraphQLNamedType,
+  condition: string,
+): boolean {
   const apiCondition = api.getType(condition);
   const subgraphCondition = subgraph.getType(condition);
   const subgraphParent = subgraph.getType(parent.name);
   if (!apiCondition || !subgraphCondition || !subgraphParent) return false;
-  const runtimeTypes = isObjectType(subgraphParent) ? [subgraphParent] : isAbstractType(subgraphParent) ? subgraph.getPossibleTypes(subgraphParent) : [];
+  const runtimeTypes = isObjectType(subgraphParent)
+    ? [subgraphParent]
+    : isAbstractType(subgraphParent)
+      ? subgraph.getPossibleTypes(subgraphParent)
+      : [];
   return runtimeTypes.every((runtime) => {
     const apiRuntime = api.getType(runtime.name);
     if (!apiRuntime || !isObjectType(apiRuntime)) return false;
-    const inApi = apiRuntime === apiCondition || (isAbstractType(apiCondition) && api.isSubType(apiCondition, apiRuntime));
-    const inSubgraph = runtime === subgraphCondition || (isAbstractType(subgraphCondition) && subgraph.isSubType(subgraphCondition, runtime));
+    const inApi =
+      apiRuntime === apiCondition || (isAbstractType(apiCondition) && api.isSubType(apiCondition, apiRuntime));
+    const inSubgraph =
+      runtime === subgraphCondition ||
+      (isAbstractType(subgraphCondition) && subgraph.isSubType(subgraphCondition, runtime));
     return inApi === inSubgraph;
   });
 }

@@ -17,7 +17,10 @@ export interface AuditClient {
   ip: string | null;
   userAgent: string | null;
   deviceId: string | null;
-  /** The client's name and version (apollographql-client-name/-version, or its manifest's), bounded (client-awareness.ts); absent where no request names one. */
+  /**
+   * The client's name and version (apollographql-client-name/-version, or its manifest's), bounded
+   * (client-awareness.ts); absent where no request names one.
+   */
   name?: string;
   version?: string;
 }
@@ -51,10 +54,24 @@ export interface AuditRecord {
   authFailure: string | null;
   operation: { type: string; name: string | null; rootFields: string[] };
   money: Array<{
-    field: string; index: number | null; idempotencyKey: string | null; accountId: string | null; counterpartyAccountId: string | null;
-    paymentId: string | null; amount: string | null; currency: string | null; note: string | null; outcome: string; errorCodes: string[];
+    field: string;
+    index: number | null;
+    idempotencyKey: string | null;
+    accountId: string | null;
+    counterpartyAccountId: string | null;
+    paymentId: string | null;
+    amount: string | null;
+    currency: string | null;
+    note: string | null;
+    outcome: string;
+    errorCodes: string[];
   }>;
-  outcome: { ok: boolean; httpStatus: number | null; errorCodes: string[]; results: Record<string, string | Array<string | null> | null> };
+  outcome: {
+    ok: boolean;
+    httpStatus: number | null;
+    errorCodes: string[];
+    results: Record<string, string | Array<string | null> | null>;
+  };
   client: AuditClient;
 }
 
@@ -98,7 +115,11 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
     denied,
     principal: input.principal,
     authFailure: input.authFailure,
-    operation: { type: input.operationType, name: auditText(input.operationName), rootFields: input.rootFields.map((f) => f.name) },
+    operation: {
+      type: input.operationType,
+      name: auditText(input.operationName),
+      rootFields: input.rootFields.map((f) => f.name),
+    },
     money: input.money.map((action) => {
       const outcome = actionOutcome(action, input.data, errors);
       return {
@@ -114,10 +135,19 @@ export function auditRecordOf(input: AuditInput): AuditRecord | null {
         ...outcome,
       };
     }),
-    outcome: { ok: errors.length === 0 && (input.httpStatus ?? 200) < 400, httpStatus: input.httpStatus, errorCodes, results },
+    outcome: {
+      ok: errors.length === 0 && (input.httpStatus ?? 200) < 400,
+      httpStatus: input.httpStatus,
+      errorCodes,
+      results,
+    },
     client: {
-      ip: input.client.ip, userAgent: auditText(input.client.userAgent), deviceId: auditText(input.client.deviceId),
-      ...(input.client.name === undefined ? {} : { name: input.client.name, version: input.client.version ?? 'unknown' }),
+      ip: input.client.ip,
+      userAgent: auditText(input.client.userAgent),
+      deviceId: auditText(input.client.deviceId),
+      ...(input.client.name === undefined
+        ? {}
+        : { name: input.client.name, version: input.client.version ?? 'unknown' }),
     },
   };
 }
@@ -152,7 +182,11 @@ export function auditRowsOf(record: AuditRecord): AuditEventRow[] {
  * One action's outcome: its result's type when the client selected __typename, else the first
  * error that concerns it (its own path, or the request as a whole), else "ok" or "NO_RESULT".
  */
-function actionOutcome(action: MoneyAction, data: Record<string, unknown> | null | undefined, errors: readonly GraphQLFormattedError[]): { outcome: string; errorCodes: string[] } {
+function actionOutcome(
+  action: MoneyAction,
+  data: Record<string, unknown> | null | undefined,
+  errors: readonly GraphQLFormattedError[],
+): { outcome: string; errorCodes: string[] } {
   const own = errors.filter((e) => {
     const path = e.path ?? [];
     if (path.length === 0) return true;
@@ -202,12 +236,21 @@ export interface AuditLog {
 export function createAuditLog(file: string | null): AuditLog {
   let failed = false;
   let dropped = 0;
-  const destination = pino.destination({ dest: file ?? 1, sync: false, append: true, maxLength: auditLogBufferBytesMax });
+  const destination = pino.destination({
+    dest: file ?? 1,
+    sync: false,
+    append: true,
+    maxLength: auditLogBufferBytesMax,
+  });
   destination.on('drop', () => {
     dropped += 1;
   });
   destination.on('error', (error: Error) => {
-    if (!failed) log().error({ detail: error.message }, `audit: the audit log ${file ?? 'stdout'} failed; lines are dropped from now on`);
+    if (!failed)
+      log().error(
+        { detail: error.message },
+        `audit: the audit log ${file ?? 'stdout'} failed; lines are dropped from now on`,
+      );
     failed = true;
   });
   return {
@@ -223,10 +266,11 @@ export function createAuditLog(file: string | null): AuditLog {
       if (failed) return;
       // Everything buffered goes out before the stream ends; stdout itself is never closed.
       await new Promise<void>((resolve) => destination.flush(() => resolve()));
-      if (file !== null) await new Promise<void>((resolve) => {
-        destination.once('close', resolve);
-        destination.end();
-      });
+      if (file !== null)
+        await new Promise<void>((resolve) => {
+          destination.once('close', resolve);
+          destination.end();
+        });
     },
   };
 }

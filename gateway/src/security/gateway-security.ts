@@ -14,7 +14,14 @@ import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../con
 import { coercedVariablesOf } from '../coerced-variables';
 import { screenGraphQLRequest } from './http-screen';
 import { ClientLabels } from '../client-awareness';
-import { checkOperation, checkSource, defaultOperationLimits, fragmentsOf, limitError, type OperationLimits } from './operation-limits';
+import {
+  checkOperation,
+  checkSource,
+  defaultOperationLimits,
+  fragmentsOf,
+  limitError,
+  type OperationLimits,
+} from './operation-limits';
 import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
 import { moneyActionsOf, moneyWeight, rootFieldsOf, takesMoneyBudget, type RootField } from './root-fields';
 
@@ -42,9 +49,15 @@ export interface GatewaySecurityOptions {
    * the gateway alone, or no rows without it; null: no rows, only the audit log.
    */
   auditShards?: ShardSet | null;
-  /** The shards (config.shards: MYSQL_SHARDS, SHARD_MAP) the gateway opens for its audit rows when auditShards is absent. */
+  /**
+   * The shards (config.shards: MYSQL_SHARDS, SHARD_MAP) the gateway opens for its audit rows when auditShards is
+   * absent.
+   */
   auditShardsAt?: ShardLocation;
-  /** Names the client of each audit line (client-awareness.ts); the gateway shares its metrics' instance, so both carry the same bounded names. */
+  /**
+   * Names the client of each audit line (client-awareness.ts); the gateway shares its metrics' instance, so both carry
+   * the same bounded names.
+   */
   clientLabels?: ClientLabels;
 }
 
@@ -66,7 +79,9 @@ export const rateLimitKeyPrefixDefault = 'paygraph:ratelimit';
  * RATE_LIMIT_OPERATOR_READS_PER_MINUTE, REDIS_URL (shared budgets; unset: per process),
  * AUDIT_LOG_FILE (unset: stdout), and MYSQL_SHARDS, where the audit table is written.
  */
-export function securityOptions(config: Pick<GatewayConfig, 'rateBudgets' | 'redisUrl' | 'auditLogFile' | 'shards'>): GatewaySecurityOptions {
+export function securityOptions(
+  config: Pick<GatewayConfig, 'rateBudgets' | 'redisUrl' | 'auditLogFile' | 'shards'>,
+): GatewaySecurityOptions {
   return {
     budgets: { ...config.rateBudgets },
     redisUrl: config.redisUrl,
@@ -85,11 +100,19 @@ export function createGatewaySecurity(options: GatewaySecurityOptions = {}): Gat
     ? new RedisRateLimiter({ url: redisUrl, keyPrefix: options.redisKeyPrefix ?? rateLimitKeyPrefixDefault })
     : new MemoryRateLimiter();
   const ownsShards = options.auditShards === undefined && options.auditShardsAt !== undefined;
-  const shards = ownsShards ? openShards({ ...options.auditShardsAt!, poolSize: auditPoolConnectionsMax }) : options.auditShards ?? null;
+  const shards = ownsShards
+    ? openShards({ ...options.auditShardsAt!, poolSize: auditPoolConnectionsMax })
+    : (options.auditShards ?? null);
   const store = shards ? createAuditStore(shards, { ownsShards }) : null;
   const auditor = createAuditor(createAuditLog(auditLogFile ?? null), store);
   return {
-    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor, clients: options.clientLabels ?? new ClientLabels() }),
+    plugin: securityPlugin({
+      limits,
+      budgets,
+      rateLimiter,
+      auditor,
+      clients: options.clientLabels ?? new ClientLabels(),
+    }),
     screen: (request) => screenGraphQLRequest(request, limits),
     limits,
     rateLimiter,
@@ -139,7 +162,10 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
           // which the gateway answers itself; neither reaches a subgraph.
           if (!contextValue.auth.ok) return;
           const { role, sub } = contextValue.auth.identity;
-          const decision = await deps.rateLimiter.take(`${role}:${sub}`, chargesOf(operation, fields, role, deps.budgets));
+          const decision = await deps.rateLimiter.take(
+            `${role}:${sub}`,
+            chargesOf(operation, fields, role, deps.budgets),
+          );
           if (!decision.allowed) throw rateLimited(decision, deps.budgets, role);
         },
         async willSendResponse({ request, response, operation, document, schema, contextValue }) {
@@ -147,7 +173,12 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
           if (!operation || !document) return;
           if (!fields) {
             const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
-            fields = rootFieldsOf(schema, fragmentsOf(document.definitions), operation, variables.ok ? variables.values : null);
+            fields = rootFieldsOf(
+              schema,
+              fragmentsOf(document.definitions),
+              operation,
+              variables.ok ? variables.values : null,
+            );
           }
           const answered: Answered = { requestId, at, fields, clients: deps.clients };
           deps.auditor.record(auditInputOf({ request, response, contextValue }, operation, answered));
@@ -157,7 +188,10 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
   };
 }
 
-/** What a request's audit input is taken from besides Apollo's context: its id, when it started, its root fields, the client names. */
+/**
+ * What a request's audit input is taken from besides Apollo's context: its id, when it started, its root fields, the
+ * client names.
+ */
 interface Answered {
   requestId: string;
   at: Date;
@@ -165,10 +199,18 @@ interface Answered {
   clients: ClientLabels;
 }
 
-/** The audit input of a request with an operation, read as its response is sent (the auditor decides whether it is recorded). */
+/**
+ * The audit input of a request with an operation, read as its response is sent (the auditor decides whether it is
+ * recorded).
+ */
 function auditInputOf(
-  { request, response, contextValue }: Pick<GraphQLRequestContextWillSendResponse<GatewayContext>, 'request' | 'response' | 'contextValue'>,
-  operation: OperationDefinitionNode, answered: Answered,
+  {
+    request,
+    response,
+    contextValue,
+  }: Pick<GraphQLRequestContextWillSendResponse<GatewayContext>, 'request' | 'response' | 'contextValue'>,
+  operation: OperationDefinitionNode,
+  answered: Answered,
 ): AuditInput {
   const { requestId, at, fields } = answered;
   const body = response.body;
@@ -176,7 +218,9 @@ function auditInputOf(
   return {
     requestId,
     at,
-    principal: contextValue.auth.ok ? { sub: contextValue.auth.identity.sub, role: contextValue.auth.identity.role } : null,
+    principal: contextValue.auth.ok
+      ? { sub: contextValue.auth.identity.sub, role: contextValue.auth.identity.role }
+      : null,
     authFailure: contextValue.auth.ok ? null : contextValue.auth.failure.kind,
     operationType: operation.operation,
     operationName: operation.name?.value ?? null,
@@ -191,38 +235,69 @@ function auditInputOf(
 }
 
 /** The audit line's client name and version (client-awareness.ts). */
-function clientFields(clients: ClientLabels, request: Parameters<ClientLabels['of']>[0]): { name: string; version: string } {
+function clientFields(
+  clients: ClientLabels,
+  request: Parameters<ClientLabels['of']>[0],
+): { name: string; version: string } {
   const { name, version } = clients.of(request);
   return { name, version };
 }
 
 /** What a request takes from its caller's budgets: money units, and one "other" unit for anything else. */
-export function chargesOf(operation: OperationDefinitionNode, fields: readonly RootField[], role: Role, budgets: RateBudgets): Charge[] {
+export function chargesOf(
+  operation: OperationDefinitionNode,
+  fields: readonly RootField[],
+  role: Role,
+  budgets: RateBudgets,
+): Charge[] {
   const operator = role === 'operator';
   const charges: Charge[] = [];
   const money = moneyWeight(operation, fields);
-  if (money > 0) charges.push({ bucket: 'money', weight: money, limit: operator ? budgets.operatorMoneyPerMinute : budgets.moneyPerMinute });
+  if (money > 0)
+    charges.push({
+      bucket: 'money',
+      weight: money,
+      limit: operator ? budgets.operatorMoneyPerMinute : budgets.moneyPerMinute,
+    });
   const other = fields.some((f) => operation.operation !== 'mutation' || !takesMoneyBudget(f.name));
-  if (other) charges.push({ bucket: 'other', weight: 1, limit: operator ? budgets.operatorReadsPerMinute : budgets.readsPerMinute });
+  if (other)
+    charges.push({
+      bucket: 'other',
+      weight: 1,
+      limit: operator ? budgets.operatorReadsPerMinute : budgets.readsPerMinute,
+    });
   return charges;
 }
 
 function rateLimited(decision: Extract<Decision, { allowed: false }>, budgets: RateBudgets, role: Role): GraphQLError {
   const operator = role === 'operator';
-  const budget = decision.bucket === 'money'
-    ? (operator ? budgets.operatorMoneyPerMinute : budgets.moneyPerMinute)
-    : (operator ? budgets.operatorReadsPerMinute : budgets.readsPerMinute);
+  const budget =
+    decision.bucket === 'money'
+      ? operator
+        ? budgets.operatorMoneyPerMinute
+        : budgets.moneyPerMinute
+      : operator
+        ? budgets.operatorReadsPerMinute
+        : budgets.readsPerMinute;
   const what = decision.bucket === 'money' ? 'money-mutation units' : 'operations';
   if (decision.retryAfterMs === null) {
-    return new GraphQLError(`this request alone weighs more than the budget of ${budget} ${what} per minute; split it`, {
-      extensions: { code: 'RATE_LIMITED', bucket: decision.bucket, retryAfterSeconds: null, http: { status: 429 } },
-    });
+    return new GraphQLError(
+      `this request alone weighs more than the budget of ${budget} ${what} per minute; split it`,
+      {
+        extensions: { code: 'RATE_LIMITED', bucket: decision.bucket, retryAfterSeconds: null, http: { status: 429 } },
+      },
+    );
   }
   const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-  return new GraphQLError(`rate limit reached: at most ${budget} ${what} per minute; retry after ${retryAfterSeconds} s`, {
-    extensions: {
-      code: 'RATE_LIMITED', bucket: decision.bucket, retryAfterSeconds,
-      http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) },
+  return new GraphQLError(
+    `rate limit reached: at most ${budget} ${what} per minute; retry after ${retryAfterSeconds} s`,
+    {
+      extensions: {
+        code: 'RATE_LIMITED',
+        bucket: decision.bucket,
+        retryAfterSeconds,
+        http: { status: 429, headers: new HeaderMap([['retry-after', String(retryAfterSeconds)]]) },
+      },
     },
-  });
+  );
 }

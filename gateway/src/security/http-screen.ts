@@ -6,9 +6,15 @@ import { checkSource, defaultOperationLimits, type OperationLimits } from './ope
  * one JSON array; Apollo Server refuses them too, as BAD_REQUEST, and this names the reason) and
  * documents too large or with too many tokens, so that they are never parsed or validated.
  */
-export function screenGraphQLRequest(request: ScreenedRequest, limits: OperationLimits = defaultOperationLimits): ScreenRefusal | null {
+export function screenGraphQLRequest(
+  request: ScreenedRequest,
+  limits: OperationLimits = defaultOperationLimits,
+): ScreenRefusal | null {
   if (Array.isArray(request.body)) {
-    return refusal('BATCHING_DISABLED', 'send one operation per request: batched requests (a JSON array) are not accepted');
+    return refusal(
+      'BATCHING_DISABLED',
+      'send one operation per request: batched requests (a JSON array) are not accepted',
+    );
   }
   const query = queryOf(request);
   if (query === null) return null;

@@ -1,12 +1,32 @@
 import {
-  GraphQLError, Kind, Lexer, Source, TokenKind, getArgumentValues, getNamedType, getNullableType, isCompositeType, isListType,
-  type FieldNode, type FragmentDefinitionNode, type FragmentSpreadNode, type GraphQLCompositeType, type GraphQLField, type GraphQLSchema,
-  type OperationDefinitionNode, type SelectionNode,
+  GraphQLError,
+  Kind,
+  Lexer,
+  Source,
+  TokenKind,
+  getArgumentValues,
+  getNamedType,
+  getNullableType,
+  isCompositeType,
+  isListType,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type FragmentSpreadNode,
+  type GraphQLCompositeType,
+  type GraphQLField,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionNode,
 } from 'graphql';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { pageSizeMax } from '@paygraph/shared/limits';
 import {
-  documentBytesMax, documentTokensMax, introspectionDepthMax, listItemsDefault, operationAliasesMax, operationCostMax,
+  documentBytesMax,
+  documentTokensMax,
+  introspectionDepthMax,
+  listItemsDefault,
+  operationAliasesMax,
+  operationCostMax,
   operationDepthMax,
 } from '../limits';
 
@@ -34,7 +54,8 @@ export const defaultOperationLimits: OperationLimits = {
   listItemsDefault,
 };
 
-export type LimitCode = 'DOCUMENT_TOO_LARGE' | 'TOO_MANY_TOKENS' | 'OPERATION_TOO_DEEP' | 'TOO_MANY_ALIASES' | 'OPERATION_TOO_COSTLY';
+export type LimitCode =
+  'DOCUMENT_TOO_LARGE' | 'TOO_MANY_TOKENS' | 'OPERATION_TOO_DEEP' | 'TOO_MANY_ALIASES' | 'OPERATION_TOO_COSTLY';
 
 export interface LimitViolation {
   code: LimitCode;
@@ -55,11 +76,21 @@ export function limitError(violation: LimitViolation): GraphQLError {
 export function checkSource(source: string, limits: OperationLimits = defaultOperationLimits): LimitViolation | null {
   const bytes = Buffer.byteLength(source, 'utf8');
   if (bytes > limits.documentBytesMax) {
-    return { code: 'DOCUMENT_TOO_LARGE', message: `the document is ${bytes} bytes; at most ${limits.documentBytesMax} are accepted`, measured: bytes, limit: limits.documentBytesMax };
+    return {
+      code: 'DOCUMENT_TOO_LARGE',
+      message: `the document is ${bytes} bytes; at most ${limits.documentBytesMax} are accepted`,
+      measured: bytes,
+      limit: limits.documentBytesMax,
+    };
   }
   const tokens = countTokens(source, limits.documentTokensMax + 1);
   if (tokens > limits.documentTokensMax) {
-    return { code: 'TOO_MANY_TOKENS', message: `the document has more than ${limits.documentTokensMax} tokens`, measured: tokens, limit: limits.documentTokensMax };
+    return {
+      code: 'TOO_MANY_TOKENS',
+      message: `the document has more than ${limits.documentTokensMax} tokens`,
+      measured: tokens,
+      limit: limits.documentTokensMax,
+    };
   }
   return null;
 }
@@ -106,7 +137,11 @@ export function measureOperation(
 ): OperationMeasure {
   const rootType = schema.getRootType(operation.operation);
   if (!rootType) return nothingMeasured();
-  return new OperationWalk(schema, fragments, coercedVariables, limits).selections(operation.selectionSet.selections, rootType, null);
+  return new OperationWalk(schema, fragments, coercedVariables, limits).selections(
+    operation.selectionSet.selections,
+    rootType,
+    null,
+  );
 }
 
 function nothingMeasured(): OperationMeasure {
@@ -135,14 +170,19 @@ class OperationWalk {
   ) {}
 
   /** `page`: the `first` of the connection these selections belong to, for its list fields. */
-  selections(selections: readonly SelectionNode[], parent: GraphQLCompositeType, page: number | null): OperationMeasure {
+  selections(
+    selections: readonly SelectionNode[],
+    parent: GraphQLCompositeType,
+    page: number | null,
+  ): OperationMeasure {
     const total = nothingMeasured();
     for (const selection of selections) {
       if (selection.kind === Kind.FIELD) {
         addMeasure(total, this.field(selection, parent, page));
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         const type = selection.typeCondition ? this.schema.getType(selection.typeCondition.name.value) : parent;
-        if (type && isCompositeType(type)) addMeasure(total, this.selections(selection.selectionSet.selections, type, page));
+        if (type && isCompositeType(type))
+          addMeasure(total, this.selections(selection.selectionSet.selections, type, page));
       } else {
         const measured = this.spread(selection, page);
         if (measured) addMeasure(total, measured);
@@ -182,10 +222,14 @@ class OperationWalk {
     const first = pageOf(args);
     let items = 1;
     let childPage: number | null = null;
-    if (isListType(returns)) items = first ?? listArgumentLength(definition, args) ?? page ?? this.limits.listItemsDefault;
+    if (isListType(returns))
+      items = first ?? listArgumentLength(definition, args) ?? page ?? this.limits.listItemsDefault;
     else if (first !== null) childPage = first;
     const type = getNamedType(returns);
-    const below = field.selectionSet && isCompositeType(type) ? this.selections(field.selectionSet.selections, type, childPage) : nothingMeasured();
+    const below =
+      field.selectionSet && isCompositeType(type)
+        ? this.selections(field.selectionSet.selections, type, childPage)
+        : nothingMeasured();
     return {
       depth: 1 + below.depth,
       introspectionDepth: below.introspectionDepth,
@@ -205,7 +249,11 @@ class OperationWalk {
           deepest = Math.max(deepest, walk(selection.selectionSet.selections, seen));
         } else if (!seen.has(selection.name.value)) {
           const fragment = this.fragments.get(selection.name.value);
-          if (fragment) deepest = Math.max(deepest, walk(fragment.selectionSet.selections, new Set([...seen, selection.name.value])));
+          if (fragment)
+            deepest = Math.max(
+              deepest,
+              walk(fragment.selectionSet.selections, new Set([...seen, selection.name.value])),
+            );
         }
       }
       return deepest;
@@ -215,19 +263,42 @@ class OperationWalk {
 }
 
 /** The first limit the measure breaks, in the order a client would want to fix them. */
-export function checkMeasure(measure: OperationMeasure, limits: OperationLimits = defaultOperationLimits): LimitViolation | null {
+export function checkMeasure(
+  measure: OperationMeasure,
+  limits: OperationLimits = defaultOperationLimits,
+): LimitViolation | null {
   if (measure.depth > limits.depthMax) {
-    return { code: 'OPERATION_TOO_DEEP', message: `the operation nests ${measure.depth} fields deep; at most ${limits.depthMax} are accepted`, measured: measure.depth, limit: limits.depthMax };
+    return {
+      code: 'OPERATION_TOO_DEEP',
+      message: `the operation nests ${measure.depth} fields deep; at most ${limits.depthMax} are accepted`,
+      measured: measure.depth,
+      limit: limits.depthMax,
+    };
   }
   if (measure.introspectionDepth > limits.introspectionDepthMax) {
-    return { code: 'OPERATION_TOO_DEEP', message: `the introspection query nests ${measure.introspectionDepth} fields deep; at most ${limits.introspectionDepthMax} are accepted`, measured: measure.introspectionDepth, limit: limits.introspectionDepthMax };
+    return {
+      code: 'OPERATION_TOO_DEEP',
+      message: `the introspection query nests ${measure.introspectionDepth} fields deep; at most ${limits.introspectionDepthMax} are accepted`,
+      measured: measure.introspectionDepth,
+      limit: limits.introspectionDepthMax,
+    };
   }
   if (measure.aliases > limits.aliasesMax) {
-    return { code: 'TOO_MANY_ALIASES', message: `the operation uses ${measure.aliases} aliases; at most ${limits.aliasesMax} are accepted`, measured: measure.aliases, limit: limits.aliasesMax };
+    return {
+      code: 'TOO_MANY_ALIASES',
+      message: `the operation uses ${measure.aliases} aliases; at most ${limits.aliasesMax} are accepted`,
+      measured: measure.aliases,
+      limit: limits.aliasesMax,
+    };
   }
   if (measure.cost > limits.costMax) {
     const cost = Math.min(measure.cost, Number.MAX_SAFE_INTEGER);
-    return { code: 'OPERATION_TOO_COSTLY', message: `the operation could resolve about ${cost} fields; at most ${limits.costMax} are accepted (ask for smaller pages)`, measured: cost, limit: limits.costMax };
+    return {
+      code: 'OPERATION_TOO_COSTLY',
+      message: `the operation could resolve about ${cost} fields; at most ${limits.costMax} are accepted (ask for smaller pages)`,
+      measured: cost,
+      limit: limits.costMax,
+    };
   }
   return null;
 }
@@ -249,7 +320,11 @@ export function checkOperation(
  * A field's arguments as execution reads them (literals, coerced variables, the schema's
  * defaults); none when they do not coerce, which validation and coercion have refused already.
  */
-function argumentsOf(definition: GraphQLField<unknown, unknown>, field: FieldNode, coercedVariables: Readonly<Record<string, unknown>>): Record<string, unknown> {
+function argumentsOf(
+  definition: GraphQLField<unknown, unknown>,
+  field: FieldNode,
+  coercedVariables: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
   if (definition.args.length === 0) return {};
   try {
     return getArgumentValues(definition, field, coercedVariables as Record<string, unknown>);
@@ -270,7 +345,10 @@ function pageOf(args: Readonly<Record<string, unknown>>): number | null {
 }
 
 /** A list field given a list argument (createPayments' inputs) answers about one item per element. */
-function listArgumentLength(definition: GraphQLField<unknown, unknown>, args: Readonly<Record<string, unknown>>): number | null {
+function listArgumentLength(
+  definition: GraphQLField<unknown, unknown>,
+  args: Readonly<Record<string, unknown>>,
+): number | null {
   let longest: number | null = null;
   for (const argument of definition.args) {
     if (!isListType(getNullableType(argument.type))) continue;

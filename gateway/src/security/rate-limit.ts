@@ -41,11 +41,19 @@ type Fit = { fits: true } | { fits: false; retryAfterMs: number | null };
  * Whether `weight` more fits, given the previous and current windows' counts and how far into
  * the current window `fraction` (0..1) is; when not, how long until it would.
  */
-export function slidingWindowFit(previous: number, current: number, fraction: number, weight: number, limit: number, windowMs: number): Fit {
+export function slidingWindowFit(
+  previous: number,
+  current: number,
+  fraction: number,
+  weight: number,
+  limit: number,
+  windowMs: number,
+): Fit {
   if (previous * (1 - fraction) + current + weight <= limit) return { fits: true };
   if (weight > limit) return { fits: false, retryAfterMs: null };
   // Within this window: the previous window's share shrinks until it leaves room.
-  if (current + weight <= limit) return { fits: false, retryAfterMs: Math.ceil((1 - (limit - current - weight) / previous - fraction) * windowMs) };
+  if (current + weight <= limit)
+    return { fits: false, retryAfterMs: Math.ceil((1 - (limit - current - weight) / previous - fraction) * windowMs) };
   // In the next window, this window's count is the one that shrinks.
   const into = current > 0 ? 1 - (limit - weight) / current : 0;
   return { fits: false, retryAfterMs: Math.ceil((1 - fraction + into) * windowMs) };
@@ -61,7 +69,10 @@ interface Counter {
 export class MemoryRateLimiter implements RateLimiter {
   private readonly counters: LRUCache<string, Counter>;
 
-  constructor(private readonly windowMs: number = rateLimitWindowMs, countersMax: number = rateLimitCountersMax) {
+  constructor(
+    private readonly windowMs: number = rateLimitWindowMs,
+    countersMax: number = rateLimitCountersMax,
+  ) {
     this.counters = new LRUCache({ max: countersMax });
   }
 
@@ -76,7 +87,14 @@ export class MemoryRateLimiter implements RateLimiter {
     const counters = charges.map((charge) => this.counter(`${charge.bucket}\u0000${principal}`, window));
     for (const [i, charge] of charges.entries()) {
       const counter = counters[i]!;
-      const fit = slidingWindowFit(counter.previous, counter.current, fraction, charge.weight, charge.limit, this.windowMs);
+      const fit = slidingWindowFit(
+        counter.previous,
+        counter.current,
+        fraction,
+        charge.weight,
+        charge.limit,
+        this.windowMs,
+      );
       if (!fit.fits) return { allowed: false, bucket: charge.bucket, retryAfterMs: fit.retryAfterMs };
     }
     charges.forEach((charge, i) => {
@@ -161,8 +179,12 @@ export class RedisRateLimiter implements RateLimiter {
   async take(principal: string, charges: readonly Charge[], nowMs: number = Date.now()): Promise<Decision> {
     const window = Math.floor(nowMs / this.windowMs);
     const fraction = (nowMs % this.windowMs) / this.windowMs;
-    const who = principal.length > rateLimitKeyCharsMax ? createHash('sha256').update(principal).digest('hex') : principal;
-    const keys = charges.flatMap((c) => [`${this.options.keyPrefix}:${c.bucket}:${who}:${window}`, `${this.options.keyPrefix}:${c.bucket}:${who}:${window - 1}`]);
+    const who =
+      principal.length > rateLimitKeyCharsMax ? createHash('sha256').update(principal).digest('hex') : principal;
+    const keys = charges.flatMap((c) => [
+      `${this.options.keyPrefix}:${c.bucket}:${who}:${window}`,
+      `${this.options.keyPrefix}:${c.bucket}:${who}:${window - 1}`,
+    ]);
     const args = charges.flatMap((c) => [String(c.weight), String(c.limit)]);
     let reply: unknown;
     try {

@@ -1,6 +1,10 @@
 import {
-  Kind, getArgumentValues,
-  type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode, type SelectionNode,
+  Kind,
+  getArgumentValues,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type SelectionNode,
 } from 'graphql';
 
 /**
@@ -12,7 +16,17 @@ import {
  * null as well.
  */
 /** Money mutations, and setFxRate: a rate prices money movements, so its changes are audited alike. */
-export const moneyMutationFields = ['deposit', 'withdraw', 'createPayment', 'createPayments', 'refundPayment', 'createHold', 'captureHold', 'voidHold', 'setFxRate'] as const;
+export const moneyMutationFields = [
+  'deposit',
+  'withdraw',
+  'createPayment',
+  'createPayments',
+  'refundPayment',
+  'createHold',
+  'captureHold',
+  'voidHold',
+  'setFxRate',
+] as const;
 export type MoneyMutationField = (typeof moneyMutationFields)[number];
 
 export function isMoneyMutationField(name: string): name is MoneyMutationField {
@@ -118,7 +132,10 @@ export function moneyActionsOf(operation: OperationDefinitionNode, fields: reado
   return actions;
 }
 
-/** Units a request takes from the money budget: one per money field (createFxQuote's too), one per input of createPayments. */
+/**
+ * Units a request takes from the money budget: one per money field (createFxQuote's too), one per input of
+ * createPayments.
+ */
 export function moneyWeight(operation: OperationDefinitionNode, fields: readonly RootField[]): number {
   if (operation.operation !== 'mutation') return 0;
   let weight = 0;
@@ -130,34 +147,74 @@ export function moneyWeight(operation: OperationDefinitionNode, fields: readonly
   return weight;
 }
 
-function actionOf(field: MoneyMutationField, responseKey: string, index: number | null, input: Record<string, unknown> | null): MoneyAction {
+function actionOf(
+  field: MoneyMutationField,
+  responseKey: string,
+  index: number | null,
+  input: Record<string, unknown> | null,
+): MoneyAction {
   const text = (name: string) => {
     const value = input?.[name];
-    return typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'bigint' ? String(value) : null;
+    return typeof value === 'string'
+      ? value
+      : typeof value === 'number' || typeof value === 'bigint'
+        ? String(value)
+        : null;
   };
-  const common = { field, responseKey, index, idempotencyKey: text('idempotencyKey'), amount: text('amount'), currency: text('currency') };
+  const common = {
+    field,
+    responseKey,
+    index,
+    idempotencyKey: text('idempotencyKey'),
+    amount: text('amount'),
+    currency: text('currency'),
+  };
   switch (field) {
     case 'deposit':
     case 'withdraw':
-      return { ...common, accountId: text('accountId'), counterpartyAccountId: null, paymentId: null, note: text('externalRef') };
+      return {
+        ...common,
+        accountId: text('accountId'),
+        counterpartyAccountId: null,
+        paymentId: null,
+        note: text('externalRef'),
+      };
     case 'createPayment':
     case 'createPayments':
     case 'createHold':
-      return { ...common, accountId: text('payerAccountId'), counterpartyAccountId: text('payeeAccountId'), paymentId: null, note: text('description') };
+      return {
+        ...common,
+        accountId: text('payerAccountId'),
+        counterpartyAccountId: text('payeeAccountId'),
+        paymentId: null,
+        note: text('description'),
+      };
     case 'refundPayment':
-      return { ...common, accountId: null, counterpartyAccountId: null, paymentId: text('paymentId'), note: text('reason') };
+      return {
+        ...common,
+        accountId: null,
+        counterpartyAccountId: null,
+        paymentId: text('paymentId'),
+        note: text('reason'),
+      };
     case 'captureHold':
     case 'voidHold':
       return { ...common, accountId: null, counterpartyAccountId: null, paymentId: text('holdId'), note: null };
     case 'setFxRate':
       // The pair and the rate are the record: a rate is no amount of money, so amount stays null.
       return {
-        ...common, currency: text('baseCurrency'), accountId: null, counterpartyAccountId: null, paymentId: null,
+        ...common,
+        currency: text('baseCurrency'),
+        accountId: null,
+        counterpartyAccountId: null,
+        paymentId: null,
         note: `${text('baseCurrency')}/${text('quoteCurrency')} rate ${text('rate')} spread ${text('spreadBps') ?? '0'} bps`,
       };
   }
 }
 
 function record(value: unknown): Record<string, unknown> | null {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
 }

@@ -6,7 +6,13 @@ import { log, type Logger } from '@paygraph/shared/log';
 import type { ScreenedRequest, ScreenRefusal } from '@paygraph/shared/server/http';
 import type { GatewayContext } from '../context';
 import { untrustedDocumentsLoggedMax } from '../limits';
-import { documentHash, hashOfId, type ManifestSource, type TrustedDocument, type TrustedDocumentSet } from './trusted-manifests';
+import {
+  documentHash,
+  hashOfId,
+  type ManifestSource,
+  type TrustedDocument,
+  type TrustedDocumentSet,
+} from './trusted-manifests';
 
 /**
  * Trusted documents (persisted operations, safelisting): a client may name a document of a
@@ -35,7 +41,8 @@ export const contractManifestPath = fileURLToPath(new URL('../../trusted-documen
 export const contractManifestClient = 'paygraph-contract';
 
 /** The refusals' codes (README, "Clients"). */
-export type TrustedDocumentCode = 'DOCUMENT_ID_MALFORMED' | 'DOCUMENT_ID_UNKNOWN' | 'DOCUMENT_ID_MISMATCH' | 'DOCUMENT_NOT_TRUSTED';
+export type TrustedDocumentCode =
+  'DOCUMENT_ID_MALFORMED' | 'DOCUMENT_ID_UNKNOWN' | 'DOCUMENT_ID_MISMATCH' | 'DOCUMENT_NOT_TRUSTED';
 
 function refusal(code: TrustedDocumentCode, message: string): ScreenRefusal {
   return { status: 400, body: { errors: [{ message, extensions: { code } }] } };
@@ -57,25 +64,42 @@ interface Named {
  * two ids that differ, an id that is not the SHA-256 of the text sent with it, a `documentId`
  * no manifest holds.
  */
-export function resolveTrustedRequest(request: ScreenedRequest, documents: TrustedDocumentSet): ScreenedRequest | ScreenRefusal {
+export function resolveTrustedRequest(
+  request: ScreenedRequest,
+  documents: TrustedDocumentSet,
+): ScreenedRequest | ScreenRefusal {
   const named = namedOf(request);
   if (named === null || (named.documentId === undefined && named.persistedHash === undefined)) return request;
   const ids = [named.documentId, named.persistedHash].filter((id) => id !== undefined);
   const hashes = ids.map((id) => (typeof id === 'string' ? hashOfId(id) : null));
   if (hashes.some((hash) => hash === null)) {
-    return refusal('DOCUMENT_ID_MALFORMED', 'a document id is `sha256:` followed by 64 lowercase hex digits (documentId), or the 64 hex digits (extensions.persistedQuery.sha256Hash)');
+    return refusal(
+      'DOCUMENT_ID_MALFORMED',
+      'a document id is `sha256:` followed by 64 lowercase hex digits (documentId), or the 64 hex digits (extensions.persistedQuery.sha256Hash)',
+    );
   }
   const hash = hashes[0]!;
-  if (hashes.some((other) => other !== hash)) return refusal('DOCUMENT_ID_MISMATCH', 'documentId and extensions.persistedQuery.sha256Hash name different documents');
+  if (hashes.some((other) => other !== hash))
+    return refusal(
+      'DOCUMENT_ID_MISMATCH',
+      'documentId and extensions.persistedQuery.sha256Hash name different documents',
+    );
   if (typeof named.query === 'string' && named.query !== '') {
-    if (documentHash(named.query) !== hash) return refusal('DOCUMENT_ID_MISMATCH', 'the document id is not the SHA-256 of the query sent with it: send the id alone, or the text it names');
+    if (documentHash(named.query) !== hash)
+      return refusal(
+        'DOCUMENT_ID_MISMATCH',
+        'the document id is not the SHA-256 of the query sent with it: send the id alone, or the text it names',
+      );
     return request;
   }
   const document = documents.get(hash);
   if (document) return named.rebuild(document.body);
   // An Apollo hash alone may name a document registered by automatic persisted queries: Apollo Server looks it up.
   if (named.documentId === undefined) return request;
-  return refusal('DOCUMENT_ID_UNKNOWN', `no trusted document has the id ${typeof named.documentId === 'string' ? named.documentId : ''}`);
+  return refusal(
+    'DOCUMENT_ID_UNKNOWN',
+    `no trusted document has the id ${typeof named.documentId === 'string' ? named.documentId : ''}`,
+  );
 }
 
 function namedOf(request: ScreenedRequest): Named | null {
@@ -100,7 +124,10 @@ function namedOf(request: ScreenedRequest): Named | null {
   const body = request.body;
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
   const fields = body as Record<string, unknown>;
-  const extensions = typeof fields.extensions === 'object' && fields.extensions !== null ? fields.extensions as Record<string, unknown> : null;
+  const extensions =
+    typeof fields.extensions === 'object' && fields.extensions !== null
+      ? (fields.extensions as Record<string, unknown>)
+      : null;
   return {
     query: fields.query,
     documentId: fields.documentId,
@@ -117,7 +144,9 @@ function jsonObject(text: string | null): Record<string, unknown> | null {
   if (text === null) return null;
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : null;
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : null;
   } catch {
     // Apollo Server refuses the unreadable extensions itself.
     return null;
@@ -145,8 +174,12 @@ export function trustedDocumentOf(request: object): TrustedDocument | undefined 
   return trustedByRequest.get(request);
 }
 
-/** What the gate decided of a document: trusted (a manifest holds it), served untrusted (off, log), or refused (require). */
-export type DocumentJudgement = { kind: 'trusted'; document: TrustedDocument } | { kind: 'served' } | { kind: 'refused'; error: GraphQLError };
+/**
+ * What the gate decided of a document: trusted (a manifest holds it), served untrusted (off, log), or refused
+ * (require).
+ */
+export type DocumentJudgement =
+  { kind: 'trusted'; document: TrustedDocument } | { kind: 'served' } | { kind: 'refused'; error: GraphQLError };
 
 /**
  * Judges a document by its text's SHA-256 and the caller's role (null: no valid token): what a
@@ -155,7 +188,10 @@ export type DocumentJudgement = { kind: 'trusted'; document: TrustedDocument } |
  * data) once per distinct document, `off` serves it. One gate serves HTTP (the plugin) and
  * graphql-ws (subscriptions/server.ts), so both log a document once between them.
  */
-export function trustedDocumentsGate(documents: TrustedDocumentSet, modes: TrustedDocumentsModes): (hash: string, role: Role | null, operationName: string | null, logger: Logger) => DocumentJudgement {
+export function trustedDocumentsGate(
+  documents: TrustedDocumentSet,
+  modes: TrustedDocumentsModes,
+): (hash: string, role: Role | null, operationName: string | null, logger: Logger) => DocumentJudgement {
   const logged = new Set<string>();
   return (hash, role, operationName, logger) => {
     const trusted = documents.get(hash);
@@ -164,14 +200,20 @@ export function trustedDocumentsGate(documents: TrustedDocumentSet, modes: Trust
     if (mode === 'require') {
       return {
         kind: 'refused',
-        error: new GraphQLError('this operation is not one of the trusted documents; send one of your registered operations (by its id or its exact text)', {
-          extensions: { code: 'DOCUMENT_NOT_TRUSTED' satisfies TrustedDocumentCode, http: { status: 400 } },
-        }),
+        error: new GraphQLError(
+          'this operation is not one of the trusted documents; send one of your registered operations (by its id or its exact text)',
+          {
+            extensions: { code: 'DOCUMENT_NOT_TRUSTED' satisfies TrustedDocumentCode, http: { status: 400 } },
+          },
+        ),
       };
     }
     if (mode === 'log' && !logged.has(hash) && logged.size <= untrustedDocumentsLoggedMax) {
       logged.add(hash);
-      if (logged.size > untrustedDocumentsLoggedMax) logger.warn(`untrusted document: ${untrustedDocumentsLoggedMax} distinct documents logged; further ones are not`);
+      if (logged.size > untrustedDocumentsLoggedMax)
+        logger.warn(
+          `untrusted document: ${untrustedDocumentsLoggedMax} distinct documents logged; further ones are not`,
+        );
       else logger.warn({ operationName, documentHash: hash, role }, 'untrusted document served');
     }
     return { kind: 'served' };
@@ -210,7 +252,10 @@ export interface TrustedDocumentsOptions {
   reloadMs: number | null;
 }
 
-/** The gateway configuration's part that trustedDocumentsOptions reads (config.ts, trustedDocumentsConfig; config.ts imports this file). */
+/**
+ * The gateway configuration's part that trustedDocumentsOptions reads (config.ts, trustedDocumentsConfig; config.ts
+ * imports this file).
+ */
 export interface TrustedDocumentsSettings {
   trustedDocuments: {
     mode: TrustedDocumentsMode;

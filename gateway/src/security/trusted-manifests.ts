@@ -57,7 +57,8 @@ export function parseManifest(text: string, client: string): Result<TrustedDocum
     return err(`not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return err('not a JSON object');
-  const entries = 'format' in json ? apolloEntries(json as Record<string, unknown>) : codegenEntries(json as Record<string, unknown>);
+  const entries =
+    'format' in json ? apolloEntries(json as Record<string, unknown>) : codegenEntries(json as Record<string, unknown>);
   if (!entries.ok) return entries;
   const documents: TrustedDocument[] = [];
   const seen = new Set<string>();
@@ -68,7 +69,8 @@ export function parseManifest(text: string, client: string): Result<TrustedDocum
     seen.add(checked.value.hash);
     documents.push(checked.value);
   }
-  if (documents.length > trustedDocumentsMax) return err(`${documents.length} documents; at most ${trustedDocumentsMax} are accepted`);
+  if (documents.length > trustedDocumentsMax)
+    return err(`${documents.length} documents; at most ${trustedDocumentsMax} are accepted`);
   return ok(documents);
 }
 
@@ -80,7 +82,8 @@ interface RawEntry {
 
 function apolloEntries(json: Record<string, unknown>): Result<RawEntry[], string> {
   if (json.format !== 'apollo-persisted-query-manifest') return err(`unknown format ${JSON.stringify(json.format)}`);
-  if (json.version !== 1) return err(`unknown version ${JSON.stringify(json.version)} of apollo-persisted-query-manifest`);
+  if (json.version !== 1)
+    return err(`unknown version ${JSON.stringify(json.version)} of apollo-persisted-query-manifest`);
   if (!Array.isArray(json.operations)) return err('operations is not an array');
   const entries: RawEntry[] = [];
   for (const [index, operation] of json.operations.entries()) {
@@ -98,7 +101,10 @@ function codegenEntries(json: Record<string, unknown>): Result<RawEntry[], strin
 
 function checkEntry(entry: RawEntry, client: string): Result<TrustedDocument, string> {
   const hash = hashOfId(entry.id);
-  if (hash === null) return err(`id ${JSON.stringify(entry.id.slice(0, 80))} is not a SHA-256 hash (64 hex digits, optionally prefixed sha256:)`);
+  if (hash === null)
+    return err(
+      `id ${JSON.stringify(entry.id.slice(0, 80))} is not a SHA-256 hash (64 hex digits, optionally prefixed sha256:)`,
+    );
   if (typeof entry.body !== 'string') return err(`id ${entry.id}: the body is not a string`);
   if (documentHash(entry.body) !== hash) return err(`id ${entry.id} is not the SHA-256 of its body`);
   let operation;
@@ -107,8 +113,9 @@ function checkEntry(entry: RawEntry, client: string): Result<TrustedDocument, st
   } catch (error) {
     return err(`id ${entry.id}: the body does not parse: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return err(`id ${entry.id}: the body holds no operation`);
-  const name = typeof entry.name === 'string' ? entry.name : operation.name?.value ?? null;
+  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION)
+    return err(`id ${entry.id}: the body holds no operation`);
+  const name = typeof entry.name === 'string' ? entry.name : (operation.name?.value ?? null);
   return ok({ hash, body: entry.body, name, type: operation.operation, client });
 }
 
@@ -119,7 +126,8 @@ export function readManifests(sources: readonly ManifestSource[]): Result<Map<st
     let text: string;
     try {
       const bytes = statSync(source.path).size;
-      if (bytes > trustedManifestBytesMax) return err(`${source.path}: ${bytes} bytes; at most ${trustedManifestBytesMax} are read`);
+      if (bytes > trustedManifestBytesMax)
+        return err(`${source.path}: ${bytes} bytes; at most ${trustedManifestBytesMax} are read`);
       text = readFileSync(source.path, 'utf8');
     } catch (error) {
       return err(`${source.path}: ${error instanceof Error ? error.message : String(error)}`);
@@ -137,7 +145,10 @@ export function readManifests(sources: readonly ManifestSource[]): Result<Map<st
 export interface TrustedDocumentSet {
   get(hash: string): TrustedDocument | undefined;
   size(): number;
-  /** Re-reads every manifest; a refused one leaves the set as it was, and says why in the log. Answers whether the set was replaced. */
+  /**
+   * Re-reads every manifest; a refused one leaves the set as it was, and says why in the log. Answers whether the set
+   * was replaced.
+   */
   reload(): boolean;
   stop(): Promise<void>;
 }
@@ -153,17 +164,23 @@ export function loadTrustedDocuments(sources: readonly ManifestSource[], reloadM
   const reload = (): boolean => {
     const next = readManifests(sources);
     if (!next.ok) {
-      log().error({ reason: next.error }, `trusted documents: a manifest was refused; the ${documents.size} documents loaded before stay in force`);
+      log().error(
+        { reason: next.error },
+        `trusted documents: a manifest was refused; the ${documents.size} documents loaded before stay in force`,
+      );
       return false;
     }
     documents = next.value;
     return true;
   };
-  const worker: Worker | null = reloadMs === null ? null : startWorker({
-    name: 'trusted-documents reload',
-    intervalMs: reloadMs,
-    pass: async () => (reload() ? documents.size : 0),
-  });
+  const worker: Worker | null =
+    reloadMs === null
+      ? null
+      : startWorker({
+          name: 'trusted-documents reload',
+          intervalMs: reloadMs,
+          pass: async () => (reload() ? documents.size : 0),
+        });
   return {
     get: (hash) => documents.get(hash),
     size: () => documents.size,

@@ -75,7 +75,10 @@ export function bridgeBalanceStream(
 /** Codes that are the client's to act on; any other failure to read a page is tried again. */
 const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
 
-/** What a turn of the bridge's loop leaves: go on, end the stream (as `ending` says), or stop at once (the client went away). */
+/**
+ * What a turn of the bridge's loop leaves: go on, end the stream (as `ending` says), or stop at once (the client went
+ * away).
+ */
 type Turn = 'go-on' | 'ended' | 'aborted';
 
 /** One upstream subscription: once settled (failed, completed or dropped) its later callbacks are ignored. */
@@ -108,7 +111,11 @@ class BalanceBridge {
   private disposeUpstream: (() => void) | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly subscription: BalanceSubscription, private readonly deps: BridgeDeps, private readonly signal: AbortSignal) {
+  constructor(
+    private readonly subscription: BalanceSubscription,
+    private readonly deps: BridgeDeps,
+    private readonly signal: AbortSignal,
+  ) {
     this.forward = subscription.forwardQuery;
     this.position = subscription.after;
     this.dirty = this.forward === null && subscription.after !== null;
@@ -156,7 +163,9 @@ class BalanceBridge {
       this.finish({ kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' });
       return 'ended';
     }
-    return (yield* this.deliver(next.cursor, forwardedResult(this.subscription.responseKey, next.fields, next.errors))) ? 'go-on' : 'ended';
+    return (yield* this.deliver(next.cursor, forwardedResult(this.subscription.responseKey, next.fields, next.errors)))
+      ? 'go-on'
+      : 'ended';
   }
 
   /** Reads the page after the client's position and hands its events on. */
@@ -175,16 +184,22 @@ class BalanceBridge {
     }
     for (const [index, event] of events.entries()) {
       const { [cursorKey]: cursor, ...fields } = event as Record<string, unknown>;
-      if (!(yield* this.deliver(cursor as string, eventResult(responseKey, fields, page.errors, index)))) return 'ended';
+      if (!(yield* this.deliver(cursor as string, eventResult(responseKey, fields, page.errors, index))))
+        return 'ended';
     }
     if (events.length === pageSize) this.dirty = true;
     return 'go-on';
   }
 
   private async pageFailed(pageErrors: readonly GraphQLFormattedError[] | undefined): Promise<Turn> {
-    const errors = pageErrors ?? [{ message: 'the events could not be read', extensions: { code: 'INTERNAL_SERVER_ERROR' } }];
+    const errors = pageErrors ?? [
+      { message: 'the events could not be read', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+    ];
     this.readFailures += 1;
-    if (errors.some((e) => finalCodes.includes(String(e.extensions?.code))) || this.readFailures > this.deps.limits.reconnectAttemptsMax) {
+    if (
+      errors.some((e) => finalCodes.includes(String(e.extensions?.code))) ||
+      this.readFailures > this.deps.limits.reconnectAttemptsMax
+    ) {
       this.finish(endingFor(errors));
       return 'ended';
     }
@@ -227,7 +242,9 @@ class BalanceBridge {
           { extensions: { code: 'SLOW_CONSUMER', lastCursor: this.position } },
         );
       case 'failed':
-        throw new GraphQLError(ending.error.message, { extensions: { ...ending.error.extensions, lastCursor: this.position } });
+        throw new GraphQLError(ending.error.message, {
+          extensions: { ...ending.error.extensions, lastCursor: this.position },
+        });
       case 'stopped':
         return;
     }
@@ -251,7 +268,13 @@ class BalanceBridge {
   private retry(): void {
     this.failures += 1;
     if (this.failures > this.deps.limits.reconnectAttemptsMax) {
-      return this.finish({ kind: 'failed', error: { message: 'the balance stream is unavailable; resume later from extensions.lastCursor', extensions: { code: 'UPSTREAM_UNAVAILABLE' } } });
+      return this.finish({
+        kind: 'failed',
+        error: {
+          message: 'the balance stream is unavailable; resume later from extensions.lastCursor',
+          extensions: { code: 'UPSTREAM_UNAVAILABLE' },
+        },
+      });
     }
     this.retryTimer = setTimeout(() => this.listen(), this.deps.limits.reconnectDelayMs);
   }
@@ -277,9 +300,13 @@ class BalanceBridge {
     if (this.ending || this.signal.aborted) return;
     const attempt: UpstreamAttempt = { settled: false };
     const from = this.received ?? this.position;
-    const request = this.forward === null || from === null
-      ? { query: headQuery, variables: { accountId: this.subscription.accountId } }
-      : { query: this.forward, variables: { ...this.subscription.variables, [this.subscription.afterVariable]: from } };
+    const request =
+      this.forward === null || from === null
+        ? { query: headQuery, variables: { accountId: this.subscription.accountId } }
+        : {
+            query: this.forward,
+            variables: { ...this.subscription.variables, [this.subscription.afterVariable]: from },
+          };
     this.disposeUpstream = this.deps.upstream.subscribe<Record<string, unknown>>(request, {
       next: (result) => this.onUpstreamResult(attempt, result),
       error: (error: unknown) => this.onUpstreamError(attempt, error),
@@ -298,7 +325,8 @@ class BalanceBridge {
   private onUpstreamResult(attempt: UpstreamAttempt, result: UpstreamResult<Record<string, unknown>, unknown>): void {
     if (attempt.settled || this.ending) return;
     const event = this.forward === null ? undefined : result.data?.[this.subscription.responseKey];
-    if (event !== undefined && event !== null) return this.onForwardedEvent(attempt, event as Record<string, unknown>, result.errors);
+    if (event !== undefined && event !== null)
+      return this.onForwardedEvent(attempt, event as Record<string, unknown>, result.errors);
     if (result.errors?.length) {
       attempt.settled = true;
       return this.refused(result.errors);
@@ -316,7 +344,11 @@ class BalanceBridge {
     this.poke();
   }
 
-  private onForwardedEvent(attempt: UpstreamAttempt, event: Record<string, unknown>, errors: readonly GraphQLFormattedError[] | undefined): void {
+  private onForwardedEvent(
+    attempt: UpstreamAttempt,
+    event: Record<string, unknown>,
+    errors: readonly GraphQLFormattedError[] | undefined,
+  ): void {
     this.failures = 0;
     const { [this.subscription.cursorKey]: cursor, ...fields } = event;
     this.received = cursor as string;
@@ -336,7 +368,11 @@ class BalanceBridge {
     if (Array.isArray(error)) return this.refused(error as GraphQLFormattedError[]);
     const code = closeCodeOf(error);
     if (code === CloseCode.Unauthorized || code === CloseCode.Forbidden) {
-      return this.finish({ kind: 'denied', code, reason: code === CloseCode.Unauthorized ? 'Unauthorized' : 'Forbidden' });
+      return this.finish({
+        kind: 'denied',
+        code,
+        reason: code === CloseCode.Unauthorized ? 'Unauthorized' : 'Forbidden',
+      });
     }
     this.retry();
   }
@@ -356,16 +392,24 @@ interface ForwardedEvent {
 }
 
 /** A forwarded event as the subscription's result: its errors' paths are the client's already. */
-function forwardedResult(responseKey: string, event: Record<string, unknown>, errors: readonly GraphQLFormattedError[] | undefined): ExecutionResult {
+function forwardedResult(
+  responseKey: string,
+  event: Record<string, unknown>,
+  errors: readonly GraphQLFormattedError[] | undefined,
+): ExecutionResult {
   const converted = toGraphQLErrors(errors);
   return { data: { [responseKey]: event }, ...(converted && converted.length > 0 ? { errors: converted } : {}) };
 }
 
 /** Refusals close the client's socket like the subgraph's did; anything else ends the stream with it. */
 function endingFor(errors: readonly GraphQLFormattedError[]): Ending {
-  if (hasCode(errors, 'UNAUTHENTICATED')) return { kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' };
+  if (hasCode(errors, 'UNAUTHENTICATED'))
+    return { kind: 'denied', code: CloseCode.Unauthorized, reason: 'Unauthorized' };
   if (hasCode(errors, 'FORBIDDEN')) return { kind: 'denied', code: CloseCode.Forbidden, reason: 'Forbidden' };
-  return { kind: 'failed', error: errors[0] ?? { message: 'the balance stream failed', extensions: { code: 'INTERNAL_SERVER_ERROR' } } };
+  return {
+    kind: 'failed',
+    error: errors[0] ?? { message: 'the balance stream failed', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+  };
 }
 
 function hasCode(errors: readonly GraphQLFormattedError[] | undefined, code: string): boolean {
@@ -382,8 +426,14 @@ function closeCodeOf(error: unknown): number | null {
  * One event of a page as the subscription's result, with the page's errors that belong to it
  * (their paths go through its index, which is dropped).
  */
-function eventResult(responseKey: string, event: Record<string, unknown>, errors: readonly GraphQLFormattedError[] | undefined, index: number): ExecutionResult {
-  const own = (errors ?? []).filter((e) => e.path?.[0] === responseKey && e.path[1] === index)
+function eventResult(
+  responseKey: string,
+  event: Record<string, unknown>,
+  errors: readonly GraphQLFormattedError[] | undefined,
+  index: number,
+): ExecutionResult {
+  const own = (errors ?? [])
+    .filter((e) => e.path?.[0] === responseKey && e.path[1] === index)
     .map((e) => ({ ...e, path: [responseKey, ...e.path!.slice(2)] }));
   const converted = toGraphQLErrors(own);
   return { data: { [responseKey]: event }, ...(converted && converted.length > 0 ? { errors: converted } : {}) };
@@ -391,8 +441,11 @@ function eventResult(responseKey: string, event: Record<string, unknown>, errors
 
 /** graphql-ws sends GraphQLError objects (it calls toJSON on them), not formatted ones. */
 export function toGraphQLErrors(errors: readonly GraphQLFormattedError[] | undefined): GraphQLError[] | undefined {
-  return errors?.map((e) => new GraphQLError(e.message, {
-    ...(e.path ? { path: e.path } : {}),
-    ...(e.extensions ? { extensions: e.extensions } : {}),
-  }));
+  return errors?.map(
+    (e) =>
+      new GraphQLError(e.message, {
+        ...(e.path ? { path: e.path } : {}),
+        ...(e.extensions ? { extensions: e.extensions } : {}),
+      }),
+  );
 }

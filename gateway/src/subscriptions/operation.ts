@@ -1,6 +1,19 @@
 import {
-  GraphQLError, Kind, OperationTypeNode, getArgumentValues, getOperationAST, getVariableValues, print, validate, visit,
-  type DocumentNode, type FieldNode, type FragmentDefinitionNode, type GraphQLSchema, type OperationDefinitionNode, type VariableDefinitionNode,
+  GraphQLError,
+  Kind,
+  OperationTypeNode,
+  getArgumentValues,
+  getOperationAST,
+  getVariableValues,
+  print,
+  validate,
+  visit,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+  type VariableDefinitionNode,
 } from 'graphql';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { SubgraphFields } from './served-by';
@@ -70,13 +83,27 @@ export function planOperation(
   const invalid = validate(schema, document);
   if (invalid.length > 0) return err([...invalid]);
   const operation = getOperationAST(document, operationName);
-  if (!operation) return err([new GraphQLError('name the operation to run (operationName)', { extensions: { code: 'BAD_USER_INPUT' } })]);
+  if (!operation)
+    return err([
+      new GraphQLError('name the operation to run (operationName)', { extensions: { code: 'BAD_USER_INPUT' } }),
+    ]);
   if (operation.operation !== 'subscription') return ok({ kind: 'execute', document, operationName, variables });
   const [root, ...others] = operation.selectionSet.selections;
-  if (!root || others.length > 0 || root.kind !== Kind.FIELD || root.name.value !== subscriptionFieldName || (root.directives?.length ?? 0) > 0) {
-    return err([new GraphQLError(`a subscription selects ${subscriptionFieldName} directly, as its only field, without directives`, {
-      extensions: { code: 'BAD_USER_INPUT' },
-    })]);
+  if (
+    !root ||
+    others.length > 0 ||
+    root.kind !== Kind.FIELD ||
+    root.name.value !== subscriptionFieldName ||
+    (root.directives?.length ?? 0) > 0
+  ) {
+    return err([
+      new GraphQLError(
+        `a subscription selects ${subscriptionFieldName} directly, as its only field, without directives`,
+        {
+          extensions: { code: 'BAD_USER_INPUT' },
+        },
+      ),
+    ]);
   }
   const fieldDef = schema.getSubscriptionType()?.getFields()[subscriptionFieldName];
   if (!fieldDef) return err([new GraphQLError(`this schema has no ${subscriptionFieldName} subscription`)]);
@@ -88,16 +115,25 @@ export function planOperation(
   } catch (error) {
     return err([error instanceof GraphQLError ? withCode('BAD_USER_INPUT')(error) : new GraphQLError(String(error))]);
   }
-  if (typeof args.accountId !== 'string') return err([new GraphQLError('accountId is required', { extensions: { code: 'BAD_USER_INPUT' } })]);
+  if (typeof args.accountId !== 'string')
+    return err([new GraphQLError('accountId is required', { extensions: { code: 'BAD_USER_INPUT' } })]);
   const after = typeof args.after === 'string' ? args.after : null;
   const names = freshNames(document);
-  const fragments = document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION);
+  const fragments = document.definitions.filter(
+    (d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION,
+  );
   const subscriptionType = schema.getSubscriptionType()!.name;
-  const forwarded = accountFields?.serves(subscriptionType, operation.selectionSet, new Map(fragments.map((f) => [f.name.value, f]))) ?? false;
+  const forwarded =
+    accountFields?.serves(subscriptionType, operation.selectionSet, new Map(fragments.map((f) => [f.name.value, f]))) ??
+    false;
   return ok({
     kind: 'subscription',
     subscription: {
-      accountId: args.accountId, after, operationName, variables, ...names,
+      accountId: args.accountId,
+      after,
+      operationName,
+      variables,
+      ...names,
       pageQuery: rewrite(operation, root, fragments, names, OperationTypeNode.QUERY),
       forwardQuery: forwarded ? rewrite(operation, root, fragments, names, OperationTypeNode.SUBSCRIPTION) : null,
       responseKey: root.alias?.value ?? root.name.value,
@@ -180,7 +216,15 @@ function rewrite(
     arguments: [
       ...(accountIdArgument ? [accountIdArgument] : []),
       { kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'after' }, value: variable(names.afterVariable) },
-      ...(page ? [{ kind: Kind.ARGUMENT, name: { kind: Kind.NAME, value: 'first' }, value: variable(names.firstVariable) } as const] : []),
+      ...(page
+        ? [
+            {
+              kind: Kind.ARGUMENT,
+              name: { kind: Kind.NAME, value: 'first' },
+              value: variable(names.firstVariable),
+            } as const,
+          ]
+        : []),
     ],
     directives: [],
     selectionSet: { kind: Kind.SELECTION_SET, selections: [cursorField, ...(root.selectionSet?.selections ?? [])] },

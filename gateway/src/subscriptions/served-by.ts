@@ -1,6 +1,16 @@
 import {
-  Kind, buildASTSchema, getNamedType, isObjectType, parse, valueFromASTUntyped,
-  type ConstDirectiveNode, type FragmentDefinitionNode, type GraphQLField, type GraphQLNamedType, type GraphQLSchema, type SelectionSetNode,
+  Kind,
+  buildASTSchema,
+  getNamedType,
+  isObjectType,
+  parse,
+  valueFromASTUntyped,
+  type ConstDirectiveNode,
+  type FragmentDefinitionNode,
+  type GraphQLField,
+  type GraphQLNamedType,
+  type GraphQLSchema,
+  type SelectionSetNode,
 } from 'graphql';
 
 /**
@@ -14,7 +24,11 @@ import {
  */
 export interface SubgraphFields {
   /** Whether every field of `selectionSet` on `typeName` (and below) is resolved by the subgraph alone. */
-  serves(typeName: string, selectionSet: SelectionSetNode | undefined, fragments: ReadonlyMap<string, FragmentDefinitionNode>): boolean;
+  serves(
+    typeName: string,
+    selectionSet: SelectionSetNode | undefined,
+    fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  ): boolean;
 }
 
 export function subgraphFields(supergraphSdl: string, subgraphName: string): SubgraphFields {
@@ -25,11 +39,17 @@ export function subgraphFields(supergraphSdl: string, subgraphName: string): Sub
   const fieldIsServed = (type: GraphQLNamedType, field: GraphQLField<unknown, unknown>) => {
     const joins = directivesOf(field.astNode?.directives, 'join__field');
     if (joins.length === 0) return typeIsJoined(type);
-    return joins.some((args) => args.graph === graph && args.external !== true && args.requires === undefined && args.usedOverridden !== true);
+    return joins.some(
+      (args) =>
+        args.graph === graph && args.external !== true && args.requires === undefined && args.usedOverridden !== true,
+    );
   };
 
   const serves = (
-    typeName: string, selectionSet: SelectionSetNode | undefined, fragments: ReadonlyMap<string, FragmentDefinitionNode>, seen: Set<string>,
+    typeName: string,
+    selectionSet: SelectionSetNode | undefined,
+    fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    seen: Set<string>,
   ): boolean => {
     const type = schema.getType(typeName);
     // Interfaces and unions would need every possible type checked: left to the planner.
@@ -47,7 +67,10 @@ export function subgraphFields(supergraphSdl: string, subgraphName: string): Sub
           return named.astNode === undefined || named.astNode === null || typeIsJoined(named);
         }
         case Kind.INLINE_FRAGMENT:
-          return (selection.typeCondition?.name.value ?? typeName) === typeName && serves(typeName, selection.selectionSet, fragments, seen);
+          return (
+            (selection.typeCondition?.name.value ?? typeName) === typeName &&
+            serves(typeName, selection.selectionSet, fragments, seen)
+          );
         case Kind.FRAGMENT_SPREAD: {
           const fragment = fragments.get(selection.name.value);
           if (!fragment || fragment.typeCondition.name.value !== typeName) return false;
@@ -64,13 +87,18 @@ export function subgraphFields(supergraphSdl: string, subgraphName: string): Sub
 /** The join__Graph value whose @join__graph names the subgraph (ACCOUNT for "account"). */
 function graphEnumValue(schema: GraphQLSchema, subgraphName: string): string | null {
   const graphs = schema.getType('join__Graph');
-  for (const value of graphs?.astNode?.kind === Kind.ENUM_TYPE_DEFINITION ? graphs.astNode.values ?? [] : []) {
-    if (directivesOf(value.directives, 'join__graph').some((args) => args.name === subgraphName)) return value.name.value;
+  for (const value of graphs?.astNode?.kind === Kind.ENUM_TYPE_DEFINITION ? (graphs.astNode.values ?? []) : []) {
+    if (directivesOf(value.directives, 'join__graph').some((args) => args.name === subgraphName))
+      return value.name.value;
   }
   return null;
 }
 
-function directivesOf(directives: readonly ConstDirectiveNode[] | undefined, name: string): Array<Record<string, unknown>> {
-  return (directives ?? []).filter((d) => d.name.value === name).map((d) =>
-    Object.fromEntries((d.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value)])));
+function directivesOf(
+  directives: readonly ConstDirectiveNode[] | undefined,
+  name: string,
+): Array<Record<string, unknown>> {
+  return (directives ?? [])
+    .filter((d) => d.name.value === name)
+    .map((d) => Object.fromEntries((d.arguments ?? []).map((a) => [a.name.value, valueFromASTUntyped(a.value)])));
 }

@@ -2,11 +2,27 @@ import type http from 'node:http';
 import { WebSocketServer, WebSocket } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode, createClient, type Client, type SubscribePayload } from 'graphql-ws';
-import { GraphQLError, Kind, parse, type DocumentNode, type ExecutionArgs, type ExecutionResult, type FormattedExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  parse,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FormattedExecutionResult,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
 import type { ApolloServer } from '@apollo/server';
 import { verifyAuthorization, type Identity, type TokenSettings } from '@paygraph/shared/identity';
 import { coerceVariables } from '../coerced-variables';
-import { checkOperation, checkSource, fragmentsOf, limitError as operationLimitError, type OperationLimits } from '../security/operation-limits';
+import {
+  checkOperation,
+  checkSource,
+  fragmentsOf,
+  limitError as operationLimitError,
+  type OperationLimits,
+} from '../security/operation-limits';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { honouredUntil, type GatewayContext } from '../context';
 import { upstreamAuth } from '../identity-tokens';
@@ -78,7 +94,10 @@ export interface SubscriptionServer {
 type SocketExtra = { socket: WebSocket; request: http.IncomingMessage };
 type ConnectionKey = object;
 
-export function serveGatewaySubscriptions(server: http.Server, options: GatewaySubscriptionOptions): SubscriptionServer {
+export function serveGatewaySubscriptions(
+  server: http.Server,
+  options: GatewaySubscriptionOptions,
+): SubscriptionServer {
   const sockets = new WebSocketServer({ server, path: '/graphql' });
   const hub = new SubscriptionHub(options);
   const handle = useServer<Record<string, unknown>, SocketExtra>(
@@ -112,15 +131,24 @@ export function serveGatewaySubscriptions(server: http.Server, options: GatewayS
  * the caller's role may not send, is refused with the same codes. Apollo's automatic persisted
  * queries are HTTP's only: over the socket an unknown hash is refused.
  */
-function trustedQuery(payload: SubscribePayload, identity: Identity, trusted: GatewaySubscriptionOptions['trustedDocuments']): string | GraphQLError[] {
+function trustedQuery(
+  payload: SubscribePayload,
+  identity: Identity,
+  trusted: GatewaySubscriptionOptions['trustedDocuments'],
+): string | GraphQLError[] {
   const resolved = resolveTrustedRequest({ method: 'POST', search: '', body: payload }, trusted.documents);
   if ('status' in resolved) {
-    const [error] = (resolved.body as { errors: Array<{ message: string; extensions: Record<string, unknown> }> }).errors;
+    const [error] = (resolved.body as { errors: Array<{ message: string; extensions: Record<string, unknown> }> })
+      .errors;
     return [new GraphQLError(error!.message, { extensions: error!.extensions })];
   }
   const query = (resolved.body as { query?: unknown }).query;
   if (typeof query !== 'string' || query === '') {
-    return [new GraphQLError('send the document: its text, or the id of a trusted document', { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } })];
+    return [
+      new GraphQLError('send the document: its text, or the id of a trusted document', {
+        extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+      }),
+    ];
   }
   const judged = trusted.gate(documentHash(query), identity.role, payload.operationName ?? null, log());
   return judged.kind === 'refused' ? [judged.error] : query;
@@ -157,7 +185,11 @@ class SubscriptionHub {
       context: {
         authorization,
         auth: { ok: true, identity: verified.identity, expiresAt: verified.expiresAt },
-        client: { ip: request.socket.remoteAddress ?? null, userAgent: text('user-agent'), deviceId: text('x-device-id') },
+        client: {
+          ip: request.socket.remoteAddress ?? null,
+          userAgent: text('user-agent'),
+          deviceId: text('x-device-id'),
+        },
         // admit judges each client document; what the socket server runs for it is its own text.
         documentJudged: true,
       },
@@ -165,31 +197,51 @@ class SubscriptionHub {
     return true;
   }
 
-  /** An operation checked and planned as over HTTP, and a subscription counted against its connection's and principal's limits. */
+  /**
+   * An operation checked and planned as over HTTP, and a subscription counted against its connection's and principal's
+   * limits.
+   */
   admit(key: ConnectionKey, payload: SubscribePayload, socket: WebSocket): ExecutionArgs | GraphQLError[] {
     const connection = this.connections.get(key)!;
     const schema = this.options.apiSchema();
-    if (!schema) return [new GraphQLError('the gateway is still loading its schema; try again', { extensions: { code: 'RETRYABLE' } })];
+    if (!schema)
+      return [
+        new GraphQLError('the gateway is still loading its schema; try again', { extensions: { code: 'RETRYABLE' } }),
+      ];
     const query = trustedQuery(payload, connection.identity, this.options.trustedDocuments);
     if (typeof query !== 'string') return query;
     const checked = checkedDocument(schema, { ...payload, query }, this.options.operationLimits);
     if (Array.isArray(checked)) return checked;
-    const planned = planOperation(schema, checked, payload.operationName ?? null, payload.variables ?? {}, this.options.accountFields());
+    const planned = planOperation(
+      schema,
+      checked,
+      payload.operationName ?? null,
+      payload.variables ?? {},
+      this.options.accountFields(),
+    );
     if (!planned.ok) return planned.error;
     if (planned.value.kind === 'subscription') {
       const refused = this.count(connection);
       if (refused) return [refused];
     }
     const contextValue: PlannedContext = { plan: planned.value, connection, socket };
-    return { schema, document: checked, contextValue, operationName: payload.operationName ?? null, variableValues: payload.variables ?? {} };
+    return {
+      schema,
+      document: checked,
+      contextValue,
+      operationName: payload.operationName ?? null,
+      variableValues: payload.variables ?? {},
+    };
   }
 
   /** Counts one more subscription, or answers why it may not be held. */
   private count(connection: Connection): GraphQLError | null {
     const { limits } = this.options;
     const principal = principalOf(connection.identity);
-    if (connection.active >= limits.perConnectionMax) return limitError(`a connection may hold at most ${limits.perConnectionMax} subscriptions`);
-    if ((this.perPrincipal.get(principal) ?? 0) >= limits.perPrincipalMax) return limitError(`one caller may hold at most ${limits.perPrincipalMax} subscriptions`);
+    if (connection.active >= limits.perConnectionMax)
+      return limitError(`a connection may hold at most ${limits.perConnectionMax} subscriptions`);
+    if ((this.perPrincipal.get(principal) ?? 0) >= limits.perPrincipalMax)
+      return limitError(`one caller may hold at most ${limits.perPrincipalMax} subscriptions`);
     connection.active += 1;
     this.perPrincipal.set(principal, (this.perPrincipal.get(principal) ?? 0) + 1);
     return null;
@@ -205,33 +257,45 @@ class SubscriptionHub {
     };
   }
 
-  subscribe({ plan, connection, socket }: PlannedContext): AsyncGenerator<ExecutionResult, void, undefined> | Promise<ExecutionResult> {
+  subscribe({
+    plan,
+    connection,
+    socket,
+  }: PlannedContext): AsyncGenerator<ExecutionResult, void, undefined> | Promise<ExecutionResult> {
     const { options } = this;
     if (plan.kind !== 'subscription') return execute(options.apollo, connection, plan);
     const subscription = plan.subscription;
     if (subscription.forwardQuery === null) this.streams.paged += 1;
     else this.streams.forwarded += 1;
-    connection.upstream ??= upstreamClient(options.accountWsUrl, upstreamAuth(options.accountTrust, connection.context));
-    return bridgeBalanceStream(subscription, {
-      upstream: connection.upstream,
-      socket,
-      limits: options.limits,
-      readPage: (after, first) => runQuery(options.apollo, connection, subscription.pageQuery, subscription.operationName, {
-        ...subscription.variables,
-        [subscription.afterVariable]: after,
-        [subscription.firstVariable]: first,
-      }),
-      onSlowConsumer: () => {
-        this.slowConsumers += 1;
+    connection.upstream ??= upstreamClient(
+      options.accountWsUrl,
+      upstreamAuth(options.accountTrust, connection.context),
+    );
+    return bridgeBalanceStream(
+      subscription,
+      {
+        upstream: connection.upstream,
+        socket,
+        limits: options.limits,
+        readPage: (after, first) =>
+          runQuery(options.apollo, connection, subscription.pageQuery, subscription.operationName, {
+            ...subscription.variables,
+            [subscription.afterVariable]: after,
+            [subscription.firstVariable]: first,
+          }),
+        onSlowConsumer: () => {
+          this.slowConsumers += 1;
+        },
+        onForwardPaused: () => {
+          this.streams.forwardPauses += 1;
+        },
+        tokenHonoured: () => {
+          const { auth } = connection.context;
+          return auth.ok && honouredUntil(auth) > Math.floor(Date.now() / 1000);
+        },
       },
-      onForwardPaused: () => {
-        this.streams.forwardPauses += 1;
-      },
-      tokenHonoured: () => {
-        const { auth } = connection.context;
-        return auth.ok && honouredUntil(auth) > Math.floor(Date.now() / 1000);
-      },
-    }, this.release(connection));
+      this.release(connection),
+    );
   }
 
   close(key: ConnectionKey): void {
@@ -245,7 +309,11 @@ class SubscriptionHub {
  * the variables execution will use (defaults applied); variables that do not coerce are refused
  * here, BAD_USER_INPUT naming each, as over HTTP.
  */
-function checkedDocument(schema: GraphQLSchema, payload: SubscribePayload, limits: OperationLimits): DocumentNode | GraphQLError[] {
+function checkedDocument(
+  schema: GraphQLSchema,
+  payload: SubscribePayload,
+  limits: OperationLimits,
+): DocumentNode | GraphQLError[] {
   const tooBig = checkSource(payload.query, limits);
   if (tooBig) return [operationLimitError(tooBig)];
   let document: DocumentNode;
@@ -254,11 +322,22 @@ function checkedDocument(schema: GraphQLSchema, payload: SubscribePayload, limit
   } catch (error) {
     return [error instanceof GraphQLError ? error : new GraphQLError('the document cannot be parsed')];
   }
-  const operation = document.definitions.find((d): d is OperationDefinitionNode =>
-    d.kind === Kind.OPERATION_DEFINITION && (payload.operationName == null || d.name?.value === payload.operationName));
+  const operation = document.definitions.find(
+    (d): d is OperationDefinitionNode =>
+      d.kind === Kind.OPERATION_DEFINITION &&
+      (payload.operationName == null || d.name?.value === payload.operationName),
+  );
   if (!operation) return document;
   const variables = coerceVariables(schema, operation, payload.variables ?? undefined);
-  if (!variables.ok) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes ?? null, originalError: e, extensions: { code: 'BAD_USER_INPUT' } }));
+  if (!variables.ok)
+    return variables.errors.map(
+      (e) =>
+        new GraphQLError(e.message, {
+          nodes: e.nodes ?? null,
+          originalError: e,
+          extensions: { code: 'BAD_USER_INPUT' },
+        }),
+    );
   const measured = checkOperation(schema, fragmentsOf(document.definitions), operation, variables.values, limits);
   return measured.ok ? document : [operationLimitError(measured.error)];
 }
@@ -296,19 +375,37 @@ async function runQuery(
     { contextValue: connection.context },
   );
   if (response.body.kind !== 'single') {
-    return { errors: [{ message: 'incremental delivery is not supported over graphql-ws', extensions: { code: 'BAD_REQUEST' } }] };
+    return {
+      errors: [
+        { message: 'incremental delivery is not supported over graphql-ws', extensions: { code: 'BAD_REQUEST' } },
+      ],
+    };
   }
   return response.body.singleResult;
 }
 
-async function execute(apollo: ApolloServer<GatewayContext>, connection: Connection, plan: OperationPlan): Promise<ExecutionResult> {
+async function execute(
+  apollo: ApolloServer<GatewayContext>,
+  connection: Connection,
+  plan: OperationPlan,
+): Promise<ExecutionResult> {
   if (plan.kind !== 'execute') throw new Error('a subscription reached execute');
   const response = await apollo.executeOperation(
-    { query: plan.document, variables: plan.variables, ...(plan.operationName ? { operationName: plan.operationName } : {}) },
+    {
+      query: plan.document,
+      variables: plan.variables,
+      ...(plan.operationName ? { operationName: plan.operationName } : {}),
+    },
     { contextValue: connection.context },
   );
   if (response.body.kind !== 'single') {
-    return { errors: [new GraphQLError('incremental delivery is not supported over graphql-ws', { extensions: { code: 'BAD_REQUEST' } })] };
+    return {
+      errors: [
+        new GraphQLError('incremental delivery is not supported over graphql-ws', {
+          extensions: { code: 'BAD_REQUEST' },
+        }),
+      ],
+    };
   }
   const result = response.body.singleResult;
   const errors = toGraphQLErrors(result.errors);

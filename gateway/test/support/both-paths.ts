@@ -37,8 +37,17 @@ export async function startGatewayPair(urls: SubgraphUrls, options: GatewayOptio
 }
 
 /** One gateway taking one path, with the test configuration's security settings under `options`. */
-export async function startPathGateway(urls: SubgraphUrls, path: GatewayPath, options: GatewayOptions = {}, tokens: TokenSettings = testTokens()): Promise<PairedGateway> {
-  const gateway = await createGateway(tokens, urls, testTrusts(), { ...options, passThrough: path === 'forwarded', security: testSecurityOptions(options.security) });
+export async function startPathGateway(
+  urls: SubgraphUrls,
+  path: GatewayPath,
+  options: GatewayOptions = {},
+  tokens: TokenSettings = testTokens(),
+): Promise<PairedGateway> {
+  const gateway = await createGateway(tokens, urls, testTrusts(), {
+    ...options,
+    passThrough: path === 'forwarded',
+    security: testSecurityOptions(options.security),
+  });
   const port = await listen(gateway.http, 0, '127.0.0.1');
   return { url: `http://127.0.0.1:${port}/graphql`, gateway };
 }

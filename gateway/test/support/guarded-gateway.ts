@@ -61,7 +61,12 @@ export async function startGuardedGateway(stack: Stack, options: GatewayOptions)
   };
   const gateway = await createGateway(
     testTokens(),
-    { account: proxies.account.url, transaction: proxies.transaction.url, settlement: proxies.settlement.url, webhooks: stack.subgraphUrls.webhooks },
+    {
+      account: proxies.account.url,
+      transaction: proxies.transaction.url,
+      settlement: proxies.settlement.url,
+      webhooks: stack.subgraphUrls.webhooks,
+    },
     testTrusts(),
     { ...options, security: testSecurityOptions(options.security) },
   );
@@ -89,14 +94,27 @@ export interface RawResponse {
 }
 
 /** A POST of any JSON body, with the response's headers (gql() in test/support drops them). */
-export async function post(url: string, body: unknown, bearer?: string, headers: Record<string, string> = {}): Promise<RawResponse> {
+export async function post(
+  url: string,
+  body: unknown,
+  bearer?: string,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
   const response = await fetch(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}), ...headers },
+    headers: {
+      'content-type': 'application/json',
+      ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+      ...headers,
+    },
     body: typeof body === 'string' ? body : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === '' ? {} : (JSON.parse(text) as RawResponse['body']) };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text === '' ? {} : (JSON.parse(text) as RawResponse['body']),
+  };
 }
 
 export function codes(response: RawResponse): unknown[] {
@@ -104,7 +122,10 @@ export function codes(response: RawResponse): unknown[] {
 }
 
 /** Sends a request and asserts that no subgraph saw anything of it. */
-export async function refusedBeforeSubgraphs(gateway: GuardedGateway, send: () => Promise<RawResponse>): Promise<RawResponse> {
+export async function refusedBeforeSubgraphs(
+  gateway: GuardedGateway,
+  send: () => Promise<RawResponse>,
+): Promise<RawResponse> {
   const before = gateway.subgraphCalls();
   const response = await send();
   expect(gateway.subgraphCalls() - before).toBe(0);

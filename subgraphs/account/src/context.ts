@@ -27,7 +27,11 @@ export interface AccountContext extends BaseSubgraphContext {
 }
 
 /** DataLoaders live for one request: nothing is cached across callers. */
-export function extendContext(base: BaseSubgraphContext, balances: BalanceServices, now: () => Date = () => new Date()): AccountContext {
+export function extendContext(
+  base: BaseSubgraphContext,
+  balances: BalanceServices,
+  now: () => Date = () => new Date(),
+): AccountContext {
   const entriesAhead = new Map<string, number>();
   const entriesRead = new Map<string, HeadEntries>();
   return {

@@ -7,7 +7,11 @@ import { accountPart } from './part';
 import { createAccountSubgraph } from './server';
 
 await runSubgraphMain(accountPart, async (config) => {
-  const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize(accountPart, config.shardPoolSize), posting: config.posting });
+  const shards = openShards({
+    ...config.shards,
+    poolSize: subgraphPoolSize(accountPart, config.shardPoolSize),
+    posting: config.posting,
+  });
   // With Redis, hints wake the feed and the poll only backs them up; without, the poll is the fan-out.
   const pollIntervalMs = config.redisUrl === null ? config.balancePollIntervalMs : config.balanceSafetyPollIntervalMs;
   const server = await createAccountSubgraph(shards, configuredTrust(accountPart.name, config.secret), undefined, {

@@ -1,9 +1,18 @@
 import { accountPart } from './part';
-import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
+import {
+  createSubgraph,
+  readSchema,
+  type SubgraphServer,
+  type SubgraphServerOptions,
+} from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { log } from '@paygraph/shared/log';
-import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
+import {
+  balancePollIntervalMsDefault,
+  stripeDiscoveryIntervalMs,
+  subscriptionKeepAliveMsDefault,
+} from '@paygraph/shared/limits';
 import { extendContext, type AccountContext, type BalanceServices } from './context';
 import { resolvers } from './resolvers/index';
 import { BalanceFeed, type FeedSettings } from './services/balance-feed';
@@ -51,6 +60,10 @@ export async function createAccountSubgraph(
   });
   feed.start();
   const unmeasure = measureExposure(shards);
-  server.disposers.push(closeSockets, () => feed.stop(), async () => unmeasure());
+  server.disposers.push(
+    closeSockets,
+    () => feed.stop(),
+    async () => unmeasure(),
+  );
   return server;
 }

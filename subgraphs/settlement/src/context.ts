@@ -22,7 +22,11 @@ export interface SettlementContext extends BaseSubgraphContext {
   settlementIdOfPayment: DataLoader<string, string | null>;
 }
 
-export function extendContext(base: BaseSubgraphContext, config: SettlementSettings, now: () => Date = () => new Date()): SettlementContext {
+export function extendContext(
+  base: BaseSubgraphContext,
+  config: SettlementSettings,
+  now: () => Date = () => new Date(),
+): SettlementContext {
   return {
     ...base,
     now,
@@ -31,7 +35,9 @@ export function extendContext(base: BaseSubgraphContext, config: SettlementSetti
     settlements: shardedLoader(base, 'settlement', settlementsByIds),
     settlementIdOfPayment: new DataLoader(
       async (paymentIds) => {
-        const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => settlementIdsOfPayments(shard.db, local)));
+        const rows = await Promise.all(
+          [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => settlementIdsOfPayments(shard.db, local)),
+        );
         const found = new Map(rows.flat().map((r) => [r.id, r.settlementId]));
         return paymentIds.map((id) => found.get(id) ?? null);
       },

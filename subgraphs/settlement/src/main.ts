@@ -10,10 +10,20 @@ import { armFailpoint } from './services/failpoints';
 
 await runSubgraphMain(settlementPart, async (config) => {
   armFailpoint(config.failpoint);
-  const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize(settlementPart, config.shardPoolSize), posting: config.posting });
-  const server = await createSettlementSubgraph(shards, configuredTrust(settlementPart.name, config.secret), undefined, config.settings, {
-    production: config.production,
+  const shards = openShards({
+    ...config.shards,
+    poolSize: subgraphPoolSize(settlementPart, config.shardPoolSize),
+    posting: config.posting,
   });
+  const server = await createSettlementSubgraph(
+    shards,
+    configuredTrust(settlementPart.name, config.secret),
+    undefined,
+    config.settings,
+    {
+      production: config.production,
+    },
+  );
   const port = await listen(server.http, config.port, config.host);
   if (config.worker.enabled) {
     const worker = startSettlementWorker(shards, {

@@ -59,7 +59,10 @@ export function mayRead(identity: Identity, ownerId: string): boolean {
   return readsAccounts(identity) && (readsEveryAccount(identity) || identity.sub === ownerId);
 }
 
-/** Moving money an account already holds (payments, withdrawals, refunds, holds), not minting it: partners and channels never. */
+/**
+ * Moving money an account already holds (payments, withdrawals, refunds, holds), not minting it: partners and channels
+ * never.
+ */
 export function mayWrite(identity: Identity, ownerId: string): boolean {
   if (identity.role === 'partner') return false;
   return mayRead(identity, ownerId);

@@ -28,7 +28,10 @@ let configured: BusinessCalendar | undefined;
  * environment here.
  */
 export function defaultCalendar(): BusinessCalendar {
-  if (!configured) throw new Error('the business calendar is not set: main.ts sets it from BUSINESS_TIMEZONE and BUSINESS_DAY_CUTOFF at start-up (configureLedger in server/main.ts)');
+  if (!configured)
+    throw new Error(
+      'the business calendar is not set: main.ts sets it from BUSINESS_TIMEZONE and BUSINESS_DAY_CUTOFF at start-up (configureLedger in server/main.ts)',
+    );
   return configured;
 }
 

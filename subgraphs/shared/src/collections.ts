@@ -3,7 +3,11 @@
  * add: a merged posting batch of 1,000 postings on one account spent 2.5 s in the write path's
  * plan check that way (a 3.5 s event-loop stall, long enough to fail the shard's liveness probe).
  */
-export function pushTo<K, V>(map: { get(key: K): V[] | undefined; set(key: K, list: V[]): unknown }, key: K, value: V): void {
+export function pushTo<K, V>(
+  map: { get(key: K): V[] | undefined; set(key: K, list: V[]): unknown },
+  key: K,
+  value: V,
+): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);

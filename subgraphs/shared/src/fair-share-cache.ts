@@ -21,7 +21,8 @@ export class FairShareCache<V> {
   private evicted = 0;
 
   constructor(readonly entriesMax: number) {
-    if (!Number.isSafeInteger(entriesMax) || entriesMax < 1) throw new RangeError(`entriesMax must be a positive integer, got ${entriesMax}`);
+    if (!Number.isSafeInteger(entriesMax) || entriesMax < 1)
+      throw new RangeError(`entriesMax must be a positive integer, got ${entriesMax}`);
   }
 
   get(caller: string, key: string): V | undefined {
@@ -65,7 +66,9 @@ export class FairShareCache<V> {
     return this.evicted;
   }
 
-  /** Makes room for one entry of `caller`: the oldest entry of a largest holder goes, the caller's own when it is one. */
+  /**
+   * Makes room for one entry of `caller`: the oldest entry of a largest holder goes, the caller's own when it is one.
+   */
   private evictFor(caller: string): void {
     const largest = this.callersHolding.get(this.largest)!;
     const victim = largest.has(caller) ? caller : largest.values().next().value!;

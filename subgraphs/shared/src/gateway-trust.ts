@@ -4,7 +4,12 @@ import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
 import { cacheFor, VerifiedTokenCache } from './verified-cache';
 import { isRole, type Identity } from './identity';
 import { subgraphSecretVariable } from './part-variables';
-import { internalTokenClockToleranceSeconds, internalTokenLifetimeSeconds, ownerIdLengthMax, subgraphSecretCharsMin } from './limits';
+import {
+  internalTokenClockToleranceSeconds,
+  internalTokenLifetimeSeconds,
+  ownerIdLengthMax,
+  subgraphSecretCharsMin,
+} from './limits';
 
 /**
  * Subgraphs trust only the gateway. Each subgraph has a secret of its own
@@ -43,7 +48,9 @@ export type SubgraphTrusts<N extends string = string> = Readonly<Record<N, Subgr
 /** A misconfigured secret stops the process at start-up rather than weakening every request. */
 export function subgraphTrust(subgraph: string, secret: string): SubgraphTrust {
   if (secret.length < subgraphSecretCharsMin) {
-    throw new Error(`${subgraphSecretVariable(subgraph)} must be at least ${subgraphSecretCharsMin} characters (npm start makes one per run)`);
+    throw new Error(
+      `${subgraphSecretVariable(subgraph)} must be at least ${subgraphSecretCharsMin} characters (npm start makes one per run)`,
+    );
   }
   return {
     subgraph,
@@ -59,13 +66,18 @@ export function subgraphTrust(subgraph: string, secret: string): SubgraphTrust {
  * refuses to start a process without the secrets it needs, so a missing one here is a bug.
  */
 export function configuredTrust(subgraph: string, secret: string | null): SubgraphTrust {
-  if (secret === null) throw new Error(`${subgraphSecretVariable(subgraph)} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`);
+  if (secret === null)
+    throw new Error(
+      `${subgraphSecretVariable(subgraph)} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`,
+    );
   return subgraphTrust(subgraph, secret);
 }
 
 /** The gateway holds every subgraph's secret, by the subgraph's name. */
 export function configuredTrusts<N extends string>(secrets: Readonly<Record<N, string | null>>): SubgraphTrusts<N> {
-  return Object.fromEntries(Object.entries<string | null>(secrets).map(([name, secret]) => [name, configuredTrust(name, secret)])) as Record<N, SubgraphTrust>;
+  return Object.fromEntries(
+    Object.entries<string | null>(secrets).map(([name, secret]) => [name, configuredTrust(name, secret)]),
+  ) as Record<N, SubgraphTrust>;
 }
 
 function digest(value: string): Buffer {
@@ -115,7 +127,10 @@ export async function verifyIdentityToken(token: unknown, trust: SubgraphTrust):
 
 const verifiedByTrust = new WeakMap<SubgraphTrust, VerifiedTokenCache<Identity>>();
 
-async function checkIdentityToken(token: string, trust: SubgraphTrust): Promise<{ identity: Identity; expiresAt: number } | null> {
+async function checkIdentityToken(
+  token: string,
+  trust: SubgraphTrust,
+): Promise<{ identity: Identity; expiresAt: number } | null> {
   try {
     const { payload } = await jwtVerify(token, trust.signingKey, {
       algorithms: ['HS256'],
@@ -124,7 +139,13 @@ async function checkIdentityToken(token: string, trust: SubgraphTrust): Promise<
       clockTolerance: internalTokenClockToleranceSeconds,
       requiredClaims: ['sub', 'exp', 'iat'],
     });
-    if (typeof payload.sub !== 'string' || payload.sub === '' || payload.sub.length > ownerIdLengthMax || !isRole(payload.role)) return null;
+    if (
+      typeof payload.sub !== 'string' ||
+      payload.sub === '' ||
+      payload.sub.length > ownerIdLengthMax ||
+      !isRole(payload.role)
+    )
+      return null;
     return { identity: { sub: payload.sub, role: payload.role }, expiresAt: payload.exp! };
   } catch (error) {
     // A bad signature, the wrong audience or an expired token all mean the same: not from the gateway.
@@ -134,7 +155,10 @@ async function checkIdentityToken(token: string, trust: SubgraphTrust): Promise<
 }
 
 /** The secret and then the identity of an HTTP request; null answers it with a bare 401. */
-export async function authenticateGatewayRequest(req: http.IncomingMessage, trust: SubgraphTrust): Promise<Identity | null> {
+export async function authenticateGatewayRequest(
+  req: http.IncomingMessage,
+  trust: SubgraphTrust,
+): Promise<Identity | null> {
   if (!presentsGatewaySecret(req.headers, trust)) return null;
   return verifyIdentityToken(req.headers[gatewayIdentityHeader], trust);
 }

@@ -1,9 +1,15 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { cacheFor, VerifiedTokenCache } from './verified-cache';
-import { SignJWT, createRemoteJWKSet, decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import {
-  jwksFetchTimeoutMs, ownerIdLengthMax, tokenClockToleranceSeconds, tokenLifetimeSeconds,
-} from './limits';
+  SignJWT,
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  jwtVerify,
+  errors as joseErrors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+} from 'jose';
+import { jwksFetchTimeoutMs, ownerIdLengthMax, tokenClockToleranceSeconds, tokenLifetimeSeconds } from './limits';
 import { tokenAudienceDefault, tokenIssuerDefault, type TokenConfig } from './config/shared';
 
 /**
@@ -52,7 +58,10 @@ export interface JwksTiming {
   cooldownMs: number;
 }
 
-/** A key set read from url, cached for cacheMaxAgeMs and read again early (at most once per cooldownMs) for an unknown kid. */
+/**
+ * A key set read from url, cached for cacheMaxAgeMs and read again early (at most once per cooldownMs) for an unknown
+ * kid.
+ */
 export function remoteKeySet(url: URL, timing: JwksTiming): JWTVerifyGetKey {
   return createRemoteJWKSet(url, {
     timeoutDuration: jwksFetchTimeoutMs,
@@ -70,7 +79,13 @@ export function tokenSettings(config: TokenConfig): TokenSettings {
     audience: config.audience,
   };
   if (config.jwksUrl === null) return settings;
-  return { ...settings, jwks: remoteKeySet(new URL(config.jwksUrl), { cacheMaxAgeMs: config.jwksCacheMaxAgeMs, cooldownMs: config.jwksCooldownMs }) };
+  return {
+    ...settings,
+    jwks: remoteKeySet(new URL(config.jwksUrl), {
+      cacheMaxAgeMs: config.jwksCacheMaxAgeMs,
+      cooldownMs: config.jwksCooldownMs,
+    }),
+  };
 }
 
 export function isRole(value: unknown): value is Role {
@@ -105,7 +120,10 @@ type Verified = { ok: true; identity: Identity; expiresAt: number };
 
 const verifiedBySettings = new WeakMap<TokenSettings, VerifiedTokenCache<Verified>>();
 
-async function verifyToken(token: string, settings: TokenSettings): Promise<Verified | { ok: false; failure: IdentityFailure }> {
+async function verifyToken(
+  token: string,
+  settings: TokenSettings,
+): Promise<Verified | { ok: false; failure: IdentityFailure }> {
   try {
     const { alg, kid } = decodeProtectedHeader(token);
     const options = {
@@ -119,7 +137,8 @@ async function verifyToken(token: string, settings: TokenSettings): Promise<Veri
       ({ payload } = await jwtVerify(token, settings.secret, { ...options, algorithms: ['HS256'] }));
     } else if (alg !== undefined && (jwksAlgorithms as readonly string[]).includes(alg) && settings.jwks) {
       // Without a kid, rotation cannot tell the old key from the new one.
-      if (typeof kid !== 'string' || kid === '') return { ok: false, failure: { kind: 'TokenInvalid', reason: 'kid is required' } };
+      if (typeof kid !== 'string' || kid === '')
+        return { ok: false, failure: { kind: 'TokenInvalid', reason: 'kid is required' } };
       ({ payload } = await jwtVerify(token, settings.jwks, { ...options, algorithms: [...jwksAlgorithms] }));
     } else {
       return { ok: false, failure: { kind: 'TokenInvalid', reason: `algorithm ${String(alg)} is not accepted` } };
@@ -131,7 +150,10 @@ async function verifyToken(token: string, settings: TokenSettings): Promise<Veri
     // The subject is the owner id accounts carry and the caller id idempotency keys are kept
     // under: a longer one could own nothing, and stored cut short it would share another's keys.
     if (payload.sub.length > ownerIdLengthMax) {
-      return { ok: false, failure: { kind: 'TokenInvalid', reason: `sub is longer than ${ownerIdLengthMax} characters` } };
+      return {
+        ok: false,
+        failure: { kind: 'TokenInvalid', reason: `sub is longer than ${ownerIdLengthMax} characters` },
+      };
     }
     return { ok: true, identity: { sub: payload.sub, role }, expiresAt: payload.exp! };
   } catch (error) {

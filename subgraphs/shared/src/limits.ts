@@ -44,7 +44,10 @@ export const shardPoolSizeDefault = 10;
 export const shardPoolSizeMax = 100;
 /** MariaDB's and MySQL's default max_connections, which the default pool sizes are budgeted against. */
 export const mysqlMaxConnectionsDefault = 151;
-/** The most connections a full `npm test` run holds at once (measured peak 37, with ten to spare), budgeted beside two stacks. */
+/**
+ * The most connections a full `npm test` run holds at once (measured peak 37, with ten to spare), budgeted beside two
+ * stacks.
+ */
 export const testRunConnectionsMax = 47;
 
 /**
@@ -257,7 +260,10 @@ export const balanceEntryPageSizeMax = 100;
 export const balanceFeedCacheEntriesPerStripeMax = 256;
 /** How often the default fan-out reads the watched stripes' new entries (configurable: BALANCE_POLL_INTERVAL_MS). */
 export const balancePollIntervalMsDefault = 50;
-/** With Redis hints a slow poll still runs, so a lost hint delays an event but never loses it (configurable: BALANCE_SAFETY_POLL_INTERVAL_MS). */
+/**
+ * With Redis hints a slow poll still runs, so a lost hint delays an event but never loses it (configurable:
+ * BALANCE_SAFETY_POLL_INTERVAL_MS).
+ */
 export const balanceSafetyPollIntervalMsDefault = 1_000;
 /** How often the feed looks for a watched merchant's new stripes (opened by a first payment on another shard). */
 export const stripeDiscoveryIntervalMs = 1_000;
@@ -283,7 +289,9 @@ export const subscriptionKeepAliveMsDefault = 12_000;
 /** The gateway's stream from the account subgraph: reconnects after it went away, and the pause before each. */
 export const upstreamReconnectAttemptsMax = 20;
 export const upstreamReconnectDelayMs = 250;
-/** Ledger hints published and not yet acknowledged by Redis; hints past it are dropped (the safety poll covers them). */
+/**
+ * Ledger hints published and not yet acknowledged by Redis; hints past it are dropped (the safety poll covers them).
+ */
 export const redisPublishesInFlightMax = 10_000;
 /** The pause before reconnecting to Redis. */
 export const redisReconnectDelayMs = 500;
@@ -304,9 +312,15 @@ export const signedIdentityTokensMax = 10_000;
 export const subgraphSecretCharsMin = 32;
 /** How long one fetch of JWKS_URL may take. */
 export const jwksFetchTimeoutMs = 5_000;
-/** How long fetched signing keys are used before JWKS_URL is read again, so removed keys stop working (configurable: JWKS_CACHE_MAX_AGE_MS). */
+/**
+ * How long fetched signing keys are used before JWKS_URL is read again, so removed keys stop working (configurable:
+ * JWKS_CACHE_MAX_AGE_MS).
+ */
 export const jwksCacheMaxAgeMsDefault = 600_000;
-/** After a fetch, how long a token with an unknown kid waits before it may make the gateway fetch again (configurable: JWKS_COOLDOWN_MS). */
+/**
+ * After a fetch, how long a token with an unknown kid waits before it may make the gateway fetch again (configurable:
+ * JWKS_COOLDOWN_MS).
+ */
 export const jwksCooldownMsDefault = 30_000;
 
 /**
@@ -421,7 +435,9 @@ export const fxQuotePurgeBatchesPerPassMax = 100;
 /** The pause between quote purge passes. */
 export const fxQuotePurgeIntervalMs = 60_000;
 
-/** Splits one payment may carry (CreatePaymentInput.splits): each is a leg posted, and reversed if the payment fails. */
+/**
+ * Splits one payment may carry (CreatePaymentInput.splits): each is a leg posted, and reversed if the payment fails.
+ */
 export const splitsMax = 10;
 /** Payees a campaign may name (CreateCampaignInput.payeeAccountIds); beyond it, a campaign for any payee. */
 export const campaignPayeesMax = 100;

@@ -21,7 +21,11 @@ let root: Logger = pino({ base: { pid: process.pid }, timestamp: pino.stdTimeFun
 
 /** Set once by main.ts: which service writes the lines, and from which level on. */
 export function configureLogging(options: { service: string; level: LogLevel }): void {
-  root = pino({ base: { pid: process.pid, service: options.service }, level: options.level, timestamp: pino.stdTimeFunctions.isoTime });
+  root = pino({
+    base: { pid: process.pid, service: options.service },
+    level: options.level,
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
 }
 
 /** The process's logger: lines that belong to no request. */
@@ -49,6 +53,7 @@ export function requestIdFrom(header: string | string[] | undefined): string {
 /** LOG_LEVEL's value, checked: a level pino knows, info when unset. */
 export function parseLogLevel(value: string | undefined): LogLevel {
   if (value === undefined || value === '') return 'info';
-  if (!(logLevels as readonly string[]).includes(value)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}; got ${JSON.stringify(value)}`);
+  if (!(logLevels as readonly string[]).includes(value))
+    throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}; got ${JSON.stringify(value)}`);
   return value as LogLevel;
 }

@@ -114,7 +114,7 @@ export function watchBreaker(source: BreakerSource): () => void {
 
 export const shardBreakerState = new Gauge({
   name: 'paygraph_shard_breaker_state',
-  help: 'Each shard\'s circuit breaker: 0 closed, 1 half-open, 2 open.',
+  help: "Each shard's circuit breaker: 0 closed, 1 half-open, 2 open.",
   labelNames: ['shard'] as const,
   registers: [processRegistry],
   collect() {
@@ -139,7 +139,9 @@ export const fxQuoteTermsReads = new Counter({
 
 /** What the credit exposure gauge reads at each scrape: the account subgraph's figures per currency and home shard. */
 export type ExposureSource = () => Promise<ReadonlyArray<{ currency: string; shard: string; used: bigint }>>;
-/** The sources registered, newest last: one per process in production, several where tests run subgraphs side by side. */
+/**
+ * The sources registered, newest last: one per process in production, several where tests run subgraphs side by side.
+ */
 const exposureSources: ExposureSource[] = [];
 
 /**

@@ -25,7 +25,10 @@ export interface PartDeclaration<Name extends string = string, Config extends z.
   readonly config: Config;
   /** Where it listens unless configured otherwise. */
   readonly portDefault: number;
-  /** MySQL connections per shard (unless MYSQL_POOL_SIZE says otherwise), sized to its work; null: it sizes its own pool. */
+  /**
+   * MySQL connections per shard (unless MYSQL_POOL_SIZE says otherwise), sized to its work; null: it sizes its own
+   * pool.
+   */
   readonly poolSizeDefault: number | null;
   /** Connections its process holds over the whole stack when it sizes its own pool (the gateway's audit pool). */
   readonly connectionsMax?: number;
@@ -40,7 +43,12 @@ export interface PartDeclaration<Name extends string = string, Config extends z.
 }
 
 /** A part's declaration, with its name kept as a literal type for the lists made of it. */
-export function definePart<const Name extends string, Config extends z.ZodObject>(declaration: PartDeclaration<Name, Config>): PartDeclaration<Name, Config> {
-  if (!/^[a-z]+$/.test(declaration.name)) throw new Error(`a part's name is lowercase letters (its schema, folder and variables are named after it): ${declaration.name}`);
+export function definePart<const Name extends string, Config extends z.ZodObject>(
+  declaration: PartDeclaration<Name, Config>,
+): PartDeclaration<Name, Config> {
+  if (!/^[a-z]+$/.test(declaration.name))
+    throw new Error(
+      `a part's name is lowercase letters (its schema, folder and variables are named after it): ${declaration.name}`,
+    );
   return Object.freeze({ ...declaration });
 }

@@ -1,15 +1,39 @@
 import type http from 'node:http';
 import {
-  context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace,
-  type Attributes, type Context, type Span, type TextMapSetter, type Tracer,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+  type TextMapSetter,
+  type Tracer,
 } from '@opentelemetry/api';
 import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import {
-  ATTR_DB_NAMESPACE, ATTR_DB_OPERATION_BATCH_SIZE, ATTR_DB_OPERATION_NAME, ATTR_DB_QUERY_TEXT, ATTR_DB_SYSTEM_NAME, ATTR_ERROR_TYPE,
-  ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE, ATTR_SERVER_PORT, ATTR_SERVICE_NAME, ATTR_URL_PATH,
+  ATTR_DB_NAMESPACE,
+  ATTR_DB_OPERATION_BATCH_SIZE,
+  ATTR_DB_OPERATION_NAME,
+  ATTR_DB_QUERY_TEXT,
+  ATTR_DB_SYSTEM_NAME,
+  ATTR_ERROR_TYPE,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_HTTP_ROUTE,
+  ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME,
+  ATTR_URL_PATH,
   DB_SYSTEM_NAME_VALUE_MYSQL,
 } from '@opentelemetry/semantic-conventions';
-import { traceAttributeValueCharsMax, traceExportBatchSpansMax, traceExportDelayMs, traceQueueSpansMax } from './limits';
+import {
+  traceAttributeValueCharsMax,
+  traceExportBatchSpansMax,
+  traceExportDelayMs,
+  traceQueueSpansMax,
+} from './limits';
 
 /**
  * OpenTelemetry traces: a request's path from the gateway through its subgraph calls to every
@@ -39,12 +63,15 @@ export const tracingAttributes = {
 /** The scope name of every span paygraph makes (Apollo's gateway makes its own, named apollo/gateway-js). */
 export const tracerName = 'paygraph';
 
-export type TracingOptions = { serviceName: string } & (
-  /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL; spans are posted to <endpoint>/v1/traces as OTLP/HTTP JSON. */
-  | { otlpEndpoint: string }
-  /** Where spans go instead (tests: an InMemorySpanExporter). */
-  | { exporter: SpanExporter }
-);
+export type TracingOptions = { serviceName: string } &
+  /**
+   * OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL; spans are posted to <endpoint>/v1/traces as OTLP/HTTP JSON.
+   */
+  (
+    | { otlpEndpoint: string }
+    /** Where spans go instead (tests: an InMemorySpanExporter). */
+    | { exporter: SpanExporter }
+  );
 
 export interface Tracing {
   /** Exports every finished span now. */
@@ -61,26 +88,37 @@ export interface Tracing {
  */
 export async function startTracing(options: TracingOptions): Promise<Tracing> {
   if (tracer !== null) throw new Error('tracing is started already');
-  const [{ AsyncLocalStorageContextManager }, { W3CTraceContextPropagator }, { resourceFromAttributes }, { BatchSpanProcessor, TracerProvider }] = await Promise.all([
+  const [
+    { AsyncLocalStorageContextManager },
+    { W3CTraceContextPropagator },
+    { resourceFromAttributes },
+    { BatchSpanProcessor, TracerProvider },
+  ] = await Promise.all([
     import('@opentelemetry/context-async-hooks'),
     import('@opentelemetry/core'),
     import('@opentelemetry/resources'),
     import('@opentelemetry/sdk-trace'),
   ]);
-  const exporter = 'exporter' in options
-    ? options.exporter
-    : new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) });
+  const exporter =
+    'exporter' in options
+      ? options.exporter
+      : new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter({
+          url: tracesUrl(options.otlpEndpoint),
+        });
   const provider = new TracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName }),
     spanLimits: { attributeValueLengthLimit: traceAttributeValueCharsMax },
-    spanProcessors: [new BatchSpanProcessor({
-      exporter,
-      maxQueueSize: traceQueueSpansMax,
-      maxExportBatchSize: traceExportBatchSpansMax,
-      scheduledDelayMillis: traceExportDelayMs,
-    })],
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter,
+        maxQueueSize: traceQueueSpansMax,
+        maxExportBatchSize: traceExportBatchSpansMax,
+        scheduledDelayMillis: traceExportDelayMs,
+      }),
+    ],
   });
-  if (!trace.setGlobalTracerProvider(provider)) throw new Error('another OpenTelemetry tracer provider is registered in this process');
+  if (!trace.setGlobalTracerProvider(provider))
+    throw new Error('another OpenTelemetry tracer provider is registered in this process');
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   tracer = provider.getTracer(tracerName);
@@ -99,7 +137,8 @@ export async function startTracing(options: TracingOptions): Promise<Tracing> {
 /** OTEL_EXPORTER_OTLP_ENDPOINT is a base URL: the traces path is added as the OTLP specification says. */
 export function tracesUrl(endpoint: string): string {
   const protocol = URL.canParse(endpoint) ? new URL(endpoint).protocol : '';
-  if (protocol !== 'http:' && protocol !== 'https:') throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${endpoint}"`);
+  if (protocol !== 'http:' && protocol !== 'https:')
+    throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${endpoint}"`);
   return `${endpoint.replace(/\/$/, '')}/v1/traces`;
 }
 
@@ -111,7 +150,12 @@ export function tracingOn(): boolean {
  * Serves one HTTP request in a server span that continues the caller's `traceparent` (a
  * client's at the gateway, the gateway's at a subgraph), ended once the answer is written.
  */
-export function inServerSpan(req: http.IncomingMessage, res: http.ServerResponse, requestId: string, serve: () => Promise<void>): Promise<void> {
+export function inServerSpan(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  requestId: string,
+  serve: () => Promise<void>,
+): Promise<void> {
   if (tracer === null) return serve();
   const parent = propagation.extract(ROOT_CONTEXT, req.headers);
   const method = req.method ?? 'GET';
@@ -209,7 +253,12 @@ export function callerContext(): Context | undefined {
  * those is linked back to it: neither request owns the batch, and either trace leads to it.
  * Serving none (the relay, the workers) it runs outside any span, so it makes no spans at all.
  */
-export function inBatchSpan<T>(what: string, shard: string, callers: readonly TracedCaller[], work: () => Promise<T>): Promise<T> {
+export function inBatchSpan<T>(
+  what: string,
+  shard: string,
+  callers: readonly TracedCaller[],
+  work: () => Promise<T>,
+): Promise<T> {
   if (tracer === null) return work();
   const served = requestsOf(callers);
   if (served.length === 0) return context.with(ROOT_CONTEXT, work);

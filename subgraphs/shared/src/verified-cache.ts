@@ -42,7 +42,10 @@ export class VerifiedTokenCache<T extends {}> {
 }
 
 /** One cache per verifier configuration: a token checked against one secret says nothing about another. */
-export function cacheFor<K extends object, T extends {}>(caches: WeakMap<K, VerifiedTokenCache<T>>, key: K): VerifiedTokenCache<T> {
+export function cacheFor<K extends object, T extends {}>(
+  caches: WeakMap<K, VerifiedTokenCache<T>>,
+  key: K,
+): VerifiedTokenCache<T> {
   let cache = caches.get(key);
   if (!cache) {
     cache = new VerifiedTokenCache<T>();

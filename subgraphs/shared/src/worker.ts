@@ -19,15 +19,22 @@ export interface WorkerOptions {
 export interface Worker {
   /** No pass starts after this; resolves once a running pass (timer's or drain's) has ended. */
   stop(): Promise<void>;
-  /** Runs one pass now, after the running one, and answers its count or its error; tests use it instead of waiting for the timer. */
+  /**
+   * Runs one pass now, after the running one, and answers its count or its error; tests use it instead of waiting for
+   * the timer.
+   */
   drain(): Promise<number>;
-  /** Starts the next pass now instead of at the end of the pause (a hint that there is work); during a pass, right after it. */
+  /**
+   * Starts the next pass now instead of at the end of the pause (a hint that there is work); during a pass, right after
+   * it.
+   */
   wake(): void;
 }
 
 export function startWorker(options: WorkerOptions): Worker {
   const { name, intervalMs, pass } = options;
-  if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0) throw new Error(`worker ${name}: intervalMs must be a positive integer, got ${intervalMs}`);
+  if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0)
+    throw new Error(`worker ${name}: intervalMs must be a positive integer, got ${intervalMs}`);
   let stopped = false;
   let running: Promise<number> = Promise.resolve(0);
   let timer: NodeJS.Timeout | null = null;
@@ -87,7 +94,11 @@ export function startWorker(options: WorkerOptions): Worker {
  * how many it removed; batches go on while they come back full, at most batchesMax of them, so
  * a pass over a large backlog ends and the next pass goes on with the rest.
  */
-export async function deleteInBatches(deleteBatch: (batchSizeMax: number) => Promise<number>, batchSizeMax: number, batchesMax: number): Promise<number> {
+export async function deleteInBatches(
+  deleteBatch: (batchSizeMax: number) => Promise<number>,
+  batchSizeMax: number,
+  batchesMax: number,
+): Promise<number> {
   let deleted = 0;
   for (let batch = 0; batch < batchesMax; batch++) {
     const n = await deleteBatch(batchSizeMax);

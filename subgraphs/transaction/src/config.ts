@@ -2,10 +2,19 @@ import * as z from 'zod';
 import { boolean, evenWithRefusedValues, integer, intervalMs, parsed, port } from '@paygraph/shared/config/env';
 import { minorUnits, subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import {
-  amountMaxMinorUnitsDefault, balanceMaxMinorUnits, fxQuoteTtlSecondsDefault, fxQuoteTtlSecondsMax, holdExpiryIntervalMsDefault, holdExpiryIntervalMsMax, holdTtlSecondsDefault, holdTtlSecondsMax,
-  idempotencyRetentionDaysDefault, idempotencyRetentionDaysMax, idempotencyRetentionDaysMin, relayIntervalMsDefault,
+  amountMaxMinorUnitsDefault,
+  balanceMaxMinorUnits,
+  fxQuoteTtlSecondsDefault,
+  fxQuoteTtlSecondsMax,
+  holdExpiryIntervalMsDefault,
+  holdExpiryIntervalMsMax,
+  holdTtlSecondsDefault,
+  holdTtlSecondsMax,
+  idempotencyRetentionDaysDefault,
+  idempotencyRetentionDaysMax,
+  idempotencyRetentionDaysMin,
+  relayIntervalMsDefault,
 } from '@paygraph/shared/limits';
-
 
 /** Where the transaction subgraph listens unless TRANSACTION_PORT says otherwise. */
 export const transactionPortDefault = 4002;
@@ -13,7 +22,13 @@ export const transactionPortDefault = 4002;
  * Points where the transaction subgraph kills itself, for crash tests (PAYGRAPH_FAILPOINT): those
  * of a two-leg movement, then those between the legs of a payment of many legs (services/leg-payment.ts).
  */
-const twoLegFailpoints = ['payment-after-debit', 'refund-after-reserve', 'capture-after-debit', 'sweep-after-debit', 'top-up-after-debit'] as const;
+const twoLegFailpoints = [
+  'payment-after-debit',
+  'refund-after-reserve',
+  'capture-after-debit',
+  'sweep-after-debit',
+  'top-up-after-debit',
+] as const;
 const legFailpoints = ['legs-after-paying', 'legs-after-home', 'legs-after-receiving'] as const;
 export const failpoints = [...twoLegFailpoints, ...legFailpoints] as const;
 export type Failpoint = (typeof failpoints)[number];
@@ -21,7 +36,9 @@ export type Failpoint = (typeof failpoints)[number];
 function failpointOf(raw: string): Failpoint {
   const found = failpoints.find((f) => f === raw);
   if (found === undefined) {
-    throw new Error(`must be one of ${twoLegFailpoints.join(', ')}, got "${raw}"; between the legs of a payment: ${legFailpoints.join(', ')}`);
+    throw new Error(
+      `must be one of ${twoLegFailpoints.join(', ')}, got "${raw}"; between the legs of a payment: ${legFailpoints.join(', ')}`,
+    );
   }
   return found;
 }
@@ -29,10 +46,17 @@ function failpointOf(raw: string): Failpoint {
 /** What the subgraph's requests are checked against (context.ts). */
 export const transactionSettingsConfig = z.object({
   /** AMOUNT_MAX, in minor units. */
-  amountMax: parsed('AMOUNT_MAX', `minor units 1–${balanceMaxMinorUnits}`, minorUnits, String(amountMaxMinorUnitsDefault), {
-    default: `\`${amountMaxMinorUnitsDefault}\` (10^15)`,
-    meaning: 'the most one money operation (deposit, withdrawal, payment, refund, hold, capture) may move, in minor units; above it the request is `INVALID_INPUT`. The default is ten trillion in a two-decimal currency, below 2^53 (exact in a client\'s double), and 9,223 such deposits away from the BIGINT bound of any balance',
-  }),
+  amountMax: parsed(
+    'AMOUNT_MAX',
+    `minor units 1–${balanceMaxMinorUnits}`,
+    minorUnits,
+    String(amountMaxMinorUnitsDefault),
+    {
+      default: `\`${amountMaxMinorUnitsDefault}\` (10^15)`,
+      meaning:
+        "the most one money operation (deposit, withdrawal, payment, refund, hold, capture) may move, in minor units; above it the request is `INVALID_INPUT`. The default is ten trillion in a two-decimal currency, below 2^53 (exact in a client's double), and 9,223 such deposits away from the BIGINT bound of any balance",
+    },
+  ),
   /** HOLD_TTL_SECONDS: how long a hold lives when its request does not say. */
   holdTtlSeconds: integer('HOLD_TTL_SECONDS', 's', 1, holdTtlSecondsMax, holdTtlSecondsDefault, {
     default: `\`${holdTtlSecondsDefault}\` (7 days)`,
@@ -41,7 +65,8 @@ export const transactionSettingsConfig = z.object({
   /** FX_QUOTE_TTL_SECONDS: how long an FX quote may pay a payment. */
   fxQuoteTtlSeconds: integer('FX_QUOTE_TTL_SECONDS', 's', 1, fxQuoteTtlSecondsMax, fxQuoteTtlSecondsDefault, {
     default: `\`${fxQuoteTtlSecondsDefault}\``,
-    meaning: 'how long an FX quote (`createFxQuote`) may pay a payment; after it the payment answers `FX_QUOTE_EXPIRED`',
+    meaning:
+      'how long an FX quote (`createFxQuote`) may pay a payment; after it the payment answers `FX_QUOTE_EXPIRED`',
   }),
 });
 
@@ -51,39 +76,67 @@ export type TransactionSettings = z.output<typeof transactionSettingsConfig>;
  * The transaction subgraph's configuration: the shared subgraph pieces, its port and secret,
  * its request settings, and its workers (outbox relay, hold expiry, idempotency-key retention).
  */
-export const transactionConfig = z.object({
-  ...subgraphShape,
-  port: port('TRANSACTION_PORT', transactionPortDefault, { default: `\`${transactionPortDefault}\``, meaning: "the transaction subgraph's port" }),
-  secret: subgraphSecret('transaction'),
-  settings: transactionSettingsConfig,
-  idempotencyRetentionDays: integer('IDEMPOTENCY_RETENTION_DAYS', 'days', idempotencyRetentionDaysMin, idempotencyRetentionDaysMax, idempotencyRetentionDaysDefault, {
-    default: `\`${idempotencyRetentionDaysDefault}\``,
-    meaning: 'how long idempotency keys are kept: within it a replay answers the original outcome; older keys are purged in batches by every transaction replica',
-  }),
-  relay: z.object({
-    enabled: boolean('RELAY_ENABLED', true, { default: '`true`', meaning: 'run the outbox relay in the transaction subgraph' }),
-    intervalMs: intervalMs('RELAY_INTERVAL_MS', relayIntervalMsDefault, { default: `\`${relayIntervalMsDefault}\``, meaning: 'pause between relay passes' }),
-  }),
-  holdExpiry: z.object({
-    enabled: boolean('HOLD_EXPIRY_ENABLED', true, { default: '`true`', meaning: 'run the hold expiry worker in the transaction subgraph (every replica may)' }),
-    intervalMs: intervalMs('HOLD_EXPIRY_INTERVAL_MS', holdExpiryIntervalMsDefault, {
-      default: `\`${holdExpiryIntervalMsDefault}\``,
-      meaning: "pause between expiry passes: an expired hold's money is available again within about this long",
-    }, holdExpiryIntervalMsMax),
-  }),
-  failpoint: parsed('PAYGRAPH_FAILPOINT', failpoints.map((f) => `\`${f}\``).join(', '), failpointOf, undefined, {
-    default: 'unset',
-    meaning: 'tests only: a point where the transaction subgraph kills itself; with `NODE_ENV=production` the subgraph refuses to start',
-  }),
-}).superRefine((config, ctx) => {
-  subgraphRequirements('transaction')(config, ctx);
-  if (config.production && config.failpoint !== null && failpoints.includes(config.failpoint)) {
-    ctx.addIssue({
-      code: 'custom',
-      input: config,
-      message: `PAYGRAPH_FAILPOINT is set ("${config.failpoint}") with NODE_ENV=production: failpoints kill the process on purpose and are for tests only; unset PAYGRAPH_FAILPOINT`,
-    });
-  }
-}, evenWithRefusedValues);
+export const transactionConfig = z
+  .object({
+    ...subgraphShape,
+    port: port('TRANSACTION_PORT', transactionPortDefault, {
+      default: `\`${transactionPortDefault}\``,
+      meaning: "the transaction subgraph's port",
+    }),
+    secret: subgraphSecret('transaction'),
+    settings: transactionSettingsConfig,
+    idempotencyRetentionDays: integer(
+      'IDEMPOTENCY_RETENTION_DAYS',
+      'days',
+      idempotencyRetentionDaysMin,
+      idempotencyRetentionDaysMax,
+      idempotencyRetentionDaysDefault,
+      {
+        default: `\`${idempotencyRetentionDaysDefault}\``,
+        meaning:
+          'how long idempotency keys are kept: within it a replay answers the original outcome; older keys are purged in batches by every transaction replica',
+      },
+    ),
+    relay: z.object({
+      enabled: boolean('RELAY_ENABLED', true, {
+        default: '`true`',
+        meaning: 'run the outbox relay in the transaction subgraph',
+      }),
+      intervalMs: intervalMs('RELAY_INTERVAL_MS', relayIntervalMsDefault, {
+        default: `\`${relayIntervalMsDefault}\``,
+        meaning: 'pause between relay passes',
+      }),
+    }),
+    holdExpiry: z.object({
+      enabled: boolean('HOLD_EXPIRY_ENABLED', true, {
+        default: '`true`',
+        meaning: 'run the hold expiry worker in the transaction subgraph (every replica may)',
+      }),
+      intervalMs: intervalMs(
+        'HOLD_EXPIRY_INTERVAL_MS',
+        holdExpiryIntervalMsDefault,
+        {
+          default: `\`${holdExpiryIntervalMsDefault}\``,
+          meaning: "pause between expiry passes: an expired hold's money is available again within about this long",
+        },
+        holdExpiryIntervalMsMax,
+      ),
+    }),
+    failpoint: parsed('PAYGRAPH_FAILPOINT', failpoints.map((f) => `\`${f}\``).join(', '), failpointOf, undefined, {
+      default: 'unset',
+      meaning:
+        'tests only: a point where the transaction subgraph kills itself; with `NODE_ENV=production` the subgraph refuses to start',
+    }),
+  })
+  .superRefine((config, ctx) => {
+    subgraphRequirements('transaction')(config, ctx);
+    if (config.production && config.failpoint !== null && failpoints.includes(config.failpoint)) {
+      ctx.addIssue({
+        code: 'custom',
+        input: config,
+        message: `PAYGRAPH_FAILPOINT is set ("${config.failpoint}") with NODE_ENV=production: failpoints kill the process on purpose and are for tests only; unset PAYGRAPH_FAILPOINT`,
+      });
+    }
+  }, evenWithRefusedValues);
 
 export type TransactionConfig = z.output<typeof transactionConfig>;

@@ -40,7 +40,6 @@ export function clientInfo(req: http.IncomingMessage): ClientInfo {
   return { deviceId: header('x-device-id'), ip: header('x-client-ip'), userAgent: header('x-client-user-agent') };
 }
 
-
 export function extendContext(
   base: BaseSubgraphContext,
   client: ClientInfo,
@@ -48,7 +47,9 @@ export function extendContext(
   settings: TransactionSettings,
 ): TransactionContext {
   const legsOfPayment = new DataLoader<string, PaymentLegRow[]>(async (paymentIds) => {
-    const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => legsOfPayments(shard.db, local)));
+    const rows = await Promise.all(
+      [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => legsOfPayments(shard.db, local)),
+    );
     const grouped = new Map<string, PaymentLegRow[]>();
     for (const row of rows.flat()) pushTo(grouped, row.paymentId, row);
     return paymentIds.map((id) => grouped.get(id) ?? []);
@@ -63,18 +64,24 @@ export function extendContext(
     holds: shardedLoader(base, 'hold', holdsByIds),
     // A capture's payment lives with its hold, on the payer's shard.
     holdOfPayment: new DataLoader(async (paymentIds) => {
-      const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => holdsOfPayments(shard.db, local)));
+      const rows = await Promise.all(
+        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => holdsOfPayments(shard.db, local)),
+      );
       const byPayment = new Map(rows.flat().map((h) => [h.endedBy!, h]));
       return paymentIds.map((id) => byPayment.get(id) ?? null);
     }),
     payments: shardedLoader(base, 'payment', paymentsByIds),
     paymentFx: new DataLoader(async (paymentIds) => {
-      const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => paymentFxByIds(shard.db, local)));
+      const rows = await Promise.all(
+        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => paymentFxByIds(shard.db, local)),
+      );
       const byPayment = new Map(rows.flat().map((f) => [f.paymentId, f]));
       return paymentIds.map((id) => byPayment.get(id) ?? null);
     }),
     buyReturned: new DataLoader(async (paymentIds) => {
-      const maps = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => buyReturnedOfPayments(shard.db, local)));
+      const maps = await Promise.all(
+        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => buyReturnedOfPayments(shard.db, local)),
+      );
       return paymentIds.map((id) => maps.find((m) => m.has(id))?.get(id) ?? 0n);
     }),
     refunds: shardedLoader(base, 'refund', refundsByIds),
@@ -86,7 +93,9 @@ export function extendContext(
     legsOfPayment,
     primeLegs: (paymentId, legs) => void legsOfPayment.prime(paymentId, [...legs]),
     refundsOfPayment: new DataLoader(async (paymentIds) => {
-      const rows = await Promise.all([...byShard(base, 'payment', paymentIds)].map(([shard, local]) => refundsOfPayments(shard.db, local)));
+      const rows = await Promise.all(
+        [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => refundsOfPayments(shard.db, local)),
+      );
       const grouped = new Map<string, RefundRow[]>();
       for (const row of rows.flat()) pushTo(grouped, row.paymentId, row);
       return paymentIds.map((id) => grouped.get(id) ?? []);

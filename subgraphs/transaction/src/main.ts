@@ -13,7 +13,11 @@ import { armFailpoint } from './services/failpoints';
 
 await runSubgraphMain(transactionPart, async (config) => {
   armFailpoint(config.failpoint);
-  const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize(transactionPart, config.shardPoolSize), posting: config.posting });
+  const shards = openShards({
+    ...config.shards,
+    poolSize: subgraphPoolSize(transactionPart, config.shardPoolSize),
+    posting: config.posting,
+  });
   const server = await createTransactionSubgraph(
     shards,
     configuredTrust(transactionPart.name, config.secret),
@@ -30,7 +34,8 @@ await runSubgraphMain(transactionPart, async (config) => {
   // Keys older than the retention are purged in bounded batches; every replica may run it.
   const purge = startKeyPurge(shards, config.idempotencyRetentionDays);
   server.disposers.push(() => purge.stop());
-  // Expired FX quotes go once nothing reads them (a day, or the key retention for a used one); every replica may run it.
+  // Expired FX quotes go once nothing reads them (a day, or the key retention for a used one); every replica may run
+  // it.
   const quotePurge = startQuotePurge(shards, { idempotencyRetentionDays: config.idempotencyRetentionDays });
   server.disposers.push(() => quotePurge.stop());
   // Releases expired holds' money; every replica may run it (SKIP LOCKED, decided under the hold's lock).

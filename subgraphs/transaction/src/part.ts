@@ -2,7 +2,10 @@ import { definePart } from '@paygraph/shared/part';
 import { transactionConfig, transactionPortDefault } from './config';
 import { transactionMigrations } from './migrations';
 
-/** The transaction subgraph: deposits, payments, holds, refunds, withdrawals, FX; it publishes read and write models of its tables to settlement and webhooks. */
+/**
+ * The transaction subgraph: deposits, payments, holds, refunds, withdrawals, FX; it publishes read and write models of
+ * its tables to settlement and webhooks.
+ */
 export const transactionPart = definePart({
   name: 'transaction',
   kind: 'subgraph',

@@ -1,5 +1,10 @@
 import { transactionPart } from './part';
-import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
+import {
+  createSubgraph,
+  readSchema,
+  type SubgraphServer,
+  type SubgraphServerOptions,
+} from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import type { TransactionSettings } from './config';

@@ -1,7 +1,10 @@
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import type { DestinationPolicy } from './services/destination';
 
-/** What every request of the webhooks subgraph needs beside its identity: the clock, the destination rules and the secrets' key. */
+/**
+ * What every request of the webhooks subgraph needs beside its identity: the clock, the destination rules and the
+ * secrets' key.
+ */
 export interface WebhooksServices {
   now: () => Date;
   policy: DestinationPolicy;

@@ -7,7 +7,11 @@ import { webhooksPart } from './part';
 import { createWebhooksSubgraph } from './server';
 
 await runSubgraphMain(webhooksPart, async (config) => {
-  const shards = openShards({ ...config.shards, poolSize: subgraphPoolSize(webhooksPart, config.shardPoolSize), posting: config.posting });
+  const shards = openShards({
+    ...config.shards,
+    poolSize: subgraphPoolSize(webhooksPart, config.shardPoolSize),
+    posting: config.posting,
+  });
   const server = await createWebhooksSubgraph(shards, configuredTrust(webhooksPart.name, config.secret), {
     production: config.production,
     ...(config.secretKey === null ? {} : { secretKey: config.secretKey }),

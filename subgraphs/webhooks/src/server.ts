@@ -1,5 +1,10 @@
 import { webhooksPart } from './part';
-import { createSubgraph, readSchema, type SubgraphServer, type SubgraphServerOptions } from '@paygraph/shared/server/subgraph';
+import {
+  createSubgraph,
+  readSchema,
+  type SubgraphServer,
+  type SubgraphServerOptions,
+} from '@paygraph/shared/server/subgraph';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { extendContext, type WebhooksContext } from './context';
@@ -16,7 +21,9 @@ export interface WebhooksSubgraphOptions extends SubgraphServerOptions {
   /** Run the dispatcher in this process (every replica may). */
   dispatcher?: boolean;
   settings?: Partial<DispatcherSettings>;
-  /** WEBHOOK_ALLOW_LOCAL_DESTINATIONS: loopback and http receivers too; false when absent, whatever `production` says. */
+  /**
+   * WEBHOOK_ALLOW_LOCAL_DESTINATIONS: loopback and http receivers too; false when absent, whatever `production` says.
+   */
   allowLocalDestinations?: boolean;
   /** Tests only: a stubbed DNS for receivers' names. */
   resolver?: Resolver;
@@ -25,7 +32,11 @@ export interface WebhooksSubgraphOptions extends SubgraphServerOptions {
   redisUrl?: string | null;
 }
 
-export async function createWebhooksSubgraph(shards: ShardSet, trust: SubgraphTrust, options: WebhooksSubgraphOptions = {}): Promise<SubgraphServer & { dispatcher: Dispatcher | null }> {
+export async function createWebhooksSubgraph(
+  shards: ShardSet,
+  trust: SubgraphTrust,
+  options: WebhooksSubgraphOptions = {},
+): Promise<SubgraphServer & { dispatcher: Dispatcher | null }> {
   const production = options.production ?? false;
   const policy = destinationPolicyOf(options.allowLocalDestinations ?? false);
   const key = secretKey(options.secretKey ?? developmentWebhookSecretKey());
@@ -42,7 +53,13 @@ export async function createWebhooksSubgraph(shards: ShardSet, trust: SubgraphTr
   let dispatcher: Dispatcher | null = null;
   if (options.dispatcher ?? true) {
     const settings = { ...dispatcherSettingsDefault, ...options.settings };
-    dispatcher = new Dispatcher(shards, settings, { policy, secretKey: key, now, redisUrl: options.redisUrl ?? null, ...(options.resolver ? { resolver: options.resolver } : {}) });
+    dispatcher = new Dispatcher(shards, settings, {
+      policy,
+      secretKey: key,
+      now,
+      redisUrl: options.redisUrl ?? null,
+      ...(options.resolver ? { resolver: options.resolver } : {}),
+    });
     await dispatcher.start();
     const running = dispatcher;
     server.disposers.push(() => running.stop());

@@ -25,14 +25,19 @@ export interface HeadEntries {
 }
 
 /** The head page read with the account, when it was read with the page `first` asks for (limit first + 1). */
-export function headEntriesOf(read: ReadonlyMap<string, HeadEntries>, accountId: string, limit: number): EntryRow[] | null {
+export function headEntriesOf(
+  read: ReadonlyMap<string, HeadEntries>,
+  accountId: string,
+  limit: number,
+): EntryRow[] | null {
   const page = read.get(accountId);
   return page !== undefined && page.limit === limit ? page.rows : null;
 }
 
 /**
  * Account reads, batched per shard: one round trip per home shard for the requested accounts
- * living there (a primary-key read), with the newest entries of those in `headPages` (recorded in `headPagesRead`; limit by
+ * living there (a primary-key read), with the newest entries of those in `headPages` (recorded in `headPagesRead`;
+ * limit by
  * id) read in the same round trip, then, for merchants only, one per shard their stripe
  * directories name (ledger/stripes.ts). A PERSONAL account and its first page of entries cost one
  * round trip to its own shard, and a shard holding nothing asked for is not asked. A shard that
@@ -58,12 +63,15 @@ export async function loadAccountViews(
       return limit === undefined ? [] : [{ accountId: id, limit }];
     });
     const read = await accountsWithHeadPages(shard.db, list, pages);
-    for (const page of pages) pagesRead.set(page.accountId, { limit: page.limit, rows: read.headPages.get(page.accountId) ?? [] });
+    for (const page of pages)
+      pagesRead.set(page.accountId, { limit: page.limit, rows: read.headPages.get(page.accountId) ?? [] });
     return read.accounts;
   });
   const byStripeShard = new Map<Shard, string[]>();
   for (const home of homes) for (const shard of stripeShardsOf(shards, home)) addTo(byStripeShard, shard, home.id);
-  const stripes = await eachReachable(byStripeShard, down, (shard, parents) => accountsAndStripes(shard.db, [], parents));
+  const stripes = await eachReachable(byStripeShard, down, (shard, parents) =>
+    accountsAndStripes(shard.db, [], parents),
+  );
   const views = buildViews([...homes, ...stripes]);
   for (const [id, page] of pagesRead) if (views.has(id)) headPagesRead.set(id, page);
   const failed = new Map<string, ShardUnavailable>();
@@ -88,9 +96,16 @@ export interface OwnerPage {
  * merchant listed from another shard whose directory names that shard gets
  * `unreadStripeShard`, since its balance would be short of that stripe.
  */
-export async function loadOwnerPage(shards: ShardSet, ownerId: string, afterId: string | null, first: number): Promise<OwnerPage> {
+export async function loadOwnerPage(
+  shards: ShardSet,
+  ownerId: string,
+  afterId: string | null,
+  first: number,
+): Promise<OwnerPage> {
   const down = new Map<Shard, ShardUnavailable>();
-  const rows = await eachReachable(new Map(shards.all.map((s) => [s, null])), down, (shard) => accountsByOwner(shard.db, ownerId, afterId, first + 1));
+  const rows = await eachReachable(new Map(shards.all.map((s) => [s, null])), down, (shard) =>
+    accountsByOwner(shard.db, ownerId, afterId, first + 1),
+  );
   const views = buildViews(rows);
   if (down.size > 0) markUnreadStripes(shards, rows, views, down);
   const sorted = [...views.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -112,14 +127,20 @@ async function eachReachable<K>(
   answers.forEach((answer, i) => {
     const shard = asked[i]![0];
     if (answer.status === 'fulfilled') rows.push(...answer.value);
-    else if (isShardUnreachable(answer.reason)) down.set(shard, asShardUnavailable(shard.name, answer.reason) as ShardUnavailable);
+    else if (isShardUnreachable(answer.reason))
+      down.set(shard, asShardUnavailable(shard.name, answer.reason) as ShardUnavailable);
     else throw answer.reason;
   });
   return rows;
 }
 
 /** Merchants with a stripe on a shard that is down show no balance rather than one short of that stripe. */
-function markUnreadStripes(shards: ShardSet, rows: readonly Account[], views: Map<string, AccountView>, down: ReadonlyMap<Shard, ShardUnavailable>): void {
+function markUnreadStripes(
+  shards: ShardSet,
+  rows: readonly Account[],
+  views: Map<string, AccountView>,
+  down: ReadonlyMap<Shard, ShardUnavailable>,
+): void {
   for (const row of rows) {
     const view = row.parentId === null ? views.get(row.id) : undefined;
     const missing = view ? stripeShardsOf(shards, row).find((s) => down.has(s)) : undefined;

@@ -11,10 +11,26 @@ import type { AccountToOpen } from '../domain/open-account';
 export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, now: Date): Promise<AccountView> {
   const logical = randomLogicalShard();
   const id = newId('account', logical);
-  await insertAccount(shards.byLogical(logical).db, { ...toOpen, id, status: 'ACTIVE', createdAt: now, updatedAt: now });
+  await insertAccount(shards.byLogical(logical).db, {
+    ...toOpen,
+    id,
+    status: 'ACTIVE',
+    createdAt: now,
+    updatedAt: now,
+  });
   return {
-    id, ownerId: toOpen.ownerId, type: toOpen.type, status: 'ACTIVE', currency: toOpen.currency,
-    version: 0n, createdAt: now, available: 0n, frozen: 0n, pending: 0n, creditLimit: null, stripeIds: [],
+    id,
+    ownerId: toOpen.ownerId,
+    type: toOpen.type,
+    status: 'ACTIVE',
+    currency: toOpen.currency,
+    version: 0n,
+    createdAt: now,
+    available: 0n,
+    frozen: 0n,
+    pending: 0n,
+    creditLimit: null,
+    stripeIds: [],
   };
 }
 

@@ -14,7 +14,8 @@ import type { Buckets } from '../domain/balance-snapshot';
 /** A stripe's entries from a sequence on (that one included), oldest first. */
 export async function entriesFrom(db: Executor, stripeId: string, from: bigint, limit: number): Promise<EntryRow[]> {
   return db
-    .select().from(ledgerEntries)
+    .select()
+    .from(ledgerEntries)
     .where(and(eq(ledgerEntries.accountId, stripeId), gte(ledgerEntries.sequence, from)))
     .orderBy(asc(ledgerEntries.sequence))
     .limit(limit);
@@ -23,8 +24,11 @@ export async function entriesFrom(db: Executor, stripeId: string, from: bigint, 
 /** A stripe's entries with after < sequence ≤ upTo, oldest first. */
 export async function entriesBetween(db: Executor, stripeId: string, after: bigint, upTo: bigint): Promise<EntryRow[]> {
   return db
-    .select().from(ledgerEntries)
-    .where(and(eq(ledgerEntries.accountId, stripeId), gt(ledgerEntries.sequence, after), lte(ledgerEntries.sequence, upTo)))
+    .select()
+    .from(ledgerEntries)
+    .where(
+      and(eq(ledgerEntries.accountId, stripeId), gt(ledgerEntries.sequence, after), lte(ledgerEntries.sequence, upTo)),
+    )
     .orderBy(asc(ledgerEntries.sequence));
 }
 
@@ -53,7 +57,11 @@ export async function tailEntries(
   if (tails.length === 0) return [];
   const ranges = tails.map(() => '(account_id = ? AND sequence > ? AND sequence <= ?)').join(' OR ');
   const values = tails.flatMap((t) => [t.stripeId, t.after, t.after + BigInt(perStripe)]);
-  const rows = await rawRows<Record<string, unknown>>(shard, `SELECT * FROM ledger_entries WHERE ${ranges} ORDER BY account_id, sequence`, values);
+  const rows = await rawRows<Record<string, unknown>>(
+    shard,
+    `SELECT * FROM ledger_entries WHERE ${ranges} ORDER BY account_id, sequence`,
+    values,
+  );
   return rows.map(toEntryRow);
 }
 
@@ -66,7 +74,8 @@ function toEntryRow(raw: Record<string, unknown>): EntryRow {
     const value = raw[column.name];
     // mysql2 hands DATETIME over as a Date already (the pools' timezone is UTC); drizzle's own
     // reads get a string, which is what mapFromDriverValue parses.
-    row[key] = value === null || value === undefined || value instanceof Date ? value : column.mapFromDriverValue(value);
+    row[key] =
+      value === null || value === undefined || value instanceof Date ? value : column.mapFromDriverValue(value);
   }
   return row as EntryRow;
 }
@@ -77,7 +86,11 @@ function toEntryRow(raw: Record<string, unknown>): EntryRow {
  * postings commit. undefined when there is no such stripe; lastSequence says how far its
  * ledger went at that read, so a sequence beyond it can be refused.
  */
-export async function bucketsAt(db: Executor, stripeId: string, sequence: bigint): Promise<{ buckets: Buckets; lastSequence: bigint } | undefined> {
+export async function bucketsAt(
+  db: Executor,
+  stripeId: string,
+  sequence: bigint,
+): Promise<{ buckets: Buckets; lastSequence: bigint } | undefined> {
   const later = (bucket: string) =>
     sql<string>`COALESCE(SUM(CASE WHEN ${ledgerEntries.bucket} = ${bucket} THEN ${ledgerEntries.amount} ELSE 0 END), 0)`;
   const rows = await db
@@ -102,13 +115,19 @@ export async function bucketsAt(db: Executor, stripeId: string, sequence: bigint
 /** The stripes (rows with a parent) of these merchants on this shard. */
 export async function stripesOfMerchants(db: Executor, merchantIds: readonly string[]): Promise<Account[]> {
   if (merchantIds.length === 0) return [];
-  const rows = await db.select().from(accounts).where(and(isNotNull(accounts.parentId), inArray(accounts.parentId, [...merchantIds])));
+  const rows = await db
+    .select()
+    .from(accounts)
+    .where(and(isNotNull(accounts.parentId), inArray(accounts.parentId, [...merchantIds])));
   return rows.map(accountOfRow);
 }
 
 /** Accounts (homes or stripes) by id on this shard. */
 export async function accountsByIds(db: Executor, ids: readonly string[]): Promise<Account[]> {
   if (ids.length === 0) return [];
-  const rows = await db.select().from(accounts).where(inArray(accounts.id, [...ids]));
+  const rows = await db
+    .select()
+    .from(accounts)
+    .where(inArray(accounts.id, [...ids]));
   return rows.map(accountOfRow);
 }

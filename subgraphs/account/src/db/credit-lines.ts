@@ -11,10 +11,14 @@ import { mayUseCredit, type CreditAccount } from '../domain/credit-line';
  * read throws ShardUnavailable: an exposure short of a shard is not shown.
  */
 export async function creditAccounts(shards: ShardSet): Promise<CreditAccount[]> {
-  const perShard = await Promise.all(shards.all.map(async (shard) => {
-    const rows = await onShard(shard, () => creditLineRows(shard.db));
-    return rows.filter((row) => row.parentId === null && row.type !== 'SYSTEM').map((row) => ({ row, shard: shard.name }));
-  }));
+  const perShard = await Promise.all(
+    shards.all.map(async (shard) => {
+      const rows = await onShard(shard, () => creditLineRows(shard.db));
+      return rows
+        .filter((row) => row.parentId === null && row.type !== 'SYSTEM')
+        .map((row) => ({ row, shard: shard.name }));
+    }),
+  );
   const homes = perShard.flat();
   const stripes = await readStripes(shards, homes.map((h) => h.row).filter(mayUseCredit));
   const views = buildViews([...homes.map((h) => h.row), ...stripes.map((s) => s.account)]);

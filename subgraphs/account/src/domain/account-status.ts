@@ -5,8 +5,7 @@ import type { AccountView } from './account-view';
 export type StatusAction = 'freeze' | 'unfreeze' | 'close';
 
 export type StatusRefusal =
-  | { kind: 'AccountNotActive'; status: AccountView['status'] }
-  | { kind: 'AccountBalanceNotZero'; total: bigint };
+  { kind: 'AccountNotActive'; status: AccountView['status'] } | { kind: 'AccountBalanceNotZero'; total: bigint };
 
 /**
  * Freezing moves ACTIVE to FROZEN, unfreezing back; CLOSED is final. Only an account holding
@@ -16,7 +15,9 @@ export type StatusRefusal =
  * service's question (services/access.ts), asked first.
  */
 export function decideStatusChange(
-  view: AccountView, action: StatusAction, rows: ReadonlyArray<Pick<AccountView, 'available' | 'frozen' | 'pending'>>,
+  view: AccountView,
+  action: StatusAction,
+  rows: ReadonlyArray<Pick<AccountView, 'available' | 'frozen' | 'pending'>>,
 ): Result<AccountView['status'], StatusRefusal> {
   switch (action) {
     case 'freeze':
@@ -25,7 +26,8 @@ export function decideStatusChange(
       return view.status === 'FROZEN' ? ok('ACTIVE') : err({ kind: 'AccountNotActive', status: view.status });
     case 'close':
       if (view.status === 'CLOSED') return err({ kind: 'AccountNotActive', status: view.status });
-      if (rows.some((r) => r.available !== 0n || r.frozen !== 0n || r.pending !== 0n)) return err({ kind: 'AccountBalanceNotZero', total: totalOf(view) });
+      if (rows.some((r) => r.available !== 0n || r.frozen !== 0n || r.pending !== 0n))
+        return err({ kind: 'AccountBalanceNotZero', total: totalOf(view) });
       return ok('CLOSED');
   }
 }

@@ -2,7 +2,18 @@ import type { Account } from '@paygraph/shared/ledger/account';
 import { assert } from '@paygraph/shared/result';
 
 /** The fields of an Account that clients see of it (schema/account.graphql's Account). */
-export type AccountViewField = 'id' | 'ownerId' | 'type' | 'status' | 'currency' | 'version' | 'createdAt' | 'available' | 'frozen' | 'pending' | 'creditLimit';
+export type AccountViewField =
+  | 'id'
+  | 'ownerId'
+  | 'type'
+  | 'status'
+  | 'currency'
+  | 'version'
+  | 'createdAt'
+  | 'available'
+  | 'frozen'
+  | 'pending'
+  | 'creditLimit';
 
 /**
  * An account as clients see it: a merchant's balances are the sum of its stripes; its credit
@@ -18,7 +29,9 @@ export interface AccountView extends Pick<Account, AccountViewField> {
 }
 
 /** Folds stripes into their merchants' views; stripes whose merchant is not among the accounts are ignored. */
-export function buildViews(rows: ReadonlyArray<Pick<Account, AccountViewField | 'parentId'>>): Map<string, AccountView> {
+export function buildViews(
+  rows: ReadonlyArray<Pick<Account, AccountViewField | 'parentId'>>,
+): Map<string, AccountView> {
   const views = new Map<string, AccountView>();
   for (const row of rows) {
     if (row.parentId !== null) continue;

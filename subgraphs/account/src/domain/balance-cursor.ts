@@ -22,7 +22,7 @@ export type CursorRefusal = { kind: 'CursorMalformed' } | { kind: 'CursorOfAnoth
 const sequencePattern = /^[1-9][0-9]{0,18}$/;
 const sequenceMax = 2n ** 63n - 1n;
 /** An id, a colon, 19 digits and a comma per stripe, base64 grown by a third, with room for the prefix. */
-const cursorLengthMax = Math.ceil(((33 + 1 + 19 + 1) * logicalShardCount + 64) * 4 / 3);
+const cursorLengthMax = Math.ceil((((33 + 1 + 19 + 1) * logicalShardCount + 64) * 4) / 3);
 
 /**
  * The same kind of position serves pages of entries, which go the other way (newest first):
@@ -52,7 +52,10 @@ export function decodeEntriesCursor(cursor: string, accountId: string): Result<S
  * than a copy of the position sorted per edge (on a page of 100 entries that was 12% of
  * GraphQL's execution time, docs/PERFORMANCE.md "Reads").
  */
-export function entriesCursors(start: StreamPosition, entries: ReadonlyArray<{ accountId: string; sequence: bigint }>): string[] {
+export function entriesCursors(
+  start: StreamPosition,
+  entries: ReadonlyArray<{ accountId: string; sequence: bigint }>,
+): string[] {
   const sequences = new Map(start.sequences);
   for (const entry of entries) if (!sequences.has(entry.accountId)) sequences.set(entry.accountId, 0n);
   const stripes = [...sequences.keys()].sort(byStripeId);
@@ -65,7 +68,9 @@ export function entriesCursors(start: StreamPosition, entries: ReadonlyArray<{ a
 
 function encodeStripeCursor(kind: CursorKind, position: StreamPosition): string {
   const stripes = [...position.sequences.keys()].sort(byStripeId);
-  return Buffer.from(`${kind}:${position.accountId}/${stripeList(stripes, position.sequences)}`, 'utf8').toString('base64url');
+  return Buffer.from(`${kind}:${position.accountId}/${stripeList(stripes, position.sequences)}`, 'utf8').toString(
+    'base64url',
+  );
 }
 
 /** "<stripe>:<seq>,…" over `stripes` in their order, leaving out stripes with nothing seen. */
@@ -86,7 +91,11 @@ function byStripeId(a: string, b: string): number {
  * Reads a cursor issued for `accountId`. Which stripes the account really has, and how far its
  * ledger goes, is for the caller to check against the database.
  */
-function decodeStripeCursor(kind: CursorKind, cursor: string, accountId: string): Result<StreamPosition, CursorRefusal> {
+function decodeStripeCursor(
+  kind: CursorKind,
+  cursor: string,
+  accountId: string,
+): Result<StreamPosition, CursorRefusal> {
   const malformed = err({ kind: 'CursorMalformed' as const });
   if (cursor.length === 0 || cursor.length > cursorLengthMax) return malformed;
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
@@ -100,7 +109,8 @@ function decodeStripeCursor(kind: CursorKind, cursor: string, accountId: string)
   for (const part of list === '' ? [] : list.split(',')) {
     const [stripe, sequence, ...rest] = part.split(':');
     if (rest.length > 0 || stripe === undefined || sequence === undefined) return malformed;
-    if (parseId('account', stripe) === null || !sequencePattern.test(sequence) || sequences.has(stripe)) return malformed;
+    if (parseId('account', stripe) === null || !sequencePattern.test(sequence) || sequences.has(stripe))
+      return malformed;
     const value = BigInt(sequence);
     if (value > sequenceMax) return malformed;
     sequences.set(stripe, value);

@@ -21,7 +21,11 @@ export function parseCreditLimit(input: string): Result<bigint, CreditLimitRefus
   if (!parsed.ok) return err({ kind: 'InvalidInput', field: 'limit', message: `limit "${input}" is not an amount` });
   if (parsed.value < 0n) return err({ kind: 'InvalidInput', field: 'limit', message: `limit ${input} is below 0` });
   if (parsed.value > creditLimitMinorUnitsMax) {
-    return err({ kind: 'InvalidInput', field: 'limit', message: `limit ${input} is above the largest credit limit, ${creditLimitMinorUnitsMax}` });
+    return err({
+      kind: 'InvalidInput',
+      field: 'limit',
+      message: `limit ${input} is above the largest credit limit, ${creditLimitMinorUnitsMax}`,
+    });
   }
   return ok(parsed.value);
 }
@@ -31,8 +35,16 @@ export function parseCreditLimit(input: string): Result<bigint, CreditLimitRefus
  * may not, it stays closed. A limit below the credit in use is allowed: the debt stays, and the
  * account cannot spend until what arrives has brought it back within the limit.
  */
-export function decideCreditLimit(view: Pick<AccountView, 'id' | 'type' | 'status'>, limit: bigint): Result<bigint, CreditLimitRefusal> {
-  if (view.type === 'SYSTEM') return err({ kind: 'InvalidInput', field: 'accountId', message: `account ${view.id} is a system account: it cannot have a credit limit` });
+export function decideCreditLimit(
+  view: Pick<AccountView, 'id' | 'type' | 'status'>,
+  limit: bigint,
+): Result<bigint, CreditLimitRefusal> {
+  if (view.type === 'SYSTEM')
+    return err({
+      kind: 'InvalidInput',
+      field: 'accountId',
+      message: `account ${view.id} is a system account: it cannot have a credit limit`,
+    });
   if (view.status === 'CLOSED') return err({ kind: 'AccountNotActive', status: view.status });
   return ok(limit);
 }
@@ -54,7 +66,10 @@ export interface CreditAccount {
  * Exposure per currency (in currency order) and per (currency, home shard), for the metric:
  * used = Σ max(0, −available), limit = Σ creditLimit, accounts = how many are below zero.
  */
-export function exposureOf(accounts: readonly CreditAccount[]): { byCurrency: ExposureLine[]; byShard: Array<ExposureLine & { shard: string }> } {
+export function exposureOf(accounts: readonly CreditAccount[]): {
+  byCurrency: ExposureLine[];
+  byShard: Array<ExposureLine & { shard: string }>;
+} {
   const byCurrency = new Map<string, ExposureLine>();
   const byShard = new Map<string, ExposureLine & { shard: string }>();
   for (const { view, shard } of accounts) {
@@ -65,7 +80,15 @@ export function exposureOf(accounts: readonly CreditAccount[]): { byCurrency: Ex
       if (used > 0n) line.accounts += 1;
     };
     add(getOrOpen(byCurrency, view.currency, () => ({ currency: view.currency, used: 0n, limit: 0n, accounts: 0 })));
-    add(getOrOpen(byShard, `${view.currency}|${shard}`, () => ({ currency: view.currency, shard, used: 0n, limit: 0n, accounts: 0 })));
+    add(
+      getOrOpen(byShard, `${view.currency}|${shard}`, () => ({
+        currency: view.currency,
+        shard,
+        used: 0n,
+        limit: 0n,
+        accounts: 0,
+      })),
+    );
   }
   const order = (a: ExposureLine, b: ExposureLine) => (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0);
   return { byCurrency: [...byCurrency.values()].sort(order), byShard: [...byShard.values()].sort(order) };

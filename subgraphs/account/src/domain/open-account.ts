@@ -9,7 +9,8 @@ export interface OpenAccountInput {
   currency: string;
 }
 
-export type OpenAccountRefusal = { kind: 'InvalidInput'; field: string; message: string } | { kind: 'UnsupportedCurrency'; currency: string };
+export type OpenAccountRefusal =
+  { kind: 'InvalidInput'; field: string; message: string } | { kind: 'UnsupportedCurrency'; currency: string };
 
 /** What a client may open: never a SYSTEM account, and only in a currency paygraph knows. */
 export interface AccountToOpen extends Pick<Account, 'ownerId'> {
@@ -26,7 +27,11 @@ const ownerIdPattern = /^[A-Za-z0-9_.:@-]+$/;
  */
 export function decideOpenAccount(input: OpenAccountInput): Result<AccountToOpen, OpenAccountRefusal> {
   if (input.ownerId.length === 0 || input.ownerId.length > ownerIdLengthMax || !ownerIdPattern.test(input.ownerId)) {
-    return err({ kind: 'InvalidInput', field: 'ownerId', message: `ownerId must be 1-${ownerIdLengthMax} characters of [A-Za-z0-9_.:@-]` });
+    return err({
+      kind: 'InvalidInput',
+      field: 'ownerId',
+      message: `ownerId must be 1-${ownerIdLengthMax} characters of [A-Za-z0-9_.:@-]`,
+    });
   }
   if (input.type === 'SYSTEM') {
     return err({ kind: 'InvalidInput', field: 'type', message: 'SYSTEM accounts are opened by the platform itself' });

@@ -27,8 +27,7 @@ export interface DayTotals {
 }
 
 export type StatementRangeRefusal =
-  | { kind: 'FromAfterTo'; from: string; to: string }
-  | { kind: 'RangeTooLong'; dates: number };
+  { kind: 'FromAfterTo'; from: string; to: string } | { kind: 'RangeTooLong'; dates: number };
 
 /** The dates from `from` to `to` inclusive; at most statementDatesMax of them. */
 export function statementDates(from: string, to: string): Result<string[], StatementRangeRefusal> {
@@ -59,16 +58,31 @@ export function buildStatement(dates: readonly string[], opening: bigint, days: 
   const byDate = new Map<string, DayTotals>();
   for (const day of days) {
     const seen = byDate.get(day.businessDate);
-    byDate.set(day.businessDate, seen
-      ? { businessDate: day.businessDate, credits: seen.credits + day.credits, debits: seen.debits + day.debits, entryCount: seen.entryCount + day.entryCount }
-      : day);
+    byDate.set(
+      day.businessDate,
+      seen
+        ? {
+            businessDate: day.businessDate,
+            credits: seen.credits + day.credits,
+            debits: seen.debits + day.debits,
+            entryCount: seen.entryCount + day.entryCount,
+          }
+        : day,
+    );
   }
   let balance = opening;
   return dates.map((businessDate) => {
     const day = byDate.get(businessDate);
     const credits = day?.credits ?? 0n;
     const debits = day?.debits ?? 0n;
-    const line = { businessDate, opening: balance, credits, debits, closing: balance + credits - debits, entryCount: day?.entryCount ?? 0n };
+    const line = {
+      businessDate,
+      opening: balance,
+      credits,
+      debits,
+      closing: balance + credits - debits,
+      entryCount: day?.entryCount ?? 0n,
+    };
     balance = line.closing;
     return line;
   });

@@ -9,7 +9,11 @@ import { decodeBalanceCursor, type CursorRefusal, type StreamPosition } from './
  */
 export type StreamStartRefusal = CursorRefusal | { kind: 'CursorNotOfAccount' } | { kind: 'CursorAhead' };
 
-export function decideStart(accountId: string, rows: ReadonlyArray<Pick<Account, 'id' | 'lastSequence'>>, after: string | null): Result<StreamPosition, StreamStartRefusal> {
+export function decideStart(
+  accountId: string,
+  rows: ReadonlyArray<Pick<Account, 'id' | 'lastSequence'>>,
+  after: string | null,
+): Result<StreamPosition, StreamStartRefusal> {
   const last = new Map(rows.map((r) => [r.id, r.lastSequence]));
   if (after === null) return ok({ accountId, sequences: last });
   const decoded = decodeBalanceCursor(after, accountId);
@@ -30,6 +34,6 @@ export function describeStartRefusal(refusal: StreamStartRefusal): string {
     case 'CursorNotOfAccount':
       return 'the cursor was issued for another account';
     case 'CursorAhead':
-      return 'the cursor is ahead of the account\'s ledger';
+      return "the cursor is ahead of the account's ledger";
   }
 }

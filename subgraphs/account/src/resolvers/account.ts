@@ -33,7 +33,9 @@ export const accountResolvers = {
   entries: async (view: AccountView, args: { first?: number | null; after?: string | null }, ctx: AccountContext) => {
     mustRead(view, ctx, 'entries');
     const first = pageSize(args.first);
-    const start = args.after ? entriesPosition(args.after, view.id) : { accountId: view.id, sequences: new Map<string, bigint>() };
+    const start = args.after
+      ? entriesPosition(args.after, view.id)
+      : { accountId: view.id, sequences: new Map<string, bigint>() };
     const page = await entriesOf(ctx.shards, view, start, first, ctx.entriesRead);
     // Each edge's cursor is the position right after its entry, so any edge can resume the list.
     const cursors = entriesCursors(start, page.entries);
@@ -43,7 +45,10 @@ export const accountResolvers = {
   balanceAt: async (view: AccountView, args: { at: string }, ctx: AccountContext) => {
     mustRead(view, ctx, 'balance');
     const result = await balanceAt(ctx.shards, view, new Date(args.at), ctx.now());
-    if (!result.ok) throw badUserInput(`balanceAt: ${result.error.at.toISOString()} is in the future (now ${result.error.now.toISOString()})`);
+    if (!result.ok)
+      throw badUserInput(
+        `balanceAt: ${result.error.at.toISOString()} is in the future (now ${result.error.now.toISOString()})`,
+      );
     // The limit is the current one: the ledger keeps no history of limits, only of balances.
     return balanceOf(result.value, view.creditLimit);
   },
@@ -82,8 +87,12 @@ function balanceOf(buckets: Buckets, creditLimit: bigint | null) {
 
 function statementLine(line: StatementLine) {
   return {
-    businessDate: line.businessDate, opening: formatAmount(line.opening), credits: formatAmount(line.credits),
-    debits: formatAmount(line.debits), closing: formatAmount(line.closing), entryCount: Number(line.entryCount),
+    businessDate: line.businessDate,
+    opening: formatAmount(line.opening),
+    credits: formatAmount(line.credits),
+    debits: formatAmount(line.debits),
+    closing: formatAmount(line.closing),
+    entryCount: Number(line.entryCount),
   };
 }
 

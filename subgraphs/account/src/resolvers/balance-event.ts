@@ -25,8 +25,16 @@ export const balanceEventResolvers = {
     const home = (await ctx.balances.reader.home(event.home.id)) ?? event.home;
     const stripeIds = [...event.position.sequences.keys()].filter((id) => id !== home.id);
     return asAccount({
-      id: home.id, ownerId: home.ownerId, type: home.type, status: home.status, currency: home.currency,
-      version: home.version, createdAt: home.createdAt, creditLimit: home.creditLimit, ...event.buckets, stripeIds,
+      id: home.id,
+      ownerId: home.ownerId,
+      type: home.type,
+      status: home.status,
+      currency: home.currency,
+      version: home.version,
+      createdAt: home.createdAt,
+      creditLimit: home.creditLimit,
+      ...event.buckets,
+      stripeIds,
     });
   },
 } satisfies BalanceChangeEventResolvers;
@@ -43,10 +51,15 @@ function checkAccountId(accountId: string): void {
 }
 
 export const balanceEventQueryResolvers = {
-  balanceChanges: async (_: unknown, args: { accountId: string; after?: string | null; first?: number | null }, ctx: AccountContext) => {
+  balanceChanges: async (
+    _: unknown,
+    args: { accountId: string; after?: string | null; first?: number | null },
+    ctx: AccountContext,
+  ) => {
     checkAccountId(args.accountId);
     const first = args.first ?? 50;
-    if (!Number.isInteger(first) || first < 1 || first > balanceEntryPageSizeMax) throw badUserInput(`first must be between 1 and ${balanceEntryPageSizeMax}`);
+    if (!Number.isInteger(first) || first < 1 || first > balanceEntryPageSizeMax)
+      throw badUserInput(`first must be between 1 and ${balanceEntryPageSizeMax}`);
     const { reader } = ctx.balances;
     const home = authorize(ctx, args.accountId, await reader.home(args.accountId));
     let position: StreamPosition = { accountId: home.id, sequences: new Map() };

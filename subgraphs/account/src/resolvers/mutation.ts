@@ -7,7 +7,13 @@ import type { StatusAction } from '../domain/account-status';
 import { changeStatus as changeAccountStatus, openAccount } from '../services/accounts';
 import { setCreditLimit, type SetCreditLimitInput } from '../services/credit-lines';
 import { asAccount } from './account';
-import { accountBalanceNotZero, accountNotActive, accountNotFound, invalidInput, unsupportedCurrency } from './user-errors';
+import {
+  accountBalanceNotZero,
+  accountNotActive,
+  accountNotFound,
+  invalidInput,
+  unsupportedCurrency,
+} from './user-errors';
 import type { MutationResolvers } from '../generated/resolvers-types';
 
 export const mutationResolvers = {

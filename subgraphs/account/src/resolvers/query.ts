@@ -20,8 +20,15 @@ export const queryResolvers = {
     return view ? asAccount(view) : null;
   },
 
-  /** Every shard is asked; one that cannot be reached leaves its accounts out, with SHARD_UNAVAILABLE beside the rest. */
-  accounts: async (_: unknown, args: { ownerId: string; first?: number | null; after?: string | null }, ctx: AccountContext, info: GraphQLResolveInfo) => {
+  /**
+   * Every shard is asked; one that cannot be reached leaves its accounts out, with SHARD_UNAVAILABLE beside the rest.
+   */
+  accounts: async (
+    _: unknown,
+    args: { ownerId: string; first?: number | null; after?: string | null },
+    ctx: AccountContext,
+    info: GraphQLResolveInfo,
+  ) => {
     const ownerId = allowed(listableOwner(ctx, args.ownerId));
     const first = pageSize(args.first);
     const afterId = args.after ? decodeCursor('account', args.after) : null;
@@ -37,6 +44,9 @@ export const queryResolvers = {
 
   creditExposure: async (_: unknown, _args: unknown, ctx: AccountContext) =>
     allowed(await creditExposure(ctx)).map((line) => ({
-      currency: line.currency, used: formatAmount(line.used), limit: formatAmount(line.limit), accounts: line.accounts,
+      currency: line.currency,
+      used: formatAmount(line.used),
+      limit: formatAmount(line.limit),
+      accounts: line.accounts,
     })),
 } satisfies QueryResolvers;

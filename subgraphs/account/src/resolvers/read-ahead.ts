@@ -1,4 +1,11 @@
-import { Kind, getArgumentValues, isObjectType, type FieldNode, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
+import {
+  Kind,
+  getArgumentValues,
+  isObjectType,
+  type FieldNode,
+  type GraphQLResolveInfo,
+  type SelectionSetNode,
+} from 'graphql';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 
 /**
@@ -18,7 +25,8 @@ export function firstEntriesPageRows(info: GraphQLResolveInfo): number | null {
       if (selection.kind === Kind.FIELD) {
         if (selection.name.value === 'entries') found.push(selection);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        if (!selection.typeCondition || selection.typeCondition.name.value === 'Account') collect(selection.selectionSet, seen);
+        if (!selection.typeCondition || selection.typeCondition.name.value === 'Account')
+          collect(selection.selectionSet, seen);
       } else {
         const fragment = info.fragments[selection.name.value];
         if (fragment && fragment.typeCondition.name.value === 'Account' && !seen.has(fragment.name.value)) {
@@ -31,7 +39,10 @@ export function firstEntriesPageRows(info: GraphQLResolveInfo): number | null {
   let rows: number | null = null;
   for (const node of found) {
     try {
-      const args = getArgumentValues(entries, node, info.variableValues) as { first?: number | null; after?: string | null };
+      const args = getArgumentValues(entries, node, info.variableValues) as {
+        first?: number | null;
+        after?: string | null;
+      };
       if (args.after !== undefined && args.after !== null) return null;
       const wanted = pageSize(args.first) + 1;
       if (rows !== null && rows !== wanted) return null;

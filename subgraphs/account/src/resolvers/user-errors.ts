@@ -8,17 +8,30 @@ export function invalidInput(field: string, message: string) {
 
 export function unsupportedCurrency(currency: string) {
   return {
-    __typename: 'UnsupportedCurrency' as const, code: 'UNSUPPORTED_CURRENCY',
-    message: `currency "${currency}" is not an active ISO 4217 currency an account can hold`, currency,
+    __typename: 'UnsupportedCurrency' as const,
+    code: 'UNSUPPORTED_CURRENCY',
+    message: `currency "${currency}" is not an active ISO 4217 currency an account can hold`,
+    currency,
   };
 }
 
 export function accountNotFound(accountId: string) {
-  return { __typename: 'AccountNotFound' as const, code: 'ACCOUNT_NOT_FOUND', message: `no account ${accountId}`, accountId };
+  return {
+    __typename: 'AccountNotFound' as const,
+    code: 'ACCOUNT_NOT_FOUND',
+    message: `no account ${accountId}`,
+    accountId,
+  };
 }
 
 export function accountNotActive(accountId: string, status: AccountView['status']) {
-  return { __typename: 'AccountNotActive' as const, code: 'ACCOUNT_NOT_ACTIVE', message: `account ${accountId} is ${status}`, accountId, status };
+  return {
+    __typename: 'AccountNotActive' as const,
+    code: 'ACCOUNT_NOT_ACTIVE',
+    message: `account ${accountId} is ${status}`,
+    accountId,
+    status,
+  };
 }
 
 export function accountBalanceNotZero(accountId: string, total: bigint) {

@@ -1,4 +1,11 @@
-import { forbiddenBecause, mayRead, mayReadBalance, readsAccounts, readsEveryAccount, type Forbidden } from '@paygraph/shared/authorization';
+import {
+  forbiddenBecause,
+  mayRead,
+  mayReadBalance,
+  readsAccounts,
+  readsEveryAccount,
+  type Forbidden,
+} from '@paygraph/shared/authorization';
 import type { Identity } from '@paygraph/shared/identity';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { AccountView } from '../domain/account-view';
@@ -23,16 +30,22 @@ export function mayOpen(identity: Identity, input: OpenAccountInput): Forbidden 
   if (readsEveryAccount(identity)) return null;
   if (!readsAccounts(identity)) return forbiddenBecause('channels record deposits; they do not open accounts');
   if (identity.role === 'partner') return forbiddenBecause('partners may read accounts but not open them');
-  if (identity.role === 'customer' && input.type === 'MERCHANT') return forbiddenBecause('customers open PERSONAL accounts; a merchant token opens MERCHANT accounts');
+  if (identity.role === 'customer' && input.type === 'MERCHANT')
+    return forbiddenBecause('customers open PERSONAL accounts; a merchant token opens MERCHANT accounts');
   return input.ownerId === identity.sub ? null : forbiddenBecause('ownerId must be your own (the token subject)');
 }
 
-/** Freezing and unfreezing are operators' tools; an owner (not a partner) may close their own account; nobody a SYSTEM one. */
+/**
+ * Freezing and unfreezing are operators' tools; an owner (not a partner) may close their own account; nobody a SYSTEM
+ * one.
+ */
 export function mayChangeStatus(identity: Identity, view: AccountView, action: StatusAction): Forbidden | null {
   const isOwner = identity.sub === view.ownerId && (identity.role === 'customer' || identity.role === 'merchant');
   if (view.type === 'SYSTEM') return forbiddenBecause('system accounts are managed by the platform');
-  if (action !== 'close' && identity.role !== 'operator') return forbiddenBecause(`only operators may ${action} accounts`);
-  if (action === 'close' && identity.role !== 'operator' && !isOwner) return forbiddenBecause('only the owner or an operator may close an account');
+  if (action !== 'close' && identity.role !== 'operator')
+    return forbiddenBecause(`only operators may ${action} accounts`);
+  if (action === 'close' && identity.role !== 'operator' && !isOwner)
+    return forbiddenBecause('only the owner or an operator may close an account');
   return null;
 }
 
@@ -45,7 +58,10 @@ export function mayManageCredit(identity: Identity, what: string): Forbidden | n
   return readsEveryAccount(identity) ? null : forbiddenBecause(`only operators may ${what}`);
 }
 
-/** An account that does not exist is refused like someone else's, except to operators: a refusal tells nothing about other people's accounts. */
+/**
+ * An account that does not exist is refused like someone else's, except to operators: a refusal tells nothing about
+ * other people's accounts.
+ */
 export function mayTouchMissing(identity: Identity, accountId: string): Forbidden | null {
   return readsEveryAccount(identity) ? null : forbiddenBecause(`account ${accountId} is not yours`);
 }
@@ -62,12 +78,16 @@ export function mayListAccountsOf(identity: Identity, ownerId: string): Forbidde
 
 /** A channel sees the balance its own deposit answers with (shared mayReadBalance). */
 export function mayReadBalanceOf(identity: Identity, view: AccountView): Forbidden | null {
-  return mayReadBalance(identity, view.ownerId) ? null : forbiddenBecause(`you may not read the balance of account ${view.id}`);
+  return mayReadBalance(identity, view.ownerId)
+    ? null
+    : forbiddenBecause(`you may not read the balance of account ${view.id}`);
 }
 
 /** The entries, statement and past balances: the owner and operators. */
 export function mayReadHistoryOf(identity: Identity, view: AccountView, what: string): Forbidden | null {
-  return mayRead(identity, view.ownerId) ? null : forbiddenBecause(`you may not read the ${what} of account ${view.id}`);
+  return mayRead(identity, view.ownerId)
+    ? null
+    : forbiddenBecause(`you may not read the ${what} of account ${view.id}`);
 }
 
 /** An entry is readable like its account. */
@@ -75,13 +95,18 @@ export function mayReadEntry(identity: Identity, entryId: string, ownerId: strin
   return mayRead(identity, ownerId) ? null : forbiddenBecause(`entry ${entryId} is not yours`);
 }
 
-/** Who may follow an account's balance: its owner and operators (an account that does not exist: see mayTouchMissing). */
+/**
+ * Who may follow an account's balance: its owner and operators (an account that does not exist: see mayTouchMissing).
+ */
 export function mayFollow(identity: Identity, accountId: string, home: Account | null): Forbidden | null {
   if (!home) return mayTouchMissing(identity, accountId);
   return mayRead(identity, home.ownerId) ? null : forbiddenBecause(`account ${accountId} is not yours`);
 }
 
-/** An account's owner, as a reader of it sees it; null for whoever merely holds a reference (a payment's counterparty, a leg's account). */
+/**
+ * An account's owner, as a reader of it sees it; null for whoever merely holds a reference (a payment's counterparty, a
+ * leg's account).
+ */
 export function ownerIdSeenBy(identity: Identity, view: Pick<AccountView, 'ownerId'>): string | null {
   return mayRead(identity, view.ownerId) ? view.ownerId : null;
 }

@@ -29,21 +29,41 @@ function rowsByShard(shards: ShardSet, view: AccountView): Map<Shard, string[]> 
   return byShard;
 }
 
-export async function statementOf(shards: ShardSet, view: AccountView, from: string, to: string): Promise<Result<StatementLine[], StatementRangeRefusal>> {
+export async function statementOf(
+  shards: ShardSet,
+  view: AccountView,
+  from: string,
+  to: string,
+): Promise<Result<StatementLine[], StatementRangeRefusal>> {
   const dates = statementDates(from, to);
   if (!dates.ok) return dates;
-  const parts = await Promise.all([...rowsByShard(shards, view)].map(([shard, ids]) => statementDays(shard.db, ids, from, to)));
+  const parts = await Promise.all(
+    [...rowsByShard(shards, view)].map(([shard, ids]) => statementDays(shard.db, ids, from, to)),
+  );
   const opening = parts.reduce((sum, p) => sum + p.opening, 0n);
-  return ok(buildStatement(dates.value, opening, parts.flatMap((p) => p.days)));
+  return ok(
+    buildStatement(
+      dates.value,
+      opening,
+      parts.flatMap((p) => p.days),
+    ),
+  );
 }
 
 export type BalanceAtRefusal = { kind: 'InstantInFuture'; at: Date; now: Date };
 
 /** The balance per bucket as of `at`: exact, and for a merchant the sum over its stripes. */
-export async function balanceAt(shards: ShardSet, view: AccountView, at: Date, now: Date): Promise<Result<Buckets, BalanceAtRefusal>> {
+export async function balanceAt(
+  shards: ShardSet,
+  view: AccountView,
+  at: Date,
+  now: Date,
+): Promise<Result<Buckets, BalanceAtRefusal>> {
   if (at > now) return err({ kind: 'InstantInFuture', at, now });
   const date = businessDateOf(at);
-  const parts = await Promise.all([...rowsByShard(shards, view)].map(([shard, ids]) => bucketsAt(shard.db, ids, date, at)));
+  const parts = await Promise.all(
+    [...rowsByShard(shards, view)].map(([shard, ids]) => bucketsAt(shard.db, ids, date, at)),
+  );
   return ok(parts.reduce((sum: Buckets, p) => addBuckets(sum, p), noBuckets));
 }
 
@@ -65,7 +85,13 @@ export async function entriesOf(
     for (const id of ids) {
       const below = position.sequences.get(id);
       const ahead = id === view.id && below === undefined ? headEntriesOf(headPagesRead, id, first + 1) : null;
-      reads.push(below === 1n ? Promise.resolve([]) : ahead ? Promise.resolve(ahead) : entriesPage(shard.db, id, below ?? null, first + 1));
+      reads.push(
+        below === 1n
+          ? Promise.resolve([])
+          : ahead
+            ? Promise.resolve(ahead)
+            : entriesPage(shard.db, id, below ?? null, first + 1),
+      );
     }
   }
   const merged = mergeNewestFirst(await Promise.all(reads), position, first);

@@ -9,7 +9,16 @@ import type { AccountView } from '../domain/account-view';
 import { decideStatusChange, type StatusAction, type StatusRefusal } from '../domain/account-status';
 import { decideOpenAccount, type OpenAccountInput, type OpenAccountRefusal } from '../domain/open-account';
 import {
-  mayChangeStatus, mayFollow, mayListAccountsOf, mayOpen, mayReadAccount, mayReadBalanceOf, mayReadEntry, mayReadHistoryOf, mayTouchMissing, ownerIdSeenBy,
+  mayChangeStatus,
+  mayFollow,
+  mayListAccountsOf,
+  mayOpen,
+  mayReadAccount,
+  mayReadBalanceOf,
+  mayReadEntry,
+  mayReadHistoryOf,
+  mayTouchMissing,
+  ownerIdSeenBy,
 } from './access';
 
 /**
@@ -18,7 +27,10 @@ import {
  */
 
 /** Opens an account for a caller who may (services/access.ts), with input the domain accepts. */
-export async function openAccount(ctx: AccountContext, input: OpenAccountInput): Promise<Result<AccountView, OpenAccountRefusal | Forbidden>> {
+export async function openAccount(
+  ctx: AccountContext,
+  input: OpenAccountInput,
+): Promise<Result<AccountView, OpenAccountRefusal | Forbidden>> {
   const refused = mayOpen(ctx.identity, input);
   if (refused) return err(refused);
   const decision = decideOpenAccount(input);
@@ -29,11 +41,20 @@ export async function openAccount(ctx: AccountContext, input: OpenAccountInput):
 export type StatusChangeRefusal = StatusRefusal | { kind: 'AccountNotFound' } | Forbidden;
 
 /** Freezes, unfreezes or closes an account: the caller and the change are decided against the row under its lock. */
-export async function changeStatus(ctx: AccountContext, id: string, action: StatusAction): Promise<Result<AccountView, StatusChangeRefusal>> {
-  const outcome = await changeAccountStatus<StatusRefusal | Forbidden>(ctx.shards, id, (view, rows) => {
-    const refused = mayChangeStatus(ctx.identity, view, action);
-    return refused ? err(refused) : decideStatusChange(view, action, rows);
-  }, ctx.now());
+export async function changeStatus(
+  ctx: AccountContext,
+  id: string,
+  action: StatusAction,
+): Promise<Result<AccountView, StatusChangeRefusal>> {
+  const outcome = await changeAccountStatus<StatusRefusal | Forbidden>(
+    ctx.shards,
+    id,
+    (view, rows) => {
+      const refused = mayChangeStatus(ctx.identity, view, action);
+      return refused ? err(refused) : decideStatusChange(view, action, rows);
+    },
+    ctx.now(),
+  );
   if (outcome !== null) return outcome;
   return err(mayTouchMissing(ctx.identity, id) ?? { kind: 'AccountNotFound' });
 }
@@ -71,7 +92,10 @@ export function readableHistory(ctx: AccountContext, view: AccountView, what: st
   return refused ? err(refused) : ok(view);
 }
 
-/** The account to follow (its home row as read), for a caller who may; null when there is none (operators only: anyone else is refused). */
+/**
+ * The account to follow (its home row as read), for a caller who may; null when there is none (operators only: anyone
+ * else is refused).
+ */
 export function followable(ctx: AccountContext, accountId: string, home: Account | null): Readable<Account> {
   const refused = mayFollow(ctx.identity, accountId, home);
   return refused ? err(refused) : ok(home);
@@ -83,7 +107,15 @@ export function listableOwner(ctx: AccountContext, ownerId: string): Result<stri
   return refused ? err(refused) : ok(ownerId);
 }
 
-/** A page of an owner's accounts from every shard (listableOwner first); a shard that cannot be reached is named in the page, not thrown. */
-export function ownerAccounts(ctx: AccountContext, ownerId: string, afterId: string | null, first: number): Promise<OwnerPage> {
+/**
+ * A page of an owner's accounts from every shard (listableOwner first); a shard that cannot be reached is named in the
+ * page, not thrown.
+ */
+export function ownerAccounts(
+  ctx: AccountContext,
+  ownerId: string,
+  afterId: string | null,
+  first: number,
+): Promise<OwnerPage> {
   return loadOwnerPage(ctx.shards, ownerId, afterId, first);
 }

@@ -7,7 +7,10 @@ import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
 import { abortable } from '@paygraph/shared/streams/abortable';
 import {
-  balanceEntryPageSizeMax, homeRowsRememberedMax, merchantStripeListsRememberedMax, stripeDiscoveryIntervalMs,
+  balanceEntryPageSizeMax,
+  homeRowsRememberedMax,
+  merchantStripeListsRememberedMax,
+  stripeDiscoveryIntervalMs,
 } from '@paygraph/shared/limits';
 import { accountsByIds, entriesFrom, entryById } from '../db/balance-events';
 import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
@@ -42,7 +45,10 @@ const homeRowFreshMs = 1_000;
 
 export class BalanceReader {
   /** Bounded, least recently used forgotten first; an entry is dropped once it is older than its freshness. */
-  private readonly merchantStripes = new LRUCache<string, string[]>({ max: merchantStripeListsRememberedMax, ttl: stripeListFreshMs });
+  private readonly merchantStripes = new LRUCache<string, string[]>({
+    max: merchantStripeListsRememberedMax,
+    ttl: stripeListFreshMs,
+  });
   private readonly homes = new LRUCache<string, Account>({ max: homeRowsRememberedMax, ttl: homeRowFreshMs });
 
   constructor(
@@ -71,7 +77,11 @@ export class BalanceReader {
     const rows = await readAccountsWithStripes(this.shards, [accountId]);
     const home = rows.find((r) => r.id === accountId);
     if (!home || home.parentId !== null) return null;
-    if (home.type === 'MERCHANT') this.merchantStripes.set(accountId, rows.map((r) => r.id));
+    if (home.type === 'MERCHANT')
+      this.merchantStripes.set(
+        accountId,
+        rows.map((r) => r.id),
+      );
     return rows;
   }
 
@@ -79,14 +89,23 @@ export class BalanceReader {
    * Up to `first` events after `position`. Within a stripe they come in sequence order; stripes
    * are interleaved by the time of their entries.
    */
-  async after(home: Account, position: StreamPosition, first: number): Promise<Result<BalanceEvent[], StreamStartRefusal>> {
+  async after(
+    home: Account,
+    position: StreamPosition,
+    first: number,
+  ): Promise<Result<BalanceEvent[], StreamStartRefusal>> {
     const stripes = await this.stripesOf(home, [...position.sequences.keys()]);
     if ([...position.sequences.keys()].some((id) => !stripes.includes(id))) return err({ kind: 'CursorNotOfAccount' });
-    const read = await Promise.all(stripes.map(async (stripe) => {
-      const seen = position.sequences.get(stripe) ?? 0n;
-      const [rows, buckets] = await Promise.all([this.entriesAfter(stripe, seen, first), this.history.stripeBucketsAt(stripe, seen)]);
-      return { stripe, rows, buckets };
-    }));
+    const read = await Promise.all(
+      stripes.map(async (stripe) => {
+        const seen = position.sequences.get(stripe) ?? 0n;
+        const [rows, buckets] = await Promise.all([
+          this.entriesAfter(stripe, seen, first),
+          this.history.stripeBucketsAt(stripe, seen),
+        ]);
+        return { stripe, rows, buckets };
+      }),
+    );
     const lists: EntryRow[][] = [];
     const balances = new Map<string, Buckets>();
     for (const { stripe, rows, buckets } of read) {
@@ -100,7 +119,8 @@ export class BalanceReader {
     for (const entry of mergeByTime(lists).slice(0, first)) {
       const stripe = entry.accountId;
       const expected = (current.sequences.get(stripe) ?? 0n) + 1n;
-      if (entry.sequence !== expected) throw new InvariantViolation(`stripe ${stripe} jumped to ${entry.sequence}, expected ${expected}`);
+      if (entry.sequence !== expected)
+        throw new InvariantViolation(`stripe ${stripe} jumped to ${entry.sequence}, expected ${expected}`);
       const before = balances.get(stripe)!;
       const after = applyMoves(before, [entry]);
       balances.set(stripe, after);
@@ -109,7 +129,8 @@ export class BalanceReader {
       events.push({ position: current, stripeId: stripe, entry, buckets: total, home });
     }
     // The next page starts where this one ended: remember each stripe's balance there.
-    for (const [stripe, buckets] of balances) this.history.remember(stripe, current.sequences.get(stripe) ?? 0n, buckets);
+    for (const [stripe, buckets] of balances)
+      this.history.remember(stripe, current.sequences.get(stripe) ?? 0n, buckets);
     return ok(events);
   }
 
@@ -200,7 +221,8 @@ export function balanceEvents(
     try {
       for (;;) {
         const page = await reader.after(home, position, pageSize);
-        if (!page.ok) throw new InvariantViolation(`the stream's own position of ${home.id} was refused: ${page.error.kind}`);
+        if (!page.ok)
+          throw new InvariantViolation(`the stream's own position of ${home.id} was refused: ${page.error.kind}`);
         for (const event of page.value) {
           position = event.position;
           yield event;

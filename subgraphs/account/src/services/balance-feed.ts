@@ -107,12 +107,23 @@ export class BalanceFeed {
   /** Stripes those reads asked for, by trigger: a hint read asks for the hinted stripes only. */
   readonly stripesRead: Record<ReadTrigger, number> = { poll: 0, hint: 0 };
 
-  constructor(private readonly shards: ShardSet, private readonly settings: FeedSettings) {}
+  constructor(
+    private readonly shards: ShardSet,
+    private readonly settings: FeedSettings,
+  ) {}
 
   start(): void {
     this.workers = [
-      startWorker({ name: 'balance feed poll', intervalMs: this.settings.pollIntervalMs, pass: () => this.refreshAll() }),
-      startWorker({ name: 'balance feed stripe discovery', intervalMs: this.settings.discoveryIntervalMs, pass: () => this.discoverStripes() }),
+      startWorker({
+        name: 'balance feed poll',
+        intervalMs: this.settings.pollIntervalMs,
+        pass: () => this.refreshAll(),
+      }),
+      startWorker({
+        name: 'balance feed stripe discovery',
+        intervalMs: this.settings.discoveryIntervalMs,
+        pass: () => this.discoverStripes(),
+      }),
     ];
     if (this.settings.redisUrl !== null) {
       this.redis = createRedisSubscriber(
@@ -145,7 +156,13 @@ export class BalanceFeed {
     if (!account) {
       const home = rows.find((r) => r.id === accountId);
       assert(home, `watching ${accountId} without its row`);
-      account = { id: accountId, merchant: home.type === 'MERCHANT', stripes: new Set(), watchers: 0, listeners: new Set() };
+      account = {
+        id: accountId,
+        merchant: home.type === 'MERCHANT',
+        stripes: new Set(),
+        watchers: 0,
+        listeners: new Set(),
+      };
       this.accountStates.set(accountId, account);
     }
     account.watchers += 1;
@@ -266,7 +283,10 @@ export class BalanceFeed {
   private absorb(stripe: StripeState, rows: readonly EntryRow[]): void {
     const fresh = rows.filter((r) => r.sequence > stripe.tail);
     if (fresh.length === 0) return;
-    assert(fresh[0]!.sequence === stripe.tail + 1n, `entries of ${stripe.id} skip from ${stripe.tail} to ${fresh[0]!.sequence}`);
+    assert(
+      fresh[0]!.sequence === stripe.tail + 1n,
+      `entries of ${stripe.id} skip from ${stripe.tail} to ${fresh[0]!.sequence}`,
+    );
     stripe.cache.push(...fresh);
     if (stripe.cache.length > balanceFeedCacheEntriesPerStripeMax) {
       stripe.cache.splice(0, stripe.cache.length - balanceFeedCacheEntriesPerStripeMax);
@@ -340,7 +360,11 @@ export class BalanceFeed {
         this.stripesRead[trigger] += asked.length;
         balanceFeedReads.inc({ trigger });
         balanceFeedStripesRead.inc({ trigger }, asked.length);
-        const rows = await tailEntries(feed.shard, asked.map((s) => ({ stripeId: s.id, after: s.tail })), balanceFeedCacheEntriesPerStripeMax);
+        const rows = await tailEntries(
+          feed.shard,
+          asked.map((s) => ({ stripeId: s.id, after: s.tail })),
+          balanceFeedCacheEntriesPerStripeMax,
+        );
         for (const [id, list] of groupBy(rows, (row) => row.accountId)) {
           const stripe = feed.stripes.get(id);
           if (stripe) this.absorb(stripe, list);
@@ -368,17 +392,23 @@ export class BalanceFeed {
       const home = this.shards.of('account', m.id);
       pushTo(byHome, home, m.id);
     }
-    const homes = await this.eachShard([...byHome], 'reading stripe directories', (shard, ids) => accountsByIds(shard.db, ids));
+    const homes = await this.eachShard([...byHome], 'reading stripe directories', (shard, ids) =>
+      accountsByIds(shard.db, ids),
+    );
     const toAsk = new Map<Shard, string[]>();
     for (const home of homes) {
       const account = this.accountStates.get(home.id);
       if (!account) continue;
-      const covered = new Set([...account.stripes].filter((id) => id !== home.id).map((id) => this.stripeStates.get(id)?.shard));
+      const covered = new Set(
+        [...account.stripes].filter((id) => id !== home.id).map((id) => this.stripeStates.get(id)?.shard),
+      );
       for (const shard of stripeShardsOf(this.shards, home)) {
         if (!covered.has(shard)) pushTo(toAsk, shard, home.id);
       }
     }
-    const found = await this.eachShard([...toAsk], 'looking for new stripes', (shard, ids) => stripesOfMerchants(shard.db, ids));
+    const found = await this.eachShard([...toAsk], 'looking for new stripes', (shard, ids) =>
+      stripesOfMerchants(shard.db, ids),
+    );
     let learned = 0;
     for (const row of found) {
       const account = row.parentId === null ? undefined : this.accountStates.get(row.parentId);
@@ -390,16 +420,21 @@ export class BalanceFeed {
   }
 
   /** A read per shard, in parallel; a shard whose read fails is logged and skipped. */
-  private async eachShard<T>(work: ReadonlyArray<[Shard, string[]]>, what: string, read: (shard: Shard, ids: string[]) => Promise<T[]>): Promise<T[]> {
-    const answers = await Promise.all(work.map(async ([shard, ids]) => {
-      try {
-        return await read(shard, ids);
-      } catch (error) {
-        log().error({ err: error }, `balance feed: ${what} on ${shard.name} failed`);
-        return [];
-      }
-    }));
+  private async eachShard<T>(
+    work: ReadonlyArray<[Shard, string[]]>,
+    what: string,
+    read: (shard: Shard, ids: string[]) => Promise<T[]>,
+  ): Promise<T[]> {
+    const answers = await Promise.all(
+      work.map(async ([shard, ids]) => {
+        try {
+          return await read(shard, ids);
+        } catch (error) {
+          log().error({ err: error }, `balance feed: ${what} on ${shard.name} failed`);
+          return [];
+        }
+      }),
+    );
     return answers.flat();
   }
 }
-

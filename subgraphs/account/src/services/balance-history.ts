@@ -15,7 +15,9 @@ import { applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot'
  */
 export class BalanceHistory {
   /** Bounded to balanceSnapshotCacheStripesMax stripes, the least recently used forgotten first. */
-  private readonly snapshots = new LRUCache<string, { sequence: bigint; buckets: Buckets }>({ max: balanceSnapshotCacheStripesMax });
+  private readonly snapshots = new LRUCache<string, { sequence: bigint; buckets: Buckets }>({
+    max: balanceSnapshotCacheStripesMax,
+  });
 
   constructor(private readonly shards: ShardSet) {}
 
@@ -26,8 +28,17 @@ export class BalanceHistory {
     let buckets: Buckets | null;
     if (remembered && remembered.sequence === sequence) {
       buckets = remembered.buckets;
-    } else if (remembered && remembered.sequence < sequence && sequence - remembered.sequence <= BigInt(balanceSnapshotStepEntriesMax)) {
-      const steps = await entriesBetween(this.shards.of('account', stripeId).db, stripeId, remembered.sequence, sequence);
+    } else if (
+      remembered &&
+      remembered.sequence < sequence &&
+      sequence - remembered.sequence <= BigInt(balanceSnapshotStepEntriesMax)
+    ) {
+      const steps = await entriesBetween(
+        this.shards.of('account', stripeId).db,
+        stripeId,
+        remembered.sequence,
+        sequence,
+      );
       buckets = steps.length === Number(sequence - remembered.sequence) ? applyMoves(remembered.buckets, steps) : null;
     } else {
       const read = await bucketsAt(this.shards.of('account', stripeId).db, stripeId, sequence);

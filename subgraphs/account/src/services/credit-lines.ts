@@ -6,7 +6,13 @@ import type { AccountContext } from '../context';
 import { setAccountCreditLimit } from '../db/account-writes';
 import { creditAccounts } from '../db/credit-lines';
 import type { AccountView } from '../domain/account-view';
-import { decideCreditLimit, exposureOf, parseCreditLimit, type CreditLimitRefusal, type ExposureLine } from '../domain/credit-line';
+import {
+  decideCreditLimit,
+  exposureOf,
+  parseCreditLimit,
+  type CreditLimitRefusal,
+  type ExposureLine,
+} from '../domain/credit-line';
 import { mayManageCredit } from './access';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 
@@ -21,13 +27,22 @@ export type SetCreditLimitRefusal = CreditLimitRefusal | { kind: 'AccountNotFoun
  * Sets a client account's credit limit: operators only (asked first), then the input, then the
  * account under its home row's lock. Every refusal writes nothing.
  */
-export async function setCreditLimit(ctx: AccountContext, input: SetCreditLimitInput): Promise<Result<AccountView, SetCreditLimitRefusal>> {
+export async function setCreditLimit(
+  ctx: AccountContext,
+  input: SetCreditLimitInput,
+): Promise<Result<AccountView, SetCreditLimitRefusal>> {
   const refused = mayManageCredit(ctx.identity, 'set credit limits');
   if (refused) return err(refused);
-  if (!parseId('account', input.accountId)) return err({ kind: 'InvalidInput', field: 'accountId', message: `"${input.accountId}" is not an account id` });
+  if (!parseId('account', input.accountId))
+    return err({ kind: 'InvalidInput', field: 'accountId', message: `"${input.accountId}" is not an account id` });
   const limit = parseCreditLimit(input.limit);
   if (!limit.ok) return limit;
-  const outcome = await setAccountCreditLimit(ctx.shards, input.accountId, (view) => decideCreditLimit(view, limit.value), ctx.now());
+  const outcome = await setAccountCreditLimit(
+    ctx.shards,
+    input.accountId,
+    (view) => decideCreditLimit(view, limit.value),
+    ctx.now(),
+  );
   return outcome ?? err({ kind: 'AccountNotFound' });
 }
 

@@ -4,7 +4,12 @@ import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
 import type { GraphQLSchema } from 'graphql';
 import type { Identity } from '@paygraph/shared/identity';
-import { gatewayIdentityParam, presentsGatewaySecret, verifyIdentityToken, type SubgraphTrust } from '@paygraph/shared/gateway-trust';
+import {
+  gatewayIdentityParam,
+  presentsGatewaySecret,
+  verifyIdentityToken,
+  type SubgraphTrust,
+} from '@paygraph/shared/gateway-trust';
 import { formatStreamErrors } from '@paygraph/shared/server/subgraph';
 
 /**
@@ -22,8 +27,16 @@ export interface SubscriptionServerOptions<C> {
   production: boolean;
 }
 
-export function serveSubscriptions<C>(server: http.Server, schema: GraphQLSchema, options: SubscriptionServerOptions<C>): () => Promise<void> {
-  const sockets = new WebSocketServer({ server, path: '/graphql', verifyClient: (info: { req: http.IncomingMessage }) => presentsGatewaySecret(info.req.headers, options.trust) });
+export function serveSubscriptions<C>(
+  server: http.Server,
+  schema: GraphQLSchema,
+  options: SubscriptionServerOptions<C>,
+): () => Promise<void> {
+  const sockets = new WebSocketServer({
+    server,
+    path: '/graphql',
+    verifyClient: (info: { req: http.IncomingMessage }) => presentsGatewaySecret(info.req.headers, options.trust),
+  });
   const identities = new WeakMap<object, Identity>();
   const handle = useServer<Record<string, unknown>>(
     {
@@ -45,10 +58,10 @@ export function serveSubscriptions<C>(server: http.Server, schema: GraphQLSchema
       onNext: (_ctx, _id, _payload, _args, result) =>
         result.errors
           ? {
-            ...(result.data === undefined ? {} : { data: result.data }),
-            ...(result.extensions === undefined ? {} : { extensions: result.extensions }),
-            errors: formatStreamErrors(result.errors, options.production),
-          }
+              ...(result.data === undefined ? {} : { data: result.data }),
+              ...(result.extensions === undefined ? {} : { extensions: result.extensions }),
+              errors: formatStreamErrors(result.errors, options.production),
+            }
           : undefined,
     },
     sockets,

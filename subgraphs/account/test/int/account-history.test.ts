@@ -44,7 +44,14 @@ const entriesDoc = `query Entries($id: ID!, $first: Int, $after: String) {
   account(id: $id) { balance { total } entries(first: $first, after: $after) {
     edges { cursor node { id sequence amount createdAt } } pageInfo { hasNextPage endCursor } } } }`;
 
-interface Line { businessDate: string; opening: string; credits: string; debits: string; closing: string; entryCount: number }
+interface Line {
+  businessDate: string;
+  opening: string;
+  credits: string;
+  debits: string;
+  closing: string;
+  entryCount: number;
+}
 
 async function statement(id: string, from: string, to: string): Promise<Line[]> {
   const r = await gql(stack.gatewayUrl, statementDoc, { id, from, to }, operator);
@@ -65,7 +72,10 @@ async function allEntries(id: string, first: number): Promise<Array<{ id: string
   for (let page = 0; page < 1000; page++) {
     const r: Answer = await gql(stack.gatewayUrl, entriesDoc, { id, first, after }, operator);
     expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
-    const conn: { edges: Array<{ node: { id: string; amount: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string } } = r.data!.account.entries;
+    const conn: {
+      edges: Array<{ node: { id: string; amount: string } }>;
+      pageInfo: { hasNextPage: boolean; endCursor: string };
+    } = r.data!.account.entries;
     for (const edge of conn.edges) seen.push(edge.node);
     if (!conn.pageInfo.hasNextPage) return seen;
     after = conn.pageInfo.endCursor;
@@ -122,7 +132,12 @@ describe('Account.statement', () => {
     const stranger = await token(unique('mallory'), 'customer');
     const r = await gql(stack.gatewayUrl, statementDoc, { id: carol, from: dayD, to: dayD }, stranger);
     expect(errorCodes(r)).toEqual(['FORBIDDEN']);
-    const mine = await gql(stack.gatewayUrl, statementDoc, { id: carol, from: dayD, to: dayD }, await token(owner, 'customer'));
+    const mine = await gql(
+      stack.gatewayUrl,
+      statementDoc,
+      { id: carol, from: dayD, to: dayD },
+      await token(owner, 'customer'),
+    );
     expect(mine.errors).toBeUndefined();
   });
 });
@@ -140,7 +155,12 @@ describe('the daily summary', () => {
     };
   }
 
-  async function randomPostings(shards: ShardSet, accounts: readonly string[], seed: number, count: number): Promise<void> {
+  async function randomPostings(
+    shards: ShardSet,
+    accounts: readonly string[],
+    seed: number,
+    count: number,
+  ): Promise<void> {
     const random = rng(seed);
     const shard = shards.of('account', accounts[0]!);
     const reserve = await systemAccountId(shards, shard, 'RESERVE', 'USD');
@@ -154,8 +174,15 @@ describe('the daily summary', () => {
       items.push({
         at: instant,
         spec: {
-          id: newId('posting', shardOf('account', account)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
-          legs: [{ accountId: reserve, bucket: 'AVAILABLE', amount: debit ? amount : -amount }, { accountId: account, bucket: 'AVAILABLE', amount: debit ? -amount : amount }],
+          id: newId('posting', shardOf('account', account)),
+          kind: 'TEST',
+          refId: null,
+          dedupeKey: null,
+          currency: 'USD',
+          legs: [
+            { accountId: reserve, bucket: 'AVAILABLE', amount: debit ? amount : -amount },
+            { accountId: account, bucket: 'AVAILABLE', amount: debit ? -amount : amount },
+          ],
         },
         finish: async () => undefined,
       });
@@ -200,12 +227,30 @@ describe('the daily summary', () => {
     const shard = stack.shards.of('account', id);
     const reserve = await systemAccountId(stack.shards, shard, 'RESERVE', 'USD');
     const spec = {
-      id: newId('posting', shardOf('account', id)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
-      legs: [{ accountId: reserve, bucket: 'AVAILABLE' as const, amount: -5n }, { accountId: id, bucket: 'AVAILABLE' as const, amount: 5n }],
+      id: newId('posting', shardOf('account', id)),
+      kind: 'TEST',
+      refId: null,
+      dedupeKey: null,
+      currency: 'USD',
+      legs: [
+        { accountId: reserve, bucket: 'AVAILABLE' as const, amount: -5n },
+        { accountId: id, bucket: 'AVAILABLE' as const, amount: 5n },
+      ],
     };
-    await expect(postBatch(shard, [{ spec, finish: async () => { throw new Error('finish fails'); } }])).rejects.toThrow('finish fails');
+    await expect(
+      postBatch(shard, [
+        {
+          spec,
+          finish: async () => {
+            throw new Error('finish fails');
+          },
+        },
+      ]),
+    ).rejects.toThrow('finish fails');
     clock = at(addDays(dayD, 20), '00:00:00');
-    expect(await statement(id, dayD, addDays(dayD, 19))).toSatisfy((lines: Line[]) => lines.every((l) => l.entryCount === 0 && l.closing === '0'));
+    expect(await statement(id, dayD, addDays(dayD, 19))).toSatisfy((lines: Line[]) =>
+      lines.every((l) => l.entryCount === 0 && l.closing === '0'),
+    );
   });
 });
 
@@ -225,16 +270,31 @@ describe('Account.balanceAt', () => {
     const refund = await kit.refund(operator, payments[0]!, '400');
     expect(refund.data?.refundPayment.__typename).toBe('Refund');
     clock = at(e, '11:30:00');
-    const held = await createHold(stack.gatewayUrl, operator, { payer: payers[1]!, payee: shop, amount: '2000', key: unique('hold') });
+    const held = await createHold(stack.gatewayUrl, operator, {
+      payer: payers[1]!,
+      payee: shop,
+      amount: '2000',
+      key: unique('hold'),
+    });
     expect(held.data?.createHold.__typename, JSON.stringify(held)).toBe('Hold');
     clock = at(e, '11:45:00');
     const voided = await voidHold(stack.gatewayUrl, operator, held.data!.createHold.id as string, unique('void'));
     expect(voided.errors, JSON.stringify(voided.errors)).toBeUndefined();
     clock = at(addDays(e, 1), '12:00:00');
-    const settled = await gql(stack.gatewayUrl, contractOperation('RunSettlement'), { input: { merchantAccountId: shop, businessDate: e } }, operator);
+    const settled = await gql(
+      stack.gatewayUrl,
+      contractOperation('RunSettlement'),
+      { input: { merchantAccountId: shop, businessDate: e } },
+      operator,
+    );
     expect(settled.data?.runSettlement.__typename, JSON.stringify(settled)).toBe('Settlement');
     clock = at(addDays(e, 2), '00:00:00');
-    const b = (available: bigint, pending: bigint) => ({ available: available.toString(), frozen: '0', pending: pending.toString(), total: (available + pending).toString() });
+    const b = (available: bigint, pending: bigint) => ({
+      available: available.toString(),
+      frozen: '0',
+      pending: pending.toString(),
+      total: (available + pending).toString(),
+    });
     expect(await balanceAt(shop, at(e, '09:59:59'))).toEqual(b(0n, 0n));
     expect(await balanceAt(shop, at(e, '10:00:00'))).toEqual(b(0n, 1000n));
     expect(await balanceAt(shop, at(e, '10:03:00'))).toEqual(b(0n, 4000n));
@@ -247,12 +307,22 @@ describe('Account.balanceAt', () => {
     expect(await balanceAt(payers[0]!, at(e, '10:30:00'))).toEqual(b(9000n, 0n));
     expect(await balanceAt(payers[0]!, at(e, '11:00:00'))).toEqual(b(9400n, 0n));
     // A hold moves the payer's money from available to frozen, and its void back.
-    const h = (available: bigint, frozen: bigint) => ({ available: available.toString(), frozen: frozen.toString(), pending: '0', total: (available + frozen).toString() });
+    const h = (available: bigint, frozen: bigint) => ({
+      available: available.toString(),
+      frozen: frozen.toString(),
+      pending: '0',
+      total: (available + frozen).toString(),
+    });
     expect(await balanceAt(payers[1]!, at(e, '11:29:59'))).toEqual(h(9000n, 0n));
     expect(await balanceAt(payers[1]!, at(e, '11:30:00'))).toEqual(h(7000n, 2000n));
     expect(await balanceAt(payers[1]!, at(e, '11:44:59.999'))).toEqual(h(7000n, 2000n));
     expect(await balanceAt(payers[1]!, at(e, '11:45:00'))).toEqual(h(9000n, 0n));
-    const future = await gql(stack.gatewayUrl, balanceAtDoc, { id: shop, at: new Date(clock.getTime() + 1000).toISOString() }, operator);
+    const future = await gql(
+      stack.gatewayUrl,
+      balanceAtDoc,
+      { id: shop, at: new Date(clock.getTime() + 1000).toISOString() },
+      operator,
+    );
     expect(errorCodes(future)).toEqual(['BAD_USER_INPUT']);
     expect(future.errors![0]!.message).toMatch(/future/);
   });
@@ -267,7 +337,11 @@ describe('merchant Account.entries', () => {
     for (let round = 0; round < 4; round++) {
       for (const payer of payers) {
         clock = new Date(Date.parse(`${addDays(dayD, 40)}T10:00:00Z`) + minute++ * 60_000);
-        await kit.paid(operator, { payer, payee: shop, amount: String(100 + round * 10 + physicalOf(stack.shards, payer)) });
+        await kit.paid(operator, {
+          payer,
+          payee: shop,
+          amount: String(100 + round * 10 + physicalOf(stack.shards, payer)),
+        });
       }
     }
     clock = at(addDays(dayD, 41), '00:00:00');
@@ -279,7 +353,9 @@ describe('merchant Account.entries', () => {
     }
     // Newest first across stripes: the payments were made a minute apart, each on another stripe.
     const page = await gql(stack.gatewayUrl, entriesDoc, { id: shop, first: 16, after: null }, operator);
-    const instants = (page.data!.account.entries.edges as Array<{ node: { createdAt: string } }>).map((e) => Date.parse(e.node.createdAt));
+    const instants = (page.data!.account.entries.edges as Array<{ node: { createdAt: string } }>).map((e) =>
+      Date.parse(e.node.createdAt),
+    );
     expect(instants).toEqual([...instants].sort((a, b) => b - a));
   });
 

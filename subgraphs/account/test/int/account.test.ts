@@ -8,7 +8,13 @@ import type { Stack } from '../../../../test/support/stack';
 import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, errorCodes, gql, type GraphQLResponse } from '../../../../test/support/graphql';
 import { asGateway, token, unique } from '../../../../test/support/env';
-import { accountRow, depositFromReserve, entriesOf, ownerAccountCount, withdrawToReserve } from '../../../../test/support/ledger';
+import {
+  accountRow,
+  depositFromReserve,
+  entriesOf,
+  ownerAccountCount,
+  withdrawToReserve,
+} from '../../../../test/support/ledger';
 
 /**
  * The account subgraph through the whole in-process stack: real HTTP, the gateway in front,
@@ -46,7 +52,12 @@ afterAll(async () => {
   await stack.stop();
 });
 
-async function openAccount(bearer: string | undefined, ownerId: string, type = 'PERSONAL', currency = 'USD'): Promise<Answer> {
+async function openAccount(
+  bearer: string | undefined,
+  ownerId: string,
+  type = 'PERSONAL',
+  currency = 'USD',
+): Promise<Answer> {
   return gql(stack.gatewayUrl, openAccountDoc, { input: { ownerId, type, currency } }, bearer);
 }
 
@@ -92,8 +103,10 @@ describe('account subgraph through the gateway', () => {
     expect(new Set(ids.map(physicalOf))).toEqual(new Set(stack.shards.all.map((s) => s.index)));
 
     for (const shard of stack.shards.all) {
-      const found = await shard.db.select({ id: accounts.id, ownerId: accounts.ownerId, status: accounts.status })
-        .from(accounts).where(inArray(accounts.id, ids));
+      const found = await shard.db
+        .select({ id: accounts.id, ownerId: accounts.ownerId, status: accounts.status })
+        .from(accounts)
+        .where(inArray(accounts.id, ids));
       const expected = ids.filter((id) => physicalOf(id) === shard.index);
       expect(found.map((r) => r.id).sort()).toEqual(expected.sort());
       expect(found.every((r) => r.ownerId === ownerId && r.status === 'ACTIVE')).toBe(true);
@@ -123,11 +136,16 @@ describe('account subgraph through the gateway', () => {
     const listed = await gql(stack.gatewayUrl, accountsByOwnerDoc, { ownerId }, ownerToken);
     expect(listed.errors).toBeUndefined();
     expect(queryCounts()).toEqual(oneQueryPerShard());
-    const nodes = (listed.data!.accounts.edges as Array<{ node: { id: string; balance: { available: string; total: string } } }>).map((e) => e.node);
+    const nodes = (
+      listed.data!.accounts.edges as Array<{ node: { id: string; balance: { available: string; total: string } } }>
+    ).map((e) => e.node);
     expect(nodes.map((n) => n.id)).toEqual([...ids].sort());
     expect(listed.data!.accounts.pageInfo.hasNextPage).toBe(false);
     for (const node of nodes) {
-      expect(node.balance).toMatchObject({ available: String(funded.get(node.id) ?? 0n), total: String(funded.get(node.id) ?? 0n) });
+      expect(node.balance).toMatchObject({
+        available: String(funded.get(node.id) ?? 0n),
+        total: String(funded.get(node.id) ?? 0n),
+      });
     }
 
     for (const shard of stack.shards.all) shard.queryCount = 0;
@@ -158,7 +176,11 @@ describe('account subgraph through the gateway', () => {
     expect(response.errors).toBeUndefined();
     const account = response.data!.account;
     expect(account.balance).toEqual({ available: String(total), frozen: '0', pending: '0', total: String(total) });
-    const nodes = (account.entries.edges as Array<{ node: { sequence: number; amount: string; direction: string; balanceAfter: string } }>).map((e) => e.node);
+    const nodes = (
+      account.entries.edges as Array<{
+        node: { sequence: number; amount: string; direction: string; balanceAfter: string };
+      }>
+    ).map((e) => e.node);
     expect(nodes.map((n) => n.sequence)).toEqual([6, 5, 4, 3, 2, 1]);
     expect(nodes.map((n) => n.amount)).toEqual(['-28', ...[...amounts].reverse().map(String)]);
     expect(nodes.map((n) => n.direction)).toEqual(['DEBIT', 'CREDIT', 'CREDIT', 'CREDIT', 'CREDIT', 'CREDIT']);
@@ -202,7 +224,11 @@ describe('account subgraph through the gateway', () => {
 
     expect((await depositFromReserve(stack.shards, id, 250n)).status).toBe('APPLIED');
     const notZero = await gql(stack.gatewayUrl, closeDoc, { id }, ownerToken);
-    expect(notZero.data?.closeAccount).toMatchObject({ __typename: 'AccountBalanceNotZero', code: 'ACCOUNT_BALANCE_NOT_ZERO', total: '250' });
+    expect(notZero.data?.closeAccount).toMatchObject({
+      __typename: 'AccountBalanceNotZero',
+      code: 'ACCOUNT_BALANCE_NOT_ZERO',
+      total: '250',
+    });
     expect((await accountRow(stack.shards, id))!.status).toBe('ACTIVE');
 
     expect((await withdrawToReserve(stack.shards, id, 250n)).status).toBe('APPLIED');
@@ -211,7 +237,11 @@ describe('account subgraph through the gateway', () => {
     expect((await accountRow(stack.shards, id))!.status).toBe('CLOSED');
 
     const again = await gql(stack.gatewayUrl, closeDoc, { id }, ownerToken);
-    expect(again.data?.closeAccount).toMatchObject({ __typename: 'AccountNotActive', code: 'ACCOUNT_NOT_ACTIVE', status: 'CLOSED' });
+    expect(again.data?.closeAccount).toMatchObject({
+      __typename: 'AccountNotActive',
+      code: 'ACCOUNT_NOT_ACTIVE',
+      status: 'CLOSED',
+    });
   });
 });
 
@@ -228,51 +258,63 @@ describe('who may do what', () => {
     { role: 'operator', type: 'MERCHANT', own: false, allowed: true },
   ];
 
-  it.each(openCases)('OpenAccount: $role opening a $type account (own: $own) is allowed: $allowed', async ({ role, type, own, allowed }) => {
-    const sub = unique(role);
-    const ownerId = own ? sub : unique('someone-else');
-    const before = await ownerAccountCount(stack.shards, ownerId);
-    const response = await openAccount(await token(sub, role), ownerId, type);
-    if (allowed) {
-      expect(response.errors).toBeUndefined();
-      expect(response.data?.openAccount).toMatchObject({ __typename: 'Account', ownerId, type, currency: 'USD', status: 'ACTIVE' });
-      expect((await accountRow(stack.shards, response.data!.openAccount.id as string))?.ownerId).toBe(ownerId);
-      expect(await ownerAccountCount(stack.shards, ownerId)).toBe(before + 1);
-    } else {
-      expect(errorCodes(response)).toEqual(['FORBIDDEN']);
-      expect(response.data?.openAccount ?? null).toBeNull();
-      expect(await ownerAccountCount(stack.shards, ownerId)).toBe(before);
-    }
-  });
+  it.each(openCases)(
+    'OpenAccount: $role opening a $type account (own: $own) is allowed: $allowed',
+    async ({ role, type, own, allowed }) => {
+      const sub = unique(role);
+      const ownerId = own ? sub : unique('someone-else');
+      const before = await ownerAccountCount(stack.shards, ownerId);
+      const response = await openAccount(await token(sub, role), ownerId, type);
+      if (allowed) {
+        expect(response.errors).toBeUndefined();
+        expect(response.data?.openAccount).toMatchObject({
+          __typename: 'Account',
+          ownerId,
+          type,
+          currency: 'USD',
+          status: 'ACTIVE',
+        });
+        expect((await accountRow(stack.shards, response.data!.openAccount.id as string))?.ownerId).toBe(ownerId);
+        expect(await ownerAccountCount(stack.shards, ownerId)).toBe(before + 1);
+      } else {
+        expect(errorCodes(response)).toEqual(['FORBIDDEN']);
+        expect(response.data?.openAccount ?? null).toBeNull();
+        expect(await ownerAccountCount(stack.shards, ownerId)).toBe(before);
+      }
+    },
+  );
 
-  it.each(['customer', 'merchant', 'partner', 'operator'] as const)('GetAccount and AccountsByOwner as %s: own yes, others only for operators', async (role) => {
-    const sub = unique(role);
-    const bearer = await token(sub, role);
-    const own = await openedId(sub, role === 'merchant' ? 'MERCHANT' : 'PERSONAL');
-    const otherOwner = unique('stranger');
-    const other = await openedId(otherOwner);
+  it.each(['customer', 'merchant', 'partner', 'operator'] as const)(
+    'GetAccount and AccountsByOwner as %s: own yes, others only for operators',
+    async (role) => {
+      const sub = unique(role);
+      const bearer = await token(sub, role);
+      const own = await openedId(sub, role === 'merchant' ? 'MERCHANT' : 'PERSONAL');
+      const otherOwner = unique('stranger');
+      const other = await openedId(otherOwner);
 
-    const ownRead = await gql(stack.gatewayUrl, getAccountDoc, { id: own }, bearer);
-    expect(ownRead.errors).toBeUndefined();
-    expect(ownRead.data?.account).toMatchObject({ id: own, ownerId: sub, balance: { available: '0', total: '0' } });
-    const ownList = await gql(stack.gatewayUrl, accountsByOwnerDoc, { ownerId: sub }, bearer);
-    expect(ownList.errors).toBeUndefined();
-    expect(ownList.data?.accounts.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([own]);
+      const ownRead = await gql(stack.gatewayUrl, getAccountDoc, { id: own }, bearer);
+      expect(ownRead.errors).toBeUndefined();
+      expect(ownRead.data?.account).toMatchObject({ id: own, ownerId: sub, balance: { available: '0', total: '0' } });
+      const ownList = await gql(stack.gatewayUrl, accountsByOwnerDoc, { ownerId: sub }, bearer);
+      expect(ownList.errors).toBeUndefined();
+      expect(ownList.data?.accounts.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([own]);
 
-    const otherRead = await gql(stack.gatewayUrl, getAccountDoc, { id: other }, bearer);
-    const otherList = await gql(stack.gatewayUrl, accountsByOwnerDoc, { ownerId: otherOwner }, bearer);
-    if (role === 'operator') {
-      expect(otherRead.errors).toBeUndefined();
-      expect(otherRead.data?.account).toMatchObject({ id: other, ownerId: otherOwner });
-      expect(otherList.errors).toBeUndefined();
-      expect(otherList.data?.accounts.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([other]);
-    } else {
-      expect(errorCodes(otherRead)).toEqual(['FORBIDDEN']);
-      expect(otherRead.data?.account ?? null).toBeNull();
-      expect(errorCodes(otherList)).toEqual(['FORBIDDEN']);
-      expect(otherList.data ?? null).toBeNull();
-    }
-  });
+      const otherRead = await gql(stack.gatewayUrl, getAccountDoc, { id: other }, bearer);
+      const otherList = await gql(stack.gatewayUrl, accountsByOwnerDoc, { ownerId: otherOwner }, bearer);
+      if (role === 'operator') {
+        expect(otherRead.errors).toBeUndefined();
+        expect(otherRead.data?.account).toMatchObject({ id: other, ownerId: otherOwner });
+        expect(otherList.errors).toBeUndefined();
+        expect(otherList.data?.accounts.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual([other]);
+      } else {
+        expect(errorCodes(otherRead)).toEqual(['FORBIDDEN']);
+        expect(otherRead.data?.account ?? null).toBeNull();
+        expect(errorCodes(otherList)).toEqual(['FORBIDDEN']);
+        expect(otherList.data ?? null).toBeNull();
+      }
+    },
+  );
 
   /** A token with alg "none" and no signature, claiming to be an operator. */
   function unsignedToken(sub: string): string {
@@ -283,10 +325,21 @@ describe('who may do what', () => {
 
   const badCredentials: Array<{ name: string; headers: (sub: string) => Promise<Record<string, string>> }> = [
     { name: 'no token', headers: async () => ({}) },
-    { name: 'an expired token', headers: async (sub) => ({ authorization: `Bearer ${await token(sub, 'operator', -3600)}` }) },
-    { name: 'a token signed with another secret', headers: async (sub) => ({ authorization: `Bearer ${await mintToken({ sub, role: 'operator' }, 'another-secret-entirely')}` }) },
+    {
+      name: 'an expired token',
+      headers: async (sub) => ({ authorization: `Bearer ${await token(sub, 'operator', -3600)}` }),
+    },
+    {
+      name: 'a token signed with another secret',
+      headers: async (sub) => ({
+        authorization: `Bearer ${await mintToken({ sub, role: 'operator' }, 'another-secret-entirely')}`,
+      }),
+    },
     { name: 'an alg "none" token', headers: async (sub) => ({ authorization: `Bearer ${unsignedToken(sub)}` }) },
-    { name: 'a malformed header', headers: async (sub) => ({ authorization: `Token ${await token(sub, 'operator')}` }) },
+    {
+      name: 'a malformed header',
+      headers: async (sub) => ({ authorization: `Token ${await token(sub, 'operator')}` }),
+    },
   ];
 
   it.each(badCredentials)('refuses $name with UNAUTHENTICATED and HTTP 401, writing nothing', async ({ headers }) => {
@@ -294,7 +347,13 @@ describe('who may do what', () => {
     const sent = await headers(sub);
     const before = await ownerAccountCount(stack.shards, sub);
 
-    const write = await gql(stack.gatewayUrl, openAccountDoc, { input: { ownerId: sub, type: 'PERSONAL', currency: 'USD' } }, undefined, sent);
+    const write = await gql(
+      stack.gatewayUrl,
+      openAccountDoc,
+      { input: { ownerId: sub, type: 'PERSONAL', currency: 'USD' } },
+      undefined,
+      sent,
+    );
     expect(write.status).toBe(401);
     expect(errorCodes(write)).toEqual(['UNAUTHENTICATED']);
     expect(write.data ?? null).toBeNull();
@@ -312,7 +371,10 @@ describe('bad input', () => {
     const before = await ownerAccountCount(stack.shards, ownerId);
     const response = await openAccount(await token(ownerId, 'customer'), ownerId, 'PERSONAL', 'XYZ');
     expect(response.errors).toBeUndefined();
-    expect(response.data?.openAccount).toMatchObject({ __typename: 'UnsupportedCurrency', code: 'UNSUPPORTED_CURRENCY' });
+    expect(response.data?.openAccount).toMatchObject({
+      __typename: 'UnsupportedCurrency',
+      code: 'UNSUPPORTED_CURRENCY',
+    });
     for (const currency of ['XYZ', 'usd', 'XXX', 'XAU', 'XTS', 'XDR', '']) {
       const withCurrency = await gql(
         stack.gatewayUrl,
@@ -333,7 +395,12 @@ describe('bad input', () => {
     const ownerId = unique('pager');
     const ownerToken = await token(ownerId, 'customer');
     const id = await openedId(ownerId);
-    const tooManyAccounts = await gql(stack.gatewayUrl, 'query($o: ID!) { accounts(ownerId: $o, first: 1000) { edges { cursor } } }', { o: ownerId }, ownerToken);
+    const tooManyAccounts = await gql(
+      stack.gatewayUrl,
+      'query($o: ID!) { accounts(ownerId: $o, first: 1000) { edges { cursor } } }',
+      { o: ownerId },
+      ownerToken,
+    );
     expect(errorCodes(tooManyAccounts)).toEqual(['BAD_USER_INPUT']);
     const tooManyEntries = await gql(stack.gatewayUrl, entriesPageDoc, { id, first: 1000, after: null }, ownerToken);
     expect(errorCodes(tooManyEntries)).toEqual(['BAD_USER_INPUT']);

@@ -35,7 +35,12 @@ afterAll(async () => {
 /** A feed with its own pools, so that its statements are the only ones its shards count. */
 function startFeed(settings: Partial<FeedSettings>): { feed: BalanceFeed; own: ShardSet } {
   const own = testShards(2);
-  const feed = new BalanceFeed(own, { pollIntervalMs: quietPollMs, discoveryIntervalMs: quietPollMs, redisUrl: null, ...settings });
+  const feed = new BalanceFeed(own, {
+    pollIntervalMs: quietPollMs,
+    discoveryIntervalMs: quietPollMs,
+    redisUrl: null,
+    ...settings,
+  });
   feed.start();
   feeds.push(feed);
   const stop = feed.stop.bind(feed);
@@ -47,10 +52,20 @@ function startFeed(settings: Partial<FeedSettings>): { feed: BalanceFeed; own: S
 }
 
 /** Opens `count` accounts on one physical shard and watches each; answers their ids and watches. */
-async function watchMany(feed: BalanceFeed, physical: number, count: number): Promise<Array<{ id: string; watch: FeedWatch }>> {
+async function watchMany(
+  feed: BalanceFeed,
+  physical: number,
+  count: number,
+): Promise<Array<{ id: string; watch: FeedWatch }>> {
   const ids = await inParallel(count, 8, () => openAccountOn(shards, physical, unique('watched')));
   const rows = await accountsByIds(shards.all[physical]!.db, ids);
-  return ids.map((id) => ({ id, watch: feed.watch(id, rows.filter((r) => r.id === id)) }));
+  return ids.map((id) => ({
+    id,
+    watch: feed.watch(
+      id,
+      rows.filter((r) => r.id === id),
+    ),
+  }));
 }
 
 function statementsOn(shard: Shard): number {
@@ -77,7 +92,11 @@ describe('balance feed', () => {
       // Subscribing to Redis reads every watched stripe once (hints sent before are lost): let
       // that happen before counting; and the publisher drops hints until it is connected.
       await Promise.all([feed.subscribed, stopHints.ready()]);
-      const before = { statements: statementsOn(own.all[0]!), hint: feed.stripesRead.hint, poll: feed.stripesRead.poll };
+      const before = {
+        statements: statementsOn(own.all[0]!),
+        hint: feed.stripesRead.hint,
+        poll: feed.stripesRead.poll,
+      };
 
       const target = watched[17]!;
       const controller = new AbortController();
@@ -126,7 +145,9 @@ describe('balance feed', () => {
     // The cache keeps the newest entries, consecutive up to the tail.
     const cached = feed.cached(target!.id, BigInt(total - balanceFeedCacheEntriesPerStripeMax + 1), total)!;
     expect(cached.map((e) => e.sequence)).toEqual(
-      Array.from({ length: balanceFeedCacheEntriesPerStripeMax }, (_, i) => BigInt(total - balanceFeedCacheEntriesPerStripeMax + 1 + i)),
+      Array.from({ length: balanceFeedCacheEntriesPerStripeMax }, (_, i) =>
+        BigInt(total - balanceFeedCacheEntriesPerStripeMax + 1 + i),
+      ),
     );
   });
 

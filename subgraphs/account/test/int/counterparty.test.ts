@@ -16,13 +16,17 @@ useMoneyStack((started) => ({ stack, kit } = started));
 const identity = 'id type currency ownerId status';
 const fieldDocs: Record<string, string> = {
   identity: `query P($id: ID!) { payment(id: $id) { payer { ${identity} } payee { ${identity} } legs { role account { ${identity} } } } }`,
-  balance: 'query P($id: ID!) { payment(id: $id) { payer { id balance { available } } payee { id balance { available } } legs { account { id balance { available } } } } }',
-  entries: 'query P($id: ID!) { payment(id: $id) { payer { id entries(first: 1) { edges { cursor } } } payee { id entries(first: 1) { edges { cursor } } } } }',
-  balanceAt: 'query P($id: ID!, $at: DateTime!) { payment(id: $id) { payer { id balanceAt(at: $at) { total } } payee { id balanceAt(at: $at) { total } } } }',
-  statement: 'query P($id: ID!, $d: Date!) { payment(id: $id) { payer { id statement(from: $d, to: $d) { closing } } payee { id statement(from: $d, to: $d) { closing } } } }',
+  balance:
+    'query P($id: ID!) { payment(id: $id) { payer { id balance { available } } payee { id balance { available } } legs { account { id balance { available } } } } }',
+  entries:
+    'query P($id: ID!) { payment(id: $id) { payer { id entries(first: 1) { edges { cursor } } } payee { id entries(first: 1) { edges { cursor } } } } }',
+  balanceAt:
+    'query P($id: ID!, $at: DateTime!) { payment(id: $id) { payer { id balanceAt(at: $at) { total } } payee { id balanceAt(at: $at) { total } } } }',
+  statement:
+    'query P($id: ID!, $d: Date!) { payment(id: $id) { payer { id statement(from: $d, to: $d) { closing } } payee { id statement(from: $d, to: $d) { closing } } } }',
 };
 
-describe('a counterparty\'s account, as a party to a payment sees it', () => {
+describe("a counterparty's account, as a party to a payment sees it", () => {
   it('shows id, type, currency and status of the other legs and never their owner, balance or history', async () => {
     const alice = unique('alice');
     const bob = unique('bob');
@@ -31,23 +35,47 @@ describe('a counterparty\'s account, as a party to a payment sees it', () => {
     const bobAccount = await kit.open(bob);
     const carol = await kit.open(unique('carol'));
     await kit.fund(aliceAccount, '1000');
-    const paid = await gql(stack.gatewayUrl, `mutation Pay($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on Payment { id status } } }`, {
-      input: { idempotencyKey: unique('cp'), payerAccountId: aliceAccount, payeeAccountId: bobAccount, amount: '300', currency: 'USD', splits: [{ accountId: carol, amount: '100' }] },
-    }, aliceToken);
+    const paid = await gql(
+      stack.gatewayUrl,
+      `mutation Pay($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on Payment { id status } } }`,
+      {
+        input: {
+          idempotencyKey: unique('cp'),
+          payerAccountId: aliceAccount,
+          payeeAccountId: bobAccount,
+          amount: '300',
+          currency: 'USD',
+          splits: [{ accountId: carol, amount: '100' }],
+        },
+      },
+      aliceToken,
+    );
     expect(paid.data!.createPayment.status).toBe('SUCCEEDED');
     const id = paid.data!.createPayment.id as string;
     const vars = { id, at: new Date().toISOString(), d: new Date().toISOString().slice(0, 10) };
 
-    for (const [reader, mine] of [[aliceToken, aliceAccount], [bobToken, bobAccount]] as const) {
+    for (const [reader, mine] of [
+      [aliceToken, aliceAccount],
+      [bobToken, bobAccount],
+    ] as const) {
       const seen = await gql(stack.gatewayUrl, fieldDocs.identity!, vars, reader);
       expect(seen.errors).toBeUndefined();
-      const accounts = [seen.data!.payment.payer, seen.data!.payment.payee, ...seen.data!.payment.legs.map((l: { account: unknown }) => l.account)];
+      const accounts = [
+        seen.data!.payment.payer,
+        seen.data!.payment.payee,
+        ...seen.data!.payment.legs.map((l: { account: unknown }) => l.account),
+      ];
       for (const account of accounts) {
         expect(account).toMatchObject({ type: 'PERSONAL', currency: 'USD', status: 'ACTIVE' });
-        if (account.id !== mine) expect(account, `${account.id} read by the owner of ${mine}`).toMatchObject({ ownerId: null });
+        if (account.id !== mine)
+          expect(account, `${account.id} read by the owner of ${mine}`).toMatchObject({ ownerId: null });
       }
       expect(accounts.find((a) => a.id === mine).ownerId).toBe(reader === aliceToken ? alice : bob);
-      expect(seen.data!.payment.legs.map((l: { account: { id: string } }) => l.account.id)).toEqual([aliceAccount, bobAccount, carol]);
+      expect(seen.data!.payment.legs.map((l: { account: { id: string } }) => l.account.id)).toEqual([
+        aliceAccount,
+        bobAccount,
+        carol,
+      ]);
 
       for (const field of ['balance', 'entries', 'balanceAt', 'statement']) {
         const answer = await gql(stack.gatewayUrl, fieldDocs[field]!, vars, reader);

@@ -38,7 +38,11 @@ async function setLimit(accountId: string, limit: string, bearer = kit.operator)
 async function limited(accountId: string, limit: string): Promise<void> {
   const answer = await setLimit(accountId, limit);
   expect(answer.errors).toBeUndefined();
-  expect(answer.data?.setCreditLimit).toMatchObject({ __typename: 'Account', id: accountId, balance: { creditLimit: limit } });
+  expect(answer.data?.setCreditLimit).toMatchObject({
+    __typename: 'Account',
+    id: accountId,
+    balance: { creditLimit: limit },
+  });
 }
 
 async function credit(accountId: string): Promise<{ available: string; creditLimit: string; creditUsed: string }> {
@@ -50,8 +54,12 @@ async function credit(accountId: string): Promise<{ available: string; creditLim
 async function exposureUsd(): Promise<{ used: bigint; limit: bigint; accounts: number }> {
   const answer = await gql(stack.gatewayUrl, docs.exposure, {}, kit.operator);
   expect(answer.errors).toBeUndefined();
-  const line = (answer.data!.creditExposure as Array<{ currency: string; used: string; limit: string; accounts: number }>).find((l) => l.currency === 'USD');
-  return line ? { used: BigInt(line.used), limit: BigInt(line.limit), accounts: line.accounts } : { used: 0n, limit: 0n, accounts: 0 };
+  const line = (
+    answer.data!.creditExposure as Array<{ currency: string; used: string; limit: string; accounts: number }>
+  ).find((l) => l.currency === 'USD');
+  return line
+    ? { used: BigInt(line.used), limit: BigInt(line.limit), accounts: line.accounts }
+    : { used: 0n, limit: 0n, accounts: 0 };
 }
 
 /** A customer with an account of its own (its token, its account id). */
@@ -72,7 +80,12 @@ describe('credit lines', () => {
     expect(await credit(a.id)).toMatchObject({ available: '-500', creditUsed: '500' });
     const snapshot = await kit.snapshot([a.id, b.id]);
     const beyond = await kit.pay(a.bearer, { payer: a.id, payee: b.id, amount: '1' }, detailDocs.createPayment);
-    expect(beyond.data?.createPayment).toMatchObject({ __typename: 'InsufficientFunds', code: 'INSUFFICIENT_FUNDS', accountId: a.id, available: '-500' });
+    expect(beyond.data?.createPayment).toMatchObject({
+      __typename: 'InsufficientFunds',
+      code: 'INSUFFICIENT_FUNDS',
+      accountId: a.id,
+      available: '-500',
+    });
     expect(await kit.snapshot([a.id, b.id])).toEqual(snapshot);
     // A withdrawal beyond the line is refused the same way.
     const withdrawn = await kit.withdraw(a.bearer, a.id, '1');
@@ -88,7 +101,11 @@ describe('credit lines', () => {
     const merchantOwner = unique('credit-m');
     const merchant = await kit.open(merchantOwner, { type: 'MERCHANT' });
     const before = await accountRowOf(stack.shards, a.id);
-    for (const [sub, role, id] of [[a.owner, 'customer', a.id], [merchantOwner, 'merchant', merchant], [unique('p'), 'partner', a.id]] as const) {
+    for (const [sub, role, id] of [
+      [a.owner, 'customer', a.id],
+      [merchantOwner, 'merchant', merchant],
+      [unique('p'), 'partner', a.id],
+    ] as const) {
       const answer = await setLimit(id, '100', await token(sub, role));
       expect(answer.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
     }
@@ -116,7 +133,12 @@ describe('credit lines', () => {
     expect(await accountRowOf(stack.shards, system)).toEqual(systemBefore);
     // A closed account stays closed: no line for it.
     const closed = await customer();
-    const closing = await gql(stack.gatewayUrl, 'mutation C($id: ID!) { closeAccount(id: $id) { __typename } }', { id: closed.id }, kit.operator);
+    const closing = await gql(
+      stack.gatewayUrl,
+      'mutation C($id: ID!) { closeAccount(id: $id) { __typename } }',
+      { id: closed.id },
+      kit.operator,
+    );
     expect(closing.data?.closeAccount.__typename).toBe('Account');
     const closedBefore = await accountRowOf(stack.shards, closed.id);
     expect((await setLimit(closed.id, '100')).data?.setCreditLimit).toMatchObject({ code: 'ACCOUNT_NOT_ACTIVE' });
@@ -134,14 +156,20 @@ describe('credit lines', () => {
     // Paying it back and borrowing again never goes past the line.
     await kit.paid(bearer, { payer: b, payee: a, amount: '100' });
     await kit.paid(bearer, { payer: a, payee: b, amount: '100' });
-    expect((await kit.pay(bearer, { payer: a, payee: b, amount: '1' }, detailDocs.createPayment)).data?.createPayment.code).toBe('INSUFFICIENT_FUNDS');
+    expect(
+      (await kit.pay(bearer, { payer: a, payee: b, amount: '1' }, detailDocs.createPayment)).data?.createPayment.code,
+    ).toBe('INSUFFICIENT_FUNDS');
     // Lowered below the debt: the debt stays, nothing more may be spent, arrivals repay it.
     await limited(a, '40');
     expect(await credit(a)).toMatchObject({ available: '-100', creditLimit: '40', creditUsed: '100' });
-    expect((await kit.pay(bearer, { payer: a, payee: b, amount: '1' }, detailDocs.createPayment)).data?.createPayment.code).toBe('INSUFFICIENT_FUNDS');
+    expect(
+      (await kit.pay(bearer, { payer: a, payee: b, amount: '1' }, detailDocs.createPayment)).data?.createPayment.code,
+    ).toBe('INSUFFICIENT_FUNDS');
     await kit.paid(bearer, { payer: b, payee: a, amount: '30' });
     expect(await credit(a)).toMatchObject({ available: '-70', creditUsed: '70' });
-    expect((await kit.pay(bearer, { payer: a, payee: b, amount: '1' }, detailDocs.createPayment)).data?.createPayment.code).toBe('INSUFFICIENT_FUNDS');
+    expect(
+      (await kit.pay(bearer, { payer: a, payee: b, amount: '1' }, detailDocs.createPayment)).data?.createPayment.code,
+    ).toBe('INSUFFICIENT_FUNDS');
     await kit.paid(bearer, { payer: b, payee: a, amount: '70' });
     await kit.paid(bearer, { payer: a, payee: b, amount: '40' });
     expect(await credit(a)).toMatchObject({ available: '-40', creditUsed: '40' });
@@ -151,7 +179,11 @@ describe('credit lines', () => {
     const a = await customer();
     const b = await customer();
     await limited(a.id, '1000');
-    const answers = await Promise.all(Array.from({ length: 24 }, () => kit.pay(a.bearer, { payer: a.id, payee: b.id, amount: '100' }, detailDocs.createPayment)));
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, () =>
+        kit.pay(a.bearer, { payer: a.id, payee: b.id, amount: '100' }, detailDocs.createPayment),
+      ),
+    );
     const kinds = answers.map((r) => r.data?.createPayment.__typename);
     expect(kinds.filter((k) => k === 'Payment')).toHaveLength(10);
     expect(kinds.filter((k) => k === 'InsufficientFunds')).toHaveLength(14);
@@ -159,7 +191,7 @@ describe('credit lines', () => {
     expect((await kit.balance(b.id)).available).toBe('1000');
   });
 
-  it('takes a refund give-back from the payee\'s credit line, and refuses one beyond it writing nothing', async () => {
+  it("takes a refund give-back from the payee's credit line, and refuses one beyond it writing nothing", async () => {
     // On one database, so the refund is one local posting and its refusal a typed error.
     const payer = await customer({ physical: 0 });
     const payee = await customer({ physical: 0 });
@@ -187,7 +219,10 @@ describe('credit lines', () => {
     await limited(a.id, '700');
     await kit.paid(a.bearer, { payer: a.id, payee: b.id, amount: '650' });
     expect(await credit(a.id)).toMatchObject({ available: '-650', creditUsed: '650' });
-    expect((await kit.pay(a.bearer, { payer: a.id, payee: b.id, amount: '51' }, detailDocs.createPayment)).data?.createPayment.code).toBe('INSUFFICIENT_FUNDS');
+    expect(
+      (await kit.pay(a.bearer, { payer: a.id, payee: b.id, amount: '51' }, detailDocs.createPayment)).data
+        ?.createPayment.code,
+    ).toBe('INSUFFICIENT_FUNDS');
     const during = await exposureUsd();
     expect(during.used - before.used).toBe(650n);
     expect(during.limit - before.limit).toBe(700n);
@@ -203,11 +238,13 @@ describe('credit lines', () => {
     const after = await exposureUsd();
     expect([after.used - before.used, after.accounts - before.accounts]).toEqual([0n, 0]);
     for (const id of [a.id, b.id]) {
-      expect((await balanceMismatches(stack.shards.of('account', id).db)).filter((m) => m.accountId === id)).toEqual([]);
+      expect((await balanceMismatches(stack.shards.of('account', id).db)).filter((m) => m.accountId === id)).toEqual(
+        [],
+      );
     }
   });
 
-  it('seals the limit: a limit written by direct SQL fails the row\'s MAC, and the real one passes it again', async () => {
+  it("seals the limit: a limit written by direct SQL fails the row's MAC, and the real one passes it again", async () => {
     const a = await customer();
     await limited(a.id, '100');
     const db = stack.shards.of('account', a.id).db;

@@ -37,22 +37,34 @@ async function accountWithEntries(count: number): Promise<string> {
   const id = newId('account', stack.shards.logicalOn(shard)[0]!);
   await insertAccount(shard.db, { id, ownerId: unique('reader'), type: 'PERSONAL', currency: 'USD' });
   for (let i = 0; i < count; i++) {
-    const outcome = i % 3 === 2 ? await withdrawToReserve(stack.shards, id, 7n) : await depositFromReserve(stack.shards, id, 1_000n + BigInt(i));
+    const outcome =
+      i % 3 === 2
+        ? await withdrawToReserve(stack.shards, id, 7n)
+        : await depositFromReserve(stack.shards, id, 1_000n + BigInt(i));
     expect(outcome.status).toBe('APPLIED');
   }
   return id;
 }
 
 /** What GetAccount must answer for a page of entries, from the rows themselves. */
-function expectedPage(accountId: string, newestFirst: readonly EntryRow[], hasNextPage: boolean, after: Map<string, bigint>) {
+function expectedPage(
+  accountId: string,
+  newestFirst: readonly EntryRow[],
+  hasNextPage: boolean,
+  after: Map<string, bigint>,
+) {
   const sequences = new Map(after);
   const edges = newestFirst.map((e) => {
     sequences.set(e.accountId, e.sequence);
     return {
       cursor: encodeEntriesCursor({ accountId, sequences }),
       node: {
-        id: e.id, sequence: Number(e.sequence), amount: e.amount.toString(), direction: e.direction,
-        balanceAfter: e.balanceAfter.toString(), createdAt: e.createdAt.toISOString(),
+        id: e.id,
+        sequence: Number(e.sequence),
+        amount: e.amount.toString(),
+        direction: e.direction,
+        balanceAfter: e.balanceAfter.toString(),
+        createdAt: e.createdAt.toISOString(),
       },
     };
   });
@@ -60,7 +72,7 @@ function expectedPage(accountId: string, newestFirst: readonly EntryRow[], hasNe
 }
 
 describe('GetAccount of a PERSONAL account', () => {
-  it('answers exactly the ledger\'s newest 100 entries and its balance, with two statements in one round trip to its own shard', async () => {
+  it("answers exactly the ledger's newest 100 entries and its balance, with two statements in one round trip to its own shard", async () => {
     const id = await accountWithEntries(entryCount);
     const row = (await accountRow(stack.shards, id))!;
     const rows = await entriesOf(stack.shards, id);
@@ -72,17 +84,34 @@ describe('GetAccount of a PERSONAL account', () => {
     const answer = await gql(stack.gatewayUrl, getAccountDoc, { id }, operator);
     expect(stack.shards.all.map((s) => s.queryCount)).toEqual(stack.shards.all.map((s) => (s.index === 0 ? 2 : 0)));
     // The account and its first page of entries in one round trip (db/account-views.ts).
-    expect(stack.shards.all.map((s, i) => s.pool.roundTrips - roundTrips[i]!)).toEqual(stack.shards.all.map((s) => (s.index === 0 ? 1 : 0)));
+    expect(stack.shards.all.map((s, i) => s.pool.roundTrips - roundTrips[i]!)).toEqual(
+      stack.shards.all.map((s) => (s.index === 0 ? 1 : 0)),
+    );
     expect(answer.errors).toBeUndefined();
     const total = (row.available + row.frozen + row.pending).toString();
     expect(answer.data!.account).toEqual({
-      id, type: 'PERSONAL', ownerId: row.ownerId, currency: 'USD', status: 'ACTIVE',
-      balance: { available: row.available.toString(), frozen: row.frozen.toString(), pending: row.pending.toString(), total },
+      id,
+      type: 'PERSONAL',
+      ownerId: row.ownerId,
+      currency: 'USD',
+      status: 'ACTIVE',
+      balance: {
+        available: row.available.toString(),
+        frozen: row.frozen.toString(),
+        pending: row.pending.toString(),
+        total,
+      },
       entries: expectedPage(id, newestFirst.slice(0, pageSize), true, new Map()),
     });
 
     // The account subgraph itself, as the gateway calls it, answers the same.
-    const direct = await gql(stack.subgraphUrls.account, getAccountDoc, { id }, undefined, await asGateway('account', 'reader', 'operator'));
+    const direct = await gql(
+      stack.subgraphUrls.account,
+      getAccountDoc,
+      { id },
+      undefined,
+      await asGateway('account', 'reader', 'operator'),
+    );
     expect(direct.data).toEqual(answer.data);
 
     // The next page starts below the last edge's cursor and holds the rest.
@@ -92,7 +121,9 @@ describe('GetAccount of a PERSONAL account', () => {
     const next = await gql(stack.gatewayUrl, nextDoc, { id, after: endCursor }, operator);
     expect(next.errors).toBeUndefined();
     const lastSequence = newestFirst[pageSize - 1]!.sequence;
-    expect(next.data!.account.entries).toEqual(expectedPage(id, newestFirst.slice(pageSize), false, new Map([[id, lastSequence]])));
+    expect(next.data!.account.entries).toEqual(
+      expectedPage(id, newestFirst.slice(pageSize), false, new Map([[id, lastSequence]])),
+    );
   });
 });
 
@@ -100,11 +131,12 @@ describe('per-field work in a subgraph', () => {
   it('is not done unless the request asks: no cache hints, and an inline trace only for apollo-federation-include-trace', async () => {
     const id = await accountWithEntries(2);
     const headers = await asGateway('account', 'reader', 'operator');
-    const ask = (extra: Record<string, string>) => fetch(stack.subgraphUrls.account, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers, ...extra },
-      body: JSON.stringify({ query: getAccountDoc, variables: { id } }),
-    });
+    const ask = (extra: Record<string, string>) =>
+      fetch(stack.subgraphUrls.account, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers, ...extra },
+        body: JSON.stringify({ query: getAccountDoc, variables: { id } }),
+      });
 
     const plain = await ask({});
     const plainBody = (await plain.json()) as { data?: unknown; extensions?: Record<string, unknown> };

@@ -68,7 +68,14 @@ async function seed(): Promise<void> {
     for (let n = from; n < Math.min(from + postingsPerBatch, postings); n++) {
       items.push({
         at: new Date(start + Math.floor((n * year * 86_400_000) / postings)),
-        spec: { id: newId('posting', logical), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD', legs: legsOf(accountId, reserve, n) },
+        spec: {
+          id: newId('posting', logical),
+          kind: 'TEST',
+          refId: null,
+          dedupeKey: null,
+          currency: 'USD',
+          legs: legsOf(accountId, reserve, n),
+        },
         finish: async () => undefined,
       });
     }
@@ -85,7 +92,11 @@ describe('a year of statement lines for an account with 100,000 entries', () => 
   it('answers through the gateway in ≤ 100 ms on an idle machine, reading the summary by its primary key', async () => {
     await seed();
     const shard = stack.shards.of('account', accountId);
-    const [{ n }] = await rawRows<{ n: string }>(shard.db, 'SELECT COUNT(*) AS n FROM ledger_entries WHERE account_id = ?', [accountId]) as [{ n: string }];
+    const [{ n }] = (await rawRows<{ n: string }>(
+      shard.db,
+      'SELECT COUNT(*) AS n FROM ledger_entries WHERE account_id = ?',
+      [accountId],
+    )) as [{ n: string }];
     expect(Number(n)).toBe(entriesWanted);
     const from = addDays(firstDate, 0);
     const to = addDays(firstDate, year);
@@ -102,10 +113,20 @@ describe('a year of statement lines for an account with 100,000 entries', () => 
     expect(lines).toHaveLength(year + 1);
     expect(lines.reduce((s, l) => s + l.entryCount, 0)).toBe(entriesWanted);
     const figure = median(timings);
-    console.log(`statement of ${year + 1} lines over ${entriesWanted} entries: median ${figure.toFixed(1)} ms through the gateway (runs: ${timings.map((t) => t.toFixed(0)).join(', ')})`);
+    console.log(
+      `statement of ${year + 1} lines over ${entriesWanted} entries: median ${figure.toFixed(1)} ms through the gateway (runs: ${timings.map((t) => t.toFixed(0)).join(', ')})`,
+    );
     for (const [label, sql, values] of [
-      ['opening', 'EXPLAIN SELECT COALESCE(SUM(credits - debits), 0) FROM account_days WHERE account_id IN (?) AND business_date < ?', [[accountId], from]],
-      ['lines', 'EXPLAIN SELECT business_date, credits, debits, entry_count FROM account_days WHERE account_id IN (?) AND business_date BETWEEN ? AND ?', [[accountId], from, to]],
+      [
+        'opening',
+        'EXPLAIN SELECT COALESCE(SUM(credits - debits), 0) FROM account_days WHERE account_id IN (?) AND business_date < ?',
+        [[accountId], from],
+      ],
+      [
+        'lines',
+        'EXPLAIN SELECT business_date, credits, debits, entry_count FROM account_days WHERE account_id IN (?) AND business_date BETWEEN ? AND ?',
+        [[accountId], from, to],
+      ],
     ] as const) {
       const plan = await rawRows<{ type: string; key: string | null; rows: string | number }>(shard.db, sql, values);
       console.log(`EXPLAIN ${label}: ${JSON.stringify(plan)}`);

@@ -16,7 +16,9 @@ let stack: Stack;
 let kit: MoneyKit;
 
 beforeAll(async () => {
-  setBusinessCalendar(testConfig({ BUSINESS_TIMEZONE: 'America/New_York', BUSINESS_DAY_CUTOFF: '22:00' }).businessCalendar);
+  setBusinessCalendar(
+    testConfig({ BUSINESS_TIMEZONE: 'America/New_York', BUSINESS_DAY_CUTOFF: '22:00' }).businessCalendar,
+  );
   stack = await startStack({ now: () => clock });
   kit = await moneyKit(stack);
 });
@@ -42,16 +44,33 @@ describe('a statement in America/New_York, cut at 22:00, across a DST change', (
       await kit.fund(id, amount);
     }
     clock = new Date('2024-03-12T12:00:00Z');
-    const r = await gql(stack.gatewayUrl, contractOperation('AccountStatement'), { id, from: '2024-03-08', to: '2024-03-11' }, kit.operator);
+    const r = await gql(
+      stack.gatewayUrl,
+      contractOperation('AccountStatement'),
+      { id, from: '2024-03-08', to: '2024-03-11' },
+      kit.operator,
+    );
     expect(r.errors).toBeUndefined();
     expect(r.data!.account.statement).toEqual([
       { businessDate: '2024-03-08', opening: '0', credits: '1', debits: '0', closing: '1', entryCount: 1 },
       { businessDate: '2024-03-09', opening: '1', credits: '110', debits: '0', closing: '111', entryCount: 2 },
       { businessDate: '2024-03-10', opening: '111', credits: '11000', debits: '0', closing: '11111', entryCount: 2 },
-      { businessDate: '2024-03-11', opening: '11111', credits: '100000', debits: '0', closing: '111111', entryCount: 1 },
+      {
+        businessDate: '2024-03-11',
+        opening: '11111',
+        credits: '100000',
+        debits: '0',
+        closing: '111111',
+        entryCount: 1,
+      },
     ]);
     // At an instant inside the 23-hour date: the date's entries up to it, and every earlier date.
-    const b = await gql(stack.gatewayUrl, contractOperation('BalanceAt'), { id, at: '2024-03-11T01:29:59Z' }, kit.operator);
+    const b = await gql(
+      stack.gatewayUrl,
+      contractOperation('BalanceAt'),
+      { id, at: '2024-03-11T01:29:59Z' },
+      kit.operator,
+    );
     expect(b.data!.account.balanceAt.total).toBe('1111');
   });
 });

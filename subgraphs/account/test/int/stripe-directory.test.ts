@@ -4,7 +4,13 @@ import type { AddressInfo } from 'node:net';
 import { newId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
 import { addStripeShards, insertAccount, insertStripeIfMissing } from '@paygraph/shared/db/ledger-store';
 import { accounts } from '@paygraph/shared/db/schema/ledger';
-import { announceStripe, backfillStripeDirectories, logicalShardsIn, stripeDirectoryGaps, stripeShardBit } from '@paygraph/shared/ledger/stripes';
+import {
+  announceStripe,
+  backfillStripeDirectories,
+  logicalShardsIn,
+  stripeDirectoryGaps,
+  stripeShardBit,
+} from '@paygraph/shared/ledger/stripes';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
 import type { SubgraphServer } from '@paygraph/shared/server/subgraph';
@@ -53,8 +59,11 @@ async function readAccount(id: string, sub = 'operator'): Promise<Answer> {
 }
 
 async function directoryOf(merchantId: string): Promise<bigint> {
-  const [row] = await stack.shards.of('account', merchantId).db
-    .select({ d: accounts.stripeShards }).from(accounts).where(eq(accounts.id, merchantId));
+  const [row] = await stack.shards
+    .of('account', merchantId)
+    .db.select({ d: accounts.stripeShards })
+    .from(accounts)
+    .where(eq(accounts.id, merchantId));
   return row!.d;
 }
 
@@ -71,12 +80,22 @@ describe('which shards an account read asks', () => {
     const expected = stack.shards.all.map((s) => (s.index === home ? 1 : 0));
 
     let answer: Answer | undefined;
-    expect(await statementsDuring(async () => { answer = await readAccount(id); })).toEqual(expected);
+    expect(
+      await statementsDuring(async () => {
+        answer = await readAccount(id);
+      }),
+    ).toEqual(expected);
     expect(answer!.errors).toBeUndefined();
-    expect(answer!.data!.account).toEqual({ id, type: 'PERSONAL', balance: { available: '2500', frozen: '0', pending: '0', total: '2500' } });
+    expect(answer!.data!.account).toEqual({
+      id,
+      type: 'PERSONAL',
+      balance: { available: '2500', frozen: '0', pending: '0', total: '2500' },
+    });
 
     // The contract's GetAccount through the gateway: the account and its entries, both on its shard.
-    const viaGateway = await statementsDuring(async () => { answer = await gql(stack.gatewayUrl, moneyDocs.getAccount, { id }, kit.operator); });
+    const viaGateway = await statementsDuring(async () => {
+      answer = await gql(stack.gatewayUrl, moneyDocs.getAccount, { id }, kit.operator);
+    });
     expect(answer!.errors).toBeUndefined();
     expect(viaGateway).toEqual(stack.shards.all.map((s) => (s.index === home ? 2 : 0)));
   });
@@ -90,7 +109,11 @@ describe('which shards an account read asks', () => {
     const local = await kit.open(unique('payer'), { physical: home });
     const away1 = await kit.openAwayFrom(unique('payer'), [home]);
     const away2 = await kit.openAwayFrom(unique('payer'), [home, physicalOf(stack.shards, away1)]);
-    const late = await kit.openAwayFrom(unique('payer'), [home, physicalOf(stack.shards, away1), physicalOf(stack.shards, away2)]);
+    const late = await kit.openAwayFrom(unique('payer'), [
+      home,
+      physicalOf(stack.shards, away1),
+      physicalOf(stack.shards, away2),
+    ]);
     const [d1, d2, d4] = [away1, away2, late].map((id) => physicalOf(stack.shards, id));
     for (const payer of [local, away1, away2, late]) await kit.fund(payer, '10000');
     expect(await directoryOf(merchant)).toBe(0n);
@@ -105,7 +128,9 @@ describe('which shards an account read asks', () => {
     expect(new Set(logicalShardsIn(directory).map(physicalOfLogical))).toEqual(new Set([d1, d2]));
 
     let answer: Answer | undefined;
-    const counts = await statementsDuring(async () => { answer = await readAccount(merchant); });
+    const counts = await statementsDuring(async () => {
+      answer = await readAccount(merchant);
+    });
     expect(answer!.errors).toBeUndefined();
     expect(answer!.data!.account.balance).toEqual({ available: '0', frozen: '0', pending: '700', total: '700' });
     // Home: the account; each stripe's database: its stripe. The fourth database is not asked.
@@ -116,25 +141,34 @@ describe('which shards an account read asks', () => {
     // opened, so the very next read includes that stripe.
     await kit.paid(kit.operator, { payer: late, payee: merchant, amount: '800' });
     expect(new Set(logicalShardsIn(await directoryOf(merchant)).map(physicalOfLogical))).toEqual(new Set([d1, d2, d4]));
-    const after = await statementsDuring(async () => { answer = await readAccount(merchant); });
+    const after = await statementsDuring(async () => {
+      answer = await readAccount(merchant);
+    });
     expect(answer!.data!.account.balance).toMatchObject({ pending: '1500', total: '1500' });
     expect(after).toEqual(stack.shards.all.map((s) => ([home, d1, d2, d4].includes(s.index) ? 1 : 0)));
 
     // The hot path writes the home row only for a bit its read of the row does not show.
     const known = await directoryOf(merchant);
     const logical = logicalShardsIn(known)[0]!;
-    expect(await statementsDuring(() => announceStripe(stack.shards, { id: merchant, stripeShards: known }, logical))).toEqual(stack.shards.all.map(() => 0));
-    expect(await statementsDuring(() => announceStripe(stack.shards, { id: merchant, stripeShards: 0n }, logical)))
-      .toEqual(stack.shards.all.map((s) => (s.index === home ? 1 : 0)));
+    expect(
+      await statementsDuring(() => announceStripe(stack.shards, { id: merchant, stripeShards: known }, logical)),
+    ).toEqual(stack.shards.all.map(() => 0));
+    expect(
+      await statementsDuring(() => announceStripe(stack.shards, { id: merchant, stripeShards: 0n }, logical)),
+    ).toEqual(stack.shards.all.map((s) => (s.index === home ? 1 : 0)));
     expect(await directoryOf(merchant)).toBe(known);
     expect((await stripeDirectoryGaps(stack.shards)).filter((g) => g.merchantId === merchant)).toEqual([]);
   });
 
   it('names every stripe opened by concurrent first payments from every shard', async () => {
     const merchant = await kit.open(unique('rush'), { type: 'MERCHANT' });
-    const payers = await Promise.all(stack.shards.all.map((s) => kit.open(unique('rush-payer'), { physical: s.index })));
+    const payers = await Promise.all(
+      stack.shards.all.map((s) => kit.open(unique('rush-payer'), { physical: s.index })),
+    );
     for (const payer of payers) await kit.fund(payer, '1000');
-    await Promise.all(payers.flatMap((payer) => [1, 2, 3].map(() => kit.paid(kit.operator, { payer, payee: merchant, amount: '10' }))));
+    await Promise.all(
+      payers.flatMap((payer) => [1, 2, 3].map(() => kit.paid(kit.operator, { payer, payee: merchant, amount: '10' }))),
+    );
     expect((await stripeDirectoryGaps(stack.shards)).filter((g) => g.merchantId === merchant)).toEqual([]);
     const answer = await readAccount(merchant);
     expect(answer.data!.account.balance).toMatchObject({ pending: String(10 * 3 * payers.length) });
@@ -200,7 +234,9 @@ describe('with a shard down', () => {
     subgraph = await createAccountSubgraph(broken, testTrusts().account);
     await listen(subgraph.http, 0, '127.0.0.1');
     subgraphUrl = `http://127.0.0.1:${(subgraph.http.address() as AddressInfo).port}/graphql`;
-    gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, account: subgraphUrl }, testTrusts(), { security: testSecurityOptions() });
+    gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, account: subgraphUrl }, testTrusts(), {
+      security: testSecurityOptions(),
+    });
     gatewayUrl = `http://127.0.0.1:${await listen(gateway.http, 0, '127.0.0.1')}/graphql`;
   });
 
@@ -235,10 +271,14 @@ describe('with a shard down', () => {
     const downName = stack.shards.all[down]!.name;
 
     for (const url of [subgraphUrl, gatewayUrl]) {
-      const answer = url === gatewayUrl
-        ? await gql(url, ownerDoc, { ownerId }, ownerToken)
-        : await gql(url, ownerDoc, { ownerId }, undefined, await asGateway('account', ownerId, 'merchant'));
-      const nodes = answer.data!.accounts.edges.map((e: { node: unknown }) => e.node) as Array<{ id: string; balance: unknown }>;
+      const answer =
+        url === gatewayUrl
+          ? await gql(url, ownerDoc, { ownerId }, ownerToken)
+          : await gql(url, ownerDoc, { ownerId }, undefined, await asGateway('account', ownerId, 'merchant'));
+      const nodes = answer.data!.accounts.edges.map((e: { node: unknown }) => e.node) as Array<{
+        id: string;
+        balance: unknown;
+      }>;
       const reachable = [...personal.filter((id) => physicalOf(stack.shards, id) !== down), striped, plain].sort();
       expect(nodes.map((n) => n.id)).toEqual(reachable);
       expect(nodes.find((n) => n.id === plain)!.balance).toEqual({ pending: '0', total: '0' });
@@ -271,10 +311,17 @@ describe('with a shard down', () => {
     expect(JSON.stringify(refused.errors)).not.toMatch(/127\.0\.0\.1|ECONNREFUSED/);
 
     // In one batch (the gateway's _entities), the account on the shard that is down fails alone.
-    const batch = await gql(subgraphUrl, 'query($r:[_Any!]!){ _entities(representations:$r){ ... on Account { id type } } }',
-      { r: [up, onDown].map((id) => ({ __typename: 'Account', id })) }, undefined, headers);
+    const batch = await gql(
+      subgraphUrl,
+      'query($r:[_Any!]!){ _entities(representations:$r){ ... on Account { id type } } }',
+      { r: [up, onDown].map((id) => ({ __typename: 'Account', id })) },
+      undefined,
+      headers,
+    );
     expect(batch.data!._entities).toEqual([{ id: up, type: 'PERSONAL' }, null]);
-    expect(batch.errors?.map((e) => [e.extensions?.code, e.path?.join('.')])).toEqual([['SHARD_UNAVAILABLE', '_entities.1']]);
+    expect(batch.errors?.map((e) => [e.extensions?.code, e.path?.join('.')])).toEqual([
+      ['SHARD_UNAVAILABLE', '_entities.1'],
+    ]);
 
     // A merchant at home on a shard that is up, with a stripe on the one that is down: the
     // account answers, its balance does not (it would be short of that stripe).
@@ -284,7 +331,8 @@ describe('with a shard down', () => {
     await kit.paid(kit.operator, { payer, payee: merchant, amount: '120' });
     const half = await gql(subgraphUrl, accountDoc, { id: merchant }, undefined, headers);
     expect(half.data!.account).toEqual({ id: merchant, type: 'MERCHANT', balance: null });
-    expect(half.errors?.map((e) => [e.extensions?.code, e.extensions?.shard, e.path?.join('.')]))
-      .toEqual([['SHARD_UNAVAILABLE', stack.shards.all[down]!.name, 'account.balance']]);
+    expect(half.errors?.map((e) => [e.extensions?.code, e.extensions?.shard, e.path?.join('.')])).toEqual([
+      ['SHARD_UNAVAILABLE', stack.shards.all[down]!.name, 'account.balance'],
+    ]);
   });
 });

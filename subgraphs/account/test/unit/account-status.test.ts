@@ -7,8 +7,17 @@ const row = (available: bigint, frozen = 0n, pending = 0n) => ({ available, froz
 function merchant(rows: ReadonlyArray<ReturnType<typeof row>>, status: AccountView['status'] = 'ACTIVE'): AccountView {
   const sum = (pick: (r: ReturnType<typeof row>) => bigint) => rows.reduce((a, r) => a + pick(r), 0n);
   return {
-    id: 'acc_m', ownerId: 'o', type: 'MERCHANT', status, currency: 'USD', version: 1n, createdAt: new Date(0),
-    available: sum((r) => r.available), frozen: sum((r) => r.frozen), pending: sum((r) => r.pending), creditLimit: 1_000n,
+    id: 'acc_m',
+    ownerId: 'o',
+    type: 'MERCHANT',
+    status,
+    currency: 'USD',
+    version: 1n,
+    createdAt: new Date(0),
+    available: sum((r) => r.available),
+    frozen: sum((r) => r.frozen),
+    pending: sum((r) => r.pending),
+    creditLimit: 1_000n,
     stripeIds: rows.slice(1).map((_, i) => `acc_s${i}`),
   };
 }
@@ -16,7 +25,10 @@ function merchant(rows: ReadonlyArray<ReturnType<typeof row>>, status: AccountVi
 describe('closing an account', () => {
   it('needs every row empty, not only their sum: a home row in debt beside a stripe holding as much stays open', () => {
     const rows = [row(-1_000n), row(1_000n)];
-    expect(decideStatusChange(merchant(rows), 'close', rows)).toEqual({ ok: false, error: { kind: 'AccountBalanceNotZero', total: 0n } });
+    expect(decideStatusChange(merchant(rows), 'close', rows)).toEqual({
+      ok: false,
+      error: { kind: 'AccountBalanceNotZero', total: 0n },
+    });
     const split = [row(0n, 0n, 5n), row(0n, 0n, -5n)];
     expect(decideStatusChange(merchant(split), 'close', split).ok).toBe(false);
     const empty = [row(0n), row(0n)];

@@ -5,15 +5,24 @@ import { decideCreditLimit, exposureOf, parseCreditLimit } from '../../src/domai
 describe('credit line rules', () => {
   it('accepts limits from 0 to the largest, and refuses below or above', () => {
     expect(parseCreditLimit('0')).toEqual({ ok: true, value: 0n });
-    expect(parseCreditLimit(creditLimitMinorUnitsMax.toString())).toEqual({ ok: true, value: creditLimitMinorUnitsMax });
+    expect(parseCreditLimit(creditLimitMinorUnitsMax.toString())).toEqual({
+      ok: true,
+      value: creditLimitMinorUnitsMax,
+    });
     for (const bad of ['-1', (creditLimitMinorUnitsMax + 1n).toString(), '1.5', '']) {
       expect(parseCreditLimit(bad)).toMatchObject({ ok: false, error: { kind: 'InvalidInput', field: 'limit' } });
     }
   });
 
   it('refuses a system account and a closed one, and takes a limit below the debt', () => {
-    expect(decideCreditLimit({ id: 'a', type: 'SYSTEM', status: 'ACTIVE' }, 1n)).toMatchObject({ ok: false, error: { kind: 'InvalidInput', field: 'accountId' } });
-    expect(decideCreditLimit({ id: 'a', type: 'PERSONAL', status: 'CLOSED' }, 1n)).toEqual({ ok: false, error: { kind: 'AccountNotActive', status: 'CLOSED' } });
+    expect(decideCreditLimit({ id: 'a', type: 'SYSTEM', status: 'ACTIVE' }, 1n)).toMatchObject({
+      ok: false,
+      error: { kind: 'InvalidInput', field: 'accountId' },
+    });
+    expect(decideCreditLimit({ id: 'a', type: 'PERSONAL', status: 'CLOSED' }, 1n)).toEqual({
+      ok: false,
+      error: { kind: 'AccountNotActive', status: 'CLOSED' },
+    });
     expect(decideCreditLimit({ id: 'a', type: 'MERCHANT', status: 'FROZEN' }, 0n)).toEqual({ ok: true, value: 0n });
   });
 
@@ -28,6 +37,9 @@ describe('credit line rules', () => {
       { currency: 'EUR', used: 5n, limit: 0n, accounts: 1 },
       { currency: 'USD', used: 31n, limit: 100n, accounts: 2 },
     ]);
-    expect(byShard.filter((l) => l.currency === 'USD').map((l) => [l.shard, l.used])).toEqual([['s0', 30n], ['s1', 1n]]);
+    expect(byShard.filter((l) => l.currency === 'USD').map((l) => [l.shard, l.used])).toEqual([
+      ['s0', 30n],
+      ['s1', 1n],
+    ]);
   });
 });

@@ -2,8 +2,14 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import {
-  advanceOutstanding, advancePieces, advanceRefundOffsets, advances, advanceTerms,
-  type AdvancePieceRow, type AdvanceRow, type AdvanceTermsRow,
+  advanceOutstanding,
+  advancePieces,
+  advanceRefundOffsets,
+  advances,
+  advanceTerms,
+  type AdvancePieceRow,
+  type AdvanceRow,
+  type AdvanceTermsRow,
 } from './schema/settlement';
 
 /**
@@ -32,7 +38,10 @@ export async function advanceById(db: Executor, id: string): Promise<AdvanceRow 
 }
 
 export async function pendingAdvancesOf(db: Executor, merchantId: string): Promise<AdvanceRow[]> {
-  return db.select().from(advances).where(and(eq(advances.merchantAccountId, merchantId), eq(advances.status, 'PENDING')));
+  return db
+    .select()
+    .from(advances)
+    .where(and(eq(advances.merchantAccountId, merchantId), eq(advances.status, 'PENDING')));
 }
 
 /**
@@ -40,8 +49,12 @@ export async function pendingAdvancesOf(db: Executor, merchantId: string): Promi
  * advance first, at most `limit` of them: the advance worker's scan (advances_status_created_idx).
  */
 export async function merchantsWithAdvancesLeft(db: Executor, limit: number): Promise<string[]> {
-  const rows = await db.select({ merchantAccountId: advances.merchantAccountId }).from(advances)
-    .where(eq(advances.status, 'PENDING')).orderBy(advances.createdAt).limit(limit);
+  const rows = await db
+    .select({ merchantAccountId: advances.merchantAccountId })
+    .from(advances)
+    .where(eq(advances.status, 'PENDING'))
+    .orderBy(advances.createdAt)
+    .limit(limit);
   return [...new Set(rows.map((r) => r.merchantAccountId))];
 }
 
@@ -53,38 +66,56 @@ export async function finishAdvance(db: Executor, id: string, status: 'PAID' | '
   await db.update(advances).set({ status, completedAt: now }).where(eq(advances.id, id));
 }
 
-/** What stands advanced and not yet settled on each of the merchant's stripes on this shard (a stripe without a row: 0). */
+/**
+ * What stands advanced and not yet settled on each of the merchant's stripes on this shard (a stripe without a row: 0).
+ */
 export async function outstandingOf(db: Executor, merchantId: string): Promise<Map<string, bigint>> {
   const rows = await db.select().from(advanceOutstanding).where(eq(advanceOutstanding.merchantAccountId, merchantId));
   return new Map(rows.map((r) => [r.stripeAccountId, r.outstanding]));
 }
 
 export async function lockOutstanding(tx: Tx, stripeId: string): Promise<bigint> {
-  const rows = await tx.select().from(advanceOutstanding).where(eq(advanceOutstanding.stripeAccountId, stripeId)).for('update');
+  const rows = await tx
+    .select()
+    .from(advanceOutstanding)
+    .where(eq(advanceOutstanding.stripeAccountId, stripeId))
+    .for('update');
   return rows[0]?.outstanding ?? 0n;
 }
 
 /** Adds `delta` (signed) to the stripe's outstanding advance, creating its row on the first advance. */
 export async function addOutstanding(tx: Tx, stripeId: string, merchantId: string, delta: bigint): Promise<void> {
-  await tx.insert(advanceOutstanding).values({ stripeAccountId: stripeId, merchantAccountId: merchantId, outstanding: delta })
+  await tx
+    .insert(advanceOutstanding)
+    .values({ stripeAccountId: stripeId, merchantAccountId: merchantId, outstanding: delta })
     .onDuplicateKeyUpdate({ set: { outstanding: sql`${advanceOutstanding.outstanding} + ${delta}` } });
 }
 
 /** Which of these refunds already lowered the stripe's outstanding advance. */
 export async function offsetRefunds(tx: Tx, stripeId: string, refundIds: readonly string[]): Promise<Set<string>> {
   if (refundIds.length === 0) return new Set();
-  const rows = await tx.select({ refundId: advanceRefundOffsets.refundId }).from(advanceRefundOffsets)
-    .where(and(eq(advanceRefundOffsets.stripeAccountId, stripeId), inArray(advanceRefundOffsets.refundId, [...refundIds])));
+  const rows = await tx
+    .select({ refundId: advanceRefundOffsets.refundId })
+    .from(advanceRefundOffsets)
+    .where(
+      and(eq(advanceRefundOffsets.stripeAccountId, stripeId), inArray(advanceRefundOffsets.refundId, [...refundIds])),
+    );
   return new Set(rows.map((r) => r.refundId));
 }
 
-export async function insertRefundOffsets(tx: Tx, rows: ReadonlyArray<typeof advanceRefundOffsets.$inferInsert>): Promise<void> {
+export async function insertRefundOffsets(
+  tx: Tx,
+  rows: ReadonlyArray<typeof advanceRefundOffsets.$inferInsert>,
+): Promise<void> {
   if (rows.length > 0) await tx.insert(advanceRefundOffsets).values([...rows]);
 }
 
 export async function lockPiece(tx: Tx, advanceId: string, stripeId: string): Promise<AdvancePieceRow | undefined> {
-  const rows = await tx.select().from(advancePieces)
-    .where(and(eq(advancePieces.advanceId, advanceId), eq(advancePieces.stripeAccountId, stripeId))).for('update');
+  const rows = await tx
+    .select()
+    .from(advancePieces)
+    .where(and(eq(advancePieces.advanceId, advanceId), eq(advancePieces.stripeAccountId, stripeId)))
+    .for('update');
   return rows[0];
 }
 
@@ -93,7 +124,9 @@ export async function insertPiece(tx: Tx, row: typeof advancePieces.$inferInsert
 }
 
 export async function markPieceReversed(tx: Tx, advanceId: string, stripeId: string): Promise<void> {
-  await tx.update(advancePieces).set({ reversed: true })
+  await tx
+    .update(advancePieces)
+    .set({ reversed: true })
     .where(and(eq(advancePieces.advanceId, advanceId), eq(advancePieces.stripeAccountId, stripeId)));
 }
 

@@ -12,7 +12,10 @@ type Rows<T> = [T[], unknown];
  * Postings of the date whose entries do not sum to zero in some currency (an FX posting moves
  * two, each netting to zero on its own), or that have no entries at all.
  */
-export async function unbalancedPostings(db: Executor, businessDate: string): Promise<Array<{ postingId: string; currency: string; sum: bigint }>> {
+export async function unbalancedPostings(
+  db: Executor,
+  businessDate: string,
+): Promise<Array<{ postingId: string; currency: string; sum: bigint }>> {
   const [rows] = (await db.execute(sql`
     SELECT p.id AS posting_id, COALESCE(e.currency, p.currency) AS currency, COALESCE(SUM(e.amount), 0) AS total, COUNT(e.account_id) AS n
     FROM postings p LEFT JOIN ledger_entries e ON e.posting_id = p.id
@@ -32,7 +35,10 @@ export async function unbalancedPostings(db: Executor, businessDate: string): Pr
  * `account_id IN (SELECT DISTINCT …)` inside a grouped derived table, was planned on the test
  * databases into a statement that ran for minutes, server-side, after the client gave up.
  */
-export async function balanceMismatchesOfDate(db: Executor, businessDate: string): Promise<Array<{ accountId: string; currency: string; stored: bigint; entries: bigint }>> {
+export async function balanceMismatchesOfDate(
+  db: Executor,
+  businessDate: string,
+): Promise<Array<{ accountId: string; currency: string; stored: bigint; entries: bigint }>> {
   const [rows] = (await db.execute(sql`
     SELECT STRAIGHT_JOIN a.id AS account_id, a.currency, a.available + a.frozen + a.pending AS stored, SUM(e.amount) AS entries
     FROM (SELECT DISTINCT d.account_id FROM postings p JOIN ledger_entries d ON d.posting_id = p.id
@@ -43,30 +49,51 @@ export async function balanceMismatchesOfDate(db: Executor, businessDate: string
     HAVING a.available <> SUM(CASE WHEN e.bucket = 'AVAILABLE' THEN e.amount ELSE 0 END)
         OR a.frozen <> SUM(CASE WHEN e.bucket = 'FROZEN' THEN e.amount ELSE 0 END)
         OR a.pending <> SUM(CASE WHEN e.bucket = 'PENDING' THEN e.amount ELSE 0 END)`)) as unknown as Rows<{
-    account_id: string; currency: string; stored: string; entries: string;
+    account_id: string;
+    currency: string;
+    stored: string;
+    entries: string;
   }>;
-  return rows.map((r) => ({ accountId: r.account_id, currency: r.currency, stored: BigInt(r.stored), entries: BigInt(r.entries) }));
+  return rows.map((r) => ({
+    accountId: r.account_id,
+    currency: r.currency,
+    stored: BigInt(r.stored),
+    entries: BigInt(r.entries),
+  }));
 }
 
 /** Which of these dedupe keys have a posting on this shard. */
 export async function postedKeys(db: Executor, keys: readonly string[]): Promise<Set<string>> {
   if (keys.length === 0) return new Set();
-  const rows = await db.select({ key: postings.dedupeKey }).from(postings).where(inArray(postings.dedupeKey, [...keys]));
+  const rows = await db
+    .select({ key: postings.dedupeKey })
+    .from(postings)
+    .where(inArray(postings.dedupeKey, [...keys]));
   return new Set(rows.flatMap((r) => (r.key ? [r.key] : [])));
 }
 
 /** The entries of the postings with these dedupe keys, by key. */
 export async function entriesOfKeys(db: Executor, keys: readonly string[]) {
   if (keys.length === 0) return [];
-  return db.select({ key: postings.dedupeKey, accountId: ledgerEntries.accountId, bucket: ledgerEntries.bucket, amount: ledgerEntries.amount })
-    .from(ledgerEntries).innerJoin(postings, eq(postings.id, ledgerEntries.postingId))
+  return db
+    .select({
+      key: postings.dedupeKey,
+      accountId: ledgerEntries.accountId,
+      bucket: ledgerEntries.bucket,
+      amount: ledgerEntries.amount,
+    })
+    .from(ledgerEntries)
+    .innerJoin(postings, eq(postings.id, ledgerEntries.postingId))
     .where(inArray(postings.dedupeKey, [...keys]));
 }
 
 /** Accounts with entries in postings of the date. */
 export async function accountsTouchedOn(db: Executor, businessDate: string): Promise<string[]> {
-  const rows = await db.selectDistinct({ id: ledgerEntries.accountId }).from(ledgerEntries)
-    .innerJoin(postings, eq(postings.id, ledgerEntries.postingId)).where(eq(postings.businessDate, businessDate));
+  const rows = await db
+    .selectDistinct({ id: ledgerEntries.accountId })
+    .from(ledgerEntries)
+    .innerJoin(postings, eq(postings.id, ledgerEntries.postingId))
+    .where(eq(postings.businessDate, businessDate));
   return rows.map((r) => r.id);
 }
 
@@ -74,12 +101,18 @@ export async function accountsTouchedOn(db: Executor, businessDate: string): Pro
  * What the postings naming these movements (ref_id) hold in this shard's clearing, per currency:
  * a movement of many legs in flight has paid into clearing what it has not yet delivered.
  */
-export async function clearingOfRefs(db: Executor, refIds: readonly string[]): Promise<Array<{ currency: string; amount: bigint }>> {
+export async function clearingOfRefs(
+  db: Executor,
+  refIds: readonly string[],
+): Promise<Array<{ currency: string; amount: bigint }>> {
   if (refIds.length === 0) return [];
   const [rows] = (await db.execute(sql`
     SELECT a.currency, COALESCE(SUM(e.amount), 0) AS total
     FROM ledger_entries e JOIN postings p ON p.id = e.posting_id JOIN accounts a ON a.id = e.account_id
-    WHERE p.ref_id IN (${sql.join(refIds.map((id) => sql`${id}`), sql`, `)}) AND a.system_kind = 'CLEARING'
+    WHERE p.ref_id IN (${sql.join(
+      refIds.map((id) => sql`${id}`),
+      sql`, `,
+    )}) AND a.system_kind = 'CLEARING'
     GROUP BY a.currency`)) as unknown as Rows<{ currency: string; total: string }>;
   return rows.map((r) => ({ currency: r.currency, amount: BigInt(r.total) }));
 }
@@ -90,7 +123,9 @@ export async function clearingOfRefs(db: Executor, refIds: readonly string[]): P
  * written in the local transaction that changes outstanding, so they always agree unless a row
  * was changed outside them.
  */
-export async function outstandingMismatches(db: Executor): Promise<Array<{ stripeId: string; stored: bigint; expected: bigint }>> {
+export async function outstandingMismatches(
+  db: Executor,
+): Promise<Array<{ stripeId: string; stored: bigint; expected: bigint }>> {
   const [rows] = (await db.execute(sql`
     SELECT o.stripe_account_id AS stripe_id, o.outstanding AS stored,
       COALESCE(p.total, 0) - COALESCE(s.total, 0) - COALESCE(r.total, 0) AS expected
@@ -101,7 +136,11 @@ export async function outstandingMismatches(db: Executor): Promise<Array<{ strip
       ON s.stripe_account_id = o.stripe_account_id
     LEFT JOIN (SELECT stripe_account_id, SUM(amount) AS total FROM advance_refund_offsets GROUP BY stripe_account_id) r
       ON r.stripe_account_id = o.stripe_account_id
-    WHERE o.outstanding <> COALESCE(p.total, 0) - COALESCE(s.total, 0) - COALESCE(r.total, 0)`)) as unknown as Rows<{ stripe_id: string; stored: string; expected: string }>;
+    WHERE o.outstanding <> COALESCE(p.total, 0) - COALESCE(s.total, 0) - COALESCE(r.total, 0)`)) as unknown as Rows<{
+    stripe_id: string;
+    stored: string;
+    expected: string;
+  }>;
   return rows.map((r) => ({ stripeId: r.stripe_id, stored: BigInt(r.stored), expected: BigInt(r.expected) }));
 }
 
@@ -109,7 +148,10 @@ export async function outstandingMismatches(db: Executor): Promise<Array<{ strip
  * The date's ADVANCE postings that disagree with their piece: none recorded, or the stripe's
  * pending not lowered by exactly the piece's amount.
  */
-export async function advancePostingMismatches(db: Executor, businessDate: string): Promise<Array<{ postingId: string; stripeId: string | null; recorded: bigint; moved: bigint }>> {
+export async function advancePostingMismatches(
+  db: Executor,
+  businessDate: string,
+): Promise<Array<{ postingId: string; stripeId: string | null; recorded: bigint; moved: bigint }>> {
   const [rows] = (await db.execute(sql`
     SELECT p.id AS posting_id, pc.stripe_account_id AS stripe_id, COALESCE(pc.amount, 0) AS recorded,
       -COALESCE(SUM(CASE WHEN e.bucket = 'PENDING' AND e.account_id = pc.stripe_account_id THEN e.amount ELSE 0 END), 0) AS moved
@@ -118,6 +160,16 @@ export async function advancePostingMismatches(db: Executor, businessDate: strin
     LEFT JOIN ledger_entries e ON e.posting_id = p.id
     WHERE p.business_date = ${businessDate} AND p.kind = 'ADVANCE'
     GROUP BY p.id, pc.stripe_account_id, pc.amount
-    HAVING pc.stripe_account_id IS NULL OR moved <> recorded`)) as unknown as Rows<{ posting_id: string; stripe_id: string | null; recorded: string; moved: string }>;
-  return rows.map((r) => ({ postingId: r.posting_id, stripeId: r.stripe_id, recorded: BigInt(r.recorded), moved: BigInt(r.moved) }));
+    HAVING pc.stripe_account_id IS NULL OR moved <> recorded`)) as unknown as Rows<{
+    posting_id: string;
+    stripe_id: string | null;
+    recorded: string;
+    moved: string;
+  }>;
+  return rows.map((r) => ({
+    postingId: r.posting_id,
+    stripeId: r.stripe_id,
+    recorded: BigInt(r.recorded),
+    moved: BigInt(r.moved),
+  }));
 }

@@ -2,8 +2,17 @@ import { and, asc, desc, eq, gte, inArray, lte, max } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import {
-  channelMatchingRules, channelReconciliations, reconciliationExceptionEvents, reconciliationExceptions, statementLines, statements,
-  type ChannelReconciliationRow, type ExceptionRow, type MatchingRulesRow, type StatementLineRow, type StatementRow,
+  channelMatchingRules,
+  channelReconciliations,
+  reconciliationExceptionEvents,
+  reconciliationExceptions,
+  statementLines,
+  statements,
+  type ChannelReconciliationRow,
+  type ExceptionRow,
+  type MatchingRulesRow,
+  type StatementLineRow,
+  type StatementRow,
 } from './schema/settlement';
 
 /**
@@ -11,12 +20,20 @@ import {
  * exceptions with their audit trail, and the stored reports.
  */
 export async function replaceBankStatements(
-  tx: Tx, channel: string,
-  imported: ReadonlyArray<{ statement: typeof statements.$inferInsert; lines: ReadonlyArray<Omit<StatementLineRow, 'statementId'>> }>,
+  tx: Tx,
+  channel: string,
+  imported: ReadonlyArray<{
+    statement: typeof statements.$inferInsert;
+    lines: ReadonlyArray<Omit<StatementLineRow, 'statementId'>>;
+  }>,
   insertBatchMax: number,
 ): Promise<void> {
   const dates = [...new Set(imported.map((i) => i.statement.businessDate))];
-  const earlier = await tx.select({ id: statements.id }).from(statements).where(and(eq(statements.channel, channel), inArray(statements.businessDate, dates))).for('update');
+  const earlier = await tx
+    .select({ id: statements.id })
+    .from(statements)
+    .where(and(eq(statements.channel, channel), inArray(statements.businessDate, dates)))
+    .for('update');
   const earlierIds = earlier.map((e) => e.id);
   if (earlierIds.length > 0) {
     await tx.delete(statementLines).where(inArray(statementLines.statementId, earlierIds));
@@ -25,23 +42,46 @@ export async function replaceBankStatements(
   for (const { statement, lines } of imported) {
     await tx.insert(statements).values(statement);
     for (let i = 0; i < lines.length; i += insertBatchMax) {
-      await tx.insert(statementLines).values(lines.slice(i, i + insertBatchMax).map((l) => ({ ...l, statementId: statement.id })));
+      await tx
+        .insert(statementLines)
+        .values(lines.slice(i, i + insertBatchMax).map((l) => ({ ...l, statementId: statement.id })));
     }
   }
 }
 
-export async function statementsBetween(db: Executor, channel: string, fromDate: string, toDate: string): Promise<StatementRow[]> {
-  return db.select().from(statements).where(and(eq(statements.channel, channel), gte(statements.businessDate, fromDate), lte(statements.businessDate, toDate)));
+export async function statementsBetween(
+  db: Executor,
+  channel: string,
+  fromDate: string,
+  toDate: string,
+): Promise<StatementRow[]> {
+  return db
+    .select()
+    .from(statements)
+    .where(
+      and(
+        eq(statements.channel, channel),
+        gte(statements.businessDate, fromDate),
+        lte(statements.businessDate, toDate),
+      ),
+    );
 }
 
 export async function linesOfStatements(db: Executor, ids: readonly string[]): Promise<StatementLineRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(statementLines).where(inArray(statementLines.statementId, [...ids])).orderBy(asc(statementLines.statementId), asc(statementLines.lineNumber));
+  return db
+    .select()
+    .from(statementLines)
+    .where(inArray(statementLines.statementId, [...ids]))
+    .orderBy(asc(statementLines.statementId), asc(statementLines.lineNumber));
 }
 
 /** The latest date the channel has a statement of, or null. */
 export async function latestStatementDate(db: Executor, channel: string): Promise<string | null> {
-  const rows = await db.select({ latest: max(statements.businessDate) }).from(statements).where(eq(statements.channel, channel));
+  const rows = await db
+    .select({ latest: max(statements.businessDate) })
+    .from(statements)
+    .where(eq(statements.channel, channel));
   return rows[0]?.latest ?? null;
 }
 
@@ -54,30 +94,68 @@ export async function upsertRules(db: Executor, row: typeof channelMatchingRules
   await db.insert(channelMatchingRules).values(row).onDuplicateKeyUpdate({ set });
 }
 
-export async function exceptionsBySubjects(db: Executor, channel: string, subjects: readonly string[]): Promise<ExceptionRow[]> {
+export async function exceptionsBySubjects(
+  db: Executor,
+  channel: string,
+  subjects: readonly string[],
+): Promise<ExceptionRow[]> {
   if (subjects.length === 0) return [];
   const found: ExceptionRow[] = [];
   for (let i = 0; i < subjects.length; i += 1_000) {
-    found.push(...await db.select().from(reconciliationExceptions)
-      .where(and(eq(reconciliationExceptions.channel, channel), inArray(reconciliationExceptions.subject, subjects.slice(i, i + 1_000)))));
+    found.push(
+      ...(await db
+        .select()
+        .from(reconciliationExceptions)
+        .where(
+          and(
+            eq(reconciliationExceptions.channel, channel),
+            inArray(reconciliationExceptions.subject, subjects.slice(i, i + 1_000)),
+          ),
+        )),
+    );
   }
   return found;
 }
 
-export async function exceptionsOfDate(db: Executor, channel: string, businessDate: string, status?: 'OPEN' | 'RESOLVED'): Promise<ExceptionRow[]> {
-  return db.select().from(reconciliationExceptions).where(and(
-    eq(reconciliationExceptions.channel, channel), eq(reconciliationExceptions.businessDate, businessDate),
-    status === undefined ? undefined : eq(reconciliationExceptions.status, status),
-  ));
+export async function exceptionsOfDate(
+  db: Executor,
+  channel: string,
+  businessDate: string,
+  status?: 'OPEN' | 'RESOLVED',
+): Promise<ExceptionRow[]> {
+  return db
+    .select()
+    .from(reconciliationExceptions)
+    .where(
+      and(
+        eq(reconciliationExceptions.channel, channel),
+        eq(reconciliationExceptions.businessDate, businessDate),
+        status === undefined ? undefined : eq(reconciliationExceptions.status, status),
+      ),
+    );
 }
 
-export async function insertExceptions(tx: Tx, rows: ReadonlyArray<typeof reconciliationExceptions.$inferInsert>): Promise<void> {
-  for (let i = 0; i < rows.length; i += 1_000) await tx.insert(reconciliationExceptions).ignore().values(rows.slice(i, i + 1_000));
+export async function insertExceptions(
+  tx: Tx,
+  rows: ReadonlyArray<typeof reconciliationExceptions.$inferInsert>,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += 1_000)
+    await tx
+      .insert(reconciliationExceptions)
+      .ignore()
+      .values(rows.slice(i, i + 1_000));
 }
 
 /** Changes an exception only while it is OPEN: a resolved one is never reopened nor rewritten. */
-export async function updateOpenException(tx: Tx, id: string, set: Partial<typeof reconciliationExceptions.$inferInsert>): Promise<boolean> {
-  const [result] = await tx.update(reconciliationExceptions).set(set).where(and(eq(reconciliationExceptions.id, id), eq(reconciliationExceptions.status, 'OPEN')));
+export async function updateOpenException(
+  tx: Tx,
+  id: string,
+  set: Partial<typeof reconciliationExceptions.$inferInsert>,
+): Promise<boolean> {
+  const [result] = await tx
+    .update(reconciliationExceptions)
+    .set(set)
+    .where(and(eq(reconciliationExceptions.id, id), eq(reconciliationExceptions.status, 'OPEN')));
   return (result as { affectedRows: number }).affectedRows === 1;
 }
 
@@ -85,32 +163,64 @@ export async function lockException(tx: Executor, id: string): Promise<Exception
   return (await tx.select().from(reconciliationExceptions).where(eq(reconciliationExceptions.id, id)).for('update'))[0];
 }
 
-export async function setException(tx: Executor, id: string, set: Partial<typeof reconciliationExceptions.$inferInsert>): Promise<void> {
+export async function setException(
+  tx: Executor,
+  id: string,
+  set: Partial<typeof reconciliationExceptions.$inferInsert>,
+): Promise<void> {
   await tx.update(reconciliationExceptions).set(set).where(eq(reconciliationExceptions.id, id));
 }
 
 export async function exceptionsByIds(db: Executor, ids: readonly string[]): Promise<ExceptionRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(reconciliationExceptions).where(inArray(reconciliationExceptions.id, [...ids]));
+  return db
+    .select()
+    .from(reconciliationExceptions)
+    .where(inArray(reconciliationExceptions.id, [...ids]));
 }
 
-export async function exceptionsWithStatus(db: Executor, channel: string | null, status: 'OPEN' | 'RESOLVED', limit: number): Promise<ExceptionRow[]> {
-  return db.select().from(reconciliationExceptions)
-    .where(and(eq(reconciliationExceptions.status, status), channel === null ? undefined : eq(reconciliationExceptions.channel, channel)))
-    .orderBy(asc(reconciliationExceptions.detectedAt), asc(reconciliationExceptions.id)).limit(limit);
+export async function exceptionsWithStatus(
+  db: Executor,
+  channel: string | null,
+  status: 'OPEN' | 'RESOLVED',
+  limit: number,
+): Promise<ExceptionRow[]> {
+  return db
+    .select()
+    .from(reconciliationExceptions)
+    .where(
+      and(
+        eq(reconciliationExceptions.status, status),
+        channel === null ? undefined : eq(reconciliationExceptions.channel, channel),
+      ),
+    )
+    .orderBy(asc(reconciliationExceptions.detectedAt), asc(reconciliationExceptions.id))
+    .limit(limit);
 }
 
 /**
  * Appends to the exceptions' audit trail, each event numbered after the exception's last. The
  * caller holds the exception's row (or has just inserted it), so no two writers number alike.
  */
-export async function appendEvents(tx: Executor, events: ReadonlyArray<{ exceptionId: string; event: 'OPENED' | 'CHANGED' | 'RESOLVED'; actor: string; detail: string; at: Date }>): Promise<void> {
+export async function appendEvents(
+  tx: Executor,
+  events: ReadonlyArray<{
+    exceptionId: string;
+    event: 'OPENED' | 'CHANGED' | 'RESOLVED';
+    actor: string;
+    detail: string;
+    at: Date;
+  }>,
+): Promise<void> {
   if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => e.exceptionId))];
   const last = new Map<string, number>();
   for (let i = 0; i < ids.length; i += 1_000) {
-    const rows = await tx.select({ id: reconciliationExceptionEvents.exceptionId, last: max(reconciliationExceptionEvents.sequence) })
-      .from(reconciliationExceptionEvents).where(inArray(reconciliationExceptionEvents.exceptionId, ids.slice(i, i + 1_000))).groupBy(reconciliationExceptionEvents.exceptionId);
+    const rows = await tx
+      .select({ id: reconciliationExceptionEvents.exceptionId, last: max(reconciliationExceptionEvents.sequence) })
+      .from(reconciliationExceptionEvents)
+      .where(inArray(reconciliationExceptionEvents.exceptionId, ids.slice(i, i + 1_000)))
+      .groupBy(reconciliationExceptionEvents.exceptionId);
     for (const r of rows) last.set(r.id, r.last ?? 0);
   }
   const rows = events.map((e) => {
@@ -118,18 +228,35 @@ export async function appendEvents(tx: Executor, events: ReadonlyArray<{ excepti
     last.set(e.exceptionId, sequence);
     return { ...e, detail: e.detail.slice(0, 500), sequence };
   });
-  for (let i = 0; i < rows.length; i += 1_000) await tx.insert(reconciliationExceptionEvents).values(rows.slice(i, i + 1_000));
+  for (let i = 0; i < rows.length; i += 1_000)
+    await tx.insert(reconciliationExceptionEvents).values(rows.slice(i, i + 1_000));
 }
 
 export async function eventsOf(db: Executor, exceptionId: string) {
-  return db.select().from(reconciliationExceptionEvents).where(eq(reconciliationExceptionEvents.exceptionId, exceptionId)).orderBy(asc(reconciliationExceptionEvents.sequence));
+  return db
+    .select()
+    .from(reconciliationExceptionEvents)
+    .where(eq(reconciliationExceptionEvents.exceptionId, exceptionId))
+    .orderBy(asc(reconciliationExceptionEvents.sequence));
 }
 
-export async function insertChannelReconciliation(db: Executor, row: typeof channelReconciliations.$inferInsert): Promise<void> {
+export async function insertChannelReconciliation(
+  db: Executor,
+  row: typeof channelReconciliations.$inferInsert,
+): Promise<void> {
   await db.insert(channelReconciliations).values(row);
 }
 
-export async function channelReconciliationsOf(db: Executor, channel: string, businessDate: string, limit: number): Promise<ChannelReconciliationRow[]> {
-  return db.select().from(channelReconciliations).where(and(eq(channelReconciliations.channel, channel), eq(channelReconciliations.businessDate, businessDate)))
-    .orderBy(desc(channelReconciliations.createdAt)).limit(limit);
+export async function channelReconciliationsOf(
+  db: Executor,
+  channel: string,
+  businessDate: string,
+  limit: number,
+): Promise<ChannelReconciliationRow[]> {
+  return db
+    .select()
+    .from(channelReconciliations)
+    .where(and(eq(channelReconciliations.channel, channel), eq(channelReconciliations.businessDate, businessDate)))
+    .orderBy(desc(channelReconciliations.createdAt))
+    .limit(limit);
 }

@@ -2,43 +2,81 @@ import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import {
-  merchantFeeRates, reconciliationReports, settlementParts, settlements, statementLines, statements,
-  type ReportRow, type SettlementPartRow, type SettlementRow, type StatementLineRow,
+  merchantFeeRates,
+  reconciliationReports,
+  settlementParts,
+  settlements,
+  statementLines,
+  statements,
+  type ReportRow,
+  type SettlementPartRow,
+  type SettlementRow,
+  type StatementLineRow,
 } from './schema/settlement';
 
 /** Inserts the settlement unless (merchant, date) has one; answers the one that holds the pair. */
 export async function claimSettlement(db: Executor, row: typeof settlements.$inferInsert): Promise<SettlementRow> {
   await db.insert(settlements).ignore().values(row);
-  const rows = await db.select().from(settlements)
-    .where(and(eq(settlements.merchantAccountId, row.merchantAccountId), eq(settlements.businessDate, row.businessDate)));
+  const rows = await db
+    .select()
+    .from(settlements)
+    .where(
+      and(eq(settlements.merchantAccountId, row.merchantAccountId), eq(settlements.businessDate, row.businessDate)),
+    );
   return rows[0]!;
 }
 
 export async function settlementsByIds(db: Executor, ids: readonly string[]): Promise<SettlementRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(settlements).where(inArray(settlements.id, [...ids]));
+  return db
+    .select()
+    .from(settlements)
+    .where(inArray(settlements.id, [...ids]));
 }
 
 export async function settlementsOfMerchant(db: Executor, merchantId: string, limit: number): Promise<SettlementRow[]> {
-  return db.select().from(settlements).where(eq(settlements.merchantAccountId, merchantId)).orderBy(desc(settlements.businessDate)).limit(limit);
+  return db
+    .select()
+    .from(settlements)
+    .where(eq(settlements.merchantAccountId, merchantId))
+    .orderBy(desc(settlements.businessDate))
+    .limit(limit);
 }
 
 export async function settlementsOfDate(db: Executor, businessDate: string): Promise<SettlementRow[]> {
-  return db.select().from(settlements).where(and(eq(settlements.businessDate, businessDate), eq(settlements.status, 'SETTLED')));
+  return db
+    .select()
+    .from(settlements)
+    .where(and(eq(settlements.businessDate, businessDate), eq(settlements.status, 'SETTLED')));
 }
 
 export async function finishSettlement(
-  db: Executor, id: string, totals: { gross: bigint; refunded: bigint; advanced: bigint; fee: bigint; net: bigint; creditRepaid: bigint }, now: Date,
+  db: Executor,
+  id: string,
+  totals: { gross: bigint; refunded: bigint; advanced: bigint; fee: bigint; net: bigint; creditRepaid: bigint },
+  now: Date,
 ): Promise<void> {
-  await db.update(settlements).set({
-    status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, advancedAmount: totals.advanced, feeAmount: totals.fee,
-    netAmount: totals.net, creditRepaidAmount: totals.creditRepaid, completedAt: now,
-  }).where(eq(settlements.id, id));
+  await db
+    .update(settlements)
+    .set({
+      status: 'SETTLED',
+      grossAmount: totals.gross,
+      refundedAmount: totals.refunded,
+      advancedAmount: totals.advanced,
+      feeAmount: totals.fee,
+      netAmount: totals.net,
+      creditRepaidAmount: totals.creditRepaid,
+      completedAt: now,
+    })
+    .where(eq(settlements.id, id));
 }
 
 export async function lockPart(tx: Tx, settlementId: string, stripeId: string): Promise<SettlementPartRow | undefined> {
-  const rows = await tx.select().from(settlementParts)
-    .where(and(eq(settlementParts.settlementId, settlementId), eq(settlementParts.stripeAccountId, stripeId))).for('update');
+  const rows = await tx
+    .select()
+    .from(settlementParts)
+    .where(and(eq(settlementParts.settlementId, settlementId), eq(settlementParts.stripeAccountId, stripeId)))
+    .for('update');
   return rows[0];
 }
 
@@ -56,7 +94,9 @@ export async function feeRateOf(db: Executor, merchantId: string): Promise<numbe
 }
 
 export async function setFeeRate(db: Executor, merchantId: string, feeBps: number, now: Date): Promise<void> {
-  await db.insert(merchantFeeRates).values({ merchantAccountId: merchantId, feeBps, updatedAt: now })
+  await db
+    .insert(merchantFeeRates)
+    .values({ merchantAccountId: merchantId, feeBps, updatedAt: now })
     .onDuplicateKeyUpdate({ set: { feeBps, updatedAt: now } });
 }
 
@@ -71,15 +111,25 @@ export async function replaceStatement(
   await tx.delete(statements).where(eq(statements.id, statement.id));
   await tx.insert(statements).values(statement);
   for (let i = 0; i < lines.length; i += linesPerStatementMax) {
-    await tx.insert(statementLines).values(lines.slice(i, i + linesPerStatementMax).map((l) => ({ ...l, statementId: statement.id })));
+    await tx
+      .insert(statementLines)
+      .values(lines.slice(i, i + linesPerStatementMax).map((l) => ({ ...l, statementId: statement.id })));
   }
 }
 
 export async function statementLinesOfDate(db: Executor, businessDate: string): Promise<StatementLineRow[]> {
-  return db.select({
-    statementId: statementLines.statementId, lineNumber: statementLines.lineNumber, externalRef: statementLines.externalRef,
-    amount: statementLines.amount, currency: statementLines.currency, direction: statementLines.direction, valueDate: statementLines.valueDate,
-  }).from(statementLines).innerJoin(statements, eq(statements.id, statementLines.statementId))
+  return db
+    .select({
+      statementId: statementLines.statementId,
+      lineNumber: statementLines.lineNumber,
+      externalRef: statementLines.externalRef,
+      amount: statementLines.amount,
+      currency: statementLines.currency,
+      direction: statementLines.direction,
+      valueDate: statementLines.valueDate,
+    })
+    .from(statementLines)
+    .innerJoin(statements, eq(statements.id, statementLines.statementId))
     .where(eq(statements.businessDate, businessDate));
 }
 
@@ -88,7 +138,10 @@ export async function insertReport(db: Executor, row: typeof reconciliationRepor
 }
 
 export async function reportsOfDate(db: Executor, businessDate: string, limit: number): Promise<ReportRow[]> {
-  return db.select().from(reconciliationReports).where(eq(reconciliationReports.businessDate, businessDate))
-    .orderBy(desc(reconciliationReports.createdAt)).limit(limit);
+  return db
+    .select()
+    .from(reconciliationReports)
+    .where(eq(reconciliationReports.businessDate, businessDate))
+    .orderBy(desc(reconciliationReports.createdAt))
+    .limit(limit);
 }
-

@@ -15,13 +15,18 @@ export type TermsRefusal = { kind: 'InvalidInput'; field: string; message: strin
 export function checkTerms(terms: AdvanceTermsInput): TermsRefusal | null {
   for (const field of ['maxAdvanceBps', 'feeBps'] as const) {
     const bps = terms[field];
-    if (!Number.isInteger(bps) || bps < 0 || bps > feeBpsMax) return { kind: 'InvalidInput', field, message: `${field} must be between 0 and ${feeBpsMax}` };
+    if (!Number.isInteger(bps) || bps < 0 || bps > feeBpsMax)
+      return { kind: 'InvalidInput', field, message: `${field} must be between 0 and ${feeBpsMax}` };
   }
-  if (terms.outstandingMax < 0n) return { kind: 'InvalidInput', field: 'outstandingMax', message: 'outstandingMax must not be negative' };
+  if (terms.outstandingMax < 0n)
+    return { kind: 'InvalidInput', field: 'outstandingMax', message: 'outstandingMax must not be negative' };
   return null;
 }
 
-/** One stripe as an advance sees it: what it holds pending now, and what advances moved out of it that no settlement has covered. */
+/**
+ * One stripe as an advance sees it: what it holds pending now, and what advances moved out of it that no settlement has
+ * covered.
+ */
 export interface StripePending {
   stripeAccountId: string;
   pending: bigint;
@@ -63,7 +68,9 @@ export interface Piece {
  */
 export function planPieces(amount: bigint, feeBps: number, stripes: readonly StripePending[]): Piece[] {
   assert(amount > 0n, `an advance of ${amount}`);
-  const byPending = [...stripes].filter((s) => s.pending > 0n).sort((a, b) => (a.pending === b.pending ? 0 : a.pending > b.pending ? -1 : 1));
+  const byPending = [...stripes]
+    .filter((s) => s.pending > 0n)
+    .sort((a, b) => (a.pending === b.pending ? 0 : a.pending > b.pending ? -1 : 1));
   const pieces: Piece[] = [];
   let left = amount;
   for (const s of byPending) {

@@ -20,14 +20,16 @@ export type { StatementError, StatementLine };
 
 /** The whole file is refused before it is read when it is larger than the CSV's limit. */
 export function withinSize(content: string): Result<null, StatementError> {
-  if (Buffer.byteLength(content, 'utf8') > statementBytesMax) return err({ line: 0, message: `statement file is larger than ${statementBytesMax} bytes` });
+  if (Buffer.byteLength(content, 'utf8') > statementBytesMax)
+    return err({ line: 0, message: `statement file is larger than ${statementBytesMax} bytes` });
   return ok(null);
 }
 
 /** The entries of a whole file count against the same limit as a CSV's lines. */
 export function withinLineCount(statements: readonly BankStatement[]): Result<null, StatementError> {
   const count = statements.reduce((sum, s) => sum + s.lines.length, 0);
-  if (count > statementLinesMax) return err({ line: 0, message: `${count} entries: more than ${statementLinesMax} in one file` });
+  if (count > statementLinesMax)
+    return err({ line: 0, message: `${count} entries: more than ${statementLinesMax} in one file` });
   return ok(null);
 }
 
@@ -50,7 +52,8 @@ export function decimalToMinor(text: string, currency: string, separator: '.' | 
 export function referenceOf(...candidates: ReadonlyArray<string | undefined | null>): string {
   for (const c of candidates) {
     const text = (c ?? '').trim();
-    if (text !== '' && text.toUpperCase() !== 'NOTPROVIDED' && text.toUpperCase() !== 'NONREF') return text.slice(0, externalRefLengthMax);
+    if (text !== '' && text.toUpperCase() !== 'NOTPROVIDED' && text.toUpperCase() !== 'NONREF')
+      return text.slice(0, externalRefLengthMax);
   }
   return '';
 }
@@ -66,7 +69,9 @@ export function addsUp(s: BankStatement, where: string, line: number): Result<nu
   });
 }
 
-/** The 1-based line of each match of `pattern` in `text`, in order (to name an XML element's or an MT940 tag's line). */
+/**
+ * The 1-based line of each match of `pattern` in `text`, in order (to name an XML element's or an MT940 tag's line).
+ */
 export function linesOf(text: string, pattern: RegExp): number[] {
   const lines: number[] = [];
   let line = 1;

@@ -46,24 +46,39 @@ export function exceptionsOf(result: MatchResult, date: string, windowEnded: boo
     if (match.difference === 0n || !touches(match, date)) continue;
     const first = match.lines[0]!;
     found.push({
-      subject: matchSubject(match), kind: 'AMOUNT_MISMATCH', businessDate: first.statementDate, externalRef: first.externalRef || null,
-      movementId: match.movements[0]?.id ?? null, amount: match.difference, currency: match.currency,
+      subject: matchSubject(match),
+      kind: 'AMOUNT_MISMATCH',
+      businessDate: first.statementDate,
+      externalRef: first.externalRef || null,
+      movementId: match.movements[0]?.id ?? null,
+      amount: match.difference,
+      currency: match.currency,
       detail: `${match.rule} match of ${match.lines.length} line(s) and ${match.movements.length} movement(s) (${match.movements.map((m) => m.id).join(', ')}): the statement says ${match.difference} ${match.currency} more than the ledger`,
     });
   }
   for (const { line, duplicateOf } of result.unmatchedLines) {
     if (line.statementDate !== date) continue;
     found.push({
-      subject: lineSubject(line), kind: 'MISSING_INTERNAL', businessDate: date, externalRef: line.externalRef || null, movementId: null,
-      amount: line.signed, currency: line.currency,
+      subject: lineSubject(line),
+      kind: 'MISSING_INTERNAL',
+      businessDate: date,
+      externalRef: line.externalRef || null,
+      movementId: null,
+      amount: line.signed,
+      currency: line.currency,
       detail: `statement line ${line.lineNumber} (${line.signed} ${line.currency}, ref "${line.externalRef}") matches no movement${duplicateOf ? `; it repeats line ${duplicateOf.lineNumber} of ${duplicateOf.statementDate} (a duplicate on the bank's side?)` : ''}`,
     });
   }
   for (const movement of result.unmatchedMovements) {
     if (movement.businessDate !== date) continue;
     found.push({
-      subject: movementSubject(movement), kind: windowEnded ? 'MISSING_EXTERNAL' : 'IN_TRANSIT', businessDate: date,
-      externalRef: movement.externalRef, movementId: movement.id, amount: -movement.signed, currency: movement.currency,
+      subject: movementSubject(movement),
+      kind: windowEnded ? 'MISSING_EXTERNAL' : 'IN_TRANSIT',
+      businessDate: date,
+      externalRef: movement.externalRef,
+      movementId: movement.id,
+      amount: -movement.signed,
+      currency: movement.currency,
       detail: windowEnded
         ? `${movement.signed < 0n ? 'withdrawal' : 'deposit'} ${movement.id} (${movement.signed} ${movement.currency}) is on no statement of its date window`
         : `${movement.signed < 0n ? 'withdrawal' : 'deposit'} ${movement.id} (${movement.signed} ${movement.currency}) is not on a statement yet; its window has not ended`,
@@ -102,7 +117,9 @@ export interface ExceptionState {
  * asserted: a table that does not add up is a bug, not a finding.
  */
 export function adjustmentOf(
-  result: MatchResult, date: string, stateOf: (subject: string) => ExceptionState | undefined,
+  result: MatchResult,
+  date: string,
+  stateOf: (subject: string) => ExceptionState | undefined,
   balances: ReadonlyMap<string, { opening: bigint | null; closing: bigint | null }>,
 ): Adjustment[] {
   const rows = new Map<string, Adjustment>();
@@ -110,7 +127,17 @@ export function adjustmentOf(
     let r = rows.get(currency);
     if (!r) {
       const b = balances.get(currency);
-      r = { currency, bankMovements: 0n, ledgerMovements: 0n, inTransit: 0n, bankOnly: 0n, unexplained: 0n, balanced: true, openingBalance: b?.opening ?? null, closingBalance: b?.closing ?? null };
+      r = {
+        currency,
+        bankMovements: 0n,
+        ledgerMovements: 0n,
+        inTransit: 0n,
+        bankOnly: 0n,
+        unexplained: 0n,
+        balanced: true,
+        openingBalance: b?.opening ?? null,
+        closingBalance: b?.closing ?? null,
+      };
       rows.set(currency, r);
     }
     return r;
@@ -123,8 +150,12 @@ export function adjustmentOf(
   for (const match of result.matches) {
     if (!touches(match, date)) continue;
     const r = row(match.currency);
-    for (const l of match.lines) if (l.statementDate === date) r.bankMovements += l.signed; else r.inTransit += l.signed;
-    for (const m of match.movements) if (m.businessDate === date) r.ledgerMovements += m.signed; else r.bankOnly += m.signed;
+    for (const l of match.lines)
+      if (l.statementDate === date) r.bankMovements += l.signed;
+      else r.inTransit += l.signed;
+    for (const m of match.movements)
+      if (m.businessDate === date) r.ledgerMovements += m.signed;
+      else r.bankOnly += m.signed;
     if (match.difference !== 0n) difference(r, matchSubject(match), match.difference);
   }
   for (const { line } of result.unmatchedLines) {
@@ -138,12 +169,16 @@ export function adjustmentOf(
     const r = row(movement.currency);
     r.ledgerMovements += movement.signed;
     const state = stateOf(movementSubject(movement));
-    const inTransit = state === undefined || (state.status === 'OPEN' ? state.kind === 'IN_TRANSIT' : state.resolution === 'TIMING');
+    const inTransit =
+      state === undefined || (state.status === 'OPEN' ? state.kind === 'IN_TRANSIT' : state.resolution === 'TIMING');
     if (inTransit) r.inTransit += movement.signed;
     else difference(r, movementSubject(movement), -movement.signed);
   }
   for (const r of rows.values()) {
-    assert(r.bankMovements === r.ledgerMovements - r.inTransit + r.bankOnly + r.unexplained, `adjustment table of ${date} ${r.currency} does not add up`);
+    assert(
+      r.bankMovements === r.ledgerMovements - r.inTransit + r.bankOnly + r.unexplained,
+      `adjustment table of ${date} ${r.currency} does not add up`,
+    );
     r.balanced = r.unexplained === 0n;
   }
   return [...rows.values()].sort((a, b) => a.currency.localeCompare(b.currency));

@@ -37,7 +37,10 @@ export interface PartFigures {
  * adds to the merchant's available balance.
  */
 export function settlePart(
-  payments: ReadonlyArray<{ amount: bigint; refundedAmount: bigint }>, lateRefunds: readonly bigint[], feeBps: number, outstandingAdvance = 0n,
+  payments: ReadonlyArray<{ amount: bigint; refundedAmount: bigint }>,
+  lateRefunds: readonly bigint[],
+  feeBps: number,
+  outstandingAdvance = 0n,
 ): PartFigures {
   let gross = 0n;
   let due = 0n;
@@ -53,7 +56,10 @@ export function settlePart(
   return { gross, refunded: gross - due + late, advanced, fee, moved };
 }
 
-/** What a settlement adds to the merchant's available: its gross less refunds, less what advances paid already, less its fee. */
+/**
+ * What a settlement adds to the merchant's available: its gross less refunds, less what advances paid already, less its
+ * fee.
+ */
 export function netOf(figures: Pick<PartFigures, 'gross' | 'refunded' | 'advanced' | 'fee'>): bigint {
   return figures.gross - figures.refunded - figures.advanced - figures.fee;
 }
@@ -70,7 +76,10 @@ export function coveredByAdvances(due: bigint, outstanding: bigint): bigint {
  * available first, because a credit simply raises the balance; only the rest is the merchant's
  * to spend. `creditUsedBefore` is max(0, −available) over every stripe before the postings.
  */
-export function creditRepaidOf(creditUsedBefore: bigint, parts: ReadonlyArray<{ movedAmount: bigint; feeAmount: bigint }>): bigint {
+export function creditRepaidOf(
+  creditUsedBefore: bigint,
+  parts: ReadonlyArray<{ movedAmount: bigint; feeAmount: bigint }>,
+): bigint {
   assert(creditUsedBefore >= 0n, `credit in use ${creditUsedBefore} is negative`);
   const madeAvailable = parts.reduce((sum, p) => sum + p.movedAmount - p.feeAmount, 0n);
   return madeAvailable < creditUsedBefore ? (madeAvailable > 0n ? madeAvailable : 0n) : creditUsedBefore;

@@ -66,7 +66,9 @@ export interface MatchResult {
   unmatchedMovements: Movement[];
 }
 
-/** How many candidates of an amount range stage 2 weighs per line: a bound, so equal amounts cannot make it quadratic. */
+/**
+ * How many candidates of an amount range stage 2 weighs per line: a bound, so equal amounts cannot make it quadratic.
+ */
 export const candidateScanMax = 64;
 const dayMs = 86_400_000;
 
@@ -88,7 +90,11 @@ export function toleranceFor(rules: MatchingRules, amount: bigint): bigint {
   return share > rules.amountToleranceMinor ? share : rules.amountToleranceMinor;
 }
 
-export function matchChannel(lines: readonly BankLine[], movements: readonly Movement[], rules: MatchingRules): MatchResult {
+export function matchChannel(
+  lines: readonly BankLine[],
+  movements: readonly Movement[],
+  rules: MatchingRules,
+): MatchResult {
   const usedLines = new Set<string>();
   const usedMovements = new Set<string>();
   const matches: Match[] = [];
@@ -96,7 +102,13 @@ export function matchChannel(lines: readonly BankLine[], movements: readonly Mov
   const add = (rule: MatchRule, ls: BankLine[], ms: Movement[]) => {
     for (const l of ls) usedLines.add(l.key);
     for (const m of ms) usedMovements.add(m.id);
-    matches.push({ rule, currency: (ls[0] ?? ms[0])!.currency, lines: ls, movements: ms, difference: sum(ls.map((l) => l.signed)) - sum(ms.map((m) => m.signed)) });
+    matches.push({
+      rule,
+      currency: (ls[0] ?? ms[0])!.currency,
+      lines: ls,
+      movements: ms,
+      difference: sum(ls.map((l) => l.signed)) - sum(ms.map((m) => m.signed)),
+    });
   };
   byReference(lines, movements, add, duplicates);
   // A line whose reference names one of our movements is that movement's (a duplicate, or a
@@ -113,7 +125,9 @@ export function matchChannel(lines: readonly BankLine[], movements: readonly Mov
   for (const m of matches) for (const l of m.lines) matchedContent.set(contentOf(l), l);
   return {
     matches,
-    unmatchedLines: lines.filter((l) => !usedLines.has(l.key)).map((line) => ({ line, duplicateOf: duplicates.get(line.key) ?? matchedContent.get(contentOf(line)) ?? null })),
+    unmatchedLines: lines
+      .filter((l) => !usedLines.has(l.key))
+      .map((line) => ({ line, duplicateOf: duplicates.get(line.key) ?? matchedContent.get(contentOf(line)) ?? null })),
     unmatchedMovements: movements.filter((m) => !usedMovements.has(m.id)),
   };
 }
@@ -124,7 +138,12 @@ function contentOf(l: BankLine): string {
 
 type Add = (rule: MatchRule, lines: BankLine[], movements: Movement[]) => void;
 
-function byReference(lines: readonly BankLine[], movements: readonly Movement[], add: Add, duplicates: Map<string, BankLine>): void {
+function byReference(
+  lines: readonly BankLine[],
+  movements: readonly Movement[],
+  add: Add,
+  duplicates: Map<string, BankLine>,
+): void {
   const movementsOf = new Map<string, Movement[]>();
   for (const m of movements) {
     if (!m.externalRef) continue;
@@ -142,20 +161,34 @@ function byReference(lines: readonly BankLine[], movements: readonly Movement[],
   }
 }
 
-/** While the lines exceed the movements by exactly one line that has an identical twin, that copy is the bank's duplicate. */
+/**
+ * While the lines exceed the movements by exactly one line that has an identical twin, that copy is the bank's
+ * duplicate.
+ */
 function peelDuplicates(group: BankLine[], expected: bigint, duplicates: Map<string, BankLine>): BankLine[] {
   const kept = [...group];
   for (;;) {
     const excess = sum(kept.map((l) => l.signed)) - expected;
     if (excess === 0n) return kept;
-    const copy = kept.findLastIndex((l, i) => l.signed === excess && kept.some((o, j) => j < i && o.signed === l.signed && o.valueDate === l.valueDate));
+    const copy = kept.findLastIndex(
+      (l, i) =>
+        l.signed === excess && kept.some((o, j) => j < i && o.signed === l.signed && o.valueDate === l.valueDate),
+    );
     if (copy < 0) return kept;
     const [line] = kept.splice(copy, 1);
-    duplicates.set(line!.key, kept.find((o) => o.signed === line!.signed && o.valueDate === line!.valueDate)!);
+    duplicates.set(
+      line!.key,
+      kept.find((o) => o.signed === line!.signed && o.valueDate === line!.valueDate)!,
+    );
   }
 }
 
-function byAmountAndDate(lines: readonly BankLine[], movements: readonly Movement[], rules: MatchingRules, add: Add): void {
+function byAmountAndDate(
+  lines: readonly BankLine[],
+  movements: readonly Movement[],
+  rules: MatchingRules,
+  add: Add,
+): void {
   const buckets = new Map<string, Movement[]>();
   for (const m of movements) {
     const key = side(m.currency, m.signed);
@@ -164,11 +197,19 @@ function byAmountAndDate(lines: readonly BankLine[], movements: readonly Movemen
     else buckets.set(key, [m]);
   }
   const sorted = new Map([...buckets].map(([key, ms]) => [key, new SortedMovements(ms)]));
-  const ordered = [...lines].sort((a, b) => a.valueDate.localeCompare(b.valueDate) || compare(abs(a.signed), abs(b.signed)) || a.key.localeCompare(b.key));
+  const ordered = [...lines].sort(
+    (a, b) =>
+      a.valueDate.localeCompare(b.valueDate) || compare(abs(a.signed), abs(b.signed)) || a.key.localeCompare(b.key),
+  );
   for (const line of ordered) {
     const bucket = sorted.get(side(line.currency, line.signed));
     if (!bucket) continue;
-    const found = bucket.take(abs(line.signed), toleranceFor(rules, line.signed), dayNumber(line.valueDate), rules.dateWindowDays);
+    const found = bucket.take(
+      abs(line.signed),
+      toleranceFor(rules, line.signed),
+      dayNumber(line.valueDate),
+      rules.dateWindowDays,
+    );
     if (found) add('AMOUNT_DATE', [line], [found]);
   }
 }
@@ -177,13 +218,16 @@ function compare(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Movements of one currency and sign by absolute amount, with a "next unused" chain (path-compressed) over taken ones. */
+/**
+ * Movements of one currency and sign by absolute amount, with a "next unused" chain (path-compressed) over taken ones.
+ */
 class SortedMovements {
   private readonly items: Array<{ movement: Movement; amount: bigint; day: number }>;
   private readonly next: Int32Array;
 
   constructor(movements: readonly Movement[]) {
-    this.items = movements.map((m) => ({ movement: m, amount: abs(m.signed), day: dayNumber(m.businessDate) }))
+    this.items = movements
+      .map((m) => ({ movement: m, amount: abs(m.signed), day: dayNumber(m.businessDate) }))
       .sort((a, b) => compare(a.amount, b.amount) || a.day - b.day || a.movement.id.localeCompare(b.movement.id));
     this.next = Int32Array.from({ length: this.items.length + 1 }, (_, i) => i);
   }
@@ -215,7 +259,11 @@ class SortedMovements {
     let best = -1;
     let bestKey: [bigint, number] | null = null;
     let scanned = 0;
-    for (let i = this.unused(this.lowerBound(amount - tolerance)); i < this.items.length && scanned < candidateScanMax; i = this.unused(i + 1)) {
+    for (
+      let i = this.unused(this.lowerBound(amount - tolerance));
+      i < this.items.length && scanned < candidateScanMax;
+      i = this.unused(i + 1)
+    ) {
       const item = this.items[i]!;
       if (item.amount > amount + tolerance) break;
       scanned++;
@@ -241,7 +289,10 @@ function nearDates(date: string, windowDays: number): string[] {
 }
 
 /** Items grouped by currency, sign and date, each group with its sum (computed once: a batch is weighed per line). */
-function byDate<T extends { currency: string; signed: bigint }>(items: readonly T[], dateOf: (item: T) => string): Map<string, { items: T[]; total: bigint }> {
+function byDate<T extends { currency: string; signed: bigint }>(
+  items: readonly T[],
+  dateOf: (item: T) => string,
+): Map<string, { items: T[]; total: bigint }> {
   const groups = new Map<string, { items: T[]; total: bigint }>();
   for (const item of items) {
     const key = `${side(item.currency, item.signed)}|${dateOf(item)}`;
@@ -254,15 +305,32 @@ function byDate<T extends { currency: string; signed: bigint }>(items: readonly 
   return groups;
 }
 
-/** A batch settles the day's movements that carry no reference of their own (card deposits): those are what it groups. */
-function oneLineToMany(lines: readonly BankLine[], movements: readonly Movement[], rules: MatchingRules, add: Add): void {
-  const groups = byDate(movements.filter((m) => !m.externalRef), (m) => m.businessDate);
-  for (const [line, group] of pairWithGroups(lines, (l) => l.valueDate, groups, rules)) add('ONE_TO_MANY', [line], group);
+/**
+ * A batch settles the day's movements that carry no reference of their own (card deposits): those are what it groups.
+ */
+function oneLineToMany(
+  lines: readonly BankLine[],
+  movements: readonly Movement[],
+  rules: MatchingRules,
+  add: Add,
+): void {
+  const groups = byDate(
+    movements.filter((m) => !m.externalRef),
+    (m) => m.businessDate,
+  );
+  for (const [line, group] of pairWithGroups(lines, (l) => l.valueDate, groups, rules))
+    add('ONE_TO_MANY', [line], group);
 }
 
-function manyLinesToOne(lines: readonly BankLine[], movements: readonly Movement[], rules: MatchingRules, add: Add): void {
+function manyLinesToOne(
+  lines: readonly BankLine[],
+  movements: readonly Movement[],
+  rules: MatchingRules,
+  add: Add,
+): void {
   const groups = byDate(lines, (l) => l.valueDate);
-  for (const [movement, group] of pairWithGroups(movements, (m) => m.businessDate, groups, rules)) add('ONE_TO_MANY', group, [movement]);
+  for (const [movement, group] of pairWithGroups(movements, (m) => m.businessDate, groups, rules))
+    add('ONE_TO_MANY', group, [movement]);
 }
 
 /**
@@ -273,7 +341,10 @@ function manyLinesToOne(lines: readonly BankLine[], movements: readonly Movement
  * the window, is weighed earlier (which came first once depended on the rows' ids).
  */
 function pairWithGroups<T extends { currency: string; signed: bigint }, G>(
-  items: readonly T[], dateOf: (item: T) => string, groups: ReadonlyMap<string, { items: G[]; total: bigint }>, rules: MatchingRules,
+  items: readonly T[],
+  dateOf: (item: T) => string,
+  groups: ReadonlyMap<string, { items: G[]; total: bigint }>,
+  rules: MatchingRules,
 ): Array<[T, G[]]> {
   const candidates: Array<{ at: number; key: string; difference: bigint; days: number }> = [];
   items.forEach((item, at) => {
@@ -283,7 +354,8 @@ function pairWithGroups<T extends { currency: string; signed: bigint }, G>(
       const group = groups.get(key);
       if (!group || group.items.length < 2) continue;
       const difference = abs(group.total - item.signed);
-      if (difference <= toleranceFor(rules, item.signed)) candidates.push({ at, key, difference, days: Math.abs(dayNumber(date) - day) });
+      if (difference <= toleranceFor(rules, item.signed))
+        candidates.push({ at, key, difference, days: Math.abs(dayNumber(date) - day) });
     }
   });
   candidates.sort((a, b) => compare(a.difference, b.difference) || a.days - b.days || a.at - b.at);
@@ -303,5 +375,8 @@ function pairWithGroups<T extends { currency: string; signed: bigint }, G>(
 export function assertPartition(result: MatchResult, lineCount: number, movementCount: number): void {
   const lines = result.matches.reduce((n, m) => n + m.lines.length, 0) + result.unmatchedLines.length;
   const movements = result.matches.reduce((n, m) => n + m.movements.length, 0) + result.unmatchedMovements.length;
-  assert(lines === lineCount && movements === movementCount, `matching lost or doubled items: ${lines}/${lineCount} lines, ${movements}/${movementCount} movements`);
+  assert(
+    lines === lineCount && movements === movementCount,
+    `matching lost or doubled items: ${lines}/${lineCount} lines, ${movements}/${movementCount} movements`,
+  );
 }

@@ -40,16 +40,22 @@ interface CsvRecord {
  * `bankFile` (importBankStatement's CSV): a bank's lines may repeat a reference (a line split in
  * two, or booked twice by the bank: matching tells which) or carry none; importStatement's may not.
  */
-export function parseStatementCsv(csv: string, options: { bankFile?: boolean } = {}): Result<StatementLine[], StatementError> {
-  if (Buffer.byteLength(csv, 'utf8') > statementBytesMax) return err({ line: 0, message: `statement is larger than ${statementBytesMax} bytes` });
+export function parseStatementCsv(
+  csv: string,
+  options: { bankFile?: boolean } = {},
+): Result<StatementLine[], StatementError> {
+  if (Buffer.byteLength(csv, 'utf8') > statementBytesMax)
+    return err({ line: 0, message: `statement is larger than ${statementBytesMax} bytes` });
   const records = readRecords(csv);
   if (!records.ok) return records;
   const [first, ...rows] = records.value;
-  if (first === undefined) return err({ line: 1, message: `empty statement: expected the header "${header.join(',')}"` });
+  if (first === undefined)
+    return err({ line: 1, message: `empty statement: expected the header "${header.join(',')}"` });
   if (first.fields.map((c) => c.toLowerCase()).join(',') !== header.join(',')) {
     return err({ line: first.line, message: `header must be "${header.join(',')}", got "${first.fields.join(',')}"` });
   }
-  if (rows.length > statementLinesMax) return err({ line: rows[statementLinesMax]!.line, message: `more than ${statementLinesMax} lines` });
+  if (rows.length > statementLinesMax)
+    return err({ line: rows[statementLinesMax]!.line, message: `more than ${statementLinesMax} lines` });
   const parsed: StatementLine[] = [];
   const seen = new Map<string, number>();
   for (const row of rows) {
@@ -60,7 +66,8 @@ export function parseStatementCsv(csv: string, options: { bankFile?: boolean } =
       continue;
     }
     const earlier = seen.get(line.value.externalRef);
-    if (earlier !== undefined) return err({ line: row.line, message: `external_ref "${line.value.externalRef}" repeats line ${earlier}` });
+    if (earlier !== undefined)
+      return err({ line: row.line, message: `external_ref "${line.value.externalRef}" repeats line ${earlier}` });
     seen.set(line.value.externalRef, row.line);
     parsed.push(line.value);
   }
@@ -92,16 +99,30 @@ function readRecords(csv: string): Result<CsvRecord[], StatementError> {
   }
 }
 
-function parseLine({ fields, line: lineNumber }: CsvRecord, refOptional: boolean): Result<StatementLine, StatementError> {
-  if (fields.length !== header.length) return err({ line: lineNumber, message: `expected ${header.length} columns, got ${fields.length}` });
-  const [externalRef, amountText, currencyText, direction, valueDate] = fields as [string, string, string, string, string];
-  if ((externalRef === '' && !refOptional) || externalRef.length > externalRefLengthMax) return err({ line: lineNumber, message: 'external_ref is empty or too long' });
+function parseLine(
+  { fields, line: lineNumber }: CsvRecord,
+  refOptional: boolean,
+): Result<StatementLine, StatementError> {
+  if (fields.length !== header.length)
+    return err({ line: lineNumber, message: `expected ${header.length} columns, got ${fields.length}` });
+  const [externalRef, amountText, currencyText, direction, valueDate] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if ((externalRef === '' && !refOptional) || externalRef.length > externalRefLengthMax)
+    return err({ line: lineNumber, message: 'external_ref is empty or too long' });
   if (/[\r\n]/.test(externalRef)) return err({ line: lineNumber, message: 'external_ref spans more than one line' });
   const amount = parseAmount(amountText);
-  if (!amount.ok || amount.value <= 0n) return err({ line: lineNumber, message: `amount "${amountText}" is not a positive integer of minor units` });
+  if (!amount.ok || amount.value <= 0n)
+    return err({ line: lineNumber, message: `amount "${amountText}" is not a positive integer of minor units` });
   const currency = parseCurrency(currencyText);
-  if (!currency.ok) return err({ line: lineNumber, message: `currency "${currencyText}" is not a supported ISO-4217 code` });
-  if (direction !== 'CREDIT' && direction !== 'DEBIT') return err({ line: lineNumber, message: `direction must be CREDIT or DEBIT, got "${direction}"` });
+  if (!currency.ok)
+    return err({ line: lineNumber, message: `currency "${currencyText}" is not a supported ISO-4217 code` });
+  if (direction !== 'CREDIT' && direction !== 'DEBIT')
+    return err({ line: lineNumber, message: `direction must be CREDIT or DEBIT, got "${direction}"` });
   if (!isCalendarDate(valueDate)) return err({ line: lineNumber, message: `date "${valueDate}" is not YYYY-MM-DD` });
   return ok({ lineNumber, externalRef, amount: amount.value, currency: currency.value, direction, valueDate });
 }

@@ -21,7 +21,8 @@ export function parseBankStatements(format: StatementFormat, content: string): R
   if (!count.ok) return count;
   const dates = groupBy(statements.value, (s) => `${s.businessDate} ${s.currency ?? ''}`);
   for (const [key, same] of dates) {
-    if (same.length > 1) return err({ line: same[1]!.lines[0]?.lineNumber ?? 0, message: `two statements of ${key} in one file` });
+    if (same.length > 1)
+      return err({ line: same[1]!.lines[0]?.lineNumber ?? 0, message: `two statements of ${key} in one file` });
   }
   return statements;
 }
@@ -36,9 +37,15 @@ function readFormat(format: StatementFormat, content: string): Result<BankStatem
       const lines = parseStatementCsv(content, { bankFile: true });
       if (!lines.ok) return lines;
       const byDate = groupBy(lines.value, (l) => `${l.valueDate} ${l.currency}`);
-      return ok([...byDate.values()].map((same) => ({
-        businessDate: same[0]!.valueDate, currency: same[0]!.currency, openingBalance: null, closingBalance: null, lines: same,
-      })));
+      return ok(
+        [...byDate.values()].map((same) => ({
+          businessDate: same[0]!.valueDate,
+          currency: same[0]!.currency,
+          openingBalance: null,
+          closingBalance: null,
+          lines: same,
+        })),
+      );
     }
   }
 }

@@ -1,7 +1,15 @@
 import { Parser } from 'mt940js';
 import { parseCurrency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { addsUp, decimalToMinor, linesOf, referenceOf, type BankStatement, type StatementError, type StatementLine } from './bank-statement';
+import {
+  addsUp,
+  decimalToMinor,
+  linesOf,
+  referenceOf,
+  type BankStatement,
+  type StatementError,
+  type StatementLine,
+} from './bank-statement';
 
 /**
  * SWIFT MT940, read with mt940js (Apache-2.0, the most used MT940 parser on npm, no
@@ -50,7 +58,10 @@ export function parseMt940(raw: string): Result<BankStatement[], StatementError>
     if (!(error instanceof Error)) throw error;
     // mt940js names the record ("in group N"), or the tag it could not read.
     const group = /in group (\d+)/.exec(error.message);
-    return err({ line: group ? recordLines[Number(group[1]) - 1] ?? 1 : 1, message: `not a valid MT940 file: ${error.message}` });
+    return err({
+      line: group ? (recordLines[Number(group[1]) - 1] ?? 1) : 1,
+      message: `not a valid MT940 file: ${error.message}`,
+    });
   }
   const records: Record[] = [];
   let entryIndex = 0;
@@ -71,19 +82,41 @@ function swiftDate(yy: string, mm: string, dd: string): string {
   return `20${yy}-${mm}-${dd}`;
 }
 
-function readBalance(tag: RawTag | undefined, what: string): { amount: bigint; date: string; currency: string } | string {
+function readBalance(
+  tag: RawTag | undefined,
+  what: string,
+): { amount: bigint; date: string; currency: string } | string {
   const match = tag ? balancePattern.exec(tag.data) : null;
   if (!match) return `${what} balance is missing or malformed`;
-  const [, mark, yy, mm, dd, currency, amountText] = match as unknown as [string, string, string, string, string, string, string];
+  const [, mark, yy, mm, dd, currency, amountText] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (!parseCurrency(currency).ok) return `${what} balance: currency "${currency}" is not a supported ISO-4217 code`;
   const minor = decimalToMinor(amountText, currency, ',');
   if (typeof minor === 'string') return `${what} balance: ${minor}`;
   return { amount: mark === 'D' ? -minor : minor, date: swiftDate(yy, mm, dd), currency };
 }
 
-function readRecord(s: RawStatement, line: number, entryLines: readonly number[], firstEntry: number): Result<Record, StatementError> {
-  const opening = readBalance(s.tags.find((t) => t.id === 60), ':60F:/:60M: opening');
-  const closing = readBalance(s.tags.find((t) => t.id === 62), ':62F:/:62M: closing');
+function readRecord(
+  s: RawStatement,
+  line: number,
+  entryLines: readonly number[],
+  firstEntry: number,
+): Result<Record, StatementError> {
+  const opening = readBalance(
+    s.tags.find((t) => t.id === 60),
+    ':60F:/:60M: opening',
+  );
+  const closing = readBalance(
+    s.tags.find((t) => t.id === 62),
+    ':62F:/:62M: closing',
+  );
   if (typeof opening === 'string') return err({ line, message: opening });
   if (typeof closing === 'string') return err({ line, message: closing });
   const lines: StatementLine[] = [];
@@ -98,11 +131,23 @@ function readRecord(s: RawStatement, line: number, entryLines: readonly number[]
     const credit = mark === 'C' || mark === 'RD';
     const transaction = s.transactions[j];
     lines.push({
-      lineNumber, amount: minor, currency: opening.currency, direction: credit ? 'CREDIT' : 'DEBIT', valueDate: swiftDate(yy, mm, dd),
+      lineNumber,
+      amount: minor,
+      currency: opening.currency,
+      direction: credit ? 'CREDIT' : 'DEBIT',
+      valueDate: swiftDate(yy, mm, dd),
       externalRef: referenceOf(transaction?.reference, transaction?.bankReference),
     });
   }
-  return ok({ account: s.accountIdentification, number: s.number.statement, sequence: Number(s.number.sequence || '1'), opening, closing, lines, line });
+  return ok({
+    account: s.accountIdentification,
+    number: s.number.statement,
+    sequence: Number(s.number.sequence || '1'),
+    opening,
+    closing,
+    lines,
+    line,
+  });
 }
 
 /**
@@ -123,14 +168,20 @@ function joinRecords(records: readonly Record[]): Result<BankStatement[], Statem
       const before = ordered[i - 1]!;
       const next = ordered[i]!;
       if (next.opening.amount !== before.closing.amount || next.opening.currency !== before.closing.currency) {
-        return err({ line: next.line, message: `record ${next.number}/${next.sequence} opens at ${next.opening.amount} ${next.opening.currency}; record ${before.number}/${before.sequence} closed at ${before.closing.amount} ${before.closing.currency}` });
+        return err({
+          line: next.line,
+          message: `record ${next.number}/${next.sequence} opens at ${next.opening.amount} ${next.opening.currency}; record ${before.number}/${before.sequence} closed at ${before.closing.amount} ${before.closing.currency}`,
+        });
       }
     }
     const head = ordered[0]!;
     const last = ordered.at(-1)!;
     const statement: BankStatement = {
-      businessDate: last.closing.date, currency: head.opening.currency,
-      openingBalance: head.opening.amount, closingBalance: last.closing.amount, lines: ordered.flatMap((r) => r.lines),
+      businessDate: last.closing.date,
+      currency: head.opening.currency,
+      openingBalance: head.opening.amount,
+      closingBalance: last.closing.amount,
+      lines: ordered.flatMap((r) => r.lines),
     };
     const sums = addsUp(statement, `statement ${head.number} of account ${head.account}`, last.line);
     if (!sums.ok) return sums;

@@ -13,15 +13,27 @@ export interface AdvanceFacts {
   status: 'PENDING' | 'PAID' | 'REVERSED';
   amount: bigint;
   feeAmount: bigint;
-  /** The stripe of the advance's first piece: the one stream that says advance.paid (once per advance, not per piece). */
+  /**
+   * The stripe of the advance's first piece: the one stream that says advance.paid (once per advance, not per piece).
+   */
   firstStripeId: string;
 }
 
 export async function advanceFacts(db: Executor, ids: readonly string[]): Promise<AdvanceFacts[]> {
   if (ids.length === 0) return [];
-  const rows = await db.select().from(advances).where(inArray(advances.id, [...ids]));
+  const rows = await db
+    .select()
+    .from(advances)
+    .where(inArray(advances.id, [...ids]));
   return rows.map((r) => {
     const plan = JSON.parse(r.plan) as Array<{ stripeAccountId: string }>;
-    return { id: r.id, merchantAccountId: r.merchantAccountId, status: r.status, amount: r.amount, feeAmount: r.feeAmount, firstStripeId: plan[0]!.stripeAccountId };
+    return {
+      id: r.id,
+      merchantAccountId: r.merchantAccountId,
+      status: r.status,
+      amount: r.amount,
+      feeAmount: r.feeAmount,
+      firstStripeId: plan[0]!.stripeAccountId,
+    };
   });
 }

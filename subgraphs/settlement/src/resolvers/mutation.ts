@@ -4,7 +4,14 @@ import { runSettlementFor } from '../services/settle';
 import { setMerchantFeeRate } from '../services/settlements';
 import { importStatementFor } from '../services/statements';
 import { authorized } from '@paygraph/shared/graphql/errors';
-import { accountNotFound, balanceLimit, exceptionAlreadyResolved, invalidInput, invalidStatement, settlementNotReady } from './user-errors';
+import {
+  accountNotFound,
+  balanceLimit,
+  exceptionAlreadyResolved,
+  invalidInput,
+  invalidStatement,
+  settlementNotReady,
+} from './user-errors';
 import { importBankStatementFor } from '../services/bank-statements';
 import { setMatchingRulesFor } from '../services/matching-rules';
 import { resolveExceptionFor } from '../services/exceptions';
@@ -12,11 +19,20 @@ import { advanceSettlementFor, setAdvanceTermsFor } from '../services/advances';
 import { advanceExceedsAllowed, advancesDisabled, idempotencyKeyReused } from './user-errors';
 
 /** An import's refusal, the same for a CSV statement and a bank's file: a field, or the statement's line. */
-function statementRefused(error: { kind: 'InvalidInput'; field: string; message: string } | { kind: 'InvalidStatement'; line: number; message: string }) {
-  return error.kind === 'InvalidInput' ? invalidInput(error.field, error.message) : invalidStatement(error.line, error.message);
+function statementRefused(
+  error:
+    | { kind: 'InvalidInput'; field: string; message: string }
+    | { kind: 'InvalidStatement'; line: number; message: string },
+) {
+  return error.kind === 'InvalidInput'
+    ? invalidInput(error.field, error.message)
+    : invalidStatement(error.line, error.message);
 }
 
-/** Thin: each service authorizes first (services/access.ts; a refusal is FORBIDDEN here), then parses and acts; its result union is mapped. */
+/**
+ * Thin: each service authorizes first (services/access.ts; a refusal is FORBIDDEN here), then parses and acts; its
+ * result union is mapped.
+ */
 export const mutationResolvers = {
   runSettlement: async (_, args, ctx) => {
     const result = authorized(await runSettlementFor(ctx, args.input));
@@ -80,7 +96,9 @@ export const mutationResolvers = {
   setAdvanceTerms: async (_, args, ctx) => {
     const result = authorized(await setAdvanceTermsFor(ctx, args.input));
     if (result.ok) return { __typename: 'AdvanceTerms', ...result.value };
-    return result.error.kind === 'InvalidInput' ? invalidInput(result.error.field, result.error.message) : accountNotFound(result.error.accountId);
+    return result.error.kind === 'InvalidInput'
+      ? invalidInput(result.error.field, result.error.message)
+      : accountNotFound(result.error.accountId);
   },
   advanceSettlement: async (_, args, ctx) => {
     const result = authorized(await advanceSettlementFor(ctx, args.input));

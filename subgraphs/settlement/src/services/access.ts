@@ -8,20 +8,32 @@ import type { Identity } from '@paygraph/shared/identity';
  * top-level FORBIDDEN error.
  */
 
-/** Settling, reconciliation, statements, fee rates and ledger health are operators' tools (SECURITY.md); `what` names the tool in the refusal. */
+/**
+ * Settling, reconciliation, statements, fee rates and ledger health are operators' tools (SECURITY.md); `what` names
+ * the tool in the refusal.
+ */
 export function mayOperate(identity: Identity, what: string): Forbidden | null {
   return readsEveryAccount(identity) ? null : forbiddenBecause(`only operators may ${what}`);
 }
 
-/** A settlement: operators and the owner of its merchant account (when that account is not there, nobody: its owner is unknown). */
-export function mayReadSettlement(identity: Identity, settlementId: string, merchantOwnerId: string | null): Forbidden | null {
+/**
+ * A settlement: operators and the owner of its merchant account (when that account is not there, nobody: its owner is
+ * unknown).
+ */
+export function mayReadSettlement(
+  identity: Identity,
+  settlementId: string,
+  merchantOwnerId: string | null,
+): Forbidden | null {
   if (merchantOwnerId !== null && mayRead(identity, merchantOwnerId)) return null;
   return forbiddenBecause(`settlement ${settlementId} is not yours`);
 }
 
 /** A merchant account's settlements: its owner and operators. */
 export function mayReadSettlementsOf(identity: Identity, accountId: string, ownerId: string): Forbidden | null {
-  return mayRead(identity, ownerId) ? null : forbiddenBecause(`you may not read the settlements of account ${accountId}`);
+  return mayRead(identity, ownerId)
+    ? null
+    : forbiddenBecause(`you may not read the settlements of account ${accountId}`);
 }
 
 /** A merchant's advance terms and offer: its owner and operators. */
@@ -31,5 +43,7 @@ export function mayReadAdvances(identity: Identity, accountId: string, ownerId: 
 
 /** An advance moves the merchant's own money early: its owner and operators, never a partner or a channel. */
 export function mayAskAdvance(identity: Identity, accountId: string, ownerId: string): Forbidden | null {
-  return mayWrite(identity, ownerId) ? null : forbiddenBecause(`you may not ask for an advance on account ${accountId}`);
+  return mayWrite(identity, ownerId)
+    ? null
+    : forbiddenBecause(`you may not ask for an advance on account ${accountId}`);
 }

@@ -13,10 +13,14 @@ import type { AdvanceTermsRow } from '../db/schema/settlement';
  * "Settlement advances"). A merchant without terms has no row: the row lock is then no lock.
  */
 export async function underAdvanceLock<T>(
-  shards: ShardSet, merchantId: string, work: (tx: Tx, terms: AdvanceTermsRow | undefined) => Promise<T>,
+  shards: ShardSet,
+  merchantId: string,
+  work: (tx: Tx, terms: AdvanceTermsRow | undefined) => Promise<T>,
 ): Promise<T> {
   const home = shards.of('account', merchantId);
-  return oneAtATime(merchantId, () => inHomeSlot(home, () => inTransaction(home, async (tx) => work(tx, await lockTerms(tx, merchantId)))));
+  return oneAtATime(merchantId, () =>
+    inHomeSlot(home, () => inTransaction(home, async (tx) => work(tx, await lockTerms(tx, merchantId)))),
+  );
 }
 
 /** Runs `work` while no advance of the merchant runs, here or in another process. */
@@ -57,7 +61,10 @@ const slots = new WeakMap<Shard['pool'], { free: number; waiting: Array<() => vo
 
 async function inHomeSlot<T>(home: Shard, run: () => Promise<T>): Promise<T> {
   // Per pool, not per database name: a process with two shard sets on one database (tests) has two pools.
-  const slot = slots.get(home.pool) ?? { free: Math.max(1, (home.pool.options.pool.connectionLimit ?? 2) - 1), waiting: [] };
+  const slot = slots.get(home.pool) ?? {
+    free: Math.max(1, (home.pool.options.pool.connectionLimit ?? 2) - 1),
+    waiting: [],
+  };
   slots.set(home.pool, slot);
   if (slot.free > 0) slot.free -= 1;
   else await waitForSlot(home.name, slot);

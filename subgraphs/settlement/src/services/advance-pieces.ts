@@ -5,7 +5,14 @@ import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { assert } from '@paygraph/shared/result';
-import { addOutstanding, finishAdvance, insertPiece, lockOutstanding, lockPiece, markPieceReversed } from '../db/advance-store';
+import {
+  addOutstanding,
+  finishAdvance,
+  insertPiece,
+  lockOutstanding,
+  lockPiece,
+  markPieceReversed,
+} from '../db/advance-store';
 import type { AdvanceRow } from '../db/schema/settlement';
 import type { Piece } from '../domain/advances';
 import { hitFailpoint } from './failpoints';
@@ -20,7 +27,11 @@ class PieceRefused extends Error {
 
 export function piecesOfPlan(row: Pick<AdvanceRow, 'plan'>): Piece[] {
   const raw = JSON.parse(row.plan) as Array<{ stripeAccountId: string; amount: string; feeAmount: string }>;
-  return raw.map((p) => ({ stripeAccountId: p.stripeAccountId, amount: BigInt(p.amount), feeAmount: BigInt(p.feeAmount) }));
+  return raw.map((p) => ({
+    stripeAccountId: p.stripeAccountId,
+    amount: BigInt(p.amount),
+    feeAmount: BigInt(p.feeAmount),
+  }));
 }
 
 /**
@@ -47,28 +58,50 @@ export async function completeAdvance(shards: ShardSet, row: AdvanceRow, now: ()
   return { ...row, status, completedAt: done };
 }
 
-/** One piece, in its stripe's local transaction with its record and the stripe's outstanding advance; false when refused (exported for the crash test). */
-export async function postPiece(shards: ShardSet, advance: AdvanceRow, piece: Piece, now: () => Date): Promise<boolean> {
+/**
+ * One piece, in its stripe's local transaction with its record and the stripe's outstanding advance; false when refused
+ * (exported for the crash test).
+ */
+export async function postPiece(
+  shards: ShardSet,
+  advance: AdvanceRow,
+  piece: Piece,
+  now: () => Date,
+): Promise<boolean> {
   const shard = shards.of('account', piece.stripeAccountId);
   const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', advance.currency);
   const logical = shards.logicalOn(shard)[0];
   assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
   try {
-    return await postOne<boolean>(shard, {
-      prepare: async (tx) => {
-        const existing = await lockPiece(tx, advance.id, piece.stripeAccountId);
-        if (existing) return { proceed: false, result: !existing.reversed };
-        const postingId = newId('posting', logical);
-        await insertPiece(tx, { advanceId: advance.id, stripeAccountId: piece.stripeAccountId, amount: piece.amount, feeAmount: piece.feeAmount, postingId, createdAt: now() });
-        await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, piece.amount);
-        return { proceed: true, spec: pieceSpec(advance, piece, postingId, feeIncomeId, 1n) };
+    return await postOne<boolean>(
+      shard,
+      {
+        prepare: async (tx) => {
+          const existing = await lockPiece(tx, advance.id, piece.stripeAccountId);
+          if (existing) return { proceed: false, result: !existing.reversed };
+          const postingId = newId('posting', logical);
+          await insertPiece(tx, {
+            advanceId: advance.id,
+            stripeAccountId: piece.stripeAccountId,
+            amount: piece.amount,
+            feeAmount: piece.feeAmount,
+            postingId,
+            createdAt: now(),
+          });
+          await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, piece.amount);
+          return { proceed: true, spec: pieceSpec(advance, piece, postingId, feeIncomeId, 1n) };
+        },
+        finish: async (_tx, outcome) => {
+          if (outcome.status === 'REJECTED') throw new PieceRefused(outcome.rejection.code);
+          assert(
+            outcome.status === 'APPLIED',
+            `advance piece ${advance.id} on ${piece.stripeAccountId} was ${outcome.status}`,
+          );
+          return true;
+        },
       },
-      finish: async (_tx, outcome) => {
-        if (outcome.status === 'REJECTED') throw new PieceRefused(outcome.rejection.code);
-        assert(outcome.status === 'APPLIED', `advance piece ${advance.id} on ${piece.stripeAccountId} was ${outcome.status}`);
-        return true;
-      },
-    }, { now });
+      { now },
+    );
   } catch (error) {
     if (error instanceof PieceRefused) return false;
     throw error;
@@ -84,32 +117,64 @@ async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece,
   const shard = shards.of('account', piece.stripeAccountId);
   const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', advance.currency);
   const logical = shards.logicalOn(shard)[0]!;
-  await postOne<void>(shard, {
-    prepare: async (tx) => {
-      const existing = await lockPiece(tx, advance.id, piece.stripeAccountId);
-      if (!existing || existing.reversed) return { proceed: false, result: undefined };
-      const outstanding = await lockOutstanding(tx, piece.stripeAccountId);
-      // A settlement of the stripe between the piece and its reversal covered it already: a
-      // crash is safer than a negative counter; the advance stays PENDING for an operator.
-      assert(outstanding >= piece.amount, `advance ${advance.id}: stripe ${piece.stripeAccountId} settled its piece before the reversal`);
-      await markPieceReversed(tx, advance.id, piece.stripeAccountId);
-      await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, -piece.amount);
-      return { proceed: true, spec: pieceSpec(advance, piece, newId('posting', logical), feeIncomeId, -1n) };
+  await postOne<void>(
+    shard,
+    {
+      prepare: async (tx) => {
+        const existing = await lockPiece(tx, advance.id, piece.stripeAccountId);
+        if (!existing || existing.reversed) return { proceed: false, result: undefined };
+        const outstanding = await lockOutstanding(tx, piece.stripeAccountId);
+        // A settlement of the stripe between the piece and its reversal covered it already: a
+        // crash is safer than a negative counter; the advance stays PENDING for an operator.
+        assert(
+          outstanding >= piece.amount,
+          `advance ${advance.id}: stripe ${piece.stripeAccountId} settled its piece before the reversal`,
+        );
+        await markPieceReversed(tx, advance.id, piece.stripeAccountId);
+        await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, -piece.amount);
+        return { proceed: true, spec: pieceSpec(advance, piece, newId('posting', logical), feeIncomeId, -1n) };
+      },
+      finish: async (_tx, outcome) => {
+        assert(
+          outcome.status === 'APPLIED',
+          `advance reversal ${advance.id} on ${piece.stripeAccountId} was ${outcome.status}`,
+        );
+      },
     },
-    finish: async (_tx, outcome) => {
-      assert(outcome.status === 'APPLIED', `advance reversal ${advance.id} on ${piece.stripeAccountId} was ${outcome.status}`);
-    },
-  }, { now });
+    { now },
+  );
 }
 
 /**
  * A piece (sign 1): the stripe's pending → its available less the fee share, the fee → the
  * shard's fee income. Its reversal (sign −1) is the same legs negated, under its own key.
  */
-function pieceSpec(advance: AdvanceRow, piece: Piece, postingId: string, feeIncomeId: string, sign: 1n | -1n): PostingSpec {
+function pieceSpec(
+  advance: AdvanceRow,
+  piece: Piece,
+  postingId: string,
+  feeIncomeId: string,
+  sign: 1n | -1n,
+): PostingSpec {
   const legs: Leg[] = [{ accountId: piece.stripeAccountId, bucket: 'PENDING', amount: -piece.amount * sign }];
-  if (piece.amount - piece.feeAmount > 0n) legs.push({ accountId: piece.stripeAccountId, bucket: 'AVAILABLE', amount: (piece.amount - piece.feeAmount) * sign });
+  if (piece.amount - piece.feeAmount > 0n)
+    legs.push({
+      accountId: piece.stripeAccountId,
+      bucket: 'AVAILABLE',
+      amount: (piece.amount - piece.feeAmount) * sign,
+    });
   if (piece.feeAmount > 0n) legs.push({ accountId: feeIncomeId, bucket: 'AVAILABLE', amount: piece.feeAmount * sign });
-  const dedupeKey = sign === 1n ? dedupeKeys.advancePiece(advance.id, piece.stripeAccountId) : dedupeKeys.advancePieceReversal(advance.id, piece.stripeAccountId);
-  return { id: postingId, kind: sign === 1n ? 'ADVANCE' : 'ADVANCE_REVERSAL', refId: advance.id, dedupeKey, currency: advance.currency, legs, completion: sign === -1n };
+  const dedupeKey =
+    sign === 1n
+      ? dedupeKeys.advancePiece(advance.id, piece.stripeAccountId)
+      : dedupeKeys.advancePieceReversal(advance.id, piece.stripeAccountId);
+  return {
+    id: postingId,
+    kind: sign === 1n ? 'ADVANCE' : 'ADVANCE_REVERSAL',
+    refId: advance.id,
+    dedupeKey,
+    currency: advance.currency,
+    legs,
+    completion: sign === -1n,
+  };
 }

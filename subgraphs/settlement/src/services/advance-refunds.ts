@@ -17,7 +17,12 @@ import { repaidByRefunds } from '../domain/advances';
  * of new money as advanced and leave it in pending (docs/ARCHITECTURE.md, "Settlement advances").
  * Each refund lowers it once: advance_refund_offsets keys it by refund and stripe.
  */
-export async function repayAdvanceByRefunds(tx: Tx, merchantId: string, stripeId: string, outstanding: bigint): Promise<bigint> {
+export async function repayAdvanceByRefunds(
+  tx: Tx,
+  merchantId: string,
+  stripeId: string,
+  outstanding: bigint,
+): Promise<bigint> {
   // Nothing outstanding: nothing was advanced past the refunds' reach, so pending sufficed for each.
   if (outstanding === 0n) return 0n;
   const asked = await unsettledRefundKeys(tx, merchantId, stripeId);
@@ -30,7 +35,10 @@ export async function repayAdvanceByRefunds(tx: Tx, merchantId: string, stripeId
   // Pending + outstanding = unsettled money + what refunds repaid: a refund takes from available
   // only what pending lacked, which an advance moved out, so the repaid part never exceeds it.
   assert(total <= outstanding, `refunds repaid ${total} of an outstanding advance of ${outstanding} on ${stripeId}`);
-  await insertRefundOffsets(tx, [...repaid].map(([refundId, amount]) => ({ refundId, stripeAccountId: stripeId, amount })));
+  await insertRefundOffsets(
+    tx,
+    [...repaid].map(([refundId, amount]) => ({ refundId, stripeAccountId: stripeId, amount })),
+  );
   await addOutstanding(tx, stripeId, merchantId, -total);
   return outstanding - total;
 }

@@ -6,9 +6,23 @@ import { onShard, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { earlierUse, keyClaim, keyReused, withIdempotencyKey, type KeyReused, type KeySpec } from '@paygraph/transaction/services/idempotency';
+import {
+  earlierUse,
+  keyClaim,
+  keyReused,
+  withIdempotencyKey,
+  type KeyReused,
+  type KeySpec,
+} from '@paygraph/transaction/services/idempotency';
 import type { SettlementContext } from '../context';
-import { advanceById, insertAdvance, outstandingOf, pendingAdvancesOf, termsOf, upsertTerms } from '../db/advance-store';
+import {
+  advanceById,
+  insertAdvance,
+  outstandingOf,
+  pendingAdvancesOf,
+  termsOf,
+  upsertTerms,
+} from '../db/advance-store';
 import type { AdvanceRow, AdvanceTermsRow } from '../db/schema/settlement';
 import { checkTerms, offerOf, planPieces, type AdvanceTermsInput, type StripePending } from '../domain/advances';
 import { completeAdvance } from './advance-pieces';
@@ -32,35 +46,57 @@ const keyPattern = /^[\x21-\x7e]+$/;
  * another owner's account is FORBIDDEN, never its type, terms or balance.
  */
 async function merchantFor(
-  ctx: SettlementContext, merchantId: string, may: (ownerId: string) => Forbidden | null,
+  ctx: SettlementContext,
+  merchantId: string,
+  may: (ownerId: string) => Forbidden | null,
 ): Promise<Result<Account, InvalidInput | AccountNotFound | Forbidden>> {
-  if (!parseId('account', merchantId)) return err({ kind: 'InvalidInput', field: 'merchantAccountId', message: `"${merchantId}" is not an account id` });
+  if (!parseId('account', merchantId))
+    return err({ kind: 'InvalidInput', field: 'merchantAccountId', message: `"${merchantId}" is not an account id` });
   const row = await ctx.accounts.load(merchantId);
   if (!row || row.parentId !== null) return err({ kind: 'AccountNotFound', accountId: merchantId });
   const refused = may(row.ownerId);
   if (refused) return err(refused);
-  if (row.type !== 'MERCHANT') return err({ kind: 'InvalidInput', field: 'merchantAccountId', message: `account ${merchantId} is not a MERCHANT account` });
+  if (row.type !== 'MERCHANT')
+    return err({
+      kind: 'InvalidInput',
+      field: 'merchantAccountId',
+      message: `account ${merchantId} is not a MERCHANT account`,
+    });
   return ok(row);
 }
 
 /** Mutation.setAdvanceTerms: operators only; the terms are kept on the merchant's home shard, in its currency. */
 export async function setAdvanceTermsFor(
-  ctx: SettlementContext, input: { merchantAccountId: string; maxAdvanceBps: number; feeBps: number; outstandingMax: string },
+  ctx: SettlementContext,
+  input: { merchantAccountId: string; maxAdvanceBps: number; feeBps: number; outstandingMax: string },
 ): Promise<Result<AdvanceTermsRow, InvalidInput | AccountNotFound | Forbidden>> {
   const refused = mayOperate(ctx.identity, 'set advance terms');
   if (refused) return err(refused);
-  const terms: AdvanceTermsInput = { maxAdvanceBps: input.maxAdvanceBps, feeBps: input.feeBps, outstandingMax: BigInt(input.outstandingMax) };
+  const terms: AdvanceTermsInput = {
+    maxAdvanceBps: input.maxAdvanceBps,
+    feeBps: input.feeBps,
+    outstandingMax: BigInt(input.outstandingMax),
+  };
   const bad = checkTerms(terms);
   if (bad) return err(bad);
   const merchant = await merchantFor(ctx, input.merchantAccountId, () => null);
   if (!merchant.ok) return merchant;
-  const row = { merchantAccountId: merchant.value.id, currency: merchant.value.currency, ...terms, updatedBy: ctx.identity.sub, updatedAt: ctx.now() };
+  const row = {
+    merchantAccountId: merchant.value.id,
+    currency: merchant.value.currency,
+    ...terms,
+    updatedBy: ctx.identity.sub,
+    updatedAt: ctx.now(),
+  };
   await upsertTerms(ctx.shards.of('account', merchant.value.id).db, row);
   return ok(row);
 }
 
 /** A merchant's terms for its owner and operators (Account.advanceTerms); null without terms. */
-export async function readableAdvanceTerms(ctx: SettlementContext, merchantId: string): Promise<Result<AdvanceTermsRow | null, Forbidden>> {
+export async function readableAdvanceTerms(
+  ctx: SettlementContext,
+  merchantId: string,
+): Promise<Result<AdvanceTermsRow | null, Forbidden>> {
   const merchant = await merchantFor(ctx, merchantId, (owner) => mayReadAdvances(ctx.identity, merchantId, owner));
   if (!merchant.ok) return merchant.error.kind === 'Forbidden' ? err(merchant.error) : ok(null);
   return ok((await termsOf(ctx.shards.of('account', merchantId).db, merchantId)) ?? null);
@@ -74,13 +110,23 @@ export interface OfferView {
 }
 
 /** Query.advanceOffer: what an advance may be now; writes nothing. */
-export async function advanceOfferFor(ctx: SettlementContext, merchantId: string): Promise<Result<OfferView | null, Forbidden>> {
+export async function advanceOfferFor(
+  ctx: SettlementContext,
+  merchantId: string,
+): Promise<Result<OfferView | null, Forbidden>> {
   const merchant = await merchantFor(ctx, merchantId, (owner) => mayReadAdvances(ctx.identity, merchantId, owner));
   if (!merchant.ok) return merchant.error.kind === 'Forbidden' ? err(merchant.error) : ok(null);
   const terms = await termsOf(ctx.shards.of('account', merchantId).db, merchantId);
   const stripes = await stripePendings(ctx.shards, merchant.value);
-  const offer = terms ? offerOf(terms, stripes) : { allowed: 0n, outstanding: stripes.reduce((a, s) => a + s.outstanding, 0n) };
-  return ok({ merchantAccountId: merchantId, allowedAmount: offer.allowed, feeBps: terms?.feeBps ?? 0, outstanding: offer.outstanding });
+  const offer = terms
+    ? offerOf(terms, stripes)
+    : { allowed: 0n, outstanding: stripes.reduce((a, s) => a + s.outstanding, 0n) };
+  return ok({
+    merchantAccountId: merchantId,
+    allowedAmount: offer.allowed,
+    feeBps: terms?.feeBps ?? 0,
+    outstanding: offer.outstanding,
+  });
 }
 
 /**
@@ -88,14 +134,25 @@ export async function advanceOfferFor(ctx: SettlementContext, merchantId: string
  * settlement committing between the two reads lowers both, so the offer computed from an older
  * outstanding and a newer pending can only be smaller than the true one, never larger.
  */
-export async function stripePendings(shards: ShardSet, merchant: Pick<Account, 'id' | 'stripeShards'>): Promise<StripePending[]> {
+export async function stripePendings(
+  shards: ShardSet,
+  merchant: Pick<Account, 'id' | 'stripeShards'>,
+): Promise<StripePending[]> {
   const home = shards.of('account', merchant.id);
   const targets = [home, ...stripeShardsOf(shards, merchant).filter((s) => s !== home)];
-  const perShard = await Promise.all(targets.map((shard) => onShard(shard, async () => {
-    const outstanding = await outstandingOf(shard.db, merchant.id);
-    const rows = await accountsAndStripes(shard.db, shard === home ? [merchant.id] : [], [merchant.id]);
-    return rows.map((a) => ({ stripeAccountId: a.id, pending: a.pending, outstanding: outstanding.get(a.id) ?? 0n }));
-  })));
+  const perShard = await Promise.all(
+    targets.map((shard) =>
+      onShard(shard, async () => {
+        const outstanding = await outstandingOf(shard.db, merchant.id);
+        const rows = await accountsAndStripes(shard.db, shard === home ? [merchant.id] : [], [merchant.id]);
+        return rows.map((a) => ({
+          stripeAccountId: a.id,
+          pending: a.pending,
+          outstanding: outstanding.get(a.id) ?? 0n,
+        }));
+      }),
+    ),
+  );
   return perShard.flat();
 }
 
@@ -109,34 +166,55 @@ function viewOf(row: AdvanceRow): AdvanceView {
 
 /** Mutation.advanceSettlement: the merchant's owner or an operator; all or nothing across its stripes. */
 export async function advanceSettlementFor(
-  ctx: SettlementContext, input: { idempotencyKey: string; merchantAccountId: string; amount: string },
+  ctx: SettlementContext,
+  input: { idempotencyKey: string; merchantAccountId: string; amount: string },
 ): Promise<Result<AdvanceView, AdvanceRefusal | Forbidden>> {
   const key = input.idempotencyKey;
   if (key.length === 0 || key.length > idempotencyKeyLengthMax || !keyPattern.test(key)) {
-    return err({ kind: 'InvalidInput', field: 'idempotencyKey', message: `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces` });
+    return err({
+      kind: 'InvalidInput',
+      field: 'idempotencyKey',
+      message: `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces`,
+    });
   }
   const amount = BigInt(input.amount);
   if (amount <= 0n) return err({ kind: 'InvalidInput', field: 'amount', message: 'amount must be positive' });
-  const merchant = await merchantFor(ctx, input.merchantAccountId, (owner) => mayAskAdvance(ctx.identity, input.merchantAccountId, owner));
+  const merchant = await merchantFor(ctx, input.merchantAccountId, (owner) =>
+    mayAskAdvance(ctx.identity, input.merchantAccountId, owner),
+  );
   if (!merchant.ok) return merchant;
-  if (merchant.value.status !== 'ACTIVE') return err({ kind: 'InvalidInput', field: 'merchantAccountId', message: `account ${merchant.value.id} is ${merchant.value.status}` });
+  if (merchant.value.status !== 'ACTIVE')
+    return err({
+      kind: 'InvalidInput',
+      field: 'merchantAccountId',
+      message: `account ${merchant.value.id} is ${merchant.value.status}`,
+    });
   const home = ctx.shards.of('account', merchant.value.id);
   const terms = await termsOf(home.db, merchant.value.id);
-  if (!terms || terms.maxAdvanceBps === 0) return err({ kind: 'AdvancesDisabled', merchantAccountId: merchant.value.id });
+  if (!terms || terms.maxAdvanceBps === 0)
+    return err({ kind: 'AdvancesDisabled', merchantAccountId: merchant.value.id });
   const spec: KeySpec = {
-    anchor: { kind: 'account', id: merchant.value.id }, key, operation: 'advanceSettlement',
-    content: { merchantAccountId: merchant.value.id, amount }, newResourceId: () => newId('advance', parseId('account', merchant.value.id)!.shard),
+    anchor: { kind: 'account', id: merchant.value.id },
+    key,
+    operation: 'advanceSettlement',
+    content: { merchantAccountId: merchant.value.id, amount },
+    newResourceId: () => newId('advance', parseId('account', merchant.value.id)!.shard),
   };
   // The merchant's advance lock (advance-lock.ts): held until this advance is PAID or REVERSED.
   return underAdvanceLock(ctx.shards, merchant.value.id, async (_tx, locked) => {
-    if (!locked || locked.maxAdvanceBps === 0) return err({ kind: 'AdvancesDisabled', merchantAccountId: merchant.value.id });
+    if (!locked || locked.maxAdvanceBps === 0)
+      return err({ kind: 'AdvancesDisabled', merchantAccountId: merchant.value.id });
     return advanceLocked(ctx, merchant.value, locked, spec, amount);
   });
 }
 
 /** Under the merchant's lock: finish what a crash left, replay a key, or check the offer and pay. */
 async function advanceLocked(
-  ctx: SettlementContext, merchant: Account, terms: AdvanceTermsRow, spec: KeySpec, amount: bigint,
+  ctx: SettlementContext,
+  merchant: Account,
+  terms: AdvanceTermsRow,
+  spec: KeySpec,
+  amount: bigint,
 ): Promise<Result<AdvanceView, AdvanceRefusal>> {
   const home = ctx.shards.of('account', merchant.id);
   // An advance a crash left halfway (any key) is finished first: its pieces count in the offer below.
@@ -155,11 +233,24 @@ async function advanceLocked(
     if (found) return answerOf(ctx, await completeAdvance(ctx.shards, found, ctx.now), amount, merchant);
     const pieces = planPieces(amount, terms.feeBps, stripes);
     const row: AdvanceRow = {
-      id: claimed.resourceId, merchantAccountId: merchant.id, currency: merchant.currency, amount,
-      feeAmount: pieces.reduce((a, p) => a + p.feeAmount, 0n), status: 'PENDING', createdAt: ctx.now(), completedAt: null,
-      plan: JSON.stringify(pieces.map((p) => ({ stripeAccountId: p.stripeAccountId, amount: String(p.amount), feeAmount: String(p.feeAmount) }))),
+      id: claimed.resourceId,
+      merchantAccountId: merchant.id,
+      currency: merchant.currency,
+      amount,
+      feeAmount: pieces.reduce((a, p) => a + p.feeAmount, 0n),
+      status: 'PENDING',
+      createdAt: ctx.now(),
+      completedAt: null,
+      plan: JSON.stringify(
+        pieces.map((p) => ({
+          stripeAccountId: p.stripeAccountId,
+          amount: String(p.amount),
+          feeAmount: String(p.feeAmount),
+        })),
+      ),
     };
-    // Committed before any piece posts, so that a crash between pieces leaves a PENDING advance the next request finishes.
+    // Committed before any piece posts, so that a crash between pieces leaves a PENDING advance the next request
+    // finishes.
     await insertAdvance(home.db, row);
     return answerOf(ctx, await completeAdvance(ctx.shards, row, ctx.now), amount, merchant);
   });
@@ -181,11 +272,18 @@ export async function finishAdvancesLeft(shards: ShardSet, merchantId: string, n
   });
 }
 
-/** A PAID advance is the answer; a REVERSED one (a piece could not post: the pending went meanwhile) exceeded what was there. */
-async function answerOf(ctx: SettlementContext, row: AdvanceRow, requested: bigint, merchant: Account): Promise<Result<AdvanceView, AdvanceRefusal>> {
+/**
+ * A PAID advance is the answer; a REVERSED one (a piece could not post: the pending went meanwhile) exceeded what was
+ * there.
+ */
+async function answerOf(
+  ctx: SettlementContext,
+  row: AdvanceRow,
+  requested: bigint,
+  merchant: Account,
+): Promise<Result<AdvanceView, AdvanceRefusal>> {
   if (row.status === 'PAID') return ok(viewOf(row));
   const terms = await termsOf(ctx.shards.of('account', merchant.id).db, merchant.id);
   const allowed = terms ? offerOf(terms, await stripePendings(ctx.shards, merchant)).allowed : 0n;
   return err({ kind: 'AdvanceExceedsAllowed', requested, allowed });
 }
-

@@ -12,7 +12,8 @@ import type { Forbidden } from '@paygraph/shared/authorization';
 import type { SettlementContext } from '../context';
 import { mayOperate } from './access';
 
-export type BankImportRefusal = { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
+export type BankImportRefusal =
+  { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
 
 export interface ImportedStatement {
   businessDate: string;
@@ -24,7 +25,10 @@ export interface ImportedStatement {
 
 /** A statement's id names its channel, date and currency (so a re-import finds it); 40 characters. */
 export function bankStatementId(channel: string, businessDate: string, currency: string | null): string {
-  return `stm_${createHash('sha256').update(`${channel}|${businessDate}|${currency ?? ''}`).digest('hex').slice(0, 36)}`;
+  return `stm_${createHash('sha256')
+    .update(`${channel}|${businessDate}|${currency ?? ''}`)
+    .digest('hex')
+    .slice(0, 36)}`;
 }
 
 /**
@@ -33,28 +37,53 @@ export function bankStatementId(channel: string, businessDate: string, currency:
  * transaction, the channel's earlier statements of the dates it covers (all currencies).
  */
 export async function importBankStatement(
-  shards: ShardSet, input: { channel: string; format: StatementFormat; content: string }, importedBy: string, now: Date,
+  shards: ShardSet,
+  input: { channel: string; format: StatementFormat; content: string },
+  importedBy: string,
+  now: Date,
 ): Promise<Result<{ channel: string; statements: ImportedStatement[] }, BankImportRefusal>> {
-  if (!isChannel(input.channel)) return err({ kind: 'InvalidInput', field: 'channel', message: 'channel must be 1-64 characters of [A-Za-z0-9_.-]' });
+  if (!isChannel(input.channel))
+    return err({
+      kind: 'InvalidInput',
+      field: 'channel',
+      message: 'channel must be 1-64 characters of [A-Za-z0-9_.-]',
+    });
   const parsed = parseBankStatements(input.format, input.content);
   if (!parsed.ok) return err({ kind: 'InvalidStatement', ...parsed.error });
   const imported = parsed.value.map((s) => ({
     statement: {
-      id: bankStatementId(input.channel, s.businessDate, s.currency), channel: input.channel, businessDate: s.businessDate, format: input.format,
-      currency: s.currency, openingBalance: s.openingBalance, closingBalance: s.closingBalance, lineCount: s.lines.length, importedBy, createdAt: now,
+      id: bankStatementId(input.channel, s.businessDate, s.currency),
+      channel: input.channel,
+      businessDate: s.businessDate,
+      format: input.format,
+      currency: s.currency,
+      openingBalance: s.openingBalance,
+      closingBalance: s.closingBalance,
+      lineCount: s.lines.length,
+      importedBy,
+      createdAt: now,
     },
     lines: s.lines,
   }));
-  await inTransaction(controlShard(shards), (tx) => replaceBankStatements(tx, input.channel, imported, statementInsertBatchMax));
+  await inTransaction(controlShard(shards), (tx) =>
+    replaceBankStatements(tx, input.channel, imported, statementInsertBatchMax),
+  );
   return ok({
     channel: input.channel,
-    statements: parsed.value.map((s) => ({ businessDate: s.businessDate, currency: s.currency, openingBalance: s.openingBalance, closingBalance: s.closingBalance, lines: s.lines.length })),
+    statements: parsed.value.map((s) => ({
+      businessDate: s.businessDate,
+      currency: s.currency,
+      openingBalance: s.openingBalance,
+      closingBalance: s.closingBalance,
+      lines: s.lines.length,
+    })),
   });
 }
 
 /** Mutation.importBankStatement: operators only (services/access.ts), asked before the file is read. */
 export async function importBankStatementFor(
-  ctx: SettlementContext, input: Parameters<typeof importBankStatement>[1],
+  ctx: SettlementContext,
+  input: Parameters<typeof importBankStatement>[1],
 ): Promise<Result<{ channel: string; statements: ImportedStatement[] }, BankImportRefusal | Forbidden>> {
   const refused = mayOperate(ctx.identity, 'import statements');
   if (refused) return err(refused);

@@ -7,12 +7,40 @@ import { formatAmount } from '@paygraph/shared/money';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import { channelMovementsBetween } from '@paygraph/transaction/read-model/settlement';
 import {
-  appendEvents, channelReconciliationsOf, exceptionsBySubjects, exceptionsOfDate, exceptionsWithStatus, insertChannelReconciliation, insertExceptions,
-  latestStatementDate, linesOfStatements, statementsBetween, updateOpenException,
+  appendEvents,
+  channelReconciliationsOf,
+  exceptionsBySubjects,
+  exceptionsOfDate,
+  exceptionsWithStatus,
+  insertChannelReconciliation,
+  insertExceptions,
+  latestStatementDate,
+  linesOfStatements,
+  statementsBetween,
+  updateOpenException,
 } from '../db/reconciliation-store';
 import type { ExceptionRow, StatementLineRow, StatementRow } from '../db/schema/settlement';
-import { addDays, assertPartition, matchChannel, type BankLine, type Match, type MatchResult, type MatchRule, type Movement } from '../domain/matching';
-import { adjustmentOf, exceptionsOf, lineSubject, movementSubject, touches, type Adjustment, type ExceptionKind, type FoundException, type Resolution } from '../domain/channel-report';
+import {
+  addDays,
+  assertPartition,
+  matchChannel,
+  type BankLine,
+  type Match,
+  type MatchResult,
+  type MatchRule,
+  type Movement,
+} from '../domain/matching';
+import {
+  adjustmentOf,
+  exceptionsOf,
+  lineSubject,
+  movementSubject,
+  touches,
+  type Adjustment,
+  type ExceptionKind,
+  type FoundException,
+  type Resolution,
+} from '../domain/channel-report';
 import { rulesFor } from './matching-rules';
 import { controlShard } from './settle';
 import type { Forbidden } from '@paygraph/shared/authorization';
@@ -24,28 +52,68 @@ export const matchingActor = 'matching';
 const dayMs = 86_400_000;
 
 export interface ExceptionView {
-  id: string; kind: ExceptionKind; channel: string; businessDate: string; externalRef: string | null; movementId: string | null;
-  amount: string; currency: string; detail: string; status: 'OPEN' | 'RESOLVED'; resolution: Resolution | null; note: string | null;
-  resolvedBy: string | null; resolvedAt: string | null; postingId: string | null; detectedAt: string; ageDays: number;
+  id: string;
+  kind: ExceptionKind;
+  channel: string;
+  businessDate: string;
+  externalRef: string | null;
+  movementId: string | null;
+  amount: string;
+  currency: string;
+  detail: string;
+  status: 'OPEN' | 'RESOLVED';
+  resolution: Resolution | null;
+  note: string | null;
+  resolvedBy: string | null;
+  resolvedAt: string | null;
+  postingId: string | null;
+  detectedAt: string;
+  ageDays: number;
 }
 
 export interface ChannelReport {
   id: string;
   channel: string;
   businessDate: string;
-  matches: Array<{ rule: MatchRule; currency: string; externalRefs: string[]; statementDates: string[]; movementIds: string[]; difference: string }>;
+  matches: Array<{
+    rule: MatchRule;
+    currency: string;
+    externalRefs: string[];
+    statementDates: string[];
+    movementIds: string[];
+    difference: string;
+  }>;
   exceptions: ExceptionView[];
-  adjustment: Array<Omit<Record<keyof Adjustment, string>, 'balanced' | 'openingBalance' | 'closingBalance'> & { balanced: boolean; openingBalance: string | null; closingBalance: string | null }>;
+  adjustment: Array<
+    Omit<Record<keyof Adjustment, string>, 'balanced' | 'openingBalance' | 'closingBalance'> & {
+      balanced: boolean;
+      openingBalance: string | null;
+      closingBalance: string | null;
+    }
+  >;
   createdBy: string;
   createdAt: string;
 }
 
 export function exceptionView(row: ExceptionRow, now: Date): ExceptionView {
   return {
-    id: row.id, kind: row.kind, channel: row.channel, businessDate: row.businessDate, externalRef: row.externalRef, movementId: row.movementId,
-    amount: formatAmount(row.amount), currency: row.currency, detail: row.detail, status: row.status, resolution: row.resolution, note: row.note,
-    resolvedBy: row.resolvedBy, resolvedAt: row.resolvedAt?.toISOString() ?? null, postingId: row.postingId,
-    detectedAt: row.detectedAt.toISOString(), ageDays: Math.max(0, Math.floor((now.getTime() - row.detectedAt.getTime()) / dayMs)),
+    id: row.id,
+    kind: row.kind,
+    channel: row.channel,
+    businessDate: row.businessDate,
+    externalRef: row.externalRef,
+    movementId: row.movementId,
+    amount: formatAmount(row.amount),
+    currency: row.currency,
+    detail: row.detail,
+    status: row.status,
+    resolution: row.resolution,
+    note: row.note,
+    resolvedBy: row.resolvedBy,
+    resolvedAt: row.resolvedAt?.toISOString() ?? null,
+    postingId: row.postingId,
+    detectedAt: row.detectedAt.toISOString(),
+    ageDays: Math.max(0, Math.floor((now.getTime() - row.detectedAt.getTime()) / dayMs)),
   };
 }
 
@@ -71,15 +139,32 @@ export function bankLines(statementRows: readonly StatementRow[], lineRows: read
     seen.set(content, occurrence);
     return {
       key: createHash('sha256').update(`${content}|${occurrence}`).digest('hex').slice(0, 32),
-      statementDate: statement.date, valueDate: l.valueDate, currency: l.currency,
-      signed: l.direction === 'CREDIT' ? l.amount : -l.amount, externalRef: l.externalRef, lineNumber: l.lineNumber,
+      statementDate: statement.date,
+      valueDate: l.valueDate,
+      currency: l.currency,
+      signed: l.direction === 'CREDIT' ? l.amount : -l.amount,
+      externalRef: l.externalRef,
+      lineNumber: l.lineNumber,
     };
   });
 }
 
-async function channelMovements(shards: ShardSet, channel: string, fromDate: string, toDate: string): Promise<Movement[]> {
-  const rows = (await Promise.all(shards.all.map((s: Shard) => channelMovementsBetween(s.db, channel, fromDate, toDate)))).flat();
-  return rows.map((r) => ({ id: r.id, businessDate: r.businessDate, currency: r.currency, signed: r.kind === 'DEPOSIT' ? r.amount : -r.amount, externalRef: r.externalRef }));
+async function channelMovements(
+  shards: ShardSet,
+  channel: string,
+  fromDate: string,
+  toDate: string,
+): Promise<Movement[]> {
+  const rows = (
+    await Promise.all(shards.all.map((s: Shard) => channelMovementsBetween(s.db, channel, fromDate, toDate)))
+  ).flat();
+  return rows.map((r) => ({
+    id: r.id,
+    businessDate: r.businessDate,
+    currency: r.currency,
+    signed: r.kind === 'DEPOSIT' ? r.amount : -r.amount,
+    externalRef: r.externalRef,
+  }));
 }
 
 /**
@@ -88,13 +173,25 @@ async function channelMovements(shards: ShardSet, channel: string, fromDate: str
  * (new ones opened, open ones updated, those a match now explains resolved as TIMING by
  * matching itself), the adjustment table computed, and the whole kept as a report.
  */
-export async function reconcileChannel(shards: ShardSet, channel: string, businessDate: string, createdBy: string, now: Date): Promise<ChannelReport> {
+export async function reconcileChannel(
+  shards: ShardSet,
+  channel: string,
+  businessDate: string,
+  createdBy: string,
+  now: Date,
+): Promise<ChannelReport> {
   const control = controlShard(shards);
   const rules = await rulesFor(shards, channel);
   const fromDate = addDays(businessDate, -rules.dateWindowDays);
   const toDate = addDays(businessDate, rules.dateWindowDays);
   const statementRows = await statementsBetween(control.db, channel, fromDate, toDate);
-  const lines = bankLines(statementRows, await linesOfStatements(control.db, statementRows.map((s) => s.id)));
+  const lines = bankLines(
+    statementRows,
+    await linesOfStatements(
+      control.db,
+      statementRows.map((s) => s.id),
+    ),
+  );
   const movements = await channelMovements(shards, channel, fromDate, toDate);
   const result = matchChannel(lines, movements, rules);
   assertPartition(result, lines.length, movements.length);
@@ -102,29 +199,52 @@ export async function reconcileChannel(shards: ShardSet, channel: string, busine
   const found = exceptionsOf(result, businessDate, latest !== null && latest >= toDate);
   const rows = await recordExceptions(control, channel, businessDate, found, result, now);
   const bySubject = new Map(rows.map((r) => [r.subject, r]));
-  const balances = new Map(statementRows.filter((s) => s.businessDate === businessDate && s.currency !== null)
-    .map((s) => [s.currency!, { opening: s.openingBalance, closing: s.closingBalance }]));
+  const balances = new Map(
+    statementRows
+      .filter((s) => s.businessDate === businessDate && s.currency !== null)
+      .map((s) => [s.currency!, { opening: s.openingBalance, closing: s.closingBalance }]),
+  );
   const adjustment = adjustmentOf(result, businessDate, (subject) => bySubject.get(subject), balances);
   const logical = shards.logicalOn(control)[0];
   assert(logical !== undefined, `shard ${control.name} holds no logical shard`);
   const report: ChannelReport = {
-    id: newId('reconciliation', logical), channel, businessDate, createdBy, createdAt: now.toISOString(),
+    id: newId('reconciliation', logical),
+    channel,
+    businessDate,
+    createdBy,
+    createdAt: now.toISOString(),
     matches: result.matches.filter((m) => touches(m, businessDate)).map(matchView),
     exceptions: rows.map((r) => exceptionView(r, now)).sort((a, b) => a.id.localeCompare(b.id)),
     adjustment: adjustment.map((a) => ({
-      ...a, bankMovements: formatAmount(a.bankMovements), ledgerMovements: formatAmount(a.ledgerMovements), inTransit: formatAmount(a.inTransit),
-      bankOnly: formatAmount(a.bankOnly), unexplained: formatAmount(a.unexplained),
-      openingBalance: a.openingBalance === null ? null : formatAmount(a.openingBalance), closingBalance: a.closingBalance === null ? null : formatAmount(a.closingBalance),
+      ...a,
+      bankMovements: formatAmount(a.bankMovements),
+      ledgerMovements: formatAmount(a.ledgerMovements),
+      inTransit: formatAmount(a.inTransit),
+      bankOnly: formatAmount(a.bankOnly),
+      unexplained: formatAmount(a.unexplained),
+      openingBalance: a.openingBalance === null ? null : formatAmount(a.openingBalance),
+      closingBalance: a.closingBalance === null ? null : formatAmount(a.closingBalance),
     })),
   };
-  await insertChannelReconciliation(control.db, { id: report.id, channel, businessDate, body: JSON.stringify(report), createdBy, createdAt: now });
+  await insertChannelReconciliation(control.db, {
+    id: report.id,
+    channel,
+    businessDate,
+    body: JSON.stringify(report),
+    createdBy,
+    createdAt: now,
+  });
   return report;
 }
 
 function matchView(m: Match): ChannelReport['matches'][number] {
   return {
-    rule: m.rule, currency: m.currency, externalRefs: m.lines.map((l) => l.externalRef), statementDates: m.lines.map((l) => l.statementDate),
-    movementIds: m.movements.map((x) => x.id), difference: formatAmount(m.difference),
+    rule: m.rule,
+    currency: m.currency,
+    externalRefs: m.lines.map((l) => l.externalRef),
+    statementDates: m.lines.map((l) => l.statementDate),
+    movementIds: m.movements.map((x) => x.id),
+    difference: formatAmount(m.difference),
   };
 }
 
@@ -133,9 +253,18 @@ function matchView(m: Match): ChannelReport['matches'][number] {
  * exceptions (every status) with those of the matches touching it. A resolved exception is
  * never reopened or rewritten; nothing is deleted.
  */
-async function recordExceptions(control: Shard, channel: string, businessDate: string, found: readonly FoundException[], result: MatchResult, now: Date): Promise<ExceptionRow[]> {
+async function recordExceptions(
+  control: Shard,
+  channel: string,
+  businessDate: string,
+  found: readonly FoundException[],
+  result: MatchResult,
+  now: Date,
+): Promise<ExceptionRow[]> {
   const matchedSubjects = matchedSubjectsOf(result);
-  const touching = result.matches.filter((m) => touches(m, businessDate)).flatMap((m) => [...m.lines.map(lineSubject), ...m.movements.map(movementSubject)]);
+  const touching = result.matches
+    .filter((m) => touches(m, businessDate))
+    .flatMap((m) => [...m.lines.map(lineSubject), ...m.movements.map(movementSubject)]);
   return inTransaction(control, async (tx) => {
     const recording: Recording = { tx, channel, now, events: [] };
     await recordFound(recording, found);
@@ -148,18 +277,25 @@ async function recordExceptions(control: Shard, channel: string, businessDate: s
   });
 }
 
-/** What explains each subject a match took, as a resolution's detail: a line names the movements, a movement the statements. */
+/**
+ * What explains each subject a match took, as a resolution's detail: a line names the movements, a movement the
+ * statements.
+ */
 function matchedSubjectsOf(result: MatchResult): Map<string, string> {
   const matchedSubjects = new Map<string, string>();
   for (const m of result.matches) {
     const shownOn = [...new Set(m.lines.map((l) => l.statementDate))].join(', ');
-    for (const l of m.lines) matchedSubjects.set(lineSubject(l), `matched (${m.rule}) with ${m.movements.map((x) => x.id).join(', ')}`);
-    for (const x of m.movements) matchedSubjects.set(movementSubject(x), `shown on the statement of ${shownOn} (${m.rule})`);
+    for (const l of m.lines)
+      matchedSubjects.set(lineSubject(l), `matched (${m.rule}) with ${m.movements.map((x) => x.id).join(', ')}`);
+    for (const x of m.movements)
+      matchedSubjects.set(movementSubject(x), `shown on the statement of ${shownOn} (${m.rule})`);
   }
   return matchedSubjects;
 }
 
-/** One run's writes to the exceptions: its transaction, channel and instant, and the events appended once they are done. */
+/**
+ * One run's writes to the exceptions: its transaction, channel and instant, and the events appended once they are done.
+ */
 interface Recording {
   tx: Tx;
   channel: string;
@@ -169,15 +305,47 @@ interface Recording {
 
 /** Opens the exceptions found for the first time, and rewrites the open ones whose kind, amount or detail changed. */
 async function recordFound({ tx, channel, now, events }: Recording, found: readonly FoundException[]): Promise<void> {
-  const existing = new Map((await exceptionsBySubjects(tx, channel, found.map((f) => f.subject))).map((r) => [r.subject, r]));
+  const existing = new Map(
+    (
+      await exceptionsBySubjects(
+        tx,
+        channel,
+        found.map((f) => f.subject),
+      )
+    ).map((r) => [r.subject, r]),
+  );
   const fresh = found.filter((f) => !existing.has(f.subject));
-  await insertExceptions(tx, fresh.map((f) => ({ ...f, id: exceptionId(channel, f.subject), channel, status: 'OPEN' as const, detectedAt: now, updatedAt: now })));
-  for (const f of fresh) events.push({ exceptionId: exceptionId(channel, f.subject), event: 'OPENED', actor: matchingActor, detail: f.detail, at: now });
+  await insertExceptions(
+    tx,
+    fresh.map((f) => ({
+      ...f,
+      id: exceptionId(channel, f.subject),
+      channel,
+      status: 'OPEN' as const,
+      detectedAt: now,
+      updatedAt: now,
+    })),
+  );
+  for (const f of fresh)
+    events.push({
+      exceptionId: exceptionId(channel, f.subject),
+      event: 'OPENED',
+      actor: matchingActor,
+      detail: f.detail,
+      at: now,
+    });
   for (const f of found) {
     const row = existing.get(f.subject);
-    if (!row || row.status !== 'OPEN' || (row.kind === f.kind && row.amount === f.amount && row.detail === f.detail)) continue;
+    if (!row || row.status !== 'OPEN' || (row.kind === f.kind && row.amount === f.amount && row.detail === f.detail))
+      continue;
     if (await updateOpenException(tx, row.id, { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now })) {
-      events.push({ exceptionId: row.id, event: 'CHANGED', actor: matchingActor, detail: `${row.kind} → ${f.kind}: ${f.detail}`, at: now });
+      events.push({
+        exceptionId: row.id,
+        event: 'CHANGED',
+        actor: matchingActor,
+        detail: `${row.kind} → ${f.kind}: ${f.detail}`,
+        at: now,
+      });
     }
   }
 }
@@ -187,48 +355,87 @@ async function recordFound({ tx, channel, now, events }: Recording, found: reado
  * run no longer finds: as TIMING when a match now explains them, without a resolution otherwise.
  */
 async function resolveNoLongerFound(
-  { tx, channel, now, events }: Recording, businessDate: string, matchedSubjects: ReadonlyMap<string, string>, foundSubjects: ReadonlySet<string>,
+  { tx, channel, now, events }: Recording,
+  businessDate: string,
+  matchedSubjects: ReadonlyMap<string, string>,
+  foundSubjects: ReadonlySet<string>,
 ): Promise<void> {
-  const open = [...await exceptionsBySubjects(tx, channel, [...matchedSubjects.keys()]), ...await exceptionsOfDate(tx, channel, businessDate, 'OPEN')];
+  const open = [
+    ...(await exceptionsBySubjects(tx, channel, [...matchedSubjects.keys()])),
+    ...(await exceptionsOfDate(tx, channel, businessDate, 'OPEN')),
+  ];
   for (const row of open) {
     if (row.status !== 'OPEN' || foundSubjects.has(row.subject)) continue;
     const explained = matchedSubjects.get(row.subject);
     const detail = explained ?? 'no longer found by matching (its statement was replaced, or the item left the date)';
     const resolved = await updateOpenException(tx, row.id, {
-      status: 'RESOLVED', resolution: explained ? 'TIMING' : null, resolvedBy: matchingActor, resolvedAt: now, updatedAt: now, detail: `${row.detail}; ${detail}`.slice(0, 500),
+      status: 'RESOLVED',
+      resolution: explained ? 'TIMING' : null,
+      resolvedBy: matchingActor,
+      resolvedAt: now,
+      updatedAt: now,
+      detail: `${row.detail}; ${detail}`.slice(0, 500),
     });
     if (resolved) events.push({ exceptionId: row.id, event: 'RESOLVED', actor: matchingActor, detail, at: now });
   }
 }
 
 /** The reports of a channel's date as they were computed, newest first. */
-export async function storedChannelReports(shards: ShardSet, channel: string, businessDate: string, first: number | null | undefined): Promise<ChannelReport[]> {
+export async function storedChannelReports(
+  shards: ShardSet,
+  channel: string,
+  businessDate: string,
+  first: number | null | undefined,
+): Promise<ChannelReport[]> {
   const rows = await channelReconciliationsOf(controlShard(shards).db, channel, businessDate, pageSize(first));
   return rows.map((r) => JSON.parse(r.body) as ChannelReport);
 }
 
 /** Exceptions of a status, oldest first, with their age now. */
-export async function listExceptions(shards: ShardSet, channel: string | null, status: 'OPEN' | 'RESOLVED', first: number | null | undefined, now: Date): Promise<ExceptionView[]> {
-  return (await exceptionsWithStatus(controlShard(shards).db, channel, status, pageSize(first))).map((r) => exceptionView(r, now));
+export async function listExceptions(
+  shards: ShardSet,
+  channel: string | null,
+  status: 'OPEN' | 'RESOLVED',
+  first: number | null | undefined,
+  now: Date,
+): Promise<ExceptionView[]> {
+  return (await exceptionsWithStatus(controlShard(shards).db, channel, status, pageSize(first))).map((r) =>
+    exceptionView(r, now),
+  );
 }
 
 /** Query.channelReconciliation: operators only (services/access.ts); the channel is parsed by the resolver. */
-export async function channelReconciliationFor(ctx: SettlementContext, channel: string, businessDate: string): Promise<Result<ChannelReport, Forbidden>> {
+export async function channelReconciliationFor(
+  ctx: SettlementContext,
+  channel: string,
+  businessDate: string,
+): Promise<Result<ChannelReport, Forbidden>> {
   const refused = mayOperate(ctx.identity, 'reconcile channels');
   if (refused) return err(refused);
   return ok(await reconcileChannel(ctx.shards, channel, businessDate, ctx.identity.sub, ctx.now()));
 }
 
 /** Query.channelReconciliations: operators only; the stored reports of a channel's date. */
-export async function channelReconciliationsFor(ctx: SettlementContext, channel: string, businessDate: string, first: number | null | undefined): Promise<Result<ChannelReport[], Forbidden>> {
+export async function channelReconciliationsFor(
+  ctx: SettlementContext,
+  channel: string,
+  businessDate: string,
+  first: number | null | undefined,
+): Promise<Result<ChannelReport[], Forbidden>> {
   const refused = mayOperate(ctx.identity, 'read channel reconciliations');
   if (refused) return err(refused);
   return ok(await storedChannelReports(ctx.shards, channel, businessDate, first));
 }
 
-/** Query.reconciliationExceptions: operators only; a channel's (or every channel's) exceptions of one status, with their age. */
+/**
+ * Query.reconciliationExceptions: operators only; a channel's (or every channel's) exceptions of one status, with their
+ * age.
+ */
 export async function reconciliationExceptionsFor(
-  ctx: SettlementContext, channel: string | null, status: 'OPEN' | 'RESOLVED', first: number | null | undefined,
+  ctx: SettlementContext,
+  channel: string | null,
+  status: 'OPEN' | 'RESOLVED',
+  first: number | null | undefined,
 ): Promise<Result<ExceptionView[], Forbidden>> {
   const refused = mayOperate(ctx.identity, 'read reconciliation exceptions');
   if (refused) return err(refused);

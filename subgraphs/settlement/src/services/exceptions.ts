@@ -40,10 +40,20 @@ export const resolutionDedupeKey = (exceptionId: string) => `reconciliation:${ex
 function checkInput(input: ResolveInput): ResolveRefusal | null {
   const key = input.idempotencyKey;
   if (key.length === 0 || key.length > idempotencyKeyLengthMax || !keyPattern.test(key)) {
-    return { kind: 'InvalidInput', field: 'idempotencyKey', message: `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces` };
+    return {
+      kind: 'InvalidInput',
+      field: 'idempotencyKey',
+      message: `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces`,
+    };
   }
-  if (!exceptionIdPattern.test(input.exceptionId)) return { kind: 'InvalidInput', field: 'exceptionId', message: `"${input.exceptionId}" is not an exception id` };
-  if ((input.note ?? '').length > resolutionNoteLengthMax) return { kind: 'InvalidInput', field: 'note', message: `note must be at most ${resolutionNoteLengthMax} characters` };
+  if (!exceptionIdPattern.test(input.exceptionId))
+    return { kind: 'InvalidInput', field: 'exceptionId', message: `"${input.exceptionId}" is not an exception id` };
+  if ((input.note ?? '').length > resolutionNoteLengthMax)
+    return {
+      kind: 'InvalidInput',
+      field: 'note',
+      message: `note must be at most ${resolutionNoteLengthMax} characters`,
+    };
   return null;
 }
 
@@ -52,28 +62,56 @@ function checkInput(input: ResolveInput): ResolveRefusal | null {
  * answers what it resolved; any other resolution of a resolved exception is refused. A bank fee
  * takes money (a negative difference); a movement still IN_TRANSIT is not a difference yet.
  */
-function decide(row: ExceptionRow, input: ResolveInput, actor: string, now: Date): Result<ExceptionView, ResolveRefusal> | null {
+function decide(
+  row: ExceptionRow,
+  input: ResolveInput,
+  actor: string,
+  now: Date,
+): Result<ExceptionView, ResolveRefusal> | null {
   if (row.status === 'RESOLVED') {
     if (row.resolutionKey === input.idempotencyKey && row.resolvedBy === actor) {
       return row.resolution === input.reason
         ? ok(exceptionView(row, now))
-        : err({ kind: 'InvalidInput', field: 'idempotencyKey', message: `idempotencyKey ${input.idempotencyKey} resolved this exception as ${row.resolution}` });
+        : err({
+            kind: 'InvalidInput',
+            field: 'idempotencyKey',
+            message: `idempotencyKey ${input.idempotencyKey} resolved this exception as ${row.resolution}`,
+          });
     }
-    return err({ kind: 'ExceptionAlreadyResolved', exceptionId: row.id, resolution: row.resolution, resolvedBy: row.resolvedBy });
+    return err({
+      kind: 'ExceptionAlreadyResolved',
+      exceptionId: row.id,
+      resolution: row.resolution,
+      resolvedBy: row.resolvedBy,
+    });
   }
   if (row.kind === 'IN_TRANSIT' && input.reason !== 'TIMING') {
-    return err({ kind: 'InvalidInput', field: 'reason', message: `${row.id} is IN_TRANSIT (its date window has not ended): not a difference to book; only TIMING resolves it` });
+    return err({
+      kind: 'InvalidInput',
+      field: 'reason',
+      message: `${row.id} is IN_TRANSIT (its date window has not ended): not a difference to book; only TIMING resolves it`,
+    });
   }
   if (input.reason === 'BANK_FEE' && row.amount >= 0n) {
-    return err({ kind: 'InvalidInput', field: 'reason', message: `a bank fee takes money: ${row.id}'s difference is ${row.amount} ${row.currency}, not negative` });
+    return err({
+      kind: 'InvalidInput',
+      field: 'reason',
+      message: `a bank fee takes money: ${row.id}'s difference is ${row.amount} ${row.currency}, not negative`,
+    });
   }
   return null;
 }
 
 function resolvedFields(input: ResolveInput, actor: string, now: Date, postingId: string | null) {
   return {
-    status: 'RESOLVED' as const, resolution: input.reason, note: input.note ?? null, resolvedBy: actor, resolvedAt: now,
-    resolutionKey: input.idempotencyKey, postingId, updatedAt: now,
+    status: 'RESOLVED' as const,
+    resolution: input.reason,
+    note: input.note ?? null,
+    resolvedBy: actor,
+    resolvedAt: now,
+    resolutionKey: input.idempotencyKey,
+    postingId,
+    updatedAt: now,
   };
 }
 
@@ -86,12 +124,18 @@ function resolvedFields(input: ResolveInput, actor: string, now: Date, postingId
  * and the other finds it resolved, and the posting's dedupe key (one per exception) is a second
  * guard. The audit trail records who resolved what.
  */
-export async function resolveException(shards: ShardSet, input: ResolveInput, actor: string, now: Date): Promise<Result<ExceptionView, ResolveRefusal>> {
+export async function resolveException(
+  shards: ShardSet,
+  input: ResolveInput,
+  actor: string,
+  now: Date,
+): Promise<Result<ExceptionView, ResolveRefusal>> {
   const refused = checkInput(input);
   if (refused) return err(refused);
   const control = controlShard(shards);
   const [current] = await exceptionsByIds(control.db, [input.exceptionId]);
-  if (!current) return err({ kind: 'InvalidInput', field: 'exceptionId', message: `no exception ${input.exceptionId}` });
+  if (!current)
+    return err({ kind: 'InvalidInput', field: 'exceptionId', message: `no exception ${input.exceptionId}` });
   const account = bookedTo[input.reason];
   const resolving: Resolving = { current, input, actor, now };
   if (account === null) return resolveWithoutPosting(control, resolving);
@@ -112,13 +156,22 @@ type BookedAccount = NonNullable<(typeof bookedTo)[keyof typeof bookedTo]>;
 /** The audit trail's event of a resolution, naming the posting when it made one. */
 function resolvedEvent({ current, input, actor, now }: Resolving, postingId: string | null) {
   return {
-    exceptionId: current.id, event: 'RESOLVED' as const, actor, at: now,
+    exceptionId: current.id,
+    event: 'RESOLVED' as const,
+    actor,
+    at: now,
     detail: `${input.reason}${postingId ? ` posted ${postingId}` : ''}${input.note ? `: ${input.note}` : ''}`,
   };
 }
 
-/** TIMING and BANK_DUPLICATE post nothing: the exception is marked resolved under its lock, with its event, in one transaction. */
-async function resolveWithoutPosting(control: Shard, resolving: Resolving): Promise<Result<ExceptionView, ResolveRefusal>> {
+/**
+ * TIMING and BANK_DUPLICATE post nothing: the exception is marked resolved under its lock, with its event, in one
+ * transaction.
+ */
+async function resolveWithoutPosting(
+  control: Shard,
+  resolving: Resolving,
+): Promise<Result<ExceptionView, ResolveRefusal>> {
   const { current, input, actor, now } = resolving;
   return inTransaction(control, async (tx) => {
     const row = await lockException(tx, current.id);
@@ -131,17 +184,33 @@ async function resolveWithoutPosting(control: Shard, resolving: Resolving): Prom
   });
 }
 
-/** The posting of a BANK_FEE or WRITE_OFF: the difference from the reserve to the booked account, under the exception's dedupe key. */
-async function resolutionPosting(shards: ShardSet, control: Shard, account: BookedAccount, current: ExceptionRow): Promise<{ spec: PostingSpec; reserveId: string }> {
+/**
+ * The posting of a BANK_FEE or WRITE_OFF: the difference from the reserve to the booked account, under the exception's
+ * dedupe key.
+ */
+async function resolutionPosting(
+  shards: ShardSet,
+  control: Shard,
+  account: BookedAccount,
+  current: ExceptionRow,
+): Promise<{ spec: PostingSpec; reserveId: string }> {
   const logical = shards.logicalOn(control)[0];
   assert(logical !== undefined, `shard ${control.name} holds no logical shard`);
   const [reserveId, bookId] = await Promise.all([
-    systemAccountId(shards, control, 'RESERVE', current.currency), systemAccountId(shards, control, account, current.currency),
+    systemAccountId(shards, control, 'RESERVE', current.currency),
+    systemAccountId(shards, control, account, current.currency),
   ]);
   const postingId = newId('posting', logical);
   const spec: PostingSpec = {
-    id: postingId, kind: 'RECONCILIATION', refId: current.id, dedupeKey: resolutionDedupeKey(current.id), currency: current.currency,
-    legs: [{ accountId: reserveId, bucket: 'AVAILABLE', amount: -current.amount }, { accountId: bookId, bucket: 'AVAILABLE', amount: current.amount }],
+    id: postingId,
+    kind: 'RECONCILIATION',
+    refId: current.id,
+    dedupeKey: resolutionDedupeKey(current.id),
+    currency: current.currency,
+    legs: [
+      { accountId: reserveId, bucket: 'AVAILABLE', amount: -current.amount },
+      { accountId: bookId, bucket: 'AVAILABLE', amount: current.amount },
+    ],
   };
   return { spec, reserveId };
 }
@@ -150,37 +219,65 @@ async function resolutionPosting(shards: ShardSet, control: Shard, account: Book
  * BANK_FEE and WRITE_OFF post the difference: the exception is locked and marked resolved in the
  * posting's prepare, and reopened in its finish when BALANCE_LIMIT refuses the posting.
  */
-async function resolveWithPosting(shards: ShardSet, control: Shard, account: BookedAccount, resolving: Resolving): Promise<Result<ExceptionView, ResolveRefusal>> {
+async function resolveWithPosting(
+  shards: ShardSet,
+  control: Shard,
+  account: BookedAccount,
+  resolving: Resolving,
+): Promise<Result<ExceptionView, ResolveRefusal>> {
   const { current, input, actor, now } = resolving;
   const { spec, reserveId } = await resolutionPosting(shards, control, account, current);
   const postingId = spec.id;
   let locked: ExceptionRow | undefined;
-  return postOne<Result<ExceptionView, ResolveRefusal>>(control, {
-    prepare: async (tx) => {
-      locked = await lockException(tx, current.id);
-      assert(locked, `exception ${current.id} vanished`);
-      const decided = decide(locked, input, actor, now);
-      if (decided) return { proceed: false, result: decided };
-      // Marked here, not in finish: a later item of the same batch resolving it must see it resolved.
-      await setException(tx, current.id, resolvedFields(input, actor, now, postingId));
-      return { proceed: true, spec };
+  return postOne<Result<ExceptionView, ResolveRefusal>>(
+    control,
+    {
+      prepare: async (tx) => {
+        locked = await lockException(tx, current.id);
+        assert(locked, `exception ${current.id} vanished`);
+        const decided = decide(locked, input, actor, now);
+        if (decided) return { proceed: false, result: decided };
+        // Marked here, not in finish: a later item of the same batch resolving it must see it resolved.
+        await setException(tx, current.id, resolvedFields(input, actor, now, postingId));
+        return { proceed: true, spec };
+      },
+      finish: async (tx, outcome) => {
+        if (outcome.status === 'REJECTED') {
+          await setException(tx, current.id, {
+            status: 'OPEN',
+            resolution: null,
+            note: null,
+            resolvedBy: null,
+            resolvedAt: null,
+            resolutionKey: null,
+            postingId: null,
+          });
+          return err({
+            kind: 'BalanceLimit',
+            accountId: 'accountId' in outcome.rejection ? outcome.rejection.accountId : reserveId,
+          });
+        }
+        if (outcome.postingId !== postingId) await setException(tx, current.id, { postingId: outcome.postingId });
+        await appendEvents(tx, [resolvedEvent(resolving, outcome.postingId)]);
+        return ok(exceptionView({ ...locked!, ...resolvedFields(input, actor, now, outcome.postingId) }, now));
+      },
+      at: now,
     },
-    finish: async (tx, outcome) => {
-      if (outcome.status === 'REJECTED') {
-        await setException(tx, current.id, { status: 'OPEN', resolution: null, note: null, resolvedBy: null, resolvedAt: null, resolutionKey: null, postingId: null });
-        return err({ kind: 'BalanceLimit', accountId: 'accountId' in outcome.rejection ? outcome.rejection.accountId : reserveId });
-      }
-      if (outcome.postingId !== postingId) await setException(tx, current.id, { postingId: outcome.postingId });
-      await appendEvents(tx, [resolvedEvent(resolving, outcome.postingId)]);
-      return ok(exceptionView({ ...locked!, ...resolvedFields(input, actor, now, outcome.postingId) }, now));
-    },
-    at: now,
-  }, { now: () => now });
+    { now: () => now },
+  );
 }
 
-/** Mutation.resolveException: operators only (services/access.ts): write-offs and bank fees move the platform's money. */
-export async function resolveExceptionFor(ctx: SettlementContext, input: ResolveInput): Promise<Result<ExceptionView, ResolveRefusal | Forbidden>> {
-  const refused = mayOperate(ctx.identity, 'resolve reconciliation exceptions (write-offs and bank fees move the platform\'s money)');
+/**
+ * Mutation.resolveException: operators only (services/access.ts): write-offs and bank fees move the platform's money.
+ */
+export async function resolveExceptionFor(
+  ctx: SettlementContext,
+  input: ResolveInput,
+): Promise<Result<ExceptionView, ResolveRefusal | Forbidden>> {
+  const refused = mayOperate(
+    ctx.identity,
+    "resolve reconciliation exceptions (write-offs and bank fees move the platform's money)",
+  );
   if (refused) return err(refused);
   return resolveException(ctx.shards, input, ctx.identity.sub, ctx.now());
 }

@@ -7,10 +7,23 @@ import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { clearingTotals } from '@paygraph/shared/db/ledger-store';
 import { verifyAccounts } from '@paygraph/shared/db/integrity';
 import {
-  accountsTouchedOn, advancePostingMismatches, balanceMismatchesOfDate, clearingOfRefs, entriesOfKeys, outstandingMismatches, postedKeys, unbalancedPostings,
+  accountsTouchedOn,
+  advancePostingMismatches,
+  balanceMismatchesOfDate,
+  clearingOfRefs,
+  entriesOfKeys,
+  outstandingMismatches,
+  postedKeys,
+  unbalancedPostings,
 } from '../db/ledger-checks';
 import {
-  externalTransfersOfDate, frozenMismatches, inFlightRecords, legsOfPaymentsOnShard, paymentsOfDate, refundsOfDate, sharesOfRefunds,
+  externalTransfersOfDate,
+  frozenMismatches,
+  inFlightRecords,
+  legsOfPaymentsOnShard,
+  paymentsOfDate,
+  refundsOfDate,
+  sharesOfRefunds,
 } from '@paygraph/transaction/read-model/settlement';
 import { insertReport, reportsOfDate, settlementsOfDate, statementLinesOfDate } from '../db/settlement-store';
 import { pageSize } from '@paygraph/shared/graphql/paging';
@@ -28,32 +41,52 @@ export type Reconciliation = Omit<ReportRow, 'discrepancies'> & { discrepancies:
  * Reconciles a date and keeps the report on the control shard, under an id that names that
  * shard (reports are read back by date from there).
  */
-export async function reconcileAndStore(shards: ShardSet, businessDate: string, createdBy: string, now: Date): Promise<Reconciliation> {
+export async function reconcileAndStore(
+  shards: ShardSet,
+  businessDate: string,
+  createdBy: string,
+  now: Date,
+): Promise<Reconciliation> {
   const found = await reconcile(shards, businessDate);
   const control = controlShard(shards);
   const logical = shards.logicalOn(control)[0];
   assert(logical !== undefined, `shard ${control.name} holds no logical shard`);
-  const report = { id: newId('reconciliation', logical), businessDate, balanced: found.length === 0, createdBy, createdAt: now };
+  const report = {
+    id: newId('reconciliation', logical),
+    businessDate,
+    balanced: found.length === 0,
+    createdBy,
+    createdAt: now,
+  };
   await insertReport(control.db, { ...report, discrepancies: discrepanciesToJson(found) });
   return { ...report, discrepancies: found };
 }
 
 /** Query.reconciliation: operators reconcile a date, the report kept under their name. */
-export async function reconciliationFor(ctx: SettlementContext, businessDate: string): Promise<Result<Reconciliation, Forbidden>> {
+export async function reconciliationFor(
+  ctx: SettlementContext,
+  businessDate: string,
+): Promise<Result<Reconciliation, Forbidden>> {
   const refused = mayOperate(ctx.identity, 'reconcile');
   if (refused) return err(refused);
   return ok(await reconcileAndStore(ctx.shards, businessDate, ctx.identity.sub, ctx.now()));
 }
 
 /** Query.reconciliationReports: the reports stored for a date, for operators. */
-export async function reconciliationReportsFor(ctx: SettlementContext, businessDate: string, first: number | null | undefined): Promise<Result<ReportRow[], Forbidden>> {
+export async function reconciliationReportsFor(
+  ctx: SettlementContext,
+  businessDate: string,
+  first: number | null | undefined,
+): Promise<Result<ReportRow[], Forbidden>> {
   const refused = mayOperate(ctx.identity, 'read reconciliation reports');
   if (refused) return err(refused);
   return ok(await storedReports(ctx.shards, businessDate, first));
 }
 
 /** Query.ledgerHealth, for operators: the ledger against itself now, and every account's frozen against its holds. */
-export async function ledgerHealthFor(ctx: SettlementContext): Promise<Result<{ health: LedgerHealth; frozen: Awaited<ReturnType<typeof frozenAgainstHolds>> }, Forbidden>> {
+export async function ledgerHealthFor(
+  ctx: SettlementContext,
+): Promise<Result<{ health: LedgerHealth; frozen: Awaited<ReturnType<typeof frozenAgainstHolds>> }, Forbidden>> {
   const refused = mayOperate(ctx.identity, 'read ledger health');
   if (refused) return err(refused);
   const [health, frozen] = await Promise.all([ledgerHealth(ctx.shards), frozenAgainstHolds(ctx.shards)]);
@@ -61,14 +94,19 @@ export async function ledgerHealthFor(ctx: SettlementContext): Promise<Result<{ 
 }
 
 /** The reports stored for a date, newest first. */
-export function storedReports(shards: ShardSet, businessDate: string, first: number | null | undefined): Promise<ReportRow[]> {
+export function storedReports(
+  shards: ShardSet,
+  businessDate: string,
+  first: number | null | undefined,
+): Promise<ReportRow[]> {
   return reportsOfDate(controlShard(shards).db, businessDate, pageSize(first));
 }
 
 /**
  * Reconciliation of a business date: the ledger against itself (every posting balanced,
  * every balance = Σ entries, every payment and refund with exactly its postings, clearing
- * = money in flight, every account's frozen = its HELD holds, every settlement = its entries) and against the outside world (bank
+ * = money in flight, every account's frozen = its HELD holds, every settlement = its entries) and against the outside
+ * world (bank
  * and channel statements matched to deposits and withdrawals by external reference).
  */
 export async function reconcile(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
@@ -89,12 +127,27 @@ async function shardChecks(shard: Shard, businessDate: string): Promise<Discrepa
   const mismatched = await balanceMismatchesOfDate(shard.db, businessDate);
   const tampered = await verifyAccounts(shard.db, await accountsTouchedOn(shard.db, businessDate));
   return [
-    ...tampered.map((t) => discrepancy('TAMPER_DETECTED', { accountId: t.accountId },
-      `${t.kind}${'sequence' in t ? ` at entry ${t.sequence}` : ''}: account ${t.accountId} on ${shard.name} was changed outside the ledger`)),
-    ...unbalanced.map((u) => discrepancy('UNBALANCED_POSTING', { currency: u.currency, expected: 0n, actual: u.sum },
-      `posting ${u.postingId} on ${shard.name} sums to ${u.sum}`)),
-    ...mismatched.map((m) => discrepancy('BALANCE_MISMATCH', { accountId: m.accountId, currency: m.currency, expected: m.entries, actual: m.stored },
-      `account ${m.accountId} stores ${m.stored} but its entries sum to ${m.entries}`)),
+    ...tampered.map((t) =>
+      discrepancy(
+        'TAMPER_DETECTED',
+        { accountId: t.accountId },
+        `${t.kind}${'sequence' in t ? ` at entry ${t.sequence}` : ''}: account ${t.accountId} on ${shard.name} was changed outside the ledger`,
+      ),
+    ),
+    ...unbalanced.map((u) =>
+      discrepancy(
+        'UNBALANCED_POSTING',
+        { currency: u.currency, expected: 0n, actual: u.sum },
+        `posting ${u.postingId} on ${shard.name} sums to ${u.sum}`,
+      ),
+    ),
+    ...mismatched.map((m) =>
+      discrepancy(
+        'BALANCE_MISMATCH',
+        { accountId: m.accountId, currency: m.currency, expected: m.entries, actual: m.stored },
+        `account ${m.accountId} stores ${m.stored} but its entries sum to ${m.entries}`,
+      ),
+    ),
   ];
 }
 
@@ -116,47 +169,124 @@ async function postingChecks(shards: ShardSet, businessDate: string): Promise<Di
   const found: Discrepancy[] = [];
   for (const shard of shards.all) {
     const mine = expected.filter((e) => e.shard === shard);
-    const posted = await postedKeys(shard.db, mine.map((e) => e.key));
+    const posted = await postedKeys(
+      shard.db,
+      mine.map((e) => e.key),
+    );
     for (const e of mine) {
-      if (!posted.has(e.key)) found.push(discrepancy('POSTING_MISSING', { paymentId: e.paymentId, accountId: e.accountId }, `no posting ${e.key} on ${shard.name}`));
+      if (!posted.has(e.key))
+        found.push(
+          discrepancy(
+            'POSTING_MISSING',
+            { paymentId: e.paymentId, accountId: e.accountId },
+            `no posting ${e.key} on ${shard.name}`,
+          ),
+        );
     }
   }
   return found;
 }
 
-/** Adds to `expected` the postings of the date's payments on a shard: each leg's of a payment of legs, else its own and a cross-shard one's credit or reversal. */
-async function expectPaymentPostings(shards: ShardSet, shard: Shard, businessDate: string, expected: ExpectedPosting[]): Promise<void> {
+/**
+ * Adds to `expected` the postings of the date's payments on a shard: each leg's of a payment of legs, else its own and
+ * a cross-shard one's credit or reversal.
+ */
+async function expectPaymentPostings(
+  shards: ShardSet,
+  shard: Shard,
+  businessDate: string,
+  expected: ExpectedPosting[],
+): Promise<void> {
   const dated = await paymentsOfDate(shard.db, businessDate);
-  const legsOf = groupBy(await legsOfPaymentsOnShard(shard.db, dated.filter((p) => p.route === 'LEGS').map((p) => p.id)), (l) => l.paymentId);
+  const legsOf = groupBy(
+    await legsOfPaymentsOnShard(
+      shard.db,
+      dated.filter((p) => p.route === 'LEGS').map((p) => p.id),
+    ),
+    (l) => l.paymentId,
+  );
   for (const p of dated) {
     if (p.route === 'LEGS') {
-      if (p.status === 'SUCCEEDED') expected.push(...legKeys(shards, shard, p.id, p.id, (legsOf.get(p.id) ?? []).map((l) => ({ leg: l, amount: l.amount }))));
+      if (p.status === 'SUCCEEDED')
+        expected.push(
+          ...legKeys(
+            shards,
+            shard,
+            p.id,
+            p.id,
+            (legsOf.get(p.id) ?? []).map((l) => ({ leg: l, amount: l.amount })),
+          ),
+        );
       continue;
     }
     expected.push({ shard, key: p.id, paymentId: p.id, accountId: p.payerAccountId });
-    if (p.route === 'CROSS_SHARD' && p.status === 'SUCCEEDED') expected.push({ shard: shards.of('account', p.payeeAccountId), key: dedupeKeys.paymentCredit(p.id), paymentId: p.id, accountId: p.payeeAccountId });
-    if (p.route === 'CROSS_SHARD' && p.status === 'FAILED') expected.push({ shard, key: dedupeKeys.paymentReversal(p.id), paymentId: p.id, accountId: p.payerAccountId });
+    if (p.route === 'CROSS_SHARD' && p.status === 'SUCCEEDED')
+      expected.push({
+        shard: shards.of('account', p.payeeAccountId),
+        key: dedupeKeys.paymentCredit(p.id),
+        paymentId: p.id,
+        accountId: p.payeeAccountId,
+      });
+    if (p.route === 'CROSS_SHARD' && p.status === 'FAILED')
+      expected.push({ shard, key: dedupeKeys.paymentReversal(p.id), paymentId: p.id, accountId: p.payerAccountId });
   }
 }
 
-/** Adds to `expected` the postings of the date's succeeded refunds on a shard: each share's of a refund of legs, else its own or a cross-shard one's debit and credit. */
-async function expectRefundPostings(shards: ShardSet, shard: Shard, businessDate: string, expected: ExpectedPosting[]): Promise<void> {
+/**
+ * Adds to `expected` the postings of the date's succeeded refunds on a shard: each share's of a refund of legs, else
+ * its own or a cross-shard one's debit and credit.
+ */
+async function expectRefundPostings(
+  shards: ShardSet,
+  shard: Shard,
+  businessDate: string,
+  expected: ExpectedPosting[],
+): Promise<void> {
   const refundsDated = await refundsOfDate(shard.db, businessDate);
   const legRefunds = refundsDated.filter((r) => r.route === 'LEGS' && r.status === 'SUCCEEDED');
-  const sharesOf = groupBy(await sharesOfRefunds(shard.db, legRefunds.map((r) => r.id)), (s) => s.refundId);
-  const refundedLegs = groupBy(await legsOfPaymentsOnShard(shard.db, [...new Set(legRefunds.map((r) => r.paymentId))]), (l) => l.paymentId);
+  const sharesOf = groupBy(
+    await sharesOfRefunds(
+      shard.db,
+      legRefunds.map((r) => r.id),
+    ),
+    (s) => s.refundId,
+  );
+  const refundedLegs = groupBy(
+    await legsOfPaymentsOnShard(shard.db, [...new Set(legRefunds.map((r) => r.paymentId))]),
+    (l) => l.paymentId,
+  );
   for (const refund of legRefunds) {
     const legs = new Map((refundedLegs.get(refund.paymentId) ?? []).map((l) => [l.legIndex, l]));
-    expected.push(...legKeys(shards, shard, refund.id, refund.paymentId, (sharesOf.get(refund.id) ?? []).map((s) => ({ leg: legs.get(s.legIndex)!, amount: s.amount }))));
+    expected.push(
+      ...legKeys(
+        shards,
+        shard,
+        refund.id,
+        refund.paymentId,
+        (sharesOf.get(refund.id) ?? []).map((s) => ({ leg: legs.get(s.legIndex)!, amount: s.amount })),
+      ),
+    );
   }
   for (const refund of refundsDated) {
     const { route, payeeAccountId, payeeShare } = refund;
     if (refund.status !== 'SUCCEEDED' || route === 'LEGS') continue;
-    if (route !== 'CROSS_SHARD') expected.push({ shard, key: refund.id, paymentId: refund.paymentId, accountId: payeeAccountId });
+    if (route !== 'CROSS_SHARD')
+      expected.push({ shard, key: refund.id, paymentId: refund.paymentId, accountId: payeeAccountId });
     else {
       // An FX refund whose share of buyAmount is 0 takes nothing from the payee: no debit posts there.
-      if (payeeShare > 0n) expected.push({ shard: shards.of('account', payeeAccountId), key: dedupeKeys.refundDebit(refund.id), paymentId: refund.paymentId, accountId: payeeAccountId });
-      expected.push({ shard, key: dedupeKeys.refundCredit(refund.id), paymentId: refund.paymentId, accountId: payeeAccountId });
+      if (payeeShare > 0n)
+        expected.push({
+          shard: shards.of('account', payeeAccountId),
+          key: dedupeKeys.refundDebit(refund.id),
+          paymentId: refund.paymentId,
+          accountId: payeeAccountId,
+        });
+      expected.push({
+        shard,
+        key: dedupeKeys.refundCredit(refund.id),
+        paymentId: refund.paymentId,
+        accountId: payeeAccountId,
+      });
     }
   }
 }
@@ -166,14 +296,19 @@ async function expectRefundPostings(shards: ShardSet, shard: Shard, businessDate
  * moved on the payment's shard, and each leg that moved elsewhere under its own key there.
  */
 function legKeys(
-  shards: ShardSet, home: Shard, movementId: string, paymentId: string, moved: ReadonlyArray<{ leg: { legIndex: number; postedAccountId: string; accountId: string }; amount: bigint }>,
+  shards: ShardSet,
+  home: Shard,
+  movementId: string,
+  paymentId: string,
+  moved: ReadonlyArray<{ leg: { legIndex: number; postedAccountId: string; accountId: string }; amount: bigint }>,
 ): ExpectedPosting[] {
   const keys: ExpectedPosting[] = [];
   let homeKey = false;
   for (const { leg, amount } of moved) {
     if (amount === 0n) continue;
     const shard = shards.of('account', leg.postedAccountId);
-    if (shard !== home) keys.push({ shard, key: dedupeKeys.legPosting(movementId, leg.legIndex), paymentId, accountId: leg.accountId });
+    if (shard !== home)
+      keys.push({ shard, key: dedupeKeys.legPosting(movementId, leg.legIndex), paymentId, accountId: leg.accountId });
     else if (!homeKey) {
       homeKey = true;
       keys.push({ shard: home, key: dedupeKeys.firstHalf(movementId), paymentId, accountId: leg.accountId });
@@ -191,7 +326,9 @@ async function clearingCheck(shards: ShardSet): Promise<Discrepancy[]> {
     // A movement of many legs holds in clearing, over all shards, what its postings put there.
     for (const s of shards.all) for (const c of await clearingOfRefs(s.db, movingLegs)) add(c.currency, c.amount);
     for (const sweep of sweeping) {
-      const credited = await postedKeys(shards.of('account', sweep.payeeAccountId).db, [dedupeKeys.sweepCredit(sweep.id)]);
+      const credited = await postedKeys(shards.of('account', sweep.payeeAccountId).db, [
+        dedupeKeys.sweepCredit(sweep.id),
+      ]);
       if (credited.size === 0) add(sweep.currency, sweep.amount);
     }
     for (const p of paying) {
@@ -199,30 +336,48 @@ async function clearingCheck(shards: ShardSet): Promise<Discrepancy[]> {
       if (credited.size === 0) add(p.currency, p.amount);
     }
     for (const refund of refunding) {
-      const debited = await postedKeys(shards.of('account', refund.payeeAccountId).db, [dedupeKeys.refundDebit(refund.id)]);
+      const debited = await postedKeys(shards.of('account', refund.payeeAccountId).db, [
+        dedupeKeys.refundDebit(refund.id),
+      ]);
       const credited = await postedKeys(shard.db, [dedupeKeys.refundCredit(refund.id)]);
       if (debited.size > 0 && credited.size === 0) add(refund.currency, refund.amount);
     }
   }
   const clearing = new Map<string, bigint>();
-  for (const shard of shards.all) for (const c of await clearingTotals(shard.db)) clearing.set(c.currency, (clearing.get(c.currency) ?? 0n) + c.amount);
+  for (const shard of shards.all)
+    for (const c of await clearingTotals(shard.db))
+      clearing.set(c.currency, (clearing.get(c.currency) ?? 0n) + c.amount);
   const found: Discrepancy[] = [];
   for (const currency of new Set([...inFlight.keys(), ...clearing.keys()])) {
     const expected = inFlight.get(currency) ?? 0n;
     const actual = clearing.get(currency) ?? 0n;
-    if (expected !== actual) found.push(discrepancy('CLEARING_MISMATCH', { currency, expected, actual }, `clearing holds ${actual} ${currency}; ${expected} is in flight`));
+    if (expected !== actual)
+      found.push(
+        discrepancy(
+          'CLEARING_MISMATCH',
+          { currency, expected, actual },
+          `clearing holds ${actual} ${currency}; ${expected} is in flight`,
+        ),
+      );
   }
   return found;
 }
 
 /** Every account's frozen balance equals the sum of its HELD holds, now (holds live on their payer's shard). */
-export async function frozenAgainstHolds(shards: ShardSet): Promise<Array<{ accountId: string; currency: string; frozen: bigint; held: bigint }>> {
+export async function frozenAgainstHolds(
+  shards: ShardSet,
+): Promise<Array<{ accountId: string; currency: string; frozen: bigint; held: bigint }>> {
   return (await Promise.all(shards.all.map((shard) => frozenMismatches(shard.db)))).flat();
 }
 
 async function frozenCheck(shards: ShardSet): Promise<Discrepancy[]> {
-  return (await frozenAgainstHolds(shards)).map((m) => discrepancy('FROZEN_MISMATCH', { accountId: m.accountId, currency: m.currency, expected: m.held, actual: m.frozen },
-    `account ${m.accountId} has ${m.frozen} frozen; its HELD holds hold ${m.held}`));
+  return (await frozenAgainstHolds(shards)).map((m) =>
+    discrepancy(
+      'FROZEN_MISMATCH',
+      { accountId: m.accountId, currency: m.currency, expected: m.held, actual: m.frozen },
+      `account ${m.accountId} has ${m.frozen} frozen; its HELD holds hold ${m.held}`,
+    ),
+  );
 }
 
 async function settlementChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
@@ -233,16 +388,34 @@ async function settlementChecks(shards: ShardSet, businessDate: string): Promise
       const fee = parts.reduce((a, p) => a + p.feeAmount, 0n);
       const gross = parts.reduce((a, p) => a + p.grossAmount, 0n);
       const advanced = parts.reduce((a, p) => a + p.advancedAmount, 0n);
-      if (fee !== s.feeAmount || gross !== s.grossAmount || advanced !== s.advancedAmount || s.netAmount !== s.grossAmount - s.refundedAmount - s.advancedAmount - s.feeAmount) {
-        found.push(discrepancy('SETTLEMENT_MISMATCH', { accountId: s.merchantAccountId, expected: gross - fee, actual: s.grossAmount - s.feeAmount }, `settlement ${s.id} disagrees with its parts`));
+      if (
+        fee !== s.feeAmount ||
+        gross !== s.grossAmount ||
+        advanced !== s.advancedAmount ||
+        s.netAmount !== s.grossAmount - s.refundedAmount - s.advancedAmount - s.feeAmount
+      ) {
+        found.push(
+          discrepancy(
+            'SETTLEMENT_MISMATCH',
+            { accountId: s.merchantAccountId, expected: gross - fee, actual: s.grossAmount - s.feeAmount },
+            `settlement ${s.id} disagrees with its parts`,
+          ),
+        );
       }
       for (const part of parts.filter((p) => p.movedAmount > 0n)) {
         const partShard = shards.of('account', part.stripeAccountId);
         const entries = await entriesOfKeys(partShard.db, [`${s.id}:${part.stripeAccountId}`]);
-        const moved = -entries.filter((e) => e.accountId === part.stripeAccountId && e.bucket === 'PENDING').reduce((a, e) => a + e.amount, 0n);
+        const moved = -entries
+          .filter((e) => e.accountId === part.stripeAccountId && e.bucket === 'PENDING')
+          .reduce((a, e) => a + e.amount, 0n);
         if (moved !== part.movedAmount) {
-          found.push(discrepancy('SETTLEMENT_MISMATCH', { accountId: part.stripeAccountId, currency: s.currency, expected: part.movedAmount, actual: moved },
-            `settlement ${s.id} moved ${moved} from stripe ${part.stripeAccountId}, its record says ${part.movedAmount}`));
+          found.push(
+            discrepancy(
+              'SETTLEMENT_MISMATCH',
+              { accountId: part.stripeAccountId, currency: s.currency, expected: part.movedAmount, actual: moved },
+              `settlement ${s.id} moved ${moved} from stripe ${part.stripeAccountId}, its record says ${part.movedAmount}`,
+            ),
+          );
         }
       }
     }
@@ -256,18 +429,33 @@ async function settlementChecks(shards: ShardSet, businessDate: string): Promise
  * its piece out of the stripe's pending.
  */
 async function advanceChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
-  const perShard = await Promise.all(shards.all.map(async (shard) => {
-    const counters = (await outstandingMismatches(shard.db)).map((m) => discrepancy('SETTLEMENT_MISMATCH', { accountId: m.stripeId, expected: m.expected, actual: m.stored },
-      `stripe ${m.stripeId} records ${m.stored} advanced and not settled; its advance pieces less its settled parts say ${m.expected}`));
-    const postingsOff = (await advancePostingMismatches(shard.db, businessDate)).map((m) => discrepancy('SETTLEMENT_MISMATCH', { accountId: m.stripeId, expected: m.recorded, actual: m.moved },
-      m.stripeId === null ? `advance posting ${m.postingId} has no advance piece` : `advance posting ${m.postingId} moved ${m.moved} from stripe ${m.stripeId}, its piece says ${m.recorded}`));
-    return [...counters, ...postingsOff];
-  }));
+  const perShard = await Promise.all(
+    shards.all.map(async (shard) => {
+      const counters = (await outstandingMismatches(shard.db)).map((m) =>
+        discrepancy(
+          'SETTLEMENT_MISMATCH',
+          { accountId: m.stripeId, expected: m.expected, actual: m.stored },
+          `stripe ${m.stripeId} records ${m.stored} advanced and not settled; its advance pieces less its settled parts say ${m.expected}`,
+        ),
+      );
+      const postingsOff = (await advancePostingMismatches(shard.db, businessDate)).map((m) =>
+        discrepancy(
+          'SETTLEMENT_MISMATCH',
+          { accountId: m.stripeId, expected: m.recorded, actual: m.moved },
+          m.stripeId === null
+            ? `advance posting ${m.postingId} has no advance piece`
+            : `advance posting ${m.postingId} moved ${m.moved} from stripe ${m.stripeId}, its piece says ${m.recorded}`,
+        ),
+      );
+      return [...counters, ...postingsOff];
+    }),
+  );
   return perShard.flat();
 }
 
 async function externalChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
-  const internal = (await Promise.all(shards.all.map((s) => externalTransfersOfDate(s.db, businessDate)))).flat()
+  const internal = (await Promise.all(shards.all.map((s) => externalTransfersOfDate(s.db, businessDate))))
+    .flat()
     .filter((t) => t.status === 'SUCCEEDED')
     .map((t) => ({ id: t.id, kind: t.kind, externalRef: t.externalRef, amount: t.amount, currency: t.currency }));
   const lines = await statementLinesOfDate(controlShard(shards).db, businessDate);

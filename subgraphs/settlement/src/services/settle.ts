@@ -15,7 +15,12 @@ import type { SettlementSettings } from '../config';
 import type { SettlementContext } from '../context';
 import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
 import {
-  lockLateRefundShares, lockLateRefunds, lockRefundSharesOfLegs, lockRefundsOfPayments, lockUnsettledLegs, lockUnsettledPayments,
+  lockLateRefundShares,
+  lockLateRefunds,
+  lockRefundSharesOfLegs,
+  lockRefundsOfPayments,
+  lockUnsettledLegs,
+  lockUnsettledPayments,
 } from '@paygraph/transaction/read-model/settlement';
 import { markSettled, type SettledItems } from '@paygraph/transaction/write-model/settlement';
 import type { SettlementPartRow, SettlementRow } from '../db/schema/settlement';
@@ -24,7 +29,6 @@ import { mayOperate } from './access';
 import { addOutstanding, lockOutstanding } from '../db/advance-store';
 import { repayAdvanceByRefunds } from './advance-refunds';
 import { whileNoAdvanceRuns } from './advance-lock';
-
 
 export type SettlementRefusal =
   | { kind: 'AccountNotFound'; accountId: string }
@@ -90,8 +94,13 @@ export async function runSettlement(
   if (businessDate >= openDate) return err({ kind: 'SettlementNotReady', businessDate, openDate });
   const feeBps = await feeRateFor(shards, merchantId, config);
   const settlement = await claimSettlement(home!.db, {
-    id: newId('settlement', parsed!.shard), merchantAccountId: merchantId, businessDate, currency: merchant.currency,
-    status: 'PROCESSING', feeBps, createdAt: now(),
+    id: newId('settlement', parsed!.shard),
+    merchantAccountId: merchantId,
+    businessDate,
+    currency: merchant.currency,
+    status: 'PROCESSING',
+    feeBps,
+    createdAt: now(),
   });
   if (settlement.status === 'SETTLED') return ok(settlement);
   const stripes = await stripesOf(shards, merchant);
@@ -99,24 +108,41 @@ export async function runSettlement(
   const creditUsedBefore = creditUsedOf({ available: stripes.reduce((sum, s) => sum + s.account.available, 0n) });
   // No advance of the merchant runs while its stripes settle: an advance's offer read before a
   // part commits would count that part's money as still pending (services/advance-lock.ts).
-  const { parts, refused } = await whileNoAdvanceRuns(shards, merchantId, () => settleStripes(shards, settlement, stripes, now));
+  const { parts, refused } = await whileNoAdvanceRuns(shards, merchantId, () =>
+    settleStripes(shards, settlement, stripes, now),
+  );
   if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
   const totals = parts.reduce(
-    (t, p) => ({ gross: t.gross + p.grossAmount, refunded: t.refunded + p.refundedAmount, advanced: t.advanced + p.advancedAmount, fee: t.fee + p.feeAmount }),
+    (t, p) => ({
+      gross: t.gross + p.grossAmount,
+      refunded: t.refunded + p.refundedAmount,
+      advanced: t.advanced + p.advancedAmount,
+      fee: t.fee + p.feeAmount,
+    }),
     { gross: 0n, refunded: 0n, advanced: 0n, fee: 0n },
   );
   const done = now();
   const creditRepaid = creditRepaidOf(creditUsedBefore, parts);
   await finishSettlement(home!.db, settlement.id, { ...totals, net: netOf(totals), creditRepaid }, done);
   return ok({
-    ...settlement, status: 'SETTLED', grossAmount: totals.gross, refundedAmount: totals.refunded, advancedAmount: totals.advanced,
-    feeAmount: totals.fee, netAmount: netOf(totals), creditRepaidAmount: creditRepaid, completedAt: done,
+    ...settlement,
+    status: 'SETTLED',
+    grossAmount: totals.gross,
+    refundedAmount: totals.refunded,
+    advancedAmount: totals.advanced,
+    feeAmount: totals.fee,
+    netAmount: netOf(totals),
+    creditRepaidAmount: creditRepaid,
+    completedAt: done,
   });
 }
 
 /** Every stripe's part; a stripe refused (BALANCE_LIMIT) writes nothing and the others settle. */
 async function settleStripes(
-  shards: ShardSet, settlement: SettlementRow, stripes: ReadonlyArray<{ shard: Shard; account: Account }>, now: () => Date,
+  shards: ShardSet,
+  settlement: SettlementRow,
+  stripes: ReadonlyArray<{ shard: Shard; account: Account }>,
+  now: () => Date,
 ): Promise<{ parts: SettlementPartRow[]; refused: PartRefused | undefined }> {
   const parts: SettlementPartRow[] = [];
   let refused: PartRefused | undefined;
@@ -131,15 +157,24 @@ async function settleStripes(
   return { parts, refused };
 }
 
-/** Mutation.runSettlement: operators only, asked before the merchant's id is read (an InvalidInput for a malformed one). */
+/**
+ * Mutation.runSettlement: operators only, asked before the merchant's id is read (an InvalidInput for a malformed one).
+ */
 export async function runSettlementFor(
   ctx: SettlementContext,
   input: { merchantAccountId: string; businessDate: string },
-): Promise<Result<SettlementRow, SettlementRefusal | { kind: 'InvalidInput'; field: string; message: string } | Forbidden>> {
+): Promise<
+  Result<SettlementRow, SettlementRefusal | { kind: 'InvalidInput'; field: string; message: string } | Forbidden>
+> {
   const refused = mayOperate(ctx.identity, 'run settlements');
   if (refused) return err(refused);
   const { merchantAccountId, businessDate } = input;
-  if (!parseId('account', merchantAccountId)) return err({ kind: 'InvalidInput', field: 'merchantAccountId', message: `"${merchantAccountId}" is not an account id` });
+  if (!parseId('account', merchantAccountId))
+    return err({
+      kind: 'InvalidInput',
+      field: 'merchantAccountId',
+      message: `"${merchantAccountId}" is not an account id`,
+    });
   return runSettlement(ctx.shards, merchantAccountId, businessDate, ctx.now, ctx.config);
 }
 
@@ -153,33 +188,50 @@ async function stripesOf(shards: ShardSet, merchant: Account): Promise<Array<{ s
   return [{ shard: home, account: merchant }, ...(await readStripes(shards, [merchant]))];
 }
 
-async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe: { shard: Shard; account: Pick<Account, 'id'> }, now: () => Date): Promise<SettlementPartRow> {
+async function settleStripe(
+  shards: ShardSet,
+  settlement: SettlementRow,
+  stripe: { shard: Shard; account: Pick<Account, 'id'> },
+  now: () => Date,
+): Promise<SettlementPartRow> {
   const { shard, account } = stripe;
   const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', settlement.currency);
   const logical = shards.logicalOn(shard)[0];
   assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
   let part: SettlementPartRow | undefined;
-  return postOne<SettlementPartRow>(shard, {
-    prepare: async (tx) => {
-      const existing = await lockPart(tx, settlement.id, account.id);
-      if (existing) return { proceed: false, result: existing };
-      const { figures, settled } = await lockPartContents(tx, settlement, account.id);
-      const postingId = figures.moved > 0n ? newId('posting', logical) : null;
-      part = partRow(settlement, account.id, figures, postingId, now());
-      await insertPart(tx, part);
-      if (figures.advanced > 0n) await addOutstanding(tx, account.id, settlement.merchantAccountId, -figures.advanced);
-      await markSettled(tx, settlement.id, settled);
-      if (!postingId) return { proceed: false, result: part };
-      return { proceed: true, spec: settlementSpec(settlement, postingId, account.id, feeIncomeId, figures.moved, figures.fee) };
+  return postOne<SettlementPartRow>(
+    shard,
+    {
+      prepare: async (tx) => {
+        const existing = await lockPart(tx, settlement.id, account.id);
+        if (existing) return { proceed: false, result: existing };
+        const { figures, settled } = await lockPartContents(tx, settlement, account.id);
+        const postingId = figures.moved > 0n ? newId('posting', logical) : null;
+        part = partRow(settlement, account.id, figures, postingId, now());
+        await insertPart(tx, part);
+        if (figures.advanced > 0n)
+          await addOutstanding(tx, account.id, settlement.merchantAccountId, -figures.advanced);
+        await markSettled(tx, settlement.id, settled);
+        if (!postingId) return { proceed: false, result: part };
+        return {
+          proceed: true,
+          spec: settlementSpec(settlement, postingId, account.id, feeIncomeId, figures.moved, figures.fee),
+        };
+      },
+      finish: async (_tx, outcome) => {
+        // A completion, so status cannot refuse it, and pending holds what it moves; only a
+        // balance past BIGINT can. The part's key is new (lockPart found none), so no DUPLICATE.
+        if (outcome.status === 'REJECTED' && outcome.rejection.code === 'BALANCE_LIMIT')
+          throw new PartRefused(outcome.rejection.accountId);
+        assert(
+          outcome.status === 'APPLIED',
+          `settlement posting of ${settlement.id} on ${account.id} was ${outcome.status}`,
+        );
+        return part!;
+      },
     },
-    finish: async (_tx, outcome) => {
-      // A completion, so status cannot refuse it, and pending holds what it moves; only a
-      // balance past BIGINT can. The part's key is new (lockPart found none), so no DUPLICATE.
-      if (outcome.status === 'REJECTED' && outcome.rejection.code === 'BALANCE_LIMIT') throw new PartRefused(outcome.rejection.accountId);
-      assert(outcome.status === 'APPLIED', `settlement posting of ${settlement.id} on ${account.id} was ${outcome.status}`);
-      return part!;
-    },
-  }, { now });
+    { now },
+  );
 }
 
 /**
@@ -187,9 +239,16 @@ async function settleStripe(shards: ShardSet, settlement: SettlementRow, stripe:
  * MERCHANT legs, the refunds of them (those of the date's payments and those that came late),
  * and the part's figures (domain/fees.ts settlePart).
  */
-async function lockPartContents(tx: Tx, settlement: SettlementRow, stripeId: string): Promise<{ figures: PartFigures; settled: SettledItems }> {
+async function lockPartContents(
+  tx: Tx,
+  settlement: SettlementRow,
+  stripeId: string,
+): Promise<{ figures: PartFigures; settled: SettledItems }> {
   const paid = await lockUnsettledPayments(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
-  const early = await lockRefundsOfPayments(tx, paid.map((p) => p.id));
+  const early = await lockRefundsOfPayments(
+    tx,
+    paid.map((p) => p.id),
+  );
   const late = await lockLateRefunds(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
   // The MERCHANT legs of payments of many legs, each as a payment of its own amount.
   const legs = await lockUnsettledLegs(tx, settlement.merchantAccountId, stripeId, settlement.businessDate);
@@ -200,19 +259,47 @@ async function lockPartContents(tx: Tx, settlement: SettlementRow, stripeId: str
   const received = legs.map((l) => ({ amount: l.amount, refundedAmount: l.refundedAmount }));
   // What advances moved out of this stripe's pending already is covered, not moved again
   // (domain/advances.ts), less what refunds gave back of it from available first.
-  const outstanding = await repayAdvanceByRefunds(tx, settlement.merchantAccountId, stripeId, await lockOutstanding(tx, stripeId));
-  const figures = settlePart([...paid, ...received], [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)], settlement.feeBps, outstanding);
+  const outstanding = await repayAdvanceByRefunds(
+    tx,
+    settlement.merchantAccountId,
+    stripeId,
+    await lockOutstanding(tx, stripeId),
+  );
+  const figures = settlePart(
+    [...paid, ...received],
+    [...late.map((r) => r.amount), ...lateShares.map((r) => r.amount)],
+    settlement.feeBps,
+    outstanding,
+  );
   return {
     figures,
-    settled: { paymentIds: paid.map((p) => p.id), refundIds: [...early, ...late].map((r) => r.id), legs, shares: [...earlyShares, ...lateShares] },
+    settled: {
+      paymentIds: paid.map((p) => p.id),
+      refundIds: [...early, ...late].map((r) => r.id),
+      legs,
+      shares: [...earlyShares, ...lateShares],
+    },
   };
 }
 
 /** A stripe's part row, from its figures; its posting null when the part moves nothing. */
-function partRow(settlement: SettlementRow, stripeId: string, figures: PartFigures, postingId: string | null, createdAt: Date): SettlementPartRow {
+function partRow(
+  settlement: SettlementRow,
+  stripeId: string,
+  figures: PartFigures,
+  postingId: string | null,
+  createdAt: Date,
+): SettlementPartRow {
   return {
-    settlementId: settlement.id, stripeAccountId: stripeId, grossAmount: figures.gross, refundedAmount: figures.refunded,
-    advancedAmount: figures.advanced, feeAmount: figures.fee, movedAmount: figures.moved, postingId, createdAt,
+    settlementId: settlement.id,
+    stripeAccountId: stripeId,
+    grossAmount: figures.gross,
+    refundedAmount: figures.refunded,
+    advancedAmount: figures.advanced,
+    feeAmount: figures.fee,
+    movedAmount: figures.moved,
+    postingId,
+    createdAt,
   };
 }
 
@@ -221,11 +308,26 @@ function partRow(settlement: SettlementRow, stripeId: string, figures: PartFigur
  * the money was received already, so a frozen merchant is still settled (it just cannot
  * spend what settles until it is unfrozen).
  */
-function settlementSpec(settlement: SettlementRow, postingId: string, stripeId: string, feeIncomeId: string, moved: bigint, fee: bigint): PostingSpec {
+function settlementSpec(
+  settlement: SettlementRow,
+  postingId: string,
+  stripeId: string,
+  feeIncomeId: string,
+  moved: bigint,
+  fee: bigint,
+): PostingSpec {
   const legs: Leg[] = [{ accountId: stripeId, bucket: 'PENDING', amount: -moved }];
   if (moved - fee > 0n) legs.push({ accountId: stripeId, bucket: 'AVAILABLE', amount: moved - fee });
   if (fee > 0n) legs.push({ accountId: feeIncomeId, bucket: 'AVAILABLE', amount: fee });
-  return { id: postingId, kind: 'SETTLEMENT', refId: settlement.id, dedupeKey: dedupeKeys.settlementPart(settlement.id, stripeId), currency: settlement.currency, legs, completion: true };
+  return {
+    id: postingId,
+    kind: 'SETTLEMENT',
+    refId: settlement.id,
+    dedupeKey: dedupeKeys.settlementPart(settlement.id, stripeId),
+    currency: settlement.currency,
+    legs,
+    completion: true,
+  };
 }
 
 export async function settlementParts(shards: ShardSet, settlementId: string): Promise<SettlementPartRow[]> {

@@ -18,7 +18,10 @@ export async function merchantOwner(ctx: SettlementContext, merchantId: string):
 }
 
 /** A settlement with the owner of its merchant, for the caller's read check. */
-export async function settlementWithOwner(ctx: SettlementContext, id: string): Promise<{ row: SettlementRow; ownerId: string | null } | null> {
+export async function settlementWithOwner(
+  ctx: SettlementContext,
+  id: string,
+): Promise<{ row: SettlementRow; ownerId: string | null } | null> {
   const row = await ctx.settlements.load(id);
   return row ? { row, ownerId: await merchantOwner(ctx, row.merchantAccountId) } : null;
 }
@@ -32,7 +35,11 @@ export async function readableSettlement(ctx: SettlementContext, id: string): Pr
 }
 
 /** A merchant's settlements for its owner and operators; null when the id names no merchant's home row. */
-export async function readableMerchantSettlements(ctx: SettlementContext, accountId: string, first: number | null | undefined): Promise<Readable<SettlementRow[]>> {
+export async function readableMerchantSettlements(
+  ctx: SettlementContext,
+  accountId: string,
+  first: number | null | undefined,
+): Promise<Readable<SettlementRow[]>> {
   const owner = await merchantOwner(ctx, accountId);
   if (owner === null) return ok(null);
   const refused = mayReadSettlementsOf(ctx.identity, accountId, owner);
@@ -41,18 +48,30 @@ export async function readableMerchantSettlements(ctx: SettlementContext, accoun
 }
 
 /** A merchant's settlements, newest date first, from its home shard. */
-export function merchantSettlements(shards: ShardSet, merchantId: string, first: number | null | undefined): Promise<SettlementRow[]> {
+export function merchantSettlements(
+  shards: ShardSet,
+  merchantId: string,
+  first: number | null | undefined,
+): Promise<SettlementRow[]> {
   const parsed = parseId('account', merchantId);
   if (!parsed) return Promise.resolve([]);
   return settlementsOfMerchant(shards.byLogical(parsed.shard).db, merchantId, pageSize(first));
 }
 
 /** The payments a settlement settled: each lives on the shard of the stripe it credited. */
-export async function settlementPaymentIds(shards: ShardSet, settlement: { id: string; merchantAccountId: string }): Promise<string[]> {
-  return (await Promise.all(shards.all.map((shard) => paymentIdsOfSettlement(shard.db, settlement.merchantAccountId, settlement.id)))).flat();
+export async function settlementPaymentIds(
+  shards: ShardSet,
+  settlement: { id: string; merchantAccountId: string },
+): Promise<string[]> {
+  return (
+    await Promise.all(
+      shards.all.map((shard) => paymentIdsOfSettlement(shard.db, settlement.merchantAccountId, settlement.id)),
+    )
+  ).flat();
 }
 
-export type FeeRateRefusal = { kind: 'FeeRateOutOfRange'; feeBpsMax: number } | { kind: 'AccountNotFound'; accountId: string };
+export type FeeRateRefusal =
+  { kind: 'FeeRateOutOfRange'; feeBpsMax: number } | { kind: 'AccountNotFound'; accountId: string };
 
 /** Sets a merchant's own fee rate (kept on the control shard with the other platform-wide records); operators only. */
 export async function setMerchantFeeRate(
@@ -62,7 +81,8 @@ export async function setMerchantFeeRate(
 ): Promise<Result<{ merchantAccountId: string; feeBps: number }, FeeRateRefusal | Forbidden>> {
   const refused = mayOperate(ctx.identity, 'set fee rates');
   if (refused) return err(refused);
-  if (!Number.isInteger(feeBps) || feeBps < 0 || feeBps > feeBpsMax) return err({ kind: 'FeeRateOutOfRange', feeBpsMax });
+  if (!Number.isInteger(feeBps) || feeBps < 0 || feeBps > feeBpsMax)
+    return err({ kind: 'FeeRateOutOfRange', feeBpsMax });
   if ((await merchantOwner(ctx, merchantId)) === null) return err({ kind: 'AccountNotFound', accountId: merchantId });
   await setFeeRate(controlShard(ctx.shards).db, merchantId, feeBps, ctx.now());
   return ok({ merchantAccountId: merchantId, feeBps });

@@ -11,13 +11,16 @@ import { mayOperate } from './access';
 export const statementInsertBatchMax = 1_000;
 const channelPattern = /^[A-Za-z0-9_.-]{1,64}$/;
 
-export type ImportRefusal = { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
+export type ImportRefusal =
+  { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
 
 /** Mutation.importStatement: operators only, the statement kept under their name. */
 export async function importStatementFor(
   ctx: SettlementContext,
   input: { channel: string; businessDate: string; csv: string },
-): Promise<Result<{ id: string; channel: string; businessDate: string; lineCount: number }, ImportRefusal | Forbidden>> {
+): Promise<
+  Result<{ id: string; channel: string; businessDate: string; lineCount: number }, ImportRefusal | Forbidden>
+> {
   const refused = mayOperate(ctx.identity, 'import statements');
   if (refused) return err(refused);
   return importStatement(ctx.shards, input, ctx.identity.sub, ctx.now());
@@ -30,11 +33,25 @@ export async function importStatement(
   importedBy: string,
   now: Date,
 ): Promise<Result<{ id: string; channel: string; businessDate: string; lineCount: number }, ImportRefusal>> {
-  if (!channelPattern.test(input.channel)) return err({ kind: 'InvalidInput', field: 'channel', message: 'channel must be 1-64 characters of [A-Za-z0-9_.-]' });
+  if (!channelPattern.test(input.channel))
+    return err({
+      kind: 'InvalidInput',
+      field: 'channel',
+      message: 'channel must be 1-64 characters of [A-Za-z0-9_.-]',
+    });
   const parsed = parseStatementCsv(input.csv);
   if (!parsed.ok) return err({ kind: 'InvalidStatement', ...parsed.error });
   const id = `stm_${input.channel}_${input.businessDate}`;
-  const statement = { id, channel: input.channel, businessDate: input.businessDate, lineCount: parsed.value.length, importedBy, createdAt: now };
-  await inTransaction(controlShard(shards), (tx) => replaceStatement(tx, statement, parsed.value, statementInsertBatchMax));
+  const statement = {
+    id,
+    channel: input.channel,
+    businessDate: input.businessDate,
+    lineCount: parsed.value.length,
+    importedBy,
+    createdAt: now,
+  };
+  await inTransaction(controlShard(shards), (tx) =>
+    replaceStatement(tx, statement, parsed.value, statementInsertBatchMax),
+  );
   return ok(statement);
 }

@@ -13,7 +13,12 @@ import { finishAdvancesLeft } from './advances';
  * first. Several replicas may run it: a settlement is claimed per (merchant, date) and each
  * stripe's part is written once, under its own key.
  */
-export async function settleDue(shards: ShardSet, now: () => Date, delayDays: number, settings: SettlementSettings): Promise<number> {
+export async function settleDue(
+  shards: ShardSet,
+  now: () => Date,
+  delayDays: number,
+  settings: SettlementSettings,
+): Promise<number> {
   const through = settleableThrough(now(), delayDays);
   const due = (await Promise.all(shards.all.map((s) => dueSettlements(s.db, through)))).flat();
   const unique = [...new Map(due.map((d) => [`${d.merchantId}|${d.businessDate}`, d])).values()]
@@ -39,7 +44,11 @@ export function startSettlementWorker(
   now: () => Date = () => new Date(),
 ): Worker {
   const { intervalMs, delayDays, settings } = options;
-  return startWorker({ name: 'settlement worker', intervalMs, pass: () => settleDue(shards, now, delayDays, settings) });
+  return startWorker({
+    name: 'settlement worker',
+    intervalMs,
+    pass: () => settleDue(shards, now, delayDays, settings),
+  });
 }
 
 /**
@@ -49,7 +58,9 @@ export function startSettlementWorker(
  * request, its posted pieces counted as advanced while the rest of its plan stayed pending.
  */
 export async function finishAdvancesLeftDue(shards: ShardSet, now: () => Date): Promise<number> {
-  const merchants = new Set((await Promise.all(shards.all.map((s) => merchantsWithAdvancesLeft(s.db, advancesLeftPerPassMax)))).flat());
+  const merchants = new Set(
+    (await Promise.all(shards.all.map((s) => merchantsWithAdvancesLeft(s.db, advancesLeftPerPassMax)))).flat(),
+  );
   let finished = 0;
   for (const merchantId of merchants) {
     // One merchant's failure (a reversal that finds its piece settled crashes) must not hold up the others.
@@ -62,6 +73,14 @@ export async function finishAdvancesLeftDue(shards: ShardSet, now: () => Date): 
   return finished;
 }
 
-export function startAdvanceWorker(shards: ShardSet, options: { intervalMs: number }, now: () => Date = () => new Date()): Worker {
-  return startWorker({ name: 'advance worker', intervalMs: options.intervalMs, pass: () => finishAdvancesLeftDue(shards, now) });
+export function startAdvanceWorker(
+  shards: ShardSet,
+  options: { intervalMs: number },
+  now: () => Date = () => new Date(),
+): Worker {
+  return startWorker({
+    name: 'advance worker',
+    intervalMs: options.intervalMs,
+    pass: () => finishAdvancesLeftDue(shards, now),
+  });
 }

@@ -19,7 +19,8 @@ import { reconcile } from '../../src/services/reconcile';
  */
 let stack: Stack;
 let operator: string;
-const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
+const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) =>
+  gql(stack.gatewayUrl, doc, variables, as);
 
 const offerDoc = contractOperation('AdvanceOffer');
 const settlementDoc = contractOperation('SettlementWithAdvances');
@@ -29,15 +30,47 @@ const statusDoc = (m: 'freezeAccount' | 'unfreezeAccount' | 'closeAccount') =>
   `mutation($id: ID!) { ${m}(id: $id) { __typename ... on Account { id status } ... on UserError { code message } } }`;
 
 const {
-  physicalOf, open, deposit, payersOnEveryShard, homeAndRemote, pay, refund, withdraw, stripes, stripeOf, balanceOf, advanceRows, outstanding,
-  refundOffsets, topUps, setTerms, termsOk, feeRate, advance, offer, setCredit, feeIncome,
-} = new AdvanceKit(() => stack, () => operator);
+  physicalOf,
+  open,
+  deposit,
+  payersOnEveryShard,
+  homeAndRemote,
+  pay,
+  refund,
+  withdraw,
+  stripes,
+  stripeOf,
+  balanceOf,
+  advanceRows,
+  outstanding,
+  refundOffsets,
+  topUps,
+  setTerms,
+  termsOk,
+  feeRate,
+  advance,
+  offer,
+  setCredit,
+  feeIncome,
+} = new AdvanceKit(
+  () => stack,
+  () => operator,
+);
 const today = () => businessDateOf(new Date());
 
 /** Settles the merchant's date with a clock a day after it, as the worker would. */
 async function settle(merchant: string, date = today(), shards: ShardSet = stack.shards) {
-  const r = await runSettlement(shards, merchant, date, () => new Date(`${addDays(date, 1)}T12:00:00Z`), testSettlementSettings());
-  expect(r.ok, JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).toBe(true);
+  const r = await runSettlement(
+    shards,
+    merchant,
+    date,
+    () => new Date(`${addDays(date, 1)}T12:00:00Z`),
+    testSettlementSettings(),
+  );
+  expect(
+    r.ok,
+    JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+  ).toBe(true);
   return r.ok ? r.value : (undefined as never);
 }
 
@@ -49,7 +82,9 @@ async function settlementView(id: string, as = operator) {
 async function booksAgree(dates: string[] = [today()]) {
   expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
   for (const date of dates) {
-    const bad = (await reconcile(stack.shards, date)).filter((d) => d.kind === 'SETTLEMENT_MISMATCH' || d.kind === 'BALANCE_MISMATCH');
+    const bad = (await reconcile(stack.shards, date)).filter(
+      (d) => d.kind === 'SETTLEMENT_MISMATCH' || d.kind === 'BALANCE_MISMATCH',
+    );
     expect(bad.map((d) => JSON.stringify(d, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))).toEqual([]);
   }
 }
@@ -60,7 +95,10 @@ function expectStripes(now: Stripes, start: Stripes, deltas: Record<string, { av
   for (const id of new Set([...start.keys(), ...now.keys(), ...Object.keys(deltas)])) {
     const s0 = start.get(id) ?? { available: 0n, pending: 0n };
     const d = deltas[id] ?? {};
-    expect(now.get(id), id).toEqual({ available: s0.available + (d.available ?? 0n), pending: s0.pending + (d.pending ?? 0n) });
+    expect(now.get(id), id).toEqual({
+      available: s0.available + (d.available ?? 0n),
+      pending: s0.pending + (d.pending ?? 0n),
+    });
   }
 }
 
@@ -99,19 +137,29 @@ describe('advance attacks', () => {
     // Take everything available out: the advance's net.
     expect(await withdraw(merchant, '4950', ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
     expect(await balanceOf(merchant)).toEqual({ available: 0n, pending: 5_000n });
-    // The whole payment back to itself: pending holds 5,000 only and available is 0, no credit line: refused, nothing written.
+    // The whole payment back to itself: pending holds 5,000 only and available is 0, no credit line: refused, nothing
+    // written.
     const before = await stripes(merchant);
     const personalBefore = await balanceOf(personal);
     const refused = await refund(p, '10000', ownerToken);
     expect(refused).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
     expect(await stripes(merchant)).toEqual(before);
     expect(await balanceOf(personal)).toEqual(personalBefore);
-    expect((await q(contractOperation('GetPayment'), { id: p }, ownerToken)).data!.payment).toMatchObject({ refundedAmount: '0', refunds: [] });
+    expect((await q(contractOperation('GetPayment'), { id: p }, ownerToken)).data!.payment).toMatchObject({
+      refundedAmount: '0',
+      refunds: [],
+    });
     // What pending still holds comes back.
     expect(await refund(p, '5000', ownerToken)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
     expect(await balanceOf(merchant)).toEqual({ available: 0n, pending: 0n });
     const s = await settle(merchant);
-    expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '10000', refundedAmount: '5000', advancedAmount: '5000', feeAmount: '0', netAmount: '0' });
+    expect(await settlementView(s.id, ownerToken)).toMatchObject({
+      grossAmount: '10000',
+      refundedAmount: '5000',
+      advancedAmount: '5000',
+      feeAmount: '0',
+      netAmount: '0',
+    });
     expect(await balanceOf(merchant)).toEqual({ available: 0n, pending: 0n });
     expect(sum((await outstanding(merchant)).values())).toBe(0n);
     // The owner had 20,000; it holds 15,000 and took 4,950 out: 50 less, the advance fee, now fee income.
@@ -133,7 +181,10 @@ describe('advance attacks', () => {
     const p = await pay(payer, merchant, '10000');
     const start = await stripes(merchant);
     expect(start.get(merchant)).toEqual({ available: 0n, pending: 10_000n });
-    expect((await advance(merchant, '10000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', feeAmount: '100' });
+    expect((await advance(merchant, '10000', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      feeAmount: '100',
+    });
     expect(await withdraw(merchant, '9900', ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
     expect(await balanceOf(merchant)).toEqual({ available: 0n, pending: 0n });
     const before = await stripes(merchant);
@@ -146,25 +197,48 @@ describe('advance attacks', () => {
     const r = await refund(p, '10000', ownerToken);
     expect(r).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
     expect((await stripes(merchant)).get(merchant)).toEqual({ available: -10_000n, pending: 0n });
-    expect((await q(accountCreditDoc, { id: merchant }, ownerToken)).data!.account.balance).toMatchObject({ available: '-10000', creditUsed: '10000', creditLimit: '10000' });
+    expect((await q(accountCreditDoc, { id: merchant }, ownerToken)).data!.account.balance).toMatchObject({
+      available: '-10000',
+      creditUsed: '10000',
+      creditLimit: '10000',
+    });
     expect(await balanceOf(payer)).toEqual(payerStart);
     // Until settled, the refunded advance still counts: nothing more may be advanced.
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '0', outstanding: '10000' });
-    expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
-    // New money of the date: settlement repays the refunded advance first, then pays the new money (less its fee) into the debt.
+    expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
+    // New money of the date: settlement repays the refunded advance first, then pays the new money (less its fee) into
+    // the debt.
     await pay(payer, merchant, '3000');
     const s = await settle(merchant);
     expect(s.creditRepaidAmount).toBe(3_000n - feeOf(3_000n, 250));
-    expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '13000', refundedAmount: '10000', advancedAmount: '0', feeAmount: String(feeOf(3_000n, 250)) });
-    expect((await stripes(merchant)).get(merchant)).toEqual({ available: -10_000n + 3_000n - feeOf(3_000n, 250), pending: 0n });
+    expect(await settlementView(s.id, ownerToken)).toMatchObject({
+      grossAmount: '13000',
+      refundedAmount: '10000',
+      advancedAmount: '0',
+      feeAmount: String(feeOf(3_000n, 250)),
+    });
+    expect((await stripes(merchant)).get(merchant)).toEqual({
+      available: -10_000n + 3_000n - feeOf(3_000n, 250),
+      pending: 0n,
+    });
     expect(sum((await outstanding(merchant)).values())).toBe(0n);
     expect(await refundOffsets(merchant)).toEqual([{ refundId: r.id, amount: 10_000n }]);
     // A second advance: never beyond the share of the new pending.
     await pay(payer, merchant, '4000');
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '4000', outstanding: '0' });
-    expect((await advance(merchant, '4001', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
-    expect((await advance(merchant, '4000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', feeAmount: '40' });
-    expect((await stripes(merchant)).get(merchant)).toEqual({ available: -10_000n + 3_000n - feeOf(3_000n, 250) + 3_960n, pending: 0n });
+    expect((await advance(merchant, '4001', ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
+    expect((await advance(merchant, '4000', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      feeAmount: '40',
+    });
+    expect((await stripes(merchant)).get(merchant)).toEqual({
+      available: -10_000n + 3_000n - feeOf(3_000n, 250) + 3_960n,
+      pending: 0n,
+    });
     // Money: the merchant received 17,000, gave back 10,000, withdrew 9,900; fees 100 + 75 + 40.
     expect(await feeIncome()).toBe(feesStart + 100n + feeOf(3_000n, 250) + 40n);
     expect((await balanceOf(merchant)).available).toBe(17_000n - 10_000n - 9_900n - 100n - feeOf(3_000n, 250) - 40n);
@@ -184,7 +258,10 @@ describe('advance attacks', () => {
     const p = await pay(payer, merchant, '10000');
     const x = await stripeOf(merchant, payer);
     expect(x).not.toBe(merchant);
-    expect((await advance(merchant, '5000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', feeAmount: '50' });
+    expect((await advance(merchant, '5000', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      feeAmount: '50',
+    });
     expect(await withdraw(merchant, '4950', ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
     expectStripes(await stripes(merchant), new Map(), { [x]: { pending: 5_000n } });
     // Without a line the home row has nothing to give: refused, and nothing moved or written (no top-up either).
@@ -196,21 +273,34 @@ describe('advance attacks', () => {
     await setCredit(merchant, '10000');
     expect(await refund(p, '10001', ownerToken)).toMatchObject({ code: 'REFUND_EXCEEDS_PAYMENT' });
     expect(await topUps(merchant)).toEqual([]);
-    // With the line: pending gives its 5,000, the home row's line the other 5,000 (moved to the stripe first), once for a replayed key.
+    // With the line: pending gives its 5,000, the home row's line the other 5,000 (moved to the stripe first), once for
+    // a replayed key.
     const key = unique('ref');
-    const first = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '10000' } }, ownerToken)).data!.refundPayment;
+    const first = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '10000' } }, ownerToken))
+      .data!.refundPayment;
     expect(first).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
-    const again = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '10000' } }, ownerToken)).data!.refundPayment;
+    const again = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '10000' } }, ownerToken))
+      .data!.refundPayment;
     expect(again).toMatchObject({ __typename: 'Refund', id: first.id, status: 'SUCCEEDED' });
     expectStripes(await stripes(merchant), new Map(), { [merchant]: { available: -5_000n } });
-    expect(await topUps(merchant)).toMatchObject([{ refundId: first.id, from: merchant, to: x, amount: 5_000n, status: 'SUCCEEDED' }]);
+    expect(await topUps(merchant)).toMatchObject([
+      { refundId: first.id, from: merchant, to: x, amount: 5_000n, status: 'SUCCEEDED' },
+    ]);
     expect(await topUps(merchant)).toHaveLength(1);
-    expect((await q(accountCreditDoc, { id: merchant }, ownerToken)).data!.account.balance).toMatchObject({ available: '-5000', creditUsed: '5000' });
+    expect((await q(accountCreditDoc, { id: merchant }, ownerToken)).data!.account.balance).toMatchObject({
+      available: '-5000',
+      creditUsed: '5000',
+    });
     expect(await balanceOf(payer)).toEqual(payerStart);
     expect(await refund(p, '1', ownerToken)).toMatchObject({ code: 'REFUND_EXCEEDS_PAYMENT' });
     // Settlement: the 5,000 given back from available repaid the advance; nothing is paid, the line stays used.
     const s = await settle(merchant);
-    expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '10000', refundedAmount: '10000', feeAmount: '0', netAmount: '0' });
+    expect(await settlementView(s.id, ownerToken)).toMatchObject({
+      grossAmount: '10000',
+      refundedAmount: '10000',
+      feeAmount: '0',
+      netAmount: '0',
+    });
     expect(sum((await outstanding(merchant)).values())).toBe(0n);
     expect(await refundOffsets(x)).toEqual([{ refundId: first.id, amount: 5_000n }]);
     expectStripes(await stripes(merchant), new Map(), { [merchant]: { available: -5_000n } });
@@ -219,27 +309,41 @@ describe('advance attacks', () => {
     await booksAgree();
   });
 
-  it('a refund of a payment with a split takes each merchant\'s share from its own home row; one without the line fails it whole, the other\'s top-up stays its own', async () => {
+  it("a refund of a payment with a split takes each merchant's share from its own home row; one without the line fails it whole, the other's top-up stays its own", async () => {
     const merchant = await open(unique('legs-m'), 'MERCHANT');
     let market = await open(unique('legs-p'), 'MERCHANT');
-    for (let i = 0; i < 50 && physicalOf(market) === physicalOf(merchant); i++) market = await open(unique('legs-p'), 'MERCHANT');
+    for (let i = 0; i < 50 && physicalOf(market) === physicalOf(merchant); i++)
+      market = await open(unique('legs-p'), 'MERCHANT');
     // A payer on a shard that is home to neither: both are paid on stripes there.
-    const payer = [...payers.values()].find((p) => physicalOf(p) !== physicalOf(merchant) && physicalOf(p) !== physicalOf(market));
+    const payer = [...payers.values()].find(
+      (p) => physicalOf(p) !== physicalOf(merchant) && physicalOf(p) !== physicalOf(market),
+    );
     expect(payer, 'three physical shards').toBeDefined();
     const payerStart = await balanceOf(payer!);
-    const r = await q(contractOperation('CreatePayment'), { input: {
-      idempotencyKey: unique('pay'), payerAccountId: payer!, payeeAccountId: merchant, amount: '10000', currency: 'USD', splits: [{ accountId: market, amount: '3000' }],
-    } });
+    const r = await q(contractOperation('CreatePayment'), {
+      input: {
+        idempotencyKey: unique('pay'),
+        payerAccountId: payer!,
+        payeeAccountId: merchant,
+        amount: '10000',
+        currency: 'USD',
+        splits: [{ accountId: market, amount: '3000' }],
+      },
+    });
     expect(r.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
     const p = r.data!.createPayment.id as string;
-    for (const [m, amount] of [[merchant, '7000'], [market, '3000']] as const) {
+    for (const [m, amount] of [
+      [merchant, '7000'],
+      [market, '3000'],
+    ] as const) {
       await termsOk(m, 10_000, 0, '1000000');
       expect((await advance(m, amount)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance' });
       expect(await withdraw(m, amount)).toMatchObject({ __typename: 'Withdrawal' });
     }
     const xm = await stripeOf(merchant, payer!);
     const xp = await stripeOf(market, payer!);
-    // Only the payee has a line: the split's share cannot be given back, so the refund fails whole; the payee's top-up stays on its stripe.
+    // Only the payee has a line: the split's share cannot be given back, so the refund fails whole; the payee's top-up
+    // stays on its stripe.
     await setCredit(merchant, '7000');
     expect(await refund(p, '10000')).toMatchObject({ __typename: 'Refund', status: 'FAILED' });
     expect((await stripes(merchant)).get(merchant)).toEqual({ available: -7_000n, pending: 0n });
@@ -247,11 +351,22 @@ describe('advance attacks', () => {
     expect(await balanceOf(merchant)).toEqual({ available: 0n, pending: 0n });
     expect(await balanceOf(market)).toEqual({ available: 0n, pending: 0n });
     expect(await topUps(market)).toEqual([]);
-    // With the split's line too: the payee's stripe already holds its share (no second top-up), the split's home row tops up its own.
+    // With the split's line too: the payee's stripe already holds its share (no second top-up), the split's home row
+    // tops up its own.
     await setCredit(market, '3000');
     expect(await refund(p, '10000')).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
-    expect(await stripes(merchant)).toEqual(new Map([[merchant, { available: -7_000n, pending: 0n }], [xm, { available: 0n, pending: 0n }]]));
-    expect(await stripes(market)).toEqual(new Map([[market, { available: -3_000n, pending: 0n }], [xp, { available: 0n, pending: 0n }]]));
+    expect(await stripes(merchant)).toEqual(
+      new Map([
+        [merchant, { available: -7_000n, pending: 0n }],
+        [xm, { available: 0n, pending: 0n }],
+      ]),
+    );
+    expect(await stripes(market)).toEqual(
+      new Map([
+        [market, { available: -3_000n, pending: 0n }],
+        [xp, { available: 0n, pending: 0n }],
+      ]),
+    );
     expect((await topUps(merchant)).map((t) => t.amount)).toEqual([7_000n]);
     expect((await topUps(market)).map((t) => t.amount)).toEqual([3_000n]);
     expect(await balanceOf(payer!)).toEqual(payerStart);
@@ -271,24 +386,33 @@ describe('advance attacks', () => {
     const x = await stripeOf(merchant, payer);
     // A partial refund from pending: nothing to top up.
     const key = unique('ref');
-    const first = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '4000' } }, ownerToken)).data!.refundPayment;
+    const first = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '4000' } }, ownerToken))
+      .data!.refundPayment;
     expect(first).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
     // The rest advanced and withdrawn: the stripe is empty, the home row has a line.
     await termsOk(merchant, 10_000, 0, '1000000');
-    expect((await advance(merchant, '6000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance' });
+    expect((await advance(merchant, '6000', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+    });
     expect(await withdraw(merchant, '6000', ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
     await setCredit(merchant, '10000');
     const before = await stripes(merchant);
     expect(before.get(x)).toEqual({ available: 0n, pending: 0n });
     // The replay answers the refund it made; its shares are counted already, so nothing moves to the stripe.
-    const again = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '4000' } }, ownerToken)).data!.refundPayment;
+    const again = (await q(refundDoc, { input: { idempotencyKey: key, paymentId: p, amount: '4000' } }, ownerToken))
+      .data!.refundPayment;
     expect(again).toMatchObject({ __typename: 'Refund', id: first.id, status: 'SUCCEEDED' });
     expect(await stripes(merchant)).toEqual(before);
     expect(await topUps(merchant)).toEqual([]);
     // A new refund of the rest does top up, once.
     expect(await refund(p, '6000', ownerToken)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
     expect((await topUps(merchant)).map((t) => t.amount)).toEqual([6_000n]);
-    expect(await stripes(merchant)).toEqual(new Map([[merchant, { available: -6_000n, pending: 0n }], [x, { available: 0n, pending: 0n }]]));
+    expect(await stripes(merchant)).toEqual(
+      new Map([
+        [merchant, { available: -6_000n, pending: 0n }],
+        [x, { available: 0n, pending: 0n }],
+      ]),
+    );
     await booksAgree();
   });
 
@@ -306,24 +430,33 @@ describe('advance attacks', () => {
     await setCredit(merchant, '5000');
     const answers = await Promise.all(Array.from({ length: 10 }, () => refund(p, '1000', ownerToken)));
     const succeeded = answers.filter((a) => a.__typename === 'Refund' && a.status === 'SUCCEEDED').length;
-    expect(answers.filter((a) => a.__typename !== 'Refund').map((a) => a.code)).toEqual(Array(10 - succeeded).fill('INSUFFICIENT_FUNDS'));
-    // At least one: the first refund to find its own top-up on the stripe takes it. Racing refunds may count the money another
+    expect(answers.filter((a) => a.__typename !== 'Refund').map((a) => a.code)).toEqual(
+      Array(10 - succeeded).fill('INSUFFICIENT_FUNDS'),
+    );
+    // At least one: the first refund to find its own top-up on the stripe takes it. Racing refunds may count the money
+    // another
     // brought (and skip their own top-up), so fewer than the line's five may pass; none may pass the line.
     expect(succeeded).toBeGreaterThan(0);
     expect(succeeded).toBeLessThanOrEqual(5);
     const after = await stripes(merchant);
-    // The home row is at most at the floor; what it moved and the refunds did not take is still the merchant's, on the stripe.
+    // The home row is at most at the floor; what it moved and the refunds did not take is still the merchant's, on the
+    // stripe.
     expect(after.get(merchant)!.available).toBeGreaterThanOrEqual(-5_000n);
     expect(after.get(merchant)!.available + after.get(x)!.available).toBe(-1_000n * BigInt(succeeded));
     expect(after.get(x)!.pending).toBe(0n);
     const moved = sum((await topUps(merchant)).map((t) => t.amount));
     expect(moved).toBe(-after.get(merchant)!.available);
-    expect(await balanceOf(payer)).toEqual({ available: payerStart.available - 10_000n + 1_000n * BigInt(succeeded), pending: 0n });
-    // Net, the merchant owes 1,000 per refund: one unit more may be withdrawn only while that is under the line (the stripe swept home first).
+    expect(await balanceOf(payer)).toEqual({
+      available: payerStart.available - 10_000n + 1_000n * BigInt(succeeded),
+      pending: 0n,
+    });
+    // Net, the merchant owes 1,000 per refund: one unit more may be withdrawn only while that is under the line (the
+    // stripe swept home first).
     const one = await withdraw(merchant, '1', ownerToken);
     if (succeeded === 5) expect(one).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
     else expect(one).toMatchObject({ __typename: 'Withdrawal' });
-    // The settlement counts each refund's give-back from available as repaid and covers the rest with the unrefunded money.
+    // The settlement counts each refund's give-back from available as repaid and covers the rest with the unrefunded
+    // money.
     await settle(merchant);
     expect(sum((await outstanding(merchant)).values())).toBe(0n);
     expect(sum((await refundOffsets(x)).map((o) => o.amount))).toBe(1_000n * BigInt(succeeded));
@@ -343,7 +476,11 @@ describe('advance attacks', () => {
     const p2 = await pay(payer, merchant, '100');
     const x = await stripeOf(merchant, payer);
     const startX = start.get(x) ?? { available: 0n, pending: 0n };
-    expect((await advance(merchant, '200', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', amount: '200', feeAmount: '0' });
+    expect((await advance(merchant, '200', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      amount: '200',
+      feeAmount: '0',
+    });
     expect((await stripes(merchant)).get(x)).toEqual({ available: startX.available + 200n, pending: startX.pending });
     const concurrent = await Promise.all(Array.from({ length: 30 }, () => refund(p1, '1', ownerToken)));
     expect(concurrent.map((r) => r.__typename)).toEqual(Array(30).fill('Refund'));
@@ -360,13 +497,24 @@ describe('advance attacks', () => {
     expect(await offer(merchant, ownerToken)).toMatchObject({ outstanding: '200', allowedAmount: '50' });
     const s = await settle(merchant);
     const fee = feeOf(50n, 250);
-    expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '250', refundedAmount: '35', advancedAmount: '165', feeAmount: String(fee), netAmount: String(50n - fee) });
-    expect((await stripes(merchant)).get(x)).toEqual({ available: startX.available + 165n + 50n - fee, pending: startX.pending });
+    expect(await settlementView(s.id, ownerToken)).toMatchObject({
+      grossAmount: '250',
+      refundedAmount: '35',
+      advancedAmount: '165',
+      feeAmount: String(fee),
+      netAmount: String(50n - fee),
+    });
+    expect((await stripes(merchant)).get(x)).toEqual({
+      available: startX.available + 165n + 50n - fee,
+      pending: startX.pending,
+    });
     expect((await outstanding(merchant)).get(x)).toBe(0n);
     const offsets = await refundOffsets(x);
     expect(offsets).toHaveLength(35);
     expect(offsets.every((o) => o.amount === 1n)).toBe(true);
-    expect(new Set(offsets.map((o) => o.refundId))).toEqual(new Set([...concurrent.map((r) => r.id as string), ...oneByOne]));
+    expect(new Set(offsets.map((o) => o.refundId))).toEqual(
+      new Set([...concurrent.map((r) => r.id as string), ...oneByOne]),
+    );
     expect(await feeIncome()).toBe(feesStart + fee);
     // A rerun of the date moves nothing and offsets nothing again.
     await settle(merchant);
@@ -389,7 +537,9 @@ describe('advance attacks', () => {
       await termsOk(m, 5000, 100, '1000000');
     }
     const feesStart = await feeIncome();
-    const startAll = new Map(await Promise.all([merchant, sibling, rival].map(async (m) => [m, await stripes(m)] as const)));
+    const startAll = new Map(
+      await Promise.all([merchant, sibling, rival].map(async (m) => [m, await stripes(m)] as const)),
+    );
     const nothingWritten = async () => {
       for (const m of [merchant, sibling, rival]) expect(await stripes(m), m).toEqual(startAll.get(m));
       expect(await feeIncome()).toBe(feesStart);
@@ -401,13 +551,17 @@ describe('advance attacks', () => {
       expect(errorCodes(r), String(amount)).toEqual(['BAD_USER_INPUT']);
     }
     for (const amount of ['0', '-1', '-5000']) {
-      expect((await advance(merchant, amount, ownerToken)).data!.advanceSettlement, amount).toMatchObject({ code: 'INVALID_INPUT' });
+      expect((await advance(merchant, amount, ownerToken)).data!.advanceSettlement, amount).toMatchObject({
+        code: 'INVALID_INPUT',
+      });
     }
     // Another owner's merchant, as a customer; a partner (even the owner's sub); a channel: FORBIDDEN.
     expect(errorCodes(await advance(rival, '100', ownerToken))).toEqual(['FORBIDDEN']);
     expect(errorCodes(await advance(merchant, '100', otherToken))).toEqual(['FORBIDDEN']);
     expect(errorCodes(await advance(merchant, '100', await token(owner, 'partner')))).toEqual(['FORBIDDEN']);
-    expect(errorCodes(await advance(merchant, '100', await token(unique('partner'), 'partner')))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await advance(merchant, '100', await token(unique('partner'), 'partner')))).toEqual([
+      'FORBIDDEN',
+    ]);
     expect(errorCodes(await advance(merchant, '100', await token(unique('chan'), 'channel')))).toEqual(['FORBIDDEN']);
     expect(errorCodes(await q(offerDoc, { merchantAccountId: rival }, ownerToken))).toEqual(['FORBIDDEN']);
     // A customer's PERSONAL account, a payer's id, a stripe's id: not a merchant to advance.
@@ -419,7 +573,9 @@ describe('advance attacks', () => {
     }
     // One above the offer: refused with the offer named; the key is not claimed by it.
     const key = unique('adv');
-    expect((await advance(merchant, '5001', ownerToken, key)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
+    expect((await advance(merchant, '5001', ownerToken, key)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
     await nothingWritten();
 
     // The same key now with exactly the offer: paid.
@@ -430,7 +586,10 @@ describe('advance attacks', () => {
     expect((await advance(merchant, '5000', ownerToken, key)).data!.advanceSettlement.id).toBe(a.id);
     expect(errorCodes(await advance(merchant, '05000', ownerToken, key))).toEqual(['BAD_USER_INPUT']);
     // (Which code a reused key gets with the offer spent: the separate test below.)
-    for (const other of ['4999', '1']) expect(['IDEMPOTENCY_KEY_REUSED', 'ADVANCE_EXCEEDS_ALLOWED']).toContain((await advance(merchant, other, ownerToken, key)).data!.advanceSettlement.code);
+    for (const other of ['4999', '1'])
+      expect(['IDEMPOTENCY_KEY_REUSED', 'ADVANCE_EXCEEDS_ALLOWED']).toContain(
+        (await advance(merchant, other, ownerToken, key)).data!.advanceSettlement.code,
+      );
     expect(await stripes(merchant)).toEqual(afterA);
     expect(await advanceRows(merchant)).toHaveLength(1);
     // The same key from a rival on its own merchant: its own scope; on ours: FORBIDDEN.
@@ -441,9 +600,14 @@ describe('advance attacks', () => {
     expect(b.id).not.toBe(a.id);
     // The offer is spent: one more unit is refused, by the owner or by an operator replaying the same key.
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '0', outstanding: '5000' });
-    expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
+    expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
     const byOperator = (await advance(merchant, '5000', operator, key)).data!.advanceSettlement;
-    expect(byOperator.__typename === 'Advance' ? byOperator.id : byOperator.code, 'an operator replaying the owner\'s key must not advance the same 5,000 again').toMatch(new RegExp(`^(${a.id}|ADVANCE_EXCEEDS_ALLOWED)$`));
+    expect(
+      byOperator.__typename === 'Advance' ? byOperator.id : byOperator.code,
+      "an operator replaying the owner's key must not advance the same 5,000 again",
+    ).toMatch(new RegExp(`^(${a.id}|ADVANCE_EXCEEDS_ALLOWED)$`));
     expect(await stripes(merchant)).toEqual(afterA);
     expect(await stripes(rival)).toEqual(startAll.get(rival));
     expect(await feeIncome()).toBe(feesStart + 100n);
@@ -468,7 +632,8 @@ describe('advance attacks', () => {
     const a = (await advance(merchant, '5000', ownerToken, key)).data!.advanceSettlement;
     expect(a).toMatchObject({ __typename: 'Advance' });
     const after = await stripes(merchant);
-    // With room left the service says so (advances.test.ts); here the offer is 0, and the key check comes after the offer's.
+    // With room left the service says so (advances.test.ts); here the offer is 0, and the key check comes after the
+    // offer's.
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '0' });
     const reused = (await advance(merchant, '4999', ownerToken, key)).data!.advanceSettlement;
     expect(await stripes(merchant)).toEqual(after);
@@ -497,19 +662,31 @@ describe('advance attacks', () => {
     // Pending is not spendable: still at the floor.
     expect(await withdraw(merchant, '1', ownerToken)).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '3500', outstanding: '0' });
-    expect((await advance(merchant, '3500', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', feeAmount: '35' });
+    expect((await advance(merchant, '3500', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      feeAmount: '35',
+    });
     expect((await stripes(merchant)).get(y)).toEqual({ available: 3_465n, pending: 500n });
     const s = await settle(merchant);
     const homeFee = feeOf(3_000n, 250);
     const remoteFee = feeOf(500n, 250);
     // Credit in use before: 5,000 − 3,465 = 1,535; the settlement makes 3,000 + 500 less fees available.
     expect(s.creditRepaidAmount).toBe(1_535n);
-    expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '7000', refundedAmount: '0', advancedAmount: '3500', feeAmount: String(homeFee + remoteFee), netAmount: String(3_500n - homeFee - remoteFee) });
+    expect(await settlementView(s.id, ownerToken)).toMatchObject({
+      grossAmount: '7000',
+      refundedAmount: '0',
+      advancedAmount: '3500',
+      feeAmount: String(homeFee + remoteFee),
+      netAmount: String(3_500n - homeFee - remoteFee),
+    });
     const after = await stripes(merchant);
     expect(after.get(merchant)).toEqual({ available: -5_000n + 3_000n - homeFee, pending: 0n });
     expect(after.get(y)).toEqual({ available: 3_465n + 500n - remoteFee, pending: 0n });
     const total = -5_000n + 3_000n - homeFee + 3_465n + 500n - remoteFee;
-    expect((await q(accountCreditDoc, { id: merchant }, ownerToken)).data!.account.balance).toMatchObject({ available: String(total), creditUsed: '0' });
+    expect((await q(accountCreditDoc, { id: merchant }, ownerToken)).data!.account.balance).toMatchObject({
+      available: String(total),
+      creditUsed: '0',
+    });
     // Everything spendable out, then not one unit more than the line.
     expect(await withdraw(merchant, String(total), ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
     expect(await withdraw(merchant, '5001', ownerToken)).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
@@ -530,9 +707,17 @@ describe('advance attacks', () => {
     expect(await withdraw(merchant, '1000', ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
     const p = await pay(remote, merchant, '1000');
     const y = await stripeOf(merchant, remote);
-    expect((await advance(merchant, '1000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance' });
-    expect(await stripes(merchant)).toEqual(new Map([[merchant, { available: -1_000n, pending: 0n }], [y, { available: 1_000n, pending: 0n }]]));
-    // Summed over stripes the account holds 0 available and 0 pending, but the home row owes 1,000 and the stripe holds 1,000.
+    expect((await advance(merchant, '1000', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+    });
+    expect(await stripes(merchant)).toEqual(
+      new Map([
+        [merchant, { available: -1_000n, pending: 0n }],
+        [y, { available: 1_000n, pending: 0n }],
+      ]),
+    );
+    // Summed over stripes the account holds 0 available and 0 pending, but the home row owes 1,000 and the stripe holds
+    // 1,000.
     const closed = (await q(statusDoc('closeAccount'), { id: merchant }, ownerToken)).data!.closeAccount;
     const afterClose = await stripes(merchant);
     // The rule (account-status.ts): only an account holding nothing — every bucket of every stripe zero — may close.
@@ -559,15 +744,26 @@ describe('advance attacks', () => {
     const start = await stripes(merchant);
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '10000' });
     await termsOk(merchant, 5000, 100, '3000');
-    expect((await advance(merchant, '10000', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
-    expect((await advance(merchant, '3001', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
+    expect((await advance(merchant, '10000', ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
+    expect((await advance(merchant, '3001', ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
     expect(await stripes(merchant)).toEqual(start);
-    expect((await advance(merchant, '3000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', feeAmount: '30' });
+    expect((await advance(merchant, '3000', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      feeAmount: '30',
+    });
     await termsOk(merchant, 5000, 100, '1000');
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '0', outstanding: '3000' });
-    expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
+    expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
     await termsOk(merchant, 0, 100, '1000000');
-    expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCES_DISABLED' });
+    expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCES_DISABLED',
+    });
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '0', outstanding: '3000' });
     // A fee rate raised to 100% after the advance does not charge it again.
     await termsOk(merchant, 1, 10_000, '1000000');
@@ -577,9 +773,17 @@ describe('advance attacks', () => {
     for (const [id, b] of afterAdvance) {
       const rest = b.pending; // what the advance did not move
       settlementFees += feeOf(rest, 250);
-      expect((await stripes(merchant)).get(id), id).toEqual({ pending: 0n, available: b.available + rest - feeOf(rest, 250) });
+      expect((await stripes(merchant)).get(id), id).toEqual({
+        pending: 0n,
+        available: b.available + rest - feeOf(rest, 250),
+      });
     }
-    expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '20000', advancedAmount: '3000', feeAmount: String(settlementFees), netAmount: String(17_000n - settlementFees) });
+    expect(await settlementView(s.id, ownerToken)).toMatchObject({
+      grossAmount: '20000',
+      advancedAmount: '3000',
+      feeAmount: String(settlementFees),
+      netAmount: String(17_000n - settlementFees),
+    });
     expect(await balanceOf(merchant)).toEqual({ available: 20_000n - 30n - settlementFees, pending: 0n });
     expect(await feeIncome()).toBe(feesStart + 30n + settlementFees);
     expect(sum((await outstanding(merchant)).values())).toBe(0n);
@@ -596,25 +800,46 @@ describe('advance attacks', () => {
     await termsOk(merchant, 10_000, 100, '1000000');
     await feeRate(merchant, 250);
     const feesStart = await feeIncome();
-    expect((await advance(merchant, '4000', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', feeAmount: '40' });
-    expect((await q(statusDoc('freezeAccount'), { id: merchant })).data!.freezeAccount).toMatchObject({ status: 'FROZEN' });
+    expect((await advance(merchant, '4000', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      feeAmount: '40',
+    });
+    expect((await q(statusDoc('freezeAccount'), { id: merchant })).data!.freezeAccount).toMatchObject({
+      status: 'FROZEN',
+    });
     const frozen = await stripes(merchant);
     const key = unique('adv');
-    expect((await advance(merchant, '1000', ownerToken, key)).data!.advanceSettlement).toMatchObject({ code: 'INVALID_INPUT' });
-    expect((await advance(merchant, '1000', operator)).data!.advanceSettlement).toMatchObject({ code: 'INVALID_INPUT' });
+    expect((await advance(merchant, '1000', ownerToken, key)).data!.advanceSettlement).toMatchObject({
+      code: 'INVALID_INPUT',
+    });
+    expect((await advance(merchant, '1000', operator)).data!.advanceSettlement).toMatchObject({
+      code: 'INVALID_INPUT',
+    });
     const r = await refund(p, '100', ownerToken);
     expect(r.__typename).not.toBe('Refund');
     expect(await stripes(merchant)).toEqual(frozen);
     expect(await advanceRows(merchant)).toHaveLength(1);
     const s = await settle(merchant);
     const fee = feeOf(6_000n, 250);
-    expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '10000', advancedAmount: '4000', feeAmount: String(fee) });
+    expect(await settlementView(s.id, ownerToken)).toMatchObject({
+      grossAmount: '10000',
+      advancedAmount: '4000',
+      feeAmount: String(fee),
+    });
     expect(await balanceOf(merchant)).toEqual({ available: 10_000n - 40n - fee, pending: 0n });
-    expect((await q(statusDoc('unfreezeAccount'), { id: merchant })).data!.unfreezeAccount).toMatchObject({ status: 'ACTIVE' });
+    expect((await q(statusDoc('unfreezeAccount'), { id: merchant })).data!.unfreezeAccount).toMatchObject({
+      status: 'ACTIVE',
+    });
     // After unfreezing, the key refused while frozen claims nothing: nothing pending to advance now.
-    expect((await advance(merchant, '1000', ownerToken, key)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
-    expect(await withdraw(merchant, String(10_000n - 40n - fee), ownerToken)).toMatchObject({ __typename: 'Withdrawal' });
-    expect((await q(statusDoc('closeAccount'), { id: merchant }, ownerToken)).data!.closeAccount).toMatchObject({ status: 'CLOSED' });
+    expect((await advance(merchant, '1000', ownerToken, key)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
+    expect(await withdraw(merchant, String(10_000n - 40n - fee), ownerToken)).toMatchObject({
+      __typename: 'Withdrawal',
+    });
+    expect((await q(statusDoc('closeAccount'), { id: merchant }, ownerToken)).data!.closeAccount).toMatchObject({
+      status: 'CLOSED',
+    });
     expect((await advance(merchant, '1', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'INVALID_INPUT' });
     expect(await feeIncome()).toBe(feesStart + 40n + fee);
     expect(sum((await outstanding(merchant)).values())).toBe(0n);
@@ -637,12 +862,24 @@ describe('advance attacks', () => {
     expect([advanced, refunded], JSON.stringify([a, r])).toSatisfy(([x, z]: boolean[]) => x !== z);
     const s = await settle(merchant);
     if (advanced) {
-      expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '10000', refundedAmount: '0', advancedAmount: '10000', feeAmount: '0' });
+      expect(await settlementView(s.id, ownerToken)).toMatchObject({
+        grossAmount: '10000',
+        refundedAmount: '0',
+        advancedAmount: '10000',
+        feeAmount: '0',
+      });
       expect((await stripes(merchant)).get(y)).toEqual({ available: 9_900n, pending: 0n });
       expect(await feeIncome()).toBe(feesStart + 100n);
     } else {
-      expect(await advanceRows(merchant)).toSatisfy((rows: Array<{ status: string }>) => rows.every((row) => row.status === 'REVERSED'));
-      expect(await settlementView(s.id, ownerToken)).toMatchObject({ grossAmount: '10000', refundedAmount: '10000', advancedAmount: '0', feeAmount: '0' });
+      expect(await advanceRows(merchant)).toSatisfy((rows: Array<{ status: string }>) =>
+        rows.every((row) => row.status === 'REVERSED'),
+      );
+      expect(await settlementView(s.id, ownerToken)).toMatchObject({
+        grossAmount: '10000',
+        refundedAmount: '10000',
+        advancedAmount: '0',
+        feeAmount: '0',
+      });
       expect((await stripes(merchant)).get(y)).toEqual({ available: 0n, pending: 0n });
       expect(await feeIncome()).toBe(feesStart);
     }
@@ -659,7 +896,10 @@ describe('advance attacks', () => {
     await pay(remote, merchant, '10000');
     await pay(home, merchant, '4000');
     const yesterday = addDays(today(), -1);
-    for (const id of old) await stack.shards.of('payment', id).db.execute(sql`UPDATE payments SET business_date = ${yesterday} WHERE id = ${id}`);
+    for (const id of old)
+      await stack.shards
+        .of('payment', id)
+        .db.execute(sql`UPDATE payments SET business_date = ${yesterday} WHERE id = ${id}`);
     await termsOk(merchant, 5000, 0, '1000000');
     await feeRate(merchant, 250);
     const feesStart = await feeIncome();
@@ -692,7 +932,9 @@ describe('advance attacks', () => {
     await pay(remote, merchant, '10000');
     const y = await stripeOf(merchant, remote);
     const yesterday = addDays(today(), -1);
-    await stack.shards.of('payment', old).db.execute(sql`UPDATE payments SET business_date = ${yesterday} WHERE id = ${old}`);
+    await stack.shards
+      .of('payment', old)
+      .db.execute(sql`UPDATE payments SET business_date = ${yesterday} WHERE id = ${old}`);
     await termsOk(merchant, 5000, 0, '1000000');
     await feeRate(merchant, 0);
     expect(await offer(merchant, ownerToken)).toMatchObject({ allowedAmount: '10000' });
@@ -712,9 +954,16 @@ describe('advance attacks', () => {
       const started = Date.now();
       for (;;) {
         // On a connection of the test's own: the stack's pool for the home shard may be all in the advance's hands.
-        const [rows] = await own.of('account', merchant).db.execute(sql`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'insert into %advances%'`) as unknown as [Array<{ n: number }>];
+        const [rows] = (await own
+          .of('account', merchant)
+          .db.execute(
+            sql`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE 'insert into %advances%'`,
+          )) as unknown as [Array<{ n: number }>];
         if (Number(rows[0]!.n) > 0) break;
-        if (Date.now() - started > 10_000) throw new Error(`the advance never waited on the gap: ${JSON.stringify(await asked)}; rows ${JSON.stringify(await advanceRows(merchant))}`);
+        if (Date.now() - started > 10_000)
+          throw new Error(
+            `the advance never waited on the gap: ${JSON.stringify(await asked)}; rows ${JSON.stringify(await advanceRows(merchant))}`,
+          );
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       let settledFirst = false;
@@ -726,7 +975,10 @@ describe('advance attacks', () => {
       // overtake the held advance (it settles in under 100 ms when nothing stops it), well
       // within the advance's own lock wait (2 s) on the gap.
       await new Promise((resolve) => setTimeout(resolve, 500));
-      expect(settledFirst, 'the settlement ran while an advance of the merchant was between its offer and its pieces').toBe(false);
+      expect(
+        settledFirst,
+        'the settlement ran while an advance of the merchant was between its offer and its pieces',
+      ).toBe(false);
       await conn.query('COMMIT');
       advanced = await asked;
       s1 = await settling;
@@ -739,7 +991,9 @@ describe('advance attacks', () => {
     expect(s1!.advancedAmount).toBe(10_000n);
     const o = sum((await outstanding(merchant)).values());
     const left = (await stripes(merchant)).get(y)!;
-    expect(o, `outstanding ${o} of ${left.pending + o} unsettled`).toBeLessThanOrEqual(((left.pending + o) * 5_000n) / 10_000n);
+    expect(o, `outstanding ${o} of ${left.pending + o} unsettled`).toBeLessThanOrEqual(
+      ((left.pending + o) * 5_000n) / 10_000n,
+    );
     expect(left).toEqual({ available: 10_000n, pending: 10_000n });
     const s2 = await settle(merchant);
     expect(s2.advancedAmount).toBe(o);
@@ -761,10 +1015,14 @@ describe('advance attacks', () => {
     await feeRate(merchant, 250);
     const feesStart = await feeIncome();
     expect(feeOf(980n, 100)).toBe(10n);
-    for (let i = 0; i < 20; i++) expect((await advance(merchant, '49', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', feeAmount: '0' });
+    for (let i = 0; i < 20; i++)
+      expect((await advance(merchant, '49', ownerToken)).data!.advanceSettlement).toMatchObject({
+        __typename: 'Advance',
+        feeAmount: '0',
+      });
     const s = await settle(merchant);
     expect(s.advancedAmount).toBe(980n);
-    expect(await feeIncome() - feesStart).toBe(0n);
+    expect((await feeIncome()) - feesStart).toBe(0n);
     expect(await balanceOf(merchant)).toEqual({ available: 980n, pending: 0n });
     await booksAgree();
   });
@@ -779,22 +1037,37 @@ describe('advance attacks', () => {
     await termsOk(merchant, 3333, 100, '1000000');
     const start = await stripes(merchant);
     const feesStart = await feeIncome();
-    const counts = async () => Promise.all(stack.shards.all.map(async (s) => {
-      const [rows] = (await s.db.execute(sql`SELECT (SELECT COUNT(*) FROM advances) AS a, (SELECT COUNT(*) FROM advance_outstanding) AS o, (SELECT COUNT(*) FROM advance_pieces) AS p, (SELECT COUNT(*) FROM postings) AS po`)) as unknown as [Array<Record<string, number>>];
-      return rows[0];
-    }));
+    const counts = async () =>
+      Promise.all(
+        stack.shards.all.map(async (s) => {
+          const [rows] = (await s.db.execute(
+            sql`SELECT (SELECT COUNT(*) FROM advances) AS a, (SELECT COUNT(*) FROM advance_outstanding) AS o, (SELECT COUNT(*) FROM advance_pieces) AS p, (SELECT COUNT(*) FROM postings) AS po`,
+          )) as unknown as [Array<Record<string, number>>];
+          return rows[0];
+        }),
+      );
     const before = await counts();
-    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => offer(merchant, i % 2 === 0 ? ownerToken : operator)));
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => offer(merchant, i % 2 === 0 ? ownerToken : operator)),
+    );
     const allowed = ((7_000n + 3_001n) * 3_333n) / 10_000n;
     for (const o of answers) expect(o).toMatchObject({ allowedAmount: String(allowed), outstanding: '0', feeBps: 100 });
-    expect(errorCodes(await q(offerDoc, { merchantAccountId: merchant }, await token(unique('p'), 'partner')))).toEqual(['FORBIDDEN']);
+    expect(errorCodes(await q(offerDoc, { merchantAccountId: merchant }, await token(unique('p'), 'partner')))).toEqual(
+      ['FORBIDDEN'],
+    );
     expect(await counts()).toEqual(before);
     expect(await stripes(merchant)).toEqual(start);
     expect(await feeIncome()).toBe(feesStart);
     expect(await advanceRows(merchant)).toEqual([]);
     // The offer, exactly, is what an advance may be.
-    expect((await advance(merchant, String(allowed + 1n), ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'ADVANCE_EXCEEDS_ALLOWED' });
-    expect((await advance(merchant, String(allowed), ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'Advance', amount: String(allowed), feeAmount: String(feeOf(allowed, 100)) });
+    expect((await advance(merchant, String(allowed + 1n), ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'ADVANCE_EXCEEDS_ALLOWED',
+    });
+    expect((await advance(merchant, String(allowed), ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      amount: String(allowed),
+      feeAmount: String(feeOf(allowed, 100)),
+    });
     await settle(merchant);
     expect(await balanceOf(merchant)).toMatchObject({ pending: 0n });
     await booksAgree();

@@ -24,15 +24,21 @@ import { newId, parseId } from '@paygraph/shared/ids';
  */
 let stack: Stack;
 let operator: string;
-const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
+const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) =>
+  gql(stack.gatewayUrl, doc, variables, as);
 
 const offerDoc = contractOperation('AdvanceOffer');
 const settlementDoc = contractOperation('SettlementWithAdvances');
 
-const kit = new AdvanceKit(() => stack, () => operator);
+const kit = new AdvanceKit(
+  () => stack,
+  () => operator,
+);
 const { open, pay, stripes, advanceRows, piecesOf, refundOffsets, setTerms, advance, feeIncome } = kit;
 /** A funded payer on each physical shard, so that a merchant they pay has a stripe on every shard. */
-const payersOnEveryShard = async (amount: string): Promise<string[]> => [...(await kit.payersOnEveryShard(amount)).values()];
+const payersOnEveryShard = async (amount: string): Promise<string[]> => [
+  ...(await kit.payersOnEveryShard(amount)).values(),
+];
 
 beforeAll(async () => {
   stack = await defaultStack();
@@ -64,24 +70,44 @@ describe('settlement advances', () => {
     const feesBefore = await feeIncome();
     expect(sum([...before.values()].map((s) => s.pending))).toBe(10_000n * BigInt(payers.length));
     // No terms yet: advances are disabled, and so is the offer.
-    expect((await advance(merchant, '100', ownerToken)).data!.advanceSettlement).toMatchObject({ __typename: 'AdvancesDisabled', code: 'ADVANCES_DISABLED' });
-    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({ allowedAmount: '0', feeBps: 0, outstanding: '0' });
+    expect((await advance(merchant, '100', ownerToken)).data!.advanceSettlement).toMatchObject({
+      __typename: 'AdvancesDisabled',
+      code: 'ADVANCES_DISABLED',
+    });
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({
+      allowedAmount: '0',
+      feeBps: 0,
+      outstanding: '0',
+    });
     // A customer (the merchant's own owner) and a partner may not set terms.
     for (const who of [ownerToken, await token(unique('partner'), 'partner')]) {
       const r = await setTerms(merchant, 5000, 100, '100000', who);
       expect(errorCodes(r)).toEqual(['FORBIDDEN']);
     }
-    for (const [bps, fee, cap, field] of [[10_001, 0, '1', 'maxAdvanceBps'], [-1, 0, '1', 'maxAdvanceBps'], [100, 10_001, '1', 'feeBps'], [100, 0, '-1', 'outstandingMax']] as const) {
+    for (const [bps, fee, cap, field] of [
+      [10_001, 0, '1', 'maxAdvanceBps'],
+      [-1, 0, '1', 'maxAdvanceBps'],
+      [100, 10_001, '1', 'feeBps'],
+      [100, 0, '-1', 'outstandingMax'],
+    ] as const) {
       const r = (await setTerms(merchant, bps, fee, cap)).data!.setAdvanceTerms;
       expect(r, `${bps} ${fee} ${cap}`).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
       expect(r.message).toContain(field);
     }
-    const termsRead = await q(`query($id: ID!) { account(id: $id) { advanceTerms { maxAdvanceBps } } }`, { id: merchant }, ownerToken);
+    const termsRead = await q(
+      `query($id: ID!) { account(id: $id) { advanceTerms { maxAdvanceBps } } }`,
+      { id: merchant },
+      ownerToken,
+    );
     expect(termsRead.data!.account.advanceTerms).toBeNull();
     // Terms of 0 bps: still disabled.
     expect((await setTerms(merchant, 0, 100, '100000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
     expect((await advance(merchant, '100', ownerToken)).data!.advanceSettlement.code).toBe('ADVANCES_DISABLED');
-    expect((await setTerms(merchant, 5000, 100, '100000')).data!.setAdvanceTerms).toMatchObject({ maxAdvanceBps: 5000, feeBps: 100, outstandingMax: '100000' });
+    expect((await setTerms(merchant, 5000, 100, '100000')).data!.setAdvanceTerms).toMatchObject({
+      maxAdvanceBps: 5000,
+      feeBps: 100,
+      outstandingMax: '100000',
+    });
     for (const amount of ['0', '-5']) {
       const r = (await advance(merchant, amount, ownerToken)).data!.advanceSettlement;
       expect(r).toMatchObject({ code: 'INVALID_INPUT', message: 'amount must be positive' });
@@ -92,7 +118,10 @@ describe('settlement advances', () => {
     expect(beyond.message).toContain(`the ${allowed} that may be advanced now`);
     // A personal account is not a merchant; another owner's merchant is FORBIDDEN, its balance never shown.
     const personal = await open(owner, 'PERSONAL');
-    expect((await advance(personal, '1', ownerToken)).data!.advanceSettlement).toMatchObject({ code: 'INVALID_INPUT', message: `account ${personal} is not a MERCHANT account` });
+    expect((await advance(personal, '1', ownerToken)).data!.advanceSettlement).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: `account ${personal} is not a MERCHANT account`,
+    });
     const stranger = await token(unique('other'), 'customer');
     const stolen = await advance(merchant, '1', stranger);
     expect(errorCodes(stolen)).toEqual(['FORBIDDEN']);
@@ -109,13 +138,23 @@ describe('settlement advances', () => {
     const before = await stripes(merchant);
     const feesBefore = await feeIncome();
     const offer = (await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer;
-    expect(offer).toEqual({ merchantAccountId: merchant, allowedAmount: String(5_000n * BigInt(payers.length)), feeBps: 100, outstanding: '0' });
+    expect(offer).toEqual({
+      merchantAccountId: merchant,
+      allowedAmount: String(5_000n * BigInt(payers.length)),
+      feeBps: 100,
+      outstanding: '0',
+    });
     // More than one stripe holds: the advance must take from several.
     const amount = 10_000n + 2_345n;
     const key = unique('adv');
     const r = (await advance(merchant, String(amount), ownerToken, key)).data!.advanceSettlement;
     const fee = feeOf(amount, 100);
-    expect(r).toMatchObject({ __typename: 'Advance', amount: String(amount), feeAmount: String(fee), netAmount: String(amount - fee) });
+    expect(r).toMatchObject({
+      __typename: 'Advance',
+      amount: String(amount),
+      feeAmount: String(fee),
+      netAmount: String(amount - fee),
+    });
     const after = await stripes(merchant);
     const pieces = await piecesOf(r.id);
     expect(pieces.length).toBeGreaterThan(1);
@@ -123,21 +162,33 @@ describe('settlement advances', () => {
     expect(sum(pieces.map((p) => p.fee))).toBe(fee);
     for (const [id, b] of before) {
       const piece = pieces.find((p) => p.stripe === id);
-      expect(after.get(id)).toEqual({ pending: b.pending - (piece?.amount ?? 0n), available: b.available + (piece ? piece.amount - piece.fee : 0n) });
+      expect(after.get(id)).toEqual({
+        pending: b.pending - (piece?.amount ?? 0n),
+        available: b.available + (piece ? piece.amount - piece.fee : 0n),
+      });
     }
     expect(await feeIncome()).toBe(feesBefore + fee);
-    expect(r.merchantAccount.balance).toEqual({ available: String(sum([...after.values()].map((s) => s.available))), pending: String(sum([...after.values()].map((s) => s.pending))) });
+    expect(r.merchantAccount.balance).toEqual({
+      available: String(sum([...after.values()].map((s) => s.available))),
+      pending: String(sum([...after.values()].map((s) => s.pending))),
+    });
     // The same key again: the same advance, nothing moved; with another amount: reused.
     expect((await advance(merchant, String(amount), ownerToken, key)).data!.advanceSettlement.id).toBe(r.id);
     expect(await stripes(merchant)).toEqual(after);
     expect((await advance(merchant, '1', ownerToken, key)).data!.advanceSettlement.code).toBe('IDEMPOTENCY_KEY_REUSED');
     const offerAfter = (await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer;
-    expect(offerAfter).toMatchObject({ allowedAmount: String(5_000n * BigInt(payers.length) - amount), outstanding: String(amount) });
+    expect(offerAfter).toMatchObject({
+      allowedAmount: String(5_000n * BigInt(payers.length) - amount),
+      outstanding: String(amount),
+    });
   });
 
   it('settles only what was not advanced, with the fee on that only; refunds and a second advance agree to the unit', async () => {
     const settlementFeeBps = 250;
-    const rate = await q(`mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`, { input: { merchantAccountId: merchant, feeBps: settlementFeeBps } });
+    const rate = await q(
+      `mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`,
+      { input: { merchantAccountId: merchant, feeBps: settlementFeeBps } },
+    );
     expect(rate.data!.setMerchantFeeRate.__typename).toBe('FeeRate');
     const before = await stripes(merchant);
     const outstandingBefore = new Map<string, bigint>();
@@ -145,7 +196,13 @@ describe('settlement advances', () => {
     const [advance1] = await advanceRows(merchant);
     for (const p of await piecesOf(advance1!.id)) outstandingBefore.set(p.stripe, p.amount);
     const today = businessDateOf(new Date());
-    const settled = await runSettlement(stack.shards, merchant, today, () => new Date(`${addDays(today, 1)}T12:00:00Z`), testSettlementSettings());
+    const settled = await runSettlement(
+      stack.shards,
+      merchant,
+      today,
+      () => new Date(`${addDays(today, 1)}T12:00:00Z`),
+      testSettlementSettings(),
+    );
     expect(settled.ok).toBe(true);
     const after = await stripes(merchant);
     let feeTotal = 0n;
@@ -160,14 +217,30 @@ describe('settlement advances', () => {
     const amount = 10_000n + 2_345n;
     const s = (await q(settlementDoc, { id: settled.ok ? settled.value.id : '' }, ownerToken)).data!.settlement;
     const gross = 10_000n * BigInt(payers.length);
-    expect(s).toMatchObject({ status: 'SETTLED', grossAmount: String(gross), refundedAmount: '0', advancedAmount: String(amount), feeAmount: String(feeTotal), netAmount: String(gross - amount - feeTotal) });
-    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({ allowedAmount: '0', outstanding: '0' });
+    expect(s).toMatchObject({
+      status: 'SETTLED',
+      grossAmount: String(gross),
+      refundedAmount: '0',
+      advancedAmount: String(amount),
+      feeAmount: String(feeTotal),
+      netAmount: String(gross - amount - feeTotal),
+    });
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({
+      allowedAmount: '0',
+      outstanding: '0',
+    });
 
     // A refund of a settled payment comes out of available (no advance involved).
-    const refund = await q(contractOperation('RefundPayment'), { input: { idempotencyKey: unique('ref'), paymentId: paymentIds[0], amount: '1000' } }, ownerToken);
+    const refund = await q(
+      contractOperation('RefundPayment'),
+      { input: { idempotencyKey: unique('ref'), paymentId: paymentIds[0], amount: '1000' } },
+      ownerToken,
+    );
     expect(refund.data!.refundPayment.__typename, JSON.stringify(refund)).toBe('Refund');
     const afterRefund = await stripes(merchant);
-    expect(sum([...afterRefund.values()].map((v) => v.available))).toBe(sum([...after.values()].map((v) => v.available)) - 1_000n);
+    expect(sum([...afterRefund.values()].map((v) => v.available))).toBe(
+      sum([...after.values()].map((v) => v.available)) - 1_000n,
+    );
 
     // New payments, a second advance of all that is allowed, checked on every stripe.
     for (const payer of payers) await pay(payer, merchant, '3001');
@@ -176,26 +249,40 @@ describe('settlement advances', () => {
     expect(offer2).toMatchObject({ allowedAmount: String(allowed2), outstanding: '0' });
     const beforeSecond = await stripes(merchant);
     const second = (await advance(merchant, String(allowed2), ownerToken)).data!.advanceSettlement;
-    expect(second).toMatchObject({ __typename: 'Advance', amount: String(allowed2), feeAmount: String(feeOf(allowed2, 100)) });
+    expect(second).toMatchObject({
+      __typename: 'Advance',
+      amount: String(allowed2),
+      feeAmount: String(feeOf(allowed2, 100)),
+    });
     const pieces = await piecesOf(second.id);
     const afterSecond = await stripes(merchant);
     for (const [id, b] of beforeSecond) {
       const piece = pieces.find((p) => p.stripe === id);
-      expect(afterSecond.get(id), id).toEqual({ pending: b.pending - (piece?.amount ?? 0n), available: b.available + (piece ? piece.amount - piece.fee : 0n) });
+      expect(afterSecond.get(id), id).toEqual({
+        pending: b.pending - (piece?.amount ?? 0n),
+        available: b.available + (piece ? piece.amount - piece.fee : 0n),
+      });
     }
     const health = await q(`{ ledgerHealth { balanced } }`);
     expect(health.data!.ledgerHealth.balanced).toBe(true);
     // Reconciliation agrees: outstanding = pieces − covered on every stripe, each ADVANCE posting moved its piece.
-    const mismatches = async () => (await reconcile(stack.shards, today)).filter((d) => d.kind === 'SETTLEMENT_MISMATCH');
+    const mismatches = async () =>
+      (await reconcile(stack.shards, today)).filter((d) => d.kind === 'SETTLEMENT_MISMATCH');
     expect(await mismatches()).toEqual([]);
     // And notices a counter changed outside the ledger's transactions.
     const stripe = pieces[0]!.stripe;
     const db = stack.shards.of('account', stripe).db;
-    await db.execute(sql`UPDATE advance_outstanding SET outstanding = outstanding + 1 WHERE stripe_account_id = ${stripe}`);
+    await db.execute(
+      sql`UPDATE advance_outstanding SET outstanding = outstanding + 1 WHERE stripe_account_id = ${stripe}`,
+    );
     try {
-      expect((await mismatches()).map((d) => [d.accountId, d.expected, d.actual])).toEqual([[stripe, pieces[0]!.amount, pieces[0]!.amount + 1n]]);
+      expect((await mismatches()).map((d) => [d.accountId, d.expected, d.actual])).toEqual([
+        [stripe, pieces[0]!.amount, pieces[0]!.amount + 1n],
+      ]);
     } finally {
-      await db.execute(sql`UPDATE advance_outstanding SET outstanding = outstanding - 1 WHERE stripe_account_id = ${stripe}`);
+      await db.execute(
+        sql`UPDATE advance_outstanding SET outstanding = outstanding - 1 WHERE stripe_account_id = ${stripe}`,
+      );
     }
   });
 });
@@ -211,7 +298,10 @@ describe('a refund of an advanced payment before its settlement', () => {
     await pay(payers[0]!, merchant, '2000');
     for (const payer of payers.slice(1)) await pay(payer, merchant, '10000');
     expect((await setTerms(merchant, 5000, 100, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
-    const rate = await q(`mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`, { input: { merchantAccountId: merchant, feeBps: 250 } });
+    const rate = await q(
+      `mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`,
+      { input: { merchantAccountId: merchant, feeBps: 250 } },
+    );
     expect(rate.data!.setMerchantFeeRate.__typename).toBe('FeeRate');
     const start = await stripes(merchant);
     const feesStart = await feeIncome();
@@ -224,34 +314,55 @@ describe('a refund of an advanced payment before its settlement', () => {
     expect((await stripes(merchant)).get(x)).toEqual({ pending: 7_000n, available: start.get(x)!.available + 4_950n });
 
     // The whole payment back: 7,000 from pending, the 3,000 the advance moved from its available.
-    const refund = await q(contractOperation('RefundPayment'), { input: { idempotencyKey: unique('ref'), paymentId: refunded, amount: '10000' } }, ownerToken);
+    const refund = await q(
+      contractOperation('RefundPayment'),
+      { input: { idempotencyKey: unique('ref'), paymentId: refunded, amount: '10000' } },
+      ownerToken,
+    );
     expect(refund.data!.refundPayment.__typename, JSON.stringify(refund)).toBe('Refund');
     expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: start.get(x)!.available + 1_950n });
 
     const today = businessDateOf(new Date());
-    const settled = await runSettlement(stack.shards, merchant, today, () => new Date(`${addDays(today, 1)}T12:00:00Z`), testSettlementSettings());
+    const settled = await runSettlement(
+      stack.shards,
+      merchant,
+      today,
+      () => new Date(`${addDays(today, 1)}T12:00:00Z`),
+      testSettlementSettings(),
+    );
     expect(settled.ok).toBe(true);
     const after = await stripes(merchant);
     for (const [id, s0] of start) {
-      // x: received 12,000, refunded 10,000, paid the advance fee of 50; the settlement covers its 2,000 (advanced), moves nothing.
-      const expected = id === x ? s0.available + 1_950n : s0.available + (s0.pending === 0n ? 0n : 10_000n - feeOf(10_000n, 250));
+      // x: received 12,000, refunded 10,000, paid the advance fee of 50; the settlement covers its 2,000 (advanced),
+      // moves nothing.
+      const expected =
+        id === x ? s0.available + 1_950n : s0.available + (s0.pending === 0n ? 0n : 10_000n - feeOf(10_000n, 250));
       expect(after.get(id), id).toEqual({ pending: 0n, available: expected });
     }
     const others = BigInt(payers.length - 1);
     const s = (await q(settlementDoc, { id: settled.ok ? settled.value.id : '' }, ownerToken)).data!.settlement;
     const gross = 12_000n + 10_000n * others;
     const fee = feeOf(10_000n, 250) * others;
-    expect(s).toMatchObject({ grossAmount: String(gross), refundedAmount: '10000', advancedAmount: '2000', feeAmount: String(fee), netAmount: String(gross - 10_000n - 2_000n - fee) });
+    expect(s).toMatchObject({
+      grossAmount: String(gross),
+      refundedAmount: '10000',
+      advancedAmount: '2000',
+      feeAmount: String(fee),
+      netAmount: String(gross - 10_000n - 2_000n - fee),
+    });
     expect(await feeIncome()).toBe(feesStart + 50n + fee);
     expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
     expect((await reconcile(stack.shards, today)).filter((d) => d.kind === 'SETTLEMENT_MISMATCH')).toEqual([]);
     // The 3,000 the refund took from available repaid that much of the advance: the settlement
     // lowered outstanding by it before covering the date's 2,000, so nothing stays outstanding.
-    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({ allowedAmount: '0', outstanding: '0' });
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({
+      allowedAmount: '0',
+      outstanding: '0',
+    });
     expect(await refundOffsets(x)).toEqual([{ refundId: refund.data!.refundPayment.id, amount: 3_000n }]);
   });
 
-  it('counts a refund of a later date\'s payment as repaid at the next settlement, so new money of the earlier date is paid out, not left in pending', async () => {
+  it("counts a refund of a later date's payment as repaid at the next settlement, so new money of the earlier date is paid out, not left in pending", async () => {
     // Two dates on one stripe: d and h of yesterday (moved there by SQL: the stack's clock is the
     // wall clock), e of today. The advance takes all of d and e; e is refunded whole from
     // available; h arrives after. Yesterday's settlement must cover only d (the advance's part
@@ -264,35 +375,76 @@ describe('a refund of an advanced payment before its settlement', () => {
     const d = await pay(payer!, merchant, '10000');
     const e = await pay(payer!, merchant, '10000');
     expect((await setTerms(merchant, 10_000, 0, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
-    const rate = await q(`mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`, { input: { merchantAccountId: merchant, feeBps: 250 } });
+    const rate = await q(
+      `mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`,
+      { input: { merchantAccountId: merchant, feeBps: 250 } },
+    );
     expect(rate.data!.setMerchantFeeRate.__typename).toBe('FeeRate');
     const start = await stripes(merchant);
     const advanced = (await advance(merchant, '20000', ownerToken)).data!.advanceSettlement;
     expect(advanced).toMatchObject({ __typename: 'Advance', amount: '20000', feeAmount: '0' });
     const [piece] = await piecesOf(advanced.id);
     const x = piece!.stripe;
-    const refund = await q(contractOperation('RefundPayment'), { input: { idempotencyKey: unique('ref'), paymentId: e, amount: '10000' } }, ownerToken);
+    const refund = await q(
+      contractOperation('RefundPayment'),
+      { input: { idempotencyKey: unique('ref'), paymentId: e, amount: '10000' } },
+      ownerToken,
+    );
     expect(refund.data!.refundPayment.__typename, JSON.stringify(refund)).toBe('Refund');
     const h = await pay(payer!, merchant, '5000');
     expect((await stripes(merchant)).get(x)).toEqual({ pending: 5_000n, available: start.get(x)!.available + 10_000n });
 
     const today = businessDateOf(new Date());
     const yesterday = addDays(today, -1);
-    await stack.shards.of('payment', d).db.execute(sql`UPDATE payments SET business_date = ${yesterday} WHERE id IN (${d}, ${h})`);
-    const first = await runSettlement(stack.shards, merchant, yesterday, () => new Date(`${today}T12:00:00Z`), testSettlementSettings());
+    await stack.shards
+      .of('payment', d)
+      .db.execute(sql`UPDATE payments SET business_date = ${yesterday} WHERE id IN (${d}, ${h})`);
+    const first = await runSettlement(
+      stack.shards,
+      merchant,
+      yesterday,
+      () => new Date(`${today}T12:00:00Z`),
+      testSettlementSettings(),
+    );
     expect(first.ok).toBe(true);
     const s1 = (await q(settlementDoc, { id: first.ok ? first.value.id : '' }, ownerToken)).data!.settlement;
-    expect(s1).toMatchObject({ grossAmount: '15000', refundedAmount: '0', advancedAmount: '10000', feeAmount: String(feeOf(5_000n, 250)) });
+    expect(s1).toMatchObject({
+      grossAmount: '15000',
+      refundedAmount: '0',
+      advancedAmount: '10000',
+      feeAmount: String(feeOf(5_000n, 250)),
+    });
     const paidOut = 5_000n - feeOf(5_000n, 250);
-    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: start.get(x)!.available + 10_000n + paidOut });
+    expect((await stripes(merchant)).get(x)).toEqual({
+      pending: 0n,
+      available: start.get(x)!.available + 10_000n + paidOut,
+    });
     expect(await refundOffsets(x)).toEqual([{ refundId: refund.data!.refundPayment.id, amount: 10_000n }]);
 
-    const second = await runSettlement(stack.shards, merchant, today, () => new Date(`${addDays(today, 1)}T12:00:00Z`), testSettlementSettings());
+    const second = await runSettlement(
+      stack.shards,
+      merchant,
+      today,
+      () => new Date(`${addDays(today, 1)}T12:00:00Z`),
+      testSettlementSettings(),
+    );
     expect(second.ok).toBe(true);
     const s2 = (await q(settlementDoc, { id: second.ok ? second.value.id : '' }, ownerToken)).data!.settlement;
-    expect(s2).toMatchObject({ grossAmount: '10000', refundedAmount: '10000', advancedAmount: '0', feeAmount: '0', netAmount: '0' });
-    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: start.get(x)!.available + 10_000n + paidOut });
-    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({ allowedAmount: '0', outstanding: '0' });
+    expect(s2).toMatchObject({
+      grossAmount: '10000',
+      refundedAmount: '10000',
+      advancedAmount: '0',
+      feeAmount: '0',
+      netAmount: '0',
+    });
+    expect((await stripes(merchant)).get(x)).toEqual({
+      pending: 0n,
+      available: start.get(x)!.available + 10_000n + paidOut,
+    });
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({
+      allowedAmount: '0',
+      outstanding: '0',
+    });
     expect(await refundOffsets(x)).toHaveLength(1);
     expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
     expect((await reconcile(stack.shards, today)).filter((r) => r.kind === 'SETTLEMENT_MISMATCH')).toEqual([]);
@@ -335,7 +487,7 @@ describe('twenty-four advances racing for one merchant', () => {
 });
 
 describe('npm run verify over advances', () => {
-  it('finds no stripe whose outstanding advance differs from its pieces, settlements and repayments, and finds one changed behind the ledger\'s back', async () => {
+  it("finds no stripe whose outstanding advance differs from its pieces, settlements and repayments, and finds one changed behind the ledger's back", async () => {
     const all = async () => (await Promise.all(stack.shards.all.map((s) => outstandingMismatches(s.db)))).flat();
     expect(await all()).toEqual([]);
     const owner = unique('verify');
@@ -347,15 +499,19 @@ describe('npm run verify over advances', () => {
     const [piece] = await piecesOf(advanced.id);
     const db = stack.shards.of('account', piece!.stripe).db;
     expect(await all()).toEqual([]);
-    await db.execute(sql`UPDATE advance_outstanding SET outstanding = outstanding + 1 WHERE stripe_account_id = ${piece!.stripe}`);
+    await db.execute(
+      sql`UPDATE advance_outstanding SET outstanding = outstanding + 1 WHERE stripe_account_id = ${piece!.stripe}`,
+    );
     expect(await all()).toEqual([{ stripeId: piece!.stripe, stored: 401n, expected: 400n }]);
-    await db.execute(sql`UPDATE advance_outstanding SET outstanding = outstanding - 1 WHERE stripe_account_id = ${piece!.stripe}`);
+    await db.execute(
+      sql`UPDATE advance_outstanding SET outstanding = outstanding - 1 WHERE stripe_account_id = ${piece!.stripe}`,
+    );
     expect(await all()).toEqual([]);
   });
 });
 
 describe('advances of many merchants homed on one shard, all at once', () => {
-  it('all answer: the merchants\' locks share the home shard\'s pool without starving it', async () => {
+  it("all answer: the merchants' locks share the home shard's pool without starving it", async () => {
     // Each advance holds a connection of its home shard for its lock and needs another there; a
     // burst of merchants on one shard once left every holder waiting for a connection until the
     // acquire timeout (SHARD_UNAVAILABLE for all). advance-lock.ts gives out at most the pool less one.
@@ -371,18 +527,39 @@ describe('advances of many merchants homed on one shard, all at once', () => {
       expect((await setTerms(merchant, 10_000, 100, '1000000')).data!.setAdvanceTerms.__typename).toBe('AdvanceTerms');
     }
     const answers = await Promise.all(merchants.map((merchant) => advance(merchant, '500')));
-    expect(answers.map((a) => a.data?.advanceSettlement?.__typename ?? JSON.stringify(a.errors))).toEqual(merchants.map(() => 'Advance'));
-    for (const merchant of merchants) expect(sum([...(await stripes(merchant)).values()].map((s) => s.pending))).toBe(500n);
+    expect(answers.map((a) => a.data?.advanceSettlement?.__typename ?? JSON.stringify(a.errors))).toEqual(
+      merchants.map(() => 'Advance'),
+    );
+    for (const merchant of merchants)
+      expect(sum([...(await stripes(merchant)).values()].map((s) => s.pending))).toBe(500n);
   });
 });
 
 describe('an advance cut off between its pieces', () => {
-  /** An advance as the service records it before its pieces, with only its first piece posted: where a crash would leave it. */
-  async function cutOff(merchant: string, pieces: Array<{ stripeAccountId: string; amount: bigint; feeAmount: bigint }>): Promise<AdvanceRow> {
+  /**
+   * An advance as the service records it before its pieces, with only its first piece posted: where a crash would leave
+   * it.
+   */
+  async function cutOff(
+    merchant: string,
+    pieces: Array<{ stripeAccountId: string; amount: bigint; feeAmount: bigint }>,
+  ): Promise<AdvanceRow> {
     const row: AdvanceRow = {
-      id: newId('advance', parseId('account', merchant)!.shard), merchantAccountId: merchant, currency: 'USD',
-      amount: sum(pieces.map((p) => p.amount)), feeAmount: sum(pieces.map((p) => p.feeAmount)), status: 'PENDING', createdAt: new Date(), completedAt: null,
-      plan: JSON.stringify(pieces.map((p) => ({ stripeAccountId: p.stripeAccountId, amount: String(p.amount), feeAmount: String(p.feeAmount) }))),
+      id: newId('advance', parseId('account', merchant)!.shard),
+      merchantAccountId: merchant,
+      currency: 'USD',
+      amount: sum(pieces.map((p) => p.amount)),
+      feeAmount: sum(pieces.map((p) => p.feeAmount)),
+      status: 'PENDING',
+      createdAt: new Date(),
+      completedAt: null,
+      plan: JSON.stringify(
+        pieces.map((p) => ({
+          stripeAccountId: p.stripeAccountId,
+          amount: String(p.amount),
+          feeAmount: String(p.feeAmount),
+        })),
+      ),
     };
     await insertAdvance(stack.shards.of('account', merchant).db, row);
     expect(await postPiece(stack.shards, row, pieces[0]!, () => new Date())).toBe(true);
@@ -404,7 +581,10 @@ describe('an advance cut off between its pieces', () => {
     const ownerToken = await token(owner, 'customer');
     const { merchant, start, a, b, c, feesStart } = await merchantOf4000PerStripe(owner);
 
-    const finished = await cutOff(merchant, [{ stripeAccountId: a!, amount: 3_000n, feeAmount: 30n }, { stripeAccountId: b!, amount: 1_000n, feeAmount: 10n }]);
+    const finished = await cutOff(merchant, [
+      { stripeAccountId: a!, amount: 3_000n, feeAmount: 30n },
+      { stripeAccountId: b!, amount: 1_000n, feeAmount: 10n },
+    ]);
     expect((await stripes(merchant)).get(b!)).toEqual(start.get(b!));
     // The next request (another key) finishes it first; its own 500 comes after, from what is left.
     const next = (await advance(merchant, '500', ownerToken)).data!.advanceSettlement;
@@ -412,7 +592,12 @@ describe('an advance cut off between its pieces', () => {
     const rows = await advanceRows(merchant);
     expect(rows.find((r) => r.id === finished.id)?.status).toBe('PAID');
     const pieces = await piecesOf(finished.id);
-    expect(pieces.map((p) => [p.stripe, p.amount, p.reversed]).sort()).toEqual([[a!, 3_000n, false], [b!, 1_000n, false]].sort());
+    expect(pieces.map((p) => [p.stripe, p.amount, p.reversed]).sort()).toEqual(
+      [
+        [a!, 3_000n, false],
+        [b!, 1_000n, false],
+      ].sort(),
+    );
     const afterFinish = await stripes(merchant);
     const nextPieces = await piecesOf(next.id);
     for (const [id, s0] of start) {
@@ -425,7 +610,10 @@ describe('an advance cut off between its pieces', () => {
     // A cut-off advance whose second piece is beyond its stripe's pending now: its first piece is taken back.
     const before = await stripes(merchant);
     const feesBefore = await feeIncome();
-    const reversed = await cutOff(merchant, [{ stripeAccountId: c!, amount: 700n, feeAmount: 7n }, { stripeAccountId: a!, amount: 900_000n, feeAmount: 0n }]);
+    const reversed = await cutOff(merchant, [
+      { stripeAccountId: c!, amount: 700n, feeAmount: 7n },
+      { stripeAccountId: a!, amount: 900_000n, feeAmount: 0n },
+    ]);
     expect((await stripes(merchant)).get(c!)).not.toEqual(before.get(c!));
     const after = (await advance(merchant, '1', ownerToken)).data!.advanceSettlement;
     expect(after.__typename).toBe('Advance');
@@ -435,19 +623,30 @@ describe('an advance cut off between its pieces', () => {
     const now = await stripes(merchant);
     for (const [id, s0] of before) {
       const moved = onePiece.stripe === id ? 1n : 0n;
-      expect(now.get(id), id).toEqual({ pending: s0.pending - moved, available: s0.available + moved - (onePiece.stripe === id ? onePiece.fee : 0n) });
+      expect(now.get(id), id).toEqual({
+        pending: s0.pending - moved,
+        available: s0.available + moved - (onePiece.stripe === id ? onePiece.fee : 0n),
+      });
     }
     expect(await feeIncome()).toBe(feesBefore + onePiece.fee);
-    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer.outstanding).toBe(String(4_000n + 500n + 1n));
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer.outstanding).toBe(
+      String(4_000n + 500n + 1n),
+    );
   });
 
   it('is finished by the advance worker alone, or taken back whole, with no request of the merchant', async () => {
     const owner = unique('left');
     const ownerToken = await token(owner, 'customer');
     const { merchant, start, a, b, c, feesStart } = await merchantOf4000PerStripe(owner);
-    const finished = await cutOff(merchant, [{ stripeAccountId: a!, amount: 3_000n, feeAmount: 30n }, { stripeAccountId: b!, amount: 1_000n, feeAmount: 10n }]);
+    const finished = await cutOff(merchant, [
+      { stripeAccountId: a!, amount: 3_000n, feeAmount: 30n },
+      { stripeAccountId: b!, amount: 1_000n, feeAmount: 10n },
+    ]);
     // Its second piece is beyond its stripe's pending: the worker must take its first piece back.
-    const reversed = await cutOff(merchant, [{ stripeAccountId: c!, amount: 700n, feeAmount: 7n }, { stripeAccountId: a!, amount: 900_000n, feeAmount: 0n }]);
+    const reversed = await cutOff(merchant, [
+      { stripeAccountId: c!, amount: 700n, feeAmount: 7n },
+      { stripeAccountId: a!, amount: 900_000n, feeAmount: 0n },
+    ]);
     expect((await advanceRows(merchant)).map((r) => r.status)).toEqual(['PENDING', 'PENDING']);
     // A pause of an hour: no timer pass comes after the first, only the drained one.
     const worker = startAdvanceWorker(stack.shards, { intervalMs: 3_600_000 });
@@ -460,16 +659,26 @@ describe('an advance cut off between its pieces', () => {
     const rows = await advanceRows(merchant);
     expect(rows.find((r) => r.id === finished.id)?.status).toBe('PAID');
     expect(rows.find((r) => r.id === reversed.id)?.status).toBe('REVERSED');
-    expect((await piecesOf(finished.id)).map((p) => [p.stripe, p.amount, p.reversed]).sort()).toEqual([[a!, 3_000n, false], [b!, 1_000n, false]].sort());
+    expect((await piecesOf(finished.id)).map((p) => [p.stripe, p.amount, p.reversed]).sort()).toEqual(
+      [
+        [a!, 3_000n, false],
+        [b!, 1_000n, false],
+      ].sort(),
+    );
     expect((await piecesOf(reversed.id)).map((p) => [p.stripe, p.reversed])).toEqual([[c!, true]]);
     const now = await stripes(merchant);
-    const moved = new Map([[a!, [3_000n, 30n]], [b!, [1_000n, 10n]]]);
+    const moved = new Map([
+      [a!, [3_000n, 30n]],
+      [b!, [1_000n, 10n]],
+    ]);
     for (const [id, s0] of start) {
       const [amount, fee] = moved.get(id) ?? [0n, 0n];
       expect(now.get(id), id).toEqual({ pending: s0.pending - amount!, available: s0.available + amount! - fee! });
     }
     expect(await feeIncome()).toBe(feesStart + 40n);
-    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer.outstanding).toBe('4000');
+    expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer.outstanding).toBe(
+      '4000',
+    );
     expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
   });
 });

@@ -37,7 +37,8 @@ beforeAll(async () => {
 });
 afterAll(async () => stack?.stop());
 
-const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
+const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) =>
+  gql(stack.gatewayUrl, doc, variables, as);
 const docs = {
   deposit: contractOperation('DepositViaChannel'),
   withdraw: contractOperation('Withdraw'),
@@ -54,8 +55,18 @@ async function openAccount(): Promise<string> {
   return r.data!.openAccount.id as string;
 }
 
-async function deposit(accountId: string, amount: string, externalRef: string | null, via = channel, as = operator): Promise<string> {
-  const r = await q(docs.deposit, { input: { idempotencyKey: unique('dep'), accountId, amount, currency: 'USD', externalRef, channel: via } }, as);
+async function deposit(
+  accountId: string,
+  amount: string,
+  externalRef: string | null,
+  via = channel,
+  as = operator,
+): Promise<string> {
+  const r = await q(
+    docs.deposit,
+    { input: { idempotencyKey: unique('dep'), accountId, amount, currency: 'USD', externalRef, channel: via } },
+    as,
+  );
   expect(r.data?.deposit.__typename, JSON.stringify(r)).toBe('Deposit');
   return r.data!.deposit.id as string;
 }
@@ -65,8 +76,17 @@ async function sqlRows<T>(query: ReturnType<typeof sql>): Promise<T[]> {
   return rows;
 }
 
-const entry = (r: string, amount: bigint, bookingDate = dayD, direction: 'CREDIT' | 'DEBIT' = 'CREDIT'): FileEntry => ({ ref: r, amount, direction, bookingDate });
-type Report = { matches: Array<Record<string, any>>; exceptions: Array<Record<string, any>>; adjustment: Array<Record<string, any>> };
+const entry = (r: string, amount: bigint, bookingDate = dayD, direction: 'CREDIT' | 'DEBIT' = 'CREDIT'): FileEntry => ({
+  ref: r,
+  amount,
+  direction,
+  bookingDate,
+});
+type Report = {
+  matches: Array<Record<string, any>>;
+  exceptions: Array<Record<string, any>>;
+  adjustment: Array<Record<string, any>>;
+};
 async function reconcile(date: string): Promise<Report> {
   const r = await q(docs.reconcile, { channel, businessDate: date });
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
@@ -76,14 +96,41 @@ async function reconcile(date: string): Promise<Report> {
 describe('deposits name their channel', () => {
   it('stores the channel a deposit names; a channel token records its own channel and may name no other', async () => {
     const account = await openAccount();
-    const r = await q(docs.deposit, { input: { idempotencyKey: unique('dep'), accountId: account, amount: '100', currency: 'USD', externalRef: null, channel: 'other-bank' } });
+    const r = await q(docs.deposit, {
+      input: {
+        idempotencyKey: unique('dep'),
+        accountId: account,
+        amount: '100',
+        currency: 'USD',
+        externalRef: null,
+        channel: 'other-bank',
+      },
+    });
     expect(r.data!.deposit).toMatchObject({ __typename: 'Deposit', channel: 'other-bank', status: 'SUCCEEDED' });
     const bank = await token('card-acq', 'channel');
-    const own = await q(docs.deposit, { input: { idempotencyKey: unique('dep'), accountId: account, amount: '100', currency: 'USD' } }, bank);
+    const own = await q(
+      docs.deposit,
+      { input: { idempotencyKey: unique('dep'), accountId: account, amount: '100', currency: 'USD' } },
+      bank,
+    );
     expect(own.data!.deposit).toMatchObject({ __typename: 'Deposit', channel: 'card-acq' });
-    const other = await q(docs.deposit, { input: { idempotencyKey: unique('dep'), accountId: account, amount: '100', currency: 'USD', channel: 'bank-z' } }, bank);
+    const other = await q(
+      docs.deposit,
+      {
+        input: { idempotencyKey: unique('dep'), accountId: account, amount: '100', currency: 'USD', channel: 'bank-z' },
+      },
+      bank,
+    );
     expect(other.data!.deposit).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
-    const bad = await q(docs.deposit, { input: { idempotencyKey: unique('dep'), accountId: account, amount: '100', currency: 'USD', channel: 'no spaces' } });
+    const bad = await q(docs.deposit, {
+      input: {
+        idempotencyKey: unique('dep'),
+        accountId: account,
+        amount: '100',
+        currency: 'USD',
+        channel: 'no spaces',
+      },
+    });
     expect(bad.data!.deposit).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('channel') });
   });
 });
@@ -91,8 +138,17 @@ describe('deposits name their channel', () => {
 describe('a channel reconciled over two days', () => {
   const ids = {} as Record<'d1' | 'd2' | 'd3' | 'd4' | 'd5' | 'd6' | 'd7' | 'd8' | 'd9' | 'w1', string>;
   beforeAll(async () => {
-    const rules = await q(docs.rules, { input: { channel, amountToleranceMinor: '50', dateWindowDays: 1, allowOneToMany: true } });
-    expect(rules.data!.setMatchingRules).toEqual({ __typename: 'MatchingRules', channel, amountToleranceMinor: '50', amountToleranceBps: 0, dateWindowDays: 1, allowOneToMany: true });
+    const rules = await q(docs.rules, {
+      input: { channel, amountToleranceMinor: '50', dateWindowDays: 1, allowOneToMany: true },
+    });
+    expect(rules.data!.setMatchingRules).toEqual({
+      __typename: 'MatchingRules',
+      channel,
+      amountToleranceMinor: '50',
+      amountToleranceBps: 0,
+      dateWindowDays: 1,
+      allowOneToMany: true,
+    });
     clock = new Date(`${dayD}T10:00:00Z`);
     const account = await openAccount();
     ids.d1 = await deposit(account, '10000', ref('r1'));
@@ -104,141 +160,348 @@ describe('a channel reconciled over two days', () => {
     ids.d6 = await deposit(account, '3000', null);
     ids.d7 = await deposit(account, '7000', ref('r7'));
     ids.d8 = await deposit(account, '800', ref('r8'));
-    const w = await q(docs.withdraw, { input: { idempotencyKey: unique('wdr'), accountId: account, amount: '1500', currency: 'USD', externalRef: ref('w1'), channel } });
+    const w = await q(docs.withdraw, {
+      input: {
+        idempotencyKey: unique('wdr'),
+        accountId: account,
+        amount: '1500',
+        currency: 'USD',
+        externalRef: ref('w1'),
+        channel,
+      },
+    });
     expect(w.data!.withdraw.__typename).toBe('Withdrawal');
     ids.w1 = w.data!.withdraw.id as string;
-    const dayFile = camt053([{
-      id: `D-${tag}`, currency: 'USD', opening: 0n, date: dayD,
-      entries: [entry(ref('r1'), 10000n), entry(ref('r1'), 10000n), entry(ref('r2'), 19970n), entry(`batch-${tag}`, 6000n), entry(ref('w1'), 1500n, dayD, 'DEBIT'), entry('', 25n, dayD, 'DEBIT')],
-    }], { version: '08', prefix: 'ns2' });
+    const dayFile = camt053(
+      [
+        {
+          id: `D-${tag}`,
+          currency: 'USD',
+          opening: 0n,
+          date: dayD,
+          entries: [
+            entry(ref('r1'), 10000n),
+            entry(ref('r1'), 10000n),
+            entry(ref('r2'), 19970n),
+            entry(`batch-${tag}`, 6000n),
+            entry(ref('w1'), 1500n, dayD, 'DEBIT'),
+            entry('', 25n, dayD, 'DEBIT'),
+          ],
+        },
+      ],
+      { version: '08', prefix: 'ns2' },
+    );
     const imported = await q(docs.importFile, { input: { channel, format: 'CAMT053', content: dayFile } });
     expect(imported.data!.importBankStatement).toEqual({
-      __typename: 'StatementImport', channel, statements: [{ businessDate: dayD, currency: 'USD', openingBalance: '0', closingBalance: '44445', lines: 6 }],
+      __typename: 'StatementImport',
+      channel,
+      statements: [{ businessDate: dayD, currency: 'USD', openingBalance: '0', closingBalance: '44445', lines: 6 }],
     });
   });
 
   it('matches by reference, amount and batch on the day, keeps late movements IN_TRANSIT, and the table adds up', async () => {
     const report = await reconcile(dayD);
     const rules = report.matches.map((m) => [m.rule, m.movementIds.length, m.difference]).sort();
-    expect(rules, JSON.stringify(report.matches)).toEqual([['ONE_TO_MANY', 3, '0'], ['REFERENCE', 1, '0'], ['REFERENCE', 1, '-30'], ['REFERENCE', 1, '0']].sort());
+    expect(rules, JSON.stringify(report.matches)).toEqual(
+      [
+        ['ONE_TO_MANY', 3, '0'],
+        ['REFERENCE', 1, '0'],
+        ['REFERENCE', 1, '-30'],
+        ['REFERENCE', 1, '0'],
+      ].sort(),
+    );
     const batch = report.matches.find((m) => m.rule === 'ONE_TO_MANY')!;
     expect(batch.movementIds.sort()).toEqual([ids.d4, ids.d5, ids.d6].sort());
-    const kinds = report.exceptions.filter((e) => e.status === 'OPEN').map((e) => [e.kind, e.movementId ?? e.externalRef, e.amount]).sort();
-    expect(kinds).toEqual([
-      ['AMOUNT_MISMATCH', ids.d2, '-30'], ['IN_TRANSIT', ids.d3, '-5000'], ['IN_TRANSIT', ids.d7, '-7000'], ['IN_TRANSIT', ids.d8, '-800'],
-      ['MISSING_INTERNAL', 'BANK-X', '-25'], ['MISSING_INTERNAL', ref('r1'), '10000'],
-    ].sort());
-    expect(report.adjustment).toEqual([{ currency: 'USD', bankMovements: '44445', ledgerMovements: '47300', inTransit: '12800', bankOnly: '0', unexplained: '9945', balanced: false }]);
+    const kinds = report.exceptions
+      .filter((e) => e.status === 'OPEN')
+      .map((e) => [e.kind, e.movementId ?? e.externalRef, e.amount])
+      .sort();
+    expect(kinds).toEqual(
+      [
+        ['AMOUNT_MISMATCH', ids.d2, '-30'],
+        ['IN_TRANSIT', ids.d3, '-5000'],
+        ['IN_TRANSIT', ids.d7, '-7000'],
+        ['IN_TRANSIT', ids.d8, '-800'],
+        ['MISSING_INTERNAL', 'BANK-X', '-25'],
+        ['MISSING_INTERNAL', ref('r1'), '10000'],
+      ].sort(),
+    );
+    expect(report.adjustment).toEqual([
+      {
+        currency: 'USD',
+        bankMovements: '44445',
+        ledgerMovements: '47300',
+        inTransit: '12800',
+        bankOnly: '0',
+        unexplained: '9945',
+        balanced: false,
+      },
+    ]);
   });
 
   it("carries the day's movements over to the next statement: both dates' reports show the match, the window's end makes MISSING_EXTERNAL", async () => {
     clock = new Date(`${dayE}T09:00:00Z`);
     const account = await openAccount();
     ids.d9 = await deposit(account, '300', ref('r9'));
-    const nextFile = mt940([{ id: `E-${tag}`, currency: 'USD', opening: 44445n, date: dayE, entries: [entry(ref('r7'), 7000n, dayE), entry(`x1-${tag}`, 4990n, dayE), entry(ref('r9'), 300n, dayE)] }], { split: 2 });
+    const nextFile = mt940(
+      [
+        {
+          id: `E-${tag}`,
+          currency: 'USD',
+          opening: 44445n,
+          date: dayE,
+          entries: [entry(ref('r7'), 7000n, dayE), entry(`x1-${tag}`, 4990n, dayE), entry(ref('r9'), 300n, dayE)],
+        },
+      ],
+      { split: 2 },
+    );
     const imported = await q(docs.importFile, { input: { channel, format: 'MT940', content: nextFile } });
-    expect(imported.data!.importBankStatement.statements).toEqual([{ businessDate: dayE, currency: 'USD', openingBalance: '44445', closingBalance: '56735', lines: 3 }]);
+    expect(imported.data!.importBankStatement.statements).toEqual([
+      { businessDate: dayE, currency: 'USD', openingBalance: '44445', closingBalance: '56735', lines: 3 },
+    ]);
     const day = await reconcile(dayD);
     const late = day.matches.find((m) => m.movementIds.includes(ids.d7))!;
     expect(late).toMatchObject({ rule: 'REFERENCE', externalRefs: [ref('r7')], difference: '0' });
-    expect(day.matches.find((m) => m.movementIds.includes(ids.d3))).toMatchObject({ rule: 'AMOUNT_DATE', externalRefs: [`x1-${tag}`], difference: '-10' });
-    const byMovement = (r: Report, id: string) => r.exceptions.filter((e) => e.movementId === id).map((e) => [e.kind, e.status, e.resolution]);
+    expect(day.matches.find((m) => m.movementIds.includes(ids.d3))).toMatchObject({
+      rule: 'AMOUNT_DATE',
+      externalRefs: [`x1-${tag}`],
+      difference: '-10',
+    });
+    const byMovement = (r: Report, id: string) =>
+      r.exceptions.filter((e) => e.movementId === id).map((e) => [e.kind, e.status, e.resolution]);
     expect(byMovement(day, ids.d7)).toEqual([['IN_TRANSIT', 'RESOLVED', 'TIMING']]);
     expect(byMovement(day, ids.d8)).toEqual([['MISSING_EXTERNAL', 'OPEN', null]]);
-    expect(day.adjustment).toEqual([{ currency: 'USD', bankMovements: '44445', ledgerMovements: '47300', inTransit: '11990', bankOnly: '0', unexplained: '9135', balanced: false }]);
+    expect(day.adjustment).toEqual([
+      {
+        currency: 'USD',
+        bankMovements: '44445',
+        ledgerMovements: '47300',
+        inTransit: '11990',
+        bankOnly: '0',
+        unexplained: '9135',
+        balanced: false,
+      },
+    ]);
     const next = await reconcile(dayE);
-    expect(next.matches.find((m) => m.movementIds.includes(ids.d7))).toMatchObject({ rule: 'REFERENCE', externalRefs: [ref('r7')] });
+    expect(next.matches.find((m) => m.movementIds.includes(ids.d7))).toMatchObject({
+      rule: 'REFERENCE',
+      externalRefs: [ref('r7')],
+    });
     expect(byMovement(next, ids.d7)).toEqual([['IN_TRANSIT', 'RESOLVED', 'TIMING']]);
     // D+1: its statement carries D's late money (bankOnly), its ledger only d9.
-    expect(next.adjustment).toEqual([{ currency: 'USD', bankMovements: '12290', ledgerMovements: '300', inTransit: '0', bankOnly: '12000', unexplained: '-10', balanced: false }]);
-    const stored = await q('query($c: String!, $d: Date!) { channelReconciliations(channel: $c, businessDate: $d) { businessDate adjustment { unexplained } } }', { c: channel, d: dayD });
+    expect(next.adjustment).toEqual([
+      {
+        currency: 'USD',
+        bankMovements: '12290',
+        ledgerMovements: '300',
+        inTransit: '0',
+        bankOnly: '12000',
+        unexplained: '-10',
+        balanced: false,
+      },
+    ]);
+    const stored = await q(
+      'query($c: String!, $d: Date!) { channelReconciliations(channel: $c, businessDate: $d) { businessDate adjustment { unexplained } } }',
+      { c: channel, d: dayD },
+    );
     expect(stored.data!.channelReconciliations.map((r: any) => r.adjustment[0].unexplained)).toEqual(['9135', '9945']);
   });
 
   it('lists the open exceptions with their age', async () => {
     clock = new Date(`${addDays(dayE, 3)}T09:00:00Z`);
-    const r = await q('query($c: String) { reconciliationExceptions(channel: $c) { kind movementId ageDays status } }', { c: channel });
+    const r = await q(
+      'query($c: String) { reconciliationExceptions(channel: $c) { kind movementId ageDays status } }',
+      { c: channel },
+    );
     const open = r.data!.reconciliationExceptions as Array<{ kind: string; ageDays: number; status: string }>;
-    expect(open.map((e) => e.kind).sort()).toEqual(['AMOUNT_MISMATCH', 'AMOUNT_MISMATCH', 'MISSING_EXTERNAL', 'MISSING_INTERNAL', 'MISSING_INTERNAL']);
+    expect(open.map((e) => e.kind).sort()).toEqual([
+      'AMOUNT_MISMATCH',
+      'AMOUNT_MISMATCH',
+      'MISSING_EXTERNAL',
+      'MISSING_INTERNAL',
+      'MISSING_INTERNAL',
+    ]);
     expect(open.every((e) => e.status === 'OPEN' && e.ageDays >= 3)).toBe(true);
   });
 
   it('resolves each exception with its reason; the fee and the write-off post once, balanced, whatever the retries', async () => {
     const day = await reconcile(dayD);
-    const find = (kind: string, amount: string) => day.exceptions.find((e) => e.kind === kind && e.amount === amount && e.status === 'OPEN')!.id as string;
+    const find = (kind: string, amount: string) =>
+      day.exceptions.find((e) => e.kind === kind && e.amount === amount && e.status === 'OPEN')!.id as string;
     const fee = find('AMOUNT_MISMATCH', '-30');
     const feeLine = find('MISSING_INTERNAL', '-25');
     const duplicate = find('MISSING_INTERNAL', '10000');
     const missing = find('MISSING_EXTERNAL', '-800');
     const late = find('AMOUNT_MISMATCH', '-10');
 
-    const forbidden = await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: missing, reason: 'WRITE_OFF' } }, customer);
+    const forbidden = await q(
+      docs.resolve,
+      { input: { idempotencyKey: unique('res'), exceptionId: missing, reason: 'WRITE_OFF' } },
+      customer,
+    );
     expect(errorCodes(forbidden)).toEqual(['FORBIDDEN']);
-    const notFee = await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: duplicate, reason: 'BANK_FEE' } });
+    const notFee = await q(docs.resolve, {
+      input: { idempotencyKey: unique('res'), exceptionId: duplicate, reason: 'BANK_FEE' },
+    });
     expect(notFee.data!.resolveException).toMatchObject({ code: 'INVALID_INPUT' });
 
     const key = unique('res');
-    const retries = await Promise.all(Array.from({ length: 4 }, () => q(docs.resolve, { input: { idempotencyKey: key, exceptionId: fee, reason: 'BANK_FEE', note: 'card scheme fee' } })));
+    const retries = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        q(docs.resolve, {
+          input: { idempotencyKey: key, exceptionId: fee, reason: 'BANK_FEE', note: 'card scheme fee' },
+        }),
+      ),
+    );
     expect(retries[0]!.errors, JSON.stringify(retries[0]!.errors)).toBeUndefined();
     const answers = retries.map((r) => r.data!.resolveException);
-    expect(answers[0]).toMatchObject({ __typename: 'ReconciliationException', status: 'RESOLVED', resolution: 'BANK_FEE', postingId: expect.stringMatching(/^pst_/) });
+    expect(answers[0]).toMatchObject({
+      __typename: 'ReconciliationException',
+      status: 'RESOLVED',
+      resolution: 'BANK_FEE',
+      postingId: expect.stringMatching(/^pst_/),
+    });
     expect(new Set(answers.map((a) => a.postingId)).size).toBe(1);
-    const racing = await Promise.all(Array.from({ length: 4 }, () => q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: feeLine, reason: 'BANK_FEE' } })));
+    const racing = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: feeLine, reason: 'BANK_FEE' } }),
+      ),
+    );
     const kinds = racing.map((r) => r.data!.resolveException.__typename).sort();
-    expect(kinds).toEqual(['ExceptionAlreadyResolved', 'ExceptionAlreadyResolved', 'ExceptionAlreadyResolved', 'ReconciliationException']);
-    expect(racing.find((r) => r.data!.resolveException.code)!.data!.resolveException.code).toBe('EXCEPTION_ALREADY_RESOLVED');
-    const off = await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: missing, reason: 'WRITE_OFF' } });
-    expect(off.data!.resolveException).toMatchObject({ status: 'RESOLVED', resolution: 'WRITE_OFF', postingId: expect.stringMatching(/^pst_/) });
-    const dup = await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: duplicate, reason: 'BANK_DUPLICATE' } });
-    expect(dup.data!.resolveException).toMatchObject({ status: 'RESOLVED', resolution: 'BANK_DUPLICATE', postingId: null });
-    const again = await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: duplicate, reason: 'TIMING' } });
-    expect(again.data!.resolveException).toMatchObject({ __typename: 'ExceptionAlreadyResolved', code: 'EXCEPTION_ALREADY_RESOLVED' });
-    expect((await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: late, reason: 'BANK_FEE' } })).data!.resolveException.status).toBe('RESOLVED');
+    expect(kinds).toEqual([
+      'ExceptionAlreadyResolved',
+      'ExceptionAlreadyResolved',
+      'ExceptionAlreadyResolved',
+      'ReconciliationException',
+    ]);
+    expect(racing.find((r) => r.data!.resolveException.code)!.data!.resolveException.code).toBe(
+      'EXCEPTION_ALREADY_RESOLVED',
+    );
+    const off = await q(docs.resolve, {
+      input: { idempotencyKey: unique('res'), exceptionId: missing, reason: 'WRITE_OFF' },
+    });
+    expect(off.data!.resolveException).toMatchObject({
+      status: 'RESOLVED',
+      resolution: 'WRITE_OFF',
+      postingId: expect.stringMatching(/^pst_/),
+    });
+    const dup = await q(docs.resolve, {
+      input: { idempotencyKey: unique('res'), exceptionId: duplicate, reason: 'BANK_DUPLICATE' },
+    });
+    expect(dup.data!.resolveException).toMatchObject({
+      status: 'RESOLVED',
+      resolution: 'BANK_DUPLICATE',
+      postingId: null,
+    });
+    const again = await q(docs.resolve, {
+      input: { idempotencyKey: unique('res'), exceptionId: duplicate, reason: 'TIMING' },
+    });
+    expect(again.data!.resolveException).toMatchObject({
+      __typename: 'ExceptionAlreadyResolved',
+      code: 'EXCEPTION_ALREADY_RESOLVED',
+    });
+    expect(
+      (await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: late, reason: 'BANK_FEE' } })).data!
+        .resolveException.status,
+    ).toBe('RESOLVED');
 
     // Each booked exception has exactly one posting, balanced, between the reserve and fee expense or loss.
-    for (const [id, amount, kind] of [[fee, 30n, 'FEE_EXPENSE'], [feeLine, 25n, 'FEE_EXPENSE'], [missing, 800n, 'LOSS'], [late, 10n, 'FEE_EXPENSE']] as const) {
-      const postings = await sqlRows<{ id: string }>(sql`SELECT id FROM postings WHERE dedupe_key = ${`reconciliation:${id}`}`);
+    for (const [id, amount, kind] of [
+      [fee, 30n, 'FEE_EXPENSE'],
+      [feeLine, 25n, 'FEE_EXPENSE'],
+      [missing, 800n, 'LOSS'],
+      [late, 10n, 'FEE_EXPENSE'],
+    ] as const) {
+      const postings = await sqlRows<{ id: string }>(
+        sql`SELECT id FROM postings WHERE dedupe_key = ${`reconciliation:${id}`}`,
+      );
       expect(postings).toHaveLength(1);
       // ledger_entries.amount is signed (credit positive), as the posting's legs.
       const entries = await sqlRows<{ amount: string; system_kind: string }>(sql`
         SELECT e.amount, a.system_kind FROM ledger_entries e JOIN accounts a ON a.id = e.account_id WHERE e.posting_id = ${postings[0]!.id}`);
-      const signed = entries.map((e) => [e.system_kind, BigInt(e.amount)] as const)
+      const signed = entries
+        .map((e) => [e.system_kind, BigInt(e.amount)] as const)
         .sort(([a], [b]) => a.localeCompare(b));
-      // The bank holds less than the ledger said: the reserve (an asset, credit-negative) is credited, the expense or loss debited.
-      expect(signed).toEqual([[kind, -amount], ['RESERVE', amount]].sort(([a], [b]) => String(a).localeCompare(String(b))));
-      const linked = await sqlRows<{ posting_id: string }>(sql`SELECT posting_id FROM reconciliation_exceptions WHERE id = ${id}`);
+      // The bank holds less than the ledger said: the reserve (an asset, credit-negative) is credited, the expense or
+      // loss debited.
+      expect(signed).toEqual(
+        [
+          [kind, -amount],
+          ['RESERVE', amount],
+        ].sort(([a], [b]) => String(a).localeCompare(String(b))),
+      );
+      const linked = await sqlRows<{ posting_id: string }>(
+        sql`SELECT posting_id FROM reconciliation_exceptions WHERE id = ${id}`,
+      );
       expect(linked[0]!.posting_id).toBe(postings[0]!.id);
     }
-    const trail = await sqlRows<{ event: string; actor: string; detail: string }>(sql`SELECT event, actor, detail FROM reconciliation_exception_events WHERE exception_id = ${missing} ORDER BY sequence`);
+    const trail = await sqlRows<{ event: string; actor: string; detail: string }>(
+      sql`SELECT event, actor, detail FROM reconciliation_exception_events WHERE exception_id = ${missing} ORDER BY sequence`,
+    );
     expect(trail.map((t) => t.event)).toEqual(['OPENED', 'CHANGED', 'RESOLVED']);
     expect(trail.at(-1)!.actor).toMatch(/^ops-/);
 
     const settled = await reconcile(dayD);
-    expect(settled.adjustment).toEqual([{ currency: 'USD', bankMovements: '44445', ledgerMovements: '47300', inTransit: '11990', bankOnly: '9135', unexplained: '0', balanced: true }]);
+    expect(settled.adjustment).toEqual([
+      {
+        currency: 'USD',
+        bankMovements: '44445',
+        ledgerMovements: '47300',
+        inTransit: '11990',
+        bankOnly: '9135',
+        unexplained: '0',
+        balanced: true,
+      },
+    ]);
   });
 });
 
 describe('bad input writes nothing', () => {
-  const statementCount = async (c: string) => Number((await sqlRows<{ n: number | string }>(sql`SELECT COUNT(*) AS n FROM statements WHERE channel = ${c}`))[0]!.n);
+  const statementCount = async (c: string) =>
+    Number(
+      (await sqlRows<{ n: number | string }>(sql`SELECT COUNT(*) AS n FROM statements WHERE channel = ${c}`))[0]!.n,
+    );
 
   it('refuses a negative tolerance, a file that is not its format, an unknown format and a file over the size limit', async () => {
     const c = `bad-${tag}`;
     const negative = await q(docs.rules, { input: { channel: c, amountToleranceMinor: '-1' } });
-    expect(negative.data!.setMatchingRules).toMatchObject({ code: 'INVALID_INPUT', message: expect.stringContaining('amountToleranceMinor') });
+    expect(negative.data!.setMatchingRules).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('amountToleranceMinor'),
+    });
     expect(await sqlRows(sql`SELECT channel FROM channel_matching_rules WHERE channel = ${c}`)).toEqual([]);
-    const wrong = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: mt940([{ id: 'x', currency: 'USD', opening: 0n, date: dayD, entries: [] }]) } });
-    expect(wrong.data!.importBankStatement).toMatchObject({ code: 'INVALID_STATEMENT', message: expect.stringContaining('line 1') });
+    const wrong = await q(docs.importFile, {
+      input: {
+        channel: c,
+        format: 'CAMT053',
+        content: mt940([{ id: 'x', currency: 'USD', opening: 0n, date: dayD, entries: [] }]),
+      },
+    });
+    expect(wrong.data!.importBankStatement).toMatchObject({
+      code: 'INVALID_STATEMENT',
+      message: expect.stringContaining('line 1'),
+    });
     const unknown = await q(docs.importFile, { input: { channel: c, format: 'BAI2', content: 'x' } });
     expect(errorCodes(unknown)).toEqual(['BAD_USER_INPUT']);
     const good = camt053([{ id: 'ok', currency: 'USD', opening: 0n, date: dayD, entries: [entry('a', 1n)] }]);
     // A body past requestBodyBytesMax (far past any statement's limit) is refused before it is read, as HTTP 413.
     const tooBig = await fetch(stack.gatewayUrl, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${operator}` },
-      body: JSON.stringify({ query: docs.importFile, variables: { input: { channel: c, format: 'CAMT053', content: good + ' '.repeat(requestBodyBytesMax) } } }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${operator}` },
+      body: JSON.stringify({
+        query: docs.importFile,
+        variables: { input: { channel: c, format: 'CAMT053', content: good + ' '.repeat(requestBodyBytesMax) } },
+      }),
     });
     expect(tooBig.status).toBe(413);
-    const halfGood = camt053([{ id: 'ok', currency: 'USD', opening: 0n, date: dayD, entries: [entry('a', 1n)] }, { id: 'bad', currency: 'USD', opening: 0n, closing: 5n, date: dayE, entries: [entry('b', 1n)] }]);
-    expect((await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: halfGood } })).data!.importBankStatement.code).toBe('INVALID_STATEMENT');
+    const halfGood = camt053([
+      { id: 'ok', currency: 'USD', opening: 0n, date: dayD, entries: [entry('a', 1n)] },
+      { id: 'bad', currency: 'USD', opening: 0n, closing: 5n, date: dayE, entries: [entry('b', 1n)] },
+    ]);
+    expect(
+      (await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: halfGood } })).data!
+        .importBankStatement.code,
+    ).toBe('INVALID_STATEMENT');
     expect(await statementCount(c)).toBe(0);
     const asCustomer = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: good } }, customer);
     expect(errorCodes(asCustomer)).toEqual(['FORBIDDEN']);
@@ -253,7 +516,8 @@ describe('bad input writes nothing', () => {
  */
 function csvOfBytes(bytes: number, prefix: string): string {
   const head = 'external_ref,amount,currency,direction,date';
-  const line = (i: number, pad: number) => `"${prefix}${String(i).padStart(5, '0')}${'x'.repeat(pad)}","1","USD","CREDIT","${dayD}"`;
+  const line = (i: number, pad: number) =>
+    `"${prefix}${String(i).padStart(5, '0')}${'x'.repeat(pad)}","1","USD","CREDIT","${dayD}"`;
   const lineBytes = line(0, 0).length + 1;
   const count = Math.min(statementLinesMax, Math.floor((bytes - head.length) / lineBytes));
   let rest = bytes - head.length - count * lineBytes;
@@ -268,30 +532,48 @@ function csvOfBytes(bytes: number, prefix: string): string {
   return text;
 }
 
-describe("a statement at the size limit imports over the API; one byte or one line more is refused whole", () => {
-  const lineCount = async (c: string) => Number((await sqlRows<{ n: number | string }>(sql`
-    SELECT COUNT(*) AS n FROM statement_lines l JOIN statements s ON s.id = l.statement_id WHERE s.channel = ${c}`))[0]!.n);
+describe('a statement at the size limit imports over the API; one byte or one line more is refused whole', () => {
+  const lineCount = async (c: string) =>
+    Number(
+      (
+        await sqlRows<{ n: number | string }>(sql`
+    SELECT COUNT(*) AS n FROM statement_lines l JOIN statements s ON s.id = l.statement_id WHERE s.channel = ${c}`)
+      )[0]!.n,
+    );
 
   it('imports statementBytesMax bytes (its request within requestBodyBytesMax) and refuses statementBytesMax + 1 as INVALID_STATEMENT, writing nothing', async () => {
     const c = `size-${tag}`;
     const atLimit = csvOfBytes(statementBytesMax, `s${tag}-`);
-    const body = JSON.stringify({ query: docs.importFile, variables: { input: { channel: c, format: 'CSV', content: atLimit } } });
+    const body = JSON.stringify({
+      query: docs.importFile,
+      variables: { input: { channel: c, format: 'CSV', content: atLimit } },
+    });
     // The request is well inside the body limit even so: the size rule of limits.ts holds for the quoted file.
     expect(Buffer.byteLength(body)).toBeLessThan(requestBodyBytesMax);
     const lines = atLimit.split('\n').length - 1;
     const imported = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: atLimit } });
-    expect(imported.data!.importBankStatement).toMatchObject({ __typename: 'StatementImport', statements: [{ businessDate: dayD, lines }] });
+    expect(imported.data!.importBankStatement).toMatchObject({
+      __typename: 'StatementImport',
+      statements: [{ businessDate: dayD, lines }],
+    });
     expect(await lineCount(c)).toBe(lines);
-    // Its reconciliation stores a report of one exception per line (each line is no movement of ours): MEDIUMTEXT, which TEXT was not.
+    // Its reconciliation stores a report of one exception per line (each line is no movement of ours): MEDIUMTEXT,
+    // which TEXT was not.
     const report = await q(docs.reconcile, { channel: c, businessDate: dayD });
     expect(report.errors, JSON.stringify(report.errors)?.slice(0, 500)).toBeUndefined();
     expect(report.data!.channelReconciliation.exceptions).toHaveLength(lines);
-    const stored = await sqlRows<{ n: number | string }>(sql`SELECT LENGTH(body) AS n FROM channel_reconciliations WHERE channel = ${c}`);
+    const stored = await sqlRows<{ n: number | string }>(
+      sql`SELECT LENGTH(body) AS n FROM channel_reconciliations WHERE channel = ${c}`,
+    );
     expect(Number(stored[0]!.n)).toBeGreaterThan(65_535);
 
     const over = `${csvOfBytes(statementBytesMax, `t${tag}-`)} `;
     const refused = await q(docs.importFile, { input: { channel: `${c}-over`, format: 'CSV', content: over } });
-    expect(refused.data!.importBankStatement).toEqual({ __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', message: expect.stringContaining(`larger than ${statementBytesMax} bytes`) });
+    expect(refused.data!.importBankStatement).toEqual({
+      __typename: 'InvalidStatement',
+      code: 'INVALID_STATEMENT',
+      message: expect.stringContaining(`larger than ${statementBytesMax} bytes`),
+    });
     expect(await lineCount(`${c}-over`)).toBe(0);
     // Nor does a refused file replace the day's statement that is there.
     const replaced = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: over } });
@@ -305,10 +587,23 @@ describe("a statement at the size limit imports over the API; one byte or one li
     const content = ['external_ref,amount,currency,direction,date', ...rows].join('\n');
     expect(Buffer.byteLength(content)).toBeLessThan(statementBytesMax);
     const refused = await q(docs.importFile, { input: { channel: c, format: 'CSV', content } });
-    expect(refused.data!.importBankStatement).toEqual({ __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', message: expect.stringContaining(`more than ${statementLinesMax}`) });
+    expect(refused.data!.importBankStatement).toEqual({
+      __typename: 'InvalidStatement',
+      code: 'INVALID_STATEMENT',
+      message: expect.stringContaining(`more than ${statementLinesMax}`),
+    });
     expect(await lineCount(c)).toBe(0);
-    const exactly = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: ['external_ref,amount,currency,direction,date', ...rows.slice(1)].join('\n') } });
-    expect(exactly.data!.importBankStatement).toMatchObject({ __typename: 'StatementImport', statements: [{ lines: statementLinesMax }] });
+    const exactly = await q(docs.importFile, {
+      input: {
+        channel: c,
+        format: 'CSV',
+        content: ['external_ref,amount,currency,direction,date', ...rows.slice(1)].join('\n'),
+      },
+    });
+    expect(exactly.data!.importBankStatement).toMatchObject({
+      __typename: 'StatementImport',
+      statements: [{ lines: statementLinesMax }],
+    });
     expect(await lineCount(c)).toBe(statementLinesMax);
   });
 });
@@ -319,8 +614,20 @@ describe('statements made from the ledger and perturbed (seeded)', () => {
     const c = `gen-${tag}`;
     const first = addDays(dayD, 10);
     const days = 3;
-    const generated = generateStatements(random, { firstDate: first, days, movementsPerDay: 6, currencies: ['USD'], fuzzMax: 50n });
-    expect((await q(docs.rules, { input: { channel: c, amountToleranceMinor: '50', dateWindowDays: 1, allowOneToMany: true } })).data!.setMatchingRules.__typename).toBe('MatchingRules');
+    const generated = generateStatements(random, {
+      firstDate: first,
+      days,
+      movementsPerDay: 6,
+      currencies: ['USD'],
+      fuzzMax: 50n,
+    });
+    expect(
+      (
+        await q(docs.rules, {
+          input: { channel: c, amountToleranceMinor: '50', dateWindowDays: 1, allowOneToMany: true },
+        })
+      ).data!.setMatchingRules.__typename,
+    ).toBe('MatchingRules');
     const own = (r: string | null) => (r ? `${tag}${r}` : null);
     const account = await openAccount();
     clock = new Date(`${addDays(first, -1)}T10:00:00Z`);
@@ -330,13 +637,27 @@ describe('statements made from the ledger and perturbed (seeded)', () => {
       clock = new Date(`${m.businessDate}T10:00:00Z`);
       if (m.signed > 0n) real.set(m.id, await deposit(account, m.signed.toString(), own(m.externalRef), c));
       else {
-        const w = await q(docs.withdraw, { input: { idempotencyKey: unique('wdr'), accountId: account, amount: (-m.signed).toString(), currency: 'USD', externalRef: own(m.externalRef), channel: c } });
+        const w = await q(docs.withdraw, {
+          input: {
+            idempotencyKey: unique('wdr'),
+            accountId: account,
+            amount: (-m.signed).toString(),
+            currency: 'USD',
+            externalRef: own(m.externalRef),
+            channel: c,
+          },
+        });
         expect(w.data!.withdraw.__typename, JSON.stringify(w)).toBe('Withdrawal');
         real.set(m.id, w.data!.withdraw.id as string);
       }
     }
-    const csv = ['external_ref,amount,currency,direction,date', ...generated.lines.map((l) =>
-      `${own(l.externalRef) ?? ''},${l.signed < 0n ? -l.signed : l.signed},${l.currency},${l.signed < 0n ? 'DEBIT' : 'CREDIT'},${l.statementDate}`)].join('\n');
+    const csv = [
+      'external_ref,amount,currency,direction,date',
+      ...generated.lines.map(
+        (l) =>
+          `${own(l.externalRef) ?? ''},${l.signed < 0n ? -l.signed : l.signed},${l.currency},${l.signed < 0n ? 'DEBIT' : 'CREDIT'},${l.statementDate}`,
+      ),
+    ].join('\n');
     const imported = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: csv } });
     expect(imported.data!.importBankStatement.__typename, JSON.stringify(imported)).toBe('StatementImport');
     const reports = new Map<string, Report>();
@@ -353,26 +674,58 @@ describe('statements made from the ledger and perturbed (seeded)', () => {
     for (const e of generated.expectations) {
       const at = JSON.stringify(e, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
       switch (e.kind) {
-        case 'EXACT': case 'SHIFTED': case 'SPLIT': case 'DUPLICATED':
+        case 'EXACT':
+        case 'SHIFTED':
+        case 'SPLIT':
+        case 'DUPLICATED':
           expect(matchOf(e.movementId), at).toMatchObject({ rule: 'REFERENCE', difference: '0' });
-          if (e.kind === 'DUPLICATED') expect(exceptions.some((x) => x.kind === 'MISSING_INTERNAL' && x.externalRef === own(lineOf.get(e.lineKey)!.externalRef)), at).toBe(true);
+          if (e.kind === 'DUPLICATED')
+            expect(
+              exceptions.some(
+                (x) => x.kind === 'MISSING_INTERNAL' && x.externalRef === own(lineOf.get(e.lineKey)!.externalRef),
+              ),
+              at,
+            ).toBe(true);
           break;
         case 'FEE':
           expect(matchOf(e.movementId), at).toMatchObject({ rule: 'REFERENCE', difference: (-e.fee).toString() });
-          expect(exceptions.some((x) => x.kind === 'AMOUNT_MISMATCH' && x.movementId === real.get(e.movementId) && x.amount === (-e.fee).toString()), at).toBe(true);
+          expect(
+            exceptions.some(
+              (x) =>
+                x.kind === 'AMOUNT_MISMATCH' &&
+                x.movementId === real.get(e.movementId) &&
+                x.amount === (-e.fee).toString(),
+            ),
+            at,
+          ).toBe(true);
           break;
         case 'NO_REFERENCE':
           expect(matchOf(e.movementId), at).toMatchObject({ rule: 'AMOUNT_DATE', difference: e.difference.toString() });
           break;
         case 'BATCH':
           expect(matchOf(e.movementIds[0]!), at).toMatchObject({ rule: 'ONE_TO_MANY', difference: '0' });
-          expect([...matchOf(e.movementIds[0]!)!.movementIds].sort(), at).toEqual(e.movementIds.map((id) => real.get(id)!).sort());
+          expect([...matchOf(e.movementIds[0]!)!.movementIds].sort(), at).toEqual(
+            e.movementIds.map((id) => real.get(id)!).sort(),
+          );
           break;
         case 'DROPPED':
-          expect(exceptions.some((x) => ['MISSING_EXTERNAL', 'IN_TRANSIT'].includes(x.kind) && x.movementId === real.get(e.movementId) && x.status === 'OPEN'), at).toBe(true);
+          expect(
+            exceptions.some(
+              (x) =>
+                ['MISSING_EXTERNAL', 'IN_TRANSIT'].includes(x.kind) &&
+                x.movementId === real.get(e.movementId) &&
+                x.status === 'OPEN',
+            ),
+            at,
+          ).toBe(true);
           break;
         case 'BANK_ONLY':
-          expect(exceptions.some((x) => x.kind === 'MISSING_INTERNAL' && x.externalRef === own(lineOf.get(e.lineKey)!.externalRef)), at).toBe(true);
+          expect(
+            exceptions.some(
+              (x) => x.kind === 'MISSING_INTERNAL' && x.externalRef === own(lineOf.get(e.lineKey)!.externalRef),
+            ),
+            at,
+          ).toBe(true);
           break;
       }
     }

@@ -17,6 +17,9 @@ describe('settlement configuration', () => {
       env: { ...process.env, NODE_OPTIONS: '', SETTLEMENT_FEE_BPS: '20000', SETTLEMENT_PORT: '0' },
       timeout: refusalTimeoutMs,
     });
-    await expect(started).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/SETTLEMENT_FEE_BPS must be between 0 and 10000, got 20000/) });
+    await expect(started).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/SETTLEMENT_FEE_BPS must be between 0 and 10000, got 20000/),
+    });
   });
 });

@@ -22,8 +22,14 @@ const dayMs = 24 * 60 * 60 * 1000;
 const settlementDoc = `query SettlementCredit($id: ID!) { settlement(id: $id) { id status netAmount feeAmount creditRepaidAmount } }`;
 const limitDoc = `mutation L($input: SetCreditLimitInput!) { setCreditLimit(input: $input) { __typename } }`;
 
-/** A merchant and a paying customer, both on database 0 (so the merchant is paid on its home row), the merchant owing `owed` on a line of `limit`. */
-async function merchantOwing(limit: string, owed: string): Promise<{ merchant: string; customer: string; customerBearer: string }> {
+/**
+ * A merchant and a paying customer, both on database 0 (so the merchant is paid on its home row), the merchant owing
+ * `owed` on a line of `limit`.
+ */
+async function merchantOwing(
+  limit: string,
+  owed: string,
+): Promise<{ merchant: string; customer: string; customerBearer: string }> {
   const owner = unique('credit-settle-m');
   const merchant = await kit.open(owner, { type: 'MERCHANT', physical: 0 });
   const customerOwner = unique('credit-settle-c');
@@ -41,11 +47,22 @@ async function merchantOwing(limit: string, owed: string): Promise<{ merchant: s
 async function settleToday(merchant: string, paymentId: string) {
   const shard = stack.shards.of('payment', paymentId);
   const [payment] = await paymentsByIds(shard.db, [paymentId]);
-  const settled = await runSettlement(stack.shards, merchant, payment!.businessDate, () => new Date(Date.now() + dayMs), testSettlementSettings());
+  const settled = await runSettlement(
+    stack.shards,
+    merchant,
+    payment!.businessDate,
+    () => new Date(Date.now() + dayMs),
+    testSettlementSettings(),
+  );
   expect(settled.ok).toBe(true);
   const answer = await gql(stack.gatewayUrl, settlementDoc, { id: settled.ok ? settled.value.id : '' }, kit.operator);
   expect(answer.errors).toBeUndefined();
-  return answer.data!.settlement as { status: string; netAmount: string; feeAmount: string; creditRepaidAmount: string };
+  return answer.data!.settlement as {
+    status: string;
+    netAmount: string;
+    feeAmount: string;
+    creditRepaidAmount: string;
+  };
 }
 
 describe('settlement and credit lines', () => {

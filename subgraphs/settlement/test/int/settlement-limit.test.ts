@@ -43,8 +43,15 @@ const settleDetail = `mutation SettleDetail($input: RunSettlementInput!) {
 async function move(shard: Shard, from: string, to: string, amount: bigint): Promise<void> {
   const logical = stack.shards.logicalOn(shard)[0]!;
   const spec: PostingSpec = {
-    id: newId('posting', logical), kind: 'TEST', refId: null, dedupeKey: unique('pin'), currency,
-    legs: [{ accountId: from, bucket: 'AVAILABLE', amount: -amount }, { accountId: to, bucket: 'AVAILABLE', amount }],
+    id: newId('posting', logical),
+    kind: 'TEST',
+    refId: null,
+    dedupeKey: unique('pin'),
+    currency,
+    legs: [
+      { accountId: from, bucket: 'AVAILABLE', amount: -amount },
+      { accountId: to, bucket: 'AVAILABLE', amount },
+    ],
   };
   const outcome = await postOne<PostingOutcome>(shard, { spec, finish: async (_tx, o) => o });
   expect(outcome.status).toBe('APPLIED');
@@ -52,14 +59,18 @@ async function move(shard: Shard, from: string, to: string, amount: bigint): Pro
 
 async function settlementRow(merchantId: string, businessDate: string): Promise<{ id: string; status: string }> {
   const home = stack.shards.of('account', merchantId);
-  const [rows] = (await home.db.execute(sql`SELECT id, status FROM settlements WHERE merchant_account_id = ${merchantId} AND business_date = ${businessDate}`)) as unknown as [Array<{ id: string; status: string }>];
+  const [rows] = (await home.db.execute(
+    sql`SELECT id, status FROM settlements WHERE merchant_account_id = ${merchantId} AND business_date = ${businessDate}`,
+  )) as unknown as [Array<{ id: string; status: string }>];
   expect(rows.length).toBe(1);
   return rows[0]!;
 }
 
 async function unsettledOf(paymentId: string): Promise<boolean> {
   const shard = stack.shards.of('payment', paymentId);
-  const [rows] = (await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${paymentId}`)) as unknown as [Array<{ s: string | null }>];
+  const [rows] = (await shard.db.execute(
+    sql`SELECT settlement_id AS s FROM payments WHERE id = ${paymentId}`,
+  )) as unknown as [Array<{ s: string | null }>];
   return rows[0]!.s === null;
 }
 
@@ -68,15 +79,24 @@ describe('settlement past what fee income can hold', () => {
     const merchantOwner = unique('full-fees');
     const merchant = await kit.open(merchantOwner, { type: 'MERCHANT', currency });
     const home = physicalOf(stack.shards, merchant);
-    const rate = await gql(stack.gatewayUrl, `mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`,
-      { input: { merchantAccountId: merchant, feeBps } }, kit.operator);
+    const rate = await gql(
+      stack.gatewayUrl,
+      `mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`,
+      { input: { merchantAccountId: merchant, feeBps } },
+      kit.operator,
+    );
     expect(rate.data!.setMerchantFeeRate.__typename).toBe('FeeRate');
     // One payer on the merchant's own shard (its home row), one on another (a stripe there).
     const near = await kit.open(unique('near'), { currency, physical: home });
     const away = await kit.openAwayFrom(unique('away'), [home], { currency });
     for (const payer of [near, away]) await kit.fund(payer, '100000', currency);
     const pay = async (payer: string, amount: string) =>
-      kit.paid(await token((await accountRowOf(stack.shards, payer))!.ownerId, 'customer'), { payer, payee: merchant, amount, currency });
+      kit.paid(await token((await accountRowOf(stack.shards, payer))!.ownerId, 'customer'), {
+        payer,
+        payee: merchant,
+        amount,
+        currency,
+      });
     const nearPayment = await pay(near, '10000');
     const awayPayment = await pay(away, '20000');
     const [nearFee, awayFee] = [feeOf(10000n, feeBps), feeOf(20000n, feeBps)];
@@ -99,7 +119,12 @@ describe('settlement past what fee income can hold', () => {
       // Twice: a rerun while there is still no room answers the same and writes nothing more.
       const refused = await gql(stack.gatewayUrl, settleDetail, { input }, kit.operator);
       expect(refused.errors, JSON.stringify(refused.errors)).toBeUndefined();
-      expect(refused.data!.runSettlement).toMatchObject({ __typename: 'BalanceLimit', code: 'BALANCE_LIMIT', accountId: feeIncome, message: expect.any(String) });
+      expect(refused.data!.runSettlement).toMatchObject({
+        __typename: 'BalanceLimit',
+        code: 'BALANCE_LIMIT',
+        accountId: feeIncome,
+        message: expect.any(String),
+      });
       expect((await settlementRow(merchant, dayD)).status).toBe('PROCESSING');
       // The home stripe settled; the away stripe did not: its payment still pending and unsettled.
       expect(await kit.balance(merchant)).toMatchObject({ available: String(10000n - nearFee), pending: '20000' });
@@ -116,7 +141,12 @@ describe('settlement past what fee income can hold', () => {
     const gross = 30000n;
     const fee = nearFee + awayFee;
     expect(settled.data!.runSettlement).toMatchObject({
-      __typename: 'Settlement', status: 'SETTLED', grossAmount: String(gross), refundedAmount: '0', feeAmount: String(fee), netAmount: String(gross - fee),
+      __typename: 'Settlement',
+      status: 'SETTLED',
+      grossAmount: String(gross),
+      refundedAmount: '0',
+      feeAmount: String(fee),
+      netAmount: String(gross - fee),
     });
     expect((await settlementRow(merchant, dayD)).status).toBe('SETTLED');
     expect(await kit.balance(merchant)).toMatchObject({ available: String(gross - fee), pending: '0' });
@@ -125,7 +155,11 @@ describe('settlement past what fee income can hold', () => {
     expect(await fees(homeFeeIncome)).toBe(homeFeesBefore + nearFee);
     // And once settled it stays so: a further run answers the same settlement and moves nothing.
     const again = await gql(stack.gatewayUrl, settleDetail, { input }, kit.operator);
-    expect(again.data!.runSettlement).toMatchObject({ __typename: 'Settlement', status: 'SETTLED', netAmount: String(gross - fee) });
+    expect(again.data!.runSettlement).toMatchObject({
+      __typename: 'Settlement',
+      status: 'SETTLED',
+      netAmount: String(gross - fee),
+    });
     expect(await kit.balance(merchant)).toMatchObject({ available: String(gross - fee), pending: '0' });
     expect(await fees(feeIncome)).toBe(feeIncomeBefore + awayFee);
   });

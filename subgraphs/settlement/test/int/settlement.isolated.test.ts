@@ -20,7 +20,8 @@ const at = (date: string, time: string) => new Date(`${date}T${time}Z`);
 
 let stack: Stack;
 let operator: string;
-const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
+const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) =>
+  gql(stack.gatewayUrl, doc, variables, as);
 
 const openDoc = contractOperation('OpenAccount');
 const depositDoc = contractOperation('Deposit');
@@ -39,7 +40,9 @@ async function payerOn(physical: number, amount: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
     const id = await open(unique('payer'), 'PERSONAL');
     if (stack.shards.topology.physicalOf[shardOf('account', id)] !== physical) continue;
-    const d = await q(depositDoc, { input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD', externalRef: unique('ext') } });
+    const d = await q(depositDoc, {
+      input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD', externalRef: unique('ext') },
+    });
     expect(d.data!.deposit.__typename).toBe('Deposit');
     return id;
   }
@@ -47,7 +50,9 @@ async function payerOn(physical: number, amount: string): Promise<string> {
 }
 
 async function pay(payer: string, payee: string, amount: string): Promise<string> {
-  const r = await q(payDoc, { input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD' } });
+  const r = await q(payDoc, {
+    input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD' },
+  });
   expect(r.data!.createPayment.__typename, JSON.stringify(r)).toBe('Payment');
   return r.data!.createPayment.id as string;
 }
@@ -64,7 +69,9 @@ async function settle(merchantAccountId: string, businessDate: string) {
 
 async function businessDateOfPayment(id: string): Promise<string> {
   const shard = stack.shards.of('payment', id);
-  const [rows] = (await shard.db.execute(sql`SELECT business_date AS d, settlement_id AS s FROM payments WHERE id = ${id}`)) as unknown as [Array<{ d: Date | string; s: string | null }>];
+  const [rows] = (await shard.db.execute(
+    sql`SELECT business_date AS d, settlement_id AS s FROM payments WHERE id = ${id}`,
+  )) as unknown as [Array<{ d: Date | string; s: string | null }>];
   const d = rows[0]!.d;
   return typeof d === 'string' ? d : d.toISOString().slice(0, 10);
 }
@@ -91,16 +98,27 @@ describe('day-cut and settlement', () => {
 
   beforeAll(async () => {
     merchantOwner = unique('shop');
-    merchant = await q(openDoc, { input: { ownerId: merchantOwner, type: 'MERCHANT', currency: 'USD' } }).then((r) => r.data!.openAccount.id);
-    const rate = await q(`mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename ... on FeeRate { feeBps } } }`,
-      { input: { merchantAccountId: merchant, feeBps: 250 } });
+    merchant = await q(openDoc, { input: { ownerId: merchantOwner, type: 'MERCHANT', currency: 'USD' } }).then(
+      (r) => r.data!.openAccount.id,
+    );
+    const rate = await q(
+      `mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename ... on FeeRate { feeBps } } }`,
+      { input: { merchantAccountId: merchant, feeBps: 250 } },
+    );
     expect(rate.data!.setMerchantFeeRate.feeBps).toBe(250);
     clock = at(dayD, '23:00:00');
-    const payers = [await payerOn(0, '100000'), await payerOn(1, '100000'), await payerOn(2, '100000'), await payerOn(3, '100000')];
+    const payers = [
+      await payerOn(0, '100000'),
+      await payerOn(1, '100000'),
+      await payerOn(2, '100000'),
+      await payerOn(3, '100000'),
+    ];
     // ±2 s around midnight: two just before, two just after.
     const instants: Array<[Date, 'D' | 'next']> = [
-      [at(dayD, '23:59:58.000'), 'D'], [at(dayD, '23:59:59.900'), 'D'],
-      [at(dayNext, '00:00:00.000'), 'next'], [at(dayNext, '00:00:02.000'), 'next'],
+      [at(dayD, '23:59:58.000'), 'D'],
+      [at(dayD, '23:59:59.900'), 'D'],
+      [at(dayNext, '00:00:00.000'), 'next'],
+      [at(dayNext, '00:00:02.000'), 'next'],
     ];
     for (const [i, [instant, day]] of instants.entries()) {
       clock = instant;
@@ -130,7 +148,12 @@ describe('day-cut and settlement', () => {
     const gross = 1001n + 333n;
     // Each D payment came from a payer on another shard, so each sits in its own stripe.
     const fee = feeOf(1001n, 250) + feeOf(333n, 250);
-    expect([s.grossAmount, s.refundedAmount, s.feeAmount, s.netAmount]).toEqual([`${gross}`, '0', `${fee}`, `${gross - fee}`]);
+    expect([s.grossAmount, s.refundedAmount, s.feeAmount, s.netAmount]).toEqual([
+      `${gross}`,
+      '0',
+      `${fee}`,
+      `${gross - fee}`,
+    ]);
     expect(s.status).toBe('SETTLED');
     const after = await merchantBalance(merchant);
     expect(after.pending).toBe(before.pending - gross);
@@ -150,7 +173,9 @@ describe('day-cut and settlement', () => {
 
   it('takes a refund after settlement from available and counts it in the next settlement', async () => {
     const before = await merchantBalance(merchant);
-    const refund = await q(refundDoc, { input: { idempotencyKey: unique('ref'), paymentId: payments.D![0], amount: '101' } });
+    const refund = await q(refundDoc, {
+      input: { idempotencyKey: unique('ref'), paymentId: payments.D![0], amount: '101' },
+    });
     expect(refund.data!.refundPayment.__typename).toBe('Refund');
     const after = await merchantBalance(merchant);
     expect(after.available).toBe(before.available - 101n);
@@ -160,7 +185,12 @@ describe('day-cut and settlement', () => {
     const s = await settle(merchant, dayNext);
     const gross = 2500n + 777n;
     const fee = feeOf(2500n, 250) + feeOf(777n, 250);
-    expect([s.grossAmount, s.refundedAmount, s.feeAmount, s.netAmount]).toEqual([`${gross}`, '101', `${fee}`, `${gross - 101n - fee}`]);
+    expect([s.grossAmount, s.refundedAmount, s.feeAmount, s.netAmount]).toEqual([
+      `${gross}`,
+      '101',
+      `${fee}`,
+      `${gross - 101n - fee}`,
+    ]);
     const settled = await merchantBalance(merchant);
     expect(settled.pending).toBe(after.pending - gross);
   });
@@ -170,7 +200,9 @@ describe('day-cut and settlement', () => {
     const owners = new Map<string, string>();
     for (const id of ids) {
       const shard = stack.shards.of('payment', id);
-      const [rows] = (await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${id}`)) as unknown as [Array<{ s: string | null }>];
+      const [rows] = (await shard.db.execute(
+        sql`SELECT settlement_id AS s FROM payments WHERE id = ${id}`,
+      )) as unknown as [Array<{ s: string | null }>];
       owners.set(id, rows[0]!.s!);
     }
     const d = await settle(merchant, dayD);
@@ -185,9 +217,15 @@ describe('day-cut and settlement', () => {
     const own = await q(doc, { id: merchant }, await token(merchantOwner, 'merchant'));
     expect(own.data!.account.settlements.map((s: { businessDate: string }) => s.businessDate)).toEqual([dayNext, dayD]);
     expect(own.data!.account.settlements[1].payments).toHaveLength(2);
-    const other = await q(`query($id: ID!) { payment(id: $id) { id settlement { id } } }`, { id: payments.D![0] }, await token(unique('shop'), 'merchant'));
+    const other = await q(
+      `query($id: ID!) { payment(id: $id) { id settlement { id } } }`,
+      { id: payments.D![0] },
+      await token(unique('shop'), 'merchant'),
+    );
     expect(errorCodes(other)).toContain('FORBIDDEN');
-    const viaPayment = await q(`query($id: ID!) { payment(id: $id) { id settlement { businessDate } } }`, { id: payments.D![0] });
+    const viaPayment = await q(`query($id: ID!) { payment(id: $id) { id settlement { businessDate } } }`, {
+      id: payments.D![0],
+    });
     expect(viaPayment.data!.payment.settlement.businessDate).toBe(dayD);
   });
 
@@ -199,7 +237,12 @@ describe('day-cut and settlement', () => {
     clock = at(dayW, '23:00:00');
     await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
     const shard = stack.shards.of('payment', paid);
-    const read = async () => ((await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${paid}`)) as unknown as [Array<{ s: string | null }>])[0][0]!.s;
+    const read = async () =>
+      (
+        (await shard.db.execute(sql`SELECT settlement_id AS s FROM payments WHERE id = ${paid}`)) as unknown as [
+          Array<{ s: string | null }>,
+        ]
+      )[0][0]!.s;
     expect(await read()).toBeNull();
     clock = at(addDays(dayW, 1), '00:00:01');
     await settleDue(stack.shards, () => clock, 1, testSettlementSettings());
@@ -215,19 +258,41 @@ describe('reconciliation', () => {
   beforeAll(async () => {
     clock = at(dayR, '10:00:00');
     account = await open(unique('recon'), 'PERSONAL');
-    for (const [ref, amount] of [[refs.a, '1000'], [refs.b, '2000'], [refs.c, '3000']] as const) {
-      const r = await q(depositDoc, { input: { idempotencyKey: unique('dep'), accountId: account, amount, currency: 'USD', externalRef: ref } });
+    for (const [ref, amount] of [
+      [refs.a, '1000'],
+      [refs.b, '2000'],
+      [refs.c, '3000'],
+    ] as const) {
+      const r = await q(depositDoc, {
+        input: { idempotencyKey: unique('dep'), accountId: account, amount, currency: 'USD', externalRef: ref },
+      });
       expect(r.data!.deposit.status).toBe('SUCCEEDED');
     }
-    const w = await q(contractOperation('Withdraw'), { input: { idempotencyKey: unique('wdr'), accountId: account, amount: '500', currency: 'USD', externalRef: `${refs.a}-out` } });
+    const w = await q(contractOperation('Withdraw'), {
+      input: {
+        idempotencyKey: unique('wdr'),
+        accountId: account,
+        amount: '500',
+        currency: 'USD',
+        externalRef: `${refs.a}-out`,
+      },
+    });
     expect(w.data!.withdraw.__typename).toBe('Withdrawal');
   });
 
   const importCsv = (csv: string, channel = 'bank-a') =>
-    q(`mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on Statement { lineCount } ... on UserError { code message } ... on InvalidStatement { line } } }`,
-      { input: { channel, businessDate: dayR, csv } });
+    q(
+      `mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on Statement { lineCount } ... on UserError { code message } ... on InvalidStatement { line } } }`,
+      { input: { channel, businessDate: dayR, csv } },
+    );
   const header = 'external_ref,amount,currency,direction,date';
-  const clean = [header, `${refs.a},1000,USD,CREDIT,${dayR}`, `${refs.b},2000,USD,CREDIT,${dayR}`, `${refs.c},3000,USD,CREDIT,${dayR}`, `${refs.a}-out,500,USD,DEBIT,${dayR}`].join('\n');
+  const clean = [
+    header,
+    `${refs.a},1000,USD,CREDIT,${dayR}`,
+    `${refs.b},2000,USD,CREDIT,${dayR}`,
+    `${refs.c},3000,USD,CREDIT,${dayR}`,
+    `${refs.a}-out,500,USD,DEBIT,${dayR}`,
+  ].join('\n');
 
   it('finds a clean day balanced, with no discrepancies, and stores the report', async () => {
     expect((await importCsv(clean)).data!.importStatement).toEqual({ __typename: 'Statement', lineCount: 4 });
@@ -238,14 +303,28 @@ describe('reconciliation', () => {
   });
 
   it('names each external difference: missing internal, missing external, amount mismatch', async () => {
-    const csv = [header, `${refs.a},1000,USD,CREDIT,${dayR}`, `${refs.b},2001,USD,CREDIT,${dayR}`, `ghost-${refs.c},42,USD,CREDIT,${dayR}`, `${refs.a}-out,500,USD,DEBIT,${dayR}`].join('\n');
+    const csv = [
+      header,
+      `${refs.a},1000,USD,CREDIT,${dayR}`,
+      `${refs.b},2001,USD,CREDIT,${dayR}`,
+      `ghost-${refs.c},42,USD,CREDIT,${dayR}`,
+      `${refs.a}-out,500,USD,DEBIT,${dayR}`,
+    ].join('\n');
     expect((await importCsv(csv)).data!.importStatement.__typename).toBe('Statement');
     const r = await q(reconcileDoc, { businessDate: dayR });
-    const found = r.data!.reconciliation.discrepancies.map((d: Record<string, unknown>) => [d.kind, d.expected, d.actual]);
+    const found = r.data!.reconciliation.discrepancies.map((d: Record<string, unknown>) => [
+      d.kind,
+      d.expected,
+      d.actual,
+    ]);
     expect(r.data!.reconciliation.balanced).toBe(false);
-    expect(found).toEqual(expect.arrayContaining([
-      ['AMOUNT_MISMATCH', '2000', '2001'], ['MISSING_INTERNAL', null, '42'], ['MISSING_EXTERNAL', '3000', null],
-    ]));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        ['AMOUNT_MISMATCH', '2000', '2001'],
+        ['MISSING_INTERNAL', null, '42'],
+        ['MISSING_EXTERNAL', '3000', null],
+      ]),
+    );
     expect(found).toHaveLength(3);
     await importCsv(clean);
   });
@@ -262,13 +341,17 @@ describe('reconciliation', () => {
     } finally {
       await shard.db.execute(sql`UPDATE accounts SET available = available - 7 WHERE id = ${account}`);
     }
-    await shard.db.execute(sql`UPDATE ledger_entries SET amount = amount + 1 WHERE account_id = ${account} AND sequence = 1`);
+    await shard.db.execute(
+      sql`UPDATE ledger_entries SET amount = amount + 1 WHERE account_id = ${account} AND sequence = 1`,
+    );
     try {
       const r = await q(reconcileDoc, { businessDate: dayR });
       const kinds = r.data!.reconciliation.discrepancies.map((d: { kind: string }) => d.kind).sort();
       expect(kinds).toEqual(['BALANCE_MISMATCH', 'TAMPER_DETECTED', 'UNBALANCED_POSTING']);
     } finally {
-      await shard.db.execute(sql`UPDATE ledger_entries SET amount = amount - 1 WHERE account_id = ${account} AND sequence = 1`);
+      await shard.db.execute(
+        sql`UPDATE ledger_entries SET amount = amount - 1 WHERE account_id = ${account} AND sequence = 1`,
+      );
     }
     expect((await q(reconcileDoc, { businessDate: dayR })).data!.reconciliation.balanced).toBe(true);
   });
@@ -283,7 +366,11 @@ describe('reconciliation', () => {
     ];
     for (const [csv, line] of cases) {
       const r = await importCsv(csv);
-      expect(r.data!.importStatement, csv).toMatchObject({ __typename: 'InvalidStatement', code: 'INVALID_STATEMENT', line });
+      expect(r.data!.importStatement, csv).toMatchObject({
+        __typename: 'InvalidStatement',
+        code: 'INVALID_STATEMENT',
+        line,
+      });
     }
     // The clean statement imported before is still the one in force.
     expect((await q(reconcileDoc, { businessDate: dayR })).data!.reconciliation.balanced).toBe(true);
@@ -297,12 +384,16 @@ describe('reconciliation', () => {
     for (const s of health.shards) expect(s.debits).toBe(s.credits);
     let clearing = 0n;
     for (const shard of stack.shards.all) {
-      const [rows] = (await shard.db.execute(sql`SELECT COALESCE(SUM(available + frozen + pending), 0) AS t FROM accounts WHERE system_kind = 'CLEARING' AND currency = 'USD'`)) as unknown as [Array<{ t: string }>];
+      const [rows] = (await shard.db.execute(
+        sql`SELECT COALESCE(SUM(available + frozen + pending), 0) AS t FROM accounts WHERE system_kind = 'CLEARING' AND currency = 'USD'`,
+      )) as unknown as [Array<{ t: string }>];
       clearing += BigInt(rows[0]!.t);
     }
     expect(health.inTransit.find((t: { currency: string }) => t.currency === 'USD')?.amount ?? '0').toBe(`${clearing}`);
     // Nothing moves in this test now, so the clearing accounts must equal what the records say is in flight.
-    const kinds = (await q(reconcileDoc, { businessDate: dayR })).data!.reconciliation.discrepancies.map((d: { kind: string }) => d.kind);
+    const kinds = (await q(reconcileDoc, { businessDate: dayR })).data!.reconciliation.discrepancies.map(
+      (d: { kind: string }) => d.kind,
+    );
     expect(kinds).not.toContain('CLEARING_MISMATCH');
     const customer = await q(contractOperation('LedgerHealth'), {}, await token(unique('c'), 'customer'));
     expect(errorCodes(customer)).toContain('FORBIDDEN');

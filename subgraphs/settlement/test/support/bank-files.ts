@@ -37,35 +37,40 @@ export function closingOf(s: FileStatement): bigint {
 }
 
 /** camt.053.001.02 with a default namespace, or a later version with a prefix (`ns2:`) when `prefix` is given. */
-export function camt053(statements: readonly FileStatement[], options: { version?: string; prefix?: string; declaration?: string } = {}): string {
+export function camt053(
+  statements: readonly FileStatement[],
+  options: { version?: string; prefix?: string; declaration?: string } = {},
+): string {
   const version = options.version ?? '02';
   const p = options.prefix ? `${options.prefix}:` : '';
   const xmlns = options.prefix ? `xmlns:${options.prefix}` : 'xmlns';
-  const status = (version === '02' ? `<${p}Sts>BOOK</${p}Sts>` : `<${p}Sts><${p}Cd>BOOK</${p}Cd></${p}Sts>`);
+  const status = version === '02' ? `<${p}Sts>BOOK</${p}Sts>` : `<${p}Sts><${p}Cd>BOOK</${p}Cd></${p}Sts>`;
   const bal = (code: string, amount: bigint, currency: string, date: string) =>
     `<${p}Bal><${p}Tp><${p}CdOrPrtry><${p}Cd>${code}</${p}Cd></${p}CdOrPrtry></${p}Tp><${p}Amt Ccy="${currency}">${decimal(amount, currency)}</${p}Amt>` +
     `<${p}CdtDbtInd>${amount < 0n ? 'DBIT' : 'CRDT'}</${p}CdtDbtInd><${p}Dt><${p}Dt>${date}</${p}Dt></${p}Dt></${p}Bal>`;
-  const entry = (e: FileEntry, currency: string) => [
-    `      <${p}Ntry>`,
-    `        <${p}Amt Ccy="${currency}">${decimal(e.amount, currency)}</${p}Amt>`,
-    `        <${p}CdtDbtInd>${e.direction === 'CREDIT' ? 'CRDT' : 'DBIT'}</${p}CdtDbtInd>`,
-    `        ${status}`,
-    `        <${p}BookgDt><${p}Dt>${e.bookingDate}</${p}Dt></${p}BookgDt><${p}ValDt><${p}Dt>${e.bookingDate}</${p}Dt></${p}ValDt>`,
-    `        <${p}AcctSvcrRef>BANK-${e.ref || 'X'}</${p}AcctSvcrRef>`,
-    `        <${p}BkTxCd><${p}Prtry><${p}Cd>NTRF</${p}Cd></${p}Prtry></${p}BkTxCd>`,
-    `        <${p}NtryDtls><${p}TxDtls><${p}Refs><${p}EndToEndId>${e.ref || 'NOTPROVIDED'}</${p}EndToEndId></${p}Refs>`,
-    `          <${p}RltdPties><${p}Dbtr><${p}Nm>Jürgen Müller &amp; Söhne</${p}Nm></${p}Dbtr></${p}RltdPties></${p}TxDtls></${p}NtryDtls>`,
-    `      </${p}Ntry>`,
-  ].join('\n');
-  const stmt = (s: FileStatement) => [
-    `    <${p}Stmt>`,
-    `      <${p}Id>${s.id}</${p}Id><${p}CreDtTm>${s.date}T23:59:00</${p}CreDtTm>`,
-    `      <${p}Acct><${p}Id><${p}IBAN>DE89370400440532013000</${p}IBAN></${p}Id><${p}Ccy>${s.currency}</${p}Ccy></${p}Acct>`,
-    `      ${bal('OPBD', s.opening, s.currency, s.date)}`,
-    `      ${bal('CLBD', closingOf(s), s.currency, s.date)}`,
-    ...s.entries.map((e) => entry(e, s.currency)),
-    `    </${p}Stmt>`,
-  ].join('\n');
+  const entry = (e: FileEntry, currency: string) =>
+    [
+      `      <${p}Ntry>`,
+      `        <${p}Amt Ccy="${currency}">${decimal(e.amount, currency)}</${p}Amt>`,
+      `        <${p}CdtDbtInd>${e.direction === 'CREDIT' ? 'CRDT' : 'DBIT'}</${p}CdtDbtInd>`,
+      `        ${status}`,
+      `        <${p}BookgDt><${p}Dt>${e.bookingDate}</${p}Dt></${p}BookgDt><${p}ValDt><${p}Dt>${e.bookingDate}</${p}Dt></${p}ValDt>`,
+      `        <${p}AcctSvcrRef>BANK-${e.ref || 'X'}</${p}AcctSvcrRef>`,
+      `        <${p}BkTxCd><${p}Prtry><${p}Cd>NTRF</${p}Cd></${p}Prtry></${p}BkTxCd>`,
+      `        <${p}NtryDtls><${p}TxDtls><${p}Refs><${p}EndToEndId>${e.ref || 'NOTPROVIDED'}</${p}EndToEndId></${p}Refs>`,
+      `          <${p}RltdPties><${p}Dbtr><${p}Nm>Jürgen Müller &amp; Söhne</${p}Nm></${p}Dbtr></${p}RltdPties></${p}TxDtls></${p}NtryDtls>`,
+      `      </${p}Ntry>`,
+    ].join('\n');
+  const stmt = (s: FileStatement) =>
+    [
+      `    <${p}Stmt>`,
+      `      <${p}Id>${s.id}</${p}Id><${p}CreDtTm>${s.date}T23:59:00</${p}CreDtTm>`,
+      `      <${p}Acct><${p}Id><${p}IBAN>DE89370400440532013000</${p}IBAN></${p}Id><${p}Ccy>${s.currency}</${p}Ccy></${p}Acct>`,
+      `      ${bal('OPBD', s.opening, s.currency, s.date)}`,
+      `      ${bal('CLBD', closingOf(s), s.currency, s.date)}`,
+      ...s.entries.map((e) => entry(e, s.currency)),
+      `    </${p}Stmt>`,
+    ].join('\n');
   return [
     options.declaration ?? '<?xml version="1.0" encoding="UTF-8"?>',
     `<${p}Document ${xmlns}="urn:iso:std:iso:20022:tech:xsd:camt.053.001.${version}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">`,
@@ -106,8 +111,14 @@ export function mt940(statements: readonly FileStatement[], options: { split?: n
     for (let part = 0; part < parts; part++) {
       const entries = s.entries.slice(part * size, (part + 1) * size);
       const last = part === parts - 1;
-      const end = last ? closingOf(s) : entries.reduce((sum, e) => sum + (e.direction === 'CREDIT' ? e.amount : -e.amount), balance);
-      lines.push(`:20:${s.id}-${part + 1}`, `:25:DE89370400440532013${String(n).padStart(3, '0')}/${s.currency}`, `:28C:${String(n + 1).padStart(5, '0')}/${part + 1}`);
+      const end = last
+        ? closingOf(s)
+        : entries.reduce((sum, e) => sum + (e.direction === 'CREDIT' ? e.amount : -e.amount), balance);
+      lines.push(
+        `:20:${s.id}-${part + 1}`,
+        `:25:DE89370400440532013${String(n).padStart(3, '0')}/${s.currency}`,
+        `:28C:${String(n + 1).padStart(5, '0')}/${part + 1}`,
+      );
       lines.push(mtBalance(part === 0 ? '60F' : '60M', balance, s.currency, s.date));
       for (const e of entries) lines.push(...mtEntry(e, s.currency));
       lines.push(mtBalance(last ? '62F' : '62M', end, s.currency, s.date), '-');

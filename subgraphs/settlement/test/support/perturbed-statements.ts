@@ -46,7 +46,15 @@ export function generateStatements(random: Random, options: GeneratorOptions): G
   let serial = 0;
   const line = (date: string, currency: string, signed: bigint, externalRef: string, valueDate = date): BankLine => {
     serial++;
-    const made = { key: `l${serial}`, statementDate: date, valueDate, currency, signed, externalRef, lineNumber: serial };
+    const made = {
+      key: `l${serial}`,
+      statementDate: date,
+      valueDate,
+      currency,
+      signed,
+      externalRef,
+      lineNumber: serial,
+    };
     lines.push(made);
     return made;
   };
@@ -56,25 +64,47 @@ export function generateStatements(random: Random, options: GeneratorOptions): G
       // A day's card deposits: no reference of their own, settled as one line; each below any sum of two.
       const cards: Movement[] = [];
       const cardCount = random.between(2, 5);
-      for (let i = 0; i < cardCount; i++) cards.push(movement(movements, `c${movements.length}`, date, currency, BigInt(random.between(1_000, 1_999)), null));
-      line(date, currency, cards.reduce((s, m) => s + m.signed, 0n), `BATCH-${date}-${currency}`);
+      for (let i = 0; i < cardCount; i++)
+        cards.push(
+          movement(movements, `c${movements.length}`, date, currency, BigInt(random.between(1_000, 1_999)), null),
+        );
+      line(
+        date,
+        currency,
+        cards.reduce((s, m) => s + m.signed, 0n),
+        `BATCH-${date}-${currency}`,
+      );
       expectations.push({ kind: 'BATCH', movementIds: cards.map((m) => m.id), lineKey: `l${serial}` });
       for (let i = 0; i < options.movementsPerDay; i++) {
         const id = `m${movements.length}`;
         const unreferenced = random.below(10) === 0;
-        // Amounts of unreferenced movements lie far apart (1,000,000 steps), so only their own line is within tolerance.
-        const amount = unreferenced ? BigInt(1_000_000 * (movements.length + 1) + random.between(0, 999)) : BigInt(random.between(100_000, 999_999));
+        // Amounts of unreferenced movements lie far apart (1,000,000 steps), so only their own line is within
+        // tolerance.
+        const amount = unreferenced
+          ? BigInt(1_000_000 * (movements.length + 1) + random.between(0, 999))
+          : BigInt(random.between(100_000, 999_999));
         const signed = random.below(4) === 0 ? -amount : amount;
         const m = movement(movements, id, date, currency, signed, unreferenced ? null : `R${id}`);
         perturb(random, options, m, date, line, expectations);
       }
-      if (random.below(3) === 0) expectations.push({ kind: 'BANK_ONLY', lineKey: line(date, currency, -BigInt(random.between(1, 500)), `FEE-${date}-${currency}`).key });
+      if (random.below(3) === 0)
+        expectations.push({
+          kind: 'BANK_ONLY',
+          lineKey: line(date, currency, -BigInt(random.between(1, 500)), `FEE-${date}-${currency}`).key,
+        });
     }
   }
   return { movements, lines, expectations };
 }
 
-function movement(list: Movement[], id: string, businessDate: string, currency: string, signed: bigint, externalRef: string | null): Movement {
+function movement(
+  list: Movement[],
+  id: string,
+  businessDate: string,
+  currency: string,
+  signed: bigint,
+  externalRef: string | null,
+): Movement {
   const m = { id, businessDate, currency, signed, externalRef };
   list.push(m);
   return m;
@@ -82,7 +112,14 @@ function movement(list: Movement[], id: string, businessDate: string, currency: 
 
 type Line = (date: string, currency: string, signed: bigint, externalRef: string, valueDate?: string) => BankLine;
 
-function perturb(random: Random, options: GeneratorOptions, m: Movement, date: string, line: Line, expectations: Expectation[]): void {
+function perturb(
+  random: Random,
+  options: GeneratorOptions,
+  m: Movement,
+  date: string,
+  line: Line,
+  expectations: Expectation[],
+): void {
   if (m.externalRef === null) {
     const difference = -BigInt(random.between(0, Number(options.fuzzMax)));
     const shifted = random.below(2) === 0 ? date : addDays(date, 1);

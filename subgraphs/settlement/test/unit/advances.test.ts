@@ -24,8 +24,18 @@ describe('advance rules', () => {
   });
 
   it('split an advance over the stripes within each one pending, the fees summing to the fee of the whole', () => {
-    for (const [amount, bps] of [[1_234n, 250], [3n, 10_000], [1_501n, 1], [7n, 5_000]] as const) {
-      const pieces = planPieces(amount, bps, [stripe('a', 1n), stripe('b', 1_000n), stripe('c', 501n), stripe('d', 0n)]);
+    for (const [amount, bps] of [
+      [1_234n, 250],
+      [3n, 10_000],
+      [1_501n, 1],
+      [7n, 5_000],
+    ] as const) {
+      const pieces = planPieces(amount, bps, [
+        stripe('a', 1n),
+        stripe('b', 1_000n),
+        stripe('c', 501n),
+        stripe('d', 0n),
+      ]);
       expect(pieces.reduce((a, p) => a + p.amount, 0n)).toBe(amount);
       expect(pieces.reduce((a, p) => a + p.feeAmount, 0n)).toBe(feeOf(amount, bps));
       for (const p of pieces) expect(p.feeAmount <= p.amount && p.amount > 0n).toBe(true);
@@ -34,8 +44,12 @@ describe('advance rules', () => {
     expect(() => planPieces(1_503n, 0, [stripe('a', 1n), stripe('b', 1_000n), stripe('c', 501n)])).toThrow();
   });
 
-  it('count as repaid only what refunds took from the stripe\'s available, per refund', () => {
-    const keys = [{ refundId: 'r1', key: 'r1' }, { refundId: 'r2', key: 'r2' }, { refundId: 'r2', key: 'r2:leg:1' }];
+  it("count as repaid only what refunds took from the stripe's available, per refund", () => {
+    const keys = [
+      { refundId: 'r1', key: 'r1' },
+      { refundId: 'r2', key: 'r2' },
+      { refundId: 'r2', key: 'r2:leg:1' },
+    ];
     const entries = [
       { key: 'r1', accountId: 'x', bucket: 'PENDING', amount: -700n },
       { key: 'r1', accountId: 'x', bucket: 'AVAILABLE', amount: -300n },
@@ -45,8 +59,21 @@ describe('advance rules', () => {
       { key: 'r2:leg:1', accountId: 'x', bucket: 'AVAILABLE', amount: -20n },
       { key: 'r2:leg:1', accountId: 'x', bucket: 'AVAILABLE', amount: 5n },
     ];
-    expect(repaidByRefunds(keys, entries, 'x')).toEqual(new Map([['r1', 300n], ['r2', 20n]]));
-    expect(repaidByRefunds(keys, entries.filter((e) => e.bucket === 'PENDING'), 'x')).toEqual(new Map());
-    expect(() => repaidByRefunds(keys, [{ key: 'other', accountId: 'x', bucket: 'AVAILABLE', amount: -1n }], 'x')).toThrow(/no refund asked/);
+    expect(repaidByRefunds(keys, entries, 'x')).toEqual(
+      new Map([
+        ['r1', 300n],
+        ['r2', 20n],
+      ]),
+    );
+    expect(
+      repaidByRefunds(
+        keys,
+        entries.filter((e) => e.bucket === 'PENDING'),
+        'x',
+      ),
+    ).toEqual(new Map());
+    expect(() =>
+      repaidByRefunds(keys, [{ key: 'other', accountId: 'x', bucket: 'AVAILABLE', amount: -1n }], 'x'),
+    ).toThrow(/no refund asked/);
   });
 });

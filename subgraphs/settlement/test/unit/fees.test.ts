@@ -22,25 +22,47 @@ describe('fees', () => {
   });
 
   it('settle a stripe: net = gross − refunded − fee, early refunds out of pending, late ones out of available', () => {
-    const part = settlePart([{ amount: 1_001n, refundedAmount: 200n }, { amount: 500n, refundedAmount: 0n }], [300n], 250);
-    expect(part).toEqual({ gross: 1_501n, refunded: 500n, advanced: 0n, fee: 33n, moved: 1_301n }); // 1301 × 2.5% = 32.525 → 33
+    const part = settlePart(
+      [
+        { amount: 1_001n, refundedAmount: 200n },
+        { amount: 500n, refundedAmount: 0n },
+      ],
+      [300n],
+      250,
+    );
+    // 1301 × 2.5% = 32.525 → 33
+    expect(part).toEqual({ gross: 1_501n, refunded: 500n, advanced: 0n, fee: 33n, moved: 1_301n });
     expect(netOf(part)).toBe(1_501n - 500n - 33n);
     expect(part.moved - part.fee).toBe(netOf(part) + 300n);
   });
 
   it('settle a stripe after an advance: what stands advanced is covered, not moved, and bears no settlement fee', () => {
-    const payments = [{ amount: 1_001n, refundedAmount: 200n }, { amount: 500n, refundedAmount: 0n }];
+    const payments = [
+      { amount: 1_001n, refundedAmount: 200n },
+      { amount: 500n, refundedAmount: 0n },
+    ];
     const part = settlePart(payments, [], 250, 1_000n);
-    expect(part).toEqual({ gross: 1_501n, refunded: 200n, advanced: 1_000n, fee: 8n, moved: 301n }); // 301 × 2.5% = 7.525 → 8
+    // 301 × 2.5% = 7.525 → 8
+    expect(part).toEqual({ gross: 1_501n, refunded: 200n, advanced: 1_000n, fee: 8n, moved: 301n });
     expect(netOf(part)).toBe(1_501n - 200n - 1_000n - 8n);
-    // Advanced beyond the date's money: all of it covered, nothing moved, no fee; the rest stays outstanding for the next date.
-    expect(settlePart(payments, [], 250, 5_000n)).toEqual({ gross: 1_501n, refunded: 200n, advanced: 1_301n, fee: 0n, moved: 0n });
+    // Advanced beyond the date's money: all of it covered, nothing moved, no fee; the rest stays outstanding for the
+    // next date.
+    expect(settlePart(payments, [], 250, 5_000n)).toEqual({
+      gross: 1_501n,
+      refunded: 200n,
+      advanced: 1_301n,
+      fee: 0n,
+      moved: 0n,
+    });
   });
 });
 
 describe('credit repaid by a settlement', () => {
   it('covers the credit in use first, never more than what was made available', () => {
-    const parts = [{ movedAmount: 1000n, feeAmount: 25n }, { movedAmount: 100n, feeAmount: 3n }];
+    const parts = [
+      { movedAmount: 1000n, feeAmount: 25n },
+      { movedAmount: 100n, feeAmount: 3n },
+    ];
     expect(creditRepaidOf(300n, parts)).toBe(300n);
     expect(creditRepaidOf(5_000n, parts)).toBe(1072n);
     expect(creditRepaidOf(0n, parts)).toBe(0n);
@@ -52,11 +74,30 @@ describe('statement CSV', () => {
   const header = 'external_ref,amount,currency,direction,date';
 
   it('reads a well-formed statement', () => {
-    const result = parseStatementCsv(`${header}\nbank-1,1999,USD,CREDIT,2026-11-22\r\nbank-2,500,USD,DEBIT,2026-11-22\n\n`);
-    expect(result).toEqual({ ok: true, value: [
-      { lineNumber: 2, externalRef: 'bank-1', amount: 1999n, currency: 'USD', direction: 'CREDIT', valueDate: '2026-11-22' },
-      { lineNumber: 3, externalRef: 'bank-2', amount: 500n, currency: 'USD', direction: 'DEBIT', valueDate: '2026-11-22' },
-    ] });
+    const result = parseStatementCsv(
+      `${header}\nbank-1,1999,USD,CREDIT,2026-11-22\r\nbank-2,500,USD,DEBIT,2026-11-22\n\n`,
+    );
+    expect(result).toEqual({
+      ok: true,
+      value: [
+        {
+          lineNumber: 2,
+          externalRef: 'bank-1',
+          amount: 1999n,
+          currency: 'USD',
+          direction: 'CREDIT',
+          valueDate: '2026-11-22',
+        },
+        {
+          lineNumber: 3,
+          externalRef: 'bank-2',
+          amount: 500n,
+          currency: 'USD',
+          direction: 'DEBIT',
+          valueDate: '2026-11-22',
+        },
+      ],
+    });
   });
 
   it('names the line of the first error', () => {
@@ -80,28 +121,62 @@ describe('statement CSV', () => {
 
   it('reads quoted fields with commas and doubled quotes, CRLF line ends and a UTF-8 BOM', () => {
     const csv = `\ufeff${header}\r\n"bank, ""A"" 1",1999,USD,CREDIT,2026-11-22\r\n  "bank-2" , "500",USD,DEBIT,2026-11-22\r\n\r\n`;
-    expect(parseStatementCsv(csv)).toEqual({ ok: true, value: [
-      { lineNumber: 2, externalRef: 'bank, "A" 1', amount: 1999n, currency: 'USD', direction: 'CREDIT', valueDate: '2026-11-22' },
-      { lineNumber: 3, externalRef: 'bank-2', amount: 500n, currency: 'USD', direction: 'DEBIT', valueDate: '2026-11-22' },
-    ] });
+    expect(parseStatementCsv(csv)).toEqual({
+      ok: true,
+      value: [
+        {
+          lineNumber: 2,
+          externalRef: 'bank, "A" 1',
+          amount: 1999n,
+          currency: 'USD',
+          direction: 'CREDIT',
+          valueDate: '2026-11-22',
+        },
+        {
+          lineNumber: 3,
+          externalRef: 'bank-2',
+          amount: 500n,
+          currency: 'USD',
+          direction: 'DEBIT',
+          valueDate: '2026-11-22',
+        },
+      ],
+    });
   });
 
   it('names the line of malformed CSV: a quote left open, text after a closing quote, a field across lines', () => {
     const cases: Array<[string, number, RegExp]> = [
-      [`${header}\nok-1,1,USD,CREDIT,2026-11-22\n"bank-2,5,USD,CREDIT,2026-11-22\n`, 3, /not valid CSV: .*Quote Not Closed/],
-      [`${header}\r\nok-1,1,USD,CREDIT,2026-11-22\r\n"bank"-2,5,USD,CREDIT,2026-11-22\r\nok-3,1,USD,CREDIT,2026-11-22`, 3, /not valid CSV: .*Closing Quote/],
+      [
+        `${header}\nok-1,1,USD,CREDIT,2026-11-22\n"bank-2,5,USD,CREDIT,2026-11-22\n`,
+        3,
+        /not valid CSV: .*Quote Not Closed/,
+      ],
+      [
+        `${header}\r\nok-1,1,USD,CREDIT,2026-11-22\r\n"bank"-2,5,USD,CREDIT,2026-11-22\r\nok-3,1,USD,CREDIT,2026-11-22`,
+        3,
+        /not valid CSV: .*Closing Quote/,
+      ],
       [`${header}\nok-1,1,USD,CREDIT,2026-11-22\n"bank\n2",5,USD,CREDIT,2026-11-22`, 4, /spans more than one line/],
     ];
     for (const [csv, line, message] of cases) {
-      expect(parseStatementCsv(csv), csv).toMatchObject({ ok: false, error: { line, message: expect.stringMatching(message) } });
+      expect(parseStatementCsv(csv), csv).toMatchObject({
+        ok: false,
+        error: { line, message: expect.stringMatching(message) },
+      });
     }
   });
 
   it('refuses a statement over its size or line limit', () => {
     const big = `${header}\n${'x'.repeat(statementBytesMax)}`;
-    expect(parseStatementCsv(big)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/larger than/) } });
+    expect(parseStatementCsv(big)).toMatchObject({
+      ok: false,
+      error: { message: expect.stringMatching(/larger than/) },
+    });
     const lines = Array.from({ length: statementLinesMax + 1 }, (_, i) => `r${i},1,USD,CREDIT,2026-11-22`);
-    expect(parseStatementCsv([header, ...lines].join('\n'))).toMatchObject({ ok: false, error: { line: statementLinesMax + 2, message: `more than ${statementLinesMax} lines` } });
+    expect(parseStatementCsv([header, ...lines].join('\n'))).toMatchObject({
+      ok: false,
+      error: { line: statementLinesMax + 2, message: `more than ${statementLinesMax} lines` },
+    });
     expect(parseStatementCsv([header, ...lines.slice(1)].join('\n'))).toMatchObject({ ok: true });
   });
 

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { adjustmentOf, exceptionsOf, type ExceptionState } from '../../src/domain/channel-report';
-import { addDays, assertPartition, matchChannel, type Match, type MatchingRules, type MatchResult } from '../../src/domain/matching';
+import {
+  addDays,
+  assertPartition,
+  matchChannel,
+  type Match,
+  type MatchingRules,
+  type MatchResult,
+} from '../../src/domain/matching';
 import { useSeededRandom } from '../../../../test/support/seeded-random';
 import { generateStatements, type Generated } from '../support/perturbed-statements';
 
@@ -15,8 +22,16 @@ const random = useSeededRandom();
 console.log(`[matching-perturbed] seed ${random.seed}`);
 
 const ruleSets: Array<[string, MatchingRules, bigint]> = [
-  ['absolute tolerance', { amountToleranceMinor: 50n, amountToleranceBps: 0, dateWindowDays: 1, allowOneToMany: true }, 50n],
-  ['tolerance in basis points', { amountToleranceMinor: 0n, amountToleranceBps: 5, dateWindowDays: 1, allowOneToMany: true }, 1_000n],
+  [
+    'absolute tolerance',
+    { amountToleranceMinor: 50n, amountToleranceBps: 0, dateWindowDays: 1, allowOneToMany: true },
+    50n,
+  ],
+  [
+    'tolerance in basis points',
+    { amountToleranceMinor: 0n, amountToleranceBps: 5, dateWindowDays: 1, allowOneToMany: true },
+    1_000n,
+  ],
 ];
 
 function check(generated: Generated, result: MatchResult): void {
@@ -37,7 +52,10 @@ function check(generated: Generated, result: MatchResult): void {
       case 'SHIFTED': {
         const m = matchOf.get(e.movementId)!;
         expect(m, at).toMatchObject({ rule: 'REFERENCE', difference: 0n });
-        expect(m.lines.map((l) => l.statementDate), at).toEqual([addDays(movement.get(e.movementId)!.businessDate, 1)]);
+        expect(
+          m.lines.map((l) => l.statementDate),
+          at,
+        ).toEqual([addDays(movement.get(e.movementId)!.businessDate, 1)]);
         break;
       }
       case 'SPLIT':
@@ -47,14 +65,20 @@ function check(generated: Generated, result: MatchResult): void {
       case 'NO_REFERENCE': {
         const m = matchOf.get(e.movementId)!;
         expect(m, at).toMatchObject({ rule: 'AMOUNT_DATE', difference: e.difference });
-        expect(m.lines.map((l) => l.key), at).toEqual([e.lineKey]);
+        expect(
+          m.lines.map((l) => l.key),
+          at,
+        ).toEqual([e.lineKey]);
         break;
       }
       case 'BATCH': {
         const m = matchOf.get(e.movementIds[0]!)!;
         expect(m, at).toMatchObject({ rule: 'ONE_TO_MANY', difference: 0n });
         expect(m.movements.map((x) => x.id).sort(), at).toEqual([...e.movementIds].sort());
-        expect(m.lines.map((l) => l.key), at).toEqual([e.lineKey]);
+        expect(
+          m.lines.map((l) => l.key),
+          at,
+        ).toEqual([e.lineKey]);
         break;
       }
       case 'DROPPED':
@@ -78,9 +102,25 @@ function check(generated: Generated, result: MatchResult): void {
 describe('matching perturbed statements of a generated ledger', () => {
   for (const [name, rules, fuzzMax] of ruleSets) {
     it(`finds or matches every perturbation (${name})`, () => {
-      const generated = generateStatements(random, { firstDate: '2026-03-01', days: 14, movementsPerDay: 25, currencies: ['USD', 'EUR', 'JPY'], fuzzMax });
+      const generated = generateStatements(random, {
+        firstDate: '2026-03-01',
+        days: 14,
+        movementsPerDay: 25,
+        currencies: ['USD', 'EUR', 'JPY'],
+        fuzzMax,
+      });
       const kinds = new Set(generated.expectations.map((e) => e.kind));
-      expect([...kinds].sort()).toEqual(['BANK_ONLY', 'BATCH', 'DROPPED', 'DUPLICATED', 'EXACT', 'FEE', 'NO_REFERENCE', 'SHIFTED', 'SPLIT']);
+      expect([...kinds].sort()).toEqual([
+        'BANK_ONLY',
+        'BATCH',
+        'DROPPED',
+        'DUPLICATED',
+        'EXACT',
+        'FEE',
+        'NO_REFERENCE',
+        'SHIFTED',
+        'SPLIT',
+      ]);
       const result = matchChannel(generated.lines, generated.movements, rules);
       assertPartition(result, generated.lines.length, generated.movements.length);
       check(generated, result);
@@ -89,17 +129,34 @@ describe('matching perturbed statements of a generated ledger', () => {
 
   it('gives each date exceptions for exactly what is unexplained, and an adjustment table that adds up', () => {
     const rules = ruleSets[0]![1];
-    const generated = generateStatements(random, { firstDate: '2026-04-01', days: 5, movementsPerDay: 20, currencies: ['USD', 'KWD'], fuzzMax: 50n });
+    const generated = generateStatements(random, {
+      firstDate: '2026-04-01',
+      days: 5,
+      movementsPerDay: 20,
+      currencies: ['USD', 'KWD'],
+      fuzzMax: 50n,
+    });
     const result = matchChannel(generated.lines, generated.movements, rules);
     for (let day = 0; day < 5; day++) {
       const date = addDays('2026-04-01', day);
       const found = exceptionsOf(result, date, day < 4);
-      const states = new Map<string, ExceptionState>(found.map((f) => [f.subject, { kind: f.kind, status: 'OPEN', resolution: null }]));
+      const states = new Map<string, ExceptionState>(
+        found.map((f) => [f.subject, { kind: f.kind, status: 'OPEN', resolution: null }]),
+      );
       const open = adjustmentOf(result, date, (s) => states.get(s), new Map());
-      const dropped = generated.expectations.filter((e) => e.kind === 'DROPPED' && generated.movements.find((m) => m.id === e.movementId)!.businessDate === date);
-      expect(found.filter((f) => f.kind === (day < 4 ? 'MISSING_EXTERNAL' : 'IN_TRANSIT'))).toHaveLength(dropped.length);
+      const dropped = generated.expectations.filter(
+        (e) => e.kind === 'DROPPED' && generated.movements.find((m) => m.id === e.movementId)!.businessDate === date,
+      );
+      expect(found.filter((f) => f.kind === (day < 4 ? 'MISSING_EXTERNAL' : 'IN_TRANSIT'))).toHaveLength(
+        dropped.length,
+      );
       // Resolving every exception leaves nothing unexplained; the identity holds either way (adjustmentOf asserts it).
-      for (const [subject, state] of states) states.set(subject, { ...state, status: 'RESOLVED', resolution: state.kind === 'IN_TRANSIT' ? 'TIMING' : 'WRITE_OFF' });
+      for (const [subject, state] of states)
+        states.set(subject, {
+          ...state,
+          status: 'RESOLVED',
+          resolution: state.kind === 'IN_TRANSIT' ? 'TIMING' : 'WRITE_OFF',
+        });
       const resolved = adjustmentOf(result, date, (s) => states.get(s), new Map());
       expect(resolved.every((r) => r.balanced && r.unexplained === 0n)).toBe(true);
       expect(open.map((r) => r.bankMovements)).toEqual(resolved.map((r) => r.bankMovements));
@@ -113,17 +170,43 @@ describe('batches pair best first, not in the order the rows come', () => {
   // its window, among them the next day's batch line (3,712: 48 off, within the tolerance). When
   // the rows' ids put that line first, it took the day's deposits, and the day's own line, exact,
   // was left over. Now the closest sums pair first, whatever the order.
-  const rules: MatchingRules = { amountToleranceMinor: 50n, amountToleranceBps: 0, dateWindowDays: 1, allowOneToMany: true };
-  const card = (id: string, signed: bigint) => ({ id, businessDate: '2088-01-26', currency: 'USD', signed, externalRef: null });
-  const batch = (key: string, date: string, signed: bigint, lineNumber: number) => ({ key, statementDate: date, valueDate: date, currency: 'USD', signed, externalRef: `BATCH-${date}`, lineNumber });
+  const rules: MatchingRules = {
+    amountToleranceMinor: 50n,
+    amountToleranceBps: 0,
+    dateWindowDays: 1,
+    allowOneToMany: true,
+  };
+  const card = (id: string, signed: bigint) => ({
+    id,
+    businessDate: '2088-01-26',
+    currency: 'USD',
+    signed,
+    externalRef: null,
+  });
+  const batch = (key: string, date: string, signed: bigint, lineNumber: number) => ({
+    key,
+    statementDate: date,
+    valueDate: date,
+    currency: 'USD',
+    signed,
+    externalRef: `BATCH-${date}`,
+    lineNumber,
+  });
   const movements = [card('c10', 1_825n), card('c11', 1_839n)];
   const lines = [batch('l8', '2088-01-26', 3_664n, 8), batch('l16', '2088-01-27', 3_712n, 16)];
-  for (const [order, ls] of [['its own line first', lines], ['the next day\'s line first', [...lines].reverse()]] as const) {
+  for (const [order, ls] of [
+    ['its own line first', lines],
+    ["the next day's line first", [...lines].reverse()],
+  ] as const) {
     it(`matches the day's deposits to the day's own line exactly (${order})`, () => {
       const result = matchChannel(ls, movements, rules);
       const of = (key: string) => result.matches.find((m) => m.lines.some((l) => l.key === key));
       expect(of('l8')).toMatchObject({ rule: 'ONE_TO_MANY', difference: 0n });
-      expect(of('l8')!.movements.map((m) => m.id).sort()).toEqual(['c10', 'c11']);
+      expect(
+        of('l8')!
+          .movements.map((m) => m.id)
+          .sort(),
+      ).toEqual(['c10', 'c11']);
       expect(of('l16')).toBeUndefined();
       expect(result.unmatchedLines.map((u) => u.line.key)).toEqual(['l16']);
     });

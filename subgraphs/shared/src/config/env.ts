@@ -58,24 +58,43 @@ function rangeText(min: number, max: number): string {
 
 /** A whole number in [min, max], written in decimal digits. */
 function integerSchema(min: number, max: number) {
-  return z.string()
+  return z
+    .string()
     .trim()
     .regex(/^-?[0-9]+$/, { error: (issue) => `must be an integer, got ${inputText(issue.input)}` })
     .transform(Number)
-    .refine((n) => n >= min && n <= max, { error: (issue) => `must be between ${min} and ${max}, got ${inputText(issue.input)}` });
+    .refine((n) => n >= min && n <= max, {
+      error: (issue) => `must be between ${min} and ${max}, got ${inputText(issue.input)}`,
+    });
 }
 
 /** The value's type: T, or T | null when the variable has no default. */
 type Defaulted<T, F> = F extends undefined ? T | null : T;
 
 /** Applies the default, or answers null when the variable is unset. */
-function withDefault<T, F extends T | undefined>(schema: z.ZodType<T, string>, fallback: F): VariableSchema<Defaulted<T, F>> {
-  const defaulted = fallback === undefined ? schema.optional().transform((value) => value ?? null) : schema.default(fallback as never);
+function withDefault<T, F extends T | undefined>(
+  schema: z.ZodType<T, string>,
+  fallback: F,
+): VariableSchema<Defaulted<T, F>> {
+  const defaulted =
+    fallback === undefined ? schema.optional().transform((value) => value ?? null) : schema.default(fallback as never);
   return defaulted as unknown as VariableSchema<Defaulted<T, F>>;
 }
 
-export function integer<F extends number | undefined>(name: string, unit: string, min: number, max: number, fallback: F, doc: Doc): VariableSchema<Defaulted<number, F>> {
-  return declare(name, `${unit} ${rangeText(min, max)}`, doc, withDefault(integerSchema(min, max) as unknown as z.ZodType<number, string>, fallback));
+export function integer<F extends number | undefined>(
+  name: string,
+  unit: string,
+  min: number,
+  max: number,
+  fallback: F,
+  doc: Doc,
+): VariableSchema<Defaulted<number, F>> {
+  return declare(
+    name,
+    `${unit} ${rangeText(min, max)}`,
+    doc,
+    withDefault(integerSchema(min, max) as unknown as z.ZodType<number, string>, fallback),
+  );
 }
 
 export function port(name: string, fallback: number, doc: Doc, min = 0): VariableSchema<number> {
@@ -88,31 +107,73 @@ export function intervalMs(name: string, fallback: number, doc: Doc, max = timer
 }
 
 export function boolean(name: string, fallback: boolean, doc: Doc): VariableSchema<boolean> {
-  const schema = z.stringbool({
-    truthy: ['true', '1'], falsy: ['false', '0'], case: 'sensitive',
-    error: (issue) => `must be true or false, got ${inputText(issue.input)}`,
-  }).default(fallback);
+  const schema = z
+    .stringbool({
+      truthy: ['true', '1'],
+      falsy: ['false', '0'],
+      case: 'sensitive',
+      error: (issue) => `must be true or false, got ${inputText(issue.input)}`,
+    })
+    .default(fallback);
   return declare(name, '`true`, `false`, `1`, `0`', doc, schema as unknown as VariableSchema<boolean>);
 }
 
-export function oneOf<const V extends readonly [string, ...string[]], F extends V[number] | undefined>(name: string, values: V, fallback: F, doc: Doc): VariableSchema<Defaulted<V[number], F>> {
-  const schema = z.enum(values, { error: (issue) => `must be one of ${values.join(', ')}, got ${inputText(issue.input)}` });
-  return declare(name, values.map((v) => `\`${v}\``).join(', '), doc, withDefault(schema as unknown as z.ZodType<V[number], string>, fallback));
+export function oneOf<const V extends readonly [string, ...string[]], F extends V[number] | undefined>(
+  name: string,
+  values: V,
+  fallback: F,
+  doc: Doc,
+): VariableSchema<Defaulted<V[number], F>> {
+  const schema = z.enum(values, {
+    error: (issue) => `must be one of ${values.join(', ')}, got ${inputText(issue.input)}`,
+  });
+  return declare(
+    name,
+    values.map((v) => `\`${v}\``).join(', '),
+    doc,
+    withDefault(schema as unknown as z.ZodType<V[number], string>, fallback),
+  );
 }
 
-export function text<F extends string | undefined>(name: string, type: string, fallback: F, doc: Doc): VariableSchema<Defaulted<string, F>> {
+export function text<F extends string | undefined>(
+  name: string,
+  type: string,
+  fallback: F,
+  doc: Doc,
+): VariableSchema<Defaulted<string, F>> {
   return declare(name, type, doc, withDefault(z.string(), fallback));
 }
 
 /** A URL whose scheme is one of `schemes`. */
-export function url<F extends string | undefined>(name: string, schemes: readonly string[], fallback: F, doc: Doc): VariableSchema<Defaulted<string, F>> {
+export function url<F extends string | undefined>(
+  name: string,
+  schemes: readonly string[],
+  fallback: F,
+  doc: Doc,
+): VariableSchema<Defaulted<string, F>> {
   const listed = schemes.map((s) => `${s}://`).join(' or ');
-  const schema = z.url({ protocol: new RegExp(`^(${schemes.join('|')})$`), error: (issue) => `must be a ${listed} URL, got ${inputText(issue.input)}` });
-  return declare(name, `${schemes.map((s) => `\`${s}://\``).join(' or ')} URL`, doc, withDefault(schema as unknown as z.ZodType<string, string>, fallback));
+  const schema = z.url({
+    protocol: new RegExp(`^(${schemes.join('|')})$`),
+    error: (issue) => `must be a ${listed} URL, got ${inputText(issue.input)}`,
+  });
+  return declare(
+    name,
+    `${schemes.map((s) => `\`${s}://\``).join(' or ')} URL`,
+    doc,
+    withDefault(schema as unknown as z.ZodType<string, string>, fallback),
+  );
 }
 
-/** A value one of our own parsers reads; its error's message is the problem. The default is written as it would be set. */
-export function parsed<T, F extends string | undefined>(name: string, type: string, parse: (raw: string) => T, fallback: F, doc: Doc): VariableSchema<Defaulted<T, F>> {
+/**
+ * A value one of our own parsers reads; its error's message is the problem. The default is written as it would be set.
+ */
+export function parsed<T, F extends string | undefined>(
+  name: string,
+  type: string,
+  parse: (raw: string) => T,
+  fallback: F,
+  doc: Doc,
+): VariableSchema<Defaulted<T, F>> {
   const schema = z.string().transform((raw, ctx) => {
     try {
       return parse(raw);
@@ -122,11 +183,19 @@ export function parsed<T, F extends string | undefined>(name: string, type: stri
     }
   });
   const fallbackValue = (fallback === undefined ? undefined : parse(fallback)) as T | undefined;
-  return declare(name, type, doc, withDefault(schema as unknown as z.ZodType<T, string>, fallbackValue) as unknown as VariableSchema<Defaulted<T, F>>);
+  return declare(
+    name,
+    type,
+    doc,
+    withDefault(schema as unknown as z.ZodType<T, string>, fallbackValue) as unknown as VariableSchema<Defaulted<T, F>>,
+  );
 }
 
 /** The leaf with a further step (a transform, a check) that reads the same variable. */
-export function extended<T, U>(leaf: VariableSchema<T>, step: (schema: VariableSchema<T>) => z.ZodType<U, string | undefined>): VariableSchema<U> {
+export function extended<T, U>(
+  leaf: VariableSchema<T>,
+  step: (schema: VariableSchema<T>) => z.ZodType<U, string | undefined>,
+): VariableSchema<U> {
   const variable = variableRegistry.get(leaf);
   if (variable === undefined) throw new Error('extended() extends a variable declared by a builder of env.ts');
   const next = step(leaf);
@@ -136,7 +205,15 @@ export function extended<T, U>(leaf: VariableSchema<T>, step: (schema: VariableS
 
 /** Any value at all: set or not is what counts. */
 export function flag(name: string, type: string, doc: Doc): VariableSchema<boolean> {
-  return declare(name, type, doc, z.string().optional().transform((value) => value !== undefined) as unknown as VariableSchema<boolean>);
+  return declare(
+    name,
+    type,
+    doc,
+    z
+      .string()
+      .optional()
+      .transform((value) => value !== undefined) as unknown as VariableSchema<boolean>,
+  );
 }
 
 /**
@@ -171,7 +248,8 @@ export function variablesOf(...schemas: z.ZodType[]): Variable[] {
     const variable = variableOf(node);
     if (variable !== undefined) {
       const seen = found.get(variable.name);
-      if (seen !== undefined && seen.leaf !== node) throw new Error(`${variable.name} is declared twice: declare it once and share the schema`);
+      if (seen !== undefined && seen.leaf !== node)
+        throw new Error(`${variable.name} is declared twice: declare it once and share the schema`);
       found.set(variable.name, { variable, leaf: node });
       return;
     }
@@ -219,10 +297,12 @@ function named(name: string, message: string): string {
 export function readConfig<S extends ConfigSchema>(schema: S, env: Environment): Readonly<z.output<S>> {
   const result = schema.safeParse(inputOf(schema, env));
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => {
-      const variable = variableAt(schema, issue.path);
-      return variable === undefined ? issue.message : named(variable.name, issue.message);
-    }));
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const variable = variableAt(schema, issue.path);
+        return variable === undefined ? issue.message : named(variable.name, issue.message);
+      }),
+    );
   }
   return deepFreeze(result.data);
 }

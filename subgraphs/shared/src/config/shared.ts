@@ -2,8 +2,17 @@ import * as z from 'zod';
 import { parseCutoff } from '../business-date';
 import { developmentKeyRing, parseKeyRing, type MacKeyRing } from '../ledger/tamper';
 import {
-  balanceMaxMinorUnits, jwksCacheMaxAgeMsDefault, jwksCooldownMsDefault, logicalShardCount, mergeBatchSizeDefault, mergeBatchSizeMax,
-  mergeWaitMsDefault, mergeWaitMsMax, shardPoolSizeMax, subgraphSecretCharsMin, subscriptionKeepAliveMsDefault,
+  balanceMaxMinorUnits,
+  jwksCacheMaxAgeMsDefault,
+  jwksCooldownMsDefault,
+  logicalShardCount,
+  mergeBatchSizeDefault,
+  mergeBatchSizeMax,
+  mergeWaitMsDefault,
+  mergeWaitMsMax,
+  shardPoolSizeMax,
+  subgraphSecretCharsMin,
+  subscriptionKeepAliveMsDefault,
 } from '../limits';
 import { logLevels } from '../log';
 import { buildTopology } from '../shards/topology';
@@ -20,28 +29,35 @@ import { subgraphSecretVariable } from '../part-variables';
 // --- Every process ------------------------------------------------------------------------------
 
 /** NODE_ENV=production: no introspection, suggestions or stack traces; no development MAC key. */
-export const production = extended(text('NODE_ENV', 'string', undefined, {
-  default: 'unset',
-  meaning: '`production` turns off introspection, field suggestions, stack traces and the development MAC key (`LEDGER_MAC_KEY` must then be set)',
-}), (env) => env.transform((value) => value === 'production'));
+export const production = extended(
+  text('NODE_ENV', 'string', undefined, {
+    default: 'unset',
+    meaning:
+      '`production` turns off introspection, field suggestions, stack traces and the development MAC key (`LEDGER_MAC_KEY` must then be set)',
+  }),
+  (env) => env.transform((value) => value === 'production'),
+);
 
 export const logLevel = oneOf('LOG_LEVEL', logLevels, 'info', {
   default: '`info`',
-  meaning: 'every process: pino JSON lines on stdout from this level; `debug` adds a line per GraphQL request. Each line of a request carries its `requestId` (the client\'s `x-request-id` if 1–64 of `A-Za-z0-9._:-`, else a UUID), which is echoed, sent to the subgraphs and kept in `audit_events.request_id`',
+  meaning:
+    "every process: pino JSON lines on stdout from this level; `debug` adds a line per GraphQL request. Each line of a request carries its `requestId` (the client's `x-request-id` if 1–64 of `A-Za-z0-9._:-`, else a UUID), which is echoed, sent to the subgraphs and kept in `audit_events.request_id`",
 });
 
 /** OpenTelemetry: where spans are exported (OTLP over HTTP); null: tracing is off. */
 export const tracingConfig = z.object({
   otlpEndpoint: url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http', 'https'], undefined, {
     default: 'unset (no tracing)',
-    meaning: 'every process: an OpenTelemetry collector\'s base URL (e.g. `http://127.0.0.1:4318`); each process then posts its traces to `<endpoint>/v1/traces` as OTLP/HTTP JSON, `service.name` its own name, and sends a W3C `traceparent` with every subgraph call (continuing a client\'s own). The exporter also honours OpenTelemetry\'s `OTEL_EXPORTER_OTLP_HEADERS`, `_TIMEOUT` and `_COMPRESSION`. Unset, nothing of OpenTelemetry is registered and no `traceparent` is sent. Spans carry SQL with placeholders only, never a bound value: [docs/ARCHITECTURE.md](docs/ARCHITECTURE.md#traces)',
+    meaning:
+      "every process: an OpenTelemetry collector's base URL (e.g. `http://127.0.0.1:4318`); each process then posts its traces to `<endpoint>/v1/traces` as OTLP/HTTP JSON, `service.name` its own name, and sends a W3C `traceparent` with every subgraph call (continuing a client's own). The exporter also honours OpenTelemetry's `OTEL_EXPORTER_OTLP_HEADERS`, `_TIMEOUT` and `_COMPRESSION`. Unset, nothing of OpenTelemetry is registered and no `traceparent` is sent. Spans carry SQL with placeholders only, never a bound value: [docs/ARCHITECTURE.md](docs/ARCHITECTURE.md#traces)",
   }),
 });
 
 /** REDIS_URL: ledger hints between processes and shared rate budgets; null: each process alone. */
 export const redisUrl = url('REDIS_URL', ['redis', 'rediss'], undefined, {
   default: 'unset',
-  meaning: 'fan-out of balance events between processes (without it each account subgraph tails the shards), rate-limit budgets and automatic persisted queries shared by gateway replicas (through ioredis, reconnecting every 500 ms; while Redis is away hints are dropped, the safety poll covers them, each gateway counts budgets on its own, and persisted-query lookups miss). `npm test` uses it when set (it must answer), else `redis://127.0.0.1:6379`, else a private server',
+  meaning:
+    'fan-out of balance events between processes (without it each account subgraph tails the shards), rate-limit budgets and automatic persisted queries shared by gateway replicas (through ioredis, reconnecting every 500 ms; while Redis is away hints are dropped, the safety poll covers them, each gateway counts budgets on its own, and persisted-query lookups miss). `npm test` uses it when set (it must answer), else `redis://127.0.0.1:6379`, else a private server',
 });
 
 /** What every process reads: whether it runs in production, its log level, its traces and Redis. */
@@ -49,9 +65,7 @@ export const processShape = { production, logLevel, tracing: tracingConfig, redi
 
 // --- Shards -------------------------------------------------------------------------------------
 
-export const defaultMysqlShards = [0, 1, 2, 3]
-  .map((i) => `mysql://root@127.0.0.1:3306/paygraph_s${i}`)
-  .join(',');
+export const defaultMysqlShards = [0, 1, 2, 3].map((i) => `mysql://root@127.0.0.1:3306/paygraph_s${i}`).join(',');
 
 /**
  * Where the shard databases are: MYSQL_SHARDS (one database each) and SHARD_MAP (absent:
@@ -59,27 +73,33 @@ export const defaultMysqlShards = [0, 1, 2, 3]
  * checked together, by the topology's own parser (shards/topology.ts: parseShardNodes reads
  * MYSQL_SHARDS, `|` between the nodes of a shard on a Galera cluster, and is the one place to extend its syntax).
  */
-export const shardsConfig = z.object({
-  urls: text('MYSQL_SHARDS', 'comma-separated `mysql://` URLs', defaultMysqlShards, {
-    default: '`mysql://root@127.0.0.1:3306/paygraph_s0`, …`_s3`',
-    meaning: 'one `mysql://` URL per shard (one database each), comma-separated; a shard on a Galera cluster lists its nodes joined by a vertical bar (docs/ARCHITECTURE.md, "A shard on a Galera cluster")',
-  }),
-  map: text('SHARD_MAP', '`from-to:database`, comma-separated', undefined, {
-    default: 'contiguous ranges',
-    meaning: `which database holds which of the ${logicalShardCount} logical shards, e.g. \`0-31:0,32-63:1\``,
-  }),
-}).superRefine((shards, ctx) => {
-  try {
-    buildTopology(shards.urls, shards.map ?? undefined);
-  } catch (error) {
-    ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error), input: shards });
-  }
-});
+export const shardsConfig = z
+  .object({
+    urls: text('MYSQL_SHARDS', 'comma-separated `mysql://` URLs', defaultMysqlShards, {
+      default: '`mysql://root@127.0.0.1:3306/paygraph_s0`, …`_s3`',
+      meaning:
+        'one `mysql://` URL per shard (one database each), comma-separated; a shard on a Galera cluster lists its nodes joined by a vertical bar (docs/ARCHITECTURE.md, "A shard on a Galera cluster")',
+    }),
+    map: text('SHARD_MAP', '`from-to:database`, comma-separated', undefined, {
+      default: 'contiguous ranges',
+      meaning: `which database holds which of the ${logicalShardCount} logical shards, e.g. \`0-31:0,32-63:1\``,
+    }),
+  })
+  .superRefine((shards, ctx) => {
+    try {
+      buildTopology(shards.urls, shards.map ?? undefined);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error), input: shards });
+    }
+  });
 
 /** Where the shard databases are: what openShards needs besides a pool size. */
 export type ShardLocation = z.output<typeof shardsConfig>;
 
-/** MYSQL_POOL_SIZE: connections per shard for every subgraph; null: each process's own default (its part's poolSizeDefault). */
+/**
+ * MYSQL_POOL_SIZE: connections per shard for every subgraph; null: each process's own default (its part's
+ * poolSizeDefault).
+ */
 export const shardPoolSize = integer('MYSQL_POOL_SIZE', 'integer', 1, shardPoolSizeMax, undefined, {
   default: "each process's own, as its part declares it (see [Connection budget](#connection-budget))",
   meaning: 'connections per shard of every subgraph process when set; see [Connection budget](#connection-budget)',
@@ -94,7 +114,7 @@ export type EngineMode = (typeof engineModes)[number];
 export const postingConfig = z.object({
   engine: oneOf('POSTING_ENGINE', engineModes, 'merged', {
     default: '`merged`',
-    meaning: '`merged` (batching), `single` (a transaction per posting) or `naive` (the benchmark\'s textbook baseline)',
+    meaning: "`merged` (batching), `single` (a transaction per posting) or `naive` (the benchmark's textbook baseline)",
   }),
   /** The longest a lone posting waits for others to share its transaction. */
   mergeWaitMs: integer('MERGE_WAIT_MS', 'ms', 0, mergeWaitMsMax, mergeWaitMsDefault, {
@@ -126,7 +146,10 @@ function timeZone(raw: string): string {
 }
 
 export const businessCalendarConfig = z.object({
-  timeZone: parsed('BUSINESS_TIMEZONE', 'IANA time zone', timeZone, 'UTC', { default: '`UTC`', meaning: 'the time zone of business dates' }),
+  timeZone: parsed('BUSINESS_TIMEZONE', 'IANA time zone', timeZone, 'UTC', {
+    default: '`UTC`',
+    meaning: 'the time zone of business dates',
+  }),
   cutoffMinutes: parsed('BUSINESS_DAY_CUTOFF', '`HH:MM`, `00:00`–`23:59`', parseCutoff, '00:00', {
     default: '`00:00`',
     meaning: 'when the business day ends; later postings belong to the next date',
@@ -134,10 +157,17 @@ export const businessCalendarConfig = z.object({
 });
 
 /** LEDGER_MAC_KEY parsed; null when unset (ledgerKeyRing then answers the development key outside production). */
-export const ledgerKeys = parsed('LEDGER_MAC_KEY', '`id:secret[,id:secret…]`, secrets 16+ characters', parseKeyRing, undefined, {
-  default: 'a development key',
-  meaning: 'the first key signs account MACs, all verify (rotation). Required with `NODE_ENV=production`: without it every subgraph refuses to start',
-});
+export const ledgerKeys = parsed(
+  'LEDGER_MAC_KEY',
+  '`id:secret[,id:secret…]`, secrets 16+ characters',
+  parseKeyRing,
+  undefined,
+  {
+    default: 'a development key',
+    meaning:
+      'the first key signs account MACs, all verify (rotation). Required with `NODE_ENV=production`: without it every subgraph refuses to start',
+  },
+);
 
 /** What a process that posts or verifies reads: its keys and calendar. */
 export const ledgerShape = { ledgerKeys, businessCalendar: businessCalendarConfig };
@@ -147,11 +177,15 @@ export const ledgerShape = { ledgerKeys, businessCalendar: businessCalendarConfi
  * production. Null only in production without the variable, which every subgraph refuses at
  * start-up (a script that seals or verifies must refuse it too).
  */
-export function ledgerKeyRing(config: { readonly production: boolean; readonly ledgerKeys: MacKeyRing | null }): MacKeyRing | null {
+export function ledgerKeyRing(config: {
+  readonly production: boolean;
+  readonly ledgerKeys: MacKeyRing | null;
+}): MacKeyRing | null {
   return config.ledgerKeys ?? (config.production ? null : developmentKeyRing());
 }
 
-export const ledgerKeyMissing = 'LEDGER_MAC_KEY must be set with NODE_ENV=production: the development key would seal real accounts';
+export const ledgerKeyMissing =
+  'LEDGER_MAC_KEY must be set with NODE_ENV=production: the development key would seal real accounts';
 
 // --- Tokens and secrets -------------------------------------------------------------------------
 
@@ -178,8 +212,14 @@ export const tokensConfig = z.object({
     default: `\`${jwksCooldownMsDefault}\``,
     meaning: 'the pause between refetches of `JWKS_URL` for an unknown `kid`',
   }),
-  issuer: text('JWT_ISSUER', 'string', tokenIssuerDefault, { default: `\`${tokenIssuerDefault}\``, meaning: 'the `iss` claim client tokens must carry' }),
-  audience: text('JWT_AUDIENCE', 'string', tokenAudienceDefault, { default: `\`${tokenAudienceDefault}\``, meaning: 'the `aud` claim client tokens must carry' }),
+  issuer: text('JWT_ISSUER', 'string', tokenIssuerDefault, {
+    default: `\`${tokenIssuerDefault}\``,
+    meaning: 'the `iss` claim client tokens must carry',
+  }),
+  audience: text('JWT_AUDIENCE', 'string', tokenAudienceDefault, {
+    default: `\`${tokenAudienceDefault}\``,
+    meaning: 'the `aud` claim client tokens must carry',
+  }),
 });
 
 export type TokenConfig = z.output<typeof tokensConfig>;
@@ -187,7 +227,9 @@ export type TokenConfig = z.output<typeof tokensConfig>;
 /** Each subgraph's secret variable, made once: a variable is declared by one schema, which every process shares. */
 const subgraphSecrets = new Map<string, VariableSchema<string | null>>();
 
-/** SUBGRAPH_SECRET_<NAME>: a subgraph's secret; null when unset (the gateway needs every one, each subgraph its own). */
+/**
+ * SUBGRAPH_SECRET_<NAME>: a subgraph's secret; null when unset (the gateway needs every one, each subgraph its own).
+ */
 export function subgraphSecret(subgraph: string): VariableSchema<string | null> {
   let schema = subgraphSecrets.get(subgraph);
   if (schema === undefined) {
@@ -198,17 +240,26 @@ export function subgraphSecret(subgraph: string): VariableSchema<string | null> 
 }
 
 function subgraphSecretSchema(subgraph: string): VariableSchema<string | null> {
-  return extended(text(subgraphSecretVariable(subgraph), `string, ${subgraphSecretCharsMin}+ characters`, undefined, {
-    default: 'made per run by `npm start`',
-    meaning: `the ${subgraph} subgraph's secret: the gateway sends it and signs identities with it; the ${subgraph} subgraph refuses to start without it, and the gateway without any of them`,
-  }), (secret) => secret.refine((value) => value === null || value.length >= subgraphSecretCharsMin, {
-    error: `must be at least ${subgraphSecretCharsMin} characters (npm start makes one per run)`,
-  }));
+  return extended(
+    text(subgraphSecretVariable(subgraph), `string, ${subgraphSecretCharsMin}+ characters`, undefined, {
+      default: 'made per run by `npm start`',
+      meaning: `the ${subgraph} subgraph's secret: the gateway sends it and signs identities with it; the ${subgraph} subgraph refuses to start without it, and the gateway without any of them`,
+    }),
+    (secret) =>
+      secret.refine((value) => value === null || value.length >= subgraphSecretCharsMin, {
+        error: `must be at least ${subgraphSecretCharsMin} characters (npm start makes one per run)`,
+      }),
+  );
 }
 
 /** Every named subgraph's secret, by name: what the gateway reads. */
 export function subgraphSecretsConfig<const N extends string>(subgraphs: readonly N[]) {
-  return z.object(Object.fromEntries(subgraphs.map((name) => [name, subgraphSecret(name)])) as Record<N, VariableSchema<string | null>>);
+  return z.object(
+    Object.fromEntries(subgraphs.map((name) => [name, subgraphSecret(name)])) as Record<
+      N,
+      VariableSchema<string | null>
+    >,
+  );
 }
 
 export type SubgraphSecrets<N extends string = string> = Readonly<Record<N, string | null>>;
@@ -225,17 +276,30 @@ export const subscriptionKeepAliveMs = intervalMs('SUBSCRIPTION_KEEPALIVE_MS', s
   meaning: 'WebSocket keep-alive pings',
 });
 
-export const subgraphHost = text('HOST', 'host name or address', '127.0.0.1', { default: '`127.0.0.1`', meaning: "the subgraphs' listen address" });
+export const subgraphHost = text('HOST', 'host name or address', '127.0.0.1', {
+  default: '`127.0.0.1`',
+  meaning: "the subgraphs' listen address",
+});
 
 /**
  * What every subgraph process reads besides its own variables: it listens on HOST, opens the
  * shards with its pool size, posts, seals and verifies.
  */
-export const subgraphShape = { ...processShape, host: subgraphHost, shards: shardsConfig, shardPoolSize, posting: postingConfig, ...ledgerShape };
+export const subgraphShape = {
+  ...processShape,
+  host: subgraphHost,
+  shards: shardsConfig,
+  shardPoolSize,
+  posting: postingConfig,
+  ...ledgerShape,
+};
 
 /** The rules every subgraph's schema adds: its own secret, and LEDGER_MAC_KEY in production. */
 export function subgraphRequirements(subgraph: string) {
-  return (config: { production: boolean; ledgerKeys: MacKeyRing | null; secret: string | null }, ctx: z.RefinementCtx): void => {
+  return (
+    config: { production: boolean; ledgerKeys: MacKeyRing | null; secret: string | null },
+    ctx: z.RefinementCtx,
+  ): void => {
     if (config.secret === null) ctx.addIssue({ code: 'custom', message: secretMissing(subgraph), input: config });
     if (ledgerKeyRing(config) === null) ctx.addIssue({ code: 'custom', message: ledgerKeyMissing, input: config });
   };
@@ -244,7 +308,9 @@ export function subgraphRequirements(subgraph: string) {
 /** A whole number of minor units from 1 to the BIGINT bound. */
 export function minorUnits(raw: string): bigint {
   if (!/^[1-9][0-9]{0,18}$/.test(raw) || BigInt(raw) > balanceMaxMinorUnits) {
-    throw new Error(`must be a whole number of minor units from 1 to ${balanceMaxMinorUnits}, got ${JSON.stringify(raw)}`);
+    throw new Error(
+      `must be a whole number of minor units from 1 to ${balanceMaxMinorUnits}, got ${JSON.stringify(raw)}`,
+    );
   }
   return BigInt(raw);
 }

@@ -13,7 +13,9 @@ type Executor = SqlTarget;
  */
 
 const addToDay = `ON DUPLICATE KEY UPDATE ${[
-  ...['credits', 'debits', 'entry_count', 'available_net', 'frozen_net', 'pending_net'].map((c) => `${c} = ${c} + VALUES(${c})`),
+  ...['credits', 'debits', 'entry_count', 'available_net', 'frozen_net', 'pending_net'].map(
+    (c) => `${c} = ${c} + VALUES(${c})`,
+  ),
   'first_sequence = LEAST(first_sequence, VALUES(first_sequence))',
   'last_sequence = GREATEST(last_sequence, VALUES(last_sequence))',
 ].join(', ')}`;
@@ -23,7 +25,11 @@ const addToDay = `ON DUPLICATE KEY UPDATE ${[
  * date), in the posting's transaction. Every account involved is locked FOR UPDATE by then, so
  * no other transaction writes these rows meanwhile. `hold` sends it with the next statement.
  */
-export async function addDayIncrements(tx: PostingTx, increments: readonly DayIncrement[], options: { hold: boolean }): Promise<void> {
+export async function addDayIncrements(
+  tx: PostingTx,
+  increments: readonly DayIncrement[],
+  options: { hold: boolean },
+): Promise<void> {
   await insertRows(tx, accountDays, increments, { suffix: addToDay, hold: options.hold });
 }
 
@@ -38,18 +44,31 @@ export interface DayTotalsRow {
  * For the accounts (one account, or a merchant's stripes on this shard): Σ(credits − debits)
  * of every date before `from`, and each date's row from `from` to `to`. One round trip.
  */
-export async function statementDays(db: Executor, accountIds: readonly string[], from: string, to: string): Promise<{ opening: bigint; days: DayTotalsRow[] }> {
-  const [before, range] = await rawRowSets(db, [
-    { sql: 'SELECT COALESCE(SUM(credits - debits), 0) AS opening FROM account_days WHERE account_id IN (?) AND business_date < ?', values: [accountIds, from] },
+export async function statementDays(
+  db: Executor,
+  accountIds: readonly string[],
+  from: string,
+  to: string,
+): Promise<{ opening: bigint; days: DayTotalsRow[] }> {
+  const [before, range] = (await rawRowSets(db, [
+    {
+      sql: 'SELECT COALESCE(SUM(credits - debits), 0) AS opening FROM account_days WHERE account_id IN (?) AND business_date < ?',
+      values: [accountIds, from],
+    },
     {
       sql: `SELECT DATE_FORMAT(business_date, '%Y-%m-%d') AS d, credits, debits, entry_count AS n FROM account_days
             WHERE account_id IN (?) AND business_date BETWEEN ? AND ?`,
       values: [accountIds, from, to],
     },
-  ]) as [Array<{ opening: string }>, Array<{ d: string; credits: string; debits: string; n: string }>];
+  ])) as [Array<{ opening: string }>, Array<{ d: string; credits: string; debits: string; n: string }>];
   return {
     opening: bigintOf(before[0]!.opening),
-    days: range.map((r) => ({ businessDate: r.d, credits: bigintOf(r.credits), debits: bigintOf(r.debits), entryCount: bigintOf(r.n) })),
+    days: range.map((r) => ({
+      businessDate: r.d,
+      credits: bigintOf(r.credits),
+      debits: bigintOf(r.debits),
+      entryCount: bigintOf(r.n),
+    })),
   };
 }
 
@@ -61,8 +80,13 @@ export async function statementDays(db: Executor, accountIds: readonly string[],
  * all older than `at` and those of a later date all newer, because a business date only grows
  * with the instant.
  */
-export async function bucketsAt(db: Executor, accountIds: readonly string[], date: string, at: Date): Promise<AccountBalances> {
-  const [before, sameDay] = await rawRowSets(db, [
+export async function bucketsAt(
+  db: Executor,
+  accountIds: readonly string[],
+  date: string,
+  at: Date,
+): Promise<AccountBalances> {
+  const [before, sameDay] = (await rawRowSets(db, [
     {
       sql: `SELECT COALESCE(SUM(available_net), 0) AS a, COALESCE(SUM(frozen_net), 0) AS f, COALESCE(SUM(pending_net), 0) AS p
             FROM account_days WHERE account_id IN (?) AND business_date < ?`,
@@ -76,7 +100,7 @@ export async function bucketsAt(db: Executor, accountIds: readonly string[], dat
             GROUP BY e.bucket`,
       values: [accountIds, date, date, at],
     },
-  ]) as [Array<{ a: string; f: string; p: string }>, Array<{ b: 'AVAILABLE' | 'FROZEN' | 'PENDING'; s: string }>];
+  ])) as [Array<{ a: string; f: string; p: string }>, Array<{ b: 'AVAILABLE' | 'FROZEN' | 'PENDING'; s: string }>];
   const totals = { available: bigintOf(before[0]!.a), frozen: bigintOf(before[0]!.f), pending: bigintOf(before[0]!.p) };
   for (const row of sameDay) {
     if (row.b === 'AVAILABLE') totals.available += bigintOf(row.s);
@@ -91,9 +115,14 @@ export async function bucketsAt(db: Executor, accountIds: readonly string[], dat
  * bucket nets, sequence range), or that have entries on a date without a row: the summary is
  * written with the entries, so any row here is a bug or a change made outside the ledger.
  */
-export async function daySummaryMismatches(db: Executor, accountIds: readonly string[] | null = null): Promise<Array<{ accountId: string; businessDate: string }>> {
+export async function daySummaryMismatches(
+  db: Executor,
+  accountIds: readonly string[] | null = null,
+): Promise<Array<{ accountId: string; businessDate: string }>> {
   const scope = accountIds ? 'WHERE e.account_id IN (?)' : '';
-  const rows = await rawRows<{ a: string; d: string }>(db, `
+  const rows = await rawRows<{ a: string; d: string }>(
+    db,
+    `
     SELECT COALESCE(x.account_id, s.account_id) AS a, DATE_FORMAT(COALESCE(x.business_date, s.business_date), '%Y-%m-%d') AS d FROM (
       SELECT e.account_id, p.business_date,
         SUM(CASE WHEN e.amount > 0 THEN e.amount ELSE 0 END) AS credits, -SUM(CASE WHEN e.amount < 0 THEN e.amount ELSE 0 END) AS debits,
@@ -105,6 +134,8 @@ export async function daySummaryMismatches(db: Executor, accountIds: readonly st
     LEFT JOIN account_days s ON s.account_id = x.account_id AND s.business_date = x.business_date
     WHERE s.account_id IS NULL OR s.credits <> x.credits OR s.debits <> x.debits OR s.entry_count <> x.n
        OR s.available_net <> x.an OR s.frozen_net <> x.fn OR s.pending_net <> x.pn
-       OR s.first_sequence <> x.lo OR s.last_sequence <> x.hi`, accountIds ? [accountIds] : []);
+       OR s.first_sequence <> x.lo OR s.last_sequence <> x.hi`,
+    accountIds ? [accountIds] : [],
+  );
   return rows.map((r) => ({ accountId: r.a, businessDate: r.d }));
 }

@@ -20,8 +20,14 @@ export type IntegrityFinding =
  */
 export async function verifyAccounts(db: Executor, accountIds: readonly string[]): Promise<IntegrityFinding[]> {
   if (accountIds.length === 0) return [];
-  const rows = await db.select().from(accounts).where(inArray(accounts.id, [...accountIds]));
-  const entries = await db.select().from(ledgerEntries).where(inArray(ledgerEntries.accountId, [...accountIds]))
+  const rows = await db
+    .select()
+    .from(accounts)
+    .where(inArray(accounts.id, [...accountIds]));
+  const entries = await db
+    .select()
+    .from(ledgerEntries)
+    .where(inArray(ledgerEntries.accountId, [...accountIds]))
     .orderBy(asc(ledgerEntries.accountId), asc(ledgerEntries.sequence));
   const byAccount = new Map<string, typeof entries>();
   for (const e of entries) pushTo(byAccount, e.accountId, e);
@@ -31,31 +37,44 @@ export async function verifyAccounts(db: Executor, accountIds: readonly string[]
     let previous = '';
     let expected = 1n;
     for (const entry of byAccount.get(row.id) ?? []) {
-      if (entry.sequence !== expected || entry.prevHash !== previous) findings.push({ kind: 'ENTRY_CHAIN_BROKEN', accountId: row.id, sequence: entry.sequence });
-      if (entryHash(entry) !== entry.hash) findings.push({ kind: 'ENTRY_HASH_INVALID', accountId: row.id, sequence: entry.sequence });
+      if (entry.sequence !== expected || entry.prevHash !== previous)
+        findings.push({ kind: 'ENTRY_CHAIN_BROKEN', accountId: row.id, sequence: entry.sequence });
+      if (entryHash(entry) !== entry.hash)
+        findings.push({ kind: 'ENTRY_HASH_INVALID', accountId: row.id, sequence: entry.sequence });
       previous = entry.hash;
       expected = entry.sequence + 1n;
     }
-    if (previous !== row.lastEntryHash || expected - 1n !== row.lastSequence) findings.push({ kind: 'CHAIN_HEAD_MISMATCH', accountId: row.id });
+    if (previous !== row.lastEntryHash || expected - 1n !== row.lastSequence)
+      findings.push({ kind: 'CHAIN_HEAD_MISMATCH', accountId: row.id });
   }
   return findings;
 }
 
 /** Every account of a shard, a page at a time. */
-export async function verifyShard(db: Executor): Promise<{ accounts: number; entries: number; findings: IntegrityFinding[] }> {
+export async function verifyShard(
+  db: Executor,
+): Promise<{ accounts: number; entries: number; findings: IntegrityFinding[] }> {
   const findings: IntegrityFinding[] = [];
   let after = '';
   let accountCount = 0;
   let entryCount = 0;
   for (;;) {
-    const page = await db.select({ id: accounts.id, n: accounts.lastSequence }).from(accounts)
-      .where(after ? gt(accounts.id, after) : undefined).orderBy(asc(accounts.id)).limit(verifyAccountPageSize);
+    const page = await db
+      .select({ id: accounts.id, n: accounts.lastSequence })
+      .from(accounts)
+      .where(after ? gt(accounts.id, after) : undefined)
+      .orderBy(asc(accounts.id))
+      .limit(verifyAccountPageSize);
     if (page.length === 0) break;
-    findings.push(...(await verifyAccounts(db, page.map((p) => p.id))));
+    findings.push(
+      ...(await verifyAccounts(
+        db,
+        page.map((p) => p.id),
+      )),
+    );
     accountCount += page.length;
     entryCount += page.reduce((n, p) => n + Number(p.n), 0);
     after = page.at(-1)!.id;
   }
   return { accounts: accountCount, entries: entryCount, findings };
 }
-

@@ -25,10 +25,22 @@ export type Executor = Tx | Shard['db'];
  */
 export function accountOfRow(row: AccountRow): Account {
   return {
-    id: row.id, ownerId: row.ownerId, type: row.type, systemKind: row.systemKind, parentId: row.parentId,
-    stripeShards: row.stripeShards, currency: row.currency, status: row.status,
-    available: row.available, frozen: row.frozen, pending: row.pending, creditLimit: row.creditLimit,
-    lastSequence: row.lastSequence, lastEntryHash: row.lastEntryHash, version: row.version, createdAt: row.createdAt,
+    id: row.id,
+    ownerId: row.ownerId,
+    type: row.type,
+    systemKind: row.systemKind,
+    parentId: row.parentId,
+    stripeShards: row.stripeShards,
+    currency: row.currency,
+    status: row.status,
+    available: row.available,
+    frozen: row.frozen,
+    pending: row.pending,
+    creditLimit: row.creditLimit,
+    lastSequence: row.lastSequence,
+    lastEntryHash: row.lastEntryHash,
+    version: row.version,
+    createdAt: row.createdAt,
   };
 }
 
@@ -38,7 +50,11 @@ export function accountOfRow(row: AccountRow): Account {
  * deadlock on each other's accounts, and a posting that waits for a client's row does not
  * hold its shard's reserve or clearing row while it waits.
  */
-export async function lockAccounts(tx: PostingTx, ids: readonly string[], lastIds: ReadonlySet<string> = new Set()): Promise<Map<string, Account>> {
+export async function lockAccounts(
+  tx: PostingTx,
+  ids: readonly string[],
+  lastIds: ReadonlySet<string> = new Set(),
+): Promise<Map<string, Account>> {
   const { states } = await lockAndReadPrior(tx, ids, lastIds, []);
   return states;
 }
@@ -66,15 +82,22 @@ export async function lockAndReadPrior(
   keys: readonly string[],
 ): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome> }> {
   const unique = [...new Set(ids)].sort();
-  const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))].filter((g) => g.length > 0);
-  const statements: Array<{ sql: string; values: readonly unknown[] }> =
-    groups.map((group) => ({ sql: `SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE`, values: [group] }));
+  const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))].filter(
+    (g) => g.length > 0,
+  );
+  const statements: Array<{ sql: string; values: readonly unknown[] }> = groups.map((group) => ({
+    sql: `SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE`,
+    values: [group],
+  }));
   if (keys.length > 0) {
     // One statement for both tables.
-    statements.push({ sql: `
+    statements.push({
+      sql: `
       SELECT dedupe_key AS k, id AS p, NULL AS d FROM postings WHERE dedupe_key IN (?)
       UNION ALL
-      SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (?)`, values: [keys, keys] });
+      SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (?)`,
+      values: [keys, keys],
+    });
   }
   const results = await rawRowSets(tx, statements);
   const states = new Map<string, Account>();
@@ -85,7 +108,11 @@ export async function lockAndReadPrior(
     states.set(account.id, account);
   }
   const prior = new Map<string, PriorOutcome>();
-  for (const row of (keys.length > 0 ? results.at(-1)! : []) as Array<{ k: string; p: string | null; d: string | null }>) {
+  for (const row of (keys.length > 0 ? results.at(-1)! : []) as Array<{
+    k: string;
+    p: string | null;
+    d: string | null;
+  }>) {
     if (row.p !== null) prior.set(row.k, { kind: 'posted', postingId: row.p });
     else if (row.d !== null) prior.set(row.k, { kind: 'rejected', rejection: decodeRejection(row.d) });
   }
@@ -98,15 +125,33 @@ export async function lockAndReadPrior(
  * neither. A locking read, so that a COMMIT the server is still applying is waited for.
  */
 export function batchWitness(postingId: string | undefined, rejectedKey: string | undefined): Statement | null {
-  if (postingId !== undefined) return { sql: 'SELECT id FROM postings WHERE id = ? LOCK IN SHARE MODE', values: [postingId] };
-  if (rejectedKey !== undefined) return { sql: 'SELECT dedupe_key FROM posting_rejections WHERE dedupe_key = ? LOCK IN SHARE MODE', values: [rejectedKey] };
+  if (postingId !== undefined)
+    return { sql: 'SELECT id FROM postings WHERE id = ? LOCK IN SHARE MODE', values: [postingId] };
+  if (rejectedKey !== undefined)
+    return {
+      sql: 'SELECT dedupe_key FROM posting_rejections WHERE dedupe_key = ? LOCK IN SHARE MODE',
+      values: [rejectedKey],
+    };
   return null;
 }
 
-export async function writeRejections(tx: PostingTx, rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>, now: Date): Promise<void> {
+export async function writeRejections(
+  tx: PostingTx,
+  rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>,
+  now: Date,
+): Promise<void> {
   if (rejections.length === 0) return;
-  await insertRows(tx, postingRejections,
-    rejections.map((r) => ({ dedupeKey: r.dedupeKey, code: r.rejection.code, detail: encodeRejection(r.rejection), createdAt: now })), { hold: true });
+  await insertRows(
+    tx,
+    postingRejections,
+    rejections.map((r) => ({
+      dedupeKey: r.dedupeKey,
+      code: r.rejection.code,
+      detail: encodeRejection(r.rejection),
+      createdAt: now,
+    })),
+    { hold: true },
+  );
 }
 
 function encodeRejection(rejection: PostingRejection): string {
@@ -135,17 +180,44 @@ export async function writePostings(
   if (timed.length === 0) return;
   const atOf = new Map(timed.map((t) => [t.spec.id, t.at]));
   const dateOf = new Map(timed.map((t) => [t.spec.id, businessDateOf(t.at)]));
-  await insertRows(tx, postings,
+  await insertRows(
+    tx,
+    postings,
     timed.map(({ spec, at }) => ({
-      id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
-      businessDate: dateOf.get(spec.id)!, createdAt: at,
-    })), { hold: true });
-  await insertRows(tx, ledgerEntries, entries.map((e) => ({
-    accountId: e.accountId, sequence: e.sequence, id: e.id, postingId: e.postingId, bucket: e.bucket, amount: e.amount,
-    direction: e.direction, balanceAfter: e.balanceAfter, currency: e.currency, prevHash: e.prevHash, hash: e.hash,
-    createdAt: atOf.get(e.postingId)!,
-  })), { hold: true });
-  await addDayIncrements(tx, dayIncrements(entries, (e) => dateOf.get(e.postingId)!), { hold: true });
+      id: spec.id,
+      kind: spec.kind,
+      refId: spec.refId,
+      dedupeKey: spec.dedupeKey,
+      currency: spec.currency,
+      businessDate: dateOf.get(spec.id)!,
+      createdAt: at,
+    })),
+    { hold: true },
+  );
+  await insertRows(
+    tx,
+    ledgerEntries,
+    entries.map((e) => ({
+      accountId: e.accountId,
+      sequence: e.sequence,
+      id: e.id,
+      postingId: e.postingId,
+      bucket: e.bucket,
+      amount: e.amount,
+      direction: e.direction,
+      balanceAfter: e.balanceAfter,
+      currency: e.currency,
+      prevHash: e.prevHash,
+      hash: e.hash,
+      createdAt: atOf.get(e.postingId)!,
+    })),
+    { hold: true },
+  );
+  await addDayIncrements(
+    tx,
+    dayIncrements(entries, (e) => dateOf.get(e.postingId)!),
+    { hold: true },
+  );
   const latest = timed.reduce((a, t) => (t.at > a ? t.at : a), timed[0]!.at);
   await writeBalances(tx, touched, latest);
 }
@@ -164,20 +236,41 @@ export async function writePostingRowByRow(
 ): Promise<void> {
   const businessDate = businessDateOf(at);
   await tx.insert(postings).values({
-    id: spec.id, kind: spec.kind, refId: spec.refId, dedupeKey: spec.dedupeKey, currency: spec.currency,
-    businessDate, createdAt: at,
+    id: spec.id,
+    kind: spec.kind,
+    refId: spec.refId,
+    dedupeKey: spec.dedupeKey,
+    currency: spec.currency,
+    businessDate,
+    createdAt: at,
   });
   for (const entry of entries) {
     const state = states.get(entry.accountId)!;
     const next = { ...state, version: state.version + 1n };
-    const [updated] = await tx.update(accounts).set({
-      available: state.available, frozen: state.frozen, pending: state.pending, lastSequence: state.lastSequence,
-      lastEntryHash: state.lastEntryHash, version: next.version, ...sealAccount(next), updatedAt: at,
-    }).where(eq(accounts.id, entry.accountId));
+    const [updated] = await tx
+      .update(accounts)
+      .set({
+        available: state.available,
+        frozen: state.frozen,
+        pending: state.pending,
+        lastSequence: state.lastSequence,
+        lastEntryHash: state.lastEntryHash,
+        version: next.version,
+        ...sealAccount(next),
+        updatedAt: at,
+      })
+      .where(eq(accounts.id, entry.accountId));
     // The row was locked and read: the write that was planned for it is the one that happened.
-    assert(updated.affectedRows === 1, `the balance update of ${entry.accountId} wrote ${updated.affectedRows} rows, not 1`);
+    assert(
+      updated.affectedRows === 1,
+      `the balance update of ${entry.accountId} wrote ${updated.affectedRows} rows, not 1`,
+    );
     await tx.insert(ledgerEntries).values({ ...entry, createdAt: at });
-    await addDayIncrements(tx, dayIncrements([entry], () => businessDate), { hold: false });
+    await addDayIncrements(
+      tx,
+      dayIncrements([entry], () => businessDate),
+      { hold: false },
+    );
   }
 }
 
@@ -186,28 +279,58 @@ export async function writePostingRowByRow(
  * insert part never inserts: it is MySQL's way of updating many rows to different values.
  */
 async function writeBalances(tx: PostingTx, touched: readonly Account[], now: Date): Promise<void> {
-  await insertRows(tx, accounts,
+  await insertRows(
+    tx,
+    accounts,
     touched.map((s) => {
       const next = { ...s, version: s.version + 1n };
       return {
-        id: s.id, ownerId: s.ownerId, type: s.type, currency: s.currency, status: s.status,
-        available: s.available, frozen: s.frozen, pending: s.pending, lastSequence: s.lastSequence,
-        lastEntryHash: s.lastEntryHash, version: next.version, ...sealAccount(next), updatedAt: now,
+        id: s.id,
+        ownerId: s.ownerId,
+        type: s.type,
+        currency: s.currency,
+        status: s.status,
+        available: s.available,
+        frozen: s.frozen,
+        pending: s.pending,
+        lastSequence: s.lastSequence,
+        lastEntryHash: s.lastEntryHash,
+        version: next.version,
+        ...sealAccount(next),
+        updatedAt: now,
       };
     }),
-    { suffix: balanceUpdate, hold: true });
+    { suffix: balanceUpdate, hold: true },
+  );
   for (const s of touched) s.version += 1n;
 }
 
-const balanceUpdate = `ON DUPLICATE KEY UPDATE ${
-  ['available', 'frozen', 'pending', 'last_sequence', 'last_entry_hash', 'version', 'mac', 'mac_key_id', 'updated_at']
-    .map((c) => `${c} = VALUES(${c})`).join(', ')}`;
+const balanceUpdate = `ON DUPLICATE KEY UPDATE ${[
+  'available',
+  'frozen',
+  'pending',
+  'last_sequence',
+  'last_entry_hash',
+  'version',
+  'mac',
+  'mac_key_id',
+  'updated_at',
+]
+  .map((c) => `${c} = VALUES(${c})`)
+  .join(', ')}`;
 
 /** A new account row, sealed: zero balances, no entries, version 0 unless given. */
 function sealed(row: typeof accounts.$inferInsert): typeof accounts.$inferInsert {
   const full = {
-    id: row.id, currency: row.currency, status: row.status ?? 'ACTIVE', available: row.available ?? 0n, frozen: row.frozen ?? 0n,
-    pending: row.pending ?? 0n, lastSequence: row.lastSequence ?? 0n, lastEntryHash: row.lastEntryHash ?? '', version: row.version ?? 0n,
+    id: row.id,
+    currency: row.currency,
+    status: row.status ?? 'ACTIVE',
+    available: row.available ?? 0n,
+    frozen: row.frozen ?? 0n,
+    pending: row.pending ?? 0n,
+    lastSequence: row.lastSequence ?? 0n,
+    lastEntryHash: row.lastEntryHash ?? '',
+    version: row.version ?? 0n,
     creditLimit: row.creditLimit ?? null,
   };
   return { ...row, ...full, ...sealAccount(full) };
@@ -221,23 +344,48 @@ export async function insertAccount(db: Executor, row: typeof accounts.$inferIns
  * The accounts with these ids on this shard, plus every stripe whose parent is one of them, in
  * one statement: a primary-key read, a parent_id read (unique index), or both.
  */
-export async function accountsAndStripes(db: SqlTarget, localIds: readonly string[], parentIds: readonly string[]): Promise<Account[]> {
+export async function accountsAndStripes(
+  db: SqlTarget,
+  localIds: readonly string[],
+  parentIds: readonly string[],
+): Promise<Account[]> {
   const where = [...(localIds.length > 0 ? ['id IN (?)'] : []), ...(parentIds.length > 0 ? ['parent_id IN (?)'] : [])];
   if (where.length === 0) return [];
   const values = [...(localIds.length > 0 ? [localIds] : []), ...(parentIds.length > 0 ? [parentIds] : [])];
-  const rows = await rawRows<RawAccount>(db, `SELECT ${accountColumns} FROM accounts WHERE ${where.join(' OR ')}`, values);
+  const rows = await rawRows<RawAccount>(
+    db,
+    `SELECT ${accountColumns} FROM accounts WHERE ${where.join(' OR ')}`,
+    values,
+  );
   return rows.map(accountOfRaw);
 }
 
 /** An accounts row as mysql2 sends it for the hand-written reads (db/raw.ts): BIGINT as a string. */
 interface RawAccount {
-  id: string; owner_id: string; type: AccountRow['type']; system_kind: AccountRow['systemKind']; parent_id: string | null;
-  stripe_shards: string; currency: string; status: AccountRow['status']; available: string; frozen: string; pending: string;
-  credit_limit: string | null; last_sequence: string; last_entry_hash: string; version: string; mac: string; mac_key_id: string; created_at: Date; updated_at: Date;
+  id: string;
+  owner_id: string;
+  type: AccountRow['type'];
+  system_kind: AccountRow['systemKind'];
+  parent_id: string | null;
+  stripe_shards: string;
+  currency: string;
+  status: AccountRow['status'];
+  available: string;
+  frozen: string;
+  pending: string;
+  credit_limit: string | null;
+  last_sequence: string;
+  last_entry_hash: string;
+  version: string;
+  mac: string;
+  mac_key_id: string;
+  created_at: Date;
+  updated_at: Date;
 }
 
-const accountColumns = 'id, owner_id, type, system_kind, parent_id, stripe_shards, currency, status, available, frozen, pending, credit_limit, '
-  + 'last_sequence, last_entry_hash, version, mac, mac_key_id, created_at, updated_at';
+const accountColumns =
+  'id, owner_id, type, system_kind, parent_id, stripe_shards, currency, status, available, frozen, pending, credit_limit, ' +
+  'last_sequence, last_entry_hash, version, mac, mac_key_id, created_at, updated_at';
 
 /**
  * A hand-written read's row as an Account, mapped by hand for the posting path's sake
@@ -245,11 +393,22 @@ const accountColumns = 'id, owner_id, type, system_kind, parent_id, stripe_shard
  */
 function accountOfRaw(r: RawAccount): Account {
   return {
-    id: r.id, ownerId: r.owner_id, type: r.type, systemKind: r.system_kind, parentId: r.parent_id,
-    stripeShards: bigintOf(r.stripe_shards), currency: r.currency,
-    status: r.status, available: bigintOf(r.available), frozen: bigintOf(r.frozen), pending: bigintOf(r.pending),
+    id: r.id,
+    ownerId: r.owner_id,
+    type: r.type,
+    systemKind: r.system_kind,
+    parentId: r.parent_id,
+    stripeShards: bigintOf(r.stripe_shards),
+    currency: r.currency,
+    status: r.status,
+    available: bigintOf(r.available),
+    frozen: bigintOf(r.frozen),
+    pending: bigintOf(r.pending),
     creditLimit: r.credit_limit === null ? null : bigintOf(r.credit_limit),
-    lastSequence: bigintOf(r.last_sequence), lastEntryHash: r.last_entry_hash, version: bigintOf(r.version), createdAt: r.created_at,
+    lastSequence: bigintOf(r.last_sequence),
+    lastEntryHash: r.last_entry_hash,
+    version: bigintOf(r.version),
+    createdAt: r.created_at,
   };
 }
 
@@ -260,22 +419,38 @@ function accountOfRaw(r: RawAccount): Account {
  * so the row is neither re-sealed nor versioned.
  */
 export async function addStripeShards(db: SqlTarget, merchantId: string, mask: bigint): Promise<void> {
-  await rawWrite(db, 'UPDATE accounts SET stripe_shards = stripe_shards | CAST(? AS UNSIGNED) WHERE id = ? AND parent_id IS NULL',
-    [mask.toString(), merchantId]);
+  await rawWrite(
+    db,
+    'UPDATE accounts SET stripe_shards = stripe_shards | CAST(? AS UNSIGNED) WHERE id = ? AND parent_id IS NULL',
+    [mask.toString(), merchantId],
+  );
 }
 
-/** Stripes on this shard (id and parent) with a parent after `afterParentId`, in parent order, from the parent_id index alone. */
-export async function stripeParentsPage(db: SqlTarget, afterParentId: string, limit: number): Promise<Array<{ id: string; parentId: string }>> {
-  const rows = await rawRows<{ id: string; parent_id: string }>(db,
-    'SELECT id, parent_id FROM accounts WHERE parent_id > ? ORDER BY parent_id LIMIT ?', [afterParentId, limit]);
+/**
+ * Stripes on this shard (id and parent) with a parent after `afterParentId`, in parent order, from the parent_id index
+ * alone.
+ */
+export async function stripeParentsPage(
+  db: SqlTarget,
+  afterParentId: string,
+  limit: number,
+): Promise<Array<{ id: string; parentId: string }>> {
+  const rows = await rawRows<{ id: string; parent_id: string }>(
+    db,
+    'SELECT id, parent_id FROM accounts WHERE parent_id > ? ORDER BY parent_id LIMIT ?',
+    [afterParentId, limit],
+  );
   return rows.map((r) => ({ id: r.id, parentId: r.parent_id }));
 }
 
 /** The stripe directories of these home rows on this shard. */
 export async function stripeDirectories(db: SqlTarget, ids: readonly string[]): Promise<Map<string, bigint>> {
   if (ids.length === 0) return new Map();
-  const rows = await rawRows<{ id: string; stripe_shards: string }>(db,
-    'SELECT id, stripe_shards FROM accounts WHERE id IN (?) AND parent_id IS NULL', [ids]);
+  const rows = await rawRows<{ id: string; stripe_shards: string }>(
+    db,
+    'SELECT id, stripe_shards FROM accounts WHERE id IN (?) AND parent_id IS NULL',
+    [ids],
+  );
   return new Map(rows.map((r) => [r.id, bigintOf(r.stripe_shards)]));
 }
 
@@ -286,12 +461,19 @@ export async function stripeDirectories(db: SqlTarget, ids: readonly string[]): 
  * builder (a union of two selects, built per call) and its row mapping, with entriesPage's,
  * were 21% of the account subgraph's CPU on the read benchmark (docs/PERFORMANCE.md, "Reads").
  */
-export async function accountsByOwner(db: SqlTarget, ownerId: string, afterId: string | null, limit: number): Promise<Account[]> {
+export async function accountsByOwner(
+  db: SqlTarget,
+  ownerId: string,
+  afterId: string | null,
+  limit: number,
+): Promise<Account[]> {
   const after = afterId === null ? '' : ' AND id > ?';
-  const rows = await rawRows<RawAccount>(db,
+  const rows = await rawRows<RawAccount>(
+    db,
     `(SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL${after} ORDER BY id LIMIT ?) ` +
-    `UNION ALL (SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NOT NULL)`,
-    afterId === null ? [ownerId, limit, ownerId] : [ownerId, afterId, limit, ownerId]);
+      `UNION ALL (SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NOT NULL)`,
+    afterId === null ? [ownerId, limit, ownerId] : [ownerId, afterId, limit, ownerId],
+  );
   return rows.map(accountOfRaw);
 }
 
@@ -306,7 +488,10 @@ export async function systemAccount(db: Executor, kind: SystemKind, currency: st
 
 /** Inserts the system account unless another process got there first (unique kind+currency). */
 export async function insertSystemAccountIfMissing(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
-  await db.insert(accounts).values(sealed(row)).onDuplicateKeyUpdate({ set: { id: sql`${sql.identifier('id')}` } });
+  await db
+    .insert(accounts)
+    .values(sealed(row))
+    .onDuplicateKeyUpdate({ set: { id: sql`${sql.identifier('id')}` } });
 }
 
 export async function stripeOf(db: Executor, parentId: string): Promise<Account | undefined> {
@@ -332,7 +517,9 @@ export interface HeadPageRequest {
  * per GetAccount (docs/PERFORMANCE.md, "Reads").
  */
 export async function accountsWithHeadPages(
-  db: SqlTarget, ids: readonly string[], pages: readonly HeadPageRequest[],
+  db: SqlTarget,
+  ids: readonly string[],
+  pages: readonly HeadPageRequest[],
 ): Promise<{ accounts: Account[]; headPages: Map<string, EntryRow[]> }> {
   if (ids.length === 0) return { accounts: [], headPages: new Map() };
   const [accountRows, ...pageRows] = await rawRowSets(db, [
@@ -343,7 +530,8 @@ export async function accountsWithHeadPages(
   return { accounts: (accountRows as RawAccount[]).map(accountOfRaw), headPages };
 }
 
-const entryColumns = 'account_id, sequence, id, posting_id, bucket, amount, direction, balance_after, currency, prev_hash, hash, created_at';
+const entryColumns =
+  'account_id, sequence, id, posting_id, bucket, amount, direction, balance_after, currency, prev_hash, hash, created_at';
 const newestEntriesSql = `SELECT ${entryColumns} FROM ledger_entries WHERE account_id = ? ORDER BY sequence DESC LIMIT ?`;
 
 /**
@@ -351,36 +539,70 @@ const newestEntriesSql = `SELECT ${entryColumns} FROM ledger_entries WHERE accou
  * a range read of the primary key. Hand-written (see accountsByOwner): a GetAccount page of
  * 100 entries spent more CPU in drizzle's query building and row mapping than in mysql2.
  */
-export async function entriesPage(db: SqlTarget, accountId: string, beforeSequence: bigint | null, limit: number): Promise<EntryRow[]> {
-  const rows = beforeSequence === null
-    ? await rawRows<RawEntry>(db, newestEntriesSql, [accountId, limit])
-    : await rawRows<RawEntry>(db, `SELECT ${entryColumns} FROM ledger_entries WHERE account_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
-      [accountId, beforeSequence.toString(), limit]);
+export async function entriesPage(
+  db: SqlTarget,
+  accountId: string,
+  beforeSequence: bigint | null,
+  limit: number,
+): Promise<EntryRow[]> {
+  const rows =
+    beforeSequence === null
+      ? await rawRows<RawEntry>(db, newestEntriesSql, [accountId, limit])
+      : await rawRows<RawEntry>(
+          db,
+          `SELECT ${entryColumns} FROM ledger_entries WHERE account_id = ? AND sequence < ? ORDER BY sequence DESC LIMIT ?`,
+          [accountId, beforeSequence.toString(), limit],
+        );
   return rows.map(entryOf);
 }
 
 /** A ledger_entries row as mysql2 sends it for the hand-written reads (db/raw.ts). */
 interface RawEntry {
-  account_id: string; sequence: string; id: string; posting_id: string; bucket: EntryRow['bucket']; amount: string;
-  direction: EntryRow['direction']; balance_after: string; currency: string; prev_hash: string; hash: string; created_at: Date;
+  account_id: string;
+  sequence: string;
+  id: string;
+  posting_id: string;
+  bucket: EntryRow['bucket'];
+  amount: string;
+  direction: EntryRow['direction'];
+  balance_after: string;
+  currency: string;
+  prev_hash: string;
+  hash: string;
+  created_at: Date;
 }
-
 
 function entryOf(r: RawEntry): EntryRow {
   return {
-    accountId: r.account_id, sequence: bigintOf(r.sequence), id: r.id, postingId: r.posting_id, bucket: r.bucket,
-    amount: bigintOf(r.amount), direction: r.direction, balanceAfter: bigintOf(r.balance_after), currency: r.currency,
-    prevHash: r.prev_hash, hash: r.hash, createdAt: r.created_at,
+    accountId: r.account_id,
+    sequence: bigintOf(r.sequence),
+    id: r.id,
+    postingId: r.posting_id,
+    bucket: r.bucket,
+    amount: bigintOf(r.amount),
+    direction: r.direction,
+    balanceAfter: bigintOf(r.balance_after),
+    currency: r.currency,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+    createdAt: r.created_at,
   };
 }
 
 /** Sets the status of an account and of its stripe on this shard, if it has one, resealing each row. */
 export async function setAccountStatus(tx: Tx, id: string, status: AccountStatus, now: Date): Promise<void> {
-  const rows = await tx.select().from(accounts).where(or(eq(accounts.id, id), eq(accounts.parentId, id))).for('update');
+  const rows = await tx
+    .select()
+    .from(accounts)
+    .where(or(eq(accounts.id, id), eq(accounts.parentId, id)))
+    .for('update');
   for (const row of rows) {
     if (!accountSealIntact(row, row)) throw new TamperDetected(row.id);
     const next = { ...row, status, version: row.version + 1n };
-    await tx.update(accounts).set({ status, version: next.version, ...sealAccount(next), updatedAt: now }).where(eq(accounts.id, row.id));
+    await tx
+      .update(accounts)
+      .set({ status, version: next.version, ...sealAccount(next), updatedAt: now })
+      .where(eq(accounts.id, row.id));
   }
 }
 
@@ -393,7 +615,10 @@ export async function setCreditLimitRow(tx: Tx, id: string, limit: bigint, now: 
   if (!row) return undefined;
   if (!accountSealIntact(row, row)) throw new TamperDetected(row.id);
   const next = { ...row, creditLimit: limit, version: row.version + 1n };
-  await tx.update(accounts).set({ creditLimit: limit, version: next.version, ...sealAccount(next), updatedAt: now }).where(eq(accounts.id, row.id));
+  await tx
+    .update(accounts)
+    .set({ creditLimit: limit, version: next.version, ...sealAccount(next), updatedAt: now })
+    .where(eq(accounts.id, row.id));
   return accountOfRow({ ...next, updatedAt: now });
 }
 
@@ -402,7 +627,11 @@ export async function setCreditLimitRow(tx: Tx, id: string, limit: bigint, now: 
  * through accounts_credit_idx: only they can be below zero. The exposure read.
  */
 export async function creditLineRows(db: SqlTarget): Promise<Account[]> {
-  const rows = await rawRows<RawAccount>(db, `SELECT ${accountColumns} FROM accounts WHERE credit_limit IS NOT NULL`, []);
+  const rows = await rawRows<RawAccount>(
+    db,
+    `SELECT ${accountColumns} FROM accounts WHERE credit_limit IS NOT NULL`,
+    [],
+  );
   return rows.map(accountOfRaw);
 }
 
@@ -417,9 +646,15 @@ export function clearingTotals(db: Executor): Promise<Array<{ currency: string; 
 }
 
 /** Per currency: Σ of this shard's system accounts of one kind (clearing, FX positions…), credit-positive. */
-export async function systemTotals(db: Executor, kind: SystemKind): Promise<Array<{ currency: string; amount: bigint }>> {
+export async function systemTotals(
+  db: Executor,
+  kind: SystemKind,
+): Promise<Array<{ currency: string; amount: bigint }>> {
   const rows = await db
-    .select({ currency: accounts.currency, amount: sql<string>`COALESCE(SUM(${accounts.available} + ${accounts.frozen} + ${accounts.pending}), 0)` })
+    .select({
+      currency: accounts.currency,
+      amount: sql<string>`COALESCE(SUM(${accounts.available} + ${accounts.frozen} + ${accounts.pending}), 0)`,
+    })
     .from(accounts)
     .where(eq(accounts.systemKind, kind))
     .groupBy(accounts.currency);
@@ -443,7 +678,9 @@ export async function entryTotals(db: Executor): Promise<Array<{ currency: strin
  * Accounts whose stored balances differ from Σ of their entries (per bucket), or whose
  * entry sequence has a gap or disagrees with last_sequence.
  */
-export async function balanceMismatches(db: Executor): Promise<Array<{ accountId: string; stored: bigint; entries: bigint }>> {
+export async function balanceMismatches(
+  db: Executor,
+): Promise<Array<{ accountId: string; stored: bigint; entries: bigint }>> {
   const rows = await db.execute(sql`
     SELECT a.id AS account_id, a.available + a.frozen + a.pending AS stored, COALESCE(e.total, 0) AS entries
     FROM accounts a

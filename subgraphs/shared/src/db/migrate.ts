@@ -57,7 +57,8 @@ export async function dropScratchDatabases(urls: readonly string[]): Promise<voi
   for (const url of urls) {
     const parsed = new URL(url);
     const database = decodeURIComponent(parsed.pathname.slice(1));
-    if (!/^paygraph_(test|bench)_[A-Za-z0-9_]+$/.test(database)) throw new Error(`refusing to drop "${database}": not a test or bench database`);
+    if (!/^paygraph_(test|bench)_[A-Za-z0-9_]+$/.test(database))
+      throw new Error(`refusing to drop "${database}": not a test or bench database`);
     parsed.pathname = '/';
     const conn = await mysql.createConnection({ uri: parsed.toString() });
     try {

@@ -44,7 +44,10 @@ export async function rawRowSets(target: SqlTarget, statements: readonly Stateme
   if (statements.length === 1) return [await rawRows(target, statements[0]!.sql, statements[0]!.values)];
   const shard = shardOf(target);
   shard.queryCount += statements.length;
-  const [sets] = await shard.pool.query(statements.map((s) => s.sql).join(';\n'), statements.flatMap((s) => s.values));
+  const [sets] = await shard.pool.query(
+    statements.map((s) => s.sql).join(';\n'),
+    statements.flatMap((s) => s.values),
+  );
   return sets as unknown[][];
 }
 
@@ -145,6 +148,9 @@ function valuesOf(row: Record<string, unknown>, keys: readonly string[]): unknow
 
 /** BIGINT columns arrive as strings (bigNumberStrings): exact, never a lossy JS number. */
 export function bigintOf(value: unknown): bigint {
-  assert(typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint', `not an integer: ${String(value)}`);
+  assert(
+    typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint',
+    `not an integer: ${String(value)}`,
+  );
   return BigInt(value);
 }

@@ -22,7 +22,9 @@ export function connectRedis(url: string, purpose: string, options: RedisOptions
   client.on('error', (error: Error) => {
     if (reported) return;
     reported = true;
-    log().warn(`${purpose}: Redis at ${redactedHost(url)} is not answering (${error.message}); retrying every ${redisReconnectDelayMs} ms`);
+    log().warn(
+      `${purpose}: Redis at ${redactedHost(url)} is not answering (${error.message}); retrying every ${redisReconnectDelayMs} ms`,
+    );
   });
   client.on('ready', () => {
     reported = false;

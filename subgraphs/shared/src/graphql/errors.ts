@@ -23,7 +23,9 @@ export function allowed<T>(result: Result<T, Forbidden>): T {
 }
 
 /** A service's answer with its Forbidden refusal thrown as FORBIDDEN, and its business errors kept as values. */
-export function authorized<T, E extends { kind: string }>(result: Result<T, E | Forbidden>): Result<T, Exclude<E, Forbidden>> {
+export function authorized<T, E extends { kind: string }>(
+  result: Result<T, E | Forbidden>,
+): Result<T, Exclude<E, Forbidden>> {
   if (result.ok) return result;
   if (result.error.kind === 'Forbidden') throw forbidden((result.error as Forbidden).message);
   return err(result.error as Exclude<E, Forbidden>);

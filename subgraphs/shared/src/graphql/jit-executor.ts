@@ -1,7 +1,18 @@
 import type { ApolloServerOptions, BaseContext } from '@apollo/server';
 import {
-  BREAK, GraphQLError, execute, isNonNullType, locatedError, responsePathAsArray, visit,
-  type DocumentNode, type ExecutionResult, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema, type Source,
+  BREAK,
+  GraphQLError,
+  execute,
+  isNonNullType,
+  locatedError,
+  responsePathAsArray,
+  visit,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  type Source,
 } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
@@ -50,10 +61,19 @@ export function jitExecutor(schema: GraphQLSchema): GatewayOption {
           const roots: RootField[] = [];
           rootFieldsByContext.set(request.context, roots);
           if ('graphqlJs' in query) {
-            const result = await execute({ schema, document: request.document, contextValue: request.context, variableValues: variables, operationName: request.operationName });
+            const result = await execute({
+              schema,
+              document: request.document,
+              contextValue: request.context,
+              variableValues: variables,
+              operationName: request.operationName,
+            });
             return result.data === null ? withEveryRootError(result, roots) : result;
           }
-          const result = withGraphQLErrors(await query.query(undefined, request.context, variables), request.document.loc?.source);
+          const result = withGraphQLErrors(
+            await query.query(undefined, request.context, variables),
+            request.document.loc?.source,
+          );
           return result.data === null ? withEveryRootError(result, roots) : result;
         },
       };
@@ -68,7 +88,9 @@ interface RootField {
   outcome: Promise<unknown>;
 }
 
-/** Each request's root-field calls, in the order they were made (the operation's field order), by the request's context. */
+/**
+ * Each request's root-field calls, in the order they were made (the operation's field order), by the request's context.
+ */
 const rootFieldsByContext = new WeakMap<object, RootField[]>();
 /** Root fields already wrapped: a schema given to jitExecutor twice is wrapped once. */
 const trackedResolvers = new WeakSet<GraphQLFieldResolver<unknown, unknown>>();
@@ -136,8 +158,14 @@ async function withEveryRootError(result: ExecutionResult, roots: RootField[]): 
     rootErrors.push(locatedError(outcome.reason, info.fieldNodes, responsePathAsArray(info.path)));
   });
   if (rootErrors.length === 0) return result;
-  const others = nonNullRootFailed ? [] : (result.errors ?? []).filter((error) => !reasons.has(error.originalError ?? error) && !reasons.has(error));
-  return { errors: [...rootErrors, ...others], data: null, ...(result.extensions ? { extensions: result.extensions } : {}) };
+  const others = nonNullRootFailed
+    ? []
+    : (result.errors ?? []).filter((error) => !reasons.has(error.originalError ?? error) && !reasons.has(error));
+  return {
+    errors: [...rootErrors, ...others],
+    data: null,
+    ...(result.extensions ? { extensions: result.extensions } : {}),
+  };
 }
 
 /**
@@ -172,14 +200,23 @@ function hasConditions(document: DocumentNode): boolean {
 function withGraphQLErrors(result: ExecutionResult, source: Source | undefined): ExecutionResult {
   if (!result.errors || result.errors.length === 0) return result;
   const lineStarts = source ? lineStartsOf(source.body) : [];
-  const errors = result.errors.map((error) => new GraphQLError(error.message, {
-    ...(source && error.locations ? { source, positions: error.locations.map((l) => lineStarts[l.line - 1]! + l.column - 1) } : {}),
-    ...(error.path ? { path: error.path } : {}),
-    ...(error.originalError ? { originalError: error.originalError } : {}),
-    ...(error.extensions ? { extensions: error.extensions } : {}),
-  }));
+  const errors = result.errors.map(
+    (error) =>
+      new GraphQLError(error.message, {
+        ...(source && error.locations
+          ? { source, positions: error.locations.map((l) => lineStarts[l.line - 1]! + l.column - 1) }
+          : {}),
+        ...(error.path ? { path: error.path } : {}),
+        ...(error.originalError ? { originalError: error.originalError } : {}),
+        ...(error.extensions ? { extensions: error.extensions } : {}),
+      }),
+  );
   // graphql-js writes errors before data; the answer's bytes stay the same.
-  return { errors, ...(result.data !== undefined ? { data: result.data } : {}), ...(result.extensions ? { extensions: result.extensions } : {}) };
+  return {
+    errors,
+    ...(result.data !== undefined ? { data: result.data } : {}),
+    ...(result.extensions ? { extensions: result.extensions } : {}),
+  };
 }
 
 /** Where each line of a document starts, as graphql-js counts lines (\r\n, \n or \r). */

@@ -6,7 +6,11 @@ import { loaderBatchSizeMax } from '../limits';
 import { pushTo } from '../collections';
 
 /** Groups ids by the shard they name (ids that do not parse as `kind` are left out). */
-export function byShard(base: Pick<BaseSubgraphContext, 'shards'>, kind: IdKind, ids: readonly string[]): Map<Shard, string[]> {
+export function byShard(
+  base: Pick<BaseSubgraphContext, 'shards'>,
+  kind: IdKind,
+  ids: readonly string[],
+): Map<Shard, string[]> {
   const groups = new Map<Shard, string[]>();
   for (const id of ids) {
     const parsed = parseId(kind, id);

@@ -12,7 +12,11 @@ import { pushTo } from '../collections';
 const reported = new WeakMap<object, GraphQLError[]>();
 
 export function reportBesideData(context: object, info: GraphQLResolveInfo, error: GraphQLError): void {
-  const located = new GraphQLError(error.message, { nodes: info.fieldNodes, path: responsePathAsArray(info.path), extensions: error.extensions });
+  const located = new GraphQLError(error.message, {
+    nodes: info.fieldNodes,
+    path: responsePathAsArray(info.path),
+    extensions: error.extensions,
+  });
   pushTo(reported, context, located);
 }
 

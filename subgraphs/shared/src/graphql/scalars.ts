@@ -15,9 +15,12 @@ import { formatInstant } from '../instant';
 function amountOrThrow(text: string): string {
   const parsed = parseAmount(text);
   if (parsed.ok) return text;
-  throw new GraphQLError(`Amount must be a decimal string of minor units, e.g. "1999": ${describeMoneyError(parsed.error)}`, {
-    extensions: { code: 'BAD_USER_INPUT' },
-  });
+  throw new GraphQLError(
+    `Amount must be a decimal string of minor units, e.g. "1999": ${describeMoneyError(parsed.error)}`,
+    {
+      extensions: { code: 'BAD_USER_INPUT' },
+    },
+  );
 }
 
 const amountMustBeString = 'Amount must be a decimal string of minor units, e.g. "1999", not a number or another type';
@@ -31,11 +34,13 @@ export const AmountScalar = new GraphQLScalarType<string, string>({
     throw new GraphQLError(`Amount cannot represent ${String(value)}`);
   },
   parseValue(value) {
-    if (typeof value !== 'string') throw new GraphQLError(amountMustBeString, { extensions: { code: 'BAD_USER_INPUT' } });
+    if (typeof value !== 'string')
+      throw new GraphQLError(amountMustBeString, { extensions: { code: 'BAD_USER_INPUT' } });
     return amountOrThrow(value);
   },
   parseLiteral(ast) {
-    if (ast.kind !== Kind.STRING) throw new GraphQLError(amountMustBeString, { extensions: { code: 'BAD_USER_INPUT' } });
+    if (ast.kind !== Kind.STRING)
+      throw new GraphQLError(amountMustBeString, { extensions: { code: 'BAD_USER_INPUT' } });
     return amountOrThrow(ast.value);
   },
 });

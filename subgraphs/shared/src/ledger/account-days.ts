@@ -27,8 +27,16 @@ export function dayIncrements(entries: readonly EntryDraft[], dateOf: (entry: En
     let day = days.get(key);
     if (!day) {
       day = {
-        accountId: entry.accountId, businessDate, credits: 0n, debits: 0n, entryCount: 0n, availableNet: 0n, frozenNet: 0n,
-        pendingNet: 0n, firstSequence: entry.sequence, lastSequence: entry.sequence,
+        accountId: entry.accountId,
+        businessDate,
+        credits: 0n,
+        debits: 0n,
+        entryCount: 0n,
+        availableNet: 0n,
+        frozenNet: 0n,
+        pendingNet: 0n,
+        firstSequence: entry.sequence,
+        lastSequence: entry.sequence,
       };
       days.set(key, day);
     }

@@ -64,7 +64,12 @@ export interface PostingItem<R> {
    * the batch, one multi-row statement per table; a finish that reads what an earlier item of
    * the batch wrote (a DUPLICATE's) sees it, because the buffer is flushed before it runs.
    */
-  finish: (tx: PostingTx, outcome: PostingOutcome, accounts: ReadonlyMap<string, Account>, deferred: DeferredInserts) => Promise<R>;
+  finish: (
+    tx: PostingTx,
+    outcome: PostingOutcome,
+    accounts: ReadonlyMap<string, Account>,
+    deferred: DeferredInserts,
+  ) => Promise<R>;
   /** The instant the posting belongs to (created_at, business date); the batch's clock when absent. */
   at?: Date;
 }
@@ -76,28 +81,42 @@ export interface PostBatchOptions {
   lockWaitSeconds?: number;
 }
 
-export async function postBatch<R>(shard: Shard, items: ReadonlyArray<PostingItem<R>>, options: PostBatchOptions = {}): Promise<R[]> {
+export async function postBatch<R>(
+  shard: Shard,
+  items: ReadonlyArray<PostingItem<R>>,
+  options: PostBatchOptions = {},
+): Promise<R[]> {
   assert(items.length <= postingBatchSizeMax, `batch of ${items.length} exceeds postingBatchSizeMax`);
   const now = options.now ?? (() => new Date());
   // A duplicate dedupe key racing in another transaction makes our insert fail; running the
   // batch again then finds the committed posting and answers DUPLICATE.
   const written: EntryDraft[] = [];
   const rejected: string[] = [];
-  const results = await inPostingTransaction(shard, (tx) => {
-    written.length = 0;
-    rejected.length = 0;
-    return runBatch(tx, items, now(), written, rejected);
-  }, {
-    retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry],
-    // A COMMIT whose answer was lost is told by a posting or rejection this attempt wrote.
-    witness: () => batchWitness(written[0]?.postingId, rejected[0]),
-    ...(options.lockWaitSeconds === undefined ? {} : { lockWaitSeconds: options.lockWaitSeconds }),
-  });
+  const results = await inPostingTransaction(
+    shard,
+    (tx) => {
+      written.length = 0;
+      rejected.length = 0;
+      return runBatch(tx, items, now(), written, rejected);
+    },
+    {
+      retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry],
+      // A COMMIT whose answer was lost is told by a posting or rejection this attempt wrote.
+      witness: () => batchWitness(written[0]?.postingId, rejected[0]),
+      ...(options.lockWaitSeconds === undefined ? {} : { lockWaitSeconds: options.lockWaitSeconds }),
+    },
+  );
   notifyCommitted(shard.index, written);
   return results;
 }
 
-async function runBatch<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>, now: Date, written: EntryDraft[], rejected: string[]): Promise<R[]> {
+async function runBatch<R>(
+  tx: PostingTx,
+  items: ReadonlyArray<PostingItem<R>>,
+  now: Date,
+  written: EntryDraft[],
+  rejected: string[],
+): Promise<R[]> {
   const prepared = await prepareAll(tx, items);
   const timed = prepared.flatMap((p, i) => ('spec' in p ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
   const specs = timed.map((t) => t.spec);
@@ -107,10 +126,18 @@ async function runBatch<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>, 
   const before = balancesBefore(states);
   const outcomes = decide(specs, states, prior);
   const applied = timed.filter((_, i) => outcomes[i]!.status === 'APPLIED');
-  const entries = chainEntries(outcomes.flatMap((o) => (o.status === 'APPLIED' ? o.entries : [])), states);
+  const entries = chainEntries(
+    outcomes.flatMap((o) => (o.status === 'APPLIED' ? o.entries : [])),
+    states,
+  );
   const touched = [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!);
   // What is about to be written must be what the postings planned, or nothing is.
-  assertWritesMatchPlan(applied.map((a) => a.spec), entries, touched, before);
+  assertWritesMatchPlan(
+    applied.map((a) => a.spec),
+    entries,
+    touched,
+    before,
+  );
   await writePostings(tx, applied, entries, touched);
   const rejections = newRejections(specs, outcomes);
   await writeRejections(tx, rejections, now);
@@ -133,7 +160,10 @@ async function runBatch<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>, 
   return results;
 }
 
-async function prepareAll<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>): Promise<Array<{ spec: PostingSpec } | { result: R }>> {
+async function prepareAll<R>(
+  tx: PostingTx,
+  items: ReadonlyArray<PostingItem<R>>,
+): Promise<Array<{ spec: PostingSpec } | { result: R }>> {
   const decisions = new Array<PrepareDecision<R>>(items.length);
   const groups = new Map<PrepareGroup<unknown, R>, number[]>();
   items.forEach((item, i) => {
@@ -143,8 +173,14 @@ async function prepareAll<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>
     else groups.set(item.grouped.group, [i]);
   });
   for (const [group, members] of groups) {
-    const decided = await group.run(tx, members.map((i) => items[i]!.grouped!.input));
-    assert(decided.length === members.length, `prepare group ${group.name} answered ${decided.length} of ${members.length}`);
+    const decided = await group.run(
+      tx,
+      members.map((i) => items[i]!.grouped!.input),
+    );
+    assert(
+      decided.length === members.length,
+      `prepare group ${group.name} answered ${decided.length} of ${members.length}`,
+    );
     members.forEach((item, k) => (decisions[item] = decided[k]!));
   }
   for (const [i, item] of items.entries()) {
@@ -169,14 +205,21 @@ export async function prepareAlone<R>(tx: PostingTx, item: PostingItem<R>): Prom
  * Decides every posting in order. A dedupe key that was posted or refused before (or earlier
  * in this batch) gets that same outcome again.
  */
-function decide(specs: readonly PostingSpec[], states: Map<string, Account>, prior: Map<string, PriorOutcome>): PostingOutcome[] {
+function decide(
+  specs: readonly PostingSpec[],
+  states: Map<string, Account>,
+  prior: Map<string, PriorOutcome>,
+): PostingOutcome[] {
   return specs.map((spec) => {
     const earlier = spec.dedupeKey ? prior.get(spec.dedupeKey) : undefined;
     if (earlier?.kind === 'posted') return { status: 'DUPLICATE', postingId: earlier.postingId };
     if (earlier?.kind === 'rejected') return { status: 'REJECTED', rejection: earlier.rejection, replayed: true };
     const result = applyPosting(states, spec);
     if (spec.dedupeKey) {
-      prior.set(spec.dedupeKey, result.ok ? { kind: 'posted', postingId: spec.id } : { kind: 'rejected', rejection: result.error });
+      prior.set(
+        spec.dedupeKey,
+        result.ok ? { kind: 'posted', postingId: spec.id } : { kind: 'rejected', rejection: result.error },
+      );
     }
     if (!result.ok) return { status: 'REJECTED', rejection: result.error, replayed: false };
     return { status: 'APPLIED', postingId: spec.id, entries: result.value };

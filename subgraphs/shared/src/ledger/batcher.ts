@@ -45,7 +45,12 @@ function queueOf(shard: Shard): ShardQueue {
 export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> {
   const queue = queueOf(shard);
   return new Promise<R>((resolve, reject) => {
-    queue.waiting.push({ item: item as PostingItem<unknown>, resolve: resolve as (v: unknown) => void, reject, context: callerContext() });
+    queue.waiting.push({
+      item: item as PostingItem<unknown>,
+      resolve: resolve as (v: unknown) => void,
+      reject,
+      context: callerContext(),
+    });
     schedule(shard, queue, shard.posting);
   });
 }
@@ -77,7 +82,10 @@ function flush(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
 
 async function run(shard: Shard, batch: Waiting[]): Promise<void> {
   try {
-    const results = await postBatch(shard, batch.map((w) => w.item));
+    const results = await postBatch(
+      shard,
+      batch.map((w) => w.item),
+    );
     batch.forEach((w, i) => w.resolve(results[i]));
   } catch (error) {
     if (batch.length === 1) {
@@ -87,14 +95,16 @@ async function run(shard: Shard, batch: Waiting[]): Promise<void> {
     // After a lock timeout the batch has waited lockWaitSeconds already: alone, the posting
     // whose row is held gives up sooner, and the others rarely wait at all.
     const retry = error instanceof LockTimeout ? { lockWaitSeconds: lockRetryWaitSeconds } : {};
-    await Promise.all(batch.map(async (w) => {
-      try {
-        const [result] = await postBatch(shard, [w.item], retry);
-        w.resolve(result);
-      } catch (single) {
-        w.reject(single);
-      }
-    }));
+    await Promise.all(
+      batch.map(async (w) => {
+        try {
+          const [result] = await postBatch(shard, [w.item], retry);
+          w.resolve(result);
+        } catch (single) {
+          w.reject(single);
+        }
+      }),
+    );
   }
 }
 

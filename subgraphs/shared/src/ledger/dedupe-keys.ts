@@ -20,7 +20,10 @@ export const dedupeKeys = {
   hold: (holdId: string): string => holdId,
   /** A hold's capture, posted as its payment's first half: frozen → the payment's credit row, the rest → available. */
   holdCapture: (paymentId: string): string => paymentId,
-  /** A hold's void or expiry: frozen → available (one key for both, so however a hold is released, its money comes back once). */
+  /**
+   * A hold's void or expiry: frozen → available (one key for both, so however a hold is released, its money comes back
+   * once).
+   */
   holdRelease: (holdId: string): string => `${holdId}:release`,
   /** A sweep's debit of a merchant stripe into clearing. */
   sweepDebit: (withdrawalId: string, stripeId: string): string => `${withdrawalId}:sweep:${stripeId}`,

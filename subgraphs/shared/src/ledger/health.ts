@@ -33,14 +33,23 @@ export async function ledgerHealth(shards: ShardSet): Promise<LedgerHealth> {
     })),
   );
   const rows = perShard.flatMap(({ shard, totals }) =>
-    totals.map((t) => ({ shard: shard.name, currency: t.currency, debits: t.debits, credits: t.credits, balanced: t.debits === t.credits })),
+    totals.map((t) => ({
+      shard: shard.name,
+      currency: t.currency,
+      debits: t.debits,
+      credits: t.credits,
+      balanced: t.debits === t.credits,
+    })),
   );
   const transit = new Map<string, bigint>();
-  for (const { clearing } of perShard) for (const c of clearing) transit.set(c.currency, (transit.get(c.currency) ?? 0n) + c.amount);
+  for (const { clearing } of perShard)
+    for (const c of clearing) transit.set(c.currency, (transit.get(c.currency) ?? 0n) + c.amount);
   const mismatches = perShard.flatMap(({ shard, mismatches: list }) => list.map((m) => ({ shard: shard.name, ...m })));
   return {
     balanced: rows.every((r) => r.balanced) && mismatches.length === 0,
-    inTransit: [...transit].map(([currency, amount]) => ({ currency, amount })).sort((a, b) => a.currency.localeCompare(b.currency)),
+    inTransit: [...transit]
+      .map(([currency, amount]) => ({ currency, amount }))
+      .sort((a, b) => a.currency.localeCompare(b.currency)),
     shards: rows,
     balanceMismatches: mismatches,
   };

@@ -20,37 +20,47 @@ import { prepareAlone, type PostingItem, type PostingOutcome } from './batch';
  */
 export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<R> {
   const written: EntryDraft[] = [];
-  const result = await inPostingTransaction(shard, async (tx) => {
-    written.length = 0;
-    const decision = await prepareAlone(tx, item);
-    if (!decision.proceed) return decision.result;
-    const spec = decision.spec;
-    const states = new Map<string, Account>();
-    for (const leg of spec.legs) for (const [id, state] of await lockAccounts(tx, [leg.accountId])) states.set(id, state);
-    const prior = spec.dedupeKey ? (await priorOutcomes(tx, [spec.dedupeKey])).get(spec.dedupeKey) : undefined;
-    const at = item.at ?? new Date();
-    let outcome: PostingOutcome;
-    if (prior?.kind === 'posted') outcome = { status: 'DUPLICATE', postingId: prior.postingId };
-    else if (prior?.kind === 'rejected') outcome = { status: 'REJECTED', rejection: prior.rejection, replayed: true };
-    else {
-      const before = balancesBefore(states);
-      const applied = applyPosting(states, spec);
-      if (applied.ok) {
-        const entries = chainEntries(applied.value, states);
-        assertWritesMatchPlan([spec], entries, [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!), before);
-        await writePostingRowByRow(tx, spec, at, entries, states);
-        written.push(...applied.value);
-        outcome = { status: 'APPLIED', postingId: spec.id, entries: applied.value };
-      } else {
-        if (spec.dedupeKey) await writeRejections(tx, [{ dedupeKey: spec.dedupeKey, rejection: applied.error }], at);
-        outcome = { status: 'REJECTED', rejection: applied.error, replayed: false };
+  const result = await inPostingTransaction(
+    shard,
+    async (tx) => {
+      written.length = 0;
+      const decision = await prepareAlone(tx, item);
+      if (!decision.proceed) return decision.result;
+      const spec = decision.spec;
+      const states = new Map<string, Account>();
+      for (const leg of spec.legs)
+        for (const [id, state] of await lockAccounts(tx, [leg.accountId])) states.set(id, state);
+      const prior = spec.dedupeKey ? (await priorOutcomes(tx, [spec.dedupeKey])).get(spec.dedupeKey) : undefined;
+      const at = item.at ?? new Date();
+      let outcome: PostingOutcome;
+      if (prior?.kind === 'posted') outcome = { status: 'DUPLICATE', postingId: prior.postingId };
+      else if (prior?.kind === 'rejected') outcome = { status: 'REJECTED', rejection: prior.rejection, replayed: true };
+      else {
+        const before = balancesBefore(states);
+        const applied = applyPosting(states, spec);
+        if (applied.ok) {
+          const entries = chainEntries(applied.value, states);
+          assertWritesMatchPlan(
+            [spec],
+            entries,
+            [...new Set(entries.map((e) => e.accountId))].map((id) => states.get(id)!),
+            before,
+          );
+          await writePostingRowByRow(tx, spec, at, entries, states);
+          written.push(...applied.value);
+          outcome = { status: 'APPLIED', postingId: spec.id, entries: applied.value };
+        } else {
+          if (spec.dedupeKey) await writeRejections(tx, [{ dedupeKey: spec.dedupeKey, rejection: applied.error }], at);
+          outcome = { status: 'REJECTED', rejection: applied.error, replayed: false };
+        }
       }
-    }
-    const deferred = new DeferredInserts();
-    const result = await item.finish(tx, outcome, states, deferred);
-    await deferred.flush(tx);
-    return result;
-  }, { retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry] });
+      const deferred = new DeferredInserts();
+      const result = await item.finish(tx, outcome, states, deferred);
+      await deferred.flush(tx);
+      return result;
+    },
+    { retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry] },
+  );
   notifyCommitted(shard.index, written);
   return result;
 }

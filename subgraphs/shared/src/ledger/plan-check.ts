@@ -36,22 +36,48 @@ export function assertWritesMatchPlan(
   for (const spec of applied) for (const leg of spec.legs) addTo(planned, `${spec.id}|${leg.accountId}`, leg.amount);
   const written = new Map<string, bigint>();
   for (const entry of entries) addTo(written, `${entry.postingId}|${entry.accountId}`, entry.amount);
-  assert(written.size === planned.size, `the batch writes entries for ${written.size} posting-account pairs, its postings plan ${planned.size}`);
+  assert(
+    written.size === planned.size,
+    `the batch writes entries for ${written.size} posting-account pairs, its postings plan ${planned.size}`,
+  );
   for (const [key, amount] of planned) {
-    assert(written.get(key) === amount, `posting-account ${key} plans ${amount} but writes ${written.get(key) ?? 'nothing'}`);
+    assert(
+      written.get(key) === amount,
+      `posting-account ${key} plans ${amount} but writes ${written.get(key) ?? 'nothing'}`,
+    );
   }
   // Each touched account's new balance and sequence follow from its entries alone.
   const entriesOf = new Map<string, EntryDraft[]>();
   for (const entry of entries) pushTo(entriesOf, entry.accountId, entry);
-  assert(touched.length === entriesOf.size, `the batch writes ${touched.length} balances for ${entriesOf.size} accounts with entries`);
+  assert(
+    touched.length === entriesOf.size,
+    `the batch writes ${touched.length} balances for ${entriesOf.size} accounts with entries`,
+  );
   for (const account of touched) {
     const own = entriesOf.get(account.id);
     const prior = before.get(account.id);
-    assert(own !== undefined && prior !== undefined, `account ${account.id} is written without entries or without a balance read under lock`);
+    assert(
+      own !== undefined && prior !== undefined,
+      `account ${account.id} is written without entries or without a balance read under lock`,
+    );
     const moved = own.reduce((sum, e) => sum + e.amount, 0n);
-    assert(totalOf(account) === prior.total + moved, `account ${account.id} would store ${totalOf(account)}, its entries make ${prior.total + moved}`);
-    assert(account.lastSequence === prior.lastSequence + BigInt(own.length), `account ${account.id} would end at sequence ${account.lastSequence} after ${own.length} entries from ${prior.lastSequence}`);
-    own.forEach((entry, i) => assert(entry.sequence === prior.lastSequence + BigInt(i + 1), `entry ${entry.id} of ${account.id} is numbered ${entry.sequence}, not ${prior.lastSequence + BigInt(i + 1)}`));
-    assert(own[own.length - 1]!.balanceAfter === totalOf(account), `account ${account.id}'s last entry ends at ${own[own.length - 1]!.balanceAfter}, its balance at ${totalOf(account)}`);
+    assert(
+      totalOf(account) === prior.total + moved,
+      `account ${account.id} would store ${totalOf(account)}, its entries make ${prior.total + moved}`,
+    );
+    assert(
+      account.lastSequence === prior.lastSequence + BigInt(own.length),
+      `account ${account.id} would end at sequence ${account.lastSequence} after ${own.length} entries from ${prior.lastSequence}`,
+    );
+    own.forEach((entry, i) =>
+      assert(
+        entry.sequence === prior.lastSequence + BigInt(i + 1),
+        `entry ${entry.id} of ${account.id} is numbered ${entry.sequence}, not ${prior.lastSequence + BigInt(i + 1)}`,
+      ),
+    );
+    assert(
+      own[own.length - 1]!.balanceAfter === totalOf(account),
+      `account ${account.id}'s last entry ends at ${own[own.length - 1]!.balanceAfter}, its balance at ${totalOf(account)}`,
+    );
   }
 }

@@ -8,8 +8,15 @@ import { postNaive } from './naive';
  * engines share; its names are exported from here too, so callers import from one place.
  */
 export {
-  inGroup, postBatch, prepareAlone,
-  type GroupedPrepare, type PostBatchOptions, type PostingItem, type PostingOutcome, type PrepareDecision, type PrepareGroup,
+  inGroup,
+  postBatch,
+  prepareAlone,
+  type GroupedPrepare,
+  type PostBatchOptions,
+  type PostingItem,
+  type PostingOutcome,
+  type PrepareDecision,
+  type PrepareGroup,
 } from './batch';
 
 export type { EngineMode, PostingSettings } from '../config/shared';
@@ -34,4 +41,3 @@ export async function postOne<R>(shard: Shard, item: PostingItem<R>, options: Po
       return postNaive(shard, timed);
   }
 }
-

@@ -15,7 +15,10 @@ export type Bucket = 'AVAILABLE' | 'FROZEN' | 'PENDING';
  * Account (db/ledger-store.ts lockAndReadPrior); the rules move balances and the sequence in
  * place.
  */
-export type PostingAccount = Pick<Account, 'id' | 'type' | 'status' | 'currency' | 'available' | 'frozen' | 'pending' | 'lastSequence' | 'creditLimit'>;
+export type PostingAccount = Pick<
+  Account,
+  'id' | 'type' | 'status' | 'currency' | 'available' | 'frozen' | 'pending' | 'lastSequence' | 'creditLimit'
+>;
 
 export interface Leg {
   accountId: string;
@@ -116,10 +119,16 @@ export function applyPosting(
   for (const leg of spec.legs) {
     const current = planned.get(leg.accountId) ?? states.get(leg.accountId);
     if (!current) return err({ code: 'ACCOUNT_NOT_FOUND', accountId: leg.accountId });
-    if (current.status !== 'ACTIVE' && !spec.completion) return err({ code: 'ACCOUNT_NOT_ACTIVE', accountId: leg.accountId, status: current.status });
+    if (current.status !== 'ACTIVE' && !spec.completion)
+      return err({ code: 'ACCOUNT_NOT_ACTIVE', accountId: leg.accountId, status: current.status });
     const currency = leg.currency ?? spec.currency;
     if (current.currency !== currency) {
-      return err({ code: 'CURRENCY_MISMATCH', accountId: leg.accountId, accountCurrency: current.currency, postingCurrency: currency });
+      return err({
+        code: 'CURRENCY_MISMATCH',
+        accountId: leg.accountId,
+        accountCurrency: current.currency,
+        postingCurrency: currency,
+      });
     }
     const next = { ...current };
     for (const move of movements(leg, current)) {
@@ -130,9 +139,16 @@ export function applyPosting(
       if (next.type !== 'SYSTEM' && move.amount < 0n && next[key] < floorOf(next, move.bucket)) {
         return err({ code: 'INSUFFICIENT_FUNDS', accountId: leg.accountId, available: current[bucketKey(leg.bucket)] });
       }
-      if (!fitsColumn(next[key]) || !fitsColumn(totalOf(next))) return err({ code: 'BALANCE_LIMIT', accountId: leg.accountId, bucket: move.bucket });
-      drafts.push({ accountId: leg.accountId, postingId: spec.id, bucket: move.bucket, amount: move.amount,
-        direction: move.amount < 0n ? 'DEBIT' : 'CREDIT', currency });
+      if (!fitsColumn(next[key]) || !fitsColumn(totalOf(next)))
+        return err({ code: 'BALANCE_LIMIT', accountId: leg.accountId, bucket: move.bucket });
+      drafts.push({
+        accountId: leg.accountId,
+        postingId: spec.id,
+        bucket: move.bucket,
+        amount: move.amount,
+        direction: move.amount < 0n ? 'DEBIT' : 'CREDIT',
+        currency,
+      });
     }
     planned.set(leg.accountId, next);
   }

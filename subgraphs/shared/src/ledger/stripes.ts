@@ -73,7 +73,9 @@ export async function readAccountsWithStripes(shards: ShardSet, ids: readonly st
     const shard = shards.byLogical(parsed.shard);
     pushTo(byShard, shard, id);
   }
-  const homes = (await Promise.all([...byShard].map(([shard, list]) => onShard(shard, () => accountsAndStripes(shard.db, list, []))))).flat();
+  const homes = (
+    await Promise.all([...byShard].map(([shard, list]) => onShard(shard, () => accountsAndStripes(shard.db, list, []))))
+  ).flat();
   const stripes = await readStripes(shards, homes);
   return [...homes, ...stripes.map((s) => s.account)];
 }
@@ -91,8 +93,11 @@ export async function readStripes(
     if (home.parentId !== null) continue;
     for (const shard of stripeShardsOf(shards, home)) pushTo(byShard, shard, home.id);
   }
-  const found = await Promise.all([...byShard].map(async ([shard, parents]) =>
-    (await onShard(shard, () => accountsAndStripes(shard.db, [], parents))).map((account) => ({ shard, account }))));
+  const found = await Promise.all(
+    [...byShard].map(async ([shard, parents]) =>
+      (await onShard(shard, () => accountsAndStripes(shard.db, [], parents))).map((account) => ({ shard, account })),
+    ),
+  );
   return found.flat();
 }
 
@@ -103,7 +108,11 @@ export async function readStripes(
  * once per (merchant, shard), by the first payment from that shard. The write is idempotent,
  * so concurrent first payments may both make it.
  */
-export async function announceStripe(shards: ShardSet, merchant: Pick<Account, 'id' | 'stripeShards'>, logical: LogicalShard): Promise<void> {
+export async function announceStripe(
+  shards: ShardSet,
+  merchant: Pick<Account, 'id' | 'stripeShards'>,
+  logical: LogicalShard,
+): Promise<void> {
   if (hasStripeShard(merchant.stripeShards, logical)) return;
   const home = shards.of('account', merchant.id);
   await onShard(home, () => addStripeShards(home.db, merchant.id, stripeShardBit(logical)));

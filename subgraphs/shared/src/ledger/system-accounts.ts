@@ -23,7 +23,12 @@ export function isKnownSystemAccount(id: string): boolean {
   return systemIds.has(id);
 }
 
-export async function systemAccountId(shards: ShardSet, shard: Shard, kind: SystemKind, currency: string): Promise<string> {
+export async function systemAccountId(
+  shards: ShardSet,
+  shard: Shard,
+  kind: SystemKind,
+  currency: string,
+): Promise<string> {
   // Keyed by the database URL: two shard sets in one process never share an id.
   const key = `${shards.topology.urls[shard.index]}:${kind}:${currency}`;
   const cached = known.get(key);
@@ -33,7 +38,12 @@ export async function systemAccountId(shards: ShardSet, shard: Shard, kind: Syst
     const logical = shards.logicalOn(shard)[0];
     assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
     await insertSystemAccountIfMissing(shard.db, {
-      id: newId('account', logical), ownerId: platformOwnerId, type: 'SYSTEM', systemKind: kind, currency, status: 'ACTIVE',
+      id: newId('account', logical),
+      ownerId: platformOwnerId,
+      type: 'SYSTEM',
+      systemKind: kind,
+      currency,
+      status: 'ACTIVE',
     });
     row = await systemAccount(shard.db, kind, currency);
   }

@@ -26,7 +26,9 @@ export function parseKeyRing(raw: string): MacKeyRing {
     const id = part.slice(0, at).trim();
     const secret = part.slice(at + 1);
     if (at <= 0 || !/^[A-Za-z0-9_.-]{1,32}$/.test(id) || secret.length < 16) {
-      throw new Error('LEDGER_MAC_KEY must be "id:secret[,id:secret…]" with ids of [A-Za-z0-9_.-] and secrets of 16+ characters');
+      throw new Error(
+        'LEDGER_MAC_KEY must be "id:secret[,id:secret…]" with ids of [A-Za-z0-9_.-] and secrets of 16+ characters',
+      );
     }
     return [id, Buffer.from(secret, 'utf8')] as const;
   });
@@ -46,7 +48,10 @@ let ring: MacKeyRing | undefined;
  * (config.ts: LEDGER_MAC_KEY) before anything posts, and never read from the environment here.
  */
 export function keyRing(): MacKeyRing {
-  if (!ring) throw new Error('the ledger key ring is not set: main.ts sets it from LEDGER_MAC_KEY at start-up (configureLedger in server/main.ts)');
+  if (!ring)
+    throw new Error(
+      'the ledger key ring is not set: main.ts sets it from LEDGER_MAC_KEY at start-up (configureLedger in server/main.ts)',
+    );
   return ring;
 }
 
@@ -56,7 +61,19 @@ export function setKeyRing(next: MacKeyRing): void {
 }
 
 /** What an account's MAC covers. */
-export type Sealable = Pick<Account, 'id' | 'currency' | 'status' | 'available' | 'frozen' | 'pending' | 'lastSequence' | 'lastEntryHash' | 'version' | 'creditLimit'>;
+export type Sealable = Pick<
+  Account,
+  | 'id'
+  | 'currency'
+  | 'status'
+  | 'available'
+  | 'frozen'
+  | 'pending'
+  | 'lastSequence'
+  | 'lastEntryHash'
+  | 'version'
+  | 'creditLimit'
+>;
 
 /** The MAC stored beside an account and the id of the key that signed it: the row's, not the account's. */
 export interface AccountSeal {
@@ -70,12 +87,25 @@ export interface AccountSeal {
  * value, or another value) breaks the MAC like a changed balance does.
  */
 function accountMessage(row: Sealable): string {
-  const base = [row.id, row.currency, row.status, row.available, row.frozen, row.pending, row.lastSequence, row.lastEntryHash, row.version].join('|');
+  const base = [
+    row.id,
+    row.currency,
+    row.status,
+    row.available,
+    row.frozen,
+    row.pending,
+    row.lastSequence,
+    row.lastEntryHash,
+    row.version,
+  ].join('|');
   return row.creditLimit === null ? base : `${base}|credit:${row.creditLimit}`;
 }
 
 export function sealAccount(row: Sealable, keys: MacKeyRing = keyRing()): AccountSeal {
-  return { mac: createHmac('sha256', keys.current.secret).update(accountMessage(row)).digest('hex'), macKeyId: keys.current.id };
+  return {
+    mac: createHmac('sha256', keys.current.secret).update(accountMessage(row)).digest('hex'),
+    macKeyId: keys.current.id,
+  };
 }
 
 export function accountSealIntact(row: Sealable, seal: AccountSeal, keys: MacKeyRing = keyRing()): boolean {
@@ -98,12 +128,25 @@ export interface Chainable {
 }
 
 export function entryHash(entry: Chainable): string {
-  const message = [entry.prevHash, entry.accountId, entry.sequence, entry.id, entry.postingId, entry.bucket, entry.amount, entry.balanceAfter, entry.currency].join('|');
+  const message = [
+    entry.prevHash,
+    entry.accountId,
+    entry.sequence,
+    entry.id,
+    entry.postingId,
+    entry.bucket,
+    entry.amount,
+    entry.balanceAfter,
+    entry.currency,
+  ].join('|');
   return createHash('sha256').update(message).digest('hex');
 }
 
 /** Links new entries onto their accounts' chains, in order, and moves each chain's head. */
-export function chainEntries(entries: readonly EntryDraft[], states: ReadonlyMap<string, Pick<Account, 'lastEntryHash'>>): Array<EntryDraft & { prevHash: string; hash: string }> {
+export function chainEntries(
+  entries: readonly EntryDraft[],
+  states: ReadonlyMap<string, Pick<Account, 'lastEntryHash'>>,
+): Array<EntryDraft & { prevHash: string; hash: string }> {
   return entries.map((entry) => {
     const state = states.get(entry.accountId)!;
     const prevHash = state.lastEntryHash;
@@ -117,6 +160,8 @@ export function chainEntries(entries: readonly EntryDraft[], states: ReadonlyMap
 export class TamperDetected extends Error {
   override name = 'TamperDetected';
   constructor(readonly accountId: string) {
-    super(`account ${accountId} failed its integrity check; it was changed outside the ledger and nothing will be posted to it`);
+    super(
+      `account ${accountId} failed its integrity check; it was changed outside the ledger and nothing will be posted to it`,
+    );
   }
 }

@@ -23,21 +23,32 @@ export interface ShardHealth {
   nodeSince?: string;
 }
 
-/** Each shard answers SELECT 1 within healthProbeTimeoutMs, or the probe says why not; an open breaker is not probed. */
+/**
+ * Each shard answers SELECT 1 within healthProbeTimeoutMs, or the probe says why not; an open breaker is not probed.
+ */
 export async function probeShards(shards: ShardSet): Promise<ShardHealth[]> {
   return Promise.all(shards.all.map(probeShard));
 }
 
 async function probeShard(shard: Shard): Promise<ShardHealth> {
   const since = shard.pool.primarySince;
-  const node = shard.pool.options.nodes.length > 1 ? { node: shard.pool.primary, ...(since === null ? {} : { nodeSince: new Date(since).toISOString() }) } : {};
+  const node =
+    shard.pool.options.nodes.length > 1
+      ? { node: shard.pool.primary, ...(since === null ? {} : { nodeSince: new Date(since).toISOString() }) }
+      : {};
   if (shard.pool.state !== 'closed') return { shard: shard.name, state: 'breaker-open', ok: false, ...node };
   try {
     await withTimeout(shard.db.execute(sql`SELECT 1`), healthProbeTimeoutMs);
     return { shard: shard.name, state: 'up', ok: true, ...node };
   } catch (error) {
     const state = shard.pool.state === 'closed' ? 'down' : 'breaker-open';
-    return { shard: shard.name, state, ok: false, error: error instanceof Error ? error.message : String(error), ...node };
+    return {
+      shard: shard.name,
+      state,
+      ok: false,
+      error: error instanceof Error ? error.message : String(error),
+      ...node,
+    };
   }
 }
 
@@ -64,15 +75,25 @@ export interface ReadinessReport {
  * then, naming the down shards, and 503 only when it can serve nothing. Probe errors go to the
  * log, never into the answer (they name hosts and users).
  */
-export async function readiness(service: string, shards: ShardSet): Promise<{ httpStatus: number; report: ReadinessReport }> {
+export async function readiness(
+  service: string,
+  shards: ShardSet,
+): Promise<{ httpStatus: number; report: ReadinessReport }> {
   const probed = await probeShards(shards);
-  for (const failed of probed.filter((s) => s.error !== undefined)) log().error({ err: failed.error }, `health probe of ${failed.shard} failed`);
+  for (const failed of probed.filter((s) => s.error !== undefined))
+    log().error({ err: failed.error }, `health probe of ${failed.shard} failed`);
   const down = probed.filter((s) => !s.ok).map((s) => s.shard);
   const status: Readiness = down.length === 0 ? 'ready' : down.length < probed.length ? 'degraded' : 'unavailable';
   const warnings = shards.all.flatMap((shard) => (shard.slowFailover === null ? [] : [shard.slowFailover]));
   return {
     httpStatus: status === 'unavailable' ? 503 : 200,
-    report: { service, status, down, shards: probed.map(({ error: _error, ...shown }) => shown), ...(warnings.length > 0 ? { warnings } : {}) },
+    report: {
+      service,
+      status,
+      down,
+      shards: probed.map(({ error: _error, ...shown }) => shown),
+      ...(warnings.length > 0 ? { warnings } : {}),
+    },
   };
 }
 
@@ -80,8 +101,14 @@ export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
     promise.then(
-      (value) => { clearTimeout(timer); resolve(value); },
-      (error: unknown) => { clearTimeout(timer); reject(error instanceof Error ? error : new Error(String(error))); },
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
     );
   });
 }

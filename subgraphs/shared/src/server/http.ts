@@ -84,7 +84,11 @@ export interface MetricsSource {
  * ready), and /metrics for a Prometheus scraper. What they tell is counts and states by
  * database name, never an id, amount or client's text (SECURITY.md).
  */
-export function serviceRoutes(service: string, ready: () => Promise<{ httpStatus: number; report: unknown }>, metrics: MetricsSource): Record<string, RouteHandler> {
+export function serviceRoutes(
+  service: string,
+  ready: () => Promise<{ httpStatus: number; report: unknown }>,
+  metrics: MetricsSource,
+): Record<string, RouteHandler> {
   const readyRoute: RouteHandler = async (_req, res) => {
     const { httpStatus, report } = await ready();
     sendJson(res, httpStatus, report);
@@ -103,7 +107,10 @@ export function serviceRoutes(service: string, ready: () => Promise<{ httpStatus
 
 export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 

@@ -28,7 +28,9 @@ export function configOrExit<S extends ConfigSchema>(env: Environment, schema: S
     return readConfig(schema, env);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${name}: refusing to start, the configuration is not valid:\n${error.problems.map((p) => `  ${p}\n`).join('')}`);
+    process.stderr.write(
+      `${name}: refusing to start, the configuration is not valid:\n${error.problems.map((p) => `  ${p}\n`).join('')}`,
+    );
     process.exit(1);
   }
 }
@@ -38,7 +40,11 @@ export function configOrExit<S extends ConfigSchema>(env: Environment, schema: S
  * and check uses these keys (LEDGER_MAC_KEY), every posting's business date this calendar
  * (BUSINESS_TIMEZONE, BUSINESS_DAY_CUTOFF). Subgraphs, and scripts that post or verify, call it.
  */
-export function configureLedger(config: { readonly production: boolean; readonly ledgerKeys: MacKeyRing | null; readonly businessCalendar: BusinessCalendar }): void {
+export function configureLedger(config: {
+  readonly production: boolean;
+  readonly ledgerKeys: MacKeyRing | null;
+  readonly businessCalendar: BusinessCalendar;
+}): void {
   const keys = ledgerKeyRing(config);
   if (keys === null) throw new Error(ledgerKeyMissing);
   setKeyRing(keys);
@@ -52,7 +58,10 @@ export function configureLedger(config: { readonly production: boolean; readonly
  * shard's pool starts on, and the shards whose Galera timings make a failover slower than their
  * budget (shards/galera-timings.ts).
  */
-async function checkShardsOrExit(name: string, shards: { urls: string; map?: string | null | undefined }): Promise<{ startNodes: number[]; slowFailovers: SlowFailover[] }> {
+async function checkShardsOrExit(
+  name: string,
+  shards: { urls: string; map?: string | null | undefined },
+): Promise<{ startNodes: number[]; slowFailovers: SlowFailover[] }> {
   const topology = buildTopology(shards.urls, shards.map ?? undefined);
   try {
     // Asked at once, so that the timings' read adds no wait to the node check's.
@@ -81,7 +90,10 @@ export async function runSubgraphMain<S extends z.ZodObject<SubgraphShape>>(
   const config = configOrExit(process.env, part.config, name);
   configureLogging({ service: name, level: config.logLevel });
   configureLedger(config);
-  const tracing = config.tracing.otlpEndpoint === null ? null : await startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
+  const tracing =
+    config.tracing.otlpEndpoint === null
+      ? null
+      : await startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
   const { startNodes, slowFailovers } = await checkShardsOrExit(name, config.shards);
   // A misconfigured cluster still serves: named here and in /health/ready (health.ts), not refused.
   for (const warning of slowFailovers) log().warn({ galera: warning }, describeSlowFailover(warning));

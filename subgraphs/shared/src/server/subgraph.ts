@@ -73,7 +73,9 @@ export interface SubgraphServer {
   disposers: Array<() => Promise<void>>;
 }
 
-export async function createSubgraph<C extends BaseSubgraphContext>(options: SubgraphOptions<C>): Promise<SubgraphServer> {
+export async function createSubgraph<C extends BaseSubgraphContext>(
+  options: SubgraphOptions<C>,
+): Promise<SubgraphServer> {
   const production = options.production ?? false;
   const schema = buildSubgraphSchema([{ typeDefs: parse(options.typeDefs), resolvers: options.resolvers }]);
   const apollo = new ApolloServer<BaseSubgraphContext>({
@@ -114,7 +116,10 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
     },
     // The state of each shard by database name and nothing else (a failed probe's error goes to
     // the log, since it names hosts and users).
-    routes: serviceRoutes(options.name, () => readiness(options.name, options.shards), { render: () => processRegistry.metrics(), contentType: processRegistry.contentType }),
+    routes: serviceRoutes(options.name, () => readiness(options.name, options.shards), {
+      render: () => processRegistry.metrics(),
+      contentType: processRegistry.contentType,
+    }),
   });
   return { apollo, http, schema, disposers: [] };
 }
@@ -126,7 +131,11 @@ export async function createSubgraph<C extends BaseSubgraphContext>(options: Sub
  * database error's text never reaches the client in any mode: mysql2's errors carry the
  * statement (and, for a refused connection, the host and port).
  */
-export function formatSubgraphError(formatted: GraphQLFormattedError, error: unknown, production: boolean): GraphQLFormattedError {
+export function formatSubgraphError(
+  formatted: GraphQLFormattedError,
+  error: unknown,
+  production: boolean,
+): GraphQLFormattedError {
   const original = unwrapResolverError(error);
   if (original instanceof TamperDetected) {
     return { message: original.message, extensions: { code: 'TAMPER_DETECTED', accountId: original.accountId } };
@@ -161,7 +170,8 @@ export function logSubgraphError(logger: Logger, error: unknown, code: unknown):
     logger.error({ detail: unavailable.detail }, `shard ${unavailable.shard} unavailable`);
     return;
   }
-  if (!causeOf(original, isLockTimeout) && code === 'INTERNAL_SERVER_ERROR') logger.error({ err: original }, 'resolver failed');
+  if (!causeOf(original, isLockTimeout) && code === 'INTERNAL_SERVER_ERROR')
+    logger.error({ err: original }, 'resolver failed');
 }
 
 /**
@@ -180,7 +190,8 @@ export const errorLogPlugin: ApolloServerPlugin<BaseSubgraphContext> = {
 
 const errorLogListener: GraphQLRequestListener<BaseSubgraphContext> = {
   async didEncounterErrors({ contextValue, errors }) {
-    for (const error of errors) logSubgraphError(contextValue.log, error, error.extensions.code ?? 'INTERNAL_SERVER_ERROR');
+    for (const error of errors)
+      logSubgraphError(contextValue.log, error, error.extensions.code ?? 'INTERNAL_SERVER_ERROR');
   },
 };
 
@@ -191,12 +202,17 @@ const errorLogListener: GraphQLRequestListener<BaseSubgraphContext> = {
  * error with its SQL text. Apollo gives an error thrown by code (one with an originalError)
  * INTERNAL_SERVER_ERROR unless it carries a code; the same is done here before formatSubgraphError.
  */
-export function formatStreamErrors(errors: readonly GraphQLError[], production: boolean, logger: Logger = log()): GraphQLFormattedError[] {
+export function formatStreamErrors(
+  errors: readonly GraphQLError[],
+  production: boolean,
+  logger: Logger = log(),
+): GraphQLFormattedError[] {
   return errors.map((error) => {
     const formatted = error.toJSON();
-    const coded = formatted.extensions?.code !== undefined || !error.originalError
-      ? formatted
-      : { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
+    const coded =
+      formatted.extensions?.code !== undefined || !error.originalError
+        ? formatted
+        : { ...formatted, extensions: { ...formatted.extensions, code: 'INTERNAL_SERVER_ERROR' } };
     logSubgraphError(logger, error, coded.extensions?.code);
     return formatSubgraphError(coded, error, production);
   });
@@ -204,7 +220,10 @@ export function formatStreamErrors(errors: readonly GraphQLError[], production: 
 
 /** Where in the document and the answer an error happened: kept when its text and extensions are replaced. */
 function where(formatted: GraphQLFormattedError): Pick<GraphQLFormattedError, 'locations' | 'path'> {
-  return { ...(formatted.locations ? { locations: formatted.locations } : {}), ...(formatted.path ? { path: formatted.path } : {}) };
+  return {
+    ...(formatted.locations ? { locations: formatted.locations } : {}),
+    ...(formatted.path ? { path: formatted.path } : {}),
+  };
 }
 
 function isShardUnavailable(error: Error): error is ShardUnavailable {
@@ -229,5 +248,10 @@ function causeOf(error: unknown, matches: (e: Error) => boolean): Error | undefi
 
 /** mysql2's errors carry the statement (sql) or MySQL's own text (sqlMessage); drizzle's name the failed query. */
 function isDatabaseError(error: Error): boolean {
-  return 'sql' in error || 'sqlMessage' in error || error.name === 'DrizzleQueryError' || error.message.startsWith('Failed query:');
+  return (
+    'sql' in error ||
+    'sqlMessage' in error ||
+    error.name === 'DrizzleQueryError' ||
+    error.message.startsWith('Failed query:')
+  );
 }

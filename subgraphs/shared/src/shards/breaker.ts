@@ -38,7 +38,9 @@ export class ShardBreaker {
     private readonly shard: string,
     private readonly probe: () => Promise<void>,
     private readonly recovery: { recover: () => Promise<void>; firstTryDelayMs: number; retryDelayMs: number } = {
-      recover: probe, firstTryDelayMs: shardBreakerProbeIntervalMs, retryDelayMs: shardBreakerProbeIntervalMs,
+      recover: probe,
+      firstTryDelayMs: shardBreakerProbeIntervalMs,
+      retryDelayMs: shardBreakerProbeIntervalMs,
     },
   ) {}
 

@@ -79,7 +79,12 @@ export class Coalescer<K, V> {
 
   private async send(shard: Shard, waiting: Array<Waiting<K, V>>): Promise<void> {
     try {
-      const values = await inBatchSpan(this.name, shard.name, waiting, () => this.run(shard, waiting.map((w) => w.key)));
+      const values = await inBatchSpan(this.name, shard.name, waiting, () =>
+        this.run(
+          shard,
+          waiting.map((w) => w.key),
+        ),
+      );
       assert(values.length === waiting.length, `coalesced statement answered ${values.length} of ${waiting.length}`);
       waiting.forEach((w, i) => w.resolve(values[i]!));
     } catch (error) {

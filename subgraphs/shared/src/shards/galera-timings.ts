@@ -16,7 +16,11 @@ import type { Topology } from './topology';
  */
 
 /** Galera's own defaults, which apply to a key wsrep_provider_options leaves out. */
-export const galeraTimingDefaultsMs = { suspectTimeout: 5_000, inactiveTimeout: 15_000, inactiveCheckPeriod: 500 } as const;
+export const galeraTimingDefaultsMs = {
+  suspectTimeout: 5_000,
+  inactiveTimeout: 15_000,
+  inactiveCheckPeriod: 500,
+} as const;
 
 /**
  * The group timings docs/ARCHITECTURE.md recommends, which the local cluster runs
@@ -26,7 +30,10 @@ export const galeraTimingDefaultsMs = { suspectTimeout: 5_000, inactiveTimeout: 
 export const galeraGroupTimingsRecommended =
   'evs.keepalive_period=PT0.2S;evs.inactive_check_period=PT0.2S;evs.suspect_timeout=PT0.8S;evs.inactive_timeout=PT1.6S;evs.install_timeout=PT1.6S;evs.join_retrans_period=PT0.2S';
 
-/** wsrep_provider_options as a node shows it: `key = value; key = value; …`. Later keys win; an entry without `=` is skipped. */
+/**
+ * wsrep_provider_options as a node shows it: `key = value; key = value; …`. Later keys win; an entry without `=` is
+ * skipped.
+ */
 export function parseProviderOptions(text: string): Map<string, string> {
   const options = new Map<string, string>();
   for (const entry of text.split(';')) {
@@ -53,7 +60,9 @@ export function parseGaleraDuration(text: string): number | null {
   if (plain) return Math.round(Number(plain[1]) * 1_000);
   const iso = isoDuration.exec(trimmed);
   if (!iso || trimmed.toUpperCase() === 'P' || trimmed.toUpperCase().endsWith('T')) return null;
-  const [days, hours, minutes, seconds] = [iso[1], iso[2], iso[3], iso[4]].map((part) => (part === undefined ? 0 : Number(part)));
+  const [days, hours, minutes, seconds] = [iso[1], iso[2], iso[3], iso[4]].map((part) =>
+    part === undefined ? 0 : Number(part),
+  );
   return Math.round((((days! * 24 + hours!) * 60 + minutes!) * 60 + seconds!) * 1_000);
 }
 
@@ -80,9 +89,14 @@ export function galeraTimingsOf(options: ReadonlyMap<string, string>): GaleraTim
   return { suspectTimeoutMs, inactiveTimeoutMs, inactiveCheckPeriodMs };
 }
 
-/** How long a shard's writes stop after a node dies, by these timings: the group's agreement, then paygraph's own failover. */
+/**
+ * How long a shard's writes stop after a node dies, by these timings: the group's agreement, then paygraph's own
+ * failover.
+ */
 export function galeraFailoverEstimateMs(timings: GaleraTimings): number {
-  return Math.min(timings.suspectTimeoutMs, timings.inactiveTimeoutMs) + timings.inactiveCheckPeriodMs + galeraFailoverOwnMs;
+  return (
+    Math.min(timings.suspectTimeoutMs, timings.inactiveTimeoutMs) + timings.inactiveCheckPeriodMs + galeraFailoverOwnMs
+  );
 }
 
 /** A shard whose nodes' timings make a failover slower than its budget: what /health/ready and the log name. */
@@ -102,20 +116,34 @@ export interface SlowFailover {
 }
 
 /** The warning for a node's timings, or null when a failover fits the budget. */
-export function slowFailoverOf(shard: string, node: number, timings: GaleraTimings, budgetMs: number = shardFailoverBudgetMs): SlowFailover | null {
+export function slowFailoverOf(
+  shard: string,
+  node: number,
+  timings: GaleraTimings,
+  budgetMs: number = shardFailoverBudgetMs,
+): SlowFailover | null {
   const estimate = galeraFailoverEstimateMs(timings);
   if (estimate <= budgetMs) return null;
   return {
-    warning: 'GALERA_FAILOVER_SLOW', shard, node, ...timings, failoverEstimateMs: estimate, failoverBudgetMs: budgetMs,
+    warning: 'GALERA_FAILOVER_SLOW',
+    shard,
+    node,
+    ...timings,
+    failoverEstimateMs: estimate,
+    failoverBudgetMs: budgetMs,
     change: `set wsrep_provider_options="${galeraGroupTimingsRecommended}" on every node of the cluster (docs/ARCHITECTURE.md, "A shard on a Galera cluster")`,
   };
 }
 
-/** The log line of a warning: the shard, the values read, the estimate against the budget, and the settings to change. */
+/**
+ * The log line of a warning: the shard, the values read, the estimate against the budget, and the settings to change.
+ */
 export function describeSlowFailover(w: SlowFailover): string {
-  return `shard ${w.shard}: node ${w.node} is a Galera node with evs.suspect_timeout ${w.suspectTimeoutMs} ms, evs.inactive_timeout ${w.inactiveTimeoutMs} ms, `
-    + `evs.inactive_check_period ${w.inactiveCheckPeriodMs} ms: after a node of its cluster dies the shard's writes stop for about ${w.failoverEstimateMs} ms, `
-    + `over its failover budget of ${w.failoverBudgetMs} ms; ${w.change}`;
+  return (
+    `shard ${w.shard}: node ${w.node} is a Galera node with evs.suspect_timeout ${w.suspectTimeoutMs} ms, evs.inactive_timeout ${w.inactiveTimeoutMs} ms, ` +
+    `evs.inactive_check_period ${w.inactiveCheckPeriodMs} ms: after a node of its cluster dies the shard's writes stop for about ${w.failoverEstimateMs} ms, ` +
+    `over its failover budget of ${w.failoverBudgetMs} ms; ${w.change}`
+  );
 }
 
 /**
@@ -125,15 +153,17 @@ export function describeSlowFailover(w: SlowFailover): string {
  * one per shard (its first node over the budget). Never throws.
  */
 export async function checkGaleraTimings(topology: Pick<Topology, 'nodes'>): Promise<SlowFailover[]> {
-  const found = await Promise.all(topology.nodes.map(async (nodes) => {
-    const shard = decodeURIComponent(new URL(nodes[0]!).pathname.slice(1));
-    const timings = await Promise.all(nodes.map(nodeTimings));
-    for (const [node, read] of timings.entries()) {
-      const warning = read === null ? null : slowFailoverOf(shard, node, read);
-      if (warning) return warning;
-    }
-    return null;
-  }));
+  const found = await Promise.all(
+    topology.nodes.map(async (nodes) => {
+      const shard = decodeURIComponent(new URL(nodes[0]!).pathname.slice(1));
+      const timings = await Promise.all(nodes.map(nodeTimings));
+      for (const [node, read] of timings.entries()) {
+        const warning = read === null ? null : slowFailoverOf(shard, node, read);
+        if (warning) return warning;
+      }
+      return null;
+    }),
+  );
   return found.filter((w): w is SlowFailover => w !== null);
 }
 
@@ -143,7 +173,10 @@ async function nodeTimings(url: string): Promise<GaleraTimings | null> {
   let connection: mysql.Connection | null = null;
   try {
     connection = await mysql.createConnection({ uri: server.toString(), connectTimeout: shardNodeCheckTimeoutMs });
-    const [rows] = await connection.query({ sql: "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'", timeout: shardNodeCheckTimeoutMs });
+    const [rows] = await connection.query({
+      sql: "SHOW GLOBAL VARIABLES LIKE 'wsrep_provider_options'",
+      timeout: shardNodeCheckTimeoutMs,
+    });
     const value = (rows as Array<{ Value?: string }>)[0]?.Value ?? '';
     return galeraTimingsOf(parseProviderOptions(value));
   } catch {

@@ -79,25 +79,36 @@ function nodeName(url: string): string {
  * start on (chooseStartNode).
  */
 export async function checkShardNodes(topology: Pick<Topology, 'nodes'>): Promise<number[]> {
-  return Promise.all(topology.nodes.map(async (nodes, shard) => {
-    if (nodes.length === 1) return 0;
-    const database = decodeURIComponent(new URL(nodes[0]!).pathname.slice(1));
-    const states = await Promise.all(nodes.map((url) => nodeStateAsked(url, database)));
-    const answered = states.flatMap((state, node) => (state === null ? [] : [{ state, node }]));
-    if (answered.length === 0) throw new ShardNodesRefused(`MYSQL_SHARDS: no node of shard ${shard} (${database}) answers`);
-    const notGalera = answered.find((a) => a.state.clusterUuid === '');
-    if (notGalera) {
-      throw new ShardNodesRefused(`MYSQL_SHARDS: shard ${shard} (${database}) lists several nodes, but node ${notGalera.node} (${nodeName(nodes[notGalera.node]!)}) is not a Galera node (wsrep is off)`);
-    }
-    const first = answered[0]!;
-    const stranger = answered.find((a) => a.state.clusterUuid !== first.state.clusterUuid);
-    if (stranger) {
-      throw new ShardNodesRefused(
-        `MYSQL_SHARDS: shard ${shard} (${database}) mixes clusters: node ${stranger.node} (${nodeName(nodes[stranger.node]!)}) belongs to cluster ${stranger.state.clusterUuid}, node ${first.node} (${nodeName(nodes[first.node]!)}) to ${first.state.clusterUuid}`,
+  return Promise.all(
+    topology.nodes.map(async (nodes, shard) => {
+      if (nodes.length === 1) return 0;
+      const database = decodeURIComponent(new URL(nodes[0]!).pathname.slice(1));
+      const states = await Promise.all(nodes.map((url) => nodeStateAsked(url, database)));
+      const answered = states.flatMap((state, node) => (state === null ? [] : [{ state, node }]));
+      if (answered.length === 0)
+        throw new ShardNodesRefused(`MYSQL_SHARDS: no node of shard ${shard} (${database}) answers`);
+      const notGalera = answered.find((a) => a.state.clusterUuid === '');
+      if (notGalera) {
+        throw new ShardNodesRefused(
+          `MYSQL_SHARDS: shard ${shard} (${database}) lists several nodes, but node ${notGalera.node} (${nodeName(nodes[notGalera.node]!)}) is not a Galera node (wsrep is off)`,
+        );
+      }
+      const first = answered[0]!;
+      const stranger = answered.find((a) => a.state.clusterUuid !== first.state.clusterUuid);
+      if (stranger) {
+        throw new ShardNodesRefused(
+          `MYSQL_SHARDS: shard ${shard} (${database}) mixes clusters: node ${stranger.node} (${nodeName(nodes[stranger.node]!)}) belongs to cluster ${stranger.state.clusterUuid}, node ${first.node} (${nodeName(nodes[first.node]!)}) to ${first.state.clusterUuid}`,
+        );
+      }
+      return chooseStartNode(
+        answered.map((a) => ({
+          node: a.node,
+          synced: a.state.ready && a.state.synced && a.state.primaryComponent,
+          sessions: a.state.sessions,
+        })),
       );
-    }
-    return chooseStartNode(answered.map((a) => ({ node: a.node, synced: a.state.ready && a.state.synced && a.state.primaryComponent, sessions: a.state.sessions })));
-  }));
+    }),
+  );
 }
 
 export interface StartCandidate {
@@ -116,7 +127,10 @@ export interface StartCandidate {
  */
 export function chooseStartNode(candidates: readonly StartCandidate[]): number {
   const synced = candidates.filter((c) => c.synced);
-  const busiest = synced.reduce<StartCandidate | null>((best, c) => (c.sessions > (best?.sessions ?? 0) ? c : best), null);
+  const busiest = synced.reduce<StartCandidate | null>(
+    (best, c) => (c.sessions > (best?.sessions ?? 0) ? c : best),
+    null,
+  );
   return (busiest ?? synced[0] ?? candidates[0]!).node;
 }
 
@@ -128,7 +142,10 @@ async function nodeStateAsked(url: string, database: string): Promise<(GaleraSta
   }
 }
 
-/** A node's wsrep state and its sessions on the database, or null when it does not answer within shardNodeCheckTimeoutMs. */
+/**
+ * A node's wsrep state and its sessions on the database, or null when it does not answer within
+ * shardNodeCheckTimeoutMs.
+ */
 async function nodeState(url: string, database: string): Promise<(GaleraState & { sessions: number }) | null> {
   const server = new URL(url);
   // The database may not exist yet (migrations create it): the check connects to the server.
@@ -137,8 +154,17 @@ async function nodeState(url: string, database: string): Promise<(GaleraState & 
   try {
     connection = await mysql.createConnection({ uri: server.toString(), connectTimeout: shardNodeCheckTimeoutMs });
     const [rows] = await connection.query({ sql: galeraStateQuery, timeout: shardNodeCheckTimeoutMs });
-    const [counted] = await connection.query({ sql: 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ?', timeout: shardNodeCheckTimeoutMs }, [database]);
-    return { ...galeraStateOf(rows as GaleraStatusRow[]), sessions: Number((counted as Array<{ n: number | string }>)[0]?.n ?? 0) };
+    const [counted] = await connection.query(
+      {
+        sql: 'SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = ?',
+        timeout: shardNodeCheckTimeoutMs,
+      },
+      [database],
+    );
+    return {
+      ...galeraStateOf(rows as GaleraStatusRow[]),
+      sessions: Number((counted as Array<{ n: number | string }>)[0]?.n ?? 0),
+    };
   } catch {
     return null;
   } finally {

@@ -4,7 +4,10 @@
  * declared by its part (src/part.ts: poolSizeDefault), sized to its work so that the stack fits
  * MySQL's connection limit (README: "Connection budget").
  */
-export function subgraphPoolSize(part: { readonly name: string; readonly poolSizeDefault: number | null }, configured: number | null): number {
+export function subgraphPoolSize(
+  part: { readonly name: string; readonly poolSizeDefault: number | null },
+  configured: number | null,
+): number {
   if (configured !== null) return configured;
   if (part.poolSizeDefault === null) throw new Error(`part ${part.name} declares no pool size of its own`);
   return part.poolSizeDefault;

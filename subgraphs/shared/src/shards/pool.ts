@@ -25,7 +25,10 @@ export interface Shard {
   queryCount: number;
   /** How postOne posts on this shard (ledger/post.ts): the process's POSTING_ENGINE and merge settings. */
   readonly posting: PostingSettings;
-  /** Set at start-up when its Galera timings make a failover slower than its budget (galera-timings.ts); named by /health/ready. */
+  /**
+   * Set at start-up when its Galera timings make a failover slower than its budget (galera-timings.ts); named by
+   * /health/ready.
+   */
   slowFailover: SlowFailover | null;
 }
 
@@ -123,9 +126,13 @@ function openShard(nodes: readonly string[], index: number, poolSize: number, po
       // The server stops a statement the client gave up on (shardServerStatementTimeoutMs says
       // why). MariaDB counts seconds; MySQL 8 has no max_statement_time (1193, unknown system
       // variable) and bounds its SELECTs by max_execution_time, in milliseconds.
-      conn.query(`SET SESSION max_statement_time = ${shardServerStatementTimeoutMs / 1_000}`, (error: { errno?: number } | null) => {
-        if (error?.errno === unknownSystemVariable) conn.query(`SET SESSION max_execution_time = ${shardServerStatementTimeoutMs}`);
-      });
+      conn.query(
+        `SET SESSION max_statement_time = ${shardServerStatementTimeoutMs / 1_000}`,
+        (error: { errno?: number } | null) => {
+          if (error?.errno === unknownSystemVariable)
+            conn.query(`SET SESSION max_execution_time = ${shardServerStatementTimeoutMs}`);
+        },
+      );
     },
   });
   const shard: Shard = {

@@ -40,7 +40,9 @@ export class PostingTx implements Tx {
   readonly update: Tx['update'];
   readonly delete: Tx['delete'];
   readonly execute: Tx['execute'];
-  /** Statements held back, their values bound; `heldText` is the same statements with their placeholders, for traces. */
+  /**
+   * Statements held back, their values bound; `heldText` is the same statements with their placeholders, for traces.
+   */
   private held: string[] = [];
   private heldText: string[] = [];
 
@@ -163,48 +165,56 @@ export interface PostingTransactionOptions extends TransactionOptions {
  * did); unknown within commitOutcomeWaitMs, ShardUnavailable as before, and a retry with the same
  * idempotency key answers the outcome.
  */
-export function inPostingTransaction<T>(shard: Shard, fn: (tx: PostingTx) => Promise<T>, options: PostingTransactionOptions = {}): Promise<T> {
+export function inPostingTransaction<T>(
+  shard: Shard,
+  fn: (tx: PostingTx) => Promise<T>,
+  options: PostingTransactionOptions = {},
+): Promise<T> {
   const wait = options.lockWaitSeconds;
   // The connection goes back to the pool with the usual wait, or not at all.
   const restore = wait === undefined ? [] : [`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}`];
-  return retrying(shard, async () => {
-    const connection = await shard.pool.getConnection();
-    let reusable = true;
-    try {
-      const tx = new PostingTx(shard, connection);
-      tx.begin(wait);
-      let result: T;
+  return retrying(
+    shard,
+    async () => {
+      const connection = await shard.pool.getConnection();
+      let reusable = true;
       try {
-        result = await fn(tx);
-      } catch (error) {
-        await tx.rollback(restore).catch(() => {
-          reusable = false;
-        });
-        throw error;
-      }
-      try {
-        await tx.commit(restore);
-        return result;
-      } catch (error) {
-        if (!isShardUnreachable(error)) {
-          // The server answered the round trip with an error (a held write's duplicate key, a
-          // certification conflict): nothing committed.
+        const tx = new PostingTx(shard, connection);
+        tx.begin(wait);
+        let result: T;
+        try {
+          result = await fn(tx);
+        } catch (error) {
           await tx.rollback(restore).catch(() => {
             reusable = false;
           });
           throw error;
         }
-        reusable = false;
-        const witness = options.witness?.() ?? null;
-        if (witness === null) throw error;
-        if (await resolveLostCommit(shard, witness, error)) return result;
-        throw new CommitNotApplied(shard.name, { cause: error });
+        try {
+          await tx.commit(restore);
+          return result;
+        } catch (error) {
+          if (!isShardUnreachable(error)) {
+            // The server answered the round trip with an error (a held write's duplicate key, a
+            // certification conflict): nothing committed.
+            await tx.rollback(restore).catch(() => {
+              reusable = false;
+            });
+            throw error;
+          }
+          reusable = false;
+          const witness = options.witness?.() ?? null;
+          if (witness === null) throw error;
+          if (await resolveLostCommit(shard, witness, error)) return result;
+          throw new CommitNotApplied(shard.name, { cause: error });
+        }
+      } finally {
+        if (reusable) connection.release();
+        else connection.destroy();
       }
-    } finally {
-      if (reusable) connection.release();
-      else connection.destroy();
-    }
-  }, { ...options, retryNotApplied: true });
+    },
+    { ...options, retryNotApplied: true },
+  );
 }
 
 /**
@@ -226,7 +236,9 @@ async function resolveLostCommit(shard: Shard, witness: Statement, lost: unknown
     try {
       const [rows] = await shard.pool.query(witness.sql, witness.values);
       const committed = (rows as unknown[]).length > 0;
-      log().warn(`shard ${shard.name}: a COMMIT's answer was lost; the transaction ${committed ? 'committed' : 'did not commit'}`);
+      log().warn(
+        `shard ${shard.name}: a COMMIT's answer was lost; the transaction ${committed ? 'committed' : 'did not commit'}`,
+      );
       return committed;
     } catch (error) {
       if (!isShardUnreachable(error) || Date.now() + commitOutcomeRetryMs > deadline) throw lost;

@@ -1,6 +1,14 @@
 import mysql from 'mysql2/promise';
 import {
-  shardAcquireTimeoutMs, shardCloseTimeoutMs, shardConnectTimeoutMs, shardFailoverBarrierTimeoutMs, shardFailoverRetryMs, shardProbeTimeoutMs, shardProbeWallTimeoutMs, shardStatementProbeAfterMs, shardStatementTimeoutMs,
+  shardAcquireTimeoutMs,
+  shardCloseTimeoutMs,
+  shardConnectTimeoutMs,
+  shardFailoverBarrierTimeoutMs,
+  shardFailoverRetryMs,
+  shardProbeTimeoutMs,
+  shardProbeWallTimeoutMs,
+  shardStatementProbeAfterMs,
+  shardStatementTimeoutMs,
 } from '../limits';
 import { ShardBreaker, type BreakerState } from './breaker';
 import { shardPoolWaitSeconds, watchBreaker } from '../metrics';
@@ -109,9 +117,14 @@ export class ShardPool {
     // Is the primary still there? Answering in the primary component is enough: a node that
     // donates the writes a rejoining node missed (IST) is not Synced meanwhile, but takes writes.
     const probeCurrent = () => this.probe(this.primaryNode, 'alive');
-    this.breaker = options.nodes.length === 1
-      ? new ShardBreaker(options.name, probeCurrent)
-      : new ShardBreaker(options.name, probeCurrent, { recover: () => this.failOver(), firstTryDelayMs: 0, retryDelayMs: shardFailoverRetryMs });
+    this.breaker =
+      options.nodes.length === 1
+        ? new ShardBreaker(options.name, probeCurrent)
+        : new ShardBreaker(options.name, probeCurrent, {
+            recover: () => this.failOver(),
+            firstTryDelayMs: 0,
+            retryDelayMs: shardFailoverRetryMs,
+          });
     this.breaker.onOpen((error) => {
       this.generation += 1;
       for (const reject of [...this.waiting]) reject(error);
@@ -127,7 +140,9 @@ export class ShardPool {
     return this.breaker.state;
   }
 
-  /** The node statements go to, by its place in MYSQL_SHARDS (never its address, which errors and answers do not carry). */
+  /**
+   * The node statements go to, by its place in MYSQL_SHARDS (never its address, which errors and answers do not carry).
+   */
   get primary(): number {
     return this.primaryNode;
   }
@@ -154,7 +169,11 @@ export class ShardPool {
   }
 
   private openNodePool(node: number): mysql.Pool {
-    const pool = mysql.createPool({ ...this.options.pool, uri: this.options.nodes[node]!, connectTimeout: shardConnectTimeoutMs });
+    const pool = mysql.createPool({
+      ...this.options.pool,
+      uri: this.options.nodes[node]!,
+      connectTimeout: shardConnectTimeoutMs,
+    });
     // The pool's 'connection' event hands over mysql2's callback connection, once connected.
     pool.on('connection', (connection) => {
       this.bornIn.set(connection, this.generation);
@@ -174,10 +193,12 @@ export class ShardPool {
     // Why each probe failed, filled in as they settle (firstInOrder decides once every node before
     // the chosen one has failed, so their reasons are known by then).
     const refused: boolean[] = this.options.nodes.map(() => false);
-    const probes = this.options.nodes.map((_, node) => this.probe(node, 'candidate').catch((error: unknown) => {
-      refused[node] = isRefused(error);
-      throw error;
-    }));
+    const probes = this.options.nodes.map((_, node) =>
+      this.probe(node, 'candidate').catch((error: unknown) => {
+        refused[node] = isRefused(error);
+        throw error;
+      }),
+    );
     let chosen = await firstInOrder(probes);
     // A node before the chosen one that answered but was not ready, or did not answer in time,
     // may be in the middle of the view change that follows a death, or slow under load: asked
@@ -186,7 +207,11 @@ export class ShardPool {
     const before = chosen ?? this.options.nodes.length;
     const recheck = this.options.nodes.map((_, node) => node < before && node !== failed && !refused[node]);
     if (recheck.some((r) => r)) {
-      const again = await firstInOrder(this.options.nodes.map((_, node) => (recheck[node] ? this.probe(node, 'candidate') : Promise.reject(new Error('not asked again')))));
+      const again = await firstInOrder(
+        this.options.nodes.map((_, node) =>
+          recheck[node] ? this.probe(node, 'candidate') : Promise.reject(new Error('not asked again')),
+        ),
+      );
       if (again !== null) chosen = again;
     }
     if (chosen === null) throw new Error(`no node of ${this.options.nodes.length} answers and is synced`);
@@ -208,15 +233,23 @@ export class ShardPool {
     const opening = mysql.createConnection({ uri: this.options.nodes[node]!, connectTimeout: shardProbeTimeoutMs });
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`node ${node}: not caught up within ${shardFailoverBarrierTimeoutMs} ms`)), shardFailoverBarrierTimeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`node ${node}: not caught up within ${shardFailoverBarrierTimeoutMs} ms`)),
+        shardFailoverBarrierTimeoutMs,
+      );
     });
     try {
       connection = await Promise.race([opening, deadline]);
-      for (const sql of galeraCatchUpStatements) await Promise.race([connection.query({ sql, timeout: shardFailoverBarrierTimeoutMs }), deadline]);
+      for (const sql of galeraCatchUpStatements)
+        await Promise.race([connection.query({ sql, timeout: shardFailoverBarrierTimeoutMs }), deadline]);
     } finally {
       clearTimeout(timer);
       if (connection) connection.destroy();
-      else opening.then((late) => late.destroy(), () => {});
+      else
+        opening.then(
+          (late) => late.destroy(),
+          () => {},
+        );
     }
   }
 
@@ -231,7 +264,8 @@ export class ShardPool {
     // (a dead node would never answer the goodbye); connections lent out go back to it and end with it.
     retired.end().catch(() => {});
     log().warn(`shard ${this.name}: primary moved from node ${from} to node ${node}`);
-    for (const listener of [...this.failoverListeners]) listener({ shard: this.name, from, to: node, at: this.movedAt });
+    for (const listener of [...this.failoverListeners])
+      listener({ shard: this.name, from, to: node, at: this.movedAt });
   }
 
   async getConnection(): Promise<ShardConnection> {
@@ -241,13 +275,21 @@ export class ShardPool {
     try {
       // Watched like a statement: a connection being opened over a dead link is found out by the
       // probe as soon as a stalled statement would be, not at shardConnectTimeoutMs.
-      const connection = await this.bounded(acquiring, shardAcquireTimeoutMs, `no free connection within ${shardAcquireTimeoutMs} ms`, true);
+      const connection = await this.bounded(
+        acquiring,
+        shardAcquireTimeoutMs,
+        `no free connection within ${shardAcquireTimeoutMs} ms`,
+        true,
+      );
       waited({ result: 'ok' });
       return new ShardConnection(this, connection);
     } catch (error) {
       waited({ result: 'failed' });
       // The caller has gone: a connection that still arrives goes back unused.
-      acquiring.then((late) => late.release(), () => {});
+      acquiring.then(
+        (late) => late.release(),
+        () => {},
+      );
       throw this.failure(error);
     }
   }
@@ -279,7 +321,10 @@ export class ShardPool {
     }
   }
 
-  /** Closes the pool; connections that do not answer the goodbye within shardCloseTimeoutMs are left to the socket's end. */
+  /**
+   * Closes the pool; connections that do not answer the goodbye within shardCloseTimeoutMs are left to the socket's
+   * end.
+   */
   async end(): Promise<void> {
     this.breaker.stop();
     this.unwatchBreaker();
@@ -292,12 +337,16 @@ export class ShardPool {
   }
 
   /** Runs one statement on a connection: admitted by the breaker, bounded, its errors mapped. */
-  async run(connection: ShardConnection, send: (timeout: number) => Promise<[unknown, unknown]>): Promise<[unknown, unknown]> {
+  async run(
+    connection: ShardConnection,
+    send: (timeout: number) => Promise<[unknown, unknown]>,
+  ): Promise<[unknown, unknown]> {
     // A connection that lost its link earlier is not written to again: mysql2 would answer "Can't
     // add new command when connection is in closed state" (no code), or queue the statement
     // behind one that never ends. Drizzle's transaction sends ROLLBACK after the failed
     // statement, and that error, not the first, would reach the client as an internal error.
-    if (connection.isBroken) throw new ShardUnavailable(this.name, 'the connection was lost earlier in this transaction');
+    if (connection.isBroken)
+      throw new ShardUnavailable(this.name, 'the connection was lost earlier in this transaction');
     try {
       this.breaker.admit();
     } catch (error) {
@@ -325,7 +374,8 @@ export class ShardPool {
       // On a shard of several nodes a refused connection opens at once as well: nothing listens
       // on the primary's port, and another node can take over now rather than after three
       // failures (which an idle process would find only at its third health probe).
-      if (isConnectTimeout(error) || (this.options.nodes.length > 1 && isRefused(error))) this.breaker.unreachable(detail);
+      if (isConnectTimeout(error) || (this.options.nodes.length > 1 && isRefused(error)))
+        this.breaker.unreachable(detail);
       else this.breaker.failed(detail);
     }
     return asShardUnavailable(this.name, error);
@@ -347,7 +397,8 @@ export class ShardPool {
         reject(error);
       };
       this.waiting.add(abandon);
-      if (limitMs !== null) timers.push(setTimeout(() => abandon(new ShardUnavailable(this.name, limitDetail)), limitMs));
+      if (limitMs !== null)
+        timers.push(setTimeout(() => abandon(new ShardUnavailable(this.name, limitDetail)), limitMs));
       // Again each interval while it waits: a probe that answered before the link died (a lock
       // wait nearby made it) must not leave this statement unwatched until its timeout.
       if (watch) timers.push(setInterval(() => this.breaker.suspect(), shardStatementProbeAfterMs));
@@ -374,20 +425,30 @@ export class ShardPool {
   private async probe(node: number, purpose: 'alive' | 'candidate'): Promise<void> {
     let connection: mysql.Connection | null = null;
     const opening = mysql.createConnection({ uri: this.options.nodes[node]!, connectTimeout: shardProbeWallTimeoutMs });
-    const deadline = loopDeadline(shardProbeTimeoutMs, () => new Error(`probe unanswered within ${shardProbeTimeoutMs} ms`));
+    const deadline = loopDeadline(
+      shardProbeTimeoutMs,
+      () => new Error(`probe unanswered within ${shardProbeTimeoutMs} ms`),
+    );
     try {
       connection = await Promise.race([opening, deadline.expired]);
       if (this.options.nodes.length === 1) {
         await Promise.race([connection.query({ sql: 'SELECT 1', timeout: shardProbeWallTimeoutMs }), deadline.expired]);
       } else {
-        const [rows] = await Promise.race([connection.query({ sql: galeraStateQuery, timeout: shardProbeWallTimeoutMs }), deadline.expired]);
+        const [rows] = await Promise.race([
+          connection.query({ sql: galeraStateQuery, timeout: shardProbeWallTimeoutMs }),
+          deadline.expired,
+        ]);
         const problem = galeraNodeProblem(rows as GaleraStatusRow[], purpose === 'candidate');
         if (problem !== null) throw new Error(`node ${node}: ${problem}`);
       }
     } finally {
       deadline.cancel();
       if (connection) connection.destroy();
-      else opening.then((late) => late.destroy(), () => {});
+      else
+        opening.then(
+          (late) => late.destroy(),
+          () => {},
+        );
     }
   }
 }
@@ -408,7 +469,16 @@ export function firstInOrder(attempts: ReadonlyArray<Promise<unknown>>): Promise
       resolve(null);
     };
     attempts.forEach((attempt, i) => {
-      attempt.then(() => { outcome[i] = true; decide(); }, () => { outcome[i] = false; decide(); });
+      attempt.then(
+        () => {
+          outcome[i] = true;
+          decide();
+        },
+        () => {
+          outcome[i] = false;
+          decide();
+        },
+      );
     });
   });
 }
@@ -452,7 +522,8 @@ export class ShardConnection {
   query(sql: Statement, values?: unknown, placeholders?: readonly string[]): Promise<[unknown, unknown]> {
     return this.traced(sql, placeholders, (timeout) => {
       const options = typeof sql === 'string' ? { sql, timeout } : { ...sql, timeout: sql.timeout ?? timeout };
-      const sent = values === undefined ? this.connection.query(options) : this.connection.query(options, values as never);
+      const sent =
+        values === undefined ? this.connection.query(options) : this.connection.query(options, values as never);
       return sent as Promise<[unknown, unknown]>;
     });
   }
@@ -460,13 +531,18 @@ export class ShardConnection {
   execute(sql: Statement, values?: unknown): Promise<[unknown, unknown]> {
     return this.traced(sql, undefined, (timeout) => {
       const options = typeof sql === 'string' ? { sql, timeout } : { ...sql, timeout: sql.timeout ?? timeout };
-      const sent = values === undefined ? this.connection.execute(options) : this.connection.execute(options, values as never);
+      const sent =
+        values === undefined ? this.connection.execute(options) : this.connection.execute(options, values as never);
       return sent as Promise<[unknown, unknown]>;
     });
   }
 
   /** Runs through the pool's guard, in a statement span when tracing is on (tracing.ts). */
-  private traced(sql: Statement, placeholders: readonly string[] | undefined, send: (timeout: number) => Promise<[unknown, unknown]>): Promise<[unknown, unknown]> {
+  private traced(
+    sql: Statement,
+    placeholders: readonly string[] | undefined,
+    send: (timeout: number) => Promise<[unknown, unknown]>,
+  ): Promise<[unknown, unknown]> {
     if (!tracingOn()) return this.owner.run(this, send);
     const texts = placeholders ?? [typeof sql === 'string' ? sql : sql.sql];
     return inStatementSpan(this.owner.name, texts, () => this.owner.run(this, send));

@@ -28,16 +28,21 @@ export const shardNodesMax = 9;
  * of a shard must name the shard's database; a node may not be listed twice.
  */
 export function parseShardNodes(raw: string): string[][] {
-  const shards = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const shards = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (shards.length === 0) throw new Error('MYSQL_SHARDS must list at least one mysql:// URL');
   return shards.map((shard, index) => {
     const nodes = shard.split('|').map((u) => u.trim());
     if (nodes.some((u) => u === '')) throw new Error(`MYSQL_SHARDS: shard ${index} has an empty node in "${shard}"`);
-    if (nodes.length > shardNodesMax) throw new Error(`MYSQL_SHARDS: shard ${index} lists ${nodes.length} nodes, at most ${shardNodesMax}`);
+    if (nodes.length > shardNodesMax)
+      throw new Error(`MYSQL_SHARDS: shard ${index} lists ${nodes.length} nodes, at most ${shardNodesMax}`);
     for (const url of nodes) checkNodeUrl(url);
     const database = databaseOf(nodes[0]!);
     const other = nodes.find((u) => databaseOf(u) !== database);
-    if (other !== undefined) throw new Error(`MYSQL_SHARDS: shard ${index}'s node "${other}" names another database than "${database}"`);
+    if (other !== undefined)
+      throw new Error(`MYSQL_SHARDS: shard ${index}'s node "${other}" names another database than "${database}"`);
     const hosts = nodes.map((u) => `${new URL(u).host}${new URL(u).searchParams.get('socketPath') ?? ''}`);
     const twice = hosts.find((h, i) => hosts.indexOf(h) !== i);
     if (twice !== undefined) throw new Error(`MYSQL_SHARDS: shard ${index} lists the node ${twice} twice`);

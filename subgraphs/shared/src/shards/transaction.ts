@@ -32,7 +32,10 @@ export function errnoOf(error: unknown): number | undefined {
 /** A row stayed locked past lockWaitSeconds: nothing was written and the client may retry. */
 export class LockTimeout extends Error {
   override name = 'LockTimeout';
-  constructor(readonly shard: string, options?: ErrorOptions) {
+  constructor(
+    readonly shard: string,
+    options?: ErrorOptions,
+  ) {
     super(`a row on shard ${shard} stayed locked too long; nothing was written, retry the request`, options);
   }
 }
@@ -44,7 +47,10 @@ export class LockTimeout extends Error {
  */
 export class CommitNotApplied extends Error {
   override name = 'CommitNotApplied';
-  constructor(readonly shard: string, options?: ErrorOptions) {
+  constructor(
+    readonly shard: string,
+    options?: ErrorOptions,
+  ) {
     super(`the commit on shard ${shard} was lost before it applied`, options);
   }
 }
@@ -68,12 +74,20 @@ export interface TransactionOptions {
  * Deadlocks (1213) run fn again from the start after a jittered backoff, a bounded number
  * of times. fn may run more than once: it must not have effects outside the transaction.
  */
-export function inTransaction<T>(shard: Shard, fn: (tx: DrizzleTx) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export function inTransaction<T>(
+  shard: Shard,
+  fn: (tx: DrizzleTx) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   return retrying(shard, () => shard.db.transaction(fn), options);
 }
 
 /** Runs one attempt of a whole transaction again after a deadlock (or options.retryOn), with backoff. */
-export async function retrying<T>(shard: Shard, attemptOnce: () => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export async function retrying<T>(
+  shard: Shard,
+  attemptOnce: () => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   const retryOn = options.retryOn ?? [mysqlErrno.deadlock];
   for (let attempt = 0; ; attempt++) {
     try {

@@ -41,7 +41,12 @@ const causeDepthMax = 5;
 /** The error and its causes, outermost first (drizzle's DrizzleQueryError carries mysql2's as `cause`). */
 function causesOf(error: unknown): unknown[] {
   const chain: unknown[] = [];
-  for (let e = error; e !== null && e !== undefined && chain.length < causeDepthMax; e = (e as { cause?: unknown }).cause) chain.push(e);
+  for (
+    let e = error;
+    e !== null && e !== undefined && chain.length < causeDepthMax;
+    e = (e as { cause?: unknown }).cause
+  )
+    chain.push(e);
   return chain;
 }
 

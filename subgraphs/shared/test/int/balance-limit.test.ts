@@ -41,20 +41,35 @@ async function open(currency: string, type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL'
   return id;
 }
 
-function move(currency: string, from: string, to: string, amount: bigint, toBucket: 'AVAILABLE' | 'PENDING' = 'AVAILABLE'): PostingSpec {
+function move(
+  currency: string,
+  from: string,
+  to: string,
+  amount: bigint,
+  toBucket: 'AVAILABLE' | 'PENDING' = 'AVAILABLE',
+): PostingSpec {
   return {
-    id: newId('posting', logical), kind: 'TEST', refId: null, dedupeKey: unique('limit'), currency,
-    legs: [{ accountId: from, bucket: 'AVAILABLE', amount: -amount }, { accountId: to, bucket: toBucket, amount }],
+    id: newId('posting', logical),
+    kind: 'TEST',
+    refId: null,
+    dedupeKey: unique('limit'),
+    currency,
+    legs: [
+      { accountId: from, bucket: 'AVAILABLE', amount: -amount },
+      { accountId: to, bucket: toBucket, amount },
+    ],
   };
 }
 
 const item = (spec: PostingSpec) => ({ spec, finish: async (_tx: unknown, outcome: PostingOutcome) => outcome });
 
 async function balances(ids: readonly string[]): Promise<Array<[bigint, bigint, bigint]>> {
-  return Promise.all(ids.map(async (id) => {
-    const row = (await accountRow(shards, id))!;
-    return [row.available, row.pending, row.lastSequence] as [bigint, bigint, bigint];
-  }));
+  return Promise.all(
+    ids.map(async (id) => {
+      const row = (await accountRow(shards, id))!;
+      return [row.available, row.pending, row.lastSequence] as [bigint, bigint, bigint];
+    }),
+  );
 }
 
 describe('BALANCE_LIMIT', () => {
@@ -64,7 +79,12 @@ describe('BALANCE_LIMIT', () => {
       const currency = currencyOf[engine];
       const reserve = await systemAccountId(shards, shard, 'RESERVE', currency);
       const clearing = await systemAccountId(shards, shard, 'CLEARING', currency);
-      const [whale, other, payer, payee] = [await open(currency), await open(currency), await open(currency), await open(currency)];
+      const [whale, other, payer, payee] = [
+        await open(currency),
+        await open(currency),
+        await open(currency),
+        await open(currency),
+      ];
       const post = (spec: PostingSpec) => postOne(shard, item(spec));
       expect((await post(move(currency, reserve, payer, 1_000n))).status).toBe('APPLIED');
       // The whale takes the reserve to one cent above the BIGINT floor.
@@ -77,13 +97,20 @@ describe('BALANCE_LIMIT', () => {
       // As a cross-shard credit would: clearing pays the whale one cent more than it can hold.
       const overflowWhale = move(currency, clearing, whale, balanceMaxMinorUnits - pin + 1n);
       const ordinary = move(currency, payer, payee, 300n);
-      const outcomes = engine === 'merged'
-        // One transaction for the three: the refusals must not take the ordinary posting down.
-        ? await postBatch(shard, [item(overflowReserve), item(ordinary), item(overflowWhale)])
-        : await Promise.all([overflowReserve, ordinary, overflowWhale].map(post));
-      expect(outcomes[0]).toMatchObject({ status: 'REJECTED', rejection: { code: 'BALANCE_LIMIT', accountId: reserve, bucket: 'AVAILABLE' } });
+      const outcomes =
+        engine === 'merged'
+          ? // One transaction for the three: the refusals must not take the ordinary posting down.
+            await postBatch(shard, [item(overflowReserve), item(ordinary), item(overflowWhale)])
+          : await Promise.all([overflowReserve, ordinary, overflowWhale].map(post));
+      expect(outcomes[0]).toMatchObject({
+        status: 'REJECTED',
+        rejection: { code: 'BALANCE_LIMIT', accountId: reserve, bucket: 'AVAILABLE' },
+      });
       expect(outcomes[1]).toMatchObject({ status: 'APPLIED' });
-      expect(outcomes[2]).toMatchObject({ status: 'REJECTED', rejection: { code: 'BALANCE_LIMIT', accountId: whale, bucket: 'AVAILABLE' } });
+      expect(outcomes[2]).toMatchObject({
+        status: 'REJECTED',
+        rejection: { code: 'BALANCE_LIMIT', accountId: whale, bucket: 'AVAILABLE' },
+      });
 
       // Nothing of the refused postings was written: no entry, no balance, no sequence.
       const after = await balances([reserve, other, payer, payee, whale, clearing]);
@@ -95,7 +122,11 @@ describe('BALANCE_LIMIT', () => {
       expect(after[4]).toEqual(before[4]);
       expect(after[5]).toEqual(before[5]);
       // A replay of a refused posting gets the same refusal, and still writes nothing.
-      expect(await post(overflowReserve)).toMatchObject({ status: 'REJECTED', replayed: true, rejection: { code: 'BALANCE_LIMIT' } });
+      expect(await post(overflowReserve)).toMatchObject({
+        status: 'REJECTED',
+        replayed: true,
+        rejection: { code: 'BALANCE_LIMIT' },
+      });
 
       // Exactly to the floor still fits; once the whale withdraws, deposits flow again.
       expect((await post(move(currency, reserve, other, 1n))).status).toBe('APPLIED');
@@ -117,16 +148,25 @@ describe('BALANCE_LIMIT', () => {
     const before = await balances([reserve, clearing, merchant]);
     // Into pending: the bucket would hold half + 2 (fine), the total 2·half + 2 = 2^63 (past BIGINT).
     const outcome = await postOne(shard, item(move(currency, clearing, merchant, half + 2n, 'PENDING')));
-    expect(outcome).toMatchObject({ status: 'REJECTED', rejection: { code: 'BALANCE_LIMIT', accountId: merchant, bucket: 'PENDING' } });
+    expect(outcome).toMatchObject({
+      status: 'REJECTED',
+      rejection: { code: 'BALANCE_LIMIT', accountId: merchant, bucket: 'PENDING' },
+    });
     expect(await balances([reserve, clearing, merchant])).toEqual(before);
-    expect((await postOne(shard, item(move(currency, clearing, merchant, half + 1n, 'PENDING')))).status).toBe('APPLIED');
+    expect((await postOne(shard, item(move(currency, clearing, merchant, half + 1n, 'PENDING')))).status).toBe(
+      'APPLIED',
+    );
     const row = (await accountRow(shards, merchant))!;
     expect(row.available + row.pending).toBe(balanceMaxMinorUnits);
     expect((await entriesOf(shards, merchant)).at(-1)!.balanceAfter).toBe(balanceMaxMinorUnits);
     // Clearing back to zero: reconciliation compares it with the money in flight.
-    const back: PostingSpec = { ...move(currency, merchant, clearing, half + 1n), legs: [
-      { accountId: merchant, bucket: 'PENDING', amount: -(half + 1n) }, { accountId: clearing, bucket: 'AVAILABLE', amount: half + 1n },
-    ] };
+    const back: PostingSpec = {
+      ...move(currency, merchant, clearing, half + 1n),
+      legs: [
+        { accountId: merchant, bucket: 'PENDING', amount: -(half + 1n) },
+        { accountId: clearing, bucket: 'AVAILABLE', amount: half + 1n },
+      ],
+    };
     expect((await postOne(shard, item(back))).status).toBe('APPLIED');
     expect(await balances([clearing])).toEqual([[before[1]![0], 0n, before[1]![2] + 2n]]);
   });

@@ -13,10 +13,15 @@ beforeAll(() => {
 });
 afterAll(async () => shards.close());
 
-const echo = () => new Coalescer<number, number>('test', async (shard, keys) => {
-  const rows = await rawRows<{ n: string }>(shard.db, `SELECT n FROM (${keys.map(() => 'SELECT ? AS n').join(' UNION ALL ')}) t`, keys);
-  return rows.map((r) => Number(r.n) * 10);
-});
+const echo = () =>
+  new Coalescer<number, number>('test', async (shard, keys) => {
+    const rows = await rawRows<{ n: string }>(
+      shard.db,
+      `SELECT n FROM (${keys.map(() => 'SELECT ? AS n').join(' UNION ALL ')}) t`,
+      keys,
+    );
+    return rows.map((r) => Number(r.n) * 10);
+  });
 
 describe('the coalescer', () => {
   it('answers concurrent calls for a shard from one statement, each its own value', async () => {
@@ -31,7 +36,7 @@ describe('the coalescer', () => {
     expect(a.queryCount - before[0]!).toBe(2);
   });
 
-  it('splits a turn\'s calls into statements of at most loaderBatchSizeMax keys', async () => {
+  it("splits a turn's calls into statements of at most loaderBatchSizeMax keys", async () => {
     const coalescer = echo();
     const shard = shards.all[0]!;
     const before = shard.queryCount;

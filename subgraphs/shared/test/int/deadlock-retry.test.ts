@@ -37,9 +37,15 @@ describe('transactions', () => {
     const crossing = (first: string, second: string, name: 'xy' | 'yx') =>
       inTransaction(shard, async (tx) => {
         attempts[name] += 1;
-        await tx.update(accounts).set({ updatedAt: sql`NOW(6)` }).where(eq(accounts.id, first));
+        await tx
+          .update(accounts)
+          .set({ updatedAt: sql`NOW(6)` })
+          .where(eq(accounts.id, first));
         await tx.execute(sql`SELECT SLEEP(0.3)`);
-        await tx.update(accounts).set({ updatedAt: sql`NOW(6)` }).where(eq(accounts.id, second));
+        await tx
+          .update(accounts)
+          .set({ updatedAt: sql`NOW(6)` })
+          .where(eq(accounts.id, second));
         return name;
       });
     expect(await Promise.all([crossing(x, y, 'xy'), crossing(y, x, 'yx')])).toEqual(['xy', 'yx']);

@@ -3,7 +3,12 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { SignJWT } from 'jose';
 import WebSocket from 'ws';
 import {
-  gatewayIdentityHeader, gatewayIdentityParam, gatewaySecretHeader, internalTokenIssuer, mintIdentityToken, subgraphTrust,
+  gatewayIdentityHeader,
+  gatewayIdentityParam,
+  gatewaySecretHeader,
+  internalTokenIssuer,
+  mintIdentityToken,
+  subgraphTrust,
 } from '../../src/gateway-trust';
 import type { Role } from '../../src/identity';
 import type { Stack } from '../../../../test/support/stack';
@@ -34,7 +39,12 @@ interface RawAnswer {
   body: string;
 }
 
-async function post(url: string, query: string, variables: Record<string, unknown>, headers: Record<string, string>): Promise<RawAnswer> {
+async function post(
+  url: string,
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+): Promise<RawAnswer> {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -46,7 +56,8 @@ async function post(url: string, query: string, variables: Record<string, unknow
 const openAccountDoc = contractOperation('OpenAccount');
 const depositDoc = contractOperation('Deposit');
 const serviceDoc = 'query { _service { sdl } }';
-const entitiesDoc = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Account { id ownerId balance { available } } } }';
+const entitiesDoc =
+  'query($r: [_Any!]!) { _entities(representations: $r) { ... on Account { id ownerId balance { available } } } }';
 
 /** A token shaped like the gateway's but signed as the caller likes. */
 function internalToken(
@@ -66,10 +77,13 @@ function internalToken(
 
 const wrongSecret = 'not-the-account-secret-but-just-as-long-as-one';
 
-describe('a request without the gateway\'s secret', () => {
+describe("a request without the gateway's secret", () => {
   const withoutSecret: Array<{ name: string; headers: () => Promise<Record<string, string>> }> = [
     { name: 'no secret and no identity', headers: async () => ({}) },
-    { name: 'no secret, with a client token', headers: async () => ({ authorization: `Bearer ${await token(unique('c'), 'operator')}` }) },
+    {
+      name: 'no secret, with a client token',
+      headers: async () => ({ authorization: `Bearer ${await token(unique('c'), 'operator')}` }),
+    },
     {
       name: 'no secret, with a valid gateway identity',
       headers: async () => {
@@ -77,22 +91,53 @@ describe('a request without the gateway\'s secret', () => {
         return identity;
       },
     },
-    { name: 'a wrong secret of another length', headers: async () => ({ ...(await asGateway('account', unique('c'), 'operator')), [gatewaySecretHeader]: 'short' }) },
-    { name: 'a wrong secret of the same kind', headers: async () => ({ ...(await asGateway('account', unique('c'), 'operator')), [gatewaySecretHeader]: wrongSecret }) },
-    { name: 'another subgraph\'s secret', headers: async () => ({ ...(await asGateway('account', unique('c'), 'operator')), [gatewaySecretHeader]: testSubgraphSecrets.transaction }) },
+    {
+      name: 'a wrong secret of another length',
+      headers: async () => ({
+        ...(await asGateway('account', unique('c'), 'operator')),
+        [gatewaySecretHeader]: 'short',
+      }),
+    },
+    {
+      name: 'a wrong secret of the same kind',
+      headers: async () => ({
+        ...(await asGateway('account', unique('c'), 'operator')),
+        [gatewaySecretHeader]: wrongSecret,
+      }),
+    },
+    {
+      name: "another subgraph's secret",
+      headers: async () => ({
+        ...(await asGateway('account', unique('c'), 'operator')),
+        [gatewaySecretHeader]: testSubgraphSecrets.transaction,
+      }),
+    },
   ];
 
-  it.each(withoutSecret)('is answered 401 with an empty body for _service, _entities and a mutation ($name)', async ({ headers }) => {
-    const ownerId = unique('intruder');
-    const sent = await headers();
-    const service = await post(stack.subgraphUrls.account, serviceDoc, {}, sent);
-    expect(service).toEqual({ status: 401, body: '' });
-    const entities = await post(stack.subgraphUrls.account, entitiesDoc, { r: [{ __typename: 'Account', id: 'acc_01ZZZZZZZZZZZZZZZZZZZZZZZZ_00' }] }, sent);
-    expect(entities).toEqual({ status: 401, body: '' });
-    const opened = await post(stack.subgraphUrls.account, openAccountDoc, { input: { ownerId, type: 'PERSONAL', currency: 'USD' } }, sent);
-    expect(opened).toEqual({ status: 401, body: '' });
-    expect(await ownerAccountCount(stack.shards, ownerId)).toBe(0);
-  });
+  it.each(withoutSecret)(
+    'is answered 401 with an empty body for _service, _entities and a mutation ($name)',
+    async ({ headers }) => {
+      const ownerId = unique('intruder');
+      const sent = await headers();
+      const service = await post(stack.subgraphUrls.account, serviceDoc, {}, sent);
+      expect(service).toEqual({ status: 401, body: '' });
+      const entities = await post(
+        stack.subgraphUrls.account,
+        entitiesDoc,
+        { r: [{ __typename: 'Account', id: 'acc_01ZZZZZZZZZZZZZZZZZZZZZZZZ_00' }] },
+        sent,
+      );
+      expect(entities).toEqual({ status: 401, body: '' });
+      const opened = await post(
+        stack.subgraphUrls.account,
+        openAccountDoc,
+        { input: { ownerId, type: 'PERSONAL', currency: 'USD' } },
+        sent,
+      );
+      expect(opened).toEqual({ status: 401, body: '' });
+      expect(await ownerAccountCount(stack.shards, ownerId)).toBe(0);
+    },
+  );
 
   it('is refused by every subgraph, on GET and on any path, and moves no money', async () => {
     const subgraphs: SubgraphName[] = ['account', 'transaction', 'settlement', 'webhooks'];
@@ -107,12 +152,22 @@ describe('a request without the gateway\'s secret', () => {
     }
 
     const ownerId = unique('victim');
-    const opened = await post(stack.subgraphUrls.account, openAccountDoc, { input: { ownerId, type: 'PERSONAL', currency: 'USD' } }, await asGateway('account', ownerId, 'customer'));
+    const opened = await post(
+      stack.subgraphUrls.account,
+      openAccountDoc,
+      { input: { ownerId, type: 'PERSONAL', currency: 'USD' } },
+      await asGateway('account', ownerId, 'customer'),
+    );
     const accountId = (JSON.parse(opened.body) as { data: { openAccount: { id: string } } }).data.openAccount.id;
     const key = unique('key');
-    const deposit = await post(stack.subgraphUrls.transaction, depositDoc, {
-      input: { idempotencyKey: key, accountId, amount: '500', currency: 'USD' },
-    }, { authorization: `Bearer ${await token(ownerId, 'operator')}` });
+    const deposit = await post(
+      stack.subgraphUrls.transaction,
+      depositDoc,
+      {
+        input: { idempotencyKey: key, accountId, amount: '500', currency: 'USD' },
+      },
+      { authorization: `Bearer ${await token(ownerId, 'operator')}` },
+    );
     expect(deposit).toEqual({ status: 401, body: '' });
     expect(await entriesOf(stack.shards, accountId)).toEqual([]);
     expect(await resourceOfKey(stack.shards, ownerId, key)).toBeUndefined();
@@ -138,38 +193,113 @@ describe('an identity the gateway did not sign for this subgraph', () => {
 
   const forged: Array<{ name: string; headers: (sub: string) => Promise<Record<string, string>> }> = [
     { name: 'the secret alone', headers: async () => secretOnly },
-    { name: 'a client token sent directly (Authorization)', headers: async (sub) => ({ ...secretOnly, authorization: `Bearer ${await token(sub, 'operator')}` }) },
-    { name: 'a client token in the identity header', headers: async (sub) => ({ ...secretOnly, [gatewayIdentityHeader]: await token(sub, 'operator') }) },
-    { name: 'a hand-made identity header', headers: async (sub) => ({ ...secretOnly, 'x-identity': JSON.stringify({ sub, role: 'operator' }), [gatewayIdentityHeader]: JSON.stringify({ sub, role: 'operator' }) }) },
-    { name: 'an internal token signed with the wrong key', headers: async (sub) => ({ ...secretOnly, [gatewayIdentityHeader]: await internalToken({ sub, role: 'operator' }, { key: wrongSecret, audience: 'account' }) }) },
-    { name: 'an internal token signed for another subgraph', headers: async (sub) => ({ ...secretOnly, [gatewayIdentityHeader]: await mintIdentityToken({ sub, role: 'operator' }, trusts.transaction) }) },
-    { name: 'the right key but another audience', headers: async (sub) => ({ ...secretOnly, [gatewayIdentityHeader]: await internalToken({ sub, role: 'operator' }, { key: trusts.account.secret, audience: 'transaction' }) }) },
-    { name: 'the right key but the client issuer', headers: async (sub) => ({ ...secretOnly, [gatewayIdentityHeader]: await internalToken({ sub, role: 'operator' }, { key: trusts.account.secret, audience: 'account', issuer: 'paygraph' }) }) },
-    { name: 'an expired internal token', headers: async (sub) => ({ ...secretOnly, [gatewayIdentityHeader]: await mintIdentityToken({ sub, role: 'operator' }, trusts.account, now() - 60) }) },
+    {
+      name: 'a client token sent directly (Authorization)',
+      headers: async (sub) => ({ ...secretOnly, authorization: `Bearer ${await token(sub, 'operator')}` }),
+    },
+    {
+      name: 'a client token in the identity header',
+      headers: async (sub) => ({ ...secretOnly, [gatewayIdentityHeader]: await token(sub, 'operator') }),
+    },
+    {
+      name: 'a hand-made identity header',
+      headers: async (sub) => ({
+        ...secretOnly,
+        'x-identity': JSON.stringify({ sub, role: 'operator' }),
+        [gatewayIdentityHeader]: JSON.stringify({ sub, role: 'operator' }),
+      }),
+    },
+    {
+      name: 'an internal token signed with the wrong key',
+      headers: async (sub) => ({
+        ...secretOnly,
+        [gatewayIdentityHeader]: await internalToken(
+          { sub, role: 'operator' },
+          { key: wrongSecret, audience: 'account' },
+        ),
+      }),
+    },
+    {
+      name: 'an internal token signed for another subgraph',
+      headers: async (sub) => ({
+        ...secretOnly,
+        [gatewayIdentityHeader]: await mintIdentityToken({ sub, role: 'operator' }, trusts.transaction),
+      }),
+    },
+    {
+      name: 'the right key but another audience',
+      headers: async (sub) => ({
+        ...secretOnly,
+        [gatewayIdentityHeader]: await internalToken(
+          { sub, role: 'operator' },
+          { key: trusts.account.secret, audience: 'transaction' },
+        ),
+      }),
+    },
+    {
+      name: 'the right key but the client issuer',
+      headers: async (sub) => ({
+        ...secretOnly,
+        [gatewayIdentityHeader]: await internalToken(
+          { sub, role: 'operator' },
+          { key: trusts.account.secret, audience: 'account', issuer: 'paygraph' },
+        ),
+      }),
+    },
+    {
+      name: 'an expired internal token',
+      headers: async (sub) => ({
+        ...secretOnly,
+        [gatewayIdentityHeader]: await mintIdentityToken({ sub, role: 'operator' }, trusts.account, now() - 60),
+      }),
+    },
   ];
 
   it.each(forged)('is answered 401 and writes nothing: $name', async ({ headers }) => {
     const ownerId = unique('forged');
-    const opened = await post(stack.subgraphUrls.account, openAccountDoc, { input: { ownerId, type: 'PERSONAL', currency: 'USD' } }, await headers(ownerId));
+    const opened = await post(
+      stack.subgraphUrls.account,
+      openAccountDoc,
+      { input: { ownerId, type: 'PERSONAL', currency: 'USD' } },
+      await headers(ownerId),
+    );
     expect(opened).toEqual({ status: 401, body: '' });
     expect(await ownerAccountCount(stack.shards, ownerId)).toBe(0);
   });
 
   it('is accepted when signed by the gateway for this subgraph (the control)', async () => {
     const ownerId = unique('vouched');
-    const opened = await post(stack.subgraphUrls.account, openAccountDoc, { input: { ownerId, type: 'PERSONAL', currency: 'USD' } }, await asGateway('account', ownerId, 'customer'));
+    const opened = await post(
+      stack.subgraphUrls.account,
+      openAccountDoc,
+      { input: { ownerId, type: 'PERSONAL', currency: 'USD' } },
+      await asGateway('account', ownerId, 'customer'),
+    );
     expect(opened.status).toBe(200);
     expect(JSON.parse(opened.body)).toMatchObject({ data: { openAccount: { __typename: 'Account', ownerId } } });
     expect(await ownerAccountCount(stack.shards, ownerId)).toBe(1);
   });
 
-  it('keeps the signed role: a customer signed by the gateway still cannot read another owner\'s entities', async () => {
+  it("keeps the signed role: a customer signed by the gateway still cannot read another owner's entities", async () => {
     const ownerId = unique('owner');
-    const opened = await post(stack.subgraphUrls.account, openAccountDoc, { input: { ownerId, type: 'PERSONAL', currency: 'USD' } }, await asGateway('account', ownerId, 'customer'));
+    const opened = await post(
+      stack.subgraphUrls.account,
+      openAccountDoc,
+      { input: { ownerId, type: 'PERSONAL', currency: 'USD' } },
+      await asGateway('account', ownerId, 'customer'),
+    );
     const accountId = (JSON.parse(opened.body) as { data: { openAccount: { id: string } } }).data.openAccount.id;
     expect((await depositFromReserve(stack.shards, accountId, 700n)).status).toBe('APPLIED');
-    const other = await post(stack.subgraphUrls.account, entitiesDoc, { r: [{ __typename: 'Account', id: accountId }] }, await asGateway('account', unique('stranger'), 'customer'));
-    const answer = JSON.parse(other.body) as { data?: { _entities: Array<{ balance: unknown } | null> }; errors?: Array<{ extensions?: { code?: string } }> };
+    const other = await post(
+      stack.subgraphUrls.account,
+      entitiesDoc,
+      { r: [{ __typename: 'Account', id: accountId }] },
+      await asGateway('account', unique('stranger'), 'customer'),
+    );
+    const answer = JSON.parse(other.body) as {
+      data?: { _entities: Array<{ balance: unknown } | null> };
+      errors?: Array<{ extensions?: { code?: string } }>;
+    };
     expect(answer.errors?.map((e) => e.extensions?.code)).toEqual(['FORBIDDEN']);
     expect(answer.data?._entities[0]?.balance ?? null).toBeNull();
   });
@@ -199,7 +329,9 @@ describe('the account subgraph over WebSocket', () => {
   /** Upgrades with the secret, sends connection_init and answers how the subgraph replied. */
   function initialise(payload: Record<string, unknown>): Promise<{ acked: boolean; closeCode: number | null }> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(wsUrl(), 'graphql-transport-ws', { headers: { [gatewaySecretHeader]: testSubgraphSecrets.account } });
+      const socket = new WebSocket(wsUrl(), 'graphql-transport-ws', {
+        headers: { [gatewaySecretHeader]: testSubgraphSecrets.account },
+      });
       socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload })));
       socket.on('message', (data) => {
         const message = JSON.parse(String(data)) as { type: string };
@@ -224,10 +356,22 @@ describe('the account subgraph over WebSocket', () => {
     const sub = unique('ws');
     const trusts = testTrusts();
     expect(await initialise({})).toEqual({ acked: false, closeCode: 4401 });
-    expect(await initialise({ authorization: `Bearer ${await token(sub, 'operator')}` })).toEqual({ acked: false, closeCode: 4401 });
-    expect(await initialise({ [gatewayIdentityParam]: await token(sub, 'operator') })).toEqual({ acked: false, closeCode: 4401 });
-    expect(await initialise({ [gatewayIdentityParam]: await mintIdentityToken({ sub, role: 'operator' }, trusts.transaction) })).toEqual({ acked: false, closeCode: 4401 });
-    expect(await initialise({ [gatewayIdentityParam]: await mintIdentityToken({ sub, role: 'operator' }, trusts.account) })).toEqual({ acked: true, closeCode: null });
+    expect(await initialise({ authorization: `Bearer ${await token(sub, 'operator')}` })).toEqual({
+      acked: false,
+      closeCode: 4401,
+    });
+    expect(await initialise({ [gatewayIdentityParam]: await token(sub, 'operator') })).toEqual({
+      acked: false,
+      closeCode: 4401,
+    });
+    expect(
+      await initialise({
+        [gatewayIdentityParam]: await mintIdentityToken({ sub, role: 'operator' }, trusts.transaction),
+      }),
+    ).toEqual({ acked: false, closeCode: 4401 });
+    expect(
+      await initialise({ [gatewayIdentityParam]: await mintIdentityToken({ sub, role: 'operator' }, trusts.account) }),
+    ).toEqual({ acked: true, closeCode: null });
   });
 });
 

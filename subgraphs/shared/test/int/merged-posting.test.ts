@@ -1,7 +1,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { insertAccount, balanceMismatches } from '../../src/db/ledger-store';
 import { newId, type LogicalShard } from '../../src/ids';
-import { inGroup, postBatch, postOne, type PostingOutcome, type PostingSettings, type PrepareGroup } from '../../src/ledger/post';
+import {
+  inGroup,
+  postBatch,
+  postOne,
+  type PostingOutcome,
+  type PostingSettings,
+  type PrepareGroup,
+} from '../../src/ledger/post';
 import { readConfig } from '../../src/config/env';
 import { postingConfig } from '../../src/config/shared';
 import { mergeStats } from '../../src/ledger/batcher';
@@ -42,8 +49,15 @@ async function open(status: 'ACTIVE' | 'FROZEN' = 'ACTIVE'): Promise<string> {
 
 function transfer(from: string, to: string, amount: bigint, dedupeKey: string | null = null): PostingSpec {
   return {
-    id: newId('posting', logical), kind: 'TEST', refId: null, dedupeKey, currency: 'USD',
-    legs: [{ accountId: from, bucket: 'AVAILABLE', amount: -amount }, { accountId: to, bucket: 'AVAILABLE', amount }],
+    id: newId('posting', logical),
+    kind: 'TEST',
+    refId: null,
+    dedupeKey,
+    currency: 'USD',
+    legs: [
+      { accountId: from, bucket: 'AVAILABLE', amount: -amount },
+      { accountId: to, bucket: 'AVAILABLE', amount },
+    ],
   };
 }
 
@@ -86,7 +100,12 @@ describe('merged posting', () => {
     expect(outcomes.slice(0, 40).every((o) => o.status === 'APPLIED')).toBe(true);
     expect(outcomes[40]).toMatchObject({ status: 'REJECTED', rejection: { code: 'INSUFFICIENT_FUNDS' } });
     expect(outcomes[41]).toMatchObject({ status: 'REJECTED', rejection: { code: 'ACCOUNT_NOT_ACTIVE' } });
-    expect(outcomes.slice(42).map((o) => o.status).sort()).toEqual(['APPLIED', 'DUPLICATE']);
+    expect(
+      outcomes
+        .slice(42)
+        .map((o) => o.status)
+        .sort(),
+    ).toEqual(['APPLIED', 'DUPLICATE']);
     expect((await accountRow(shards, hot))!.available).toBe(40n * 100n + 7n);
     expect((await accountRow(shards, payers[2]!))!.available).toBe(1_000n - 100n - 7n);
     await expectExact([hot, frozen, ...payers]);
@@ -97,7 +116,12 @@ describe('merged posting', () => {
     const b = await open();
     expect((await depositFromReserve(shards, a, 100n)).status).toBe('APPLIED');
     const good = postOne<string>(shard, { spec: transfer(a, b, 10n), finish: async (_tx, o) => o.status });
-    const bad = postOne<string>(shard, { spec: transfer(a, b, 20n), finish: async () => { throw new Error('a bug in a finish hook'); } });
+    const bad = postOne<string>(shard, {
+      spec: transfer(a, b, 20n),
+      finish: async () => {
+        throw new Error('a bug in a finish hook');
+      },
+    });
     const [goodResult, badResult] = await Promise.allSettled([good, bad]);
     expect(goodResult).toEqual({ status: 'fulfilled', value: 'APPLIED' });
     expect(badResult.status).toBe('rejected');
@@ -105,7 +129,7 @@ describe('merged posting', () => {
     await expectExact([a, b]);
   });
 
-  it('after a batch gives up on a row held elsewhere, commits the others and refuses the holder\'s posting soon after', async () => {
+  it("after a batch gives up on a row held elsewhere, commits the others and refuses the holder's posting soon after", async () => {
     const [held, a, b, c] = [await open(), await open(), await open(), await open()];
     for (const id of [held, a]) expect((await depositFromReserve(shards, id, 100n)).status).toBe('APPLIED');
     const holder = await shard.pool.getConnection();
@@ -129,10 +153,12 @@ describe('merged posting', () => {
     expect((await accountRow(shards, c))!.available).toBe(20n);
     expect((await accountRow(shards, b))!.available).toBe(0n);
     // Every connection went back to the pool with the usual lock wait.
-    const waits = await Promise.all(Array.from({ length: 10 }, async () => {
-      const [rows] = await shard.pool.query('SELECT @@SESSION.innodb_lock_wait_timeout AS w, SLEEP(0.05) AS s');
-      return Number((rows as Array<{ w: unknown }>)[0]!.w);
-    }));
+    const waits = await Promise.all(
+      Array.from({ length: 10 }, async () => {
+        const [rows] = await shard.pool.query('SELECT @@SESSION.innodb_lock_wait_timeout AS w, SLEEP(0.05) AS s');
+        return Number((rows as Array<{ w: unknown }>)[0]!.w);
+      }),
+    );
     expect(waits).toEqual(waits.map(() => lockWaitSeconds));
     await expectExact([held, a, b, c]);
   }, 20_000);
@@ -147,12 +173,20 @@ describe('merged posting', () => {
       name: 'test group',
       run: async (_tx, inputs) => {
         calls.push(inputs.map(String));
-        return inputs.map((n) => (n % 2 === 0 ? { proceed: true, spec: transfer(a, b, BigInt(n)) } : { proceed: false, result: `skipped ${n}` }));
+        return inputs.map((n) =>
+          n % 2 === 0 ? { proceed: true, spec: transfer(a, b, BigInt(n)) } : { proceed: false, result: `skipped ${n}` },
+        );
       },
     };
-    const grouped = (n: number) => ({ grouped: inGroup(group, n), finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} ${n}` });
+    const grouped = (n: number) => ({
+      grouped: inGroup(group, n),
+      finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} ${n}`,
+    });
     const results = await postBatch<string>(shard, [
-      grouped(2), { spec: transfer(a, b, 1n), finish: async (_tx, o) => `plain ${o.status}` }, grouped(3), grouped(4),
+      grouped(2),
+      { spec: transfer(a, b, 1n), finish: async (_tx, o) => `plain ${o.status}` },
+      grouped(3),
+      grouped(4),
     ]);
     expect(calls).toEqual([['2', '3', '4']]);
     expect(results).toEqual(['APPLIED 2', 'plain APPLIED', 'skipped 3', 'APPLIED 4']);
@@ -169,9 +203,15 @@ describe('merged posting', () => {
     const hot = await open();
     const payers = await Promise.all(Array.from({ length: 10 }, () => open()));
     for (const p of payers) expect((await depositFromReserve(shards, p, 50n)).status).toBe('APPLIED');
-    const outcomes = await Promise.all([...payers.map((p) => post(transfer(p, hot, 30n))), post(transfer(payers[0]!, hot, 30n))]);
+    const outcomes = await Promise.all([
+      ...payers.map((p) => post(transfer(p, hot, 30n))),
+      post(transfer(payers[0]!, hot, 30n)),
+    ]);
     expect(outcomes.filter((o) => o.status === 'APPLIED')).toHaveLength(10);
-    expect(outcomes[10]).toMatchObject({ status: 'REJECTED', rejection: { code: 'INSUFFICIENT_FUNDS', available: 20n } });
+    expect(outcomes[10]).toMatchObject({
+      status: 'REJECTED',
+      rejection: { code: 'INSUFFICIENT_FUNDS', available: 20n },
+    });
     expect((await accountRow(shards, hot))!.available).toBe(300n);
     await expectExact([hot, ...payers]);
   });

@@ -16,7 +16,9 @@ const table = `fold_test_${process.pid}`;
 beforeAll(async () => {
   shards = testShards(2);
   shard = shards.all[0]!;
-  await shard.pool.query(`CREATE TABLE IF NOT EXISTS ${table} (k VARCHAR(64) PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`);
+  await shard.pool.query(
+    `CREATE TABLE IF NOT EXISTS ${table} (k VARCHAR(64) PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`,
+  );
 });
 
 afterAll(async () => {
@@ -88,22 +90,26 @@ describe('the posting transaction', () => {
   it('commits nothing when a held write fails, including what went out before it', async () => {
     const [a, b] = [unique('a'), unique('b')];
     await shard.pool.query(`INSERT INTO ${table} (k, v) VALUES (?, 0)`, [b]);
-    await expect(inPostingTransaction(shard, async (tx) => {
-      await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, 1)`, [a]);
-      await rawRows(tx, 'SELECT 1');
-      // A duplicate key: it fails when it is sent, with COMMIT.
-      await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, 2)`, [b]);
-    })).rejects.toThrow(/Duplicate entry/);
+    await expect(
+      inPostingTransaction(shard, async (tx) => {
+        await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, 1)`, [a]);
+        await rawRows(tx, 'SELECT 1');
+        // A duplicate key: it fails when it is sent, with COMMIT.
+        await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, 2)`, [b]);
+      }),
+    ).rejects.toThrow(/Duplicate entry/);
     expect(await valuesOf([a, b])).toEqual([null, 0]);
   });
 
   it('commits nothing when the work fails after holding writes', async () => {
     const a = unique('a');
-    await expect(inPostingTransaction(shard, async (tx) => {
-      await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, 1)`, [a]);
-      await rawRows(tx, `SELECT v FROM ${table} WHERE k = ?`, [a]);
-      throw new Error('a bug after the insert went out');
-    })).rejects.toThrow(/a bug/);
+    await expect(
+      inPostingTransaction(shard, async (tx) => {
+        await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, 1)`, [a]);
+        await rawRows(tx, `SELECT v FROM ${table} WHERE k = ?`, [a]);
+        throw new Error('a bug after the insert went out');
+      }),
+    ).rejects.toThrow(/a bug/);
     expect(await valuesOf([a])).toEqual([null]);
   });
 
@@ -111,7 +117,9 @@ describe('the posting transaction', () => {
     const a = unique('a');
     const seen = await inPostingTransaction(shard, async (tx) => {
       await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, 7)`, [a]);
-      const [rows] = (await tx.execute(sql`SELECT v FROM ${sql.raw(table)} WHERE k = ${a}`)) as unknown as [Array<{ v: number }>];
+      const [rows] = (await tx.execute(sql`SELECT v FROM ${sql.raw(table)} WHERE k = ${a}`)) as unknown as [
+        Array<{ v: number }>,
+      ];
       return rows[0]?.v;
     });
     expect(seen).toBe(7);

@@ -41,14 +41,27 @@ afterAll(async () => {
 async function openAccount(options: { status?: AccountStatus; currency?: string } = {}): Promise<string> {
   const id = newId('account', logical);
   await insertAccount(shard.db, {
-    id, ownerId: unique('posting-owner'), type: 'PERSONAL', currency: options.currency ?? 'USD', status: options.status ?? 'ACTIVE',
+    id,
+    ownerId: unique('posting-owner'),
+    type: 'PERSONAL',
+    currency: options.currency ?? 'USD',
+    status: options.status ?? 'ACTIVE',
   });
   return id;
 }
 
-function spec(from: string, to: string, amount: bigint, options: { dedupeKey?: string; currency?: string; toBucket?: Bucket } = {}): PostingSpec {
+function spec(
+  from: string,
+  to: string,
+  amount: bigint,
+  options: { dedupeKey?: string; currency?: string; toBucket?: Bucket } = {},
+): PostingSpec {
   return {
-    id: newId('posting', logical), kind: 'TEST', refId: null, dedupeKey: options.dedupeKey ?? null, currency: options.currency ?? 'USD',
+    id: newId('posting', logical),
+    kind: 'TEST',
+    refId: null,
+    dedupeKey: options.dedupeKey ?? null,
+    currency: options.currency ?? 'USD',
     legs: [
       { accountId: from, bucket: 'AVAILABLE', amount: -amount },
       { accountId: to, bucket: options.toBucket ?? 'AVAILABLE', amount },
@@ -62,20 +75,33 @@ function item(s: PostingSpec): PostingItem<PostingOutcome> {
 }
 
 async function rows(ids: readonly string[]): Promise<Map<string, AccountRow>> {
-  const found = await shard.db.select().from(accounts).where(inArray(accounts.id, [...ids]));
+  const found = await shard.db
+    .select()
+    .from(accounts)
+    .where(inArray(accounts.id, [...ids]));
   return new Map(found.map((r) => [r.id, r]));
 }
 
 async function entriesOf(accountId: string) {
-  return shard.db.select().from(ledgerEntries).where(eq(ledgerEntries.accountId, accountId)).orderBy(ledgerEntries.sequence);
+  return shard.db
+    .select()
+    .from(ledgerEntries)
+    .where(eq(ledgerEntries.accountId, accountId))
+    .orderBy(ledgerEntries.sequence);
 }
 
 async function postingRows(ids: readonly string[]) {
-  return shard.db.select().from(postings).where(inArray(postings.id, [...ids]));
+  return shard.db
+    .select()
+    .from(postings)
+    .where(inArray(postings.id, [...ids]));
 }
 
 async function entriesOfPostings(ids: readonly string[]) {
-  return shard.db.select().from(ledgerEntries).where(inArray(ledgerEntries.postingId, [...ids]));
+  return shard.db
+    .select()
+    .from(ledgerEntries)
+    .where(inArray(ledgerEntries.postingId, [...ids]));
 }
 
 /**
@@ -98,7 +124,9 @@ async function expectConsistent(ids: readonly string[]): Promise<void> {
       expect(e.direction).toBe(e.amount < 0n ? 'DEBIT' : 'CREDIT');
     }
     expect({ available: row.available, frozen: row.frozen, pending: row.pending }).toEqual({
-      available: buckets.AVAILABLE, frozen: buckets.FROZEN, pending: buckets.PENDING,
+      available: buckets.AVAILABLE,
+      frozen: buckets.FROZEN,
+      pending: buckets.PENDING,
     });
   }
   const mismatched = (await balanceMismatches(shard.db)).filter((m) => ids.includes(m.accountId));
@@ -169,7 +197,10 @@ describe('posting engine on MySQL', () => {
       { status: 'REJECTED', rejection: { code: 'INSUFFICIENT_FUNDS', accountId: b, available: 300n } },
       { status: 'REJECTED', rejection: { code: 'ACCOUNT_NOT_ACTIVE', accountId: frozen, status: 'FROZEN' } },
       { status: 'REJECTED', rejection: { code: 'ACCOUNT_NOT_FOUND', accountId: missing } },
-      { status: 'REJECTED', rejection: { code: 'CURRENCY_MISMATCH', accountId: euro, accountCurrency: 'EUR', postingCurrency: 'USD' } },
+      {
+        status: 'REJECTED',
+        rejection: { code: 'CURRENCY_MISMATCH', accountId: euro, accountCurrency: 'EUR', postingCurrency: 'USD' },
+      },
       { status: 'APPLIED', postingId: batch[5]!.id },
       { status: 'DUPLICATE', postingId: batch[5]!.id },
     ]);
@@ -201,7 +232,10 @@ describe('posting engine on MySQL', () => {
   it('keeps every invariant under 40 concurrent postings between 5 accounts', async () => {
     const ids = await Promise.all(Array.from({ length: 5 }, () => openAccount()));
     const funding = 1_000n;
-    await postBatch(shard, ids.map((id) => item(spec(reserve, id, funding))));
+    await postBatch(
+      shard,
+      ids.map((id) => item(spec(reserve, id, funding))),
+    );
 
     const transfers = Array.from({ length: 40 }, () => {
       const from = random.below(ids.length);
@@ -210,7 +244,11 @@ describe('posting engine on MySQL', () => {
     });
     // Each postOne is its own transaction on its own pooled connection, racing for the row locks.
     const outcomes = await Promise.all(transfers.map((t) => postOne(shard, item(t))));
-    expect(outcomes.every((o) => o.status === 'APPLIED' || (o.status === 'REJECTED' && o.rejection.code === 'INSUFFICIENT_FUNDS'))).toBe(true);
+    expect(
+      outcomes.every(
+        (o) => o.status === 'APPLIED' || (o.status === 'REJECTED' && o.rejection.code === 'INSUFFICIENT_FUNDS'),
+      ),
+    ).toBe(true);
     expect(outcomes.some((o) => o.status === 'APPLIED')).toBe(true);
 
     const stored = await rows(ids);
@@ -263,7 +301,9 @@ describe('posting engine on MySQL', () => {
       const after = await rows([a, b]);
       for (const id of [a, b]) {
         expect(after.get(id)).toMatchObject({
-          available: before.get(id)!.available, lastSequence: before.get(id)!.lastSequence, version: before.get(id)!.version,
+          available: before.get(id)!.available,
+          lastSequence: before.get(id)!.lastSequence,
+          version: before.get(id)!.version,
         });
       }
     } finally {
@@ -296,7 +336,9 @@ describe('posting engine on MySQL', () => {
     const after = await rows([a, b]);
     for (const id of [a, b]) {
       expect(after.get(id)).toMatchObject({
-        available: before.get(id)!.available, lastSequence: before.get(id)!.lastSequence, version: before.get(id)!.version,
+        available: before.get(id)!.available,
+        lastSequence: before.get(id)!.lastSequence,
+        version: before.get(id)!.version,
       });
     }
     await expectConsistent([a, b]);

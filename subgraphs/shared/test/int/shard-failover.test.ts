@@ -33,7 +33,9 @@ beforeAll(async () => {
   shards = openShards({ urls: proxies.map((p) => throughProxy(urls[0]!, p)).join('|'), poolSize: 4 });
   shard = shards.all[0]!;
   shard.pool.onFailover((event) => failovers.push(event));
-  await shard.pool.query(`CREATE TABLE IF NOT EXISTS ${table} (k VARCHAR(64) PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`);
+  await shard.pool.query(
+    `CREATE TABLE IF NOT EXISTS ${table} (k VARCHAR(64) PRIMARY KEY, v INT NOT NULL) ENGINE=InnoDB`,
+  );
 });
 
 afterAll(async () => {
@@ -58,12 +60,15 @@ async function servedBy(node: number, limitMs: number): Promise<number> {
     }
     await new Promise((resolve) => setTimeout(resolve, loadIntervalMs));
   }
-  throw new Error(`node ${node} did not serve within ${limitMs} ms (primary ${shard.pool.primary}, breaker ${shard.pool.state})`);
+  throw new Error(
+    `node ${node} did not serve within ${limitMs} ms (primary ${shard.pool.primary}, breaker ${shard.pool.state})`,
+  );
 }
 
 function unwrap(error: unknown): unknown {
   let current = error;
-  while (current instanceof Error && !(current instanceof ShardUnavailable) && current.cause !== undefined) current = current.cause;
+  while (current instanceof Error && !(current instanceof ShardUnavailable) && current.cause !== undefined)
+    current = current.cause;
   return current;
 }
 
@@ -93,7 +98,10 @@ describe('a shard of several nodes', () => {
     const second = await servedBy(0, failoverWithinMs);
     console.log(`failover after a blackhole: ${Math.round(second)} ms`);
     proxies[1]!.setMode('pass');
-    expect(failovers.map((f) => [f.from, f.to])).toEqual([[0, 1], [1, 0]]);
+    expect(failovers.map((f) => [f.from, f.to])).toEqual([
+      [0, 1],
+      [1, 0],
+    ]);
   }, 20_000);
 
   it('resolves a COMMIT whose answer was lost: committed, it answers the result once; not applied, it runs again', async () => {
@@ -102,16 +110,22 @@ describe('a shard of several nodes', () => {
       const key = unique(forward ? 'lost-answer' : 'lost-commit');
       let attempts = 0;
       const cut = proxies[0]!.cutAt(';\nCOMMIT', { forward });
-      const answer = await inPostingTransaction(shard, async (tx) => {
-        attempts += 1;
-        await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, ?)`, [key, attempts]);
-        return attempts;
-      }, { witness: () => ({ sql: `SELECT k FROM ${table} WHERE k = ? LOCK IN SHARE MODE`, values: [key] }) });
+      const answer = await inPostingTransaction(
+        shard,
+        async (tx) => {
+          attempts += 1;
+          await rawHold(tx, `INSERT INTO ${table} (k, v) VALUES (?, ?)`, [key, attempts]);
+          return attempts;
+        },
+        { witness: () => ({ sql: `SELECT k FROM ${table} WHERE k = ? LOCK IN SHARE MODE`, values: [key] }) },
+      );
       await cut;
       const rows = await rawRows<{ v: number }>(shard.db, `SELECT v FROM ${table} WHERE k = ?`, [key]);
       // Lost after the server got it: committed once, answered with the attempt that committed.
       // Lost before: nothing committed, so the transaction ran again and committed then.
-      expect({ attempts, answer, rows: rows.map((r) => r.v) }).toEqual(forward ? { attempts: 1, answer: 1, rows: [1] } : { attempts: 2, answer: 2, rows: [2] });
+      expect({ attempts, answer, rows: rows.map((r) => r.v) }).toEqual(
+        forward ? { attempts: 1, answer: 1, rows: [1] } : { attempts: 2, answer: 2, rows: [2] },
+      );
     }
   });
 

@@ -5,7 +5,12 @@ import { ShardUnavailable } from '../../src/shards/unavailable';
 import { inTransaction } from '../../src/shards/transaction';
 import { inPostingTransaction } from '../../src/shards/posting-transaction';
 import { rawRows } from '../../src/db/raw';
-import { shardAcquireTimeoutMs, shardProbeTimeoutMs, shardServerStatementTimeoutMs, shardStatementTimeoutMs } from '../../src/limits';
+import {
+  shardAcquireTimeoutMs,
+  shardProbeTimeoutMs,
+  shardServerStatementTimeoutMs,
+  shardStatementTimeoutMs,
+} from '../../src/limits';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from '../../../../test/support/tcp-proxy';
 
 /**
@@ -107,7 +112,7 @@ describe('a blackholed shard', () => {
     await expect(rawRows(healthy.db, 'SELECT ? AS n', [2])).resolves.toEqual([{ n: 2 }]);
   });
 
-  it('fails a transaction (drizzle\'s and the posting engine\'s) within 3 s', async () => {
+  it("fails a transaction (drizzle's and the posting engine's) within 3 s", async () => {
     await selectOne(faulted);
     proxy.setMode('blackhole');
     const drizzleTx = await timed(() => inTransaction(faulted, (tx) => tx.execute(sql`SELECT 1`)));
@@ -130,7 +135,10 @@ describe('a blackholed shard', () => {
   });
 
   it('fails a new connection within 3 s (connect timeout)', async () => {
-    const fresh = openShards({ urls: urls.map((u, i) => (i === 1 ? throughProxy(u, proxy) : u)).join(','), poolSize: 1 });
+    const fresh = openShards({
+      urls: urls.map((u, i) => (i === 1 ? throughProxy(u, proxy) : u)).join(','),
+      poolSize: 1,
+    });
     try {
       proxy.setMode('blackhole');
       const result = await timed(() => selectOne(fresh.all[1]!));
@@ -150,19 +158,20 @@ describe('a blackholed shard', () => {
 });
 
 describe('a shard that resets connections', () => {
-  it('fails a transaction whose link is reset between statements as ShardUnavailable, not as its ROLLBACK\'s error', async () => {
+  it("fails a transaction whose link is reset between statements as ShardUnavailable, not as its ROLLBACK's error", async () => {
     await selectOne(faulted);
     // Drizzle sends ROLLBACK on the same connection after the failed statement; mysql2 answers
     // that one "Can't add new command when connection is in closed state", with no code.
-    const result = await timed(() => inTransaction(faulted, async (tx) => {
-      await tx.execute(sql`SELECT 1`);
-      proxy.setMode('reset');
-      await tx.execute(sql`SELECT 2`);
-    }));
+    const result = await timed(() =>
+      inTransaction(faulted, async (tx) => {
+        await tx.execute(sql`SELECT 1`);
+        proxy.setMode('reset');
+        await tx.execute(sql`SELECT 2`);
+      }),
+    );
     expect(result.ms).toBeLessThan(answerWithinMs);
     expectNoAddress(unavailableOf(result.error));
   });
-
 
   it('fails fast with ShardUnavailable, opens after repeated failures, and comes back', async () => {
     await selectOne(faulted);
@@ -242,7 +251,9 @@ describe('the pool', () => {
     // unless the server's own bound stops it. SLEEP would not show it: that one ends with its
     // connection.
     const tag = `abandoned_${process.pid}_${Date.now()}`;
-    const result = await timed(() => rawRows(healthy.db, `SELECT COUNT(*) AS ${tag} FROM seq_1_to_100000 a, seq_1_to_100000 b`));
+    const result = await timed(() =>
+      rawRows(healthy.db, `SELECT COUNT(*) AS ${tag} FROM seq_1_to_100000 a, seq_1_to_100000 b`),
+    );
     expect(unavailableOf(result.error).shard).toBe(healthy.name);
     expect(result.ms).toBeGreaterThanOrEqual(shardStatementTimeoutMs - 50);
     const stopsWithinMs = shardServerStatementTimeoutMs - shardStatementTimeoutMs + 2_000;
@@ -250,8 +261,10 @@ describe('the pool', () => {
     let running = 1;
     while (running > 0 && performance.now() - started < stopsWithinMs) {
       await new Promise((resolve) => setTimeout(resolve, 100));
-      const rows = await rawRows<{ n: string }>(faulted.db,
-        `SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info LIKE '%COUNT(*) AS ${tag}%' AND id <> CONNECTION_ID()`);
+      const rows = await rawRows<{ n: string }>(
+        faulted.db,
+        `SELECT COUNT(*) AS n FROM information_schema.processlist WHERE info LIKE '%COUNT(*) AS ${tag}%' AND id <> CONNECTION_ID()`,
+      );
       running = Number(rows[0]!.n);
     }
     expect(running).toBe(0);
@@ -273,7 +286,9 @@ describe('the pool', () => {
     await Promise.all([selectOne(faulted), selectOne(faulted)]);
     const probing = proxy.nextAccept().then(() => {
       const until = performance.now() + stallMs;
-      while (performance.now() < until) { /* busy, as a long synchronous computation is */ }
+      while (performance.now() < until) {
+        /* busy, as a long synchronous computation is */
+      }
     });
     const result = await timed(() => rawRows(faulted.db, 'SELECT SLEEP(1) AS s'));
     await probing;

@@ -22,14 +22,29 @@ function secretsOf(name: ServiceName): Record<string, string> {
   return Object.fromEntries(subgraphs.map((s) => [subgraphSecretVariable(s), testSubgraphSecrets[s]]));
 }
 
-async function start(name: ServiceName, env: Record<string, string>): Promise<{ code: number | null; stderr: string; healthy: boolean }> {
+async function start(
+  name: ServiceName,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stderr: string; healthy: boolean }> {
   const port = await freePort();
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([variable]) => !['LEDGER_MAC_KEY', 'NODE_ENV', 'AMOUNT_MAX'].includes(variable)));
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([variable]) => !['LEDGER_MAC_KEY', 'NODE_ENV', 'AMOUNT_MAX'].includes(variable),
+    ),
+  );
   const child = spawn(process.execPath, compiledNodeArgs(name), {
     cwd: repoRoot,
     env: {
-      ...inherited, ...secretsOf(name), [serviceEntries[name].portVariable]: String(port),
-      HOST: '127.0.0.1', GATEWAY_HOST: '127.0.0.1', MYSQL_POOL_SIZE: '1', RELAY_ENABLED: 'false', SETTLEMENT_WORKER_ENABLED: 'false', NODE_OPTIONS: '', ...env,
+      ...inherited,
+      ...secretsOf(name),
+      [serviceEntries[name].portVariable]: String(port),
+      HOST: '127.0.0.1',
+      GATEWAY_HOST: '127.0.0.1',
+      MYSQL_POOL_SIZE: '1',
+      RELAY_ENABLED: 'false',
+      SETTLEMENT_WORKER_ENABLED: 'false',
+      NODE_OPTIONS: '',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -40,11 +55,18 @@ async function start(name: ServiceName, env: Record<string, string>): Promise<{ 
   const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
   clearTimeout(timer);
   // Had it started, /health would answer; a refused process never listened.
-  const healthy = await fetch(`http://127.0.0.1:${port}/health`).then(() => true, () => false);
+  const healthy = await fetch(`http://127.0.0.1:${port}/health`).then(
+    () => true,
+    () => false,
+  );
   return { code, stderr, healthy };
 }
 
-async function expectRefused(name: ServiceName, env: Record<string, string>, variables: readonly string[]): Promise<void> {
+async function expectRefused(
+  name: ServiceName,
+  env: Record<string, string>,
+  variables: readonly string[],
+): Promise<void> {
   const started = Date.now();
   const { code, stderr, healthy } = await start(name, env);
   expect(code, stderr).toBe(1);
@@ -62,11 +84,17 @@ describe('start-up configuration', () => {
   }
 
   it('transaction: a bad AMOUNT_MAX and a bad POSTING_ENGINE refuse to start, both named', async () => {
-    await expectRefused('transaction', { AMOUNT_MAX: '1e15', POSTING_ENGINE: 'fast' }, ['AMOUNT_MAX', 'POSTING_ENGINE']);
+    await expectRefused('transaction', { AMOUNT_MAX: '1e15', POSTING_ENGINE: 'fast' }, [
+      'AMOUNT_MAX',
+      'POSTING_ENGINE',
+    ]);
   });
 
   it('account: an unknown BUSINESS_TIMEZONE and a MERGE_WAIT_MS out of range refuse to start, both named', async () => {
-    await expectRefused('account', { BUSINESS_TIMEZONE: 'Mars/Olympus_Mons', MERGE_WAIT_MS: '5' }, ['BUSINESS_TIMEZONE', 'MERGE_WAIT_MS']);
+    await expectRefused('account', { BUSINESS_TIMEZONE: 'Mars/Olympus_Mons', MERGE_WAIT_MS: '5' }, [
+      'BUSINESS_TIMEZONE',
+      'MERGE_WAIT_MS',
+    ]);
   });
 
   it('settlement: a SETTLEMENT_DELAY_DAYS that is no number refuses to start, named', async () => {

@@ -23,8 +23,15 @@ let a: string;
 let b: string;
 
 const transfer = (from: string, to: string, amount: bigint): PostingSpec => ({
-  id: newId('posting', logical), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
-  legs: [{ accountId: from, bucket: 'AVAILABLE', amount: -amount }, { accountId: to, bucket: 'AVAILABLE', amount }],
+  id: newId('posting', logical),
+  kind: 'TEST',
+  refId: null,
+  dedupeKey: null,
+  currency: 'USD',
+  legs: [
+    { accountId: from, bucket: 'AVAILABLE', amount: -amount },
+    { accountId: to, bucket: 'AVAILABLE', amount },
+  ],
 });
 const item = (spec: PostingSpec) => ({ spec, finish: async (_tx: unknown, outcome: PostingOutcome) => outcome });
 
@@ -55,37 +62,63 @@ afterAll(async () => shards.close());
 
 describe('tamper evidence', () => {
   it('raises no alarm over 10,000 clean entries and their accounts', async () => {
-    const [{ n }] = (await shard.db.execute(sql`SELECT COUNT(*) AS n FROM ledger_entries WHERE account_id IN (${a}, ${b})`) as unknown as [[{ n: number }]])[0];
+    const [{ n }] = (
+      (await shard.db.execute(
+        sql`SELECT COUNT(*) AS n FROM ledger_entries WHERE account_id IN (${a}, ${b})`,
+      )) as unknown as [[{ n: number }]]
+    )[0];
     expect(Number(n)).toBeGreaterThanOrEqual(10_000);
     expect(await verifyAccounts(shard.db, [a, b])).toEqual([]);
   });
 
   it('finds a balance edited by direct SQL, and the write path refuses to build on it', async () => {
-    await shard.db.update(accounts).set({ available: sql`${accounts.available} + 100` }).where(eq(accounts.id, a));
+    await shard.db
+      .update(accounts)
+      .set({ available: sql`${accounts.available} + 100` })
+      .where(eq(accounts.id, a));
     try {
       expect(await verifyAccounts(shard.db, [a])).toEqual([{ kind: 'ACCOUNT_MAC_INVALID', accountId: a }]);
       await expect(postOne(shard, item(transfer(a, b, 1n)))).rejects.toBeInstanceOf(TamperDetected);
     } finally {
-      await shard.db.update(accounts).set({ available: sql`${accounts.available} - 100` }).where(eq(accounts.id, a));
+      await shard.db
+        .update(accounts)
+        .set({ available: sql`${accounts.available} - 100` })
+        .where(eq(accounts.id, a));
     }
     expect(await verifyAccounts(shard.db, [a])).toEqual([]);
   });
 
   it('finds an entry deleted, edited or inserted by direct SQL', async () => {
-    const [middle] = await shard.db.select().from(ledgerEntries).where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, 100n)));
+    const [middle] = await shard.db
+      .select()
+      .from(ledgerEntries)
+      .where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, 100n)));
     await shard.db.delete(ledgerEntries).where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, 100n)));
     try {
-      expect(await verifyAccounts(shard.db, [b])).toEqual([{ kind: 'ENTRY_CHAIN_BROKEN', accountId: b, sequence: 101n }]);
+      expect(await verifyAccounts(shard.db, [b])).toEqual([
+        { kind: 'ENTRY_CHAIN_BROKEN', accountId: b, sequence: 101n },
+      ]);
     } finally {
       await shard.db.insert(ledgerEntries).values(middle!);
     }
-    await shard.db.update(ledgerEntries).set({ amount: sql`${ledgerEntries.amount} + 1` }).where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, 7n)));
+    await shard.db
+      .update(ledgerEntries)
+      .set({ amount: sql`${ledgerEntries.amount} + 1` })
+      .where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, 7n)));
     try {
       expect(await verifyAccounts(shard.db, [b])).toEqual([{ kind: 'ENTRY_HASH_INVALID', accountId: b, sequence: 7n }]);
     } finally {
-      await shard.db.update(ledgerEntries).set({ amount: sql`${ledgerEntries.amount} - 1` }).where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, 7n)));
+      await shard.db
+        .update(ledgerEntries)
+        .set({ amount: sql`${ledgerEntries.amount} - 1` })
+        .where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, 7n)));
     }
-    const [last] = await shard.db.select().from(ledgerEntries).where(eq(ledgerEntries.accountId, b)).orderBy(sql`${ledgerEntries.sequence} DESC`).limit(1);
+    const [last] = await shard.db
+      .select()
+      .from(ledgerEntries)
+      .where(eq(ledgerEntries.accountId, b))
+      .orderBy(sql`${ledgerEntries.sequence} DESC`)
+      .limit(1);
     const forged = { ...last!, id: newId('entry', logical), sequence: last!.sequence + 1n, prevHash: last!.hash };
     await shard.db.insert(ledgerEntries).values(forged);
     try {
@@ -94,7 +127,9 @@ describe('tamper evidence', () => {
         { kind: 'CHAIN_HEAD_MISMATCH', accountId: b },
       ]);
     } finally {
-      await shard.db.delete(ledgerEntries).where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, forged.sequence)));
+      await shard.db
+        .delete(ledgerEntries)
+        .where(and(eq(ledgerEntries.accountId, b), eq(ledgerEntries.sequence, forged.sequence)));
     }
     expect(await verifyAccounts(shard.db, [a, b])).toEqual([]);
   });
@@ -106,10 +141,15 @@ describe('tamper evidence', () => {
     setKeyRing(parseKeyRing(`k2:a-brand-new-key-for-rotation,${oldSpec}`));
     expect(await verifyAccounts(shard.db, [a, b, untouched])).toEqual([]);
     expect((await postOne(shard, item(transfer(a, b, 1n)))).status).toBe('APPLIED');
-    const rows = await shard.db.select({ id: accounts.id, keyId: accounts.macKeyId }).from(accounts).where(sql`${accounts.id} IN (${a}, ${untouched})`);
+    const rows = await shard.db
+      .select({ id: accounts.id, keyId: accounts.macKeyId })
+      .from(accounts)
+      .where(sql`${accounts.id} IN (${a}, ${untouched})`);
     expect(Object.fromEntries(rows.map((r) => [r.id, r.keyId]))).toEqual({ [a]: 'k2', [untouched]: old.current.id });
     // Once the old key is dropped, a row nobody re-sealed since is no longer trusted.
     setKeyRing(parseKeyRing('k2:a-brand-new-key-for-rotation'));
-    expect(await verifyAccounts(shard.db, [a, untouched])).toEqual([{ kind: 'ACCOUNT_MAC_INVALID', accountId: untouched }]);
+    expect(await verifyAccounts(shard.db, [a, untouched])).toEqual([
+      { kind: 'ACCOUNT_MAC_INVALID', accountId: untouched },
+    ]);
   });
 });

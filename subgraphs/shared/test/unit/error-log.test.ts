@@ -9,7 +9,11 @@ import { ShardUnavailable } from '../../src/shards/unavailable';
  * A subgraph's error lines are written with the request's own logger (ctx.log), which names the
  * request's id: Apollo's formatError, where they were written before, is not given the request.
  */
-interface Line { requestId?: string; msg?: string; detail?: string }
+interface Line {
+  requestId?: string;
+  msg?: string;
+  detail?: string;
+}
 
 const server = new ApolloServer<BaseSubgraphContext>({
   typeDefs: 'type Query { broken: Int  away: Int  refused: Int  fine: Int }',
@@ -33,18 +37,27 @@ const server = new ApolloServer<BaseSubgraphContext>({
 async function linesOf(query: string, requestId: string): Promise<Line[]> {
   const lines: Line[] = [];
   const log = pino({}, { write: (line: string) => void lines.push(JSON.parse(line) as Line) }).child({ requestId });
-  await server.executeOperation({ query }, { contextValue: { identity: { sub: 'error-log', role: 'operator' }, shards: undefined as never, log } });
+  await server.executeOperation(
+    { query },
+    { contextValue: { identity: { sub: 'error-log', role: 'operator' }, shards: undefined as never, log } },
+  );
   return lines;
 }
 
 describe("a subgraph's error lines", () => {
   it('name the request for an unexpected error', async () => {
-    expect(await linesOf('{ broken fine }', 'req-broken.1')).toEqual([expect.objectContaining({ requestId: 'req-broken.1', msg: 'resolver failed' })]);
+    expect(await linesOf('{ broken fine }', 'req-broken.1')).toEqual([
+      expect.objectContaining({ requestId: 'req-broken.1', msg: 'resolver failed' }),
+    ]);
   });
 
   it('name the request and the shard for an unreachable shard', async () => {
     expect(await linesOf('{ away }', 'req-away.1')).toEqual([
-      expect.objectContaining({ requestId: 'req-away.1', msg: 'shard paygraph_s1 unavailable', detail: 'connect ECONNREFUSED' }),
+      expect.objectContaining({
+        requestId: 'req-away.1',
+        msg: 'shard paygraph_s1 unavailable',
+        detail: 'connect ECONNREFUSED',
+      }),
     ]);
   });
 

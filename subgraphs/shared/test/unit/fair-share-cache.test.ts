@@ -16,7 +16,7 @@ describe('the fair-share cache', () => {
     expect(cache.get('a', 'k14')).toBe(14);
   });
 
-  it('keeps another caller\'s entries while one floods it', () => {
+  it("keeps another caller's entries while one floods it", () => {
     const cache = new FairShareCache<number>(10);
     cache.set('a', 'mine', 1);
     cache.set('c', 'x', 1);
@@ -29,7 +29,7 @@ describe('the fair-share cache', () => {
     expect(cache.size()).toBe(10);
   });
 
-  it('trims the largest holder down to the newcomer\'s size, never below it', () => {
+  it("trims the largest holder down to the newcomer's size, never below it", () => {
     const cache = new FairShareCache<number>(10);
     for (let i = 0; i < 10; i++) cache.set('big', `k${i}`, i);
     for (let i = 0; i < 8; i++) cache.set('small', `s${i}`, i);

@@ -20,9 +20,17 @@ describe('ids', () => {
   it('refuse malformed ids instead of guessing', () => {
     const good = newId('account', toLogicalShard(7));
     const bad = [
-      '', 'acc', good.toUpperCase(), good.replace('acc_', 'pay_'), `${good}0`, good.slice(0, -1),
-      good.replace(/_07$/, '_40'), good.replace(/_07$/, '_zz'), good.replace(/^acc_./, 'acc_I'),
-      `acc_${'0'.repeat(26)}_07 `, "acc_' OR 1=1 --",
+      '',
+      'acc',
+      good.toUpperCase(),
+      good.replace('acc_', 'pay_'),
+      `${good}0`,
+      good.slice(0, -1),
+      good.replace(/_07$/, '_40'),
+      good.replace(/_07$/, '_zz'),
+      good.replace(/^acc_./, 'acc_I'),
+      `acc_${'0'.repeat(26)}_07 `,
+      "acc_' OR 1=1 --",
     ];
     for (const id of bad) expect(parseId('account', id), id).toBeNull();
   });

@@ -16,14 +16,26 @@ const typeDefs = parse(`
 `);
 const resolvers = {
   Query: {
-    items: () => [{ id: '1', name: 'one' }, { id: '2', name: 'two' }],
+    items: () => [
+      { id: '1', name: 'one' },
+      { id: '2', name: 'two' },
+    ],
     item: (_: unknown, args: { id: string }) => ({ id: args.id, name: `item ${args.id}` }),
   },
   Item: {
-    __resolveReference: (ref: { id: string }) => (ref.id === 'gone' ? Promise.reject(new ShardUnavailable('s9', 'unreachable')) : { id: ref.id, name: `item ${ref.id}` }),
-    broken: () => { throw new Error('a bug'); },
-    coded: () => { throw new GraphQLError('refused', { extensions: { code: 'FORBIDDEN' } }); },
-    down: async () => { throw new ShardUnavailable('s1', 'connect ECONNREFUSED'); },
+    __resolveReference: (ref: { id: string }) =>
+      ref.id === 'gone'
+        ? Promise.reject(new ShardUnavailable('s9', 'unreachable'))
+        : { id: ref.id, name: `item ${ref.id}` },
+    broken: () => {
+      throw new Error('a bug');
+    },
+    coded: () => {
+      throw new GraphQLError('refused', { extensions: { code: 'FORBIDDEN' } });
+    },
+    down: async () => {
+      throw new ShardUnavailable('s1', 'connect ECONNREFUSED');
+    },
   },
 };
 
@@ -65,7 +77,14 @@ describe('the graphql-jit executor', () => {
       }
       const down = await compiled.executeOperation({ query: documents[1]! });
       const errors = down.body.kind === 'single' ? down.body.singleResult.errors : undefined;
-      expect(errors?.map((e) => e.extensions?.code)).toEqual(['INTERNAL_SERVER_ERROR', 'FORBIDDEN', 'INTERNAL_SERVER_ERROR', 'FORBIDDEN', 'SHARD_UNAVAILABLE', 'SHARD_UNAVAILABLE']);
+      expect(errors?.map((e) => e.extensions?.code)).toEqual([
+        'INTERNAL_SERVER_ERROR',
+        'FORBIDDEN',
+        'INTERNAL_SERVER_ERROR',
+        'FORBIDDEN',
+        'SHARD_UNAVAILABLE',
+        'SHARD_UNAVAILABLE',
+      ]);
     } finally {
       await plain.stop();
       await compiled.stop();
@@ -89,7 +108,9 @@ describe('root fields that all fail', () => {
 
   function racingServer(jit: boolean): ApolloServer {
     let earlyRefused: () => void = () => {};
-    const earlyWasRefused = new Promise<void>((resolve) => { earlyRefused = resolve; });
+    const earlyWasRefused = new Promise<void>((resolve) => {
+      earlyRefused = resolve;
+    });
     const refuse = (field: string) => new GraphQLError(`${field} refused`, { extensions: { code: 'FORBIDDEN' } });
     const resolvers = {
       Query: {
@@ -115,20 +136,39 @@ describe('root fields that all fail', () => {
         },
       },
     };
-    const schema = buildSubgraphSchema({ typeDefs: raceTypeDefs, resolvers } as Parameters<typeof buildSubgraphSchema>[0]);
-    return new ApolloServer({ gateway: jitExecutor(schema), formatError: (formatted, error) => formatSubgraphError(formatted, error, false), includeStacktraceInErrorResponses: false });
+    const schema = buildSubgraphSchema({ typeDefs: raceTypeDefs, resolvers } as Parameters<
+      typeof buildSubgraphSchema
+    >[0]);
+    return new ApolloServer({
+      gateway: jitExecutor(schema),
+      formatError: (formatted, error) => formatSubgraphError(formatted, error, false),
+      includeStacktraceInErrorResponses: false,
+    });
   }
 
   const racing = [
     // graphql-jit runs this one; graphql-js the one with a condition.
     { query: '{ late { id } early { id } }', paths: [['late'], ['early']] },
-    { query: 'query Q($no: Boolean = false) { late { id } early @skip(if: $no) { id } }', paths: [['late'], ['early']] },
+    {
+      query: 'query Q($no: Boolean = false) { late { id } early @skip(if: $no) { id } }',
+      paths: [['late'], ['early']],
+    },
     // Two non-null fields: graphql-js keeps only the first to fail; the answer must have both.
     { query: '{ first { id } early { id } }', paths: [['first'], ['early']] },
-    { query: 'query Q($no: Boolean = false) { l: late { id } first @include(if: true) { id } early @skip(if: $no) { id } }', paths: [['l'], ['first'], ['early']] },
+    {
+      query:
+        'query Q($no: Boolean = false) { l: late { id } first @include(if: true) { id } early @skip(if: $no) { id } }',
+      paths: [['l'], ['first'], ['early']],
+    },
     // A nullable root field refused synchronously is reported in its place too.
-    { query: '{ s: sync { id } late { id } first { id } early { id } }', paths: [['s'], ['late'], ['first'], ['early']] },
-    { query: 'query Q($no: Boolean = false) { s: sync @skip(if: $no) { id } late { id } first { id } early { id } }', paths: [['s'], ['late'], ['first'], ['early']] },
+    {
+      query: '{ s: sync { id } late { id } first { id } early { id } }',
+      paths: [['s'], ['late'], ['first'], ['early']],
+    },
+    {
+      query: 'query Q($no: Boolean = false) { s: sync @skip(if: $no) { id } late { id } first { id } early { id } }',
+      paths: [['s'], ['late'], ['first'], ['early']],
+    },
   ];
 
   for (const { query, paths } of racing) {
@@ -165,7 +205,9 @@ describe('a deeper error beside a failed non-null root field', () => {
 
   function deeperServer(): ApolloServer {
     let earlyRefused: () => void = () => {};
-    const earlyWasRefused = new Promise<void>((resolve) => { earlyRefused = resolve; });
+    const earlyWasRefused = new Promise<void>((resolve) => {
+      earlyRefused = resolve;
+    });
     const refuse = (field: string, code: string) => new GraphQLError(`${field} refused`, { extensions: { code } });
     const resolvers = {
       Query: {
@@ -177,7 +219,9 @@ describe('a deeper error beside a failed non-null root field', () => {
         },
       },
       Held: {
-        detail: () => { throw refuse('detail', 'BAD_USER_INPUT'); },
+        detail: () => {
+          throw refuse('detail', 'BAD_USER_INPUT');
+        },
         later: async () => {
           await earlyWasRefused;
           await new Promise<void>((resolve) => setImmediate(resolve));
@@ -186,7 +230,11 @@ describe('a deeper error beside a failed non-null root field', () => {
       },
     };
     const schema = buildSubgraphSchema({ typeDefs, resolvers } as Parameters<typeof buildSubgraphSchema>[0]);
-    return new ApolloServer({ gateway: jitExecutor(schema), formatError: (formatted, error) => formatSubgraphError(formatted, error, false), includeStacktraceInErrorResponses: false });
+    return new ApolloServer({
+      gateway: jitExecutor(schema),
+      formatError: (formatted, error) => formatSubgraphError(formatted, error, false),
+      includeStacktraceInErrorResponses: false,
+    });
   }
 
   for (const query of [

@@ -10,19 +10,34 @@ const a = newId('account', toLogicalShard(3));
 const b = newId('account', toLogicalShard(50));
 
 function entry(accountId: string, sequence: bigint): EntryDraft {
-  return { id: newId('entry', toLogicalShard(3)), accountId, sequence, postingId: 'p', bucket: 'AVAILABLE', amount: 1n, direction: 'CREDIT', balanceAfter: 1n, currency: 'USD' };
+  return {
+    id: newId('entry', toLogicalShard(3)),
+    accountId,
+    sequence,
+    postingId: 'p',
+    bucket: 'AVAILABLE',
+    amount: 1n,
+    direction: 'CREDIT',
+    balanceAfter: 1n,
+    currency: 'USD',
+  };
 }
 
 describe('ledger hints', () => {
   it('carry the highest sequence per account of a batch', () => {
     const message = encodeHints([entry(a, 4n), entry(b, 9n), entry(a, 6n), entry(a, 5n)]);
-    expect(decodeHints(message)).toEqual([{ accountId: a, sequence: 6n }, { accountId: b, sequence: 9n }]);
+    expect(decodeHints(message)).toEqual([
+      { accountId: a, sequence: 6n },
+      { accountId: b, sequence: 9n },
+    ]);
   });
 
   it('drop whatever they cannot read instead of failing', () => {
     expect(decodeHints('not json')).toEqual([]);
     expect(decodeHints('{"a":1}')).toEqual([]);
-    expect(decodeHints(JSON.stringify([[a, '7'], ['acc_bad', '1'], [b, 3], [b, '0'], [b]]))).toEqual([{ accountId: a, sequence: 7n }]);
+    expect(decodeHints(JSON.stringify([[a, '7'], ['acc_bad', '1'], [b, 3], [b, '0'], [b]]))).toEqual([
+      { accountId: a, sequence: 7n },
+    ]);
   });
 });
 
@@ -34,10 +49,15 @@ describe('Redis pub/sub (ioredis)', () => {
     let subscribed!: () => void;
     const ready = new Promise<void>((resolve) => (subscribed = resolve));
     let delivered = (): void => {};
-    const subscriber = createRedisSubscriber(url, channel, (message) => {
-      received.push(message);
-      delivered();
-    }, () => subscribed());
+    const subscriber = createRedisSubscriber(
+      url,
+      channel,
+      (message) => {
+        received.push(message);
+        delivered();
+      },
+      () => subscribed(),
+    );
     const publisher = createRedisPublisher(url);
     try {
       // The publisher refuses (returns false) until its own connection is up.

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { currencyMinorUnits, minorUnitExponent, parseAmount, parseCurrency, parsePositiveAmount, type Currency } from '../../src/money';
+import {
+  currencyMinorUnits,
+  minorUnitExponent,
+  parseAmount,
+  parseCurrency,
+  parsePositiveAmount,
+  type Currency,
+} from '../../src/money';
 import { amountMaxMinorUnitsDefault, balanceMaxMinorUnits } from '../../src/limits';
 
 describe('money', () => {
@@ -23,17 +30,34 @@ describe('money', () => {
   });
 
   it('requires transfer amounts above zero', () => {
-    expect(parsePositiveAmount('0', amountMaxMinorUnitsDefault)).toMatchObject({ ok: false, error: { kind: 'AmountNotPositive' } });
-    expect(parsePositiveAmount('-5', amountMaxMinorUnitsDefault)).toMatchObject({ ok: false, error: { kind: 'AmountNotPositive' } });
+    expect(parsePositiveAmount('0', amountMaxMinorUnitsDefault)).toMatchObject({
+      ok: false,
+      error: { kind: 'AmountNotPositive' },
+    });
+    expect(parsePositiveAmount('-5', amountMaxMinorUnitsDefault)).toMatchObject({
+      ok: false,
+      error: { kind: 'AmountNotPositive' },
+    });
     expect(parsePositiveAmount('1', amountMaxMinorUnitsDefault)).toEqual({ ok: true, value: 1n });
   });
 
   it('refuses transfer amounts above AMOUNT_MAX, and takes AMOUNT_MAX itself', () => {
-    expect(parsePositiveAmount('1000000000000000', amountMaxMinorUnitsDefault)).toEqual({ ok: true, value: 10n ** 15n });
-    expect(parsePositiveAmount('1000000000000001', amountMaxMinorUnitsDefault))
-      .toEqual({ ok: false, error: { kind: 'AmountAboveMax', input: '1000000000000001', amountMax: 10n ** 15n } });
-    expect(parsePositiveAmount('9223372036854775807', amountMaxMinorUnitsDefault)).toMatchObject({ ok: false, error: { kind: 'AmountAboveMax' } });
-    expect(parsePositiveAmount('51', 50n)).toMatchObject({ ok: false, error: { kind: 'AmountAboveMax', amountMax: 50n } });
+    expect(parsePositiveAmount('1000000000000000', amountMaxMinorUnitsDefault)).toEqual({
+      ok: true,
+      value: 10n ** 15n,
+    });
+    expect(parsePositiveAmount('1000000000000001', amountMaxMinorUnitsDefault)).toEqual({
+      ok: false,
+      error: { kind: 'AmountAboveMax', input: '1000000000000001', amountMax: 10n ** 15n },
+    });
+    expect(parsePositiveAmount('9223372036854775807', amountMaxMinorUnitsDefault)).toMatchObject({
+      ok: false,
+      error: { kind: 'AmountAboveMax' },
+    });
+    expect(parsePositiveAmount('51', 50n)).toMatchObject({
+      ok: false,
+      error: { kind: 'AmountAboveMax', amountMax: 50n },
+    });
   });
 
   it('knows ISO currencies and nothing else', () => {
@@ -43,14 +67,27 @@ describe('money', () => {
   });
 
   it('takes every active ISO 4217 currency from currency-codes, with its minor-unit exponent', () => {
-    const spots: Array<[string, number]> = [['JPY', 0], ['KRW', 0], ['USD', 2], ['EUR', 2], ['KWD', 3], ['BHD', 3], ['TND', 3], ['CLF', 4], ['UYW', 4], ['XOF', 0], ['XCD', 2]];
+    const spots: Array<[string, number]> = [
+      ['JPY', 0],
+      ['KRW', 0],
+      ['USD', 2],
+      ['EUR', 2],
+      ['KWD', 3],
+      ['BHD', 3],
+      ['TND', 3],
+      ['CLF', 4],
+      ['UYW', 4],
+      ['XOF', 0],
+      ['XCD', 2],
+    ];
     for (const [code, exponent] of spots) {
       const parsed = parseCurrency(code);
       expect(parsed.ok, code).toBe(true);
       expect(minorUnitExponent(code as Currency), code).toBe(exponent);
     }
     // Not money an account holds: metals, bond units, testing, "no currency", and ISO's N.A. minor units.
-    for (const code of ['XAU', 'XAG', 'XPT', 'XPD', 'XBA', 'XTS', 'XXX', 'XDR', 'XSU', 'XUA']) expect(parseCurrency(code).ok, code).toBe(false);
+    for (const code of ['XAU', 'XAG', 'XPT', 'XPD', 'XBA', 'XTS', 'XXX', 'XDR', 'XSU', 'XUA'])
+      expect(parseCurrency(code).ok, code).toBe(false);
     expect(currencyMinorUnits.size).toBeGreaterThan(150);
     for (const [code, exponent] of currencyMinorUnits) {
       expect(code, code).toMatch(/^[A-Z]{3}$/);

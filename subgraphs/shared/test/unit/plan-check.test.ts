@@ -18,18 +18,42 @@ const b = newId('account', toLogicalShard(1));
 
 function account(id: string, available: bigint): Account {
   return {
-    id, ownerId: 'o', type: 'PERSONAL', systemKind: null, parentId: null, stripeShards: 0n, currency: 'EUR', status: 'ACTIVE',
-    available, frozen: 0n, pending: 0n, lastSequence: 7n, lastEntryHash: '', version: 1n, creditLimit: null, createdAt: new Date(0),
+    id,
+    ownerId: 'o',
+    type: 'PERSONAL',
+    systemKind: null,
+    parentId: null,
+    stripeShards: 0n,
+    currency: 'EUR',
+    status: 'ACTIVE',
+    available,
+    frozen: 0n,
+    pending: 0n,
+    lastSequence: 7n,
+    lastEntryHash: '',
+    version: 1n,
+    creditLimit: null,
+    createdAt: new Date(0),
   } as Account;
 }
 
 const spec: PostingSpec = {
-  id: newId('posting', toLogicalShard(1)), kind: 'PAYMENT', refId: 'pay_1', dedupeKey: 'pay_1', currency: 'EUR',
-  legs: [{ accountId: a, bucket: 'AVAILABLE', amount: -300n }, { accountId: b, bucket: 'AVAILABLE', amount: 300n }],
+  id: newId('posting', toLogicalShard(1)),
+  kind: 'PAYMENT',
+  refId: 'pay_1',
+  dedupeKey: 'pay_1',
+  currency: 'EUR',
+  legs: [
+    { accountId: a, bucket: 'AVAILABLE', amount: -300n },
+    { accountId: b, bucket: 'AVAILABLE', amount: 300n },
+  ],
 };
 
 function planned() {
-  const states = new Map([[a, account(a, 1_000n)], [b, account(b, 50n)]]);
+  const states = new Map([
+    [a, account(a, 1_000n)],
+    [b, account(b, 50n)],
+  ]);
   const before = balancesBefore(states);
   const applied = applyPosting(states, spec);
   if (!applied.ok) throw new Error('the posting should apply');
@@ -43,13 +67,25 @@ describe('assertWritesMatchPlan', () => {
     // grouping by copying the account's list per entry took 2.5 s for 20,000 entries on one
     // account (a stall of a test process that failed a shard probe); a linear check takes ms.
     const legsPerPosting = 20;
-    const states = new Map([[a, account(a, 10n ** 12n)], [b, account(b, 0n)]]);
+    const states = new Map([
+      [a, account(a, 10n ** 12n)],
+      [b, account(b, 0n)],
+    ]);
     const before = balancesBefore(states);
     const legs = [
-      ...Array.from({ length: legsPerPosting - 1 }, () => ({ accountId: a, bucket: 'AVAILABLE' as const, amount: -1n })),
+      ...Array.from({ length: legsPerPosting - 1 }, () => ({
+        accountId: a,
+        bucket: 'AVAILABLE' as const,
+        amount: -1n,
+      })),
       { accountId: b, bucket: 'AVAILABLE' as const, amount: BigInt(legsPerPosting - 1) },
     ];
-    const specs = Array.from({ length: postingBatchSizeMax }, (): PostingSpec => ({ ...spec, id: newId('posting', toLogicalShard(1)), dedupeKey: null, legs }));
+    const specs = Array.from({ length: postingBatchSizeMax }, (): PostingSpec => ({
+      ...spec,
+      id: newId('posting', toLogicalShard(1)),
+      dedupeKey: null,
+      legs,
+    }));
     const entries = specs.flatMap((s) => {
       const applied = applyPosting(states, s);
       if (!applied.ok) throw new Error('the posting should apply');
@@ -68,11 +104,36 @@ describe('assertWritesMatchPlan', () => {
   it('catches an entry lost, an amount changed, a balance or a sequence off, and a posting with no entries', () => {
     const broken: Array<[string, (p: ReturnType<typeof planned>) => Parameters<typeof assertWritesMatchPlan>]> = [
       ['an entry lost', (p) => [[spec], p.entries.slice(1), p.touched, p.before]],
-      ['an amount changed', (p) => [[spec], p.entries.map((e, i) => (i === 0 ? { ...e, amount: -299n } : e)), p.touched, p.before]],
-      ['a balance off', (p) => [[spec], p.entries, p.touched.map((s, i) => (i === 1 ? { ...s, available: s.available + 1n } : s)), p.before]],
-      ['a sequence off', (p) => [[spec], p.entries, p.touched.map((s, i) => (i === 0 ? { ...s, lastSequence: s.lastSequence + 1n } : s)), p.before]],
-      ['a posting applied twice in the plan', (p) => [[spec, { ...spec, id: newId('posting', toLogicalShard(1)) }], p.entries, p.touched, p.before]],
-      ['a balance written without entries', (p) => [[spec], p.entries, [...p.touched, account(newId('account', toLogicalShard(1)), 0n)], p.before]],
+      [
+        'an amount changed',
+        (p) => [[spec], p.entries.map((e, i) => (i === 0 ? { ...e, amount: -299n } : e)), p.touched, p.before],
+      ],
+      [
+        'a balance off',
+        (p) => [
+          [spec],
+          p.entries,
+          p.touched.map((s, i) => (i === 1 ? { ...s, available: s.available + 1n } : s)),
+          p.before,
+        ],
+      ],
+      [
+        'a sequence off',
+        (p) => [
+          [spec],
+          p.entries,
+          p.touched.map((s, i) => (i === 0 ? { ...s, lastSequence: s.lastSequence + 1n } : s)),
+          p.before,
+        ],
+      ],
+      [
+        'a posting applied twice in the plan',
+        (p) => [[spec, { ...spec, id: newId('posting', toLogicalShard(1)) }], p.entries, p.touched, p.before],
+      ],
+      [
+        'a balance written without entries',
+        (p) => [[spec], p.entries, [...p.touched, account(newId('account', toLogicalShard(1)), 0n)], p.before],
+      ],
     ];
     for (const [name, breakIt] of broken) {
       expect(() => assertWritesMatchPlan(...breakIt(planned())), name).toThrow(InvariantViolation);

@@ -8,16 +8,37 @@ import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../../src/limits';
 /** The whole Account, as the posting engine hands the rules what it locked. */
 function account(overrides: Partial<Account> = {}): Account {
   return {
-    id: newId('account', toLogicalShard(1)), ownerId: 'o', type: 'PERSONAL', systemKind: null, status: 'ACTIVE', currency: 'USD',
-    parentId: null, stripeShards: 0n, available: 0n, frozen: 0n, pending: 0n, lastSequence: 0n, lastEntryHash: '', version: 0n,
-    creditLimit: null, createdAt: new Date(0), ...overrides,
+    id: newId('account', toLogicalShard(1)),
+    ownerId: 'o',
+    type: 'PERSONAL',
+    systemKind: null,
+    status: 'ACTIVE',
+    currency: 'USD',
+    parentId: null,
+    stripeShards: 0n,
+    available: 0n,
+    frozen: 0n,
+    pending: 0n,
+    lastSequence: 0n,
+    lastEntryHash: '',
+    version: 0n,
+    creditLimit: null,
+    createdAt: new Date(0),
+    ...overrides,
   };
 }
 
 function transfer(from: Account, to: Account, amount: bigint, overrides: Partial<PostingSpec> = {}): PostingSpec {
   return {
-    id: newId('posting', toLogicalShard(1)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
-    legs: [{ accountId: from.id, bucket: 'AVAILABLE', amount: -amount }, { accountId: to.id, bucket: 'AVAILABLE', amount }],
+    id: newId('posting', toLogicalShard(1)),
+    kind: 'TEST',
+    refId: null,
+    dedupeKey: null,
+    currency: 'USD',
+    legs: [
+      { accountId: from.id, bucket: 'AVAILABLE', amount: -amount },
+      { accountId: to.id, bucket: 'AVAILABLE', amount },
+    ],
     ...overrides,
   };
 }
@@ -26,7 +47,10 @@ describe('posting rules', () => {
   it('moves money, numbers entries per account and records the balance after', () => {
     const a = account({ available: 100n, lastSequence: 4n });
     const b = account();
-    const states = new Map([[a.id, a], [b.id, b]]);
+    const states = new Map([
+      [a.id, a],
+      [b.id, b],
+    ]);
     const result = applyPosting(states, transfer(a, b, 30n));
     expect(result.ok).toBe(true);
     if (!result.ok) return;
@@ -41,9 +65,13 @@ describe('posting rules', () => {
   it('refuses to overdraw a client account and leaves every state untouched', () => {
     const a = account({ available: 10n });
     const b = account();
-    const states = new Map([[a.id, a], [b.id, b]]);
+    const states = new Map([
+      [a.id, a],
+      [b.id, b],
+    ]);
     expect(applyPosting(states, transfer(a, b, 11n))).toEqual({
-      ok: false, error: { code: 'INSUFFICIENT_FUNDS', accountId: a.id, available: 10n },
+      ok: false,
+      error: { code: 'INSUFFICIENT_FUNDS', accountId: a.id, available: 10n },
     });
     expect(states.get(a.id)).toEqual(a);
     expect(b.lastSequence).toBe(0n);
@@ -52,7 +80,13 @@ describe('posting rules', () => {
   it('lets system accounts go below zero (the reserve is an asset)', () => {
     const reserve = account({ type: 'SYSTEM' });
     const b = account();
-    const result = applyPosting(new Map([[reserve.id, reserve], [b.id, b]]), transfer(reserve, b, 500n));
+    const result = applyPosting(
+      new Map([
+        [reserve.id, reserve],
+        [b.id, b],
+      ]),
+      transfer(reserve, b, 500n),
+    );
     expect(result.ok).toBe(true);
     expect(reserve.available).toBe(-500n);
   });
@@ -61,12 +95,31 @@ describe('posting rules', () => {
     const a = account({ available: 100n });
     for (const status of ['FROZEN', 'CLOSED'] as const) {
       const b = account({ status });
-      expect(applyPosting(new Map([[a.id, a], [b.id, b]]), transfer(a, b, 1n))).toMatchObject({ ok: false, error: { code: 'ACCOUNT_NOT_ACTIVE', status } });
+      expect(
+        applyPosting(
+          new Map([
+            [a.id, a],
+            [b.id, b],
+          ]),
+          transfer(a, b, 1n),
+        ),
+      ).toMatchObject({ ok: false, error: { code: 'ACCOUNT_NOT_ACTIVE', status } });
     }
     const ghost = account();
-    expect(applyPosting(new Map([[a.id, a]]), transfer(a, ghost, 1n))).toMatchObject({ ok: false, error: { code: 'ACCOUNT_NOT_FOUND', accountId: ghost.id } });
+    expect(applyPosting(new Map([[a.id, a]]), transfer(a, ghost, 1n))).toMatchObject({
+      ok: false,
+      error: { code: 'ACCOUNT_NOT_FOUND', accountId: ghost.id },
+    });
     const euro = account({ currency: 'EUR' });
-    expect(applyPosting(new Map([[a.id, a], [euro.id, euro]]), transfer(a, euro, 1n))).toMatchObject({ ok: false, error: { code: 'CURRENCY_MISMATCH' } });
+    expect(
+      applyPosting(
+        new Map([
+          [a.id, a],
+          [euro.id, euro],
+        ]),
+        transfer(a, euro, 1n),
+      ),
+    ).toMatchObject({ ok: false, error: { code: 'CURRENCY_MISMATCH' } });
     expect(a.available).toBe(100n);
   });
 
@@ -80,18 +133,32 @@ describe('posting rules', () => {
         { accountId: payer.id, bucket: 'AVAILABLE', amount: 50n },
       ],
     };
-    const result = applyPosting(new Map([[merchant.id, merchant], [payer.id, payer]]), spec);
-    expect(result.ok && result.value.map((e) => [e.bucket, e.amount])).toEqual([['PENDING', -30n], ['AVAILABLE', -20n], ['AVAILABLE', 50n]]);
+    const result = applyPosting(
+      new Map([
+        [merchant.id, merchant],
+        [payer.id, payer],
+      ]),
+      spec,
+    );
+    expect(result.ok && result.value.map((e) => [e.bucket, e.amount])).toEqual([
+      ['PENDING', -30n],
+      ['AVAILABLE', -20n],
+      ['AVAILABLE', 50n],
+    ]);
     expect([merchant.pending, merchant.available]).toEqual([0n, 80n]);
   });
 
   it('refuses BALANCE_LIMIT when a credit would take a client bucket past BIGINT, and changes nothing', () => {
     const reserve = account({ type: 'SYSTEM', available: -10n });
     const rich = account({ available: balanceMaxMinorUnits - 5n, lastSequence: 3n });
-    const states = new Map([[reserve.id, reserve], [rich.id, rich]]);
+    const states = new Map([
+      [reserve.id, reserve],
+      [rich.id, rich],
+    ]);
     const before = structuredClone([reserve, rich]);
     expect(applyPosting(states, transfer(reserve, rich, 6n))).toEqual({
-      ok: false, error: { code: 'BALANCE_LIMIT', accountId: rich.id, bucket: 'AVAILABLE' },
+      ok: false,
+      error: { code: 'BALANCE_LIMIT', accountId: rich.id, bucket: 'AVAILABLE' },
     });
     expect([reserve, rich]).toEqual(before);
     // Exactly up to the bound is allowed.
@@ -102,18 +169,36 @@ describe('posting rules', () => {
   it('refuses BALANCE_LIMIT when a debit would take a system account (the reserve) below BIGINT', () => {
     const reserve = account({ type: 'SYSTEM', available: balanceMinMinorUnits + 1n });
     const customer = account();
-    const states = new Map([[reserve.id, reserve], [customer.id, customer]]);
+    const states = new Map([
+      [reserve.id, reserve],
+      [customer.id, customer],
+    ]);
     expect(applyPosting(states, transfer(reserve, customer, 2n))).toEqual({
-      ok: false, error: { code: 'BALANCE_LIMIT', accountId: reserve.id, bucket: 'AVAILABLE' },
+      ok: false,
+      error: { code: 'BALANCE_LIMIT', accountId: reserve.id, bucket: 'AVAILABLE' },
     });
-    expect([reserve.available, reserve.lastSequence, customer.available, customer.lastSequence]).toEqual([balanceMinMinorUnits + 1n, 0n, 0n, 0n]);
+    expect([reserve.available, reserve.lastSequence, customer.available, customer.lastSequence]).toEqual([
+      balanceMinMinorUnits + 1n,
+      0n,
+      0n,
+      0n,
+    ]);
   });
 
   it('refuses BALANCE_LIMIT for a system account credited past BIGINT (fee income, clearing)', () => {
     const clearing = account({ type: 'SYSTEM', available: balanceMaxMinorUnits });
     const payer = account({ available: 1n });
-    expect(applyPosting(new Map([[clearing.id, clearing], [payer.id, payer]]), transfer(payer, clearing, 1n))).toEqual({
-      ok: false, error: { code: 'BALANCE_LIMIT', accountId: clearing.id, bucket: 'AVAILABLE' },
+    expect(
+      applyPosting(
+        new Map([
+          [clearing.id, clearing],
+          [payer.id, payer],
+        ]),
+        transfer(payer, clearing, 1n),
+      ),
+    ).toEqual({
+      ok: false,
+      error: { code: 'BALANCE_LIMIT', accountId: clearing.id, bucket: 'AVAILABLE' },
     });
     expect(payer.available).toBe(1n);
   });
@@ -125,10 +210,22 @@ describe('posting rules', () => {
       const full = account({ [key]: balanceMaxMinorUnits });
       const spec: PostingSpec = {
         ...transfer(source, full, 1n),
-        legs: [{ accountId: source.id, bucket: 'AVAILABLE', amount: -1n }, { accountId: full.id, bucket, amount: 1n }],
+        legs: [
+          { accountId: source.id, bucket: 'AVAILABLE', amount: -1n },
+          { accountId: full.id, bucket, amount: 1n },
+        ],
       };
-      expect(applyPosting(new Map([[source.id, source], [full.id, full]]), spec)).toEqual({
-        ok: false, error: { code: 'BALANCE_LIMIT', accountId: full.id, bucket },
+      expect(
+        applyPosting(
+          new Map([
+            [source.id, source],
+            [full.id, full],
+          ]),
+          spec,
+        ),
+      ).toEqual({
+        ok: false,
+        error: { code: 'BALANCE_LIMIT', accountId: full.id, bucket },
       });
       expect(full[key]).toBe(balanceMaxMinorUnits);
     }
@@ -136,10 +233,22 @@ describe('posting rules', () => {
     const merchant = account({ type: 'MERCHANT', available: balanceMaxMinorUnits - 10n, pending: 5n });
     const toPending: PostingSpec = {
       ...transfer(source, merchant, 6n),
-      legs: [{ accountId: source.id, bucket: 'AVAILABLE', amount: -6n }, { accountId: merchant.id, bucket: 'PENDING', amount: 6n }],
+      legs: [
+        { accountId: source.id, bucket: 'AVAILABLE', amount: -6n },
+        { accountId: merchant.id, bucket: 'PENDING', amount: 6n },
+      ],
     };
-    expect(applyPosting(new Map([[source.id, source], [merchant.id, merchant]]), toPending)).toEqual({
-      ok: false, error: { code: 'BALANCE_LIMIT', accountId: merchant.id, bucket: 'PENDING' },
+    expect(
+      applyPosting(
+        new Map([
+          [source.id, source],
+          [merchant.id, merchant],
+        ]),
+        toPending,
+      ),
+    ).toEqual({
+      ok: false,
+      error: { code: 'BALANCE_LIMIT', accountId: merchant.id, bucket: 'PENDING' },
     });
     expect(merchant.pending).toBe(5n);
   });
@@ -149,27 +258,55 @@ describe('posting rules', () => {
     const b = account();
     const spec = transfer(a, b, 10n);
     const broken = { ...spec, legs: [spec.legs[0]!, { ...spec.legs[1]!, amount: 11n }] };
-    expect(() => applyPosting(new Map([[a.id, a], [b.id, b]]), broken)).toThrow(InvariantViolation);
+    expect(() =>
+      applyPosting(
+        new Map([
+          [a.id, a],
+          [b.id, b],
+        ]),
+        broken,
+      ),
+    ).toThrow(InvariantViolation);
   });
 
-  it('balances an FX posting per currency: each leg in its own currency, entries in the leg\'s currency', () => {
+  it("balances an FX posting per currency: each leg in its own currency, entries in the leg's currency", () => {
     const payer = account({ available: 1000n });
     const usdPosition = account({ type: 'SYSTEM', systemKind: 'FX_POSITION' });
     const jpyPosition = account({ type: 'SYSTEM', systemKind: 'FX_POSITION', currency: 'JPY' });
     const payee = account({ currency: 'JPY' });
     const states = new Map([payer, usdPosition, jpyPosition, payee].map((a) => [a.id, a]));
     const spec: PostingSpec = {
-      id: newId('posting', toLogicalShard(1)), kind: 'TEST_FX', refId: null, dedupeKey: null, currency: 'USD',
+      id: newId('posting', toLogicalShard(1)),
+      kind: 'TEST_FX',
+      refId: null,
+      dedupeKey: null,
+      currency: 'USD',
       legs: [
-        { accountId: payer.id, bucket: 'AVAILABLE', amount: -333n }, { accountId: usdPosition.id, bucket: 'AVAILABLE', amount: 333n },
-        { accountId: jpyPosition.id, bucket: 'AVAILABLE', amount: -500n, currency: 'JPY' }, { accountId: payee.id, bucket: 'AVAILABLE', amount: 500n, currency: 'JPY' },
+        { accountId: payer.id, bucket: 'AVAILABLE', amount: -333n },
+        { accountId: usdPosition.id, bucket: 'AVAILABLE', amount: 333n },
+        { accountId: jpyPosition.id, bucket: 'AVAILABLE', amount: -500n, currency: 'JPY' },
+        { accountId: payee.id, bucket: 'AVAILABLE', amount: 500n, currency: 'JPY' },
       ],
     };
     const result = applyPosting(states, spec);
-    expect(result.ok && result.value.map((e) => [e.amount, e.currency])).toEqual([[-333n, 'USD'], [333n, 'USD'], [-500n, 'JPY'], [500n, 'JPY']]);
+    expect(result.ok && result.value.map((e) => [e.amount, e.currency])).toEqual([
+      [-333n, 'USD'],
+      [333n, 'USD'],
+      [-500n, 'JPY'],
+      [500n, 'JPY'],
+    ]);
     // A leg in the wrong currency for its account is refused as ever…
-    const wrong = { ...spec, id: newId('posting', toLogicalShard(1)), legs: spec.legs.map((l, i) => (i === 3 ? { ...l, currency: 'USD' } : i === 2 ? { ...l, currency: 'USD', accountId: usdPosition.id } : l)) };
-    expect(applyPosting(states, wrong)).toMatchObject({ ok: false, error: { code: 'CURRENCY_MISMATCH', accountId: payee.id } });
+    const wrong = {
+      ...spec,
+      id: newId('posting', toLogicalShard(1)),
+      legs: spec.legs.map((l, i) =>
+        i === 3 ? { ...l, currency: 'USD' } : i === 2 ? { ...l, currency: 'USD', accountId: usdPosition.id } : l,
+      ),
+    };
+    expect(applyPosting(states, wrong)).toMatchObject({
+      ok: false,
+      error: { code: 'CURRENCY_MISMATCH', accountId: payee.id },
+    });
     // …and legs that net to zero overall but not per currency are a bug.
     const unbalanced = { ...spec, legs: [spec.legs[0]!, { ...spec.legs[3]!, amount: 333n }] };
     expect(() => applyPosting(states, unbalanced)).toThrow(InvariantViolation);
@@ -179,7 +316,10 @@ describe('posting rules', () => {
     it('lets available go down to minus the limit, and refuses one unit beyond it', () => {
       const a = account({ available: 10n, creditLimit: 100n });
       const b = account();
-      const states = new Map([[a.id, a], [b.id, b]]);
+      const states = new Map([
+        [a.id, a],
+        [b.id, b],
+      ]);
       expect(applyPosting(states, transfer(a, b, 110n)).ok).toBe(true);
       expect(states.get(a.id)!.available).toBe(-100n);
       const beyond = applyPosting(states, transfer(a, b, 1n));
@@ -191,7 +331,10 @@ describe('posting rules', () => {
     it('takes money arriving at an account whose limit was lowered below its debt, and lets it spend nothing', () => {
       const a = account({ available: -100n, creditLimit: 0n });
       const b = account({ available: 50n });
-      const states = new Map([[a.id, a], [b.id, b]]);
+      const states = new Map([
+        [a.id, a],
+        [b.id, b],
+      ]);
       expect(applyPosting(states, transfer(b, a, 30n)).ok).toBe(true);
       expect(states.get(a.id)!.available).toBe(-70n);
       expect(applyPosting(states, transfer(a, b, 1n)).ok).toBe(false);
@@ -200,33 +343,67 @@ describe('posting rules', () => {
     it('never takes frozen or pending below zero, whatever the limit', () => {
       const a = account({ available: 0n, frozen: 5n, creditLimit: 1_000n });
       const b = account();
-      const states = new Map([[a.id, a], [b.id, b]]);
+      const states = new Map([
+        [a.id, a],
+        [b.id, b],
+      ]);
       const spec: PostingSpec = {
-        id: newId('posting', toLogicalShard(1)), kind: 'TEST', refId: null, dedupeKey: null, currency: 'USD',
-        legs: [{ accountId: a.id, bucket: 'FROZEN', amount: -6n }, { accountId: b.id, bucket: 'AVAILABLE', amount: 6n }],
+        id: newId('posting', toLogicalShard(1)),
+        kind: 'TEST',
+        refId: null,
+        dedupeKey: null,
+        currency: 'USD',
+        legs: [
+          { accountId: a.id, bucket: 'FROZEN', amount: -6n },
+          { accountId: b.id, bucket: 'AVAILABLE', amount: 6n },
+        ],
       };
       expect(applyPosting(states, spec).ok).toBe(false);
-      expect(applyPosting(states, { ...spec, legs: [{ ...spec.legs[0]!, bucket: 'PENDING' }, spec.legs[1]!] }).ok).toBe(false);
+      expect(applyPosting(states, { ...spec, legs: [{ ...spec.legs[0]!, bucket: 'PENDING' }, spec.legs[1]!] }).ok).toBe(
+        false,
+      );
     });
 
     it('gives a refund back from pending first, then available, then the credit line', () => {
       const m = account({ type: 'MERCHANT', pending: 30n, available: 20n, creditLimit: 50n });
       const payer = account();
-      const states = new Map([[m.id, m], [payer.id, payer]]);
+      const states = new Map([
+        [m.id, m],
+        [payer.id, payer],
+      ]);
       const refund = (amount: bigint): PostingSpec => ({
-        id: newId('posting', toLogicalShard(1)), kind: 'REFUND', refId: null, dedupeKey: null, currency: 'USD',
-        legs: [{ accountId: m.id, bucket: 'PENDING', amount: -amount, fallbackBucket: 'AVAILABLE' }, { accountId: payer.id, bucket: 'AVAILABLE', amount }],
+        id: newId('posting', toLogicalShard(1)),
+        kind: 'REFUND',
+        refId: null,
+        dedupeKey: null,
+        currency: 'USD',
+        legs: [
+          { accountId: m.id, bucket: 'PENDING', amount: -amount, fallbackBucket: 'AVAILABLE' },
+          { accountId: payer.id, bucket: 'AVAILABLE', amount },
+        ],
       });
       expect(applyPosting(states, refund(101n)).ok).toBe(false);
       const applied = applyPosting(states, refund(100n));
-      expect(applied.ok && applied.value.map((e) => [e.bucket, e.amount])).toEqual([['PENDING', -30n], ['AVAILABLE', -70n], ['AVAILABLE', 100n]]);
+      expect(applied.ok && applied.value.map((e) => [e.bucket, e.amount])).toEqual([
+        ['PENDING', -30n],
+        ['AVAILABLE', -70n],
+        ['AVAILABLE', 100n],
+      ]);
       expect([states.get(m.id)!.pending, states.get(m.id)!.available]).toEqual([0n, -50n]);
     });
 
     it('gives a stripe (no credit line of its own) no floor below zero', () => {
       const stripe = account({ type: 'MERCHANT', parentId: newId('account', toLogicalShard(2)), available: 5n });
       const b = account();
-      expect(applyPosting(new Map([[stripe.id, stripe], [b.id, b]]), transfer(stripe, b, 6n)).ok).toBe(false);
+      expect(
+        applyPosting(
+          new Map([
+            [stripe.id, stripe],
+            [b.id, b],
+          ]),
+          transfer(stripe, b, 6n),
+        ).ok,
+      ).toBe(false);
     });
   });
 });

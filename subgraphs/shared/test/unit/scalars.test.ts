@@ -20,15 +20,41 @@ describe('Amount scalar', () => {
       }
       return 'accepted';
     };
-    for (const value of [100, 12.5, true, null, { a: 1 }, ['1'], 10n]) expect(refused(() => AmountScalar.parseValue(value)), String(value)).toBe('BAD_USER_INPUT');
+    for (const value of [100, 12.5, true, null, { a: 1 }, ['1'], 10n])
+      expect(
+        refused(() => AmountScalar.parseValue(value)),
+        String(value),
+      ).toBe('BAD_USER_INPUT');
     for (const literal of ['100', '12.5', 'true', 'USD', '["1"]']) {
       const ast = parseAst(literal);
       expect(ast.kind).not.toBe(Kind.STRING);
-      expect(refused(() => AmountScalar.parseLiteral(ast, undefined)), literal).toBe('BAD_USER_INPUT');
+      expect(
+        refused(() => AmountScalar.parseLiteral(ast, undefined)),
+        literal,
+      ).toBe('BAD_USER_INPUT');
     }
-    for (const text of ['+5', ' 5', '5 ', '12.5', '1e3', '05', '-0x1', '', 'abc', '1_000', '9223372036854775808', '-9223372036854775809']) {
-      expect(refused(() => AmountScalar.parseValue(text)), text).toBe('BAD_USER_INPUT');
-      expect(refused(() => AmountScalar.parseLiteral(parseAst(JSON.stringify(text)), undefined)), text).toBe('BAD_USER_INPUT');
+    for (const text of [
+      '+5',
+      ' 5',
+      '5 ',
+      '12.5',
+      '1e3',
+      '05',
+      '-0x1',
+      '',
+      'abc',
+      '1_000',
+      '9223372036854775808',
+      '-9223372036854775809',
+    ]) {
+      expect(
+        refused(() => AmountScalar.parseValue(text)),
+        text,
+      ).toBe('BAD_USER_INPUT');
+      expect(
+        refused(() => AmountScalar.parseLiteral(parseAst(JSON.stringify(text)), undefined)),
+        text,
+      ).toBe('BAD_USER_INPUT');
     }
   });
 });

@@ -9,7 +9,8 @@ function routing(urls: string, map?: string): ShardSet {
   const topology = buildTopology(urls, map);
   const all = topology.urls.map((_, index) => ({ index, name: `s${index}` }) as unknown as Shard);
   return {
-    topology, all,
+    topology,
+    all,
     byLogical: (l) => all[topology.physicalOf[l]!]!,
     of: (kind, id) => all[topology.physicalOf[shardOf(kind, id)]!]!,
     logicalOn: (s) => logicalShardsOf(topology, s.index),

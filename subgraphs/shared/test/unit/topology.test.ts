@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildTopology, defaultShardMap, parseShardMap, parseShardNodes, shardNodesMax } from '../../src/shards/topology';
+import {
+  buildTopology,
+  defaultShardMap,
+  parseShardMap,
+  parseShardNodes,
+  shardNodesMax,
+} from '../../src/shards/topology';
 import { chooseStartNode, galeraNodeProblem } from '../../src/shards/galera';
 import { firstInOrder } from '../../src/shards/shard-pool';
 import { logicalShardCount } from '../../src/limits';
@@ -29,7 +35,8 @@ describe('shard topology', () => {
   });
 
   it('reads the nodes of each shard, separated by |, a single URL as before', () => {
-    const raw = 'mysql://root@db-1:3306/p_s0|mysql://root@db-2:3306/p_s0|mysql://root@db-3:3306/p_s0,mysql://root@db-1:3306/p_s1|mysql://root@db-2:3306/p_s1';
+    const raw =
+      'mysql://root@db-1:3306/p_s0|mysql://root@db-2:3306/p_s0|mysql://root@db-3:3306/p_s0,mysql://root@db-1:3306/p_s1|mysql://root@db-2:3306/p_s1';
     const topology = buildTopology(raw, undefined);
     expect(topology.nodes.map((n) => n.length)).toEqual([3, 2]);
     expect(topology.urls).toEqual(['mysql://root@db-1:3306/p_s0', 'mysql://root@db-1:3306/p_s1']);
@@ -41,7 +48,9 @@ describe('shard topology', () => {
 
   it('refuses a node list with an empty node, another database, a node twice or too many nodes', () => {
     expect(() => parseShardNodes('mysql://a/x||mysql://b/x')).toThrow(/shard 0 has an empty node/);
-    expect(() => parseShardNodes('mysql://a/x,mysql://a/y|mysql://b/z')).toThrow(/shard 1's node "mysql:\/\/b\/z" names another database/);
+    expect(() => parseShardNodes('mysql://a/x,mysql://a/y|mysql://b/z')).toThrow(
+      /shard 1's node "mysql:\/\/b\/z" names another database/,
+    );
     expect(() => parseShardNodes('mysql://a:1/x|mysql://a:1/x')).toThrow(/lists the node a:1 twice/);
     expect(() => parseShardNodes('mysql://a/x|http://b/x')).toThrow(/not a mysql/);
     const many = Array.from({ length: shardNodesMax + 1 }, (_, i) => `mysql://h${i}/x`).join('|');
@@ -50,8 +59,10 @@ describe('shard topology', () => {
 
   it('takes a Galera node as a new primary only when it is in the primary component and synced, and keeps one that is ready', () => {
     const rows = (ready: string, state: string, status: string, uuid = 'c0ffee') => [
-      { Variable_name: 'wsrep_ready', Value: ready }, { Variable_name: 'wsrep_local_state', Value: state },
-      { Variable_name: 'wsrep_cluster_status', Value: status }, { Variable_name: 'wsrep_cluster_state_uuid', Value: uuid },
+      { Variable_name: 'wsrep_ready', Value: ready },
+      { Variable_name: 'wsrep_local_state', Value: state },
+      { Variable_name: 'wsrep_cluster_status', Value: status },
+      { Variable_name: 'wsrep_cluster_state_uuid', Value: uuid },
     ];
     expect(galeraNodeProblem(rows('ON', '4', 'Primary'), true)).toBeNull();
     expect(galeraNodeProblem(rows('ON', '2', 'Primary'), true)).toBe('not synced');

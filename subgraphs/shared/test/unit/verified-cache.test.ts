@@ -53,8 +53,13 @@ function settingsFor(secret: string): TokenSettings {
 }
 
 async function clientToken(secret: string, sub: string): Promise<string> {
-  return new SignJWT({ role: 'customer' }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuer('paygraph')
-    .setAudience('paygraph-api').setExpirationTime('1h').sign(createSecretKey(Buffer.from(secret)));
+  return new SignJWT({ role: 'customer' })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuer('paygraph')
+    .setAudience('paygraph-api')
+    .setExpirationTime('1h')
+    .sign(createSecretKey(Buffer.from(secret)));
 }
 
 describe('verifying through the cache', () => {
@@ -64,30 +69,56 @@ describe('verifying through the cache', () => {
     const token = await clientToken('secret-a-secret-a-secret-a-secret-a', 'alice');
     expect(await verifyAuthorization(`Bearer ${token}`, a)).toMatchObject({ ok: true, identity: { sub: 'alice' } });
     expect(await verifyAuthorization(`Bearer ${token}`, a)).toMatchObject({ ok: true, identity: { sub: 'alice' } });
-    expect(await verifyAuthorization(`Bearer ${token}`, b)).toMatchObject({ ok: false, failure: { kind: 'TokenInvalid' } });
+    expect(await verifyAuthorization(`Bearer ${token}`, b)).toMatchObject({
+      ok: false,
+      failure: { kind: 'TokenInvalid' },
+    });
     const [header, , signature] = token.split('.');
     const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'mallory', role: 'operator', iss: 'paygraph', aud: 'paygraph-api', exp: 4_000_000_000 })).toString('base64url')}.${signature}`;
-    expect(await verifyAuthorization(`Bearer ${forged}`, a)).toMatchObject({ ok: false, failure: { kind: 'TokenInvalid' } });
+    expect(await verifyAuthorization(`Bearer ${forged}`, a)).toMatchObject({
+      ok: false,
+      failure: { kind: 'TokenInvalid' },
+    });
   });
 
   it('refuses a subject longer than an owner id, which could own nothing and would share keys cut short', async () => {
     const settings = settingsFor('secret-c-secret-c-secret-c-secret-c');
     const longest = 'x'.repeat(ownerIdLengthMax);
-    expect(await verifyAuthorization(`Bearer ${await clientToken('secret-c-secret-c-secret-c-secret-c', longest)}`, settings))
-      .toMatchObject({ ok: true, identity: { sub: longest } });
-    expect(await verifyAuthorization(`Bearer ${await clientToken('secret-c-secret-c-secret-c-secret-c', `${longest}y`)}`, settings))
-      .toMatchObject({ ok: false, failure: { kind: 'TokenInvalid', reason: expect.stringContaining('sub is longer') } });
+    expect(
+      await verifyAuthorization(
+        `Bearer ${await clientToken('secret-c-secret-c-secret-c-secret-c', longest)}`,
+        settings,
+      ),
+    ).toMatchObject({ ok: true, identity: { sub: longest } });
+    expect(
+      await verifyAuthorization(
+        `Bearer ${await clientToken('secret-c-secret-c-secret-c-secret-c', `${longest}y`)}`,
+        settings,
+      ),
+    ).toMatchObject({ ok: false, failure: { kind: 'TokenInvalid', reason: expect.stringContaining('sub is longer') } });
     const trust = subgraphTrust('account', 'account-secret-account-secret-account');
-    const internal = await new SignJWT({ role: 'customer' }).setProtectedHeader({ alg: 'HS256' }).setSubject(`${longest}y`)
-      .setIssuer(internalTokenIssuer).setAudience('account').setIssuedAt().setExpirationTime('60s').sign(trust.signingKey);
+    const internal = await new SignJWT({ role: 'customer' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`${longest}y`)
+      .setIssuer(internalTokenIssuer)
+      .setAudience('account')
+      .setIssuedAt()
+      .setExpirationTime('60s')
+      .sign(trust.signingKey);
     expect(await verifyIdentityToken(internal, trust)).toBeNull();
   });
 
   it('does the same for the identity tokens subgraphs check', async () => {
     const trust = subgraphTrust('account', 'account-secret-account-secret-account');
     const other = subgraphTrust('account', 'another-secret-another-secret-another');
-    const token = await new SignJWT({ role: 'merchant' }).setProtectedHeader({ alg: 'HS256' }).setSubject('bob')
-      .setIssuer(internalTokenIssuer).setAudience('account').setIssuedAt().setExpirationTime('60s').sign(trust.signingKey);
+    const token = await new SignJWT({ role: 'merchant' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('bob')
+      .setIssuer(internalTokenIssuer)
+      .setAudience('account')
+      .setIssuedAt()
+      .setExpirationTime('60s')
+      .sign(trust.signingKey);
     expect(await verifyIdentityToken(token, trust)).toEqual({ sub: 'bob', role: 'merchant' });
     expect(await verifyIdentityToken(token, trust)).toEqual({ sub: 'bob', role: 'merchant' });
     expect(await verifyIdentityToken(token, other)).toBeNull();

@@ -84,6 +84,8 @@ describe('startWorker', () => {
   });
 
   it('refuses an interval that is not a positive whole number of milliseconds', () => {
-    expect(() => startWorker({ name: 'test', intervalMs: 0, pass: async () => 0 })).toThrow(/intervalMs must be a positive integer/);
+    expect(() => startWorker({ name: 'test', intervalMs: 0, pass: async () => 0 })).toThrow(
+      /intervalMs must be a positive integer/,
+    );
   });
 });

@@ -30,7 +30,9 @@ export async function loadAccountHolds(
   beforeId: string | null,
   first: number,
 ): Promise<{ holds: HoldRow[]; hasNextPage: boolean }> {
-  const rows = await Promise.all(shards.all.map((s) => holdsOfAccount(s.db, accountId, status, now, beforeId, first + 1)));
+  const rows = await Promise.all(
+    shards.all.map((s) => holdsOfAccount(s.db, accountId, status, now, beforeId, first + 1)),
+  );
   const merged = rows.flat().sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   return { holds: merged.slice(0, first), hasNextPage: merged.length > first };
 }

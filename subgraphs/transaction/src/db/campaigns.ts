@@ -11,7 +11,10 @@ export async function insertCampaign(db: Executor, row: typeof campaigns.$inferI
 
 export async function campaignsByIds(db: Executor, ids: readonly string[]): Promise<CampaignRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(campaigns).where(inArray(campaigns.id, [...ids]));
+  return db
+    .select()
+    .from(campaigns)
+    .where(inArray(campaigns.id, [...ids]));
 }
 
 /**
@@ -22,8 +25,11 @@ export async function campaignsByIds(db: Executor, ids: readonly string[]): Prom
  * its own while the batch held the funding account's lock. CAST keeps the sum an integer.
  */
 export async function countCampaignUse(tx: PostingTx, id: string, discount: bigint, uses: 1 | -1): Promise<void> {
-  await rawHold(tx, 'UPDATE campaigns SET spent_amount = spent_amount + CAST(? AS SIGNED), payments_count = payments_count + ? WHERE id = ?',
-    [(uses === 1 ? discount : -discount).toString(), uses, id]);
+  await rawHold(
+    tx,
+    'UPDATE campaigns SET spent_amount = spent_amount + CAST(? AS SIGNED), payments_count = payments_count + ? WHERE id = ?',
+    [(uses === 1 ? discount : -discount).toString(), uses, id],
+  );
 }
 
 export async function allCampaigns(db: Executor): Promise<CampaignRow[]> {

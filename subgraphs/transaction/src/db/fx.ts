@@ -5,7 +5,16 @@ import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { insertRows, rawRows, rawRowSets, rawWrite } from '@paygraph/shared/db/raw';
 import { refunds } from './schema/transactions';
-import { fxQuotes, fxRates, paymentFx, refundFx, type FxQuoteRow, type FxRateRow, type PaymentFxRow, type RefundFxRow } from './schema/fx';
+import {
+  fxQuotes,
+  fxRates,
+  paymentFx,
+  refundFx,
+  type FxQuoteRow,
+  type FxRateRow,
+  type PaymentFxRow,
+  type RefundFxRow,
+} from './schema/fx';
 
 /** The SQL of the FX tables (db/schema/fx.ts). */
 
@@ -15,7 +24,12 @@ export async function insertRate(db: Executor, row: typeof fxRates.$inferInsert)
 
 /** The newest rate of a pair (either direction), or none: one backwards range of fx_rates_pair_idx. */
 export async function latestRate(db: Executor, pairKey: string): Promise<FxRateRow | undefined> {
-  const rows = await db.select().from(fxRates).where(eq(fxRates.pairKey, pairKey)).orderBy(desc(fxRates.createdAt), desc(fxRates.id)).limit(1);
+  const rows = await db
+    .select()
+    .from(fxRates)
+    .where(eq(fxRates.pairKey, pairKey))
+    .orderBy(desc(fxRates.createdAt), desc(fxRates.id))
+    .limit(1);
   return rows[0];
 }
 
@@ -26,10 +40,16 @@ export async function insertQuotes(shard: Shard, rows: readonly FxQuoteRow[]): P
 
 export async function quotesByIds(db: Executor, ids: readonly string[]): Promise<FxQuoteRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(fxQuotes).where(inArray(fxQuotes.id, [...ids]));
+  return db
+    .select()
+    .from(fxQuotes)
+    .where(inArray(fxQuotes.id, [...ids]));
 }
 
-/** A payment's claim on a quote: its id, the payment's, and the moment of the claim (the quote's deadline is checked against it). */
+/**
+ * A payment's claim on a quote: its id, the payment's, and the moment of the claim (the quote's deadline is checked
+ * against it).
+ */
 export interface QuoteClaim {
   quoteId: string;
   paymentId: string;
@@ -44,8 +64,7 @@ export interface QuoteClaim {
  * them to payments older than the cut-off instead of every taken quote the table keeps.
  */
 export type QuotePurge =
-  | { kind: 'unused'; expiredBefore: Date }
-  | { kind: 'used'; expiredBefore: Date; paymentIdBelow: string };
+  { kind: 'unused'; expiredBefore: Date } | { kind: 'used'; expiredBefore: Date; paymentIdBelow: string };
 
 /**
  * Deletes at most `limit` quotes of one kind past their cut-off, and answers how many it
@@ -55,14 +74,24 @@ export type QuotePurge =
  * meanwhile finds no holder (takeQuotes) and is answered FX_QUOTE_EXPIRED.
  */
 export async function purgeQuotes(shard: Shard, purge: QuotePurge, limit: number): Promise<number> {
-  const found = purge.kind === 'unused'
-    ? await rawRows<{ id: string }>(shard,
-      'SELECT id FROM fx_quotes WHERE payment_id IS NULL AND expires_at < ? ORDER BY expires_at LIMIT ?', [purge.expiredBefore, limit])
-    : await rawRows<{ id: string }>(shard,
-      'SELECT id FROM fx_quotes WHERE payment_id < ? AND expires_at < ? LIMIT ?', [purge.paymentIdBelow, purge.expiredBefore, limit]);
+  const found =
+    purge.kind === 'unused'
+      ? await rawRows<{ id: string }>(
+          shard,
+          'SELECT id FROM fx_quotes WHERE payment_id IS NULL AND expires_at < ? ORDER BY expires_at LIMIT ?',
+          [purge.expiredBefore, limit],
+        )
+      : await rawRows<{ id: string }>(
+          shard,
+          'SELECT id FROM fx_quotes WHERE payment_id < ? AND expires_at < ? LIMIT ?',
+          [purge.paymentIdBelow, purge.expiredBefore, limit],
+        );
   if (found.length === 0) return 0;
   const taken = purge.kind === 'unused' ? 'payment_id IS NULL' : 'payment_id IS NOT NULL';
-  return rawWrite(shard, `DELETE FROM fx_quotes WHERE id IN (?) AND ${taken} AND expires_at < ?`, [found.map((r) => r.id), purge.expiredBefore]);
+  return rawWrite(shard, `DELETE FROM fx_quotes WHERE id IN (?) AND ${taken} AND expires_at < ?`, [
+    found.map((r) => r.id),
+    purge.expiredBefore,
+  ]);
 }
 
 /** Who holds a quote after the claims: the payment it pays (null: none), and its deadline. */
@@ -89,8 +118,12 @@ export async function takeQuotes(shard: Shard, claims: readonly QuoteClaim[]): P
     },
     { sql: 'SELECT id, payment_id, expires_at FROM fx_quotes WHERE id IN (?)', values: [ids] },
   ]);
-  const holders = new Map((rows as Array<{ id: string; payment_id: string | null; expires_at: Date }>)
-    .map((r) => [r.id, { paymentId: r.payment_id, expiresAt: r.expires_at }]));
+  const holders = new Map(
+    (rows as Array<{ id: string; payment_id: string | null; expires_at: Date }>).map((r) => [
+      r.id,
+      { paymentId: r.payment_id, expiresAt: r.expires_at },
+    ]),
+  );
   return claims.map((c) => holders.get(c.quoteId) ?? null);
 }
 
@@ -101,7 +134,10 @@ export function deferPaymentFx(deferred: DeferredInserts, row: PaymentFxRow): vo
 
 export async function paymentFxByIds(db: Executor, paymentIds: readonly string[]): Promise<PaymentFxRow[]> {
   if (paymentIds.length === 0) return [];
-  return db.select().from(paymentFx).where(inArray(paymentFx.paymentId, [...paymentIds]));
+  return db
+    .select()
+    .from(paymentFx)
+    .where(inArray(paymentFx.paymentId, [...paymentIds]));
 }
 
 export async function insertRefundFx(tx: Tx, row: RefundFxRow): Promise<void> {
@@ -119,7 +155,10 @@ export async function deleteRefundFx(tx: Tx, refundId: string): Promise<void> {
 
 export async function refundFxByIds(db: Executor, refundIds: readonly string[]): Promise<RefundFxRow[]> {
   if (refundIds.length === 0) return [];
-  return db.select().from(refundFx).where(inArray(refundFx.refundId, [...refundIds]));
+  return db
+    .select()
+    .from(refundFx)
+    .where(inArray(refundFx.refundId, [...refundIds]));
 }
 
 /**
@@ -133,8 +172,10 @@ export async function buyReturnedOf(tx: Tx, paymentId: string): Promise<bigint> 
 /** The same for many payments (Payment.legs): payments none of whose refunds took a share are absent. */
 export async function buyReturnedOfPayments(db: Executor, paymentIds: readonly string[]): Promise<Map<string, bigint>> {
   if (paymentIds.length === 0) return new Map();
-  const rows = await db.select({ paymentId: refundFx.paymentId, returned: sql<string>`SUM(${refundFx.buyAmount})` })
-    .from(refundFx).innerJoin(refunds, eq(refunds.id, refundFx.refundId))
+  const rows = await db
+    .select({ paymentId: refundFx.paymentId, returned: sql<string>`SUM(${refundFx.buyAmount})` })
+    .from(refundFx)
+    .innerJoin(refunds, eq(refunds.id, refundFx.refundId))
     .where(and(inArray(refundFx.paymentId, [...paymentIds]), ne(refunds.status, 'FAILED')))
     .groupBy(refundFx.paymentId);
   return new Map(rows.map((r) => [r.paymentId, BigInt(r.returned)]));

@@ -19,7 +19,11 @@ export function deferHold(deferred: DeferredInserts, row: typeof holds.$inferIns
  * builder would send what the transaction holds first, in a round trip of its own. `also` go
  * out in the same round trip, after the lock, and their answers come back in order.
  */
-export async function lockHolds(tx: PostingTx, ids: readonly string[], also: readonly Statement[] = []): Promise<{ holds: HoldRow[]; answers: unknown[][] }> {
+export async function lockHolds(
+  tx: PostingTx,
+  ids: readonly string[],
+  also: readonly Statement[] = [],
+): Promise<{ holds: HoldRow[]; answers: unknown[][] }> {
   const lock = { sql: `SELECT ${holdColumns} FROM holds WHERE id IN (?) ORDER BY id FOR UPDATE`, values: [[...ids]] };
   const [rows, ...answers] = await rawRowSets(tx, [lock, ...also]);
   return { holds: (rows as HoldSqlRow[]).map(fromHoldSqlRow), answers };
@@ -41,25 +45,42 @@ interface HoldSqlRow {
   ended_at: Date | null;
 }
 
-const holdColumns = 'id, payer_account_id, payee_account_id, amount, captured_amount, currency, status, ended_by, description, created_by, expires_at, created_at, ended_at';
+const holdColumns =
+  'id, payer_account_id, payee_account_id, amount, captured_amount, currency, status, ended_by, description, created_by, expires_at, created_at, ended_at';
 
 function fromHoldSqlRow(r: HoldSqlRow): HoldRow {
   return {
-    id: r.id, payerAccountId: r.payer_account_id, payeeAccountId: r.payee_account_id, amount: bigintOf(r.amount),
-    capturedAmount: bigintOf(r.captured_amount), currency: r.currency, status: r.status, endedBy: r.ended_by, description: r.description,
-    createdBy: r.created_by, expiresAt: r.expires_at, createdAt: r.created_at, endedAt: r.ended_at,
+    id: r.id,
+    payerAccountId: r.payer_account_id,
+    payeeAccountId: r.payee_account_id,
+    amount: bigintOf(r.amount),
+    capturedAmount: bigintOf(r.captured_amount),
+    currency: r.currency,
+    status: r.status,
+    endedBy: r.ended_by,
+    description: r.description,
+    createdBy: r.created_by,
+    expiresAt: r.expires_at,
+    createdAt: r.created_at,
+    endedAt: r.ended_at,
   };
 }
 
 export async function holdsByIds(db: Executor, ids: readonly string[]): Promise<HoldRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(holds).where(inArray(holds.id, [...ids]));
+  return db
+    .select()
+    .from(holds)
+    .where(inArray(holds.id, [...ids]));
 }
 
 /** The holds captured by these payments (a payment and its hold share the payer's shard). */
 export async function holdsOfPayments(db: Executor, paymentIds: readonly string[]): Promise<HoldRow[]> {
   if (paymentIds.length === 0) return [];
-  return db.select().from(holds).where(and(inArray(holds.endedBy, [...paymentIds]), eq(holds.status, 'CAPTURED')));
+  return db
+    .select()
+    .from(holds)
+    .where(and(inArray(holds.endedBy, [...paymentIds]), eq(holds.status, 'CAPTURED')));
 }
 
 export interface HoldEnding {
@@ -74,13 +95,19 @@ export interface HoldEnding {
  * answer, so in the posting transaction it goes out with the batch's next statement (rawHold).
  */
 export async function endHold(tx: PostingTx, id: string, ending: HoldEnding): Promise<void> {
-  await rawHold(tx, "UPDATE holds SET status = ?, ended_by = ?, captured_amount = ?, ended_at = ? WHERE id = ? AND status = 'HELD'",
-    [ending.status, ending.endedBy, ending.capturedAmount.toString(), ending.endedAt, id]);
+  await rawHold(
+    tx,
+    "UPDATE holds SET status = ?, ended_by = ?, captured_amount = ?, ended_at = ? WHERE id = ? AND status = 'HELD'",
+    [ending.status, ending.endedBy, ending.capturedAmount.toString(), ending.endedAt, id],
+  );
 }
 
 /** Undoes endHold in the same transaction, when the ending's posting was refused. */
 export async function reopenHold(tx: Tx, id: string): Promise<void> {
-  await tx.update(holds).set({ status: 'HELD', endedBy: null, capturedAmount: 0n, endedAt: null }).where(eq(holds.id, id));
+  await tx
+    .update(holds)
+    .set({ status: 'HELD', endedBy: null, capturedAmount: 0n, endedAt: null })
+    .where(eq(holds.id, id));
 }
 
 /**
@@ -88,7 +115,9 @@ export async function reopenHold(tx: Tx, id: string): Promise<void> {
  * another replica's expiry holds right now: whoever holds the lock decides that hold.
  */
 export async function dueHolds(tx: Tx, now: Date, limit: number): Promise<HoldRow[]> {
-  return tx.select().from(holds)
+  return tx
+    .select()
+    .from(holds)
     .where(and(eq(holds.status, 'HELD'), lte(holds.expiresAt, now)))
     .orderBy(asc(holds.expiresAt))
     .limit(limit)
@@ -112,9 +141,18 @@ function statusCondition(status: HoldFilter, now: Date): SQL | undefined {
 }
 
 /** Holds the account placed or is the payee of on this shard, newest first, before a hold id. */
-export async function holdsOfAccount(db: Executor, accountId: string, status: HoldFilter, now: Date, beforeId: string | null, limit: number): Promise<HoldRow[]> {
+export async function holdsOfAccount(
+  db: Executor,
+  accountId: string,
+  status: HoldFilter,
+  now: Date,
+  beforeId: string | null,
+  limit: number,
+): Promise<HoldRow[]> {
   const either = or(eq(holds.payerAccountId, accountId), eq(holds.payeeAccountId, accountId));
-  return db.select().from(holds)
+  return db
+    .select()
+    .from(holds)
     .where(and(either, statusCondition(status, now), beforeId ? lt(holds.id, beforeId) : undefined))
     .orderBy(desc(holds.id))
     .limit(limit);

@@ -13,7 +13,10 @@ export type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { anchorId
  * so this is hand-written SQL (db/raw.ts), and concurrent requests' claims on one shard share
  * it (services/idempotency.ts).
  */
-export async function claimIdempotencyKeys(shard: Shard, rows: readonly IdempotencyInsert[]): Promise<IdempotencyRow[]> {
+export async function claimIdempotencyKeys(
+  shard: Shard,
+  rows: readonly IdempotencyInsert[],
+): Promise<IdempotencyRow[]> {
   if (rows.length === 0) return [];
   const inserted = await insertRows(shard.db, idempotencyKeys, rows, { ignore: true });
   return keysHeld(shard, rows, inserted);
@@ -27,16 +30,34 @@ export async function claimIdempotencyKeys(shard: Shard, rows: readonly Idempote
 export function claimStatement(rows: readonly IdempotencyInsert[]): Statement {
   return {
     sql: `INSERT IGNORE INTO idempotency_keys (${keyColumns}) VALUES ?`,
-    values: [rows.map((r) => [r.anchorId, r.callerId, r.idempotencyKey, r.operation, r.requestHash, r.resourceId, r.createdAt])],
+    values: [
+      rows.map((r) => [
+        r.anchorId,
+        r.callerId,
+        r.idempotencyKey,
+        r.operation,
+        r.requestHash,
+        r.resourceId,
+        r.createdAt,
+      ]),
+    ],
   };
 }
 
 /** The rows that hold claimStatement's keys, in order: a read only when some insert was ignored. */
-export function claimedIn(tx: PostingTx, rows: readonly IdempotencyInsert[], answer: unknown): Promise<IdempotencyRow[]> {
+export function claimedIn(
+  tx: PostingTx,
+  rows: readonly IdempotencyInsert[],
+  answer: unknown,
+): Promise<IdempotencyRow[]> {
   return keysHeld(tx, rows, (answer as { affectedRows: number }).affectedRows);
 }
 
-async function keysHeld(target: SqlTarget, rows: readonly IdempotencyInsert[], inserted: number): Promise<IdempotencyRow[]> {
+async function keysHeld(
+  target: SqlTarget,
+  rows: readonly IdempotencyInsert[],
+  inserted: number,
+): Promise<IdempotencyRow[]> {
   if (inserted === rows.length) return [...rows];
   const held = await heldKeys(target, rows);
   return rows.map((r) => {
@@ -65,8 +86,13 @@ const keyColumns = 'anchor_id, caller_id, idempotency_key, operation, request_ha
 
 function fromKeyRow(r: KeyRow): IdempotencyRow {
   return {
-    anchorId: r.anchor_id, callerId: r.caller_id, idempotencyKey: r.idempotency_key, operation: r.operation,
-    requestHash: r.request_hash, resourceId: r.resource_id, createdAt: r.created_at,
+    anchorId: r.anchor_id,
+    callerId: r.caller_id,
+    idempotencyKey: r.idempotency_key,
+    operation: r.operation,
+    requestHash: r.request_hash,
+    resourceId: r.resource_id,
+    createdAt: r.created_at,
   };
 }
 
@@ -74,22 +100,41 @@ async function heldKeys(target: SqlTarget, wanted: readonly IdempotencyInsert[])
   const rows = await rawRows<KeyRow>(
     target,
     `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id IN (?) AND caller_id IN (?) AND idempotency_key IN (?)`,
-    [[...new Set(wanted.map((r) => r.anchorId))], [...new Set(wanted.map((r) => r.callerId))], [...new Set(wanted.map((r) => r.idempotencyKey))]],
+    [
+      [...new Set(wanted.map((r) => r.anchorId))],
+      [...new Set(wanted.map((r) => r.callerId))],
+      [...new Set(wanted.map((r) => r.idempotencyKey))],
+    ],
   );
-  return new Map(rows.map((r) => [scopeOf({ anchorId: r.anchor_id, callerId: r.caller_id, idempotencyKey: r.idempotency_key }), fromKeyRow(r)]));
+  return new Map(
+    rows.map((r) => [
+      scopeOf({ anchorId: r.anchor_id, callerId: r.caller_id, idempotencyKey: r.idempotency_key }),
+      fromKeyRow(r),
+    ]),
+  );
 }
 
 /**
  * Keys claimed before keys were anchored (anchor_id ''), in primary-key order after a cursor:
  * the data step that places them pages through them with it.
  */
-export async function legacyKeys(shard: Shard, after: { callerId: string; idempotencyKey: string } | null, limit: number): Promise<IdempotencyRow[]> {
+export async function legacyKeys(
+  shard: Shard,
+  after: { callerId: string; idempotencyKey: string } | null,
+  limit: number,
+): Promise<IdempotencyRow[]> {
   const rows = after
-    ? await rawRows<KeyRow>(shard.db,
-      `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id = '' AND (caller_id, idempotency_key) > (?, ?)
-       ORDER BY caller_id, idempotency_key LIMIT ?`, [after.callerId, after.idempotencyKey, limit])
-    : await rawRows<KeyRow>(shard.db,
-      `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id = '' ORDER BY caller_id, idempotency_key LIMIT ?`, [limit]);
+    ? await rawRows<KeyRow>(
+        shard.db,
+        `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id = '' AND (caller_id, idempotency_key) > (?, ?)
+       ORDER BY caller_id, idempotency_key LIMIT ?`,
+        [after.callerId, after.idempotencyKey, limit],
+      )
+    : await rawRows<KeyRow>(
+        shard.db,
+        `SELECT ${keyColumns} FROM idempotency_keys WHERE anchor_id = '' ORDER BY caller_id, idempotency_key LIMIT ?`,
+        [limit],
+      );
   return rows.map(fromKeyRow);
 }
 
@@ -99,10 +144,16 @@ export async function placeKeys(shard: Shard, rows: readonly IdempotencyInsert[]
 }
 
 /** Removes legacy (unanchored) key rows once they have been placed. */
-export async function deleteLegacyKeys(shard: Shard, keys: ReadonlyArray<{ callerId: string; idempotencyKey: string }>): Promise<void> {
+export async function deleteLegacyKeys(
+  shard: Shard,
+  keys: ReadonlyArray<{ callerId: string; idempotencyKey: string }>,
+): Promise<void> {
   if (keys.length === 0) return;
-  await rawWrite(shard.db, `DELETE FROM idempotency_keys WHERE anchor_id = '' AND (caller_id, idempotency_key) IN (?)`,
-    [keys.map((k) => [k.callerId, k.idempotencyKey])]);
+  await rawWrite(
+    shard.db,
+    `DELETE FROM idempotency_keys WHERE anchor_id = '' AND (caller_id, idempotency_key) IN (?)`,
+    [keys.map((k) => [k.callerId, k.idempotencyKey])],
+  );
 }
 
 /**
@@ -112,17 +163,26 @@ export async function deleteLegacyKeys(shard: Shard, keys: ReadonlyArray<{ calle
  * them), and the second simply finds fewer rows. Each call is its own short transaction.
  */
 export async function purgeKeysBefore(shard: Shard, cutoff: Date, limit: number): Promise<number> {
-  const rows = await rawRows<Pick<KeyRow, 'anchor_id' | 'caller_id' | 'idempotency_key'>>(shard.db,
+  const rows = await rawRows<Pick<KeyRow, 'anchor_id' | 'caller_id' | 'idempotency_key'>>(
+    shard.db,
     'SELECT anchor_id, caller_id, idempotency_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?',
-    [cutoff, limit]);
+    [cutoff, limit],
+  );
   if (rows.length === 0) return 0;
-  return rawWrite(shard.db,
+  return rawWrite(
+    shard.db,
     'DELETE FROM idempotency_keys WHERE (anchor_id, caller_id, idempotency_key) IN (?) AND created_at < ?',
-    [rows.map((r) => [r.anchor_id, r.caller_id, r.idempotency_key]), cutoff]);
+    [rows.map((r) => [r.anchor_id, r.caller_id, r.idempotency_key]), cutoff],
+  );
 }
 
 /** The row holding a key, if any, without claiming it. */
-export async function keyHeld(shard: Shard, scope: { anchorId: string; callerId: string; idempotencyKey: string }): Promise<IdempotencyRow | undefined> {
-  const held = await heldKeys(shard.db, [{ ...scope, operation: '', requestHash: '', resourceId: '', createdAt: new Date(0) }]);
+export async function keyHeld(
+  shard: Shard,
+  scope: { anchorId: string; callerId: string; idempotencyKey: string },
+): Promise<IdempotencyRow | undefined> {
+  const held = await heldKeys(shard.db, [
+    { ...scope, operation: '', requestHash: '', resourceId: '', createdAt: new Date(0) },
+  ]);
   return held.get(scopeOf(scope));
 }

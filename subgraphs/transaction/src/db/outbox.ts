@@ -7,11 +7,23 @@ import { rawHold, rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
 import { transferOutbox, type OutboxRow } from './schema/transactions';
 
 /** The relay leaves the row alone until nextAttemptAt: the request that wrote it tries first. */
-export async function insertOutbox(tx: Tx, id: string, step: OutboxRow['step'], now: Date, nextAttemptAt: Date): Promise<void> {
+export async function insertOutbox(
+  tx: Tx,
+  id: string,
+  step: OutboxRow['step'],
+  now: Date,
+  nextAttemptAt: Date,
+): Promise<void> {
   await tx.insert(transferOutbox).values({ id, step, status: 'PENDING', createdAt: now, nextAttemptAt });
 }
 
-export function deferOutbox(deferred: DeferredInserts, id: string, step: OutboxRow['step'], now: Date, nextAttemptAt: Date): void {
+export function deferOutbox(
+  deferred: DeferredInserts,
+  id: string,
+  step: OutboxRow['step'],
+  now: Date,
+  nextAttemptAt: Date,
+): void {
   deferred.add(transferOutbox, { id, step, status: 'PENDING', createdAt: now, nextAttemptAt });
 }
 
@@ -44,16 +56,28 @@ export async function claimDueOutbox(tx: Tx, now: Date, limit: number): Promise<
  * more than a bounded index range) and when the oldest of them came due: both from the
  * (status, next_attempt_at) index.
  */
-export async function outboxBacklog(db: SqlTarget, now: Date, countMax: number): Promise<{ due: number; oldestDueAt: Date | null }> {
-  const [counted] = await rawRows<{ due: number | string }>(db,
-    "SELECT COUNT(*) AS due FROM (SELECT 1 FROM transfer_outbox WHERE status = 'PENDING' AND next_attempt_at <= ? LIMIT ?) AS d", [now, countMax]);
-  const [oldest] = await rawRows<{ at: Date | null }>(db,
-    "SELECT MIN(next_attempt_at) AS at FROM transfer_outbox WHERE status = 'PENDING' AND next_attempt_at <= ?", [now]);
+export async function outboxBacklog(
+  db: SqlTarget,
+  now: Date,
+  countMax: number,
+): Promise<{ due: number; oldestDueAt: Date | null }> {
+  const [counted] = await rawRows<{ due: number | string }>(
+    db,
+    "SELECT COUNT(*) AS due FROM (SELECT 1 FROM transfer_outbox WHERE status = 'PENDING' AND next_attempt_at <= ? LIMIT ?) AS d",
+    [now, countMax],
+  );
+  const [oldest] = await rawRows<{ at: Date | null }>(
+    db,
+    "SELECT MIN(next_attempt_at) AS at FROM transfer_outbox WHERE status = 'PENDING' AND next_attempt_at <= ?",
+    [now],
+  );
   return { due: Number(counted?.due ?? 0), oldestDueAt: oldest?.at ?? null };
 }
 
 export async function takeOutbox(tx: Tx, id: string): Promise<boolean> {
-  const [result] = await tx.update(transferOutbox).set({ status: 'DONE' })
+  const [result] = await tx
+    .update(transferOutbox)
+    .set({ status: 'DONE' })
     .where(and(eq(transferOutbox.id, id), eq(transferOutbox.status, 'PENDING')));
   return result.affectedRows === 1;
 }
@@ -63,8 +87,11 @@ export async function takeOutbox(tx: Tx, id: string): Promise<boolean> {
  * and marks them DONE, in two statements. Answers the ids taken; the others were done already.
  */
 export async function takeOutboxRows(tx: PostingTx, ids: readonly string[]): Promise<Set<string>> {
-  const pending = await rawRows<{ id: string }>(tx,
-    "SELECT id FROM transfer_outbox WHERE id IN (?) AND status = 'PENDING' ORDER BY id FOR UPDATE", [ids]);
+  const pending = await rawRows<{ id: string }>(
+    tx,
+    "SELECT id FROM transfer_outbox WHERE id IN (?) AND status = 'PENDING' ORDER BY id FOR UPDATE",
+    [ids],
+  );
   const taken = new Set(pending.map((r) => r.id));
   // Held for the transaction's next round trip (db/raw.ts): the rows are locked already.
   if (taken.size > 0) await rawHold(tx, "UPDATE transfer_outbox SET status = 'DONE' WHERE id IN (?)", [[...taken]]);

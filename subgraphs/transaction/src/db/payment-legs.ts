@@ -5,23 +5,37 @@ import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { paymentLegs, refundLegs, type PaymentLegRow, type RefundLegRow } from './schema/transactions';
 
 /** The legs of a LEGS payment and of its refunds, on the payment's shard. */
-export function deferPaymentLegs(deferred: DeferredInserts, rows: ReadonlyArray<typeof paymentLegs.$inferInsert>): void {
+export function deferPaymentLegs(
+  deferred: DeferredInserts,
+  rows: ReadonlyArray<typeof paymentLegs.$inferInsert>,
+): void {
   for (const row of rows) deferred.add(paymentLegs, row);
 }
 
 export async function legsOfPayments(db: Executor, paymentIds: readonly string[]): Promise<PaymentLegRow[]> {
   if (paymentIds.length === 0) return [];
-  return db.select().from(paymentLegs).where(inArray(paymentLegs.paymentId, [...paymentIds])).orderBy(asc(paymentLegs.paymentId), asc(paymentLegs.legIndex));
+  return db
+    .select()
+    .from(paymentLegs)
+    .where(inArray(paymentLegs.paymentId, [...paymentIds]))
+    .orderBy(asc(paymentLegs.paymentId), asc(paymentLegs.legIndex));
 }
 
 /** Under the payment row's lock (a refund's reservation), so the legs' refunded amounts move with the payment's. */
 export async function lockLegsOfPayment(tx: Tx, paymentId: string): Promise<PaymentLegRow[]> {
-  return tx.select().from(paymentLegs).where(eq(paymentLegs.paymentId, paymentId)).orderBy(asc(paymentLegs.legIndex)).for('update');
+  return tx
+    .select()
+    .from(paymentLegs)
+    .where(eq(paymentLegs.paymentId, paymentId))
+    .orderBy(asc(paymentLegs.legIndex))
+    .for('update');
 }
 
 export async function addLegRefunded(tx: Tx, paymentId: string, legIndex: number, delta: bigint): Promise<void> {
   if (delta === 0n) return;
-  await tx.update(paymentLegs).set({ refundedAmount: sql`${paymentLegs.refundedAmount} + ${delta}` })
+  await tx
+    .update(paymentLegs)
+    .set({ refundedAmount: sql`${paymentLegs.refundedAmount} + ${delta}` })
     .where(and(eq(paymentLegs.paymentId, paymentId), eq(paymentLegs.legIndex, legIndex)));
 }
 
@@ -50,7 +64,13 @@ export async function legSumMismatches(db: Executor): Promise<Array<{ paymentId:
     WHERE p.route = 'LEGS'
     GROUP BY p.id, p.amount, p.refunded_amount
     HAVING paying <> p.amount OR receiving <> p.amount OR paying_refunded <> p.refunded_amount OR receiving_refunded <> p.refunded_amount`)) as unknown as Rows<{
-    id: string; amount: string; refunded_amount: string; paying: string; receiving: string; paying_refunded: string; receiving_refunded: string;
+    id: string;
+    amount: string;
+    refunded_amount: string;
+    paying: string;
+    receiving: string;
+    paying_refunded: string;
+    receiving_refunded: string;
   }>;
   return rows.map((r) => ({
     paymentId: r.id,
@@ -59,9 +79,15 @@ export async function legSumMismatches(db: Executor): Promise<Array<{ paymentId:
 }
 
 /** Per campaign, the discounts of the payments on this shard that did not fail: what its counters must add up to. */
-export async function campaignUsesOnShard(db: Executor): Promise<Array<{ campaignId: string; spent: bigint; count: number }>> {
+export async function campaignUsesOnShard(
+  db: Executor,
+): Promise<Array<{ campaignId: string; spent: bigint; count: number }>> {
   const [rows] = (await db.execute(sql`
     SELECT campaign_id, SUM(discount_amount) AS spent, COUNT(*) AS n FROM payments
-    WHERE campaign_id IS NOT NULL AND status <> 'FAILED' AND discount_amount > 0 GROUP BY campaign_id`)) as unknown as Rows<{ campaign_id: string; spent: string; n: string | number }>;
+    WHERE campaign_id IS NOT NULL AND status <> 'FAILED' AND discount_amount > 0 GROUP BY campaign_id`)) as unknown as Rows<{
+    campaign_id: string;
+    spent: string;
+    n: string | number;
+  }>;
   return rows.map((r) => ({ campaignId: r.campaign_id, spent: BigInt(r.spent), count: Number(r.n) }));
 }

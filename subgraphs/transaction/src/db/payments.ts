@@ -4,7 +4,16 @@ import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { rawHold } from '@paygraph/shared/db/raw';
-import { payments, paymentLegs, refunds, externalTransfers, transferOutbox, type PaymentRow, type RefundRow, type ExternalTransferRow } from './schema/transactions';
+import {
+  payments,
+  paymentLegs,
+  refunds,
+  externalTransfers,
+  transferOutbox,
+  type PaymentRow,
+  type RefundRow,
+  type ExternalTransferRow,
+} from './schema/transactions';
 
 /** Written with the batch's other payments at the end of the posting transaction. */
 export function deferPayment(deferred: DeferredInserts, row: typeof payments.$inferInsert): void {
@@ -18,11 +27,19 @@ export async function lockPayment(tx: Tx, id: string): Promise<PaymentRow | unde
 
 export async function paymentsByIds(db: Executor, ids: readonly string[]): Promise<PaymentRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(payments).where(inArray(payments.id, [...ids]));
+  return db
+    .select()
+    .from(payments)
+    .where(inArray(payments.id, [...ids]));
 }
 
 /** Payments the account paid or received on this shard, newest first, before a payment id. */
-export async function paymentsOfAccount(db: Executor, accountId: string, beforeId: string | null, limit: number): Promise<PaymentRow[]> {
+export async function paymentsOfAccount(
+  db: Executor,
+  accountId: string,
+  beforeId: string | null,
+  limit: number,
+): Promise<PaymentRow[]> {
   const either = or(eq(payments.payerAccountId, accountId), eq(payments.payeeAccountId, accountId));
   return db
     .select()
@@ -32,14 +49,23 @@ export async function paymentsOfAccount(db: Executor, accountId: string, beforeI
     .limit(limit);
 }
 
-export async function finishPayment(tx: Tx, id: string, status: 'SUCCEEDED' | 'FAILED', failureCode: string | null, now: Date): Promise<void> {
+export async function finishPayment(
+  tx: Tx,
+  id: string,
+  status: 'SUCCEEDED' | 'FAILED',
+  failureCode: string | null,
+  now: Date,
+): Promise<void> {
   await tx.update(payments).set({ status, failureCode, completedAt: now }).where(eq(payments.id, id));
 }
 
 /** Completes many cross-shard payments whose credit landed, in one statement. */
 export async function paymentsSucceeded(tx: PostingTx, ids: readonly string[], now: Date): Promise<void> {
   if (ids.length === 0) return;
-  await rawHold(tx, "UPDATE payments SET status = 'SUCCEEDED', failure_code = NULL, completed_at = ? WHERE id IN (?)", [now, ids]);
+  await rawHold(tx, "UPDATE payments SET status = 'SUCCEEDED', failure_code = NULL, completed_at = ? WHERE id IN (?)", [
+    now,
+    ids,
+  ]);
 }
 
 export async function setRefundedAmount(tx: Tx, id: string, refundedAmount: bigint): Promise<void> {
@@ -47,7 +73,10 @@ export async function setRefundedAmount(tx: Tx, id: string, refundedAmount: bigi
 }
 
 export async function addRefundedAmount(tx: Tx, id: string, delta: bigint): Promise<void> {
-  await tx.update(payments).set({ refundedAmount: sql`${payments.refundedAmount} + ${delta}` }).where(eq(payments.id, id));
+  await tx
+    .update(payments)
+    .set({ refundedAmount: sql`${payments.refundedAmount} + ${delta}` })
+    .where(eq(payments.id, id));
 }
 
 export async function insertRefund(tx: Tx, row: typeof refunds.$inferInsert): Promise<void> {
@@ -56,12 +85,19 @@ export async function insertRefund(tx: Tx, row: typeof refunds.$inferInsert): Pr
 
 export async function refundsByIds(db: Executor, ids: readonly string[]): Promise<RefundRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(refunds).where(inArray(refunds.id, [...ids]));
+  return db
+    .select()
+    .from(refunds)
+    .where(inArray(refunds.id, [...ids]));
 }
 
 export async function refundsOfPayments(db: Executor, paymentIds: readonly string[]): Promise<RefundRow[]> {
   if (paymentIds.length === 0) return [];
-  return db.select().from(refunds).where(inArray(refunds.paymentId, [...paymentIds])).orderBy(refunds.id);
+  return db
+    .select()
+    .from(refunds)
+    .where(inArray(refunds.paymentId, [...paymentIds]))
+    .orderBy(refunds.id);
 }
 
 /** Only for a refund row written earlier in the same transaction whose posting was then refused. */
@@ -74,7 +110,13 @@ export async function lockRefund(tx: Tx, id: string): Promise<RefundRow | undefi
   return rows[0];
 }
 
-export async function finishRefund(tx: Tx, id: string, status: 'SUCCEEDED' | 'FAILED', failureCode: string | null, now: Date): Promise<void> {
+export async function finishRefund(
+  tx: Tx,
+  id: string,
+  status: 'SUCCEEDED' | 'FAILED',
+  failureCode: string | null,
+  now: Date,
+): Promise<void> {
   await tx.update(refunds).set({ status, failureCode, completedAt: now }).where(eq(refunds.id, id));
 }
 
@@ -84,10 +126,15 @@ export function deferExternalTransfer(deferred: DeferredInserts, row: typeof ext
 
 export async function externalTransfersByIds(db: Executor, ids: readonly string[]): Promise<ExternalTransferRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(externalTransfers).where(inArray(externalTransfers.id, [...ids]));
+  return db
+    .select()
+    .from(externalTransfers)
+    .where(inArray(externalTransfers.id, [...ids]));
 }
 
-/** A LEGS payment refused before any of its legs posted leaves no record (services/leg-payment.ts forgetRefusedPayment). */
+/**
+ * A LEGS payment refused before any of its legs posted leaves no record (services/leg-payment.ts forgetRefusedPayment).
+ */
 export async function deleteLegPayment(tx: Tx, id: string): Promise<void> {
   await tx.delete(paymentLegs).where(eq(paymentLegs.paymentId, id));
   await tx.delete(transferOutbox).where(eq(transferOutbox.id, id));

@@ -5,5 +5,8 @@ import { postings, type PostingRow } from '@paygraph/shared/db/schema/ledger';
 /** Postings by id on one shard (a posting id names the shard it was written on). */
 export async function postingsByIds(db: Executor, ids: readonly string[]): Promise<PostingRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(postings).where(inArray(postings.id, [...ids]));
+  return db
+    .select()
+    .from(postings)
+    .where(inArray(postings.id, [...ids]));
 }

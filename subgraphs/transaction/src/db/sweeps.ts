@@ -11,12 +11,22 @@ export function deferSweep(deferred: DeferredInserts, row: typeof sweeps.$inferI
 
 export async function sweepsByIds(db: Executor, ids: readonly string[]): Promise<SweepRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(sweeps).where(inArray(sweeps.id, [...ids]));
+  return db
+    .select()
+    .from(sweeps)
+    .where(inArray(sweeps.id, [...ids]));
 }
 
 /** The sweep a withdrawal made from a stripe: at most one (unique withdrawal and stripe). */
-export async function sweepOf(db: Executor, withdrawalId: string, stripeAccountId: string): Promise<SweepRow | undefined> {
-  const rows = await db.select().from(sweeps).where(and(eq(sweeps.withdrawalId, withdrawalId), eq(sweeps.stripeAccountId, stripeAccountId)));
+export async function sweepOf(
+  db: Executor,
+  withdrawalId: string,
+  stripeAccountId: string,
+): Promise<SweepRow | undefined> {
+  const rows = await db
+    .select()
+    .from(sweeps)
+    .where(and(eq(sweeps.withdrawalId, withdrawalId), eq(sweeps.stripeAccountId, stripeAccountId)));
   return rows[0];
 }
 

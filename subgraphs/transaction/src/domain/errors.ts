@@ -32,7 +32,9 @@ export type MoneyErrorKind = MoneyError['kind'];
 export type MoneyErrorOf<K extends MoneyErrorKind> = Extract<MoneyError, { kind: K }>;
 
 /** What the ledger refuses a posting for (fromRejection). */
-export type PostingRefusal = MoneyErrorOf<'AccountNotFound' | 'AccountNotActive' | 'CurrencyMismatch' | 'InsufficientFunds' | 'BalanceLimit'>;
+export type PostingRefusal = MoneyErrorOf<
+  'AccountNotFound' | 'AccountNotActive' | 'CurrencyMismatch' | 'InsufficientFunds' | 'BalanceLimit'
+>;
 
 /*
  * Each money mutation's refusals: exactly the error members of its result union in
@@ -40,20 +42,54 @@ export type PostingRefusal = MoneyErrorOf<'AccountNotFound' | 'AccountNotActive'
  * returns a refusal its union lacks does not compile; resolvers/user-errors.ts maps each kind to
  * its member, and the generated resolver types check the answer against the union.
  */
-export const depositErrorKinds = ['InvalidInput', 'AccountNotFound', 'AccountNotActive', 'CurrencyMismatch', 'BalanceLimit', 'IdempotencyKeyReused'] as const;
+export const depositErrorKinds = [
+  'InvalidInput',
+  'AccountNotFound',
+  'AccountNotActive',
+  'CurrencyMismatch',
+  'BalanceLimit',
+  'IdempotencyKeyReused',
+] as const;
 export const withdrawErrorKinds = [...depositErrorKinds, 'InsufficientFunds'] as const;
 /** A two-leg payment's refusals; a payment of many legs adds those of its splits and campaign. */
 const twoLegPaymentErrorKinds = [...withdrawErrorKinds, 'SameAccount'] as const;
 export const createPaymentErrorKinds = [
-  ...twoLegPaymentErrorKinds, 'SplitsExceedAmount', 'CampaignNotFound', 'CampaignNotApplicable', 'CampaignExhausted', 'FxQuoteExpired', 'FxQuoteUsed', 'FxQuoteMismatch',
+  ...twoLegPaymentErrorKinds,
+  'SplitsExceedAmount',
+  'CampaignNotFound',
+  'CampaignNotApplicable',
+  'CampaignExhausted',
+  'FxQuoteExpired',
+  'FxQuoteUsed',
+  'FxQuoteMismatch',
 ] as const;
 export const refundPaymentErrorKinds = [
-  'InvalidInput', 'PaymentNotFound', 'PaymentNotRefundable', 'RefundExceedsPayment', 'InsufficientFunds', 'AccountNotActive', 'BalanceLimit', 'IdempotencyKeyReused',
+  'InvalidInput',
+  'PaymentNotFound',
+  'PaymentNotRefundable',
+  'RefundExceedsPayment',
+  'InsufficientFunds',
+  'AccountNotActive',
+  'BalanceLimit',
+  'IdempotencyKeyReused',
 ] as const;
 export const createHoldErrorKinds = twoLegPaymentErrorKinds;
-export const createCampaignErrorKinds = ['InvalidInput', 'AccountNotFound', 'AccountNotActive', 'IdempotencyKeyReused'] as const;
+export const createCampaignErrorKinds = [
+  'InvalidInput',
+  'AccountNotFound',
+  'AccountNotActive',
+  'IdempotencyKeyReused',
+] as const;
 export const captureHoldErrorKinds = [
-  'InvalidInput', 'HoldNotFound', 'HoldNotActive', 'CaptureExceedsHold', 'AccountNotFound', 'AccountNotActive', 'CurrencyMismatch', 'BalanceLimit', 'IdempotencyKeyReused',
+  'InvalidInput',
+  'HoldNotFound',
+  'HoldNotActive',
+  'CaptureExceedsHold',
+  'AccountNotFound',
+  'AccountNotActive',
+  'CurrencyMismatch',
+  'BalanceLimit',
+  'IdempotencyKeyReused',
 ] as const;
 export const voidHoldErrorKinds = ['InvalidInput', 'HoldNotFound', 'HoldNotActive', 'IdempotencyKeyReused'] as const;
 export const setFxRateErrorKinds = ['InvalidInput', 'UnsupportedCurrency'] as const;
@@ -92,7 +128,12 @@ export function fromRejection(rejection: PostingRejection): PostingRefusal {
     case 'ACCOUNT_NOT_ACTIVE':
       return { kind: 'AccountNotActive', accountId: rejection.accountId, status: rejection.status };
     case 'CURRENCY_MISMATCH':
-      return { kind: 'CurrencyMismatch', accountId: rejection.accountId, accountCurrency: rejection.accountCurrency, requestCurrency: rejection.postingCurrency };
+      return {
+        kind: 'CurrencyMismatch',
+        accountId: rejection.accountId,
+        accountCurrency: rejection.accountCurrency,
+        requestCurrency: rejection.postingCurrency,
+      };
     case 'INSUFFICIENT_FUNDS':
       return { kind: 'InsufficientFunds', accountId: rejection.accountId, available: rejection.available };
     case 'BALANCE_LIMIT':

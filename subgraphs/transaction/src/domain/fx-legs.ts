@@ -40,14 +40,23 @@ function exchangeLegs(from: Bucketed, to: Bucketed, sides: FxSides, positions: F
     legs.push({ ...from, amount: -sides.buyAmount, currency: sides.buyCurrency });
     legs.push({ accountId: positions.buy, bucket: 'AVAILABLE', amount: sides.buyAmount, currency: sides.buyCurrency });
   }
-  legs.push({ accountId: positions.sell, bucket: 'AVAILABLE', amount: -sides.sellAmount, currency: sides.sellCurrency });
+  legs.push({
+    accountId: positions.sell,
+    bucket: 'AVAILABLE',
+    amount: -sides.sellAmount,
+    currency: sides.sellCurrency,
+  });
   legs.push({ ...to, amount: sides.sellAmount, currency: sides.sellCurrency });
   return legs;
 }
 
 export function fxPaymentDebitSpec(
-  paymentId: string, postingId: string, payerId: string, credit: { accountId: string; bucket: 'AVAILABLE' | 'PENDING' },
-  sides: FxSides, positions: FxPositions,
+  paymentId: string,
+  postingId: string,
+  payerId: string,
+  credit: { accountId: string; bucket: 'AVAILABLE' | 'PENDING' },
+  sides: FxSides,
+  positions: FxPositions,
 ): PostingSpec {
   const legs: Leg[] = [
     { accountId: payerId, bucket: 'AVAILABLE', amount: -sides.sellAmount, currency: sides.sellCurrency },
@@ -55,27 +64,91 @@ export function fxPaymentDebitSpec(
     { accountId: positions.buy, bucket: 'AVAILABLE', amount: -sides.buyAmount, currency: sides.buyCurrency },
     { ...credit, amount: sides.buyAmount, currency: sides.buyCurrency },
   ];
-  return { id: postingId, kind: 'PAYMENT', refId: paymentId, dedupeKey: dedupeKeys.firstHalf(paymentId), currency: sides.sellCurrency, legs };
+  return {
+    id: postingId,
+    kind: 'PAYMENT',
+    refId: paymentId,
+    dedupeKey: dedupeKeys.firstHalf(paymentId),
+    currency: sides.sellCurrency,
+    legs,
+  };
 }
 
 /** A failed cross-shard FX payment: the debit undone, from clearing(B) back through the positions to the payer. */
-export function fxPaymentReversalSpec(paymentId: string, postingId: string, clearingId: string, payerId: string, sides: FxSides, positions: FxPositions): PostingSpec {
-  const legs = exchangeLegs({ accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, sides, positions);
-  return { id: postingId, kind: 'PAYMENT_REVERSAL', refId: paymentId, dedupeKey: dedupeKeys.paymentReversal(paymentId), currency: sides.sellCurrency, legs, completion: true };
+export function fxPaymentReversalSpec(
+  paymentId: string,
+  postingId: string,
+  clearingId: string,
+  payerId: string,
+  sides: FxSides,
+  positions: FxPositions,
+): PostingSpec {
+  const legs = exchangeLegs(
+    { accountId: clearingId, bucket: 'AVAILABLE' },
+    { accountId: payerId, bucket: 'AVAILABLE' },
+    sides,
+    positions,
+  );
+  return {
+    id: postingId,
+    kind: 'PAYMENT_REVERSAL',
+    refId: paymentId,
+    dedupeKey: dedupeKeys.paymentReversal(paymentId),
+    currency: sides.sellCurrency,
+    legs,
+    completion: true,
+  };
 }
 
 /**
  * A refund on the payment's own shard: the credited row gives back its share in B (a merchant
  * stripe from pending first, then available), the payer receives r in A.
  */
-export function fxLocalRefundSpec(refundId: string, postingId: string, creditId: string, fromPending: boolean, payerId: string, sides: FxSides, positions: FxPositions): PostingSpec {
-  const from: Bucketed = fromPending ? { accountId: creditId, bucket: 'PENDING', fallbackBucket: 'AVAILABLE' } : { accountId: creditId, bucket: 'AVAILABLE' };
+export function fxLocalRefundSpec(
+  refundId: string,
+  postingId: string,
+  creditId: string,
+  fromPending: boolean,
+  payerId: string,
+  sides: FxSides,
+  positions: FxPositions,
+): PostingSpec {
+  const from: Bucketed = fromPending
+    ? { accountId: creditId, bucket: 'PENDING', fallbackBucket: 'AVAILABLE' }
+    : { accountId: creditId, bucket: 'AVAILABLE' };
   const legs = exchangeLegs(from, { accountId: payerId, bucket: 'AVAILABLE' }, sides, positions);
-  return { id: postingId, kind: 'REFUND', refId: refundId, dedupeKey: dedupeKeys.firstHalf(refundId), currency: sides.sellCurrency, legs };
+  return {
+    id: postingId,
+    kind: 'REFUND',
+    refId: refundId,
+    dedupeKey: dedupeKeys.firstHalf(refundId),
+    currency: sides.sellCurrency,
+    legs,
+  };
 }
 
 /** A cross-shard refund's second half on the payment's shard: the share from clearing(B), r to the payer. */
-export function fxRefundCreditSpec(refundId: string, postingId: string, clearingId: string, payerId: string, sides: FxSides, positions: FxPositions): PostingSpec {
-  const legs = exchangeLegs({ accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, sides, positions);
-  return { id: postingId, kind: 'REFUND_CREDIT', refId: refundId, dedupeKey: dedupeKeys.refundCredit(refundId), currency: sides.sellCurrency, legs, completion: true };
+export function fxRefundCreditSpec(
+  refundId: string,
+  postingId: string,
+  clearingId: string,
+  payerId: string,
+  sides: FxSides,
+  positions: FxPositions,
+): PostingSpec {
+  const legs = exchangeLegs(
+    { accountId: clearingId, bucket: 'AVAILABLE' },
+    { accountId: payerId, bucket: 'AVAILABLE' },
+    sides,
+    positions,
+  );
+  return {
+    id: postingId,
+    kind: 'REFUND_CREDIT',
+    refId: refundId,
+    dedupeKey: dedupeKeys.refundCredit(refundId),
+    currency: sides.sellCurrency,
+    legs,
+    completion: true,
+  };
 }

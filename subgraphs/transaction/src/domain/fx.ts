@@ -35,7 +35,8 @@ const decimalPattern = /^(0|[1-9][0-9]*)(?:\.([0-9]+))?$/;
 
 /** "150.25" → 15025/100. Decimal digits only: no sign, exponent, spaces or leading zeros. */
 export function parseRate(text: string): Result<Fraction, FxRateRefusal> {
-  const refuse = (message: string) => err<FxRateRefusal>({ field: 'rate', message: `rate "${text.slice(0, fxRateCharsMax)}" ${message}` });
+  const refuse = (message: string) =>
+    err<FxRateRefusal>({ field: 'rate', message: `rate "${text.slice(0, fxRateCharsMax)}" ${message}` });
   if (text.length > fxRateCharsMax) return refuse(`is longer than ${fxRateCharsMax} characters`);
   const match = decimalPattern.exec(text);
   if (!match) return refuse('is not a decimal number such as "150.25"');
@@ -43,13 +44,15 @@ export function parseRate(text: string): Result<Fraction, FxRateRefusal> {
   const digits = (match[1]! + fraction).replace(/^0+/, '');
   if (digits === '') return refuse('must be greater than zero');
   const significant = fraction === '' ? digits.replace(/0+$/, '') : digits;
-  if (significant.length > fxRateSignificantDigitsMax) return refuse(`has more than ${fxRateSignificantDigitsMax} significant digits`);
+  if (significant.length > fxRateSignificantDigitsMax)
+    return refuse(`has more than ${fxRateSignificantDigitsMax} significant digits`);
   return ok({ num: BigInt(match[1]! + fraction), den: 10n ** BigInt(fraction.length) });
 }
 
 /** Checks what setFxRate stores: a pair of two currencies, a rate, a spread in 0..10000 bps. */
 export function checkRate(input: FxRate): Result<FxRate, FxRateRefusal> {
-  if (input.base === input.quote) return err({ field: 'quoteCurrency', message: 'a rate needs two different currencies' });
+  if (input.base === input.quote)
+    return err({ field: 'quoteCurrency', message: 'a rate needs two different currencies' });
   const rate = parseRate(input.rate);
   if (!rate.ok) return rate;
   if (!Number.isInteger(input.spreadBps) || input.spreadBps < 0 || input.spreadBps > fxSpreadBpsMax) {
@@ -71,7 +74,8 @@ export interface QuoteSide {
 
 export type QuoteAmount = { side: 'sell'; amount: bigint } | { side: 'buy'; amount: bigint };
 
-export type QuoteRefusal = { kind: 'RoundsToZero'; field: 'sellAmount' | 'buyAmount' } | { kind: 'AboveMax'; field: 'sellAmount' | 'buyAmount' };
+export type QuoteRefusal =
+  { kind: 'RoundsToZero'; field: 'sellAmount' | 'buyAmount' } | { kind: 'AboveMax'; field: 'sellAmount' | 'buyAmount' };
 
 export interface QuotedAmounts {
   sellAmount: bigint;
@@ -110,7 +114,13 @@ function ceilDiv(a: bigint, b: bigint): bigint {
  * what is bought, what is sold rounds up — both in the platform's favour. An amount that rounds
  * to zero on the other side, or exceeds amountMax, is refused.
  */
-export function quoteAmounts(rate: FxRate, sell: QuoteSide, buy: QuoteSide, given: QuoteAmount, amountMax: bigint): Result<QuotedAmounts, QuoteRefusal> {
+export function quoteAmounts(
+  rate: FxRate,
+  sell: QuoteSide,
+  buy: QuoteSide,
+  given: QuoteAmount,
+  amountMax: bigint,
+): Result<QuotedAmounts, QuoteRefusal> {
   const factor = buyPerSell(rate, sell, buy);
   let amounts: QuotedAmounts;
   if (given.side === 'sell') {

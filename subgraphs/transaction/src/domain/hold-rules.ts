@@ -34,7 +34,8 @@ export function holdExpiresAt(now: Date, ttlSeconds: number): Date {
  * What an ending request meets: its own earlier success (a replay with the same key: answer
  * it again), a hold still HELD before its deadline (go on), or anything else (HOLD_NOT_ACTIVE).
  */
-export type EndingDecision = { kind: 'proceed' } | { kind: 'replayed' } | { kind: 'refused'; error: MoneyErrorOf<'HoldNotActive'> };
+export type EndingDecision =
+  { kind: 'proceed' } | { kind: 'replayed' } | { kind: 'refused'; error: MoneyErrorOf<'HoldNotActive'> };
 
 function decideEnding(hold: HoldState, endingId: string, now: Date): EndingDecision {
   if (hold.endedBy === endingId) return { kind: 'replayed' };
@@ -44,10 +45,16 @@ function decideEnding(hold: HoldState, endingId: string, now: Date): EndingDecis
 }
 
 /** A capture of `amount` (the whole hold when null) by the payment `paymentId`. */
-export function decideCapture(hold: HoldState, paymentId: string, amount: bigint | null, now: Date): Result<{ decision: EndingDecision; amount: bigint }, MoneyErrorOf<'CaptureExceedsHold'>> {
+export function decideCapture(
+  hold: HoldState,
+  paymentId: string,
+  amount: bigint | null,
+  now: Date,
+): Result<{ decision: EndingDecision; amount: bigint }, MoneyErrorOf<'CaptureExceedsHold'>> {
   const captured = amount ?? hold.amount;
   const decision = decideEnding(hold, paymentId, now);
-  if (decision.kind === 'proceed' && captured > hold.amount) return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
+  if (decision.kind === 'proceed' && captured > hold.amount)
+    return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
   return ok({ decision, amount: captured });
 }
 

@@ -1,6 +1,13 @@
 import { parseId } from '@paygraph/shared/ids';
 import { describeMoneyError, parseCurrency, parsePositiveAmount, type Currency } from '@paygraph/shared/money';
-import { campaignPayeesMax, descriptionLengthMax, externalRefLengthMax, holdTtlSecondsMax, idempotencyKeyLengthMax, splitsMax } from '@paygraph/shared/limits';
+import {
+  campaignPayeesMax,
+  descriptionLengthMax,
+  externalRefLengthMax,
+  holdTtlSecondsMax,
+  idempotencyKeyLengthMax,
+  splitsMax,
+} from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { channelLengthMax, isChannel } from '@paygraph/shared/channels';
 import { invalidInput, type MoneyErrorOf } from './errors';
@@ -138,49 +145,83 @@ export interface ParsedVoid {
   holdId: string;
 }
 
-export function parseExternalTransfer(input: ExternalTransferInput, amountMax: bigint): Result<ParsedExternalTransfer, InputError> {
+export function parseExternalTransfer(
+  input: ExternalTransferInput,
+  amountMax: bigint,
+): Result<ParsedExternalTransfer, InputError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
-  if (!parseId('account', input.accountId)) return err(invalidInput('accountId', `"${input.accountId}" is not an account id`));
+  if (!parseId('account', input.accountId))
+    return err(invalidInput('accountId', `"${input.accountId}" is not an account id`));
   const money = parseMoney(input.amount, input.currency, amountMax);
   if (!money.ok) return money;
   const externalRef = checkText('externalRef', input.externalRef, externalRefLengthMax);
   if (!externalRef.ok) return externalRef;
   const channel = input.channel ?? null;
-  if (channel !== null && !isChannel(channel)) return err(invalidInput('channel', `channel must be 1-${channelLengthMax} characters of [A-Za-z0-9_.-]`));
-  return ok({ idempotencyKey: input.idempotencyKey, accountId: input.accountId, ...money.value, externalRef: externalRef.value, channel });
+  if (channel !== null && !isChannel(channel))
+    return err(invalidInput('channel', `channel must be 1-${channelLengthMax} characters of [A-Za-z0-9_.-]`));
+  return ok({
+    idempotencyKey: input.idempotencyKey,
+    accountId: input.accountId,
+    ...money.value,
+    externalRef: externalRef.value,
+    channel,
+  });
 }
 
-export function parseCreatePayment(input: CreatePaymentInput, amountMax: bigint): Result<ParsedPayment, InputError | MoneyErrorOf<'SameAccount'>> {
+export function parseCreatePayment(
+  input: CreatePaymentInput,
+  amountMax: bigint,
+): Result<ParsedPayment, InputError | MoneyErrorOf<'SameAccount'>> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
-  if (!parseId('account', input.payerAccountId)) return err(invalidInput('payerAccountId', `"${input.payerAccountId}" is not an account id`));
-  if (!parseId('account', input.payeeAccountId)) return err(invalidInput('payeeAccountId', `"${input.payeeAccountId}" is not an account id`));
+  if (!parseId('account', input.payerAccountId))
+    return err(invalidInput('payerAccountId', `"${input.payerAccountId}" is not an account id`));
+  if (!parseId('account', input.payeeAccountId))
+    return err(invalidInput('payeeAccountId', `"${input.payeeAccountId}" is not an account id`));
   const money = parseMoney(input.amount, input.currency, amountMax);
   if (!money.ok) return money;
-  if (input.payerAccountId === input.payeeAccountId) return err({ kind: 'SameAccount', accountId: input.payerAccountId });
+  if (input.payerAccountId === input.payeeAccountId)
+    return err({ kind: 'SameAccount', accountId: input.payerAccountId });
   const description = checkText('description', input.description, descriptionLengthMax);
   if (!description.ok) return description;
   const splits = parseSplits(input, amountMax);
   if (!splits.ok) return splits;
   const campaignId = input.campaignId ?? null;
-  if (campaignId !== null && !parseId('campaign', campaignId)) return err(invalidInput('campaignId', `"${campaignId}" is not a campaign id`));
+  if (campaignId !== null && !parseId('campaign', campaignId))
+    return err(invalidInput('campaignId', `"${campaignId}" is not a campaign id`));
   return ok({
-    idempotencyKey: input.idempotencyKey, payerAccountId: input.payerAccountId, payeeAccountId: input.payeeAccountId,
-    ...money.value, description: description.value, splits: splits.value, campaignId,
+    idempotencyKey: input.idempotencyKey,
+    payerAccountId: input.payerAccountId,
+    payeeAccountId: input.payeeAccountId,
+    ...money.value,
+    description: description.value,
+    splits: splits.value,
+    campaignId,
   });
 }
 
 /** At most splitsMax, each a positive amount to a distinct account that is neither payer nor payee. */
-function parseSplits(input: CreatePaymentInput, amountMax: bigint): Result<Array<{ accountId: string; amount: bigint }>, InputError> {
+function parseSplits(
+  input: CreatePaymentInput,
+  amountMax: bigint,
+): Result<Array<{ accountId: string; amount: bigint }>, InputError> {
   const given = input.splits ?? [];
   if (given.length > splitsMax) return err(invalidInput('splits', `a payment takes at most ${splitsMax} splits`));
   const seen = new Set<string>([input.payerAccountId, input.payeeAccountId]);
   const splits: Array<{ accountId: string; amount: bigint }> = [];
   for (const [i, split] of given.entries()) {
-    if (!parseId('account', split.accountId)) return err(invalidInput(`splits.${i}.accountId`, `"${split.accountId}" is not an account id`));
-    if (split.accountId === input.payerAccountId) return err(invalidInput(`splits.${i}.accountId`, 'a split cannot pay the payer'));
-    if (seen.has(split.accountId)) return err(invalidInput(`splits.${i}.accountId`, `account ${split.accountId} is named twice (the payee receives the rest without a split)`));
+    if (!parseId('account', split.accountId))
+      return err(invalidInput(`splits.${i}.accountId`, `"${split.accountId}" is not an account id`));
+    if (split.accountId === input.payerAccountId)
+      return err(invalidInput(`splits.${i}.accountId`, 'a split cannot pay the payer'));
+    if (seen.has(split.accountId))
+      return err(
+        invalidInput(
+          `splits.${i}.accountId`,
+          `account ${split.accountId} is named twice (the payee receives the rest without a split)`,
+        ),
+      );
     seen.add(split.accountId);
     const amount = parsePositiveAmount(split.amount, amountMax);
     if (!amount.ok) return err(invalidInput(`splits.${i}.amount`, describeMoneyError(amount.error)));
@@ -192,11 +233,14 @@ function parseSplits(input: CreatePaymentInput, amountMax: bigint): Result<Array
 export function parseCreateCampaign(input: CreateCampaignInput, amountMax: bigint): Result<ParsedCampaign, InputError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
-  if (!parseId('account', input.fundingAccountId)) return err(invalidInput('fundingAccountId', `"${input.fundingAccountId}" is not an account id`));
+  if (!parseId('account', input.fundingAccountId))
+    return err(invalidInput('fundingAccountId', `"${input.fundingAccountId}" is not an account id`));
   const bps = input.percentOffBps ?? null;
   const off = input.amountOff ?? null;
-  if ((bps === null) === (off === null)) return err(invalidInput('percentOffBps', 'give exactly one of percentOffBps and amountOff'));
-  if (bps !== null && (!Number.isInteger(bps) || bps < 1 || bps > 10_000)) return err(invalidInput('percentOffBps', 'percentOffBps must be a whole number from 1 to 10000'));
+  if ((bps === null) === (off === null))
+    return err(invalidInput('percentOffBps', 'give exactly one of percentOffBps and amountOff'));
+  if (bps !== null && (!Number.isInteger(bps) || bps < 1 || bps > 10_000))
+    return err(invalidInput('percentOffBps', 'percentOffBps must be a whole number from 1 to 10000'));
   const amountOff = off === null ? ok(null) : parsePositiveAmount(off, amountMax);
   if (!amountOff.ok) return err(invalidInput('amountOff', describeMoneyError(amountOff.error)));
   const cap = input.maxDiscountPerPayment ?? null;
@@ -204,36 +248,57 @@ export function parseCreateCampaign(input: CreateCampaignInput, amountMax: bigin
   if (!maxDiscount.ok) return err(invalidInput('maxDiscountPerPayment', describeMoneyError(maxDiscount.error)));
   const payees = input.payeeAccountIds ?? null;
   if (payees !== null) {
-    if (payees.length === 0 || payees.length > campaignPayeesMax) return err(invalidInput('payeeAccountIds', `name 1 to ${campaignPayeesMax} payees, or none for any payee`));
+    if (payees.length === 0 || payees.length > campaignPayeesMax)
+      return err(invalidInput('payeeAccountIds', `name 1 to ${campaignPayeesMax} payees, or none for any payee`));
     const bad = payees.find((id) => !parseId('account', id));
     if (bad !== undefined) return err(invalidInput('payeeAccountIds', `"${bad}" is not an account id`));
   }
   const endsAt = input.endsAt === null || input.endsAt === undefined ? null : new Date(input.endsAt);
-  if (endsAt !== null && Number.isNaN(endsAt.getTime())) return err(invalidInput('endsAt', 'endsAt must be an instant'));
+  if (endsAt !== null && Number.isNaN(endsAt.getTime()))
+    return err(invalidInput('endsAt', 'endsAt must be an instant'));
   return ok({
-    idempotencyKey: input.idempotencyKey, fundingAccountId: input.fundingAccountId, payeeAccountIds: payees === null ? null : [...new Set(payees)],
-    percentOffBps: bps, amountOff: amountOff.value, maxDiscountPerPayment: maxDiscount.value, endsAt,
+    idempotencyKey: input.idempotencyKey,
+    fundingAccountId: input.fundingAccountId,
+    payeeAccountIds: payees === null ? null : [...new Set(payees)],
+    percentOffBps: bps,
+    amountOff: amountOff.value,
+    maxDiscountPerPayment: maxDiscount.value,
+    endsAt,
   });
 }
 
 export function parseRefundPayment(input: RefundPaymentInput, amountMax: bigint): Result<ParsedRefund, InputError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
-  if (!parseId('payment', input.paymentId)) return err(invalidInput('paymentId', `"${input.paymentId}" is not a payment id`));
+  if (!parseId('payment', input.paymentId))
+    return err(invalidInput('paymentId', `"${input.paymentId}" is not a payment id`));
   const amount = parsePositiveAmount(input.amount, amountMax);
   if (!amount.ok) return err(invalidInput('amount', describeMoneyError(amount.error)));
   const reason = checkText('reason', input.reason, descriptionLengthMax);
   if (!reason.ok) return reason;
-  return ok({ idempotencyKey: input.idempotencyKey, paymentId: input.paymentId, amount: amount.value, reason: reason.value });
+  return ok({
+    idempotencyKey: input.idempotencyKey,
+    paymentId: input.paymentId,
+    amount: amount.value,
+    reason: reason.value,
+  });
 }
 
 /** A hold is checked as a payment is, and its lifetime must lie within 1 s..holdTtlSecondsMax. */
-export function parseCreateHold(input: CreateHoldInput, amountMax: bigint): Result<ParsedHold, InputError | MoneyErrorOf<'SameAccount'>> {
+export function parseCreateHold(
+  input: CreateHoldInput,
+  amountMax: bigint,
+): Result<ParsedHold, InputError | MoneyErrorOf<'SameAccount'>> {
   const payment = parseCreatePayment(input, amountMax);
   if (!payment.ok) return payment;
   const ttl = input.expiresInSeconds ?? null;
   if (ttl !== null && (!Number.isInteger(ttl) || ttl < 1 || ttl > holdTtlSecondsMax)) {
-    return err(invalidInput('expiresInSeconds', `expiresInSeconds must be a whole number of seconds from 1 to ${holdTtlSecondsMax} (30 days)`));
+    return err(
+      invalidInput(
+        'expiresInSeconds',
+        `expiresInSeconds must be a whole number of seconds from 1 to ${holdTtlSecondsMax} (30 days)`,
+      ),
+    );
   }
   return ok({ ...payment.value, expiresInSeconds: ttl });
 }
@@ -242,7 +307,8 @@ export function parseCaptureHold(input: CaptureHoldInput, amountMax: bigint): Re
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('hold', input.holdId)) return err(invalidInput('holdId', `"${input.holdId}" is not a hold id`));
-  if (input.amount === null || input.amount === undefined) return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId, amount: null });
+  if (input.amount === null || input.amount === undefined)
+    return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId, amount: null });
   const amount = parsePositiveAmount(input.amount, amountMax);
   if (!amount.ok) return err(invalidInput('amount', describeMoneyError(amount.error)));
   return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId, amount: amount.value });
@@ -257,12 +323,19 @@ export function parseVoidHold(input: VoidHoldInput): Result<ParsedVoid, InputErr
 
 function checkKey(key: string): InputError | null {
   if (key.length === 0 || key.length > idempotencyKeyLengthMax || !idempotencyKeyPattern.test(key)) {
-    return invalidInput('idempotencyKey', `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces`);
+    return invalidInput(
+      'idempotencyKey',
+      `idempotencyKey must be 1-${idempotencyKeyLengthMax} printable ASCII characters without spaces`,
+    );
   }
   return null;
 }
 
-function parseMoney(amount: string, currency: string, amountMax: bigint): Result<{ amount: bigint; currency: Currency }, InputError> {
+function parseMoney(
+  amount: string,
+  currency: string,
+  amountMax: bigint,
+): Result<{ amount: bigint; currency: Currency }, InputError> {
   const parsedAmount = parsePositiveAmount(amount, amountMax);
   if (!parsedAmount.ok) return err(invalidInput('amount', describeMoneyError(parsedAmount.error)));
   const parsedCurrency = parseCurrency(currency);
@@ -270,7 +343,11 @@ function parseMoney(amount: string, currency: string, amountMax: bigint): Result
   return ok({ amount: parsedAmount.value, currency: parsedCurrency.value });
 }
 
-function checkText(field: string, value: string | null | undefined, lengthMax: number): Result<string | null, InputError> {
+function checkText(
+  field: string,
+  value: string | null | undefined,
+  lengthMax: number,
+): Result<string | null, InputError> {
   if (value === null || value === undefined || value === '') return ok(null);
   if (value.length > lengthMax || !textPattern.test(value)) {
     return err(invalidInput(field, `${field} must be at most ${lengthMax} characters without control characters`));

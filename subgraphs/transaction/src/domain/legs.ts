@@ -13,34 +13,101 @@ export interface Movement {
 }
 
 function transfer(
-  kind: string, refId: string, dedupeKey: string, postingId: string, currency: string,
+  kind: string,
+  refId: string,
+  dedupeKey: string,
+  postingId: string,
+  currency: string,
   from: { accountId: string; bucket: 'AVAILABLE' | 'PENDING'; fallback?: 'AVAILABLE' },
   to: { accountId: string; bucket: 'AVAILABLE' | 'PENDING' },
   amount: bigint,
 ): PostingSpec {
-  const debit = { accountId: from.accountId, bucket: from.bucket, amount: -amount, ...(from.fallback ? { fallbackBucket: from.fallback } : {}) };
-  return { id: postingId, kind, refId, dedupeKey, currency, legs: [debit, { accountId: to.accountId, bucket: to.bucket, amount }] };
+  const debit = {
+    accountId: from.accountId,
+    bucket: from.bucket,
+    amount: -amount,
+    ...(from.fallback ? { fallbackBucket: from.fallback } : {}),
+  };
+  return {
+    id: postingId,
+    kind,
+    refId,
+    dedupeKey,
+    currency,
+    legs: [debit, { accountId: to.accountId, bucket: to.bucket, amount }],
+  };
 }
 
 export function depositSpec(m: Movement, postingId: string, reserveId: string, accountId: string): PostingSpec {
-  return transfer('DEPOSIT', m.id, dedupeKeys.firstHalf(m.id), postingId, m.currency, { accountId: reserveId, bucket: 'AVAILABLE' }, { accountId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer(
+    'DEPOSIT',
+    m.id,
+    dedupeKeys.firstHalf(m.id),
+    postingId,
+    m.currency,
+    { accountId: reserveId, bucket: 'AVAILABLE' },
+    { accountId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
 }
 
 export function withdrawalSpec(m: Movement, postingId: string, accountId: string, reserveId: string): PostingSpec {
-  return transfer('WITHDRAWAL', m.id, dedupeKeys.firstHalf(m.id), postingId, m.currency, { accountId, bucket: 'AVAILABLE' }, { accountId: reserveId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer(
+    'WITHDRAWAL',
+    m.id,
+    dedupeKeys.firstHalf(m.id),
+    postingId,
+    m.currency,
+    { accountId, bucket: 'AVAILABLE' },
+    { accountId: reserveId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
 }
 
 /** The payer's side: straight to the payee (same shard), into a merchant stripe's pending, or into clearing. */
-export function paymentDebitSpec(m: Movement, postingId: string, payerId: string, creditId: string, creditBucket: 'AVAILABLE' | 'PENDING'): PostingSpec {
-  return transfer('PAYMENT', m.id, dedupeKeys.firstHalf(m.id), postingId, m.currency, { accountId: payerId, bucket: 'AVAILABLE' }, { accountId: creditId, bucket: creditBucket }, m.amount);
+export function paymentDebitSpec(
+  m: Movement,
+  postingId: string,
+  payerId: string,
+  creditId: string,
+  creditBucket: 'AVAILABLE' | 'PENDING',
+): PostingSpec {
+  return transfer(
+    'PAYMENT',
+    m.id,
+    dedupeKeys.firstHalf(m.id),
+    postingId,
+    m.currency,
+    { accountId: payerId, bucket: 'AVAILABLE' },
+    { accountId: creditId, bucket: creditBucket },
+    m.amount,
+  );
 }
 
 export function paymentCreditSpec(m: Movement, postingId: string, clearingId: string, payeeId: string): PostingSpec {
-  return transfer('PAYMENT_CREDIT', m.id, dedupeKeys.paymentCredit(m.id), postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payeeId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer(
+    'PAYMENT_CREDIT',
+    m.id,
+    dedupeKeys.paymentCredit(m.id),
+    postingId,
+    m.currency,
+    { accountId: clearingId, bucket: 'AVAILABLE' },
+    { accountId: payeeId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
 }
 
 export function paymentReversalSpec(m: Movement, postingId: string, clearingId: string, payerId: string): PostingSpec {
-  const spec = transfer('PAYMENT_REVERSAL', m.id, dedupeKeys.paymentReversal(m.id), postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
+  const spec = transfer(
+    'PAYMENT_REVERSAL',
+    m.id,
+    dedupeKeys.paymentReversal(m.id),
+    postingId,
+    m.currency,
+    { accountId: clearingId, bucket: 'AVAILABLE' },
+    { accountId: payerId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
   return { ...spec, completion: true };
 }
 
@@ -48,27 +115,67 @@ export function paymentReversalSpec(m: Movement, postingId: string, clearingId: 
  * A refund on the payment's own shard: the credited row gives back (a merchant stripe from
  * pending first, then available when settlement already moved it) and the payer receives.
  */
-export function localRefundSpec(m: Movement, postingId: string, creditId: string, fromPending: boolean, payerId: string): PostingSpec {
+export function localRefundSpec(
+  m: Movement,
+  postingId: string,
+  creditId: string,
+  fromPending: boolean,
+  payerId: string,
+): PostingSpec {
   const from = fromPending
     ? { accountId: creditId, bucket: 'PENDING' as const, fallback: 'AVAILABLE' as const }
     : { accountId: creditId, bucket: 'AVAILABLE' as const };
-  return transfer('REFUND', m.id, dedupeKeys.firstHalf(m.id), postingId, m.currency, from, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer(
+    'REFUND',
+    m.id,
+    dedupeKeys.firstHalf(m.id),
+    postingId,
+    m.currency,
+    from,
+    { accountId: payerId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
 }
 
 export function refundDebitSpec(m: Movement, postingId: string, payeeId: string, clearingId: string): PostingSpec {
-  return transfer('REFUND_DEBIT', m.id, dedupeKeys.refundDebit(m.id), postingId, m.currency, { accountId: payeeId, bucket: 'AVAILABLE' }, { accountId: clearingId, bucket: 'AVAILABLE' }, m.amount);
+  return transfer(
+    'REFUND_DEBIT',
+    m.id,
+    dedupeKeys.refundDebit(m.id),
+    postingId,
+    m.currency,
+    { accountId: payeeId, bucket: 'AVAILABLE' },
+    { accountId: clearingId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
 }
 
 export function refundCreditSpec(m: Movement, postingId: string, clearingId: string, payerId: string): PostingSpec {
-  const spec = transfer('REFUND_CREDIT', m.id, dedupeKeys.refundCredit(m.id), postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: payerId, bucket: 'AVAILABLE' }, m.amount);
+  const spec = transfer(
+    'REFUND_CREDIT',
+    m.id,
+    dedupeKeys.refundCredit(m.id),
+    postingId,
+    m.currency,
+    { accountId: clearingId, bucket: 'AVAILABLE' },
+    { accountId: payerId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
   return { ...spec, completion: true };
 }
 
 /** A hold: the payer's own money moves from available to frozen, on the payer's row alone. */
 export function holdSpec(m: Movement, postingId: string, payerId: string): PostingSpec {
   return {
-    id: postingId, kind: 'HOLD', refId: m.id, dedupeKey: dedupeKeys.hold(m.id), currency: m.currency,
-    legs: [{ accountId: payerId, bucket: 'AVAILABLE', amount: -m.amount }, { accountId: payerId, bucket: 'FROZEN', amount: m.amount }],
+    id: postingId,
+    kind: 'HOLD',
+    refId: m.id,
+    dedupeKey: dedupeKeys.hold(m.id),
+    currency: m.currency,
+    legs: [
+      { accountId: payerId, bucket: 'AVAILABLE', amount: -m.amount },
+      { accountId: payerId, bucket: 'FROZEN', amount: m.amount },
+    ],
   };
 }
 
@@ -78,12 +185,27 @@ export function holdSpec(m: Movement, postingId: string, payerId: string): Posti
  * merchant's stripe here, or clearing) and what was not captured returns to available.
  */
 export function holdCaptureSpec(
-  hold: Movement, payment: Movement, postingId: string, payerId: string, creditId: string, creditBucket: 'AVAILABLE' | 'PENDING',
+  hold: Movement,
+  payment: Movement,
+  postingId: string,
+  payerId: string,
+  creditId: string,
+  creditBucket: 'AVAILABLE' | 'PENDING',
 ): PostingSpec {
   const rest = hold.amount - payment.amount;
-  const legs: Leg[] = [{ accountId: payerId, bucket: 'FROZEN', amount: -hold.amount }, { accountId: creditId, bucket: creditBucket, amount: payment.amount }];
+  const legs: Leg[] = [
+    { accountId: payerId, bucket: 'FROZEN', amount: -hold.amount },
+    { accountId: creditId, bucket: creditBucket, amount: payment.amount },
+  ];
   if (rest > 0n) legs.push({ accountId: payerId, bucket: 'AVAILABLE', amount: rest });
-  return { id: postingId, kind: 'HOLD_CAPTURE', refId: payment.id, dedupeKey: dedupeKeys.holdCapture(payment.id), currency: payment.currency, legs };
+  return {
+    id: postingId,
+    kind: 'HOLD_CAPTURE',
+    refId: payment.id,
+    dedupeKey: dedupeKeys.holdCapture(payment.id),
+    currency: payment.currency,
+    legs,
+  };
 }
 
 /**
@@ -92,19 +214,51 @@ export function holdCaptureSpec(
  */
 export function holdReleaseSpec(hold: Movement, postingId: string, payerId: string): PostingSpec {
   return {
-    id: postingId, kind: 'HOLD_RELEASE', refId: hold.id, dedupeKey: dedupeKeys.holdRelease(hold.id), currency: hold.currency, completion: true,
-    legs: [{ accountId: payerId, bucket: 'FROZEN', amount: -hold.amount }, { accountId: payerId, bucket: 'AVAILABLE', amount: hold.amount }],
+    id: postingId,
+    kind: 'HOLD_RELEASE',
+    refId: hold.id,
+    dedupeKey: dedupeKeys.holdRelease(hold.id),
+    currency: hold.currency,
+    completion: true,
+    legs: [
+      { accountId: payerId, bucket: 'FROZEN', amount: -hold.amount },
+      { accountId: payerId, bucket: 'AVAILABLE', amount: hold.amount },
+    ],
   };
 }
 
 /** A sweep's first half, on the stripe's shard: keyed by withdrawal and stripe, so a replay finds it. */
-export function sweepDebitSpec(m: Movement, postingId: string, withdrawalId: string, stripeId: string, clearingId: string): PostingSpec {
-  return transfer('SWEEP', m.id, dedupeKeys.sweepDebit(withdrawalId, stripeId), postingId, m.currency, { accountId: stripeId, bucket: 'AVAILABLE' }, { accountId: clearingId, bucket: 'AVAILABLE' }, m.amount);
+export function sweepDebitSpec(
+  m: Movement,
+  postingId: string,
+  withdrawalId: string,
+  stripeId: string,
+  clearingId: string,
+): PostingSpec {
+  return transfer(
+    'SWEEP',
+    m.id,
+    dedupeKeys.sweepDebit(withdrawalId, stripeId),
+    postingId,
+    m.currency,
+    { accountId: stripeId, bucket: 'AVAILABLE' },
+    { accountId: clearingId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
 }
 
 /** A sweep's second half, on the home shard: a completion, so the money never stays in clearing. */
 export function sweepCreditSpec(m: Movement, postingId: string, clearingId: string, homeId: string): PostingSpec {
-  const spec = transfer('SWEEP_CREDIT', m.id, dedupeKeys.sweepCredit(m.id), postingId, m.currency, { accountId: clearingId, bucket: 'AVAILABLE' }, { accountId: homeId, bucket: 'AVAILABLE' }, m.amount);
+  const spec = transfer(
+    'SWEEP_CREDIT',
+    m.id,
+    dedupeKeys.sweepCredit(m.id),
+    postingId,
+    m.currency,
+    { accountId: clearingId, bucket: 'AVAILABLE' },
+    { accountId: homeId, bucket: 'AVAILABLE' },
+    m.amount,
+  );
   return { ...spec, completion: true };
 }
 
@@ -128,15 +282,25 @@ export interface LegEffect {
   amount: bigint;
 }
 
-
 function legsOf(effects: readonly LegEffect[]): Leg[] {
-  return effects.filter((e) => e.amount !== 0n).map((e) => ({
-    accountId: e.accountId, bucket: e.bucket, amount: e.amount, ...(e.fallback && e.amount < 0n ? { fallbackBucket: e.fallback } : {}),
-  }));
+  return effects
+    .filter((e) => e.amount !== 0n)
+    .map((e) => ({
+      accountId: e.accountId,
+      bucket: e.bucket,
+      amount: e.amount,
+      ...(e.fallback && e.amount < 0n ? { fallbackBucket: e.fallback } : {}),
+    }));
 }
 
 /** The home posting: the legs on this shard and the shard's clearing for the rest; null when nothing moves here. */
-export function homeLegsSpec(kind: 'PAYMENT' | 'REFUND', m: Pick<Movement, 'id' | 'currency'>, postingId: string, effects: readonly LegEffect[], clearingId: string): PostingSpec | null {
+export function homeLegsSpec(
+  kind: 'PAYMENT' | 'REFUND',
+  m: Pick<Movement, 'id' | 'currency'>,
+  postingId: string,
+  effects: readonly LegEffect[],
+  clearingId: string,
+): PostingSpec | null {
   const legs = legsOf(effects);
   if (legs.length === 0) return null;
   const rest = -legs.reduce((sum, l) => sum + l.amount, 0n);
@@ -145,16 +309,34 @@ export function homeLegsSpec(kind: 'PAYMENT' | 'REFUND', m: Pick<Movement, 'id' 
 }
 
 /** One leg on another shard, against that shard's clearing. */
-export function remoteLegSpec(kind: 'PAYMENT_LEG' | 'REFUND_LEG', m: Pick<Movement, 'id' | 'currency'>, postingId: string, effect: LegEffect, clearingId: string): PostingSpec {
+export function remoteLegSpec(
+  kind: 'PAYMENT_LEG' | 'REFUND_LEG',
+  m: Pick<Movement, 'id' | 'currency'>,
+  postingId: string,
+  effect: LegEffect,
+  clearingId: string,
+): PostingSpec {
   const legs = legsOf([effect]);
   legs.push({ accountId: clearingId, bucket: 'AVAILABLE', amount: -effect.amount });
-  return { id: postingId, kind, refId: m.id, dedupeKey: dedupeKeys.legPosting(m.id, effect.index), currency: m.currency, legs };
+  return {
+    id: postingId,
+    kind,
+    refId: m.id,
+    dedupeKey: dedupeKeys.legPosting(m.id, effect.index),
+    currency: m.currency,
+    legs,
+  };
 }
 
 /** Undoes a posting of legs: a completion, as the money is on its way back to where it came from. */
 export function reversalOf(spec: PostingSpec, kind: string, dedupeKey: string, postingId: string): PostingSpec {
   return {
-    id: postingId, kind, refId: spec.refId, dedupeKey, currency: spec.currency, completion: true,
+    id: postingId,
+    kind,
+    refId: spec.refId,
+    dedupeKey,
+    currency: spec.currency,
+    completion: true,
     legs: spec.legs.map((l) => ({ accountId: l.accountId, bucket: l.fallbackBucket ?? l.bucket, amount: -l.amount })),
   };
 }

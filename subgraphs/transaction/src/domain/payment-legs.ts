@@ -15,7 +15,10 @@ export interface PaymentLeg {
   accountId: string;
   amount: bigint;
   currency: string;
-  /** What a PAYER leg pays from: available, unless the plan is a hold's capture (payment-plan.ts planCapture), which pays what the hold froze. */
+  /**
+   * What a PAYER leg pays from: available, unless the plan is a hold's capture (payment-plan.ts planCapture), which
+   * pays what the hold froze.
+   */
   from?: 'FROZEN';
 }
 
@@ -39,9 +42,23 @@ export function planLegs(r: LegRequest): Result<PaymentLeg[], MoneyErrorOf<'Spli
   const discount = r.discount && r.discount.amount > 0n ? r.discount : null;
   const legs: Array<Omit<PaymentLeg, 'index'>> = [
     { role: 'PAYER', accountId: r.payerAccountId, amount: r.amount - (discount?.amount ?? 0n), currency: r.currency },
-    ...(discount ? [{ role: 'CAMPAIGN' as const, accountId: discount.fundingAccountId, amount: discount.amount, currency: r.currency }] : []),
+    ...(discount
+      ? [
+          {
+            role: 'CAMPAIGN' as const,
+            accountId: discount.fundingAccountId,
+            amount: discount.amount,
+            currency: r.currency,
+          },
+        ]
+      : []),
     { role: 'PAYEE', accountId: r.payeeAccountId, amount: r.amount - splitsTotal, currency: r.currency },
-    ...r.splits.map((s) => ({ role: 'SPLIT' as const, accountId: s.accountId, amount: s.amount, currency: r.currency })),
+    ...r.splits.map((s) => ({
+      role: 'SPLIT' as const,
+      accountId: s.accountId,
+      amount: s.amount,
+      currency: r.currency,
+    })),
   ];
   return ok(legs.map((leg, index) => ({ ...leg, index })));
 }
@@ -73,10 +90,17 @@ export function refundLegChanges(
   paymentAmount: bigint,
   refundedAfter: bigint,
 ): bigint[] {
-  const targets = legs.map((leg) => (leg.role === 'PAYER' || leg.role === 'PAYEE' ? 0n : legShareReturned(leg.role, leg.amount, paymentAmount, refundedAfter)));
+  const targets = legs.map((leg) =>
+    leg.role === 'PAYER' || leg.role === 'PAYEE'
+      ? 0n
+      : legShareReturned(leg.role, leg.amount, paymentAmount, refundedAfter),
+  );
   for (const remainderRole of ['PAYER', 'PAYEE'] as const) {
     const side = isPaying(remainderRole);
-    const others = legs.reduce((sum, leg, i) => (isPaying(leg.role) === side && leg.role !== remainderRole ? sum + targets[i]! : sum), 0n);
+    const others = legs.reduce(
+      (sum, leg, i) => (isPaying(leg.role) === side && leg.role !== remainderRole ? sum + targets[i]! : sum),
+      0n,
+    );
     legs.forEach((leg, i) => {
       if (leg.role === remainderRole) targets[i] = refundedAfter - others;
     });
@@ -91,8 +115,16 @@ export function refundLegChanges(
   return legs.map((leg, i) => targets[i]! - leg.refunded);
 }
 
-/** A non-remainder leg's cumulative share after refunds totalling R: a SPLIT's rounds down (up when the PAYEE would pass its leg, see refundLegChanges), a CAMPAIGN's up. */
-export function legShareReturned(role: 'CAMPAIGN' | 'SPLIT', leg: bigint, paymentAmount: bigint, refundedAfter: bigint): bigint {
+/**
+ * A non-remainder leg's cumulative share after refunds totalling R: a SPLIT's rounds down (up when the PAYEE would pass
+ * its leg, see refundLegChanges), a CAMPAIGN's up.
+ */
+export function legShareReturned(
+  role: 'CAMPAIGN' | 'SPLIT',
+  leg: bigint,
+  paymentAmount: bigint,
+  refundedAfter: bigint,
+): bigint {
   const exact = refundedAfter * leg;
   return role === 'CAMPAIGN' ? (exact + paymentAmount - 1n) / paymentAmount : exact / paymentAmount;
 }
@@ -120,7 +152,9 @@ export interface ReceivingShare {
 
 /** The receiving legs of planned legs, each with its account's owner (`ownerOf` knows every receiver). */
 export function receivingShares(legs: readonly PaymentLeg[], ownerOf: (accountId: string) => string): ReceivingShare[] {
-  return legs.filter((l) => !isPaying(l.role)).map((l) => ({ accountId: l.accountId, ownerId: ownerOf(l.accountId), amount: l.amount }));
+  return legs
+    .filter((l) => !isPaying(l.role))
+    .map((l) => ({ accountId: l.accountId, ownerId: ownerOf(l.accountId), amount: l.amount }));
 }
 
 /**
@@ -136,16 +170,26 @@ export function receivingShares(legs: readonly PaymentLeg[], ownerOf: (accountId
  *   min(amountOff, share), then at most maxDiscountPerPayment.
  */
 export function campaignDiscount(
-  c: CampaignTerms, payment: { payerOwnerId: string; currency: string; receiving: readonly ReceivingShare[] }, now: Date,
+  c: CampaignTerms,
+  payment: { payerOwnerId: string; currency: string; receiving: readonly ReceivingShare[] },
+  now: Date,
 ): Result<bigint, MoneyErrorOf<'CampaignNotApplicable'>> {
-  const refuse = (reason: string) => err({ kind: 'CampaignNotApplicable' as const, campaignId: c.id, reason: `campaign ${c.id} ${reason}` });
+  const refuse = (reason: string) =>
+    err({ kind: 'CampaignNotApplicable' as const, campaignId: c.id, reason: `campaign ${c.id} ${reason}` });
   if (campaignEnded(c, now)) return refuse(`ended at ${c.endsAt!.toISOString()}`);
   if (c.currency !== payment.currency) return refuse(`pays in ${c.currency}, the payment is in ${payment.currency}`);
   const own = payment.receiving.find((r) => r.ownerId === payment.payerOwnerId);
   if (own) return refuse(`does not pay for money the payer's owner receives (account ${own.accountId})`);
-  const eligible = payment.receiving.filter((r) => c.payeeAccountIds === null || c.payeeAccountIds.includes(r.accountId));
+  const eligible = payment.receiving.filter(
+    (r) => c.payeeAccountIds === null || c.payeeAccountIds.includes(r.accountId),
+  );
   const share = eligible.reduce((sum, r) => sum + r.amount, 0n);
-  if (share === 0n) return refuse('applies to none of what this payment\'s payee and splits receive');
-  const raw = c.percentOffBps !== null ? (share * BigInt(c.percentOffBps)) / 10_000n : c.amountOff! < share ? c.amountOff! : share;
+  if (share === 0n) return refuse("applies to none of what this payment's payee and splits receive");
+  const raw =
+    c.percentOffBps !== null
+      ? (share * BigInt(c.percentOffBps)) / 10_000n
+      : c.amountOff! < share
+        ? c.amountOff!
+        : share;
   return ok(c.maxDiscountPerPayment !== null && c.maxDiscountPerPayment < raw ? c.maxDiscountPerPayment : raw);
 }

@@ -42,7 +42,10 @@ export interface CampaignFacts {
   fundingAccountId: string;
 }
 
-/** What a plan is decided from: the accounts read (clients' only), the campaign and quote named, the caller and the time. */
+/**
+ * What a plan is decided from: the accounts read (clients' only), the campaign and quote named, the caller and the
+ * time.
+ */
 export interface PaymentFacts {
   accounts: ReadonlyMap<string, Account>;
   campaign: CampaignFacts | null;
@@ -62,13 +65,29 @@ export interface PaymentPlan {
 }
 
 /** The shape a request asks for, refusing what no shape carries: an FX quote with splits or a campaign. */
-export function shapeOf(request: ParsedPayment, fxQuoteId: string | null | undefined): Result<PaymentShape, CreatePaymentError> {
-  if (fxQuoteId === null || fxQuoteId === undefined) return ok(hasExtraLegs(request) ? { kind: 'LEGS' } : { kind: 'TWO_LEGS' });
+export function shapeOf(
+  request: ParsedPayment,
+  fxQuoteId: string | null | undefined,
+): Result<PaymentShape, CreatePaymentError> {
+  if (fxQuoteId === null || fxQuoteId === undefined)
+    return ok(hasExtraLegs(request) ? { kind: 'LEGS' } : { kind: 'TWO_LEGS' });
   if (!parseId('fxQuote', fxQuoteId)) return err(invalidInput('fxQuoteId', `"${fxQuoteId}" is not a quote id`));
   // An FX payment is the two-leg case: a quote prices one payee's buy side, so which currency a
   // split or a discount would be in, and who would bear its exchange, is not defined.
-  if (request.splits.length > 0) return err(invalidInput('splits', 'a payment with an fxQuoteId takes no splits: an FX payment has one payer and one payee leg'));
-  if (request.campaignId !== null) return err(invalidInput('campaignId', 'a payment with an fxQuoteId takes no campaign: an FX payment has one payer and one payee leg'));
+  if (request.splits.length > 0)
+    return err(
+      invalidInput(
+        'splits',
+        'a payment with an fxQuoteId takes no splits: an FX payment has one payer and one payee leg',
+      ),
+    );
+  if (request.campaignId !== null)
+    return err(
+      invalidInput(
+        'campaignId',
+        'a payment with an fxQuoteId takes no campaign: an FX payment has one payer and one payee leg',
+      ),
+    );
   return ok({ kind: 'FX', quoteId: fxQuoteId });
 }
 
@@ -78,9 +97,20 @@ export function shapeOf(request: ParsedPayment, fxQuoteId: string | null | undef
  * so that keys claimed before still recognise their replays.
  */
 export function paymentKeyContent(request: ParsedPayment, shape: PaymentShape): Record<string, string | bigint | null> {
-  const content = { payer: request.payerAccountId, payee: request.payeeAccountId, amount: request.amount, currency: request.currency, description: request.description };
+  const content = {
+    payer: request.payerAccountId,
+    payee: request.payeeAccountId,
+    amount: request.amount,
+    currency: request.currency,
+    description: request.description,
+  };
   if (shape.kind === 'FX') return { ...content, fxQuoteId: shape.quoteId };
-  if (shape.kind === 'LEGS') return { ...content, splits: request.splits.map((s) => `${s.accountId}:${s.amount}`).join(','), campaign: request.campaignId };
+  if (shape.kind === 'LEGS')
+    return {
+      ...content,
+      splits: request.splits.map((s) => `${s.accountId}:${s.amount}`).join(','),
+      campaign: request.campaignId,
+    };
   return content;
 }
 
@@ -89,13 +119,23 @@ export function paymentKeyContent(request: ParsedPayment, shape: PaymentShape): 
  * currency; a quote the caller's and matching the payment; a campaign applicable. The payer's
  * account is checked by the service first, with the caller's right to pay from it.
  */
-export function planPayment(request: ParsedPayment, shape: PaymentShape, payer: Account, facts: PaymentFacts): Result<PaymentPlan, CreatePaymentError> {
+export function planPayment(
+  request: ParsedPayment,
+  shape: PaymentShape,
+  payer: Account,
+  facts: PaymentFacts,
+): Result<PaymentPlan, CreatePaymentError> {
   for (const id of [request.payeeAccountId, ...request.splits.map((s) => s.accountId)]) {
     const receiver = facts.accounts.get(id);
     if (!receiver) return err({ kind: 'AccountNotFound', accountId: id });
     if (receiver.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: id, status: receiver.status });
     if (shape.kind !== 'FX' && receiver.currency !== request.currency) {
-      return err({ kind: 'CurrencyMismatch', accountId: id, accountCurrency: receiver.currency, requestCurrency: request.currency });
+      return err({
+        kind: 'CurrencyMismatch',
+        accountId: id,
+        accountCurrency: receiver.currency,
+        requestCurrency: request.currency,
+      });
     }
   }
   const payee = facts.accounts.get(request.payeeAccountId)!;
@@ -104,39 +144,73 @@ export function planPayment(request: ParsedPayment, shape: PaymentShape, payer: 
     const refused = quoteRefusal(request, shape.quoteId, facts.quote, facts.callerId, payer, payee);
     if (refused) return err(refused);
     const quote = facts.quote!;
-    return ok({ ...base, legs: [
-      { index: 0, role: 'PAYER', accountId: payer.id, amount: quote.sellAmount, currency: quote.sellCurrency },
-      { index: 1, role: 'PAYEE', accountId: payee.id, amount: quote.buyAmount, currency: quote.buyCurrency },
-    ] });
+    return ok({
+      ...base,
+      legs: [
+        { index: 0, role: 'PAYER', accountId: payer.id, amount: quote.sellAmount, currency: quote.sellCurrency },
+        { index: 1, role: 'PAYEE', accountId: payee.id, amount: quote.buyAmount, currency: quote.buyCurrency },
+      ],
+    });
   }
   const undiscounted = planLegs({ ...request, discount: null });
   if (!undiscounted.ok) return undiscounted;
   if (!facts.campaign) return ok({ ...base, legs: undiscounted.value });
   const discount = campaignDiscountOf(facts.campaign, request, payer, undiscounted.value, facts);
   if (!discount.ok) return discount;
-  const legs = planLegs({ ...request, discount: { fundingAccountId: facts.campaign.fundingAccountId, amount: discount.value } });
+  const legs = planLegs({
+    ...request,
+    discount: { fundingAccountId: facts.campaign.fundingAccountId, amount: discount.value },
+  });
   if (!legs.ok) return legs;
   return ok({ ...base, legs: legs.value, campaignId: facts.campaign.terms.id });
 }
 
-/** The receivers' owners were read with the accounts: the campaign's rule (payment-legs.ts campaignDiscount) costs no read. */
+/**
+ * The receivers' owners were read with the accounts: the campaign's rule (payment-legs.ts campaignDiscount) costs no
+ * read.
+ */
 function campaignDiscountOf(
-  campaign: CampaignFacts, request: ParsedPayment, payer: Account, legs: readonly PaymentLeg[], facts: PaymentFacts,
+  campaign: CampaignFacts,
+  request: ParsedPayment,
+  payer: Account,
+  legs: readonly PaymentLeg[],
+  facts: PaymentFacts,
 ): Result<bigint, MoneyErrorOf<'CampaignNotApplicable'>> {
   const receiving = receivingShares(legs, (id) => facts.accounts.get(id)!.ownerId);
-  return campaignDiscount(campaign.terms, { payerOwnerId: payer.ownerId, currency: request.currency, receiving }, facts.now);
+  return campaignDiscount(
+    campaign.terms,
+    { payerOwnerId: payer.ownerId, currency: request.currency, receiving },
+    facts.now,
+  );
 }
 
 /** The quote's own refusals against this payment: its maker, its currencies and its sell amount. */
 function quoteRefusal(
-  request: ParsedPayment, quoteId: string, quote: QuoteTerms | undefined, callerId: string, payer: Account, payee: Account,
+  request: ParsedPayment,
+  quoteId: string,
+  quote: QuoteTerms | undefined,
+  callerId: string,
+  payer: Account,
+  payee: Account,
 ): CreatePaymentError | null {
   if (!quote || quote.createdBy !== callerId) return invalidInput('fxQuoteId', `no quote ${quoteId} of yours`);
-  const mismatch = (field: string, message: string): CreatePaymentError => ({ kind: 'FxQuoteMismatch', quoteId, field, message });
-  if (request.currency !== quote.sellCurrency) return mismatch('currency', `the payment is in ${request.currency}; quote ${quoteId} sells ${quote.sellCurrency}`);
-  if (request.amount !== quote.sellAmount) return mismatch('amount', `the payment is ${request.amount}; quote ${quoteId} sells ${quote.sellAmount}`);
-  if (payer.currency !== quote.sellCurrency) return mismatch('payerAccountId', `the payer holds ${payer.currency}; quote ${quoteId} sells ${quote.sellCurrency}`);
-  if (payee.currency !== quote.buyCurrency) return mismatch('payeeAccountId', `the payee holds ${payee.currency}; quote ${quoteId} buys ${quote.buyCurrency}`);
+  const mismatch = (field: string, message: string): CreatePaymentError => ({
+    kind: 'FxQuoteMismatch',
+    quoteId,
+    field,
+    message,
+  });
+  if (request.currency !== quote.sellCurrency)
+    return mismatch('currency', `the payment is in ${request.currency}; quote ${quoteId} sells ${quote.sellCurrency}`);
+  if (request.amount !== quote.sellAmount)
+    return mismatch('amount', `the payment is ${request.amount}; quote ${quoteId} sells ${quote.sellAmount}`);
+  if (payer.currency !== quote.sellCurrency)
+    return mismatch(
+      'payerAccountId',
+      `the payer holds ${payer.currency}; quote ${quoteId} sells ${quote.sellCurrency}`,
+    );
+  if (payee.currency !== quote.buyCurrency)
+    return mismatch('payeeAccountId', `the payee holds ${payee.currency}; quote ${quoteId} buys ${quote.buyCurrency}`);
   return null;
 }
 
@@ -156,22 +230,41 @@ export interface HeldFacts {
  * Nothing to refuse here: the hold was checked when it was made, the payee by the ledger under
  * the posting's locks, and whether the hold may still end under its own lock (services/hold.ts).
  */
-export function planCapture(hold: HeldFacts, captured: bigint, payer: Account, payee: Account, idempotencyKey: string): PaymentPlan {
+export function planCapture(
+  hold: HeldFacts,
+  captured: bigint,
+  payer: Account,
+  payee: Account,
+  idempotencyKey: string,
+): PaymentPlan {
   // The hold's currency was parsed when the hold was made (domain/inputs.ts parseCreateHold, as a payment's).
   const currency = hold.currency as Currency;
   const request: ParsedPayment = {
-    idempotencyKey, payerAccountId: hold.payerAccountId, payeeAccountId: hold.payeeAccountId,
-    amount: captured, currency, description: hold.description, splits: [], campaignId: null,
+    idempotencyKey,
+    payerAccountId: hold.payerAccountId,
+    payeeAccountId: hold.payeeAccountId,
+    amount: captured,
+    currency,
+    description: hold.description,
+    splits: [],
+    campaignId: null,
   };
   return {
-    request, shape: { kind: 'CAPTURE', holdId: hold.id, held: hold.amount }, payer, payee, campaignId: null, legs: [
+    request,
+    shape: { kind: 'CAPTURE', holdId: hold.id, held: hold.amount },
+    payer,
+    payee,
+    campaignId: null,
+    legs: [
       { index: 0, role: 'PAYER', accountId: payer.id, amount: captured, currency, from: 'FROZEN' },
       { index: 1, role: 'PAYEE', accountId: payee.id, amount: captured, currency },
     ],
   };
 }
 
-/** Where the payer's shard credits a two-leg plan: the payee there, a merchant's stripe there (pending), or clearing. */
+/**
+ * Where the payer's shard credits a two-leg plan: the payee there, a merchant's stripe there (pending), or clearing.
+ */
 export interface DebitCredit {
   accountId: string;
   bucket: 'AVAILABLE' | 'PENDING';
@@ -180,7 +273,12 @@ export interface DebitCredit {
 /** What an FX plan's exchange moves through: the FX position accounts of the payer's shard. */
 export function fxSidesOf(plan: Pick<PaymentPlan, 'legs'>): FxSides {
   const [payer, payee] = plan.legs;
-  return { sellAmount: payer!.amount, sellCurrency: payer!.currency, buyAmount: payee!.amount, buyCurrency: payee!.currency };
+  return {
+    sellAmount: payer!.amount,
+    sellCurrency: payer!.currency,
+    buyAmount: payee!.amount,
+    buyCurrency: payee!.currency,
+  };
 }
 
 /**
@@ -189,13 +287,27 @@ export function fxSidesOf(plan: Pick<PaymentPlan, 'legs'>): FxSides {
  * their own currency, the positions taking the other side (domain/fx-legs.ts); a capture's
  * PAYER leg from frozen, the whole hold leaving it (posting kind HOLD_CAPTURE, as it always was).
  */
-export function twoLegDebitSpec(plan: PaymentPlan, paymentId: string, postingId: string, credit: DebitCredit, positions: FxPositions | null): PostingSpec {
+export function twoLegDebitSpec(
+  plan: PaymentPlan,
+  paymentId: string,
+  postingId: string,
+  credit: DebitCredit,
+  positions: FxPositions | null,
+): PostingSpec {
   const { shape } = plan;
-  if (shape.kind === 'FX') return fxPaymentDebitSpec(paymentId, postingId, plan.payer.id, credit, fxSidesOf(plan), positions!);
+  if (shape.kind === 'FX')
+    return fxPaymentDebitSpec(paymentId, postingId, plan.payer.id, credit, fxSidesOf(plan), positions!);
   if (shape.kind === 'CAPTURE') {
     const paying = plan.legs[0]!;
     const hold = { id: shape.holdId, currency: paying.currency, amount: shape.held };
-    return holdCaptureSpec(hold, { id: paymentId, currency: paying.currency, amount: paying.amount }, postingId, plan.payer.id, credit.accountId, credit.bucket);
+    return holdCaptureSpec(
+      hold,
+      { id: paymentId, currency: paying.currency, amount: paying.amount },
+      postingId,
+      plan.payer.id,
+      credit.accountId,
+      credit.bucket,
+    );
   }
   const movement = { id: paymentId, currency: plan.request.currency, amount: plan.request.amount };
   return paymentDebitSpec(movement, postingId, plan.payer.id, credit.accountId, credit.bucket);

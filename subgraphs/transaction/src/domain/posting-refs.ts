@@ -4,9 +4,20 @@
  * any half of a refund; the hold for a hold or its release. Deposits,
  * withdrawals and postings of other subgraphs name nothing here.
  */
-export type PostingRef = { kind: 'payment'; paymentId: string } | { kind: 'refund'; refundId: string } | { kind: 'hold'; holdId: string } | null;
+export type PostingRef =
+  | { kind: 'payment'; paymentId: string }
+  | { kind: 'refund'; refundId: string }
+  | { kind: 'hold'; holdId: string }
+  | null;
 
-const paymentKinds = new Set(['PAYMENT', 'PAYMENT_CREDIT', 'PAYMENT_REVERSAL', 'HOLD_CAPTURE', 'PAYMENT_LEG', 'PAYMENT_LEG_REVERSAL']);
+const paymentKinds = new Set([
+  'PAYMENT',
+  'PAYMENT_CREDIT',
+  'PAYMENT_REVERSAL',
+  'HOLD_CAPTURE',
+  'PAYMENT_LEG',
+  'PAYMENT_LEG_REVERSAL',
+]);
 const refundKinds = new Set(['REFUND', 'REFUND_DEBIT', 'REFUND_CREDIT', 'REFUND_LEG', 'REFUND_LEG_REVERSAL']);
 const holdKinds = new Set(['HOLD', 'HOLD_RELEASE']);
 

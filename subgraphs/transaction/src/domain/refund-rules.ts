@@ -16,8 +16,12 @@ export interface RefundablePayment {
  * refunds in flight too, so concurrent refunds (serialised on the payment row) never add up
  * to more than the payment.
  */
-export function decideRefund(payment: RefundablePayment, amount: bigint): Result<bigint, MoneyErrorOf<'PaymentNotRefundable' | 'RefundExceedsPayment'>> {
-  if (payment.status !== 'SUCCEEDED') return err({ kind: 'PaymentNotRefundable', paymentId: payment.id, status: payment.status });
+export function decideRefund(
+  payment: RefundablePayment,
+  amount: bigint,
+): Result<bigint, MoneyErrorOf<'PaymentNotRefundable' | 'RefundExceedsPayment'>> {
+  if (payment.status !== 'SUCCEEDED')
+    return err({ kind: 'PaymentNotRefundable', paymentId: payment.id, status: payment.status });
   const refundable = payment.amount - payment.refundedAmount;
   if (amount > refundable) return err({ kind: 'RefundExceedsPayment', paymentId: payment.id, refundable });
   return ok(payment.refundedAmount + amount);
@@ -52,7 +56,9 @@ export function refundShares(legs: readonly RefundedLeg[], paymentAmount: bigint
   });
 }
 
-/** What a refund takes back from one merchant stripe: a leg's share, from pending first when its payment is unsettled. */
+/**
+ * What a refund takes back from one merchant stripe: a leg's share, from pending first when its payment is unsettled.
+ */
 export interface StripeGiveBack {
   amount: bigint;
   fromPending: boolean;
@@ -65,7 +71,10 @@ export interface StripeGiveBack {
  * the stripe holds enough. Never more than the give-backs themselves, so a top-up made for it
  * (services/refund-top-up.ts) moves at most the refund's share.
  */
-export function stripeShortfall(giveBacks: readonly StripeGiveBack[], stripe: Pick<Account, 'pending' | 'available'>): bigint {
+export function stripeShortfall(
+  giveBacks: readonly StripeGiveBack[],
+  stripe: Pick<Account, 'pending' | 'available'>,
+): bigint {
   const fromPending = giveBacks.filter((g) => g.fromPending).reduce((s, g) => s + g.amount, 0n);
   const fromAvailable = giveBacks.filter((g) => !g.fromPending).reduce((s, g) => s + g.amount, 0n);
   const pending = stripe.pending > 0n ? stripe.pending : 0n;

@@ -7,7 +7,10 @@ import type { Account } from '@paygraph/shared/ledger/account';
  */
 export type StripeBalance = Pick<Account, 'id' | 'available'>;
 
-export function planSweeps(stripes: readonly StripeBalance[], needed: bigint): Array<{ stripeId: string; amount: bigint }> {
+export function planSweeps(
+  stripes: readonly StripeBalance[],
+  needed: bigint,
+): Array<{ stripeId: string; amount: bigint }> {
   const plan: Array<{ stripeId: string; amount: bigint }> = [];
   let rest = needed;
   for (const stripe of [...stripes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))) {

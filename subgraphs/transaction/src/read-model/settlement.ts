@@ -2,7 +2,14 @@ import { and, eq, gte, inArray, isNotNull, isNull, lte, ne, sql } from 'drizzle-
 import { alias } from 'drizzle-orm/mysql-core';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import { externalTransfers, paymentLegs, payments, refundLegs, refunds, type PaymentRow } from '../db/schema/transactions';
+import {
+  externalTransfers,
+  paymentLegs,
+  payments,
+  refundLegs,
+  refunds,
+  type PaymentRow,
+} from '../db/schema/transactions';
 import { processingSweeps } from '../db/sweeps';
 import { paymentFxByIds, refundFxByIds } from '../db/fx';
 import { buyReturnedAfter } from '../domain/fx';
@@ -98,16 +105,41 @@ export interface ReferencedTransfer {
   currency: string;
 }
 
-const settleablePayment = { id: payments.id, amount: payments.amount, refundedAmount: payments.refundedAmount, currency: payments.currency };
+const settleablePayment = {
+  id: payments.id,
+  amount: payments.amount,
+  refundedAmount: payments.refundedAmount,
+  currency: payments.currency,
+};
 const settleableRefund = { id: refunds.id, amount: refunds.amount, currency: refunds.currency };
-const settleableLeg = { paymentId: paymentLegs.paymentId, legIndex: paymentLegs.legIndex, amount: paymentLegs.amount, refundedAmount: paymentLegs.refundedAmount };
+const settleableLeg = {
+  paymentId: paymentLegs.paymentId,
+  legIndex: paymentLegs.legIndex,
+  amount: paymentLegs.amount,
+  refundedAmount: paymentLegs.refundedAmount,
+};
 const refundShare = { refundId: refundLegs.refundId, legIndex: refundLegs.legIndex, amount: refundLegs.amount };
 
-export async function lockUnsettledPayments(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<SettleablePayment[]> {
-  const rows = await tx.select(settleablePayment).from(payments).where(and(
-    eq(payments.payeeAccountId, merchantId), eq(payments.creditAccountId, stripeId), eq(payments.route, 'MERCHANT_STRIPE'),
-    eq(payments.status, 'SUCCEEDED'), isNull(payments.settlementId), eq(payments.businessDate, businessDate),
-  )).for('update');
+export async function lockUnsettledPayments(
+  tx: Tx,
+  merchantId: string,
+  stripeId: string,
+  businessDate: string,
+): Promise<SettleablePayment[]> {
+  const rows = await tx
+    .select(settleablePayment)
+    .from(payments)
+    .where(
+      and(
+        eq(payments.payeeAccountId, merchantId),
+        eq(payments.creditAccountId, stripeId),
+        eq(payments.route, 'MERCHANT_STRIPE'),
+        eq(payments.status, 'SUCCEEDED'),
+        isNull(payments.settlementId),
+        eq(payments.businessDate, businessDate),
+      ),
+    )
+    .for('update');
   return onPayeeSide(tx, rows);
 }
 
@@ -117,17 +149,36 @@ export async function lockUnsettledPayments(tx: Tx, merchantId: string, stripeId
  * back the cumulative pro-rata share of it (domain/fx.ts), in the merchant's currency.
  */
 async function onPayeeSide<P extends SettleablePayment>(db: Executor, rows: P[]): Promise<P[]> {
-  const fx = new Map((await paymentFxByIds(db, rows.map((r) => r.id))).map((f) => [f.paymentId, f]));
+  const fx = new Map(
+    (
+      await paymentFxByIds(
+        db,
+        rows.map((r) => r.id),
+      )
+    ).map((f) => [f.paymentId, f]),
+  );
   return rows.map((r) => {
     const f = fx.get(r.id);
     if (!f) return r;
-    return { ...r, amount: f.buyAmount, currency: f.buyCurrency, refundedAmount: buyReturnedAfter(r.refundedAmount, f.sellAmount, f.buyAmount) };
+    return {
+      ...r,
+      amount: f.buyAmount,
+      currency: f.buyCurrency,
+      refundedAmount: buyReturnedAfter(r.refundedAmount, f.sellAmount, f.buyAmount),
+    };
   });
 }
 
 /** Refunds as their payee gave them back: an FX payment's refund in the payee's currency (its share of buyAmount). */
 async function refundsOnPayeeSide<R extends SettleableRefund>(db: Executor, rows: R[]): Promise<R[]> {
-  const fx = new Map((await refundFxByIds(db, rows.map((r) => r.id))).map((f) => [f.refundId, f]));
+  const fx = new Map(
+    (
+      await refundFxByIds(
+        db,
+        rows.map((r) => r.id),
+      )
+    ).map((f) => [f.refundId, f]),
+  );
   return rows.map((r) => {
     const f = fx.get(r.id);
     return f ? { ...r, amount: f.buyAmount, currency: f.buyCurrency } : r;
@@ -137,20 +188,38 @@ async function refundsOnPayeeSide<R extends SettleableRefund>(db: Executor, rows
 /** Unsettled refunds of these payments: they came out of pending before settlement. */
 export async function lockRefundsOfPayments(tx: Tx, paymentIds: readonly string[]): Promise<SettleableRefund[]> {
   if (paymentIds.length === 0) return [];
-  return tx.select(settleableRefund).from(refunds).where(and(
-    inArray(refunds.paymentId, [...paymentIds]), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
-  )).for('update');
+  return tx
+    .select(settleableRefund)
+    .from(refunds)
+    .where(
+      and(inArray(refunds.paymentId, [...paymentIds]), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId)),
+    )
+    .for('update');
 }
 
 /** Refunds up to the date of payments settled earlier into this stripe: they came out of available. */
-export async function lockLateRefunds(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<SettleableRefund[]> {
+export async function lockLateRefunds(
+  tx: Tx,
+  merchantId: string,
+  stripeId: string,
+  businessDate: string,
+): Promise<SettleableRefund[]> {
   const paid = alias(payments, 'paid');
-  const rows = await tx.select(settleableRefund).from(refunds)
+  const rows = await tx
+    .select(settleableRefund)
+    .from(refunds)
     .innerJoin(paid, eq(paid.id, refunds.paymentId))
-    .where(and(
-      eq(refunds.payeeAccountId, merchantId), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
-      lte(refunds.businessDate, businessDate), isNotNull(paid.settlementId), eq(paid.creditAccountId, stripeId),
-    )).for('update');
+    .where(
+      and(
+        eq(refunds.payeeAccountId, merchantId),
+        eq(refunds.status, 'SUCCEEDED'),
+        isNull(refunds.settlementId),
+        lte(refunds.businessDate, businessDate),
+        isNotNull(paid.settlementId),
+        eq(paid.creditAccountId, stripeId),
+      ),
+    )
+    .for('update');
   return refundsOnPayeeSide(tx, rows);
 }
 
@@ -160,35 +229,77 @@ export async function lockLateRefunds(tx: Tx, merchantId: string, stripeId: stri
  * share of such a leg (refund_legs) is counted once, as a refund is: by the leg's settlement when
  * it came out of pending before, or by the next settlement after it when the leg was settled.
  */
-export async function lockUnsettledLegs(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<SettleableLeg[]> {
-  return tx.select(settleableLeg).from(paymentLegs)
+export async function lockUnsettledLegs(
+  tx: Tx,
+  merchantId: string,
+  stripeId: string,
+  businessDate: string,
+): Promise<SettleableLeg[]> {
+  return tx
+    .select(settleableLeg)
+    .from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
-    .where(and(
-      eq(paymentLegs.accountId, merchantId), eq(paymentLegs.postedAccountId, stripeId), eq(paymentLegs.bucket, 'PENDING'),
-      isNull(paymentLegs.settlementId), eq(paymentLegs.businessDate, businessDate), eq(payments.status, 'SUCCEEDED'),
-    )).for('update');
+    .where(
+      and(
+        eq(paymentLegs.accountId, merchantId),
+        eq(paymentLegs.postedAccountId, stripeId),
+        eq(paymentLegs.bucket, 'PENDING'),
+        isNull(paymentLegs.settlementId),
+        eq(paymentLegs.businessDate, businessDate),
+        eq(payments.status, 'SUCCEEDED'),
+      ),
+    )
+    .for('update');
 }
 
 /** The shares of these legs in refunds that succeeded and no settlement has counted: they came out of pending. */
-export async function lockRefundSharesOfLegs(tx: Tx, legs: ReadonlyArray<Pick<SettleableLeg, 'paymentId' | 'legIndex'>>): Promise<RefundShare[]> {
+export async function lockRefundSharesOfLegs(
+  tx: Tx,
+  legs: ReadonlyArray<Pick<SettleableLeg, 'paymentId' | 'legIndex'>>,
+): Promise<RefundShare[]> {
   if (legs.length === 0) return [];
-  const rows = await tx.select({ share: refundShare, paymentId: refunds.paymentId }).from(refundLegs)
+  const rows = await tx
+    .select({ share: refundShare, paymentId: refunds.paymentId })
+    .from(refundLegs)
     .innerJoin(refunds, eq(refunds.id, refundLegs.refundId))
-    .where(and(inArray(refunds.paymentId, [...new Set(legs.map((l) => l.paymentId))]), eq(refunds.status, 'SUCCEEDED'), isNull(refundLegs.settlementId)))
+    .where(
+      and(
+        inArray(refunds.paymentId, [...new Set(legs.map((l) => l.paymentId))]),
+        eq(refunds.status, 'SUCCEEDED'),
+        isNull(refundLegs.settlementId),
+      ),
+    )
     .for('update');
   const ours = new Set(legs.map((l) => `${l.paymentId}:${l.legIndex}`));
   return rows.filter((r) => ours.has(`${r.paymentId}:${r.share.legIndex}`)).map((r) => r.share);
 }
 
 /** Shares, up to the date, of refunds of legs settled earlier into this stripe: they came out of available. */
-export async function lockLateRefundShares(tx: Tx, merchantId: string, stripeId: string, businessDate: string): Promise<RefundShare[]> {
-  return tx.select(refundShare).from(refundLegs)
+export async function lockLateRefundShares(
+  tx: Tx,
+  merchantId: string,
+  stripeId: string,
+  businessDate: string,
+): Promise<RefundShare[]> {
+  return tx
+    .select(refundShare)
+    .from(refundLegs)
     .innerJoin(refunds, eq(refunds.id, refundLegs.refundId))
-    .innerJoin(paymentLegs, and(eq(paymentLegs.paymentId, refunds.paymentId), eq(paymentLegs.legIndex, refundLegs.legIndex)))
-    .where(and(
-      eq(paymentLegs.accountId, merchantId), eq(paymentLegs.postedAccountId, stripeId), isNotNull(paymentLegs.settlementId),
-      isNull(refundLegs.settlementId), eq(refunds.status, 'SUCCEEDED'), lte(refunds.businessDate, businessDate),
-    )).for('update');
+    .innerJoin(
+      paymentLegs,
+      and(eq(paymentLegs.paymentId, refunds.paymentId), eq(paymentLegs.legIndex, refundLegs.legIndex)),
+    )
+    .where(
+      and(
+        eq(paymentLegs.accountId, merchantId),
+        eq(paymentLegs.postedAccountId, stripeId),
+        isNotNull(paymentLegs.settlementId),
+        isNull(refundLegs.settlementId),
+        eq(refunds.status, 'SUCCEEDED'),
+        lte(refunds.businessDate, businessDate),
+      ),
+    )
+    .for('update');
 }
 
 /**
@@ -198,18 +309,42 @@ export async function lockLateRefundShares(tx: Tx, merchantId: string, stripeId:
  * its own key or, for a leg on another shard than its payment's, under its leg's. Settlement's
  * advances read what these postings took from available.
  */
-export async function unsettledRefundKeys(db: Executor, merchantId: string, stripeId: string): Promise<Array<{ refundId: string; key: string }>> {
-  const plain = await db.select({ refundId: refunds.id }).from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(and(
-    eq(payments.payeeAccountId, merchantId), isNull(payments.settlementId), eq(payments.creditAccountId, stripeId), eq(payments.route, 'MERCHANT_STRIPE'),
-    eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId),
-  ));
-  const shares = await db.select({ refundId: refundLegs.refundId, legIndex: refundLegs.legIndex }).from(refundLegs)
+export async function unsettledRefundKeys(
+  db: Executor,
+  merchantId: string,
+  stripeId: string,
+): Promise<Array<{ refundId: string; key: string }>> {
+  const plain = await db
+    .select({ refundId: refunds.id })
+    .from(refunds)
+    .innerJoin(payments, eq(payments.id, refunds.paymentId))
+    .where(
+      and(
+        eq(payments.payeeAccountId, merchantId),
+        isNull(payments.settlementId),
+        eq(payments.creditAccountId, stripeId),
+        eq(payments.route, 'MERCHANT_STRIPE'),
+        eq(refunds.status, 'SUCCEEDED'),
+        isNull(refunds.settlementId),
+      ),
+    );
+  const shares = await db
+    .select({ refundId: refundLegs.refundId, legIndex: refundLegs.legIndex })
+    .from(refundLegs)
     .innerJoin(refunds, eq(refunds.id, refundLegs.refundId))
-    .innerJoin(paymentLegs, and(eq(paymentLegs.paymentId, refunds.paymentId), eq(paymentLegs.legIndex, refundLegs.legIndex)))
-    .where(and(
-      eq(paymentLegs.accountId, merchantId), isNull(paymentLegs.settlementId), eq(paymentLegs.postedAccountId, stripeId),
-      isNull(refundLegs.settlementId), eq(refunds.status, 'SUCCEEDED'),
-    ));
+    .innerJoin(
+      paymentLegs,
+      and(eq(paymentLegs.paymentId, refunds.paymentId), eq(paymentLegs.legIndex, refundLegs.legIndex)),
+    )
+    .where(
+      and(
+        eq(paymentLegs.accountId, merchantId),
+        isNull(paymentLegs.settlementId),
+        eq(paymentLegs.postedAccountId, stripeId),
+        isNull(refundLegs.settlementId),
+        eq(refunds.status, 'SUCCEEDED'),
+      ),
+    );
   return [
     ...plain.map((r) => ({ refundId: r.refundId, key: dedupeKeys.firstHalf(r.refundId) })),
     ...shares.flatMap((s) => [
@@ -222,46 +357,105 @@ export async function unsettledRefundKeys(db: Executor, merchantId: string, stri
 /** Reconciliation: the legs of these LEGS payments, and each refund's shares, on the payment's shard. */
 export async function legsOfPaymentsOnShard(db: Executor, paymentIds: readonly string[]): Promise<PaymentLeg[]> {
   if (paymentIds.length === 0) return [];
-  return db.select({
-    paymentId: paymentLegs.paymentId, legIndex: paymentLegs.legIndex, accountId: paymentLegs.accountId, postedAccountId: paymentLegs.postedAccountId, amount: paymentLegs.amount,
-  }).from(paymentLegs).where(inArray(paymentLegs.paymentId, [...paymentIds]));
+  return db
+    .select({
+      paymentId: paymentLegs.paymentId,
+      legIndex: paymentLegs.legIndex,
+      accountId: paymentLegs.accountId,
+      postedAccountId: paymentLegs.postedAccountId,
+      amount: paymentLegs.amount,
+    })
+    .from(paymentLegs)
+    .where(inArray(paymentLegs.paymentId, [...paymentIds]));
 }
 
 export async function sharesOfRefunds(db: Executor, refundIds: readonly string[]): Promise<RefundShare[]> {
   if (refundIds.length === 0) return [];
-  return db.select(refundShare).from(refundLegs).where(inArray(refundLegs.refundId, [...refundIds]));
+  return db
+    .select(refundShare)
+    .from(refundLegs)
+    .where(inArray(refundLegs.refundId, [...refundIds]));
 }
 
 /** (merchant, date) pairs on this shard with something left to settle, up to a date. */
-export async function dueSettlements(db: Executor, onOrBefore: string): Promise<Array<{ merchantId: string; businessDate: string }>> {
-  const fromPayments = await db.selectDistinct({ merchantId: payments.payeeAccountId, businessDate: payments.businessDate }).from(payments)
-    .where(and(eq(payments.route, 'MERCHANT_STRIPE'), eq(payments.status, 'SUCCEEDED'), isNull(payments.settlementId), lte(payments.businessDate, onOrBefore)));
-  const fromRefunds = await db.selectDistinct({ merchantId: refunds.payeeAccountId, businessDate: refunds.businessDate }).from(refunds)
+export async function dueSettlements(
+  db: Executor,
+  onOrBefore: string,
+): Promise<Array<{ merchantId: string; businessDate: string }>> {
+  const fromPayments = await db
+    .selectDistinct({ merchantId: payments.payeeAccountId, businessDate: payments.businessDate })
+    .from(payments)
+    .where(
+      and(
+        eq(payments.route, 'MERCHANT_STRIPE'),
+        eq(payments.status, 'SUCCEEDED'),
+        isNull(payments.settlementId),
+        lte(payments.businessDate, onOrBefore),
+      ),
+    );
+  const fromRefunds = await db
+    .selectDistinct({ merchantId: refunds.payeeAccountId, businessDate: refunds.businessDate })
+    .from(refunds)
     .innerJoin(payments, eq(payments.id, refunds.paymentId))
-    .where(and(eq(payments.route, 'MERCHANT_STRIPE'), eq(refunds.status, 'SUCCEEDED'), isNull(refunds.settlementId), lte(refunds.businessDate, onOrBefore)));
-  const fromLegs = await db.selectDistinct({ merchantId: paymentLegs.accountId, businessDate: paymentLegs.businessDate }).from(paymentLegs)
+    .where(
+      and(
+        eq(payments.route, 'MERCHANT_STRIPE'),
+        eq(refunds.status, 'SUCCEEDED'),
+        isNull(refunds.settlementId),
+        lte(refunds.businessDate, onOrBefore),
+      ),
+    );
+  const fromLegs = await db
+    .selectDistinct({ merchantId: paymentLegs.accountId, businessDate: paymentLegs.businessDate })
+    .from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
-    .where(and(eq(paymentLegs.bucket, 'PENDING'), eq(payments.status, 'SUCCEEDED'), isNull(paymentLegs.settlementId), lte(paymentLegs.businessDate, onOrBefore)));
+    .where(
+      and(
+        eq(paymentLegs.bucket, 'PENDING'),
+        eq(payments.status, 'SUCCEEDED'),
+        isNull(paymentLegs.settlementId),
+        lte(paymentLegs.businessDate, onOrBefore),
+      ),
+    );
   return [...fromPayments, ...fromRefunds, ...fromLegs];
 }
 
 /** By merchant and settlement: a range of payments_settle_idx (the table has no index on settlement_id alone). */
-export async function paymentIdsOfSettlement(db: Executor, merchantId: string, settlementId: string): Promise<string[]> {
-  const rows = await db.select({ id: payments.id }).from(payments)
+export async function paymentIdsOfSettlement(
+  db: Executor,
+  merchantId: string,
+  settlementId: string,
+): Promise<string[]> {
+  const rows = await db
+    .select({ id: payments.id })
+    .from(payments)
     .where(and(eq(payments.payeeAccountId, merchantId), eq(payments.settlementId, settlementId)));
   return rows.map((r) => r.id);
 }
 
-export async function settlementIdsOfPayments(db: Executor, ids: readonly string[]): Promise<Array<{ id: string; settlementId: string | null }>> {
+export async function settlementIdsOfPayments(
+  db: Executor,
+  ids: readonly string[],
+): Promise<Array<{ id: string; settlementId: string | null }>> {
   if (ids.length === 0) return [];
-  return db.select({ id: payments.id, settlementId: payments.settlementId }).from(payments).where(inArray(payments.id, [...ids]));
+  return db
+    .select({ id: payments.id, settlementId: payments.settlementId })
+    .from(payments)
+    .where(inArray(payments.id, [...ids]));
 }
 
 export async function externalTransfersOfDate(db: Executor, businessDate: string): Promise<ReferencedTransfer[]> {
-  const rows = await db.select({
-    id: externalTransfers.id, kind: externalTransfers.kind, status: externalTransfers.status, externalRef: externalTransfers.externalRef,
-    amount: externalTransfers.amount, currency: externalTransfers.currency,
-  }).from(externalTransfers).where(and(eq(externalTransfers.businessDate, businessDate), isNotNull(externalTransfers.externalRef)));
+  const rows = await db
+    .select({
+      id: externalTransfers.id,
+      kind: externalTransfers.kind,
+      status: externalTransfers.status,
+      externalRef: externalTransfers.externalRef,
+      amount: externalTransfers.amount,
+      currency: externalTransfers.currency,
+    })
+    .from(externalTransfers)
+    .where(and(eq(externalTransfers.businessDate, businessDate), isNotNull(externalTransfers.externalRef)));
   return rows.map((r) => ({ ...r, externalRef: r.externalRef! }));
 }
 
@@ -270,44 +464,111 @@ export async function externalTransfersOfDate(db: Executor, businessDate: string
  * business date in [fromDate, toDate], on one shard (the index on (channel, business_date)).
  */
 export async function channelMovementsBetween(db: Executor, channel: string, fromDate: string, toDate: string) {
-  return db.select({
-    id: externalTransfers.id, kind: externalTransfers.kind, amount: externalTransfers.amount, currency: externalTransfers.currency,
-    externalRef: externalTransfers.externalRef, businessDate: externalTransfers.businessDate,
-  }).from(externalTransfers).where(and(
-    eq(externalTransfers.channel, channel), gte(externalTransfers.businessDate, fromDate), lte(externalTransfers.businessDate, toDate),
-    eq(externalTransfers.status, 'SUCCEEDED'),
-  ));
+  return db
+    .select({
+      id: externalTransfers.id,
+      kind: externalTransfers.kind,
+      amount: externalTransfers.amount,
+      currency: externalTransfers.currency,
+      externalRef: externalTransfers.externalRef,
+      businessDate: externalTransfers.businessDate,
+    })
+    .from(externalTransfers)
+    .where(
+      and(
+        eq(externalTransfers.channel, channel),
+        gte(externalTransfers.businessDate, fromDate),
+        lte(externalTransfers.businessDate, toDate),
+        eq(externalTransfers.status, 'SUCCEEDED'),
+      ),
+    );
 }
 
 /** Reconciliation: the payments and refunds of a date, and those still in flight. */
 export async function paymentsOfDate(db: Executor, businessDate: string): Promise<DatedPayment[]> {
-  return db.select({ id: payments.id, route: payments.route, status: payments.status, payerAccountId: payments.payerAccountId, payeeAccountId: payments.payeeAccountId })
-    .from(payments).where(eq(payments.businessDate, businessDate));
+  return db
+    .select({
+      id: payments.id,
+      route: payments.route,
+      status: payments.status,
+      payerAccountId: payments.payerAccountId,
+      payeeAccountId: payments.payeeAccountId,
+    })
+    .from(payments)
+    .where(eq(payments.businessDate, businessDate));
 }
 
 /** The refunds of a date with their payment's route and credited row (DatedRefund). */
 export async function refundsOfDate(db: Executor, businessDate: string): Promise<DatedRefund[]> {
-  const rows = await db.select({ id: refunds.id, paymentId: refunds.paymentId, status: refunds.status, amount: refunds.amount, route: payments.route, payeeAccountId: payments.creditAccountId })
-    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId))
+  const rows = await db
+    .select({
+      id: refunds.id,
+      paymentId: refunds.paymentId,
+      status: refunds.status,
+      amount: refunds.amount,
+      route: payments.route,
+      payeeAccountId: payments.creditAccountId,
+    })
+    .from(refunds)
+    .innerJoin(payments, eq(payments.id, refunds.paymentId))
     .where(eq(refunds.businessDate, businessDate));
-  const shares = new Map((await refundFxByIds(db, rows.map((r) => r.id))).map((f) => [f.refundId, f.buyAmount]));
+  const shares = new Map(
+    (
+      await refundFxByIds(
+        db,
+        rows.map((r) => r.id),
+      )
+    ).map((f) => [f.refundId, f.buyAmount]),
+  );
   return rows.map(({ amount, ...r }) => ({ ...r, payeeShare: shares.get(r.id) ?? amount }));
 }
 
-/** What is in flight from this shard, each in the currency and amount its clearing holds (an FX payment's: the buy side). */
-export async function inFlightRecords(db: Executor): Promise<{ paying: InFlight[]; refunding: InFlight[]; sweeping: InFlight[]; movingLegs: string[] }> {
-  const paying = await onPayeeSide(db, await db.select({ ...settleablePayment, payeeAccountId: payments.payeeAccountId }).from(payments)
-    .where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD'))));
-  const refunding = await refundsOnPayeeSide(db, await db.select({ ...settleableRefund, payeeAccountId: payments.creditAccountId })
-    .from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId)).where(and(eq(refunds.status, 'PROCESSING'), ne(payments.route, 'LEGS'))));
+/**
+ * What is in flight from this shard, each in the currency and amount its clearing holds (an FX payment's: the buy
+ * side).
+ */
+export async function inFlightRecords(
+  db: Executor,
+): Promise<{ paying: InFlight[]; refunding: InFlight[]; sweeping: InFlight[]; movingLegs: string[] }> {
+  const paying = await onPayeeSide(
+    db,
+    await db
+      .select({ ...settleablePayment, payeeAccountId: payments.payeeAccountId })
+      .from(payments)
+      .where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD'))),
+  );
+  const refunding = await refundsOnPayeeSide(
+    db,
+    await db
+      .select({ ...settleableRefund, payeeAccountId: payments.creditAccountId })
+      .from(refunds)
+      .innerJoin(payments, eq(payments.id, refunds.paymentId))
+      .where(and(eq(refunds.status, 'PROCESSING'), ne(payments.route, 'LEGS'))),
+  );
   // Movements of many legs in flight: what they hold in clearing is read from their postings (ref_id).
-  const legPayments = await db.select({ id: payments.id }).from(payments).where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
-  const legRefunds = await db.select({ id: refunds.id }).from(refunds).innerJoin(payments, eq(payments.id, refunds.paymentId))
+  const legPayments = await db
+    .select({ id: payments.id })
+    .from(payments)
+    .where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
+  const legRefunds = await db
+    .select({ id: refunds.id })
+    .from(refunds)
+    .innerJoin(payments, eq(payments.id, refunds.paymentId))
     .where(and(eq(refunds.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
   const movingLegs = [...legPayments, ...legRefunds].map((r) => r.id);
   // A sweep PROCESSING was debited into clearing here; it is in flight until its credit lands on the home shard.
-  const sweeping = (await processingSweeps(db)).map((s) => ({ id: s.id, payeeAccountId: s.merchantAccountId, amount: s.amount, currency: s.currency }));
-  return { paying: paying.map((p) => ({ id: p.id, payeeAccountId: p.payeeAccountId, amount: p.amount, currency: p.currency })), refunding, sweeping, movingLegs };
+  const sweeping = (await processingSweeps(db)).map((s) => ({
+    id: s.id,
+    payeeAccountId: s.merchantAccountId,
+    amount: s.amount,
+    currency: s.currency,
+  }));
+  return {
+    paying: paying.map((p) => ({ id: p.id, payeeAccountId: p.payeeAccountId, amount: p.amount, currency: p.currency })),
+    refunding,
+    sweeping,
+    movingLegs,
+  };
 }
 
 /**
@@ -316,14 +577,31 @@ export async function inFlightRecords(db: Executor): Promise<{ paying: InFlight[
  * With `accountIds`, only those accounts; otherwise every account that has frozen money or a
  * HELD hold.
  */
-export async function frozenMismatches(db: Executor, accountIds: readonly string[] | null = null): Promise<Array<{ accountId: string; currency: string; frozen: bigint; held: bigint }>> {
+export async function frozenMismatches(
+  db: Executor,
+  accountIds: readonly string[] | null = null,
+): Promise<Array<{ accountId: string; currency: string; frozen: bigint; held: bigint }>> {
   if (accountIds !== null && accountIds.length === 0) return [];
-  const only = accountIds === null ? sql`(a.frozen <> 0 OR h.held IS NOT NULL)` : sql`a.id IN (${sql.join(accountIds.map((id) => sql`${id}`), sql`, `)})`;
+  const only =
+    accountIds === null
+      ? sql`(a.frozen <> 0 OR h.held IS NOT NULL)`
+      : sql`a.id IN (${sql.join(
+          accountIds.map((id) => sql`${id}`),
+          sql`, `,
+        )})`;
   const [rows] = (await db.execute(sql`
     SELECT a.id AS account_id, a.currency, a.frozen, COALESCE(h.held, 0) AS held
     FROM accounts a
     LEFT JOIN (SELECT payer_account_id, SUM(amount) AS held FROM holds WHERE status = 'HELD' GROUP BY payer_account_id) h
       ON h.payer_account_id = a.id
-    WHERE ${only} AND a.frozen <> COALESCE(h.held, 0)`)) as unknown as [Array<{ account_id: string; currency: string; frozen: string; held: string }>, unknown];
-  return rows.map((r) => ({ accountId: r.account_id, currency: r.currency, frozen: BigInt(r.frozen), held: BigInt(r.held) }));
+    WHERE ${only} AND a.frozen <> COALESCE(h.held, 0)`)) as unknown as [
+    Array<{ account_id: string; currency: string; frozen: string; held: string }>,
+    unknown,
+  ];
+  return rows.map((r) => ({
+    accountId: r.account_id,
+    currency: r.currency,
+    frozen: BigInt(r.frozen),
+    held: BigInt(r.held),
+  }));
 }

@@ -35,29 +35,54 @@ export interface HoldFacts {
 
 export async function paymentFacts(db: Executor, ids: readonly string[]): Promise<PaymentFacts[]> {
   if (ids.length === 0) return [];
-  return db.select({
-    id: payments.id, status: payments.status, amount: payments.amount, currency: payments.currency,
-    payerAccountId: payments.payerAccountId, payeeAccountId: payments.payeeAccountId,
-  }).from(payments).where(inArray(payments.id, [...ids]));
+  return db
+    .select({
+      id: payments.id,
+      status: payments.status,
+      amount: payments.amount,
+      currency: payments.currency,
+      payerAccountId: payments.payerAccountId,
+      payeeAccountId: payments.payeeAccountId,
+    })
+    .from(payments)
+    .where(inArray(payments.id, [...ids]));
 }
 
 export async function refundFacts(db: Executor, ids: readonly string[]): Promise<RefundFacts[]> {
   if (ids.length === 0) return [];
-  return db.select({ id: refunds.id, paymentId: refunds.paymentId, status: refunds.status, amount: refunds.amount })
-    .from(refunds).where(inArray(refunds.id, [...ids]));
+  return db
+    .select({ id: refunds.id, paymentId: refunds.paymentId, status: refunds.status, amount: refunds.amount })
+    .from(refunds)
+    .where(inArray(refunds.id, [...ids]));
 }
 
 export async function holdFacts(db: Executor, ids: readonly string[]): Promise<HoldFacts[]> {
   if (ids.length === 0) return [];
-  return db.select({ id: holds.id, status: holds.status, amount: holds.amount, capturedAmount: holds.capturedAmount, endedBy: holds.endedBy })
-    .from(holds).where(inArray(holds.id, [...ids]));
+  return db
+    .select({
+      id: holds.id,
+      status: holds.status,
+      amount: holds.amount,
+      capturedAmount: holds.capturedAmount,
+      endedBy: holds.endedBy,
+    })
+    .from(holds)
+    .where(inArray(holds.id, [...ids]));
 }
 
 /** The holds whose capture made these payments (holds.ended_by), through holds_ended_by_idx. */
 export async function holdsCapturedBy(db: Executor, paymentIds: readonly string[]): Promise<HoldFacts[]> {
   if (paymentIds.length === 0) return [];
-  return db.select({ id: holds.id, status: holds.status, amount: holds.amount, capturedAmount: holds.capturedAmount, endedBy: holds.endedBy })
-    .from(holds).where(inArray(holds.endedBy, [...paymentIds]));
+  return db
+    .select({
+      id: holds.id,
+      status: holds.status,
+      amount: holds.amount,
+      capturedAmount: holds.capturedAmount,
+      endedBy: holds.endedBy,
+    })
+    .from(holds)
+    .where(inArray(holds.endedBy, [...paymentIds]));
 }
 
 /** A refund that ended FAILED, with the accounts of the payment it was for (both on the refund's shard). */
@@ -74,15 +99,30 @@ export interface FailedRefundFacts extends RefundFacts {
  * on the accounts it names, so its row is the only record of the failure (docs/WEBHOOKS.md).
  */
 export async function failedRefundsBetween(
-  db: Executor, from: Date, until: Date, after: { endedAt: Date; id: string } | null, limit: number,
+  db: Executor,
+  from: Date,
+  until: Date,
+  after: { endedAt: Date; id: string } | null,
+  limit: number,
 ): Promise<FailedRefundFacts[]> {
-  const position = after === null
-    ? gte(refunds.completedAt, from)
-    : or(gt(refunds.completedAt, after.endedAt), and(eq(refunds.completedAt, after.endedAt), gt(refunds.id, after.id)));
-  const rows = await db.select({
-    id: refunds.id, paymentId: refunds.paymentId, status: refunds.status, amount: refunds.amount, endedAt: refunds.completedAt,
-    payerAccountId: payments.payerAccountId, creditAccountId: payments.creditAccountId,
-  }).from(refunds)
+  const position =
+    after === null
+      ? gte(refunds.completedAt, from)
+      : or(
+          gt(refunds.completedAt, after.endedAt),
+          and(eq(refunds.completedAt, after.endedAt), gt(refunds.id, after.id)),
+        );
+  const rows = await db
+    .select({
+      id: refunds.id,
+      paymentId: refunds.paymentId,
+      status: refunds.status,
+      amount: refunds.amount,
+      endedAt: refunds.completedAt,
+      payerAccountId: payments.payerAccountId,
+      creditAccountId: payments.creditAccountId,
+    })
+    .from(refunds)
     .innerJoin(payments, eq(payments.id, refunds.paymentId))
     .where(and(eq(refunds.status, 'FAILED'), position, lt(refunds.completedAt, until)))
     .orderBy(asc(refunds.completedAt), asc(refunds.id))

@@ -7,7 +7,11 @@ import type { AccountResolvers } from '../generated/resolvers-types';
 /** The transaction subgraph's part of Account: its payments and holds. */
 export const accountResolvers = {
   __resolveReference: (ref: { id: string }) => ({ id: ref.id }),
-  payments: async (account: { id: string }, args: { first?: number | null; after?: string | null }, ctx: TransactionContext) => {
+  payments: async (
+    account: { id: string },
+    args: { first?: number | null; after?: string | null },
+    ctx: TransactionContext,
+  ) => {
     if (!allowed(await listableAccount(ctx, account.id, 'payments'))) return null;
     const first = pageSize(args.first);
     const beforeId = args.after ? decodeCursor('payment', args.after) : null;
@@ -15,7 +19,11 @@ export const accountResolvers = {
     const edges = page.payments.map((p) => ({ cursor: encodeCursor('payment', p.id), node: p }));
     return { edges, pageInfo: { hasNextPage: page.hasNextPage, endCursor: edges.at(-1)?.cursor ?? null } };
   },
-  holds: async (account: { id: string }, args: { status?: HoldFilter | null; first?: number | null; after?: string | null }, ctx: TransactionContext) => {
+  holds: async (
+    account: { id: string },
+    args: { status?: HoldFilter | null; first?: number | null; after?: string | null },
+    ctx: TransactionContext,
+  ) => {
     if (!allowed(await listableAccount(ctx, account.id, 'holds'))) return null;
     const first = pageSize(args.first);
     const beforeId = args.after ? decodeCursor('hold', args.after) : null;

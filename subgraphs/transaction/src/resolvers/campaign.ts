@@ -9,7 +9,8 @@ import type { CampaignResolvers } from '../generated/resolvers-types';
 const orNull = (amount: bigint | null) => (amount === null ? null : formatAmount(amount));
 
 export const campaignResolvers = {
-  __resolveReference: async (ref: { id: string }, ctx: TransactionContext) => allowed(await readableCampaign(ctx, ref.id)),
+  __resolveReference: async (ref: { id: string }, ctx: TransactionContext) =>
+    allowed(await readableCampaign(ctx, ref.id)),
   status: (c: CampaignRow, _: unknown, ctx: TransactionContext) => (campaignEnded(c, ctx.now()) ? 'ENDED' : 'ACTIVE'),
   amountOff: (c: CampaignRow) => orNull(c.amountOff),
   maxDiscountPerPayment: (c: CampaignRow) => orNull(c.maxDiscountPerPayment),

@@ -9,8 +9,10 @@ import { currentRate, fxPositions, setFxRate, type SetFxRateInput } from '../ser
 import { answer } from './mutation';
 
 export const fxMutationResolvers = {
-  setFxRate: async (_: unknown, args: { input: SetFxRateInput }, ctx: TransactionContext) => answer('FxRate', authorized(await setFxRate(ctx, args.input))),
-  createFxQuote: async (_: unknown, args: { input: CreateFxQuoteInput }, ctx: TransactionContext) => answer('FxQuote', authorized(await createFxQuote(ctx, args.input))),
+  setFxRate: async (_: unknown, args: { input: SetFxRateInput }, ctx: TransactionContext) =>
+    answer('FxRate', authorized(await setFxRate(ctx, args.input))),
+  createFxQuote: async (_: unknown, args: { input: CreateFxQuoteInput }, ctx: TransactionContext) =>
+    answer('FxQuote', authorized(await createFxQuote(ctx, args.input))),
 };
 
 export const fxQueryResolvers = {

@@ -19,5 +19,6 @@ export const holdResolvers = {
   capturedAmount: (h: HoldRow) => formatAmount(h.capturedAmount),
   payer: (h: HoldRow) => ({ __typename: 'Account', id: h.payerAccountId }),
   payee: (h: HoldRow) => ({ __typename: 'Account', id: h.payeeAccountId }),
-  payment: (h: HoldRow, _: unknown, ctx: TransactionContext) => (h.status === 'CAPTURED' && h.endedBy ? readablePayment(ctx, h.endedBy) : null),
+  payment: (h: HoldRow, _: unknown, ctx: TransactionContext) =>
+    h.status === 'CAPTURED' && h.endedBy ? readablePayment(ctx, h.endedBy) : null,
 } satisfies HoldResolvers;

@@ -6,7 +6,14 @@ import { externalTransferResolvers, legResolvers, paymentResolvers, refundResolv
 import { campaignResolvers } from './campaign';
 import { queryResolvers } from './query';
 import { holdResolvers } from './hold';
-import { fxMutationResolvers, fxQueryResolvers, fxQuoteResolvers, fxRateResolvers, paymentFx, paymentFxResolvers } from './fx';
+import {
+  fxMutationResolvers,
+  fxQueryResolvers,
+  fxQuoteResolvers,
+  fxRateResolvers,
+  paymentFx,
+  paymentFxResolvers,
+} from './fx';
 import type { Resolvers } from '../generated/resolvers-types';
 
 export const resolvers = {

@@ -1,4 +1,11 @@
-import type { CampaignRow, ExternalTransferRow, HoldRow, PaymentLegRow, PaymentRow, RefundRow } from '../db/schema/transactions';
+import type {
+  CampaignRow,
+  ExternalTransferRow,
+  HoldRow,
+  PaymentLegRow,
+  PaymentRow,
+  RefundRow,
+} from '../db/schema/transactions';
 import type { FxQuoteRow, FxRateRow, PaymentFxRow } from '../db/schema/fx';
 
 /**

@@ -2,7 +2,15 @@ import { authorized, badUserInput, forbidden } from '@paygraph/shared/graphql/er
 import type { Result } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import type { MoneyError } from '../domain/errors';
-import type { CaptureHoldInput, CreateCampaignInput, CreateHoldInput, CreatePaymentInput, ExternalTransferInput, RefundPaymentInput, VoidHoldInput } from '../domain/inputs';
+import type {
+  CaptureHoldInput,
+  CreateCampaignInput,
+  CreateHoldInput,
+  CreatePaymentInput,
+  ExternalTransferInput,
+  RefundPaymentInput,
+  VoidHoldInput,
+} from '../domain/inputs';
 import { captureHold, createHold, voidHold } from '../services/hold';
 import { deposit, withdraw } from '../services/external-transfer';
 import { createPayment, createPayments } from '../services/payment';
@@ -13,14 +21,18 @@ import { toUserError, type UserErrorOf } from './user-errors';
 import type { MutationResolvers } from '../generated/resolvers-types';
 
 /** A mutation's answer: its success type named, or the member of its union that the error is. */
-export function answer<N extends string, T extends object, E extends MoneyError>(typename: N, result: Result<T, E>): ({ __typename: N } & T) | UserErrorOf<E> {
+export function answer<N extends string, T extends object, E extends MoneyError>(
+  typename: N,
+  result: Result<T, E>,
+): ({ __typename: N } & T) | UserErrorOf<E> {
   return result.ok ? { __typename: typename, ...result.value } : toUserError(result.error);
 }
 
 /** createPayments' answers, one per input; too many inputs is a malformed request, another's payer a forbidden one. */
 function answers(results: Awaited<ReturnType<typeof createPayments>>) {
   if (results.ok) return results.value.map((result) => answer('Payment', result));
-  if (results.error.kind === 'TooManyPayments') throw badUserInput(`createPayments takes at most ${results.error.max} payments`);
+  if (results.error.kind === 'TooManyPayments')
+    throw badUserInput(`createPayments takes at most ${results.error.max} payments`);
   throw forbidden(results.error.message);
 }
 

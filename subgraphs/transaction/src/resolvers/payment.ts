@@ -4,7 +4,13 @@ import { assert } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import type { PaymentRow, RefundRow } from '../db/schema/transactions';
 import { readablePayment as paymentFor, readableRefund } from '../services/reads';
-import type { DepositResolvers, LegResolvers, PaymentResolvers, RefundResolvers, WithdrawalResolvers } from '../generated/resolvers-types';
+import type {
+  DepositResolvers,
+  LegResolvers,
+  PaymentResolvers,
+  RefundResolvers,
+  WithdrawalResolvers,
+} from '../generated/resolvers-types';
 import type { LegMapper } from './mappers';
 
 /** A payment the caller may read (services/reads.ts), null when there is none; FORBIDDEN otherwise. */
@@ -19,7 +25,8 @@ export const paymentResolvers = {
   payer: (p: PaymentRow) => ({ __typename: 'Account', id: p.payerAccountId }),
   payee: (p: PaymentRow) => ({ __typename: 'Account', id: p.payeeAccountId }),
   discountAmount: (p: PaymentRow) => formatAmount(p.discountAmount),
-  legs: (p: PaymentRow, _: unknown, ctx: TransactionContext) => (p.route === 'LEGS' ? ctx.legsOfPayment.load(p.id) : twoLegs(ctx, p)),
+  legs: (p: PaymentRow, _: unknown, ctx: TransactionContext) =>
+    p.route === 'LEGS' ? ctx.legsOfPayment.load(p.id) : twoLegs(ctx, p),
   refunds: (p: PaymentRow, _: unknown, ctx: TransactionContext) => ctx.refundsOfPayment.load(p.id),
   /** Whoever may read the payment may read the hold it captured: they share payer and payee. */
   hold: (p: PaymentRow, _: unknown, ctx: TransactionContext) => ctx.holdOfPayment.load(p.id),
@@ -33,15 +40,29 @@ export const paymentResolvers = {
  * payment's refunded amount, which differs once a refund fails after a later one was decided.
  */
 async function twoLegs(ctx: TransactionContext, p: PaymentRow): Promise<LegMapper[]> {
-  const payer: LegMapper = { role: 'PAYER', accountId: p.payerAccountId, amount: p.amount, currency: p.currency, refundedAmount: p.refundedAmount };
+  const payer: LegMapper = {
+    role: 'PAYER',
+    accountId: p.payerAccountId,
+    amount: p.amount,
+    currency: p.currency,
+    refundedAmount: p.refundedAmount,
+  };
   const fx = await ctx.paymentFx.load(p.id);
   const payee: LegMapper = fx
-    ? { role: 'PAYEE', accountId: p.payeeAccountId, amount: fx.buyAmount, currency: fx.buyCurrency, refundedAmount: await ctx.buyReturned.load(p.id) }
+    ? {
+        role: 'PAYEE',
+        accountId: p.payeeAccountId,
+        amount: fx.buyAmount,
+        currency: fx.buyCurrency,
+        refundedAmount: await ctx.buyReturned.load(p.id),
+      }
     : { ...payer, role: 'PAYEE', accountId: p.payeeAccountId };
   return [payer, payee];
 }
 
-/** A leg's account is a reference: the account subgraph shows its owner, status and balance only to whoever may read it. */
+/**
+ * A leg's account is a reference: the account subgraph shows its owner, status and balance only to whoever may read it.
+ */
 export const legResolvers = {
   account: (l: LegMapper) => ({ __typename: 'Account', id: l.accountId }),
   amount: (l: LegMapper) => formatAmount(l.amount),
@@ -49,7 +70,8 @@ export const legResolvers = {
 } satisfies LegResolvers;
 
 export const refundResolvers = {
-  __resolveReference: async (ref: { id: string }, ctx: TransactionContext) => allowed(await readableRefund(ctx, ref.id)),
+  __resolveReference: async (ref: { id: string }, ctx: TransactionContext) =>
+    allowed(await readableRefund(ctx, ref.id)),
   amount: (r: RefundRow) => formatAmount(r.amount),
   payment: async (r: RefundRow, _: unknown, ctx: TransactionContext) => {
     const payment = await readablePayment(ctx, r.paymentId);

@@ -1,4 +1,12 @@
-import { forbiddenBecause, mayRead, mayRecordDeposit, mayWrite, ownChannelOf, readsEveryAccount, type Forbidden } from '@paygraph/shared/authorization';
+import {
+  forbiddenBecause,
+  mayRead,
+  mayRecordDeposit,
+  mayWrite,
+  ownChannelOf,
+  readsEveryAccount,
+  type Forbidden,
+} from '@paygraph/shared/authorization';
 import type { Identity } from '@paygraph/shared/identity';
 
 /**
@@ -21,22 +29,39 @@ export function mayPayFrom(identity: Identity, payer: Owned): Forbidden | null {
 
 /** Holding money on an account (authorizing now, capturing later). */
 export function mayHoldFrom(identity: Identity, payer: Owned): Forbidden | null {
-  return mayWrite(identity, payer.ownerId) ? null : forbiddenBecause(`account ${payer.id} is not yours to hold money from`);
+  return mayWrite(identity, payer.ownerId)
+    ? null
+    : forbiddenBecause(`account ${payer.id} is not yours to hold money from`);
 }
 
-/** Capturing or voiding a hold (`verb`): its payer's owner or an operator; a payer account not there refuses everyone. */
-export function mayEndHold(identity: Identity, holdId: string, payer: Owned | undefined, verb: string): Forbidden | null {
-  return payer && mayWrite(identity, payer.ownerId) ? null : forbiddenBecause(`only the payer's owner or an operator may ${verb} hold ${holdId}`);
+/**
+ * Capturing or voiding a hold (`verb`): its payer's owner or an operator; a payer account not there refuses everyone.
+ */
+export function mayEndHold(
+  identity: Identity,
+  holdId: string,
+  payer: Owned | undefined,
+  verb: string,
+): Forbidden | null {
+  return payer && mayWrite(identity, payer.ownerId)
+    ? null
+    : forbiddenBecause(`only the payer's owner or an operator may ${verb} hold ${holdId}`);
 }
 
 /** Refunding a payment: its payee's owner or an operator (the payer gets its money back, it does not take it). */
 export function mayRefund(identity: Identity, payee: Owned | undefined): Forbidden | null {
-  return payee && mayWrite(identity, payee.ownerId) ? null : forbiddenBecause('only the payee or an operator may refund a payment');
+  return payee && mayWrite(identity, payee.ownerId)
+    ? null
+    : forbiddenBecause('only the payee or an operator may refund a payment');
 }
 
 /** Recording a deposit: money that arrived from outside, said by a channel or an operator (shared mayRecordDeposit). */
 export function mayDeposit(identity: Identity): Forbidden | null {
-  return mayRecordDeposit(identity) ? null : forbiddenBecause('deposits are recorded by an operator or a channel (the bank or card integration that received the funds)');
+  return mayRecordDeposit(identity)
+    ? null
+    : forbiddenBecause(
+        'deposits are recorded by an operator or a channel (the bank or card integration that received the funds)',
+      );
 }
 
 /** Withdrawing from an account to the bank: its owner's money, so its owner (or an operator). */
@@ -46,7 +71,9 @@ export function mayWithdrawFrom(identity: Identity, account: Owned): Forbidden |
 
 /** Funding a campaign from an account: its discounts are paid from it. */
 export function mayFundCampaignFrom(identity: Identity, funding: Owned): Forbidden | null {
-  return mayWrite(identity, funding.ownerId) ? null : forbiddenBecause(`account ${funding.id} is not yours to fund a campaign from`);
+  return mayWrite(identity, funding.ownerId)
+    ? null
+    : forbiddenBecause(`account ${funding.id} is not yours to fund a campaign from`);
 }
 
 /** A campaign: its funding account's owner and operators; a funding account not there refuses everyone. */
@@ -59,14 +86,22 @@ export function mayReadCampaign(identity: Identity, campaignId: string, funding:
  * owners of its payer and payee accounts. The owners are read only when the role alone does
  * not decide (an operator's read costs no account read); an account not there owns nothing.
  */
-export async function mayReadBetween(identity: Identity, what: string, owners: () => Promise<ReadonlyArray<string | null>>): Promise<Forbidden | null> {
+export async function mayReadBetween(
+  identity: Identity,
+  what: string,
+  owners: () => Promise<ReadonlyArray<string | null>>,
+): Promise<Forbidden | null> {
   if (readsEveryAccount(identity)) return null;
-  return (await owners()).some((owner) => owner !== null && mayRead(identity, owner)) ? null : forbiddenBecause(`${what} is not yours`);
+  return (await owners()).some((owner) => owner !== null && mayRead(identity, owner))
+    ? null
+    : forbiddenBecause(`${what} is not yours`);
 }
 
 /** An account's payments or holds (`what`): its owner and operators. */
 export function mayListOf(identity: Identity, account: Owned, what: string): Forbidden | null {
-  return mayRead(identity, account.ownerId) ? null : forbiddenBecause(`you may not read the ${what} of account ${account.id}`);
+  return mayRead(identity, account.ownerId)
+    ? null
+    : forbiddenBecause(`you may not read the ${what} of account ${account.id}`);
 }
 
 /** Asking for an FX quote: whoever may pay (customers, merchants, operators); partners and channels move no money. */
@@ -90,7 +125,10 @@ export function mayReadFxPositions(identity: Identity): Forbidden | null {
   return readsEveryAccount(identity) ? null : forbiddenBecause('only operators read the FX positions');
 }
 
-/** The channel a deposit or withdrawal is recorded for when a channel's token sends it (its own), or null: any other caller names it. */
+/**
+ * The channel a deposit or withdrawal is recorded for when a channel's token sends it (its own), or null: any other
+ * caller names it.
+ */
 export function callerChannel(identity: Identity): string | null {
   return ownChannelOf(identity);
 }

@@ -11,10 +11,12 @@ import { announceStripe } from '@paygraph/shared/ledger/stripes';
  * Concurrent requests' reads for a shard share one statement (shards/coalescer.ts).
  */
 export async function readAccounts(shards: ShardSet, ids: readonly string[]): Promise<Map<string, Account>> {
-  const rows = await Promise.all([...new Set(ids)].map((id) => {
-    const parsed = parseId('account', id);
-    return parsed ? accountReads.load(shards.byLogical(parsed.shard), id) : undefined;
-  }));
+  const rows = await Promise.all(
+    [...new Set(ids)].map((id) => {
+      const parsed = parseId('account', id);
+      return parsed ? accountReads.load(shards.byLogical(parsed.shard), id) : undefined;
+    }),
+  );
   const found = new Map<string, Account>();
   for (const row of rows) if (row) found.set(row.id, row);
   return found;
@@ -47,8 +49,12 @@ export async function stripeFor(shards: ShardSet, merchant: Account, shard: Shar
     assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
     await announceStripe(shards, merchant, logical);
     await insertStripeIfMissing(shard.db, {
-      id: newId('account', logical), ownerId: merchant.ownerId, type: 'MERCHANT', parentId: merchant.id,
-      currency: merchant.currency, status: merchant.status,
+      id: newId('account', logical),
+      ownerId: merchant.ownerId,
+      type: 'MERCHANT',
+      parentId: merchant.id,
+      currency: merchant.currency,
+      status: merchant.status,
     });
     stripe = await stripeOf(shard.db, merchant.id);
   }

@@ -35,8 +35,12 @@ export async function campaignForPayment(shards: ShardSet, id: string): Promise<
 
 export function campaignTermsOf(row: CampaignRow): CampaignTerms {
   return {
-    id: row.id, currency: row.currency, percentOffBps: row.percentOffBps, amountOff: row.amountOff,
-    maxDiscountPerPayment: row.maxDiscountPerPayment, endsAt: row.endsAt,
+    id: row.id,
+    currency: row.currency,
+    percentOffBps: row.percentOffBps,
+    amountOff: row.amountOff,
+    maxDiscountPerPayment: row.maxDiscountPerPayment,
+    endsAt: row.endsAt,
     payeeAccountIds: row.payeeAccountIds === null ? null : (JSON.parse(row.payeeAccountIds) as string[]),
   };
 }
@@ -46,39 +50,61 @@ export function campaignTermsOf(row: CampaignRow): CampaignTerms {
  * by creating it the owner consents to every discount it pays, so a payment naming it needs no
  * other permission. Idempotent on (caller, funding account, key).
  */
-export async function createCampaign(ctx: ServiceContext, input: CreateCampaignInput): Promise<Result<CampaignRow, CreateCampaignError | Forbidden>> {
+export async function createCampaign(
+  ctx: ServiceContext,
+  input: CreateCampaignInput,
+): Promise<Result<CampaignRow, CreateCampaignError | Forbidden>> {
   const parsed = parseCreateCampaign(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const funding = (await readAccounts(ctx.shards, [request.fundingAccountId])).get(request.fundingAccountId);
-  if (!funding || funding.type === 'SYSTEM' || funding.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.fundingAccountId });
+  if (!funding || funding.type === 'SYSTEM' || funding.parentId !== null)
+    return err({ kind: 'AccountNotFound', accountId: request.fundingAccountId });
   const notYours = mayFundCampaignFrom(ctx.identity, funding);
   if (notYours) return err(notYours);
-  if (funding.status !== 'ACTIVE') return err({ kind: 'AccountNotActive', accountId: funding.id, status: funding.status });
-  if (request.endsAt !== null && request.endsAt.getTime() <= ctx.now().getTime()) return err({ kind: 'InvalidInput', field: 'endsAt', message: 'endsAt must be in the future' });
+  if (funding.status !== 'ACTIVE')
+    return err({ kind: 'AccountNotActive', accountId: funding.id, status: funding.status });
+  if (request.endsAt !== null && request.endsAt.getTime() <= ctx.now().getTime())
+    return err({ kind: 'InvalidInput', field: 'endsAt', message: 'endsAt must be in the future' });
   const payees = request.payeeAccountIds === null ? null : JSON.stringify(request.payeeAccountIds);
   const content = {
-    funding: funding.id, bps: request.percentOffBps === null ? null : String(request.percentOffBps), off: request.amountOff,
-    cap: request.maxDiscountPerPayment, payees, endsAt: request.endsAt?.toISOString() ?? null,
+    funding: funding.id,
+    bps: request.percentOffBps === null ? null : String(request.percentOffBps),
+    off: request.amountOff,
+    cap: request.maxDiscountPerPayment,
+    payees,
+    endsAt: request.endsAt?.toISOString() ?? null,
   };
   const shard = ctx.shards.of('account', funding.id);
   const spec = {
-    anchor: { kind: 'account' as const, id: funding.id }, key: request.idempotencyKey, operation: 'CAMPAIGN', content,
+    anchor: { kind: 'account' as const, id: funding.id },
+    key: request.idempotencyKey,
+    operation: 'CAMPAIGN',
+    content,
     newResourceId: () => newId('campaign', shardOf('account', funding.id)),
   };
   return withIdempotencyKey(ctx, spec, async ({ resourceId }) => {
     // INSERT IGNORE: a replay (or a copy racing this one) finds the row its claim named.
     await insertCampaign(shard.db, {
-      id: resourceId, fundingAccountId: funding.id, currency: funding.currency, percentOffBps: request.percentOffBps,
-      amountOff: request.amountOff, maxDiscountPerPayment: request.maxDiscountPerPayment, payeeAccountIds: payees, endsAt: request.endsAt,
-      createdBy: ctx.identity.sub, createdAt: ctx.now(),
+      id: resourceId,
+      fundingAccountId: funding.id,
+      currency: funding.currency,
+      percentOffBps: request.percentOffBps,
+      amountOff: request.amountOff,
+      maxDiscountPerPayment: request.maxDiscountPerPayment,
+      payeeAccountIds: payees,
+      endsAt: request.endsAt,
+      createdBy: ctx.identity.sub,
+      createdAt: ctx.now(),
     });
     const [row] = await campaignsByIds(shard.db, [resourceId]);
     return ok(row!);
   });
 }
 
-/** A campaign is readable by its funding account's owner and operators (Forbidden otherwise); null when there is none. */
+/**
+ * A campaign is readable by its funding account's owner and operators (Forbidden otherwise); null when there is none.
+ */
 export async function readableCampaign(ctx: ServiceContext, id: string): Promise<Readable<CampaignRow>> {
   const parsed = parseId('campaign', id);
   if (!parsed) return ok(null);

@@ -8,8 +8,13 @@
  * go anywhere else: it is the payer's money (never left it, or the payee gave it back).
  */
 export class CompletionWaits extends Error {
-  constructor(readonly movementId: string, readonly accountId: string) {
-    super(`${movementId}: the payer's balance (${accountId}) cannot take the money back yet (BALANCE_LIMIT); it waits in clearing`);
+  constructor(
+    readonly movementId: string,
+    readonly accountId: string,
+  ) {
+    super(
+      `${movementId}: the payer's balance (${accountId}) cannot take the money back yet (BALANCE_LIMIT); it waits in clearing`,
+    );
     this.name = 'CompletionWaits';
   }
 }

@@ -20,7 +20,10 @@ import type { ServiceContext } from './context';
 import { callerChannel, mayDeposit, mayWithdrawFrom } from './access';
 
 /** A deposit: bank reserve → account. */
-export async function deposit(ctx: ServiceContext, input: ExternalTransferInput): Promise<Result<ExternalTransferRow, DepositError | Forbidden>> {
+export async function deposit(
+  ctx: ServiceContext,
+  input: ExternalTransferInput,
+): Promise<Result<ExternalTransferRow, DepositError | Forbidden>> {
   const result = await externalTransfer(ctx, 'DEPOSIT', input);
   if (result.ok) return result;
   const error = result.error;
@@ -28,7 +31,10 @@ export async function deposit(ctx: ServiceContext, input: ExternalTransferInput)
 }
 
 /** A withdrawal: account → bank reserve. */
-export function withdraw(ctx: ServiceContext, input: ExternalTransferInput): Promise<Result<ExternalTransferRow, WithdrawError | Forbidden>> {
+export function withdraw(
+  ctx: ServiceContext,
+  input: ExternalTransferInput,
+): Promise<Result<ExternalTransferRow, WithdrawError | Forbidden>> {
   return externalTransfer(ctx, 'WITHDRAWAL', input);
 }
 
@@ -51,16 +57,22 @@ async function externalTransfer(
   if (!channel.ok) return channel;
   const request = { ...parsed.value, channel: channel.value };
   const account = (await readAccounts(ctx.shards, [request.accountId])).get(request.accountId);
-  if (!account || account.type === 'SYSTEM' || account.parentId !== null) return err({ kind: 'AccountNotFound', accountId: request.accountId });
+  if (!account || account.type === 'SYSTEM' || account.parentId !== null)
+    return err({ kind: 'AccountNotFound', accountId: request.accountId });
   const notYours = kind === 'WITHDRAWAL' ? mayWithdrawFrom(ctx.identity, account) : null;
   if (notYours) return err(notYours);
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
   // Anchored on the account: the transfer's record and the key live on its shard.
   const spec = {
-    anchor: { kind: 'account' as const, id: request.accountId }, key: request.idempotencyKey, operation: kind,
+    anchor: { kind: 'account' as const, id: request.accountId },
+    key: request.idempotencyKey,
+    operation: kind,
     // The channel joins the fingerprint only when named, so keys claimed before channels existed still replay.
     content: {
-      accountId: request.accountId, amount: request.amount, currency: request.currency, externalRef: request.externalRef,
+      accountId: request.accountId,
+      amount: request.amount,
+      currency: request.currency,
+      externalRef: request.externalRef,
       ...(request.channel === null ? {} : { channel: request.channel }),
     },
     newResourceId: () => newId(idKind, shardOf('account', request.accountId)),
@@ -70,7 +82,11 @@ async function externalTransfer(
 
 /** The transfer's posting against the reserve, on the key's resource: a replay meets its dedupe key. */
 async function moveExternally(
-  ctx: ServiceContext, kind: 'DEPOSIT' | 'WITHDRAWAL', account: Account, request: ParsedExternalTransfer, id: string,
+  ctx: ServiceContext,
+  kind: 'DEPOSIT' | 'WITHDRAWAL',
+  account: Account,
+  request: ParsedExternalTransfer,
+  id: string,
 ): Promise<Result<ExternalTransferRow, WithdrawError>> {
   const shard = ctx.shards.of('account', request.accountId);
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
@@ -78,33 +94,49 @@ async function moveExternally(
   const reserveId = await systemAccountId(ctx.shards, shard, 'RESERVE', request.currency);
   const movement = { id, currency: request.currency, amount: request.amount };
   const postingId = newId('posting', shardOf(idKind, id));
-  const spec = kind === 'DEPOSIT'
-    ? depositSpec(movement, postingId, reserveId, request.accountId)
-    : withdrawalSpec(movement, postingId, request.accountId, reserveId);
+  const spec =
+    kind === 'DEPOSIT'
+      ? depositSpec(movement, postingId, reserveId, request.accountId)
+      : withdrawalSpec(movement, postingId, request.accountId, reserveId);
   const now = ctx.now();
-  return postOne<Result<ExternalTransferRow, WithdrawError>>(shard, {
-    spec,
-    finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
-      id,
-      applied: () => {
-        const row: ExternalTransferRow = {
-          id, kind, accountId: request.accountId, amount: request.amount, currency: request.currency,
-          status: 'SUCCEEDED', externalRef: request.externalRef, channel: request.channel, createdBy: ctx.identity.sub, businessDate: businessDateOf(now), createdAt: now,
-        };
-        deferExternalTransfer(deferred, row);
-        return row;
-      },
-      existing: async () => (await externalTransfersByIds(tx, [id]))[0],
-    }),
-    at: now,
-  }, { now: () => now });
+  return postOne<Result<ExternalTransferRow, WithdrawError>>(
+    shard,
+    {
+      spec,
+      finish: (tx, outcome, _accounts, deferred) =>
+        recordOutcome(outcome, {
+          id,
+          applied: () => {
+            const row: ExternalTransferRow = {
+              id,
+              kind,
+              accountId: request.accountId,
+              amount: request.amount,
+              currency: request.currency,
+              status: 'SUCCEEDED',
+              externalRef: request.externalRef,
+              channel: request.channel,
+              createdBy: ctx.identity.sub,
+              businessDate: businessDateOf(now),
+              createdAt: now,
+            };
+            deferExternalTransfer(deferred, row);
+            return row;
+          },
+          existing: async () => (await externalTransfersByIds(tx, [id]))[0],
+        }),
+      at: now,
+    },
+    { now: () => now },
+  );
 }
 
 /** A channel's token moves money through its own channel only (its `sub` is the channel's name). */
 function channelOf(ctx: ServiceContext, named: string | null): Result<string | null, WithdrawError> {
   const own = callerChannel(ctx.identity);
   if (own === null) return ok(named);
-  if (named !== null && named !== own) return err(invalidInput('channel', `a channel's token records its own channel's movements (${own})`));
+  if (named !== null && named !== own)
+    return err(invalidInput('channel', `a channel's token records its own channel's movements (${own})`));
   return ok(isChannel(own) ? own : named);
 }
 
@@ -114,7 +146,12 @@ function channelOf(ctx: ServiceContext, named: string | null): Result<string | n
  * stripes (services/sweep.ts). Not for a withdrawal already made (a replay), nor one the
  * posting will refuse anyway (another currency, an account that is not active).
  */
-async function bringHome(ctx: ServiceContext, account: Account, id: string, request: { amount: bigint; currency: string }): Promise<void> {
+async function bringHome(
+  ctx: ServiceContext,
+  account: Account,
+  id: string,
+  request: { amount: bigint; currency: string },
+): Promise<void> {
   if (account.type !== 'MERCHANT' || account.status !== 'ACTIVE' || account.currency !== request.currency) return;
   if (account.available >= request.amount) return;
   const [done] = await externalTransfersByIds(ctx.shards.of('account', account.id).db, [id]);

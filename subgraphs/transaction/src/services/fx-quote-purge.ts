@@ -1,7 +1,12 @@
 import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { idsMintedBefore } from '@paygraph/shared/ids';
-import { fxQuotePurgeBatchesPerPassMax, fxQuotePurgeBatchSizeMax, fxQuotePurgeIntervalMs, fxQuoteUnusedRetentionMs } from '@paygraph/shared/limits';
+import {
+  fxQuotePurgeBatchesPerPassMax,
+  fxQuotePurgeBatchSizeMax,
+  fxQuotePurgeIntervalMs,
+  fxQuoteUnusedRetentionMs,
+} from '@paygraph/shared/limits';
 import { log } from '@paygraph/shared/log';
 import { purgeQuotes, type QuotePurge } from '../db/fx';
 import { retentionCutoff } from './key-retention';
@@ -44,27 +49,37 @@ export function quotePurgesAt(now: Date, retention: QuoteRetention): QuotePurge[
  */
 export async function purgeExpiredQuotes(shards: ShardSet, retention: QuoteRetention, now: Date): Promise<number> {
   const purges = quotePurgesAt(now, retention);
-  const counts = await Promise.all(shards.all.map(async (shard) => {
-    try {
-      let deleted = 0;
-      for (const purge of purges) deleted += await purgeShard(shard, purge);
-      return deleted;
-    } catch (error) {
-      log().error({ err: error }, `fx quote purge on ${shard.name} failed`);
-      return 0;
-    }
-  }));
+  const counts = await Promise.all(
+    shards.all.map(async (shard) => {
+      try {
+        let deleted = 0;
+        for (const purge of purges) deleted += await purgeShard(shard, purge);
+        return deleted;
+      } catch (error) {
+        log().error({ err: error }, `fx quote purge on ${shard.name} failed`);
+        return 0;
+      }
+    }),
+  );
   return counts.reduce((a, b) => a + b, 0);
 }
 
 function purgeShard(shard: Shard, purge: QuotePurge): Promise<number> {
-  return deleteInBatches((size) => purgeQuotes(shard, purge, size), fxQuotePurgeBatchSizeMax, fxQuotePurgeBatchesPerPassMax);
+  return deleteInBatches(
+    (size) => purgeQuotes(shard, purge, size),
+    fxQuotePurgeBatchSizeMax,
+    fxQuotePurgeBatchesPerPassMax,
+  );
 }
 
 export type QuotePurgeWorker = Worker;
 
 /** Runs a pass every fxQuotePurgeIntervalMs until stopped; every replica may run it. */
-export function startQuotePurge(shards: ShardSet, retention: QuoteRetention, now: () => Date = () => new Date()): QuotePurgeWorker {
+export function startQuotePurge(
+  shards: ShardSet,
+  retention: QuoteRetention,
+  now: () => Date = () => new Date(),
+): QuotePurgeWorker {
   return startWorker({
     name: 'fx quote purge',
     intervalMs: fxQuotePurgeIntervalMs,

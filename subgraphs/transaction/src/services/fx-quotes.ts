@@ -22,7 +22,9 @@ export interface CreateFxQuoteInput {
 }
 
 function parseGiven(input: CreateFxQuoteInput, amountMax: bigint): Result<QuoteAmount, CreateFxQuoteError> {
-  const given = (['sellAmount', 'buyAmount'] as const).filter((field) => input[field] !== null && input[field] !== undefined);
+  const given = (['sellAmount', 'buyAmount'] as const).filter(
+    (field) => input[field] !== null && input[field] !== undefined,
+  );
   if (given.length !== 1) return err(invalidInput('sellAmount', 'give exactly one of sellAmount and buyAmount'));
   const field = given[0]!;
   const amount = parsePositiveAmount(input[field]!, amountMax);
@@ -35,7 +37,10 @@ function parseGiven(input: CreateFxQuoteInput, amountMax: bigint): Result<QuoteA
  * good for FX_QUOTE_TTL_SECONDS and one payment. It is written on a random logical shard (its
  * id names it), so quotes spread over the databases; only the rate is read from the control shard.
  */
-export async function createFxQuote(ctx: ServiceContext, input: CreateFxQuoteInput): Promise<Result<FxQuoteRow, CreateFxQuoteError | Forbidden>> {
+export async function createFxQuote(
+  ctx: ServiceContext,
+  input: CreateFxQuoteInput,
+): Promise<Result<FxQuoteRow, CreateFxQuoteError | Forbidden>> {
   const refused = mayQuote(ctx.identity);
   if (refused) return err(refused);
   const sell = parseCurrency(input.sellCurrency);
@@ -51,20 +56,35 @@ export async function createFxQuote(ctx: ServiceContext, input: CreateFxQuoteInp
     { base: rate.baseCurrency, quote: rate.quoteCurrency, rate: rate.rate, spreadBps: rate.spreadBps },
     { currency: sell.value, exponent: minorUnitExponent(sell.value) },
     { currency: buy.value, exponent: minorUnitExponent(buy.value) },
-    given.value, ctx.amountMax,
+    given.value,
+    ctx.amountMax,
   );
   if (!amounts.ok) {
     const { field } = amounts.error;
-    return err(invalidInput(field, amounts.error.kind === 'RoundsToZero'
-      ? `the ${given.value.side} amount is too small: the ${field} it comes to rounds to zero`
-      : `the ${field} it comes to is above ${ctx.amountMax} minor units, the most one payment may move`));
+    return err(
+      invalidInput(
+        field,
+        amounts.error.kind === 'RoundsToZero'
+          ? `the ${given.value.side} amount is too small: the ${field} it comes to rounds to zero`
+          : `the ${field} it comes to is above ${ctx.amountMax} minor units, the most one payment may move`,
+      ),
+    );
   }
   const now = ctx.now();
   const row: FxQuoteRow = {
-    id: newId('fxQuote', randomLogicalShard()), createdBy: ctx.identity.sub, sellCurrency: sell.value, buyCurrency: buy.value,
-    sellAmount: amounts.value.sellAmount, buyAmount: amounts.value.buyAmount, rateId: rate.id, rate: rate.rate,
-    rateBaseCurrency: rate.baseCurrency, spreadBps: rate.spreadBps, expiresAt: new Date(now.getTime() + ctx.fxQuoteTtlSeconds * 1000),
-    paymentId: null, createdAt: now,
+    id: newId('fxQuote', randomLogicalShard()),
+    createdBy: ctx.identity.sub,
+    sellCurrency: sell.value,
+    buyCurrency: buy.value,
+    sellAmount: amounts.value.sellAmount,
+    buyAmount: amounts.value.buyAmount,
+    rateId: rate.id,
+    rate: rate.rate,
+    rateBaseCurrency: rate.baseCurrency,
+    spreadBps: rate.spreadBps,
+    expiresAt: new Date(now.getTime() + ctx.fxQuoteTtlSeconds * 1000),
+    paymentId: null,
+    createdAt: now,
   };
   await quoteInserts.load(quoteShard(ctx.shards, row.id), row);
   rememberTerms(row);
@@ -92,7 +112,11 @@ function rememberTerms(row: FxQuoteRow): void {
 
 /** What the cache holds now: for tests and measurements of its bound and its fairness. */
 export function quoteTermsCached(maker?: string): { entries: number; makers: number; evictions: number } {
-  return { entries: quoteTermsCache.size(maker), makers: quoteTermsCache.callers(), evictions: quoteTermsCache.evictions() };
+  return {
+    entries: quoteTermsCache.size(maker),
+    makers: quoteTermsCache.callers(),
+    evictions: quoteTermsCache.evictions(),
+  };
 }
 
 /**
@@ -135,7 +159,9 @@ export function findQuote(shards: ShardSet, id: string): Promise<FxQuoteRow | un
   return quoteReads.load(quoteShard(shards, id), id);
 }
 
-/** A quote as its maker may read it; null when there is none. Anyone else is FORBIDDEN: a quote is its maker's alone. */
+/**
+ * A quote as its maker may read it; null when there is none. Anyone else is FORBIDDEN: a quote is its maker's alone.
+ */
 export async function readQuote(ctx: ServiceContext, id: string): Promise<Readable<FxQuoteRow>> {
   const quote = await findQuote(ctx.shards, id);
   if (!quote) return ok(null);
@@ -148,8 +174,16 @@ export async function readQuote(ctx: ServiceContext, id: string): Promise<Readab
  * of its key) finds it taken by itself and goes on, even after the quote's deadline, since its
  * debit decides whether it was made; any other payment learns FX_QUOTE_USED or FX_QUOTE_EXPIRED.
  */
-export async function claimQuote(ctx: ServiceContext, quote: FxQuoteRow, paymentId: string): Promise<Result<FxQuoteRow, MoneyErrorOf<'FxQuoteUsed' | 'FxQuoteExpired'>>> {
-  const holder = await quoteClaims.load(quoteShard(ctx.shards, quote.id), { quoteId: quote.id, paymentId, at: ctx.now() });
+export async function claimQuote(
+  ctx: ServiceContext,
+  quote: FxQuoteRow,
+  paymentId: string,
+): Promise<Result<FxQuoteRow, MoneyErrorOf<'FxQuoteUsed' | 'FxQuoteExpired'>>> {
+  const holder = await quoteClaims.load(quoteShard(ctx.shards, quote.id), {
+    quoteId: quote.id,
+    paymentId,
+    at: ctx.now(),
+  });
   quoteTermsCache.delete(quote.createdBy, quote.id);
   // Gone since its terms were read: the purge deletes only quotes long past their deadline.
   if (holder === null) return err({ kind: 'FxQuoteExpired', quoteId: quote.id, expiresAt: quote.expiresAt });

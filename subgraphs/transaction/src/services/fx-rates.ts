@@ -30,19 +30,32 @@ export function rateShard(shards: ShardSet): Shard {
  * this row too (pairKey), so setting JPY/USD after USD/JPY replaces it. Audited by the gateway
  * as a money mutation (security/root-fields.ts).
  */
-export async function setFxRate(ctx: ServiceContext, input: SetFxRateInput): Promise<Result<FxRateRow, SetFxRateError | Forbidden>> {
+export async function setFxRate(
+  ctx: ServiceContext,
+  input: SetFxRateInput,
+): Promise<Result<FxRateRow, SetFxRateError | Forbidden>> {
   const refused = maySetFxRates(ctx.identity);
   if (refused) return err(refused);
   for (const currency of [input.baseCurrency, input.quoteCurrency]) {
     if (!parseCurrency(currency).ok) return err({ kind: 'UnsupportedCurrency', currency });
   }
-  const checked = checkRate({ base: input.baseCurrency, quote: input.quoteCurrency, rate: input.rate, spreadBps: input.spreadBps ?? 0 });
+  const checked = checkRate({
+    base: input.baseCurrency,
+    quote: input.quoteCurrency,
+    rate: input.rate,
+    spreadBps: input.spreadBps ?? 0,
+  });
   if (!checked.ok) return err(invalidInput(checked.error.field, checked.error.message));
   const shard = rateShard(ctx.shards);
   const row: FxRateRow = {
-    id: newId('fxRate', toLogicalShard(0)), pairKey: pairKey(input.baseCurrency, input.quoteCurrency),
-    baseCurrency: input.baseCurrency, quoteCurrency: input.quoteCurrency, rate: input.rate, spreadBps: checked.value.spreadBps,
-    createdBy: ctx.identity.sub, createdAt: ctx.now(),
+    id: newId('fxRate', toLogicalShard(0)),
+    pairKey: pairKey(input.baseCurrency, input.quoteCurrency),
+    baseCurrency: input.baseCurrency,
+    quoteCurrency: input.quoteCurrency,
+    rate: input.rate,
+    spreadBps: checked.value.spreadBps,
+    createdBy: ctx.identity.sub,
+    createdAt: ctx.now(),
   };
   await insertRate(shard.db, row);
   return ok(row);
@@ -70,11 +83,17 @@ const rateReads = new Coalescer<string, FxRateRow | undefined>('fx rate reads', 
  * statement per shard). Operators only. What customers sold the platform holds (positive), what
  * they bought it owes (negative): minus the sum of the customer side of every FX posting.
  */
-export async function fxPositions(ctx: ServiceContext): Promise<Result<Array<{ currency: string; amount: bigint }>, Forbidden>> {
+export async function fxPositions(
+  ctx: ServiceContext,
+): Promise<Result<Array<{ currency: string; amount: bigint }>, Forbidden>> {
   const refused = mayReadFxPositions(ctx.identity);
   if (refused) return err(refused);
   const perShard = await Promise.all(ctx.shards.all.map((shard) => systemTotals(shard.db, 'FX_POSITION')));
   const totals = new Map<string, bigint>();
   for (const { currency, amount } of perShard.flat()) totals.set(currency, (totals.get(currency) ?? 0n) + amount);
-  return ok([...totals].map(([currency, amount]) => ({ currency, amount })).sort((a, b) => a.currency.localeCompare(b.currency)));
+  return ok(
+    [...totals]
+      .map(([currency, amount]) => ({ currency, amount }))
+      .sort((a, b) => a.currency.localeCompare(b.currency)),
+  );
 }

@@ -16,8 +16,11 @@ export async function expireDueHolds(shard: Shard, now: () => Date): Promise<num
   const due = await inTransaction(shard, (tx) => dueHolds(tx, now(), holdExpiryBatchSizeMax));
   const at = now();
   // Submitted together, so merged posting releases them in a transaction or two.
-  const released = await Promise.all(due.map((hold) =>
-    releaseHold(shard, hold, 'EXPIRED', { releaseId: newId('posting', shardOf('hold', hold.id)) }, at)));
+  const released = await Promise.all(
+    due.map((hold) =>
+      releaseHold(shard, hold, 'EXPIRED', { releaseId: newId('posting', shardOf('hold', hold.id)) }, at),
+    ),
+  );
   return released.filter((r) => r.ok).length;
 }
 

@@ -1,6 +1,12 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { inGroup, postOne, type GroupedPrepare, type PrepareDecision, type PrepareGroup } from '@paygraph/shared/ledger/post';
+import {
+  inGroup,
+  postOne,
+  type GroupedPrepare,
+  type PrepareDecision,
+  type PrepareGroup,
+} from '@paygraph/shared/ledger/post';
 import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
@@ -11,15 +17,36 @@ import { countMoneyMovement } from '@paygraph/shared/metrics';
 import { deferHold, endHold, holdsByIds, lockHolds, reopenHold, type HoldEnding } from '../db/holds';
 import { paymentsByIds } from '../db/payments';
 import type { HoldRow, PaymentRow } from '../db/schema/transactions';
-import { captureHoldErrorKinds, refusalOf, type CaptureHoldError, type CreateHoldError, type VoidHoldError } from '../domain/errors';
+import {
+  captureHoldErrorKinds,
+  refusalOf,
+  type CaptureHoldError,
+  type CreateHoldError,
+  type VoidHoldError,
+} from '../domain/errors';
 import { decideCapture, decideExpiry, decideVoid, holdExpiresAt } from '../domain/hold-rules';
 import {
-  parseCaptureHold, parseCreateHold, parseVoidHold, type CaptureHoldInput, type CreateHoldInput, type ParsedHold, type VoidHoldInput,
+  parseCaptureHold,
+  parseCreateHold,
+  parseVoidHold,
+  type CaptureHoldInput,
+  type CreateHoldInput,
+  type ParsedHold,
+  type VoidHoldInput,
 } from '../domain/inputs';
 import { holdReleaseSpec, holdSpec } from '../domain/legs';
 import { planCapture, type PaymentPlan } from '../domain/payment-plan';
 import { readAccounts } from './accounts';
-import { claimOf, claimRow, keyClaim, keyReused, withIdempotencyKey, type Claim, type ClaimRequest, type KeySpec } from './idempotency';
+import {
+  claimOf,
+  claimRow,
+  keyClaim,
+  keyReused,
+  withIdempotencyKey,
+  type Claim,
+  type ClaimRequest,
+  type KeySpec,
+} from './idempotency';
 import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempotency';
 import { recordOutcome } from './record-outcome';
 import { checkPayee, clientAccount, creditAcrossShards, routeBetween, type PaymentRoute } from './payment-steps';
@@ -36,7 +63,10 @@ import { mayEndHold, mayHoldFrom } from './access';
  * void or an expiry moves frozen → available. Each ending serialises on the hold row under its
  * lock in `prepare`, as refunds do on their payment, so exactly one ending wins.
  */
-export async function createHold(ctx: ServiceContext, input: CreateHoldInput): Promise<Result<HoldRow, CreateHoldError | Forbidden>> {
+export async function createHold(
+  ctx: ServiceContext,
+  input: CreateHoldInput,
+): Promise<Result<HoldRow, CreateHoldError | Forbidden>> {
   const result = await attemptHold(ctx, input);
   // Every answer counted by outcome (metrics.ts): the status written, or the error's kind; a
   // caller refused is not a hold's outcome.
@@ -45,7 +75,10 @@ export async function createHold(ctx: ServiceContext, input: CreateHoldInput): P
   return result;
 }
 
-async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise<Result<HoldRow, CreateHoldError | Forbidden>> {
+async function attemptHold(
+  ctx: ServiceContext,
+  input: CreateHoldInput,
+): Promise<Result<HoldRow, CreateHoldError | Forbidden>> {
   const parsed = parseCreateHold(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
@@ -59,39 +92,68 @@ async function attemptHold(ctx: ServiceContext, input: CreateHoldInput): Promise
   const early = checkPayee(payee, request);
   if (early) return err(early);
   const content = {
-    payer: payer.id, payee: payee.id, amount: request.amount, currency: request.currency,
-    description: request.description, expiresInSeconds: request.expiresInSeconds === null ? null : String(request.expiresInSeconds),
+    payer: payer.id,
+    payee: payee.id,
+    amount: request.amount,
+    currency: request.currency,
+    description: request.description,
+    expiresInSeconds: request.expiresInSeconds === null ? null : String(request.expiresInSeconds),
   };
   const now = ctx.now();
   // The key lives with the record it guards: the hold, on the payer's shard.
   const spec = {
-    anchor: { kind: 'account' as const, id: payer.id }, key: request.idempotencyKey, operation: 'HOLD', content,
+    anchor: { kind: 'account' as const, id: payer.id },
+    key: request.idempotencyKey,
+    operation: 'HOLD',
+    content,
     newResourceId: () => newId('hold', shardOf('account', payer.id)),
   };
-  return withIdempotencyKey({ ...ctx, now: () => now }, spec, ({ resourceId }) => holdOnce(ctx, request, resourceId, now));
+  return withIdempotencyKey({ ...ctx, now: () => now }, spec, ({ resourceId }) =>
+    holdOnce(ctx, request, resourceId, now),
+  );
 }
 
 /** The hold the key names: its posting, whose dedupe key a replay meets. */
-function holdOnce(ctx: ServiceContext, request: ParsedHold, id: string, now: Date): Promise<Result<HoldRow, CreateHoldError>> {
+function holdOnce(
+  ctx: ServiceContext,
+  request: ParsedHold,
+  id: string,
+  now: Date,
+): Promise<Result<HoldRow, CreateHoldError>> {
   const ttlSeconds = request.expiresInSeconds ?? ctx.holdTtlSeconds;
   const payerId = request.payerAccountId;
   const logical = shardOf('account', payerId);
   const row: HoldRow = {
-    id, payerAccountId: payerId, payeeAccountId: request.payeeAccountId, amount: request.amount, capturedAmount: 0n, currency: request.currency,
-    status: 'HELD', endedBy: null, description: request.description, createdBy: ctx.identity.sub,
-    expiresAt: holdExpiresAt(now, ttlSeconds), createdAt: now, endedAt: null,
+    id,
+    payerAccountId: payerId,
+    payeeAccountId: request.payeeAccountId,
+    amount: request.amount,
+    capturedAmount: 0n,
+    currency: request.currency,
+    status: 'HELD',
+    endedBy: null,
+    description: request.description,
+    createdBy: ctx.identity.sub,
+    expiresAt: holdExpiresAt(now, ttlSeconds),
+    createdAt: now,
+    endedAt: null,
   };
   // No read before the posting: a replay meets the hold posting's dedupe key under the payer's
   // lock and answers DUPLICATE, which reads the hold back.
-  return postOne<Result<HoldRow, CreateHoldError>>(ctx.shards.of('account', payerId), {
-    spec: holdSpec({ id, currency: request.currency, amount: request.amount }, newId('posting', logical), payerId),
-    finish: (tx, outcome, _accounts, deferred) => recordOutcome(outcome, {
-      id,
-      applied: () => (deferHold(deferred, row), row),
-      existing: async () => (await holdsByIds(tx, [id]))[0],
-    }),
-    at: now,
-  }, { now: () => now });
+  return postOne<Result<HoldRow, CreateHoldError>>(
+    ctx.shards.of('account', payerId),
+    {
+      spec: holdSpec({ id, currency: request.currency, amount: request.amount }, newId('posting', logical), payerId),
+      finish: (tx, outcome, _accounts, deferred) =>
+        recordOutcome(outcome, {
+          id,
+          applied: () => (deferHold(deferred, row), row),
+          existing: async () => (await holdsByIds(tx, [id]))[0],
+        }),
+      at: now,
+    },
+    { now: () => now },
+  );
 }
 
 /** The hold's shard and its row as it is now (unlocked: for authorization and early refusals). */
@@ -109,7 +171,11 @@ const holdReads = new Coalescer<string, HoldRow | undefined>('hold reads', async
 });
 
 /** The payer's owner or an operator may capture or void; anyone else is refused outright. */
-async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string): Promise<Result<{ payer: Account; payee: Account | undefined }, Forbidden>> {
+async function authorizeEnding(
+  ctx: ServiceContext,
+  hold: HoldRow,
+  verb: string,
+): Promise<Result<{ payer: Account; payee: Account | undefined }, Forbidden>> {
   const found = await readAccounts(ctx.shards, [hold.payerAccountId, hold.payeeAccountId]);
   const payer = found.get(hold.payerAccountId);
   const notYours = mayEndHold(ctx.identity, hold.id, payer, verb);
@@ -125,7 +191,10 @@ async function authorizeEnding(ctx: ServiceContext, hold: HoldRow, verb: string)
  * the hold's lock, so a cross-shard capture continues as any cross-shard payment does (outbox
  * row, credit on the payee's shard, the relay after a crash).
  */
-export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput): Promise<Result<CapturedHold, CaptureHoldError | Forbidden>> {
+export async function captureHold(
+  ctx: ServiceContext,
+  input: CaptureHoldInput,
+): Promise<Result<CapturedHold, CaptureHoldError | Forbidden>> {
   const parsed = parseCaptureHold(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
@@ -136,7 +205,8 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   if (!authorized.ok) return authorized;
   const { payer, payee } = authorized.value;
   if (!payee) return err({ kind: 'AccountNotFound', accountId: hold.payeeAccountId });
-  if (request.amount !== null && request.amount > hold.amount) return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
+  if (request.amount !== null && request.amount > hold.amount)
+    return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
   const now = ctx.now();
   const route = await routeBetween(ctx, payer, payee, hold.currency);
   // The amount is the hold's, which never changes, unless the request names less: decided
@@ -144,7 +214,10 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
   const plan = planCapture(hold, request.amount ?? hold.amount, payer, payee, request.idempotencyKey);
   const captured = await postCapture(ctx, hold, plan, route, request.amount, now);
   if (!captured.ok || captured.value.payment.status !== 'PROCESSING') return captured;
-  return ok({ ...captured.value, payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit') });
+  return ok({
+    ...captured.value,
+    payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit'),
+  });
 }
 
 /**
@@ -153,40 +226,55 @@ export async function captureHold(ctx: ServiceContext, input: CaptureHoldInput):
  * (the payee closed meanwhile) leaves the hold HELD.
  */
 function postCapture(
-  ctx: ServiceContext, hold: HoldRow, plan: PaymentPlan, route: PaymentRoute, amount: bigint | null, now: Date,
+  ctx: ServiceContext,
+  hold: HoldRow,
+  plan: PaymentPlan,
+  route: PaymentRoute,
+  amount: bigint | null,
+  now: Date,
 ): Promise<Result<CapturedHold, CaptureHoldError>> {
   const logical = shardOf('hold', hold.id);
   // The payment lives with its hold: its id and its posting's are on the hold's logical shard.
-  const claim = claimOfEnding(ctx, endingKey(hold, plan.request.idempotencyKey, 'CAPTURE_HOLD', { amount }, () => newId('payment', logical)), now);
+  const claim = claimOfEnding(
+    ctx,
+    endingKey(hold, plan.request.idempotencyKey, 'CAPTURE_HOLD', { amount }, () => newId('payment', logical)),
+    now,
+  );
   // The hold as this capture left it (or found it, on a replay): what the answer's `hold` shows.
   let ended: HoldRow | null = null;
   let paymentId = '';
-  const grouped = (homeLegs: (id: string) => PostingSpec): GroupedPrepare<Result<CapturedHold, CaptureHoldError>> => endingOf<Result<CapturedHold, CaptureHoldError>>({
-    holdId: hold.id,
-    claim,
-    decide: async (tx, locked, claimed, endedHere) => {
-      ended = null;
-      const resource = claimedResource(claimed);
-      if (resource === null) return { result: err(keyReused(claim.spec)) };
-      paymentId = resource;
-      const decided = decideCapture(locked, paymentId, amount, now);
-      if (!decided.ok) return { result: decided };
-      const { decision } = decided.value;
-      if (decision.kind === 'refused') return { result: err(decision.error) };
-      if (decision.kind === 'replayed') {
-        // A copy of a capture made earlier in this batch: its payment is not written yet, so
-        // the copy posts the same payment again and the ledger answers DUPLICATE after it is.
-        if (endedHere) {
-          ended = locked;
-          return { ending: null, spec: homeLegs(paymentId) };
+  const grouped = (homeLegs: (id: string) => PostingSpec): GroupedPrepare<Result<CapturedHold, CaptureHoldError>> =>
+    endingOf<Result<CapturedHold, CaptureHoldError>>({
+      holdId: hold.id,
+      claim,
+      decide: async (tx, locked, claimed, endedHere) => {
+        ended = null;
+        const resource = claimedResource(claimed);
+        if (resource === null) return { result: err(keyReused(claim.spec)) };
+        paymentId = resource;
+        const decided = decideCapture(locked, paymentId, amount, now);
+        if (!decided.ok) return { result: decided };
+        const { decision } = decided.value;
+        if (decision.kind === 'refused') return { result: err(decision.error) };
+        if (decision.kind === 'replayed') {
+          // A copy of a capture made earlier in this batch: its payment is not written yet, so
+          // the copy posts the same payment again and the ledger answers DUPLICATE after it is.
+          if (endedHere) {
+            ended = locked;
+            return { ending: null, spec: homeLegs(paymentId) };
+          }
+          return { result: ok({ payment: (await paymentsByIds(tx, [paymentId]))[0]!, hold: locked }) };
         }
-        return { result: ok({ payment: (await paymentsByIds(tx, [paymentId]))[0]!, hold: locked }) };
-      }
-      const ending = { status: 'CAPTURED' as const, endedBy: paymentId, capturedAmount: decided.value.amount, endedAt: now };
-      ended = { ...locked, ...ending };
-      return { ending, spec: homeLegs(paymentId) };
-    },
-  });
+        const ending = {
+          status: 'CAPTURED' as const,
+          endedBy: paymentId,
+          capturedAmount: decided.value.amount,
+          endedAt: now,
+        };
+        ended = { ...locked, ...ending };
+        return { ending, spec: homeLegs(paymentId) };
+      },
+    });
   return postHomeLegs(ctx, plan.payer.id, {
     posting: { grouped, claimedId: () => paymentId },
     ...twoLegHome(ctx, plan, route, newId('posting', logical), null),
@@ -196,14 +284,28 @@ function postCapture(
       // The hold stays HELD: a refused capture (the payee closed meanwhile) ends nothing.
       if (outcome.status === 'REJECTED') await reopenHold(tx, hold.id);
       const recorded = await record();
-      return recorded.ok ? ok({ payment: recorded.value, hold: capture }) : err(refusalOf(recorded.error, captureHoldErrorKinds));
+      return recorded.ok
+        ? ok({ payment: recorded.value, hold: capture })
+        : err(refusalOf(recorded.error, captureHoldErrorKinds));
     },
   });
 }
 
 /** A capture's or a void's key: anchored on the hold, its content the hold and the request's fields. */
-function endingKey(hold: HoldRow, key: string, operation: string, content: KeySpec['content'], newResourceId: () => string): KeySpec {
-  return { anchor: { kind: 'hold', id: hold.id }, key, operation, content: { hold: hold.id, ...content }, newResourceId };
+function endingKey(
+  hold: HoldRow,
+  key: string,
+  operation: string,
+  content: KeySpec['content'],
+  newResourceId: () => string,
+): KeySpec {
+  return {
+    anchor: { kind: 'hold', id: hold.id },
+    key,
+    operation,
+    content: { hold: hold.id, ...content },
+    newResourceId,
+  };
 }
 
 /**
@@ -216,7 +318,10 @@ function claimOfEnding(ctx: ServiceContext, spec: KeySpec, now: Date): EndingCla
 }
 
 /** Returns the held amount to the payer's available balance. */
-export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promise<Result<HoldRow, VoidHoldError | Forbidden>> {
+export async function voidHold(
+  ctx: ServiceContext,
+  input: VoidHoldInput,
+): Promise<Result<HoldRow, VoidHoldError | Forbidden>> {
   const parsed = parseVoidHold(input);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
@@ -227,7 +332,11 @@ export async function voidHold(ctx: ServiceContext, input: VoidHoldInput): Promi
   if (!authorized.ok) return authorized;
   const now = ctx.now();
   // The claim names the releasing posting: a replay finds it as the hold's ending.
-  const claim = claimOfEnding(ctx, endingKey(hold, request.idempotencyKey, 'VOID_HOLD', {}, () => newId('posting', shardOf('hold', hold.id))), now);
+  const claim = claimOfEnding(
+    ctx,
+    endingKey(hold, request.idempotencyKey, 'VOID_HOLD', {}, () => newId('posting', shardOf('hold', hold.id))),
+    now,
+  );
   return releaseHold(shard, hold, 'VOIDED', { claim }, now);
 }
 
@@ -244,37 +353,48 @@ export async function releaseHold(
   now: Date,
 ): Promise<Result<HoldRow, VoidHoldError>> {
   let ended: HoldRow | null = null;
-  return postOne<Result<HoldRow, VoidHoldError>>(shard, {
-    grouped: endingOf<Result<HoldRow, VoidHoldError>>({
-      holdId: hold.id,
-      claim: 'claim' in by ? by.claim : null,
-      decide: async (_tx, locked, claimed) => {
-        ended = null;
-        const releaseId = 'releaseId' in by ? by.releaseId : claimedResource(claimed);
-        if (releaseId === null) return { result: err(keyReused('claim' in by ? by.claim.spec : { key: '' })) };
-        const decision = status === 'VOIDED' ? decideVoid(locked, releaseId, now) : decideExpiry(locked, now);
-        if (decision.kind === 'refused') return { result: err(decision.error) };
-        if (decision.kind === 'replayed') return { result: ok(locked) };
-        const ending = { status, endedBy: releaseId, capturedAmount: 0n, endedAt: now };
-        ended = { ...locked, ...ending };
-        return { ending, spec: holdReleaseSpec({ id: hold.id, currency: hold.currency, amount: hold.amount }, releaseId, hold.payerAccountId) };
+  return postOne<Result<HoldRow, VoidHoldError>>(
+    shard,
+    {
+      grouped: endingOf<Result<HoldRow, VoidHoldError>>({
+        holdId: hold.id,
+        claim: 'claim' in by ? by.claim : null,
+        decide: async (_tx, locked, claimed) => {
+          ended = null;
+          const releaseId = 'releaseId' in by ? by.releaseId : claimedResource(claimed);
+          if (releaseId === null) return { result: err(keyReused('claim' in by ? by.claim.spec : { key: '' })) };
+          const decision = status === 'VOIDED' ? decideVoid(locked, releaseId, now) : decideExpiry(locked, now);
+          if (decision.kind === 'refused') return { result: err(decision.error) };
+          if (decision.kind === 'replayed') return { result: ok(locked) };
+          const ending = { status, endedBy: releaseId, capturedAmount: 0n, endedAt: now };
+          ended = { ...locked, ...ending };
+          return {
+            ending,
+            spec: holdReleaseSpec(
+              { id: hold.id, currency: hold.currency, amount: hold.amount },
+              releaseId,
+              hold.payerAccountId,
+            ),
+          };
+        },
+      }),
+      finish: async (_tx, outcome) => {
+        switch (outcome.status) {
+          case 'APPLIED':
+            return ok(ended!);
+          case 'DUPLICATE':
+          case 'REJECTED':
+            // The release is a completion under the hold's lock, after the hold was found HELD:
+            // its key cannot have been posted or refused before.
+            throw new Error(`release of hold ${hold.id} answered ${outcome.status}`);
+          default:
+            return unreachable(outcome);
+        }
       },
-    }),
-    finish: async (_tx, outcome) => {
-      switch (outcome.status) {
-        case 'APPLIED':
-          return ok(ended!);
-        case 'DUPLICATE':
-        case 'REJECTED':
-          // The release is a completion under the hold's lock, after the hold was found HELD:
-          // its key cannot have been posted or refused before.
-          throw new Error(`release of hold ${hold.id} answered ${outcome.status}`);
-        default:
-          return unreachable(outcome);
-      }
+      at: now,
     },
-    at: now,
-  }, { now: () => now });
+    { now: () => now },
+  );
 }
 
 /** A capture's answer: the payment, and the hold as the capture left it (what the answer's `hold` shows). */
@@ -326,8 +446,19 @@ const holdEndings: PrepareGroup<EndingInput<unknown>, unknown> = {
   name: 'hold endings',
   run: async (tx, inputs) => {
     const claims = inputs.flatMap((i) => (i.claim ? [i.claim] : []));
-    const { holds, answers } = await lockHolds(tx, [...new Set(inputs.map((i) => i.holdId))], claims.length > 0 ? [claimStatement(claims.map((c) => c.row))] : []);
-    const held = claims.length > 0 ? await claimedIn(tx, claims.map((c) => c.row), answers[0]) : [];
+    const { holds, answers } = await lockHolds(
+      tx,
+      [...new Set(inputs.map((i) => i.holdId))],
+      claims.length > 0 ? [claimStatement(claims.map((c) => c.row))] : [],
+    );
+    const held =
+      claims.length > 0
+        ? await claimedIn(
+            tx,
+            claims.map((c) => c.row),
+            answers[0],
+          )
+        : [];
     const claimed = new Map(claims.map((c, k) => [c, claimOf(held[k]!, c.request, c.row.resourceId)]));
     const locked = new Map(holds.map((h) => [h.id, h]));
     const endedHere = new Set<string>();

@@ -16,8 +16,7 @@ import type { ServiceContext } from './context';
  * a posting.
  */
 export type HomePosting<R> =
-  | { id: string }
-  | { grouped: (homeLegs: (id: string) => PostingSpec) => GroupedPrepare<R>; claimedId: () => string };
+  { id: string } | { grouped: (homeLegs: (id: string) => PostingSpec) => GroupedPrepare<R>; claimedId: () => string };
 
 /** A plan's home legs as the pipeline posts them: what the posting is, and what it writes. */
 export interface HomeLegs<R> {
@@ -26,10 +25,17 @@ export interface HomeLegs<R> {
   spec: (id: string) => PostingSpec;
   /** The instant of the posting and the record (a capture's is the one its hold's ending was decided at). */
   at: Date;
-  /** The payment's records, written at `at` in the posting's transaction when it applies (its row, legs, FX record, outbox row): the row answered. */
+  /**
+   * The payment's records, written at `at` in the posting's transaction when it applies (its row, legs, FX record,
+   * outbox row): the row answered.
+   */
   write: (deferred: DeferredInserts, id: string, at: Date) => PaymentRow;
   /** The answer, in the posting's transaction: `record` writes the payment (or reads a replay's back). */
-  finish: (tx: PostingTx, outcome: PostingOutcome, record: () => Promise<Result<PaymentRow, PostingRefusal>>) => Promise<R>;
+  finish: (
+    tx: PostingTx,
+    outcome: PostingOutcome,
+    record: () => Promise<Result<PaymentRow, PostingRefusal>>,
+  ) => Promise<R>;
 }
 
 /**
@@ -47,16 +53,21 @@ export interface HomeLegs<R> {
 export function postHomeLegs<R>(ctx: ServiceContext, payerId: string, home: HomeLegs<R>): Promise<R> {
   const { posting, at } = home;
   const idOf = (): string => ('id' in posting ? posting.id : posting.claimedId());
-  return postOne<R>(ctx.shards.of('account', payerId), {
-    ...('id' in posting ? { spec: home.spec(posting.id) } : { grouped: posting.grouped(home.spec) }),
-    finish: (tx, outcome, _accounts, deferred) => home.finish(tx, outcome, () => {
-      const id = idOf();
-      return recordOutcome(outcome, {
-        id,
-        applied: () => home.write(deferred, id, at),
-        existing: async () => (await paymentsByIds(tx, [id]))[0],
-      });
-    }),
-    at,
-  }, { now: () => at });
+  return postOne<R>(
+    ctx.shards.of('account', payerId),
+    {
+      ...('id' in posting ? { spec: home.spec(posting.id) } : { grouped: posting.grouped(home.spec) }),
+      finish: (tx, outcome, _accounts, deferred) =>
+        home.finish(tx, outcome, () => {
+          const id = idOf();
+          return recordOutcome(outcome, {
+            id,
+            applied: () => home.write(deferred, id, at),
+            existing: async () => (await paymentsByIds(tx, [id]))[0],
+          });
+        }),
+      at,
+    },
+    { now: () => at },
+  );
 }

@@ -64,14 +64,20 @@ export function keyReused(spec: Pick<KeySpec, 'key'>): KeyReused {
 /** The claim a spec makes in the caller's scope. */
 export function keyClaim(ctx: Pick<KeyContext, 'identity'>, spec: KeySpec): ClaimRequest {
   return {
-    callerId: ctx.identity.sub, anchor: spec.anchor, key: spec.key, operation: spec.operation,
-    hash: requestHash(spec.operation, spec.content), newResourceId: spec.newResourceId,
+    callerId: ctx.identity.sub,
+    anchor: spec.anchor,
+    key: spec.key,
+    operation: spec.operation,
+    hash: requestHash(spec.operation, spec.content),
+    newResourceId: spec.newResourceId,
   };
 }
 
 /** A claim's answer as a result: the resource to work on, or the key reused. */
 export function claimedOf(claim: Claim, spec: Pick<KeySpec, 'key'>): Result<Claimed, KeyReused> {
-  return claim.kind === 'reused' ? err(keyReused(spec)) : ok({ resourceId: claim.resourceId, replay: claim.kind === 'replay' });
+  return claim.kind === 'reused'
+    ? err(keyReused(spec))
+    : ok({ resourceId: claim.resourceId, replay: claim.kind === 'replay' });
 }
 
 /**
@@ -83,7 +89,9 @@ export function claimedOf(claim: Claim, spec: Pick<KeySpec, 'key'>): Result<Clai
  * instead (services/hold.ts), from the same spec (keyClaim, keyReused).
  */
 export async function withIdempotencyKey<T, E>(
-  ctx: KeyContext, spec: KeySpec, body: (claimed: Claimed) => Promise<Result<T, E>>,
+  ctx: KeyContext,
+  spec: KeySpec,
+  body: (claimed: Claimed) => Promise<Result<T, E>>,
 ): Promise<Result<T, E | KeyReused>> {
   const claimed = claimedOf(await claimKey(ctx.shards, keyClaim(ctx, spec), ctx.now()), spec);
   return claimed.ok ? body(claimed.value) : claimed;
@@ -93,8 +101,15 @@ export async function withIdempotencyKey<T, E>(
  * The envelope for many requests at once (createPayments): every key claimed in bulk
  * (claimKeys), each answered in order as the resource to work on or its key reused.
  */
-export async function claimIdempotencyKeysOf(ctx: KeyContext, specs: readonly KeySpec[]): Promise<Array<Result<Claimed, KeyReused>>> {
-  const claims = await claimKeys(ctx.shards, specs.map((s) => keyClaim(ctx, s)), ctx.now());
+export async function claimIdempotencyKeysOf(
+  ctx: KeyContext,
+  specs: readonly KeySpec[],
+): Promise<Array<Result<Claimed, KeyReused>>> {
+  const claims = await claimKeys(
+    ctx.shards,
+    specs.map((s) => keyClaim(ctx, s)),
+    ctx.now(),
+  );
   return claims.map((c, i) => claimedOf(c, specs[i]!));
 }
 
@@ -114,7 +129,10 @@ export async function claimKey(shards: ShardSet, request: ClaimRequest, now: Dat
  * The resource a key already names with this content, without claiming it: a request refused
  * now (an account closed since) that was made before answers what it made (a retry after a crash).
  */
-export async function earlierClaim(shards: ShardSet, request: Omit<ClaimRequest, 'newResourceId'>): Promise<string | null> {
+export async function earlierClaim(
+  shards: ShardSet,
+  request: Omit<ClaimRequest, 'newResourceId'>,
+): Promise<string | null> {
   const earlier = await earlierUse(shards, request);
   return earlier.kind === 'replay' ? earlier.resourceId : null;
 }
@@ -125,15 +143,24 @@ export async function earlierClaim(shards: ShardSet, request: Omit<ClaimRequest,
  * or a reuse before checks that a replay would fail now (an advance whose offer it spent).
  */
 export async function earlierUse(
-  shards: ShardSet, request: Omit<ClaimRequest, 'newResourceId'>,
+  shards: ShardSet,
+  request: Omit<ClaimRequest, 'newResourceId'>,
 ): Promise<{ kind: 'none' } | { kind: 'replay'; resourceId: string } | { kind: 'reused' }> {
-  const held = await keyHeld(anchorShard(shards, request.anchor), { anchorId: request.anchor.id, callerId: request.callerId, idempotencyKey: request.key });
+  const held = await keyHeld(anchorShard(shards, request.anchor), {
+    anchorId: request.anchor.id,
+    callerId: request.callerId,
+    idempotencyKey: request.key,
+  });
   if (!held) return { kind: 'none' };
-  return held.operation === request.operation && held.requestHash === request.hash ? { kind: 'replay', resourceId: held.resourceId } : { kind: 'reused' };
+  return held.operation === request.operation && held.requestHash === request.hash
+    ? { kind: 'replay', resourceId: held.resourceId }
+    : { kind: 'reused' };
 }
 
 /** Concurrent requests' claims on a shard go out as one statement. */
-const claims = new Coalescer<IdempotencyInsert, IdempotencyRow>('idempotency claims', (shard, rows) => claimIdempotencyKeys(shard, rows));
+const claims = new Coalescer<IdempotencyInsert, IdempotencyRow>('idempotency claims', (shard, rows) =>
+  claimIdempotencyKeys(shard, rows),
+);
 
 /**
  * Claims many keys at once (createPayments): one statement, and at most one read, per anchor
@@ -150,18 +177,25 @@ export async function claimKeys(shards: ShardSet, requests: readonly ClaimReques
     else byShard.set(shard, [rows[i]!]);
   });
   const held = new Map<string, IdempotencyRow>();
-  await Promise.all([...byShard].map(async ([shard, list]) => {
-    const answers = await claimIdempotencyKeys(shard, list);
-    answers.forEach((row) => held.set(scopeOf(row), row));
-  }));
+  await Promise.all(
+    [...byShard].map(async ([shard, list]) => {
+      const answers = await claimIdempotencyKeys(shard, list);
+      answers.forEach((row) => held.set(scopeOf(row), row));
+    }),
+  );
   return requests.map((r, i) => claimOf(held.get(scopeOf(rows[i]!))!, r, rows[i]!.resourceId));
 }
 
 /** The row a claim inserts; its resource id is minted here. */
 export function claimRow(request: ClaimRequest, now: Date): IdempotencyInsert {
   return {
-    anchorId: request.anchor.id, callerId: request.callerId, idempotencyKey: request.key, operation: request.operation,
-    requestHash: request.hash, resourceId: request.newResourceId(), createdAt: now,
+    anchorId: request.anchor.id,
+    callerId: request.callerId,
+    idempotencyKey: request.key,
+    operation: request.operation,
+    requestHash: request.hash,
+    resourceId: request.newResourceId(),
+    createdAt: now,
   };
 }
 

@@ -1,7 +1,9 @@
 import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import {
-  idempotencyPurgeBatchesPerPassMax, idempotencyPurgeBatchSizeMax, idempotencyPurgeIntervalMs,
+  idempotencyPurgeBatchesPerPassMax,
+  idempotencyPurgeBatchSizeMax,
+  idempotencyPurgeIntervalMs,
 } from '@paygraph/shared/limits';
 import { purgeKeysBefore } from '../db/idempotency';
 import { log } from '@paygraph/shared/log';
@@ -32,10 +34,14 @@ export function retentionCutoff(now: Date, retentionDays: number): Date {
 export async function purgeExpiredKeys(shards: ShardSet, retention: KeyRetention, now: Date): Promise<number> {
   const cutoff = retentionCutoff(now, retention.retentionDays);
   const batchSize = Math.min(retention.batchSize, idempotencyPurgeBatchSizeMax);
-  const counts = await Promise.all(shards.all.map((shard) => purgeShard(shard, cutoff, batchSize).catch((error: unknown) => {
-    log().error({ err: error }, `idempotency key purge on ${shard.name} failed`);
-    return 0;
-  })));
+  const counts = await Promise.all(
+    shards.all.map((shard) =>
+      purgeShard(shard, cutoff, batchSize).catch((error: unknown) => {
+        log().error({ err: error }, `idempotency key purge on ${shard.name} failed`);
+        return 0;
+      }),
+    ),
+  );
   return counts.reduce((a, b) => a + b, 0);
 }
 

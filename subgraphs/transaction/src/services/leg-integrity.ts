@@ -26,7 +26,11 @@ export async function legFindings(shards: ShardSet): Promise<LegFinding[]> {
     for (const c of await allCampaigns(shard.db)) {
       const used = uses.get(c.id) ?? { spent: 0n, count: 0 };
       if (used.spent !== c.spentAmount || used.count !== c.paymentsCount) {
-        findings.push({ kind: 'CAMPAIGN_COUNTERS_MISMATCH', campaignId: c.id, detail: `counts ${c.paymentsCount} uses, ${c.spentAmount} spent; payments say ${used.count}, ${used.spent}` });
+        findings.push({
+          kind: 'CAMPAIGN_COUNTERS_MISMATCH',
+          campaignId: c.id,
+          detail: `counts ${c.paymentsCount} uses, ${c.spentAmount} spent; payments say ${used.count}, ${used.spent}`,
+        });
       }
     }
   }

@@ -26,7 +26,9 @@ import { outboxInlineGraceMs } from '@paygraph/shared/limits';
  * split closed since a crash. A retry answers what was made, driven on; else the refusal.
  */
 export async function legPaymentMadeBefore<E extends CreatePaymentError>(
-  ctx: ServiceContext, key: KeySpec, refusal: { ok: false; error: E },
+  ctx: ServiceContext,
+  key: KeySpec,
+  refusal: { ok: false; error: E },
 ): Promise<Result<PaymentRow, CreatePaymentError>> {
   const home = ctx.shards.of('account', key.anchor.id);
   const made = await earlierClaim(ctx.shards, keyClaim(ctx, key));
@@ -38,12 +40,18 @@ export async function legPaymentMadeBefore<E extends CreatePaymentError>(
  * A plan of more than two legs (splits, a campaign's discount) posted: docs/ARCHITECTURE.md, "A
  * payment of many legs". Every leg was checked by the plan before anything is written; then either the home
  * posting (every leg on the payer's shard, posted by home-legs.ts postHomeLegs as every plan's
- * is) goes first and the legs elsewhere follow from the outbox, or — when a paying leg (the campaign's funding account) lives on another shard — the
+ * is) goes first and the legs elsewhere follow from the outbox, or — when a paying leg (the campaign's funding account)
+ * lives on another shard — the
  * payment's record and outbox row are written first and the legs follow in order: paying legs,
  * the home posting, receiving legs. Any paying leg refused fails the payment with every posted
  * leg reversed; CAMPAIGN_EXHAUSTED is answered as a refusal (nothing was charged).
  */
-export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: ReadonlyMap<string, Account>, claimed: Claimed): Promise<Result<PaymentRow, CreatePaymentError>> {
+export async function payLegs(
+  ctx: ServiceContext,
+  plan: PaymentPlan,
+  accounts: ReadonlyMap<string, Account>,
+  claimed: Claimed,
+): Promise<Result<PaymentRow, CreatePaymentError>> {
   const { request, legs, campaignId } = plan;
   const home = ctx.shards.of('account', request.payerAccountId);
   const id = claimed.resourceId;
@@ -61,10 +69,18 @@ export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: 
   if (remotePaying) {
     // A paying leg elsewhere posts first, so the payment's record must exist before any leg:
     // written in the home shard's next merged batch, beside other requests' postings.
-    await postOne<void>(home, {
-      grouped: inGroup(legPaymentRecords, { row, legs: legRows, nextAttemptAt: new Date(now.getTime() + outboxInlineGraceMs) }),
-      finish: postsNothing,
-    }, { now: () => now });
+    await postOne<void>(
+      home,
+      {
+        grouped: inGroup(legPaymentRecords, {
+          row,
+          legs: legRows,
+          nextAttemptAt: new Date(now.getTime() + outboxInlineGraceMs),
+        }),
+        finish: postsNothing,
+      },
+      { now: () => now },
+    );
     return answerAfterDriving(ctx, row, { postings, homePosted: false });
   }
   const spec = postings.homeSpec!;
@@ -74,7 +90,11 @@ export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: 
     spec: () => spec,
     at: now,
     write: (deferred) => {
-      const record = { ...row, status: crossShard ? 'PROCESSING' as const : 'SUCCEEDED' as const, completedAt: crossShard ? null : now };
+      const record = {
+        ...row,
+        status: crossShard ? ('PROCESSING' as const) : ('SUCCEEDED' as const),
+        completedAt: crossShard ? null : now,
+      };
       deferPayment(deferred, record);
       deferPaymentLegs(deferred, legRows);
       if (crossShard) deferOutbox(deferred, id, 'PAYMENT_LEGS', now, new Date(now.getTime() + outboxInlineGraceMs));
@@ -82,7 +102,8 @@ export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: 
     },
     finish: async (tx, outcome, record) => {
       if (outcome.status === 'REJECTED') return err(homeRefusal(postings, campaignId, outcome.rejection));
-      if (outcome.status === 'APPLIED' && postings.campaign?.local) await countCampaignUse(tx, campaignId!, postings.campaign.leg.amount, 1);
+      if (outcome.status === 'APPLIED' && postings.campaign?.local)
+        await countCampaignUse(tx, campaignId!, postings.campaign.leg.amount, 1);
       return record();
     },
   });
@@ -99,11 +120,30 @@ export async function payLegs(ctx: ServiceContext, plan: PaymentPlan, accounts: 
 const legPaymentRecords: PrepareGroup<{ row: PaymentRow; legs: PaymentLegRow[]; nextAttemptAt: Date }, void> = {
   name: 'leg payment record',
   run: async (tx, inputs) => {
-    await insertRows(tx, payments, inputs.map((i) => i.row), { ignore: true, hold: true });
-    await insertRows(tx, paymentLegs, inputs.flatMap((i) => i.legs), { ignore: true, hold: true });
-    await insertRows(tx, transferOutbox, inputs.map((i) => ({
-      id: i.row.id, step: 'PAYMENT_LEGS' as const, status: 'PENDING' as const, createdAt: i.row.createdAt, nextAttemptAt: i.nextAttemptAt,
-    })), { ignore: true, hold: true });
+    await insertRows(
+      tx,
+      payments,
+      inputs.map((i) => i.row),
+      { ignore: true, hold: true },
+    );
+    await insertRows(
+      tx,
+      paymentLegs,
+      inputs.flatMap((i) => i.legs),
+      { ignore: true, hold: true },
+    );
+    await insertRows(
+      tx,
+      transferOutbox,
+      inputs.map((i) => ({
+        id: i.row.id,
+        step: 'PAYMENT_LEGS' as const,
+        status: 'PENDING' as const,
+        createdAt: i.row.createdAt,
+        nextAttemptAt: i.nextAttemptAt,
+      })),
+      { ignore: true, hold: true },
+    );
     return inputs.map(() => ({ proceed: false, result: undefined }));
   },
 };
@@ -113,34 +153,78 @@ async function postsNothing(): Promise<never> {
   throw new Error('an item decided by its group posts nothing');
 }
 
-function legPaymentRow(ctx: ServiceContext, request: PaymentPlan['request'], id: string, legs: readonly PaymentLeg[], campaignId: string | null, now: Date): PaymentRow {
+function legPaymentRow(
+  ctx: ServiceContext,
+  request: PaymentPlan['request'],
+  id: string,
+  legs: readonly PaymentLeg[],
+  campaignId: string | null,
+  now: Date,
+): PaymentRow {
   const payeeLeg = legs.find((l) => l.role === 'PAYEE')!;
   return {
-    id, payerAccountId: request.payerAccountId, payeeAccountId: request.payeeAccountId, creditAccountId: payeeLeg.accountId,
-    route: 'LEGS', amount: request.amount, currency: request.currency, refundedAmount: 0n,
-    discountAmount: legs.find((l) => l.role === 'CAMPAIGN')?.amount ?? 0n, campaignId,
-    status: 'PROCESSING', failureCode: null, description: request.description,
-    createdBy: ctx.identity.sub, deviceId: ctx.client.deviceId, clientIp: ctx.client.ip, userAgent: ctx.client.userAgent,
-    businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: null,
+    id,
+    payerAccountId: request.payerAccountId,
+    payeeAccountId: request.payeeAccountId,
+    creditAccountId: payeeLeg.accountId,
+    route: 'LEGS',
+    amount: request.amount,
+    currency: request.currency,
+    refundedAmount: 0n,
+    discountAmount: legs.find((l) => l.role === 'CAMPAIGN')?.amount ?? 0n,
+    campaignId,
+    status: 'PROCESSING',
+    failureCode: null,
+    description: request.description,
+    createdBy: ctx.identity.sub,
+    deviceId: ctx.client.deviceId,
+    clientIp: ctx.client.ip,
+    userAgent: ctx.client.userAgent,
+    businessDate: businessDateOf(now),
+    settlementId: null,
+    createdAt: now,
+    completedAt: null,
   };
 }
 
 /** A merchant receiver is credited on its stripe on the payer's shard (pending), as a two-leg payment's payee is. */
-async function legRowsOf(ctx: ServiceContext, home: Shard, id: string, legs: readonly PaymentLeg[], accounts: ReadonlyMap<string, Account>, now: Date): Promise<PaymentLegRow[]> {
-  return Promise.all(legs.map(async (leg): Promise<PaymentLegRow> => {
-    const account = accounts.get(leg.accountId)!;
-    const merchantReceiver = !isPaying(leg.role) && account.type === 'MERCHANT';
-    return {
-      paymentId: id, legIndex: leg.index, role: leg.role, accountId: leg.accountId,
-      postedAccountId: merchantReceiver ? await stripeFor(ctx.shards, account, home) : leg.accountId,
-      bucket: merchantReceiver ? 'PENDING' : 'AVAILABLE', amount: leg.amount, currency: leg.currency, refundedAmount: 0n,
-      businessDate: businessDateOf(now), settlementId: null,
-    };
-  }));
+async function legRowsOf(
+  ctx: ServiceContext,
+  home: Shard,
+  id: string,
+  legs: readonly PaymentLeg[],
+  accounts: ReadonlyMap<string, Account>,
+  now: Date,
+): Promise<PaymentLegRow[]> {
+  return Promise.all(
+    legs.map(async (leg): Promise<PaymentLegRow> => {
+      const account = accounts.get(leg.accountId)!;
+      const merchantReceiver = !isPaying(leg.role) && account.type === 'MERCHANT';
+      return {
+        paymentId: id,
+        legIndex: leg.index,
+        role: leg.role,
+        accountId: leg.accountId,
+        postedAccountId: merchantReceiver ? await stripeFor(ctx.shards, account, home) : leg.accountId,
+        bucket: merchantReceiver ? 'PENDING' : 'AVAILABLE',
+        amount: leg.amount,
+        currency: leg.currency,
+        refundedAmount: 0n,
+        businessDate: businessDateOf(now),
+        settlementId: null,
+      };
+    }),
+  );
 }
 
-function homeRefusal(postings: LegPostings, campaignId: string | null, rejection: PostingRejection): CreatePaymentError {
-  return isCampaignRefusal(postings, rejection) ? { kind: 'CampaignExhausted', campaignId: campaignId! } : fromRejection(rejection);
+function homeRefusal(
+  postings: LegPostings,
+  campaignId: string | null,
+  rejection: PostingRejection,
+): CreatePaymentError {
+  return isCampaignRefusal(postings, rejection)
+    ? { kind: 'CampaignExhausted', campaignId: campaignId! }
+    : fromRejection(rejection);
 }
 
 /**
@@ -148,11 +232,16 @@ function homeRefusal(postings: LegPostings, campaignId: string | null, rejection
  * it as it then stands. `known`: what the request has just written or posted, so the completion
  * need not read it again.
  */
-async function answerAfterDriving(ctx: ServiceContext, payment: PaymentRow, known?: { postings: LegPostings; homePosted: boolean }): Promise<Result<PaymentRow, CreatePaymentError>> {
+async function answerAfterDriving(
+  ctx: ServiceContext,
+  payment: PaymentRow,
+  known?: { postings: LegPostings; homePosted: boolean },
+): Promise<Result<PaymentRow, CreatePaymentError>> {
   const plan = known && legsCompletion(ctx.shards, known.postings, payment.id, known.homePosted);
   const final = await completeNow(ctx, plan ? { payment, plan } : { payment });
   // No record: the campaign refused before any leg posted (payment-completion.ts), as a refusal leaves none.
-  if (!final || (final.status === 'FAILED' && final.failureCode === 'CAMPAIGN_EXHAUSTED')) return err({ kind: 'CampaignExhausted', campaignId: payment.campaignId! });
+  if (!final || (final.status === 'FAILED' && final.failureCode === 'CAMPAIGN_EXHAUSTED'))
+    return err({ kind: 'CampaignExhausted', campaignId: payment.campaignId! });
   return ok(final);
 }
 

@@ -28,7 +28,10 @@ export async function placeLegacyKeys(shards: ShardSet): Promise<{ placed: numbe
     for (;;) {
       const page = await legacyKeys(source, after, legacyKeyPageRowsMax);
       if (page.length === 0) break;
-      const anchors = await anchorsOf(shards, page.map((r) => r.resourceId));
+      const anchors = await anchorsOf(
+        shards,
+        page.map((r) => r.resourceId),
+      );
       const anchored = page.filter((r) => anchors.has(r.resourceId));
       await Promise.all([...byShard(shards, anchored, anchors)].map(([target, rows]) => placeKeys(target, rows)));
       await deleteLegacyKeys(source, anchored);
@@ -45,11 +48,18 @@ export const legacyKeysStep: DataStep = {
   name: 'anchor legacy idempotency keys',
   run: async (shards) => {
     const { placed, unplaced } = await placeLegacyKeys(shards);
-    if (placed + unplaced > 0) log().info(`[migrate] idempotency keys: ${placed} anchored on their record's shard, ${unplaced} name no record and stay unanchored`);
+    if (placed + unplaced > 0)
+      log().info(
+        `[migrate] idempotency keys: ${placed} anchored on their record's shard, ${unplaced} name no record and stay unanchored`,
+      );
   },
 };
 
-function byShard(shards: ShardSet, rows: readonly IdempotencyRow[], anchors: Map<string, KeyAnchor>): Map<Shard, IdempotencyRow[]> {
+function byShard(
+  shards: ShardSet,
+  rows: readonly IdempotencyRow[],
+  anchors: Map<string, KeyAnchor>,
+): Map<Shard, IdempotencyRow[]> {
   const grouped = new Map<Shard, IdempotencyRow[]>();
   for (const row of rows) {
     const anchor = anchors.get(row.resourceId)!;

@@ -35,7 +35,8 @@ function postingIdOn(shards: ShardSet, shard: Shard): string {
 
 /** A receiving leg posts to a merchant's stripe (pending) or a personal account (available). */
 export function legEffect(leg: PaymentLegRow, signed: bigint): LegEffect {
-  if (leg.bucket === 'AVAILABLE') return { index: leg.legIndex, accountId: leg.postedAccountId, bucket: 'AVAILABLE', amount: signed };
+  if (leg.bucket === 'AVAILABLE')
+    return { index: leg.legIndex, accountId: leg.postedAccountId, bucket: 'AVAILABLE', amount: signed };
   // A settled leg's money moved from the stripe's pending to its available (settlement).
   return leg.settlementId === null
     ? { index: leg.legIndex, accountId: leg.postedAccountId, bucket: 'PENDING', fallback: 'AVAILABLE', amount: signed }
@@ -47,8 +48,12 @@ export function legEffect(leg: PaymentLegRow, signed: bigint): LegEffect {
  * own direction — a paying leg pays, a receiving leg receives; a refund passes the negation).
  */
 export async function legPostings(
-  shards: ShardSet, home: Shard, kind: 'PAYMENT' | 'REFUND', movement: { id: string; currency: string },
-  legs: readonly PaymentLegRow[], change: (leg: PaymentLegRow) => bigint,
+  shards: ShardSet,
+  home: Shard,
+  kind: 'PAYMENT' | 'REFUND',
+  movement: { id: string; currency: string },
+  legs: readonly PaymentLegRow[],
+  change: (leg: PaymentLegRow) => bigint,
 ): Promise<LegPostings> {
   const effects = legs.map((leg) => ({
     leg,
@@ -57,40 +62,83 @@ export async function legPostings(
   }));
   const local = effects.filter((e) => e.shard === home);
   const homeClearing = await systemAccountId(shards, home, 'CLEARING', movement.currency);
-  const homeSpec = homeLegsSpec(kind, movement, postingIdOn(shards, home), local.map((e) => e.effect), homeClearing);
+  const homeSpec = homeLegsSpec(
+    kind,
+    movement,
+    postingIdOn(shards, home),
+    local.map((e) => e.effect),
+    homeClearing,
+  );
   const remoteKind = kind === 'PAYMENT' ? 'PAYMENT_LEG' : 'REFUND_LEG';
-  const remote = await Promise.all(effects.filter((e) => e.shard !== home && e.effect.amount !== 0n).map(async (e) => ({
-    leg: e.leg, shard: e.shard,
-    spec: remoteLegSpec(remoteKind, movement, postingIdOn(shards, e.shard), e.effect, await systemAccountId(shards, e.shard, 'CLEARING', movement.currency)),
-  })));
+  const remote = await Promise.all(
+    effects
+      .filter((e) => e.shard !== home && e.effect.amount !== 0n)
+      .map(async (e) => ({
+        leg: e.leg,
+        shard: e.shard,
+        spec: remoteLegSpec(
+          remoteKind,
+          movement,
+          postingIdOn(shards, e.shard),
+          e.effect,
+          await systemAccountId(shards, e.shard, 'CLEARING', movement.currency),
+        ),
+      })),
+  );
   // Paying legs first: nothing is delivered before everything is paid.
-  remote.sort((a, b) => Number(isPaying(b.leg.role as LegRole)) - Number(isPaying(a.leg.role as LegRole)) || a.leg.legIndex - b.leg.legIndex);
+  remote.sort(
+    (a, b) =>
+      Number(isPaying(b.leg.role as LegRole)) - Number(isPaying(a.leg.role as LegRole)) ||
+      a.leg.legIndex - b.leg.legIndex,
+  );
   const campaignLeg = legs.find((l) => l.role === 'CAMPAIGN');
   return {
-    home, homeSpec, remote,
-    campaign: campaignLeg ? { leg: campaignLeg, local: shards.of('account', campaignLeg.postedAccountId) === home } : null,
+    home,
+    homeSpec,
+    remote,
+    campaign: campaignLeg
+      ? { leg: campaignLeg, local: shards.of('account', campaignLeg.postedAccountId) === home }
+      : null,
   };
 }
 
 /** Posts one of a movement's postings; `finish` runs in its transaction (and may throw to roll it back). */
-export async function postLeg(shard: Shard, spec: PostingSpec, now: () => Date, finish?: (tx: PostingTx, outcome: PostingOutcome) => Promise<void>): Promise<PostingOutcome> {
-  return postOne<PostingOutcome>(shard, {
-    spec,
-    finish: async (tx, outcome) => {
-      if (finish) await finish(tx, outcome);
-      return outcome;
+export async function postLeg(
+  shard: Shard,
+  spec: PostingSpec,
+  now: () => Date,
+  finish?: (tx: PostingTx, outcome: PostingOutcome) => Promise<void>,
+): Promise<PostingOutcome> {
+  return postOne<PostingOutcome>(
+    shard,
+    {
+      spec,
+      finish: async (tx, outcome) => {
+        if (finish) await finish(tx, outcome);
+        return outcome;
+      },
     },
-  }, { now });
+    { now },
+  );
 }
 
-/** The campaign's counters move with the funding account's debit (+1) and its reversal (-1), in the same transaction. */
+/**
+ * The campaign's counters move with the funding account's debit (+1) and its reversal (-1), in the same transaction.
+ */
 export function campaignCounter(campaignId: string | null, discount: bigint, uses: 1 | -1) {
   return async (tx: PostingTx, outcome: PostingOutcome) => {
     if (campaignId !== null && outcome.status === 'APPLIED') await countCampaignUse(tx, campaignId, discount, uses);
   };
 }
 
-export function legReversal(shards: ShardSet, shard: Shard, movementId: string, leg: PaymentLegRow, spec: PostingSpec, kind: string): PostingSpec {
+export function legReversal(
+  shards: ShardSet,
+  shard: Shard,
+  movementId: string,
+  leg: PaymentLegRow,
+  spec: PostingSpec,
+  kind: string,
+): PostingSpec {
   return reversalOf(spec, kind, dedupeKeys.legReversal(movementId, leg.legIndex), postingIdOn(shards, shard));
 }
 

@@ -17,7 +17,15 @@ import { fxPaymentReversalSpec } from '../domain/fx-legs';
 import { isPaying, type LegRole } from '../domain/payment-legs';
 import { fxPositionsOn, sidesOf } from './fx-positions';
 import { hitFailpoint } from './failpoints';
-import { campaignCounter, homeReversal, legPostings, legReversal, postLeg, reversedOrWait, type LegPostings } from './legs';
+import {
+  campaignCounter,
+  homeReversal,
+  legPostings,
+  legReversal,
+  postLeg,
+  reversedOrWait,
+  type LegPostings,
+} from './legs';
 import { CompletionWaits } from './completion-waits';
 import type { ServiceContext } from './context';
 
@@ -60,9 +68,18 @@ function postingIdOn(shards: ShardSet, shard: Shard): string {
 }
 
 /** A plan of legs (route LEGS) as its completion runs it. */
-export function legsCompletion(shards: ShardSet, postings: LegPostings, paymentId: string, homePosted: boolean): CompletionPlan {
+export function legsCompletion(
+  shards: ShardSet,
+  postings: LegPostings,
+  paymentId: string,
+  homePosted: boolean,
+): CompletionPlan {
   const { home, homeSpec } = postings;
-  return { postings, homePosted, reverseHome: homeSpec ? async () => homeReversal(shards, home, paymentId, homeSpec) : null };
+  return {
+    postings,
+    homePosted,
+    reverseHome: homeSpec ? async () => homeReversal(shards, home, paymentId, homeSpec) : null,
+  };
 }
 
 /**
@@ -70,30 +87,76 @@ export function legsCompletion(shards: ShardSet, postings: LegPostings, paymentI
  * on the payee's shard from its clearing, in the quote's buy currency for an FX payment; its
  * failure returns the money to the payer through the home shard's clearing (and positions).
  */
-export async function twoLegCompletion(shards: ShardSet, home: Shard, payment: PaymentRow, fx: PaymentFxRow | null): Promise<CompletionPlan> {
+export async function twoLegCompletion(
+  shards: ShardSet,
+  home: Shard,
+  payment: PaymentRow,
+  fx: PaymentFxRow | null,
+): Promise<CompletionPlan> {
   const id = payment.id;
-  const movement: Movement = fx ? { id, currency: fx.buyCurrency, amount: fx.buyAmount } : { id, currency: payment.currency, amount: payment.amount };
+  const movement: Movement = fx
+    ? { id, currency: fx.buyCurrency, amount: fx.buyAmount }
+    : { id, currency: payment.currency, amount: payment.amount };
   const remote = shards.of('account', payment.payeeAccountId);
   const remoteClearing = await systemAccountId(shards, remote, 'CLEARING', movement.currency);
   const leg: PaymentLegRow = {
-    paymentId: id, legIndex: 1, role: 'PAYEE', accountId: payment.payeeAccountId, postedAccountId: payment.payeeAccountId, bucket: 'AVAILABLE',
-    amount: movement.amount, currency: movement.currency, refundedAmount: 0n, businessDate: payment.businessDate, settlementId: null,
+    paymentId: id,
+    legIndex: 1,
+    role: 'PAYEE',
+    accountId: payment.payeeAccountId,
+    postedAccountId: payment.payeeAccountId,
+    bucket: 'AVAILABLE',
+    amount: movement.amount,
+    currency: movement.currency,
+    refundedAmount: 0n,
+    businessDate: payment.businessDate,
+    settlementId: null,
   };
   const spec = paymentCreditSpec(movement, postingIdOn(shards, remote), remoteClearing, payment.payeeAccountId);
   const reverseHome = async (): Promise<PostingSpec> => {
     const homeClearing = await systemAccountId(shards, home, 'CLEARING', movement.currency);
     return fx
-      ? fxPaymentReversalSpec(id, postingIdOn(shards, home), homeClearing, payment.payerAccountId, sidesOf(fx), await fxPositionsOn(shards, home, fx))
+      ? fxPaymentReversalSpec(
+          id,
+          postingIdOn(shards, home),
+          homeClearing,
+          payment.payerAccountId,
+          sidesOf(fx),
+          await fxPositionsOn(shards, home, fx),
+        )
       : paymentReversalSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
   };
-  return { postings: { home, homeSpec: null, remote: [{ leg, shard: remote, spec }], campaign: null }, homePosted: true, reverseHome };
+  return {
+    postings: { home, homeSpec: null, remote: [{ leg, shard: remote, spec }], campaign: null },
+    homePosted: true,
+    reverseHome,
+  };
 }
 
-/** The completion of a payment read back (the relay, a replay): its legs by its route. `fx`: its FX record when the caller has it. */
-async function completionOf(shards: ShardSet, home: Shard, payment: PaymentRow, fx?: PaymentFxRow | null): Promise<CompletionPlan> {
-  if (payment.route !== 'LEGS') return twoLegCompletion(shards, home, payment, fx !== undefined ? fx : (await paymentFxByIds(home.db, [payment.id]))[0] ?? null);
+/**
+ * The completion of a payment read back (the relay, a replay): its legs by its route. `fx`: its FX record when the
+ * caller has it.
+ */
+async function completionOf(
+  shards: ShardSet,
+  home: Shard,
+  payment: PaymentRow,
+  fx?: PaymentFxRow | null,
+): Promise<CompletionPlan> {
+  if (payment.route !== 'LEGS')
+    return twoLegCompletion(
+      shards,
+      home,
+      payment,
+      fx !== undefined ? fx : ((await paymentFxByIds(home.db, [payment.id]))[0] ?? null),
+    );
   const legs = await legsOfPayments(home.db, [payment.id]);
-  return legsCompletion(shards, await legPostings(shards, home, 'PAYMENT', payment, legs, (l) => l.amount), payment.id, false);
+  return legsCompletion(
+    shards,
+    await legPostings(shards, home, 'PAYMENT', payment, legs, (l) => l.amount),
+    payment.id,
+    false,
+  );
 }
 
 /** Completes the payment behind an outbox row PAYMENT_CREDIT or PAYMENT_LEGS (the relay). */
@@ -110,23 +173,44 @@ export interface KnownPayment {
 }
 
 /** Runs the completion once; answers how this run ended the payment. */
-export async function completePayment(shards: ShardSet, home: Shard, id: string, now: () => Date, known?: KnownPayment): Promise<Ending> {
+export async function completePayment(
+  shards: ShardSet,
+  home: Shard,
+  id: string,
+  now: () => Date,
+  known?: KnownPayment,
+): Promise<Ending> {
   const payment = known?.payment ?? (await paymentsByIds(home.db, [id]))[0];
   if (!payment || payment.status !== 'PROCESSING') return null;
-  const plan = known?.plan ?? await completionOf(shards, home, payment, known?.fx);
+  const plan = known?.plan ?? (await completionOf(shards, home, payment, known?.fx));
   const { postings } = plan;
   const posted: LegPostings['remote'] = [];
   for (const r of postings.remote.filter((x) => isPaying(x.leg.role as LegRole))) {
-    const outcome = await postLeg(r.shard, r.spec, now, r.leg.role === 'CAMPAIGN' ? campaignCounter(payment.campaignId, r.leg.amount, 1) : undefined);
+    const outcome = await postLeg(
+      r.shard,
+      r.spec,
+      now,
+      r.leg.role === 'CAMPAIGN' ? campaignCounter(payment.campaignId, r.leg.amount, 1) : undefined,
+    );
     if (outcome.status === 'REJECTED') {
       if (posted.length === 0 && r.leg.role === 'CAMPAIGN') return forgetRefusedPayment(home, payment.id);
-      return failPayment(shards, plan, payment, r.leg.role === 'CAMPAIGN' ? 'CAMPAIGN_EXHAUSTED' : outcome.rejection.code, posted, false, now);
+      return failPayment(
+        shards,
+        plan,
+        payment,
+        r.leg.role === 'CAMPAIGN' ? 'CAMPAIGN_EXHAUSTED' : outcome.rejection.code,
+        posted,
+        false,
+        now,
+      );
     }
     posted.push(r);
   }
   hitFailpoint('legs-after-paying');
   if (postings.homeSpec && !plan.homePosted) {
-    const local = postings.campaign?.local ? campaignCounter(payment.campaignId, postings.campaign.leg.amount, 1) : undefined;
+    const local = postings.campaign?.local
+      ? campaignCounter(payment.campaignId, postings.campaign.leg.amount, 1)
+      : undefined;
     const outcome = await postLeg(home, postings.homeSpec, now, local);
     if (outcome.status === 'REJECTED') {
       const code = isCampaignRefusal(postings, outcome.rejection) ? 'CAMPAIGN_EXHAUSTED' : outcome.rejection.code;
@@ -140,15 +224,19 @@ export async function completePayment(shards: ShardSet, home: Shard, id: string,
   const outcomes = await Promise.all(receiving.map((r) => postLeg(r.shard, r.spec, now)));
   posted.push(...receiving.filter((_, n) => outcomes[n]!.status !== 'REJECTED'));
   const refusal = outcomes.find((o) => o.status === 'REJECTED');
-  if (refusal?.status === 'REJECTED') return failPayment(shards, plan, payment, refusal.rejection.code, posted, true, now);
+  if (refusal?.status === 'REJECTED')
+    return failPayment(shards, plan, payment, refusal.rejection.code, posted, true, now);
   hitFailpoint('legs-after-receiving');
   return endPayment(plan, payment, null, null, now);
 }
 
 /** The funding account refusing its debit is the campaign being unable to pay: CAMPAIGN_EXHAUSTED. */
 export function isCampaignRefusal(postings: LegPostings, rejection: { accountId: string; code: string }): boolean {
-  return postings.campaign !== null && rejection.accountId === postings.campaign.leg.accountId
-    && (rejection.code === 'INSUFFICIENT_FUNDS' || rejection.code === 'ACCOUNT_NOT_ACTIVE');
+  return (
+    postings.campaign !== null &&
+    rejection.accountId === postings.campaign.leg.accountId &&
+    (rejection.code === 'INSUFFICIENT_FUNDS' || rejection.code === 'ACCOUNT_NOT_ACTIVE')
+  );
 }
 
 /**
@@ -165,13 +253,30 @@ async function forgetRefusedPayment(home: Shard, id: string): Promise<Ending> {
   });
 }
 
-/** Reverses the legs posted elsewhere, newest first, then ends the payment FAILED (reversing the home posting with it once it is in). */
+/**
+ * Reverses the legs posted elsewhere, newest first, then ends the payment FAILED (reversing the home posting with it
+ * once it is in).
+ */
 async function failPayment(
-  shards: ShardSet, plan: CompletionPlan, payment: PaymentRow, code: string, posted: LegPostings['remote'], homeIn: boolean, now: () => Date,
+  shards: ShardSet,
+  plan: CompletionPlan,
+  payment: PaymentRow,
+  code: string,
+  posted: LegPostings['remote'],
+  homeIn: boolean,
+  now: () => Date,
 ): Promise<Ending> {
   for (const r of [...posted].reverse()) {
     const spec = legReversal(shards, r.shard, payment.id, r.leg, r.spec, 'PAYMENT_LEG_REVERSAL');
-    await postLeg(r.shard, spec, now, reversedOrWait(payment.id, r.leg.role === 'CAMPAIGN' ? campaignCounter(payment.campaignId, r.leg.amount, -1) : undefined));
+    await postLeg(
+      r.shard,
+      spec,
+      now,
+      reversedOrWait(
+        payment.id,
+        r.leg.role === 'CAMPAIGN' ? campaignCounter(payment.campaignId, r.leg.amount, -1) : undefined,
+      ),
+    );
   }
   const reversal = homeIn && plan.reverseHome ? await plan.reverseHome() : null;
   return endPayment(plan, payment, code, reversal, now);
@@ -209,7 +314,10 @@ const paymentEndings: PrepareGroup<EndingInput, Ended> = {
       } else if (input.reversal) decisions.push({ proceed: true, spec: input.reversal });
       else {
         await finishPayment(tx, input.id, 'FAILED', input.failureCode, input.at);
-        decisions.push({ proceed: false, result: { status: 'FAILED', failureCode: input.failureCode, completedAt: input.at } });
+        decisions.push({
+          proceed: false,
+          result: { status: 'FAILED', failureCode: input.failureCode, completedAt: input.at },
+        });
       }
     }
     await paymentsSucceeded(tx, succeeded, completedAt);
@@ -218,26 +326,40 @@ const paymentEndings: PrepareGroup<EndingInput, Ended> = {
 };
 
 /** The last step, on the payment's shard under its outbox row's lock: once, whoever runs it. */
-async function endPayment(plan: CompletionPlan, payment: PaymentRow, failureCode: string | null, reversal: PostingSpec | null, now: () => Date): Promise<Ending> {
+async function endPayment(
+  plan: CompletionPlan,
+  payment: PaymentRow,
+  failureCode: string | null,
+  reversal: PostingSpec | null,
+  now: () => Date,
+): Promise<Ending> {
   const at = now();
   const { campaign } = plan.postings;
-  return postOne<Ended>(plan.postings.home, {
-    grouped: inGroup(paymentEndings, { id: payment.id, at, failureCode, reversal }),
-    // Only a reversal posts. It may be refused only while a receiver on this shard no longer
-    // holds what it received, or by BALANCE_LIMIT: the money is owed back, so the payment waits.
-    finish: async (tx, outcome) => {
-      // A two-leg plan's reversal only credits the payer from clearing: BALANCE_LIMIT is the one
-      // refusal it can meet, and any other is a bug.
-      if (outcome.status === 'REJECTED' && plan.postings.homeSpec === null) {
-        assert(outcome.rejection.code === 'BALANCE_LIMIT', `reversal of payment ${payment.id} was refused: ${outcome.rejection.code}`);
-      }
-      await reversedOrWait(payment.id, async (t, o) => {
-        if (o.status === 'APPLIED' && campaign?.local) await countCampaignUse(t, payment.campaignId!, campaign.leg.amount, -1);
-        await finishPayment(t, payment.id, 'FAILED', failureCode!, at);
-      })(tx, outcome);
-      return { status: 'FAILED', failureCode: failureCode!, completedAt: at };
+  return postOne<Ended>(
+    plan.postings.home,
+    {
+      grouped: inGroup(paymentEndings, { id: payment.id, at, failureCode, reversal }),
+      // Only a reversal posts. It may be refused only while a receiver on this shard no longer
+      // holds what it received, or by BALANCE_LIMIT: the money is owed back, so the payment waits.
+      finish: async (tx, outcome) => {
+        // A two-leg plan's reversal only credits the payer from clearing: BALANCE_LIMIT is the one
+        // refusal it can meet, and any other is a bug.
+        if (outcome.status === 'REJECTED' && plan.postings.homeSpec === null) {
+          assert(
+            outcome.rejection.code === 'BALANCE_LIMIT',
+            `reversal of payment ${payment.id} was refused: ${outcome.rejection.code}`,
+          );
+        }
+        await reversedOrWait(payment.id, async (t, o) => {
+          if (o.status === 'APPLIED' && campaign?.local)
+            await countCampaignUse(t, payment.campaignId!, campaign.leg.amount, -1);
+          await finishPayment(t, payment.id, 'FAILED', failureCode!, at);
+        })(tx, outcome);
+        return { status: 'FAILED', failureCode: failureCode!, completedAt: at };
+      },
     },
-  }, { now });
+    { now },
+  );
 }
 
 /**

@@ -30,7 +30,12 @@ export const inlineGraceMs = outboxInlineGraceMs;
  * capture): the two-leg plan's completion (payment-completion.ts) tried at once; if it cannot
  * be made now, the relay finishes it and the payment answers PROCESSING.
  */
-export async function creditAcrossShards(ctx: ServiceContext, debited: PaymentRow, failpoint: Failpoint, fx: PaymentFxRow | null = null): Promise<PaymentRow> {
+export async function creditAcrossShards(
+  ctx: ServiceContext,
+  debited: PaymentRow,
+  failpoint: Failpoint,
+  fx: PaymentFxRow | null = null,
+): Promise<PaymentRow> {
   hitFailpoint(failpoint);
   const answered = await completeNow(ctx, { payment: debited, fx });
   assert(answered, `payment ${debited.id} has no record`);
@@ -43,10 +48,18 @@ export function clientAccount(found: Map<string, Account>, id: string): Account 
 }
 
 /** Refusals that need no lock: the posting re-checks them, but a payment that cannot land should not start. */
-export function checkPayee(payee: Account, request: ParsedPayment): MoneyErrorOf<'AccountNotActive' | 'CurrencyMismatch'> | null {
+export function checkPayee(
+  payee: Account,
+  request: ParsedPayment,
+): MoneyErrorOf<'AccountNotActive' | 'CurrencyMismatch'> | null {
   if (payee.status !== 'ACTIVE') return { kind: 'AccountNotActive', accountId: payee.id, status: payee.status };
   if (payee.currency !== request.currency) {
-    return { kind: 'CurrencyMismatch', accountId: payee.id, accountCurrency: payee.currency, requestCurrency: request.currency };
+    return {
+      kind: 'CurrencyMismatch',
+      accountId: payee.id,
+      accountCurrency: payee.currency,
+      requestCurrency: request.currency,
+    };
   }
   return null;
 }
@@ -58,9 +71,15 @@ export interface PaymentRoute {
 }
 
 /** Where the payer's shard credits a payment (or a hold's capture) to this payee. */
-export async function routeBetween(ctx: ServiceContext, payer: Account, payee: Account, currency: string): Promise<PaymentRoute> {
+export async function routeBetween(
+  ctx: ServiceContext,
+  payer: Account,
+  payee: Account,
+  currency: string,
+): Promise<PaymentRoute> {
   const shard = ctx.shards.of('account', payer.id);
-  if (payee.type === 'MERCHANT') return { route: 'MERCHANT_STRIPE', creditAccountId: await stripeFor(ctx.shards, payee, shard) };
+  if (payee.type === 'MERCHANT')
+    return { route: 'MERCHANT_STRIPE', creditAccountId: await stripeFor(ctx.shards, payee, shard) };
   if (ctx.shards.of('account', payee.id) === shard) return { route: 'SAME_SHARD', creditAccountId: payee.id };
   return { route: 'CROSS_SHARD', creditAccountId: await systemAccountId(ctx.shards, shard, 'CLEARING', currency) };
 }
@@ -81,17 +100,34 @@ export interface NewPayment {
 export function newPaymentRow(ctx: ServiceContext, p: NewPayment, now: Date): PaymentRow {
   const crossShard = p.route === 'CROSS_SHARD';
   return {
-    id: p.id, payerAccountId: p.payer, payeeAccountId: p.payee, creditAccountId: crossShard ? p.payee : p.creditAccountId,
-    route: p.route, amount: p.amount, currency: p.currency, refundedAmount: 0n, discountAmount: 0n, campaignId: null,
-    status: crossShard ? 'PROCESSING' : 'SUCCEEDED', failureCode: null, description: p.description,
-    createdBy: ctx.identity.sub, deviceId: ctx.client.deviceId, clientIp: ctx.client.ip, userAgent: ctx.client.userAgent,
-    businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: crossShard ? null : now,
+    id: p.id,
+    payerAccountId: p.payer,
+    payeeAccountId: p.payee,
+    creditAccountId: crossShard ? p.payee : p.creditAccountId,
+    route: p.route,
+    amount: p.amount,
+    currency: p.currency,
+    refundedAmount: 0n,
+    discountAmount: 0n,
+    campaignId: null,
+    status: crossShard ? 'PROCESSING' : 'SUCCEEDED',
+    failureCode: null,
+    description: p.description,
+    createdBy: ctx.identity.sub,
+    deviceId: ctx.client.deviceId,
+    clientIp: ctx.client.ip,
+    userAgent: ctx.client.userAgent,
+    businessDate: businessDateOf(now),
+    settlementId: null,
+    createdAt: now,
+    completedAt: crossShard ? null : now,
   };
 }
 
 /** Defers the payment's row and, for a cross-shard payment, the outbox row its credit runs from. */
 export function deferNewPayment(deferred: DeferredInserts, row: PaymentRow): PaymentRow {
   deferPayment(deferred, row);
-  if (row.route === 'CROSS_SHARD') deferOutbox(deferred, row.id, 'PAYMENT_CREDIT', row.createdAt, new Date(row.createdAt.getTime() + inlineGraceMs));
+  if (row.route === 'CROSS_SHARD')
+    deferOutbox(deferred, row.id, 'PAYMENT_CREDIT', row.createdAt, new Date(row.createdAt.getTime() + inlineGraceMs));
   return row;
 }

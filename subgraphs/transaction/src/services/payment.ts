@@ -7,7 +7,14 @@ import type { PaymentRow } from '../db/schema/transactions';
 import type { FxQuoteRow } from '../db/schema/fx';
 import { invalidInput, type CreatePaymentError, type MoneyErrorOf } from '../domain/errors';
 import { hasExtraLegs, parseCreatePayment, type CreatePaymentInput, type ParsedPayment } from '../domain/inputs';
-import { paymentKeyContent, planPayment, shapeOf, type PaymentFacts, type PaymentPlan, type PaymentShape } from '../domain/payment-plan';
+import {
+  paymentKeyContent,
+  planPayment,
+  shapeOf,
+  type PaymentFacts,
+  type PaymentPlan,
+  type PaymentShape,
+} from '../domain/payment-plan';
 import { readAccounts } from './accounts';
 import { campaignForPayment } from './campaign';
 import { quoteTerms } from './fx-quotes';
@@ -30,7 +37,10 @@ export const bulkPaymentsMax = 1_000;
  * more legs) and complete its remote ones (payment-completion.ts). createPayments runs the same
  * steps for many two-leg plans at once.
  */
-async function attemptPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, CreatePaymentError | Forbidden>> {
+async function attemptPayment(
+  ctx: ServiceContext,
+  input: CreatePaymentInput,
+): Promise<Result<PaymentRow, CreatePaymentError | Forbidden>> {
   const parsed = parseCreatePayment(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
@@ -49,12 +59,17 @@ async function attemptPayment(ctx: ServiceContext, input: CreatePaymentInput): P
 }
 
 /** Every answer a payment gets is counted by outcome (metrics.ts), the status written or the error's kind. */
-export async function createPayment(ctx: ServiceContext, input: CreatePaymentInput): Promise<Result<PaymentRow, CreatePaymentError | Forbidden>> {
+export async function createPayment(
+  ctx: ServiceContext,
+  input: CreatePaymentInput,
+): Promise<Result<PaymentRow, CreatePaymentError | Forbidden>> {
   return countPaymentOutcome(await attemptPayment(ctx, input));
 }
 
 /** A caller refused is not a payment's outcome: it is not counted. */
-function countPaymentOutcome<E extends CreatePaymentError | Forbidden>(result: Result<PaymentRow, E>): Result<PaymentRow, E> {
+function countPaymentOutcome<E extends CreatePaymentError | Forbidden>(
+  result: Result<PaymentRow, E>,
+): Result<PaymentRow, E> {
   if (!result.ok && result.error.kind === 'Forbidden') return result;
   countMoneyMovement('payment', result.ok ? result.value.status : result.error.kind);
   return result;
@@ -65,14 +80,31 @@ interface Facts extends PaymentFacts {
   quote: FxQuoteRow | undefined;
 }
 
-/** The accounts a request names (clients' only), and its campaign's terms or its quote: read at once where they can be. */
-async function readFacts(ctx: ServiceContext, request: ParsedPayment, shape: PaymentShape): Promise<Result<Facts, CreatePaymentError>> {
+/**
+ * The accounts a request names (clients' only), and its campaign's terms or its quote: read at once where they can be.
+ */
+async function readFacts(
+  ctx: ServiceContext,
+  request: ParsedPayment,
+  shape: PaymentShape,
+): Promise<Result<Facts, CreatePaymentError>> {
   const ids = [request.payerAccountId, request.payeeAccountId, ...request.splits.map((s) => s.accountId)];
-  const facts = (accounts: Map<string, Account>, quote: FxQuoteRow | undefined, campaign: Facts['campaign'] = null): Facts => ({
-    accounts: clientsAmong(accounts), campaign, quote, callerId: ctx.identity.sub, now: ctx.now(),
+  const facts = (
+    accounts: Map<string, Account>,
+    quote: FxQuoteRow | undefined,
+    campaign: Facts['campaign'] = null,
+  ): Facts => ({
+    accounts: clientsAmong(accounts),
+    campaign,
+    quote,
+    callerId: ctx.identity.sub,
+    now: ctx.now(),
   });
   if (shape.kind === 'FX') {
-    const [found, quote] = await Promise.all([readAccounts(ctx.shards, ids), quoteTerms(ctx.shards, shape.quoteId, ctx.identity.sub)]);
+    const [found, quote] = await Promise.all([
+      readAccounts(ctx.shards, ids),
+      quoteTerms(ctx.shards, shape.quoteId, ctx.identity.sub),
+    ]);
     return ok(facts(found, quote));
   }
   if (request.campaignId === null) return ok(facts(await readAccounts(ctx.shards, ids), undefined));
@@ -81,8 +113,14 @@ async function readFacts(ctx: ServiceContext, request: ParsedPayment, shape: Pay
   return ok(facts(await readAccounts(ctx.shards, [...ids, campaign.fundingAccountId]), undefined, campaign));
 }
 
-/** The payer's account, if the caller may pay from it. Forbidden, not a business failure: paying from another's account. */
-function payingAccount(ctx: ServiceContext, request: ParsedPayment, facts: PaymentFacts): Result<Account, MoneyErrorOf<'AccountNotFound'> | Forbidden> {
+/**
+ * The payer's account, if the caller may pay from it. Forbidden, not a business failure: paying from another's account.
+ */
+function payingAccount(
+  ctx: ServiceContext,
+  request: ParsedPayment,
+  facts: PaymentFacts,
+): Result<Account, MoneyErrorOf<'AccountNotFound'> | Forbidden> {
   const payer = facts.accounts.get(request.payerAccountId);
   if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
   const notYours = mayPayFrom(ctx.identity, payer);
@@ -94,8 +132,11 @@ function payingAccount(ctx: ServiceContext, request: ParsedPayment, facts: Payme
 function paymentKey(plan: Pick<PaymentPlan, 'request' | 'shape'>): KeySpec {
   const { request } = plan;
   return {
-    anchor: { kind: 'account', id: request.payerAccountId }, key: request.idempotencyKey, operation: 'PAYMENT',
-    content: paymentKeyContent(request, plan.shape), newResourceId: () => newId('payment', shardOf('account', request.payerAccountId)),
+    anchor: { kind: 'account', id: request.payerAccountId },
+    key: request.idempotencyKey,
+    operation: 'PAYMENT',
+    content: paymentKeyContent(request, plan.shape),
+    newResourceId: () => newId('payment', shardOf('account', request.payerAccountId)),
   };
 }
 
@@ -104,13 +145,21 @@ function paymentKey(plan: Pick<PaymentPlan, 'request' | 'shape'>): KeySpec {
  * made before (a split closed since a crash): a retry answers what was made (leg-payment.ts).
  */
 function refused<E extends CreatePaymentError>(
-  ctx: ServiceContext, request: ParsedPayment, shape: PaymentShape, refusal: { ok: false; error: E },
+  ctx: ServiceContext,
+  request: ParsedPayment,
+  shape: PaymentShape,
+  refusal: { ok: false; error: E },
 ): Promise<Result<PaymentRow, CreatePaymentError>> | { ok: false; error: E } {
   return shape.kind === 'LEGS' ? legPaymentMadeBefore(ctx, paymentKey({ request, shape }), refusal) : refusal;
 }
 
 /** Posts the plan on the resource its key names. */
-async function postPlan(ctx: ServiceContext, plan: PaymentPlan, facts: Facts, claimed: Claimed): Promise<Result<PaymentRow, CreatePaymentError>> {
+async function postPlan(
+  ctx: ServiceContext,
+  plan: PaymentPlan,
+  facts: Facts,
+  claimed: Claimed,
+): Promise<Result<PaymentRow, CreatePaymentError>> {
   if (plan.shape.kind === 'LEGS') return payLegs(ctx, plan, facts.accounts, claimed);
   return payTwoLegs(ctx, plan, facts.quote, claimed.resourceId);
 }
@@ -136,7 +185,13 @@ async function attemptPayments(
   const parsed = inputs.map((input) => plainPayment(input, parseCreatePayment(input, ctx.amountMax)));
   const ids = parsed.flatMap((p) => (p.ok ? [p.value.payerAccountId, p.value.payeeAccountId] : []));
   const found = await readAccounts(ctx.shards, [...new Set(ids)]);
-  const facts: PaymentFacts = { accounts: clientsAmong(found), campaign: null, quote: undefined, callerId: ctx.identity.sub, now: ctx.now() };
+  const facts: PaymentFacts = {
+    accounts: clientsAmong(found),
+    campaign: null,
+    quote: undefined,
+    callerId: ctx.identity.sub,
+    now: ctx.now(),
+  };
   const plans: Array<Result<PaymentPlan, CreatePaymentError>> = [];
   for (const p of parsed) {
     if (!p.ok) {
@@ -162,26 +217,45 @@ function clientsAmong(found: Map<string, Account>): Map<string, Account> {
 }
 
 /** Claims every plan's key in bulk, routes them, and posts them. */
-async function postPlans(ctx: ServiceContext, plans: ReadonlyArray<Result<PaymentPlan, CreatePaymentError>>): Promise<Array<Result<PaymentRow, CreatePaymentError>>> {
+async function postPlans(
+  ctx: ServiceContext,
+  plans: ReadonlyArray<Result<PaymentPlan, CreatePaymentError>>,
+): Promise<Array<Result<PaymentRow, CreatePaymentError>>> {
   const planned = plans.flatMap((p) => (p.ok ? [p.value] : []));
   const claims = await claimIdempotencyKeysOf(ctx, planned.map(paymentKey));
   const claimOf = new Map(planned.map((p, i) => [p, claims[i]!]));
-  const routes = new Map(await Promise.all(planned.map(async (p) => [p, await routeBetween(ctx, p.payer, p.payee, p.request.currency)] as const)));
+  const routes = new Map(
+    await Promise.all(
+      planned.map(async (p) => [p, await routeBetween(ctx, p.payer, p.payee, p.request.currency)] as const),
+    ),
+  );
   // Submitted in input order, with nothing awaited in between: payments from one account that
   // share a merged batch (MERGE_BATCH_SIZE) are decided in the order the client listed them
   // (60, 30, 50 from 100 refuses the 50).
-  return Promise.all(plans.map((p): Promise<Result<PaymentRow, CreatePaymentError>> | Result<PaymentRow, CreatePaymentError> => {
-    if (!p.ok) return p;
-    const claim = claimOf.get(p.value)!;
-    if (!claim.ok) return claim;
-    return postAndCredit(ctx, p.value, routes.get(p.value)!, claim.value.resourceId, null);
-  }));
+  return Promise.all(
+    plans.map((p): Promise<Result<PaymentRow, CreatePaymentError>> | Result<PaymentRow, CreatePaymentError> => {
+      if (!p.ok) return p;
+      const claim = claimOf.get(p.value)!;
+      if (!claim.ok) return claim;
+      return postAndCredit(ctx, p.value, routes.get(p.value)!, claim.value.resourceId, null);
+    }),
+  );
 }
 
-/** createPayments carries two-leg payments of one currency: one with splits, a campaign or an FX quote goes through createPayment. */
-function plainPayment<E>(input: CreatePaymentInput, parsed: Result<ParsedPayment, E>): Result<ParsedPayment, E | MoneyErrorOf<'InvalidInput'>> {
-  if (input.fxQuoteId !== null && input.fxQuoteId !== undefined) return err(invalidInput('fxQuoteId', 'createPayments takes no FX quotes: pay with a quote through createPayment'));
-  if (parsed.ok && hasExtraLegs(parsed.value)) return err(invalidInput('splits', 'createPayments takes payments without splits or campaign; send those with createPayment'));
+/**
+ * createPayments carries two-leg payments of one currency: one with splits, a campaign or an FX quote goes through
+ * createPayment.
+ */
+function plainPayment<E>(
+  input: CreatePaymentInput,
+  parsed: Result<ParsedPayment, E>,
+): Result<ParsedPayment, E | MoneyErrorOf<'InvalidInput'>> {
+  if (input.fxQuoteId !== null && input.fxQuoteId !== undefined)
+    return err(invalidInput('fxQuoteId', 'createPayments takes no FX quotes: pay with a quote through createPayment'));
+  if (parsed.ok && hasExtraLegs(parsed.value))
+    return err(
+      invalidInput('splits', 'createPayments takes payments without splits or campaign; send those with createPayment'),
+    );
   return parsed;
 }
 

@@ -12,16 +12,30 @@ import { mayListOf, mayReadBetween } from './access';
  * returned as a value (Forbidden) that the resolvers answer as the top-level FORBIDDEN error.
  */
 
-/** The owners of a payment's or hold's payer and payee accounts, read only when asked (mayReadBetween); an account not there owns nothing. */
-function ownersOf(ctx: TransactionContext, payerAccountId: string, payeeAccountId: string): () => Promise<Array<string | null>> {
-  return async () => (await ctx.accountRows.loadMany([payerAccountId, payeeAccountId])).map((a) => (a && !(a instanceof Error) ? a.ownerId : null));
+/**
+ * The owners of a payment's or hold's payer and payee accounts, read only when asked (mayReadBetween); an account not
+ * there owns nothing.
+ */
+function ownersOf(
+  ctx: TransactionContext,
+  payerAccountId: string,
+  payeeAccountId: string,
+): () => Promise<Array<string | null>> {
+  return async () =>
+    (await ctx.accountRows.loadMany([payerAccountId, payeeAccountId])).map((a) =>
+      a && !(a instanceof Error) ? a.ownerId : null,
+    );
 }
 
 /** A payment the caller may read; null when there is none. */
 export async function readablePayment(ctx: TransactionContext, id: string): Promise<Readable<PaymentRow>> {
   const payment = await ctx.payments.load(id);
   if (!payment) return ok(null);
-  const refused = await mayReadBetween(ctx.identity, `payment ${id}`, ownersOf(ctx, payment.payerAccountId, payment.payeeAccountId));
+  const refused = await mayReadBetween(
+    ctx.identity,
+    `payment ${id}`,
+    ownersOf(ctx, payment.payerAccountId, payment.payeeAccountId),
+  );
   return refused ? err(refused) : ok(payment);
 }
 
@@ -29,7 +43,11 @@ export async function readablePayment(ctx: TransactionContext, id: string): Prom
 export async function readableHold(ctx: TransactionContext, id: string): Promise<Readable<HoldRow>> {
   const hold = await ctx.holds.load(id);
   if (!hold) return ok(null);
-  const refused = await mayReadBetween(ctx.identity, `hold ${id}`, ownersOf(ctx, hold.payerAccountId, hold.payeeAccountId));
+  const refused = await mayReadBetween(
+    ctx.identity,
+    `hold ${id}`,
+    ownersOf(ctx, hold.payerAccountId, hold.payeeAccountId),
+  );
   return refused ? err(refused) : ok(hold);
 }
 
@@ -43,7 +61,11 @@ export async function readableRefund(ctx: TransactionContext, id: string): Promi
 }
 
 /** An account whose payments or holds the caller may list (its owner and operators); null when there is none. */
-export async function listableAccount(ctx: TransactionContext, id: string, what: 'payments' | 'holds'): Promise<Readable<Account>> {
+export async function listableAccount(
+  ctx: TransactionContext,
+  id: string,
+  what: 'payments' | 'holds',
+): Promise<Readable<Account>> {
   const row = await ctx.accountRows.load(id);
   if (!row) return ok(null);
   const refused = mayListOf(ctx.identity, { id, ownerId: row.ownerId }, what);
@@ -51,7 +73,12 @@ export async function listableAccount(ctx: TransactionContext, id: string, what:
 }
 
 /** A page of an account's payments, newest first; each is kept in the request's loader. */
-export async function accountPayments(ctx: TransactionContext, accountId: string, beforeId: string | null, first: number) {
+export async function accountPayments(
+  ctx: TransactionContext,
+  accountId: string,
+  beforeId: string | null,
+  first: number,
+) {
   const page = await loadAccountPayments(ctx.shards, accountId, beforeId, first);
   for (const p of page.payments) ctx.payments.prime(p.id, p);
   return page;
@@ -59,8 +86,17 @@ export async function accountPayments(ctx: TransactionContext, accountId: string
 
 export type { HoldFilter };
 
-/** A page of an account's holds, newest first, those reading `status` now when it is given; each is kept in the request's loader. */
-export async function accountHolds(ctx: TransactionContext, accountId: string, status: HoldFilter, beforeId: string | null, first: number) {
+/**
+ * A page of an account's holds, newest first, those reading `status` now when it is given; each is kept in the
+ * request's loader.
+ */
+export async function accountHolds(
+  ctx: TransactionContext,
+  accountId: string,
+  status: HoldFilter,
+  beforeId: string | null,
+  first: number,
+) {
   const page = await loadAccountHolds(ctx.shards, accountId, status, ctx.now(), beforeId, first);
   for (const h of page.holds) ctx.holds.prime(h.id, h);
   return page;

@@ -55,17 +55,22 @@ export async function completeRefund(shards: ShardSet, home: Shard, id: string, 
   if (refund.status !== 'PROCESSING') return;
   const [payment] = await paymentsByIds(home.db, [refund.paymentId]);
   assert(payment, `refund ${id} has no payment`);
-  const plan = payment.route === 'LEGS' ? await legsRefundPlan(shards, home, refund) : await twoLegRefundPlan(shards, home, refund, payment);
+  const plan =
+    payment.route === 'LEGS'
+      ? await legsRefundPlan(shards, home, refund)
+      : await twoLegRefundPlan(shards, home, refund, payment);
   const { postings } = plan;
   const given: LegPostings['remote'] = [];
   for (const r of postings.remote.filter((x) => !isPaying(x.leg.role as LegRole))) {
     const outcome = await postLeg(r.shard, r.spec, now);
-    if (outcome.status === 'REJECTED') return failRefund(shards, home, refund, plan, outcome.rejection.code, given, now);
+    if (outcome.status === 'REJECTED')
+      return failRefund(shards, home, refund, plan, outcome.rejection.code, given, now);
     given.push(r);
   }
   if (postings.homeSpec) {
     const outcome = await postLeg(home, postings.homeSpec, now);
-    if (outcome.status === 'REJECTED') return failRefund(shards, home, refund, plan, outcome.rejection.code, given, now);
+    if (outcome.status === 'REJECTED')
+      return failRefund(shards, home, refund, plan, outcome.rejection.code, given, now);
   }
   // Paying legs elsewhere get their share back: the receivers have given it, so it cannot be refused (a completion).
   for (const r of postings.remote.filter((x) => isPaying(x.leg.role as LegRole))) {
@@ -76,7 +81,10 @@ export async function completeRefund(shards: ShardSet, home: Shard, id: string, 
 
 /** A refund of legs: each leg's reserved share (refund_legs) taken back from it. */
 async function legsRefundPlan(shards: ShardSet, home: Shard, refund: RefundRow): Promise<RefundPlan> {
-  const [legs, refundLegs] = await Promise.all([legsOfPayments(home.db, [refund.paymentId]), legsOfRefund(home.db, refund.id)]);
+  const [legs, refundLegs] = await Promise.all([
+    legsOfPayments(home.db, [refund.paymentId]),
+    legsOfRefund(home.db, refund.id),
+  ]);
   const shares = new Map(refundLegs.map((l) => [l.legIndex, l.amount]));
   const postings = await legPostings(shards, home, 'REFUND', refund, legs, (l) => -(shares.get(l.legIndex) ?? 0n));
   return { postings, creditAtEnd: null, shares };
@@ -87,24 +95,61 @@ async function legsRefundPlan(shards: ShardSet, home: Shard, refund: RefundRow):
  * buy currency for an FX payment, its share of buy in refund_fx; a share of zero takes nothing),
  * then the refund credited to the payer from clearing (through the positions for FX).
  */
-async function twoLegRefundPlan(shards: ShardSet, home: Shard, refund: RefundRow, payment: PaymentRow): Promise<RefundPlan> {
+async function twoLegRefundPlan(
+  shards: ShardSet,
+  home: Shard,
+  refund: RefundRow,
+  payment: PaymentRow,
+): Promise<RefundPlan> {
   const id = refund.id;
   const fx = await refundFxById(home.db, id);
-  const movement: Movement = fx ? { id, currency: fx.buyCurrency, amount: fx.buyAmount } : { id, currency: refund.currency, amount: refund.amount };
+  const movement: Movement = fx
+    ? { id, currency: fx.buyCurrency, amount: fx.buyAmount }
+    : { id, currency: refund.currency, amount: refund.amount };
   const remote = shards.of('account', payment.creditAccountId);
   const leg: PaymentLegRow = {
-    paymentId: payment.id, legIndex: 1, role: 'PAYEE', accountId: payment.payeeAccountId, postedAccountId: payment.creditAccountId, bucket: 'AVAILABLE',
-    amount: movement.amount, currency: movement.currency, refundedAmount: 0n, businessDate: payment.businessDate, settlementId: null,
+    paymentId: payment.id,
+    legIndex: 1,
+    role: 'PAYEE',
+    accountId: payment.payeeAccountId,
+    postedAccountId: payment.creditAccountId,
+    bucket: 'AVAILABLE',
+    amount: movement.amount,
+    currency: movement.currency,
+    refundedAmount: 0n,
+    businessDate: payment.businessDate,
+    settlementId: null,
   };
-  const debit = movement.amount === 0n ? [] : [{
-    leg, shard: remote,
-    spec: refundDebitSpec(movement, postingIdOn(shards, remote), payment.creditAccountId, await systemAccountId(shards, remote, 'CLEARING', movement.currency)),
-  }];
+  const debit =
+    movement.amount === 0n
+      ? []
+      : [
+          {
+            leg,
+            shard: remote,
+            spec: refundDebitSpec(
+              movement,
+              postingIdOn(shards, remote),
+              payment.creditAccountId,
+              await systemAccountId(shards, remote, 'CLEARING', movement.currency),
+            ),
+          },
+        ];
   const homeClearing = await systemAccountId(shards, home, 'CLEARING', movement.currency);
   const credit = fx
-    ? fxRefundCreditSpec(id, postingIdOn(shards, home), homeClearing, payment.payerAccountId,
-      { sellAmount: refund.amount, sellCurrency: refund.currency, buyAmount: fx.buyAmount, buyCurrency: fx.buyCurrency },
-      await fxPositionsOn(shards, home, { sellCurrency: refund.currency, buyCurrency: fx.buyCurrency }))
+    ? fxRefundCreditSpec(
+        id,
+        postingIdOn(shards, home),
+        homeClearing,
+        payment.payerAccountId,
+        {
+          sellAmount: refund.amount,
+          sellCurrency: refund.currency,
+          buyAmount: fx.buyAmount,
+          buyCurrency: fx.buyCurrency,
+        },
+        await fxPositionsOn(shards, home, { sellCurrency: refund.currency, buyCurrency: fx.buyCurrency }),
+      )
     : refundCreditSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
   return { postings: { home, homeSpec: null, remote: debit, campaign: null }, creditAtEnd: credit, shares: new Map() };
 }
@@ -128,21 +173,40 @@ async function endRefund(home: Shard, id: string, credit: PostingSpec | null, no
     });
     return;
   }
-  await postOne<void>(home, {
-    prepare: async (tx) => (await takeOutbox(tx, id) ? { proceed: true, spec: credit } : { proceed: false, result: undefined }),
-    finish: async (tx, outcome) => {
-      waitOrCrash(id, outcome, 'credit of refund');
-      await finishRefund(tx, id, 'SUCCEEDED', null, now());
+  await postOne<void>(
+    home,
+    {
+      prepare: async (tx) =>
+        (await takeOutbox(tx, id)) ? { proceed: true, spec: credit } : { proceed: false, result: undefined },
+      finish: async (tx, outcome) => {
+        waitOrCrash(id, outcome, 'credit of refund');
+        await finishRefund(tx, id, 'SUCCEEDED', null, now());
+      },
     },
-  }, { now });
+    { now },
+  );
 }
 
-/** Gives back what the legs elsewhere gave, then FAILED and the reservation released (amount and shares), under the outbox row's lock. */
+/**
+ * Gives back what the legs elsewhere gave, then FAILED and the reservation released (amount and shares), under the
+ * outbox row's lock.
+ */
 async function failRefund(
-  shards: ShardSet, home: Shard, refund: RefundRow, plan: RefundPlan, code: string, given: LegPostings['remote'], now: () => Date,
+  shards: ShardSet,
+  home: Shard,
+  refund: RefundRow,
+  plan: RefundPlan,
+  code: string,
+  given: LegPostings['remote'],
+  now: () => Date,
 ): Promise<void> {
   for (const r of [...given].reverse()) {
-    await postLeg(r.shard, legReversal(shards, r.shard, refund.id, r.leg, r.spec, 'REFUND_LEG_REVERSAL'), now, reversedOrWait(refund.id));
+    await postLeg(
+      r.shard,
+      legReversal(shards, r.shard, refund.id, r.leg, r.spec, 'REFUND_LEG_REVERSAL'),
+      now,
+      reversedOrWait(refund.id),
+    );
   }
   await inTransaction(home, async (tx: Tx) => {
     if (!(await takeOutbox(tx, refund.id))) return;

@@ -42,7 +42,12 @@ import type { ServiceContext } from './context';
  *   rows) and every shard's books are unchanged by it, and its next withdrawal sweeps it home.
  */
 export async function topUpStripesForRefund(
-  ctx: ServiceContext, shard: Shard, payment: PaymentRow, amount: bigint, refundId: string, fx: PaymentFxRow | null,
+  ctx: ServiceContext,
+  shard: Shard,
+  payment: PaymentRow,
+  amount: bigint,
+  refundId: string,
+  fx: PaymentFxRow | null,
 ): Promise<void> {
   if (!decideRefund(payment, amount).ok) return;
   const giveBacks = await stripeGiveBacks(shard, payment, fx, payment.refundedAmount + amount);
@@ -53,7 +58,10 @@ export async function topUpStripesForRefund(
     const stripe = stripes.get(stripeId);
     assert(stripe && stripe.parentId === homeId, `refund ${refundId}: ${stripeId} is not a stripe of ${homeId}`);
     const lacking = stripeShortfall(parts, stripe);
-    assert(lacking <= parts.reduce((s, p) => s + p.amount, 0n), `refund ${refundId}: a top-up of ${lacking} exceeds its share`);
+    assert(
+      lacking <= parts.reduce((s, p) => s + p.amount, 0n),
+      `refund ${refundId}: a top-up of ${lacking} exceeds its share`,
+    );
     if (lacking === 0n) continue;
     // Read only when something would move: the common refund, from a stripe that holds its share, reads nothing more.
     if (!checkedNew && (await refundsByIds(shard.db, [refundId])).length > 0) return;
@@ -74,7 +82,10 @@ export async function topUpStripesForRefund(
  * included; a personal account has no stripes.
  */
 async function stripeGiveBacks(
-  shard: Shard, payment: PaymentRow, fx: PaymentFxRow | null, refundedAfter: bigint,
+  shard: Shard,
+  payment: PaymentRow,
+  fx: PaymentFxRow | null,
+  refundedAfter: bigint,
 ): Promise<Map<string, { homeId: string; parts: StripeGiveBack[] }>> {
   const found = new Map<string, { homeId: string; parts: StripeGiveBack[] }>();
   const add = (stripeId: string, homeId: string, part: StripeGiveBack) => {
@@ -92,17 +103,38 @@ async function stripeGiveBacks(
     });
   } else if (payment.route === 'MERCHANT_STRIPE') {
     const payee = fx
-      ? { role: 'PAYEE' as const, amount: fx.buyAmount, currency: fx.buyCurrency, refunded: (await buyReturnedOfPayments(shard.db, [payment.id])).get(payment.id) ?? 0n }
-      : { role: 'PAYEE' as const, amount: payment.amount, currency: payment.currency, refunded: payment.refundedAmount };
-    const payer = { role: 'PAYER' as const, amount: payment.amount, currency: payment.currency, refunded: payment.refundedAmount };
+      ? {
+          role: 'PAYEE' as const,
+          amount: fx.buyAmount,
+          currency: fx.buyCurrency,
+          refunded: (await buyReturnedOfPayments(shard.db, [payment.id])).get(payment.id) ?? 0n,
+        }
+      : {
+          role: 'PAYEE' as const,
+          amount: payment.amount,
+          currency: payment.currency,
+          refunded: payment.refundedAmount,
+        };
+    const payer = {
+      role: 'PAYER' as const,
+      amount: payment.amount,
+      currency: payment.currency,
+      refunded: payment.refundedAmount,
+    };
     const [, share] = refundShares([payer, payee], payment.amount, refundedAfter);
-    add(payment.creditAccountId, payment.payeeAccountId, { amount: share!, fromPending: payment.settlementId === null });
+    add(payment.creditAccountId, payment.payeeAccountId, {
+      amount: share!,
+      fromPending: payment.settlementId === null,
+    });
   }
   return found;
 }
 
 /** The payee's stripes first (its own request), then the splits', each in the order found. */
-function payeeFirst<T extends { homeId: string }>(giveBacks: ReadonlyMap<string, T>, payeeId: string): Array<[string, T]> {
+function payeeFirst<T extends { homeId: string }>(
+  giveBacks: ReadonlyMap<string, T>,
+  payeeId: string,
+): Array<[string, T]> {
   const all = [...giveBacks];
   return [...all.filter(([, g]) => g.homeId === payeeId), ...all.filter(([, g]) => g.homeId !== payeeId)];
 }

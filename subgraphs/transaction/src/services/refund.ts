@@ -5,7 +5,16 @@ import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { addRefundedAmount, deleteRefund, finishRefund, insertRefund, lockPayment, paymentsByIds, refundsByIds, setRefundedAmount } from '../db/payments';
+import {
+  addRefundedAmount,
+  deleteRefund,
+  finishRefund,
+  insertRefund,
+  lockPayment,
+  paymentsByIds,
+  refundsByIds,
+  setRefundedAmount,
+} from '../db/payments';
 import { insertOutbox } from '../db/outbox';
 import type { PaymentRow, RefundRow } from '../db/schema/transactions';
 import { localRefundSpec } from '../domain/legs';
@@ -36,7 +45,10 @@ import { topUpStripesForRefund } from './refund-top-up';
  * refund reserves its amount here, debits the payee on the other shard, then credits the
  * payer — or, when the payee cannot pay it back, fails and releases the reservation.
  */
-export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInput): Promise<Result<RefundRow, RefundPaymentError | Forbidden>> {
+export async function refundPayment(
+  ctx: ServiceContext,
+  input: RefundPaymentInput,
+): Promise<Result<RefundRow, RefundPaymentError | Forbidden>> {
   const parsed = parseRefundPayment(input, ctx.amountMax);
   if (!parsed.ok) return parsed;
   const request = parsed.value;
@@ -48,7 +60,9 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
   if (notYours) return err(notYours);
   // Anchored on the payment refunded: the refund's record and the key live on its shard.
   const spec = {
-    anchor: { kind: 'payment' as const, id: payment.id }, key: request.idempotencyKey, operation: 'REFUND',
+    anchor: { kind: 'payment' as const, id: payment.id },
+    key: request.idempotencyKey,
+    operation: 'REFUND',
     content: { payment: request.paymentId, amount: request.amount, reason: request.reason },
     newResourceId: () => newId('refund', shardOf('payment', payment.id)),
   };
@@ -56,11 +70,18 @@ export async function refundPayment(ctx: ServiceContext, input: RefundPaymentInp
 }
 
 /** The refund the key names: one local posting, or reserved here and driven from the outbox. */
-async function refundOnce(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string): Promise<Result<RefundRow, RefundPaymentError>> {
+async function refundOnce(
+  ctx: ServiceContext,
+  shard: Shard,
+  payment: PaymentRow,
+  request: ParsedRefund,
+  id: string,
+): Promise<Result<RefundRow, RefundPaymentError>> {
   const [fx] = await paymentFxByIds(shard.db, [payment.id]);
   // A stripe on another shard than the merchant's home row first gets what it lacks from that row (its line included).
   await topUpStripesForRefund(ctx, shard, payment, request.amount, id, fx ?? null);
-  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS') return refundLocally(ctx, shard, payment, request, id, fx ?? null);
+  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS')
+    return refundLocally(ctx, shard, payment, request, id, fx ?? null);
   // Its shares reserved with the amount, the refund runs from the outbox (refund-completion.ts).
   const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
@@ -77,11 +98,28 @@ async function refundOnce(ctx: ServiceContext, shard: Shard, payment: PaymentRow
   return ok(final!);
 }
 
-function refundRow(ctx: ServiceContext, id: string, payment: PaymentRow, request: ParsedRefund, status: RefundRow['status'], now: Date): RefundRow {
+function refundRow(
+  ctx: ServiceContext,
+  id: string,
+  payment: PaymentRow,
+  request: ParsedRefund,
+  status: RefundRow['status'],
+  now: Date,
+): RefundRow {
   return {
-    id, paymentId: payment.id, amount: request.amount, currency: payment.currency, status, failureCode: null,
-    reason: request.reason, createdBy: ctx.identity.sub, payeeAccountId: payment.payeeAccountId,
-    businessDate: businessDateOf(now), settlementId: null, createdAt: now, completedAt: status === 'SUCCEEDED' ? now : null,
+    id,
+    paymentId: payment.id,
+    amount: request.amount,
+    currency: payment.currency,
+    status,
+    failureCode: null,
+    reason: request.reason,
+    createdBy: ctx.identity.sub,
+    payeeAccountId: payment.payeeAccountId,
+    businessDate: businessDateOf(now),
+    settlementId: null,
+    createdAt: now,
+    completedAt: status === 'SUCCEEDED' ? now : null,
   };
 }
 
@@ -92,42 +130,64 @@ function refundRow(ctx: ServiceContext, id: string, payment: PaymentRow, request
  * request) must see both. A copy finding the PROCESSING row defers to it through the
  * posting's dedupe key; finish completes the row, or removes it if the posting was refused.
  */
-async function refundLocally(ctx: ServiceContext, shard: Shard, payment: PaymentRow, request: ParsedRefund, id: string, fx: PaymentFxRow | null) {
+async function refundLocally(
+  ctx: ServiceContext,
+  shard: Shard,
+  payment: PaymentRow,
+  request: ParsedRefund,
+  id: string,
+  fx: PaymentFxRow | null,
+) {
   const movement = { id, currency: payment.currency, amount: request.amount };
   const postingId = newId('posting', shardOf('refund', id));
   const now = ctx.now();
   const positions = fx ? await fxPositionsOn(ctx.shards, shard, fx) : null;
   // An FX payment's refund: r back to the payer in its currency, the payee's share of buyAmount in its own.
-  const specOf = (fromPending: boolean, share: bigint) => (fx && positions
-    ? fxLocalRefundSpec(id, postingId, payment.creditAccountId, fromPending, payment.payerAccountId,
-      { sellAmount: request.amount, sellCurrency: payment.currency, buyAmount: share, buyCurrency: fx.buyCurrency }, positions)
-    : localRefundSpec(movement, postingId, payment.creditAccountId, fromPending, payment.payerAccountId));
+  const specOf = (fromPending: boolean, share: bigint) =>
+    fx && positions
+      ? fxLocalRefundSpec(
+          id,
+          postingId,
+          payment.creditAccountId,
+          fromPending,
+          payment.payerAccountId,
+          { sellAmount: request.amount, sellCurrency: payment.currency, buyAmount: share, buyCurrency: fx.buyCurrency },
+          positions,
+        )
+      : localRefundSpec(movement, postingId, payment.creditAccountId, fromPending, payment.payerAccountId);
   let reserved = false;
-  return postOne<Result<RefundRow, RefundPaymentError>>(shard, {
-    prepare: async (tx) => {
-      reserved = false;
-      // Under the payment's lock, so that a concurrent copy of this request that got there
-      // first has committed its refund and this one answers it instead of deciding again.
-      const locked = await lockPayment(tx, payment.id);
-      const [existing] = await refundsByIds(tx, [id]);
-      if (existing && existing.status !== 'PROCESSING') return { proceed: false, result: ok(existing) };
-      // An unsettled merchant payment still sits in the stripe's pending; once settled it
-      // moved to available, so the refund takes it from there.
-      const fromPending = locked!.route === 'MERCHANT_STRIPE' && locked!.settlementId === null;
-      if (existing) return { proceed: true, spec: specOf(fromPending, (await refundFxById(tx, id))?.buyAmount ?? 0n) };
-      const decision = decideRefund(locked!, request.amount);
-      if (!decision.ok) return { proceed: false, result: decision };
-      await setRefundedAmount(tx, payment.id, decision.value);
-      await insertRefund(tx, refundRow(ctx, id, payment, request, 'PROCESSING', now));
-      const share = await reserveShares(tx, locked!, id, fx, decision.value);
-      reserved = true;
-      return { proceed: true, spec: specOf(fromPending, share) };
+  return postOne<Result<RefundRow, RefundPaymentError>>(
+    shard,
+    {
+      prepare: async (tx) => {
+        reserved = false;
+        // Under the payment's lock, so that a concurrent copy of this request that got there
+        // first has committed its refund and this one answers it instead of deciding again.
+        const locked = await lockPayment(tx, payment.id);
+        const [existing] = await refundsByIds(tx, [id]);
+        if (existing && existing.status !== 'PROCESSING') return { proceed: false, result: ok(existing) };
+        // An unsettled merchant payment still sits in the stripe's pending; once settled it
+        // moved to available, so the refund takes it from there.
+        const fromPending = locked!.route === 'MERCHANT_STRIPE' && locked!.settlementId === null;
+        if (existing)
+          return { proceed: true, spec: specOf(fromPending, (await refundFxById(tx, id))?.buyAmount ?? 0n) };
+        const decision = decideRefund(locked!, request.amount);
+        if (!decision.ok) return { proceed: false, result: decision };
+        await setRefundedAmount(tx, payment.id, decision.value);
+        await insertRefund(tx, refundRow(ctx, id, payment, request, 'PROCESSING', now));
+        const share = await reserveShares(tx, locked!, id, fx, decision.value);
+        reserved = true;
+        return { proceed: true, spec: specOf(fromPending, share) };
+      },
+      finish: (tx, outcome) => finishLocalRefund(ctx, tx, outcome, { id, payment, request, fx, now, reserved }),
     },
-    finish: (tx, outcome) => finishLocalRefund(ctx, tx, outcome, { id, payment, request, fx, now, reserved }),
-  }, { now: () => now });
+    { now: () => now },
+  );
 }
 
-/** A local refund's prepare as finish reads it: the refund, and whether that prepare reserved its amount (and shares). */
+/**
+ * A local refund's prepare as finish reads it: the refund, and whether that prepare reserved its amount (and shares).
+ */
 interface LocalRefund {
   id: string;
   payment: PaymentRow;
@@ -137,8 +197,16 @@ interface LocalRefund {
   reserved: boolean;
 }
 
-/** refundLocally's finish: completes the PROCESSING row, answers the copy that posted, or releases what prepare reserved. */
-async function finishLocalRefund(ctx: ServiceContext, tx: PostingTx, outcome: PostingOutcome, refund: LocalRefund): Promise<Result<RefundRow, RefundPaymentError>> {
+/**
+ * refundLocally's finish: completes the PROCESSING row, answers the copy that posted, or releases what prepare
+ * reserved.
+ */
+async function finishLocalRefund(
+  ctx: ServiceContext,
+  tx: PostingTx,
+  outcome: PostingOutcome,
+  refund: LocalRefund,
+): Promise<Result<RefundRow, RefundPaymentError>> {
   const { id, payment, request, fx, now } = refund;
   switch (outcome.status) {
     case 'APPLIED': {
@@ -171,27 +239,55 @@ async function finishLocalRefund(ctx: ServiceContext, tx: PostingTx, outcome: Po
  * leaves no rounding behind, and a full refund returns every leg exactly. Answers the PAYEE's
  * share, in the payee's currency.
  */
-async function reserveShares(tx: Tx, payment: PaymentRow, refundId: string, fx: PaymentFxRow | null, refundedAfter: bigint): Promise<bigint> {
+async function reserveShares(
+  tx: Tx,
+  payment: PaymentRow,
+  refundId: string,
+  fx: PaymentFxRow | null,
+  refundedAfter: bigint,
+): Promise<bigint> {
   if (payment.route === 'LEGS') {
     const legs = await lockLegsOfPayment(tx, payment.id);
-    const changes = refundShares(legs.map((l) => ({ role: l.role, amount: l.amount, currency: l.currency, refunded: l.refundedAmount })), payment.amount, refundedAfter);
-    await insertRefundLegs(tx, legs.flatMap((l, i) => (changes[i] === 0n ? [] : [{ refundId, legIndex: l.legIndex, amount: changes[i]!, settlementId: null }])));
+    const changes = refundShares(
+      legs.map((l) => ({ role: l.role, amount: l.amount, currency: l.currency, refunded: l.refundedAmount })),
+      payment.amount,
+      refundedAfter,
+    );
+    await insertRefundLegs(
+      tx,
+      legs.flatMap((l, i) =>
+        changes[i] === 0n ? [] : [{ refundId, legIndex: l.legIndex, amount: changes[i]!, settlementId: null }],
+      ),
+    );
     for (const [i, l] of legs.entries()) await addLegRefunded(tx, payment.id, l.legIndex, changes[i]!);
     return changes[legs.findIndex((l) => l.role === 'PAYEE')]!;
   }
   // The two legs of the plan: PAYER in the payment's currency, PAYEE in it or in the quote's buy currency.
-  const [, payee] = refundShares([
-    { role: 'PAYER', amount: payment.amount, currency: payment.currency, refunded: payment.refundedAmount },
-    fx
-      ? { role: 'PAYEE', amount: fx.buyAmount, currency: fx.buyCurrency, refunded: await buyReturnedOf(tx, payment.id) }
-      : { role: 'PAYEE', amount: payment.amount, currency: payment.currency, refunded: payment.refundedAmount },
-  ], payment.amount, refundedAfter);
+  const [, payee] = refundShares(
+    [
+      { role: 'PAYER', amount: payment.amount, currency: payment.currency, refunded: payment.refundedAmount },
+      fx
+        ? {
+            role: 'PAYEE',
+            amount: fx.buyAmount,
+            currency: fx.buyCurrency,
+            refunded: await buyReturnedOf(tx, payment.id),
+          }
+        : { role: 'PAYEE', amount: payment.amount, currency: payment.currency, refunded: payment.refundedAmount },
+    ],
+    payment.amount,
+    refundedAfter,
+  );
   if (fx) await insertRefundFx(tx, { refundId, paymentId: payment.id, buyAmount: payee!, buyCurrency: fx.buyCurrency });
   return payee!;
 }
 
 async function reserveRemoteRefund(
-  ctx: ServiceContext, shard: Shard, request: ParsedRefund, id: string, fx: PaymentFxRow | null,
+  ctx: ServiceContext,
+  shard: Shard,
+  request: ParsedRefund,
+  id: string,
+  fx: PaymentFxRow | null,
 ): Promise<Result<RefundRow, RefundPaymentError>> {
   const now = ctx.now();
   return inTransaction(shard, async (tx) => {
@@ -205,7 +301,13 @@ async function reserveRemoteRefund(
     await insertRefund(tx, row);
     await reserveShares(tx, locked!, id, fx, decision.value);
     await setRefundedAmount(tx, locked!.id, decision.value);
-    await insertOutbox(tx, id, locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT', now, new Date(now.getTime() + inlineGraceMs));
+    await insertOutbox(
+      tx,
+      id,
+      locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT',
+      now,
+      new Date(now.getTime() + inlineGraceMs),
+    );
     return ok(row);
   });
 }

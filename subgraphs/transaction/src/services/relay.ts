@@ -62,7 +62,10 @@ export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date)
 async function measureBacklog(shard: Shard, at: Date): Promise<void> {
   const { due, oldestDueAt } = await outboxBacklog(shard.db, at, relayBacklogCountMax);
   relayBacklog.set({ shard: shard.name }, due);
-  relayLagSeconds.set({ shard: shard.name }, oldestDueAt ? Math.max(0, at.getTime() - oldestDueAt.getTime()) / 1000 : 0);
+  relayLagSeconds.set(
+    { shard: shard.name },
+    oldestDueAt ? Math.max(0, at.getTime() - oldestDueAt.getTime()) / 1000 : 0,
+  );
 }
 
 export type Relay = Worker;
@@ -74,4 +77,3 @@ export function startRelay(shards: ShardSet, intervalMs: number, now: () => Date
     pass: async () => (await Promise.all(shards.all.map((s) => relayTick(shards, s, now)))).reduce((a, b) => a + b, 0),
   });
 }
-

@@ -43,7 +43,9 @@ export interface MerchantStripe extends StripeBalance {
  */
 export async function otherStripes(shards: ShardSet, merchant: Account): Promise<MerchantStripe[]> {
   const found = await readStripes(shards, [merchant]);
-  return found.filter(({ account }) => account.parentId === merchant.id).map(({ shard, account }) => ({ id: account.id, shard, available: account.available }));
+  return found
+    .filter(({ account }) => account.parentId === merchant.id)
+    .map(({ shard, account }) => ({ id: account.id, shard, available: account.available }));
 }
 
 /**
@@ -52,11 +54,18 @@ export async function otherStripes(shards: ShardSet, merchant: Account): Promise
  * an unreachable shard throws ShardUnavailable before anything is moved.
  */
 export async function sweepForWithdrawal(
-  shards: ShardSet, merchant: Account, withdrawalId: string, needed: bigint, now: () => Date,
+  shards: ShardSet,
+  merchant: Account,
+  withdrawalId: string,
+  needed: bigint,
+  now: () => Date,
 ): Promise<bigint> {
   const stripes = await otherStripes(shards, merchant);
   let arrived = 0n;
-  for (const part of planSweeps(stripes.map((s) => ({ id: s.id, available: s.available })), needed)) {
+  for (const part of planSweeps(
+    stripes.map((s) => ({ id: s.id, available: s.available })),
+    needed,
+  )) {
     const stripe = stripes.find((s) => s.id === part.stripeId)!;
     const move = { fromId: part.stripeId, toId: merchant.id, currency: merchant.currency, amount: part.amount };
     const sweep = await debitForSweep(shards, stripe.shard, move, withdrawalId, now);
@@ -82,39 +91,62 @@ export interface SweepMove {
  * merchant_account_id: a withdrawal's sweep goes from a stripe to the home row, a refund's top-up
  * (refund-top-up.ts) from the home row to a stripe. Keyed by (`keyId`, debited row).
  */
-export async function debitForSweep(shards: ShardSet, shard: Shard, move: SweepMove, keyId: string, now: () => Date): Promise<SweepRow | null> {
+export async function debitForSweep(
+  shards: ShardSet,
+  shard: Shard,
+  move: SweepMove,
+  keyId: string,
+  now: () => Date,
+): Promise<SweepRow | null> {
   const logical = shardOf('account', move.fromId);
   const id = newId('sweep', logical);
   const clearing = await systemAccountId(shards, shard, 'CLEARING', move.currency);
   const at = now();
-  const spec = sweepDebitSpec({ id, currency: move.currency, amount: move.amount }, newId('posting', logical), keyId, move.fromId, clearing);
-  return postOne<SweepRow | null>(shard, {
-    spec,
-    finish: async (tx, outcome: PostingOutcome, _accounts, deferred) => {
-      switch (outcome.status) {
-        case 'APPLIED': {
-          const row: SweepRow = {
-            id, withdrawalId: keyId, merchantAccountId: move.toId, stripeAccountId: move.fromId, amount: move.amount, currency: move.currency,
-            status: 'PROCESSING', createdAt: at, completedAt: null,
-          };
-          deferSweep(deferred, row);
-          deferOutbox(deferred, id, 'SWEEP_CREDIT', at, new Date(at.getTime() + outboxInlineGraceMs));
-          return row;
+  const spec = sweepDebitSpec(
+    { id, currency: move.currency, amount: move.amount },
+    newId('posting', logical),
+    keyId,
+    move.fromId,
+    clearing,
+  );
+  return postOne<SweepRow | null>(
+    shard,
+    {
+      spec,
+      finish: async (tx, outcome: PostingOutcome, _accounts, deferred) => {
+        switch (outcome.status) {
+          case 'APPLIED': {
+            const row: SweepRow = {
+              id,
+              withdrawalId: keyId,
+              merchantAccountId: move.toId,
+              stripeAccountId: move.fromId,
+              amount: move.amount,
+              currency: move.currency,
+              status: 'PROCESSING',
+              createdAt: at,
+              completedAt: null,
+            };
+            deferSweep(deferred, row);
+            deferOutbox(deferred, id, 'SWEEP_CREDIT', at, new Date(at.getTime() + outboxInlineGraceMs));
+            return row;
+          }
+          case 'DUPLICATE': {
+            const existing = await sweepOf(tx, keyId, move.fromId);
+            assert(existing, `sweep posting of ${keyId} on ${move.fromId} has no sweep`);
+            return existing;
+          }
+          case 'REJECTED':
+            // A refund took the money between the read and the lock (or the row may not pay): nothing moves.
+            return null;
+          default:
+            return unreachable(outcome);
         }
-        case 'DUPLICATE': {
-          const existing = await sweepOf(tx, keyId, move.fromId);
-          assert(existing, `sweep posting of ${keyId} on ${move.fromId} has no sweep`);
-          return existing;
-        }
-        case 'REJECTED':
-          // A refund took the money between the read and the lock (or the row may not pay): nothing moves.
-          return null;
-        default:
-          return unreachable(outcome);
-      }
+      },
+      at,
     },
-    at,
-  }, { now: () => at });
+    { now: () => at },
+  );
 }
 
 /**
@@ -125,17 +157,26 @@ export async function completeSweep(shards: ShardSet, shard: Shard, sweep: Sweep
   const home = shards.of('account', sweep.merchantAccountId);
   const homeClearing = await systemAccountId(shards, home, 'CLEARING', sweep.currency);
   const homeLogical = shardOf('account', sweep.merchantAccountId);
-  const credit = sweepCreditSpec({ id: sweep.id, currency: sweep.currency, amount: sweep.amount }, newId('posting', homeLogical), homeClearing, sweep.merchantAccountId);
+  const credit = sweepCreditSpec(
+    { id: sweep.id, currency: sweep.currency, amount: sweep.amount },
+    newId('posting', homeLogical),
+    homeClearing,
+    sweep.merchantAccountId,
+  );
   const outcome = await postOne<PostingOutcome>(home, { spec: credit, finish: async (_tx, o) => o }, { now });
   // A completion posting is never refused (closed or frozen home rows take it): the money must not stay in clearing.
   assert(outcome.status !== 'REJECTED', `credit of sweep ${sweep.id} was refused`);
-  await postOne<void>(shard, {
-    prepare: async (tx) => {
-      if (await takeOutbox(tx, sweep.id)) await finishSweep(tx, sweep.id, now());
-      return { proceed: false, result: undefined };
+  await postOne<void>(
+    shard,
+    {
+      prepare: async (tx) => {
+        if (await takeOutbox(tx, sweep.id)) await finishSweep(tx, sweep.id, now());
+        return { proceed: false, result: undefined };
+      },
+      finish: async () => undefined,
     },
-    finish: async () => undefined,
-  }, { now });
+    { now },
+  );
 }
 
 /** The relay's entry: the sweep behind an outbox row of this shard. */

@@ -22,14 +22,23 @@ import type { ServiceContext } from './context';
  * other payment FX_QUOTE_USED, even when the ledger refused the first (a replay answers that
  * refusal again).
  */
-export async function payTwoLegs(ctx: ServiceContext, plan: PaymentPlan, quote: FxQuoteRow | undefined, id: string): Promise<Result<PaymentRow, CreatePaymentError>> {
+export async function payTwoLegs(
+  ctx: ServiceContext,
+  plan: PaymentPlan,
+  quote: FxQuoteRow | undefined,
+  id: string,
+): Promise<Result<PaymentRow, CreatePaymentError>> {
   const creditCurrency = plan.legs[1]!.currency;
-  if (plan.shape.kind !== 'FX') return postAndCredit(ctx, plan, await routeBetween(ctx, plan.payer, plan.payee, creditCurrency), id, null);
+  if (plan.shape.kind !== 'FX')
+    return postAndCredit(ctx, plan, await routeBetween(ctx, plan.payer, plan.payee, creditCurrency), id, null);
   const taken = await claimQuote(ctx, quote!, id);
   if (!taken.ok) return taken;
   const fx = fxRecordOf(taken.value, id);
   const home = ctx.shards.of('account', plan.payer.id);
-  const [route, positions] = await Promise.all([routeBetween(ctx, plan.payer, plan.payee, creditCurrency), fxPositionsOn(ctx.shards, home, fx)]);
+  const [route, positions] = await Promise.all([
+    routeBetween(ctx, plan.payer, plan.payee, creditCurrency),
+    fxPositionsOn(ctx.shards, home, fx),
+  ]);
   // A payment the ledger refuses keeps its quote: its refusal is kept under its key, and a replay
   // must find the quote its own to meet that refusal again rather than FX_QUOTE_USED.
   return postAndCredit(ctx, plan, route, id, { row: fx, positions });
@@ -40,7 +49,11 @@ export async function payTwoLegs(ctx: ServiceContext, plan: PaymentPlan, quote: 
  * Submits the posting before anything is awaited, as postTwoLegs does.
  */
 export async function postAndCredit(
-  ctx: ServiceContext, plan: PaymentPlan, route: PaymentRoute, id: string, fx: { row: PaymentFxRow; positions: FxPositions } | null,
+  ctx: ServiceContext,
+  plan: PaymentPlan,
+  route: PaymentRoute,
+  id: string,
+  fx: { row: PaymentFxRow; positions: FxPositions } | null,
 ): Promise<Result<PaymentRow, CreatePaymentError>> {
   const debited = await postTwoLegs(ctx, plan, route, id, fx);
   if (!debited.ok || debited.value.status !== 'PROCESSING') return debited;
@@ -50,18 +63,32 @@ export async function postAndCredit(
 /** What an FX payment records of its quote: the rate and both sides, copied. */
 function fxRecordOf(quote: FxQuoteRow, paymentId: string): PaymentFxRow {
   return {
-    paymentId, quoteId: quote.id, rate: quote.rate, rateBaseCurrency: quote.rateBaseCurrency, spreadBps: quote.spreadBps,
-    sellAmount: quote.sellAmount, sellCurrency: quote.sellCurrency, buyAmount: quote.buyAmount, buyCurrency: quote.buyCurrency,
+    paymentId,
+    quoteId: quote.id,
+    rate: quote.rate,
+    rateBaseCurrency: quote.rateBaseCurrency,
+    spreadBps: quote.spreadBps,
+    sellAmount: quote.sellAmount,
+    sellCurrency: quote.sellCurrency,
+    buyAmount: quote.buyAmount,
+    buyCurrency: quote.buyCurrency,
   };
 }
 
 /** A two-leg or FX plan's home legs as createPayment and createPayments post them: keyed by the payment, no lock. */
 function postTwoLegs(
-  ctx: ServiceContext, plan: PaymentPlan, route: PaymentRoute, id: string, fx: { row: PaymentFxRow; positions: FxPositions } | null,
+  ctx: ServiceContext,
+  plan: PaymentPlan,
+  route: PaymentRoute,
+  id: string,
+  fx: { row: PaymentFxRow; positions: FxPositions } | null,
 ): Promise<Result<PaymentRow, CreatePaymentError>> {
   const postingId = newId('posting', shardOf('payment', id));
   return postHomeLegs<Result<PaymentRow, CreatePaymentError>>(ctx, plan.payer.id, {
-    posting: { id }, at: ctx.now(), ...twoLegHome(ctx, plan, route, postingId, fx), finish: (_tx, _outcome, record) => record(),
+    posting: { id },
+    at: ctx.now(),
+    ...twoLegHome(ctx, plan, route, postingId, fx),
+    finish: (_tx, _outcome, record) => record(),
   });
 }
 
@@ -72,17 +99,38 @@ function postTwoLegs(
  * record and, across shards, its outbox row.
  */
 export function twoLegHome(
-  ctx: ServiceContext, plan: PaymentPlan, { route, creditAccountId }: PaymentRoute, postingId: string,
+  ctx: ServiceContext,
+  plan: PaymentPlan,
+  { route, creditAccountId }: PaymentRoute,
+  postingId: string,
   fx: { row: PaymentFxRow; positions: FxPositions } | null,
 ): Pick<HomeLegs<unknown>, 'spec' | 'write'> {
   const { request, payer, payee } = plan;
-  const credit = { accountId: creditAccountId, bucket: route === 'MERCHANT_STRIPE' ? 'PENDING' as const : 'AVAILABLE' as const };
+  const credit = {
+    accountId: creditAccountId,
+    bucket: route === 'MERCHANT_STRIPE' ? ('PENDING' as const) : ('AVAILABLE' as const),
+  };
   return {
     spec: (id) => twoLegDebitSpec(plan, id, postingId, credit, fx?.positions ?? null),
     write: (deferred, id, at) => {
       if (fx) deferPaymentFx(deferred, fx.row);
-      return deferNewPayment(deferred, newPaymentRow(ctx, { id, payer: payer.id, payee: payee.id, route, creditAccountId,
-        amount: request.amount, currency: request.currency, description: request.description }, at));
+      return deferNewPayment(
+        deferred,
+        newPaymentRow(
+          ctx,
+          {
+            id,
+            payer: payer.id,
+            payee: payee.id,
+            route,
+            creditAccountId,
+            amount: request.amount,
+            currency: request.currency,
+            description: request.description,
+          },
+          at,
+        ),
+      );
     },
   };
 }

@@ -18,12 +18,26 @@ export interface SettledItems {
 }
 
 export async function markSettled(tx: Tx, settlementId: string, settled: SettledItems): Promise<void> {
-  if (settled.paymentIds.length > 0) await tx.update(payments).set({ settlementId }).where(inArray(payments.id, [...settled.paymentIds]));
-  if (settled.refundIds.length > 0) await tx.update(refunds).set({ settlementId }).where(inArray(refunds.id, [...settled.refundIds]));
+  if (settled.paymentIds.length > 0)
+    await tx
+      .update(payments)
+      .set({ settlementId })
+      .where(inArray(payments.id, [...settled.paymentIds]));
+  if (settled.refundIds.length > 0)
+    await tx
+      .update(refunds)
+      .set({ settlementId })
+      .where(inArray(refunds.id, [...settled.refundIds]));
   for (const l of settled.legs) {
-    await tx.update(paymentLegs).set({ settlementId }).where(and(eq(paymentLegs.paymentId, l.paymentId), eq(paymentLegs.legIndex, l.legIndex)));
+    await tx
+      .update(paymentLegs)
+      .set({ settlementId })
+      .where(and(eq(paymentLegs.paymentId, l.paymentId), eq(paymentLegs.legIndex, l.legIndex)));
   }
   for (const r of settled.shares) {
-    await tx.update(refundLegs).set({ settlementId }).where(and(eq(refundLegs.refundId, r.refundId), eq(refundLegs.legIndex, r.legIndex)));
+    await tx
+      .update(refundLegs)
+      .set({ settlementId })
+      .where(and(eq(refundLegs.refundId, r.refundId), eq(refundLegs.legIndex, r.legIndex)));
   }
 }

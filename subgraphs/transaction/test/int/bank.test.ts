@@ -45,11 +45,23 @@ const sendAttemptsMax = 4;
 const paymentCycle = 20;
 const merchantSlots = 3;
 const crossShardSlots = 12;
-/** Refusals the random workload may meet; any other answer is a failure (CAMPAIGN_EXHAUSTED only from the scarce campaign). */
-const expectedRefusals = new Set(['INSUFFICIENT_FUNDS', 'REFUND_EXCEEDS_PAYMENT', 'PAYMENT_NOT_REFUNDABLE', 'HOLD_NOT_ACTIVE', 'CAMPAIGN_EXHAUSTED']);
+/**
+ * Refusals the random workload may meet; any other answer is a failure (CAMPAIGN_EXHAUSTED only from the scarce
+ * campaign).
+ */
+const expectedRefusals = new Set([
+  'INSUFFICIENT_FUNDS',
+  'REFUND_EXCEEDS_PAYMENT',
+  'PAYMENT_NOT_REFUNDABLE',
+  'HOLD_NOT_ACTIVE',
+  'CAMPAIGN_EXHAUSTED',
+]);
 /** Payments of many legs: 1..splitsMax splits, each at most a quarter of the amount, so the payee keeps some. */
 const splitsMax = 3;
-/** The campaigns' funding accounts, ours and paying nothing else: a rich one, and one that funds scarceDiscounts discounts. */
+/**
+ * The campaigns' funding accounts, ours and paying nothing else: a rich one, and one that funds scarceDiscounts
+ * discounts.
+ */
 const campaignFunding = 5_000_000n;
 const scarceAmountOff = 400n;
 const scarceDiscounts = 2n;
@@ -63,7 +75,8 @@ function readRunSeconds(): number {
   const raw = process.env.BANK_TEST_SECONDS;
   if (raw === undefined || raw === '') return runSecondsDefault;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`BANK_TEST_SECONDS must be a positive number, got "${raw}"`);
+  if (!Number.isFinite(value) || value <= 0)
+    throw new Error(`BANK_TEST_SECONDS must be a positive number, got "${raw}"`);
   return value;
 }
 
@@ -99,8 +112,20 @@ const tally = { deposited: 0n, withdrawn: 0n, depositedJpy: 0n };
 /** Each account's deposits minus its withdrawals, as the clients were answered: the start of the per-account model. */
 const externalOf = new Map<string, bigint>();
 const counts = {
-  deposits: 0, withdrawals: 0, payments: 0, refunds: 0, refusals: 0, replays: 0, holds: 0, captures: 0, voids: 0, fxPayments: 0,
-  legPayments: 0, discounted: 0, splitPayments: 0, exhausted: 0,
+  deposits: 0,
+  withdrawals: 0,
+  payments: 0,
+  refunds: 0,
+  refusals: 0,
+  replays: 0,
+  holds: 0,
+  captures: 0,
+  voids: 0,
+  fxPayments: 0,
+  legPayments: 0,
+  discounted: 0,
+  splitPayments: 0,
+  exhausted: 0,
 };
 /** Holds answered HELD that no client has tried to end yet; and every hold made. */
 const openHolds: Array<{ id: string; amount: bigint }> = [];
@@ -111,7 +136,14 @@ const refundable: Array<{ id: string; amount: bigint }> = [];
 const refundIds: string[] = [];
 
 /** A campaign's terms as the contract words them; scarce: the one whose funding account soon runs dry. */
-interface Campaign { id: string; fundingAccountId: string; bps: bigint | null; off: bigint | null; cap: bigint | null; scarce: boolean }
+interface Campaign {
+  id: string;
+  fundingAccountId: string;
+  bps: bigint | null;
+  off: bigint | null;
+  cap: bigint | null;
+  scarce: boolean;
+}
 const campaignList: Campaign[] = [];
 const legPayments = new Map<string, { amount: bigint; campaign: Campaign | null; legs: LegMade[] }>();
 /** Anything that should not have happened: unexpected answers, broken invariants. */
@@ -160,7 +192,12 @@ function moveExternal(accountId: string, by: bigint): void {
 }
 
 async function deposit(rng: SeededRandom, key: string): Promise<void> {
-  const input = { idempotencyKey: key, accountId: rng.pick([...personal, ...merchants]), amount: amountBetween(rng, 1_000, 20_000), currency: 'USD' };
+  const input = {
+    idempotencyKey: key,
+    accountId: rng.pick([...personal, ...merchants]),
+    amount: amountBetween(rng, 1_000, 20_000),
+    currency: 'USD',
+  };
   const payload = await send(depositDoc, 'deposit', input);
   if (!payload || refused(payload, 'Deposit')) return;
   if (payload.status !== 'SUCCEEDED') problems.push(`deposit ${payload.id} is ${payload.status}`);
@@ -171,7 +208,8 @@ async function deposit(rng: SeededRandom, key: string): Promise<void> {
   if (rng.below(5) === 0) {
     const replay = await send(depositDoc, 'deposit', input);
     counts.replays++;
-    if (replay?.id !== payload.id) problems.push(`deposit replay answered ${JSON.stringify(replay)}, not ${payload.id}`);
+    if (replay?.id !== payload.id)
+      problems.push(`deposit replay answered ${JSON.stringify(replay)}, not ${payload.id}`);
   }
 }
 
@@ -200,12 +238,19 @@ function payeeFor(rng: SeededRandom, payer: string, slot: number): string {
 
 async function pay(rng: SeededRandom, key: string, slot: number): Promise<void> {
   const payer = rng.pick(personal);
-  const input = { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payeeFor(rng, payer, slot), amount: amountBetween(rng, 100, 5_000), currency: 'USD' };
+  const input = {
+    idempotencyKey: key,
+    payerAccountId: payer,
+    payeeAccountId: payeeFor(rng, payer, slot),
+    amount: amountBetween(rng, 100, 5_000),
+    currency: 'USD',
+  };
   const payload = await send(createPaymentDoc, 'createPayment', input);
   if (!payload || refused(payload, 'Payment')) return;
   paymentIds.push(payload.id as string);
   counts.payments++;
-  if (payload.status === 'SUCCEEDED') refundable.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
+  if (payload.status === 'SUCCEEDED')
+    refundable.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
 }
 
 /** The contract: floor(amount * bps / 10000) or min(amountOff, amount), then at most the cap. */
@@ -228,7 +273,9 @@ async function legPay(rng: SeededRandom, key: string, slot: number): Promise<voi
   if (kind !== 1) {
     const home = physicalOf(stack.shards, payer);
     const taken = new Set([payer, payee]);
-    const elsewhere = [...personal, ...merchants].filter((id) => !taken.has(id) && physicalOf(stack.shards, id) !== home);
+    const elsewhere = [...personal, ...merchants].filter(
+      (id) => !taken.has(id) && physicalOf(stack.shards, id) !== home,
+    );
     const count = 1 + rng.below(splitsMax);
     for (let i = 0; i < count; i++) {
       const accountId = rng.pick(i === 0 ? elsewhere : [...personal, ...merchants].filter((id) => !taken.has(id)));
@@ -237,16 +284,26 @@ async function legPay(rng: SeededRandom, key: string, slot: number): Promise<voi
     }
   }
   const discounted = kind !== 0;
-  const campaign = !discounted ? null : rng.below(scarceEvery) === 0 ? campaignList.find((c) => c.scarce)! : rng.pick(campaignList.filter((c) => !c.scarce));
+  const campaign = !discounted
+    ? null
+    : rng.below(scarceEvery) === 0
+      ? campaignList.find((c) => c.scarce)!
+      : rng.pick(campaignList.filter((c) => !c.scarce));
   const input = {
-    idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: String(amount), currency: 'USD',
-    splits: splits.map((s) => ({ accountId: s.accountId, amount: String(s.amount) })), ...(campaign ? { campaignId: campaign.id } : {}),
+    idempotencyKey: key,
+    payerAccountId: payer,
+    payeeAccountId: payee,
+    amount: String(amount),
+    currency: 'USD',
+    splits: splits.map((s) => ({ accountId: s.accountId, amount: String(s.amount) })),
+    ...(campaign ? { campaignId: campaign.id } : {}),
   };
   const payload = await send(createMarketplacePaymentDoc, 'createPayment', input);
   if (!payload) return;
   if (payload.code === 'CAMPAIGN_EXHAUSTED') {
     counts.exhausted++;
-    if (!campaign?.scarce) problems.push(`${key}: CAMPAIGN_EXHAUSTED from campaign ${campaign?.id ?? 'none'}, funded for the whole run`);
+    if (!campaign?.scarce)
+      problems.push(`${key}: CAMPAIGN_EXHAUSTED from campaign ${campaign?.id ?? 'none'}, funded for the whole run`);
   }
   if (refused(payload, 'Payment')) return;
   const discount = campaign ? discountOf(campaign, amount) : 0n;
@@ -256,11 +313,16 @@ async function legPay(rng: SeededRandom, key: string, slot: number): Promise<voi
     { accountId: payee, role: 'PAYEE', amount: amount - splits.reduce((sum, s) => sum + s.amount, 0n) },
     ...splits.map((s) => ({ accountId: s.accountId, role: 'SPLIT' as const, amount: s.amount })),
   ];
-  const answered = (payload.legs as Array<{ account: { id: string }; role: string; amount: string }>).map((l) => `${l.account.id} ${l.role} ${l.amount}`);
+  const answered = (payload.legs as Array<{ account: { id: string }; role: string; amount: string }>).map(
+    (l) => `${l.account.id} ${l.role} ${l.amount}`,
+  );
   if (JSON.stringify(answered) !== JSON.stringify(legs.map((l) => `${l.accountId} ${l.role} ${l.amount}`))) {
-    problems.push(`${payload.id} answered legs ${JSON.stringify(answered)}, not ${JSON.stringify(legs.map((l) => `${l.accountId} ${l.role} ${l.amount}`))}`);
+    problems.push(
+      `${payload.id} answered legs ${JSON.stringify(answered)}, not ${JSON.stringify(legs.map((l) => `${l.accountId} ${l.role} ${l.amount}`))}`,
+    );
   }
-  if (BigInt(payload.discountAmount as string) !== discount) problems.push(`${payload.id} answered discount ${payload.discountAmount}, not ${discount}`);
+  if (BigInt(payload.discountAmount as string) !== discount)
+    problems.push(`${payload.id} answered discount ${payload.discountAmount}, not ${discount}`);
   legPayments.set(payload.id as string, { amount, campaign, legs });
   paymentIds.push(payload.id as string);
   counts.legPayments++;
@@ -269,7 +331,9 @@ async function legPay(rng: SeededRandom, key: string, slot: number): Promise<voi
   if (payload.status === 'SUCCEEDED') refundable.push({ id: payload.id as string, amount });
 }
 
-/** A payment across currencies: USD → JPY or JPY → USD, with a quote of the sell side; across shards or not, at random. */
+/**
+ * A payment across currencies: USD → JPY or JPY → USD, with a quote of the sell side; across shards or not, at random.
+ */
 async function fxPay(rng: SeededRandom, key: string): Promise<void> {
   const toYen = rng.below(2) === 0;
   const [payer, payee] = toYen ? [rng.pick(personal), rng.pick(yen)] : [rng.pick(yen), rng.pick(personal)];
@@ -277,12 +341,20 @@ async function fxPay(rng: SeededRandom, key: string): Promise<void> {
   const sellAmount = toYen ? amountBetween(rng, 100, 5_000) : amountBetween(rng, 1_000, 500_000);
   const made = await send(createFxQuoteDoc, 'createFxQuote', { sellCurrency, buyCurrency, sellAmount });
   if (!made || refused(made, 'FxQuote')) return;
-  const input = { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: sellAmount, currency: sellCurrency, fxQuoteId: made.id };
+  const input = {
+    idempotencyKey: key,
+    payerAccountId: payer,
+    payeeAccountId: payee,
+    amount: sellAmount,
+    currency: sellCurrency,
+    fxQuoteId: made.id,
+  };
   const payload = await send(createPaymentDoc, 'createPayment', input);
   if (!payload || refused(payload, 'Payment')) return;
   paymentIds.push(payload.id as string);
   counts.fxPayments++;
-  if (payload.status === 'SUCCEEDED') refundable.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
+  if (payload.status === 'SUCCEEDED')
+    refundable.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
 }
 
 async function refund(rng: SeededRandom, key: string): Promise<void> {
@@ -290,7 +362,10 @@ async function refund(rng: SeededRandom, key: string): Promise<void> {
   const payment = rng.pick(refundable);
   const most = Number(payment.amount / 3n) || 1;
   const payload = await send(refundPaymentDoc, 'refundPayment', {
-    idempotencyKey: key, paymentId: payment.id, amount: amountBetween(rng, 1, most), reason: 'bank test',
+    idempotencyKey: key,
+    paymentId: payment.id,
+    amount: amountBetween(rng, 1, most),
+    reason: 'bank test',
   });
   if (!payload || refused(payload, 'Refund')) return;
   refundIds.push(payload.id as string);
@@ -301,7 +376,11 @@ async function hold(rng: SeededRandom, key: string, slot: number): Promise<void>
   const payer = rng.pick(personal);
   const short = rng.below(shortHoldEvery) === 0;
   const input = {
-    idempotencyKey: key, payerAccountId: payer, payeeAccountId: payeeFor(rng, payer, slot), amount: amountBetween(rng, 100, 5_000), currency: 'USD',
+    idempotencyKey: key,
+    payerAccountId: payer,
+    payeeAccountId: payeeFor(rng, payer, slot),
+    amount: amountBetween(rng, 100, 5_000),
+    currency: 'USD',
     ...(short ? { expiresInSeconds: 1 + rng.below(3) } : {}),
   };
   const payload = await send(createHoldDoc, 'createHold', input);
@@ -326,7 +405,8 @@ async function endHold(rng: SeededRandom, key: string): Promise<void> {
   if (!payload || refused(payload, 'Payment')) return;
   paymentIds.push(payload.id as string);
   counts.captures++;
-  if (payload.status === 'SUCCEEDED') refundable.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
+  if (payload.status === 'SUCCEEDED')
+    refundable.push({ id: payload.id as string, amount: BigInt(payload.amount as string) });
 }
 
 async function client(index: number, until: number): Promise<void> {
@@ -354,28 +434,51 @@ async function client(index: number, until: number): Promise<void> {
  */
 async function checkInvariants(when: string): Promise<void> {
   const ours = [...personal, ...merchants, ...yen, ...funders];
-  await Promise.all([...checks.all.map(async (shard) => {
-    for (const total of await entryTotals(shard.db)) {
-      if (total.debits !== total.credits) problems.push(`${when}: ${shard.name} ${total.currency} debits ${total.debits} ≠ credits ${total.credits}`);
-    }
-    const mismatched = await balanceMismatches(shard.db);
-    if (mismatched.length > 0) {
-      const rows = await shard.db.select().from(accounts).where(inArray(accounts.id, mismatched.map((m) => m.accountId)));
-      for (const row of rows) {
-        if (row.type === 'SYSTEM' || ours.includes(row.id) || (row.parentId !== null && merchants.includes(row.parentId))) {
-          problems.push(`${when}: ${shard.name} balance of ${row.id} (${row.type}) differs from its entries`);
+  await Promise.all([
+    ...checks.all.map(async (shard) => {
+      for (const total of await entryTotals(shard.db)) {
+        if (total.debits !== total.credits)
+          problems.push(`${when}: ${shard.name} ${total.currency} debits ${total.debits} ≠ credits ${total.credits}`);
+      }
+      const mismatched = await balanceMismatches(shard.db);
+      if (mismatched.length > 0) {
+        const rows = await shard.db
+          .select()
+          .from(accounts)
+          .where(
+            inArray(
+              accounts.id,
+              mismatched.map((m) => m.accountId),
+            ),
+          );
+        for (const row of rows) {
+          if (
+            row.type === 'SYSTEM' ||
+            ours.includes(row.id) ||
+            (row.parentId !== null && merchants.includes(row.parentId))
+          ) {
+            problems.push(`${when}: ${shard.name} balance of ${row.id} (${row.type}) differs from its entries`);
+          }
         }
       }
-    }
-    const negative = await shard.db.select().from(accounts).where(and(
-      or(inArray(accounts.id, ours), inArray(accounts.parentId, merchants)),
-      or(lt(accounts.available, 0n), lt(accounts.frozen, 0n), lt(accounts.pending, 0n)),
-    ));
-    for (const row of negative) problems.push(`${when}: ${row.id} is below zero (${row.available}/${row.frozen}/${row.pending})`);
-  }), (async () => {
-    // Every account's frozen money is exactly what its HELD holds hold (one statement per shard).
-    for (const m of await frozenAgainstHeld(checks, personal)) problems.push(`${when}: ${m.accountId} has ${m.frozen} frozen but holds ${m.held}`);
-  })()]);
+      const negative = await shard.db
+        .select()
+        .from(accounts)
+        .where(
+          and(
+            or(inArray(accounts.id, ours), inArray(accounts.parentId, merchants)),
+            or(lt(accounts.available, 0n), lt(accounts.frozen, 0n), lt(accounts.pending, 0n)),
+          ),
+        );
+      for (const row of negative)
+        problems.push(`${when}: ${row.id} is below zero (${row.available}/${row.frozen}/${row.pending})`);
+    }),
+    (async () => {
+      // Every account's frozen money is exactly what its HELD holds hold (one statement per shard).
+      for (const m of await frozenAgainstHeld(checks, personal))
+        problems.push(`${when}: ${m.accountId} has ${m.frozen} frozen but holds ${m.held}`);
+    })(),
+  ]);
 }
 
 /** Rows of one table for ids that name their shard, fetched per shard. */
@@ -383,7 +486,11 @@ function paymentRowsOf(rows: ReadonlyArray<typeof holds.$inferSelect>): Array<[s
   return rows.filter((h) => h.status === 'CAPTURED').map((h) => [h.endedBy!, h]);
 }
 
-async function rowsById<T>(kind: 'payment' | 'refund' | 'hold', ids: readonly string[], read: (shard: ShardSet['all'][number], local: string[]) => Promise<T[]>): Promise<T[]> {
+async function rowsById<T>(
+  kind: 'payment' | 'refund' | 'hold',
+  ids: readonly string[],
+  read: (shard: ShardSet['all'][number], local: string[]) => Promise<T[]>,
+): Promise<T[]> {
   const byShard = new Map<ShardSet['all'][number], string[]>();
   for (const id of ids) {
     const shard = shardOf(checks, kind, id);
@@ -394,20 +501,37 @@ async function rowsById<T>(kind: 'payment' | 'refund' | 'hold', ids: readonly st
 
 async function pendingOutboxOfOurs(): Promise<number> {
   const pending = [
-    ...await rowsById('payment', paymentIds, (s, local) => s.db.select({ id: transferOutbox.id }).from(transferOutbox)
-      .where(and(inArray(transferOutbox.id, local), eq(transferOutbox.status, 'PENDING')))),
-    ...await rowsById('refund', refundIds, (s, local) => s.db.select({ id: transferOutbox.id }).from(transferOutbox)
-      .where(and(inArray(transferOutbox.id, local), eq(transferOutbox.status, 'PENDING')))),
+    ...(await rowsById('payment', paymentIds, (s, local) =>
+      s.db
+        .select({ id: transferOutbox.id })
+        .from(transferOutbox)
+        .where(and(inArray(transferOutbox.id, local), eq(transferOutbox.status, 'PENDING'))),
+    )),
+    ...(await rowsById('refund', refundIds, (s, local) =>
+      s.db
+        .select({ id: transferOutbox.id })
+        .from(transferOutbox)
+        .where(and(inArray(transferOutbox.id, local), eq(transferOutbox.status, 'PENDING'))),
+    )),
   ];
   return pending.length;
 }
 
-/** Σ over our accounts in one currency on every shard: personal and merchant home rows plus the merchants' stripes, all buckets. */
+/**
+ * Σ over our accounts in one currency on every shard: personal and merchant home rows plus the merchants' stripes, all
+ * buckets.
+ */
 async function clientMoney(currency: 'USD' | 'JPY'): Promise<bigint> {
   const ours = currency === 'USD' ? [...personal, ...merchants, ...funders] : yen;
   const stripesOf = currency === 'USD' ? merchants : ['none'];
-  const rows = await Promise.all(checks.all.map((s) => s.db.select().from(accounts)
-    .where(or(inArray(accounts.id, ours), inArray(accounts.parentId, stripesOf)))));
+  const rows = await Promise.all(
+    checks.all.map((s) =>
+      s.db
+        .select()
+        .from(accounts)
+        .where(or(inArray(accounts.id, ours), inArray(accounts.parentId, stripesOf))),
+    ),
+  );
   const all = rows.flat();
   const homes = all.filter((r) => r.parentId === null);
   expect(homes.length).toBe(ours.length);
@@ -421,10 +545,15 @@ async function clientMoney(currency: 'USD' | 'JPY'): Promise<bigint> {
  * refund that SUCCEEDED gave its amount back in the sell currency and took its share of
  * buyAmount (refund_fx) in the buy currency.
  */
-async function fxFlows(paymentRows: ReadonlyArray<typeof payments.$inferSelect>, refundRows: ReadonlyArray<typeof refunds.$inferSelect>): Promise<Map<string, bigint>> {
+async function fxFlows(
+  paymentRows: ReadonlyArray<typeof payments.$inferSelect>,
+  refundRows: ReadonlyArray<typeof refunds.$inferSelect>,
+): Promise<Map<string, bigint>> {
   const flows = new Map<string, bigint>();
   const add = (currency: string, amount: bigint) => flows.set(currency, (flows.get(currency) ?? 0n) + amount);
-  const fxRows = await rowsById('payment', paymentIds, (s, local) => s.db.select().from(paymentFx).where(inArray(paymentFx.paymentId, local)));
+  const fxRows = await rowsById('payment', paymentIds, (s, local) =>
+    s.db.select().from(paymentFx).where(inArray(paymentFx.paymentId, local)),
+  );
   const fxOf = new Map(fxRows.map((f) => [f.paymentId, f]));
   for (const p of paymentRows) {
     const fx = fxOf.get(p.id);
@@ -432,8 +561,13 @@ async function fxFlows(paymentRows: ReadonlyArray<typeof payments.$inferSelect>,
     add(fx.sellCurrency, -fx.sellAmount);
     add(fx.buyCurrency, fx.buyAmount);
   }
-  const shares = new Map((await rowsById('refund', refundIds, (s, local) => s.db.select().from(refundFx).where(inArray(refundFx.refundId, local))))
-    .map((f) => [f.refundId, f]));
+  const shares = new Map(
+    (
+      await rowsById('refund', refundIds, (s, local) =>
+        s.db.select().from(refundFx).where(inArray(refundFx.refundId, local)),
+      )
+    ).map((f) => [f.refundId, f]),
+  );
   for (const r of refundRows) {
     const share = shares.get(r.id);
     if (!share || r.status !== 'SUCCEEDED') continue;
@@ -451,20 +585,43 @@ async function fxFlows(paymentRows: ReadonlyArray<typeof payments.$inferSelect>,
  * from the payment's total refunded, checked against its payment_legs row; an FX payment in
  * each side's currency). A merchant's stripes count as the merchant's.
  */
-async function modelOfAccounts(paymentRows: ReadonlyArray<typeof payments.$inferSelect>, refundRows: ReadonlyArray<typeof refunds.$inferSelect>): Promise<Map<string, bigint>> {
+async function modelOfAccounts(
+  paymentRows: ReadonlyArray<typeof payments.$inferSelect>,
+  refundRows: ReadonlyArray<typeof refunds.$inferSelect>,
+): Promise<Map<string, bigint>> {
   const model = new Map(externalOf);
   const move = (id: string, by: bigint) => model.set(id, (model.get(id) ?? 0n) + by);
-  const fxOf = new Map((await rowsById('payment', paymentIds, (s, local) => s.db.select().from(paymentFx).where(inArray(paymentFx.paymentId, local)))).map((f) => [f.paymentId, f]));
-  const refundFxOf = new Map((await rowsById('refund', refundIds, (s, local) => s.db.select().from(refundFx).where(inArray(refundFx.refundId, local)))).map((f) => [f.refundId, f]));
-  const legRows = await rowsById('payment', [...legPayments.keys()], (s, local) => s.db.select().from(paymentLegs).where(inArray(paymentLegs.paymentId, local)));
+  const fxOf = new Map(
+    (
+      await rowsById('payment', paymentIds, (s, local) =>
+        s.db.select().from(paymentFx).where(inArray(paymentFx.paymentId, local)),
+      )
+    ).map((f) => [f.paymentId, f]),
+  );
+  const refundFxOf = new Map(
+    (
+      await rowsById('refund', refundIds, (s, local) =>
+        s.db.select().from(refundFx).where(inArray(refundFx.refundId, local)),
+      )
+    ).map((f) => [f.refundId, f]),
+  );
+  const legRows = await rowsById('payment', [...legPayments.keys()], (s, local) =>
+    s.db.select().from(paymentLegs).where(inArray(paymentLegs.paymentId, local)),
+  );
   for (const p of paymentRows) {
     if (p.status !== 'SUCCEEDED') continue;
     const made = legPayments.get(p.id);
     if (made) {
       const rows = legRows.filter((l) => l.paymentId === p.id).sort((a, b) => a.legIndex - b.legIndex);
-      expect(rows.map((l) => [l.accountId, l.role, l.amount]), `legs of ${p.id}`).toEqual(made.legs.map((l) => [l.accountId, l.role, l.amount]));
+      expect(
+        rows.map((l) => [l.accountId, l.role, l.amount]),
+        `legs of ${p.id}`,
+      ).toEqual(made.legs.map((l) => [l.accountId, l.role, l.amount]));
       const returned = legsReturned(made.legs, made.amount, p.refundedAmount);
-      expect(rows.map((l) => l.refundedAmount), `refunded legs of ${p.id} after ${p.refundedAmount} refunded`).toEqual(returned);
+      expect(
+        rows.map((l) => l.refundedAmount),
+        `refunded legs of ${p.id} after ${p.refundedAmount} refunded`,
+      ).toEqual(returned);
       made.legs.forEach((l, i) => move(l.accountId, legDirection(l) * (l.amount - returned[i]!)));
       continue;
     }
@@ -485,14 +642,23 @@ async function modelOfAccounts(paymentRows: ReadonlyArray<typeof payments.$infer
 /** Every account of ours (all buckets, a merchant's stripes with it) against the model, to the unit. */
 async function checkAccountsAgainst(model: Map<string, bigint>): Promise<void> {
   const ours = [...personal, ...merchants, ...yen, ...funders];
-  const rows = (await Promise.all(checks.all.map((s) => s.db.select().from(accounts)
-    .where(or(inArray(accounts.id, ours), inArray(accounts.parentId, merchants)))))).flat();
+  const rows = (
+    await Promise.all(
+      checks.all.map((s) =>
+        s.db
+          .select()
+          .from(accounts)
+          .where(or(inArray(accounts.id, ours), inArray(accounts.parentId, merchants))),
+      ),
+    )
+  ).flat();
   const actual = new Map<string, bigint>();
   for (const r of rows) {
     const owner = r.parentId ?? r.id;
     actual.set(owner, (actual.get(owner) ?? 0n) + r.available + r.frozen + r.pending);
   }
-  const differing = ours.filter((id) => (actual.get(id) ?? 0n) !== (model.get(id) ?? 0n))
+  const differing = ours
+    .filter((id) => (actual.get(id) ?? 0n) !== (model.get(id) ?? 0n))
     .map((id) => `${id}: ${actual.get(id) ?? 0n}, model ${model.get(id) ?? 0n}`);
   expect(differing, 'accounts whose money differs from the model').toEqual([]);
 }
@@ -512,26 +678,47 @@ async function checkCampaigns(paymentRows: ReadonlyArray<typeof payments.$inferS
 }
 
 /** Runs fn over items a few at a time, so that setting up many accounts does not drain the pools. */
-async function inChunks<T, R>(items: readonly T[], size: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function inChunks<T, R>(
+  items: readonly T[],
+  size: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = [];
-  for (let i = 0; i < items.length; i += size) results.push(...(await Promise.all(items.slice(i, i + size).map((item, j) => fn(item, i + j)))));
+  for (let i = 0; i < items.length; i += size)
+    results.push(...(await Promise.all(items.slice(i, i + size).map((item, j) => fn(item, i + j)))));
   return results;
 }
 
 async function openAccount(type: 'PERSONAL' | 'MERCHANT', currency = 'USD'): Promise<string> {
-  const response = await gql(stack.gatewayUrl, openAccountDoc, { input: { ownerId: unique(`${runId}-${type.toLowerCase()}`), type, currency } }, operator);
+  const response = await gql(
+    stack.gatewayUrl,
+    openAccountDoc,
+    { input: { ownerId: unique(`${runId}-${type.toLowerCase()}`), type, currency } },
+    operator,
+  );
   expect(response.errors).toBeUndefined();
   expect(response.data!.openAccount).toMatchObject({ __typename: 'Account', type, status: 'ACTIVE' });
   return response.data!.openAccount.id as string;
 }
 
-/** Two campaigns of a rich funder (percent off with a cap, amount off) and one of a funder that pays scarceDiscounts discounts. */
+/**
+ * Two campaigns of a rich funder (percent off with a cap, amount off) and one of a funder that pays scarceDiscounts
+ * discounts.
+ */
 async function openCampaigns(): Promise<void> {
   const rich = await openAccount('PERSONAL');
   const poor = await openAccount('PERSONAL');
   funders.push(rich, poor);
-  for (const [accountId, amount] of [[rich, campaignFunding], [poor, scarceAmountOff * scarceDiscounts]] as const) {
-    const payload = await send(depositDoc, 'deposit', { idempotencyKey: `${runId}-fund-${accountId}`, accountId, amount: String(amount), currency: 'USD' });
+  for (const [accountId, amount] of [
+    [rich, campaignFunding],
+    [poor, scarceAmountOff * scarceDiscounts],
+  ] as const) {
+    const payload = await send(depositDoc, 'deposit', {
+      idempotencyKey: `${runId}-fund-${accountId}`,
+      accountId,
+      amount: String(amount),
+      currency: 'USD',
+    });
     expect(payload).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED' });
     tally.deposited += amount;
     moveExternal(accountId, amount);
@@ -543,8 +730,10 @@ async function openCampaigns(): Promise<void> {
   ];
   for (const [i, t] of terms.entries()) {
     const made = await send(createCampaignDoc, 'createCampaign', {
-      idempotencyKey: `${runId}-campaign-${i}`, fundingAccountId: t.fundingAccountId,
-      ...(t.bps !== null ? { percentOffBps: Number(t.bps) } : { amountOff: String(t.off) }), ...(t.cap !== null ? { maxDiscountPerPayment: String(t.cap) } : {}),
+      idempotencyKey: `${runId}-campaign-${i}`,
+      fundingAccountId: t.fundingAccountId,
+      ...(t.bps !== null ? { percentOffBps: Number(t.bps) } : { amountOff: String(t.off) }),
+      ...(t.cap !== null ? { maxDiscountPerPayment: String(t.cap) } : {}),
     });
     expect(made).toMatchObject({ __typename: 'Campaign', status: 'ACTIVE' });
     campaignList.push({ id: made!.id as string, ...t });
@@ -555,18 +744,32 @@ beforeAll(async () => {
   stack = await startStack();
   checks = testShards(2);
   operator = await token(unique('bank-operator'), 'operator');
-  personal.push(...await inChunks(Array.from({ length: accountCount }), clientCount, () => openAccount('PERSONAL')));
-  merchants.push(...await inChunks(Array.from({ length: merchantCount }), clientCount, () => openAccount('MERCHANT')));
-  yen.push(...await inChunks(Array.from({ length: jpyAccountCount }), clientCount, () => openAccount('PERSONAL', 'JPY')));
+  personal.push(...(await inChunks(Array.from({ length: accountCount }), clientCount, () => openAccount('PERSONAL'))));
+  merchants.push(
+    ...(await inChunks(Array.from({ length: merchantCount }), clientCount, () => openAccount('MERCHANT'))),
+  );
+  yen.push(
+    ...(await inChunks(Array.from({ length: jpyAccountCount }), clientCount, () => openAccount('PERSONAL', 'JPY'))),
+  );
   await inChunks(yen, clientCount, async (accountId, i) => {
-    const payload = await send(depositDoc, 'deposit', { idempotencyKey: `${runId}-fund-jpy-${i}`, accountId, amount: String(jpyDeposit), currency: 'JPY' });
+    const payload = await send(depositDoc, 'deposit', {
+      idempotencyKey: `${runId}-fund-jpy-${i}`,
+      accountId,
+      amount: String(jpyDeposit),
+      currency: 'JPY',
+    });
     expect(payload).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED' });
     tally.depositedJpy += jpyDeposit;
     moveExternal(accountId, jpyDeposit);
   });
   await openCampaigns();
   // Whatever other test files set the pair to meanwhile, every quote answers its own amounts.
-  const rate = await gql(stack.gatewayUrl, contractOperation('SetFxRate'), { input: { baseCurrency: 'USD', quoteCurrency: 'JPY', rate: '150.25', spreadBps: 30 } }, operator);
+  const rate = await gql(
+    stack.gatewayUrl,
+    contractOperation('SetFxRate'),
+    { input: { baseCurrency: 'USD', quoteCurrency: 'JPY', rate: '150.25', spreadBps: 30 } },
+    operator,
+  );
   expect(rate.data!.setFxRate.__typename).toBe('FxRate');
   for (const id of personal) {
     const physical = physicalOf(stack.shards, id);
@@ -576,7 +779,10 @@ beforeAll(async () => {
   expect(byPhysical.size).toBe(stack.shards.all.length);
   await inChunks(personal, clientCount, async (accountId, i) => {
     const payload = await send(depositDoc, 'deposit', {
-      idempotencyKey: `${runId}-fund-${i}`, accountId, amount: String(initialDeposit), currency: 'USD',
+      idempotencyKey: `${runId}-fund-${i}`,
+      accountId,
+      amount: String(initialDeposit),
+      currency: 'USD',
     });
     expect(payload).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount: String(initialDeposit) });
     tally.deposited += initialDeposit;
@@ -593,110 +799,128 @@ afterAll(async () => {
 });
 
 describe('bank', () => {
-  it(`keeps every invariant while ${clientCount} clients move money for ${runSeconds} s, and loses nothing`, async () => {
-    relay = startRelay(stack.shards, 200);
-    expiry = startHoldExpiry(stack.shards, holdExpiryIntervalMs);
-    const until = Date.now() + runSeconds * 1_000;
-    const clients = Array.from({ length: clientCount }, (_, i) => client(i, until));
-    let running = true;
-    let samples = 0;
-    let samplingMs = 0;
-    const sampler = (async () => {
-      while (running) {
-        const started = Date.now();
-        await checkInvariants(`sample ${samples + 1}`);
-        samplingMs += Date.now() - started;
-        samples++;
-        // Not a wait for an event: the pace of the sampling while the clients run for runSeconds.
-        await sleep(sampleIntervalMs);
+  it(
+    `keeps every invariant while ${clientCount} clients move money for ${runSeconds} s, and loses nothing`,
+    async () => {
+      relay = startRelay(stack.shards, 200);
+      expiry = startHoldExpiry(stack.shards, holdExpiryIntervalMs);
+      const until = Date.now() + runSeconds * 1_000;
+      const clients = Array.from({ length: clientCount }, (_, i) => client(i, until));
+      let running = true;
+      let samples = 0;
+      let samplingMs = 0;
+      const sampler = (async () => {
+        while (running) {
+          const started = Date.now();
+          await checkInvariants(`sample ${samples + 1}`);
+          samplingMs += Date.now() - started;
+          samples++;
+          // Not a wait for an event: the pace of the sampling while the clients run for runSeconds.
+          await sleep(sampleIntervalMs);
+        }
+      })().catch((error: unknown) => {
+        problems.push(`sampling failed: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      await Promise.all(clients);
+      running = false;
+      await sampler;
+      // The sampler went on for the whole run: a sample takes what this run measured (longer on a
+      // loaded machine) plus the pause, and the first and last may fall outside the run.
+      const sampleCycleMs = sampleIntervalMs + samplingMs / Math.max(1, samples);
+      expect(samples).toBeGreaterThanOrEqual(Math.max(1, Math.floor((runSeconds * 1_000) / sampleCycleMs) - 2));
+
+      // The clients have stopped: let the relay finish what they left PROCESSING.
+      const deadline = Date.now() + drainTimeoutMs;
+      for (;;) {
+        const claimed = await relay.drain();
+        const pending = await pendingOutboxOfOurs();
+        if (claimed === 0 && pending === 0) break;
+        if (Date.now() > deadline) throw new Error(`relay did not drain: ${pending} of our outbox rows still PENDING`);
+        // Rows left PENDING but not claimed wait for their retry's back-off (nextAttemptAt, on the
+        // relay's wall clock): polled until due.
+        await sleep(drainPollMs);
       }
-    })().catch((error: unknown) => {
-      problems.push(`sampling failed: ${error instanceof Error ? error.message : String(error)}`);
-    });
-    await Promise.all(clients);
-    running = false;
-    await sampler;
-    // The sampler went on for the whole run: a sample takes what this run measured (longer on a
-    // loaded machine) plus the pause, and the first and last may fall outside the run.
-    const sampleCycleMs = sampleIntervalMs + samplingMs / Math.max(1, samples);
-    expect(samples).toBeGreaterThanOrEqual(Math.max(1, Math.floor((runSeconds * 1_000) / sampleCycleMs) - 2));
+      await checkInvariants('end');
+      expect(problems).toEqual([]);
 
-    // The clients have stopped: let the relay finish what they left PROCESSING.
-    const deadline = Date.now() + drainTimeoutMs;
-    for (;;) {
-      const claimed = await relay.drain();
-      const pending = await pendingOutboxOfOurs();
-      if (claimed === 0 && pending === 0) break;
-      if (Date.now() > deadline) throw new Error(`relay did not drain: ${pending} of our outbox rows still PENDING`);
-      // Rows left PENDING but not claimed wait for their retry's back-off (nextAttemptAt, on the
-      // relay's wall clock): polled until due.
-      await sleep(drainPollMs);
-    }
-    await checkInvariants('end');
-    expect(problems).toEqual([]);
+      // The workload did what it claims: every kind of movement, most payments across shards.
+      expect(counts.deposits).toBeGreaterThan(0);
+      expect(counts.withdrawals).toBeGreaterThan(0);
+      expect(counts.refunds).toBeGreaterThan(0);
+      expect(counts.holds).toBeGreaterThan(0);
+      expect(counts.captures).toBeGreaterThan(0);
+      expect(counts.voids).toBeGreaterThan(0);
+      // Each hold ended at most once, and one that ended CAPTURED names a payment of its amount or less.
+      const holdRows = await rowsById('hold', holdIds, (s, local) =>
+        s.db.select().from(holds).where(inArray(holds.id, local)),
+      );
+      expect(holdRows.length).toBe(holdIds.length);
+      const capturedBy = new Map(paymentRowsOf(holdRows));
+      expect(capturedBy.size).toBe(counts.captures);
+      const paymentRows = await rowsById('payment', paymentIds, (s, local) =>
+        s.db.select().from(payments).where(inArray(payments.id, local)),
+      );
+      for (const p of paymentRows.filter((row) => capturedBy.has(row.id))) {
+        const h = capturedBy.get(p.id)!;
+        expect(p.amount, `capture ${p.id} of hold ${h.id}`).toBe(h.capturedAmount);
+        expect(p.amount <= h.amount).toBe(true);
+      }
+      expect(paymentRows.length).toBe(paymentIds.length);
+      const routes = new Map<string, number>();
+      for (const row of paymentRows) routes.set(row.route, (routes.get(row.route) ?? 0) + 1);
+      expect(routes.get('MERCHANT_STRIPE') ?? 0).toBeGreaterThan(0);
+      expect(routes.get('SAME_SHARD') ?? 0).toBeGreaterThan(0);
+      // Of the two-leg payments most cross shards; every payment with splits has a leg on another database.
+      expect((routes.get('CROSS_SHARD') ?? 0) * 2).toBeGreaterThanOrEqual(
+        paymentRows.length - (routes.get('LEGS') ?? 0),
+      );
+      expect(routes.get('LEGS') ?? 0).toBe(counts.legPayments);
+      expect(counts.splitPayments).toBeGreaterThan(0);
+      expect(counts.discounted).toBeGreaterThan(0);
 
-    // The workload did what it claims: every kind of movement, most payments across shards.
-    expect(counts.deposits).toBeGreaterThan(0);
-    expect(counts.withdrawals).toBeGreaterThan(0);
-    expect(counts.refunds).toBeGreaterThan(0);
-    expect(counts.holds).toBeGreaterThan(0);
-    expect(counts.captures).toBeGreaterThan(0);
-    expect(counts.voids).toBeGreaterThan(0);
-    // Each hold ended at most once, and one that ended CAPTURED names a payment of its amount or less.
-    const holdRows = await rowsById('hold', holdIds, (s, local) => s.db.select().from(holds).where(inArray(holds.id, local)));
-    expect(holdRows.length).toBe(holdIds.length);
-    const capturedBy = new Map(paymentRowsOf(holdRows));
-    expect(capturedBy.size).toBe(counts.captures);
-    const paymentRows = await rowsById('payment', paymentIds, (s, local) => s.db.select().from(payments).where(inArray(payments.id, local)));
-    for (const p of paymentRows.filter((row) => capturedBy.has(row.id))) {
-      const h = capturedBy.get(p.id)!;
-      expect(p.amount, `capture ${p.id} of hold ${h.id}`).toBe(h.capturedAmount);
-      expect(p.amount <= h.amount).toBe(true);
-    }
-    expect(paymentRows.length).toBe(paymentIds.length);
-    const routes = new Map<string, number>();
-    for (const row of paymentRows) routes.set(row.route, (routes.get(row.route) ?? 0) + 1);
-    expect(routes.get('MERCHANT_STRIPE') ?? 0).toBeGreaterThan(0);
-    expect(routes.get('SAME_SHARD') ?? 0).toBeGreaterThan(0);
-    // Of the two-leg payments most cross shards; every payment with splits has a leg on another database.
-    expect((routes.get('CROSS_SHARD') ?? 0) * 2).toBeGreaterThanOrEqual(paymentRows.length - (routes.get('LEGS') ?? 0));
-    expect(routes.get('LEGS') ?? 0).toBe(counts.legPayments);
-    expect(counts.splitPayments).toBeGreaterThan(0);
-    expect(counts.discounted).toBeGreaterThan(0);
+      // Every movement finished, and what was refunded is what the refunds that succeeded add up to.
+      const statuses = (rows: Array<{ status: string }>) => [...new Set(rows.map((r) => r.status))].sort();
+      expect(['FAILED', 'SUCCEEDED']).toEqual(expect.arrayContaining(statuses(paymentRows)));
+      const refundRows = await rowsById('payment', paymentIds, (s, local) =>
+        s.db.select().from(refunds).where(inArray(refunds.paymentId, local)),
+      );
+      expect(refundRows.map((r) => r.id).sort()).toEqual([...refundIds].sort());
+      expect(['FAILED', 'SUCCEEDED']).toEqual(expect.arrayContaining(statuses(refundRows)));
+      const refunded = new Map<string, bigint>();
+      for (const r of refundRows)
+        if (r.status === 'SUCCEEDED') refunded.set(r.paymentId, (refunded.get(r.paymentId) ?? 0n) + r.amount);
+      for (const p of paymentRows) {
+        expect(p.refundedAmount, `refunded amount of ${p.id}`).toBe(refunded.get(p.id) ?? 0n);
+        expect(p.refundedAmount <= p.amount, `${p.id} refunded more than paid`).toBe(true);
+      }
 
-    // Every movement finished, and what was refunded is what the refunds that succeeded add up to.
-    const statuses = (rows: Array<{ status: string }>) => [...new Set(rows.map((r) => r.status))].sort();
-    expect(['FAILED', 'SUCCEEDED']).toEqual(expect.arrayContaining(statuses(paymentRows)));
-    const refundRows = await rowsById('payment', paymentIds, (s, local) => s.db.select().from(refunds).where(inArray(refunds.paymentId, local)));
-    expect(refundRows.map((r) => r.id).sort()).toEqual([...refundIds].sort());
-    expect(['FAILED', 'SUCCEEDED']).toEqual(expect.arrayContaining(statuses(refundRows)));
-    const refunded = new Map<string, bigint>();
-    for (const r of refundRows) if (r.status === 'SUCCEEDED') refunded.set(r.paymentId, (refunded.get(r.paymentId) ?? 0n) + r.amount);
-    for (const p of paymentRows) {
-      expect(p.refundedAmount, `refunded amount of ${p.id}`).toBe(refunded.get(p.id) ?? 0n);
-      expect(p.refundedAmount <= p.amount, `${p.id} refunded more than paid`).toBe(true);
-    }
+      // No money made or lost, per currency: the clients hold what came in minus what went out,
+      // plus what FX exchanged for them (the platform's FX positions took the other side).
+      expect(counts.fxPayments).toBeGreaterThan(0);
+      const flows = await fxFlows(paymentRows, refundRows);
+      expect(await clientMoney('USD')).toBe(tally.deposited - tally.withdrawn + (flows.get('USD') ?? 0n));
+      expect(await clientMoney('JPY')).toBe(tally.depositedJpy + (flows.get('JPY') ?? 0n));
 
-    // No money made or lost, per currency: the clients hold what came in minus what went out,
-    // plus what FX exchanged for them (the platform's FX positions took the other side).
-    expect(counts.fxPayments).toBeGreaterThan(0);
-    const flows = await fxFlows(paymentRows, refundRows);
-    expect(await clientMoney('USD')).toBe(tally.deposited - tally.withdrawn + (flows.get('USD') ?? 0n));
-    expect(await clientMoney('JPY')).toBe(tally.depositedJpy + (flows.get('JPY') ?? 0n));
+      // And per account, to the unit: every leg of every payment, every refund's share of each leg.
+      await checkAccountsAgainst(await modelOfAccounts(paymentRows, refundRows));
+      await checkCampaigns(paymentRows);
+      const legRefunds = refundRows.filter((r) => r.status === 'SUCCEEDED' && legPayments.has(r.paymentId));
+      expect(legRefunds.length, 'refunds of payments of many legs').toBeGreaterThan(0);
 
-    // And per account, to the unit: every leg of every payment, every refund's share of each leg.
-    await checkAccountsAgainst(await modelOfAccounts(paymentRows, refundRows));
-    await checkCampaigns(paymentRows);
-    const legRefunds = refundRows.filter((r) => r.status === 'SUCCEEDED' && legPayments.has(r.paymentId));
-    expect(legRefunds.length, 'refunds of payments of many legs').toBeGreaterThan(0);
-
-    // And what sits in clearing is exactly what other tests still have in flight, in each currency.
-    const ours = new Set([...paymentIds, ...refundIds]);
-    for (const currency of ['USD', 'JPY']) {
-      const clearing = await clearingAgainstInFlight(checks, currency);
-      expect(clearing.agreed, `Σ clearing ${clearing.clearing} ${currency} ≠ in flight ${clearing.inFlight.amount}`).toBe(true);
-      expect([...clearing.inFlight.payments, ...clearing.inFlight.refunds].filter((id) => ours.has(id))).toEqual([]);
-    }
-    console.log(`bank: ${JSON.stringify(counts)}, routes ${JSON.stringify(Object.fromEntries(routes))}, ${samples} samples`);
-  }, runSeconds * 1_000 + 90_000);
+      // And what sits in clearing is exactly what other tests still have in flight, in each currency.
+      const ours = new Set([...paymentIds, ...refundIds]);
+      for (const currency of ['USD', 'JPY']) {
+        const clearing = await clearingAgainstInFlight(checks, currency);
+        expect(
+          clearing.agreed,
+          `Σ clearing ${clearing.clearing} ${currency} ≠ in flight ${clearing.inFlight.amount}`,
+        ).toBe(true);
+        expect([...clearing.inFlight.payments, ...clearing.inFlight.refunds].filter((id) => ours.has(id))).toEqual([]);
+      }
+      console.log(
+        `bank: ${JSON.stringify(counts)}, routes ${JSON.stringify(Object.fromEntries(routes))}, ${samples} samples`,
+      );
+    },
+    runSeconds * 1_000 + 90_000,
+  );
 });

@@ -19,9 +19,13 @@ let operator: string;
 const q = (doc: string, variables: Record<string, unknown>, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
 
 async function funded(owner: string, amount: string): Promise<string> {
-  const id = (await q(contractOperation('OpenAccount'), { input: { ownerId: owner, type: 'PERSONAL', currency: 'USD' } })).data!.openAccount.id;
+  const id = (
+    await q(contractOperation('OpenAccount'), { input: { ownerId: owner, type: 'PERSONAL', currency: 'USD' } })
+  ).data!.openAccount.id;
   if (amount === '0') return id;
-  const d = await q(contractOperation('Deposit'), { input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD' } });
+  const d = await q(contractOperation('Deposit'), {
+    input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD' },
+  });
   expect(d.data!.deposit.__typename).toBe('Deposit');
   return id;
 }
@@ -41,8 +45,11 @@ describe('createPayments', () => {
     const payers = await Promise.all(Array.from({ length: 20 }, () => funded(unique('bulk'), '100000')));
     const payees = await Promise.all(Array.from({ length: 20 }, () => funded(unique('bulk'), '0')));
     const inputs = Array.from({ length: 1000 }, (_, i) => ({
-      idempotencyKey: unique(`bulk-${i}`), payerAccountId: payers[i % 20], payeeAccountId: payees[(i * 7) % 20],
-      amount: String(1 + (i % 50)), currency: 'USD',
+      idempotencyKey: unique(`bulk-${i}`),
+      payerAccountId: payers[i % 20],
+      payeeAccountId: payees[(i * 7) % 20],
+      amount: String(1 + (i % 50)),
+      currency: 'USD',
     }));
     const before = stack.shards.all.map((s) => mergeStats(s).batches);
     const first = await q(bulkDoc, { inputs });
@@ -65,23 +72,46 @@ describe('createPayments', () => {
     const payer = await funded(unique('bulk'), '1000');
     const payee = await funded(unique('bulk'), '0');
     const key = unique('dup');
-    const results = (await q(bulkDoc, { inputs: [
-      { idempotencyKey: unique('a'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'USD' },
-      { idempotencyKey: unique('b'), payerAccountId: payer, payeeAccountId: payee, amount: '5000', currency: 'USD' },
-      { idempotencyKey: unique('c'), payerAccountId: payer, payeeAccountId: payer, amount: '1', currency: 'USD' },
-      { idempotencyKey: unique('d'), payerAccountId: payer, payeeAccountId: payee, amount: '1000000000000001', currency: 'USD' },
-      { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '10', currency: 'USD' },
-      { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '11', currency: 'USD' },
-    ] })).data!.createPayments as Array<{ __typename: string; code?: string }>;
+    const results = (
+      await q(bulkDoc, {
+        inputs: [
+          { idempotencyKey: unique('a'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'USD' },
+          {
+            idempotencyKey: unique('b'),
+            payerAccountId: payer,
+            payeeAccountId: payee,
+            amount: '5000',
+            currency: 'USD',
+          },
+          { idempotencyKey: unique('c'), payerAccountId: payer, payeeAccountId: payer, amount: '1', currency: 'USD' },
+          {
+            idempotencyKey: unique('d'),
+            payerAccountId: payer,
+            payeeAccountId: payee,
+            amount: '1000000000000001',
+            currency: 'USD',
+          },
+          { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '10', currency: 'USD' },
+          { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: '11', currency: 'USD' },
+        ],
+      })
+    ).data!.createPayments as Array<{ __typename: string; code?: string }>;
     expect(results.map((r) => r.code ?? r.__typename)).toEqual([
-      'Payment', 'INSUFFICIENT_FUNDS', 'SAME_ACCOUNT', 'INVALID_INPUT', 'Payment', 'IDEMPOTENCY_KEY_REUSED',
+      'Payment',
+      'INSUFFICIENT_FUNDS',
+      'SAME_ACCOUNT',
+      'INVALID_INPUT',
+      'Payment',
+      'IDEMPOTENCY_KEY_REUSED',
     ]);
     expect(await available(payee)).toBe(110n);
     // An item whose amount is not an Amount at all (a fraction) makes the request malformed: nothing is paid.
-    const malformed = await q(bulkDoc, { inputs: [
-      { idempotencyKey: unique('e'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'USD' },
-      { idempotencyKey: unique('f'), payerAccountId: payer, payeeAccountId: payee, amount: '1.5', currency: 'USD' },
-    ] });
+    const malformed = await q(bulkDoc, {
+      inputs: [
+        { idempotencyKey: unique('e'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'USD' },
+        { idempotencyKey: unique('f'), payerAccountId: payer, payeeAccountId: payee, amount: '1.5', currency: 'USD' },
+      ],
+    });
     expect(errorCodes(malformed)).toEqual(['BAD_USER_INPUT']);
     expect(await available(payee)).toBe(110n);
   });
@@ -92,14 +122,27 @@ describe('createPayments', () => {
     const theirs = await funded(unique('bulk'), '1000');
     const payee = await funded(unique('bulk'), '0');
     const customer = await token(owner, 'customer');
-    const r = await q(bulkDoc, { inputs: [
-      { idempotencyKey: unique('m'), payerAccountId: mine, payeeAccountId: payee, amount: '1', currency: 'USD' },
-      { idempotencyKey: unique('t'), payerAccountId: theirs, payeeAccountId: payee, amount: '1', currency: 'USD' },
-    ] }, customer);
+    const r = await q(
+      bulkDoc,
+      {
+        inputs: [
+          { idempotencyKey: unique('m'), payerAccountId: mine, payeeAccountId: payee, amount: '1', currency: 'USD' },
+          { idempotencyKey: unique('t'), payerAccountId: theirs, payeeAccountId: payee, amount: '1', currency: 'USD' },
+        ],
+      },
+      customer,
+    );
     expect(errorCodes(r)).toContain('FORBIDDEN');
     expect(await available(payee)).toBe(0n);
-    const tooMany = await q(bulkDoc, { inputs: Array.from({ length: 1001 }, () => ({
-      idempotencyKey: unique('x'), payerAccountId: mine, payeeAccountId: payee, amount: '1', currency: 'USD' })) });
+    const tooMany = await q(bulkDoc, {
+      inputs: Array.from({ length: 1001 }, () => ({
+        idempotencyKey: unique('x'),
+        payerAccountId: mine,
+        payeeAccountId: payee,
+        amount: '1',
+        currency: 'USD',
+      })),
+    });
     expect(errorCodes(tooMany)).toContain('BAD_USER_INPUT');
     expect(await available(mine)).toBe(1000n);
   });

@@ -16,7 +16,14 @@ const bulkDoc = `mutation Bulk($inputs: [CreatePaymentInput!]!) {
 }`;
 
 /** The tables a payment writes rows into. */
-const writtenTables = ['idempotency_keys', 'payments', 'transfer_outbox', 'postings', 'ledger_entries', 'account_days'] as const;
+const writtenTables = [
+  'idempotency_keys',
+  'payments',
+  'transfer_outbox',
+  'postings',
+  'ledger_entries',
+  'account_days',
+] as const;
 
 let stack: Stack;
 let operator: string;
@@ -29,8 +36,13 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 async function funded(amount: string): Promise<string> {
-  const id = (await q(contractOperation('OpenAccount'), { input: { ownerId: unique('rows'), type: 'PERSONAL', currency: 'USD' } })).data!.openAccount.id;
-  if (amount !== '0') await q(contractOperation('Deposit'), { input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD' } });
+  const id = (
+    await q(contractOperation('OpenAccount'), { input: { ownerId: unique('rows'), type: 'PERSONAL', currency: 'USD' } })
+  ).data!.openAccount.id;
+  if (amount !== '0')
+    await q(contractOperation('Deposit'), {
+      input: { idempotencyKey: unique('dep'), accountId: id, amount, currency: 'USD' },
+    });
   return id;
 }
 
@@ -47,9 +59,12 @@ async function rowCounts(): Promise<Record<string, number>> {
 
 /** Secondary indexes per table (the primary key excluded), from the first shard's catalogue. */
 async function secondaryIndexes(): Promise<Record<string, string[]>> {
-  const rows = await rawRows<{ t: string; i: string }>(stack.shards.all[0]!,
+  const rows = await rawRows<{ t: string; i: string }>(
+    stack.shards.all[0]!,
     `SELECT DISTINCT TABLE_NAME AS t, INDEX_NAME AS i FROM information_schema.STATISTICS
-     WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY' AND TABLE_NAME IN (?) ORDER BY t, i`, [[...writtenTables]]);
+     WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY' AND TABLE_NAME IN (?) ORDER BY t, i`,
+    [[...writtenTables]],
+  );
   const byTable: Record<string, string[]> = {};
   for (const r of rows) (byTable[r.t] ??= []).push(r.i);
   return byTable;
@@ -60,29 +75,50 @@ describe('the row model of a bulk payment', () => {
     const payers = await Promise.all(Array.from({ length: 10 }, () => funded('100000')));
     const payees = await Promise.all(Array.from({ length: 10 }, () => funded('0')));
     const inputs = Array.from({ length: 200 }, (_, i) => ({
-      idempotencyKey: unique(`rows-${i}`), payerAccountId: payers[i % 10], payeeAccountId: payees[(i * 3) % 10],
-      amount: String(1 + (i % 20)), currency: 'USD',
+      idempotencyKey: unique(`rows-${i}`),
+      payerAccountId: payers[i % 10],
+      payeeAccountId: payees[(i * 3) % 10],
+      amount: String(1 + (i % 20)),
+      currency: 'USD',
     }));
     const before = await rowCounts();
     const statementsBefore = stack.shards.all.reduce((n, s) => n + s.queryCount, 0);
-    const results = (await q(bulkDoc, { inputs })).data!.createPayments as Array<{ __typename: string; id: string; status: string }>;
+    const results = (await q(bulkDoc, { inputs })).data!.createPayments as Array<{
+      __typename: string;
+      id: string;
+      status: string;
+    }>;
     const statements = stack.shards.all.reduce((n, s) => n + s.queryCount, 0) - statementsBefore;
     expect(results.every((r) => r.__typename === 'Payment' && r.status === 'SUCCEEDED')).toBe(true);
     const after = await rowCounts();
     const ids = results.map((r) => r.id);
     let crossShard = 0;
     for (const shard of stack.shards.all) {
-      const [row] = await rawRows<{ n: string }>(shard, "SELECT COUNT(*) AS n FROM payments WHERE id IN (?) AND route = 'CROSS_SHARD'", [ids]);
+      const [row] = await rawRows<{ n: string }>(
+        shard,
+        "SELECT COUNT(*) AS n FROM payments WHERE id IN (?) AND route = 'CROSS_SHARD'",
+        [ids],
+      );
       crossShard += Number(row!.n);
     }
     const indexes = await secondaryIndexes();
-    const perTable = writtenTables.map((t) => ({ table: t, rows: after[t]! - before[t]!, secondaryIndexes: indexes[t] ?? [] }));
+    const perTable = writtenTables.map((t) => ({
+      table: t,
+      rows: after[t]! - before[t]!,
+      secondaryIndexes: indexes[t] ?? [],
+    }));
     console.log(JSON.stringify({ payments: inputs.length, crossShard, statements, perTable }));
     const n = inputs.length;
     // Per payment: its key and its record; per cross-shard payment also the outbox row its
     // credit runs from, and the credit's posting on the payee's shard; two entries per posting.
-    expect(Object.fromEntries(perTable.filter((t) => t.table !== 'account_days').map((t) => [t.table, t.rows]))).toEqual({
-      idempotency_keys: n, payments: n, transfer_outbox: crossShard, postings: n + crossShard, ledger_entries: 2 * (n + crossShard),
+    expect(
+      Object.fromEntries(perTable.filter((t) => t.table !== 'account_days').map((t) => [t.table, t.rows])),
+    ).toEqual({
+      idempotency_keys: n,
+      payments: n,
+      transfer_outbox: crossShard,
+      postings: n + crossShard,
+      ledger_entries: 2 * (n + crossShard),
     });
     expect(indexes).toEqual({
       idempotency_keys: ['idempotency_keys_created_idx'],

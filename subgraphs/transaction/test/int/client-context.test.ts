@@ -16,11 +16,23 @@ beforeAll(async () => {
 afterAll(async () => stack?.stop());
 
 async function funded(): Promise<[string, string]> {
-  const open = async () => (await gql(stack.gatewayUrl, contractOperation('OpenAccount'),
-    { input: { ownerId: unique('ctx'), type: 'PERSONAL', currency: 'USD' } }, operator)).data!.openAccount.id as string;
+  const open = async () =>
+    (
+      await gql(
+        stack.gatewayUrl,
+        contractOperation('OpenAccount'),
+        { input: { ownerId: unique('ctx'), type: 'PERSONAL', currency: 'USD' } },
+        operator,
+      )
+    ).data!.openAccount.id as string;
   const payer = await open();
   const payee = await open();
-  await gql(stack.gatewayUrl, contractOperation('Deposit'), { input: { idempotencyKey: unique('d'), accountId: payer, amount: '1000', currency: 'USD' } }, operator);
+  await gql(
+    stack.gatewayUrl,
+    contractOperation('Deposit'),
+    { input: { idempotencyKey: unique('d'), accountId: payer, amount: '1000', currency: 'USD' } },
+    operator,
+  );
   return [payer, payee];
 }
 
@@ -32,22 +44,54 @@ async function stored(paymentId: string) {
 describe('client context', () => {
   it('stores the device, address and user agent from the request headers', async () => {
     const [payer, payee] = await funded();
-    const r = await gql(stack.gatewayUrl, contractOperation('CreatePayment'), {
-      input: { idempotencyKey: unique('p'), payerAccountId: payer, payeeAccountId: payee, amount: '10', currency: 'USD', description: 'coffee' },
-    }, operator, { 'user-agent': 'PayApp/3.1 (iOS 18)', 'x-device-id': 'device-abc-123' });
+    const r = await gql(
+      stack.gatewayUrl,
+      contractOperation('CreatePayment'),
+      {
+        input: {
+          idempotencyKey: unique('p'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '10',
+          currency: 'USD',
+          description: 'coffee',
+        },
+      },
+      operator,
+      { 'user-agent': 'PayApp/3.1 (iOS 18)', 'x-device-id': 'device-abc-123' },
+    );
     const id = r.data!.createPayment.id as string;
-    expect(await stored(id)).toEqual({ deviceId: 'device-abc-123', clientIp: expect.stringMatching(/127\.0\.0\.1$/), userAgent: 'PayApp/3.1 (iOS 18)', description: 'coffee' });
+    expect(await stored(id)).toEqual({
+      deviceId: 'device-abc-123',
+      clientIp: expect.stringMatching(/127\.0\.0\.1$/),
+      userAgent: 'PayApp/3.1 (iOS 18)',
+      description: 'coffee',
+    });
   });
 
-  it('lets the input name the end user\'s context, which wins over the headers', async () => {
+  it("lets the input name the end user's context, which wins over the headers", async () => {
     const [payer, payee] = await funded();
     const doc = `mutation($input: CreatePaymentInput!) { createPayment(input: $input) { ... on Payment { id } } }`;
-    const r = await gql(stack.gatewayUrl, doc, {
-      input: {
-        idempotencyKey: unique('p'), payerAccountId: payer, payeeAccountId: payee, amount: '10', currency: 'USD',
-        clientContext: { deviceId: 'pos-terminal-7', ip: '203.0.113.9', userAgent: 'Terminal/1.0' },
+    const r = await gql(
+      stack.gatewayUrl,
+      doc,
+      {
+        input: {
+          idempotencyKey: unique('p'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '10',
+          currency: 'USD',
+          clientContext: { deviceId: 'pos-terminal-7', ip: '203.0.113.9', userAgent: 'Terminal/1.0' },
+        },
       },
-    }, operator, { 'user-agent': 'PartnerBackend/2.0', 'x-device-id': 'server-1' });
-    expect(await stored(r.data!.createPayment.id)).toMatchObject({ deviceId: 'pos-terminal-7', clientIp: '203.0.113.9', userAgent: 'Terminal/1.0' });
+      operator,
+      { 'user-agent': 'PartnerBackend/2.0', 'x-device-id': 'server-1' },
+    );
+    expect(await stored(r.data!.createPayment.id)).toMatchObject({
+      deviceId: 'pos-terminal-7',
+      clientIp: '203.0.113.9',
+      userAgent: 'Terminal/1.0',
+    });
   });
 });

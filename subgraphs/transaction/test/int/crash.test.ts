@@ -5,8 +5,19 @@ import { asGateway, testShards, unique } from '../../../../test/support/env';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { depositFromReserve, entriesOf } from '../../../../test/support/ledger';
 import {
-  accountRows, clearingAgainstInFlight, entriesOfPostings, eventually, insertAccountOn, outboxRow, paymentRow,
-  outboxDueNow, physicalOf, postingsByDedupeKey, refundRow, resourceOfKey, shardOf,
+  accountRows,
+  clearingAgainstInFlight,
+  entriesOfPostings,
+  eventually,
+  insertAccountOn,
+  outboxRow,
+  paymentRow,
+  outboxDueNow,
+  physicalOf,
+  postingsByDedupeKey,
+  refundRow,
+  resourceOfKey,
+  shardOf,
 } from '../../../../test/support/bank';
 import { transactionChildren, type ChildService } from '../../../../test/support/processes';
 import { holdRow } from '../../../../test/support/holds';
@@ -87,7 +98,13 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const payee = await insertAccountOn(shards, 1, unique('crash-payee'));
     expect(physicalOf(shards, payer)).not.toBe(physicalOf(shards, payee));
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
-    const input = { idempotencyKey: unique('crash-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '2500', currency: 'USD' };
+    const input = {
+      idempotencyKey: unique('crash-pay'),
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amount: '2500',
+      currency: 'USD',
+    };
 
     const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
     await sendToDoomed(doomed, createPaymentDoc, input);
@@ -96,7 +113,14 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const id = await resourceOfKey(shards, operatorId, input.idempotencyKey);
     expect(id).toMatch(/^pay_/);
     const cut = await paymentRow(shards, id!);
-    expect(cut).toMatchObject({ status: 'PROCESSING', route: 'CROSS_SHARD', amount: 2_500n, payerAccountId: payer, payeeAccountId: payee, completedAt: null });
+    expect(cut).toMatchObject({
+      status: 'PROCESSING',
+      route: 'CROSS_SHARD',
+      amount: 2_500n,
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      completedAt: null,
+    });
     const pending = await outboxRow(shards, 'payment', id!);
     expect(pending).toMatchObject({ step: 'PAYMENT_CREDIT', status: 'PENDING' });
     expect(pending!.nextAttemptAt.getTime() - cut!.createdAt.getTime()).toBe(inlineGraceMs);
@@ -130,7 +154,12 @@ describe('crash between the two halves of a cross-shard movement', () => {
     // The client never saw an answer, so it retries: the same payment, finished, and no more money.
     const retried = await gql(revived.graphqlUrl, createPaymentDoc, { input }, undefined, await asOperator());
     expect(retried.errors).toBeUndefined();
-    expect(retried.data!.createPayment).toMatchObject({ __typename: 'Payment', id, status: 'SUCCEEDED', amount: '2500' });
+    expect(retried.data!.createPayment).toMatchObject({
+      __typename: 'Payment',
+      id,
+      status: 'SUCCEEDED',
+      amount: '2500',
+    });
     expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
     expect(await entryCounts([payer, payee])).toEqual([2, 1]);
     expect(await postingsByDedupeKey(shards, [`${id}:credit`])).toHaveLength(1);
@@ -142,10 +171,26 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const payee = await insertAccountOn(shards, 1, unique('crash-hold-payee'));
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
 
-    const doomed = await children.spawn({ RELAY_ENABLED: 'false', HOLD_EXPIRY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'capture-after-debit' });
-    const created = await gql(doomed.graphqlUrl, createHoldDoc, {
-      input: { idempotencyKey: unique('crash-hold'), payerAccountId: payer, payeeAccountId: payee, amount: '3000', currency: 'USD' },
-    }, undefined, await asOperator());
+    const doomed = await children.spawn({
+      RELAY_ENABLED: 'false',
+      HOLD_EXPIRY_ENABLED: 'false',
+      PAYGRAPH_FAILPOINT: 'capture-after-debit',
+    });
+    const created = await gql(
+      doomed.graphqlUrl,
+      createHoldDoc,
+      {
+        input: {
+          idempotencyKey: unique('crash-hold'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '3000',
+          currency: 'USD',
+        },
+      },
+      undefined,
+      await asOperator(),
+    );
     expect(created.errors).toBeUndefined();
     const holdId = created.data!.createHold.id as string;
     const input = { idempotencyKey: unique('crash-capture'), holdId, amount: '2000' };
@@ -162,7 +207,11 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect((await expectClearingAccountedFor()).payments).toContain(id);
 
     await outboxDueNow(shards, id!);
-    const revived = await children.spawn({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200', HOLD_EXPIRY_ENABLED: 'false' });
+    const revived = await children.spawn({
+      RELAY_ENABLED: 'true',
+      RELAY_INTERVAL_MS: '200',
+      HOLD_EXPIRY_ENABLED: 'false',
+    });
     const done = await eventually('the relay completes the capture', completionTimeoutMs, async () => {
       const row = await paymentRow(shards, id!);
       return row?.status === 'PROCESSING' ? undefined : row;
@@ -173,7 +222,13 @@ describe('crash between the two halves of a cross-shard movement', () => {
     // The client retries: the same payment, finished, and no more money.
     const retried = await gql(revived.graphqlUrl, captureHoldDoc, { input }, undefined, await asOperator());
     expect(retried.errors).toBeUndefined();
-    expect(retried.data!.captureHold).toMatchObject({ __typename: 'Payment', id, status: 'SUCCEEDED', amount: '2000', hold: { id: holdId, status: 'CAPTURED' } });
+    expect(retried.data!.captureHold).toMatchObject({
+      __typename: 'Payment',
+      id,
+      status: 'SUCCEEDED',
+      amount: '2000',
+      hold: { id: holdId, status: 'CAPTURED' },
+    });
     expect(await balances([payer, payee])).toEqual([8_000n, 2_000n]);
     expect(await postingsByDedupeKey(shards, [`${id}:credit`])).toHaveLength(1);
     expect((await expectClearingAccountedFor()).payments).not.toContain(id);
@@ -187,9 +242,21 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
 
     const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'refund-after-reserve' });
-    const paid = await gql(doomed.graphqlUrl, createPaymentDoc, {
-      input: { idempotencyKey: unique('crash-refund-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '4000', currency: 'USD' },
-    }, undefined, await asOperator());
+    const paid = await gql(
+      doomed.graphqlUrl,
+      createPaymentDoc,
+      {
+        input: {
+          idempotencyKey: unique('crash-refund-pay'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '4000',
+          currency: 'USD',
+        },
+      },
+      undefined,
+      await asOperator(),
+    );
     expect(paid.errors).toBeUndefined();
     expect(paid.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
     const paymentId = paid.data!.createPayment.id as string;
@@ -202,7 +269,12 @@ describe('crash between the two halves of a cross-shard movement', () => {
     // Reserved on the payment's shard (refunded_amount counts it), no money moved yet.
     const id = await resourceOfKey(shards, operatorId, input.idempotencyKey);
     expect(id).toMatch(/^ref_/);
-    expect(await refundRow(shards, id!)).toMatchObject({ status: 'PROCESSING', amount: 1_500n, paymentId, completedAt: null });
+    expect(await refundRow(shards, id!)).toMatchObject({
+      status: 'PROCESSING',
+      amount: 1_500n,
+      paymentId,
+      completedAt: null,
+    });
     expect(await paymentRow(shards, paymentId)).toMatchObject({ status: 'SUCCEEDED', refundedAmount: 1_500n });
     expect(await outboxRow(shards, 'refund', id!)).toMatchObject({ step: 'REFUND_DEBIT', status: 'PENDING' });
     expect(await postingsByDedupeKey(shards, [`${id}:debit`, `${id}:credit`])).toEqual([]);
@@ -219,7 +291,10 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect(await outboxRow(shards, 'refund', id!)).toMatchObject({ status: 'DONE' });
     const halves = await postingsByDedupeKey(shards, [`${id}:debit`, `${id}:credit`]);
     expect(halves.map((p) => [p.dedupeKey, p.shard]).sort()).toEqual(
-      [[`${id}:credit`, physicalOf(shards, payer)], [`${id}:debit`, physicalOf(shards, payee)]].sort(),
+      [
+        [`${id}:credit`, physicalOf(shards, payer)],
+        [`${id}:debit`, physicalOf(shards, payee)],
+      ].sort(),
     );
     expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
     expect(await paymentRow(shards, paymentId)).toMatchObject({ refundedAmount: 1_500n });
@@ -228,14 +303,18 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const retried = await gql(revived.graphqlUrl, refundPaymentDoc, { input }, undefined, await asOperator());
     expect(retried.errors).toBeUndefined();
     expect(retried.data!.refundPayment).toMatchObject({
-      __typename: 'Refund', id, status: 'SUCCEEDED', amount: '1500', payment: { id: paymentId, refundedAmount: '1500' },
+      __typename: 'Refund',
+      id,
+      status: 'SUCCEEDED',
+      amount: '1500',
+      payment: { id: paymentId, refundedAmount: '1500' },
     });
     expect(await balances([payer, payee])).toEqual([7_500n, 2_500n]);
     expect(await entryCounts([payer, payee])).toEqual([3, 2]);
     expect(await postingsByDedupeKey(shards, [`${id}:debit`, `${id}:credit`])).toHaveLength(2);
     await revived.kill();
   });
-  it('an FX payment killed after its debit is credited in the payee\'s currency once by the restarted process; a retry moves nothing', async () => {
+  it("an FX payment killed after its debit is credited in the payee's currency once by the restarted process; a retry moves nothing", async () => {
     const payer = await insertAccountOn(shards, 0, unique('crash-fx-payer'));
     const payee = await insertAccountOn(shards, 1, unique('crash-fx-payee'), 'PERSONAL', 'JPY');
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
@@ -245,16 +324,34 @@ describe('crash between the two halves of a cross-shard movement', () => {
       expect(r.errors).toBeUndefined();
       return r.data!;
     };
-    await send('mutation($input: SetFxRateInput!) { setFxRate(input: $input) { __typename } }', { input: { baseCurrency: 'USD', quoteCurrency: 'JPY', rate: '150.25' } });
-    const made = (await send('mutation($input: CreateFxQuoteInput!) { createFxQuote(input: $input) { ... on FxQuote { id sellAmount buyAmount rate } } }',
-      { input: { sellCurrency: 'USD', buyCurrency: 'JPY', sellAmount: '2500' } })).createFxQuote;
+    await send('mutation($input: SetFxRateInput!) { setFxRate(input: $input) { __typename } }', {
+      input: { baseCurrency: 'USD', quoteCurrency: 'JPY', rate: '150.25' },
+    });
+    const made = (
+      await send(
+        'mutation($input: CreateFxQuoteInput!) { createFxQuote(input: $input) { ... on FxQuote { id sellAmount buyAmount rate } } }',
+        { input: { sellCurrency: 'USD', buyCurrency: 'JPY', sellAmount: '2500' } },
+      )
+    ).createFxQuote;
     // The quote was priced from the newest USD/JPY row: another test file may have set the pair since.
     const bought = BigInt(made.buyAmount as string);
-    const input = { idempotencyKey: unique('crash-fx'), payerAccountId: payer, payeeAccountId: payee, amount: '2500', currency: 'USD', fxQuoteId: made.id };
+    const input = {
+      idempotencyKey: unique('crash-fx'),
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amount: '2500',
+      currency: 'USD',
+      fxQuoteId: made.id,
+    };
     await sendToDoomed(doomed, createPaymentDoc, input);
 
     const id = await resourceOfKey(shards, operatorId, input.idempotencyKey);
-    expect(await paymentRow(shards, id!)).toMatchObject({ status: 'PROCESSING', route: 'CROSS_SHARD', amount: 2_500n, currency: 'USD' });
+    expect(await paymentRow(shards, id!)).toMatchObject({
+      status: 'PROCESSING',
+      route: 'CROSS_SHARD',
+      amount: 2_500n,
+      currency: 'USD',
+    });
     expect(await balances([payer, payee])).toEqual([7_500n, 0n]);
     // In flight in the payee's currency: clearing(JPY) on the payer's shard holds what the payee will get.
     expect((await clearingAgainstInFlight(shards, 'JPY')).inFlight.payments).toContain(id);
@@ -273,7 +370,12 @@ describe('crash between the two halves of a cross-shard movement', () => {
     expect((await clearingAgainstInFlight(shards, 'JPY')).agreed).toBe(true);
 
     const retried = await gql(revived.graphqlUrl, createPaymentDoc, { input }, undefined, await asOperator());
-    expect(retried.data!.createPayment).toMatchObject({ __typename: 'Payment', id, status: 'SUCCEEDED', amount: '2500' });
+    expect(retried.data!.createPayment).toMatchObject({
+      __typename: 'Payment',
+      id,
+      status: 'SUCCEEDED',
+      amount: '2500',
+    });
     expect(await balances([payer, payee])).toEqual([7_500n, bought]);
     await revived.kill();
   });

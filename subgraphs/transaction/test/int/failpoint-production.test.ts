@@ -11,11 +11,16 @@ import { testSubgraphSecrets } from '../../../../test/support/env';
 describe('PAYGRAPH_FAILPOINT', () => {
   it('stops a production process from starting, naming the variable', async () => {
     const started = spawnTransactionSubgraph({ NODE_ENV: 'production', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
-    await expect(started).rejects.toThrow(/exited before it was ready[\s\S]*PAYGRAPH_FAILPOINT is set \("payment-after-debit"\) with NODE_ENV=production/);
+    await expect(started).rejects.toThrow(
+      /exited before it was ready[\s\S]*PAYGRAPH_FAILPOINT is set \("payment-after-debit"\) with NODE_ENV=production/,
+    );
   });
 
   it('is allowed outside production, unset anywhere, and must name a known failpoint', () => {
-    const base = { SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction, LEDGER_MAC_KEY: 'k1:a-key-for-the-failpoint-test' };
+    const base = {
+      SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction,
+      LEDGER_MAC_KEY: 'k1:a-key-for-the-failpoint-test',
+    };
     const failpointOf = (env: Environment) => readConfig(transactionConfig, { ...base, ...env }).failpoint;
     expect(failpointOf({ NODE_ENV: 'test', PAYGRAPH_FAILPOINT: 'refund-after-reserve' })).toBe('refund-after-reserve');
     expect(failpointOf({ NODE_ENV: 'production' })).toBeNull();

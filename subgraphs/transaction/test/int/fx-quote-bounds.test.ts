@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inArray } from 'drizzle-orm';
-import { amountMaxMinorUnitsDefault, fxQuoteTtlSecondsDefault, holdTtlSecondsDefault, idempotencyRetentionDaysDefault } from '@paygraph/shared/limits';
+import {
+  amountMaxMinorUnitsDefault,
+  fxQuoteTtlSecondsDefault,
+  holdTtlSecondsDefault,
+  idempotencyRetentionDaysDefault,
+} from '@paygraph/shared/limits';
 import { fxQuoteTermsReads } from '@paygraph/shared/metrics';
 import { log } from '@paygraph/shared/log';
 import { assert } from '@paygraph/shared/result';
@@ -29,9 +34,14 @@ let kit: MoneyKit;
 
 function context(sub: string, now: () => Date = () => new Date()): ServiceContext {
   return {
-    shards: stack.shards, identity: { sub, role: 'customer' }, now,
-    client: { deviceId: null, ip: null, userAgent: null }, amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault,
-    fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault, log: log(),
+    shards: stack.shards,
+    identity: { sub, role: 'customer' },
+    now,
+    client: { deviceId: null, ip: null, userAgent: null },
+    amountMax: amountMaxMinorUnitsDefault,
+    holdTtlSeconds: holdTtlSecondsDefault,
+    fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
+    log: log(),
   };
 }
 
@@ -49,12 +59,29 @@ async function parties(owner: string): Promise<{ payer: string; payee: string }>
 }
 
 async function pay(ctx: ServiceContext, payer: string, payee: string, fxQuoteId: string, idempotencyKey: string) {
-  return createPayment(ctx, { idempotencyKey, payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'USD', fxQuoteId });
+  return createPayment(ctx, {
+    idempotencyKey,
+    payerAccountId: payer,
+    payeeAccountId: payee,
+    amount: '100',
+    currency: 'USD',
+    fxQuoteId,
+  });
 }
 
 async function existing(ids: readonly string[]): Promise<string[]> {
-  const rows = await Promise.all(stack.shards.all.map((shard) => shard.db.select({ id: fxQuotes.id }).from(fxQuotes).where(inArray(fxQuotes.id, [...ids]))));
-  return rows.flat().map((r) => r.id).sort();
+  const rows = await Promise.all(
+    stack.shards.all.map((shard) =>
+      shard.db
+        .select({ id: fxQuotes.id })
+        .from(fxQuotes)
+        .where(inArray(fxQuotes.id, [...ids])),
+    ),
+  );
+  return rows
+    .flat()
+    .map((r) => r.id)
+    .sort();
 }
 
 async function termsReads(source: 'cache' | 'shard'): Promise<number> {
@@ -64,7 +91,12 @@ async function termsReads(source: 'cache' | 'shard'): Promise<number> {
 beforeAll(async () => {
   stack = await startStack();
   kit = await moneyKit(stack);
-  const set = await gql(stack.gatewayUrl, contractOperation('SetFxRate'), { input: { baseCurrency: 'USD', quoteCurrency: 'THB', rate: '36.5' } }, kit.operator);
+  const set = await gql(
+    stack.gatewayUrl,
+    contractOperation('SetFxRate'),
+    { input: { baseCurrency: 'USD', quoteCurrency: 'THB', rate: '36.5' } },
+    kit.operator,
+  );
   expect(set.data?.setFxRate?.__typename).toBe('FxRate');
 });
 
@@ -73,7 +105,7 @@ afterAll(async () => {
 });
 
 describe('the quote terms cache', () => {
-  it('keeps a maker\'s quote while another maker floods it with more quotes than it holds', async () => {
+  it("keeps a maker's quote while another maker floods it with more quotes than it holds", async () => {
     const a = context(unique('fxbound-a'));
     const b = context(unique('fxbound-b'));
     const { payer, payee } = await parties(a.identity.sub);
@@ -92,7 +124,7 @@ describe('the quote terms cache', () => {
     const paid = await pay(a, payer, payee, kept, unique('fxbound-pay'));
     assert(paid.ok, `payment refused: ${JSON.stringify(paid.ok ? null : paid.error)}`);
     expect(paid.value.status).toBe('SUCCEEDED');
-    expect([await termsReads('cache') - hits, await termsReads('shard') - misses]).toEqual([1, 0]);
+    expect([(await termsReads('cache')) - hits, (await termsReads('shard')) - misses]).toEqual([1, 0]);
     expect(quoteTermsCached(a.identity.sub).entries, 'a taken quote is forgotten').toBe(0);
   }, 180_000);
 });
@@ -116,7 +148,11 @@ describe('the quote purge', () => {
 
     // Two days on: the unused quote expired over a day ago goes; the rest stay.
     let clock = start + 2 * dayMs;
-    const worker = startQuotePurge(stack.shards, { idempotencyRetentionDays: idempotencyRetentionDaysDefault }, () => new Date(clock));
+    const worker = startQuotePurge(
+      stack.shards,
+      { idempotencyRetentionDays: idempotencyRetentionDaysDefault },
+      () => new Date(clock),
+    );
     try {
       // The worker passes at once when started; drain waits for that pass and runs one more.
       await worker.drain();

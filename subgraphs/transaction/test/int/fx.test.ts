@@ -44,15 +44,36 @@ const docs = {
 const q = (doc: string, variables: Record<string, unknown>, as = operator) => gql(stack.gatewayUrl, doc, variables, as);
 
 async function setRate(base: string, quote: string, rate: string, spreadBps?: number, as = operator) {
-  return q(docs.setRate, { input: { baseCurrency: base, quoteCurrency: quote, rate, ...(spreadBps === undefined ? {} : { spreadBps }) } }, as);
+  return q(
+    docs.setRate,
+    { input: { baseCurrency: base, quoteCurrency: quote, rate, ...(spreadBps === undefined ? {} : { spreadBps }) } },
+    as,
+  );
 }
 
-async function quote(as: string, sellCurrency: string, buyCurrency: string, amounts: { sellAmount?: string; buyAmount?: string }) {
+async function quote(
+  as: string,
+  sellCurrency: string,
+  buyCurrency: string,
+  amounts: { sellAmount?: string; buyAmount?: string },
+) {
   return (await q(docs.quote, { input: { sellCurrency, buyCurrency, ...amounts } }, as)).data!.createFxQuote;
 }
 
-async function fxPay(as: string, payer: string, payee: string, amount: string, currency: string, fxQuoteId: string, key = unique('fxpay')) {
-  const r = await q(docs.payDetail, { input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount, currency, fxQuoteId } }, as);
+async function fxPay(
+  as: string,
+  payer: string,
+  payee: string,
+  amount: string,
+  currency: string,
+  fxQuoteId: string,
+  key = unique('fxpay'),
+) {
+  const r = await q(
+    docs.payDetail,
+    { input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount, currency, fxQuoteId } },
+    as,
+  );
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
   return r.data!.createPayment;
 }
@@ -61,13 +82,16 @@ async function fxPay(as: string, payer: string, payee: string, amount: string, c
 async function legsOf(paymentId: string, as: string): Promise<Array<[string, string, string, string]>> {
   const r = await q(docs.legs, { id: paymentId }, as);
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
-  return (r.data!.payment.legs as Array<{ role: string; amount: string; currency: string; refundedAmount: string }>)
-    .map((l) => [l.role, l.amount, l.currency, l.refundedAmount]);
+  return (
+    r.data!.payment.legs as Array<{ role: string; amount: string; currency: string; refundedAmount: string }>
+  ).map((l) => [l.role, l.amount, l.currency, l.refundedAmount]);
 }
 
 async function positions(): Promise<Map<string, bigint>> {
   const r = await q(docs.positions, {});
-  return new Map((r.data!.fxPositions as Array<{ currency: string; amount: string }>).map((p) => [p.currency, BigInt(p.amount)]));
+  return new Map(
+    (r.data!.fxPositions as Array<{ currency: string; amount: string }>).map((p) => [p.currency, BigInt(p.amount)]),
+  );
 }
 
 async function available(id: string): Promise<bigint> {
@@ -75,7 +99,11 @@ async function available(id: string): Promise<bigint> {
 }
 
 async function rateRows(pairKey: string): Promise<number> {
-  const [row] = await stack.shards.byLogical(toLogicalShard(0)).db.select({ n: count() }).from(fxRates).where(eq(fxRates.pairKey, pairKey));
+  const [row] = await stack.shards
+    .byLogical(toLogicalShard(0))
+    .db.select({ n: count() })
+    .from(fxRates)
+    .where(eq(fxRates.pairKey, pairKey));
   return row!.n;
 }
 
@@ -103,7 +131,11 @@ beforeAll(async () => {
   stack = await startStack({ now: () => new Date(Date.now() + skewMs) });
   kit = await moneyKit(stack);
   operator = kit.operator;
-  expect((await setRate('USD', 'JPY', '150.25')).data!.setFxRate).toMatchObject({ __typename: 'FxRate', rate: '150.25', spreadBps: 0 });
+  expect((await setRate('USD', 'JPY', '150.25')).data!.setFxRate).toMatchObject({
+    __typename: 'FxRate',
+    rate: '150.25',
+    spreadBps: 0,
+  });
 });
 
 afterAll(async () => {
@@ -116,10 +148,14 @@ describe('setFxRate', () => {
     expect(errorCodes(await setRate('EUR', 'GBP', '0.86', 0, customer))).toEqual(['FORBIDDEN']);
     const before = await rateRows('EUR/GBP');
     const bad: Array<[string, string, string, number | undefined, string, string]> = [
-      ['EUR', 'GBP', '0', undefined, 'InvalidInput', 'rate'], ['EUR', 'GBP', '-1', undefined, 'InvalidInput', 'rate'],
-      ['EUR', 'GBP', 'abc', undefined, 'InvalidInput', 'rate'], ['EUR', 'GBP', '1.23456789012345', undefined, 'InvalidInput', 'rate'],
-      ['EUR', 'GBP', '1e3', undefined, 'InvalidInput', 'rate'], ['EUR', 'GBP', '0.86', -1, 'InvalidInput', 'spreadBps'],
-      ['EUR', 'GBP', '0.86', 10_001, 'InvalidInput', 'spreadBps'], ['EUR', 'EUR', '1', undefined, 'InvalidInput', 'quoteCurrency'],
+      ['EUR', 'GBP', '0', undefined, 'InvalidInput', 'rate'],
+      ['EUR', 'GBP', '-1', undefined, 'InvalidInput', 'rate'],
+      ['EUR', 'GBP', 'abc', undefined, 'InvalidInput', 'rate'],
+      ['EUR', 'GBP', '1.23456789012345', undefined, 'InvalidInput', 'rate'],
+      ['EUR', 'GBP', '1e3', undefined, 'InvalidInput', 'rate'],
+      ['EUR', 'GBP', '0.86', -1, 'InvalidInput', 'spreadBps'],
+      ['EUR', 'GBP', '0.86', 10_001, 'InvalidInput', 'spreadBps'],
+      ['EUR', 'EUR', '1', undefined, 'InvalidInput', 'quoteCurrency'],
       ['EUR', 'XYZ', '0.86', undefined, 'UnsupportedCurrency', ''],
     ];
     for (const [base, quoteCurrency, rate, spread, typename] of bad) {
@@ -128,7 +164,13 @@ describe('setFxRate', () => {
     }
     expect(await rateRows('EUR/GBP')).toBe(before);
     const set = await setRate('EUR', 'GBP', '0.86', 25);
-    expect(set.data!.setFxRate).toMatchObject({ __typename: 'FxRate', baseCurrency: 'EUR', quoteCurrency: 'GBP', rate: '0.86', spreadBps: 25 });
+    expect(set.data!.setFxRate).toMatchObject({
+      __typename: 'FxRate',
+      baseCurrency: 'EUR',
+      quoteCurrency: 'GBP',
+      rate: '0.86',
+      spreadBps: 25,
+    });
     expect(await rateRows('EUR/GBP')).toBe(before + 1);
   });
 });
@@ -136,22 +178,45 @@ describe('setFxRate', () => {
 describe('createFxQuote', () => {
   it('computes the other amount exactly, rounding for the platform, both directions from one rate', async () => {
     const bearer = await token(unique('quoter'), 'customer');
-    expect(await quote(bearer, 'USD', 'JPY', { sellAmount: '333' })).toMatchObject({ __typename: 'FxQuote', sellAmount: '333', buyAmount: '500', rate: '150.25' });
-    expect(await quote(bearer, 'USD', 'JPY', { buyAmount: '500' })).toMatchObject({ sellAmount: '333', buyAmount: '500' });
+    expect(await quote(bearer, 'USD', 'JPY', { sellAmount: '333' })).toMatchObject({
+      __typename: 'FxQuote',
+      sellAmount: '333',
+      buyAmount: '500',
+      rate: '150.25',
+    });
+    expect(await quote(bearer, 'USD', 'JPY', { buyAmount: '500' })).toMatchObject({
+      sellAmount: '333',
+      buyAmount: '500',
+    });
     // The inverse from the same row: 1000 JPY → 6.6555… USD → 665 cents.
-    expect(await quote(bearer, 'JPY', 'USD', { sellAmount: '1000' })).toMatchObject({ sellAmount: '1000', buyAmount: '665' });
+    expect(await quote(bearer, 'JPY', 'USD', { sellAmount: '1000' })).toMatchObject({
+      sellAmount: '1000',
+      buyAmount: '665',
+    });
   });
 
   it('refuses both or neither amount, a zero result, an unknown pair and an unknown currency, writing no quote', async () => {
     const maker = unique('quoter');
     const bearer = await token(maker, 'customer');
-    expect(await quote(bearer, 'USD', 'JPY', { sellAmount: '1', buyAmount: '1' })).toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await quote(bearer, 'USD', 'JPY', { sellAmount: '1', buyAmount: '1' })).toMatchObject({
+      code: 'INVALID_INPUT',
+    });
     expect(await quote(bearer, 'USD', 'JPY', {})).toMatchObject({ code: 'INVALID_INPUT' });
     expect(await quote(bearer, 'JPY', 'USD', { sellAmount: '1' })).toMatchObject({ code: 'INVALID_INPUT' });
     expect(await quote(bearer, 'USD', 'USD', { sellAmount: '100' })).toMatchObject({ code: 'INVALID_INPUT' });
-    expect(await quote(bearer, 'USD', 'KWD', { sellAmount: '100' })).toMatchObject({ __typename: 'FxRateUnavailable', code: 'FX_RATE_UNAVAILABLE' });
-    expect(await quote(bearer, 'USD', 'ABC', { sellAmount: '100' })).toMatchObject({ __typename: 'UnsupportedCurrency', code: 'UNSUPPORTED_CURRENCY' });
-    const written = await Promise.all(stack.shards.all.map((shard) => shard.db.select({ n: count() }).from(fxQuotes).where(eq(fxQuotes.createdBy, maker))));
+    expect(await quote(bearer, 'USD', 'KWD', { sellAmount: '100' })).toMatchObject({
+      __typename: 'FxRateUnavailable',
+      code: 'FX_RATE_UNAVAILABLE',
+    });
+    expect(await quote(bearer, 'USD', 'ABC', { sellAmount: '100' })).toMatchObject({
+      __typename: 'UnsupportedCurrency',
+      code: 'UNSUPPORTED_CURRENCY',
+    });
+    const written = await Promise.all(
+      stack.shards.all.map((shard) =>
+        shard.db.select({ n: count() }).from(fxQuotes).where(eq(fxQuotes.createdBy, maker)),
+      ),
+    );
     expect(written.reduce((sum, [row]) => sum + row!.n, 0)).toBe(0);
   });
 
@@ -161,10 +226,19 @@ describe('createFxQuote', () => {
     expect(made.buyAmount).toBe('15025');
     await setRate('JPY', 'USD', '0.0065');
     try {
-      expect((await q(docs.readQuote, { id: made.id }, maker)).data!.fxQuote).toMatchObject({ id: made.id, buyAmount: '15025', rate: '150.25' });
-      expect(errorCodes(await q(docs.readQuote, { id: made.id }, await token(unique('other'), 'customer')))).toEqual(['FORBIDDEN']);
+      expect((await q(docs.readQuote, { id: made.id }, maker)).data!.fxQuote).toMatchObject({
+        id: made.id,
+        buyAmount: '15025',
+        rate: '150.25',
+      });
+      expect(errorCodes(await q(docs.readQuote, { id: made.id }, await token(unique('other'), 'customer')))).toEqual([
+        'FORBIDDEN',
+      ]);
       // New quotes take the new row, in either direction: 100 USD = 10000 / 0.0065 JPY.
-      expect(await quote(maker, 'USD', 'JPY', { sellAmount: '10000' })).toMatchObject({ buyAmount: '15384', rate: '0.0065' });
+      expect(await quote(maker, 'USD', 'JPY', { sellAmount: '10000' })).toMatchObject({
+        buyAmount: '15384',
+        rate: '0.0065',
+      });
     } finally {
       await setRate('USD', 'JPY', '150.25');
     }
@@ -179,11 +253,24 @@ describe('FX payments', () => {
       const made = await quote(bearer, 'USD', 'JPY', { sellAmount: '333' });
       const key = unique('fxpay');
       const paid = await fxPay(bearer, payer, payee, '333', 'USD', made.id, key);
-      expect(paid).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '333', currency: 'USD', route: samePhysical ? 'SAME_SHARD' : 'CROSS_SHARD' });
+      expect(paid).toMatchObject({
+        __typename: 'Payment',
+        status: 'SUCCEEDED',
+        amount: '333',
+        currency: 'USD',
+        route: samePhysical ? 'SAME_SHARD' : 'CROSS_SHARD',
+      });
       expect(await available(payer)).toBe(100000n - 333n);
       expect(await available(payee)).toBe(500n);
       const read = (await q(docs.fxPayment, { id: paid.id }, bearer)).data!.payment;
-      expect(read.fx).toEqual({ quoteId: made.id, rate: '150.25', sellAmount: '333', sellCurrency: 'USD', buyAmount: '500', buyCurrency: 'JPY' });
+      expect(read.fx).toEqual({
+        quoteId: made.id,
+        rate: '150.25',
+        sellAmount: '333',
+        sellCurrency: 'USD',
+        buyAmount: '500',
+        buyCurrency: 'JPY',
+      });
       expect(read.payee).toMatchObject({ id: payee, currency: 'JPY' });
       // Its two legs, each in its own currency: the payer's sell side, the payee's buy side.
       const legs = await q(docs.legs, { id: paid.id }, bearer);
@@ -193,7 +280,10 @@ describe('FX payments', () => {
       ]);
       // The same key answers the same payment; another key finds the quote used.
       expect((await fxPay(bearer, payer, payee, '333', 'USD', made.id, key)).id).toBe(paid.id);
-      expect(await fxPay(bearer, payer, payee, '333', 'USD', made.id)).toMatchObject({ __typename: 'FxQuoteUsed', code: 'FX_QUOTE_USED' });
+      expect(await fxPay(bearer, payer, payee, '333', 'USD', made.id)).toMatchObject({
+        __typename: 'FxQuoteUsed',
+        code: 'FX_QUOTE_USED',
+      });
       expect(await available(payer)).toBe(100000n - 333n);
       const after = await positions();
       expect((after.get('USD') ?? 0n) - (before.get('USD') ?? 0n)).toBe(333n);
@@ -207,28 +297,74 @@ describe('FX payments', () => {
     const made = await quote(bearer, 'USD', 'JPY', { sellAmount: '1000' });
     const usdPayee = await kit.open(unique('usdpayee'), { currency: 'USD' });
     const before = await kit.snapshot([payer, payee, usdPayee]);
-    expect(await fxPay(bearer, payer, payee, '999', 'USD', made.id)).toMatchObject({ code: 'FX_QUOTE_MISMATCH', field: 'amount' });
-    expect(await fxPay(bearer, payer, usdPayee, '1000', 'USD', made.id)).toMatchObject({ code: 'FX_QUOTE_MISMATCH', field: 'payeeAccountId' });
-    expect(await fxPay(bearer, payer, payee, '1000', 'EUR', made.id)).toMatchObject({ code: 'FX_QUOTE_MISMATCH', field: 'currency' });
-    expect(await fxPay(bearer, payer, payee, '1000', 'USD', 'fxq_not-a-quote')).toMatchObject({ code: 'INVALID_INPUT', field: 'fxQuoteId' });
+    expect(await fxPay(bearer, payer, payee, '999', 'USD', made.id)).toMatchObject({
+      code: 'FX_QUOTE_MISMATCH',
+      field: 'amount',
+    });
+    expect(await fxPay(bearer, payer, usdPayee, '1000', 'USD', made.id)).toMatchObject({
+      code: 'FX_QUOTE_MISMATCH',
+      field: 'payeeAccountId',
+    });
+    expect(await fxPay(bearer, payer, payee, '1000', 'EUR', made.id)).toMatchObject({
+      code: 'FX_QUOTE_MISMATCH',
+      field: 'currency',
+    });
+    expect(await fxPay(bearer, payer, payee, '1000', 'USD', 'fxq_not-a-quote')).toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'fxQuoteId',
+    });
     // An FX payment has two legs: no splits, no campaign.
-    const split = await q(docs.payDetail, { input: {
-      idempotencyKey: unique('fxsplit'), payerAccountId: payer, payeeAccountId: payee, amount: '1000', currency: 'USD', fxQuoteId: made.id,
-      splits: [{ accountId: usdPayee, amount: '10' }],
-    } }, bearer);
+    const split = await q(
+      docs.payDetail,
+      {
+        input: {
+          idempotencyKey: unique('fxsplit'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '1000',
+          currency: 'USD',
+          fxQuoteId: made.id,
+          splits: [{ accountId: usdPayee, amount: '10' }],
+        },
+      },
+      bearer,
+    );
     expect(split.data!.createPayment).toMatchObject({ code: 'INVALID_INPUT', field: 'splits' });
-    const campaign = await q(docs.payDetail, { input: {
-      idempotencyKey: unique('fxcampaign'), payerAccountId: payer, payeeAccountId: payee, amount: '1000', currency: 'USD', fxQuoteId: made.id,
-      campaignId: newId('campaign', toLogicalShard(0)),
-    } }, bearer);
-    expect(campaign.data!.createPayment, JSON.stringify(campaign)).toMatchObject({ code: 'INVALID_INPUT', field: 'campaignId' });
+    const campaign = await q(
+      docs.payDetail,
+      {
+        input: {
+          idempotencyKey: unique('fxcampaign'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '1000',
+          currency: 'USD',
+          fxQuoteId: made.id,
+          campaignId: newId('campaign', toLogicalShard(0)),
+        },
+      },
+      bearer,
+    );
+    expect(campaign.data!.createPayment, JSON.stringify(campaign)).toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'campaignId',
+    });
     const someoneElses = await quote(await token(unique('other'), 'customer'), 'USD', 'JPY', { sellAmount: '1000' });
-    expect(await fxPay(bearer, payer, payee, '1000', 'USD', someoneElses.id)).toMatchObject({ code: 'INVALID_INPUT', field: 'fxQuoteId' });
+    expect(await fxPay(bearer, payer, payee, '1000', 'USD', someoneElses.id)).toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'fxQuoteId',
+    });
     // Without a quote, a payment across currencies is CURRENCY_MISMATCH, as it always was.
-    expect((await kit.pay(bearer, { payer, payee, amount: '1000', currency: 'USD' }, docs.payDetail)).data!.createPayment.code).toBe('CURRENCY_MISMATCH');
+    expect(
+      (await kit.pay(bearer, { payer, payee, amount: '1000', currency: 'USD' }, docs.payDetail)).data!.createPayment
+        .code,
+    ).toBe('CURRENCY_MISMATCH');
     skewMs = 61_000;
     try {
-      expect(await fxPay(bearer, payer, payee, '1000', 'USD', made.id)).toMatchObject({ __typename: 'FxQuoteExpired', code: 'FX_QUOTE_EXPIRED' });
+      expect(await fxPay(bearer, payer, payee, '1000', 'USD', made.id)).toMatchObject({
+        __typename: 'FxQuoteExpired',
+        code: 'FX_QUOTE_EXPIRED',
+      });
     } finally {
       skewMs = 0;
     }
@@ -239,16 +375,25 @@ describe('FX payments', () => {
     const big = await quote(poor.bearer, 'USD', 'JPY', { sellAmount: '5000' });
     const poorKey = unique('poor');
     const poorBefore = await kit.snapshot([poor.payer, poor.payee]);
-    expect(await fxPay(poor.bearer, poor.payer, poor.payee, '5000', 'USD', big.id, poorKey)).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    expect(await fxPay(poor.bearer, poor.payer, poor.payee, '5000', 'USD', big.id, poorKey)).toMatchObject({
+      code: 'INSUFFICIENT_FUNDS',
+    });
     expect(await kit.snapshot([poor.payer, poor.payee])).toEqual(poorBefore);
     await kit.fund(poor.payer, '5000', 'USD');
-    expect(await fxPay(poor.bearer, poor.payer, poor.payee, '5000', 'USD', big.id, poorKey)).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
-    expect(await fxPay(poor.bearer, poor.payer, poor.payee, '5000', 'USD', big.id)).toMatchObject({ code: 'FX_QUOTE_USED' });
+    expect(await fxPay(poor.bearer, poor.payer, poor.payee, '5000', 'USD', big.id, poorKey)).toMatchObject({
+      code: 'INSUFFICIENT_FUNDS',
+    });
+    expect(await fxPay(poor.bearer, poor.payer, poor.payee, '5000', 'USD', big.id)).toMatchObject({
+      code: 'FX_QUOTE_USED',
+    });
     const fresh = await quote(poor.bearer, 'USD', 'JPY', { sellAmount: '5000' });
-    expect(await fxPay(poor.bearer, poor.payer, poor.payee, '5000', 'USD', fresh.id)).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+    expect(await fxPay(poor.bearer, poor.payer, poor.payee, '5000', 'USD', fresh.id)).toMatchObject({
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+    });
   });
 
-  it('pays with a quote another replica made: its terms read from the quote\'s shard, its maker checked', async () => {
+  it("pays with a quote another replica made: its terms read from the quote's shard, its maker checked", async () => {
     // A quote this process made is not read back (services/fx-quotes.ts, quoteTerms); one written by
     // another process is: here a copy of a made quote under a new id, which this process never saw.
     const { bearer, payer, payee } = await parties({ samePhysical: false });
@@ -256,10 +401,20 @@ describe('FX payments', () => {
     const shard = stack.shards.of('fxQuote', made.id);
     const [row] = await quotesByIds(shard.db, [made.id]);
     const copy = { ...row!, id: newId('fxQuote', parseId('fxQuote', made.id)!.shard) };
-    const strangers = { ...row!, id: newId('fxQuote', parseId('fxQuote', made.id)!.shard), createdBy: unique('stranger') };
+    const strangers = {
+      ...row!,
+      id: newId('fxQuote', parseId('fxQuote', made.id)!.shard),
+      createdBy: unique('stranger'),
+    };
     await insertQuotes(shard, [copy, strangers]);
-    expect(await fxPay(bearer, payer, payee, '400', 'USD', strangers.id)).toMatchObject({ code: 'INVALID_INPUT', field: 'fxQuoteId' });
-    expect(await fxPay(bearer, payer, payee, '400', 'USD', copy.id)).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+    expect(await fxPay(bearer, payer, payee, '400', 'USD', strangers.id)).toMatchObject({
+      code: 'INVALID_INPUT',
+      field: 'fxQuoteId',
+    });
+    expect(await fxPay(bearer, payer, payee, '400', 'USD', copy.id)).toMatchObject({
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+    });
     expect(await fxPay(bearer, payer, payee, '400', 'USD', copy.id)).toMatchObject({ code: 'FX_QUOTE_USED' });
     expect(await available(payer)).toBe(100000n - 400n);
     expect(await available(payee)).toBe(601n);
@@ -268,7 +423,9 @@ describe('FX payments', () => {
   it('pays one payment per quote: 20 payments racing with one quote, one succeeds, 19 answer FX_QUOTE_USED', async () => {
     const { bearer, payer, payee } = await parties({ samePhysical: false });
     const made = await quote(bearer, 'USD', 'JPY', { sellAmount: '700' });
-    const answers = await Promise.all(Array.from({ length: 20 }, () => fxPay(bearer, payer, payee, '700', 'USD', made.id)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => fxPay(bearer, payer, payee, '700', 'USD', made.id)),
+    );
     const typenames = answers.map((a) => a.__typename as string);
     expect(typenames.filter((t) => t === 'Payment')).toHaveLength(1);
     expect(typenames.filter((t) => t === 'FxQuoteUsed')).toHaveLength(19);
@@ -289,25 +446,49 @@ describe('what an FX payment costs the databases', () => {
   it('makes its quotes with their rate reads and inserts shared per shard, and prints what quotes and FX payments cost beside plain ones', async () => {
     const units = 16;
     const ctx: ServiceContext = {
-      shards: stack.shards, identity: { sub: unique('fxcost-operator'), role: 'operator' }, now: () => new Date(Date.now() + skewMs),
-      client: { deviceId: null, ip: null, userAgent: null }, amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault,
-      fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault, log: log(),
+      shards: stack.shards,
+      identity: { sub: unique('fxcost-operator'), role: 'operator' },
+      now: () => new Date(Date.now() + skewMs),
+      client: { deviceId: null, ip: null, userAgent: null },
+      amountMax: amountMaxMinorUnitsDefault,
+      holdTtlSeconds: holdTtlSecondsDefault,
+      fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
+      log: log(),
     };
-    const payers = await Promise.all(Array.from({ length: units }, async () => {
-      const payer = await kit.open(unique('fxcost'), { currency: 'USD' });
-      await kit.fund(payer, '10000', 'USD');
-      const away = [physicalOf(stack.shards, payer)];
-      return { payer, usd: await kit.openAwayFrom(unique('fxcost-usd'), away, { currency: 'USD' }), jpy: await kit.openAwayFrom(unique('fxcost-jpy'), away, { currency: 'JPY' }) };
-    }));
+    const payers = await Promise.all(
+      Array.from({ length: units }, async () => {
+        const payer = await kit.open(unique('fxcost'), { currency: 'USD' });
+        await kit.fund(payer, '10000', 'USD');
+        const away = [physicalOf(stack.shards, payer)];
+        return {
+          payer,
+          usd: await kit.openAwayFrom(unique('fxcost-usd'), away, { currency: 'USD' }),
+          jpy: await kit.openAwayFrom(unique('fxcost-jpy'), away, { currency: 'JPY' }),
+        };
+      }),
+    );
     const pay = async (payer: string, payee: string, amount: string, fxQuoteId?: string) => {
-      const paid = await createPayment(ctx, { idempotencyKey: unique('fxcost'), payerAccountId: payer, payeeAccountId: payee, amount, currency: 'USD', fxQuoteId: fxQuoteId ?? null });
-      assert(paid.ok && paid.value.status === 'SUCCEEDED', `payment refused: ${JSON.stringify(paid.ok ? paid.value.status : paid.error)}`);
+      const paid = await createPayment(ctx, {
+        idempotencyKey: unique('fxcost'),
+        payerAccountId: payer,
+        payeeAccountId: payee,
+        amount,
+        currency: 'USD',
+        fxQuoteId: fxQuoteId ?? null,
+      });
+      assert(
+        paid.ok && paid.value.status === 'SUCCEEDED',
+        `payment refused: ${JSON.stringify(paid.ok ? paid.value.status : paid.error)}`,
+      );
     };
-    const quotes = () => Promise.all(payers.map(async () => {
-      const made = await createFxQuote(ctx, { sellCurrency: 'USD', buyCurrency: 'JPY', sellAmount: '100' });
-      assert(made.ok, 'quote refused');
-      return made.value.id;
-    }));
+    const quotes = () =>
+      Promise.all(
+        payers.map(async () => {
+          const made = await createFxQuote(ctx, { sellCurrency: 'USD', buyCurrency: 'JPY', sellAmount: '100' });
+          assert(made.ok, 'quote refused');
+          return made.value.id;
+        }),
+      );
     // Each kind once first, so that the system accounts they use (clearing and FX positions per
     // shard and currency, opened on first use) are open and known to this process.
     await Promise.all(payers.map((p) => pay(p.payer, p.usd, '100')));
@@ -324,7 +505,9 @@ describe('what an FX payment costs the databases', () => {
     const paying = await statementsOf(async () => {
       await Promise.all(payers.map((p, i) => pay(p.payer, p.jpy, '100', made[i])));
     });
-    console.log(`${units} cross-shard payments at once: plain ${plain} statements; FX: quotes ${quoting}, payments ${paying}`);
+    console.log(
+      `${units} cross-shard payments at once: plain ${plain} statements; FX: quotes ${quoting}, payments ${paying}`,
+    );
     // A statement per quote for the rate read and one for its insert would be 2 per quote;
     // shared, they are the rate's read and an insert per shard for each wave of them (one or two).
     expect(quoting).toBeLessThanOrEqual(units);
@@ -348,7 +531,10 @@ describe('quote expiry under races', () => {
     }
     expect(answers.map((a) => a.code)).toEqual(Array.from({ length: 20 }, () => 'FX_QUOTE_EXPIRED'));
     expect(await kit.snapshot([payer, payee])).toEqual(before);
-    expect((await q(docs.readQuote, { id: made.id }, bearer)).data!.fxQuote).toMatchObject({ id: made.id, paymentId: null });
+    expect((await q(docs.readQuote, { id: made.id }, bearer)).data!.fxQuote).toMatchObject({
+      id: made.id,
+      paymentId: null,
+    });
   });
 });
 
@@ -357,7 +543,19 @@ describe('holds across currencies', () => {
     const { bearer, payer, payee } = await parties({ samePhysical: false });
     const before = await kit.snapshot([payer, payee]);
     for (const currency of ['USD', 'JPY']) {
-      const r = await q(contractOperation('CreateHold'), { input: { idempotencyKey: unique('fxhold'), payerAccountId: payer, payeeAccountId: payee, amount: '333', currency } }, bearer);
+      const r = await q(
+        contractOperation('CreateHold'),
+        {
+          input: {
+            idempotencyKey: unique('fxhold'),
+            payerAccountId: payer,
+            payeeAccountId: payee,
+            amount: '333',
+            currency,
+          },
+        },
+        bearer,
+      );
       expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
       expect(r.data!.createHold).toMatchObject({ __typename: 'CurrencyMismatch', code: 'CURRENCY_MISMATCH' });
     }
@@ -370,22 +568,36 @@ describe('refunds of an FX payment', () => {
   for (const samePhysical of [true, false]) {
     it(`return the payer's currency and take back the cumulative pro-rata share of buyAmount (333 cents at 150.25, ${samePhysical ? 'same shard' : 'cross-shard'})`, async () => {
       const { bearer, payer, payee } = await parties({ samePhysical });
-      const payeeOwner = await token((await q(contractOperation('GetAccount'), { id: payee })).data!.account.ownerId, 'customer');
+      const payeeOwner = await token(
+        (await q(contractOperation('GetAccount'), { id: payee })).data!.account.ownerId,
+        'customer',
+      );
       const made = await quote(bearer, 'USD', 'JPY', { sellAmount: '333' });
       const paid = await fxPay(bearer, payer, payee, '333', 'USD', made.id);
       const before = await positions();
       // The payee's shares round up, in the platform's favour (issue 31): ceil(100 × 500 / 333) = 151 first.
-      const steps: Array<[string, bigint]> = [['100', 151n], ['100', 150n], ['133', 199n]];
+      const steps: Array<[string, bigint]> = [
+        ['100', 151n],
+        ['100', 150n],
+        ['133', 199n],
+      ];
       let payeeLeft = 500n;
       let refunded = 0n;
       for (const [amount, share] of steps) {
         const r = await kit.refund(payeeOwner, paid.id, amount);
-        expect(r.data!.refundPayment, JSON.stringify(r)).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED', amount });
+        expect(r.data!.refundPayment, JSON.stringify(r)).toMatchObject({
+          __typename: 'Refund',
+          status: 'SUCCEEDED',
+          amount,
+        });
         payeeLeft -= share;
         refunded += BigInt(amount);
         expect(await available(payee)).toBe(payeeLeft);
         // Each leg refunded in its own currency: the payer's by the refunds, the payee's by the shares they took.
-        expect(await legsOf(paid.id, bearer)).toEqual([['PAYER', '333', 'USD', String(refunded)], ['PAYEE', '500', 'JPY', String(500n - payeeLeft)]]);
+        expect(await legsOf(paid.id, bearer)).toEqual([
+          ['PAYER', '333', 'USD', String(refunded)],
+          ['PAYEE', '500', 'JPY', String(500n - payeeLeft)],
+        ]);
       }
       expect(await available(payer)).toBe(100000n);
       expect(await available(payee)).toBe(0n);
@@ -397,19 +609,31 @@ describe('refunds of an FX payment', () => {
     });
   }
 
-  it('a refund the payee cannot pay back FAILS, moves nothing, and adds nothing to either leg\'s refundedAmount (cross-shard)', async () => {
+  it("a refund the payee cannot pay back FAILS, moves nothing, and adds nothing to either leg's refundedAmount (cross-shard)", async () => {
     const { bearer, payer, payee } = await parties({ samePhysical: false });
-    const payeeOwner = await token((await q(contractOperation('GetAccount'), { id: payee })).data!.account.ownerId, 'customer');
+    const payeeOwner = await token(
+      (await q(contractOperation('GetAccount'), { id: payee })).data!.account.ownerId,
+      'customer',
+    );
     const made = await quote(bearer, 'USD', 'JPY', { sellAmount: '333' });
     const paid = await fxPay(bearer, payer, payee, '333', 'USD', made.id);
     expect((await kit.refund(payeeOwner, paid.id, '100')).data!.refundPayment).toMatchObject({ status: 'SUCCEEDED' });
-    // The payee spends what it has left (500 − 151 = 349 yen), so the next refund's share (199 yen) cannot be taken back.
-    expect((await kit.withdraw(payeeOwner, payee, '349', { currency: 'JPY' })).data!.withdraw).toMatchObject({ status: 'SUCCEEDED' });
+    // The payee spends what it has left (500 − 151 = 349 yen), so the next refund's share (199 yen) cannot be taken
+    // back.
+    expect((await kit.withdraw(payeeOwner, payee, '349', { currency: 'JPY' })).data!.withdraw).toMatchObject({
+      status: 'SUCCEEDED',
+    });
     const before = await kit.snapshot([payer, payee]);
     const failed = await kit.refund(payeeOwner, paid.id, '133');
-    expect(failed.data!.refundPayment, JSON.stringify(failed)).toMatchObject({ __typename: 'Refund', status: 'FAILED' });
+    expect(failed.data!.refundPayment, JSON.stringify(failed)).toMatchObject({
+      __typename: 'Refund',
+      status: 'FAILED',
+    });
     expect(await kit.snapshot([payer, payee])).toEqual(before);
-    expect(await legsOf(paid.id, bearer)).toEqual([['PAYER', '333', 'USD', '100'], ['PAYEE', '500', 'JPY', '151']]);
+    expect(await legsOf(paid.id, bearer)).toEqual([
+      ['PAYER', '333', 'USD', '100'],
+      ['PAYEE', '500', 'JPY', '151'],
+    ]);
     await expectConserved();
   });
 
@@ -417,7 +641,10 @@ describe('refunds of an FX payment', () => {
     it(`pays no remainder to the payee: all but one unit refunded leaves it at most its claim and the platform not short (ISK → NZD, ${samePhysical ? 'same shard' : 'cross-shard'})`, async () => {
       // ISK (exponent 0) → NZD (exponent 2), a pair no other test trades, so fxPositions' totals
       // move only by this test's payments. 1 ISK = 0.0123 NZD: 1000 ISK buys 1230 cents.
-      expect((await setRate('ISK', 'NZD', '0.0123')).data!.setFxRate).toMatchObject({ __typename: 'FxRate', rate: '0.0123' });
+      expect((await setRate('ISK', 'NZD', '0.0123')).data!.setFxRate).toMatchObject({
+        __typename: 'FxRate',
+        rate: '0.0123',
+      });
       const owner = unique('fxisk');
       const bearer = await token(owner, 'customer');
       const payer = await kit.open(owner, { currency: 'ISK' });
@@ -431,12 +658,18 @@ describe('refunds of an FX payment', () => {
       const before = await positions();
       const moved = async () => {
         const after = await positions();
-        return [(after.get('ISK') ?? 0n) - (before.get('ISK') ?? 0n), (after.get('NZD') ?? 0n) - (before.get('NZD') ?? 0n)];
+        return [
+          (after.get('ISK') ?? 0n) - (before.get('ISK') ?? 0n),
+          (after.get('NZD') ?? 0n) - (before.get('NZD') ?? 0n),
+        ];
       };
       const paid = await fxPay(bearer, payer, payee, '1000', 'ISK', made.id);
       expect(paid).toMatchObject({ status: 'SUCCEEDED' });
       expect(await moved()).toEqual([1000n, -1230n]);
-      expect((await kit.refund(kit.operator, paid.id, '999')).data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+      expect((await kit.refund(kit.operator, paid.id, '999')).data!.refundPayment).toMatchObject({
+        __typename: 'Refund',
+        status: 'SUCCEEDED',
+      });
       // The payee's claim on the 1 ISK not refunded is 1.23 cents: it keeps 1, giving back
       // ceil(999 × 1230 / 1000) = 1229 (rounding down gave back 1228, and it kept 2).
       expect(await available(payee)).toBe(1n);
@@ -445,8 +678,14 @@ describe('refunds of an FX payment', () => {
       expect([isk, nzd]).toEqual([1n, -1n]);
       // Valued at the quote's price (1230 cents per 1000 ISK), the platform's position is not negative.
       expect(isk! * 1230n + nzd! * 1000n >= 0n).toBe(true);
-      expect(await legsOf(paid.id, bearer)).toEqual([['PAYER', '1000', 'ISK', '999'], ['PAYEE', '1230', 'NZD', '1229']]);
-      expect((await kit.refund(kit.operator, paid.id, '1')).data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
+      expect(await legsOf(paid.id, bearer)).toEqual([
+        ['PAYER', '1000', 'ISK', '999'],
+        ['PAYEE', '1230', 'NZD', '1229'],
+      ]);
+      expect((await kit.refund(kit.operator, paid.id, '1')).data!.refundPayment).toMatchObject({
+        __typename: 'Refund',
+        status: 'SUCCEEDED',
+      });
       expect(await available(payee)).toBe(0n);
       expect(await available(payer)).toBe(1000n);
       expect(await moved()).toEqual([0n, 0n]);
@@ -454,7 +693,7 @@ describe('refunds of an FX payment', () => {
     });
   }
 
-  it('fxPositions sums every shard\'s FX position accounts, for operators only', async () => {
+  it("fxPositions sums every shard's FX position accounts, for operators only", async () => {
     const total = await positions();
     expect(total.get('USD') ?? 0n).toBe(await systemKindTotal(stack.shards, 'FX_POSITION', 'USD'));
     expect(total.get('JPY') ?? 0n).toBe(await systemKindTotal(stack.shards, 'FX_POSITION', 'JPY'));

@@ -23,7 +23,8 @@ useMoneyStack((started) => ({ stack, kit } = started));
 
 /** The contract's documents without the payer's balance, which is the account subgraph's read. */
 const movementOnly = {
-  createHold: 'mutation($input: CreateHoldInput!) { createHold(input: $input) { __typename ... on Hold { id status } ... on UserError { code } } }',
+  createHold:
+    'mutation($input: CreateHoldInput!) { createHold(input: $input) { __typename ... on Hold { id status } ... on UserError { code } } }',
   captureHold: `mutation($input: CaptureHoldInput!) { captureHold(input: $input) { __typename
     ... on Payment { id status amount hold { id status capturedAmount } } ... on UserError { code } } }`,
 };
@@ -40,12 +41,15 @@ async function costOf(fn: () => Promise<Answer>): Promise<{ answer: Answer; cost
   const answer = await fn();
   return {
     answer,
-    cost: { statements: shards.map((s, i) => s.queryCount - statements[i]!), roundTrips: shards.map((s, i) => s.pool.roundTrips - roundTrips[i]!) },
+    cost: {
+      statements: shards.map((s, i) => s.queryCount - statements[i]!),
+      roundTrips: shards.map((s, i) => s.pool.roundTrips - roundTrips[i]!),
+    },
   };
 }
 
 describe('a hold created and captured into a merchant stripe', () => {
-  it('costs the payer\'s shard 4 round trips to create and 5 to capture, the merchant\'s home one read each, no other shard anything', async () => {
+  it("costs the payer's shard 4 round trips to create and 5 to capture, the merchant's home one read each, no other shard anything", async () => {
     const owner = unique('rt-payer');
     const bearer = await token(owner, 'customer');
     // Away from the gateway's audit trail (logical shard 0), whose writes would be counted too.
@@ -56,23 +60,42 @@ describe('a hold created and captured into a merchant stripe', () => {
     await kit.fund(payer, '10000');
     const merchant = await kit.open(unique('rt-merchant'), { type: 'MERCHANT', physical: merchantHome });
     const holdAndCapture = async () => {
-      const created = await costOf(() => gql(stack.gatewayUrl, movementOnly.createHold, {
-        input: { idempotencyKey: unique('h'), payerAccountId: payer, payeeAccountId: merchant, amount: '100', currency: 'USD' },
-      }, bearer));
+      const created = await costOf(() =>
+        gql(
+          stack.gatewayUrl,
+          movementOnly.createHold,
+          {
+            input: {
+              idempotencyKey: unique('h'),
+              payerAccountId: payer,
+              payeeAccountId: merchant,
+              amount: '100',
+              currency: 'USD',
+            },
+          },
+          bearer,
+        ),
+      );
       expect(created.answer.errors).toBeUndefined();
       expect(created.answer.data!.createHold).toMatchObject({ __typename: 'Hold', status: 'HELD' });
       const holdId = created.answer.data!.createHold.id as string;
-      const captured = await costOf(() => gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: unique('c'), holdId } }, bearer));
+      const captured = await costOf(() =>
+        gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: unique('c'), holdId } }, bearer),
+      );
       expect(captured.answer.errors).toBeUndefined();
       expect(captured.answer.data!.captureHold).toMatchObject({
-        __typename: 'Payment', status: 'SUCCEEDED', amount: '100', hold: { id: holdId, status: 'CAPTURED', capturedAmount: '100' },
+        __typename: 'Payment',
+        status: 'SUCCEEDED',
+        amount: '100',
+        hold: { id: holdId, status: 'CAPTURED', capturedAmount: '100' },
       });
       return { create: created.cost, capture: captured.cost };
     };
     // The first capture into this merchant opens its stripe on the payer's shard: not measured.
     await holdAndCapture();
     const { create, capture } = await holdAndCapture();
-    const elsewhere = (counts: number[]) => counts.filter((_, i) => i !== payerShard && i !== merchantHome && i !== control);
+    const elsewhere = (counts: number[]) =>
+      counts.filter((_, i) => i !== payerShard && i !== merchantHome && i !== control);
     // Create: the accounts read (payer's shard; the merchant's home row on its own), the key's
     // claim, and the posting transaction (lock and read, then every write with COMMIT).
     expect(create.roundTrips[payerShard]).toBe(4);
@@ -88,7 +111,10 @@ describe('a hold created and captured into a merchant stripe', () => {
     // Statements (several may share a round trip): the capture's are the create's plus the hold's
     // read, its locking read and its update. Counted on the two shards the hold touches.
     const touched = (counts: number[]) => counts[payerShard]! + counts[merchantHome]!;
-    expect({ create: touched(create.statements), capture: touched(capture.statements) }).toEqual({ create: 10, capture: 13 });
+    expect({ create: touched(create.statements), capture: touched(capture.statements) }).toEqual({
+      create: 10,
+      capture: 13,
+    });
   });
 });
 
@@ -99,9 +125,23 @@ async function payerAndMerchant(prefix: string) {
   const payer = await kit.open(owner);
   await kit.fund(payer, '1000');
   const merchant = await kit.open(unique(`${prefix}-merchant`), { type: 'MERCHANT' });
-  const hold = async (amount: string) => (await gql(stack.gatewayUrl, movementOnly.createHold, {
-    input: { idempotencyKey: unique('h'), payerAccountId: payer, payeeAccountId: merchant, amount, currency: 'USD' },
-  }, bearer)).data!.createHold.id as string;
+  const hold = async (amount: string) =>
+    (
+      await gql(
+        stack.gatewayUrl,
+        movementOnly.createHold,
+        {
+          input: {
+            idempotencyKey: unique('h'),
+            payerAccountId: payer,
+            payeeAccountId: merchant,
+            amount,
+            currency: 'USD',
+          },
+        },
+        bearer,
+      )
+    ).data!.createHold.id as string;
   return { owner, bearer, payer, hold };
 }
 
@@ -110,19 +150,37 @@ describe('copies of one capture sent at once', () => {
     const { bearer, payer, hold } = await payerAndMerchant('copy');
     const holdId = await hold('300');
     const key = unique('c');
-    const answers = await Promise.all(Array.from({ length: 20 }, () =>
-      gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: key, holdId } }, bearer)));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: key, holdId } }, bearer),
+      ),
+    );
     for (const answer of answers) expect(answer.errors).toBeUndefined();
     const payments = answers.map((a) => a.data!.captureHold);
     expect(new Set(payments.map((p) => p.id)).size).toBe(1);
     for (const p of payments) {
-      expect(p).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '300', hold: { id: holdId, status: 'CAPTURED', capturedAmount: '300' } });
+      expect(p).toMatchObject({
+        __typename: 'Payment',
+        status: 'SUCCEEDED',
+        amount: '300',
+        hold: { id: holdId, status: 'CAPTURED', capturedAmount: '300' },
+      });
     }
     expect(await kit.balance(payer)).toEqual({ available: '700', frozen: '0', pending: '0', total: '700' });
     // Another key for the captured hold is refused; the same key with other content is reused.
-    const other = await gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: unique('c'), holdId } }, bearer);
+    const other = await gql(
+      stack.gatewayUrl,
+      movementOnly.captureHold,
+      { input: { idempotencyKey: unique('c'), holdId } },
+      bearer,
+    );
     expect(other.data!.captureHold).toMatchObject({ __typename: 'HoldNotActive', code: 'HOLD_NOT_ACTIVE' });
-    const reused = await gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: key, holdId, amount: '100' } }, bearer);
+    const reused = await gql(
+      stack.gatewayUrl,
+      movementOnly.captureHold,
+      { input: { idempotencyKey: key, holdId, amount: '100' } },
+      bearer,
+    );
     expect(reused.data!.captureHold).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
   });
 
@@ -130,18 +188,31 @@ describe('copies of one capture sent at once', () => {
     const { owner, bearer, payer, hold } = await payerAndMerchant('batch');
     // The merchant's stripe on the payer's shard is opened by a first capture, so that the
     // copies below find their route at the same moment.
-    const first = await gql(stack.gatewayUrl, movementOnly.captureHold, { input: { idempotencyKey: unique('c'), holdId: await hold('50') } }, bearer);
+    const first = await gql(
+      stack.gatewayUrl,
+      movementOnly.captureHold,
+      { input: { idempotencyKey: unique('c'), holdId: await hold('50') } },
+      bearer,
+    );
     expect(first.data!.captureHold.__typename).toBe('Payment');
     const holdId = await hold('250');
     const ctx: ServiceContext = {
-      shards: stack.shards, identity: { sub: owner, role: 'customer' }, now: () => new Date(),
-      client: { deviceId: null, ip: null, userAgent: null }, amountMax: amountMaxMinorUnitsDefault, holdTtlSeconds: holdTtlSecondsDefault, fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault, log: log(),
+      shards: stack.shards,
+      identity: { sub: owner, role: 'customer' },
+      now: () => new Date(),
+      client: { deviceId: null, ip: null, userAgent: null },
+      amountMax: amountMaxMinorUnitsDefault,
+      holdTtlSeconds: holdTtlSecondsDefault,
+      fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
+      log: log(),
     };
     const shard = stack.shards.of('hold', holdId);
     const before = mergeStats(shard);
     // Called in one turn: their reads coalesce and their postings are submitted together.
     const key = unique('c');
-    const results = await Promise.all(Array.from({ length: 5 }, () => captureHold(ctx, { idempotencyKey: key, holdId })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => captureHold(ctx, { idempotencyKey: key, holdId })),
+    );
     const after = mergeStats(shard);
     expect(after.items - before.items).toBe(5);
     expect(after.batches - before.batches).toBe(1);
@@ -149,7 +220,12 @@ describe('copies of one capture sent at once', () => {
     for (const result of results) {
       assert(result.ok, result.ok ? '' : `capture refused: ${result.error.kind}`);
       expect(result.value.payment).toMatchObject({ status: 'SUCCEEDED', amount: 250n, payerAccountId: payer });
-      expect(result.value.hold).toMatchObject({ id: holdId, status: 'CAPTURED', capturedAmount: 250n, endedBy: result.value.payment.id });
+      expect(result.value.hold).toMatchObject({
+        id: holdId,
+        status: 'CAPTURED',
+        capturedAmount: 250n,
+        endedBy: result.value.payment.id,
+      });
       ids.add(result.value.payment.id);
     }
     expect(ids.size).toBe(1);

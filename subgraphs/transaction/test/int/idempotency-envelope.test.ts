@@ -34,7 +34,13 @@ const docs = {
 interface Case {
   name: string;
   /** Builds the accounts it needs; answers who sends it and the two bodies, both with `key`. */
-  setup: (key: string) => Promise<{ bearer: string; doc: string; field: string; first: Record<string, unknown>; other: Record<string, unknown> }>;
+  setup: (key: string) => Promise<{
+    bearer: string;
+    doc: string;
+    field: string;
+    first: Record<string, unknown>;
+    other: Record<string, unknown>;
+  }>;
 }
 
 async function funded(prefix: string, amount = '100000', currency = 'USD'): Promise<{ id: string; bearer: string }> {
@@ -44,7 +50,13 @@ async function funded(prefix: string, amount = '100000', currency = 'USD'): Prom
   return { id, bearer: await token(owner, 'customer') };
 }
 
-async function must(doc: string, variables: Record<string, unknown>, bearer: string, field: string, typename: string): Promise<Record<string, any>> {
+async function must(
+  doc: string,
+  variables: Record<string, unknown>,
+  bearer: string,
+  field: string,
+  typename: string,
+): Promise<Record<string, any>> {
   const answer = await gql(stack.gatewayUrl, doc, variables, bearer);
   expect(answer.errors).toBeUndefined();
   expect(answer.data![field].__typename).toBe(typename);
@@ -61,7 +73,13 @@ const cases: Case[] = [
     setup: async (key) => {
       const { id } = await funded('env-dep', '0');
       const input = { idempotencyKey: key, accountId: id, amount: '500', currency: 'USD' };
-      return { bearer: kit.operator, doc: docs.deposit, field: 'deposit', first: { input }, other: { input: { ...input, amount: '501' } } };
+      return {
+        bearer: kit.operator,
+        doc: docs.deposit,
+        field: 'deposit',
+        first: { input },
+        other: { input: { ...input, amount: '501' } },
+      };
     },
   },
   {
@@ -69,7 +87,13 @@ const cases: Case[] = [
     setup: async (key) => {
       const { id, bearer } = await funded('env-wdr');
       const input = { idempotencyKey: key, accountId: id, amount: '500', currency: 'USD' };
-      return { bearer, doc: docs.withdraw, field: 'withdraw', first: { input }, other: { input: { ...input, amount: '501' } } };
+      return {
+        bearer,
+        doc: docs.withdraw,
+        field: 'withdraw',
+        first: { input },
+        other: { input: { ...input, amount: '501' } },
+      };
     },
   },
   {
@@ -77,7 +101,13 @@ const cases: Case[] = [
     setup: async (key) => {
       const payer = await funded('env-pay');
       const payee = await funded('env-pay-payee', '0');
-      return { bearer: payer.bearer, doc: docs.pay, field: 'createPayment', first: payment(payer.id, payee.id, '700', key), other: payment(payer.id, payee.id, '701', key) };
+      return {
+        bearer: payer.bearer,
+        doc: docs.pay,
+        field: 'createPayment',
+        first: payment(payer.id, payee.id, '700', key),
+        other: payment(payer.id, payee.id, '701', key),
+      };
     },
   },
   {
@@ -93,8 +123,18 @@ const cases: Case[] = [
   {
     name: 'createPayment (campaign)',
     setup: async (key) => {
-      const [payer, payee, funding] = await Promise.all([funded('env-cmp-payer'), funded('env-cmp-payee', '0'), funded('env-cmp-fund')]);
-      const made = await must(docs.campaign, { input: { idempotencyKey: unique('cmp'), fundingAccountId: funding.id, percentOffBps: 1000 } }, kit.operator, 'createCampaign', 'Campaign');
+      const [payer, payee, funding] = await Promise.all([
+        funded('env-cmp-payer'),
+        funded('env-cmp-payee', '0'),
+        funded('env-cmp-fund'),
+      ]);
+      const made = await must(
+        docs.campaign,
+        { input: { idempotencyKey: unique('cmp'), fundingAccountId: funding.id, percentOffBps: 1000 } },
+        kit.operator,
+        'createCampaign',
+        'Campaign',
+      );
       const first = payment(payer.id, payee.id, '1000', key, { campaignId: made.id });
       const other = payment(payer.id, payee.id, '1000', key, { campaignId: made.id, description: 'another' });
       return { bearer: payer.bearer, doc: docs.pay, field: 'createPayment', first, other };
@@ -103,10 +143,22 @@ const cases: Case[] = [
   {
     name: 'createPayment (FX quote)',
     setup: async (key) => {
-      await must(docs.setRate, { input: { baseCurrency: 'USD', quoteCurrency: 'EUR', rate: '0.92' } }, kit.operator, 'setFxRate', 'FxRate');
+      await must(
+        docs.setRate,
+        { input: { baseCurrency: 'USD', quoteCurrency: 'EUR', rate: '0.92' } },
+        kit.operator,
+        'setFxRate',
+        'FxRate',
+      );
       const payer = await funded('env-fx');
       const payee = await funded('env-fx-payee', '0', 'EUR');
-      const quote = await must(docs.quote, { input: { sellCurrency: 'USD', buyCurrency: 'EUR', sellAmount: '1000' } }, payer.bearer, 'createFxQuote', 'FxQuote');
+      const quote = await must(
+        docs.quote,
+        { input: { sellCurrency: 'USD', buyCurrency: 'EUR', sellAmount: '1000' } },
+        payer.bearer,
+        'createFxQuote',
+        'FxQuote',
+      );
       const first = payment(payer.id, payee.id, '1000', key, { fxQuoteId: quote.id });
       const other = payment(payer.id, payee.id, '1000', key, { fxQuoteId: quote.id, description: 'another' });
       return { bearer: payer.bearer, doc: docs.pay, field: 'createPayment', first, other };
@@ -117,9 +169,21 @@ const cases: Case[] = [
     setup: async (key) => {
       const payer = await funded('env-ref');
       const payee = await funded('env-ref-payee', '0');
-      const paid = await must(docs.pay, payment(payer.id, payee.id, '1000', unique('p')), payer.bearer, 'createPayment', 'Payment');
+      const paid = await must(
+        docs.pay,
+        payment(payer.id, payee.id, '1000', unique('p')),
+        payer.bearer,
+        'createPayment',
+        'Payment',
+      );
       const input = { idempotencyKey: key, paymentId: paid.id, amount: '100' };
-      return { bearer: payee.bearer, doc: docs.refund, field: 'refundPayment', first: { input }, other: { input: { ...input, amount: '101' } } };
+      return {
+        bearer: payee.bearer,
+        doc: docs.refund,
+        field: 'refundPayment',
+        first: { input },
+        other: { input: { ...input, amount: '101' } },
+      };
     },
   },
   {
@@ -127,8 +191,20 @@ const cases: Case[] = [
     setup: async (key) => {
       const payer = await funded('env-hold');
       const payee = await funded('env-hold-payee', '0');
-      const input = { idempotencyKey: key, payerAccountId: payer.id, payeeAccountId: payee.id, amount: '400', currency: 'USD' };
-      return { bearer: payer.bearer, doc: docs.hold, field: 'createHold', first: { input }, other: { input: { ...input, amount: '401' } } };
+      const input = {
+        idempotencyKey: key,
+        payerAccountId: payer.id,
+        payeeAccountId: payee.id,
+        amount: '400',
+        currency: 'USD',
+      };
+      return {
+        bearer: payer.bearer,
+        doc: docs.hold,
+        field: 'createHold',
+        first: { input },
+        other: { input: { ...input, amount: '401' } },
+      };
     },
   },
   {
@@ -136,10 +212,29 @@ const cases: Case[] = [
     setup: async (key) => {
       const payer = await funded('env-cap');
       const payee = await funded('env-cap-payee', '0');
-      const hold = await must(docs.hold, { input: { idempotencyKey: unique('h'), payerAccountId: payer.id, payeeAccountId: payee.id, amount: '400', currency: 'USD' } },
-        payer.bearer, 'createHold', 'Hold');
+      const hold = await must(
+        docs.hold,
+        {
+          input: {
+            idempotencyKey: unique('h'),
+            payerAccountId: payer.id,
+            payeeAccountId: payee.id,
+            amount: '400',
+            currency: 'USD',
+          },
+        },
+        payer.bearer,
+        'createHold',
+        'Hold',
+      );
       const input = { idempotencyKey: key, holdId: hold.id, amount: '300' };
-      return { bearer: payer.bearer, doc: docs.capture, field: 'captureHold', first: { input }, other: { input: { ...input, amount: '299' } } };
+      return {
+        bearer: payer.bearer,
+        doc: docs.capture,
+        field: 'captureHold',
+        first: { input },
+        other: { input: { ...input, amount: '299' } },
+      };
     },
   },
   {
@@ -147,11 +242,27 @@ const cases: Case[] = [
     setup: async (key) => {
       const payer = await funded('env-void');
       const payee = await funded('env-void-payee', '0');
-      const hold = await must(docs.hold, { input: { idempotencyKey: unique('h'), payerAccountId: payer.id, payeeAccountId: payee.id, amount: '400', currency: 'USD' } },
-        payer.bearer, 'createHold', 'Hold');
+      const hold = await must(
+        docs.hold,
+        {
+          input: {
+            idempotencyKey: unique('h'),
+            payerAccountId: payer.id,
+            payeeAccountId: payee.id,
+            amount: '400',
+            currency: 'USD',
+          },
+        },
+        payer.bearer,
+        'createHold',
+        'Hold',
+      );
       // A void's only field names the hold its key lives with: another body is another request on that hold.
       return {
-        bearer: payer.bearer, doc: docs.void, field: 'voidHold', first: { input: { idempotencyKey: key, holdId: hold.id } },
+        bearer: payer.bearer,
+        doc: docs.void,
+        field: 'voidHold',
+        first: { input: { idempotencyKey: key, holdId: hold.id } },
         other: { input: { idempotencyKey: key, holdId: hold.id, amount: '1' }, capture: true },
       };
     },
@@ -161,7 +272,13 @@ const cases: Case[] = [
     setup: async (key) => {
       const funding = await funded('env-camp');
       const input = { idempotencyKey: key, fundingAccountId: funding.id, percentOffBps: 500 };
-      return { bearer: funding.bearer, doc: docs.campaign, field: 'createCampaign', first: { input }, other: { input: { ...input, percentOffBps: 501 } } };
+      return {
+        bearer: funding.bearer,
+        doc: docs.campaign,
+        field: 'createCampaign',
+        first: { input },
+        other: { input: { ...input, percentOffBps: 501 } },
+      };
     },
   },
 ];
@@ -183,7 +300,11 @@ describe('the idempotency envelope', () => {
         ? await gql(stack.gatewayUrl, docs.capture, variables, bearer)
         : await gql(stack.gatewayUrl, doc, variables, bearer);
       expect(refused.errors).toBeUndefined();
-      expect(refused.data![capture ? 'captureHold' : field]).toEqual({ __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED', idempotencyKey: key });
+      expect(refused.data![capture ? 'captureHold' : field]).toEqual({
+        __typename: 'IdempotencyKeyReused',
+        code: 'IDEMPOTENCY_KEY_REUSED',
+        idempotencyKey: key,
+      });
       // The first request's answer still stands for its body.
       expect(await gql(stack.gatewayUrl, doc, first, bearer)).toEqual(answer);
     });
@@ -198,7 +319,12 @@ describe('the idempotency envelope', () => {
     expect(first.errors).toBeUndefined();
     expect(first.data!.createPayments.map((r: { __typename: string }) => r.__typename)).toEqual(['Payment', 'Payment']);
     expect(await gql(stack.gatewayUrl, docs.payMany, { inputs }, payer.bearer)).toEqual(first);
-    const again = await gql(stack.gatewayUrl, docs.payMany, { inputs: [inputs[0], { ...inputs[1], amount: '201' }] }, payer.bearer);
+    const again = await gql(
+      stack.gatewayUrl,
+      docs.payMany,
+      { inputs: [inputs[0], { ...inputs[1], amount: '201' }] },
+      payer.bearer,
+    );
     expect(again.errors).toBeUndefined();
     expect(again.data!.createPayments).toEqual([
       first.data!.createPayments[0],

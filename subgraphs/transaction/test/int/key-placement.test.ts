@@ -34,7 +34,10 @@ interface PlacedKey {
 /** Every row of (caller, key) on every database, whatever its anchor. */
 async function keyRows(callerId: string, key: string): Promise<PlacedKey[]> {
   return (await keyRowsFull(callerId, key)).map(({ shard, row }) => ({
-    physical: shard.index, anchorId: row.anchorId, operation: row.operation, resourceId: row.resourceId,
+    physical: shard.index,
+    anchorId: row.anchorId,
+    operation: row.operation,
+    resourceId: row.resourceId,
   }));
 }
 
@@ -72,67 +75,101 @@ async function crossShardPair(prefix: string, funds: string) {
   const payer = await kit.open(payerOwner);
   const payee = await kit.openAwayFrom(payeeOwner, [physicalOf(stack.shards, payer)]);
   await kit.fund(payer, funds);
-  return { payer, payee, payerOwner, payeeOwner, payerToken: await token(payerOwner, 'customer'), payeeToken: await token(payeeOwner, 'customer') };
+  return {
+    payer,
+    payee,
+    payerOwner,
+    payeeOwner,
+    payerToken: await token(payerOwner, 'customer'),
+    payeeToken: await token(payeeOwner, 'customer'),
+  };
 }
 
 describe('where an idempotency key lives', () => {
-  it('keeps a payment\'s key on the payer\'s database only, and a payment between two databases touches no third', async () => {
+  it("keeps a payment's key on the payer's database only, and a payment between two databases touches no third", async () => {
     const { payer, payee, payerOwner, payerToken } = await crossShardPair('place-pay', '10000');
     const home = [physicalOf(stack.shards, payer), physicalOf(stack.shards, payee)];
     const key = keyAwayFrom(payerOwner, home);
 
     let first: Answer | undefined;
-    const counts = await statementsPerShard(async () => { first = await kit.pay(payerToken, { payer, payee, amount: '700', key }); });
+    const counts = await statementsPerShard(async () => {
+      first = await kit.pay(payerToken, { payer, payee, amount: '700', key });
+    });
     const payment = ok(first!, 'createPayment', 'Payment');
     expect(untouched(counts, home)).toEqual(Array(stack.shards.all.length - 2).fill(0));
-    expect(await keyRows(payerOwner, key)).toEqual([{ physical: home[0], anchorId: payer, operation: 'PAYMENT', resourceId: payment.id }]);
+    expect(await keyRows(payerOwner, key)).toEqual([
+      { physical: home[0], anchorId: payer, operation: 'PAYMENT', resourceId: payment.id },
+    ]);
 
     let replay: Answer | undefined;
-    const replayCounts = await statementsPerShard(async () => { replay = await kit.pay(payerToken, { payer, payee, amount: '700', key }); });
+    const replayCounts = await statementsPerShard(async () => {
+      replay = await kit.pay(payerToken, { payer, payee, amount: '700', key });
+    });
     expect(replay).toEqual(first);
     expect(untouched(replayCounts, home)).toEqual(Array(stack.shards.all.length - 2).fill(0));
     expect(await kit.balance(payer)).toEqual(at('9300'));
   });
 
-  it('keeps a refund\'s key on the payment\'s database and a deposit\'s or withdrawal\'s on the account\'s', async () => {
+  it("keeps a refund's key on the payment's database and a deposit's or withdrawal's on the account's", async () => {
     const { payer, payee, payerOwner, payerToken, payeeOwner, payeeToken } = await crossShardPair('place-ref', '10000');
     const home = [physicalOf(stack.shards, payer), physicalOf(stack.shards, payee)];
     const paymentId = await kit.paid(payerToken, { payer, payee, amount: '4000' });
 
     const refundKey = keyAwayFrom(payeeOwner, home);
     let refund: Answer | undefined;
-    const refundCounts = await statementsPerShard(async () => { refund = await kit.refund(payeeToken, paymentId, '1000', { key: refundKey }); });
+    const refundCounts = await statementsPerShard(async () => {
+      refund = await kit.refund(payeeToken, paymentId, '1000', { key: refundKey });
+    });
     const refunded = ok(refund!, 'refundPayment', 'Refund');
     expect(untouched(refundCounts, home)).toEqual(Array(stack.shards.all.length - 2).fill(0));
-    expect(await keyRows(payeeOwner, refundKey)).toEqual([{ physical: home[0], anchorId: paymentId, operation: 'REFUND', resourceId: refunded.id }]);
+    expect(await keyRows(payeeOwner, refundKey)).toEqual([
+      { physical: home[0], anchorId: paymentId, operation: 'REFUND', resourceId: refunded.id },
+    ]);
 
     const depositKey = keyAwayFrom('operator', [home[1]!]);
     let deposit: Answer | undefined;
     const depositCounts = await statementsPerShard(async () => {
-      deposit = await gql(stack.gatewayUrl, movementOnly.deposit, { input: { idempotencyKey: depositKey, accountId: payee, amount: '500', currency: 'USD' } }, kit.operator);
+      deposit = await gql(
+        stack.gatewayUrl,
+        movementOnly.deposit,
+        { input: { idempotencyKey: depositKey, accountId: payee, amount: '500', currency: 'USD' } },
+        kit.operator,
+      );
     });
     const deposited = ok(deposit!, 'deposit', 'Deposit');
     expect(untouched(depositCounts, [home[1]!])).toEqual(Array(stack.shards.all.length - 1).fill(0));
-    expect(await keyRows('operator', depositKey)).toEqual([{ physical: home[1], anchorId: payee, operation: 'DEPOSIT', resourceId: deposited.id }]);
+    expect(await keyRows('operator', depositKey)).toEqual([
+      { physical: home[1], anchorId: payee, operation: 'DEPOSIT', resourceId: deposited.id },
+    ]);
 
     const withdrawKey = keyAwayFrom(payerOwner, [home[0]!]);
     let withdrawal: Answer | undefined;
     const withdrawCounts = await statementsPerShard(async () => {
-      withdrawal = await gql(stack.gatewayUrl, movementOnly.withdraw, { input: { idempotencyKey: withdrawKey, accountId: payer, amount: '200', currency: 'USD' } },
-        payerToken);
+      withdrawal = await gql(
+        stack.gatewayUrl,
+        movementOnly.withdraw,
+        { input: { idempotencyKey: withdrawKey, accountId: payer, amount: '200', currency: 'USD' } },
+        payerToken,
+      );
     });
     const withdrawn = ok(withdrawal!, 'withdraw', 'Withdrawal');
     expect(untouched(withdrawCounts, [home[0]!])).toEqual(Array(stack.shards.all.length - 1).fill(0));
-    expect(await keyRows(payerOwner, withdrawKey)).toEqual([{ physical: home[0], anchorId: payer, operation: 'WITHDRAWAL', resourceId: withdrawn.id }]);
+    expect(await keyRows(payerOwner, withdrawKey)).toEqual([
+      { physical: home[0], anchorId: payer, operation: 'WITHDRAWAL', resourceId: withdrawn.id },
+    ]);
   });
 
   it('makes one payment and one key row of 50 concurrent copies', async () => {
     const { payer, payee, payerOwner, payerToken } = await crossShardPair('place-herd', '10000');
     const key = unique('herd');
-    const answers = await Promise.all(Array.from({ length: 50 }, () => kit.pay(payerToken, { payer, payee, amount: '321', key })));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => kit.pay(payerToken, { payer, payee, amount: '321', key })),
+    );
     const ids = new Set(answers.map((a) => ok(a, 'createPayment', 'Payment').id));
     expect(ids.size).toBe(1);
-    expect(await keyRows(payerOwner, key)).toEqual([{ physical: physicalOf(stack.shards, payer), anchorId: payer, operation: 'PAYMENT', resourceId: [...ids][0] }]);
+    expect(await keyRows(payerOwner, key)).toEqual([
+      { physical: physicalOf(stack.shards, payer), anchorId: payer, operation: 'PAYMENT', resourceId: [...ids][0] },
+    ]);
     expect(await kit.paymentIds(payer)).toEqual([...ids]);
     expect(await kit.balance(payer)).toEqual(at(String(10000 - 321)));
   });
@@ -148,11 +185,15 @@ describe('where an idempotency key lives', () => {
     const key = unique('k');
 
     const ids = [];
-    for (const payer of [first, sameShard, otherShard]) ids.push(await kit.paid(bearer, { payer, payee, amount: '100', key }));
+    for (const payer of [first, sameShard, otherShard])
+      ids.push(await kit.paid(bearer, { payer, payee, amount: '100', key }));
     expect(new Set(ids).size).toBe(3);
     // Within one anchor the key is still one request: other content is a reuse and writes nothing.
     const reused = await kit.pay(bearer, { payer: sameShard, payee, amount: '101', key });
-    expect(reused.data!.createPayment).toMatchObject({ __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(reused.data!.createPayment).toMatchObject({
+      __typename: 'IdempotencyKeyReused',
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
     for (const payer of [first, sameShard, otherShard]) expect(await kit.balance(payer)).toEqual(at('900'));
     expect((await keyRows(owner, key)).map((r) => r.anchorId).sort()).toEqual([first, sameShard, otherShard].sort());
   });
@@ -180,14 +221,31 @@ async function makeLegacy(callerId: string, key: string): Promise<void> {
   const found = await keyRowsFull(callerId, key);
   expect(found).toHaveLength(1);
   const { shard, row } = found[0]!;
-  await shard.db.delete(idempotencyKeys).where(and(
-    eq(idempotencyKeys.anchorId, row.anchorId), eq(idempotencyKeys.callerId, callerId), eq(idempotencyKeys.idempotencyKey, key)));
-  await hashedShard(callerId, key).db.insert(idempotencyKeys).values({ ...row, anchorId: '' });
+  await shard.db
+    .delete(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.anchorId, row.anchorId),
+        eq(idempotencyKeys.callerId, callerId),
+        eq(idempotencyKeys.idempotencyKey, key),
+      ),
+    );
+  await hashedShard(callerId, key)
+    .db.insert(idempotencyKeys)
+    .values({ ...row, anchorId: '' });
 }
 
 async function keyRowsFull(callerId: string, key: string) {
-  const found = await Promise.all(stack.shards.all.map(async (shard) => (await shard.db.select().from(idempotencyKeys)
-    .where(and(eq(idempotencyKeys.callerId, callerId), eq(idempotencyKeys.idempotencyKey, key)))).map((row) => ({ shard, row }))));
+  const found = await Promise.all(
+    stack.shards.all.map(async (shard) =>
+      (
+        await shard.db
+          .select()
+          .from(idempotencyKeys)
+          .where(and(eq(idempotencyKeys.callerId, callerId), eq(idempotencyKeys.idempotencyKey, key)))
+      ).map((row) => ({ shard, row })),
+    ),
+  );
   return found.flat();
 }
 
@@ -202,23 +260,43 @@ describe('keys claimed before keys were anchored', () => {
     const refund = ok(await kit.refund(payeeToken, payment.id, '1000', { key: refundKey }), 'refundPayment', 'Refund');
     const depositKey = keyAwayFrom('operator', [physicalOf(stack.shards, payee)]);
     const deposit = ok(await kit.deposit(payee, '50', { key: depositKey }), 'deposit', 'Deposit');
-    for (const [caller, key] of [[payerOwner, payKey], [payeeOwner, refundKey], ['operator', depositKey]] as const) await makeLegacy(caller, key);
-    expect(await keyRows(payerOwner, payKey)).toEqual([{ physical: hashedShard(payerOwner, payKey).index, anchorId: '', operation: 'PAYMENT', resourceId: payment.id }]);
+    for (const [caller, key] of [
+      [payerOwner, payKey],
+      [payeeOwner, refundKey],
+      ['operator', depositKey],
+    ] as const)
+      await makeLegacy(caller, key);
+    expect(await keyRows(payerOwner, payKey)).toEqual([
+      { physical: hashedShard(payerOwner, payKey).index, anchorId: '', operation: 'PAYMENT', resourceId: payment.id },
+    ]);
     const balances = [await kit.balance(payer), await kit.balance(payee)];
 
     await migrateAll(stack.shards);
-    expect(await keyRows(payerOwner, payKey)).toEqual([{ physical: payerHome, anchorId: payer, operation: 'PAYMENT', resourceId: payment.id }]);
-    expect(await keyRows(payeeOwner, refundKey)).toEqual([{ physical: payerHome, anchorId: payment.id, operation: 'REFUND', resourceId: refund.id }]);
-    expect(await keyRows('operator', depositKey)).toEqual([{ physical: physicalOf(stack.shards, payee), anchorId: payee, operation: 'DEPOSIT', resourceId: deposit.id }]);
+    expect(await keyRows(payerOwner, payKey)).toEqual([
+      { physical: payerHome, anchorId: payer, operation: 'PAYMENT', resourceId: payment.id },
+    ]);
+    expect(await keyRows(payeeOwner, refundKey)).toEqual([
+      { physical: payerHome, anchorId: payment.id, operation: 'REFUND', resourceId: refund.id },
+    ]);
+    expect(await keyRows('operator', depositKey)).toEqual([
+      { physical: physicalOf(stack.shards, payee), anchorId: payee, operation: 'DEPOSIT', resourceId: deposit.id },
+    ]);
     // Run again, the step finds nothing of these left to do.
     await migrateAll(stack.shards);
-    expect(await keyRows(payerOwner, payKey)).toEqual([{ physical: payerHome, anchorId: payer, operation: 'PAYMENT', resourceId: payment.id }]);
+    expect(await keyRows(payerOwner, payKey)).toEqual([
+      { physical: payerHome, anchorId: payer, operation: 'PAYMENT', resourceId: payment.id },
+    ]);
 
     expect(ok(await kit.pay(payerToken, payInput), 'createPayment', 'Payment').id).toBe(payment.id);
-    expect(ok(await kit.refund(payeeToken, payment.id, '1000', { key: refundKey }), 'refundPayment', 'Refund').id).toBe(refund.id);
+    expect(ok(await kit.refund(payeeToken, payment.id, '1000', { key: refundKey }), 'refundPayment', 'Refund').id).toBe(
+      refund.id,
+    );
     expect(ok(await kit.deposit(payee, '50', { key: depositKey }), 'deposit', 'Deposit').id).toBe(deposit.id);
     const reused = await kit.pay(payerToken, { ...payInput, amount: '3001' });
-    expect(reused.data!.createPayment).toMatchObject({ __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(reused.data!.createPayment).toMatchObject({
+      __typename: 'IdempotencyKeyReused',
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
     expect([await kit.balance(payer), await kit.balance(payee)]).toEqual(balances);
     expect(await kit.paymentIds(payer)).toEqual([payment.id]);
   });
@@ -228,11 +306,18 @@ describe('keys claimed before keys were anchored', () => {
     const key = unique('orphan-key');
     const shard = hashedShard(callerId, key);
     await shard.db.insert(idempotencyKeys).values({
-      anchorId: '', callerId, idempotencyKey: key, operation: 'PAYMENT', requestHash: '0'.repeat(64),
-      resourceId: 'pay_01JDP5Z9K3M4N6Q7R8S9T0V1WX_00', createdAt: new Date(),
+      anchorId: '',
+      callerId,
+      idempotencyKey: key,
+      operation: 'PAYMENT',
+      requestHash: '0'.repeat(64),
+      resourceId: 'pay_01JDP5Z9K3M4N6Q7R8S9T0V1WX_00',
+      createdAt: new Date(),
     });
     const { unplaced } = await placeLegacyKeys(stack.shards);
     expect(unplaced).toBeGreaterThanOrEqual(1);
-    expect(await keyRows(callerId, key)).toEqual([{ physical: shard.index, anchorId: '', operation: 'PAYMENT', resourceId: 'pay_01JDP5Z9K3M4N6Q7R8S9T0V1WX_00' }]);
+    expect(await keyRows(callerId, key)).toEqual([
+      { physical: shard.index, anchorId: '', operation: 'PAYMENT', resourceId: 'pay_01JDP5Z9K3M4N6Q7R8S9T0V1WX_00' },
+    ]);
   });
 });

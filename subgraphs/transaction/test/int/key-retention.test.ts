@@ -31,16 +31,32 @@ const retentionDays = 30;
 const cutoff = retentionCutoff(now, retentionDays);
 
 async function seed(caller: string, count: number, createdAt: (i: number) => Date, on = shards.all): Promise<void> {
-  await Promise.all(on.map((shard) => shard.db.insert(idempotencyKeys).values(
-    Array.from({ length: count }, (_, i) => ({
-      anchorId: `acc_${shard.index}_${i}`, callerId: caller, idempotencyKey: `k${i}`, operation: 'payment',
-      requestHash: '0'.repeat(64), resourceId: `pay_${i}`, createdAt: createdAt(i),
-    })))));
+  await Promise.all(
+    on.map((shard) =>
+      shard.db.insert(idempotencyKeys).values(
+        Array.from({ length: count }, (_, i) => ({
+          anchorId: `acc_${shard.index}_${i}`,
+          callerId: caller,
+          idempotencyKey: `k${i}`,
+          operation: 'payment',
+          requestHash: '0'.repeat(64),
+          resourceId: `pay_${i}`,
+          createdAt: createdAt(i),
+        })),
+      ),
+    ),
+  );
 }
 
 async function left(caller: string): Promise<Array<{ createdAt: Date }>> {
-  const rows = await Promise.all(shards.all.map((shard) =>
-    shard.db.select({ createdAt: idempotencyKeys.createdAt }).from(idempotencyKeys).where(eq(idempotencyKeys.callerId, caller))));
+  const rows = await Promise.all(
+    shards.all.map((shard) =>
+      shard.db
+        .select({ createdAt: idempotencyKeys.createdAt })
+        .from(idempotencyKeys)
+        .where(eq(idempotencyKeys.callerId, caller)),
+    ),
+  );
   return rows.flat();
 }
 
@@ -55,7 +71,9 @@ describe('idempotency key retention', () => {
     // 7 keys older than the cut-off (by 1..7 days).
     await seed(caller, 7, (i) => new Date(cutoff.getTime() - (i + 1) * day), [shard]);
     expect(await purgeKeysBefore(shard, cutoff, 3)).toBe(3);
-    const rest = await shard.db.select({ key: idempotencyKeys.idempotencyKey }).from(idempotencyKeys)
+    const rest = await shard.db
+      .select({ key: idempotencyKeys.idempotencyKey })
+      .from(idempotencyKeys)
       .where(and(eq(idempotencyKeys.callerId, caller), inArray(idempotencyKeys.idempotencyKey, ['k4', 'k5', 'k6'])));
     // The three oldest (k6, k5, k4) went first.
     expect(rest).toEqual([]);
@@ -70,9 +88,11 @@ describe('idempotency key retention', () => {
     const younger = 5;
     // Keys 0..24 are older than the cut-off by a minute to 25 days; 25..29 are a millisecond
     // to a few days younger than it: they must all survive.
-    await seed(caller, older + younger, (i) => (i < older
-      ? new Date(cutoff.getTime() - (i === 0 ? 60_000 : i * day))
-      : new Date(cutoff.getTime() + (i === older ? 1 : (i - older) * day))));
+    await seed(caller, older + younger, (i) =>
+      i < older
+        ? new Date(cutoff.getTime() - (i === 0 ? 60_000 : i * day))
+        : new Date(cutoff.getTime() + (i === older ? 1 : (i - older) * day)),
+    );
     const [a, b] = await Promise.all([
       purgeExpiredKeys(shards, { retentionDays, batchSize: 4 }, now),
       purgeExpiredKeys(shards, { retentionDays, batchSize: 4 }, now),
@@ -91,8 +111,13 @@ describe('IDEMPOTENCY_RETENTION_DAYS', () => {
   it('stops the transaction subgraph at start-up, naming the variable, when out of range', async () => {
     // Compiled, as npm start runs it (dist/transaction.js; npm test builds it when stale).
     const started = run(process.execPath, compiledNodeArgs('transaction'), {
-      cwd: repoRoot, env: { ...process.env, NODE_OPTIONS: '', IDEMPOTENCY_RETENTION_DAYS: '0', TRANSACTION_PORT: '0' }, timeout: 20_000,
+      cwd: repoRoot,
+      env: { ...process.env, NODE_OPTIONS: '', IDEMPOTENCY_RETENTION_DAYS: '0', TRANSACTION_PORT: '0' },
+      timeout: 20_000,
     });
-    await expect(started).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/IDEMPOTENCY_RETENTION_DAYS must be between 1 and 3650, got 0/) });
+    await expect(started).rejects.toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/IDEMPOTENCY_RETENTION_DAYS must be between 1 and 3650, got 0/),
+    });
   });
 });

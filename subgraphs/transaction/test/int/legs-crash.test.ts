@@ -4,7 +4,15 @@ import { asGateway, testShards, unique } from '../../../../test/support/env';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { depositFromReserve } from '../../../../test/support/ledger';
 import {
-  accountRows, clearingAgainstInFlight, eventually, insertAccountOn, outboxDueNow, outboxRow, paymentRow, postingsByDedupeKey, resourceOfKey,
+  accountRows,
+  clearingAgainstInFlight,
+  eventually,
+  insertAccountOn,
+  outboxDueNow,
+  outboxRow,
+  paymentRow,
+  postingsByDedupeKey,
+  resourceOfKey,
 } from '../../../../test/support/bank';
 import { closeInSql } from '../../../../test/support/money';
 import { transactionChildren } from '../../../../test/support/processes';
@@ -20,9 +28,16 @@ let shards: ShardSet;
 let operatorId: string;
 const children = transactionChildren();
 const payDoc = contractOperation('CreateMarketplacePayment');
-/** CreateCampaign with only what this subgraph answers alone (the contract's also selects the funding account's balance). */
-const campaignDoc = 'mutation C($input: CreateCampaignInput!) { createCampaign(input: $input) { __typename ... on Campaign { id } ... on UserError { code message } } }';
-/** The restarted relay takes the row in its first passes (outboxDueNow: no waiting out the inline grace); the rest is slack for a loaded machine. */
+/**
+ * CreateCampaign with only what this subgraph answers alone (the contract's also selects the funding account's
+ * balance).
+ */
+const campaignDoc =
+  'mutation C($input: CreateCampaignInput!) { createCampaign(input: $input) { __typename ... on Campaign { id } ... on UserError { code message } } }';
+/**
+ * The restarted relay takes the row in its first passes (outboxDueNow: no waiting out the inline grace); the rest is
+ * slack for a loaded machine.
+ */
 const completionTimeoutMs = 15_000;
 
 beforeAll(() => {
@@ -61,22 +76,39 @@ describe('a payment of many legs killed between two legs', () => {
       if (failpoint === 'legs-after-receiving' && ending === 'FAILED') continue;
       it(`is ${ending} exactly once after a SIGKILL at ${failpoint}`, async () => {
         const n = shards.all.length;
-        const [payer, funding, payee, split] = await Promise.all([0, 1, 2, 3].map((i) => insertAccountOn(shards, i % n, unique(`legs-crash-${i}`))));
+        const [payer, funding, payee, split] = await Promise.all(
+          [0, 1, 2, 3].map((i) => insertAccountOn(shards, i % n, unique(`legs-crash-${i}`))),
+        );
         expect((await depositFromReserve(shards, payer!, 10_000n)).status).toBe('APPLIED');
         expect((await depositFromReserve(shards, funding!, 10_000n)).status).toBe('APPLIED');
         const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: failpoint });
-        const created = await gql(doomed.graphqlUrl, campaignDoc, { input: { idempotencyKey: unique('c'), fundingAccountId: funding, amountOff: '500' } }, undefined, await asOperator());
+        const created = await gql(
+          doomed.graphqlUrl,
+          campaignDoc,
+          { input: { idempotencyKey: unique('c'), fundingAccountId: funding, amountOff: '500' } },
+          undefined,
+          await asOperator(),
+        );
         expect(created.errors).toBeUndefined();
         expect(created.data!.createCampaign.__typename).toBe('Campaign');
         const input = {
-          idempotencyKey: unique('legs-crash-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '4000', currency: 'USD',
-          splits: [{ accountId: split, amount: '1000' }], campaignId: created.data!.createCampaign.id,
+          idempotencyKey: unique('legs-crash-pay'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '4000',
+          currency: 'USD',
+          splits: [{ accountId: split, amount: '1000' }],
+          campaignId: created.data!.createCampaign.id,
         };
         await expect(gql(doomed.graphqlUrl, payDoc, { input }, undefined, await asOperator())).rejects.toThrow();
         expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
 
         const id = (await resourceOfKey(shards, operatorId, input.idempotencyKey))!;
-        expect(await paymentRow(shards, id)).toMatchObject({ status: 'PROCESSING', route: 'LEGS', discountAmount: 500n });
+        expect(await paymentRow(shards, id)).toMatchObject({
+          status: 'PROCESSING',
+          route: 'LEGS',
+          discountAmount: 500n,
+        });
         expect(await outboxRow(shards, 'payment', id)).toMatchObject({ step: 'PAYMENT_LEGS', status: 'PENDING' });
         await expectClearingAccountedFor();
         // A leg that has not posted yet and can no longer: the split (a receiving leg) closes.
@@ -92,9 +124,22 @@ describe('a payment of many legs killed between two legs', () => {
         expect(await outboxRow(shards, 'payment', id)).toMatchObject({ status: 'DONE' });
         const expected = ending === 'SUCCEEDED' ? [6_500n, 9_500n, 3_000n, 1_000n] : [10_000n, 10_000n, 0n, 0n];
         expect(await totals([payer!, funding!, payee!, split!])).toEqual(expected);
-        const keys = [id, `${id}:leg:1`, `${id}:leg:2`, `${id}:leg:3`, `${id}:reverse`, `${id}:leg:1:reverse`, `${id}:leg:2:reverse`];
+        const keys = [
+          id,
+          `${id}:leg:1`,
+          `${id}:leg:2`,
+          `${id}:leg:3`,
+          `${id}:reverse`,
+          `${id}:leg:1:reverse`,
+          `${id}:leg:2:reverse`,
+        ];
         const posted = (await postingsByDedupeKey(shards, keys)).map((p) => p.dedupeKey).sort();
-        expect(posted).toEqual((ending === 'SUCCEEDED' ? [id, `${id}:leg:1`, `${id}:leg:2`, `${id}:leg:3`] : [id, `${id}:leg:1`, `${id}:leg:1:reverse`, `${id}:leg:2`, `${id}:leg:2:reverse`, `${id}:reverse`]).sort());
+        expect(posted).toEqual(
+          (ending === 'SUCCEEDED'
+            ? [id, `${id}:leg:1`, `${id}:leg:2`, `${id}:leg:3`]
+            : [id, `${id}:leg:1`, `${id}:leg:1:reverse`, `${id}:leg:2`, `${id}:leg:2:reverse`, `${id}:reverse`]
+          ).sort(),
+        );
         await expectClearingAccountedFor();
 
         // The client never saw an answer, so it retries: the same payment, final, and no more money.

@@ -24,7 +24,11 @@ const getDoc = contractOperation('GetMarketplacePayment');
 const campaignDoc = contractOperation('CreateCampaign');
 const paymentsPerRun = 10;
 
-interface Terms { bps: number | null; off: bigint | null; cap: bigint | null }
+interface Terms {
+  bps: number | null;
+  off: bigint | null;
+  cap: bigint | null;
+}
 
 /** The contract: floor(amount * bps / 10000) or min(amountOff, amount), then at most the cap. */
 function discountOf(t: Terms, amount: bigint): bigint {
@@ -50,15 +54,31 @@ describe('random sequences of split, discounted and refunded payments', () => {
     const campaigns: Array<{ id: string; funding: string; terms: Terms }> = [];
     for (const funding of funders) {
       for (let i = 0; i < 2; i++) {
-        const terms: Terms = random.below(2) === 0
-          ? { bps: random.between(1, 10_000), off: null, cap: random.below(2) === 0 ? BigInt(random.between(1, 3000)) : null }
-          : { bps: null, off: BigInt(random.between(1, 4000)), cap: random.below(2) === 0 ? BigInt(random.between(1, 3000)) : null };
-        const created = await gql(stack.gatewayUrl, campaignDoc, {
-          input: {
-            idempotencyKey: unique('rnd-c'), fundingAccountId: funding, ...(terms.bps !== null ? { percentOffBps: terms.bps } : { amountOff: terms.off!.toString() }),
-            ...(terms.cap !== null ? { maxDiscountPerPayment: terms.cap.toString() } : {}),
+        const terms: Terms =
+          random.below(2) === 0
+            ? {
+                bps: random.between(1, 10_000),
+                off: null,
+                cap: random.below(2) === 0 ? BigInt(random.between(1, 3000)) : null,
+              }
+            : {
+                bps: null,
+                off: BigInt(random.between(1, 4000)),
+                cap: random.below(2) === 0 ? BigInt(random.between(1, 3000)) : null,
+              };
+        const created = await gql(
+          stack.gatewayUrl,
+          campaignDoc,
+          {
+            input: {
+              idempotencyKey: unique('rnd-c'),
+              fundingAccountId: funding,
+              ...(terms.bps !== null ? { percentOffBps: terms.bps } : { amountOff: terms.off!.toString() }),
+              ...(terms.cap !== null ? { maxDiscountPerPayment: terms.cap.toString() } : {}),
+            },
           },
-        }, kit.operator);
+          kit.operator,
+        );
         expect(created.data!.createCampaign.__typename).toBe('Campaign');
         campaigns.push({ id: created.data!.createCampaign.id, funding, terms });
       }
@@ -80,12 +100,22 @@ describe('random sequences of split, discounted and refunded payments', () => {
         left -= part;
       }
       const campaign = random.below(3) === 0 ? null : random.pick(campaigns);
-      const answer = await gql(stack.gatewayUrl, payDoc, {
-        input: {
-          idempotencyKey: unique('rnd-pay'), payerAccountId: payer, payeeAccountId: payee, amount: amount.toString(), currency: 'USD',
-          splits: splits.map((s) => ({ accountId: s.accountId, amount: s.amount.toString() })), ...(campaign ? { campaignId: campaign.id } : {}),
+      const answer = await gql(
+        stack.gatewayUrl,
+        payDoc,
+        {
+          input: {
+            idempotencyKey: unique('rnd-pay'),
+            payerAccountId: payer,
+            payeeAccountId: payee,
+            amount: amount.toString(),
+            currency: 'USD',
+            splits: splits.map((s) => ({ accountId: s.accountId, amount: s.amount.toString() })),
+            ...(campaign ? { campaignId: campaign.id } : {}),
+          },
         },
-      }, kit.operator);
+        kit.operator,
+      );
       expect(answer.errors, `payment ${n}`).toBeUndefined();
       const paid = answer.data!.createPayment;
       paymentIds.push(paid.id);
@@ -98,8 +128,13 @@ describe('random sequences of split, discounted and refunded payments', () => {
         { id: payee, role: 'PAYEE', amount: left },
         ...splits.map((s) => ({ id: s.accountId, role: 'SPLIT', amount: s.amount })),
       ];
-      expect(paid.legs.map((l: { account: { id: string }; role: string; amount: string }) => [l.account.id, l.role, BigInt(l.amount)]))
-        .toEqual(legs.map((l) => [l.id, l.role, l.amount]));
+      expect(
+        paid.legs.map((l: { account: { id: string }; role: string; amount: string }) => [
+          l.account.id,
+          l.role,
+          BigInt(l.amount),
+        ]),
+      ).toEqual(legs.map((l) => [l.id, l.role, l.amount]));
       for (const l of legs) move(l.id, l.role === 'PAYER' || l.role === 'CAMPAIGN' ? -l.amount : l.amount);
 
       // Refunds: a random partition of a random part (often all) of the amount.
@@ -114,15 +149,22 @@ describe('random sequences of split, discounted and refunded payments', () => {
           // No receiver here spent what it received, and none gives back more than its leg, so
           // none fails; if one did, every leg stays where it was (checked) and the count says so.
           const read = await gql(stack.gatewayUrl, getDoc, { id: paid.id }, kit.operator);
-          expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => BigInt(l.refundedAmount))).toEqual(returned);
+          expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => BigInt(l.refundedAmount))).toEqual(
+            returned,
+          );
           expect(BigInt(read.data!.payment.refundedAmount)).toBe(refunded);
           failedRefunds += 1;
           break;
         }
         expect(r.data!.refundPayment.status).toBe('SUCCEEDED');
         refunded += step;
-        // The contract's rule: a SPLIT floor(R * leg / amount) (ceil where the PAYEE would pass its leg), the CAMPAIGN ceil, the PAYER and PAYEE taking their side's remainder.
-        const rule = legsReturned(legs.map((l) => ({ accountId: l.id, role: l.role as LegMade['role'], amount: l.amount })), amount, refunded);
+        // The contract's rule: a SPLIT floor(R * leg / amount) (ceil where the PAYEE would pass its leg), the CAMPAIGN
+        // ceil, the PAYER and PAYEE taking their side's remainder.
+        const rule = legsReturned(
+          legs.map((l) => ({ accountId: l.id, role: l.role as LegMade['role'], amount: l.amount })),
+          amount,
+          refunded,
+        );
         legs.forEach((l, i) => {
           const change = rule[i]! - returned[i]!;
           move(l.id, l.role === 'PAYER' || l.role === 'CAMPAIGN' ? change : -change);
@@ -133,13 +175,17 @@ describe('random sequences of split, discounted and refunded payments', () => {
       }
       const ids = [...expected.keys()];
       const totals = await Promise.all(ids.map(async (id) => BigInt((await kit.balance(id)).total)));
-      expect(Object.fromEntries(ids.map((id, i) => [id, totals[i]]))).toEqual(Object.fromEntries(ids.map((id) => [id, expected.get(id)])));
+      expect(Object.fromEntries(ids.map((id, i) => [id, totals[i]]))).toEqual(
+        Object.fromEntries(ids.map((id) => [id, expected.get(id)])),
+      );
     }
     // Before the PAYEE's remainder was bounded by its leg, a refund here could fail on a unit its stripe lacked.
     expect(failedRefunds).toBe(0);
     const health = await ledgerHealth(stack.shards);
     expect(health.shards.every((s) => s.balanced)).toBe(true);
     const mine = new Set([...campaigns.map((c) => c.id), ...paymentIds]);
-    expect((await legFindings(stack.shards)).filter((f) => mine.has('paymentId' in f ? f.paymentId : f.campaignId))).toEqual([]);
+    expect(
+      (await legFindings(stack.shards)).filter((f) => mine.has('paymentId' in f ? f.paymentId : f.campaignId)),
+    ).toEqual([]);
   });
 });

@@ -10,7 +10,14 @@ import { contractOperation, gql, type GraphQLResponse } from '../../../../test/s
 import { token, unique } from '../../../../test/support/env';
 import { depositFromReserve, entriesOf } from '../../../../test/support/ledger';
 import {
-  accountRows, insertAccountOn, insertEarlyAccountOn, outboxRow, paymentRow, physicalOf, postingsByDedupeKey, resourceOfKey,
+  accountRows,
+  insertAccountOn,
+  insertEarlyAccountOn,
+  outboxRow,
+  paymentRow,
+  physicalOf,
+  postingsByDedupeKey,
+  resourceOfKey,
 } from '../../../../test/support/bank';
 
 /**
@@ -59,8 +66,14 @@ async function snapshot(ids: readonly string[]): Promise<Snapshot> {
 }
 
 async function rejectionsOf(keys: readonly string[]): Promise<unknown[]> {
-  const found = await Promise.all(stack.shards.all.map((s) =>
-    s.db.select().from(postingRejections).where(inArray(postingRejections.dedupeKey, [...keys]))));
+  const found = await Promise.all(
+    stack.shards.all.map((s) =>
+      s.db
+        .select()
+        .from(postingRejections)
+        .where(inArray(postingRejections.dedupeKey, [...keys])),
+    ),
+  );
   return found.flat();
 }
 
@@ -69,7 +82,13 @@ async function rejectionsOf(keys: readonly string[]): Promise<unknown[]> {
  * its own while the payment runs through the gateway, then lets go and retries the payment.
  */
 async function payAgainstLock(expect: ExpectStatic, payer: string, payee: string, lockedId: string) {
-  const input = { idempotencyKey: unique('lock-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '1234', currency: 'USD' };
+  const input = {
+    idempotencyKey: unique('lock-pay'),
+    payerAccountId: payer,
+    payeeAccountId: payee,
+    amount: '1234',
+    currency: 'USD',
+  };
   const before = await snapshot([payer, payee]);
   const holder = await mysql.createConnection({ uri: stack.shards.topology.urls[physicalOf(stack.shards, lockedId)]! });
   let response: GraphQLResponse<Record<string, any>>;
@@ -104,7 +123,12 @@ async function payAgainstLock(expect: ExpectStatic, payer: string, payee: string
   // Lock released: the same request with the same key pays once, however often it is sent.
   const retried = await gql(stack.gatewayUrl, createPaymentDoc, { input }, operator);
   expect(retried.errors).toBeUndefined();
-  expect(retried.data!.createPayment).toMatchObject({ __typename: 'Payment', id: claimed, status: 'SUCCEEDED', amount: '1234' });
+  expect(retried.data!.createPayment).toMatchObject({
+    __typename: 'Payment',
+    id: claimed,
+    status: 'SUCCEEDED',
+    amount: '1234',
+  });
   const again = await gql(stack.gatewayUrl, createPaymentDoc, { input }, operator);
   expect(again.data!.createPayment).toMatchObject({ __typename: 'Payment', id: claimed, status: 'SUCCEEDED' });
   const after = await snapshot([payer, payee]);
@@ -113,12 +137,14 @@ async function payAgainstLock(expect: ExpectStatic, payer: string, payee: string
   return { paymentId: claimed! };
 }
 
-it('gives up on a lock (with a merged batch\'s lone retry) a clear second before the gateway gives up on the subgraph', () => {
+it("gives up on a lock (with a merged batch's lone retry) a clear second before the gateway gives up on the subgraph", () => {
   expect((lockWaitSeconds + lockRetryWaitSeconds + 1) * 1_000).toBeLessThanOrEqual(subgraphRequestTimeoutMs);
 });
 
 describe.concurrent('a payment meeting a locked account row', () => {
-  it('into a locked payee fails with LOCK_TIMEOUT after lockWaitSeconds, writes nothing, and succeeds once on retry', async ({ expect }) => {
+  it('into a locked payee fails with LOCK_TIMEOUT after lockWaitSeconds, writes nothing, and succeeds once on retry', async ({
+    expect,
+  }) => {
     // Same physical shard: the payment is one local transaction that locks payer and payee together.
     const payer = await insertAccountOn(stack.shards, 0, unique('lock-payer'));
     const payee = await insertEarlyAccountOn(stack.shards, 0, unique('lock-payee'));
@@ -127,7 +153,9 @@ describe.concurrent('a payment meeting a locked account row', () => {
     expect(await paymentRow(stack.shards, paymentId)).toMatchObject({ route: 'SAME_SHARD', status: 'SUCCEEDED' });
   });
 
-  it('out of a locked payer fails with LOCK_TIMEOUT after lockWaitSeconds, writes nothing, and succeeds once on retry', async ({ expect }) => {
+  it('out of a locked payer fails with LOCK_TIMEOUT after lockWaitSeconds, writes nothing, and succeeds once on retry', async ({
+    expect,
+  }) => {
     // Across shards: the debit on the payer's shard (payer + CLEARING) is what waits.
     const payer = await insertEarlyAccountOn(stack.shards, 1, unique('lock-payer'));
     const payee = await insertAccountOn(stack.shards, 0, unique('lock-payee'));
@@ -136,11 +164,19 @@ describe.concurrent('a payment meeting a locked account row', () => {
     expect(await paymentRow(stack.shards, paymentId)).toMatchObject({ route: 'CROSS_SHARD', status: 'SUCCEEDED' });
   });
 
-  it('across shards into a locked payee answers PROCESSING once the debit has committed (not LOCK_TIMEOUT), and credits once after', async ({ expect }) => {
+  it('across shards into a locked payee answers PROCESSING once the debit has committed (not LOCK_TIMEOUT), and credits once after', async ({
+    expect,
+  }) => {
     const payer = await insertAccountOn(stack.shards, 2 % stack.shards.all.length, unique('lock-payer'));
     const payee = await insertEarlyAccountOn(stack.shards, 1, unique('lock-payee'));
     expect((await depositFromReserve(stack.shards, payer, 10_000n)).status).toBe('APPLIED');
-    const input = { idempotencyKey: unique('lock-pay'), payerAccountId: payer, payeeAccountId: payee, amount: '777', currency: 'USD' };
+    const input = {
+      idempotencyKey: unique('lock-pay'),
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amount: '777',
+      currency: 'USD',
+    };
     const holder = await mysql.createConnection({ uri: stack.shards.topology.urls[physicalOf(stack.shards, payee)]! });
     let response: GraphQLResponse<Record<string, any>>;
     try {
@@ -150,9 +186,15 @@ describe.concurrent('a payment meeting a locked account row', () => {
       // The payer's half committed before the credit met the lock: the client must learn that
       // the payment exists (PROCESSING), not that nothing was written.
       expect(response.errors).toBeUndefined();
-      expect(response.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'PROCESSING', amount: '777' });
+      expect(response.data!.createPayment).toMatchObject({
+        __typename: 'Payment',
+        status: 'PROCESSING',
+        amount: '777',
+      });
       expect((await snapshot([payer, payee])).available).toEqual([10_000n - 777n, 0n]);
-      expect(await outboxRow(stack.shards, 'payment', response.data!.createPayment.id as string)).toMatchObject({ status: 'PENDING' });
+      expect(await outboxRow(stack.shards, 'payment', response.data!.createPayment.id as string)).toMatchObject({
+        status: 'PENDING',
+      });
     } finally {
       await holder.query('ROLLBACK');
       await holder.end();

@@ -4,7 +4,13 @@ import { newId, shardOf } from '@paygraph/shared/ids';
 import { ledgerHealth } from '@paygraph/shared/ledger/health';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { postingRejections, postings } from '@paygraph/shared/db/schema/ledger';
-import { campaigns, paymentLegs, payments, transferOutbox, type PaymentLegRow } from '@paygraph/transaction/db/schema/transactions';
+import {
+  campaigns,
+  paymentLegs,
+  payments,
+  transferOutbox,
+  type PaymentLegRow,
+} from '@paygraph/transaction/db/schema/transactions';
 import { driveLegPayment } from '@paygraph/transaction/services/leg-payment';
 import { legFindings } from '@paygraph/transaction/services/leg-integrity';
 import { runSettlement } from '@paygraph/settlement/services/settle';
@@ -34,15 +40,31 @@ const docs = {
 };
 const campaignDoc = `query Campaign($id: ID!) { campaign(id: $id) { id status spentAmount paymentsCount currency payeeAccountIds fundingAccount { id } } }`;
 
-interface Split { accountId: string; amount: string }
+interface Split {
+  accountId: string;
+  amount: string;
+}
 
-async function pay(bearer: string, input: { payer: string; payee: string; amount: string; splits?: Split[]; campaignId?: string; key?: string }) {
-  return gql(stack.gatewayUrl, docs.pay, {
-    input: {
-      idempotencyKey: input.key ?? unique('mp'), payerAccountId: input.payer, payeeAccountId: input.payee, amount: input.amount, currency: 'USD',
-      ...(input.splits ? { splits: input.splits } : {}), ...(input.campaignId ? { campaignId: input.campaignId } : {}),
+async function pay(
+  bearer: string,
+  input: { payer: string; payee: string; amount: string; splits?: Split[]; campaignId?: string; key?: string },
+) {
+  return gql(
+    stack.gatewayUrl,
+    docs.pay,
+    {
+      input: {
+        idempotencyKey: input.key ?? unique('mp'),
+        payerAccountId: input.payer,
+        payeeAccountId: input.payee,
+        amount: input.amount,
+        currency: 'USD',
+        ...(input.splits ? { splits: input.splits } : {}),
+        ...(input.campaignId ? { campaignId: input.campaignId } : {}),
+      },
     },
-  }, bearer);
+    bearer,
+  );
 }
 
 async function campaign(bearer: string, input: Record<string, unknown>) {
@@ -65,7 +87,11 @@ async function spread(prefix: string, count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
     const used = ids.map((id) => physicalOf(stack.shards, id));
-    ids.push(used.length < stack.shards.all.length ? await kit.openAwayFrom(unique(prefix), used) : await kit.open(unique(prefix)));
+    ids.push(
+      used.length < stack.shards.all.length
+        ? await kit.openAwayFrom(unique(prefix), used)
+        : await kit.open(unique(prefix)),
+    );
   }
   return ids;
 }
@@ -82,22 +108,50 @@ describe('payments of many legs', () => {
     await kit.fund(funding!, '5000');
     const campaignId = await newCampaign(funding!, { percentOffBps: 1000, maxDiscountPerPayment: '700' });
     const before = await totals([payer!, funding!, payee!, split!]);
-    const answer = await pay(kit.operator, { payer: payer!, payee: payee!, amount: '10000', splits: [{ accountId: split!, amount: '1500' }], campaignId });
+    const answer = await pay(kit.operator, {
+      payer: payer!,
+      payee: payee!,
+      amount: '10000',
+      splits: [{ accountId: split!, amount: '1500' }],
+      campaignId,
+    });
     expect(answer.errors).toBeUndefined();
     const paid = answer.data!.createPayment;
-    expect(paid).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '10000', discountAmount: '700', refundedAmount: '0' });
+    expect(paid).toMatchObject({
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+      amount: '10000',
+      discountAmount: '700',
+      refundedAmount: '0',
+    });
     expect(paid.legs).toEqual([
       { account: { id: payer }, role: 'PAYER', amount: '9300' },
       { account: { id: funding }, role: 'CAMPAIGN', amount: '700' },
       { account: { id: payee }, role: 'PAYEE', amount: '8500' },
       { account: { id: split }, role: 'SPLIT', amount: '1500' },
     ]);
-    expect(await totals([payer!, funding!, payee!, split!])).toEqual([before[0]! - 9300n, before[1]! - 700n, before[2]! + 8500n, before[3]! + 1500n]);
+    expect(await totals([payer!, funding!, payee!, split!])).toEqual([
+      before[0]! - 9300n,
+      before[1]! - 700n,
+      before[2]! + 8500n,
+      before[3]! + 1500n,
+    ]);
     const read = await gql(stack.gatewayUrl, docs.get, { id: paid.id }, kit.operator);
     expect(read.errors).toBeUndefined();
-    expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual(['0', '0', '0', '0']);
+    expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual([
+      '0',
+      '0',
+      '0',
+      '0',
+    ]);
     const c = await gql(stack.gatewayUrl, campaignDoc, { id: campaignId }, kit.operator);
-    expect(c.data!.campaign).toMatchObject({ status: 'ACTIVE', spentAmount: '700', paymentsCount: 1, currency: 'USD', fundingAccount: { id: funding } });
+    expect(c.data!.campaign).toMatchObject({
+      status: 'ACTIVE',
+      spentAmount: '700',
+      paymentsCount: 1,
+      currency: 'USD',
+      fundingAccount: { id: funding },
+    });
     expect((await kit.refund(kit.operator, paid.id, '333')).data!.refundPayment.status).toBe('SUCCEEDED');
     // Reconciliation knows the legs' keys: every leg's posting is found on its own database.
     const found = await reconcile(stack.shards, businessDateOf(new Date()));
@@ -105,14 +159,25 @@ describe('payments of many legs', () => {
     await expectHealthy();
   });
 
-  it('keeps a merchant payee and a merchant split on their stripes on the payer\'s database, with the funding merchant on its home row', async () => {
+  it("keeps a merchant payee and a merchant split on their stripes on the payer's database, with the funding merchant on its home row", async () => {
     const merchant = await kit.open(unique('legs-merchant'), { type: 'MERCHANT' });
-    const platform = await kit.openAwayFrom(unique('legs-platform'), [physicalOf(stack.shards, merchant)], { type: 'MERCHANT' });
-    const payer = await kit.openAwayFrom(unique('legs-buyer'), [physicalOf(stack.shards, merchant), physicalOf(stack.shards, platform)]);
+    const platform = await kit.openAwayFrom(unique('legs-platform'), [physicalOf(stack.shards, merchant)], {
+      type: 'MERCHANT',
+    });
+    const payer = await kit.openAwayFrom(unique('legs-buyer'), [
+      physicalOf(stack.shards, merchant),
+      physicalOf(stack.shards, platform),
+    ]);
     await kit.fund(payer, '5000');
     await kit.fund(merchant, '1000'); // the merchant funds its own promotion
     const campaignId = await newCampaign(merchant, { amountOff: '250', payeeAccountIds: [merchant] });
-    const answer = await pay(kit.operator, { payer, payee: merchant, amount: '2000', splits: [{ accountId: platform, amount: '60' }], campaignId });
+    const answer = await pay(kit.operator, {
+      payer,
+      payee: merchant,
+      amount: '2000',
+      splits: [{ accountId: platform, amount: '60' }],
+      campaignId,
+    });
     expect(answer.data!.createPayment).toMatchObject({ status: 'SUCCEEDED', discountAmount: '250' });
     const home = physicalOf(stack.shards, payer);
     expect((await stripeRowOn(stack.shards, merchant, home))!.pending).toBe(1940n);
@@ -128,16 +193,26 @@ describe('payments of many legs', () => {
     await kit.fund(payer, '300');
     const answer = await pay(kit.operator, { payer, payee, amount: '120' });
     expect(answer.data!.createPayment).toMatchObject({
-      status: 'SUCCEEDED', discountAmount: '0',
-      legs: [{ account: { id: payer }, role: 'PAYER', amount: '120' }, { account: { id: payee }, role: 'PAYEE', amount: '120' }],
+      status: 'SUCCEEDED',
+      discountAmount: '0',
+      legs: [
+        { account: { id: payer }, role: 'PAYER', amount: '120' },
+        { account: { id: payee }, role: 'PAYEE', amount: '120' },
+      ],
     });
-    const [row] = await stack.shards.all[physicalOf(stack.shards, payer)]!.db.select().from(payments).where(eq(payments.id, answer.data!.createPayment.id));
+    const [row] = await stack.shards.all[physicalOf(stack.shards, payer)]!.db.select()
+      .from(payments)
+      .where(eq(payments.id, answer.data!.createPayment.id));
     expect(row!.route).toBe('CROSS_SHARD');
   });
 });
 
 describe('refusals write nothing', () => {
-  async function refusedUnchanged(ids: string[], send: () => Promise<{ data?: Record<string, any> | null }>, code: string) {
+  async function refusedUnchanged(
+    ids: string[],
+    send: () => Promise<{ data?: Record<string, any> | null }>,
+    code: string,
+  ) {
     const before = await kit.snapshot(ids);
     const answer = await send();
     expect(answer.data!.createPayment).toMatchObject({ code });
@@ -148,22 +223,62 @@ describe('refusals write nothing', () => {
     const [payer, payee, split, far] = await spread('legs-refuse', 4);
     await kit.fund(payer!, '1000');
     const ids = [payer!, payee!, split!, far!];
-    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', splits: [{ accountId: split!, amount: '60' }, { accountId: far!, amount: '41' }] }), 'SPLITS_EXCEED_AMOUNT');
+    await refusedUnchanged(
+      ids,
+      () =>
+        pay(kit.operator, {
+          payer: payer!,
+          payee: payee!,
+          amount: '100',
+          splits: [
+            { accountId: split!, amount: '60' },
+            { accountId: far!, amount: '41' },
+          ],
+        }),
+      'SPLITS_EXCEED_AMOUNT',
+    );
     const missing = newId('campaign', shardOf('account', far!));
-    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: missing }), 'CAMPAIGN_NOT_FOUND');
+    await refusedUnchanged(
+      ids,
+      () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: missing }),
+      'CAMPAIGN_NOT_FOUND',
+    );
     const elsewhere = await newCampaign(far!, { percentOffBps: 500, payeeAccountIds: [split!] });
-    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: elsewhere }), 'CAMPAIGN_NOT_APPLICABLE');
+    await refusedUnchanged(
+      ids,
+      () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: elsewhere }),
+      'CAMPAIGN_NOT_APPLICABLE',
+    );
     const endsAt = new Date(clock.now().getTime() + 1500);
     const ending = await newCampaign(far!, { percentOffBps: 500, endsAt: endsAt.toISOString() });
     clock.advanceTo(new Date(endsAt.getTime() + 100));
-    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: ending }), 'CAMPAIGN_NOT_APPLICABLE');
+    await refusedUnchanged(
+      ids,
+      () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: ending }),
+      'CAMPAIGN_NOT_APPLICABLE',
+    );
     // The funding account `far` holds nothing: a remote campaign that cannot pay.
     const empty = await newCampaign(far!, { amountOff: '10' });
-    await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: empty, splits: [{ accountId: split!, amount: '5' }] }), 'CAMPAIGN_EXHAUSTED');
+    await refusedUnchanged(
+      ids,
+      () =>
+        pay(kit.operator, {
+          payer: payer!,
+          payee: payee!,
+          amount: '100',
+          campaignId: empty,
+          splits: [{ accountId: split!, amount: '5' }],
+        }),
+      'CAMPAIGN_EXHAUSTED',
+    );
     // Funding on the payer's own database: one posting, refused whole.
     const near = await kit.open(unique('legs-near'), { physical: physicalOf(stack.shards, payer!) });
     const nearCampaign = await newCampaign(near, { amountOff: '10' });
-    await refusedUnchanged([...ids, near], () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: nearCampaign }), 'CAMPAIGN_EXHAUSTED');
+    await refusedUnchanged(
+      [...ids, near],
+      () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', campaignId: nearCampaign }),
+      'CAMPAIGN_EXHAUSTED',
+    );
     const c = await gql(stack.gatewayUrl, campaignDoc, { id: empty }, kit.operator);
     expect(c.data!.campaign).toMatchObject({ spentAmount: '0', paymentsCount: 0 });
     await expectHealthy();
@@ -180,22 +295,39 @@ describe('refusals write nothing', () => {
       [[{ accountId: split!, amount: '0' }], 'INVALID_INPUT'],
       [[{ accountId: split!, amount: '-5' }], 'INVALID_INPUT'],
       [[{ accountId: payer!, amount: '5' }], 'INVALID_INPUT'],
-      [[{ accountId: split!, amount: '5' }, { accountId: split!, amount: '6' }], 'INVALID_INPUT'],
+      [
+        [
+          { accountId: split!, amount: '5' },
+          { accountId: split!, amount: '6' },
+        ],
+        'INVALID_INPUT',
+      ],
       [Array.from({ length: 11 }, () => ({ accountId: split!, amount: '1' })), 'INVALID_INPUT'],
       [[{ accountId: newId('account', shardOf('account', split!)), amount: '5' }], 'ACCOUNT_NOT_FOUND'],
       [[{ accountId: closed, amount: '5' }], 'ACCOUNT_NOT_ACTIVE'],
       [[{ accountId: other, amount: '5' }], 'CURRENCY_MISMATCH'],
     ];
-    for (const [splits, code] of cases) await refusedUnchanged(ids, () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', splits }), code);
+    for (const [splits, code] of cases)
+      await refusedUnchanged(
+        ids,
+        () => pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', splits }),
+        code,
+      );
     const badCampaigns: Array<Record<string, unknown>> = [
-      { percentOffBps: 100, amountOff: '5' }, {}, { percentOffBps: 0 }, { percentOffBps: 10001 }, { amountOff: '0' },
+      { percentOffBps: 100, amountOff: '5' },
+      {},
+      { percentOffBps: 0 },
+      { percentOffBps: 10001 },
+      { amountOff: '0' },
       { percentOffBps: 100, endsAt: new Date(Date.now() - 1000).toISOString() },
     ];
     for (const terms of badCampaigns) {
       const answer = await campaign(kit.operator, { fundingAccountId: split!, ...terms });
       expect(answer.data!.createCampaign).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
     }
-    const rows = await stack.shards.all[physicalOf(stack.shards, split!)]!.db.select().from(campaigns).where(eq(campaigns.fundingAccountId, split!));
+    const rows = await stack.shards.all[physicalOf(stack.shards, split!)]!.db.select()
+      .from(campaigns)
+      .where(eq(campaigns.fundingAccountId, split!));
     expect(rows).toEqual([]);
   });
 
@@ -222,16 +354,46 @@ describe('refusals write nothing', () => {
     const home = stack.shards.of('account', payer!);
     const id = newId('payment', shardOf('account', payer!));
     const now = new Date();
-    const legs: Array<[PaymentLegRow['role'], string, bigint]> = [['PAYER', payer!, 400n], ['CAMPAIGN', funding!, 100n], ['PAYEE', payee!, 300n], ['SPLIT', split!, 200n]];
+    const legs: Array<[PaymentLegRow['role'], string, bigint]> = [
+      ['PAYER', payer!, 400n],
+      ['CAMPAIGN', funding!, 100n],
+      ['PAYEE', payee!, 300n],
+      ['SPLIT', split!, 200n],
+    ];
     await inTransaction(home, async (tx) => {
       await tx.insert(payments).values({
-        id, payerAccountId: payer!, payeeAccountId: payee!, creditAccountId: payee!, route: 'LEGS', amount: 500n, currency: 'USD', discountAmount: 100n,
-        campaignId, status: 'PROCESSING', createdBy: 'test', createdAt: now,
+        id,
+        payerAccountId: payer!,
+        payeeAccountId: payee!,
+        creditAccountId: payee!,
+        route: 'LEGS',
+        amount: 500n,
+        currency: 'USD',
+        discountAmount: 100n,
+        campaignId,
+        status: 'PROCESSING',
+        createdBy: 'test',
+        createdAt: now,
       });
-      await tx.insert(paymentLegs).values(legs.map(([role, accountId, amount], legIndex) => ({
-        paymentId: id, legIndex, role, accountId, postedAccountId: accountId, bucket: 'AVAILABLE' as const, amount, currency: 'USD',
-      })));
-      await tx.insert(transferOutbox).values({ id, step: 'PAYMENT_LEGS', status: 'PENDING', createdAt: now, nextAttemptAt: new Date(now.getTime() + 3_600_000) });
+      await tx.insert(paymentLegs).values(
+        legs.map(([role, accountId, amount], legIndex) => ({
+          paymentId: id,
+          legIndex,
+          role,
+          accountId,
+          postedAccountId: accountId,
+          bucket: 'AVAILABLE' as const,
+          amount,
+          currency: 'USD',
+        })),
+      );
+      await tx.insert(transferOutbox).values({
+        id,
+        step: 'PAYMENT_LEGS',
+        status: 'PENDING',
+        createdAt: now,
+        nextAttemptAt: new Date(now.getTime() + 3_600_000),
+      });
     });
     await closeInSql(stack.shards, split!);
     await driveLegPayment(stack.shards, home, id, () => new Date());
@@ -239,11 +401,19 @@ describe('refusals write nothing', () => {
     expect(row).toMatchObject({ status: 'FAILED', failureCode: 'ACCOUNT_NOT_ACTIVE' });
     expect(await totals([payer!, funding!, payee!, split!])).toEqual([1000n, 1000n, 0n, 0n]);
     // Every leg that posted has its reversal, on its own database.
-    for (const [key, account] of [[`${id}:leg:1:reverse`, funding!], [`${id}:leg:2:reverse`, payee!], [`${id}:reverse`, payer!]] as const) {
+    for (const [key, account] of [
+      [`${id}:leg:1:reverse`, funding!],
+      [`${id}:leg:2:reverse`, payee!],
+      [`${id}:reverse`, payer!],
+    ] as const) {
       const shard = stack.shards.of('account', account);
       expect((await shard.db.select().from(postings).where(eq(postings.dedupeKey, key))).length, key).toBe(1);
     }
-    const refused = await stack.shards.of('account', split!).db.select().from(postingRejections).where(like(postingRejections.dedupeKey, `${id}:leg:3`));
+    const refused = await stack.shards
+      .of('account', split!)
+      .db.select()
+      .from(postingRejections)
+      .where(like(postingRejections.dedupeKey, `${id}:leg:3`));
     expect(refused.length).toBe(1);
     // Running the legs again changes nothing.
     await driveLegPayment(stack.shards, home, id, () => new Date());
@@ -253,21 +423,40 @@ describe('refusals write nothing', () => {
 });
 
 describe('settlement of MERCHANT legs', () => {
-  it('settles each merchant leg\'s received amount less what was refunded, the fee on its own gross', async () => {
+  it("settles each merchant leg's received amount less what was refunded, the fee on its own gross", async () => {
     const merchant = await kit.open(unique('legs-settle-m'), { type: 'MERCHANT' });
     const platform = await kit.open(unique('legs-settle-p'), { type: 'MERCHANT' });
     const payer = await kit.openAwayFrom(unique('legs-settle-buyer'), [physicalOf(stack.shards, merchant)]);
     await kit.fund(payer, '20000');
-    const payment = (await pay(kit.operator, { payer, payee: merchant, amount: '10000', splits: [{ accountId: platform, amount: '1000' }] })).data!.createPayment;
+    const payment = (
+      await pay(kit.operator, {
+        payer,
+        payee: merchant,
+        amount: '10000',
+        splits: [{ accountId: platform, amount: '1000' }],
+      })
+    ).data!.createPayment;
     expect(payment.status).toBe('SUCCEEDED');
     const refund = await kit.refund(kit.operator, payment.id, '1000');
     expect(refund.data!.refundPayment.status).toBe('SUCCEEDED');
     const date = businessDateOf(new Date());
     const tomorrow = () => new Date(Date.now() + 86_400_000);
     const settled = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
-    expect(settled.ok && settled.value).toMatchObject({ status: 'SETTLED', grossAmount: 9000n, refundedAmount: 900n, feeAmount: 203n, netAmount: 7897n });
+    expect(settled.ok && settled.value).toMatchObject({
+      status: 'SETTLED',
+      grossAmount: 9000n,
+      refundedAmount: 900n,
+      feeAmount: 203n,
+      netAmount: 7897n,
+    });
     const cut = await runSettlement(stack.shards, platform, date, tomorrow, { feeBpsDefault: 250 });
-    expect(cut.ok && cut.value).toMatchObject({ status: 'SETTLED', grossAmount: 1000n, refundedAmount: 100n, feeAmount: 23n, netAmount: 877n });
+    expect(cut.ok && cut.value).toMatchObject({
+      status: 'SETTLED',
+      grossAmount: 1000n,
+      refundedAmount: 100n,
+      feeAmount: 23n,
+      netAmount: 877n,
+    });
     expect(await kit.balance(merchant)).toMatchObject({ available: '7897', pending: '0' });
     expect(await kit.balance(platform)).toMatchObject({ available: '877', pending: '0' });
     // A refund after settlement comes out of available, and the next settlement counts it.
@@ -288,7 +477,17 @@ describe('settlement of MERCHANT legs', () => {
     // Another credit of the date on the merchant's stripe on the payer's database: its pending holds 126 for it.
     const other = (await pay(kit.operator, { payer, payee: merchant, amount: '126' })).data!.createPayment;
     expect(other.status).toBe('SUCCEEDED');
-    const split = (await pay(kit.operator, { payer, payee: merchant, amount: '14281', splits: [{ accountId: s1, amount: '2837' }, { accountId: s2, amount: '7650' }] })).data!.createPayment;
+    const split = (
+      await pay(kit.operator, {
+        payer,
+        payee: merchant,
+        amount: '14281',
+        splits: [
+          { accountId: s1, amount: '2837' },
+          { accountId: s2, amount: '7650' },
+        ],
+      })
+    ).data!.createPayment;
     expect(split.status).toBe('SUCCEEDED');
     const refund = await kit.refund(kit.operator, split.id, '14280');
     expect(refund.data!.refundPayment.status).toBe('SUCCEEDED');
@@ -298,9 +497,20 @@ describe('settlement of MERCHANT legs', () => {
     // from the 126 of the other payment, which settlement moves: the stripe's posting was refused.
     const settled = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
     const read = await gql(stack.gatewayUrl, docs.get, { id: split.id }, kit.operator);
-    expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual(['14280', '3794', '2837', '7649']);
+    expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual([
+      '14280',
+      '3794',
+      '2837',
+      '7649',
+    ]);
     // Gross 126 + 3794, all of the leg refunded, the fee on the 126 moved: 3.15 rounded half up.
-    expect(settled.ok && settled.value).toMatchObject({ status: 'SETTLED', grossAmount: 3920n, refundedAmount: 3794n, feeAmount: 3n, netAmount: 123n });
+    expect(settled.ok && settled.value).toMatchObject({
+      status: 'SETTLED',
+      grossAmount: 3920n,
+      refundedAmount: 3794n,
+      feeAmount: 3n,
+      netAmount: 123n,
+    });
     expect(await kit.balance(merchant)).toMatchObject({ available: '123', pending: '0' });
     // The last unit comes back from the split that rounded down, none from the merchant.
     const last = await kit.refund(kit.operator, split.id, '1');
@@ -319,7 +529,16 @@ describe('refunds pro rata', () => {
     const campaignId = await newCampaign(funding!, { percentOffBps: 3333 });
     const ids = [payer!, funding!, payee!, s1!, s2!];
     const before = await totals(ids);
-    const answer = await pay(kit.operator, { payer: payer!, payee: payee!, amount: '1001', campaignId, splits: [{ accountId: s1!, amount: '333' }, { accountId: s2!, amount: '334' }] });
+    const answer = await pay(kit.operator, {
+      payer: payer!,
+      payee: payee!,
+      amount: '1001',
+      campaignId,
+      splits: [
+        { accountId: s1!, amount: '333' },
+        { accountId: s2!, amount: '334' },
+      ],
+    });
     const payment = answer.data!.createPayment;
     expect(payment.status).toBe('SUCCEEDED');
     const payeeToken = await token(unique('nobody'), 'customer');
@@ -336,9 +555,19 @@ describe('refunds pro rata', () => {
       // The campaign's share rounds up, in the funder's favour.
       const campaignRule = (leg: bigint) => (refunded * leg + 1000n) / 1001n;
       // The discount is floor(1001 * 3333 / 10000) = 333; PAYER and PAYEE take their side's remainder.
-      expect(legs.map((l) => [l.role, l.amount])).toEqual([['PAYER', '668'], ['CAMPAIGN', '333'], ['PAYEE', '334'], ['SPLIT', '333'], ['SPLIT', '334']]);
+      expect(legs.map((l) => [l.role, l.amount])).toEqual([
+        ['PAYER', '668'],
+        ['CAMPAIGN', '333'],
+        ['PAYEE', '334'],
+        ['SPLIT', '333'],
+        ['SPLIT', '334'],
+      ]);
       expect(legs.map((l) => BigInt(l.refundedAmount))).toEqual([
-        refunded - campaignRule(333n), campaignRule(333n), refunded - rule(333n) - rule(334n), rule(333n), rule(334n),
+        refunded - campaignRule(333n),
+        campaignRule(333n),
+        refunded - rule(333n) - rule(334n),
+        rule(333n),
+        rule(334n),
       ]);
     }
     expect(refunded).toBe(1001n);
@@ -349,7 +578,14 @@ describe('refunds pro rata', () => {
   it('fails a refund whose receiver already spent its share, leg by leg, with nothing half-applied', async () => {
     const [payer, payee, split] = await spread('legs-spent', 3);
     await kit.fund(payer!, '1000');
-    const payment = (await pay(kit.operator, { payer: payer!, payee: payee!, amount: '1000', splits: [{ accountId: split!, amount: '400' }] })).data!.createPayment;
+    const payment = (
+      await pay(kit.operator, {
+        payer: payer!,
+        payee: payee!,
+        amount: '1000',
+        splits: [{ accountId: split!, amount: '400' }],
+      })
+    ).data!.createPayment;
     expect(payment.status).toBe('SUCCEEDED');
     // The split withdraws what it got; the payee keeps its 600.
     const w = await kit.withdraw(kit.operator, split!, '400');
@@ -365,9 +601,17 @@ describe('refunds pro rata', () => {
 });
 
 describe('hostile payers: a campaign pays only for what it was funded for (issue 31)', () => {
-  const campaignState = async (id: string) => (await gql(stack.gatewayUrl, campaignDoc, { id }, kit.operator)).data!.campaign as { spentAmount: string; paymentsCount: number };
+  const campaignState = async (id: string) =>
+    (await gql(stack.gatewayUrl, campaignDoc, { id }, kit.operator)).data!.campaign as {
+      spentAmount: string;
+      paymentsCount: number;
+    };
 
-  async function refusedNotApplicable(ids: string[], campaignId: string, send: () => Promise<{ data?: Record<string, any> | null }>) {
+  async function refusedNotApplicable(
+    ids: string[],
+    campaignId: string,
+    send: () => Promise<{ data?: Record<string, any> | null }>,
+  ) {
     const before = await kit.snapshot(ids);
     const answer = await send();
     expect(answer.data!.createPayment).toMatchObject({ code: 'CAMPAIGN_NOT_APPLICABLE' });
@@ -375,7 +619,7 @@ describe('hostile payers: a campaign pays only for what it was funded for (issue
     expect(await campaignState(campaignId)).toMatchObject({ spentAmount: '0', paymentsCount: 0 });
   }
 
-  it('refuses a shop\'s 50% campaign on a payment whose split of the whole amount goes to the payer\'s own second account', async () => {
+  it("refuses a shop's 50% campaign on a payment whose split of the whole amount goes to the payer's own second account", async () => {
     const merchant = unique('drain-shop');
     const shop = await kit.open(merchant, { type: 'MERCHANT' });
     await kit.fund(shop, '10000');
@@ -385,13 +629,29 @@ describe('hostile payers: a campaign pays only for what it was funded for (issue
     const pocket = await kit.openAwayFrom(customer, [physicalOf(stack.shards, wallet)]);
     await kit.fund(wallet, '1000');
     const bearer = await token(customer, 'customer');
-    await refusedNotApplicable([shop, wallet, pocket], campaignId, () => pay(bearer, { payer: wallet, payee: shop, amount: '1000', splits: [{ accountId: pocket, amount: '1000' }], campaignId }));
+    await refusedNotApplicable([shop, wallet, pocket], campaignId, () =>
+      pay(bearer, {
+        payer: wallet,
+        payee: shop,
+        amount: '1000',
+        splits: [{ accountId: pocket, amount: '1000' }],
+        campaignId,
+      }),
+    );
     // A split of any part, and the payee itself: the payer's owner receives, so nothing is discounted.
-    await refusedNotApplicable([shop, wallet, pocket], campaignId, () => pay(bearer, { payer: wallet, payee: shop, amount: '1000', splits: [{ accountId: pocket, amount: '1' }], campaignId }));
+    await refusedNotApplicable([shop, wallet, pocket], campaignId, () =>
+      pay(bearer, {
+        payer: wallet,
+        payee: shop,
+        amount: '1000',
+        splits: [{ accountId: pocket, amount: '1' }],
+        campaignId,
+      }),
+    );
     await expectHealthy();
   });
 
-  it('refuses an open campaign on a transfer between one owner\'s accounts', async () => {
+  it("refuses an open campaign on a transfer between one owner's accounts", async () => {
     const funding = await kit.open(unique('drain-funder'));
     await kit.fund(funding, '10000');
     const campaignId = await newCampaign(funding, { percentOffBps: 5000 });
@@ -400,7 +660,9 @@ describe('hostile payers: a campaign pays only for what it was funded for (issue
     const pocket = await kit.openAwayFrom(customer, [physicalOf(stack.shards, wallet)]);
     await kit.fund(wallet, '1000');
     const bearer = await token(customer, 'customer');
-    await refusedNotApplicable([funding, wallet, pocket], campaignId, () => pay(bearer, { payer: wallet, payee: pocket, amount: '1000', campaignId }));
+    await refusedNotApplicable([funding, wallet, pocket], campaignId, () =>
+      pay(bearer, { payer: wallet, payee: pocket, amount: '1000', campaignId }),
+    );
     await expectHealthy();
   });
 
@@ -411,7 +673,13 @@ describe('hostile payers: a campaign pays only for what it was funded for (issue
     const campaignId = await newCampaign(shop!, { percentOffBps: 5000, payeeAccountIds: [shop] });
     const ids = [buyer!, shop!, platform!];
     const before = await totals(ids);
-    const answer = await pay(kit.operator, { payer: buyer!, payee: shop!, amount: '1001', splits: [{ accountId: platform!, amount: '400' }], campaignId });
+    const answer = await pay(kit.operator, {
+      payer: buyer!,
+      payee: shop!,
+      amount: '1001',
+      splits: [{ accountId: platform!, amount: '400' }],
+      campaignId,
+    });
     const paid = answer.data!.createPayment;
     // The shop receives 601, of which the campaign pays floor(601 / 2) = 300; the platform's 400 is not discounted.
     expect(paid).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '1001', discountAmount: '300' });
@@ -438,7 +706,7 @@ describe('hostile payers: a campaign pays only for what it was funded for (issue
 });
 
 describe('campaigns: who may create and read them', () => {
-  it('lets the funding account\'s owner or an operator create one, idempotently, and only them read it', async () => {
+  it("lets the funding account's owner or an operator create one, idempotently, and only them read it", async () => {
     const owner = unique('legs-owner');
     const ownerToken = await token(owner, 'merchant');
     const strangerToken = await token(unique('legs-stranger'), 'customer');
@@ -448,7 +716,12 @@ describe('campaigns: who may create and read them', () => {
     const key = unique('cmp-key');
     const first = await campaign(ownerToken, { idempotencyKey: key, fundingAccountId: funding, percentOffBps: 100 });
     const again = await campaign(ownerToken, { idempotencyKey: key, fundingAccountId: funding, percentOffBps: 100 });
-    expect(first.data!.createCampaign).toMatchObject({ __typename: 'Campaign', status: 'ACTIVE', percentOffBps: 100, amountOff: null });
+    expect(first.data!.createCampaign).toMatchObject({
+      __typename: 'Campaign',
+      status: 'ACTIVE',
+      percentOffBps: 100,
+      amountOff: null,
+    });
     expect(again.data!.createCampaign.id).toBe(first.data!.createCampaign.id);
     const reused = await campaign(ownerToken, { idempotencyKey: key, fundingAccountId: funding, percentOffBps: 200 });
     expect(reused.data!.createCampaign.code).toBe('IDEMPOTENCY_KEY_REUSED');
@@ -462,7 +735,12 @@ describe('campaigns: who may create and read them', () => {
     const buyerAccount = await kit.open(buyer);
     await kit.fund(buyerAccount, '1000');
     await kit.fund(funding, '100');
-    const used = await pay(await token(buyer, 'customer'), { payer: buyerAccount, payee: funding, amount: '1000', campaignId: id });
+    const used = await pay(await token(buyer, 'customer'), {
+      payer: buyerAccount,
+      payee: funding,
+      amount: '1000',
+      campaignId: id,
+    });
     expect(used.data!.createPayment).toMatchObject({ status: 'SUCCEEDED', discountAmount: '10' });
   });
 
@@ -473,7 +751,9 @@ describe('campaigns: who may create and read them', () => {
     const payee = await kit.open(unique('legs-race-payee'));
     const payers = await Promise.all(Array.from({ length: 24 }, () => kit.open(unique('legs-race'))));
     await Promise.all(payers.map((p) => kit.fund(p, '1000')));
-    const answers = await Promise.all(payers.map((p) => pay(kit.operator, { payer: p, payee, amount: '1000', campaignId })));
+    const answers = await Promise.all(
+      payers.map((p) => pay(kit.operator, { payer: p, payee, amount: '1000', campaignId })),
+    );
     const outcomes = answers.map((a) => a.data!.createPayment);
     const discounted = outcomes.filter((o) => o.__typename === 'Payment' && o.status === 'SUCCEEDED');
     expect(discounted.length).toBe(10);
@@ -485,18 +765,27 @@ describe('campaigns: who may create and read them', () => {
     expect(charged.filter((t) => t === 1000n).length).toBe(14);
     const c = await gql(stack.gatewayUrl, campaignDoc, { id: campaignId }, kit.operator);
     expect(c.data!.campaign).toMatchObject({ spentAmount: '1000', paymentsCount: 10 });
-    const rows = await stack.shards.all[physicalOf(stack.shards, funding)]!.db.select().from(campaigns).where(inArray(campaigns.id, [campaignId]));
+    const rows = await stack.shards.all[physicalOf(stack.shards, funding)]!.db.select()
+      .from(campaigns)
+      .where(inArray(campaigns.id, [campaignId]));
     expect(rows[0]!.paymentsCount).toBe(10);
     await expectHealthy();
   });
 });
 
 describe('npm run verify over legs and campaigns', () => {
-  it('finds nothing after the payments above, and finds a leg changed behind the ledger\'s back', async () => {
+  it("finds nothing after the payments above, and finds a leg changed behind the ledger's back", async () => {
     expect(await legFindings(stack.shards)).toEqual([]);
     const [payer, payee, split] = await spread('legs-verify', 3);
     await kit.fund(payer!, '100');
-    const payment = (await pay(kit.operator, { payer: payer!, payee: payee!, amount: '100', splits: [{ accountId: split!, amount: '10' }] })).data!.createPayment;
+    const payment = (
+      await pay(kit.operator, {
+        payer: payer!,
+        payee: payee!,
+        amount: '100',
+        splits: [{ accountId: split!, amount: '10' }],
+      })
+    ).data!.createPayment;
     const home = stack.shards.of('account', payer!);
     const where = and(eq(paymentLegs.paymentId, payment.id), eq(paymentLegs.legIndex, 2));
     await home.db.update(paymentLegs).set({ amount: 11n }).where(where);

@@ -12,9 +12,19 @@ import { testConfig, testPoolSizeDefault, unique } from '../../../../test/suppor
 import { depositFromReserve } from '../../../../test/support/ledger';
 import { moneyKit, type MoneyKit } from '../../../../test/support/money';
 import {
-  clearingAgainstInFlight, entriesOfPostings, insertAccountOn, postingsByDedupeKey, resourceOfKey,
+  clearingAgainstInFlight,
+  entriesOfPostings,
+  insertAccountOn,
+  postingsByDedupeKey,
+  resourceOfKey,
 } from '../../../../test/support/bank';
-import { startTcpProxy, targetOf, throughProxy, type ProxyMode, type TcpProxy } from '../../../../test/support/tcp-proxy';
+import {
+  startTcpProxy,
+  targetOf,
+  throughProxy,
+  type ProxyMode,
+  type TcpProxy,
+} from '../../../../test/support/tcp-proxy';
 
 /**
  * Issue 13: a merchant's payout needs every stripe it sweeps from. With one stripe's database
@@ -37,7 +47,9 @@ let faulted: Shard;
 beforeAll(async () => {
   proxy = await startTcpProxy(targetOf(urls[faultedIndex]!));
   const shards = openShards({
-    urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','), poolSize: testPoolSizeDefault, posting: testConfig().posting,
+    urls: urls.map((u, i) => (i === faultedIndex ? throughProxy(u, proxy) : u)).join(','),
+    poolSize: testPoolSizeDefault,
+    posting: testConfig().posting,
   });
   stack = await startStack({ shards });
   kit = await moneyKit(stack);
@@ -80,7 +92,13 @@ async function spreadMerchant(shards: ShardSet): Promise<string> {
     // As a first payment from that shard would: the directory names the stripe before it opens.
     const logical = shards.logicalOn(shard)[0]!;
     await announceStripe(shards, { id: shop, stripeShards: 0n }, logical);
-    await insertStripeIfMissing(shard.db, { id: newId('account', logical), ownerId, type: 'MERCHANT', parentId: shop, currency: 'USD' });
+    await insertStripeIfMissing(shard.db, {
+      id: newId('account', logical),
+      ownerId,
+      type: 'MERCHANT',
+      parentId: shop,
+      currency: 'USD',
+    });
     const stripe = await stripeOf(shard.db, shop);
     // What settlement leaves on a stripe: available money of the merchant there.
     await depositFromReserve(shards, stripe!.id, stripeAmount);
@@ -90,8 +108,16 @@ async function spreadMerchant(shards: ShardSet): Promise<string> {
 
 /** The merchant's rows (home and stripes) by id, on every shard. */
 async function rowsOf(shards: ShardSet, merchantId: string): Promise<Map<string, bigint>> {
-  const rows = (await Promise.all(shards.all.map((s) => s.db.select().from(accounts)
-    .where(sql`${accounts.id} = ${merchantId} OR ${accounts.parentId} = ${merchantId}`)))).flat();
+  const rows = (
+    await Promise.all(
+      shards.all.map((s) =>
+        s.db
+          .select()
+          .from(accounts)
+          .where(sql`${accounts.id} = ${merchantId} OR ${accounts.parentId} = ${merchantId}`),
+      ),
+    )
+  ).flat();
   return new Map(rows.map((r) => [r.id, r.available + r.frozen + r.pending]));
 }
 
@@ -103,7 +129,9 @@ async function homeReserve(shards: ShardSet): Promise<bigint> {
 }
 
 async function sweepsOf(shards: ShardSet, withdrawalId: string) {
-  return (await Promise.all(shards.all.map((s) => s.db.select().from(sweeps).where(eq(sweeps.withdrawalId, withdrawalId))))).flat();
+  return (
+    await Promise.all(shards.all.map((s) => s.db.select().from(sweeps).where(eq(sweeps.withdrawalId, withdrawalId))))
+  ).flat();
 }
 
 async function expectClearingAccountedFor(): Promise<void> {
@@ -111,64 +139,78 @@ async function expectClearingAccountedFor(): Promise<void> {
   expect(seen.agreed, `Σ clearing ${seen.clearing} ≠ in flight ${seen.inFlight.amount}`).toBe(true);
 }
 
-describe.each<ProxyMode>(['reset', 'blackhole'])('a payout needing a stripe on a database that is down (%s)', (mode) => {
-  it('answers SHARD_UNAVAILABLE within 3 s and pays out nothing; the retry with the same key pays out once', async () => {
-    const shop = await spreadMerchant(stack.shards);
-    const stripeCount = stack.shards.all.length - 1;
-    const total = homeAmount + stripeAmount * BigInt(stripeCount);
-    const rowsBefore = await rowsOf(stack.shards, shop);
-    expect(rowsBefore.size).toBe(stack.shards.all.length);
-    const reserveBefore = await homeReserve(stack.shards);
-    // The pool holds a connection to the faulted database before the fault, as a live service would.
-    await faulted.db.execute(sql`SELECT 1`);
+describe.each<ProxyMode>(['reset', 'blackhole'])(
+  'a payout needing a stripe on a database that is down (%s)',
+  (mode) => {
+    it('answers SHARD_UNAVAILABLE within 3 s and pays out nothing; the retry with the same key pays out once', async () => {
+      const shop = await spreadMerchant(stack.shards);
+      const stripeCount = stack.shards.all.length - 1;
+      const total = homeAmount + stripeAmount * BigInt(stripeCount);
+      const rowsBefore = await rowsOf(stack.shards, shop);
+      expect(rowsBefore.size).toBe(stack.shards.all.length);
+      const reserveBefore = await homeReserve(stack.shards);
+      // The pool holds a connection to the faulted database before the fault, as a live service would.
+      await faulted.db.execute(sql`SELECT 1`);
 
-    const key = unique('down-payout');
-    proxy.setMode(mode);
-    const started = performance.now();
-    const refused = await kit.withdraw(kit.operator, shop, String(total), { key });
-    const ms = performance.now() - started;
-    console.log(`payout with a stripe's database ${mode}: answered after ${Math.round(ms)} ms`);
-    expect(ms).toBeLessThan(answerWithinMs);
-    expect(refused.data?.withdraw ?? null, JSON.stringify(refused)).toBeNull();
-    expect(refused.errors, JSON.stringify(refused)).toHaveLength(1);
-    expect(refused.errors![0]!.extensions).toMatchObject({ code: 'SHARD_UNAVAILABLE', retryable: true, shard: faulted.name });
-    expect(JSON.stringify(refused.errors)).not.toMatch(new RegExp(`127\\.0\\.0\\.1|localhost|:3306|:${proxy.port}|ECONN|select |insert |update |\\.sock`, 'i'));
+      const key = unique('down-payout');
+      proxy.setMode(mode);
+      const started = performance.now();
+      const refused = await kit.withdraw(kit.operator, shop, String(total), { key });
+      const ms = performance.now() - started;
+      console.log(`payout with a stripe's database ${mode}: answered after ${Math.round(ms)} ms`);
+      expect(ms).toBeLessThan(answerWithinMs);
+      expect(refused.data?.withdraw ?? null, JSON.stringify(refused)).toBeNull();
+      expect(refused.errors, JSON.stringify(refused)).toHaveLength(1);
+      expect(refused.errors![0]!.extensions).toMatchObject({
+        code: 'SHARD_UNAVAILABLE',
+        retryable: true,
+        shard: faulted.name,
+      });
+      expect(JSON.stringify(refused.errors)).not.toMatch(
+        new RegExp(`127\\.0\\.0\\.1|localhost|:3306|:${proxy.port}|ECONN|select |insert |update |\\.sock`, 'i'),
+      );
 
-    // Checked with the database back, so that a late half of anything would show too.
-    proxy.setMode('pass');
-    await untilServing(faulted);
-    const id = await resourceOfKey(stack.shards, 'operator', key);
-    expect(id).toMatch(/^wdr_/);
-    expect(await postingsByDedupeKey(stack.shards, [id!])).toEqual([]);
-    // The stripes are read before any sweep, so none started: every row and the reserve as they were.
-    expect(await sweepsOf(stack.shards, id!)).toEqual([]);
-    expect(await rowsOf(stack.shards, shop)).toEqual(rowsBefore);
-    expect(await homeReserve(stack.shards)).toBe(reserveBefore);
-    await expectClearingAccountedFor();
+      // Checked with the database back, so that a late half of anything would show too.
+      proxy.setMode('pass');
+      await untilServing(faulted);
+      const id = await resourceOfKey(stack.shards, 'operator', key);
+      expect(id).toMatch(/^wdr_/);
+      expect(await postingsByDedupeKey(stack.shards, [id!])).toEqual([]);
+      // The stripes are read before any sweep, so none started: every row and the reserve as they were.
+      expect(await sweepsOf(stack.shards, id!)).toEqual([]);
+      expect(await rowsOf(stack.shards, shop)).toEqual(rowsBefore);
+      expect(await homeReserve(stack.shards)).toBe(reserveBefore);
+      await expectClearingAccountedFor();
 
-    const paid = await kit.withdraw(kit.operator, shop, String(total), { key });
-    expect(paid.errors, JSON.stringify(paid)).toBeUndefined();
-    expect(paid.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', id, status: 'SUCCEEDED', amount: String(total) });
-    const postings = await postingsByDedupeKey(stack.shards, [id!]);
-    expect(postings).toHaveLength(1);
-    const entries = await entriesOfPostings(stack.shards.all[postings[0]!.shard]!, [postings[0]!.id]);
-    expect(entries.find((e) => e.accountId !== shop)?.amount).toBe(total);
-    const made = await sweepsOf(stack.shards, id!);
-    expect(made).toHaveLength(stripeCount);
-    for (const sweep of made) {
-      expect(sweep).toMatchObject({ status: 'SUCCEEDED', amount: stripeAmount });
-      expect(await postingsByDedupeKey(stack.shards, [`${sweep.id}:credit`])).toHaveLength(1);
-    }
-    const rowsAfter = await rowsOf(stack.shards, shop);
-    expect([...rowsAfter.values()]).toEqual([...rowsBefore.keys()].map(() => 0n));
-    expect(await homeReserve(stack.shards)).toBe(reserveBefore + total);
-    await expectClearingAccountedFor();
+      const paid = await kit.withdraw(kit.operator, shop, String(total), { key });
+      expect(paid.errors, JSON.stringify(paid)).toBeUndefined();
+      expect(paid.data!.withdraw).toMatchObject({
+        __typename: 'Withdrawal',
+        id,
+        status: 'SUCCEEDED',
+        amount: String(total),
+      });
+      const postings = await postingsByDedupeKey(stack.shards, [id!]);
+      expect(postings).toHaveLength(1);
+      const entries = await entriesOfPostings(stack.shards.all[postings[0]!.shard]!, [postings[0]!.id]);
+      expect(entries.find((e) => e.accountId !== shop)?.amount).toBe(total);
+      const made = await sweepsOf(stack.shards, id!);
+      expect(made).toHaveLength(stripeCount);
+      for (const sweep of made) {
+        expect(sweep).toMatchObject({ status: 'SUCCEEDED', amount: stripeAmount });
+        expect(await postingsByDedupeKey(stack.shards, [`${sweep.id}:credit`])).toHaveLength(1);
+      }
+      const rowsAfter = await rowsOf(stack.shards, shop);
+      expect([...rowsAfter.values()]).toEqual([...rowsBefore.keys()].map(() => 0n));
+      expect(await homeReserve(stack.shards)).toBe(reserveBefore + total);
+      await expectClearingAccountedFor();
 
-    // Another replay moves nothing more.
-    const again = await kit.withdraw(kit.operator, shop, String(total), { key });
-    expect(again.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', id, status: 'SUCCEEDED' });
-    expect(await postingsByDedupeKey(stack.shards, [id!])).toHaveLength(1);
-    expect(await sweepsOf(stack.shards, id!)).toHaveLength(stripeCount);
-    expect(await homeReserve(stack.shards)).toBe(reserveBefore + total);
-  });
-});
+      // Another replay moves nothing more.
+      const again = await kit.withdraw(kit.operator, shop, String(total), { key });
+      expect(again.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', id, status: 'SUCCEEDED' });
+      expect(await postingsByDedupeKey(stack.shards, [id!])).toHaveLength(1);
+      expect(await sweepsOf(stack.shards, id!)).toHaveLength(stripeCount);
+      expect(await homeReserve(stack.shards)).toBe(reserveBefore + total);
+    });
+  },
+);

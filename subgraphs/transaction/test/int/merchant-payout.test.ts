@@ -13,7 +13,13 @@ import { contractOperation, gql } from '../../../../test/support/graphql';
 import { depositFromReserve } from '../../../../test/support/ledger';
 import { moneyKit, type MoneyKit } from '../../../../test/support/money';
 import {
-  clearingAgainstInFlight, entriesOfPostings, eventually, insertAccountOn, outboxDueNow, postingsByDedupeKey, resourceOfKey,
+  clearingAgainstInFlight,
+  entriesOfPostings,
+  eventually,
+  insertAccountOn,
+  outboxDueNow,
+  postingsByDedupeKey,
+  resourceOfKey,
 } from '../../../../test/support/bank';
 import { spawnTransactionSubgraph, type ChildService } from '../../../../test/support/processes';
 
@@ -39,13 +45,19 @@ afterAll(async () => {
 
 /** Every row of the merchant (home and stripes), on every shard. */
 async function rowsOf(shards: ShardSet, merchantId: string) {
-  const home = await Promise.all(shards.all.map((s) => s.db.select().from(accounts).where(eq(accounts.id, merchantId))));
-  const stripes = await Promise.all(shards.all.map((s) => s.db.select().from(accounts).where(eq(accounts.parentId, merchantId))));
+  const home = await Promise.all(
+    shards.all.map((s) => s.db.select().from(accounts).where(eq(accounts.id, merchantId))),
+  );
+  const stripes = await Promise.all(
+    shards.all.map((s) => s.db.select().from(accounts).where(eq(accounts.parentId, merchantId))),
+  );
   return [...home.flat(), ...stripes.flat()];
 }
 
 async function sweepsOf(shards: ShardSet, withdrawalId: string) {
-  return (await Promise.all(shards.all.map((s) => s.db.select().from(sweeps).where(eq(sweeps.withdrawalId, withdrawalId))))).flat();
+  return (
+    await Promise.all(shards.all.map((s) => s.db.select().from(sweeps).where(eq(sweeps.withdrawalId, withdrawalId))))
+  ).flat();
 }
 
 async function expectClearingAccountedFor(): Promise<void> {
@@ -64,7 +76,12 @@ describe('a merchant paid from every database', () => {
     }
     const date = businessDateOf(clock);
     clock = new Date(`${addDays(date, 1)}T12:00:00Z`);
-    const settled = await gql(stack.gatewayUrl, contractOperation('RunSettlement'), { input: { merchantAccountId: shop, businessDate: date } }, kit.operator);
+    const settled = await gql(
+      stack.gatewayUrl,
+      contractOperation('RunSettlement'),
+      { input: { merchantAccountId: shop, businessDate: date } },
+      kit.operator,
+    );
     expect(settled.data?.runSettlement.__typename, JSON.stringify(settled)).toBe('Settlement');
     const balance = await kit.balance(shop);
     expect(balance.pending).toBe('0');
@@ -75,7 +92,11 @@ describe('a merchant paid from every database', () => {
     const key = unique('payout');
     const paid = await kit.withdraw(kit.operator, shop, balance.available, { key });
     expect(paid.errors).toBeUndefined();
-    expect(paid.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', status: 'SUCCEEDED', amount: balance.available });
+    expect(paid.data!.withdraw).toMatchObject({
+      __typename: 'Withdrawal',
+      status: 'SUCCEEDED',
+      amount: balance.available,
+    });
     const id = paid.data!.withdraw.id as string;
     const after = await rowsOf(stack.shards, shop);
     expect(after.reduce((s, r) => s + r.available + r.frozen + r.pending, 0n)).toBe(0n);
@@ -120,18 +141,31 @@ describe('a sweep killed after its debit', () => {
       // As a first payment from that shard would: the directory names the stripe before it opens.
       const logical = stack.shards.logicalOn(shard)[0]!;
       await announceStripe(stack.shards, { id: shop, stripeShards: 0n }, logical);
-      await insertStripeIfMissing(shard.db, { id: newId('account', logical), ownerId, type: 'MERCHANT', parentId: shop, currency: 'USD' });
+      await insertStripeIfMissing(shard.db, {
+        id: newId('account', logical),
+        ownerId,
+        type: 'MERCHANT',
+        parentId: shop,
+        currency: 'USD',
+      });
       const stripe = await stripeOf(shard.db, shop);
       await depositFromReserve(stack.shards, stripe!.id, 1_000n);
     }
     const operatorId = unique('crash-operator');
-    const input = { idempotencyKey: unique('crash-payout'), accountId: shop, amount: String(100 + 1_000 * (stack.shards.all.length - 1)), currency: 'USD' };
+    const input = {
+      idempotencyKey: unique('crash-payout'),
+      accountId: shop,
+      amount: String(100 + 1_000 * (stack.shards.all.length - 1)),
+      currency: 'USD',
+    };
     const doomed = await spawnTransactionSubgraph({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'sweep-after-debit' });
     children.push(doomed);
     // Sent to the subgraph itself, so only its own fields (the contract's asks for the balance too).
     const withdrawDoc = `mutation W($input: WithdrawInput!) {
       withdraw(input: $input) { __typename ... on Withdrawal { id status amount } ... on UserError { code message } } }`;
-    await expect(gql(doomed.graphqlUrl, withdrawDoc, { input }, undefined, await asGateway('transaction', operatorId, 'operator'))).rejects.toThrow();
+    await expect(
+      gql(doomed.graphqlUrl, withdrawDoc, { input }, undefined, await asGateway('transaction', operatorId, 'operator')),
+    ).rejects.toThrow();
     // The child's own words when it ended otherwise (an exit with code 1 met once in a full run, 20:02 on 2026-11-23).
     expect(await doomed.exited, doomed.output()).toEqual({ code: null, signal: 'SIGKILL' });
 
@@ -151,12 +185,20 @@ describe('a sweep killed after its debit', () => {
       const [row] = await sweepsOf(stack.shards, id!);
       return row?.status === 'SUCCEEDED' ? row : undefined;
     });
-    const outbox = await Promise.all(stack.shards.all.map((s) => s.db.select().from(transferOutbox).where(eq(transferOutbox.id, cut!.id))));
+    const outbox = await Promise.all(
+      stack.shards.all.map((s) => s.db.select().from(transferOutbox).where(eq(transferOutbox.id, cut!.id))),
+    );
     expect(outbox.flat()).toMatchObject([{ step: 'SWEEP_CREDIT', status: 'DONE' }]);
     expect(await postingsByDedupeKey(stack.shards, [`${cut!.id}:credit`])).toHaveLength(1);
     await expectClearingAccountedFor();
 
-    const retried = await gql(revived.graphqlUrl, withdrawDoc, { input }, undefined, await asGateway('transaction', operatorId, 'operator'));
+    const retried = await gql(
+      revived.graphqlUrl,
+      withdrawDoc,
+      { input },
+      undefined,
+      await asGateway('transaction', operatorId, 'operator'),
+    );
     expect(retried.errors).toBeUndefined();
     expect(retried.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', id, status: 'SUCCEEDED' });
     const made = await sweepsOf(stack.shards, id!);

@@ -4,7 +4,14 @@ import type { Stack } from '../../../../test/support/stack';
 import { errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
-import { captureHold, createHold, frozenAgainstHeld, holdDocs, holdRow, voidHold } from '../../../../test/support/holds';
+import {
+  captureHold,
+  createHold,
+  frozenAgainstHeld,
+  holdDocs,
+  holdRow,
+  voidHold,
+} from '../../../../test/support/holds';
 import { sleep } from '../../../../test/support/bank';
 import { movableClock } from '../../../../test/support/clock';
 import { expireDueHolds } from '../../src/services/hold-expiry';
@@ -23,8 +30,12 @@ let kit: MoneyKit;
 const clock = movableClock();
 useMoneyStack((started) => ({ stack, kit } = started), { now: clock.now });
 
-const bal = (available: string, frozen: string, pending = '0') =>
-  ({ available, frozen, pending, total: String(BigInt(available) + BigInt(frozen) + BigInt(pending)) });
+const bal = (available: string, frozen: string, pending = '0') => ({
+  available,
+  frozen,
+  pending,
+  total: String(BigInt(available) + BigInt(frozen) + BigInt(pending)),
+});
 
 function refusal(response: Answer, field: string, code: string): Record<string, any> {
   expect(response.errors).toBeUndefined();
@@ -33,13 +44,23 @@ function refusal(response: Answer, field: string, code: string): Record<string, 
   return value;
 }
 
-async function funded(owner: string, amount: string, options: { physical?: number; type?: 'PERSONAL' | 'MERCHANT' } = {}) {
+async function funded(
+  owner: string,
+  amount: string,
+  options: { physical?: number; type?: 'PERSONAL' | 'MERCHANT' } = {},
+) {
   const id = await kit.open(owner, options);
   if (amount !== '0') await kit.fund(id, amount);
   return id;
 }
 
-async function held(bearer: string, payer: string, payee: string, amount: string, extra: { expiresInSeconds?: number } = {}): Promise<string> {
+async function held(
+  bearer: string,
+  payer: string,
+  payee: string,
+  amount: string,
+  extra: { expiresInSeconds?: number } = {},
+): Promise<string> {
   const answer = await createHold(stack.gatewayUrl, bearer, { payer, payee, amount, key: unique('hold'), ...extra });
   expect(answer.errors).toBeUndefined();
   expect(answer.data!.createHold.__typename).toBe('Hold');
@@ -54,12 +75,24 @@ describe('holds through the gateway', () => {
     const payer = await funded(owner, '10000');
     const payee = await funded(payeeOwner, '0', { physical: physicalOf(stack.shards, payer) });
 
-    const created = await createHold(stack.gatewayUrl, bearer, { payer, payee, amount: '4000', key: unique('k'), expiresInSeconds: 3600, description: 'order 1' });
+    const created = await createHold(stack.gatewayUrl, bearer, {
+      payer,
+      payee,
+      amount: '4000',
+      key: unique('k'),
+      expiresInSeconds: 3600,
+      description: 'order 1',
+    });
     expect(created.errors).toBeUndefined();
     const hold = created.data!.createHold;
     expect(hold).toMatchObject({
-      __typename: 'Hold', status: 'HELD', amount: '4000', capturedAmount: '0', currency: 'USD',
-      payer: { id: payer, balance: { available: '6000', frozen: '4000' } }, payee: { id: payee },
+      __typename: 'Hold',
+      status: 'HELD',
+      amount: '4000',
+      capturedAmount: '0',
+      currency: 'USD',
+      payer: { id: payer, balance: { available: '6000', frozen: '4000' } },
+      payee: { id: payee },
     });
     expect(Date.parse(hold.expiresAt) - Date.now()).toBeGreaterThan(3500_000);
     expect(await kit.balance(payer)).toEqual(bal('6000', '4000'));
@@ -67,20 +100,35 @@ describe('holds through the gateway', () => {
     const payeeBearer = await token(payeeOwner, 'customer');
     const read = await gql(stack.gatewayUrl, holdDocs.getHold, { id: hold.id }, payeeBearer);
     expect(read.errors).toBeUndefined();
-    expect(read.data!.hold).toMatchObject({ id: hold.id, status: 'HELD', amount: '4000', capturedAmount: '0', payer: { id: payer }, payee: { id: payee }, payment: null });
+    expect(read.data!.hold).toMatchObject({
+      id: hold.id,
+      status: 'HELD',
+      amount: '4000',
+      capturedAmount: '0',
+      payer: { id: payer },
+      payee: { id: payee },
+      payment: null,
+    });
 
     const captured = await captureHold(stack.gatewayUrl, bearer, hold.id, unique('cap'), '2500');
     expect(captured.errors).toBeUndefined();
     const payment = captured.data!.captureHold;
     expect(payment).toMatchObject({
-      __typename: 'Payment', status: 'SUCCEEDED', amount: '2500',
-      payer: { id: payer, balance: { available: '7500', frozen: '0' } }, payee: { id: payee },
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+      amount: '2500',
+      payer: { id: payer, balance: { available: '7500', frozen: '0' } },
+      payee: { id: payee },
       hold: { id: hold.id, status: 'CAPTURED', capturedAmount: '2500' },
     });
     expect(await kit.balance(payer)).toEqual(bal('7500', '0'));
     expect(await kit.balance(payee)).toEqual(bal('2500', '0'));
     const after = await gql(stack.gatewayUrl, holdDocs.getHold, { id: hold.id }, bearer);
-    expect(after.data!.hold).toMatchObject({ status: 'CAPTURED', capturedAmount: '2500', payment: { id: payment.id, status: 'SUCCEEDED', amount: '2500' } });
+    expect(after.data!.hold).toMatchObject({
+      status: 'CAPTURED',
+      capturedAmount: '2500',
+      payment: { id: payment.id, status: 'SUCCEEDED', amount: '2500' },
+    });
 
     const refunded = await kit.refund(payeeBearer, payment.id, '1000');
     expect(refunded.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
@@ -98,7 +146,14 @@ describe('holds through the gateway', () => {
     const key = unique('void');
     const voided = await voidHold(stack.gatewayUrl, bearer, id, key);
     expect(voided.errors).toBeUndefined();
-    expect(voided.data!.voidHold).toMatchObject({ __typename: 'Hold', id, status: 'VOIDED', amount: '700', capturedAmount: '0', payer: { balance: { available: '1000', frozen: '0' } } });
+    expect(voided.data!.voidHold).toMatchObject({
+      __typename: 'Hold',
+      id,
+      status: 'VOIDED',
+      amount: '700',
+      capturedAmount: '0',
+      payer: { balance: { available: '1000', frozen: '0' } },
+    });
     const again = await voidHold(stack.gatewayUrl, bearer, id, key);
     expect(again.data!.voidHold).toMatchObject({ __typename: 'Hold', id, status: 'VOIDED' });
     refusal(await voidHold(stack.gatewayUrl, bearer, id, unique('void')), 'voidHold', 'HOLD_NOT_ACTIVE');
@@ -112,21 +167,32 @@ describe('holds through the gateway', () => {
     const bearer = await token(owner, 'customer');
     const payer = await funded(owner, '10000');
     const away = await kit.openAwayFrom(unique('route-payee'), [physicalOf(stack.shards, payer)]);
-    const merchant = await kit.openAwayFrom(unique('route-merchant'), [physicalOf(stack.shards, payer)], { type: 'MERCHANT' });
+    const merchant = await kit.openAwayFrom(unique('route-merchant'), [physicalOf(stack.shards, payer)], {
+      type: 'MERCHANT',
+    });
 
     const cross = await held(bearer, payer, away, '3000');
     const crossPaid = await captureHold(stack.gatewayUrl, bearer, cross, unique('cap'));
-    expect(crossPaid.data!.captureHold).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '3000', hold: { id: cross, status: 'CAPTURED', capturedAmount: '3000' } });
+    expect(crossPaid.data!.captureHold).toMatchObject({
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+      amount: '3000',
+      hold: { id: cross, status: 'CAPTURED', capturedAmount: '3000' },
+    });
     expect(await kit.balance(away)).toEqual(bal('3000', '0'));
 
     const toMerchant = await held(bearer, payer, merchant, '2000');
     const merchantPaid = await captureHold(stack.gatewayUrl, bearer, toMerchant, unique('cap'), '1500');
-    expect(merchantPaid.data!.captureHold).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '1500' });
+    expect(merchantPaid.data!.captureHold).toMatchObject({
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+      amount: '1500',
+    });
     expect(await kit.balance(merchant)).toEqual(bal('0', '0', '1500'));
     expect(await kit.balance(payer)).toEqual(bal('5500', '0'));
   });
 
-  it('lists an account\'s holds newest first, by the status they read now', async () => {
+  it("lists an account's holds newest first, by the status they read now", async () => {
     const owner = unique('list-payer');
     const bearer = await token(owner, 'customer');
     const payer = await funded(owner, '1000');
@@ -136,16 +202,32 @@ describe('holds through the gateway', () => {
     const third = await held(bearer, payer, payee, '300');
     await voidHold(stack.gatewayUrl, bearer, second, unique('v'));
     const list = async (status: string | null, id = payer) => {
-      const answer = await gql(stack.gatewayUrl, `query($id: ID!, $status: HoldStatus) { account(id: $id) { holds(status: $status, first: 10) { edges { node { id status } } } } }`,
-        { id, status }, bearer);
+      const answer = await gql(
+        stack.gatewayUrl,
+        `query($id: ID!, $status: HoldStatus) { account(id: $id) { holds(status: $status, first: 10) { edges { node { id status } } } } }`,
+        { id, status },
+        bearer,
+      );
       expect(answer.errors).toBeUndefined();
       return answer.data!.account.holds.edges.map((e: any) => [e.node.id, e.node.status]);
     };
-    expect(await list(null)).toEqual([[third, 'HELD'], [second, 'VOIDED'], [first, 'HELD']]);
-    expect(await list('HELD')).toEqual([[third, 'HELD'], [first, 'HELD']]);
+    expect(await list(null)).toEqual([
+      [third, 'HELD'],
+      [second, 'VOIDED'],
+      [first, 'HELD'],
+    ]);
+    expect(await list('HELD')).toEqual([
+      [third, 'HELD'],
+      [first, 'HELD'],
+    ]);
     expect(await list('VOIDED')).toEqual([[second, 'VOIDED']]);
     const operator = await token('operator', 'operator');
-    const payeeList = await gql(stack.gatewayUrl, `query($id: ID!) { account(id: $id) { holds { edges { node { id } } } } }`, { id: payee }, operator);
+    const payeeList = await gql(
+      stack.gatewayUrl,
+      `query($id: ID!) { account(id: $id) { holds { edges { node { id } } } } }`,
+      { id: payee },
+      operator,
+    );
     expect(payeeList.data!.account.holds.edges.map((e: any) => e.node.id)).toEqual([third, second, first]);
   });
 });
@@ -167,13 +249,23 @@ describe('refusals write nothing', () => {
     const holdsBefore = [await holdRow(stack.shards, hold), await holdRow(stack.shards, ended)];
     const missingAccount = newId('account', toLogicalShard(3));
     const missingHold = newId('hold', toLogicalShard(5));
-    const create = (over: Partial<{ payer: string; payee: string; amount: string; currency: string; expiresInSeconds: number; key: string }>) =>
-      createHold(stack.gatewayUrl, bearer, { payer, payee, amount: '10', key: unique('c'), ...over });
+    const create = (
+      over: Partial<{
+        payer: string;
+        payee: string;
+        amount: string;
+        currency: string;
+        expiresInSeconds: number;
+        key: string;
+      }>,
+    ) => createHold(stack.gatewayUrl, bearer, { payer, payee, amount: '10', key: unique('c'), ...over });
 
     refusal(await create({ amount: '0' }), 'createHold', 'INVALID_INPUT');
     // Not an Amount at all: the scalar refuses it before any resolver runs.
     expect(errorCodes(await create({ amount: '1.5' }))).toEqual(['BAD_USER_INPUT']);
-    expect(refusal(await create({ expiresInSeconds: 30 * 24 * 3600 + 1 }), 'createHold', 'INVALID_INPUT').message).toContain('30 days');
+    expect(
+      refusal(await create({ expiresInSeconds: 30 * 24 * 3600 + 1 }), 'createHold', 'INVALID_INPUT').message,
+    ).toContain('30 days');
     refusal(await create({ expiresInSeconds: 0 }), 'createHold', 'INVALID_INPUT');
     refusal(await create({ key: '' }), 'createHold', 'INVALID_INPUT');
     refusal(await create({ payee: missingAccount }), 'createHold', 'ACCOUNT_NOT_FOUND');
@@ -184,12 +276,21 @@ describe('refusals write nothing', () => {
     const reusedKey = unique('reuse');
     expect((await create({ key: reusedKey, amount: '1' })).data!.createHold.__typename).toBe('Hold');
     refusal(await create({ key: reusedKey, amount: '2' }), 'createHold', 'IDEMPOTENCY_KEY_REUSED');
-    await voidHold(stack.gatewayUrl, bearer, (await create({ key: reusedKey, amount: '1' })).data!.createHold.id, unique('v'));
+    await voidHold(
+      stack.gatewayUrl,
+      bearer,
+      (await create({ key: reusedKey, amount: '1' })).data!.createHold.id,
+      unique('v'),
+    );
 
     refusal(await captureHold(stack.gatewayUrl, bearer, 'hld_nope', unique('k')), 'captureHold', 'INVALID_INPUT');
     refusal(await captureHold(stack.gatewayUrl, bearer, hold, unique('k'), '0'), 'captureHold', 'INVALID_INPUT');
     refusal(await captureHold(stack.gatewayUrl, bearer, missingHold, unique('k')), 'captureHold', 'HOLD_NOT_FOUND');
-    const exceeds = refusal(await captureHold(stack.gatewayUrl, bearer, hold, unique('k'), '401'), 'captureHold', 'CAPTURE_EXCEEDS_HOLD');
+    const exceeds = refusal(
+      await captureHold(stack.gatewayUrl, bearer, hold, unique('k'), '401'),
+      'captureHold',
+      'CAPTURE_EXCEEDS_HOLD',
+    );
     expect(exceeds.message).toContain('400');
     refusal(await captureHold(stack.gatewayUrl, bearer, ended, unique('k')), 'captureHold', 'HOLD_NOT_ACTIVE');
     const capKey = unique('capkey');
@@ -205,7 +306,8 @@ describe('refusals write nothing', () => {
       await voidHold(stack.gatewayUrl, stranger, hold, unique('k')),
       await createHold(stack.gatewayUrl, stranger, { payer, payee, amount: '1', key: unique('k') }),
       await gql(stack.gatewayUrl, holdDocs.getHold, { id: hold }, stranger),
-    ]) expect(errorCodes(answer)).toEqual(['FORBIDDEN']);
+    ])
+      expect(errorCodes(answer)).toEqual(['FORBIDDEN']);
 
     expect(await kit.snapshot(watched)).toEqual(before);
     expect([await holdRow(stack.shards, hold), await holdRow(stack.shards, ended)]).toEqual(holdsBefore);
@@ -221,8 +323,14 @@ describe('exactly one ending', () => {
     const payee = await funded(unique('race-payee'), '0', { physical: physicalOf(stack.shards, payer) });
     const id = await held(bearer, payer, payee, '3000');
     const keys = Array.from({ length: 20 }, (_, i) => ({ key: unique(`race${i}`), capture: i % 2 === 0 }));
-    const send = () => Promise.all(keys.map(({ key, capture }) =>
-      capture ? captureHold(stack.gatewayUrl, bearer, id, key, '1000').then((a) => a.data!.captureHold) : voidHold(stack.gatewayUrl, bearer, id, key).then((a) => a.data!.voidHold)));
+    const send = () =>
+      Promise.all(
+        keys.map(({ key, capture }) =>
+          capture
+            ? captureHold(stack.gatewayUrl, bearer, id, key, '1000').then((a) => a.data!.captureHold)
+            : voidHold(stack.gatewayUrl, bearer, id, key).then((a) => a.data!.voidHold),
+        ),
+      );
     const answers = await send();
     const winners = answers.filter((a) => a.__typename !== 'HoldNotActive');
     expect(winners, JSON.stringify(answers)).toHaveLength(1);
@@ -238,7 +346,9 @@ describe('exactly one ending', () => {
     }
     // Every key again: the winner gets its answer back, the others HOLD_NOT_ACTIVE again.
     const replayed = await send();
-    expect(replayed.map((a) => a.__typename === 'HoldNotActive' ? 'lost' : a.id)).toEqual(answers.map((a) => a.__typename === 'HoldNotActive' ? 'lost' : a.id));
+    expect(replayed.map((a) => (a.__typename === 'HoldNotActive' ? 'lost' : a.id))).toEqual(
+      answers.map((a) => (a.__typename === 'HoldNotActive' ? 'lost' : a.id)),
+    );
     expect(await frozenAgainstHeld(stack.shards, [payer])).toEqual([]);
   });
 
@@ -248,11 +358,18 @@ describe('exactly one ending', () => {
     const payer = await funded(owner, '1000');
     const payee = await funded(unique('dup-payee'), '0');
     const key = unique('dup');
-    const answers = await Promise.all(Array.from({ length: 50 }, () => createHold(stack.gatewayUrl, bearer, { payer, payee, amount: '300', key })));
+    const answers = await Promise.all(
+      Array.from({ length: 50 }, () => createHold(stack.gatewayUrl, bearer, { payer, payee, amount: '300', key })),
+    );
     const ids = new Set(answers.map((a) => a.data!.createHold.id));
     expect(ids.size, JSON.stringify(answers.find((a) => !a.data?.createHold.id))).toBe(1);
     expect(await kit.balance(payer)).toEqual(bal('700', '300'));
-    const list = await gql(stack.gatewayUrl, `query($id: ID!) { account(id: $id) { holds { edges { node { id } } } } }`, { id: payer }, bearer);
+    const list = await gql(
+      stack.gatewayUrl,
+      `query($id: ID!) { account(id: $id) { holds { edges { node { id } } } } }`,
+      { id: payer },
+      bearer,
+    );
     expect(list.data!.account.holds.edges).toHaveLength(1);
   });
 
@@ -270,13 +387,27 @@ describe('exactly one ending', () => {
     const shard = stack.shards.byLogical(Number.parseInt(id.slice(-2), 16) as never);
     // Two replicas' passes at once (other test files' workers may run too): released once.
     await Promise.all([expireDueHolds(shard, clock.now), expireDueHolds(shard, clock.now)]);
-    expect(await holdRow(stack.shards, id)).toMatchObject({ status: 'EXPIRED', capturedAmount: 0n, endedAt: expect.any(Date) });
+    expect(await holdRow(stack.shards, id)).toMatchObject({
+      status: 'EXPIRED',
+      capturedAmount: 0n,
+      endedAt: expect.any(Date),
+    });
     expect(await kit.balance(payer)).toEqual(bal('1000', '0'));
     // The hold and its expiry are entries in the frozen bucket, and say which hold they belong to.
-    const account = await gql(stack.gatewayUrl, `query($id: ID!) { account(id: $id) { entries(first: 10) { edges { node { amount bucket hold { id } } } } } }`, { id: payer }, bearer);
+    const account = await gql(
+      stack.gatewayUrl,
+      `query($id: ID!) { account(id: $id) { entries(first: 10) { edges { node { amount bucket hold { id } } } } } }`,
+      { id: payer },
+      bearer,
+    );
     expect(account.errors).toBeUndefined();
-    const frozenEntries = account.data!.account.entries.edges.map((e: any) => e.node).filter((e: any) => e.bucket === 'FROZEN');
-    expect(frozenEntries.map((e: any) => [e.amount, e.hold.id]).sort()).toEqual([['-600', id], ['600', id]]);
+    const frozenEntries = account
+      .data!.account.entries.edges.map((e: any) => e.node)
+      .filter((e: any) => e.bucket === 'FROZEN');
+    expect(frozenEntries.map((e: any) => [e.amount, e.hold.id]).sort()).toEqual([
+      ['-600', id],
+      ['600', id],
+    ]);
   });
 
   it('captures racing expiry at the deadline: each hold ends once, and frozen equals what is held', async () => {
@@ -284,7 +415,9 @@ describe('exactly one ending', () => {
     const bearer = await token(owner, 'customer');
     const payer = await funded(owner, '10000');
     const payee = await funded(unique('edge-payee'), '0', { physical: physicalOf(stack.shards, payer) });
-    const ids = await Promise.all(Array.from({ length: 8 }, () => held(bearer, payer, payee, '500', { expiresInSeconds: 1 })));
+    const ids = await Promise.all(
+      Array.from({ length: 8 }, () => held(bearer, payer, payee, '500', { expiresInSeconds: 1 })),
+    );
     const created = await Promise.all(ids.map((id) => holdRow(stack.shards, id)));
     const deadline = Math.max(...created.map((h) => h!.expiresAt.getTime()));
     // 30 ms before the deadline; the clock goes on running, so the captures and passes below
@@ -301,7 +434,9 @@ describe('exactly one ending', () => {
       }
       return released;
     })();
-    const captures = await Promise.all(ids.map((id) => captureHold(stack.gatewayUrl, bearer, id, unique('edge')).then((a) => a.data!.captureHold)));
+    const captures = await Promise.all(
+      ids.map((id) => captureHold(stack.gatewayUrl, bearer, id, unique('edge')).then((a) => a.data!.captureHold)),
+    );
     await expiring;
     await expireDueHolds(shard, clock.now);
     const rows = await Promise.all(ids.map((id) => holdRow(stack.shards, id)));
@@ -334,7 +469,9 @@ describe('frozen equals held', () => {
     // A hold marked ended behind the ledger's back: 250 stays frozen with nothing HELD.
     await shard.db.update(holds).set({ status: 'VOIDED' }).where(eq(holds.id, id));
     try {
-      expect((await frozenAgainstHolds(stack.shards)).filter((m) => m.accountId === payer)).toEqual([{ accountId: payer, currency: 'USD', frozen: 250n, held: 0n }]);
+      expect((await frozenAgainstHolds(stack.shards)).filter((m) => m.accountId === payer)).toEqual([
+        { accountId: payer, currency: 'USD', frozen: 250n, held: 0n },
+      ]);
     } finally {
       await shard.db.update(holds).set({ status: 'HELD' }).where(eq(holds.id, id));
     }

@@ -2,7 +2,14 @@ import { describe, it, expect } from 'vitest';
 import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { detailDocs, moneyDocs, physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
+import {
+  detailDocs,
+  moneyDocs,
+  physicalOf,
+  type Answer,
+  type MoneyKit,
+  useMoneyStack,
+} from '../../../../test/support/money';
 
 /**
  * Idempotency keys and races, over real HTTP through the gateway: replays and concurrent
@@ -29,7 +36,12 @@ async function crossShardPair(prefix: string, funds: string) {
   const payee = await kit.openAwayFrom(payeeOwner, [physicalOf(stack.shards, payer)]);
   expect(physicalOf(stack.shards, payee)).not.toBe(physicalOf(stack.shards, payer));
   await kit.fund(payer, funds);
-  return { payer, payee, payerToken: await token(payerOwner, 'customer'), payeeToken: await token(payeeOwner, 'customer') };
+  return {
+    payer,
+    payee,
+    payerToken: await token(payerOwner, 'customer'),
+    payeeToken: await token(payeeOwner, 'customer'),
+  };
 }
 
 describe('idempotency', () => {
@@ -92,14 +104,20 @@ describe('idempotency', () => {
     for (const variant of variants) {
       const answered = await kit.pay(bearer, variant);
       expect(answered.errors).toBeUndefined();
-      expect(answered.data!.createPayment).toMatchObject({ __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED' });
+      expect(answered.data!.createPayment).toMatchObject({
+        __typename: 'IdempotencyKeyReused',
+        code: 'IDEMPOTENCY_KEY_REUSED',
+      });
       const detailed = await kit.pay(bearer, variant, detailDocs.createPayment);
       expect(detailed.data!.createPayment).toMatchObject({ __typename: 'IdempotencyKeyReused', idempotencyKey: key });
     }
     // A key is scoped to its account, not to one operation: the same key on a withdrawal from the
     // payer is a reuse too (docs/ARCHITECTURE.md, Money movement).
     const withdrawn = await kit.withdraw(bearer, payer, '1000', { key });
-    expect(withdrawn.data!.withdraw).toMatchObject({ __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(withdrawn.data!.withdraw).toMatchObject({
+      __typename: 'IdempotencyKeyReused',
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
     expect(await kit.snapshot(all)).toEqual(before);
 
     // The original request with its key is still a replay of the first payment.
@@ -141,7 +159,12 @@ describe('idempotency', () => {
 
     const refused = await kit.pay(bearer, input, detailDocs.createPayment);
     expect(refused.errors).toBeUndefined();
-    expect(refused.data!.createPayment).toMatchObject({ __typename: 'InsufficientFunds', code: 'INSUFFICIENT_FUNDS', accountId: payer, available: '1000' });
+    expect(refused.data!.createPayment).toMatchObject({
+      __typename: 'InsufficientFunds',
+      code: 'INSUFFICIENT_FUNDS',
+      accountId: payer,
+      available: '1000',
+    });
 
     await kit.fund(payer, '10000');
     expect(await kit.balance(payer)).toEqual(at('11000'));
@@ -149,7 +172,10 @@ describe('idempotency', () => {
     // The same answer as when the request was decided, available included.
     expect(replayed).toEqual(refused);
     const viaContract = await kit.pay(bearer, input);
-    expect(viaContract.data!.createPayment).toMatchObject({ __typename: 'InsufficientFunds', code: 'INSUFFICIENT_FUNDS' });
+    expect(viaContract.data!.createPayment).toMatchObject({
+      __typename: 'InsufficientFunds',
+      code: 'INSUFFICIENT_FUNDS',
+    });
     expect(await kit.balance(payer)).toEqual(at('11000'));
     expect(await kit.paymentIds(payer)).toEqual([]);
 
@@ -167,18 +193,25 @@ describe('idempotency', () => {
     const payee = await kit.open(payeeOwner);
 
     const depositKey = unique('dep');
-    const deposits = await Promise.all(Array.from({ length: 10 }, () => kit.deposit(payer, '7000', { key: depositKey })));
+    const deposits = await Promise.all(
+      Array.from({ length: 10 }, () => kit.deposit(payer, '7000', { key: depositKey })),
+    );
     expect(typenames(deposits, 'deposit')).toEqual(Array(10).fill('Deposit'));
     expect(new Set(deposits.map((d) => d.data!.deposit.id)).size).toBe(1);
     const laterDeposit = await kit.deposit(payer, '7000', { key: depositKey });
     expect(laterDeposit.data!.deposit.id).toBe(deposits[0]!.data!.deposit.id);
     expect(await kit.balance(payer)).toEqual(at('7000'));
     const depositReused = await kit.deposit(payer, '7001', { key: depositKey });
-    expect(depositReused.data!.deposit).toMatchObject({ __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(depositReused.data!.deposit).toMatchObject({
+      __typename: 'IdempotencyKeyReused',
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
     expect(await kit.balance(payer)).toEqual(at('7000'));
 
     const withdrawKey = unique('wdr');
-    const withdrawals = await Promise.all(Array.from({ length: 10 }, () => kit.withdraw(bearer, payer, '1000', { key: withdrawKey })));
+    const withdrawals = await Promise.all(
+      Array.from({ length: 10 }, () => kit.withdraw(bearer, payer, '1000', { key: withdrawKey })),
+    );
     expect(typenames(withdrawals, 'withdraw')).toEqual(Array(10).fill('Withdrawal'));
     expect(new Set(withdrawals.map((w) => w.data!.withdraw.id)).size).toBe(1);
     const laterWithdrawal = await kit.withdraw(bearer, payer, '1000', { key: withdrawKey });
@@ -188,18 +221,30 @@ describe('idempotency', () => {
     const paymentId = await kit.paid(bearer, { payer, payee, amount: '3000' });
     const payeeToken = await token(payeeOwner, 'customer');
     const refundKey = unique('ref');
-    const refunds = await Promise.all(Array.from({ length: 10 }, () => kit.refund(payeeToken, paymentId, '500', { key: refundKey })));
+    const refunds = await Promise.all(
+      Array.from({ length: 10 }, () => kit.refund(payeeToken, paymentId, '500', { key: refundKey })),
+    );
     expect(typenames(refunds, 'refundPayment')).toEqual(Array(10).fill('Refund'));
     expect(new Set(refunds.map((r) => r.data!.refundPayment.id)).size).toBe(1);
     const laterRefund = await kit.refund(payeeToken, paymentId, '500', { key: refundKey });
-    expect(laterRefund.data!.refundPayment).toMatchObject({ id: refunds[0]!.data!.refundPayment.id, status: 'SUCCEEDED', payment: { refundedAmount: '500' } });
+    expect(laterRefund.data!.refundPayment).toMatchObject({
+      id: refunds[0]!.data!.refundPayment.id,
+      status: 'SUCCEEDED',
+      payment: { refundedAmount: '500' },
+    });
     const refundReused = await kit.refund(payeeToken, paymentId, '600', { key: refundKey });
-    expect(refundReused.data!.refundPayment).toMatchObject({ __typename: 'IdempotencyKeyReused', code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(refundReused.data!.refundPayment).toMatchObject({
+      __typename: 'IdempotencyKeyReused',
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
 
     expect(await kit.balance(payer)).toEqual(at('3500'));
     expect(await kit.balance(payee)).toEqual(at('2500'));
     const read = await gql(stack.gatewayUrl, moneyDocs.getPayment, { id: paymentId }, kit.operator);
-    expect(read.data!.payment).toMatchObject({ refundedAmount: '500', refunds: [{ id: refunds[0]!.data!.refundPayment.id, amount: '500', status: 'SUCCEEDED' }] });
+    expect(read.data!.payment).toMatchObject({
+      refundedAmount: '500',
+      refunds: [{ id: refunds[0]!.data!.refundPayment.id, amount: '500', status: 'SUCCEEDED' }],
+    });
   });
 
   it('answers concurrent copies of a refund of the whole payment with that refund, never REFUND_EXCEEDS_PAYMENT', async () => {
@@ -210,17 +255,28 @@ describe('idempotency', () => {
     await kit.fund(merchantPayer, '3000');
     const cross = await crossShardPair('full-x', '3000');
     const cases = [
-      { payer: merchantPayer, payee: merchant, paymentId: await kit.paid(kit.operator, { payer: merchantPayer, payee: merchant, amount: '3000' }),
-        bearer: await token(merchantOwner, 'merchant') },
-      { payer: cross.payer, payee: cross.payee, paymentId: await kit.paid(cross.payerToken, { payer: cross.payer, payee: cross.payee, amount: '3000' }),
-        bearer: cross.payeeToken },
+      {
+        payer: merchantPayer,
+        payee: merchant,
+        paymentId: await kit.paid(kit.operator, { payer: merchantPayer, payee: merchant, amount: '3000' }),
+        bearer: await token(merchantOwner, 'merchant'),
+      },
+      {
+        payer: cross.payer,
+        payee: cross.payee,
+        paymentId: await kit.paid(cross.payerToken, { payer: cross.payer, payee: cross.payee, amount: '3000' }),
+        bearer: cross.payeeToken,
+      },
     ];
     for (const c of cases) {
       const key = unique('full');
-      const answers = await Promise.all(Array.from({ length: 10 }, () => kit.refund(c.bearer, c.paymentId, '3000', { key })));
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => kit.refund(c.bearer, c.paymentId, '3000', { key })),
+      );
       expect(typenames(answers, 'refundPayment')).toEqual(Array(10).fill('Refund'));
       expect(new Set(answers.map((a) => a.data!.refundPayment.id)).size).toBe(1);
-      for (const a of answers) expect(a.data!.refundPayment).toMatchObject({ status: 'SUCCEEDED', payment: { refundedAmount: '3000' } });
+      for (const a of answers)
+        expect(a.data!.refundPayment).toMatchObject({ status: 'SUCCEEDED', payment: { refundedAmount: '3000' } });
       expect(await kit.balance(c.payer)).toEqual(at('3000'));
       expect(await kit.balance(c.payee)).toEqual(at('0'));
     }
@@ -229,7 +285,9 @@ describe('idempotency', () => {
 
 describe('concurrent refunds', () => {
   async function refundRace(paymentId: string, bearer: string) {
-    const answers = await Promise.all(Array.from({ length: 20 }, () => kit.refund(bearer, paymentId, '1000', { doc: detailDocs.refundPayment })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => kit.refund(bearer, paymentId, '1000', { doc: detailDocs.refundPayment })),
+    );
     const names = typenames(answers, 'refundPayment');
     expect(names.filter((n) => n === 'Refund')).toHaveLength(10);
     expect(names.filter((n) => n === 'RefundExceedsPayment')).toHaveLength(10);
@@ -242,7 +300,11 @@ describe('concurrent refunds', () => {
     expect(read.errors).toBeUndefined();
     expect(read.data!.payment.refundedAmount).toBe('10000');
     expect(read.data!.payment.refunds).toHaveLength(10);
-    expect(read.data!.payment.refunds.every((r: { amount: string; status: string }) => r.amount === '1000' && r.status === 'SUCCEEDED')).toBe(true);
+    expect(
+      read.data!.payment.refunds.every(
+        (r: { amount: string; status: string }) => r.amount === '1000' && r.status === 'SUCCEEDED',
+      ),
+    ).toBe(true);
     return read.data!.payment;
   }
 

@@ -7,8 +7,16 @@ import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import {
-  accountRowOf, closeInSql, crossShardPaymentFirstHalf, detailDocs, entrySumsOfRef, moneyKit, physicalOf, postingKindsOfRef,
-  type Answer, type MoneyKit,
+  accountRowOf,
+  closeInSql,
+  crossShardPaymentFirstHalf,
+  detailDocs,
+  entrySumsOfRef,
+  moneyKit,
+  physicalOf,
+  postingKindsOfRef,
+  type Answer,
+  type MoneyKit,
 } from '../../../../test/support/money';
 import { transferOutbox } from '@paygraph/transaction/db/schema/transactions';
 import { CompletionWaits, runOutboxStep } from '@paygraph/transaction/services/relay';
@@ -41,7 +49,9 @@ const aboveMax = String(amountMaxMinorUnitsDefault + 1n);
 async function keyRows(shards: ShardSet, key: string): Promise<number> {
   let n = 0;
   for (const shard of shards.all) {
-    const [rows] = (await shard.db.execute(sql`SELECT COUNT(*) AS n FROM idempotency_keys WHERE idempotency_key = ${key}`)) as unknown as [Array<{ n: number | string }>];
+    const [rows] = (await shard.db.execute(
+      sql`SELECT COUNT(*) AS n FROM idempotency_keys WHERE idempotency_key = ${key}`,
+    )) as unknown as [Array<{ n: number | string }>];
     n += Number(rows[0]!.n);
   }
   return n;
@@ -51,7 +61,9 @@ async function keyRows(shards: ShardSet, key: string): Promise<number> {
 async function transfersOf(shards: ShardSet, accountId: string): Promise<number> {
   let n = 0;
   for (const shard of shards.all) {
-    const [rows] = (await shard.db.execute(sql`SELECT COUNT(*) AS n FROM external_transfers WHERE account_id = ${accountId}`)) as unknown as [Array<{ n: number | string }>];
+    const [rows] = (await shard.db.execute(
+      sql`SELECT COUNT(*) AS n FROM external_transfers WHERE account_id = ${accountId}`,
+    )) as unknown as [Array<{ n: number | string }>];
     n += Number(rows[0]!.n);
   }
   return n;
@@ -91,22 +103,59 @@ describe('with the default AMOUNT_MAX', () => {
     const key = unique('max');
     const field = (response: Answer, name: string) => userError(response, name, 'InvalidInput', 'INVALID_INPUT').field;
 
-    const deposit = await gql(stack.gatewayUrl, depositDetail, { input: { idempotencyKey: key, accountId: payer, amount: aboveMax, currency: 'USD' } }, kit.operator);
+    const deposit = await gql(
+      stack.gatewayUrl,
+      depositDetail,
+      { input: { idempotencyKey: key, accountId: payer, amount: aboveMax, currency: 'USD' } },
+      kit.operator,
+    );
     expect(field(deposit, 'deposit')).toBe('amount');
     expect(deposit.data!.deposit.message).toContain(String(amountMaxMinorUnitsDefault));
-    const withdraw = await gql(stack.gatewayUrl, withdrawDetail, { input: { idempotencyKey: key, accountId: payer, amount: aboveMax, currency: 'USD' } }, bearer);
+    const withdraw = await gql(
+      stack.gatewayUrl,
+      withdrawDetail,
+      { input: { idempotencyKey: key, accountId: payer, amount: aboveMax, currency: 'USD' } },
+      bearer,
+    );
     expect(field(withdraw, 'withdraw')).toBe('amount');
-    const pay = await gql(stack.gatewayUrl, payDetail, { input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: aboveMax, currency: 'USD' } }, bearer);
+    const pay = await gql(
+      stack.gatewayUrl,
+      payDetail,
+      {
+        input: { idempotencyKey: key, payerAccountId: payer, payeeAccountId: payee, amount: aboveMax, currency: 'USD' },
+      },
+      bearer,
+    );
     expect(field(pay, 'createPayment')).toBe('amount');
-    const refund = await gql(stack.gatewayUrl, refundDetail, { input: { idempotencyKey: key, paymentId, amount: aboveMax } }, merchantBearer);
+    const refund = await gql(
+      stack.gatewayUrl,
+      refundDetail,
+      { input: { idempotencyKey: key, paymentId, amount: aboveMax } },
+      merchantBearer,
+    );
     expect(field(refund, 'refundPayment')).toBe('amount');
     // In a bulk request the item above the maximum fails alone; its neighbours are paid.
     const bulkKeys = [unique('bulk'), key, unique('bulk')];
-    const bulk = await gql(stack.gatewayUrl, bulkDoc, {
-      inputs: bulkKeys.map((k, i) => ({ idempotencyKey: k, payerAccountId: payer, payeeAccountId: payee, amount: i === 1 ? aboveMax : '10', currency: 'USD' })),
-    }, bearer);
+    const bulk = await gql(
+      stack.gatewayUrl,
+      bulkDoc,
+      {
+        inputs: bulkKeys.map((k, i) => ({
+          idempotencyKey: k,
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: i === 1 ? aboveMax : '10',
+          currency: 'USD',
+        })),
+      },
+      bearer,
+    );
     expect(bulk.errors).toBeUndefined();
-    expect(bulk.data!.createPayments.map((r: { __typename: string }) => r.__typename)).toEqual(['Payment', 'InvalidInput', 'Payment']);
+    expect(bulk.data!.createPayments.map((r: { __typename: string }) => r.__typename)).toEqual([
+      'Payment',
+      'InvalidInput',
+      'Payment',
+    ]);
     expect(bulk.data!.createPayments[1]).toMatchObject({ code: 'INVALID_INPUT', field: 'amount' });
 
     const after = await kit.snapshot([payer, payee]);
@@ -120,11 +169,19 @@ describe('with the default AMOUNT_MAX', () => {
     // PLN: no other test deposits it, so this shard's PLN reserve is this test's alone.
     const whale = await kit.open(unique('whale'), { currency: 'PLN' });
     const shard = physicalOf(stack.shards, whale);
-    const others = [await kit.open(unique('other'), { currency: 'PLN', physical: shard }), await kit.open(unique('other'), { currency: 'PLN', physical: shard })];
+    const others = [
+      await kit.open(unique('other'), { currency: 'PLN', physical: shard }),
+      await kit.open(unique('other'), { currency: 'PLN', physical: shard }),
+    ];
     await kit.fund(whale, String(amountMaxMinorUnitsDefault), 'PLN');
     // The deposit that used to pin the shard's reserve at the BIGINT floor is bad input now.
     const key = unique('pin');
-    const pin = await gql(stack.gatewayUrl, depositDetail, { input: { idempotencyKey: key, accountId: others[0], amount: '9223372036854775807', currency: 'PLN' } }, kit.operator);
+    const pin = await gql(
+      stack.gatewayUrl,
+      depositDetail,
+      { input: { idempotencyKey: key, accountId: others[0], amount: '9223372036854775807', currency: 'PLN' } },
+      kit.operator,
+    );
     expect(userError(pin, 'deposit', 'InvalidInput', 'INVALID_INPUT').field).toBe('amount');
     expect(await keyRows(stack.shards, key)).toBe(0);
     for (const other of others) {
@@ -156,11 +213,27 @@ describe('with the default AMOUNT_MAX', () => {
 
     // A channel records a deposit into anyone's account and reads back what it credited.
     const channel = await token(unique('bank-channel'), 'channel');
-    const byChannel = await gql(stack.gatewayUrl, contractOperation('Deposit'), {
-      input: { idempotencyKey: unique('chan'), accountId: mine, amount: '700', currency: 'USD', externalRef: unique('wire') },
-    }, channel);
+    const byChannel = await gql(
+      stack.gatewayUrl,
+      contractOperation('Deposit'),
+      {
+        input: {
+          idempotencyKey: unique('chan'),
+          accountId: mine,
+          amount: '700',
+          currency: 'USD',
+          externalRef: unique('wire'),
+        },
+      },
+      channel,
+    );
     expect(byChannel.errors).toBeUndefined();
-    expect(byChannel.data!.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED', amount: '700', account: { id: mine, balance: { available: '700' } } });
+    expect(byChannel.data!.deposit).toMatchObject({
+      __typename: 'Deposit',
+      status: 'SUCCEEDED',
+      amount: '700',
+      account: { id: mine, balance: { available: '700' } },
+    });
     expect(await kit.balance(mine)).toMatchObject({ available: '700' });
   });
 
@@ -179,7 +252,12 @@ describe('with the default AMOUNT_MAX', () => {
     forbidden(await kit.refund(channel, paymentId, '10'), 'refundPayment');
     forbidden(await gql(stack.gatewayUrl, contractOperation('GetAccount'), { id: account }, channel), 'account');
     forbidden(await gql(stack.gatewayUrl, contractOperation('GetPayment'), { id: paymentId }, channel), 'payment');
-    const opened = await gql(stack.gatewayUrl, contractOperation('OpenAccount'), { input: { ownerId: channelSub, type: 'PERSONAL', currency: 'USD' } }, channel);
+    const opened = await gql(
+      stack.gatewayUrl,
+      contractOperation('OpenAccount'),
+      { input: { ownerId: channelSub, type: 'PERSONAL', currency: 'USD' } },
+      channel,
+    );
     expect(opened.data?.openAccount?.__typename ?? errorCodes(opened)[0]).not.toBe('Account');
     expect(await kit.snapshot([account, payee])).toEqual(before);
   });
@@ -193,7 +271,10 @@ describe('Amount takes decimal strings only', () => {
     expect(response.data?.deposit ?? null).toBeNull();
     const codes = errorCodes(response);
     expect(codes.length).toBeGreaterThan(0);
-    expect(codes.every((c) => c === 'BAD_USER_INPUT' || c === 'GRAPHQL_VALIDATION_FAILED'), JSON.stringify(response.errors)).toBe(true);
+    expect(
+      codes.every((c) => c === 'BAD_USER_INPUT' || c === 'GRAPHQL_VALIDATION_FAILED'),
+      JSON.stringify(response.errors),
+    ).toBe(true);
     expect(JSON.stringify(response.errors)).toContain('Amount');
   }
 
@@ -202,14 +283,41 @@ describe('Amount takes decimal strings only', () => {
     const key = unique('scalar');
     const numbers: unknown[] = [100, 12.5, 9007199254740993, true, { amount: '1' }, ['1']];
     for (const amount of numbers) {
-      badInput(await gql(stack.gatewayUrl, contractOperation('Deposit'), { input: { idempotencyKey: key, accountId: account, amount, currency: 'USD' } }, kit.operator));
+      badInput(
+        await gql(
+          stack.gatewayUrl,
+          contractOperation('Deposit'),
+          { input: { idempotencyKey: key, accountId: account, amount, currency: 'USD' } },
+          kit.operator,
+        ),
+      );
     }
     for (const literal of ['100', '12.5', '1e3', 'true', 'USD']) {
       badInput(await gql(stack.gatewayUrl, literalDeposit(account, key, literal), {}, kit.operator));
     }
-    const malformed = ['+5', ' 5', '5 ', '12.5', '1e3', '05', '', 'abc', '0x10', '1_000', '9223372036854775808', '-9223372036854775809'];
+    const malformed = [
+      '+5',
+      ' 5',
+      '5 ',
+      '12.5',
+      '1e3',
+      '05',
+      '',
+      'abc',
+      '0x10',
+      '1_000',
+      '9223372036854775808',
+      '-9223372036854775809',
+    ];
     for (const amount of malformed) {
-      badInput(await gql(stack.gatewayUrl, contractOperation('Deposit'), { input: { idempotencyKey: key, accountId: account, amount, currency: 'USD' } }, kit.operator));
+      badInput(
+        await gql(
+          stack.gatewayUrl,
+          contractOperation('Deposit'),
+          { input: { idempotencyKey: key, accountId: account, amount, currency: 'USD' } },
+          kit.operator,
+        ),
+      );
       badInput(await gql(stack.gatewayUrl, literalDeposit(account, key, JSON.stringify(amount)), {}, kit.operator));
     }
     expect(await kit.balance(account)).toEqual({ available: '0', frozen: '0', pending: '0', total: '0' });
@@ -218,7 +326,12 @@ describe('Amount takes decimal strings only', () => {
 
     // A signed decimal string is an Amount (entries answer them); below one it is INVALID_INPUT.
     for (const amount of ['-5', '0']) {
-      const answered = await gql(stack.gatewayUrl, literalDeposit(account, key, JSON.stringify(amount)), {}, kit.operator);
+      const answered = await gql(
+        stack.gatewayUrl,
+        literalDeposit(account, key, JSON.stringify(amount)),
+        {},
+        kit.operator,
+      );
       expect(answered.errors).toBeUndefined();
       expect(answered.data!.deposit).toEqual({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
     }
@@ -245,7 +358,10 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     const whale = await kit.open(unique('whale'), { currency: 'CZK' });
     const physical = physicalOf(stack.shards, whale);
     const shard = stack.shards.all[physical]!;
-    const [small, late] = [await kit.open(unique('small'), { currency: 'CZK', physical }), await kit.open(unique('late'), { currency: 'CZK', physical })];
+    const [small, late] = [
+      await kit.open(unique('small'), { currency: 'CZK', physical }),
+      await kit.open(unique('late'), { currency: 'CZK', physical }),
+    ];
     const usd = [await kit.open(unique('usd'), { physical }), await kit.open(unique('usd'), { physical })];
     const reserveId = await systemAccountId(stack.shards, shard, 'RESERVE', 'CZK');
     const reserve = async () => (await accountRowOf(stack.shards, reserveId))!.available;
@@ -263,31 +379,55 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     // them into one transaction with it), go through.
     const key = unique('over');
     const [over, ...usdDeposits] = await Promise.all([
-      gql(stack.gatewayUrl, depositDetail, { input: { idempotencyKey: key, accountId: late, amount: '1', currency: 'CZK' } }, kit.operator),
+      gql(
+        stack.gatewayUrl,
+        depositDetail,
+        { input: { idempotencyKey: key, accountId: late, amount: '1', currency: 'CZK' } },
+        kit.operator,
+      ),
       ...usd.map((id) => kit.deposit(id, '300')),
     ]);
     expect(userError(over, 'deposit', 'BalanceLimit', 'BALANCE_LIMIT')).toMatchObject({ accountId: reserveId });
-    for (const answer of usdDeposits) expect(answer.data!.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED' });
+    for (const answer of usdDeposits)
+      expect(answer.data!.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED' });
     expect(await reserve()).toBe(balanceMinMinorUnits);
     expect(await kit.balance(late)).toEqual({ available: '0', frozen: '0', pending: '0', total: '0' });
     expect(await transfersOf(stack.shards, late)).toBe(0);
     // The refusal is the request's outcome: a replay answers it again and still writes nothing.
-    const replay = await gql(stack.gatewayUrl, depositDetail, { input: { idempotencyKey: key, accountId: late, amount: '1', currency: 'CZK' } }, kit.operator);
+    const replay = await gql(
+      stack.gatewayUrl,
+      depositDetail,
+      { input: { idempotencyKey: key, accountId: late, amount: '1', currency: 'CZK' } },
+      kit.operator,
+    );
     expect(replay.data!.deposit).toMatchObject({ __typename: 'BalanceLimit', code: 'BALANCE_LIMIT' });
 
     // small pays its unit to the whale, past what the whale's column holds: BalanceLimit on the
     // whale, and nothing moves.
     const smallOwner = (await accountRowOf(stack.shards, small))!.ownerId;
-    const pay = await gql(stack.gatewayUrl, payDetail, {
-      input: { idempotencyKey: unique('pay'), payerAccountId: small, payeeAccountId: whale, amount: '1', currency: 'CZK' },
-    }, await token(smallOwner, 'customer'));
+    const pay = await gql(
+      stack.gatewayUrl,
+      payDetail,
+      {
+        input: {
+          idempotencyKey: unique('pay'),
+          payerAccountId: small,
+          payeeAccountId: whale,
+          amount: '1',
+          currency: 'CZK',
+        },
+      },
+      await token(smallOwner, 'customer'),
+    );
     expect(userError(pay, 'createPayment', 'BalanceLimit', 'BALANCE_LIMIT')).toMatchObject({ accountId: whale });
     expect((await kit.balance(small)).available).toBe('1');
     expect((await kit.balance(whale)).available).toBe(String(balanceMaxMinorUnits));
 
     // Once the whale takes its money out, deposits flow again.
     const whaleOwner = (await accountRowOf(stack.shards, whale))!.ownerId;
-    const out = await kit.withdraw(await token(whaleOwner, 'customer'), whale, String(balanceMaxMinorUnits), { currency: 'CZK' });
+    const out = await kit.withdraw(await token(whaleOwner, 'customer'), whale, String(balanceMaxMinorUnits), {
+      currency: 'CZK',
+    });
     expect(out.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', status: 'SUCCEEDED' });
     await kit.fund(late, '5', 'CZK');
     expect((await kit.balance(late)).available).toBe('5');
@@ -298,14 +438,21 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     const [row] = await raised.shards.all[physical]!.db.select().from(transferOutbox).where(eq(transferOutbox.id, id));
     return row?.status;
   }
-  const customer = async (accountId: string) => token((await accountRowOf(raised.shards, accountId))!.ownerId, 'customer');
+  const customer = async (accountId: string) =>
+    token((await accountRowOf(raised.shards, accountId))!.ownerId, 'customer');
 
   /**
    * Like a payee that closed: the debit committed, the credit was refused, the payment FAILED
    * with BALANCE_LIMIT and was reversed on the payer's shard, where each of its `accounts`
    * accounts nets to zero; nothing posted on the payee's. The payer was funded with 1000.
    */
-  async function expectReversed(kit: MoneyKit, answer: Answer, payer: string, payee: string, accounts: number): Promise<void> {
+  async function expectReversed(
+    kit: MoneyKit,
+    answer: Answer,
+    payer: string,
+    payee: string,
+    accounts: number,
+  ): Promise<void> {
     expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
     expect(answer.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'FAILED' });
     const id = answer.data!.createPayment.id as string;
@@ -315,21 +462,34 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     expect(await outboxStatus(payerDb, id)).toBe('DONE');
     expect((await kit.balance(payer)).available).toBe('1000');
     expect((await kit.balance(payee)).available).toBe(String(balanceMaxMinorUnits));
-    expect([...(await entrySumsOfRef(raised.shards, payerDb, id)).values()]).toEqual(Array.from({ length: accounts }, () => 0n));
+    expect([...(await entrySumsOfRef(raised.shards, payerDb, id)).values()]).toEqual(
+      Array.from({ length: accounts }, () => 0n),
+    );
     expect(await postingKindsOfRef(raised.shards, payerDb, id)).toEqual(['PAYMENT', 'PAYMENT_REVERSAL']);
     expect(await postingKindsOfRef(raised.shards, physicalOf(raised.shards, payee), id)).toEqual([]);
   }
 
-  it('fails a cross-shard payment whose credit BALANCE_LIMIT refuses on the payee\'s shard and returns the money to the payer', async () => {
+  it("fails a cross-shard payment whose credit BALANCE_LIMIT refuses on the payee's shard and returns the money to the payer", async () => {
     // BRL: no other test moves it.
     const kit = await moneyKit(raised);
     const payee = await kit.open(unique('full-payee'), { currency: 'BRL' });
     const payer = await kit.openAwayFrom(unique('payer'), [physicalOf(raised.shards, payee)], { currency: 'BRL' });
     await kit.fund(payee, String(balanceMaxMinorUnits), 'BRL');
     await kit.fund(payer, '1000', 'BRL');
-    const answer = await gql(raised.gatewayUrl, payDetail, {
-      input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'BRL' },
-    }, await customer(payer));
+    const answer = await gql(
+      raised.gatewayUrl,
+      payDetail,
+      {
+        input: {
+          idempotencyKey: unique('pay'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '100',
+          currency: 'BRL',
+        },
+      },
+      await customer(payer),
+    );
     // Through clearing and back: the payer and clearing.
     await expectReversed(kit, answer, payer, payee, 2);
   });
@@ -337,24 +497,46 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
   it('fails a cross-shard FX payment whose credit BALANCE_LIMIT refuses, all or nothing: payer and FX positions back where they were', async () => {
     // SGD → HKD: no other test moves them (its databases are its own: test/support/database-sets.ts).
     const kit = await moneyKit(raised);
-    const set = await gql(raised.gatewayUrl, contractOperation('SetFxRate'), { input: { baseCurrency: 'SGD', quoteCurrency: 'HKD', rate: '5.8123' } }, kit.operator);
+    const set = await gql(
+      raised.gatewayUrl,
+      contractOperation('SetFxRate'),
+      { input: { baseCurrency: 'SGD', quoteCurrency: 'HKD', rate: '5.8123' } },
+      kit.operator,
+    );
     expect(set.data!.setFxRate).toMatchObject({ __typename: 'FxRate' });
     const payee = await kit.open(unique('full-hkd'), { currency: 'HKD' });
     const payer = await kit.openAwayFrom(unique('sgd-payer'), [physicalOf(raised.shards, payee)], { currency: 'SGD' });
     await kit.fund(payee, String(balanceMaxMinorUnits), 'HKD');
     await kit.fund(payer, '1000', 'SGD');
     const bearer = await customer(payer);
-    const quoted = await gql(raised.gatewayUrl, contractOperation('CreateFxQuote'), { input: { sellCurrency: 'SGD', buyCurrency: 'HKD', sellAmount: '100' } }, bearer);
+    const quoted = await gql(
+      raised.gatewayUrl,
+      contractOperation('CreateFxQuote'),
+      { input: { sellCurrency: 'SGD', buyCurrency: 'HKD', sellAmount: '100' } },
+      bearer,
+    );
     const quote = quoted.data!.createFxQuote as { id: string; buyAmount: string };
     expect(quote.buyAmount).toBe('581');
-    const answer = await gql(raised.gatewayUrl, payDetail, {
-      input: { idempotencyKey: unique('fxpay'), payerAccountId: payer, payeeAccountId: payee, amount: '100', currency: 'SGD', fxQuoteId: quote.id },
-    }, bearer);
+    const answer = await gql(
+      raised.gatewayUrl,
+      payDetail,
+      {
+        input: {
+          idempotencyKey: unique('fxpay'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '100',
+          currency: 'SGD',
+          fxQuoteId: quote.id,
+        },
+      },
+      bearer,
+    );
     // Through the FX positions and back: the payer, the positions in SGD and in HKD, and clearing in HKD.
     await expectReversed(kit, answer, payer, payee, 4);
   });
 
-  it('keeps a reversal the payer\'s full balance cannot take in clearing, PROCESSING, and completes it once there is room', async () => {
+  it("keeps a reversal the payer's full balance cannot take in clearing, PROCESSING, and completes it once there is room", async () => {
     // MXN: no other test moves it. The payer's balance fills up between its payment's debit and
     // the reversal (deposits meanwhile): the money is the payer's and can go nowhere else.
     const kit = await moneyKit(raised);
@@ -363,7 +545,13 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     const payee = await kit.openAwayFrom(unique('payee'), [payerDb], { currency: 'MXN' });
     await kit.fund(payer, '100', 'MXN');
     const payerOwner = (await accountRowOf(raised.shards, payer))!.ownerId;
-    const pending = await crossShardPaymentFirstHalf(raised.shards, (await accountRowOf(raised.shards, payer))!, (await accountRowOf(raised.shards, payee))!, 100n, payerOwner);
+    const pending = await crossShardPaymentFirstHalf(
+      raised.shards,
+      (await accountRowOf(raised.shards, payer))!,
+      (await accountRowOf(raised.shards, payee))!,
+      100n,
+      payerOwner,
+    );
     // The reserve goes to the BIGINT floor exactly; the payer to one unit short of taking the 100 back.
     await kit.fund(payer, String(2n ** 63n - 100n), 'MXN');
     const full = balanceMaxMinorUnits - 99n;
@@ -372,7 +560,9 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     const home = raised.shards.all[payerDb]!;
     for (let run = 0; run < 2; run++) {
       // What the relay runs, twice: it waits each time, and crashes nothing.
-      await expect(runOutboxStep(raised.shards, home, pending.id, () => new Date())).rejects.toBeInstanceOf(CompletionWaits);
+      await expect(runOutboxStep(raised.shards, home, pending.id, () => new Date())).rejects.toBeInstanceOf(
+        CompletionWaits,
+      );
       const waiting = await gql(raised.gatewayUrl, detailDocs.paymentDetail, { id: pending.id }, kit.operator);
       expect(waiting.data!.payment).toMatchObject({ status: 'PROCESSING', failureCode: null });
       expect(await outboxStatus(payerDb, pending.id)).toBe('PENDING');
@@ -394,7 +584,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     expect(await postingKindsOfRef(raised.shards, payerDb, pending.id)).toEqual(['PAYMENT', 'PAYMENT_REVERSAL']);
   });
 
-  it('keeps a refund\'s credit the payer\'s full balance cannot take in clearing, PROCESSING, and completes it once there is room', async () => {
+  it("keeps a refund's credit the payer's full balance cannot take in clearing, PROCESSING, and completes it once there is room", async () => {
     // ZAR: no other test moves it.
     const kit = await moneyKit(raised);
     const payer = await kit.open(unique('payer'), { currency: 'ZAR' });
@@ -407,14 +597,20 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     await kit.fund(payer, String(2n ** 63n - 100n), 'ZAR');
     const full = balanceMaxMinorUnits - 99n;
 
-    const answer = await gql(raised.gatewayUrl, refundDetail.replace('... on Refund { id }', '... on Refund { id status }'),
-      { input: { idempotencyKey: unique('refund'), paymentId, amount: '100' } }, await customer(payee));
+    const answer = await gql(
+      raised.gatewayUrl,
+      refundDetail.replace('... on Refund { id }', '... on Refund { id status }'),
+      { input: { idempotencyKey: unique('refund'), paymentId, amount: '100' } },
+      await customer(payee),
+    );
     expect(answer.errors, JSON.stringify(answer.errors)).toBeUndefined();
     // The payee has paid it back; the payer cannot take it yet: PROCESSING, never an error.
     expect(answer.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'PROCESSING' });
     const refundId = answer.data!.refundPayment.id as string;
     const home = raised.shards.all[payerDb]!;
-    await expect(runOutboxStep(raised.shards, home, refundId, () => new Date())).rejects.toBeInstanceOf(CompletionWaits);
+    await expect(runOutboxStep(raised.shards, home, refundId, () => new Date())).rejects.toBeInstanceOf(
+      CompletionWaits,
+    );
     expect(await outboxStatus(payerDb, refundId)).toBe('PENDING');
     expect((await kit.balance(payee)).available).toBe('0');
     expect((await kit.balance(payer)).available).toBe(String(full));
@@ -429,7 +625,11 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     await runOutboxStep(raised.shards, home, refundId, () => new Date());
     expect(await outboxStatus(payerDb, refundId)).toBe('DONE');
     const detail = await gql(raised.gatewayUrl, detailDocs.paymentDetail, { id: paymentId }, kit.operator);
-    expect(detail.data!.payment).toMatchObject({ status: 'SUCCEEDED', refundedAmount: '100', refunds: [{ id: refundId, amount: '100', status: 'SUCCEEDED', failureCode: null }] });
+    expect(detail.data!.payment).toMatchObject({
+      status: 'SUCCEEDED',
+      refundedAmount: '100',
+      refunds: [{ id: refundId, amount: '100', status: 'SUCCEEDED', failureCode: null }],
+    });
     expect((await kit.balance(payer)).available).toBe(String(full - 1000n + 100n));
     const local = await entrySumsOfRef(raised.shards, payerDb, refundId);
     expect(local.get(payer)).toBe(100n);

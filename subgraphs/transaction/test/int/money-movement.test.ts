@@ -75,8 +75,13 @@ describe('money movement through the gateway', () => {
     expect(deposited.status).toBe(200);
     expect(deposited.errors).toBeUndefined();
     expect(deposited.data!.deposit).toEqual({
-      __typename: 'Deposit', id: expect.stringMatching(/^dep_[0-9A-Z]{26}_[0-9a-f]{2}$/), status: 'SUCCEEDED', amount: '10000',
-      currency: 'USD', externalRef, account: { id: payer, balance: { available: '10000' } },
+      __typename: 'Deposit',
+      id: expect.stringMatching(/^dep_[0-9A-Z]{26}_[0-9a-f]{2}$/),
+      status: 'SUCCEEDED',
+      amount: '10000',
+      currency: 'USD',
+      externalRef,
+      account: { id: payer, balance: { available: '10000' } },
     });
     expect(await kit.balance(payer)).toEqual(at('10000'));
 
@@ -84,8 +89,15 @@ describe('money movement through the gateway', () => {
     expect(paid.errors).toBeUndefined();
     const personalPayment = paid.data!.createPayment;
     expect(personalPayment).toEqual({
-      __typename: 'Payment', id: expect.stringMatching(/^pay_[0-9A-Z]{26}_[0-9a-f]{2}$/), status: 'SUCCEEDED', amount: '2500',
-      currency: 'USD', refundedAmount: '0', payer: { id: payer }, payee: { id: payee }, createdAt: expect.any(String),
+      __typename: 'Payment',
+      id: expect.stringMatching(/^pay_[0-9A-Z]{26}_[0-9a-f]{2}$/),
+      status: 'SUCCEEDED',
+      amount: '2500',
+      currency: 'USD',
+      refundedAmount: '0',
+      payer: { id: payer },
+      payee: { id: payee },
+      createdAt: expect.any(String),
     });
     expect(Number.isNaN(Date.parse(personalPayment.createdAt))).toBe(false);
     expect(await kit.balance(payer)).toEqual(at('7500'));
@@ -95,15 +107,25 @@ describe('money movement through the gateway', () => {
     const toMerchant = await kit.pay(payerToken, { payer, payee: merchant, amount: '1000' });
     expect(toMerchant.errors).toBeUndefined();
     const merchantPayment = toMerchant.data!.createPayment;
-    expect(merchantPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '1000', payee: { id: merchant } });
+    expect(merchantPayment).toMatchObject({
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+      amount: '1000',
+      payee: { id: merchant },
+    });
     expect(await kit.balance(payer)).toEqual(at('6500'));
     expect(await kit.balance(merchant)).toEqual({ available: '0', frozen: '0', pending: '1000', total: '1000' });
 
     const withdrawn = await kit.withdraw(payerToken, payer, '500');
     expect(withdrawn.errors).toBeUndefined();
     expect(withdrawn.data!.withdraw).toEqual({
-      __typename: 'Withdrawal', id: expect.stringMatching(/^wdr_/), status: 'SUCCEEDED', amount: '500', currency: 'USD',
-      externalRef: null, account: { id: payer, balance: { available: '6000' } },
+      __typename: 'Withdrawal',
+      id: expect.stringMatching(/^wdr_/),
+      status: 'SUCCEEDED',
+      amount: '500',
+      currency: 'USD',
+      externalRef: null,
+      account: { id: payer, balance: { available: '6000' } },
     });
     expect(await kit.balance(payer)).toEqual(at('6000'));
 
@@ -111,7 +133,10 @@ describe('money movement through the gateway', () => {
     expect(refunded.errors).toBeUndefined();
     const refund = refunded.data!.refundPayment;
     expect(refund).toEqual({
-      __typename: 'Refund', id: expect.stringMatching(/^ref_/), status: 'SUCCEEDED', amount: '400',
+      __typename: 'Refund',
+      id: expect.stringMatching(/^ref_/),
+      status: 'SUCCEEDED',
+      amount: '400',
       payment: { id: merchantPayment.id, status: 'SUCCEEDED', refundedAmount: '400' },
     });
     expect(await kit.balance(payer)).toEqual(at('6400'));
@@ -120,7 +145,11 @@ describe('money movement through the gateway', () => {
     const read = await gql(stack.gatewayUrl, moneyDocs.getPayment, { id: merchantPayment.id }, kit.operator);
     expect(read.errors).toBeUndefined();
     expect(read.data!.payment).toEqual({
-      id: merchantPayment.id, status: 'SUCCEEDED', amount: '1000', currency: 'USD', refundedAmount: '400',
+      id: merchantPayment.id,
+      status: 'SUCCEEDED',
+      amount: '1000',
+      currency: 'USD',
+      refundedAmount: '400',
       payer: { id: payer, balance: { available: '6400' } },
       payee: { id: merchant, balance: { pending: '600', available: '0' } },
       refunds: [{ id: refund.id, amount: '400', status: 'SUCCEEDED' }],
@@ -175,15 +204,32 @@ describe('money movement through the gateway', () => {
     for (const [change, field] of badOther) {
       const input = { payer, payee, amount: '100', key, ...change };
       refusal(await kit.pay(bearer, input), 'createPayment', 'InvalidInput', 'INVALID_INPUT');
-      expect(refusal(await kit.pay(bearer, input, detailDocs.createPayment), 'createPayment', 'InvalidInput', 'INVALID_INPUT').field).toBe(field);
+      expect(
+        refusal(
+          await kit.pay(bearer, input, detailDocs.createPayment),
+          'createPayment',
+          'InvalidInput',
+          'INVALID_INPUT',
+        ).field,
+      ).toBe(field);
     }
     // Deposit, Withdraw and RefundPayment check their input the same way.
     refusal(await kit.deposit(payer, '-5', { key }), 'deposit', 'InvalidInput', 'INVALID_INPUT');
     refusal(await kit.deposit(payer, '100', { key, currency: 'XYZ' }), 'deposit', 'InvalidInput', 'INVALID_INPUT');
     refusal(await kit.withdraw(bearer, payer, '0', { key }), 'withdraw', 'InvalidInput', 'INVALID_INPUT');
     expect(errorCodes(await kit.withdraw(bearer, payer, '12.5', { key }))).toEqual(['BAD_USER_INPUT']);
-    refusal(await kit.refund(kit.operator, 'pay_nope', '100', { key }), 'refundPayment', 'InvalidInput', 'INVALID_INPUT');
-    refusal(await kit.refund(kit.operator, newId('payment', toLogicalShard(3)), '0', { key }), 'refundPayment', 'InvalidInput', 'INVALID_INPUT');
+    refusal(
+      await kit.refund(kit.operator, 'pay_nope', '100', { key }),
+      'refundPayment',
+      'InvalidInput',
+      'INVALID_INPUT',
+    );
+    refusal(
+      await kit.refund(kit.operator, newId('payment', toLogicalShard(3)), '0', { key }),
+      'refundPayment',
+      'InvalidInput',
+      'INVALID_INPUT',
+    );
 
     expect(await kit.snapshot([payer, payee])).toEqual(before);
     // None of the refusals claimed the key: a good request with it is a fresh payment.
@@ -214,33 +260,69 @@ describe('money movement through the gateway', () => {
       const key = unique('k');
       refusal(await kit.pay(bearer, { ...input, key }), 'createPayment', typename, code);
       // The same request again (same key) with every field of the refusal selected.
-      return refusal(await kit.pay(bearer, { ...input, key }, detailDocs.createPayment), 'createPayment', typename, code);
+      return refusal(
+        await kit.pay(bearer, { ...input, key }, detailDocs.createPayment),
+        'createPayment',
+        typename,
+        code,
+      );
     };
 
-    expect(await pay({ payer, payee: missing, amount: '100' }, 'AccountNotFound', 'ACCOUNT_NOT_FOUND')).toMatchObject({ accountId: missing });
-    expect(await pay({ payer: missing, payee, amount: '100' }, 'AccountNotFound', 'ACCOUNT_NOT_FOUND')).toMatchObject({ accountId: missing });
-    expect(await pay({ payer, payee: frozenPayee, amount: '100' }, 'AccountNotActive', 'ACCOUNT_NOT_ACTIVE'))
-      .toMatchObject({ accountId: frozenPayee, accountStatus: 'FROZEN' });
-    expect(await pay({ payer: frozenPayer, payee, amount: '100' }, 'AccountNotActive', 'ACCOUNT_NOT_ACTIVE'))
-      .toMatchObject({ accountId: frozenPayer, accountStatus: 'FROZEN' });
-    expect(await pay({ payer, payee: euro, amount: '100' }, 'CurrencyMismatch', 'CURRENCY_MISMATCH'))
-      .toMatchObject({ accountId: euro, accountCurrency: 'EUR', requestCurrency: 'USD' });
-    expect(await pay({ payer, payee: payer, amount: '100' }, 'AccountsMustBeDifferent', 'SAME_ACCOUNT')).toMatchObject({ accountId: payer });
-    expect(await pay({ payer, payee, amount: '5001' }, 'InsufficientFunds', 'INSUFFICIENT_FUNDS')).toMatchObject({ accountId: payer, available: '5000' });
+    expect(await pay({ payer, payee: missing, amount: '100' }, 'AccountNotFound', 'ACCOUNT_NOT_FOUND')).toMatchObject({
+      accountId: missing,
+    });
+    expect(await pay({ payer: missing, payee, amount: '100' }, 'AccountNotFound', 'ACCOUNT_NOT_FOUND')).toMatchObject({
+      accountId: missing,
+    });
+    expect(
+      await pay({ payer, payee: frozenPayee, amount: '100' }, 'AccountNotActive', 'ACCOUNT_NOT_ACTIVE'),
+    ).toMatchObject({ accountId: frozenPayee, accountStatus: 'FROZEN' });
+    expect(
+      await pay({ payer: frozenPayer, payee, amount: '100' }, 'AccountNotActive', 'ACCOUNT_NOT_ACTIVE'),
+    ).toMatchObject({ accountId: frozenPayer, accountStatus: 'FROZEN' });
+    expect(await pay({ payer, payee: euro, amount: '100' }, 'CurrencyMismatch', 'CURRENCY_MISMATCH')).toMatchObject({
+      accountId: euro,
+      accountCurrency: 'EUR',
+      requestCurrency: 'USD',
+    });
+    expect(await pay({ payer, payee: payer, amount: '100' }, 'AccountsMustBeDifferent', 'SAME_ACCOUNT')).toMatchObject({
+      accountId: payer,
+    });
+    expect(await pay({ payer, payee, amount: '5001' }, 'InsufficientFunds', 'INSUFFICIENT_FUNDS')).toMatchObject({
+      accountId: payer,
+      available: '5000',
+    });
     // The payer's currency is checked too: a EUR payment from a USD account.
-    expect(await pay({ payer, payee: euro, amount: '100', currency: 'EUR' }, 'CurrencyMismatch', 'CURRENCY_MISMATCH'))
-      .toMatchObject({ accountId: payer, accountCurrency: 'USD', requestCurrency: 'EUR' });
+    expect(
+      await pay({ payer, payee: euro, amount: '100', currency: 'EUR' }, 'CurrencyMismatch', 'CURRENCY_MISMATCH'),
+    ).toMatchObject({ accountId: payer, accountCurrency: 'USD', requestCurrency: 'EUR' });
 
     const withdrawDetail = (accountId: string, amount: string, key = unique('w')) =>
-      gql(stack.gatewayUrl, detailDocs.withdraw, { input: { idempotencyKey: key, accountId, amount, currency: 'USD' } }, bearer);
+      gql(
+        stack.gatewayUrl,
+        detailDocs.withdraw,
+        { input: { idempotencyKey: key, accountId, amount, currency: 'USD' } },
+        bearer,
+      );
     refusal(await kit.withdraw(bearer, payer, '5001'), 'withdraw', 'InsufficientFunds', 'INSUFFICIENT_FUNDS');
-    expect(refusal(await withdrawDetail(payer, '5001'), 'withdraw', 'InsufficientFunds', 'INSUFFICIENT_FUNDS')).toMatchObject({ available: '5000' });
-    expect(refusal(await withdrawDetail(frozenPayer, '1'), 'withdraw', 'AccountNotActive', 'ACCOUNT_NOT_ACTIVE')).toMatchObject({ accountStatus: 'FROZEN' });
+    expect(
+      refusal(await withdrawDetail(payer, '5001'), 'withdraw', 'InsufficientFunds', 'INSUFFICIENT_FUNDS'),
+    ).toMatchObject({ available: '5000' });
+    expect(
+      refusal(await withdrawDetail(frozenPayer, '1'), 'withdraw', 'AccountNotActive', 'ACCOUNT_NOT_ACTIVE'),
+    ).toMatchObject({ accountStatus: 'FROZEN' });
     refusal(await kit.deposit(missing, '100'), 'deposit', 'AccountNotFound', 'ACCOUNT_NOT_FOUND');
     refusal(await kit.deposit(frozenPayee, '100'), 'deposit', 'AccountNotActive', 'ACCOUNT_NOT_ACTIVE');
-    const depositDetail = await gql(stack.gatewayUrl, detailDocs.deposit,
-      { input: { idempotencyKey: unique('d'), accountId: euro, amount: '100', currency: 'USD' } }, kit.operator);
-    expect(refusal(depositDetail, 'deposit', 'CurrencyMismatch', 'CURRENCY_MISMATCH')).toMatchObject({ accountId: euro, accountCurrency: 'EUR' });
+    const depositDetail = await gql(
+      stack.gatewayUrl,
+      detailDocs.deposit,
+      { input: { idempotencyKey: unique('d'), accountId: euro, amount: '100', currency: 'USD' } },
+      kit.operator,
+    );
+    expect(refusal(depositDetail, 'deposit', 'CurrencyMismatch', 'CURRENCY_MISMATCH')).toMatchObject({
+      accountId: euro,
+      accountCurrency: 'EUR',
+    });
 
     expect(await kit.snapshot(all)).toEqual(before);
   });
@@ -257,22 +339,52 @@ describe('money movement through the gateway', () => {
 
     const missing = newId('payment', toLogicalShard(40));
     refusal(await kit.refund(kit.operator, missing, '100'), 'refundPayment', 'PaymentNotFound', 'PAYMENT_NOT_FOUND');
-    expect(refusal(await kit.refund(kit.operator, missing, '100', { doc: detailDocs.refundPayment }), 'refundPayment', 'PaymentNotFound', 'PAYMENT_NOT_FOUND'))
-      .toMatchObject({ paymentId: missing });
-    refusal(await kit.refund(payeeToken, paymentId, '1001'), 'refundPayment', 'RefundExceedsPayment', 'REFUND_EXCEEDS_PAYMENT');
-    expect(refusal(await kit.refund(payeeToken, paymentId, '1001', { doc: detailDocs.refundPayment }), 'refundPayment', 'RefundExceedsPayment', 'REFUND_EXCEEDS_PAYMENT'))
-      .toMatchObject({ paymentId, refundable: '1000' });
+    expect(
+      refusal(
+        await kit.refund(kit.operator, missing, '100', { doc: detailDocs.refundPayment }),
+        'refundPayment',
+        'PaymentNotFound',
+        'PAYMENT_NOT_FOUND',
+      ),
+    ).toMatchObject({ paymentId: missing });
+    refusal(
+      await kit.refund(payeeToken, paymentId, '1001'),
+      'refundPayment',
+      'RefundExceedsPayment',
+      'REFUND_EXCEEDS_PAYMENT',
+    );
+    expect(
+      refusal(
+        await kit.refund(payeeToken, paymentId, '1001', { doc: detailDocs.refundPayment }),
+        'refundPayment',
+        'RefundExceedsPayment',
+        'REFUND_EXCEEDS_PAYMENT',
+      ),
+    ).toMatchObject({ paymentId, refundable: '1000' });
     expect(await kit.snapshot([payer, payee])).toEqual(before);
 
     // After a partial refund only the rest can be refunded.
     const partial = await kit.refund(payeeToken, paymentId, '300');
-    expect(partial.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED', payment: { refundedAmount: '300' } });
-    expect(refusal(await kit.refund(payeeToken, paymentId, '701', { doc: detailDocs.refundPayment }), 'refundPayment', 'RefundExceedsPayment', 'REFUND_EXCEEDS_PAYMENT'))
-      .toMatchObject({ refundable: '700' });
+    expect(partial.data!.refundPayment).toMatchObject({
+      __typename: 'Refund',
+      status: 'SUCCEEDED',
+      payment: { refundedAmount: '300' },
+    });
+    expect(
+      refusal(
+        await kit.refund(payeeToken, paymentId, '701', { doc: detailDocs.refundPayment }),
+        'refundPayment',
+        'RefundExceedsPayment',
+        'REFUND_EXCEEDS_PAYMENT',
+      ),
+    ).toMatchObject({ refundable: '700' });
     expect(await kit.balance(payer)).toEqual(at('2300'));
     expect(await kit.balance(payee)).toEqual(at('700'));
     const read = await gql(stack.gatewayUrl, moneyDocs.getPayment, { id: paymentId }, kit.operator);
-    expect(read.data!.payment).toMatchObject({ refundedAmount: '300', refunds: [{ amount: '300', status: 'SUCCEEDED' }] });
+    expect(read.data!.payment).toMatchObject({
+      refundedAmount: '300',
+      refunds: [{ amount: '300', status: 'SUCCEEDED' }],
+    });
   });
 
   it('lets only owners and operators move money, as FORBIDDEN errors that write nothing', async () => {
@@ -314,10 +426,18 @@ describe('money movement through the gateway', () => {
 
     const byPayee = await kit.refund(payeeToken, paymentId, '100');
     expect(byPayee.errors).toBeUndefined();
-    expect(byPayee.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED', payment: { refundedAmount: '100' } });
+    expect(byPayee.data!.refundPayment).toMatchObject({
+      __typename: 'Refund',
+      status: 'SUCCEEDED',
+      payment: { refundedAmount: '100' },
+    });
     const byOperator = await kit.refund(kit.operator, paymentId, '200');
     expect(byOperator.errors).toBeUndefined();
-    expect(byOperator.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED', payment: { refundedAmount: '300' } });
+    expect(byOperator.data!.refundPayment).toMatchObject({
+      __typename: 'Refund',
+      status: 'SUCCEEDED',
+      payment: { refundedAmount: '300' },
+    });
     expect(await kit.balance(payer)).toEqual(at('4300'));
     expect(await kit.balance(payee)).toEqual(at('700'));
 
@@ -325,7 +445,12 @@ describe('money movement through the gateway', () => {
     const byStranger = await gql(stack.gatewayUrl, moneyDocs.getPayment, { id: paymentId }, stranger);
     expect(errorCodes(byStranger)).toEqual(['FORBIDDEN']);
     expect(byStranger.data?.payment ?? null).toBeNull();
-    const byPartnerOfNeither = await gql(stack.gatewayUrl, moneyDocs.getPayment, { id: paymentId }, await token(strangerOwner, 'partner'));
+    const byPartnerOfNeither = await gql(
+      stack.gatewayUrl,
+      moneyDocs.getPayment,
+      { id: paymentId },
+      await token(strangerOwner, 'partner'),
+    );
     expect(errorCodes(byPartnerOfNeither)).toEqual(['FORBIDDEN']);
 
     // The payer sees the payment, but not the payee's balance: that field alone is FORBIDDEN.
@@ -333,15 +458,21 @@ describe('money movement through the gateway', () => {
     expect(errorCodes(byPayer)).toEqual(['FORBIDDEN']);
     expect(byPayer.errors![0]!.path).toEqual(['payment', 'payee', 'balance']);
     expect(byPayer.data!.payment).toMatchObject({
-      id: paymentId, status: 'SUCCEEDED', amount: '1000', refundedAmount: '300',
-      payer: { id: payer, balance: { available: '4300' } }, payee: { id: payee, balance: null },
+      id: paymentId,
+      status: 'SUCCEEDED',
+      amount: '1000',
+      refundedAmount: '300',
+      payer: { id: payer, balance: { available: '4300' } },
+      payee: { id: payee, balance: null },
     });
     expect(byPayer.data!.payment.refunds).toHaveLength(2);
     const byPayeeRead = await gql(stack.gatewayUrl, moneyDocs.getPayment, { id: paymentId }, payeeToken);
     expect(errorCodes(byPayeeRead)).toEqual(['FORBIDDEN']);
     expect(byPayeeRead.errors![0]!.path).toEqual(['payment', 'payer', 'balance']);
     expect(byPayeeRead.data!.payment).toMatchObject({
-      id: paymentId, payer: { id: payer, balance: null }, payee: { id: payee, balance: { available: '700', pending: '0' } },
+      id: paymentId,
+      payer: { id: payer, balance: null },
+      payee: { id: payee, balance: { available: '700', pending: '0' } },
     });
 
     // An account's payments: its owner and operators only.

@@ -10,8 +10,17 @@ import type { Stack } from '../../../../test/support/stack';
 import { gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import {
-  accountRowOf, closeInSql, crossShardPaymentFirstHalf, detailDocs, entrySumsOfRef, moneyDocs, physicalOf,
-  postingKindsOfRef, stripeRowOn, type MoneyKit, useMoneyStack,
+  accountRowOf,
+  closeInSql,
+  crossShardPaymentFirstHalf,
+  detailDocs,
+  entrySumsOfRef,
+  moneyDocs,
+  physicalOf,
+  postingKindsOfRef,
+  stripeRowOn,
+  type MoneyKit,
+  useMoneyStack,
 } from '../../../../test/support/money';
 
 /**
@@ -25,7 +34,7 @@ useMoneyStack((started) => ({ stack, kit } = started));
 const at = (v: string) => ({ available: v, frozen: '0', pending: '0', total: v });
 
 describe('money on the shards', () => {
-  it('credits a merchant in the stripe on each payer\'s database and refunds from the stripe that was paid', async () => {
+  it("credits a merchant in the stripe on each payer's database and refunds from the stripe that was paid", async () => {
     const merchantOwner = unique('stripes');
     const merchantToken = await token(merchantOwner, 'merchant');
     const merchant = await kit.open(merchantOwner, { type: 'MERCHANT' });
@@ -41,15 +50,25 @@ describe('money on the shards', () => {
 
     const amounts = ['1000', '3000', '5000'];
     const paymentIds: string[] = [];
-    for (const [i, payer] of payers.entries()) paymentIds.push(await kit.paid(kit.operator, { payer, payee: merchant, amount: amounts[i]! }));
+    for (const [i, payer] of payers.entries())
+      paymentIds.push(await kit.paid(kit.operator, { payer, payee: merchant, amount: amounts[i]! }));
 
     for (const [i, physical] of databases.entries()) {
       const stripe = await stripeRowOn(stack.shards, merchant, physical);
-      expect(stripe).toMatchObject({ type: 'MERCHANT', currency: 'USD', status: 'ACTIVE', ownerId: merchantOwner, pending: BigInt(amounts[i]!), available: 0n });
+      expect(stripe).toMatchObject({
+        type: 'MERCHANT',
+        currency: 'USD',
+        status: 'ACTIVE',
+        ownerId: merchantOwner,
+        pending: BigInt(amounts[i]!),
+        available: 0n,
+      });
       expect(stripe!.parentId).toBe(physical === home ? null : merchant);
       // The stripe is a row of the payer's database, with an id that routes there.
       expect(physicalOf(stack.shards, stripe!.id)).toBe(physical);
-      const [payment] = await stack.shards.all[physical]!.db.select().from(payments).where(eq(payments.id, paymentIds[i]!));
+      const [payment] = await stack.shards.all[physical]!.db.select()
+        .from(payments)
+        .where(eq(payments.id, paymentIds[i]!));
       expect(payment).toMatchObject({ route: 'MERCHANT_STRIPE', creditAccountId: stripe!.id, status: 'SUCCEEDED' });
     }
     // A fourth database, if any, holds no stripe: nobody paid from there.
@@ -73,15 +92,29 @@ describe('money on the shards', () => {
     const shard2 = stack.shards.all[databases[2]!]!;
     const moved = await postOne(shard2, {
       spec: {
-        id: newId('posting', shardOf('account', stripe2.id)), kind: 'TEST_SETTLE', refId: null, dedupeKey: null, currency: 'USD',
-        legs: [{ accountId: stripe2.id, bucket: 'PENDING', amount: -4000n }, { accountId: stripe2.id, bucket: 'AVAILABLE', amount: 4000n }],
+        id: newId('posting', shardOf('account', stripe2.id)),
+        kind: 'TEST_SETTLE',
+        refId: null,
+        dedupeKey: null,
+        currency: 'USD',
+        legs: [
+          { accountId: stripe2.id, bucket: 'PENDING', amount: -4000n },
+          { accountId: stripe2.id, bucket: 'AVAILABLE', amount: 4000n },
+        ],
       },
       finish: async (_tx, outcome) => outcome.status,
     });
     expect(moved).toBe('APPLIED');
-    expect(await stripeRowOn(stack.shards, merchant, databases[2]!)).toMatchObject({ pending: 1000n, available: 4000n });
+    expect(await stripeRowOn(stack.shards, merchant, databases[2]!)).toMatchObject({
+      pending: 1000n,
+      available: 4000n,
+    });
     const short = await kit.refund(merchantToken, paymentIds[2]!, '4500');
-    expect(short.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED', payment: { refundedAmount: '4500' } });
+    expect(short.data!.refundPayment).toMatchObject({
+      __typename: 'Refund',
+      status: 'SUCCEEDED',
+      payment: { refundedAmount: '4500' },
+    });
     expect(await stripeRowOn(stack.shards, merchant, databases[2]!)).toMatchObject({ pending: 0n, available: 500n });
     expect(await kit.balance(away2)).toEqual(at('9500'));
     expect(await kit.balance(merchant)).toEqual({ available: '500', frozen: '0', pending: '2800', total: '3300' });
@@ -90,11 +123,15 @@ describe('money on the shards', () => {
     expect(rest.data!.refundPayment).toMatchObject({ __typename: 'RefundExceedsPayment', refundable: '500' });
 
     const health = await ledgerHealth(stack.shards);
-    const mine = new Set([merchant, ...payers, ...(await Promise.all(databases.map(async (d) => (await stripeRowOn(stack.shards, merchant, d))!.id)))]);
+    const mine = new Set([
+      merchant,
+      ...payers,
+      ...(await Promise.all(databases.map(async (d) => (await stripeRowOn(stack.shards, merchant, d))!.id))),
+    ]);
     expect(health.balanceMismatches.filter((m) => mine.has(m.accountId))).toEqual([]);
   });
 
-  it('completes a cross-shard payment at once: payment and DONE outbox row on the payer\'s database, every shard balanced', async () => {
+  it("completes a cross-shard payment at once: payment and DONE outbox row on the payer's database, every shard balanced", async () => {
     const payerOwner = unique('x-payer');
     const payeeOwner = unique('x-payee');
     const payer = await kit.open(payerOwner);
@@ -114,7 +151,14 @@ describe('money on the shards', () => {
 
     const payerShard = stack.shards.all[payerDb]!;
     const [row] = await payerShard.db.select().from(payments).where(eq(payments.id, payment.id));
-    expect(row).toMatchObject({ route: 'CROSS_SHARD', status: 'SUCCEEDED', payerAccountId: payer, payeeAccountId: payee, creditAccountId: payee, amount: 4321n });
+    expect(row).toMatchObject({
+      route: 'CROSS_SHARD',
+      status: 'SUCCEEDED',
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      creditAccountId: payee,
+      amount: 4321n,
+    });
     expect(row!.completedAt).toBeInstanceOf(Date);
     const [outbox] = await payerShard.db.select().from(transferOutbox).where(eq(transferOutbox.id, payment.id));
     expect(outbox).toMatchObject({ step: 'PAYMENT_CREDIT', status: 'DONE' });
@@ -136,7 +180,9 @@ describe('money on the shards', () => {
     const health = await ledgerHealth(stack.shards);
     expect(health.shards.length).toBeGreaterThan(0);
     expect(health.shards.filter((s) => !s.balanced)).toEqual([]);
-    expect(health.shards.filter((s) => s.currency === 'USD').map((s) => s.shard)).toEqual(expect.arrayContaining([payerShard.name, payeeShard.name]));
+    expect(health.shards.filter((s) => s.currency === 'USD').map((s) => s.shard)).toEqual(
+      expect.arrayContaining([payerShard.name, payeeShard.name]),
+    );
     expect(health.balanceMismatches.filter((m) => m.accountId === payer || m.accountId === payee)).toEqual([]);
   });
 
@@ -149,8 +195,13 @@ describe('money on the shards', () => {
     const ids: string[] = [];
     for (const [i, payer] of payers.entries()) {
       await kit.fund(payer, '1000');
-      const half = await crossShardPaymentFirstHalf(stack.shards, (await accountRowOf(stack.shards, payer))!,
-        (await accountRowOf(stack.shards, payees[i]!))!, 400n, unique('many-owner'));
+      const half = await crossShardPaymentFirstHalf(
+        stack.shards,
+        (await accountRowOf(stack.shards, payer))!,
+        (await accountRowOf(stack.shards, payees[i]!))!,
+        400n,
+        unique('many-owner'),
+      );
       ids.push(half.id);
     }
     const closed = new Set([1, 4]);
@@ -158,7 +209,9 @@ describe('money on the shards', () => {
     const home = stack.shards.all[payerDb]!;
     // Three copies of every completion at once (the request, a relay, a replay): merged batches
     // then hold several copies of one payment, and only one may take it.
-    await Promise.all(ids.flatMap((id) => [1, 2, 3].map(() => runOutboxStep(stack.shards, home, id, () => new Date()))));
+    await Promise.all(
+      ids.flatMap((id) => [1, 2, 3].map(() => runOutboxStep(stack.shards, home, id, () => new Date()))),
+    );
 
     for (const [i, id] of ids.entries()) {
       const [row] = await home.db.select().from(payments).where(eq(payments.id, id));
@@ -194,23 +247,61 @@ describe('money on the shards', () => {
     const localPayee = await kit.open(unique('inflight-local'), { physical: payerDb });
     const split = await kit.openAwayFrom(unique('inflight-split'), [payerDb]);
     await kit.fund(payer, '1000');
-    const twoLeg = await crossShardPaymentFirstHalf(stack.shards, (await accountRowOf(stack.shards, payer))!, (await accountRowOf(stack.shards, payee))!, 400n, unique('inflight-owner'));
+    const twoLeg = await crossShardPaymentFirstHalf(
+      stack.shards,
+      (await accountRowOf(stack.shards, payer))!,
+      (await accountRowOf(stack.shards, payee))!,
+      400n,
+      unique('inflight-owner'),
+    );
     const home = stack.shards.all[payerDb]!;
     const legsId = newId('payment', shardOf('account', payer));
     const now = new Date();
-    const legs = [['PAYER', payer, 500n], ['PAYEE', localPayee, 300n], ['SPLIT', split, 200n]] as const;
+    const legs = [
+      ['PAYER', payer, 500n],
+      ['PAYEE', localPayee, 300n],
+      ['SPLIT', split, 200n],
+    ] as const;
     await inTransaction(home, async (tx) => {
       await tx.insert(payments).values({
-        id: legsId, payerAccountId: payer, payeeAccountId: localPayee, creditAccountId: localPayee, route: 'LEGS', amount: 500n, currency: 'USD',
-        status: 'PROCESSING', createdBy: 'test', createdAt: now,
+        id: legsId,
+        payerAccountId: payer,
+        payeeAccountId: localPayee,
+        creditAccountId: localPayee,
+        route: 'LEGS',
+        amount: 500n,
+        currency: 'USD',
+        status: 'PROCESSING',
+        createdBy: 'test',
+        createdAt: now,
       });
-      await tx.insert(paymentLegs).values(legs.map(([role, accountId, amount], legIndex) => ({
-        paymentId: legsId, legIndex, role, accountId, postedAccountId: accountId, bucket: 'AVAILABLE' as const, amount, currency: 'USD',
-      })));
-      await tx.insert(transferOutbox).values({ id: legsId, step: 'PAYMENT_LEGS', status: 'PENDING', createdAt: now, nextAttemptAt: new Date(now.getTime() + 3_600_000) });
+      await tx.insert(paymentLegs).values(
+        legs.map(([role, accountId, amount], legIndex) => ({
+          paymentId: legsId,
+          legIndex,
+          role,
+          accountId,
+          postedAccountId: accountId,
+          bucket: 'AVAILABLE' as const,
+          amount,
+          currency: 'USD',
+        })),
+      );
+      await tx.insert(transferOutbox).values({
+        id: legsId,
+        step: 'PAYMENT_LEGS',
+        status: 'PENDING',
+        createdAt: now,
+        nextAttemptAt: new Date(now.getTime() + 3_600_000),
+      });
     });
     // Three copies of each at once (the request, a relay, a replay), then once more.
-    const runAll = () => Promise.all([twoLeg.id, legsId].flatMap((id) => [1, 2, 3].map(() => runOutboxStep(stack.shards, home, id, () => new Date()))));
+    const runAll = () =>
+      Promise.all(
+        [twoLeg.id, legsId].flatMap((id) =>
+          [1, 2, 3].map(() => runOutboxStep(stack.shards, home, id, () => new Date())),
+        ),
+      );
     await runAll();
     await runAll();
     for (const id of [twoLeg.id, legsId]) {
@@ -219,7 +310,9 @@ describe('money on the shards', () => {
       const [outbox] = await home.db.select().from(transferOutbox).where(eq(transferOutbox.id, id));
       expect(outbox?.status).toBe('DONE');
     }
-    expect(await postingKindsOfRef(stack.shards, physicalOf(stack.shards, payee), twoLeg.id)).toEqual(['PAYMENT_CREDIT']);
+    expect(await postingKindsOfRef(stack.shards, physicalOf(stack.shards, payee), twoLeg.id)).toEqual([
+      'PAYMENT_CREDIT',
+    ]);
     expect(await postingKindsOfRef(stack.shards, payerDb, legsId)).toEqual(['PAYMENT']);
     expect(await postingKindsOfRef(stack.shards, physicalOf(stack.shards, split), legsId)).toEqual(['PAYMENT_LEG']);
     expect(await kit.balance(payer)).toEqual(at('100'));
@@ -241,13 +334,24 @@ describe('money on the shards', () => {
     const payeeToken = await token(payeeOwner, 'customer');
 
     // The payer's half as services/payment.ts writes it; the credit has not run yet.
-    const pending = await crossShardPaymentFirstHalf(stack.shards, (await accountRowOf(stack.shards, payer))!, (await accountRowOf(stack.shards, payee))!, 2500n, payerOwner);
+    const pending = await crossShardPaymentFirstHalf(
+      stack.shards,
+      (await accountRowOf(stack.shards, payer))!,
+      (await accountRowOf(stack.shards, payee))!,
+      2500n,
+      payerOwner,
+    );
     expect(await kit.balance(payer)).toEqual(at('7500'));
     expect(await kit.balance(payee)).toEqual(at('0'));
     const processing = await gql(stack.gatewayUrl, detailDocs.paymentDetail, { id: pending.id }, kit.operator);
     expect(processing.data!.payment).toMatchObject({ status: 'PROCESSING', route: 'CROSS_SHARD', failureCode: null });
     const notYet = await kit.refund(payeeToken, pending.id, '100', { doc: detailDocs.refundPayment });
-    expect(notYet.data!.refundPayment).toMatchObject({ __typename: 'PaymentNotRefundable', code: 'PAYMENT_NOT_REFUNDABLE', paymentId: pending.id, paymentStatus: 'PROCESSING' });
+    expect(notYet.data!.refundPayment).toMatchObject({
+      __typename: 'PaymentNotRefundable',
+      code: 'PAYMENT_NOT_REFUNDABLE',
+      paymentId: pending.id,
+      paymentStatus: 'PROCESSING',
+    });
 
     // The payee closes before the credit arrives: the credit is refused and the payment fails.
     await closeInSql(stack.shards, payee);
@@ -258,7 +362,12 @@ describe('money on the shards', () => {
 
     const failed = await gql(stack.gatewayUrl, detailDocs.paymentDetail, { id: pending.id }, kit.operator);
     expect(failed.errors).toBeUndefined();
-    expect(failed.data!.payment).toMatchObject({ status: 'FAILED', failureCode: 'ACCOUNT_NOT_ACTIVE', refundedAmount: '0', refunds: [] });
+    expect(failed.data!.payment).toMatchObject({
+      status: 'FAILED',
+      failureCode: 'ACCOUNT_NOT_ACTIVE',
+      refundedAmount: '0',
+      refunds: [],
+    });
     const [outbox] = await home.db.select().from(transferOutbox).where(eq(transferOutbox.id, pending.id));
     expect(outbox?.status).toBe('DONE');
     expect(await kit.balance(payer)).toEqual(at('10000'));
@@ -272,9 +381,14 @@ describe('money on the shards', () => {
     expect(await postingKindsOfRef(stack.shards, payeeDb, pending.id)).toEqual([]);
 
     const listed = await gql(stack.gatewayUrl, moneyDocs.accountPayments, { id: payer }, kit.operator);
-    expect(listed.data!.account.payments.edges).toEqual([{ node: { id: pending.id, status: 'FAILED', amount: '2500' } }]);
+    expect(listed.data!.account.payments.edges).toEqual([
+      { node: { id: pending.id, status: 'FAILED', amount: '2500' } },
+    ]);
     const refused = await kit.refund(kit.operator, pending.id, '100');
-    expect(refused.data!.refundPayment).toMatchObject({ __typename: 'PaymentNotRefundable', code: 'PAYMENT_NOT_REFUNDABLE' });
+    expect(refused.data!.refundPayment).toMatchObject({
+      __typename: 'PaymentNotRefundable',
+      code: 'PAYMENT_NOT_REFUNDABLE',
+    });
     const detailed = await kit.refund(kit.operator, pending.id, '100', { doc: detailDocs.refundPayment });
     expect(detailed.data!.refundPayment).toMatchObject({ paymentId: pending.id, paymentStatus: 'FAILED' });
     expect(await kit.balance(payer)).toEqual(at('10000'));

@@ -52,7 +52,9 @@ describe('the payments table answers its reads from an index', () => {
     await paymentsOfAccount(db, account, 'pay_01M81V3GJGZFKE3QP0QGTT2CDM_33', 11);
     expect(statements).toHaveLength(2);
     for (const statement of statements) {
-      expect(await possibleKeys(statement)).toEqual(expect.arrayContaining(['payments_payer_idx', 'payments_settle_idx']));
+      expect(await possibleKeys(statement)).toEqual(
+        expect.arrayContaining(['payments_payer_idx', 'payments_settle_idx']),
+      );
     }
   });
 

@@ -5,7 +5,8 @@ import { useSeededRandom, type SeededRandom } from '../../../../test/support/see
 /**
  * Issue 31: FX never pays a remainder to a party. Random FX payments, priced by the domain's
  * own quote arithmetic, each followed by a random sequence of partial refunds whose payee
- * shares are decided as services/refund.ts reserveShares decides them (domain/refund-rules.ts refundShares) (the rule at the new
+ * shares are decided as services/refund.ts reserveShares decides them (domain/refund-rules.ts refundShares) (the rule
+ * at the new
  * total, less the shares already taken). After every refund no owner is ahead and the platform's
  * position is not negative in value; a full refund restores both sides exactly.
  */
@@ -14,8 +15,12 @@ const sequences = 1_000;
 const amountMax = 10n ** 15n;
 /** Currencies with exponents 0, 2 and 3. */
 const sides: QuoteSide[] = [
-  { currency: 'VND', exponent: 0 }, { currency: 'ISK', exponent: 0 }, { currency: 'USD', exponent: 2 },
-  { currency: 'EUR', exponent: 2 }, { currency: 'KWD', exponent: 3 }, { currency: 'BHD', exponent: 3 },
+  { currency: 'VND', exponent: 0 },
+  { currency: 'ISK', exponent: 0 },
+  { currency: 'USD', exponent: 2 },
+  { currency: 'EUR', exponent: 2 },
+  { currency: 'KWD', exponent: 3 },
+  { currency: 'BHD', exponent: 3 },
 ];
 
 /** A rate of 1 to 12 significant digits, its point anywhere from a whole number to well below 1. */
@@ -61,9 +66,23 @@ describe('FX round trips (issue 31)', () => {
       expect(attempt, `seed ${random.seed}: too few quotes priced`).toBeLessThan(sequences * 20);
       const sell = random.pick(sides);
       const buy = random.pick(sides.filter((s) => s.currency !== sell.currency));
-      const rate: FxRate = { base: sell.currency, quote: buy.currency, rate: randomRate(random), spreadBps: random.below(3) === 0 ? 0 : random.between(0, 500) };
-      const given: QuoteAmount = random.below(2) === 0 ? { side: 'sell', amount: randomAmount(random) } : { side: 'buy', amount: randomAmount(random) };
-      const quoted = quoteAmounts(random.below(2) === 0 ? rate : { ...rate, base: buy.currency, quote: sell.currency }, sell, buy, given, amountMax);
+      const rate: FxRate = {
+        base: sell.currency,
+        quote: buy.currency,
+        rate: randomRate(random),
+        spreadBps: random.below(3) === 0 ? 0 : random.between(0, 500),
+      };
+      const given: QuoteAmount =
+        random.below(2) === 0
+          ? { side: 'sell', amount: randomAmount(random) }
+          : { side: 'buy', amount: randomAmount(random) };
+      const quoted = quoteAmounts(
+        random.below(2) === 0 ? rate : { ...rate, base: buy.currency, quote: sell.currency },
+        sell,
+        buy,
+        given,
+        amountMax,
+      );
       if (!quoted.ok) continue;
       const { sellAmount, buyAmount } = quoted.value;
       const where = `seed ${random.seed} sequence ${done}: ${sellAmount} ${sell.currency} → ${buyAmount} ${buy.currency}`;
@@ -80,7 +99,10 @@ describe('FX round trips (issue 31)', () => {
         expect(refunded - sellAmount <= 0n, where).toBe(true);
         // The payee keeps at most its exact claim (sell − refunded) × buy / sell, compared as
         // rationals; and gives back less than one unit more than that claim asks.
-        expect(kept * sellAmount <= (sellAmount - refunded) * buyAmount, `${where}: payee keeps ${kept} after ${refunded} refunded`).toBe(true);
+        expect(
+          kept * sellAmount <= (sellAmount - refunded) * buyAmount,
+          `${where}: payee keeps ${kept} after ${refunded} refunded`,
+        ).toBe(true);
         expect(kept * sellAmount > (sellAmount - refunded) * buyAmount - sellAmount, where).toBe(true);
         if (kept * sellAmount !== (sellAmount - refunded) * buyAmount) remainders++;
         // The platform: A received less A paid back is not negative, and its position valued at

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { buyReturnedAfter, checkRate, pairKey, parseRate, quoteAmounts, type FxRate, type QuoteSide } from '../../src/domain/fx';
+import {
+  buyReturnedAfter,
+  checkRate,
+  pairKey,
+  parseRate,
+  quoteAmounts,
+  type FxRate,
+  type QuoteSide,
+} from '../../src/domain/fx';
 import { useSeededRandom, type SeededRandom } from '../../../../test/support/seeded-random';
 
 const random = useSeededRandom();
@@ -72,8 +80,11 @@ function randomRate(r: SeededRandom): string {
 }
 
 const currencies: QuoteSide[] = [
-  { currency: 'JPY', exponent: 0 }, { currency: 'USD', exponent: 2 }, { currency: 'EUR', exponent: 2 },
-  { currency: 'KWD', exponent: 3 }, { currency: 'CLF', exponent: 4 },
+  { currency: 'JPY', exponent: 0 },
+  { currency: 'USD', exponent: 2 },
+  { currency: 'EUR', exponent: 2 },
+  { currency: 'KWD', exponent: 3 },
+  { currency: 'CLF', exponent: 4 },
 ];
 
 describe('rates', () => {
@@ -82,7 +93,23 @@ describe('rates', () => {
     expect(parseRate('0.0066556')).toEqual({ ok: true, value: { num: 66556n, den: 10000000n } });
     expect(parseRate('1000')).toEqual({ ok: true, value: { num: 1000n, den: 1n } });
     expect(parseRate('123456789.012').ok).toBe(true);
-    for (const bad of ['0', '0.000', '-1', '+1', '1e3', '1,5', ' 1', '1.', '.5', '01.5', 'abc', '', 'NaN', '1234567890.123', '0.1234567890123']) {
+    for (const bad of [
+      '0',
+      '0.000',
+      '-1',
+      '+1',
+      '1e3',
+      '1,5',
+      ' 1',
+      '1.',
+      '.5',
+      '01.5',
+      'abc',
+      '',
+      'NaN',
+      '1234567890.123',
+      '0.1234567890123',
+    ]) {
       expect(parseRate(bad).ok, bad).toBe(false);
     }
     expect(parseRate(`0.${'0'.repeat(40)}1`).ok).toBe(false);
@@ -91,7 +118,8 @@ describe('rates', () => {
   it('takes spreads of 0..10000 bps and pairs of two currencies only', () => {
     const rate = { base: 'USD', quote: 'JPY', rate: '150.25', spreadBps: 0 };
     for (const spreadBps of [0, 1, 9999, 10_000]) expect(checkRate({ ...rate, spreadBps }).ok).toBe(true);
-    for (const spreadBps of [-1, 10_001, 1.5]) expect(checkRate({ ...rate, spreadBps })).toMatchObject({ ok: false, error: { field: 'spreadBps' } });
+    for (const spreadBps of [-1, 10_001, 1.5])
+      expect(checkRate({ ...rate, spreadBps })).toMatchObject({ ok: false, error: { field: 'spreadBps' } });
     expect(checkRate({ ...rate, quote: 'USD' })).toMatchObject({ ok: false, error: { field: 'quoteCurrency' } });
     expect(pairKey('USD', 'JPY')).toBe(pairKey('JPY', 'USD'));
   });
@@ -103,21 +131,49 @@ describe('quotes', () => {
 
   it('applies both exponents, the direction and the spread, rounding for the platform', () => {
     // 3.33 USD at 150.25 = 500.3325 JPY → 500 (down).
-    expect(quoteAmounts(usdJpy, usd, jpy, { side: 'sell', amount: 333n }, amountMax)).toEqual({ ok: true, value: { sellAmount: 333n, buyAmount: 500n } });
+    expect(quoteAmounts(usdJpy, usd, jpy, { side: 'sell', amount: 333n }, amountMax)).toEqual({
+      ok: true,
+      value: { sellAmount: 333n, buyAmount: 500n },
+    });
     // 500 JPY bought costs 500 / 150.25 USD = 3.3277… → 333 cents (up).
-    expect(quoteAmounts(usdJpy, usd, jpy, { side: 'buy', amount: 500n }, amountMax)).toEqual({ ok: true, value: { sellAmount: 333n, buyAmount: 500n } });
+    expect(quoteAmounts(usdJpy, usd, jpy, { side: 'buy', amount: 500n }, amountMax)).toEqual({
+      ok: true,
+      value: { sellAmount: 333n, buyAmount: 500n },
+    });
     // The inverse from the same rate: 1000 JPY sold = 6.6555… USD → 665 cents.
-    expect(quoteAmounts(usdJpy, jpy, usd, { side: 'sell', amount: 1000n }, amountMax)).toEqual({ ok: true, value: { sellAmount: 1000n, buyAmount: 665n } });
+    expect(quoteAmounts(usdJpy, jpy, usd, { side: 'sell', amount: 1000n }, amountMax)).toEqual({
+      ok: true,
+      value: { sellAmount: 1000n, buyAmount: 665n },
+    });
     // 1% spread: 100 USD → 15025 × 0.99 = 14874.75 → 14874 JPY.
-    expect(quoteAmounts({ ...usdJpy, spreadBps: 100 }, usd, jpy, { side: 'sell', amount: 10000n }, amountMax)).toMatchObject({ value: { buyAmount: 14874n } });
+    expect(
+      quoteAmounts({ ...usdJpy, spreadBps: 100 }, usd, jpy, { side: 'sell', amount: 10000n }, amountMax),
+    ).toMatchObject({ value: { buyAmount: 14874n } });
     // KWD has three decimals: 1 KWD = 3.25 USD → 1.000 KWD (1000 fils) → 325 cents.
-    expect(quoteAmounts({ base: 'KWD', quote: 'USD', rate: '3.25', spreadBps: 0 }, kwd, usd, { side: 'sell', amount: 1000n }, amountMax)).toMatchObject({ value: { buyAmount: 325n } });
+    expect(
+      quoteAmounts(
+        { base: 'KWD', quote: 'USD', rate: '3.25', spreadBps: 0 },
+        kwd,
+        usd,
+        { side: 'sell', amount: 1000n },
+        amountMax,
+      ),
+    ).toMatchObject({ value: { buyAmount: 325n } });
   });
 
   it('refuses an amount that rounds to zero on the other side, and one beyond AMOUNT_MAX', () => {
-    expect(quoteAmounts(usdJpy, jpy, usd, { side: 'sell', amount: 1n }, amountMax)).toEqual({ ok: false, error: { kind: 'RoundsToZero', field: 'buyAmount' } });
-    expect(quoteAmounts({ ...usdJpy, spreadBps: 10_000 }, usd, jpy, { side: 'buy', amount: 5n }, amountMax)).toEqual({ ok: false, error: { kind: 'RoundsToZero', field: 'sellAmount' } });
-    expect(quoteAmounts(usdJpy, usd, jpy, { side: 'sell', amount: amountMax }, amountMax)).toEqual({ ok: false, error: { kind: 'AboveMax', field: 'buyAmount' } });
+    expect(quoteAmounts(usdJpy, jpy, usd, { side: 'sell', amount: 1n }, amountMax)).toEqual({
+      ok: false,
+      error: { kind: 'RoundsToZero', field: 'buyAmount' },
+    });
+    expect(quoteAmounts({ ...usdJpy, spreadBps: 10_000 }, usd, jpy, { side: 'buy', amount: 5n }, amountMax)).toEqual({
+      ok: false,
+      error: { kind: 'RoundsToZero', field: 'sellAmount' },
+    });
+    expect(quoteAmounts(usdJpy, usd, jpy, { side: 'sell', amount: amountMax }, amountMax)).toEqual({
+      ok: false,
+      error: { kind: 'AboveMax', field: 'buyAmount' },
+    });
   });
 
   it('agrees with an independent bigint-fraction reference on 10,000 seeded cases, both directions, with spreads', () => {
@@ -126,9 +182,14 @@ describe('quotes', () => {
       const base = random.pick(currencies);
       let quote = random.pick(currencies);
       while (quote.currency === base.currency) quote = random.pick(currencies);
-      const rate: FxRate = { base: base.currency, quote: quote.currency, rate: randomRate(random), spreadBps: random.pick([0, 0, 1, 25, 150, 999, random.between(0, 10_000)]) };
+      const rate: FxRate = {
+        base: base.currency,
+        quote: quote.currency,
+        rate: randomRate(random),
+        spreadBps: random.pick([0, 0, 1, 25, 150, 999, random.between(0, 10_000)]),
+      };
       const [sell, buy] = random.below(2) === 0 ? [base, quote] : [quote, base];
-      const side = random.below(2) === 0 ? 'sell' as const : 'buy' as const;
+      const side = random.below(2) === 0 ? ('sell' as const) : ('buy' as const);
       const amount = BigInt(random.between(1, 1_000_000_000)) * BigInt(random.pick([1, 1, 1000, 1_000_000]));
       const result = quoteAmounts(rate, sell, buy, { side, amount }, amountMax);
       const perSell = referenceRate(rate, sell, buy);
@@ -138,9 +199,11 @@ describe('quotes', () => {
         const bought = new Ratio(amount, 1n).times(perSell).floor();
         expected = bought === 0n ? 'zero' : { sellAmount: amount, buyAmount: bought };
       } else {
-        expected = perSell.n === 0n ? 'zero' : { sellAmount: new Ratio(amount, 1n).over(perSell).ceil(), buyAmount: amount };
+        expected =
+          perSell.n === 0n ? 'zero' : { sellAmount: new Ratio(amount, 1n).over(perSell).ceil(), buyAmount: amount };
       }
-      if (typeof expected === 'object' && (expected.sellAmount > amountMax || expected.buyAmount > amountMax)) expected = 'max';
+      if (typeof expected === 'object' && (expected.sellAmount > amountMax || expected.buyAmount > amountMax))
+        expected = 'max';
       if (expected === 'zero') expect(result, context).toMatchObject({ ok: false, error: { kind: 'RoundsToZero' } });
       else if (expected === 'max') expect(result, context).toMatchObject({ ok: false, error: { kind: 'AboveMax' } });
       else {

@@ -2,8 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { assertBalanced, type PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
 import {
-  depositSpec, holdCaptureSpec, holdReleaseSpec, holdSpec, localRefundSpec, paymentCreditSpec, paymentDebitSpec, paymentReversalSpec,
-  refundCreditSpec, refundDebitSpec, sweepCreditSpec, sweepDebitSpec, withdrawalSpec,
+  depositSpec,
+  holdCaptureSpec,
+  holdReleaseSpec,
+  holdSpec,
+  localRefundSpec,
+  paymentCreditSpec,
+  paymentDebitSpec,
+  paymentReversalSpec,
+  refundCreditSpec,
+  refundDebitSpec,
+  sweepCreditSpec,
+  sweepDebitSpec,
+  withdrawalSpec,
 } from '../../src/domain/legs';
 import { planSweeps } from '../../src/domain/sweep-plan';
 
@@ -18,15 +29,27 @@ describe('legs', () => {
   const specs: Array<[string, PostingSpec, string]> = [
     ['deposit', depositSpec(m, 'pst_1', 'acc_reserve', 'acc_a'), dedupeKeys.firstHalf(m.id)],
     ['withdrawal', withdrawalSpec(m, 'pst_1', 'acc_a', 'acc_reserve'), dedupeKeys.firstHalf(m.id)],
-    ['payment debit', paymentDebitSpec(m, 'pst_1', 'acc_payer', 'acc_clearing', 'AVAILABLE'), dedupeKeys.firstHalf(m.id)],
+    [
+      'payment debit',
+      paymentDebitSpec(m, 'pst_1', 'acc_payer', 'acc_clearing', 'AVAILABLE'),
+      dedupeKeys.firstHalf(m.id),
+    ],
     ['payment credit', paymentCreditSpec(m, 'pst_1', 'acc_clearing', 'acc_payee'), dedupeKeys.paymentCredit(m.id)],
-    ['payment reversal', paymentReversalSpec(m, 'pst_1', 'acc_clearing', 'acc_payer'), dedupeKeys.paymentReversal(m.id)],
+    [
+      'payment reversal',
+      paymentReversalSpec(m, 'pst_1', 'acc_clearing', 'acc_payer'),
+      dedupeKeys.paymentReversal(m.id),
+    ],
     ['local refund', localRefundSpec(m, 'pst_1', 'acc_stripe', true, 'acc_payer'), dedupeKeys.firstHalf(m.id)],
     ['refund debit', refundDebitSpec(m, 'pst_1', 'acc_payee', 'acc_clearing'), dedupeKeys.refundDebit(m.id)],
     ['refund credit', refundCreditSpec(m, 'pst_1', 'acc_clearing', 'acc_payer'), dedupeKeys.refundCredit(m.id)],
     ['hold', holdSpec(m, 'pst_1', 'acc_payer'), dedupeKeys.hold(m.id)],
     ['hold release', holdReleaseSpec(m, 'pst_1', 'acc_payer'), dedupeKeys.holdRelease(m.id)],
-    ['sweep debit', sweepDebitSpec(m, 'pst_1', 'wdr_1', 'acc_stripe', 'acc_clearing'), dedupeKeys.sweepDebit('wdr_1', 'acc_stripe')],
+    [
+      'sweep debit',
+      sweepDebitSpec(m, 'pst_1', 'wdr_1', 'acc_stripe', 'acc_clearing'),
+      dedupeKeys.sweepDebit('wdr_1', 'acc_stripe'),
+    ],
     ['sweep credit', sweepCreditSpec(m, 'pst_1', 'acc_clearing', 'acc_home'), dedupeKeys.sweepCredit(m.id)],
   ];
 
@@ -41,19 +64,40 @@ describe('legs', () => {
   }
 
   it('second halves that return money are completions: they must land even on an account frozen meanwhile', () => {
-    for (const spec of [paymentReversalSpec(m, 'p', 'c', 'a'), refundCreditSpec(m, 'p', 'c', 'a'), holdReleaseSpec(m, 'p', 'a'), sweepCreditSpec(m, 'p', 'c', 'h')]) {
+    for (const spec of [
+      paymentReversalSpec(m, 'p', 'c', 'a'),
+      refundCreditSpec(m, 'p', 'c', 'a'),
+      holdReleaseSpec(m, 'p', 'a'),
+      sweepCreditSpec(m, 'p', 'c', 'h'),
+    ]) {
       expect(spec.completion, spec.kind).toBe(true);
     }
     expect(paymentCreditSpec(m, 'p', 'c', 'a').completion).toBeUndefined();
   });
 
-  it('a local refund takes from a stripe\'s pending first, then its available', () => {
-    expect(localRefundSpec(m, 'p', 'acc_stripe', true, 'acc_payer').legs[0]).toEqual({ accountId: 'acc_stripe', bucket: 'PENDING', amount: -250n, fallbackBucket: 'AVAILABLE' });
-    expect(localRefundSpec(m, 'p', 'acc_stripe', false, 'acc_payer').legs[0]).toEqual({ accountId: 'acc_stripe', bucket: 'AVAILABLE', amount: -250n });
+  it("a local refund takes from a stripe's pending first, then its available", () => {
+    expect(localRefundSpec(m, 'p', 'acc_stripe', true, 'acc_payer').legs[0]).toEqual({
+      accountId: 'acc_stripe',
+      bucket: 'PENDING',
+      amount: -250n,
+      fallbackBucket: 'AVAILABLE',
+    });
+    expect(localRefundSpec(m, 'p', 'acc_stripe', false, 'acc_payer').legs[0]).toEqual({
+      accountId: 'acc_stripe',
+      bucket: 'AVAILABLE',
+      amount: -250n,
+    });
   });
 
   it('a capture moves the whole hold out of frozen: the captured part to the credit row, the rest back to available', () => {
-    const captured = holdCaptureSpec({ id: 'hld_1', currency: 'EUR', amount: 1_000n }, { id: 'pay_2', currency: 'EUR', amount: 600n }, 'p', 'acc_payer', 'acc_payee', 'AVAILABLE');
+    const captured = holdCaptureSpec(
+      { id: 'hld_1', currency: 'EUR', amount: 1_000n },
+      { id: 'pay_2', currency: 'EUR', amount: 600n },
+      'p',
+      'acc_payer',
+      'acc_payee',
+      'AVAILABLE',
+    );
     expect(sum(captured)).toBe(0n);
     expect(captured.dedupeKey).toBe(dedupeKeys.holdCapture('pay_2'));
     expect(captured.legs).toEqual([
@@ -61,14 +105,31 @@ describe('legs', () => {
       { accountId: 'acc_payee', bucket: 'AVAILABLE', amount: 600n },
       { accountId: 'acc_payer', bucket: 'AVAILABLE', amount: 400n },
     ]);
-    const whole = holdCaptureSpec({ id: 'hld_1', currency: 'EUR', amount: 1_000n }, { id: 'pay_2', currency: 'EUR', amount: 1_000n }, 'p', 'acc_payer', 'acc_payee', 'PENDING');
+    const whole = holdCaptureSpec(
+      { id: 'hld_1', currency: 'EUR', amount: 1_000n },
+      { id: 'pay_2', currency: 'EUR', amount: 1_000n },
+      'p',
+      'acc_payer',
+      'acc_payee',
+      'PENDING',
+    );
     expect(whole.legs).toHaveLength(2);
   });
 
   it('a sweep plan takes stripes in id order until the amount is reached, skipping empty ones', () => {
-    const stripes = [{ id: 'acc_c', available: 50n }, { id: 'acc_a', available: 30n }, { id: 'acc_b', available: 0n }];
-    expect(planSweeps(stripes, 60n)).toEqual([{ stripeId: 'acc_a', amount: 30n }, { stripeId: 'acc_c', amount: 30n }]);
-    expect(planSweeps(stripes, 500n)).toEqual([{ stripeId: 'acc_a', amount: 30n }, { stripeId: 'acc_c', amount: 50n }]);
+    const stripes = [
+      { id: 'acc_c', available: 50n },
+      { id: 'acc_a', available: 30n },
+      { id: 'acc_b', available: 0n },
+    ];
+    expect(planSweeps(stripes, 60n)).toEqual([
+      { stripeId: 'acc_a', amount: 30n },
+      { stripeId: 'acc_c', amount: 30n },
+    ]);
+    expect(planSweeps(stripes, 500n)).toEqual([
+      { stripeId: 'acc_a', amount: 30n },
+      { stripeId: 'acc_c', amount: 50n },
+    ]);
     expect(planSweeps(stripes, 0n)).toEqual([]);
   });
 });

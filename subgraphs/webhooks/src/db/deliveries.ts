@@ -8,19 +8,40 @@ import { pushTo } from '@paygraph/shared/collections';
 import { entryEventType } from '../domain/event-types';
 
 /** A stream's order: by sequence, the entry's own event before what the entry finished (event-types.ts). */
-const inStreamOrder = [asc(webhookDeliveries.sequence), sql`${webhookDeliveries.eventType} <> ${entryEventType}`, asc(webhookDeliveries.eventType)];
+const inStreamOrder = [
+  asc(webhookDeliveries.sequence),
+  sql`${webhookDeliveries.eventType} <> ${entryEventType}`,
+  asc(webhookDeliveries.eventType),
+];
 
 /** SQL over webhook_deliveries, each on the shard of the stripe whose entry it reports. */
-export async function insertDeliveries(tx: DrizzleTx, rows: ReadonlyArray<typeof webhookDeliveries.$inferInsert>): Promise<void> {
+export async function insertDeliveries(
+  tx: DrizzleTx,
+  rows: ReadonlyArray<typeof webhookDeliveries.$inferInsert>,
+): Promise<void> {
   if (rows.length === 0) return;
   // The unique (endpoint, stripe, sequence, type) makes a second materialisation of an entry a no-op.
-  await tx.insert(webhookDeliveries).ignore().values([...rows]);
+  await tx
+    .insert(webhookDeliveries)
+    .ignore()
+    .values([...rows]);
 }
 
-/** A stream's pending deliveries in the order they must arrive: by sequence, balance.changed before what the entry finished. */
+/**
+ * A stream's pending deliveries in the order they must arrive: by sequence, balance.changed before what the entry
+ * finished.
+ */
 export async function pendingOfStream(db: Executor, key: StreamKey, limit: number): Promise<DeliveryRow[]> {
-  return db.select().from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.endpointId, key.endpointId), eq(webhookDeliveries.stripeId, key.stripeId), eq(webhookDeliveries.status, 'PENDING')))
+  return db
+    .select()
+    .from(webhookDeliveries)
+    .where(
+      and(
+        eq(webhookDeliveries.endpointId, key.endpointId),
+        eq(webhookDeliveries.stripeId, key.stripeId),
+        eq(webhookDeliveries.status, 'PENDING'),
+      ),
+    )
     .orderBy(...inStreamOrder)
     .limit(limit);
 }
@@ -30,11 +51,26 @@ export async function pendingOfStream(db: Executor, key: StreamKey, limit: numbe
  * `limit` rows in all (a stream with a long backlog may take them all: its neighbours then read
  * their own, pendingOfStream).
  */
-export async function pendingOfStreams(db: Executor, keys: readonly StreamKey[], limit: number): Promise<Map<string, DeliveryRow[]>> {
+export async function pendingOfStreams(
+  db: Executor,
+  keys: readonly StreamKey[],
+  limit: number,
+): Promise<Map<string, DeliveryRow[]>> {
   const found = new Map<string, DeliveryRow[]>();
   if (keys.length === 0) return found;
-  const rows = await db.select().from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.status, 'PENDING'), or(...keys.map((k) => and(eq(webhookDeliveries.endpointId, k.endpointId), eq(webhookDeliveries.stripeId, k.stripeId))))))
+  const rows = await db
+    .select()
+    .from(webhookDeliveries)
+    .where(
+      and(
+        eq(webhookDeliveries.status, 'PENDING'),
+        or(
+          ...keys.map((k) =>
+            and(eq(webhookDeliveries.endpointId, k.endpointId), eq(webhookDeliveries.stripeId, k.stripeId)),
+          ),
+        ),
+      ),
+    )
     .orderBy(asc(webhookDeliveries.endpointId), asc(webhookDeliveries.stripeId), ...inStreamOrder)
     .limit(limit);
   for (const row of rows) {
@@ -66,36 +102,63 @@ export interface AttemptWrite {
 export function attemptGroups(writes: readonly AttemptWrite[]): AttemptWrite[][] {
   const groups = new Map<string, AttemptWrite[]>();
   for (const write of writes) {
-    const key = JSON.stringify([write.record.status, write.record.statusCode, write.record.error, write.record.nextAttemptAt?.getTime() ?? null]);
+    const key = JSON.stringify([
+      write.record.status,
+      write.record.statusCode,
+      write.record.error,
+      write.record.nextAttemptAt?.getTime() ?? null,
+    ]);
     pushTo(groups, key, write);
   }
   return [...groups.values()];
 }
 
-/** Writes attempt groups (attemptGroups), written before their streams are released. A crash before this write sends them again (at least once). */
+/**
+ * Writes attempt groups (attemptGroups), written before their streams are released. A crash before this write sends
+ * them again (at least once).
+ */
 export async function recordAttempts(db: Executor, groups: readonly AttemptWrite[][]): Promise<void> {
-  for (const group of groups) await recordAttempt(db, group.map((w) => w.id), group[0]!.record, group.at(-1)!.at);
+  for (const group of groups)
+    await recordAttempt(
+      db,
+      group.map((w) => w.id),
+      group[0]!.record,
+      group.at(-1)!.at,
+    );
 }
 
 async function recordAttempt(db: Executor, ids: readonly string[], record: AttemptRecord, now: Date): Promise<void> {
-  await db.update(webhookDeliveries).set({
-    status: record.status,
-    attempts: sql`${webhookDeliveries.attempts} + 1`,
-    lastStatusCode: record.statusCode,
-    lastError: record.error === null ? null : record.error.slice(0, 255),
-    firstAttemptAt: sql`COALESCE(${webhookDeliveries.firstAttemptAt}, ${now})`,
-    lastAttemptAt: now,
-    nextAttemptAt: record.nextAttemptAt,
-  }).where(inArray(webhookDeliveries.id, [...ids]));
+  await db
+    .update(webhookDeliveries)
+    .set({
+      status: record.status,
+      attempts: sql`${webhookDeliveries.attempts} + 1`,
+      lastStatusCode: record.statusCode,
+      lastError: record.error === null ? null : record.error.slice(0, 255),
+      firstAttemptAt: sql`COALESCE(${webhookDeliveries.firstAttemptAt}, ${now})`,
+      lastAttemptAt: now,
+      nextAttemptAt: record.nextAttemptAt,
+    })
+    .where(inArray(webhookDeliveries.id, [...ids]));
 }
 
 /** An endpoint's deliveries on this shard, newest first, before (createdAt, id). */
-export async function deliveriesPage(db: Executor, endpointId: string, before: { createdAt: Date; id: string } | null, limit: number): Promise<DeliveryRow[]> {
-  const position = before === null ? undefined : or(
-    lt(webhookDeliveries.createdAt, before.createdAt),
-    and(eq(webhookDeliveries.createdAt, before.createdAt), lt(webhookDeliveries.id, before.id)),
-  );
-  return db.select().from(webhookDeliveries)
+export async function deliveriesPage(
+  db: Executor,
+  endpointId: string,
+  before: { createdAt: Date; id: string } | null,
+  limit: number,
+): Promise<DeliveryRow[]> {
+  const position =
+    before === null
+      ? undefined
+      : or(
+          lt(webhookDeliveries.createdAt, before.createdAt),
+          and(eq(webhookDeliveries.createdAt, before.createdAt), lt(webhookDeliveries.id, before.id)),
+        );
+  return db
+    .select()
+    .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.endpointId, endpointId), position))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
     .limit(limit);
@@ -106,7 +169,8 @@ export async function deliveriesPage(db: Executor, endpointId: string, before: {
  * becomes PENDING again, due now, with a fresh retry window; answers how many.
  */
 export async function requeueSince(db: Executor, endpointId: string, since: Date, now: Date): Promise<number> {
-  const [result] = await db.update(webhookDeliveries)
+  const [result] = await db
+    .update(webhookDeliveries)
     .set({ status: 'PENDING', nextAttemptAt: now, firstAttemptAt: null })
     .where(and(eq(webhookDeliveries.endpointId, endpointId), gte(webhookDeliveries.createdAt, since)));
   return result.affectedRows;
@@ -114,9 +178,15 @@ export async function requeueSince(db: Executor, endpointId: string, since: Date
 
 /** Pending deliveries on this shard (counting stops at countMax) and the instant of the oldest event among them. */
 export async function queueState(db: SqlTarget, countMax: number): Promise<{ pending: number; oldestAt: Date | null }> {
-  const [counted] = await rawRows<{ n: number | string }>(db,
-    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'PENDING' LIMIT ?) AS d", [countMax]);
-  const [oldest] = await rawRows<{ at: Date | null }>(db, "SELECT MIN(created_at) AS at FROM webhook_deliveries WHERE status = 'PENDING'");
+  const [counted] = await rawRows<{ n: number | string }>(
+    db,
+    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'PENDING' LIMIT ?) AS d",
+    [countMax],
+  );
+  const [oldest] = await rawRows<{ at: Date | null }>(
+    db,
+    "SELECT MIN(created_at) AS at FROM webhook_deliveries WHERE status = 'PENDING'",
+  );
   return { pending: Number(counted?.n ?? 0), oldestAt: oldest?.at ?? null };
 }
 
@@ -129,7 +199,8 @@ export async function purgeFinishedBefore(db: Executor, cutoff: Date, limit: num
   let deleted = 0;
   for (const status of ['SUCCEEDED', 'FAILED'] as const) {
     if (deleted >= limit) break;
-    const [result] = await db.delete(webhookDeliveries)
+    const [result] = await db
+      .delete(webhookDeliveries)
       .where(and(eq(webhookDeliveries.status, status), lt(webhookDeliveries.createdAt, cutoff)))
       .orderBy(asc(webhookDeliveries.createdAt))
       .limit(limit - deleted);
@@ -144,7 +215,8 @@ export async function purgeFinishedBefore(db: Executor, cutoff: Date, limit: num
  * must not sit in the queue for ever.
  */
 export async function failPendingOfEndpoint(db: Executor, endpointId: string, error: string): Promise<number> {
-  const [result] = await db.update(webhookDeliveries)
+  const [result] = await db
+    .update(webhookDeliveries)
     .set({ status: 'FAILED', lastError: error.slice(0, 255), nextAttemptAt: null })
     .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'PENDING')));
   return result.affectedRows;

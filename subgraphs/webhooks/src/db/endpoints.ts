@@ -14,17 +14,30 @@ export async function endpointById(db: Executor, id: string): Promise<EndpointRo
 }
 
 export async function endpointsOfOwner(db: Executor, ownerId: string, limit: number): Promise<EndpointRow[]> {
-  return db.select().from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId)).orderBy(desc(webhookEndpoints.id)).limit(limit);
+  return db
+    .select()
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.ownerId, ownerId))
+    .orderBy(desc(webhookEndpoints.id))
+    .limit(limit);
 }
 
 /**
- * The owner's endpoint rows and how many of them are ENABLED, counted under locks on all of the owner's rows (and the gap
+ * The owner's endpoint rows and how many of them are ENABLED, counted under locks on all of the owner's rows (and the
+ * gap
  * after them, on webhook_endpoints_owner_idx): a concurrent registration of the same owner waits
  * here until this transaction ends, so two cannot both see room for one. With no row yet, two
  * registrations' gap locks deadlock at their inserts and inTransaction runs the loser again.
  */
-export async function countEndpointsOfOwnerLocked(tx: DrizzleTx, ownerId: string): Promise<{ rows: number; enabled: number }> {
-  const rows = await tx.select({ status: webhookEndpoints.status }).from(webhookEndpoints).where(eq(webhookEndpoints.ownerId, ownerId)).for('update');
+export async function countEndpointsOfOwnerLocked(
+  tx: DrizzleTx,
+  ownerId: string,
+): Promise<{ rows: number; enabled: number }> {
+  const rows = await tx
+    .select({ status: webhookEndpoints.status })
+    .from(webhookEndpoints)
+    .where(eq(webhookEndpoints.ownerId, ownerId))
+    .for('update');
   return { rows: rows.length, enabled: rows.filter((r) => r.status === 'ENABLED').length };
 }
 
@@ -41,28 +54,49 @@ export async function allEndpoints(db: Executor): Promise<EndpointRow[]> {
 
 /** ENABLED → DISABLED with its reason; true when this call disabled it. */
 export async function disableEndpoint(db: Executor, id: string, reason: string, now: Date): Promise<boolean> {
-  const [result] = await db.update(webhookEndpoints).set({ status: 'DISABLED', disabledReason: reason, updatedAt: now })
+  const [result] = await db
+    .update(webhookEndpoints)
+    .set({ status: 'DISABLED', disabledReason: reason, updatedAt: now })
     .where(and(eq(webhookEndpoints.id, id), eq(webhookEndpoints.status, 'ENABLED')));
   return result.affectedRows === 1;
 }
 
-export async function rotateEndpointSecret(db: Executor, id: string, sealed: { next: string; previous: string; previousUntil: Date }, now: Date): Promise<void> {
-  await db.update(webhookEndpoints)
-    .set({ secretSealed: sealed.next, previousSecretSealed: sealed.previous, previousSecretUntil: sealed.previousUntil, updatedAt: now })
+export async function rotateEndpointSecret(
+  db: Executor,
+  id: string,
+  sealed: { next: string; previous: string; previousUntil: Date },
+  now: Date,
+): Promise<void> {
+  await db
+    .update(webhookEndpoints)
+    .set({
+      secretSealed: sealed.next,
+      previousSecretSealed: sealed.previous,
+      previousSecretUntil: sealed.previousUntil,
+      updatedAt: now,
+    })
     .where(eq(webhookEndpoints.id, id));
 }
 
 /** The first failure after a success starts the clock that may end in disabling the endpoint. */
 export async function markEndpointFailing(db: Executor, id: string, now: Date): Promise<void> {
-  await db.update(webhookEndpoints).set({ failingSince: now }).where(and(eq(webhookEndpoints.id, id), isNull(webhookEndpoints.failingSince)));
+  await db
+    .update(webhookEndpoints)
+    .set({ failingSince: now })
+    .where(and(eq(webhookEndpoints.id, id), isNull(webhookEndpoints.failingSince)));
 }
 
 export async function markEndpointHealthy(db: Executor, id: string): Promise<void> {
-  await db.update(webhookEndpoints).set({ failingSince: null }).where(and(eq(webhookEndpoints.id, id), isNotNull(webhookEndpoints.failingSince)));
+  await db
+    .update(webhookEndpoints)
+    .set({ failingSince: null })
+    .where(and(eq(webhookEndpoints.id, id), isNotNull(webhookEndpoints.failingSince)));
 }
 
 /** Drops a rotated-out secret once its overlap has passed. */
 export async function forgetExpiredSecrets(db: Executor, now: Date): Promise<void> {
-  await db.update(webhookEndpoints).set({ previousSecretSealed: null, previousSecretUntil: null })
+  await db
+    .update(webhookEndpoints)
+    .set({ previousSecretSealed: null, previousSecretUntil: null })
     .where(and(isNotNull(webhookEndpoints.previousSecretUntil), lt(webhookEndpoints.previousSecretUntil, now)));
 }

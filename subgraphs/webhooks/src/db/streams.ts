@@ -19,14 +19,22 @@ export interface StreamKey {
   stripeId: string;
 }
 
-export async function insertStreamsIfMissing(db: Executor, rows: ReadonlyArray<typeof webhookStreams.$inferInsert>): Promise<void> {
+export async function insertStreamsIfMissing(
+  db: Executor,
+  rows: ReadonlyArray<typeof webhookStreams.$inferInsert>,
+): Promise<void> {
   if (rows.length === 0) return;
-  await db.insert(webhookStreams).ignore().values([...rows]);
+  await db
+    .insert(webhookStreams)
+    .ignore()
+    .values([...rows]);
 }
 
 export async function streamKeysOf(db: Executor, endpointIds: readonly string[]): Promise<StreamKey[]> {
   if (endpointIds.length === 0) return [];
-  return db.select({ endpointId: webhookStreams.endpointId, stripeId: webhookStreams.stripeId }).from(webhookStreams)
+  return db
+    .select({ endpointId: webhookStreams.endpointId, stripeId: webhookStreams.stripeId })
+    .from(webhookStreams)
     .where(inArray(webhookStreams.endpointId, [...endpointIds]));
 }
 
@@ -38,14 +46,21 @@ export async function streamKeysOf(db: Executor, endpointIds: readonly string[])
  * the statement names no endpoints but the busy ones. `due` is whether a due stream came back;
  * null when lagging ones filled the limit and it is not known.
  */
-export async function streamsWithWork(db: Executor, busyEndpointIds: readonly string[], now: Date, limit: number): Promise<{ lagging: StreamRow[]; due: boolean | null }> {
+export async function streamsWithWork(
+  db: Executor,
+  busyEndpointIds: readonly string[],
+  now: Date,
+  limit: number,
+): Promise<{ lagging: StreamRow[]; due: boolean | null }> {
   const behind = gt(accounts.lastSequence, webhookStreams.lastSequence);
   const due = dueFilter(busyEndpointIds, now);
-  const rows = await db.select({
-    stream: webhookStreams,
-    lagging: sql<number>`${behind}`.mapWith(Number),
-    due: sql<number>`COALESCE(${due}, 0)`.mapWith(Number),
-  }).from(webhookStreams)
+  const rows = await db
+    .select({
+      stream: webhookStreams,
+      lagging: sql<number>`${behind}`.mapWith(Number),
+      due: sql<number>`COALESCE(${due}, 0)`.mapWith(Number),
+    })
+    .from(webhookStreams)
     .innerJoin(accounts, eq(accounts.id, webhookStreams.stripeId))
     .where(or(behind, due))
     .orderBy(desc(sql`${behind}`))
@@ -56,7 +71,9 @@ export async function streamsWithWork(db: Executor, busyEndpointIds: readonly st
 }
 
 function keyMatch(keys: readonly StreamKey[]) {
-  return or(...keys.map((k) => and(eq(webhookStreams.endpointId, k.endpointId), eq(webhookStreams.stripeId, k.stripeId))));
+  return or(
+    ...keys.map((k) => and(eq(webhookStreams.endpointId, k.endpointId), eq(webhookStreams.stripeId, k.stripeId))),
+  );
 }
 
 /** Locks the streams no other dispatcher holds: SKIP LOCKED lets replicas share the work. */
@@ -81,11 +98,21 @@ export interface StreamAdvance extends StreamKey, AccountBalances {
  */
 export async function advanceStreams(tx: DrizzleTx, rows: readonly StreamAdvance[]): Promise<void> {
   if (rows.length === 0) return;
-  await tx.insert(webhookStreams)
-    .values(rows.map((r) => ({
-      endpointId: r.endpointId, stripeId: r.stripeId, accountId: r.accountId, lastSequence: r.lastSequence,
-      available: r.available, frozen: r.frozen, pending: r.pending, dueAt: r.queuedAt, leaseUntil: r.leaseUntil,
-    })))
+  await tx
+    .insert(webhookStreams)
+    .values(
+      rows.map((r) => ({
+        endpointId: r.endpointId,
+        stripeId: r.stripeId,
+        accountId: r.accountId,
+        lastSequence: r.lastSequence,
+        available: r.available,
+        frozen: r.frozen,
+        pending: r.pending,
+        dueAt: r.queuedAt,
+        leaseUntil: r.leaseUntil,
+      })),
+    )
     .onDuplicateKeyUpdate({
       set: {
         leaseUntil: sql`VALUES(${webhookStreams.leaseUntil})`,
@@ -100,14 +127,20 @@ export async function advanceStreams(tx: DrizzleTx, rows: readonly StreamAdvance
 
 function dueFilter(busyEndpointIds: readonly string[], now: Date) {
   return and(
-    isNotNull(webhookStreams.dueAt), lte(webhookStreams.dueAt, now), lte(webhookStreams.leaseUntil, now),
+    isNotNull(webhookStreams.dueAt),
+    lte(webhookStreams.dueAt, now),
+    lte(webhookStreams.leaseUntil, now),
     busyEndpointIds.length === 0 ? undefined : notInArray(webhookStreams.endpointId, [...busyEndpointIds]),
   );
 }
 
 /** Whether any stream is due, unleased, of an endpoint not at its bound: one indexed read, no lock. */
 export async function anyStreamDue(db: Executor, busyEndpointIds: readonly string[], now: Date): Promise<boolean> {
-  const rows = await db.select({ endpointId: webhookStreams.endpointId }).from(webhookStreams).where(dueFilter(busyEndpointIds, now)).limit(1);
+  const rows = await db
+    .select({ endpointId: webhookStreams.endpointId })
+    .from(webhookStreams)
+    .where(dueFilter(busyEndpointIds, now))
+    .limit(1);
   return rows.length > 0;
 }
 
@@ -116,8 +149,16 @@ export async function anyStreamDue(db: Executor, busyEndpointIds: readonly strin
  * bound in this process, and leases them until leaseUntil: while leased, only the claimer
  * sends the stream's deliveries, one at a time.
  */
-export async function claimDueStreams(tx: DrizzleTx, busyEndpointIds: readonly string[], now: Date, leaseUntil: Date, limit: number): Promise<StreamRow[]> {
-  const rows = await tx.select().from(webhookStreams)
+export async function claimDueStreams(
+  tx: DrizzleTx,
+  busyEndpointIds: readonly string[],
+  now: Date,
+  leaseUntil: Date,
+  limit: number,
+): Promise<StreamRow[]> {
+  const rows = await tx
+    .select()
+    .from(webhookStreams)
     .where(dueFilter(busyEndpointIds, now))
     .orderBy(asc(webhookStreams.dueAt))
     .limit(limit)
@@ -127,7 +168,10 @@ export async function claimDueStreams(tx: DrizzleTx, busyEndpointIds: readonly s
 }
 
 export async function extendLease(db: Executor, key: StreamKey, leaseUntil: Date): Promise<void> {
-  await db.update(webhookStreams).set({ leaseUntil }).where(and(eq(webhookStreams.endpointId, key.endpointId), eq(webhookStreams.stripeId, key.stripeId)));
+  await db
+    .update(webhookStreams)
+    .set({ leaseUntil })
+    .where(and(eq(webhookStreams.endpointId, key.endpointId), eq(webhookStreams.stripeId, key.stripeId)));
 }
 
 /**
@@ -141,8 +185,12 @@ export async function extendLease(db: Executor, key: StreamKey, leaseUntil: Date
  */
 export async function releaseStreams(tx: DrizzleTx, keys: readonly StreamKey[], epoch: Date): Promise<void> {
   if (keys.length === 0) return;
-  await tx.select({ endpointId: webhookStreams.endpointId }).from(webhookStreams).where(keyMatch(keys))
-    .orderBy(asc(webhookStreams.endpointId), asc(webhookStreams.stripeId)).for('update');
+  await tx
+    .select({ endpointId: webhookStreams.endpointId })
+    .from(webhookStreams)
+    .where(keyMatch(keys))
+    .orderBy(asc(webhookStreams.endpointId), asc(webhookStreams.stripeId))
+    .for('update');
   await tx.execute(sql`
     UPDATE webhook_streams AS s SET
       s.due_at = (
@@ -151,7 +199,10 @@ export async function releaseStreams(tx: DrizzleTx, keys: readonly StreamKey[], 
         ORDER BY d.sequence, d.event_type <> ${entryEventType}, d.event_type LIMIT 1
       ),
       s.lease_until = ${epoch}
-    WHERE ${sql.join(keys.map((k) => sql`(s.endpoint_id = ${k.endpointId} AND s.stripe_id = ${k.stripeId})`), sql` OR `)}`);
+    WHERE ${sql.join(
+      keys.map((k) => sql`(s.endpoint_id = ${k.endpointId} AND s.stripe_id = ${k.stripeId})`),
+      sql` OR `,
+    )}`);
 }
 
 /** Streams of an endpoint on this shard are due now (a redelivery queued their events again). */
@@ -171,14 +222,34 @@ export async function deleteStreamsOf(db: Executor, endpointId: string): Promise
  * The entries from each stream's cursor on (the one at the cursor too, to tell whether the next
  * entry starts a posting), up to perStream after it: ranges of the primary key, one statement.
  */
-export async function entriesAfter(db: Executor, from: ReadonlyArray<{ stripeId: string; after: bigint }>, perStream: number): Promise<EntryWithPosting[]> {
+export async function entriesAfter(
+  db: Executor,
+  from: ReadonlyArray<{ stripeId: string; after: bigint }>,
+  perStream: number,
+): Promise<EntryWithPosting[]> {
   if (from.length === 0) return [];
-  const ranges = from.map((f) => and(eq(ledgerEntries.accountId, f.stripeId), gt(ledgerEntries.sequence, f.after > 0n ? f.after - 1n : 0n), lte(ledgerEntries.sequence, f.after + BigInt(perStream))));
-  return db.select({
-    stripeId: ledgerEntries.accountId, sequence: ledgerEntries.sequence, id: ledgerEntries.id, postingId: ledgerEntries.postingId,
-    bucket: ledgerEntries.bucket, amount: ledgerEntries.amount, direction: ledgerEntries.direction, balanceAfter: ledgerEntries.balanceAfter,
-    createdAt: ledgerEntries.createdAt, postingKind: postings.kind, refId: postings.refId,
-  }).from(ledgerEntries)
+  const ranges = from.map((f) =>
+    and(
+      eq(ledgerEntries.accountId, f.stripeId),
+      gt(ledgerEntries.sequence, f.after > 0n ? f.after - 1n : 0n),
+      lte(ledgerEntries.sequence, f.after + BigInt(perStream)),
+    ),
+  );
+  return db
+    .select({
+      stripeId: ledgerEntries.accountId,
+      sequence: ledgerEntries.sequence,
+      id: ledgerEntries.id,
+      postingId: ledgerEntries.postingId,
+      bucket: ledgerEntries.bucket,
+      amount: ledgerEntries.amount,
+      direction: ledgerEntries.direction,
+      balanceAfter: ledgerEntries.balanceAfter,
+      createdAt: ledgerEntries.createdAt,
+      postingKind: postings.kind,
+      refId: postings.refId,
+    })
+    .from(ledgerEntries)
     .innerJoin(postings, eq(postings.id, ledgerEntries.postingId))
     .where(or(...ranges))
     .orderBy(asc(ledgerEntries.accountId), asc(ledgerEntries.sequence));
@@ -186,22 +257,40 @@ export async function entriesAfter(db: Executor, from: ReadonlyArray<{ stripeId:
 
 /** What a stream starts from: the account (or stripe) rows an endpoint follows on this shard. */
 /** What the dispatcher reads of a followed account: the ledger's one shape of an account, in part. */
-export type FollowedRow = Pick<Account, 'id' | 'parentId' | 'ownerId' | 'lastSequence' | 'available' | 'frozen' | 'pending' | 'createdAt'>;
+export type FollowedRow = Pick<
+  Account,
+  'id' | 'parentId' | 'ownerId' | 'lastSequence' | 'available' | 'frozen' | 'pending' | 'createdAt'
+>;
 
 const followedColumns = {
-  id: accounts.id, parentId: accounts.parentId, ownerId: accounts.ownerId, lastSequence: accounts.lastSequence,
-  available: accounts.available, frozen: accounts.frozen, pending: accounts.pending, createdAt: accounts.createdAt,
+  id: accounts.id,
+  parentId: accounts.parentId,
+  ownerId: accounts.ownerId,
+  lastSequence: accounts.lastSequence,
+  available: accounts.available,
+  frozen: accounts.frozen,
+  pending: accounts.pending,
+  createdAt: accounts.createdAt,
 };
 
 /** Accounts by id and the stripes of those that are merchants. */
 export async function accountsAndStripesToFollow(db: Executor, ids: readonly string[]): Promise<FollowedRow[]> {
   if (ids.length === 0) return [];
-  return db.select(followedColumns).from(accounts).where(or(inArray(accounts.id, [...ids]), inArray(accounts.parentId, [...ids])));
+  return db
+    .select(followedColumns)
+    .from(accounts)
+    .where(or(inArray(accounts.id, [...ids]), inArray(accounts.parentId, [...ids])));
 }
 
-/** Every client account (and stripe) of these owners on this shard; all of them when owners is null (an operator's endpoint). */
+/**
+ * Every client account (and stripe) of these owners on this shard; all of them when owners is null (an operator's
+ * endpoint).
+ */
 export async function accountsOfOwnersToFollow(db: Executor, owners: readonly string[] | null): Promise<FollowedRow[]> {
   if (owners !== null && owners.length === 0) return [];
   const client = ne(accounts.type, 'SYSTEM');
-  return db.select(followedColumns).from(accounts).where(owners === null ? client : and(client, inArray(accounts.ownerId, [...owners])));
+  return db
+    .select(followedColumns)
+    .from(accounts)
+    .where(owners === null ? client : and(client, inArray(accounts.ownerId, [...owners])));
 }

@@ -29,8 +29,12 @@ function refuse(field: string, message: string): Result<never, InputRefusal> {
 }
 
 /** Checks a registration before anything is read or written: a malformed request writes nothing. */
-export function decideEndpointInput(input: CreateEndpointInput, judgeUrl: UrlVerdict): Result<EndpointPlan, InputRefusal> {
-  if (input.url.length > endpointUrlCharsMax) return refuse('url', `url is longer than ${endpointUrlCharsMax} characters`);
+export function decideEndpointInput(
+  input: CreateEndpointInput,
+  judgeUrl: UrlVerdict,
+): Result<EndpointPlan, InputRefusal> {
+  if (input.url.length > endpointUrlCharsMax)
+    return refuse('url', `url is longer than ${endpointUrlCharsMax} characters`);
   const url = judgeUrl(input.url);
   if (!url.ok) return refuse('url', `url ${url.error.reason}`);
   if (input.eventTypes.length === 0) return refuse('eventTypes', 'eventTypes is empty: name at least one event type');
@@ -39,8 +43,10 @@ export function decideEndpointInput(input: CreateEndpointInput, judgeUrl: UrlVer
   const types = [...new Set(input.eventTypes as EventType[])];
   let accountIds: string[] | null = null;
   if (input.accountIds !== undefined && input.accountIds !== null) {
-    if (input.accountIds.length === 0) return refuse('accountIds', 'accountIds is empty: omit it to follow every account you may read');
-    if (input.accountIds.length > endpointAccountIdsMax) return refuse('accountIds', `at most ${endpointAccountIdsMax} accounts per endpoint`);
+    if (input.accountIds.length === 0)
+      return refuse('accountIds', 'accountIds is empty: omit it to follow every account you may read');
+    if (input.accountIds.length > endpointAccountIdsMax)
+      return refuse('accountIds', `at most ${endpointAccountIdsMax} accounts per endpoint`);
     const malformed = input.accountIds.find((id) => parseId('account', id) === null);
     if (malformed !== undefined) return refuse('accountIds', `"${malformed}" is not an account id`);
     accountIds = [...new Set(input.accountIds)];

@@ -1,7 +1,12 @@
 import { formatAmount } from '@paygraph/shared/money';
 import type { AccountBalances } from '@paygraph/shared/ledger/account';
 import { encodeBalanceCursor } from '@paygraph/account/domain/balance-cursor';
-import type { FailedRefundFacts, HoldFacts, PaymentFacts, RefundFacts } from '@paygraph/transaction/read-model/webhooks';
+import type {
+  FailedRefundFacts,
+  HoldFacts,
+  PaymentFacts,
+  RefundFacts,
+} from '@paygraph/transaction/read-model/webhooks';
 import type { AdvanceFacts } from '@paygraph/settlement/read-model/webhooks';
 import type { EventType } from './event-types';
 
@@ -53,7 +58,9 @@ export interface Event {
 }
 
 /** The records an entry's events need: read before deriving (services/materialize.ts). */
-export function factsWanted(entry: Pick<StreamEntry, 'postingKind' | 'refId'>): { kind: 'payment' | 'refund' | 'hold' | 'capture' | 'advance'; id: string } | null {
+export function factsWanted(
+  entry: Pick<StreamEntry, 'postingKind' | 'refId'>,
+): { kind: 'payment' | 'refund' | 'hold' | 'capture' | 'advance'; id: string } | null {
   if (entry.refId === null) return null;
   switch (entry.postingKind) {
     case 'PAYMENT':
@@ -74,7 +81,13 @@ export function factsWanted(entry: Pick<StreamEntry, 'postingKind' | 'refId'>): 
 }
 
 function paymentData(p: PaymentFacts): Record<string, unknown> {
-  return { id: p.id, amount: formatAmount(p.amount), currency: p.currency, payerAccountId: p.payerAccountId, payeeAccountId: p.payeeAccountId };
+  return {
+    id: p.id,
+    amount: formatAmount(p.amount),
+    currency: p.currency,
+    payerAccountId: p.payerAccountId,
+    payeeAccountId: p.payeeAccountId,
+  };
 }
 
 function holdData(h: HoldFacts): Record<string, unknown> {
@@ -86,14 +99,20 @@ function holdData(h: HoldFacts): Record<string, unknown> {
  * cross-shard payment between its debit and its completion: the stream waits at this entry, so
  * order holds), or null.
  */
-function businessEvent(entry: StreamEntry, facts: Facts): { type: EventType; data: Record<string, unknown> } | 'wait' | null {
+function businessEvent(
+  entry: StreamEntry,
+  facts: Facts,
+): { type: EventType; data: Record<string, unknown> } | 'wait' | null {
   if (!entry.firstOfPosting || entry.refId === null) return null;
   switch (entry.postingKind) {
     case 'PAYMENT': {
       const payment = facts.payments.get(entry.refId);
       if (!payment) return null;
       if (payment.status === 'PROCESSING') return 'wait';
-      return { type: payment.status === 'SUCCEEDED' ? 'payment.succeeded' : 'payment.failed', data: paymentData(payment) };
+      return {
+        type: payment.status === 'SUCCEEDED' ? 'payment.succeeded' : 'payment.failed',
+        data: paymentData(payment),
+      };
     }
     case 'PAYMENT_CREDIT': {
       // The payee's half landed: the payment succeeded for the payee whatever the payer's row reads yet.
@@ -134,13 +153,21 @@ function businessEvent(entry: StreamEntry, facts: Facts): { type: EventType; dat
  * is PAID. A piece posted while others are still under way waits (the advance may yet be
  * reversed); a reversed advance says nothing beyond its balance changes.
  */
-function advanceEvent(entry: StreamEntry, advance: AdvanceFacts | undefined): { type: EventType; data: Record<string, unknown> } | 'wait' | null {
+function advanceEvent(
+  entry: StreamEntry,
+  advance: AdvanceFacts | undefined,
+): { type: EventType; data: Record<string, unknown> } | 'wait' | null {
   if (!advance || entry.stripeId !== advance.firstStripeId) return null;
   if (advance.status === 'PENDING') return 'wait';
   if (advance.status === 'REVERSED') return null;
   return {
     type: 'advance.paid',
-    data: { id: advance.id, merchantAccountId: advance.merchantAccountId, amount: formatAmount(advance.amount), feeAmount: formatAmount(advance.feeAmount) },
+    data: {
+      id: advance.id,
+      merchantAccountId: advance.merchantAccountId,
+      amount: formatAmount(advance.amount),
+      feeAmount: formatAmount(advance.feeAmount),
+    },
   };
 }
 
@@ -155,7 +182,12 @@ export interface Derived {
  * Turns a stream's next entries into events, in order, stopping before an entry whose record
  * has not settled. `accountId` is the account events name (the merchant of a stripe).
  */
-export function deriveEvents(accountId: string, start: { lastSequence: bigint; buckets: Buckets }, entries: readonly StreamEntry[], facts: Facts): Derived {
+export function deriveEvents(
+  accountId: string,
+  start: { lastSequence: bigint; buckets: Buckets },
+  entries: readonly StreamEntry[],
+  facts: Facts,
+): Derived {
   const buckets = { ...start.buckets };
   let lastSequence = start.lastSequence;
   const events: Event[] = [];
@@ -175,7 +207,12 @@ export function deriveEvents(accountId: string, start: { lastSequence: bigint; b
         accountId,
         sequence: entry.sequence.toString(),
         cursor: encodeBalanceCursor({ accountId, sequences: new Map([[entry.stripeId, entry.sequence]]) }),
-        entry: { id: entry.id, amount: formatAmount(entry.amount), direction: entry.direction, balanceAfter: formatAmount(entry.balanceAfter) },
+        entry: {
+          id: entry.id,
+          amount: formatAmount(entry.amount),
+          direction: entry.direction,
+          balanceAfter: formatAmount(entry.balanceAfter),
+        },
         balance: {
           available: formatAmount(buckets.available),
           frozen: formatAmount(buckets.frozen),
@@ -184,7 +221,8 @@ export function deriveEvents(accountId: string, start: { lastSequence: bigint; b
         },
       },
     });
-    if (business !== null) events.push({ type: business.type, sequence: entry.sequence, createdAt: entry.createdAt, data: business.data });
+    if (business !== null)
+      events.push({ type: business.type, sequence: entry.sequence, createdAt: entry.createdAt, data: business.data });
   }
   return { events, lastSequence, buckets };
 }

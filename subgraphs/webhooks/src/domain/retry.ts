@@ -14,7 +14,13 @@ export interface RetrySchedule {
 
 export type RetryDecision = { kind: 'retry'; at: Date } | { kind: 'give-up' };
 
-export function nextAttempt(schedule: RetrySchedule, attempts: number, firstAttemptAt: Date, now: Date, draw: number): RetryDecision {
+export function nextAttempt(
+  schedule: RetrySchedule,
+  attempts: number,
+  firstAttemptAt: Date,
+  now: Date,
+  draw: number,
+): RetryDecision {
   if (now.getTime() - firstAttemptAt.getTime() >= schedule.windowMs) return { kind: 'give-up' };
   const exponent = Math.min(Math.max(attempts - 1, 0), 30);
   const ceiling = Math.min(schedule.delayMaxMs, schedule.firstDelayMs * 2 ** exponent);

@@ -24,9 +24,17 @@ export function manageError(error: Exclude<ManageEndpointError, Forbidden>) {
     case 'InvalidInput':
       return invalidInput(error.field, error.message);
     case 'WebhookEndpointNotFound':
-      return { __typename: 'WebhookEndpointNotFound' as const, code: 'WEBHOOK_ENDPOINT_NOT_FOUND', message: `no webhook endpoint ${error.endpointId}`, endpointId: error.endpointId };
+      return {
+        __typename: 'WebhookEndpointNotFound' as const,
+        code: 'WEBHOOK_ENDPOINT_NOT_FOUND',
+        message: `no webhook endpoint ${error.endpointId}`,
+        endpointId: error.endpointId,
+      };
     case 'RotationRaced':
-      return invalidInput('endpointId', `webhook endpoint ${error.endpointId}'s secret was rotated by a concurrent request; nothing changed: the secret that rotation answered signs`);
+      return invalidInput(
+        'endpointId',
+        `webhook endpoint ${error.endpointId}'s secret was rotated by a concurrent request; nothing changed: the secret that rotation answered signs`,
+      );
     default:
       return unreachable(error);
   }

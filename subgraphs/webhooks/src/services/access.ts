@@ -1,4 +1,10 @@
-import { forbiddenBecause, mayRead, readsAccounts, readsEveryAccount, type Forbidden } from '@paygraph/shared/authorization';
+import {
+  forbiddenBecause,
+  mayRead,
+  readsAccounts,
+  readsEveryAccount,
+  type Forbidden,
+} from '@paygraph/shared/authorization';
 import { isRole, type Identity } from '@paygraph/shared/identity';
 import type { EndpointRow } from '../db/schema/webhooks';
 
@@ -13,7 +19,9 @@ import type { EndpointRow } from '../db/schema/webhooks';
 
 /** Registering an endpoint: whoever reads accounts. */
 export function mayRegisterEndpoints(identity: Identity): Forbidden | null {
-  return readsAccounts(identity) ? null : forbiddenBecause(`a ${identity.role} reads no accounts, so it registers no webhooks`);
+  return readsAccounts(identity)
+    ? null
+    : forbiddenBecause(`a ${identity.role} reads no accounts, so it registers no webhooks`);
 }
 
 /** Listing or naming endpoints at all: whoever reads accounts (a channel has none). */
@@ -26,7 +34,9 @@ export function mayFollowAccount(identity: Identity, account: { id: string; owne
   return mayRead(identity, account.ownerId) ? null : forbiddenBecause(`account ${account.id} is not yours`);
 }
 
-/** A named account that is not there is refused like someone else's, except to operators (who learn AccountNotFound). */
+/**
+ * A named account that is not there is refused like someone else's, except to operators (who learn AccountNotFound).
+ */
 export function mayTouchMissing(identity: Identity, accountId: string): Forbidden | null {
   return readsEveryAccount(identity) ? null : forbiddenBecause(`account ${accountId} is not yours`);
 }
@@ -36,7 +46,9 @@ export function mayManageEndpoint(identity: Identity, endpoint: { id: string; ow
   return mayRead(identity, endpoint.ownerId) ? null : forbiddenBecause(`webhook endpoint ${endpoint.id} is not yours`);
 }
 
-/** The owners whose accounts an endpoint naming none follows: the caller's own, or every owner's (null) for an operator. */
+/**
+ * The owners whose accounts an endpoint naming none follows: the caller's own, or every owner's (null) for an operator.
+ */
 export function ownersFollowedBy(identity: Identity): string[] | null {
   return readsEveryAccount(identity) ? null : [identity.sub];
 }
@@ -53,7 +65,10 @@ export function followsEveryAccount(endpoint: Pick<EndpointRow, 'ownerId' | 'own
 }
 
 /** Whether an endpoint naming no accounts receives an account's events: its owner may read the account. */
-export function receivesEventsOf(endpoint: Pick<EndpointRow, 'ownerId' | 'ownerRole'>, account: { ownerId: string }): boolean {
+export function receivesEventsOf(
+  endpoint: Pick<EndpointRow, 'ownerId' | 'ownerRole'>,
+  account: { ownerId: string },
+): boolean {
   const owner = ownerOf(endpoint);
   return owner !== null && mayRead(owner, account.ownerId);
 }

@@ -15,9 +15,14 @@ function identifierOr(value: unknown, fallback: string): string {
 
 export function attemptError(error: unknown): string {
   // The first error along the cause chain with a code names it (undici wraps system errors, TLS errors keep theirs).
-  for (let current: unknown = error, depth = 0; depth < errorCauseDepthMax && current instanceof Error; current = current.cause, depth++) {
+  for (
+    let current: unknown = error, depth = 0;
+    depth < errorCauseDepthMax && current instanceof Error;
+    current = current.cause, depth++
+  ) {
     const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && identifierPattern.test(code)) return `${identifierOr(current.name, 'Error')}: connection failed (${code})`;
+    if (typeof code === 'string' && identifierPattern.test(code))
+      return `${identifierOr(current.name, 'Error')}: connection failed (${code})`;
   }
   // No code: a fixed text under the error's class name (TimeoutError, AbortError), nothing of its message.
   return `${error instanceof Error ? identifierOr(error.name, 'Error') : 'Error'}: connection failed`;

@@ -17,9 +17,16 @@ export interface DeliveryPage {
 }
 
 /** `first` within deliveriesPageMax and `before` decoded from a cursor by the resolver (domain/delivery-cursor.ts). */
-export async function endpointDeliveries(shards: ShardSet, endpointId: string, first: number, before: DeliveryPosition | null): Promise<DeliveryPage> {
+export async function endpointDeliveries(
+  shards: ShardSet,
+  endpointId: string,
+  first: number,
+  before: DeliveryPosition | null,
+): Promise<DeliveryPage> {
   assert(Number.isInteger(first) && first >= 0 && first <= deliveriesPageMax, `a delivery page of ${first}`);
-  const rows = (await Promise.all(shards.all.map((shard) => deliveriesPage(shard.db, endpointId, before, first + 1)))).flat();
+  const rows = (
+    await Promise.all(shards.all.map((shard) => deliveriesPage(shard.db, endpointId, before, first + 1)))
+  ).flat();
   rows.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   return { rows: rows.slice(0, first), hasNextPage: rows.length > first, cursorOf: (row) => encodeDeliveryCursor(row) };
 }

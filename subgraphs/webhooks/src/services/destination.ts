@@ -27,7 +27,9 @@ export function destinationPolicyOf(allowLocalDestinations: boolean): Destinatio
 
 export type DestinationRefusal = { kind: 'DestinationRefused'; reason: string };
 
-/** A refused address: the rule that refused it and what that rule means. Never the address itself (it may be internal). */
+/**
+ * A refused address: the rule that refused it and what that rule means. Never the address itself (it may be internal).
+ */
 export interface AddressRefusal {
   rule: string;
   what: string;
@@ -41,31 +43,65 @@ interface Rule {
 
 const ipv4Rules: Rule[] = [
   { rule: 'loopback-ipv4', what: 'a loopback address', nets: [['127.0.0.0', 8]] },
-  { rule: 'private-ipv4', what: 'a private address', nets: [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16]] },
+  {
+    rule: 'private-ipv4',
+    what: 'a private address',
+    nets: [
+      ['10.0.0.0', 8],
+      ['172.16.0.0', 12],
+      ['192.168.0.0', 16],
+    ],
+  },
   { rule: 'shared-ipv4', what: 'a private (carrier-grade NAT) address', nets: [['100.64.0.0', 10]] },
   { rule: 'link-local-ipv4', what: 'a link-local or metadata address', nets: [['169.254.0.0', 16]] },
   { rule: 'multicast-ipv4', what: 'a multicast address', nets: [['224.0.0.0', 4]] },
   {
-    rule: 'reserved-ipv4', what: 'a reserved address',
-    nets: [['0.0.0.0', 8], ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24], ['240.0.0.0', 4]],
+    rule: 'reserved-ipv4',
+    what: 'a reserved address',
+    nets: [
+      ['0.0.0.0', 8],
+      ['192.0.0.0', 24],
+      ['192.0.2.0', 24],
+      ['192.88.99.0', 24],
+      ['198.18.0.0', 15],
+      ['198.51.100.0', 24],
+      ['203.0.113.0', 24],
+      ['240.0.0.0', 4],
+    ],
   },
 ];
 
 const ipv6Rules: Rule[] = [
   { rule: 'loopback-ipv6', what: 'a loopback address', nets: [['::1', 128]] },
-  { rule: 'private-ipv6', what: 'a private address', nets: [['fc00::', 7], ['fec0::', 10]] },
+  {
+    rule: 'private-ipv6',
+    what: 'a private address',
+    nets: [
+      ['fc00::', 7],
+      ['fec0::', 10],
+    ],
+  },
   { rule: 'link-local-ipv6', what: 'a link-local or metadata address', nets: [['fe80::', 10]] },
   { rule: 'multicast-ipv6', what: 'a multicast address', nets: [['ff00::', 8]] },
   // RFC 8215's local-use NAT64 prefix translates to whatever the operator's network holds: refused whole.
   { rule: 'nat64-local-use', what: 'a local-use NAT64 address', nets: [['64:ff9b:1::', 48]] },
-  { rule: 'reserved-ipv6', what: 'a reserved address', nets: [['::', 128], ['2001:db8::', 32], ['100::', 64]] },
+  {
+    rule: 'reserved-ipv6',
+    what: 'a reserved address',
+    nets: [
+      ['::', 128],
+      ['2001:db8::', 32],
+      ['100::', 64],
+    ],
+  },
 ];
 
-const compiled = (rules: Rule[], type: 'ipv4' | 'ipv6') => rules.map((r) => {
-  const list = new BlockList();
-  for (const [net, prefix] of r.nets) list.addSubnet(net, prefix, type);
-  return { ...r, list };
-});
+const compiled = (rules: Rule[], type: 'ipv4' | 'ipv6') =>
+  rules.map((r) => {
+    const list = new BlockList();
+    for (const [net, prefix] of r.nets) list.addSubnet(net, prefix, type);
+    return { ...r, list };
+  });
 const ipv4Lists = compiled(ipv4Rules, 'ipv4');
 const ipv6Lists = compiled(ipv6Rules, 'ipv6');
 
@@ -77,7 +113,7 @@ export function ipv6Groups(address: string): number[] {
     const [a, b, c, d] = quad.slice(1).map(Number) as [number, number, number, number];
     text = `${text.slice(0, quad.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
   }
-  const [head, tail] = text.includes('::') ? text.split('::') as [string, string] : [text, null];
+  const [head, tail] = text.includes('::') ? (text.split('::') as [string, string]) : [text, null];
   const parse = (part: string) => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
   const front = parse(head);
   if (tail === null) return front;
@@ -148,8 +184,10 @@ export function urlRefusal(raw: string, policy: DestinationPolicy): Result<URL, 
     return err({ kind: 'DestinationRefused', reason: 'is not a URL' });
   }
   const schemes = policy.requireHttps ? ['https:'] : ['https:', 'http:'];
-  if (!schemes.includes(url.protocol)) return err({ kind: 'DestinationRefused', reason: `must be ${policy.requireHttps ? 'https' : 'http or https'}` });
-  if (url.username !== '' || url.password !== '') return err({ kind: 'DestinationRefused', reason: 'must not carry credentials' });
+  if (!schemes.includes(url.protocol))
+    return err({ kind: 'DestinationRefused', reason: `must be ${policy.requireHttps ? 'https' : 'http or https'}` });
+  if (url.username !== '' || url.password !== '')
+    return err({ kind: 'DestinationRefused', reason: 'must not carry credentials' });
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (host === '') return err({ kind: 'DestinationRefused', reason: 'has no host' });
   if (isIP(host) !== 0) {

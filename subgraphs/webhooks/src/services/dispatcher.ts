@@ -5,21 +5,56 @@ import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
-import { attemptGroups, pendingOfStream, pendingOfStreams, purgeFinishedBefore, queueState, recordAttempts, type AttemptWrite } from '../db/deliveries';
+import {
+  attemptGroups,
+  pendingOfStream,
+  pendingOfStreams,
+  purgeFinishedBefore,
+  queueState,
+  recordAttempts,
+  type AttemptWrite,
+} from '../db/deliveries';
 import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
-import { anyStreamDue, claimDueStreams, extendLease, releaseStreams, streamsWithWork, type StreamKey } from '../db/streams';
+import {
+  anyStreamDue,
+  claimDueStreams,
+  extendLease,
+  releaseStreams,
+  streamsWithWork,
+  type StreamKey,
+} from '../db/streams';
 import type { DeliveryRow, StreamRow } from '../db/schema/webhooks';
 import type { DispatcherSettings } from '../config';
 import type { DestinationPolicy } from './destination';
 import { failingTooLong, nextAttempt, outcomeOfStatus, type AttemptOutcome } from '../domain/retry';
 import {
-  busyEndpointsListedMax, claimStreamsMax, deliveriesPerClaimMax, materializeStreamsMax, deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax, disabledSweepMs, handBackBatchMax, pendingReadPerStream, releaseAttemptsMax, releaseRetryDelayMs, dispatcherConcurrencyMax, endpointConcurrencyMax, ownerSharesHeldFree, queueDepthCountMax, responseBytesMax,
+  busyEndpointsListedMax,
+  claimStreamsMax,
+  deliveriesPerClaimMax,
+  materializeStreamsMax,
+  deliveryPurgeBatchMax,
+  deliveryPurgeBatchesPerPassMax,
+  disabledSweepMs,
+  handBackBatchMax,
+  pendingReadPerStream,
+  releaseAttemptsMax,
+  releaseRetryDelayMs,
+  dispatcherConcurrencyMax,
+  endpointConcurrencyMax,
+  ownerSharesHeldFree,
+  queueDepthCountMax,
+  responseBytesMax,
 } from '../limits';
 import { EndpointDirectory, type KnownEndpoint } from './endpoint-directory';
 import type { Signing } from './signer';
 import { materializeShard } from './materialize';
 import {
-  deliveryAttempts, webhookAttemptSeconds, webhookCommitToDeliverySeconds, webhookOldestPendingSeconds, webhookQueueDepth, type AttemptLabel,
+  deliveryAttempts,
+  webhookAttemptSeconds,
+  webhookCommitToDeliverySeconds,
+  webhookOldestPendingSeconds,
+  webhookQueueDepth,
+  type AttemptLabel,
 } from './metrics';
 import { createSafeAgent, DestinationRefused, type Resolver } from './safe-agent';
 import { closeEndpointQueues } from './disabled-endpoints';
@@ -44,14 +79,22 @@ export interface DispatcherDependencies {
   resolver?: Resolver;
   now?: () => Date;
   random?: () => number;
-  /** Redis to take ledger hints from: they wake a shard's pass, and passes poll at safetyIntervalMs only; null or absent polls at intervalMs. */
+  /**
+   * Redis to take ledger hints from: they wake a shard's pass, and passes poll at safetyIntervalMs only; null or absent
+   * polls at intervalMs.
+   */
   redisUrl?: string | null;
 }
 
 const epoch = new Date(0);
 
 interface HandBackQueue {
-  waiting: Array<{ key: StreamKey; writes: readonly AttemptWrite[]; resolve: () => void; reject: (error: unknown) => void }>;
+  waiting: Array<{
+    key: StreamKey;
+    writes: readonly AttemptWrite[];
+    resolve: () => void;
+    reject: (error: unknown) => void;
+  }>;
   flushing: boolean;
 }
 
@@ -71,7 +114,9 @@ export class Dispatcher {
   private workers: Worker[] = [];
   private refreshWorker: Worker | null = null;
   private announceSubscribed: () => void = () => {};
-  /** Resolves once subscribed to the ledger hints (at once without Redis): from then on a posting's hint wakes a pass. */
+  /**
+   * Resolves once subscribed to the ledger hints (at once without Redis): from then on a posting's hint wakes a pass.
+   */
   readonly subscribed: Promise<void> = new Promise((resolve) => (this.announceSubscribed = resolve));
   /** Each shard's dispatching worker, for hints to wake. */
   private readonly shardWorkers = new Map<Shard, Worker>();
@@ -85,7 +130,11 @@ export class Dispatcher {
   /** Disabled endpoints whose queues this process has closed once (disabled-endpoints.ts). */
   private readonly closed = new Set<string>();
 
-  constructor(private readonly shards: ShardSet, private readonly options: DispatcherSettings, deps: DispatcherDependencies) {
+  constructor(
+    private readonly shards: ShardSet,
+    private readonly options: DispatcherSettings,
+    deps: DispatcherDependencies,
+  ) {
     this.now = deps.now ?? (() => new Date());
     this.random = deps.random ?? Math.random;
     this.redisUrl = deps.redisUrl ?? null;
@@ -99,35 +148,61 @@ export class Dispatcher {
   }
 
   async start(): Promise<void> {
-    await this.directory.refresh().catch((error: unknown) => log().error({ err: error }, 'webhooks: first endpoint refresh failed'));
+    await this.directory
+      .refresh()
+      .catch((error: unknown) => log().error({ err: error }, 'webhooks: first endpoint refresh failed'));
     const { endpointRefreshIntervalMs } = this.options;
     // With hints the poll only backs them up (limits.ts: dispatchSafetyIntervalMsDefault).
     const intervalMs = this.redisUrl === null ? this.options.intervalMs : this.options.safetyIntervalMs;
     const startedAt = Date.now();
     for (const shard of this.shards.all) {
       // One worker per shard: a slow or unreachable shard delays only its own streams.
-      this.shardWorkers.set(shard, startWorker({ name: `webhook dispatcher ${shard.name}`, intervalMs, pass: () => this.pass(shard) }));
+      this.shardWorkers.set(
+        shard,
+        startWorker({ name: `webhook dispatcher ${shard.name}`, intervalMs, pass: () => this.pass(shard) }),
+      );
     }
-    this.refreshWorker = startWorker({ name: 'webhook endpoints refresh', intervalMs: endpointRefreshIntervalMs, pass: () => this.refresh() });
+    this.refreshWorker = startWorker({
+      name: 'webhook endpoints refresh',
+      intervalMs: endpointRefreshIntervalMs,
+      pass: () => this.refresh(),
+    });
     this.workers = [
       ...this.shardWorkers.values(),
       this.refreshWorker,
-      startWorker({ name: 'webhook queue metrics', intervalMs: this.options.metricsIntervalMs, pass: async () => (await this.measure(), 0) }),
-      // The first purge an interval after start: a starting process has enough to do (the worker's first pass is at once).
-      startWorker({ name: 'webhook delivery purge', intervalMs: this.options.purgeIntervalMs, pass: () => (Date.now() - startedAt < this.options.purgeIntervalMs ? Promise.resolve(0) : this.purge()) }),
+      startWorker({
+        name: 'webhook queue metrics',
+        intervalMs: this.options.metricsIntervalMs,
+        pass: async () => (await this.measure(), 0),
+      }),
+      // The first purge an interval after start: a starting process has enough to do (the worker's first pass is at
+      // once).
+      startWorker({
+        name: 'webhook delivery purge',
+        intervalMs: this.options.purgeIntervalMs,
+        pass: () => (Date.now() - startedAt < this.options.purgeIntervalMs ? Promise.resolve(0) : this.purge()),
+      }),
     ];
     if (this.redisUrl !== null) {
       // Hints sent while not subscribed are lost: every shard passes once on each (re)subscription.
-      this.hints = createRedisSubscriber(this.redisUrl, ledgerHintChannel, (message) => this.onHints(message), () => {
-        this.wakeAll();
-        this.announceSubscribed();
-      });
+      this.hints = createRedisSubscriber(
+        this.redisUrl,
+        ledgerHintChannel,
+        (message) => this.onHints(message),
+        () => {
+          this.wakeAll();
+          this.announceSubscribed();
+        },
+      );
     } else {
       this.announceSubscribed();
     }
   }
 
-  /** Ledger hints: the shards of the accounts named pass now. A hint says only where to look; what is sent is read from the database. */
+  /**
+   * Ledger hints: the shards of the accounts named pass now. A hint says only where to look; what is sent is read from
+   * the database.
+   */
   private onHints(message: string): void {
     for (const hint of decodeHints(message)) this.hinted.add(this.shards.of('account', hint.accountId));
     if (this.hinted.size === 0) return;
@@ -152,7 +227,10 @@ export class Dispatcher {
     this.rechecks.set(shard, timer);
   }
 
-  /** Rereads the endpoints now (after a running refresh) and answers once done: tests await it instead of the refresh interval. */
+  /**
+   * Rereads the endpoints now (after a running refresh) and answers once done: tests await it instead of the refresh
+   * interval.
+   */
   async refreshed(): Promise<void> {
     await this.refreshWorker?.drain();
   }
@@ -202,7 +280,13 @@ export class Dispatcher {
     if (ownerId === undefined) return false;
     const busy = this.inFlight.get(endpointId) ?? 0;
     const ownerBusy = this.inFlightOfOwner.get(ownerId) ?? 0;
-    if (this.stopped || busy >= endpointConcurrencyMax || this.inFlightTotal >= dispatcherConcurrencyMax || ownerBusy >= this.ownerSlotsMax(ownerId)) return false;
+    if (
+      this.stopped ||
+      busy >= endpointConcurrencyMax ||
+      this.inFlightTotal >= dispatcherConcurrencyMax ||
+      ownerBusy >= this.ownerSlotsMax(ownerId)
+    )
+      return false;
     this.inFlight.set(endpointId, busy + 1);
     this.inFlightOfOwner.set(ownerId, ownerBusy + 1);
     this.ownerOfSlot.set(endpointId, ownerId);
@@ -226,8 +310,16 @@ export class Dispatcher {
 
   /** Endpoints a claim must skip: those at their own bound, and every endpoint of an owner at its share. */
   private busyEndpoints(): string[] {
-    const full = new Set([...this.inFlightOfOwner].filter(([owner, n]) => n >= this.ownerSlotsMax(owner)).map(([owner]) => owner));
-    return busyEndpointIds(this.inFlight, endpointConcurrencyMax, full, this.directory.enabledEndpoints(), busyEndpointsListedMax);
+    const full = new Set(
+      [...this.inFlightOfOwner].filter(([owner, n]) => n >= this.ownerSlotsMax(owner)).map(([owner]) => owner),
+    );
+    return busyEndpointIds(
+      this.inFlight,
+      endpointConcurrencyMax,
+      full,
+      this.directory.enabledEndpoints(),
+      busyEndpointsListedMax,
+    );
   }
 
   /**
@@ -243,23 +335,35 @@ export class Dispatcher {
     const now = this.now();
     // One statement finds both kinds of work: streams behind their accounts, and whether any is due.
     const work = await streamsWithWork(shard.db, this.busyEndpoints(), now, materializeStreamsMax);
-    const materialized = await materializeShard(this.shards, shard, this.directory, this.now, {
-      leaseMs: this.options.leaseMs,
-      take: (id) => enabled(id) && this.takeSlot(id),
-      free: (id) => this.freeSlot(id),
-    }, work.lagging);
+    const materialized = await materializeShard(
+      this.shards,
+      shard,
+      this.directory,
+      this.now,
+      {
+        leaseMs: this.options.leaseMs,
+        take: (id) => enabled(id) && this.takeSlot(id),
+        free: (id) => this.freeSlot(id),
+      },
+      work.lagging,
+    );
     for (const { stream, deliveries } of materialized.claimed) this.send(shard, stream, deliveries);
     if (work.lagging.length > 0) this.recheckSoon(shard);
     const busy = this.busyEndpoints();
     const free = dispatcherConcurrencyMax - this.inFlightTotal;
     if (this.stopped || free <= 0 || work.due === false) return materialized.written + materialized.claimed.length;
     // Not known when the streams behind filled the read: a lock-free check first, then the claim.
-    if (work.due === null && !(await anyStreamDue(shard.db, busy, now))) return materialized.written + materialized.claimed.length;
-    const claimed = await inTransaction(shard, (tx) => claimDueStreams(tx, busy, now, new Date(now.getTime() + this.options.leaseMs), Math.min(free, claimStreamsMax)));
-    // The claimed streams' first deliveries in one read: at one event or two per claim (the common case) that is all of them.
+    if (work.due === null && !(await anyStreamDue(shard.db, busy, now)))
+      return materialized.written + materialized.claimed.length;
+    const claimed = await inTransaction(shard, (tx) =>
+      claimDueStreams(tx, busy, now, new Date(now.getTime() + this.options.leaseMs), Math.min(free, claimStreamsMax)),
+    );
+    // The claimed streams' first deliveries in one read: at one event or two per claim (the common case) that is all of
+    // them.
     const pending = await pendingOfStreams(shard.db, claimed, claimed.length * pendingReadPerStream);
     for (const stream of claimed) {
-      // A stream of an endpoint this process does not know yet, knows disabled, or has no slot for waits for a later pass.
+      // A stream of an endpoint this process does not know yet, knows disabled, or has no slot for waits for a later
+      // pass.
       if (!enabled(stream.endpointId) || !this.takeSlot(stream.endpointId)) {
         await this.release(shard, stream);
         continue;
@@ -270,12 +374,19 @@ export class Dispatcher {
     return materialized.written + materialized.claimed.length + claimed.length;
   }
 
-  /** Sends a claimed stream in the background, its slot taken; `pending`: all its pending deliveries when known, null to read them. */
+  /**
+   * Sends a claimed stream in the background, its slot taken; `pending`: all its pending deliveries when known, null to
+   * read them.
+   */
   private send(shard: Shard, stream: StreamRow, pending: DeliveryRow[] | null): void {
     const endpoint = this.directory.get(stream.endpointId)!;
-    void this.track(this.deliverStream(shard, stream, endpoint, pending)
-      .catch((error: unknown) => log().error({ err: error, endpointId: stream.endpointId }, 'webhooks: stream delivery failed'))
-      .finally(() => this.freeSlot(stream.endpointId)));
+    void this.track(
+      this.deliverStream(shard, stream, endpoint, pending)
+        .catch((error: unknown) =>
+          log().error({ err: error, endpointId: stream.endpointId }, 'webhooks: stream delivery failed'),
+        )
+        .finally(() => this.freeSlot(stream.endpointId)),
+    );
   }
 
   /**
@@ -303,7 +414,11 @@ export class Dispatcher {
         const batch = queue.waiting.splice(0, handBackBatchMax);
         try {
           const writes = batch.flatMap((b) => b.writes);
-          await this.handBack(shard, batch.map((b) => b.key), writes);
+          await this.handBack(
+            shard,
+            batch.map((b) => b.key),
+            writes,
+          );
           for (const b of batch) b.resolve();
           // Events may have queued behind the streams just handed back: the shard passes now, not at its next poll.
           if (writes.length > 0) this.shardWorkers.get(shard)?.wake();
@@ -329,7 +444,9 @@ export class Dispatcher {
         if (!recorded) {
           // Several statements go in one transaction, so that trying again cannot count an attempt twice.
           const groups = attemptGroups(writes);
-          await (groups.length <= 1 ? recordAttempts(shard.db, groups) : inTransaction(shard, (tx) => recordAttempts(tx, groups)));
+          await (groups.length <= 1
+            ? recordAttempts(shard.db, groups)
+            : inTransaction(shard, (tx) => recordAttempts(tx, groups)));
         }
         recorded = true;
         await inTransaction(shard, (tx) => releaseStreams(tx, keys, epoch));
@@ -342,12 +459,17 @@ export class Dispatcher {
   }
 
   /** The claimed stream's due deliveries in order, until one fails (it waits for its retry, the rest behind it). */
-  private async deliverStream(shard: Shard, stream: StreamRow, claimedAs: KnownEndpoint, read: DeliveryRow[] | null): Promise<void> {
+  private async deliverStream(
+    shard: Shard,
+    stream: StreamRow,
+    claimedAs: KnownEndpoint,
+    read: DeliveryRow[] | null,
+  ): Promise<void> {
     let leaseUntil = new Date(this.now().getTime() + this.options.leaseMs);
     const writes: AttemptWrite[] = [];
     try {
       // Known with the claim (all of the stream's pending deliveries); its own read otherwise.
-      const pending = read ?? await pendingOfStream(shard.db, stream, deliveriesPerClaimMax);
+      const pending = read ?? (await pendingOfStream(shard.db, stream, deliveriesPerClaimMax));
       for (const delivery of pending) {
         const endpoint = this.directory.get(stream.endpointId) ?? claimedAs;
         const now = this.now();
@@ -369,20 +491,39 @@ export class Dispatcher {
   }
 
   /** One POST, bounded: attemptTimeoutMs for connection, headers and body; the answer read up to responseBytesMax. */
-  private async attempt(endpoint: KnownEndpoint, signer: Signing, delivery: DeliveryRow): Promise<AttemptOutcome | { kind: 'refused'; error: string }> {
+  private async attempt(
+    endpoint: KnownEndpoint,
+    signer: Signing,
+    delivery: DeliveryRow,
+  ): Promise<AttemptOutcome | { kind: 'refused'; error: string }> {
     const started = process.hrtime.bigint();
     try {
-      const headers = { 'content-type': 'application/json', 'user-agent': 'paygraph-webhooks/1', ...signer.headers(delivery.id, this.now(), delivery.body) };
+      const headers = {
+        'content-type': 'application/json',
+        'user-agent': 'paygraph-webhooks/1',
+        ...signer.headers(delivery.id, this.now(), delivery.body),
+      };
       const response = await request(endpoint.row.url, {
-        method: 'POST', dispatcher: this.agent, headers, body: delivery.body,
-        headersTimeout: this.options.attemptTimeoutMs, bodyTimeout: this.options.attemptTimeoutMs,
+        method: 'POST',
+        dispatcher: this.agent,
+        headers,
+        body: delivery.body,
+        headersTimeout: this.options.attemptTimeoutMs,
+        bodyTimeout: this.options.attemptTimeoutMs,
         signal: AbortSignal.timeout(this.options.attemptTimeoutMs),
       });
       await response.body.dump({ limit: responseBytesMax }).catch(() => undefined);
       return outcomeOfStatus(response.statusCode);
     } catch (error) {
-      const refused = error instanceof DestinationRefused ? error : error instanceof Error && error.cause instanceof DestinationRefused ? error.cause : null;
-      return refused ? { kind: 'refused', error: `${refused.name}: ${refused.message}` } : { kind: 'failed', statusCode: null, error: attemptError(error) };
+      const refused =
+        error instanceof DestinationRefused
+          ? error
+          : error instanceof Error && error.cause instanceof DestinationRefused
+            ? error.cause
+            : null;
+      return refused
+        ? { kind: 'refused', error: `${refused.name}: ${refused.message}` }
+        : { kind: 'failed', statusCode: null, error: attemptError(error) };
     } finally {
       webhookAttemptSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
     }
@@ -392,7 +533,11 @@ export class Dispatcher {
    * What an attempt's outcome writes (with the stream's hand-back) and whether the stream may go
    * on to its next delivery; the endpoint's own state (healthy, failing, disabled) is written at once.
    */
-  private async judge(endpoint: KnownEndpoint, delivery: DeliveryRow, outcome: AttemptOutcome | { kind: 'refused'; error: string }): Promise<{ goOn: boolean; write: AttemptWrite }> {
+  private async judge(
+    endpoint: KnownEndpoint,
+    delivery: DeliveryRow,
+    outcome: AttemptOutcome | { kind: 'refused'; error: string },
+  ): Promise<{ goOn: boolean; write: AttemptWrite }> {
     const now = this.now();
     const write = (record: AttemptWrite['record']): AttemptWrite => ({ id: delivery.id, record, at: now });
     const endpointShard = this.shards.of('webhookEndpoint', endpoint.row.id);
@@ -400,28 +545,65 @@ export class Dispatcher {
     if (outcome.kind === 'delivered') {
       count('succeeded');
       await this.delivered(endpointShard, endpoint, delivery, now);
-      return { goOn: true, write: write({ status: 'SUCCEEDED', statusCode: outcome.statusCode, error: null, nextAttemptAt: null }) };
+      return {
+        goOn: true,
+        write: write({ status: 'SUCCEEDED', statusCode: outcome.statusCode, error: null, nextAttemptAt: null }),
+      };
     }
     if (outcome.kind === 'gone') {
       count('gone');
       await this.disable(endpointShard, endpoint, `the receiver answered 410 Gone at ${now.toISOString()}`, now);
-      return { goOn: false, write: write({ status: 'FAILED', statusCode: 410, error: 'HTTP 410 Gone: endpoint disabled', nextAttemptAt: null }) };
+      return {
+        goOn: false,
+        write: write({
+          status: 'FAILED',
+          statusCode: 410,
+          error: 'HTTP 410 Gone: endpoint disabled',
+          nextAttemptAt: null,
+        }),
+      };
     }
     const statusCode = outcome.kind === 'failed' ? outcome.statusCode : null;
-    const decision = nextAttempt(this.options.retry, delivery.attempts + 1, delivery.firstAttemptAt ?? now, now, this.random());
-    const failed = write(decision.kind === 'retry'
-      ? { status: 'PENDING', statusCode, error: outcome.error, nextAttemptAt: decision.at }
-      : { status: 'FAILED', statusCode, error: outcome.error, nextAttemptAt: null });
+    const decision = nextAttempt(
+      this.options.retry,
+      delivery.attempts + 1,
+      delivery.firstAttemptAt ?? now,
+      now,
+      this.random(),
+    );
+    const failed = write(
+      decision.kind === 'retry'
+        ? { status: 'PENDING', statusCode, error: outcome.error, nextAttemptAt: decision.at }
+        : { status: 'FAILED', statusCode, error: outcome.error, nextAttemptAt: null },
+    );
     count(outcome.kind === 'refused' ? 'refused' : decision.kind === 'retry' ? 'retrying' : 'failed');
-    log().info({ endpointId: endpoint.row.id, deliveryId: delivery.id, statusCode, error: outcome.error, retry: decision.kind === 'retry' }, 'webhooks: attempt failed');
+    log().info(
+      {
+        endpointId: endpoint.row.id,
+        deliveryId: delivery.id,
+        statusCode,
+        error: outcome.error,
+        retry: decision.kind === 'retry',
+      },
+      'webhooks: attempt failed',
+    );
     if (await this.failedTooLong(endpointShard, endpoint, outcome.error, now)) return { goOn: false, write: failed };
     // A delivery given up lets the stream go on to its next event; a retry holds the stream until then.
     return { goOn: decision.kind === 'give-up', write: failed };
   }
 
-  /** After a delivery succeeded: its commit-to-delivery time observed (first attempts only), and a failing endpoint healthy again. */
-  private async delivered(endpointShard: Shard, endpoint: KnownEndpoint, delivery: DeliveryRow, now: Date): Promise<void> {
-    if (delivery.attempts === 0) webhookCommitToDeliverySeconds.observe((now.getTime() - delivery.createdAt.getTime()) / 1000);
+  /**
+   * After a delivery succeeded: its commit-to-delivery time observed (first attempts only), and a failing endpoint
+   * healthy again.
+   */
+  private async delivered(
+    endpointShard: Shard,
+    endpoint: KnownEndpoint,
+    delivery: DeliveryRow,
+    now: Date,
+  ): Promise<void> {
+    if (delivery.attempts === 0)
+      webhookCommitToDeliverySeconds.observe((now.getTime() - delivery.createdAt.getTime()) / 1000);
     if (endpoint.row.failingSince !== null) {
       await markEndpointHealthy(endpointShard.db, endpoint.row.id);
       this.directory.update(endpoint.row.id, { failingSince: null });
@@ -432,14 +614,24 @@ export class Dispatcher {
    * After an attempt failed: the endpoint marked failing from now if it was not, and disabled
    * when it has failed for the whole window (disableAfterFailingMs); true when it was disabled.
    */
-  private async failedTooLong(endpointShard: Shard, endpoint: KnownEndpoint, error: string, now: Date): Promise<boolean> {
+  private async failedTooLong(
+    endpointShard: Shard,
+    endpoint: KnownEndpoint,
+    error: string,
+    now: Date,
+  ): Promise<boolean> {
     const failingSince = endpoint.row.failingSince ?? now;
     if (endpoint.row.failingSince === null) {
       await markEndpointFailing(endpointShard.db, endpoint.row.id, now);
       this.directory.update(endpoint.row.id, { failingSince: now });
     }
     if (!failingTooLong(failingSince, now, this.options.disableAfterFailingMs)) return false;
-    await this.disable(endpointShard, endpoint, `every attempt failed since ${failingSince.toISOString()} (last: ${error})`, now);
+    await this.disable(
+      endpointShard,
+      endpoint,
+      `every attempt failed since ${failingSince.toISOString()} (last: ${error})`,
+      now,
+    );
     return true;
   }
 
@@ -450,17 +642,28 @@ export class Dispatcher {
   private async refresh(): Promise<number> {
     await this.directory.refresh(this.options.discoveryIntervalMs);
     const now = this.now();
-    const failing = this.directory.enabledIds().map((id) => this.directory.get(id)!)
+    const failing = this.directory
+      .enabledIds()
+      .map((id) => this.directory.get(id)!)
       .filter((e) => failingTooLong(e.row.failingSince, now, this.options.disableAfterFailingMs));
     for (const endpoint of failing) {
-      await this.disable(this.shards.of('webhookEndpoint', endpoint.row.id), endpoint, `every attempt failed since ${endpoint.row.failingSince!.toISOString()}`, now);
+      await this.disable(
+        this.shards.of('webhookEndpoint', endpoint.row.id),
+        endpoint,
+        `every attempt failed since ${endpoint.row.failingSince!.toISOString()}`,
+        now,
+      );
     }
     const closed = await this.closeDisabled(now);
     // Failed refunds, one scan per shard (record-events.ts): a shard away delays only its own.
-    const queued = await Promise.all(this.shards.all.map((shard) => materializeFailedRefunds(this.shards, shard, this.directory, this.now).catch((error: unknown) => {
-      log().warn({ err: error, shard: shard.name }, 'webhooks: scanning failed refunds failed');
-      return 0;
-    })));
+    const queued = await Promise.all(
+      this.shards.all.map((shard) =>
+        materializeFailedRefunds(this.shards, shard, this.directory, this.now).catch((error: unknown) => {
+          log().warn({ err: error, shard: shard.name }, 'webhooks: scanning failed refunds failed');
+          return 0;
+        }),
+      ),
+    );
     return failing.length + closed + queued.reduce((a, b) => a + b, 0);
   }
 
@@ -478,7 +681,9 @@ export class Dispatcher {
    * it was disabled, when an attempt in flight then may have written a retry since.
    */
   private async closeDisabled(now: Date): Promise<number> {
-    const due = this.directory.disabled().filter((e) => !this.closed.has(e.row.id) || now.getTime() - e.row.updatedAt.getTime() < disabledSweepMs);
+    const due = this.directory
+      .disabled()
+      .filter((e) => !this.closed.has(e.row.id) || now.getTime() - e.row.updatedAt.getTime() < disabledSweepMs);
     let failed = 0;
     for (const endpoint of due) {
       failed += await closeEndpointQueues(this.shards, endpoint.row.id, endpoint.row.disabledReason ?? 'disabled');
@@ -490,18 +695,29 @@ export class Dispatcher {
   /** Deletes finished deliveries past the retention, in bounded batches on every shard; answers how many. */
   async purge(): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.options.retentionMs);
-    const counts = await Promise.all(this.shards.all.map((shard) =>
-      deleteInBatches((size) => purgeFinishedBefore(shard.db, cutoff, size), deliveryPurgeBatchMax, deliveryPurgeBatchesPerPassMax)));
+    const counts = await Promise.all(
+      this.shards.all.map((shard) =>
+        deleteInBatches(
+          (size) => purgeFinishedBefore(shard.db, cutoff, size),
+          deliveryPurgeBatchMax,
+          deliveryPurgeBatchesPerPassMax,
+        ),
+      ),
+    );
     return counts.reduce((a, b) => a + b, 0);
   }
 
   private async measure(): Promise<void> {
     const now = this.now();
-    await Promise.all(this.shards.all.map(async (shard) => {
-      const state = await queueState(shard, queueDepthCountMax);
-      webhookQueueDepth.set({ shard: shard.name }, state.pending);
-      webhookOldestPendingSeconds.set({ shard: shard.name }, state.oldestAt ? Math.max(0, (now.getTime() - state.oldestAt.getTime()) / 1000) : 0);
-    }));
+    await Promise.all(
+      this.shards.all.map(async (shard) => {
+        const state = await queueState(shard, queueDepthCountMax);
+        webhookQueueDepth.set({ shard: shard.name }, state.pending);
+        webhookOldestPendingSeconds.set(
+          { shard: shard.name },
+          state.oldestAt ? Math.max(0, (now.getTime() - state.oldestAt.getTime()) / 1000) : 0,
+        );
+      }),
+    );
   }
 }
-

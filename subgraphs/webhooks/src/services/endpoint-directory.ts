@@ -1,7 +1,13 @@
 import { log } from '@paygraph/shared/log';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { allEndpoints } from '../db/endpoints';
-import { accountsAndStripesToFollow, accountsOfOwnersToFollow, insertStreamsIfMissing, streamKeysOf, type FollowedRow } from '../db/streams';
+import {
+  accountsAndStripesToFollow,
+  accountsOfOwnersToFollow,
+  insertStreamsIfMissing,
+  streamKeysOf,
+  type FollowedRow,
+} from '../db/streams';
 import type { EndpointRow } from '../db/schema/webhooks';
 import type { EventType } from '../domain/event-types';
 import { followsEveryAccount, receivesEventsOf } from './access';
@@ -11,7 +17,8 @@ import { SignerCache, signingSeals, type Signing } from './signer';
 /**
  * The dispatcher's view of every endpoint (a small table per shard, read every
  * endpointRefreshIntervalMs): status, URL, event types and signing secrets, opened once per
- * seal. A refresh also finds (every discoveryIntervalMs, and at once for a new endpoint) accounts an endpoint should follow and does not yet: a stripe
+ * seal. A refresh also finds (every discoveryIntervalMs, and at once for a new endpoint) accounts an endpoint should
+ * follow and does not yet: a stripe
  * a merchant opened, an account its owner opened — those start at their first entry, so nothing
  * they did after the registration is missed — and any named account whose stream a failed
  * registration left out (from its head).
@@ -30,7 +37,11 @@ export class EndpointDirectory {
   private discoveredAt = Number.NEGATIVE_INFINITY;
   private discoveredFor = new Set<string>();
 
-  constructor(private readonly shards: ShardSet, private readonly secretKey: Buffer, private readonly now: () => Date) {}
+  constructor(
+    private readonly shards: ShardSet,
+    private readonly secretKey: Buffer,
+    private readonly now: () => Date,
+  ) {}
 
   get(id: string): KnownEndpoint | undefined {
     return this.endpoints.get(id);
@@ -42,7 +53,8 @@ export class EndpointDirectory {
 
   /** The enabled endpoints' ids and owners, without copying them into a list. */
   *enabledEndpoints(): Iterable<{ id: string; ownerId: string }> {
-    for (const e of this.endpoints.values()) if (e.row.status === 'ENABLED') yield { id: e.row.id, ownerId: e.row.ownerId };
+    for (const e of this.endpoints.values())
+      if (e.row.status === 'ENABLED') yield { id: e.row.id, ownerId: e.row.ownerId };
   }
 
   anyEnabled(): boolean {
@@ -65,21 +77,30 @@ export class EndpointDirectory {
    * since the last look or an enabled endpoint is new to it (a registration seen by this refresh).
    */
   async refresh(discoveryIntervalMs = 0): Promise<void> {
-    const rows = (await Promise.all(this.shards.all.map((shard) => allEndpoints(shard.db).catch((error: unknown) => {
-      // A shard away keeps its endpoints as last known; the others refresh.
-      log().warn({ err: error, shard: shard.name }, 'webhooks: endpoints of a shard could not be read');
-      return null;
-    }))));
+    const rows = await Promise.all(
+      this.shards.all.map((shard) =>
+        allEndpoints(shard.db).catch((error: unknown) => {
+          // A shard away keeps its endpoints as last known; the others refresh.
+          log().warn({ err: error, shard: shard.name }, 'webhooks: endpoints of a shard could not be read');
+          return null;
+        }),
+      ),
+    );
     const next = new Map<string, KnownEndpoint>();
     rows.forEach((shardRows, i) => {
       if (shardRows === null) {
-        for (const [id, known] of this.endpoints) if (this.shards.of('webhookEndpoint', id) === this.shards.all[i]) next.set(id, known);
+        for (const [id, known] of this.endpoints)
+          if (this.shards.of('webhookEndpoint', id) === this.shards.all[i]) next.set(id, known);
         return;
       }
       for (const row of shardRows) next.set(row.id, this.known(row));
     });
     // Kept as last known, a shard away's endpoints keep their signers too.
-    for (const known of next.values()) if (known.signer !== null) this.signers.signerOf(known.row.id, signingSeals(known.row, this.now()), (sealed) => openSecret(this.secretKey, known.row.id, sealed));
+    for (const known of next.values())
+      if (known.signer !== null)
+        this.signers.signerOf(known.row.id, signingSeals(known.row, this.now()), (sealed) =>
+          openSecret(this.secretKey, known.row.id, sealed),
+        );
     this.signers.forgetUnused();
     this.endpoints = next;
     const enabled = this.enabledIds();
@@ -87,14 +108,23 @@ export class EndpointDirectory {
     if (now - this.discoveredAt < discoveryIntervalMs && enabled.every((id) => this.discoveredFor.has(id))) return;
     this.discoveredAt = now;
     this.discoveredFor = new Set(enabled);
-    await Promise.all(this.shards.all.map((shard) => this.discover(shard).catch((error: unknown) => {
-      log().warn({ err: error, shard: shard.name }, 'webhooks: discovering accounts to follow failed');
-    })));
+    await Promise.all(
+      this.shards.all.map((shard) =>
+        this.discover(shard).catch((error: unknown) => {
+          log().warn({ err: error, shard: shard.name }, 'webhooks: discovering accounts to follow failed');
+        }),
+      ),
+    );
   }
 
   private known(row: EndpointRow): KnownEndpoint {
     // Disabled rows (up to endpointsPerOwnerRowsMax per owner) cost no AES-GCM opening and no cache entry.
-    const signer = row.status !== 'ENABLED' ? null : this.signers.signerOf(row.id, signingSeals(row, this.now()), (sealed) => openSecret(this.secretKey, row.id, sealed));
+    const signer =
+      row.status !== 'ENABLED'
+        ? null
+        : this.signers.signerOf(row.id, signingSeals(row, this.now()), (sealed) =>
+            openSecret(this.secretKey, row.id, sealed),
+          );
     return { row, eventTypes: new Set(row.eventTypes.split(',') as EventType[]), signer };
   }
 
@@ -107,7 +137,10 @@ export class EndpointDirectory {
     const everything = enabled.some((e) => e.accountIds === null && followsEveryAccount(e));
     const namedIds = [...new Set(named.flatMap((e) => JSON.parse(e.accountIds!) as string[]))];
     const [existing, namedRows, ownedRows] = await Promise.all([
-      streamKeysOf(shard.db, enabled.map((e) => e.id)),
+      streamKeysOf(
+        shard.db,
+        enabled.map((e) => e.id),
+      ),
       accountsAndStripesToFollow(shard.db, namedIds),
       accountsOfOwnersToFollow(shard.db, everything ? null : [...new Set(owned.map((e) => e.ownerId))]),
     ]);
@@ -119,14 +152,19 @@ export class EndpointDirectory {
       // Opened after the endpoint: everything it ever did is news. Older: from now on.
       const fresh = row.createdAt >= endpoint.createdAt;
       missing.push({
-        endpointId: endpoint.id, stripeId: row.id, accountId: row.parentId ?? row.id,
+        endpointId: endpoint.id,
+        stripeId: row.id,
+        accountId: row.parentId ?? row.id,
         lastSequence: fresh ? 0n : row.lastSequence,
-        available: fresh ? 0n : row.available, frozen: fresh ? 0n : row.frozen, pending: fresh ? 0n : row.pending,
+        available: fresh ? 0n : row.available,
+        frozen: fresh ? 0n : row.frozen,
+        pending: fresh ? 0n : row.pending,
       });
     };
     for (const endpoint of named) {
       const ids = new Set(JSON.parse(endpoint.accountIds!) as string[]);
-      for (const row of namedRows) if (ids.has(row.id) || (row.parentId !== null && ids.has(row.parentId))) want(endpoint, row);
+      for (const row of namedRows)
+        if (ids.has(row.id) || (row.parentId !== null && ids.has(row.parentId))) want(endpoint, row);
     }
     for (const endpoint of enabled.filter((e) => e.accountIds === null)) {
       for (const row of ownedRows) if (receivesEventsOf(endpoint, row)) want(endpoint, row);

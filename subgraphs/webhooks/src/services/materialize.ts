@@ -33,7 +33,14 @@ export interface Materialized {
   claimed: Array<{ stream: StreamRow; deliveries: DeliveryRow[] }>;
 }
 
-export async function materializeShard(shards: ShardSet, shard: Shard, directory: EndpointDirectory, now: () => Date, claim: ClaimOptions, behind: readonly StreamRow[]): Promise<Materialized> {
+export async function materializeShard(
+  shards: ShardSet,
+  shard: Shard,
+  directory: EndpointDirectory,
+  now: () => Date,
+  claim: ClaimOptions,
+  behind: readonly StreamRow[],
+): Promise<Materialized> {
   const none: Materialized = { written: 0, claimed: [] };
   // Streams of an endpoint not known (yet) to this process wait for its next refresh.
   const lagging = behind.filter((s) => directory.get(s.endpointId)?.row.status === 'ENABLED');
@@ -51,7 +58,8 @@ export async function materializeShard(shards: ShardSet, shard: Shard, directory
   const plans = lagging.map((stream) => planStream(stream, byStripe.get(stream.stripeId) ?? [], facts, directory, at));
   const moving = plans.filter((plan) => plan.lastSequence !== plan.stream.lastSequence);
   if (moving.length === 0) return none;
-  // Slots are taken before the transaction (it may run more than once) for the streams it may claim, and those it did not claim are freed after.
+  // Slots are taken before the transaction (it may run more than once) for the streams it may claim, and those it did
+  // not claim are freed after.
   const slotted = new Set(moving.filter((plan) => plan.deliveries.length > 0 && claim.take(plan.stream.endpointId)));
   const leaseUntil = new Date(at.getTime() + claim.leaseMs);
   let claimed: Materialized['claimed'] = [];
@@ -68,16 +76,27 @@ export async function materializeShard(shards: ShardSet, shard: Shard, directory
     throw error;
   } finally {
     const kept = new Set(claimed.map((c) => `${c.stream.endpointId}|${c.stream.stripeId}`));
-    for (const plan of slotted) if (!kept.has(`${plan.stream.endpointId}|${plan.stream.stripeId}`)) claim.free(plan.stream.endpointId);
+    for (const plan of slotted)
+      if (!kept.has(`${plan.stream.endpointId}|${plan.stream.stripeId}`)) claim.free(plan.stream.endpointId);
   }
 }
 
-/** Per stripe, the span of its lagging streams' cursors: entries are read from the lowest, as far as the highest needs. */
+/**
+ * Per stripe, the span of its lagging streams' cursors: entries are read from the lowest, as far as the highest needs.
+ */
 function cursorRanges(lagging: readonly StreamRow[]): Map<string, { after: bigint; upTo: bigint }> {
   const ranges = new Map<string, { after: bigint; upTo: bigint }>();
   for (const s of lagging) {
     const r = ranges.get(s.stripeId);
-    ranges.set(s.stripeId, r ? { after: s.lastSequence < r.after ? s.lastSequence : r.after, upTo: s.lastSequence > r.upTo ? s.lastSequence : r.upTo } : { after: s.lastSequence, upTo: s.lastSequence });
+    ranges.set(
+      s.stripeId,
+      r
+        ? {
+            after: s.lastSequence < r.after ? s.lastSequence : r.after,
+            upTo: s.lastSequence > r.upTo ? s.lastSequence : r.upTo,
+          }
+        : { after: s.lastSequence, upTo: s.lastSequence },
+    );
   }
   return ranges;
 }
@@ -90,24 +109,52 @@ type StreamPlan = ReturnType<typeof planStream>;
  * the reads began inserted and their cursors moved, and the slotted ones no one holds claimed,
  * with their pending deliveries; answers how many deliveries it wrote.
  */
-async function writePlans(tx: DrizzleTx, moving: readonly StreamPlan[], slotted: ReadonlySet<StreamPlan>, at: Date, leaseUntil: Date): Promise<Materialized> {
-  const locked = new Map((await lockStreams(tx, moving.map((p) => p.stream))).map((s) => [`${s.endpointId}|${s.stripeId}`, s]));
+async function writePlans(
+  tx: DrizzleTx,
+  moving: readonly StreamPlan[],
+  slotted: ReadonlySet<StreamPlan>,
+  at: Date,
+  leaseUntil: Date,
+): Promise<Materialized> {
+  const locked = new Map(
+    (
+      await lockStreams(
+        tx,
+        moving.map((p) => p.stream),
+      )
+    ).map((s) => [`${s.endpointId}|${s.stripeId}`, s]),
+  );
   // Held by another replica, or moved since the reads: the next pass reads again.
   const mine = moving.flatMap((plan) => {
     const row = locked.get(`${plan.stream.endpointId}|${plan.stream.stripeId}`);
     return row?.lastSequence === plan.stream.lastSequence ? [{ plan, row }] : [];
   });
   // Nothing waited on the stream and no one holds it: this pass sends it.
-  const claimable = ({ plan, row }: (typeof mine)[number]) => slotted.has(plan) && row.dueAt === null && row.leaseUntil <= at;
-  await insertDeliveries(tx, mine.flatMap(({ plan }) => plan.deliveries));
-  await advanceStreams(tx, mine.map((m) => ({
-    endpointId: m.plan.stream.endpointId, stripeId: m.plan.stream.stripeId, accountId: m.plan.stream.accountId,
-    lastSequence: m.plan.lastSequence, ...m.plan.buckets, queuedAt: m.plan.deliveries.length > 0 ? at : null,
-    leaseUntil: claimable(m) ? leaseUntil : m.row.leaseUntil,
-  })));
+  const claimable = ({ plan, row }: (typeof mine)[number]) =>
+    slotted.has(plan) && row.dueAt === null && row.leaseUntil <= at;
+  await insertDeliveries(
+    tx,
+    mine.flatMap(({ plan }) => plan.deliveries),
+  );
+  await advanceStreams(
+    tx,
+    mine.map((m) => ({
+      endpointId: m.plan.stream.endpointId,
+      stripeId: m.plan.stream.stripeId,
+      accountId: m.plan.stream.accountId,
+      lastSequence: m.plan.lastSequence,
+      ...m.plan.buckets,
+      queuedAt: m.plan.deliveries.length > 0 ? at : null,
+      leaseUntil: claimable(m) ? leaseUntil : m.row.leaseUntil,
+    })),
+  );
   // Read back rather than taken from the plan: whatever else waits on the stream goes first (order is the point).
   const taken = mine.filter(claimable);
-  const pending = await pendingOfStreams(tx, taken.map(({ row }) => row), taken.length * deliveriesPerClaimMax);
+  const pending = await pendingOfStreams(
+    tx,
+    taken.map(({ row }) => row),
+    taken.length * deliveriesPerClaimMax,
+  );
   const claimed = taken.map(({ plan, row }) => ({
     stream: { ...row, lastSequence: plan.lastSequence, dueAt: at, leaseUntil },
     deliveries: pending.get(`${row.endpointId}|${row.stripeId}`) ?? [],
@@ -121,33 +168,68 @@ function maxSpread(ranges: Map<string, { after: bigint; upTo: bigint }>): bigint
   return spread;
 }
 
-function planStream(stream: StreamRow, stripeEntries: readonly EntryWithPosting[], facts: Facts, directory: EndpointDirectory, at: Date) {
+function planStream(
+  stream: StreamRow,
+  stripeEntries: readonly EntryWithPosting[],
+  facts: Facts,
+  directory: EndpointDirectory,
+  at: Date,
+) {
   const endpoint = directory.get(stream.endpointId);
   const mine: StreamEntry[] = [];
   let previous: EntryWithPosting | undefined;
   for (const e of stripeEntries) {
-    if (e.sequence > stream.lastSequence && e.sequence <= stream.lastSequence + BigInt(materializeEntriesPerStreamMax)) {
-      mine.push({ ...e, firstOfPosting: previous === undefined || previous.sequence !== e.sequence - 1n || previous.postingId !== e.postingId });
+    if (
+      e.sequence > stream.lastSequence &&
+      e.sequence <= stream.lastSequence + BigInt(materializeEntriesPerStreamMax)
+    ) {
+      mine.push({
+        ...e,
+        firstOfPosting:
+          previous === undefined || previous.sequence !== e.sequence - 1n || previous.postingId !== e.postingId,
+      });
     }
     previous = e;
   }
-  const start = { lastSequence: stream.lastSequence, buckets: { available: stream.available, frozen: stream.frozen, pending: stream.pending } };
+  const start = {
+    lastSequence: stream.lastSequence,
+    buckets: { available: stream.available, frozen: stream.frozen, pending: stream.pending },
+  };
   const derived = deriveEvents(stream.accountId, start, mine, facts);
   const logical = shardOf('account', stream.stripeId);
-  const deliveries = derived.events.filter((event) => endpoint?.eventTypes.has(event.type)).map((event) => {
-    const body = eventBody(event);
-    assert(Buffer.byteLength(body) <= eventBodyBytesMax, `a webhook body of ${Buffer.byteLength(body)} bytes`);
-    return {
-      id: newId('webhookDelivery', logical), endpointId: stream.endpointId, stripeId: stream.stripeId, accountId: stream.accountId,
-      sequence: event.sequence, eventType: event.type, body, status: 'PENDING' as const, nextAttemptAt: at, createdAt: event.createdAt,
-    };
-  });
+  const deliveries = derived.events
+    .filter((event) => endpoint?.eventTypes.has(event.type))
+    .map((event) => {
+      const body = eventBody(event);
+      assert(Buffer.byteLength(body) <= eventBodyBytesMax, `a webhook body of ${Buffer.byteLength(body)} bytes`);
+      return {
+        id: newId('webhookDelivery', logical),
+        endpointId: stream.endpointId,
+        stripeId: stream.stripeId,
+        accountId: stream.accountId,
+        sequence: event.sequence,
+        eventType: event.type,
+        body,
+        status: 'PENDING' as const,
+        nextAttemptAt: at,
+        createdAt: event.createdAt,
+      };
+    });
   return { stream, deliveries, lastSequence: derived.lastSequence, buckets: derived.buckets };
 }
 
-/** The payments, refunds, holds and advances the entries finished, each read on its own shard, one statement per shard and kind. */
+/**
+ * The payments, refunds, holds and advances the entries finished, each read on its own shard, one statement per shard
+ * and kind.
+ */
 async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[]): Promise<Facts> {
-  const wanted = { payment: new Set<string>(), refund: new Set<string>(), hold: new Set<string>(), capture: new Set<string>(), advance: new Set<string>() };
+  const wanted = {
+    payment: new Set<string>(),
+    refund: new Set<string>(),
+    hold: new Set<string>(),
+    capture: new Set<string>(),
+    advance: new Set<string>(),
+  };
   for (const e of entries) {
     const w = factsWanted(e);
     if (w) wanted[w.kind].add(w.id);
@@ -163,8 +245,11 @@ async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[])
     }
     return [...byShard];
   };
-  const read = async <T>(ids: Set<string>, kind: 'payment' | 'refund' | 'hold' | 'advance', fn: (db: Shard['db'], ids: string[]) => Promise<T[]>) =>
-    (await Promise.all(grouped(ids, kind).map(([shard, local]) => fn(shard.db, local)))).flat();
+  const read = async <T>(
+    ids: Set<string>,
+    kind: 'payment' | 'refund' | 'hold' | 'advance',
+    fn: (db: Shard['db'], ids: string[]) => Promise<T[]>,
+  ) => (await Promise.all(grouped(ids, kind).map(([shard, local]) => fn(shard.db, local)))).flat();
   const [payments, refunds, holds, captured, advanced] = await Promise.all([
     read(wanted.payment, 'payment', paymentFacts),
     read(wanted.refund, 'refund', refundFacts),

@@ -24,7 +24,12 @@ import { pushTo } from '@paygraph/shared/collections';
  */
 const refundFailedSource = 'refund.failed';
 
-export async function materializeFailedRefunds(shards: ShardSet, shard: Shard, directory: EndpointDirectory, now: () => Date): Promise<number> {
+export async function materializeFailedRefunds(
+  shards: ShardSet,
+  shard: Shard,
+  directory: EndpointDirectory,
+  now: () => Date,
+): Promise<number> {
   const wanting = directory.enabledIds().filter((id) => directory.get(id)!.eventTypes.has('refund.failed'));
   const until = now();
   const cursor = (await scannedUntil(shard.db, refundFailedSource)) ?? until;
@@ -47,7 +52,9 @@ export async function materializeFailedRefunds(shards: ShardSet, shard: Shard, d
         pushTo(byShard, target, refund);
       }
     }
-    const counts = await Promise.all([...byShard].map(([target, refunds]) => queueOn(target, wanting, refunds, directory, until)));
+    const counts = await Promise.all(
+      [...byShard].map(([target, refunds]) => queueOn(target, wanting, refunds, directory, until)),
+    );
     queued = counts.reduce((a, b) => a + b, 0);
   }
   await moveScannedUntil(shard.db, refundFailedSource, scannedTo);
@@ -55,22 +62,46 @@ export async function materializeFailedRefunds(shards: ShardSet, shard: Shard, d
 }
 
 /** On one account shard: the refund.failed deliveries its streams lack, in one transaction. */
-async function queueOn(target: Shard, endpointIds: readonly string[], refunds: readonly FailedRefundFacts[], directory: EndpointDirectory, at: Date): Promise<number> {
+async function queueOn(
+  target: Shard,
+  endpointIds: readonly string[],
+  refunds: readonly FailedRefundFacts[],
+  directory: EndpointDirectory,
+  at: Date,
+): Promise<number> {
   const stripesOf = (r: FailedRefundFacts) => [r.payerAccountId, r.creditAccountId];
   return inTransaction(target, async (tx) => {
     const streams = await lockStreamsOf(tx, endpointIds, [...new Set(refunds.flatMap(stripesOf))]);
     if (streams.length === 0) return 0;
-    const done = await deliveredRecords(tx, 'refund.failed', refunds.map((r) => r.id));
-    const rows = streams.flatMap((stream) => refunds
-      .filter((r) => stripesOf(r).includes(stream.stripeId) && !done.has(`${stream.endpointId}|${stream.stripeId}|${r.id}`))
-      .filter(() => directory.get(stream.endpointId)?.eventTypes.has('refund.failed') === true)
-      .map((r) => ({
-        id: newId('webhookDelivery', shardOf('account', stream.stripeId)), endpointId: stream.endpointId, stripeId: stream.stripeId,
-        accountId: stream.accountId, sequence: stream.lastSequence, eventType: 'refund.failed', recordId: r.id,
-        body: eventBody(refundFailedEvent(r, stream.lastSequence)), status: 'PENDING' as const, nextAttemptAt: at, createdAt: r.endedAt,
-      })));
+    const done = await deliveredRecords(
+      tx,
+      'refund.failed',
+      refunds.map((r) => r.id),
+    );
+    const rows = streams.flatMap((stream) =>
+      refunds
+        .filter(
+          (r) => stripesOf(r).includes(stream.stripeId) && !done.has(`${stream.endpointId}|${stream.stripeId}|${r.id}`),
+        )
+        .filter(() => directory.get(stream.endpointId)?.eventTypes.has('refund.failed') === true)
+        .map((r) => ({
+          id: newId('webhookDelivery', shardOf('account', stream.stripeId)),
+          endpointId: stream.endpointId,
+          stripeId: stream.stripeId,
+          accountId: stream.accountId,
+          sequence: stream.lastSequence,
+          eventType: 'refund.failed',
+          recordId: r.id,
+          body: eventBody(refundFailedEvent(r, stream.lastSequence)),
+          status: 'PENDING' as const,
+          nextAttemptAt: at,
+          createdAt: r.endedAt,
+        })),
+    );
     await insertDeliveries(tx, rows);
-    const given = new Map(rows.map((r) => [`${r.endpointId}|${r.stripeId}`, { endpointId: r.endpointId, stripeId: r.stripeId }]));
+    const given = new Map(
+      rows.map((r) => [`${r.endpointId}|${r.stripeId}`, { endpointId: r.endpointId, stripeId: r.stripeId }]),
+    );
     await streamsDueBy(tx, [...given.values()], at);
     return rows.length;
   });

@@ -17,9 +17,13 @@ import { dnsCacheEntriesMax, dnsFailureTtlMs, dnsTimeoutMs, dnsTriesMax, dnsTtlM
 export type Resolver = (hostname: string) => Promise<LookupAddress[]>;
 
 /** 'localhost' is this machine by definition (RFC 6761): a DNS server is not asked what it means. */
-const localhostAddresses: LookupAddress[] = [{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }];
+const localhostAddresses: LookupAddress[] = [
+  { address: '127.0.0.1', family: 4 },
+  { address: '::1', family: 6 },
+];
 
-type Cached = { addresses: LookupAddress[]; error: null; expiresAt: number } | { addresses: null; error: Error; expiresAt: number };
+type Cached =
+  { addresses: LookupAddress[]; error: null; expiresAt: number } | { addresses: null; error: Error; expiresAt: number };
 
 /**
  * Receivers' names resolved by c-ares (node:dns's Resolver: its own sockets, not dns.lookup on
@@ -35,15 +39,21 @@ export function createDnsResolver(options: { servers?: string[]; now?: () => num
   // The system's name servers (resolv.conf) unless a test names its own.
   if (options.servers) dns.setServers(options.servers);
   const cache = new LRUCache<string, Cached>({ max: dnsCacheEntriesMax });
-  const query = (family: 4 | 6, hostname: string) => new Promise<Array<{ address: string; ttl: number }>>((resolve, reject) => {
-    const done = (error: NodeJS.ErrnoException | null, records: Array<{ address: string; ttl: number }>) => (error ? reject(error) : resolve(records));
-    if (family === 4) dns.resolve4(hostname, { ttl: true }, done);
-    else dns.resolve6(hostname, { ttl: true }, done);
-  });
+  const query = (family: 4 | 6, hostname: string) =>
+    new Promise<Array<{ address: string; ttl: number }>>((resolve, reject) => {
+      const done = (error: NodeJS.ErrnoException | null, records: Array<{ address: string; ttl: number }>) =>
+        error ? reject(error) : resolve(records);
+      if (family === 4) dns.resolve4(hostname, { ttl: true }, done);
+      else dns.resolve6(hostname, { ttl: true }, done);
+    });
   const bounded = <T>(work: Promise<T>, hostname: string) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(Object.assign(new Error(`resolving ${hostname} took over ${dnsTimeoutMs} ms`), { code: 'ETIMEOUT' })), dnsTimeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(Object.assign(new Error(`resolving ${hostname} took over ${dnsTimeoutMs} ms`), { code: 'ETIMEOUT' })),
+        dnsTimeoutMs,
+      );
     });
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   };
@@ -59,7 +69,8 @@ export function createDnsResolver(options: { servers?: string[]; now?: () => num
     const records = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
     if (records.length === 0) {
       const reason = v4.status === 'rejected' ? v4.reason : v6.status === 'rejected' ? v6.reason : null;
-      const error = reason instanceof Error ? reason : Object.assign(new Error(`${name} has no address`), { code: 'ENOTFOUND' });
+      const error =
+        reason instanceof Error ? reason : Object.assign(new Error(`${name} has no address`), { code: 'ENOTFOUND' });
       cache.set(name, { addresses: null, error, expiresAt: now() + dnsFailureTtlMs });
       throw error;
     }
@@ -80,8 +91,12 @@ function guardedLookup(policy: DestinationPolicy, resolver: Resolver): LookupFun
       (addresses) => {
         const refused = addresses.map((a) => addressRule(a.address, policy)).find((r) => r !== null);
         if (addresses.length === 0) return callback(new DestinationRefused('destination has no address'), '', 0);
-        if (refused) return callback(new DestinationRefused(`destination resolves to ${describeRefusal(refused)}`), '', 0);
-        const wanted = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+        if (refused)
+          return callback(new DestinationRefused(`destination resolves to ${describeRefusal(refused)}`), '', 0);
+        const wanted =
+          options.family === 4 || options.family === 6
+            ? addresses.filter((a) => a.family === options.family)
+            : addresses;
         const usable = wanted.length > 0 ? wanted : addresses;
         if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, usable);
         return callback(null, usable[0]!.address, usable[0]!.family);
@@ -106,7 +121,10 @@ export interface SafeAgentOptions {
 }
 
 export function createSafeAgent(options: SafeAgentOptions): Agent {
-  const connect = buildConnector({ timeout: options.connectTimeoutMs, lookup: guardedLookup(options.policy, options.resolver ?? createDnsResolver()) });
+  const connect = buildConnector({
+    timeout: options.connectTimeoutMs,
+    lookup: guardedLookup(options.policy, options.resolver ?? createDnsResolver()),
+  });
   return new Agent({
     connections: options.connectionsPerOriginMax,
     connect: (connectOptions, callback) => {

@@ -22,9 +22,16 @@ export function signerFor(secrets: readonly string[]): Signing {
   };
 }
 
-/** The sealed secrets that sign for an endpoint now: its current one, and the one before while the rotation's overlap lasts. */
-export function signingSeals(row: { secretSealed: string; previousSecretSealed: string | null; previousSecretUntil: Date | null }, now: Date): string[] {
-  const overlapping = row.previousSecretSealed !== null && row.previousSecretUntil !== null && row.previousSecretUntil > now;
+/**
+ * The sealed secrets that sign for an endpoint now: its current one, and the one before while the rotation's overlap
+ * lasts.
+ */
+export function signingSeals(
+  row: { secretSealed: string; previousSecretSealed: string | null; previousSecretUntil: Date | null },
+  now: Date,
+): string[] {
+  const overlapping =
+    row.previousSecretSealed !== null && row.previousSecretUntil !== null && row.previousSecretUntil > now;
   return overlapping ? [row.secretSealed, row.previousSecretSealed!] : [row.secretSealed];
 }
 

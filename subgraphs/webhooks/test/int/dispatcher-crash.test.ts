@@ -54,24 +54,48 @@ describe('the webhook dispatcher killed mid-delivery', () => {
     const partner = unique('p-crash');
     const payer = await open(partner);
     const payee = await open(partner);
-    const deposit = await operatorGql(moneyDocs.deposit, { input: { idempotencyKey: unique('dep'), accountId: payer, amount: '100000', currency: 'USD' } });
+    const deposit = await operatorGql(moneyDocs.deposit, {
+      input: { idempotencyKey: unique('dep'), accountId: payer, amount: '100000', currency: 'USD' },
+    });
     expect(deposit.data?.deposit.status).toBe('SUCCEEDED');
-    const { secret } = await madeEndpoint(stack.gatewayUrl, await token(partner, 'partner'), { url: receiver.url, eventTypes: ['balance.changed'], accountIds: [payer, payee] });
+    const { secret } = await madeEndpoint(stack.gatewayUrl, await token(partner, 'partner'), {
+      url: receiver.url,
+      eventTypes: ['balance.changed'],
+      accountIds: [payer, payee],
+    });
     receiver.verifyWith(secret);
     // Until the kill, the receiver takes requests and never answers: the deliveries are in flight.
     let hold = true;
     receiver.answer = () => (hold ? 'hang' : 200);
     const payments = 15;
     for (let i = 0; i < payments; i++) {
-      const paid = await operatorGql(moneyDocs.createPayment, { input: { idempotencyKey: unique('pay'), payerAccountId: payer, payeeAccountId: payee, amount: '7', currency: 'USD' } });
+      const paid = await operatorGql(moneyDocs.createPayment, {
+        input: {
+          idempotencyKey: unique('pay'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '7',
+          currency: 'USD',
+        },
+      });
       expect(paid.data?.createPayment.status).toBe('SUCCEEDED');
     }
     // The first delivery of each stream is on the wire, unanswered: kill the dispatcher now.
-    await waitFor('deliveries in flight', () => receiver.requests, (n) => n >= 2, 15_000);
+    await waitFor(
+      'deliveries in flight',
+      () => receiver.requests,
+      (n) => n >= 2,
+      15_000,
+    );
     await stack.kill('webhooks');
     hold = false;
     await stack.restart('webhooks');
-    await waitFor('every event', () => new Set(receiver.received.map((r) => r.id)).size, (n) => n >= 2 * payments, 60_000);
+    await waitFor(
+      'every event',
+      () => new Set(receiver.received.map((r) => r.id)).size,
+      (n) => n >= 2 * payments,
+      60_000,
+    );
     const payerSequences = new Set(sequencesOf(receiver.received, payer));
     const payeeSequences = new Set(sequencesOf(receiver.received, payee));
     expect([...payerSequences].sort((a, b) => a - b)).toEqual(Array.from({ length: payments }, (_, i) => i + 2));

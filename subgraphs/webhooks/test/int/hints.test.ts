@@ -2,7 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testRedisUrl } from '../../../../test/support/env';
 import { moneyKit, type MoneyKit } from '../../../../test/support/money';
 import { startStack, type Stack } from '../../../../test/support/stack';
-import { fastDispatch, gapFree, madeEndpoint, sequencesOf, startReceiver, waitFor, type Receiver, partnerWithAccounts } from '../support/webhooks';
+import {
+  fastDispatch,
+  gapFree,
+  madeEndpoint,
+  sequencesOf,
+  startReceiver,
+  waitFor,
+  type Receiver,
+  partnerWithAccounts,
+} from '../support/webhooks';
 
 /**
  * With Redis the dispatcher is woken by ledger hints and polls only slowly: here the safety poll
@@ -19,7 +28,10 @@ describe('webhook dispatcher woken by ledger hints', () => {
   let hooks: Receiver;
   beforeAll(async () => {
     const redisUrl = testRedisUrl();
-    stack = await startStack({ hintsRedisUrl: redisUrl, webhooks: { dispatcher: true, redisUrl, settings: { ...fastDispatch, safetyIntervalMs: 60_000 } } });
+    stack = await startStack({
+      hintsRedisUrl: redisUrl,
+      webhooks: { dispatcher: true, redisUrl, settings: { ...fastDispatch, safetyIntervalMs: 60_000 } },
+    });
     kit = await moneyKit(stack);
     hooks = await startReceiver();
   });
@@ -30,7 +42,11 @@ describe('webhook dispatcher woken by ledger hints', () => {
 
   it('delivers each payment within seconds though the shards are polled once a minute, in order, the payer of a cross-shard one too', async () => {
     const { bearer, payer, payee } = await partnerWithAccounts(stack, kit, 'p-hints');
-    const { secret } = await madeEndpoint(stack.gatewayUrl, bearer, { url: hooks.url, eventTypes: ['balance.changed'], accountIds: [payer, payee] });
+    const { secret } = await madeEndpoint(stack.gatewayUrl, bearer, {
+      url: hooks.url,
+      eventTypes: ['balance.changed'],
+      accountIds: [payer, payee],
+    });
     hooks.verifyWith(secret);
     // The refresh learns of the endpoint; the shards' passes are then a minute apart, and hints
     // flow once the stack publishes and the dispatcher listens.
@@ -38,7 +54,12 @@ describe('webhook dispatcher woken by ledger hints', () => {
     for (let i = 1; i <= 5; i++) {
       const started = Date.now();
       await kit.paid(kit.operator, { payer, payee, amount: String(100 + i) });
-      await waitFor(`payment ${i}'s events`, () => hooks.received.length, (n) => n >= 2 * i, hintWaitMs);
+      await waitFor(
+        `payment ${i}'s events`,
+        () => hooks.received.length,
+        (n) => n >= 2 * i,
+        hintWaitMs,
+      );
       expect(Date.now() - started).toBeLessThan(hintWaitMs);
     }
     expect(sequencesOf(hooks.received, payee)).toEqual([1, 2, 3, 4, 5]);
@@ -54,7 +75,9 @@ describe('webhook dispatcher whose hints are lost', () => {
   const safetyIntervalMs = 500;
   beforeAll(async () => {
     // Subscribed to Redis, but nothing publishes: every hint is lost.
-    stack = await startStack({ webhooks: { dispatcher: true, redisUrl: testRedisUrl(), settings: { ...fastDispatch, safetyIntervalMs } } });
+    stack = await startStack({
+      webhooks: { dispatcher: true, redisUrl: testRedisUrl(), settings: { ...fastDispatch, safetyIntervalMs } },
+    });
     kit = await moneyKit(stack);
     hooks = await startReceiver();
   });
@@ -65,10 +88,20 @@ describe('webhook dispatcher whose hints are lost', () => {
 
   it('still delivers every event, by the safety poll', async () => {
     const { bearer, payer, payee } = await partnerWithAccounts(stack, kit, 'p-hints');
-    const { secret } = await madeEndpoint(stack.gatewayUrl, bearer, { url: hooks.url, eventTypes: ['balance.changed'], accountIds: [payer, payee] });
+    const { secret } = await madeEndpoint(stack.gatewayUrl, bearer, {
+      url: hooks.url,
+      eventTypes: ['balance.changed'],
+      accountIds: [payer, payee],
+    });
     hooks.verifyWith(secret);
-    await Promise.all(Array.from({ length: 5 }, (_, i) => kit.paid(kit.operator, { payer, payee, amount: String(100 + i) })));
-    await waitFor('10 events', () => hooks.received.length, (n) => n >= 10);
+    await Promise.all(
+      Array.from({ length: 5 }, (_, i) => kit.paid(kit.operator, { payer, payee, amount: String(100 + i) })),
+    );
+    await waitFor(
+      '10 events',
+      () => hooks.received.length,
+      (n) => n >= 10,
+    );
     for (const account of [payer, payee]) expect(gapFree(sequencesOf(hooks.received, account)), account).toBe(true);
     expect(hooks.received).toHaveLength(10);
   });

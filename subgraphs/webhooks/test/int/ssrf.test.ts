@@ -31,10 +31,22 @@ beforeAll(async () => {
     lookups.push(hostname);
     if (hostname === 'hooks.rebinding.example') return [{ address: '127.0.0.1', family: 4 }];
     if (hostname === 'hooks.private.example') return [{ address: '10.20.30.40', family: 4 }];
-    if (hostname === 'hooks.mixed.example') return [{ address: '93.184.216.34', family: 4 }, { address: '169.254.169.254', family: 4 }];
+    if (hostname === 'hooks.mixed.example')
+      return [
+        { address: '93.184.216.34', family: 4 },
+        { address: '169.254.169.254', family: 4 },
+      ];
     throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
   };
-  stack = await startStack({ webhooks: { dispatcher: true, production: true, allowLocalDestinations: false, resolver, settings: { ...fastDispatch, retry: { ...fastDispatch.retry, firstDelayMs: 5_000 } } } });
+  stack = await startStack({
+    webhooks: {
+      dispatcher: true,
+      production: true,
+      allowLocalDestinations: false,
+      resolver,
+      settings: { ...fastDispatch, retry: { ...fastDispatch.retry, firstDelayMs: 5_000 } },
+    },
+  });
   kit = await moneyKit(stack);
 });
 afterAll(async () => {
@@ -60,11 +72,20 @@ describe('webhook destinations in production', () => {
       ['https://metadata.google.internal/', /inside the platform/],
     ];
     for (const [url, reason] of refused) {
-      const answer = await createEndpoint(stack.gatewayUrl, bearer, { url, eventTypes: ['balance.changed'], accountIds: [account] });
-      expect(answer.data?.createWebhookEndpoint, url).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
+      const answer = await createEndpoint(stack.gatewayUrl, bearer, {
+        url,
+        eventTypes: ['balance.changed'],
+        accountIds: [account],
+      });
+      expect(answer.data?.createWebhookEndpoint, url).toMatchObject({
+        __typename: 'InvalidInput',
+        code: 'INVALID_INPUT',
+      });
       expect(answer.data?.createWebhookEndpoint.message, url).toMatch(reason);
     }
-    expect((await gql(stack.gatewayUrl, 'query { webhookEndpoints { id } }', {}, bearer)).data?.webhookEndpoints).toEqual([]);
+    expect(
+      (await gql(stack.gatewayUrl, 'query { webhookEndpoints { id } }', {}, bearer)).data?.webhookEndpoints,
+    ).toEqual([]);
   });
 
   it('never connects to a name that resolves to a private or loopback address: nothing is sent', async () => {
@@ -75,21 +96,40 @@ describe('webhook destinations in production', () => {
     await kit.fund(payer, '1000');
     const endpoints = [];
     for (const host of ['hooks.rebinding.example', 'hooks.private.example', 'hooks.mixed.example']) {
-      endpoints.push(await madeEndpoint(stack.gatewayUrl, bearer, { url: `https://${host}:${listenerPort}/hooks`, eventTypes: ['balance.changed'], accountIds: [payer] }));
+      endpoints.push(
+        await madeEndpoint(stack.gatewayUrl, bearer, {
+          url: `https://${host}:${listenerPort}/hooks`,
+          eventTypes: ['balance.changed'],
+          accountIds: [payer],
+        }),
+      );
     }
     await kit.paid(kit.operator, { payer, payee, amount: '5' });
     for (const { id } of endpoints) {
-      const edges = await waitFor('a refused attempt', async () => (await gql(stack.gatewayUrl, webhookDocs.detail, { id }, bearer)).data?.webhookEndpoint.deliveries.edges,
-        (e: Array<{ node: { attempts: number } }> | undefined) => (e ?? []).some((edge) => edge.node.attempts > 0));
-      const node = (edges as Array<{ node: { attempts: number; status: string; lastStatusCode: number | null; lastError: string | null } }>).find((e) => e.node.attempts > 0)!.node;
+      const edges = await waitFor(
+        'a refused attempt',
+        async () =>
+          (await gql(stack.gatewayUrl, webhookDocs.detail, { id }, bearer)).data?.webhookEndpoint.deliveries.edges,
+        (e: Array<{ node: { attempts: number } }> | undefined) => (e ?? []).some((edge) => edge.node.attempts > 0),
+      );
+      const node = (
+        edges as Array<{
+          node: { attempts: number; status: string; lastStatusCode: number | null; lastError: string | null };
+        }>
+      ).find((e) => e.node.attempts > 0)!.node;
       expect(node.status).toBe('PENDING');
       expect(node.lastStatusCode).toBeNull();
       expect(node.lastError).toMatch(/resolves to .*(loopback|private|link-local)/);
       // The rule that refused, never the address the name resolved to: that is the platform's inside.
-      expect(node.lastError).toMatch(/^DestinationRefused: destination resolves to an? [a-z -]+ address \(rule: (loopback|private|link-local)-ipv4\)$/);
-      for (const internal of ['127.0.0.1', '10.20.30.40', '169.254.169.254']) expect(node.lastError).not.toContain(internal);
+      expect(node.lastError).toMatch(
+        /^DestinationRefused: destination resolves to an? [a-z -]+ address \(rule: (loopback|private|link-local)-ipv4\)$/,
+      );
+      for (const internal of ['127.0.0.1', '10.20.30.40', '169.254.169.254'])
+        expect(node.lastError).not.toContain(internal);
     }
-    expect(lookups).toEqual(expect.arrayContaining(['hooks.rebinding.example', 'hooks.private.example', 'hooks.mixed.example']));
+    expect(lookups).toEqual(
+      expect.arrayContaining(['hooks.rebinding.example', 'hooks.private.example', 'hooks.mixed.example']),
+    );
     expect(connections).toBe(0);
   });
 });

@@ -3,7 +3,14 @@ import { token, unique } from '../../../../test/support/env';
 import type { MoneyKit } from '../../../../test/support/money';
 import type { Stack } from '../../../../test/support/stack';
 import { dispatcherConcurrencyMax, endpointConcurrencyMax } from '../../src/limits';
-import { fastDispatch, madeEndpoint, useWebhookStack, waitFor, type Receiver, type WebhookStack } from '../support/webhooks';
+import {
+  fastDispatch,
+  madeEndpoint,
+  useWebhookStack,
+  waitFor,
+  type Receiver,
+  type WebhookStack,
+} from '../support/webhooks';
 
 /**
  * One tenant cannot starve another's webhooks (issue 31's scenario, scaled to CI): a noisy
@@ -18,16 +25,22 @@ import { fastDispatch, madeEndpoint, useWebhookStack, waitFor, type Receiver, ty
 const noisyEndpoints = 20;
 /** Long against the bound below, and within the attempt timeout (a slow success, not a failure). */
 const noisyAnswerDelayMs = 6_000;
-/** The contract's promise for the scenario; a quiet delivery takes some 100 ms on an idle machine, a loaded 2-core one a few times that. */
+/**
+ * The contract's promise for the scenario; a quiet delivery takes some 100 ms on an idle machine, a loaded 2-core one a
+ * few times that.
+ */
 const quietLatencyMaxMs = 2_000;
 const quietPayments = 3;
 
 let stack: Stack;
 let kit: MoneyKit;
 let receiver: WebhookStack['receiver'];
-useWebhookStack({
-  webhooks: { dispatcher: true, settings: { ...fastDispatch, attemptTimeoutMs: 10_000, leaseMs: 30_000 } },
-}, (started) => ({ stack, kit, receiver } = started));
+useWebhookStack(
+  {
+    webhooks: { dispatcher: true, settings: { ...fastDispatch, attemptTimeoutMs: 10_000, leaseMs: 30_000 } },
+  },
+  (started) => ({ stack, kit, receiver } = started),
+);
 
 describe('tenants in webhook delivery', () => {
   it("delivers a quiet tenant's events within 2 s while another tenant's many slow receivers are busy", async () => {
@@ -50,7 +63,11 @@ describe('tenants in webhook delivery', () => {
     const [quietPayer, quietPayee] = [await kit.open(quiet), await kit.open(quiet)];
     await kit.fund(quietPayer, '1000000');
     const fast = await receiver();
-    const quietEndpoint = await madeEndpoint(stack.gatewayUrl, quietBearer, { url: fast.url, eventTypes: ['balance.changed'], accountIds: [quietPayer] });
+    const quietEndpoint = await madeEndpoint(stack.gatewayUrl, quietBearer, {
+      url: fast.url,
+      eventTypes: ['balance.changed'],
+      accountIds: [quietPayer],
+    });
     fast.verifyWith(quietEndpoint.secret);
     // The noisy tenant moves money between its accounts: three events queue on each of its 80 streams.
     for (let round = 0; round < 3; round++) {
@@ -67,12 +84,19 @@ describe('tenants in webhook delivery', () => {
       const before = fast.received.length;
       const started = Date.now();
       await kit.paid(kit.operator, { payer: quietPayer, payee: quietPayee, amount: String(1 + i) });
-      await waitFor('the quiet delivery', () => fast.received.length, (n) => n > before, quietLatencyMaxMs * 5);
+      await waitFor(
+        'the quiet delivery',
+        () => fast.received.length,
+        (n) => n > before,
+        quietLatencyMaxMs * 5,
+      );
       latencies.push(fast.received[before]!.at - started);
       // Still in the scenario: the noisy tenant's slow requests are in flight while the quiet one is delivered.
       expect(holding(), `noisy requests in flight at quiet delivery ${i}`).toBeGreaterThan(0);
     }
-    console.log(`quiet tenant's delivery latencies (ms, payment call to receipt): ${latencies.join(', ')}; noisy in flight: ${holding()}`);
+    console.log(
+      `quiet tenant's delivery latencies (ms, payment call to receipt): ${latencies.join(', ')}; noisy in flight: ${holding()}`,
+    );
     for (const latency of latencies) expect(latency).toBeLessThan(quietLatencyMaxMs);
   });
 });

@@ -4,7 +4,12 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { eq } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { webhookDeliveries, webhookStreams, type DeliveryRow, type StreamRow } from '@paygraph/webhooks/db/schema/webhooks';
+import {
+  webhookDeliveries,
+  webhookStreams,
+  type DeliveryRow,
+  type StreamRow,
+} from '@paygraph/webhooks/db/schema/webhooks';
 import { afterAll, beforeAll } from 'vitest';
 import { contractOperation, gql, type GraphQLResponse } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
@@ -29,14 +34,19 @@ export const webhookDocs = {
 export type Answer = GraphQLResponse<Record<string, any>>;
 
 export async function createEndpoint(
-  gatewayUrl: string, bearer: string,
+  gatewayUrl: string,
+  bearer: string,
   input: { url: string; eventTypes: string[]; accountIds?: string[]; description?: string },
 ): Promise<Answer> {
   return gql(gatewayUrl, webhookDocs.create, { input }, bearer);
 }
 
 /** An endpoint that must be made: its id and secret. */
-export async function madeEndpoint(gatewayUrl: string, bearer: string, input: Parameters<typeof createEndpoint>[2]): Promise<{ id: string; secret: string }> {
+export async function madeEndpoint(
+  gatewayUrl: string,
+  bearer: string,
+  input: Parameters<typeof createEndpoint>[2],
+): Promise<{ id: string; secret: string }> {
   const answer = await createEndpoint(gatewayUrl, bearer, input);
   if (answer.errors || answer.data?.createWebhookEndpoint.__typename !== 'WebhookEndpoint') {
     throw new Error(`createWebhookEndpoint failed: ${JSON.stringify(answer)}`);
@@ -88,9 +98,15 @@ export interface Receiver {
 }
 
 /** Where a receiver listens: a port and a path, to start a receiver again where one was (`{ port, path }` of it). */
-export interface ReceiverPlace { port: number; path: string }
+export interface ReceiverPlace {
+  port: number;
+  path: string;
+}
 
-export async function startReceiver(answer: Receiver['answer'] = () => 200, place: ReceiverPlace = { port: 0, path: `/hooks/${randomUUID()}` }): Promise<Receiver> {
+export async function startReceiver(
+  answer: Receiver['answer'] = () => 200,
+  place: ReceiverPlace = { port: 0, path: `/hooks/${randomUUID()}` },
+): Promise<Receiver> {
   let verifier: Webhook | null = null;
   const attempts = new Map<string, number>();
   const hung: http.ServerResponse[] = [];
@@ -129,7 +145,11 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, plac
     req.on('end', () => {
       receiver.requests += 1;
       const body = Buffer.concat(chunks).toString('utf8');
-      const headers = { 'webhook-id': String(req.headers['webhook-id']), 'webhook-timestamp': String(req.headers['webhook-timestamp']), 'webhook-signature': String(req.headers['webhook-signature']) };
+      const headers = {
+        'webhook-id': String(req.headers['webhook-id']),
+        'webhook-timestamp': String(req.headers['webhook-timestamp']),
+        'webhook-signature': String(req.headers['webhook-signature']),
+      };
       const attempt = (attempts.get(headers['webhook-id']) ?? 0) + 1;
       attempts.set(headers['webhook-id'], attempt);
       const status = receiver.answer({ id: headers['webhook-id'], attempt, body });
@@ -140,11 +160,24 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, plac
       }
       if (status >= 200 && status < 300) {
         const event = (verifier ? verifier.verify(body, headers) : JSON.parse(body)) as Received['event'];
-        receiver.received.push({ id: headers['webhook-id'], timestamp: headers['webhook-timestamp'], signature: headers['webhook-signature'], body, event, at: Date.now() });
+        receiver.received.push({
+          id: headers['webhook-id'],
+          timestamp: headers['webhook-timestamp'],
+          signature: headers['webhook-signature'],
+          body,
+          event,
+          at: Date.now(),
+        });
       }
       const respond = () => {
         receiver.unanswered -= 1;
-        if (!res.destroyed) res.writeHead(status, status >= 300 && status < 400 && receiver.redirectTo ? { location: receiver.redirectTo } : {}).end();
+        if (!res.destroyed)
+          res
+            .writeHead(
+              status,
+              status >= 300 && status < 400 && receiver.redirectTo ? { location: receiver.redirectTo } : {},
+            )
+            .end();
       };
       if (receiver.delayMs === 0) return respond();
       const timer = setTimeout(() => {
@@ -160,12 +193,20 @@ export async function startReceiver(answer: Receiver['answer'] = () => 200, plac
   return receiver;
 }
 
-export async function waitFor<T>(what: string, read: () => T | Promise<T>, done: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  read: () => T | Promise<T>,
+  done: (value: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
     if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)).slice(0, 2000)}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}: ${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)).slice(0, 2000)}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -184,7 +225,9 @@ export const fastDispatch = {
 
 /** The balance.changed sequences an account's events carried, in the order they arrived. */
 export function sequencesOf(received: readonly Received[], accountId: string): number[] {
-  return received.filter((r) => r.event.type === 'balance.changed' && r.event.data.accountId === accountId).map((r) => Number(r.event.data.sequence));
+  return received
+    .filter((r) => r.event.type === 'balance.changed' && r.event.data.accountId === accountId)
+    .map((r) => Number(r.event.data.sequence));
 }
 
 /** 1, 2, …, n: every entry once, in order. */
@@ -193,11 +236,16 @@ export function gapFree(sequences: readonly number[]): boolean {
 }
 
 /** An endpoint's delivery rows and streams on every shard, as stored (what the queue metrics count). */
-export async function storedOf(shards: ShardSet, endpointId: string): Promise<{ deliveries: DeliveryRow[]; streams: StreamRow[] }> {
-  const perShard = await Promise.all(shards.all.map(async (shard) => ({
-    deliveries: await shard.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpointId)),
-    streams: await shard.db.select().from(webhookStreams).where(eq(webhookStreams.endpointId, endpointId)),
-  })));
+export async function storedOf(
+  shards: ShardSet,
+  endpointId: string,
+): Promise<{ deliveries: DeliveryRow[]; streams: StreamRow[] }> {
+  const perShard = await Promise.all(
+    shards.all.map(async (shard) => ({
+      deliveries: await shard.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, endpointId)),
+      streams: await shard.db.select().from(webhookStreams).where(eq(webhookStreams.endpointId, endpointId)),
+    })),
+  );
   return { deliveries: perShard.flatMap((s) => s.deliveries), streams: perShard.flatMap((s) => s.streams) };
 }
 
@@ -230,8 +278,14 @@ export function useWebhookStack(options: StackOptions, onStarted: (started: Webh
   });
 }
 
-/** A partner with a funded account and a payee on another database (so that some payments cross shards), and its token. */
-export async function partnerWithAccounts(stack: Stack, kit: MoneyKit, prefix: string): Promise<{ partner: string; bearer: string; payer: string; payee: string }> {
+/**
+ * A partner with a funded account and a payee on another database (so that some payments cross shards), and its token.
+ */
+export async function partnerWithAccounts(
+  stack: Stack,
+  kit: MoneyKit,
+  prefix: string,
+): Promise<{ partner: string; bearer: string; payer: string; payee: string }> {
   const partner = unique(prefix);
   const payer = await kit.open(partner);
   const payee = await kit.openAwayFrom(partner, [physicalOf(stack.shards, payer)]);

@@ -34,14 +34,21 @@ function expectNoAddress(text: string): void {
 
 describe('attemptError', () => {
   it('keeps an undici connect timeout\'s code, not its "attempted addresses"', () => {
-    const error = new errors.ConnectTimeoutError('Connect Timeout Error (attempted addresses: 10.1.2.3:443, [fd00::7]:443, timeout: 10000ms)');
+    const error = new errors.ConnectTimeoutError(
+      'Connect Timeout Error (attempted addresses: 10.1.2.3:443, [fd00::7]:443, timeout: 10000ms)',
+    );
     expect(attemptError(error)).toBe('ConnectTimeoutError: connection failed (UND_ERR_CONNECT_TIMEOUT)');
     expectNoAddress(attemptError(new errors.SocketError('other side closed (10.1.2.3:443)')));
-    expect(attemptError(new errors.HeadersTimeoutError())).toBe('HeadersTimeoutError: connection failed (UND_ERR_HEADERS_TIMEOUT)');
+    expect(attemptError(new errors.HeadersTimeoutError())).toBe(
+      'HeadersTimeoutError: connection failed (UND_ERR_HEADERS_TIMEOUT)',
+    );
   });
 
-  it('keeps a TLS error\'s code, not the addresses its message names', () => {
-    const error = checkServerIdentity('10.1.2.3', { subject: { CN: 'hooks.example.com' }, subjectaltname: 'IP Address:10.9.9.9' } as never);
+  it("keeps a TLS error's code, not the addresses its message names", () => {
+    const error = checkServerIdentity('10.1.2.3', {
+      subject: { CN: 'hooks.example.com' },
+      subjectaltname: 'IP Address:10.9.9.9',
+    } as never);
     expect(error).toBeInstanceOf(Error);
     expect(error!.message).toMatch(addressPattern);
     expect(attemptError(error)).toBe('Error: connection failed (ERR_TLS_CERT_ALTNAME_INVALID)');
@@ -67,10 +74,21 @@ describe('attemptError', () => {
     expectNoAddress(attemptError(wrapped));
   });
 
-  it('keeps no address of a real connect timeout through the dispatcher\'s agent (a loopback server that never answers TLS)', async () => {
-    const agent = createSafeAgent({ policy: destinationPolicyOf(true), connectTimeoutMs: 500, connectionsPerOriginMax: 1 });
+  it("keeps no address of a real connect timeout through the dispatcher's agent (a loopback server that never answers TLS)", async () => {
+    const agent = createSafeAgent({
+      policy: destinationPolicyOf(true),
+      connectTimeoutMs: 500,
+      connectionsPerOriginMax: 1,
+    });
     try {
-      const error = await request(`https://127.0.0.1:${silentPort}/hook`, { method: 'POST', dispatcher: agent, body: '{}' }).then(() => null, (e: unknown) => e);
+      const error = await request(`https://127.0.0.1:${silentPort}/hook`, {
+        method: 'POST',
+        dispatcher: agent,
+        body: '{}',
+      }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(error).toBeInstanceOf(Error);
       // undici's own message names the address it tried; lastError must not.
       expect((error as Error).message).toContain('127.0.0.1');

@@ -58,7 +58,10 @@ describe("the dispatcher's DNS", () => {
     expect(await resolve('HOOKS.good.example')).toEqual([{ address: '93.184.216.34', family: 4 }]);
     expect(queries.filter((q) => q.startsWith('hooks.good.example')).length).toBe(asked);
     // localhost is answered here, not asked of DNS (which would not know it).
-    expect(await resolve('localhost')).toEqual([{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]);
+    expect(await resolve('localhost')).toEqual([
+      { address: '127.0.0.1', family: 4 },
+      { address: '::1', family: 6 },
+    ]);
     expect(queries.some((q) => q.startsWith('localhost'))).toBe(false);
   });
 
@@ -66,7 +69,12 @@ describe("the dispatcher's DNS", () => {
     const resolve = createDnsResolver({ servers });
     const started = Date.now();
     // More hostile names at once than libuv has threads (4): dns.lookup would hold them all.
-    const hostile = Array.from({ length: 8 }, (_, i) => resolve(`h${i}.blackhole.example`).then(() => 'resolved', (error: NodeJS.ErrnoException) => error.code));
+    const hostile = Array.from({ length: 8 }, (_, i) =>
+      resolve(`h${i}.blackhole.example`).then(
+        () => 'resolved',
+        (error: NodeJS.ErrnoException) => error.code,
+      ),
+    );
     const [good, file] = await Promise.all([resolve('hooks.good.example'), readFile(new URL(import.meta.url))]);
     const meanwhileMs = Date.now() - started;
     expect(good).toEqual([{ address: '93.184.216.34', family: 4 }]);

@@ -1,64 +1,153 @@
 import { describe, expect, it } from 'vitest';
 import { deriveEvents, eventBody, type Facts, type StreamEntry } from '../../src/domain/events';
 
-const none: Facts = { payments: new Map(), refunds: new Map(), holds: new Map(), holdsByPayment: new Map(), advances: new Map() };
+const none: Facts = {
+  payments: new Map(),
+  refunds: new Map(),
+  holds: new Map(),
+  holdsByPayment: new Map(),
+  advances: new Map(),
+};
 const at = new Date('2026-11-22T10:00:00Z');
 
-function entry(sequence: number, amount: bigint, postingKind = 'DEPOSIT', refId: string | null = 'dep_x', firstOfPosting = true): StreamEntry {
+function entry(
+  sequence: number,
+  amount: bigint,
+  postingKind = 'DEPOSIT',
+  refId: string | null = 'dep_x',
+  firstOfPosting = true,
+): StreamEntry {
   return {
-    stripeId: 'acc_A', sequence: BigInt(sequence), id: `ent_${sequence}`, postingId: `pst_${sequence}`, bucket: 'AVAILABLE', amount,
-    direction: amount < 0n ? 'DEBIT' : 'CREDIT', balanceAfter: 0n, createdAt: at, postingKind, refId, firstOfPosting,
+    stripeId: 'acc_A',
+    sequence: BigInt(sequence),
+    id: `ent_${sequence}`,
+    postingId: `pst_${sequence}`,
+    bucket: 'AVAILABLE',
+    amount,
+    direction: amount < 0n ? 'DEBIT' : 'CREDIT',
+    balanceAfter: 0n,
+    createdAt: at,
+    postingKind,
+    refId,
+    firstOfPosting,
   };
 }
 
 describe('events from ledger entries', () => {
   it('give one balance.changed per entry, in order, with the balance right after it, and stop at a gap', () => {
-    const derived = deriveEvents('acc_A', { lastSequence: 4n, buckets: { available: 100n, frozen: 0n, pending: 0n } }, [entry(5, 50n), entry(6, -30n), entry(8, 1n)], none);
+    const derived = deriveEvents(
+      'acc_A',
+      { lastSequence: 4n, buckets: { available: 100n, frozen: 0n, pending: 0n } },
+      [entry(5, 50n), entry(6, -30n), entry(8, 1n)],
+      none,
+    );
     expect(derived.lastSequence).toBe(6n);
     expect(derived.buckets).toEqual({ available: 120n, frozen: 0n, pending: 0n });
-    expect(derived.events.map((e) => [e.type, e.sequence, (e.data.balance as { available: string }).available])).toEqual([
-      ['balance.changed', 5n, '150'], ['balance.changed', 6n, '120'],
+    expect(
+      derived.events.map((e) => [e.type, e.sequence, (e.data.balance as { available: string }).available]),
+    ).toEqual([
+      ['balance.changed', 5n, '150'],
+      ['balance.changed', 6n, '120'],
     ]);
-    expect(JSON.parse(eventBody(derived.events[0]!))).toMatchObject({ type: 'balance.changed', timestamp: at.toISOString(), data: { accountId: 'acc_A', sequence: '5' } });
+    expect(JSON.parse(eventBody(derived.events[0]!))).toMatchObject({
+      type: 'balance.changed',
+      timestamp: at.toISOString(),
+      data: { accountId: 'acc_A', sequence: '5' },
+    });
   });
 
   it('say payment.succeeded once per posting, and wait at a payment still PROCESSING', () => {
-    const payment = { id: 'pay_1', status: 'SUCCEEDED' as const, amount: 30n, currency: 'USD', payerAccountId: 'acc_A', payeeAccountId: 'acc_B' };
+    const payment = {
+      id: 'pay_1',
+      status: 'SUCCEEDED' as const,
+      amount: 30n,
+      currency: 'USD',
+      payerAccountId: 'acc_A',
+      payeeAccountId: 'acc_B',
+    };
     const facts = { ...none, payments: new Map([['pay_1', payment]]) };
-    const done = deriveEvents('acc_A', { lastSequence: 0n, buckets: { available: 100n, frozen: 0n, pending: 0n } }, [entry(1, -30n, 'PAYMENT', 'pay_1')], facts);
+    const done = deriveEvents(
+      'acc_A',
+      { lastSequence: 0n, buckets: { available: 100n, frozen: 0n, pending: 0n } },
+      [entry(1, -30n, 'PAYMENT', 'pay_1')],
+      facts,
+    );
     expect(done.events.map((e) => e.type)).toEqual(['balance.changed', 'payment.succeeded']);
-    expect(done.events[1]!.data).toEqual({ id: 'pay_1', amount: '30', currency: 'USD', payerAccountId: 'acc_A', payeeAccountId: 'acc_B' });
+    expect(done.events[1]!.data).toEqual({
+      id: 'pay_1',
+      amount: '30',
+      currency: 'USD',
+      payerAccountId: 'acc_A',
+      payeeAccountId: 'acc_B',
+    });
     const processing = { ...none, payments: new Map([['pay_1', { ...payment, status: 'PROCESSING' as const }]]) };
-    const waiting = deriveEvents('acc_A', { lastSequence: 0n, buckets: { available: 100n, frozen: 0n, pending: 0n } }, [entry(1, -30n, 'PAYMENT', 'pay_1'), entry(2, 5n)], processing);
+    const waiting = deriveEvents(
+      'acc_A',
+      { lastSequence: 0n, buckets: { available: 100n, frozen: 0n, pending: 0n } },
+      [entry(1, -30n, 'PAYMENT', 'pay_1'), entry(2, 5n)],
+      processing,
+    );
     expect(waiting.events).toEqual([]);
     expect(waiting.lastSequence).toBe(0n);
     const failed = { ...none, payments: new Map([['pay_1', { ...payment, status: 'FAILED' as const }]]) };
-    expect(deriveEvents('acc_A', { lastSequence: 0n, buckets: { available: 100n, frozen: 0n, pending: 0n } }, [entry(1, -30n, 'PAYMENT', 'pay_1')], failed).events.map((e) => e.type))
-      .toEqual(['balance.changed', 'payment.failed']);
+    expect(
+      deriveEvents(
+        'acc_A',
+        { lastSequence: 0n, buckets: { available: 100n, frozen: 0n, pending: 0n } },
+        [entry(1, -30n, 'PAYMENT', 'pay_1')],
+        failed,
+      ).events.map((e) => e.type),
+    ).toEqual(['balance.changed', 'payment.failed']);
   });
 
   it('say hold.voided or hold.expired by the hold as released', () => {
     const hold = { id: 'hld_1', status: 'EXPIRED', amount: 40n, capturedAmount: 0n, endedBy: 'pst_1' };
     const facts = { ...none, holds: new Map([['hld_1', hold]]) };
-    const derived = deriveEvents('acc_A', { lastSequence: 0n, buckets: { available: 0n, frozen: 40n, pending: 0n } },
-      [{ ...entry(1, -40n, 'HOLD_RELEASE', 'hld_1'), bucket: 'FROZEN' }, { ...entry(2, 40n, 'HOLD_RELEASE', 'hld_1', false) }], facts);
+    const derived = deriveEvents(
+      'acc_A',
+      { lastSequence: 0n, buckets: { available: 0n, frozen: 40n, pending: 0n } },
+      [
+        { ...entry(1, -40n, 'HOLD_RELEASE', 'hld_1'), bucket: 'FROZEN' },
+        { ...entry(2, 40n, 'HOLD_RELEASE', 'hld_1', false) },
+      ],
+      facts,
+    );
     expect(derived.events.map((e) => e.type)).toEqual(['balance.changed', 'hold.expired', 'balance.changed']);
     expect(derived.events[1]!.data).toEqual({ id: 'hld_1', amount: '40', capturedAmount: '0' });
   });
 
   it('say advance.paid once per advance, on the stripe of its first piece, waiting while it is PENDING and silent when REVERSED', () => {
-    const advance = { id: 'adv_1', merchantAccountId: 'acc_M', status: 'PAID' as const, amount: 1_000n, feeAmount: 10n, firstStripeId: 'acc_A' };
+    const advance = {
+      id: 'adv_1',
+      merchantAccountId: 'acc_M',
+      status: 'PAID' as const,
+      amount: 1_000n,
+      feeAmount: 10n,
+      firstStripeId: 'acc_A',
+    };
     const start = { lastSequence: 0n, buckets: { available: 0n, frozen: 0n, pending: 1_000n } };
-    const piece = [{ ...entry(1, -600n, 'ADVANCE', 'adv_1'), bucket: 'PENDING' as const }, entry(2, 594n, 'ADVANCE', 'adv_1', false)];
+    const piece = [
+      { ...entry(1, -600n, 'ADVANCE', 'adv_1'), bucket: 'PENDING' as const },
+      entry(2, 594n, 'ADVANCE', 'adv_1', false),
+    ];
     const paid = deriveEvents('acc_M', start, piece, { ...none, advances: new Map([['adv_1', advance]]) });
     expect(paid.events.map((e) => e.type)).toEqual(['balance.changed', 'advance.paid', 'balance.changed']);
     expect(paid.events[1]!.data).toEqual({ id: 'adv_1', merchantAccountId: 'acc_M', amount: '1000', feeAmount: '10' });
     // Another stripe's piece of the same advance: balance changes only.
-    const other = deriveEvents('acc_M', start, piece, { ...none, advances: new Map([['adv_1', { ...advance, firstStripeId: 'acc_B' }]]) });
+    const other = deriveEvents('acc_M', start, piece, {
+      ...none,
+      advances: new Map([['adv_1', { ...advance, firstStripeId: 'acc_B' }]]),
+    });
     expect(other.events.map((e) => e.type)).toEqual(['balance.changed', 'balance.changed']);
-    const pending = deriveEvents('acc_M', start, piece, { ...none, advances: new Map([['adv_1', { ...advance, status: 'PENDING' as const }]]) });
+    const pending = deriveEvents('acc_M', start, piece, {
+      ...none,
+      advances: new Map([['adv_1', { ...advance, status: 'PENDING' as const }]]),
+    });
     expect(pending.events).toEqual([]);
-    const reversed = deriveEvents('acc_M', start, piece, { ...none, advances: new Map([['adv_1', { ...advance, status: 'REVERSED' as const }]]) });
+    const reversed = deriveEvents('acc_M', start, piece, {
+      ...none,
+      advances: new Map([['adv_1', { ...advance, status: 'REVERSED' as const }]]),
+    });
     expect(reversed.events.map((e) => e.type)).toEqual(['balance.changed', 'balance.changed']);
   });
 });

@@ -21,14 +21,20 @@ async function send(url: string, signingSecret: string, id: string): Promise<num
   const at = new Date();
   const signature = new Webhook(signingSecret).sign(id, at, body);
   const answer = await fetch(url, {
-    method: 'POST', body,
-    headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature },
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': signature,
+    },
   });
   return answer.status;
 }
 
 describe('the test receiver', () => {
-  it('answers 404 to another endpoint\'s URL on its port, counting it a stray and verifying nothing', async () => {
+  it("answers 404 to another endpoint's URL on its port, counting it a stray and verifying nothing", async () => {
     const hooks = await startReceiver();
     started.push(hooks);
     hooks.verifyWith(secret);

@@ -1,5 +1,20 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, date, datetime, index, int, mediumtext, mysqlEnum, mysqlTable, primaryKey, text, uniqueIndex, varchar, boolean } from 'drizzle-orm/mysql-core';
+import {
+  bigint,
+  char,
+  date,
+  datetime,
+  index,
+  int,
+  mediumtext,
+  mysqlEnum,
+  mysqlTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+  varchar,
+  boolean,
+} from 'drizzle-orm/mysql-core';
 
 /**
  * Settlement and reconciliation records. A settlement lives on its merchant's home shard;
@@ -7,8 +22,14 @@ import { bigint, char, date, datetime, index, int, mediumtext, mysqlEnum, mysqlT
  * transaction as that stripe's settlement posting. Statements and reconciliation reports
  * are platform-wide and live on the control shard (the one holding logical shard 0).
  */
-const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
-const money = (name: string) => bigint(name, { mode: 'bigint' }).notNull().default(sql`0`);
+const moment = (name: string) =>
+  datetime(name, { mode: 'date', fsp: 6 })
+    .notNull()
+    .default(sql`CURRENT_TIMESTAMP(6)`);
+const money = (name: string) =>
+  bigint(name, { mode: 'bigint' })
+    .notNull()
+    .default(sql`0`);
 
 export const settlements = mysqlTable(
   'settlements',
@@ -138,7 +159,10 @@ export const advanceRefundOffsets = mysqlTable(
     amount: money('amount'),
     createdAt: moment('created_at'),
   },
-  (t) => [primaryKey({ columns: [t.refundId, t.stripeAccountId] }), index('advance_refund_offsets_stripe_idx').on(t.stripeAccountId)],
+  (t) => [
+    primaryKey({ columns: [t.refundId, t.stripeAccountId] }),
+    index('advance_refund_offsets_stripe_idx').on(t.stripeAccountId),
+  ],
 );
 
 export const merchantFeeRates = mysqlTable('merchant_fee_rates', {
@@ -271,7 +295,8 @@ export const channelReconciliations = mysqlTable(
     id: varchar('id', { length: 40 }).primaryKey(),
     channel: varchar('channel', { length: 64 }).notNull(),
     businessDate: date('business_date', { mode: 'string' }).notNull(),
-    // A date's whole report: up to statementLinesMax lines a day over the date window, a few hundred bytes each (TEXT's 64 KiB held about 250 matches).
+    // A date's whole report: up to statementLinesMax lines a day over the date window, a few hundred bytes each (TEXT's
+    // 64 KiB held about 250 matches).
     body: mediumtext('body').notNull(),
     createdBy: varchar('created_by', { length: 64 }).notNull(),
     createdAt: moment('created_at'),

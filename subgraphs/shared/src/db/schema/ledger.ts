@@ -1,6 +1,16 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigint, char, date, datetime, decimal, index, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar,
+  bigint,
+  char,
+  date,
+  datetime,
+  decimal,
+  index,
+  mysqlEnum,
+  mysqlTable,
+  primaryKey,
+  uniqueIndex,
+  varchar,
 } from 'drizzle-orm/mysql-core';
 import { accountStatuses, accountTypes, systemKinds } from '../../ledger/account';
 
@@ -9,8 +19,14 @@ import { accountStatuses, accountTypes, systemKinds } from '../../ledger/account
  * a credit (+) on the customer and a debit (−) on the bank-reserve asset account, whose
  * balance therefore reads negative — the money the bank holds for the platform.
  */
-const money = (name: string) => bigint(name, { mode: 'bigint' }).notNull().default(sql`0`);
-const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
+const money = (name: string) =>
+  bigint(name, { mode: 'bigint' })
+    .notNull()
+    .default(sql`0`);
+const moment = (name: string) =>
+  datetime(name, { mode: 'date', fsp: 6 })
+    .notNull()
+    .default(sql`CURRENT_TIMESTAMP(6)`);
 
 export const buckets = ['AVAILABLE', 'FROZEN', 'PENDING'] as const;
 export const directions = ['DEBIT', 'CREDIT'] as const;
@@ -31,7 +47,9 @@ export const accounts = mysqlTable(
      * opened, so a reader that asks only the shards named here misses no stripe. Routing, not
      * money: not under the MAC, and never lowered.
      */
-    stripeShards: bigint('stripe_shards', { mode: 'bigint', unsigned: true }).notNull().default(sql`0`),
+    stripeShards: bigint('stripe_shards', { mode: 'bigint', unsigned: true })
+      .notNull()
+      .default(sql`0`),
     currency: char('currency', { length: 3 }).notNull(),
     status: mysqlEnum('status', accountStatuses).notNull().default('ACTIVE'),
     available: money('available'),
@@ -45,10 +63,14 @@ export const accounts = mysqlTable(
      */
     creditLimit: bigint('credit_limit', { mode: 'bigint' }),
     /** The sequence of the account's newest entry: entries are numbered 1, 2, 3… with no gap. */
-    lastSequence: bigint('last_sequence', { mode: 'bigint' }).notNull().default(sql`0`),
+    lastSequence: bigint('last_sequence', { mode: 'bigint' })
+      .notNull()
+      .default(sql`0`),
     /** The hash of the newest entry: the head of the account's hash chain (empty before the first). */
     lastEntryHash: char('last_entry_hash', { length: 64 }).notNull().default(''),
-    version: bigint('version', { mode: 'bigint' }).notNull().default(sql`0`),
+    version: bigint('version', { mode: 'bigint' })
+      .notNull()
+      .default(sql`0`),
     /** HMAC-SHA256 over id, currency, status, balances, chain head and version (ledger/tamper.ts). */
     mac: char('mac', { length: 64 }).notNull().default(''),
     /** Which LEDGER_MAC_KEY signed the MAC, so keys can rotate. */
@@ -77,7 +99,9 @@ export const postings = mysqlTable(
     dedupeKey: varchar('dedupe_key', { length: 191 }),
     currency: char('currency', { length: 3 }).notNull(),
     /** The business date the posting belongs to (see business-date.ts): day-cut and reconciliation go by it. */
-    businessDate: date('business_date', { mode: 'string' }).notNull().default(sql`'1970-01-01'`),
+    businessDate: date('business_date', { mode: 'string' })
+      .notNull()
+      .default(sql`'1970-01-01'`),
     createdAt: moment('created_at'),
   },
   (t) => [
@@ -135,7 +159,10 @@ export const postingRejections = mysqlTable('posting_rejections', {
   createdAt: moment('created_at'),
 });
 
-const daySum = (name: string) => decimal(name, { precision: 38, scale: 0, mode: 'bigint' }).notNull().default(sql`0`);
+const daySum = (name: string) =>
+  decimal(name, { precision: 38, scale: 0, mode: 'bigint' })
+    .notNull()
+    .default(sql`0`);
 
 /**
  * One row per account and business date the account moved on: what its entries of that date
@@ -155,7 +182,9 @@ export const accountDays = mysqlTable(
      */
     credits: daySum('credits'),
     debits: daySum('debits'),
-    entryCount: bigint('entry_count', { mode: 'bigint' }).notNull().default(sql`0`),
+    entryCount: bigint('entry_count', { mode: 'bigint' })
+      .notNull()
+      .default(sql`0`),
     /** Σ of the date's entries per bucket: the balance at an instant adds whole earlier dates. */
     availableNet: daySum('available_net'),
     frozenNet: daySum('frozen_net'),

@@ -7,7 +7,10 @@ import { bigint, char, datetime, index, int, mysqlTable, varchar } from 'drizzle
  * quotes, so a quote already issued keeps the rate it copied. Rates live on the control shard;
  * a quote on the shard its id names; a payment's and a refund's FX rows beside the payment.
  */
-const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
+const moment = (name: string) =>
+  datetime(name, { mode: 'date', fsp: 6 })
+    .notNull()
+    .default(sql`CURRENT_TIMESTAMP(6)`);
 const money = (name: string) => bigint(name, { mode: 'bigint' }).notNull();
 
 export const fxRates = mysqlTable(
@@ -67,7 +70,9 @@ export const paymentFx = mysqlTable('payment_fx', {
   buyCurrency: char('buy_currency', { length: 3 }).notNull(),
 });
 
-/** What a refund of an FX payment takes back from the payee, in the payee's currency (the cumulative pro-rata share). */
+/**
+ * What a refund of an FX payment takes back from the payee, in the payee's currency (the cumulative pro-rata share).
+ */
 export const refundFx = mysqlTable(
   'refund_fx',
   {

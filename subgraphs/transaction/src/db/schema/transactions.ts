@@ -1,5 +1,17 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, date, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, uniqueIndex, varchar } from 'drizzle-orm/mysql-core';
+import {
+  bigint,
+  char,
+  date,
+  datetime,
+  index,
+  int,
+  mysqlEnum,
+  mysqlTable,
+  primaryKey,
+  uniqueIndex,
+  varchar,
+} from 'drizzle-orm/mysql-core';
 
 /**
  * The transaction subgraph's tables. They live in the same database as the ledger on each
@@ -7,9 +19,15 @@ import { bigint, char, date, datetime, index, int, mysqlEnum, mysqlTable, primar
  * A payment, a refund and a deposit or withdrawal live on the shard of the account debited
  * first (the payer's; for a refund, its payment's).
  */
-const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
+const moment = (name: string) =>
+  datetime(name, { mode: 'date', fsp: 6 })
+    .notNull()
+    .default(sql`CURRENT_TIMESTAMP(6)`);
 const money = (name: string) => bigint(name, { mode: 'bigint' }).notNull();
-const businessDate = () => date('business_date', { mode: 'string' }).notNull().default(sql`'1970-01-01'`);
+const businessDate = () =>
+  date('business_date', { mode: 'string' })
+    .notNull()
+    .default(sql`'1970-01-01'`);
 /** Set when a settlement has taken the record into account: each is settled exactly once. */
 const settlementId = () => varchar('settlement_id', { length: 33 });
 
@@ -171,7 +189,10 @@ export const idempotencyKeys = mysqlTable(
     createdAt: moment('created_at'),
   },
   // The anchor leads the key, so the legacy rows (anchor '') are one range of it.
-  (t) => [primaryKey({ columns: [t.anchorId, t.callerId, t.idempotencyKey] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+  (t) => [
+    primaryKey({ columns: [t.anchorId, t.callerId, t.idempotencyKey] }),
+    index('idempotency_keys_created_idx').on(t.createdAt),
+  ],
 );
 
 export const outboxSteps = ['PAYMENT_CREDIT', 'REFUND_DEBIT', 'SWEEP_CREDIT', 'PAYMENT_LEGS', 'REFUND_LEGS'] as const;
@@ -215,7 +236,10 @@ export const sweeps = mysqlTable(
     createdAt: moment('created_at'),
     completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
   },
-  (t) => [uniqueIndex('sweeps_withdrawal_stripe_uq').on(t.withdrawalId, t.stripeAccountId), index('sweeps_status_idx').on(t.status)],
+  (t) => [
+    uniqueIndex('sweeps_withdrawal_stripe_uq').on(t.withdrawalId, t.stripeAccountId),
+    index('sweeps_status_idx').on(t.status),
+  ],
 );
 
 export const legRoles = ['PAYER', 'CAMPAIGN', 'PAYEE', 'SPLIT'] as const;

@@ -1,6 +1,15 @@
 import { sql } from 'drizzle-orm';
 import {
-  bigint, datetime, index, int, mysqlEnum, mysqlTable, primaryKey, text, uniqueIndex, varchar,
+  bigint,
+  datetime,
+  index,
+  int,
+  mysqlEnum,
+  mysqlTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+  varchar,
 } from 'drizzle-orm/mysql-core';
 
 /**
@@ -11,7 +20,10 @@ import {
  *   beside its ledger_entries: turning entries into deliveries and moving the stream's cursor is
  *   one local transaction, and the dispatcher's claims on a shard touch that shard only.
  */
-const moment = (name: string) => datetime(name, { mode: 'date', fsp: 6 }).notNull().default(sql`CURRENT_TIMESTAMP(6)`);
+const moment = (name: string) =>
+  datetime(name, { mode: 'date', fsp: 6 })
+    .notNull()
+    .default(sql`CURRENT_TIMESTAMP(6)`);
 const optionalMoment = (name: string) => datetime(name, { mode: 'date', fsp: 6 });
 
 export const endpointStatuses = ['ENABLED', 'DISABLED'] as const;
@@ -63,7 +75,9 @@ export const webhookStreams = mysqlTable(
     /** When the oldest pending delivery is due; null when nothing waits. */
     dueAt: optionalMoment('due_at'),
     /** A dispatcher holds the stream (its head delivery in flight) until then. */
-    leaseUntil: datetime('lease_until', { mode: 'date', fsp: 6 }).notNull().default(sql`'1970-01-01 00:00:00'`),
+    leaseUntil: datetime('lease_until', { mode: 'date', fsp: 6 })
+      .notNull()
+      .default(sql`'1970-01-01 00:00:00'`),
     createdAt: moment('created_at'),
   },
   (t) => [

@@ -9,13 +9,14 @@ import { migrateAll } from './lib/migration-sets';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
 import { ensureRedis } from './lib/redis-server';
-import { typecheckAll, typecheckProjects, type TypecheckResult } from './lib/typecheck';
+import { typecheckProjects, type TypecheckResult } from './lib/typecheck';
+import { staticChecks } from './lib/static-checks';
 import { sampleConnectionPeak } from './lib/connection-peak';
 import { testRunConnectionsMax } from '../subgraphs/shared/src/limits';
 import { databaseSetNames, shardUrlsOfSet, testWorkersMax, type ShardSets } from '../test/support/database-sets';
 
 /**
- * `npm test`: typechecks the whole tree (tests included), finds or starts MySQL and Redis,
+ * `npm test`: typechecks, format-checks and lints the whole tree (tests included), finds or starts MySQL and Redis,
  * migrates the test shards (paygraph_test_s0..), runs vitest against them with any extra
  * arguments (TEST_REDIS_URL names the Redis, for the tests that ask for it), and exits with vitest's exit code. A type
  * error
@@ -122,8 +123,8 @@ function runVitest(
 }
 
 /**
- * vitest's exit code once both have ended, or 1 as soon as the typecheck fails (vitest is then
- * stopped: its results would not count).
+ * vitest's exit code once both have ended, or 1 as soon as the typecheck, the format check or the
+ * lint fails (scripts/lib/static-checks.ts; vitest is then stopped: its results would not count).
  */
 async function vitestAndTypes(
   vitest: { exit: Promise<number>; stop(): void },
@@ -136,7 +137,7 @@ async function vitestAndTypes(
     console.error(types.output);
     return 1;
   }
-  log(`typecheck passed (${(types.ms / 1000).toFixed(1)} s, beside the tests)`);
+  log(`typecheck, format and lint passed (${(types.ms / 1000).toFixed(1)} s, beside the tests)`);
   return vitest.exit;
 }
 
@@ -172,7 +173,8 @@ async function main(): Promise<number> {
     );
     // After the databases, not beside them: beside tsc (even at nice 19) the 9 sets took 16.6 s
     // instead of 5.7 s alone (2026-11-24, this 2-core machine); vitest waited for all of it.
-    const typechecked = typecheckAll(
+    const typechecked = staticChecks(
+      repoRoot,
       typecheckProjects.map((project) => join(repoRoot, project)),
       { niceness: typecheckNiceness },
     );
@@ -188,12 +190,12 @@ async function main(): Promise<number> {
         .sort(([, a], [, b]) => b - a)
         .map(([set, n]) => `${set} ${n}`)
         .join(', ');
-      const maxBySet = Object.entries(peak.maxBySet)
+      const peakBySet = Object.entries(peak.peakBySet)
         .sort(([, a], [, b]) => b - a)
         .map(([set, n]) => `${set} ${n}`)
         .join(', ');
       log(
-        `at most ${peak.connections} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)${peak.at === null ? '' : `, at ${peak.at}: ${bySet}; each set's most at any time: ${maxBySet}`}`,
+        `at most ${peak.connections} MySQL connections at once to the test databases (budget ${testRunConnectionsMax}: testRunConnectionsMax)${peak.at === null ? '' : `, at ${peak.at}: ${bySet}; each set's most at any time: ${peakBySet}`}`,
       );
       // Reported, not enforced (docs/TESTING.md "Connection budget"): each worker alone has held
       // 29, so two such files running at once (58 in a full run of the merged tree, 23 November) would fail a green

@@ -21,7 +21,23 @@ import { repoRoot } from './support/sources';
  * the two cannot drift. An operation leaves this list when its issue lands it in the repository's
  * copy (the last test fails until it does).
  */
-const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([]);
+const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
+  ['RegisterChannelAccount', 'issue 45'],
+  ['LinkExternalAccount', 'issue 48'],
+  ['VerifyExternalAccount', 'issue 48'],
+  ['UnlinkExternalAccount', 'issue 48'],
+  ['WithdrawToLinked', 'issue 48'],
+  ['DepositFromLinked', 'issue 48'],
+  ['ReportExternalBalance', 'issue 48'],
+  ['DefineAsset', 'issue 48'],
+  ['OwnerPortfolio', 'issue 48'],
+  ['CreateEntity', 'issue 49'],
+  ['OpenAccountInEntity', 'issue 49'],
+  ['TrialBalance', 'issue 49'],
+  ['GeneralLedgerExport', 'issue 49'],
+  ['SetGlCode', 'issue 49'],
+  ['IntercompanyPosition', 'issue 49'],
+]);
 
 const sharedContract = findSharedContract();
 const noSharedContract = `no shared/contract/operations.graphql in any folder above ${repoRoot}: nothing to compare the contract with`;

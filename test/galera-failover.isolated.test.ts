@@ -64,7 +64,7 @@ const retriedSucceededShareMin = 0.99;
 /** A client gives up on one request after this (then counts it as waited too long) and sends it again. */
 const clientRequestTimeoutMs = 10_000;
 const retryBackoffMs = 200;
-const retryBackoffMaxMs = 1_000;
+const retryBackoffMsMax = 1_000;
 /** How long a client keeps retrying one operation (same idempotency key). */
 const operationResolveMs = 30_000;
 const healthPollMs = 250;
@@ -195,7 +195,7 @@ async function settle(doc: string, field: string, input: Record<string, unknown>
       problems.push(`${field} ${JSON.stringify(input)} had no outcome after ${operationResolveMs} ms`);
       return null;
     }
-    await sleep(Math.min(retryBackoffMaxMs, retryBackoffMs * (tries + 1)));
+    await sleep(Math.min(retryBackoffMsMax, retryBackoffMs * (tries + 1)));
   }
 }
 

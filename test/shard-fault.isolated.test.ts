@@ -92,7 +92,7 @@ const requestsPerFaultMin = 8;
 /** A client gives up waiting for one answer after this and sends the request again. */
 const clientRequestTimeoutMs = 10_000;
 const retryBackoffMs = 200;
-const retryBackoffMaxMs = 1_000;
+const retryBackoffMsMax = 1_000;
 /** How long a client keeps retrying one operation (same idempotency key) before it is reported unresolved. */
 const operationResolveMs = 40_000;
 /** Holds stay HELD until a client ends them: the expiry worker must not end one first. */
@@ -333,7 +333,7 @@ async function settle(op: Operation): Promise<Payload | null> {
       return null;
     }
     counts.retries++;
-    await sleep(Math.min(retryBackoffMaxMs, retryBackoffMs * (tries + 1)));
+    await sleep(Math.min(retryBackoffMsMax, retryBackoffMs * (tries + 1)));
   }
 }
 

@@ -23,7 +23,6 @@ import { listen } from '@paygraph/shared/server/http';
 import { supergraphPath } from '../src/compose';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractPath } from '../../scripts/lib/contract';
-import { gql } from '../../test/support/graphql';
 import { token, unique } from '../../test/support/env';
 import { deposit, openAccount, pay } from '../../test/support/balance-events';
 import { createHold } from '../../test/support/holds';

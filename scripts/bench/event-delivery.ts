@@ -9,12 +9,8 @@ import { contractOperation, dataField, requestBody, typenameOf } from './documen
 import { inParallel, openAndFund, sendRetrying } from './fixtures';
 import {
   eventDrainMs,
-  eventDrainPollIntervalMs,
-  eventGeneratorTickMs,
   eventP99TargetMs,
   eventPayerCount,
-  eventPayerFundingMinorUnits,
-  eventPaymentsInFlightMax,
   eventProbesMax,
   eventProbeWaitMs,
   eventSubscribeAttemptsMax,

@@ -2,9 +2,9 @@ import { shardOf } from '../../subgraphs/shared/src/ids';
 import type { Topology } from '../../subgraphs/shared/src/shards/topology';
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
 import {
-  advanceAmountMaxMinorUnits,
+  advanceAmountMinorUnitsMax,
   advanceFeeBps,
-  advanceMaxBps,
+  advanceBpsMax,
   advanceMerchantOpeningRoundsMax,
   advanceRatePerMerchantMax,
   benchAccountCount,
@@ -130,7 +130,7 @@ export interface AdvanceMerchants {
 
 /** Pending per merchant for a window of `seconds` (and the warm-up): more than its advances can take (limits.ts). */
 export function advancePendingPerMerchant(seconds: number): bigint {
-  return BigInt(Math.ceil(advanceRatePerMerchantMax * (seconds + warmupSecondsMax) * advanceAmountMaxMinorUnits));
+  return BigInt(Math.ceil(advanceRatePerMerchantMax * (seconds + warmupSecondsMax) * advanceAmountMinorUnitsMax));
 }
 
 /**
@@ -139,7 +139,7 @@ export function advancePendingPerMerchant(seconds: number): bigint {
  * `perDatabase` (merchants opened beyond that are left unused), `countMax` in all; each paid its
  * pending by one fixture account on every database (CreatePayment: a payment to a merchant is
  * credited to its stripe on the payer's database, as pending), and given terms by the bench's
- * operator (SetAdvanceTerms) that let all of its pending be advanced: maxAdvanceBps advanceMaxBps,
+ * operator (SetAdvanceTerms) that let all of its pending be advanced: maxAdvanceBps advanceBpsMax,
  * the cap (outstandingMax) as large as the pending, the fee advanceFeeBps.
  */
 export async function prepareAdvanceMerchants(options: {
@@ -196,7 +196,7 @@ export async function prepareAdvanceMerchants(options: {
       requestBody(setTerms, {
         input: {
           merchantAccountId: merchants[i]!,
-          maxAdvanceBps: advanceMaxBps,
+          maxAdvanceBps: advanceBpsMax,
           feeBps: advanceFeeBps,
           outstandingMax: pendingEach.toString(),
         },

@@ -51,20 +51,20 @@ export const benchFundingMinorUnits = 100_000_000_000n;
 /**
  * b-advance: merchants, as many as the scenario's clients, each paid from an account on every
  * database during set-up so that it has pending money on a stripe per database, and terms that
- * let all of it be advanced (advanceMaxBps, the cap as large as the pending) for advanceFeeBps.
- * Each request advances 1 to advanceAmountMaxMinorUnits; a merchant's pending is sized for
+ * let all of it be advanced (advanceBpsMax, the cap as large as the pending) for advanceFeeBps.
+ * Each request advances 1 to advanceAmountMinorUnitsMax; a merchant's pending is sized for
  * advanceRatePerMerchantMax of them a second over the warm-up and the window, which its
  * advances, serialised per merchant (several statements on two databases each), cannot reach.
  * Merchants homed on one database: at most the settlement subgraph's pool per shard less one
  * (main.ts); set-up opens merchants for at most advanceMerchantOpeningRoundsMax rounds to spread them.
  */
-export const advanceMaxBps = 10_000;
+export const advanceBpsMax = 10_000;
 export const advanceFeeBps = 100;
-export const advanceAmountMaxMinorUnits = 100;
+export const advanceAmountMinorUnitsMax = 100;
 export const advanceRatePerMerchantMax = 1_000;
 export const advanceMerchantOpeningRoundsMax = 20;
 /** Each payment moves between 1 and this many minor units. */
-export const paymentAmountMaxMinorUnits = 999;
+export const paymentAmountMinorUnitsMax = 999;
 /** Concurrent requests while opening and funding the accounts. */
 export const fixtureConcurrency = 32;
 /** Attempts of a set-up request that fails retryably (a shard's breaker open for a moment), and the pause between. */

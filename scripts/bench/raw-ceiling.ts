@@ -4,7 +4,7 @@ import mysql from 'mysql2/promise';
 import { InvariantViolation } from './invariants';
 import {
   benchFundingMinorUnits,
-  paymentAmountMaxMinorUnits,
+  paymentAmountMinorUnitsMax,
   rawBatchSize,
   rawConnectionsPerShard,
   requestsPerRunMax,
@@ -80,7 +80,7 @@ function randomPair(): [number, number] {
 
 /** An integer amount of minor units, drawn without floating point. */
 function randomAmount(): bigint {
-  return BigInt(randomInt(1, paymentAmountMaxMinorUnits + 1));
+  return BigInt(randomInt(1, paymentAmountMinorUnitsMax + 1));
 }
 
 async function onePayment(conn: mysql.PoolConnection): Promise<void> {

@@ -11,10 +11,10 @@ import {
   type InvariantReport,
 } from './invariants';
 import {
-  advanceAmountMaxMinorUnits,
+  advanceAmountMinorUnitsMax,
   fxQuotePoolHeadroom,
   fxQuoteUseMarginMs,
-  paymentAmountMaxMinorUnits,
+  paymentAmountMinorUnitsMax,
   warmupSecondsMax,
 } from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
@@ -97,7 +97,7 @@ function nextKey(ctx: BenchContext): string {
 
 /** An integer amount of minor units, drawn without floating point. */
 function randomAmount(): string {
-  return String(randomInt(1, paymentAmountMaxMinorUnits + 1));
+  return String(randomInt(1, paymentAmountMinorUnitsMax + 1));
 }
 
 export type PayeeChoice = 'uniform' | 'merchant';
@@ -463,7 +463,7 @@ export interface AdvanceReport {
 
 /**
  * b-advance: each request is one AdvanceSettlement (the contract's) of 1 to
- * advanceAmountMaxMinorUnits, with its own idempotency key, for the next merchant in turn: as
+ * advanceAmountMinorUnitsMax, with its own idempotency key, for the next merchant in turn: as
  * many merchants as clients, so that the per-merchant lock (one advance of a merchant at a time)
  * is rarely waited on. Reads the merchants' pending and available and the fee income before the
  * first run (beforeRun) and after the window (report), and checks that they moved by what the
@@ -489,7 +489,7 @@ export class AdvanceOps {
     const merchantAccountId = merchants[this.turn % merchants.length]!;
     this.turn += 1;
     this.sent += 1;
-    const amount = String(randomInt(1, advanceAmountMaxMinorUnits + 1));
+    const amount = String(randomInt(1, advanceAmountMinorUnitsMax + 1));
     return {
       body: requestBody(this.document, { input: { idempotencyKey: nextKey(this.ctx), merchantAccountId, amount } }),
       units: 1,

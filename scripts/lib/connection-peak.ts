@@ -20,7 +20,7 @@ export interface Peak {
   /** When it was seen (ISO 8601). */
   at: string | null;
   /** Each set's own most at once over the run (whenever that was): the share each file group took. */
-  maxBySet: Record<string, number>;
+  peakBySet: Record<string, number>;
 }
 
 export interface ConnectionPeak {
@@ -52,15 +52,15 @@ export async function sampleConnectionPeak(shardUrls: string, databasePrefix: st
     }
     return bySet;
   };
-  let peak: Peak = { connections: 0, bySet: {}, at: null, maxBySet: {} };
-  const maxBySet: Record<string, number> = {};
+  let peak: Peak = { connections: 0, bySet: {}, at: null, peakBySet: {} };
+  const peakBySet: Record<string, number> = {};
   let sampling = Promise.resolve();
   const timer = setInterval(() => {
     sampling = sampling.then(async () => {
       const bySet = await count();
       const connections = Object.values(bySet).reduce((a, b) => a + b, 0);
-      for (const [set, n] of Object.entries(bySet)) maxBySet[set] = Math.max(maxBySet[set] ?? 0, n);
-      if (connections > peak.connections) peak = { connections, bySet, at: new Date().toISOString(), maxBySet };
+      for (const [set, n] of Object.entries(bySet)) peakBySet[set] = Math.max(peakBySet[set] ?? 0, n);
+      if (connections > peak.connections) peak = { connections, bySet, at: new Date().toISOString(), peakBySet };
     });
   }, sampleIntervalMs);
   return {
@@ -68,7 +68,7 @@ export async function sampleConnectionPeak(shardUrls: string, databasePrefix: st
       clearInterval(timer);
       await sampling;
       await conn.end();
-      return { ...peak, maxBySet };
+      return { ...peak, peakBySet };
     },
   };
 }

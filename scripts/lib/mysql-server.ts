@@ -46,7 +46,7 @@ const privateServerStopTimeoutMs = 30_000;
 /** Lines of the server's error log quoted when it fails to start. */
 const errorLogTailLines = 20;
 /** How deep describeError follows `cause` chains, in case one loops. */
-const maxErrorCauses = 5;
+const errorCausesMax = 5;
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const dataRoot = join(repoRoot, '.data');
@@ -170,7 +170,7 @@ export function describeShards(shardUrls: string): string {
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   let current: unknown = error;
-  while (current !== undefined && parts.length < maxErrorCauses) {
+  while (current !== undefined && parts.length < errorCausesMax) {
     parts.push(current instanceof Error ? current.message.trim() : String(current));
     current = current instanceof Error ? current.cause : undefined;
   }

@@ -6,7 +6,7 @@ import { dirname, normalize } from 'node:path';
 /** tsc's exit code for "type errors found"; any other failure to run tsc is reported as is. */
 const typeErrorsExitCode = 2;
 /** tsc's output for a tree full of errors still fits; beyond this execFile gives up. */
-const maxOutputBytes = 64 * 1024 * 1024;
+const outputBytesMax = 64 * 1024 * 1024;
 
 export type TypecheckResult = { ok: true; ms: number } | { ok: false; output: string };
 
@@ -23,7 +23,7 @@ export function typecheck(project: string, options: TypecheckOptions = {}): Prom
     const child = execFile(
       process.execPath,
       args,
-      { cwd: dirname(project), maxBuffer: maxOutputBytes },
+      { cwd: dirname(project), maxBuffer: outputBytesMax },
       (error, stdout, stderr) => {
         if (error === null) return resolve({ ok: true, ms: Date.now() - started });
         const reason = (error as { code?: unknown }).code === typeErrorsExitCode ? 'type errors' : error.message;
@@ -74,7 +74,7 @@ export function typecheckedFiles(project: string): Promise<string[]> {
     execFile(
       process.execPath,
       [tsc, '-p', project, '--showConfig'],
-      { cwd: dirname(project), maxBuffer: maxOutputBytes },
+      { cwd: dirname(project), maxBuffer: outputBytesMax },
       (error, stdout) => {
         if (error !== null) return reject(error);
         const shown = JSON.parse(stdout) as { files?: string[] };

@@ -1,6 +1,6 @@
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { setAccountStatus } from '@paygraph/shared/db/ledger-store';
-import { and, eq, inArray } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { postOne } from '@paygraph/shared/ledger/post';

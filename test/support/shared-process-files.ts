@@ -160,6 +160,7 @@ export const sharedProcessFiles = [
   'test/function-length.test.ts',
   'test/import-rules.test.ts',
   'test/layering.test.ts',
+  'test/static-checks.test.ts',
   'test/parts.test.ts',
   'test/public-apis.test.ts',
   'test/resolver-types.test.ts',

@@ -57,6 +57,7 @@ export function connect(url: string, authorization: string | null): Connection {
   class RecordedWebSocket extends WebSocket {
     constructor(address: string, protocols?: string | string[]) {
       super(address, protocols);
+      // eslint-disable-next-line @typescript-eslint/no-this-alias -- the test's handle on the socket
       socket = this;
     }
   }

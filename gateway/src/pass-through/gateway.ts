@@ -8,6 +8,9 @@ import { singleFetchRouter, type SingleFetchRoute, type SingleFetchRouter } from
 
 type Executor = NonNullable<Awaited<ReturnType<GatewayOption['load']>>['executor']>;
 type ExecutorContext = Parameters<Executor>[0];
+/** The data sources as @apollo/gateway types them: its executor's context is `Record<string, any>`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- @apollo/gateway's own context type
+type DataSource = GraphQLDataSource<Record<string, any>>;
 type ExecutionResult = Awaited<ReturnType<Executor>>;
 
 /**
@@ -52,7 +55,7 @@ export interface PassThroughOptions {
  */
 export function passThroughGateway(
   inner: ApolloGateway,
-  dataSources: ReadonlyMap<string, GraphQLDataSource<Record<string, any>>>,
+  dataSources: ReadonlyMap<string, DataSource>,
   options: PassThroughOptions,
 ): GatewayOption {
   let router: SingleFetchRouter | null = null;
@@ -108,7 +111,7 @@ export function passThroughGateway(
 async function forward(
   requestContext: ExecutorContext,
   route: SingleFetchRoute,
-  dataSource: GraphQLDataSource<Record<string, any>>,
+  dataSource: DataSource,
 ): Promise<ExecutionResult> {
   const { request } = requestContext;
   try {

@@ -12,8 +12,8 @@ export const logicalShardCount = 64;
  * posting rules refuse (BALANCE_LIMIT) any posting that would take a bucket or an account's
  * total past it, so the database never rounds, clips or errs on a balance.
  */
-export const balanceMaxMinorUnits = 2n ** 63n - 1n;
-export const balanceMinMinorUnits = -(2n ** 63n);
+export const balanceMinorUnitsMax = 2n ** 63n - 1n;
+export const balanceMinorUnitsMin = -(2n ** 63n);
 
 /**
  * The largest amount one money operation may move (configurable: AMOUNT_MAX, validated at

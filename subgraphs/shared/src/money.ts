@@ -1,6 +1,6 @@
 import { data as isoCurrencies, type CurrencyCodeRecord } from 'currency-codes';
 import { type Result, assert, err, ok } from './result';
-import { balanceMaxMinorUnits, balanceMinMinorUnits } from './limits';
+import { balanceMinorUnitsMax, balanceMinorUnitsMin } from './limits';
 
 /**
  * Money is an integer number of minor units (cents) held as bigint, with its currency.
@@ -48,7 +48,7 @@ const integerPattern = /^-?(0|[1-9][0-9]*)$/;
 export function parseAmount(input: string): Result<bigint, MoneyInputError> {
   if (input.length > 25 || !integerPattern.test(input)) return err({ kind: 'AmountMalformed', input });
   const value = BigInt(input);
-  if (value > balanceMaxMinorUnits || value < balanceMinMinorUnits) return err({ kind: 'AmountTooLarge', input });
+  if (value > balanceMinorUnitsMax || value < balanceMinorUnitsMin) return err({ kind: 'AmountTooLarge', input });
   return ok(value);
 }
 
@@ -82,7 +82,7 @@ export function describeMoneyError(error: MoneyInputError): string {
     case 'AmountNotPositive':
       return `amount "${error.input}" must be greater than zero`;
     case 'AmountTooLarge':
-      return `amount "${error.input}" is larger than ${balanceMaxMinorUnits} minor units`;
+      return `amount "${error.input}" is larger than ${balanceMinorUnitsMax} minor units`;
     case 'AmountAboveMax':
       return `amount "${error.input}" is above ${error.amountMax} minor units, the most one operation may move`;
     case 'CurrencyUnknown':

@@ -14,7 +14,7 @@ export interface Clock {
   now(): number;
 }
 
-export class VerifiedTokenCache<T extends {}> {
+export class VerifiedTokenCache<T extends NonNullable<unknown>> {
   private readonly entries: LRUCache<string, T>;
 
   constructor(private readonly clock: Clock = Date) {
@@ -42,7 +42,7 @@ export class VerifiedTokenCache<T extends {}> {
 }
 
 /** One cache per verifier configuration: a token checked against one secret says nothing about another. */
-export function cacheFor<K extends object, T extends {}>(
+export function cacheFor<K extends object, T extends NonNullable<unknown>>(
   caches: WeakMap<K, VerifiedTokenCache<T>>,
   key: K,
 ): VerifiedTokenCache<T> {

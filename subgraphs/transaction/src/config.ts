@@ -3,7 +3,7 @@ import { boolean, evenWithRefusedValues, integer, intervalMs, parsed, port } fro
 import { minorUnits, subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import {
   amountMaxMinorUnitsDefault,
-  balanceMaxMinorUnits,
+  balanceMinorUnitsMax,
   fxQuoteTtlSecondsDefault,
   fxQuoteTtlSecondsMax,
   holdExpiryIntervalMsDefault,
@@ -48,7 +48,7 @@ export const transactionSettingsConfig = z.object({
   /** AMOUNT_MAX, in minor units. */
   amountMax: parsed(
     'AMOUNT_MAX',
-    `minor units 1–${balanceMaxMinorUnits}`,
+    `minor units 1–${balanceMinorUnitsMax}`,
     minorUnits,
     String(amountMaxMinorUnitsDefault),
     {

@@ -83,7 +83,7 @@ export const dispatcherSettingsConfig = z.object({
       meaning:
         'webhooks subgraph: the first retry comes within this (full jitter below it); each next one within twice the previous',
     }),
-    delayMaxMs: intervalMs('WEBHOOK_RETRY_DELAY_MAX_MS', retryDelayMaxMsDefault, {
+    delayMsMax: intervalMs('WEBHOOK_RETRY_DELAY_MAX_MS', retryDelayMaxMsDefault, {
       default: `\`${retryDelayMaxMsDefault}\` (1 h)`,
       meaning: 'webhooks subgraph: the longest wait between two attempts',
     }),

@@ -94,14 +94,14 @@ export const ownerSharesHeldFree = 1;
 export const busyEndpointsListedMax = 500;
 /**
  * Receivers' names (safe-agent.ts): each A or AAAA query is given up after dnsTimeoutMs (c-ares
- * tries dnsTriesMax times within it); an answer is kept for its TTL, at least dnsTtlMinMs and at
- * most dnsTtlMaxMs; a failure for dnsFailureTtlMs (a hostile name that never answers costs one
+ * tries dnsTriesMax times within it); an answer is kept for its TTL, at least dnsTtlMsMin and at
+ * most dnsTtlMsMax; a failure for dnsFailureTtlMs (a hostile name that never answers costs one
  * timeout per this, not one per attempt); dnsCacheEntriesMax names at most.
  */
 export const dnsTimeoutMs = 2_000;
 export const dnsTriesMax = 2;
-export const dnsTtlMinMs = 1_000;
-export const dnsTtlMaxMs = 300_000;
+export const dnsTtlMsMin = 1_000;
+export const dnsTtlMsMax = 300_000;
 export const dnsFailureTtlMs = 5_000;
 export const dnsCacheEntriesMax = 10_000;
 /**

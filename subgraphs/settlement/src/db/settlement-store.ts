@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import {

@@ -45,7 +45,6 @@ const {
   outstanding,
   refundOffsets,
   topUps,
-  setTerms,
   termsOk,
   feeRate,
   advance,

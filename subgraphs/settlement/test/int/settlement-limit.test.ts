@@ -5,7 +5,7 @@ import { addDays } from '@paygraph/shared/business-date';
 import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
 import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { balanceMaxMinorUnits } from '@paygraph/shared/limits';
+import { balanceMinorUnitsMax } from '@paygraph/shared/limits';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
@@ -109,9 +109,9 @@ describe('settlement past what fee income can hold', () => {
     const clearing = await systemAccountId(stack.shards, awayShard, 'CLEARING', currency);
     const fees = async (id: string) => (await accountRowOf(stack.shards, id))!.available;
     const [feeIncomeBefore, homeFeesBefore] = [await fees(feeIncome), await fees(homeFeeIncome)];
-    const pin = balanceMaxMinorUnits - feeIncomeBefore - awayFee + 1n;
+    const pin = balanceMinorUnitsMax - feeIncomeBefore - awayFee + 1n;
     await move(awayShard, clearing, feeIncome, pin);
-    expect(await fees(feeIncome)).toBe(balanceMaxMinorUnits - awayFee + 1n);
+    expect(await fees(feeIncome)).toBe(balanceMinorUnitsMax - awayFee + 1n);
 
     clock = new Date(`${addDays(dayD, 1)}T12:00:00Z`);
     const input = { merchantAccountId: merchant, businessDate: dayD };
@@ -130,7 +130,7 @@ describe('settlement past what fee income can hold', () => {
       expect(await kit.balance(merchant)).toMatchObject({ available: String(10000n - nearFee), pending: '20000' });
       expect(await unsettledOf(nearPayment)).toBe(false);
       expect(await unsettledOf(awayPayment)).toBe(true);
-      expect(await fees(feeIncome)).toBe(balanceMaxMinorUnits - awayFee + 1n);
+      expect(await fees(feeIncome)).toBe(balanceMinorUnitsMax - awayFee + 1n);
       expect(await fees(homeFeeIncome)).toBe(homeFeesBefore + nearFee);
     }
 

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { parseCutoff } from '../business-date';
 import { developmentKeyRing, parseKeyRing, type MacKeyRing } from '../ledger/tamper';
 import {
-  balanceMaxMinorUnits,
+  balanceMinorUnitsMax,
   jwksCacheMaxAgeMsDefault,
   jwksCooldownMsDefault,
   logicalShardCount,
@@ -307,9 +307,9 @@ export function subgraphRequirements(subgraph: string) {
 
 /** A whole number of minor units from 1 to the BIGINT bound. */
 export function minorUnits(raw: string): bigint {
-  if (!/^[1-9][0-9]{0,18}$/.test(raw) || BigInt(raw) > balanceMaxMinorUnits) {
+  if (!/^[1-9][0-9]{0,18}$/.test(raw) || BigInt(raw) > balanceMinorUnitsMax) {
     throw new Error(
-      `must be a whole number of minor units from 1 to ${balanceMaxMinorUnits}, got ${JSON.stringify(raw)}`,
+      `must be a whole number of minor units from 1 to ${balanceMinorUnitsMax}, got ${JSON.stringify(raw)}`,
     );
   }
   return BigInt(raw);

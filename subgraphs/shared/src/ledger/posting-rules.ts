@@ -1,5 +1,5 @@
-import { newId, type LogicalShard, shardOf } from '../ids';
-import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../limits';
+import { newId, shardOf } from '../ids';
+import { balanceMinorUnitsMax, balanceMinorUnitsMin } from '../limits';
 import { assert, err, ok, type Result } from '../result';
 import { totalOf, type Account, type AccountStatus } from './account';
 
@@ -77,7 +77,7 @@ export interface EntryDraft {
 }
 
 function fitsColumn(balance: bigint): boolean {
-  return balance >= balanceMinMinorUnits && balance <= balanceMaxMinorUnits;
+  return balance >= balanceMinorUnitsMin && balance <= balanceMinorUnitsMax;
 }
 
 /**

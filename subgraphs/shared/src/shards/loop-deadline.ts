@@ -3,7 +3,7 @@ import { assert } from '../result';
 /** How often a loop deadline looks at the clock. */
 const loopDeadlineTickMs = 50;
 /** The most one tick counts, however late it ran: a late tick is time the process could not listen. */
-const loopDeadlineTickCountedMaxMs = 2 * loopDeadlineTickMs;
+const loopDeadlineTickCountedMsMax = 2 * loopDeadlineTickMs;
 
 export interface LoopDeadline {
   /** Rejects with the error once limitMs of the process's own listening time have passed. */
@@ -27,7 +27,7 @@ export function loopDeadline(limitMs: number, error: () => Error): LoopDeadline 
     let last = performance.now();
     timer = setInterval(() => {
       const now = performance.now();
-      counted += Math.min(now - last, loopDeadlineTickCountedMaxMs);
+      counted += Math.min(now - last, loopDeadlineTickCountedMsMax);
       last = now;
       if (counted < limitMs) return;
       clearInterval(timer);

@@ -4,7 +4,7 @@ import { newId, type LogicalShard } from '../../src/ids';
 import { postBatch, postOne, type EngineMode, type PostingOutcome, type PostingSettings } from '../../src/ledger/post';
 import { systemAccountId } from '../../src/ledger/system-accounts';
 import type { PostingSpec } from '../../src/ledger/posting-rules';
-import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../../src/limits';
+import { balanceMinorUnitsMax, balanceMinorUnitsMin } from '../../src/limits';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { testConfig, testShards, unique } from '../../../../test/support/env';
 import { accountRow, entriesOf } from '../../../../test/support/ledger';
@@ -88,14 +88,14 @@ describe('BALANCE_LIMIT', () => {
       const post = (spec: PostingSpec) => postOne(shard, item(spec));
       expect((await post(move(currency, reserve, payer, 1_000n))).status).toBe('APPLIED');
       // The whale takes the reserve to one cent above the BIGINT floor.
-      const pin = (await accountRow(shards, reserve))!.available - balanceMinMinorUnits - 1n;
+      const pin = (await accountRow(shards, reserve))!.available - balanceMinorUnitsMin - 1n;
       expect((await post(move(currency, reserve, whale, pin))).status).toBe('APPLIED');
-      expect((await accountRow(shards, reserve))!.available).toBe(balanceMinMinorUnits + 1n);
+      expect((await accountRow(shards, reserve))!.available).toBe(balanceMinorUnitsMin + 1n);
 
       const before = await balances([reserve, other, payer, payee, whale, clearing]);
       const overflowReserve = move(currency, reserve, other, 2n);
       // As a cross-shard credit would: clearing pays the whale one cent more than it can hold.
-      const overflowWhale = move(currency, clearing, whale, balanceMaxMinorUnits - pin + 1n);
+      const overflowWhale = move(currency, clearing, whale, balanceMinorUnitsMax - pin + 1n);
       const ordinary = move(currency, payer, payee, 300n);
       const outcomes =
         engine === 'merged'
@@ -130,7 +130,7 @@ describe('BALANCE_LIMIT', () => {
 
       // Exactly to the floor still fits; once the whale withdraws, deposits flow again.
       expect((await post(move(currency, reserve, other, 1n))).status).toBe('APPLIED');
-      expect((await accountRow(shards, reserve))!.available).toBe(balanceMinMinorUnits);
+      expect((await accountRow(shards, reserve))!.available).toBe(balanceMinorUnitsMin);
       expect((await post(move(currency, whale, reserve, pin))).status).toBe('APPLIED');
       expect((await post(move(currency, reserve, other, 2n))).status).toBe('APPLIED');
       const mismatched = new Set((await balanceMismatches(shard.db)).map((m) => m.accountId));
@@ -143,7 +143,7 @@ describe('BALANCE_LIMIT', () => {
     const reserve = await systemAccountId(shards, shard, 'RESERVE', currency);
     const clearing = await systemAccountId(shards, shard, 'CLEARING', currency);
     const merchant = await open(currency, 'MERCHANT');
-    const half = balanceMaxMinorUnits / 2n;
+    const half = balanceMinorUnitsMax / 2n;
     expect((await postOne(shard, item(move(currency, reserve, merchant, half)))).status).toBe('APPLIED');
     const before = await balances([reserve, clearing, merchant]);
     // Into pending: the bucket would hold half + 2 (fine), the total 2·half + 2 = 2^63 (past BIGINT).
@@ -157,8 +157,8 @@ describe('BALANCE_LIMIT', () => {
       'APPLIED',
     );
     const row = (await accountRow(shards, merchant))!;
-    expect(row.available + row.pending).toBe(balanceMaxMinorUnits);
-    expect((await entriesOf(shards, merchant)).at(-1)!.balanceAfter).toBe(balanceMaxMinorUnits);
+    expect(row.available + row.pending).toBe(balanceMinorUnitsMax);
+    expect((await entriesOf(shards, merchant)).at(-1)!.balanceAfter).toBe(balanceMinorUnitsMax);
     // Clearing back to zero: reconciliation compares it with the money in flight.
     const back: PostingSpec = {
       ...move(currency, merchant, clearing, half + 1n),

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig, type ConfigSchema, type Environment } from '../../src/config/env';
 import { ledgerKeyRing, postingSettingsDefault } from '../../src/config/shared';
-import { amountMaxMinorUnitsDefault, balanceMaxMinorUnits } from '../../src/limits';
+import { amountMaxMinorUnitsDefault, balanceMinorUnitsMax } from '../../src/limits';
 import { gatewayConfig } from '../../../../gateway/src/config';
 import { accountConfig } from '../../../account/src/config';
 import { settlementConfig } from '../../../settlement/src/config';
@@ -195,7 +195,7 @@ const groups = [
     },
     WEBHOOK_ATTEMPT_TIMEOUT_MS: { good: ['2000', (c) => c.dispatcher.attemptTimeoutMs, 2000], bad: ['0', '10001'] },
     WEBHOOK_RETRY_FIRST_DELAY_MS: { good: ['200', (c) => c.dispatcher.retry.firstDelayMs, 200], bad: ['0', '10001'] },
-    WEBHOOK_RETRY_DELAY_MAX_MS: { good: ['1000', (c) => c.dispatcher.retry.delayMaxMs, 1000], bad: ['0', 'x'] },
+    WEBHOOK_RETRY_DELAY_MAX_MS: { good: ['1000', (c) => c.dispatcher.retry.delayMsMax, 1000], bad: ['0', 'x'] },
     WEBHOOK_RETRY_WINDOW_MS: { good: ['60000', (c) => c.dispatcher.retry.windowMs, 60_000], bad: ['0', '1.5'] },
     WEBHOOK_DISABLE_AFTER_FAILING_MS: {
       good: ['60000', (c) => c.dispatcher.disableAfterFailingMs, 60_000],
@@ -305,7 +305,7 @@ describe('the configuration schemas', () => {
       readConfig(transaction, {}),
     );
     expect(readConfig(transaction, { AMOUNT_MAX: '9223372036854775807' }).settings.amountMax).toBe(
-      balanceMaxMinorUnits,
+      balanceMinorUnitsMax,
     );
     expect(readConfig(transaction, { AMOUNT_MAX: '1' }).settings.amountMax).toBe(1n);
   });

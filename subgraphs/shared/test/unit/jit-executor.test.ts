@@ -106,7 +106,7 @@ describe('root fields that all fail', () => {
     type Item @key(fields: "id") { id: ID! }
   `);
 
-  function racingServer(jit: boolean): ApolloServer {
+  function racingServer(_jit: boolean): ApolloServer {
     let earlyRefused: () => void = () => {};
     const earlyWasRefused = new Promise<void>((resolve) => {
       earlyRefused = resolve;

@@ -7,13 +7,13 @@ import {
   parsePositiveAmount,
   type Currency,
 } from '../../src/money';
-import { amountMaxMinorUnitsDefault, balanceMaxMinorUnits } from '../../src/limits';
+import { amountMaxMinorUnitsDefault, balanceMinorUnitsMax } from '../../src/limits';
 
 describe('money', () => {
   it('parses integer minor units exactly, above 2^53 too', () => {
     expect(parseAmount('1999')).toEqual({ ok: true, value: 1999n });
     expect(parseAmount('9007199254740993')).toEqual({ ok: true, value: 9007199254740993n });
-    expect(parseAmount('9223372036854775807')).toEqual({ ok: true, value: balanceMaxMinorUnits });
+    expect(parseAmount('9223372036854775807')).toEqual({ ok: true, value: balanceMinorUnitsMax });
     expect(parseAmount('-42')).toEqual({ ok: true, value: -42n });
   });
 

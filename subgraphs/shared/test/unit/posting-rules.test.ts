@@ -3,7 +3,7 @@ import { applyPosting, type PostingSpec } from '../../src/ledger/posting-rules';
 import type { Account } from '../../src/ledger/account';
 import { newId, toLogicalShard } from '../../src/ids';
 import { InvariantViolation } from '../../src/result';
-import { balanceMaxMinorUnits, balanceMinMinorUnits } from '../../src/limits';
+import { balanceMinorUnitsMax, balanceMinorUnitsMin } from '../../src/limits';
 
 /** The whole Account, as the posting engine hands the rules what it locked. */
 function account(overrides: Partial<Account> = {}): Account {
@@ -150,7 +150,7 @@ describe('posting rules', () => {
 
   it('refuses BALANCE_LIMIT when a credit would take a client bucket past BIGINT, and changes nothing', () => {
     const reserve = account({ type: 'SYSTEM', available: -10n });
-    const rich = account({ available: balanceMaxMinorUnits - 5n, lastSequence: 3n });
+    const rich = account({ available: balanceMinorUnitsMax - 5n, lastSequence: 3n });
     const states = new Map([
       [reserve.id, reserve],
       [rich.id, rich],
@@ -163,11 +163,11 @@ describe('posting rules', () => {
     expect([reserve, rich]).toEqual(before);
     // Exactly up to the bound is allowed.
     expect(applyPosting(states, transfer(reserve, rich, 5n)).ok).toBe(true);
-    expect(rich.available).toBe(balanceMaxMinorUnits);
+    expect(rich.available).toBe(balanceMinorUnitsMax);
   });
 
   it('refuses BALANCE_LIMIT when a debit would take a system account (the reserve) below BIGINT', () => {
-    const reserve = account({ type: 'SYSTEM', available: balanceMinMinorUnits + 1n });
+    const reserve = account({ type: 'SYSTEM', available: balanceMinorUnitsMin + 1n });
     const customer = account();
     const states = new Map([
       [reserve.id, reserve],
@@ -178,7 +178,7 @@ describe('posting rules', () => {
       error: { code: 'BALANCE_LIMIT', accountId: reserve.id, bucket: 'AVAILABLE' },
     });
     expect([reserve.available, reserve.lastSequence, customer.available, customer.lastSequence]).toEqual([
-      balanceMinMinorUnits + 1n,
+      balanceMinorUnitsMin + 1n,
       0n,
       0n,
       0n,
@@ -186,7 +186,7 @@ describe('posting rules', () => {
   });
 
   it('refuses BALANCE_LIMIT for a system account credited past BIGINT (fee income, clearing)', () => {
-    const clearing = account({ type: 'SYSTEM', available: balanceMaxMinorUnits });
+    const clearing = account({ type: 'SYSTEM', available: balanceMinorUnitsMax });
     const payer = account({ available: 1n });
     expect(
       applyPosting(
@@ -207,7 +207,7 @@ describe('posting rules', () => {
     for (const bucket of ['AVAILABLE', 'FROZEN', 'PENDING'] as const) {
       const key = bucket.toLowerCase() as 'available' | 'frozen' | 'pending';
       const source = account({ type: 'SYSTEM' });
-      const full = account({ [key]: balanceMaxMinorUnits });
+      const full = account({ [key]: balanceMinorUnitsMax });
       const spec: PostingSpec = {
         ...transfer(source, full, 1n),
         legs: [
@@ -227,10 +227,10 @@ describe('posting rules', () => {
         ok: false,
         error: { code: 'BALANCE_LIMIT', accountId: full.id, bucket },
       });
-      expect(full[key]).toBe(balanceMaxMinorUnits);
+      expect(full[key]).toBe(balanceMinorUnitsMax);
     }
     const source = account({ type: 'SYSTEM' });
-    const merchant = account({ type: 'MERCHANT', available: balanceMaxMinorUnits - 10n, pending: 5n });
+    const merchant = account({ type: 'MERCHANT', available: balanceMinorUnitsMax - 10n, pending: 5n });
     const toPending: PostingSpec = {
       ...transfer(source, merchant, 6n),
       legs: [

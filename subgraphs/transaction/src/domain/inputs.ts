@@ -21,6 +21,8 @@ type InputError = MoneyErrorOf<'InvalidInput'>;
  * the process's AMOUNT_MAX: the most one operation may move.
  */
 const idempotencyKeyPattern = /^[\x21-\x7e]+$/;
+// Control characters are what this pattern is about.
+// eslint-disable-next-line no-control-regex
 const textPattern = /^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$/;
 
 export interface ExternalTransferInput {
@@ -244,8 +246,8 @@ export function parseCreateCampaign(input: CreateCampaignInput, amountMax: bigin
   const amountOff = off === null ? ok(null) : parsePositiveAmount(off, amountMax);
   if (!amountOff.ok) return err(invalidInput('amountOff', describeMoneyError(amountOff.error)));
   const cap = input.maxDiscountPerPayment ?? null;
-  const maxDiscount = cap === null ? ok(null) : parsePositiveAmount(cap, amountMax);
-  if (!maxDiscount.ok) return err(invalidInput('maxDiscountPerPayment', describeMoneyError(maxDiscount.error)));
+  const discountMax = cap === null ? ok(null) : parsePositiveAmount(cap, amountMax);
+  if (!discountMax.ok) return err(invalidInput('maxDiscountPerPayment', describeMoneyError(discountMax.error)));
   const payees = input.payeeAccountIds ?? null;
   if (payees !== null) {
     if (payees.length === 0 || payees.length > campaignPayeesMax)
@@ -262,7 +264,7 @@ export function parseCreateCampaign(input: CreateCampaignInput, amountMax: bigin
     payeeAccountIds: payees === null ? null : [...new Set(payees)],
     percentOffBps: bps,
     amountOff: amountOff.value,
-    maxDiscountPerPayment: maxDiscount.value,
+    maxDiscountPerPayment: discountMax.value,
     endsAt,
   });
 }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { amountMaxMinorUnitsDefault, balanceMaxMinorUnits, balanceMinMinorUnits } from '@paygraph/shared/limits';
+import { amountMaxMinorUnitsDefault, balanceMinorUnitsMax, balanceMinorUnitsMin } from '@paygraph/shared/limits';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
@@ -281,6 +281,8 @@ describe('Amount takes decimal strings only', () => {
   it('refuses JSON numbers and unquoted literals, and malformed or out-of-range strings, as a variable and as a literal, writing nothing', async () => {
     const account = await kit.open(unique('scalar'));
     const key = unique('scalar');
+    // 2^53 + 1 on purpose: a JSON number that cannot be an exact amount.
+    // eslint-disable-next-line no-loss-of-precision
     const numbers: unknown[] = [100, 12.5, 9007199254740993, true, { amount: '1' }, ['1']];
     for (const amount of numbers) {
       badInput(
@@ -348,7 +350,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
   // posting, what its columns cannot hold. CZK: no other test moves it, so the reserve is ours.
   let raised: Stack;
   beforeAll(async () => {
-    raised = await startStack({ transaction: { amountMax: balanceMaxMinorUnits } });
+    raised = await startStack({ transaction: { amountMax: balanceMinorUnitsMax } });
   });
   afterAll(async () => raised.stop());
 
@@ -369,10 +371,10 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     // npm test recreates the databases and no other test moves CZK: the reserve starts at zero,
     // and can give 2^63 units. The whale gets the BIGINT maximum, small the last unit.
     expect(await reserve()).toBe(0n);
-    await kit.fund(whale, String(balanceMaxMinorUnits), 'CZK');
+    await kit.fund(whale, String(balanceMinorUnitsMax), 'CZK');
     await kit.fund(small, '1', 'CZK');
-    expect(await reserve()).toBe(balanceMinMinorUnits);
-    expect((await kit.balance(whale)).available).toBe(String(balanceMaxMinorUnits));
+    expect(await reserve()).toBe(balanceMinorUnitsMin);
+    expect((await kit.balance(whale)).available).toBe(String(balanceMinorUnitsMax));
 
     // One more deposit would push the reserve below BIGINT: BalanceLimit on the reserve alone,
     // while USD deposits on the same shard, sent at the same moment (so the merger may well put
@@ -390,7 +392,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     expect(userError(over, 'deposit', 'BalanceLimit', 'BALANCE_LIMIT')).toMatchObject({ accountId: reserveId });
     for (const answer of usdDeposits)
       expect(answer.data!.deposit).toMatchObject({ __typename: 'Deposit', status: 'SUCCEEDED' });
-    expect(await reserve()).toBe(balanceMinMinorUnits);
+    expect(await reserve()).toBe(balanceMinorUnitsMin);
     expect(await kit.balance(late)).toEqual({ available: '0', frozen: '0', pending: '0', total: '0' });
     expect(await transfersOf(stack.shards, late)).toBe(0);
     // The refusal is the request's outcome: a replay answers it again and still writes nothing.
@@ -421,11 +423,11 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     );
     expect(userError(pay, 'createPayment', 'BalanceLimit', 'BALANCE_LIMIT')).toMatchObject({ accountId: whale });
     expect((await kit.balance(small)).available).toBe('1');
-    expect((await kit.balance(whale)).available).toBe(String(balanceMaxMinorUnits));
+    expect((await kit.balance(whale)).available).toBe(String(balanceMinorUnitsMax));
 
     // Once the whale takes its money out, deposits flow again.
     const whaleOwner = (await accountRowOf(stack.shards, whale))!.ownerId;
-    const out = await kit.withdraw(await token(whaleOwner, 'customer'), whale, String(balanceMaxMinorUnits), {
+    const out = await kit.withdraw(await token(whaleOwner, 'customer'), whale, String(balanceMinorUnitsMax), {
       currency: 'CZK',
     });
     expect(out.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', status: 'SUCCEEDED' });
@@ -461,7 +463,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     const payerDb = physicalOf(raised.shards, payer);
     expect(await outboxStatus(payerDb, id)).toBe('DONE');
     expect((await kit.balance(payer)).available).toBe('1000');
-    expect((await kit.balance(payee)).available).toBe(String(balanceMaxMinorUnits));
+    expect((await kit.balance(payee)).available).toBe(String(balanceMinorUnitsMax));
     expect([...(await entrySumsOfRef(raised.shards, payerDb, id)).values()]).toEqual(
       Array.from({ length: accounts }, () => 0n),
     );
@@ -474,7 +476,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     const kit = await moneyKit(raised);
     const payee = await kit.open(unique('full-payee'), { currency: 'BRL' });
     const payer = await kit.openAwayFrom(unique('payer'), [physicalOf(raised.shards, payee)], { currency: 'BRL' });
-    await kit.fund(payee, String(balanceMaxMinorUnits), 'BRL');
+    await kit.fund(payee, String(balanceMinorUnitsMax), 'BRL');
     await kit.fund(payer, '1000', 'BRL');
     const answer = await gql(
       raised.gatewayUrl,
@@ -506,7 +508,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     expect(set.data!.setFxRate).toMatchObject({ __typename: 'FxRate' });
     const payee = await kit.open(unique('full-hkd'), { currency: 'HKD' });
     const payer = await kit.openAwayFrom(unique('sgd-payer'), [physicalOf(raised.shards, payee)], { currency: 'SGD' });
-    await kit.fund(payee, String(balanceMaxMinorUnits), 'HKD');
+    await kit.fund(payee, String(balanceMinorUnitsMax), 'HKD');
     await kit.fund(payer, '1000', 'SGD');
     const bearer = await customer(payer);
     const quoted = await gql(
@@ -554,7 +556,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     );
     // The reserve goes to the BIGINT floor exactly; the payer to one unit short of taking the 100 back.
     await kit.fund(payer, String(2n ** 63n - 100n), 'MXN');
-    const full = balanceMaxMinorUnits - 99n;
+    const full = balanceMinorUnitsMax - 99n;
     expect((await kit.balance(payer)).available).toBe(String(full));
     await closeInSql(raised.shards, payee);
     const home = raised.shards.all[payerDb]!;
@@ -595,7 +597,7 @@ describe('BALANCE_LIMIT, with AMOUNT_MAX raised to the BIGINT maximum', () => {
     const paymentId = await kit.paid(await customer(payer), { payer, payee, amount: '100', currency: 'ZAR' });
     expect((await kit.balance(payee)).available).toBe('100');
     await kit.fund(payer, String(2n ** 63n - 100n), 'ZAR');
-    const full = balanceMaxMinorUnits - 99n;
+    const full = balanceMinorUnitsMax - 99n;
 
     const answer = await gql(
       raised.gatewayUrl,

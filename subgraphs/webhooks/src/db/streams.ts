@@ -5,7 +5,7 @@ import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
 import type { Account, AccountBalances } from '@paygraph/shared/ledger/account';
 import type { EntryWithPosting } from '../domain/events';
 import { entryEventType } from '../domain/event-types';
-import { webhookDeliveries, webhookStreams, type StreamRow } from './schema/webhooks';
+import { webhookStreams, type StreamRow } from './schema/webhooks';
 
 export type { EntryWithPosting };
 

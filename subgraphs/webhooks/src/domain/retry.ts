@@ -1,14 +1,14 @@
 /**
  * When a failed delivery is tried again: exponential backoff with full jitter. The n-th retry
  * (n = 1 after the first failure) waits a random time up to firstDelayMs × 2^(n−1), capped at
- * delayMaxMs, so the first retry comes within firstDelayMs (≤ 10 s) and retries of many
+ * delayMsMax, so the first retry comes within firstDelayMs (≤ 10 s) and retries of many
  * deliveries failing together spread out instead of arriving at once. A delivery is retried
  * until windowMs has passed since its first attempt, then FAILED. The random draw is passed in
  * (a number in [0, 1)): no randomness here.
  */
 export interface RetrySchedule {
   firstDelayMs: number;
-  delayMaxMs: number;
+  delayMsMax: number;
   windowMs: number;
 }
 
@@ -23,7 +23,7 @@ export function nextAttempt(
 ): RetryDecision {
   if (now.getTime() - firstAttemptAt.getTime() >= schedule.windowMs) return { kind: 'give-up' };
   const exponent = Math.min(Math.max(attempts - 1, 0), 30);
-  const ceiling = Math.min(schedule.delayMaxMs, schedule.firstDelayMs * 2 ** exponent);
+  const ceiling = Math.min(schedule.delayMsMax, schedule.firstDelayMs * 2 ** exponent);
   // Never sooner than a tenth of the ceiling, so that a receiver is not hammered by a draw near 0.
   const delay = Math.max(1, Math.round(ceiling * (0.1 + 0.9 * draw)));
   return { kind: 'retry', at: new Date(now.getTime() + delay) };

@@ -49,7 +49,7 @@ export async function materializeShard(
   const entries = await entriesAfter(
     shard.db,
     [...ranges].map(([stripeId, r]) => ({ stripeId, after: r.after })),
-    materializeEntriesPerStreamMax + Number(maxSpread(ranges)),
+    materializeEntriesPerStreamMax + Number(widestSpread(ranges)),
   );
   const byStripe = new Map<string, EntryWithPosting[]>();
   for (const e of entries) pushTo(byStripe, e.stripeId, e);
@@ -162,7 +162,7 @@ async function writePlans(
   return { written: mine.reduce((n, { plan }) => n + plan.deliveries.length, 0), claimed };
 }
 
-function maxSpread(ranges: Map<string, { after: bigint; upTo: bigint }>): bigint {
+function widestSpread(ranges: Map<string, { after: bigint; upTo: bigint }>): bigint {
   let spread = 0n;
   for (const r of ranges.values()) if (r.upTo - r.after > spread) spread = r.upTo - r.after;
   return spread;

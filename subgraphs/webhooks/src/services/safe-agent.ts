@@ -3,7 +3,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import { LRUCache } from 'lru-cache';
 import { Agent, buildConnector } from 'undici';
 import { addressRule, describeRefusal, type DestinationPolicy } from './destination';
-import { dnsCacheEntriesMax, dnsFailureTtlMs, dnsTimeoutMs, dnsTriesMax, dnsTtlMaxMs, dnsTtlMinMs } from '../limits';
+import { dnsCacheEntriesMax, dnsFailureTtlMs, dnsTimeoutMs, dnsTriesMax, dnsTtlMsMax, dnsTtlMsMin } from '../limits';
 
 /**
  * The dispatcher's HTTP agent: every connection it opens goes to an address the destination
@@ -29,7 +29,7 @@ type Cached =
  * Receivers' names resolved by c-ares (node:dns's Resolver: its own sockets, not dns.lookup on
  * libuv's four shared threads, which one hostile name that never answers would hold for every
  * other connection of the process), A and AAAA together, each query bounded by dnsTimeoutMs
- * however c-ares retries; answers cached for their TTL (within [dnsTtlMinMs, dnsTtlMaxMs]),
+ * however c-ares retries; answers cached for their TTL (within [dnsTtlMsMin, dnsTtlMsMax]),
  * failures for dnsFailureTtlMs, in a cache of dnsCacheEntriesMax names. /etc/hosts is not read:
  * a receiver is on the internet, and 'localhost' is answered here.
  */
@@ -74,7 +74,7 @@ export function createDnsResolver(options: { servers?: string[]; now?: () => num
       cache.set(name, { addresses: null, error, expiresAt: now() + dnsFailureTtlMs });
       throw error;
     }
-    const ttlMs = Math.min(dnsTtlMaxMs, Math.max(dnsTtlMinMs, Math.min(...records.map((r) => r.ttl)) * 1000));
+    const ttlMs = Math.min(dnsTtlMsMax, Math.max(dnsTtlMsMin, Math.min(...records.map((r) => r.ttl)) * 1000));
     const addresses = records.map((r) => ({ address: r.address, family: isIP(r.address) }));
     cache.set(name, { addresses, error: null, expiresAt: now() + ttlMs });
     return addresses;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { gql } from '../../../../test/support/graphql';
-import { unique } from '../../../../test/support/env';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';
 import {
   accountRowOf,

@@ -23,7 +23,7 @@ import {
  * trouble costs no other endpoint anything.
  */
 /**
- * Failed attempts of one delivery that take its retry delay up to fastDispatch.retry.delayMaxMs (200 → 400 → 800 →
+ * Failed attempts of one delivery that take its retry delay up to fastDispatch.retry.delayMsMax (200 → 400 → 800 →
  * 1,000 ms) and once more.
  */
 const backOffAttempts = 5;

@@ -19,7 +19,7 @@ import {
  * streams with events, more than all the dispatcher's slots (noisyEndpoints ×
  * endpointConcurrencyMax > dispatcherConcurrencyMax). Once the noisy receivers hold requests,
  * a quiet partner's payments must reach its endpoint, which answers at once, within
- * quietLatencyMaxMs each. Before owners shared the slots, the noisy tenant took all of them and
+ * quietLatencyMsMax each. Before owners shared the slots, the noisy tenant took all of them and
  * the quiet event waited for a slow answer (noisyAnswerDelayMs) at least.
  */
 const noisyEndpoints = 20;
@@ -29,7 +29,7 @@ const noisyAnswerDelayMs = 6_000;
  * The contract's promise for the scenario; a quiet delivery takes some 100 ms on an idle machine, a loaded 2-core one a
  * few times that.
  */
-const quietLatencyMaxMs = 2_000;
+const quietLatencyMsMax = 2_000;
 const quietPayments = 3;
 
 let stack: Stack;
@@ -88,7 +88,7 @@ describe('tenants in webhook delivery', () => {
         'the quiet delivery',
         () => fast.received.length,
         (n) => n > before,
-        quietLatencyMaxMs * 5,
+        quietLatencyMsMax * 5,
       );
       latencies.push(fast.received[before]!.at - started);
       // Still in the scenario: the noisy tenant's slow requests are in flight while the quiet one is delivered.
@@ -97,6 +97,6 @@ describe('tenants in webhook delivery', () => {
     console.log(
       `quiet tenant's delivery latencies (ms, payment call to receipt): ${latencies.join(', ')}; noisy in flight: ${holding()}`,
     );
-    for (const latency of latencies) expect(latency).toBeLessThan(quietLatencyMaxMs);
+    for (const latency of latencies) expect(latency).toBeLessThan(quietLatencyMsMax);
   });
 });

@@ -218,7 +218,7 @@ export const fastDispatch = {
   discoveryIntervalMs: 200,
   metricsIntervalMs: 200,
   attemptTimeoutMs: 2_000,
-  retry: { firstDelayMs: 200, delayMaxMs: 1_000, windowMs: 120_000 },
+  retry: { firstDelayMs: 200, delayMsMax: 1_000, windowMs: 120_000 },
   disableAfterFailingMs: 600_000,
   leaseMs: 5_000,
 };

@@ -22,7 +22,7 @@ describe('webhook retries', () => {
     );
     expect(ceilings.slice(0, 5)).toEqual([...ceilings.slice(0, 5)].sort((a, b) => a - b));
     expect(ceilings[4]!).toBeGreaterThan(ceilings[0]! * 10);
-    expect(ceilings[5]!).toBeLessThanOrEqual(schedule.delayMaxMs);
+    expect(ceilings[5]!).toBeLessThanOrEqual(schedule.delayMsMax);
   });
 
   it('keep retrying for at least 24 hours, then give up', () => {

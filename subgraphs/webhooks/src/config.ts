@@ -111,7 +111,8 @@ export const dispatcherSettingsConfig = z.object({
   }),
   purgeIntervalMs: intervalMs('WEBHOOK_PURGE_INTERVAL_MS', deliveryPurgeIntervalMsDefault, {
     default: `\`${deliveryPurgeIntervalMsDefault}\``,
-    meaning: 'webhooks subgraph: how often the dispatcher deletes deliveries past their retention, on every shard',
+    meaning:
+      'webhooks subgraph: how often the dispatcher deletes deliveries past their retention and erases rotated-out secrets past their 24 h overlap, on every shard',
   }),
 });
 

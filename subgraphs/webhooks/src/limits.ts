@@ -115,7 +115,10 @@ export const signerCacheEntriesMax = 10_000;
  * (Stripe's events) keep them.
  */
 export const deliveryRetentionMsDefault = 30 * 24 * 3_600_000;
-/** How often the purge runs on each shard. */
+/**
+ * How often the purge runs on each shard, and the erasure of rotated-out secrets past their overlap
+ * (db/endpoints.ts forgetExpiredSecrets): a sealed old secret leaves its row within this long of its end.
+ */
 export const deliveryPurgeIntervalMsDefault = 60_000;
 /** Deliveries one purge statement deletes, and statements per shard per purge pass. */
 export const deliveryPurgeBatchMax = 1_000;

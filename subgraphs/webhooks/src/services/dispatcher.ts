@@ -14,7 +14,7 @@ import {
   recordAttempts,
   type AttemptWrite,
 } from '../db/deliveries';
-import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
+import { disableEndpoint, forgetExpiredSecrets, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
 import {
   anyStreamDue,
   claimDueStreams,
@@ -181,6 +181,12 @@ export class Dispatcher {
         name: 'webhook delivery purge',
         intervalMs: this.options.purgeIntervalMs,
         pass: () => (Date.now() - startedAt < this.options.purgeIntervalMs ? Promise.resolve(0) : this.purge()),
+      }),
+      // Its first pass at once: a rotated-out secret past its 24 h is erased within a purge interval, however recent the start.
+      startWorker({
+        name: 'webhook secret erasure',
+        intervalMs: this.options.purgeIntervalMs,
+        pass: () => this.eraseSecrets(),
       }),
     ];
     if (this.redisUrl !== null) {
@@ -690,6 +696,16 @@ export class Dispatcher {
       this.closed.add(endpoint.row.id);
     }
     return failed;
+  }
+
+  /**
+   * Erases, on every shard, the rotated-out secrets whose overlap has ended (docs/WEBHOOKS.md: kept
+   * 24 h, then gone from the row); answers how many. Tests call it instead of waiting for the worker.
+   */
+  async eraseSecrets(): Promise<number> {
+    const now = this.now();
+    const counts = await Promise.all(this.shards.all.map((shard) => forgetExpiredSecrets(shard.db, now)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Deletes finished deliveries past the retention, in bounded batches on every shard; answers how many. */

@@ -49,11 +49,3 @@ const safeRequestId = new RegExp(`^[A-Za-z0-9._:-]{1,${requestIdCharsMax}}$`);
 export function requestIdFrom(header: string | string[] | undefined): string {
   return typeof header === 'string' && safeRequestId.test(header) ? header : randomUUID();
 }
-
-/** LOG_LEVEL's value, checked: a level pino knows, info when unset. */
-export function parseLogLevel(value: string | undefined): LogLevel {
-  if (value === undefined || value === '') return 'info';
-  if (!(logLevels as readonly string[]).includes(value))
-    throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}; got ${JSON.stringify(value)}`);
-  return value as LogLevel;
-}

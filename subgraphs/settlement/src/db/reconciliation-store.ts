@@ -232,14 +232,6 @@ export async function appendEvents(
     await tx.insert(reconciliationExceptionEvents).values(rows.slice(i, i + 1_000));
 }
 
-export async function eventsOf(db: Executor, exceptionId: string) {
-  return db
-    .select()
-    .from(reconciliationExceptionEvents)
-    .where(eq(reconciliationExceptionEvents.exceptionId, exceptionId))
-    .orderBy(asc(reconciliationExceptionEvents.sequence));
-}
-
 export async function insertChannelReconciliation(
   db: Executor,
   row: typeof channelReconciliations.$inferInsert,

@@ -169,6 +169,7 @@ export const sharedProcessFiles = [
   'test/simulator-model.test.ts',
   'test/soak-memory.test.ts',
   'test/supergraph.test.ts',
+  'test/system-packages.test.ts',
   'test/table-ownership.test.ts',
   'test/tracing-processes.test.ts',
   'test/typecheck.test.ts',

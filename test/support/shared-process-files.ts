@@ -124,6 +124,7 @@ export const sharedProcessFiles = [
   'subgraphs/transaction/test/int/money-holds.test.ts',
   'subgraphs/transaction/test/int/payments-indexes.test.ts',
   'subgraphs/transaction/test/unit/campaign-discount.test.ts',
+  'subgraphs/transaction/test/unit/error-names.test.ts',
   'subgraphs/transaction/test/unit/fx-round-trips.test.ts',
   'subgraphs/transaction/test/unit/fx.test.ts',
   'subgraphs/transaction/test/unit/hold-rules.test.ts',

@@ -19,7 +19,7 @@ import {
 /** Where the transaction subgraph listens unless TRANSACTION_PORT says otherwise. */
 export const transactionPortDefault = 4002;
 /**
- * Points where the transaction subgraph kills itself, for crash tests (PAYGRAPH_FAILPOINT): those
+ * Points where the transaction subgraph kills itself, for crash tests (TRANSACTION_FAILPOINT): those
  * of a two-leg movement, then those between the legs of a payment of many legs (services/leg-payment.ts).
  */
 const twoLegFailpoints = [
@@ -122,7 +122,7 @@ export const transactionConfig = z
         holdExpiryIntervalMsMax,
       ),
     }),
-    failpoint: parsed('PAYGRAPH_FAILPOINT', failpoints.map((f) => `\`${f}\``).join(', '), failpointOf, undefined, {
+    failpoint: parsed('TRANSACTION_FAILPOINT', failpoints.map((f) => `\`${f}\``).join(', '), failpointOf, undefined, {
       default: 'unset',
       meaning:
         'tests only: a point where the transaction subgraph kills itself; with `NODE_ENV=production` the subgraph refuses to start',
@@ -134,7 +134,7 @@ export const transactionConfig = z
       ctx.addIssue({
         code: 'custom',
         input: config,
-        message: `PAYGRAPH_FAILPOINT is set ("${config.failpoint}") with NODE_ENV=production: failpoints kill the process on purpose and are for tests only; unset PAYGRAPH_FAILPOINT`,
+        message: `TRANSACTION_FAILPOINT is set ("${config.failpoint}") with NODE_ENV=production: failpoints kill the process on purpose and are for tests only; unset TRANSACTION_FAILPOINT`,
       });
     }
   }, evenWithRefusedValues);

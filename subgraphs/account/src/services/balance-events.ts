@@ -95,7 +95,8 @@ export class BalanceReader {
     first: number,
   ): Promise<Result<BalanceEvent[], StreamStartRefusal>> {
     const stripes = await this.stripesOf(home, [...position.sequences.keys()]);
-    if ([...position.sequences.keys()].some((id) => !stripes.includes(id))) return err({ kind: 'CursorNotOfAccount' });
+    if ([...position.sequences.keys()].some((id) => !stripes.includes(id)))
+      return err({ kind: 'CursorOfAnotherAccount' });
     const read = await Promise.all(
       stripes.map(async (stripe) => {
         const seen = position.sequences.get(stripe) ?? 0n;

@@ -163,7 +163,7 @@ const groups = [
     FX_QUOTE_TTL_SECONDS: { good: ['5', (c) => c.settings.fxQuoteTtlSeconds, 5], bad: ['0', '3601'] },
     HOLD_EXPIRY_ENABLED: { good: ['1', (c) => c.holdExpiry.enabled, true], bad: ['enabled'] },
     HOLD_EXPIRY_INTERVAL_MS: { good: ['30000', (c) => c.holdExpiry.intervalMs, 30_000], bad: ['0', '30001'] },
-    PAYGRAPH_FAILPOINT: {
+    TRANSACTION_FAILPOINT: {
       good: ['sweep-after-debit', (c) => c.failpoint, 'sweep-after-debit'],
       bad: ['payment-after-debt'],
     },

@@ -174,7 +174,7 @@ export function parseExternalTransfer(
 export function parseCreatePayment(
   input: CreatePaymentInput,
   amountMax: bigint,
-): Result<ParsedPayment, InputError | MoneyErrorOf<'SameAccount'>> {
+): Result<ParsedPayment, InputError | MoneyErrorOf<'AccountsMustBeDifferent'>> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('account', input.payerAccountId))
@@ -184,7 +184,7 @@ export function parseCreatePayment(
   const money = parseMoney(input.amount, input.currency, amountMax);
   if (!money.ok) return money;
   if (input.payerAccountId === input.payeeAccountId)
-    return err({ kind: 'SameAccount', accountId: input.payerAccountId });
+    return err({ kind: 'AccountsMustBeDifferent', accountId: input.payerAccountId });
   const description = checkText('description', input.description, descriptionLengthMax);
   if (!description.ok) return description;
   const splits = parseSplits(input, amountMax);
@@ -290,7 +290,7 @@ export function parseRefundPayment(input: RefundPaymentInput, amountMax: bigint)
 export function parseCreateHold(
   input: CreateHoldInput,
   amountMax: bigint,
-): Result<ParsedHold, InputError | MoneyErrorOf<'SameAccount'>> {
+): Result<ParsedHold, InputError | MoneyErrorOf<'AccountsMustBeDifferent'>> {
   const payment = parseCreatePayment(input, amountMax);
   if (!payment.ok) return payment;
   const ttl = input.expiresInSeconds ?? null;

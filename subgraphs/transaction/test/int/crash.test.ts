@@ -106,7 +106,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
       currency: 'USD',
     };
 
-    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', TRANSACTION_FAILPOINT: 'payment-after-debit' });
     await sendToDoomed(doomed, createPaymentDoc, input);
 
     // The debit committed, the credit never ran: PROCESSING, its outbox row PENDING, the money in clearing.
@@ -174,7 +174,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const doomed = await children.spawn({
       RELAY_ENABLED: 'false',
       HOLD_EXPIRY_ENABLED: 'false',
-      PAYGRAPH_FAILPOINT: 'capture-after-debit',
+      TRANSACTION_FAILPOINT: 'capture-after-debit',
     });
     const created = await gql(
       doomed.graphqlUrl,
@@ -241,7 +241,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const payee = await insertAccountOn(shards, last - 1, unique('crash-refund-payee'));
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
 
-    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'refund-after-reserve' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', TRANSACTION_FAILPOINT: 'refund-after-reserve' });
     const paid = await gql(
       doomed.graphqlUrl,
       createPaymentDoc,
@@ -318,7 +318,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const payer = await insertAccountOn(shards, 0, unique('crash-fx-payer'));
     const payee = await insertAccountOn(shards, 1, unique('crash-fx-payee'), 'PERSONAL', 'JPY');
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
-    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', TRANSACTION_FAILPOINT: 'payment-after-debit' });
     const send = async (doc: string, variables: Record<string, unknown>) => {
       const r = await gql(doomed.graphqlUrl, doc, variables, undefined, await asOperator());
       expect(r.errors).toBeUndefined();

@@ -13,8 +13,8 @@ import { ensureSystemPackages } from './lib/system-packages';
 import { typecheckProjects, type TypecheckResult } from './lib/typecheck';
 import { staticChecks } from './lib/static-checks';
 import { sampleConnectionPeak } from './lib/connection-peak';
-import { testRunConnectionsMax } from '../subgraphs/shared/src/limits';
 import { databaseSetNames, shardUrlsOfSet, testWorkersMax, type ShardSets } from '../test/support/database-sets';
+import { testRunConnectionsMax } from '../test/support/limits';
 
 /**
  * `npm test`: installs the system packages the tests need (scripts/lib/system-packages.ts: as root, or stops naming the

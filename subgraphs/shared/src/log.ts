@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { pino, type Logger } from 'pino';
+import { requestIdCharsMax } from './limits';
 
 /**
  * JSON log lines (pino) on stdout, one logger per process. A request's lines go through a child
@@ -40,8 +41,6 @@ export function requestLog(requestId: string): Logger {
 
 /** The header a request id travels in: from the client, to every subgraph call, back in the response. */
 export const requestIdHeader = 'x-request-id';
-/** Long enough for a UUID or a trace id with a prefix; the audit_events column holds this many. */
-export const requestIdCharsMax = 64;
 /** Letters, digits and . _ : - only: the id goes into log lines, headers and SQL rows as it came. */
 const safeRequestId = new RegExp(`^[A-Za-z0-9._:-]{1,${requestIdCharsMax}}$`);
 

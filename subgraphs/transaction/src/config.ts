@@ -2,19 +2,21 @@ import * as z from 'zod';
 import { boolean, evenWithRefusedValues, integer, intervalMs, parsed, port } from '@paygraph/shared/config/env';
 import { minorUnits, subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import {
-  amountMaxMinorUnitsDefault,
+  amountMinorUnitsMaxDefault,
   balanceMinorUnitsMax,
+  idempotencyRetentionDaysDefault,
+  idempotencyRetentionDaysMax,
+  idempotencyRetentionDaysMin,
+} from '@paygraph/shared/limits';
+import {
   fxQuoteTtlSecondsDefault,
   fxQuoteTtlSecondsMax,
   holdExpiryIntervalMsDefault,
   holdExpiryIntervalMsMax,
   holdTtlSecondsDefault,
   holdTtlSecondsMax,
-  idempotencyRetentionDaysDefault,
-  idempotencyRetentionDaysMax,
-  idempotencyRetentionDaysMin,
   relayIntervalMsDefault,
-} from '@paygraph/shared/limits';
+} from './limits';
 
 /** Where the transaction subgraph listens unless TRANSACTION_PORT says otherwise. */
 export const transactionPortDefault = 4002;
@@ -50,9 +52,9 @@ export const transactionSettingsConfig = z.object({
     'AMOUNT_MAX',
     `minor units 1–${balanceMinorUnitsMax}`,
     minorUnits,
-    String(amountMaxMinorUnitsDefault),
+    String(amountMinorUnitsMaxDefault),
     {
-      default: `\`${amountMaxMinorUnitsDefault}\` (10^15)`,
+      default: `\`${amountMinorUnitsMaxDefault}\` (10^15)`,
       meaning:
         "the most one money operation (deposit, withdrawal, payment, refund, hold, capture) may move, in minor units; above it the request is `INVALID_INPUT`. The default is ten trillion in a two-decimal currency, below 2^53 (exact in a client's double), and 9,223 such deposits away from the BIGINT bound of any balance",
     },

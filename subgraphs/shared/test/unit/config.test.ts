@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig, type ConfigSchema, type Environment } from '../../src/config/env';
 import { ledgerKeyRing, postingSettingsDefault } from '../../src/config/shared';
-import { amountMaxMinorUnitsDefault, balanceMinorUnitsMax } from '../../src/limits';
+import { amountMinorUnitsMaxDefault, balanceMinorUnitsMax } from '../../src/limits';
 import { gatewayConfig } from '../../../../gateway/src/config';
 import { accountConfig } from '../../../account/src/config';
 import { settlementConfig } from '../../../settlement/src/config';
@@ -295,7 +295,7 @@ describe('the configuration schemas', () => {
     expect(transaction.failpoint).toBeNull();
     expect(start.noColor).toBe(false);
     expect(testRun.test.seed).toBeNull();
-    expect(transaction.settings.amountMax).toBe(amountMaxMinorUnitsDefault);
+    expect(transaction.settings.amountMax).toBe(amountMinorUnitsMaxDefault);
     expect(account.posting).toEqual(postingSettingsDefault);
   });
 

@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { inlineGraceMs } from '../../src/services/payment-steps';
+import { outboxInlineGraceMs } from '../../src/limits';
 import { asGateway, testShards, unique } from '../../../../test/support/env';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { depositFromReserve, entriesOf } from '../../../../test/support/ledger';
@@ -43,7 +43,7 @@ const captureHoldDoc = `mutation CaptureHold($input: CaptureHoldInput!) {
 }`;
 /**
  * The restarted relay takes the row in its first passes: the test makes the row due at once
- * (outboxDueNow) instead of waiting out inlineGraceMs. The rest is slack for a loaded machine.
+ * (outboxDueNow) instead of waiting out outboxInlineGraceMs. The rest is slack for a loaded machine.
  */
 const completionTimeoutMs = 15_000;
 
@@ -123,7 +123,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     });
     const pending = await outboxRow(shards, 'payment', id!);
     expect(pending).toMatchObject({ step: 'PAYMENT_CREDIT', status: 'PENDING' });
-    expect(pending!.nextAttemptAt.getTime() - cut!.createdAt.getTime()).toBe(inlineGraceMs);
+    expect(pending!.nextAttemptAt.getTime() - cut!.createdAt.getTime()).toBe(outboxInlineGraceMs);
     expect(await balances([payer, payee])).toEqual([7_500n, 0n]);
     expect(await entryCounts([payer, payee])).toEqual([2, 0]);
     const debit = await postingsByDedupeKey(shards, [id!, `${id}:credit`, `${id}:reverse`]);

@@ -79,6 +79,7 @@ export const sharedProcessFiles = [
   'subgraphs/account/test/unit/account-status.test.ts',
   'subgraphs/account/test/unit/balance-cursor.test.ts',
   'subgraphs/account/test/unit/credit-line.test.ts',
+  'subgraphs/settlement/test/int/advance-lock-bound.test.ts',
   'subgraphs/settlement/test/int/channel-reconciliation.test.ts',
   'subgraphs/settlement/test/int/settlement-config.test.ts',
   'subgraphs/settlement/test/int/settlement-context.test.ts',

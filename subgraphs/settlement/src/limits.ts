@@ -38,6 +38,15 @@ assert(
 );
 assert(settlementWorkerIntervalMsDefault <= timerDelayMsMax, "the settlement worker's pause must fit a timer");
 
+/**
+ * Requests of one merchant that may wait in this process for its advance lock behind the one
+ * holding it (services/advance-lock.ts): an advance, a settlement of the merchant or the advance
+ * worker. A merchant's requests run one at a time, so more waiting only grows how long the last
+ * waits; one past the bound is refused at once, SHARD_UNAVAILABLE (retryable), nothing written.
+ * Above the tests' bursts of two dozen concurrent advances of one merchant.
+ */
+export const advanceLockWaitersPerMerchantMax = 64;
+
 /** Statement lines written per INSERT when a statement is stored. */
 export const statementInsertBatchMax = 1_000;
 

@@ -1,5 +1,6 @@
 import { request, type Agent } from 'undici';
 import { log } from '@paygraph/shared/log';
+import { assert } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
@@ -398,7 +399,10 @@ export class Dispatcher {
   /**
    * Hands a stream back with the attempts it made. Hand-backs of one shard are written together:
    * while one transaction is out, the next ones queue and go in the following one, so a busy
-   * shard pays a few statements per batch instead of per stream.
+   * shard pays a few statements per batch instead of per stream. The queue is bounded by the
+   * slots: a sender keeps its slot until its hand-back is written (send: freeSlot after
+   * deliverStream), and a pass hands back the streams it could not send one at a time, so at most
+   * dispatcherConcurrencyMax + 1 wait per shard.
    */
   private release(shard: Shard, key: StreamKey, writes: readonly AttemptWrite[] = []): Promise<void> {
     let queue = this.handBacks.get(shard);
@@ -407,6 +411,10 @@ export class Dispatcher {
       this.handBacks.set(shard, queue);
     }
     const handBacks = queue;
+    assert(
+      handBacks.waiting.length <= dispatcherConcurrencyMax,
+      `${handBacks.waiting.length} hand-backs wait on ${shard.name}: more than the slots allow`,
+    );
     return new Promise<void>((resolve, reject) => {
       handBacks.waiting.push({ key, writes, resolve, reject });
       if (!handBacks.flushing) void this.flushHandBacks(shard, handBacks);

@@ -6,10 +6,14 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Units and qualifiers last (TIGER_STYLE; docs/ARCHITECTURE.md "Names"): `retryDelayMsMax`,
- * `balanceMinorUnitsMax`, never `maxRetryDelayMs` or `balanceMaxMinorUnits`.
+ * `balanceMinorUnitsMax`, `retryDelayMsMaxDefault`, never `maxRetryDelayMs`, `balanceMaxMinorUnits` or
+ * `retryDelayMaxMsDefault`.
  */
+const units = '(Ms|Seconds|Minutes|Hours|Days|Bytes|MinorUnits|Bps|Units|Rows|Lines|Chars)';
 const unitsLast = {
-  regex: '^(max|min)[A-Z]|(Max|Min|Default)(Ms|Seconds|Minutes|Hours|Days|Bytes|MinorUnits|Bps|Units|Rows|Lines)$',
+  // A qualifier first (maxDelayMs), before its unit at the end (delayMaxMs), or before a unit another
+  // qualifier follows (delayMaxMsDefault, amountMaxMinorUnitsDefault: delayMsMaxDefault, amountMinorUnitsMaxDefault).
+  regex: `^(max|min)[A-Z]|(Max|Min|Default)${units}$|(Max|Min)${units}(Max|Min|Default)$`,
   match: false,
 };
 /** Names that are not ours to choose: GraphQL contract fields and libraries' options. */

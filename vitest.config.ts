@@ -20,7 +20,7 @@ const common = {
   pool: 'forks' as const,
   // A fixed number, not one per CPU (vitest's default): npm test prepares each worker's databases,
   // and each fork's stacks and pools hold MySQL connections, which must stay within npm test's
-  // share of max_connections (testRunConnectionsMax in limits.ts) on a big CI runner too.
+  // share of max_connections (testRunConnectionsMax in test/support/limits.ts) on a big CI runner too.
   maxWorkers: testWorkersMax,
   // Each file's databases, then what main.ts does before a process serves: the ledger's keys and
   // calendar (test/support/setup.ts).

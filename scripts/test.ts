@@ -9,14 +9,16 @@ import { migrateAll } from './lib/migration-sets';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { describeError, describeShards, ensureMysql } from './lib/mysql-server';
 import { ensureRedis } from './lib/redis-server';
+import { ensureSystemPackages } from './lib/system-packages';
 import { typecheckProjects, type TypecheckResult } from './lib/typecheck';
 import { staticChecks } from './lib/static-checks';
 import { sampleConnectionPeak } from './lib/connection-peak';
-import { testRunConnectionsMax } from '../subgraphs/shared/src/limits';
 import { databaseSetNames, shardUrlsOfSet, testWorkersMax, type ShardSets } from '../test/support/database-sets';
+import { testRunConnectionsMax } from '../test/support/limits';
 
 /**
- * `npm test`: typechecks, format-checks and lints the whole tree (tests included), finds or starts MySQL and Redis,
+ * `npm test`: installs the system packages the tests need (scripts/lib/system-packages.ts: as root, or stops naming the
+ * command), typechecks, format-checks and lints the whole tree (tests included), finds or starts MySQL and Redis,
  * migrates the test shards (paygraph_test_s0..), runs vitest against them with any extra
  * arguments (TEST_REDIS_URL names the Redis, for the tests that ask for it), and exits with vitest's exit code. A type
  * error
@@ -159,6 +161,8 @@ async function main(): Promise<number> {
     return 1;
   }
   log(`Node ${process.version} (${process.execPath})`);
+  // Before anything starts: what the selected files need from the system, installed as root or named (and stopped).
+  ensureSystemPackages({ args: process.argv.slice(2), log });
   const mysql = await ensureMysql({ databasePrefix: config.test.databasePrefix, log, server: config.mysqlServer });
   try {
     log(

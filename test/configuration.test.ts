@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configurationVariables } from '../scripts/lib/configuration-table';
+import { parts } from '../scripts/lib/parts';
+import { variablePrefixOf } from '@paygraph/shared/part';
 import { productionSources, repoRoot } from './support/sources';
 
 /**
@@ -31,6 +33,19 @@ function readmeRows(): string[][] {
     .map((line) => line.slice(2, -2).split(' | '));
 }
 
+/**
+ * Variables of one kind are named one way: a process's own (its port, its failpoint) carry its
+ * part's prefix (TRANSACTION_FAILPOINT beside SETTLEMENT_FAILPOINT, as TRANSACTION_PORT beside
+ * SETTLEMENT_PORT). Answers each name that breaks it.
+ */
+function variableKindProblems(names: readonly string[]): string[] {
+  const prefixes = parts.map((part) => variablePrefixOf(part.name));
+  return names
+    .filter((name) => name.endsWith('_FAILPOINT'))
+    .filter((name) => !prefixes.some((prefix) => name === `${prefix}_FAILPOINT`))
+    .map((name) => `${name}: a failpoint is named <PART>_FAILPOINT (${prefixes.join(', ')})`);
+}
+
 describe('configuration', () => {
   it('is read from the environment by main files only', () => {
     // Scripts are entry points of their own: they may read it (and read it with readConfig).
@@ -52,5 +67,18 @@ describe('configuration', () => {
     for (const [i, row] of expected.entries()) {
       expect(`| ${rows[i]!.join(' | ')} |`, `README.md row for ${row[0]}`).toBe(`| ${row.join(' | ')} |`);
     }
+  });
+
+  it('names variables of one kind one way: a failpoint after its part', () => {
+    const names = configurationVariables().map((v) => v.name);
+    expect(names.filter((name) => name.endsWith('_FAILPOINT')).sort()).toEqual([
+      'SETTLEMENT_FAILPOINT',
+      'TRANSACTION_FAILPOINT',
+    ]);
+    expect(variableKindProblems(names)).toEqual([]);
+    // Would be caught: the transaction subgraph's failpoint under the name it had.
+    expect(variableKindProblems(['PAYGRAPH_FAILPOINT', 'SETTLEMENT_FAILPOINT'])).toEqual([
+      expect.stringMatching(/^PAYGRAPH_FAILPOINT: a failpoint is named <PART>_FAILPOINT/),
+    ]);
   });
 });

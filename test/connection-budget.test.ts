@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { stackConnections } from '../scripts/lib/connection-budget';
 import { subgraphPoolSize } from '@paygraph/shared/shards/pool-size';
 import { transactionPart } from '@paygraph/transaction/part';
-import { mysqlMaxConnectionsDefault, testRunConnectionsMax } from '@paygraph/shared/limits';
+import { mysqlMaxConnectionsDefault } from '@paygraph/shared/limits';
 import { readConfig } from '@paygraph/shared/config/env';
 import { shardPoolSize } from '@paygraph/shared/config/shared';
 import * as z from 'zod';
+import { testRunConnectionsMax } from './support/limits';
 
 const poolSizeConfig = z.object({ shardPoolSize });
 

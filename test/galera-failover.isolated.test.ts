@@ -353,7 +353,7 @@ function shutCheckout(): void {
 }
 
 beforeAll(async () => {
-  // Fails (not skips) without the library: CI must run this test (.ci/run installs galera-4).
+  // Fails (not skips) without the library: CI must run this test (npm test installs galera-4 as root).
   if (galeraLibrary() === undefined) throw new Error(galeraPackageHelp);
   shutCheckout();
   cluster = await startGaleraCluster({ name: 'test', log: (line) => console.log(`[galera] ${line}`) });

@@ -18,10 +18,26 @@ async function ruleIds(text: string): Promise<string[]> {
 
 describe('the lint (eslint.config.js)', () => {
   it('wants units and qualifiers last in our names', async () => {
-    for (const name of ['maxRetryDelayMs', 'retryDelayMaxMs', 'balanceMaxMinorUnits', 'feeMinBps']) {
+    for (const name of [
+      'maxRetryDelayMs',
+      'retryDelayMaxMs',
+      'balanceMaxMinorUnits',
+      'feeMinBps',
+      'retryDelayMaxMsDefault',
+      'amountMaxMinorUnitsDefault',
+      'noteMaxChars',
+    ]) {
       expect(await ruleIds(`export const ${name} = 1;\n`)).toEqual(['@typescript-eslint/naming-convention']);
     }
-    for (const name of ['retryDelayMsMax', 'balanceMinorUnitsMax', 'feeBpsMin', 'splitsMax']) {
+    for (const name of [
+      'retryDelayMsMax',
+      'balanceMinorUnitsMax',
+      'feeBpsMin',
+      'splitsMax',
+      'retryDelayMsMaxDefault',
+      'amountMinorUnitsMaxDefault',
+      'jwksCacheMaxAgeMsDefault',
+    ]) {
       expect(await ruleIds(`export const ${name} = 1;\n`)).toEqual([]);
     }
   });

@@ -7,12 +7,9 @@ import {
   mintIdentityToken,
   type SubgraphTrust,
 } from '@paygraph/shared/gateway-trust';
-import {
-  internalTokenLifetimeSeconds,
-  internalTokenRenewBeforeExpirySeconds,
-  signedIdentityTokensMax,
-} from '@paygraph/shared/limits';
+import { internalTokenLifetimeSeconds } from '@paygraph/shared/limits';
 import { honouredUntil, type GatewayContext } from './context';
+import { internalTokenRenewBeforeExpirySeconds, signedIdentityTokensMax } from './limits';
 
 /**
  * The identity the gateway vouches for towards a subgraph: a token signed with that

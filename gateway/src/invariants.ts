@@ -12,7 +12,7 @@ import {
   statementRequestVariablesBytesMax,
 } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
-import { documentBytesMax, documentTokensMax, subgraphRequestTimeoutMs } from './limits';
+import { documentBytesMax, planFetchesMax, subgraphRequestTimeoutMs } from './limits';
 
 /**
  * The gateway's invariants, asserted where TigerBeetle would: at start-up (the timing rules its
@@ -22,13 +22,6 @@ import { documentBytesMax, documentTokensMax, subgraphRequestTimeoutMs } from '.
 
 type QueryPlan = Parameters<Experimental_DidResolveQueryPlanCallback>[0]['queryPlan'];
 type PlanNode = NonNullable<QueryPlan['node']>;
-
-/**
- * The most subgraph calls one plan may make: each fetch selects at least one field of the
- * document, and a document has at most documentTokensMax tokens (the HTTP screen and the
- * operation limits refuse larger ones before planning).
- */
-export const planFetchesMax = documentTokensMax;
 
 /** The subgraph calls (fetch nodes) of a plan: a fetch under a list is one batched call. */
 export function fetchesOf(node: PlanNode | undefined): number {

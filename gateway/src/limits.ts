@@ -1,3 +1,6 @@
+import { internalTokenLifetimeSeconds } from '@paygraph/shared/limits';
+import { assert } from '@paygraph/shared/result';
+
 /**
  * The gateway's own limits, each a named constant with its unit last. The operation limits
  * are checked before any subgraph is called; the budgets marked "configurable" have an
@@ -66,6 +69,7 @@ export const auditBatchRowsMax = 500;
 export const auditFlushIntervalMs = 200;
 /** Audit rows waiting for the database at most; past it new rows are dropped (and counted). */
 export const auditQueueRowsMax = 100_000;
+assert(auditBatchRowsMax <= auditQueueRowsMax, 'an audit INSERT takes at most the queue');
 /** Connections the gateway keeps to the control shard for audit rows. */
 export const auditPoolConnectionsMax = 2;
 /** How long stopping the gateway waits for the last audit rows to be written. */
@@ -74,6 +78,47 @@ export const auditCloseTimeoutMs = 5_000;
 export const auditLogBufferBytesMax = 16_777_216;
 /** Characters kept of free text (description, reason, externalRef, user agent) in an audit record. */
 export const auditTextCharsMax = 256;
+
+/**
+ * The most subgraph calls one plan may make: each fetch selects at least one field of the
+ * document, and a document has at most documentTokensMax tokens (the HTTP screen and the
+ * operation limits refuse larger ones before planning).
+ */
+export const planFetchesMax = documentTokensMax;
+
+/** Distinct operation names the metrics count by (metrics.ts); past it an operation counts as "other". */
+export const metricsOperationNamesMax = 200;
+
+/**
+ * Subscriptions (subscriptions/): each principal's and socket's, the events held per page, and
+ * when a slow reader or the account subgraph's stream is given up on.
+ */
+/** Subscriptions one gateway process accepts per WebSocket connection and per principal (role and subject). */
+export const subscriptionsPerConnectionMax = 20;
+export const subscriptionsPerPrincipalMax = 100;
+/** Events the gateway reads per page for a subscription: the most it ever holds for one. */
+export const subscriptionPageEventsMax = 50;
+/** A subscriber whose socket takes no event for this long is ended (SLOW_CONSUMER) and resumes from its cursor. */
+export const subscriptionConsumerStallMsMax = 10_000;
+/** Bytes queued in a socket's own buffer past which its subscriptions end (SLOW_CONSUMER). */
+export const subscriptionSocketBufferBytesMax = 1_048_576;
+assert(
+  subscriptionsPerConnectionMax <= subscriptionsPerPrincipalMax,
+  "a socket's subscriptions are its principal's too",
+);
+/** The gateway's stream from the account subgraph: reconnects after it went away, and the pause before each. */
+export const upstreamReconnectAttemptsMax = 20;
+export const upstreamReconnectDelayMs = 250;
+
+/** The gateway signs a new identity token once the one it holds for a request or socket has less than this left. */
+export const internalTokenRenewBeforeExpirySeconds = 30;
+/** Identity tokens the gateway keeps signed per subgraph, shared by requests of the same caller. */
+export const signedIdentityTokensMax = 10_000;
+// A token renewed this long before its expiry must have been good for longer than that.
+assert(
+  internalTokenRenewBeforeExpirySeconds < internalTokenLifetimeSeconds,
+  'an identity token must be renewed before, not after, its lifetime ends',
+);
 
 /** Keep-alive connections the gateway holds to each subgraph. */
 export const subgraphConnectionsMax = 64;

@@ -2,14 +2,15 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { collectProcessDefaults, processRegistry } from '@paygraph/shared/metrics';
 import type { OperationPath } from './pass-through/gateway';
 import type { ClientLabel } from './client-awareness';
+import { metricsOperationNamesMax } from './limits';
 
 /**
  * The gateway's metrics on prom-client: GraphQL operations by name and outcome, their latency,
  * and open subscriptions, in a registry of this gateway's own (a test process runs several
  * gateways), served merged with the process's registry (Node's defaults among them).
- * Operation names come from clients, so their number is capped; the rest count as "other".
+ * Operation names come from clients, so their number is capped (metricsOperationNamesMax, limits.ts); the rest
+ * count as "other".
  */
-export const metricsOperationNamesMax = 200;
 const latencyBucketsSeconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export class Metrics {

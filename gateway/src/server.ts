@@ -18,17 +18,7 @@ import { AmountScalar, DateScalar, DateTimeScalar } from '@paygraph/shared/graph
 import { createGraphQLHttpServer, serviceRoutes } from '@paygraph/shared/server/http';
 import { injectTraceContext } from '@paygraph/shared/tracing';
 import { withTimeout } from '@paygraph/shared/server/health';
-import {
-  healthProbeTimeoutMs,
-  subscriptionConsumerStallMsMax,
-  subscriptionKeepAliveMsDefault,
-  subscriptionPageEventsMax,
-  subscriptionSocketBufferBytesMax,
-  subscriptionsPerConnectionMax,
-  subscriptionsPerPrincipalMax,
-  upstreamReconnectAttemptsMax,
-  upstreamReconnectDelayMs,
-} from '@paygraph/shared/limits';
+import { healthProbeTimeoutMs, subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import { supergraphPath } from './compose';
 import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
@@ -52,6 +42,16 @@ import {
 import { loadTrustedDocuments, type TrustedDocumentSet } from './security/trusted-manifests';
 import { persistedQueries, type PersistedQueries } from './persisted-queries';
 import { ClientLabels } from './client-awareness';
+import {
+  subscriptionConsumerStallMsMax,
+  subscriptionPageEventsMax,
+  subscriptionSocketBufferBytesMax,
+  subscriptionsPerConnectionMax,
+  subscriptionsPerPrincipalMax,
+  upstreamReconnectAttemptsMax,
+  upstreamReconnectDelayMs,
+} from './limits';
+import { clientDeviceIdCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
 /** Where each subgraph of the supergraph is, by name. */
 export type SubgraphUrls = Record<string, string>;
@@ -85,8 +85,9 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     const identity = identityTokenFor(context, this.trust);
     if (identity) headers.set(gatewayIdentityHeader, await identity);
     if (context.client.ip) headers.set('x-client-ip', context.client.ip);
-    if (context.client.userAgent) headers.set('x-client-user-agent', context.client.userAgent.slice(0, 256));
-    if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, 128));
+    if (context.client.userAgent)
+      headers.set('x-client-user-agent', context.client.userAgent.slice(0, clientUserAgentCharsMax));
+    if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, clientDeviceIdCharsMax));
   }
 
   /**

@@ -90,6 +90,24 @@ describe('the audit log file', () => {
     expect(lines).toEqual(['r1', 'r2', 'r3', 'r4']);
     expect(log.dropped()).toBe(0);
   });
+
+  it('holds at most its buffer of unwritten lines: past it a line is dropped and counted, never queued', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'paygraph-audit-log-')), 'audit.jsonl');
+    // A line is about 40 bytes: the buffer holds two; all six come in one turn, before any write.
+    const log = createAuditLog(file, 100);
+    const lineOf = (requestId: string) => ({ type: 'audit', requestId }) as unknown as AuditRecord;
+    for (const id of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']) log.write(lineOf(id));
+    await log.close();
+    const lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => (JSON.parse(l) as AuditRecord).requestId);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length + log.dropped()).toBe(6);
+    expect(log.dropped()).toBeGreaterThan(0);
+    // The lines kept are the first ones, in order: what came past the buffer went.
+    expect(lines).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6'].slice(0, lines.length));
+  });
 });
 
 describe('the audit store', () => {
@@ -115,6 +133,26 @@ describe('the audit store', () => {
     const control = stack.shards.byLogical(toLogicalShard(0));
     const stored = await control.db.select().from(auditEvents).where(eq(auditEvents.requestId, requestId));
     expect(stored.map((r) => r.itemIndex).sort()).toEqual([0, 1, 2]);
+  });
+
+  it('holds at most queueRowsMax rows for the database: past it new rows are dropped and counted, the rest written', async () => {
+    const store = createAuditStore(testShards(1), { ownsShards: true, flushIntervalMs: 600_000, queueRowsMax: 4 });
+    const requestId = unique('audit-full');
+    const row = (itemIndex: number) => ({
+      occurredAt: new Date(),
+      requestId,
+      action: 'deposit',
+      itemIndex,
+      outcome: 'ok',
+    });
+    store.enqueue([0, 1, 2].map(row));
+    store.enqueue([3, 4, 5].map(row));
+    expect(store.stats()).toEqual({ written: 0, dropped: 2, queued: 4 });
+    await store.close();
+    expect(store.stats()).toEqual({ written: 4, dropped: 2, queued: 0 });
+    const control = stack.shards.byLogical(toLogicalShard(0));
+    const stored = await control.db.select().from(auditEvents).where(eq(auditEvents.requestId, requestId));
+    expect(stored.map((r) => r.itemIndex).sort()).toEqual([0, 1, 2, 3]);
   });
 });
 

@@ -5,12 +5,12 @@ import {
   assertSizeRules,
   assertTimingRules,
   fetchesOf,
-  planFetchesMax,
   sizeLimits,
   sizeRuleProblems,
   timingLimits,
   timingRuleProblems,
 } from '../src/invariants';
+import { planFetchesMax } from '../src/limits';
 
 /** The gateway's invariants, without a server: each holds for what we ship, and a break is caught. */
 describe("the gateway's invariants", () => {

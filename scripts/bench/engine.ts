@@ -2,12 +2,7 @@ import { createPayment } from '../../subgraphs/transaction/src/services/payment'
 import { postingSettingsDefault, type EngineMode } from '../../subgraphs/shared/src/config/shared';
 import { log } from '../../subgraphs/shared/src/log';
 import { openShards } from '../../subgraphs/shared/src/shards/pool';
-import {
-  amountMaxMinorUnitsDefault,
-  fxQuoteTtlSecondsDefault,
-  holdTtlSecondsDefault,
-  shardPoolSizeDefault,
-} from '../../subgraphs/shared/src/limits';
+import { amountMinorUnitsMaxDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
 import { checkInvariants } from './invariants';
 import { requestsPerRunMax, warmupSecondsMax } from './limits';
 import { Recorder } from './load';
@@ -20,6 +15,7 @@ import {
   type BenchContext,
   type ScenarioResult,
 } from './scenarios';
+import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '../../subgraphs/transaction/src/limits';
 
 /**
  * The posting engines compared with nothing in front of them: the transaction subgraph's own
@@ -55,7 +51,7 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
     identity: { sub: 'bench-operator', role: 'operator' as const },
     now: () => new Date(),
     client: { deviceId: null, ip: null, userAgent: null },
-    amountMax: amountMaxMinorUnitsDefault,
+    amountMax: amountMinorUnitsMaxDefault,
     holdTtlSeconds: holdTtlSecondsDefault,
     fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
     log: log(),

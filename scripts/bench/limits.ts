@@ -145,9 +145,8 @@ export const eventRatePerSecondMax = 5_000;
 export const eventSecondsDefault = 15;
 export const eventSecondsMax = 60;
 export const eventP99TargetMs = 250;
-/** Funded payers of --via api (the payees are the subscribed accounts), and what each gets. */
+/** Funded payers of --via api (the payees are the subscribed accounts); openAndFund gives each its usual amount. */
 export const eventPayerCount = 20;
-export const eventPayerFundingMinorUnits = 1_000_000_000n;
 /** Payments in flight at once; past it the generator is behind, and says how many it did not send. */
 export const eventPaymentsInFlightMax = 400;
 /** How often the payment generator wakes to send what is due. */

@@ -5,13 +5,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { log } from '../../subgraphs/shared/src/log';
 import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
-import {
-  amountMaxMinorUnitsDefault,
-  fxQuoteTtlSecondsDefault,
-  holdTtlSecondsDefault,
-  statementBytesMax,
-  statementLinesMax,
-} from '../../subgraphs/shared/src/limits';
+import { amountMinorUnitsMaxDefault, statementBytesMax, statementLinesMax } from '../../subgraphs/shared/src/limits';
 import { configureLedger } from '../../subgraphs/shared/src/server/main';
 import { openAccountRow } from '../../subgraphs/account/src/db/account-writes';
 import { decideOpenAccount } from '../../subgraphs/account/src/domain/open-account';
@@ -30,6 +24,7 @@ import { benchDatabasePrefix, recreateDatabases } from './bench-stack';
 import { inParallel } from './fixtures';
 import { repoRoot } from './processes';
 import { writeResults } from './report';
+import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '../../subgraphs/transaction/src/limits';
 
 /**
  * `npm run bench:recon:e2e`: a channel's reconciliation of about 100,000 statement lines end to
@@ -89,7 +84,7 @@ function serviceAt(shards: ShardSet, date: string): ServiceContext {
     identity: operator,
     now: () => at,
     client: { deviceId: null, ip: null, userAgent: null },
-    amountMax: amountMaxMinorUnitsDefault,
+    amountMax: amountMinorUnitsMaxDefault,
     holdTtlSeconds: holdTtlSecondsDefault,
     fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
     log: log(),

@@ -13,8 +13,3 @@ export function configurationVariables(): Variable[] {
   const mysql = z.object({ shards: shardsConfig, mysqlServer: mysqlServerConfig, shardPoolSize });
   return variablesOf(mysql, ...Object.values(processConfigs), startConfig, testRunConfig);
 }
-
-/** The table's rows as README writes them. */
-export function configurationRows(): string[] {
-  return configurationVariables().map((v) => `| \`${v.name}\` | ${v.type} | ${v.default} | ${v.meaning} |`);
-}

@@ -15,6 +15,9 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { freePorts } from './free-port';
 import { findBinary, sleep, stopChild } from './server-process';
+import { galeraLibrary, installCommand } from './system-packages';
+
+export { galeraLibrary };
 import { galeraGroupTimingsRecommended } from '../../subgraphs/shared/src/shards/galera-timings';
 
 /**
@@ -37,15 +40,7 @@ import { galeraGroupTimingsRecommended } from '../../subgraphs/shared/src/shards
  * --wsrep_start_position), so it rejoins with the writes it missed (IST) rather than a full copy.
  */
 
-/** Where the galera library may be: Debian/Ubuntu's galera-4, then other distributions'. */
-const galeraLibraryPaths = [
-  '/usr/lib/libgalera_smm.so',
-  '/usr/lib/galera/libgalera_smm.so',
-  '/usr/lib64/galera-4/libgalera_smm.so',
-  '/usr/lib64/galera/libgalera_smm.so',
-];
-export const galeraPackageHelp =
-  'the Galera library (libgalera_smm.so) is not installed: install the package galera-4 and rsync (e.g. `sudo apt-get install galera-4 rsync`); `.ci/run` installs them when they are absent';
+export const galeraPackageHelp = `the Galera library (libgalera_smm.so) is not installed: install the packages galera-4 and rsync (${installCommand(['galera-4', 'rsync'], false)}); npm test installs them itself when run as root`;
 
 export const galeraNodeCount = 3;
 /** How long a node may take to be Synced after it is started (a joiner copies the whole data directory by rsync). */
@@ -104,10 +99,6 @@ export interface StartGaleraOptions {
    * as a cluster nobody tuned runs, which every process names at start-up (a test's).
    */
   groupTimings?: 'recommended' | 'galera-defaults';
-}
-
-export function galeraLibrary(): string | undefined {
-  return galeraLibraryPaths.find((path) => existsSync(path));
 }
 
 /** The galera library, rsync (rsync SST) and MariaDB's binaries, or an error naming what to install. */

@@ -26,12 +26,6 @@ export const subgraphParts: readonly Part[] = parts.filter((part) => part.kind =
 export type SubgraphName = Exclude<PartName, 'gateway'>;
 export const subgraphNames = subgraphParts.map((part) => part.name) as SubgraphName[];
 
-export function partNamed(name: PartName): Part {
-  const part = parts.find((p) => p.name === name);
-  if (!part) throw new Error(`no part is named ${name}`);
-  return part;
-}
-
 /** The folder a part lives in: gateway/ for the gateway, subgraphs/<name>/ for a subgraph. */
 export function folderOf(part: Part): string {
   return part.kind === 'gateway' ? part.name : `subgraphs/${part.name}`;

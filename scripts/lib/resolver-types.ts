@@ -17,7 +17,6 @@ import { subgraphNames, type SubgraphName } from './parts';
  *   test/resolver-types.test.ts fails when they are stale).
  */
 export const typedSubgraphs: readonly SubgraphName[] = subgraphNames;
-export type TypedSubgraph = SubgraphName;
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const header =

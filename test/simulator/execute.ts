@@ -1,8 +1,8 @@
-import { creditLimitMinorUnitsMax } from '@paygraph/shared/limits';
 import { unique } from '../support/env';
 import * as model from './model';
 import type { Op } from './generator';
 import { answerOf, docs, settledStatus, type Answer, type Sender } from './driver';
+import { creditLimitMinorUnitsMax } from '@paygraph/account/limits';
 
 /**
  * One operation: the model's prediction, the request through the gateway, and the comparison.

@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 
+import { chromiumPath, installCommand } from '../../scripts/lib/system-packages';
+
 /**
- * Debian's Chromium, driven by playwright-core, for the browser tests. Nothing is downloaded or
- * installed at run time: without the package the test fails and says how to get it (CI's
- * .ci/run installs it when missing).
+ * Debian's Chromium, driven by playwright-core, for the browser tests. Nothing is downloaded at
+ * run time: npm test installs Debian's package when run as root (scripts/lib/system-packages.ts)
+ * and otherwise stops naming the command; a test run some other way fails here saying it.
  */
-export const chromiumPath = '/usr/bin/chromium';
-export const chromiumInstallCommand = 'apt-get update && apt-get install -y chromium';
+export const chromiumInstallCommand = installCommand(['chromium'], true);
 /** No sandbox (CI runs as root), no GPU, and none of Chromium's own traffic to Google. */
 const chromiumArgs = [
   '--headless',

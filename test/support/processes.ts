@@ -57,7 +57,7 @@ export type ServiceName = PartName;
 
 /** Variables a child must not inherit from the test process: each run sets its own. */
 const perRunVariables = [
-  'PAYGRAPH_FAILPOINT',
+  'TRANSACTION_FAILPOINT',
   'SETTLEMENT_FAILPOINT',
   'RELAY_ENABLED',
   'RELAY_INTERVAL_MS',

@@ -233,14 +233,14 @@ export interface AuditLog {
  * level or time of pino's (the record has its own `at`). A destination that does not keep up holds at most
  * auditLogBufferBytesMax bytes; past it lines are dropped and counted.
  */
-export function createAuditLog(file: string | null): AuditLog {
+export function createAuditLog(file: string | null, bufferBytesMax: number = auditLogBufferBytesMax): AuditLog {
   let failed = false;
   let dropped = 0;
   const destination = pino.destination({
     dest: file ?? 1,
     sync: false,
     append: true,
-    maxLength: auditLogBufferBytesMax,
+    maxLength: bufferBytesMax,
   });
   destination.on('drop', () => {
     dropped += 1;

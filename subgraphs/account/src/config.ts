@@ -6,7 +6,7 @@ import {
   subgraphShape,
   subscriptionKeepAliveMs,
 } from '@paygraph/shared/config/shared';
-import { balancePollIntervalMsDefault, balanceSafetyPollIntervalMsDefault } from '@paygraph/shared/limits';
+import { balancePollIntervalMsDefault, balanceSafetyPollIntervalMsDefault } from './limits';
 
 /** Where the account subgraph listens unless ACCOUNT_PORT says otherwise. */
 export const accountPortDefault = 4001;

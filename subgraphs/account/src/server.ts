@@ -8,11 +8,7 @@ import {
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { log } from '@paygraph/shared/log';
-import {
-  balancePollIntervalMsDefault,
-  stripeDiscoveryIntervalMs,
-  subscriptionKeepAliveMsDefault,
-} from '@paygraph/shared/limits';
+import { subscriptionKeepAliveMsDefault } from '@paygraph/shared/limits';
 import { extendContext, type AccountContext, type BalanceServices } from './context';
 import { resolvers } from './resolvers/index';
 import { BalanceFeed, type FeedSettings } from './services/balance-feed';
@@ -20,6 +16,7 @@ import { BalanceHistory } from './services/balance-history';
 import { BalanceReader } from './services/balance-events';
 import { serveSubscriptions } from './services/subscription-server';
 import { measureExposure } from './services/credit-lines';
+import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs } from './limits';
 
 export interface AccountSubgraphOptions extends SubgraphServerOptions {
   /** How the balance feed learns of new entries; see services/balance-feed.ts. */

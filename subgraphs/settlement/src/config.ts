@@ -7,7 +7,7 @@ import {
   settlementDelayDaysMax,
   settlementFeeBpsDefault,
   settlementWorkerIntervalMsDefault,
-} from '@paygraph/shared/limits';
+} from './limits';
 
 /** Where the settlement subgraph listens unless SETTLEMENT_PORT says otherwise. */
 export const settlementPortDefault = 4003;

@@ -1,7 +1,11 @@
+import { assert } from './result';
+
 /**
- * Every limit in one place, each a named constant with its unit last.
- * Changing one is a decision worth a review, so none is configurable at run time
- * unless a comment says so.
+ * The limits every process shares (the shared library's, and those two parts must agree on),
+ * each a named constant with its units and qualifiers last; each part's own are in its
+ * limits.ts (gateway/src/limits.ts, subgraphs/<name>/src/limits.ts). Changing one is a decision
+ * worth a review, so none is configurable at run time unless a comment says so. Their relations
+ * are asserted below each group, when the module loads (TIGER_STYLE).
  */
 
 /** Logical shards ids are routed by; physical databases are a map over these. */
@@ -14,6 +18,9 @@ export const logicalShardCount = 64;
  */
 export const balanceMinorUnitsMax = 2n ** 63n - 1n;
 export const balanceMinorUnitsMin = -(2n ** 63n);
+/** An Amount's text: a sign and BIGINT's 19 digits fit with room; longer is refused before it is parsed. */
+export const amountCharsMax = 25;
+assert(balanceMinorUnitsMin === -balanceMinorUnitsMax - 1n, 'a balance bucket is a signed BIGINT');
 
 /**
  * The largest amount one money operation may move (configurable: AMOUNT_MAX, validated at
@@ -22,33 +29,52 @@ export const balanceMinorUnitsMin = -(2n ** 63n);
  * an Amount into a double still gets it exactly; and 9,223 maximal deposits would be needed
  * before any account (the reserve first) could reach the BIGINT bound.
  */
-export const amountMaxMinorUnitsDefault = 10n ** 15n;
+export const amountMinorUnitsMaxDefault = 10n ** 15n;
+assert(
+  amountMinorUnitsMaxDefault < 2n ** 53n && amountMinorUnitsMaxDefault <= balanceMinorUnitsMax,
+  "the default largest amount must be exact in a client's double and fit a balance",
+);
 
 /**
- * The largest credit limit an operator may set on one account: the default AMOUNT_MAX, so that a
- * debt stays below 2^53 (exact in a client's double, and in the exposure gauge) and far inside
- * BIGINT, as one movement's amount does.
- */
-export const creditLimitMinorUnitsMax = amountMaxMinorUnitsDefault;
 
 /** Page sizes for connections (entries, accounts, payments). */
 export const pageSizeDefault = 20;
 export const pageSizeMax = 100;
+assert(pageSizeDefault <= pageSizeMax, 'the default page must be one a client may ask for');
 
 /** The largest number of ids one DataLoader batch sends to one shard in one query. */
 export const loaderBatchSizeMax = 500;
+/** Statements of one coalescer out at once per shard; calls made meanwhile wait and go out together. */
+export const coalescerInFlightPerShardMax = 1;
+/**
+ * Calls one coalescer holds waiting per shard (shards/coalescer.ts): twenty statements' worth, far
+ * above a busy process's turn (a bulk request of 1,000 payments makes 1,000 claims). Past it a call
+ * is refused at once, SHARD_UNAVAILABLE (retryable, nothing sent), instead of a stalled shard
+ * collecting callers without bound.
+ */
+export const coalescerWaitingPerShardMax = 20 * loaderBatchSizeMax;
+/** Rows one multi-row INSERT carries at most: keeps each statement well under max_allowed_packet. */
+export const rawInsertRowsMax = 500;
+/** Accounts read per page while verifying a shard. */
+export const verifyAccountPageSize = 500;
 
+/**
+ * Requests one shard's pool holds waiting for a connection (shards/shard-pool.ts), counted until
+ * mysql2's queue hands each one a connection or fails it (a caller that gave up after
+ * shardAcquireTimeoutMs stays in that queue until then). Past it getConnection answers
+ * SHARD_UNAVAILABLE (retryable) at once, not counted against the shard by the breaker: a stalled
+ * pool cannot collect callers without bound. Ten times the benchmark's 1,000 clients.
+ */
+export const shardAcquireWaitersMax = 10_000;
 /** Scripts (migrate, verify) and tools that open shards without a size of their own. */
 export const shardPoolSizeDefault = 10;
 /** The largest MYSQL_POOL_SIZE accepted: more than this per shard per process is a typo, not a plan. */
 export const shardPoolSizeMax = 100;
+/** Nodes one shard may list: more than this is a typo, not a cluster (Galera clusters run 3 to 9). */
+export const shardNodesMax = 9;
 /** MariaDB's and MySQL's default max_connections, which the default pool sizes are budgeted against. */
 export const mysqlMaxConnectionsDefault = 151;
-/**
- * The most connections a full `npm test` run holds at once (measured peak 37, with ten to spare), budgeted beside two
- * stacks.
- */
-export const testRunConnectionsMax = 47;
+assert(shardPoolSizeDefault <= shardPoolSizeMax, 'the default pool size must be one MYSQL_POOL_SIZE accepts');
 
 /**
  * How long a statement waits for a row lock before MariaDB gives up (error 1205), answered
@@ -64,11 +90,13 @@ export const lockWaitSeconds = 2;
  * should not wait that long twice.
  */
 export const lockRetryWaitSeconds = 1;
+assert(lockRetryWaitSeconds < lockWaitSeconds, "a merged batch's lone retry waits less than the batch did");
 
 /** Deadlocks (1213) and serialization conflicts are retried this many times, with jitter. */
 export const deadlockRetryCountMax = 5;
 export const deadlockRetryBaseMs = 5;
 export const deadlockRetryCapMs = 200;
+assert(deadlockRetryBaseMs <= deadlockRetryCapMs, 'the first deadlock retry waits no longer than the cap');
 
 /**
  * Bounded waits on a shard (shards/shard-pool.ts): a shard that cannot be reached answers
@@ -99,6 +127,15 @@ export const shardStatementTimeoutMs = (lockWaitSeconds + 2) * 1_000;
  * run's DROP DATABASE. The client's bound stays the first to fire, so callers see one error.
  */
 export const shardServerStatementTimeoutMs = shardStatementTimeoutMs + 1_000;
+// A lock wait answers LOCK_TIMEOUT before the client gives up on the statement, and the client before the server.
+assert(
+  shardStatementTimeoutMs > lockWaitSeconds * 1_000,
+  'a statement waiting for a row lock must outlast the lock wait',
+);
+assert(
+  shardServerStatementTimeoutMs > shardStatementTimeoutMs,
+  "the client's statement bound must fire before the server's",
+);
 /**
  * A statement (or an acquire) still unanswered after this long, and again each time this long
  * passes, makes the pool probe its shard on a fresh connection; when the probe fails, the shard's
@@ -127,6 +164,17 @@ export const shardProbeTimeoutMs = 1_000;
  * loop-deadline.ts); this bounds the probe by the wall clock too, however busy the process.
  */
 export const shardProbeWallTimeoutMs = 5 * shardProbeTimeoutMs;
+assert(
+  shardProbeWallTimeoutMs >= shardProbeTimeoutMs,
+  "a probe's wall-clock bound must not cut its listening time short",
+);
+/** How often a loop deadline looks at the clock. */
+export const loopDeadlineTickMs = 50;
+/** The most one tick counts, however late it ran: a late tick is time the process could not listen. */
+export const loopDeadlineTickCountedMsMax = 2 * loopDeadlineTickMs;
+/** How deep the `cause` chain is followed: drizzle wraps the driver's error in its own. */
+export const driverErrorCauseDepthMax = 5;
+assert(loopDeadlineTickCountedMsMax >= loopDeadlineTickMs, 'a tick on time must count whole');
 /** How long closing a pool waits for its connections to say goodbye (a blackholed one never does). */
 export const shardCloseTimeoutMs = 1_000;
 /**
@@ -180,6 +228,13 @@ export const galeraFailoverOwnMs = 1_000;
 export const shardBreakerFailuresToOpen = 3;
 /** How often an open breaker probes its shard; it closes at the first probe that answers. */
 export const shardBreakerProbeIntervalMs = 500;
+// The contract's 3 s for a shard that cannot be reached: a dead link is found, and a lost COMMIT resolved, within it.
+assert(
+  shardStatementProbeAfterMs + shardProbeTimeoutMs < shardFailoverBudgetMs,
+  'finding a dead link must fit the 3 s a shard that cannot be reached is answered in',
+);
+assert(commitOutcomeWaitMs < shardFailoverBudgetMs, 'resolving a lost COMMIT must leave room in the 3 s');
+assert(shardFailoverRetryMs < shardBreakerProbeIntervalMs, "a cluster's failover is tried again sooner than a probe");
 
 /** How long a stopping process waits for requests, streams and pools to close before it exits anyway. */
 export const shutdownGraceMs = 5_000;
@@ -192,6 +247,17 @@ export const ownerIdLengthMax = 64;
 export const externalRefLengthMax = 128;
 export const descriptionLengthMax = 500;
 export const idempotencyKeyLengthMax = 128;
+/**
+ * A payment's client context (device id, IP, user agent; a header or the input's clientContext): cut to these, the
+ * widths of the columns that keep it (payments' and audit_events').
+ */
+export const clientDeviceIdCharsMax = 128;
+export const clientIpCharsMax = 64;
+export const clientUserAgentCharsMax = 256;
+/** A channel's name (channels.ts): the bank or card integration money moved through. */
+export const channelLengthMax = 64;
+/** Long enough for a UUID or a trace id with a prefix; the audit_events column holds this many. */
+export const requestIdCharsMax = 64;
 
 /**
  * A bank statement a client may import at once (importBankStatement's CSV, camt.053 or MT940,
@@ -233,62 +299,12 @@ export const tokenLifetimeSeconds = 24 * 60 * 60;
  */
 export const requestBodyBytesMax = 1_000_000;
 
-/**
- * Holds (two-phase payments). A hold lives HOLD_TTL_SECONDS unless its request says otherwise
- * (configurable: HOLD_TTL_SECONDS, at most holdTtlSecondsMax), never longer than
- * holdTtlSecondsMax. The expiry worker releases at most holdExpiryBatchSizeMax holds per shard
- * per pass and passes every holdExpiryIntervalMsDefault (configurable: HOLD_EXPIRY_INTERVAL_MS,
- * at most holdExpiryIntervalMsMax), so an expired hold's money is available again within
- * about that long of its deadline.
- */
-export const holdTtlSecondsDefault = 7 * 24 * 60 * 60;
-export const holdTtlSecondsMax = 30 * 24 * 60 * 60;
-export const holdExpiryBatchSizeMax = 200;
-export const holdExpiryIntervalMsDefault = 10_000;
-export const holdExpiryIntervalMsMax = 30_000;
-
 /** Postings applied in one database transaction. */
 export const postingBatchSizeMax = 1_000;
 
 /**
- * Balance-change streams (the balanceChanged subscription). The two intervals marked
- * "configurable" have an environment variable; tests pass their own values for the rest.
- */
-/** Entries one replay read takes from a shard for one subscription. */
-export const balanceEntryPageSizeMax = 100;
-/** Recent entries the feed keeps per watched stripe, so that live subscribers need no read of their own. */
-export const balanceFeedCacheEntriesPerStripeMax = 256;
-/** How often the default fan-out reads the watched stripes' new entries (configurable: BALANCE_POLL_INTERVAL_MS). */
-export const balancePollIntervalMsDefault = 50;
-/**
- * With Redis hints a slow poll still runs, so a lost hint delays an event but never loses it (configurable:
- * BALANCE_SAFETY_POLL_INTERVAL_MS).
- */
-export const balanceSafetyPollIntervalMsDefault = 1_000;
-/** How often the feed looks for a watched merchant's new stripes (opened by a first payment on another shard). */
-export const stripeDiscoveryIntervalMs = 1_000;
-/** Balances remembered at a sequence, per stripe, so that reading an event steps forward instead of summing history. */
-export const balanceSnapshotCacheStripesMax = 10_000;
-/** Account home rows the balance reader remembers at once (each for about a second). */
-export const homeRowsRememberedMax = 10_000;
-/** Merchants whose stripe lists the balance reader remembers at once (each for stripeDiscoveryIntervalMs). */
-export const merchantStripeListsRememberedMax = 10_000;
-/** How many entries a remembered balance is stepped forward before one fresh read is cheaper. */
-export const balanceSnapshotStepEntriesMax = 1_000;
-/** Subscriptions one gateway process accepts per WebSocket connection and per principal (role and subject). */
-export const subscriptionsPerConnectionMax = 20;
-export const subscriptionsPerPrincipalMax = 100;
-/** Events the gateway reads per page for a subscription: the most it ever holds for one. */
-export const subscriptionPageEventsMax = 50;
-/** A subscriber whose socket takes no event for this long is ended (SLOW_CONSUMER) and resumes from its cursor. */
-export const subscriptionConsumerStallMsMax = 10_000;
-/** Bytes queued in a socket's own buffer past which its subscriptions end (SLOW_CONSUMER). */
-export const subscriptionSocketBufferBytesMax = 1_048_576;
 /** Keep-alive pings on every subscription socket (configurable: SUBSCRIPTION_KEEPALIVE_MS). */
 export const subscriptionKeepAliveMsDefault = 12_000;
-/** The gateway's stream from the account subgraph: reconnects after it went away, and the pause before each. */
-export const upstreamReconnectAttemptsMax = 20;
-export const upstreamReconnectDelayMs = 250;
 /**
  * Ledger hints published and not yet acknowledged by Redis; hints past it are dropped (the safety poll covers them).
  */
@@ -304,10 +320,10 @@ export const redisReconnectDelayMs = 500;
 export const internalTokenLifetimeSeconds = 60;
 /** Gateway and subgraphs run on one host or one data centre's NTP, so their clocks agree closely. */
 export const internalTokenClockToleranceSeconds = 5;
-/** The gateway signs a new identity token once the one it holds for a request or socket has less than this left. */
-export const internalTokenRenewBeforeExpirySeconds = 30;
-/** Identity tokens the gateway keeps signed per subgraph, shared by requests of the same caller. */
-export const signedIdentityTokensMax = 10_000;
+assert(
+  internalTokenClockToleranceSeconds < internalTokenLifetimeSeconds,
+  "an identity token's clock tolerance must be shorter than its life",
+);
 /** A subgraph secret shorter than this is refused at start-up: it is a password only machines type. */
 export const subgraphSecretCharsMin = 32;
 /** How long one fetch of JWKS_URL may take. */
@@ -332,21 +348,17 @@ export const idempotencyRetentionDaysDefault = 30;
 /** Shorter would break the promise clients retry on (a day of retries); longer than ten years is a typo. */
 export const idempotencyRetentionDaysMin = 1;
 export const idempotencyRetentionDaysMax = 3_650;
+assert(
+  idempotencyRetentionDaysMin <= idempotencyRetentionDaysDefault &&
+    idempotencyRetentionDaysDefault <= idempotencyRetentionDaysMax,
+  'the default key retention must be within its bounds',
+);
 /** Keys one purge statement deletes: short row locks, small undo, other writers barely wait. */
 export const idempotencyPurgeBatchSizeMax = 1_000;
 /** Batches one purge pass deletes per shard at most, so a backlog drains over passes, not in one burst. */
 export const idempotencyPurgeBatchesPerPassMax = 100;
 /** The pause between purge passes. */
 export const idempotencyPurgeIntervalMs = 60_000;
-
-/** Business dates one account statement covers at most: a year, leap or not. */
-export const statementDatesMax = 366;
-
-/**
- * How long the relay leaves a fresh outbox row (a cross-shard payment's, refund's or sweep's
- * second half) to the request that wrote it, which tries it inline first.
- */
-export const outboxInlineGraceMs = 5_000;
 
 /**
  * Traces (tracing.ts, on with OTEL_EXPORTER_OTLP_ENDPOINT). A merged batch's round trip holds a
@@ -360,6 +372,7 @@ export const traceQueueSpansMax = 4_096;
 export const traceExportBatchSpansMax = 512;
 /** The pause between exports: spans reach the collector within about this long. */
 export const traceExportDelayMs = 1_000;
+assert(traceExportBatchSpansMax <= traceQueueSpansMax, 'an export request carries at most the queue');
 
 /**
  * Merged posting (ledger/batcher.ts): a lone posting waits at most MERGE_WAIT_MS for others to
@@ -371,32 +384,6 @@ export const mergeWaitMsMax = 2;
 export const mergeBatchSizeDefault = 200;
 /** A merged batch is one posting transaction: at most postingBatchSizeMax postings. */
 export const mergeBatchSizeMax = postingBatchSizeMax;
-
-/** The outbox relay's pause between passes (configurable: RELAY_INTERVAL_MS). */
-export const relayIntervalMsDefault = 1_000;
-
-/** Settlement: merchants' fee rate unless set per merchant (configurable: SETTLEMENT_FEE_BPS). */
-export const settlementFeeBpsDefault = 250;
-/** A fee rate is basis points of the amount moved: 10,000 is all of it. */
-export const feeBpsMax = 10_000;
-/** The worker settles date D on D+N (configurable: SETTLEMENT_DELAY_DAYS); D itself is never settled while open. */
-export const settlementDelayDaysDefault = 1;
-/** A delay longer than a year is a typo: merchants would wait that long for their money. */
-export const settlementDelayDaysMax = 365;
-/** The settlement worker's pause between passes (configurable: SETTLEMENT_WORKER_INTERVAL_MS). */
-export const settlementWorkerIntervalMsDefault = 60_000;
-/**
- * The most (merchant, date) settlements one worker pass runs, oldest date first: a pass is
- * bounded like every worker's (worker.ts), and a backlog larger than this is worked off by the
- * next passes.
- */
-export const settlementsPerPassMax = 1_000;
-/**
- * The most advances left PENDING (a crash between their pieces) one pass of the advance worker
- * reads per shard, oldest first: each is finished or taken back under its merchant's lock, and a
- * larger backlog is worked off by the next passes.
- */
-export const advancesLeftPerPassMax = 100;
 
 /**
  * The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after
@@ -411,33 +398,3 @@ export const timerDelayMsMax = 2_147_483_647;
  * (document included), so the cache stays near 30 MB at most.
  */
 export const compiledQueriesMax = 1_000;
-
-/**
- * FX quotes: good for FX_QUOTE_TTL_SECONDS from their making (configurable, at most
- * fxQuoteTtlSecondsMax): a quote is a price the platform holds while the market moves, so it
- * stays short.
- */
-export const fxQuoteTtlSecondsDefault = 60;
-export const fxQuoteTtlSecondsMax = 3600;
-/**
- * Expired quotes are deleted by the transaction subgraph's purge (services/fx-quote-purge.ts).
- * A quote no payment took is kept this long past its deadline: a payment refused
- * FX_QUOTE_EXPIRED answers the same to its key's replays for the day clients retry in (see
- * idempotencyRetentionDaysMin); later a replay is refused INVALID_INPUT naming the quote, and
- * still writes nothing. A quote a payment took is kept for the idempotency retention past its
- * deadline, since that payment's replays read it (services/two-leg-payment.ts).
- */
-export const fxQuoteUnusedRetentionMs = 24 * 60 * 60 * 1000;
-/** Quotes one purge statement deletes: short row locks, as the key purge's batches. */
-export const fxQuotePurgeBatchSizeMax = 1_000;
-/** Batches one purge pass deletes per shard and kind at most: a backlog drains over passes. */
-export const fxQuotePurgeBatchesPerPassMax = 100;
-/** The pause between quote purge passes. */
-export const fxQuotePurgeIntervalMs = 60_000;
-
-/**
- * Splits one payment may carry (CreatePaymentInput.splits): each is a leg posted, and reversed if the payment fails.
- */
-export const splitsMax = 10;
-/** Payees a campaign may name (CreateCampaignInput.payeeAccountIds); beyond it, a campaign for any payee. */
-export const campaignPayeesMax = 100;

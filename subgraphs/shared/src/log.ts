@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { pino, type Logger } from 'pino';
+import { requestIdCharsMax } from './limits';
 
 /**
  * JSON log lines (pino) on stdout, one logger per process. A request's lines go through a child
@@ -40,20 +41,10 @@ export function requestLog(requestId: string): Logger {
 
 /** The header a request id travels in: from the client, to every subgraph call, back in the response. */
 export const requestIdHeader = 'x-request-id';
-/** Long enough for a UUID or a trace id with a prefix; the audit_events column holds this many. */
-export const requestIdCharsMax = 64;
 /** Letters, digits and . _ : - only: the id goes into log lines, headers and SQL rows as it came. */
 const safeRequestId = new RegExp(`^[A-Za-z0-9._:-]{1,${requestIdCharsMax}}$`);
 
 /** The client's id when it is short and safe; a fresh UUID otherwise (absent, too long, odd characters). */
 export function requestIdFrom(header: string | string[] | undefined): string {
   return typeof header === 'string' && safeRequestId.test(header) ? header : randomUUID();
-}
-
-/** LOG_LEVEL's value, checked: a level pino knows, info when unset. */
-export function parseLogLevel(value: string | undefined): LogLevel {
-  if (value === undefined || value === '') return 'info';
-  if (!(logLevels as readonly string[]).includes(value))
-    throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}; got ${JSON.stringify(value)}`);
-  return value as LogLevel;
 }

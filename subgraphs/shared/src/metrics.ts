@@ -123,8 +123,6 @@ export const shardBreakerState = new Gauge({
   },
 });
 
-export const prometheusContentType = processRegistry.contentType;
-
 /**
  * FX payments' reads of their quote's terms (transaction subgraph, services/fx-quotes.ts): from
  * the process's cache of the quotes it made (`cache`), or from the quote's shard (`shard`, a

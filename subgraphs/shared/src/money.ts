@@ -1,6 +1,6 @@
 import { data as isoCurrencies, type CurrencyCodeRecord } from 'currency-codes';
 import { type Result, assert, err, ok } from './result';
-import { balanceMinorUnitsMax, balanceMinorUnitsMin } from './limits';
+import { amountCharsMax, balanceMinorUnitsMax, balanceMinorUnitsMin } from './limits';
 
 /**
  * Money is an integer number of minor units (cents) held as bigint, with its currency.
@@ -46,7 +46,7 @@ const integerPattern = /^-?(0|[1-9][0-9]*)$/;
 
 /** Parses a signed integer amount as sent by a client; no fractions, exponents or spaces. */
 export function parseAmount(input: string): Result<bigint, MoneyInputError> {
-  if (input.length > 25 || !integerPattern.test(input)) return err({ kind: 'AmountMalformed', input });
+  if (input.length > amountCharsMax || !integerPattern.test(input)) return err({ kind: 'AmountMalformed', input });
   const value = BigInt(input);
   if (value > balanceMinorUnitsMax || value < balanceMinorUnitsMin) return err({ kind: 'AmountTooLarge', input });
   return ok(value);

@@ -1,7 +1,7 @@
 import type * as z from 'zod';
 import type { MigrationSet } from './db/migrate';
 
-export { subgraphSecretVariable, variablePrefixOf } from './part-variables';
+export { variablePrefixOf } from './part-variables';
 
 /**
  * One part of paygraph (the gateway or a subgraph) as it declares itself, once, in its own

@@ -2,24 +2,26 @@ import * as z from 'zod';
 import { boolean, evenWithRefusedValues, integer, intervalMs, parsed, port } from '@paygraph/shared/config/env';
 import { minorUnits, subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import {
-  amountMaxMinorUnitsDefault,
+  amountMinorUnitsMaxDefault,
   balanceMinorUnitsMax,
+  idempotencyRetentionDaysDefault,
+  idempotencyRetentionDaysMax,
+  idempotencyRetentionDaysMin,
+} from '@paygraph/shared/limits';
+import {
   fxQuoteTtlSecondsDefault,
   fxQuoteTtlSecondsMax,
   holdExpiryIntervalMsDefault,
   holdExpiryIntervalMsMax,
   holdTtlSecondsDefault,
   holdTtlSecondsMax,
-  idempotencyRetentionDaysDefault,
-  idempotencyRetentionDaysMax,
-  idempotencyRetentionDaysMin,
   relayIntervalMsDefault,
-} from '@paygraph/shared/limits';
+} from './limits';
 
 /** Where the transaction subgraph listens unless TRANSACTION_PORT says otherwise. */
 export const transactionPortDefault = 4002;
 /**
- * Points where the transaction subgraph kills itself, for crash tests (PAYGRAPH_FAILPOINT): those
+ * Points where the transaction subgraph kills itself, for crash tests (TRANSACTION_FAILPOINT): those
  * of a two-leg movement, then those between the legs of a payment of many legs (services/leg-payment.ts).
  */
 const twoLegFailpoints = [
@@ -50,9 +52,9 @@ export const transactionSettingsConfig = z.object({
     'AMOUNT_MAX',
     `minor units 1–${balanceMinorUnitsMax}`,
     minorUnits,
-    String(amountMaxMinorUnitsDefault),
+    String(amountMinorUnitsMaxDefault),
     {
-      default: `\`${amountMaxMinorUnitsDefault}\` (10^15)`,
+      default: `\`${amountMinorUnitsMaxDefault}\` (10^15)`,
       meaning:
         "the most one money operation (deposit, withdrawal, payment, refund, hold, capture) may move, in minor units; above it the request is `INVALID_INPUT`. The default is ten trillion in a two-decimal currency, below 2^53 (exact in a client's double), and 9,223 such deposits away from the BIGINT bound of any balance",
     },
@@ -122,7 +124,7 @@ export const transactionConfig = z
         holdExpiryIntervalMsMax,
       ),
     }),
-    failpoint: parsed('PAYGRAPH_FAILPOINT', failpoints.map((f) => `\`${f}\``).join(', '), failpointOf, undefined, {
+    failpoint: parsed('TRANSACTION_FAILPOINT', failpoints.map((f) => `\`${f}\``).join(', '), failpointOf, undefined, {
       default: 'unset',
       meaning:
         'tests only: a point where the transaction subgraph kills itself; with `NODE_ENV=production` the subgraph refuses to start',
@@ -134,7 +136,7 @@ export const transactionConfig = z
       ctx.addIssue({
         code: 'custom',
         input: config,
-        message: `PAYGRAPH_FAILPOINT is set ("${config.failpoint}") with NODE_ENV=production: failpoints kill the process on purpose and are for tests only; unset PAYGRAPH_FAILPOINT`,
+        message: `TRANSACTION_FAILPOINT is set ("${config.failpoint}") with NODE_ENV=production: failpoints kill the process on purpose and are for tests only; unset TRANSACTION_FAILPOINT`,
       });
     }
   }, evenWithRefusedValues);

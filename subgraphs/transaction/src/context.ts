@@ -15,6 +15,7 @@ import { legsOfPayments } from './db/payment-legs';
 import { readAccounts } from './services/accounts';
 import type { ClientInfo, ServiceContext } from './services/context';
 import { pushTo } from '@paygraph/shared/collections';
+import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
 export interface TransactionContext extends BaseSubgraphContext, ServiceContext {
   payments: DataLoader<string, PaymentRow | null>;
@@ -33,11 +34,15 @@ export interface TransactionContext extends BaseSubgraphContext, ServiceContext 
 }
 
 export function clientInfo(req: http.IncomingMessage): ClientInfo {
-  const header = (name: string) => {
+  const header = (name: string, charsMax: number) => {
     const value = req.headers[name];
-    return typeof value === 'string' && value !== '' ? value.slice(0, 256) : null;
+    return typeof value === 'string' && value !== '' ? value.slice(0, charsMax) : null;
   };
-  return { deviceId: header('x-device-id'), ip: header('x-client-ip'), userAgent: header('x-client-user-agent') };
+  return {
+    deviceId: header('x-device-id', clientDeviceIdCharsMax),
+    ip: header('x-client-ip', clientIpCharsMax),
+    userAgent: header('x-client-user-agent', clientUserAgentCharsMax),
+  };
 }
 
 export function extendContext(

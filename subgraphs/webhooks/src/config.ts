@@ -20,7 +20,7 @@ import {
   dispatchIntervalMsDefault,
   endpointFailingDisableMsDefault,
   endpointRefreshIntervalMsDefault,
-  retryDelayMaxMsDefault,
+  retryDelayMsMaxDefault,
   retryFirstDelayMsDefault,
   retryFirstDelayMsMax,
   retryWindowMsDefault,
@@ -83,8 +83,8 @@ export const dispatcherSettingsConfig = z.object({
       meaning:
         'webhooks subgraph: the first retry comes within this (full jitter below it); each next one within twice the previous',
     }),
-    delayMsMax: intervalMs('WEBHOOK_RETRY_DELAY_MAX_MS', retryDelayMaxMsDefault, {
-      default: `\`${retryDelayMaxMsDefault}\` (1 h)`,
+    delayMsMax: intervalMs('WEBHOOK_RETRY_DELAY_MAX_MS', retryDelayMsMaxDefault, {
+      default: `\`${retryDelayMsMaxDefault}\` (1 h)`,
       meaning: 'webhooks subgraph: the longest wait between two attempts',
     }),
     windowMs: integer('WEBHOOK_RETRY_WINDOW_MS', 'ms', 1, Number.MAX_SAFE_INTEGER, retryWindowMsDefault, {
@@ -111,7 +111,8 @@ export const dispatcherSettingsConfig = z.object({
   }),
   purgeIntervalMs: intervalMs('WEBHOOK_PURGE_INTERVAL_MS', deliveryPurgeIntervalMsDefault, {
     default: `\`${deliveryPurgeIntervalMsDefault}\``,
-    meaning: 'webhooks subgraph: how often the dispatcher deletes deliveries past their retention, on every shard',
+    meaning:
+      'webhooks subgraph: how often the dispatcher deletes deliveries past their retention and erases rotated-out secrets past their 24 h overlap, on every shard',
   }),
 });
 

@@ -1,6 +1,9 @@
+import { assert } from '@paygraph/shared/result';
+
 /**
- * The webhooks subgraph's limits, named with their units. Those a deployment may tune are
- * variables of config.ts, whose defaults come from here.
+ * The webhooks subgraph's limits, named with their units and qualifiers last. Those a deployment
+ * may tune are variables of config.ts, whose defaults come from here. Their relations are
+ * asserted below each group, when the module loads.
  */
 
 /** Accounts one endpoint may name; more is a list of everything, which omitting accountIds says. */
@@ -15,7 +18,10 @@ export const endpointsPerOwnerMax = 50;
 export const endpointsPerOwnerRowsMax = 4 * endpointsPerOwnerMax;
 export const endpointUrlCharsMax = 2048;
 export const endpointDescriptionCharsMax = 500;
+assert(endpointsPerOwnerRowsMax >= endpointsPerOwnerMax, "an owner's rows hold at least its enabled endpoints");
 
+/** How deep a failed attempt's `cause` chain is read for its class names and codes (attempt-error.ts). */
+export const errorCauseDepthMax = 4;
 /** What a receiver's answer may hold: read up to this, then the connection is dropped. */
 export const responseBytesMax = 4096;
 /** An event body never exceeds this (they are a few hundred bytes); a bigger one is a bug. */
@@ -27,9 +33,14 @@ export const attemptTimeoutMsDefault = 10_000;
 export const retryFirstDelayMsDefault = 5_000;
 export const retryFirstDelayMsMax = 10_000;
 /** Each retry waits twice the previous one, up to this. */
-export const retryDelayMaxMsDefault = 3_600_000;
+export const retryDelayMsMaxDefault = 3_600_000;
 /** A delivery is retried until this long after its first attempt, then FAILED: a day and an hour. */
 export const retryWindowMsDefault = 25 * 3_600_000;
+assert(
+  retryFirstDelayMsDefault <= retryFirstDelayMsMax && retryFirstDelayMsMax <= retryDelayMsMaxDefault,
+  'the first retry comes within its ceiling, and that within the longest wait',
+);
+assert(retryDelayMsMaxDefault < retryWindowMsDefault, 'a delivery is retried more than once in its window');
 /** An endpoint whose every attempt failed for this long is disabled. */
 export const endpointFailingDisableMsDefault = 24 * 3_600_000;
 /** WEBHOOK_SECRET_KEY's shortest accepted length. */
@@ -66,6 +77,8 @@ export const claimStreamsMax = 50;
 export const deliveriesPerClaimMax = 50;
 /** A claimed stream is the claimer's for this long; a crashed dispatcher's streams return after it. */
 export const streamLeaseMs = 30_000;
+// The lease is extended once less than two attempts' time is left (dispatcher.ts): it must outlast that much.
+assert(streamLeaseMs > 2 * attemptTimeoutMsDefault, "a stream's lease must outlast two attempts");
 /**
  * Handing a stream back is tried this often, this far apart (growing: about 11 s in all, longer
  * than a shard's breaker stays open once the shard answers again), before its lease is left to end.
@@ -76,6 +89,7 @@ export const pendingReadPerStream = 4;
 /** Streams handed back in one transaction at most. */
 export const handBackBatchMax = 100;
 export const releaseRetryDelayMs = 200;
+assert(deliveriesPerClaimMax >= pendingReadPerStream, 'a claim sends at least what its batched read allows for');
 /** Requests in flight to one endpoint from one dispatcher: a slow endpoint holds at most these. */
 export const endpointConcurrencyMax = 4;
 /** Requests in flight from one dispatcher in all. */
@@ -104,6 +118,8 @@ export const dnsTtlMsMin = 1_000;
 export const dnsTtlMsMax = 300_000;
 export const dnsFailureTtlMs = 5_000;
 export const dnsCacheEntriesMax = 10_000;
+assert(dnsTtlMsMin <= dnsTtlMsMax, "a name's TTL bounds must be in order");
+assert(dnsTimeoutMs < attemptTimeoutMsDefault, "a receiver's name must resolve within an attempt");
 /**
  * Signers (opened secrets) the dispatcher keeps (endpoint-directory.ts): one per endpoint known
  * at the last refresh, others forgotten then; this bounds the cache whatever the table holds.
@@ -115,7 +131,10 @@ export const signerCacheEntriesMax = 10_000;
  * (Stripe's events) keep them.
  */
 export const deliveryRetentionMsDefault = 30 * 24 * 3_600_000;
-/** How often the purge runs on each shard. */
+/**
+ * How often the purge runs on each shard, and the erasure of rotated-out secrets past their overlap
+ * (db/endpoints.ts forgetExpiredSecrets): a sealed old secret leaves its row within this long of its end.
+ */
 export const deliveryPurgeIntervalMsDefault = 60_000;
 /** Deliveries one purge statement deletes, and statements per shard per purge pass. */
 export const deliveryPurgeBatchMax = 1_000;
@@ -126,6 +145,12 @@ export const deliveryPurgeBatchesPerPassMax = 20;
  * about 11 s) may still write a retry, which the next closing turns FAILED.
  */
 export const disabledSweepMs = 60_000;
+/** How long a hand-back is retried in all: releaseRetryDelayMs × (1 + 2 + … + releaseAttemptsMax − 1). */
+const releaseRetriesMs = (releaseRetryDelayMs * (releaseAttemptsMax - 1) * releaseAttemptsMax) / 2;
+assert(
+  disabledSweepMs > attemptTimeoutMsDefault + releaseRetriesMs,
+  "a disabled endpoint's queues are closed again until an attempt in flight then has been handed back",
+);
 /**
  * How far back each scan for failed refunds reaches before its cursor (record-events.ts): a
  * refund's transaction may commit after the instant it wrote as its end, by at most a lock wait

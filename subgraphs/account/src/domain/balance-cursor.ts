@@ -1,6 +1,7 @@
 import { parseId } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
+import { sequenceMax, cursorLengthMax } from '../limits';
 
 /**
  * Where a balance stream stands: the last sequence delivered on each stripe of the account.
@@ -20,9 +21,6 @@ export interface StreamPosition {
 export type CursorRefusal = { kind: 'CursorMalformed' } | { kind: 'CursorOfAnotherAccount' };
 
 const sequencePattern = /^[1-9][0-9]{0,18}$/;
-const sequenceMax = 2n ** 63n - 1n;
-/** An id, a colon, 19 digits and a comma per stripe, base64 grown by a third, with room for the prefix. */
-const cursorLengthMax = Math.ceil((((33 + 1 + 19 + 1) * logicalShardCount + 64) * 4) / 3);
 
 /**
  * The same kind of position serves pages of entries, which go the other way (newest first):

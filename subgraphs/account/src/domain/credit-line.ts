@@ -1,8 +1,8 @@
 import { creditUsedOf, type Account } from '@paygraph/shared/ledger/account';
 import { parseAmount } from '@paygraph/shared/money';
-import { creditLimitMinorUnitsMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountView } from './account-view';
+import { creditLimitMinorUnitsMax } from '../limits';
 
 /**
  * Credit lines: who may have one and what a limit may be, and the platform's exposure, as pure

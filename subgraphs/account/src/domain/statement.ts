@@ -1,6 +1,6 @@
 import { addDays } from '@paygraph/shared/business-date';
-import { statementDatesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
+import { statementDatesMax } from '../limits';
 
 /**
  * An account statement: one line per business date, built from the daily summary the posting

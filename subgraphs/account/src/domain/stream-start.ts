@@ -7,7 +7,7 @@ import { decodeBalanceCursor, type CursorRefusal, type StreamPosition } from './
  * one, at the account's current end (the last sequence of every stripe as just read). A
  * cursor may name only the account's own stripes and may not be ahead of its ledger.
  */
-export type StreamStartRefusal = CursorRefusal | { kind: 'CursorNotOfAccount' } | { kind: 'CursorAhead' };
+export type StreamStartRefusal = CursorRefusal | { kind: 'CursorAhead' };
 
 export function decideStart(
   accountId: string,
@@ -20,7 +20,8 @@ export function decideStart(
   if (!decoded.ok) return decoded;
   for (const [stripe, sequence] of decoded.value.sequences) {
     const top = last.get(stripe);
-    if (top === undefined) return err({ kind: 'CursorNotOfAccount' });
+    // A stripe the account does not have: the cursor was issued for another account, as when its account id differs.
+    if (top === undefined) return err({ kind: 'CursorOfAnotherAccount' });
     if (sequence > top) return err({ kind: 'CursorAhead' });
   }
   return decoded;
@@ -31,7 +32,6 @@ export function describeStartRefusal(refusal: StreamStartRefusal): string {
     case 'CursorMalformed':
       return 'the cursor is malformed: pass the `cursor` of a balanceChanged event unchanged';
     case 'CursorOfAnotherAccount':
-    case 'CursorNotOfAccount':
       return 'the cursor was issued for another account';
     case 'CursorAhead':
       return "the cursor is ahead of the account's ledger";

@@ -1,6 +1,5 @@
 import { allowed, badUserInput } from '@paygraph/shared/graphql/errors';
 import { parseId } from '@paygraph/shared/ids';
-import { balanceEntryPageSizeMax } from '@paygraph/shared/limits';
 import type { Account } from '@paygraph/shared/ledger/account';
 import type { AccountContext } from '../context';
 import { decodeBalanceCursor, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
@@ -10,6 +9,7 @@ import { followable } from '../services/accounts';
 import { asAccount } from './account';
 import { sequenceOf } from './entry';
 import type { BalanceChangeEventResolvers, QueryResolvers, SubscriptionResolvers } from '../generated/resolvers-types';
+import { balanceEntryPageSizeMax } from '../limits';
 
 export const balanceEventResolvers = {
   cursor: (event: BalanceEvent) => encodeBalanceCursor(event.position),

@@ -4,8 +4,7 @@ import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
 import type { AccountContext } from '../context';
 import { readableEntry } from '../services/accounts';
 import type { EntryResolvers } from '../generated/resolvers-types';
-
-const graphqlIntMax = 2n ** 31n - 1n;
+import { graphqlIntMax } from '../limits';
 
 export function sequenceOf(entry: EntryRow): number {
   if (entry.sequence > graphqlIntMax) throw new InvariantViolation(`entry ${entry.id} sequence exceeds GraphQL Int`);

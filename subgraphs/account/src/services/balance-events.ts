@@ -6,18 +6,19 @@ import { parseId } from '@paygraph/shared/ids';
 import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
 import { abortable } from '@paygraph/shared/streams/abortable';
-import {
-  balanceEntryPageSizeMax,
-  homeRowsRememberedMax,
-  merchantStripeListsRememberedMax,
-  stripeDiscoveryIntervalMs,
-} from '@paygraph/shared/limits';
 import { accountsByIds, entriesFrom, entryById } from '../db/balance-events';
 import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { addBuckets, applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
 import type { StreamStartRefusal } from '../domain/stream-start';
 import type { BalanceFeed } from './balance-feed';
 import type { BalanceHistory } from './balance-history';
+import {
+  balanceEntryPageSizeMax,
+  homeRowsRememberedMax,
+  merchantStripeListsRememberedMax,
+  stripeDiscoveryIntervalMs,
+  homeRowFreshMs,
+} from '../limits';
 
 /**
  * Balance events, read from the ledger. There is one rule for replay and live alike: the next
@@ -35,19 +36,11 @@ export interface BalanceEvent {
   home: Account;
 }
 
-/** How long a merchant's list of stripes is trusted before it is read again. */
-const stripeListFreshMs = stripeDiscoveryIntervalMs;
-/**
- * How long an account's home row is reused by page reads. Who owns an account never changes,
- * so authorization cannot go stale; status and version shown with an event may lag this much.
- */
-const homeRowFreshMs = 1_000;
-
 export class BalanceReader {
   /** Bounded, least recently used forgotten first; an entry is dropped once it is older than its freshness. */
   private readonly merchantStripes = new LRUCache<string, string[]>({
     max: merchantStripeListsRememberedMax,
-    ttl: stripeListFreshMs,
+    ttl: stripeDiscoveryIntervalMs,
   });
   private readonly homes = new LRUCache<string, Account>({ max: homeRowsRememberedMax, ttl: homeRowFreshMs });
 
@@ -95,7 +88,8 @@ export class BalanceReader {
     first: number,
   ): Promise<Result<BalanceEvent[], StreamStartRefusal>> {
     const stripes = await this.stripesOf(home, [...position.sequences.keys()]);
-    if ([...position.sequences.keys()].some((id) => !stripes.includes(id))) return err({ kind: 'CursorNotOfAccount' });
+    if ([...position.sequences.keys()].some((id) => !stripes.includes(id)))
+      return err({ kind: 'CursorOfAnotherAccount' });
     const read = await Promise.all(
       stripes.map(async (stripe) => {
         const seen = position.sequences.get(stripe) ?? 0n;

@@ -5,13 +5,13 @@ import { assert } from '@paygraph/shared/result';
 import { abortError } from '@paygraph/shared/streams/abortable';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
-import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
 import { balanceFeedReads, balanceFeedStripesRead, balanceStreamsOpen } from '@paygraph/shared/metrics';
 import { stripeShardsOf } from '@paygraph/shared/ledger/stripes';
 import { accountsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 import { log } from '@paygraph/shared/log';
 import { groupBy, pushTo } from '@paygraph/shared/collections';
 import { startWorker, type Worker } from '@paygraph/shared/worker';
+import { balanceFeedCacheEntriesPerStripeMax } from '../limits';
 
 /**
  * The balance feed of one account-subgraph process: it learns when the stripes that its

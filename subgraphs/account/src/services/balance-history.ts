@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { balanceSnapshotCacheStripesMax, balanceSnapshotStepEntriesMax } from '@paygraph/shared/limits';
 import { bucketsAt, entriesBetween } from '../db/balance-events';
 import { applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
+import { balanceSnapshotCacheStripesMax, balanceSnapshotStepEntriesMax } from '../limits';
 
 /**
  * Balances as of a point in a stripe's ledger, which is what a balance event shows: the

@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { startLedgerHintPublisher } from '@paygraph/shared/events/ledger-hints';
-import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
 import { BalanceFeed, type FeedSettings, type FeedWatch } from '@paygraph/account/services/balance-feed';
 import { accountsByIds } from '@paygraph/account/db/balance-events';
 import { testRedisUrl, testShards, unique } from '../../../../test/support/env';
 import { depositFromReserve } from '../../../../test/support/ledger';
 import { inParallel, openAccountOn } from '../../../../test/support/balance-events';
+import { balanceFeedCacheEntriesPerStripeMax } from '../../src/limits';
 
 /**
  * The balance feed against real MySQL (and Redis): the work one event costs must not grow with

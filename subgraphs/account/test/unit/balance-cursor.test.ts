@@ -165,7 +165,7 @@ describe('where a stream starts', () => {
 
   it('nowhere for a cursor naming another stripe or ahead of the ledger', () => {
     const foreign = encodeBalanceCursor({ accountId: merchant, sequences: new Map([[stripeB, 1n]]) });
-    expect(decideStart(merchant, rows, foreign)).toEqual({ ok: false, error: { kind: 'CursorNotOfAccount' } });
+    expect(decideStart(merchant, rows, foreign)).toEqual({ ok: false, error: { kind: 'CursorOfAnotherAccount' } });
     const ahead = encodeBalanceCursor({ accountId: merchant, sequences: new Map([[merchant, 6n]]) });
     expect(decideStart(merchant, rows, ahead)).toEqual({ ok: false, error: { kind: 'CursorAhead' } });
   });

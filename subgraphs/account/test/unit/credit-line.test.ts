@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { creditLimitMinorUnitsMax } from '@paygraph/shared/limits';
 import { decideCreditLimit, exposureOf, parseCreditLimit } from '../../src/domain/credit-line';
+import { creditLimitMinorUnitsMax } from '../../src/limits';
 
 describe('credit line rules', () => {
   it('accepts limits from 0 to the largest, and refuses below or above', () => {

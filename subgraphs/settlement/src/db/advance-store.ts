@@ -129,7 +129,3 @@ export async function markPieceReversed(tx: Tx, advanceId: string, stripeId: str
     .set({ reversed: true })
     .where(and(eq(advancePieces.advanceId, advanceId), eq(advancePieces.stripeAccountId, stripeId)));
 }
-
-export async function piecesOf(db: Executor, advanceId: string): Promise<AdvancePieceRow[]> {
-  return db.select().from(advancePieces).where(eq(advancePieces.advanceId, advanceId));
-}

@@ -14,6 +14,7 @@ import {
   type StatementLineRow,
   type StatementRow,
 } from './schema/settlement';
+import { exceptionDetailCharsMax, reconciliationRowsPerStatementMax } from '../limits';
 
 /**
  * The SQL of channel reconciliation (control shard): bank statements, matching rules,
@@ -101,7 +102,7 @@ export async function exceptionsBySubjects(
 ): Promise<ExceptionRow[]> {
   if (subjects.length === 0) return [];
   const found: ExceptionRow[] = [];
-  for (let i = 0; i < subjects.length; i += 1_000) {
+  for (let i = 0; i < subjects.length; i += reconciliationRowsPerStatementMax) {
     found.push(
       ...(await db
         .select()
@@ -109,7 +110,7 @@ export async function exceptionsBySubjects(
         .where(
           and(
             eq(reconciliationExceptions.channel, channel),
-            inArray(reconciliationExceptions.subject, subjects.slice(i, i + 1_000)),
+            inArray(reconciliationExceptions.subject, subjects.slice(i, i + reconciliationRowsPerStatementMax)),
           ),
         )),
     );
@@ -139,11 +140,11 @@ export async function insertExceptions(
   tx: Tx,
   rows: ReadonlyArray<typeof reconciliationExceptions.$inferInsert>,
 ): Promise<void> {
-  for (let i = 0; i < rows.length; i += 1_000)
+  for (let i = 0; i < rows.length; i += reconciliationRowsPerStatementMax)
     await tx
       .insert(reconciliationExceptions)
       .ignore()
-      .values(rows.slice(i, i + 1_000));
+      .values(rows.slice(i, i + reconciliationRowsPerStatementMax));
 }
 
 /** Changes an exception only while it is OPEN: a resolved one is never reopened nor rewritten. */
@@ -215,29 +216,21 @@ export async function appendEvents(
   if (events.length === 0) return;
   const ids = [...new Set(events.map((e) => e.exceptionId))];
   const last = new Map<string, number>();
-  for (let i = 0; i < ids.length; i += 1_000) {
+  for (let i = 0; i < ids.length; i += reconciliationRowsPerStatementMax) {
     const rows = await tx
       .select({ id: reconciliationExceptionEvents.exceptionId, last: max(reconciliationExceptionEvents.sequence) })
       .from(reconciliationExceptionEvents)
-      .where(inArray(reconciliationExceptionEvents.exceptionId, ids.slice(i, i + 1_000)))
+      .where(inArray(reconciliationExceptionEvents.exceptionId, ids.slice(i, i + reconciliationRowsPerStatementMax)))
       .groupBy(reconciliationExceptionEvents.exceptionId);
     for (const r of rows) last.set(r.id, r.last ?? 0);
   }
   const rows = events.map((e) => {
     const sequence = (last.get(e.exceptionId) ?? 0) + 1;
     last.set(e.exceptionId, sequence);
-    return { ...e, detail: e.detail.slice(0, 500), sequence };
+    return { ...e, detail: e.detail.slice(0, exceptionDetailCharsMax), sequence };
   });
-  for (let i = 0; i < rows.length; i += 1_000)
-    await tx.insert(reconciliationExceptionEvents).values(rows.slice(i, i + 1_000));
-}
-
-export async function eventsOf(db: Executor, exceptionId: string) {
-  return db
-    .select()
-    .from(reconciliationExceptionEvents)
-    .where(eq(reconciliationExceptionEvents.exceptionId, exceptionId))
-    .orderBy(asc(reconciliationExceptionEvents.sequence));
+  for (let i = 0; i < rows.length; i += reconciliationRowsPerStatementMax)
+    await tx.insert(reconciliationExceptionEvents).values(rows.slice(i, i + reconciliationRowsPerStatementMax));
 }
 
 export async function insertChannelReconciliation(

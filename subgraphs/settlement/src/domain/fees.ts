@@ -1,5 +1,5 @@
 import { assert } from '@paygraph/shared/result';
-import { feeBpsMax } from '@paygraph/shared/limits';
+import { feeBpsMax } from '../limits';
 
 /** A fee rate in basis points: 100 bps = 1%; at most feeBpsMax (all of the amount). */
 export { feeBpsMax };

@@ -1,5 +1,6 @@
 import { assert } from '@paygraph/shared/result';
 import { pushTo } from '@paygraph/shared/collections';
+import { candidateScanMax } from '../limits';
 
 /**
  * A channel's matching: its statement lines against its deposits and withdrawals, pure. Amounts
@@ -66,10 +67,6 @@ export interface MatchResult {
   unmatchedMovements: Movement[];
 }
 
-/**
- * How many candidates of an amount range stage 2 weighs per line: a bound, so equal amounts cannot make it quadratic.
- */
-export const candidateScanMax = 64;
 const dayMs = 86_400_000;
 
 export function dayNumber(date: string): number {

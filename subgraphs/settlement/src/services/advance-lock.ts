@@ -3,6 +3,7 @@ import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
 import { ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import { shardAcquireTimeoutMs } from '@paygraph/shared/limits';
 import { lockTerms } from '../db/advance-store';
+import { advanceLockWaitersPerMerchantMax } from '../limits';
 import type { AdvanceTermsRow } from '../db/schema/settlement';
 
 /**
@@ -18,7 +19,7 @@ export async function underAdvanceLock<T>(
   work: (tx: Tx, terms: AdvanceTermsRow | undefined) => Promise<T>,
 ): Promise<T> {
   const home = shards.of('account', merchantId);
-  return oneAtATime(merchantId, () =>
+  return oneAtATime(home.name, merchantId, () =>
     inHomeSlot(home, () => inTransaction(home, async (tx) => work(tx, await lockTerms(tx, merchantId)))),
   );
 }
@@ -32,19 +33,27 @@ export function whileNoAdvanceRuns<T>(shards: ShardSet, merchantId: string, work
  * One holder per merchant at a time in this process, before it takes a connection for the
  * merchant's row lock: twenty-four requests waiting on the row lock would otherwise hold the
  * home shard's whole pool while the holder needs one more connection there for its piece. Other
- * processes' requests are serialised by the row lock itself.
+ * processes' requests are serialised by the row lock itself. At most
+ * advanceLockWaitersPerMerchantMax wait behind the holder: one more is refused at once with
+ * ShardUnavailable (SHARD_UNAVAILABLE, retryable) on the merchant's home shard, before it runs.
  */
-const running = new Map<string, Promise<unknown>>();
+const running = new Map<string, { last: Promise<unknown>; queued: number }>();
 
-async function oneAtATime<T>(merchantId: string, run: () => Promise<T>): Promise<T> {
-  const before = running.get(merchantId) ?? Promise.resolve();
-  const mine = before.then(run, run);
+async function oneAtATime<T>(homeShard: string, merchantId: string, run: () => Promise<T>): Promise<T> {
+  const turn = running.get(merchantId) ?? { last: Promise.resolve(), queued: 0 };
+  // `queued` counts the holder and those behind it.
+  if (turn.queued > advanceLockWaitersPerMerchantMax)
+    throw new ShardUnavailable(homeShard, `${turn.queued - 1} requests of merchant ${merchantId} already wait`);
+  const mine = turn.last.then(run, run);
   const settled = mine.catch(() => undefined);
-  running.set(merchantId, settled);
+  turn.last = settled;
+  turn.queued += 1;
+  running.set(merchantId, turn);
   try {
     return await mine;
   } finally {
-    if (running.get(merchantId) === settled) running.delete(merchantId);
+    turn.queued -= 1;
+    if (turn.queued === 0 && running.get(merchantId) === turn) running.delete(merchantId);
   }
 }
 

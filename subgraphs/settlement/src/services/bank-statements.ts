@@ -7,10 +7,10 @@ import { replaceBankStatements } from '../db/reconciliation-store';
 import { parseBankStatements, type StatementFormat } from '../domain/statement-formats';
 import type { StatementError } from '../domain/bank-statement';
 import { controlShard } from './settle';
-import { statementInsertBatchMax } from './statements';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import type { SettlementContext } from '../context';
 import { mayOperate } from './access';
+import { statementInsertBatchMax } from '../limits';
 
 export type BankImportRefusal =
   { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);

@@ -46,6 +46,7 @@ import { controlShard } from './settle';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import type { SettlementContext } from '../context';
 import { mayOperate } from './access';
+import { exceptionDetailCharsMax } from '../limits';
 
 /** Who changes an exception when matching itself does (a later statement showed the money). */
 export const matchingActor = 'matching';
@@ -374,7 +375,7 @@ async function resolveNoLongerFound(
       resolvedBy: matchingActor,
       resolvedAt: now,
       updatedAt: now,
-      detail: `${row.detail}; ${detail}`.slice(0, 500),
+      detail: `${row.detail}; ${detail}`.slice(0, exceptionDetailCharsMax),
     });
     if (resolved) events.push({ exceptionId: row.id, event: 'RESOLVED', actor: matchingActor, detail, at: now });
   }

@@ -14,6 +14,7 @@ import { controlShard } from './settle';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import type { SettlementContext } from '../context';
 import { mayOperate } from './access';
+import { resolutionNoteLengthMax } from '../limits';
 
 export type ResolveRefusal =
   | { kind: 'InvalidInput'; field: string; message: string }
@@ -27,7 +28,6 @@ export interface ResolveInput {
   note?: string | null;
 }
 
-export const resolutionNoteLengthMax = 500;
 const exceptionIdPattern = /^rex_[0-9a-f]{29}$/;
 const keyPattern = /^[\x21-\x7e]+$/;
 

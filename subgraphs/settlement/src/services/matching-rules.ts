@@ -8,11 +8,7 @@ import { controlShard } from './settle';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import type { SettlementContext } from '../context';
 import { mayOperate } from './access';
-
-/** The widest date window a channel may set: a month, so a report reads a bounded range of statements. */
-export const dateWindowDaysMax = 31;
-/** A tolerance in basis points is a share of the line: at most all of it. */
-export const amountToleranceBpsMax = 10_000;
+import { dateWindowDaysMax, amountToleranceBpsMax } from '../limits';
 
 export type RulesRefusal = { kind: 'InvalidInput'; field: string; message: string };
 

@@ -7,9 +7,8 @@ import { parseStatementCsv, type StatementError } from '../domain/statement-csv'
 import type { SettlementContext } from '../context';
 import { controlShard } from './settle';
 import { mayOperate } from './access';
-
-export const statementInsertBatchMax = 1_000;
-const channelPattern = /^[A-Za-z0-9_.-]{1,64}$/;
+import { statementInsertBatchMax } from '../limits';
+import { isChannel } from '@paygraph/shared/channels';
 
 export type ImportRefusal =
   { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
@@ -33,7 +32,7 @@ export async function importStatement(
   importedBy: string,
   now: Date,
 ): Promise<Result<{ id: string; channel: string; businessDate: string; lineCount: number }, ImportRefusal>> {
-  if (!channelPattern.test(input.channel))
+  if (!isChannel(input.channel))
     return err({
       kind: 'InvalidInput',
       field: 'channel',

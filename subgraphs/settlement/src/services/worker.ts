@@ -4,9 +4,9 @@ import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementSettings } from '../config';
 import { runSettlement, settleableThrough } from './settle';
 import { log } from '@paygraph/shared/log';
-import { advancesLeftPerPassMax, settlementsPerPassMax } from '@paygraph/shared/limits';
 import { merchantsWithAdvancesLeft } from '../db/advance-store';
 import { finishAdvancesLeft } from './advances';
+import { advancesLeftPerPassMax, settlementsPerPassMax } from '../limits';
 
 /**
  * Settles merchants' closed dates at T+N, at most settlementsPerPassMax per pass, oldest date

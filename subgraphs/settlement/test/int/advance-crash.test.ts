@@ -261,7 +261,10 @@ describe('the transaction subgraph killed in a refund after an advance, between 
     const input = { idempotencyKey: unique('ref'), paymentId, amount: '4000' };
     const as = await asGateway('transaction', owner, 'customer');
 
-    const doomed = await spawnTransactionSubgraph({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'top-up-after-debit' });
+    const doomed = await spawnTransactionSubgraph({
+      RELAY_ENABLED: 'false',
+      TRANSACTION_FAILPOINT: 'top-up-after-debit',
+    });
     children.push(doomed);
     await expect(gql(doomed.graphqlUrl, refundDoc, { input }, undefined, as)).rejects.toThrow();
     expect(await doomed.exited, doomed.output()).toEqual({ code: null, signal: 'SIGKILL' });

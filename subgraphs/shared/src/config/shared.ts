@@ -262,8 +262,6 @@ export function subgraphSecretsConfig<const N extends string>(subgraphs: readonl
   );
 }
 
-export type SubgraphSecrets<N extends string = string> = Readonly<Record<N, string | null>>;
-
 /** Refused at start-up: the process needs this secret. */
 export function secretMissing(subgraph: string): string {
   return `${subgraphSecretVariable(subgraph)} is not set: npm start makes one for the run, or set it yourself (the gateway needs the same value)`;

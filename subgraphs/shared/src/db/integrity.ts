@@ -3,9 +3,7 @@ import type { Executor } from './ledger-store';
 import { accounts, ledgerEntries } from './schema/ledger';
 import { accountSealIntact, entryHash } from '../ledger/tamper';
 import { pushTo } from '../collections';
-
-/** Accounts read per page while verifying a shard. */
-export const verifyAccountPageSize = 500;
+import { verifyAccountPageSize } from '../limits';
 
 export type IntegrityFinding =
   | { kind: 'ACCOUNT_MAC_INVALID'; accountId: string }

@@ -3,6 +3,7 @@ import type { MySqlTable } from 'drizzle-orm/mysql-core';
 import { shardOfDb, type Shard } from '../shards/pool';
 import { assert } from '../result';
 import { PostingTx, type Statement } from '../shards/posting-transaction';
+import { rawInsertRowsMax } from '../limits';
 
 /**
  * Hand-written SQL for the posting path. Drizzle's builder checks the kind of every chunk of
@@ -69,9 +70,6 @@ export async function rawHold(target: SqlTarget, sql: string, values: readonly u
   if (target instanceof PostingTx) target.hold(sql, values);
   else await rawWrite(target, sql, values);
 }
-
-/** Rows one multi-row INSERT carries at most: keeps each statement well under max_allowed_packet. */
-export const rawInsertRowsMax = 500;
 
 interface InsertPlan {
   table: string;

@@ -65,13 +65,13 @@ export interface RedisPublisher {
  * Publishes fire-and-forget. At most redisPublishesInFlightMax wait for their reply at once:
  * past that Redis is not keeping up, and further hints are dropped instead of piling up.
  */
-export function createRedisPublisher(url: string): RedisPublisher {
+export function createRedisPublisher(url: string, inFlightMax: number = redisPublishesInFlightMax): RedisPublisher {
   const client = connectRedis(url, 'ledger hints');
   const connected = new Promise<void>((resolve) => client.once('ready', () => resolve()));
   let inFlight = 0;
   return {
     publish: (channel, message) => {
-      if (client.status !== 'ready' || inFlight >= redisPublishesInFlightMax) return false;
+      if (client.status !== 'ready' || inFlight >= inFlightMax) return false;
       inFlight += 1;
       client.publish(channel, message).then(
         () => void (inFlight -= 1),

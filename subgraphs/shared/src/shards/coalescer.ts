@@ -1,10 +1,8 @@
 import type { Shard } from './pool';
 import { assert } from '../result';
-import { loaderBatchSizeMax } from '../limits';
+import { loaderBatchSizeMax, coalescerInFlightPerShardMax, coalescerWaitingPerShardMax } from '../limits';
+import { ShardUnavailable } from './unavailable';
 import { callerContext, inBatchSpan, type TracedCaller } from '../tracing';
-
-/** Statements of one coalescer out at once per shard; calls made meanwhile wait and go out together. */
-export const coalescerInFlightPerShardMax = 1;
 
 interface Waiting<K, V> extends TracedCaller {
   key: K;
@@ -26,7 +24,9 @@ interface ShardQueue<K, V> {
  * load the statements grow instead of multiplying — the merged batcher's rule. Used on the
  * payment path for the unlocked account reads and the idempotency claims, which every payment
  * makes and which need no transaction. Each caller still gets its own answer, and applies its
- * own authorization to it.
+ * own authorization to it. At most waitingMax calls (coalescerWaitingPerShardMax) wait per shard:
+ * one more is refused at once with ShardUnavailable (SHARD_UNAVAILABLE, retryable), before
+ * anything is sent for it.
  */
 export class Coalescer<K, V> {
   private readonly queues = new Map<Shard, ShardQueue<K, V>>();
@@ -38,11 +38,16 @@ export class Coalescer<K, V> {
   constructor(
     private readonly name: string,
     private readonly run: (shard: Shard, keys: K[]) => Promise<V[]>,
+    private readonly waitingMax: number = coalescerWaitingPerShardMax,
   ) {}
 
   load(shard: Shard, key: K): Promise<V> {
     return new Promise<V>((resolve, reject) => {
       const queue = this.queueOf(shard);
+      if (queue.waiting.length >= this.waitingMax) {
+        reject(new ShardUnavailable(shard.name, `${this.name}: ${queue.waiting.length} calls already wait`));
+        return;
+      }
       queue.waiting.push({ key, resolve, reject, context: callerContext() });
       this.schedule(shard, queue);
     });

@@ -1,9 +1,5 @@
 import { assert } from '../result';
-
-/** How often a loop deadline looks at the clock. */
-const loopDeadlineTickMs = 50;
-/** The most one tick counts, however late it ran: a late tick is time the process could not listen. */
-const loopDeadlineTickCountedMsMax = 2 * loopDeadlineTickMs;
+import { loopDeadlineTickMs, loopDeadlineTickCountedMsMax } from '../limits';
 
 export interface LoopDeadline {
   /** Rejects with the error once limitMs of the process's own listening time have passed. */

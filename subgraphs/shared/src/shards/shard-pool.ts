@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import {
   shardAcquireTimeoutMs,
+  shardAcquireWaitersMax,
   shardCloseTimeoutMs,
   shardConnectTimeoutMs,
   shardFailoverBarrierTimeoutMs,
@@ -47,6 +48,8 @@ export interface ShardPoolOptions {
   pool: mysql.PoolOptions;
   /** Runs on every new connection before its first statement (session settings), on mysql2's callback connection. */
   onConnection?: (connection: CallbackConnection) => void;
+  /** Acquires that may wait at once (shardAcquireWaitersMax unless a test says otherwise). */
+  acquireWaitersMax?: number;
 }
 
 /** What a statement is sent with: SQL text, or mysql2's options object (drizzle sends one). */
@@ -95,6 +98,8 @@ export class ShardPool {
   private readonly failoverListeners = new Set<(event: FailoverEvent) => void>();
   /** Rejects of the acquires and statements waiting now, failed all at once when the breaker opens. */
   private readonly waiting = new Set<(error: ShardUnavailable) => void>();
+  /** Acquires mysql2's queue holds now, their callers waiting or gone: at most acquireWaitersMax. */
+  private acquiring = 0;
   /**
    * Bumped each time the breaker opens. A pooled connection opened before then went over the
    * link that failed: it may be silently dead (its bytes lost), and a statement on it would wait
@@ -270,7 +275,14 @@ export class ShardPool {
 
   async getConnection(): Promise<ShardConnection> {
     this.breaker.admit();
+    const waitersMax = this.options.acquireWaitersMax ?? shardAcquireWaitersMax;
+    // Refused before mysql2 queues it, and not counted by the breaker: the shard answers, this process is behind.
+    if (this.acquiring >= waitersMax)
+      throw new ShardUnavailable(this.name, `${this.acquiring} requests already wait for a connection`);
+    this.acquiring += 1;
     const acquiring = this.acquireTrusted();
+    const settled = (): void => void (this.acquiring -= 1);
+    acquiring.then(settled, settled);
     const waited = shardPoolWaitSeconds.startTimer({ shard: this.name });
     try {
       // Watched like a statement: a connection being opened over a dead link is found out by the

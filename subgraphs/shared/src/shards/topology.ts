@@ -1,4 +1,4 @@
-import { logicalShardCount } from '../limits';
+import { logicalShardCount, shardNodesMax } from '../limits';
 import type { LogicalShard } from '../ids';
 
 /**
@@ -18,9 +18,6 @@ export interface Topology {
   nodes: readonly (readonly string[])[];
   physicalOf: readonly number[];
 }
-
-/** Nodes one shard may list: more than this is a typo, not a cluster (Galera clusters run 3 to 9). */
-export const shardNodesMax = 9;
 
 /**
  * MYSQL_SHARDS: shards separated by `,`, the nodes of one shard by `|`

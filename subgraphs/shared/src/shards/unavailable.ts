@@ -1,3 +1,4 @@
+import { driverErrorCauseDepthMax } from '../limits';
 /**
  * A shard that cannot be reached (connection refused or reset, a timeout, its circuit breaker
  * open, "Too many connections") is an expected failure of one part of the system: the operation
@@ -35,15 +36,12 @@ const unreachableCodes: ReadonlySet<string> = new Set([
   'ER_USER_LIMIT_REACHED',
 ]);
 
-/** How deep the `cause` chain is followed: drizzle wraps the driver's error in its own. */
-const causeDepthMax = 5;
-
 /** The error and its causes, outermost first (drizzle's DrizzleQueryError carries mysql2's as `cause`). */
 function causesOf(error: unknown): unknown[] {
   const chain: unknown[] = [];
   for (
     let e = error;
-    e !== null && e !== undefined && chain.length < causeDepthMax;
+    e !== null && e !== undefined && chain.length < driverErrorCauseDepthMax;
     e = (e as { cause?: unknown }).cause
   )
     chain.push(e);

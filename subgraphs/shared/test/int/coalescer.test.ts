@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Coalescer } from '../../src/shards/coalescer';
 import { rawRows } from '../../src/db/raw';
-import { loaderBatchSizeMax } from '../../src/limits';
+import { coalescerWaitingPerShardMax, loaderBatchSizeMax } from '../../src/limits';
+import { ShardUnavailable } from '../../src/shards/unavailable';
 import type { ShardSet } from '../../src/shards/pool';
 import { testShards } from '../../../../test/support/env';
 
@@ -81,5 +82,38 @@ describe('the coalescer', () => {
     const [a, b] = [shards.all[0]!, shards.all[1]!];
     const results = await Promise.allSettled([coalescer.load(a, 1), coalescer.load(a, 13), coalescer.load(b, 2)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+  });
+
+  it('refuses a call past its bound of waiting calls at once, SHARD_UNAVAILABLE, and answers those waiting', async () => {
+    const waitingMax = 3;
+    const sent: number[][] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const coalescer = new Coalescer<number, number>(
+      'bounded',
+      async (shard, keys) => {
+        sent.push(keys);
+        await released;
+        await rawRows(shard.db, 'SELECT 1');
+        return keys;
+      },
+      waitingMax,
+    );
+    const shard = shards.all[0]!;
+    // The first call's statement goes out and stays out; the next three wait for it, the fourth finds the queue full.
+    const first = coalescer.load(shard, 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const waiting = [1, 2, 3].map((k) => coalescer.load(shard, k));
+    const refused = coalescer.load(shard, 4);
+    await expect(refused).rejects.toBeInstanceOf(ShardUnavailable);
+    await expect(refused).rejects.toMatchObject({ shard: shard.name, detail: 'bounded: 3 calls already wait' });
+    // Another shard's queue is its own.
+    const elsewhere = coalescer.load(shards.all[1]!, 5);
+    release();
+    expect(await Promise.all([first, ...waiting, elsewhere])).toEqual([0, 1, 2, 3, 5]);
+    // Nothing was sent for the refused call; once the queue drained, the next call is taken.
+    expect(sent.flat().sort()).toEqual([0, 1, 2, 3, 5]);
+    expect(await coalescer.load(shard, 6)).toBe(6);
+    expect(coalescerWaitingPerShardMax).toBeGreaterThanOrEqual(loaderBatchSizeMax);
   });
 });

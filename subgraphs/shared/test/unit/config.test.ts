@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readConfig, type ConfigSchema, type Environment } from '../../src/config/env';
 import { ledgerKeyRing, postingSettingsDefault } from '../../src/config/shared';
-import { amountMaxMinorUnitsDefault, balanceMinorUnitsMax } from '../../src/limits';
+import { amountMinorUnitsMaxDefault, balanceMinorUnitsMax } from '../../src/limits';
 import { gatewayConfig } from '../../../../gateway/src/config';
 import { accountConfig } from '../../../account/src/config';
 import { settlementConfig } from '../../../settlement/src/config';
@@ -163,7 +163,7 @@ const groups = [
     FX_QUOTE_TTL_SECONDS: { good: ['5', (c) => c.settings.fxQuoteTtlSeconds, 5], bad: ['0', '3601'] },
     HOLD_EXPIRY_ENABLED: { good: ['1', (c) => c.holdExpiry.enabled, true], bad: ['enabled'] },
     HOLD_EXPIRY_INTERVAL_MS: { good: ['30000', (c) => c.holdExpiry.intervalMs, 30_000], bad: ['0', '30001'] },
-    PAYGRAPH_FAILPOINT: {
+    TRANSACTION_FAILPOINT: {
       good: ['sweep-after-debit', (c) => c.failpoint, 'sweep-after-debit'],
       bad: ['payment-after-debt'],
     },
@@ -295,7 +295,7 @@ describe('the configuration schemas', () => {
     expect(transaction.failpoint).toBeNull();
     expect(start.noColor).toBe(false);
     expect(testRun.test.seed).toBeNull();
-    expect(transaction.settings.amountMax).toBe(amountMaxMinorUnitsDefault);
+    expect(transaction.settings.amountMax).toBe(amountMinorUnitsMaxDefault);
     expect(account.posting).toEqual(postingSettingsDefault);
   });
 

@@ -72,6 +72,20 @@ describe('Redis pub/sub (ioredis)', () => {
     }
   });
 
+  it('holds at most its bound of publishes waiting for Redis: past it a hint is dropped at once, not queued', async () => {
+    const publisher = createRedisPublisher(testRedisUrl(), 2);
+    try {
+      await publisher.ready();
+      const channel = unique('paygraph-test-hints');
+      // Sent in one turn: no reply can have come, so the third finds two in flight.
+      expect([1, 2, 3].map((n) => publisher.publish(channel, String(n)))).toEqual([true, true, false]);
+      // Once Redis has answered them, a hint goes again.
+      await expect.poll(() => publisher.publish(channel, '4'), { timeout: 5_000 }).toBe(true);
+    } finally {
+      await publisher.close();
+    }
+  });
+
   it('drops a hint at once while Redis does not answer, instead of queueing it', async () => {
     const publisher = createRedisPublisher(`redis://127.0.0.1:${await freePort()}`);
     try {

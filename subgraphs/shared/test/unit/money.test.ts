@@ -7,7 +7,7 @@ import {
   parsePositiveAmount,
   type Currency,
 } from '../../src/money';
-import { amountMaxMinorUnitsDefault, balanceMinorUnitsMax } from '../../src/limits';
+import { amountMinorUnitsMaxDefault, balanceMinorUnitsMax } from '../../src/limits';
 
 describe('money', () => {
   it('parses integer minor units exactly, above 2^53 too', () => {
@@ -30,27 +30,27 @@ describe('money', () => {
   });
 
   it('requires transfer amounts above zero', () => {
-    expect(parsePositiveAmount('0', amountMaxMinorUnitsDefault)).toMatchObject({
+    expect(parsePositiveAmount('0', amountMinorUnitsMaxDefault)).toMatchObject({
       ok: false,
       error: { kind: 'AmountNotPositive' },
     });
-    expect(parsePositiveAmount('-5', amountMaxMinorUnitsDefault)).toMatchObject({
+    expect(parsePositiveAmount('-5', amountMinorUnitsMaxDefault)).toMatchObject({
       ok: false,
       error: { kind: 'AmountNotPositive' },
     });
-    expect(parsePositiveAmount('1', amountMaxMinorUnitsDefault)).toEqual({ ok: true, value: 1n });
+    expect(parsePositiveAmount('1', amountMinorUnitsMaxDefault)).toEqual({ ok: true, value: 1n });
   });
 
   it('refuses transfer amounts above AMOUNT_MAX, and takes AMOUNT_MAX itself', () => {
-    expect(parsePositiveAmount('1000000000000000', amountMaxMinorUnitsDefault)).toEqual({
+    expect(parsePositiveAmount('1000000000000000', amountMinorUnitsMaxDefault)).toEqual({
       ok: true,
       value: 10n ** 15n,
     });
-    expect(parsePositiveAmount('1000000000000001', amountMaxMinorUnitsDefault)).toEqual({
+    expect(parsePositiveAmount('1000000000000001', amountMinorUnitsMaxDefault)).toEqual({
       ok: false,
       error: { kind: 'AmountAboveMax', input: '1000000000000001', amountMax: 10n ** 15n },
     });
-    expect(parsePositiveAmount('9223372036854775807', amountMaxMinorUnitsDefault)).toMatchObject({
+    expect(parsePositiveAmount('9223372036854775807', amountMinorUnitsMaxDefault)).toMatchObject({
       ok: false,
       error: { kind: 'AmountAboveMax' },
     });

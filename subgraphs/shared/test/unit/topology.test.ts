@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildTopology,
-  defaultShardMap,
-  parseShardMap,
-  parseShardNodes,
-  shardNodesMax,
-} from '../../src/shards/topology';
+import { buildTopology, defaultShardMap, parseShardMap, parseShardNodes } from '../../src/shards/topology';
 import { chooseStartNode, galeraNodeProblem } from '../../src/shards/galera';
 import { firstInOrder } from '../../src/shards/shard-pool';
-import { logicalShardCount } from '../../src/limits';
+import { logicalShardCount, shardNodesMax } from '../../src/limits';
 
 describe('shard topology', () => {
   it('places contiguous ranges of logical shards on each database', () => {

@@ -104,8 +104,3 @@ export async function postponeOutbox(tx: Tx, id: string, next: Date): Promise<vo
     .set({ attempts: sql`${transferOutbox.attempts} + 1`, nextAttemptAt: next })
     .where(eq(transferOutbox.id, id));
 }
-
-/** Rows still pending on this shard: the money in flight that clearing must account for. */
-export async function pendingOutbox(db: Executor): Promise<OutboxRow[]> {
-  return db.select().from(transferOutbox).where(eq(transferOutbox.status, 'PENDING'));
-}

@@ -105,11 +105,6 @@ export async function deleteRefund(tx: Tx, id: string): Promise<void> {
   await tx.delete(refunds).where(eq(refunds.id, id));
 }
 
-export async function lockRefund(tx: Tx, id: string): Promise<RefundRow | undefined> {
-  const rows = await tx.select().from(refunds).where(eq(refunds.id, id)).for('update');
-  return rows[0];
-}
-
 export async function finishRefund(
   tx: Tx,
   id: string,

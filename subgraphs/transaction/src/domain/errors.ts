@@ -8,7 +8,7 @@ export type MoneyError =
   | { kind: 'AccountNotFound'; accountId: string }
   | { kind: 'AccountNotActive'; accountId: string; status: AccountStatus }
   | { kind: 'CurrencyMismatch'; accountId: string; accountCurrency: string; requestCurrency: string }
-  | { kind: 'SameAccount'; accountId: string }
+  | { kind: 'AccountsMustBeDifferent'; accountId: string }
   | { kind: 'InsufficientFunds'; accountId: string; available: bigint }
   | { kind: 'BalanceLimit'; accountId: string; bucket: string }
   | { kind: 'IdempotencyKeyReused'; idempotencyKey: string }
@@ -23,7 +23,7 @@ export type MoneyError =
   | { kind: 'FxQuoteExpired'; quoteId: string; expiresAt: Date }
   | { kind: 'FxQuoteUsed'; quoteId: string }
   | { kind: 'FxQuoteMismatch'; quoteId: string; field: string; message: string }
-  | { kind: 'SplitsExceedAmount'; amount: bigint; splitsTotal: bigint }
+  | { kind: 'AmountExceededBySplits'; amount: bigint; splitsTotal: bigint }
   | { kind: 'CampaignNotFound'; campaignId: string }
   | { kind: 'CampaignNotApplicable'; campaignId: string; reason: string }
   | { kind: 'CampaignExhausted'; campaignId: string };
@@ -38,7 +38,7 @@ export type PostingRefusal = MoneyErrorOf<
 
 /*
  * Each money mutation's refusals: exactly the error members of its result union in
- * schema/transaction.graphql (SameAccount is AccountsMustBeDifferent there). A service that
+ * schema/transaction.graphql, each kind named as its member. A service that
  * returns a refusal its union lacks does not compile; resolvers/user-errors.ts maps each kind to
  * its member, and the generated resolver types check the answer against the union.
  */
@@ -52,10 +52,10 @@ export const depositErrorKinds = [
 ] as const;
 export const withdrawErrorKinds = [...depositErrorKinds, 'InsufficientFunds'] as const;
 /** A two-leg payment's refusals; a payment of many legs adds those of its splits and campaign. */
-const twoLegPaymentErrorKinds = [...withdrawErrorKinds, 'SameAccount'] as const;
+const twoLegPaymentErrorKinds = [...withdrawErrorKinds, 'AccountsMustBeDifferent'] as const;
 export const createPaymentErrorKinds = [
   ...twoLegPaymentErrorKinds,
-  'SplitsExceedAmount',
+  'AmountExceededBySplits',
   'CampaignNotFound',
   'CampaignNotApplicable',
   'CampaignExhausted',

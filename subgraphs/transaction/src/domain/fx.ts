@@ -1,4 +1,5 @@
 import { err, ok, type Result } from '@paygraph/shared/result';
+import { fxRateSignificantDigitsMax, fxRateCharsMax, fxSpreadBpsMax } from '../limits';
 
 /**
  * Exchange rates and quotes, pure: no I/O, no clock. A rate is an exact decimal, held as the
@@ -7,12 +8,6 @@ import { err, ok, type Result } from '@paygraph/shared/result';
  * (0..4) and basis points (0..10000), which are small integers.
  */
 
-/** The most significant digits a rate may carry ("150.25" has 5). */
-export const fxRateSignificantDigitsMax = 12;
-/** A rate string's length bound, so that "0.000…001" cannot make an unbounded denominator. */
-export const fxRateCharsMax = 32;
-/** The spread, in basis points of the amount bought: 0 (none) to 10000 (all of it). */
-export const fxSpreadBpsMax = 10_000;
 const bpsPerUnit = 10_000n;
 
 export interface Fraction {

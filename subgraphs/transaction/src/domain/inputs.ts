@@ -1,16 +1,15 @@
 import { parseId } from '@paygraph/shared/ids';
 import { describeMoneyError, parseCurrency, parsePositiveAmount, type Currency } from '@paygraph/shared/money';
 import {
-  campaignPayeesMax,
   descriptionLengthMax,
   externalRefLengthMax,
-  holdTtlSecondsMax,
   idempotencyKeyLengthMax,
-  splitsMax,
+  channelLengthMax,
 } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { channelLengthMax, isChannel } from '@paygraph/shared/channels';
+import { isChannel } from '@paygraph/shared/channels';
 import { invalidInput, type MoneyErrorOf } from './errors';
+import { campaignPayeesMax, holdTtlSecondsMax, splitsMax, campaignPercentOffBpsMax } from '../limits';
 
 /** A request that does not parse; a payment's or hold's also when payer and payee are one account. */
 type InputError = MoneyErrorOf<'InvalidInput'>;
@@ -174,7 +173,7 @@ export function parseExternalTransfer(
 export function parseCreatePayment(
   input: CreatePaymentInput,
   amountMax: bigint,
-): Result<ParsedPayment, InputError | MoneyErrorOf<'SameAccount'>> {
+): Result<ParsedPayment, InputError | MoneyErrorOf<'AccountsMustBeDifferent'>> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
   if (!parseId('account', input.payerAccountId))
@@ -184,7 +183,7 @@ export function parseCreatePayment(
   const money = parseMoney(input.amount, input.currency, amountMax);
   if (!money.ok) return money;
   if (input.payerAccountId === input.payeeAccountId)
-    return err({ kind: 'SameAccount', accountId: input.payerAccountId });
+    return err({ kind: 'AccountsMustBeDifferent', accountId: input.payerAccountId });
   const description = checkText('description', input.description, descriptionLengthMax);
   if (!description.ok) return description;
   const splits = parseSplits(input, amountMax);
@@ -241,8 +240,10 @@ export function parseCreateCampaign(input: CreateCampaignInput, amountMax: bigin
   const off = input.amountOff ?? null;
   if ((bps === null) === (off === null))
     return err(invalidInput('percentOffBps', 'give exactly one of percentOffBps and amountOff'));
-  if (bps !== null && (!Number.isInteger(bps) || bps < 1 || bps > 10_000))
-    return err(invalidInput('percentOffBps', 'percentOffBps must be a whole number from 1 to 10000'));
+  if (bps !== null && (!Number.isInteger(bps) || bps < 1 || bps > campaignPercentOffBpsMax))
+    return err(
+      invalidInput('percentOffBps', `percentOffBps must be a whole number from 1 to ${campaignPercentOffBpsMax}`),
+    );
   const amountOff = off === null ? ok(null) : parsePositiveAmount(off, amountMax);
   if (!amountOff.ok) return err(invalidInput('amountOff', describeMoneyError(amountOff.error)));
   const cap = input.maxDiscountPerPayment ?? null;
@@ -290,7 +291,7 @@ export function parseRefundPayment(input: RefundPaymentInput, amountMax: bigint)
 export function parseCreateHold(
   input: CreateHoldInput,
   amountMax: bigint,
-): Result<ParsedHold, InputError | MoneyErrorOf<'SameAccount'>> {
+): Result<ParsedHold, InputError | MoneyErrorOf<'AccountsMustBeDifferent'>> {
   const payment = parseCreatePayment(input, amountMax);
   if (!payment.ok) return payment;
   const ttl = input.expiresInSeconds ?? null;

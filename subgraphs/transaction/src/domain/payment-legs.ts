@@ -36,9 +36,9 @@ export interface LegRequest {
 }
 
 /** The legs in their fixed order: PAYER, CAMPAIGN (when it pays something), PAYEE, SPLITs as given. */
-export function planLegs(r: LegRequest): Result<PaymentLeg[], MoneyErrorOf<'SplitsExceedAmount'>> {
+export function planLegs(r: LegRequest): Result<PaymentLeg[], MoneyErrorOf<'AmountExceededBySplits'>> {
   const splitsTotal = r.splits.reduce((sum, s) => sum + s.amount, 0n);
-  if (splitsTotal > r.amount) return err({ kind: 'SplitsExceedAmount', amount: r.amount, splitsTotal });
+  if (splitsTotal > r.amount) return err({ kind: 'AmountExceededBySplits', amount: r.amount, splitsTotal });
   const discount = r.discount && r.discount.amount > 0n ? r.discount : null;
   const legs: Array<Omit<PaymentLeg, 'index'>> = [
     { role: 'PAYER', accountId: r.payerAccountId, amount: r.amount - (discount?.amount ?? 0n), currency: r.currency },

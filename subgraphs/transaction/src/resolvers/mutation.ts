@@ -19,6 +19,7 @@ import { createCampaign } from '../services/campaign';
 import type { ClientInfo } from '../services/context';
 import { toUserError, type UserErrorOf } from './user-errors';
 import type { MutationResolvers } from '../generated/resolvers-types';
+import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
 /** A mutation's answer: its success type named, or the member of its union that the error is. */
 export function answer<N extends string, T extends object, E extends MoneyError>(
@@ -40,9 +41,9 @@ function answers(results: Awaited<ReturnType<typeof createPayments>>) {
 function withClientContext(ctx: TransactionContext, given: CreatePaymentInput['clientContext']): TransactionContext {
   if (!given) return ctx;
   const client: ClientInfo = {
-    deviceId: given.deviceId?.slice(0, 128) ?? ctx.client.deviceId,
-    ip: given.ip?.slice(0, 64) ?? ctx.client.ip,
-    userAgent: given.userAgent?.slice(0, 256) ?? ctx.client.userAgent,
+    deviceId: given.deviceId?.slice(0, clientDeviceIdCharsMax) ?? ctx.client.deviceId,
+    ip: given.ip?.slice(0, clientIpCharsMax) ?? ctx.client.ip,
+    userAgent: given.userAgent?.slice(0, clientUserAgentCharsMax) ?? ctx.client.userAgent,
   };
   return { ...ctx, client };
 }

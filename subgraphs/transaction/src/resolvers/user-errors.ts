@@ -34,7 +34,7 @@ const userErrors = {
     accountCurrency: error.accountCurrency,
     requestCurrency: error.requestCurrency,
   }),
-  SameAccount: (error: MoneyErrorOf<'SameAccount'>) => ({
+  AccountsMustBeDifferent: (error: MoneyErrorOf<'AccountsMustBeDifferent'>) => ({
     __typename: 'AccountsMustBeDifferent' as const,
     code: 'SAME_ACCOUNT',
     message: 'payer and payee must be different accounts',
@@ -132,7 +132,7 @@ const userErrors = {
     quoteId: error.quoteId,
     field: error.field,
   }),
-  SplitsExceedAmount: (error: MoneyErrorOf<'SplitsExceedAmount'>) => ({
+  AmountExceededBySplits: (error: MoneyErrorOf<'AmountExceededBySplits'>) => ({
     __typename: 'AmountExceededBySplits' as const,
     code: 'SPLITS_EXCEED_AMOUNT',
     message: `the splits add up to ${formatAmount(error.splitsTotal)}, more than the payment's ${formatAmount(error.amount)}`,
@@ -158,7 +158,8 @@ const userErrors = {
     campaignId: error.campaignId,
   }),
 } satisfies {
-  [K in MoneyErrorKind]: (error: MoneyErrorOf<K>) => { __typename: string; code: string; message: string };
+  // Each kind is its member's name (one name from schema to domain); the code is the schema's, as the contract has it.
+  [K in MoneyErrorKind]: (error: MoneyErrorOf<K>) => { __typename: K; code: string; message: string };
 };
 
 /** The GraphQL member each of E's kinds becomes. */

@@ -13,9 +13,8 @@ import { readAccounts } from './accounts';
 import { withIdempotencyKey } from './idempotency';
 import type { ServiceContext } from './context';
 import { mayFundCampaignFrom, mayReadCampaign } from './access';
+import { campaignTermsCachedMax } from '../limits';
 
-/** Campaigns' terms this process has read, by id; past the limit the least used is forgotten. */
-export const campaignTermsCachedMax = 1_000;
 const campaignTermsCache = new LRUCache<string, CampaignFacts>({ max: campaignTermsCachedMax });
 
 /**

@@ -1,7 +1,7 @@
 import { failpoints, type Failpoint } from '../config';
 
 /**
- * PAYGRAPH_FAILPOINT names a point where this process kills itself with SIGKILL, as a crash
+ * TRANSACTION_FAILPOINT names a point where this process kills itself with SIGKILL, as a crash
  * would: tests use it to show that a payment cut off between its two halves completes
  * exactly once after a restart. Unset in every real deployment, and refused in one (config.ts
  * refuses it with NODE_ENV=production, and a name that is no failpoint, at start-up).
@@ -10,7 +10,7 @@ export { failpoints, type Failpoint };
 
 let armed: Failpoint | null = null;
 
-/** Set once by main.ts from the configuration (config.ts: PAYGRAPH_FAILPOINT); never read from the environment here. */
+/** Set once by main.ts from the configuration (config.ts: TRANSACTION_FAILPOINT); never read from the environment here. */
 export function armFailpoint(point: Failpoint | null): void {
   armed = point;
 }

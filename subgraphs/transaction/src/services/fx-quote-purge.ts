@@ -1,15 +1,15 @@
 import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { idsMintedBefore } from '@paygraph/shared/ids';
+import { log } from '@paygraph/shared/log';
+import { purgeQuotes, type QuotePurge } from '../db/fx';
+import { retentionCutoff } from './key-retention';
 import {
   fxQuotePurgeBatchesPerPassMax,
   fxQuotePurgeBatchSizeMax,
   fxQuotePurgeIntervalMs,
   fxQuoteUnusedRetentionMs,
-} from '@paygraph/shared/limits';
-import { log } from '@paygraph/shared/log';
-import { purgeQuotes, type QuotePurge } from '../db/fx';
-import { retentionCutoff } from './key-retention';
+} from '../limits';
 
 /**
  * FX quotes are deleted once nothing will read them again, so that fx_quotes grows with the

@@ -13,6 +13,7 @@ import { invalidInput, type CreateFxQuoteError, type MoneyErrorOf } from '../dom
 import { currentRate } from './fx-rates';
 import type { ServiceContext } from './context';
 import { mayQuote, mayReadQuote } from './access';
+import { quoteTermsCachedMax } from '../limits';
 
 export interface CreateFxQuoteInput {
   sellCurrency: string;
@@ -91,19 +92,6 @@ export async function createFxQuote(
   return ok(row);
 }
 
-/**
- * Quotes this process made, by maker and id, for the payment that uses one; past the limit one is
- * forgotten, and its payment reads it back (one more statement on the quote's shard). Sized
- * for every quote still alive: 50,000 is a minute (the default FX_QUOTE_TTL_SECONDS) of 830
- * quotes/s from one process. At 10,000, bench b-fx with 30 s windows made 23,158 quotes ahead
- * and paid with the oldest first, so every payment missed and read its quote (2026-11-23T09-09-47Z:
- * transaction CPU 1.98 ms per payment against 1.55–1.66 in the 10 s runs, whose 8,926 quotes
- * fitted). A cached quote holds about 0.7 kB of heap (measured with 50,000), 36 MB at the bound.
- * Shared fairly by makers (FairShareCache): a lone maker (the benchmark's one operator) may use
- * all of it, and one who floods it with quotes forgets its own oldest, never those of a maker
- * holding fewer.
- */
-export const quoteTermsCachedMax = 50_000;
 const quoteTermsCache = new FairShareCache<FxQuoteRow>(quoteTermsCachedMax);
 
 function rememberTerms(row: FxQuoteRow): void {

@@ -1,10 +1,10 @@
 import { startWorker, type Worker } from '@paygraph/shared/worker';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { holdExpiryBatchSizeMax } from '@paygraph/shared/limits';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { dueHolds } from '../db/holds';
 import { releaseHold } from './hold';
+import { holdExpiryBatchSizeMax } from '../limits';
 
 /**
  * Releases holds past their deadline: each becomes EXPIRED and its money available again, at

@@ -19,7 +19,7 @@ import { postHomeLegs } from './home-legs';
 import { legPostings, type LegPostings } from './legs';
 import { completeNow, completePaymentById, isCampaignRefusal, legsCompletion } from './payment-completion';
 import type { ServiceContext } from './context';
-import { outboxInlineGraceMs } from '@paygraph/shared/limits';
+import { outboxInlineGraceMs } from '../limits';
 
 /**
  * A payment of legs refused now (before its key is claimed) that was perhaps made before: a

@@ -6,9 +6,7 @@ import { externalTransfersByIds, paymentsByIds, refundsByIds } from '../db/payme
 import type { KeyAnchor } from './idempotency';
 import { log } from '@paygraph/shared/log';
 import { pushTo } from '@paygraph/shared/collections';
-
-/** Legacy keys read, placed and removed at a time by the data step. */
-export const legacyKeyPageRowsMax = 500;
+import { legacyKeyPageRowsMax } from '../limits';
 
 /**
  * Keys claimed before keys were anchored live on the shard their (caller, key) hashed to, with

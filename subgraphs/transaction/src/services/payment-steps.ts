@@ -2,7 +2,6 @@ import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
 import type { Account } from '@paygraph/shared/ledger/account';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
-import { outboxInlineGraceMs } from '@paygraph/shared/limits';
 import { deferPayment } from '../db/payments';
 import { deferOutbox } from '../db/outbox';
 import type { PaymentRow } from '../db/schema/transactions';
@@ -14,6 +13,7 @@ import { completeNow } from './payment-completion';
 import { assert } from '@paygraph/shared/result';
 import { hitFailpoint, type Failpoint } from './failpoints';
 import type { ServiceContext } from './context';
+import { outboxInlineGraceMs } from '../limits';
 
 /**
  * The steps a two-leg plan (plain or FX) shares with a hold's capture: where the payer's shard
@@ -21,9 +21,6 @@ import type { ServiceContext } from './context';
  * so that payment-completion.ts and hold.ts need not import two-leg-payment.ts for them (a
  * capture's home legs are posted by home-legs.ts postHomeLegs).
  */
-
-/** How long the relay leaves a fresh cross-shard payment to the request that made it. */
-export const inlineGraceMs = outboxInlineGraceMs;
 
 /**
  * The second half of a cross-shard payment whose debit has committed (a payment's, or a hold's
@@ -128,6 +125,12 @@ export function newPaymentRow(ctx: ServiceContext, p: NewPayment, now: Date): Pa
 export function deferNewPayment(deferred: DeferredInserts, row: PaymentRow): PaymentRow {
   deferPayment(deferred, row);
   if (row.route === 'CROSS_SHARD')
-    deferOutbox(deferred, row.id, 'PAYMENT_CREDIT', row.createdAt, new Date(row.createdAt.getTime() + inlineGraceMs));
+    deferOutbox(
+      deferred,
+      row.id,
+      'PAYMENT_CREDIT',
+      row.createdAt,
+      new Date(row.createdAt.getTime() + outboxInlineGraceMs),
+    );
   return row;
 }

@@ -24,9 +24,7 @@ import { payTwoLegs, postAndCredit } from './two-leg-payment';
 import { clientAccount, routeBetween } from './payment-steps';
 import type { ServiceContext } from './context';
 import { mayPayFrom } from './access';
-
-/** Payments one createPayments request may carry. */
-export const bulkPaymentsMax = 1_000;
+import { bulkPaymentsMax } from '../limits';
 
 /**
  * The one payment pipeline (docs/ARCHITECTURE.md, "One payment pipeline"): parse, read the

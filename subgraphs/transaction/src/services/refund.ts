@@ -25,7 +25,7 @@ import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
 import { withIdempotencyKey } from './idempotency';
 import { CompletionWaits, runOutboxStep } from './relay';
-import { inlineGraceMs } from './payment-steps';
+import { outboxInlineGraceMs } from '../limits';
 import { hitFailpoint } from './failpoints';
 import { buyReturnedOf, deleteRefundFx, insertRefundFx, paymentFxByIds, refundFxById } from '../db/fx';
 import type { PaymentFxRow } from '../db/schema/fx';
@@ -306,7 +306,7 @@ async function reserveRemoteRefund(
       id,
       locked!.route === 'LEGS' ? 'REFUND_LEGS' : 'REFUND_DEBIT',
       now,
-      new Date(now.getTime() + inlineGraceMs),
+      new Date(now.getTime() + outboxInlineGraceMs),
     );
     return ok(row);
   });

@@ -8,14 +8,9 @@ import { completeSweepById } from './sweep';
 import { CompletionWaits } from './completion-waits';
 import { completePaymentById } from './payment-completion';
 import { completeRefund } from './refund-completion';
+import { relayBatchSizeMax, relayLeaseMs, relayBacklogCountMax } from '../limits';
 
 export { CompletionWaits };
-
-/** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */
-export const relayBatchSizeMax = 100;
-export const relayLeaseMs = 30_000;
-/** The backlog metric counts at most this many rows per shard: beyond it the number only says "far behind". */
-export const relayBacklogCountMax = 10_000;
 
 /**
  * Carries out the other shard's half of a cross-shard movement and completes the movement on

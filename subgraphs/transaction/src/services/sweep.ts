@@ -11,7 +11,7 @@ import { deferSweep, finishSweep, sweepOf, sweepsByIds } from '../db/sweeps';
 import { sweepCreditSpec, sweepDebitSpec } from '../domain/legs';
 import { planSweeps, type StripeBalance } from '../domain/sweep-plan';
 import { hitFailpoint } from './failpoints';
-import { outboxInlineGraceMs } from '@paygraph/shared/limits';
+import { outboxInlineGraceMs } from '../limits';
 
 /**
  * Payouts across stripes. A merchant is paid on the stripe of each payer's shard and settles

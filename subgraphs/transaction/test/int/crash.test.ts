@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { inlineGraceMs } from '../../src/services/payment-steps';
+import { outboxInlineGraceMs } from '../../src/limits';
 import { asGateway, testShards, unique } from '../../../../test/support/env';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { depositFromReserve, entriesOf } from '../../../../test/support/ledger';
@@ -43,7 +43,7 @@ const captureHoldDoc = `mutation CaptureHold($input: CaptureHoldInput!) {
 }`;
 /**
  * The restarted relay takes the row in its first passes: the test makes the row due at once
- * (outboxDueNow) instead of waiting out inlineGraceMs. The rest is slack for a loaded machine.
+ * (outboxDueNow) instead of waiting out outboxInlineGraceMs. The rest is slack for a loaded machine.
  */
 const completionTimeoutMs = 15_000;
 
@@ -106,7 +106,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
       currency: 'USD',
     };
 
-    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', TRANSACTION_FAILPOINT: 'payment-after-debit' });
     await sendToDoomed(doomed, createPaymentDoc, input);
 
     // The debit committed, the credit never ran: PROCESSING, its outbox row PENDING, the money in clearing.
@@ -123,7 +123,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     });
     const pending = await outboxRow(shards, 'payment', id!);
     expect(pending).toMatchObject({ step: 'PAYMENT_CREDIT', status: 'PENDING' });
-    expect(pending!.nextAttemptAt.getTime() - cut!.createdAt.getTime()).toBe(inlineGraceMs);
+    expect(pending!.nextAttemptAt.getTime() - cut!.createdAt.getTime()).toBe(outboxInlineGraceMs);
     expect(await balances([payer, payee])).toEqual([7_500n, 0n]);
     expect(await entryCounts([payer, payee])).toEqual([2, 0]);
     const debit = await postingsByDedupeKey(shards, [id!, `${id}:credit`, `${id}:reverse`]);
@@ -174,7 +174,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const doomed = await children.spawn({
       RELAY_ENABLED: 'false',
       HOLD_EXPIRY_ENABLED: 'false',
-      PAYGRAPH_FAILPOINT: 'capture-after-debit',
+      TRANSACTION_FAILPOINT: 'capture-after-debit',
     });
     const created = await gql(
       doomed.graphqlUrl,
@@ -241,7 +241,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const payee = await insertAccountOn(shards, last - 1, unique('crash-refund-payee'));
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
 
-    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'refund-after-reserve' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', TRANSACTION_FAILPOINT: 'refund-after-reserve' });
     const paid = await gql(
       doomed.graphqlUrl,
       createPaymentDoc,
@@ -318,7 +318,7 @@ describe('crash between the two halves of a cross-shard movement', () => {
     const payer = await insertAccountOn(shards, 0, unique('crash-fx-payer'));
     const payee = await insertAccountOn(shards, 1, unique('crash-fx-payee'), 'PERSONAL', 'JPY');
     expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
-    const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'payment-after-debit' });
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', TRANSACTION_FAILPOINT: 'payment-after-debit' });
     const send = async (doc: string, variables: Record<string, unknown>) => {
       const r = await gql(doomed.graphqlUrl, doc, variables, undefined, await asOperator());
       expect(r.errors).toBeUndefined();

@@ -1,16 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inArray } from 'drizzle-orm';
-import {
-  amountMaxMinorUnitsDefault,
-  fxQuoteTtlSecondsDefault,
-  holdTtlSecondsDefault,
-  idempotencyRetentionDaysDefault,
-} from '@paygraph/shared/limits';
+import { amountMinorUnitsMaxDefault, idempotencyRetentionDaysDefault } from '@paygraph/shared/limits';
 import { fxQuoteTermsReads } from '@paygraph/shared/metrics';
 import { log } from '@paygraph/shared/log';
 import { assert } from '@paygraph/shared/result';
 import { fxQuotes } from '../../src/db/schema/fx';
-import { createFxQuote, quoteTermsCached, quoteTermsCachedMax } from '../../src/services/fx-quotes';
+import { createFxQuote, quoteTermsCached } from '../../src/services/fx-quotes';
 import { createPayment } from '../../src/services/payment';
 import { startQuotePurge } from '../../src/services/fx-quote-purge';
 import type { ServiceContext } from '../../src/services/context';
@@ -18,6 +13,7 @@ import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { unique } from '../../../../test/support/env';
 import { moneyKit, type MoneyKit } from '../../../../test/support/money';
+import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault, quoteTermsCachedMax } from '../../src/limits';
 
 /**
  * Bounded growth of FX quotes (issue 31, item 7): expired quotes are purged by a worker once
@@ -38,7 +34,7 @@ function context(sub: string, now: () => Date = () => new Date()): ServiceContex
     identity: { sub, role: 'customer' },
     now,
     client: { deviceId: null, ip: null, userAgent: null },
-    amountMax: amountMaxMinorUnitsDefault,
+    amountMax: amountMinorUnitsMaxDefault,
     holdTtlSeconds: holdTtlSecondsDefault,
     fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
     log: log(),

@@ -8,12 +8,13 @@ import { contractOperation, errorCodes, gql } from '../../../../test/support/gra
 import { token, unique } from '../../../../test/support/env';
 import { moneyKit, physicalOf, type MoneyKit } from '../../../../test/support/money';
 import { systemKindTotal } from '../../../../test/support/ledger';
-import { amountMaxMinorUnitsDefault, fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '@paygraph/shared/limits';
+import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
 import { log } from '@paygraph/shared/log';
 import { assert } from '@paygraph/shared/result';
 import { createPayment } from '../../src/services/payment';
 import { createFxQuote } from '../../src/services/fx-quotes';
 import type { ServiceContext } from '../../src/services/context';
+import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '../../src/limits';
 
 /**
  * FX through the gateway (issue 24): rates, quotes, FX payments same-shard and cross-shard,
@@ -450,7 +451,7 @@ describe('what an FX payment costs the databases', () => {
       identity: { sub: unique('fxcost-operator'), role: 'operator' },
       now: () => new Date(Date.now() + skewMs),
       client: { deviceId: null, ip: null, userAgent: null },
-      amountMax: amountMaxMinorUnitsDefault,
+      amountMax: amountMinorUnitsMaxDefault,
       holdTtlSeconds: holdTtlSecondsDefault,
       fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
       log: log(),

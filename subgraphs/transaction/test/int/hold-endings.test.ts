@@ -4,12 +4,13 @@ import { token, unique } from '../../../../test/support/env';
 import { gql } from '../../../../test/support/graphql';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { mergeStats } from '@paygraph/shared/ledger/batcher';
-import { amountMaxMinorUnitsDefault, fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '@paygraph/shared/limits';
+import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
 import { log } from '@paygraph/shared/log';
 import { captureHold } from '../../src/services/hold';
 import type { ServiceContext } from '../../src/services/context';
 import { type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
+import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '../../src/limits';
 
 /**
  * Hold endings decided as a group in the posting transaction (services/hold.ts holdEndings):
@@ -201,7 +202,7 @@ describe('copies of one capture sent at once', () => {
       identity: { sub: owner, role: 'customer' },
       now: () => new Date(),
       client: { deviceId: null, ip: null, userAgent: null },
-      amountMax: amountMaxMinorUnitsDefault,
+      amountMax: amountMinorUnitsMaxDefault,
       holdTtlSeconds: holdTtlSecondsDefault,
       fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
       log: log(),

@@ -81,7 +81,7 @@ describe('a payment of many legs killed between two legs', () => {
         );
         expect((await depositFromReserve(shards, payer!, 10_000n)).status).toBe('APPLIED');
         expect((await depositFromReserve(shards, funding!, 10_000n)).status).toBe('APPLIED');
-        const doomed = await children.spawn({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: failpoint });
+        const doomed = await children.spawn({ RELAY_ENABLED: 'false', TRANSACTION_FAILPOINT: failpoint });
         const created = await gql(
           doomed.graphqlUrl,
           campaignDoc,

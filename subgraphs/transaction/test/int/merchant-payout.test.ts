@@ -158,7 +158,10 @@ describe('a sweep killed after its debit', () => {
       amount: String(100 + 1_000 * (stack.shards.all.length - 1)),
       currency: 'USD',
     };
-    const doomed = await spawnTransactionSubgraph({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'sweep-after-debit' });
+    const doomed = await spawnTransactionSubgraph({
+      RELAY_ENABLED: 'false',
+      TRANSACTION_FAILPOINT: 'sweep-after-debit',
+    });
     children.push(doomed);
     // Sent to the subgraph itself, so only its own fields (the contract's asks for the balance too).
     const withdrawDoc = `mutation W($input: WithdrawInput!) {

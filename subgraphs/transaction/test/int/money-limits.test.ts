@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { amountMaxMinorUnitsDefault, balanceMinorUnitsMax, balanceMinorUnitsMin } from '@paygraph/shared/limits';
+import { amountMinorUnitsMaxDefault, balanceMinorUnitsMax, balanceMinorUnitsMin } from '@paygraph/shared/limits';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
@@ -43,7 +43,7 @@ const refundDetail = `mutation RefundDetail($input: RefundPaymentInput!) {
   refundPayment(input: $input) { __typename ... on Refund { id } ... on UserError { code message } ... on InvalidInput { field } }
 }`;
 
-const aboveMax = String(amountMaxMinorUnitsDefault + 1n);
+const aboveMax = String(amountMinorUnitsMaxDefault + 1n);
 
 /** Rows under an idempotency key on any shard: a refused request must leave none. */
 async function keyRows(shards: ShardSet, key: string): Promise<number> {
@@ -110,7 +110,7 @@ describe('with the default AMOUNT_MAX', () => {
       kit.operator,
     );
     expect(field(deposit, 'deposit')).toBe('amount');
-    expect(deposit.data!.deposit.message).toContain(String(amountMaxMinorUnitsDefault));
+    expect(deposit.data!.deposit.message).toContain(String(amountMinorUnitsMaxDefault));
     const withdraw = await gql(
       stack.gatewayUrl,
       withdrawDetail,
@@ -173,7 +173,7 @@ describe('with the default AMOUNT_MAX', () => {
       await kit.open(unique('other'), { currency: 'PLN', physical: shard }),
       await kit.open(unique('other'), { currency: 'PLN', physical: shard }),
     ];
-    await kit.fund(whale, String(amountMaxMinorUnitsDefault), 'PLN');
+    await kit.fund(whale, String(amountMinorUnitsMaxDefault), 'PLN');
     // The deposit that used to pin the shard's reserve at the BIGINT floor is bad input now.
     const key = unique('pin');
     const pin = await gql(
@@ -188,7 +188,7 @@ describe('with the default AMOUNT_MAX', () => {
       await kit.fund(other, '2500', 'PLN');
       expect((await kit.balance(other)).available).toBe('2500');
     }
-    expect((await kit.balance(whale)).available).toBe(String(amountMaxMinorUnitsDefault));
+    expect((await kit.balance(whale)).available).toBe(String(amountMinorUnitsMaxDefault));
   });
 
   it('lets only operators and channels record deposits; customers, merchants and partners get FORBIDDEN and write nothing', async () => {

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNotNull, isNull, lt } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, isNull, lte } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { webhookEndpoints, type EndpointRow } from './schema/webhooks';
@@ -93,10 +93,16 @@ export async function markEndpointHealthy(db: Executor, id: string): Promise<voi
     .where(and(eq(webhookEndpoints.id, id), isNotNull(webhookEndpoints.failingSince)));
 }
 
-/** Drops a rotated-out secret once its overlap has passed. */
-export async function forgetExpiredSecrets(db: Executor, now: Date): Promise<void> {
-  await db
+/**
+ * Erases the rotated-out secrets whose overlap has ended by `now` (signer.ts signs with one only
+ * while previousSecretUntil > now): both columns nulled, so the sealed secret leaves the row.
+ * Answers how many rows it erased. A scan of the shard's endpoint rows, a small table (bounded per
+ * owner by endpointsPerOwnerRowsMax), each row locked only for its update.
+ */
+export async function forgetExpiredSecrets(db: Executor, now: Date): Promise<number> {
+  const [result] = await db
     .update(webhookEndpoints)
     .set({ previousSecretSealed: null, previousSecretUntil: null })
-    .where(and(isNotNull(webhookEndpoints.previousSecretUntil), lt(webhookEndpoints.previousSecretUntil, now)));
+    .where(and(isNotNull(webhookEndpoints.previousSecretUntil), lte(webhookEndpoints.previousSecretUntil, now)));
+  return result.affectedRows;
 }

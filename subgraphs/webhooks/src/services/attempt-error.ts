@@ -1,3 +1,4 @@
+import { errorCauseDepthMax } from '../limits';
 /**
  * A failed attempt's error as last_error keeps it, which the partner reads: only the error's
  * class name and its code, never its message. Messages name what the receiver's name resolved
@@ -5,7 +6,6 @@
  * "attempted addresses: …", a TLS error's "IP: … is not in the cert's list" — internal details a
  * partner must not learn (an allow-list of what may be said, not a deny-list of what may not).
  */
-const errorCauseDepthMax = 4;
 /** What a code or a name may look like to be repeated: identifiers, never free text. */
 const identifierPattern = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 

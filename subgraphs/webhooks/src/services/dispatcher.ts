@@ -1,5 +1,6 @@
 import { request, type Agent } from 'undici';
 import { log } from '@paygraph/shared/log';
+import { assert } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { deleteInBatches, startWorker, type Worker } from '@paygraph/shared/worker';
@@ -14,7 +15,7 @@ import {
   recordAttempts,
   type AttemptWrite,
 } from '../db/deliveries';
-import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
+import { disableEndpoint, forgetExpiredSecrets, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
 import {
   anyStreamDue,
   claimDueStreams,
@@ -181,6 +182,12 @@ export class Dispatcher {
         name: 'webhook delivery purge',
         intervalMs: this.options.purgeIntervalMs,
         pass: () => (Date.now() - startedAt < this.options.purgeIntervalMs ? Promise.resolve(0) : this.purge()),
+      }),
+      // Its first pass at once: a rotated-out secret past its 24 h is erased within a purge interval, however recent the start.
+      startWorker({
+        name: 'webhook secret erasure',
+        intervalMs: this.options.purgeIntervalMs,
+        pass: () => this.eraseSecrets(),
       }),
     ];
     if (this.redisUrl !== null) {
@@ -392,7 +399,10 @@ export class Dispatcher {
   /**
    * Hands a stream back with the attempts it made. Hand-backs of one shard are written together:
    * while one transaction is out, the next ones queue and go in the following one, so a busy
-   * shard pays a few statements per batch instead of per stream.
+   * shard pays a few statements per batch instead of per stream. The queue is bounded by the
+   * slots: a sender keeps its slot until its hand-back is written (send: freeSlot after
+   * deliverStream), and a pass hands back the streams it could not send one at a time, so at most
+   * dispatcherConcurrencyMax + 1 wait per shard.
    */
   private release(shard: Shard, key: StreamKey, writes: readonly AttemptWrite[] = []): Promise<void> {
     let queue = this.handBacks.get(shard);
@@ -401,6 +411,10 @@ export class Dispatcher {
       this.handBacks.set(shard, queue);
     }
     const handBacks = queue;
+    assert(
+      handBacks.waiting.length <= dispatcherConcurrencyMax,
+      `${handBacks.waiting.length} hand-backs wait on ${shard.name}: more than the slots allow`,
+    );
     return new Promise<void>((resolve, reject) => {
       handBacks.waiting.push({ key, writes, resolve, reject });
       if (!handBacks.flushing) void this.flushHandBacks(shard, handBacks);
@@ -690,6 +704,16 @@ export class Dispatcher {
       this.closed.add(endpoint.row.id);
     }
     return failed;
+  }
+
+  /**
+   * Erases, on every shard, the rotated-out secrets whose overlap has ended (docs/WEBHOOKS.md: kept
+   * 24 h, then gone from the row); answers how many. Tests call it instead of waiting for the worker.
+   */
+  async eraseSecrets(): Promise<number> {
+    const now = this.now();
+    const counts = await Promise.all(this.shards.all.map((shard) => forgetExpiredSecrets(shard.db, now)));
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** Deletes finished deliveries past the retention, in bounded batches on every shard; answers how many. */

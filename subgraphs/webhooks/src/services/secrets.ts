@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import { assert } from '@paygraph/shared/result';
+import { secretKeyCharsMin } from '../limits';
 
 /**
  * Endpoint secrets. A secret is "whsec_" and the base64 of 32 bytes from the CSPRNG (the
@@ -20,7 +21,7 @@ export function newSecret(): string {
 
 /** The 256-bit key from the configured text (any length ≥ 32 characters, hashed to 32 bytes). */
 export function secretKey(configured: string): Buffer {
-  assert(configured.length >= 32, 'WEBHOOK_SECRET_KEY must be at least 32 characters');
+  assert(configured.length >= secretKeyCharsMin, `WEBHOOK_SECRET_KEY must be at least ${secretKeyCharsMin} characters`);
   return createHash('sha256').update(configured, 'utf8').digest();
 }
 

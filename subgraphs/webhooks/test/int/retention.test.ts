@@ -4,6 +4,8 @@ import { token, unique } from '../../../../test/support/env';
 import type { MoneyKit } from '../../../../test/support/money';
 import type { Stack } from '../../../../test/support/stack';
 import { movableClock } from '../../../../test/support/clock';
+import { endpointById } from '../../src/db/endpoints';
+import { secretRotationOverlapMs } from '../../src/limits';
 import {
   fastDispatch,
   madeEndpoint,
@@ -17,6 +19,8 @@ import {
 /**
  * Retention: finished deliveries (SUCCEEDED, FAILED) are purged once their event is older than
  * the retention (WEBHOOK_DELIVERY_RETENTION_MS, shortened here); a PENDING one stays however old.
+ * A rotated-out secret stays sealed in its endpoint's row for its 24 h overlap, then the erasure
+ * worker nulls it (db/endpoints.ts forgetExpiredSecrets, every WEBHOOK_PURGE_INTERVAL_MS).
  */
 let stack: Stack;
 let kit: MoneyKit;
@@ -95,5 +99,44 @@ describe('webhook delivery retention', () => {
       (rows) => rows.length === 0,
       15_000,
     );
+  });
+});
+
+describe('rotated-out webhook secrets', () => {
+  it('stay in their row until their 24 h overlap ends, and are erased by the worker after', async () => {
+    const partner = unique('p-erase');
+    const bearer = await token(partner, 'partner');
+    const account = await kit.open(partner);
+    const healthy = await receiver();
+    const { id } = await madeEndpoint(stack.gatewayUrl, bearer, {
+      url: healthy.url,
+      eventTypes: ['balance.changed'],
+      accountIds: [account],
+    });
+    const shard = stack.shards.of('webhookEndpoint', id);
+    const row = async () => (await endpointById(shard.db, id))!;
+    expect((await row()).previousSecretSealed).toBeNull();
+    const rotatedAt = clock.now().getTime();
+    const rotated = await gql(stack.gatewayUrl, webhookDocs.rotate, { input: { endpointId: id } }, bearer);
+    expect(rotated.data!.rotateWebhookSecret.__typename).toBe('WebhookEndpoint');
+    const sealed = await row();
+    expect(sealed.previousSecretSealed).not.toBeNull();
+    const until = sealed.previousSecretUntil!.getTime();
+    expect(until - rotatedAt).toBeGreaterThanOrEqual(secretRotationOverlapMs - 1_000);
+    expect(until - rotatedAt).toBeLessThanOrEqual(secretRotationOverlapMs + 5_000);
+
+    // A minute before its end (the clock moved, not waited for): the erasure leaves it, the overlap still signs with it.
+    clock.advanceTo(new Date(until - 60_000));
+    await stack.dispatcher!.eraseSecrets();
+    expect(await row()).toMatchObject({
+      secretSealed: sealed.secretSealed,
+      previousSecretSealed: sealed.previousSecretSealed,
+      previousSecretUntil: sealed.previousSecretUntil,
+    });
+
+    // At its end the erasure worker (not this test) nulls both columns; the current secret stays.
+    clock.advanceTo(new Date(until));
+    const erased = await waitFor('the erasure', row, (r) => r.previousSecretSealed === null, 15_000);
+    expect(erased).toMatchObject({ secretSealed: sealed.secretSealed, previousSecretUntil: null });
   });
 });

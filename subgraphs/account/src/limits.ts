@@ -1,0 +1,72 @@
+import {
+  amountMinorUnitsMaxDefault,
+  balanceMinorUnitsMax,
+  logicalShardCount,
+  timerDelayMsMax,
+} from '@paygraph/shared/limits';
+import { assert } from '@paygraph/shared/result';
+
+/**
+ * The account subgraph's limits, each a named constant with its units and qualifiers last.
+ * Those a deployment may tune are variables of config.ts, whose defaults come from here; the
+ * limits every process shares are in @paygraph/shared/limits. Their relations are asserted below
+ * each group, when the module loads.
+ */
+
+/**
+ * The largest credit limit an operator may set on one account: the default AMOUNT_MAX, so that a
+ * debt stays below 2^53 (exact in a client's double, and in the exposure gauge) and far inside
+ * BIGINT, as one movement's amount does.
+ */
+export const creditLimitMinorUnitsMax = amountMinorUnitsMaxDefault;
+assert(
+  creditLimitMinorUnitsMax <= balanceMinorUnitsMax && creditLimitMinorUnitsMax < 2n ** 53n,
+  "a credit limit must fit a balance bucket and a client's double",
+);
+
+/** Business dates one account statement covers at most: a year, leap or not. */
+export const statementDatesMax = 366;
+
+/**
+ * Balance-change streams (the balanceChanged subscription). The two intervals marked
+ * "configurable" have an environment variable; tests pass their own values for the rest.
+ */
+/** Entries one replay read takes from a shard for one subscription. */
+export const balanceEntryPageSizeMax = 100;
+/** Recent entries the feed keeps per watched stripe, so that live subscribers need no read of their own. */
+export const balanceFeedCacheEntriesPerStripeMax = 256;
+/** How often the default fan-out reads the watched stripes' new entries (configurable: BALANCE_POLL_INTERVAL_MS). */
+export const balancePollIntervalMsDefault = 50;
+/**
+ * With Redis hints a slow poll still runs, so a lost hint delays an event but never loses it (configurable:
+ * BALANCE_SAFETY_POLL_INTERVAL_MS).
+ */
+export const balanceSafetyPollIntervalMsDefault = 1_000;
+/** How often the feed looks for a watched merchant's new stripes (opened by a first payment on another shard). */
+export const stripeDiscoveryIntervalMs = 1_000;
+/** Balances remembered at a sequence, per stripe, so that reading an event steps forward instead of summing history. */
+export const balanceSnapshotCacheStripesMax = 10_000;
+/** Account home rows the balance reader remembers at once (each for about a second). */
+export const homeRowsRememberedMax = 10_000;
+/** Merchants whose stripe lists the balance reader remembers at once (each for stripeDiscoveryIntervalMs). */
+export const merchantStripeListsRememberedMax = 10_000;
+/** How many entries a remembered balance is stepped forward before one fresh read is cheaper. */
+export const balanceSnapshotStepEntriesMax = 1_000;
+/**
+ * How long an account's home row is reused by page reads. Who owns an account never changes,
+ * so authorization cannot go stale; status and version shown with an event may lag this much.
+ */
+export const homeRowFreshMs = 1_000;
+assert(
+  balancePollIntervalMsDefault < balanceSafetyPollIntervalMsDefault &&
+    balanceSafetyPollIntervalMsDefault <= timerDelayMsMax,
+  "the safety poll backs up the poll: slower than it, and within a timer's delay",
+);
+
+/** A sequence is a BIGINT column: a cursor naming a larger one is malformed. */
+export const sequenceMax = 2n ** 63n - 1n;
+/** An id, a colon, 19 digits and a comma per stripe, base64 grown by a third, with room for the prefix. */
+export const cursorLengthMax = Math.ceil((((33 + 1 + 19 + 1) * logicalShardCount + 64) * 4) / 3);
+
+/** The GraphQL spec's Int: an entry's sequence is answered as one. */
+export const graphqlIntMax = 2n ** 31n - 1n;

@@ -1,0 +1,111 @@
+import { idempotencyRetentionDaysMin, timerDelayMsMax } from '@paygraph/shared/limits';
+import { assert } from '@paygraph/shared/result';
+
+/**
+ * The transaction subgraph's limits, each a named constant with its units and qualifiers last.
+ * Those a deployment may tune are variables of config.ts, whose defaults come from here; the
+ * limits every process shares (amounts, shards, text fields, idempotency keys) are in
+ * @paygraph/shared/limits. Their relations are asserted below each group, when the module loads.
+ */
+
+/** Payments one createPayments request may carry. */
+export const bulkPaymentsMax = 1_000;
+
+/**
+ * Splits one payment may carry (CreatePaymentInput.splits): each is a leg posted, and reversed if the payment fails.
+ */
+export const splitsMax = 10;
+/** A campaign's percentOffBps: basis points of the payment, at most all of it. */
+export const campaignPercentOffBpsMax = 10_000;
+/** Payees a campaign may name (CreateCampaignInput.payeeAccountIds); beyond it, a campaign for any payee. */
+export const campaignPayeesMax = 100;
+
+/** The most significant digits a rate may carry ("150.25" has 5). */
+export const fxRateSignificantDigitsMax = 12;
+/** A rate string's length bound, so that "0.000…001" cannot make an unbounded denominator. */
+export const fxRateCharsMax = 32;
+/** The spread, in basis points of the amount bought: 0 (none) to 10000 (all of it). */
+export const fxSpreadBpsMax = 10_000;
+
+/**
+ * Holds (two-phase payments). A hold lives HOLD_TTL_SECONDS unless its request says otherwise
+ * (configurable: HOLD_TTL_SECONDS, at most holdTtlSecondsMax), never longer than
+ * holdTtlSecondsMax. The expiry worker releases at most holdExpiryBatchSizeMax holds per shard
+ * per pass and passes every holdExpiryIntervalMsDefault (configurable: HOLD_EXPIRY_INTERVAL_MS,
+ * at most holdExpiryIntervalMsMax), so an expired hold's money is available again within
+ * about that long of its deadline.
+ */
+export const holdTtlSecondsDefault = 7 * 24 * 60 * 60;
+export const holdTtlSecondsMax = 30 * 24 * 60 * 60;
+export const holdExpiryBatchSizeMax = 200;
+export const holdExpiryIntervalMsDefault = 10_000;
+export const holdExpiryIntervalMsMax = 30_000;
+assert(holdTtlSecondsDefault <= holdTtlSecondsMax, 'the default hold lifetime must be one a request may ask for');
+assert(
+  holdExpiryIntervalMsDefault <= holdExpiryIntervalMsMax && holdExpiryIntervalMsMax <= timerDelayMsMax,
+  "the hold expiry's default pause must be within its ceiling, and that within a timer's",
+);
+
+/**
+ * FX quotes: good for FX_QUOTE_TTL_SECONDS from their making (configurable, at most
+ * fxQuoteTtlSecondsMax): a quote is a price the platform holds while the market moves, so it
+ * stays short.
+ */
+export const fxQuoteTtlSecondsDefault = 60;
+export const fxQuoteTtlSecondsMax = 3600;
+/**
+ * Expired quotes are deleted by the transaction subgraph's purge (services/fx-quote-purge.ts).
+ * A quote no payment took is kept this long past its deadline: a payment refused
+ * FX_QUOTE_EXPIRED answers the same to its key's replays for the day clients retry in (see
+ * idempotencyRetentionDaysMin); later a replay is refused INVALID_INPUT naming the quote, and
+ * still writes nothing. A quote a payment took is kept for the idempotency retention past its
+ * deadline, since that payment's replays read it (services/two-leg-payment.ts).
+ */
+export const fxQuoteUnusedRetentionMs = 24 * 60 * 60 * 1000;
+/** Quotes one purge statement deletes: short row locks, as the key purge's batches. */
+export const fxQuotePurgeBatchSizeMax = 1_000;
+/** Batches one purge pass deletes per shard and kind at most: a backlog drains over passes. */
+export const fxQuotePurgeBatchesPerPassMax = 100;
+/** The pause between quote purge passes. */
+export const fxQuotePurgeIntervalMs = 60_000;
+assert(fxQuoteTtlSecondsDefault <= fxQuoteTtlSecondsMax, 'the default quote lifetime must be one the ceiling allows');
+// A refused payment's replays answer the same for the day clients retry in: its unused quote outlives that day.
+assert(
+  fxQuoteUnusedRetentionMs >= idempotencyRetentionDaysMin * 24 * 60 * 60 * 1000,
+  'an unused quote must be kept at least as long as the shortest key retention',
+);
+
+/**
+ * Quotes this process made, by maker and id, for the payment that uses one; past the limit one is
+ * forgotten, and its payment reads it back (one more statement on the quote's shard). Sized
+ * for every quote still alive: 50,000 is a minute (the default FX_QUOTE_TTL_SECONDS) of 830
+ * quotes/s from one process. At 10,000, bench b-fx with 30 s windows made 23,158 quotes ahead
+ * and paid with the oldest first, so every payment missed and read its quote (2026-11-23T09-09-47Z:
+ * transaction CPU 1.98 ms per payment against 1.55–1.66 in the 10 s runs, whose 8,926 quotes
+ * fitted). A cached quote holds about 0.7 kB of heap (measured with 50,000), 36 MB at the bound.
+ * Shared fairly by makers (FairShareCache): a lone maker (the benchmark's one operator) may use
+ * all of it, and one who floods it with quotes forgets its own oldest, never those of a maker
+ * holding fewer.
+ */
+export const quoteTermsCachedMax = 50_000;
+
+/** Campaigns' terms this process has read, by id; past the limit the least used is forgotten. */
+export const campaignTermsCachedMax = 1_000;
+
+/**
+ * How long the relay leaves a fresh outbox row (a cross-shard payment's, refund's or sweep's
+ * second half) to the request that wrote it, which tries it inline first.
+ */
+export const outboxInlineGraceMs = 5_000;
+/** The outbox relay's pause between passes (configurable: RELAY_INTERVAL_MS). */
+export const relayIntervalMsDefault = 1_000;
+/** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */
+export const relayBatchSizeMax = 100;
+export const relayLeaseMs = 30_000;
+/** The backlog metric counts at most this many rows per shard: beyond it the number only says "far behind". */
+export const relayBacklogCountMax = 10_000;
+// A row the relay claimed stays its own longer than the grace a request has to finish it inline.
+assert(relayLeaseMs > outboxInlineGraceMs, "the relay's lease must outlast the inline grace");
+
+/** Legacy keys read, placed and removed at a time by the data step. */
+export const legacyKeyPageRowsMax = 500;

@@ -89,6 +89,8 @@ class CamtReader {
   private entries = 0;
   private text = '';
   private tagLine = 1;
+  /** Line ends seen before the file's first character that is not white space; null once it is seen. */
+  private before: number | null = 0;
 
   constructor(private readonly entriesMax: number) {
     // saxes prefixes its messages with line:column; the line is the refusal's own.
@@ -103,7 +105,23 @@ class CamtReader {
   }
 
   write(chunk: string): void {
-    this.parser.write(chunk);
+    if (this.before !== null) this.firstCharacter(chunk);
+    if (this.failure === null) this.parser.write(chunk);
+  }
+
+  /**
+   * Text before the root is refused where it stands (saxes reports it only where that text ends,
+   * perhaps the file's last line): a file that does not begin with `<` is not XML at all.
+   */
+  private firstCharacter(chunk: string): void {
+    const at = chunk.search(/[^\s\uFEFF]/);
+    if (at < 0) {
+      this.before! += (chunk.match(/\n/g) ?? []).length;
+      return;
+    }
+    const line = this.before! + (chunk.slice(0, at).match(/\n/g) ?? []).length + 1;
+    this.before = null;
+    if (chunk[at] !== '<') this.fail(line, 'not a camt.053 file: it does not begin with XML (<)');
   }
 
   close(): void {

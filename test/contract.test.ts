@@ -22,7 +22,6 @@ import { repoRoot } from './support/sources';
  * copy (the last test fails until it does).
  */
 const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
-  ['RegisterChannelAccount', 'issue 45'],
   ['LinkExternalAccount', 'issue 48'],
   ['VerifyExternalAccount', 'issue 48'],
   ['UnlinkExternalAccount', 'issue 48'],

@@ -61,9 +61,17 @@ const sharedContractRelative = join('shared', 'contract', 'operations.graphql');
  * folder above the repository is looked in, nearest first.
  */
 export function findSharedContract(): string | null {
+  return findShared(sharedContractRelative);
+}
+
+/**
+ * A path under the shared folder beside a checkout (`shared/...`, e.g. the real banks' statements
+ * of shared/fixtures/bank-statements), looked for as findSharedContract looks; null when absent.
+ */
+export function findShared(relativePath: string): string | null {
   let dir = dirname(repoRoot);
   for (;;) {
-    const candidate = join(dir, sharedContractRelative);
+    const candidate = join(dir, relativePath);
     if (existsSync(candidate)) return candidate;
     const parent = dirname(dir);
     if (parent === dir) return null;

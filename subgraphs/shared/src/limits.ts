@@ -260,9 +260,10 @@ export const channelLengthMax = 64;
 export const requestIdCharsMax = 64;
 
 /**
- * A bank statement a client may import at once (importBankStatement's CSV, camt.053 or MT940,
- * and importStatement's CSV): its size, and its lines (entries) after the header. A bank sends
- * one statement per channel and business date, so these bound one channel's day.
+ * A bank statement a client may send inline (importBankStatement's `content` in CSV, camt.053 or
+ * MT940, and importStatement's CSV): its size, and its lines (entries) after the header. A larger
+ * file is uploaded first (POST /uploads/statements) and imported by its uploadId, within
+ * statementUploadEntriesMax below.
  *
  * The statement travels as a JSON string inside a GraphQL request, and every request body is
  * bounded by requestBodyBytesMax before anything reads it or knows who sent it (the gateway
@@ -281,6 +282,14 @@ export const statementBytesMax = 450_000;
 export const statementLinesMax = 10_000;
 /** Bytes an import request's variables other than the statement (channel, format, JSON's keys) take at most. */
 export const statementRequestVariablesBytesMax = 8_192;
+/**
+ * Entries one uploaded file (ImportBankStatement by uploadId) may hold: a payment company's
+ * day. An upload of 100 MB holds about 60,000 camt.053 entries or 400,000 MT940 entries of
+ * 250 bytes; the parsers keep the entries (not the text), about 200 bytes each.
+ */
+export const statementUploadEntriesMax = 500_000;
+/** Bank accounts one channel may have registered (RegisterChannelAccount): a bank file of a client's accounts. */
+export const channelAccountsPerChannelMax = 1_000;
 
 /** Tokens: the clock skew tolerated on exp and nbf. */
 export const tokenClockToleranceSeconds = 30;

@@ -183,11 +183,13 @@ export type HoldStatus =
   | 'VOIDED';
 
 export type ImportBankStatementInput = {
-  /** The bank or card channel the statements come from, e.g. "bank-a". */
-  channel: string;
-  /** The file's text (the transport's encoding already decoded; a byte order mark is ignored). */
-  content: string;
+  /** The bank or card channel the statements come from, e.g. "bank-a". Absent: each statement goes to the channel its account is registered to (RegisterChannelAccount); required for CSV, which names no account. */
+  channel?: string | null | undefined;
+  /** The file's text (the transport's encoding already decoded; a byte order mark is ignored), at most 450,000 bytes. Exactly one of content and uploadId. */
+  content?: string | null | undefined;
   format: StatementFormat;
+  /** A file uploaded to POST /uploads/statements (larger than a request may carry). Exactly one of content and uploadId. */
+  uploadId?: string | number | null | undefined;
 };
 
 /**
@@ -254,6 +256,15 @@ export type RefundPaymentInput = {
   idempotencyKey: string;
   paymentId: string | number;
   reason?: string | null | undefined;
+};
+
+/** A bank account mapped to the channel its statements belong to. Operators only. */
+export type RegisterChannelAccountInput = {
+  /** An IBAN (checked by ISO 13616 mod-97) or the bank's own account number, as its statements name it; compared without spaces and case. */
+  accountIdentification: string;
+  channel: string;
+  /** The ISO 4217 currency its statements are in. */
+  currency: string;
 };
 
 export type ResolutionReason =
@@ -792,7 +803,17 @@ export type ImportBankStatementMutationVariables = Exact<{
 export type ImportBankStatementMutation = { importBankStatement:
     | { __typename: 'InvalidInput', code: string, message: string }
     | { __typename: 'InvalidStatement', code: string, message: string }
-    | { __typename: 'StatementImport', channel: string, statements: Array<{ businessDate: string, currency: string | null, openingBalance: string | null, closingBalance: string | null, lines: number }> }
+    | { __typename: 'StatementImport', channel: string | null, statements: Array<{ businessDate: string, currency: string | null, openingBalance: string | null, closingBalance: string | null, lines: number }> }
+   };
+
+export type RegisterChannelAccountMutationVariables = Exact<{
+  input: RegisterChannelAccountInput;
+}>;
+
+
+export type RegisterChannelAccountMutation = { registerChannelAccount:
+    | { __typename: 'ChannelAccount', channel: string, accountIdentification: string, currency: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
    };
 
 export type SetMatchingRulesMutationVariables = Exact<{
@@ -864,6 +885,7 @@ export const GetAccountCreditDocument = {"__meta__":{"hash":"sha256:8624e7119b93
 export const CreditExposureDocument = {"__meta__":{"hash":"sha256:fdf56911768c06bac7a61c085b1f65ccc73e452df2351326bda1d8cb528e6c5b"}} as unknown as DocumentNode<CreditExposureQuery, CreditExposureQueryVariables>;
 export const DepositViaChannelDocument = {"__meta__":{"hash":"sha256:9e33e81010f4d5cad21fb080d1037fa8b0b1470d844a7891be07abe67e5c2042"}} as unknown as DocumentNode<DepositViaChannelMutation, DepositViaChannelMutationVariables>;
 export const ImportBankStatementDocument = {"__meta__":{"hash":"sha256:29046e7f19443e1dcc63c264c93ad6a82eac400d8a8e971b9bbf23503d62b610"}} as unknown as DocumentNode<ImportBankStatementMutation, ImportBankStatementMutationVariables>;
+export const RegisterChannelAccountDocument = {"__meta__":{"hash":"sha256:88e9b920cc13bdbdb083a65635c311a1613370b7c5ba786656fc11242304cc5a"}} as unknown as DocumentNode<RegisterChannelAccountMutation, RegisterChannelAccountMutationVariables>;
 export const SetMatchingRulesDocument = {"__meta__":{"hash":"sha256:189449567a218fb19b785ecbae55ae8a52090c50f753e165e3c2556a14b73483"}} as unknown as DocumentNode<SetMatchingRulesMutation, SetMatchingRulesMutationVariables>;
 export const ChannelReconciliationDocument = {"__meta__":{"hash":"sha256:64e10ca8edb494a7c722502765eedbcd9311360d0e9e0a660e4c1519e05f8c56"}} as unknown as DocumentNode<ChannelReconciliationQuery, ChannelReconciliationQueryVariables>;
 export const ResolveExceptionDocument = {"__meta__":{"hash":"sha256:9ef935d8b307555780755a5af2bb9f9a791ce8b9e2b74f6e9c5df87b7a6362cc"}} as unknown as DocumentNode<ResolveExceptionMutation, ResolveExceptionMutationVariables>;

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, gte, inArray, lte, max } from 'drizzle-orm';
+import { groupBy } from '@paygraph/shared/collections';
 import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import {
@@ -20,34 +21,57 @@ import { exceptionDetailCharsMax, reconciliationRowsPerStatementMax } from '../l
  * The SQL of channel reconciliation (control shard): bank statements, matching rules,
  * exceptions with their audit trail, and the stored reports.
  */
+
+/**
+ * Writes an import's statements and their lines, each replacing the earlier statements of its
+ * channel, account and date (every currency), whose rows it locks (FOR UPDATE) and deletes first.
+ * The caller's one transaction holds all of it, so a file of several accounts and channels lands
+ * whole or not at all. Rows go in batches of insertBatchMax, lines of several statements together.
+ */
 export async function replaceBankStatements(
   tx: Tx,
-  channel: string,
   imported: ReadonlyArray<{
     statement: typeof statements.$inferInsert;
     lines: ReadonlyArray<Omit<StatementLineRow, 'statementId'>>;
   }>,
   insertBatchMax: number,
 ): Promise<void> {
-  const dates = [...new Set(imported.map((i) => i.statement.businessDate))];
-  const earlier = await tx
-    .select({ id: statements.id })
-    .from(statements)
-    .where(and(eq(statements.channel, channel), inArray(statements.businessDate, dates)))
-    .for('update');
-  const earlierIds = earlier.map((e) => e.id);
-  if (earlierIds.length > 0) {
-    await tx.delete(statementLines).where(inArray(statementLines.statementId, earlierIds));
-    await tx.delete(statements).where(inArray(statements.id, earlierIds));
-  }
-  for (const { statement, lines } of imported) {
-    await tx.insert(statements).values(statement);
-    for (let i = 0; i < lines.length; i += insertBatchMax) {
-      await tx
-        .insert(statementLines)
-        .values(lines.slice(i, i + insertBatchMax).map((l) => ({ ...l, statementId: statement.id })));
+  const earlierIds: string[] = [];
+  for (const same of groupBy(imported, (i) => `${i.statement.channel}\u0000${i.statement.account ?? ''}`).values()) {
+    const { channel, account = '' } = same[0]!.statement;
+    const dates = [...new Set(same.map((i) => i.statement.businessDate))];
+    for (let i = 0; i < dates.length; i += insertBatchMax) {
+      const rows = await tx
+        .select({ id: statements.id })
+        .from(statements)
+        .where(
+          and(
+            eq(statements.channel, channel),
+            eq(statements.account, account),
+            inArray(statements.businessDate, dates.slice(i, i + insertBatchMax)),
+          ),
+        )
+        .for('update');
+      for (const r of rows) earlierIds.push(r.id);
     }
   }
+  for (let i = 0; i < earlierIds.length; i += insertBatchMax) {
+    const ids = earlierIds.slice(i, i + insertBatchMax);
+    await tx.delete(statementLines).where(inArray(statementLines.statementId, ids));
+    await tx.delete(statements).where(inArray(statements.id, ids));
+  }
+  for (let i = 0; i < imported.length; i += insertBatchMax)
+    await tx.insert(statements).values(imported.slice(i, i + insertBatchMax).map((s) => s.statement));
+  let batch: StatementLineRow[] = [];
+  for (const { statement, lines } of imported) {
+    for (const l of lines) {
+      batch.push({ ...l, statementId: statement.id });
+      if (batch.length < insertBatchMax) continue;
+      await tx.insert(statementLines).values(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) await tx.insert(statementLines).values(batch);
 }
 
 export async function statementsBetween(

@@ -1,36 +1,38 @@
 import { currencyMinorUnits } from '@paygraph/shared/money';
-import { externalRefLengthMax, statementBytesMax, statementLinesMax } from '@paygraph/shared/limits';
+import { externalRefLengthMax, statementBytesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { StatementError, StatementLine } from './statement-csv';
 
 /**
- * A statement as every format reads into it: one channel's date in one currency (CSV: of the
- * currencies its lines name), with the bank's balances when the format carries them. Amounts
- * are minor units, balances signed (credit positive), lines positive with their direction.
+ * A statement as every format reads into it: one account's date in one currency (CSV: one
+ * channel's date, of the currencies its lines name), with the bank's balances when the format
+ * carries them. Amounts are minor units, balances signed (credit positive), lines positive with
+ * their direction.
  */
 export interface BankStatement {
+  /** The account as the file names it (MT940 :25:, camt.053 Acct/Id/IBAN or Acct/Id/Othr/Id); null for CSV. */
+  account: string | null;
   businessDate: string;
   currency: string | null;
   openingBalance: bigint | null;
   closingBalance: bigint | null;
   lines: StatementLine[];
+  /** The line of the file where the statement begins (an MT940 record's :20:, a camt.053 Stmt). */
+  line: number;
 }
 
 export type { StatementError, StatementLine };
 
-/** The whole file is refused before it is read when it is larger than the CSV's limit. */
+/** Text sent inline is refused whole, before it is read, when it is larger than the CSV's limit. */
 export function withinSize(content: string): Result<null, StatementError> {
   if (Buffer.byteLength(content, 'utf8') > statementBytesMax)
     return err({ line: 0, message: `statement file is larger than ${statementBytesMax} bytes` });
   return ok(null);
 }
 
-/** The entries of a whole file count against the same limit as a CSV's lines. */
-export function withinLineCount(statements: readonly BankStatement[]): Result<null, StatementError> {
-  const count = statements.reduce((sum, s) => sum + s.lines.length, 0);
-  if (count > statementLinesMax)
-    return err({ line: 0, message: `${count} entries: more than ${statementLinesMax} in one file` });
-  return ok(null);
+/** The entries of a whole file count against `entriesMax`: refused at the first one past it. */
+export function tooManyEntries(line: number, entriesMax: number): StatementError {
+  return { line, message: `more than ${entriesMax} entries in one file` };
 }
 
 /**
@@ -67,20 +69,4 @@ export function addsUp(s: BankStatement, where: string, line: number): Result<nu
     line,
     message: `${where} (${s.currency} ${s.businessDate}): opening balance ${s.openingBalance} + entries ${entries} = ${s.openingBalance + entries}, but the closing balance is ${s.closingBalance} (minor units)`,
   });
-}
-
-/**
- * The 1-based line of each match of `pattern` in `text`, in order (to name an XML element's or an MT940 tag's line).
- */
-export function linesOf(text: string, pattern: RegExp): number[] {
-  const lines: number[] = [];
-  let line = 1;
-  let from = 0;
-  const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
-  for (const match of text.matchAll(global)) {
-    for (let i = from; i < match.index; i++) if (text.charCodeAt(i) === 10) line++;
-    from = match.index;
-    lines.push(line);
-  }
-  return lines;
 }

@@ -1,192 +1,289 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { isCalendarDate } from '@paygraph/shared/graphql/scalars';
 import { parseCurrency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import {
   addsUp,
   decimalToMinor,
-  linesOf,
   referenceOf,
+  tooManyEntries,
   type BankStatement,
   type StatementError,
   type StatementLine,
 } from './bank-statement';
+import { chunksOf, type StatementSource } from './statement-source';
 
 /**
- * ISO 20022 camt.053 (BankToCustomerStatement), read with fast-xml-parser: maintained, no
- * native parts, a validator that names the line of malformed XML, and namespace prefixes
- * dropped on request (banks send both `<Document xmlns=…>` and `<ns2:Document xmlns:ns2=…>`).
- * Any version camt.053.001.02 and later is accepted: the elements read here (Stmt, Bal with
- * Tp/CdOrPrtry/Cd OPBD|PRCD|CLBD, Ntry with Amt@Ccy, CdtDbtInd, RvslInd, Sts, BookgDt, ValDt,
- * AcctSvcrRef, NtryRef and NtryDtls/TxDtls/Refs) kept their names and places across them.
- * What is hand-written: the mapping to statements and the exact amounts (the parser is told to
- * keep every value as text, so no amount passes through a double).
- * The content arrives as a decoded string: an encoding the XML declaration names (ISO-8859-1,
- * say) was the transport's business and is ignored here, as is a byte order mark.
+ * ISO 20022 camt.053 (BankToCustomerStatement), read with saxes: a streaming (SAX) XML parser,
+ * maintained, TypeScript, no native parts, well-formedness checked as the XML specification
+ * says, namespaces resolved, and the line of every element and error known. The file is fed to
+ * it chunk by chunk and only what a statement needs is kept, so a 100 MB file of 60,000 entries
+ * is never a document tree in memory (fast-xml-parser, used before, parsed the whole text into one).
+ * Any version camt.053.001.02 and later is accepted: the elements read here (Stmt, Acct/Id, Bal
+ * with Tp/CdOrPrtry/Cd OPBD|PRCD|CLBD, Ntry with Amt@Ccy, CdtDbtInd, Sts, BookgDt, ValDt,
+ * AcctSvcrRef, NtryRef and NtryDtls/TxDtls/Refs) kept their names and places across them;
+ * elements are known by their local name, whatever prefix the bank gives the namespace.
+ * What is hand-written: the mapping to statements and the exact amounts (text to bigint minor
+ * units, never through a double). The content arrives decoded: an encoding the XML declaration
+ * names (ISO-8859-1, say) was the transport's business and is ignored, as is a byte order mark.
  */
 const namespacePattern = /^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(\d{2})$/;
-const arrays = new Set(['Stmt', 'Ntry', 'Bal', 'TxDtls']);
-const parser = new XMLParser({
-  ignoreAttributes: false,
-  removeNSPrefix: true,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: true,
-  isArray: (name) => arrays.has(name),
-  processEntities: true,
-});
 
-type Node = Record<string, unknown>;
+/** The texts kept of a statement, of a balance and of an entry, by their path below the element. */
+const stmtPaths = new Set(['Id', 'CreDtTm', 'Acct/Id/IBAN', 'Acct/Id/Othr/Id', 'Acct/Ccy']);
+const balPaths = new Set(['Tp/CdOrPrtry/Cd', 'Amt', 'CdtDbtInd', 'Dt/Dt', 'Dt/DtTm']);
+const refsPath = 'NtryDtls/TxDtls/Refs/';
+const ntryPaths = new Set([
+  'Amt',
+  'CdtDbtInd',
+  'Sts',
+  'Sts/Cd',
+  'BookgDt/Dt',
+  'BookgDt/DtTm',
+  'ValDt/Dt',
+  'ValDt/DtTm',
+  'AcctSvcrRef',
+  'NtryRef',
+  `${refsPath}EndToEndId`,
+  `${refsPath}AcctSvcrRef`,
+  `${refsPath}TxId`,
+]);
 
-export function parseCamt053(raw: string): Result<BankStatement[], StatementError> {
-  const content = raw.replace(/^\uFEFF/, '');
-  const valid = XMLValidator.validate(content);
-  if (valid !== true) return err({ line: valid.err.line, message: `not well-formed XML: ${valid.err.msg}` });
-  const namespace = rootNamespace(content);
-  if (!namespace.ok) return namespace;
-  const document = (parser.parse(content) as Node).Document as Node | undefined;
-  const statements = (document?.BkToCstmrStmt as Node | undefined)?.Stmt as Node[] | undefined;
-  if (!statements || statements.length === 0)
+/** An element's kept texts (path → text) and, for Amt, its Ccy attribute. */
+interface Kept {
+  line: number;
+  texts: Map<string, string>;
+  currency?: string;
+}
+
+interface RawStatement extends Kept {
+  balances: Kept[];
+  entries: Kept[];
+}
+
+export async function parseCamt053(
+  source: StatementSource,
+  entriesMax: number,
+): Promise<Result<BankStatement[], StatementError>> {
+  const reader = new CamtReader(entriesMax);
+  for await (const chunk of chunksOf(source)) {
+    reader.write(chunk);
+    if (reader.failure) return err(reader.failure);
+  }
+  reader.close();
+  if (reader.failure) return err(reader.failure);
+  if (reader.statements.length === 0)
     return err({ line: 1, message: 'a camt.053 Document needs BkToCstmrStmt with at least one Stmt' });
-  const stmtLines = linesOf(content, /<(?:[\w.-]+:)?Stmt[\s>]/);
-  const entryLines = linesOf(content, /<(?:[\w.-]+:)?Ntry[\s>]/);
-  const read: BankStatement[] = [];
-  let entryIndex = 0;
-  for (const [i, stmt] of statements.entries()) {
-    const statement = readStatement(stmt, i + 1, stmtLines[i] ?? 1, entryLines, entryIndex);
-    if (!statement.ok) return statement;
-    entryIndex += statement.value.lines.length;
-    read.push(statement.value);
+  return ok(reader.statements);
+}
+
+/** Follows the elements as saxes reports them, keeping the texts of the paths above for each Stmt, Bal and Ntry. */
+class CamtReader {
+  readonly statements: BankStatement[] = [];
+  failure: StatementError | null = null;
+  private readonly parser = new SaxesParser({ xmlns: true, position: true });
+  private readonly path: string[] = [];
+  private statement: RawStatement | null = null;
+  /** The Bal or Ntry being read, and where its path begins. */
+  private inner: { kept: Kept; depth: number; paths: ReadonlySet<string>; txDtls: number } | null = null;
+  private entries = 0;
+  private text = '';
+  private tagLine = 1;
+  /** Line ends seen before the file's first character that is not white space; null once it is seen. */
+  private before: number | null = 0;
+
+  constructor(private readonly entriesMax: number) {
+    // saxes prefixes its messages with line:column; the line is the refusal's own.
+    this.parser.on('error', (e) =>
+      this.fail(this.parser.line, `not well-formed XML: ${e.message.replace(/^\d+:\d+: /, '')}`),
+    );
+    this.parser.on('opentagstart', () => (this.tagLine = this.parser.line));
+    this.parser.on('opentag', (tag) => this.opened(tag));
+    this.parser.on('closetag', (tag) => this.closed(tag));
+    this.parser.on('text', (t) => (this.text += t));
+    this.parser.on('cdata', (t) => (this.text += t));
   }
-  return ok(read);
-}
 
-/** The root must be a Document in a camt.053 namespace: a camt.052, a pain.001 or anything else is not this format. */
-function rootNamespace(content: string): Result<string, StatementError> {
-  const root = /<(?:([\w.-]+):)?Document\b([^>]*)>/.exec(content);
-  if (!root) return err({ line: 1, message: 'not a camt.053 file: no <Document> root element' });
-  const attribute = root[1] === undefined ? 'xmlns' : `xmlns:${root[1]}`;
-  const uri = new RegExp(`${attribute.replace('.', '\\.')}\\s*=\\s*["']([^"']*)["']`).exec(root[2]!)?.[1];
-  if (uri === undefined || !namespacePattern.test(uri) || Number(namespacePattern.exec(uri)![1]) < 2) {
-    return err({
-      line: linesOf(content.slice(0, root.index + 1), /</).at(-1) ?? 1,
-      message: `not a camt.053 document: namespace "${uri ?? '(none)'}", expected urn:iso:std:iso:20022:tech:xsd:camt.053.001.02 or later`,
-    });
+  write(chunk: string): void {
+    if (this.before !== null) this.firstCharacter(chunk);
+    if (this.failure === null) this.parser.write(chunk);
   }
-  return ok(uri);
+
+  /**
+   * Text before the root is refused where it stands (saxes reports it only where that text ends,
+   * perhaps the file's last line): a file that does not begin with `<` is not XML at all.
+   */
+  private firstCharacter(chunk: string): void {
+    const at = chunk.search(/[^\s\uFEFF]/);
+    if (at < 0) {
+      this.before! += (chunk.match(/\n/g) ?? []).length;
+      return;
+    }
+    const line = this.before! + (chunk.slice(0, at).match(/\n/g) ?? []).length + 1;
+    this.before = null;
+    if (chunk[at] !== '<') this.fail(line, 'not a camt.053 file: it does not begin with XML (<)');
+  }
+
+  close(): void {
+    if (this.failure === null) this.parser.close();
+  }
+
+  private fail(line: number, message: string): void {
+    this.failure ??= { line, message };
+  }
+
+  private opened(tag: SaxesTagNS): void {
+    if (this.failure) return;
+    this.text = '';
+    this.path.push(tag.local);
+    const depth = this.path.length;
+    if (depth === 1) return this.root(tag);
+    if (depth === 3 && tag.local === 'Stmt' && this.path[1] === 'BkToCstmrStmt') {
+      this.statement = { line: this.tagLine, texts: new Map(), balances: [], entries: [] };
+    } else if (depth === 4 && this.statement !== null && (tag.local === 'Bal' || tag.local === 'Ntry')) {
+      const kept: Kept = { line: this.tagLine, texts: new Map() };
+      if (tag.local === 'Ntry') {
+        if (++this.entries > this.entriesMax) {
+          this.failure ??= tooManyEntries(this.tagLine, this.entriesMax);
+          return;
+        }
+        this.statement.entries.push(kept);
+      } else this.statement.balances.push(kept);
+      this.inner = { kept, depth, paths: tag.local === 'Ntry' ? ntryPaths : balPaths, txDtls: 0 };
+    } else if (this.inner !== null && tag.local === 'TxDtls') this.inner.txDtls++;
+    const currency = tag.attributes.Ccy?.value;
+    if (tag.local === 'Amt' && this.inner !== null && depth === this.inner.depth + 1 && currency !== undefined)
+      this.inner.kept.currency = currency;
+  }
+
+  /** The root must be a Document in a camt.053 namespace: a camt.052, a pain.001 or anything else is not this format. */
+  private root(tag: SaxesTagNS): void {
+    const version = namespacePattern.exec(tag.uri);
+    if (tag.local !== 'Document' || version === null || Number(version[1]) < 2)
+      this.fail(
+        this.tagLine,
+        `not a camt.053 document: <${tag.name}> in namespace "${tag.uri || '(none)'}", expected a Document of urn:iso:std:iso:20022:tech:xsd:camt.053.001.02 or later`,
+      );
+  }
+
+  private closed(tag: SaxesTagNS): void {
+    if (this.failure) return;
+    const depth = this.path.length;
+    const text = this.text.trim();
+    this.text = '';
+    const inner = this.inner;
+    if (inner !== null && depth > inner.depth) {
+      const relative = this.path.slice(inner.depth).join('/');
+      const firstTx = inner.txDtls <= 1 || !relative.startsWith(refsPath);
+      if (firstTx && inner.paths.has(relative) && !inner.kept.texts.has(relative)) inner.kept.texts.set(relative, text);
+    } else if (this.statement !== null && depth > 3 && inner === null) {
+      const relative = this.path.slice(3).join('/');
+      if (stmtPaths.has(relative) && !this.statement.texts.has(relative)) this.statement.texts.set(relative, text);
+    }
+    if (inner !== null && depth === inner.depth) this.inner = null;
+    if (depth === 3 && tag.local === 'Stmt' && this.statement !== null) {
+      const read = readStatement(this.statement, this.statements.length + 1);
+      if (read.ok) this.statements.push(read.value);
+      else this.fail(read.error.line, read.error.message);
+      this.statement = null;
+    }
+    this.path.pop();
+  }
 }
 
-function text(node: unknown): string | undefined {
-  if (typeof node === 'string') return node;
-  if (node && typeof node === 'object' && '#text' in node) return String((node as Node)['#text']);
-  return undefined;
-}
-
-function dateOf(node: unknown): string | undefined {
-  const n = node as Node | undefined;
-  const value = text(n?.Dt) ?? text(n?.DtTm)?.slice(0, 10);
+function dateOf(texts: ReadonlyMap<string, string>, prefix: string): string | undefined {
+  const value = texts.get(`${prefix}Dt`) ?? texts.get(`${prefix}DtTm`)?.slice(0, 10);
   return value !== undefined && isCalendarDate(value) ? value : undefined;
 }
 
 /** An amount element (`<Amt Ccy="EUR">10.50</Amt>`), signed by its CdtDbtInd sibling. */
-function signedAmount(holder: Node, where: string): { amount: bigint; currency: string } | string {
-  const amt = holder.Amt as Node | string | undefined;
-  const currency = typeof amt === 'object' ? String(amt['@_Ccy'] ?? '') : '';
-  const value = text(amt);
+function signedAmount(kept: Kept, where: string): { amount: bigint; currency: string } | string {
+  const currency = kept.currency ?? '';
+  const value = kept.texts.get('Amt');
   if (value === undefined || currency === '') return `${where}: Amt with a Ccy attribute is missing`;
-  if (!parseCurrency(currency).ok) return `${where}: currency "${currency}" is not a supported ISO-4217 code`;
+  if (!parseCurrency(currency).ok) return `${where}: currency "${currency}" is not a current ISO 4217 code`;
   const minor = decimalToMinor(value, currency, '.');
   if (typeof minor === 'string') return `${where}: ${minor}`;
-  const indicator = text(holder.CdtDbtInd);
+  const indicator = kept.texts.get('CdtDbtInd');
   if (indicator !== 'CRDT' && indicator !== 'DBIT')
     return `${where}: CdtDbtInd must be CRDT or DBIT, got "${indicator ?? ''}"`;
   return { amount: indicator === 'CRDT' ? minor : -minor, currency };
 }
 
 function balance(
-  stmt: Node,
+  s: RawStatement,
   codes: readonly string[],
   where: string,
-): { amount: bigint; currency: string; date: string | undefined } | string | null {
-  const found = ((stmt.Bal as Node[] | undefined) ?? []).find((b) =>
-    codes.includes(text(((b.Tp as Node | undefined)?.CdOrPrtry as Node | undefined)?.Cd) ?? ''),
-  );
+): { amount: bigint; currency: string; date: string | undefined; line: number } | StatementError | null {
+  const found = s.balances.find((b) => codes.includes(b.texts.get('Tp/CdOrPrtry/Cd') ?? ''));
   if (!found) return null;
   const amount = signedAmount(found, `${where} balance ${codes[0]}`);
-  return typeof amount === 'string' ? amount : { ...amount, date: dateOf(found.Dt) };
+  if (typeof amount === 'string') return { line: found.line, message: amount };
+  return { ...amount, date: dateOf(found.texts, 'Dt/'), line: found.line };
 }
 
-function readStatement(
-  stmt: Node,
-  index: number,
-  line: number,
-  entryLines: readonly number[],
-  firstEntry: number,
-): Result<BankStatement, StatementError> {
-  const where = `Stmt ${index}${text(stmt.Id) ? ` (Id ${text(stmt.Id)})` : ''}`;
-  const opening = balance(stmt, ['OPBD', 'PRCD'], where);
-  const closing = balance(stmt, ['CLBD'], where);
-  if (typeof opening === 'string') return err({ line, message: opening });
-  if (typeof closing === 'string') return err({ line, message: closing });
+function readStatement(s: RawStatement, index: number): Result<BankStatement, StatementError> {
+  const id = s.texts.get('Id');
+  const where = `Stmt ${index}${id ? ` (Id ${id})` : ''}`;
+  const opening = balance(s, ['OPBD', 'PRCD'], where);
+  const closing = balance(s, ['CLBD'], where);
+  if (opening !== null && 'message' in opening) return err(opening);
+  if (closing !== null && 'message' in closing) return err(closing);
   if (opening === null || closing === null)
-    return err({ line, message: `${where} needs an opening (OPBD or PRCD) and a closing (CLBD) balance` });
-  const currency = text((stmt.Acct as Node | undefined)?.Ccy) ?? closing.currency;
+    return err({ line: s.line, message: `${where} needs an opening (OPBD or PRCD) and a closing (CLBD) balance` });
+  const currency = s.texts.get('Acct/Ccy') || closing.currency;
   if (opening.currency !== currency || closing.currency !== currency)
     return err({
-      line,
+      line: opening.currency !== currency ? opening.line : closing.line,
       message: `${where}: balances in ${opening.currency}/${closing.currency}, the account is in ${currency}`,
     });
-  const businessDate = closing.date ?? text(stmt.CreDtTm)?.slice(0, 10);
+  const businessDate = closing.date ?? s.texts.get('CreDtTm')?.slice(0, 10);
   if (businessDate === undefined || !isCalendarDate(businessDate))
-    return err({ line, message: `${where}: the closing balance has no date (Bal/Dt/Dt)` });
+    return err({ line: closing.line, message: `${where}: the closing balance has no date (Bal/Dt/Dt)` });
   const lines: StatementLine[] = [];
-  for (const [j, entry] of ((stmt.Ntry as Node[] | undefined) ?? []).entries()) {
-    const lineNumber = entryLines[firstEntry + j] ?? line;
-    const read = readEntry(entry, `${where} Ntry ${j + 1}`, currency, businessDate, lineNumber);
-    if (typeof read === 'string') return err({ line: lineNumber, message: read });
+  for (const [j, entry] of s.entries.entries()) {
+    const read = readEntry(entry, `${where} Ntry ${j + 1}`, currency, businessDate);
+    if (typeof read === 'string') return err({ line: entry.line, message: read });
+    // An entry is kept under its line (statement_lines' key); XML without line breaks puts several on one line, and the
+    // entries after the first there are numbered on from it.
+    read.lineNumber = Math.max(read.lineNumber, (lines.at(-1)?.lineNumber ?? 0) + 1);
     lines.push(read);
   }
   const statement: BankStatement = {
+    account: s.texts.get('Acct/Id/IBAN') || s.texts.get('Acct/Id/Othr/Id') || null,
     businessDate,
     currency,
     openingBalance: opening.amount,
     closingBalance: closing.amount,
     lines,
+    line: s.line,
   };
-  const sums = addsUp(statement, where, line);
+  const sums = addsUp(statement, where, s.line);
   return sums.ok ? ok(statement) : sums;
 }
 
-function readEntry(
-  entry: Node,
-  where: string,
-  currency: string,
-  businessDate: string,
-  lineNumber: number,
-): StatementLine | string {
+function readEntry(entry: Kept, where: string, currency: string, businessDate: string): StatementLine | string {
   const amount = signedAmount(entry, where);
   if (typeof amount === 'string') return amount;
   if (amount.currency !== currency) return `${where}: an entry in ${amount.currency} on a statement in ${currency}`;
   // Sts is text in 001.02 (BOOK) and a code element from 001.08 on (<Sts><Cd>BOOK</Cd></Sts>): only booked entries move
   // the balance.
-  const status = text(entry.Sts) ?? text((entry.Sts as Node | undefined)?.Cd) ?? 'BOOK';
+  const status = entry.texts.get('Sts/Cd') || entry.texts.get('Sts') || 'BOOK';
   if (status !== 'BOOK') return `${where}: status ${status}; a statement holds booked (BOOK) entries only`;
   // A reversal (RvslInd true) is booked on the other side already by its CdtDbtInd: nothing to flip here.
-  const details = ((entry.NtryDtls as Node | undefined)?.TxDtls as Node[] | undefined) ?? [];
-  const refs = (details[0]?.Refs as Node | undefined) ?? {};
+  const t = entry.texts;
   const externalRef = referenceOf(
-    text(refs.EndToEndId),
-    text(refs.AcctSvcrRef),
-    text(refs.TxId),
-    text(entry.AcctSvcrRef),
-    text(entry.NtryRef),
+    t.get(`${refsPath}EndToEndId`),
+    t.get(`${refsPath}AcctSvcrRef`),
+    t.get(`${refsPath}TxId`),
+    t.get('AcctSvcrRef'),
+    t.get('NtryRef'),
   );
-  const valueDate = dateOf(entry.BookgDt) ?? dateOf(entry.ValDt) ?? businessDate;
   return {
-    lineNumber,
+    lineNumber: entry.line,
     externalRef,
     currency,
-    valueDate,
+    valueDate: dateOf(t, 'BookgDt/') ?? dateOf(t, 'ValDt/') ?? businessDate,
     amount: amount.amount < 0n ? -amount.amount : amount.amount,
     direction: amount.amount < 0n ? 'DEBIT' : 'CREDIT',
   };

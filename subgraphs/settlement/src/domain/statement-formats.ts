@@ -1,51 +1,86 @@
 import { groupBy } from '@paygraph/shared/collections';
+import { statementBytesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { withinLineCount, withinSize, type BankStatement, type StatementError } from './bank-statement';
+import { type BankStatement, type StatementError } from './bank-statement';
+import { accountKey } from './channel-accounts';
 import { parseCamt053 } from './statement-camt';
 import { parseStatementCsv } from './statement-csv';
 import { parseMt940 } from './statement-mt940';
+import { chunksOf, type StatementSource } from './statement-source';
 
 export type StatementFormat = 'CSV' | 'CAMT053' | 'MT940';
 
 /**
- * A channel's file in the format it says it is, as statements: the whole file or nothing. Its
- * size is checked before it is read, its entries' count after, both against the CSV's limits.
- * A CSV carries no balances: its lines make one statement per date (the line's) and currency.
+ * A channel's file in the format it says it is, as statements: the whole file or nothing. The
+ * file is read once, chunk by chunk (camt.053 and MT940 keep only the statements they read, not
+ * the text), and refused at the first entry past `entriesMax`. Text sent inline is checked
+ * against statementBytesMax by the caller before it comes here (withinSize); an upload has its
+ * own bound. A CSV carries no balances: its lines make one statement per date (the line's) and currency.
+ * One file holds one statement per account, date and currency at most.
  */
-export function parseBankStatements(format: StatementFormat, content: string): Result<BankStatement[], StatementError> {
-  const size = withinSize(content);
-  if (!size.ok) return size;
-  const statements = readFormat(format, content);
+export async function parseBankStatements(
+  format: StatementFormat,
+  source: StatementSource,
+  entriesMax: number,
+): Promise<Result<BankStatement[], StatementError>> {
+  const statements = await readFormat(format, source, entriesMax);
   if (!statements.ok) return statements;
-  const count = withinLineCount(statements.value);
-  if (!count.ok) return count;
-  const dates = groupBy(statements.value, (s) => `${s.businessDate} ${s.currency ?? ''}`);
-  for (const [key, same] of dates) {
-    if (same.length > 1)
-      return err({ line: same[1]!.lines[0]?.lineNumber ?? 0, message: `two statements of ${key} in one file` });
+  const seen = new Map<string, BankStatement>();
+  for (const s of statements.value) {
+    const key = `${s.account === null ? '' : accountKey(s.account)} ${s.businessDate} ${s.currency ?? ''}`;
+    const earlier = seen.get(key);
+    if (earlier !== undefined)
+      return err({
+        line: s.line,
+        message: `two statements of ${s.account === null ? '' : `account ${s.account}, `}${s.businessDate} ${s.currency ?? ''} in one file (the first at line ${earlier.line})`,
+      });
+    seen.set(key, s);
   }
   return statements;
 }
 
-function readFormat(format: StatementFormat, content: string): Result<BankStatement[], StatementError> {
+async function readFormat(
+  format: StatementFormat,
+  source: StatementSource,
+  entriesMax: number,
+): Promise<Result<BankStatement[], StatementError>> {
   switch (format) {
     case 'CAMT053':
-      return parseCamt053(content);
+      return parseCamt053(source, entriesMax);
     case 'MT940':
-      return parseMt940(content);
+      return parseMt940(source, entriesMax);
     case 'CSV': {
-      const lines = parseStatementCsv(content, { bankFile: true });
+      const text = await csvText(source);
+      if (!text.ok) return text;
+      const lines = parseStatementCsv(text.value, { bankFile: true });
       if (!lines.ok) return lines;
       const byDate = groupBy(lines.value, (l) => `${l.valueDate} ${l.currency}`);
       return ok(
         [...byDate.values()].map((same) => ({
+          account: null,
           businessDate: same[0]!.valueDate,
           currency: same[0]!.currency,
           openingBalance: null,
           closingBalance: null,
           lines: same,
+          line: same[0]!.lineNumber,
         })),
       );
     }
   }
+}
+
+/**
+ * A CSV is read whole (csv-parse's synchronous API, shared with importStatement) and within the
+ * CSV's limit however it came: a bank's large file comes as camt.053 or MT940.
+ */
+async function csvText(source: StatementSource): Promise<Result<string, StatementError>> {
+  if (typeof source === 'string') return ok(source);
+  let text = '';
+  for await (const chunk of chunksOf(source)) {
+    text += chunk;
+    if (text.length > statementBytesMax)
+      return err({ line: 0, message: `a CSV statement is larger than ${statementBytesMax} bytes` });
+  }
+  return ok(text);
 }

@@ -1,191 +1,273 @@
-import { Parser } from 'mt940js';
+import { isCalendarDate } from '@paygraph/shared/graphql/scalars';
 import { parseCurrency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import {
   addsUp,
   decimalToMinor,
-  linesOf,
   referenceOf,
+  tooManyEntries,
   type BankStatement,
   type StatementError,
   type StatementLine,
 } from './bank-statement';
+import { accountKey } from './channel-accounts';
+import { linesOf, type SourceLine, type StatementSource } from './statement-source';
 
 /**
- * SWIFT MT940, read with mt940js (Apache-2.0, the most used MT940 parser on npm, no
- * dependencies): it splits the file into tags (an :86: over several lines included), groups
- * them into statements at each :20:, refuses a statement missing :20:, :25:, :28C:, :60a: or
- * :62a:, and checks opening + turnover = closing. It answers amounts as JavaScript numbers,
- * so the amounts and dates are read again here, exactly, from the raw tags it keeps
- * (`parse(text, true)`), and the balance check is repeated in minor units. Also hand-written,
- * as no npm parser does it: a statement the bank split over several records (:28C: 12/1, 12/2
- * with :62M: closing one and :60M: opening the next) is joined into one, its records chained.
+ * SWIFT MT940, read line by line as the file arrives. Hand-written: mt940js (the npm parser used
+ * before) takes the whole text at once, answers amounts as JavaScript numbers and checks its
+ * turnover in floating point, throwing messages such as "Sum of lines (1027.25) != turnover
+ * (252.20999999996275)"; it also refused every wrapper below. The tags a statement needs are few
+ * and line-shaped, so they are tokenized here and every amount is read exactly (bigint minor units).
+ *
+ * What banks wrap around MT940 is skipped as the well-kept parsers of other ecosystems skip it:
+ * - a tag is a line beginning `:NN:` or `:NNa:` (or `:NS:`), the pattern of wolph/mt940 (Python,
+ *   models.py `tag_re`); so `:940:` (Rabobank) is no tag, and a line that is no tag continues the
+ *   tag before it (an :86:'s next lines), which is where its text ends up ignored;
+ * - a record begins at each `:20:` and nothing before the first one is MT940, as
+ *   sandermarechal/jejik-mt940 (PHP, AbstractParser::splitStatements) splits the text: SOH and
+ *   `{1:…}{2:…}{4:` block headers (mBank, PostFinance, ING), `ABNANL2A`/`940` header lines,
+ *   Danske Bank's English preamble, Van Lanschot's `0000 01F…`/`940 00` envelope;
+ * - whatever follows a record's last tag up to the next `:20:` (`-`, `-}`, `{5:…}`, ETX, `-XXX`,
+ *   the next envelope) is dropped, as svenstaro/mt940-rs (Rust, sanitizers.rs
+ *   `strip_stuff_between_messages`) drops non-tag lines between messages; here they continue the
+ *   balance tag before them, of which only the first line is read.
+ * A statement is one account's day: records are joined only where the bank split a day over
+ * several (:62M: closing one, :60M: opening the next, same account, date and balance), never
+ * because they share a :28C: number (two days of Volksbank's, all `:28C:0`, are two statements).
  */
-interface RawTag {
-  id: number | string;
-  data: string;
+const tagPattern = /^:(\d{2}[A-Z]?|NS):/;
+const balancePattern = /^([DC])(\d{2})(\d{2})(\d{2})([A-Z]{3})(\d[\d,]*)$/;
+// Value date YYMMDD, entry date MMDD (optional), mark (D, C, RD, RC), funds code (the currency's third letter, optional),
+// amount, then the rest: transaction type (N/F/S + 3), customer reference (16x), `//` bank reference (16x).
+const entryPattern = /^(\d{2})(\d{2})(\d{2})(?:\d{4})?(R?[DC])[A-Z]?(\d[\d,]*)(.*)$/;
+
+/** SWIFT lines are 65 characters, :86: lines of some banks a few hundred: a longer line is no MT940. */
+export const mt940LineLengthMax = 10_000;
+
+export async function parseMt940(
+  source: StatementSource,
+  entriesMax: number,
+): Promise<Result<BankStatement[], StatementError>> {
+  const reader = new RecordReader(entriesMax);
+  for await (const line of linesOf(source, mt940LineLengthMax)) {
+    if ('overlong' in line)
+      return err({ line: line.overlong, message: `a line longer than ${mt940LineLengthMax} characters: not MT940` });
+    const read = reader.line(line);
+    if (!read.ok) return read;
+  }
+  return reader.end();
 }
 
-interface RawStatement {
-  accountIdentification: string;
-  number: { statement: string; sequence: string };
-  transactions: Array<{ reference: string; bankReference: string; details: string }>;
-  tags: RawTag[];
+interface Tag {
+  line: number;
+  /** The tag's first line after `:NN:`, trimmed (continuation lines carry nothing read here). */
+  text: string;
 }
 
-interface Record {
-  account: string;
-  number: string;
-  sequence: number;
-  opening: { amount: bigint; date: string; currency: string };
-  closing: { amount: bigint; date: string; currency: string };
-  lines: StatementLine[];
+interface RawRecord {
+  line: number;
+  account?: Tag;
+  opening?: Tag & { mark: 'F' | 'M' };
+  closing?: Tag & { mark: 'F' | 'M' };
+  entries: Tag[];
+}
+
+interface Balance {
+  mark: 'F' | 'M';
+  amount: bigint;
+  date: string;
+  currency: string;
   line: number;
 }
 
-export function parseMt940(raw: string): Result<BankStatement[], StatementError> {
-  const content = raw.replace(/^\uFEFF/, '');
-  const first = content.split(/\r?\n/).findIndex((l) => l.trim() !== '');
-  if (first < 0 || !/^(:20:|\{1:)/.test(content.split(/\r?\n/)[first]!.trim())) {
-    return err({ line: first + 1, message: 'not an MT940 file: it must begin with :20: (or a {1: block header)' });
-  }
-  const recordLines = linesOf(content, /^:20:/m);
-  const entryLines = linesOf(content, /^:61:/m);
-  let parsed: RawStatement[];
-  try {
-    parsed = new Parser({ no86Structure: true }).parse(content.replace(/\r\n/g, '\n'), true) as RawStatement[];
-  } catch (error) {
-    if (!(error instanceof Error)) throw error;
-    // mt940js names the record ("in group N"), or the tag it could not read.
-    const group = /in group (\d+)/.exec(error.message);
-    return err({
-      line: group ? (recordLines[Number(group[1]) - 1] ?? 1) : 1,
-      message: `not a valid MT940 file: ${error.message}`,
-    });
-  }
-  const records: Record[] = [];
-  let entryIndex = 0;
-  for (const [i, statement] of parsed.entries()) {
-    const record = readRecord(statement, recordLines[i] ?? 1, entryLines, entryIndex);
-    if (!record.ok) return record;
-    entryIndex += record.value.lines.length;
-    records.push(record.value);
-  }
-  return joinRecords(records);
+interface Day {
+  account: string;
+  line: number;
+  opening: Balance;
+  closing: Balance;
+  lines: StatementLine[];
 }
 
-const balancePattern = /^([DC])(\d{2})(\d{2})(\d{2})([A-Z]{3})([0-9,]{1,16})/;
-const entryPattern = /^(\d{2})(\d{2})(\d{2})(?:\d{4})?(R?[DC])[A-Z]?([0-9,]{1,16})/;
+/** Builds each record from its tags, and each statement from its records, as the lines pass. */
+class RecordReader {
+  private record: RawRecord | null = null;
+  /** The statement being read whose last record closed with an intermediate balance (:62M:). */
+  private open: Day | null = null;
+  private entries = 0;
+  private readonly statements: BankStatement[] = [];
+
+  constructor(private readonly entriesMax: number) {}
+
+  line({ number, text }: SourceLine): Result<null, StatementError> {
+    const match = tagPattern.exec(text);
+    if (!match) return ok(null);
+    const name = match[1]!;
+    const tag: Tag = { line: number, text: text.slice(match[0].length).trim() };
+    if (name === '20') {
+      const done = this.finishRecord();
+      if (!done.ok) return done;
+      this.record = { line: number, entries: [] };
+      return ok(null);
+    }
+    const r = this.record;
+    if (r === null) return ok(null);
+    if (name === '25') r.account ??= tag;
+    if (name === '60F' || name === '60M' || name === '62F' || name === '62M') {
+      const which = name.startsWith('60') ? 'opening' : 'closing';
+      if (r[which] !== undefined) return err({ line: number, message: `a second ${which} balance in one record` });
+      r[which] = { ...tag, mark: name[2] === 'F' ? 'F' : 'M' };
+    }
+    if (name === '61') {
+      if (r.opening === undefined || r.closing !== undefined)
+        return err({ line: number, message: ':61: entry outside its record’s balances (:60a: … :62a:)' });
+      if (++this.entries > this.entriesMax) return err(tooManyEntries(number, this.entriesMax));
+      r.entries.push(tag);
+    }
+    // :21:, :28C:, :13D:, :64:, :65:, :86:, :NS: and the rest carry nothing a statement needs here.
+    return ok(null);
+  }
+
+  end(): Result<BankStatement[], StatementError> {
+    const done = this.finishRecord();
+    if (!done.ok) return done;
+    if (this.open !== null)
+      return err({
+        line: this.open.closing.line,
+        message: `account ${this.open.account}'s day ends with an intermediate balance (:62M:): its last record is missing`,
+      });
+    if (this.statements.length === 0) return err({ line: 1, message: 'not an MT940 file: it holds no record (:20:)' });
+    return ok(this.statements);
+  }
+
+  private finishRecord(): Result<null, StatementError> {
+    const raw = this.record;
+    this.record = null;
+    if (raw === null) return ok(null);
+    const record = readRecord(raw);
+    if (!record.ok) return record;
+    const day = this.continueDay(record.value);
+    if (!day.ok) return day;
+    if (day.value.closing.mark === 'M') {
+      this.open = day.value;
+      return ok(null);
+    }
+    this.open = null;
+    return this.complete(day.value);
+  }
+
+  /** A record continues the open day when it opens (:60M:) where that day's last record closed (:62M:). */
+  private continueDay(record: Day): Result<Day, StatementError> {
+    const day = this.open;
+    if (day === null) {
+      if (record.opening.mark === 'M')
+        return err({
+          line: record.opening.line,
+          message: `account ${record.account}: an intermediate opening balance (:60M:) that no record before it closed (:62M:): the day's first record is missing`,
+        });
+      return ok(record);
+    }
+    const before = day.closing;
+    const next = record.opening;
+    if (accountKey(record.account) !== accountKey(day.account) || next.mark !== 'M')
+      return err({
+        line: record.line,
+        message: `account ${day.account}'s day closes line ${before.line} with an intermediate balance (:62M:), and this record (account ${record.account}) does not go on from it with :60M:`,
+      });
+    if (next.amount !== before.amount || next.currency !== before.currency || next.date !== before.date)
+      return err({
+        line: next.line,
+        message: `:60M: ${next.amount} ${next.currency} of ${next.date} does not go on from the :62M: ${before.amount} ${before.currency} of ${before.date} (line ${before.line}) (minor units)`,
+      });
+    for (const line of record.lines) day.lines.push(line);
+    day.closing = record.closing;
+    return ok(day);
+  }
+
+  private complete(day: Day): Result<null, StatementError> {
+    const statement: BankStatement = {
+      account: day.account,
+      businessDate: day.closing.date,
+      currency: day.opening.currency,
+      openingBalance: day.opening.amount,
+      closingBalance: day.closing.amount,
+      lines: day.lines,
+      line: day.line,
+    };
+    const sums = addsUp(statement, `statement of account ${day.account}`, day.line);
+    if (!sums.ok) return sums;
+    this.statements.push(statement);
+    return ok(null);
+  }
+}
+
+function readRecord(raw: RawRecord): Result<Day, StatementError> {
+  if (raw.account === undefined || raw.account.text === '')
+    return err({ line: raw.line, message: 'the record names no account (:25:)' });
+  const opening = readBalance(raw.opening, 'opening (:60F:/:60M:)', raw.line);
+  if ('message' in opening) return err(opening);
+  const closing = readBalance(raw.closing, 'closing (:62F:/:62M:)', raw.line);
+  if ('message' in closing) return err(closing);
+  if (closing.currency !== opening.currency)
+    return err({
+      line: closing.line,
+      message: `closing balance in ${closing.currency}, opening balance in ${opening.currency}`,
+    });
+  const lines: StatementLine[] = [];
+  for (const entry of raw.entries) {
+    const line = readEntry(entry, opening.currency);
+    if ('message' in line) return err(line);
+    lines.push(line);
+  }
+  return ok({ account: raw.account.text, line: raw.line, opening, closing, lines });
+}
 
 /** SWIFT dates are YYMMDD; 20YY, as every statement this platform reads is of this century. */
-function swiftDate(yy: string, mm: string, dd: string): string {
-  return `20${yy}-${mm}-${dd}`;
+function swiftDate(yy: string, mm: string, dd: string): string | null {
+  const date = `20${yy}-${mm}-${dd}`;
+  return isCalendarDate(date) ? date : null;
 }
 
-function readBalance(
-  tag: RawTag | undefined,
-  what: string,
-): { amount: bigint; date: string; currency: string } | string {
-  const match = tag ? balancePattern.exec(tag.data) : null;
-  if (!match) return `${what} balance is missing or malformed`;
-  const [, mark, yy, mm, dd, currency, amountText] = match as unknown as [
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-    string,
-  ];
-  if (!parseCurrency(currency).ok) return `${what} balance: currency "${currency}" is not a supported ISO-4217 code`;
-  const minor = decimalToMinor(amountText, currency, ',');
-  if (typeof minor === 'string') return `${what} balance: ${minor}`;
-  return { amount: mark === 'D' ? -minor : minor, date: swiftDate(yy, mm, dd), currency };
+function readBalance(tag: RawRecord['opening'], what: string, recordLine: number): Balance | StatementError {
+  if (tag === undefined) return { line: recordLine, message: `the record has no ${what} balance` };
+  const match = balancePattern.exec(tag.text);
+  if (!match)
+    return { line: tag.line, message: `${what} balance "${tag.text}" is not D/C, YYMMDD, a currency and an amount` };
+  const [, mark, yy, mm, dd, currency, amountText] = match as unknown as [string, ...string[]];
+  if (!parseCurrency(currency!).ok)
+    return { line: tag.line, message: `${what} balance: currency "${currency}" is not a current ISO 4217 code` };
+  const date = swiftDate(yy!, mm!, dd!);
+  if (date === null) return { line: tag.line, message: `${what} balance: "${yy}${mm}${dd}" is not a date` };
+  const minor = decimalToMinor(amountText!, currency!, ',');
+  if (typeof minor === 'string') return { line: tag.line, message: `${what} balance: ${minor}` };
+  return { mark: tag.mark, amount: mark === 'D' ? -minor : minor, date, currency: currency!, line: tag.line };
 }
 
-function readRecord(
-  s: RawStatement,
-  line: number,
-  entryLines: readonly number[],
-  firstEntry: number,
-): Result<Record, StatementError> {
-  const opening = readBalance(
-    s.tags.find((t) => t.id === 60),
-    ':60F:/:60M: opening',
-  );
-  const closing = readBalance(
-    s.tags.find((t) => t.id === 62),
-    ':62F:/:62M: closing',
-  );
-  if (typeof opening === 'string') return err({ line, message: opening });
-  if (typeof closing === 'string') return err({ line, message: closing });
-  const lines: StatementLine[] = [];
-  for (const [j, tag] of s.tags.filter((t) => t.id === 61).entries()) {
-    const lineNumber = entryLines[firstEntry + j] ?? line;
-    const match = entryPattern.exec(tag.data);
-    if (!match) return err({ line: lineNumber, message: `:61: "${tag.data.split('\n')[0]}" is not a statement line` });
-    const [, yy, mm, dd, mark, amountText] = match as unknown as [string, string, string, string, string, string];
-    const minor = decimalToMinor(amountText, opening.currency, ',');
-    if (typeof minor === 'string') return err({ line: lineNumber, message: `:61: ${minor}` });
-    // RC (reversal of a credit) takes money out, RD puts it back.
-    const credit = mark === 'C' || mark === 'RD';
-    const transaction = s.transactions[j];
-    lines.push({
-      lineNumber,
-      amount: minor,
-      currency: opening.currency,
-      direction: credit ? 'CREDIT' : 'DEBIT',
-      valueDate: swiftDate(yy, mm, dd),
-      externalRef: referenceOf(transaction?.reference, transaction?.bankReference),
-    });
-  }
-  return ok({
-    account: s.accountIdentification,
-    number: s.number.statement,
-    sequence: Number(s.number.sequence || '1'),
-    opening,
-    closing,
-    lines,
-    line,
-  });
-}
-
-/**
- * Records of one account and statement number are one statement: each record's opening must be
- * the previous one's (intermediate, :62M:) closing; the statement opens with the first record's
- * balance and closes with the last one's, and its date is that closing balance's.
- */
-function joinRecords(records: readonly Record[]): Result<BankStatement[], StatementError> {
-  const groups = new Map<string, Record[]>();
-  for (const r of records) {
-    const key = `${r.account}\u0000${r.number}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  const statements: BankStatement[] = [];
-  for (const group of groups.values()) {
-    const ordered = [...group].sort((a, b) => a.sequence - b.sequence);
-    for (let i = 1; i < ordered.length; i++) {
-      const before = ordered[i - 1]!;
-      const next = ordered[i]!;
-      if (next.opening.amount !== before.closing.amount || next.opening.currency !== before.closing.currency) {
-        return err({
-          line: next.line,
-          message: `record ${next.number}/${next.sequence} opens at ${next.opening.amount} ${next.opening.currency}; record ${before.number}/${before.sequence} closed at ${before.closing.amount} ${before.closing.currency}`,
-        });
-      }
-    }
-    const head = ordered[0]!;
-    const last = ordered.at(-1)!;
-    const statement: BankStatement = {
-      businessDate: last.closing.date,
-      currency: head.opening.currency,
-      openingBalance: head.opening.amount,
-      closingBalance: last.closing.amount,
-      lines: ordered.flatMap((r) => r.lines),
+function readEntry(tag: Tag, currency: string): StatementLine | StatementError {
+  const match = entryPattern.exec(tag.text);
+  if (!match)
+    return {
+      line: tag.line,
+      message: `:61: "${tag.text}" is not a statement line (YYMMDD[MMDD], D/C/RD/RC, an amount, its type and references)`,
     };
-    const sums = addsUp(statement, `statement ${head.number} of account ${head.account}`, last.line);
-    if (!sums.ok) return sums;
-    statements.push(statement);
-  }
-  return ok(statements);
+  const [, yy, mm, dd, mark, amountText, rest] = match as unknown as [string, ...string[]];
+  const valueDate = swiftDate(yy!, mm!, dd!);
+  if (valueDate === null) return { line: tag.line, message: `:61: "${yy}${mm}${dd}" is not a date` };
+  const minor = decimalToMinor(amountText!, currency, ',');
+  if (typeof minor === 'string') return { line: tag.line, message: `:61: ${minor}` };
+  // The type (N/F/S and three characters) may be missing (Zenith Bank's); the customer's and the bank's references follow.
+  const references = rest!.replace(/^[NFS][A-Z0-9]{3}/, '');
+  const split = references.indexOf('//');
+  const customer = (split < 0 ? references : references.slice(0, split)).slice(0, 16);
+  const bank = split < 0 ? '' : references.slice(split + 2, split + 18);
+  // RC (reversal of a credit) takes money out, RD puts it back.
+  const credit = mark === 'C' || mark === 'RD';
+  return {
+    lineNumber: tag.line,
+    amount: minor,
+    currency,
+    direction: credit ? 'CREDIT' : 'DEBIT',
+    valueDate,
+    externalRef: referenceOf(customer, bank),
+  };
 }

@@ -143,6 +143,14 @@ export type BalanceLimit = UserError & {
   message: Scalars['String']['output'];
 };
 
+export type ChannelAccount = {
+  __typename?: 'ChannelAccount';
+  /** As it is compared: without spaces, in capitals. */
+  accountIdentification: Scalars['String']['output'];
+  channel: Scalars['String']['output'];
+  currency: Scalars['String']['output'];
+};
+
 export type ChannelReconciliation = {
   __typename?: 'ChannelReconciliation';
   adjustment: Array<BalanceAdjustment>;
@@ -231,11 +239,13 @@ export type IdempotencyKeyReused = UserError & {
 };
 
 export type ImportBankStatementInput = {
-  /** The bank or card channel the statements come from, e.g. "bank-a". */
-  channel: Scalars['String']['input'];
-  /** The file's text (the transport's encoding already decoded; a byte order mark is ignored). */
-  content: Scalars['String']['input'];
+  /** The bank or card channel the statements come from, e.g. "bank-a". Absent: each statement goes to the channel its account is registered to (RegisterChannelAccount); required for CSV, which names no account. */
+  channel?: InputMaybe<Scalars['String']['input']>;
+  /** The file's text (the transport's encoding already decoded; a byte order mark is ignored), at most 450,000 bytes. Exactly one of content and uploadId. */
+  content?: InputMaybe<Scalars['String']['input']>;
   format: StatementFormat;
+  /** A file uploaded to POST /uploads/statements (larger than a request may carry). Exactly one of content and uploadId. */
+  uploadId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type ImportBankStatementResult = InvalidInput | InvalidStatement | StatementImport;
@@ -250,10 +260,14 @@ export type ImportStatementInput = {
 
 export type ImportStatementResult = InvalidInput | InvalidStatement | Statement;
 
-/** One statement of an import: a channel's date in one currency, replacing the channel's earlier statements of that date. */
+/** One statement of an import: an account's date in one currency (CSV: a channel's), replacing the earlier statements of its channel, account and date. */
 export type ImportedStatement = {
   __typename?: 'ImportedStatement';
+  /** The account as the file names it (MT940 :25:, camt.053 Acct/Id); absent for CSV. */
+  accountIdentification?: Maybe<Scalars['String']['output']>;
   businessDate: Scalars['Date']['output'];
+  /** The channel it went to. */
+  channel: Scalars['String']['output'];
   closingBalance?: Maybe<Scalars['Amount']['output']>;
   /** Absent for CSV statements imported by importStatement (their lines may mix currencies). */
   currency?: Maybe<Scalars['String']['output']>;
@@ -313,10 +327,12 @@ export type Mutation = {
   __typename?: 'Mutation';
   /** Moves up to the allowed share of the merchant's pending to its available now, less the advance fee; all or nothing across its stripes. The merchant's owner and operators. */
   advanceSettlement: AdvanceSettlementResult;
-  /** Imports a channel's CSV, camt.053 or MT940 file: every statement in it or none. Operators only. */
+  /** Imports a channel's CSV, camt.053 or MT940 file: every statement in it or none, each to its account's channel. Operators only. */
   importBankStatement: ImportBankStatementResult;
   /** Imports a bank or channel statement for reconciliation, replacing an earlier one of the same channel and date. Operators only. */
   importStatement: ImportStatementResult;
+  /** Maps a bank account to the channel its statements belong to; again to the same channel answers the same registration, to another is INVALID_INPUT. Operators only. */
+  registerChannelAccount: RegisterChannelAccountResult;
   /** Resolves an open exception with a reason; BANK_FEE and WRITE_OFF post the difference, once. Operators only. */
   resolveException: ResolveExceptionResult;
   /** Settles a merchant's closed business date; idempotent per merchant and date. Operators only. */
@@ -342,6 +358,11 @@ export type MutationImportBankStatementArgs = {
 
 export type MutationImportStatementArgs = {
   input: ImportStatementInput;
+};
+
+
+export type MutationRegisterChannelAccountArgs = {
+  input: RegisterChannelAccountInput;
 };
 
 
@@ -498,6 +519,17 @@ export type ReconciliationReport = {
   id: Scalars['ID']['output'];
 };
 
+/** A bank account mapped to the channel its statements belong to. Operators only. */
+export type RegisterChannelAccountInput = {
+  /** An IBAN (checked by ISO 13616 mod-97) or the bank's own account number, as its statements name it; compared without spaces and case. */
+  accountIdentification: Scalars['String']['input'];
+  channel: Scalars['String']['input'];
+  /** The ISO 4217 currency its statements are in. */
+  currency: Scalars['String']['input'];
+};
+
+export type RegisterChannelAccountResult = ChannelAccount | InvalidInput;
+
 export type ResolutionReason =
   /** The bank booked a line twice and will reverse it; nothing posted. */
   | 'BANK_DUPLICATE'
@@ -634,7 +666,8 @@ export type StatementFormat =
 
 export type StatementImport = {
   __typename?: 'StatementImport';
-  channel: Scalars['String']['output'];
+  /** The channel every statement went to; absent when the file's accounts went to several (each statement names its own). */
+  channel?: Maybe<Scalars['String']['output']>;
   statements: Array<ImportedStatement>;
 };
 
@@ -761,6 +794,10 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
     | ( InvalidStatement & { __typename: 'InvalidStatement' } )
     | ( Statement & { __typename: 'Statement' } )
   ;
+  RegisterChannelAccountResult:
+    | ( ChannelAccount & { __typename: 'ChannelAccount' } )
+    | ( InvalidInput & { __typename: 'InvalidInput' } )
+  ;
   ResolveExceptionResult:
     | ( BalanceLimit & { __typename: 'BalanceLimit' } )
     | ( ExceptionAlreadyResolved & { __typename: 'ExceptionAlreadyResolved' } )
@@ -824,6 +861,7 @@ export type ResolversTypes = {
   BalanceAdjustment: ResolverTypeWrapper<BalanceAdjustment>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   BalanceLimit: ResolverTypeWrapper<BalanceLimit>;
+  ChannelAccount: ResolverTypeWrapper<ChannelAccount>;
   ChannelReconciliation: ResolverTypeWrapper<ChannelReconciliation>;
   CurrencyAmount: ResolverTypeWrapper<CurrencyAmount>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
@@ -852,6 +890,8 @@ export type ResolversTypes = {
   ReconciliationExceptionStatus: ReconciliationExceptionStatus;
   ReconciliationMatch: ResolverTypeWrapper<ReconciliationMatch>;
   ReconciliationReport: ResolverTypeWrapper<ReconciliationReport>;
+  RegisterChannelAccountInput: RegisterChannelAccountInput;
+  RegisterChannelAccountResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['RegisterChannelAccountResult']>;
   ResolutionReason: ResolutionReason;
   ResolveExceptionInput: ResolveExceptionInput;
   ResolveExceptionResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ResolveExceptionResult']>;
@@ -891,6 +931,7 @@ export type ResolversParentTypes = {
   BalanceAdjustment: BalanceAdjustment;
   Boolean: Scalars['Boolean']['output'];
   BalanceLimit: BalanceLimit;
+  ChannelAccount: ChannelAccount;
   ChannelReconciliation: ChannelReconciliation;
   CurrencyAmount: CurrencyAmount;
   Date: Scalars['Date']['output'];
@@ -915,6 +956,8 @@ export type ResolversParentTypes = {
   ReconciliationException: ReconciliationException;
   ReconciliationMatch: ReconciliationMatch;
   ReconciliationReport: ReconciliationReport;
+  RegisterChannelAccountInput: RegisterChannelAccountInput;
+  RegisterChannelAccountResult: ResolversUnionTypes<ResolversParentTypes>['RegisterChannelAccountResult'];
   ResolveExceptionInput: ResolveExceptionInput;
   ResolveExceptionResult: ResolversUnionTypes<ResolversParentTypes>['ResolveExceptionResult'];
   RunSettlementInput: RunSettlementInput;
@@ -1016,6 +1059,13 @@ export type BalanceLimitResolvers<ContextType = SettlementContext, ParentType ex
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type ChannelAccountResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ChannelAccount'] = ResolversParentTypes['ChannelAccount']> = {
+  accountIdentification?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type ChannelReconciliationResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ChannelReconciliation'] = ResolversParentTypes['ChannelReconciliation']> = {
   adjustment?: Resolver<Array<ResolversTypes['BalanceAdjustment']>, ParentType, ContextType>;
   businessDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
@@ -1089,7 +1139,9 @@ export type ImportStatementResultResolvers<ContextType = SettlementContext, Pare
 };
 
 export type ImportedStatementResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ImportedStatement'] = ResolversParentTypes['ImportedStatement']> = {
+  accountIdentification?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   businessDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   closingBalance?: Resolver<Maybe<ResolversTypes['Amount']>, ParentType, ContextType>;
   currency?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   lines?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
@@ -1130,6 +1182,7 @@ export type MutationResolvers<ContextType = SettlementContext, ParentType extend
   advanceSettlement?: Resolver<ResolversTypes['AdvanceSettlementResult'], ParentType, ContextType, RequireFields<MutationAdvanceSettlementArgs, 'input'>>;
   importBankStatement?: Resolver<ResolversTypes['ImportBankStatementResult'], ParentType, ContextType, RequireFields<MutationImportBankStatementArgs, 'input'>>;
   importStatement?: Resolver<ResolversTypes['ImportStatementResult'], ParentType, ContextType, RequireFields<MutationImportStatementArgs, 'input'>>;
+  registerChannelAccount?: Resolver<ResolversTypes['RegisterChannelAccountResult'], ParentType, ContextType, RequireFields<MutationRegisterChannelAccountArgs, 'input'>>;
   resolveException?: Resolver<ResolversTypes['ResolveExceptionResult'], ParentType, ContextType, RequireFields<MutationResolveExceptionArgs, 'input'>>;
   runSettlement?: Resolver<ResolversTypes['RunSettlementResult'], ParentType, ContextType, RequireFields<MutationRunSettlementArgs, 'input'>>;
   setAdvanceTerms?: Resolver<ResolversTypes['SetAdvanceTermsResult'], ParentType, ContextType, RequireFields<MutationSetAdvanceTermsArgs, 'input'>>;
@@ -1190,6 +1243,10 @@ export type ReconciliationReportResolvers<ContextType = SettlementContext, Paren
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   discrepancies?: Resolver<Array<ResolversTypes['Discrepancy']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+};
+
+export type RegisterChannelAccountResultResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['RegisterChannelAccountResult'] = ResolversParentTypes['RegisterChannelAccountResult']> = {
+  __resolveType?: TypeResolveFn<'ChannelAccount' | 'InvalidInput', ParentType, ContextType>;
 };
 
 export type ResolveExceptionResultResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['ResolveExceptionResult'] = ResolversParentTypes['ResolveExceptionResult']> = {
@@ -1257,7 +1314,7 @@ export type StatementResolvers<ContextType = SettlementContext, ParentType exten
 };
 
 export type StatementImportResolvers<ContextType = SettlementContext, ParentType extends ResolversParentTypes['StatementImport'] = ResolversParentTypes['StatementImport']> = {
-  channel?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  channel?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   statements?: Resolver<Array<ResolversTypes['ImportedStatement']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
@@ -1278,6 +1335,7 @@ export type Resolvers<ContextType = SettlementContext> = {
   Amount?: GraphQLScalarType;
   BalanceAdjustment?: BalanceAdjustmentResolvers<ContextType>;
   BalanceLimit?: BalanceLimitResolvers<ContextType>;
+  ChannelAccount?: ChannelAccountResolvers<ContextType>;
   ChannelReconciliation?: ChannelReconciliationResolvers<ContextType>;
   CurrencyAmount?: CurrencyAmountResolvers<ContextType>;
   Date?: GraphQLScalarType;
@@ -1300,6 +1358,7 @@ export type Resolvers<ContextType = SettlementContext> = {
   ReconciliationException?: ReconciliationExceptionResolvers<ContextType>;
   ReconciliationMatch?: ReconciliationMatchResolvers<ContextType>;
   ReconciliationReport?: ReconciliationReportResolvers<ContextType>;
+  RegisterChannelAccountResult?: RegisterChannelAccountResultResolvers<ContextType>;
   ResolveExceptionResult?: ResolveExceptionResultResolvers<ContextType>;
   RunSettlementResult?: RunSettlementResultResolvers<ContextType>;
   SetAdvanceTermsResult?: SetAdvanceTermsResultResolvers<ContextType>;

@@ -13,6 +13,7 @@ import {
   settlementNotReady,
 } from './user-errors';
 import { importBankStatementFor } from '../services/bank-statements';
+import { registerChannelAccountFor } from '../services/channel-accounts';
 import { setMatchingRulesFor } from '../services/matching-rules';
 import { resolveExceptionFor } from '../services/exceptions';
 import { advanceSettlementFor, setAdvanceTermsFor } from '../services/advances';
@@ -61,6 +62,11 @@ export const mutationResolvers = {
     const result = authorized(await importBankStatementFor(ctx, args.input));
     if (result.ok) return { __typename: 'StatementImport', ...result.value };
     return statementRefused(result.error);
+  },
+  registerChannelAccount: async (_, args, ctx) => {
+    const result = authorized(await registerChannelAccountFor(ctx, args.input));
+    if (result.ok) return { __typename: 'ChannelAccount', ...result.value };
+    return invalidInput(result.error.field, result.error.message);
   },
   setMatchingRules: async (_, args, ctx) => {
     const result = authorized(await setMatchingRulesFor(ctx, args.input));

@@ -2,20 +2,36 @@ import { createHash } from 'node:crypto';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { isChannel } from '@paygraph/shared/channels';
+import { statementLinesMax, statementUploadEntriesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { replaceBankStatements } from '../db/reconciliation-store';
-import { parseBankStatements, type StatementFormat } from '../domain/statement-formats';
-import type { StatementError } from '../domain/bank-statement';
-import { controlShard } from './settle';
 import type { Forbidden } from '@paygraph/shared/authorization';
+import { replaceBankStatements } from '../db/reconciliation-store';
+import { channelAccountsOf, channelHasAccounts } from '../db/channel-account-store';
+import { parseBankStatements, type StatementFormat } from '../domain/statement-formats';
+import { withinSize, type BankStatement, type StatementError } from '../domain/bank-statement';
+import { accountKey, routeStatements, type Routed } from '../domain/channel-accounts';
+import type { StatementSource } from '../domain/statement-source';
 import type { SettlementContext } from '../context';
-import { mayOperate } from './access';
+import { controlShard } from './settle';
 import { statementInsertBatchMax } from '../limits';
+import { mayOperate } from './access';
+import { readUpload } from './statement-uploads';
 
 export type BankImportRefusal =
   { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
 
+export interface BankImportInput {
+  /** Absent: each statement goes to its account's channel. */
+  channel?: string | null;
+  format: StatementFormat;
+  /** Exactly one of the two: the file's text, or an upload's id (POST /uploads/statements). */
+  content?: string | null;
+  uploadId?: string | null;
+}
+
 export interface ImportedStatement {
+  channel: string;
+  accountIdentification: string | null;
   businessDate: string;
   currency: string | null;
   openingBalance: bigint | null;
@@ -23,54 +39,61 @@ export interface ImportedStatement {
   lines: number;
 }
 
-/** A statement's id names its channel, date and currency (so a re-import finds it); 40 characters. */
-export function bankStatementId(channel: string, businessDate: string, currency: string | null): string {
-  return `stm_${createHash('sha256')
-    .update(`${channel}|${businessDate}|${currency ?? ''}`)
-    .digest('hex')
-    .slice(0, 36)}`;
+export interface StatementImport {
+  /** The channel every statement went to; null when they went to several. */
+  channel: string | null;
+  statements: ImportedStatement[];
+}
+
+/**
+ * A statement's id names its channel, date and currency (so a re-import finds it), and its
+ * account when the channel has accounts registered; 40 characters.
+ */
+export function bankStatementId(channel: string, businessDate: string, currency: string | null, account = ''): string {
+  const key = `${channel}|${businessDate}|${currency ?? ''}${account === '' ? '' : `|${account}`}`;
+  return `stm_${createHash('sha256').update(key).digest('hex').slice(0, 36)}`;
 }
 
 /**
  * Reads the whole file before writing anything: a file that is not its format, a statement that
- * does not add up or a file over the limits imports nothing. Its statements then replace, in one
- * transaction, the channel's earlier statements of the dates it covers (all currencies).
+ * does not add up, a file over the limits or one statement whose account goes to no channel
+ * imports nothing. Its statements then replace, in one transaction (whatever accounts and
+ * channels they are of), the earlier statements of their channel, account and dates.
  */
 export async function importBankStatement(
   shards: ShardSet,
-  input: { channel: string; format: StatementFormat; content: string },
+  input: BankImportInput,
   importedBy: string,
   now: Date,
-): Promise<Result<{ channel: string; statements: ImportedStatement[] }, BankImportRefusal>> {
-  if (!isChannel(input.channel))
-    return err({
-      kind: 'InvalidInput',
-      field: 'channel',
-      message: 'channel must be 1-64 characters of [A-Za-z0-9_.-]',
-    });
-  const parsed = parseBankStatements(input.format, input.content);
+): Promise<Result<StatementImport, BankImportRefusal>> {
+  const channel = input.channel ?? null;
+  if (channel !== null && !isChannel(channel))
+    return invalidInput('channel', 'channel must be 1-64 characters of [A-Za-z0-9_.-]');
+  if (channel === null && input.format === 'CSV')
+    return invalidInput('channel', 'a CSV statement names no account: send the channel it is of');
+  const source = await sourceOf(shards, input, importedBy, now);
+  if (!source.ok) return source;
+  const parsed = await parseBankStatements(input.format, source.value.text, source.value.entriesMax);
   if (!parsed.ok) return err({ kind: 'InvalidStatement', ...parsed.error });
-  const imported = parsed.value.map((s) => ({
-    statement: {
-      id: bankStatementId(input.channel, s.businessDate, s.currency),
-      channel: input.channel,
-      businessDate: s.businessDate,
-      format: input.format,
-      currency: s.currency,
-      openingBalance: s.openingBalance,
-      closingBalance: s.closingBalance,
-      lineCount: s.lines.length,
-      importedBy,
-      createdAt: now,
-    },
-    lines: s.lines,
-  }));
-  await inTransaction(controlShard(shards), (tx) =>
-    replaceBankStatements(tx, input.channel, imported, statementInsertBatchMax),
-  );
+  const routed = await inTransaction(controlShard(shards), async (tx) => {
+    const keys = [...new Set(parsed.value.flatMap((s) => (s.account === null ? [] : [accountKey(s.account)])))];
+    const registered = new Map((await channelAccountsOf(tx, keys)).map((r) => [r.accountIdentification, r]));
+    const registrations = new Map(
+      [...registered].map(([key, r]) => [key, { accountKey: key, channel: r.channel, currency: r.currency }]),
+    );
+    const hasAccounts = channel !== null && (await channelHasAccounts(tx, channel));
+    const where = routeStatements(parsed.value, channel, registrations, hasAccounts);
+    if (!where.ok) return where;
+    await replaceBankStatements(tx, rowsOf(where.value, input.format, importedBy, now), statementInsertBatchMax);
+    return where;
+  });
+  if (!routed.ok) return err({ kind: 'InvalidStatement', ...routed.error });
+  const channels = new Set(routed.value.map((r) => r.channel));
   return ok({
-    channel: input.channel,
-    statements: parsed.value.map((s) => ({
+    channel: channel ?? (channels.size === 1 ? [...channels][0]! : null),
+    statements: routed.value.map(({ channel: to, statement: s }) => ({
+      channel: to,
+      accountIdentification: s.account,
       businessDate: s.businessDate,
       currency: s.currency,
       openingBalance: s.openingBalance,
@@ -80,11 +103,57 @@ export async function importBankStatement(
   });
 }
 
+function invalidInput(field: string, message: string): Result<never, BankImportRefusal> {
+  return err({ kind: 'InvalidInput', field, message });
+}
+
+/** The file: `content` (within statementBytesMax, as a request carries it) or an upload; exactly one. */
+async function sourceOf(
+  shards: ShardSet,
+  input: BankImportInput,
+  operator: string,
+  now: Date,
+): Promise<Result<{ text: StatementSource; entriesMax: number }, BankImportRefusal>> {
+  const content = input.content ?? null;
+  const uploadId = input.uploadId ?? null;
+  if ((content === null) === (uploadId === null))
+    return invalidInput(content === null ? 'content' : 'uploadId', 'send exactly one of content and uploadId');
+  if (content !== null) {
+    const size = withinSize(content);
+    if (!size.ok) return err({ kind: 'InvalidStatement', ...size.error });
+    return ok({ text: content, entriesMax: statementLinesMax });
+  }
+  const upload = await readUpload(shards, uploadId!, operator, now);
+  if (!upload.ok) return invalidInput(upload.error.field, upload.error.message);
+  return ok({ text: upload.value, entriesMax: statementUploadEntriesMax });
+}
+
+function rowsOf(routed: readonly Routed[], format: StatementFormat, importedBy: string, now: Date) {
+  return routed.map(
+    ({ channel, account, statement: s }: { channel: string; account: string; statement: BankStatement }) => ({
+      statement: {
+        id: bankStatementId(channel, s.businessDate, s.currency, account),
+        channel,
+        account,
+        businessDate: s.businessDate,
+        format,
+        currency: s.currency,
+        openingBalance: s.openingBalance,
+        closingBalance: s.closingBalance,
+        lineCount: s.lines.length,
+        importedBy,
+        createdAt: now,
+      },
+      lines: s.lines,
+    }),
+  );
+}
+
 /** Mutation.importBankStatement: operators only (services/access.ts), asked before the file is read. */
 export async function importBankStatementFor(
   ctx: SettlementContext,
-  input: Parameters<typeof importBankStatement>[1],
-): Promise<Result<{ channel: string; statements: ImportedStatement[] }, BankImportRefusal | Forbidden>> {
+  input: BankImportInput,
+): Promise<Result<StatementImport, BankImportRefusal | Forbidden>> {
   const refused = mayOperate(ctx.identity, 'import statements');
   if (refused) return err(refused);
   return importBankStatement(ctx.shards, input, ctx.identity.sub, ctx.now());

@@ -200,11 +200,7 @@ export async function reconcileChannel(
   const found = exceptionsOf(result, businessDate, latest !== null && latest >= toDate);
   const rows = await recordExceptions(control, channel, businessDate, found, result, now);
   const bySubject = new Map(rows.map((r) => [r.subject, r]));
-  const balances = new Map(
-    statementRows
-      .filter((s) => s.businessDate === businessDate && s.currency !== null)
-      .map((s) => [s.currency!, { opening: s.openingBalance, closing: s.closingBalance }]),
-  );
+  const balances = channelBalances(statementRows.filter((s) => s.businessDate === businessDate));
   const adjustment = adjustmentOf(result, businessDate, (subject) => bySubject.get(subject), balances);
   const logical = shards.logicalOn(control)[0];
   assert(logical !== undefined, `shard ${control.name} holds no logical shard`);
@@ -441,4 +437,24 @@ export async function reconciliationExceptionsFor(
   const refused = mayOperate(ctx.identity, 'read reconciliation exceptions');
   if (refused) return err(refused);
   return ok(await listExceptions(ctx.shards, channel, status, first, ctx.now()));
+}
+
+/**
+ * The channel's balances at the bank on a date, per currency: the sum over its accounts' statements (a channel of
+ * several accounts in one currency holds their sum); unknown (null) when any of them carries none (CSV).
+ */
+function channelBalances(
+  rows: ReadonlyArray<{ currency: string | null; openingBalance: bigint | null; closingBalance: bigint | null }>,
+): Map<string, { opening: bigint | null; closing: bigint | null }> {
+  const sums = new Map<string, { opening: bigint | null; closing: bigint | null }>();
+  const add = (a: bigint | null | undefined, b: bigint | null) => (a === null || b === null ? null : (a ?? 0n) + b);
+  for (const s of rows) {
+    if (s.currency === null) continue;
+    const before = sums.get(s.currency);
+    sums.set(s.currency, {
+      opening: add(before?.opening, s.openingBalance),
+      closing: add(before?.closing, s.closingBalance),
+    });
+  }
+  return sums;
 }

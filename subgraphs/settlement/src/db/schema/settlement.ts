@@ -175,14 +175,17 @@ export const statementFormats = ['CSV', 'CAMT053', 'MT940'] as const;
 
 /**
  * A channel's statement of one date. importStatement's CSV (one per channel and date, no
- * currency or balances) and importBankStatement's statements (one per channel, date and
+ * currency or balances) and importBankStatement's statements (one per channel, account, date and
  * currency, with the bank's opening and closing balances when the format carries them).
+ * `account` is the registered account it is of (channel_accounts' key), '' on a channel with no
+ * account registered (one account, as every channel was before accounts were registered).
  */
 export const statements = mysqlTable(
   'statements',
   {
     id: varchar('id', { length: 40 }).primaryKey(),
     channel: varchar('channel', { length: 64 }).notNull(),
+    account: varchar('account', { length: 35 }).notNull().default(''),
     businessDate: date('business_date', { mode: 'string' }).notNull(),
     format: mysqlEnum('format', statementFormats).notNull().default('CSV'),
     currency: char('currency', { length: 3 }),
@@ -192,7 +195,27 @@ export const statements = mysqlTable(
     importedBy: varchar('imported_by', { length: 64 }).notNull(),
     createdAt: moment('created_at'),
   },
-  (t) => [uniqueIndex('statements_channel_date_currency_uq').on(t.channel, t.businessDate, t.currency)],
+  (t) => [
+    uniqueIndex('statements_channel_account_date_currency_uq').on(t.channel, t.account, t.businessDate, t.currency),
+    index('statements_channel_date_idx').on(t.channel, t.businessDate),
+  ],
+);
+
+/**
+ * Which channel a bank account's statements belong to (RegisterChannelAccount): one channel per
+ * account, the account kept as statements are compared (no spaces, upper case: an IBAN or the
+ * bank's own number), with the currency its statements must be in.
+ */
+export const channelAccounts = mysqlTable(
+  'channel_accounts',
+  {
+    accountIdentification: varchar('account_identification', { length: 35 }).primaryKey(),
+    channel: varchar('channel', { length: 64 }).notNull(),
+    currency: char('currency', { length: 3 }).notNull(),
+    registeredBy: varchar('registered_by', { length: 64 }).notNull(),
+    createdAt: moment('created_at'),
+  },
+  (t) => [index('channel_accounts_channel_idx').on(t.channel)],
 );
 
 export const statementLines = mysqlTable(
@@ -315,3 +338,4 @@ export type StatementRow = typeof statements.$inferSelect;
 export type MatchingRulesRow = typeof channelMatchingRules.$inferSelect;
 export type ExceptionRow = typeof reconciliationExceptions.$inferSelect;
 export type ChannelReconciliationRow = typeof channelReconciliations.$inferSelect;
+export type ChannelAccountRow = typeof channelAccounts.$inferSelect;

@@ -1,0 +1,58 @@
+import { count, eq, inArray } from 'drizzle-orm';
+import type { Executor } from '@paygraph/shared/db/ledger-store';
+import { channelAccounts, type ChannelAccountRow } from './schema/settlement';
+
+/**
+ * The SQL of channel_accounts (control shard): which channel each bank account's statements
+ * belong to. Registering takes the channel's rows FOR UPDATE (so two registrations to one channel
+ * count its accounts one after the other); an import reads the accounts it routes by FOR UPDATE
+ * too (MariaDB 10.11 has no FOR SHARE, which drizzle writes), so none is registered elsewhere or
+ * anew while the import's transaction stands.
+ */
+export async function channelAccountOf(tx: Executor, accountKey: string): Promise<ChannelAccountRow | undefined> {
+  const rows = await tx
+    .select()
+    .from(channelAccounts)
+    .where(eq(channelAccounts.accountIdentification, accountKey))
+    .for('update');
+  return rows[0];
+}
+
+/** The channel's registered accounts, counted with their index range locked (FOR UPDATE) against a concurrent registration. */
+export async function lockedChannelAccountCount(tx: Executor, channel: string): Promise<number> {
+  const rows = await tx
+    .select({ accountIdentification: channelAccounts.accountIdentification })
+    .from(channelAccounts)
+    .where(eq(channelAccounts.channel, channel))
+    .for('update');
+  return rows.length;
+}
+
+export async function insertChannelAccount(tx: Executor, row: typeof channelAccounts.$inferInsert): Promise<void> {
+  await tx.insert(channelAccounts).values(row);
+}
+
+/** The registrations of these accounts, locked until the import's transaction ends. */
+export async function channelAccountsOf(tx: Executor, accountKeys: readonly string[]): Promise<ChannelAccountRow[]> {
+  const found: ChannelAccountRow[] = [];
+  for (let i = 0; i < accountKeys.length; i += 1_000) {
+    found.push(
+      ...(await tx
+        .select()
+        .from(channelAccounts)
+        .where(inArray(channelAccounts.accountIdentification, accountKeys.slice(i, i + 1_000)))
+        .for('update')),
+    );
+  }
+  return found;
+}
+
+/** Whether any account is registered to the channel (its index range locked, as above). */
+export async function channelHasAccounts(tx: Executor, channel: string): Promise<boolean> {
+  const rows = await tx
+    .select({ n: count() })
+    .from(channelAccounts)
+    .where(eq(channelAccounts.channel, channel))
+    .for('update');
+  return Number(rows[0]?.n ?? 0) > 0;
+}

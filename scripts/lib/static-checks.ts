@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
+import { dirname, join } from 'node:path';
 import { typecheckAll, type TypecheckOptions, type TypecheckResult } from './typecheck';
 
 /** What a check prints for a tree full of findings still fits; beyond this execFile gives up. */
@@ -15,18 +16,26 @@ const outputBytesMax = 64 * 1024 * 1024;
 const checks = [
   {
     name: 'format (prettier --check; `npm run format` rewrites)',
-    bin: 'prettier/bin/prettier.cjs',
+    tool: 'prettier',
     args: ['--check', '--cache', '--cache-location', 'node_modules/.cache/paygraph/prettier', '**/*.ts'],
   },
   {
     name: 'lint (eslint)',
-    bin: 'eslint/bin/eslint.js',
+    tool: 'eslint',
     args: ['--cache', '--cache-location', 'node_modules/.cache/paygraph/eslint', '--max-warnings', '0', '.'],
   },
 ] as const;
 
+/** A package's command, from its package.json's `bin` (eslint's exports hide the file from resolve()). */
+function binOf(tool: string): string {
+  const require = createRequire(import.meta.url);
+  const manifest = require.resolve(`${tool}/package.json`);
+  const { bin } = require(manifest) as { bin: string | Record<string, string> };
+  return join(dirname(manifest), typeof bin === 'string' ? bin : bin[tool]!);
+}
+
 function runTool(root: string, check: (typeof checks)[number], options: TypecheckOptions): Promise<TypecheckResult> {
-  const bin = createRequire(import.meta.url).resolve(check.bin);
+  const bin = binOf(check.tool);
   const started = Date.now();
   return new Promise((resolve) => {
     const child = execFile(

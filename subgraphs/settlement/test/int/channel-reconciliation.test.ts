@@ -232,8 +232,9 @@ describe('a channel reconciled over two days', () => {
         bankMovements: '44445',
         ledgerMovements: '47300',
         inTransit: '12800',
-        bankOnly: '0',
-        unexplained: '9945',
+        // The bank's copy of r1 (10000) and its fee line (-25) are bank-only, open as they are; d2's -30 is left.
+        bankOnly: '9975',
+        unexplained: '-30',
         balanced: false,
       },
     ]);
@@ -277,8 +278,8 @@ describe('a channel reconciled over two days', () => {
         bankMovements: '44445',
         ledgerMovements: '47300',
         inTransit: '11990',
-        bankOnly: '0',
-        unexplained: '9135',
+        bankOnly: '9975',
+        unexplained: '-840',
         balanced: false,
       },
     ]);
@@ -304,7 +305,7 @@ describe('a channel reconciled over two days', () => {
       'query($c: String!, $d: Date!) { channelReconciliations(channel: $c, businessDate: $d) { businessDate adjustment { unexplained } } }',
       { c: channel, d: dayD },
     );
-    expect(stored.data!.channelReconciliations.map((r: any) => r.adjustment[0].unexplained)).toEqual(['9135', '9945']);
+    expect(stored.data!.channelReconciliations.map((r: any) => r.adjustment[0].unexplained)).toEqual(['-840', '-30']);
   });
 
   it('lists the open exceptions with their age', async () => {

@@ -5,6 +5,7 @@ import { newId } from '@paygraph/shared/ids';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { formatAmount } from '@paygraph/shared/money';
 import { pageSize } from '@paygraph/shared/graphql/paging';
+import { log } from '@paygraph/shared/log';
 import { channelMovementsBetween } from '@paygraph/transaction/read-model/settlement';
 import {
   appendEvents,
@@ -41,7 +42,9 @@ import {
   type FoundException,
   type Resolution,
 } from '../domain/channel-report';
+import { subsetCandidatesMax, subsetSearchStepsTotalMax } from '../domain/batches';
 import { rulesFor } from './matching-rules';
+import { countBatchSearches } from './metrics';
 import { controlShard } from './settle';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import type { SettlementContext } from '../context';
@@ -195,6 +198,7 @@ export async function reconcileChannel(
   const movements = await channelMovements(shards, channel, fromDate, toDate);
   const result = matchChannel(lines, movements, rules);
   assertPartition(result, lines.length, movements.length);
+  reportBatchBounds(channel, businessDate, result);
   const latest = await latestStatementDate(control.db, channel);
   const found = exceptionsOf(result, businessDate, latest !== null && latest >= toDate);
   const rows = await recordExceptions(control, channel, businessDate, found, result, now);
@@ -235,6 +239,20 @@ export async function reconcileChannel(
     createdAt: now,
   });
   return report;
+}
+
+/**
+ * Counts the run's batch searches, and says in the log when its bounds left items unmatched: they are exceptions now,
+ * and an operator reading them should know that the matching stopped short rather than found nothing.
+ */
+function reportBatchBounds(channel: string, businessDate: string, result: MatchResult): void {
+  countBatchSearches(result.subsets);
+  const { outOfBudget, overCandidates } = result.subsets;
+  if (outOfBudget + overCandidates === 0) return;
+  log().warn(
+    { channel, businessDate, ...result.subsets, subsetCandidatesMax, subsetSearchStepsTotalMax },
+    `batch matching stopped at its bounds: ${outOfBudget} weighing(s) not searched (steps ran out), ${overCandidates} over ${subsetCandidatesMax} members; their items stay exceptions`,
+  );
 }
 
 function matchView(m: Match): ChannelReport['matches'][number] {

@@ -9,6 +9,10 @@ import { token, unique } from '../../../../test/support/env';
 import { controlShard } from '../../src/services/settle';
 import { camt053, mt940, type FileEntry } from '../support/bank-files';
 import { generateStatements } from '../support/perturbed-statements';
+import { generateBatchDays } from '../support/batch-statements';
+import { subsetCandidatesMax } from '../../src/domain/batches';
+import type { BankLine, Movement } from '../../src/domain/matching';
+import { scrape, total } from '../../../../test/support/prometheus';
 import { useSeededRandom } from '../../../../test/support/seeded-random';
 
 /**
@@ -87,10 +91,54 @@ type Report = {
   exceptions: Array<Record<string, any>>;
   adjustment: Array<Record<string, any>>;
 };
-async function reconcile(date: string): Promise<Report> {
-  const r = await q(docs.reconcile, { channel, businessDate: date });
+async function reconcile(date: string, of = channel): Promise<Report> {
+  const r = await q(docs.reconcile, { channel: of, businessDate: date });
   expect(r.errors, JSON.stringify(r.errors)).toBeUndefined();
   return r.data!.channelReconciliation as Report;
+}
+
+/** Each run's references are its own: the tag prefixes every generated reference, of movements and lines alike. */
+const own = (r: string | null) => (r ? `${tag}${r}` : null);
+
+/**
+ * Deposits and withdraws a generated ledger's movements through the API on their dates (a funding deposit of another
+ * channel the day before pays for the withdrawals); answers each generated id's real one.
+ */
+async function postMovements(c: string, movements: readonly Movement[], first: string): Promise<Map<string, string>> {
+  const account = await openAccount();
+  clock = new Date(`${addDays(first, -1)}T10:00:00Z`);
+  await deposit(account, '900000000', null, `funding-${tag}`);
+  const real = new Map<string, string>();
+  for (const m of [...movements].sort((a, b) => a.businessDate.localeCompare(b.businessDate))) {
+    clock = new Date(`${m.businessDate}T10:00:00Z`);
+    if (m.signed > 0n) real.set(m.id, await deposit(account, m.signed.toString(), own(m.externalRef), c));
+    else {
+      const w = await q(docs.withdraw, {
+        input: {
+          idempotencyKey: unique('wdr'),
+          accountId: account,
+          amount: (-m.signed).toString(),
+          currency: 'USD',
+          externalRef: own(m.externalRef),
+          channel: c,
+        },
+      });
+      expect(w.data!.withdraw.__typename, JSON.stringify(w)).toBe('Withdrawal');
+      real.set(m.id, w.data!.withdraw.id as string);
+    }
+  }
+  return real;
+}
+
+/** A generated statement's lines as one CSV file (importStatement's columns). */
+function statementCsv(lines: readonly BankLine[]): string {
+  return [
+    'external_ref,amount,currency,direction,date',
+    ...lines.map(
+      (l) =>
+        `${own(l.externalRef) ?? ''},${l.signed < 0n ? -l.signed : l.signed},${l.currency},${l.signed < 0n ? 'DEBIT' : 'CREDIT'},${l.statementDate}`,
+    ),
+  ].join('\n');
 }
 
 describe('deposits name their channel', () => {
@@ -629,36 +677,8 @@ describe('statements made from the ledger and perturbed (seeded)', () => {
         })
       ).data!.setMatchingRules.__typename,
     ).toBe('MatchingRules');
-    const own = (r: string | null) => (r ? `${tag}${r}` : null);
-    const account = await openAccount();
-    clock = new Date(`${addDays(first, -1)}T10:00:00Z`);
-    await deposit(account, '900000000', null, `funding-${tag}`);
-    const real = new Map<string, string>();
-    for (const m of [...generated.movements].sort((a, b) => a.businessDate.localeCompare(b.businessDate))) {
-      clock = new Date(`${m.businessDate}T10:00:00Z`);
-      if (m.signed > 0n) real.set(m.id, await deposit(account, m.signed.toString(), own(m.externalRef), c));
-      else {
-        const w = await q(docs.withdraw, {
-          input: {
-            idempotencyKey: unique('wdr'),
-            accountId: account,
-            amount: (-m.signed).toString(),
-            currency: 'USD',
-            externalRef: own(m.externalRef),
-            channel: c,
-          },
-        });
-        expect(w.data!.withdraw.__typename, JSON.stringify(w)).toBe('Withdrawal');
-        real.set(m.id, w.data!.withdraw.id as string);
-      }
-    }
-    const csv = [
-      'external_ref,amount,currency,direction,date',
-      ...generated.lines.map(
-        (l) =>
-          `${own(l.externalRef) ?? ''},${l.signed < 0n ? -l.signed : l.signed},${l.currency},${l.signed < 0n ? 'DEBIT' : 'CREDIT'},${l.statementDate}`,
-      ),
-    ].join('\n');
+    const real = await postMovements(c, generated.movements, first);
+    const csv = statementCsv(generated.lines);
     const imported = await q(docs.importFile, { input: { channel: c, format: 'CSV', content: csv } });
     expect(imported.data!.importBankStatement.__typename, JSON.stringify(imported)).toBe('StatementImport');
     const reports = new Map<string, Report>();
@@ -732,5 +752,80 @@ describe('statements made from the ledger and perturbed (seeded)', () => {
     }
     // Every table adds up (the service asserts it) and says unexplained = Σ the date's open differences.
     for (const [, r] of reports) for (const row of r.adjustment) expect(row.balanced).toBe(row.unexplained === '0');
+  });
+});
+
+describe('card deposits named by the acquirer, settled in one batch line under the bank’s reference (seeded)', () => {
+  const metrics = () => scrape(stack.subgraphUrls.settlement.replace(/\/graphql$/, '/metrics'));
+  const searches = (samples: Awaited<ReturnType<typeof metrics>>, outcome: string) =>
+    total(samples, 'paygraph_reconciliation_batch_searches_total', { outcome });
+
+  it('matches each day’s batch and each payout booked in parts through the API; near misses stay exceptions', async () => {
+    const c = `acq-${tag}`;
+    const first = addDays(dayD, 20);
+    const scenario = generateBatchDays(random, {
+      firstDate: first,
+      days: 4,
+      currency: 'USD',
+      toleranceMinor: 50n,
+      windowDays: 1,
+    });
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '50', dateWindowDays: 1, allowOneToMany: true } });
+    const real = await postMovements(c, scenario.movements, first);
+    const imported = await q(docs.importFile, {
+      input: { channel: c, format: 'CSV', content: statementCsv(scenario.lines) },
+    });
+    expect(imported.data!.importBankStatement.__typename, JSON.stringify(imported)).toBe('StatementImport');
+    const before = await metrics();
+    const matches: Report['matches'] = [];
+    for (let day = 0; day <= 5; day++) matches.push(...(await reconcile(addDays(first, day), c)).matches);
+    expect(searches(await metrics(), 'searched')).toBeGreaterThan(searches(before, 'searched'));
+    const matchOf = (id: string) => matches.find((m) => m.movementIds.includes(real.get(id)!));
+    const refOf = new Map(scenario.lines.map((l) => [l.key, own(l.externalRef)]));
+    for (const e of scenario.expectations) {
+      const at = JSON.stringify(e, (_, v) => (typeof v === 'bigint' ? v.toString() : v));
+      if (e.kind === 'BATCH') {
+        expect(matchOf(e.movementIds[0]!), at).toMatchObject({ rule: 'ONE_TO_MANY', difference: `${e.difference}` });
+        expect([...matchOf(e.movementIds[0]!)!.movementIds].sort(), at).toEqual(
+          e.movementIds.map((id) => real.get(id)).sort(),
+        );
+        expect(matchOf(e.movementIds[0]!)!.externalRefs, at).toEqual([refOf.get(e.lineKey)]);
+      } else if (e.kind === 'PARTS') {
+        expect(matchOf(e.movementId), at).toMatchObject({ rule: 'ONE_TO_MANY', difference: '0' });
+        expect([...matchOf(e.movementId)!.externalRefs].sort(), at).toEqual(e.lineKeys.map((k) => refOf.get(k)).sort());
+      } else if (e.kind === 'NEAR_MISS' || e.kind === 'OUT_OF_WINDOW') {
+        for (const id of e.movementIds) expect(matchOf(id), at).toBeUndefined();
+        expect(
+          matches.some((m) => m.externalRefs.includes(refOf.get(e.lineKey))),
+          at,
+        ).toBe(false);
+      } else if (e.kind === 'IN_TRANSIT') expect(matchOf(e.movementId), at).toBeUndefined();
+    }
+  });
+
+  it('weighs more members than subsetCandidatesMax only all together, and counts the weighing it could not make', async () => {
+    const c = `many-${tag}`;
+    const date = addDays(dayD, 30);
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '50', dateWindowDays: 0, allowOneToMany: true } });
+    clock = new Date(`${date}T10:00:00Z`);
+    const account = await openAccount();
+    for (let i = 0; i <= subsetCandidatesMax; i++) await deposit(account, '1000', ref(`acq-${i}`), c);
+    const file = camt053(
+      [{ id: `M-${tag}`, currency: 'USD', opening: 0n, date, entries: [entry(`bnk-${tag}`, 10_000n, date)] }],
+      {
+        version: '08',
+        prefix: 'ns2',
+      },
+    );
+    expect(
+      (await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: file } })).errors,
+    ).toBeUndefined();
+    const before = searches(await metrics(), 'over_candidates');
+    const report = await reconcile(date, c);
+    expect(report.matches).toEqual([]);
+    expect(report.exceptions.filter((e) => e.kind === 'MISSING_INTERNAL').map((e) => e.externalRef)).toEqual([
+      `bnk-${tag}`,
+    ]);
+    expect(searches(await metrics(), 'over_candidates')).toBe(before + 1);
   });
 });

@@ -279,7 +279,7 @@ async function recordExceptions(
   result: MatchResult,
   now: Date,
 ): Promise<ExceptionRow[]> {
-  const matchedSubjects = matchedSubjectsOf(result);
+  const matchedSubjects = matchedSubjectsOf(result, businessDate);
   const touching = result.matches
     .filter((m) => touches(m, businessDate))
     .flatMap((m) => [...m.lines.map(lineSubject), ...m.movements.map(movementSubject)]);
@@ -296,12 +296,15 @@ async function recordExceptions(
 }
 
 /**
- * What explains each subject a match took, as a resolution's detail: a line names the movements, a movement the
- * statements.
+ * What explains each subject a match touching the date took, as a resolution's detail: a line names the movements, a
+ * movement the statements. Only matches the report shows resolve anything: a match of the window's edge (a line of
+ * the day before, whose own window reaches a day this run did not read) is weighed without all its candidates, and
+ * must not close another date's exceptions; that date's own run weighs it whole.
  */
-function matchedSubjectsOf(result: MatchResult): Map<string, string> {
+function matchedSubjectsOf(result: MatchResult, businessDate: string): Map<string, string> {
   const matchedSubjects = new Map<string, string>();
   for (const m of result.matches) {
+    if (!touches(m, businessDate)) continue;
     const shownOn = [...new Set(m.lines.map((l) => l.statementDate))].join(', ');
     for (const l of m.lines)
       matchedSubjects.set(lineSubject(l), `matched (${m.rule}) with ${m.movements.map((x) => x.id).join(', ')}`);

@@ -803,6 +803,38 @@ describe('card deposits named by the acquirer, settled in one batch line under t
     }
   });
 
+  it("closes no other date's exceptions through a match at its window's edge, weighed without all its candidates", async () => {
+    // Day A's two card deposits are settled in one line booked on B; two deposits of B in transit make a sum 20 off it.
+    // Reconciling C reads B to D only: the line, without A's deposits, takes B's two, a match C's report does not show.
+    const c = `edge-${tag}`;
+    const [dayA, dayB, dayC] = [40, 41, 42].map((n) => addDays(dayD, n)) as [string, string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '50', dateWindowDays: 1, allowOneToMany: true } });
+    const account = await openAccount();
+    clock = new Date(`${dayA}T10:00:00Z`);
+    for (const [name, amount] of [
+      ['a1', '30000'],
+      ['a2', '12000'],
+    ] as const)
+      await deposit(account, amount, ref(name), c);
+    clock = new Date(`${dayB}T10:00:00Z`);
+    const inTransit = [await deposit(account, '25000', ref('t1'), c), await deposit(account, '17020', ref('t2'), c)];
+    const csv = ['external_ref,amount,currency,direction,date', `bnk-edge-${tag},42000,USD,CREDIT,${dayB}`].join('\n');
+    expect((await q(docs.importFile, { input: { channel: c, format: 'CSV', content: csv } })).errors).toBeUndefined();
+    const onB = await reconcile(dayB, c);
+    expect(onB.matches).toMatchObject([{ rule: 'ONE_TO_MANY', difference: '0' }]);
+    expect(onB.exceptions.filter((e) => inTransit.includes(e.movementId)).map((e) => [e.kind, e.status])).toEqual([
+      ['IN_TRANSIT', 'OPEN'],
+      ['IN_TRANSIT', 'OPEN'],
+    ]);
+    expect((await reconcile(dayC, c)).matches).toEqual([]);
+    const open = await q('query($c: String) { reconciliationExceptions(channel: $c) { kind movementId status } }', {
+      c,
+    });
+    expect(
+      open.data!.reconciliationExceptions.filter((e: any) => inTransit.includes(e.movementId)).map((e: any) => e.kind),
+    ).toEqual(['IN_TRANSIT', 'IN_TRANSIT']);
+  });
+
   it('weighs more members than subsetCandidatesMax only all together, and counts the weighing it could not make', async () => {
     const c = `many-${tag}`;
     const date = addDays(dayD, 30);

@@ -121,11 +121,12 @@ export function pairBatches<I extends BatchItem, M extends BatchItem>(
   queue.sort(rank);
   const pairs: Array<[I, M[]]> = [];
   const itemsTaken = new Set<string>();
-  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+  for (let head = 0; head < queue.length; head++) {
+    const next = queue[head]!;
     if (itemsTaken.has(next.itemKey)) continue;
     if (next.members.some((m) => taken.has(memberSide.keyOf(m)))) {
       const again = search(next.item, next.date);
-      if (again) insertSorted(queue, again);
+      if (again) insertSorted(queue, again, head + 1);
       continue;
     }
     itemsTaken.add(next.itemKey);
@@ -135,8 +136,9 @@ export function pairBatches<I extends BatchItem, M extends BatchItem>(
   return pairs;
 }
 
-function insertSorted<I, M>(queue: Array<Candidate<I, M>>, candidate: Candidate<I, M>): void {
-  let lo = 0;
+/** Into the queue's part not yet taken (from `from` on): a search again ranks no better than the pair it replaces. */
+function insertSorted<I, M>(queue: Array<Candidate<I, M>>, candidate: Candidate<I, M>, from: number): void {
+  let lo = from;
   let hi = queue.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;

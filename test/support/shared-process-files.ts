@@ -85,6 +85,7 @@ export const sharedProcessFiles = [
   'subgraphs/settlement/test/int/settlement-config.test.ts',
   'subgraphs/settlement/test/int/settlement-context.test.ts',
   'subgraphs/settlement/test/unit/advances.test.ts',
+  'subgraphs/settlement/test/unit/batch-matching.test.ts',
   'subgraphs/settlement/test/unit/fees.test.ts',
   'subgraphs/settlement/test/unit/matching-perturbed.test.ts',
   'subgraphs/settlement/test/unit/statement-formats.test.ts',

@@ -2,15 +2,13 @@ import { getCountrySpecifications, isValidIBAN } from 'ibantools';
 import { currencyMinorUnits } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { BankStatement, StatementError } from './bank-statement';
+import { accountIdentificationLengthMax } from '../limits';
 
 /**
  * Which bank account belongs to which channel (RegisterChannelAccount), and where each statement
  * of a file goes. An account is named as its statements name it: an IBAN, or the bank's own
  * account number (MT940 :25: such as "50880050/0194774600888", camt.053 Acct/Id/Othr/Id).
  */
-
-/** MT940's :25: is 35 characters (35x), camt.053's Othr/Id 34: the longest an identification may be. */
-export const accountIdentificationLengthMax = 35;
 
 /** How accounts compare: without spaces and case ("nl17 rabo 0310 0295 97" is NL17RABO0310029597). */
 export function accountKey(account: string): string {

@@ -106,15 +106,18 @@ export interface ExceptionState {
 }
 
 /**
- * The bank balance adjustment table of a date, per currency, all signed:
+ * The bank balance adjustment table of a date, per currency, all signed, as banks draw it:
  *   bankMovements = ledgerMovements - inTransit + bankOnly + unexplained.
- * A match touching the date puts its movements of other dates in bankOnly (on this statement,
- * not this date's ledger) and its lines of other dates in inTransit (this date's ledger, another
- * statement); its difference is unexplained while open, bankOnly once resolved. A movement of
- * the date on no statement is inTransit while IN_TRANSIT or resolved as TIMING, unexplained
- * while open otherwise, bankOnly (a booked difference) once resolved; a line of the date that
- * matches nothing is unexplained while open and bankOnly once resolved. The identity is
- * asserted: a table that does not add up is a bug, not a finding.
+ * bankOnly is the money on the statement that is no movement of the date in the ledger: a line
+ * of the date that matches nothing (MISSING_INTERNAL: the bank's fee, interest, its duplicate),
+ * whether open or resolved (without a posting, or with one: a BANK_FEE or WRITE_OFF posting is
+ * the reserve's, not a movement of the channel), and a match's movements of other dates (on this
+ * statement, not this date's ledger). inTransit is the date's ledger on another statement or none
+ * yet: a match's lines of other dates, a movement IN_TRANSIT or resolved as TIMING. unexplained is
+ * what is left: the differences of matches (tolerance matches, amount mismatches) and the
+ * movements missing from the statements (MISSING_EXTERNAL), while open; once resolved they are
+ * explained differences, in bankOnly. The identity is asserted: a table that does not add up is a
+ * bug, not a finding.
  */
 export function adjustmentOf(
   result: MatchResult,
@@ -162,7 +165,7 @@ export function adjustmentOf(
     if (line.statementDate !== date) continue;
     const r = row(line.currency);
     r.bankMovements += line.signed;
-    difference(r, lineSubject(line), line.signed);
+    r.bankOnly += line.signed;
   }
   for (const movement of result.unmatchedMovements) {
     if (movement.businessDate !== date) continue;

@@ -1,6 +1,11 @@
 import { assert } from '@paygraph/shared/result';
 import { pushTo } from '@paygraph/shared/collections';
 import { candidateScanMax } from '../limits';
+import { noSubsetStats, pairBatches, type BatchSide, type SubsetStats } from './batches';
+import { dayNumber } from './days';
+
+export { addDays, dayNumber } from './days';
+export type { SubsetStats } from './batches';
 
 /**
  * A channel's matching: its statement lines against its deposits and withdrawals, pure. Amounts
@@ -10,16 +15,16 @@ import { candidateScanMax } from '../limits';
  *    whatever their number (a deposit paid in two lines; a line booked twice by the bank, whose
  *    extra copy is peeled off as a duplicate when it alone makes the difference). No date window:
  *    a shared reference is the bank saying so.
- * Lines whose reference names one of the channel's movements take part in stage 1 only.
+ * Lines whose reference names one of the channel's movements take part in stage 1 only, and so
+ * do movements whose reference a line carries; the rules weigh every other line and movement.
  * 2. AMOUNT_DATE: one line to one movement of its currency and sign, amounts within the
  *    tolerance, dates within the window; the closest amount wins, then the closest date.
  *    Movements are sorted by amount per currency and sign and found by binary search, skipping
  *    used ones through a "next unused" chain, so n lines cost O(n log n), not O(n²).
- * 3. ONE_TO_MANY (allowOneToMany): one line to all of one date's remaining unreferenced
- *    movements of its currency and sign when their sum is within the tolerance (a batch
- *    settlement of the day's card deposits); then one movement to all of one date's remaining
- *    lines likewise (a payment the bank booked in parts). The closest sums pair first, then the
- *    closest dates (pairWithGroups), so the pairing does not depend on the order of the rows.
+ * 3. ONE_TO_MANY (allowOneToMany): one line to a subset of one date's remaining movements of its
+ *    currency and sign whose sum is within the tolerance (a batch settlement of the day's card
+ *    deposits); then one movement to a subset of one date's remaining lines likewise (a payment
+ *    the bank booked in parts). Bounded and independent of the rows' order: domain/batches.ts.
  * Each match keeps its rule and its difference (statement minus movements).
  */
 export interface MatchingRules {
@@ -65,16 +70,8 @@ export interface MatchResult {
   /** With the line it repeats, when it is an exact copy of a matched line. */
   unmatchedLines: Array<{ line: BankLine; duplicateOf: BankLine | null }>;
   unmatchedMovements: Movement[];
-}
-
-const dayMs = 86_400_000;
-
-export function dayNumber(date: string): number {
-  return Date.parse(`${date}T00:00:00Z`) / dayMs;
-}
-
-export function addDays(date: string, days: number): string {
-  return new Date(Date.parse(`${date}T00:00:00Z`) + days * dayMs).toISOString().slice(0, 10);
+  /** What the ONE_TO_MANY searches took, and how many ran out of their bounds (domain/batches.ts). */
+  subsets: SubsetStats;
 }
 
 const abs = (v: bigint) => (v < 0n ? -v : v);
@@ -109,14 +106,23 @@ export function matchChannel(
   };
   byReference(lines, movements, add, duplicates);
   // A line whose reference names one of our movements is that movement's (a duplicate, or a
-  // difference of direction or currency): it is never another movement's by amount.
+  // difference of direction or currency): it is never another movement's by amount. Likewise a
+  // movement whose reference a line carries; one whose reference no line carries (a card deposit
+  // named by the acquirer's id, settled under the bank's own reference) is weighed by the rules as
+  // one without a reference is.
   const ours = new Set(movements.flatMap((m) => (m.externalRef ? [m.externalRef] : [])));
+  const carried = new Set(lines.flatMap((l) => (l.externalRef ? [l.externalRef] : [])));
   const open = () => lines.filter((l) => !usedLines.has(l.key) && !ours.has(l.externalRef));
-  const waiting = () => movements.filter((m) => !usedMovements.has(m.id));
+  const waiting = () =>
+    movements.filter((m) => !usedMovements.has(m.id) && !(m.externalRef && carried.has(m.externalRef)));
   byAmountAndDate(open(), waiting(), rules, add);
+  const subsets = noSubsetStats();
   if (rules.allowOneToMany) {
-    oneLineToMany(open(), waiting(), rules, add);
-    manyLinesToOne(open(), waiting(), rules, add);
+    const limits = { windowDays: rules.dateWindowDays, toleranceOf: (signed: bigint) => toleranceFor(rules, signed) };
+    for (const [line, ms] of pairBatches(open(), lineSide, waiting(), movementSide, limits, subsets))
+      add('ONE_TO_MANY', [line], ms);
+    for (const [movement, ls] of pairBatches(waiting(), movementSide, open(), lineSide, limits, subsets))
+      add('ONE_TO_MANY', ls, [movement]);
   }
   const matchedContent = new Map<string, BankLine>();
   for (const m of matches) for (const l of m.lines) matchedContent.set(contentOf(l), l);
@@ -126,8 +132,12 @@ export function matchChannel(
       .filter((l) => !usedLines.has(l.key))
       .map((line) => ({ line, duplicateOf: duplicates.get(line.key) ?? matchedContent.get(contentOf(line)) ?? null })),
     unmatchedMovements: movements.filter((m) => !usedMovements.has(m.id)),
+    subsets,
   };
 }
+
+const lineSide: BatchSide<BankLine> = { keyOf: (l) => l.key, dateOf: (l) => l.valueDate };
+const movementSide: BatchSide<Movement> = { keyOf: (m) => m.id, dateOf: (m) => m.businessDate };
 
 function contentOf(l: BankLine): string {
   return `${l.currency}|${l.signed}|${l.valueDate}|${l.externalRef}`;
@@ -276,96 +286,6 @@ class SortedMovements {
     this.next[best] = best + 1;
     return this.items[best]!.movement;
   }
-}
-
-/** Dates within the window of `date`, nearest first (the date itself, then -1, +1, -2, +2 …). */
-function nearDates(date: string, windowDays: number): string[] {
-  const dates = [date];
-  for (let d = 1; d <= windowDays; d++) dates.push(addDays(date, -d), addDays(date, d));
-  return dates;
-}
-
-/** Items grouped by currency, sign and date, each group with its sum (computed once: a batch is weighed per line). */
-function byDate<T extends { currency: string; signed: bigint }>(
-  items: readonly T[],
-  dateOf: (item: T) => string,
-): Map<string, { items: T[]; total: bigint }> {
-  const groups = new Map<string, { items: T[]; total: bigint }>();
-  for (const item of items) {
-    const key = `${side(item.currency, item.signed)}|${dateOf(item)}`;
-    const group = groups.get(key);
-    if (group) {
-      group.items.push(item);
-      group.total += item.signed;
-    } else groups.set(key, { items: [item], total: item.signed });
-  }
-  return groups;
-}
-
-/**
- * A batch settles the day's movements that carry no reference of their own (card deposits): those are what it groups.
- */
-function oneLineToMany(
-  lines: readonly BankLine[],
-  movements: readonly Movement[],
-  rules: MatchingRules,
-  add: Add,
-): void {
-  const groups = byDate(
-    movements.filter((m) => !m.externalRef),
-    (m) => m.businessDate,
-  );
-  for (const [line, group] of pairWithGroups(lines, (l) => l.valueDate, groups, rules))
-    add('ONE_TO_MANY', [line], group);
-}
-
-function manyLinesToOne(
-  lines: readonly BankLine[],
-  movements: readonly Movement[],
-  rules: MatchingRules,
-  add: Add,
-): void {
-  const groups = byDate(lines, (l) => l.valueDate);
-  for (const [movement, group] of pairWithGroups(movements, (m) => m.businessDate, groups, rules))
-    add('ONE_TO_MANY', group, [movement]);
-}
-
-/**
- * Pairs items with at most one group each (same currency and sign, a date within the window, two
- * or more members, the sum within the tolerance): the closest sum first, then the closest date,
- * then the earlier item. Best first rather than first come: a day's batch line that matches its
- * own day's group exactly keeps it even when the next day's line, within the tolerance of it and
- * the window, is weighed earlier (which came first once depended on the rows' ids).
- */
-function pairWithGroups<T extends { currency: string; signed: bigint }, G>(
-  items: readonly T[],
-  dateOf: (item: T) => string,
-  groups: ReadonlyMap<string, { items: G[]; total: bigint }>,
-  rules: MatchingRules,
-): Array<[T, G[]]> {
-  const candidates: Array<{ at: number; key: string; difference: bigint; days: number }> = [];
-  items.forEach((item, at) => {
-    const day = dayNumber(dateOf(item));
-    for (const date of nearDates(dateOf(item), rules.dateWindowDays)) {
-      const key = `${side(item.currency, item.signed)}|${date}`;
-      const group = groups.get(key);
-      if (!group || group.items.length < 2) continue;
-      const difference = abs(group.total - item.signed);
-      if (difference <= toleranceFor(rules, item.signed))
-        candidates.push({ at, key, difference, days: Math.abs(dayNumber(date) - day) });
-    }
-  });
-  candidates.sort((a, b) => compare(a.difference, b.difference) || a.days - b.days || a.at - b.at);
-  const pairs: Array<[T, G[]]> = [];
-  const itemsUsed = new Set<number>();
-  const groupsUsed = new Set<string>();
-  for (const c of candidates) {
-    if (itemsUsed.has(c.at) || groupsUsed.has(c.key)) continue;
-    itemsUsed.add(c.at);
-    groupsUsed.add(c.key);
-    pairs.push([items[c.at]!, groups.get(c.key)!.items]);
-  }
-  return pairs;
 }
 
 /** The sum a set of matches and leftovers must keep: every line and movement in exactly one place (a bug otherwise). */

@@ -5,6 +5,7 @@ import { newId } from '@paygraph/shared/ids';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { formatAmount } from '@paygraph/shared/money';
 import { pageSize } from '@paygraph/shared/graphql/paging';
+import { log } from '@paygraph/shared/log';
 import { channelMovementsBetween } from '@paygraph/transaction/read-model/settlement';
 import {
   appendEvents,
@@ -41,7 +42,9 @@ import {
   type FoundException,
   type Resolution,
 } from '../domain/channel-report';
+import { subsetCandidatesMax, subsetSearchStepsTotalMax } from '../limits';
 import { rulesFor } from './matching-rules';
+import { countBatchSearches } from './metrics';
 import { controlShard } from './settle';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import type { SettlementContext } from '../context';
@@ -196,6 +199,7 @@ export async function reconcileChannel(
   const movements = await channelMovements(shards, channel, fromDate, toDate);
   const result = matchChannel(lines, movements, rules);
   assertPartition(result, lines.length, movements.length);
+  reportBatchBounds(channel, businessDate, result);
   const latest = await latestStatementDate(control.db, channel);
   const found = exceptionsOf(result, businessDate, latest !== null && latest >= toDate);
   const rows = await recordExceptions(control, channel, businessDate, found, result, now);
@@ -234,6 +238,20 @@ export async function reconcileChannel(
   return report;
 }
 
+/**
+ * Counts the run's batch searches, and says in the log when its bounds left items unmatched: they are exceptions now,
+ * and an operator reading them should know that the matching stopped short rather than found nothing.
+ */
+function reportBatchBounds(channel: string, businessDate: string, result: MatchResult): void {
+  countBatchSearches(result.subsets);
+  const { outOfBudget, overCandidates } = result.subsets;
+  if (outOfBudget + overCandidates === 0) return;
+  log().warn(
+    { channel, businessDate, ...result.subsets, subsetCandidatesMax, subsetSearchStepsTotalMax },
+    `batch matching stopped at its bounds: ${outOfBudget} weighing(s) not searched (steps ran out), ${overCandidates} over ${subsetCandidatesMax} members; their items stay exceptions`,
+  );
+}
+
 function matchView(m: Match): ChannelReport['matches'][number] {
   return {
     rule: m.rule,
@@ -258,7 +276,7 @@ async function recordExceptions(
   result: MatchResult,
   now: Date,
 ): Promise<ExceptionRow[]> {
-  const matchedSubjects = matchedSubjectsOf(result);
+  const matchedSubjects = matchedSubjectsOf(result, businessDate);
   const touching = result.matches
     .filter((m) => touches(m, businessDate))
     .flatMap((m) => [...m.lines.map(lineSubject), ...m.movements.map(movementSubject)]);
@@ -275,12 +293,15 @@ async function recordExceptions(
 }
 
 /**
- * What explains each subject a match took, as a resolution's detail: a line names the movements, a movement the
- * statements.
+ * What explains each subject a match touching the date took, as a resolution's detail: a line names the movements, a
+ * movement the statements. Only matches the report shows resolve anything: a match of the window's edge (a line of
+ * the day before, whose own window reaches a day this run did not read) is weighed without all its candidates, and
+ * must not close another date's exceptions; that date's own run weighs it whole.
  */
-function matchedSubjectsOf(result: MatchResult): Map<string, string> {
+function matchedSubjectsOf(result: MatchResult, businessDate: string): Map<string, string> {
   const matchedSubjects = new Map<string, string>();
   for (const m of result.matches) {
+    if (!touches(m, businessDate)) continue;
     const shownOn = [...new Set(m.lines.map((l) => l.statementDate))].join(', ');
     for (const l of m.lines)
       matchedSubjects.set(lineSubject(l), `matched (${m.rule}) with ${m.movements.map((x) => x.id).join(', ')}`);

@@ -212,3 +212,88 @@ describe('batches pair best first, not in the order the rows come', () => {
     });
   }
 });
+
+describe('the adjustment table as banks draw it (issue 45)', () => {
+  const rules: MatchingRules = {
+    amountToleranceMinor: 50n,
+    amountToleranceBps: 0,
+    dateWindowDays: 1,
+    allowOneToMany: true,
+  };
+  const date = '2071-07-01';
+  const line = (key: string, signed: bigint, externalRef: string) => ({
+    key,
+    statementDate: date,
+    valueDate: date,
+    currency: 'USD',
+    signed,
+    externalRef,
+    lineNumber: 1,
+  });
+  const movement = (id: string, signed: bigint, externalRef: string) => ({
+    id,
+    businessDate: date,
+    currency: 'USD',
+    signed,
+    externalRef,
+  });
+  const result = matchChannel(
+    [line('exact', 10_000n, 'r1'), line('fee', -25n, 'FEE-1'), line('x1', 4_990n, 'x1'), line('short', 19_970n, 'r5')],
+    [
+      movement('m1', 10_000n, 'r1'),
+      movement('m3', 5_000n, 'r3'),
+      movement('m4', 800n, 'r4'),
+      movement('m5', 20_000n, 'r5'),
+    ],
+    rules,
+  );
+  const table = (windowEnded: boolean, resolved: Partial<Record<string, ExceptionState['resolution']>>) => {
+    const states = new Map<string, ExceptionState>();
+    for (const f of exceptionsOf(result, date, windowEnded)) {
+      const resolution = resolved[f.kind === 'MISSING_INTERNAL' ? f.externalRef! : (f.movementId ?? '')];
+      states.set(f.subject, {
+        kind: f.kind,
+        status: resolution === undefined ? 'OPEN' : 'RESOLVED',
+        resolution: resolution ?? null,
+      });
+    }
+    const [row] = adjustmentOf(result, date, (s) => states.get(s), new Map());
+    expect(row!.bankMovements).toBe(row!.ledgerMovements - row!.inTransit + row!.bankOnly + row!.unexplained);
+    return {
+      inTransit: row!.inTransit,
+      bankOnly: row!.bankOnly,
+      unexplained: row!.unexplained,
+      balanced: row!.balanced,
+    };
+  };
+
+  it('puts a line with no movement in bankOnly while it is open, and keeps it there once resolved, posted or not', () => {
+    expect(result.unmatchedLines.map((u) => u.line.key)).toEqual(['fee']);
+    // Open: the bank's fee is bank-only; the tolerance match (-10) and the mismatch (-30) are what is left.
+    expect(table(false, {})).toEqual({ inTransit: 800n, bankOnly: -25n, unexplained: -40n, balanced: false });
+    expect(table(false, { 'FEE-1': 'BANK_DUPLICATE' })).toEqual(table(false, {}));
+    expect(table(false, { 'FEE-1': 'TIMING' })).toEqual(table(false, {}));
+    expect(table(false, { 'FEE-1': 'BANK_FEE' })).toEqual(table(false, {}));
+  });
+
+  it('counts tolerance differences, mismatches and missing movements as unexplained until they are resolved', () => {
+    expect(result.matches.find((m) => m.lines[0]!.key === 'x1')).toMatchObject({
+      rule: 'AMOUNT_DATE',
+      difference: -10n,
+    });
+    // The window ended: m4 is MISSING_EXTERNAL, no longer in transit, and unexplained.
+    expect(table(true, {})).toEqual({ inTransit: 0n, bankOnly: -25n, unexplained: -840n, balanced: false });
+    expect(table(true, { m3: 'BANK_FEE' })).toEqual({
+      inTransit: 0n,
+      bankOnly: -35n,
+      unexplained: -830n,
+      balanced: false,
+    });
+    expect(table(true, { m3: 'BANK_FEE', m5: 'BANK_FEE', m4: 'WRITE_OFF' })).toEqual({
+      inTransit: 0n,
+      bankOnly: -865n,
+      unexplained: 0n,
+      balanced: true,
+    });
+  });
+});

@@ -83,3 +83,6 @@ export const subsetCandidatesMax = 24;
  * searches of 24, about 0.25 s on this 2-core machine (~120 ns a sum measured); the searches after it are not made.
  */
 export const subsetSearchStepsTotalMax = 2_000_000;
+
+/** SWIFT lines are 65 characters, :86: lines of some banks a few hundred: a longer line is no MT940. */
+export const mt940LineLengthMax = 10_000;

@@ -10,6 +10,7 @@ import {
   type StatementError,
   type StatementLine,
 } from './bank-statement';
+import { mt940LineLengthMax } from '../limits';
 import { accountKey } from './channel-accounts';
 import { linesOf, type SourceLine, type StatementSource } from './statement-source';
 
@@ -41,9 +42,6 @@ const balancePattern = /^([DC])(\d{2})(\d{2})(\d{2})([A-Z]{3})(\d[\d,]*)$/;
 // Value date YYMMDD, entry date MMDD (optional), mark (D, C, RD, RC), funds code (the currency's third letter, optional),
 // amount, then the rest: transaction type (N/F/S + 3), customer reference (16x), `//` bank reference (16x).
 const entryPattern = /^(\d{2})(\d{2})(\d{2})(?:\d{4})?(R?[DC])[A-Z]?(\d[\d,]*)(.*)$/;
-
-/** SWIFT lines are 65 characters, :86: lines of some banks a few hundred: a longer line is no MT940. */
-export const mt940LineLengthMax = 10_000;
 
 export async function parseMt940(
   source: StatementSource,

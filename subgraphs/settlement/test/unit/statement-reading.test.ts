@@ -3,7 +3,7 @@ import { statementLinesMax } from '@paygraph/shared/limits';
 import type { BankStatement } from '../../src/domain/bank-statement';
 import { parseAccountIdentification, routeStatements, type Registration } from '../../src/domain/channel-accounts';
 import { parseBankStatements, type StatementFormat } from '../../src/domain/statement-formats';
-import { mt940LineLengthMax } from '../../src/domain/statement-mt940';
+import { mt940LineLengthMax } from '../../src/limits';
 import { camt053, mt940, type FileStatement } from '../support/bank-files';
 import { useSeededRandom } from '../../../../test/support/seeded-random';
 

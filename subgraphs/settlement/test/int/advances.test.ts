@@ -7,7 +7,7 @@ import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { testSettlementSettings, token, unique } from '../../../../test/support/env';
 import { AdvanceKit, sum } from '../../../../test/support/advances';
-import { feeOf } from '../../src/domain/fees';
+import { advanceFeeOf, feeOf } from '../../src/domain/fees';
 import { runSettlement } from '../../src/services/settle';
 import { reconcile } from '../../src/services/reconcile';
 import { outstandingMismatches } from '../../src/db/ledger-checks';
@@ -148,7 +148,7 @@ describe('settlement advances', () => {
     const amount = 10_000n + 2_345n;
     const key = unique('adv');
     const r = (await advance(merchant, String(amount), ownerToken, key)).data!.advanceSettlement;
-    const fee = feeOf(amount, 100);
+    const fee = advanceFeeOf(amount, 100);
     expect(r).toMatchObject({
       __typename: 'Advance',
       amount: String(amount),
@@ -252,7 +252,7 @@ describe('settlement advances', () => {
     expect(second).toMatchObject({
       __typename: 'Advance',
       amount: String(allowed2),
-      feeAmount: String(feeOf(allowed2, 100)),
+      feeAmount: String(advanceFeeOf(allowed2, 100)),
     });
     const pieces = await piecesOf(second.id);
     const afterSecond = await stripes(merchant);
@@ -605,7 +605,7 @@ describe('an advance cut off between its pieces', () => {
       const fees = sum([...pieces, ...nextPieces].filter((p) => p.stripe === id).map((p) => p.fee));
       expect(afterFinish.get(id), id).toEqual({ pending: s0.pending - moved, available: s0.available + moved - fees });
     }
-    expect(await feeIncome()).toBe(feesStart + 40n + feeOf(500n, 100));
+    expect(await feeIncome()).toBe(feesStart + 40n + advanceFeeOf(500n, 100));
 
     // A cut-off advance whose second piece is beyond its stripe's pending now: its first piece is taken back.
     const before = await stripes(merchant);

@@ -7,6 +7,7 @@ import { contractOperation, errorCodes } from '../../../../test/support/graphql'
 import { token, unique } from '../../../../test/support/env';
 import { AdvanceKit, sum, today, type Stripes } from '../../../../test/support/advances';
 import { advanceFeeOf, feeOf } from '../../src/domain/fees';
+import { completeSweep, debitForSweep } from '@paygraph/transaction/services/sweep';
 
 /**
  * Issue 45's hostile merchant, with ordinary tokens through the gateway: a refund of advanced
@@ -391,6 +392,45 @@ describe('hostile sequences', () => {
     expect(await balanceOf(merchant)).toEqual({ available: 5_000n, pending: 0n });
     expect(sum((await outstanding(merchant)).values())).toBe(0n);
     await settle(market);
+    await booksAgree();
+  });
+});
+
+describe('a move of pending larger than what the advance still covers (a refund raced it)', () => {
+  it('lands only the covered part in pending, the rest in available: pending never exceeds the money settlement will move, once however often it is completed', async () => {
+    const { merchant, home, remote, ownerToken } = await merchantWithPayers('cap45');
+    await termsOk(merchant, 8_000, 100, '1000000');
+    await feeRate(merchant, 0);
+    await pay(remote, merchant, '10000');
+    const x = await stripeOf(merchant, remote);
+    expect((await advance(merchant, '8000', ownerToken)).data!.advanceSettlement.__typename).toBe('Advance');
+    await pay(home, merchant, '10000');
+    // As a refund would make it, but for 9,000 where the advance covers 8,000 of X's money (the 1,000 a racing refund
+    // took from available): straight through the service, under its key.
+    const shards = stack.shards;
+    const move = { fromId: merchant, toId: x, currency: 'USD', amount: 9_000n, merchantId: merchant };
+    const key = unique('ref');
+    const sweep = await debitForSweep(shards, shards.of('account', merchant), move, key, () => new Date(), 'PENDING');
+    expect(sweep).toMatchObject({ bucket: 'PENDING', status: 'PROCESSING', amount: 9_000n });
+    for (let i = 0; i < 2; i++) await completeSweep(shards, shards.of('account', merchant), sweep!, () => new Date());
+    expect(rows(await stripes(merchant), x, merchant)).toEqual({
+      x: { available: 7_920n + 1_000n, pending: 10_000n },
+      y: { available: 0n, pending: 1_000n },
+    });
+    expect(await outstanding(merchant)).toEqual(
+      new Map([
+        [x, 0n],
+        [merchant, 9_000n],
+      ]),
+    );
+    expect(await moves(key)).toEqual([
+      { from: merchant, to: x, bucket: 'PENDING', amount: 9_000n, status: 'SUCCEEDED' },
+    ]);
+    // Each stripe's pending is what its settlement moves: X all of its 10,000, Y the 1,000 its 9,000 advanced leave.
+    const s = await settle(merchant);
+    expect(s).toMatchObject({ grossAmount: 20_000n, advancedAmount: 9_000n, feeAmount: 0n });
+    expect(await balanceOf(merchant)).toEqual({ available: 20_000n - 80n, pending: 0n });
+    expect(sum((await outstanding(merchant)).values())).toBe(0n);
     await booksAgree();
   });
 });

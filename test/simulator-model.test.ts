@@ -86,4 +86,30 @@ describe('the simulator model', () => {
     expect(shop.stripes.get(1)).toMatchObject({ available: -400n });
     expect(other.stripes.get(2)).toMatchObject({ available: -100n });
   });
+
+  it("takes a refund of advanced money from the merchant's pending on another stripe first, the advance moving with it (issue 45)", () => {
+    const { m, payer, shop } = world();
+    const home = model.addAccount(m, 'cust', 'USD', 'PERSONAL', 1);
+    expect(model.deposit(m, 'operator', home, 10_000n)).toEqual({ kind: 'ok' });
+    expect(model.plainPayment(m, 'cust', payer, shop, 1_000n)).toMatchObject({ kind: 'ok' });
+    expect(model.plainPayment(m, 'cust', home, shop, 600n)).toMatchObject({ kind: 'ok' });
+    const p = m.payments[0]!;
+    model.setAdvanceTerms(m, 'operator', shop, { maxAdvanceBps: 10_000, feeBps: 100, outstandingMax: 10n ** 9n });
+    // Largest pending first: 800 of database 0's 1,000.
+    expect(model.advance(m, 'shop', shop, 800n, null)).toMatchObject({ kind: 'ok', advance: { fee: 8n } });
+    expect(model.refund(m, 'shop', p, 1_000n)).toEqual({ kind: 'ok', status: 'SUCCEEDED' });
+    expect(m.pendingMoves).toBe(1);
+    expect(m.topUps).toBe(0);
+    expect(shop.stripes.get(0)).toMatchObject({ available: 592n, pending: 0n });
+    expect(shop.stripes.get(1)).toMatchObject({ available: 0n, pending: 0n });
+    expect(shop.outstanding).toEqual(
+      new Map([
+        [0, 200n],
+        [1, 600n],
+      ]),
+    );
+    // Pending 600 moved, 200 more from the advance's available: a repayment of 200, counted at the next settlement.
+    expect(shop.repaid.get(0)).toBe(200n);
+    expect(model.stripeIdentityBroken(m)).toBeNull();
+  });
 });

@@ -97,6 +97,17 @@ export async function advanceLedger(
 }
 
 /**
+ * Each advance answered charges the contract's fee exactly: advanceFeeOf (rounded up), the one function the service's
+ * pieces, the simulator's model and the tests use. `wrong` lists the first answers that did not.
+ */
+export function checkAdvanceFees(wrong: readonly string[]): void {
+  if (wrong.length === 0) return;
+  throw new InvariantViolation(
+    `ADVANCE FEE BROKEN: answered fees that are not advanceFeeOf(amount): ${wrong.join('; ')}`,
+  );
+}
+
+/**
  * After b-advance: the ledger moved exactly as the advances answered say (Σ amount out of the
  * merchants' pending, Σ (amount − fee) into their available, Σ fee into fee income). Only
  * asserted when every advance sent got a typed answer: one cut off (a timeout) may have posted.

@@ -3,8 +3,10 @@ import { cpus } from 'node:os';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { contractOperation, createPaymentsDocument, dataField, requestBody, typenameOf } from './documents';
 import type { AdvanceMerchants, Fixtures } from './fixtures';
+import { advanceFeeOf } from '../../subgraphs/settlement/src/domain/fees';
 import {
   advanceLedger,
+  checkAdvanceFees,
   checkAdvanceLedger,
   checkInvariants,
   type AdvanceLedger,
@@ -477,6 +479,8 @@ export class AdvanceOps {
   private refused = 0;
   private amount = 0n;
   private fee = 0n;
+  /** Answers whose fee is not the contract's (advanceFeeOf of the amount at the merchants' fee rate): the first few. */
+  private readonly wrongFees: string[] = [];
   private before: AdvanceLedger | null = null;
 
   constructor(
@@ -497,9 +501,12 @@ export class AdvanceOps {
         const answer = dataField(response, 'advanceSettlement') as
           { amount?: string; feeAmount?: string; code?: string } | undefined;
         if (typenameOf(answer) === 'Advance') {
+          const [paid, fee] = [BigInt(answer!.amount!), BigInt(answer!.feeAmount!)];
           this.paid += 1;
-          this.amount += BigInt(answer!.amount!);
-          this.fee += BigInt(answer!.feeAmount!);
+          this.amount += paid;
+          this.fee += fee;
+          const due = advanceFeeOf(paid, this.setUp.feeBps);
+          if (fee !== due && this.wrongFees.length < 5) this.wrongFees.push(`${paid} charged ${fee}, not ${due}`);
           return 1;
         }
         if (typeof answer?.code === 'string') this.refused += 1;
@@ -518,6 +525,7 @@ export class AdvanceOps {
     const unknown = this.sent - this.paid - this.refused;
     const after = this.ctx.shards ? await advanceLedger(this.ctx.shards, this.setUp.merchants, 'USD') : null;
     const checked = this.before !== null && after !== null && unknown === 0;
+    checkAdvanceFees(this.wrongFees);
     if (checked) checkAdvanceLedger(this.before!, after!, { amount: this.amount, fee: this.fee });
     return {
       merchants: this.setUp.merchants.length,

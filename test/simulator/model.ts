@@ -1,5 +1,7 @@
 import { refundLegChanges, type LegRole } from '@paygraph/transaction/domain/payment-legs';
 import { planPieces } from '@paygraph/settlement/domain/advances';
+import type { StripeGiveBack } from '@paygraph/transaction/domain/refund-rules';
+import { planRefundCover, type CoverMove } from '@paygraph/transaction/domain/refund-cover';
 
 /**
  * The simulator's reference model (pure: no I/O, no clock, no randomness): plain bigint
@@ -142,8 +144,10 @@ export interface Model {
   roles: Map<string, Role>;
   /** The platform's FX position per currency: what it holds (+) or owes (−) from FX payments and refunds. */
   fxPosition: Map<string, bigint>;
-  /** How many refund top-ups (home row → a stripe elsewhere) the model made: the run's tally shows them. */
+  /** How many moves of available a refund made to the row it gives back from: the run's tally shows them. */
   topUps: number;
+  /** How many moves of pending from another stripe a refund of advanced money made (issue 45). */
+  pendingMoves: number;
   /** Settlement fee income per currency. */
   feeIncome: Map<string, bigint>;
   amountMax: bigint;
@@ -164,6 +168,7 @@ export function newModel(amountMax: bigint, feeBps: number, businessDate: string
     fxPosition: new Map(),
     feeIncome: new Map(),
     topUps: 0,
+    pendingMoves: 0,
     amountMax,
     feeBps,
     day: 0,
@@ -624,37 +629,68 @@ function receiverShares(
 }
 
 /**
- * Before a refund, each merchant stripe on another database than the merchant's home row gets
- * what it lacks for its shares from the home row (services/refund-top-up.ts): all of it if the
- * home row's available, its line included, allows, else nothing, and then no later stripe either
- * (the payee's comes first: the legs' order). What moved stays on the stripe when the refund then
- * fails: the merchant's own money, its flow unchanged.
+ * Before a refund, each merchant row it gives back from gets what it lacks from the merchant's
+ * other rows (services/refund-top-up.ts), as the service plans it (domain/refund-cover.ts
+ * planRefundCover, the same pure function): pending from other stripes first, then available
+ * from other stripes, then the home row's available and line. All of a merchant's moves, or none
+ * when its rows cannot cover its shares; then no later merchant either (the payee's come first:
+ * the legs' order). What moved stays where it went when the refund then fails: the merchant's own
+ * money, its flow unchanged.
  */
 function topUpStripes(m: Model, p: ModelPayment, shares: ReadonlyArray<{ leg: ModelLeg; share: bigint }>): void {
-  const byStripe = new Map<
-    string,
-    { account: ModelAccount; shard: number; fromPending: bigint; fromAvailable: bigint }
-  >();
+  const byMerchant = new Map<number, Map<number, StripeGiveBack[]>>();
   for (const { leg, share } of shares) {
     const account = m.accounts[leg.account]!;
-    if (account.type !== 'MERCHANT' || leg.shard === account.shard || share <= 0n) continue;
-    const key = `${leg.account}/${leg.shard}`;
-    const entry = byStripe.get(key) ?? { account, shard: leg.shard, fromPending: 0n, fromAvailable: 0n };
-    if (leg.bucket === 'pending' && !leg.settled) entry.fromPending += share;
-    else entry.fromAvailable += share;
-    byStripe.set(key, entry);
+    if (account.type !== 'MERCHANT' || share <= 0n) continue;
+    const rows = byMerchant.get(account.handle) ?? new Map<number, StripeGiveBack[]>();
+    const list = rows.get(leg.shard) ?? [];
+    list.push({ amount: share, fromPending: leg.bucket === 'pending' && !leg.settled });
+    rows.set(leg.shard, list);
+    byMerchant.set(account.handle, rows);
   }
-  for (const { account, shard, fromPending, fromAvailable } of byStripe.values()) {
-    const s = stripe(account, shard);
-    const spill = fromPending > s.pending ? fromPending - (s.pending > 0n ? s.pending : 0n) : 0n;
-    const lacking = fromAvailable + spill - (s.available > 0n ? s.available : 0n);
-    if (lacking <= 0n) continue;
-    // The first home row that cannot give stops the rest: the refund will be refused anyway.
-    if (!canSpend(account, lacking)) return;
-    stripe(account, account.shard).available -= lacking;
-    s.available += lacking;
+  for (const [handle, targets] of byMerchant) {
+    const account = m.accounts[handle]!;
+    const plan = planRefundCover(
+      [...targets].map(([shard, giveBacks]) => ({ rowId: String(shard), giveBacks })),
+      [...account.stripes].map(([shard, s]) => ({
+        id: String(shard),
+        order: shard,
+        home: shard === account.shard,
+        pending: s.pending,
+        available: s.available,
+        creditLimit: shard === account.shard ? account.creditLimit : 0n,
+        advanced: account.outstanding.get(shard) ?? 0n,
+      })),
+    );
+    if (!plan.covered) return;
+    for (const move of plan.moves) moveForRefund(m, account, move);
+  }
+}
+
+/**
+ * One move of a refund's plan. A move of pending takes the advance with it (settlement's write-model): the debited
+ * stripe's outstanding up by all of it; the credited stripe first counts what refunds repaid of its advance, then
+ * takes into pending what the advance still covers there (the rest, only ever after a race, into available).
+ */
+function moveForRefund(m: Model, a: ModelAccount, move: CoverMove): void {
+  const from = Number(move.fromId);
+  const to = Number(move.toId);
+  if (move.bucket === 'AVAILABLE') {
+    stripe(a, from).available -= move.amount;
+    stripe(a, to).available += move.amount;
     m.topUps += 1;
+    return;
   }
+  stripe(a, from).pending -= move.amount;
+  add2(a.outstanding, from, move.amount);
+  add2(a.outstanding, to, -(a.repaid.get(to) ?? 0n));
+  a.repaid.delete(to);
+  const covered = a.outstanding.get(to) ?? 0n;
+  const toPending = move.amount < covered ? move.amount : covered;
+  add2(a.outstanding, to, -toPending);
+  stripe(a, to).pending += toPending;
+  stripe(a, to).available += move.amount - toPending;
+  m.pendingMoves += 1;
 }
 
 /** Answers true (and changes nothing) when the payee cannot give its share back. */
@@ -946,8 +982,8 @@ export function advanceOffer(m: Model, caller: string, a: ModelAccount): OfferPr
 
 /**
  * advanceSettlement, in the service's order: the amount, who asks (the owner, not a partner, or
- * an operator), a MERCHANT, its terms, then a key used before (same body: the same advance;
- * another: reused), the offer (no key claimed beyond it), and
+ * an operator), a MERCHANT, then a key used before (same body: the same advance; another:
+ * reused), its terms, the offer (no key claimed beyond it), and
  * the pieces (planPieces: largest pending first, the fee shared in proportion): each stripe's
  * pending −a, available +(a − fee), outstanding +a, the fee to fee income.
  */
@@ -961,12 +997,12 @@ export function advance(
   if (amount <= 0n) return fail('INVALID_INPUT');
   if (!(caller === 'operator' || (caller === a.owner && m.roles.get(caller) !== 'partner'))) return forbidden;
   if (a.type !== 'MERCHANT') return fail('INVALID_INPUT');
-  const t = a.advanceTerms;
-  if (!t || t.maxAdvanceBps === 0) return fail('ADVANCES_DISABLED');
-  // A key used before on this merchant is answered before the offer: the same body by its
-  // advance, another as reused, even when the offer it spent would refuse the amount now.
+  // A key used before on this merchant is answered first, whatever changed since (terms, status): the same body by
+  // its advance, another as reused (issue 45), even when the offer it spent would refuse the amount now.
   if (replayOf && replayOf.merchant === a.handle)
     return replayOf.amount === amount ? { kind: 'ok', advance: replayOf } : fail('IDEMPOTENCY_KEY_REUSED');
+  const t = a.advanceTerms;
+  if (!t || t.maxAdvanceBps === 0) return fail('ADVANCES_DISABLED');
   if (amount > offerOf(a).allowed) return fail('ADVANCE_EXCEEDS_ALLOWED');
   if (replayOf) return fail('IDEMPOTENCY_KEY_REUSED');
   const stripes = stripesInOrder(a);

@@ -182,6 +182,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       });
       const merchantsBefore = merchants.map((h) => model.advanceStateOf(m.accounts[h]!));
       const topUpsBefore = m.topUps;
+      const pendingMovesBefore = m.pendingMoves;
       const fail = (what: string, detail: string): never => {
         throw new SimulationFailure(
           `[simulator] seed ${options.seed}, step ${step}: ${what}\n  operation: ${describe(op, b)}${paymentOf(op, m)}\n  ${detail}`,
@@ -221,7 +222,9 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
         for (const what of moved) tally.set(what, (tally.get(what) ?? 0) + 1);
       });
       if (m.topUps > topUpsBefore)
-        tally.set('refund topped up from the home row', (tally.get('refund topped up from the home row') ?? 0) + 1);
+        tally.set('refund topped up from another row', (tally.get('refund topped up from another row') ?? 0) + 1);
+      if (m.pendingMoves > pendingMovesBefore)
+        tally.set("refund took another stripe's pending", (tally.get("refund took another stripe's pending") ?? 0) + 1);
       // How much of the run the exposure invariant saw credit in use (the tally shows it).
       if ([...model.exposureOf(m).values()].some((line) => line.used > 0n))
         tally.set('credit in use', (tally.get('credit in use') ?? 0) + 1);

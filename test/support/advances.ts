@@ -2,9 +2,14 @@ import { expect } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { shardOf } from '@paygraph/shared/ids';
 import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import { addDays, businessDateOf } from '@paygraph/shared/business-date';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { runSettlement } from '@paygraph/settlement/services/settle';
+import { reconcile } from '@paygraph/settlement/services/reconcile';
+import { outstandingMismatches } from '@paygraph/settlement/db/ledger-checks';
 import type { Stack } from './stack';
 import { contractOperation, gql } from './graphql';
-import { unique } from './env';
+import { testSettlementSettings, unique } from './env';
 import { systemKindTotal } from './ledger';
 
 /**
@@ -25,7 +30,29 @@ const docs = {
   withdraw: contractOperation('Withdraw'),
   credit: contractOperation('SetCreditLimit'),
   feeRate: `mutation($input: SetMerchantFeeRateInput!) { setMerchantFeeRate(input: $input) { __typename } }`,
+  settlement: contractOperation('SettlementWithAdvances'),
 };
+
+const jsonOf = (value: unknown) => JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? String(v) : v));
+
+export const today = () => businessDateOf(new Date());
+
+/** Each stripe of the merchant as expected: start plus the deltas (others unchanged). */
+export function expectStripes(
+  now: Stripes,
+  start: Stripes,
+  deltas: Record<string, { available?: bigint; pending?: bigint }>,
+): void {
+  // A stripe opened since (the first payment from a shard) started at zero.
+  for (const id of new Set([...start.keys(), ...now.keys(), ...Object.keys(deltas)])) {
+    const s0 = start.get(id) ?? { available: 0n, pending: 0n };
+    const d = deltas[id] ?? {};
+    expect(now.get(id), id).toEqual({
+      available: s0.available + (d.available ?? 0n),
+      pending: s0.pending + (d.pending ?? 0n),
+    });
+  }
+}
 
 type Rows<T> = [T[]];
 
@@ -174,6 +201,27 @@ export class AdvanceKit {
           FROM sweeps WHERE stripe_account_id = ${merchant} ORDER BY created_at, id`,
       )
     ).map((r) => ({ ...r, amount: BigInt(r.amount) }));
+  /**
+   * What a refund moved between the merchant's rows before it gave back (services/refund-top-up.ts), on every shard:
+   * pending from another stripe, available from another row.
+   */
+  readonly moves = async (
+    refundId: string,
+  ): Promise<Array<{ from: string; to: string; bucket: string; amount: bigint; status: string }>> => {
+    const all = await Promise.all(
+      this.shards().all.map(async (s) => {
+        const [rows] = (await s.db.execute(
+          sql`SELECT stripe_account_id AS \`from\`, merchant_account_id AS \`to\`, bucket, CAST(amount AS CHAR) AS amount, status, created_at AS at
+            FROM sweeps WHERE withdrawal_id = ${refundId}`,
+        )) as unknown as Rows<{ from: string; to: string; bucket: string; amount: string; status: string; at: Date }>;
+        return rows;
+      }),
+    );
+    return all
+      .flat()
+      .sort((a, b) => a.at.getTime() - b.at.getTime())
+      .map(({ at: _at, ...r }) => ({ ...r, amount: BigInt(r.amount) }));
+  };
   readonly setTerms = (
     merchant: string,
     maxAdvanceBps: number,
@@ -210,4 +258,33 @@ export class AdvanceKit {
     expect(r.data!.setCreditLimit.__typename, JSON.stringify(r)).toBe('Account');
   };
   readonly feeIncome = () => systemKindTotal(this.shards(), 'FEE_INCOME', 'USD');
+  /** Settles the merchant's date with a clock a day after it, as the worker would. */
+  readonly settle = async (merchant: string, date = today(), shards: ShardSet = this.shards()) => {
+    const r = await runSettlement(
+      shards,
+      merchant,
+      date,
+      () => new Date(`${addDays(date, 1)}T12:00:00Z`),
+      testSettlementSettings(),
+    );
+    expect(r.ok, jsonOf(r)).toBe(true);
+    return r.ok ? r.value : (undefined as never);
+  };
+  readonly settlementView = async (id: string, as = this.operatorOf()) =>
+    (await this.q(docs.settlement, { id }, as)).data!.settlement as Record<string, string>;
+  /**
+   * The books agree: every shard balances, reconciliation finds no settlement or balance mismatch, and every stripe's
+   * outstanding advance is its pieces less what settlements covered and refunds moved (`npm run verify`'s check).
+   */
+  readonly booksAgree = async (dates: string[] = [today()]) => {
+    expect((await this.q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
+    for (const date of dates) {
+      const bad = (await reconcile(this.shards(), date)).filter(
+        (d) => d.kind === 'SETTLEMENT_MISMATCH' || d.kind === 'BALANCE_MISMATCH',
+      );
+      expect(bad.map(jsonOf)).toEqual([]);
+    }
+    const counters = await Promise.all(this.shards().all.map((s) => outstandingMismatches(s.db)));
+    expect(counters.flat().map(jsonOf)).toEqual([]);
+  };
 }

@@ -32,6 +32,7 @@ export const sharedStackFiles = [
   'subgraphs/account/test/int/stripe-directory.test.ts',
   'subgraphs/settlement/test/int/advance-attacks.test.ts',
   'subgraphs/settlement/test/int/advance-crash.test.ts',
+  'subgraphs/settlement/test/int/advance-hostile.test.ts',
   'subgraphs/settlement/test/int/bank-fixtures.test.ts',
   'subgraphs/settlement/test/int/settlement-credit.test.ts',
   'subgraphs/shared/test/int/gateway-trust.test.ts',

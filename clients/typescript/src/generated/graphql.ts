@@ -291,7 +291,7 @@ export type RunSettlementInput = {
 };
 
 export type SetAdvanceTermsInput = {
-  /** The advance fee, 0-10000 basis points of the amount advanced, rounded half up, to the platform's fee income. */
+  /** The advance fee, 0-10000 basis points of the amount advanced, rounded up (in the platform's favour: ten advances never cost less than one of their sum), to the platform's fee income. */
   feeBps: number;
   /** The share of the merchant's not-yet-settled money that may stand advanced, 0-10000 basis points; 0 disables advances. */
   maxAdvanceBps: number;

@@ -1,5 +1,5 @@
 import { assert } from '@paygraph/shared/result';
-import { feeBpsMax, feeOf } from './fees';
+import { advanceFeeOf, feeBpsMax } from './fees';
 
 const bpsPerUnit = 10_000n;
 
@@ -62,7 +62,7 @@ export interface Piece {
 
 /**
  * Splits an advance over the stripes, largest pending first (fewest pieces), no piece beyond its
- * stripe's pending. The fee is feeOf(amount) (half up, as the contract says) shared in proportion
+ * stripe's pending. The fee is advanceFeeOf(amount) (rounded up, as the contract says) shared in proportion
  * to the pieces, rounded down, the units left over given to pieces with room: the pieces' fees
  * sum to the advance's fee exactly and no piece's fee exceeds its amount.
  */
@@ -80,7 +80,7 @@ export function planPieces(amount: bigint, feeBps: number, stripes: readonly Str
     left -= take;
   }
   assert(left === 0n, `an advance of ${amount} beyond the stripes' pending`);
-  const fee = feeOf(amount, feeBps);
+  const fee = advanceFeeOf(amount, feeBps);
   for (const p of pieces) p.feeAmount = (p.amount * fee) / amount;
   let rest = fee - pieces.reduce((a, p) => a + p.feeAmount, 0n);
   for (const p of pieces) {

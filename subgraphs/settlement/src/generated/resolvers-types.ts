@@ -325,7 +325,7 @@ export type MatchingRules = {
 
 export type Mutation = {
   __typename?: 'Mutation';
-  /** Moves up to the allowed share of the merchant's pending to its available now, less the advance fee; all or nothing across its stripes. The merchant's owner and operators. */
+  /** Moves up to the allowed share of the merchant's pending to its available now, less the advance fee; all or nothing across its stripes. The merchant's owner and operators. A retry with the same key answers the advance it paid, whatever changed since (terms, status). */
   advanceSettlement: AdvanceSettlementResult;
   /** Imports a channel's CSV, camt.053 or MT940 file: every statement in it or none, each to its account's channel. Operators only. */
   importBankStatement: ImportBankStatementResult;
@@ -558,7 +558,7 @@ export type RunSettlementInput = {
 export type RunSettlementResult = AccountNotFound | BalanceLimit | InvalidInput | Settlement | SettlementNotReady;
 
 export type SetAdvanceTermsInput = {
-  /** The advance fee, 0-10000 basis points of the amount advanced, rounded half up, to the platform's fee income. */
+  /** The advance fee, 0-10000 basis points of the amount advanced, rounded up (in the platform's favour: ten advances never cost less than one of their sum), to the platform's fee income. */
   feeBps: Scalars['Int']['input'];
   /** The share of the merchant's not-yet-settled money that may stand advanced, 0-10000 basis points; 0 disables advances. */
   maxAdvanceBps: Scalars['Int']['input'];

@@ -164,7 +164,13 @@ function viewOf(row: AdvanceRow): AdvanceView {
   return { ...row, netAmount: row.amount - row.feeAmount };
 }
 
-/** Mutation.advanceSettlement: the merchant's owner or an operator; all or nothing across its stripes. */
+/**
+ * Mutation.advanceSettlement: the merchant's owner or an operator; all or nothing across its stripes. The order of
+ * checks: the input's own shape, then who may ask (another owner is FORBIDDEN before any key of the merchant is looked
+ * up, so a key never tells another owner of an advance), then the key (its replay answers the advance it paid,
+ * whatever changed since: terms, status; other content is IdempotencyKeyReused), then the merchant's status and terms
+ * for a new advance.
+ */
 export async function advanceSettlementFor(
   ctx: SettlementContext,
   input: { idempotencyKey: string; merchantAccountId: string; amount: string },
@@ -183,6 +189,15 @@ export async function advanceSettlementFor(
     mayAskAdvance(ctx.identity, input.merchantAccountId, owner),
   );
   if (!merchant.ok) return merchant;
+  const spec: KeySpec = {
+    anchor: { kind: 'account', id: merchant.value.id },
+    key,
+    operation: 'advanceSettlement',
+    content: { merchantAccountId: merchant.value.id, amount },
+    newResourceId: () => newId('advance', parseId('account', merchant.value.id)!.shard),
+  };
+  const replayed = await replayOf(ctx, merchant.value, spec, amount);
+  if (replayed) return replayed;
   if (merchant.value.status !== 'ACTIVE')
     return err({
       kind: 'InvalidInput',
@@ -193,18 +208,36 @@ export async function advanceSettlementFor(
   const terms = await termsOf(home.db, merchant.value.id);
   if (!terms || terms.maxAdvanceBps === 0)
     return err({ kind: 'AdvancesDisabled', merchantAccountId: merchant.value.id });
-  const spec: KeySpec = {
-    anchor: { kind: 'account', id: merchant.value.id },
-    key,
-    operation: 'advanceSettlement',
-    content: { merchantAccountId: merchant.value.id, amount },
-    newResourceId: () => newId('advance', parseId('account', merchant.value.id)!.shard),
-  };
   // The merchant's advance lock (advance-lock.ts): held until this advance is PAID or REVERSED.
   return underAdvanceLock(ctx.shards, merchant.value.id, async (_tx, locked) => {
     if (!locked || locked.maxAdvanceBps === 0)
       return err({ kind: 'AdvancesDisabled', merchantAccountId: merchant.value.id });
     return advanceLocked(ctx, merchant.value, locked, spec, amount);
+  });
+}
+
+/**
+ * The answer to a key used before, or null for a key not used yet (or claimed by a request that wrote no advance:
+ * nothing was paid, so the request is decided afresh). A replay answers its advance as it stands, whatever changed
+ * since; one a crash left PENDING is finished first, under the merchant's lock like a request (its pieces then meet
+ * the merchant as it is now: a frozen one takes them back).
+ */
+async function replayOf(
+  ctx: SettlementContext,
+  merchant: Account,
+  spec: KeySpec,
+  amount: bigint,
+): Promise<Result<AdvanceView, AdvanceRefusal> | null> {
+  const earlier = await earlierUse(ctx.shards, keyClaim(ctx, spec));
+  if (earlier.kind === 'reused') return err(keyReused(spec));
+  if (earlier.kind !== 'replay') return null;
+  const home = ctx.shards.of('account', merchant.id);
+  const existing = await advanceById(home.db, earlier.resourceId);
+  if (!existing) return null;
+  if (existing.status !== 'PENDING') return answerOf(ctx, existing, amount, merchant);
+  return underAdvanceLock(ctx.shards, merchant.id, async () => {
+    const now = (await advanceById(home.db, existing.id))!;
+    return answerOf(ctx, await completeAdvance(ctx.shards, now, ctx.now), amount, merchant);
   });
 }
 

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { addDays, businessDateOf } from '@paygraph/shared/business-date';
-import type { ShardSet } from '@paygraph/shared/shards/pool';
+import { addDays } from '@paygraph/shared/business-date';
 import { defaultStack } from '../../../../test/support/default-stack';
 import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
-import { testSettlementSettings, testShards, token, unique } from '../../../../test/support/env';
-import { AdvanceKit, sum, type Stripes } from '../../../../test/support/advances';
-import { feeOf } from '../../src/domain/fees';
-import { runSettlement } from '../../src/services/settle';
-import { reconcile } from '../../src/services/reconcile';
+import { testShards, token, unique } from '../../../../test/support/env';
+import { AdvanceKit, expectStripes, sum, today } from '../../../../test/support/advances';
+import { advanceFeeOf, feeOf } from '../../src/domain/fees';
 
 /**
  * Hostile tests of the seams between settlement advances (issue 33), credit lines, refunds,
@@ -23,7 +20,6 @@ const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) 
   gql(stack.gatewayUrl, doc, variables, as);
 
 const offerDoc = contractOperation('AdvanceOffer');
-const settlementDoc = contractOperation('SettlementWithAdvances');
 const refundDoc = contractOperation('RefundPayment');
 const accountCreditDoc = contractOperation('GetAccountCredit');
 const statusDoc = (m: 'freezeAccount' | 'unfreezeAccount' | 'closeAccount') =>
@@ -51,56 +47,13 @@ const {
   offer,
   setCredit,
   feeIncome,
+  settle,
+  settlementView,
+  booksAgree,
 } = new AdvanceKit(
   () => stack,
   () => operator,
 );
-const today = () => businessDateOf(new Date());
-
-/** Settles the merchant's date with a clock a day after it, as the worker would. */
-async function settle(merchant: string, date = today(), shards: ShardSet = stack.shards) {
-  const r = await runSettlement(
-    shards,
-    merchant,
-    date,
-    () => new Date(`${addDays(date, 1)}T12:00:00Z`),
-    testSettlementSettings(),
-  );
-  expect(
-    r.ok,
-    JSON.stringify(r, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
-  ).toBe(true);
-  return r.ok ? r.value : (undefined as never);
-}
-
-async function settlementView(id: string, as = operator) {
-  return (await q(settlementDoc, { id }, as)).data!.settlement as Record<string, string>;
-}
-
-/** The books agree: every shard balances, and reconciliation finds no settlement or balance mismatch. */
-async function booksAgree(dates: string[] = [today()]) {
-  expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
-  for (const date of dates) {
-    const bad = (await reconcile(stack.shards, date)).filter(
-      (d) => d.kind === 'SETTLEMENT_MISMATCH' || d.kind === 'BALANCE_MISMATCH',
-    );
-    expect(bad.map((d) => JSON.stringify(d, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))).toEqual([]);
-  }
-}
-
-/** Each stripe of the merchant as expected: start plus the deltas (others unchanged). */
-function expectStripes(now: Stripes, start: Stripes, deltas: Record<string, { available?: bigint; pending?: bigint }>) {
-  // A stripe opened since (the first payment from a shard) started at zero.
-  for (const id of new Set([...start.keys(), ...now.keys(), ...Object.keys(deltas)])) {
-    const s0 = start.get(id) ?? { available: 0n, pending: 0n };
-    const d = deltas[id] ?? {};
-    expect(now.get(id), id).toEqual({
-      available: s0.available + (d.available ?? 0n),
-      pending: s0.pending + (d.pending ?? 0n),
-    });
-  }
-}
-
 beforeAll(async () => {
   stack = await defaultStack();
   operator = await token('operator', 'operator');
@@ -1000,11 +953,10 @@ describe('advance attacks', () => {
     await booksAgree([yesterday, today()]);
   });
 
-  it('an advance split into pieces pays each piece its own fee, rounded half up as the contract says: 0 for 49 at 1% (a known limit: under half a unit given up per advance)', async () => {
-    // The contract fixes the advance fee as "rounded half up" of each advance; splitting one
-    // advance into many small ones therefore gives up under half a unit of fee per advance, and
-    // the advanced money pays no settlement fee (it paid the advance fee). Pinned here to the unit
-    // so that a change of rule shows; docs/ARCHITECTURE.md "Settlement advances" says why it stands.
+  it('an advance split into pieces pays each piece its own fee, rounded up as the contract says: 1 for 49 at 1%, so twenty of 49 cost more than one of 980', async () => {
+    // The contract fixes the advance fee as rounded up (in the platform's favour) of each advance:
+    // splitting an advance into many small ones never costs less than the whole (issue 45; it was
+    // half up, and twenty advances of 49 at 1% paid nothing). Pinned here to the unit.
     const owner = unique('splitter');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
@@ -1013,16 +965,16 @@ describe('advance attacks', () => {
     await termsOk(merchant, 10_000, 100, '1000000');
     await feeRate(merchant, 250);
     const feesStart = await feeIncome();
-    expect(feeOf(980n, 100)).toBe(10n);
+    expect(advanceFeeOf(980n, 100)).toBe(10n);
     for (let i = 0; i < 20; i++)
       expect((await advance(merchant, '49', ownerToken)).data!.advanceSettlement).toMatchObject({
         __typename: 'Advance',
-        feeAmount: '0',
+        feeAmount: '1',
       });
     const s = await settle(merchant);
     expect(s.advancedAmount).toBe(980n);
-    expect((await feeIncome()) - feesStart).toBe(0n);
-    expect(await balanceOf(merchant)).toEqual({ available: 980n, pending: 0n });
+    expect((await feeIncome()) - feesStart).toBe(20n);
+    expect(await balanceOf(merchant)).toEqual({ available: 960n, pending: 0n });
     await booksAgree();
   });
 
@@ -1065,7 +1017,7 @@ describe('advance attacks', () => {
     expect((await advance(merchant, String(allowed), ownerToken)).data!.advanceSettlement).toMatchObject({
       __typename: 'Advance',
       amount: String(allowed),
-      feeAmount: String(feeOf(allowed, 100)),
+      feeAmount: String(advanceFeeOf(allowed, 100)),
     });
     await settle(merchant);
     expect(await balanceOf(merchant)).toMatchObject({ pending: 0n });

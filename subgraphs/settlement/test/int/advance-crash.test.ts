@@ -30,14 +30,11 @@ let operator: string;
 const children: ChildService[] = [];
 const q = (doc: string, variables: Record<string, unknown> = {}, as = operator) =>
   gql(stack.gatewayUrl, doc, variables, as);
-const {
-  open,
-  stripes,
-  topUps: topUpsOf,
-} = new AdvanceKit(
+const kit = new AdvanceKit(
   () => stack,
   () => operator,
 );
+const { open, stripes, topUps: topUpsOf } = kit;
 /**
  * What the settlement subgraph answers alone (the contract's document also selects the merchant's balance from the
  * account subgraph).
@@ -305,6 +302,86 @@ describe('the transaction subgraph killed in a refund after an advance, between 
       ]),
     );
     expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
+  });
+});
+
+describe('the transaction subgraph killed in a refund of advanced money, between taking pending from another stripe and bringing it', () => {
+  it('leaves the pending in clearing and the advance moved with it; the relay brings it once, and the retry refunds once', async () => {
+    const owner = unique('killpending');
+    const merchant = await open(owner, 'MERCHANT');
+    const payers = await kit.payersOnEveryShard('100000');
+    const { home, remote } = kit.homeAndRemote(payers, merchant);
+    expect(remote).not.toBe(home);
+    const paymentId = await kit.pay(remote, merchant, '4000');
+    await kit.pay(home, merchant, '3000');
+    const x = await kit.stripeOf(merchant, remote);
+    await kit.termsOk(merchant, 10_000, 100, '1000000');
+    // Largest pending first: all 4,000 from X, the stripe of the payment refunded below.
+    expect((await kit.advance(merchant, '4000')).data!.advanceSettlement).toMatchObject({
+      __typename: 'Advance',
+      feeAmount: '40',
+    });
+    const refundDoc = `mutation R($input: RefundPaymentInput!) {
+      refundPayment(input: $input) { __typename ... on Refund { id status amount } ... on UserError { code message } } }`;
+    const input = { idempotencyKey: unique('ref'), paymentId, amount: '4000' };
+    const as = await asGateway('transaction', owner, 'customer');
+    const doomed = await spawnTransactionSubgraph({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'top-up-after-debit' });
+    children.push(doomed);
+    await expect(gql(doomed.graphqlUrl, refundDoc, { input }, undefined, as)).rejects.toThrow();
+    expect(await doomed.exited, doomed.output()).toEqual({ code: null, signal: 'SIGKILL' });
+    // The home row's 3,000 pending left it, and the advance with it: 3,000 now stands against the home row's money.
+    const [cut] = await topUpsOf(merchant);
+    expect(cut).toMatchObject({ from: merchant, to: x, amount: 3_000n, status: 'PROCESSING' });
+    expect(await stripes(merchant)).toEqual(
+      new Map([
+        [merchant, { available: 0n, pending: 0n }],
+        [x, { available: 3_960n, pending: 0n }],
+      ]),
+    );
+    expect(await kit.outstanding(merchant)).toEqual(
+      new Map([
+        [merchant, 3_000n],
+        [x, 4_000n],
+      ]),
+    );
+
+    await outboxDueNow(stack.shards, cut!.id);
+    const revived = await spawnTransactionSubgraph({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
+    children.push(revived);
+    await eventually('the relay brings the pending', 15_000, async () =>
+      (await topUpsOf(merchant))[0]?.status === 'SUCCEEDED' ? true : undefined,
+    );
+    expect((await stripes(merchant)).get(x)).toEqual({ available: 3_960n, pending: 3_000n });
+    expect((await kit.outstanding(merchant)).get(x)).toBe(1_000n);
+
+    const retried = await gql(revived.graphqlUrl, refundDoc, { input }, undefined, as);
+    expect(retried.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED', amount: '4000' });
+    const again = await gql(revived.graphqlUrl, refundDoc, { input }, undefined, as);
+    expect(again.data!.refundPayment.id).toBe(retried.data!.refundPayment.id);
+    // Pending first: the 3,000 brought, then 1,000 of the advance's available; moved once.
+    expect(await kit.moves(retried.data!.refundPayment.id as string)).toEqual([
+      { from: merchant, to: x, bucket: 'PENDING', amount: 3_000n, status: 'SUCCEEDED' },
+    ]);
+    expect(await stripes(merchant)).toEqual(
+      new Map([
+        [merchant, { available: 0n, pending: 0n }],
+        [x, { available: 2_960n, pending: 0n }],
+      ]),
+    );
+    await kit.settle(merchant);
+    expect(await kit.outstanding(merchant)).toEqual(
+      new Map([
+        [merchant, 0n],
+        [x, 0n],
+      ]),
+    );
+    expect(await stripes(merchant)).toEqual(
+      new Map([
+        [merchant, { available: 0n, pending: 0n }],
+        [x, { available: 2_960n, pending: 0n }],
+      ]),
+    );
+    await kit.booksAgree();
   });
 });
 

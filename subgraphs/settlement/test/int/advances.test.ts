@@ -7,7 +7,7 @@ import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { testSettlementSettings, token, unique } from '../../../../test/support/env';
 import { AdvanceKit, sum } from '../../../../test/support/advances';
-import { feeOf } from '../../src/domain/fees';
+import { advanceFeeOf, feeOf } from '../../src/domain/fees';
 import { runSettlement } from '../../src/services/settle';
 import { reconcile } from '../../src/services/reconcile';
 import { outstandingMismatches } from '../../src/db/ledger-checks';
@@ -35,6 +35,7 @@ const kit = new AdvanceKit(
   () => operator,
 );
 const { open, pay, stripes, advanceRows, piecesOf, refundOffsets, setTerms, advance, feeIncome } = kit;
+const outstandingOf = kit.outstanding;
 /** A funded payer on each physical shard, so that a merchant they pay has a stripe on every shard. */
 const payersOnEveryShard = async (amount: string): Promise<string[]> => [
   ...(await kit.payersOnEveryShard(amount)).values(),
@@ -148,7 +149,7 @@ describe('settlement advances', () => {
     const amount = 10_000n + 2_345n;
     const key = unique('adv');
     const r = (await advance(merchant, String(amount), ownerToken, key)).data!.advanceSettlement;
-    const fee = feeOf(amount, 100);
+    const fee = advanceFeeOf(amount, 100);
     expect(r).toMatchObject({
       __typename: 'Advance',
       amount: String(amount),
@@ -252,7 +253,7 @@ describe('settlement advances', () => {
     expect(second).toMatchObject({
       __typename: 'Advance',
       amount: String(allowed2),
-      feeAmount: String(feeOf(allowed2, 100)),
+      feeAmount: String(advanceFeeOf(allowed2, 100)),
     });
     const pieces = await piecesOf(second.id);
     const afterSecond = await stripes(merchant);
@@ -288,7 +289,7 @@ describe('settlement advances', () => {
 });
 
 describe('a refund of an advanced payment before its settlement', () => {
-  it('takes the pending first, then the available the advance paid; the settlement covers what is left of the date, to the unit', async () => {
+  it("takes the stripe's own pending first, then another stripe's (the advance moving with it), never the available the advance paid; the settlement covers what is left, to the unit", async () => {
     const owner = unique('refadv');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
@@ -313,14 +314,29 @@ describe('a refund of an advanced payment before its settlement', () => {
     expect(stack.shards.of('account', x)).toBe(stack.shards.of('account', payers[0]!));
     expect((await stripes(merchant)).get(x)).toEqual({ pending: 7_000n, available: start.get(x)!.available + 4_950n });
 
-    // The whole payment back: 7,000 from pending, the 3,000 the advance moved from its available.
+    // The whole payment back: 7,000 of its own pending, 3,000 of another stripe's (issue 45: not the advance's
+    // available). Among equal pendings, the lowest database's.
     const refund = await q(
       contractOperation('RefundPayment'),
       { input: { idempotencyKey: unique('ref'), paymentId: refunded, amount: '10000' } },
       ownerToken,
     );
     expect(refund.data!.refundPayment.__typename, JSON.stringify(refund)).toBe('Refund');
-    expect((await stripes(merchant)).get(x)).toEqual({ pending: 0n, available: start.get(x)!.available + 1_950n });
+    const y = [...start.keys()]
+      .filter((id) => id !== x && start.get(id)!.pending > 0n)
+      .sort((a, b) => stack.shards.of('account', a).index - stack.shards.of('account', b).index)[0]!;
+    const moved = await stripes(merchant);
+    for (const [id, s0] of start) {
+      const expected =
+        id === x
+          ? { pending: 0n, available: s0.available + 4_950n }
+          : id === y
+            ? { pending: s0.pending - 3_000n, available: s0.available }
+            : s0;
+      expect(moved.get(id), id).toEqual(expected);
+    }
+    expect((await outstandingOf(merchant)).get(x)).toBe(2_000n);
+    expect((await outstandingOf(merchant)).get(y)).toBe(3_000n);
 
     const today = businessDateOf(new Date());
     const settled = await runSettlement(
@@ -334,32 +350,37 @@ describe('a refund of an advanced payment before its settlement', () => {
     const after = await stripes(merchant);
     for (const [id, s0] of start) {
       // x: received 12,000, refunded 10,000, paid the advance fee of 50; the settlement covers its 2,000 (advanced),
-      // moves nothing.
+      // moves nothing. y: its 3,000 now stands advanced, covered; the other 7,000 is moved less its fee.
       const expected =
-        id === x ? s0.available + 1_950n : s0.available + (s0.pending === 0n ? 0n : 10_000n - feeOf(10_000n, 250));
+        id === x
+          ? s0.available + 4_950n
+          : id === y
+            ? s0.available + 7_000n - feeOf(7_000n, 250)
+            : s0.available + (s0.pending === 0n ? 0n : 10_000n - feeOf(10_000n, 250));
       expect(after.get(id), id).toEqual({ pending: 0n, available: expected });
     }
     const others = BigInt(payers.length - 1);
     const s = (await q(settlementDoc, { id: settled.ok ? settled.value.id : '' }, ownerToken)).data!.settlement;
     const gross = 12_000n + 10_000n * others;
-    const fee = feeOf(10_000n, 250) * others;
+    const fee = feeOf(10_000n, 250) * (others - 1n) + feeOf(7_000n, 250);
     expect(s).toMatchObject({
       grossAmount: String(gross),
       refundedAmount: '10000',
-      advancedAmount: '2000',
+      advancedAmount: '5000',
       feeAmount: String(fee),
-      netAmount: String(gross - 10_000n - 2_000n - fee),
+      netAmount: String(gross - 10_000n - 5_000n - fee),
     });
     expect(await feeIncome()).toBe(feesStart + 50n + fee);
     expect((await q(`{ ledgerHealth { balanced } }`)).data!.ledgerHealth.balanced).toBe(true);
     expect((await reconcile(stack.shards, today)).filter((d) => d.kind === 'SETTLEMENT_MISMATCH')).toEqual([]);
-    // The 3,000 the refund took from available repaid that much of the advance: the settlement
-    // lowered outstanding by it before covering the date's 2,000, so nothing stays outstanding.
+    // Nothing was taken from available, so nothing was repaid: the settlements covered the advance, x's 2,000 and
+    // y's 3,000, and nothing stays outstanding.
     expect((await q(offerDoc, { merchantAccountId: merchant }, ownerToken)).data!.advanceOffer).toMatchObject({
       allowedAmount: '0',
       outstanding: '0',
     });
-    expect(await refundOffsets(x)).toEqual([{ refundId: refund.data!.refundPayment.id, amount: 3_000n }]);
+    expect(await refundOffsets(x)).toEqual([{ refundId: expect.stringMatching(/^swp_/), amount: 3_000n }]);
+    expect(await refundOffsets(y)).toEqual([{ refundId: expect.stringMatching(/^swp_/), amount: -3_000n }]);
   });
 
   it("counts a refund of a later date's payment as repaid at the next settlement, so new money of the earlier date is paid out, not left in pending", async () => {
@@ -605,7 +626,7 @@ describe('an advance cut off between its pieces', () => {
       const fees = sum([...pieces, ...nextPieces].filter((p) => p.stripe === id).map((p) => p.fee));
       expect(afterFinish.get(id), id).toEqual({ pending: s0.pending - moved, available: s0.available + moved - fees });
     }
-    expect(await feeIncome()).toBe(feesStart + 40n + feeOf(500n, 100));
+    expect(await feeIncome()).toBe(feesStart + 40n + advanceFeeOf(500n, 100));
 
     // A cut-off advance whose second piece is beyond its stripe's pending now: its first piece is taken back.
     const before = await stripes(merchant);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { checkTerms, offerOf, planPieces, repaidByRefunds } from '../../src/domain/advances';
-import { feeOf } from '../../src/domain/fees';
+import { advanceFeeOf } from '../../src/domain/fees';
+import { useSeededRandom } from '../../../../test/support/seeded-random';
+
+const random = useSeededRandom();
 
 const stripe = (id: string, pending: bigint, outstanding = 0n) => ({ stripeAccountId: id, pending, outstanding });
 
@@ -37,11 +40,40 @@ describe('advance rules', () => {
         stripe('d', 0n),
       ]);
       expect(pieces.reduce((a, p) => a + p.amount, 0n)).toBe(amount);
-      expect(pieces.reduce((a, p) => a + p.feeAmount, 0n)).toBe(feeOf(amount, bps));
+      expect(pieces.reduce((a, p) => a + p.feeAmount, 0n)).toBe(advanceFeeOf(amount, bps));
       for (const p of pieces) expect(p.feeAmount <= p.amount && p.amount > 0n).toBe(true);
       expect(pieces[0]!.stripeAccountId).toBe('b');
     }
     expect(() => planPieces(1_503n, 0, [stripe('a', 1n), stripe('b', 1_000n), stripe('c', 501n)])).toThrow();
+  });
+
+  it('charge the advance fee rounded up: 0.49 at 1% costs 1, a whole unit never less than its rate', () => {
+    expect(advanceFeeOf(49n, 100)).toBe(1n); // 0.49 → 1
+    expect(advanceFeeOf(490n, 100)).toBe(5n); // 4.9 → 5
+    expect(advanceFeeOf(500n, 100)).toBe(5n); // exact: no unit added
+    expect(advanceFeeOf(1n, 1)).toBe(1n);
+    expect(advanceFeeOf(0n, 10_000)).toBe(0n);
+    expect(advanceFeeOf(7n, 0)).toBe(0n);
+    expect(advanceFeeOf(9_223_372_036_854_775_807n, 10_000)).toBe(9_223_372_036_854_775_807n);
+    expect(() => advanceFeeOf(100n, 10_001)).toThrow();
+    expect(() => advanceFeeOf(-1n, 100)).toThrow();
+  });
+
+  it('make no split of an advance cost less than the whole (seeded random splits)', () => {
+    console.log(`[seed] advance fee splits: TEST_SEED=${random.seed}`);
+    for (let round = 0; round < 2_000; round++) {
+      const bps = random.pick([0, 1, 49, 100, 250, 999, 5_000, 9_999, 10_000, random.between(0, 10_000)]);
+      const parts = Array.from({ length: random.between(1, 40) }, () =>
+        BigInt(random.between(1, random.pick([9, 99, 100_000]))),
+      );
+      const whole = parts.reduce((a, b) => a + b, 0n);
+      const split = parts.reduce((a, p) => a + advanceFeeOf(p, bps), 0n);
+      expect(split, `${parts.join('+')} at ${bps} bps`).toBeGreaterThanOrEqual(advanceFeeOf(whole, bps));
+      // And one advance split into pieces across stripes charges exactly its own fee.
+      const stripes = parts.map((p, i) => stripe(`s${i}`, p));
+      const pieces = planPieces(whole, bps, stripes);
+      expect(pieces.reduce((a, p) => a + p.feeAmount, 0n)).toBe(advanceFeeOf(whole, bps));
+    }
   });
 
   it("count as repaid only what refunds took from the stripe's available, per refund", () => {

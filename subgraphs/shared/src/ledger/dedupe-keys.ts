@@ -27,7 +27,13 @@ export const dedupeKeys = {
   holdRelease: (holdId: string): string => `${holdId}:release`,
   /** A sweep's debit of a merchant stripe into clearing. */
   sweepDebit: (withdrawalId: string, stripeId: string): string => `${withdrawalId}:sweep:${stripeId}`,
-  /** A sweep's credit of the merchant's home row from clearing. */
+  /**
+   * A refund's move of pending from another stripe of the merchant into clearing (a refund of advanced money gives back
+   * the merchant's pending first, on any stripe): apart from sweepDebit, which the same refund may make from the same
+   * row for its available.
+   */
+  pendingMoveDebit: (refundId: string, stripeId: string): string => `${refundId}:pending:${stripeId}`,
+  /** A sweep's credit of the row it moves to (the home row, or a refund's stripe) from clearing. */
   sweepCredit: (sweepId: string): string => `${sweepId}:credit`,
   /**
    * A payment or refund of many legs (route LEGS): the home posting is its firstHalf (every leg

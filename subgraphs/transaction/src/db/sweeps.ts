@@ -17,16 +17,23 @@ export async function sweepsByIds(db: Executor, ids: readonly string[]): Promise
     .where(inArray(sweeps.id, [...ids]));
 }
 
-/** The sweep a withdrawal made from a stripe: at most one (unique withdrawal and stripe). */
+/** The sweep a withdrawal (or refund) made from a row, of one bucket: at most one (unique withdrawal, row, bucket). */
 export async function sweepOf(
   db: Executor,
   withdrawalId: string,
   stripeAccountId: string,
+  bucket: SweepRow['bucket'] = 'AVAILABLE',
 ): Promise<SweepRow | undefined> {
   const rows = await db
     .select()
     .from(sweeps)
-    .where(and(eq(sweeps.withdrawalId, withdrawalId), eq(sweeps.stripeAccountId, stripeAccountId)));
+    .where(
+      and(
+        eq(sweeps.withdrawalId, withdrawalId),
+        eq(sweeps.stripeAccountId, stripeAccountId),
+        eq(sweeps.bucket, bucket),
+      ),
+    );
   return rows[0];
 }
 

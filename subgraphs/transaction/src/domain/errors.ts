@@ -9,7 +9,16 @@ export type MoneyError =
   | { kind: 'AccountNotActive'; accountId: string; status: AccountStatus }
   | { kind: 'CurrencyMismatch'; accountId: string; accountCurrency: string; requestCurrency: string }
   | { kind: 'AccountsMustBeDifferent'; accountId: string }
-  | { kind: 'InsufficientFunds'; accountId: string; available: bigint }
+  /**
+   * `merchant`: a refund refused for a merchant's money, as the merchant holds it over all its rows (its pending, its
+   * available and its home row's credit line), never as the stripe the ledger refused (refund.ts).
+   */
+  | {
+      kind: 'InsufficientFunds';
+      accountId: string;
+      available: bigint;
+      merchant?: { pending: bigint; creditLimit: bigint };
+    }
   | { kind: 'BalanceLimit'; accountId: string; bucket: string }
   | { kind: 'IdempotencyKeyReused'; idempotencyKey: string }
   | { kind: 'PaymentNotFound'; paymentId: string }

@@ -227,21 +227,28 @@ export function holdReleaseSpec(hold: Movement, postingId: string, payerId: stri
   };
 }
 
-/** A sweep's first half, on the stripe's shard: keyed by withdrawal and stripe, so a replay finds it. */
+/**
+ * A sweep's first half, on the debited row's shard, keyed by withdrawal (or refund) and row, so a replay finds it: its
+ * available into clearing, or (a refund's move of pending, refund-top-up.ts) its pending, under a key of its own,
+ * since one refund may move both from one row.
+ */
 export function sweepDebitSpec(
   m: Movement,
   postingId: string,
   withdrawalId: string,
   stripeId: string,
   clearingId: string,
+  bucket: 'AVAILABLE' | 'PENDING' = 'AVAILABLE',
 ): PostingSpec {
   return transfer(
     'SWEEP',
     m.id,
-    dedupeKeys.sweepDebit(withdrawalId, stripeId),
+    bucket === 'AVAILABLE'
+      ? dedupeKeys.sweepDebit(withdrawalId, stripeId)
+      : dedupeKeys.pendingMoveDebit(withdrawalId, stripeId),
     postingId,
     m.currency,
-    { accountId: stripeId, bucket: 'AVAILABLE' },
+    { accountId: stripeId, bucket },
     { accountId: clearingId, bucket: 'AVAILABLE' },
     m.amount,
   );
@@ -260,6 +267,31 @@ export function sweepCreditSpec(m: Movement, postingId: string, clearingId: stri
     m.amount,
   );
   return { ...spec, completion: true };
+}
+
+/**
+ * A move of pending's second half, on the credited stripe's shard, a completion: `toPending` of it into the stripe's
+ * pending (what the advance still covers there: settlement's write-model pendingMovedIn), the rest into its available.
+ */
+export function pendingMoveCreditSpec(
+  m: Movement,
+  postingId: string,
+  clearingId: string,
+  stripeId: string,
+  toPending: bigint,
+): PostingSpec {
+  const legs: Leg[] = [{ accountId: clearingId, bucket: 'AVAILABLE', amount: -m.amount }];
+  if (toPending > 0n) legs.push({ accountId: stripeId, bucket: 'PENDING', amount: toPending });
+  if (m.amount > toPending) legs.push({ accountId: stripeId, bucket: 'AVAILABLE', amount: m.amount - toPending });
+  return {
+    id: postingId,
+    kind: 'SWEEP_CREDIT',
+    refId: m.id,
+    dedupeKey: dedupeKeys.sweepCredit(m.id),
+    currency: m.currency,
+    legs,
+    completion: true,
+  };
 }
 
 /**

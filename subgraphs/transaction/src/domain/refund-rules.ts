@@ -1,5 +1,4 @@
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { Account } from '@paygraph/shared/ledger/account';
 import type { MoneyErrorOf } from './errors';
 import { buyReturnedAfter } from './fx';
 import { refundLegChanges, type LegRole } from './payment-legs';
@@ -62,24 +61,4 @@ export function refundShares(legs: readonly RefundedLeg[], paymentAmount: bigint
 export interface StripeGiveBack {
   amount: bigint;
   fromPending: boolean;
-}
-
-/**
- * How much a stripe lacks to give back `giveBacks` (a refund's shares of the legs posted to it):
- * the unsettled shares take its pending first and the rest from available, the settled ones take
- * available only — the posting rules' order (a PENDING leg falls back to AVAILABLE). Zero when
- * the stripe holds enough. Never more than the give-backs themselves, so a top-up made for it
- * (services/refund-top-up.ts) moves at most the refund's share.
- */
-export function stripeShortfall(
-  giveBacks: readonly StripeGiveBack[],
-  stripe: Pick<Account, 'pending' | 'available'>,
-): bigint {
-  const fromPending = giveBacks.filter((g) => g.fromPending).reduce((s, g) => s + g.amount, 0n);
-  const fromAvailable = giveBacks.filter((g) => !g.fromPending).reduce((s, g) => s + g.amount, 0n);
-  const pending = stripe.pending > 0n ? stripe.pending : 0n;
-  const available = stripe.available > 0n ? stripe.available : 0n;
-  const spill = fromPending > pending ? fromPending - pending : 0n;
-  const lacking = fromAvailable + spill - available;
-  return lacking > 0n ? lacking : 0n;
 }

@@ -43,7 +43,9 @@ const userErrors = {
   InsufficientFunds: (error: MoneyErrorOf<'InsufficientFunds'>) => ({
     __typename: 'InsufficientFunds' as const,
     code: 'INSUFFICIENT_FUNDS',
-    message: `account ${error.accountId} has ${formatAmount(error.available)} available`,
+    message: error.merchant
+      ? `the payee holds ${formatAmount(error.merchant.pending)} pending and ${formatAmount(error.available)} available, with a credit line of ${formatAmount(error.merchant.creditLimit)}: not enough to give this refund back`
+      : `account ${error.accountId} has ${formatAmount(error.available)} available`,
     accountId: error.accountId,
     available: formatAmount(error.available),
   }),

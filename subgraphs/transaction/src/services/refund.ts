@@ -36,6 +36,7 @@ import { addLegRefunded, insertRefundLegs, lockLegsOfPayment } from '../db/payme
 import type { ServiceContext } from './context';
 import { mayRefund } from './access';
 import { topUpStripesForRefund } from './refund-top-up';
+import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
 
 /**
  * A refund reverses (part of) a payment's legs. It serialises on the payment row: the cap
@@ -80,8 +81,10 @@ async function refundOnce(
   const [fx] = await paymentFxByIds(shard.db, [payment.id]);
   // A stripe on another shard than the merchant's home row first gets what it lacks from that row (its line included).
   await topUpStripesForRefund(ctx, shard, payment, request.amount, id, fx ?? null);
-  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS')
-    return refundLocally(ctx, shard, payment, request, id, fx ?? null);
+  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS') {
+    const local = await refundLocally(ctx, shard, payment, request, id, fx ?? null);
+    return local.ok ? local : err(await asMerchants(ctx, payment, local.error));
+  }
   // Its shares reserved with the amount, the refund runs from the outbox (refund-completion.ts).
   const reserved = await reserveRemoteRefund(ctx, shard, request, id, fx ?? null);
   if (!reserved.ok || reserved.value.status !== 'PROCESSING') return reserved;
@@ -96,6 +99,35 @@ async function refundOnce(
   }
   const [final] = await refundsByIds(shard.db, [id]);
   return ok(final!);
+}
+
+/**
+ * A refusal of a refund from a merchant's stripe, as the merchant's: the ledger refused one row (a stripe of the
+ * payee, an internal id), and its available was the stripe's pending. The payee's own id, and for want of money its
+ * pending, available and credit line over all its rows: what the refund could not be given back from.
+ */
+async function asMerchants(
+  ctx: ServiceContext,
+  payment: PaymentRow,
+  refusal: RefundPaymentError,
+): Promise<RefundPaymentError> {
+  if (payment.route !== 'MERCHANT_STRIPE') return refusal;
+  if (refusal.kind === 'AccountNotActive' || refusal.kind === 'BalanceLimit')
+    return { ...refusal, accountId: payment.payeeAccountId };
+  if (refusal.kind !== 'InsufficientFunds') return refusal;
+  const payee = payment.payeeAccountId;
+  const rows = (await readAccountsWithStripes(ctx.shards, [payee])).filter(
+    (a) => a.id === payee || a.parentId === payee,
+  );
+  return {
+    kind: 'InsufficientFunds',
+    accountId: payee,
+    available: rows.reduce((sum, a) => sum + a.available, 0n),
+    merchant: {
+      pending: rows.reduce((sum, a) => sum + a.pending, 0n),
+      creditLimit: rows.find((a) => a.id === payee)?.creditLimit ?? 0n,
+    },
+  };
 }
 
 function refundRow(

@@ -8,7 +8,9 @@ import { assert, unreachable } from '@paygraph/shared/result';
 import type { SweepRow } from '../db/schema/transactions';
 import { deferOutbox, takeOutbox } from '../db/outbox';
 import { deferSweep, finishSweep, sweepOf, sweepsByIds } from '../db/sweeps';
-import { sweepCreditSpec, sweepDebitSpec } from '../domain/legs';
+import { pendingMoveCreditSpec, sweepCreditSpec, sweepDebitSpec } from '../domain/legs';
+import { pendingMovedIn, pendingMovedOut } from '@paygraph/settlement/write-model/advances';
+import { readAccounts } from './accounts';
 import { planSweeps, type StripeBalance } from '../domain/sweep-plan';
 import { hitFailpoint } from './failpoints';
 import { outboxInlineGraceMs } from '../limits';
@@ -83,13 +85,17 @@ export interface SweepMove {
   toId: string;
   currency: string;
   amount: bigint;
+  /** The merchant both rows are of (the credited row when absent: a withdrawal's sweep goes to the home row). */
+  merchantId?: string;
 }
 
 /**
  * The first half, on the debited row's shard: null when that row no longer holds the amount (or
  * may not pay). The sweep row keeps the debited row as stripe_account_id and the credited one as
  * merchant_account_id: a withdrawal's sweep goes from a stripe to the home row, a refund's top-up
- * (refund-top-up.ts) from the home row to a stripe. Keyed by (`keyId`, debited row).
+ * (refund-top-up.ts) from another row of the merchant to the stripe it gives back from. Keyed by
+ * (`keyId`, debited row, bucket). A move of pending (bucket PENDING) also moves the advance that
+ * stands against that money, in the same transaction (settlement's write-model pendingMovedOut).
  */
 export async function debitForSweep(
   shards: ShardSet,
@@ -97,6 +103,7 @@ export async function debitForSweep(
   move: SweepMove,
   keyId: string,
   now: () => Date,
+  bucket: SweepRow['bucket'] = 'AVAILABLE',
 ): Promise<SweepRow | null> {
   const logical = shardOf('account', move.fromId);
   const id = newId('sweep', logical);
@@ -108,6 +115,7 @@ export async function debitForSweep(
     keyId,
     move.fromId,
     clearing,
+    bucket,
   );
   return postOne<SweepRow | null>(
     shard,
@@ -124,15 +132,23 @@ export async function debitForSweep(
               amount: move.amount,
               currency: move.currency,
               status: 'PROCESSING',
+              bucket,
               createdAt: at,
               completedAt: null,
             };
+            if (bucket === 'PENDING')
+              await pendingMovedOut(tx, {
+                moveId: id,
+                merchantId: move.merchantId ?? move.toId,
+                stripeId: move.fromId,
+                amount: move.amount,
+              });
             deferSweep(deferred, row);
             deferOutbox(deferred, id, 'SWEEP_CREDIT', at, new Date(at.getTime() + outboxInlineGraceMs));
             return row;
           }
           case 'DUPLICATE': {
-            const existing = await sweepOf(tx, keyId, move.fromId);
+            const existing = await sweepOf(tx, keyId, move.fromId, bucket);
             assert(existing, `sweep posting of ${keyId} on ${move.fromId} has no sweep`);
             return existing;
           }
@@ -150,22 +166,22 @@ export async function debitForSweep(
 }
 
 /**
- * The home row's half, then the completion on the stripe's shard under the outbox row's lock.
- * Safe to run any number of times, from the withdrawal and from any relay replica.
+ * The credited row's half, then the completion on the debited row's shard under the outbox row's
+ * lock. Safe to run any number of times, from the withdrawal or refund and from any relay replica.
  */
 export async function completeSweep(shards: ShardSet, shard: Shard, sweep: SweepRow, now: () => Date): Promise<void> {
   const home = shards.of('account', sweep.merchantAccountId);
   const homeClearing = await systemAccountId(shards, home, 'CLEARING', sweep.currency);
   const homeLogical = shardOf('account', sweep.merchantAccountId);
-  const credit = sweepCreditSpec(
-    { id: sweep.id, currency: sweep.currency, amount: sweep.amount },
-    newId('posting', homeLogical),
-    homeClearing,
-    sweep.merchantAccountId,
-  );
-  const outcome = await postOne<PostingOutcome>(home, { spec: credit, finish: async (_tx, o) => o }, { now });
-  // A completion posting is never refused (closed or frozen home rows take it): the money must not stay in clearing.
-  assert(outcome.status !== 'REJECTED', `credit of sweep ${sweep.id} was refused`);
+  const movement = { id: sweep.id, currency: sweep.currency, amount: sweep.amount };
+  const postingId = newId('posting', homeLogical);
+  if (sweep.bucket === 'PENDING') await creditPendingMove(shards, home, sweep, postingId, homeClearing, now);
+  else {
+    const credit = sweepCreditSpec(movement, postingId, homeClearing, sweep.merchantAccountId);
+    const outcome = await postOne<PostingOutcome>(home, { spec: credit, finish: async (_tx, o) => o }, { now });
+    // A completion posting is never refused (closed or frozen home rows take it): the money must not stay in clearing.
+    assert(outcome.status !== 'REJECTED', `credit of sweep ${sweep.id} was refused`);
+  }
   await postOne<void>(
     shard,
     {
@@ -174,6 +190,45 @@ export async function completeSweep(shards: ShardSet, shard: Shard, sweep: Sweep
         return { proceed: false, result: undefined };
       },
       finish: async () => undefined,
+    },
+    { now },
+  );
+}
+
+/**
+ * A move of pending's credit, with the stripe's outstanding advance locked in its prepare (settlement's write-model
+ * pendingMovedIn): what the advance still covers there lands in pending, any rest (a refund took from available in
+ * between) in available. A move that landed already answers DUPLICATE without a second look at the counter.
+ */
+async function creditPendingMove(
+  shards: ShardSet,
+  shard: Shard,
+  sweep: SweepRow,
+  postingId: string,
+  clearingId: string,
+  now: () => Date,
+): Promise<void> {
+  const stripe = (await readAccounts(shards, [sweep.merchantAccountId])).get(sweep.merchantAccountId);
+  assert(stripe, `sweep ${sweep.id} moves pending to ${sweep.merchantAccountId}, which does not exist`);
+  const movement = { id: sweep.id, currency: sweep.currency, amount: sweep.amount };
+  await postOne<void>(
+    shard,
+    {
+      prepare: async (tx) => {
+        const toPending = await pendingMovedIn(tx, {
+          moveId: sweep.id,
+          merchantId: stripe.parentId ?? stripe.id,
+          stripeId: stripe.id,
+          amount: sweep.amount,
+        });
+        if (toPending === null) return { proceed: false, result: undefined };
+        return { proceed: true, spec: pendingMoveCreditSpec(movement, postingId, clearingId, stripe.id, toPending) };
+      },
+      finish: async (_tx, outcome) => {
+        // A completion is never refused (the money must not stay in clearing); thrown, the counter's change rolls
+        // back with it and the relay tries again.
+        assert(outcome.status !== 'REJECTED', `credit of sweep ${sweep.id} was refused`);
+      },
     },
     { now },
   );

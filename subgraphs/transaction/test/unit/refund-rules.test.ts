@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decideRefund, refundShares, stripeShortfall, type RefundablePayment } from '../../src/domain/refund-rules';
+import { decideRefund, refundShares, type RefundablePayment } from '../../src/domain/refund-rules';
+import { planRefundCover, type MerchantRow } from '../../src/domain/refund-cover';
 import { refundLegChanges } from '../../src/domain/payment-legs';
 
 /** What a refund may take back, decided without a database. */
@@ -69,53 +70,114 @@ describe('refund rules', () => {
   });
 });
 
-describe('stripeShortfall', () => {
-  const stripe = (pending: bigint, available: bigint) => ({ pending, available });
-  it("is zero when pending and available cover the give-back, in the posting rules' order", () => {
-    expect(stripeShortfall([{ amount: 100n, fromPending: true }], stripe(100n, 0n))).toBe(0n);
-    expect(stripeShortfall([{ amount: 100n, fromPending: true }], stripe(40n, 60n))).toBe(0n);
-    expect(stripeShortfall([{ amount: 100n, fromPending: false }], stripe(0n, 100n))).toBe(0n);
+describe('planRefundCover', () => {
+  /** A merchant's rows: the home row h (database 0) and stripes a, b, c (databases 1, 2, 3). */
+  /** Each row as advanced as can be (its outstanding advance beyond anything asked), unless said otherwise. */
+  const row = (
+    id: string,
+    pending: bigint,
+    available: bigint,
+    creditLimit = 0n,
+    advanced = 10n ** 9n,
+  ): MerchantRow => ({
+    id,
+    order: { h: 0, a: 1, b: 2, c: 3 }[id] ?? 9,
+    home: id === 'h',
+    pending,
+    available,
+    creditLimit,
+    advanced,
   });
-  it('lacks what pending and available do not hold; a settled share never takes pending', () => {
-    expect(stripeShortfall([{ amount: 100n, fromPending: true }], stripe(30n, 20n))).toBe(50n);
-    expect(stripeShortfall([{ amount: 100n, fromPending: false }], stripe(1_000n, 20n))).toBe(80n);
-    // Two legs on one stripe (a payee splitting to itself): the unsettled one spills past pending into the same
-    // available.
+  const unsettled = (amount: bigint) => ({ amount, fromPending: true });
+  const settled = (amount: bigint) => ({ amount, fromPending: false });
+
+  it('moves nothing when the row holds its shares, pending for the unsettled, available for the settled', () => {
     expect(
-      stripeShortfall(
-        [
-          { amount: 70n, fromPending: true },
-          { amount: 50n, fromPending: false },
-        ],
-        stripe(40n, 60n),
-      ),
-    ).toBe(20n);
+      planRefundCover([{ rowId: 'a', giveBacks: [unsettled(100n)] }], [row('h', 0n, 0n), row('a', 100n, 0n)]),
+    ).toEqual({ covered: true, moves: [] });
+    expect(
+      planRefundCover([{ rowId: 'a', giveBacks: [settled(100n)] }], [row('h', 0n, 0n), row('a', 0n, 100n)]),
+    ).toEqual({ covered: true, moves: [] });
   });
-  it('never asks more than the give-backs, whatever the stripe holds (a negative bucket counts as empty)', () => {
-    for (const [p, a] of [
-      [0n, 0n],
-      [-5n, -5n],
-      [0n, 10n],
-      [10n, 0n],
-    ] as const) {
-      const lacking = stripeShortfall(
-        [
-          { amount: 30n, fromPending: true },
-          { amount: 20n, fromPending: false },
-        ],
-        stripe(p, a),
-      );
-      expect(lacking).toBeGreaterThanOrEqual(0n);
-      expect(lacking).toBeLessThanOrEqual(50n);
-    }
+
+  it("takes the merchant's pending on any stripe first, largest first, before any available (issue 45's case)", () => {
+    // X (a) was advanced 8,000 of its 10,000: 2,000 pending, 7,920 available; Y (h) holds 10,000 pending.
+    const rows = [row('h', 10_000n, 0n, 10_000n), row('a', 2_000n, 7_920n)];
+    expect(planRefundCover([{ rowId: 'a', giveBacks: [unsettled(10_000n)] }], rows)).toEqual({
+      covered: true,
+      moves: [{ fromId: 'h', toId: 'a', bucket: 'PENDING', amount: 8_000n }],
+    });
+    // Several stripes: the largest pending first, ties to the lower database; all of it before the row's own available.
+    const more = [row('h', 300n, 0n), row('a', 0n, 50n), row('b', 500n, 0n), row('c', 500n, 0n)];
+    expect(planRefundCover([{ rowId: 'a', giveBacks: [unsettled(1_200n)] }], more)).toEqual({
+      covered: true,
+      moves: [
+        { fromId: 'b', toId: 'a', bucket: 'PENDING', amount: 500n },
+        { fromId: 'c', toId: 'a', bucket: 'PENDING', amount: 500n },
+        { fromId: 'h', toId: 'a', bucket: 'PENDING', amount: 200n },
+      ],
+    });
+  });
+
+  it('then available on other stripes, then the home row (its available, then its line); a settled share takes no pending', () => {
+    const rows = [row('h', 0n, 100n, 1_000n), row('a', 900n, 20n), row('b', 0n, 300n)];
+    expect(planRefundCover([{ rowId: 'a', giveBacks: [settled(1_000n)] }], rows)).toEqual({
+      covered: true,
+      moves: [
+        { fromId: 'b', toId: 'a', bucket: 'AVAILABLE', amount: 300n },
+        { fromId: 'h', toId: 'a', bucket: 'AVAILABLE', amount: 680n },
+      ],
+    });
+    // The home row gives back itself, its line included: other stripes' available comes to it before its line.
     expect(
-      stripeShortfall(
-        [
-          { amount: 30n, fromPending: true },
-          { amount: 20n, fromPending: false },
-        ],
-        stripe(-5n, -5n),
+      planRefundCover([{ rowId: 'h', giveBacks: [unsettled(500n)] }], [row('h', 100n, 0n, 1_000n), row('b', 0n, 300n)]),
+    ).toEqual({ covered: true, moves: [{ fromId: 'b', toId: 'h', bucket: 'AVAILABLE', amount: 300n }] });
+  });
+
+  it('moves nothing when pending, available and the line together fall short, by a single unit', () => {
+    const rows = [row('h', 1_000n, 500n, 499n), row('a', 0n, 0n)];
+    expect(planRefundCover([{ rowId: 'a', giveBacks: [unsettled(2_000n)] }], rows)).toEqual({ covered: false });
+    expect(planRefundCover([{ rowId: 'a', giveBacks: [unsettled(1_999n)] }], rows)).toEqual({
+      covered: true,
+      moves: [
+        { fromId: 'h', toId: 'a', bucket: 'PENDING', amount: 1_000n },
+        { fromId: 'h', toId: 'a', bucket: 'AVAILABLE', amount: 999n },
+      ],
+    });
+    // A home row already in debt: its line's room only.
+    expect(planRefundCover([{ rowId: 'h', giveBacks: [settled(100n)] }], [row('h', 0n, -950n, 1_000n)])).toEqual({
+      covered: false,
+    });
+  });
+
+  it("takes other stripes' pending only as far as an advance moved the row's own out: beyond, its available", () => {
+    // 2,000 advanced of the row's 10,000; 3,000 more left pending by a posting that was no advance.
+    const rows = [row('h', 10_000n, 0n), row('a', 5_000n, 5_000n, 0n, 2_000n)];
+    expect(planRefundCover([{ rowId: 'a', giveBacks: [unsettled(10_000n)] }], rows)).toEqual({
+      covered: true,
+      moves: [{ fromId: 'h', toId: 'a', bucket: 'PENDING', amount: 2_000n }],
+    });
+    expect(
+      planRefundCover(
+        [{ rowId: 'a', giveBacks: [unsettled(10_000n)] }],
+        [row('h', 10_000n, 0n), row('a', 5_000n, 2_999n, 0n, 2_000n)],
       ),
-    ).toBe(50n);
+    ).toEqual({
+      covered: false,
+    });
+  });
+
+  it('never lets two rows of one refund take what the other gives back', () => {
+    // A payee paid on a and on b by one payment (its legs): each row keeps its own share.
+    const rows = [row('h', 0n, 0n), row('a', 100n, 0n), row('b', 100n, 0n)];
+    const targets = [
+      { rowId: 'a', giveBacks: [unsettled(150n)] },
+      { rowId: 'b', giveBacks: [unsettled(100n)] },
+    ];
+    expect(planRefundCover(targets, rows)).toEqual({ covered: false });
+    expect(planRefundCover(targets, [...rows.slice(0, 2), row('b', 160n, 0n)])).toEqual({
+      covered: true,
+      moves: [{ fromId: 'b', toId: 'a', bucket: 'PENDING', amount: 50n }],
+    });
   });
 });

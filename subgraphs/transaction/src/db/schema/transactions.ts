@@ -215,13 +215,19 @@ export const transferOutbox = mysqlTable(
   (t) => [index('transfer_outbox_due_idx').on(t.status, t.nextAttemptAt)],
 );
 
+/** What a sweep moves between a merchant's rows: available money, or (a refund's) pending. */
+export const sweepBuckets = ['AVAILABLE', 'PENDING'] as const;
+
 /**
  * Money moved between two rows of one merchant (services/sweep.ts), on the debited row's shard:
  * debited there into clearing with its outbox row in one transaction, credited on the other
  * row's shard, then SUCCEEDED. A withdrawal sweeps from a stripe (stripe_account_id) to the home
- * row (merchant_account_id); a refund's top-up (services/refund-top-up.ts) from the home row
- * (stripe_account_id: the debited row) to a stripe (merchant_account_id: the credited row), its
- * refund's id in withdrawal_id. One per (withdrawal or refund, debited row), so a replay finds it.
+ * row (merchant_account_id); a refund's top-up (services/refund-top-up.ts) from another row of the
+ * merchant (stripe_account_id: the debited row) to the stripe it gives back from
+ * (merchant_account_id: the credited row), its refund's id in withdrawal_id. `bucket` is what
+ * moves: available (a withdrawal's sweep, a top-up of available), or pending (a refund of advanced
+ * money taking another stripe's pending first: migration 0013). One per (withdrawal or refund,
+ * debited row, bucket), so a replay finds it.
  */
 export const sweeps = mysqlTable(
   'sweeps',
@@ -233,11 +239,12 @@ export const sweeps = mysqlTable(
     amount: money('amount'),
     currency: char('currency', { length: 3 }).notNull(),
     status: mysqlEnum('status', paymentStatuses).notNull(),
+    bucket: mysqlEnum('bucket', sweepBuckets).notNull().default('AVAILABLE'),
     createdAt: moment('created_at'),
     completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
   },
   (t) => [
-    uniqueIndex('sweeps_withdrawal_stripe_uq').on(t.withdrawalId, t.stripeAccountId),
+    uniqueIndex('sweeps_withdrawal_stripe_bucket_uq').on(t.withdrawalId, t.stripeAccountId, t.bucket),
     index('sweeps_status_idx').on(t.status),
   ],
 );

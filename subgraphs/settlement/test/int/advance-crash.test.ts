@@ -325,7 +325,10 @@ describe('the transaction subgraph killed in a refund of advanced money, between
       refundPayment(input: $input) { __typename ... on Refund { id status amount } ... on UserError { code message } } }`;
     const input = { idempotencyKey: unique('ref'), paymentId, amount: '4000' };
     const as = await asGateway('transaction', owner, 'customer');
-    const doomed = await spawnTransactionSubgraph({ RELAY_ENABLED: 'false', PAYGRAPH_FAILPOINT: 'top-up-after-debit' });
+    const doomed = await spawnTransactionSubgraph({
+      RELAY_ENABLED: 'false',
+      TRANSACTION_FAILPOINT: 'top-up-after-debit',
+    });
     children.push(doomed);
     await expect(gql(doomed.graphqlUrl, refundDoc, { input }, undefined, as)).rejects.toThrow();
     expect(await doomed.exited, doomed.output()).toEqual({ code: null, signal: 'SIGKILL' });

@@ -1,3 +1,4 @@
+import type { Account } from '@paygraph/shared/ledger/account';
 import { assert } from '@paygraph/shared/result';
 import type { StripeGiveBack } from './refund-rules';
 
@@ -13,13 +14,11 @@ import type { StripeGiveBack } from './refund-rules';
  * available and line in one move. Ties go to the lower database index, then the lower id, so the
  * simulator's model (which plans with this function) makes the same moves.
  */
-export interface MerchantRow {
-  id: string;
+/** A merchant row as the plan sees it: the account's balances (Account's shape), its place and its advance. */
+export interface MerchantRow extends Pick<Account, 'id' | 'pending' | 'available'> {
   /** Its database's index: the tie-break among equal amounts. */
   order: number;
   home: boolean;
-  pending: bigint;
-  available: bigint;
   /** The home row's credit line (0 without one, and on a stripe). */
   creditLimit: bigint;
   /**

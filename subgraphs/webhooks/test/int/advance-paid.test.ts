@@ -200,15 +200,15 @@ describe('advance.paid webhook', () => {
 
   it("tells the merchant's owner the documented payload, signed with the endpoint's secret", async () => {
     expect((await storedAdvance(merchant, advance.id)).status).toBe('PAID');
-    // 1% of 12345 is 123.45, rounded half up to the minor unit.
-    expect(advance).toMatchObject({ amount: '12345', feeAmount: '123' });
+    // 1% of 12345 is 123.45, rounded up to the minor unit (the platform's favour: issue 45).
+    expect(advance).toMatchObject({ amount: '12345', feeAmount: '124' });
     const [paid] = paidFor(ownerHooks.received, advance.id);
     // docs/WEBHOOKS.md: { id, merchantAccountId, amount, feeAmount }, nothing more; the body is { type, timestamp, data
     // }.
     expect(paid!.event).toEqual({
       type: 'advance.paid',
       timestamp: expect.any(String),
-      data: { id: advance.id, merchantAccountId: merchant, amount: '12345', feeAmount: '123' },
+      data: { id: advance.id, merchantAccountId: merchant, amount: '12345', feeAmount: '124' },
     });
     expect(Object.keys(JSON.parse(paid!.body) as object)).toEqual(['type', 'timestamp', 'data']);
     expect(new Date(paid!.event.timestamp).toISOString()).toBe(paid!.event.timestamp);
@@ -231,7 +231,7 @@ describe('advance.paid webhook', () => {
       ['8000', expect.any(String)],
       ['4345', expect.any(String)],
     ]);
-    expect(plan.reduce((fee, p) => fee + BigInt(p.feeAmount), 0n)).toBe(123n);
+    expect(plan.reduce((fee, p) => fee + BigInt(p.feeAmount), 0n)).toBe(124n);
     // Once received, once stored for this endpoint, on every shard; no advance.paid for anything else.
     expect(paidFor(ownerHooks.received, advance.id)).toHaveLength(1);
     expect(ofType(ownerHooks.received, 'advance.paid')).toHaveLength(1);

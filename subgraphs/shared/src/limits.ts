@@ -216,6 +216,23 @@ export const statementLinesMax = 10_000;
 /** Bytes an import request's variables other than the statement (channel, format, JSON's keys) take at most. */
 export const statementRequestVariablesBytesMax = 8_192;
 
+/**
+ * A bank's file sent to `POST /uploads/statements` instead (the contract's "at most 100 MB"), for files larger than a
+ * request may carry. The gateway refuses a Content-Length over it before it reads a byte and cuts a chunked body off
+ * when it passes it; the settlement subgraph, which stores the file, counts again (subgraphs/settlement/src/limits.ts
+ * holds the rest of the uploads' limits). The gateway's request body limit (requestBodyBytesMax) is not raised: an
+ * upload's body is streamed, never held.
+ */
+export const uploadBytesMax = 100 * 1024 * 1024;
+/**
+ * A request answered before its body ended (an upload refused halfway: over its limit or its operator's quota): what
+ * the sender still sends is read and dropped for at most this long and this many bytes before the connection is
+ * closed, as nginx's lingering close does. Closed at once with bytes unread, the connection would be reset, and a
+ * sender still writing would see the reset instead of the answer.
+ */
+export const refusedBodyLingerMs = 2_000;
+export const refusedBodyLingerBytesMax = 1024 * 1024;
+
 /** Tokens: the clock skew tolerated on exp and nbf. */
 export const tokenClockToleranceSeconds = 30;
 /**

@@ -128,3 +128,9 @@ export const clientLabelCharsMax = 64;
  */
 export const persistedQueriesMax = 10_000;
 export const persistedQueryTtlSeconds = 86_400;
+
+/**
+ * Bytes of the settlement subgraph's answer to an upload the gateway relays (statement-uploads.ts): a JSON object of a
+ * few hundred bytes; anything past this is dropped.
+ */
+export const uploadAnswerBytesMax = 4_096;

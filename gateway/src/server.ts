@@ -52,12 +52,16 @@ import {
 import { loadTrustedDocuments, type TrustedDocumentSet } from './security/trusted-manifests';
 import { persistedQueries, type PersistedQueries } from './persisted-queries';
 import { ClientLabels } from './client-awareness';
+import { statementUploadRoute, uploadTargetOf } from './statement-uploads';
+import { statementUploadsPath } from '@paygraph/shared/server/http';
 
 /** Where each subgraph of the supergraph is, by name. */
 export type SubgraphUrls = Record<string, string>;
 
 /** The subgraph whose balance streams the gateway bridges (subscriptions/): it serves balanceChanged. */
 const streamingSubgraph = 'account';
+/** The subgraph that stores statement uploads: settlement, which owns reconciliation's tables. */
+const uploadsSubgraph = 'settlement';
 
 /**
  * Proves to the subgraph that the request comes from the gateway (its secret) and says who is
@@ -272,8 +276,13 @@ export async function createGateway(
     context: (req) => buildContext(req, tokens),
     screen: security.screen,
     resolve: (request) => resolveTrustedRequest(request, trusted.documents),
-    routes: { ...explorerPage.routes, ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics) },
+    routes: {
+      ...explorerPage.routes,
+      ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics),
+      [statementUploadsPath]: statementUploadRoute(tokens, uploadTarget(urls, trusts), metrics),
+    },
   });
+  holdBodiesUntilAsked(http);
   const served = serveSubscriptions(http, { apollo, tokens, supergraph, streaming, security, trusted, options });
   subscriptions = served;
   return {
@@ -292,6 +301,29 @@ export async function createGateway(
       await Promise.all(supergraph.clients.map((c) => c.close()));
     },
   };
+}
+
+/** The settlement subgraph's upload URL and secret (statement-uploads.ts); a supergraph without them fails at start-up. */
+function uploadTarget(urls: SubgraphUrls, trusts: SubgraphTrusts): ReturnType<typeof uploadTargetOf> {
+  const url = urls[uploadsSubgraph];
+  const trust = trusts[uploadsSubgraph];
+  if (url === undefined || trust === undefined)
+    throw new Error(
+      `the gateway streams statement uploads to the ${uploadsSubgraph} subgraph, which has no URL or secret`,
+    );
+  return uploadTargetOf(url, trust);
+}
+
+/**
+ * A client that sends `Expect: 100-continue` waits to be told before it sends its body; Node's server tells it at once
+ * unless asked otherwise. The upload route tells it only once the request is authorized (statement-uploads.ts), so a
+ * refused client never sends the file; every other path is told at once, as before.
+ */
+function holdBodiesUntilAsked(server: http.Server): void {
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== statementUploadsPath) res.writeContinue();
+    server.emit('request', req, res);
+  });
 }
 
 /** Where the gateway's balance streams are bridged to: the account subgraph's URL, and its secret. */

@@ -185,9 +185,17 @@ export type HoldStatus =
 export type ImportBankStatementInput = {
   /** The bank or card channel the statements come from, e.g. "bank-a". */
   channel: string;
-  /** The file's text (the transport's encoding already decoded; a byte order mark is ignored). */
-  content: string;
+  /**
+   * The file's text (the transport's encoding already decoded; a byte order mark is ignored). Exactly one of content
+   * and uploadId.
+   */
+  content?: string | null | undefined;
   format: StatementFormat;
+  /**
+   * A file sent first to POST /uploads/statements (for files larger than a request may carry): the caller's own upload,
+   * within the hour it is kept; read as UTF-8, a byte order mark ignored. Exactly one of content and uploadId.
+   */
+  uploadId?: string | number | null | undefined;
 };
 
 /**

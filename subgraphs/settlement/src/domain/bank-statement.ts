@@ -18,18 +18,32 @@ export interface BankStatement {
 
 export type { StatementError, StatementLine };
 
-/** The whole file is refused before it is read when it is larger than the CSV's limit. */
-export function withinSize(content: string): Result<null, StatementError> {
-  if (Buffer.byteLength(content, 'utf8') > statementBytesMax)
-    return err({ line: 0, message: `statement file is larger than ${statementBytesMax} bytes` });
+/**
+ * What one file may hold: its bytes and its entries (lines). A file sent inline in a request keeps to the CSV's limits
+ * (statementBytesMax, statementLinesMax: what a request body carries); an uploaded file to the uploads' (limits.ts).
+ */
+export interface StatementLimits {
+  bytesMax: number;
+  linesMax: number;
+}
+
+export const inlineStatementLimits: StatementLimits = { bytesMax: statementBytesMax, linesMax: statementLinesMax };
+
+/** The whole file is refused before it is read when it is larger than its limit. */
+export function withinSize(content: string, limits: StatementLimits): Result<null, StatementError> {
+  if (Buffer.byteLength(content, 'utf8') > limits.bytesMax)
+    return err({ line: 0, message: `statement file is larger than ${limits.bytesMax} bytes` });
   return ok(null);
 }
 
 /** The entries of a whole file count against the same limit as a CSV's lines. */
-export function withinLineCount(statements: readonly BankStatement[]): Result<null, StatementError> {
+export function withinLineCount(
+  statements: readonly BankStatement[],
+  limits: StatementLimits,
+): Result<null, StatementError> {
   const count = statements.reduce((sum, s) => sum + s.lines.length, 0);
-  if (count > statementLinesMax)
-    return err({ line: 0, message: `${count} entries: more than ${statementLinesMax} in one file` });
+  if (count > limits.linesMax)
+    return err({ line: 0, message: `${count} entries: more than ${limits.linesMax} in one file` });
   return ok(null);
 }
 

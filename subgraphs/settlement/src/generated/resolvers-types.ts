@@ -233,9 +233,17 @@ export type IdempotencyKeyReused = UserError & {
 export type ImportBankStatementInput = {
   /** The bank or card channel the statements come from, e.g. "bank-a". */
   channel: Scalars['String']['input'];
-  /** The file's text (the transport's encoding already decoded; a byte order mark is ignored). */
-  content: Scalars['String']['input'];
+  /**
+   * The file's text (the transport's encoding already decoded; a byte order mark is ignored). Exactly one of content
+   * and uploadId.
+   */
+  content?: InputMaybe<Scalars['String']['input']>;
   format: StatementFormat;
+  /**
+   * A file sent first to POST /uploads/statements (for files larger than a request may carry): the caller's own upload,
+   * within the hour it is kept; read as UTF-8, a byte order mark ignored. Exactly one of content and uploadId.
+   */
+  uploadId?: InputMaybe<Scalars['ID']['input']>;
 };
 
 export type ImportBankStatementResult = InvalidInput | InvalidStatement | StatementImport;

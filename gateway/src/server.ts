@@ -5,7 +5,7 @@ import { GraphQLError, isScalarType, type GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
-import { SubgraphClient } from './subgraph-client';
+import { SubgraphClient, subgraphTimeoutHeader } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import {
   gatewaySecretHeader,
@@ -33,7 +33,7 @@ import { supergraphPath } from './compose';
 import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
-import { metricsPlugin, requireIdentity } from './plugins';
+import { metricsPlugin, requireIdentity, slowOperations } from './plugins';
 import { passThroughGateway } from './pass-through/gateway';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
@@ -91,6 +91,8 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (context.client.ip) headers.set('x-client-ip', context.client.ip);
     if (context.client.userAgent) headers.set('x-client-user-agent', context.client.userAgent.slice(0, 256));
     if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, 128));
+    // Read and removed by the fetcher (subgraph-client.ts): the subgraph never sees it.
+    if (context.subgraphTimeoutMs) headers.set(subgraphTimeoutHeader, String(context.subgraphTimeoutMs));
   }
 
   /**
@@ -401,6 +403,7 @@ function apolloServer({
       trustedDocumentsPlugin(trusted.gate),
       security.plugin,
       requireIdentity,
+      slowOperations,
       metricsPlugin(metrics, clientLabels),
       explorerPage.plugin,
     ],

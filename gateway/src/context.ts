@@ -35,6 +35,11 @@ export interface GatewayContext {
    * the planned document) are texts of its own, which no manifest holds.
    */
   documentJudged?: true;
+  /**
+   * How long the gateway waits for a subgraph's answer to this operation, when it does a file's worth of work
+   * (limits.ts slowMutationTimeoutsMs, set by plugins.ts slowOperations); subgraphRequestTimeoutMs when absent.
+   */
+  subgraphTimeoutMs?: number;
 }
 
 function header(req: http.IncomingMessage, name: string): string | null {

@@ -132,6 +132,16 @@ export const subgraphConnectionsMax = 64;
  * rules are checked when the gateway starts (invariants.ts: assertTimingRules).
  */
 export const subgraphRequestTimeoutMs = 5_000;
+/**
+ * The mutations that do a file's worth of work in one call, and how long the gateway waits for the subgraph's answer to
+ * each instead of subgraphRequestTimeoutMs (plugins.ts slowOperations). importBankStatement reads, checks and writes a
+ * whole bank file, up to 100 MiB once uploaded: an MT940 of 250,000 entries committed in 7.4 s (npm run
+ * bench:statements), and the client was told SUBGRAPH_UNAVAILABLE at 5 s while it went on.
+ */
+export const statementImportTimeoutMs = 120_000;
+export const slowMutationTimeoutsMs: Readonly<Record<string, number>> = {
+  importBankStatement: statementImportTimeoutMs,
+};
 
 /**
  * Operations whose route (forwarded to one subgraph, or planned) the gateway remembers, by
@@ -173,3 +183,9 @@ export const clientLabelCharsMax = 64;
  */
 export const persistedQueriesMax = 10_000;
 export const persistedQueryTtlSeconds = 86_400;
+
+/**
+ * Bytes of the settlement subgraph's answer to an upload the gateway relays (statement-uploads.ts): a JSON object of a
+ * few hundred bytes; anything past this is dropped.
+ */
+export const uploadAnswerBytesMax = 4_096;

@@ -13,6 +13,9 @@ import { metricsOperationNamesMax } from './limits';
  */
 const latencyBucketsSeconds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** How a statement upload ended (statement-uploads.ts). */
+export type UploadOutcome = 'stored' | 'unauthenticated' | 'forbidden' | 'too_large' | 'refused' | 'unavailable';
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly operationNames = new Set<string>();
@@ -49,6 +52,19 @@ export class Metrics {
   });
   private readonly pathCounts: Record<OperationPath, number> = { forwarded: 0, planned: 0 };
 
+  private readonly uploads = new Counter({
+    name: 'paygraph_gateway_statement_uploads_total',
+    help: 'Statement uploads (POST /uploads/statements), by outcome.',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  /** Read from clients' bodies and passed on: a refused upload's body is never read, so it adds nothing here. */
+  private readonly uploadBytes = new Counter({
+    name: 'paygraph_gateway_statement_upload_bytes_total',
+    help: "Bytes of statement uploads' bodies the gateway read and streamed to the settlement subgraph.",
+    registers: [this.registry],
+  });
+
   /** openSubscriptions: how many subscriptions this gateway serves now, read at scrape time. */
   constructor(openSubscriptions: () => number = () => 0) {
     collectProcessDefaults();
@@ -77,6 +93,14 @@ export class Metrics {
   recordPath(path: OperationPath): void {
     this.paths.inc({ path });
     this.pathCounts[path] += 1;
+  }
+
+  recordUpload(outcome: UploadOutcome): void {
+    this.uploads.inc({ outcome });
+  }
+
+  recordUploadBytes(bytes: number): void {
+    this.uploadBytes.inc(bytes);
   }
 
   /** Operations executed so far by each path. */

@@ -5,6 +5,9 @@ import { unauthenticated } from '@paygraph/shared/graphql/errors';
 import { honouredUntil, type GatewayContext } from './context';
 import type { Metrics } from './metrics';
 import type { ClientLabels } from './client-awareness';
+import { slowMutationTimeoutsMs } from './limits';
+import { fragmentsOf } from './security/operation-limits';
+import { rootFieldsOf } from './security/root-fields';
 
 /**
  * Every operation needs a valid token, except a pure introspection query (so GraphQL
@@ -50,3 +53,20 @@ export function metricsPlugin(metrics: Metrics, clients: ClientLabels): ApolloSe
     },
   };
 }
+
+/**
+ * A mutation that does a file's worth of work (importBankStatement) gets the subgraph timeout of its slowest root field
+ * (limits.ts slowMutationTimeoutsMs) in place of subgraphRequestTimeoutMs; every other operation keeps that.
+ */
+export const slowOperations: ApolloServerPlugin<GatewayContext> = {
+  async requestDidStart() {
+    return {
+      async didResolveOperation({ contextValue, operation, document, schema }) {
+        if (!operation || operation.operation !== 'mutation') return;
+        const fields = rootFieldsOf(schema, fragmentsOf(document.definitions), operation, null);
+        const timeoutMs = Math.max(0, ...fields.map((f) => slowMutationTimeoutsMs[f.name] ?? 0));
+        if (timeoutMs > 0) contextValue.subgraphTimeoutMs = timeoutMs;
+      },
+    };
+  },
+};

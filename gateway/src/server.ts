@@ -5,7 +5,7 @@ import { GraphQLError, isScalarType, type GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
-import { SubgraphClient } from './subgraph-client';
+import { SubgraphClient, subgraphTimeoutHeader } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import {
   gatewaySecretHeader,
@@ -23,7 +23,7 @@ import { supergraphPath } from './compose';
 import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
-import { metricsPlugin, requireIdentity } from './plugins';
+import { metricsPlugin, requireIdentity, slowOperations } from './plugins';
 import { passThroughGateway } from './pass-through/gateway';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
@@ -52,12 +52,16 @@ import {
   upstreamReconnectDelayMs,
 } from './limits';
 import { clientDeviceIdCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
+import { statementUploadRoute, uploadTargetOf } from './statement-uploads';
+import { statementUploadsPath } from '@paygraph/shared/server/http';
 
 /** Where each subgraph of the supergraph is, by name. */
 export type SubgraphUrls = Record<string, string>;
 
 /** The subgraph whose balance streams the gateway bridges (subscriptions/): it serves balanceChanged. */
 const streamingSubgraph = 'account';
+/** The subgraph that stores statement uploads: settlement, which owns reconciliation's tables. */
+const uploadsSubgraph = 'settlement';
 
 /**
  * Proves to the subgraph that the request comes from the gateway (its secret) and says who is
@@ -88,6 +92,8 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (context.client.userAgent)
       headers.set('x-client-user-agent', context.client.userAgent.slice(0, clientUserAgentCharsMax));
     if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, clientDeviceIdCharsMax));
+    // Read and removed by the fetcher (subgraph-client.ts): the subgraph never sees it.
+    if (context.subgraphTimeoutMs) headers.set(subgraphTimeoutHeader, String(context.subgraphTimeoutMs));
   }
 
   /**
@@ -273,8 +279,13 @@ export async function createGateway(
     context: (req) => buildContext(req, tokens),
     screen: security.screen,
     resolve: (request) => resolveTrustedRequest(request, trusted.documents),
-    routes: { ...explorerPage.routes, ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics) },
+    routes: {
+      ...explorerPage.routes,
+      ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics),
+      [statementUploadsPath]: statementUploadRoute(tokens, uploadTarget(urls, trusts), metrics),
+    },
   });
+  holdBodiesUntilAsked(http);
   const served = serveSubscriptions(http, { apollo, tokens, supergraph, streaming, security, trusted, options });
   subscriptions = served;
   return {
@@ -293,6 +304,29 @@ export async function createGateway(
       await Promise.all(supergraph.clients.map((c) => c.close()));
     },
   };
+}
+
+/** The settlement subgraph's upload URL and secret (statement-uploads.ts); a supergraph without them fails at start-up. */
+function uploadTarget(urls: SubgraphUrls, trusts: SubgraphTrusts): ReturnType<typeof uploadTargetOf> {
+  const url = urls[uploadsSubgraph];
+  const trust = trusts[uploadsSubgraph];
+  if (url === undefined || trust === undefined)
+    throw new Error(
+      `the gateway streams statement uploads to the ${uploadsSubgraph} subgraph, which has no URL or secret`,
+    );
+  return uploadTargetOf(url, trust);
+}
+
+/**
+ * A client that sends `Expect: 100-continue` waits to be told before it sends its body; Node's server tells it at once
+ * unless asked otherwise. The upload route tells it only once the request is authorized (statement-uploads.ts), so a
+ * refused client never sends the file; every other path is told at once, as before.
+ */
+function holdBodiesUntilAsked(server: http.Server): void {
+  server.on('checkContinue', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (new URL(req.url ?? '/', 'http://localhost').pathname !== statementUploadsPath) res.writeContinue();
+    server.emit('request', req, res);
+  });
 }
 
 /** Where the gateway's balance streams are bridged to: the account subgraph's URL, and its secret. */
@@ -370,6 +404,7 @@ function apolloServer({
       trustedDocumentsPlugin(trusted.gate),
       security.plugin,
       requireIdentity,
+      slowOperations,
       metricsPlugin(metrics, clientLabels),
       explorerPage.plugin,
     ],

@@ -16,6 +16,12 @@ import { subgraphConnectionsMax, subgraphRequestTimeoutMs } from './limits';
  * read before the fetcher returns, so undici's body timeout, like its headers timeout, fails the
  * fetcher itself (no answer) rather than a read later.
  */
+/**
+ * A request's own timeout (ms), set by the data source for an operation that does a file's worth of work
+ * (context.ts subgraphTimeoutMs); the fetcher takes it off the headers, so the subgraph never sees it.
+ */
+export const subgraphTimeoutHeader = 'x-paygraph-subgraph-timeout-ms';
+
 export class SubgraphClient {
   /** Fetch-compatible (`Fetcher` of @apollo/utils.fetcher), for requests to this subgraph's origin only. */
   readonly fetcher: Fetcher;
@@ -40,10 +46,15 @@ export class SubgraphClient {
   }
 
   private async fetch(target: string, init: FetcherRequestInit = {}): Promise<FetcherResponse> {
+    const { [subgraphTimeoutHeader]: timeout, ...headers } = init.headers ?? {};
+    const timeoutMs = timeout === undefined ? undefined : Number(timeout);
     const answer = await this.pool.request({
       path: this.pathTo(target),
       method: init.method ?? 'GET',
-      headers: init.headers ?? null,
+      headers,
+      ...(timeoutMs !== undefined && Number.isSafeInteger(timeoutMs) && timeoutMs > 0
+        ? { headersTimeout: timeoutMs, bodyTimeout: timeoutMs }
+        : {}),
       body: init.body ?? null,
       ...(init.signal ? { signal: init.signal as AbortSignal } : {}),
     });

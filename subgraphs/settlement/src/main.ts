@@ -7,6 +7,7 @@ import { settlementPart } from './part';
 import { createSettlementSubgraph } from './server';
 import { startAdvanceWorker, startSettlementWorker } from './services/worker';
 import { armFailpoint } from './services/failpoints';
+import { startUploadPurge } from './services/statement-uploads';
 
 await runSubgraphMain(settlementPart, async (config) => {
   armFailpoint(config.failpoint);
@@ -25,6 +26,9 @@ await runSubgraphMain(settlementPart, async (config) => {
     },
   );
   const port = await listen(server.http, config.port, config.host);
+  // Expired statement uploads' pieces go; every replica may run it.
+  const uploadPurge = startUploadPurge(shards);
+  server.disposers.push(() => uploadPurge.stop());
   if (config.worker.enabled) {
     const worker = startSettlementWorker(shards, {
       intervalMs: config.worker.intervalMs,

@@ -11,6 +11,6 @@ export const settlementPart = definePart({
   /** A worker pass or an operator's request at a time; two, so that a transaction can read beside itself. */
   poolSizeDefault: 2,
   migrations: settlementMigrations,
-  workers: ['settlement worker', 'advance worker'],
+  workers: ['settlement worker', 'advance worker', 'statement upload purge'],
   reads: ['transaction/read-model/settlement', 'transaction/write-model/settlement'],
 });

@@ -10,6 +10,9 @@ import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { extendContext, type SettlementContext } from './context';
 import { resolvers } from './resolvers/index';
 import type { SettlementSettings } from './config';
+import { statementUploadsPath } from '@paygraph/shared/server/http';
+import { statementUploads } from './services/statement-uploads';
+import { statementUploadRoute } from './routes/statement-uploads';
 
 export function createSettlementSubgraph(
   shards: ShardSet,
@@ -26,5 +29,6 @@ export function createSettlementSubgraph(
     trust,
     ...server,
     extendContext: (base) => extendContext(base, settings, now),
+    routes: { [statementUploadsPath]: statementUploadRoute(statementUploads(shards, now ?? (() => new Date()))) },
   });
 }

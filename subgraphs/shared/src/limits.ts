@@ -263,7 +263,7 @@ export const requestIdCharsMax = 64;
  * A bank statement a client may send inline (importBankStatement's `content` in CSV, camt.053 or
  * MT940, and importStatement's CSV): its size, and its lines (entries) after the header. A larger
  * file is uploaded first (POST /uploads/statements) and imported by its uploadId, within
- * statementUploadEntriesMax below.
+ * settlement's uploadBytesMax and uploadEntriesMax (subgraphs/settlement/src/limits.ts).
  *
  * The statement travels as a JSON string inside a GraphQL request, and every request body is
  * bounded by requestBodyBytesMax before anything reads it or knows who sent it (the gateway
@@ -282,14 +282,23 @@ export const statementBytesMax = 450_000;
 export const statementLinesMax = 10_000;
 /** Bytes an import request's variables other than the statement (channel, format, JSON's keys) take at most. */
 export const statementRequestVariablesBytesMax = 8_192;
+
 /**
- * Entries one uploaded file (ImportBankStatement by uploadId) may hold: a payment company's
- * day. An upload of 100 MB holds about 60,000 camt.053 entries or 400,000 MT940 entries of
- * 250 bytes; the parsers keep the entries (not the text), about 200 bytes each.
+ * A bank's file sent to `POST /uploads/statements` instead (the contract's "at most 100 MB"), for files larger than a
+ * request may carry. The gateway refuses a Content-Length over it before it reads a byte and cuts a chunked body off
+ * when it passes it; the settlement subgraph, which stores the file, counts again (subgraphs/settlement/src/limits.ts
+ * holds the rest of the uploads' limits). The gateway's request body limit (requestBodyBytesMax) is not raised: an
+ * upload's body is streamed, never held.
  */
-export const statementUploadEntriesMax = 500_000;
-/** Bank accounts one channel may have registered (RegisterChannelAccount): a bank file of a client's accounts. */
-export const channelAccountsPerChannelMax = 1_000;
+export const uploadBytesMax = 100 * 1024 * 1024;
+/**
+ * A request answered before its body ended (an upload refused halfway: over its limit or its operator's quota): what
+ * the sender still sends is read and dropped for at most this long and this many bytes before the connection is
+ * closed, as nginx's lingering close does. Closed at once with bytes unread, the connection would be reset, and a
+ * sender still writing would see the reset instead of the answer.
+ */
+export const refusedBodyLingerMs = 2_000;
+export const refusedBodyLingerBytesMax = 1024 * 1024;
 
 /** Tokens: the clock skew tolerated on exp and nbf. */
 export const tokenClockToleranceSeconds = 30;

@@ -42,11 +42,12 @@ interface CsvRecord {
  */
 export function parseStatementCsv(
   csv: string,
-  options: { bankFile?: boolean } = {},
+  options: { bankFile?: boolean; limits?: { bytesMax: number; linesMax: number } } = {},
 ): Result<StatementLine[], StatementError> {
-  if (Buffer.byteLength(csv, 'utf8') > statementBytesMax)
-    return err({ line: 0, message: `statement is larger than ${statementBytesMax} bytes` });
-  const records = readRecords(csv);
+  const { bytesMax, linesMax } = options.limits ?? { bytesMax: statementBytesMax, linesMax: statementLinesMax };
+  if (Buffer.byteLength(csv, 'utf8') > bytesMax)
+    return err({ line: 0, message: `statement is larger than ${bytesMax} bytes` });
+  const records = readRecords(csv, linesMax);
   if (!records.ok) return records;
   const [first, ...rows] = records.value;
   if (first === undefined)
@@ -54,8 +55,7 @@ export function parseStatementCsv(
   if (first.fields.map((c) => c.toLowerCase()).join(',') !== header.join(',')) {
     return err({ line: first.line, message: `header must be "${header.join(',')}", got "${first.fields.join(',')}"` });
   }
-  if (rows.length > statementLinesMax)
-    return err({ line: rows[statementLinesMax]!.line, message: `more than ${statementLinesMax} lines` });
+  if (rows.length > linesMax) return err({ line: rows[linesMax]!.line, message: `more than ${linesMax} lines` });
   const parsed: StatementLine[] = [];
   const seen = new Map<string, number>();
   for (const row of rows) {
@@ -75,11 +75,11 @@ export function parseStatementCsv(
 }
 
 /**
- * The header and at most statementLinesMax + 1 lines after it (one more than allowed, to
+ * The header and at most linesMax + 1 lines after it (one more than allowed, to
  * see that there are too many without reading the rest); csv-parse's own errors (a quote
  * left open, text after a closing quote) name their line.
  */
-function readRecords(csv: string): Result<CsvRecord[], StatementError> {
+function readRecords(csv: string, linesMax: number): Result<CsvRecord[], StatementError> {
   try {
     const records = parse(csv, {
       bom: true,
@@ -89,7 +89,7 @@ function readRecords(csv: string): Result<CsvRecord[], StatementError> {
       relax_column_count: true,
       skip_empty_lines: true,
       trim: true,
-      to: statementLinesMax + 2,
+      to: linesMax + 2,
     }) as unknown as Array<{ record: string[]; info: Info }>; // the shape `info: true` gives; the typings ignore it
     return ok(records.map(({ record, info }) => ({ fields: record, line: info.lines })));
   } catch (error) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { isChannel } from '@paygraph/shared/channels';
-import { statementLinesMax, statementUploadEntriesMax } from '@paygraph/shared/limits';
+import { statementLinesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { replaceBankStatements } from '../db/reconciliation-store';
@@ -13,9 +13,10 @@ import { accountKey, routeStatements, type Routed } from '../domain/channel-acco
 import type { StatementSource } from '../domain/statement-source';
 import type { SettlementContext } from '../context';
 import { controlShard } from './settle';
-import { statementInsertBatchMax } from '../limits';
+import { statementInsertBatchMax, uploadEntriesMax } from '../limits';
 import { mayOperate } from './access';
-import { readUpload } from './statement-uploads';
+import { readUpload, UploadGone } from './statement-uploads';
+import { UploadNotUtf8 } from '../domain/upload-text';
 
 export type BankImportRefusal =
   { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
@@ -73,8 +74,8 @@ export async function importBankStatement(
     return invalidInput('channel', 'a CSV statement names no account: send the channel it is of');
   const source = await sourceOf(shards, input, importedBy, now);
   if (!source.ok) return source;
-  const parsed = await parseBankStatements(input.format, source.value.text, source.value.entriesMax);
-  if (!parsed.ok) return err({ kind: 'InvalidStatement', ...parsed.error });
+  const parsed = await parsedOf(input.format, source.value);
+  if (!parsed.ok) return parsed;
   const routed = await inTransaction(controlShard(shards), async (tx) => {
     const keys = [...new Set(parsed.value.flatMap((s) => (s.account === null ? [] : [accountKey(s.account)])))];
     const registered = new Map((await channelAccountsOf(tx, keys)).map((r) => [r.accountIdentification, r]));
@@ -103,6 +104,24 @@ export async function importBankStatement(
   });
 }
 
+/**
+ * The file's statements. An upload is read piece by piece as the parser asks (services/statement-uploads.ts): bytes
+ * that are not UTF-8, or pieces purged meanwhile (the upload expired), end the read with a refusal.
+ */
+async function parsedOf(
+  format: StatementFormat,
+  source: { text: StatementSource; entriesMax: number },
+): Promise<Result<BankStatement[], BankImportRefusal>> {
+  try {
+    const parsed = await parseBankStatements(format, source.text, source.entriesMax);
+    return parsed.ok ? parsed : err({ kind: 'InvalidStatement', ...parsed.error });
+  } catch (error) {
+    if (error instanceof UploadNotUtf8) return err({ kind: 'InvalidStatement', line: 0, message: error.message });
+    if (error instanceof UploadGone) return invalidInput('uploadId', error.message);
+    throw error;
+  }
+}
+
 function invalidInput(field: string, message: string): Result<never, BankImportRefusal> {
   return err({ kind: 'InvalidInput', field, message });
 }
@@ -125,7 +144,7 @@ async function sourceOf(
   }
   const upload = await readUpload(shards, uploadId!, operator, now);
   if (!upload.ok) return invalidInput(upload.error.field, upload.error.message);
-  return ok({ text: upload.value, entriesMax: statementUploadEntriesMax });
+  return ok({ text: upload.value.pieces, entriesMax: uploadEntriesMax });
 }
 
 function rowsOf(routed: readonly Routed[], format: StatementFormat, importedBy: string, now: Date) {

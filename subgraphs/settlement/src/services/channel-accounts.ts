@@ -1,6 +1,6 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { isChannel } from '@paygraph/shared/channels';
-import { channelAccountsPerChannelMax } from '@paygraph/shared/limits';
+import { channelAccountsPerChannelMax } from '../limits';
 import { parseCurrency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { ShardSet } from '@paygraph/shared/shards/pool';

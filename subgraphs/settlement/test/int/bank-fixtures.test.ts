@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { statementBytesMax, statementUploadEntriesMax } from '@paygraph/shared/limits';
+import { statementBytesMax } from '@paygraph/shared/limits';
+import { uploadEntriesMax } from '../../src/limits';
 import { findShared } from '../../../../scripts/lib/contract';
 import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
@@ -68,7 +69,7 @@ function fixture(path: string): string {
 }
 
 async function accountsOf(path: string, format: StatementFormat): Promise<string[]> {
-  const read = await parseBankStatements(format, fixture(path), statementUploadEntriesMax);
+  const read = await parseBankStatements(format, fixture(path), uploadEntriesMax);
   if (!read.ok) throw new Error(`${path}: ${read.error.message}`);
   return [...new Set(read.value.map((s) => s.account!))];
 }
@@ -377,7 +378,7 @@ describe.skipIf(root === null)('the Deutsche Bank month (480,301 bytes): larger 
     async function* chunks() {
       for (let i = 0; i < content.length; i += 65_536) yield content.slice(i, i + 65_536);
     }
-    const read = await parseBankStatements('CAMT053', chunks(), statementUploadEntriesMax);
+    const read = await parseBankStatements('CAMT053', chunks(), uploadEntriesMax);
     expect(read.ok && read.value.map((s) => [s.account, s.businessDate, s.lines.length])).toEqual([
       ['BE68793230773034', '2024-11-30', 268],
     ]);

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
-import { requestBodyBytesMax } from '../limits';
+import { refusedBodyLingerBytesMax, refusedBodyLingerMs, requestBodyBytesMax } from '../limits';
 import { requestIdFrom, requestIdHeader, requestLog, type Logger } from '../log';
 import { inServerSpan } from '../tracing';
 
@@ -49,6 +49,12 @@ export interface ScreenRefusal {
 
 export class BodyTooLarge extends Error {}
 
+/**
+ * Where operators send a bank's file too large for a GraphQL request (the contract's ImportBankStatement): the
+ * gateway's public path, and the settlement subgraph's, to which the gateway streams it.
+ */
+export const statementUploadsPath = '/uploads/statements';
+
 export function readBody(req: http.IncomingMessage, limitBytes: number = requestBodyBytesMax): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -68,6 +74,71 @@ export function readBody(req: http.IncomingMessage, limitBytes: number = request
     });
     req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
+  });
+}
+
+/** The request's body ended before its last byte: the sender went away. */
+export class BodyCutShort extends Error {
+  override name = 'BodyCutShort';
+}
+
+/**
+ * A request's body as it arrives, read piece by piece at the reader's pace (a piece is what the socket delivered,
+ * at most about its 16 KiB buffer and one read). Unlike the stream's own iterator, leaving it early neither destroys
+ * the request (its answer is still to be written) nor keeps a listener on it, so drainBody can read on after it. A
+ * sender gone mid-body fails the next read with BodyCutShort.
+ */
+export function bodyPieces(req: http.IncomingMessage): AsyncIterable<Buffer> {
+  return { [Symbol.asyncIterator]: () => ({ next: () => nextPiece(req) }) };
+}
+
+function nextPiece(req: http.IncomingMessage): Promise<IteratorResult<Buffer, undefined>> {
+  return new Promise((resolve, reject) => {
+    const settle = (outcome: () => void) => {
+      req.removeListener('readable', attempt);
+      req.removeListener('end', attempt);
+      req.removeListener('error', cutShort);
+      req.removeListener('close', cutShort);
+      outcome();
+    };
+    const cutShort = () => settle(() => reject(new BodyCutShort('the request ended before its body did')));
+    function attempt(): void {
+      const piece = req.read() as Buffer | null;
+      if (piece !== null) settle(() => resolve({ value: piece, done: false }));
+      else if (req.readableEnded || req.complete) settle(() => resolve({ value: undefined, done: true }));
+      else if (req.destroyed) cutShort();
+    }
+    req.on('readable', attempt);
+    req.on('end', attempt);
+    req.on('error', cutShort);
+    req.on('close', cutShort);
+    attempt();
+  });
+}
+
+/**
+ * Reads and drops what is left of a request's body, for at most refusedBodyLingerMs and refusedBodyLingerBytesMax;
+ * answers whether the body ended within them. The caller answers before or after it and closes the request when it
+ * did not end.
+ */
+export function drainBody(req: http.IncomingMessage): Promise<boolean> {
+  if (req.complete) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let drained = 0;
+    const finish = (ended: boolean) => {
+      clearTimeout(timer);
+      req.removeListener('data', onData);
+      resolve(ended);
+    };
+    const onData = (chunk: Buffer) => {
+      drained += chunk.length;
+      if (drained > refusedBodyLingerBytesMax) finish(false);
+    };
+    const timer = setTimeout(() => finish(false), refusedBodyLingerMs);
+    req.on('data', onData);
+    req.once('end', () => finish(true));
+    req.once('close', () => finish(req.complete));
+    req.resume();
   });
 }
 

@@ -14,7 +14,7 @@ import { partialErrorsPlugin } from '../graphql/partial';
 import { TamperDetected } from '../ledger/tamper';
 import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
-import { createGraphQLHttpServer, requestLogOf, serviceRoutes } from './http';
+import { createGraphQLHttpServer, requestLogOf, sendUnauthorized, serviceRoutes, type RouteHandler } from './http';
 import { readiness } from './health';
 import { collectProcessDefaults, processRegistry } from '../metrics';
 import { log, type Logger } from '../log';
@@ -62,7 +62,19 @@ export interface SubgraphOptions<C extends BaseSubgraphContext> extends Subgraph
   /** The secret only this subgraph and the gateway share: see gateway-trust.ts. */
   trust: SubgraphTrust;
   extendContext: (base: BaseSubgraphContext, req: http.IncomingMessage) => C;
+  /**
+   * Paths served beside /graphql to the gateway alone (the settlement subgraph's /uploads/statements): like /graphql,
+   * a request without the subgraph's secret and a gateway-signed identity gets a bare 401 before its body is read.
+   */
+  routes?: Record<string, GatewayRoute>;
 }
+
+/** A path the gateway calls with a caller's identity, as it calls /graphql (gateway-trust.ts). */
+export type GatewayRoute = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  caller: { identity: Identity; log: Logger },
+) => Promise<void>;
 
 export interface SubgraphServer {
   apollo: ApolloServer<BaseSubgraphContext>;
@@ -116,12 +128,29 @@ export async function createSubgraph<C extends BaseSubgraphContext>(
     },
     // The state of each shard by database name and nothing else (a failed probe's error goes to
     // the log, since it names hosts and users).
-    routes: serviceRoutes(options.name, () => readiness(options.name, options.shards), {
-      render: () => processRegistry.metrics(),
-      contentType: processRegistry.contentType,
-    }),
+    routes: {
+      ...serviceRoutes(options.name, () => readiness(options.name, options.shards), {
+        render: () => processRegistry.metrics(),
+        contentType: processRegistry.contentType,
+      }),
+      ...gatewayRoutes(options.routes ?? {}, options.trust),
+    },
   });
   return { apollo, http, schema, disposers: [] };
+}
+
+/** Each route behind the gateway's secret and signed identity, checked before anything of the request is read. */
+function gatewayRoutes(routes: Record<string, GatewayRoute>, trust: SubgraphTrust): Record<string, RouteHandler> {
+  return Object.fromEntries(
+    Object.entries(routes).map(([path, route]): [string, RouteHandler] => [
+      path,
+      async (req, res) => {
+        const identity = await authenticateGatewayRequest(req, trust);
+        if (!identity) return sendUnauthorized(res);
+        return route(req, res, { identity, log: requestLogOf(req) });
+      },
+    ]),
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import {
   bigint,
   char,
+  customType,
   date,
   datetime,
   index,
@@ -327,6 +328,52 @@ export const channelReconciliations = mysqlTable(
   (t) => [index('channel_reconciliations_date_idx').on(t.channel, t.businessDate, t.createdAt)],
 );
 
+/** MariaDB's MEDIUMBLOB (up to 16 MiB), which drizzle's mysql-core has no builder for: bytes in, bytes out. */
+const mediumblob = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'mediumblob' });
+
+/**
+ * A bank's file sent to POST /uploads/statements, kept for importBankStatement({ uploadId }) until expiresAt
+ * (services/statement-uploads.ts), on the control shard. completedAt is null while its body is still arriving (its
+ * bytes count what is stored so far); sha256 is the whole file's, set when it completes.
+ */
+export const statementUploads = mysqlTable(
+  'statement_uploads',
+  {
+    id: varchar('id', { length: 40 }).primaryKey(),
+    uploadedBy: varchar('uploaded_by', { length: 64 }).notNull(),
+    bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
+    sha256: char('sha256', { length: 64 }),
+    createdAt: moment('created_at'),
+    completedAt: datetime('completed_at', { mode: 'date', fsp: 6 }),
+    expiresAt: datetime('expires_at', { mode: 'date', fsp: 6 }).notNull(),
+  },
+  (t) => [
+    /** An operator's uploads (the quota, locked while counted); the purge's scan of the expired ones. */
+    index('statement_uploads_operator_idx').on(t.uploadedBy, t.expiresAt),
+    index('statement_uploads_expires_idx').on(t.expiresAt),
+  ],
+);
+
+/**
+ * One row per operator who ever uploaded: the lock that makes two requests of one operator count its uploads against
+ * the quota one after the other (the shards read committed, which takes no gap locks, so locking the operator's
+ * upload rows would not stop a concurrent insert).
+ */
+export const statementUploadOperators = mysqlTable('statement_upload_operators', {
+  uploadedBy: varchar('uploaded_by', { length: 64 }).primaryKey(),
+});
+
+/** An upload's body in pieces of at most uploadChunkBytesMax, numbered from 0 in the order they arrived. */
+export const statementUploadChunks = mysqlTable(
+  'statement_upload_chunks',
+  {
+    uploadId: varchar('upload_id', { length: 40 }).notNull(),
+    sequence: int('sequence').notNull(),
+    data: mediumblob('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.sequence] })],
+);
+
 export type SettlementRow = typeof settlements.$inferSelect;
 export type AdvanceTermsRow = typeof advanceTerms.$inferSelect;
 export type AdvanceRow = typeof advances.$inferSelect;
@@ -339,3 +386,4 @@ export type MatchingRulesRow = typeof channelMatchingRules.$inferSelect;
 export type ExceptionRow = typeof reconciliationExceptions.$inferSelect;
 export type ChannelReconciliationRow = typeof channelReconciliations.$inferSelect;
 export type ChannelAccountRow = typeof channelAccounts.$inferSelect;
+export type StatementUploadRow = typeof statementUploads.$inferSelect;

@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { listen } from '@paygraph/shared/server/http';
+import { createGateway, type Gateway } from '../src/server';
+import { subgraphRequestTimeoutMs } from '../src/limits';
+import { subgraphTimeoutHeader } from '../src/subgraph-client';
+import { contractOperation, gql } from '../../test/support/graphql';
+import { testSecurityOptions, testTokens, testTrusts, token } from '../../test/support/env';
+
+/**
+ * importBankStatement does a file's worth of work in one call (an MT940 of 250,000 entries: 7.4 s), so the gateway
+ * waits for it longer than for anything else (limits.ts slowMutationTimeoutsMs): a subgraph that answers a little
+ * after subgraphRequestTimeoutMs answers the import, and the same subgraph is SUBGRAPH_UNAVAILABLE for any other
+ * mutation. The timeout travels to the fetcher in a header the subgraph never sees.
+ */
+const answerAfterMs = subgraphRequestTimeoutMs + 1_000;
+const seen: http.IncomingHttpHeaders[] = [];
+let slow: http.Server;
+let gateway: Gateway;
+let gatewayUrl: string;
+
+beforeAll(async () => {
+  slow = http.createServer((req, res) => {
+    seen.push(req.headers);
+    req.resume();
+    req.on('end', () =>
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            data: { importBankStatement: { __typename: 'StatementImport', channel: 'slow', statements: [] } },
+          }),
+        );
+      }, answerAfterMs),
+    );
+  });
+  const url = `http://127.0.0.1:${await listen(slow, 0, '127.0.0.1')}/graphql`;
+  gateway = await createGateway(
+    testTokens(),
+    { account: url, transaction: url, settlement: url, webhooks: url },
+    testTrusts(),
+    { security: testSecurityOptions() },
+  );
+  gatewayUrl = `http://127.0.0.1:${await listen(gateway.http, 0, '127.0.0.1')}/graphql`;
+});
+afterAll(async () => {
+  gateway?.http.closeAllConnections();
+  gateway?.http.close();
+  await gateway?.stop();
+  slow?.closeAllConnections();
+  slow?.close();
+});
+
+describe('a subgraph slower than subgraphRequestTimeoutMs', () => {
+  it('answers importBankStatement, and is SUBGRAPH_UNAVAILABLE for any other mutation', async () => {
+    const operator = await token('ops-slow', 'operator');
+    const [imported, other] = await Promise.all([
+      gql(
+        gatewayUrl,
+        contractOperation('ImportBankStatement'),
+        { input: { channel: 'slow', format: 'CAMT053', uploadId: 'upl_01JDP5Z9K3M4N6Q7R8S9T0V1WX' } },
+        operator,
+      ),
+      gql(gatewayUrl, contractOperation('SetMatchingRules'), { input: { channel: 'slow' } }, operator),
+    ]);
+    expect(imported.data?.importBankStatement, JSON.stringify(imported)).toEqual({
+      __typename: 'StatementImport',
+      channel: 'slow',
+      statements: [],
+    });
+    expect(other.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true });
+    expect(seen).toHaveLength(2);
+    for (const headers of seen) expect(headers[subgraphTimeoutHeader]).toBeUndefined();
+  }, 30_000);
+});

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { shardOf } from '@paygraph/shared/ids';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import { accountsAndStripes } from '@paygraph/shared/ledger/index';
 import type { Stack } from './stack';
 import { contractOperation, gql } from './graphql';
 import { unique } from './env';

@@ -362,7 +362,7 @@ export const traceExportBatchSpansMax = 512;
 export const traceExportDelayMs = 1_000;
 
 /**
- * Merged posting (ledger/batcher.ts): a lone posting waits at most MERGE_WAIT_MS for others to
+ * Merged posting (ledger/engine/batcher.ts): a lone posting waits at most MERGE_WAIT_MS for others to
  * share its transaction, and a batch holds at most MERGE_BATCH_SIZE postings.
  */
 export const mergeWaitMsDefault = 1;

@@ -1,9 +1,9 @@
 import { and, asc, eq, getTableColumns, gt, gte, inArray, isNotNull, lte, sql } from 'drizzle-orm';
-import { accountOfRow, type Executor } from '@paygraph/shared/db/ledger-store';
+import { accountOfRow, type EntryRow, type Account } from '@paygraph/shared/ledger/index';
+import { type Executor } from '@paygraph/shared/shards/transaction';
 import { rawRows } from '@paygraph/shared/db/raw';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { accounts, ledgerEntries, type EntryRow } from '@paygraph/shared/db/schema/ledger';
-import type { Account } from '@paygraph/shared/ledger/account';
+import { accounts, ledgerEntries } from '@paygraph/shared/ledger/read-model/tables';
 import type { Buckets } from '../domain/balance-snapshot';
 
 /**

@@ -1,4 +1,4 @@
-import { creditUsedOf, type Account } from '@paygraph/shared/ledger/account';
+import { creditUsedOf, type Account } from '@paygraph/shared/ledger/index';
 import { parseAmount } from '@paygraph/shared/money';
 import { creditLimitMinorUnitsMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
@@ -6,7 +6,7 @@ import type { AccountView } from './account-view';
 
 /**
  * Credit lines: who may have one and what a limit may be, and the platform's exposure, as pure
- * rules. The limit lives on the account's home row (ledger/posting-rules.ts reads it there).
+ * rules. The limit lives on the account's home row (the ledger's rules/posting-rules.ts reads it there).
  */
 export type CreditLimitRefusal =
   | { kind: 'InvalidInput'; field: 'accountId' | 'limit'; message: string }

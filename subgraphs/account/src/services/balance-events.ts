@@ -1,9 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
-import type { Account } from '@paygraph/shared/ledger/account';
+import { type EntryRow, type Account, readAccountsWithStripes } from '@paygraph/shared/ledger/index';
 import { parseId } from '@paygraph/shared/ids';
-import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
 import { abortable } from '@paygraph/shared/streams/abortable';
 import {

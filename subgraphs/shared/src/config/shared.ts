@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { parseCutoff } from '../business-date';
-import { developmentKeyRing, parseKeyRing, type MacKeyRing } from '../ledger/tamper';
+import { developmentKeyRing, parseKeyRing, type MacKeyRing } from './ledger-keys';
 import {
   balanceMinorUnitsMax,
   jwksCacheMaxAgeMsDefault,
@@ -107,7 +107,7 @@ export const shardPoolSize = integer('MYSQL_POOL_SIZE', 'integer', 1, shardPoolS
 
 // --- Posting ------------------------------------------------------------------------------------
 
-/** How the ledger posts (ledger/post.ts): POSTING_ENGINE, MERGE_WAIT_MS, MERGE_BATCH_SIZE. */
+/** How the ledger posts (ledger/engine/post.ts): POSTING_ENGINE, MERGE_WAIT_MS, MERGE_BATCH_SIZE. */
 export const engineModes = ['merged', 'single', 'naive'] as const;
 export type EngineMode = (typeof engineModes)[number];
 

@@ -1,7 +1,6 @@
 import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
-import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { insertRows, rawRows, rawRowSets, rawWrite } from '@paygraph/shared/db/raw';
 import { refunds } from './schema/transactions';

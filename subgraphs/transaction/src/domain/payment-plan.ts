@@ -1,7 +1,6 @@
 import { parseId } from '@paygraph/shared/ids';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account, PostingSpec } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import type { Currency } from '@paygraph/shared/money';
 import { invalidInput, type CreatePaymentError, type MoneyErrorOf } from './errors';
 import { fxPaymentDebitSpec, type FxPositions, type FxSides } from './fx-legs';

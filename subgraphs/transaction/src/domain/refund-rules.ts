@@ -1,5 +1,5 @@
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import type { MoneyErrorOf } from './errors';
 import { buyReturnedAfter } from './fx';
 import { refundLegChanges, type LegRole } from './payment-legs';

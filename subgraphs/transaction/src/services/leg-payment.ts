@@ -1,7 +1,11 @@
-import { inGroup, postOne, type PrepareGroup } from '@paygraph/shared/ledger/post';
+import {
+  inGroup,
+  postOne,
+  type PrepareGroup,
+  type PostingRejection,
+  type Account,
+} from '@paygraph/shared/ledger/index';
 import { insertRows } from '@paygraph/shared/db/raw';
-import type { PostingRejection } from '@paygraph/shared/ledger/posting-rules';
-import type { Account } from '@paygraph/shared/ledger/account';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { err, ok, type Result } from '@paygraph/shared/result';

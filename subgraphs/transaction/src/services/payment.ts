@@ -1,6 +1,6 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
 import type { PaymentRow } from '../db/schema/transactions';

@@ -1,5 +1,5 @@
 import { formatAmount } from '@paygraph/shared/money';
-import type { AccountBalances } from '@paygraph/shared/ledger/account';
+import type { AccountBalances } from '@paygraph/shared/ledger/index';
 import { encodeBalanceCursor } from '@paygraph/account/domain/balance-cursor';
 import type {
   FailedRefundFacts,

@@ -1,10 +1,10 @@
-import type { Shard } from '../shards/pool';
-import type { PostingSettings } from '../config/shared';
+import type { Shard } from '../../shards/pool';
+import type { PostingSettings } from '../../config/shared';
 import { postBatch, type PostingItem } from './batch';
-import { LockTimeout } from '../shards/transaction';
-import { lockRetryWaitSeconds } from '../limits';
-import { mergedBatchSize } from '../metrics';
-import { callerContext, inBatchSpan, type TracedCaller } from '../tracing';
+import { LockTimeout } from '../../shards/transaction';
+import { lockRetryWaitSeconds } from '../../limits';
+import { mergedBatchSize } from '../../metrics';
+import { callerContext, inBatchSpan, type TracedCaller } from '../../tracing';
 
 /**
  * Merged posting: postings submitted for the same shard within a short window go into one

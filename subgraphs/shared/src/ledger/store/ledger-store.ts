@@ -1,26 +1,24 @@
-import { assert } from '../result';
+import { assert } from '../../result';
 import { and, eq, or, sql } from 'drizzle-orm';
-import type { Tx } from '../shards/transaction';
-import type { PostingTx, Statement } from '../shards/posting-transaction';
-import { businessDateOf } from '../business-date';
-import { accountSealIntact, sealAccount, TamperDetected } from '../ledger/tamper';
-import type { Shard } from '../shards/pool';
-import type { Account, AccountStatus, SystemKind } from '../ledger/account';
-import type { EntryDraft, PostingRejection, PostingSpec } from '../ledger/posting-rules';
-import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema/ledger';
-import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } from './raw';
+import type { Executor, Tx } from '../../shards/transaction';
+import type { PostingTx, Statement } from '../../shards/posting-transaction';
+import { businessDateOf } from '../../business-date';
+import { accountSealIntact, sealAccount, TamperDetected } from '../rules/tamper';
+import type { Account, AccountStatus, SystemKind } from '../rules/account';
+import type { EntryDraft, PostingRejection, PostingSpec } from '../rules/posting-rules';
+import { accounts, ledgerEntries, postingRejections, postings, type AccountRow, type EntryRow } from './schema';
+import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } from '../../db/raw';
 import { addDayIncrements } from './account-days';
-import { dayIncrements } from '../ledger/account-days';
+import { dayIncrements } from '../rules/account-days';
 
 /**
- * The ledger's SQL. Only ledger/post.ts writes balances, through the functions marked
+ * The ledger's SQL. Only the posting engine (engine/) writes balances, through the functions marked
  * "posting only"; everything else here reads or creates accounts.
  */
-export type Executor = Tx | Shard['db'];
 
 /**
  * An accounts row read through drizzle, as the Account every layer above db/ takes
- * (ledger/account.ts): the seal and updated_at stay behind. Each drizzle read of accounts maps
+ * (rules/account.ts): the seal and updated_at stay behind. Each drizzle read of accounts maps
  * its rows through here once; the hand-written reads map theirs with accountOfRaw.
  */
 export function accountOfRow(row: AccountRow): Account {
@@ -166,7 +164,7 @@ function decodeRejection(detail: string): PostingRejection {
 
 /**
  * Posting only: the postings, their entries, the daily summary of the accounts they touch
- * (db/account-days.ts) and the new balances, in four statements, held to go out with the
+ * (store/account-days.ts) and the new balances, in four statements, held to go out with the
  * transaction's next statement (db/raw.ts rawHold). Each posting keeps its own instant
  * (created_at, business date), also when merged into a batch, and each entry counts on its
  * posting's business date.

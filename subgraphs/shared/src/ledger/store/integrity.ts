@@ -1,8 +1,8 @@
 import { asc, gt, inArray } from 'drizzle-orm';
-import type { Executor } from './ledger-store';
-import { accounts, ledgerEntries } from './schema/ledger';
-import { accountSealIntact, entryHash } from '../ledger/tamper';
-import { pushTo } from '../collections';
+import type { Executor } from '../../shards/transaction';
+import { accounts, ledgerEntries } from './schema';
+import { accountSealIntact, entryHash } from '../rules/tamper';
+import { pushTo } from '../../collections';
 
 /** Accounts read per page while verifying a shard. */
 export const verifyAccountPageSize = 500;

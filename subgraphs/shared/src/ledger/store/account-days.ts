@@ -1,8 +1,8 @@
-import type { PostingTx } from '../shards/posting-transaction';
-import type { DayIncrement } from '../ledger/account-days';
-import type { AccountBalances } from '../ledger/account';
-import { accountDays } from './schema/ledger';
-import { bigintOf, insertRows, rawRows, rawRowSets, type SqlTarget } from './raw';
+import type { PostingTx } from '../../shards/posting-transaction';
+import type { DayIncrement } from '../rules/account-days';
+import type { AccountBalances } from '../rules/account';
+import { accountDays } from './schema';
+import { bigintOf, insertRows, rawRows, rawRowSets, type SqlTarget } from '../../db/raw';
 
 type Executor = SqlTarget;
 

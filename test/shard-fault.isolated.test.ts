@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { balanceMismatches, entryTotals } from '@paygraph/shared/ledger/store/ledger-store';
+import { balanceMismatches, entryTotals } from '@paygraph/shared/ledger/store/health';
 import { accounts } from '@paygraph/shared/ledger/store/schema';
 import { startProcessStack, type ProcessStack } from './support/process-stack';
 import { openFundedAccounts } from './support/funded-accounts';

@@ -12,5 +12,5 @@ export const accountPart = definePart({
   poolSizeDefault: 3,
   migrations: accountMigrations,
   workers: ['balance feed poll', 'balance feed stripe discovery'],
-  reads: ['ledger/read-model/tables'],
+  reads: [],
 });

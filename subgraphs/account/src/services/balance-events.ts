@@ -1,6 +1,13 @@
 import { LRUCache } from 'lru-cache';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { type EntryRow, type Account, readAccountsWithStripes } from '@paygraph/shared/ledger/index';
+import {
+  type EntryRow,
+  type Account,
+  readAccountsWithStripes,
+  accountsByIds,
+  entriesFrom,
+  entryById,
+} from '@paygraph/shared/ledger/index';
 import { parseId } from '@paygraph/shared/ids';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
 import { abortable } from '@paygraph/shared/streams/abortable';
@@ -10,7 +17,6 @@ import {
   merchantStripeListsRememberedMax,
   stripeDiscoveryIntervalMs,
 } from '@paygraph/shared/limits';
-import { accountsByIds, entriesFrom, entryById } from '../db/balance-events';
 import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { addBuckets, applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
 import type { StreamStartRefusal } from '../domain/stream-start';

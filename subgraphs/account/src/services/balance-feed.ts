@@ -1,12 +1,18 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { type EntryRow, type Account, stripeShardsOf } from '@paygraph/shared/ledger/index';
+import {
+  type EntryRow,
+  type Account,
+  stripeShardsOf,
+  accountsByIds,
+  stripesOfMerchants,
+  tailEntries,
+} from '@paygraph/shared/ledger/index';
 import { assert } from '@paygraph/shared/result';
 import { abortError } from '@paygraph/shared/streams/abortable';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { balanceFeedCacheEntriesPerStripeMax } from '@paygraph/shared/limits';
 import { balanceFeedReads, balanceFeedStripesRead, balanceStreamsOpen } from '@paygraph/shared/metrics';
-import { accountsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 import { log } from '@paygraph/shared/log';
 import { groupBy, pushTo } from '@paygraph/shared/collections';
 import { startWorker, type Worker } from '@paygraph/shared/worker';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { accounts } from '@paygraph/shared/ledger/store/schema';
-import { balanceMismatches } from '@paygraph/shared/ledger/store/ledger-store';
+import { balanceMismatches } from '@paygraph/shared/ledger/store/health';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import { systemAccountId } from '@paygraph/shared/ledger/index';
 import { accountSealIntact } from '@paygraph/shared/ledger/rules/tamper';

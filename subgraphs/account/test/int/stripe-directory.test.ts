@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { eq } from 'drizzle-orm';
 import type { AddressInfo } from 'node:net';
 import { newId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
-import { addStripeShards } from '@paygraph/shared/ledger/store/ledger-store';
+import { addStripeShards } from '@paygraph/shared/ledger/store/accounts';
 import {
   insertAccount,
   insertStripeIfMissing,

@@ -47,21 +47,28 @@ export { ledgerHealth, type LedgerHealth } from './health';
 export { ledgerMigrations } from './migrations';
 
 export {
-  accountOfRow,
   accountsAndStripes,
+  accountsByIds,
   accountsByOwner,
-  accountsWithHeadPages,
-  clearingTotals,
   creditLineRows,
-  entriesPage,
   insertAccount,
   insertStripeIfMissing,
   lockAccount,
   setAccountStatus,
   setCreditLimitRow,
   stripeOf,
-  systemTotals,
-} from './store/ledger-store';
+  stripesOfMerchants,
+} from './store/accounts';
+export {
+  accountsWithHeadPages,
+  bucketsAfterSequence,
+  entriesBetween,
+  entriesFrom,
+  entriesPage,
+  entryById,
+  tailEntries,
+} from './store/entries';
+export { clearingTotals, systemTotals } from './store/health';
 export { bucketsAt, statementDays } from './store/account-days';
 export { verifyAccounts, verifyShard } from './store/integrity';
 export type { EntryRow, PostingRow } from './store/schema';

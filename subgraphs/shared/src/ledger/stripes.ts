@@ -3,7 +3,7 @@ import { asShardUnavailable } from '../shards/unavailable';
 import { parseId, shardOf, type LogicalShard } from '../ids';
 import type { Account } from './rules/account';
 import { hasStripeShard, stripeShardBit, stripeShardsOf } from './rules/stripe-directory';
-import { accountsAndStripes, addStripeShards, stripeDirectories, stripeParentsPage } from './store/ledger-store';
+import { accountsAndStripes, addStripeShards, stripeDirectories, stripeParentsPage } from './store/accounts';
 import { pushTo } from '../collections';
 
 /**

@@ -1,6 +1,6 @@
 import type { Shard, ShardSet } from '../shards/pool';
 import { newId } from '../ids';
-import { insertSystemAccountIfMissing, systemAccount } from './store/ledger-store';
+import { insertSystemAccountIfMissing, systemAccount } from './store/accounts';
 import { assert } from '../result';
 import type { SystemKind } from './rules/account';
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { balanceMismatches } from '../../src/ledger/store/ledger-store';
+import { balanceMismatches } from '../../src/ledger/store/health';
 import { insertAccount, postOne, type PostingOutcome, systemAccountId, type PostingSpec } from '../../src/ledger/index';
 import { newId, type LogicalShard } from '../../src/ids';
 import { postBatch } from '../../src/ledger/engine/batch';

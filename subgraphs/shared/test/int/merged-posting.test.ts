@@ -7,7 +7,7 @@ import {
   type PrepareGroup,
   type PostingSpec,
 } from '../../src/ledger/index';
-import { balanceMismatches } from '../../src/ledger/store/ledger-store';
+import { balanceMismatches } from '../../src/ledger/store/health';
 import { newId, type LogicalShard } from '../../src/ids';
 import { postBatch } from '../../src/ledger/engine/batch';
 import { type PostingSettings, postingConfig } from '../../src/config/shared';

@@ -15,7 +15,7 @@ import {
   type AccountStatus,
   insertAccount,
 } from '../../src/ledger/index';
-import { balanceMismatches } from '../../src/ledger/store/ledger-store';
+import { balanceMismatches } from '../../src/ledger/store/health';
 import { accounts, ledgerEntries, postings, type AccountRow } from '../../src/ledger/store/schema';
 import { lockWaitSeconds } from '../../src/limits';
 import { testShards, unique } from '../../../../test/support/env';

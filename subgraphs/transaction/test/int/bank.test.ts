@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { and, eq, inArray, lt, or } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { balanceMismatches, entryTotals } from '@paygraph/shared/ledger/store/ledger-store';
+import { balanceMismatches, entryTotals } from '@paygraph/shared/ledger/store/health';
 import { accounts } from '@paygraph/shared/ledger/store/schema';
 import { campaigns, holds, paymentLegs, payments, refunds, transferOutbox } from '../../src/db/schema/transactions';
 import { paymentFx, refundFx } from '../../src/db/schema/fx';

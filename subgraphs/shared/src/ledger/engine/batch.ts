@@ -2,13 +2,7 @@ import { assertWritesMatchPlan, balancesBefore } from '../rules/plan-check';
 import type { Shard } from '../../shards/pool';
 import { mysqlErrno } from '../../shards/transaction';
 import { inPostingTransaction, type PostingTx } from '../../shards/posting-transaction';
-import {
-  batchWitness,
-  lockAndReadPrior,
-  writePostings,
-  writeRejections,
-  type PriorOutcome,
-} from '../store/ledger-store';
+import { batchWitness, lockAndReadPrior, writePostings, writeRejections, type PriorOutcome } from '../store/postings';
 import { assert } from '../../result';
 import { postingBatchSizeMax } from '../../limits';
 import { notifyCommitted } from './events';

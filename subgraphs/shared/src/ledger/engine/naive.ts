@@ -1,7 +1,7 @@
 import type { Shard } from '../../shards/pool';
 import { mysqlErrno } from '../../shards/transaction';
 import { inPostingTransaction } from '../../shards/posting-transaction';
-import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } from '../store/ledger-store';
+import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } from '../store/postings';
 import { notifyCommitted } from './events';
 import { chainEntries } from '../rules/tamper';
 import { assertWritesMatchPlan, balancesBefore } from '../rules/plan-check';

@@ -12,7 +12,7 @@ export type Bucket = 'AVAILABLE' | 'FROZEN' | 'PENDING';
 
 /**
  * What the rules read and move of each locked account. The posting engine hands them the whole
- * Account (db/ledger-store.ts lockAndReadPrior); the rules move balances and the sequence in
+ * Account (store/postings.ts lockAndReadPrior); the rules move balances and the sequence in
  * place.
  */
 export type PostingAccount = Pick<

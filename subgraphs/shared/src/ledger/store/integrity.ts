@@ -17,6 +17,7 @@ export type IntegrityFinding =
  * Checks accounts' MACs and their entries' hash chains. An edited entry fails its hash; an
  * inserted or deleted one breaks the chain (each entry names its predecessor's hash, and the
  * account row, under its MAC, names the newest); an edited account row fails its MAC.
+ * Locks: none.
  */
 export async function verifyAccounts(db: Executor, accountIds: readonly string[]): Promise<IntegrityFinding[]> {
   if (accountIds.length === 0) return [];
@@ -50,7 +51,7 @@ export async function verifyAccounts(db: Executor, accountIds: readonly string[]
   return findings;
 }
 
-/** Every account of a shard, a page at a time. */
+/** Every account of a shard, a page at a time. Locks: none. */
 export async function verifyShard(
   db: Executor,
 ): Promise<{ accounts: number; entries: number; findings: IntegrityFinding[] }> {

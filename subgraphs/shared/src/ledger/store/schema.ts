@@ -82,7 +82,7 @@ export const accounts = mysqlTable(
     index('accounts_owner_idx').on(t.ownerId, t.id),
     uniqueIndex('accounts_system_uq').on(t.systemKind, t.currency),
     uniqueIndex('accounts_parent_uq').on(t.parentId),
-    // Postings never write credit_limit (db/ledger-store.ts balanceUpdate), so this index costs
+    // Postings never write credit_limit (postings.ts balanceUpdate), so this index costs
     // them nothing; it holds only the accounts that ever had a credit line.
     index('accounts_credit_idx').on(t.creditLimit),
   ],
@@ -139,8 +139,8 @@ export const ledgerEntries = mysqlTable(
 );
 
 /**
- * An accounts row as drizzle reads it, seal and all. It stays in db/: what db/ reads is mapped
- * once into the domain's Account (rules/account.ts, store/ledger-store.ts accountOfRow).
+ * An accounts row as drizzle reads it, seal and all. It stays in store/: what store/ reads is mapped
+ * once into the domain's Account (rules/account.ts, rows.ts accountOfRow).
  */
 export type AccountRow = typeof accounts.$inferSelect;
 export type PostingRow = typeof postings.$inferSelect;
@@ -166,7 +166,7 @@ const daySum = (name: string) =>
 
 /**
  * One row per account and business date the account moved on: what its entries of that date
- * add up to. The posting transaction writes it with the entries (db/ledger-store.ts), so it can
+ * add up to. The posting transaction writes it with the entries (postings.ts), so it can
  * never disagree with them; statements and balances at an instant read it instead of summing
  * years of entries. For a merchant it is per stripe, like the entries.
  */

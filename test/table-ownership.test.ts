@@ -24,6 +24,7 @@ const parts: Readonly<Record<string, string>> = {
   shared: 'subgraphs/shared/src',
   // A module of the shared library with tables of its own: its folder, its door (index.ts).
   ledger: 'subgraphs/shared/src/ledger',
+  idempotency: 'subgraphs/shared/src/idempotency',
 };
 type Part = string;
 const everyonesPart: Part = 'shared';

@@ -8,7 +8,6 @@ import { clearingOfRefs } from '@paygraph/settlement/db/ledger-checks';
 import {
   externalTransfers,
   holds,
-  idempotencyKeys,
   payments,
   refunds,
   sweeps,
@@ -17,6 +16,7 @@ import {
   type PaymentRow,
   type RefundRow,
 } from '@paygraph/transaction/db/schema/transactions';
+import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
 import { pushTo } from '@paygraph/shared/collections';
 
 /**

@@ -324,7 +324,7 @@ export const jwksCacheMaxAgeMsDefault = 600_000;
 export const jwksCooldownMsDefault = 30_000;
 
 /**
- * Idempotency keys (subgraphs/transaction/src/services/key-retention.ts). Within the retention
+ * Idempotency keys (subgraphs/shared/src/idempotency/retention.ts). Within the retention
  * a replay answers the original outcome; after it the key is purged and may claim anew.
  */
 /** How long a key is kept (configurable: IDEMPOTENCY_RETENTION_DAYS, within the bounds below). */

@@ -11,7 +11,7 @@ import {
   withIdempotencyKey,
   type KeyReused,
   type KeySpec,
-} from '@paygraph/transaction/services/idempotency';
+} from '@paygraph/shared/idempotency/index';
 import type { SettlementContext } from '../context';
 import {
   advanceById,

@@ -67,7 +67,7 @@ export type QuotePurge =
 
 /**
  * Deletes at most `limit` quotes of one kind past their cut-off, and answers how many it
- * deleted. As the key purge (db/idempotency.ts): found without locks along fx_quotes_purge_idx,
+ * deleted. As the key purge (the idempotency module's store/keys.ts): found without locks along fx_quotes_purge_idx,
  * then deleted by primary key with the cut-off checked again, so replicas purging at once lock
  * rows in primary-key order and the second finds fewer. A payment claiming a quote deleted
  * meanwhile finds no holder (takeQuotes) and is answered FX_QUOTE_EXPIRED.

@@ -91,7 +91,7 @@ export function shapeOf(
 }
 
 /**
- * A payment key's content (domain/request-hash.ts): the two-leg fields, and the quote of an FX
+ * A payment key's content (the idempotency module's request-hash.ts): the two-leg fields, and the quote of an FX
  * payment or the splits and campaign of a payment of legs. As payments have always hashed it,
  * so that keys claimed before still recognise their replays.
  */

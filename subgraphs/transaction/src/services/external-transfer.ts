@@ -10,7 +10,7 @@ import { depositSpec, withdrawalSpec } from '../domain/legs';
 import { parseExternalTransfer, type ExternalTransferInput, type ParsedExternalTransfer } from '../domain/inputs';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
-import { withIdempotencyKey } from './idempotency';
+import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
 import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { ServiceContext } from './context';

@@ -9,7 +9,7 @@ import {
 } from '@paygraph/shared/limits';
 import { log } from '@paygraph/shared/log';
 import { purgeQuotes, type QuotePurge } from '../db/fx';
-import { retentionCutoff } from './key-retention';
+import { retentionCutoff } from '@paygraph/shared/idempotency/index';
 
 /**
  * FX quotes are deleted once nothing will read them again, so that fx_quotes grows with the

@@ -46,8 +46,10 @@ import {
   type Claim,
   type ClaimRequest,
   type KeySpec,
-} from './idempotency';
-import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempotency';
+  claimStatement,
+  claimedIn,
+  type IdempotencyInsert,
+} from '@paygraph/shared/idempotency/index';
 import { recordOutcome } from './record-outcome';
 import { checkPayee, clientAccount, creditAcrossShards, routeBetween, type PaymentRoute } from './payment-steps';
 import { postHomeLegs } from './home-legs';

@@ -18,7 +18,7 @@ import { fromRejection, type CreatePaymentError } from '../domain/errors';
 import type { PaymentPlan } from '../domain/payment-plan';
 import { isPaying, type LegRole, type PaymentLeg } from '../domain/payment-legs';
 import { stripeFor } from './accounts';
-import { earlierClaim, keyClaim, type Claimed, type KeySpec } from './idempotency';
+import { earlierClaim, keyClaim, type Claimed, type KeySpec } from '@paygraph/shared/idempotency/index';
 import { postHomeLegs } from './home-legs';
 import { legPostings, type LegPostings } from './legs';
 import { completeNow, completePaymentById, isCampaignRefusal, legsCompletion } from './payment-completion';

@@ -18,7 +18,12 @@ import {
 import { readAccounts } from './accounts';
 import { campaignForPayment } from './campaign';
 import { quoteTerms } from './fx-quotes';
-import { claimIdempotencyKeysOf, withIdempotencyKey, type Claimed, type KeySpec } from './idempotency';
+import {
+  claimIdempotencyKeysOf,
+  withIdempotencyKey,
+  type Claimed,
+  type KeySpec,
+} from '@paygraph/shared/idempotency/index';
 import { legPaymentMadeBefore, payLegs } from './leg-payment';
 import { payTwoLegs, postAndCredit } from './two-leg-payment';
 import { clientAccount, routeBetween } from './payment-steps';

@@ -23,7 +23,7 @@ import { fromRejection, refundPaymentErrorKinds, refusalOf, type RefundPaymentEr
 import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '../domain/inputs';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
-import { withIdempotencyKey } from './idempotency';
+import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
 import { CompletionWaits, runOutboxStep } from './relay';
 import { inlineGraceMs } from './payment-steps';
 import { hitFailpoint } from './failpoints';

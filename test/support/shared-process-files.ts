@@ -88,6 +88,7 @@ export const sharedProcessFiles = [
   'subgraphs/settlement/test/unit/statement-formats.test.ts',
   'subgraphs/shared/test/int/coalescer.test.ts',
   'subgraphs/shared/test/int/deadlock-retry.test.ts',
+  'subgraphs/shared/test/int/merge-queue.test.ts',
   'subgraphs/shared/test/int/merged-posting.test.ts',
   'subgraphs/shared/test/int/posting-transaction.test.ts',
   'subgraphs/shared/test/int/posting.test.ts',

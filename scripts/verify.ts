@@ -2,8 +2,7 @@ import { readScriptConfig, scriptConfig } from './lib/config';
 import { configureLedger } from '../subgraphs/shared/src/server/main';
 import { shardPoolSizeDefault } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
-import { verifyShard } from '../subgraphs/shared/src/db/integrity';
-import { logicalShardsIn, stripeDirectoryGaps } from '../subgraphs/shared/src/ledger/stripes';
+import { verifyShard, logicalShardsIn, stripeDirectoryGaps } from '../subgraphs/shared/src/ledger/index';
 import { legFindings } from '../subgraphs/transaction/src/services/leg-integrity';
 import { outstandingMismatches } from '../subgraphs/settlement/src/db/ledger-checks';
 

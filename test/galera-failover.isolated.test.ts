@@ -16,8 +16,8 @@ import { rawHold, rawRows } from '@paygraph/shared/db/raw';
 import mysql from 'mysql2/promise';
 import { buildTopology } from '@paygraph/shared/shards/topology';
 import { migrateAll } from '../scripts/lib/migration-sets';
-import { balanceMismatches, entryTotals } from '@paygraph/shared/db/ledger-store';
-import { accounts, postings } from '@paygraph/shared/db/schema/ledger';
+import { balanceMismatches, entryTotals } from '@paygraph/shared/ledger/store/health';
+import { accounts, postings } from '@paygraph/shared/ledger/store/schema';
 import {
   galeraLibrary,
   galeraPackageHelp,

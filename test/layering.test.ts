@@ -49,6 +49,8 @@ interface Import {
   /** `import type …` (or every name imported as a type): erased, so it runs nothing. */
   typeOnly: boolean;
   names: string[];
+  /** The names imported as values (not `type`): what the file can run. */
+  values: string[];
 }
 
 /** The static imports and re-exports of a file, and its dynamic imports (counted as value imports). */
@@ -68,18 +70,19 @@ function importsOf(path: string, text: string): Import[] {
         specifier: statement.moduleSpecifier.text,
         typeOnly,
         names: bindings.map((b) => (b.propertyName ?? b.name).text),
+        values: typeOnly ? [] : bindings.filter((b) => !b.isTypeOnly).map((b) => (b.propertyName ?? b.name).text),
       });
     } else if (
       ts.isExportDeclaration(statement) &&
       statement.moduleSpecifier &&
       ts.isStringLiteral(statement.moduleSpecifier)
     ) {
-      found.push({ specifier: statement.moduleSpecifier.text, typeOnly: statement.isTypeOnly, names: [] });
+      found.push({ specifier: statement.moduleSpecifier.text, typeOnly: statement.isTypeOnly, names: [], values: [] });
     }
   }
   const statics = new Set(found.map((i) => i.specifier));
   for (const { fileName } of ts.preProcessFile(text, true, true).importedFiles) {
-    if (!statics.has(fileName)) found.push({ specifier: fileName, typeOnly: false, names: [] });
+    if (!statics.has(fileName)) found.push({ specifier: fileName, typeOnly: false, names: [], values: [] });
   }
   return found;
 }
@@ -90,6 +93,35 @@ function layerOf(specifier: string): string | null {
   if (workspace) return workspace[1]!;
   const relativePath = /^(?:\.\.?\/)+([^/.][^/]*)\//.exec(specifier);
   return relativePath ? relativePath[1]! : null;
+}
+
+/**
+ * The ledger's pure face: what its index.ts re-exports from its rules/ (no I/O). Its door also
+ * opens on its engine and store, which a resolver (it calls services) or a domain rule (pure) must
+ * not call, as they could not when those sat in db/.
+ */
+const ledgerRules: ReadonlySet<string> = new Set(
+  ts
+    .createSourceFile(
+      'index.ts',
+      readFileSync(join(repoRoot, 'subgraphs/shared/src/ledger/index.ts'), 'utf8'),
+      ts.ScriptTarget.ES2022,
+    )
+    .statements.flatMap((statement) =>
+      ts.isExportDeclaration(statement) &&
+      statement.moduleSpecifier &&
+      ts.isStringLiteral(statement.moduleSpecifier) &&
+      statement.moduleSpecifier.text.startsWith('./rules/') &&
+      statement.exportClause &&
+      ts.isNamedExports(statement.exportClause)
+        ? statement.exportClause.elements.map((e) => e.name.text)
+        : [],
+    ),
+);
+
+/** Whether an import names the ledger's door (its index.ts, or its folder). */
+function isLedgerDoor(specifier: string): boolean {
+  return /(^@paygraph\/shared|\/shared\/src|^\.\.?(\/\.\.)*)\/ledger(\/index)?$/.test(specifier);
 }
 
 function nodeModuleName(specifier: string): string {
@@ -128,6 +160,13 @@ function violationsOf(file: string, inSrc: string, text: string): Violation[] {
     }
     if (layer === 'domain' && !imported.typeOnly && ioModules.has(nodeModuleName(imported.specifier))) {
       found.push({ file, rule: `domain/ is pure: no I/O (${imported.specifier})` });
+    }
+    const unruly = isLedgerDoor(imported.specifier) ? imported.values.filter((n) => !ledgerRules.has(n)) : [];
+    if (layer === 'domain' && unruly.length > 0) {
+      found.push({ file, rule: `domain/ is pure: of the ledger it takes only its rules, not ${unruly.join(', ')}` });
+    }
+    if (layer === 'resolvers' && unruly.length > 0) {
+      found.push({ file, rule: `resolvers call services, never the ledger's engine or store: ${unruly.join(', ')}` });
     }
     if (layer === 'resolvers' && /^@paygraph\/shared\/identity$/.test(imported.specifier) && !imported.typeOnly) {
       found.push({ file, rule: 'resolvers do not decide who may: services do (services/access.ts)' });
@@ -174,6 +213,10 @@ const samples: Record<string, string> = {
   'domain/uses-db.ts': "import type { PaymentRow } from '../db/schema/transactions';\n",
   'domain/reads-file.ts': "import { readFileSync } from 'node:fs';\n",
   'domain/calls-a-service.ts': "import { readAccounts } from '../services/accounts';\n",
+  'domain/posts.ts': "import { postOne, totalOf } from '@paygraph/shared/ledger/index';\n",
+  'domain/keeps-to-rules.ts': "import { dedupeKeys, totalOf, type EntryRow } from '@paygraph/shared/ledger/index';\n",
+  'resolvers/reads-entries.ts': "import { creditUsedOf, entriesPage } from '@paygraph/shared/ledger/index';\n",
+  'resolvers/names-an-entry.ts': "import type { EntryRow } from '@paygraph/shared/ledger/index';\n",
 };
 
 describe('the layer rules', () => {
@@ -184,11 +227,13 @@ describe('the layer rules', () => {
       .map((v) => v.file);
     expect([...new Set(broken)].sort()).toEqual([
       'domain/calls-a-service.ts',
+      'domain/posts.ts',
       'domain/reads-file.ts',
       'domain/uses-db.ts',
       'resolvers/asks-role.ts',
       'resolvers/calls-db.ts',
       'resolvers/checks-owner.ts',
+      'resolvers/reads-entries.ts',
       'services/throws-graphql.ts',
       'services/throws.ts',
     ]);

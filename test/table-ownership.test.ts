@@ -15,16 +15,26 @@ import { folderOf, parts as partsList } from '../scripts/lib/parts';
 /**
  * Each table has one owning part, and only that part holds its schema and SQL (issue 14); the
  * others ask it over GraphQL or through a read model it publishes, documented in
- * docs/ARCHITECTURE.md ("Read models"). The shared library (the ledger) is everyone's.
+ * docs/ARCHITECTURE.md ("Read models"). A part's insides are its own (issue 46): another part
+ * imports it only through its door, its index.ts, or a read or write model it publishes and the
+ * importer declares. The parts are the gateway and each subgraph (their src/), and the shared
+ * library's modules, the ledger and idempotency (their folders); the rest of the shared library
+ * is everyone's. scripts/ wire the parts together and may import their files, but not a shared
+ * module's insides; tests may pin any internal.
  */
 const repoRoot = fileURLToPath(new URL('../', import.meta.url));
 
 const parts: Readonly<Record<string, string>> = {
   ...Object.fromEntries(partsList.map((part) => [part.name, `${folderOf(part)}/src`])),
   shared: 'subgraphs/shared/src',
+  // A module of the shared library with tables of its own: its folder, its door (index.ts).
+  ledger: 'subgraphs/shared/src/ledger',
+  idempotency: 'subgraphs/shared/src/idempotency',
 };
 type Part = string;
 const everyonesPart: Part = 'shared';
+/** The shared library's modules: closed to every file outside their folder, scripts included. */
+const sharedModules: ReadonlySet<Part> = new Set(['ledger', 'idempotency']);
 
 /** A model a part declares it uses (its part.ts `reads`, `<owner>/<model>`), as the owner's file. */
 function modelFile(model: string): string {
@@ -71,10 +81,73 @@ function writesIn(path: string, text: string): string[] {
   return found;
 }
 
-/** The part whose src holds a path (relative to the repository), if any. */
+/** The part whose src holds a path (relative to the repository), if any: the innermost (the ledger before shared). */
 function partOf(path: string): Part | null {
-  const found = Object.entries(parts).find(([, src]) => path === src || path.startsWith(`${src}/`));
+  const found = Object.entries(parts)
+    .filter(([, src]) => path === src || path.startsWith(`${src}/`))
+    .sort(([, a], [, b]) => b.length - a.length)[0];
   return found ? (found[0] as Part) : null;
+}
+
+/** A part's schema files: its db/schema/*.ts, or a module's store/schema.ts (the ledger's). */
+function schemaFilesOf(src: string): string[] {
+  return [...sourcesUnder(join(repoRoot, src, 'db', 'schema')), join(repoRoot, src, 'store', 'schema.ts')].filter(
+    (file) => existsSync(file),
+  );
+}
+
+/** The ledger's tables, by SQL name and by the name its schema gives them: only its store/ writes them. */
+const ledgerTables = ['accounts', 'postings', 'ledger_entries', 'posting_rejections', 'account_days'];
+const ledgerTableBindings = new Set(['accounts', 'postings', 'ledgerEntries', 'postingRejections', 'accountDays']);
+const ledgerSqlWrite = new RegExp(
+  `\\b(INSERT\\s+(IGNORE\\s+)?INTO|REPLACE\\s+INTO|UPDATE|DELETE\\s+FROM)\\s+\`?(${ledgerTables.join('|')})\\b`,
+  'i',
+);
+
+/** The local names a file gives the ledger's tables it imports (from its read model or anywhere in its folder). */
+function ledgerTablesImported(path: string, source: ts.SourceFile): Set<string> {
+  const names = new Set<string>();
+  for (const statement of source.statements) {
+    if (!ts.isImportDeclaration(statement) || !ts.isStringLiteral(statement.moduleSpecifier)) continue;
+    const target = targetOf(path, statement.moduleSpecifier.text);
+    if (target === null || !target.startsWith(`${parts.ledger}/`)) continue;
+    const bindings = statement.importClause?.namedBindings;
+    if (!bindings || !ts.isNamedImports(bindings)) continue;
+    for (const b of bindings.elements)
+      if (ledgerTableBindings.has((b.propertyName ?? b.name).text)) names.add(b.name.text);
+  }
+  return names;
+}
+
+/**
+ * Writes to the ledger's tables in a file: a drizzle insert, update or delete of one, a row
+ * insert through db/raw.ts (insertRows), or SQL text that writes one.
+ */
+function ledgerWritesIn(path: string, text: string): string[] {
+  const source = ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
+  const tables = ledgerTablesImported(path, source);
+  const found: string[] = [];
+  const at = (node: ts.Node) => `${path}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1}`;
+  const names = (node: ts.Expression | undefined) =>
+    node !== undefined && ts.isIdentifier(node) && tables.has(node.text);
+  const visit = (node: ts.Node): void => {
+    if (ts.isCallExpression(node)) {
+      const callee = node.expression;
+      const method = ts.isPropertyAccessExpression(callee) ? callee.name.text : null;
+      if (method !== null && ['insert', 'update', 'delete'].includes(method) && names(node.arguments[0]))
+        found.push(`${at(node)} .${method}( of a ledger table`);
+      if (ts.isIdentifier(callee) && callee.text === 'insertRows' && names(node.arguments[1]))
+        found.push(`${at(node)} insertRows of a ledger table`);
+    }
+    if (
+      (ts.isStringLiteral(node) || ts.isNoSubstitutionTemplateLiteral(node) || ts.isTemplateLiteralToken(node)) &&
+      ledgerSqlWrite.test(node.text)
+    )
+      found.push(`${at(node)} SQL writing a ledger table`);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return found;
 }
 
 /** An import specifier as a path relative to the repository, or null for a package outside it. */
@@ -89,46 +162,59 @@ function targetOf(file: string, specifier: string): string | null {
   return relative(repoRoot, absolute).split(sep).join('/').replace(/\.ts$/, '');
 }
 
+/** Whether an import of `owner`'s `target` goes through its door: its index.ts (or its folder, which is that). */
+function isDoor(owner: Part, target: string): boolean {
+  return target === parts[owner] || target === `${parts[owner]}/index`;
+}
+
+/** Why `file`'s import of `target`, inside `owner`, reaches into it; null when it does not. */
+function reachInto(file: string, owner: Part, target: string): string | null {
+  const own = partOf(file);
+  if (owner === own || owner === everyonesPart || isDoor(owner, target)) return null;
+  if (own === null && !sharedModules.has(owner)) return null;
+  const inside = target.slice(parts[owner]!.length + 1);
+  if (inside.startsWith('read-model/') || inside.startsWith('write-model/'))
+    return modelsReadBy(own).includes(`${target}.ts`)
+      ? null
+      : 'a read or write model its part.ts does not declare in reads (nor docs/ARCHITECTURE.md)';
+  if (inside.startsWith('db/')) return `${owner}'s tables (ask it over GraphQL or through a read model)`;
+  return `${owner}'s insides (import its index.ts)`;
+}
+
 /**
  * The imports of one source file (its path relative to the repository) that reach into another
- * part's tables: its db/ folder (schema or SQL), or a read-model/ module that is not listed.
- * Type-only, re-exports and dynamic imports count; comments and strings do not.
+ * part: anything of it but its index.ts and the read and write models the file's part declares.
+ * Static, type-only and dynamic imports, re-exports, `import(…)` types and require() count (the
+ * compiler's pre-processor finds them all); comments and strings do not.
  */
-function foreignTableImports(file: string, text: string): string[] {
-  const own = partOf(file);
+function foreignImports(file: string, text: string): string[] {
   return ts.preProcessFile(text, true, true).importedFiles.flatMap(({ fileName }) => {
     const target = targetOf(file, fileName);
     const owner = target === null ? null : partOf(target);
-    if (target === null || owner === null || owner === own || owner === everyonesPart) return [];
-    const inside = target.slice(parts[owner]!.length + 1);
-    if (inside.startsWith('db/'))
-      return [`${file} imports ${fileName}: ${owner}'s tables (ask it over GraphQL or through a read model)`];
-    if (
-      (inside.startsWith('read-model/') || inside.startsWith('write-model/')) &&
-      !modelsReadBy(own).includes(`${target}.ts`)
-    ) {
-      return [
-        `${file} imports ${fileName}: a read or write model its part.ts does not declare in reads (nor docs/ARCHITECTURE.md)`,
-      ];
-    }
-    return [];
+    const why = target === null || owner === null ? null : reachInto(file, owner, target);
+    return why === null ? [] : [`${file} imports ${fileName}: ${why}`];
   });
 }
 
 describe('imports between parts', () => {
-  const files = Object.values(parts)
+  const files = [...new Set(Object.values(parts))]
     .flatMap((src) => sourcesUnder(join(repoRoot, src)))
     .map((f) => relative(repoRoot, f).split(sep).join('/'));
+  const tools = sourcesUnder(join(repoRoot, 'scripts')).map((f) => relative(repoRoot, f).split(sep).join('/'));
 
-  it("reach no other part's db/ (schema or SQL), only its listed read models", () => {
+  it("reach no other part's insides: only its index.ts and the read and write models they declare", () => {
     expect(files.length).toBeGreaterThan(100);
-    expect(files.flatMap((file) => foreignTableImports(file, readFileSync(join(repoRoot, file), 'utf8')))).toEqual([]);
+    expect(tools.length).toBeGreaterThan(10);
+    expect(
+      [...files, ...tools].flatMap((file) => foreignImports(file, readFileSync(join(repoRoot, file), 'utf8'))),
+    ).toEqual([]);
   });
 
-  it('declare tables only in db/schema/', () => {
+  it("declare tables only in db/schema/ (a module's in its store/schema.ts)", () => {
     const elsewhere = files.filter(
       (file) =>
         !/\/src\/db\/schema\/[^/]+\.ts$/.test(file) &&
+        !/^subgraphs\/shared\/src\/[^/]+\/store\/schema\.ts$/.test(file) &&
         /\bmysqlTable\s*\(/.test(readFileSync(join(repoRoot, file), 'utf8')),
     );
     expect(elsewhere).toEqual([]);
@@ -161,49 +247,133 @@ describe('imports between parts', () => {
     }
   });
 
+  it("write the ledger's tables only in its store/ (a read model reads)", () => {
+    const outsideStore = [...files, ...tools].filter((file) => !file.startsWith(`${parts.ledger}/store/`));
+    expect(outsideStore.flatMap((file) => ledgerWritesIn(file, readFileSync(join(repoRoot, file), 'utf8')))).toEqual(
+      [],
+    );
+    const tables = "import { accounts, postings as p } from '@paygraph/shared/ledger/read-model/tables';\n";
+    for (const write of [
+      'await tx.update(accounts).set({ available: 0n });',
+      'await db.delete(p).where(eq(p.id, id));',
+      'await insertRows(tx, accounts, rows);',
+      "await rawWrite(db, 'UPDATE accounts SET available = 0 WHERE id = ?', [id]);",
+      'await db.execute(sql`DELETE FROM ledger_entries WHERE account_id = ${id}`);',
+      "await rawWrite(db, 'INSERT IGNORE INTO posting_rejections (dedupe_key) VALUES (?)', [k]);",
+    ])
+      expect(ledgerWritesIn('subgraphs/settlement/src/db/x.ts', tables + write), write).toHaveLength(1);
+    for (const read of [
+      'await db.select().from(accounts).where(eq(accounts.id, id));',
+      "await rawRows(db, 'SELECT available FROM accounts WHERE id = ?', [id]); // UPDATE accounts SET",
+      'await tx.update(payments).set({ settlementId });',
+    ])
+      expect(ledgerWritesIn('subgraphs/settlement/src/db/x.ts', tables + read), read).toEqual([]);
+  });
+
   it('would notice a reach into another part, however it is written', () => {
-    const refused: Array<[string, string]> = [
-      ['gateway/src/security/audit.ts', "import type { AuditEventRow } from '@paygraph/transaction/db/schema/audit';"],
-      [
-        'subgraphs/settlement/src/services/settle.ts',
-        "import { payments } from '../../../transaction/src/db/schema/transactions';",
-      ],
-      [
-        'subgraphs/transaction/src/services/payment.ts',
-        "const store = await import('@paygraph/settlement/db/settlement-store');",
-      ],
-      [
-        'subgraphs/account/src/db/account-views.ts',
-        "export { auditEvents } from '../../../../gateway/src/db/schema/audit';",
-      ],
-      ['subgraphs/shared/src/db/migrate.ts', "import { holds } from '@paygraph/transaction/db/holds';"],
-      ['subgraphs/settlement/src/context.ts', "import { x } from '@paygraph/transaction/read-model/unlisted';"],
-      [
-        'subgraphs/settlement/src/services/settle.ts',
-        "import { x } from '@paygraph/transaction/write-model/unlisted';",
-      ],
-    ];
-    for (const [file, line] of refused) expect(foreignTableImports(file, line), line).toHaveLength(1);
-    const allowed: Array<[string, string]> = [
-      [
-        'subgraphs/settlement/src/context.ts',
-        "import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';",
-      ],
-      [
-        'subgraphs/settlement/src/services/settle.ts',
-        "import { markSettled } from '@paygraph/transaction/write-model/settlement';",
-      ],
-      ['gateway/src/db/audit-store.ts', "import { insertRows } from '@paygraph/shared/db/raw';"],
-      ['gateway/src/db/audit-store.ts', "import { auditEvents } from './schema/audit';"],
-      ['subgraphs/transaction/src/read-model/settlement.ts', "import { payments } from '../db/schema/transactions';"],
-      [
-        'subgraphs/account/src/services/x.ts',
-        "// import { payments } from '@paygraph/transaction/db/schema/transactions';",
-      ],
-    ];
-    for (const [file, line] of allowed) expect(foreignTableImports(file, line), line).toEqual([]);
+    for (const [file, line] of reaches) expect(foreignImports(file, line), `${file}: ${line}`).toHaveLength(1);
+    for (const [file, line] of doors) expect(foreignImports(file, line), `${file}: ${line}`).toEqual([]);
   });
 });
+
+/** Imports that reach into another part, one of each form, as they would sit in the file named. */
+const reaches: ReadonlyArray<readonly [string, string]> = [
+  // Another part's tables, and read or write models the importer does not declare.
+  ['gateway/src/security/audit.ts', "import type { AuditEventRow } from '@paygraph/transaction/db/schema/audit';"],
+  [
+    'subgraphs/settlement/src/services/settle.ts',
+    "import { payments } from '../../../transaction/src/db/schema/transactions';",
+  ],
+  [
+    'subgraphs/account/src/db/account-views.ts',
+    "export { auditEvents } from '../../../../gateway/src/db/schema/audit';",
+  ],
+  ['subgraphs/shared/src/db/migrate.ts', "import { holds } from '@paygraph/transaction/db/holds';"],
+  ['subgraphs/settlement/src/context.ts', "import { x } from '@paygraph/transaction/read-model/unlisted';"],
+  ['subgraphs/settlement/src/services/settle.ts', "import { x } from '@paygraph/transaction/write-model/unlisted';"],
+  [
+    'subgraphs/account/src/db/account-views.ts',
+    "import { accounts } from '@paygraph/shared/ledger/read-model/tables';",
+  ],
+  // Another part's services, domain or server, in every form an import takes.
+  [
+    'subgraphs/settlement/src/services/advances.ts',
+    "import { withIdempotencyKey } from '@paygraph/transaction/services/idempotency';",
+  ],
+  [
+    'subgraphs/settlement/src/services/settle.ts',
+    "import { payTwoLegs } from '../../../transaction/src/services/two-leg-payment';",
+  ],
+  [
+    'subgraphs/transaction/src/services/payment.ts',
+    "const store = await import('@paygraph/settlement/db/settlement-store');",
+  ],
+  [
+    'subgraphs/transaction/src/services/payment.ts',
+    "const settle = await import('../../../settlement/src/services/settle');",
+  ],
+  [
+    'subgraphs/webhooks/src/services/materialize.ts',
+    "const { runOutboxStep } = require('@paygraph/transaction/services/relay');",
+  ],
+  ['subgraphs/webhooks/src/services/materialize.ts', "import relay = require('@paygraph/transaction/services/relay');"],
+  ['gateway/src/server.ts', "import type { KeySpec } from '@paygraph/transaction/domain/payment-plan';"],
+  ['gateway/src/server.ts', "type Plan = import('@paygraph/transaction/domain/payment-plan').PaymentPlan;"],
+  [
+    'subgraphs/webhooks/src/domain/events.ts',
+    "export { encodeBalanceCursor } from '@paygraph/account/domain/balance-cursor';",
+  ],
+  ['subgraphs/webhooks/src/domain/events.ts', "export * from '@paygraph/account/server';"],
+  // A shared module's insides, from a part, the rest of the library, a script or another module.
+  ['subgraphs/transaction/src/services/legs.ts', "import { postBatch } from '@paygraph/shared/ledger/engine/batch';"],
+  [
+    'subgraphs/account/src/db/account-writes.ts',
+    "import { insertAccount } from '@paygraph/shared/ledger/store/accounts';",
+  ],
+  [
+    'subgraphs/settlement/src/services/advances.ts',
+    "import { keyHeld } from '@paygraph/shared/idempotency/store/keys';",
+  ],
+  ['subgraphs/shared/src/server/main.ts', "import { keyRing } from '../ledger/rules/tamper';"],
+  ['scripts/verify.ts', "import { lockAccounts } from '../subgraphs/shared/src/ledger/store/postings';"],
+  ['subgraphs/shared/src/ledger/engine/batch.ts', "import { scopeOf } from '../../idempotency/store/keys';"],
+];
+
+/** Imports through a door, of a declared model, within a part, or of the library: none is a reach. */
+const doors: ReadonlyArray<readonly [string, string]> = [
+  [
+    'subgraphs/settlement/src/context.ts',
+    "import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';",
+  ],
+  [
+    'subgraphs/settlement/src/services/settle.ts',
+    "import { markSettled } from '@paygraph/transaction/write-model/settlement';",
+  ],
+  [
+    'subgraphs/settlement/src/db/ledger-checks.ts',
+    "import { postings } from '@paygraph/shared/ledger/read-model/tables';",
+  ],
+  ['gateway/src/db/audit-store.ts', "import { insertRows } from '@paygraph/shared/db/raw';"],
+  ['gateway/src/db/audit-store.ts', "import { auditEvents } from './schema/audit';"],
+  ['subgraphs/transaction/src/read-model/settlement.ts', "import { payments } from '../db/schema/transactions';"],
+  [
+    'subgraphs/account/src/services/x.ts',
+    "// import { payments } from '@paygraph/transaction/db/schema/transactions';",
+  ],
+  ['subgraphs/account/src/services/x.ts', 'const hint = "import(\'@paygraph/transaction/services/relay\')";'],
+  ['subgraphs/transaction/src/services/legs.ts', "import { postOne } from '@paygraph/shared/ledger/index';"],
+  ['subgraphs/settlement/src/services/settle.ts', "import { postOne } from '@paygraph/shared/ledger';"],
+  [
+    'subgraphs/settlement/src/services/advances.ts',
+    "import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';",
+  ],
+  ['subgraphs/webhooks/src/domain/events.ts', "import { encodeBalanceCursor } from '@paygraph/account/index';"],
+  ['subgraphs/shared/src/server/main.ts', "import { setKeyRing } from '../ledger/index';"],
+  ['subgraphs/shared/src/events/ledger-hints.ts', "import { onCommitted } from '../ledger';"],
+  ['subgraphs/shared/src/ledger/engine/batch.ts', "import { lockAndReadPrior } from '../store/postings';"],
+  ['scripts/verify.ts', "import { verifyShard } from '../subgraphs/shared/src/ledger/index';"],
+  ['scripts/bench/recon-e2e.ts', "import { openAccountRow } from '../../subgraphs/account/src/db/account-writes';"],
+];
 
 /** docs/ARCHITECTURE.md's "Table ownership and read models", up to the next heading. */
 function ownershipSection(): string {
@@ -229,7 +399,7 @@ type Declarations = ReadonlyMap<string, readonly Part[]>;
 async function declaredTables(): Promise<Declarations> {
   const owners = new Map<string, Part[]>();
   for (const [part, src] of Object.entries(parts) as Array<[Part, string]>) {
-    for (const file of sourcesUnder(join(repoRoot, src, 'db', 'schema'))) {
+    for (const file of schemaFilesOf(src)) {
       const module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
       for (const value of Object.values(module)) {
         if (!is(value, MySqlTable)) continue;

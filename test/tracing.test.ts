@@ -4,9 +4,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { newId } from '@paygraph/shared/ids';
-import { insertAccount } from '@paygraph/shared/db/ledger-store';
-import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { insertAccount, postOne, type PostingOutcome, systemAccountId } from '@paygraph/shared/ledger/index';
 import { startTracing, tracerName, tracingOn, type Tracing } from '@paygraph/shared/tracing';
 import { startStack, type Stack } from './support/stack';
 import { token, unique } from './support/env';

@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import mysql from 'mysql2/promise';
 import { migrateAll } from '../lib/migration-sets';
 import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
-import type { EngineMode } from '../../subgraphs/shared/src/ledger/post';
+import type { EngineMode } from '../../subgraphs/shared/src/config/shared';
 import {
   gatewayIdentityHeader,
   gatewaySecretHeader,

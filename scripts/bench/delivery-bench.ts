@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { mintToken } from '../../subgraphs/shared/src/identity';
-import { onCommitted } from '../../subgraphs/shared/src/ledger/events';
+import { onCommitted } from '../../subgraphs/shared/src/ledger/index';
 import { buildTopology, type Topology } from '../../subgraphs/shared/src/shards/topology';
 import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { describeError, ensureMysql } from '../lib/mysql-server';

@@ -3,8 +3,7 @@ import { createClient, type Client } from 'graphql-ws';
 import { newId, shardOf } from '../../subgraphs/shared/src/ids';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import type { Topology } from '../../subgraphs/shared/src/shards/topology';
-import { postOne } from '../../subgraphs/shared/src/ledger/post';
-import { systemAccountId } from '../../subgraphs/shared/src/ledger/system-accounts';
+import { postOne, systemAccountId } from '../../subgraphs/shared/src/ledger/index';
 import { contractOperation, dataField, requestBody, typenameOf } from './documents';
 import { inParallel, openAndFund, sendRetrying } from './fixtures';
 import {

@@ -1,4 +1,4 @@
-import { ledgerHealth, type LedgerHealth } from '../../subgraphs/shared/src/ledger/health';
+import { ledgerHealth, type LedgerHealth } from '../../subgraphs/shared/src/ledger/index';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { drainPollIntervalMs, drainTimeoutMs } from './limits';
 

@@ -11,7 +11,8 @@ import {
   mintIdentityToken,
 } from '../../subgraphs/shared/src/gateway-trust';
 import { buildTopology, parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
-import { parseKeyRing, setKeyRing } from '../../subgraphs/shared/src/ledger/tamper';
+import { parseKeyRing } from '../../subgraphs/shared/src/config/ledger-keys';
+import { setKeyRing } from '../../subgraphs/shared/src/ledger/index';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { describeError, ensureMysql } from '../lib/mysql-server';
 import { readScriptConfig, scriptConfig } from '../lib/config';

@@ -1,5 +1,5 @@
 import { migrateShards, type MigrationSet } from '../../subgraphs/shared/src/db/migrate';
-import { ledgerMigrations } from '../../subgraphs/shared/src/migrations';
+import { ledgerMigrations } from '../../subgraphs/shared/src/ledger/index';
 import type { ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { parts } from './parts';
 

@@ -1,5 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { accounts } from '@paygraph/shared/db/schema/ledger';
+import { accounts } from '@paygraph/shared/ledger/store/schema';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
 import {

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { shardOf } from '@paygraph/shared/ids';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
+import { accountsAndStripes } from '@paygraph/shared/ledger/index';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { runSettlement } from '@paygraph/settlement/services/settle';

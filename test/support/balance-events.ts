@@ -1,6 +1,6 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, parseId } from '@paygraph/shared/ids';
-import { insertAccount } from '@paygraph/shared/db/ledger-store';
+import { insertAccount } from '@paygraph/shared/ledger/index';
 import { contractOperation, gql } from './graphql';
 import { unique } from './env';
 import type { BalanceEvent, Subscription } from './ws';

@@ -2,20 +2,12 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import { paymentFx, refundFx } from '@paygraph/transaction/db/schema/fx';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { idKinds, newId, parseId, ulid, type IdKind } from '@paygraph/shared/ids';
-import { clearingTotals, insertAccount } from '@paygraph/shared/db/ledger-store';
-import {
-  accounts,
-  ledgerEntries,
-  postings,
-  type AccountRow,
-  type EntryRow,
-  type PostingRow,
-} from '@paygraph/shared/db/schema/ledger';
+import { clearingTotals, insertAccount, type EntryRow, type PostingRow } from '@paygraph/shared/ledger/index';
+import { accounts, ledgerEntries, postings, type AccountRow } from '@paygraph/shared/ledger/store/schema';
 import { clearingOfRefs } from '@paygraph/settlement/db/ledger-checks';
 import {
   externalTransfers,
   holds,
-  idempotencyKeys,
   payments,
   refunds,
   sweeps,
@@ -24,6 +16,7 @@ import {
   type PaymentRow,
   type RefundRow,
 } from '@paygraph/transaction/db/schema/transactions';
+import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
 import { pushTo } from '@paygraph/shared/collections';
 
 /**

@@ -1,9 +1,8 @@
 import { and, asc, count, eq } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, parseId } from '@paygraph/shared/ids';
-import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { accounts, ledgerEntries, type AccountRow, type EntryRow } from '@paygraph/shared/db/schema/ledger';
+import { postOne, type PostingOutcome, systemAccountId, type EntryRow } from '@paygraph/shared/ledger/index';
+import { accounts, ledgerEntries, type AccountRow } from '@paygraph/shared/ledger/store/schema';
 
 /**
  * Ledger fixtures for integration tests. Money enters accounts the way it does in production,

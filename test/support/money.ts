@@ -1,11 +1,9 @@
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { setAccountStatus } from '@paygraph/shared/db/ledger-store';
+import { setAccountStatus, postOne, systemAccountId } from '@paygraph/shared/ledger/index';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
-import { postOne } from '@paygraph/shared/ledger/post';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { accounts, ledgerEntries, postings, type AccountRow } from '@paygraph/shared/db/schema/ledger';
+import { accounts, ledgerEntries, postings, type AccountRow } from '@paygraph/shared/ledger/store/schema';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { deferPayment, paymentsByIds } from '@paygraph/transaction/db/payments';
 import { deferOutbox } from '@paygraph/transaction/db/outbox';

@@ -93,6 +93,7 @@ export const sharedProcessFiles = [
   'subgraphs/shared/test/int/acquire-bound.test.ts',
   'subgraphs/shared/test/int/coalescer.test.ts',
   'subgraphs/shared/test/int/deadlock-retry.test.ts',
+  'subgraphs/shared/test/int/merge-queue.test.ts',
   'subgraphs/shared/test/int/merged-posting.test.ts',
   'subgraphs/shared/test/int/posting-transaction.test.ts',
   'subgraphs/shared/test/int/posting.test.ts',

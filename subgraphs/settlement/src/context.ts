@@ -1,8 +1,7 @@
 import DataLoader from 'dataloader';
 import type { BaseSubgraphContext } from '@paygraph/shared/server/subgraph';
 import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
-import type { Account } from '@paygraph/shared/ledger/account';
+import { accountsAndStripes, type Account } from '@paygraph/shared/ledger/index';
 import { loaderBatchSizeMax } from '@paygraph/shared/limits';
 import { settlementIdsOfPayments } from '@paygraph/transaction/read-model/settlement';
 import { settlementsByIds } from './db/settlement-store';

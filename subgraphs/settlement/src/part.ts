@@ -12,5 +12,5 @@ export const settlementPart = definePart({
   poolSizeDefault: 2,
   migrations: settlementMigrations,
   workers: ['settlement worker', 'advance worker', 'statement upload purge'],
-  reads: ['transaction/read-model/settlement', 'transaction/write-model/settlement'],
+  reads: ['ledger/read-model/tables', 'transaction/read-model/settlement', 'transaction/write-model/settlement'],
 });

@@ -358,7 +358,7 @@ export const jwksCacheMaxAgeMsDefault = 600_000;
 export const jwksCooldownMsDefault = 30_000;
 
 /**
- * Idempotency keys (subgraphs/transaction/src/services/key-retention.ts). Within the retention
+ * Idempotency keys (subgraphs/shared/src/idempotency/retention.ts). Within the retention
  * a replay answers the original outcome; after it the key is purged and may claim anew.
  */
 /** How long a key is kept (configurable: IDEMPOTENCY_RETENTION_DAYS, within the bounds below). */
@@ -393,8 +393,10 @@ export const traceExportDelayMs = 1_000;
 assert(traceExportBatchSpansMax <= traceQueueSpansMax, 'an export request carries at most the queue');
 
 /**
- * Merged posting (ledger/batcher.ts): a lone posting waits at most MERGE_WAIT_MS for others to
- * share its transaction, and a batch holds at most MERGE_BATCH_SIZE postings.
+ * Merged posting (ledger/engine/batcher.ts): a lone posting waits at most MERGE_WAIT_MS for others to
+ * share its transaction, a batch holds at most MERGE_BATCH_SIZE postings, and at most
+ * MERGE_QUEUE_SIZE postings wait per shard for a batch. Each setting has its default and its ceiling
+ * (…Max), the largest value the variable accepts.
  */
 export const mergeWaitMsDefault = 1;
 /** Longer than this adds latency to every lone posting for no throughput the benchmark could measure. */
@@ -402,6 +404,22 @@ export const mergeWaitMsMax = 2;
 export const mergeBatchSizeDefault = 200;
 /** A merged batch is one posting transaction: at most postingBatchSizeMax postings. */
 export const mergeBatchSizeMax = postingBatchSizeMax;
+/**
+ * Postings waiting per shard for a merged batch, beside the batches in flight: fifty batches of the
+ * default size. A posting past it is refused at once, retryable (SHARD_UNAVAILABLE: the shard does
+ * not keep up), rather than queued behind more work than its client waits for; nothing of it runs.
+ */
+export const mergeQueueSizeDefault = 10_000;
+/** More postings waiting than this on one shard is memory held for answers no client still waits for. */
+export const mergeQueueSizeMax = 100_000;
+assert(
+  mergeBatchSizeDefault <= mergeBatchSizeMax && mergeBatchSizeMax <= postingBatchSizeMax,
+  'a merged batch is one posting transaction: mergeBatchSizeDefault <= mergeBatchSizeMax <= postingBatchSizeMax',
+);
+assert(
+  mergeBatchSizeMax <= mergeQueueSizeDefault && mergeQueueSizeDefault <= mergeQueueSizeMax,
+  'the default queue holds the largest batch: mergeBatchSizeMax <= mergeQueueSizeDefault <= mergeQueueSizeMax',
+);
 
 /**
  * The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days): a longer one fires after

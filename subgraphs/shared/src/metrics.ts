@@ -40,7 +40,7 @@ const batchSizeBuckets = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000];
 
 export const mergedBatchSize = new Histogram({
   name: 'paygraph_ledger_merged_batch_size',
-  help: 'Postings committed together in one merged ledger transaction (ledger/batcher.ts).',
+  help: 'Postings committed together in one merged ledger transaction (ledger/engine/batcher.ts).',
   labelNames: ['shard'] as const,
   buckets: batchSizeBuckets,
   registers: [processRegistry],

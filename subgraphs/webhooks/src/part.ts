@@ -16,7 +16,7 @@ export const webhooksPart = definePart({
   poolSizeDefault: 1,
   migrations: webhooksMigrations,
   workers: ['webhook endpoints refresh', 'webhook queue metrics', 'webhook delivery purge'],
-  reads: ['transaction/read-model/webhooks', 'settlement/read-model/webhooks'],
+  reads: ['ledger/read-model/tables', 'transaction/read-model/webhooks', 'settlement/read-model/webhooks'],
   // A local stack's receivers are on this machine over http: allowed there, explicitly (never by NODE_ENV).
   localStackEnv: { WEBHOOK_ALLOW_LOCAL_DESTINATIONS: 'true' },
 });

@@ -1,9 +1,13 @@
 import type { ShardSet, Shard } from '@paygraph/shared/shards/pool';
 import { parseId } from '@paygraph/shared/ids';
-import { accountsAndStripes, accountsByOwner, accountsWithHeadPages } from '@paygraph/shared/db/ledger-store';
-import type { Account } from '@paygraph/shared/ledger/account';
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
-import { stripeShardsOf } from '@paygraph/shared/ledger/stripes';
+import {
+  accountsAndStripes,
+  accountsByOwner,
+  accountsWithHeadPages,
+  type Account,
+  type EntryRow,
+  stripeShardsOf,
+} from '@paygraph/shared/ledger/index';
 import { asShardUnavailable, isShardUnreachable, type ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import { buildViews, type AccountView } from '../domain/account-view';
 

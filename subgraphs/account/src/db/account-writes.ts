@@ -1,8 +1,14 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, parseId, randomLogicalShard } from '@paygraph/shared/ids';
-import { insertAccount, lockAccount, setAccountStatus, setCreditLimitRow } from '@paygraph/shared/db/ledger-store';
-import { readStripes, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
+import {
+  insertAccount,
+  lockAccount,
+  setAccountStatus,
+  setCreditLimitRow,
+  readStripes,
+  stripeShardsOf,
+} from '@paygraph/shared/ledger/index';
 import type { Result } from '@paygraph/shared/result';
 import { buildViews, type AccountView } from '../domain/account-view';
 import type { AccountToOpen } from '../domain/open-account';

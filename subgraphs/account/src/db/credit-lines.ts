@@ -1,6 +1,5 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { creditLineRows } from '@paygraph/shared/db/ledger-store';
-import { onShard, readStripes } from '@paygraph/shared/ledger/stripes';
+import { creditLineRows, onShard, readStripes } from '@paygraph/shared/ledger/index';
 import { buildViews } from '../domain/account-view';
 import { mayUseCredit, type CreditAccount } from '../domain/credit-line';
 

@@ -1,5 +1,5 @@
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { totalOf } from '@paygraph/shared/ledger/account';
+import { totalOf } from '@paygraph/shared/ledger/index';
 import type { AccountView } from './account-view';
 
 export type StatusAction = 'freeze' | 'unfreeze' | 'close';

@@ -1,5 +1,4 @@
-import type { AccountBalances } from '@paygraph/shared/ledger/account';
-import type { Bucket } from '@paygraph/shared/ledger/posting-rules';
+import type { AccountBalances, Bucket } from '@paygraph/shared/ledger/index';
 
 /**
  * An account's (or one stripe's) balance per bucket at one point of its ledger. Entries never

@@ -1,4 +1,4 @@
-import { creditUsedOf, type Account } from '@paygraph/shared/ledger/account';
+import { creditUsedOf, type Account } from '@paygraph/shared/ledger/index';
 import { parseAmount } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountView } from './account-view';
@@ -6,7 +6,7 @@ import { creditLimitMinorUnitsMax } from '../limits';
 
 /**
  * Credit lines: who may have one and what a limit may be, and the platform's exposure, as pure
- * rules. The limit lives on the account's home row (ledger/posting-rules.ts reads it there).
+ * rules. The limit lives on the account's home row (the ledger's rules/posting-rules.ts reads it there).
  */
 export type CreditLimitRefusal =
   | { kind: 'InvalidInput'; field: 'accountId' | 'limit'; message: string }

@@ -1,7 +1,7 @@
 import { parseCurrency, type Currency } from '@paygraph/shared/money';
 import { ownerIdLengthMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { Account, AccountType } from '@paygraph/shared/ledger/account';
+import type { Account, AccountType } from '@paygraph/shared/ledger/index';
 
 export interface OpenAccountInput {
   ownerId: string;

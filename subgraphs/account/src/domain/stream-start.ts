@@ -1,4 +1,4 @@
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { decodeBalanceCursor, type CursorRefusal, type StreamPosition } from './balance-cursor';
 

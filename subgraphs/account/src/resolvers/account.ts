@@ -1,7 +1,7 @@
 import { allowed, badUserInput, shardUnavailable } from '@paygraph/shared/graphql/errors';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import { formatAmount } from '@paygraph/shared/money';
-import { creditUsedOf } from '@paygraph/shared/ledger/account';
+import { creditUsedOf } from '@paygraph/shared/ledger/index';
 import { unreachable } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
 import type { AccountView } from '../domain/account-view';

@@ -1,6 +1,6 @@
 import { allowed, badUserInput } from '@paygraph/shared/graphql/errors';
 import { parseId } from '@paygraph/shared/ids';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import type { AccountContext } from '../context';
 import { decodeBalanceCursor, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { decideStart, describeStartRefusal } from '../domain/stream-start';

@@ -1,6 +1,6 @@
 import { allowed } from '@paygraph/shared/graphql/errors';
 import { InvariantViolation } from '@paygraph/shared/result';
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
+import type { EntryRow } from '@paygraph/shared/ledger/index';
 import type { AccountContext } from '../context';
 import { readableEntry } from '../services/accounts';
 import type { EntryResolvers } from '../generated/resolvers-types';

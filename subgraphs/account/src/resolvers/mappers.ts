@@ -1,4 +1,4 @@
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
+import type { EntryRow } from '@paygraph/shared/ledger/index';
 import type { AccountView } from '../domain/account-view';
 import type { BalanceEvent } from '../services/balance-events';
 

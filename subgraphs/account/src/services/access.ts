@@ -7,7 +7,7 @@ import {
   type Forbidden,
 } from '@paygraph/shared/authorization';
 import type { Identity } from '@paygraph/shared/identity';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import type { AccountView } from '../domain/account-view';
 import type { StatusAction } from '../domain/account-status';
 import type { OpenAccountInput } from '../domain/open-account';

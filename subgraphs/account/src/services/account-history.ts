@@ -1,9 +1,7 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { businessDateOf } from '@paygraph/shared/business-date';
-import { entriesPage } from '@paygraph/shared/db/ledger-store';
-import { bucketsAt, statementDays } from '@paygraph/shared/db/account-days';
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
+import { entriesPage, bucketsAt, statementDays, type EntryRow } from '@paygraph/shared/ledger/index';
 import type { AccountView } from '../domain/account-view';
 import { headEntriesOf, type HeadEntries } from '../db/account-views';
 import { addBuckets, noBuckets, type Buckets } from '../domain/balance-snapshot';

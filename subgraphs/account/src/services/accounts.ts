@@ -1,6 +1,5 @@
 import type { Forbidden, Readable } from '@paygraph/shared/authorization';
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { EntryRow, Account } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
 import { loadOwnerPage, type OwnerPage } from '../db/account-views';

@@ -1,12 +1,16 @@
 import { LRUCache } from 'lru-cache';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
-import type { Account } from '@paygraph/shared/ledger/account';
+import {
+  type EntryRow,
+  type Account,
+  readAccountsWithStripes,
+  accountsByIds,
+  entriesFrom,
+  entryById,
+} from '@paygraph/shared/ledger/index';
 import { parseId } from '@paygraph/shared/ids';
-import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
 import { abortable } from '@paygraph/shared/streams/abortable';
-import { accountsByIds, entriesFrom, entryById } from '../db/balance-events';
 import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { addBuckets, applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
 import type { StreamStartRefusal } from '../domain/stream-start';

@@ -1,13 +1,17 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
-import type { Account } from '@paygraph/shared/ledger/account';
+import {
+  type EntryRow,
+  type Account,
+  stripeShardsOf,
+  accountsByIds,
+  stripesOfMerchants,
+  tailEntries,
+} from '@paygraph/shared/ledger/index';
 import { assert } from '@paygraph/shared/result';
 import { abortError } from '@paygraph/shared/streams/abortable';
 import { createRedisSubscriber, type RedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { decodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { balanceFeedReads, balanceFeedStripesRead, balanceStreamsOpen } from '@paygraph/shared/metrics';
-import { stripeShardsOf } from '@paygraph/shared/ledger/stripes';
-import { accountsByIds, stripesOfMerchants, tailEntries } from '../db/balance-events';
 import { log } from '@paygraph/shared/log';
 import { groupBy, pushTo } from '@paygraph/shared/collections';
 import { startWorker, type Worker } from '@paygraph/shared/worker';
@@ -51,7 +55,7 @@ interface StripeState {
   account: WatchedAccount;
 }
 
-/** The feed's bookkeeping for one watched account (not the account itself: that is ledger/account.ts). */
+/** The feed's bookkeeping for one watched account (not the account itself: that is the ledger's Account). */
 interface WatchedAccount {
   id: string;
   merchant: boolean;

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { bucketsAt, entriesBetween } from '../db/balance-events';
+import { bucketsAfterSequence, entriesBetween } from '@paygraph/shared/ledger/index';
 import { applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
 import { balanceSnapshotCacheStripesMax, balanceSnapshotStepEntriesMax } from '../limits';
 
@@ -41,7 +41,7 @@ export class BalanceHistory {
       );
       buckets = steps.length === Number(sequence - remembered.sequence) ? applyMoves(remembered.buckets, steps) : null;
     } else {
-      const read = await bucketsAt(this.shards.of('account', stripeId).db, stripeId, sequence);
+      const read = await bucketsAfterSequence(this.shards.of('account', stripeId).db, stripeId, sequence);
       buckets = read && read.lastSequence >= sequence ? read.buckets : null;
     }
     if (buckets) this.remember(stripeId, sequence, buckets);

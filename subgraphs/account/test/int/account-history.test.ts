@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '@paygraph/shared/business-date';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postBatch, postOne, type PostingItem, type PostingSettings } from '@paygraph/shared/ledger/post';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { daySummaryMismatches } from '@paygraph/shared/db/account-days';
+import { postBatch } from '@paygraph/shared/ledger/engine/batch';
+import { postOne, type PostingItem, systemAccountId } from '@paygraph/shared/ledger/index';
+import { type PostingSettings } from '@paygraph/shared/config/shared';
+import { daySummaryMismatches } from '@paygraph/shared/ledger/store/account-days';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';

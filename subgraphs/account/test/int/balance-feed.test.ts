@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from 'vitest';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { startLedgerHintPublisher } from '@paygraph/shared/events/ledger-hints';
 import { BalanceFeed, type FeedSettings, type FeedWatch } from '@paygraph/account/services/balance-feed';
-import { accountsByIds } from '@paygraph/account/db/balance-events';
+import { accountsByIds } from '@paygraph/shared/ledger/index';
 import { testRedisUrl, testShards, unique } from '../../../../test/support/env';
 import { depositFromReserve } from '../../../../test/support/ledger';
 import { inParallel, openAccountOn } from '../../../../test/support/balance-events';

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { accounts } from '@paygraph/shared/db/schema/ledger';
-import { balanceMismatches } from '@paygraph/shared/db/ledger-store';
+import { accounts } from '@paygraph/shared/ledger/store/schema';
+import { balanceMismatches } from '@paygraph/shared/ledger/store/health';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { accountSealIntact } from '@paygraph/shared/ledger/tamper';
+import { systemAccountId } from '@paygraph/shared/ledger/index';
+import { accountSealIntact } from '@paygraph/shared/ledger/rules/tamper';
 import { creditExposureMinorUnits } from '@paygraph/shared/metrics';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';

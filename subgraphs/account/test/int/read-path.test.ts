@@ -1,7 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { newId } from '@paygraph/shared/ids';
-import { insertAccount } from '@paygraph/shared/db/ledger-store';
-import type { EntryRow } from '@paygraph/shared/db/schema/ledger';
+import { insertAccount, type EntryRow } from '@paygraph/shared/ledger/index';
 import { encodeEntriesCursor } from '@paygraph/account/domain/balance-cursor';
 import type { Stack } from '../../../../test/support/stack';
 import { defaultStack } from '../../../../test/support/default-stack';

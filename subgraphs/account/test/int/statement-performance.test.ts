@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays } from '@paygraph/shared/business-date';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postBatch, type PostingItem } from '@paygraph/shared/ledger/post';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { postBatch } from '@paygraph/shared/ledger/engine/batch';
+import { type PostingItem, systemAccountId, type Leg } from '@paygraph/shared/ledger/index';
 import { rawRows } from '@paygraph/shared/db/raw';
-import type { Leg } from '@paygraph/shared/ledger/posting-rules';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { unique } from '../../../../test/support/env';

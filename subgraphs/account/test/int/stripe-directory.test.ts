@@ -2,15 +2,17 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { eq } from 'drizzle-orm';
 import type { AddressInfo } from 'node:net';
 import { newId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
-import { addStripeShards, insertAccount, insertStripeIfMissing } from '@paygraph/shared/db/ledger-store';
-import { accounts } from '@paygraph/shared/db/schema/ledger';
+import { addStripeShards } from '@paygraph/shared/ledger/store/accounts';
 import {
+  insertAccount,
+  insertStripeIfMissing,
   announceStripe,
-  backfillStripeDirectories,
   logicalShardsIn,
   stripeDirectoryGaps,
   stripeShardBit,
-} from '@paygraph/shared/ledger/stripes';
+} from '@paygraph/shared/ledger/index';
+import { accounts } from '@paygraph/shared/ledger/store/schema';
+import { backfillStripeDirectories } from '@paygraph/shared/ledger/stripes';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { listen } from '@paygraph/shared/server/http';
 import type { SubgraphServer } from '@paygraph/shared/server/subgraph';

@@ -1,5 +1,5 @@
 import { count, eq, inArray } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Executor } from '@paygraph/shared/shards/transaction';
 import { channelAccounts, type ChannelAccountRow } from './schema/settlement';
 
 /**

@@ -1,6 +1,6 @@
 import { eq, inArray, sql } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import { ledgerEntries, postings } from '@paygraph/shared/db/schema/ledger';
+import type { Executor } from '@paygraph/shared/shards/transaction';
+import { ledgerEntries, postings } from '@paygraph/shared/ledger/read-model/tables';
 
 /**
  * Reconciliation's reads of one shard, each one statement (a consistent view of the shard).

@@ -1,7 +1,6 @@
 import { and, asc, desc, eq, gte, inArray, lte, max } from 'drizzle-orm';
 import { groupBy } from '@paygraph/shared/collections';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import {
   channelMatchingRules,
   channelReconciliations,

@@ -1,7 +1,6 @@
 import { and, asc, count, eq, gt, lte, sum } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import {
   statementUploadChunks,
   statementUploadOperators,

@@ -1,5 +1,5 @@
 import { inArray } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Executor } from '@paygraph/shared/shards/transaction';
 import { advances } from '../db/schema/settlement';
 
 /**

@@ -1,9 +1,6 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { newId } from '@paygraph/shared/ids';
-import { postOne } from '@paygraph/shared/ledger/post';
-import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import { postOne, dedupeKeys, systemAccountId, type Leg, type PostingSpec } from '@paygraph/shared/ledger/index';
 import { assert } from '@paygraph/shared/result';
 import {
   addOutstanding,

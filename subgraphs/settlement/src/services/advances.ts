@@ -1,9 +1,7 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { idempotencyKeyLengthMax } from '@paygraph/shared/limits';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
-import { onShard, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
-import type { Account } from '@paygraph/shared/ledger/account';
+import { accountsAndStripes, onShard, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import {
@@ -13,7 +11,7 @@ import {
   withIdempotencyKey,
   type KeyReused,
   type KeySpec,
-} from '@paygraph/transaction/services/idempotency';
+} from '@paygraph/shared/idempotency/index';
 import type { SettlementContext } from '../context';
 import {
   advanceById,

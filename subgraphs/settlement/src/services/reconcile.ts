@@ -1,11 +1,14 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
-import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
-import { ledgerHealth, type LedgerHealth } from '@paygraph/shared/ledger/health';
+import {
+  dedupeKeys,
+  ledgerHealth,
+  type LedgerHealth,
+  clearingTotals,
+  verifyAccounts,
+} from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { newId } from '@paygraph/shared/ids';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
-import { clearingTotals } from '@paygraph/shared/db/ledger-store';
-import { verifyAccounts } from '@paygraph/shared/db/integrity';
 import {
   accountsTouchedOn,
   advancePostingMismatches,

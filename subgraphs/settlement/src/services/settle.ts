@@ -1,13 +1,17 @@
-import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
+import {
+  dedupeKeys,
+  postOne,
+  systemAccountId,
+  readStripes,
+  accountsAndStripes,
+  creditUsedOf,
+  type Account,
+  type Leg,
+  type PostingSpec,
+} from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
 import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
-import { postOne } from '@paygraph/shared/ledger/post';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { readStripes } from '@paygraph/shared/ledger/stripes';
-import { accountsAndStripes } from '@paygraph/shared/db/ledger-store';
-import { creditUsedOf, type Account } from '@paygraph/shared/ledger/account';
-import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';

@@ -1,7 +1,6 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import type { Account } from '@paygraph/shared/ledger/account';
-import { onShard, stripeShardsOf } from '@paygraph/shared/ledger/stripes';
+import { onShard, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
 import { addOutstanding, lockOutstanding, offsetRefunds, outstandingOf } from '../db/advance-store';
 import { advanceRefundOffsets } from '../db/schema/settlement';
 import { repayAdvanceByRefunds } from '../services/advance-refunds';

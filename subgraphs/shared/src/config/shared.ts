@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { parseCutoff } from '../business-date';
-import { developmentKeyRing, parseKeyRing, type MacKeyRing } from '../ledger/tamper';
+import { developmentKeyRing, parseKeyRing, type MacKeyRing } from './ledger-keys';
 import {
   balanceMinorUnitsMax,
   jwksCacheMaxAgeMsDefault,
@@ -8,6 +8,8 @@ import {
   logicalShardCount,
   mergeBatchSizeDefault,
   mergeBatchSizeMax,
+  mergeQueueSizeDefault,
+  mergeQueueSizeMax,
   mergeWaitMsDefault,
   mergeWaitMsMax,
   shardPoolSizeMax,
@@ -107,30 +109,53 @@ export const shardPoolSize = integer('MYSQL_POOL_SIZE', 'integer', 1, shardPoolS
 
 // --- Posting ------------------------------------------------------------------------------------
 
-/** How the ledger posts (ledger/post.ts): POSTING_ENGINE, MERGE_WAIT_MS, MERGE_BATCH_SIZE. */
+/** How the ledger posts (ledger/engine/post.ts): POSTING_ENGINE, MERGE_WAIT_MS, MERGE_BATCH_SIZE, MERGE_QUEUE_SIZE. */
 export const engineModes = ['merged', 'single', 'naive'] as const;
 export type EngineMode = (typeof engineModes)[number];
 
-export const postingConfig = z.object({
-  engine: oneOf('POSTING_ENGINE', engineModes, 'merged', {
-    default: '`merged`',
-    meaning: "`merged` (batching), `single` (a transaction per posting) or `naive` (the benchmark's textbook baseline)",
-  }),
-  /** The longest a lone posting waits for others to share its transaction. */
-  mergeWaitMs: integer('MERGE_WAIT_MS', 'ms', 0, mergeWaitMsMax, mergeWaitMsDefault, {
-    default: `\`${mergeWaitMsDefault}\``,
-    meaning: 'longest a posting waits for others to share its transaction',
-  }),
-  /** The most postings one merged transaction holds. */
-  mergeBatchSizeMax: integer('MERGE_BATCH_SIZE', 'integer', 1, mergeBatchSizeMax, mergeBatchSizeDefault, {
-    default: `\`${mergeBatchSizeDefault}\``,
-    meaning: 'most postings in one merged transaction',
-  }),
-});
+export const postingConfig = z
+  .object({
+    engine: oneOf('POSTING_ENGINE', engineModes, 'merged', {
+      default: '`merged`',
+      meaning:
+        "`merged` (batching), `single` (a transaction per posting) or `naive` (the benchmark's textbook baseline)",
+    }),
+    /** The longest a lone posting waits for others to share its transaction. */
+    mergeWaitMs: integer('MERGE_WAIT_MS', 'ms', 0, mergeWaitMsMax, mergeWaitMsDefault, {
+      default: `\`${mergeWaitMsDefault}\``,
+      meaning: 'longest a posting waits for others to share its transaction',
+    }),
+    /** The most postings one merged transaction holds (a setting, at most mergeBatchSizeMax). */
+    mergeBatchSize: integer('MERGE_BATCH_SIZE', 'integer', 1, mergeBatchSizeMax, mergeBatchSizeDefault, {
+      default: `\`${mergeBatchSizeDefault}\``,
+      meaning: 'most postings in one merged transaction',
+    }),
+    /** The most postings waiting per shard for a merged batch (a setting, at most mergeQueueSizeMax). */
+    mergeQueueSize: integer('MERGE_QUEUE_SIZE', 'integer', 1, mergeQueueSizeMax, mergeQueueSizeDefault, {
+      default: `\`${mergeQueueSizeDefault}\``,
+      meaning:
+        'most postings waiting per shard for a merged transaction; one more is refused at once with `SHARD_UNAVAILABLE` (retryable), nothing of it written. At least `MERGE_BATCH_SIZE`',
+    }),
+  })
+  .superRefine((posting, ctx) => {
+    // A queue shorter than a batch would never fill one: every batch would wait out MERGE_WAIT_MS.
+    // Checked between accepted values only: a value its variable refused is reported once, there.
+    const accepted = (value: number, max: number) => Number.isInteger(value) && value >= 1 && value <= max;
+    if (
+      accepted(posting.mergeQueueSize, mergeQueueSizeMax) &&
+      accepted(posting.mergeBatchSize, mergeBatchSizeMax) &&
+      posting.mergeQueueSize < posting.mergeBatchSize
+    )
+      ctx.addIssue({
+        code: 'custom',
+        message: `MERGE_QUEUE_SIZE (${posting.mergeQueueSize}) must be at least MERGE_BATCH_SIZE (${posting.mergeBatchSize})`,
+        input: posting,
+      });
+  });
 
 export type PostingSettings = z.output<typeof postingConfig>;
 
-/** The schema's defaults (POSTING_ENGINE, MERGE_WAIT_MS, MERGE_BATCH_SIZE unset): for tools that never post. */
+/** The schema's defaults (POSTING_ENGINE and the MERGE_ variables unset): for tools that never post. */
 export const postingSettingsDefault: Readonly<PostingSettings> = Object.freeze(postingConfig.parse({}));
 
 // --- The ledger ---------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
-import { onCommitted } from '../ledger/events';
-import type { EntryDraft } from '../ledger/posting-rules';
+import { onCommitted, type EntryDraft } from '../ledger/index';
 import { parseId } from '../ids';
 import { createRedisPublisher } from './redis-pubsub';
 

@@ -1,5 +1,5 @@
 import type { ShardSet } from '../shards/pool';
-import { balanceMismatches, clearingTotals, entryTotals } from '../db/ledger-store';
+import { balanceMismatches, clearingTotals, entryTotals } from './store/health';
 
 /**
  * The ledger's invariants, computed now. Each figure comes from one statement on one shard,

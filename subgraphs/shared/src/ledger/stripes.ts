@@ -1,55 +1,15 @@
 import type { Shard, ShardSet } from '../shards/pool';
 import { asShardUnavailable } from '../shards/unavailable';
 import { parseId, shardOf, type LogicalShard } from '../ids';
-import { logicalShardCount } from '../limits';
-import type { Account } from './account';
-import { accountsAndStripes, addStripeShards, stripeDirectories, stripeParentsPage } from '../db/ledger-store';
+import type { Account } from './rules/account';
+import { hasStripeShard, stripeShardBit, stripeShardsOf } from './rules/stripe-directory';
+import { accountsAndStripes, addStripeShards, stripeDirectories, stripeParentsPage } from './store/accounts';
 import { pushTo } from '../collections';
 
 /**
- * The stripe directory. A merchant keeps one stripe per shard it is paid on (its home row on
- * its home shard, elsewhere a row with parent_id = merchant, opened by the first payment from
- * that shard). Its home row's `stripe_shards` names, as a bitmask over the 64 logical shards,
- * the logical shards of its stripes' ids, so a read asks the home shard and then only the
- * shards named there, never every shard:
- *
- * - bit n set: the merchant may have a stripe whose id names logical shard n. The bit is written
- *   on the home row, and committed, *before* that stripe is opened (announceStripe), so a reader
- *   never misses a stripe; a bit without a stripe yet (the opening failed or is under way) only
- *   costs a read that finds nothing.
- * - bits are never cleared, so a directory read earlier is a subset of the directory now: a
- *   bit seen once can be trusted, and only a missing one needs another look.
- * - the bits name logical shards, like ids do, so they survive a SHARD_MAP change: a stripe
- *   moves with its id's logical shard, and its bit follows it to its new database.
- * - routing, not money: the MAC over account rows (ledger/tamper.ts) does not cover it, so
- *   setting a bit needs neither the row's seal nor its version. A bit cleared by direct SQL would
- *   hide a stripe from reads (a balance too low, a stripe left out of settlement) but not its
- *   money from `npm run verify`, which checks every row of every shard, directories included.
+ * The stripe directory's reads and writes across shards (rules/stripe-directory.ts says what the
+ * directory is and why a reader that asks only the shards it names misses no stripe).
  */
-export function stripeShardBit(logical: LogicalShard): bigint {
-  return 1n << BigInt(logical);
-}
-
-export function hasStripeShard(directory: bigint, logical: LogicalShard): boolean {
-  return (directory & stripeShardBit(logical)) !== 0n;
-}
-
-/** The logical shards a directory names, in order. */
-export function logicalShardsIn(directory: bigint): LogicalShard[] {
-  const found: LogicalShard[] = [];
-  for (let l = 0; l < logicalShardCount; l++) if ((directory >> BigInt(l)) & 1n) found.push(l as LogicalShard);
-  return found;
-}
-
-/**
- * The databases where the account's directory says it has stripes (none for an account without
- * stripes). Its home shard is among them only if a stripe there names another logical shard than
- * the home row, which only a change of SHARD_MAP can bring about.
- */
-export function stripeShardsOf(shards: ShardSet, home: Pick<Account, 'stripeShards'>): Shard[] {
-  if (home.stripeShards === 0n) return [];
-  return [...new Set(logicalShardsIn(home.stripeShards).map((l) => shards.byLogical(l)))];
-}
 
 /** Runs a read on one shard; an unreachable shard fails as ShardUnavailable, named by its database. */
 export async function onShard<T>(shard: Shard, read: () => Promise<T>): Promise<T> {

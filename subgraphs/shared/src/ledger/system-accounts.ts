@@ -1,8 +1,8 @@
 import type { Shard, ShardSet } from '../shards/pool';
 import { newId } from '../ids';
-import { insertSystemAccountIfMissing, systemAccount } from '../db/ledger-store';
+import { insertSystemAccountIfMissing, systemAccount } from './store/accounts';
 import { assert } from '../result';
-import type { SystemKind } from './account';
+import type { SystemKind } from './rules/account';
 
 /**
  * The platform's own accounts, one of each kind per shard and currency: the bank reserve

@@ -11,7 +11,7 @@ import { LockTimeout } from '../shards/transaction';
 import { ShardUnavailable } from '../shards/unavailable';
 import { shardUnavailable } from '../graphql/errors';
 import { partialErrorsPlugin } from '../graphql/partial';
-import { TamperDetected } from '../ledger/tamper';
+import { TamperDetected } from '../ledger/index';
 import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
 import { createGraphQLHttpServer, requestLogOf, sendUnauthorized, serviceRoutes, type RouteHandler } from './http';

@@ -23,7 +23,7 @@ export interface Shard {
   readonly pool: ShardPool;
   /** Statements sent through `db`, for tests that count queries. */
   queryCount: number;
-  /** How postOne posts on this shard (ledger/post.ts): the process's POSTING_ENGINE and merge settings. */
+  /** How postOne posts on this shard (ledger/engine/post.ts): the process's POSTING_ENGINE and merge settings. */
   readonly posting: PostingSettings;
   /**
    * Set at start-up when its Galera timings make a failover slower than its budget (galera-timings.ts); named by

@@ -12,6 +12,9 @@ export type DrizzleTx = Parameters<Parameters<MySql2Database['transaction']>[0]>
  */
 export type Tx = Pick<MySql2Database, 'select' | 'selectDistinct' | 'insert' | 'update' | 'delete' | 'execute'>;
 
+/** What a store function built with drizzle runs on: a drizzle transaction (or the posting engine's), or a shard's database. */
+export type Executor = Tx | Shard['db'];
+
 export const mysqlErrno = {
   duplicateEntry: 1062,
   lockWaitTimeout: 1205,

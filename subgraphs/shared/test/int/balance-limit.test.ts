@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { balanceMismatches, insertAccount } from '../../src/db/ledger-store';
+import { balanceMismatches } from '../../src/ledger/store/health';
+import { insertAccount, postOne, type PostingOutcome, systemAccountId, type PostingSpec } from '../../src/ledger/index';
 import { newId, type LogicalShard } from '../../src/ids';
-import { postBatch, postOne, type EngineMode, type PostingOutcome, type PostingSettings } from '../../src/ledger/post';
-import { systemAccountId } from '../../src/ledger/system-accounts';
-import type { PostingSpec } from '../../src/ledger/posting-rules';
+import { postBatch } from '../../src/ledger/engine/batch';
+import { type EngineMode, type PostingSettings } from '../../src/config/shared';
 import { balanceMinorUnitsMax, balanceMinorUnitsMin } from '../../src/limits';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { testConfig, testShards, unique } from '../../../../test/support/env';

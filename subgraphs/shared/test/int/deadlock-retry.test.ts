@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mysql from 'mysql2/promise';
 import { eq, sql } from 'drizzle-orm';
-import { insertAccount } from '../../src/db/ledger-store';
-import { accounts } from '../../src/db/schema/ledger';
+import { insertAccount } from '../../src/ledger/index';
+import { accounts } from '../../src/ledger/store/schema';
 import { newId } from '../../src/ids';
 import { inTransaction, LockTimeout } from '../../src/shards/transaction';
 import type { Shard, ShardSet } from '../../src/shards/pool';

@@ -1,18 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { insertAccount, balanceMismatches } from '../../src/db/ledger-store';
-import { newId, type LogicalShard } from '../../src/ids';
 import {
+  insertAccount,
   inGroup,
-  postBatch,
   postOne,
   type PostingOutcome,
-  type PostingSettings,
   type PrepareGroup,
-} from '../../src/ledger/post';
+  type PostingSpec,
+} from '../../src/ledger/index';
+import { balanceMismatches } from '../../src/ledger/store/health';
+import { newId, type LogicalShard } from '../../src/ids';
+import { postBatch } from '../../src/ledger/engine/batch';
+import { type PostingSettings, postingConfig } from '../../src/config/shared';
 import { readConfig } from '../../src/config/env';
-import { postingConfig } from '../../src/config/shared';
-import { mergeStats } from '../../src/ledger/batcher';
-import type { PostingSpec } from '../../src/ledger/posting-rules';
+import { mergeStats } from '../../src/ledger/engine/batcher';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { LockTimeout } from '../../src/shards/transaction';
 import { lockRetryWaitSeconds, lockWaitSeconds } from '../../src/limits';

@@ -4,12 +4,19 @@ import { eq, inArray } from 'drizzle-orm';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { LockTimeout } from '../../src/shards/transaction';
 import { newId, type LogicalShard } from '../../src/ids';
-import { postBatch, postOne, type PostingItem, type PostingOutcome } from '../../src/ledger/post';
-import { systemAccountId } from '../../src/ledger/system-accounts';
-import type { Bucket, PostingSpec } from '../../src/ledger/posting-rules';
-import type { AccountStatus } from '../../src/ledger/account';
-import { balanceMismatches, insertAccount } from '../../src/db/ledger-store';
-import { accounts, ledgerEntries, postings, type AccountRow } from '../../src/db/schema/ledger';
+import { postBatch } from '../../src/ledger/engine/batch';
+import {
+  postOne,
+  type PostingItem,
+  type PostingOutcome,
+  systemAccountId,
+  type Bucket,
+  type PostingSpec,
+  type AccountStatus,
+  insertAccount,
+} from '../../src/ledger/index';
+import { balanceMismatches } from '../../src/ledger/store/health';
+import { accounts, ledgerEntries, postings, type AccountRow } from '../../src/ledger/store/schema';
 import { lockWaitSeconds } from '../../src/limits';
 import { testShards, unique } from '../../../../test/support/env';
 import { useSeededRandom } from '../../../../test/support/seeded-random';

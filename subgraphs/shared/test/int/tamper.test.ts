@@ -1,12 +1,19 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { and, eq, sql } from 'drizzle-orm';
-import { insertAccount } from '../../src/db/ledger-store';
-import { verifyAccounts } from '../../src/db/integrity';
-import { accounts, ledgerEntries } from '../../src/db/schema/ledger';
+import {
+  insertAccount,
+  verifyAccounts,
+  postOne,
+  type PostingOutcome,
+  type PostingSpec,
+  setKeyRing,
+  TamperDetected,
+} from '../../src/ledger/index';
+import { accounts, ledgerEntries } from '../../src/ledger/store/schema';
 import { newId, type LogicalShard } from '../../src/ids';
-import { postBatch, postOne, type PostingOutcome } from '../../src/ledger/post';
-import type { PostingSpec } from '../../src/ledger/posting-rules';
-import { keyRing, parseKeyRing, setKeyRing, TamperDetected } from '../../src/ledger/tamper';
+import { postBatch } from '../../src/ledger/engine/batch';
+import { keyRing } from '../../src/ledger/rules/tamper';
+import { parseKeyRing } from '../../src/config/ledger-keys';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { ledgerKeyRing } from '../../src/config/shared';
 import { testConfig, testShards, unique } from '../../../../test/support/env';

@@ -143,7 +143,8 @@ const groups = [
     },
     POSTING_ENGINE: { good: ['naive', (c) => c.posting.engine, 'naive'], bad: ['fast', 'Merged'] },
     MERGE_WAIT_MS: { good: ['0', (c) => c.posting.mergeWaitMs, 0], bad: ['3', '-1'] },
-    MERGE_BATCH_SIZE: { good: ['1000', (c) => c.posting.mergeBatchSizeMax, 1000], bad: ['0', '1001'] },
+    MERGE_BATCH_SIZE: { good: ['1000', (c) => c.posting.mergeBatchSize, 1000], bad: ['0', '1001'] },
+    MERGE_QUEUE_SIZE: { good: ['1000', (c) => c.posting.mergeQueueSize, 1000], bad: ['0', '100001', 'many', '10'] },
     BALANCE_POLL_INTERVAL_MS: { good: ['10', (c) => c.balancePollIntervalMs, 10], bad: ['0', 'often'] },
     BALANCE_SAFETY_POLL_INTERVAL_MS: {
       good: ['500', (c) => c.balanceSafetyPollIntervalMs, 500],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dedupeKeys } from '../../src/ledger/dedupe-keys';
+import { dedupeKeys } from '../../src/ledger/index';
 
 /**
  * The keys are stored in postings.dedupe_key: changing one would let a movement already posted

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import type { EntryDraft } from '@paygraph/shared/ledger/posting-rules';
+import type { EntryDraft } from '@paygraph/shared/ledger/index';
 import { decodeHints, encodeHints, ledgerHintChannel } from '@paygraph/shared/events/ledger-hints';
 import { createRedisPublisher, createRedisSubscriber } from '@paygraph/shared/events/redis-pubsub';
 import { testRedisUrl, unique } from '../../../../test/support/env';

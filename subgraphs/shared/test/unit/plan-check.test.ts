@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Account } from '../../src/ledger/account';
-import { assertWritesMatchPlan, balancesBefore } from '../../src/ledger/plan-check';
-import { applyPosting, type PostingSpec } from '../../src/ledger/posting-rules';
+import { type Account, type PostingSpec } from '../../src/ledger/index';
+import { assertWritesMatchPlan, balancesBefore } from '../../src/ledger/rules/plan-check';
+import { applyPosting } from '../../src/ledger/rules/posting-rules';
 import { newId, toLogicalShard } from '../../src/ids';
 import { InvariantViolation } from '../../src/result';
 import { postingBatchSizeMax } from '../../src/limits';

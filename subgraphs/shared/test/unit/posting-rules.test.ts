@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyPosting, type PostingSpec } from '../../src/ledger/posting-rules';
-import type { Account } from '../../src/ledger/account';
+import { applyPosting } from '../../src/ledger/rules/posting-rules';
+import { type PostingSpec, type Account } from '../../src/ledger/index';
 import { newId, toLogicalShard } from '../../src/ids';
 import { InvariantViolation } from '../../src/result';
 import { balanceMinorUnitsMax, balanceMinorUnitsMin } from '../../src/limits';

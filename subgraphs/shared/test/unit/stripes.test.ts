@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildTopology, logicalShardsOf } from '../../src/shards/topology';
 import { shardOf, toLogicalShard } from '../../src/ids';
-import { hasStripeShard, logicalShardsIn, stripeShardBit, stripeShardsOf } from '../../src/ledger/stripes';
+import { hasStripeShard, logicalShardsIn, stripeShardBit, stripeShardsOf } from '../../src/ledger/index';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 
 /** A shard set without pools: routing only. */

@@ -1,5 +1,5 @@
 import { inArray } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Executor } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { rawHold } from '@paygraph/shared/db/raw';
 import { campaigns, type CampaignRow } from './schema/transactions';

@@ -1,7 +1,6 @@
 import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
-import type { Tx } from '@paygraph/shared/shards/transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { insertRows, rawRows, rawRowSets, rawWrite } from '@paygraph/shared/db/raw';
 import { refunds } from './schema/transactions';
@@ -68,7 +67,7 @@ export type QuotePurge =
 
 /**
  * Deletes at most `limit` quotes of one kind past their cut-off, and answers how many it
- * deleted. As the key purge (db/idempotency.ts): found without locks along fx_quotes_purge_idx,
+ * deleted. As the key purge (the idempotency module's store/keys.ts): found without locks along fx_quotes_purge_idx,
  * then deleted by primary key with the cut-off checked again, so replicas purging at once lock
  * rows in primary-key order and the second finds fewer. A payment claiming a quote deleted
  * meanwhile finds no holder (takeQuotes) and is answered FX_QUOTE_EXPIRED.

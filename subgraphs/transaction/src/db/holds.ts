@@ -1,6 +1,5 @@
 import { and, asc, desc, eq, gt, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import { bigintOf, rawHold, rawRowSets } from '@paygraph/shared/db/raw';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';

@@ -1,7 +1,6 @@
 import { and, asc, eq, lte, sql } from 'drizzle-orm';
-import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Tx, Executor } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { rawHold, rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
 import { transferOutbox, type OutboxRow } from './schema/transactions';

@@ -1,6 +1,5 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { paymentLegs, refundLegs, type PaymentLegRow, type RefundLegRow } from './schema/transactions';
 

@@ -1,6 +1,5 @@
 import { and, eq, inArray } from 'drizzle-orm';
-import type { Tx } from '@paygraph/shared/shards/transaction';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Tx, Executor } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { sweeps, type SweepRow } from './schema/transactions';
 

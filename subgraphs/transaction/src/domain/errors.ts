@@ -1,5 +1,4 @@
-import type { AccountStatus } from '@paygraph/shared/ledger/account';
-import type { PostingRejection } from '@paygraph/shared/ledger/posting-rules';
+import type { AccountStatus, PostingRejection } from '@paygraph/shared/ledger/index';
 import { assert, unreachable } from '@paygraph/shared/result';
 
 /** Every business failure a money mutation can answer with; each becomes a UserError type. */

@@ -1,9 +1,8 @@
-import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
-import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import { dedupeKeys, type Leg, type PostingSpec } from '@paygraph/shared/ledger/index';
 
 /**
  * The postings of an FX payment and its refunds, as pure data. They carry the dedupe keys of
- * a plain payment's (ledger/dedupe-keys.ts), so that relay, replays and reconciliation treat
+ * a plain payment's (the ledger's dedupeKeys), so that relay, replays and reconciliation treat
  * them alike. Each posting on the payer's shard moves two currencies and balances in
  * each: the platform's FX position accounts on that shard (one per currency) take the other
  * side. With A the payer's currency (sold) and B the payee's (bought):

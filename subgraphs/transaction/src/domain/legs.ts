@@ -1,9 +1,8 @@
-import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
-import type { Leg, PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import { dedupeKeys, type Leg, type PostingSpec } from '@paygraph/shared/ledger/index';
 
 /**
  * The postings of every money movement, as pure data. Each sums to zero on its own shard, and
- * carries the dedupe key that makes its half apply at most once (ledger/dedupe-keys.ts names
+ * carries the dedupe key that makes its half apply at most once (the ledger's rules/dedupe-keys.ts names
  * each key and what it guards).
  */
 export interface Movement {

@@ -1,7 +1,6 @@
 import { parseId } from '@paygraph/shared/ids';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account, PostingSpec } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
 import type { Currency } from '@paygraph/shared/money';
 import { invalidInput, type CreatePaymentError, type MoneyErrorOf } from './errors';
 import { fxPaymentDebitSpec, type FxPositions, type FxSides } from './fx-legs';
@@ -92,7 +91,7 @@ export function shapeOf(
 }
 
 /**
- * A payment key's content (domain/request-hash.ts): the two-leg fields, and the quote of an FX
+ * A payment key's content (the idempotency module's request-hash.ts): the two-leg fields, and the quote of an FX
  * payment or the splits and campaign of a payment of legs. As payments have always hashed it,
  * so that keys claimed before still recognise their replays.
  */

@@ -1,4 +1,4 @@
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import { assert } from '@paygraph/shared/result';
 import type { StripeGiveBack } from './refund-rules';
 

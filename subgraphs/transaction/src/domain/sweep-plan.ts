@@ -1,4 +1,4 @@
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 
 /**
  * Which stripes a withdrawal sweeps, and how much from each: the stripes in id order, each

@@ -1,7 +1,6 @@
 import { and, eq, gte, inArray, isNotNull, isNull, lte, ne, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/mysql-core';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import type { Tx } from '@paygraph/shared/shards/transaction';
+import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import {
   externalTransfers,
   paymentLegs,
@@ -13,7 +12,7 @@ import {
 import { processingSweeps } from '../db/sweeps';
 import { paymentFxByIds, refundFxByIds } from '../db/fx';
 import { buyReturnedAfter } from '../domain/fx';
-import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
+import { dedupeKeys } from '@paygraph/shared/ledger/index';
 
 /**
  * The transaction subgraph's read model for settlement and reconciliation: the only way another

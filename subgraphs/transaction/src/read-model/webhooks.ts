@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, gte, inArray, lt, or } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
+import type { Executor } from '@paygraph/shared/shards/transaction';
 import { holds, payments, refunds } from '../db/schema/transactions';
 
 /**

@@ -1,10 +1,15 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
-import { accountsAndStripes, insertStripeIfMissing, stripeOf, type Executor } from '@paygraph/shared/db/ledger-store';
-import type { Account } from '@paygraph/shared/ledger/account';
+import {
+  accountsAndStripes,
+  insertStripeIfMissing,
+  stripeOf,
+  type Account,
+  announceStripe,
+} from '@paygraph/shared/ledger/index';
+import { type Executor } from '@paygraph/shared/shards/transaction';
 import { assert } from '@paygraph/shared/result';
-import { announceStripe } from '@paygraph/shared/ledger/stripes';
 
 /**
  * Unlocked reads of accounts for routing and authorization; postings re-check under lock.

@@ -10,7 +10,7 @@ import { parseCreateCampaign, type CreateCampaignInput } from '../domain/inputs'
 import type { CampaignTerms } from '../domain/payment-legs';
 import type { CampaignFacts } from '../domain/payment-plan';
 import { readAccounts } from './accounts';
-import { withIdempotencyKey } from './idempotency';
+import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
 import type { ServiceContext } from './context';
 import { mayFundCampaignFrom, mayReadCampaign } from './access';
 import { campaignTermsCachedMax } from '../limits';

@@ -1,21 +1,18 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne } from '@paygraph/shared/ledger/post';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { postOne, systemAccountId, type Account } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { isChannel } from '@paygraph/shared/channels';
-import { invalidInput } from '../domain/errors';
+import { invalidInput, depositErrorKinds, refusalOf, type DepositError, type WithdrawError } from '../domain/errors';
 import { deferExternalTransfer, externalTransfersByIds } from '../db/payments';
 import type { ExternalTransferRow } from '../db/schema/transactions';
 import { depositSpec, withdrawalSpec } from '../domain/legs';
-import { depositErrorKinds, refusalOf, type DepositError, type WithdrawError } from '../domain/errors';
 import { parseExternalTransfer, type ExternalTransferInput, type ParsedExternalTransfer } from '../domain/inputs';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
-import { withIdempotencyKey } from './idempotency';
+import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
 import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
-import type { Account } from '@paygraph/shared/ledger/account';
 import type { ServiceContext } from './context';
 import { callerChannel, mayDeposit, mayWithdrawFrom } from './access';
 

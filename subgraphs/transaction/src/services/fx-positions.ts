@@ -1,4 +1,4 @@
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { systemAccountId } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { PaymentFxRow } from '../db/schema/fx';
 import type { FxPositions, FxSides } from '../domain/fx-legs';

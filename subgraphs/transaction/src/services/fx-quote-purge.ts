@@ -3,7 +3,7 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { idsMintedBefore } from '@paygraph/shared/ids';
 import { log } from '@paygraph/shared/log';
 import { purgeQuotes, type QuotePurge } from '../db/fx';
-import { retentionCutoff } from './key-retention';
+import { retentionCutoff } from '@paygraph/shared/idempotency/index';
 import {
   fxQuotePurgeBatchesPerPassMax,
   fxQuotePurgeBatchSizeMax,

@@ -3,7 +3,7 @@ import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import { parseCurrency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { systemTotals } from '@paygraph/shared/db/ledger-store';
+import { systemTotals } from '@paygraph/shared/ledger/index';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { insertRate, latestRate } from '../db/fx';
 import type { FxRateRow } from '../db/schema/fx';

@@ -6,11 +6,11 @@ import {
   type GroupedPrepare,
   type PrepareDecision,
   type PrepareGroup,
-} from '@paygraph/shared/ledger/post';
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+  type PostingSpec,
+  type Account,
+} from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import type { Account } from '@paygraph/shared/ledger/account';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { assert, err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
@@ -46,8 +46,10 @@ import {
   type Claim,
   type ClaimRequest,
   type KeySpec,
-} from './idempotency';
-import { claimStatement, claimedIn, type IdempotencyInsert } from '../db/idempotency';
+  claimStatement,
+  claimedIn,
+  type IdempotencyInsert,
+} from '@paygraph/shared/idempotency/index';
 import { recordOutcome } from './record-outcome';
 import { checkPayee, clientAccount, creditAcrossShards, routeBetween, type PaymentRoute } from './payment-steps';
 import { postHomeLegs } from './home-legs';

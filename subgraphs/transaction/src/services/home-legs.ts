@@ -1,5 +1,4 @@
-import { postOne, type GroupedPrepare, type PostingOutcome } from '@paygraph/shared/ledger/post';
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
+import { postOne, type GroupedPrepare, type PostingOutcome, type PostingSpec } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { Result } from '@paygraph/shared/result';

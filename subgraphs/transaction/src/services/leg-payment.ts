@@ -1,7 +1,11 @@
-import { inGroup, postOne, type PrepareGroup } from '@paygraph/shared/ledger/post';
+import {
+  inGroup,
+  postOne,
+  type PrepareGroup,
+  type PostingRejection,
+  type Account,
+} from '@paygraph/shared/ledger/index';
 import { insertRows } from '@paygraph/shared/db/raw';
-import type { PostingRejection } from '@paygraph/shared/ledger/posting-rules';
-import type { Account } from '@paygraph/shared/ledger/account';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { err, ok, type Result } from '@paygraph/shared/result';
@@ -14,7 +18,7 @@ import { fromRejection, type CreatePaymentError } from '../domain/errors';
 import type { PaymentPlan } from '../domain/payment-plan';
 import { isPaying, type LegRole, type PaymentLeg } from '../domain/payment-legs';
 import { stripeFor } from './accounts';
-import { earlierClaim, keyClaim, type Claimed, type KeySpec } from './idempotency';
+import { earlierClaim, keyClaim, type Claimed, type KeySpec } from '@paygraph/shared/idempotency/index';
 import { postHomeLegs } from './home-legs';
 import { legPostings, type LegPostings } from './legs';
 import { completeNow, completePaymentById, isCampaignRefusal, legsCompletion } from './payment-completion';

@@ -1,9 +1,14 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { parseId, type IdKind } from '@paygraph/shared/ids';
 import type { DataStep } from '@paygraph/shared/db/migrate';
-import { deleteLegacyKeys, legacyKeys, placeKeys, type IdempotencyRow } from '../db/idempotency';
+import {
+  deleteLegacyKeys,
+  legacyKeys,
+  placeKeys,
+  type IdempotencyRow,
+  type KeyAnchor,
+} from '@paygraph/shared/idempotency/index';
 import { externalTransfersByIds, paymentsByIds, refundsByIds } from '../db/payments';
-import type { KeyAnchor } from './idempotency';
 import { log } from '@paygraph/shared/log';
 import { pushTo } from '@paygraph/shared/collections';
 import { legacyKeyPageRowsMax } from '../limits';

@@ -1,14 +1,17 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { newId } from '@paygraph/shared/ids';
-import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import {
+  postOne,
+  type PostingOutcome,
+  type PostingSpec,
+  systemAccountId,
+  dedupeKeys,
+} from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { assert } from '@paygraph/shared/result';
 import type { PaymentLegRow } from '../db/schema/transactions';
 import { countCampaignUse } from '../db/campaigns';
 import { homeLegsSpec, remoteLegSpec, reversalOf, type LegEffect } from '../domain/legs';
-import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
 import { isPaying, type LegRole } from '../domain/payment-legs';
 import { CompletionWaits } from './completion-waits';
 

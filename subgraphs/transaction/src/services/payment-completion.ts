@@ -1,6 +1,11 @@
-import { inGroup, postOne, type PrepareDecision, type PrepareGroup } from '@paygraph/shared/ledger/post';
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import {
+  inGroup,
+  postOne,
+  type PrepareDecision,
+  type PrepareGroup,
+  type PostingSpec,
+  systemAccountId,
+} from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';

@@ -1,5 +1,4 @@
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import type { Account } from '@paygraph/shared/ledger/account';
+import { systemAccountId, type Account } from '@paygraph/shared/ledger/index';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { deferPayment } from '../db/payments';

@@ -1,6 +1,6 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
 import type { PaymentRow } from '../db/schema/transactions';
@@ -18,7 +18,12 @@ import {
 import { readAccounts } from './accounts';
 import { campaignForPayment } from './campaign';
 import { quoteTerms } from './fx-quotes';
-import { claimIdempotencyKeysOf, withIdempotencyKey, type Claimed, type KeySpec } from './idempotency';
+import {
+  claimIdempotencyKeysOf,
+  withIdempotencyKey,
+  type Claimed,
+  type KeySpec,
+} from '@paygraph/shared/idempotency/index';
 import { legPaymentMadeBefore, payLegs } from './leg-payment';
 import { payTwoLegs, postAndCredit } from './two-leg-payment';
 import { clientAccount, routeBetween } from './payment-steps';

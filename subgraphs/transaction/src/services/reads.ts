@@ -1,5 +1,5 @@
 import type { Readable } from '@paygraph/shared/authorization';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import { err, ok } from '@paygraph/shared/result';
 import type { TransactionContext } from '../context';
 import { loadAccountHolds, loadAccountPayments } from '../db/account-payments';

@@ -1,4 +1,4 @@
-import type { PostingOutcome } from '@paygraph/shared/ledger/post';
+import type { PostingOutcome } from '@paygraph/shared/ledger/index';
 import { assert, err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import { fromRejection, type PostingRefusal } from '../domain/errors';
 

@@ -1,6 +1,4 @@
-import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
-import type { PostingSpec } from '@paygraph/shared/ledger/posting-rules';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { postOne, type PostingOutcome, type PostingSpec, systemAccountId } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';

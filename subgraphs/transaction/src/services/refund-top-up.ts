@@ -17,7 +17,7 @@ import {
 } from '../domain/refund-cover';
 import { outstandingByStripe, whileNoAdvanceMoves } from '@paygraph/settlement/write-model/advances';
 import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import { readAccounts } from './accounts';
 import { completeSweep, debitForSweep } from './sweep';
 import { hitFailpoint } from './failpoints';

@@ -1,8 +1,8 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
+import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
 import { err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import {
@@ -23,7 +23,7 @@ import { fromRejection, refundPaymentErrorKinds, refusalOf, type RefundPaymentEr
 import { parseRefundPayment, type ParsedRefund, type RefundPaymentInput } from '../domain/inputs';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
-import { withIdempotencyKey } from './idempotency';
+import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
 import { CompletionWaits, runOutboxStep } from './relay';
 import { outboxInlineGraceMs } from '../limits';
 import { hitFailpoint } from './failpoints';
@@ -31,7 +31,6 @@ import { buyReturnedOf, deleteRefundFx, insertRefundFx, paymentFxByIds, refundFx
 import type { PaymentFxRow } from '../db/schema/fx';
 import { fxLocalRefundSpec } from '../domain/fx-legs';
 import { fxPositionsOn } from './fx-positions';
-import type { Tx } from '@paygraph/shared/shards/transaction';
 import { addLegRefunded, insertRefundLegs, lockLegsOfPayment } from '../db/payment-legs';
 import type { ServiceContext } from './context';
 import { mayRefund } from './access';

@@ -1,9 +1,12 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne, type PostingOutcome } from '@paygraph/shared/ledger/post';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
-import { readStripes } from '@paygraph/shared/ledger/stripes';
-import type { Account } from '@paygraph/shared/ledger/account';
+import {
+  postOne,
+  type PostingOutcome,
+  systemAccountId,
+  readStripes,
+  type Account,
+} from '@paygraph/shared/ledger/index';
 import { assert, unreachable } from '@paygraph/shared/result';
 import type { SweepRow } from '../db/schema/transactions';
 import { deferOutbox, takeOutbox } from '../db/outbox';

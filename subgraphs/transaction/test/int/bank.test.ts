@@ -1,8 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { and, eq, inArray, lt, or } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { balanceMismatches, entryTotals } from '@paygraph/shared/db/ledger-store';
-import { accounts } from '@paygraph/shared/db/schema/ledger';
+import { balanceMismatches, entryTotals } from '@paygraph/shared/ledger/store/health';
+import { accounts } from '@paygraph/shared/ledger/store/schema';
 import { campaigns, holds, paymentLegs, payments, refunds, transferOutbox } from '../../src/db/schema/transactions';
 import { paymentFx, refundFx } from '../../src/db/schema/fx';
 import { startHoldExpiry, type HoldExpiry } from '../../src/services/hold-expiry';

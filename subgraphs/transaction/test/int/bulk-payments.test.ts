@@ -3,7 +3,7 @@ import type { Stack } from '../../../../test/support/stack';
 import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { mergeStats } from '@paygraph/shared/ledger/batcher';
+import { mergeStats } from '@paygraph/shared/ledger/engine/batcher';
 
 /** createPayments: many payments per request, one result per input, each idempotent on its own key. */
 const bulkDoc = `mutation Bulk($inputs: [CreatePaymentInput!]!) {

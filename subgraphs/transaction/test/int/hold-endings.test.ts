@@ -3,7 +3,7 @@ import type { Stack } from '../../../../test/support/stack';
 import { token, unique } from '../../../../test/support/env';
 import { gql } from '../../../../test/support/graphql';
 import { toLogicalShard } from '@paygraph/shared/ids';
-import { mergeStats } from '@paygraph/shared/ledger/batcher';
+import { mergeStats } from '@paygraph/shared/ledger/engine/batcher';
 import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
 import { log } from '@paygraph/shared/log';

@@ -5,7 +5,7 @@ import { toLogicalShard } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import { migrateAll } from '../../../../scripts/lib/migration-sets';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { idempotencyKeys } from '@paygraph/transaction/db/schema/transactions';
+import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
 import { placeLegacyKeys } from '@paygraph/transaction/services/legacy-keys';
 import type { Stack } from '../../../../test/support/stack';
 import { token, unique } from '../../../../test/support/env';

@@ -4,9 +4,9 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { idempotencyKeys } from '@paygraph/transaction/db/schema/transactions';
-import { purgeKeysBefore } from '@paygraph/transaction/db/idempotency';
-import { purgeExpiredKeys, retentionCutoff } from '@paygraph/transaction/services/key-retention';
+import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
+import { purgeKeysBefore } from '@paygraph/shared/idempotency/store/keys';
+import { purgeExpiredKeys, retentionCutoff } from '@paygraph/shared/idempotency/index';
 import { testShards, unique } from '../../../../test/support/env';
 import { compiledNodeArgs } from '../../../../test/support/processes';
 

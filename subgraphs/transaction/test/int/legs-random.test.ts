@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { ledgerHealth } from '@paygraph/shared/ledger/health';
+import { ledgerHealth } from '@paygraph/shared/ledger/index';
 import { legFindings } from '@paygraph/transaction/services/leg-integrity';
 import type { Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';

@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise';
 import { inArray } from 'drizzle-orm';
 import { lockRetryWaitSeconds, lockWaitSeconds } from '@paygraph/shared/limits';
 import { subgraphRequestTimeoutMs } from '../../../../gateway/src/limits';
-import { postingRejections } from '@paygraph/shared/db/schema/ledger';
+import { postingRejections } from '@paygraph/shared/ledger/store/schema';
 import type { Stack } from '../../../../test/support/stack';
 import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, gql, type GraphQLResponse } from '../../../../test/support/graphql';

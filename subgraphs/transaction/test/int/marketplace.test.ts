@@ -1,9 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { and, eq, inArray, like } from 'drizzle-orm';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { ledgerHealth } from '@paygraph/shared/ledger/health';
+import { ledgerHealth } from '@paygraph/shared/ledger/index';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { postingRejections, postings } from '@paygraph/shared/db/schema/ledger';
+import { postingRejections, postings } from '@paygraph/shared/ledger/store/schema';
 import {
   campaigns,
   paymentLegs,

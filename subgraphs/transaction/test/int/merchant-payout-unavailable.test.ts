@@ -1,10 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { newId } from '@paygraph/shared/ids';
-import { accounts } from '@paygraph/shared/db/schema/ledger';
-import { insertStripeIfMissing, stripeOf } from '@paygraph/shared/db/ledger-store';
-import { announceStripe } from '@paygraph/shared/ledger/stripes';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { accounts } from '@paygraph/shared/ledger/store/schema';
+import { insertStripeIfMissing, stripeOf, announceStripe, systemAccountId } from '@paygraph/shared/ledger/index';
 import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
 import { sweeps } from '@paygraph/transaction/db/schema/transactions';
 import { startStack, type Stack } from '../../../../test/support/stack';

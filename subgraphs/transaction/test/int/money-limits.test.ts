@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
-import { systemAccountId } from '@paygraph/shared/ledger/system-accounts';
+import { systemAccountId } from '@paygraph/shared/ledger/index';
 import { amountMinorUnitsMaxDefault, balanceMinorUnitsMax, balanceMinorUnitsMin } from '@paygraph/shared/limits';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { startStack, type Stack } from '../../../../test/support/stack';

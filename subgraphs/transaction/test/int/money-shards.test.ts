@@ -1,8 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import { postOne } from '@paygraph/shared/ledger/post';
-import { ledgerHealth } from '@paygraph/shared/ledger/health';
+import { postOne, ledgerHealth } from '@paygraph/shared/ledger/index';
 import { paymentLegs, payments, transferOutbox } from '@paygraph/transaction/db/schema/transactions';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';

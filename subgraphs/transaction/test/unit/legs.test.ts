@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { assertBalanced, type PostingSpec } from '@paygraph/shared/ledger/posting-rules';
-import { dedupeKeys } from '@paygraph/shared/ledger/dedupe-keys';
+import { assertBalanced } from '@paygraph/shared/ledger/rules/posting-rules';
+import { type PostingSpec, dedupeKeys } from '@paygraph/shared/ledger/index';
 import {
   depositSpec,
   holdCaptureSpec,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { Account } from '@paygraph/shared/ledger/account';
+import type { Account } from '@paygraph/shared/ledger/index';
 import { newId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
-import { requestHash } from '../../src/domain/request-hash';
+import { requestHash } from '@paygraph/shared/idempotency/index';
 import {
   paymentKeyContent,
   planCapture,

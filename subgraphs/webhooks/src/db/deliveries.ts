@@ -1,6 +1,5 @@
 import { and, asc, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
+import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
 import { webhookDeliveries, type DeliveryRow } from './schema/webhooks';
 import type { StreamKey } from './streams';

@@ -1,6 +1,5 @@
 import { and, desc, eq, isNotNull, isNull, lte } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
+import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { webhookEndpoints, type EndpointRow } from './schema/webhooks';
 
 /** SQL over webhook_endpoints: each on the shard the endpoint's id names. */

@@ -1,6 +1,5 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
+import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { webhookDeliveries, webhookSources, webhookStreams, type StreamRow } from './schema/webhooks';
 
 /** SQL for events no ledger entry carries (services/record-events.ts): the scan cursors and their deliveries. */

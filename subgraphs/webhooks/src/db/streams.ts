@@ -1,8 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, isNotNull, lte, ne, notInArray, or, sql } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/db/ledger-store';
-import { accounts, ledgerEntries, postings } from '@paygraph/shared/db/schema/ledger';
-import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
-import type { Account, AccountBalances } from '@paygraph/shared/ledger/account';
+import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
+import { accounts, ledgerEntries, postings } from '@paygraph/shared/ledger/read-model/tables';
+import type { Account, AccountBalances } from '@paygraph/shared/ledger/index';
 import type { EntryWithPosting } from '../domain/events';
 import { entryEventType } from '../domain/event-types';
 import { webhookStreams, type StreamRow } from './schema/webhooks';

@@ -1,6 +1,6 @@
 import { formatAmount } from '@paygraph/shared/money';
-import type { AccountBalances } from '@paygraph/shared/ledger/account';
-import { encodeBalanceCursor } from '@paygraph/account/domain/balance-cursor';
+import type { AccountBalances } from '@paygraph/shared/ledger/index';
+import { encodeBalanceCursor } from '@paygraph/account/index';
 import type {
   FailedRefundFacts,
   HoldFacts,

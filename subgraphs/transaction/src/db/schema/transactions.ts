@@ -167,34 +167,6 @@ export const externalTransfers = mysqlTable(
   ],
 );
 
-/**
- * An idempotency key, claimed before any money moves, on the shard of the record it guards.
- * Its scope is (anchor, caller, key): the anchor is what the request names and moves money
- * from or into — the account debited by a payment, the account of a deposit or a withdrawal,
- * the payment a refund reverses — so the key row sits in the database of that record and the
- * request touches no other shard. Operation and request hash are its content: the same scope
- * with another content is a reused key. The row names the resource the first request created.
- * Rows claimed before keys were anchored carry anchor_id '' until the data step
- * (services/legacy-keys.ts) moves them to their record's shard.
- */
-export const idempotencyKeys = mysqlTable(
-  'idempotency_keys',
-  {
-    anchorId: varchar('anchor_id', { length: 33 }).notNull().default(''),
-    callerId: varchar('caller_id', { length: 64 }).notNull(),
-    idempotencyKey: varchar('idempotency_key', { length: 128 }).notNull(),
-    operation: varchar('operation', { length: 24 }).notNull(),
-    requestHash: char('request_hash', { length: 64 }).notNull(),
-    resourceId: varchar('resource_id', { length: 33 }).notNull(),
-    createdAt: moment('created_at'),
-  },
-  // The anchor leads the key, so the legacy rows (anchor '') are one range of it.
-  (t) => [
-    primaryKey({ columns: [t.anchorId, t.callerId, t.idempotencyKey] }),
-    index('idempotency_keys_created_idx').on(t.createdAt),
-  ],
-);
-
 export const outboxSteps = ['PAYMENT_CREDIT', 'REFUND_DEBIT', 'SWEEP_CREDIT', 'PAYMENT_LEGS', 'REFUND_LEGS'] as const;
 export const outboxStatuses = ['PENDING', 'DONE'] as const;
 

@@ -1,10 +1,9 @@
-import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { parseId, type IdKind } from '@paygraph/shared/ids';
-import { Coalescer } from '@paygraph/shared/shards/coalescer';
-import { assert, err, ok, type Result } from '@paygraph/shared/result';
-import { claimIdempotencyKeys, keyHeld, scopeOf, type IdempotencyInsert, type IdempotencyRow } from '../db/idempotency';
-import type { MoneyErrorOf } from '../domain/errors';
-import { requestHash } from '../domain/request-hash';
+import type { Shard, ShardSet } from '../shards/pool';
+import { parseId, type IdKind } from '../ids';
+import { Coalescer } from '../shards/coalescer';
+import { assert, err, ok, type Result } from '../result';
+import { claimIdempotencyKeys, keyHeld, scopeOf, type IdempotencyInsert, type IdempotencyRow } from './store/keys';
+import { requestHash } from './request-hash';
 
 export type Claim = { kind: 'fresh' | 'replay'; resourceId: string } | { kind: 'reused' };
 
@@ -55,7 +54,11 @@ export interface Claimed {
   replay: boolean;
 }
 
-export type KeyReused = MoneyErrorOf<'IdempotencyKeyReused'>;
+/** The refusal of a key sent again with other content: every mutation that takes a key answers it (IdempotencyKeyReused). */
+export interface KeyReused {
+  kind: 'IdempotencyKeyReused';
+  idempotencyKey: string;
+}
 
 export function keyReused(spec: Pick<KeySpec, 'key'>): KeyReused {
   return { kind: 'IdempotencyKeyReused', idempotencyKey: spec.key };
@@ -86,7 +89,7 @@ export function claimedOf(claim: Claim, spec: Pick<KeySpec, 'key'>): Result<Clai
  * runs `body` on the resource the key names (a fresh one, or the first request's on a replay).
  * The body must work on that resource by id (postings keyed by it), so that copies of a request
  * converge on one outcome. A hold's capture and void claim inside their posting transaction
- * instead (services/hold.ts), from the same spec (keyClaim, keyReused).
+ * instead (the transaction subgraph's services/hold.ts), from the same spec (keyClaim, keyReused).
  */
 export async function withIdempotencyKey<T, E>(
   ctx: KeyContext,

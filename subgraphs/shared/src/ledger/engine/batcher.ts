@@ -1,21 +1,42 @@
-import type { Shard } from '../shards/pool';
-import type { PostingSettings } from '../config/shared';
+import type { Shard } from '../../shards/pool';
+import type { PostingSettings } from '../../config/shared';
 import { postBatch, type PostingItem } from './batch';
-import { LockTimeout } from '../shards/transaction';
-import { lockRetryWaitSeconds } from '../limits';
-import { mergedBatchSize } from '../metrics';
-import { callerContext, inBatchSpan, type TracedCaller } from '../tracing';
+import { LockTimeout } from '../../shards/transaction';
+import { ShardUnavailable } from '../../shards/unavailable';
+import { lockRetryWaitSeconds, mergeBatchSizeDefault, mergeQueueSizeDefault } from '../../limits';
+import { assert } from '../../result';
+import { mergedBatchSize } from '../../metrics';
+import { callerContext, inBatchSpan, type TracedCaller } from '../../tracing';
 
 /**
  * Merged posting: postings submitted for the same shard within a short window go into one
  * database transaction (one lock statement, multi-row writes, one commit). A lone posting
- * waits at most mergeWaitMs; a full batch (mergeBatchSizeMax) goes at once. Both come with the
+ * waits at most mergeWaitMs; a full batch (mergeBatchSize) goes at once. Both come with the
  * shard (its posting settings: MERGE_WAIT_MS, MERGE_BATCH_SIZE). While a batch commits, the
  * next one fills, so the wait costs nothing under load. A batch that fails as a whole (not a refused
  * posting, which fails alone inside it) is retried one posting at a time, so one bad item
- * never fails its neighbours.
+ * never fails its neighbours. At most mergeQueueSize postings wait per shard (MERGE_QUEUE_SIZE):
+ * one more is refused at once (PostingQueueFull), before anything of it runs.
  */
 export const mergeInFlightPerShardMax = 2;
+assert(
+  mergeQueueSizeDefault >= mergeInFlightPerShardMax * mergeBatchSizeDefault,
+  'the default merge queue holds the next batch of each in flight: mergeQueueSizeDefault >= mergeInFlightPerShardMax * mergeBatchSizeDefault',
+);
+
+/**
+ * A shard's merge queue is full: its database does not keep up with the postings submitted, and
+ * one more would only wait behind them past what its client waits for. The posting is refused
+ * before anything of it ran (no prepare, no lock, no write), as an unavailable shard is: the
+ * client is answered SHARD_UNAVAILABLE, retryable, and retries with the same idempotency key; a
+ * worker's pass leaves the work to its next pass. The detail (the log's) says why.
+ */
+export class PostingQueueFull extends ShardUnavailable {
+  constructor(shard: string, waiting: number) {
+    super(shard, `the merged-posting queue is full: ${waiting} postings wait for a batch (MERGE_QUEUE_SIZE)`);
+    this.name = 'PostingQueueFull';
+  }
+}
 
 interface Waiting extends TracedCaller {
   item: PostingItem<unknown>;
@@ -44,6 +65,8 @@ function queueOf(shard: Shard): ShardQueue {
 
 export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> {
   const queue = queueOf(shard);
+  if (queue.waiting.length >= shard.posting.mergeQueueSize)
+    return Promise.reject(new PostingQueueFull(shard.name, queue.waiting.length));
   return new Promise<R>((resolve, reject) => {
     queue.waiting.push({
       item: item as PostingItem<unknown>,
@@ -57,7 +80,7 @@ export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> 
 
 function schedule(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
   if (queue.inFlight >= mergeInFlightPerShardMax) return;
-  if (queue.waiting.length >= s.mergeBatchSizeMax || s.mergeWaitMs === 0) {
+  if (queue.waiting.length >= s.mergeBatchSize || s.mergeWaitMs === 0) {
     flush(shard, queue, s);
   } else if (!queue.timer) {
     queue.timer = setTimeout(() => flush(shard, queue, s), s.mergeWaitMs);
@@ -67,7 +90,7 @@ function schedule(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
 function flush(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
   if (queue.timer) clearTimeout(queue.timer);
   queue.timer = null;
-  const batch = queue.waiting.splice(0, s.mergeBatchSizeMax);
+  const batch = queue.waiting.splice(0, s.mergeBatchSize);
   if (batch.length === 0) return;
   queue.inFlight += 1;
   queue.batches += 1;

@@ -1,7 +1,7 @@
-import { assert } from '../result';
+import { assert } from '../../result';
 import { totalOf, type Account } from './account';
 import type { EntryDraft, PostingSpec } from './posting-rules';
-import { pushTo } from '../collections';
+import { pushTo } from '../../collections';
 
 /**
  * The pair assertion of the ledger's write path (TigerBeetle's "assert what you wrote equals

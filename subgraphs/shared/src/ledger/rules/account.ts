@@ -1,10 +1,10 @@
 /**
- * An account, the one shape every layer above db/ works with (issue 14). The ledger's SQL
- * (db/ledger-store.ts, and the account subgraph's db/) maps each row it reads into it once;
+ * An account, the one shape every layer above the SQL works with (issue 14). The ledger's SQL
+ * (store/, read by the parts through the ledger's index) maps each row it reads into it once;
  * resolvers, services, domain rules and the posting engine take it, or a Pick of it where they
- * need less. The drizzle row type (db/schema/ledger.ts AccountRow) stays in db/: it also holds
- * the row's seal (mac, mac_key_id), which only db/ checks, and updated_at, which nothing above
- * db/ reads. Pure: no I/O here.
+ * need less. The drizzle row type (store/schema.ts AccountRow) stays in store/: it also holds
+ * the row's seal (mac, mac_key_id), which only the store checks, and updated_at, which nothing
+ * above it reads. Pure: no I/O here.
  */
 export const accountTypes = ['PERSONAL', 'MERCHANT', 'SYSTEM'] as const;
 export type AccountType = (typeof accountTypes)[number];
@@ -36,7 +36,7 @@ export interface Account {
   parentId: string | null;
   /**
    * On a merchant's home row, the stripe directory: bit n set when the merchant may have a
-   * stripe whose id names logical shard n (ledger/stripes.ts). Zero elsewhere.
+   * stripe whose id names logical shard n (rules/stripe-directory.ts). Zero elsewhere.
    */
   stripeShards: bigint;
   currency: string;
@@ -53,7 +53,7 @@ export interface Account {
   creditLimit: bigint | null;
   /** The sequence of the account's newest entry: entries are numbered 1, 2, 3… with no gap. */
   lastSequence: bigint;
-  /** The hash of the newest entry, the head of the account's hash chain (ledger/tamper.ts). */
+  /** The hash of the newest entry, the head of the account's hash chain (rules/tamper.ts). */
   lastEntryHash: string;
   version: bigint;
   createdAt: Date;

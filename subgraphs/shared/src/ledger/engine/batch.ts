@@ -1,16 +1,16 @@
-import { assertWritesMatchPlan, balancesBefore } from './plan-check';
-import type { Shard } from '../shards/pool';
-import { mysqlErrno } from '../shards/transaction';
-import { inPostingTransaction, type PostingTx } from '../shards/posting-transaction';
-import { batchWitness, lockAndReadPrior, writePostings, writeRejections, type PriorOutcome } from '../db/ledger-store';
-import { assert } from '../result';
-import { postingBatchSizeMax } from '../limits';
+import { assertWritesMatchPlan, balancesBefore } from '../rules/plan-check';
+import type { Shard } from '../../shards/pool';
+import { mysqlErrno } from '../../shards/transaction';
+import { inPostingTransaction, type PostingTx } from '../../shards/posting-transaction';
+import { batchWitness, lockAndReadPrior, writePostings, writeRejections, type PriorOutcome } from '../store/postings';
+import { assert } from '../../result';
+import { postingBatchSizeMax } from '../../limits';
 import { notifyCommitted } from './events';
-import { chainEntries } from './tamper';
-import { isKnownSystemAccount } from './system-accounts';
-import { DeferredInserts } from '../db/deferred';
-import { applyPosting, type EntryDraft, type PostingRejection, type PostingSpec } from './posting-rules';
-import type { Account } from './account';
+import { chainEntries } from '../rules/tamper';
+import { isKnownSystemAccount } from '../system-accounts';
+import { DeferredInserts } from '../../db/deferred';
+import { applyPosting, type EntryDraft, type PostingRejection, type PostingSpec } from '../rules/posting-rules';
+import type { Account } from '../rules/account';
 
 /**
  * The only writer of balances. postBatch applies several postings for one shard in ONE local

@@ -1,8 +1,8 @@
-import type { PostingTx } from '../shards/posting-transaction';
-import type { DayIncrement } from '../ledger/account-days';
-import type { AccountBalances } from '../ledger/account';
-import { accountDays } from './schema/ledger';
-import { bigintOf, insertRows, rawRows, rawRowSets, type SqlTarget } from './raw';
+import type { PostingTx } from '../../shards/posting-transaction';
+import type { DayIncrement } from '../rules/account-days';
+import type { AccountBalances } from '../rules/account';
+import { accountDays } from './schema';
+import { bigintOf, insertRows, rawRows, rawRowSets, type SqlTarget } from '../../db/raw';
 
 type Executor = SqlTarget;
 
@@ -24,6 +24,7 @@ const addToDay = `ON DUPLICATE KEY UPDATE ${[
  * Posting only: adds the increments to their rows (creating the rows of a first entry on a
  * date), in the posting's transaction. Every account involved is locked FOR UPDATE by then, so
  * no other transaction writes these rows meanwhile. `hold` sends it with the next statement.
+ * Locks: those (account_id, business_date) rows, exclusively, until the posting commits.
  */
 export async function addDayIncrements(
   tx: PostingTx,
@@ -43,6 +44,7 @@ export interface DayTotalsRow {
 /**
  * For the accounts (one account, or a merchant's stripes on this shard): Σ(credits − debits)
  * of every date before `from`, and each date's row from `from` to `to`. One round trip.
+ * Locks: none.
  */
 export async function statementDays(
   db: Executor,
@@ -79,6 +81,7 @@ export async function statementDays(
  * business date, so the read is bounded by one date's entries. Entries of an earlier date are
  * all older than `at` and those of a later date all newer, because a business date only grows
  * with the instant.
+ * Locks: none.
  */
 export async function bucketsAt(
   db: Executor,
@@ -114,6 +117,7 @@ export async function bucketsAt(
  * Accounts whose summary rows differ from their entries (per date: credits, debits, count,
  * bucket nets, sequence range), or that have entries on a date without a row: the summary is
  * written with the entries, so any row here is a bug or a change made outside the ledger.
+ * Locks: none.
  */
 export async function daySummaryMismatches(
   db: Executor,

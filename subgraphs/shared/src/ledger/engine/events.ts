@@ -1,5 +1,5 @@
-import type { EntryDraft } from './posting-rules';
-import { log } from '../log';
+import type { EntryDraft } from '../rules/posting-rules';
+import { log } from '../../log';
 
 /**
  * Listeners told, after a posting batch has COMMITTED, which entries it wrote. A listener

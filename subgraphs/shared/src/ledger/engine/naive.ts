@@ -1,13 +1,13 @@
-import type { Shard } from '../shards/pool';
-import { mysqlErrno } from '../shards/transaction';
-import { inPostingTransaction } from '../shards/posting-transaction';
-import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } from '../db/ledger-store';
+import type { Shard } from '../../shards/pool';
+import { mysqlErrno } from '../../shards/transaction';
+import { inPostingTransaction } from '../../shards/posting-transaction';
+import { lockAccounts, priorOutcomes, writePostingRowByRow, writeRejections } from '../store/postings';
 import { notifyCommitted } from './events';
-import { chainEntries } from './tamper';
-import { assertWritesMatchPlan, balancesBefore } from './plan-check';
-import { DeferredInserts } from '../db/deferred';
-import { applyPosting, type EntryDraft } from './posting-rules';
-import type { Account } from './account';
+import { chainEntries } from '../rules/tamper';
+import { assertWritesMatchPlan, balancesBefore } from '../rules/plan-check';
+import { DeferredInserts } from '../../db/deferred';
+import { applyPosting, type EntryDraft } from '../rules/posting-rules';
+import type { Account } from '../rules/account';
 import { prepareAlone, type PostingItem, type PostingOutcome } from './batch';
 
 /**

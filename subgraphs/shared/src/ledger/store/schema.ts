@@ -12,7 +12,7 @@ import {
   uniqueIndex,
   varchar,
 } from 'drizzle-orm/mysql-core';
-import { accountStatuses, accountTypes, systemKinds } from '../../ledger/account';
+import { accountStatuses, accountTypes, systemKinds } from '../rules/account';
 
 /**
  * The ledger's tables, on every shard. Balances are credit-positive: a customer's deposit is
@@ -43,7 +43,7 @@ export const accounts = mysqlTable(
     parentId: varchar('parent_id', { length: 33 }),
     /**
      * On a merchant's home row: the stripe directory, bit n set when the merchant may have a
-     * stripe whose id names logical shard n (ledger/stripes.ts). Set before the stripe is
+     * stripe whose id names logical shard n (rules/stripe-directory.ts). Set before the stripe is
      * opened, so a reader that asks only the shards named here misses no stripe. Routing, not
      * money: not under the MAC, and never lowered.
      */
@@ -57,9 +57,9 @@ export const accounts = mysqlTable(
     pending: money('pending'),
     /**
      * A client's credit line, on its home row only: available may go down to −creditLimit
-     * (ledger/posting-rules.ts). NULL on an account that never had one; 0 once removed, so that
+     * (rules/posting-rules.ts). NULL on an account that never had one; 0 once removed, so that
      * an account that may still owe is found through accounts_credit_idx (the exposure read).
-     * Under the MAC when not NULL (ledger/tamper.ts). Stripes and system accounts keep NULL.
+     * Under the MAC when not NULL (rules/tamper.ts). Stripes and system accounts keep NULL.
      */
     creditLimit: bigint('credit_limit', { mode: 'bigint' }),
     /** The sequence of the account's newest entry: entries are numbered 1, 2, 3… with no gap. */
@@ -71,7 +71,7 @@ export const accounts = mysqlTable(
     version: bigint('version', { mode: 'bigint' })
       .notNull()
       .default(sql`0`),
-    /** HMAC-SHA256 over id, currency, status, balances, chain head and version (ledger/tamper.ts). */
+    /** HMAC-SHA256 over id, currency, status, balances, chain head and version (rules/tamper.ts). */
     mac: char('mac', { length: 64 }).notNull().default(''),
     /** Which LEDGER_MAC_KEY signed the MAC, so keys can rotate. */
     macKeyId: varchar('mac_key_id', { length: 32 }).notNull().default(''),
@@ -82,7 +82,7 @@ export const accounts = mysqlTable(
     index('accounts_owner_idx').on(t.ownerId, t.id),
     uniqueIndex('accounts_system_uq').on(t.systemKind, t.currency),
     uniqueIndex('accounts_parent_uq').on(t.parentId),
-    // Postings never write credit_limit (db/ledger-store.ts balanceUpdate), so this index costs
+    // Postings never write credit_limit (postings.ts balanceUpdate), so this index costs
     // them nothing; it holds only the accounts that ever had a credit line.
     index('accounts_credit_idx').on(t.creditLimit),
   ],
@@ -139,8 +139,8 @@ export const ledgerEntries = mysqlTable(
 );
 
 /**
- * An accounts row as drizzle reads it, seal and all. It stays in db/: what db/ reads is mapped
- * once into the domain's Account (ledger/account.ts, db/ledger-store.ts accountOfRow).
+ * An accounts row as drizzle reads it, seal and all. It stays in store/: what store/ reads is mapped
+ * once into the domain's Account (rules/account.ts, rows.ts accountOfRow).
  */
 export type AccountRow = typeof accounts.$inferSelect;
 export type PostingRow = typeof postings.$inferSelect;
@@ -166,7 +166,7 @@ const daySum = (name: string) =>
 
 /**
  * One row per account and business date the account moved on: what its entries of that date
- * add up to. The posting transaction writes it with the entries (db/ledger-store.ts), so it can
+ * add up to. The posting transaction writes it with the entries (postings.ts), so it can
  * never disagree with them; statements and balances at an instant read it instead of summing
  * years of entries. For a merchant it is per stripe, like the entries.
  */

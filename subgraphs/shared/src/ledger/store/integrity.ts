@@ -1,9 +1,9 @@
 import { asc, gt, inArray } from 'drizzle-orm';
-import type { Executor } from './ledger-store';
-import { accounts, ledgerEntries } from './schema/ledger';
-import { accountSealIntact, entryHash } from '../ledger/tamper';
-import { pushTo } from '../collections';
-import { verifyAccountPageSize } from '../limits';
+import type { Executor } from '../../shards/transaction';
+import { accounts, ledgerEntries } from './schema';
+import { accountSealIntact, entryHash } from '../rules/tamper';
+import { pushTo } from '../../collections';
+import { verifyAccountPageSize } from '../../limits';
 
 export type IntegrityFinding =
   | { kind: 'ACCOUNT_MAC_INVALID'; accountId: string }
@@ -15,6 +15,7 @@ export type IntegrityFinding =
  * Checks accounts' MACs and their entries' hash chains. An edited entry fails its hash; an
  * inserted or deleted one breaks the chain (each entry names its predecessor's hash, and the
  * account row, under its MAC, names the newest); an edited account row fails its MAC.
+ * Locks: none.
  */
 export async function verifyAccounts(db: Executor, accountIds: readonly string[]): Promise<IntegrityFinding[]> {
   if (accountIds.length === 0) return [];
@@ -48,7 +49,7 @@ export async function verifyAccounts(db: Executor, accountIds: readonly string[]
   return findings;
 }
 
-/** Every account of a shard, a page at a time. */
+/** Every account of a shard, a page at a time. Locks: none. */
 export async function verifyShard(
   db: Executor,
 ): Promise<{ accounts: number; entries: number; findings: IntegrityFinding[] }> {

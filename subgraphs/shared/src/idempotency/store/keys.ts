@@ -1,7 +1,7 @@
-import type { Shard } from '@paygraph/shared/shards/pool';
-import { insertRows, rawRows, rawWrite, type SqlTarget } from '@paygraph/shared/db/raw';
-import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
-import { idempotencyKeys } from './schema/transactions';
+import type { Shard } from '../../shards/pool';
+import { insertRows, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
+import type { PostingTx, Statement } from '../../shards/posting-transaction';
+import { idempotencyKeys } from './schema';
 
 export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
 export type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { anchorId: string; createdAt: Date };
@@ -11,7 +11,7 @@ export type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { anchorId
  * that holds each key: one multi-row INSERT IGNORE, and a read only when some row was ignored
  * (a replay, or the same key twice in the batch). Every request that moves money claims a key,
  * so this is hand-written SQL (db/raw.ts), and concurrent requests' claims on one shard share
- * it (services/idempotency.ts).
+ * it (claims.ts).
  */
 export async function claimIdempotencyKeys(
   shard: Shard,
@@ -24,7 +24,7 @@ export async function claimIdempotencyKeys(
 
 /**
  * The same claim as one statement, for a posting transaction to send together with its own
- * first statement (services/hold.ts: a hold's ending claims its key as it locks the hold).
+ * first statement (the transaction subgraph's services/hold.ts: a hold's ending claims its key as it locks the hold).
  * Its answer goes to claimedIn.
  */
 export function claimStatement(rows: readonly IdempotencyInsert[]): Statement {

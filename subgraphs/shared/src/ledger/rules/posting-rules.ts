@@ -1,18 +1,18 @@
-import { newId, shardOf } from '../ids';
-import { balanceMinorUnitsMax, balanceMinorUnitsMin } from '../limits';
-import { assert, err, ok, type Result } from '../result';
+import { newId, shardOf } from '../../ids';
+import { balanceMinorUnitsMax, balanceMinorUnitsMin } from '../../limits';
+import { assert, err, ok, type Result } from '../../result';
 import { totalOf, type Account, type AccountStatus } from './account';
 
 /**
  * The pure rules of posting: given the locked state of the accounts, decide whether a posting
- * may apply and which entries it makes. No I/O here; ledger/post.ts does the locking and
+ * may apply and which entries it makes. No I/O here; the engine (engine/batch.ts) does the locking and
  * writing around it.
  */
 export type Bucket = 'AVAILABLE' | 'FROZEN' | 'PENDING';
 
 /**
  * What the rules read and move of each locked account. The posting engine hands them the whole
- * Account (db/ledger-store.ts lockAndReadPrior); the rules move balances and the sequence in
+ * Account (store/postings.ts lockAndReadPrior); the rules move balances and the sequence in
  * place.
  */
 export type PostingAccount = Pick<

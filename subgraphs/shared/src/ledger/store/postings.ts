@@ -1,0 +1,310 @@
+import { assert } from '../../result';
+import { eq } from 'drizzle-orm';
+import type { PostingTx, Statement } from '../../shards/posting-transaction';
+import { businessDateOf } from '../../business-date';
+import { accountSealIntact, sealAccount, TamperDetected } from '../rules/tamper';
+import type { Account } from '../rules/account';
+import type { EntryDraft, PostingRejection, PostingSpec } from '../rules/posting-rules';
+import { accounts, ledgerEntries, postingRejections, postings } from './schema';
+import { insertRows, rawRowSets } from '../../db/raw';
+import { addDayIncrements } from './account-days';
+import { dayIncrements } from '../rules/account-days';
+import { accountColumns, accountOfRaw, type RawAccount } from './rows';
+
+/**
+ * The posting transaction's SQL (engine/): the lock of the accounts a batch moves, the earlier
+ * outcomes of its dedupe keys, and its writes — postings, entries, the daily summary, balances,
+ * kept refusals. Only the engine calls these ("posting only"), in its PostingTx, and only after
+ * lockAndReadPrior: every write here relies on its rows being locked FOR UPDATE by then.
+ */
+
+/**
+ * Locks the accounts, clients' rows first and the shared hot rows (`lastIds`, the system
+ * accounts) after, each group in id order: a total order, so concurrent postings cannot
+ * deadlock on each other's accounts, and a posting that waits for a client's row does not
+ * hold its shard's reserve or clearing row while it waits. Locks: every row of `ids`, FOR UPDATE,
+ * in that order (one statement per group), until the posting transaction commits or rolls back;
+ * a row whose seal is broken is refused (TamperDetected) before anything is decided on it.
+ */
+export async function lockAccounts(
+  tx: PostingTx,
+  ids: readonly string[],
+  lastIds: ReadonlySet<string> = new Set(),
+): Promise<Map<string, Account>> {
+  const { states } = await lockAndReadPrior(tx, ids, lastIds, []);
+  return states;
+}
+
+export type PriorOutcome = { kind: 'posted'; postingId: string } | { kind: 'rejected'; rejection: PostingRejection };
+
+/**
+ * What became of earlier postings with these dedupe keys: posted, or refused. Read after the
+ * accounts are locked, so a concurrent twin that held the lock has committed by then. Locks: none
+ * (a plain read of postings_dedupe_uq and posting_rejections' primary key).
+ */
+export async function priorOutcomes(tx: PostingTx, keys: readonly string[]): Promise<Map<string, PriorOutcome>> {
+  const { prior } = await lockAndReadPrior(tx, [], new Set(), keys);
+  return prior;
+}
+
+/**
+ * lockAccounts, then priorOutcomes, as the statements of one round trip: MySQL runs them in
+ * order, so the prior outcomes are still read after every lock is held. Every round trip inside
+ * a posting transaction holds its locks longer and costs both processes a system call. Locks: as
+ * lockAccounts (the accounts FOR UPDATE, clients' rows then system rows, each in id order), and
+ * nothing more for the outcomes, read after them.
+ */
+export async function lockAndReadPrior(
+  tx: PostingTx,
+  ids: readonly string[],
+  lastIds: ReadonlySet<string>,
+  keys: readonly string[],
+): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome> }> {
+  const unique = [...new Set(ids)].sort();
+  const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))].filter(
+    (g) => g.length > 0,
+  );
+  const statements: Array<{ sql: string; values: readonly unknown[] }> = groups.map((group) => ({
+    sql: `SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE`,
+    values: [group],
+  }));
+  if (keys.length > 0) {
+    // One statement for both tables.
+    statements.push({
+      sql: `
+      SELECT dedupe_key AS k, id AS p, NULL AS d FROM postings WHERE dedupe_key IN (?)
+      UNION ALL
+      SELECT dedupe_key AS k, NULL AS p, detail AS d FROM posting_rejections WHERE dedupe_key IN (?)`,
+      values: [keys, keys],
+    });
+  }
+  const results = await rawRowSets(tx, statements);
+  const states = new Map<string, Account>();
+  for (const raw of results.slice(0, groups.length).flat() as RawAccount[]) {
+    const account = accountOfRaw(raw);
+    // The write path never builds on a row that was changed outside the ledger.
+    if (!accountSealIntact(account, { mac: raw.mac, macKeyId: raw.mac_key_id })) throw new TamperDetected(account.id);
+    states.set(account.id, account);
+  }
+  const prior = new Map<string, PriorOutcome>();
+  for (const row of (keys.length > 0 ? results.at(-1)! : []) as Array<{
+    k: string;
+    p: string | null;
+    d: string | null;
+  }>) {
+    if (row.p !== null) prior.set(row.k, { kind: 'posted', postingId: row.p });
+    else if (row.d !== null) prior.set(row.k, { kind: 'rejected', rejection: decodeRejection(row.d) });
+  }
+  return { states, prior };
+}
+
+/**
+ * A row a posting batch wrote, read to learn whether its COMMIT landed when the answer was lost
+ * (posting-transaction.ts): one of its postings, else one of its rejections; null when it wrote
+ * neither. A locking read, so that a COMMIT the server is still applying is waited for. Locks: that
+ * one row, shared (LOCK IN SHARE MODE), for its statement on a fresh connection.
+ */
+export function batchWitness(postingId: string | undefined, rejectedKey: string | undefined): Statement | null {
+  if (postingId !== undefined)
+    return { sql: 'SELECT id FROM postings WHERE id = ? LOCK IN SHARE MODE', values: [postingId] };
+  if (rejectedKey !== undefined)
+    return {
+      sql: 'SELECT dedupe_key FROM posting_rejections WHERE dedupe_key = ? LOCK IN SHARE MODE',
+      values: [rejectedKey],
+    };
+  return null;
+}
+
+/**
+ * Posting only: keeps refusals under their dedupe keys, so a repeat is refused the same. Held
+ * (sent with the next statement or COMMIT). Locks: the new posting_rejections rows, exclusively,
+ * until COMMIT; a key another transaction wrote first fails the batch (duplicate entry), which
+ * runs again and then reads that outcome.
+ */
+export async function writeRejections(
+  tx: PostingTx,
+  rejections: ReadonlyArray<{ dedupeKey: string; rejection: PostingRejection }>,
+  now: Date,
+): Promise<void> {
+  if (rejections.length === 0) return;
+  await insertRows(
+    tx,
+    postingRejections,
+    rejections.map((r) => ({
+      dedupeKey: r.dedupeKey,
+      code: r.rejection.code,
+      detail: encodeRejection(r.rejection),
+      createdAt: now,
+    })),
+    { hold: true },
+  );
+}
+
+function encodeRejection(rejection: PostingRejection): string {
+  return JSON.stringify(rejection, (_k, v: unknown) => (typeof v === 'bigint' ? { bigint: v.toString() } : v));
+}
+
+function decodeRejection(detail: string): PostingRejection {
+  return JSON.parse(detail, (_k, v: unknown) =>
+    v !== null && typeof v === 'object' && 'bigint' in v && typeof v.bigint === 'string' ? BigInt(v.bigint) : v,
+  ) as PostingRejection;
+}
+
+/**
+ * Posting only: the postings, their entries, the daily summary of the accounts they touch
+ * (store/account-days.ts) and the new balances, in four statements, held to go out with the
+ * transaction's next statement (db/raw.ts rawHold). Each posting keeps its own instant
+ * (created_at, business date), also when merged into a batch, and each entry counts on its
+ * posting's business date. Locks: each until COMMIT, the new postings and entries rows,
+ * exclusively (with their unique index entries: a dedupe key another transaction wrote first
+ * fails the batch, which runs again), the touched accounts' account_days rows and the touched
+ * accounts' rows, which lockAndReadPrior already holds FOR UPDATE. Every row it locks belongs to
+ * an account the batch holds, so it waits on no other posting.
+ */
+export async function writePostings(
+  tx: PostingTx,
+  timed: ReadonlyArray<{ spec: PostingSpec; at: Date }>,
+  entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
+  touched: readonly Account[],
+): Promise<void> {
+  if (timed.length === 0) return;
+  const atOf = new Map(timed.map((t) => [t.spec.id, t.at]));
+  const dateOf = new Map(timed.map((t) => [t.spec.id, businessDateOf(t.at)]));
+  await insertRows(
+    tx,
+    postings,
+    timed.map(({ spec, at }) => ({
+      id: spec.id,
+      kind: spec.kind,
+      refId: spec.refId,
+      dedupeKey: spec.dedupeKey,
+      currency: spec.currency,
+      businessDate: dateOf.get(spec.id)!,
+      createdAt: at,
+    })),
+    { hold: true },
+  );
+  await insertRows(
+    tx,
+    ledgerEntries,
+    entries.map((e) => ({
+      accountId: e.accountId,
+      sequence: e.sequence,
+      id: e.id,
+      postingId: e.postingId,
+      bucket: e.bucket,
+      amount: e.amount,
+      direction: e.direction,
+      balanceAfter: e.balanceAfter,
+      currency: e.currency,
+      prevHash: e.prevHash,
+      hash: e.hash,
+      createdAt: atOf.get(e.postingId)!,
+    })),
+    { hold: true },
+  );
+  await addDayIncrements(
+    tx,
+    dayIncrements(entries, (e) => dateOf.get(e.postingId)!),
+    { hold: true },
+  );
+  const latest = timed.reduce((a, t) => (t.at > a ? t.at : a), timed[0]!.at);
+  await writeBalances(tx, touched, latest);
+}
+
+/**
+ * Posting only, the naive engine's way: the posting, then for each entry an UPDATE of its
+ * account, a single-row INSERT and the entry's addition to its daily summary row — a
+ * statement per row, as textbook code does. Locks: as writePostings, row by row.
+ */
+export async function writePostingRowByRow(
+  tx: PostingTx,
+  spec: PostingSpec,
+  at: Date,
+  entries: ReadonlyArray<EntryDraft & { prevHash: string; hash: string }>,
+  states: ReadonlyMap<string, Account>,
+): Promise<void> {
+  const businessDate = businessDateOf(at);
+  await tx.insert(postings).values({
+    id: spec.id,
+    kind: spec.kind,
+    refId: spec.refId,
+    dedupeKey: spec.dedupeKey,
+    currency: spec.currency,
+    businessDate,
+    createdAt: at,
+  });
+  for (const entry of entries) {
+    const state = states.get(entry.accountId)!;
+    const next = { ...state, version: state.version + 1n };
+    const [updated] = await tx
+      .update(accounts)
+      .set({
+        available: state.available,
+        frozen: state.frozen,
+        pending: state.pending,
+        lastSequence: state.lastSequence,
+        lastEntryHash: state.lastEntryHash,
+        version: next.version,
+        ...sealAccount(next),
+        updatedAt: at,
+      })
+      .where(eq(accounts.id, entry.accountId));
+    // The row was locked and read: the write that was planned for it is the one that happened.
+    assert(
+      updated.affectedRows === 1,
+      `the balance update of ${entry.accountId} wrote ${updated.affectedRows} rows, not 1`,
+    );
+    await tx.insert(ledgerEntries).values({ ...entry, createdAt: at });
+    await addDayIncrements(
+      tx,
+      dayIncrements([entry], () => businessDate),
+      { hold: false },
+    );
+  }
+}
+
+/**
+ * One multi-row statement for every touched account. The rows are locked and exist, so the
+ * insert part never inserts: it is MySQL's way of updating many rows to different values.
+ */
+async function writeBalances(tx: PostingTx, touched: readonly Account[], now: Date): Promise<void> {
+  await insertRows(
+    tx,
+    accounts,
+    touched.map((s) => {
+      const next = { ...s, version: s.version + 1n };
+      return {
+        id: s.id,
+        ownerId: s.ownerId,
+        type: s.type,
+        currency: s.currency,
+        status: s.status,
+        available: s.available,
+        frozen: s.frozen,
+        pending: s.pending,
+        lastSequence: s.lastSequence,
+        lastEntryHash: s.lastEntryHash,
+        version: next.version,
+        ...sealAccount(next),
+        updatedAt: now,
+      };
+    }),
+    { suffix: balanceUpdate, hold: true },
+  );
+  for (const s of touched) s.version += 1n;
+}
+
+const balanceUpdate = `ON DUPLICATE KEY UPDATE ${[
+  'available',
+  'frozen',
+  'pending',
+  'last_sequence',
+  'last_entry_hash',
+  'version',
+  'mac',
+  'mac_key_id',
+  'updated_at',
+]
+  .map((c) => `${c} = VALUES(${c})`)
+  .join(', ')}`;

@@ -47,6 +47,12 @@ export class Metrics {
     registers: [this.registry],
   });
   private readonly pathCounts: Record<OperationPath, number> = { forwarded: 0, planned: 0 };
+  private readonly unparsed = new Counter({
+    name: 'paygraph_gateway_unparsed_answers_total',
+    help: "Forwarded operations answered with the subgraph's own text, neither parsed nor serialised again.",
+    registers: [this.registry],
+  });
+  private unparsedCount = 0;
 
   /** openSubscriptions: how many subscriptions this gateway serves now, read at scrape time. */
   constructor(openSubscriptions: () => number = () => 0) {
@@ -76,6 +82,16 @@ export class Metrics {
   recordPath(path: OperationPath): void {
     this.paths.inc({ path });
     this.pathCounts[path] += 1;
+  }
+
+  recordUnparsedAnswer(): void {
+    this.unparsed.inc();
+    this.unparsedCount += 1;
+  }
+
+  /** Forwarded operations answered so far with the subgraph's own text (pass-through/raw-answer.ts). */
+  unparsedAnswers(): number {
+    return this.unparsedCount;
   }
 
   /** Operations executed so far by each path. */

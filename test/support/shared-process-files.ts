@@ -63,6 +63,7 @@ export const sharedProcessFiles = [
   'gateway/test/pass-through.test.ts',
   'gateway/test/persisted-queries.test.ts',
   'gateway/test/rate-limit.test.ts',
+  'gateway/test/raw-answer.test.ts',
   'gateway/test/roles.test.ts',
   'gateway/test/subscription-bridge.test.ts',
   'gateway/test/subscription-forwarding.test.ts',

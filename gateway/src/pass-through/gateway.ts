@@ -40,7 +40,8 @@ export interface PassThroughOptions {
  * query plan is a single fetch to one subgraph, and whose answer from that subgraph is the
  * planned path's answer (single-fetch.ts), is sent to that subgraph as the client wrote it, and
  * the answer is handed on without @apollo/gateway's result shaping, which walks and rebuilds every
- * field of the answer (17% of the gateway's CPU on GetAccount, docs/PERFORMANCE.md).
+ * field of the answer (17% of the gateway's CPU on GetAccount, docs/PERFORMANCE.md); an answer that
+ * is data alone is not even parsed, but written as the subgraph wrote it (raw-answer.ts).
  *
  * Only execution changes: Apollo Server still parses, validates and runs every plugin around the
  * executor (authentication, operation and rate limits, audit, metrics, request ids) and formats
@@ -108,6 +109,25 @@ export function passThroughGateway(
   };
 }
 
+/**
+ * The contexts of forwarded calls: each call gets one of its own, whose prototype is the request's
+ * context (the data source reads the caller's identity, request id and logger through it), so that
+ * its data source can tell it apart from the planned path's fetches of the same request (a
+ * graphql-ws connection runs all its operations with one context) and hand the subgraph's answer on
+ * unparsed (raw-answer.ts).
+ */
+const forwardedCalls = new WeakSet<object>();
+
+export function isForwardedCall(context: object | undefined): boolean {
+  return context !== undefined && forwardedCalls.has(context);
+}
+
+function forwardedCallContext<T extends object>(context: T): T {
+  const call = Object.create(context) as T;
+  forwardedCalls.add(call);
+  return call;
+}
+
 async function forward(
   requestContext: ExecutorContext,
   route: SingleFetchRoute,
@@ -123,7 +143,7 @@ async function forward(
         ...(request.operationName ? { operationName: request.operationName } : {}),
       },
       incomingRequestContext: requestContext,
-      context: requestContext.context,
+      context: forwardedCallContext(requestContext.context),
       pathInIncomingRequest: [],
     });
     if (!response.errors || response.errors.length === 0) return { data: response.data ?? null };

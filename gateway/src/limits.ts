@@ -95,6 +95,13 @@ export const subgraphRequestTimeoutMs = 5_000;
 export const passThroughPlansMax = 1_000;
 
 /**
+ * Documents sent as text outside the trusted manifests (by callers in `off` or `log` mode) whose security analysis
+ * (fragments, root fields, the measure against the operation limits) the gateway keeps, least recently used dropped
+ * first; a trusted document's is kept beside its manifest entry (security/document-analysis.ts).
+ */
+export const documentAnalysesMax = 1_000;
+
+/**
  * Trusted documents all manifests together may hold, and the bytes one manifest file may have:
  * an app ships tens to hundreds of operations, so these bound a runaway file, not a real one.
  */

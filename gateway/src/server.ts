@@ -283,8 +283,13 @@ export async function createGateway(
   const production = options.production ?? false;
   // One bounded set of client names for the metrics and the audit lines.
   const clientLabels = new ClientLabels();
-  const security = createGatewaySecurity({ ...options.security, clientLabels });
   const trusted = openTrustedDocuments(options.trustedDocuments);
+  // A trusted document's text is screened once (security/document-analysis.ts).
+  const security = createGatewaySecurity({
+    ...options.security,
+    clientLabels,
+    trustedDocumentOfText: (text) => trusted.documents.byBody(text),
+  });
   const apq = persistedQueries(options.persistedQueries?.redisUrl ?? null, options.persistedQueries?.keyPrefix);
   // GraphiQL from dist/explorer in development; no landing page in production.
   const explorerPage = explorer(production, (message) => log().warn(message));

@@ -57,6 +57,7 @@ export const sharedProcessFiles = [
   'gateway/test/audit-migration.test.ts',
   'gateway/test/audit.test.ts',
   'gateway/test/clients-processes.test.ts',
+  'gateway/test/document-analysis.test.ts',
   'gateway/test/identity-tokens.test.ts',
   'gateway/test/invariants.test.ts',
   'gateway/test/operation-limits.test.ts',

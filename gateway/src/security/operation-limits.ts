@@ -17,6 +17,7 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionNode,
+  type ValueNode,
 } from 'graphql';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { pageSizeMax } from '@paygraph/shared/limits';
@@ -135,13 +136,26 @@ export function measureOperation(
   coercedVariables: Readonly<Record<string, unknown>>,
   limits: OperationLimits = defaultOperationLimits,
 ): OperationMeasure {
+  return walkOperation(schema, fragments, operation, coercedVariables, limits).measure;
+}
+
+/**
+ * The measure, and whether it read any variable: only a page size (`first`) or a list argument
+ * given by a variable (anywhere in its value) changes what is measured, so an operation that has
+ * none measures the same whatever its variables (document-analysis.ts measures it once).
+ */
+export function walkOperation(
+  schema: GraphQLSchema,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  operation: OperationDefinitionNode,
+  coercedVariables: Readonly<Record<string, unknown>>,
+  limits: OperationLimits = defaultOperationLimits,
+): { measure: OperationMeasure; readsVariables: boolean } {
   const rootType = schema.getRootType(operation.operation);
-  if (!rootType) return nothingMeasured();
-  return new OperationWalk(schema, fragments, coercedVariables, limits).selections(
-    operation.selectionSet.selections,
-    rootType,
-    null,
-  );
+  if (!rootType) return { measure: nothingMeasured(), readsVariables: false };
+  const walk = new OperationWalk(schema, fragments, coercedVariables, limits);
+  const measure = walk.selections(operation.selectionSet.selections, rootType, null);
+  return { measure, readsVariables: walk.readsVariables };
 }
 
 function nothingMeasured(): OperationMeasure {
@@ -158,6 +172,8 @@ function addMeasure(total: OperationMeasure, part: OperationMeasure): void {
 
 /** One walk of an operation's selections, each limit's counter carried in OperationMeasure. */
 class OperationWalk {
+  /** Whether a page size or a list argument came from a variable (walkOperation). */
+  readsVariables = false;
   /** A fragment's measure per page it is spread under. */
   private readonly memo = new Map<string, OperationMeasure>();
   private readonly inProgress = new Set<string>();
@@ -218,6 +234,7 @@ class OperationWalk {
     const definition = 'getFields' in parent ? parent.getFields()[name] : undefined;
     if (!definition) return { depth: 1, introspectionDepth: 0, aliases: alias, cost: 1 };
     const returns = getNullableType(definition.type);
+    this.readsVariables ||= measuredFromVariables(definition, field);
     const args = argumentsOf(definition, field, this.coercedVariables);
     const first = pageOf(args);
     let items = 1;
@@ -331,6 +348,23 @@ function argumentsOf(
   } catch {
     return {};
   }
+}
+
+/**
+ * Whether a variable can change what the measure reads of this field: its `first` or a list argument's length. A field
+ * with such arguments depends on every variable in its arguments, not only in those: arguments that do not coerce
+ * (a null for a non-null argument, from a nullable variable with a default) are measured as none.
+ */
+function measuredFromVariables(definition: GraphQLField<unknown, unknown>, field: FieldNode): boolean {
+  const measured = definition.args.some((a) => a.name === 'first' || isListType(getNullableType(a.type)));
+  return measured && (field.arguments ?? []).some((argument) => holdsVariable(argument.value));
+}
+
+function holdsVariable(value: ValueNode): boolean {
+  if (value.kind === Kind.VARIABLE) return true;
+  if (value.kind === Kind.LIST) return value.values.some(holdsVariable);
+  if (value.kind === Kind.OBJECT) return value.fields.some((f) => holdsVariable(f.value));
+  return false;
 }
 
 /**

@@ -110,11 +110,12 @@ export function passThroughGateway(
 }
 
 /**
- * The contexts of forwarded calls: each call gets one of its own, whose prototype is the request's
- * context (the data source reads the caller's identity, request id and logger through it), so that
- * its data source can tell it apart from the planned path's fetches of the same request (a
+ * The contexts of forwarded calls: each call gets a copy of the request's context of its own (the
+ * data source reads the caller's identity, request id and logger from it; nothing writes to it), so
+ * that its data source can tell it apart from the planned path's fetches of the same request (a
  * graphql-ws connection runs all its operations with one context) and hand the subgraph's answer on
- * unparsed (raw-answer.ts).
+ * unparsed (raw-answer.ts). A copy, not an object whose prototype is the context: that made a new
+ * hidden class per request, and every read of the context in the data source megamorphic.
  */
 const forwardedCalls = new WeakSet<object>();
 
@@ -123,7 +124,7 @@ export function isForwardedCall(context: object | undefined): boolean {
 }
 
 function forwardedCallContext<T extends object>(context: T): T {
-  const call = Object.create(context) as T;
+  const call = { ...context };
   forwardedCalls.add(call);
   return call;
 }

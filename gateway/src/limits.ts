@@ -72,6 +72,11 @@ export const auditPoolConnectionsMax = 2;
 export const auditCloseTimeoutMs = 5_000;
 /** Bytes the audit log stream may hold unwritten; past it lines are dropped (and counted). */
 export const auditLogBufferBytesMax = 16_777_216;
+/**
+ * Bytes of audit lines the log stream gathers before it writes them (every auditFlushIntervalMs at the latest): one
+ * write per line was 4% of the gateway's CPU on payments (docs/PERFORMANCE.md). Below sonic-boom's write size, 16 KiB.
+ */
+export const auditLogWriteBytesMin = 8_192;
 /** Characters kept of free text (description, reason, externalRef, user agent) in an audit record. */
 export const auditTextCharsMax = 256;
 

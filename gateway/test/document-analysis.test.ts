@@ -123,6 +123,25 @@ describe('a document sent as text outside the manifests', () => {
     expect(answers.map((c) => c.includes('OPERATION_TOO_COSTLY'))).toEqual([false, true, false, true]);
   });
 
+  it('is measured once when its other arguments take variables of non-null types, per request when of nullable ones', async () => {
+    const operator = await token(unique('analysis-operator'), 'operator');
+    const suffix = unique('q').replace(/-/g, '_');
+    const selection = '{ edges { node { id } } }';
+    // AccountsByOwner's shape: `first` a literal beside `$ownerId: ID!`, which coerced is always there.
+    const nonNull = `query Owned${suffix}($o: ID!) { accounts(ownerId: $o, first: 50) ${selection} }`;
+    // A nullable variable with a default may be sent as null, which the non-null ownerId refuses: measured without it.
+    const nullable = `query MaybeOwned${suffix}($o: ID = "x") { accounts(ownerId: $o, first: 50) ${selection} }`;
+    for (const [query, measured] of [
+      [nonNull, 1],
+      [nullable, 3],
+    ] as const) {
+      const stats = await counted(async () => {
+        for (const o of ['a', 'b', 'c']) await post(url, { query, variables: { o } }, operator);
+      });
+      expect(stats, query).toMatchObject({ analysed: 1, measured });
+    }
+  });
+
   it('is refused on every request when its measure breaks a limit, from the one measure', async () => {
     const operator = await token(unique('analysis-operator'), 'operator');
     const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: id`).join(' ');

@@ -153,7 +153,12 @@ export function walkOperation(
 ): { measure: OperationMeasure; readsVariables: boolean } {
   const rootType = schema.getRootType(operation.operation);
   if (!rootType) return { measure: nothingMeasured(), readsVariables: false };
-  const walk = new OperationWalk(schema, fragments, coercedVariables, limits);
+  const nullable = new Set(
+    (operation.variableDefinitions ?? [])
+      .filter((definition) => definition.type.kind !== Kind.NON_NULL_TYPE)
+      .map((definition) => definition.variable.name.value),
+  );
+  const walk = new OperationWalk(schema, fragments, coercedVariables, limits, nullable);
   const measure = walk.selections(operation.selectionSet.selections, rootType, null);
   return { measure, readsVariables: walk.readsVariables };
 }
@@ -183,6 +188,8 @@ class OperationWalk {
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
     private readonly coercedVariables: Readonly<Record<string, unknown>>,
     private readonly limits: OperationLimits,
+    /** The operation's variables of nullable types (walkOperation: measuredFromVariables). */
+    private readonly nullableVariables: ReadonlySet<string> = new Set(),
   ) {}
 
   /** `page`: the `first` of the connection these selections belong to, for its list fields. */
@@ -234,7 +241,7 @@ class OperationWalk {
     const definition = 'getFields' in parent ? parent.getFields()[name] : undefined;
     if (!definition) return { depth: 1, introspectionDepth: 0, aliases: alias, cost: 1 };
     const returns = getNullableType(definition.type);
-    this.readsVariables ||= measuredFromVariables(definition, field);
+    this.readsVariables ||= measuredFromVariables(definition, field, this.nullableVariables);
     const args = argumentsOf(definition, field, this.coercedVariables);
     const first = pageOf(args);
     let items = 1;
@@ -351,19 +358,30 @@ function argumentsOf(
 }
 
 /**
- * Whether a variable can change what the measure reads of this field: its `first` or a list argument's length. A field
- * with such arguments depends on every variable in its arguments, not only in those: arguments that do not coerce
- * (a null for a non-null argument, from a nullable variable with a default) are measured as none.
+ * Whether a variable can change what the measure reads of this field: its `first` or a list argument's length, given
+ * by a variable anywhere in its value. So can a variable of a nullable type in any other argument of such a field: a
+ * null there for a non-null argument (allowed when the variable has a default) does not coerce, and the field is then
+ * measured as having no arguments. A variable of a non-null type in another argument cannot: coerced, it is there and
+ * not null (GetAccount's `$id: ID!`, AccountsByOwner's `$ownerId: ID!` beside its `first: 50`).
  */
-function measuredFromVariables(definition: GraphQLField<unknown, unknown>, field: FieldNode): boolean {
-  const measured = definition.args.some((a) => a.name === 'first' || isListType(getNullableType(a.type)));
-  return measured && (field.arguments ?? []).some((argument) => holdsVariable(argument.value));
+function measuredFromVariables(
+  definition: GraphQLField<unknown, unknown>,
+  field: FieldNode,
+  nullableVariables: ReadonlySet<string>,
+): boolean {
+  const isMeasured = (name: string) =>
+    name === 'first' || definition.args.some((a) => a.name === name && isListType(getNullableType(a.type)));
+  if (!definition.args.some((a) => isMeasured(a.name))) return false;
+  return (field.arguments ?? []).some((argument) =>
+    holdsVariable(argument.value, isMeasured(argument.name.value) ? null : nullableVariables),
+  );
 }
 
-function holdsVariable(value: ValueNode): boolean {
-  if (value.kind === Kind.VARIABLE) return true;
-  if (value.kind === Kind.LIST) return value.values.some(holdsVariable);
-  if (value.kind === Kind.OBJECT) return value.fields.some((f) => holdsVariable(f.value));
+/** Whether a value holds a variable (of those named, when `among` is given). */
+function holdsVariable(value: ValueNode, among: ReadonlySet<string> | null): boolean {
+  if (value.kind === Kind.VARIABLE) return among === null || among.has(value.name.value);
+  if (value.kind === Kind.LIST) return value.values.some((v) => holdsVariable(v, among));
+  if (value.kind === Kind.OBJECT) return value.fields.some((f) => holdsVariable(f.value, among));
   return false;
 }
 

@@ -144,7 +144,9 @@ async function forward(
         ...(request.operationName ? { operationName: request.operationName } : {}),
       },
       incomingRequestContext: requestContext,
-      context: forwardedCallContext(requestContext.context),
+      // Over HTTP the answer is written by stringifyResult, which can write the subgraph's text; graphql-ws hands the
+      // result object on, so its calls keep the request's context and their answers are parsed.
+      context: request.http ? forwardedCallContext(requestContext.context) : requestContext.context,
       pathInIncomingRequest: [],
     });
     if (!response.errors || response.errors.length === 0) return { data: response.data ?? null };

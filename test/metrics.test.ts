@@ -86,8 +86,8 @@ describe('/metrics', () => {
     expect(
       total(samples, 'paygraph_graphql_request_duration_seconds_count', { operation: 'OpenAccount' }),
     ).toBeGreaterThan(0);
-    // OpenAccount, a mutation, takes the query plan.
-    expect(total(samples, 'paygraph_gateway_operation_paths_total', { path: 'planned' })).toBeGreaterThan(0);
+    // OpenAccount, a mutation the account subgraph serves alone, is passed through.
+    expect(total(samples, 'paygraph_gateway_operation_paths_total', { path: 'forwarded' })).toBeGreaterThan(0);
   });
 
   it("shows each shard's breaker state and pool waits, and the relay's backlog and lag", async () => {

@@ -76,6 +76,11 @@ export const auditPoolConnectionsMax = 2;
 export const auditCloseTimeoutMs = 5_000;
 /** Bytes the audit log stream may hold unwritten; past it lines are dropped (and counted). */
 export const auditLogBufferBytesMax = 16_777_216;
+/**
+ * Bytes of audit lines the log stream gathers before it writes them (every auditFlushIntervalMs at the latest): one
+ * write per line was 4% of the gateway's CPU on payments (docs/PERFORMANCE.md). Below sonic-boom's write size, 16 KiB.
+ */
+export const auditLogWriteBytesMin = 8_192;
 /** Characters kept of free text (description, reason, externalRef, user agent) in an audit record. */
 export const auditTextCharsMax = 256;
 
@@ -148,6 +153,13 @@ export const slowMutationTimeoutsMs: Readonly<Record<string, number>> = {
  * document hash and operation name: clients send a small set of documents (the contract's).
  */
 export const passThroughPlansMax = 1_000;
+
+/**
+ * Documents sent as text outside the trusted manifests (by callers in `off` or `log` mode) whose security analysis
+ * (fragments, root fields, the measure against the operation limits) the gateway keeps, least recently used dropped
+ * first; a trusted document's is kept beside its manifest entry (security/document-analysis.ts).
+ */
+export const documentAnalysesMax = 1_000;
 
 /**
  * Trusted documents all manifests together may hold, and the bytes one manifest file may have:

@@ -51,6 +51,12 @@ export class Metrics {
     registers: [this.registry],
   });
   private readonly pathCounts: Record<OperationPath, number> = { forwarded: 0, planned: 0 };
+  private readonly unparsed = new Counter({
+    name: 'paygraph_gateway_unparsed_answers_total',
+    help: "Forwarded operations answered with the subgraph's own text, neither parsed nor serialised again.",
+    registers: [this.registry],
+  });
+  private unparsedCount = 0;
 
   private readonly uploads = new Counter({
     name: 'paygraph_gateway_statement_uploads_total',
@@ -101,6 +107,16 @@ export class Metrics {
 
   recordUploadBytes(bytes: number): void {
     this.uploadBytes.inc(bytes);
+  }
+
+  recordUnparsedAnswer(): void {
+    this.unparsed.inc();
+    this.unparsedCount += 1;
+  }
+
+  /** Forwarded operations answered so far with the subgraph's own text (pass-through/raw-answer.ts). */
+  unparsedAnswers(): number {
+    return this.unparsedCount;
   }
 
   /** Operations executed so far by each path. */

@@ -7,7 +7,7 @@ import type { Metrics } from './metrics';
 import type { ClientLabels } from './client-awareness';
 import { slowMutationTimeoutsMs } from './limits';
 import { fragmentsOf } from './security/operation-limits';
-import { rootFieldsOf } from './security/root-fields';
+import { rootSelectionsOf } from './security/root-fields';
 
 /**
  * Every operation needs a valid token, except a pure introspection query (so GraphQL
@@ -63,7 +63,7 @@ export const slowOperations: ApolloServerPlugin<GatewayContext> = {
     return {
       async didResolveOperation({ contextValue, operation, document, schema }) {
         if (!operation || operation.operation !== 'mutation') return;
-        const fields = rootFieldsOf(schema, fragmentsOf(document.definitions), operation, null);
+        const fields = rootSelectionsOf(schema, fragmentsOf(document.definitions), operation);
         const timeoutMs = Math.max(0, ...fields.map((f) => slowMutationTimeoutsMs[f.name] ?? 0));
         if (timeoutMs > 0) contextValue.subgraphTimeoutMs = timeoutMs;
       },

@@ -24,7 +24,8 @@ import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
 import { metricsPlugin, requireIdentity, slowOperations } from './plugins';
-import { passThroughGateway } from './pass-through/gateway';
+import { isForwardedCall, passThroughGateway } from './pass-through/gateway';
+import { answerBodyOf, resultWriter } from './pass-through/raw-answer';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
@@ -97,6 +98,19 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   }
 
   /**
+   * A forwarded operation's answer is handed on as the subgraph wrote it when it is data alone
+   * (pass-through/raw-answer.ts); every other answer is parsed as Apollo's parseBody parses it.
+   */
+  override async parseBody(
+    response: FetcherResponse,
+    request?: Parameters<RemoteGraphQLDataSource['parseBody']>[1],
+    context?: GatewayContext,
+  ): Promise<object | string> {
+    if (!isForwardedCall(context) || !isJsonAnswer(response)) return super.parseBody(response, request, context);
+    return answerBodyOf(await response.text());
+  }
+
+  /**
    * A non-2xx answer. HTTP 5xx means the subgraph could not serve: the client may retry, and the
    * body (which may name hosts or SQL) goes to the log, written by didEncounterError, which has
    * the request's logger. For a refusal (4xx) Apollo's error carries the subgraph's URL and body
@@ -136,6 +150,15 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     logger.error({ err: error }, `subgraph ${this.name} did not answer`);
     throw subgraphUnavailable(this.name);
   }
+}
+
+/** A JSON answer by its content type, as RemoteGraphQLDataSource's parseBody tells one. */
+function isJsonAnswer(response: FetcherResponse): boolean {
+  const contentType = response.headers.get('content-type');
+  return (
+    contentType !== null &&
+    (contentType.startsWith('application/json') || contentType.startsWith('application/graphql-response+json'))
+  );
 }
 
 /** The body of a subgraph's HTTP 5xx answer, by the error made of it, for didEncounterError to log. */
@@ -267,8 +290,13 @@ export async function createGateway(
   const production = options.production ?? false;
   // One bounded set of client names for the metrics and the audit lines.
   const clientLabels = new ClientLabels();
-  const security = createGatewaySecurity({ ...options.security, clientLabels });
   const trusted = openTrustedDocuments(options.trustedDocuments);
+  // A trusted document's text is screened once (security/document-analysis.ts).
+  const security = createGatewaySecurity({
+    ...options.security,
+    clientLabels,
+    trustedDocumentOfText: (text) => trusted.documents.byBody(text),
+  });
   const apq = persistedQueries(options.persistedQueries?.redisUrl ?? null, options.persistedQueries?.keyPrefix);
   // GraphiQL from dist/explorer in development; no landing page in production.
   const explorerPage = explorer(production, (message) => log().warn(message));
@@ -409,6 +437,8 @@ function apolloServer({
       explorerPage.plugin,
     ],
     introspection: !production,
+    // A forwarded answer that is data alone is written as the subgraph wrote it (pass-through/raw-answer.ts).
+    stringifyResult: resultWriter(() => metrics.recordUnparsedAnswer()),
     persistedQueries: apq.options,
     includeStacktraceInErrorResponses: !production,
     // No "Did you mean ...?" in validation errors: they would hand out the schema piece by piece.

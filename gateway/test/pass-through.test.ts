@@ -1,49 +1,43 @@
 import { readFileSync } from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import {
-  Kind,
-  getNamedType,
-  getNullableType,
-  isAbstractType,
-  isEnumType,
-  isLeafType,
-  isListType,
-  isNonNullType,
-  isObjectType,
-  parse,
-  type GraphQLField,
-  type GraphQLNamedType,
-  type GraphQLObjectType,
-  type GraphQLSchema,
-  type OperationDefinitionNode,
-  type TypeNode,
-} from 'graphql';
+import { Kind, getNamedType, parse, type GraphQLSchema, type OperationDefinitionNode, type TypeNode } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { listen } from '@paygraph/shared/server/http';
+import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { supergraphPath } from '../src/compose';
 import { startStack, type Stack } from '../../test/support/stack';
 import { contractPath } from '../../scripts/lib/contract';
-import { token, unique } from '../../test/support/env';
+import { testConfig, testPoolSizeDefault, token, unique } from '../../test/support/env';
 import { deposit, openAccount, pay } from '../../test/support/balance-events';
 import { createHold } from '../../test/support/holds';
 import { useSeededRandom, type SeededRandom } from '../../test/support/seeded-random';
+import { physicalOf } from '../../test/support/money';
+import { eventually } from '../../test/support/bank';
+import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from '../../test/support/tcp-proxy';
+import { OperationWriter, graphqlLiteral, type Generated } from './support/generated-operations';
 import { postRaw, startGatewayPair, withoutStacks, type GatewayPair } from './support/both-paths';
 import { countingProxy, type CountingProxy } from './support/guarded-gateway';
 import type { SubgraphUrls } from '../src/server';
 
 /**
  * Pass-through (gateway/src/pass-through): an operation whose query plan is a single fetch to one
- * subgraph is sent to that subgraph as the client wrote it, and its answer handed on. Every answer
- * must be the planned path's, byte for byte. Two gateways in front of the same subgraphs, one
- * forwarding and one planning everything, are asked the same things and their answers compared:
- * every query of the contract, as its owner, an operator and another customer (FORBIDDEN), and a
- * seeded set of generated selections (aliases, inline and named fragments, __typename,
- * variables, @skip/@include, nulls, errors, introspection), in development mode (stack traces
- * aside, see withoutStacks: they name the operation the subgraph ran, the planner's
- * `<name>__account__0` or the client's) and in production mode (whole bodies); and with the
- * account subgraph gone (SUBGRAPH_UNAVAILABLE); and every contract query with variables that are
- * missing, null, ill-typed or not the scalar's (refused BAD_USER_INPUT before any subgraph is
- * called: the dev and production pairs reach their subgraphs through counting proxies), or extra.
+ * subgraph is sent to that subgraph as the client wrote it, and its answer handed on (as the
+ * subgraph's own text when it is data alone: raw-answer.ts). Every answer must be the planned
+ * path's, byte for byte. Two gateways in front of the same subgraphs, one forwarding and one
+ * planning everything, are asked the same things and their answers compared: every query of the
+ * contract, as its owner, an operator and another customer (FORBIDDEN), and a seeded set of
+ * generated selections (aliases, inline and named fragments, __typename, variables,
+ * @skip/@include, nulls, errors, introspection), in development mode (stack traces aside, see
+ * withoutStacks: they name the operation the subgraph ran, the planner's `<name>__account__0` or
+ * the client's) and in production mode (whole bodies); and with the account subgraph gone
+ * (SUBGRAPH_UNAVAILABLE); and every contract query with variables that are missing, null,
+ * ill-typed or not the scalar's (refused BAD_USER_INPUT before any subgraph is called: the dev and
+ * production pairs reach their subgraphs through counting proxies), or extra. Mutations the same
+ * way: generated payments, payment batches, refunds and holds that succeed, are refused as values
+ * (the UserError union), FORBIDDEN, UNAUTHENTICATED, or refused for their variables, the forwarding
+ * gateway asked first (it runs the mutation) and the planning one after it with the same
+ * idempotency keys (it answers the replay, which must be the same bytes); and with the shard of
+ * their accounts resetting every connection (SHARD_UNAVAILABLE).
  */
 const random = useSeededRandom();
 let stack: Stack;
@@ -58,6 +52,15 @@ let productionProxies: CountedSubgraphs;
 let api: GraphQLSchema;
 /** The account subgraph's schema as the supergraph records it: half the generated operations keep to its fields. */
 let accountSchema: GraphQLSchema;
+/** The transaction subgraph's: half the generated mutations select only its fields. */
+let transactionSchema: GraphQLSchema;
+/**
+ * The physical shard the mutations' accounts are on; each stack reaches it through a TCP proxy of its own, which the
+ * last test makes reset every connection.
+ */
+const mutationShard = 1;
+let devShardProxy: TcpProxy;
+let productionShardProxy: TcpProxy;
 
 const contract = parse(readFileSync(contractPath, 'utf8'));
 const contractQueries = contract.definitions.filter(
@@ -80,6 +83,11 @@ let fixtures: {
   payment: string;
   hold: string;
 };
+/**
+ * The mutations' accounts, all on mutationShard (a payment between them is local: its status is final in its first
+ * answer, so a replay answers the same), and a payment between them to refund.
+ */
+let onShard: { payer: string; payee: string; stranger: string; payment: string };
 
 /** A port nothing listens on: the account subgraph of accountGone. */
 async function closedPortUrl(): Promise<string> {
@@ -96,11 +104,25 @@ async function closedPortUrl(): Promise<string> {
 const testStart = new Date();
 const now = () => testStart;
 
+/** The test databases, with mutationShard's reached through `proxy`. */
+function shardsThrough(proxy: TcpProxy): ShardSet {
+  const urls = testConfig().shards.urls.split(',');
+  return openShards({
+    ...testConfig().shards,
+    urls: urls.map((url, i) => (i === mutationShard ? throughProxy(url, proxy) : url)).join(','),
+    poolSize: testPoolSizeDefault,
+    posting: testConfig().posting,
+  });
+}
+
 beforeAll(async () => {
-  stack = await startStack({ now });
+  const shardUrl = testConfig().shards.urls.split(',')[mutationShard]!;
+  devShardProxy = await startTcpProxy(targetOf(shardUrl));
+  productionShardProxy = await startTcpProxy(targetOf(shardUrl));
+  stack = await startStack({ now, shards: shardsThrough(devShardProxy) });
   devProxies = await countedSubgraphs(stack.subgraphUrls);
   dev = await startGatewayPair(devProxies.urls);
-  productionStack = await startStack({ production: true, now });
+  productionStack = await startStack({ production: true, now, shards: shardsThrough(productionShardProxy) });
   productionProxies = await countedSubgraphs(productionStack.subgraphUrls);
   production = await startGatewayPair(productionProxies.urls, { production: true });
   accountGone = await startGatewayPair(
@@ -110,6 +132,7 @@ beforeAll(async () => {
   const supergraph = Supergraph.build(readFileSync(supergraphPath, 'utf8'));
   api = supergraph.apiSchema().toGraphQLJSSchema();
   accountSchema = supergraph.subgraphs().get('account')!.schema.toGraphQLJSSchema();
+  transactionSchema = supergraph.subgraphs().get('transaction')!.schema.toGraphQLJSSchema();
 
   const sub = (what: string) => unique(`pass-${what}`);
   operator = { name: 'operator', bearer: await token(sub('operator'), 'operator') };
@@ -136,7 +159,28 @@ beforeAll(async () => {
   });
   expect(held.errors).toBeUndefined();
   fixtures = { personal, merchantAccount, strangerAccount, payment, hold: held.data!.createHold.id as string };
+  onShard = await mutationAccounts(ownerSub, merchantSub, strangerSub);
 });
+
+/** Accounts of the owner, the merchant and the stranger on mutationShard, funded, and a local payment between two. */
+async function mutationAccounts(ownerSub: string, merchantSub: string, strangerSub: string): Promise<typeof onShard> {
+  const openOnShard = async (ownerId: string, type: 'PERSONAL' | 'MERCHANT'): Promise<string> => {
+    // Each try lands on a given database with probability 1/4 (or better): 64 misses in a row ≈ 1e-8.
+    for (let attempt = 0; attempt < 64; attempt++) {
+      const id = await openAccount(stack.gatewayUrl, operator.bearer, ownerId, type);
+      if (physicalOf(stack.shards, id) === mutationShard) return id;
+    }
+    throw new Error(`no account landed on shard ${mutationShard} in 64 tries`);
+  };
+  const payer = await openOnShard(ownerSub, 'PERSONAL');
+  const payee = await openOnShard(merchantSub, 'MERCHANT');
+  const stranger = await openOnShard(strangerSub, 'PERSONAL');
+  await deposit(stack.gatewayUrl, operator.bearer, payer, 1_000_000n);
+  await deposit(stack.gatewayUrl, operator.bearer, stranger, 1_000_000n);
+  const payment = await pay(stack.gatewayUrl, operator.bearer, payer, payee, 50_000n);
+  expect(payment.status).toBe('SUCCEEDED');
+  return { payer, payee, stranger, payment: payment.id };
+}
 
 afterAll(async () => {
   await accountGone?.stop();
@@ -146,6 +190,8 @@ afterAll(async () => {
   await devProxies?.close();
   await productionStack?.stop();
   await stack?.stop();
+  await productionShardProxy?.close();
+  await devShardProxy?.close();
 });
 
 /** A stack's subgraphs, each behind a counting proxy (a real HTTP hop that counts the requests it passes on). */
@@ -202,21 +248,31 @@ interface Asked {
 }
 
 /**
- * Asks both gateways of a pair, the forwarding one first; returns each one's answer and how many operations the
- * forwarding one forwarded.
+ * Asks both gateways of a pair, the forwarding one first; returns each one's answer, whether the forwarding one
+ * forwarded the operation, and whether it wrote the subgraph's own text (raw-answer.ts).
  */
 async function askBoth(
   pair: GatewayPair,
   asked: Asked,
-): Promise<{ forwarded: string; planned: string; status: [number, number]; wasForwarded: boolean }> {
+): Promise<{
+  forwarded: string;
+  planned: string;
+  status: [number, number];
+  wasForwarded: boolean;
+  wasUnparsed: boolean;
+}> {
   const body = { query: asked.query, variables: asked.variables };
-  const before = pair.forwarded.gateway.metrics.operationPaths().forwarded;
+  const metrics = pair.forwarded.gateway.metrics;
+  const before = metrics.operationPaths().forwarded;
+  const unparsedBefore = metrics.unparsedAnswers();
   const a = await postRaw(pair.forwarded.url, body, asked.bearer);
-  const wasForwarded = pair.forwarded.gateway.metrics.operationPaths().forwarded > before;
+  const wasForwarded = metrics.operationPaths().forwarded > before;
+  const wasUnparsed = metrics.unparsedAnswers() > unparsedBefore;
   const b = await postRaw(pair.planned.url, body, asked.bearer);
   expect(pair.planned.gateway.metrics.operationPaths().forwarded).toBe(0);
+  expect(pair.planned.gateway.metrics.unparsedAnswers()).toBe(0);
   expect(a.contentType).toBe(b.contentType);
-  return { forwarded: a.body, planned: b.body, status: [a.status, b.status], wasForwarded };
+  return { forwarded: a.body, planned: b.body, status: [a.status, b.status], wasForwarded, wasUnparsed };
 }
 
 /**
@@ -226,8 +282,9 @@ async function askBoth(
  * order forwarded and the other planned). Planned both times (the operation needs several
  * subgraphs), the order of errors from fetches that run in parallel is whichever answered first.
  * So an answer with more than one error is compared with its errors in a fixed order.
+ * Returns what the dev pair's forwarding gateway did and answered.
  */
-async function expectSameAnswers(asked: Asked): Promise<boolean> {
+async function expectSameAnswers(asked: Asked): Promise<{ forwarded: boolean; unparsed: boolean; answer: string }> {
   const devAnswers = await askBoth(dev, asked);
   const devOrder = devAnswers.wasForwarded ? bytesUnlessSeveralErrors : errorsInFixedOrder;
   expect(devAnswers.status[0], asked.query).toBe(devAnswers.status[1]);
@@ -236,7 +293,7 @@ async function expectSameAnswers(asked: Asked): Promise<boolean> {
   const prodOrder = prodAnswers.wasForwarded ? bytesUnlessSeveralErrors : errorsInFixedOrder;
   expect(prodAnswers.status[0], asked.query).toBe(prodAnswers.status[1]);
   expect(prodOrder(prodAnswers.forwarded), asked.query).toBe(prodOrder(prodAnswers.planned));
-  return devAnswers.wasForwarded;
+  return { forwarded: devAnswers.wasForwarded, unparsed: devAnswers.wasUnparsed, answer: devAnswers.forwarded };
 }
 
 /**
@@ -264,19 +321,24 @@ function errorsInFixedOrder(body: string): string {
 describe('every query of the contract', () => {
   it('answers the same bytes forwarded and planned, for the owner, an operator and another customer', async () => {
     const forwarded = new Set<string>();
+    const unparsed = new Set<string>();
     for (const operation of contractQueries) {
       const query = readFileSync(contractPath, 'utf8').slice(operation.loc!.start, operation.loc!.end);
       for (const caller of [operator, owner, stranger, merchant]) {
         const variables = contractVariables(operation);
         // AccountsByOwner: the caller's own accounts (the operator's: none).
         if ('ownerId' in variables) variables.ownerId = subOf(caller);
-        if (await expectSameAnswers({ query, variables, bearer: caller.bearer })) forwarded.add(operation.name!.value);
+        const asked = await expectSameAnswers({ query, variables, bearer: caller.bearer });
+        if (asked.forwarded) forwarded.add(operation.name!.value);
+        if (asked.unparsed) unparsed.add(operation.name!.value);
       }
     }
-    // The reads the account subgraph serves alone go straight to it.
+    // The reads the account subgraph serves alone go straight to it, and those answered with data alone (the others
+    // refuse some callers or dates) straight back, as the subgraph wrote them.
     expect([...forwarded].sort()).toEqual(
       expect.arrayContaining(['AccountStatement', 'AccountsByOwner', 'BalanceAt', 'GetAccount']),
     );
+    expect([...unparsed].sort()).toEqual(expect.arrayContaining(['AccountsByOwner', 'GetAccount']));
   });
 
   it('answers the same without a token (UNAUTHENTICATED), with a forged one, and with the account subgraph gone (SUBGRAPH_UNAVAILABLE)', async () => {
@@ -437,14 +499,12 @@ describe('generated selections', () => {
     for (; count < generatedMax && forwarded < forwardedWanted; count++) {
       const generated = generateOperation(random.fork(count));
       const caller = random.pick([operator, owner, stranger, undefined]);
-      if (
-        await expectSameAnswers({
-          query: generated.query,
-          variables: generated.variables,
-          ...(caller ? { bearer: caller.bearer } : {}),
-        })
-      )
-        forwarded += 1;
+      const asked = await expectSameAnswers({
+        query: generated.query,
+        variables: generated.variables,
+        ...(caller ? { bearer: caller.bearer } : {}),
+      });
+      if (asked.forwarded) forwarded += 1;
     }
     console.info(`[pass-through] ${forwarded} of ${count} generated operations were forwarded (seed ${random.seed})`);
     expect(forwarded).toBe(forwardedWanted);
@@ -463,151 +523,247 @@ describe('generated selections', () => {
   });
 });
 
-interface Generated {
-  query: string;
-  variables: Record<string, unknown>;
+/** The mutations' outcomes a run must have seen forwarded: each kind of answer the forwarded path writes. */
+const wantedOutcomes = ['result', 'UserError', 'FORBIDDEN', 'BAD_USER_INPUT'];
+
+describe('generated mutations', () => {
+  it('answer the same bytes forwarded (run) and planned (replayed with the same keys): results, refusals as values, FORBIDDEN, refused variables', async () => {
+    const forwardedWanted = 20;
+    const generatedMax = 300;
+    const seen = new Set<string>();
+    let forwarded = 0;
+    let count = 0;
+    const enough = () => forwarded >= forwardedWanted && wantedOutcomes.every((o) => seen.has(o));
+    for (; count < generatedMax && !enough(); count++) {
+      const rng = random.fork(100_000 + count);
+      const generated = generateMutation(rng);
+      const caller = rng.pick([operator, owner, owner, stranger, merchant, undefined]);
+      const asked = await expectSameAnswers({
+        query: generated.query,
+        variables: generated.variables,
+        ...(caller ? { bearer: caller.bearer } : {}),
+      });
+      if (!asked.forwarded) continue;
+      forwarded += 1;
+      for (const outcome of outcomesOf(asked.answer)) seen.add(outcome);
+    }
+    console.info(
+      `[pass-through] ${forwarded} of ${count} generated mutations were forwarded, answering ${[...seen].sort().join(', ')} (seed ${random.seed})`,
+    );
+    expect(forwarded).toBeGreaterThanOrEqual(forwardedWanted);
+    expect([...seen]).toEqual(expect.arrayContaining(wantedOutcomes));
+  });
+});
+
+/** The contract's mutations compared, with the variables each is given when good. */
+const contractMutationNames = ['CreatePayment', 'RefundPayment', 'CreateHold', 'Deposit'];
+
+function contractMutationVariables(name: string): Record<string, unknown> {
+  const payment = { payerAccountId: onShard.payer, payeeAccountId: onShard.payee, amount: '3', currency: 'USD' };
+  switch (name) {
+    case 'CreatePayment':
+      return { input: { idempotencyKey: unique('cp'), ...payment } };
+    case 'CreateHold':
+      return { input: { idempotencyKey: unique('ch'), ...payment } };
+    case 'RefundPayment':
+      return { input: { idempotencyKey: unique('cr'), paymentId: onShard.payment, amount: '1' } };
+    default:
+      return { input: { idempotencyKey: unique('cd'), accountId: onShard.payer, amount: '5', currency: 'USD' } };
+  }
+}
+
+describe("the contract's mutations", () => {
+  it('answer the same bytes forwarded and planned for the owner, an operator, another customer, a merchant and no token', async () => {
+    const forwarded = new Set<string>();
+    for (const name of contractMutationNames) {
+      const query = contractText(name);
+      for (const caller of [owner, operator, stranger, merchant, undefined]) {
+        const variables = contractMutationVariables(name);
+        const asked = await expectSameAnswers({ query, variables, ...(caller ? { bearer: caller.bearer } : {}) });
+        if (asked.forwarded) forwarded.add(name);
+      }
+    }
+    // The payment and the refund are the transaction subgraph's alone; a deposit answers the account's balance too.
+    expect([...forwarded].sort()).toEqual(['CreatePayment', 'RefundPayment']);
+  });
+
+  it('refuse bad variables the same forwarded and planned, BAD_USER_INPUT naming each, with nothing sent to a subgraph', async () => {
+    for (const [index, name] of contractMutationNames.entries()) {
+      const query = contractText(name);
+      const operation = parse(query).definitions[0] as OperationDefinitionNode;
+      const rng = random.fork(20_000 + index);
+      for (const bad of badVariablesFor(operation, contractMutationVariables(name), rng)) {
+        const label = `${name} ${JSON.stringify(bad.variables)}`;
+        const before = devProxies.requests() + productionProxies.requests();
+        const asked = await expectSameAnswers({ query, variables: bad.variables, bearer: operator.bearer });
+        if (bad.refused.length === 0) continue;
+        expect(devProxies.requests() + productionProxies.requests() - before, `${label}: sent to a subgraph`).toBe(0);
+        const body = JSON.parse(asked.answer) as {
+          data?: unknown;
+          errors: Array<{ message: string; extensions: { code: string } }>;
+        };
+        expect(body.data, label).toBeUndefined();
+        expect(new Set(body.errors.map((e) => e.extensions.code)), label).toEqual(new Set(['BAD_USER_INPUT']));
+        const named = body.errors.map((e) => /^Variable "\$(\w+)"/.exec(e.message)?.[1]);
+        expect(new Set(named), label).toEqual(new Set(bad.refused));
+      }
+    }
+  });
+});
+
+describe('with the shard of the accounts resetting every connection', () => {
+  it('answers SHARD_UNAVAILABLE the same forwarded and planned, for a payment and a read', async () => {
+    const payment = contractMutationVariables('CreatePayment');
+    const cases: Asked[] = [
+      { query: contractText('CreatePayment'), variables: payment, bearer: owner.bearer },
+      { query: contractText('GetAccount'), variables: { id: onShard.payer }, bearer: owner.bearer },
+    ];
+    devShardProxy.setMode('reset');
+    productionShardProxy.setMode('reset');
+    try {
+      for (const asked of cases) {
+        const answered = await expectSameAnswers(asked);
+        expect(answered.forwarded, asked.query).toBe(true);
+        const body = JSON.parse(answered.answer) as { errors?: Array<{ extensions: { code: string } }> };
+        expect(
+          body.errors?.map((e) => e.extensions.code),
+          answered.answer,
+        ).toEqual(['SHARD_UNAVAILABLE']);
+      }
+    } finally {
+      devShardProxy.setMode('pass');
+      productionShardProxy.setMode('pass');
+    }
+    // The shard serves again (its breaker closes), and the payment refused meanwhile goes through with its key.
+    for (const pair of [dev, production]) {
+      await eventually('the shard answers again', 10_000, async () => {
+        const answer = await postRaw(pair.forwarded.url, { query: cases[0]!.query, variables: payment }, owner.bearer);
+        return answer.body.includes('"SUCCEEDED"') ? true : undefined;
+      });
+    }
+  });
+});
+
+/** A contract operation's text, as a client sends it. */
+function contractText(name: string): string {
+  const operation = contract.definitions.find(
+    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === name,
+  )!;
+  return readFileSync(contractPath, 'utf8').slice(operation.loc!.start, operation.loc!.end);
+}
+
+/**
+ * What an answer told: each error's code, and each root field's result: `result` for what was made, `UserError` for a
+ * refusal as a value.
+ */
+function outcomesOf(answer: string): string[] {
+  const body = JSON.parse(answer) as {
+    data?: Record<string, unknown> | null;
+    errors?: Array<{ extensions?: { code?: string } }>;
+  };
+  const outcomes = (body.errors ?? []).map((e) => e.extensions?.code ?? 'none');
+  for (const value of Object.values(body.data ?? {}).flat()) {
+    const typename = (value as { __typename?: string } | null)?.__typename;
+    if (typename) outcomes.push(['Payment', 'Refund', 'Hold'].includes(typename) ? 'result' : 'UserError');
+  }
+  return outcomes;
+}
+
+/** Root fields of the generated mutations (a payment most often), each taking one input argument. */
+const mutationRoots = [
+  'createPayment',
+  'createPayment',
+  'createPayment',
+  'createPayments',
+  'refundPayment',
+  'createHold',
+];
+
+/**
+ * A random mutation: one or two root fields of mutationRoots (at most one refund: a replay reads the refunded payment
+ * as it is then), each given an input as a variable or a literal, with a random selection of its result (every other
+ * one over the transaction subgraph's fields only, so that many are forwarded).
+ */
+function generateMutation(rng: SeededRandom): Generated {
+  const transactionOnly = rng.below(2) === 0;
+  const writer = new OperationWriter(rng, {
+    api,
+    fieldsOf: (type) =>
+      Object.values(type.getFields()).filter((field) => {
+        if (!transactionOnly) return true;
+        const own = transactionSchema.getType(type.name);
+        return own !== undefined && 'getFields' in own && field.name in own.getFields();
+      }),
+    argumentValue: fixtureArgument,
+  });
+  const mutation = api.getMutationType()!;
+  const roots: string[] = [];
+  let refunds = 0;
+  const rootCount = rng.between(1, 2);
+  for (let i = 0; i < rootCount; i++) {
+    let name = rng.pick(mutationRoots);
+    if (name === 'refundPayment' && refunds++ > 0) name = 'createPayment';
+    const field = mutation.getFields()[name]!;
+    const argument = field.args[0]!;
+    const value = inputOf(name, rng);
+    const given = rng.below(3) === 0 ? graphqlLiteral(value) : writer.variable(`in${i}`, String(argument.type), value);
+    // Two fields of one name need aliases, or validation refuses the document.
+    const alias = i === 0 ? writer.alias() : `m${i}: `;
+    const selection = writer.selectionOf(getNamedType(field.type), 1);
+    roots.push(`${alias}${name}(${argument.name}: ${given})${writer.directive()} { ${selection} }`);
+  }
+  return { query: writer.document('mutation', roots), variables: writer.variables };
+}
+
+/** Payment inputs made so far: one in eight generated inputs reuses a key with another amount (IdempotencyKeyReused). */
+const paymentInputs: Array<Record<string, unknown>> = [];
+
+function inputOf(field: string, rng: SeededRandom): unknown {
+  if (field === 'createPayments') return Array.from({ length: rng.between(1, 3) }, () => paymentInput(rng));
+  if (field === 'refundPayment')
+    return {
+      idempotencyKey: unique('rf'),
+      paymentId: rng.pick([onShard.payment, onShard.payment, 'pay_nope']),
+      amount: rng.pick(['1', '2', '99999999']),
+      ...(rng.below(2) === 0 ? { reason: 'returned' } : {}),
+    };
+  const input = paymentInput(rng);
+  return field === 'createHold' && rng.below(2) === 0
+    ? { ...input, expiresInSeconds: rng.pick([3_600, 0, -1]) }
+    : input;
+}
+
+function paymentInput(rng: SeededRandom): Record<string, unknown> {
+  if (paymentInputs.length > 0 && rng.below(8) === 0) return { ...rng.pick(paymentInputs), amount: '7' };
+  const input = {
+    idempotencyKey: unique('pt'),
+    payerAccountId: rng.pick([onShard.payer, onShard.payer, onShard.payer, onShard.stranger, 'acc_nope']),
+    payeeAccountId: rng.pick([onShard.payee, onShard.payee, onShard.payer, 'acc_nope']),
+    amount: rng.pick(['10', '25', '1', '0', '-5', '99999999999999', '1.5']),
+    currency: rng.pick(['USD', 'USD', 'USD', 'EUR']),
+    ...(rng.below(2) === 0 ? { description: rng.pick(['rent', 'card 4111 1111 1111 1111']) } : {}),
+  };
+  paymentInputs.push(input);
+  return input;
 }
 
 /**
  * A random query over the API schema (every other one over the fields the account subgraph has,
- * so that many are forwarded): one or two root fields of those with arguments the test can supply, each with a random
- * selection below it (up to 4 levels), using aliases, inline and
- * named fragments, __typename, @skip/@include on literals and variables, and arguments that are
- * fine, absent, refused (BAD_USER_INPUT) or name what is not there or not the caller's.
+ * so that many are forwarded): one or two root fields of those with arguments the test can supply,
+ * each with a random selection below it (support/generated-operations.ts).
  */
 function generateOperation(rng: SeededRandom): Generated {
-  const variables: Record<string, unknown> = {};
-  const definitions: string[] = [];
-  const fragments: string[] = [];
-  let aliasCount = 0;
-  let fragmentCount = 0;
   const accountOnly = rng.below(2) === 0;
-  const fieldsOf = (type: GraphQLObjectType) =>
-    Object.values(type.getFields()).filter((field) => {
-      if (!accountOnly) return true;
-      const own = accountSchema.getType(type.name);
-      return own !== undefined && 'getFields' in own && field.name in own.getFields();
-    });
-
-  const variable = (name: string, type: string, value: unknown): string => {
-    if (!(name in variables)) {
-      variables[name] = value;
-      definitions.push(`$${name}: ${type}`);
-    }
-    return `$${name}`;
-  };
-
-  const argumentValue = (name: string, typeName: string): string | null => {
-    switch (typeName) {
-      case 'ID': {
-        const id = rng.pick([
-          fixtures.personal,
-          fixtures.personal,
-          fixtures.merchantAccount,
-          fixtures.strangerAccount,
-          fixtures.payment,
-          fixtures.hold,
-          'acc_nope',
-          'nope',
-        ]);
-        const idValue = name === 'ownerId' ? rng.pick(['nobody', 'someone-else']) : id;
-        return rng.below(2) === 0 ? JSON.stringify(idValue) : variable(`v${name}${rng.below(2)}`, 'ID!', idValue);
-      }
-      case 'Int':
-        return String(rng.pick([1, 2, 3, 5, 100, 0, -1, 1000]));
-      case 'String':
-        return rng.pick([null, '"not-a-cursor"']);
-      case 'DateTime':
-        return JSON.stringify(
-          rng.pick([
-            new Date(Date.now() - 3_600_000).toISOString(),
-            new Date(Date.now() + 86_400_000).toISOString(),
-            new Date().toISOString(),
-          ]),
-        );
-      case 'Date':
-        return JSON.stringify(rng.pick(['2020-01-01', new Date().toISOString().slice(0, 10), '2030-01-01']));
-      default:
-        return null;
-    }
-  };
-
-  const argumentsOf = (field: GraphQLField<unknown, unknown>): string | null => {
-    const parts: string[] = [];
-    for (const arg of field.args) {
-      const required = isNonNullType(arg.type);
-      if (!required && rng.below(3) !== 0) continue;
-      const named = getNamedType(arg.type);
-      if (isListType(getNullableType(arg.type))) {
-        if (required) return null;
-        continue;
-      }
-      const value = argumentValue(arg.name, named.name);
-      if (value === null) {
-        if (required) return null;
-        continue;
-      }
-      parts.push(`${arg.name}: ${value}`);
-    }
-    return parts.length > 0 ? `(${parts.join(', ')})` : '';
-  };
-
-  const directive = (): string => {
-    switch (rng.below(10)) {
-      case 0:
-        return ' @include(if: false)';
-      case 1:
-        return ` @skip(if: ${variable('skipIt', 'Boolean!', rng.below(2) === 0)})`;
-      case 2:
-        return ` @include(if: ${variable('includeIt', 'Boolean!', rng.below(2) === 0)})`;
-      default:
-        return '';
-    }
-  };
-
-  const selectionOf = (type: GraphQLNamedType, depth: number): string => {
-    if (isAbstractType(type)) {
-      const parts = ['__typename'];
-      for (const possible of api.getPossibleTypes(type)) {
-        if (rng.below(3) === 0) parts.push(`... on ${possible.name} { ${selectionOf(possible, depth)} }`);
-      }
-      return parts.join(' ');
-    }
-    if (!isObjectType(type)) return '__typename';
-    const fields = fieldsOf(type);
-    if (fields.length === 0) return '__typename';
-    const chosen: string[] = [];
-    const want = rng.between(1, Math.min(5, fields.length));
-    for (let n = 0; n < want * 2 && chosen.length < want; n++) {
-      const text = fieldText(rng.pick(fields), depth);
-      if (text !== null) chosen.push(text);
-    }
-    if (chosen.length === 0 || rng.below(5) === 0) chosen.push('__typename');
-    return wrapSome(type, chosen).join(' ');
-  };
-
-  const wrapSome = (type: GraphQLObjectType, parts: string[]): string[] => {
-    const roll = rng.below(8);
-    if (roll === 0) return [`... on ${type.name} { ${parts.join(' ')} }`];
-    if (roll === 1) {
-      const name = `F${fragmentCount++}`;
-      fragments.push(`fragment ${name} on ${type.name} { ${parts.join(' ')} }`);
-      return [`...${name}`];
-    }
-    if (roll === 2) return [`... { ${parts.join(' ')} }`];
-    return parts;
-  };
-
-  const fieldText = (field: GraphQLField<unknown, unknown>, depth: number): string | null => {
-    const args = argumentsOf(field);
-    if (args === null) return null;
-    const named = getNamedType(field.type);
-    const alias = rng.below(5) === 0 ? `a${aliasCount++}: ` : '';
-    if (isLeafType(named) || isEnumType(named)) return `${alias}${field.name}${args}${directive()}`;
-    if (depth >= 4) return null;
-    return `${alias}${field.name}${args}${directive()} { ${selectionOf(named, depth + 1)} }`;
-  };
-
+  const writer = new OperationWriter(rng, {
+    api,
+    fieldsOf: (type) =>
+      Object.values(type.getFields()).filter((field) => {
+        if (!accountOnly) return true;
+        const own = accountSchema.getType(type.name);
+        return own !== undefined && 'getFields' in own && field.name in own.getFields();
+      }),
+    argumentValue: fixtureArgument,
+  });
   const query = api.getQueryType()!;
   const roots = (
     accountOnly
@@ -617,11 +773,45 @@ function generateOperation(rng: SeededRandom): Generated {
   const rootParts: string[] = [];
   const rootCount = rng.between(1, 2);
   for (let n = 0; n < rootCount * 3 && rootParts.length < rootCount; n++) {
-    const text = fieldText(rng.pick(roots), 0);
+    const text = writer.fieldText(rng.pick(roots), 0);
     if (text !== null) rootParts.push(text);
   }
-  const name = rng.below(2) === 0 ? ` Generated${rng.below(1000)}` : '';
-  const head =
-    definitions.length > 0 || name ? `query${name}${definitions.length > 0 ? `(${definitions.join(', ')})` : ''} ` : '';
-  return { query: `${head}{ ${rootParts.join(' ')} }\n${fragments.join('\n')}`, variables };
+  return { query: writer.document('query', rootParts), variables: writer.variables };
+}
+
+/** An argument from the fixtures: ids that are there, not there or another's, pages, cursors, dates. */
+function fixtureArgument(writer: OperationWriter, name: string, typeName: string): string | null {
+  const rng = writer.rng;
+  switch (typeName) {
+    case 'ID': {
+      const id = rng.pick([
+        fixtures.personal,
+        fixtures.personal,
+        fixtures.merchantAccount,
+        fixtures.strangerAccount,
+        fixtures.payment,
+        fixtures.hold,
+        'acc_nope',
+        'nope',
+      ]);
+      const idValue = name === 'ownerId' ? rng.pick(['nobody', 'someone-else']) : id;
+      return rng.below(2) === 0 ? JSON.stringify(idValue) : writer.variable(`v${name}${rng.below(2)}`, 'ID!', idValue);
+    }
+    case 'Int':
+      return String(rng.pick([1, 2, 3, 5, 100, 0, -1, 1000]));
+    case 'String':
+      return rng.pick([null, '"not-a-cursor"']);
+    case 'DateTime':
+      return JSON.stringify(
+        rng.pick([
+          new Date(Date.now() - 3_600_000).toISOString(),
+          new Date(Date.now() + 86_400_000).toISOString(),
+          new Date().toISOString(),
+        ]),
+      );
+    case 'Date':
+      return JSON.stringify(rng.pick(['2020-01-01', new Date().toISOString().slice(0, 10), '2030-01-01']));
+    default:
+      return null;
+  }
 }

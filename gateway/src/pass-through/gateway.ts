@@ -40,7 +40,8 @@ export interface PassThroughOptions {
  * query plan is a single fetch to one subgraph, and whose answer from that subgraph is the
  * planned path's answer (single-fetch.ts), is sent to that subgraph as the client wrote it, and
  * the answer is handed on without @apollo/gateway's result shaping, which walks and rebuilds every
- * field of the answer (17% of the gateway's CPU on GetAccount, docs/PERFORMANCE.md).
+ * field of the answer (17% of the gateway's CPU on GetAccount, docs/PERFORMANCE.md); an answer that
+ * is data alone is not even parsed, but written as the subgraph wrote it (raw-answer.ts).
  *
  * Only execution changes: Apollo Server still parses, validates and runs every plugin around the
  * executor (authentication, operation and rate limits, audit, metrics, request ids) and formats
@@ -108,6 +109,26 @@ export function passThroughGateway(
   };
 }
 
+/**
+ * The contexts of forwarded calls: each call gets a copy of the request's context of its own (the
+ * data source reads the caller's identity, request id and logger from it; nothing writes to it), so
+ * that its data source can tell it apart from the planned path's fetches of the same request (a
+ * graphql-ws connection runs all its operations with one context) and hand the subgraph's answer on
+ * unparsed (raw-answer.ts). A copy, not an object whose prototype is the context: that made a new
+ * hidden class per request, and every read of the context in the data source megamorphic.
+ */
+const forwardedCalls = new WeakSet<object>();
+
+export function isForwardedCall(context: object | undefined): boolean {
+  return context !== undefined && forwardedCalls.has(context);
+}
+
+function forwardedCallContext<T extends object>(context: T): T {
+  const call = { ...context };
+  forwardedCalls.add(call);
+  return call;
+}
+
 async function forward(
   requestContext: ExecutorContext,
   route: SingleFetchRoute,
@@ -123,7 +144,9 @@ async function forward(
         ...(request.operationName ? { operationName: request.operationName } : {}),
       },
       incomingRequestContext: requestContext,
-      context: requestContext.context,
+      // Over HTTP the answer is written by stringifyResult, which can write the subgraph's text; graphql-ws hands the
+      // result object on, so its calls keep the request's context and their answers are parsed.
+      context: request.http ? forwardedCallContext(requestContext.context) : requestContext.context,
       pathInIncomingRequest: [],
     });
     if (!response.errors || response.errors.length === 0) return { data: response.data ?? null };

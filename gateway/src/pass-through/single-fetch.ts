@@ -39,6 +39,10 @@ import { passThroughPlansMax } from '../limits';
  *    subgraph could return), an abstract type whose runtime types the subgraph could return
  *    without the API knowing them, or a fragment whose type condition matches a runtime type in
  *    one schema and not the other (an interface implemented in other subgraphs too).
+ * A mutation is forwarded on the same terms: its plan is one fetch when one subgraph resolves every
+ * root field, and that subgraph, a GraphQL server, runs them one after another as the planned
+ * fetch would have it run them (the planner sends consecutive root fields of one subgraph in one
+ * fetch, so the planned path's execution is the subgraph's too).
  * A wrong "no" costs speed; a wrong "yes" would cost answers. The comparison test
  * (gateway/test/pass-through.test.ts) runs every contract operation and generated selections
  * both ways.
@@ -83,7 +87,7 @@ export function singleFetchRouter(coreSupergraphSdl: string, apiSchema: GraphQLS
 
   const decide = (document: DocumentNode, source: string, operationName: string | null): SingleFetchRoute | null => {
     const operation = operationOf(document, operationName);
-    if (!operation || operation.operation !== 'query') return null;
+    if (!operation || operation.operation === 'subscription') return null;
     let fetch: FetchNode;
     try {
       const plan = planner.buildQueryPlan(
@@ -111,7 +115,7 @@ export function singleFetchRouter(coreSupergraphSdl: string, apiSchema: GraphQLS
       kind: Kind.DOCUMENT,
       definitions: [operation, ...fragmentsUsedBy(operation, fragments)],
     };
-    if (!sameMeaning(apiSchema, subgraph, sent)) return null;
+    if (!sameMeaning(apiSchema, subgraph, sent, operation)) return null;
     const alone = sent.definitions.length === document.definitions.length;
     return { subgraph: fetch.serviceName, query: alone ? source : print(sent) };
   };
@@ -164,14 +168,19 @@ function fragmentsUsedBy(
  * Whether the subgraph's schema gives every part of the document the meaning the API schema
  * gives it (the checks listed above); walked with the API schema's TypeInfo.
  */
-function sameMeaning(api: GraphQLSchema, subgraph: GraphQLSchema, document: DocumentNode): boolean {
+function sameMeaning(
+  api: GraphQLSchema,
+  subgraph: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): boolean {
   const typeInfo = new TypeInfo(api);
   const fragments = new Map(
     document.definitions
       .filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION)
       .map((f) => [f.name.value, f]),
   );
-  const rootType = api.getQueryType();
+  const rootType = api.getRootType(operation.operation);
   let same = true;
   const differs = () => {
     same = false;

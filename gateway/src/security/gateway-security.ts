@@ -14,16 +14,11 @@ import { rateBudgetsDefault, type GatewayConfig, type RateBudgets } from '../con
 import { coercedVariablesOf } from '../coerced-variables';
 import { screenGraphQLRequest } from './http-screen';
 import { ClientLabels } from '../client-awareness';
-import {
-  checkOperation,
-  checkSource,
-  defaultOperationLimits,
-  fragmentsOf,
-  limitError,
-  type OperationLimits,
-} from './operation-limits';
+import { checkSource, defaultOperationLimits, limitError, type OperationLimits } from './operation-limits';
 import { MemoryRateLimiter, RedisRateLimiter, type Charge, type Decision, type RateLimiter } from './rate-limit';
-import { moneyActionsOf, moneyWeight, rootFieldsOf, takesMoneyBudget, type RootField } from './root-fields';
+import { moneyActionsOf, moneyWeight, takesMoneyBudget, type RootField } from './root-fields';
+import { DocumentAnalyses } from './document-analysis';
+import { trustedDocumentOf } from './trusted-documents';
 
 /**
  * The gateway's defences that come before any subgraph is called, and its audit trail:
@@ -59,6 +54,10 @@ export interface GatewaySecurityOptions {
    * the same bounded names.
    */
   clientLabels?: ClientLabels;
+  /** Analyses of documents outside the trusted manifests kept at most (document-analysis.ts); documentAnalysesMax. */
+  documentAnalysesMax?: number;
+  /** The trusted document whose body is this text (trusted-manifests.ts: byBody): its screen's verdict is kept. */
+  trustedDocumentOfText?: (text: string) => object | undefined;
 }
 
 export interface GatewaySecurity {
@@ -67,6 +66,8 @@ export interface GatewaySecurity {
   limits: OperationLimits;
   rateLimiter: RateLimiter;
   auditor: Auditor;
+  /** Each document's analysis, made once (document-analysis.ts). */
+  analyses: DocumentAnalyses;
   close(): Promise<void>;
 }
 
@@ -105,6 +106,13 @@ export function createGatewaySecurity(options: GatewaySecurityOptions = {}): Gat
     : (options.auditShards ?? null);
   const store = shards ? createAuditStore(shards, { ownsShards }) : null;
   const auditor = createAuditor(createAuditLog(auditLogFile ?? null), store);
+  const analyses = new DocumentAnalyses(options.documentAnalysesMax);
+  // A text longer than the limit (in UTF-16 units, never more than its bytes) is refused without looking it up.
+  const trustedOf = options.trustedDocumentOfText ?? (() => undefined);
+  const checkText = (text: string) =>
+    text.length > limits.documentBytesMax
+      ? checkSource(text, limits)
+      : analyses.sourceChecked(trustedOf(text), () => checkSource(text, limits));
   return {
     plugin: securityPlugin({
       limits,
@@ -112,11 +120,13 @@ export function createGatewaySecurity(options: GatewaySecurityOptions = {}): Gat
       rateLimiter,
       auditor,
       clients: options.clientLabels ?? new ClientLabels(),
+      analyses,
     }),
-    screen: (request) => screenGraphQLRequest(request, limits),
+    screen: (request) => screenGraphQLRequest(request, limits, (text) => checkText(text)),
     limits,
     rateLimiter,
     auditor,
+    analyses,
     close: async () => {
       await rateLimiter.close();
       await auditor.close();
@@ -130,6 +140,7 @@ interface PluginDeps {
   rateLimiter: RateLimiter;
   auditor: Auditor;
   clients: ClientLabels;
+  analyses: DocumentAnalyses;
 }
 
 function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
@@ -139,9 +150,9 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
       const requestId = contextValue.requestId ?? randomUUID();
       const at = new Date();
       // Read once the operation is known, and kept for the audit record.
-      let fields: RootField[] | null = null;
+      let fields: readonly RootField[] | null = null;
       return {
-        async didResolveOperation({ request, source, document, schema, operation, contextValue }) {
+        async didResolveOperation({ request, source, document, schema, operation, contextValue, queryHash }) {
           // No operation to run (a document without the one named): execution refuses it.
           if (!operation) return;
           // Over HTTP the screen has checked the document's size already; graphql-ws has no screen.
@@ -149,13 +160,20 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
             const violation = checkSource(source, deps.limits);
             if (violation) throw limitError(violation);
           }
-          const fragments = fragmentsOf(document.definitions);
+          // The trusted documents' plugin, before this one, has judged the document by now (its hook does not wait).
+          const analysis = deps.analyses.of({
+            schema,
+            document,
+            operation,
+            queryHash,
+            trusted: trustedDocumentOf(request),
+          });
           // Variables that do not coerce are refused by execution, on either path, before any
           // subgraph is called (pass-through/gateway.ts): nothing of this operation will run to measure.
           const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
-          fields = rootFieldsOf(schema, fragments, operation, variables.ok ? variables.values : null);
+          fields = analysis.rootFields(variables.ok ? variables.values : null);
           if (variables.ok) {
-            const checked = checkOperation(schema, fragments, operation, variables.values, deps.limits);
+            const checked = analysis.check(variables.values, deps.limits);
             if (!checked.ok) throw limitError(checked.error);
           }
           // Without an identity the operation is refused (plugins.ts) or is introspection,
@@ -168,17 +186,19 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
           );
           if (!decision.allowed) throw rateLimited(decision, deps.budgets, role);
         },
-        async willSendResponse({ request, response, operation, document, schema, contextValue }) {
+        async willSendResponse({ request, response, operation, document, schema, contextValue, queryHash }) {
           response.http.headers.set(requestIdHeader, requestId);
           if (!operation || !document) return;
           if (!fields) {
-            const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
-            fields = rootFieldsOf(
+            const analysis = deps.analyses.of({
               schema,
-              fragmentsOf(document.definitions),
+              document,
               operation,
-              variables.ok ? variables.values : null,
-            );
+              queryHash,
+              trusted: trustedDocumentOf(request),
+            });
+            const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
+            fields = analysis.rootFields(variables.ok ? variables.values : null);
           }
           const answered: Answered = { requestId, at, fields, clients: deps.clients };
           deps.auditor.record(auditInputOf({ request, response, contextValue }, operation, answered));
@@ -195,7 +215,7 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
 interface Answered {
   requestId: string;
   at: Date;
-  fields: RootField[];
+  fields: readonly RootField[];
   clients: ClientLabels;
 }
 

@@ -1,14 +1,16 @@
 import type { ScreenedRequest, ScreenRefusal } from '@paygraph/shared/server/http';
-import { checkSource, defaultOperationLimits, type OperationLimits } from './operation-limits';
+import { checkSource, defaultOperationLimits, type LimitViolation, type OperationLimits } from './operation-limits';
 
 /**
  * What the gateway refuses before Apollo Server sees a request: batches (several operations in
  * one JSON array; Apollo Server refuses them too, as BAD_REQUEST, and this names the reason) and
- * documents too large or with too many tokens, so that they are never parsed or validated.
+ * documents too large or with too many tokens, so that they are never parsed or validated. checkText is checkSource,
+ * or its verdict kept for a trusted document's text (document-analysis.ts).
  */
 export function screenGraphQLRequest(
   request: ScreenedRequest,
   limits: OperationLimits = defaultOperationLimits,
+  checkText: (text: string) => LimitViolation | null = (text) => checkSource(text, limits),
 ): ScreenRefusal | null {
   if (Array.isArray(request.body)) {
     return refusal(
@@ -18,7 +20,7 @@ export function screenGraphQLRequest(
   }
   const query = queryOf(request);
   if (query === null) return null;
-  const violation = checkSource(query, limits);
+  const violation = checkText(query);
   if (!violation) return null;
   return refusal(violation.code, violation.message, { measured: violation.measured, limit: violation.limit });
 }

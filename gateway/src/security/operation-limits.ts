@@ -17,6 +17,7 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionNode,
+  type ValueNode,
 } from 'graphql';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { pageSizeMax } from '@paygraph/shared/limits';
@@ -135,13 +136,31 @@ export function measureOperation(
   coercedVariables: Readonly<Record<string, unknown>>,
   limits: OperationLimits = defaultOperationLimits,
 ): OperationMeasure {
+  return walkOperation(schema, fragments, operation, coercedVariables, limits).measure;
+}
+
+/**
+ * The measure, and whether it read any variable: only a page size (`first`) or a list argument
+ * given by a variable (anywhere in its value) changes what is measured, so an operation that has
+ * none measures the same whatever its variables (document-analysis.ts measures it once).
+ */
+export function walkOperation(
+  schema: GraphQLSchema,
+  fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+  operation: OperationDefinitionNode,
+  coercedVariables: Readonly<Record<string, unknown>>,
+  limits: OperationLimits = defaultOperationLimits,
+): { measure: OperationMeasure; readsVariables: boolean } {
   const rootType = schema.getRootType(operation.operation);
-  if (!rootType) return nothingMeasured();
-  return new OperationWalk(schema, fragments, coercedVariables, limits).selections(
-    operation.selectionSet.selections,
-    rootType,
-    null,
+  if (!rootType) return { measure: nothingMeasured(), readsVariables: false };
+  const nullable = new Set(
+    (operation.variableDefinitions ?? [])
+      .filter((definition) => definition.type.kind !== Kind.NON_NULL_TYPE)
+      .map((definition) => definition.variable.name.value),
   );
+  const walk = new OperationWalk(schema, fragments, coercedVariables, limits, nullable);
+  const measure = walk.selections(operation.selectionSet.selections, rootType, null);
+  return { measure, readsVariables: walk.readsVariables };
 }
 
 function nothingMeasured(): OperationMeasure {
@@ -158,6 +177,8 @@ function addMeasure(total: OperationMeasure, part: OperationMeasure): void {
 
 /** One walk of an operation's selections, each limit's counter carried in OperationMeasure. */
 class OperationWalk {
+  /** Whether a page size or a list argument came from a variable (walkOperation). */
+  readsVariables = false;
   /** A fragment's measure per page it is spread under. */
   private readonly memo = new Map<string, OperationMeasure>();
   private readonly inProgress = new Set<string>();
@@ -167,6 +188,8 @@ class OperationWalk {
     private readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
     private readonly coercedVariables: Readonly<Record<string, unknown>>,
     private readonly limits: OperationLimits,
+    /** The operation's variables of nullable types (walkOperation: measuredFromVariables). */
+    private readonly nullableVariables: ReadonlySet<string> = new Set(),
   ) {}
 
   /** `page`: the `first` of the connection these selections belong to, for its list fields. */
@@ -218,6 +241,7 @@ class OperationWalk {
     const definition = 'getFields' in parent ? parent.getFields()[name] : undefined;
     if (!definition) return { depth: 1, introspectionDepth: 0, aliases: alias, cost: 1 };
     const returns = getNullableType(definition.type);
+    this.readsVariables ||= measuredFromVariables(definition, field, this.nullableVariables);
     const args = argumentsOf(definition, field, this.coercedVariables);
     const first = pageOf(args);
     let items = 1;
@@ -331,6 +355,34 @@ function argumentsOf(
   } catch {
     return {};
   }
+}
+
+/**
+ * Whether a variable can change what the measure reads of this field: its `first` or a list argument's length, given
+ * by a variable anywhere in its value. So can a variable of a nullable type in any other argument of such a field: a
+ * null there for a non-null argument (allowed when the variable has a default) does not coerce, and the field is then
+ * measured as having no arguments. A variable of a non-null type in another argument cannot: coerced, it is there and
+ * not null (GetAccount's `$id: ID!`, AccountsByOwner's `$ownerId: ID!` beside its `first: 50`).
+ */
+function measuredFromVariables(
+  definition: GraphQLField<unknown, unknown>,
+  field: FieldNode,
+  nullableVariables: ReadonlySet<string>,
+): boolean {
+  const isMeasured = (name: string) =>
+    name === 'first' || definition.args.some((a) => a.name === name && isListType(getNullableType(a.type)));
+  if (!definition.args.some((a) => isMeasured(a.name))) return false;
+  return (field.arguments ?? []).some((argument) =>
+    holdsVariable(argument.value, isMeasured(argument.name.value) ? null : nullableVariables),
+  );
+}
+
+/** Whether a value holds a variable (of those named, when `among` is given). */
+function holdsVariable(value: ValueNode, among: ReadonlySet<string> | null): boolean {
+  if (value.kind === Kind.VARIABLE) return among === null || among.has(value.name.value);
+  if (value.kind === Kind.LIST) return value.values.some((v) => holdsVariable(v, among));
+  if (value.kind === Kind.OBJECT) return value.fields.some((f) => holdsVariable(f.value, among));
+  return false;
 }
 
 /**

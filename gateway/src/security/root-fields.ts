@@ -1,7 +1,9 @@
 import {
   Kind,
   getArgumentValues,
+  type FieldNode,
   type FragmentDefinitionNode,
+  type GraphQLField,
   type GraphQLSchema,
   type OperationDefinitionNode,
   type SelectionNode,
@@ -52,15 +54,25 @@ export interface RootField {
   args: Record<string, unknown> | null;
 }
 
-export function rootFieldsOf(
+/**
+ * A root field as the document selects it, before its arguments are read: what an operation's root fields are does
+ * not depend on its variables, so it is worked out once per document (document-analysis.ts).
+ */
+export interface RootSelection {
+  name: string;
+  responseKey: string;
+  node: FieldNode;
+  definition: GraphQLField<unknown, unknown> | undefined;
+}
+
+/** The root fields of an operation, fragments expanded, in the order execution meets them. */
+export function rootSelectionsOf(
   schema: GraphQLSchema,
   fragments: ReadonlyMap<string, FragmentDefinitionNode>,
   operation: OperationDefinitionNode,
-  coercedVariables: Readonly<Record<string, unknown>> | null,
-): RootField[] {
+): RootSelection[] {
   const rootType = schema.getRootType(operation.operation);
-  const variables = operation.operation === 'mutation' ? coercedVariables : null;
-  const fields = new Map<string, RootField>();
+  const fields = new Map<string, RootSelection>();
   const seen = new Set<string>();
   const collect = (selections: readonly SelectionNode[]) => {
     for (const selection of selections) {
@@ -69,16 +81,7 @@ export function rootFieldsOf(
         // Fields with one response key are merged by execution and run once.
         if (fields.has(responseKey)) continue;
         const definition = rootType?.getFields()[selection.name.value];
-        let args: Record<string, unknown> | null = null;
-        if (definition && variables) {
-          try {
-            args = getArgumentValues(definition, selection, variables as Record<string, unknown>);
-          } catch {
-            // Arguments that do not coerce are refused by execution before any subgraph is called.
-            args = null;
-          }
-        }
-        fields.set(responseKey, { name: selection.name.value, responseKey, args });
+        fields.set(responseKey, { name: selection.name.value, responseKey, node: selection, definition });
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
         collect(selection.selectionSet.selections);
       } else if (!seen.has(selection.name.value)) {
@@ -90,6 +93,27 @@ export function rootFieldsOf(
   };
   collect(operation.selectionSet.selections);
   return [...fields.values()];
+}
+
+/** The root fields with their arguments: a mutation's read from its coerced variables, a query's left null. */
+export function rootFieldsOf(
+  operation: OperationDefinitionNode,
+  selections: readonly RootSelection[],
+  coercedVariables: Readonly<Record<string, unknown>> | null,
+): RootField[] {
+  const variables = operation.operation === 'mutation' ? coercedVariables : null;
+  return selections.map(({ name, responseKey, node, definition }) => {
+    let args: Record<string, unknown> | null = null;
+    if (definition && variables) {
+      try {
+        args = getArgumentValues(definition, node, variables as Record<string, unknown>);
+      } catch {
+        // Arguments that do not coerce are refused by execution before any subgraph is called.
+        args = null;
+      }
+    }
+    return { name, responseKey, args };
+  });
 }
 
 /** One movement of money asked for: a root field, or one input of createPayments. */

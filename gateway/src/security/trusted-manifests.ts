@@ -144,6 +144,8 @@ export function readManifests(sources: readonly ManifestSource[]): Result<Map<st
 /** The trusted documents now in force, re-read on an interval and on demand (SIGHUP, main.ts). */
 export interface TrustedDocumentSet {
   get(hash: string): TrustedDocument | undefined;
+  /** The document whose body is exactly this text: a request's text is screened before anything hashes it. */
+  byBody(text: string): TrustedDocument | undefined;
   size(): number;
   /**
    * Re-reads every manifest; a refused one leaves the set as it was, and says why in the log. Answers whether the set
@@ -161,6 +163,7 @@ export function loadTrustedDocuments(sources: readonly ManifestSource[], reloadM
   const first = readManifests(sources);
   if (!first.ok) throw new Error(`trusted documents: ${first.error}`);
   let documents = first.value;
+  let bodies = bodiesOf(documents);
   const reload = (): boolean => {
     const next = readManifests(sources);
     if (!next.ok) {
@@ -171,6 +174,7 @@ export function loadTrustedDocuments(sources: readonly ManifestSource[], reloadM
       return false;
     }
     documents = next.value;
+    bodies = bodiesOf(documents);
     return true;
   };
   const worker: Worker | null =
@@ -183,10 +187,15 @@ export function loadTrustedDocuments(sources: readonly ManifestSource[], reloadM
         });
   return {
     get: (hash) => documents.get(hash),
+    byBody: (text) => bodies.get(text),
     size: () => documents.size,
     reload,
     stop: async () => {
       await worker?.stop();
     },
   };
+}
+
+function bodiesOf(documents: ReadonlyMap<string, TrustedDocument>): Map<string, TrustedDocument> {
+  return new Map([...documents.values()].map((document) => [document.body, document]));
 }

@@ -28,7 +28,6 @@ function strayLimits(file: string, text: string): string[] {
  * Limits still beside their code in the ledger (shared/src/ledger, shards/posting-transaction.ts), which
  * issue 46's ledger module moves; none may be added.
  */
-const ledgerLimitsPending = new Set(['subgraphs/shared/src/ledger/batcher.ts: mergeInFlightPerShardMax']);
 
 describe('limits', () => {
   it.each(limitsFiles)('%s exists and loads: the relations it asserts hold', async (file) => {
@@ -40,8 +39,7 @@ describe('limits', () => {
     const stray = productionSources()
       .map((path) => relative(repoRoot, path))
       .filter((file) => !file.startsWith('scripts/'))
-      .flatMap((file) => strayLimits(file, readFileSync(join(repoRoot, file), 'utf8')))
-      .filter((found) => !ledgerLimitsPending.has(found));
+      .flatMap((file) => strayLimits(file, readFileSync(join(repoRoot, file), 'utf8')));
     expect(stray).toEqual([]);
   });
 

@@ -416,6 +416,12 @@ assert(
   mergeBatchSizeDefault <= mergeBatchSizeMax && mergeBatchSizeMax <= postingBatchSizeMax,
   'a merged batch is one posting transaction: mergeBatchSizeDefault <= mergeBatchSizeMax <= postingBatchSizeMax',
 );
+/** Merged batches of one shard in flight at once: one commits while the next fills (ledger/engine/batcher.ts). */
+export const mergeInFlightPerShardMax = 2;
+assert(
+  mergeQueueSizeDefault >= mergeInFlightPerShardMax * mergeBatchSizeDefault,
+  'the default merge queue holds the next batch of each in flight: mergeQueueSizeDefault >= mergeInFlightPerShardMax * mergeBatchSizeDefault',
+);
 assert(
   mergeBatchSizeMax <= mergeQueueSizeDefault && mergeQueueSizeDefault <= mergeQueueSizeMax,
   'the default queue holds the largest batch: mergeBatchSizeMax <= mergeQueueSizeDefault <= mergeQueueSizeMax',

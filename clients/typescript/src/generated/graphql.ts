@@ -188,7 +188,10 @@ export type ImportBankStatementInput = {
   /** The file's text (the transport's encoding already decoded; a byte order mark is ignored), at most 450,000 bytes. Exactly one of content and uploadId. */
   content?: string | null | undefined;
   format: StatementFormat;
-  /** A file uploaded to POST /uploads/statements (larger than a request may carry). Exactly one of content and uploadId. */
+  /**
+   * A file sent first to POST /uploads/statements (for files larger than a request may carry): the caller's own upload,
+   * within the hour it is kept; read as UTF-8, a byte order mark ignored. Exactly one of content and uploadId.
+   */
   uploadId?: string | number | null | undefined;
 };
 

@@ -136,7 +136,10 @@ async function sourceOf(
   const content = input.content ?? null;
   const uploadId = input.uploadId ?? null;
   if ((content === null) === (uploadId === null))
-    return invalidInput(content === null ? 'content' : 'uploadId', 'send exactly one of content and uploadId');
+    return invalidInput(
+      content === null ? 'content' : 'uploadId',
+      'send exactly one of content (the file) and uploadId (a file sent to POST /uploads/statements)',
+    );
   if (content !== null) {
     const size = withinSize(content);
     if (!size.ok) return err({ kind: 'InvalidStatement', ...size.error });

@@ -428,9 +428,9 @@ describe.skipIf(root === null)('bad input: a typed error naming the thing, nothi
     const csv = await importFile({ format: 'CSV', content: 'external_ref,amount,currency,direction,date\n' });
     for (const answer of [both, neither, unknownUpload, csv]) expect(answer).toMatchObject({ code: 'INVALID_INPUT' });
     expect([both.message, neither.message, unknownUpload.message, csv.message]).toEqual([
-      'send exactly one of content and uploadId',
-      'send exactly one of content and uploadId',
-      'unknown upload',
+      'send exactly one of content (the file) and uploadId (a file sent to POST /uploads/statements)',
+      'send exactly one of content (the file) and uploadId (a file sent to POST /uploads/statements)',
+      'no upload up-1 of yours: POST the file to /uploads/statements first',
       'a CSV statement names no account: send the channel it is of',
     ]);
     expect(await storedIn([channel])).toEqual([]);

@@ -16,7 +16,7 @@ import {
   type MerchantRow,
 } from '../domain/refund-cover';
 import { outstandingByStripe, whileNoAdvanceMoves } from '@paygraph/settlement/write-model/advances';
-import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
+import { readAccountsWithStripes } from '@paygraph/shared/ledger/index';
 import type { Account } from '@paygraph/shared/ledger/index';
 import { readAccounts } from './accounts';
 import { completeSweep, debitForSweep } from './sweep';

@@ -35,7 +35,7 @@ import { addLegRefunded, insertRefundLegs, lockLegsOfPayment } from '../db/payme
 import type { ServiceContext } from './context';
 import { mayRefund } from './access';
 import { topUpStripesForRefund } from './refund-top-up';
-import { readAccountsWithStripes } from '@paygraph/shared/ledger/stripes';
+import { readAccountsWithStripes } from '@paygraph/shared/ledger/index';
 
 /**
  * A refund reverses (part of) a payment's legs. It serialises on the payment row: the cap

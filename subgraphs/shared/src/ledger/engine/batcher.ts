@@ -3,8 +3,7 @@ import type { PostingSettings } from '../../config/shared';
 import { postBatch, type PostingItem } from './batch';
 import { LockTimeout } from '../../shards/transaction';
 import { ShardUnavailable } from '../../shards/unavailable';
-import { lockRetryWaitSeconds, mergeBatchSizeDefault, mergeQueueSizeDefault } from '../../limits';
-import { assert } from '../../result';
+import { lockRetryWaitSeconds, mergeInFlightPerShardMax } from '../../limits';
 import { mergedBatchSize } from '../../metrics';
 import { callerContext, inBatchSpan, type TracedCaller } from '../../tracing';
 
@@ -18,11 +17,6 @@ import { callerContext, inBatchSpan, type TracedCaller } from '../../tracing';
  * never fails its neighbours. At most mergeQueueSize postings wait per shard (MERGE_QUEUE_SIZE):
  * one more is refused at once (PostingQueueFull), before anything of it runs.
  */
-export const mergeInFlightPerShardMax = 2;
-assert(
-  mergeQueueSizeDefault >= mergeInFlightPerShardMax * mergeBatchSizeDefault,
-  'the default merge queue holds the next batch of each in flight: mergeQueueSizeDefault >= mergeInFlightPerShardMax * mergeBatchSizeDefault',
-);
 
 /**
  * A shard's merge queue is full: its database does not keep up with the postings submitted, and

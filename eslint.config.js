@@ -5,7 +5,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /**
- * Units and qualifiers last (TIGER_STYLE; docs/ARCHITECTURE.md "Names"): `retryDelayMsMax`,
+ * Units and qualifiers last (TIGER_STYLE; docs/ARCHITECTURE.md "House rules and names"): `retryDelayMsMax`,
  * `balanceMinorUnitsMax`, `retryDelayMsMaxDefault`, never `maxRetryDelayMs`, `balanceMaxMinorUnits` or
  * `retryDelayMaxMsDefault`.
  */

@@ -15,7 +15,7 @@ import { folderOf, parts as partsList } from '../scripts/lib/parts';
 /**
  * Each table has one owning part, and only that part holds its schema and SQL (issue 14); the
  * others ask it over GraphQL or through a read model it publishes, documented in
- * docs/ARCHITECTURE.md ("Read models"). A part's insides are its own (issue 46): another part
+ * docs/ARCHITECTURE.md ("Table ownership and read models"). A part's insides are its own (issue 46): another part
  * imports it only through its door, its index.ts, or a read or write model it publishes and the
  * importer declares. The parts are the gateway and each subgraph (their src/), and the shared
  * library's modules, the ledger and idempotency (their folders); the rest of the shared library

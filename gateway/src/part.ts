@@ -6,7 +6,7 @@ import { gatewayMigrations } from './migrations';
 /**
  * The gateway: the one public endpoint, composing the subgraphs it learns from the supergraph it
  * serves (compose.ts). It writes audit rows to the control shard only, from a pool of its own
- * size, and owns audit_events, whose set applies after transaction's (docs/ARCHITECTURE.md).
+ * size, and owns audit_events, whose set applies after transaction's (docs/GATEWAY.md, "Configuration and processes").
  */
 export const gatewayPart = definePart({
   name: 'gateway',

@@ -296,7 +296,7 @@ function take(s: Buckets, bucket: 'available' | 'pending', amount: bigint, fallb
 
 /**
  * A receiver gives `amount` back for a refund: an unsettled merchant credit from its stripe's
- * pending first, then available (docs/ARCHITECTURE.md, "A refund after an advance"); what came
+ * pending first, then available (docs/SETTLEMENT.md, "A refund after an advance"); what came
  * from available is the merchant repaying an advance, counted at the stripe's next settlement.
  */
 function giveBack(a: ModelAccount, shard: number, bucket: 'available' | 'pending', amount: bigint): void {
@@ -1028,7 +1028,7 @@ export function advance(
 }
 
 /**
- * The per-stripe identity the design rests on (docs/ARCHITECTURE.md): pending + outstanding =
+ * The per-stripe identity the design rests on (docs/SETTLEMENT.md): pending + outstanding =
  * Σ unsettled money + what refunds repaid and no settlement counted yet. Money leaves pending by
  * a piece (counted in outstanding) or by a settlement (less what outstanding covers): pending
  * paid twice breaks it. Checked on the model (whose stripes the checks hold to the system's).

@@ -166,6 +166,7 @@ export const sharedProcessFiles = [
   'test/contract.test.ts',
   'test/database-sets.test.ts',
   'test/docker-compose.test.ts',
+  'test/docs.test.ts',
   'test/function-length.test.ts',
   'test/import-rules.test.ts',
   'test/layering.test.ts',

@@ -36,7 +36,10 @@ export interface PartDeclaration<Name extends string = string, Config extends z.
   readonly migrations: MigrationSet;
   /** Its background loops (shared/worker.ts), by the name their log lines carry. */
   readonly workers: readonly string[];
-  /** Other parts' read and write models it uses, as `<part>/<model>` (docs/ARCHITECTURE.md, "Read models"). */
+  /**
+   * Other parts' read and write models it uses, as `<part>/<model>` (docs/ARCHITECTURE.md, "Table ownership and
+   * read models").
+   */
   readonly reads: readonly string[];
   /** Variables `npm start` gives its process on a local stack unless the shell sets them. */
   readonly localStackEnv?: Readonly<Record<string, string>>;

@@ -43,7 +43,7 @@ import {
  * registered with the OpenTelemetry API — no tracer provider, no context manager, no
  * propagator — and every helper below returns at its first line (`tracer === null`), before it
  * builds a span, an attribute object or a header. What the off path costs is in
- * docs/ARCHITECTURE.md (Traces).
+ * docs/GATEWAY.md (Traces).
  *
  * Spans carry no bound values: a statement's text is the SQL with its `?` placeholders, as
  * written in db/ (the posting transaction hands over that text for its round trips, whose

@@ -10,8 +10,8 @@ import type { AdvanceTermsRow } from '../db/schema/settlement';
  * A merchant's advance lock, taken in this order: the merchant's turn in this process, a slot of
  * its home shard, then its terms row (`SELECT … FOR UPDATE`) in a transaction there, held until
  * `work` ends. An advance holds it from its offer to its last piece; a settlement of the merchant
- * and the advance worker take it too, so none runs beside an advance (docs/ARCHITECTURE.md,
- * "Settlement advances"). A merchant without terms has no row: the row lock is then no lock.
+ * and the advance worker take it too, so none runs beside an advance (docs/SETTLEMENT.md,
+ * "Settlement advances (T+0)"). A merchant without terms has no row: the row lock is then no lock.
  */
 export async function underAdvanceLock<T>(
   shards: ShardSet,

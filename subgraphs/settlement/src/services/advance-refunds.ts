@@ -14,7 +14,7 @@ import { repaidByRefunds } from '../domain/advances';
  * its available. Pending runs short only when an advance moved the money out already, so the
  * part from available is the merchant giving that advance back. Left counted as outstanding, it
  * would keep the merchant's offer and cap consumed, and a later settlement would count that much
- * of new money as advanced and leave it in pending (docs/ARCHITECTURE.md, "Settlement advances").
+ * of new money as advanced and leave it in pending (docs/SETTLEMENT.md, "A refund after an advance").
  * Each refund lowers it once: advance_refund_offsets keys it by refund and stripe.
  */
 export async function repayAdvanceByRefunds(

@@ -10,8 +10,8 @@ import { whileNoAdvanceRuns } from '../services/advance-lock';
  * The one write settlement lets another part make to its advance tables: a refund of advanced
  * money (transaction's services/refund-top-up.ts) gives back the merchant's pending first, on any
  * stripe, so it moves pending from another stripe Y to the stripe X it gives back from. Per
- * stripe, pending + outstanding = unsettled money + what refunds repaid (docs/ARCHITECTURE.md,
- * "Settlement advances"): Y's pending goes down and X's up by the same amount, so the advance
+ * stripe, pending + outstanding = unsettled money + what refunds repaid (docs/SETTLEMENT.md,
+ * "A refund after an advance"): Y's pending goes down and X's up by the same amount, so the advance
  * moves with it, Y's outstanding up and X's down, each in the local transaction of its posting
  * on that stripe's shard (as a settlement marks what it settled through transaction's
  * write-model). Each side is recorded in advance_refund_offsets under the move's id (the sweep's:

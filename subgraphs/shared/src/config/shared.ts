@@ -51,7 +51,7 @@ export const tracingConfig = z.object({
   otlpEndpoint: url('OTEL_EXPORTER_OTLP_ENDPOINT', ['http', 'https'], undefined, {
     default: 'unset (no tracing)',
     meaning:
-      "every process: an OpenTelemetry collector's base URL (e.g. `http://127.0.0.1:4318`); each process then posts its traces to `<endpoint>/v1/traces` as OTLP/HTTP JSON, `service.name` its own name, and sends a W3C `traceparent` with every subgraph call (continuing a client's own). The exporter also honours OpenTelemetry's `OTEL_EXPORTER_OTLP_HEADERS`, `_TIMEOUT` and `_COMPRESSION`. Unset, nothing of OpenTelemetry is registered and no `traceparent` is sent. Spans carry SQL with placeholders only, never a bound value: [docs/ARCHITECTURE.md](docs/ARCHITECTURE.md#traces)",
+      "every process: an OpenTelemetry collector's base URL (e.g. `http://127.0.0.1:4318`); each process then posts its traces to `<endpoint>/v1/traces` as OTLP/HTTP JSON, `service.name` its own name, and sends a W3C `traceparent` with every subgraph call (continuing a client's own). The exporter also honours OpenTelemetry's `OTEL_EXPORTER_OTLP_HEADERS`, `_TIMEOUT` and `_COMPRESSION`. Unset, nothing of OpenTelemetry is registered and no `traceparent` is sent. Spans carry SQL with placeholders only, never a bound value: [docs/GATEWAY.md](docs/GATEWAY.md#traces)",
   }),
 });
 
@@ -80,7 +80,7 @@ export const shardsConfig = z
     urls: text('MYSQL_SHARDS', 'comma-separated `mysql://` URLs', defaultMysqlShards, {
       default: '`mysql://root@127.0.0.1:3306/paygraph_s0`, …`_s3`',
       meaning:
-        'one `mysql://` URL per shard (one database each), comma-separated; a shard on a Galera cluster lists its nodes joined by a vertical bar (docs/ARCHITECTURE.md, "A shard on a Galera cluster")',
+        'one `mysql://` URL per shard (one database each), comma-separated; a shard on a Galera cluster lists its nodes joined by a vertical bar (docs/SHARDS.md, "A shard on a Galera cluster")',
     }),
     map: text('SHARD_MAP', '`from-to:database`, comma-separated', undefined, {
       default: 'contiguous ranges',

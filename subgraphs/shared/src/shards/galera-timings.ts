@@ -9,7 +9,7 @@ import type { Topology } from './topology';
  * declaring it dead) if that is shorter, checked every `evs.inactive_check_period`; then the pool
  * moves and the new primary catches up (shard-pool.ts). With Galera's defaults (5 s, 15 s, 0.5 s)
  * a SIGKILLed node left 6.5 s without a successful operation, twice; with the timings
- * docs/ARCHITECTURE.md recommends, 2.1 s (issue 31). A process reads each node's timings at
+ * docs/SHARDS.md recommends, 2.1 s (issue 31). A process reads each node's timings at
  * start-up (wsrep_provider_options) and names a shard whose failover they make slower than
  * shardFailoverBudgetMs, in its log and in /health/ready: a misconfigured cluster still serves,
  * so it is a warning, not a refusal.
@@ -23,7 +23,7 @@ export const galeraTimingDefaultsMs = {
 } as const;
 
 /**
- * The group timings docs/ARCHITECTURE.md recommends, which the local cluster runs
+ * The group timings docs/SHARDS.md recommends, which the local cluster runs
  * (scripts/lib/galera-cluster.ts). Galera requires keep-alive ≤ check period ≤ suspect ≤ inactive,
  * and an install timeout no longer than the inactive one, so they change together.
  */
@@ -131,7 +131,7 @@ export function slowFailoverOf(
     ...timings,
     failoverEstimateMs: estimate,
     failoverBudgetMs: budgetMs,
-    change: `set wsrep_provider_options="${galeraGroupTimingsRecommended}" on every node of the cluster (docs/ARCHITECTURE.md, "A shard on a Galera cluster")`,
+    change: `set wsrep_provider_options="${galeraGroupTimingsRecommended}" on every node of the cluster (docs/SHARDS.md, "A shard on a Galera cluster")`,
   };
 }
 

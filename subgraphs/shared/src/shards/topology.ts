@@ -5,7 +5,7 @@ import type { LogicalShard } from '../ids';
  * Ids name a logical shard (0..63); this map places logical shards on physical databases.
  * The default places contiguous ranges: with 4 databases, 0-15 → 0, 16-31 → 1, and so on.
  * SHARD_MAP overrides it ("0-15:0,16-31:1,32-63:2") so that a range can move to a new
- * database by copying its rows and changing the map; see docs/ARCHITECTURE.md.
+ * database by copying its rows and changing the map; see docs/SHARDS.md.
  */
 export interface Topology {
   /** Each shard's first node: where scripts (migrate, checks) reach the shard's database. */

@@ -9,7 +9,7 @@ import { holdCaptureSpec, paymentDebitSpec } from './legs';
 import { campaignDiscount, planLegs, receivingShares, type CampaignTerms, type PaymentLeg } from './payment-legs';
 
 /**
- * Every payment as a plan of legs, decided without I/O (docs/ARCHITECTURE.md, "One payment
+ * Every payment as a plan of legs, decided without I/O (docs/PAYMENTS.md, "One payment
  * pipeline"): services/payment.ts reads the facts a plan needs, asks planPayment, claims the
  * plan's key and posts it. The shapes differ only in their legs:
  *   TWO_LEGS  PAYER and PAYEE of the whole amount, in one currency (createPayment, createPayments)

@@ -18,7 +18,7 @@ import { dedupeKeys } from '@paygraph/shared/ledger/index';
  * The transaction subgraph's read model for settlement and reconciliation: the only way another
  * subgraph reads payments, refunds and external transfers. The tables stay this subgraph's; their
  * SQL stays here, next to their schema, so a change to them is made and reviewed in one place
- * (docs/ARCHITECTURE.md, "Read models"). It answers records of its own making, not the tables'
+ * (docs/ARCHITECTURE.md, "Table ownership and read models"). It answers records of its own making, not the tables'
  * rows, so a column added to a table reaches no other part until it is named here. It writes
  * nothing: settlement's one write to these tables is write-model/settlement.ts.
  */

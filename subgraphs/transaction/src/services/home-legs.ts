@@ -38,7 +38,7 @@ export interface HomeLegs<R> {
 }
 
 /**
- * The one way a request posts its payment's home legs (docs/ARCHITECTURE.md, "One payment
+ * The one way a request posts its payment's home legs (docs/PAYMENTS.md, "One payment
  * pipeline"): every leg of the plan on the payer's shard in one posting, with the payment's
  * records in the same transaction. A two-leg or FX plan (two-leg-payment.ts), a hold's capture
  * (hold.ts) and a plan of more legs (leg-payment.ts) all come here; only what they post and

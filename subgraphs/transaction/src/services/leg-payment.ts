@@ -41,7 +41,7 @@ export async function legPaymentMadeBefore<E extends CreatePaymentError>(
 }
 
 /**
- * A plan of more than two legs (splits, a campaign's discount) posted: docs/ARCHITECTURE.md, "A
+ * A plan of more than two legs (splits, a campaign's discount) posted: docs/PAYMENTS.md, "A
  * payment of many legs". Every leg was checked by the plan before anything is written; then either the home
  * posting (every leg on the payer's shard, posted by home-legs.ts postHomeLegs as every plan's
  * is) goes first and the legs elsewhere follow from the outbox, or — when a paying leg (the campaign's funding account)

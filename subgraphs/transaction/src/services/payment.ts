@@ -32,7 +32,7 @@ import { mayPayFrom } from './access';
 import { bulkPaymentsMax } from '../limits';
 
 /**
- * The one payment pipeline (docs/ARCHITECTURE.md, "One payment pipeline"): parse, read the
+ * The one payment pipeline (docs/PAYMENTS.md, "One payment pipeline"): parse, read the
  * facts the request names (accounts, its campaign, its quote), check the caller may pay from
  * the payer, plan the legs (domain/payment-plan.ts, pure), claim the key (withIdempotencyKey),
  * then post the plan's home legs (home-legs.ts postHomeLegs, one posting on the payer's shard

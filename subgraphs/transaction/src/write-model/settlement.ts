@@ -8,7 +8,8 @@ import { paymentLegs, payments, refundLegs, refunds } from '../db/schema/transac
  * in the same local transaction as the stripe's settlement posting (they share the shard's
  * database), so each is settled exactly once: that is why this is a module on the shard, not a
  * GraphQL call. The SQL stays here, with the tables' owner; settlement names what it settled by
- * id, as read-model/settlement.ts answered it (docs/ARCHITECTURE.md, "Read models").
+ * id, as read-model/settlement.ts answered it (docs/ARCHITECTURE.md, "Table ownership and read
+ * models").
  */
 export interface SettledItems {
   paymentIds: readonly string[];

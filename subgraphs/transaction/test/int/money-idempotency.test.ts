@@ -112,7 +112,7 @@ describe('idempotency', () => {
       expect(detailed.data!.createPayment).toMatchObject({ __typename: 'IdempotencyKeyReused', idempotencyKey: key });
     }
     // A key is scoped to its account, not to one operation: the same key on a withdrawal from the
-    // payer is a reuse too (docs/ARCHITECTURE.md, Money movement).
+    // payer is a reuse too (docs/PAYMENTS.md, "Idempotency keys").
     const withdrawn = await kit.withdraw(bearer, payer, '1000', { key });
     expect(withdrawn.data!.withdraw).toMatchObject({
       __typename: 'IdempotencyKeyReused',

@@ -4,7 +4,7 @@ import { quoteAmounts } from '@paygraph/transaction/domain/fx';
 import { startStack } from '../support/stack';
 import { testSettlementSettings, testTransactionSettings, token, unique } from '../support/env';
 import { physicalOf } from '../support/money';
-import { seededRandom } from '../support/seeded-random';
+import { seededRandom, type SeededRandom } from '../support/seeded-random';
 import * as model from './model';
 import { generate, type Op } from './generator';
 import { docs, sender, type Sender } from './driver';
@@ -120,7 +120,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       advances: [],
       replayable: [],
     };
-    await openAccounts(s, m, b, bearers.get('operator')!, run, stack.shards);
+    await openAccounts(s, m, b, bearers.get('operator')!, run, stack.shards, seededRandom(options.seed).fork(0));
     for (const r of rates) {
       const response = await s.send(
         docs.setFxRate,
@@ -270,6 +270,11 @@ async function initialTerms(s: Sender, m: model.Model, b: Bindings, operator: st
 
 /**
  * The plan's accounts, opened through the gateway by the operator, each bound to its model account (and its database).
+ * Each lands on a database drawn from the seed (`layout`, a generator of its own: the operations' draws stay as they
+ * were). The service places a new account on a random shard, and which accounts share a database decides routes,
+ * stripes and which legs share a posting: seed 3401617778 failed in a full run and passed when replayed, its layout
+ * drawn again. An account that lands elsewhere is left empty, its owner's (the checks read accounts by id, and an
+ * empty account adds nothing to an owner's total or the credit exposure).
  */
 async function openAccounts(
   s: Sender,
@@ -278,16 +283,26 @@ async function openAccounts(
   operator: string,
   run: string,
   shards: ShardSet,
+  layout: SeededRandom,
 ): Promise<void> {
   for (const [name, currency, type] of accountPlan) {
-    const response = await s.send(docs.openAccount, { input: { ownerId: `${run}-${name}`, type, currency } }, operator);
-    const id = response.data?.openAccount?.id as string | undefined;
-    if (!id) throw new Error(`opening an account failed: ${JSON.stringify(response)}`);
-    const account = model.addAccount(m, `${run}-${name}`, currency, type, physicalOf(shards, id));
+    const wanted = layout.below(shards.all.length);
+    const input = { ownerId: `${run}-${name}`, type, currency };
+    let id: string | undefined;
+    for (let tries = 0; id === undefined || physicalOf(shards, id) !== wanted; tries++) {
+      // Each try lands there with probability 1/databases: 64 misses in a row ≈ 1e-8 with four.
+      if (tries === openTriesMax) throw new Error(`no account of ${name} landed on database ${wanted}`);
+      const response = await s.send(docs.openAccount, { input }, operator);
+      id = response.data?.openAccount?.id as string | undefined;
+      if (!id) throw new Error(`opening an account failed: ${JSON.stringify(response)}`);
+    }
+    const account = model.addAccount(m, `${run}-${name}`, currency, type, wanted);
     b.accounts[account.handle] = id;
     b.names[account.handle] = `${name}#${account.handle}`;
   }
 }
+
+const openTriesMax = 64;
 
 function predictQuote(
   sell: string,

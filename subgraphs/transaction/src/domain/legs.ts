@@ -313,6 +313,11 @@ export interface LegEffect {
   amount: bigint;
 }
 
+/** The debits, then the credits, each in their order (a stable partition). */
+function debitsFirst(legs: readonly Leg[]): Leg[] {
+  return [...legs.filter((l) => l.amount < 0n), ...legs.filter((l) => l.amount > 0n)];
+}
+
 function legsOf(effects: readonly LegEffect[]): Leg[] {
   return effects
     .filter((e) => e.amount !== 0n)
@@ -324,7 +329,18 @@ function legsOf(effects: readonly LegEffect[]): Leg[] {
     }));
 }
 
-/** The home posting: the legs on this shard and the shard's clearing for the rest; null when nothing moves here. */
+/**
+ * The home posting: the legs on this shard and the shard's clearing for the rest; null when nothing moves here.
+ *
+ * Debits come first. The ledger applies a posting's legs in order, each on what the ones before left, so a leg
+ * listed after a credit to its own account could spend that credit. One account holds two legs when a campaign's
+ * funder is also the payee or a split: a refund credits its CAMPAIGN leg and debits its receiving leg. On another
+ * shard than the payment's, each leg is a posting of its own and the receiving legs post before any paying leg gets
+ * its share back; in the leg order (PAYER, CAMPAIGN, PAYEE, SPLITs) the home posting let the campaign's share pay
+ * the funder's give-back, so the same refund SUCCEEDED with the funder on the payer's shard and FAILED elsewhere
+ * (simulator seed 3401617778). Debits first, a receiver that cannot give its share back fails the refund wherever
+ * it lives, as the contract says. A payment's legs are already in that order (PAYER and CAMPAIGN pay first).
+ */
 export function homeLegsSpec(
   kind: 'PAYMENT' | 'REFUND',
   m: Pick<Movement, 'id' | 'currency'>,
@@ -332,7 +348,7 @@ export function homeLegsSpec(
   effects: readonly LegEffect[],
   clearingId: string,
 ): PostingSpec | null {
-  const legs = legsOf(effects);
+  const legs = debitsFirst(legsOf(effects));
   if (legs.length === 0) return null;
   const rest = -legs.reduce((sum, l) => sum + l.amount, 0n);
   if (rest !== 0n) legs.push({ accountId: clearingId, bucket: 'AVAILABLE', amount: rest });

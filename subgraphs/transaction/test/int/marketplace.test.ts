@@ -598,6 +598,53 @@ describe('refunds pro rata', () => {
     expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual(['0', '0', '0']);
     await expectHealthy();
   });
+
+  it("fails a refund whose funder, also its payee, cannot give its share back, wherever the funder's account lives (simulator seed 3401617778)", async () => {
+    const [payer, split] = await spread('legs-funder', 2);
+    // The funder pays the discount and receives the payee's leg: on the payer's database (its legs in the refund's
+    // home posting) and on a database of its own (each leg a posting of its own): the same refund, the same answer.
+    const funders = [
+      await kit.open(unique('legs-funder'), { physical: physicalOf(stack.shards, payer!) }),
+      await kit.openAwayFrom(unique('legs-funder'), [physicalOf(stack.shards, payer!)]),
+    ];
+    await kit.fund(payer!, '7912');
+    for (const funder of funders) {
+      const where = physicalOf(stack.shards, funder) === physicalOf(stack.shards, payer!) ? "payer's" : 'its own';
+      await kit.fund(funder, '9198');
+      const campaignId = await newCampaign(funder, { amountOff: '9198' });
+      // 13154 with 9262 to the split: the payer pays 3956, the campaign 9198, the funder receives 3892 as the payee.
+      const payment = (
+        await pay(kit.operator, {
+          payer: payer!,
+          payee: funder,
+          amount: '13154',
+          campaignId,
+          splits: [{ accountId: split!, amount: '9262' }],
+        })
+      ).data!.createPayment;
+      expect(payment).toMatchObject({ status: 'SUCCEEDED', discountAmount: '9198' });
+      const w = await kit.withdraw(kit.operator, funder, '3892');
+      expect(w.data!.withdraw.__typename).toBe('Withdrawal');
+      const before = await totals([payer!, funder, split!]);
+      // Refunding 4106: the payee gives back 4106 - floor(4106 * 9262 / 13154) = 1215, which the funder (nothing
+      // available) lacks, though the campaign's share, ceil(4106 * 9198 / 13154) = 2872, would come back to it.
+      const r = await kit.refund(kit.operator, payment.id, '4106');
+      expect(r.data!.refundPayment, `the funder on the ${where} database`).toMatchObject({
+        __typename: 'Refund',
+        status: 'FAILED',
+      });
+      expect(await totals([payer!, funder, split!])).toEqual(before);
+      const read = await gql(stack.gatewayUrl, docs.get, { id: payment.id }, kit.operator);
+      expect(read.data!.payment).toMatchObject({ refundedAmount: '0' });
+      expect(read.data!.payment.legs.map((l: { refundedAmount: string }) => l.refundedAmount)).toEqual([
+        '0',
+        '0',
+        '0',
+        '0',
+      ]);
+    }
+    await expectHealthy();
+  });
 });
 
 describe('hostile payers: a campaign pays only for what it was funded for (issue 31)', () => {

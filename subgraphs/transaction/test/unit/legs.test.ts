@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { assertBalanced } from '@paygraph/shared/ledger/rules/posting-rules';
+import { applyPosting, assertBalanced, type PostingAccount } from '@paygraph/shared/ledger/rules/posting-rules';
 import { type PostingSpec, dedupeKeys } from '@paygraph/shared/ledger/index';
 import {
   depositSpec,
   holdCaptureSpec,
   holdReleaseSpec,
   holdSpec,
+  homeLegsSpec,
   localRefundSpec,
   paymentCreditSpec,
   paymentDebitSpec,
@@ -87,6 +88,49 @@ describe('legs', () => {
       bucket: 'AVAILABLE',
       amount: -250n,
     });
+  });
+
+  it("a refund's home posting debits before it credits: a funder that is also the payee cannot give back from its campaign's share (simulator seed 3401617778)", () => {
+    // Refunding 4106 of 13154 (PAYER 3956, CAMPAIGN 9198 and PAYEE 3892 of one funder, SPLIT 9262): the payer gets 1234,
+    // the campaign 2872; the payee gives back 1215, the split 2891 (elsewhere: into clearing).
+    const effects = [
+      { index: 0, accountId: 'acc_payer', bucket: 'AVAILABLE' as const, amount: 1234n },
+      { index: 1, accountId: 'acc_funder', bucket: 'AVAILABLE' as const, amount: 2872n },
+      { index: 2, accountId: 'acc_funder', bucket: 'AVAILABLE' as const, amount: -1215n },
+    ];
+    const spec = homeLegsSpec('REFUND', { id: 'ref_1', currency: 'USD' }, 'p', effects, 'acc_clearing')!;
+    expect(spec.legs.map((l) => [l.accountId, l.amount])).toEqual([
+      ['acc_funder', -1215n],
+      ['acc_payer', 1234n],
+      ['acc_funder', 2872n],
+      ['acc_clearing', -2891n],
+    ]);
+    const account = (id: string, available: bigint): PostingAccount => ({
+      id,
+      type: id === 'acc_clearing' ? 'SYSTEM' : 'PERSONAL',
+      status: 'ACTIVE',
+      currency: 'USD',
+      available,
+      frozen: 0n,
+      pending: 0n,
+      lastSequence: 0n,
+      creditLimit: null,
+    });
+    const states = new Map(
+      [account('acc_payer', 0n), account('acc_funder', 0n), account('acc_clearing', 2891n)].map((a) => [a.id, a]),
+    );
+    // As on a shard of its own, where the payee's leg posts alone before the campaign's: refused, nothing moved.
+    expect(applyPosting(states, spec)).toMatchObject({ ok: false, error: { code: 'INSUFFICIENT_FUNDS' } });
+    expect(states.get('acc_funder')!.available).toBe(0n);
+    // A payment's legs keep their order: the paying legs debit first already.
+    const paid = homeLegsSpec(
+      'PAYMENT',
+      { id: 'pay_1', currency: 'USD' },
+      'p',
+      effects.map((e) => ({ ...e, amount: -e.amount })),
+      'acc_clearing',
+    )!;
+    expect(paid.legs.map((l) => l.amount)).toEqual([-1234n, -2872n, 1215n, 2891n]);
   });
 
   it('a capture moves the whole hold out of frozen: the captured part to the credit row, the rest back to available', () => {

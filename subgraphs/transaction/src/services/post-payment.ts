@@ -58,7 +58,8 @@ import { outboxInlineGraceMs } from '../limits';
  *    records in its transaction, keyed by the payment the key names (claimed before, or for a
  *    capture claimed under the hold's lock); a plan of legs whose paying leg lives elsewhere
  *    writes its records alone first;
- * 3. complete (`complete`): payment-completion.ts at once, the relay after a crash.
+ * 3. complete (`complete`): payment-completion.ts at once, the relay after a crash (a plan of
+ *    legs a replay finds made before is driven on from where it stands).
  *
  * What differs between shapes is data (Placed, PaymentClaim), never a callback handed to
  * another module.
@@ -87,8 +88,10 @@ export type PostedPayment = Result<Posted, CreatePaymentError | CaptureHoldError
 
 /** A plan placed on the shards: what its home posting credits and what it records, as data. */
 type Placed =
-  /** Answered without posting: an FX quote another payment took, a plan of legs made before. */
+  /** Answered without posting: an FX quote another payment took. */
   | { kind: 'answered'; answer: PostedPayment }
+  /** A plan of legs its key's replay finds made before: nothing to post, driven on from where it stands. */
+  | { kind: 'made'; payment: PaymentRow }
   /** Two legs (plain, FX, a capture): one posting on the payer's shard, the PAYEE leg credited there or in clearing. */
   | {
       kind: 'TWO_LEGS';
@@ -167,7 +170,7 @@ async function placeLegs(ctx: ServiceContext, item: PaymentToPost): Promise<Plac
   const id = claimedId(item.claim)!;
   if (item.claim.kind === 'claimed' && item.claim.claimed.replay) {
     const [existing] = await paymentsByIds(home.db, [id]);
-    if (existing) return { kind: 'answered', answer: asPosted(await answerAfterDriving(ctx, existing)) };
+    if (existing) return { kind: 'made', payment: existing };
   }
   const at = ctx.now();
   const row = legPaymentRow(ctx, request, id, legs, campaignId, at);
@@ -187,6 +190,7 @@ async function placeLegs(ctx: ServiceContext, item: PaymentToPost): Promise<Plac
  */
 function post(ctx: ServiceContext, item: PaymentToPost, placed: Placed): Promise<PostedPayment> {
   if (placed.kind === 'answered') return Promise.resolve(placed.answer);
+  if (placed.kind === 'made') return Promise.resolve(ok({ payment: placed.payment, hold: null }));
   const shard = ctx.shards.of('account', item.plan.payer.id);
   const { at } = placed;
   if (placed.kind === 'LEGS' && placed.payingElsewhere) {
@@ -210,7 +214,7 @@ function post(ctx: ServiceContext, item: PaymentToPost, placed: Placed): Promise
 /** The home posting: known now, keyed by the payment the key named; or decided under the hold's lock (a capture). */
 function homeStep(
   item: PaymentToPost,
-  placed: Exclude<Placed, { kind: 'answered' }>,
+  placed: Exclude<Placed, { kind: 'answered' | 'made' }>,
   ticket: CaptureTicket,
 ): PostingStep<PostedPayment> {
   const { claim, plan } = item;
@@ -229,7 +233,7 @@ function homeStep(
 async function finishHome(
   ctx: ServiceContext,
   item: PaymentToPost,
-  placed: Exclude<Placed, { kind: 'answered' }>,
+  placed: Exclude<Placed, { kind: 'answered' | 'made' }>,
   ticket: CaptureTicket,
   tx: PostingTx,
   outcome: PostingOutcome,
@@ -262,7 +266,7 @@ function writeRecords(
   ctx: ServiceContext,
   deferred: DeferredInserts,
   plan: PaymentPlan,
-  placed: Exclude<Placed, { kind: 'answered' }>,
+  placed: Exclude<Placed, { kind: 'answered' | 'made' }>,
   id: string,
 ): PaymentRow {
   if (placed.kind === 'LEGS') return writeLegPayment(deferred, placed.row, placed.legs, placed.postings, placed.at);
@@ -291,6 +295,7 @@ async function complete(
 ): Promise<PostedPayment> {
   if (placed.kind === 'answered' || !posted.ok) return posted;
   const { payment } = posted.value;
+  if (placed.kind === 'made') return asPosted(await answerAfterDriving(ctx, payment));
   if (placed.kind === 'LEGS') {
     // The home posting is in (applied now, or by the copy of the request that made it first), or the records alone.
     const known = { postings: placed.postings, homePosted: !placed.payingElsewhere };

@@ -314,9 +314,8 @@ export async function postingKindsOfRef(shards: ShardSet, physical: number, refI
 }
 
 /**
- * The first half of a cross-shard payment, written exactly as services/home-legs.ts postHomeLegs writes
- * a two-leg plan's (two-leg-payment.ts twoLegHome) (payer → this shard's clearing, the payment row PROCESSING, an
- * outbox row), but
+ * The first half of a cross-shard payment, written exactly as the payment route (services/post-payment.ts) writes
+ * a two-leg plan's (payer → this shard's clearing, the payment row PROCESSING, an outbox row), but
  * without the inline credit: the test decides when the outbox step runs. The outbox row comes
  * due only in an hour, so no relay of another test takes it first.
  */

@@ -59,7 +59,7 @@ export const fxQuoteTtlSecondsMax = 3600;
  * FX_QUOTE_EXPIRED answers the same to its key's replays for the day clients retry in (see
  * idempotencyRetentionDaysMin); later a replay is refused INVALID_INPUT naming the quote, and
  * still writes nothing. A quote a payment took is kept for the idempotency retention past its
- * deadline, since that payment's replays read it (services/two-leg-payment.ts).
+ * deadline, since that payment's replays read it (services/post-payment.ts).
  */
 export const fxQuoteUnusedRetentionMs = 24 * 60 * 60 * 1000;
 /** Quotes one purge statement deletes: short row locks, as the key purge's batches. */

@@ -34,6 +34,7 @@ export {
   type GroupedPrepare,
   type PostBatchOptions,
   type PostingItem,
+  type PostingStep,
   type PostingOutcome,
   type PrepareDecision,
   type PrepareGroup,

@@ -1,21 +1,11 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, shardOf } from '@paygraph/shared/ids';
-import {
-  inGroup,
-  postOne,
-  type GroupedPrepare,
-  type PrepareDecision,
-  type PrepareGroup,
-  type PostingSpec,
-  type Account,
-} from '@paygraph/shared/ledger/index';
-import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
+import { postOne, type Account } from '@paygraph/shared/ledger/index';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { assert, err, ok, unreachable, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
-import { deferHold, endHold, holdsByIds, lockHolds, reopenHold, type HoldEnding } from '../db/holds';
-import { paymentsByIds } from '../db/payments';
+import { deferHold, holdsByIds } from '../db/holds';
 import type { HoldRow, PaymentRow } from '../db/schema/transactions';
 import {
   captureHoldErrorKinds,
@@ -24,7 +14,7 @@ import {
   type CreateHoldError,
   type VoidHoldError,
 } from '../domain/errors';
-import { decideCapture, decideExpiry, decideVoid, holdExpiresAt } from '../domain/hold-rules';
+import { decideExpiry, decideVoid, holdExpiresAt } from '../domain/hold-rules';
 import {
   parseCaptureHold,
   parseCreateHold,
@@ -35,25 +25,13 @@ import {
   type VoidHoldInput,
 } from '../domain/inputs';
 import { holdReleaseSpec, holdSpec } from '../domain/legs';
-import { planCapture, type PaymentPlan } from '../domain/payment-plan';
+import { planCapture } from '../domain/payment-plan';
 import { readAccounts } from './accounts';
-import {
-  claimOf,
-  claimRow,
-  keyClaim,
-  keyReused,
-  withIdempotencyKey,
-  type Claim,
-  type ClaimRequest,
-  type KeySpec,
-  claimStatement,
-  claimedIn,
-  type IdempotencyInsert,
-} from '@paygraph/shared/idempotency/index';
+import { keyReused, withIdempotencyKey } from '@paygraph/shared/idempotency/index';
 import { recordOutcome } from './record-outcome';
-import { checkPayee, clientAccount, creditAcrossShards, routeBetween, type PaymentRoute } from './payment-steps';
-import { postHomeLegs } from './home-legs';
-import { twoLegHome } from './two-leg-payment';
+import { checkPayee, clientAccount } from './payment-steps';
+import { captureEndingOf, claimedResource, claimOfEnding, endingKey, endingOf, type EndingClaim } from './hold-endings';
+import { postPayments } from './post-payment';
 import type { ServiceContext } from './context';
 import { mayEndHold, mayHoldFrom } from './access';
 
@@ -189,9 +167,10 @@ async function authorizeEnding(
 /**
  * Pays up to the held amount to the payee as a Payment and returns the rest to available. The
  * capture is a plan (domain/payment-plan.ts planCapture) whose PAYER leg pays from frozen,
- * posted as every plan's home legs are (home-legs.ts postHomeLegs, two-leg-payment.ts twoLegHome) but under
- * the hold's lock, so a cross-shard capture continues as any cross-shard payment does (outbox
- * row, credit on the payee's shard, the relay after a crash).
+ * posted by the one payment route (post-payment.ts) as every plan is, its key claimed and the
+ * hold ended under the hold's lock (hold-endings.ts captureEnding), so a cross-shard capture
+ * continues as any cross-shard payment does (outbox row, credit on the payee's shard, the relay
+ * after a crash).
  */
 export async function captureHold(
   ctx: ServiceContext,
@@ -210,113 +189,17 @@ export async function captureHold(
   if (request.amount !== null && request.amount > hold.amount)
     return err({ kind: 'CaptureExceedsHold', holdId: hold.id, held: hold.amount });
   const now = ctx.now();
-  const route = await routeBetween(ctx, payer, payee, hold.currency);
   // The amount is the hold's, which never changes, unless the request names less: decided
   // again under the hold's lock (decideCapture), as it always was.
   const plan = planCapture(hold, request.amount ?? hold.amount, payer, payee, request.idempotencyKey);
-  const captured = await postCapture(ctx, hold, plan, route, request.amount, now);
-  if (!captured.ok || captured.value.payment.status !== 'PROCESSING') return captured;
-  return ok({
-    ...captured.value,
-    payment: await creditAcrossShards(ctx, captured.value.payment, 'capture-after-debit'),
-  });
-}
-
-/**
- * The capture's home legs under the hold's lock: the key claimed there (its resource is the
- * payment), the hold ended if it may be, then the plan posted; a capture the ledger refuses
- * (the payee closed meanwhile) leaves the hold HELD.
- */
-function postCapture(
-  ctx: ServiceContext,
-  hold: HoldRow,
-  plan: PaymentPlan,
-  route: PaymentRoute,
-  amount: bigint | null,
-  now: Date,
-): Promise<Result<CapturedHold, CaptureHoldError>> {
-  const logical = shardOf('hold', hold.id);
-  // The payment lives with its hold: its id and its posting's are on the hold's logical shard.
-  const claim = claimOfEnding(
-    ctx,
-    endingKey(hold, plan.request.idempotencyKey, 'CAPTURE_HOLD', { amount }, () => newId('payment', logical)),
-    now,
-  );
-  // The hold as this capture left it (or found it, on a replay): what the answer's `hold` shows.
-  let ended: HoldRow | null = null;
-  let paymentId = '';
-  const grouped = (homeLegs: (id: string) => PostingSpec): GroupedPrepare<Result<CapturedHold, CaptureHoldError>> =>
-    endingOf<Result<CapturedHold, CaptureHoldError>>({
-      holdId: hold.id,
-      claim,
-      decide: async (tx, locked, claimed, endedHere) => {
-        ended = null;
-        const resource = claimedResource(claimed);
-        if (resource === null) return { result: err(keyReused(claim.spec)) };
-        paymentId = resource;
-        const decided = decideCapture(locked, paymentId, amount, now);
-        if (!decided.ok) return { result: decided };
-        const { decision } = decided.value;
-        if (decision.kind === 'refused') return { result: err(decision.error) };
-        if (decision.kind === 'replayed') {
-          // A copy of a capture made earlier in this batch: its payment is not written yet, so
-          // the copy posts the same payment again and the ledger answers DUPLICATE after it is.
-          if (endedHere) {
-            ended = locked;
-            return { ending: null, spec: homeLegs(paymentId) };
-          }
-          return { result: ok({ payment: (await paymentsByIds(tx, [paymentId]))[0]!, hold: locked }) };
-        }
-        const ending = {
-          status: 'CAPTURED' as const,
-          endedBy: paymentId,
-          capturedAmount: decided.value.amount,
-          endedAt: now,
-        };
-        ended = { ...locked, ...ending };
-        return { ending, spec: homeLegs(paymentId) };
-      },
-    });
-  return postHomeLegs(ctx, plan.payer.id, {
-    posting: { grouped, claimedId: () => paymentId },
-    ...twoLegHome(ctx, plan, route, newId('posting', logical), null),
-    at: now,
-    finish: async (tx, outcome, record) => {
-      const capture = ended!;
-      // The hold stays HELD: a refused capture (the payee closed meanwhile) ends nothing.
-      if (outcome.status === 'REJECTED') await reopenHold(tx, hold.id);
-      const recorded = await record();
-      return recorded.ok
-        ? ok({ payment: recorded.value, hold: capture })
-        : err(refusalOf(recorded.error, captureHoldErrorKinds));
-    },
-  });
-}
-
-/** A capture's or a void's key: anchored on the hold, its content the hold and the request's fields. */
-function endingKey(
-  hold: HoldRow,
-  key: string,
-  operation: string,
-  content: KeySpec['content'],
-  newResourceId: () => string,
-): KeySpec {
-  return {
-    anchor: { kind: 'hold', id: hold.id },
-    key,
-    operation,
-    content: { hold: hold.id, ...content },
-    newResourceId,
-  };
-}
-
-/**
- * The claim of a capture's or a void's key, made in the posting transaction as the hold is
- * locked (EndingInput.claim). Capture and void keys live with the hold, on the payer's shard.
- */
-function claimOfEnding(ctx: ServiceContext, spec: KeySpec, now: Date): EndingClaim {
-  const request = keyClaim(ctx, spec);
-  return { spec, request, row: claimRow(request, now) };
+  const capture = captureEndingOf(ctx, hold, request.idempotencyKey, request.amount, now);
+  const [captured] = await postPayments(ctx, [
+    { plan, claim: { kind: 'capture', ...capture }, accounts: new Map(), quote: undefined },
+  ]);
+  if (!captured!.ok) return err(refusalOf(captured!.error, captureHoldErrorKinds));
+  const ended = captured!.value.hold;
+  assert(ended !== null, `capture of hold ${hold.id} answered without its hold`);
+  return ok({ payment: captured!.value.payment, hold: ended });
 }
 
 /** Returns the held amount to the payer's available balance. */
@@ -403,87 +286,4 @@ export async function releaseHold(
 export interface CapturedHold {
   payment: PaymentRow;
   hold: HoldRow;
-}
-
-/** The resource a claim names (the one this request creates, or its replay's), or null for a reused key. */
-function claimedResource(claimed: Claim | null): string | null {
-  return claimed && claimed.kind !== 'reused' ? claimed.resourceId : null;
-}
-
-/** A capture's or a void's key claim: its spec, the request, and the row it inserts. */
-interface EndingClaim {
-  spec: KeySpec;
-  request: ClaimRequest;
-  row: IdempotencyInsert;
-}
-
-/**
- * One ending of a hold (a capture, a void or an expiry) as its part in the batch's check of
- * hold endings: `decide` sees the hold under its lock, as the batch's earlier endings left it
- * (`endedHere`: ended by one of them), with what its key's claim found, and answers the ending
- * to write (none for a copy of an ending made earlier in the batch) with the posting that moves
- * its money, or the request's answer.
- */
-interface EndingInput<R> {
-  holdId: string;
-  claim: EndingClaim | null;
-  decide: (tx: PostingTx, locked: HoldRow, claimed: Claim | null, endedHere: boolean) => Promise<EndingStep<R>>;
-}
-
-type EndingStep<R> = { ending: HoldEnding | null; spec: PostingSpec } | { result: R };
-
-/**
- * The endings of a merged batch, taken together, in the round trip that begins the posting
- * transaction: their holds locked by one statement, their keys claimed by one more (a key lives
- * with its hold, so only endings of the same hold contend for it, and they wait on its lock
- * first). Then each is decided in turn against the row as the endings before it left it (two
- * captures of one hold in a batch: the second finds it CAPTURED), and each ending's UPDATE is
- * held for the batch's next round trip. Before, every ending claimed its key in a statement
- * (and a commit) of its own, then locked and updated its hold in two round trips, one after
- * the other, with the batch's transaction open: 9 round trips on the payer's shard for a
- * capture, now 5 (test/int/hold-endings.test.ts). The claim commits with the ending, so a
- * key is never held for an ending that was rolled back.
- */
-const holdEndings: PrepareGroup<EndingInput<unknown>, unknown> = {
-  name: 'hold endings',
-  run: async (tx, inputs) => {
-    const claims = inputs.flatMap((i) => (i.claim ? [i.claim] : []));
-    const { holds, answers } = await lockHolds(
-      tx,
-      [...new Set(inputs.map((i) => i.holdId))],
-      claims.length > 0 ? [claimStatement(claims.map((c) => c.row))] : [],
-    );
-    const held =
-      claims.length > 0
-        ? await claimedIn(
-            tx,
-            claims.map((c) => c.row),
-            answers[0],
-          )
-        : [];
-    const claimed = new Map(claims.map((c, k) => [c, claimOf(held[k]!, c.request, c.row.resourceId)]));
-    const locked = new Map(holds.map((h) => [h.id, h]));
-    const endedHere = new Set<string>();
-    const decisions: Array<PrepareDecision<unknown>> = [];
-    for (const input of inputs) {
-      const hold = locked.get(input.holdId);
-      assert(hold, `hold ${input.holdId} vanished while an ending of it was posted`);
-      const step = await input.decide(tx, hold, input.claim ? claimed.get(input.claim)! : null, endedHere.has(hold.id));
-      if ('result' in step) {
-        decisions.push({ proceed: false, result: step.result });
-        continue;
-      }
-      if (step.ending) {
-        await endHold(tx, hold.id, step.ending);
-        locked.set(hold.id, { ...hold, ...step.ending });
-        endedHere.add(hold.id);
-      }
-      decisions.push({ proceed: true, spec: step.spec });
-    }
-    return decisions;
-  },
-};
-
-function endingOf<R>(input: EndingInput<R>): GroupedPrepare<R> {
-  return inGroup(holdEndings as PrepareGroup<EndingInput<R>, R>, input);
 }

@@ -1,29 +1,31 @@
-import {
-  inGroup,
-  postOne,
-  type PrepareGroup,
-  type PostingRejection,
-  type Account,
-} from '@paygraph/shared/ledger/index';
+import { type PrepareGroup, type PostingRejection, type Account } from '@paygraph/shared/ledger/index';
 import { insertRows } from '@paygraph/shared/db/raw';
+import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { deferPayment, paymentsByIds } from '../db/payments';
 import { deferOutbox } from '../db/outbox';
 import { deferPaymentLegs } from '../db/payment-legs';
-import { countCampaignUse } from '../db/campaigns';
 import { paymentLegs, payments, transferOutbox, type PaymentLegRow, type PaymentRow } from '../db/schema/transactions';
 import { fromRejection, type CreatePaymentError } from '../domain/errors';
 import type { PaymentPlan } from '../domain/payment-plan';
-import { isPaying, type LegRole, type PaymentLeg } from '../domain/payment-legs';
+import { isPaying, type PaymentLeg } from '../domain/payment-legs';
 import { stripeFor } from './accounts';
-import { earlierClaim, keyClaim, type Claimed, type KeySpec } from '@paygraph/shared/idempotency/index';
-import { postHomeLegs } from './home-legs';
-import { legPostings, type LegPostings } from './legs';
+import { earlierClaim, keyClaim, type KeySpec } from '@paygraph/shared/idempotency/index';
+import type { LegPostings } from './legs';
 import { completeNow, completePaymentById, isCampaignRefusal, legsCompletion } from './payment-completion';
 import type { ServiceContext } from './context';
 import { outboxInlineGraceMs } from '../limits';
+
+/**
+ * What a plan of legs (splits, a campaign's discount; docs/PAYMENTS.md, "A payment of many
+ * legs") records and how it is answered. It is posted by the one payment route
+ * (post-payment.ts), as every plan is: its home posting (every leg on the payer's shard) goes
+ * first and the legs elsewhere follow from the outbox; or, when a paying leg (the campaign's
+ * funding account) lives on another shard, its record and outbox row are written first and the
+ * legs follow in order: paying legs, the home posting, receiving legs (payment-completion.ts).
+ */
 
 /**
  * A payment of legs refused now (before its key is claimed) that was perhaps made before: a
@@ -41,79 +43,27 @@ export async function legPaymentMadeBefore<E extends CreatePaymentError>(
 }
 
 /**
- * A plan of more than two legs (splits, a campaign's discount) posted: docs/PAYMENTS.md, "A
- * payment of many legs". Every leg was checked by the plan before anything is written; then either the home
- * posting (every leg on the payer's shard, posted by home-legs.ts postHomeLegs as every plan's
- * is) goes first and the legs elsewhere follow from the outbox, or — when a paying leg (the campaign's funding account)
- * lives on another shard — the
- * payment's record and outbox row are written first and the legs follow in order: paying legs,
- * the home posting, receiving legs. Any paying leg refused fails the payment with every posted
- * leg reversed; CAMPAIGN_EXHAUSTED is answered as a refusal (nothing was charged).
+ * A plan of legs' records as its home posting writes them (post-payment.ts): the payment
+ * SUCCEEDED when every leg is on the payer's shard, else PROCESSING with an outbox row
+ * PAYMENT_LEGS from which its legs elsewhere follow.
  */
-export async function payLegs(
-  ctx: ServiceContext,
-  plan: PaymentPlan,
-  accounts: ReadonlyMap<string, Account>,
-  claimed: Claimed,
-): Promise<Result<PaymentRow, CreatePaymentError>> {
-  const { request, legs, campaignId } = plan;
-  const home = ctx.shards.of('account', request.payerAccountId);
-  const id = claimed.resourceId;
-  if (claimed.replay) {
-    const [existing] = await paymentsByIds(home.db, [id]);
-    if (existing) return answerAfterDriving(ctx, existing);
-  }
-  const now = ctx.now();
-  const row = legPaymentRow(ctx, request, id, legs, campaignId, now);
-  const legRows = await legRowsOf(ctx, home, id, legs, accounts, now);
-  // As written (nothing refunded yet): the answer's legs need not be read back.
-  ctx.primeLegs?.(id, legRows);
-  const postings = await legPostings(ctx.shards, home, 'PAYMENT', row, legRows, (l) => l.amount);
-  const remotePaying = postings.remote.some((r) => isPaying(r.leg.role as LegRole));
-  if (remotePaying) {
-    // A paying leg elsewhere posts first, so the payment's record must exist before any leg:
-    // written in the home shard's next merged batch, beside other requests' postings.
-    await postOne<void>(
-      home,
-      {
-        grouped: inGroup(legPaymentRecords, {
-          row,
-          legs: legRows,
-          nextAttemptAt: new Date(now.getTime() + outboxInlineGraceMs),
-        }),
-        finish: postsNothing,
-      },
-      { now: () => now },
-    );
-    return answerAfterDriving(ctx, row, { postings, homePosted: false });
-  }
-  const spec = postings.homeSpec!;
+export function writeLegPayment(
+  deferred: DeferredInserts,
+  row: PaymentRow,
+  legRows: readonly PaymentLegRow[],
+  postings: LegPostings,
+  at: Date,
+): PaymentRow {
   const crossShard = postings.remote.length > 0;
-  const posted = await postHomeLegs<Result<PaymentRow, CreatePaymentError>>(ctx, request.payerAccountId, {
-    posting: { id },
-    spec: () => spec,
-    at: now,
-    write: (deferred) => {
-      const record = {
-        ...row,
-        status: crossShard ? ('PROCESSING' as const) : ('SUCCEEDED' as const),
-        completedAt: crossShard ? null : now,
-      };
-      deferPayment(deferred, record);
-      deferPaymentLegs(deferred, legRows);
-      if (crossShard) deferOutbox(deferred, id, 'PAYMENT_LEGS', now, new Date(now.getTime() + outboxInlineGraceMs));
-      return record;
-    },
-    finish: async (tx, outcome, record) => {
-      if (outcome.status === 'REJECTED') return err(homeRefusal(postings, campaignId, outcome.rejection));
-      if (outcome.status === 'APPLIED' && postings.campaign?.local)
-        await countCampaignUse(tx, campaignId!, postings.campaign.leg.amount, 1);
-      return record();
-    },
-  });
-  if (!posted.ok) return posted;
-  // The home posting is in (applied now, or by the copy of the request that made it first).
-  return answerAfterDriving(ctx, posted.value, { postings, homePosted: true });
+  const record = {
+    ...row,
+    status: crossShard ? ('PROCESSING' as const) : ('SUCCEEDED' as const),
+    completedAt: crossShard ? null : at,
+  };
+  deferPayment(deferred, record);
+  deferPaymentLegs(deferred, legRows);
+  if (crossShard) deferOutbox(deferred, row.id, 'PAYMENT_LEGS', at, new Date(at.getTime() + outboxInlineGraceMs));
+  return record;
 }
 
 /**
@@ -121,7 +71,7 @@ export async function payLegs(
  * one INSERT IGNORE per table (a copy of the request may have written them first; a payment
  * refused by its campaign and forgotten is written again, and meets the same refusal).
  */
-const legPaymentRecords: PrepareGroup<{ row: PaymentRow; legs: PaymentLegRow[]; nextAttemptAt: Date }, void> = {
+export const legPaymentRecords: PrepareGroup<{ row: PaymentRow; legs: PaymentLegRow[]; nextAttemptAt: Date }, void> = {
   name: 'leg payment record',
   run: async (tx, inputs) => {
     await insertRows(
@@ -153,11 +103,11 @@ const legPaymentRecords: PrepareGroup<{ row: PaymentRow; legs: PaymentLegRow[]; 
 };
 
 /** The finish of an item whose group decides it without a posting: never called. */
-async function postsNothing(): Promise<never> {
+export async function postsNothing(): Promise<never> {
   throw new Error('an item decided by its group posts nothing');
 }
 
-function legPaymentRow(
+export function legPaymentRow(
   ctx: ServiceContext,
   request: PaymentPlan['request'],
   id: string,
@@ -192,7 +142,7 @@ function legPaymentRow(
 }
 
 /** A merchant receiver is credited on its stripe on the payer's shard (pending), as a two-leg payment's payee is. */
-async function legRowsOf(
+export async function legRowsOf(
   ctx: ServiceContext,
   home: Shard,
   id: string,
@@ -221,7 +171,7 @@ async function legRowsOf(
   );
 }
 
-function homeRefusal(
+export function homeRefusal(
   postings: LegPostings,
   campaignId: string | null,
   rejection: PostingRejection,
@@ -236,7 +186,7 @@ function homeRefusal(
  * it as it then stands. `known`: what the request has just written or posted, so the completion
  * need not read it again.
  */
-async function answerAfterDriving(
+export async function answerAfterDriving(
   ctx: ServiceContext,
   payment: PaymentRow,
   known?: { postings: LegPostings; homePosted: boolean },

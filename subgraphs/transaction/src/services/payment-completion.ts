@@ -35,7 +35,7 @@ import { CompletionWaits } from './completion-waits';
 import type { ServiceContext } from './context';
 
 /**
- * The one completion of every payment (docs/PAYMENTS.md, "One payment pipeline"): once a
+ * The one completion of every payment (docs/PAYMENTS.md, "One payment route"): once a
  * plan's home legs are posted on the payer's shard (or, when a paying leg lives elsewhere, its
  * record written first), this posts its remote legs — paying legs elsewhere, the home posting,
  * receiving legs elsewhere — then ends it under its outbox row's lock: SUCCEEDED, or FAILED with

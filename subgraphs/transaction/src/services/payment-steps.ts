@@ -4,7 +4,7 @@ import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { deferPayment } from '../db/payments';
 import { deferOutbox } from '../db/outbox';
 import type { PaymentRow } from '../db/schema/transactions';
-import type { PaymentFxRow } from '../db/schema/fx';
+import type { FxQuoteRow, PaymentFxRow } from '../db/schema/fx';
 import type { MoneyErrorOf } from '../domain/errors';
 import type { ParsedPayment } from '../domain/inputs';
 import { stripeFor } from './accounts';
@@ -15,10 +15,10 @@ import type { ServiceContext } from './context';
 import { outboxInlineGraceMs } from '../limits';
 
 /**
- * The steps a two-leg plan (plain or FX) shares with a hold's capture: where the payer's shard
- * credits it, its record and outbox row, and the credit across shards. A module of their own,
- * so that payment-completion.ts and hold.ts need not import two-leg-payment.ts for them (a
- * capture's home legs are posted by home-legs.ts postHomeLegs).
+ * The steps a two-leg plan (plain, FX or a hold's capture) takes on the one payment route
+ * (post-payment.ts): where the payer's shard credits it, its records and outbox row, and the
+ * credit across shards. A module of their own, so that payment-completion.ts and hold.ts need
+ * not import the route for them.
  */
 
 /**
@@ -132,4 +132,19 @@ export function deferNewPayment(deferred: DeferredInserts, row: PaymentRow): Pay
       new Date(row.createdAt.getTime() + outboxInlineGraceMs),
     );
   return row;
+}
+
+/** What an FX payment records of its quote: the rate and both sides, copied. */
+export function fxRecordOf(quote: FxQuoteRow, paymentId: string): PaymentFxRow {
+  return {
+    paymentId,
+    quoteId: quote.id,
+    rate: quote.rate,
+    rateBaseCurrency: quote.rateBaseCurrency,
+    spreadBps: quote.spreadBps,
+    sellAmount: quote.sellAmount,
+    sellCurrency: quote.sellCurrency,
+    buyAmount: quote.buyAmount,
+    buyCurrency: quote.buyCurrency,
+  };
 }

@@ -5,7 +5,13 @@ import { err, ok, type Result } from '@paygraph/shared/result';
 import { countMoneyMovement } from '@paygraph/shared/metrics';
 import type { PaymentRow } from '../db/schema/transactions';
 import type { FxQuoteRow } from '../db/schema/fx';
-import { invalidInput, type CreatePaymentError, type MoneyErrorOf } from '../domain/errors';
+import {
+  createPaymentErrorKinds,
+  invalidInput,
+  refusalOf,
+  type CreatePaymentError,
+  type MoneyErrorOf,
+} from '../domain/errors';
 import { hasExtraLegs, parseCreatePayment, type CreatePaymentInput, type ParsedPayment } from '../domain/inputs';
 import {
   paymentKeyContent,
@@ -24,21 +30,20 @@ import {
   type Claimed,
   type KeySpec,
 } from '@paygraph/shared/idempotency/index';
-import { legPaymentMadeBefore, payLegs } from './leg-payment';
-import { payTwoLegs, postAndCredit } from './two-leg-payment';
-import { clientAccount, routeBetween } from './payment-steps';
+import { legPaymentMadeBefore } from './leg-payment';
+import { clientAccount } from './payment-steps';
+import { postPayments, type PaymentToPost, type PostedPayment } from './post-payment';
 import type { ServiceContext } from './context';
 import { mayPayFrom } from './access';
 import { bulkPaymentsMax } from '../limits';
 
 /**
- * The one payment pipeline (docs/PAYMENTS.md, "One payment pipeline"): parse, read the
- * facts the request names (accounts, its campaign, its quote), check the caller may pay from
- * the payer, plan the legs (domain/payment-plan.ts, pure), claim the key (withIdempotencyKey),
- * then post the plan's home legs (home-legs.ts postHomeLegs, one posting on the payer's shard
- * for every shape: two-leg-payment.ts hands it a two-leg or FX plan, leg-payment.ts a plan of
- * more legs) and complete its remote ones (payment-completion.ts). createPayments runs the same
- * steps for many two-leg plans at once.
+ * Payments (docs/PAYMENTS.md, "One payment route"): parse, read the facts the request names
+ * (accounts, its campaign, its quote), check the caller may pay from the payer, plan the legs
+ * (domain/payment-plan.ts planPayment, pure, one PaymentPlan for every shape), claim the key
+ * (withIdempotencyKey), then post the plan (post-payment.ts postPayments, the one route for
+ * every shape: its home legs on the payer's shard, then its completion). createPayments runs the
+ * same steps for many two-leg plans at once; createPayment is a list of one there.
  */
 async function attemptPayment(
   ctx: ServiceContext,
@@ -156,15 +161,24 @@ function refused<E extends CreatePaymentError>(
   return shape.kind === 'LEGS' ? legPaymentMadeBefore(ctx, paymentKey({ request, shape }), refusal) : refusal;
 }
 
-/** Posts the plan on the resource its key names. */
+/** Posts the plan on the resource its key names: the one route, as a list of one. */
 async function postPlan(
   ctx: ServiceContext,
   plan: PaymentPlan,
   facts: Facts,
   claimed: Claimed,
 ): Promise<Result<PaymentRow, CreatePaymentError>> {
-  if (plan.shape.kind === 'LEGS') return payLegs(ctx, plan, facts.accounts, claimed);
-  return payTwoLegs(ctx, plan, facts.quote, claimed.resourceId);
+  const [posted] = await postPayments(ctx, [toPost(plan, facts, claimed)]);
+  return paymentOf(posted!);
+}
+
+function toPost(plan: PaymentPlan, facts: Pick<Facts, 'accounts' | 'quote'>, claimed: Claimed): PaymentToPost {
+  return { plan, claim: { kind: 'claimed', claimed }, accounts: facts.accounts, quote: facts.quote };
+}
+
+/** A payment's answer from the route: its record, or a refusal its union carries. */
+function paymentOf(posted: PostedPayment): Result<PaymentRow, CreatePaymentError> {
+  return posted.ok ? ok(posted.value.payment) : err(refusalOf(posted.error, createPaymentErrorKinds));
 }
 
 /** More payments in one createPayments request than bulkPaymentsMax: the request is malformed. */
@@ -211,7 +225,7 @@ async function attemptPayments(
     }
     plans.push(planPayment(p.value, { kind: 'TWO_LEGS' }, payer.value, facts));
   }
-  return ok(await postPlans(ctx, plans));
+  return ok(await postPlans(ctx, plans, facts));
 }
 
 /** The client accounts among those read (clientAccount: no system account, no merchant's stripe). */
@@ -219,30 +233,26 @@ function clientsAmong(found: Map<string, Account>): Map<string, Account> {
   return new Map([...found].filter(([id]) => clientAccount(found, id)));
 }
 
-/** Claims every plan's key in bulk, routes them, and posts them. */
+/** Claims every plan's key in bulk and posts the claimed plans, in input order, on the one route. */
 async function postPlans(
   ctx: ServiceContext,
   plans: ReadonlyArray<Result<PaymentPlan, CreatePaymentError>>,
+  facts: PaymentFacts,
 ): Promise<Array<Result<PaymentRow, CreatePaymentError>>> {
   const planned = plans.flatMap((p) => (p.ok ? [p.value] : []));
   const claims = await claimIdempotencyKeysOf(ctx, planned.map(paymentKey));
   const claimOf = new Map(planned.map((p, i) => [p, claims[i]!]));
-  const routes = new Map(
-    await Promise.all(
-      planned.map(async (p) => [p, await routeBetween(ctx, p.payer, p.payee, p.request.currency)] as const),
-    ),
-  );
-  // Submitted in input order, with nothing awaited in between: payments from one account that
-  // share a merged batch (MERGE_BATCH_SIZE) are decided in the order the client listed them
-  // (60, 30, 50 from 100 refuses the 50).
-  return Promise.all(
-    plans.map((p): Promise<Result<PaymentRow, CreatePaymentError>> | Result<PaymentRow, CreatePaymentError> => {
-      if (!p.ok) return p;
-      const claim = claimOf.get(p.value)!;
-      if (!claim.ok) return claim;
-      return postAndCredit(ctx, p.value, routes.get(p.value)!, claim.value.resourceId, null);
-    }),
-  );
+  const claimed = planned.flatMap((p) => {
+    const claim = claimOf.get(p)!;
+    return claim.ok ? [toPost(p, { accounts: facts.accounts, quote: undefined }, claim.value)] : [];
+  });
+  const posted = await postPayments(ctx, claimed);
+  const answers = new Map(claimed.map((item, i) => [item.plan, paymentOf(posted[i]!)]));
+  return plans.map((p) => {
+    if (!p.ok) return p;
+    const claim = claimOf.get(p.value)!;
+    return claim.ok ? answers.get(p.value)! : claim;
+  });
 }
 
 /**

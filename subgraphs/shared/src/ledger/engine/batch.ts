@@ -47,18 +47,23 @@ export function inGroup<I, R>(group: PrepareGroup<I, R>, input: I): GroupedPrepa
 }
 
 /**
- * What a caller posts: optionally a check that runs first inside the transaction (it may lock
- * its own business rows, e.g. the payment being refunded, and may decide not to post) — its
- * own `prepare`, or its part in a group check (`grouped`) — then the posting, then a write of
- * the business record that sees the outcome.
+ * How an item's posting is decided, one of three and never two: a posting known up front
+ * (`spec`), a check of its own that runs first inside the transaction (`prepare`: it may lock
+ * its own business rows, e.g. the payment being refunded, and may decide not to post), or its
+ * part in a check many items share (`grouped`). Each excludes the others' fields, so a
+ * combination that means nothing does not type-check; `'spec' in item` (or the field's
+ * presence) tells them apart.
  * In a merged batch the group checks run first, then every prepare in item order, all before
  * any finish; so a prepare must itself record whatever a later item's prepare has to see (a
  * refund reserves its amount in prepare).
  */
-export interface PostingItem<R> {
-  prepare?: (tx: PostingTx) => Promise<PrepareDecision<R>>;
-  grouped?: GroupedPrepare<R>;
-  spec?: PostingSpec;
+export type PostingStep<R> =
+  | { spec: PostingSpec; prepare?: never; grouped?: never }
+  | { prepare: (tx: PostingTx) => Promise<PrepareDecision<R>>; spec?: never; grouped?: never }
+  | { grouped: GroupedPrepare<R>; spec?: never; prepare?: never };
+
+/** What a caller posts: how its posting is decided (PostingStep), then a write of the business record that sees the outcome. */
+export type PostingItem<R> = PostingStep<R> & {
   /**
    * Writes the business record. Rows added to `deferred` are inserted after every finish of
    * the batch, one multi-row statement per table; a finish that reads what an earlier item of
@@ -72,7 +77,7 @@ export interface PostingItem<R> {
   ) => Promise<R>;
   /** The instant the posting belongs to (created_at, business date); the batch's clock when absent. */
   at?: Date;
-}
+};
 
 export interface PostBatchOptions {
   /** The clock for created_at; injectable so tests can stand at a chosen instant. */
@@ -197,7 +202,6 @@ export async function prepareAlone<R>(tx: PostingTx, item: PostingItem<R>): Prom
     return decision;
   }
   if (item.prepare) return item.prepare(tx);
-  assert(item.spec, 'a posting item needs a spec or a prepare step');
   return { proceed: true, spec: item.spec };
 }
 

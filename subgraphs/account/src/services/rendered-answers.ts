@@ -22,9 +22,9 @@ import type { AccountContext } from '../context';
 import { loadAccountViews } from '../db/account-views';
 import type { AccountView } from '../domain/account-view';
 import {
+  renderedAnswersBytesMax,
   renderedAnswerBytesMax,
-  renderedAnswerBytesOneMax,
-  renderedAnswerBytesPerReaderMax,
+  renderedAnswersBytesPerReaderMax,
   renderedAnswersPerReaderMax,
   renderedDocumentsMax,
   unreusableAccountsMax,
@@ -40,7 +40,7 @@ import { readerOf } from './access';
  * What an answer depends on, and so what keys it:
  * - the reader (access.ts readerOf: every predicate decides from the caller's subject and role):
  *   an answer is kept per reader and never served to another, and each reader holds a bounded
- *   share (limits.ts renderedAnswersPerReaderMax, renderedAnswerBytesPerReaderMax);
+ *   share (limits.ts renderedAnswersPerReaderMax, renderedAnswersBytesPerReaderMax);
  * - the request: the document (its hash and operation name) and the variables as sent;
  * - the account row's state (stateOf): every change to the row bumps its version, and a new entry
  *   moves its last sequence (and the version), so after a payment, a status or a credit limit the
@@ -88,20 +88,20 @@ export function renderedAnswers(): RenderedAnswers {
   // wrapper: lru-cache recounts an entry's size only when its value changes.
   const readers = new LRUCache<string, { answers: LRUCache<string, KeptAnswer> }>({
     // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
-    maxSize: renderedAnswerBytesMax,
+    maxSize: renderedAnswersBytesMax,
     sizeCalculation: ({ answers }) => Math.max(1, answers.calculatedSize),
   });
   const documents = new LRUCache<string, { shape: DocumentShape | null }>({ max: renderedDocumentsMax });
   const unreusable = new LRUCache<string, true>({ max: unreusableAccountsMax });
 
   const keep = (reader: string, key: string, answer: KeptAnswer): void => {
-    if (answer.text.length > renderedAnswerBytesOneMax) return;
+    if (answer.text.length > renderedAnswerBytesMax) return;
     const answers =
       readers.get(reader)?.answers ??
       new LRUCache<string, KeptAnswer>({
         max: renderedAnswersPerReaderMax,
         // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
-        maxSize: renderedAnswerBytesPerReaderMax,
+        maxSize: renderedAnswersBytesPerReaderMax,
         sizeCalculation: (kept) => kept.text.length,
       });
     answers.set(key, answer);

@@ -82,26 +82,41 @@ const reusableFields: Readonly<Record<string, ReadonlySet<string>>> = {
   PageInfo: new Set(['hasNextPage', 'endCursor']),
 };
 
-export function renderedAnswers(): RenderedAnswers {
+/** How much is kept (limits.ts by default; tests pass smaller ones to see the bounds hold). */
+export interface RenderedAnswerBounds {
+  answersPerReader: number;
+  bytesPerReader: number;
+  bytes: number;
+  bytesOfOne: number;
+}
+
+export const renderedAnswerBoundsDefault: RenderedAnswerBounds = {
+  answersPerReader: renderedAnswersPerReaderMax,
+  bytesPerReader: renderedAnswersBytesPerReaderMax,
+  bytes: renderedAnswersBytesMax,
+  bytesOfOne: renderedAnswerBytesMax,
+};
+
+export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBoundsDefault): RenderedAnswers {
   // Per reader, an LRU of answers by request (document and variables), each the last one rendered and the account
   // state it was rendered at; the readers in an LRU sized by their answers' bytes. Each set of a reader is a new
   // wrapper: lru-cache recounts an entry's size only when its value changes.
   const readers = new LRUCache<string, { answers: LRUCache<string, KeptAnswer> }>({
     // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
-    maxSize: renderedAnswersBytesMax,
+    maxSize: bounds.bytes,
     sizeCalculation: ({ answers }) => Math.max(1, answers.calculatedSize),
   });
   const documents = new LRUCache<string, { shape: DocumentShape | null }>({ max: renderedDocumentsMax });
   const unreusable = new LRUCache<string, true>({ max: unreusableAccountsMax });
 
   const keep = (reader: string, key: string, answer: KeptAnswer): void => {
-    if (answer.text.length > renderedAnswerBytesMax) return;
+    if (answer.text.length > bounds.bytesOfOne) return;
     const answers =
       readers.get(reader)?.answers ??
       new LRUCache<string, KeptAnswer>({
-        max: renderedAnswersPerReaderMax,
+        max: bounds.answersPerReader,
         // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
-        maxSize: renderedAnswersBytesPerReaderMax,
+        maxSize: bounds.bytesPerReader,
         sizeCalculation: (kept) => kept.text.length,
       });
     answers.set(key, answer);

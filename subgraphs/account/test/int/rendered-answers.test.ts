@@ -12,7 +12,10 @@ import { resolvers } from '@paygraph/account/resolvers/index';
 import type { Stack } from '../../../../test/support/stack';
 import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation } from '../../../../test/support/graphql';
-import { asGateway, unique } from '../../../../test/support/env';
+import { asGateway, testTrusts, unique } from '../../../../test/support/env';
+import { listen } from '@paygraph/shared/server/http';
+import { createAccountSubgraph } from '@paygraph/account/server';
+import { renderedAnswerBoundsDefault, type RenderedAnswerBounds } from '@paygraph/account/services/rendered-answers';
 import { depositFromReserve, withdrawToReserve } from '../../../../test/support/ledger';
 
 /**
@@ -65,10 +68,14 @@ interface Asked {
 }
 
 /** The subgraph's answer as text, as the gateway receives it, and the statements it ran on the first shard. */
-async function ask(reader: Reader, asked: Asked): Promise<{ text: string; statements: number }> {
+async function ask(
+  reader: Reader,
+  asked: Asked,
+  url: string = stack.subgraphUrls.account,
+): Promise<{ text: string; statements: number }> {
   const shard = stack.shards.all[0]!;
   const before = shard.queryCount;
-  const response = await fetch(stack.subgraphUrls.account, {
+  const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(await asGateway('account', reader.sub, reader.role)) },
     body: JSON.stringify(asked),
@@ -326,6 +333,70 @@ describe('documents that read more than the row and its first page', () => {
       const before = await outcomes();
       for (let i = 0; i < 2; i++) expect((await ask(operator, asked)).text).toBe(await graphqlJs(operator, asked));
       expect(await countsSince(before), asked.query).toEqual({ hit: 0, miss: 0, kept: 0 });
+    }
+  });
+});
+
+describe('rendered answers kept', () => {
+  /** An account subgraph of its own on the stack's shards, keeping answers within `bounds`. */
+  async function subgraphWithin(bounds: Partial<RenderedAnswerBounds>) {
+    const server = await createAccountSubgraph(stack.shards, testTrusts().account, undefined, {
+      renderedAnswers: { ...renderedAnswerBoundsDefault, ...bounds },
+    });
+    const port = await listen(server.http, 0, '127.0.0.1');
+    const stop = async () => {
+      await Promise.all(server.disposers.map((dispose) => dispose()));
+      server.http.closeAllConnections();
+      server.http.close();
+      await server.apollo.stop();
+    };
+    return { url: `http://127.0.0.1:${port}/graphql`, stop };
+  }
+
+  it("stay within a reader's count and bytes, everyone's bytes, and one answer's size", async () => {
+    const owner = unique('rendered-owner');
+    const ids = [];
+    for (let i = 0; i < 3; i++) ids.push(await accountWithEntries(owner, 2));
+    const asked = (id: string) => ({ query: contractOperation('GetAccount'), variables: { id } });
+    const served = async (url: string, reader: Reader, id: string) => {
+      const before = await outcomes();
+      const answer = await ask(reader, asked(id), url);
+      expect(answer.text).toBe(await graphqlJs(reader, asked(id)));
+      return (await countsSince(before)).hit === 1;
+    };
+    const size = (await ask(operator, asked(ids[0]!))).text.length;
+
+    // Two answers per reader: the third pushes out the least recently used.
+    const two = await subgraphWithin({ answersPerReader: 2 });
+    try {
+      for (const id of ids) expect(await served(two.url, operator, id)).toBe(false);
+      expect(await served(two.url, operator, ids[0]!)).toBe(false);
+      expect(await served(two.url, operator, ids[2]!)).toBe(true);
+    } finally {
+      await two.stop();
+    }
+
+    // Room for one answer per reader and two in all: a third reader's pushes out the least recently used reader.
+    const readers: Reader[] = [0, 1, 2].map((i) => ({ sub: `${owner}-op${i}`, role: 'operator' }));
+    const small = await subgraphWithin({ bytesOfOne: size, bytesPerReader: size, bytes: 2 * size });
+    try {
+      expect(await served(small.url, readers[0]!, ids[0]!)).toBe(false);
+      expect(await served(small.url, readers[0]!, ids[1]!)).toBe(false);
+      expect(await served(small.url, readers[0]!, ids[0]!)).toBe(false);
+      expect(await served(small.url, readers[1]!, ids[0]!)).toBe(false);
+      expect(await served(small.url, readers[2]!, ids[0]!)).toBe(false);
+      expect(await served(small.url, readers[0]!, ids[0]!)).toBe(false);
+      expect(await served(small.url, readers[2]!, ids[0]!)).toBe(true);
+    } finally {
+      await small.stop();
+    }
+
+    // An answer larger than one may be is never kept.
+    const tiny = await subgraphWithin({ bytesOfOne: size - 1 });
+    try {
+      for (let i = 0; i < 2; i++) expect(await served(tiny.url, operator, ids[0]!)).toBe(false);
+    } finally {
+      await tiny.stop();
     }
   });
 });

@@ -19,7 +19,8 @@ import { LRUCache } from 'lru-cache';
 import { renderedData, whenWritten } from '@paygraph/shared/graphql/rendered-answers';
 import { renderedAnswers as renderedAnswersCounter } from '@paygraph/shared/metrics';
 import type { AccountContext } from '../context';
-import { loadAccountViews } from '../db/account-views';
+import { accountRowReader } from '../db/account-views';
+import type { Account } from '@paygraph/shared/ledger/index';
 import type { AccountView } from '../domain/account-view';
 import {
   renderedAnswersBytesMax,
@@ -108,6 +109,7 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
   });
   const documents = new LRUCache<string, { shape: DocumentShape | null }>({ max: renderedDocumentsMax });
   const unreusable = new LRUCache<string, true>({ max: unreusableAccountsMax });
+  const rowOf = accountRowReader();
 
   const keep = (reader: string, key: string, answer: KeptAnswer): void => {
     if (answer.text.length > bounds.bytesOfOne) return;
@@ -152,8 +154,8 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
         pending = { read, reader, key };
         const kept = readers.get(reader)?.answers.get(key);
         // Nothing kept: no row is read ahead of the execution, which reads it with its page in one round trip.
-        const view = kept === undefined ? null : await currentView(request.contextValue, read.accountId);
-        if (kept !== undefined && view !== null && reusableView(view) && stateOf(view) === kept.state) {
+        const row = kept === undefined ? null : await currentRowOf(rowOf, request.contextValue, read.accountId);
+        if (kept !== undefined && row !== null && reusableRow(row) && stateOf(row) === kept.state) {
           renderedAnswersCounter.inc({ outcome: 'hit' });
           pending = null;
           return renderedResponse(kept.text);
@@ -183,16 +185,25 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
 }
 
 /**
- * The account's row as it is now, by its primary key alone; null when it cannot be read (the
- * request is then executed, and answers what that read meets: SHARD_UNAVAILABLE, not found).
+ * The account's own row as it is now, by its primary key, read with other requests' (db/account-views.ts
+ * accountRowReader); null when it cannot be read (the request is then executed, and answers what that read meets:
+ * SHARD_UNAVAILABLE, not found).
  */
-async function currentView(ctx: AccountContext, accountId: string): Promise<AccountView | null> {
+async function currentRowOf(
+  rowOf: (shards: AccountContext['shards'], id: string) => Promise<Account | null>,
+  ctx: AccountContext,
+  accountId: string,
+): Promise<Account | null> {
   try {
-    const { views } = await loadAccountViews(ctx.shards, [accountId]);
-    return views.get(accountId) ?? null;
+    return await rowOf(ctx.shards, accountId);
   } catch {
     return null;
   }
+}
+
+/** An account that is its one row: not a MERCHANT (whose stripes its row does not follow), not a stripe. */
+function reusableRow(row: Account): boolean {
+  return row.type !== 'MERCHANT' && row.parentId === null;
 }
 
 /** A PERSONAL or SYSTEM account read whole: its home row is all there is of it. */
@@ -222,7 +233,12 @@ function requestKey(request: GraphQLRequestContext<AccountContext>): string {
  * The account row's state as an answer shows it. The version alone would do (every change to the row bumps it); the
  * last entry and the fields shown are named too, so that a write that forgot the version would still change it.
  */
-function stateOf(view: AccountView): string {
+function stateOf(
+  view: Pick<
+    AccountView,
+    'id' | 'version' | 'lastSequence' | 'status' | 'available' | 'frozen' | 'pending' | 'creditLimit'
+  >,
+): string {
   return [
     view.id,
     view.version,

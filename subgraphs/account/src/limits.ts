@@ -70,3 +70,24 @@ export const cursorLengthMax = Math.ceil((((33 + 1 + 19 + 1) * logicalShardCount
 
 /** The GraphQL spec's Int: an entry's sequence is answered as one. */
 export const graphqlIntMax = 2n ** 31n - 1n;
+
+/**
+ * Rendered GetAccount answers kept for their reader (services/rendered-answers.ts), each under
+ * the account row's state (version, last entry) and the document and variables that asked.
+ * A reader is one tenant: it holds at most renderedAnswersPerReaderMax answers and
+ * renderedAnswersBytesPerReaderMax bytes, and all readers together renderedAnswersBytesMax.
+ * One answer larger than renderedAnswerBytesMax is not kept.
+ */
+export const renderedAnswersPerReaderMax = 256;
+export const renderedAnswersBytesPerReaderMax = 16 * 1024 * 1024;
+export const renderedAnswersBytesMax = 64 * 1024 * 1024;
+export const renderedAnswerBytesMax = 1024 * 1024;
+/** Documents whose reusability is remembered (by hash and operation name): the trusted set is small. */
+export const renderedDocumentsMax = 1_000;
+/** MERCHANT accounts remembered as never reused (a type never changes), so that their reads skip the lookup. */
+export const unreusableAccountsMax = 10_000;
+assert(
+  renderedAnswerBytesMax <= renderedAnswersBytesPerReaderMax &&
+    renderedAnswersBytesPerReaderMax <= renderedAnswersBytesMax,
+  "one answer fits a reader's share, and a reader's share the whole",
+);

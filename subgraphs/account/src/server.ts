@@ -16,6 +16,7 @@ import { BalanceHistory } from './services/balance-history';
 import { BalanceReader } from './services/balance-events';
 import { serveSubscriptions } from './services/subscription-server';
 import { measureExposure } from './services/credit-lines';
+import { renderedAnswers, type RenderedAnswerBounds } from './services/rendered-answers';
 import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs } from './limits';
 
 export interface AccountSubgraphOptions extends SubgraphServerOptions {
@@ -23,6 +24,8 @@ export interface AccountSubgraphOptions extends SubgraphServerOptions {
   feed?: Partial<FeedSettings>;
   /** Keep-alive pings on the graphql-ws endpoint. */
   keepAliveMs?: number;
+  /** Serve an account read again from its rendered answer (services/rendered-answers.ts); on unless false. */
+  renderedAnswers?: false | RenderedAnswerBounds;
 }
 
 export const defaultFeedSettings: FeedSettings = {
@@ -46,6 +49,7 @@ export async function createAccountSubgraph(
     shards,
     trust,
     extendContext: (base) => extendContext(base, balances, now),
+    plugins: options.renderedAnswers === false ? [] : [renderedAnswers(options.renderedAnswers).plugin],
     production: options.production ?? false,
   });
   const closeSockets = serveSubscriptions(server.http, server.schema, {

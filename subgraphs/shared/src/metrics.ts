@@ -85,6 +85,17 @@ export const balanceFeedStripesRead = new Counter({
   registers: [processRegistry],
 });
 
+/**
+ * GetAccount answers the account subgraph served from its rendered answers (`hit`), rendered for
+ * want of one (`miss`), and kept once rendered (`kept`): services/rendered-answers.ts.
+ */
+export const renderedAnswers = new Counter({
+  name: 'paygraph_account_rendered_answers_total',
+  help: 'Reads of an account the account subgraph answered from a rendered answer (hit), rendered (miss), kept (kept).',
+  labelNames: ['outcome'] as const,
+  registers: [processRegistry],
+});
+
 /** The connection-acquire bound is 2 s (shardAcquireTimeoutMs); the buckets cover it. */
 const poolWaitBucketsSeconds = [0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 

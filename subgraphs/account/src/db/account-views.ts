@@ -8,6 +8,7 @@ import {
   type EntryRow,
   stripeShardsOf,
 } from '@paygraph/shared/ledger/index';
+import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { asShardUnavailable, isShardUnreachable, type ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import { buildViews, type AccountView } from '../domain/account-view';
 
@@ -156,4 +157,24 @@ function addTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
   if (list) list.push(value);
   else map.set(key, [value]);
+}
+
+/**
+ * A reader of accounts rows by id, their own row only (a merchant's stripes are not read): the
+ * rows of concurrent requests on one shard in one statement (shards/coalescer.ts), each request
+ * answered the row as a statement sent after it asked read it. For the rendered answers' check of
+ * an account's state (services/rendered-answers.ts): a primary-key read per request was most of
+ * what a served read cost the account subgraph (its writes to MySQL's socket). Null for an id that
+ * names no row, or a stripe's. Locks: none.
+ */
+export function accountRowReader(): (shards: ShardSet, id: string) => Promise<Account | null> {
+  const rows = new Coalescer<string, Account | null>('account rows', async (shard, ids) => {
+    const read = await accountsAndStripes(shard.db, [...new Set(ids)], []);
+    const byId = new Map(read.filter((r) => r.parentId === null).map((r) => [r.id, r]));
+    return ids.map((id) => byId.get(id) ?? null);
+  });
+  return (shards, id) => {
+    const parsed = parseId('account', id);
+    return parsed ? rows.load(shards.byLogical(parsed.shard), id) : Promise.resolve(null);
+  };
 }

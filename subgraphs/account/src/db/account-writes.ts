@@ -36,6 +36,7 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
     frozen: 0n,
     pending: 0n,
     creditLimit: null,
+    lastSequence: 0n,
     stripeIds: [],
   };
 }

@@ -13,7 +13,8 @@ export type AccountViewField =
   | 'available'
   | 'frozen'
   | 'pending'
-  | 'creditLimit';
+  | 'creditLimit'
+  | 'lastSequence';
 
 /**
  * An account as clients see it: a merchant's balances are the sum of its stripes; its credit

@@ -33,6 +33,7 @@ export const balanceEventResolvers = {
       version: home.version,
       createdAt: home.createdAt,
       creditLimit: home.creditLimit,
+      lastSequence: home.lastSequence,
       ...event.buckets,
       stripeIds,
     });

@@ -110,3 +110,13 @@ export function mayFollow(identity: Identity, accountId: string, home: Account |
 export function ownerIdSeenBy(identity: Identity, view: Pick<AccountView, 'ownerId'>): string | null {
   return mayRead(identity, view.ownerId) ? view.ownerId : null;
 }
+
+/**
+ * Who reads, as far as any predicate above can tell: each decides from the caller's subject and
+ * role and the account alone. Two requests with the same reader, document, variables and account
+ * state are answered alike, which is what lets a rendered answer be served again to its reader
+ * and to no one else (services/rendered-answers.ts).
+ */
+export function readerOf(identity: Identity): string {
+  return `${identity.role}\u0000${identity.sub}`;
+}

@@ -18,6 +18,7 @@ function merchant(rows: ReadonlyArray<ReturnType<typeof row>>, status: AccountVi
     frozen: sum((r) => r.frozen),
     pending: sum((r) => r.pending),
     creditLimit: 1_000n,
+    lastSequence: 0n,
     stripeIds: rows.slice(1).map((_, i) => `acc_s${i}`),
   };
 }

@@ -19,6 +19,7 @@ import { readiness } from './health';
 import { collectProcessDefaults, processRegistry } from '../metrics';
 import { log, type Logger } from '../log';
 import { jitExecutor } from '../graphql/jit-executor';
+import { answerWriter } from '../graphql/rendered-answers';
 
 /** What every subgraph's context starts from: who is calling, where the data lives, and the request's logger. */
 export interface BaseSubgraphContext extends BaseContext {
@@ -67,6 +68,8 @@ export interface SubgraphOptions<C extends BaseSubgraphContext> extends Subgraph
    * a request without the subgraph's secret and a gateway-signed identity gets a bare 401 before its body is read.
    */
   routes?: Record<string, GatewayRoute>;
+  /** Apollo Server plugins of the subgraph's own, run after the shared ones (the account subgraph's rendered answers). */
+  plugins?: Array<ApolloServerPlugin<C>>;
 }
 
 /** A path the gateway calls with a caller's identity, as it calls /graphql (gateway-trust.ts). */
@@ -104,7 +107,15 @@ export async function createSubgraph<C extends BaseSubgraphContext>(
     // account subgraph's CPU on GetAccount (docs/PERFORMANCE.md, "Reads"). Inline tracing stays
     // on: it does per-field work only for a request that asks for a trace
     // (apollo-federation-include-trace), which our gateway does not send.
-    plugins: [partialErrorsPlugin(), errorLogPlugin, ApolloServerPluginCacheControlDisabled()],
+    plugins: [
+      partialErrorsPlugin(),
+      errorLogPlugin,
+      ApolloServerPluginCacheControlDisabled(),
+      ...((options.plugins ?? []) as Array<ApolloServerPlugin<BaseSubgraphContext>>),
+    ],
+    // Apollo Server's own writer, JSON.stringify(result) + '\n', but for answers whose text a plugin
+    // already holds or keeps (graphql/rendered-answers.ts).
+    stringifyResult: answerWriter(),
     includeStacktraceInErrorResponses: !production,
     // The process handles SIGTERM itself (server/main.ts); Apollo's own handler raced it and
     // left apollo.stop() waiting until the shutdown grace ran out.

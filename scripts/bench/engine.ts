@@ -4,14 +4,17 @@ import { log } from '../../subgraphs/shared/src/log';
 import { openShards } from '../../subgraphs/shared/src/shards/pool';
 import { amountMinorUnitsMaxDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
 import { checkInvariants } from './invariants';
-import { requestsPerRunMax, warmupSecondsMax } from './limits';
+import { requestsPerRunMax } from './limits';
 import { Recorder } from './load';
-import { cpuDelta, snapshotCpu } from './proc-stats';
+import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
+import { perfAvailable, startPerf } from './perf-sampler';
 import {
   cpuFigures,
   mysqlCounters,
   mysqlPerUnit,
+  nodePids,
   paymentInputs,
+  warmUp,
   type BenchContext,
   type ScenarioResult,
 } from './scenarios';
@@ -78,13 +81,22 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
     return recorder;
   };
   try {
-    await run(Math.min(warmupSecondsMax, ctx.seconds / 5));
+    // The engine compiles in this process: warmed up as the scenarios are (adaptive under npm run bench).
+    const warmup = await warmUp(ctx, {}, async (seconds) => {
+      const started = performance.now();
+      return (await run(seconds)).result((performance.now() - started) / 1000);
+    });
     const statusBefore = await mysqlCounters(shards);
+    const calibrationMs = calibrationLoopMs();
+    const loadAtStart = loadAverages();
+    const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
     const before = snapshotCpu(ctx.pids());
     const started = performance.now();
     const recorder = await run(ctx.seconds);
     const load = recorder.result((performance.now() - started) / 1000);
     const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+    const loadAtEnd = loadAverages();
+    const samples = sampler ? await sampler.stop() : null;
     const statusAfter = await mysqlCounters(shards);
     if (load.succeededUnits === 0)
       throw new Error(`d-engine-${engine}: nothing succeeded; first errors: ${load.errors.join(' | ')}`);
@@ -102,6 +114,10 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
       ...cpuFigures(cpuMs, load),
       mysqlPerUnit: mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits),
       invariants: ctx.shards ? await checkInvariants(ctx.shards) : null,
+      warmup,
+      loadAverage: { start: loadAtStart, end: loadAtEnd },
+      calibrationMs,
+      samples,
     };
     ctx.log(
       `${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, failed ${load.failedUnits}; ` +

@@ -37,8 +37,8 @@ import {
   type Fixtures,
 } from './fixtures';
 import {
+  blindWarmupSeconds,
   bulkConcurrencyDefault,
-  calibrationLoopIterations,
   bulkSizesDefault,
   concurrencyMax,
   directIdentityMarginSeconds,
@@ -58,11 +58,11 @@ import {
   warmupSecondsMax,
 } from './limits';
 import { LoadClient, type Operation } from './load';
-import { findMysqlServerPid } from './proc-stats';
+import { calibrationLoopMs, findMysqlServerPid } from './proc-stats';
 import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
-import { allCpuMsPerUnit, ceilingRatios, resultsTable, writeResults } from './report';
+import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable, writeResults } from './report';
 import { prepareReadAccounts, type ReadFixtures } from './read-fixtures';
 import {
   AdvanceOps,
@@ -78,7 +78,9 @@ import {
   singlePaymentOps,
   type BenchContext,
   type ScenarioResult,
+  type WarmupPolicy,
 } from './scenarios';
+import { perfAvailable } from './perf-sampler';
 import { describeVerdict, runSoak, type SoakReport } from './soak';
 import { repoRoot, type StartupCost } from './processes';
 
@@ -118,6 +120,11 @@ import { repoRoot, type StartupCost } from './processes';
  *   --sources            run the processes from their TypeScript sources through tsx (`--import tsx
  *                        main.ts`), as before npm run build existed, instead of dist/ (what ships):
  *                        for before/after comparisons of the build (docs/PERFORMANCE.md)
+ *   --warmup adaptive|S  the warm-up before each window: adaptive (the default) runs slices of
+ *                        warmupSliceSeconds sampled with perf until every busy process spends under
+ *                        warmupJitShareStop of its CPU compiling (at most warmupSecondsMax); S: a fixed S seconds
+ *   --no-perf            no perf sampling of the windows (JIT and GC shares); the adaptive warm-up
+ *                        then runs blindWarmupSeconds, as it does wherever perf is unavailable
  *   --table FILE         print the table of an earlier results file and exit
  *   --target URL --token T   measure a system that is already running instead (groups a, b, c, f
  *                        through its gateway; invariants only when MYSQL_SHARDS names its shards)
@@ -143,6 +150,10 @@ interface Options {
   sources: boolean;
   table: string | null;
   databasePrefix: string;
+  /** --warmup: 'adaptive' (the default: until the JIT settles, limits.ts) or a fixed number of seconds. */
+  warmup: WarmupPolicy;
+  /** perf samples every window for each process's JIT and GC shares (off: --no-perf, or perf unavailable). */
+  sampleJit: boolean;
 }
 
 const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
@@ -218,6 +229,8 @@ function parseOptions(argv: string[]): Options {
       table: { type: 'string' },
       databases: { type: 'string' },
       sources: { type: 'boolean' },
+      warmup: { type: 'string' },
+      'no-perf': { type: 'boolean' },
     },
     strict: true,
   });
@@ -251,7 +264,17 @@ function parseOptions(argv: string[]): Options {
     sources: values.sources === true,
     table: values.table ?? null,
     databasePrefix: benchDatabasePrefix(values.databases, 'paygraph_bench'),
+    warmup: parseWarmup(values.warmup),
+    sampleJit: values['no-perf'] !== true,
   };
+}
+
+function parseWarmup(raw: string | undefined): WarmupPolicy {
+  if (raw === undefined || raw === 'adaptive') return { kind: 'adaptive' };
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > warmupSecondsMax)
+    throw new Error(`--warmup must be "adaptive" or seconds 0..${warmupSecondsMax}, got "${raw}"`);
+  return { kind: 'fixed', seconds };
 }
 
 async function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
@@ -274,13 +297,15 @@ async function main(): Promise<void> {
   if (options.table !== null) {
     const earlier = JSON.parse(readFileSync(options.table, 'utf8')) as { scenarios: ScenarioResult[] };
     console.log(resultsTable(earlier.scenarios));
+    const jit = jitTable(earlier.scenarios);
+    if (jit) console.log(`\n${jit}`);
     return;
   }
   // The engine scenario posts from this process: it seals and dates as the subgraphs would.
   const config = readScriptConfig(scriptConfig, process.env);
   configureLedger(config);
   const startedAt = new Date();
-  const loopBefore = cpuLoopMs();
+  const loopBefore = calibrationLoopMs();
   log(`calibration: a fixed loop took ${loopBefore} ms on an idle machine (this VM's speed varies from run to run)`);
   const runId = `${startedAt.getTime().toString(36)}${randomBytes(2).toString('hex')}`;
   const logDir = join(resultsDir, 'logs', runId);
@@ -355,7 +380,19 @@ async function main(): Promise<void> {
           ...(mysqlPid !== undefined ? [['mysql', mysqlPid] as [string, number]] : []),
           ['bench', process.pid],
         ]);
-    const ctx: BenchContext = { token, fixtures, pids: pids(), shards, runId, seconds: options.seconds, log };
+    const ctx: BenchContext = {
+      token,
+      fixtures,
+      pids: pids(),
+      shards,
+      runId,
+      seconds: options.seconds,
+      log,
+      warmup: options.warmup,
+      sampleJit: options.sampleJit,
+    };
+    if (options.sampleJit && !perfAvailable())
+      log(`perf is not available: no JIT shares, and ${describeWarmup(options.warmup)}`);
     const reads =
       options.groups.has('f') && options.soakSeconds === null
         ? await prepareReadAccounts({ client: gateway, fixtures, runId, shards, log })
@@ -397,6 +434,7 @@ async function main(): Promise<void> {
     await shards?.close();
   }
 
+  const loopAfter = calibrationLoopMs();
   const profiles = summariseProfiles(profileDir, options.profile.length > 0);
   const facts = shardUrls ? await mysqlFacts(parseShardUrls(shardUrls)[0]!).catch(() => ({})) : {};
   const ratios = ceilingRatios(results);
@@ -408,7 +446,7 @@ async function main(): Promise<void> {
       cpuModel: cpus()[0]?.model ?? 'unknown',
       node: process.version,
       mysql: facts,
-      cpuLoopMs: { before: loopBefore, after: cpuLoopMs() },
+      cpuLoopMs: { before: loopBefore, after: loopAfter },
     },
     options: { ...options, groups: [...options.groups], target: options.target?.url ?? null },
     scenarios: results.map((r) => ({
@@ -421,7 +459,12 @@ async function main(): Promise<void> {
     soak,
     profiles,
   });
-  if (results.length > 0) console.log(`\n${resultsTable(results)}\n`);
+  if (results.length > 0) {
+    console.log(`\n${resultsTable(results)}\n`);
+    const jit = jitTable(results);
+    if (jit) console.log(`JIT and GC shares of each process's CPU (perf samples):\n\n${jit}\n`);
+    console.log(`calibration loop: ${loopBefore} ms before the run, ${loopAfter} ms after (each window's: calib ms)\n`);
+  }
   if (soak) {
     const s: SoakReport = soak;
     console.log(
@@ -703,7 +746,17 @@ async function runGroups(
     await stack.stopSubgraphs();
     await prepareRawTables(shardUrls);
     for (const batchSize of [1, rawBatchSize] as const) {
-      add(await runRawCeiling({ shardUrls, seconds: options.seconds, batchSize, pids: pids(), log }));
+      add(
+        await runRawCeiling({
+          shardUrls,
+          seconds: options.seconds,
+          batchSize,
+          pids: pids(),
+          log,
+          warmup: options.warmup,
+          sampleJit: options.sampleJit,
+        }),
+      );
     }
   }
   if (g.has('d') && stack) {
@@ -722,16 +775,10 @@ async function runGroups(
   }
 }
 
-/**
- * The time of a fixed integer loop, before and after the run: this machine's speed moves by
- * ±10% or more between runs, and rows of runs on a slower moment read slower (PERFORMANCE.md).
- */
-function cpuLoopMs(): number {
-  const started = performance.now();
-  let x = 0;
-  for (let i = 0; i < calibrationLoopIterations; i++) x = (x + i) % 7;
-  if (x < 0) throw new Error('unreachable');
-  return Math.round(performance.now() - started);
+function describeWarmup(policy: WarmupPolicy): string {
+  return policy.kind === 'fixed'
+    ? `a fixed warm-up of ${policy.seconds} s`
+    : `a fixed warm-up of ${blindWarmupSeconds} s (blindWarmupSeconds) instead of the adaptive one`;
 }
 
 function summariseProfiles(dir: string, wanted: boolean): ProfileSummary[] {

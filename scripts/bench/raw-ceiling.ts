@@ -10,8 +10,9 @@ import {
   requestsPerRunMax,
 } from './limits';
 import { Recorder } from './load';
-import { cpuDelta, snapshotCpu } from './proc-stats';
-import { cpuFigures, type ScenarioResult } from './scenarios';
+import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
+import { perfAvailable, startPerf } from './perf-sampler';
+import { cpuFigures, nodePids, warmUp, type ScenarioResult, type WarmupPolicy } from './scenarios';
 
 /**
  * The raw ceiling: the SQL of a payment sent straight through mysql2, with no GraphQL, no
@@ -33,6 +34,9 @@ export interface RawOptions {
   batchSize: 1 | typeof rawBatchSize;
   pids: () => Map<string, number>;
   log: (line: string) => void;
+  /** As BenchContext's: the warm-up before the window, and perf's samples of it. */
+  warmup?: WarmupPolicy;
+  sampleJit?: boolean;
 }
 
 function openPools(shardUrls: string): mysql.Pool[] {
@@ -139,10 +143,9 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
   const pools = openPools(options.shardUrls);
   const recorder = new Recorder();
   const size = options.batchSize;
-  try {
-    const before = snapshotCpu(options.pids());
+  const run = async (seconds: number, recorder: Recorder) => {
     const started = performance.now();
-    const deadline = started + options.seconds * 1000;
+    const deadline = started + seconds * 1000;
     const worker = async (pool: mysql.Pool) => {
       const conn = await pool.getConnection();
       try {
@@ -163,8 +166,24 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       }
     };
     await Promise.all(pools.flatMap((pool) => Array.from({ length: rawConnectionsPerShard }, () => worker(pool))));
-    const load = recorder.result((performance.now() - started) / 1000);
+    return recorder.result((performance.now() - started) / 1000);
+  };
+  try {
+    // mysql2 and the loop compile in this process: warmed up like every scenario, so that e-raw-1's bench column is
+    // its steady state too (it is every ratio's denominator).
+    const warmup = await warmUp(
+      { warmup: options.warmup, seconds: options.seconds, pids: options.pids },
+      {},
+      (seconds) => run(seconds, new Recorder()),
+    );
+    const calibrationMs = calibrationLoopMs();
+    const loadAtStart = loadAverages();
+    const sampler = options.sampleJit === true && perfAvailable() ? startPerf(nodePids(options)) : null;
+    const before = snapshotCpu(options.pids());
+    const load = await run(options.seconds, recorder);
     const cpuMs = cpuDelta(before, snapshotCpu(options.pids()));
+    const loadAtEnd = loadAverages();
+    const samples = sampler ? await sampler.stop() : null;
     await checkRawInvariants(pools);
     const result: ScenarioResult = {
       id: size === 1 ? 'e-raw-1' : `e-raw-${size}`,
@@ -181,6 +200,10 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       ...cpuFigures(cpuMs, load),
       mysqlPerUnit: null,
       invariants: null,
+      warmup,
+      loadAverage: { start: loadAtStart, end: loadAtEnd },
+      calibrationMs,
+      samples,
     };
     options.log(
       `${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms per transaction`,

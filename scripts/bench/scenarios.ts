@@ -16,11 +16,17 @@ import {
   advanceAmountMinorUnitsMax,
   fxQuotePoolHeadroom,
   fxQuoteUseMarginMs,
+  blindWarmupSeconds,
+  fixedWarmupSecondsMax,
+  jitJudgedSamplesMin,
   paymentAmountMinorUnitsMax,
+  warmupJitShareStop,
   warmupSecondsMax,
+  warmupSliceSeconds,
 } from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
-import { cpuDelta, snapshotCpu } from './proc-stats';
+import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
+import { perfAvailable, startPerf, type SampleReport } from './perf-sampler';
 
 /**
  * The scenario runner: builds each scenario's requests, warms up, measures a window (load and
@@ -37,6 +43,10 @@ export interface BenchContext {
   runId: string;
   seconds: number;
   log: (line: string) => void;
+  /** Absent: fixed, a fifth of the window up to fixedWarmupSecondsMax (npm test's smoke run). */
+  warmup?: WarmupPolicy;
+  /** Sample each window's processes with perf (when available) for their JIT and GC shares. */
+  sampleJit?: boolean;
 }
 
 export interface ScenarioResult {
@@ -59,10 +69,28 @@ export interface ScenarioResult {
   /** Server-wide statements (and commits) per successful unit; other clients of the server count too. */
   mysqlPerUnit: { statements: number; commits: number } | null;
   invariants: InvariantReport | null;
+  /** How the window was warmed up, and with the adaptive warm-up each slice's JIT share per process. */
+  warmup?: WarmupReport;
+  /** The 1-, 5- and 15-minute load averages (as `uptime` prints them) when the window opened and closed. */
+  loadAverage?: { start: [number, number, number] | null; end: [number, number, number] | null };
+  /** The calibration loop (proc-stats.ts) timed just before the window: the machine's speed at that moment. */
+  calibrationMs?: number;
+  /** perf's samples of each Node process over the window: JIT and GC shares (perf-sampler.ts); null without perf. */
+  samples?: SampleReport | null;
   /** b-fx only: its quotes made ahead, and whether they ran out inside the window. */
   quotePool?: FxQuotePoolReport;
   /** b-advance only: its advances over the warm-up and the window, and the ledger's move over the same time. */
   advances?: AdvanceReport;
+}
+
+/** How a scenario warms up: adaptive (limits.ts, warmupSliceSeconds), or a fixed number of seconds. */
+export type WarmupPolicy = { kind: 'adaptive' } | { kind: 'fixed'; seconds: number };
+
+export interface WarmupReport {
+  seconds: number;
+  /** jit-settled: the last slice was under warmupJitShareStop; no-perf: blindWarmupSeconds without perf. */
+  stoppedBy: 'jit-settled' | 'time-limit' | 'fixed' | 'no-perf';
+  slices: Array<{ seconds: number; unitsPerSecond: number; jitShare: Record<string, number> }>;
 }
 
 export interface ScenarioSpec {
@@ -575,16 +603,17 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
           ratePerSecond: spec.load.ratePerSecond,
           next: () => openLoopOperation(spec.id, next),
         });
-  const warmupSeconds = Math.min(warmupSecondsMax, ctx.seconds / 5);
-  if (warmupSeconds >= 0.5) {
-    await spec.beforeRun?.(warmupSeconds, 'warm-up');
-    await run(warmupSeconds);
-  }
+  const warmup = await warmUp(ctx, spec, run);
   await spec.beforeRun?.(ctx.seconds, 'window');
   const statusBefore = ctx.shards ? await mysqlCounters(ctx.shards) : null;
+  const calibrationMs = calibrationLoopMs();
+  const loadAtStart = loadAverages();
+  const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
   const before = snapshotCpu(ctx.pids());
   const load = await run(ctx.seconds);
   const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const loadAtEnd = loadAverages();
+  const samples = sampler ? await sampler.stop() : null;
   const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
   if (load.succeededUnits === 0) {
     throw new Error(
@@ -606,11 +635,54 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     ...cpuFigures(cpuMs, load),
     mysqlPerUnit: statusBefore && statusAfter ? mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits) : null,
     invariants,
+    warmup,
+    loadAverage: { start: loadAtStart, end: loadAtEnd },
+    calibrationMs,
+    samples,
     ...(spec.quotePool ? { quotePool: spec.quotePool() } : {}),
     ...(spec.advances ? { advances: await spec.advances() } : {}),
   };
   ctx.log(summaryLine(result));
   return result;
+}
+
+/** The processes perf samples: the Node ones (MySQL's compiler is not V8's). */
+export function nodePids(ctx: Pick<BenchContext, 'pids'>): Map<string, number> {
+  return new Map([...ctx.pids()].filter(([name]) => name !== 'mysql'));
+}
+
+/**
+ * The warm-up before a window (limits.ts, warmupSliceSeconds): adaptive, slices sampled with perf
+ * until the JIT has settled in every busy process, or fixed. beforeRun runs before each slice.
+ */
+export async function warmUp(
+  ctx: { warmup?: WarmupPolicy | undefined; seconds: number; pids: () => Map<string, number> },
+  spec: Pick<ScenarioSpec, 'beforeRun'>,
+  run: (seconds: number) => Promise<Pick<LoadResult, 'unitsPerSecond'>>,
+): Promise<WarmupReport> {
+  const policy = ctx.warmup ?? { kind: 'fixed', seconds: Math.min(fixedWarmupSecondsMax, ctx.seconds / 5) };
+  if (policy.kind === 'fixed' || !perfAvailable()) {
+    const seconds = policy.kind === 'fixed' ? policy.seconds : blindWarmupSeconds;
+    if (seconds < 0.5) return { seconds: 0, stoppedBy: 'fixed', slices: [] };
+    await spec.beforeRun?.(seconds, 'warm-up');
+    await run(seconds);
+    return { seconds, stoppedBy: policy.kind === 'fixed' ? 'fixed' : 'no-perf', slices: [] };
+  }
+  const slices: WarmupReport['slices'] = [];
+  let seconds = 0;
+  for (;;) {
+    await spec.beforeRun?.(warmupSliceSeconds, 'warm-up');
+    const sampler = startPerf(nodePids(ctx));
+    const load = await run(warmupSliceSeconds);
+    const samples = await sampler.stop();
+    seconds += warmupSliceSeconds;
+    const jitShare = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, s.jitShare]));
+    const busy = Object.entries(samples).filter(([, s]) => s.samples >= jitJudgedSamplesMin);
+    const settled = busy.every(([, s]) => s.jitShare < warmupJitShareStop);
+    slices.push({ seconds: warmupSliceSeconds, unitsPerSecond: load.unitsPerSecond, jitShare });
+    if (settled) return { seconds, stoppedBy: 'jit-settled', slices };
+    if (seconds + warmupSliceSeconds > warmupSecondsMax) return { seconds, stoppedBy: 'time-limit', slices };
+  }
 }
 
 /** An open loop sends at its rate whatever happens: a scenario that can run dry is closed-loop only. */
@@ -678,6 +750,14 @@ export function summaryLine(r: ScenarioResult): string {
       : '') +
     (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
     (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '') +
+    (r.warmup ? `; warm-up ${r.warmup.seconds} s (${r.warmup.stoppedBy})` : '') +
+    (r.samples
+      ? `; JIT % of each process's CPU: ${Object.entries(r.samples)
+          .map(([name, s]) => `${name} ${(s.jitShare * 100).toFixed(1)} (GC ${(s.gcShare * 100).toFixed(1)})`)
+          .join(', ')}`
+      : '') +
+    (r.loadAverage?.start && r.loadAverage.end ? `; load ${r.loadAverage.start[0]} → ${r.loadAverage.end[0]}` : '') +
+    (r.calibrationMs !== undefined ? `; calibration ${r.calibrationMs} ms` : '') +
     (r.quotePool ? `; ${describeQuotePool(r.quotePool)}` : '') +
     (r.advances ? `; ${describeAdvances(r.advances)}` : '')
   );

@@ -81,6 +81,7 @@ import {
   type WarmupPolicy,
 } from './scenarios';
 import { perfAvailable } from './perf-sampler';
+import { parseRuntimeChoice, resolveRuntime, type Runtime, type RuntimeChoice } from './runtime';
 import { describeVerdict, runSoak, type SoakReport } from './soak';
 import { repoRoot, type StartupCost } from './processes';
 
@@ -125,6 +126,9 @@ import { repoRoot, type StartupCost } from './processes';
  *                        warmupJitShareStop of its CPU compiling (at most warmupSecondsMax); S: a fixed S seconds
  *   --no-perf            no perf sampling of the windows (JIT and GC shares); the adaptive warm-up
  *                        then runs blindWarmupSeconds, as it does wherever perf is unavailable
+ *   --node image|machine|N  the Node of the gateway and the subgraphs: image the Dockerfile's
+ *                        major, from the npm registry's node package where the machine's Node is another
+ *                        (runtime.ts); machine this process's Node (the default); N that major (e.g. 20, 24)
  *   --table FILE         print the table of an earlier results file and exit
  *   --target URL --token T   measure a system that is already running instead (groups a, b, c, f
  *                        through its gateway; invariants only when MYSQL_SHARDS names its shards)
@@ -152,6 +156,8 @@ interface Options {
   databasePrefix: string;
   /** --warmup: 'adaptive' (the default: until the JIT settles, limits.ts) or a fixed number of seconds. */
   warmup: WarmupPolicy;
+  /** The Node of the gateway and the subgraphs (--node; runtime.ts). */
+  node: RuntimeChoice;
   /** perf samples every window for each process's JIT and GC shares (off: --no-perf, or perf unavailable). */
   sampleJit: boolean;
 }
@@ -231,6 +237,7 @@ function parseOptions(argv: string[]): Options {
       sources: { type: 'boolean' },
       warmup: { type: 'string' },
       'no-perf': { type: 'boolean' },
+      node: { type: 'string' },
     },
     strict: true,
   });
@@ -266,6 +273,7 @@ function parseOptions(argv: string[]): Options {
     databasePrefix: benchDatabasePrefix(values.databases, 'paygraph_bench'),
     warmup: parseWarmup(values.warmup),
     sampleJit: values['no-perf'] !== true,
+    node: parseRuntimeChoice(values.node),
   };
 }
 
@@ -319,6 +327,7 @@ async function main(): Promise<void> {
   let shardUrls: string | null = null;
   const clients: LoadClient[] = [];
   const mysqlPid = findMysqlServerPid();
+  let runtime: Runtime | null = null;
 
   try {
     let gatewayUrl: string;
@@ -333,6 +342,10 @@ async function main(): Promise<void> {
     } else {
       const server = await ensureMysql({ databasePrefix: options.databasePrefix, log, server: config.mysqlServer });
       shardUrls = server.shardUrls;
+      runtime = resolveRuntime(options.node, log);
+      log(
+        `the gateway and the subgraphs run on Node ${runtime.version} (${runtime.path}); the load generator on ${process.version}`,
+      );
       log('recreating and migrating the benchmark databases');
       await recreateDatabases(shardUrls);
       const secret = randomBytes(jwtSecretBytes).toString('base64url');
@@ -352,6 +365,7 @@ async function main(): Promise<void> {
         },
         ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
         runFrom: options.sources ? 'sources' : 'dist',
+        nodePath: runtime.path,
       });
       gatewayUrl = stack.gatewayUrl;
       startup = Object.fromEntries(stack.startups());
@@ -445,6 +459,8 @@ async function main(): Promise<void> {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
       node: process.version,
+      /** The Node of the gateway and the subgraphs (--node); null with --target. */
+      processesNode: runtime === null ? null : { version: runtime.version, source: runtime.source },
       mysql: facts,
       cpuLoopMs: { before: loopBefore, after: loopAfter },
     },

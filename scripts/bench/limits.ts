@@ -34,6 +34,8 @@ export const blindWarmupSeconds = 20;
 /** perf record's sampling frequency per CPU, and how long perf may take to stop and write its file. */
 export const perfSampleHz = 499;
 export const perfStopTimeoutMs = 10_000;
+/** How long after a window the benchmark waits for the processes' loop probes to write its last second. */
+export const loopProbeSettleMs = 1_100;
 /** How long installing the registry's `node` package (--node, runtime.ts) may take. */
 export const runtimeInstallTimeoutMs = 300_000;
 

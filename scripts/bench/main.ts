@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import {
@@ -81,6 +81,7 @@ import {
   type WarmupPolicy,
 } from './scenarios';
 import { perfAvailable } from './perf-sampler';
+import { loopProbeModule } from './loop-probe';
 import { parseRuntimeChoice, resolveRuntime, type Runtime, type RuntimeChoice } from './runtime';
 import { describeVerdict, runSoak, type SoakReport } from './soak';
 import { repoRoot, type StartupCost } from './processes';
@@ -129,6 +130,8 @@ import { repoRoot, type StartupCost } from './processes';
  *   --node image|machine|N  the Node of the gateway and the subgraphs: image the Dockerfile's
  *                        major, from the npm registry's node package where the machine's Node is another
  *                        (runtime.ts); machine this process's Node (the default); N that major (e.g. 20, 24)
+ *   --loop-probe         every process reports each second its event-loop delay and GC pauses
+ *                        (loop-probe.mjs, loaded with NODE_OPTIONS=--import); each window sums them per process
  *   --table FILE         print the table of an earlier results file and exit
  *   --target URL --token T   measure a system that is already running instead (groups a, b, c, f
  *                        through its gateway; invariants only when MYSQL_SHARDS names its shards)
@@ -156,6 +159,8 @@ interface Options {
   databasePrefix: string;
   /** --warmup: 'adaptive' (the default: until the JIT settles, limits.ts) or a fixed number of seconds. */
   warmup: WarmupPolicy;
+  /** --loop-probe: the processes report their event-loop delay and GC pauses (loop-probe.ts). */
+  loopProbe: boolean;
   /** The Node of the gateway and the subgraphs (--node; runtime.ts). */
   node: RuntimeChoice;
   /** perf samples every window for each process's JIT and GC shares (off: --no-perf, or perf unavailable). */
@@ -238,6 +243,7 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string' },
       'no-perf': { type: 'boolean' },
       node: { type: 'string' },
+      'loop-probe': { type: 'boolean' },
     },
     strict: true,
   });
@@ -274,6 +280,19 @@ function parseOptions(argv: string[]): Options {
     warmup: parseWarmup(values.warmup),
     sampleJit: values['no-perf'] !== true,
     node: parseRuntimeChoice(values.node),
+    loopProbe: values['loop-probe'] === true,
+  };
+}
+
+/** NODE_OPTIONS of every process: --node-options, and with --loop-probe the probe's module. */
+function probeEnv(options: Options, dir: string): Record<string, string> {
+  if (options.loopProbe) mkdirSync(dir, { recursive: true });
+  const flags = [options.nodeOptions, options.loopProbe ? `--import=${loopProbeModule}` : null].filter(
+    (f): f is string => f !== null,
+  );
+  return {
+    ...(flags.length > 0 ? { NODE_OPTIONS: flags.join(' ') } : {}),
+    ...(options.loopProbe ? { BENCH_LOOP_PROBE_DIR: dir } : {}),
   };
 }
 
@@ -318,6 +337,7 @@ async function main(): Promise<void> {
   const runId = `${startedAt.getTime().toString(36)}${randomBytes(2).toString('hex')}`;
   const logDir = join(resultsDir, 'logs', runId);
   const profileDir = join(resultsDir, 'profiles', runId);
+  const loopProbeDir = join(logDir, 'loop-probe');
   const results: ScenarioResult[] = [];
   let hive: { ok: boolean; error?: string } | null = null;
   let soak: SoakReport | null = null;
@@ -359,10 +379,7 @@ async function main(): Promise<void> {
         logDir,
         engine: 'merged',
         subgraphEnv: options.subgraphEnv,
-        processEnv: {
-          ...productionEnv(options.production),
-          ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
-        },
+        processEnv: { ...productionEnv(options.production), ...probeEnv(options, loopProbeDir) },
         ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
         runFrom: options.sources ? 'sources' : 'dist',
         nodePath: runtime.path,
@@ -404,6 +421,7 @@ async function main(): Promise<void> {
       log,
       warmup: options.warmup,
       sampleJit: options.sampleJit,
+      ...(options.loopProbe ? { loopProbeDir } : {}),
     };
     if (options.sampleJit && !perfAvailable())
       log(`perf is not available: no JIT shares, and ${describeWarmup(options.warmup)}`);

@@ -19,6 +19,7 @@ import {
   blindWarmupSeconds,
   fixedWarmupSecondsMax,
   jitJudgedSamplesMin,
+  loopProbeSettleMs,
   paymentAmountMinorUnitsMax,
   warmupJitShareStop,
   warmupSecondsMax,
@@ -27,6 +28,7 @@ import {
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
 import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
 import { perfAvailable, startPerf, type SampleReport } from './perf-sampler';
+import { readLoopProbes, type LoopProbeReport } from './loop-probe';
 
 /**
  * The scenario runner: builds each scenario's requests, warms up, measures a window (load and
@@ -45,6 +47,8 @@ export interface BenchContext {
   log: (line: string) => void;
   /** Absent: fixed, a fifth of the window up to fixedWarmupSecondsMax (npm test's smoke run). */
   warmup?: WarmupPolicy;
+  /** With --loop-probe: where the processes' probes write (loop-probe.ts). */
+  loopProbeDir?: string;
   /** Sample each window's processes with perf (when available) for their JIT and GC shares. */
   sampleJit?: boolean;
 }
@@ -75,6 +79,8 @@ export interface ScenarioResult {
   loadAverage?: { start: [number, number, number] | null; end: [number, number, number] | null };
   /** The calibration loop (proc-stats.ts) timed just before the window: the machine's speed at that moment. */
   calibrationMs?: number;
+  /** --loop-probe: each process's event-loop delay and GC pauses over the window (loop-probe.ts). */
+  loopProbe?: Record<string, LoopProbeReport>;
   /** perf's samples of each Node process over the window: JIT and GC shares (perf-sampler.ts); null without perf. */
   samples?: SampleReport | null;
   /** b-fx only: its quotes made ahead, and whether they ran out inside the window. */
@@ -610,8 +616,10 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
   const loadAtStart = loadAverages();
   const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
   const before = snapshotCpu(ctx.pids());
+  const windowStartMs = Date.now();
   const load = await run(ctx.seconds);
   const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const windowEndMs = Date.now();
   const loadAtEnd = loadAverages();
   const samples = sampler ? await sampler.stop() : null;
   const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
@@ -639,11 +647,23 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     loadAverage: { start: loadAtStart, end: loadAtEnd },
     calibrationMs,
     samples,
+    ...(ctx.loopProbeDir ? { loopProbe: await probesAfter(ctx, ctx.loopProbeDir, windowStartMs, windowEndMs) } : {}),
     ...(spec.quotePool ? { quotePool: spec.quotePool() } : {}),
     ...(spec.advances ? { advances: await spec.advances() } : {}),
   };
   ctx.log(summaryLine(result));
   return result;
+}
+
+/** The probes' seconds of a window, once the last of them is written. */
+async function probesAfter(
+  ctx: BenchContext,
+  dir: string,
+  startMs: number,
+  endMs: number,
+): Promise<Record<string, LoopProbeReport>> {
+  await new Promise((resolve) => setTimeout(resolve, loopProbeSettleMs));
+  return readLoopProbes(dir, ctx.pids(), startMs, endMs + loopProbeSettleMs);
 }
 
 /** The processes perf samples: the Node ones (MySQL's compiler is not V8's). */
@@ -755,6 +775,11 @@ export function summaryLine(r: ScenarioResult): string {
       ? `; JIT % of each process's CPU: ${Object.entries(r.samples)
           .map(([name, s]) => `${name} ${(s.jitShare * 100).toFixed(1)} (GC ${(s.gcShare * 100).toFixed(1)})`)
           .join(', ')}`
+      : '') +
+    (r.loopProbe
+      ? `; event loop p99 worst second / max, GC count / total / longest ms: ${Object.entries(r.loopProbe)
+          .map(([n, p]) => `${n} ${p.loopP99MsWorst}/${p.loopMsMax}, ${p.gcCount}/${p.gcTotalMs}/${p.gcLongestMs}`)
+          .join('; ')}`
       : '') +
     (r.loadAverage?.start && r.loadAverage.end ? `; load ${r.loadAverage.start[0]} → ${r.loadAverage.end[0]}` : '') +
     (r.calibrationMs !== undefined ? `; calibration ${r.calibrationMs} ms` : '') +

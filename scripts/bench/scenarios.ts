@@ -764,7 +764,11 @@ export function summaryLine(r: ScenarioResult): string {
     .join(', ');
   return (
     `${r.id}: ${r.load.unitsPerSecond} ${r.unit}s/s, p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, ` +
-    `failed ${r.load.failedUnits}${r.load.shedRequests > 0 ? `, shed ${r.load.shedRequests}` : ''}; CPU ms/${r.unit}: ${cpu}` +
+    `failed ${r.load.failedUnits}${r.load.shedRequests > 0 ? `, shed ${r.load.shedRequests}` : ''}` +
+    (r.load.sendLagMs
+      ? ` (the generator sent late by p50 ${r.load.sendLagMs.p50} ms, p99 ${r.load.sendLagMs.p99} ms, max ${r.load.sendLagMs.max} ms)`
+      : '') +
+    `; CPU ms/${r.unit}: ${cpu}` +
     (r.mysqlPerUnit
       ? `; MySQL statements/${r.unit} ${r.mysqlPerUnit.statements}, commits/${r.unit} ${r.mysqlPerUnit.commits}`
       : '') +

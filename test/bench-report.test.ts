@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { allCpuMsPerUnit, ceilingRatios, resultsTable } from '../scripts/bench/report';
+import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable } from '../scripts/bench/report';
+import { classifySample, PerfScriptParser, sampleReport } from '../scripts/bench/perf-sampler';
 import type { ScenarioResult } from '../scripts/bench/scenarios';
 
 /**
@@ -33,5 +34,94 @@ describe('the results table', () => {
     expect(table).toContain('| all CPU ms/op | ÷ e-raw-1 |');
     expect(table).toContain('| 3.500 | 7.00× |');
     expect(ceilingRatios([read]).get('f-gateway')).toBeNull();
+  });
+});
+
+describe("perf's samples: JIT and GC shares per process", () => {
+  it('counts a sample by the innermost frame of a compiler or of the collector, wherever it ran', () => {
+    expect(
+      classifySample([
+        '\t  cc68ca v8::internal::Zone::New',
+        '\t  d1a2b3 v8::internal::compiler::PipelineImpl::OptimizeGraph',
+        '\t  e3e41d v8::internal::OptimizingCompileDispatcher::CompileTask::RunInternal',
+      ]),
+    ).toBe('jit');
+    expect(classifySample(['\t 1 v8::internal::Parser::ParseFunction', '\t 2 v8::internal::Compiler::Compile'])).toBe(
+      'jit',
+    );
+    expect(classifySample(['\t 1 v8::internal::maglev::MaglevGraphBuilder::VisitCall'])).toBe('jit');
+    // A collection that a compile's allocation triggered is the collector's.
+    expect(
+      classifySample([
+        '\t 1 v8::internal::Scavenger::ScavengePage',
+        '\t 2 v8::internal::Heap::CollectGarbage',
+        '\t 3 v8::internal::interpreter::BytecodeGenerator::GenerateBytecode',
+      ]),
+    ).toBe('gc');
+    expect(classifySample(['\t 1 v8::internal::ConcurrentMarking::RunMajor'])).toBe('gc');
+    expect(
+      classifySample([
+        '\t 1 v8::internal::JsonStringifier::SerializeString',
+        '\t 2 Builtins_InterpreterEntryTrampoline',
+      ]),
+    ).toBe('other');
+    expect(classifySample([])).toBe('other');
+  });
+
+  it("reads perf script's text into each process's samples, its main thread's apart", () => {
+    const parser = new PerfScriptParser();
+    const text = [
+      '100/100 ',
+      '\t  aa v8::internal::compiler::Typer::Run',
+      '',
+      '100/101 ',
+      '\t  bb v8::internal::ConcurrentMarking::RunMajor',
+      '',
+      '100/100 ',
+      '\t  cc v8::internal::Heap::CollectGarbage',
+      '',
+      '200/200 ',
+      '\t  dd [unknown]',
+      '',
+      '100/102 ',
+      '\t  ee v8::internal::baseline::BaselineCompiler::GenerateCode',
+    ];
+    for (const line of text) parser.line(line);
+    parser.flush();
+    const report = sampleReport(
+      parser.byPid,
+      new Map([
+        ['gateway', 100],
+        ['account', 200],
+        ['transaction', 300],
+      ]),
+    );
+    expect(report.gateway).toMatchObject({ samples: 4, jit: 2, gc: 2, mainThread: 2, mainThreadGc: 1 });
+    expect(report.gateway!.jitShare).toBeCloseTo(0.5);
+    expect(report.account).toMatchObject({ samples: 1, jit: 0, jitShare: 0 });
+    expect(report.transaction).toMatchObject({ samples: 0, jitShare: 0 });
+  });
+
+  it("prints each window's highest JIT share, its warm-up, load and calibration in the table", () => {
+    const samples = {
+      gateway: { samples: 900, jit: 18, gc: 45, mainThread: 700, mainThreadGc: 30, jitShare: 0.02, gcShare: 0.05 },
+      settlement: { samples: 20, jit: 10, gc: 0, mainThread: 20, mainThreadGc: 0, jitShare: 0.5, gcShare: 0 },
+    };
+    const r = {
+      ...scenario('a-max', { gateway: 1 }),
+      warmup: {
+        seconds: 9,
+        stoppedBy: 'jit-settled',
+        slices: [{ seconds: 3, unitsPerSecond: 1, jitShare: { gateway: 0.2 } }],
+      },
+      samples,
+      loadAverage: { start: [1.2, 1, 1], end: [2.5, 1, 1] },
+      calibrationMs: 97,
+    } as unknown as ScenarioResult;
+    const table = resultsTable([r]);
+    expect(table).toContain('| warm-up s | JIT % max | load start→end | calib ms |');
+    // settlement has too few samples to judge (jitJudgedSamplesMin).
+    expect(table).toContain('| 9 | 2.0 (gateway) | 1.2→2.5 | 97 |');
+    expect(jitTable([r])).toContain('| a-max | 9 jit-settled | 20.0 → 2.0 (5.0, 900) | 50.0 (0.0, 20) |');
   });
 });

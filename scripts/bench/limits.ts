@@ -11,7 +11,9 @@ export const scenarioSecondsMax = 600;
  * Traffic sent before each measured window and not counted: it warms the JIT and the pools. The
  * benchmark (main.ts) warms up adaptively: slices of warmupSliceSeconds, each sampled with perf
  * (perf-sampler.ts), until every busy process spent under warmupJitShareStop of its CPU in
- * the JIT compilers during the last slice, or warmupSecondsMax have passed; the window then reports
+ * the JIT compilers during each of the last warmupCalmSlices slices, or warmupSecondsMax have passed
+ * (one calm slice was not enough: on Node 24, TurboFan's burst came 15-18 s in, after calm slices of
+ * Maglev, and a load generator at 1.7% in its last slice spent 6.5% in the window); the window then reports
  * its own JIT share per process, whose target is under jitShareTarget (issue 47, target 5). A
  * process with fewer than jitJudgedSamplesMin samples in a slice (settlement during payments) is
  * reported, not waited for: a few dozen milliseconds of compiling are most of nothing.
@@ -19,6 +21,7 @@ export const scenarioSecondsMax = 600;
 export const warmupSliceSeconds = 3;
 export const warmupSecondsMax = 45;
 export const warmupJitShareStop = 0.03;
+export const warmupCalmSlices = 2;
 export const jitShareTarget = 0.05;
 export const jitJudgedSamplesMin = 100;
 /**

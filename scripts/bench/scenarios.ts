@@ -21,6 +21,7 @@ import {
   jitJudgedSamplesMin,
   loopProbeSettleMs,
   paymentAmountMinorUnitsMax,
+  warmupCalmSlices,
   warmupJitShareStop,
   warmupSecondsMax,
   warmupSliceSeconds,
@@ -94,7 +95,7 @@ export type WarmupPolicy = { kind: 'adaptive' } | { kind: 'fixed'; seconds: numb
 
 export interface WarmupReport {
   seconds: number;
-  /** jit-settled: the last slice was under warmupJitShareStop; no-perf: blindWarmupSeconds without perf. */
+  /** jit-settled: the last warmupCalmSlices slices were under warmupJitShareStop; no-perf: blindWarmupSeconds without perf. */
   stoppedBy: 'jit-settled' | 'time-limit' | 'fixed' | 'no-perf';
   slices: Array<{ seconds: number; unitsPerSecond: number; jitShare: Record<string, number> }>;
 }
@@ -690,6 +691,7 @@ export async function warmUp(
   }
   const slices: WarmupReport['slices'] = [];
   let seconds = 0;
+  let calm = 0;
   for (;;) {
     await spec.beforeRun?.(warmupSliceSeconds, 'warm-up');
     const sampler = startPerf(nodePids(ctx));
@@ -700,7 +702,8 @@ export async function warmUp(
     const busy = Object.entries(samples).filter(([, s]) => s.samples >= jitJudgedSamplesMin);
     const settled = busy.every(([, s]) => s.jitShare < warmupJitShareStop);
     slices.push({ seconds: warmupSliceSeconds, unitsPerSecond: load.unitsPerSecond, jitShare });
-    if (settled) return { seconds, stoppedBy: 'jit-settled', slices };
+    calm = settled ? calm + 1 : 0;
+    if (calm >= warmupCalmSlices) return { seconds, stoppedBy: 'jit-settled', slices };
     if (seconds + warmupSliceSeconds > warmupSecondsMax) return { seconds, stoppedBy: 'time-limit', slices };
   }
 }

@@ -85,6 +85,10 @@ describe("perf's samples: JIT and GC shares per process", () => {
       '',
       '100/102 ',
       '\t  ee v8::internal::baseline::BaselineCompiler::GenerateCode',
+      '',
+      // Pids under 10,000 come right-aligned, after a space.
+      ' 7206/7207 ',
+      '\t  ff v8::internal::maglev::MaglevCompiler::Compile',
     ];
     for (const line of text) parser.line(line);
     parser.flush();
@@ -94,8 +98,10 @@ describe("perf's samples: JIT and GC shares per process", () => {
         ['gateway', 100],
         ['account', 200],
         ['transaction', 300],
+        ['webhooks', 7206],
       ]),
     );
+    expect(report.webhooks).toMatchObject({ samples: 1, jit: 1, mainThread: 0 });
     expect(report.gateway).toMatchObject({ samples: 4, jit: 2, gc: 2, mainThread: 2, mainThreadGc: 1 });
     expect(report.gateway!.jitShare).toBeCloseTo(0.5);
     expect(report.account).toMatchObject({ samples: 1, jit: 0, jitShare: 0 });

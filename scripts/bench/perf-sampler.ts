@@ -69,15 +69,14 @@ export class PerfScriptParser {
 
   line(text: string): void {
     if (text.length === 0) return this.flush();
-    if (text.startsWith('\t') || text.startsWith(' ')) {
-      if (this.pid >= 0) this.frames.push(text);
-      return;
-    }
-    this.flush();
-    const match = /^\s*(\d+)\/(\d+)/.exec(text);
-    if (match) {
-      this.pid = Number(match[1]);
-      this.tid = Number(match[2]);
+    // perf right-aligns the pid in a field of 5 or more: " 7206/7206" starts with a space, a frame with a tab.
+    const header = /^ *(\d+)\/(\d+)/.exec(text);
+    if (header) {
+      this.flush();
+      this.pid = Number(header[1]);
+      this.tid = Number(header[2]);
+    } else if (this.pid >= 0) {
+      this.frames.push(text);
     }
   }
 
@@ -129,6 +128,11 @@ export function perfAvailable(): boolean {
     rmSync(dir, { recursive: true, force: true });
   }
   return available;
+}
+
+/** No process had a sample: perf ran but saw nothing (or could not read what it wrote), so nothing can be judged. */
+export function sawNothing(report: SampleReport): boolean {
+  return Object.values(report).every((s) => s.samples === 0);
 }
 
 export interface PerfSession {

@@ -127,9 +127,9 @@ import { repoRoot, type StartupCost } from './processes';
  *                        warmupJitShareStop of its CPU compiling (at most warmupSecondsMax); S: a fixed S seconds
  *   --no-perf            no perf sampling of the windows (JIT and GC shares); the adaptive warm-up
  *                        then runs blindWarmupSeconds, as it does wherever perf is unavailable
- *   --node image|machine|N  the Node of the gateway and the subgraphs: image the Dockerfile's
+ *   --node image|machine|N  the Node of the gateway and the subgraphs: image (the default) the Dockerfile's
  *                        major, from the npm registry's node package where the machine's Node is another
- *                        (runtime.ts); machine this process's Node (the default); N that major (e.g. 20, 24)
+ *                        (runtime.ts); machine this process's Node; N that major (e.g. 20, 24)
  *   --loop-probe         every process reports each second its event-loop delay and GC pauses
  *                        (loop-probe.mjs, loaded with NODE_OPTIONS=--import); each window sums them per process
  *   --table FILE         print the table of an earlier results file and exit
@@ -497,7 +497,11 @@ async function main(): Promise<void> {
     console.log(`\n${resultsTable(results)}\n`);
     const jit = jitTable(results);
     if (jit) console.log(`JIT and GC shares of each process's CPU (perf samples):\n\n${jit}\n`);
-    console.log(`calibration loop: ${loopBefore} ms before the run, ${loopAfter} ms after (each window's: calib ms)\n`);
+    console.log(`calibration loop: ${loopBefore} ms before the run, ${loopAfter} ms after (each window's: calib ms)`);
+    if (runtime)
+      console.log(
+        `the gateway and the subgraphs ran on Node ${runtime.version}, the load generator on ${process.version}\n`,
+      );
   }
   if (soak) {
     const s: SoakReport = soak;

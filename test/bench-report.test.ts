@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable } from '../scripts/bench/report';
 import { classifySample, PerfScriptParser, sampleReport } from '../scripts/bench/perf-sampler';
+import { pairTable } from '../scripts/bench/runtime-pair';
 import type { ScenarioResult } from '../scripts/bench/scenarios';
 
 /**
@@ -129,5 +130,25 @@ describe("perf's samples: JIT and GC shares per process", () => {
     // settlement has too few samples to judge (jitJudgedSamplesMin).
     expect(table).toContain('| 9 | 2.0 (gateway) | 1.2→2.5 | 97 |');
     expect(jitTable([r])).toContain('| a-max | 9 jit-settled | 20.0 → 2.0 (5.0, 900) | 50.0 (0.0, 20) |');
+  });
+});
+
+describe('Node against Node (--node 20,24)', () => {
+  it("sets each scenario of the second run against the first's, with both runs' load and calibration", () => {
+    const run = (version: string, unitsPerSecond: number, gateway: number, load: number) => ({
+      machine: { processesNode: { version } },
+      scenarios: [
+        {
+          ...scenario('a-max', { gateway, transaction: 1, mysql: 1 }),
+          load: { unitsPerSecond },
+          loadAverage: { start: [load, 1, 1], end: [load, 1, 1] },
+          calibrationMs: 95,
+        } as unknown as ScenarioResult,
+      ],
+    });
+    const table = pairTable([run('v20.20.2', 600, 0.8, 1.1), run('v24.21.0', 660, 0.6, 1.3)]);
+    expect(table).toContain('| scenario | v20.20.2 ops/s | v24.21.0 ops/s | ops/s ratio | all CPU ms/op ratio |');
+    // All CPU: 2.8 → 2.6 per payment.
+    expect(table).toContain('| a-max | 600 | 660 | 1.10× | 0.93× | 0.75× |  | 1.00× | 1.00× | 1.1 / 1.3 | 95 / 95 |');
   });
 });

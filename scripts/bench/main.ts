@@ -82,7 +82,8 @@ import {
 } from './scenarios';
 import { perfAvailable } from './perf-sampler';
 import { loopProbeModule } from './loop-probe';
-import { parseRuntimeChoice, resolveRuntime, type Runtime, type RuntimeChoice } from './runtime';
+import { parseRuntimeChoices, resolveRuntime, type Runtime, type RuntimeChoice } from './runtime';
+import { compareRuntimes } from './runtime-pair';
 import { describeVerdict, runSoak, type SoakReport } from './soak';
 import { repoRoot, type StartupCost } from './processes';
 
@@ -129,7 +130,9 @@ import { repoRoot, type StartupCost } from './processes';
  *                        then runs blindWarmupSeconds, as it does wherever perf is unavailable
  *   --node image|machine|N  the Node of the gateway and the subgraphs: image (the default) the Dockerfile's
  *                        major, from the npm registry's node package where the machine's Node is another
- *                        (runtime.ts); machine this process's Node; N that major (e.g. 20, 24)
+ *                        (runtime.ts); machine this process's Node; N that major (e.g. 20, 24). Several
+ *                        (--node 20,24): the same run once per Node, back to back, then a table of the
+ *                        second against the first (runtime-pair.ts)
  *   --loop-probe         every process reports each second its event-loop delay and GC pauses
  *                        (loop-probe.mjs, loaded with NODE_OPTIONS=--import); each window sums them per process
  *   --table FILE         print the table of an earlier results file and exit
@@ -161,8 +164,8 @@ interface Options {
   warmup: WarmupPolicy;
   /** --loop-probe: the processes report their event-loop delay and GC pauses (loop-probe.ts). */
   loopProbe: boolean;
-  /** The Node of the gateway and the subgraphs (--node; runtime.ts). */
-  node: RuntimeChoice;
+  /** The Node of the gateway and the subgraphs (--node; runtime.ts); two or more: a run each, compared. */
+  nodes: RuntimeChoice[];
   /** perf samples every window for each process's JIT and GC shares (off: --no-perf, or perf unavailable). */
   sampleJit: boolean;
 }
@@ -279,7 +282,7 @@ function parseOptions(argv: string[]): Options {
     databasePrefix: benchDatabasePrefix(values.databases, 'paygraph_bench'),
     warmup: parseWarmup(values.warmup),
     sampleJit: values['no-perf'] !== true,
-    node: parseRuntimeChoice(values.node),
+    nodes: parseRuntimeChoices(values.node),
     loopProbe: values['loop-probe'] === true,
   };
 }
@@ -321,6 +324,7 @@ async function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.nodes.length > 1) return compareRuntimes(process.argv.slice(2), options.nodes);
   if (options.table !== null) {
     const earlier = JSON.parse(readFileSync(options.table, 'utf8')) as { scenarios: ScenarioResult[] };
     console.log(resultsTable(earlier.scenarios));
@@ -362,7 +366,7 @@ async function main(): Promise<void> {
     } else {
       const server = await ensureMysql({ databasePrefix: options.databasePrefix, log, server: config.mysqlServer });
       shardUrls = server.shardUrls;
-      runtime = resolveRuntime(options.node, log);
+      runtime = resolveRuntime(options.nodes[0]!, log);
       log(
         `the gateway and the subgraphs run on Node ${runtime.version} (${runtime.path}); the load generator on ${process.version}`,
       );

@@ -42,6 +42,11 @@ export function parseRuntimeChoice(raw: string | undefined): RuntimeChoice {
   throw new Error(`--node must be image, machine or a major version (e.g. 24), got "${raw}"`);
 }
 
+/** --node's value: one choice, or two or more separated by commas to compare (runtime-pair.ts). */
+export function parseRuntimeChoices(raw: string | undefined): RuntimeChoice[] {
+  return raw === undefined ? [runtimeChoiceDefault] : raw.split(',').map((c) => parseRuntimeChoice(c.trim()));
+}
+
 /** The major of the Dockerfile's `FROM node:<major>-slim` (what .ci/runtime-tests reads too). */
 export function imageNodeMajor(): number {
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');

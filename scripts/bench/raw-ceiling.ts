@@ -10,9 +10,7 @@ import {
   requestsPerRunMax,
 } from './limits';
 import { Recorder } from './load';
-import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
-import { perfAvailable, startPerf } from './perf-sampler';
-import { cpuFigures, nodePids, warmUp, type ScenarioResult, type WarmupPolicy } from './scenarios';
+import { cpuFigures, measuredWindow, warmUp, type ScenarioResult, type WarmupPolicy } from './scenarios';
 
 /**
  * The raw ceiling: the SQL of a payment sent straight through mysql2, with no GraphQL, no
@@ -176,14 +174,7 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       {},
       (seconds) => run(seconds, new Recorder()),
     );
-    const calibrationMs = calibrationLoopMs();
-    const loadAtStart = loadAverages();
-    const sampler = options.sampleJit === true && perfAvailable() ? startPerf(nodePids(options)) : null;
-    const before = snapshotCpu(options.pids());
-    const load = await run(options.seconds, recorder);
-    const cpuMs = cpuDelta(before, snapshotCpu(options.pids()));
-    const loadAtEnd = loadAverages();
-    const samples = sampler ? await sampler.stop() : null;
+    const { value: load, cpuMs, conditions } = await measuredWindow(options, () => run(options.seconds, recorder));
     await checkRawInvariants(pools);
     const result: ScenarioResult = {
       id: size === 1 ? 'e-raw-1' : `e-raw-${size}`,
@@ -201,9 +192,7 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       mysqlPerUnit: null,
       invariants: null,
       warmup,
-      loadAverage: { start: loadAtStart, end: loadAtEnd },
-      calibrationMs,
-      samples,
+      ...conditions,
     };
     options.log(
       `${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms per transaction`,

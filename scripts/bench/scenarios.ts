@@ -613,16 +613,9 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
   const warmup = await warmUp(ctx, spec, run);
   await spec.beforeRun?.(ctx.seconds, 'window');
   const statusBefore = ctx.shards ? await mysqlCounters(ctx.shards) : null;
-  const calibrationMs = calibrationLoopMs();
-  const loadAtStart = loadAverages();
-  const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
-  const before = snapshotCpu(ctx.pids());
   const windowStartMs = Date.now();
-  const load = await run(ctx.seconds);
-  const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const { value: load, cpuMs, conditions } = await measuredWindow(ctx, () => run(ctx.seconds));
   const windowEndMs = Date.now();
-  const loadAtEnd = loadAverages();
-  const samples = sampler ? await sampler.stop() : null;
   const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
   if (load.succeededUnits === 0) {
     throw new Error(
@@ -645,15 +638,35 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     mysqlPerUnit: statusBefore && statusAfter ? mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits) : null,
     invariants,
     warmup,
-    loadAverage: { start: loadAtStart, end: loadAtEnd },
-    calibrationMs,
-    samples,
+    ...conditions,
     ...(ctx.loopProbeDir ? { loopProbe: await probesAfter(ctx, ctx.loopProbeDir, windowStartMs, windowEndMs) } : {}),
     ...(spec.quotePool ? { quotePool: spec.quotePool() } : {}),
     ...(spec.advances ? { advances: await spec.advances() } : {}),
   };
   ctx.log(summaryLine(result));
   return result;
+}
+
+/** What a window ran under and what it cost: ScenarioResult's loadAverage, calibrationMs and samples. */
+export type WindowConditions = Required<Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples'>>;
+
+/**
+ * Runs a measured window: the calibration loop and the load averages just before it, the CPU of
+ * every process across it, the load averages at its end, and perf's samples of it when asked for.
+ */
+export async function measuredWindow<T>(
+  ctx: { pids: () => Map<string, number>; sampleJit?: boolean | undefined },
+  run: () => Promise<T>,
+): Promise<{ value: T; cpuMs: Record<string, number>; conditions: WindowConditions }> {
+  const calibrationMs = calibrationLoopMs();
+  const start = loadAverages();
+  const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
+  const before = snapshotCpu(ctx.pids());
+  const value = await run();
+  const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const end = loadAverages();
+  const samples = sampler ? await sampler.stop() : null;
+  return { value, cpuMs, conditions: { loadAverage: { start, end }, calibrationMs, samples } };
 }
 
 /** The probes' seconds of a window, once the last of them is written. */

@@ -127,7 +127,7 @@ describe("perf's samples: JIT and GC shares per process", () => {
     } as unknown as ScenarioResult;
     const table = resultsTable([r]);
     expect(table).toContain('| warm-up s | JIT % max | load start→end | calib ms |');
-    // settlement has too few samples to judge (jitJudgedSamplesMin).
+    // settlement did 2% of the sampled work, under jitJudgedSampleShareMin: reported, not judged.
     expect(table).toContain('| 9 | 2.0 (gateway) | 1.2→2.5 | 97 |');
     expect(jitTable([r])).toContain('| a-max | 9 jit-settled | 20.0 → 2.0 (5.0, 900) | 50.0 (0.0, 20) |');
   });

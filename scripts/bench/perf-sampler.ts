@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { perfSampleHz, perfStopTimeoutMs } from './limits';
+import { jitJudgedSampleShareMin, perfSampleHz, perfStopTimeoutMs } from './limits';
 
 /**
  * What share of each process's CPU went to V8's JIT compilers and to its garbage collector, read
@@ -128,6 +128,12 @@ export function perfAvailable(): boolean {
     rmSync(dir, { recursive: true, force: true });
   }
   return available;
+}
+
+/** The processes that did at least jitJudgedSampleShareMin of the work sampled: those whose JIT share is judged. */
+export function judgedProcesses(report: SampleReport): Array<[string, SampleReport[string]]> {
+  const total = Object.values(report).reduce((sum, s) => sum + s.samples, 0);
+  return Object.entries(report).filter(([, s]) => total > 0 && s.samples / total >= jitJudgedSampleShareMin);
 }
 
 /** No process had a sample: perf ran but saw nothing (or could not read what it wrote), so nothing can be judged. */

@@ -18,7 +18,6 @@ import {
   fxQuoteUseMarginMs,
   blindWarmupSeconds,
   fixedWarmupSecondsMax,
-  jitJudgedSamplesMin,
   loopProbeSettleMs,
   paymentAmountMinorUnitsMax,
   warmupCalmSlices,
@@ -28,7 +27,7 @@ import {
 } from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
 import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
-import { perfAvailable, sawNothing, startPerf, type SampleReport } from './perf-sampler';
+import { judgedProcesses, perfAvailable, sawNothing, startPerf, type SampleReport } from './perf-sampler';
 import { readLoopProbes, type LoopProbeReport } from './loop-probe';
 
 /**
@@ -713,7 +712,7 @@ export async function warmUp(
     seconds += warmupSliceSeconds;
     const jitShare = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, s.jitShare]));
     if (sawNothing(samples)) throw new Error('perf recorded no samples of the processes: cannot judge the warm-up');
-    const busy = Object.entries(samples).filter(([, s]) => s.samples >= jitJudgedSamplesMin);
+    const busy = judgedProcesses(samples);
     const settled = busy.length > 0 && busy.every(([, s]) => s.jitShare < warmupJitShareStop);
     slices.push({ seconds: warmupSliceSeconds, unitsPerSecond: load.unitsPerSecond, jitShare });
     calm = settled ? calm + 1 : 0;

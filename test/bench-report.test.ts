@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { allCpuMsPerUnit, ceilingRatios, resultsTable } from '../scripts/bench/report';
+import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable } from '../scripts/bench/report';
+import { classifySample, PerfScriptParser, sampleReport } from '../scripts/bench/perf-sampler';
+import { pairTable } from '../scripts/bench/runtime-pair';
 import type { ScenarioResult } from '../scripts/bench/scenarios';
 
 /**
@@ -33,5 +35,120 @@ describe('the results table', () => {
     expect(table).toContain('| all CPU ms/op | ÷ e-raw-1 |');
     expect(table).toContain('| 3.500 | 7.00× |');
     expect(ceilingRatios([read]).get('f-gateway')).toBeNull();
+  });
+});
+
+describe("perf's samples: JIT and GC shares per process", () => {
+  it('counts a sample by the innermost frame of a compiler or of the collector, wherever it ran', () => {
+    expect(
+      classifySample([
+        '\t  cc68ca v8::internal::Zone::New',
+        '\t  d1a2b3 v8::internal::compiler::PipelineImpl::OptimizeGraph',
+        '\t  e3e41d v8::internal::OptimizingCompileDispatcher::CompileTask::RunInternal',
+      ]),
+    ).toBe('jit');
+    expect(classifySample(['\t 1 v8::internal::Parser::ParseFunction', '\t 2 v8::internal::Compiler::Compile'])).toBe(
+      'jit',
+    );
+    expect(classifySample(['\t 1 v8::internal::maglev::MaglevGraphBuilder::VisitCall'])).toBe('jit');
+    // A collection that a compile's allocation triggered is the collector's.
+    expect(
+      classifySample([
+        '\t 1 v8::internal::Scavenger::ScavengePage',
+        '\t 2 v8::internal::Heap::CollectGarbage',
+        '\t 3 v8::internal::interpreter::BytecodeGenerator::GenerateBytecode',
+      ]),
+    ).toBe('gc');
+    expect(classifySample(['\t 1 v8::internal::ConcurrentMarking::RunMajor'])).toBe('gc');
+    expect(
+      classifySample([
+        '\t 1 v8::internal::JsonStringifier::SerializeString',
+        '\t 2 Builtins_InterpreterEntryTrampoline',
+      ]),
+    ).toBe('other');
+    expect(classifySample([])).toBe('other');
+  });
+
+  it("reads perf script's text into each process's samples, its main thread's apart", () => {
+    const parser = new PerfScriptParser();
+    const text = [
+      '100/100 ',
+      '\t  aa v8::internal::compiler::Typer::Run',
+      '',
+      '100/101 ',
+      '\t  bb v8::internal::ConcurrentMarking::RunMajor',
+      '',
+      '100/100 ',
+      '\t  cc v8::internal::Heap::CollectGarbage',
+      '',
+      '200/200 ',
+      '\t  dd [unknown]',
+      '',
+      '100/102 ',
+      '\t  ee v8::internal::baseline::BaselineCompiler::GenerateCode',
+      '',
+      // Pids under 10,000 come right-aligned, after a space.
+      ' 7206/7207 ',
+      '\t  ff v8::internal::maglev::MaglevCompiler::Compile',
+    ];
+    for (const line of text) parser.line(line);
+    parser.flush();
+    const report = sampleReport(
+      parser.byPid,
+      new Map([
+        ['gateway', 100],
+        ['account', 200],
+        ['transaction', 300],
+        ['webhooks', 7206],
+      ]),
+    );
+    expect(report.webhooks).toMatchObject({ samples: 1, jit: 1, mainThread: 0 });
+    expect(report.gateway).toMatchObject({ samples: 4, jit: 2, gc: 2, mainThread: 2, mainThreadGc: 1 });
+    expect(report.gateway!.jitShare).toBeCloseTo(0.5);
+    expect(report.account).toMatchObject({ samples: 1, jit: 0, jitShare: 0 });
+    expect(report.transaction).toMatchObject({ samples: 0, jitShare: 0 });
+  });
+
+  it("prints each window's highest JIT share, its warm-up, load and calibration in the table", () => {
+    const samples = {
+      gateway: { samples: 900, jit: 18, gc: 45, mainThread: 700, mainThreadGc: 30, jitShare: 0.02, gcShare: 0.05 },
+      settlement: { samples: 20, jit: 10, gc: 0, mainThread: 20, mainThreadGc: 0, jitShare: 0.5, gcShare: 0 },
+    };
+    const r = {
+      ...scenario('a-max', { gateway: 1 }),
+      warmup: {
+        seconds: 9,
+        stoppedBy: 'jit-settled',
+        slices: [{ seconds: 3, unitsPerSecond: 1, jitShare: { gateway: 0.2 } }],
+      },
+      samples,
+      loadAverage: { start: [1.2, 1, 1], end: [2.5, 1, 1] },
+      calibrationMs: 97,
+    } as unknown as ScenarioResult;
+    const table = resultsTable([r]);
+    expect(table).toContain('| warm-up s | JIT % max | load start→end | calib ms |');
+    // settlement did 2% of the sampled work, under jitJudgedSampleShareMin: reported, not judged.
+    expect(table).toContain('| 9 | 2.0 (gateway) | 1.2→2.5 | 97 |');
+    expect(jitTable([r])).toContain('| a-max | 9 jit-settled | 20.0 → 2.0 (5.0, 900) | 50.0 (0.0, 20) |');
+  });
+});
+
+describe('Node against Node (--node 20,24)', () => {
+  it("sets each scenario of the second run against the first's, with both runs' load and calibration", () => {
+    const run = (version: string, unitsPerSecond: number, gateway: number, load: number) => ({
+      machine: { processesNode: { version } },
+      scenarios: [
+        {
+          ...scenario('a-max', { gateway, transaction: 1, mysql: 1 }),
+          load: { unitsPerSecond },
+          loadAverage: { start: [load, 1, 1], end: [load, 1, 1] },
+          calibrationMs: 95,
+        } as unknown as ScenarioResult,
+      ],
+    });
+    const table = pairTable([run('v20.20.2', 600, 0.8, 1.1), run('v24.21.0', 660, 0.6, 1.3)]);
+    expect(table).toContain('| scenario | v20.20.2 ops/s | v24.21.0 ops/s | ops/s ratio | all CPU ms/op ratio |');
+    // All CPU: 2.8 → 2.6 per payment.
+    expect(table).toContain('| a-max | 600 | 660 | 1.10× | 0.93× | 0.75× |  | 1.00× | 1.00× | 1.1 / 1.3 | 95 / 95 |');
   });
 });

@@ -88,6 +88,8 @@ export interface ProcessStackOptions {
    * when stale. 'sources': main.ts through tsx, as before the build existed (--sources), to compare.
    */
   runFrom?: 'dist' | 'sources';
+  /** The node binary of every process (--node, runtime.ts); the benchmark's own when absent. */
+  nodePath?: string;
 }
 
 export interface ProcessStack {
@@ -161,6 +163,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
               ...options.subgraphEnv,
             },
             healthUrl: `http://127.0.0.1:${ports[name]}/health`,
+            ...(options.nodePath ? { nodePath: options.nodePath } : {}),
             ...profileFile(name),
           },
           options.logDir,
@@ -207,6 +210,7 @@ export async function startProcessStack(options: ProcessStackOptions): Promise<P
             ...urlEnv,
           },
           healthUrl: `http://127.0.0.1:${ports.gateway}/health`,
+          ...(options.nodePath ? { nodePath: options.nodePath } : {}),
           ...profileFile('gateway'),
         },
         options.logDir,

@@ -4,14 +4,15 @@ import { log } from '../../subgraphs/shared/src/log';
 import { openShards } from '../../subgraphs/shared/src/shards/pool';
 import { amountMinorUnitsMaxDefault, shardPoolSizeDefault } from '../../subgraphs/shared/src/limits';
 import { checkInvariants } from './invariants';
-import { requestsPerRunMax, warmupSecondsMax } from './limits';
-import { Recorder } from './load';
-import { cpuDelta, snapshotCpu } from './proc-stats';
+import { requestsPerRunMax } from './limits';
+import { Recorder, type LoadResult } from './load';
 import {
   cpuFigures,
   mysqlCounters,
+  measuredWindow,
   mysqlPerUnit,
   paymentInputs,
+  warmUp,
   type BenchContext,
   type ScenarioResult,
 } from './scenarios';
@@ -56,9 +57,10 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
     fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
     log: log(),
   };
-  const run = async (seconds: number): Promise<Recorder> => {
+  const run = async (seconds: number): Promise<LoadResult> => {
     const recorder = new Recorder();
-    const deadline = performance.now() + seconds * 1000;
+    const started = performance.now();
+    const deadline = started + seconds * 1000;
     const worker = async () => {
       while (performance.now() < deadline && recorder.requests < requestsPerRunMax) {
         const t0 = performance.now();
@@ -75,16 +77,13 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
       }
     };
     await Promise.all(Array.from({ length: concurrency }, worker));
-    return recorder;
+    return recorder.result((performance.now() - started) / 1000);
   };
   try {
-    await run(Math.min(warmupSecondsMax, ctx.seconds / 5));
+    // The engine compiles in this process: warmed up as the scenarios are (adaptive under npm run bench).
+    const warmup = await warmUp(ctx, {}, run);
     const statusBefore = await mysqlCounters(shards);
-    const before = snapshotCpu(ctx.pids());
-    const started = performance.now();
-    const recorder = await run(ctx.seconds);
-    const load = recorder.result((performance.now() - started) / 1000);
-    const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+    const { value: load, cpuMs, conditions } = await measuredWindow(ctx, () => run(ctx.seconds));
     const statusAfter = await mysqlCounters(shards);
     if (load.succeededUnits === 0)
       throw new Error(`d-engine-${engine}: nothing succeeded; first errors: ${load.errors.join(' | ')}`);
@@ -102,6 +101,8 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
       ...cpuFigures(cpuMs, load),
       mysqlPerUnit: mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits),
       invariants: ctx.shards ? await checkInvariants(ctx.shards) : null,
+      warmup,
+      ...conditions,
     };
     ctx.log(
       `${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms, failed ${load.failedUnits}; ` +

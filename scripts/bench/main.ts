@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import {
@@ -37,8 +37,8 @@ import {
   type Fixtures,
 } from './fixtures';
 import {
+  blindWarmupSeconds,
   bulkConcurrencyDefault,
-  calibrationLoopIterations,
   bulkSizesDefault,
   concurrencyMax,
   directIdentityMarginSeconds,
@@ -58,11 +58,11 @@ import {
   warmupSecondsMax,
 } from './limits';
 import { LoadClient, type Operation } from './load';
-import { findMysqlServerPid } from './proc-stats';
+import { calibrationLoopMs, findMysqlServerPid } from './proc-stats';
 import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
-import { allCpuMsPerUnit, ceilingRatios, resultsTable, writeResults } from './report';
+import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable, writeResults } from './report';
 import { prepareReadAccounts, type ReadFixtures } from './read-fixtures';
 import {
   AdvanceOps,
@@ -78,7 +78,12 @@ import {
   singlePaymentOps,
   type BenchContext,
   type ScenarioResult,
+  type WarmupPolicy,
 } from './scenarios';
+import { perfAvailable } from './perf-sampler';
+import { loopProbeModule } from './loop-probe';
+import { parseRuntimeChoices, resolveRuntime, type Runtime, type RuntimeChoice } from './runtime';
+import { compareRuntimes } from './runtime-pair';
 import { describeVerdict, runSoak, type SoakReport } from './soak';
 import { repoRoot, type StartupCost } from './processes';
 
@@ -118,6 +123,18 @@ import { repoRoot, type StartupCost } from './processes';
  *   --sources            run the processes from their TypeScript sources through tsx (`--import tsx
  *                        main.ts`), as before npm run build existed, instead of dist/ (what ships):
  *                        for before/after comparisons of the build (docs/PERFORMANCE.md)
+ *   --warmup adaptive|S  the warm-up before each window: adaptive (the default) runs slices of
+ *                        warmupSliceSeconds sampled with perf until every busy process spends under
+ *                        warmupJitShareStop of its CPU compiling (at most warmupSecondsMax); S: a fixed S seconds
+ *   --no-perf            no perf sampling of the windows (JIT and GC shares); the adaptive warm-up
+ *                        then runs blindWarmupSeconds, as it does wherever perf is unavailable
+ *   --node image|machine|N  the Node of the gateway and the subgraphs: image (the default) the Dockerfile's
+ *                        major, from the npm registry's node package where the machine's Node is another
+ *                        (runtime.ts); machine this process's Node; N that major (e.g. 20, 24). Several
+ *                        (--node 20,24): the same run once per Node, back to back, then a table of the
+ *                        second against the first (runtime-pair.ts)
+ *   --loop-probe         every process reports each second its event-loop delay and GC pauses
+ *                        (loop-probe.mjs, loaded with NODE_OPTIONS=--import); each window sums them per process
  *   --table FILE         print the table of an earlier results file and exit
  *   --target URL --token T   measure a system that is already running instead (groups a, b, c, f
  *                        through its gateway; invariants only when MYSQL_SHARDS names its shards)
@@ -143,6 +160,14 @@ interface Options {
   sources: boolean;
   table: string | null;
   databasePrefix: string;
+  /** --warmup: 'adaptive' (the default: until the JIT settles, limits.ts) or a fixed number of seconds. */
+  warmup: WarmupPolicy;
+  /** --loop-probe: the processes report their event-loop delay and GC pauses (loop-probe.ts). */
+  loopProbe: boolean;
+  /** The Node of the gateway and the subgraphs (--node; runtime.ts); two or more: a run each, compared. */
+  nodes: RuntimeChoice[];
+  /** perf samples every window for each process's JIT and GC shares (off: --no-perf, or perf unavailable). */
+  sampleJit: boolean;
 }
 
 const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
@@ -218,6 +243,10 @@ function parseOptions(argv: string[]): Options {
       table: { type: 'string' },
       databases: { type: 'string' },
       sources: { type: 'boolean' },
+      warmup: { type: 'string' },
+      'no-perf': { type: 'boolean' },
+      node: { type: 'string' },
+      'loop-probe': { type: 'boolean' },
     },
     strict: true,
   });
@@ -251,7 +280,31 @@ function parseOptions(argv: string[]): Options {
     sources: values.sources === true,
     table: values.table ?? null,
     databasePrefix: benchDatabasePrefix(values.databases, 'paygraph_bench'),
+    warmup: parseWarmup(values.warmup),
+    sampleJit: values['no-perf'] !== true,
+    nodes: parseRuntimeChoices(values.node),
+    loopProbe: values['loop-probe'] === true,
   };
+}
+
+/** NODE_OPTIONS of every process: --node-options, and with --loop-probe the probe's module. */
+function probeEnv(options: Options, dir: string): Record<string, string> {
+  if (options.loopProbe) mkdirSync(dir, { recursive: true });
+  const flags = [options.nodeOptions, options.loopProbe ? `--import=${loopProbeModule}` : null].filter(
+    (f): f is string => f !== null,
+  );
+  return {
+    ...(flags.length > 0 ? { NODE_OPTIONS: flags.join(' ') } : {}),
+    ...(options.loopProbe ? { BENCH_LOOP_PROBE_DIR: dir } : {}),
+  };
+}
+
+function parseWarmup(raw: string | undefined): WarmupPolicy {
+  if (raw === undefined || raw === 'adaptive') return { kind: 'adaptive' };
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > warmupSecondsMax)
+    throw new Error(`--warmup must be "adaptive" or seconds 0..${warmupSecondsMax}, got "${raw}"`);
+  return { kind: 'fixed', seconds };
 }
 
 async function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
@@ -271,20 +324,24 @@ async function mysqlFacts(shardUrl: string): Promise<Record<string, string>> {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.nodes.length > 1) return compareRuntimes(process.argv.slice(2), options.nodes);
   if (options.table !== null) {
     const earlier = JSON.parse(readFileSync(options.table, 'utf8')) as { scenarios: ScenarioResult[] };
     console.log(resultsTable(earlier.scenarios));
+    const jit = jitTable(earlier.scenarios);
+    if (jit) console.log(`\n${jit}`);
     return;
   }
   // The engine scenario posts from this process: it seals and dates as the subgraphs would.
   const config = readScriptConfig(scriptConfig, process.env);
   configureLedger(config);
   const startedAt = new Date();
-  const loopBefore = cpuLoopMs();
+  const loopBefore = calibrationLoopMs();
   log(`calibration: a fixed loop took ${loopBefore} ms on an idle machine (this VM's speed varies from run to run)`);
   const runId = `${startedAt.getTime().toString(36)}${randomBytes(2).toString('hex')}`;
   const logDir = join(resultsDir, 'logs', runId);
   const profileDir = join(resultsDir, 'profiles', runId);
+  const loopProbeDir = join(logDir, 'loop-probe');
   const results: ScenarioResult[] = [];
   let hive: { ok: boolean; error?: string } | null = null;
   let soak: SoakReport | null = null;
@@ -294,6 +351,7 @@ async function main(): Promise<void> {
   let shardUrls: string | null = null;
   const clients: LoadClient[] = [];
   const mysqlPid = findMysqlServerPid();
+  let runtime: Runtime | null = null;
 
   try {
     let gatewayUrl: string;
@@ -308,6 +366,10 @@ async function main(): Promise<void> {
     } else {
       const server = await ensureMysql({ databasePrefix: options.databasePrefix, log, server: config.mysqlServer });
       shardUrls = server.shardUrls;
+      runtime = resolveRuntime(options.nodes[0]!, log);
+      log(
+        `the gateway and the subgraphs run on Node ${runtime.version} (${runtime.path}); the load generator on ${process.version}`,
+      );
       log('recreating and migrating the benchmark databases');
       await recreateDatabases(shardUrls);
       const secret = randomBytes(jwtSecretBytes).toString('base64url');
@@ -321,12 +383,10 @@ async function main(): Promise<void> {
         logDir,
         engine: 'merged',
         subgraphEnv: options.subgraphEnv,
-        processEnv: {
-          ...productionEnv(options.production),
-          ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}),
-        },
+        processEnv: { ...productionEnv(options.production), ...probeEnv(options, loopProbeDir) },
         ...(options.profile.length > 0 ? { profile: { processes: options.profile, dir: profileDir } } : {}),
         runFrom: options.sources ? 'sources' : 'dist',
+        nodePath: runtime.path,
       });
       gatewayUrl = stack.gatewayUrl;
       startup = Object.fromEntries(stack.startups());
@@ -355,7 +415,20 @@ async function main(): Promise<void> {
           ...(mysqlPid !== undefined ? [['mysql', mysqlPid] as [string, number]] : []),
           ['bench', process.pid],
         ]);
-    const ctx: BenchContext = { token, fixtures, pids: pids(), shards, runId, seconds: options.seconds, log };
+    const ctx: BenchContext = {
+      token,
+      fixtures,
+      pids: pids(),
+      shards,
+      runId,
+      seconds: options.seconds,
+      log,
+      warmup: options.warmup,
+      sampleJit: options.sampleJit,
+      ...(options.loopProbe ? { loopProbeDir } : {}),
+    };
+    if (options.sampleJit && !perfAvailable())
+      log(`perf is not available: no JIT shares, and ${describeWarmup(options.warmup)}`);
     const reads =
       options.groups.has('f') && options.soakSeconds === null
         ? await prepareReadAccounts({ client: gateway, fixtures, runId, shards, log })
@@ -397,6 +470,7 @@ async function main(): Promise<void> {
     await shards?.close();
   }
 
+  const loopAfter = calibrationLoopMs();
   const profiles = summariseProfiles(profileDir, options.profile.length > 0);
   const facts = shardUrls ? await mysqlFacts(parseShardUrls(shardUrls)[0]!).catch(() => ({})) : {};
   const ratios = ceilingRatios(results);
@@ -407,8 +481,10 @@ async function main(): Promise<void> {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
       node: process.version,
+      /** The Node of the gateway and the subgraphs (--node); null with --target. */
+      processesNode: runtime === null ? null : { version: runtime.version, source: runtime.source },
       mysql: facts,
-      cpuLoopMs: { before: loopBefore, after: cpuLoopMs() },
+      cpuLoopMs: { before: loopBefore, after: loopAfter },
     },
     options: { ...options, groups: [...options.groups], target: options.target?.url ?? null },
     scenarios: results.map((r) => ({
@@ -421,7 +497,16 @@ async function main(): Promise<void> {
     soak,
     profiles,
   });
-  if (results.length > 0) console.log(`\n${resultsTable(results)}\n`);
+  if (results.length > 0) {
+    console.log(`\n${resultsTable(results)}\n`);
+    const jit = jitTable(results);
+    if (jit) console.log(`JIT and GC shares of each process's CPU (perf samples):\n\n${jit}\n`);
+    console.log(`calibration loop: ${loopBefore} ms before the run, ${loopAfter} ms after (each window's: calib ms)`);
+    if (runtime)
+      console.log(
+        `the gateway and the subgraphs ran on Node ${runtime.version}, the load generator on ${process.version}\n`,
+      );
+  }
   if (soak) {
     const s: SoakReport = soak;
     console.log(
@@ -703,7 +788,17 @@ async function runGroups(
     await stack.stopSubgraphs();
     await prepareRawTables(shardUrls);
     for (const batchSize of [1, rawBatchSize] as const) {
-      add(await runRawCeiling({ shardUrls, seconds: options.seconds, batchSize, pids: pids(), log }));
+      add(
+        await runRawCeiling({
+          shardUrls,
+          seconds: options.seconds,
+          batchSize,
+          pids: pids(),
+          log,
+          warmup: options.warmup,
+          sampleJit: options.sampleJit,
+        }),
+      );
     }
   }
   if (g.has('d') && stack) {
@@ -722,16 +817,10 @@ async function runGroups(
   }
 }
 
-/**
- * The time of a fixed integer loop, before and after the run: this machine's speed moves by
- * ±10% or more between runs, and rows of runs on a slower moment read slower (PERFORMANCE.md).
- */
-function cpuLoopMs(): number {
-  const started = performance.now();
-  let x = 0;
-  for (let i = 0; i < calibrationLoopIterations; i++) x = (x + i) % 7;
-  if (x < 0) throw new Error('unreachable');
-  return Math.round(performance.now() - started);
+function describeWarmup(policy: WarmupPolicy): string {
+  return policy.kind === 'fixed'
+    ? `a fixed warm-up of ${policy.seconds} s`
+    : `a fixed warm-up of ${blindWarmupSeconds} s (blindWarmupSeconds) instead of the adaptive one`;
 }
 
 function summariseProfiles(dir: string, wanted: boolean): ProfileSummary[] {

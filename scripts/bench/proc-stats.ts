@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { calibrationLoopIterations } from './limits';
 
 /**
  * CPU time and memory of processes, read from /proc. CPU is utime + stime (fields 14 and 15
@@ -117,4 +118,27 @@ export function machineBusyMs(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The 1-, 5- and 15-minute load averages of /proc/loadavg (what `uptime` prints); null where unreadable. */
+export function loadAverages(): [number, number, number] | null {
+  try {
+    const [one, five, fifteen] = readFileSync('/proc/loadavg', 'utf8').trim().split(/\s+/).map(Number);
+    return [one!, five!, fifteen!];
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The time of a fixed integer loop (calibrationLoopIterations, ≈ 100 ms on a fast moment): this
+ * machine's speed moves by ±10% or more between runs and within one, and a figure taken on a slow
+ * moment reads slow. Taken before the run, before each window and after the run.
+ */
+export function calibrationLoopMs(): number {
+  const started = performance.now();
+  let x = 0;
+  for (let i = 0; i < calibrationLoopIterations; i++) x = (x + i) % 7;
+  if (x < 0) throw new Error('unreachable');
+  return Math.round(performance.now() - started);
 }

@@ -36,6 +36,8 @@ export interface ServiceSpec {
   args?: string[];
   env: Record<string, string>;
   healthUrl: string;
+  /** The node binary that runs it (--node, runtime.ts); this process's own when absent. */
+  nodePath?: string;
   /** Run under profiled-entry.ts: SIGUSR2 starts the CPU profiler, and stopping writes the profile here. */
   cpuProfileFile?: string;
 }
@@ -109,7 +111,7 @@ export async function startService(spec: ServiceSpec, logDir: string): Promise<S
   ];
   const spawnedAt = performance.now();
   const profileEnv = profiled ? { BENCH_PROFILE_ENTRY: spec.entry, BENCH_PROFILE_FILE: spec.cpuProfileFile! } : {};
-  const child = spawn(process.execPath, nodeArgs, {
+  const child = spawn(spec.nodePath ?? process.execPath, nodeArgs, {
     cwd: repoRoot,
     env: { ...inherited, ...spec.env, ...profileEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,8 +10,7 @@ import {
   requestsPerRunMax,
 } from './limits';
 import { Recorder } from './load';
-import { cpuDelta, snapshotCpu } from './proc-stats';
-import { cpuFigures, type ScenarioResult } from './scenarios';
+import { cpuFigures, measuredWindow, warmUp, type ScenarioResult, type WarmupPolicy } from './scenarios';
 
 /**
  * The raw ceiling: the SQL of a payment sent straight through mysql2, with no GraphQL, no
@@ -33,6 +32,9 @@ export interface RawOptions {
   batchSize: 1 | typeof rawBatchSize;
   pids: () => Map<string, number>;
   log: (line: string) => void;
+  /** As BenchContext's: the warm-up before the window, and perf's samples of it. */
+  warmup?: WarmupPolicy;
+  sampleJit?: boolean;
 }
 
 function openPools(shardUrls: string): mysql.Pool[] {
@@ -139,10 +141,9 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
   const pools = openPools(options.shardUrls);
   const recorder = new Recorder();
   const size = options.batchSize;
-  try {
-    const before = snapshotCpu(options.pids());
+  const run = async (seconds: number, recorder: Recorder) => {
     const started = performance.now();
-    const deadline = started + options.seconds * 1000;
+    const deadline = started + seconds * 1000;
     const worker = async (pool: mysql.Pool) => {
       const conn = await pool.getConnection();
       try {
@@ -163,8 +164,17 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       }
     };
     await Promise.all(pools.flatMap((pool) => Array.from({ length: rawConnectionsPerShard }, () => worker(pool))));
-    const load = recorder.result((performance.now() - started) / 1000);
-    const cpuMs = cpuDelta(before, snapshotCpu(options.pids()));
+    return recorder.result((performance.now() - started) / 1000);
+  };
+  try {
+    // mysql2 and the loop compile in this process: warmed up like every scenario, so that e-raw-1's bench column is
+    // its steady state too (it is every ratio's denominator).
+    const warmup = await warmUp(
+      { warmup: options.warmup, seconds: options.seconds, pids: options.pids },
+      {},
+      (seconds) => run(seconds, new Recorder()),
+    );
+    const { value: load, cpuMs, conditions } = await measuredWindow(options, () => run(options.seconds, recorder));
     await checkRawInvariants(pools);
     const result: ScenarioResult = {
       id: size === 1 ? 'e-raw-1' : `e-raw-${size}`,
@@ -181,6 +191,8 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       ...cpuFigures(cpuMs, load),
       mysqlPerUnit: null,
       invariants: null,
+      warmup,
+      ...conditions,
     };
     options.log(
       `${result.id}: ${load.unitsPerSecond} payments/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms per transaction`,

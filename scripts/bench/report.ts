@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { judgedProcesses } from './perf-sampler';
 import type { ScenarioResult } from './scenarios';
 
 /** The results table (markdown, so it can go into docs/PERFORMANCE.md as printed) and the JSON file. */
@@ -51,6 +52,10 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
     `÷ ${ceilingScenario}`,
     'SQL stmts/op',
     "others' CPU",
+    'warm-up s',
+    'JIT % max',
+    'load start→end',
+    'calib ms',
   ];
   const rows = results.map((r) => [
     r.id,
@@ -69,6 +74,44 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
     ratios.get(r.id) == null ? '' : `${ratios.get(r.id)!.toFixed(2)}×`,
     r.mysqlPerUnit ? r.mysqlPerUnit.statements.toFixed(1) : '',
     r.otherCpuShare === null ? '' : `${Math.round(r.otherCpuShare * 100)}%`,
+    r.warmup ? `${r.warmup.seconds}${r.warmup.stoppedBy === 'time-limit' ? ' (limit)' : ''}` : '',
+    topJitShare(r),
+    r.loadAverage?.start && r.loadAverage.end ? `${r.loadAverage.start[0]}→${r.loadAverage.end[0]}` : '',
+    r.calibrationMs === undefined ? '' : String(r.calibrationMs),
+  ]);
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The highest JIT share of the window among the processes with enough samples to judge, and which. */
+function topJitShare(r: ScenarioResult): string {
+  if (!r.samples) return '';
+  const judged = judgedProcesses(r.samples);
+  if (judged.length === 0) return '';
+  const [name, top] = judged.reduce((a, b) => (b[1].jitShare > a[1].jitShare ? b : a));
+  return `${(top.jitShare * 100).toFixed(1)} (${name})`;
+}
+
+/**
+ * Per scenario and Node process, the share of its window's CPU samples (perf) spent compiling
+ * (JIT) and collecting garbage (GC), and the share of the first warm-up slice spent compiling: what
+ * the window would have carried without the warm-up. "n" is the window's samples of the process.
+ */
+export function jitTable(results: readonly ScenarioResult[]): string {
+  const withSamples = results.filter((r) => r.samples);
+  if (withSamples.length === 0) return '';
+  const names = [...new Set(withSamples.flatMap((r) => Object.keys(r.samples!)))];
+  const header = ['scenario', 'warm-up s', ...names.map((n) => `${n} JIT % first slice → window (GC %, n)`)];
+  const pct = (share: number | undefined) => (share === undefined ? '-' : (share * 100).toFixed(1));
+  const rows = withSamples.map((r) => [
+    r.id,
+    r.warmup ? `${r.warmup.seconds} ${r.warmup.stoppedBy}` : '',
+    ...names.map((n) => {
+      const s = r.samples![n];
+      if (!s) return '';
+      const first = r.warmup?.slices[0]?.jitShare[n];
+      return `${first === undefined ? '' : `${pct(first)} → `}${pct(s.jitShare)} (${pct(s.gcShare)}, ${s.samples})`;
+    }),
   ]);
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');

@@ -16,11 +16,19 @@ import {
   advanceAmountMinorUnitsMax,
   fxQuotePoolHeadroom,
   fxQuoteUseMarginMs,
+  blindWarmupSeconds,
+  fixedWarmupSecondsMax,
+  loopProbeSettleMs,
   paymentAmountMinorUnitsMax,
+  warmupCalmSlices,
+  warmupJitShareStop,
   warmupSecondsMax,
+  warmupSliceSeconds,
 } from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
-import { cpuDelta, snapshotCpu } from './proc-stats';
+import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
+import { judgedProcesses, perfAvailable, sawNothing, startPerf, type SampleReport } from './perf-sampler';
+import { readLoopProbes, type LoopProbeReport } from './loop-probe';
 
 /**
  * The scenario runner: builds each scenario's requests, warms up, measures a window (load and
@@ -37,6 +45,12 @@ export interface BenchContext {
   runId: string;
   seconds: number;
   log: (line: string) => void;
+  /** Absent: fixed, a fifth of the window up to fixedWarmupSecondsMax (npm test's smoke run). */
+  warmup?: WarmupPolicy;
+  /** With --loop-probe: where the processes' probes write (loop-probe.ts). */
+  loopProbeDir?: string;
+  /** Sample each window's processes with perf (when available) for their JIT and GC shares. */
+  sampleJit?: boolean;
 }
 
 export interface ScenarioResult {
@@ -59,10 +73,30 @@ export interface ScenarioResult {
   /** Server-wide statements (and commits) per successful unit; other clients of the server count too. */
   mysqlPerUnit: { statements: number; commits: number } | null;
   invariants: InvariantReport | null;
+  /** How the window was warmed up, and with the adaptive warm-up each slice's JIT share per process. */
+  warmup?: WarmupReport;
+  /** The 1-, 5- and 15-minute load averages (as `uptime` prints them) when the window opened and closed. */
+  loadAverage?: { start: [number, number, number] | null; end: [number, number, number] | null };
+  /** The calibration loop (proc-stats.ts) timed just before the window: the machine's speed at that moment. */
+  calibrationMs?: number;
+  /** --loop-probe: each process's event-loop delay and GC pauses over the window (loop-probe.ts). */
+  loopProbe?: Record<string, LoopProbeReport>;
+  /** perf's samples of each Node process over the window: JIT and GC shares (perf-sampler.ts); null without perf. */
+  samples?: SampleReport | null;
   /** b-fx only: its quotes made ahead, and whether they ran out inside the window. */
   quotePool?: FxQuotePoolReport;
   /** b-advance only: its advances over the warm-up and the window, and the ledger's move over the same time. */
   advances?: AdvanceReport;
+}
+
+/** How a scenario warms up: adaptive (limits.ts, warmupSliceSeconds), or a fixed number of seconds. */
+export type WarmupPolicy = { kind: 'adaptive' } | { kind: 'fixed'; seconds: number };
+
+export interface WarmupReport {
+  seconds: number;
+  /** jit-settled: the last warmupCalmSlices slices were under warmupJitShareStop; no-perf: blindWarmupSeconds without perf. */
+  stoppedBy: 'jit-settled' | 'time-limit' | 'fixed' | 'no-perf';
+  slices: Array<{ seconds: number; unitsPerSecond: number; jitShare: Record<string, number> }>;
 }
 
 export interface ScenarioSpec {
@@ -575,16 +609,12 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
           ratePerSecond: spec.load.ratePerSecond,
           next: () => openLoopOperation(spec.id, next),
         });
-  const warmupSeconds = Math.min(warmupSecondsMax, ctx.seconds / 5);
-  if (warmupSeconds >= 0.5) {
-    await spec.beforeRun?.(warmupSeconds, 'warm-up');
-    await run(warmupSeconds);
-  }
+  const warmup = await warmUp(ctx, spec, run);
   await spec.beforeRun?.(ctx.seconds, 'window');
   const statusBefore = ctx.shards ? await mysqlCounters(ctx.shards) : null;
-  const before = snapshotCpu(ctx.pids());
-  const load = await run(ctx.seconds);
-  const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const windowStartMs = Date.now();
+  const { value: load, cpuMs, conditions } = await measuredWindow(ctx, () => run(ctx.seconds));
+  const windowEndMs = Date.now();
   const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
   if (load.succeededUnits === 0) {
     throw new Error(
@@ -606,11 +636,89 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     ...cpuFigures(cpuMs, load),
     mysqlPerUnit: statusBefore && statusAfter ? mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits) : null,
     invariants,
+    warmup,
+    ...conditions,
+    ...(ctx.loopProbeDir ? { loopProbe: await probesAfter(ctx, ctx.loopProbeDir, windowStartMs, windowEndMs) } : {}),
     ...(spec.quotePool ? { quotePool: spec.quotePool() } : {}),
     ...(spec.advances ? { advances: await spec.advances() } : {}),
   };
   ctx.log(summaryLine(result));
   return result;
+}
+
+/** What a window ran under and what it cost: ScenarioResult's loadAverage, calibrationMs and samples. */
+export type WindowConditions = Required<Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples'>>;
+
+/**
+ * Runs a measured window: the calibration loop and the load averages just before it, the CPU of
+ * every process across it, the load averages at its end, and perf's samples of it when asked for.
+ */
+export async function measuredWindow<T>(
+  ctx: { pids: () => Map<string, number>; sampleJit?: boolean | undefined },
+  run: () => Promise<T>,
+): Promise<{ value: T; cpuMs: Record<string, number>; conditions: WindowConditions }> {
+  const calibrationMs = calibrationLoopMs();
+  const start = loadAverages();
+  const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
+  const before = snapshotCpu(ctx.pids());
+  const value = await run();
+  const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const end = loadAverages();
+  const samples = sampler ? await sampler.stop() : null;
+  return { value, cpuMs, conditions: { loadAverage: { start, end }, calibrationMs, samples } };
+}
+
+/** The probes' seconds of a window, once the last of them is written. */
+async function probesAfter(
+  ctx: BenchContext,
+  dir: string,
+  startMs: number,
+  endMs: number,
+): Promise<Record<string, LoopProbeReport>> {
+  await new Promise((resolve) => setTimeout(resolve, loopProbeSettleMs));
+  return readLoopProbes(dir, ctx.pids(), startMs, endMs + loopProbeSettleMs);
+}
+
+/** The processes perf samples: the Node ones (MySQL's compiler is not V8's). */
+export function nodePids(ctx: Pick<BenchContext, 'pids'>): Map<string, number> {
+  return new Map([...ctx.pids()].filter(([name]) => name !== 'mysql'));
+}
+
+/**
+ * The warm-up before a window (limits.ts, warmupSliceSeconds): adaptive, slices sampled with perf
+ * until the JIT has settled in every busy process, or fixed. beforeRun runs before each slice.
+ */
+export async function warmUp(
+  ctx: { warmup?: WarmupPolicy | undefined; seconds: number; pids: () => Map<string, number> },
+  spec: Pick<ScenarioSpec, 'beforeRun'>,
+  run: (seconds: number) => Promise<Pick<LoadResult, 'unitsPerSecond'>>,
+): Promise<WarmupReport> {
+  const policy = ctx.warmup ?? { kind: 'fixed', seconds: Math.min(fixedWarmupSecondsMax, ctx.seconds / 5) };
+  if (policy.kind === 'fixed' || !perfAvailable()) {
+    const seconds = policy.kind === 'fixed' ? policy.seconds : blindWarmupSeconds;
+    if (seconds < 0.5) return { seconds: 0, stoppedBy: 'fixed', slices: [] };
+    await spec.beforeRun?.(seconds, 'warm-up');
+    await run(seconds);
+    return { seconds, stoppedBy: policy.kind === 'fixed' ? 'fixed' : 'no-perf', slices: [] };
+  }
+  const slices: WarmupReport['slices'] = [];
+  let seconds = 0;
+  let calm = 0;
+  for (;;) {
+    await spec.beforeRun?.(warmupSliceSeconds, 'warm-up');
+    const sampler = startPerf(nodePids(ctx));
+    const load = await run(warmupSliceSeconds);
+    const samples = await sampler.stop();
+    seconds += warmupSliceSeconds;
+    const jitShare = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, s.jitShare]));
+    if (sawNothing(samples)) throw new Error('perf recorded no samples of the processes: cannot judge the warm-up');
+    const busy = judgedProcesses(samples);
+    const settled = busy.length > 0 && busy.every(([, s]) => s.jitShare < warmupJitShareStop);
+    slices.push({ seconds: warmupSliceSeconds, unitsPerSecond: load.unitsPerSecond, jitShare });
+    calm = settled ? calm + 1 : 0;
+    if (calm >= warmupCalmSlices) return { seconds, stoppedBy: 'jit-settled', slices };
+    if (seconds + warmupSliceSeconds > warmupSecondsMax) return { seconds, stoppedBy: 'time-limit', slices };
+  }
 }
 
 /** An open loop sends at its rate whatever happens: a scenario that can run dry is closed-loop only. */
@@ -672,12 +780,29 @@ export function summaryLine(r: ScenarioResult): string {
     .join(', ');
   return (
     `${r.id}: ${r.load.unitsPerSecond} ${r.unit}s/s, p50 ${r.load.latencyMs.p50} ms, p99 ${r.load.latencyMs.p99} ms, ` +
-    `failed ${r.load.failedUnits}${r.load.shedRequests > 0 ? `, shed ${r.load.shedRequests}` : ''}; CPU ms/${r.unit}: ${cpu}` +
+    `failed ${r.load.failedUnits}${r.load.shedRequests > 0 ? `, shed ${r.load.shedRequests}` : ''}` +
+    (r.load.sendLagMs
+      ? ` (the generator sent late by p50 ${r.load.sendLagMs.p50} ms, p99 ${r.load.sendLagMs.p99} ms, max ${r.load.sendLagMs.max} ms)`
+      : '') +
+    `; CPU ms/${r.unit}: ${cpu}` +
     (r.mysqlPerUnit
       ? `; MySQL statements/${r.unit} ${r.mysqlPerUnit.statements}, commits/${r.unit} ${r.mysqlPerUnit.commits}`
       : '') +
     (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
     (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '') +
+    (r.warmup ? `; warm-up ${r.warmup.seconds} s (${r.warmup.stoppedBy})` : '') +
+    (r.samples
+      ? `; JIT % of each process's CPU: ${Object.entries(r.samples)
+          .map(([name, s]) => `${name} ${(s.jitShare * 100).toFixed(1)} (GC ${(s.gcShare * 100).toFixed(1)})`)
+          .join(', ')}`
+      : '') +
+    (r.loopProbe
+      ? `; event loop p99 worst second / max, GC count / total / longest ms: ${Object.entries(r.loopProbe)
+          .map(([n, p]) => `${n} ${p.loopP99MsWorst}/${p.loopMsMax}, ${p.gcCount}/${p.gcTotalMs}/${p.gcLongestMs}`)
+          .join('; ')}`
+      : '') +
+    (r.loadAverage?.start && r.loadAverage.end ? `; load ${r.loadAverage.start[0]} → ${r.loadAverage.end[0]}` : '') +
+    (r.calibrationMs !== undefined ? `; calibration ${r.calibrationMs} ms` : '') +
     (r.quotePool ? `; ${describeQuotePool(r.quotePool)}` : '') +
     (r.advances ? `; ${describeAdvances(r.advances)}` : '')
   );

@@ -15,7 +15,7 @@ import { readConfig } from '../../src/config/env';
 import { mergeStats } from '../../src/ledger/engine/batcher';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { LockTimeout } from '../../src/shards/transaction';
-import { lockRetryWaitSeconds, lockWaitSeconds } from '../../src/limits';
+import { lockRetryWaitSeconds, lockWaitSeconds, mergeSecondBatchAfterMs } from '../../src/limits';
 import { testConfig, testShards, unique } from '../../../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf } from '../../../../test/support/ledger';
 
@@ -195,6 +195,43 @@ describe('merged posting', () => {
     posting.engine = 'naive';
     expect(await postOne(shard, grouped(5))).toBe('skipped 5');
     expect(calls.at(-1)).toEqual(['5']);
+    await expectExact([a, b]);
+  });
+
+  it('starts a second batch beside one in flight only once that one has run mergeSecondBatchAfterMs', async () => {
+    const a = await open();
+    const b = await open();
+    expect((await depositFromReserve(shards, a, 100n)).status).toBe('APPLIED');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let began!: () => void;
+    const firstBegan = new Promise<void>((resolve) => (began = resolve));
+    // The first batch starts after this instant, so the second may not start before it plus the rule's wait.
+    const before = performance.now();
+    // The first batch is held in flight by its prepare (before any account lock), as a batch waiting for a lock is.
+    const first = postOne<string>(shard, {
+      prepare: async () => {
+        began();
+        await gate;
+        return { proceed: true, spec: transfer(a, b, 1n) };
+      },
+      finish: async (_tx, o) => o.status,
+    });
+    await firstBegan;
+    let secondAt = 0;
+    const second = await postOne<string>(shard, {
+      prepare: async () => {
+        secondAt = performance.now();
+        return { proceed: true, spec: transfer(a, b, 2n) };
+      },
+      finish: async (_tx, o) => o.status,
+    });
+    // It waited for the rule, and then did not wait for the held batch.
+    expect(second).toBe('APPLIED');
+    expect(secondAt - before).toBeGreaterThanOrEqual(mergeSecondBatchAfterMs - 2);
+    release();
+    expect(await first).toBe('APPLIED');
+    expect((await accountRow(shards, b))!.available).toBe(3n);
     await expectExact([a, b]);
   });
 

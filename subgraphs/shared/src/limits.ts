@@ -416,8 +416,17 @@ assert(
   mergeBatchSizeDefault <= mergeBatchSizeMax && mergeBatchSizeMax <= postingBatchSizeMax,
   'a merged batch is one posting transaction: mergeBatchSizeDefault <= mergeBatchSizeMax <= postingBatchSizeMax',
 );
-/** Merged batches of one shard in flight at once: one commits while the next fills (ledger/engine/batcher.ts). */
+/**
+ * Merged batches of one shard in flight at once (ledger/engine/batcher.ts): the second only once the
+ * first has run for mergeSecondBatchAfterMs, so a batch waiting for a lock held elsewhere does not hold
+ * the shard's other postings, and batches that work are not split in two.
+ */
 export const mergeInFlightPerShardMax = 2;
+/**
+ * A batch in flight this long waits for a lock held elsewhere rather than works (a batch that works is
+ * two or three round trips): the next batch may start beside it. Until then the next waits and grows.
+ */
+export const mergeSecondBatchAfterMs = 100;
 assert(
   mergeQueueSizeDefault >= mergeInFlightPerShardMax * mergeBatchSizeDefault,
   'the default merge queue holds the next batch of each in flight: mergeQueueSizeDefault >= mergeInFlightPerShardMax * mergeBatchSizeDefault',

@@ -32,6 +32,7 @@ export { postOne } from './engine/post';
 export {
   inGroup,
   type GroupedPrepare,
+  type LeadingRead,
   type PostBatchOptions,
   type PostingItem,
   type PostingStep,

@@ -20,7 +20,7 @@ import { accountRow, depositFromReserve } from '../../../../test/support/ledger'
 let shards: ShardSet;
 let shard: Shard;
 let logical: LogicalShard;
-/** One posting per batch, no wait: each submission flushes while fewer than two batches are in flight. */
+/** One posting per batch, no wait: each submission flushes while fewer than two batches are in flight (the second once the first has run mergeSecondBatchAfterMs). */
 const posting: PostingSettings = {
   ...testConfig().posting,
   engine: 'merged',

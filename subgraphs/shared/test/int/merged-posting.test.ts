@@ -15,7 +15,7 @@ import { readConfig } from '../../src/config/env';
 import { mergeStats } from '../../src/ledger/engine/batcher';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { LockTimeout } from '../../src/shards/transaction';
-import { lockRetryWaitSeconds, lockWaitSeconds } from '../../src/limits';
+import { lockRetryWaitSeconds, lockWaitSeconds, mergeSecondBatchAfterMs } from '../../src/limits';
 import { testConfig, testShards, unique } from '../../../../test/support/env';
 import { accountRow, depositFromReserve, entriesOf } from '../../../../test/support/ledger';
 
@@ -195,6 +195,93 @@ describe('merged posting', () => {
     posting.engine = 'naive';
     expect(await postOne(shard, grouped(5))).toBe('skipped 5');
     expect(calls.at(-1)).toEqual(['5']);
+    await expectExact([a, b]);
+  });
+
+  it('starts a second batch beside one in flight only once that one has run mergeSecondBatchAfterMs', async () => {
+    const a = await open();
+    const b = await open();
+    expect((await depositFromReserve(shards, a, 100n)).status).toBe('APPLIED');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let began!: () => void;
+    const firstBegan = new Promise<void>((resolve) => (began = resolve));
+    // The first batch starts after this instant, so the second may not start before it plus the rule's wait.
+    const before = performance.now();
+    // The first batch is held in flight by its prepare (before any account lock), as a batch waiting for a lock is.
+    const first = postOne<string>(shard, {
+      prepare: async () => {
+        began();
+        await gate;
+        return { proceed: true, spec: transfer(a, b, 1n) };
+      },
+      finish: async (_tx, o) => o.status,
+    });
+    await firstBegan;
+    let secondAt = 0;
+    const second = await postOne<string>(shard, {
+      prepare: async () => {
+        secondAt = performance.now();
+        return { proceed: true, spec: transfer(a, b, 2n) };
+      },
+      finish: async (_tx, o) => o.status,
+    });
+    // It waited for the rule, and then did not wait for the held batch.
+    expect(second).toBe('APPLIED');
+    expect(secondAt - before).toBeGreaterThanOrEqual(mergeSecondBatchAfterMs - 2);
+    release();
+    expect(await first).toBe('APPLIED');
+    expect((await accountRow(shards, b))!.available).toBe(3n);
+    await expectExact([a, b]);
+  });
+
+  it("sends a prepare group's leading read with the accounts' lock: one round trip less, the same outcomes", async () => {
+    const a = await open();
+    const b = await open();
+    expect((await depositFromReserve(shards, a, 100n)).status).toBe('APPLIED');
+    // Odd inputs post a transfer a -> b within their reach; even ones decide without posting.
+    // The leading read locks b's row first, as a prepare locking its business row would.
+    const seen: unknown[][] = [];
+    const decide = (rows: unknown[], inputs: readonly number[]) => {
+      seen.push(rows);
+      return inputs.map((n) =>
+        n % 2 === 1
+          ? { proceed: true as const, spec: transfer(a, b, BigInt(n)) }
+          : { proceed: false as const, result: `kept ${n}` },
+      );
+    };
+    const lockB = { sql: 'SELECT id FROM accounts WHERE id IN (?) FOR UPDATE', values: [[b]] };
+    const makeGroup = (reachOf: (n: number) => readonly string[]): PrepareGroup<number, string> => ({
+      name: 'led group',
+      run: async (tx, inputs) => decide(await tx.query(lockB.sql, lockB.values), inputs),
+      lead: {
+        statement: () => lockB,
+        reach: (n) => ({ accountIds: reachOf(n), dedupeKey: null }),
+        decide: async (_tx, inputs, rows) => decide(rows, inputs),
+      },
+    });
+    const group = makeGroup((n) => (n % 2 === 1 ? [a, b] : []));
+    const items = (g: PrepareGroup<number, string>) => [
+      { spec: transfer(a, b, 2n), finish: async (_tx: unknown, o: PostingOutcome) => `plain ${o.status}` },
+      { grouped: inGroup(g, 1), finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} 1` },
+      { grouped: inGroup(g, 4), finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} 4` },
+    ];
+    const before = shard.pool.roundTrips;
+    const results = await postBatch<string>(shard, items(group));
+    const led = shard.pool.roundTrips - before;
+    expect(results).toEqual(['plain APPLIED', 'APPLIED 1', 'kept 4']);
+    expect(seen.at(-1)).toEqual([{ id: b }]);
+    // The same batch with a group that has no leading read: its read is a round trip of its own.
+    const { lead: _lead, ...unled } = makeGroup(() => []);
+    const start = shard.pool.roundTrips;
+    expect(await postBatch<string>(shard, items(unled))).toEqual(['plain APPLIED', 'APPLIED 1', 'kept 4']);
+    expect(led).toBe(2);
+    expect(shard.pool.roundTrips - start).toBe(3);
+    expect((await accountRow(shards, b))!.available).toBe(6n);
+    // A decision that posts beyond the reach its leading read named is a bug: the batch crashes, nothing written.
+    const narrow = makeGroup(() => [a]);
+    await expect(postBatch<string>(shard, items(narrow))).rejects.toThrow(/beyond the reach/);
+    expect((await accountRow(shards, b))!.available).toBe(6n);
     await expectExact([a, b]);
   });
 

@@ -1,6 +1,6 @@
 import { and, asc, eq, lte, sql } from 'drizzle-orm';
 import type { Tx, Executor } from '@paygraph/shared/shards/transaction';
-import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
+import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { rawHold, rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
 import { transferOutbox, type OutboxRow } from './schema/transactions';
@@ -86,11 +86,20 @@ export async function takeOutbox(tx: Tx, id: string): Promise<boolean> {
  * and marks them DONE, in two statements. Answers the ids taken; the others were done already.
  */
 export async function takeOutboxRows(tx: PostingTx, ids: readonly string[]): Promise<Set<string>> {
-  const pending = await rawRows<{ id: string }>(
-    tx,
-    "SELECT id FROM transfer_outbox WHERE id IN (?) AND status = 'PENDING' ORDER BY id FOR UPDATE",
-    [ids],
-  );
+  const lock = outboxRowsLock(ids);
+  return outboxRowsTaken(tx, await rawRows<{ id: string }>(tx, lock.sql, lock.values));
+}
+
+/** takeOutboxRows' first statement, for a posting batch to send in its first round trip (a LeadingRead). */
+export function outboxRowsLock(ids: readonly string[]): Statement {
+  return {
+    sql: "SELECT id FROM transfer_outbox WHERE id IN (?) AND status = 'PENDING' ORDER BY id FOR UPDATE",
+    values: [ids],
+  };
+}
+
+/** The rest of takeOutboxRows, from its lock's rows: the rows it locked are marked DONE; answers their ids. */
+export async function outboxRowsTaken(tx: PostingTx, pending: ReadonlyArray<{ id: string }>): Promise<Set<string>> {
   const taken = new Set(pending.map((r) => r.id));
   // Held for the transaction's next round trip (db/raw.ts): the rows are locked already.
   if (taken.size > 0) await rawHold(tx, "UPDATE transfer_outbox SET status = 'DONE' WHERE id IN (?)", [[...taken]]);

@@ -8,10 +8,11 @@ import {
 } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
+import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { newId } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import { deleteLegPayment, finishPayment, paymentsByIds, paymentsSucceeded } from '../db/payments';
-import { takeOutbox, takeOutboxRows } from '../db/outbox';
+import { outboxRowsLock, outboxRowsTaken, takeOutbox, takeOutboxRows } from '../db/outbox';
 import { legsOfPayments } from '../db/payment-legs';
 import { paymentFxByIds } from '../db/fx';
 import { countCampaignUse } from '../db/campaigns';
@@ -302,33 +303,53 @@ type Ended = Exclude<Ending, 'FORGOTTEN'>;
  * The endings of a merged batch, taken together: their outbox rows in one lock and one update
  * (only the first copy of a payment takes its row), the payments that succeeded in one more
  * update. A failure with a home posting to undo goes on to post its reversal; one without is
- * marked FAILED here.
+ * marked FAILED here. The lock is a LeadingRead: the batch sends it with its accounts' lock.
  */
 const paymentEndings: PrepareGroup<EndingInput, Ended> = {
   name: 'payment ending',
-  run: async (tx, inputs) => {
-    const taken = await takeOutboxRows(tx, [...new Set(inputs.map((i) => i.id))]);
-    const completedAt = inputs[0]!.at;
-    const succeeded: string[] = [];
-    const decisions: Array<PrepareDecision<Ended>> = [];
-    for (const input of inputs) {
-      if (!taken.delete(input.id)) decisions.push({ proceed: false, result: null });
-      else if (input.failureCode === null) {
-        succeeded.push(input.id);
-        decisions.push({ proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt } });
-      } else if (input.reversal) decisions.push({ proceed: true, spec: input.reversal });
-      else {
-        await finishPayment(tx, input.id, 'FAILED', input.failureCode, input.at);
-        decisions.push({
-          proceed: false,
-          result: { status: 'FAILED', failureCode: input.failureCode, completedAt: input.at },
-        });
-      }
-    }
-    await paymentsSucceeded(tx, succeeded, completedAt);
-    return decisions;
+  run: async (tx, inputs) => decideEndings(tx, inputs, await takeOutboxRows(tx, outboxIdsOf(inputs))),
+  lead: {
+    statement: (inputs) => outboxRowsLock(outboxIdsOf(inputs)),
+    // Only a failure's reversal posts: to the accounts of its spec, under its key.
+    reach: (input) => ({
+      accountIds: input.reversal?.legs.map((l) => l.accountId) ?? [],
+      dedupeKey: input.reversal?.dedupeKey ?? null,
+    }),
+    decide: async (tx, inputs, rows) =>
+      decideEndings(tx, inputs, await outboxRowsTaken(tx, rows as Array<{ id: string }>)),
   },
 };
+
+function outboxIdsOf(inputs: readonly EndingInput[]): string[] {
+  return [...new Set(inputs.map((i) => i.id))];
+}
+
+/** Each ending, once its outbox row is taken (or found done by another run). */
+async function decideEndings(
+  tx: PostingTx,
+  inputs: readonly EndingInput[],
+  taken: Set<string>,
+): Promise<Array<PrepareDecision<Ended>>> {
+  const completedAt = inputs[0]!.at;
+  const succeeded: string[] = [];
+  const decisions: Array<PrepareDecision<Ended>> = [];
+  for (const input of inputs) {
+    if (!taken.delete(input.id)) decisions.push({ proceed: false, result: null });
+    else if (input.failureCode === null) {
+      succeeded.push(input.id);
+      decisions.push({ proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt } });
+    } else if (input.reversal) decisions.push({ proceed: true, spec: input.reversal });
+    else {
+      await finishPayment(tx, input.id, 'FAILED', input.failureCode, input.at);
+      decisions.push({
+        proceed: false,
+        result: { status: 'FAILED', failureCode: input.failureCode, completedAt: input.at },
+      });
+    }
+  }
+  await paymentsSucceeded(tx, succeeded, completedAt);
+  return decisions;
+}
 
 /** The last step, on the payment's shard under its outbox row's lock: once, whoever runs it. */
 async function endPayment(

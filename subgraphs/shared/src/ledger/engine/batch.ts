@@ -1,7 +1,7 @@
 import { assertWritesMatchPlan, balancesBefore } from '../rules/plan-check';
 import type { Shard } from '../../shards/pool';
 import { mysqlErrno } from '../../shards/transaction';
-import { inPostingTransaction, type PostingTx } from '../../shards/posting-transaction';
+import { inPostingTransaction, type PostingTx, type Statement } from '../../shards/posting-transaction';
 import { batchWitness, lockAndReadPrior, writePostings, writeRejections, type PriorOutcome } from '../store/postings';
 import { assert } from '../../result';
 import { postingBatchSizeMax } from '../../limits';
@@ -34,6 +34,24 @@ export type PrepareDecision<R> = { proceed: true; spec: PostingSpec } | { procee
 export interface PrepareGroup<I, R> {
   readonly name: string;
   run(tx: PostingTx, inputs: readonly I[]): Promise<Array<PrepareDecision<R>>>;
+  /** A group whose check starts with one locking read may let the batch send that read: LeadingRead. */
+  readonly lead?: LeadingRead<I, R>;
+}
+
+/**
+ * A prepare group's first statement (the lock of its business rows, e.g. a batch's outbox rows),
+ * sent by the batch in its first round trip, in front of the accounts' lock and the prior outcomes:
+ * one round trip less per batch, the same lock order (business rows, then accounts). So that the
+ * accounts are locked before the group has decided, `reach` names, for each input, every account
+ * a decision may post to and the dedupe key it would post under; the batch locks and reads them
+ * too (a decision that does not post leaves its rows locked unused until COMMIT). A decision
+ * posting beyond its reach is a bug, and crashes the batch before anything is decided.
+ */
+export interface LeadingRead<I, R> {
+  statement(inputs: readonly I[]): Statement;
+  reach(input: I): { accountIds: readonly string[]; dedupeKey: string | null };
+  /** The group's check from the statement's rows: what run does after sending it. */
+  decide(tx: PostingTx, inputs: readonly I[], rows: unknown[]): Promise<Array<PrepareDecision<R>>>;
 }
 
 /** An item's part in a PrepareGroup; made with inGroup so that input and group agree. */
@@ -122,12 +140,9 @@ async function runBatch<R>(
   written: EntryDraft[],
   rejected: string[],
 ): Promise<R[]> {
-  const prepared = await prepareAll(tx, items);
+  const { prepared, states, prior } = await prepareAndLock(tx, items);
   const timed = prepared.flatMap((p, i) => ('spec' in p ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
   const specs = timed.map((t) => t.spec);
-  const ids = specs.flatMap((s) => s.legs.map((l) => l.accountId));
-  const keys = specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : []));
-  const { states, prior } = await lockAndReadPrior(tx, ids, new Set(ids.filter(isKnownSystemAccount)), keys);
   const before = balancesBefore(states);
   const outcomes = decide(specs, states, prior);
   const applied = timed.filter((_, i) => outcomes[i]!.status === 'APPLIED');
@@ -165,11 +180,86 @@ async function runBatch<R>(
   return results;
 }
 
-async function prepareAll<R>(
+type Prepared<R> = Array<{ spec: PostingSpec } | { result: R }>;
+
+/**
+ * Every item's check, then the lock of the accounts the postings move and their prior outcomes.
+ * When every check is a LeadingRead or there is none (a payment's debits and credits, its
+ * completions' endings), the checks' reads, the locks and the prior outcomes go out in one round
+ * trip; otherwise each check runs first, in round trips of its own, as it needs.
+ */
+async function prepareAndLock<R>(
   tx: PostingTx,
   items: ReadonlyArray<PostingItem<R>>,
-): Promise<Array<{ spec: PostingSpec } | { result: R }>> {
+): Promise<{ prepared: Prepared<R>; states: Map<string, Account>; prior: Map<string, PriorOutcome> }> {
+  const led = (item: PostingItem<R>): boolean =>
+    item.grouped ? item.grouped.group.lead !== undefined : item.prepare === undefined && item.spec !== undefined;
+  if (!items.every(led)) {
+    const prepared = await prepareAll(tx, items);
+    const specs = prepared.flatMap((p) => ('spec' in p ? [p.spec] : []));
+    const { states, prior } = await lockPostings(tx, specs, []);
+    return { prepared, states, prior };
+  }
+  const groups = [...groupsOf(items)].map(([group, members]) => ({
+    lead: group.lead!,
+    group,
+    members,
+    inputs: members.map((i) => items[i]!.grouped!.input),
+  }));
+  const reach = groups.flatMap((l) => l.inputs.map((input) => l.lead.reach(input)));
+  const known = items.flatMap((item) => (item.grouped ? [] : [item.spec!]));
+  const { states, prior, answers } = await lockPostings(
+    tx,
+    known,
+    groups.map((l) => l.lead.statement(l.inputs)),
+    reach,
+  );
   const decisions = new Array<PrepareDecision<R>>(items.length);
+  for (const [k, l] of groups.entries()) {
+    const decided = await l.lead.decide(tx, l.inputs, answers[k]!);
+    assert(decided.length === l.members.length, `prepare group ${l.group.name} answered ${decided.length}`);
+    l.members.forEach((item, n) => {
+      const decision = decided[n]!;
+      if (decision.proceed) assertWithinReach(l.group.name, decision.spec, reach);
+      decisions[item] = decision;
+    });
+  }
+  items.forEach((item, i) => {
+    if (!item.grouped) decisions[i] = { proceed: true, spec: item.spec! };
+  });
+  return { prepared: decisions.map((d) => (d.proceed ? { spec: d.spec } : { result: d.result })), states, prior };
+}
+
+/** The accounts of the postings (and of the reach) locked, and the prior outcomes of their keys read, after `leading`. */
+async function lockPostings(
+  tx: PostingTx,
+  specs: readonly PostingSpec[],
+  leading: readonly Statement[],
+  reach: ReadonlyArray<{ accountIds: readonly string[]; dedupeKey: string | null }> = [],
+): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome>; answers: unknown[][] }> {
+  const ids = [...specs.flatMap((s) => s.legs.map((l) => l.accountId)), ...reach.flatMap((r) => r.accountIds)];
+  const keys = [
+    ...specs.flatMap((s) => (s.dedupeKey ? [s.dedupeKey] : [])),
+    ...reach.flatMap((r) => (r.dedupeKey ? [r.dedupeKey] : [])),
+  ];
+  const system = new Set(ids.filter(isKnownSystemAccount));
+  const { states, prior, led } = await lockAndReadPrior(tx, ids, system, keys, leading);
+  return { states, prior, answers: led };
+}
+
+/** A group's posting must stay within what its LeadingRead said it may reach: those rows alone were locked and read. */
+function assertWithinReach(
+  name: string,
+  spec: PostingSpec,
+  reach: ReadonlyArray<{ accountIds: readonly string[]; dedupeKey: string | null }>,
+): void {
+  const within = reach.some(
+    (r) => r.dedupeKey === (spec.dedupeKey ?? null) && spec.legs.every((l) => r.accountIds.includes(l.accountId)),
+  );
+  assert(within, `prepare group ${name} posted ${spec.id} beyond the reach its leading read named`);
+}
+
+function groupsOf<R>(items: ReadonlyArray<PostingItem<R>>): Map<PrepareGroup<unknown, R>, number[]> {
   const groups = new Map<PrepareGroup<unknown, R>, number[]>();
   items.forEach((item, i) => {
     if (!item.grouped) return;
@@ -177,7 +267,12 @@ async function prepareAll<R>(
     if (members) members.push(i);
     else groups.set(item.grouped.group, [i]);
   });
-  for (const [group, members] of groups) {
+  return groups;
+}
+
+async function prepareAll<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>): Promise<Prepared<R>> {
+  const decisions = new Array<PrepareDecision<R>>(items.length);
+  for (const [group, members] of groupsOf(items)) {
     const decided = await group.run(
       tx,
       members.map((i) => items[i]!.grouped!.input),

@@ -3,7 +3,7 @@ import type { PostingSettings } from '../../config/shared';
 import { postBatch, type PostingItem } from './batch';
 import { LockTimeout } from '../../shards/transaction';
 import { ShardUnavailable } from '../../shards/unavailable';
-import { lockRetryWaitSeconds, mergeInFlightPerShardMax } from '../../limits';
+import { lockRetryWaitSeconds, mergeInFlightPerShardMax, mergeSecondBatchAfterMs } from '../../limits';
 import { mergedBatchSize } from '../../metrics';
 import { callerContext, inBatchSpan, type TracedCaller } from '../../tracing';
 
@@ -42,6 +42,9 @@ interface ShardQueue {
   waiting: Waiting[];
   timer: NodeJS.Timeout | null;
   inFlight: number;
+  /** When each batch in flight started (performance.now()), and the timer that opens the next slot. */
+  started: number[];
+  slotTimer: NodeJS.Timeout | null;
   batches: number;
   items: number;
 }
@@ -51,7 +54,7 @@ const queues = new WeakMap<Shard, ShardQueue>();
 function queueOf(shard: Shard): ShardQueue {
   let queue = queues.get(shard);
   if (!queue) {
-    queue = { waiting: [], timer: null, inFlight: 0, batches: 0, items: 0 };
+    queue = { waiting: [], timer: null, inFlight: 0, started: [], slotTimer: null, batches: 0, items: 0 };
     queues.set(shard, queue);
   }
   return queue;
@@ -72,8 +75,26 @@ export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> 
   });
 }
 
+/**
+ * A batch starts when a slot is free. The second slot opens only once the batch in flight has run
+ * for mergeSecondBatchAfterMs: a batch that long is waiting for a lock held elsewhere, and the
+ * others must not wait behind it; a batch that works is soon done, and what arrived meanwhile goes
+ * in one larger batch after it (two batches at once mostly wait for each other's hot system rows,
+ * at twice the statements and commits: docs/PERFORMANCE.md).
+ */
 function schedule(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
   if (queue.inFlight >= mergeInFlightPerShardMax) return;
+  const busyFor = queue.inFlight > 0 ? performance.now() - Math.min(...queue.started) : Infinity;
+  if (busyFor < mergeSecondBatchAfterMs) {
+    queue.slotTimer ??= setTimeout(
+      () => {
+        queue.slotTimer = null;
+        if (queue.waiting.length > 0) schedule(shard, queue, s);
+      },
+      Math.ceil(mergeSecondBatchAfterMs - busyFor),
+    );
+    return;
+  }
   if (queue.waiting.length >= s.mergeBatchSize || s.mergeWaitMs === 0) {
     flush(shard, queue, s);
   } else if (!queue.timer) {
@@ -86,13 +107,16 @@ function flush(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
   queue.timer = null;
   const batch = queue.waiting.splice(0, s.mergeBatchSize);
   if (batch.length === 0) return;
+  const started = performance.now();
   queue.inFlight += 1;
+  queue.started.push(started);
   queue.batches += 1;
   queue.items += batch.length;
   mergedBatchSize.observe({ shard: shard.name }, batch.length);
   // A batch serves several requests: its statements go in a span of its own (tracing.ts).
   void inBatchSpan('posting batch', shard.name, batch, () => run(shard, batch)).finally(() => {
     queue.inFlight -= 1;
+    queue.started.splice(queue.started.indexOf(started), 1);
     if (queue.waiting.length > 0) schedule(shard, queue, s);
   });
 }

@@ -23,7 +23,7 @@ import { accountColumns, accountOfRaw, type RawAccount } from './rows';
  * accounts) after, each group in id order: a total order, so concurrent postings cannot
  * deadlock on each other's accounts, and a posting that waits for a client's row does not
  * hold its shard's reserve or clearing row while it waits. Locks: every row of `ids`, FOR UPDATE,
- * in that order (one statement per group), until the posting transaction commits or rolls back;
+ * in that order (one statement), until the posting transaction commits or rolls back;
  * a row whose seal is broken is refused (TamperDetected) before anything is decided on it.
  */
 export async function lockAccounts(
@@ -51,23 +51,30 @@ export async function priorOutcomes(tx: PostingTx, keys: readonly string[]): Pro
  * lockAccounts, then priorOutcomes, as the statements of one round trip: MySQL runs them in
  * order, so the prior outcomes are still read after every lock is held. Every round trip inside
  * a posting transaction holds its locks longer and costs both processes a system call. Locks: as
- * lockAccounts (the accounts FOR UPDATE, clients' rows then system rows, each in id order), and
- * nothing more for the outcomes, read after them.
+ * lockAccounts (the accounts FOR UPDATE, clients' rows then system rows, each in id order, in one
+ * statement), and
+ * nothing more for the outcomes, read after them. `leading` statements (a prepare group's lock of
+ * its business rows, engine/batch.ts) go first in the same text, so they lock before the
+ * accounts, as a prepare always does; their rows are answered in `led`, in order.
  */
 export async function lockAndReadPrior(
   tx: PostingTx,
   ids: readonly string[],
   lastIds: ReadonlySet<string>,
   keys: readonly string[],
-): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome> }> {
+  leading: readonly Statement[] = [],
+): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome>; led: unknown[][] }> {
   const unique = [...new Set(ids)].sort();
   const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))].filter(
     (g) => g.length > 0,
   );
-  const statements: Array<{ sql: string; values: readonly unknown[] }> = groups.map((group) => ({
-    sql: `SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE`,
-    values: [group],
-  }));
+  // Both groups in one statement: MySQL runs the parts of a UNION ALL in order, so the clients'
+  // rows are still locked before the system rows (one statement less to parse, one result set).
+  const lock = groups.map(() => `(SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE)`);
+  const statements: Statement[] = [
+    ...leading,
+    ...(lock.length > 0 ? [{ sql: lock.join(' UNION ALL '), values: groups }] : []),
+  ];
   if (keys.length > 0) {
     // One statement for both tables.
     statements.push({
@@ -78,9 +85,11 @@ export async function lockAndReadPrior(
       values: [keys, keys],
     });
   }
-  const results = await rawRowSets(tx, statements);
+  const answers = await rawRowSets(tx, statements);
+  const led = answers.slice(0, leading.length);
+  const results = answers.slice(leading.length);
   const states = new Map<string, Account>();
-  for (const raw of results.slice(0, groups.length).flat() as RawAccount[]) {
+  for (const raw of results.slice(0, lock.length > 0 ? 1 : 0).flat() as RawAccount[]) {
     const account = accountOfRaw(raw);
     // The write path never builds on a row that was changed outside the ledger.
     if (!accountSealIntact(account, { mac: raw.mac, macKeyId: raw.mac_key_id })) throw new TamperDetected(account.id);
@@ -95,7 +104,7 @@ export async function lockAndReadPrior(
     if (row.p !== null) prior.set(row.k, { kind: 'posted', postingId: row.p });
     else if (row.d !== null) prior.set(row.k, { kind: 'rejected', rejection: decodeRejection(row.d) });
   }
-  return { states, prior };
+  return { states, prior, led };
 }
 
 /**

@@ -22,12 +22,6 @@ import { repoRoot } from './support/sources';
  * copy (the last test fails until it does).
  */
 const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
-  ['LinkExternalAccount', 'issue 48'],
-  ['VerifyExternalAccount', 'issue 48'],
-  ['UnlinkExternalAccount', 'issue 48'],
-  ['WithdrawToLinked', 'issue 48'],
-  ['DepositFromLinked', 'issue 48'],
-  ['ReportExternalBalance', 'issue 48'],
   ['DefineAsset', 'issue 48'],
   ['OwnerPortfolio', 'issue 48'],
   ['CreateEntity', 'issue 49'],

@@ -27,6 +27,7 @@ export const idKinds = {
   webhookEndpoint: 'whe',
   webhookDelivery: 'whd',
   advance: 'adv',
+  externalAccount: 'ext',
 } as const;
 
 export type IdKind = keyof typeof idKinds;

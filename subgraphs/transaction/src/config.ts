@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { boolean, evenWithRefusedValues, integer, intervalMs, parsed, port } from '@paygraph/shared/config/env';
+import { boolean, evenWithRefusedValues, integer, intervalMs, parsed, port, text } from '@paygraph/shared/config/env';
 import { minorUnits, subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import {
   amountMinorUnitsMaxDefault,
@@ -16,6 +16,7 @@ import {
   holdTtlSecondsDefault,
   holdTtlSecondsMax,
   relayIntervalMsDefault,
+  cardFingerprintKeyCharsMin,
 } from './limits';
 
 /** Where the transaction subgraph listens unless TRANSACTION_PORT says otherwise. */
@@ -69,6 +70,15 @@ export const transactionSettingsConfig = z.object({
     default: `\`${fxQuoteTtlSecondsDefault}\``,
     meaning:
       'how long an FX quote (`createFxQuote`) may pay a payment; after it the payment answers `FX_QUOTE_EXPIRED`',
+  }),
+  /**
+   * CARD_FINGERPRINT_KEY: the HMAC key of linked cards' fingerprints (services/external-accounts.ts); outside
+   * production a development key stands in when unset.
+   */
+  cardFingerprintKey: text('CARD_FINGERPRINT_KEY', `string, ${cardFingerprintKeyCharsMin}+ characters`, undefined, {
+    default: 'a development key outside production; required with `NODE_ENV=production`',
+    meaning:
+      "the key of a linked card's fingerprint (HMAC-SHA256 of its number): the same card linked by two owners is found by it, and the number is never kept. Changing it makes every card new to the platform",
   }),
 });
 
@@ -132,6 +142,19 @@ export const transactionConfig = z
   })
   .superRefine((config, ctx) => {
     subgraphRequirements('transaction')(config, ctx);
+    const cardKey = config.settings.cardFingerprintKey;
+    if (cardKey !== null && cardKey.length < cardFingerprintKeyCharsMin)
+      ctx.addIssue({
+        code: 'custom',
+        input: config,
+        message: `CARD_FINGERPRINT_KEY must be at least ${cardFingerprintKeyCharsMin} characters`,
+      });
+    if (config.production && cardKey === null)
+      ctx.addIssue({
+        code: 'custom',
+        input: config,
+        message: 'CARD_FINGERPRINT_KEY is not set with NODE_ENV=production: linked cards need a key of their own',
+      });
     if (config.production && config.failpoint !== null && failpoints.includes(config.failpoint)) {
       ctx.addIssue({
         code: 'custom',

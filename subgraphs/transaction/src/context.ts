@@ -17,6 +17,8 @@ import { pushTo } from '@paygraph/shared/collections';
 import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
 export interface TransactionContext extends BaseSubgraphContext, ServiceContext {
+  /** The HMAC key of linked cards' fingerprints (CARD_FINGERPRINT_KEY, read in main.ts; a development key outside production). */
+  cardFingerprintKey: Buffer;
   payments: DataLoader<string, PaymentRow | null>;
   refunds: DataLoader<string, RefundRow | null>;
   refundsOfPayment: DataLoader<string, RefundRow[]>;
@@ -44,6 +46,8 @@ export function clientInfo(req: http.IncomingMessage): ClientInfo {
   };
 }
 
+/** Outside production (config.ts refuses production without one) an unset key is this one: in the source, it hides nothing real. */
+const developmentCardFingerprintKey = 'paygraph-development-card-fingerprint-key-not-for-production';
 export function extendContext(
   base: BaseSubgraphContext,
   client: ClientInfo,
@@ -65,6 +69,7 @@ export function extendContext(
     amountMax: settings.amountMax,
     holdTtlSeconds: settings.holdTtlSeconds,
     fxQuoteTtlSeconds: settings.fxQuoteTtlSeconds,
+    cardFingerprintKey: Buffer.from(settings.cardFingerprintKey ?? developmentCardFingerprintKey, 'utf8'),
     holds: shardedLoader(base, 'hold', holdsByIds),
     // A capture's payment lives with its hold, on the payer's shard.
     holdOfPayment: new DataLoader(async (paymentIds) => {

@@ -109,3 +109,23 @@ assert(relayLeaseMs > outboxInlineGraceMs, "the relay's lease must outlast the i
 
 /** Legacy keys read, placed and removed at a time by the data step. */
 export const legacyKeyPageRowsMax = 500;
+
+/**
+ * Linked external accounts (domain/external-accounts.ts). An owner may hold at most
+ * externalAccountsPerOwnerMax links of any status (one more is INVALID_INPUT, field ownerId), so
+ * that its list is one bounded statement and no owner fills a shard with links. A card number is
+ * 12-19 digits (ISO/IEC 7812); a wallet id and a holder's name are bounded like other text.
+ */
+export const externalAccountsPerOwnerMax = 50;
+export const cardDigitsMin = 12;
+export const cardDigitsMax = 19;
+export const walletIdCharsMax = 64;
+export const holderNameCharsMax = 140;
+/** CARD_FINGERPRINT_KEY's shortest length: an HMAC key as long as the card numbers it hides, and more. */
+export const cardFingerprintKeyCharsMin = 32;
+assert(cardDigitsMin < cardDigitsMax, 'a card number has a range of lengths');
+/**
+ * How far ahead of the platform's clock a channel's reportExternalBalance may date its report: newest asOf wins, so a
+ * report dated far ahead would pin its balance against every true later one.
+ */
+export const reportedAsOfAheadMsMax = 5 * 60_000;

@@ -18,5 +18,5 @@ export const transactionPart = definePart({
   poolSizeDefault: 4,
   migrations: transactionMigrations,
   workers: ['relay', 'hold expiry', 'idempotency key purge', 'fx quote purge'],
-  reads: ['ledger/read-model/tables', 'settlement/write-model/advances'],
+  reads: ['ledger/read-model/tables', 'settlement/write-model/advances', 'settlement/read-model/channels'],
 });

@@ -130,6 +130,11 @@ export type DepositInput = {
    */
   channel?: string | null | undefined;
   currency: string;
+  /**
+   * The owner's linked account the money came from: the account owner's, in its currency, neither
+   * REJECTED nor UNLINKED; the deposit's channel is the link's (naming another is INVALID_INPUT).
+   */
+  externalAccountId?: string | number | null | undefined;
   externalRef?: string | null | undefined;
   /**
    * Makes the deposit safe to retry. A key is scoped to (caller, account): the same key into the
@@ -172,6 +177,19 @@ export type EntryDirection =
   | 'CREDIT'
   | 'DEBIT';
 
+/** What an external account is: a bank account (IBAN), a card, a wallet at a channel. */
+export type ExternalAccountKind =
+  | 'BANK_ACCOUNT'
+  | 'CARD'
+  | 'WALLET';
+
+/** A link is PENDING until its channel (or an operator) verifies or rejects it, once; UNLINKED is kept for history. */
+export type ExternalAccountStatus =
+  | 'PENDING'
+  | 'REJECTED'
+  | 'UNLINKED'
+  | 'VERIFIED';
+
 /**
  * A hold's life: HELD, then exactly one of CAPTURED, VOIDED or EXPIRED. A HELD hold reads
  * EXPIRED from its deadline on; the expiry worker releases its money shortly after.
@@ -205,6 +223,19 @@ export type LegRole =
   | 'PAYEE'
   | 'PAYER'
   | 'SPLIT';
+
+export type LinkExternalAccountInput = {
+  /** A channel with a registered account (RegisterChannelAccount); another is INVALID_INPUT. */
+  channel: string;
+  currency: string;
+  holderName?: string | null | undefined;
+  /** Makes the link safe to retry; scoped to (caller, owner). A replay with another body is IDEMPOTENCY_KEY_REUSED. */
+  idempotencyKey: string;
+  /** An IBAN (ISO 13616 mod-97), a card number (Luhn, 12-19 digits) or the channel's wallet id. */
+  identifier: string;
+  kind: ExternalAccountKind;
+  ownerId: string | number;
+};
 
 export type MatchRule =
   /** No common reference: one line to one movement, amount within the tolerance and dates within the window. */
@@ -268,6 +299,14 @@ export type RegisterChannelAccountInput = {
   channel: string;
   /** The ISO 4217 currency its statements are in. */
   currency: string;
+};
+
+export type ReportExternalBalanceInput = {
+  /** At most 5 minutes ahead of the platform's clock; an older asOf than the last report's is ignored. */
+  asOf: string;
+  /** Signed: what the provider holds for the owner (negative: owed, as on a card). */
+  balance: string;
+  externalAccountId: string | number;
 };
 
 export type ResolutionReason =
@@ -351,6 +390,11 @@ export type StatementFormat =
   /** SWIFT MT940: :20:, :25:, :28C:, :60F:/:60M:, :61: with :86:, :62F:/:62M:; a statement split over records (:28C: n/1, n/2 …) is joined. */
   | 'MT940';
 
+export type VerifyExternalAccountInput = {
+  externalAccountId: string | number;
+  verified: boolean;
+};
+
 export type VoidHoldInput = {
   holdId: string | number;
   idempotencyKey: string;
@@ -379,6 +423,12 @@ export type WithdrawInput = {
    */
   channel?: string | null | undefined;
   currency: string;
+  /**
+   * Where the payout goes: a VERIFIED linked account of the account's owner, in its currency
+   * (EXTERNAL_ACCOUNT_NOT_FOUND for another's or none, EXTERNAL_ACCOUNT_NOT_VERIFIED for one not
+   * verified, rejected or unlinked). The withdrawal's channel is the link's.
+   */
+  externalAccountId?: string | number | null | undefined;
   externalRef?: string | null | undefined;
   /**
    * Makes the withdrawal safe to retry. A key is scoped to (caller, account): the same key out of
@@ -427,6 +477,8 @@ export type DepositMutation = { deposit:
     | { __typename: 'BalanceLimit', code: string, message: string }
     | { __typename: 'CurrencyMismatch', code: string, message: string }
     | { __typename: 'Deposit', id: string, status: PaymentStatus, amount: string, currency: string, externalRef: string | null, account: { id: string, balance: { available: string } | null } }
+    | { __typename: 'ExternalAccountNotFound', code: string, message: string }
+    | { __typename: 'ExternalAccountNotVerified', code: string, message: string }
     | { __typename: 'IdempotencyKeyReused', code: string, message: string }
     | { __typename: 'InvalidInput', code: string, message: string }
    };
@@ -441,6 +493,8 @@ export type WithdrawMutation = { withdraw:
     | { __typename: 'AccountNotFound', code: string, message: string }
     | { __typename: 'BalanceLimit', code: string, message: string }
     | { __typename: 'CurrencyMismatch', code: string, message: string }
+    | { __typename: 'ExternalAccountNotFound', code: string, message: string }
+    | { __typename: 'ExternalAccountNotVerified', code: string, message: string }
     | { __typename: 'IdempotencyKeyReused', code: string, message: string }
     | { __typename: 'InsufficientFunds', code: string, message: string }
     | { __typename: 'InvalidInput', code: string, message: string }
@@ -794,6 +848,8 @@ export type DepositViaChannelMutation = { deposit:
     | { __typename: 'BalanceLimit', code: string, message: string }
     | { __typename: 'CurrencyMismatch', code: string, message: string }
     | { __typename: 'Deposit', id: string, status: PaymentStatus, amount: string, currency: string, externalRef: string | null, channel: string | null }
+    | { __typename: 'ExternalAccountNotFound', code: string, message: string }
+    | { __typename: 'ExternalAccountNotVerified', code: string, message: string }
     | { __typename: 'IdempotencyKeyReused', code: string, message: string }
     | { __typename: 'InvalidInput', code: string, message: string }
    };
@@ -849,6 +905,86 @@ export type ResolveExceptionMutation = { resolveException:
     | { __typename: 'ReconciliationException', id: string, status: ReconciliationExceptionStatus, resolution: ResolutionReason | null, postingId: string | null }
    };
 
+export type LinkExternalAccountMutationVariables = Exact<{
+  input: LinkExternalAccountInput;
+}>;
+
+
+export type LinkExternalAccountMutation = { linkExternalAccount:
+    | { __typename: 'ExternalAccount', id: string, ownerId: string, kind: ExternalAccountKind, channel: string, currency: string, display: string, status: ExternalAccountStatus }
+    | { __typename: 'ExternalAccountInUse', code: string, message: string }
+    | { __typename: 'IdempotencyKeyReused', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type VerifyExternalAccountMutationVariables = Exact<{
+  input: VerifyExternalAccountInput;
+}>;
+
+
+export type VerifyExternalAccountMutation = { verifyExternalAccount:
+    | { __typename: 'ExternalAccount', id: string, status: ExternalAccountStatus }
+    | { __typename: 'ExternalAccountNotFound', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type UnlinkExternalAccountMutationVariables = Exact<{
+  id: string | number;
+}>;
+
+
+export type UnlinkExternalAccountMutation = { unlinkExternalAccount:
+    | { __typename: 'ExternalAccount', id: string, status: ExternalAccountStatus }
+    | { __typename: 'ExternalAccountNotFound', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type WithdrawToLinkedMutationVariables = Exact<{
+  input: WithdrawInput;
+}>;
+
+
+export type WithdrawToLinkedMutation = { withdraw:
+    | { __typename: 'AccountNotActive', code: string, message: string }
+    | { __typename: 'AccountNotFound', code: string, message: string }
+    | { __typename: 'BalanceLimit', code: string, message: string }
+    | { __typename: 'CurrencyMismatch', code: string, message: string }
+    | { __typename: 'ExternalAccountNotFound', code: string, message: string }
+    | { __typename: 'ExternalAccountNotVerified', code: string, message: string }
+    | { __typename: 'IdempotencyKeyReused', code: string, message: string }
+    | { __typename: 'InsufficientFunds', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+    | { __typename: 'Withdrawal', id: string, status: PaymentStatus, amount: string, currency: string, channel: string | null, externalAccount: { id: string, display: string } | null }
+   };
+
+export type DepositFromLinkedMutationVariables = Exact<{
+  input: DepositInput;
+}>;
+
+
+export type DepositFromLinkedMutation = { deposit:
+    | { __typename: 'AccountNotActive', code: string, message: string }
+    | { __typename: 'AccountNotFound', code: string, message: string }
+    | { __typename: 'BalanceLimit', code: string, message: string }
+    | { __typename: 'CurrencyMismatch', code: string, message: string }
+    | { __typename: 'Deposit', id: string, status: PaymentStatus, amount: string, currency: string, channel: string | null, externalAccount: { id: string, display: string } | null }
+    | { __typename: 'ExternalAccountNotFound', code: string, message: string }
+    | { __typename: 'ExternalAccountNotVerified', code: string, message: string }
+    | { __typename: 'IdempotencyKeyReused', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type ReportExternalBalanceMutationVariables = Exact<{
+  input: ReportExternalBalanceInput;
+}>;
+
+
+export type ReportExternalBalanceMutation = { reportExternalBalance:
+    | { __typename: 'ExternalAccount', id: string, reportedBalance: { amount: string, asOf: string } | null }
+    | { __typename: 'ExternalAccountNotFound', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
 
 export const OpenAccountDocument = {"__meta__":{"hash":"sha256:b09771ee66712d76ffacf7c7400dca0588f7fb9581a46fa79dfc62d74f4e173a"}} as unknown as DocumentNode<OpenAccountMutation, OpenAccountMutationVariables>;
 export const GetAccountDocument = {"__meta__":{"hash":"sha256:2ab476542336dee6ca7ba0055ac57d031ed4dba48ba5162e73d03c01e8bfff97"}} as unknown as DocumentNode<GetAccountQuery, GetAccountQueryVariables>;
@@ -892,3 +1028,9 @@ export const RegisterChannelAccountDocument = {"__meta__":{"hash":"sha256:88e9b9
 export const SetMatchingRulesDocument = {"__meta__":{"hash":"sha256:189449567a218fb19b785ecbae55ae8a52090c50f753e165e3c2556a14b73483"}} as unknown as DocumentNode<SetMatchingRulesMutation, SetMatchingRulesMutationVariables>;
 export const ChannelReconciliationDocument = {"__meta__":{"hash":"sha256:64e10ca8edb494a7c722502765eedbcd9311360d0e9e0a660e4c1519e05f8c56"}} as unknown as DocumentNode<ChannelReconciliationQuery, ChannelReconciliationQueryVariables>;
 export const ResolveExceptionDocument = {"__meta__":{"hash":"sha256:9ef935d8b307555780755a5af2bb9f9a791ce8b9e2b74f6e9c5df87b7a6362cc"}} as unknown as DocumentNode<ResolveExceptionMutation, ResolveExceptionMutationVariables>;
+export const LinkExternalAccountDocument = {"__meta__":{"hash":"sha256:cb20df7d4758a762839466eab0a3dec5a7c0c8b7d73dbaa61beb1645e8dd0569"}} as unknown as DocumentNode<LinkExternalAccountMutation, LinkExternalAccountMutationVariables>;
+export const VerifyExternalAccountDocument = {"__meta__":{"hash":"sha256:ee8416b8f863471514fa24a226d13269989112e5fd57aeb5d1f518fffbad37cf"}} as unknown as DocumentNode<VerifyExternalAccountMutation, VerifyExternalAccountMutationVariables>;
+export const UnlinkExternalAccountDocument = {"__meta__":{"hash":"sha256:d81ead9972c68f45011da2bed463a6f146fa4b4e56098a011edcff779c63030d"}} as unknown as DocumentNode<UnlinkExternalAccountMutation, UnlinkExternalAccountMutationVariables>;
+export const WithdrawToLinkedDocument = {"__meta__":{"hash":"sha256:fda82d1b0aba8cb29bac252fe0f2bb7c4c49d30e17de964e934afc2a146f849a"}} as unknown as DocumentNode<WithdrawToLinkedMutation, WithdrawToLinkedMutationVariables>;
+export const DepositFromLinkedDocument = {"__meta__":{"hash":"sha256:9e83f7912256e296fc94436a6291e093d3a37afa61ed95d90ed9816de2a0b373"}} as unknown as DocumentNode<DepositFromLinkedMutation, DepositFromLinkedMutationVariables>;
+export const ReportExternalBalanceDocument = {"__meta__":{"hash":"sha256:1a0bf01e9ee5f406d7a6b891a535210334dcd889a31a0765250c4de413e56e73"}} as unknown as DocumentNode<ReportExternalBalanceMutation, ReportExternalBalanceMutationVariables>;

@@ -34,7 +34,17 @@ export type MoneyError =
   | { kind: 'AmountExceededBySplits'; amount: bigint; splitsTotal: bigint }
   | { kind: 'CampaignNotFound'; campaignId: string }
   | { kind: 'CampaignNotApplicable'; campaignId: string; reason: string }
-  | { kind: 'CampaignExhausted'; campaignId: string };
+  | { kind: 'CampaignExhausted'; campaignId: string }
+  /** A linked account that is not there, or not the caller's or the account's owner's to name (never told apart). */
+  | { kind: 'ExternalAccountNotFound'; externalAccountId: string }
+  /** A linked account money may not leave to (or arrive from) in its status: PENDING, REJECTED, UNLINKED. */
+  | {
+      kind: 'ExternalAccountNotVerified';
+      externalAccountId: string;
+      status: 'PENDING' | 'VERIFIED' | 'REJECTED' | 'UNLINKED';
+    }
+  /** The card (by its fingerprint) is another owner's link. */
+  | { kind: 'ExternalAccountInUse'; field: string };
 
 export type MoneyErrorKind = MoneyError['kind'];
 export type MoneyErrorOf<K extends MoneyErrorKind> = Extract<MoneyError, { kind: K }>;
@@ -50,7 +60,7 @@ export type PostingRefusal = MoneyErrorOf<
  * returns a refusal its union lacks does not compile; resolvers/user-errors.ts maps each kind to
  * its member, and the generated resolver types check the answer against the union.
  */
-export const depositErrorKinds = [
+const movementErrorKinds = [
   'InvalidInput',
   'AccountNotFound',
   'AccountNotActive',
@@ -58,9 +68,12 @@ export const depositErrorKinds = [
   'BalanceLimit',
   'IdempotencyKeyReused',
 ] as const;
+/** A deposit or withdrawal naming a linked account (externalAccountId) adds the link's refusals. */
+const linkedErrorKinds = ['ExternalAccountNotFound', 'ExternalAccountNotVerified'] as const;
+export const depositErrorKinds = [...movementErrorKinds, ...linkedErrorKinds] as const;
 export const withdrawErrorKinds = [...depositErrorKinds, 'InsufficientFunds'] as const;
 /** A two-leg payment's refusals; a payment of many legs adds those of its splits and campaign. */
-const twoLegPaymentErrorKinds = [...withdrawErrorKinds, 'AccountsMustBeDifferent'] as const;
+const twoLegPaymentErrorKinds = [...movementErrorKinds, 'InsufficientFunds', 'AccountsMustBeDifferent'] as const;
 export const createPaymentErrorKinds = [
   ...twoLegPaymentErrorKinds,
   'AmountExceededBySplits',
@@ -102,6 +115,10 @@ export const captureHoldErrorKinds = [
 export const voidHoldErrorKinds = ['InvalidInput', 'HoldNotFound', 'HoldNotActive', 'IdempotencyKeyReused'] as const;
 export const setFxRateErrorKinds = ['InvalidInput', 'UnsupportedCurrency'] as const;
 export const createFxQuoteErrorKinds = ['InvalidInput', 'UnsupportedCurrency', 'FxRateUnavailable'] as const;
+export const linkExternalAccountErrorKinds = ['InvalidInput', 'ExternalAccountInUse', 'IdempotencyKeyReused'] as const;
+export const verifyExternalAccountErrorKinds = ['InvalidInput', 'ExternalAccountNotFound'] as const;
+export const unlinkExternalAccountErrorKinds = ['InvalidInput', 'ExternalAccountNotFound'] as const;
+export const reportExternalBalanceErrorKinds = ['InvalidInput', 'ExternalAccountNotFound'] as const;
 
 export type DepositError = MoneyErrorOf<(typeof depositErrorKinds)[number]>;
 export type WithdrawError = MoneyErrorOf<(typeof withdrawErrorKinds)[number]>;
@@ -113,6 +130,10 @@ export type VoidHoldError = MoneyErrorOf<(typeof voidHoldErrorKinds)[number]>;
 export type SetFxRateError = MoneyErrorOf<(typeof setFxRateErrorKinds)[number]>;
 export type CreateFxQuoteError = MoneyErrorOf<(typeof createFxQuoteErrorKinds)[number]>;
 export type CreateCampaignError = MoneyErrorOf<(typeof createCampaignErrorKinds)[number]>;
+export type LinkExternalAccountError = MoneyErrorOf<(typeof linkExternalAccountErrorKinds)[number]>;
+export type VerifyExternalAccountError = MoneyErrorOf<(typeof verifyExternalAccountErrorKinds)[number]>;
+export type UnlinkExternalAccountError = MoneyErrorOf<(typeof unlinkExternalAccountErrorKinds)[number]>;
+export type ReportExternalBalanceError = MoneyErrorOf<(typeof reportExternalBalanceErrorKinds)[number]>;
 
 /**
  * A refusal as one operation's error, where the types cannot tell: the ledger's refusals are not

@@ -32,6 +32,8 @@ export interface ExternalTransferInput {
   externalRef?: string | null;
   /** The channel the money moved through (shared/channels.ts); a channel's own token names itself. */
   channel?: string | null;
+  /** The owner's linked account the money came from or goes to (services/external-accounts.ts linkedEnd). */
+  externalAccountId?: string | null;
 }
 
 export interface ParsedExternalTransfer {
@@ -324,7 +326,7 @@ export function parseVoidHold(input: VoidHoldInput): Result<ParsedVoid, InputErr
   return ok({ idempotencyKey: input.idempotencyKey, holdId: input.holdId });
 }
 
-function checkKey(key: string): InputError | null {
+export function checkKey(key: string): InputError | null {
   if (key.length === 0 || key.length > idempotencyKeyLengthMax || !idempotencyKeyPattern.test(key)) {
     return invalidInput(
       'idempotencyKey',
@@ -346,7 +348,7 @@ function parseMoney(
   return ok({ amount: parsedAmount.value, currency: parsedCurrency.value });
 }
 
-function checkText(
+export function checkText(
   field: string,
   value: string | null | undefined,
   lengthMax: number,

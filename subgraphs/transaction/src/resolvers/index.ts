@@ -14,13 +14,18 @@ import {
   paymentFx,
   paymentFxResolvers,
 } from './fx';
+import {
+  externalAccountMutationResolvers,
+  externalAccountResolvers,
+  transferExternalAccount,
+} from './external-account';
 import type { Resolvers } from '../generated/resolvers-types';
 
 export const resolvers = {
   Amount: AmountScalar,
   DateTime: DateTimeScalar,
   Query: { ...queryResolvers, ...fxQueryResolvers },
-  Mutation: { ...mutationResolvers, ...fxMutationResolvers },
+  Mutation: { ...mutationResolvers, ...fxMutationResolvers, ...externalAccountMutationResolvers },
   Account: accountResolvers,
   Entry: entryResolvers,
   Payment: { ...paymentResolvers, fx: paymentFx },
@@ -31,6 +36,7 @@ export const resolvers = {
   Hold: holdResolvers,
   Leg: legResolvers,
   Campaign: campaignResolvers,
-  Deposit: externalTransferResolvers,
-  Withdrawal: externalTransferResolvers,
+  Deposit: { ...externalTransferResolvers, externalAccount: transferExternalAccount },
+  Withdrawal: { ...externalTransferResolvers, externalAccount: transferExternalAccount },
+  ExternalAccount: externalAccountResolvers,
 } satisfies Resolvers;

@@ -7,6 +7,7 @@ import type {
   RefundRow,
 } from '../db/schema/transactions';
 import type { FxQuoteRow, FxRateRow, PaymentFxRow } from '../db/schema/fx';
+import type { ExternalAccountRow } from '../db/schema/external-accounts';
 
 /**
  * What the resolvers receive for each GraphQL type that is not answered in the schema's shape
@@ -28,3 +29,5 @@ export type PaymentFxMapper = PaymentFxRow;
 /** A leg: a row of a LEGS payment, or one of a two-leg payment's two (resolvers/payment.ts twoLegs). */
 export type LegMapper = Pick<PaymentLegRow, 'role' | 'accountId' | 'amount' | 'currency' | 'refundedAmount'>;
 export type CampaignMapper = CampaignRow;
+/** A linked external account is its row (never a card's number: the row has none). */
+export type ExternalAccountMapper = ExternalAccountRow;

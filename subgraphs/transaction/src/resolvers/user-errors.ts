@@ -101,6 +101,25 @@ const userErrors = {
     holdId: error.holdId,
     held: formatAmount(error.held),
   }),
+  ExternalAccountNotFound: (error: MoneyErrorOf<'ExternalAccountNotFound'>) => ({
+    __typename: 'ExternalAccountNotFound' as const,
+    code: 'EXTERNAL_ACCOUNT_NOT_FOUND',
+    message: `no linked account ${error.externalAccountId} of this owner`,
+    externalAccountId: error.externalAccountId,
+  }),
+  ExternalAccountNotVerified: (error: MoneyErrorOf<'ExternalAccountNotVerified'>) => ({
+    __typename: 'ExternalAccountNotVerified' as const,
+    code: 'EXTERNAL_ACCOUNT_NOT_VERIFIED',
+    message: `linked account ${error.externalAccountId} is ${error.status}; money moves only to or from a link its channel verified and the owner keeps`,
+    externalAccountId: error.externalAccountId,
+    status: error.status,
+  }),
+  ExternalAccountInUse: (error: MoneyErrorOf<'ExternalAccountInUse'>) => ({
+    __typename: 'ExternalAccountInUse' as const,
+    code: 'EXTERNAL_ACCOUNT_IN_USE',
+    message: `the ${error.field} is linked by another owner`,
+    field: error.field,
+  }),
   UnsupportedCurrency: (error: MoneyErrorOf<'UnsupportedCurrency'>) => ({
     __typename: 'UnsupportedCurrency' as const,
     code: 'UNSUPPORTED_CURRENCY',

@@ -132,3 +132,33 @@ export function mayReadFxPositions(identity: Identity): Forbidden | null {
 export function callerChannel(identity: Identity): string | null {
   return ownChannelOf(identity);
 }
+
+/**
+ * Linking an external account for an owner, unlinking one, reading an owner's links: the owner itself (a customer or
+ * merchant, its own ownerId) or an operator; partners and channels never.
+ */
+export function mayManageLinksOf(identity: Identity, ownerId: string): Forbidden | null {
+  return mayWrite(identity, ownerId) ? null : forbiddenBecause(`the linked accounts of ${ownerId} are not yours`);
+}
+
+/** Reading an owner's links and portfolio: the owner and operators. */
+export function mayReadLinksOf(identity: Identity, ownerId: string): Forbidden | null {
+  return mayRead(identity, ownerId) ? null : forbiddenBecause(`the accounts of ${ownerId} are not yours to read`);
+}
+
+/**
+ * Verifying a link, or reporting the balance its provider holds: the channel the link is at (its own token) or an
+ * operator. Never the owner: a customer who could verify its own link would choose where payouts go unchecked.
+ */
+export function mayActAsChannelOf(identity: Identity, link: { id: string; channel: string }): Forbidden | null {
+  if (readsEveryAccount(identity)) return null;
+  const own = ownChannelOf(identity);
+  return own !== null && own === link.channel
+    ? null
+    : forbiddenBecause(`only channel ${link.channel} or an operator may decide linked account ${link.id}`);
+}
+
+/** Whether the caller is a channel's token at all (a report from another channel is refused as input). */
+export function isChannelCaller(identity: Identity): boolean {
+  return ownChannelOf(identity) !== null;
+}

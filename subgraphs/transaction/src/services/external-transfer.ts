@@ -15,6 +15,7 @@ import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { ServiceContext } from './context';
 import { callerChannel, mayDeposit, mayWithdrawFrom } from './access';
+import { linkedEnd } from './external-accounts';
 
 /** A deposit: bank reserve → account. */
 export async function deposit(
@@ -58,6 +59,10 @@ async function externalTransfer(
     return err({ kind: 'AccountNotFound', accountId: request.accountId });
   const notYours = kind === 'WITHDRAWAL' ? mayWithdrawFrom(ctx.identity, account) : null;
   if (notYours) return err(notYours);
+  const linked = await linkedEnd(ctx, kind, input.externalAccountId, account, request);
+  if (!linked.ok) return linked;
+  // A named link is the movement's other end: its channel is the link's.
+  const movement = { ...request, ...linked.value };
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
   // Anchored on the account: the transfer's record and the key live on its shard.
   const spec = {
@@ -70,11 +75,12 @@ async function externalTransfer(
       amount: request.amount,
       currency: request.currency,
       externalRef: request.externalRef,
-      ...(request.channel === null ? {} : { channel: request.channel }),
+      ...(movement.channel === null ? {} : { channel: movement.channel }),
+      ...(movement.externalAccountId === null ? {} : { externalAccountId: movement.externalAccountId }),
     },
     newResourceId: () => newId(idKind, shardOf('account', request.accountId)),
   };
-  return withIdempotencyKey(ctx, spec, ({ resourceId }) => moveExternally(ctx, kind, account, request, resourceId));
+  return withIdempotencyKey(ctx, spec, ({ resourceId }) => moveExternally(ctx, kind, account, movement, resourceId));
 }
 
 /** The transfer's posting against the reserve, on the key's resource: a replay meets its dedupe key. */
@@ -82,7 +88,7 @@ async function moveExternally(
   ctx: ServiceContext,
   kind: 'DEPOSIT' | 'WITHDRAWAL',
   account: Account,
-  request: ParsedExternalTransfer,
+  request: ParsedExternalTransfer & { externalAccountId: string | null },
   id: string,
 ): Promise<Result<ExternalTransferRow, WithdrawError>> {
   const shard = ctx.shards.of('account', request.accountId);
@@ -113,6 +119,7 @@ async function moveExternally(
               status: 'SUCCEEDED',
               externalRef: request.externalRef,
               channel: request.channel,
+              externalAccountId: request.externalAccountId,
               createdBy: ctx.identity.sub,
               businessDate: businessDateOf(now),
               createdAt: now,

@@ -155,6 +155,8 @@ export const externalTransfers = mysqlTable(
     externalRef: varchar('external_ref', { length: 128 }),
     /** The channel the money moved through (shared/channels.ts), read by the channel's reconciliation. */
     channel: varchar('channel', { length: 64 }),
+    /** The owner's linked account it paid out to or came from (external_accounts), when one was named. */
+    externalAccountId: varchar('external_account_id', { length: 33 }),
     createdBy: varchar('created_by', { length: 64 }).notNull(),
     businessDate: businessDate(),
     createdAt: moment('created_at'),

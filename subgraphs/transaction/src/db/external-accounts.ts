@@ -1,0 +1,95 @@
+import { and, asc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
+import type { Executor } from '@paygraph/shared/shards/transaction';
+import {
+  externalAccountClaims,
+  externalAccounts,
+  type ExternalAccountRow,
+  type ExternalAccountStatus,
+} from './schema/external-accounts';
+
+/**
+ * The SQL of external_accounts (on the owner's link shard) and external_account_claims (on a
+ * card fingerprint's shard). Writes that must see the owner's links as they stand take the
+ * owner's rows FOR UPDATE in one transaction (a link's count bound, its identity's uniqueness).
+ */
+
+export async function linksByIds(db: Executor, ids: readonly string[]): Promise<ExternalAccountRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .select()
+    .from(externalAccounts)
+    .where(inArray(externalAccounts.id, [...ids]));
+}
+
+/** An owner's links in id (creation) order; bounded by externalAccountsPerOwnerMax. */
+export async function linksOfOwner(db: Executor, ownerId: string): Promise<ExternalAccountRow[]> {
+  return db
+    .select()
+    .from(externalAccounts)
+    .where(eq(externalAccounts.ownerId, ownerId))
+    .orderBy(asc(externalAccounts.id));
+}
+
+/** The owner's links, locked (FOR UPDATE on the owner index range) until the transaction ends. */
+export async function lockedLinksOfOwner(tx: Executor, ownerId: string): Promise<ExternalAccountRow[]> {
+  return tx
+    .select()
+    .from(externalAccounts)
+    .where(eq(externalAccounts.ownerId, ownerId))
+    .orderBy(asc(externalAccounts.id))
+    .for('update');
+}
+
+export async function insertLink(tx: Executor, row: typeof externalAccounts.$inferInsert): Promise<void> {
+  await tx.insert(externalAccounts).values(row);
+}
+
+/** A link linked again after it was rejected or unlinked: PENDING once more, under its first id. */
+export async function relink(tx: Executor, id: string, holderName: string | null): Promise<void> {
+  await tx
+    .update(externalAccounts)
+    .set({ status: 'PENDING', decidedBy: null, decidedAt: null, holderName })
+    .where(eq(externalAccounts.id, id));
+}
+
+/** Moves a link from one status to another; false when it was not in `from` any more (someone else decided). */
+export async function moveLinkStatus(
+  db: Executor,
+  id: string,
+  from: readonly ExternalAccountStatus[],
+  to: ExternalAccountStatus,
+  decided: { by: string; at: Date } | null,
+): Promise<boolean> {
+  const set = decided === null ? { status: to } : { status: to, decidedBy: decided.by, decidedAt: decided.at };
+  const [result] = await db
+    .update(externalAccounts)
+    .set(set)
+    .where(and(eq(externalAccounts.id, id), inArray(externalAccounts.status, [...from])));
+  return result.affectedRows === 1;
+}
+
+/** Keeps a channel's report unless a newer one (a later asOf) is already there: newest asOf wins. */
+export async function recordReportedBalance(db: Executor, id: string, balance: bigint, asOf: Date): Promise<void> {
+  await db
+    .update(externalAccounts)
+    .set({ reportedBalance: balance, reportedAsOf: asOf })
+    .where(
+      and(
+        eq(externalAccounts.id, id),
+        or(isNull(externalAccounts.reportedAsOf), lt(externalAccounts.reportedAsOf, asOf)),
+      ),
+    );
+}
+
+/**
+ * Claims a card for an owner on its fingerprint's shard and answers the owner that holds it:
+ * the first claim wins (INSERT IGNORE on the primary key), every later one reads it.
+ */
+export async function claimIdentity(db: Executor, identityKey: string, ownerId: string): Promise<string> {
+  await db.insert(externalAccountClaims).ignore().values({ identityKey, ownerId });
+  const rows = await db
+    .select({ ownerId: externalAccountClaims.ownerId })
+    .from(externalAccountClaims)
+    .where(eq(externalAccountClaims.identityKey, identityKey));
+  return rows[0]!.ownerId;
+}

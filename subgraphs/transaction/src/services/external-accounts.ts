@@ -1,0 +1,283 @@
+import { createHmac } from 'node:crypto';
+import type { Forbidden } from '@paygraph/shared/authorization';
+import { newId, toLogicalShard } from '@paygraph/shared/ids';
+import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
+import { parseAmount } from '@paygraph/shared/money';
+import { err, ok, type Result } from '@paygraph/shared/result';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { isRegisteredChannel } from '@paygraph/settlement/read-model/channels';
+import {
+  claimIdentity,
+  insertLink,
+  linksByIds,
+  lockedLinksOfOwner,
+  moveLinkStatus,
+  recordReportedBalance,
+  relink,
+} from '../db/external-accounts';
+import type { ExternalAccountRow } from '../db/schema/external-accounts';
+import {
+  claimShard,
+  displayOf,
+  linkAllows,
+  ownerLinkAnchor,
+  ownerLinkShard,
+  parseExternalAccountId,
+  parseLink,
+  verification,
+  type LinkExternalAccountInput,
+  type LinkRefusal,
+  type ParsedLink,
+} from '../domain/external-accounts';
+import {
+  invalidInput,
+  type LinkExternalAccountError,
+  type ReportExternalBalanceError,
+  type UnlinkExternalAccountError,
+  type VerifyExternalAccountError,
+} from '../domain/errors';
+import { externalAccountsPerOwnerMax, reportedAsOfAheadMsMax } from '../limits';
+import { isChannelCaller, mayActAsChannelOf, mayManageLinksOf } from './access';
+import type { ServiceContext } from './context';
+
+/** What linking a card needs besides a request's context: the HMAC key of fingerprints (CARD_FINGERPRINT_KEY). */
+export interface LinkContext extends ServiceContext {
+  cardFingerprintKey: Buffer;
+}
+
+/**
+ * Linked external accounts: an owner links a bank account, card or wallet at a channel; the
+ * channel (or an operator) verifies it; the owner unlinks it; the channel reports the balance it
+ * holds. A card's number lives only in this request's memory: the link keeps its channel token,
+ * last four digits and a keyed fingerprint (HMAC-SHA256 with CARD_FINGERPRINT_KEY), and no
+ * message, log line or key content carries the number.
+ */
+
+/** How a card's number is kept: a fingerprint to compare, a token to pay out with; neither reversible without the key. */
+function cardKeys(ctx: LinkContext, channel: string, digits: string): { fingerprint: string; token: string } {
+  const fingerprint = createHmac('sha256', ctx.cardFingerprintKey).update(`card:${digits}`).digest('hex');
+  const token = createHmac('sha256', ctx.cardFingerprintKey).update(`token:${channel}:${digits}`).digest('hex');
+  return { fingerprint, token: `ctok_${token.slice(0, 40)}` };
+}
+
+interface LinkPlan {
+  link: ParsedLink;
+  identityKey: string;
+  channelToken: string | null;
+  display: string;
+}
+
+function planLink(ctx: LinkContext, link: ParsedLink): LinkPlan {
+  const id = link.identifier;
+  const display = displayOf(id);
+  if (id.kind === 'CARD') {
+    const { fingerprint, token } = cardKeys(ctx, link.channel, id.digits);
+    return { link, identityKey: fingerprint, channelToken: token, display };
+  }
+  return { link, identityKey: id.kind === 'BANK_ACCOUNT' ? id.iban : id.walletId, channelToken: null, display };
+}
+
+function controlDb(ctx: ServiceContext) {
+  return ctx.shards.byLogical(toLogicalShard(0)).db;
+}
+
+export async function linkExternalAccount(
+  ctx: LinkContext,
+  input: LinkExternalAccountInput,
+): Promise<Result<ExternalAccountRow, LinkExternalAccountError | Forbidden>> {
+  const parsed = parseLink(input);
+  if (!parsed.ok) return parsed;
+  const notYours = mayManageLinksOf(ctx.identity, parsed.value.ownerId);
+  if (notYours) return err(notYours);
+  if (!(await isRegisteredChannel(controlDb(ctx), parsed.value.channel)))
+    return err(invalidInput('channel', `no channel ${parsed.value.channel} is registered (RegisterChannelAccount)`));
+  const plan = planLink(ctx, parsed.value);
+  const ownerId = plan.link.ownerId;
+  const spec = {
+    anchor: { kind: 'externalAccount' as const, id: ownerLinkAnchor(ownerId) },
+    key: plan.link.idempotencyKey,
+    operation: 'LINK_EXTERNAL_ACCOUNT',
+    // The card's fingerprint, never its number, is what a replay is compared by.
+    content: {
+      ownerId,
+      kind: plan.link.identifier.kind,
+      channel: plan.link.channel,
+      identityKey: plan.identityKey,
+      currency: plan.link.currency,
+      holderName: plan.link.holderName,
+    },
+    newResourceId: () => newId('externalAccount', ownerLinkShard(ownerId)),
+  };
+  return withIdempotencyKey(ctx, spec, async ({ resourceId }) => {
+    if (plan.link.identifier.kind === 'CARD') {
+      const holder = await claimIdentity(
+        ctx.shards.byLogical(claimShard(plan.identityKey)).db,
+        plan.identityKey,
+        ownerId,
+      );
+      if (holder !== ownerId) return err({ kind: 'ExternalAccountInUse' as const, field: 'identifier' });
+    }
+    return writeLink(ctx, plan, resourceId);
+  });
+}
+
+/**
+ * The link under the key's id, in one transaction over the owner's links (locked): the link
+ * the key made before (a replay), the same account linked before (answered, or PENDING again
+ * after a rejection or unlink), or a new one within the owner's bound.
+ */
+async function writeLink(
+  ctx: ServiceContext,
+  plan: LinkPlan,
+  id: string,
+): Promise<Result<ExternalAccountRow, LinkExternalAccountError>> {
+  const { link } = plan;
+  const shard = ctx.shards.byLogical(ownerLinkShard(link.ownerId));
+  return inTransaction(shard, async (tx) => {
+    const links = await lockedLinksOfOwner(tx, link.ownerId);
+    const made = links.find((l) => l.id === id);
+    if (made) return ok(made);
+    const same = links.find(
+      (l) =>
+        l.kind === link.identifier.kind &&
+        l.channel === link.channel &&
+        l.identityKey === plan.identityKey &&
+        l.currency === link.currency,
+    );
+    if (same) {
+      if (same.status !== 'REJECTED' && same.status !== 'UNLINKED') return ok(same);
+      await relink(tx, same.id, link.holderName);
+      return ok({ ...same, status: 'PENDING' as const, decidedBy: null, decidedAt: null, holderName: link.holderName });
+    }
+    if (links.length >= externalAccountsPerOwnerMax)
+      return err(invalidInput('ownerId', `an owner may link at most ${externalAccountsPerOwnerMax} external accounts`));
+    const row = {
+      id,
+      ownerId: link.ownerId,
+      kind: link.identifier.kind,
+      channel: link.channel,
+      currency: link.currency,
+      identityKey: plan.identityKey,
+      display: plan.display,
+      holderName: link.holderName,
+      channelToken: plan.channelToken,
+      status: 'PENDING' as const,
+      decidedBy: null,
+      decidedAt: null,
+      reportedBalance: null,
+      reportedAsOf: null,
+      createdBy: ctx.identity.sub,
+      createdAt: ctx.now(),
+    };
+    await insertLink(tx, row);
+    return ok(row);
+  });
+}
+
+/** A link by an id a client sent: malformed is INVALID_INPUT (field named), absent is EXTERNAL_ACCOUNT_NOT_FOUND. */
+export async function readLink(
+  ctx: ServiceContext,
+  raw: string,
+  field: string,
+): Promise<Result<ExternalAccountRow, VerifyExternalAccountError>> {
+  const id = parseExternalAccountId(raw);
+  if (id === null) return err(invalidInput(field, `"${raw}" is not an external account id`));
+  const [link] = await linksByIds(ctx.shards.of('externalAccount', id).db, [id]);
+  return link ? ok(link) : err({ kind: 'ExternalAccountNotFound', externalAccountId: id });
+}
+
+export async function verifyExternalAccount(
+  ctx: ServiceContext,
+  input: { externalAccountId: string; verified: boolean },
+): Promise<Result<ExternalAccountRow, VerifyExternalAccountError | Forbidden>> {
+  const found = await readLink(ctx, input.externalAccountId, 'externalAccountId');
+  if (!found.ok) return found;
+  const notYours = mayActAsChannelOf(ctx.identity, found.value);
+  if (notYours) return err(notYours);
+  for (let link = found.value; ;) {
+    const next = verification(link, input.verified);
+    if (!next.ok) return next;
+    if (next.value === 'same') return ok(link);
+    const decided = { by: ctx.identity.sub, at: ctx.now() };
+    const db = ctx.shards.of('externalAccount', link.id).db;
+    if (await moveLinkStatus(db, link.id, ['PENDING'], next.value, decided))
+      return ok({ ...link, status: next.value, decidedBy: decided.by, decidedAt: decided.at });
+    // Decided (or unlinked) meanwhile: answer as that state says.
+    [link] = (await linksByIds(db, [link.id])) as [ExternalAccountRow];
+  }
+}
+
+export async function unlinkExternalAccount(
+  ctx: ServiceContext,
+  rawId: string,
+): Promise<Result<ExternalAccountRow, UnlinkExternalAccountError | Forbidden>> {
+  const found = await readLink(ctx, rawId, 'id');
+  if (!found.ok) return found;
+  const link = found.value;
+  const notYours = mayManageLinksOf(ctx.identity, link.ownerId);
+  if (notYours) return err(notYours);
+  if (link.status === 'UNLINKED') return ok(link);
+  await moveLinkStatus(
+    ctx.shards.of('externalAccount', link.id).db,
+    link.id,
+    ['PENDING', 'VERIFIED', 'REJECTED'],
+    'UNLINKED',
+    null,
+  );
+  return ok({ ...link, status: 'UNLINKED' });
+}
+
+export async function reportExternalBalance(
+  ctx: ServiceContext,
+  input: { externalAccountId: string; balance: string; asOf: string },
+): Promise<Result<ExternalAccountRow, ReportExternalBalanceError | Forbidden>> {
+  const balance = parseAmount(input.balance);
+  if (!balance.ok) return err(invalidInput('balance', 'balance must be an integer number of minor units'));
+  const asOf = new Date(input.asOf);
+  if (asOf.getTime() > ctx.now().getTime() + reportedAsOfAheadMsMax)
+    return err(invalidInput('asOf', `asOf may be at most ${reportedAsOfAheadMsMax} ms ahead of the platform's clock`));
+  const found = await readLink(ctx, input.externalAccountId, 'externalAccountId');
+  if (!found.ok) return found;
+  const link = found.value;
+  if (isChannelCaller(ctx.identity) && ctx.identity.sub !== link.channel)
+    return err(
+      invalidInput('externalAccountId', `linked account ${link.id} is at another channel; a channel reports its own`),
+    );
+  const notYours = mayActAsChannelOf(ctx.identity, link);
+  if (notYours) return err(notYours);
+  const db = ctx.shards.of('externalAccount', link.id).db;
+  await recordReportedBalance(db, link.id, balance.value, asOf);
+  // The newest report, this one or a later one already there.
+  const [now] = await linksByIds(db, [link.id]);
+  return ok(now!);
+}
+
+/**
+ * The link a deposit or withdrawal named, for its answer: whoever reads the transfer (its account's owner, an
+ * operator, the channel that recorded it) sees what the link shows (its display), never more than the row keeps.
+ */
+export async function linkOfTransfer(ctx: ServiceContext, id: string): Promise<ExternalAccountRow | null> {
+  const [link] = await linksByIds(ctx.shards.of('externalAccount', id).db, [id]);
+  return link ?? null;
+}
+
+/**
+ * The other end of a deposit or withdrawal that names a linked account (externalAccountId), or
+ * none: the link must be the account owner's, in the movement's currency, usable for the
+ * movement (a payout: VERIFIED only), and the movement's channel becomes the link's, so that
+ * reconciliation reads it at the link's channel.
+ */
+export async function linkedEnd(
+  ctx: ServiceContext,
+  kind: 'DEPOSIT' | 'WITHDRAWAL',
+  rawId: string | null | undefined,
+  account: { ownerId: string },
+  movement: { currency: string; channel: string | null },
+): Promise<Result<{ externalAccountId: string | null; channel: string | null }, LinkRefusal>> {
+  if (rawId === null || rawId === undefined) return ok({ externalAccountId: null, channel: movement.channel });
+  const id = parseExternalAccountId(rawId);
+  if (id === null) return err(invalidInput('externalAccountId', `"${rawId}" is not an external account id`));
+  const [link] = await linksByIds(ctx.shards.of('externalAccount', id).db, [id]);
+  const allowed = linkAllows(kind, link, id, { ownerId: account.ownerId, ...movement });
+  return allowed.ok ? ok({ externalAccountId: id, channel: allowed.value.channel }) : allowed;
+}

@@ -1,0 +1,392 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import { sql } from 'drizzle-orm';
+import type { Stack } from '../../../../test/support/stack';
+import { errorCodes, gql } from '../../../../test/support/graphql';
+import {
+  freshCard,
+  freshIban,
+  linkDocs,
+  linkDetail,
+  linkedMoneyDocs,
+  registeredChannel,
+  withdrawDetail,
+} from '../../../../test/support/links';
+import { token, unique } from '../../../../test/support/env';
+import { type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
+
+/**
+ * Linked external accounts through the gateway, every shard a real database: an owner links a
+ * bank account, card or wallet at a registered channel; the channel verifies it; the owner
+ * unlinks it. And what a hostile customer tries: another's card, another's owner id, verifying
+ * its own link, replaying a key with another body, input that is not an IBAN or a card.
+ */
+let stack: Stack;
+let kit: MoneyKit;
+useMoneyStack((started) => ({ stack, kit } = started));
+
+let operator: string;
+let channel: string;
+beforeAll(async () => {
+  operator = await token(unique('links-operator'), 'operator');
+  channel = await registeredChannel(operator, stack.gatewayUrl);
+});
+
+function link(bearer: string, input: Record<string, unknown>, doc = linkDocs.link): Promise<Answer> {
+  return gql(
+    stack.gatewayUrl,
+    doc,
+    { input: { idempotencyKey: unique('k'), currency: 'EUR', channel, ...input } },
+    bearer,
+  );
+}
+
+/** Every external_accounts row of an owner, over every database, every column as text. */
+async function rowsOf(ownerId: string): Promise<Array<Record<string, unknown>>> {
+  const rows = await Promise.all(
+    stack.shards.all.map(async (s) => {
+      const [found] = (await s.db.execute(
+        sql`SELECT * FROM external_accounts WHERE owner_id = ${ownerId}`,
+      )) as unknown as [Array<Record<string, unknown>>];
+      return found;
+    }),
+  );
+  return rows.flat();
+}
+
+describe('linking an external account', () => {
+  it('links an IBAN PENDING with only its display shown, which its channel verifies once; a replay answers the link', async () => {
+    const owner = unique('links-iban');
+    const bearer = await token(owner, 'customer');
+    const iban = freshIban();
+    const key = unique('k');
+    const input = { idempotencyKey: key, ownerId: owner, kind: 'BANK_ACCOUNT', identifier: iban, holderName: 'Ada' };
+    const linked = await link(bearer, input);
+    expect(linked.errors).toBeUndefined();
+    const made = linked.data!.linkExternalAccount;
+    expect(made).toEqual({
+      __typename: 'ExternalAccount',
+      id: expect.stringMatching(/^ext_[0-9A-Z]{26}_[0-9a-f]{2}$/),
+      ownerId: owner,
+      kind: 'BANK_ACCOUNT',
+      channel,
+      currency: 'EUR',
+      display: `${iban.slice(0, 4)} •••• ${iban.slice(-4)}`,
+      status: 'PENDING',
+    });
+    // The same key and body: the same link. The same key with another body: refused, nothing linked.
+    expect((await link(bearer, input)).data!.linkExternalAccount).toMatchObject({ id: made.id });
+    const reused = await link(bearer, { ...input, identifier: freshIban() });
+    expect(reused.data!.linkExternalAccount).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(await rowsOf(owner)).toHaveLength(1);
+
+    // The owner cannot verify its own link; another channel cannot either.
+    const verifyInput = { input: { externalAccountId: made.id, verified: true } };
+    expect(errorCodes(await gql(stack.gatewayUrl, linkDocs.verify, verifyInput, bearer))).toEqual(['FORBIDDEN']);
+    const other = await token('another-bank', 'channel');
+    expect(errorCodes(await gql(stack.gatewayUrl, linkDocs.verify, verifyInput, other))).toEqual(['FORBIDDEN']);
+    expect((await rowsOf(owner))[0]).toMatchObject({ status: 'PENDING', decided_by: null });
+
+    const byChannel = await token(channel, 'channel');
+    const verified = await gql(stack.gatewayUrl, linkDocs.verify, verifyInput, byChannel);
+    expect(verified.data!.verifyExternalAccount).toEqual({
+      __typename: 'ExternalAccount',
+      id: made.id,
+      status: 'VERIFIED',
+    });
+    // Once: the same verdict again answers it; the other is refused, naming the field.
+    const again = await gql(stack.gatewayUrl, linkDocs.verify, verifyInput, byChannel);
+    expect(again.data!.verifyExternalAccount).toMatchObject({ status: 'VERIFIED' });
+    const reject = { input: { externalAccountId: made.id, verified: false } };
+    const refused = await gql(stack.gatewayUrl, linkDocs.verify, reject, operator);
+    expect(refused.data!.verifyExternalAccount).toMatchObject({ __typename: 'InvalidInput', code: 'INVALID_INPUT' });
+
+    const unlinked = await gql(stack.gatewayUrl, linkDocs.unlink, { id: made.id }, bearer);
+    expect(unlinked.data!.unlinkExternalAccount).toEqual({
+      __typename: 'ExternalAccount',
+      id: made.id,
+      status: 'UNLINKED',
+    });
+    expect((await rowsOf(owner))[0]).toMatchObject({ status: 'UNLINKED' });
+  });
+
+  it('keeps a card as its token, last four and fingerprint, never its number; a second owner is EXTERNAL_ACCOUNT_IN_USE', async () => {
+    const owner = unique('links-card');
+    const thief = unique('links-thief');
+    const card = freshCard();
+    const spaced = card.replace(/(\d{4})(?=\d)/g, '$1 ');
+    const linked = await link(await token(owner, 'customer'), { ownerId: owner, kind: 'CARD', identifier: spaced });
+    expect(linked.data!.linkExternalAccount).toMatchObject({ status: 'PENDING', display: `•••• ${card.slice(-4)}` });
+    expect(JSON.stringify(linked)).not.toContain(card.slice(0, 12));
+    const [row] = await rowsOf(owner);
+    expect(row).toMatchObject({ kind: 'CARD', channel_token: expect.stringMatching(/^ctok_[0-9a-f]{40}$/) });
+    expect(row!.identity_key).toMatch(/^[0-9a-f]{64}$/);
+    // No column of the link, the card's claim or any idempotency key holds the number or its first twelve digits.
+    for (const s of stack.shards.all) {
+      for (const table of ['external_accounts', 'external_account_claims', 'idempotency_keys']) {
+        const [found] = (await s.db.execute(
+          sql`SELECT COUNT(*) AS n FROM ${sql.raw(table)} WHERE CONCAT_WS('|', ${sql.raw(table === 'idempotency_keys' ? 'idempotency_key, request_hash, resource_id' : table === 'external_accounts' ? 'identity_key, display, channel_token, holder_name' : 'identity_key, owner_id')}) LIKE ${`%${card.slice(0, 12)}%`}`,
+        )) as unknown as [Array<{ n: number | string }>];
+        expect(Number(found[0]!.n)).toBe(0);
+      }
+    }
+
+    // Another owner linking the same card, however written, is refused: the card is the first owner's.
+    const stolen = await link(
+      await token(thief, 'customer'),
+      { ownerId: thief, kind: 'CARD', identifier: card },
+      linkDetail,
+    );
+    expect(stolen.data!.linkExternalAccount).toMatchObject({
+      __typename: 'ExternalAccountInUse',
+      code: 'EXTERNAL_ACCOUNT_IN_USE',
+      inUseField: 'identifier',
+    });
+    expect(JSON.stringify(stolen)).not.toContain(card.slice(0, 12));
+    expect(await rowsOf(thief)).toEqual([]);
+  });
+
+  it("refuses a link for another owner's id (FORBIDDEN), and a partner's or channel's link", async () => {
+    const victim = unique('links-victim');
+    const attacker = await token(unique('links-attacker'), 'customer');
+    const forged = await link(attacker, { ownerId: victim, kind: 'BANK_ACCOUNT', identifier: freshIban() });
+    expect(errorCodes(forged)).toEqual(['FORBIDDEN']);
+    const partner = await link(await token(victim, 'partner'), { ownerId: victim, kind: 'WALLET', identifier: 'w-1' });
+    expect(errorCodes(partner)).toEqual(['FORBIDDEN']);
+    expect(
+      errorCodes(await link(await token(channel, 'channel'), { ownerId: victim, kind: 'WALLET', identifier: 'w' })),
+    ).toEqual(['FORBIDDEN']);
+    expect(await rowsOf(victim)).toEqual([]);
+  });
+
+  it('answers bad input with INVALID_INPUT naming its field, and writes nothing', async () => {
+    const owner = unique('links-bad');
+    const bearer = await token(owner, 'customer');
+    const iban = freshIban();
+    const badIban = `${iban.slice(0, 2)}${iban[2] === '9' ? '1' : '9'}${iban.slice(3)}`;
+    const card = freshCard();
+    const badCard = `${card.slice(0, 15)}${(Number(card[15]) + 1) % 10}`;
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ kind: 'BANK_ACCOUNT', identifier: badIban }, 'identifier'],
+      [{ kind: 'BANK_ACCOUNT', identifier: 'not an iban' }, 'identifier'],
+      [{ kind: 'CARD', identifier: badCard }, 'identifier'],
+      [{ kind: 'CARD', identifier: '4242' }, 'identifier'],
+      [{ kind: 'WALLET', identifier: 'x'.repeat(65) }, 'identifier'],
+      [{ kind: 'WALLET', identifier: 'w', channel: unique('nochannel') }, 'channel'],
+      [{ kind: 'WALLET', identifier: 'w', channel: 'bad channel!' }, 'channel'],
+      [{ kind: 'WALLET', identifier: 'w', currency: 'XYZ' }, 'currency'],
+      [{ kind: 'WALLET', identifier: 'w', idempotencyKey: '' }, 'idempotencyKey'],
+    ];
+    for (const [input, field] of cases) {
+      const answer = await link(bearer, { ownerId: owner, ...input }, linkDetail);
+      expect(answer.errors, JSON.stringify(input)).toBeUndefined();
+      expect(answer.data!.linkExternalAccount, JSON.stringify(input)).toMatchObject({
+        __typename: 'InvalidInput',
+        code: 'INVALID_INPUT',
+        field,
+      });
+      expect(answer.data!.linkExternalAccount.message).not.toContain(badCard.slice(0, 12));
+    }
+    const malformed = await gql(
+      stack.gatewayUrl,
+      linkDocs.verify,
+      { input: { externalAccountId: 'ext_nope', verified: true } },
+      operator,
+    );
+    expect(malformed.data!.verifyExternalAccount).toMatchObject({ code: 'INVALID_INPUT' });
+    const missing = await gql(stack.gatewayUrl, linkDocs.unlink, { id: 'ext_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2a' }, operator);
+    expect(missing.data!.unlinkExternalAccount).toMatchObject({ code: 'EXTERNAL_ACCOUNT_NOT_FOUND' });
+    expect(await rowsOf(owner)).toEqual([]);
+  });
+
+  it('bounds the links of one owner (externalAccountsPerOwnerMax), answering INVALID_INPUT on ownerId past it', async () => {
+    const owner = unique('links-many');
+    const bearer = await token(owner, 'customer');
+    const { externalAccountsPerOwnerMax } = await import('@paygraph/transaction/limits');
+    for (let i = 0; i < externalAccountsPerOwnerMax; i++) {
+      const answer = await link(bearer, { ownerId: owner, kind: 'WALLET', identifier: `wallet-${i}` });
+      expect(answer.data!.linkExternalAccount.__typename).toBe('ExternalAccount');
+    }
+    const over = await link(bearer, { ownerId: owner, kind: 'WALLET', identifier: 'one-more' }, linkDetail);
+    expect(over.data!.linkExternalAccount).toMatchObject({ code: 'INVALID_INPUT', field: 'ownerId' });
+    expect(await rowsOf(owner)).toHaveLength(externalAccountsPerOwnerMax);
+  });
+});
+
+/** An owner's EUR account with 10000, and a link of its at the channel, verified unless told otherwise. */
+async function fundedWithLink(prefix: string, options: { verify?: boolean; currency?: string } = {}) {
+  const owner = unique(prefix);
+  const bearer = await token(owner, 'customer');
+  const account = await kit.open(owner, { currency: 'EUR' });
+  await kit.fund(account, '10000', 'EUR');
+  const linked = await link(bearer, {
+    ownerId: owner,
+    kind: 'BANK_ACCOUNT',
+    identifier: freshIban(),
+    currency: options.currency ?? 'EUR',
+  });
+  const linkId = linked.data!.linkExternalAccount.id as string;
+  if (options.verify !== false) {
+    const input = { input: { externalAccountId: linkId, verified: true } };
+    const verified = await gql(stack.gatewayUrl, linkDocs.verify, input, await token(channel, 'channel'));
+    expect(verified.data!.verifyExternalAccount.status).toBe('VERIFIED');
+  }
+  return { owner, bearer, account, linkId };
+}
+
+function withdraw(bearer: string, input: Record<string, unknown>, doc = withdrawDetail): Promise<Answer> {
+  const full = { idempotencyKey: unique('w'), amount: '300', currency: 'EUR', ...input };
+  return gql(stack.gatewayUrl, doc, { input: full }, bearer);
+}
+
+describe('payouts only to what the owner verified', () => {
+  it('pays out through a verified link of the same owner and currency, at its channel, and replays by key', async () => {
+    const { bearer, account, linkId } = await fundedWithLink('payout');
+    const key = unique('w');
+    const paid = await withdraw(
+      bearer,
+      { idempotencyKey: key, accountId: account, externalAccountId: linkId },
+      linkedMoneyDocs.withdraw,
+    );
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data!.withdraw).toMatchObject({
+      __typename: 'Withdrawal',
+      status: 'SUCCEEDED',
+      amount: '300',
+      currency: 'EUR',
+      channel,
+      externalAccount: { id: linkId, display: expect.stringMatching(/^DE\d\d •••• \d{4}$/) },
+    });
+    expect((await kit.balance(account)).available).toBe('9700');
+    const again = await withdraw(bearer, { idempotencyKey: key, accountId: account, externalAccountId: linkId });
+    expect(again.data!.withdraw).toMatchObject({ id: paid.data!.withdraw.id });
+    // Reconciliation reads the movement at the link's channel: it is the transfer's channel, kept with the link.
+    const shard = stack.shards.of('account', account);
+    const [rows] = (await shard.db.execute(
+      sql`SELECT channel, external_account_id FROM external_transfers WHERE id = ${paid.data!.withdraw.id}`,
+    )) as unknown as [Array<{ channel: string; external_account_id: string }>];
+    expect(rows).toEqual([{ channel, external_account_id: linkId }]);
+    expect((await kit.balance(account)).available).toBe('9700');
+  });
+
+  it("refuses a payout to another's link, an unverified, rejected or unlinked one, another currency or channel; nothing moves", async () => {
+    const mine = await fundedWithLink('payout-victim', { verify: false });
+    const theirs = await fundedWithLink('payout-attacker');
+    const usd = await fundedWithLink('payout-usd', { currency: 'USD' });
+    const refusals: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+      [
+        theirs.bearer,
+        { accountId: theirs.account, externalAccountId: mine.linkId },
+        { code: 'EXTERNAL_ACCOUNT_NOT_FOUND' },
+      ],
+      [
+        mine.bearer,
+        { accountId: mine.account, externalAccountId: theirs.linkId },
+        { code: 'EXTERNAL_ACCOUNT_NOT_FOUND' },
+      ],
+      [
+        mine.bearer,
+        { accountId: mine.account, externalAccountId: mine.linkId },
+        { code: 'EXTERNAL_ACCOUNT_NOT_VERIFIED', status: 'PENDING' },
+      ],
+      [
+        usd.bearer,
+        { accountId: usd.account, externalAccountId: usd.linkId },
+        { code: 'INVALID_INPUT', field: 'currency' },
+      ],
+      [
+        theirs.bearer,
+        { accountId: theirs.account, externalAccountId: theirs.linkId, channel: 'elsewhere' },
+        { code: 'INVALID_INPUT', field: 'channel' },
+      ],
+      [
+        theirs.bearer,
+        { accountId: theirs.account, externalAccountId: 'ext_bad' },
+        { code: 'INVALID_INPUT', field: 'externalAccountId' },
+      ],
+    ];
+    for (const [bearer, input, refusal] of refusals) {
+      const answer = await withdraw(bearer, input);
+      expect(answer.errors, JSON.stringify(input)).toBeUndefined();
+      expect(answer.data!.withdraw, JSON.stringify(input)).toMatchObject(refusal);
+    }
+    // Rejected, and unlinked after verification: no payout either.
+    const operator2 = operator;
+    await gql(
+      stack.gatewayUrl,
+      linkDocs.verify,
+      { input: { externalAccountId: mine.linkId, verified: false } },
+      operator2,
+    );
+    const rejected = await withdraw(mine.bearer, { accountId: mine.account, externalAccountId: mine.linkId });
+    expect(rejected.data!.withdraw).toMatchObject({ code: 'EXTERNAL_ACCOUNT_NOT_VERIFIED', status: 'REJECTED' });
+    await gql(stack.gatewayUrl, linkDocs.unlink, { id: theirs.linkId }, theirs.bearer);
+    const unlinked = await withdraw(theirs.bearer, { accountId: theirs.account, externalAccountId: theirs.linkId });
+    expect(unlinked.data!.withdraw).toMatchObject({ code: 'EXTERNAL_ACCOUNT_NOT_VERIFIED', status: 'UNLINKED' });
+    for (const account of [mine.account, theirs.account, usd.account])
+      expect((await kit.balance(account)).available).toBe('10000');
+  });
+
+  it('replays a payout key with another link as IDEMPOTENCY_KEY_REUSED', async () => {
+    const { bearer, account, linkId } = await fundedWithLink('payout-replay');
+    const second = await link(bearer, { ownerId: (await fundedWithLink('x')).owner, kind: 'WALLET', identifier: 'w' });
+    expect(errorCodes(second)).toEqual(['FORBIDDEN']);
+    const key = unique('w');
+    await withdraw(bearer, { idempotencyKey: key, accountId: account, externalAccountId: linkId });
+    const plain = await withdraw(bearer, { idempotencyKey: key, accountId: account });
+    expect(plain.data!.withdraw).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect((await kit.balance(account)).available).toBe('9700');
+  });
+
+  it("records a deposit from a linked account at the link's channel, by that channel only", async () => {
+    const { account, linkId } = await fundedWithLink('deposit-linked');
+    const byChannel = await token(channel, 'channel');
+    const input = {
+      idempotencyKey: unique('d'),
+      accountId: account,
+      amount: '500',
+      currency: 'EUR',
+      externalAccountId: linkId,
+    };
+    const deposited = await gql(stack.gatewayUrl, linkedMoneyDocs.deposit, { input }, byChannel);
+    expect(deposited.errors).toBeUndefined();
+    expect(deposited.data!.deposit).toMatchObject({ __typename: 'Deposit', channel, externalAccount: { id: linkId } });
+    const other = await token(unique('otherbank').slice(0, 60), 'channel');
+    const wrong = await gql(
+      stack.gatewayUrl,
+      linkedMoneyDocs.deposit,
+      { input: { ...input, idempotencyKey: unique('d') } },
+      other,
+    );
+    expect(wrong.data!.deposit).toMatchObject({ code: 'INVALID_INPUT' });
+    expect((await kit.balance(account)).available).toBe('10500');
+  });
+});
+
+describe('what a channel reports', () => {
+  it("keeps the newest asOf, from the link's channel only, never in the ledger balance", async () => {
+    const { bearer, account, linkId } = await fundedWithLink('report');
+    const byChannel = await token(channel, 'channel');
+    const report = (balance: string, asOf: Date, as = byChannel) =>
+      gql(
+        stack.gatewayUrl,
+        linkDocs.report,
+        { input: { externalAccountId: linkId, balance, asOf: asOf.toISOString() } },
+        as,
+      );
+    const t1 = new Date(Date.now() - 60_000);
+    const first = await report('5000', t1);
+    expect(first.data!.reportExternalBalance).toEqual({
+      __typename: 'ExternalAccount',
+      id: linkId,
+      reportedBalance: { amount: '5000', asOf: t1.toISOString() },
+    });
+    const older = await report('7000', new Date(t1.getTime() - 1_000));
+    expect(older.data!.reportExternalBalance.reportedBalance).toEqual({ amount: '5000', asOf: t1.toISOString() });
+    const other = await report('1', new Date(), await token('not-this-bank', 'channel'));
+    expect(other.data!.reportExternalBalance).toMatchObject({ code: 'INVALID_INPUT' });
+    expect(errorCodes(await report('1', new Date(), bearer))).toEqual(['FORBIDDEN']);
+    const ahead = await report('1', new Date(Date.now() + 3_600_000));
+    expect(ahead.data!.reportExternalBalance).toMatchObject({ code: 'INVALID_INPUT' });
+    expect((await kit.balance(account)).available).toBe('10000');
+  });
+});

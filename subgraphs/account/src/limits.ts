@@ -70,3 +70,12 @@ export const cursorLengthMax = Math.ceil((((33 + 1 + 19 + 1) * logicalShardCount
 
 /** The GraphQL spec's Int: an entry's sequence is answered as one. */
 export const graphqlIntMax = 2n ** 31n - 1n;
+
+/** The longest entity name CreateEntity takes (entities.name is VARCHAR(200)). */
+export const entityNameLengthMax = 200;
+
+/**
+ * The pause between two passes of the books' total–subtotal check (services/books-check.ts): each
+ * pass reads every shard's accounts grouped by entity, type and currency, and the books' sums.
+ */
+export const booksCheckIntervalMs = 60_000;

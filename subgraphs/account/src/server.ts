@@ -16,7 +16,8 @@ import { BalanceHistory } from './services/balance-history';
 import { BalanceReader } from './services/balance-events';
 import { serveSubscriptions } from './services/subscription-server';
 import { measureExposure } from './services/credit-lines';
-import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs } from './limits';
+import { startBooksCheck } from './services/books-check';
+import { balancePollIntervalMsDefault, booksCheckIntervalMs, stripeDiscoveryIntervalMs } from './limits';
 
 export interface AccountSubgraphOptions extends SubgraphServerOptions {
   /** How the balance feed learns of new entries; see services/balance-feed.ts. */
@@ -57,9 +58,11 @@ export async function createAccountSubgraph(
   });
   feed.start();
   const unmeasure = measureExposure(shards);
+  const booksCheck = startBooksCheck(shards, { intervalMs: booksCheckIntervalMs });
   server.disposers.push(
     closeSockets,
     () => feed.stop(),
+    () => booksCheck.stop(),
     async () => unmeasure(),
   );
   return server;

@@ -54,6 +54,13 @@ export type CreateCampaignInput = {
   percentOffBps?: number | null | undefined;
 };
 
+export type CreateEntityInput = {
+  code: string;
+  country: string;
+  functionalCurrency: string;
+  name: string;
+};
+
 export type CreateFxQuoteInput = {
   buyAmount?: string | null | undefined;
   buyCurrency: string;
@@ -195,6 +202,23 @@ export type ImportBankStatementInput = {
   uploadId?: string | number | null | undefined;
 };
 
+/** The classes of the chart of accounts every entity's books are kept in. */
+export type LedgerClass =
+  | 'ADVANCE_RECEIVABLE'
+  | 'CAMPAIGN_FUNDS'
+  | 'CLEARING'
+  | 'CREDIT_RECEIVABLE'
+  | 'CUSTOMER_FUNDS'
+  | 'FEE_EXPENSE'
+  | 'FEE_INCOME'
+  | 'FX_POSITION'
+  | 'INTERCOMPANY_DUE_FROM'
+  | 'INTERCOMPANY_DUE_TO'
+  | 'LOSSES'
+  | 'MERCHANT_FUNDS'
+  | 'MERCHANT_PENDING'
+  | 'RESERVE';
+
 /**
  * What a leg does in a payment. Paying legs: PAYER (amount - discountAmount) and CAMPAIGN (the
  * discount, from the campaign's funding account). Receiving legs: PAYEE (amount - the splits) and
@@ -217,6 +241,8 @@ export type MatchRule =
 export type OpenAccountInput = {
   /** An active ISO 4217 code, e.g. USD, JPY, KWD; anything else answers UnsupportedCurrency. */
   currency: string;
+  /** The legal entity whose books hold it; PLATFORM when absent. An unknown one answers EntityNotFound. */
+  entity?: string | null | undefined;
   ownerId: string | number;
   type: AccountType;
 };
@@ -320,6 +346,13 @@ export type SetFxRateInput = {
   spreadBps?: number | null | undefined;
 };
 
+export type SetGlCodeInput = {
+  entity: string;
+  /** 1-32 characters, no control character. */
+  glCode: string;
+  ledgerClass: LedgerClass;
+};
+
 export type SetMatchingRulesInput = {
   /** Whether one statement line may match all of a date's unreferenced movements (a batch settlement), and several lines one movement (absent: false). */
   allowOneToMany?: boolean | null | undefined;
@@ -398,6 +431,7 @@ export type OpenAccountMutationVariables = Exact<{
 
 export type OpenAccountMutation = { openAccount:
     | { __typename: 'Account', id: string, type: AccountType, ownerId: string | null, currency: string, status: AccountStatus }
+    | { __typename: 'EntityNotFound', code: string, message: string }
     | { __typename: 'InvalidInput', code: string, message: string }
     | { __typename: 'UnsupportedCurrency', code: string, message: string }
    };
@@ -849,6 +883,63 @@ export type ResolveExceptionMutation = { resolveException:
     | { __typename: 'ReconciliationException', id: string, status: ReconciliationExceptionStatus, resolution: ResolutionReason | null, postingId: string | null }
    };
 
+export type CreateEntityMutationVariables = Exact<{
+  input: CreateEntityInput;
+}>;
+
+
+export type CreateEntityMutation = { createEntity:
+    | { __typename: 'Entity', code: string, name: string, country: string, functionalCurrency: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+    | { __typename: 'UnsupportedCurrency', code: string, message: string }
+   };
+
+export type OpenAccountInEntityMutationVariables = Exact<{
+  input: OpenAccountInput;
+}>;
+
+
+export type OpenAccountInEntityMutation = { openAccount:
+    | { __typename: 'Account', id: string, type: AccountType, ownerId: string | null, currency: string, status: AccountStatus, entity: string }
+    | { __typename: 'EntityNotFound', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+    | { __typename: 'UnsupportedCurrency', code: string, message: string }
+   };
+
+export type TrialBalanceQueryVariables = Exact<{
+  entity: string;
+  asOf: string;
+}>;
+
+
+export type TrialBalanceQuery = { trialBalance: { entity: string, asOf: string, currencies: Array<{ currency: string, balanced: boolean, lines: Array<{ ledgerClass: LedgerClass, debit: string, credit: string, balance: string, accounts: number }> }> } };
+
+export type GeneralLedgerExportQueryVariables = Exact<{
+  entity: string;
+  businessDate: string;
+}>;
+
+
+export type GeneralLedgerExportQuery = { generalLedgerExport: { entity: string, businessDate: string, csv: string, lines: Array<{ glCode: string, ledgerClass: LedgerClass, currency: string, debit: string, credit: string, postings: number }> } };
+
+export type SetGlCodeMutationVariables = Exact<{
+  input: SetGlCodeInput;
+}>;
+
+
+export type SetGlCodeMutation = { setGlCode:
+    | { __typename: 'EntityNotFound', code: string, message: string }
+    | { __typename: 'GlCode', entity: string, ledgerClass: LedgerClass, glCode: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type IntercompanyPositionQueryVariables = Exact<{
+  asOf: string;
+}>;
+
+
+export type IntercompanyPositionQuery = { intercompanyPosition: Array<{ fromEntity: string, toEntity: string, currency: string, amount: string }> };
+
 
 export const OpenAccountDocument = {"__meta__":{"hash":"sha256:b09771ee66712d76ffacf7c7400dca0588f7fb9581a46fa79dfc62d74f4e173a"}} as unknown as DocumentNode<OpenAccountMutation, OpenAccountMutationVariables>;
 export const GetAccountDocument = {"__meta__":{"hash":"sha256:2ab476542336dee6ca7ba0055ac57d031ed4dba48ba5162e73d03c01e8bfff97"}} as unknown as DocumentNode<GetAccountQuery, GetAccountQueryVariables>;
@@ -892,3 +983,9 @@ export const RegisterChannelAccountDocument = {"__meta__":{"hash":"sha256:88e9b9
 export const SetMatchingRulesDocument = {"__meta__":{"hash":"sha256:189449567a218fb19b785ecbae55ae8a52090c50f753e165e3c2556a14b73483"}} as unknown as DocumentNode<SetMatchingRulesMutation, SetMatchingRulesMutationVariables>;
 export const ChannelReconciliationDocument = {"__meta__":{"hash":"sha256:64e10ca8edb494a7c722502765eedbcd9311360d0e9e0a660e4c1519e05f8c56"}} as unknown as DocumentNode<ChannelReconciliationQuery, ChannelReconciliationQueryVariables>;
 export const ResolveExceptionDocument = {"__meta__":{"hash":"sha256:9ef935d8b307555780755a5af2bb9f9a791ce8b9e2b74f6e9c5df87b7a6362cc"}} as unknown as DocumentNode<ResolveExceptionMutation, ResolveExceptionMutationVariables>;
+export const CreateEntityDocument = {"__meta__":{"hash":"sha256:63d076a3aa7e24c1c9f22ead66c9468db6255e5d0723e1110fc7ccbbe3fd68b8"}} as unknown as DocumentNode<CreateEntityMutation, CreateEntityMutationVariables>;
+export const OpenAccountInEntityDocument = {"__meta__":{"hash":"sha256:05f8725f6914c1b89c6c8ef49e68f750f87eeb53637fe7bcc2469f0a093e968a"}} as unknown as DocumentNode<OpenAccountInEntityMutation, OpenAccountInEntityMutationVariables>;
+export const TrialBalanceDocument = {"__meta__":{"hash":"sha256:56d74683fbf83d4e8375a078eaebe51ab56dd7ebeed9cef70847e2eeaa308454"}} as unknown as DocumentNode<TrialBalanceQuery, TrialBalanceQueryVariables>;
+export const GeneralLedgerExportDocument = {"__meta__":{"hash":"sha256:a4d005667d7ba9e4dc5af382e48ae276d5a2f9f9e438f6ce5953f91db28ad799"}} as unknown as DocumentNode<GeneralLedgerExportQuery, GeneralLedgerExportQueryVariables>;
+export const SetGlCodeDocument = {"__meta__":{"hash":"sha256:51b5b107b5f369702fb0d606a3b447c0bd3adc6bcae41324251b8a685c4a756a"}} as unknown as DocumentNode<SetGlCodeMutation, SetGlCodeMutationVariables>;
+export const IntercompanyPositionDocument = {"__meta__":{"hash":"sha256:2b86a07984443668dac68c03f6727f1b9932a34542af19db1718eccb5868b180"}} as unknown as DocumentNode<IntercompanyPositionQuery, IntercompanyPositionQueryVariables>;

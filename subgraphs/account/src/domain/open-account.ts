@@ -7,6 +7,8 @@ export interface OpenAccountInput {
   ownerId: string;
   type: AccountType;
   currency: string;
+  /** The legal entity to open it in; PLATFORM when absent (services/books.ts checks it exists). */
+  entity?: string | null;
 }
 
 export type OpenAccountRefusal =
@@ -16,6 +18,7 @@ export type OpenAccountRefusal =
 export interface AccountToOpen extends Pick<Account, 'ownerId'> {
   type: Exclude<AccountType, 'SYSTEM'>;
   currency: Currency;
+  entity: string;
 }
 
 const ownerIdPattern = /^[A-Za-z0-9_.:@-]+$/;
@@ -25,7 +28,7 @@ const ownerIdPattern = /^[A-Za-z0-9_.:@-]+$/;
  * currency paygraph knows. Who may open it is the service's question (services/access.ts),
  * asked first.
  */
-export function decideOpenAccount(input: OpenAccountInput): Result<AccountToOpen, OpenAccountRefusal> {
+export function decideOpenAccount(input: OpenAccountInput, entity: string): Result<AccountToOpen, OpenAccountRefusal> {
   if (input.ownerId.length === 0 || input.ownerId.length > ownerIdLengthMax || !ownerIdPattern.test(input.ownerId)) {
     return err({
       kind: 'InvalidInput',
@@ -38,5 +41,5 @@ export function decideOpenAccount(input: OpenAccountInput): Result<AccountToOpen
   }
   const currency = parseCurrency(input.currency);
   if (!currency.ok) return err({ kind: 'UnsupportedCurrency', currency: input.currency });
-  return ok({ ownerId: input.ownerId, type: input.type, currency: currency.value });
+  return ok({ ownerId: input.ownerId, type: input.type, currency: currency.value, entity });
 }

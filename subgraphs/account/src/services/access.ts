@@ -110,3 +110,8 @@ export function mayFollow(identity: Identity, accountId: string, home: Account |
 export function ownerIdSeenBy(identity: Identity, view: Pick<AccountView, 'ownerId'>): string | null {
   return mayRead(identity, view.ownerId) ? view.ownerId : null;
 }
+
+/** Entities, GL codes and the books (trial balance, journal, intercompany) are operators' alone. */
+export function mayKeepBooks(identity: Identity, what: string): Forbidden | null {
+  return readsEveryAccount(identity) ? null : forbiddenBecause(`only operators may ${what}`);
+}

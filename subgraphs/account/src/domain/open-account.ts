@@ -1,7 +1,7 @@
 import { parseCurrency, type Currency } from '@paygraph/shared/money';
 import { ownerIdLengthMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { Account, AccountType } from '@paygraph/shared/ledger/index';
+import { platformEntity, type Account, type AccountType } from '@paygraph/shared/ledger/index';
 
 export interface OpenAccountInput {
   ownerId: string;
@@ -28,7 +28,7 @@ const ownerIdPattern = /^[A-Za-z0-9_.:@-]+$/;
  * currency paygraph knows. Who may open it is the service's question (services/access.ts),
  * asked first.
  */
-export function decideOpenAccount(input: OpenAccountInput, entity: string): Result<AccountToOpen, OpenAccountRefusal> {
+export function decideOpenAccount(input: OpenAccountInput): Result<AccountToOpen, OpenAccountRefusal> {
   if (input.ownerId.length === 0 || input.ownerId.length > ownerIdLengthMax || !ownerIdPattern.test(input.ownerId)) {
     return err({
       kind: 'InvalidInput',
@@ -41,5 +41,10 @@ export function decideOpenAccount(input: OpenAccountInput, entity: string): Resu
   }
   const currency = parseCurrency(input.currency);
   if (!currency.ok) return err({ kind: 'UnsupportedCurrency', currency: input.currency });
-  return ok({ ownerId: input.ownerId, type: input.type, currency: currency.value, entity });
+  return ok({
+    ownerId: input.ownerId,
+    type: input.type,
+    currency: currency.value,
+    entity: input.entity ?? platformEntity,
+  });
 }

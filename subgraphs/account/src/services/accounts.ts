@@ -2,7 +2,6 @@ import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import type { EntryRow, Account } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
-import { platformEntity } from '@paygraph/shared/ledger/index';
 import type { BooksRefusal } from '../domain/books';
 import { entityToOpenIn } from './books';
 import { loadOwnerPage, type OwnerPage } from '../db/account-views';
@@ -35,7 +34,7 @@ export async function openAccount(
 ): Promise<Result<AccountView, OpenAccountRefusal | BooksRefusal | Forbidden>> {
   const refused = mayOpen(ctx.identity, input);
   if (refused) return err(refused);
-  const decision = decideOpenAccount(input, input.entity ?? platformEntity);
+  const decision = decideOpenAccount(input);
   if (!decision.ok) return decision;
   // Checked after the input's shape, so a bad currency is told before an unknown entity is asked for.
   const entity = await entityToOpenIn(ctx, input.entity);

@@ -91,7 +91,7 @@ describe("the books' daily sums and shapes (rules/class-days.ts, rules/entities.
       i: { type: 'SYSTEM' as const, systemKind: 'INTERCOMPANY_DUE_TO' as const, entity: 'A', counterpartyEntity: 'B' },
     };
     const entry = (accountId: keyof typeof accounts, amount: bigint, postingId: string, bucket = 'AVAILABLE') =>
-      ({ accountId, amount, postingId, bucket, currency: 'USD' }) as EntryDraft;
+      ({ accountId, amount, postingId, bucket, currency: 'USD' }) as unknown as EntryDraft;
     const days = classDayIncrements(
       [
         entry('c', -10n, 'p'),

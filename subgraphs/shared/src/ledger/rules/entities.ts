@@ -1,5 +1,6 @@
 import type { Account, AccountType, SystemKind } from './account';
 import type { Bucket } from './posting-rules';
+import { glCodeLengthMax } from '../../limits';
 
 /**
  * Legal entities and the chart of accounts their books are kept in (docs/BOOKS.md). Pure: the
@@ -10,8 +11,8 @@ export const platformEntity = 'PLATFORM';
 /** An entity code: 2-16 capital letters, digits or '-' (the contract). */
 export const entityCodePattern = /^[A-Z0-9-]{2,16}$/;
 
-/** A GL code an operator maps to a class: 1-32 characters, none of them a control character. */
-export const glCodeLengthMax = 32;
+/** A GL code an operator maps to a class: 1-glCodeLengthMax characters, none a control character. */
+export { glCodeLengthMax };
 
 export function isEntityCode(code: string): boolean {
   return entityCodePattern.test(code);

@@ -105,10 +105,9 @@ export async function totalSubtotalCheck(shards: ShardSet): Promise<TotalSubtota
     for (const b of balances) {
       const account = { type: b.type as AccountType, systemKind: b.systemKind as SystemKind | null };
       if (b.type === 'MERCHANT') {
-        at(b.entity, 'MERCHANT_FUNDS', b.currency).subtotal += b.available + b.frozen;
-        at(b.entity, 'MERCHANT_PENDING', b.currency).subtotal += b.pending;
-      } else
-        at(b.entity, ledgerClassOf(account, 'AVAILABLE'), b.currency).subtotal += b.available + b.frozen + b.pending;
+        at(b.entity, 'MERCHANT_FUNDS', b.currency).subtotal += b.settled;
+        at(b.entity, 'MERCHANT_PENDING', b.currency).subtotal += b.inPending;
+      } else at(b.entity, ledgerClassOf(account, 'AVAILABLE'), b.currency).subtotal += b.settled + b.inPending;
     }
     for (const [key, line] of side) {
       if (line.total === line.subtotal) continue;

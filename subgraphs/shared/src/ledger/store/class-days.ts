@@ -106,14 +106,14 @@ export async function accountCounts(db: SqlTarget, entity: string): Promise<Acco
  */
 export async function totalsAndSubtotals(db: SqlTarget): Promise<{
   totals: Array<{ entity: string; ledgerClass: string; currency: string; net: bigint }>;
+  /** Σ per entity, type, system kind and currency: `settled` of available and frozen, `inPending` of pending. */
   balances: Array<{
     entity: string;
     type: AccountCount['type'];
     systemKind: string | null;
     currency: string;
-    available: bigint;
-    frozen: bigint;
-    pending: bigint;
+    settled: bigint;
+    inPending: bigint;
   }>;
 }> {
   const sets = await rawRowSets(db, [
@@ -124,7 +124,7 @@ export async function totalsAndSubtotals(db: SqlTarget): Promise<{
       values: [],
     },
     {
-      sql: `SELECT entity AS e, type AS t, system_kind AS k, currency AS cur, SUM(available) AS a, SUM(frozen) AS f,
+      sql: `SELECT entity AS e, type AS t, system_kind AS k, currency AS cur, SUM(available + frozen) AS s,
             SUM(pending) AS p FROM accounts GROUP BY entity, type, system_kind, currency`,
       values: [],
     },
@@ -136,8 +136,7 @@ export async function totalsAndSubtotals(db: SqlTarget): Promise<{
     t: AccountCount['type'];
     k: string | null;
     cur: string;
-    a: string;
-    f: string;
+    s: string;
     p: string;
   }>;
   return {
@@ -147,9 +146,8 @@ export async function totalsAndSubtotals(db: SqlTarget): Promise<{
       type: r.t,
       systemKind: r.k,
       currency: r.cur,
-      available: bigintOf(r.a),
-      frozen: bigintOf(r.f),
-      pending: bigintOf(r.p),
+      settled: bigintOf(r.s),
+      inPending: bigintOf(r.p),
     })),
   };
 }

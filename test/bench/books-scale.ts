@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { benchShards, dropDatabases, recreateDatabases } from './bench-stack';
+import { benchShards, dropDatabases, recreateDatabases } from '../../scripts/bench/bench-stack';
 import { rawWrite } from '../../subgraphs/shared/src/db/raw';
 import { addDays } from '../../subgraphs/shared/src/business-date';
 import { classDaySlots } from '../../subgraphs/shared/src/ledger/rules/class-days';
@@ -9,13 +9,14 @@ import { trialBalanceSums } from '../../subgraphs/shared/src/ledger/index';
 import { trialBalanceOf } from '../../subgraphs/account/src/domain/books';
 
 /**
- * `npx tsx scripts/bench/books.ts [--entries 10000000] [--days 365]`: the trial balance's time
- * at N entries (issue 49, item 3). The books' daily sums are written as the ledger posts, so what
- * the answer reads is the sums' rows, not the entries: this generator inserts the sums rows that
- * N entries spread over --days business dates, 10 classes, 2 currencies and every slot on every
- * shard of four databases of its own (paygraph_bench_books_s0..3, made for the run) would have left (each row's debit and credit postings adding up to N),
- * for a fresh entity, then times trialBalanceSums + trialBalanceOf (what the TrialBalance resolver
- * runs) for the last date, 20 times, and prints the median and the worst.
+ * `npx tsx test/bench/books-scale.ts [--entries 10000000] [--days 365]`, through the heavy lock: the trial
+ * balance's time at N entries (issue 49, item 3; docs/BOOKS.md). The books' daily sums are written as the
+ * ledger posts, so the answer reads the sums' rows, never the entries: this generator makes four databases of
+ * its own (paygraph_bench_books_s0..3), inserts the sums rows that N entries over --days business dates, 10
+ * classes, 2 currencies and every slot on each shard would have left (the rows' postings adding up to N) for a
+ * fresh entity, times trialBalanceSums + trialBalanceOf (what the TrialBalance resolver runs) 20 times, prints
+ * the median and the worst, and drops its databases. It lives beside the tests, not in scripts/: it writes the
+ * sums rows directly, which only the ledger's store/ may do in scripts/ and src/ (test/table-ownership.test.ts).
  */
 const { values: args } = parseArgs({
   options: { entries: { type: 'string' }, days: { type: 'string' } },

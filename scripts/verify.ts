@@ -2,7 +2,13 @@ import { readScriptConfig, scriptConfig } from './lib/config';
 import { configureLedger } from '../subgraphs/shared/src/server/main';
 import { shardPoolSizeDefault } from '../subgraphs/shared/src/limits';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
-import { verifyShard, logicalShardsIn, stripeDirectoryGaps } from '../subgraphs/shared/src/ledger/index';
+import {
+  ledgerHealth,
+  logicalShardsIn,
+  stripeDirectoryGaps,
+  totalSubtotalCheck,
+  verifyShard,
+} from '../subgraphs/shared/src/ledger/index';
 import { legFindings } from '../subgraphs/transaction/src/services/leg-integrity';
 import { outstandingMismatches } from '../subgraphs/settlement/src/db/ledger-checks';
 
@@ -12,8 +18,10 @@ import { outstandingMismatches } from '../subgraphs/settlement/src/db/ledger-che
  * left out would be missing from the merchant's balance and settlement; `npm run migrate`
  * fills such gaps), and that payments of many legs add up and campaigns' counters match their
  * payments (services/leg-integrity.ts), and that every stripe's outstanding settlement advance is
- * its pieces less what settlements covered and refunds repaid (issue 33). Prints what it finds and
- * exits 1 if anything is wrong.
+ * its pieces less what settlements covered and refunds repaid (issue 33), that each legal entity's
+ * books net to zero per currency on every shard and that the books' figure of each entity, class and
+ * currency equals the sum of its accounts' balances (the total–subtotal check, issue 49). Prints
+ * what it finds and exits 1 if anything is wrong.
  */
 const config = readScriptConfig(scriptConfig, process.env);
 // MACs are checked with the keys the subgraphs seal with (LEDGER_MAC_KEY).
@@ -52,6 +60,17 @@ try {
       `  OUTSTANDING_MISMATCH ${f.shard}/${f.stripeId}: stored ${f.stored}, pieces less covered and repaid ${f.expected}`,
     );
   if (advances.length > 0) clean = false;
+  const unbalanced = (await ledgerHealth(shards)).entities.filter((e) => !e.balanced);
+  console.log(`entities' books: ${unbalanced.length} findings`);
+  for (const e of unbalanced)
+    console.log(`  ENTITY_NOT_BALANCED ${e.shard}/${e.entity} ${e.currency}: nets to ${e.net}`);
+  const differences = await totalSubtotalCheck(shards);
+  console.log(`total–subtotal: ${differences.length} findings`);
+  for (const d of differences)
+    console.log(
+      `  TOTAL_SUBTOTAL ${d.shard}/${d.entity} ${d.ledgerClass} ${d.currency}: books ${d.total}, accounts ${d.subtotal}`,
+    );
+  if (unbalanced.length > 0 || differences.length > 0) clean = false;
 } finally {
   await shards.close();
 }

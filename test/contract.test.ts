@@ -24,12 +24,6 @@ import { repoRoot } from './support/sources';
 const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
   ['DefineAsset', 'issue 48'],
   ['OwnerPortfolio', 'issue 48'],
-  ['CreateEntity', 'issue 49'],
-  ['OpenAccountInEntity', 'issue 49'],
-  ['TrialBalance', 'issue 49'],
-  ['GeneralLedgerExport', 'issue 49'],
-  ['SetGlCode', 'issue 49'],
-  ['IntercompanyPosition', 'issue 49'],
 ]);
 
 const sharedContract = findSharedContract();

@@ -97,8 +97,28 @@ function schemaFilesOf(src: string): string[] {
 }
 
 /** The ledger's tables, by SQL name and by the name its schema gives them: only its store/ writes them. */
-const ledgerTables = ['accounts', 'postings', 'ledger_entries', 'posting_rejections', 'account_days'];
-const ledgerTableBindings = new Set(['accounts', 'postings', 'ledgerEntries', 'postingRejections', 'accountDays']);
+const ledgerTables = [
+  'accounts',
+  'postings',
+  'ledger_entries',
+  'posting_rejections',
+  'account_days',
+  'ledger_class_days',
+  'entities',
+  'gl_codes',
+  'gl_exports',
+];
+const ledgerTableBindings = new Set([
+  'accounts',
+  'postings',
+  'ledgerEntries',
+  'postingRejections',
+  'accountDays',
+  'ledgerClassDays',
+  'entities',
+  'glCodes',
+  'glExports',
+]);
 const ledgerSqlWrite = new RegExp(
   `\\b(INSERT\\s+(IGNORE\\s+)?INTO|REPLACE\\s+INTO|UPDATE|DELETE\\s+FROM)\\s+\`?(${ledgerTables.join('|')})\\b`,
   'i',

@@ -91,3 +91,12 @@ assert(
     renderedAnswersBytesPerReaderMax <= renderedAnswersBytesMax,
   "one answer fits a reader's share, and a reader's share the whole",
 );
+
+/** The longest entity name CreateEntity takes (entities.name is VARCHAR(200)). */
+export const entityNameLengthMax = 200;
+
+/**
+ * The pause between two passes of the books' total–subtotal check (services/books-check.ts): each
+ * pass reads every shard's accounts grouped by entity, type and currency, and the books' sums.
+ */
+export const booksCheckIntervalMs = 60_000;

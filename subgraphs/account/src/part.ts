@@ -11,6 +11,6 @@ export const accountPart = definePart({
   /** It mostly reads, through DataLoaders and a coalescer with one query in flight per shard. */
   poolSizeDefault: 3,
   migrations: accountMigrations,
-  workers: ['balance feed poll', 'balance feed stripe discovery'],
+  workers: ['balance feed poll', 'balance feed stripe discovery', 'books check'],
   reads: [],
 });

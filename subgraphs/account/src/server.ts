@@ -17,7 +17,8 @@ import { BalanceReader } from './services/balance-events';
 import { serveSubscriptions } from './services/subscription-server';
 import { measureExposure } from './services/credit-lines';
 import { renderedAnswers, type RenderedAnswerBounds } from './services/rendered-answers';
-import { balancePollIntervalMsDefault, stripeDiscoveryIntervalMs } from './limits';
+import { startBooksCheck } from './services/books-check';
+import { balancePollIntervalMsDefault, booksCheckIntervalMs, stripeDiscoveryIntervalMs } from './limits';
 
 export interface AccountSubgraphOptions extends SubgraphServerOptions {
   /** How the balance feed learns of new entries; see services/balance-feed.ts. */
@@ -61,9 +62,11 @@ export async function createAccountSubgraph(
   });
   feed.start();
   const unmeasure = measureExposure(shards);
+  const booksCheck = startBooksCheck(shards, { intervalMs: booksCheckIntervalMs });
   server.disposers.push(
     closeSockets,
     () => feed.stop(),
+    () => booksCheck.stop(),
     async () => unmeasure(),
   );
   return server;

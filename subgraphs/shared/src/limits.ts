@@ -449,3 +449,6 @@ export const timerDelayMsMax = 2_147_483_647;
  * (document included), so the cache stays near 30 MB at most.
  */
 export const compiledQueriesMax = 1_000;
+
+/** The longest GL code an operator may map to a ledger class (the contract; gl_codes.gl_code is VARCHAR(32)). */
+export const glCodeLengthMax = 32;

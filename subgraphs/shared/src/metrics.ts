@@ -193,3 +193,15 @@ export const creditExposureMinorUnits = new Gauge({
     for (const line of lines) this.set({ currency: line.currency, shard: line.shard }, Number(line.used));
   },
 });
+
+/**
+ * The books' total–subtotal check (issue 49, ledger/books.ts): how many entity, class and
+ * currency figures of the books differ from the sum of their accounts' balances, per shard, at
+ * the last pass of the account subgraph's books check. Anything but 0 is a bug: alert on it.
+ */
+export const booksDifferences = new Gauge({
+  name: 'paygraph_books_total_subtotal_differences',
+  help: "Figures of the books that differ from the sum of their accounts' balances, per shard (should be 0).",
+  labelNames: ['shard'] as const,
+  registers: [processRegistry],
+});

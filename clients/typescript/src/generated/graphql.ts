@@ -54,6 +54,13 @@ export type CreateCampaignInput = {
   percentOffBps?: number | null | undefined;
 };
 
+export type CreateEntityInput = {
+  code: string;
+  country: string;
+  functionalCurrency: string;
+  name: string;
+};
+
 export type CreateFxQuoteInput = {
   buyAmount?: string | null | undefined;
   buyCurrency: string;
@@ -213,6 +220,23 @@ export type ImportBankStatementInput = {
   uploadId?: string | number | null | undefined;
 };
 
+/** The classes of the chart of accounts every entity's books are kept in. */
+export type LedgerClass =
+  | 'ADVANCE_RECEIVABLE'
+  | 'CAMPAIGN_FUNDS'
+  | 'CLEARING'
+  | 'CREDIT_RECEIVABLE'
+  | 'CUSTOMER_FUNDS'
+  | 'FEE_EXPENSE'
+  | 'FEE_INCOME'
+  | 'FX_POSITION'
+  | 'INTERCOMPANY_DUE_FROM'
+  | 'INTERCOMPANY_DUE_TO'
+  | 'LOSSES'
+  | 'MERCHANT_FUNDS'
+  | 'MERCHANT_PENDING'
+  | 'RESERVE';
+
 /**
  * What a leg does in a payment. Paying legs: PAYER (amount - discountAmount) and CAMPAIGN (the
  * discount, from the campaign's funding account). Receiving legs: PAYEE (amount - the splits) and
@@ -248,6 +272,8 @@ export type MatchRule =
 export type OpenAccountInput = {
   /** An active ISO 4217 code, e.g. USD, JPY, KWD; anything else answers UnsupportedCurrency. */
   currency: string;
+  /** The legal entity whose books hold it; PLATFORM when absent. An unknown one answers EntityNotFound. */
+  entity?: string | null | undefined;
   ownerId: string | number;
   type: AccountType;
 };
@@ -359,6 +385,13 @@ export type SetFxRateInput = {
   spreadBps?: number | null | undefined;
 };
 
+export type SetGlCodeInput = {
+  entity: string;
+  /** 1-32 characters, no control character. */
+  glCode: string;
+  ledgerClass: LedgerClass;
+};
+
 export type SetMatchingRulesInput = {
   /** Whether one statement line may match all of a date's unreferenced movements (a batch settlement), and several lines one movement (absent: false). */
   allowOneToMany?: boolean | null | undefined;
@@ -448,6 +481,7 @@ export type OpenAccountMutationVariables = Exact<{
 
 export type OpenAccountMutation = { openAccount:
     | { __typename: 'Account', id: string, type: AccountType, ownerId: string | null, currency: string, status: AccountStatus }
+    | { __typename: 'EntityNotFound', code: string, message: string }
     | { __typename: 'InvalidInput', code: string, message: string }
     | { __typename: 'UnsupportedCurrency', code: string, message: string }
    };
@@ -985,6 +1019,63 @@ export type ReportExternalBalanceMutation = { reportExternalBalance:
     | { __typename: 'InvalidInput', code: string, message: string }
    };
 
+export type CreateEntityMutationVariables = Exact<{
+  input: CreateEntityInput;
+}>;
+
+
+export type CreateEntityMutation = { createEntity:
+    | { __typename: 'Entity', code: string, name: string, country: string, functionalCurrency: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+    | { __typename: 'UnsupportedCurrency', code: string, message: string }
+   };
+
+export type OpenAccountInEntityMutationVariables = Exact<{
+  input: OpenAccountInput;
+}>;
+
+
+export type OpenAccountInEntityMutation = { openAccount:
+    | { __typename: 'Account', id: string, type: AccountType, ownerId: string | null, currency: string, status: AccountStatus, entity: string }
+    | { __typename: 'EntityNotFound', code: string, message: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+    | { __typename: 'UnsupportedCurrency', code: string, message: string }
+   };
+
+export type TrialBalanceQueryVariables = Exact<{
+  entity: string;
+  asOf: string;
+}>;
+
+
+export type TrialBalanceQuery = { trialBalance: { entity: string, asOf: string, currencies: Array<{ currency: string, balanced: boolean, lines: Array<{ ledgerClass: LedgerClass, debit: string, credit: string, balance: string, accounts: number }> }> } };
+
+export type GeneralLedgerExportQueryVariables = Exact<{
+  entity: string;
+  businessDate: string;
+}>;
+
+
+export type GeneralLedgerExportQuery = { generalLedgerExport: { entity: string, businessDate: string, csv: string, lines: Array<{ glCode: string, ledgerClass: LedgerClass, currency: string, debit: string, credit: string, postings: number }> } };
+
+export type SetGlCodeMutationVariables = Exact<{
+  input: SetGlCodeInput;
+}>;
+
+
+export type SetGlCodeMutation = { setGlCode:
+    | { __typename: 'EntityNotFound', code: string, message: string }
+    | { __typename: 'GlCode', entity: string, ledgerClass: LedgerClass, glCode: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
+export type IntercompanyPositionQueryVariables = Exact<{
+  asOf: string;
+}>;
+
+
+export type IntercompanyPositionQuery = { intercompanyPosition: Array<{ fromEntity: string, toEntity: string, currency: string, amount: string }> };
+
 
 export const OpenAccountDocument = {"__meta__":{"hash":"sha256:b09771ee66712d76ffacf7c7400dca0588f7fb9581a46fa79dfc62d74f4e173a"}} as unknown as DocumentNode<OpenAccountMutation, OpenAccountMutationVariables>;
 export const GetAccountDocument = {"__meta__":{"hash":"sha256:2ab476542336dee6ca7ba0055ac57d031ed4dba48ba5162e73d03c01e8bfff97"}} as unknown as DocumentNode<GetAccountQuery, GetAccountQueryVariables>;
@@ -1034,3 +1125,9 @@ export const UnlinkExternalAccountDocument = {"__meta__":{"hash":"sha256:d81ead9
 export const WithdrawToLinkedDocument = {"__meta__":{"hash":"sha256:fda82d1b0aba8cb29bac252fe0f2bb7c4c49d30e17de964e934afc2a146f849a"}} as unknown as DocumentNode<WithdrawToLinkedMutation, WithdrawToLinkedMutationVariables>;
 export const DepositFromLinkedDocument = {"__meta__":{"hash":"sha256:9e83f7912256e296fc94436a6291e093d3a37afa61ed95d90ed9816de2a0b373"}} as unknown as DocumentNode<DepositFromLinkedMutation, DepositFromLinkedMutationVariables>;
 export const ReportExternalBalanceDocument = {"__meta__":{"hash":"sha256:1a0bf01e9ee5f406d7a6b891a535210334dcd889a31a0765250c4de413e56e73"}} as unknown as DocumentNode<ReportExternalBalanceMutation, ReportExternalBalanceMutationVariables>;
+export const CreateEntityDocument = {"__meta__":{"hash":"sha256:63d076a3aa7e24c1c9f22ead66c9468db6255e5d0723e1110fc7ccbbe3fd68b8"}} as unknown as DocumentNode<CreateEntityMutation, CreateEntityMutationVariables>;
+export const OpenAccountInEntityDocument = {"__meta__":{"hash":"sha256:05f8725f6914c1b89c6c8ef49e68f750f87eeb53637fe7bcc2469f0a093e968a"}} as unknown as DocumentNode<OpenAccountInEntityMutation, OpenAccountInEntityMutationVariables>;
+export const TrialBalanceDocument = {"__meta__":{"hash":"sha256:56d74683fbf83d4e8375a078eaebe51ab56dd7ebeed9cef70847e2eeaa308454"}} as unknown as DocumentNode<TrialBalanceQuery, TrialBalanceQueryVariables>;
+export const GeneralLedgerExportDocument = {"__meta__":{"hash":"sha256:a4d005667d7ba9e4dc5af382e48ae276d5a2f9f9e438f6ce5953f91db28ad799"}} as unknown as DocumentNode<GeneralLedgerExportQuery, GeneralLedgerExportQueryVariables>;
+export const SetGlCodeDocument = {"__meta__":{"hash":"sha256:51b5b107b5f369702fb0d606a3b447c0bd3adc6bcae41324251b8a685c4a756a"}} as unknown as DocumentNode<SetGlCodeMutation, SetGlCodeMutationVariables>;
+export const IntercompanyPositionDocument = {"__meta__":{"hash":"sha256:2b86a07984443668dac68c03f6727f1b9932a34542af19db1718eccb5868b180"}} as unknown as DocumentNode<IntercompanyPositionQuery, IntercompanyPositionQueryVariables>;

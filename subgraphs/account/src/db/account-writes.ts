@@ -30,6 +30,7 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
     type: toOpen.type,
     status: 'ACTIVE',
     currency: toOpen.currency,
+    entity: toOpen.entity,
     version: 0n,
     createdAt: now,
     available: 0n,

@@ -8,6 +8,7 @@ export type AccountViewField =
   | 'type'
   | 'status'
   | 'currency'
+  | 'entity'
   | 'version'
   | 'createdAt'
   | 'available'

@@ -1,12 +1,14 @@
 import { parseCurrency, type Currency } from '@paygraph/shared/money';
 import { ownerIdLengthMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { Account, AccountType } from '@paygraph/shared/ledger/index';
+import { platformEntity, type Account, type AccountType } from '@paygraph/shared/ledger/index';
 
 export interface OpenAccountInput {
   ownerId: string;
   type: AccountType;
   currency: string;
+  /** The legal entity to open it in; PLATFORM when absent (services/books.ts checks it exists). */
+  entity?: string | null;
 }
 
 export type OpenAccountRefusal =
@@ -16,6 +18,7 @@ export type OpenAccountRefusal =
 export interface AccountToOpen extends Pick<Account, 'ownerId'> {
   type: Exclude<AccountType, 'SYSTEM'>;
   currency: Currency;
+  entity: string;
 }
 
 const ownerIdPattern = /^[A-Za-z0-9_.:@-]+$/;
@@ -38,5 +41,10 @@ export function decideOpenAccount(input: OpenAccountInput): Result<AccountToOpen
   }
   const currency = parseCurrency(input.currency);
   if (!currency.ok) return err({ kind: 'UnsupportedCurrency', currency: input.currency });
-  return ok({ ownerId: input.ownerId, type: input.type, currency: currency.value });
+  return ok({
+    ownerId: input.ownerId,
+    type: input.type,
+    currency: currency.value,
+    entity: input.entity ?? platformEntity,
+  });
 }

@@ -44,6 +44,8 @@ export type Account = {
   balanceAt?: Maybe<Balance>;
   createdAt: Scalars['DateTime']['output'];
   currency: Scalars['String']['output'];
+  /** The legal entity whose books hold the account (PLATFORM unless opened in another). */
+  entity: Scalars['String']['output'];
   /**
    * Ledger entries, newest first. A MERCHANT account lists the entries of every stripe in one
    * order: each stripe's entries by descending sequence, the stripes interleaved by creation
@@ -205,6 +207,15 @@ export type BalanceChangeEvent = {
   stripeId: Scalars['ID']['output'];
 };
 
+export type CreateEntityInput = {
+  code: Scalars['String']['input'];
+  country: Scalars['String']['input'];
+  functionalCurrency: Scalars['String']['input'];
+  name: Scalars['String']['input'];
+};
+
+export type CreateEntityResult = Entity | InvalidInput | UnsupportedCurrency;
+
 /** The platform's credit in use in one currency, over every shard. */
 export type CreditExposure = {
   __typename?: 'CreditExposure';
@@ -215,6 +226,25 @@ export type CreditExposure = {
   limit: Scalars['Amount']['output'];
   /** Σ creditUsed of the accounts below zero. */
   used: Scalars['Amount']['output'];
+};
+
+/** A legal entity the platform operates through; each keeps its own books. */
+export type Entity = {
+  __typename?: 'Entity';
+  /** 2-16 capital letters, digits or '-'. */
+  code: Scalars['String']['output'];
+  /** ISO 3166-1 alpha-2. */
+  country: Scalars['String']['output'];
+  /** An active ISO 4217 code. */
+  functionalCurrency: Scalars['String']['output'];
+  name: Scalars['String']['output'];
+};
+
+export type EntityNotFound = UserError & {
+  __typename?: 'EntityNotFound';
+  code: Scalars['String']['output'];
+  entity: Scalars['String']['output'];
+  message: Scalars['String']['output'];
 };
 
 /**
@@ -252,6 +282,43 @@ export type EntryEdge = {
   node: Entry;
 };
 
+export type GeneralLedgerExport = {
+  __typename?: 'GeneralLedgerExport';
+  businessDate: Scalars['Date']['output'];
+  /** header entity,businessDate,glCode,ledgerClass,currency,debit,credit,postings; CRLF line ends. */
+  csv: Scalars['String']['output'];
+  entity: Scalars['String']['output'];
+  lines: Array<GeneralLedgerLine>;
+};
+
+/** One class, currency and direction of a day: debit or credit is zero. */
+export type GeneralLedgerLine = {
+  __typename?: 'GeneralLedgerLine';
+  credit: Scalars['Amount']['output'];
+  currency: Scalars['String']['output'];
+  debit: Scalars['Amount']['output'];
+  glCode: Scalars['String']['output'];
+  ledgerClass: LedgerClass;
+  /** How many postings moved the class that way that day. */
+  postings: Scalars['Int']['output'];
+};
+
+export type GlCode = {
+  __typename?: 'GlCode';
+  entity: Scalars['String']['output'];
+  glCode: Scalars['String']['output'];
+  ledgerClass: LedgerClass;
+};
+
+export type IntercompanyBalance = {
+  __typename?: 'IntercompanyBalance';
+  /** What fromEntity owes toEntity: fromEntity's due-to net of its due-from, equal to toEntity's due-from net of its due-to. */
+  amount: Scalars['Amount']['output'];
+  currency: Scalars['String']['output'];
+  fromEntity: Scalars['String']['output'];
+  toEntity: Scalars['String']['output'];
+};
+
 export type InvalidInput = UserError & {
   __typename?: 'InvalidInput';
   code: Scalars['String']['output'];
@@ -260,10 +327,32 @@ export type InvalidInput = UserError & {
   message: Scalars['String']['output'];
 };
 
+/** The classes of the chart of accounts every entity's books are kept in. */
+export type LedgerClass =
+  | 'ADVANCE_RECEIVABLE'
+  | 'CAMPAIGN_FUNDS'
+  | 'CLEARING'
+  | 'CREDIT_RECEIVABLE'
+  | 'CUSTOMER_FUNDS'
+  | 'FEE_EXPENSE'
+  | 'FEE_INCOME'
+  | 'FX_POSITION'
+  | 'INTERCOMPANY_DUE_FROM'
+  | 'INTERCOMPANY_DUE_TO'
+  | 'LOSSES'
+  | 'MERCHANT_FUNDS'
+  | 'MERCHANT_PENDING'
+  | 'RESERVE';
+
 export type Mutation = {
   __typename?: 'Mutation';
   /** The owner or an operator; only an account whose balance is zero can close, and it stays closed. */
   closeAccount: AccountStatusResult;
+  /**
+   * Operators only: a legal entity. Creating it again with the same fields answers it; different
+   * fields are InvalidInput.
+   */
+  createEntity: CreateEntityResult;
   /** Operators only: a frozen account neither pays nor receives. */
   freezeAccount: AccountStatusResult;
   /** Customers open PERSONAL accounts for themselves, merchants MERCHANT or PERSONAL; operators any. */
@@ -273,6 +362,8 @@ export type Mutation = {
    * answers with the new limit; nothing else of the account changes.
    */
   setCreditLimit: SetCreditLimitResult;
+  /** Operators only: the GL code of an entity's ledger class in its general-ledger export. */
+  setGlCode: SetGlCodeResult;
   /** Operators only. */
   unfreezeAccount: AccountStatusResult;
 };
@@ -280,6 +371,11 @@ export type Mutation = {
 
 export type MutationCloseAccountArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationCreateEntityArgs = {
+  input: CreateEntityInput;
 };
 
 
@@ -298,6 +394,11 @@ export type MutationSetCreditLimitArgs = {
 };
 
 
+export type MutationSetGlCodeArgs = {
+  input: SetGlCodeInput;
+};
+
+
 export type MutationUnfreezeAccountArgs = {
   id: Scalars['ID']['input'];
 };
@@ -305,11 +406,13 @@ export type MutationUnfreezeAccountArgs = {
 export type OpenAccountInput = {
   /** An active ISO 4217 code, e.g. USD, JPY, KWD; anything else answers UnsupportedCurrency. */
   currency: Scalars['String']['input'];
+  /** The legal entity whose books hold it; PLATFORM when absent. An unknown one answers EntityNotFound. */
+  entity?: InputMaybe<Scalars['String']['input']>;
   ownerId: Scalars['ID']['input'];
   type: AccountType;
 };
 
-export type OpenAccountResult = Account | InvalidInput | UnsupportedCurrency;
+export type OpenAccountResult = Account | EntityNotFound | InvalidInput | UnsupportedCurrency;
 
 export type PageInfo = {
   __typename?: 'PageInfo';
@@ -342,6 +445,26 @@ export type Query = {
    * credit line, each with all its stripes), currencies in order. FORBIDDEN to anyone else.
    */
   creditExposure: Array<CreditExposure>;
+  /**
+   * Operators only: the day's journal for the entity's accounting system, one line per ledger
+   * class, currency and direction, under the GL code mapped to the class (the class's name until
+   * one is); `csv` is the same lines as RFC 4180 CSV with a header row. A closed date answers the
+   * same bytes every time (the first answer is kept). ENTITY_NOT_FOUND, BAD_USER_INPUT for a date
+   * not yet begun.
+   */
+  generalLedgerExport: GeneralLedgerExport;
+  /**
+   * Operators only: what each pair of entities owes the other at the end of `asOf`, per currency,
+   * one line per pair and currency with a balance (fromEntity owes toEntity `amount`).
+   */
+  intercompanyPosition: Array<IntercompanyBalance>;
+  /**
+   * Operators only: the entity's books at the end of `asOf` (a business date), per currency and
+   * ledger class, from the books' daily sums (docs/BOOKS.md). debit and credit are cumulative,
+   * balance = debit − credit; a class with no account is omitted. An unknown entity is an error
+   * with code ENTITY_NOT_FOUND; FORBIDDEN to anyone but operators.
+   */
+  trialBalance: TrialBalance;
 };
 
 
@@ -363,6 +486,23 @@ export type QueryBalanceChangesArgs = {
   first?: InputMaybe<Scalars['Int']['input']>;
 };
 
+
+export type QueryGeneralLedgerExportArgs = {
+  businessDate: Scalars['Date']['input'];
+  entity: Scalars['String']['input'];
+};
+
+
+export type QueryIntercompanyPositionArgs = {
+  asOf: Scalars['Date']['input'];
+};
+
+
+export type QueryTrialBalanceArgs = {
+  asOf: Scalars['Date']['input'];
+  entity: Scalars['String']['input'];
+};
+
 export type SetCreditLimitInput = {
   accountId: Scalars['ID']['input'];
   /** In the account's currency, ≥ 0; 0 removes the line (a debt stays, repaid by what arrives). */
@@ -371,6 +511,15 @@ export type SetCreditLimitInput = {
 
 /** InvalidInput: a malformed account id, a limit below 0 or above the largest credit limit (10^15), a SYSTEM account. */
 export type SetCreditLimitResult = Account | AccountNotActive | AccountNotFound | InvalidInput;
+
+export type SetGlCodeInput = {
+  entity: Scalars['String']['input'];
+  /** 1-32 characters, no control character. */
+  glCode: Scalars['String']['input'];
+  ledgerClass: LedgerClass;
+};
+
+export type SetGlCodeResult = EntityNotFound | GlCode | InvalidInput;
 
 /**
  * One business date of an account's statement. A date's closing is the next date's opening, and
@@ -422,6 +571,32 @@ export type SubscriptionBalanceChangedArgs = {
 
 export type SubscriptionBalanceHeadArgs = {
   accountId: Scalars['ID']['input'];
+};
+
+export type TrialBalance = {
+  __typename?: 'TrialBalance';
+  asOf: Scalars['Date']['output'];
+  currencies: Array<TrialBalanceCurrency>;
+  entity: Scalars['String']['output'];
+};
+
+export type TrialBalanceCurrency = {
+  __typename?: 'TrialBalanceCurrency';
+  /** Σ debit = Σ credit over the currency's lines. */
+  balanced: Scalars['Boolean']['output'];
+  currency: Scalars['String']['output'];
+  lines: Array<TrialBalanceLine>;
+};
+
+export type TrialBalanceLine = {
+  __typename?: 'TrialBalanceLine';
+  /** How many accounts of the entity are in the class and currency (a merchant's stripes count once). */
+  accounts: Scalars['Int']['output'];
+  /** debit − credit. */
+  balance: Scalars['Amount']['output'];
+  credit: Scalars['Amount']['output'];
+  debit: Scalars['Amount']['output'];
+  ledgerClass: LedgerClass;
 };
 
 /**
@@ -546,8 +721,14 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
     | ( AccountNotFound & { __typename: 'AccountNotFound' } )
     | ( InvalidInput & { __typename: 'InvalidInput' } )
   ;
+  CreateEntityResult:
+    | ( Entity & { __typename: 'Entity' } )
+    | ( InvalidInput & { __typename: 'InvalidInput' } )
+    | ( UnsupportedCurrency & { __typename: 'UnsupportedCurrency' } )
+  ;
   OpenAccountResult:
     | ( AccountMapper & { __typename: 'Account' } )
+    | ( EntityNotFound & { __typename: 'EntityNotFound' } )
     | ( InvalidInput & { __typename: 'InvalidInput' } )
     | ( UnsupportedCurrency & { __typename: 'UnsupportedCurrency' } )
   ;
@@ -555,6 +736,11 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
     | ( AccountMapper & { __typename: 'Account' } )
     | ( AccountNotActive & { __typename: 'AccountNotActive' } )
     | ( AccountNotFound & { __typename: 'AccountNotFound' } )
+    | ( InvalidInput & { __typename: 'InvalidInput' } )
+  ;
+  SetGlCodeResult:
+    | ( EntityNotFound & { __typename: 'EntityNotFound' } )
+    | ( GlCode & { __typename: 'GlCode' } )
     | ( InvalidInput & { __typename: 'InvalidInput' } )
   ;
 };
@@ -565,6 +751,7 @@ export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = 
     | ( AccountBalanceNotZero & { __typename: 'AccountBalanceNotZero' } )
     | ( AccountNotActive & { __typename: 'AccountNotActive' } )
     | ( AccountNotFound & { __typename: 'AccountNotFound' } )
+    | ( EntityNotFound & { __typename: 'EntityNotFound' } )
     | ( InvalidInput & { __typename: 'InvalidInput' } )
     | ( UnsupportedCurrency & { __typename: 'UnsupportedCurrency' } )
   ;
@@ -588,14 +775,23 @@ export type ResolversTypes = {
   Balance: ResolverTypeWrapper<Balance>;
   BalanceBucket: BalanceBucket;
   BalanceChangeEvent: ResolverTypeWrapper<BalanceChangeEventMapper>;
+  CreateEntityInput: CreateEntityInput;
+  CreateEntityResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['CreateEntityResult']>;
   CreditExposure: ResolverTypeWrapper<CreditExposure>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  Entity: ResolverTypeWrapper<Entity>;
+  EntityNotFound: ResolverTypeWrapper<EntityNotFound>;
   Entry: ResolverTypeWrapper<EntryMapper>;
   EntryConnection: ResolverTypeWrapper<Omit<EntryConnection, 'edges'> & { edges: Array<ResolversTypes['EntryEdge']> }>;
   EntryDirection: EntryDirection;
   EntryEdge: ResolverTypeWrapper<Omit<EntryEdge, 'node'> & { node: ResolversTypes['Entry'] }>;
+  GeneralLedgerExport: ResolverTypeWrapper<GeneralLedgerExport>;
+  GeneralLedgerLine: ResolverTypeWrapper<GeneralLedgerLine>;
+  GlCode: ResolverTypeWrapper<GlCode>;
+  IntercompanyBalance: ResolverTypeWrapper<IntercompanyBalance>;
   InvalidInput: ResolverTypeWrapper<InvalidInput>;
+  LedgerClass: LedgerClass;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   OpenAccountInput: OpenAccountInput;
   OpenAccountResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['OpenAccountResult']>;
@@ -604,8 +800,13 @@ export type ResolversTypes = {
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   SetCreditLimitInput: SetCreditLimitInput;
   SetCreditLimitResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SetCreditLimitResult']>;
+  SetGlCodeInput: SetGlCodeInput;
+  SetGlCodeResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SetGlCodeResult']>;
   StatementLine: ResolverTypeWrapper<StatementLine>;
   Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  TrialBalance: ResolverTypeWrapper<TrialBalance>;
+  TrialBalanceCurrency: ResolverTypeWrapper<TrialBalanceCurrency>;
+  TrialBalanceLine: ResolverTypeWrapper<TrialBalanceLine>;
   UnsupportedCurrency: ResolverTypeWrapper<UnsupportedCurrency>;
   UserError: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['UserError']>;
 };
@@ -625,12 +826,20 @@ export type ResolversParentTypes = {
   Amount: Scalars['Amount']['output'];
   Balance: Balance;
   BalanceChangeEvent: BalanceChangeEventMapper;
+  CreateEntityInput: CreateEntityInput;
+  CreateEntityResult: ResolversUnionTypes<ResolversParentTypes>['CreateEntityResult'];
   CreditExposure: CreditExposure;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
+  Entity: Entity;
+  EntityNotFound: EntityNotFound;
   Entry: EntryMapper;
   EntryConnection: Omit<EntryConnection, 'edges'> & { edges: Array<ResolversParentTypes['EntryEdge']> };
   EntryEdge: Omit<EntryEdge, 'node'> & { node: ResolversParentTypes['Entry'] };
+  GeneralLedgerExport: GeneralLedgerExport;
+  GeneralLedgerLine: GeneralLedgerLine;
+  GlCode: GlCode;
+  IntercompanyBalance: IntercompanyBalance;
   InvalidInput: InvalidInput;
   Mutation: Record<PropertyKey, never>;
   OpenAccountInput: OpenAccountInput;
@@ -640,8 +849,13 @@ export type ResolversParentTypes = {
   Query: Record<PropertyKey, never>;
   SetCreditLimitInput: SetCreditLimitInput;
   SetCreditLimitResult: ResolversUnionTypes<ResolversParentTypes>['SetCreditLimitResult'];
+  SetGlCodeInput: SetGlCodeInput;
+  SetGlCodeResult: ResolversUnionTypes<ResolversParentTypes>['SetGlCodeResult'];
   StatementLine: StatementLine;
   Subscription: Record<PropertyKey, never>;
+  TrialBalance: TrialBalance;
+  TrialBalanceCurrency: TrialBalanceCurrency;
+  TrialBalanceLine: TrialBalanceLine;
   UnsupportedCurrency: UnsupportedCurrency;
   UserError: ResolversInterfaceTypes<ResolversParentTypes>['UserError'];
 };
@@ -652,6 +866,7 @@ export type AccountResolvers<ContextType = AccountContext, ParentType extends Re
   balanceAt?: Resolver<Maybe<ResolversTypes['Balance']>, ParentType, ContextType, RequireFields<AccountBalanceAtArgs, 'at'>>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  entity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   entries?: Resolver<Maybe<ResolversTypes['EntryConnection']>, ParentType, ContextType, RequireFields<AccountEntriesArgs, 'first'>>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   ownerId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
@@ -720,6 +935,10 @@ export type BalanceChangeEventResolvers<ContextType = AccountContext, ParentType
   stripeId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 };
 
+export type CreateEntityResultResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['CreateEntityResult'] = ResolversParentTypes['CreateEntityResult']> = {
+  __resolveType?: TypeResolveFn<'Entity' | 'InvalidInput' | 'UnsupportedCurrency', ParentType, ContextType>;
+};
+
 export type CreditExposureResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['CreditExposure'] = ResolversParentTypes['CreditExposure']> = {
   accounts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -734,6 +953,21 @@ export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type EntityResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['Entity'] = ResolversParentTypes['Entity']> = {
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  country?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  functionalCurrency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type EntityNotFoundResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['EntityNotFound'] = ResolversParentTypes['EntityNotFound']> = {
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  entity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
 
 export type EntryResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['Entry'] = ResolversParentTypes['Entry'], FederationReferenceType extends FederationReferenceTypes['Entry'] = FederationReferenceTypes['Entry']> = {
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Entry']> | FederationReferenceType, FederationReferenceType, ContextType>;
@@ -757,6 +991,36 @@ export type EntryEdgeResolvers<ContextType = AccountContext, ParentType extends 
   node?: Resolver<ResolversTypes['Entry'], ParentType, ContextType>;
 };
 
+export type GeneralLedgerExportResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['GeneralLedgerExport'] = ResolversParentTypes['GeneralLedgerExport']> = {
+  businessDate?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  csv?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  entity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['GeneralLedgerLine']>, ParentType, ContextType>;
+};
+
+export type GeneralLedgerLineResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['GeneralLedgerLine'] = ResolversParentTypes['GeneralLedgerLine']> = {
+  credit?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  debit?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  glCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ledgerClass?: Resolver<ResolversTypes['LedgerClass'], ParentType, ContextType>;
+  postings?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type GlCodeResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['GlCode'] = ResolversParentTypes['GlCode']> = {
+  entity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  glCode?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  ledgerClass?: Resolver<ResolversTypes['LedgerClass'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
+export type IntercompanyBalanceResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['IntercompanyBalance'] = ResolversParentTypes['IntercompanyBalance']> = {
+  amount?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  fromEntity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  toEntity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
 export type InvalidInputResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['InvalidInput'] = ResolversParentTypes['InvalidInput']> = {
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   field?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -766,14 +1030,16 @@ export type InvalidInputResolvers<ContextType = AccountContext, ParentType exten
 
 export type MutationResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   closeAccount?: Resolver<ResolversTypes['AccountStatusResult'], ParentType, ContextType, RequireFields<MutationCloseAccountArgs, 'id'>>;
+  createEntity?: Resolver<ResolversTypes['CreateEntityResult'], ParentType, ContextType, RequireFields<MutationCreateEntityArgs, 'input'>>;
   freezeAccount?: Resolver<ResolversTypes['AccountStatusResult'], ParentType, ContextType, RequireFields<MutationFreezeAccountArgs, 'id'>>;
   openAccount?: Resolver<ResolversTypes['OpenAccountResult'], ParentType, ContextType, RequireFields<MutationOpenAccountArgs, 'input'>>;
   setCreditLimit?: Resolver<ResolversTypes['SetCreditLimitResult'], ParentType, ContextType, RequireFields<MutationSetCreditLimitArgs, 'input'>>;
+  setGlCode?: Resolver<ResolversTypes['SetGlCodeResult'], ParentType, ContextType, RequireFields<MutationSetGlCodeArgs, 'input'>>;
   unfreezeAccount?: Resolver<ResolversTypes['AccountStatusResult'], ParentType, ContextType, RequireFields<MutationUnfreezeAccountArgs, 'id'>>;
 };
 
 export type OpenAccountResultResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['OpenAccountResult'] = ResolversParentTypes['OpenAccountResult']> = {
-  __resolveType?: TypeResolveFn<'Account' | 'InvalidInput' | 'UnsupportedCurrency', ParentType, ContextType>;
+  __resolveType?: TypeResolveFn<'Account' | 'EntityNotFound' | 'InvalidInput' | 'UnsupportedCurrency', ParentType, ContextType>;
 };
 
 export type PageInfoResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
@@ -786,10 +1052,17 @@ export type QueryResolvers<ContextType = AccountContext, ParentType extends Reso
   accounts?: Resolver<ResolversTypes['AccountConnection'], ParentType, ContextType, RequireFields<QueryAccountsArgs, 'first' | 'ownerId'>>;
   balanceChanges?: Resolver<Array<ResolversTypes['BalanceChangeEvent']>, ParentType, ContextType, RequireFields<QueryBalanceChangesArgs, 'accountId' | 'first'>>;
   creditExposure?: Resolver<Array<ResolversTypes['CreditExposure']>, ParentType, ContextType>;
+  generalLedgerExport?: Resolver<ResolversTypes['GeneralLedgerExport'], ParentType, ContextType, RequireFields<QueryGeneralLedgerExportArgs, 'businessDate' | 'entity'>>;
+  intercompanyPosition?: Resolver<Array<ResolversTypes['IntercompanyBalance']>, ParentType, ContextType, RequireFields<QueryIntercompanyPositionArgs, 'asOf'>>;
+  trialBalance?: Resolver<ResolversTypes['TrialBalance'], ParentType, ContextType, RequireFields<QueryTrialBalanceArgs, 'asOf' | 'entity'>>;
 };
 
 export type SetCreditLimitResultResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['SetCreditLimitResult'] = ResolversParentTypes['SetCreditLimitResult']> = {
   __resolveType?: TypeResolveFn<'Account' | 'AccountNotActive' | 'AccountNotFound' | 'InvalidInput', ParentType, ContextType>;
+};
+
+export type SetGlCodeResultResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['SetGlCodeResult'] = ResolversParentTypes['SetGlCodeResult']> = {
+  __resolveType?: TypeResolveFn<'EntityNotFound' | 'GlCode' | 'InvalidInput', ParentType, ContextType>;
 };
 
 export type StatementLineResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['StatementLine'] = ResolversParentTypes['StatementLine']> = {
@@ -806,6 +1079,26 @@ export type SubscriptionResolvers<ContextType = AccountContext, ParentType exten
   balanceHead?: SubscriptionResolver<ResolversTypes['String'], "balanceHead", ParentType, ContextType, RequireFields<SubscriptionBalanceHeadArgs, 'accountId'>>;
 };
 
+export type TrialBalanceResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['TrialBalance'] = ResolversParentTypes['TrialBalance']> = {
+  asOf?: Resolver<ResolversTypes['Date'], ParentType, ContextType>;
+  currencies?: Resolver<Array<ResolversTypes['TrialBalanceCurrency']>, ParentType, ContextType>;
+  entity?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type TrialBalanceCurrencyResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['TrialBalanceCurrency'] = ResolversParentTypes['TrialBalanceCurrency']> = {
+  balanced?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  lines?: Resolver<Array<ResolversTypes['TrialBalanceLine']>, ParentType, ContextType>;
+};
+
+export type TrialBalanceLineResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['TrialBalanceLine'] = ResolversParentTypes['TrialBalanceLine']> = {
+  accounts?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  balance?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  credit?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  debit?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  ledgerClass?: Resolver<ResolversTypes['LedgerClass'], ParentType, ContextType>;
+};
+
 export type UnsupportedCurrencyResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['UnsupportedCurrency'] = ResolversParentTypes['UnsupportedCurrency']> = {
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -814,7 +1107,7 @@ export type UnsupportedCurrencyResolvers<ContextType = AccountContext, ParentTyp
 };
 
 export type UserErrorResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['UserError'] = ResolversParentTypes['UserError']> = {
-  __resolveType?: TypeResolveFn<'AccountBalanceNotZero' | 'AccountNotActive' | 'AccountNotFound' | 'InvalidInput' | 'UnsupportedCurrency', ParentType, ContextType>;
+  __resolveType?: TypeResolveFn<'AccountBalanceNotZero' | 'AccountNotActive' | 'AccountNotFound' | 'EntityNotFound' | 'InvalidInput' | 'UnsupportedCurrency', ParentType, ContextType>;
 };
 
 export type Resolvers<ContextType = AccountContext> = {
@@ -828,20 +1121,31 @@ export type Resolvers<ContextType = AccountContext> = {
   Amount?: GraphQLScalarType;
   Balance?: BalanceResolvers<ContextType>;
   BalanceChangeEvent?: BalanceChangeEventResolvers<ContextType>;
+  CreateEntityResult?: CreateEntityResultResolvers<ContextType>;
   CreditExposure?: CreditExposureResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
+  Entity?: EntityResolvers<ContextType>;
+  EntityNotFound?: EntityNotFoundResolvers<ContextType>;
   Entry?: EntryResolvers<ContextType>;
   EntryConnection?: EntryConnectionResolvers<ContextType>;
   EntryEdge?: EntryEdgeResolvers<ContextType>;
+  GeneralLedgerExport?: GeneralLedgerExportResolvers<ContextType>;
+  GeneralLedgerLine?: GeneralLedgerLineResolvers<ContextType>;
+  GlCode?: GlCodeResolvers<ContextType>;
+  IntercompanyBalance?: IntercompanyBalanceResolvers<ContextType>;
   InvalidInput?: InvalidInputResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
   OpenAccountResult?: OpenAccountResultResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   SetCreditLimitResult?: SetCreditLimitResultResolvers<ContextType>;
+  SetGlCodeResult?: SetGlCodeResultResolvers<ContextType>;
   StatementLine?: StatementLineResolvers<ContextType>;
   Subscription?: SubscriptionResolvers<ContextType>;
+  TrialBalance?: TrialBalanceResolvers<ContextType>;
+  TrialBalanceCurrency?: TrialBalanceCurrencyResolvers<ContextType>;
+  TrialBalanceLine?: TrialBalanceLineResolvers<ContextType>;
   UnsupportedCurrency?: UnsupportedCurrencyResolvers<ContextType>;
   UserError?: UserErrorResolvers<ContextType>;
 };

@@ -30,6 +30,7 @@ export const balanceEventResolvers = {
       type: home.type,
       status: home.status,
       currency: home.currency,
+      entity: home.entity,
       version: home.version,
       createdAt: home.createdAt,
       creditLimit: home.creditLimit,

@@ -7,16 +7,19 @@ import type { StatusAction } from '../domain/account-status';
 import { changeStatus as changeAccountStatus, openAccount } from '../services/accounts';
 import { setCreditLimit, type SetCreditLimitInput } from '../services/credit-lines';
 import { asAccount } from './account';
+import { booksMutationResolvers } from './books';
 import {
   accountBalanceNotZero,
   accountNotActive,
   accountNotFound,
+  entityNotFound,
   invalidInput,
   unsupportedCurrency,
 } from './user-errors';
 import type { MutationResolvers } from '../generated/resolvers-types';
 
 export const mutationResolvers = {
+  ...booksMutationResolvers,
   openAccount: async (_: unknown, args: { input: OpenAccountInput }, ctx: AccountContext) => {
     const opened = authorized(await openAccount(ctx, args.input));
     if (opened.ok) return asAccount(opened.value);
@@ -25,6 +28,8 @@ export const mutationResolvers = {
         return invalidInput(opened.error.field, opened.error.message);
       case 'UnsupportedCurrency':
         return unsupportedCurrency(opened.error.currency);
+      case 'EntityNotFound':
+        return entityNotFound(opened.error.entity);
       default:
         return unreachable(opened.error);
     }

@@ -8,10 +8,12 @@ import { listableOwner, ownerAccounts, readableAccount } from '../services/accou
 import { creditExposure } from '../services/credit-lines';
 import { formatAmount } from '@paygraph/shared/money';
 import { asAccount } from './account';
+import { booksQueryResolvers } from './books';
 import { firstEntriesPageRows } from './read-ahead';
 import type { QueryResolvers } from '../generated/resolvers-types';
 
 export const queryResolvers = {
+  ...booksQueryResolvers,
   account: async (_: unknown, args: { id: string }, ctx: AccountContext, info: GraphQLResolveInfo) => {
     if (!parseId('account', args.id)) throw badUserInput(`"${args.id}" is not an account id`);
     const entriesRows = firstEntriesPageRows(info);

@@ -43,3 +43,12 @@ export function accountBalanceNotZero(accountId: string, total: bigint) {
     total: formatAmount(total),
   };
 }
+
+export function entityNotFound(entity: string) {
+  return {
+    __typename: 'EntityNotFound' as const,
+    code: 'ENTITY_NOT_FOUND',
+    message: `no entity ${entity}; operators create entities (createEntity)`,
+    entity,
+  };
+}

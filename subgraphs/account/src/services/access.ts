@@ -120,3 +120,8 @@ export function ownerIdSeenBy(identity: Identity, view: Pick<AccountView, 'owner
 export function readerOf(identity: Identity): string {
   return `${identity.role}\u0000${identity.sub}`;
 }
+
+/** Entities, GL codes and the books (trial balance, journal, intercompany) are operators' alone. */
+export function mayKeepBooks(identity: Identity, what: string): Forbidden | null {
+  return readsEveryAccount(identity) ? null : forbiddenBecause(`only operators may ${what}`);
+}

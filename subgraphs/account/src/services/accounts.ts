@@ -2,6 +2,8 @@ import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import type { EntryRow, Account } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
+import type { BooksRefusal } from '../domain/books';
+import { entityToOpenIn } from './books';
 import { loadOwnerPage, type OwnerPage } from '../db/account-views';
 import { changeAccountStatus, openAccountRow } from '../db/account-writes';
 import type { AccountView } from '../domain/account-view';
@@ -29,11 +31,14 @@ import {
 export async function openAccount(
   ctx: AccountContext,
   input: OpenAccountInput,
-): Promise<Result<AccountView, OpenAccountRefusal | Forbidden>> {
+): Promise<Result<AccountView, OpenAccountRefusal | BooksRefusal | Forbidden>> {
   const refused = mayOpen(ctx.identity, input);
   if (refused) return err(refused);
   const decision = decideOpenAccount(input);
   if (!decision.ok) return decision;
+  // Checked after the input's shape, so a bad currency is told before an unknown entity is asked for.
+  const entity = await entityToOpenIn(ctx, input.entity);
+  if (!entity.ok) return entity;
   return ok(await openAccountRow(ctx.shards, decision.value, ctx.now()));
 }
 

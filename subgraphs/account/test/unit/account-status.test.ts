@@ -12,6 +12,7 @@ function merchant(rows: ReadonlyArray<ReturnType<typeof row>>, status: AccountVi
     type: 'MERCHANT',
     status,
     currency: 'USD',
+    entity: 'PLATFORM',
     version: 1n,
     createdAt: new Date(0),
     available: sum((r) => r.available),

@@ -1,5 +1,6 @@
 import type { ShardSet } from '../shards/pool';
 import { balanceMismatches, clearingTotals, entryTotals } from './store/health';
+import { entityNets } from './store/entity-health';
 
 /**
  * The ledger's invariants, computed now. Each figure comes from one statement on one shard,
@@ -19,6 +20,8 @@ export interface LedgerHealth {
   /** Per currency: Σ clearing over all shards = money debited on one shard, not yet credited on another. */
   inTransit: Array<{ currency: string; amount: bigint }>;
   shards: ShardCurrencyHealth[];
+  /** Per shard, entity and currency: Σ of the entity's balances there, which nets to zero on its own. */
+  entities: Array<{ shard: string; entity: string; currency: string; net: bigint; balanced: boolean }>;
   /** Accounts whose balances differ from Σ of their entries (should always be empty). */
   balanceMismatches: Array<{ shard: string; accountId: string; stored: bigint; entries: bigint }>;
 }
@@ -30,6 +33,7 @@ export async function ledgerHealth(shards: ShardSet): Promise<LedgerHealth> {
       totals: await entryTotals(shard.db),
       clearing: await clearingTotals(shard.db),
       mismatches: await balanceMismatches(shard.db),
+      entities: await entityNets(shard),
     })),
   );
   const rows = perShard.flatMap(({ shard, totals }) =>
@@ -45,12 +49,16 @@ export async function ledgerHealth(shards: ShardSet): Promise<LedgerHealth> {
   for (const { clearing } of perShard)
     for (const c of clearing) transit.set(c.currency, (transit.get(c.currency) ?? 0n) + c.amount);
   const mismatches = perShard.flatMap(({ shard, mismatches: list }) => list.map((m) => ({ shard: shard.name, ...m })));
+  const perEntity = perShard.flatMap(({ shard, entities }) =>
+    entities.map((e) => ({ shard: shard.name, ...e, balanced: e.net === 0n })),
+  );
   return {
-    balanced: rows.every((r) => r.balanced) && mismatches.length === 0,
+    balanced: rows.every((r) => r.balanced) && mismatches.length === 0 && perEntity.every((e) => e.balanced),
     inTransit: [...transit]
       .map(([currency, amount]) => ({ currency, amount }))
       .sort((a, b) => a.currency.localeCompare(b.currency)),
     shards: rows,
+    entities: perEntity,
     balanceMismatches: mismatches,
   };
 }

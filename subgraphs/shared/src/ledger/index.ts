@@ -46,6 +46,36 @@ export type { EngineMode, PostingSettings } from '../config/shared';
 export { announceStripe, onShard, readAccountsWithStripes, readStripes, stripeDirectoryGaps } from './stripes';
 export { systemAccountId } from './system-accounts';
 export { ledgerHealth, type LedgerHealth } from './health';
+export {
+  controlShard,
+  daySums,
+  intercompanySums,
+  totalSubtotalCheck,
+  trialBalanceSums,
+  type TotalSubtotalDifference,
+} from './books';
+export type { ClassSum } from './store/class-days';
+export {
+  entityByCode,
+  glCodesOf,
+  insertEntityIfMissing,
+  keepExport,
+  keptExport,
+  upsertGlCode,
+  type EntityRecord,
+} from './store/entities';
+export {
+  entityCodePattern,
+  glCodeLengthMax,
+  isCountryCode,
+  isEntityCode,
+  isGlCode,
+  ledgerClasses,
+  ledgerClassOf,
+  platformEntity,
+  type LedgerClass,
+} from './rules/entities';
+export { expandIntercompany, intercompanyDrafts, type IntercompanyDraft } from './rules/intercompany';
 export { ledgerMigrations } from './migrations';
 
 export {

@@ -1,11 +1,13 @@
 import type { Shard, ShardSet } from '../shards/pool';
-import { newId } from '../ids';
+import { newId, type LogicalShard } from '../ids';
 import { insertSystemAccountIfMissing, systemAccount } from './store/accounts';
 import { assert } from '../result';
 import type { SystemKind } from './rules/account';
+import { platformEntity } from './rules/entities';
 
 /**
- * The platform's own accounts, one of each kind per shard and currency: the bank reserve
+ * The platform's own accounts, one of each kind per entity, shard and currency (the services'
+ * are PLATFORM's; the posting engine opens intercompany ones per counterparty too): the bank reserve
  * (an asset: where deposits come from and withdrawals go), clearing (money in flight to
  * another shard) and fee income. They are opened on first use; a unique key on
  * (kind, currency) makes concurrent first uses agree on one row.
@@ -28,27 +30,55 @@ export async function systemAccountId(
   shard: Shard,
   kind: SystemKind,
   currency: string,
+  entity = platformEntity,
+  counterpartyEntity = '',
 ): Promise<string> {
   // Keyed by the database URL: two shard sets in one process never share an id.
-  const key = `${shards.topology.urls[shard.index]}:${kind}:${currency}`;
+  const key = `${shards.topology.urls[shard.index]}:${entity}:${kind}:${currency}:${counterpartyEntity}`;
   const cached = known.get(key);
   if (cached) return cached;
-  let row = await systemAccount(shard.db, kind, currency);
+  const logical = shards.logicalOn(shard)[0];
+  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
+  const id = await openSystemAccount(shard, logical, { kind, currency, entity, counterpartyEntity });
+  known.set(key, id);
+  return id;
+}
+
+const knownOnShard = new WeakMap<Shard, Map<string, string>>();
+
+/**
+ * The id of a system account on a shard, opened on first use (a unique key on entity, kind,
+ * currency and counterparty makes concurrent first uses agree on one row); ids minted for
+ * `logical`, a logical shard the shard holds. For the posting engine, which knows its shard and
+ * not the set: cached per Shard. Runs on its own pooled connection, outside any transaction.
+ */
+export async function openSystemAccount(
+  shard: Shard,
+  logical: LogicalShard,
+  key: { kind: SystemKind; currency: string; entity: string; counterpartyEntity: string },
+): Promise<string> {
+  const cacheKey = `${key.entity}:${key.kind}:${key.currency}:${key.counterpartyEntity}`;
+  const cache = knownOnShard.get(shard) ?? new Map<string, string>();
+  knownOnShard.set(shard, cache);
+  const cached = cache.get(cacheKey);
+  if (cached) return cached;
+  const { kind, currency, entity, counterpartyEntity } = key;
+  let row = await systemAccount(shard.db, kind, currency, entity, counterpartyEntity);
   if (!row) {
-    const logical = shards.logicalOn(shard)[0];
-    assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
     await insertSystemAccountIfMissing(shard.db, {
       id: newId('account', logical),
       ownerId: platformOwnerId,
       type: 'SYSTEM',
       systemKind: kind,
       currency,
+      entity,
+      counterpartyEntity,
       status: 'ACTIVE',
     });
-    row = await systemAccount(shard.db, kind, currency);
+    row = await systemAccount(shard.db, kind, currency, entity, counterpartyEntity);
   }
-  assert(row, `system account ${kind} ${currency} missing on ${shard.name}`);
-  known.set(key, row.id);
+  assert(row, `system account ${entity} ${kind} ${currency} ${counterpartyEntity} missing on ${shard.name}`);
+  cache.set(cacheKey, row.id);
   systemIds.add(row.id);
   return row.id;
 }

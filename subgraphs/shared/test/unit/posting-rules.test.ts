@@ -14,6 +14,8 @@ function account(overrides: Partial<Account> = {}): Account {
     systemKind: null,
     status: 'ACTIVE',
     currency: 'USD',
+    entity: 'PLATFORM',
+    counterpartyEntity: '',
     parentId: null,
     stripeShards: 0n,
     available: 0n,

@@ -59,6 +59,7 @@ export async function stripeFor(shards: ShardSet, merchant: Account, shard: Shar
       type: 'MERCHANT',
       parentId: merchant.id,
       currency: merchant.currency,
+      entity: merchant.entity,
       status: merchant.status,
     });
     stripe = await stripeOf(shard.db, merchant.id);

@@ -11,6 +11,9 @@ import { isKnownSystemAccount } from '../system-accounts';
 import { DeferredInserts } from '../../db/deferred';
 import { applyPosting, type EntryDraft, type PostingRejection, type PostingSpec } from '../rules/posting-rules';
 import type { Account } from '../rules/account';
+import { withIntercompany } from './intercompany';
+import { addClassDays } from '../store/class-days';
+import { classDaysOf } from './class-days';
 
 /**
  * The only writer of balances. postBatch applies several postings for one shard in ONE local
@@ -120,7 +123,7 @@ export async function postBatch<R>(
     (tx) => {
       written.length = 0;
       rejected.length = 0;
-      return runBatch(tx, items, now(), written, rejected);
+      return runBatch(shard, tx, items, now(), written, rejected);
     },
     {
       retryOn: [mysqlErrno.deadlock, mysqlErrno.duplicateEntry],
@@ -134,6 +137,7 @@ export async function postBatch<R>(
 }
 
 async function runBatch<R>(
+  shard: Shard,
   tx: PostingTx,
   items: ReadonlyArray<PostingItem<R>>,
   now: Date,
@@ -141,8 +145,11 @@ async function runBatch<R>(
   rejected: string[],
 ): Promise<R[]> {
   const { prepared, states, prior } = await prepareAndLock(tx, items);
-  const timed = prepared.flatMap((p, i) => ('spec' in p ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
-  const specs = timed.map((t) => t.spec);
+  let timed = prepared.flatMap((p, i) => ('spec' in p ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
+  const asked = timed.map((t) => t.spec);
+  // Postings between entities gain their intercompany legs (rules/intercompany.ts); in one entity, the same array.
+  const specs = await withIntercompany(shard, tx, asked, states);
+  if (specs !== asked) timed = timed.map((t, i) => ({ spec: specs[i]!, at: t.at }));
   const before = balancesBefore(states);
   const outcomes = decide(specs, states, prior);
   const applied = timed.filter((_, i) => outcomes[i]!.status === 'APPLIED');
@@ -159,6 +166,7 @@ async function runBatch<R>(
     before,
   );
   await writePostings(tx, applied, entries, touched);
+  await addClassDays(tx, classDaysOf(applied, entries, states));
   const rejections = newRejections(specs, outcomes);
   await writeRejections(tx, rejections, now);
   written.push(...entries);

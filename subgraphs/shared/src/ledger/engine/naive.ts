@@ -6,7 +6,10 @@ import { notifyCommitted } from './events';
 import { chainEntries } from '../rules/tamper';
 import { assertWritesMatchPlan, balancesBefore } from '../rules/plan-check';
 import { DeferredInserts } from '../../db/deferred';
-import { applyPosting, type EntryDraft } from '../rules/posting-rules';
+import { applyPosting, type EntryDraft, type PostingSpec } from '../rules/posting-rules';
+import { withIntercompany } from './intercompany';
+import { addClassDays } from '../store/class-days';
+import { classDaysOf } from './class-days';
 import type { Account } from '../rules/account';
 import { prepareAlone, type PostingItem, type PostingOutcome } from './batch';
 
@@ -26,10 +29,10 @@ export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<
       written.length = 0;
       const decision = await prepareAlone(tx, item);
       if (!decision.proceed) return decision.result;
-      const spec = decision.spec;
       const states = new Map<string, Account>();
-      for (const leg of spec.legs)
+      for (const leg of decision.spec.legs)
         for (const [id, state] of await lockAccounts(tx, [leg.accountId])) states.set(id, state);
+      const [spec] = (await withIntercompany(shard, tx, [decision.spec], states)) as [PostingSpec];
       const prior = spec.dedupeKey ? (await priorOutcomes(tx, [spec.dedupeKey])).get(spec.dedupeKey) : undefined;
       const at = item.at ?? new Date();
       let outcome: PostingOutcome;
@@ -47,6 +50,7 @@ export async function postNaive<R>(shard: Shard, item: PostingItem<R>): Promise<
             before,
           );
           await writePostingRowByRow(tx, spec, at, entries, states);
+          await addClassDays(tx, classDaysOf([{ spec, at }], entries, states));
           written.push(...applied.value);
           outcome = { status: 'APPLIED', postingId: spec.id, entries: applied.value };
         } else {

@@ -17,7 +17,18 @@ export type AccountStatus = (typeof accountStatuses)[number];
  * FEE_EXPENSE and LOSS take what reconciliation books against the reserve: a bank's fee, and a
  * difference an operator writes off (settlement's services/exceptions.ts).
  */
-export const systemKinds = ['RESERVE', 'CLEARING', 'FEE_INCOME', 'FX_POSITION', 'FEE_EXPENSE', 'LOSS'] as const;
+export const systemKinds = [
+  'RESERVE',
+  'CLEARING',
+  'FEE_INCOME',
+  'FX_POSITION',
+  'FEE_EXPENSE',
+  'LOSS',
+  // One entity's balance with another, opened by the posting engine when a posting spans two
+  // entities (rules/intercompany.ts); the counterparty is the account's counterpartyEntity.
+  'INTERCOMPANY_DUE_TO',
+  'INTERCOMPANY_DUE_FROM',
+] as const;
 export type SystemKind = (typeof systemKinds)[number];
 
 /**
@@ -40,6 +51,10 @@ export interface Account {
    */
   stripeShards: bigint;
   currency: string;
+  /** The legal entity whose books hold the account (rules/entities.ts); PLATFORM by default. */
+  entity: string;
+  /** On an intercompany system account: the other entity; '' on every other account. */
+  counterpartyEntity: string;
   status: AccountStatus;
   available: bigint;
   frozen: bigint;

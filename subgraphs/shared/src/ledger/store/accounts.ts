@@ -82,18 +82,34 @@ export async function accountsByOwner(
   return rows.map(accountOfRaw);
 }
 
-/** The shard's system account of a kind and currency, by accounts_system_uq. Locks: none. */
-export async function systemAccount(db: Executor, kind: SystemKind, currency: string): Promise<Account | undefined> {
+/**
+ * The shard's system account of an entity, kind and currency (and counterparty, for an
+ * intercompany account), by accounts_system_entity_uq. Locks: none.
+ */
+export async function systemAccount(
+  db: Executor,
+  kind: SystemKind,
+  currency: string,
+  entity = 'PLATFORM',
+  counterpartyEntity = '',
+): Promise<Account | undefined> {
   const rows = await db
     .select()
     .from(accounts)
-    .where(and(eq(accounts.systemKind, kind), eq(accounts.currency, currency)))
+    .where(
+      and(
+        eq(accounts.entity, entity),
+        eq(accounts.systemKind, kind),
+        eq(accounts.currency, currency),
+        eq(accounts.counterpartyEntity, counterpartyEntity),
+      ),
+    )
     .limit(1);
   return rows[0] && accountOfRow(rows[0]);
 }
 
 /**
- * Inserts the system account unless another process got there first (unique kind+currency).
+ * Inserts the system account unless another process got there first (unique entity+kind+currency+counterparty).
  * Locks: the new row, or the one already there (a no-op update), exclusively, for the statement.
  */
 export async function insertSystemAccountIfMissing(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {

@@ -21,6 +21,8 @@ export function accountOfRow(row: AccountRow): Account {
     parentId: row.parentId,
     stripeShards: row.stripeShards,
     currency: row.currency,
+    entity: row.entity,
+    counterpartyEntity: row.counterpartyEntity,
     status: row.status,
     available: row.available,
     frozen: row.frozen,
@@ -42,6 +44,8 @@ export interface RawAccount {
   parent_id: string | null;
   stripe_shards: string;
   currency: string;
+  entity: string;
+  counterparty_entity: string;
   status: AccountRow['status'];
   available: string;
   frozen: string;
@@ -57,7 +61,7 @@ export interface RawAccount {
 }
 
 export const accountColumns =
-  'id, owner_id, type, system_kind, parent_id, stripe_shards, currency, status, available, frozen, pending, credit_limit, ' +
+  'id, owner_id, type, system_kind, parent_id, stripe_shards, currency, entity, counterparty_entity, status, available, frozen, pending, credit_limit, ' +
   'last_sequence, last_entry_hash, version, mac, mac_key_id, created_at, updated_at';
 
 /**
@@ -73,6 +77,8 @@ export function accountOfRaw(r: RawAccount): Account {
     parentId: r.parent_id,
     stripeShards: bigintOf(r.stripe_shards),
     currency: r.currency,
+    entity: r.entity,
+    counterpartyEntity: r.counterparty_entity,
     status: r.status,
     available: bigintOf(r.available),
     frozen: bigintOf(r.frozen),

@@ -6,9 +6,11 @@ import {
   datetime,
   decimal,
   index,
+  mediumtext,
   mysqlEnum,
   mysqlTable,
   primaryKey,
+  tinyint,
   uniqueIndex,
   varchar,
 } from 'drizzle-orm/mysql-core';
@@ -51,6 +53,13 @@ export const accounts = mysqlTable(
       .notNull()
       .default(sql`0`),
     currency: char('currency', { length: 3 }).notNull(),
+    /**
+     * The legal entity whose books hold the account (rules/entities.ts): PLATFORM unless opened
+     * in another. A stripe is its merchant's; a system account is one entity's.
+     */
+    entity: varchar('entity', { length: 16 }).notNull().default('PLATFORM'),
+    /** On an intercompany system account only: the entity the balance is due to or from; '' elsewhere. */
+    counterpartyEntity: varchar('counterparty_entity', { length: 16 }).notNull().default(''),
     status: mysqlEnum('status', accountStatuses).notNull().default('ACTIVE'),
     available: money('available'),
     frozen: money('frozen'),
@@ -80,7 +89,10 @@ export const accounts = mysqlTable(
   },
   (t) => [
     index('accounts_owner_idx').on(t.ownerId, t.id),
-    uniqueIndex('accounts_system_uq').on(t.systemKind, t.currency),
+    uniqueIndex('accounts_system_entity_uq').on(t.entity, t.systemKind, t.currency, t.counterpartyEntity),
+    // The books' count of accounts per class (store/class-days.ts accountCounts) reads an entity's
+    // accounts by it. Postings never write these columns, so it costs them nothing.
+    index('accounts_entity_idx').on(t.entity, t.type, t.systemKind, t.currency),
     uniqueIndex('accounts_parent_uq').on(t.parentId),
     // Postings never write credit_limit (postings.ts balanceUpdate), so this index costs
     // them nothing; it holds only the accounts that ever had a credit line.
@@ -200,3 +212,77 @@ export const accountDays = mysqlTable(
 );
 
 export type AccountDayRow = typeof accountDays.$inferSelect;
+
+/**
+ * The legal entities the platform operates through (docs/BOOKS.md). Read and written on the
+ * control shard only; PLATFORM is made by the migration and always exists.
+ */
+export const entities = mysqlTable('entities', {
+  code: varchar('code', { length: 16 }).primaryKey(),
+  name: varchar('name', { length: 200 }).notNull(),
+  country: char('country', { length: 2 }).notNull(),
+  functionalCurrency: char('functional_currency', { length: 3 }).notNull(),
+  createdAt: moment('created_at'),
+});
+
+/** The GL code an operator mapped to an entity's ledger class (SetGlCode); control shard only. */
+export const glCodes = mysqlTable(
+  'gl_codes',
+  {
+    entity: varchar('entity', { length: 16 }).notNull(),
+    ledgerClass: varchar('ledger_class', { length: 32 }).notNull(),
+    glCode: varchar('gl_code', { length: 32 }).notNull(),
+    updatedAt: moment('updated_at'),
+  },
+  (t) => [primaryKey({ columns: [t.entity, t.ledgerClass] })],
+);
+
+/**
+ * A closed date's general-ledger export as first answered, kept so that every later answer is
+ * the same bytes (a GL code changed afterwards does not rewrite a journal already handed over).
+ */
+export const glExports = mysqlTable(
+  'gl_exports',
+  {
+    entity: varchar('entity', { length: 16 }).notNull(),
+    businessDate: date('business_date', { mode: 'string' }).notNull(),
+    /** The lines as JSON (amounts as strings) and the CSV made from them. */
+    linesJson: mediumtext('lines_json').notNull(),
+    csv: mediumtext('csv').notNull(),
+    createdAt: moment('created_at'),
+  },
+  (t) => [primaryKey({ columns: [t.entity, t.businessDate] })],
+);
+
+/**
+ * The books' daily sums, kept as the ledger posts (store/class-days.ts), like account_days one
+ * level up: per entity, ledger class, counterparty entity (intercompany classes only, '' else),
+ * currency and business date, Σ debits and Σ credits and how many postings made each. `slot`
+ * spreads one key over a few rows so that two batches in flight on a shard do not queue on one
+ * row (rules/class-days.ts); readers sum the slots. The trial balance, the intercompany position
+ * and the day's journal read these rows, never the entries.
+ */
+export const ledgerClassDays = mysqlTable(
+  'ledger_class_days',
+  {
+    entity: varchar('entity', { length: 16 }).notNull(),
+    businessDate: date('business_date', { mode: 'string' }).notNull(),
+    ledgerClass: varchar('ledger_class', { length: 32 }).notNull(),
+    counterpartyEntity: varchar('counterparty_entity', { length: 16 }).notNull().default(''),
+    currency: char('currency', { length: 3 }).notNull(),
+    slot: tinyint('slot').notNull(),
+    debits: daySum('debits'),
+    credits: daySum('credits'),
+    debitPostings: bigint('debit_postings', { mode: 'bigint' })
+      .notNull()
+      .default(sql`0`),
+    creditPostings: bigint('credit_postings', { mode: 'bigint' })
+      .notNull()
+      .default(sql`0`),
+  },
+  (t) => [
+    primaryKey({
+      columns: [t.entity, t.businessDate, t.ledgerClass, t.counterpartyEntity, t.currency, t.slot],
+    }),
+  ],
+);

@@ -1,0 +1,26 @@
+import { businessDateOf } from '../../business-date';
+import { classDayIncrements, classDaySlots, type ClassDayIncrement } from '../rules/class-days';
+import type { Account } from '../rules/account';
+import type { EntryDraft, PostingSpec } from '../rules/posting-rules';
+
+let nextSlot = 0;
+
+/**
+ * The books' daily sums a batch adds (rules/class-days.ts), each entry on its posting's business
+ * date, in the next slot of this process's round: two batches in flight take two rows.
+ */
+export function classDaysOf(
+  applied: ReadonlyArray<{ spec: PostingSpec; at: Date }>,
+  entries: readonly EntryDraft[],
+  states: ReadonlyMap<string, Account>,
+): ClassDayIncrement[] {
+  if (entries.length === 0) return [];
+  const dateOf = new Map(applied.map((a) => [a.spec.id, businessDateOf(a.at)]));
+  nextSlot = (nextSlot + 1) % classDaySlots;
+  return classDayIncrements(
+    entries,
+    (id) => states.get(id)!,
+    (entry) => dateOf.get(entry.postingId)!,
+    nextSlot,
+  );
+}

@@ -1,0 +1,187 @@
+import type { PostingTx } from '../../shards/posting-transaction';
+import type { ClassDayIncrement } from '../rules/class-days';
+import { ledgerClassDays } from './schema';
+import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } from '../../db/raw';
+
+/**
+ * The books' daily sums' SQL (`ledger_class_days`, rules/class-days.ts). Rows are keyed
+ * (entity, business_date, class, counterparty, currency, slot): an entity's trial balance reads a
+ * range of the primary key whose size grows with days × classes × currencies, never with entries.
+ */
+
+const addToClassDay = `ON DUPLICATE KEY UPDATE ${['debits', 'credits', 'debit_postings', 'credit_postings']
+  .map((c) => `${c} = ${c} + VALUES(${c})`)
+  .join(', ')}`;
+
+/**
+ * Posting only: adds the increments to their rows in the posting's transaction, held to go out
+ * with its next statement (no round trip of its own). Locks: those rows, exclusively, until the
+ * posting commits; the batch's slot keeps two batches in flight off one row.
+ */
+export async function addClassDays(tx: PostingTx, increments: readonly ClassDayIncrement[]): Promise<void> {
+  await insertRows(tx, ledgerClassDays, increments, { suffix: addToClassDay, hold: true });
+}
+
+export interface ClassSum {
+  entity: string;
+  ledgerClass: string;
+  counterpartyEntity: string;
+  currency: string;
+  debits: bigint;
+  credits: bigint;
+  debitPostings: bigint;
+  creditPostings: bigint;
+}
+
+type RawSum = { e: string; c: string; k: string; cur: string; d: string; cr: string; dp: string; cp: string };
+
+function sumOf(r: RawSum): ClassSum {
+  return {
+    entity: r.e,
+    ledgerClass: r.c,
+    counterpartyEntity: r.k,
+    currency: r.cur,
+    debits: bigintOf(r.d),
+    credits: bigintOf(r.cr),
+    debitPostings: bigintOf(r.dp),
+    creditPostings: bigintOf(r.cp),
+  };
+}
+
+const sums = `entity AS e, ledger_class AS c, counterparty_entity AS k, currency AS cur, SUM(debits) AS d,
+  SUM(credits) AS cr, SUM(debit_postings) AS dp, SUM(credit_postings) AS cp FROM ledger_class_days`;
+const perKey = 'GROUP BY entity, ledger_class, counterparty_entity, currency';
+
+/** An entity's sums per class, counterparty and currency up to and including `asOf`. Locks: none. */
+export async function classSumsUpTo(db: SqlTarget, entity: string, asOf: string): Promise<ClassSum[]> {
+  const rows = await rawRows<RawSum>(db, `SELECT ${sums} WHERE entity = ? AND business_date <= ? ${perKey}`, [
+    entity,
+    asOf,
+  ]);
+  return rows.map(sumOf);
+}
+
+/** An entity's sums of one business date. Locks: none. */
+export async function classSumsOn(db: SqlTarget, entity: string, businessDate: string): Promise<ClassSum[]> {
+  const rows = await rawRows<RawSum>(db, `SELECT ${sums} WHERE entity = ? AND business_date = ? ${perKey}`, [
+    entity,
+    businessDate,
+  ]);
+  return rows.map(sumOf);
+}
+
+/** Every entity's intercompany sums up to `asOf`. Locks: none. */
+export async function intercompanySumsUpTo(db: SqlTarget, asOf: string): Promise<ClassSum[]> {
+  const rows = await rawRows<RawSum>(
+    db,
+    `SELECT ${sums} WHERE business_date <= ? AND ledger_class IN ('INTERCOMPANY_DUE_TO', 'INTERCOMPANY_DUE_FROM') ${perKey}`,
+    [asOf],
+  );
+  return rows.map(sumOf);
+}
+
+/** Accounts per entity, type, system kind and currency: what a trial balance line counts. Locks: none. */
+export interface AccountCount {
+  entity: string;
+  type: 'PERSONAL' | 'MERCHANT' | 'SYSTEM';
+  systemKind: string | null;
+  currency: string;
+  accounts: number;
+}
+
+export async function accountCounts(db: SqlTarget, entity: string): Promise<AccountCount[]> {
+  const rows = await rawRows<{ e: string; t: AccountCount['type']; k: string | null; cur: string; n: string }>(
+    db,
+    `SELECT entity AS e, type AS t, system_kind AS k, currency AS cur, COUNT(DISTINCT COALESCE(parent_id, id)) AS n
+     FROM accounts WHERE entity = ? GROUP BY entity, type, system_kind, currency`,
+    [entity],
+  );
+  return rows.map((r) => ({ entity: r.e, type: r.t, systemKind: r.k, currency: r.cur, accounts: Number(r.n) }));
+}
+
+/**
+ * Both sides of the total–subtotal check, read in one consistent snapshot of the shard: each
+ * entity's class sums over all dates (credits − debits) and its accounts' balances per type,
+ * system kind and currency, split by bucket. Locks: none (a consistent read).
+ */
+export async function totalsAndSubtotals(db: SqlTarget): Promise<{
+  totals: Array<{ entity: string; ledgerClass: string; currency: string; net: bigint }>;
+  /** Σ per entity, type, system kind and currency: `settled` of available and frozen, `inPending` of pending. */
+  balances: Array<{
+    entity: string;
+    type: AccountCount['type'];
+    systemKind: string | null;
+    currency: string;
+    settled: bigint;
+    inPending: bigint;
+  }>;
+}> {
+  const sets = await rawRowSets(db, [
+    { sql: 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY', values: [] },
+    {
+      sql: `SELECT entity AS e, ledger_class AS c, currency AS cur, SUM(credits) - SUM(debits) AS n
+            FROM ledger_class_days GROUP BY entity, ledger_class, currency`,
+      values: [],
+    },
+    {
+      sql: `SELECT entity AS e, type AS t, system_kind AS k, currency AS cur, SUM(available + frozen) AS s,
+            SUM(pending) AS p FROM accounts GROUP BY entity, type, system_kind, currency`,
+      values: [],
+    },
+    { sql: 'COMMIT', values: [] },
+  ]);
+  const totals = sets[1] as Array<{ e: string; c: string; cur: string; n: string }>;
+  const balances = sets[2] as Array<{
+    e: string;
+    t: AccountCount['type'];
+    k: string | null;
+    cur: string;
+    s: string;
+    p: string;
+  }>;
+  return {
+    totals: totals.map((r) => ({ entity: r.e, ledgerClass: r.c, currency: r.cur, net: bigintOf(r.n) })),
+    balances: balances.map((r) => ({
+      entity: r.e,
+      type: r.t,
+      systemKind: r.k,
+      currency: r.cur,
+      settled: bigintOf(r.s),
+      inPending: bigintOf(r.p),
+    })),
+  };
+}
+
+/**
+ * The books' sums of the entries written before they were kept (a shard migrated to issue 49
+ * with entries already on it): when the shard has entries and no sums at all, one INSERT … SELECT
+ * sums every entry by its account's entity and class (the SQL twin of ledgerClassOf) and its
+ * posting's business date, in slot 0. Once any sums row exists it does nothing, so it runs once.
+ * Processes of an older version still posting during a rollout write no sums: the total–subtotal
+ * check reports what they posted. Locks: the shard's entries read for the statement (a consistent
+ * read), the new sums rows. Answers the rows it wrote.
+ */
+export async function backfillClassDays(db: SqlTarget): Promise<number> {
+  const [[kept], [moved]] = (await rawRowSets(db, [
+    { sql: 'SELECT COUNT(*) AS n FROM (SELECT 1 FROM ledger_class_days LIMIT 1) k', values: [] },
+    { sql: 'SELECT COUNT(*) AS n FROM (SELECT 1 FROM ledger_entries LIMIT 1) e', values: [] },
+  ])) as [[{ n: string }], [{ n: string }]];
+  if (bigintOf(kept.n) > 0n || bigintOf(moved.n) === 0n) return 0;
+  return rawWrite(
+    db,
+    `INSERT INTO ledger_class_days (entity, business_date, ledger_class, counterparty_entity, currency, slot,
+       debits, credits, debit_postings, credit_postings)
+     SELECT a.entity, p.business_date,
+       CASE WHEN a.type = 'PERSONAL' THEN 'CUSTOMER_FUNDS'
+            WHEN a.type = 'MERCHANT' AND e.bucket = 'PENDING' THEN 'MERCHANT_PENDING'
+            WHEN a.type = 'MERCHANT' THEN 'MERCHANT_FUNDS'
+            WHEN a.system_kind = 'LOSS' THEN 'LOSSES'
+            ELSE a.system_kind END AS c,
+       a.counterparty_entity, e.currency, 0,
+       SUM(CASE WHEN e.amount < 0 THEN -e.amount ELSE 0 END), SUM(CASE WHEN e.amount > 0 THEN e.amount ELSE 0 END),
+       COUNT(DISTINCT CASE WHEN e.amount < 0 THEN e.posting_id END),
+       COUNT(DISTINCT CASE WHEN e.amount > 0 THEN e.posting_id END)
+     FROM ledger_entries e JOIN accounts a ON a.id = e.account_id JOIN postings p ON p.id = e.posting_id
+     GROUP BY a.entity, p.business_date, c, a.counterparty_entity, e.currency`,
+  );
+}

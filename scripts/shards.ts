@@ -1,6 +1,7 @@
 import { readScriptConfig, scriptConfig } from './lib/config';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
-import { latestMap } from '../subgraphs/shared/src/control/index';
+import { latestMap, latestMove, type MoveStep } from '../subgraphs/shared/src/control/index';
+import { abort, move, MoveRefused, openMover, parseRange } from './lib/shard-mover';
 import { rangesOf, seedMap, type ShardMap } from '../subgraphs/shared/src/shards/shard-map';
 import { parseShardNodes } from '../subgraphs/shared/src/shards/topology';
 import { describeError, redactUrl } from './lib/mysql-server';
@@ -12,8 +13,12 @@ import { describeError, redactUrl } from './lib/mysql-server';
  * - `map`: prints the map as JSON: its version, each range of logical shards with its database (as MYSQL_SHARDS writes
  *   one, passwords hidden) and whether it is fenced, and whether it was read from the control database or is the
  *   configuration's seed (no version stored yet).
+ * - `move FIRST-LAST DATABASE`: moves the range to DATABASE (as MYSQL_SHARDS writes one), or resumes the move in
+ *   progress when it is the same; exits 0 once the map switched and the fence lifted (scripts/lib/shard-mover.ts).
+ * - `status`: the latest move as JSON (its step and figures).
+ * - `abort`: aborts the move in progress, before its switch, with nothing changed.
  */
-const usage = 'usage: npm run shards -- map';
+const usage = 'usage: npm run shards -- map | move FIRST-LAST DATABASE | status | abort';
 
 /** The map as printed: ranges with their database's nodes, never a password. */
 export function printableMap(map: ShardMap, stored: boolean): unknown {
@@ -23,16 +28,69 @@ export function printableMap(map: ShardMap, stored: boolean): unknown {
     ranges: rangesOf(map).map((r) => ({
       first: r.first,
       last: r.last,
-      database: parseShardNodes(map.databases[r.database]!)[0]!
-        .map((node) => redactUrl(node))
-        .join('|'),
+      database: redactEntry(map.databases[r.database]!),
       ...(r.fenced ? { fenced: true } : {}),
     })),
   };
 }
 
+const log = (line: string) => console.log(`[shards] ${new Date().toISOString()} ${line}`);
+
+/** move, status and abort: the mover's commands. Answers the exit status. */
+async function moverCommand(urls: string, argv: readonly string[]): Promise<number | null> {
+  const [command, range, target, flag, stopAfter] = argv;
+  if (command === 'status') {
+    const shards = openShards({ urls, poolSize: 1 });
+    try {
+      const row = await latestMove(shards.all[0]!);
+      console.log(
+        JSON.stringify(
+          row === null ? null : { ...row, source: redactEntry(row.source), target: redactEntry(row.target) },
+          null,
+          2,
+        ),
+      );
+      return 0;
+    } finally {
+      await shards.close();
+    }
+  }
+  if (command !== 'move' && command !== 'abort') return null;
+  if (command === 'move' && (range === undefined || target === undefined)) {
+    console.error(usage);
+    return 2;
+  }
+  const mover = await openMover(urls, log);
+  try {
+    if (command === 'abort') {
+      const aborted = await abort(mover);
+      if (aborted === null) log('no move in progress');
+      return 0;
+    }
+    const kill = flag === '--kill-after' ? ((stopAfter ?? null) as MoveStep | null) : null;
+    await move(mover, { ...parseRange(range!), target: target! }, kill);
+    return 0;
+  } finally {
+    await mover.close();
+  }
+}
+
+function redactEntry(entry: string): string {
+  return parseShardNodes(entry)[0]!
+    .map((node) => redactUrl(node))
+    .join('|');
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const config = readScriptConfig(scriptConfig, process.env);
+  try {
+    const moved = await moverCommand(config.shards.urls, argv);
+    if (moved !== null) return moved;
+  } catch (error) {
+    if (!(error instanceof MoveRefused)) throw error;
+    console.error(`shards: refused: ${error.message}`);
+    return 3;
+  }
   const shards = openShards({ ...config.shards, poolSize: 2 });
   try {
     switch (argv[0]) {

@@ -5,7 +5,7 @@ import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { followShardMap, laggards, latestMap, publishMap, type MapFollower } from '@paygraph/shared/control/index';
 import { nextMap } from '@paygraph/shared/shards/shard-map';
 import { readiness } from '@paygraph/shared/server/health';
-import { rawRows } from '@paygraph/shared/db/raw';
+import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import { shardMapProcessLiveMs } from '@paygraph/shared/limits';
@@ -117,6 +117,44 @@ describe('the live shard map', () => {
     expect(await publishMap(control, nextMap((await latestMap(control))!, { fenced: [] }), 'lift 40-41')).toBe(true);
     await until(() => a.shards.placement.version === 4 && b.shards.placement.version === 4);
     expect(a.shards.byLogical(toLogicalShard(40)).name).toBe(new URL(dbs.urls[2]!).pathname.slice(1));
+  });
+
+  it('refuses writes to a fenced logical shard where they happen, whatever map the writer routes by', async () => {
+    // A process that follows no map: it routes by its configuration, as one that missed the fence would.
+    const stale = openShards({ urls: dbs.urls[2]!, poolSize: 2 });
+    opened.push(stale);
+    const shard = stale.all[0]!;
+    const client = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2c';
+    const neighbour = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2d';
+    const system = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WY_2c';
+    await rawWrite(
+      shard,
+      "INSERT INTO accounts (id, owner_id, type, currency) VALUES (?, 'u', 'PERSONAL', 'EUR'), (?, 'u', 'PERSONAL', 'EUR')",
+      [client, neighbour],
+    );
+    await rawWrite(
+      shard,
+      "INSERT INTO accounts (id, owner_id, type, system_kind, currency) VALUES (?, 'platform', 'SYSTEM', 'CLEARING', 'EUR')",
+      [system],
+    );
+    await rawWrite(shard, "INSERT INTO shard_fences (logical_shard, reason) VALUES (44, 'fenced')");
+    const refused = await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [client]).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(ShardUnavailable);
+    expect(String(refused)).toContain('is unavailable; retry');
+    await expect(
+      rawWrite(
+        shard,
+        "INSERT INTO accounts (id, owner_id, type, currency) VALUES ('acc_01JDP5Z9K3M4N6Q7R8S9T0V1WZ_2c', 'u', 'PERSONAL', 'EUR')",
+      ),
+    ).rejects.toBeInstanceOf(ShardUnavailable);
+    // The neighbouring logical shard and the database's system accounts write as before; the breaker counted nothing.
+    expect(await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [neighbour])).toBe(1);
+    expect(await rawWrite(shard, 'UPDATE accounts SET available = available - 1 WHERE id = ?', [system])).toBe(1);
+    expect(shard.pool.state).toBe('closed');
+    await rawWrite(shard, 'DELETE FROM shard_fences WHERE logical_shard = 44');
+    expect(await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [client])).toBe(1);
   });
 
   it('serves the last map it knew when the control database cannot be read, and says so in /health/ready', async () => {

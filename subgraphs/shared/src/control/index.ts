@@ -6,3 +6,14 @@
 export { followShardMap, newProcessId, type FollowOptions, type MapFollower } from './follower';
 export { controlMigrations } from './migrations';
 export { acknowledge, laggards, latestMap, publishMap, seedMapIfAbsent, type Laggard } from './store/map-store';
+export {
+  activeMove,
+  fenceOn,
+  latestMove,
+  moveSteps,
+  recordStep,
+  startMove,
+  unfenceOn,
+  type MoveRow,
+  type MoveStep,
+} from './store/moves';

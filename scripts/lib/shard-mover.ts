@@ -7,6 +7,7 @@ import {
   latestMap,
   publishMap,
   recordStep,
+  seedMapIfAbsent,
   startMove,
   unfenceOn,
   type MoveRow,
@@ -14,7 +15,13 @@ import {
 } from '../../subgraphs/shared/src/control/index';
 import { openShards, type Shard, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { rawRows } from '../../subgraphs/shared/src/db/raw';
-import { databaseKey, nextMap, sameDatabase, type ShardMap } from '../../subgraphs/shared/src/shards/shard-map';
+import {
+  databaseKey,
+  nextMap,
+  sameDatabase,
+  seedMap,
+  type ShardMap,
+} from '../../subgraphs/shared/src/shards/shard-map';
 import { parseShardNodes } from '../../subgraphs/shared/src/shards/topology';
 import { logicalShardCount, shardMapAckWaitMs, shardMapProcessLiveMs } from '../../subgraphs/shared/src/limits';
 import { migrationSets } from './migration-sets';
@@ -69,8 +76,9 @@ export interface Mover {
 /** Opens the map's databases and takes the mover's lock on the control database; refused when another mover runs. */
 export async function openMover(urls: string, log: (line: string) => void): Promise<Mover> {
   const shards = openShards({ urls, poolSize: 4 });
-  const map = await latestMap(shards.all[0]!);
-  if (map !== null) shards.placement.apply(map);
+  // No process has seeded the map yet: the configuration's is version 1, as a process would write it.
+  if ((await latestMap(shards.all[0]!)) === null) await seedMapIfAbsent(shards.all[0]!, seedMap(shards.topology));
+  shards.placement.apply((await latestMap(shards.all[0]!))!);
   const lock = await mysql.createConnection({ uri: parseShardNodes(urls)[0]![0]! });
   const [rows] = await lock.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS taken', [lockName]);
   if (Number(rows[0]!.taken) !== 1) {
@@ -128,7 +136,7 @@ export async function move(mover: Mover, request: MoveRequest, stopAfter: MoveSt
     if (stepIndex(current.step) >= stepIndex(step)) continue;
     const figures = await run(current);
     await recordStep(mover.control, current.id, step, figures);
-    current = { ...current, step };
+    current = { ...current, step, figures: { ...current.figures, ...figures } };
     if (stopAfter === step) {
       mover.log(`move ${current.id}: stopping after ${step} (--kill-after)`);
       process.kill(process.pid, 'SIGKILL');

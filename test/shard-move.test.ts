@@ -74,11 +74,26 @@ describe('npm run shards -- move', () => {
     expect((await shardsCli('move', '20-40', dbs.urls[2]!)).stderr).toContain('several databases');
     expect((await shardsCli('move', '32-63', dbs.urls[2]!)).stderr).toContain('would keep no logical shard');
     expect((await shardsCli('move', '40-30', dbs.urls[2]!)).stderr).toContain('first before last');
+    // The source's system accounts are named by its first logical shard (32), which stays with them.
+    const system = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_20';
+    const source = openShards({ urls: dbs.urls[1]!, poolSize: 1 });
+    const systemRows = await rawRows<{ n: number }>(
+      source.all[0]!,
+      'SELECT COUNT(*) AS n FROM accounts WHERE system_kind IS NOT NULL',
+    );
+    if (Number(systemRows[0]!.n) === 0)
+      await rawWrite(
+        source.all[0]!,
+        "INSERT INTO accounts (id, owner_id, type, system_kind, currency) VALUES (?, 'platform', 'SYSTEM', 'LOSS', 'XTS')",
+        [system],
+      );
+    await source.close();
+    expect((await shardsCli('move', '32-35', dbs.urls[2]!)).stderr).toContain('named by logical shard 32');
     const bare = new URL(dbs.urls[2]!);
     bare.pathname = `${bare.pathname}_bare`;
     await createDatabases([bare.toString()]);
     try {
-      const refused = await shardsCli('move', '32-35', bare.toString());
+      const refused = await shardsCli('move', '36-39', bare.toString());
       expect(refused.code).toBe(3);
       expect(refused.stderr).toContain('not migrated');
     } finally {
@@ -86,14 +101,14 @@ describe('npm run shards -- move', () => {
     }
     // A target holding a row of the range.
     const target = openShards({ urls: dbs.urls[2]!, poolSize: 1 });
-    const stray = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_21';
+    const stray = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_25';
     try {
       await rawWrite(
         target.all[0]!,
         "INSERT INTO accounts (id, owner_id, type, currency) VALUES (?, 'u', 'PERSONAL', 'USD')",
         [stray],
       );
-      expect((await shardsCli('move', '32-35', dbs.urls[2]!)).stderr).toContain(
+      expect((await shardsCli('move', '36-39', dbs.urls[2]!)).stderr).toContain(
         'already holds 1 rows of the range in accounts',
       );
       await rawWrite(target.all[0]!, 'DELETE FROM accounts WHERE id = ?', [stray]);
@@ -104,7 +119,7 @@ describe('npm run shards -- move', () => {
     const holder = await mysql.createConnection({ uri: dbs.urls[0]! });
     try {
       await holder.query("SELECT GET_LOCK('paygraph_shard_mover', 0)");
-      expect((await shardsCli('move', '32-35', dbs.urls[2]!)).stderr).toContain('another mover runs');
+      expect((await shardsCli('move', '36-39', dbs.urls[2]!)).stderr).toContain('another mover runs');
     } finally {
       await holder.end();
     }
@@ -114,10 +129,10 @@ describe('npm run shards -- move', () => {
 
   it('moves a range while payments run: nothing lost or doubled, keys found after, the others never unavailable', async () => {
     const owners = Array.from({ length: 8 }, () => unique('mover'));
-    // Half the accounts in the range that moves (32-39, on the second database), half elsewhere.
+    // Half the accounts in the range that moves (36-43, on the second database), half elsewhere.
     const inRange = (id: string) => {
       const l = parseId('account', id)!.shard;
-      return l >= 32 && l <= 39;
+      return l >= 36 && l <= 43;
     };
     const accounts: string[] = [];
     for (const [i, owner] of owners.entries()) {
@@ -173,7 +188,7 @@ describe('npm run shards -- move', () => {
       }),
     );
     await new Promise((r) => setTimeout(r, 500));
-    const moved = await shardsCli('move', '32-39', dbs.urls[2]!);
+    const moved = await shardsCli('move', '36-43', dbs.urls[2]!);
     running = false;
     await workload;
     expect(moved.code, moved.stderr).toBe(0);
@@ -226,11 +241,11 @@ describe('npm run shards -- move', () => {
   it('survives a mover killed after each step: aborted before the switch with nothing changed, or resumed', async () => {
     const mapBefore = (await latestMap(shards.all[0]!))!;
     for (const step of ['fenced', 'copied', 'verified']) {
-      const killed = await shardsCli('move', '40-43', dbs.urls[2]!, '--kill-after', step);
+      const killed = await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', step);
       expect(killed.code).not.toBe(0);
       expect(JSON.parse((await shardsCli('status')).stdout).step).toBe(step);
       // Another move is refused meanwhile.
-      expect((await shardsCli('move', '44-45', dbs.urls[2]!)).stderr).toContain('in progress');
+      expect((await shardsCli('move', '48-49', dbs.urls[2]!)).stderr).toContain('in progress');
       const aborted = await shardsCli('abort');
       expect(aborted.code).toBe(0);
       expect(JSON.parse((await shardsCli('status')).stdout).step).toBe('aborted');
@@ -241,7 +256,7 @@ describe('npm run shards -- move', () => {
       try {
         const [row] = await rawRows<{ n: number }>(
           target.all[0]!,
-          "SELECT COUNT(*) AS n FROM accounts WHERE RIGHT(id, 2) IN ('28', '29', '2a', '2b')",
+          "SELECT COUNT(*) AS n FROM accounts WHERE RIGHT(id, 2) IN ('2c', '2d', '2e', '2f')",
         );
         expect(Number(row!.n)).toBe(0);
       } finally {
@@ -249,13 +264,13 @@ describe('npm run shards -- move', () => {
       }
     }
     // Killed after the switch: it cannot be aborted, and the same command finishes it.
-    expect((await shardsCli('move', '40-43', dbs.urls[2]!, '--kill-after', 'switched')).code).not.toBe(0);
+    expect((await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', 'switched')).code).not.toBe(0);
     expect((await shardsCli('abort')).stderr).toContain('switched the map already');
-    const resumed = await shardsCli('move', '40-43', dbs.urls[2]!);
+    const resumed = await shardsCli('move', '44-47', dbs.urls[2]!);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toContain('resuming after step switched');
     const map = (await latestMap(shards.all[0]!))!;
     expect(map.fenced).toEqual([]);
-    expect(map.databases[map.logical[41]!]).toBe(dbs.urls[2]);
+    expect(map.databases[map.logical[45]!]).toBe(dbs.urls[2]);
   }, 180_000);
 });

@@ -170,12 +170,28 @@ async function checkMove(mover: Mover, request: MoveRequest): Promise<string> {
   const staying = map.logical.filter((d, l) => d === [...sources][0] && (l < request.first || l > request.last));
   if (staying.length === 0)
     throw new MoveRefused('the source would keep no logical shard (its system accounts need one to be named by)');
+  await checkSystemAccounts(shardOfEntry(mover, source), request);
   const target = shardOfEntry(mover, request.target);
   await checkMigrated(target);
   const held = await rowsOfRange(target, request.first, request.last);
   const first = Object.entries(held).find(([, n]) => n > 0);
   if (first) throw new MoveRefused(`the target already holds ${first[1]} rows of the range in ${first[0]}`);
   return source;
+}
+
+/**
+ * The source's system accounts (reserve, clearing, fee income) belong to the database and stay; their ids name one of
+ * its logical shards, which must stay with them: the fence on `accounts` would otherwise refuse them (a batched balance
+ * write names no system kind), and every cross-database payment of the source with them.
+ */
+async function checkSystemAccounts(source: Shard, request: MoveRequest): Promise<void> {
+  const rows = await rawRows<{ id: string }>(source, 'SELECT id FROM accounts WHERE system_kind IS NOT NULL');
+  const named = new Set(rows.map((r) => Number.parseInt(r.id.slice(-2), 16)));
+  const inRange = [...named].filter((l) => l >= request.first && l <= request.last).sort((a, b) => a - b);
+  if (inRange.length > 0)
+    throw new MoveRefused(
+      `the source's system accounts are named by logical shard ${inRange.join(', ')}, which stays with them`,
+    );
 }
 
 /** Every migration set applied to the target as to the code: a target not migrated is refused. */

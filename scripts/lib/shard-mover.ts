@@ -264,14 +264,15 @@ function withFence(map: ShardMap, first: number, last: number, on: boolean): num
 }
 
 async function fence(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
-  const source = shardOfEntry(mover, m.source);
-  await fenceOn(source, m.first, m.last, 'fenced');
   const fencedAt = Date.now();
   const ackMs = await publishAndWait(
     mover,
     (map) => nextMap(map, { fenced: withFence(map, m.first, m.last, true) }),
     `fence ${m.first}-${m.last}`,
   );
+  // Then the source refuses the range's writes from any process that did not acknowledge (after the processes that
+  // did, so that none of their merged batches meets the trigger): what such a process wrote before is copied.
+  await fenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'fenced');
   mover.log(`move ${m.id}: fenced ${m.first}-${m.last}, acknowledged by every live process in ${ackMs} ms`);
   return { fencedAt, fenceAckMs: ackMs };
 }

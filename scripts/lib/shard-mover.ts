@@ -23,7 +23,12 @@ import {
   type ShardMap,
 } from '../../subgraphs/shared/src/shards/shard-map';
 import { parseShardNodes } from '../../subgraphs/shared/src/shards/topology';
-import { logicalShardCount, shardMapAckWaitMs, shardMapProcessLiveMs } from '../../subgraphs/shared/src/limits';
+import {
+  logicalShardCount,
+  shardMapAckWaitMs,
+  shardMapProcessLiveMs,
+  shardMoveFenceMsMax,
+} from '../../subgraphs/shared/src/limits';
 import { migrationSets } from './migration-sets';
 import { placedTables } from './move-tables';
 
@@ -392,7 +397,8 @@ async function lift(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> 
   );
   const fencedAt = Number(m.figures.fencedAt ?? Date.now());
   const fenceMs = Date.now() - fencedAt;
-  mover.log(`move ${m.id}: fence lifted after ${fenceMs} ms (acknowledged in ${ackMs} ms); done`);
+  const over = fenceMs > shardMoveFenceMsMax ? `, over the ${shardMoveFenceMsMax} ms budget: move smaller ranges` : '';
+  mover.log(`move ${m.id}: fence lifted after ${fenceMs} ms (acknowledged in ${ackMs} ms${over}); done`);
   return { liftAckMs: ackMs, fenceMs };
 }
 

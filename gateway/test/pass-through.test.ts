@@ -234,7 +234,9 @@ function contractVariables(operation: OperationDefinitionNode): Record<string, u
     from: '2020-01-01',
     to: today,
     businessDate: today,
+    asOf: today,
     channel: 'bank-1',
+    entity: 'PLATFORM',
   };
   return Object.fromEntries(
     (operation.variableDefinitions ?? []).map((v) => [v.variable.name.value, values[v.variable.name.value] ?? null]),

@@ -204,7 +204,13 @@ function productionEnv(production: boolean): Record<string, string> {
   const key = `bench:${randomBytes(jwtSecretBytes).toString('base64url')}`;
   setKeyRing(parseKeyRing(key));
   // The gateway's default (require: only the contract's and registered documents), as the image runs it.
-  return { NODE_ENV: 'production', LEDGER_MAC_KEY: key, TRUSTED_DOCUMENTS_MODE: 'require' };
+  const cardKey = randomBytes(jwtSecretBytes).toString('base64url');
+  return {
+    NODE_ENV: 'production',
+    LEDGER_MAC_KEY: key,
+    CARD_FINGERPRINT_KEY: cardKey,
+    TRUSTED_DOCUMENTS_MODE: 'require',
+  };
 }
 
 function log(line: string): void {

@@ -102,7 +102,7 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
   // Per reader, an LRU of answers by request (document and variables), each the last one rendered and the account
   // state it was rendered at; the readers in an LRU sized by their answers' bytes. Each set of a reader is a new
   // wrapper: lru-cache recounts an entry's size only when its value changes.
-  const readers = new LRUCache<string, { answers: LRUCache<string, KeptAnswer> }>({
+  const readers: KeptReaders = new LRUCache({
     // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
     maxSize: bounds.bytes,
     sizeCalculation: ({ answers }) => Math.max(1, answers.calculatedSize),
@@ -111,37 +111,9 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
   const unreusable = new LRUCache<string, true>({ max: unreusableAccountsMax });
   const rowOf = accountRowReader();
 
-  const keep = (reader: string, key: string, answer: KeptAnswer): void => {
-    if (answer.text.length > bounds.bytesOfOne) return;
-    const answers =
-      readers.get(reader)?.answers ??
-      new LRUCache<string, KeptAnswer>({
-        max: bounds.answersPerReader,
-        // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
-        maxSize: bounds.bytesPerReader,
-        sizeCalculation: (kept) => kept.text.length,
-      });
-    answers.set(key, answer);
-    // Set again so that the readers' LRU learns the reader's new size.
-    readers.set(reader, { answers });
-    renderedAnswersCounter.inc({ outcome: 'kept' });
-  };
+  const keep = keeperOf(readers, bounds);
 
-  const readOf = (request: GraphQLRequestContext<AccountContext>): ReusableRead | null => {
-    if (!request.document || !request.queryHash) return null;
-    // A request that asks for an inline trace (the gateway's, for Apollo's usage reporting) is executed to trace it.
-    if (request.request.http?.headers.get(inlineTraceHeader) !== undefined) return null;
-    const documentKey = `${request.queryHash}:${request.operationName ?? ''}`;
-    let known = documents.get(documentKey);
-    if (known === undefined) {
-      known = { shape: documentShape(request.document, request.operationName ?? null, request.schema) };
-      documents.set(documentKey, known);
-    }
-    if (known.shape === null) return null;
-    const accountId = known.shape.accountId(request.request.variables ?? {});
-    if (accountId === null || unreusable.has(accountId)) return null;
-    return { accountId, selectsEntries: known.shape.selectsEntries };
-  };
+  const readOf = readFinderOf(documents, unreusable);
 
   const listener = (): GraphQLRequestListener<AccountContext> => {
     let pending: { read: ReusableRead; reader: string; key: string } | null = null;
@@ -182,6 +154,49 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
   };
 
   return { plugin: { requestDidStart: async () => listener() } };
+}
+
+type KeptReaders = LRUCache<string, { answers: LRUCache<string, KeptAnswer> }>;
+
+/** Keeps an answer for its reader and request, within the bounds (one answer, a reader's share, the whole). */
+function keeperOf(readers: KeptReaders, bounds: RenderedAnswerBounds) {
+  return (reader: string, key: string, answer: KeptAnswer): void => {
+    if (answer.text.length > bounds.bytesOfOne) return;
+    const answers =
+      readers.get(reader)?.answers ??
+      new LRUCache<string, KeptAnswer>({
+        max: bounds.answersPerReader,
+        // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
+        maxSize: bounds.bytesPerReader,
+        sizeCalculation: (kept) => kept.text.length,
+      });
+    answers.set(key, answer);
+    // Set again so that the readers' LRU learns the reader's new size.
+    readers.set(reader, { answers });
+    renderedAnswersCounter.inc({ outcome: 'kept' });
+  };
+}
+
+/** The account a request reads, when its document is one whose answer may be served again; null otherwise. */
+function readFinderOf(
+  documents: LRUCache<string, { shape: DocumentShape | null }>,
+  unreusable: LRUCache<string, true>,
+) {
+  return (request: GraphQLRequestContext<AccountContext>): ReusableRead | null => {
+    if (!request.document || !request.queryHash) return null;
+    // A request that asks for an inline trace (the gateway's, for Apollo's usage reporting) is executed to trace it.
+    if (request.request.http?.headers.get(inlineTraceHeader) !== undefined) return null;
+    const documentKey = `${request.queryHash}:${request.operationName ?? ''}`;
+    let known = documents.get(documentKey);
+    if (known === undefined) {
+      known = { shape: documentShape(request.document, request.operationName ?? null, request.schema) };
+      documents.set(documentKey, known);
+    }
+    if (known.shape === null) return null;
+    const accountId = known.shape.accountId(request.request.variables ?? {});
+    if (accountId === null || unreusable.has(accountId)) return null;
+    return { accountId, selectsEntries: known.shape.selectsEntries };
+  };
 }
 
 /**

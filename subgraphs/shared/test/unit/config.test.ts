@@ -168,6 +168,14 @@ const groups = [
       good: ['sweep-after-debit', (c) => c.failpoint, 'sweep-after-debit'],
       bad: ['payment-after-debt'],
     },
+    CARD_FINGERPRINT_KEY: {
+      good: [
+        'a-card-fingerprint-key-of-32-chars!',
+        (c) => c.settings.cardFingerprintKey,
+        'a-card-fingerprint-key-of-32-chars!',
+      ],
+      bad: ['too-short-for-an-hmac-key'],
+    },
   }),
   group(settlementConfig, {
     SETTLEMENT_PORT: { good: ['5003', (c) => c.port, 5003], bad: ['65536', 'x'] },
@@ -392,13 +400,24 @@ describe("each process's own requirements", () => {
       const own = `SUBGRAPH_SECRET_${subgraph.toUpperCase()}`;
       expect(refusal({ [own]: secret }, subgraph)).toEqual([]);
       expect(refusal({}, subgraph)).toEqual([expect.stringMatching(new RegExp(`^${own} is not set`))]);
-      expect(refusal({ [own]: secret, NODE_ENV: 'production' }, subgraph)).toEqual([
+      // The transaction subgraph also needs the key of linked cards' fingerprints.
+      const cardKey = subgraph === 'transaction' ? { CARD_FINGERPRINT_KEY: secret } : {};
+      expect(refusal({ [own]: secret, NODE_ENV: 'production', ...cardKey }, subgraph)).toEqual([
         expect.stringMatching(/^LEDGER_MAC_KEY must be set with NODE_ENV=production/),
       ]);
       expect(
-        refusal({ [own]: secret, NODE_ENV: 'production', LEDGER_MAC_KEY: 'k1:a-production-key-1234' }, subgraph),
+        refusal(
+          { [own]: secret, NODE_ENV: 'production', LEDGER_MAC_KEY: 'k1:a-production-key-1234', ...cardKey },
+          subgraph,
+        ),
       ).toEqual([]);
     }
+    expect(
+      refusal(
+        { SUBGRAPH_SECRET_TRANSACTION: secret, NODE_ENV: 'production', LEDGER_MAC_KEY: 'k1:a-production-key-1234' },
+        'transaction',
+      ),
+    ).toEqual([expect.stringMatching(/^CARD_FINGERPRINT_KEY is not set with NODE_ENV=production/)]);
     // The webhooks subgraph also needs the key its endpoints' secrets are sealed with.
     const webhooks = {
       SUBGRAPH_SECRET_WEBHOOKS: secret,

@@ -6,10 +6,21 @@ import { channelLengthMax, ownerIdLengthMax } from '@paygraph/shared/limits';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import { parseCurrency, type Currency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import type { ExternalAccountKind, ExternalAccountRow, ExternalAccountStatus } from '../db/schema/external-accounts';
 import { invalidInput, type MoneyErrorOf } from './errors';
 import { checkKey, checkText } from './inputs';
 import { cardDigitsMax, cardDigitsMin, holderNameCharsMax, walletIdCharsMax } from '../limits';
+
+/** The kinds and states of a link, as db/schema/external-accounts.ts stores them (domain/ names no row type). */
+export type ExternalAccountKind = 'BANK_ACCOUNT' | 'CARD' | 'WALLET';
+export type ExternalAccountStatus = 'PENDING' | 'VERIFIED' | 'REJECTED' | 'UNLINKED';
+/** What the rules read of a link; the stored row has these fields and more. */
+export interface LinkFacts {
+  id: string;
+  ownerId: string;
+  status: ExternalAccountStatus;
+  currency: string;
+  channel: string;
+}
 
 /**
  * Linked external accounts, pure: what a link request may say, how a card is kept (never its
@@ -154,7 +165,7 @@ export function parseExternalAccountId(id: string): string | null {
 
 /** What a verification does to a link: decides a PENDING one; the same verdict again answers it; no other. */
 export function verification(
-  link: Pick<ExternalAccountRow, 'id' | 'status'>,
+  link: Pick<LinkFacts, 'id' | 'status'>,
   verified: boolean,
 ): Result<ExternalAccountStatus | 'same', InputError> {
   const verdict: ExternalAccountStatus = verified ? 'VERIFIED' : 'REJECTED';
@@ -173,12 +184,12 @@ export type LinkRefusal = MoneyErrorOf<'ExternalAccountNotFound' | 'ExternalAcco
  * the account owner's (another's is not found: its existence is not told), in the movement's
  * currency, and at the channel named, if one was.
  */
-export function linkAllows(
+export function linkAllows<L extends LinkFacts>(
   kind: 'DEPOSIT' | 'WITHDRAWAL',
-  link: ExternalAccountRow | undefined,
+  link: L | undefined,
   externalAccountId: string,
   movement: { ownerId: string; currency: string; channel: string | null },
-): Result<ExternalAccountRow, LinkRefusal> {
+): Result<L, LinkRefusal> {
   if (!link || link.ownerId !== movement.ownerId) return err({ kind: 'ExternalAccountNotFound', externalAccountId });
   const usable =
     kind === 'WITHDRAWAL' ? link.status === 'VERIFIED' : link.status === 'VERIFIED' || link.status === 'PENDING';

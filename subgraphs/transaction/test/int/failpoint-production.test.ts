@@ -20,6 +20,7 @@ describe('TRANSACTION_FAILPOINT', () => {
     const base = {
       SUBGRAPH_SECRET_TRANSACTION: testSubgraphSecrets.transaction,
       LEDGER_MAC_KEY: 'k1:a-key-for-the-failpoint-test',
+      CARD_FINGERPRINT_KEY: 'a-card-fingerprint-key-for-the-failpoint-test',
     };
     const failpointOf = (env: Environment) => readConfig(transactionConfig, { ...base, ...env }).failpoint;
     expect(failpointOf({ NODE_ENV: 'test', TRANSACTION_FAILPOINT: 'refund-after-reserve' })).toBe(

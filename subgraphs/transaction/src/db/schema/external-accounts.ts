@@ -1,4 +1,8 @@
 import { sql } from 'drizzle-orm';
+import type {
+  ExternalAccountKind as DomainKind,
+  ExternalAccountStatus as DomainStatus,
+} from '../../domain/external-accounts';
 import { bigint, datetime, index, mysqlEnum, mysqlTable, uniqueIndex, varchar } from 'drizzle-orm/mysql-core';
 
 /**
@@ -65,3 +69,9 @@ export const externalAccountClaims = mysqlTable('external_account_claims', {
 export type ExternalAccountRow = typeof externalAccounts.$inferSelect;
 export type ExternalAccountKind = (typeof externalAccountKinds)[number];
 export type ExternalAccountStatus = (typeof externalAccountStatuses)[number];
+// The domain's names of the same kinds and states (domain/external-accounts.ts) stay these exactly.
+const sameKinds: [ExternalAccountKind, DomainKind] extends [DomainKind, ExternalAccountKind] ? true : never = true;
+const sameStatuses: [ExternalAccountStatus, DomainStatus] extends [DomainStatus, ExternalAccountStatus] ? true : never =
+  true;
+void sameKinds;
+void sameStatuses;

@@ -1,5 +1,14 @@
 import * as z from 'zod';
-import { boolean, evenWithRefusedValues, integer, intervalMs, parsed, port, text } from '@paygraph/shared/config/env';
+import {
+  boolean,
+  evenWithRefusedValues,
+  extended,
+  integer,
+  intervalMs,
+  parsed,
+  port,
+  text,
+} from '@paygraph/shared/config/env';
 import { minorUnits, subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
 import {
   amountMinorUnitsMaxDefault,
@@ -75,11 +84,17 @@ export const transactionSettingsConfig = z.object({
    * CARD_FINGERPRINT_KEY: the HMAC key of linked cards' fingerprints (services/external-accounts.ts); outside
    * production a development key stands in when unset.
    */
-  cardFingerprintKey: text('CARD_FINGERPRINT_KEY', `string, ${cardFingerprintKeyCharsMin}+ characters`, undefined, {
-    default: 'a development key outside production; required with `NODE_ENV=production`',
-    meaning:
-      "the key of a linked card's fingerprint (HMAC-SHA256 of its number): the same card linked by two owners is found by it, and the number is never kept. Changing it makes every card new to the platform",
-  }),
+  cardFingerprintKey: extended(
+    text('CARD_FINGERPRINT_KEY', `string, ${cardFingerprintKeyCharsMin}+ characters`, undefined, {
+      default: 'a development key outside production; required with `NODE_ENV=production`',
+      meaning:
+        "the key of a linked card's fingerprint (HMAC-SHA256 of its number): the same card linked by two owners is found by it, and the number is never kept. Changing it makes every card new to the platform",
+    }),
+    (key) =>
+      key.refine((value) => value === null || value.length >= cardFingerprintKeyCharsMin, {
+        error: `must be at least ${cardFingerprintKeyCharsMin} characters`,
+      }),
+  ),
 });
 
 export type TransactionSettings = z.output<typeof transactionSettingsConfig>;
@@ -143,12 +158,6 @@ export const transactionConfig = z
   .superRefine((config, ctx) => {
     subgraphRequirements('transaction')(config, ctx);
     const cardKey = config.settings.cardFingerprintKey;
-    if (cardKey !== null && cardKey.length < cardFingerprintKeyCharsMin)
-      ctx.addIssue({
-        code: 'custom',
-        input: config,
-        message: `CARD_FINGERPRINT_KEY must be at least ${cardFingerprintKeyCharsMin} characters`,
-      });
     if (config.production && cardKey === null)
       ctx.addIssue({
         code: 'custom',

@@ -175,6 +175,7 @@ describe('tracing on', () => {
       requests.map((name, i) =>
         tracer.startActiveSpan(name, (span) =>
           postOne<PostingOutcome>(shard, {
+            kind: 'spec',
             spec: {
               id: newId('posting', logical),
               kind: 'TEST_DEPOSIT',

@@ -253,6 +253,7 @@ export async function postFromReserve(shards: ShardSet, payee: string): Promise<
   const shard = shards.byLogical(logical);
   const reserve = await systemAccountId(shards, shard, 'RESERVE', 'USD');
   return postOne(shard, {
+    kind: 'spec',
     spec: {
       id: newId('posting', logical),
       kind: 'BENCH_PAYMENT',

@@ -19,6 +19,7 @@ export async function depositFromReserve(
   const shard = shards.byLogical(home);
   const reserve = await systemAccountId(shards, shard, 'RESERVE', currency);
   return postOne(shard, {
+    kind: 'spec',
     spec: {
       id: newId('posting', home),
       kind: 'TEST_DEPOSIT',
@@ -45,6 +46,7 @@ export async function withdrawToReserve(
   const shard = shards.byLogical(home);
   const reserve = await systemAccountId(shards, shard, 'RESERVE', currency);
   return postOne(shard, {
+    kind: 'spec',
     spec: {
       id: newId('posting', home),
       kind: 'TEST_WITHDRAWAL',

@@ -359,6 +359,7 @@ export async function crossShardPaymentFirstHalf(
     completedAt: null,
   };
   const outcome = await postOne(home, {
+    kind: 'spec',
     spec,
     finish: async (_tx, result, _accounts, deferred) => {
       if (result.status !== 'APPLIED') return result.status;

@@ -174,6 +174,7 @@ describe('the daily summary', () => {
       const debit = random() < 0.3;
       items.push({
         at: instant,
+        kind: 'spec',
         spec: {
           id: newId('posting', shardOf('account', account)),
           kind: 'TEST',
@@ -241,6 +242,7 @@ describe('the daily summary', () => {
     await expect(
       postBatch(shard, [
         {
+          kind: 'spec',
           spec,
           finish: async () => {
             throw new Error('finish fails');

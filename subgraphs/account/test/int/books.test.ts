@@ -291,7 +291,7 @@ describe('intercompany, trial balance, position (issue 49, items 2, 3, 5)', () =
         { accountId: b, bucket: 'AVAILABLE', amount },
       ],
     });
-    const refused = await postOne(shard, { spec: spec(5n), finish: async (_tx, outcome) => outcome });
+    const refused = await postOne(shard, { kind: 'spec', spec: spec(5n), finish: async (_tx, outcome) => outcome });
     expect(refused.status).toBe('REJECTED');
     expect(
       await rawRows(
@@ -301,7 +301,7 @@ describe('intercompany, trial balance, position (issue 49, items 2, 3, 5)', () =
       ),
     ).toEqual([]);
     await kit.fund(a, '50');
-    const applied = await postOne(shard, { spec: spec(20n), finish: async (_tx, outcome) => outcome });
+    const applied = await postOne(shard, { kind: 'spec', spec: spec(20n), finish: async (_tx, outcome) => outcome });
     expect(applied.status).toBe('APPLIED');
     if (applied.status !== 'APPLIED') return;
     expect(applied.entries).toHaveLength(4);
@@ -331,6 +331,7 @@ describe('general-ledger export and GL codes (issue 49, item 4)', () => {
     // A movement dated yesterday, posted by the engine at that instant: yesterday is a closed date.
     const yesterday = new Date(Date.now() - 86_400_000);
     const outcome = await postOne(shard, {
+      kind: 'spec',
       spec: {
         id: newId('posting', stack.shards.logicalOn(shard)[0]!),
         kind: 'TEST',

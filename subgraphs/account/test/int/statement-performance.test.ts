@@ -67,6 +67,7 @@ async function seed(): Promise<void> {
     for (let n = from; n < Math.min(from + postingsPerBatch, postings); n++) {
       items.push({
         at: new Date(start + Math.floor((n * year * 86_400_000) / postings)),
+        kind: 'spec',
         spec: {
           id: newId('posting', logical),
           kind: 'TEST',

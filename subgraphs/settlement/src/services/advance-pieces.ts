@@ -73,6 +73,7 @@ export async function postPiece(
     return await postOne<boolean>(
       shard,
       {
+        kind: 'prepare',
         prepare: async (tx) => {
           const existing = await lockPiece(tx, advance.id, piece.stripeAccountId);
           if (existing) return { proceed: false, result: !existing.reversed };
@@ -117,6 +118,7 @@ async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece,
   await postOne<void>(
     shard,
     {
+      kind: 'prepare',
       prepare: async (tx) => {
         const existing = await lockPiece(tx, advance.id, piece.stripeAccountId);
         if (!existing || existing.reversed) return { proceed: false, result: undefined };

@@ -230,6 +230,7 @@ async function resolveWithPosting(
   return postOne<Result<ExceptionView, ResolveRefusal>>(
     control,
     {
+      kind: 'prepare',
       prepare: async (tx) => {
         locked = await lockException(tx, current.id);
         assert(locked, `exception ${current.id} vanished`);

@@ -206,6 +206,7 @@ async function settleStripe(
   return postOne<SettlementPartRow>(
     shard,
     {
+      kind: 'prepare',
       prepare: async (tx) => {
         const existing = await lockPart(tx, settlement.id, account.id);
         if (existing) return { proceed: false, result: existing };

@@ -51,7 +51,7 @@ async function move(shard: Shard, from: string, to: string, amount: bigint): Pro
       { accountId: to, bucket: 'AVAILABLE', amount },
     ],
   };
-  const outcome = await postOne<PostingOutcome>(shard, { spec, finish: async (_tx, o) => o });
+  const outcome = await postOne<PostingOutcome>(shard, { kind: 'spec', spec, finish: async (_tx, o) => o });
   expect(outcome.status).toBe('APPLIED');
 }
 

@@ -61,7 +61,11 @@ function move(
   };
 }
 
-const item = (spec: PostingSpec) => ({ spec, finish: async (_tx: unknown, outcome: PostingOutcome) => outcome });
+const item = (spec: PostingSpec) => ({
+  kind: 'spec' as const,
+  spec,
+  finish: async (_tx: unknown, outcome: PostingOutcome) => outcome,
+});
 
 async function balances(ids: readonly string[]): Promise<Array<[bigint, bigint, bigint]>> {
   return Promise.all(

@@ -62,6 +62,7 @@ function heldInFlight(count: number, spec: () => PostingSpec, gate: Promise<void
     let began!: () => void;
     const started = new Promise<void>((resolve) => (began = resolve));
     const done = postOne<string>(shard, {
+      kind: 'prepare',
       prepare: async () => {
         began();
         await gate;
@@ -82,11 +83,12 @@ describe('the merged-posting queue', () => {
     const held = heldInFlight(2, () => transfer(payer, payee), gate);
     await Promise.all(held.map((h) => h.started));
     const queued = [0, 1].map(() =>
-      postOne<string>(shard, { spec: transfer(payer, payee), finish: async (_tx, o) => o.status }),
+      postOne<string>(shard, { kind: 'spec', spec: transfer(payer, payee), finish: async (_tx, o) => o.status }),
     );
     const refusedSpec = transfer(payer, payee, unique('refused'));
     const ran: string[] = [];
     const refused = postOne<string>(shard, {
+      kind: 'prepare',
       prepare: async () => {
         ran.push('prepare');
         return { proceed: true, spec: refusedSpec };
@@ -117,7 +119,7 @@ describe('the merged-posting queue', () => {
     expect((await accountRow(shards, payer))!.available).toBe(100n - 4n);
     expect((await accountRow(shards, payee))!.available).toBe(4n);
     // The same posting sent again once the queue has drained is posted, once.
-    const retry = await postOne<string>(shard, { spec: refusedSpec, finish: async (_tx, o) => o.status });
+    const retry = await postOne<string>(shard, { kind: 'spec', spec: refusedSpec, finish: async (_tx, o) => o.status });
     expect(retry).toBe('APPLIED');
     expect((await accountRow(shards, payee))!.available).toBe(5n);
   });

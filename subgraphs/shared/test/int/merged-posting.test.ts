@@ -61,7 +61,8 @@ function transfer(from: string, to: string, amount: bigint, dedupeKey: string | 
   };
 }
 
-const post = (spec: PostingSpec) => postOne<PostingOutcome>(shard, { spec, finish: async (_tx, outcome) => outcome });
+const post = (spec: PostingSpec) =>
+  postOne<PostingOutcome>(shard, { kind: 'spec', spec, finish: async (_tx, outcome) => outcome });
 
 async function expectExact(ids: readonly string[]): Promise<void> {
   const mismatched = new Set((await balanceMismatches(shard.db)).map((m) => m.accountId));
@@ -115,8 +116,13 @@ describe('merged posting', () => {
     const a = await open();
     const b = await open();
     expect((await depositFromReserve(shards, a, 100n)).status).toBe('APPLIED');
-    const good = postOne<string>(shard, { spec: transfer(a, b, 10n), finish: async (_tx, o) => o.status });
+    const good = postOne<string>(shard, {
+      kind: 'spec',
+      spec: transfer(a, b, 10n),
+      finish: async (_tx, o) => o.status,
+    });
     const bad = postOne<string>(shard, {
+      kind: 'spec',
       spec: transfer(a, b, 20n),
       finish: async () => {
         throw new Error('a bug in a finish hook');
@@ -179,12 +185,13 @@ describe('merged posting', () => {
       },
     };
     const grouped = (n: number) => ({
+      kind: 'grouped' as const,
       grouped: inGroup(group, n),
       finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} ${n}`,
     });
     const results = await postBatch<string>(shard, [
       grouped(2),
-      { spec: transfer(a, b, 1n), finish: async (_tx, o) => `plain ${o.status}` },
+      { kind: 'spec', spec: transfer(a, b, 1n), finish: async (_tx, o) => `plain ${o.status}` },
       grouped(3),
       grouped(4),
     ]);
@@ -210,6 +217,7 @@ describe('merged posting', () => {
     const before = performance.now();
     // The first batch is held in flight by its prepare (before any account lock), as a batch waiting for a lock is.
     const first = postOne<string>(shard, {
+      kind: 'prepare',
       prepare: async () => {
         began();
         await gate;
@@ -220,6 +228,7 @@ describe('merged posting', () => {
     await firstBegan;
     let secondAt = 0;
     const second = await postOne<string>(shard, {
+      kind: 'prepare',
       prepare: async () => {
         secondAt = performance.now();
         return { proceed: true, spec: transfer(a, b, 2n) };
@@ -262,9 +271,21 @@ describe('merged posting', () => {
     });
     const group = makeGroup((n) => (n % 2 === 1 ? [a, b] : []));
     const items = (g: PrepareGroup<number, string>) => [
-      { spec: transfer(a, b, 2n), finish: async (_tx: unknown, o: PostingOutcome) => `plain ${o.status}` },
-      { grouped: inGroup(g, 1), finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} 1` },
-      { grouped: inGroup(g, 4), finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} 4` },
+      {
+        kind: 'spec' as const,
+        spec: transfer(a, b, 2n),
+        finish: async (_tx: unknown, o: PostingOutcome) => `plain ${o.status}`,
+      },
+      {
+        kind: 'grouped' as const,
+        grouped: inGroup(g, 1),
+        finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} 1`,
+      },
+      {
+        kind: 'grouped' as const,
+        grouped: inGroup(g, 4),
+        finish: async (_tx: unknown, o: PostingOutcome) => `${o.status} 4`,
+      },
     ];
     const before = shard.pool.roundTrips;
     const results = await postBatch<string>(shard, items(group));

@@ -78,7 +78,7 @@ function spec(
 
 /** An item that answers with the engine's outcome, so tests can inspect it. */
 function item(s: PostingSpec): PostingItem<PostingOutcome> {
-  return { spec: s, finish: async (_tx, outcome) => outcome };
+  return { kind: 'spec', spec: s, finish: async (_tx, outcome) => outcome };
 }
 
 async function rows(ids: readonly string[]): Promise<Map<string, AccountRow>> {
@@ -293,6 +293,7 @@ describe('posting engine on MySQL', () => {
       const posting = spec(a, b, 200n);
       const started = performance.now();
       const attempt = postOne(shard, {
+        kind: 'prepare',
         prepare: async (tx) => {
           await insertAccount(tx, { id: businessRow, ownerId: unique('business'), type: 'PERSONAL', currency: 'USD' });
           return { proceed: true, spec: posting };
@@ -331,6 +332,7 @@ describe('posting engine on MySQL', () => {
     const first = spec(a, b, 100n);
     const second = spec(reserve, b, 40n);
     const failing: PostingItem<PostingOutcome> = {
+      kind: 'spec',
       spec: second,
       finish: async () => {
         throw new Error('business record could not be written');

@@ -40,7 +40,11 @@ const transfer = (from: string, to: string, amount: bigint): PostingSpec => ({
     { accountId: to, bucket: 'AVAILABLE', amount },
   ],
 });
-const item = (spec: PostingSpec) => ({ spec, finish: async (_tx: unknown, outcome: PostingOutcome) => outcome });
+const item = (spec: PostingSpec) => ({
+  kind: 'spec' as const,
+  spec,
+  finish: async (_tx: unknown, outcome: PostingOutcome) => outcome,
+});
 
 async function open(): Promise<string> {
   const id = newId('account', logical);

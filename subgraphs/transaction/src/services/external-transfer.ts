@@ -105,6 +105,7 @@ async function moveExternally(
   return postOne<Result<ExternalTransferRow, WithdrawError>>(
     shard,
     {
+      kind: 'spec',
       spec,
       finish: (tx, outcome, _accounts, deferred) =>
         recordOutcome(outcome, {

@@ -123,6 +123,7 @@ function holdOnce(
   return postOne<Result<HoldRow, CreateHoldError>>(
     ctx.shards.of('account', payerId),
     {
+      kind: 'spec',
       spec: holdSpec({ id, currency: request.currency, amount: request.amount }, newId('posting', logical), payerId),
       finish: (tx, outcome, _accounts, deferred) =>
         recordOutcome(outcome, {
@@ -241,6 +242,7 @@ export async function releaseHold(
   return postOne<Result<HoldRow, VoidHoldError>>(
     shard,
     {
+      kind: 'grouped',
       grouped: endingOf<Result<HoldRow, VoidHoldError>>({
         holdId: hold.id,
         claim: 'claim' in by ? by.claim : null,

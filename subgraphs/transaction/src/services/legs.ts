@@ -115,6 +115,7 @@ export async function postLeg(
   return postOne<PostingOutcome>(
     shard,
     {
+      kind: 'spec',
       spec,
       finish: async (tx, outcome) => {
         if (finish) await finish(tx, outcome);

@@ -364,6 +364,7 @@ async function endPayment(
   return postOne<Ended>(
     plan.postings.home,
     {
+      kind: 'grouped',
       grouped: inGroup(paymentEndings, { id: payment.id, at, failureCode, reversal }),
       // Only a reversal posts. It may be refused only while a receiver on this shard no longer
       // holds what it received, or by BALANCE_LIMIT: the money is owed back, so the payment waits.

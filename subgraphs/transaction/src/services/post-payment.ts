@@ -198,8 +198,8 @@ function post(ctx: ServiceContext, item: PaymentToPost, placed: Placed): Promise
     // written in the home shard's next merged batch, beside other requests' postings.
     const nextAttemptAt = new Date(at.getTime() + outboxInlineGraceMs);
     const records = inGroup(legPaymentRecords, { row: placed.row, legs: placed.legs, nextAttemptAt });
-    return postOne<void>(shard, { grouped: records, finish: postsNothing }, { now: () => at }).then(() =>
-      ok({ payment: placed.row, hold: null }),
+    return postOne<void>(shard, { kind: 'grouped', grouped: records, finish: postsNothing }, { now: () => at }).then(
+      () => ok({ payment: placed.row, hold: null }),
     );
   }
   const ticket: CaptureTicket = { paymentId: claimedId(item.claim) ?? '', hold: null };
@@ -218,9 +218,11 @@ function homeStep(
   ticket: CaptureTicket,
 ): PostingStep<PostedPayment> {
   const { claim, plan } = item;
-  if (placed.kind === 'LEGS') return { spec: placed.postings.homeSpec! };
-  if (claim.kind === 'capture') return { grouped: captureEnding<PostedPayment>(claim, { plan, ...placed }, ticket) };
+  if (placed.kind === 'LEGS') return { kind: 'spec', spec: placed.postings.homeSpec! };
+  if (claim.kind === 'capture')
+    return { kind: 'grouped', grouped: captureEnding<PostedPayment>(claim, { plan, ...placed }, ticket) };
   return {
+    kind: 'spec',
     spec: twoLegDebitSpec(plan, ticket.paymentId, placed.postingId, placed.credit, placed.fx?.positions ?? null),
   };
 }

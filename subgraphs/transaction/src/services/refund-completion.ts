@@ -174,6 +174,7 @@ async function endRefund(home: Shard, id: string, credit: PostingSpec | null, no
   await postOne<void>(
     home,
     {
+      kind: 'prepare',
       prepare: async (tx) =>
         (await takeOutbox(tx, id)) ? { proceed: true, spec: credit } : { proceed: false, result: undefined },
       finish: async (tx, outcome) => {

@@ -190,6 +190,7 @@ async function refundLocally(
   return postOne<Result<RefundRow, RefundPaymentError>>(
     shard,
     {
+      kind: 'prepare',
       prepare: async (tx) => {
         reserved = false;
         // Under the payment's lock, so that a concurrent copy of this request that got there

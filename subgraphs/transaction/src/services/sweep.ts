@@ -123,6 +123,7 @@ export async function debitForSweep(
   return postOne<SweepRow | null>(
     shard,
     {
+      kind: 'spec',
       spec,
       finish: async (tx, outcome: PostingOutcome, _accounts, deferred) => {
         switch (outcome.status) {
@@ -181,13 +182,18 @@ export async function completeSweep(shards: ShardSet, shard: Shard, sweep: Sweep
   if (sweep.bucket === 'PENDING') await creditPendingMove(shards, home, sweep, postingId, homeClearing, now);
   else {
     const credit = sweepCreditSpec(movement, postingId, homeClearing, sweep.merchantAccountId);
-    const outcome = await postOne<PostingOutcome>(home, { spec: credit, finish: async (_tx, o) => o }, { now });
+    const outcome = await postOne<PostingOutcome>(
+      home,
+      { kind: 'spec', spec: credit, finish: async (_tx, o) => o },
+      { now },
+    );
     // A completion posting is never refused (closed or frozen home rows take it): the money must not stay in clearing.
     assert(outcome.status !== 'REJECTED', `credit of sweep ${sweep.id} was refused`);
   }
   await postOne<void>(
     shard,
     {
+      kind: 'prepare',
       prepare: async (tx) => {
         if (await takeOutbox(tx, sweep.id)) await finishSweep(tx, sweep.id, now());
         return { proceed: false, result: undefined };
@@ -217,6 +223,7 @@ async function creditPendingMove(
   await postOne<void>(
     shard,
     {
+      kind: 'prepare',
       prepare: async (tx) => {
         const toPending = await pendingMovedIn(tx, {
           moveId: sweep.id,

@@ -90,6 +90,7 @@ describe('money on the shards', () => {
     const stripe2 = (await stripeRowOn(stack.shards, merchant, databases[2]!))!;
     const shard2 = stack.shards.all[databases[2]!]!;
     const moved = await postOne(shard2, {
+      kind: 'spec',
       spec: {
         id: newId('posting', shardOf('account', stripe2.id)),
         kind: 'TEST_SETTLE',

@@ -68,20 +68,19 @@ export function inGroup<I, R>(group: PrepareGroup<I, R>, input: I): GroupedPrepa
 }
 
 /**
- * How an item's posting is decided, one of three and never two: a posting known up front
- * (`spec`), a check of its own that runs first inside the transaction (`prepare`: it may lock
- * its own business rows, e.g. the payment being refunded, and may decide not to post), or its
- * part in a check many items share (`grouped`). Each excludes the others' fields, so a
- * combination that means nothing does not type-check; `'spec' in item` (or the field's
- * presence) tells them apart.
+ * How an item's posting is decided, one of three and never two, told by `kind`: a posting known
+ * up front (`spec`), a check of its own that runs first inside the transaction (`prepare`: it may
+ * lock its own business rows, e.g. the payment being refunded, and may decide not to post), or
+ * its part in a check many items share (`grouped`). Each form carries its own field alone, so a
+ * combination that means nothing does not type-check, and a switch on `kind` sees every form.
  * In a merged batch the group checks run first, then every prepare in item order, all before
  * any finish; so a prepare must itself record whatever a later item's prepare has to see (a
  * refund reserves its amount in prepare).
  */
 export type PostingStep<R> =
-  | { spec: PostingSpec; prepare?: never; grouped?: never }
-  | { prepare: (tx: PostingTx) => Promise<PrepareDecision<R>>; spec?: never; grouped?: never }
-  | { grouped: GroupedPrepare<R>; spec?: never; prepare?: never };
+  | { kind: 'spec'; spec: PostingSpec }
+  | { kind: 'prepare'; prepare: (tx: PostingTx) => Promise<PrepareDecision<R>> }
+  | { kind: 'grouped'; grouped: GroupedPrepare<R> };
 
 /** What a caller posts: how its posting is decided (PostingStep), then a write of the business record that sees the outcome. */
 export type PostingItem<R> = PostingStep<R> & {
@@ -145,7 +144,7 @@ async function runBatch<R>(
   rejected: string[],
 ): Promise<R[]> {
   const { prepared, states, prior } = await prepareAndLock(tx, items);
-  let timed = prepared.flatMap((p, i) => ('spec' in p ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
+  let timed = prepared.flatMap((p, i) => (p.proceed ? [{ spec: p.spec, at: items[i]!.at ?? now }] : []));
   const asked = timed.map((t) => t.spec);
   // Postings between entities gain their intercompany legs (rules/intercompany.ts); in one entity, the same array.
   const specs = await withIntercompany(shard, tx, asked, states);
@@ -176,7 +175,7 @@ async function runBatch<R>(
   let next = 0;
   for (const [i, item] of items.entries()) {
     const p = prepared[i]!;
-    if ('result' in p) {
+    if (!p.proceed) {
       results.push(p.result);
       continue;
     }
@@ -188,7 +187,8 @@ async function runBatch<R>(
   return results;
 }
 
-type Prepared<R> = Array<{ spec: PostingSpec } | { result: R }>;
+/** Each item's decision, in item order. */
+type Prepared<R> = Array<PrepareDecision<R>>;
 
 /**
  * Every item's check, then the lock of the accounts the postings move and their prior outcomes.
@@ -201,21 +201,21 @@ async function prepareAndLock<R>(
   items: ReadonlyArray<PostingItem<R>>,
 ): Promise<{ prepared: Prepared<R>; states: Map<string, Account>; prior: Map<string, PriorOutcome> }> {
   const led = (item: PostingItem<R>): boolean =>
-    item.grouped ? item.grouped.group.lead !== undefined : item.prepare === undefined && item.spec !== undefined;
+    item.kind === 'grouped' ? item.grouped.group.lead !== undefined : item.kind === 'spec';
   if (!items.every(led)) {
     const prepared = await prepareAll(tx, items);
-    const specs = prepared.flatMap((p) => ('spec' in p ? [p.spec] : []));
+    const specs = prepared.flatMap((p) => (p.proceed ? [p.spec] : []));
     const { states, prior } = await lockPostings(tx, specs, []);
     return { prepared, states, prior };
   }
-  const groups = [...groupsOf(items)].map(([group, members]) => ({
+  const groups = [...groupsOf(items)].map(([group, { members, inputs }]) => ({
     lead: group.lead!,
     group,
     members,
-    inputs: members.map((i) => items[i]!.grouped!.input),
+    inputs,
   }));
   const reach = groups.flatMap((l) => l.inputs.map((input) => l.lead.reach(input)));
-  const known = items.flatMap((item) => (item.grouped ? [] : [item.spec!]));
+  const known = items.flatMap((item) => (item.kind === 'spec' ? [item.spec] : []));
   const { states, prior, answers } = await lockPostings(
     tx,
     known,
@@ -233,9 +233,9 @@ async function prepareAndLock<R>(
     });
   }
   items.forEach((item, i) => {
-    if (!item.grouped) decisions[i] = { proceed: true, spec: item.spec! };
+    if (item.kind === 'spec') decisions[i] = { proceed: true, spec: item.spec };
   });
-  return { prepared: decisions.map((d) => (d.proceed ? { spec: d.spec } : { result: d.result })), states, prior };
+  return { prepared: decisions, states, prior };
 }
 
 /** The accounts of the postings (and of the reach) locked, and the prior outcomes of their keys read, after `leading`. */
@@ -267,24 +267,27 @@ function assertWithinReach(
   assert(within, `prepare group ${name} posted ${spec.id} beyond the reach its leading read named`);
 }
 
-function groupsOf<R>(items: ReadonlyArray<PostingItem<R>>): Map<PrepareGroup<unknown, R>, number[]> {
-  const groups = new Map<PrepareGroup<unknown, R>, number[]>();
+/** The grouped items by their group, in item order: each member's index and its input. */
+function groupsOf<R>(
+  items: ReadonlyArray<PostingItem<R>>,
+): Map<PrepareGroup<unknown, R>, { members: number[]; inputs: unknown[] }> {
+  const groups = new Map<PrepareGroup<unknown, R>, { members: number[]; inputs: unknown[] }>();
   items.forEach((item, i) => {
-    if (!item.grouped) return;
-    const members = groups.get(item.grouped.group);
-    if (members) members.push(i);
-    else groups.set(item.grouped.group, [i]);
+    if (item.kind !== 'grouped') return;
+    const { group, input } = item.grouped;
+    const known = groups.get(group);
+    if (known) {
+      known.members.push(i);
+      known.inputs.push(input);
+    } else groups.set(group, { members: [i], inputs: [input] });
   });
   return groups;
 }
 
 async function prepareAll<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>): Promise<Prepared<R>> {
   const decisions = new Array<PrepareDecision<R>>(items.length);
-  for (const [group, members] of groupsOf(items)) {
-    const decided = await group.run(
-      tx,
-      members.map((i) => items[i]!.grouped!.input),
-    );
+  for (const [group, { members, inputs }] of groupsOf(items)) {
+    const decided = await group.run(tx, inputs);
     assert(
       decided.length === members.length,
       `prepare group ${group.name} answered ${decided.length} of ${members.length}`,
@@ -292,20 +295,24 @@ async function prepareAll<R>(tx: PostingTx, items: ReadonlyArray<PostingItem<R>>
     members.forEach((item, k) => (decisions[item] = decided[k]!));
   }
   for (const [i, item] of items.entries()) {
-    if (!item.grouped) decisions[i] = await prepareAlone(tx, item);
+    if (item.kind !== 'grouped') decisions[i] = await prepareAlone(tx, item);
   }
-  return decisions.map((d) => (d.proceed ? { spec: d.spec } : { result: d.result }));
+  return decisions;
 }
 
 /** One item's check on its own: the naive engine's way, and any item outside a group. */
 export async function prepareAlone<R>(tx: PostingTx, item: PostingItem<R>): Promise<PrepareDecision<R>> {
-  if (item.grouped) {
-    const [decision] = await item.grouped.group.run(tx, [item.grouped.input]);
-    assert(decision, `prepare group ${item.grouped.group.name} answered nothing`);
-    return decision;
+  switch (item.kind) {
+    case 'grouped': {
+      const [decision] = await item.grouped.group.run(tx, [item.grouped.input]);
+      assert(decision, `prepare group ${item.grouped.group.name} answered nothing`);
+      return decision;
+    }
+    case 'prepare':
+      return item.prepare(tx);
+    case 'spec':
+      return { proceed: true, spec: item.spec };
   }
-  if (item.prepare) return item.prepare(tx);
-  return { proceed: true, spec: item.spec };
 }
 
 /**

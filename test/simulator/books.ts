@@ -81,7 +81,8 @@ type Line = { fromEntity: string; toEntity: string; currency: string; amount: st
  * The intercompany position: IntercompanyPosition answers, for each pair with one of the run's
  * entities, what the intercompany accounts hold (Σ over every shard of each entity's due-to and
  * due-from balances against the other: positive is owed), and the two sides agree (A's towards
- * B is minus B's towards A), read from the accounts, not from the sums the query reads.
+ * B is minus B's towards A), read from the accounts, not from the sums the query reads. `owed`
+ * gets how many lines name one of the run's entities (the run's tally: the check saw some).
  */
 export async function checkIntercompany(
   s: Sender,
@@ -89,6 +90,7 @@ export async function checkIntercompany(
   operator: string,
   entities: readonly string[],
   asOf: string,
+  owed: { count: number },
 ): Promise<string | null> {
   const response = await s.send(booksDocs.intercompanyPosition, { asOf }, operator);
   if (response.errors) return `IntercompanyPosition failed: ${JSON.stringify(response.errors)}`;
@@ -116,6 +118,7 @@ export async function checkIntercompany(
   }
   const extra = lines.find((l) => (nets.get(`${l.fromEntity}|${l.toEntity}|${l.currency}`) ?? 0n) <= 0n);
   if (extra) return `IntercompanyPosition answers ${JSON.stringify(extra)}, which no intercompany account holds`;
+  owed.count = lines.length;
   return null;
 }
 

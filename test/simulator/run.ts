@@ -141,6 +141,8 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       entities: entities.map((e) => e.code),
       entityOf: [] as string[],
       shardsOf: new Map<string, Set<number>>(),
+      checkMs: 0,
+      owedSteps: 0,
     };
     await openAccounts(s, m, b, bearers.get('operator')!, run, stack.shards, seededRandom(options.seed).fork(0), {
       ...books,
@@ -270,7 +272,9 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       if ([...model.exposureOf(m).values()].some((line) => line.used > 0n))
         tally.set('credit in use', (tally.get('credit in use') ?? 0) + 1);
       if (step % 50 === 0)
-        log(`[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        log(
+          `[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s (books checks ${(books.checkMs / 1000).toFixed(1)} s; entities ${books.entities.join(' ')}; ${books.owedSteps} steps with an intercompany position)`,
+        );
     }
     return {
       steps: options.steps,
@@ -357,6 +361,9 @@ interface RunBooks {
   entities: string[];
   entityOf: string[];
   shardsOf: Map<string, Set<number>>;
+  /** Time the books' checks took, and the steps after which some entity of the run owed another: for the log. */
+  checkMs: number;
+  owedSteps: number;
 }
 
 /** About one step in this many, the hostile customer asks for the books (and is refused). */
@@ -377,12 +384,16 @@ async function checkBooks(
   asOf: string,
 ): Promise<string | null> {
   const operator = bearers.get('operator')!;
-  return (
+  const started = Date.now();
+  const owed = { count: 0 };
+  const problem =
     (await checkEntityNets(shards, books.entities, books.shardsOf)) ??
-    (await checkIntercompany(s, shards, operator, books.entities, asOf)) ??
+    (await checkIntercompany(s, shards, operator, books.entities, asOf, owed)) ??
     (await checkTrialBalances(s, operator, m, books.entityOf, books.entities, asOf)) ??
-    (await checkTotalSubtotal(shards, books.entities, totalSubtotalBefore))
-  );
+    (await checkTotalSubtotal(shards, books.entities, totalSubtotalBefore));
+  books.checkMs += Date.now() - started;
+  if (owed.count > 0) books.owedSteps++;
+  return problem;
 }
 
 function predictQuote(

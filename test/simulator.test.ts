@@ -9,7 +9,10 @@ import { simulate, SimulationFailure } from './simulator/run';
  * sets SIMULATOR_STEPS, SIMULATOR_SEEDS for several seeds, SIMULATOR_CLEAN); TEST_SEED replays.
  */
 const random = useSeededRandom();
-/** About 40 ms a step on this 2-core machine under a load of 4: some 45 s with the stack's start. */
+/**
+ * About 60 ms a step on this 2-core machine under a load of 4 (issue 49's books checks take some 23 of them): some
+ * 60 s with the stack's start.
+ */
 const ciStepsDefault = 1000;
 const steps = Number(process.env.SIMULATOR_STEPS || ciStepsDefault);
 const hostileCampaignFx = process.env.SIMULATOR_CLEAN !== '1';

@@ -23,6 +23,18 @@ import {
   systemTotals,
 } from './checks';
 import { execute, type Bindings } from './execute';
+import {
+  booksDocs,
+  checkEntityNets,
+  checkIntercompany,
+  checkTotalSubtotal,
+  checkTrialBalances,
+  createEntities,
+  customerAsksForBooks,
+  entityPlan,
+  platformEntity,
+  totalSubtotalOf,
+} from './books';
 
 /**
  * One simulation: a stack of its own with a clock the run moves, seven owners and their
@@ -120,7 +132,22 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       advances: [],
       replayable: [],
     };
-    await openAccounts(s, m, b, bearers.get('operator')!, run, stack.shards, seededRandom(options.seed).fork(0));
+    // Issue 49: two or three entities of the run's own, and which one each account opens in, from a stream of their
+    // own (fork 1), so that the layout (fork 0) and the operations' draws stay what they were for a seed.
+    const entityRandom = seededRandom(options.seed).fork(1);
+    const entities = entityPlan(2 + entityRandom.below(2), run.slice(-6).toUpperCase());
+    await createEntities(s, bearers.get('operator')!, entities);
+    const books = {
+      entities: entities.map((e) => e.code),
+      entityOf: [] as string[],
+      shardsOf: new Map<string, Set<number>>(),
+      checkMs: 0,
+      owedSteps: 0,
+    };
+    await openAccounts(s, m, b, bearers.get('operator')!, run, stack.shards, seededRandom(options.seed).fork(0), {
+      ...books,
+      random: entityRandom,
+    });
     for (const r of rates) {
       const response = await s.send(
         docs.setFxRate,
@@ -155,6 +182,7 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
     const exposure = await readExposure(s, bearers.get('operator')!);
     if (typeof exposure === 'string') throw new Error(exposure);
     const baselines = {
+      totalSubtotal: await totalSubtotalOf(stack.shards, books.entities),
       fx: await systemTotals(stack.shards, 'FX_POSITION'),
       fees: await systemTotals(stack.shards, 'FEE_INCOME'),
       exposure,
@@ -213,8 +241,23 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
         (touched.length > 0 ? await checkStripes(stack.shards, m, b.accounts, b.names, touched) : null) ??
         checkSystemTotals('fee income', m.feeIncome, baselines.fees, await systemTotals(stack.shards, 'FEE_INCOME')) ??
         (await checkExposure(s, bearers.get('operator')!, m, baselines.exposure)) ??
-        (await checkLedgerHealth(s, bearers.get('operator')!));
+        (await checkLedgerHealth(s, bearers.get('operator')!)) ??
+        (await checkBooks(stack.shards, s, bearers, m, books, baselines.totalSubtotal, businessDateOf(now())));
       if (problem) fail('a check failed after the operation', problem);
+      // The hostile shape of issue 49, on about one step in hostileBooksEvery (drawn from the entities' stream).
+      if (entityRandom.below(hostileBooksEvery) === 0) {
+        const refused = await customerAsksForBooks(
+          s,
+          stack.shards,
+          bearers.get(`${run}-hostile`)!,
+          entityRandom.pick(books.entities),
+          businessDateOf(now()),
+          entityRandom.below(5),
+          `H-${run.slice(-6).toUpperCase()}${step}`.slice(0, 16),
+        );
+        if (refused) fail("a customer's request for the books", refused);
+        tally.set('customer asked for books: FORBIDDEN', (tally.get('customer asked for books: FORBIDDEN') ?? 0) + 1);
+      }
       // What of issue 33's advance paths the step took: a refund repaying an advance from available, a settlement
       // covering one.
       merchants.forEach((h, i) => {
@@ -229,7 +272,9 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       if ([...model.exposureOf(m).values()].some((line) => line.used > 0n))
         tally.set('credit in use', (tally.get('credit in use') ?? 0) + 1);
       if (step % 50 === 0)
-        log(`[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        log(
+          `[simulator] seed ${options.seed}: ${step} steps, ${((Date.now() - started) / 1000).toFixed(1)} s (books checks ${(books.checkMs / 1000).toFixed(1)} s; entities ${books.entities.join(' ')}; ${books.owedSteps} steps with an intercompany position)`,
+        );
     }
     return {
       steps: options.steps,
@@ -284,25 +329,72 @@ async function openAccounts(
   run: string,
   shards: ShardSet,
   layout: SeededRandom,
+  books: RunBooks & { random: SeededRandom },
 ): Promise<void> {
   for (const [name, currency, type] of accountPlan) {
     const wanted = layout.below(shards.all.length);
-    const input = { ownerId: `${run}-${name}`, type, currency };
+    // PLATFORM or one of the run's entities, one draw an account.
+    const which = books.random.below(books.entities.length + 1);
+    const entity = which === 0 ? platformEntity : books.entities[which - 1]!;
+    const input = { ownerId: `${run}-${name}`, type, currency, entity };
     let id: string | undefined;
     for (let tries = 0; id === undefined || physicalOf(shards, id) !== wanted; tries++) {
       // Each try lands there with probability 1/databases: 64 misses in a row ≈ 1e-8 with four.
       if (tries === openTriesMax) throw new Error(`no account of ${name} landed on database ${wanted}`);
-      const response = await s.send(docs.openAccount, { input }, operator);
+      const response = await s.send(booksDocs.openAccountInEntity, { input }, operator);
       id = response.data?.openAccount?.id as string | undefined;
-      if (!id) throw new Error(`opening an account failed: ${JSON.stringify(response)}`);
+      if (!id || response.data?.openAccount?.entity !== entity)
+        throw new Error(`opening an account in ${entity} failed: ${JSON.stringify(response)}`);
     }
     const account = model.addAccount(m, `${run}-${name}`, currency, type, wanted);
+    books.entityOf[account.handle] = entity;
+    if (entity !== platformEntity) books.shardsOf.set(entity, (books.shardsOf.get(entity) ?? new Set()).add(wanted));
     b.accounts[account.handle] = id;
     b.names[account.handle] = `${name}#${account.handle}`;
   }
 }
 
 const openTriesMax = 64;
+
+/** The run's entities, the entity of each account (by handle), and the databases each entity has accounts on. */
+interface RunBooks {
+  entities: string[];
+  entityOf: string[];
+  shardsOf: Map<string, Set<number>>;
+  /** Time the books' checks took, and the steps after which some entity of the run owed another: for the log. */
+  checkMs: number;
+  owedSteps: number;
+}
+
+/** About one step in this many, the hostile customer asks for the books (and is refused). */
+const hostileBooksEvery = 20;
+
+/**
+ * Issue 49's checks after a step: each entity nets to zero per currency on every shard, the intercompany position
+ * equals the intercompany accounts on both sides, each of the run's entities' trial balance is balanced and its
+ * customer and merchant classes hold what the model says, and the total–subtotal check finds no new difference.
+ */
+async function checkBooks(
+  shards: ShardSet,
+  s: Sender,
+  bearers: ReadonlyMap<string, string>,
+  m: model.Model,
+  books: RunBooks,
+  totalSubtotalBefore: readonly string[],
+  asOf: string,
+): Promise<string | null> {
+  const operator = bearers.get('operator')!;
+  const started = Date.now();
+  const owed = { count: 0 };
+  const problem =
+    (await checkEntityNets(shards, books.entities, books.shardsOf)) ??
+    (await checkIntercompany(s, shards, operator, books.entities, asOf, owed)) ??
+    (await checkTrialBalances(s, operator, m, books.entityOf, books.entities, asOf)) ??
+    (await checkTotalSubtotal(shards, books.entities, totalSubtotalBefore));
+  books.checkMs += Date.now() - started;
+  if (owed.count > 0) books.owedSteps++;
+  return problem;
+}
 
 function predictQuote(
   sell: string,

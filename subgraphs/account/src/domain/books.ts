@@ -135,24 +135,15 @@ export function journalOf(sums: readonly ClassSum[], glCodes: ReadonlyMap<string
   for (const sum of sums) {
     const key = `${sum.currency}|${sum.ledgerClass}`;
     const glCode = glCodes.get(sum.ledgerClass) ?? sum.ledgerClass;
-    const [debit, credit] = merged.get(key) ?? [
-      {
-        glCode,
-        ledgerClass: sum.ledgerClass as LedgerClass,
-        currency: sum.currency,
-        debit: 0n,
-        credit: 0n,
-        postings: 0,
-      },
-      {
-        glCode,
-        ledgerClass: sum.ledgerClass as LedgerClass,
-        currency: sum.currency,
-        debit: 0n,
-        credit: 0n,
-        postings: 0,
-      },
-    ];
+    const blank = (): JournalLine => ({
+      glCode,
+      ledgerClass: sum.ledgerClass as LedgerClass,
+      currency: sum.currency,
+      debit: 0n,
+      credit: 0n,
+      postings: 0,
+    });
+    const [debit, credit] = merged.get(key) ?? [blank(), blank()];
     debit!.debit += sum.debits;
     debit!.postings += Number(sum.debitPostings);
     credit!.credit += sum.credits;

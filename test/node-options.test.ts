@@ -81,7 +81,7 @@ describe('the Node options of every paygraph process', () => {
     expect(newSpace / mebibyte).toBe(semiSpaceSizeMiB);
   });
 
-  it('keep the old generation within about 2.5 × the live heap under steady promotion (3 × on Node 24), half of what it reaches uncapped', () => {
+  it('keep the old generation within about 2.5 × the live heap under steady promotion (3 × on Node 24), well under what it reaches uncapped', () => {
     const capped = probe(processNodeArgs);
     const uncapped = probe(processNodeArgs.filter((arg) => !arg.startsWith('--max-old-space-size=')));
     expect(capped.watched).toBe(3);
@@ -91,9 +91,13 @@ describe('the Node options of every paygraph process', () => {
     // with 16 MiB semi-spaces, 2.33–2.40 × with 32); at V8's default cap the factor is 4
     // (measured: 4.6–4.8 × with either). Node 24's V8 (13.6) spreads wider: 2.12–3.04 × capped
     // over seven runs with 32 MiB semi-spaces, 6.0–6.1 × uncapped (docs/PERFORMANCE.md, "Memory").
+    // Uncapped, V8 picks the factor from its collector's speed against the program's, so a busy
+    // machine moves it: 4.4–4.8 × on Node 24 beside two busy cores, and CI once drew 2.79 × capped
+    // against 4.48 × uncapped. Capped, the cap alone sets its ceiling (1.6 × at 1 GiB) and only the
+    // promotions during marking add to it. So the comparison keeps a margin that load cannot eat.
     const nodeMajor = Number(process.versions.node.split('.')[0]);
     expect(capped.peak / capped.live).toBeLessThan(nodeMajor >= 24 ? 3.5 : 2.6);
-    expect(capped.peak / capped.live).toBeLessThan(0.6 * (uncapped.peak / uncapped.live));
+    expect(capped.peak / capped.live).toBeLessThan(0.8 * (uncapped.peak / uncapped.live));
   }, 90_000);
 
   it('are passed by the benchmark to each process it starts', async () => {

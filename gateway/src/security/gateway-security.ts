@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GraphQLError, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { HeaderMap, type ApolloServerPlugin, type GraphQLRequestContextWillSendResponse } from '@apollo/server';
 import type { Role } from '@paygraph/shared/identity';
 import { requestIdHeader } from '@paygraph/shared/log';
@@ -161,17 +161,15 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
             if (violation) throw limitError(violation);
           }
           // The trusted documents' plugin, before this one, has judged the document by now (its hook does not wait).
-          const analysis = deps.analyses.of({
-            schema,
+          const { analysis, variables, rootFields } = analysed(deps.analyses, {
+            request,
             document,
+            schema,
             operation,
+            contextValue,
             queryHash,
-            trusted: trustedDocumentOf(request),
           });
-          // Variables that do not coerce are refused by execution, on either path, before any
-          // subgraph is called (pass-through/gateway.ts): nothing of this operation will run to measure.
-          const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
-          fields = analysis.rootFields(variables.ok ? variables.values : null);
+          fields = rootFields;
           if (variables.ok) {
             const checked = analysis.check(variables.values, deps.limits);
             if (!checked.ok) throw limitError(checked.error);
@@ -189,23 +187,48 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
         async willSendResponse({ request, response, operation, document, schema, contextValue, queryHash }) {
           response.http.headers.set(requestIdHeader, requestId);
           if (!operation || !document) return;
-          if (!fields) {
-            const analysis = deps.analyses.of({
-              schema,
-              document,
-              operation,
-              queryHash,
-              trusted: trustedDocumentOf(request),
-            });
-            const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
-            fields = analysis.rootFields(variables.ok ? variables.values : null);
-          }
+          // An operation refused before didResolveOperation ran (by an earlier plugin) is audited with its fields too.
+          fields ??= analysed(deps.analyses, {
+            request,
+            document,
+            schema,
+            operation,
+            contextValue,
+            queryHash,
+          }).rootFields;
           const answered: Answered = { requestId, at, fields, clients: deps.clients };
           deps.auditor.record(auditInputOf({ request, response, contextValue }, operation, answered));
         },
       };
     },
   };
+}
+
+/**
+ * A document's analysis (cached per document by DocumentAnalyses), the request's variables coerced, and the root
+ * fields they select. Variables that do not coerce are refused by execution, on either path, before any subgraph is
+ * called (pass-through/gateway.ts): the fields are then those the document names, with nothing to measure.
+ */
+function analysed(
+  analyses: DocumentAnalyses,
+  {
+    request,
+    document,
+    schema,
+    operation,
+    contextValue,
+    queryHash,
+  }: Pick<
+    GraphQLRequestContextWillSendResponse<GatewayContext>,
+    'request' | 'schema' | 'contextValue' | 'queryHash'
+  > & {
+    document: DocumentNode;
+    operation: OperationDefinitionNode;
+  },
+) {
+  const analysis = analyses.of({ schema, document, operation, queryHash, trusted: trustedDocumentOf(request) });
+  const variables = coercedVariablesOf(contextValue, schema, operation, request.variables);
+  return { analysis, variables, rootFields: analysis.rootFields(variables.ok ? variables.values : null) };
 }
 
 /**

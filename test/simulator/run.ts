@@ -23,6 +23,7 @@ import {
   systemTotals,
 } from './checks';
 import { execute, type Bindings } from './execute';
+import { assetStep, assetStepEvery, checkAssets, setUpAssets } from './assets';
 import {
   booksDocs,
   checkEntityNets,
@@ -178,6 +179,20 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
         throw new Error(`funding ${b.names[a.handle]} failed: ${JSON.stringify(response)}`);
     }
     await initialTerms(s, m, b, bearers.get('operator')!);
+    // Issue 48: the run's platform assets and their holder, from a stream of their own (fork 2); see assets.ts.
+    const assetRun = await setUpAssets(
+      s,
+      bearers.get('operator')!,
+      run,
+      seededRandom(options.seed).fork(2),
+      // The holder is no owner of the model's (the operations draw callers from its roles).
+      {
+        holder: await token(`${run}-assetHolder`, 'customer'),
+        hostile: bearers.get(`${run}-hostile`)!,
+        holderId: `${run}-assetHolder`,
+      },
+      amountMax,
+    );
     const merchants = m.accounts.filter((a) => a.type === 'MERCHANT').map((a) => a.handle);
     const exposure = await readExposure(s, bearers.get('operator')!);
     if (typeof exposure === 'string') throw new Error(exposure);
@@ -217,6 +232,11 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
         );
       };
       const outcome = await execute(ctx, op, tally);
+      if (assetRun.random.below(assetStepEvery) === 0) {
+        const wrong = await assetStep(s, assetRun, stack.shards, bearers.get('operator')!);
+        if (wrong) fail('an asset operation', wrong);
+        tally.set('asset operation', (tally.get('asset operation') ?? 0) + 1);
+      }
       // The merchants whose stripes, outstanding advance or terms the step changed in the model (all of
       // them every 25th step and at the last): their offers and stripes are read and checked. An
       // unchanged merchant's were checked when it last changed; a change the model did not make
@@ -232,8 +252,11 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
           `${outcome}\n  after it, against the model's prediction: ${checkOwners(m, actual) ?? "owners' net positions as the model says"}`,
         );
       const fxNow = await systemTotals(stack.shards, 'FX_POSITION');
+      const fxWanted = new Map([...m.fxPosition, ...assetRun.fxPosition]);
+      const fxMoved = new Map([...fxNow].map(([c, v]): [string, bigint] => [c, v - (baselines.fx.get(c) ?? 0n)]));
       const problem =
-        checkSystemTotals('FX position', m.fxPosition, baselines.fx, fxNow) ??
+        checkSystemTotals('FX position', fxWanted, baselines.fx, fxNow) ??
+        (await checkAssets(s, assetRun, bearers.get('operator')!, fxMoved)) ??
         checkCampaigns(m, actual) ??
         checkOwners(m, actual) ??
         checkBalances(m, actual, b.names) ??

@@ -452,3 +452,16 @@ export const compiledQueriesMax = 1_000;
 
 /** The longest GL code an operator may map to a ledger class (the contract; gl_codes.gl_code is VARCHAR(32)). */
 export const glCodeLengthMax = 32;
+
+/** The most minor-unit digits a platform asset may have (the contract: exponent 0-6; ISO's most is 4). */
+export const assetExponentMax = 6;
+
+/**
+ * The most platform assets the platform may define (issue 48: bounded per platform). Each is a
+ * row of the control shard's `assets` table that every process holds in memory and reloads whole
+ * on a miss, so the bound keeps that reload one small read.
+ */
+export const assetsMax = 100;
+
+/** The longest asset name DefineAsset takes (assets.name is VARCHAR(200)). */
+export const assetNameLengthMax = 200;

@@ -1,6 +1,6 @@
 import { data as isoCurrencies, type CurrencyCodeRecord } from 'currency-codes';
 import { type Result, assert, err, ok } from './result';
-import { amountCharsMax, balanceMinorUnitsMax, balanceMinorUnitsMin } from './limits';
+import { amountCharsMax, assetExponentMax, balanceMinorUnitsMax, balanceMinorUnitsMin } from './limits';
 
 /**
  * Money is an integer number of minor units (cents) held as bigint, with its currency.
@@ -26,9 +26,54 @@ export const currencyMinorUnits: ReadonlyMap<string, number> = new Map(
   isoCurrencies.filter(isAccountCurrency).map((record) => [record.code, record.digits]),
 );
 
-/** The minor-unit exponent of a supported currency (10^exponent minor units make one major unit). */
+/** Every code on ISO's list one, those no account may hold included: none of them may name a platform asset. */
+const isoCodes: ReadonlySet<string> = new Set(isoCurrencies.map((record) => record.code));
+
+/**
+ * A platform asset's code (points, coins: issue 48): 3-8 capital letters (the contract) that are
+ * not an ISO 4217 code, so an asset can never be read as a currency or a currency as an asset.
+ */
+export const assetCodePattern = /^[A-Z]{3,8}$/;
+
+/** Whether the code is on ISO 4217's list one (an account currency or not: XAU, XTS, XXX are). */
+export function isIsoCode(code: string): boolean {
+  return isoCodes.has(code);
+}
+
+export function isAssetCode(code: string): boolean {
+  return assetCodePattern.test(code) && !isoCodes.has(code);
+}
+
+/**
+ * The platform assets this process knows, code → exponent. Filled where a subgraph starts (the
+ * ledger's `loadAssets`, from the control shard's `assets` table) and by `knowAsset` when a
+ * definition or a later reload brings one in. An asset's exponent never changes once defined
+ * (DefineAsset refuses another) and an asset is never removed, so what this map holds is never
+ * stale: the only thing it can lack is an asset defined since it was filled, which a service
+ * asks the ledger to reload on a miss (`ensureAssetKnown`).
+ */
+const assetExponents = new Map<string, number>();
+
+/** Adds an asset to this process's registry; the same code again must come with the same exponent. */
+export function knowAsset(code: string, exponent: number): void {
+  assert(isAssetCode(code), `asset code ${code} is not 3-8 capital letters outside ISO 4217`);
+  assert(Number.isInteger(exponent) && exponent >= 0 && exponent <= assetExponentMax, `asset exponent ${exponent}`);
+  const known = assetExponents.get(code);
+  assert(known === undefined || known === exponent, `asset ${code} known with exponent ${known}, not ${exponent}`);
+  assetExponents.set(code, exponent);
+}
+
+/** Whether this process knows the asset (for the ledger's reload on a miss). */
+export function isKnownAsset(code: string): boolean {
+  return assetExponents.has(code);
+}
+
+/**
+ * The minor-unit exponent of a supported currency or a known asset (10^exponent minor units make
+ * one major unit).
+ */
 export function minorUnitExponent(currency: Currency): number {
-  const exponent = currencyMinorUnits.get(currency);
+  const exponent = currencyMinorUnits.get(currency) ?? assetExponents.get(currency);
   assert(exponent !== undefined, `currency ${currency} is not supported`);
   return exponent;
 }
@@ -66,8 +111,29 @@ export function parsePositiveAmount(input: string, amountMax: bigint): Result<bi
   return parsed;
 }
 
+/** An ISO 4217 currency an account can hold: what deposits, withdrawals, links, entities and settlement take. */
 export function parseCurrency(input: string): Result<Currency, MoneyInputError> {
   if (!currencyMinorUnits.has(input)) return err({ kind: 'CurrencyUnknown', input });
+  return ok(input as Currency);
+}
+
+/**
+ * An ISO 4217 currency or a platform asset this process knows: what an account opens in and what
+ * rates and quotes are set between. A service that parses one asks the ledger first to reload
+ * the registry if the code is shaped like an asset it does not know (`ensureAssetKnown`).
+ */
+export function parseCurrencyOrAsset(input: string): Result<Currency, MoneyInputError> {
+  if (!currencyMinorUnits.has(input) && !assetExponents.has(input)) return err({ kind: 'CurrencyUnknown', input });
+  return ok(input as Currency);
+}
+
+/**
+ * A payment's currency as its input names it: an ISO 4217 currency or anything shaped like an
+ * asset code. No registry is asked: the payment's accounts were opened in a known currency or
+ * asset, and a payment whose currency is not its accounts' is refused by its plan.
+ */
+export function parsePaymentCurrency(input: string): Result<Currency, MoneyInputError> {
+  if (!currencyMinorUnits.has(input) && !isAssetCode(input)) return err({ kind: 'CurrencyUnknown', input });
   return ok(input as Currency);
 }
 
@@ -86,6 +152,6 @@ export function describeMoneyError(error: MoneyInputError): string {
     case 'AmountAboveMax':
       return `amount "${error.input}" is above ${error.amountMax} minor units, the most one operation may move`;
     case 'CurrencyUnknown':
-      return `currency "${error.input}" is not a supported ISO-4217 code`;
+      return `currency "${error.input}" is not a supported ISO-4217 code or platform asset`;
   }
 }

@@ -127,6 +127,13 @@ export type CreateWebhookEndpointInput = {
   url: string;
 };
 
+export type DefineAssetInput = {
+  code: string;
+  exponent: number;
+  /** 1-200 characters. */
+  name: string;
+};
+
 export type DepositInput = {
   accountId: string | number;
   amount: string;
@@ -270,7 +277,10 @@ export type MatchRule =
   | 'REFERENCE';
 
 export type OpenAccountInput = {
-  /** An active ISO 4217 code, e.g. USD, JPY, KWD; anything else answers UnsupportedCurrency. */
+  /**
+   * An active ISO 4217 code, e.g. USD, JPY, KWD, or a platform asset's code (defineAsset; a
+   * PERSONAL account only); anything else answers UnsupportedCurrency.
+   */
   currency: string;
   /** The legal entity whose books hold it; PLATFORM when absent. An unknown one answers EntityNotFound. */
   entity?: string | null | undefined;
@@ -1019,6 +1029,16 @@ export type ReportExternalBalanceMutation = { reportExternalBalance:
     | { __typename: 'InvalidInput', code: string, message: string }
    };
 
+export type DefineAssetMutationVariables = Exact<{
+  input: DefineAssetInput;
+}>;
+
+
+export type DefineAssetMutation = { defineAsset:
+    | { __typename: 'Asset', code: string, exponent: number, name: string }
+    | { __typename: 'InvalidInput', code: string, message: string }
+   };
+
 export type CreateEntityMutationVariables = Exact<{
   input: CreateEntityInput;
 }>;
@@ -1125,6 +1145,7 @@ export const UnlinkExternalAccountDocument = {"__meta__":{"hash":"sha256:d81ead9
 export const WithdrawToLinkedDocument = {"__meta__":{"hash":"sha256:fda82d1b0aba8cb29bac252fe0f2bb7c4c49d30e17de964e934afc2a146f849a"}} as unknown as DocumentNode<WithdrawToLinkedMutation, WithdrawToLinkedMutationVariables>;
 export const DepositFromLinkedDocument = {"__meta__":{"hash":"sha256:9e83f7912256e296fc94436a6291e093d3a37afa61ed95d90ed9816de2a0b373"}} as unknown as DocumentNode<DepositFromLinkedMutation, DepositFromLinkedMutationVariables>;
 export const ReportExternalBalanceDocument = {"__meta__":{"hash":"sha256:1a0bf01e9ee5f406d7a6b891a535210334dcd889a31a0765250c4de413e56e73"}} as unknown as DocumentNode<ReportExternalBalanceMutation, ReportExternalBalanceMutationVariables>;
+export const DefineAssetDocument = {"__meta__":{"hash":"sha256:6c5ddf63d63d88a15f84d6256b908c84b1194ac22b80726910040b0659adc04e"}} as unknown as DocumentNode<DefineAssetMutation, DefineAssetMutationVariables>;
 export const CreateEntityDocument = {"__meta__":{"hash":"sha256:63d076a3aa7e24c1c9f22ead66c9468db6255e5d0723e1110fc7ccbbe3fd68b8"}} as unknown as DocumentNode<CreateEntityMutation, CreateEntityMutationVariables>;
 export const OpenAccountInEntityDocument = {"__meta__":{"hash":"sha256:05f8725f6914c1b89c6c8ef49e68f750f87eeb53637fe7bcc2469f0a093e968a"}} as unknown as DocumentNode<OpenAccountInEntityMutation, OpenAccountInEntityMutationVariables>;
 export const TrialBalanceDocument = {"__meta__":{"hash":"sha256:56d74683fbf83d4e8375a078eaebe51ab56dd7ebeed9cef70847e2eeaa308454"}} as unknown as DocumentNode<TrialBalanceQuery, TrialBalanceQueryVariables>;

@@ -1,4 +1,4 @@
-import { parseCurrency, type Currency } from '@paygraph/shared/money';
+import { isAssetCode, parseCurrencyOrAsset, type Currency } from '@paygraph/shared/money';
 import { ownerIdLengthMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { platformEntity, type Account, type AccountType } from '@paygraph/shared/ledger/index';
@@ -25,7 +25,8 @@ const ownerIdPattern = /^[A-Za-z0-9_.:@-]+$/;
 
 /**
  * What may be opened: never a SYSTEM account (the platform opens those itself), and only in a
- * currency paygraph knows. Who may open it is the service's question (services/access.ts),
+ * currency paygraph knows or an asset this process knows (the service reloads the registry first
+ * on a miss); an asset only for a PERSONAL account. Who may open it is the service's question (services/access.ts),
  * asked first.
  */
 export function decideOpenAccount(input: OpenAccountInput): Result<AccountToOpen, OpenAccountRefusal> {
@@ -39,8 +40,15 @@ export function decideOpenAccount(input: OpenAccountInput): Result<AccountToOpen
   if (input.type === 'SYSTEM') {
     return err({ kind: 'InvalidInput', field: 'type', message: 'SYSTEM accounts are opened by the platform itself' });
   }
-  const currency = parseCurrency(input.currency);
+  const currency = parseCurrencyOrAsset(input.currency);
   if (!currency.ok) return err({ kind: 'UnsupportedCurrency', currency: input.currency });
+  // A merchant's money is settled to a bank and paid out in its currency; an asset never leaves the platform.
+  if (isAssetCode(currency.value) && input.type !== 'PERSONAL')
+    return err({
+      kind: 'InvalidInput',
+      field: 'type',
+      message: `${currency.value} is a platform asset: only a PERSONAL account may hold one`,
+    });
   return ok({
     ownerId: input.ownerId,
     type: input.type,

@@ -153,6 +153,21 @@ export type AccountType =
   /** The platform's own accounts: bank reserve, clearing and fee income on each shard. */
   | 'SYSTEM';
 
+/**
+ * A platform asset: value the platform issues (points, coins). PERSONAL accounts open in it as in a
+ * currency, rates and quotes are set between it and currencies, and an FX payment between two
+ * accounts of one owner moves value between a currency and an asset. No deposit, withdrawal or
+ * link is ever in an asset.
+ */
+export type Asset = {
+  __typename?: 'Asset';
+  /** 3-8 capital letters, never an ISO 4217 code. */
+  code: Scalars['String']['output'];
+  /** Its minor-unit digits, 0-6: amounts are in 10^-exponent of one unit. */
+  exponent: Scalars['Int']['output'];
+  name: Scalars['String']['output'];
+};
+
 export type Balance = {
   __typename?: 'Balance';
   /** Spendable now. */
@@ -227,6 +242,20 @@ export type CreditExposure = {
   /** Σ creditUsed of the accounts below zero. */
   used: Scalars['Amount']['output'];
 };
+
+export type DefineAssetInput = {
+  code: Scalars['String']['input'];
+  exponent: Scalars['Int']['input'];
+  /** 1-200 characters. */
+  name: Scalars['String']['input'];
+};
+
+/**
+ * InvalidInput names its field: code (an ISO 4217 code, not 3-8 capital letters, or a new code when
+ * the platform's limit of assets is reached), exponent (outside 0-6, or another than the stored
+ * one's), name (empty or over 200 characters).
+ */
+export type DefineAssetResult = Asset | InvalidInput;
 
 /** A legal entity the platform operates through; each keeps its own books. */
 export type Entity = {
@@ -353,6 +382,11 @@ export type Mutation = {
    * fields are InvalidInput.
    */
   createEntity: CreateEntityResult;
+  /**
+   * Operators only: a platform asset (points, coins). Defining it again with the same exponent
+   * answers the asset as stored; another exponent is InvalidInput.
+   */
+  defineAsset: DefineAssetResult;
   /** Operators only: a frozen account neither pays nor receives. */
   freezeAccount: AccountStatusResult;
   /** Customers open PERSONAL accounts for themselves, merchants MERCHANT or PERSONAL; operators any. */
@@ -376,6 +410,11 @@ export type MutationCloseAccountArgs = {
 
 export type MutationCreateEntityArgs = {
   input: CreateEntityInput;
+};
+
+
+export type MutationDefineAssetArgs = {
+  input: DefineAssetInput;
 };
 
 
@@ -404,7 +443,10 @@ export type MutationUnfreezeAccountArgs = {
 };
 
 export type OpenAccountInput = {
-  /** An active ISO 4217 code, e.g. USD, JPY, KWD; anything else answers UnsupportedCurrency. */
+  /**
+   * An active ISO 4217 code, e.g. USD, JPY, KWD, or a platform asset's code (defineAsset; a
+   * PERSONAL account only); anything else answers UnsupportedCurrency.
+   */
   currency: Scalars['String']['input'];
   /** The legal entity whose books hold it; PLATFORM when absent. An unknown one answers EntityNotFound. */
   entity?: InputMaybe<Scalars['String']['input']>;
@@ -726,6 +768,10 @@ export type ResolversUnionTypes<_RefType extends Record<string, unknown>> = {
     | ( InvalidInput & { __typename: 'InvalidInput' } )
     | ( UnsupportedCurrency & { __typename: 'UnsupportedCurrency' } )
   ;
+  DefineAssetResult:
+    | ( Asset & { __typename: 'Asset' } )
+    | ( InvalidInput & { __typename: 'InvalidInput' } )
+  ;
   OpenAccountResult:
     | ( AccountMapper & { __typename: 'Account' } )
     | ( EntityNotFound & { __typename: 'EntityNotFound' } )
@@ -772,6 +818,7 @@ export type ResolversTypes = {
   AccountStatusResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['AccountStatusResult']>;
   AccountType: AccountType;
   Amount: ResolverTypeWrapper<Scalars['Amount']['output']>;
+  Asset: ResolverTypeWrapper<Asset>;
   Balance: ResolverTypeWrapper<Balance>;
   BalanceBucket: BalanceBucket;
   BalanceChangeEvent: ResolverTypeWrapper<BalanceChangeEventMapper>;
@@ -780,6 +827,8 @@ export type ResolversTypes = {
   CreditExposure: ResolverTypeWrapper<CreditExposure>;
   Date: ResolverTypeWrapper<Scalars['Date']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  DefineAssetInput: DefineAssetInput;
+  DefineAssetResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['DefineAssetResult']>;
   Entity: ResolverTypeWrapper<Entity>;
   EntityNotFound: ResolverTypeWrapper<EntityNotFound>;
   Entry: ResolverTypeWrapper<EntryMapper>;
@@ -824,6 +873,7 @@ export type ResolversParentTypes = {
   AccountNotFound: AccountNotFound;
   AccountStatusResult: ResolversUnionTypes<ResolversParentTypes>['AccountStatusResult'];
   Amount: Scalars['Amount']['output'];
+  Asset: Asset;
   Balance: Balance;
   BalanceChangeEvent: BalanceChangeEventMapper;
   CreateEntityInput: CreateEntityInput;
@@ -831,6 +881,8 @@ export type ResolversParentTypes = {
   CreditExposure: CreditExposure;
   Date: Scalars['Date']['output'];
   DateTime: Scalars['DateTime']['output'];
+  DefineAssetInput: DefineAssetInput;
+  DefineAssetResult: ResolversUnionTypes<ResolversParentTypes>['DefineAssetResult'];
   Entity: Entity;
   EntityNotFound: EntityNotFound;
   Entry: EntryMapper;
@@ -918,6 +970,13 @@ export interface AmountScalarConfig extends GraphQLScalarTypeConfig<ResolversTyp
   name: 'Amount';
 }
 
+export type AssetResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['Asset'] = ResolversParentTypes['Asset']> = {
+  code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  exponent?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+};
+
 export type BalanceResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['Balance'] = ResolversParentTypes['Balance']> = {
   available?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
   creditLimit?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
@@ -953,6 +1012,10 @@ export interface DateScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type DefineAssetResultResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['DefineAssetResult'] = ResolversParentTypes['DefineAssetResult']> = {
+  __resolveType?: TypeResolveFn<'Asset' | 'InvalidInput', ParentType, ContextType>;
+};
 
 export type EntityResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['Entity'] = ResolversParentTypes['Entity']> = {
   code?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
@@ -1031,6 +1094,7 @@ export type InvalidInputResolvers<ContextType = AccountContext, ParentType exten
 export type MutationResolvers<ContextType = AccountContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   closeAccount?: Resolver<ResolversTypes['AccountStatusResult'], ParentType, ContextType, RequireFields<MutationCloseAccountArgs, 'id'>>;
   createEntity?: Resolver<ResolversTypes['CreateEntityResult'], ParentType, ContextType, RequireFields<MutationCreateEntityArgs, 'input'>>;
+  defineAsset?: Resolver<ResolversTypes['DefineAssetResult'], ParentType, ContextType, RequireFields<MutationDefineAssetArgs, 'input'>>;
   freezeAccount?: Resolver<ResolversTypes['AccountStatusResult'], ParentType, ContextType, RequireFields<MutationFreezeAccountArgs, 'id'>>;
   openAccount?: Resolver<ResolversTypes['OpenAccountResult'], ParentType, ContextType, RequireFields<MutationOpenAccountArgs, 'input'>>;
   setCreditLimit?: Resolver<ResolversTypes['SetCreditLimitResult'], ParentType, ContextType, RequireFields<MutationSetCreditLimitArgs, 'input'>>;
@@ -1119,12 +1183,14 @@ export type Resolvers<ContextType = AccountContext> = {
   AccountNotFound?: AccountNotFoundResolvers<ContextType>;
   AccountStatusResult?: AccountStatusResultResolvers<ContextType>;
   Amount?: GraphQLScalarType;
+  Asset?: AssetResolvers<ContextType>;
   Balance?: BalanceResolvers<ContextType>;
   BalanceChangeEvent?: BalanceChangeEventResolvers<ContextType>;
   CreateEntityResult?: CreateEntityResultResolvers<ContextType>;
   CreditExposure?: CreditExposureResolvers<ContextType>;
   Date?: GraphQLScalarType;
   DateTime?: GraphQLScalarType;
+  DefineAssetResult?: DefineAssetResultResolvers<ContextType>;
   Entity?: EntityResolvers<ContextType>;
   EntityNotFound?: EntityNotFoundResolvers<ContextType>;
   Entry?: EntryResolvers<ContextType>;

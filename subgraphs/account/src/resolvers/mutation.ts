@@ -7,6 +7,7 @@ import type { StatusAction } from '../domain/account-status';
 import { changeStatus as changeAccountStatus, openAccount } from '../services/accounts';
 import { setCreditLimit, type SetCreditLimitInput } from '../services/credit-lines';
 import { asAccount } from './account';
+import { assetMutationResolvers } from './assets';
 import { booksMutationResolvers } from './books';
 import {
   accountBalanceNotZero,
@@ -20,6 +21,7 @@ import type { MutationResolvers } from '../generated/resolvers-types';
 
 export const mutationResolvers = {
   ...booksMutationResolvers,
+  ...assetMutationResolvers,
   openAccount: async (_: unknown, args: { input: OpenAccountInput }, ctx: AccountContext) => {
     const opened = authorized(await openAccount(ctx, args.input));
     if (opened.ok) return asAccount(opened.value);

@@ -125,3 +125,8 @@ export function readerOf(identity: Identity): string {
 export function mayKeepBooks(identity: Identity, what: string): Forbidden | null {
   return readsEveryAccount(identity) ? null : forbiddenBecause(`only operators may ${what}`);
 }
+
+/** Platform assets are defined by operators alone (issue 48): a customer defining one is FORBIDDEN. */
+export function mayDefineAssets(identity: Identity): Forbidden | null {
+  return readsEveryAccount(identity) ? null : forbiddenBecause('only operators may define assets');
+}

@@ -1,5 +1,6 @@
 import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import type { EntryRow, Account } from '@paygraph/shared/ledger/index';
+import { ensureAssetKnown } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
 import type { BooksRefusal } from '../domain/books';
@@ -34,6 +35,7 @@ export async function openAccount(
 ): Promise<Result<AccountView, OpenAccountRefusal | BooksRefusal | Forbidden>> {
   const refused = mayOpen(ctx.identity, input);
   if (refused) return err(refused);
+  await ensureAssetKnown(ctx.shards, input.currency);
   const decision = decideOpenAccount(input);
   if (!decision.ok) return decision;
   // Checked after the input's shape, so a bad currency is told before an unknown entity is asked for.

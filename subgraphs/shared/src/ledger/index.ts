@@ -77,6 +77,8 @@ export {
 } from './rules/entities';
 export { expandIntercompany, intercompanyDrafts, type IntercompanyDraft } from './rules/intercompany';
 export { ledgerMigrations } from './migrations';
+export { ensureAssetKnown, loadAssets, storeAsset } from './assets';
+export type { AssetInsert, AssetRecord } from './store/assets';
 
 export {
   accountsAndStripes,

@@ -11,7 +11,7 @@ import { LockTimeout } from '../shards/transaction';
 import { ShardUnavailable } from '../shards/unavailable';
 import { shardUnavailable } from '../graphql/errors';
 import { partialErrorsPlugin } from '../graphql/partial';
-import { TamperDetected } from '../ledger/index';
+import { loadAssets, TamperDetected } from '../ledger/index';
 import type { Identity } from '../identity';
 import { authenticateGatewayRequest, type SubgraphTrust } from '../gateway-trust';
 import { createGraphQLHttpServer, requestLogOf, sendUnauthorized, serviceRoutes, type RouteHandler } from './http';
@@ -123,6 +123,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(
   });
   await apollo.start();
   collectProcessDefaults();
+  await startWithAssets(options.shards, options.name);
   // Who the gateway said is calling, per request: set by authenticate, read by context.
   const identities = new WeakMap<http.IncomingMessage, Identity>();
   const http = createGraphQLHttpServer<BaseSubgraphContext>({
@@ -148,6 +149,19 @@ export async function createSubgraph<C extends BaseSubgraphContext>(
     },
   });
   return { apollo, http, schema, disposers: [] };
+}
+
+/**
+ * The platform's assets, read once where the subgraph starts (money.ts's registry; an asset
+ * defined later is read on its first miss, ledger/assets.ts). A control shard that cannot be read
+ * now does not keep the subgraph down: the first request naming an asset reads them then.
+ */
+async function startWithAssets(shards: ShardSet, name: string): Promise<void> {
+  try {
+    await loadAssets(shards);
+  } catch (error) {
+    log().warn({ err: error, subgraph: name }, 'platform assets not read at start; the first request naming one will');
+  }
 }
 
 /** Each route behind the gateway's secret and signed identity, checked before anything of the request is read. */

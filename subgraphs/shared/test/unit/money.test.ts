@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   currencyMinorUnits,
+  isAssetCode,
+  isKnownAsset,
+  knowAsset,
   minorUnitExponent,
+  parseCurrencyOrAsset,
+  parsePaymentCurrency,
   parseAmount,
   parseCurrency,
   parsePositiveAmount,
@@ -93,5 +98,26 @@ describe('money', () => {
       expect(code, code).toMatch(/^[A-Z]{3}$/);
       expect([0, 2, 3, 4], code).toContain(exponent);
     }
+  });
+
+  it('knows a platform asset beside ISO 4217: its exponent from the registry, never an ISO code, never changed', () => {
+    for (const code of ['USD', 'XAU', 'XTS', 'XXX', 'pts', 'P1S', 'AB', 'ABCDEFGHI'])
+      expect(isAssetCode(code), code).toBe(false);
+    for (const code of ['PTS', 'GEMS', 'ABCDEFGH']) expect(isAssetCode(code), code).toBe(true);
+    const code = 'UNITQPTS';
+    expect(parseCurrencyOrAsset(code).ok).toBe(false);
+    // A payment's input takes the shape alone (its accounts decide); deposits' ISO-only parse never does.
+    expect(parsePaymentCurrency(code).ok).toBe(true);
+    expect(parsePaymentCurrency('XAU').ok).toBe(false);
+    expect(parseCurrency(code).ok).toBe(false);
+    knowAsset(code, 6);
+    expect(isKnownAsset(code)).toBe(true);
+    expect(parseCurrencyOrAsset(code)).toEqual({ ok: true, value: code });
+    expect(minorUnitExponent(code as Currency)).toBe(6);
+    expect(parseCurrency(code).ok).toBe(false);
+    knowAsset(code, 6);
+    expect(() => knowAsset(code, 2)).toThrow(/exponent 6, not 2/);
+    expect(() => knowAsset('USD', 2)).toThrow();
+    expect(() => knowAsset('UNITQBAD', 7)).toThrow();
   });
 });

@@ -1,5 +1,12 @@
 import { parseId } from '@paygraph/shared/ids';
-import { describeMoneyError, parseCurrency, parsePositiveAmount, type Currency } from '@paygraph/shared/money';
+import {
+  describeMoneyError,
+  parseCurrency,
+  parsePaymentCurrency,
+  parsePositiveAmount,
+  type Currency,
+  type MoneyInputError,
+} from '@paygraph/shared/money';
 import {
   descriptionLengthMax,
   externalRefLengthMax,
@@ -156,7 +163,8 @@ export function parseExternalTransfer(
   if (key) return err(key);
   if (!parseId('account', input.accountId))
     return err(invalidInput('accountId', `"${input.accountId}" is not an account id`));
-  const money = parseMoney(input.amount, input.currency, amountMax);
+  // ISO 4217 only: no channel holds a platform asset, so none is deposited or withdrawn.
+  const money = parseMoney(input.amount, input.currency, amountMax, parseCurrency);
   if (!money.ok) return money;
   const externalRef = checkText('externalRef', input.externalRef, externalRefLengthMax);
   if (!externalRef.ok) return externalRef;
@@ -182,7 +190,7 @@ export function parseCreatePayment(
     return err(invalidInput('payerAccountId', `"${input.payerAccountId}" is not an account id`));
   if (!parseId('account', input.payeeAccountId))
     return err(invalidInput('payeeAccountId', `"${input.payeeAccountId}" is not an account id`));
-  const money = parseMoney(input.amount, input.currency, amountMax);
+  const money = parseMoney(input.amount, input.currency, amountMax, parsePaymentCurrency);
   if (!money.ok) return money;
   if (input.payerAccountId === input.payeeAccountId)
     return err({ kind: 'AccountsMustBeDifferent', accountId: input.payerAccountId });
@@ -340,10 +348,11 @@ function parseMoney(
   amount: string,
   currency: string,
   amountMax: bigint,
+  currencyOf: (input: string) => Result<Currency, MoneyInputError>,
 ): Result<{ amount: bigint; currency: Currency }, InputError> {
   const parsedAmount = parsePositiveAmount(amount, amountMax);
   if (!parsedAmount.ok) return err(invalidInput('amount', describeMoneyError(parsedAmount.error)));
-  const parsedCurrency = parseCurrency(currency);
+  const parsedCurrency = currencyOf(currency);
   if (!parsedCurrency.ok) return err(invalidInput('currency', describeMoneyError(parsedCurrency.error)));
   return ok({ amount: parsedAmount.value, currency: parsedCurrency.value });
 }

@@ -1,6 +1,12 @@
 import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import { newId, randomLogicalShard } from '@paygraph/shared/ids';
-import { describeMoneyError, minorUnitExponent, parseCurrency, parsePositiveAmount } from '@paygraph/shared/money';
+import {
+  describeMoneyError,
+  minorUnitExponent,
+  parseCurrencyOrAsset,
+  parsePositiveAmount,
+} from '@paygraph/shared/money';
+import { ensureAssetKnown } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
@@ -44,9 +50,10 @@ export async function createFxQuote(
 ): Promise<Result<FxQuoteRow, CreateFxQuoteError | Forbidden>> {
   const refused = mayQuote(ctx.identity);
   if (refused) return err(refused);
-  const sell = parseCurrency(input.sellCurrency);
+  await Promise.all([input.sellCurrency, input.buyCurrency].map((code) => ensureAssetKnown(ctx.shards, code)));
+  const sell = parseCurrencyOrAsset(input.sellCurrency);
   if (!sell.ok) return err({ kind: 'UnsupportedCurrency', currency: input.sellCurrency });
-  const buy = parseCurrency(input.buyCurrency);
+  const buy = parseCurrencyOrAsset(input.buyCurrency);
   if (!buy.ok) return err({ kind: 'UnsupportedCurrency', currency: input.buyCurrency });
   if (sell.value === buy.value) return err(invalidInput('buyCurrency', 'a quote exchanges two different currencies'));
   const given = parseGiven(input, ctx.amountMax);

@@ -1,9 +1,9 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { parseCurrency } from '@paygraph/shared/money';
+import { parseCurrencyOrAsset } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { systemTotals } from '@paygraph/shared/ledger/index';
+import { ensureAssetKnown, systemTotals } from '@paygraph/shared/ledger/index';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
 import { insertRate, latestRate } from '../db/fx';
 import type { FxRateRow } from '../db/schema/fx';
@@ -37,7 +37,8 @@ export async function setFxRate(
   const refused = maySetFxRates(ctx.identity);
   if (refused) return err(refused);
   for (const currency of [input.baseCurrency, input.quoteCurrency]) {
-    if (!parseCurrency(currency).ok) return err({ kind: 'UnsupportedCurrency', currency });
+    await ensureAssetKnown(ctx.shards, currency);
+    if (!parseCurrencyOrAsset(currency).ok) return err({ kind: 'UnsupportedCurrency', currency });
   }
   const checked = checkRate({
     base: input.baseCurrency,

@@ -29,6 +29,8 @@ const moment = (name: string) =>
   datetime(name, { mode: 'date', fsp: 6 })
     .notNull()
     .default(sql`CURRENT_TIMESTAMP(6)`);
+/** An ISO 4217 currency or a platform asset's code (3-8 capital letters, issue 48). */
+const currencyCode = (name: string) => varchar(name, { length: 8 }).notNull();
 
 export const buckets = ['AVAILABLE', 'FROZEN', 'PENDING'] as const;
 export const directions = ['DEBIT', 'CREDIT'] as const;
@@ -52,7 +54,7 @@ export const accounts = mysqlTable(
     stripeShards: bigint('stripe_shards', { mode: 'bigint', unsigned: true })
       .notNull()
       .default(sql`0`),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: currencyCode('currency'),
     /**
      * The legal entity whose books hold the account (rules/entities.ts): PLATFORM unless opened
      * in another. A stripe is its merchant's; a system account is one entity's.
@@ -109,7 +111,7 @@ export const postings = mysqlTable(
     refId: varchar('ref_id', { length: 33 }),
     /** Makes a posting apply at most once: a repeat with the same key is a no-op. */
     dedupeKey: varchar('dedupe_key', { length: 191 }),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: currencyCode('currency'),
     /** The business date the posting belongs to (see business-date.ts): day-cut and reconciliation go by it. */
     businessDate: date('business_date', { mode: 'string' })
       .notNull()
@@ -137,7 +139,7 @@ export const ledgerEntries = mysqlTable(
     direction: mysqlEnum('direction', directions).notNull(),
     /** The account's total (available + frozen + pending) after this entry. */
     balanceAfter: bigint('balance_after', { mode: 'bigint' }).notNull(),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: currencyCode('currency'),
     /** The previous entry's hash and this one's: each account's entries form a hash chain. */
     prevHash: char('prev_hash', { length: 64 }).notNull().default(''),
     hash: char('hash', { length: 64 }).notNull().default(''),
@@ -225,6 +227,21 @@ export const entities = mysqlTable('entities', {
   createdAt: moment('created_at'),
 });
 
+/**
+ * The platform's assets (points, coins: docs/ASSETS.md), defined by operators: a code that is not
+ * an ISO 4217 code and its exponent, never changed or removed once defined. Control shard only;
+ * every process holds them in memory (money.ts's registry).
+ */
+export const assets = mysqlTable('assets', {
+  code: varchar('code', { length: 8 }).primaryKey(),
+  exponent: tinyint('exponent').notNull(),
+  name: varchar('name', { length: 200 }).notNull(),
+  createdBy: varchar('created_by', { length: 64 }).notNull(),
+  createdAt: moment('created_at'),
+});
+
+export type AssetRow = typeof assets.$inferSelect;
+
 /** The GL code an operator mapped to an entity's ledger class (SetGlCode); control shard only. */
 export const glCodes = mysqlTable(
   'gl_codes',
@@ -269,7 +286,7 @@ export const ledgerClassDays = mysqlTable(
     businessDate: date('business_date', { mode: 'string' }).notNull(),
     ledgerClass: varchar('ledger_class', { length: 32 }).notNull(),
     counterpartyEntity: varchar('counterparty_entity', { length: 16 }).notNull().default(''),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: currencyCode('currency'),
     slot: tinyint('slot').notNull(),
     debits: daySum('debits'),
     credits: daySum('credits'),

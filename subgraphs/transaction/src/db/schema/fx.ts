@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, char, datetime, index, int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
+import { bigint, datetime, index, int, mysqlTable, varchar } from 'drizzle-orm/mysql-core';
 
 /**
  * FX: rates, quotes, and what an FX payment and its refunds moved on the payee's side. A rate
@@ -17,10 +17,10 @@ export const fxRates = mysqlTable(
   'fx_rates',
   {
     id: varchar('id', { length: 33 }).primaryKey(),
-    /** Both directions of a pair share it ("JPY/USD", the codes in order): the inverse is priced from the same row. */
-    pairKey: char('pair_key', { length: 7 }).notNull(),
-    baseCurrency: char('base_currency', { length: 3 }).notNull(),
-    quoteCurrency: char('quote_currency', { length: 3 }).notNull(),
+    /** Both directions of a pair share it ("JPY/USD", the codes in order; an asset's code is up to 8): the inverse is priced from the same row. */
+    pairKey: varchar('pair_key', { length: 17 }).notNull(),
+    baseCurrency: varchar('base_currency', { length: 8 }).notNull(),
+    quoteCurrency: varchar('quote_currency', { length: 8 }).notNull(),
     /** Major units of quote_currency per one major unit of base_currency, as the operator wrote it. */
     rate: varchar('rate', { length: 32 }).notNull(),
     spreadBps: int('spread_bps').notNull(),
@@ -37,14 +37,14 @@ export const fxQuotes = mysqlTable(
     id: varchar('id', { length: 33 }).primaryKey(),
     /** The token subject that asked for it: only it may read or pay with it. */
     createdBy: varchar('created_by', { length: 64 }).notNull(),
-    sellCurrency: char('sell_currency', { length: 3 }).notNull(),
-    buyCurrency: char('buy_currency', { length: 3 }).notNull(),
+    sellCurrency: varchar('sell_currency', { length: 8 }).notNull(),
+    buyCurrency: varchar('buy_currency', { length: 8 }).notNull(),
     sellAmount: money('sell_amount'),
     buyAmount: money('buy_amount'),
     /** The rate row it was priced from, copied: a later rate never changes it. */
     rateId: varchar('rate_id', { length: 33 }).notNull(),
     rate: varchar('rate', { length: 32 }).notNull(),
-    rateBaseCurrency: char('rate_base_currency', { length: 3 }).notNull(),
+    rateBaseCurrency: varchar('rate_base_currency', { length: 8 }).notNull(),
     spreadBps: int('spread_bps').notNull(),
     expiresAt: datetime('expires_at', { mode: 'date', fsp: 6 }).notNull(),
     /** The one payment it pays, set once by a conditional update (services/fx-quote.ts claimQuote). */
@@ -62,12 +62,12 @@ export const paymentFx = mysqlTable('payment_fx', {
   paymentId: varchar('payment_id', { length: 33 }).primaryKey(),
   quoteId: varchar('quote_id', { length: 33 }).notNull(),
   rate: varchar('rate', { length: 32 }).notNull(),
-  rateBaseCurrency: char('rate_base_currency', { length: 3 }).notNull(),
+  rateBaseCurrency: varchar('rate_base_currency', { length: 8 }).notNull(),
   spreadBps: int('spread_bps').notNull(),
   sellAmount: money('sell_amount'),
-  sellCurrency: char('sell_currency', { length: 3 }).notNull(),
+  sellCurrency: varchar('sell_currency', { length: 8 }).notNull(),
   buyAmount: money('buy_amount'),
-  buyCurrency: char('buy_currency', { length: 3 }).notNull(),
+  buyCurrency: varchar('buy_currency', { length: 8 }).notNull(),
 });
 
 /**
@@ -79,7 +79,7 @@ export const refundFx = mysqlTable(
     refundId: varchar('refund_id', { length: 33 }).primaryKey(),
     paymentId: varchar('payment_id', { length: 33 }).notNull(),
     buyAmount: money('buy_amount'),
-    buyCurrency: char('buy_currency', { length: 3 }).notNull(),
+    buyCurrency: varchar('buy_currency', { length: 8 }).notNull(),
   },
   (t) => [index('refund_fx_payment_idx').on(t.paymentId)],
 );

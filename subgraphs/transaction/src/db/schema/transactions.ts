@@ -1,7 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
   bigint,
-  char,
   date,
   datetime,
   index,
@@ -49,7 +48,7 @@ export const payments = mysqlTable(
     creditAccountId: varchar('credit_account_id', { length: 33 }).notNull(),
     route: mysqlEnum('route', paymentRoutes).notNull(),
     amount: money('amount'),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: varchar('currency', { length: 8 }).notNull(),
     refundedAmount: money('refunded_amount').default(sql`0`),
     /** What a campaign paid of `amount` (0 without one): the payer paid amount - discount. */
     discountAmount: money('discount_amount').default(sql`0`),
@@ -86,7 +85,7 @@ export const refunds = mysqlTable(
     id: varchar('id', { length: 33 }).primaryKey(),
     paymentId: varchar('payment_id', { length: 33 }).notNull(),
     amount: money('amount'),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: varchar('currency', { length: 8 }).notNull(),
     status: mysqlEnum('status', paymentStatuses).notNull(),
     failureCode: varchar('failure_code', { length: 40 }),
     reason: varchar('reason', { length: 500 }),
@@ -123,7 +122,7 @@ export const holds = mysqlTable(
     payeeAccountId: varchar('payee_account_id', { length: 33 }).notNull(),
     amount: money('amount'),
     capturedAmount: money('captured_amount').default(sql`0`),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: varchar('currency', { length: 8 }).notNull(),
     status: mysqlEnum('status', holdStatuses).notNull(),
     endedBy: varchar('ended_by', { length: 33 }),
     description: varchar('description', { length: 500 }),
@@ -150,7 +149,7 @@ export const externalTransfers = mysqlTable(
     kind: mysqlEnum('kind', externalTransferKinds).notNull(),
     accountId: varchar('account_id', { length: 33 }).notNull(),
     amount: money('amount'),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: varchar('currency', { length: 8 }).notNull(),
     status: mysqlEnum('status', paymentStatuses).notNull(),
     externalRef: varchar('external_ref', { length: 128 }),
     /** The channel the money moved through (shared/channels.ts), read by the channel's reconciliation. */
@@ -211,7 +210,7 @@ export const sweeps = mysqlTable(
     merchantAccountId: varchar('merchant_account_id', { length: 33 }).notNull(),
     stripeAccountId: varchar('stripe_account_id', { length: 33 }).notNull(),
     amount: money('amount'),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: varchar('currency', { length: 8 }).notNull(),
     status: mysqlEnum('status', paymentStatuses).notNull(),
     bucket: mysqlEnum('bucket', sweepBuckets).notNull().default('AVAILABLE'),
     createdAt: moment('created_at'),
@@ -244,7 +243,7 @@ export const paymentLegs = mysqlTable(
     /** The bucket the leg moves: a merchant receiver's stripe takes it into pending (settled later). */
     bucket: mysqlEnum('bucket', ['AVAILABLE', 'PENDING']).notNull(),
     amount: money('amount'),
-    currency: char('currency', { length: 3 }).notNull(),
+    currency: varchar('currency', { length: 8 }).notNull(),
     refundedAmount: money('refunded_amount').default(sql`0`),
     businessDate: businessDate(),
     settlementId: settlementId(),
@@ -277,7 +276,7 @@ export const refundLegs = mysqlTable(
 export const campaigns = mysqlTable('campaigns', {
   id: varchar('id', { length: 33 }).primaryKey(),
   fundingAccountId: varchar('funding_account_id', { length: 33 }).notNull(),
-  currency: char('currency', { length: 3 }).notNull(),
+  currency: varchar('currency', { length: 8 }).notNull(),
   percentOffBps: int('percent_off_bps'),
   amountOff: bigint('amount_off', { mode: 'bigint' }),
   maxDiscountPerPayment: bigint('max_discount_per_payment', { mode: 'bigint' }),

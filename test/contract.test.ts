@@ -23,7 +23,6 @@ import { repoRoot } from './support/sources';
  */
 const pendingOperations: ReadonlyMap<string, string> = new Map<string, string>([
   ['DefineAsset', 'issue 48'],
-  ['OwnerPortfolio', 'issue 48'],
 ]);
 
 const sharedContract = findSharedContract();

@@ -107,6 +107,7 @@ const ledgerTables = [
   'entities',
   'gl_codes',
   'gl_exports',
+  'owner_shards',
 ];
 const ledgerTableBindings = new Set([
   'accounts',
@@ -118,6 +119,7 @@ const ledgerTableBindings = new Set([
   'entities',
   'glCodes',
   'glExports',
+  'ownerShards',
 ]);
 const ledgerSqlWrite = new RegExp(
   `\\b(INSERT\\s+(IGNORE\\s+)?INTO|REPLACE\\s+INTO|UPDATE|DELETE\\s+FROM)\\s+\`?(${ledgerTables.join('|')})\\b`,

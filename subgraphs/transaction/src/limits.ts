@@ -129,3 +129,9 @@ assert(cardDigitsMin < cardDigitsMax, 'a card number has a range of lengths');
  * report dated far ahead would pin its balance against every true later one.
  */
 export const reportedAsOfAheadMsMax = 5 * 60_000;
+
+/**
+ * The most ledger accounts one ownerPortfolio answers (read per database at most this plus one);
+ * an owner with more is refused as a bad request rather than answered short.
+ */
+export const portfolioAccountsMax = 500;

@@ -164,3 +164,9 @@ export const recordScanPagesMax = 20;
 export const queueDepthCountMax = 100_000;
 /** Delivery pages. */
 export const deliveriesPageMax = 100;
+
+/**
+ * The most accounts of a link's owner read to place its external_account.verified (the owner's
+ * accounts, from the owner directory): each endpoint gets it on the first of them it follows.
+ */
+export const linkOwnerAccountsReadMax = 1_000;

@@ -10,6 +10,7 @@ export type AccountStatus =
   | 'CLOSED'
   | 'FROZEN';
 
+/** A ledger account's kind, as the account subgraph names it. */
 export type AccountType =
   | 'MERCHANT'
   | 'PERSONAL'
@@ -1039,6 +1040,14 @@ export type DefineAssetMutation = { defineAsset:
     | { __typename: 'InvalidInput', code: string, message: string }
    };
 
+export type OwnerPortfolioQueryVariables = Exact<{
+  ownerId: string | number;
+  reportingCurrency: string;
+}>;
+
+
+export type OwnerPortfolioQuery = { ownerPortfolio: { ownerId: string, accounts: Array<{ id: string, type: AccountType, currency: string, balance: { available: string, frozen: string, pending: string, total: string } }>, externalAccounts: Array<{ id: string, kind: ExternalAccountKind, channel: string, currency: string, display: string, status: ExternalAccountStatus, reportedBalance: { amount: string, asOf: string } | null }>, totals: Array<{ currency: string, ledger: string, external: string | null }>, reportingTotal: { currency: string, amount: string, rates: Array<{ from: string, rate: string }>, unconverted: Array<{ currency: string, amount: string }> } } | null };
+
 export type CreateEntityMutationVariables = Exact<{
   input: CreateEntityInput;
 }>;
@@ -1146,6 +1155,7 @@ export const WithdrawToLinkedDocument = {"__meta__":{"hash":"sha256:fda82d1b0aba
 export const DepositFromLinkedDocument = {"__meta__":{"hash":"sha256:9e83f7912256e296fc94436a6291e093d3a37afa61ed95d90ed9816de2a0b373"}} as unknown as DocumentNode<DepositFromLinkedMutation, DepositFromLinkedMutationVariables>;
 export const ReportExternalBalanceDocument = {"__meta__":{"hash":"sha256:1a0bf01e9ee5f406d7a6b891a535210334dcd889a31a0765250c4de413e56e73"}} as unknown as DocumentNode<ReportExternalBalanceMutation, ReportExternalBalanceMutationVariables>;
 export const DefineAssetDocument = {"__meta__":{"hash":"sha256:6c5ddf63d63d88a15f84d6256b908c84b1194ac22b80726910040b0659adc04e"}} as unknown as DocumentNode<DefineAssetMutation, DefineAssetMutationVariables>;
+export const OwnerPortfolioDocument = {"__meta__":{"hash":"sha256:ec52521c757fd82bad3e51b4c3124f43cbd5a10c68c049ceb9e21aa5a79aecc2"}} as unknown as DocumentNode<OwnerPortfolioQuery, OwnerPortfolioQueryVariables>;
 export const CreateEntityDocument = {"__meta__":{"hash":"sha256:63d076a3aa7e24c1c9f22ead66c9468db6255e5d0723e1110fc7ccbbe3fd68b8"}} as unknown as DocumentNode<CreateEntityMutation, CreateEntityMutationVariables>;
 export const OpenAccountInEntityDocument = {"__meta__":{"hash":"sha256:05f8725f6914c1b89c6c8ef49e68f750f87eeb53637fe7bcc2469f0a093e968a"}} as unknown as DocumentNode<OpenAccountInEntityMutation, OpenAccountInEntityMutationVariables>;
 export const TrialBalanceDocument = {"__meta__":{"hash":"sha256:56d74683fbf83d4e8375a078eaebe51ab56dd7ebeed9cef70847e2eeaa308454"}} as unknown as DocumentNode<TrialBalanceQuery, TrialBalanceQueryVariables>;

@@ -2,6 +2,7 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, parseId, randomLogicalShard } from '@paygraph/shared/ids';
 import {
+  announceOwnerShard,
   insertAccount,
   lockAccount,
   setAccountStatus,
@@ -13,10 +14,15 @@ import type { Result } from '@paygraph/shared/result';
 import { buildViews, type AccountView } from '../domain/account-view';
 import type { AccountToOpen } from '../domain/open-account';
 
-/** Opens an account on a random logical shard, so accounts spread evenly over the databases. */
+/**
+ * Opens an account on a random logical shard, so accounts spread evenly over the databases, after
+ * the owner directory names that shard (ledger/rules/owner-directory.ts).
+ */
 export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, now: Date): Promise<AccountView> {
   const logical = randomLogicalShard();
   const id = newId('account', logical);
+  // The owner directory names the shard first, so a reader of the owner's accounts never misses this one.
+  await announceOwnerShard(shards, toOpen.ownerId, logical);
   await insertAccount(shards.byLogical(logical).db, {
     ...toOpen,
     id,

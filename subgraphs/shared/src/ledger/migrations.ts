@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import type { MigrationSet } from '../db/migrate';
 import { backfillStripeDirectories } from './stripes';
+import { backfillOwnerDirectories } from './owners';
 import { backfillClassDays } from './store/class-days';
 
 /** The ledger's tables (accounts, postings, entries, stripes, …) and its data steps. */
@@ -11,6 +12,8 @@ export const ledgerMigrations: MigrationSet = {
   // that did not write the directory yet, which is why data steps run on every migrate.
   dataSteps: [
     { name: 'stripe-directory', run: async (shards) => void (await backfillStripeDirectories(shards)) },
+    // The owner directory (issue 48) for accounts opened before it, or by a process that did not write it yet.
+    { name: 'owner-directory', run: async (shards) => void (await backfillOwnerDirectories(shards)) },
     // The books' sums of entries posted before they were kept (issue 49): once per shard.
     {
       name: 'books-sums',

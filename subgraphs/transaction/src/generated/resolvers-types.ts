@@ -65,6 +65,13 @@ export type AccountStatus =
   | 'CLOSED'
   | 'FROZEN';
 
+/** A ledger account's kind, as the account subgraph names it. */
+export type AccountType =
+  | 'MERCHANT'
+  | 'PERSONAL'
+  /** The platform's own accounts: bank reserve, clearing and fee income on each shard. */
+  | 'SYSTEM';
+
 /** Payer and payee are the same account (code SAME_ACCOUNT). */
 export type AccountsMustBeDifferent = UserError & {
   __typename?: 'AccountsMustBeDifferent';
@@ -707,6 +714,19 @@ export type MutationWithdrawArgs = {
   input: WithdrawInput;
 };
 
+/** One view of an owner's money: its ledger accounts on every shard, its linked accounts, the sums. */
+export type OwnerPortfolio = {
+  __typename?: 'OwnerPortfolio';
+  /** Every ledger account of the owner, in id (creation) order. */
+  accounts: Array<PortfolioAccount>;
+  /** Every linked external account of the owner, with what its channel last reported. */
+  externalAccounts: Array<ExternalAccount>;
+  ownerId: Scalars['ID']['output'];
+  reportingTotal: ReportingTotal;
+  /** Per currency or asset, in code order. */
+  totals: Array<PortfolioTotal>;
+};
+
 export type PageInfo = {
   __typename?: 'PageInfo';
   endCursor?: Maybe<Scalars['String']['output']>;
@@ -799,6 +819,54 @@ export type PaymentStatus =
   | 'PROCESSING'
   | 'SUCCEEDED';
 
+/** One of the owner's ledger accounts, read with the portfolio (its balances as of that read). */
+export type PortfolioAccount = {
+  __typename?: 'PortfolioAccount';
+  balance: PortfolioBalance;
+  currency: Scalars['String']['output'];
+  id: Scalars['ID']['output'];
+  type: AccountType;
+};
+
+/** An amount in its own currency: what the reporting total could not convert (no rate is set). */
+export type PortfolioAmount = {
+  __typename?: 'PortfolioAmount';
+  amount: Scalars['Amount']['output'];
+  currency: Scalars['String']['output'];
+};
+
+/** A ledger account's balances in the portfolio, in minor units of its currency (a merchant's: every stripe's). */
+export type PortfolioBalance = {
+  __typename?: 'PortfolioBalance';
+  available: Scalars['Amount']['output'];
+  frozen: Scalars['Amount']['output'];
+  pending: Scalars['Amount']['output'];
+  /** available + frozen + pending */
+  total: Scalars['Amount']['output'];
+};
+
+/**
+ * A rate the reporting total used: `rate` major units of the reporting currency per one major unit
+ * of `from`, exact: the decimal an operator set, or "1/<decimal>" when the pair was set the other way.
+ */
+export type PortfolioRate = {
+  __typename?: 'PortfolioRate';
+  from: Scalars['String']['output'];
+  rate: Scalars['String']['output'];
+};
+
+/**
+ * The owner's money in one currency or asset: the ledger's (Σ its accounts' totals) and, apart,
+ * what channels last reported for its VERIFIED or PENDING links (null when none reported). The two
+ * are never added together.
+ */
+export type PortfolioTotal = {
+  __typename?: 'PortfolioTotal';
+  currency: Scalars['String']['output'];
+  external?: Maybe<Scalars['Amount']['output']>;
+  ledger: Scalars['Amount']['output'];
+};
+
 export type Query = {
   __typename?: 'Query';
   /** A campaign, readable by its funding account's owner and operators; null when there is none. */
@@ -811,6 +879,13 @@ export type Query = {
   fxRate?: Maybe<FxRate>;
   /** A hold, readable by its payer's and payee's owners and operators; null when there is none. */
   hold?: Maybe<Hold>;
+  /**
+   * The owner and operators (FORBIDDEN for anyone else): every account of the owner on the shards it
+   * lives on (and only those: the owner directory names them), its linked accounts, totals per
+   * currency and the whole in reportingCurrency at current rates. An unknown reportingCurrency is
+   * BAD_USER_INPUT.
+   */
+  ownerPortfolio?: Maybe<OwnerPortfolio>;
   /** A payment, readable by its payer's and payee's owners and operators; null when there is none. */
   payment?: Maybe<Payment>;
   /** A refund, readable like its payment. */
@@ -836,6 +911,12 @@ export type QueryFxRateArgs = {
 
 export type QueryHoldArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type QueryOwnerPortfolioArgs = {
+  ownerId: Scalars['ID']['input'];
+  reportingCurrency: Scalars['String']['input'];
 };
 
 
@@ -901,6 +982,20 @@ export type ReportedBalance = {
   __typename?: 'ReportedBalance';
   amount: Scalars['Amount']['output'];
   asOf: Scalars['DateTime']['output'];
+};
+
+/**
+ * The owner's ledger money in one currency at the current rates, indicative: each currency's
+ * ledger total converted at its pair's rate (no spread), rounded down on its own, then summed.
+ * Linked accounts' reported balances are not in it. A total with no rate is listed under
+ * `unconverted`, never guessed.
+ */
+export type ReportingTotal = {
+  __typename?: 'ReportingTotal';
+  amount: Scalars['Amount']['output'];
+  currency: Scalars['String']['output'];
+  rates: Array<PortfolioRate>;
+  unconverted: Array<PortfolioAmount>;
 };
 
 export type SetFxRateInput = {
@@ -1279,6 +1374,7 @@ export type ResolversTypes = {
   AccountNotActive: ResolverTypeWrapper<AccountNotActive>;
   AccountNotFound: ResolverTypeWrapper<AccountNotFound>;
   AccountStatus: AccountStatus;
+  AccountType: AccountType;
   AccountsMustBeDifferent: ResolverTypeWrapper<AccountsMustBeDifferent>;
   Amount: ResolverTypeWrapper<Scalars['Amount']['output']>;
   AmountExceededBySplits: ResolverTypeWrapper<AmountExceededBySplits>;
@@ -1333,6 +1429,7 @@ export type ResolversTypes = {
   LinkExternalAccountInput: LinkExternalAccountInput;
   LinkExternalAccountResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['LinkExternalAccountResult']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  OwnerPortfolio: ResolverTypeWrapper<Omit<OwnerPortfolio, 'externalAccounts'> & { externalAccounts: Array<ResolversTypes['ExternalAccount']> }>;
   PageInfo: ResolverTypeWrapper<PageInfo>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   Payment: ResolverTypeWrapper<PaymentMapper>;
@@ -1343,6 +1440,11 @@ export type ResolversTypes = {
   PaymentNotRefundable: ResolverTypeWrapper<PaymentNotRefundable>;
   PaymentRoute: PaymentRoute;
   PaymentStatus: PaymentStatus;
+  PortfolioAccount: ResolverTypeWrapper<PortfolioAccount>;
+  PortfolioAmount: ResolverTypeWrapper<PortfolioAmount>;
+  PortfolioBalance: ResolverTypeWrapper<PortfolioBalance>;
+  PortfolioRate: ResolverTypeWrapper<PortfolioRate>;
+  PortfolioTotal: ResolverTypeWrapper<PortfolioTotal>;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Refund: ResolverTypeWrapper<RefundMapper>;
   RefundExceedsPayment: ResolverTypeWrapper<RefundExceedsPayment>;
@@ -1351,6 +1453,7 @@ export type ResolversTypes = {
   ReportExternalBalanceInput: ReportExternalBalanceInput;
   ReportExternalBalanceResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['ReportExternalBalanceResult']>;
   ReportedBalance: ResolverTypeWrapper<ReportedBalance>;
+  ReportingTotal: ResolverTypeWrapper<ReportingTotal>;
   SetFxRateInput: SetFxRateInput;
   SetFxRateResult: ResolverTypeWrapper<ResolversUnionTypes<ResolversTypes>['SetFxRateResult']>;
   SplitInput: SplitInput;
@@ -1423,6 +1526,7 @@ export type ResolversParentTypes = {
   LinkExternalAccountInput: LinkExternalAccountInput;
   LinkExternalAccountResult: ResolversUnionTypes<ResolversParentTypes>['LinkExternalAccountResult'];
   Mutation: Record<PropertyKey, never>;
+  OwnerPortfolio: Omit<OwnerPortfolio, 'externalAccounts'> & { externalAccounts: Array<ResolversParentTypes['ExternalAccount']> };
   PageInfo: PageInfo;
   Boolean: Scalars['Boolean']['output'];
   Payment: PaymentMapper;
@@ -1431,6 +1535,11 @@ export type ResolversParentTypes = {
   PaymentFx: PaymentFxMapper;
   PaymentNotFound: PaymentNotFound;
   PaymentNotRefundable: PaymentNotRefundable;
+  PortfolioAccount: PortfolioAccount;
+  PortfolioAmount: PortfolioAmount;
+  PortfolioBalance: PortfolioBalance;
+  PortfolioRate: PortfolioRate;
+  PortfolioTotal: PortfolioTotal;
   Query: Record<PropertyKey, never>;
   Refund: RefundMapper;
   RefundExceedsPayment: RefundExceedsPayment;
@@ -1439,6 +1548,7 @@ export type ResolversParentTypes = {
   ReportExternalBalanceInput: ReportExternalBalanceInput;
   ReportExternalBalanceResult: ResolversUnionTypes<ResolversParentTypes>['ReportExternalBalanceResult'];
   ReportedBalance: ReportedBalance;
+  ReportingTotal: ReportingTotal;
   SetFxRateInput: SetFxRateInput;
   SetFxRateResult: ResolversUnionTypes<ResolversParentTypes>['SetFxRateResult'];
   SplitInput: SplitInput;
@@ -1796,6 +1906,14 @@ export type MutationResolvers<ContextType = TransactionContext, ParentType exten
   withdraw?: Resolver<ResolversTypes['WithdrawResult'], ParentType, ContextType, RequireFields<MutationWithdrawArgs, 'input'>>;
 };
 
+export type OwnerPortfolioResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['OwnerPortfolio'] = ResolversParentTypes['OwnerPortfolio']> = {
+  accounts?: Resolver<Array<ResolversTypes['PortfolioAccount']>, ParentType, ContextType>;
+  externalAccounts?: Resolver<Array<ResolversTypes['ExternalAccount']>, ParentType, ContextType>;
+  ownerId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  reportingTotal?: Resolver<ResolversTypes['ReportingTotal'], ParentType, ContextType>;
+  totals?: Resolver<Array<ResolversTypes['PortfolioTotal']>, ParentType, ContextType>;
+};
+
 export type PageInfoResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['PageInfo'] = ResolversParentTypes['PageInfo']> = {
   endCursor?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   hasNextPage?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
@@ -1860,12 +1978,43 @@ export type PaymentNotRefundableResolvers<ContextType = TransactionContext, Pare
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 };
 
+export type PortfolioAccountResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['PortfolioAccount'] = ResolversParentTypes['PortfolioAccount']> = {
+  balance?: Resolver<ResolversTypes['PortfolioBalance'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  type?: Resolver<ResolversTypes['AccountType'], ParentType, ContextType>;
+};
+
+export type PortfolioAmountResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['PortfolioAmount'] = ResolversParentTypes['PortfolioAmount']> = {
+  amount?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type PortfolioBalanceResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['PortfolioBalance'] = ResolversParentTypes['PortfolioBalance']> = {
+  available?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  frozen?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  pending?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+};
+
+export type PortfolioRateResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['PortfolioRate'] = ResolversParentTypes['PortfolioRate']> = {
+  from?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rate?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type PortfolioTotalResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['PortfolioTotal'] = ResolversParentTypes['PortfolioTotal']> = {
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  external?: Resolver<Maybe<ResolversTypes['Amount']>, ParentType, ContextType>;
+  ledger?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+};
+
 export type QueryResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = {
   campaign?: Resolver<Maybe<ResolversTypes['Campaign']>, ParentType, ContextType, RequireFields<QueryCampaignArgs, 'id'>>;
   fxPositions?: Resolver<Array<ResolversTypes['FxPosition']>, ParentType, ContextType>;
   fxQuote?: Resolver<Maybe<ResolversTypes['FxQuote']>, ParentType, ContextType, RequireFields<QueryFxQuoteArgs, 'id'>>;
   fxRate?: Resolver<Maybe<ResolversTypes['FxRate']>, ParentType, ContextType, RequireFields<QueryFxRateArgs, 'baseCurrency' | 'quoteCurrency'>>;
   hold?: Resolver<Maybe<ResolversTypes['Hold']>, ParentType, ContextType, RequireFields<QueryHoldArgs, 'id'>>;
+  ownerPortfolio?: Resolver<Maybe<ResolversTypes['OwnerPortfolio']>, ParentType, ContextType, RequireFields<QueryOwnerPortfolioArgs, 'ownerId' | 'reportingCurrency'>>;
   payment?: Resolver<Maybe<ResolversTypes['Payment']>, ParentType, ContextType, RequireFields<QueryPaymentArgs, 'id'>>;
   refund?: Resolver<Maybe<ResolversTypes['Refund']>, ParentType, ContextType, RequireFields<QueryRefundArgs, 'id'>>;
 };
@@ -1903,6 +2052,13 @@ export type ReportExternalBalanceResultResolvers<ContextType = TransactionContex
 export type ReportedBalanceResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['ReportedBalance'] = ResolversParentTypes['ReportedBalance']> = {
   amount?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
   asOf?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type ReportingTotalResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['ReportingTotal'] = ResolversParentTypes['ReportingTotal']> = {
+  amount?: Resolver<ResolversTypes['Amount'], ParentType, ContextType>;
+  currency?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  rates?: Resolver<Array<ResolversTypes['PortfolioRate']>, ParentType, ContextType>;
+  unconverted?: Resolver<Array<ResolversTypes['PortfolioAmount']>, ParentType, ContextType>;
 };
 
 export type SetFxRateResultResolvers<ContextType = TransactionContext, ParentType extends ResolversParentTypes['SetFxRateResult'] = ResolversParentTypes['SetFxRateResult']> = {
@@ -1994,6 +2150,7 @@ export type Resolvers<ContextType = TransactionContext> = {
   Leg?: LegResolvers<ContextType>;
   LinkExternalAccountResult?: LinkExternalAccountResultResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  OwnerPortfolio?: OwnerPortfolioResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Payment?: PaymentResolvers<ContextType>;
   PaymentConnection?: PaymentConnectionResolvers<ContextType>;
@@ -2001,12 +2158,18 @@ export type Resolvers<ContextType = TransactionContext> = {
   PaymentFx?: PaymentFxResolvers<ContextType>;
   PaymentNotFound?: PaymentNotFoundResolvers<ContextType>;
   PaymentNotRefundable?: PaymentNotRefundableResolvers<ContextType>;
+  PortfolioAccount?: PortfolioAccountResolvers<ContextType>;
+  PortfolioAmount?: PortfolioAmountResolvers<ContextType>;
+  PortfolioBalance?: PortfolioBalanceResolvers<ContextType>;
+  PortfolioRate?: PortfolioRateResolvers<ContextType>;
+  PortfolioTotal?: PortfolioTotalResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   Refund?: RefundResolvers<ContextType>;
   RefundExceedsPayment?: RefundExceedsPaymentResolvers<ContextType>;
   RefundPaymentResult?: RefundPaymentResultResolvers<ContextType>;
   ReportExternalBalanceResult?: ReportExternalBalanceResultResolvers<ContextType>;
   ReportedBalance?: ReportedBalanceResolvers<ContextType>;
+  ReportingTotal?: ReportingTotalResolvers<ContextType>;
   SetFxRateResult?: SetFxRateResultResolvers<ContextType>;
   UnlinkExternalAccountResult?: UnlinkExternalAccountResultResolvers<ContextType>;
   UnsupportedCurrency?: UnsupportedCurrencyResolvers<ContextType>;

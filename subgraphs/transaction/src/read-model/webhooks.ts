@@ -1,6 +1,7 @@
-import { and, asc, eq, gt, gte, inArray, lt, or } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, inArray, isNotNull, lt, or } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/shards/transaction';
-import { holds, payments, refunds } from '../db/schema/transactions';
+import { externalTransfers, holds, payments, refunds } from '../db/schema/transactions';
+import { externalAccounts } from '../db/schema/external-accounts';
 
 /**
  * The transaction subgraph's read model for the webhooks subgraph: what an event about a
@@ -85,6 +86,42 @@ export async function holdsCapturedBy(db: Executor, paymentIds: readonly string[
     .where(inArray(holds.endedBy, [...paymentIds]));
 }
 
+/** A withdrawal that paid out to a linked external account (payout.succeeded): the link, never its identifier. */
+export interface PayoutFacts {
+  id: string;
+  accountId: string;
+  amount: bigint;
+  currency: string;
+  channel: string | null;
+  externalAccountId: string;
+}
+
+/**
+ * The withdrawals among these ids that named a linked account, on the withdrawal's shard (its account's): a
+ * withdrawal naming none is not a payout to a link and says only its balance change. Primary-key reads.
+ */
+export async function payoutFacts(db: Executor, ids: readonly string[]): Promise<PayoutFacts[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .select({
+      id: externalTransfers.id,
+      accountId: externalTransfers.accountId,
+      amount: externalTransfers.amount,
+      currency: externalTransfers.currency,
+      channel: externalTransfers.channel,
+      externalAccountId: externalTransfers.externalAccountId,
+    })
+    .from(externalTransfers)
+    .where(
+      and(
+        inArray(externalTransfers.id, [...ids]),
+        eq(externalTransfers.kind, 'WITHDRAWAL'),
+        isNotNull(externalTransfers.externalAccountId),
+      ),
+    );
+  return rows.map((r) => ({ ...r, externalAccountId: r.externalAccountId! }));
+}
+
 /** A refund that ended FAILED, with the accounts of the payment it was for (both on the refund's shard). */
 export interface FailedRefundFacts extends RefundFacts {
   endedAt: Date;
@@ -128,4 +165,53 @@ export async function failedRefundsBetween(
     .orderBy(asc(refunds.completedAt), asc(refunds.id))
     .limit(limit);
   return rows.map((r) => ({ ...r, endedAt: r.endedAt! }));
+}
+
+/** A link its channel (or an operator) verified: what external_account.verified says, and whose it is. */
+export interface VerifiedLinkFacts {
+  id: string;
+  /** Whose accounts' streams carry it; not in the event's data. */
+  ownerId: string;
+  kind: string;
+  channel: string;
+  currency: string;
+  /** What may be shown ("DE89 •••• 3000", "•••• 4242"): never a card number, which no row holds. */
+  display: string;
+  verifiedAt: Date;
+}
+
+/**
+ * Links VERIFIED from `from` (or after the page's last, `after`) until before `until`, in (verified, id)
+ * order, through external_accounts_decided_idx (status, decided_at): a verification moves no money, so
+ * the link's row is its only record (docs/WEBHOOKS.md). On the links' shard (their owner's link shard).
+ */
+export async function verifiedLinksBetween(
+  db: Executor,
+  from: Date,
+  until: Date,
+  after: { verifiedAt: Date; id: string } | null,
+  limit: number,
+): Promise<VerifiedLinkFacts[]> {
+  const position =
+    after === null
+      ? gte(externalAccounts.decidedAt, from)
+      : or(
+          gt(externalAccounts.decidedAt, after.verifiedAt),
+          and(eq(externalAccounts.decidedAt, after.verifiedAt), gt(externalAccounts.id, after.id)),
+        );
+  const rows = await db
+    .select({
+      id: externalAccounts.id,
+      ownerId: externalAccounts.ownerId,
+      kind: externalAccounts.kind,
+      channel: externalAccounts.channel,
+      currency: externalAccounts.currency,
+      display: externalAccounts.display,
+      verifiedAt: externalAccounts.decidedAt,
+    })
+    .from(externalAccounts)
+    .where(and(eq(externalAccounts.status, 'VERIFIED'), position, lt(externalAccounts.decidedAt, until)))
+    .orderBy(asc(externalAccounts.decidedAt), asc(externalAccounts.id))
+    .limit(limit);
+  return rows.map((r) => ({ ...r, verifiedAt: r.verifiedAt! }));
 }

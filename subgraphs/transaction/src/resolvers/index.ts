@@ -5,6 +5,7 @@ import { mutationResolvers } from './mutation';
 import { externalTransferResolvers, legResolvers, paymentResolvers, refundResolvers } from './payment';
 import { campaignResolvers } from './campaign';
 import { queryResolvers } from './query';
+import { portfolioQueryResolvers } from './portfolio';
 import { holdResolvers } from './hold';
 import {
   fxMutationResolvers,
@@ -24,7 +25,7 @@ import type { Resolvers } from '../generated/resolvers-types';
 export const resolvers = {
   Amount: AmountScalar,
   DateTime: DateTimeScalar,
-  Query: { ...queryResolvers, ...fxQueryResolvers },
+  Query: { ...queryResolvers, ...fxQueryResolvers, ...portfolioQueryResolvers },
   Mutation: { ...mutationResolvers, ...fxMutationResolvers, ...externalAccountMutationResolvers },
   Account: accountResolvers,
   Entry: entryResolvers,

@@ -147,6 +147,14 @@ export function mayReadLinksOf(identity: Identity, ownerId: string): Forbidden |
 }
 
 /**
+ * An owner's portfolio (every account, link and total of it): the owner and operators. Another owner's is refused
+ * whether or not it has any account, so the answer tells nothing of it.
+ */
+export function mayReadPortfolioOf(identity: Identity, ownerId: string): Forbidden | null {
+  return mayRead(identity, ownerId) ? null : forbiddenBecause(`the portfolio of ${ownerId} is not yours to read`);
+}
+
+/**
  * Verifying a link, or reporting the balance its provider holds: the channel the link is at (its own token) or an
  * operator. Never the owner: a customer who could verify its own link would choose where payouts go unchecked.
  */

@@ -261,6 +261,22 @@ export async function linkOfTransfer(ctx: ServiceContext, id: string): Promise<E
   return link ?? null;
 }
 
+/** The other end of a deposit or withdrawal: the link it names (or none) and the movement's channel. */
+export interface LinkedEnd {
+  externalAccountId: string | null;
+  channel: string | null;
+}
+
+/**
+ * A link the movement may not name now. `earlierEnd` is the end a request made before would have
+ * named when the refusal is only the link's status (unlinked or rejected since): a replay of that
+ * request answers what it made, as every replay does (services/external-transfer.ts).
+ */
+export interface LinkRefused {
+  refusal: LinkRefusal;
+  earlierEnd: LinkedEnd | null;
+}
+
 /**
  * The other end of a deposit or withdrawal that names a linked account (externalAccountId), or
  * none: the link must be the account owner's, in the movement's currency, usable for the
@@ -273,11 +289,21 @@ export async function linkedEnd(
   rawId: string | null | undefined,
   account: { ownerId: string },
   movement: { currency: string; channel: string | null },
-): Promise<Result<{ externalAccountId: string | null; channel: string | null }, LinkRefusal>> {
+): Promise<Result<LinkedEnd, LinkRefused>> {
   if (rawId === null || rawId === undefined) return ok({ externalAccountId: null, channel: movement.channel });
   const id = parseExternalAccountId(rawId);
-  if (id === null) return err(invalidInput('externalAccountId', `"${rawId}" is not an external account id`));
+  if (id === null)
+    return err({
+      refusal: invalidInput('externalAccountId', `"${rawId}" is not an external account id`),
+      earlierEnd: null,
+    });
   const [link] = await linksByIds(ctx.shards.of('externalAccount', id).db, [id]);
   const allowed = linkAllows(kind, link, id, { ownerId: account.ownerId, ...movement });
-  return allowed.ok ? ok({ externalAccountId: id, channel: allowed.value.channel }) : allowed;
+  if (allowed.ok) return ok({ externalAccountId: id, channel: allowed.value.channel });
+  // Owner, currency and channel of a link never change; its status does, so only that refusal may hide a replay.
+  const statusOnly = allowed.error.kind === 'ExternalAccountNotVerified' && link !== undefined;
+  return err({
+    refusal: allowed.error,
+    earlierEnd: statusOnly ? { externalAccountId: id, channel: link.channel } : null,
+  });
 }

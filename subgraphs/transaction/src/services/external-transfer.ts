@@ -10,12 +10,12 @@ import { depositSpec, withdrawalSpec } from '../domain/legs';
 import { parseExternalTransfer, type ExternalTransferInput, type ParsedExternalTransfer } from '../domain/inputs';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { readAccounts } from './accounts';
-import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
+import { earlierClaim, keyClaim, withIdempotencyKey, type KeySpec } from '@paygraph/shared/idempotency/index';
 import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { ServiceContext } from './context';
 import { callerChannel, mayDeposit, mayWithdrawFrom } from './access';
-import { linkedEnd } from './external-accounts';
+import { linkedEnd, type LinkedEnd, type LinkRefused } from './external-accounts';
 
 /** A deposit: bank reserve → account. */
 export async function deposit(
@@ -60,27 +60,54 @@ async function externalTransfer(
   const notYours = kind === 'WITHDRAWAL' ? mayWithdrawFrom(ctx.identity, account) : null;
   if (notYours) return err(notYours);
   const linked = await linkedEnd(ctx, kind, input.externalAccountId, account, request);
-  if (!linked.ok) return linked;
+  if (!linked.ok) return madeBeforeOr(ctx, kind, request, linked.error);
   // A named link is the movement's other end: its channel is the link's.
   const movement = { ...request, ...linked.value };
+  const spec = transferKeySpec(kind, movement);
+  return withIdempotencyKey(ctx, spec, ({ resourceId }) => moveExternally(ctx, kind, account, movement, resourceId));
+}
+
+/**
+ * What a transfer's idempotency key guards. Anchored on the account: the transfer's record and
+ * the key live on its shard. The channel and the link join the content only when named, so keys
+ * claimed before channels or links existed still replay.
+ */
+function transferKeySpec(kind: 'DEPOSIT' | 'WITHDRAWAL', movement: ParsedExternalTransfer & LinkedEnd): KeySpec {
   const idKind = kind === 'DEPOSIT' ? 'deposit' : 'withdrawal';
-  // Anchored on the account: the transfer's record and the key live on its shard.
-  const spec = {
-    anchor: { kind: 'account' as const, id: request.accountId },
-    key: request.idempotencyKey,
+  return {
+    anchor: { kind: 'account' as const, id: movement.accountId },
+    key: movement.idempotencyKey,
     operation: kind,
-    // The channel joins the fingerprint only when named, so keys claimed before channels existed still replay.
     content: {
-      accountId: request.accountId,
-      amount: request.amount,
-      currency: request.currency,
-      externalRef: request.externalRef,
+      accountId: movement.accountId,
+      amount: movement.amount,
+      currency: movement.currency,
+      externalRef: movement.externalRef,
       ...(movement.channel === null ? {} : { channel: movement.channel }),
       ...(movement.externalAccountId === null ? {} : { externalAccountId: movement.externalAccountId }),
     },
-    newResourceId: () => newId(idKind, shardOf('account', request.accountId)),
+    newResourceId: () => newId(idKind, shardOf('account', movement.accountId)),
   };
-  return withIdempotencyKey(ctx, spec, ({ resourceId }) => moveExternally(ctx, kind, account, movement, resourceId));
+}
+
+/**
+ * A transfer refused now because its link's status changed (unlinked or rejected since) that was
+ * perhaps made before, when the link was usable: a replay of that request (same key, same
+ * content) answers the transfer it made, as any replay does; anything else gets the refusal. Read
+ * without claiming the key, so a refused first request leaves it free.
+ */
+async function madeBeforeOr(
+  ctx: ServiceContext,
+  kind: 'DEPOSIT' | 'WITHDRAWAL',
+  request: ParsedExternalTransfer,
+  refused: LinkRefused,
+): Promise<Result<ExternalTransferRow, WithdrawError>> {
+  if (refused.earlierEnd === null) return err(refused.refusal);
+  const spec = transferKeySpec(kind, { ...request, ...refused.earlierEnd });
+  const made = await earlierClaim(ctx.shards, keyClaim(ctx, spec));
+  if (made === null) return err(refused.refusal);
+  const [existing] = await externalTransfersByIds(ctx.shards.of('account', request.accountId).db, [made]);
+  return existing ? ok(existing) : err(refused.refusal);
 }
 
 /** The transfer's posting against the reserve, on the key's resource: a replay meets its dedupe key. */

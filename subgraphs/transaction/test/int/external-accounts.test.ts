@@ -326,6 +326,26 @@ describe('payouts only to what the owner verified', () => {
       expect((await kit.balance(account)).available).toBe('10000');
   });
 
+  it('answers a replayed payout whose link was unlinked since with the first withdrawal; a new key is refused', async () => {
+    const { bearer, account, linkId } = await fundedWithLink('payout-unlinked-replay');
+    const key = unique('w');
+    const input = { idempotencyKey: key, accountId: account, externalAccountId: linkId };
+    const paid = await withdraw(bearer, input);
+    expect(paid.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', externalAccount: { id: linkId } });
+    const unlinked = await gql(stack.gatewayUrl, linkDocs.unlink, { id: linkId }, bearer);
+    expect(unlinked.data!.unlinkExternalAccount).toMatchObject({ status: 'UNLINKED' });
+    // The retry of a request made while the link was VERIFIED: its answer, not a refusal, and no second payout.
+    const again = await withdraw(bearer, input);
+    expect(again.errors).toBeUndefined();
+    expect(again.data!.withdraw).toEqual(paid.data!.withdraw);
+    // Another body under that key, or a new key, made nothing before: refused for the link's status.
+    const other = await withdraw(bearer, { ...input, amount: '1' });
+    expect(other.data!.withdraw).toMatchObject({ code: 'EXTERNAL_ACCOUNT_NOT_VERIFIED', status: 'UNLINKED' });
+    const fresh = await withdraw(bearer, { ...input, idempotencyKey: unique('w') });
+    expect(fresh.data!.withdraw).toMatchObject({ code: 'EXTERNAL_ACCOUNT_NOT_VERIFIED', status: 'UNLINKED' });
+    expect((await kit.balance(account)).available).toBe('9700');
+  });
+
   it('replays a payout key with another link as IDEMPOTENCY_KEY_REUSED', async () => {
     const { bearer, account, linkId } = await fundedWithLink('payout-replay');
     const second = await link(bearer, { ownerId: (await fundedWithLink('x')).owner, kind: 'WALLET', identifier: 'w' });

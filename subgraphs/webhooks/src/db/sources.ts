@@ -65,3 +65,16 @@ export async function streamsDueBy(
       .where(and(eq(webhookStreams.endpointId, key.endpointId), eq(webhookStreams.stripeId, key.stripeId)));
   }
 }
+
+/** The streams of these endpoints following these stripes, unlocked: which endpoint follows which (services/link-events.ts). */
+export async function streamsFollowing(
+  db: Executor,
+  endpointIds: readonly string[],
+  stripeIds: readonly string[],
+): Promise<StreamRow[]> {
+  if (endpointIds.length === 0 || stripeIds.length === 0) return [];
+  return db
+    .select()
+    .from(webhookStreams)
+    .where(and(inArray(webhookStreams.endpointId, [...endpointIds]), inArray(webhookStreams.stripeId, [...stripeIds])));
+}

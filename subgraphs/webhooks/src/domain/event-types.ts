@@ -9,6 +9,10 @@ export const eventTypes = [
   'hold.voided',
   'hold.expired',
   'advance.paid',
+  // A withdrawal that paid out to the owner's verified linked account (issue 48): its entry says it.
+  'payout.succeeded',
+  // A link its channel verified (issue 48): no entry carries it (services/link-events.ts).
+  'external_account.verified',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

@@ -5,6 +5,8 @@ import type {
   FailedRefundFacts,
   HoldFacts,
   PaymentFacts,
+  PayoutFacts,
+  VerifiedLinkFacts,
   RefundFacts,
 } from '@paygraph/transaction/read-model/webhooks';
 import type { AdvanceFacts } from '@paygraph/settlement/read-model/webhooks';
@@ -48,6 +50,8 @@ export interface Facts {
   /** By the payment a capture made. */
   holdsByPayment: ReadonlyMap<string, HoldFacts>;
   advances: ReadonlyMap<string, AdvanceFacts>;
+  /** Withdrawals that paid out to a linked account (the others are not here). */
+  payouts: ReadonlyMap<string, PayoutFacts>;
 }
 
 export interface Event {
@@ -60,7 +64,7 @@ export interface Event {
 /** The records an entry's events need: read before deriving (services/materialize.ts). */
 export function factsWanted(
   entry: Pick<StreamEntry, 'postingKind' | 'refId'>,
-): { kind: 'payment' | 'refund' | 'hold' | 'capture' | 'advance'; id: string } | null {
+): { kind: 'payment' | 'refund' | 'hold' | 'capture' | 'advance' | 'withdrawal'; id: string } | null {
   if (entry.refId === null) return null;
   switch (entry.postingKind) {
     case 'PAYMENT':
@@ -75,6 +79,8 @@ export function factsWanted(
       return { kind: 'hold', id: entry.refId };
     case 'ADVANCE':
       return { kind: 'advance', id: entry.refId };
+    case 'WITHDRAWAL':
+      return { kind: 'withdrawal', id: entry.refId };
     default:
       return null;
   }
@@ -87,6 +93,18 @@ function paymentData(p: PaymentFacts): Record<string, unknown> {
     currency: p.currency,
     payerAccountId: p.payerAccountId,
     payeeAccountId: p.payeeAccountId,
+  };
+}
+
+/** What a payout to a link says: the link by id (its display and identifier are not the stream's to carry). */
+function payoutData(p: PayoutFacts): Record<string, unknown> {
+  return {
+    id: p.id,
+    accountId: p.accountId,
+    amount: formatAmount(p.amount),
+    currency: p.currency,
+    channel: p.channel,
+    externalAccountId: p.externalAccountId,
   };
 }
 
@@ -143,6 +161,11 @@ function businessEvent(
     }
     case 'ADVANCE':
       return advanceEvent(entry, facts.advances.get(entry.refId));
+    case 'WITHDRAWAL': {
+      // Only a withdrawal that named a linked account is a payout to a link (payoutFacts reads no other).
+      const payout = facts.payouts.get(entry.refId);
+      return payout ? { type: 'payout.succeeded', data: payoutData(payout) } : null;
+    }
     default:
       return null;
   }
@@ -237,6 +260,28 @@ function refundData(r: RefundFacts): Record<string, unknown> {
  */
 export function refundFailedEvent(refund: FailedRefundFacts, sequence: bigint): Event {
   return { type: 'refund.failed', sequence, createdAt: refund.endedAt, data: refundData(refund) };
+}
+
+/**
+ * A link verified, told to one stream of each endpoint following its owner's accounts, after what
+ * that stream has queued (`sequence`: its cursor then), at the instant it was verified: no entry
+ * carries it (services/link-events.ts). The owner is not in it: the stream's account names it.
+ */
+export function linkVerifiedEvent(link: VerifiedLinkFacts, accountId: string, sequence: bigint): Event {
+  return {
+    type: 'external_account.verified',
+    sequence,
+    createdAt: link.verifiedAt,
+    data: {
+      id: link.id,
+      accountId,
+      kind: link.kind,
+      channel: link.channel,
+      currency: link.currency,
+      display: link.display,
+      status: 'VERIFIED',
+    },
+  };
 }
 
 /** The body sent, the same bytes on every attempt: { type, timestamp, data }. */

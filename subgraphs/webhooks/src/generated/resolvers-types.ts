@@ -171,7 +171,10 @@ export type WebhookEndpoint = {
   description?: Maybe<Scalars['String']['output']>;
   /** Why it was disabled (by its owner, a 410 Gone answer, or failing for a day); null while enabled. */
   disabledReason?: Maybe<Scalars['String']['output']>;
-  /** balance.changed, payment.succeeded, payment.failed, refund.succeeded, refund.failed, hold.captured, hold.voided, hold.expired. */
+  /**
+   * balance.changed, payment.succeeded, payment.failed, refund.succeeded, refund.failed, hold.captured, hold.voided,
+   * hold.expired, advance.paid, payout.succeeded (a payout to a linked account), external_account.verified.
+   */
   eventTypes: Array<Scalars['String']['output']>;
   id: Scalars['ID']['output'];
   /** The signing secret (whsec_…), in the answer of createWebhookEndpoint and rotateWebhookSecret only; null in every other read. */

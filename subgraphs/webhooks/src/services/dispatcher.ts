@@ -60,6 +60,7 @@ import {
 import { createSafeAgent, DestinationRefused, type Resolver } from './safe-agent';
 import { closeEndpointQueues } from './disabled-endpoints';
 import { materializeFailedRefunds } from './record-events';
+import { materializeVerifiedLinks } from './link-events';
 import { attemptError } from './attempt-error';
 import { busyEndpointIds } from '../domain/busy-endpoints';
 
@@ -678,7 +679,17 @@ export class Dispatcher {
         }),
       ),
     );
-    return failing.length + closed + queued.reduce((a, b) => a + b, 0);
+    // Links verified, one scan per shard (link-events.ts), the same way.
+    const linked = await Promise.all(
+      this.shards.all.map((shard) =>
+        materializeVerifiedLinks(this.shards, shard, this.directory, this.now).catch((error: unknown) => {
+          log().warn({ err: error, shard: shard.name }, 'webhooks: scanning verified links failed');
+          return 0;
+        }),
+      ),
+    );
+    const recorded = [...queued, ...linked].reduce((a, b) => a + b, 0);
+    return failing.length + closed + recorded;
   }
 
   private async disable(endpointShard: Shard, endpoint: KnownEndpoint, reason: string, now: Date): Promise<void> {

@@ -2,7 +2,13 @@ import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type DrizzleTx } from '@paygraph/shared/shards/transaction';
-import { holdFacts, holdsCapturedBy, paymentFacts, refundFacts } from '@paygraph/transaction/read-model/webhooks';
+import {
+  holdFacts,
+  holdsCapturedBy,
+  paymentFacts,
+  payoutFacts,
+  refundFacts,
+} from '@paygraph/transaction/read-model/webhooks';
 import { advanceFacts } from '@paygraph/settlement/read-model/webhooks';
 import { insertDeliveries, pendingOfStreams } from '../db/deliveries';
 import { advanceStreams, entriesAfter, lockStreams, type EntryWithPosting } from '../db/streams';
@@ -219,7 +225,7 @@ function planStream(
 }
 
 /**
- * The payments, refunds, holds and advances the entries finished, each read on its own shard, one statement per shard
+ * The payments, refunds, holds, advances and payouts to links the entries finished, each read on its own shard, one statement per shard
  * and kind.
  */
 async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[]): Promise<Facts> {
@@ -229,13 +235,14 @@ async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[])
     hold: new Set<string>(),
     capture: new Set<string>(),
     advance: new Set<string>(),
+    withdrawal: new Set<string>(),
   };
   for (const e of entries) {
     const w = factsWanted(e);
     if (w) wanted[w.kind].add(w.id);
   }
   for (const id of wanted.capture) wanted.payment.add(id);
-  const grouped = (ids: Set<string>, kind: 'payment' | 'refund' | 'hold' | 'advance') => {
+  const grouped = (ids: Set<string>, kind: 'payment' | 'refund' | 'hold' | 'advance' | 'withdrawal') => {
     const byShard = new Map<Shard, string[]>();
     for (const id of ids) {
       // A posting's ref_id names a record of its kind; anything else (a foreign id) has no such record.
@@ -247,10 +254,10 @@ async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[])
   };
   const read = async <T>(
     ids: Set<string>,
-    kind: 'payment' | 'refund' | 'hold' | 'advance',
+    kind: 'payment' | 'refund' | 'hold' | 'advance' | 'withdrawal',
     fn: (db: Shard['db'], ids: string[]) => Promise<T[]>,
   ) => (await Promise.all(grouped(ids, kind).map(([shard, local]) => fn(shard.db, local)))).flat();
-  const [payments, refunds, holds, captured, advanced] = await Promise.all([
+  const [payments, refunds, holds, captured, advanced, payouts] = await Promise.all([
     read(wanted.payment, 'payment', paymentFacts),
     read(wanted.refund, 'refund', refundFacts),
     read(wanted.hold, 'hold', holdFacts),
@@ -258,6 +265,8 @@ async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[])
     read(wanted.capture, 'payment', holdsCapturedBy),
     // An advance lives on its merchant's home shard.
     read(wanted.advance, 'advance', advanceFacts),
+    // A withdrawal lives on its account's shard.
+    read(wanted.withdrawal, 'withdrawal', payoutFacts),
   ]);
   return {
     payments: new Map(payments.map((p) => [p.id, p])),
@@ -265,5 +274,6 @@ async function readFacts(shards: ShardSet, entries: readonly EntryWithPosting[])
     holds: new Map(holds.map((h) => [h.id, h])),
     holdsByPayment: new Map(captured.map((h) => [h.endedBy!, h])),
     advances: new Map(advanced.map((a) => [a.id, a])),
+    payouts: new Map(payouts.map((p) => [p.id, p])),
   };
 }

@@ -7,6 +7,7 @@ const none: Facts = {
   holds: new Map(),
   holdsByPayment: new Map(),
   advances: new Map(),
+  payouts: new Map(),
 };
 const at = new Date('2026-11-22T10:00:00Z');
 
@@ -149,5 +150,38 @@ describe('events from ledger entries', () => {
       advances: new Map([['adv_1', { ...advance, status: 'REVERSED' as const }]]),
     });
     expect(reversed.events.map((e) => e.type)).toEqual(['balance.changed', 'balance.changed']);
+  });
+});
+
+describe('payout.succeeded', () => {
+  const payout = {
+    id: 'wdr_1',
+    accountId: 'acc_A',
+    amount: 300n,
+    currency: 'EUR',
+    channel: 'bank-1',
+    externalAccountId: 'ext_1',
+  };
+  const start = { lastSequence: 0n, buckets: { available: 1000n, frozen: 0n, pending: 0n } };
+
+  it("follows the balance.changed of a withdrawal's entry that paid out to a link, naming the link by id", () => {
+    const derived = deriveEvents('acc_A', start, [entry(1, -300n, 'WITHDRAWAL', 'wdr_1')], {
+      ...none,
+      payouts: new Map([['wdr_1', payout]]),
+    });
+    expect(derived.events.map((e) => e.type)).toEqual(['balance.changed', 'payout.succeeded']);
+    expect(derived.events[1]!.data).toEqual({
+      id: 'wdr_1',
+      accountId: 'acc_A',
+      amount: '300',
+      currency: 'EUR',
+      channel: 'bank-1',
+      externalAccountId: 'ext_1',
+    });
+  });
+
+  it('says nothing beyond the balance change for a withdrawal that named no link', () => {
+    const derived = deriveEvents('acc_A', start, [entry(1, -300n, 'WITHDRAWAL', 'wdr_2')], none);
+    expect(derived.events.map((e) => e.type)).toEqual(['balance.changed']);
   });
 });

@@ -303,3 +303,15 @@ export const ledgerClassDays = mysqlTable(
     }),
   ],
 );
+
+/**
+ * The owner directory (rules/owner-directory.ts): one row per owner on its home shard (a hash of
+ * the owner id), naming as a bitmask over the logical shards those where the owner may have an
+ * account, so that reading an owner's accounts asks those shards only. Set before an account is
+ * opened; bits are never cleared. Routing, not money.
+ */
+export const ownerShards = mysqlTable('owner_shards', {
+  ownerId: varchar('owner_id', { length: 64 }).primaryKey(),
+  shards: bigint('shards', { mode: 'bigint', unsigned: true }).notNull(),
+  updatedAt: moment('updated_at'),
+});

@@ -51,6 +51,8 @@ export const externalAccounts = mysqlTable(
   },
   (t) => [
     index('external_accounts_owner_idx').on(t.ownerId, t.id),
+    // The webhooks dispatcher's scan of links verified since its cursor (read-model/webhooks.ts verifiedLinksBetween).
+    index('external_accounts_decided_idx').on(t.status, t.decidedAt),
     uniqueIndex('external_accounts_identity_uq').on(t.ownerId, t.kind, t.channel, t.identityKey, t.currency),
   ],
 );

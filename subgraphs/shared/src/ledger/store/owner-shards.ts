@@ -1,0 +1,67 @@
+import { bigintOf, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
+import type { Account } from '../rules/account';
+import { accountColumns, accountOfRaw, type RawAccount } from './rows';
+
+/**
+ * The owner directory's rows (rules/owner-directory.ts says what it is). Routing, not money:
+ * written outside postings, with no seal.
+ */
+
+/**
+ * Adds each mask's bits to its owner's row, making the rows there are none of: one statement.
+ * Idempotent, so concurrent openings may both write a row. Locks: those owners' rows, until the
+ * statement's transaction ends.
+ */
+export async function addOwnerShards(
+  db: SqlTarget,
+  masks: ReadonlyArray<{ ownerId: string; mask: bigint }>,
+): Promise<void> {
+  if (masks.length === 0) return;
+  await rawWrite(
+    db,
+    `INSERT INTO owner_shards (owner_id, shards) VALUES ${masks.map(() => '(?, CAST(? AS UNSIGNED))').join(', ')} ` +
+      'ON DUPLICATE KEY UPDATE shards = shards | VALUES(shards)',
+    masks.flatMap((m) => [m.ownerId, m.mask.toString()]),
+  );
+}
+
+/** The owner's directory bits (0 when it has no row: no account opened). A primary-key read. Locks: none. */
+export async function ownerShardsOf(db: SqlTarget, ownerId: string): Promise<bigint> {
+  const rows = await rawRows<{ shards: string | number | bigint }>(
+    db,
+    'SELECT shards FROM owner_shards WHERE owner_id = ?',
+    [ownerId],
+  );
+  return rows.length === 0 ? 0n : bigintOf(rows[0]!.shards);
+}
+
+/**
+ * Client accounts on this shard (home rows: no stripe, no system account) after `afterOwnerId`, as
+ * (owner, logical shard of the id) pairs, for the directory's backfill: the owner index's
+ * range. Locks: none.
+ */
+export async function ownerShardPairsPage(
+  db: SqlTarget,
+  afterOwnerId: string,
+  limit: number,
+): Promise<Array<{ ownerId: string; logicalHex: string }>> {
+  const rows = await rawRows<{ owner_id: string; logical_hex: string }>(
+    db,
+    "SELECT DISTINCT owner_id, RIGHT(id, 2) AS logical_hex FROM accounts WHERE owner_id > ? AND parent_id IS NULL AND type <> 'SYSTEM' ORDER BY owner_id LIMIT ?",
+    [afterOwnerId, limit],
+  );
+  return rows.map((r) => ({ ownerId: r.owner_id, logicalHex: r.logical_hex }));
+}
+
+/**
+ * Every client account of the owner on this shard (home rows: stripes and system accounts
+ * excluded), in id order, at most `limit`: the owner index's range. Locks: none.
+ */
+export async function homeAccountsOfOwner(db: SqlTarget, ownerId: string, limit: number): Promise<Account[]> {
+  const rows = await rawRows<RawAccount>(
+    db,
+    `SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL ORDER BY id LIMIT ?`,
+    [ownerId, limit],
+  );
+  return rows.map(accountOfRaw);
+}

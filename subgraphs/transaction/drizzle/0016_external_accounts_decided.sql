@@ -1,0 +1,1 @@
+CREATE INDEX `external_accounts_decided_idx` ON `external_accounts` (`status`,`decided_at`);

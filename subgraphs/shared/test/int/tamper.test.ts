@@ -148,7 +148,7 @@ describe('tamper evidence', () => {
   it('rotates keys: old MACs verify while their key is listed, new writes use the new key', async () => {
     const old = keyRing();
     const untouched = await open();
-    const oldSpec = [...old.byId].map(([id, secret]) => `${id}:${secret.toString('utf8')}`).join(',');
+    const oldSpec = [...old.byId].map(([id, secret]) => `${id}:${secret.export().toString('utf8')}`).join(',');
     setKeyRing(parseKeyRing(`k2:a-brand-new-key-for-rotation,${oldSpec}`));
     expect(await verifyAccounts(shard.db, [a, b, untouched])).toEqual([]);
     expect((await postOne(shard, item(transfer(a, b, 1n)))).status).toBe('APPLIED');

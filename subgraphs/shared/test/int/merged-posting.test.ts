@@ -36,10 +36,8 @@ beforeAll(() => {
   logical = shards.logicalOn(shard)[0]!;
 });
 
-const mergeWaitMsConfigured = posting.mergeWaitMs;
 afterEach(() => {
   posting.engine = 'merged';
-  posting.mergeWaitMs = mergeWaitMsConfigured;
 });
 afterAll(async () => shards.close());
 
@@ -242,52 +240,6 @@ describe('merged posting', () => {
     expect(secondAt - before).toBeGreaterThanOrEqual(mergeSecondBatchAfterMs - 2);
     release();
     expect(await first).toBe('APPLIED');
-    expect((await accountRow(shards, b))!.available).toBe(3n);
-    await expectExact([a, b]);
-  });
-
-  it('sends what waited behind a batch for the merge wait as soon as that batch ends, without a wait of its own', async () => {
-    // A long merge wait (beyond MERGE_WAIT_MS's range, set here alone) and a first batch held
-    // longer than it but shorter than mergeSecondBatchAfterMs: the second posting has waited its
-    // merge wait behind the first by the time the first ends, so it goes then, not mergeWaitMs
-    // after (the rule before: a timer after every batch, 1 ms plus the event loop's lateness).
-    posting.mergeWaitMs = 40;
-    const heldMs = 70;
-    expect(heldMs).toBeGreaterThan(posting.mergeWaitMs);
-    expect(heldMs).toBeLessThan(mergeSecondBatchAfterMs);
-    const a = await open();
-    const b = await open();
-    expect((await depositFromReserve(shards, a, 100n)).status).toBe('APPLIED');
-    let began!: () => void;
-    const firstBegan = new Promise<void>((resolve) => (began = resolve));
-    let firstEndedAt = 0;
-    const first = postOne<string>(shard, {
-      kind: 'prepare',
-      prepare: async () => {
-        began();
-        await new Promise((resolve) => setTimeout(resolve, heldMs));
-        return { proceed: true, spec: transfer(a, b, 1n) };
-      },
-      finish: async (_tx, o) => o.status,
-    }).then((status) => {
-      firstEndedAt = performance.now();
-      return status;
-    });
-    await firstBegan;
-    let secondAt = 0;
-    const second = postOne<string>(shard, {
-      kind: 'prepare',
-      prepare: async () => {
-        secondAt = performance.now();
-        return { proceed: true, spec: transfer(a, b, 2n) };
-      },
-      finish: async (_tx, o) => o.status,
-    });
-    expect(await first).toBe('APPLIED');
-    expect(await second).toBe('APPLIED');
-    // It went after the first batch (one in flight), and within the turn it ended, well before another merge wait.
-    expect(secondAt).toBeGreaterThanOrEqual(firstEndedAt);
-    expect(secondAt - firstEndedAt).toBeLessThan(posting.mergeWaitMs / 2);
     expect((await accountRow(shards, b))!.available).toBe(3n);
     await expectExact([a, b]);
   });

@@ -12,10 +12,7 @@ import { callerContext, inBatchSpan, type TracedCaller } from '../../tracing';
  * database transaction (one lock statement, multi-row writes, one commit). A lone posting
  * waits at most mergeWaitMs; a full batch (mergeBatchSize) goes at once. Both come with the
  * shard (its posting settings: MERGE_WAIT_MS, MERGE_BATCH_SIZE). While a batch commits, the
- * next one fills, so the wait costs nothing under load: what waited behind a batch for
- * mergeWaitMs already goes when that batch ends, at the end of the event loop's turn (with what
- * the turn still submits), not after a timer of its own (docs/PERFORMANCE.md, "a-70's tail").
- * A batch that fails as a whole (not a refused
+ * next one fills, so the wait costs nothing under load. A batch that fails as a whole (not a refused
  * posting, which fails alone inside it) is retried one posting at a time, so one bad item
  * never fails its neighbours. At most mergeQueueSize postings wait per shard (MERGE_QUEUE_SIZE):
  * one more is refused at once (PostingQueueFull), before anything of it runs.
@@ -39,14 +36,11 @@ interface Waiting extends TracedCaller {
   item: PostingItem<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
-  /** When it was submitted (performance.now()): the merge wait counts from here. */
-  submittedAt: number;
 }
 
 interface ShardQueue {
   waiting: Waiting[];
-  /** The next batch's start, armed: a timer (the merge wait) or an immediate (it has waited). */
-  timer: { cancel: () => void } | null;
+  timer: NodeJS.Timeout | null;
   inFlight: number;
   /** When each batch in flight started (performance.now()), and the timer that opens the next slot. */
   started: number[];
@@ -76,7 +70,6 @@ export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> 
       resolve: resolve as (v: unknown) => void,
       reject,
       context: callerContext(),
-      submittedAt: performance.now(),
     });
     schedule(shard, queue, shard.posting);
   });
@@ -105,22 +98,12 @@ function schedule(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
   if (queue.waiting.length >= s.mergeBatchSize || s.mergeWaitMs === 0) {
     flush(shard, queue, s);
   } else if (!queue.timer) {
-    // The oldest posting waits mergeWaitMs from its submission, not from the end of the batch it
-    // waited behind: a timer there cost each merged step of a payment 1 ms plus the event loop's
-    // lateness (timers fired 1-40 ms late in a-70), and the shard's batches stood idle between.
-    const leftMs = s.mergeWaitMs - (performance.now() - queue.waiting[0]!.submittedAt);
-    if (leftMs <= 0) {
-      const immediate = setImmediate(() => flush(shard, queue, s));
-      queue.timer = { cancel: () => clearImmediate(immediate) };
-    } else {
-      const timeout = setTimeout(() => flush(shard, queue, s), leftMs);
-      queue.timer = { cancel: () => clearTimeout(timeout) };
-    }
+    queue.timer = setTimeout(() => flush(shard, queue, s), s.mergeWaitMs);
   }
 }
 
 function flush(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
-  queue.timer?.cancel();
+  if (queue.timer) clearTimeout(queue.timer);
   queue.timer = null;
   const batch = queue.waiting.splice(0, s.mergeBatchSize);
   if (batch.length === 0) return;

@@ -144,8 +144,15 @@ export const subgraphRequestTimeoutMs = 5_000;
  * bench:statements), and the client was told SUBGRAPH_UNAVAILABLE at 5 s while it went on.
  */
 export const statementImportTimeoutMs = 120_000;
+/**
+ * createPayments posts up to bulkPaymentsMax (1,000) payments in one call: about 0.3 s on a quiet machine (c-bulk-1000,
+ * docs/PERFORMANCE.md), but over 5 s at a load of 6, when the client was told SUBGRAPH_UNAVAILABLE while its payments
+ * went on (a retry with the same keys answers them, but the caller cannot tell in time).
+ */
+export const bulkPaymentsTimeoutMs = 30_000;
 export const slowMutationTimeoutsMs: Readonly<Record<string, number>> = {
   importBankStatement: statementImportTimeoutMs,
+  createPayments: bulkPaymentsTimeoutMs,
 };
 
 /**

@@ -11,7 +11,8 @@ import { testSecurityOptions, testTokens, testTrusts, token } from '../../test/s
  * importBankStatement does a file's worth of work in one call (an MT940 of 250,000 entries: 7.4 s), so the gateway
  * waits for it longer than for anything else (limits.ts slowMutationTimeoutsMs): a subgraph that answers a little
  * after subgraphRequestTimeoutMs answers the import, and the same subgraph is SUBGRAPH_UNAVAILABLE for any other
- * mutation. The timeout travels to the fetcher in a header the subgraph never sees.
+ * mutation. createPayments (up to 1,000 payments) is waited for longer too. The timeout travels to the fetcher in a
+ * header the subgraph never sees.
  */
 const answerAfterMs = subgraphRequestTimeoutMs + 1_000;
 const seen: http.IncomingHttpHeaders[] = [];
@@ -22,13 +23,18 @@ let gatewayUrl: string;
 beforeAll(async () => {
   slow = http.createServer((req, res) => {
     seen.push(req.headers);
-    req.resume();
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    let bulk = false;
+    req.on('end', () => (bulk = body.includes('createPayments')));
     req.on('end', () =>
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(
           JSON.stringify({
-            data: { importBankStatement: { __typename: 'StatementImport', channel: 'slow', statements: [] } },
+            data: bulk
+              ? { createPayments: [] }
+              : { importBankStatement: { __typename: 'StatementImport', channel: 'slow', statements: [] } },
           }),
         );
       }, answerAfterMs),
@@ -71,5 +77,16 @@ describe('a subgraph slower than subgraphRequestTimeoutMs', () => {
     expect(other.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true });
     expect(seen).toHaveLength(2);
     for (const headers of seen) expect(headers[subgraphTimeoutHeader]).toBeUndefined();
+  }, 30_000);
+
+  it('answers createPayments too: up to 1,000 payments in one call (bulkPaymentsTimeoutMs)', async () => {
+    const operator = await token('ops-slow-bulk', 'operator');
+    const answer = await gql(
+      gatewayUrl,
+      `mutation Bulk($inputs: [CreatePaymentInput!]!) { createPayments(inputs: $inputs) { __typename } }`,
+      { inputs: [] },
+      operator,
+    );
+    expect(answer.data, JSON.stringify(answer)).toEqual({ createPayments: [] });
   }, 30_000);
 });

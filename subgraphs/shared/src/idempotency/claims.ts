@@ -76,6 +76,23 @@ export function keyClaim(ctx: Pick<KeyContext, 'identity'>, spec: KeySpec): Clai
   };
 }
 
+/**
+ * A claim made inside a posting transaction rather than before it (a hold's ending, a two-leg
+ * payment's debit): the spec it answers a reuse with, the request, and the row it inserts
+ * (claimStatement), with the id a fresh claim mints already in it. Such a claim commits with
+ * the posting it keys, or not at all: a key is never held for a posting rolled back.
+ */
+export interface ClaimInTransaction {
+  spec: KeySpec;
+  request: ClaimRequest;
+  row: IdempotencyInsert;
+}
+
+export function claimInTransaction(ctx: Pick<KeyContext, 'identity'>, spec: KeySpec, now: Date): ClaimInTransaction {
+  const request = keyClaim(ctx, spec);
+  return { spec, request, row: claimRow(request, now) };
+}
+
 /** A claim's answer as a result: the resource to work on, or the key reused. */
 export function claimedOf(claim: Claim, spec: Pick<KeySpec, 'key'>): Result<Claimed, KeyReused> {
   return claim.kind === 'reused'

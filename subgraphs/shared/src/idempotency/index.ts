@@ -7,6 +7,7 @@
  */
 export {
   claimedOf,
+  claimInTransaction,
   claimIdempotencyKeysOf,
   claimKey,
   claimKeys,
@@ -19,6 +20,7 @@ export {
   withIdempotencyKey,
   type Claim,
   type Claimed,
+  type ClaimInTransaction,
   type ClaimRequest,
   type KeyAnchor,
   type KeyContext,

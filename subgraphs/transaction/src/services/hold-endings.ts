@@ -10,15 +10,13 @@ import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import {
   claimOf,
-  claimRow,
-  keyClaim,
+  claimInTransaction,
   keyReused,
   type Claim,
-  type ClaimRequest,
+  type ClaimInTransaction,
   type KeySpec,
   claimStatement,
   claimedIn,
-  type IdempotencyInsert,
 } from '@paygraph/shared/idempotency/index';
 import { endHold, lockHolds, type HoldEnding } from '../db/holds';
 import { paymentsByIds } from '../db/payments';
@@ -56,8 +54,7 @@ export function endingKey(
  * locked (EndingInput.claim). Capture and void keys live with the hold, on the payer's shard.
  */
 export function claimOfEnding(ctx: ServiceContext, spec: KeySpec, now: Date): EndingClaim {
-  const request = keyClaim(ctx, spec);
-  return { spec, request, row: claimRow(request, now) };
+  return claimInTransaction(ctx, spec, now);
 }
 
 /** A capture as the payment route hands it to the hold's ending: the hold, the key's claim, the amount asked. */
@@ -145,11 +142,7 @@ export function claimedResource(claimed: Claim | null): string | null {
 }
 
 /** A capture's or a void's key claim: its spec, the request, and the row it inserts. */
-export interface EndingClaim {
-  spec: KeySpec;
-  request: ClaimRequest;
-  row: IdempotencyInsert;
-}
+export type EndingClaim = ClaimInTransaction;
 
 /**
  * One ending of a hold (a capture, a void or an expiry) as its part in the batch's check of

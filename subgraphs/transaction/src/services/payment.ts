@@ -26,13 +26,14 @@ import { campaignForPayment } from './campaign';
 import { quoteTerms } from './fx-quotes';
 import {
   claimIdempotencyKeysOf,
+  claimInTransaction,
   withIdempotencyKey,
   type Claimed,
   type KeySpec,
 } from '@paygraph/shared/idempotency/index';
 import { legPaymentMadeBefore } from './leg-payment';
 import { clientAccount } from './payment-steps';
-import { postPayments, type PaymentToPost, type PostedPayment } from './post-payment';
+import { postPayments, type PaymentClaim, type PaymentToPost, type PostedPayment } from './post-payment';
 import type { ServiceContext } from './context';
 import { mayPayFrom } from './access';
 import { bulkPaymentsMax } from '../limits';
@@ -63,7 +64,16 @@ async function attemptPayment(
   }
   const plan = planPayment(request, shape.value, payer.value, facts.value);
   if (!plan.ok) return refused(ctx, request, shape.value, plan);
-  return withIdempotencyKey(ctx, paymentKey(plan.value), (claimed) => postPlan(ctx, plan.value, facts.value, claimed));
+  // A plain two-leg payment claims its key in its debit's transaction (payment-claims.ts); an FX
+  // payment takes its quote and a plan of legs writes rows by the payment's id first: theirs before.
+  if (plan.value.shape.kind === 'TWO_LEGS')
+    return postPlan(ctx, plan.value, facts.value, {
+      kind: 'inDebit',
+      claim: claimInTransaction(ctx, paymentKey(plan.value), ctx.now()),
+    });
+  return withIdempotencyKey(ctx, paymentKey(plan.value), (claimed) =>
+    postPlan(ctx, plan.value, facts.value, { kind: 'claimed', claimed }),
+  );
 }
 
 /** Every answer a payment gets is counted by outcome (metrics.ts), the status written or the error's kind. */
@@ -161,14 +171,14 @@ function refused<E extends CreatePaymentError>(
   return shape.kind === 'LEGS' ? legPaymentMadeBefore(ctx, paymentKey({ request, shape }), refusal) : refusal;
 }
 
-/** Posts the plan on the resource its key names: the one route, as a list of one. */
+/** Posts the plan on the resource its key names (or will name, claimed in the debit): the one route, as a list of one. */
 async function postPlan(
   ctx: ServiceContext,
   plan: PaymentPlan,
   facts: Facts,
-  claimed: Claimed,
+  claim: PaymentClaim,
 ): Promise<Result<PaymentRow, CreatePaymentError>> {
-  const [posted] = await postPayments(ctx, [toPost(plan, facts, claimed)]);
+  const [posted] = await postPayments(ctx, [{ plan, claim, accounts: facts.accounts, quote: facts.quote }]);
   return paymentOf(posted!);
 }
 

@@ -9,8 +9,8 @@ import {
 } from '@paygraph/shared/ledger/index';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import { err, ok, type Result } from '@paygraph/shared/result';
-import type { Claimed } from '@paygraph/shared/idempotency/index';
+import { assert, err, ok, type Result } from '@paygraph/shared/result';
+import type { Claimed, ClaimInTransaction } from '@paygraph/shared/idempotency/index';
 import { deferPaymentFx } from '../db/fx';
 import { paymentsByIds } from '../db/payments';
 import { reopenHold } from '../db/holds';
@@ -42,6 +42,7 @@ import {
   routeBetween,
   type PaymentRoute,
 } from './payment-steps';
+import { claimedDebit, type ClaimedBefore } from './payment-claims';
 import { recordOutcome } from './record-outcome';
 import type { ServiceContext } from './context';
 import { outboxInlineGraceMs } from '../limits';
@@ -65,8 +66,15 @@ import { outboxInlineGraceMs } from '../limits';
  * another module.
  */
 
-/** How the posting learns its payment's id: the key claimed before it, or (a capture) claimed in it. */
-export type PaymentClaim = { kind: 'claimed'; claimed: Claimed } | ({ kind: 'capture' } & CaptureEnding);
+/**
+ * How the posting learns its payment's id: the key claimed before it; claimed in its debit's
+ * transaction (`inDebit`: a plain two-leg payment, services/payment-claims.ts); or, for a
+ * capture, claimed in it under the hold's lock.
+ */
+export type PaymentClaim =
+  | { kind: 'claimed'; claimed: Claimed }
+  | { kind: 'inDebit'; claim: ClaimInTransaction }
+  | ({ kind: 'capture' } & CaptureEnding);
 
 /** One plan to post, with the facts it was planned from that its placement needs. */
 export interface PaymentToPost {
@@ -123,9 +131,13 @@ export async function postPayments(ctx: ServiceContext, items: readonly PaymentT
   return Promise.all(posted.map(async (answer, i) => complete(ctx, items[i]!, placed[i]!, await answer)));
 }
 
-/** The payment's id when the key was claimed before the posting; a capture's is claimed in it. */
+/**
+ * The payment's id when the key was claimed before the posting, or the id a claim in the debit
+ * mints (the payment's, if that claim is fresh); a capture's is claimed in it.
+ */
 function claimedId(claim: PaymentClaim): string | null {
-  return claim.kind === 'claimed' ? claim.claimed.resourceId : null;
+  if (claim.kind === 'claimed') return claim.claimed.resourceId;
+  return claim.kind === 'inDebit' ? claim.claim.row.resourceId : null;
 }
 
 /** Step 1: where the plan's legs land, read now; or its answer, when there is nothing to post. */
@@ -141,8 +153,9 @@ async function place(ctx: ServiceContext, item: PaymentToPost): Promise<Placed> 
   if (plan.shape.kind === 'FX') {
     // Taken for good, before the posting: a payment the ledger refuses keeps its quote (its
     // refusal is kept under its key, and a replay must find the quote its own to meet that
-    // refusal again rather than FX_QUOTE_USED).
-    const id = claimedId(claim)!;
+    // refusal again rather than FX_QUOTE_USED). So its key is claimed before, never in the debit.
+    assert(claim.kind === 'claimed', 'an FX payment claims its key before its quote is taken');
+    const id = claim.claimed.resourceId;
     const taken = await claimQuote(ctx, item.quote!, id);
     if (!taken.ok) return { kind: 'answered', answer: taken };
     const row = fxRecordOf(taken.value, id);
@@ -167,8 +180,9 @@ async function placeLegs(ctx: ServiceContext, item: PaymentToPost): Promise<Plac
   const { plan } = item;
   const { request, legs, campaignId } = plan;
   const home = ctx.shards.of('account', request.payerAccountId);
-  const id = claimedId(item.claim)!;
-  if (item.claim.kind === 'claimed' && item.claim.claimed.replay) {
+  assert(item.claim.kind === 'claimed', 'a plan of legs claims its key before it is placed');
+  const id = item.claim.claimed.resourceId;
+  if (item.claim.claimed.replay) {
     const [existing] = await paymentsByIds(home.db, [id]);
     if (existing) return { kind: 'made', payment: existing };
   }
@@ -203,12 +217,22 @@ function post(ctx: ServiceContext, item: PaymentToPost, placed: Placed): Promise
     );
   }
   const ticket: CaptureTicket = { paymentId: claimedId(item.claim) ?? '', hold: null };
-  const posting: PostingItem<PostedPayment> = {
+  const posting: PostingItem<PostedPayment | ClaimedBefore> = {
     ...homeStep(item, placed, ticket),
     finish: (tx, outcome, _accounts, deferred) => finishHome(ctx, item, placed, ticket, tx, outcome, deferred),
     at,
   };
-  return postOne<PostedPayment>(shard, posting, { now: () => at });
+  return postOne(shard, posting, { now: () => at }).then((answer) =>
+    // A key claimed in the debit that an earlier request holds: posted again keyed by its
+    // payment, as a key claimed before the posting is on a replay (DUPLICATE, or its refusal).
+    'kind' in answer
+      ? post(
+          ctx,
+          { ...item, claim: { kind: 'claimed', claimed: { resourceId: answer.resourceId, replay: true } } },
+          placed,
+        )
+      : answer,
+  );
 }
 
 /** The home posting: known now, keyed by the payment the key named; or decided under the hold's lock (a capture). */
@@ -216,15 +240,14 @@ function homeStep(
   item: PaymentToPost,
   placed: Exclude<Placed, { kind: 'answered' | 'made' }>,
   ticket: CaptureTicket,
-): PostingStep<PostedPayment> {
+): PostingStep<PostedPayment | ClaimedBefore> {
   const { claim, plan } = item;
   if (placed.kind === 'LEGS') return { kind: 'spec', spec: placed.postings.homeSpec! };
   if (claim.kind === 'capture')
     return { kind: 'grouped', grouped: captureEnding<PostedPayment>(claim, { plan, ...placed }, ticket) };
-  return {
-    kind: 'spec',
-    spec: twoLegDebitSpec(plan, ticket.paymentId, placed.postingId, placed.credit, placed.fx?.positions ?? null),
-  };
+  const spec = twoLegDebitSpec(plan, ticket.paymentId, placed.postingId, placed.credit, placed.fx?.positions ?? null);
+  if (claim.kind === 'inDebit') return { kind: 'grouped', grouped: claimedDebit<PostedPayment>(claim.claim, spec) };
+  return { kind: 'spec', spec };
 }
 
 /**

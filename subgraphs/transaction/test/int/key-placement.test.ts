@@ -199,6 +199,77 @@ describe('where an idempotency key lives', () => {
   });
 });
 
+/** CreatePayment asking for the movement only: the contract's document also reads balances (the account subgraph's). */
+const paymentOnly =
+  'mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on Payment { id status } ... on UserError { code } } }';
+
+/** Runs fn and answers the round trips and statements it cost each database. */
+async function costOf(
+  fn: () => Promise<Answer>,
+): Promise<{ answer: Answer; roundTrips: number[]; statements: number[] }> {
+  const shards = stack.shards.all;
+  const statements = shards.map((s) => s.queryCount);
+  const roundTrips = shards.map((s) => s.pool.roundTrips);
+  const answer = await fn();
+  return {
+    answer,
+    roundTrips: shards.map((s, i) => s.pool.roundTrips - roundTrips[i]!),
+    statements: shards.map((s, i) => s.queryCount - statements[i]!),
+  };
+}
+
+describe("a payment's key claimed in its debit's transaction", () => {
+  it("costs a lone payment's payer shard no round trip of its own for the key, and answers a replay and a reuse as before", async () => {
+    // Away from the gateway's audit trail (logical shard 0), whose writes would be counted too.
+    const control = stack.shards.byLogical(toLogicalShard(0)).index;
+    const [payerShard, payeeShard] = stack.shards.all.map((s) => s.index).filter((i) => i !== control) as [
+      number,
+      number,
+    ];
+    const owner = unique('claim-in-debit');
+    const bearer = await token(owner, 'customer');
+    const payer = await kit.open(owner, { physical: payerShard });
+    await kit.fund(payer, '10000');
+    const away = await kit.open(unique('claim-away'), { physical: payeeShard });
+    const near = await kit.open(unique('claim-near'), { physical: payerShard });
+    const pay = (payee: string, amount: string, key: string) =>
+      costOf(() => kit.pay(bearer, { payer, payee, amount, key }, paymentOnly));
+    // The first payment of each route warms what is read once (the clearing account's id).
+    await kit.paid(bearer, { payer, payee: away, amount: '1' });
+    await kit.paid(bearer, { payer, payee: near, amount: '1' });
+    const crossKey = unique('cross');
+    const cross = await pay(away, '100', crossKey);
+    const same = await pay(near, '100', unique('same'));
+    const replay = await pay(away, '100', crossKey);
+    const reused = await pay(away, '101', crossKey);
+    expect(cross.answer.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+    expect(same.answer.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+    expect(replay.answer).toEqual(cross.answer);
+    expect(reused.answer.data!.createPayment).toEqual({
+      __typename: 'IdempotencyKeyReused',
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    // [round trips, statements] on a database. The key's INSERT goes in the round trip that locks
+    // the debit's accounts and commits with the debit: with the key claimed before (autocommit),
+    // the payer's shard took 6 round trips across shards and 4 on one, at the same statements. A
+    // key held already costs one round trip more than it did (the transaction that found it ends;
+    // a replay is then posted again keyed by its payment): 6 → 7 for a replay, 3 → 4 for a reuse.
+    const on = (c: { roundTrips: number[]; statements: number[] }, i: number) => [c.roundTrips[i], c.statements[i]];
+    expect({
+      cross: { payer: on(cross, payerShard!), payee: on(cross, payeeShard!) },
+      same: on(same, payerShard!),
+      replay: on(replay, payerShard!),
+      reused: on(reused, payerShard!),
+    }).toEqual({
+      cross: { payer: [5, 14], payee: [3, 8] },
+      same: [3, 10],
+      replay: [7, 8],
+      reused: [4, 5],
+    });
+    expect(await kit.balance(payer)).toEqual(at(String(10000 - 2 - 200)));
+  });
+});
+
 /** The shard the key's (caller, key) hashed to before keys were anchored: where legacy rows live. */
 function hashedShard(callerId: string, key: string): Shard {
   const digest = createHash('sha256').update(`${callerId}\u0000${key}`).digest();

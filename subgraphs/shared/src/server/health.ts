@@ -68,6 +68,11 @@ export interface ReadinessReport {
    * serves. Absent when there is none, as `node` is for a shard of one server.
    */
   warnings?: SlowFailover[];
+  /**
+   * The live shard map this process routes by (docs/SCALING.md): its version, and `stale` with the time of the first
+   * failed read when the control database cannot be read, in which case the process serves the last map it knew.
+   */
+  shardMap: { version: number; fenced: number[]; stale?: { since: string } };
 }
 
 /**
@@ -93,7 +98,18 @@ export async function readiness(
       down,
       shards: probed.map(({ error: _error, ...shown }) => shown),
       ...(warnings.length > 0 ? { warnings } : {}),
+      shardMap: mapReport(shards),
     },
+  };
+}
+
+function mapReport(shards: ShardSet): ReadinessReport['shardMap'] {
+  const { version, fenced } = shards.placement.current;
+  const stale = shards.placement.stale;
+  return {
+    version,
+    fenced: [...fenced],
+    ...(stale === null ? {} : { stale: { since: new Date(stale.since).toISOString() } }),
   };
 }
 

@@ -1,0 +1,62 @@
+/**
+ * Which rows of each table belong to a logical shard, for the shard mover (shard-mover.ts): the rows whose `column`
+ * (an id, or the id of the record they belong to) ends with the logical shard in hex (`…_2a`). Ids never change, so
+ * the rows of a range are the same on both sides of a move. Tables not listed hold no logical shard's rows: the
+ * control tables of the control database (logical shard 0's, which never moves: settlement's reconciliation and
+ * statements, the gateway's audit trail, FX rates, fee rates) and the migrations' bookkeeping. A table a part adds
+ * must be listed here or in `unplacedTables` (test/shard-move.test.ts checks every table of a database is one or the
+ * other).
+ */
+export const placedTables: readonly { table: string; column: string }[] = [
+  { table: 'accounts', column: 'id' },
+  { table: 'ledger_entries', column: 'account_id' },
+  { table: 'account_days', column: 'account_id' },
+  { table: 'postings', column: 'id' },
+  { table: 'payments', column: 'id' },
+  { table: 'payment_legs', column: 'payment_id' },
+  { table: 'payment_fx', column: 'payment_id' },
+  { table: 'refunds', column: 'id' },
+  { table: 'refund_legs', column: 'refund_id' },
+  { table: 'refund_fx', column: 'refund_id' },
+  { table: 'holds', column: 'id' },
+  { table: 'external_transfers', column: 'id' },
+  { table: 'transfer_outbox', column: 'id' },
+  { table: 'sweeps', column: 'id' },
+  { table: 'campaigns', column: 'id' },
+  { table: 'fx_quotes', column: 'id' },
+  { table: 'idempotency_keys', column: 'anchor_id' },
+  { table: 'settlements', column: 'id' },
+  { table: 'settlement_parts', column: 'settlement_id' },
+  { table: 'advances', column: 'id' },
+  { table: 'advance_pieces', column: 'advance_id' },
+  { table: 'advance_outstanding', column: 'stripe_account_id' },
+  { table: 'advance_refund_offsets', column: 'refund_id' },
+  { table: 'advance_terms', column: 'merchant_account_id' },
+  { table: 'webhook_endpoints', column: 'id' },
+  { table: 'webhook_streams', column: 'endpoint_id' },
+  { table: 'webhook_deliveries', column: 'id' },
+];
+
+/** Tables that hold no logical shard's rows (see placedTables). */
+export const unplacedTables: readonly string[] = [
+  'audit_events',
+  'channel_accounts',
+  'channel_matching_rules',
+  'channel_reconciliations',
+  'fx_rates',
+  'merchant_fee_rates',
+  'posting_rejections',
+  'reconciliation_exception_events',
+  'reconciliation_exceptions',
+  'reconciliation_reports',
+  'statement_lines',
+  'statement_upload_chunks',
+  'statement_upload_operators',
+  'statement_uploads',
+  'statements',
+  'webhook_sources',
+  'shard_map_versions',
+  'shard_map_acks',
+  'shard_fences',
+  'shard_moves',
+];

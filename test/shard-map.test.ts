@@ -1,0 +1,182 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
+import { followShardMap, laggards, latestMap, publishMap, type MapFollower } from '@paygraph/shared/control/index';
+import { nextMap } from '@paygraph/shared/shards/shard-map';
+import { readiness } from '@paygraph/shared/server/health';
+import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
+import { toLogicalShard } from '@paygraph/shared/ids';
+import { ShardUnavailable } from '@paygraph/shared/shards/unavailable';
+import { shardMapProcessLiveMs } from '@paygraph/shared/limits';
+import { scratchDatabases, type ScratchDatabases } from './support/scratch-databases';
+import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
+import { repoRoot } from './support/sources';
+
+/**
+ * Issue 50, items 1 and 2: the live shard map. Placement is data on the control database (the first of MYSQL_SHARDS),
+ * seeded from the configuration; every process follows a new version without a restart and acknowledges it; a
+ * process that cannot read the map serves the last one it knew and says so in /health/ready; a fence makes the
+ * fenced logical shards answer SHARD_UNAVAILABLE (retryable) in every process that acknowledged it.
+ */
+const pollMs = 50;
+let dbs: ScratchDatabases;
+const opened: ShardSet[] = [];
+const followers: MapFollower[] = [];
+
+function follow(urls: string, service: string): { shards: ShardSet; follower: MapFollower } {
+  const shards = openShards({ urls, poolSize: 2 });
+  const follower = followShardMap(shards, { service, pollIntervalMs: pollMs });
+  opened.push(shards);
+  followers.push(follower);
+  return { shards, follower };
+}
+
+async function until(check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+beforeAll(async () => {
+  dbs = await scratchDatabases('map', 3);
+});
+
+afterAll(async () => {
+  for (const f of followers) await f.stop();
+  for (const s of opened) await s.close();
+  await dbs.drop();
+});
+
+describe('the live shard map', () => {
+  it('is seeded from the configuration, followed without a restart and acknowledged by every process', async () => {
+    const urls = `${dbs.urls[0]},${dbs.urls[1]}`;
+    const a = follow(urls, 'account');
+    const b = follow(urls, 'transaction');
+    await a.follower.poll();
+    await b.follower.poll();
+    const control = a.shards.all[0]!;
+    const seeded = await latestMap(control);
+    expect(seeded?.version).toBe(1);
+    expect(seeded?.logical[31]).toBe(0);
+    expect(seeded?.logical[32]).toBe(1);
+    expect(await laggards(control, 1, shardMapProcessLiveMs)).toEqual([]);
+
+    // Version 2 moves 32-63 to a database neither process was configured with.
+    expect(
+      await publishMap(control, nextMap(seeded!, { move: { first: 32, last: 63, database: dbs.urls[2]! } }), 'test'),
+    ).toBe(true);
+    // A second writer of version 2 loses: versions are taken by the primary key.
+    expect(await publishMap(control, nextMap(seeded!, {}), 'test')).toBe(false);
+    await until(() => a.shards.placement.version === 2 && b.shards.placement.version === 2);
+    for (const { shards } of [a, b]) {
+      expect(shards.all).toHaveLength(3);
+      expect(shards.byLogical(toLogicalShard(40)).name).toBe(new URL(dbs.urls[2]!).pathname.slice(1));
+      expect(shards.byLogical(toLogicalShard(31)).name).toBe(new URL(dbs.urls[0]!).pathname.slice(1));
+      expect(shards.logicalOn(shards.all[1]!)).toEqual([]);
+      expect(shards.logicalOn(shards.all[2]!)).toHaveLength(32);
+    }
+    await until(async () => (await laggards(control, 2, shardMapProcessLiveMs)).length === 0);
+    const acks = await rawRows<{ process_id: string; version: number }>(
+      control,
+      'SELECT process_id, version FROM shard_map_acks WHERE process_id IN (?, ?) ORDER BY version',
+      [a.follower.processId, b.follower.processId],
+    );
+    expect(acks.filter((r) => Number(r.version) === 1)).toHaveLength(2);
+    expect(acks.filter((r) => Number(r.version) === 2)).toHaveLength(2);
+
+    // npm run shards -- map prints it, from a process configured with the two first databases only.
+    const { stdout } = await promisify(execFile)('npx', ['tsx', 'scripts/shards.ts', 'map'], {
+      cwd: repoRoot,
+      env: { ...process.env, MYSQL_SHARDS: urls },
+    });
+    const printed = JSON.parse(stdout) as {
+      version: number;
+      ranges: { first: number; last: number; database: string }[];
+    };
+    expect(printed.version).toBe(2);
+    expect(printed.ranges.map((r) => [r.first, r.last, new URL(r.database).pathname.slice(1)])).toEqual([
+      [0, 31, new URL(dbs.urls[0]!).pathname.slice(1)],
+      [32, 63, new URL(dbs.urls[2]!).pathname.slice(1)],
+    ]);
+
+    // A fence: the fenced logical shards answer SHARD_UNAVAILABLE once acknowledged, the others route as before.
+    const v2 = (await latestMap(control))!;
+    expect(await publishMap(control, nextMap(v2, { fenced: [40, 41] }), 'fence 40-41')).toBe(true);
+    await until(async () => (await laggards(control, 3, shardMapProcessLiveMs)).length === 0);
+    for (const { shards } of [a, b]) {
+      expect(() => shards.byLogical(toLogicalShard(40))).toThrow(ShardUnavailable);
+      expect(() => shards.of('account', `acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_29`)).toThrow(ShardUnavailable);
+      expect(shards.byLogical(toLogicalShard(42)).name).toBe(new URL(dbs.urls[2]!).pathname.slice(1));
+      expect(shards.logicalOn(shards.all[2]!)).not.toContain(40);
+    }
+    const { report } = await readiness('account', a.shards);
+    expect(report.shardMap).toEqual({ version: 3, fenced: [40, 41] });
+    expect(await publishMap(control, nextMap((await latestMap(control))!, { fenced: [] }), 'lift 40-41')).toBe(true);
+    await until(() => a.shards.placement.version === 4 && b.shards.placement.version === 4);
+    expect(a.shards.byLogical(toLogicalShard(40)).name).toBe(new URL(dbs.urls[2]!).pathname.slice(1));
+  });
+
+  it('refuses writes to a fenced logical shard where they happen, whatever map the writer routes by', async () => {
+    // A process that follows no map: it routes by its configuration, as one that missed the fence would.
+    const stale = openShards({ urls: dbs.urls[2]!, poolSize: 2 });
+    opened.push(stale);
+    const shard = stale.all[0]!;
+    const client = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2c';
+    const neighbour = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2d';
+    const system = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WY_2c';
+    await rawWrite(
+      shard,
+      "INSERT INTO accounts (id, owner_id, type, currency) VALUES (?, 'u', 'PERSONAL', 'EUR'), (?, 'u', 'PERSONAL', 'EUR')",
+      [client, neighbour],
+    );
+    await rawWrite(
+      shard,
+      "INSERT INTO accounts (id, owner_id, type, system_kind, currency) VALUES (?, 'platform', 'SYSTEM', 'CLEARING', 'EUR')",
+      [system],
+    );
+    await rawWrite(shard, "INSERT INTO shard_fences (logical_shard, reason) VALUES (44, 'fenced')");
+    const refused = await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [client]).catch(
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(ShardUnavailable);
+    expect(String(refused)).toContain('is unavailable; retry');
+    await expect(
+      rawWrite(
+        shard,
+        "INSERT INTO accounts (id, owner_id, type, currency) VALUES ('acc_01JDP5Z9K3M4N6Q7R8S9T0V1WZ_2c', 'u', 'PERSONAL', 'EUR')",
+      ),
+    ).rejects.toBeInstanceOf(ShardUnavailable);
+    // The neighbouring logical shard and the database's system accounts write as before; the breaker counted nothing.
+    expect(await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [neighbour])).toBe(1);
+    expect(await rawWrite(shard, 'UPDATE accounts SET available = available - 1 WHERE id = ?', [system])).toBe(1);
+    expect(shard.pool.state).toBe('closed');
+    await rawWrite(shard, 'DELETE FROM shard_fences WHERE logical_shard = 44');
+    expect(await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [client])).toBe(1);
+  });
+
+  it('serves the last map it knew when the control database cannot be read, and says so in /health/ready', async () => {
+    const proxy: TcpProxy = await startTcpProxy(targetOf(dbs.urls[0]!));
+    try {
+      const cut = follow(`${throughProxy(dbs.urls[0]!, proxy)},${dbs.urls[1]}`, 'settlement');
+      await cut.follower.poll();
+      const known = cut.shards.placement.version;
+      expect(known).toBeGreaterThanOrEqual(4);
+      expect((await readiness('settlement', cut.shards)).report.shardMap.stale).toBeUndefined();
+      proxy.setMode('reset');
+      await until(() => cut.shards.placement.stale !== null);
+      const { report } = await readiness('settlement', cut.shards);
+      expect(report.shardMap.version).toBe(known);
+      expect(report.shardMap.stale?.since).toMatch(/^\d{4}-/);
+      // Still routed by what it knew: 32-63 on the third database.
+      expect(cut.shards.byLogical(toLogicalShard(50)).name).toBe(new URL(dbs.urls[2]!).pathname.slice(1));
+      proxy.setMode('pass');
+      await until(() => cut.shards.placement.stale === null, 10_000);
+      expect((await readiness('settlement', cut.shards)).report.shardMap.stale).toBeUndefined();
+    } finally {
+      await proxy.close();
+    }
+  });
+});

@@ -2,12 +2,23 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
-import { followShardMap, laggards, latestMap, publishMap, type MapFollower } from '@paygraph/shared/control/index';
+import {
+  fenceOn,
+  followShardMap,
+  laggards,
+  latestMap,
+  publishMap,
+  unfenceOn,
+  type MapFollower,
+} from '@paygraph/shared/control/index';
 import { nextMap } from '@paygraph/shared/shards/shard-map';
 import { readiness } from '@paygraph/shared/server/health';
-import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
-import { toLogicalShard } from '@paygraph/shared/ids';
-import { ShardUnavailable } from '@paygraph/shared/shards/unavailable';
+import { rawRows } from '@paygraph/shared/db/raw';
+import { newId, toLogicalShard } from '@paygraph/shared/ids';
+import { FencedWrite, ShardUnavailable } from '@paygraph/shared/shards/unavailable';
+import { insertAccount, postOne, systemAccountId } from '@paygraph/shared/ledger/index';
+import { depositFromReserve } from './support/ledger';
+import { unique } from './support/env';
 import { shardMapProcessLiveMs } from '@paygraph/shared/limits';
 import { scratchDatabases, type ScratchDatabases } from './support/scratch-databases';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from './support/tcp-proxy';
@@ -17,7 +28,8 @@ import { repoRoot } from './support/sources';
  * Issue 50, items 1 and 2: the live shard map. Placement is data on the control database (the first of MYSQL_SHARDS),
  * seeded from the configuration; every process follows a new version without a restart and acknowledges it; a
  * process that cannot read the map serves the last one it knew and says so in /health/ready; a fence makes the
- * fenced logical shards answer SHARD_UNAVAILABLE (retryable) in every process that acknowledged it.
+ * fenced logical shards answer SHARD_UNAVAILABLE (retryable) in every process that acknowledged it, and where the
+ * write happens (the ledger's posting transaction reads the database's fence rows in share mode) in any process.
  */
 const pollMs = 50;
 let dbs: ScratchDatabases;
@@ -119,42 +131,72 @@ describe('the live shard map', () => {
     expect(a.shards.byLogical(toLogicalShard(40)).name).toBe(new URL(dbs.urls[2]!).pathname.slice(1));
   });
 
-  it('refuses writes to a fenced logical shard where they happen, whatever map the writer routes by', async () => {
+  it('refuses postings to a fenced logical shard where they happen, whatever map the writer routes by, after those in flight', async () => {
     // A process that follows no map: it routes by its configuration, as one that missed the fence would.
-    const stale = openShards({ urls: dbs.urls[2]!, poolSize: 2 });
+    const stale = openShards({ urls: dbs.urls[2]!, poolSize: 3 });
     opened.push(stale);
     const shard = stale.all[0]!;
-    const client = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2c';
-    const neighbour = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2d';
-    const system = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WY_2c';
-    await rawWrite(
-      shard,
-      "INSERT INTO accounts (id, owner_id, type, currency) VALUES (?, 'u', 'PERSONAL', 'EUR'), (?, 'u', 'PERSONAL', 'EUR')",
-      [client, neighbour],
-    );
-    await rawWrite(
-      shard,
-      "INSERT INTO accounts (id, owner_id, type, system_kind, currency) VALUES (?, 'platform', 'SYSTEM', 'CLEARING', 'EUR')",
-      [system],
-    );
-    await rawWrite(shard, "INSERT INTO shard_fences (logical_shard, reason) VALUES (44, 'fenced')");
-    const refused = await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [client]).catch(
-      (e: unknown) => e,
-    );
-    expect(refused).toBeInstanceOf(ShardUnavailable);
+    const client = newId('account', toLogicalShard(44));
+    const neighbour = newId('account', toLogicalShard(45));
+    for (const id of [client, neighbour])
+      await insertAccount(shard.db, {
+        id,
+        ownerId: unique('fence'),
+        type: 'PERSONAL',
+        currency: 'EUR',
+        status: 'ACTIVE',
+      });
+    await depositFromReserve(stale, client, 10n, 'EUR');
+    const reserve = await systemAccountId(stale, shard, 'RESERVE', 'EUR');
+    const deposit = (id: string, finish: () => Promise<void> = async () => {}) =>
+      postOne(shard, {
+        kind: 'spec',
+        spec: {
+          id: newId('posting', toLogicalShard(44)),
+          kind: 'TEST_DEPOSIT',
+          refId: null,
+          dedupeKey: null,
+          currency: 'EUR',
+          legs: [
+            { accountId: reserve, bucket: 'AVAILABLE', amount: -1n },
+            { accountId: id, bucket: 'AVAILABLE', amount: 1n },
+          ],
+        },
+        finish: async (_tx, outcome) => {
+          await finish();
+          return outcome.status;
+        },
+      });
+
+    // A posting in flight (its accounts locked, not committed) holds its fence row: the fence write waits for it.
+    let release = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    let locked = () => {};
+    const lockHeld = new Promise<void>((r) => (locked = r));
+    const inFlight = deposit(client, async () => {
+      locked();
+      await released;
+    });
+    await lockHeld;
+    let fenced = false;
+    const fencing = fenceOn(shard, 44, 44, 'fenced').then(() => void (fenced = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fenced).toBe(false);
+    release();
+    expect(await inFlight).toBe('APPLIED');
+    await fencing;
+
+    // After it, a posting to the fenced logical shard is refused, retryable, before anything is written.
+    const refused = await deposit(client).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(FencedWrite);
     expect(String(refused)).toContain('is unavailable; retry');
-    await expect(
-      rawWrite(
-        shard,
-        "INSERT INTO accounts (id, owner_id, type, currency) VALUES ('acc_01JDP5Z9K3M4N6Q7R8S9T0V1WZ_2c', 'u', 'PERSONAL', 'EUR')",
-      ),
-    ).rejects.toBeInstanceOf(ShardUnavailable);
-    // The neighbouring logical shard and the database's system accounts write as before; the breaker counted nothing.
-    expect(await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [neighbour])).toBe(1);
-    expect(await rawWrite(shard, 'UPDATE accounts SET available = available - 1 WHERE id = ?', [system])).toBe(1);
+    // The neighbouring logical shard and the database's system accounts post as before; the breaker counted nothing.
+    expect(await deposit(neighbour)).toBe('APPLIED');
     expect(shard.pool.state).toBe('closed');
-    await rawWrite(shard, 'DELETE FROM shard_fences WHERE logical_shard = 44');
-    expect(await rawWrite(shard, 'UPDATE accounts SET available = available + 1 WHERE id = ?', [client])).toBe(1);
+    await unfenceOn(shard, 44, 44, 'fenced');
+    expect(await deposit(client)).toBe('APPLIED');
+    const [row] = await rawRows<{ available: string }>(shard, 'SELECT available FROM accounts WHERE id = ?', [client]);
+    expect(BigInt(row!.available)).toBe(12n);
   });
 
   it('serves the last map it knew when the control database cannot be read, and says so in /health/ready', async () => {
@@ -164,17 +206,17 @@ describe('the live shard map', () => {
       await cut.follower.poll();
       const known = cut.shards.placement.version;
       expect(known).toBeGreaterThanOrEqual(4);
-      expect((await readiness('settlement', cut.shards)).report.shardMap.stale).toBeUndefined();
+      expect((await readiness('settlement', cut.shards)).report.shardMap?.stale).toBeUndefined();
       proxy.setMode('reset');
       await until(() => cut.shards.placement.stale !== null);
       const { report } = await readiness('settlement', cut.shards);
-      expect(report.shardMap.version).toBe(known);
-      expect(report.shardMap.stale?.since).toMatch(/^\d{4}-/);
+      expect(report.shardMap?.version).toBe(known);
+      expect(report.shardMap?.stale?.since).toMatch(/^\d{4}-/);
       // Still routed by what it knew: 32-63 on the third database.
       expect(cut.shards.byLogical(toLogicalShard(50)).name).toBe(new URL(dbs.urls[2]!).pathname.slice(1));
       proxy.setMode('pass');
       await until(() => cut.shards.placement.stale === null, 10_000);
-      expect((await readiness('settlement', cut.shards)).report.shardMap.stale).toBeUndefined();
+      expect((await readiness('settlement', cut.shards)).report.shardMap?.stale).toBeUndefined();
     } finally {
       await proxy.close();
     }

@@ -30,12 +30,13 @@ import {
   shardMoveFenceMsMax,
 } from '../../subgraphs/shared/src/limits';
 import { migrationSets } from './migration-sets';
-import { placedTables } from './move-tables';
+import { placedTables, type PlacedTable } from './move-tables';
 
 /**
  * The shard mover (`npm run shards -- move FIRST-LAST DATABASE`, docs/SCALING.md). Fence first, then copy and verify:
  * the range's writes stop (a fenced map version every live process acknowledges, and the range listed in the source's
- * shard_fences, refused by the trigger on `accounts` in any process that missed the version), its rows are copied to
+ * shard_fences, which the ledger's posting transaction reads where the write happens, so a process that missed the
+ * version is refused too, and the fence write waits for the postings in flight), its rows are copied to
  * the target and checked (row count and two checksums per table, both sides), the map switches the range to the
  * target, and the fence lifts. The source's rows stay until cleaned (listed there as `moved`, so nothing writes them).
  * Each step is recorded in shard_moves before the next starts: a killed mover is resumed by the same command (the
@@ -217,19 +218,24 @@ function suffixes(first: number, last: number): string[] {
   return Array.from({ length: last - first + 1 }, (_, i) => (first + i).toString(16).padStart(2, '0'));
 }
 
-function rangeFilter(column: string): string {
-  return `RIGHT(\`${column}\`, 2) IN (?)`;
+/** The rows of a placed table that belong to the range: the WHERE clause and its values. */
+function rangeWhere(placed: PlacedTable, first: number, last: number): { where: string; values: string[][] } {
+  const range = suffixes(first, last);
+  const own = `RIGHT(\`${placed.column}\`, 2) IN (?)`;
+  if (placed.via === undefined) return { where: own, values: [range] };
+  return { where: `(${own} OR \`${placed.column}\` IN (${placed.via}))`, values: [range, range] };
 }
 
 async function rowsOfRange(shard: Shard, first: number, last: number): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const { table, column } of placedTables) {
+  for (const placed of placedTables) {
+    const { where, values } = rangeWhere(placed, first, last);
     const [row] = await rawRows<{ n: number }>(
       shard,
-      `SELECT COUNT(*) AS n FROM \`${table}\` WHERE ${rangeFilter(column)}`,
-      [suffixes(first, last)],
+      `SELECT COUNT(*) AS n FROM \`${placed.table}\` WHERE ${where}`,
+      values,
     );
-    counts[table] = Number(row!.n);
+    counts[placed.table] = Number(row!.n);
   }
   return counts;
 }
@@ -275,8 +281,10 @@ async function fence(mover: Mover, m: MoveRow): Promise<Record<string, unknown>>
     (map) => nextMap(map, { fenced: withFence(map, m.first, m.last, true) }),
     `fence ${m.first}-${m.last}`,
   );
-  // Then the source refuses the range's writes from any process that did not acknowledge (after the processes that
-  // did, so that none of their merged batches meets the trigger): what such a process wrote before is copied.
+  // Then the source refuses the range's postings from any process that did not acknowledge (after the processes that
+  // did, so that none of their merged batches meets the fence there). The fence write waits for every posting in
+  // flight on the range (they hold its fence rows in share mode): once it returns, nothing more is written to the
+  // range's accounts on the source, and what was written before is copied.
   await fenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'fenced');
   mover.log(`move ${m.id}: fenced ${m.first}-${m.last}, acknowledged by every live process in ${ackMs} ms`);
   return { fencedAt, fenceAckMs: ackMs };
@@ -289,14 +297,13 @@ async function copy(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> 
   const copied: Record<string, number> = {};
   try {
     // A copy killed midway starts over: what it wrote is deleted first.
-    for (const { table, column } of [...placedTables].reverse())
-      await target.query(`DELETE FROM \`${table}\` WHERE ${rangeFilter(column)}`, [suffixes(m.first, m.last)]);
-    await target.query('DELETE FROM shard_fences WHERE logical_shard BETWEEN ? AND ?', [m.first, m.last]);
-    for (const { table, column } of placedTables) {
-      const [rows] = await source.query<mysql.RowDataPacket[]>(
-        `SELECT * FROM \`${table}\` WHERE ${rangeFilter(column)}`,
-        [suffixes(m.first, m.last)],
-      );
+    await deleteRange(target, m.first, m.last);
+    // The target may have held the range before and still list it as moved away.
+    await unfenceOn(shardOfEntry(mover, m.target), m.first, m.last);
+    for (const placed of placedTables) {
+      const { table } = placed;
+      const { where, values } = rangeWhere(placed, m.first, m.last);
+      const [rows] = await source.query<mysql.RowDataPacket[]>(`SELECT * FROM \`${table}\` WHERE ${where}`, values);
       for (let i = 0; i < rows.length; i += copyBatchRows) {
         const batch = rows.slice(i, i + copyBatchRows);
         const columns = Object.keys(batch[0]!);
@@ -314,6 +321,17 @@ async function copy(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> 
   const copyMs = Date.now() - started;
   mover.log(`move ${m.id}: copied ${rowsCopied} rows in ${copyMs} ms (${describe(copied)})`);
   return { copied, rowsCopied, copyMs };
+}
+
+/**
+ * Deletes the target's rows of the range, the tables in reverse order (a posting's row before the entries that place
+ * it by `via`): a copy killed midway starts over, and an abort leaves nothing.
+ */
+async function deleteRange(target: mysql.Connection, first: number, last: number): Promise<void> {
+  for (const placed of [...placedTables].reverse()) {
+    const { where, values } = rangeWhere(placed, first, last);
+    await target.query(`DELETE FROM \`${placed.table}\` WHERE ${where}`, values);
+  }
 }
 
 function describe(counts: Record<string, number>): string {
@@ -342,7 +360,9 @@ async function checksums(entry: string, first: number, last: number): Promise<Re
   const connection = await rawConnection(entry);
   const sums: Record<string, string> = {};
   try {
-    for (const { table, column } of placedTables) {
+    for (const placed of placedTables) {
+      const { table } = placed;
+      const { where, values } = rangeWhere(placed, first, last);
       const [columns] = await connection.query<mysql.RowDataPacket[]>(
         'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
         [table],
@@ -351,8 +371,8 @@ async function checksums(entry: string, first: number, last: number): Promise<Re
       const [rows] = await connection.query<mysql.RowDataPacket[]>(
         `SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(${row})), 0) AS crc,
            COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(${row}), 16), 16, 10) AS UNSIGNED)), 0) AS md5
-         FROM \`${table}\` WHERE ${rangeFilter(column)}`,
-        [suffixes(first, last)],
+         FROM \`${table}\` WHERE ${where}`,
+        values,
       );
       sums[table] = `${rows[0]!.n}:${rows[0]!.crc}:${rows[0]!.md5}`;
     }
@@ -383,7 +403,7 @@ async function switchMap(mover: Mover, m: MoveRow): Promise<Record<string, unkno
     (map) => nextMap(map, { move: { first: m.first, last: m.last, database: m.target } }),
     `switch ${m.first}-${m.last}`,
   );
-  // From here the source's rows of the range are no longer the range's: its trigger refuses them for good.
+  // From here the source's rows of the range are no longer the range's: its fence refuses postings to them for good.
   await fenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'moved');
   mover.log(`move ${m.id}: switched ${m.first}-${m.last} to the target, acknowledged in ${ackMs} ms`);
   return { switchAckMs: ackMs };
@@ -410,8 +430,7 @@ export async function abort(mover: Mover): Promise<MoveRow | null> {
     throw new MoveRefused(`move ${m.id} has switched the map already: run the move again to finish it`);
   const target = await rawConnection(m.target);
   try {
-    for (const { table, column } of [...placedTables].reverse())
-      await target.query(`DELETE FROM \`${table}\` WHERE ${rangeFilter(column)}`, [suffixes(m.first, m.last)]);
+    await deleteRange(target, m.first, m.last);
   } finally {
     await target.end();
   }

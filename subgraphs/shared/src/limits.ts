@@ -464,7 +464,7 @@ export const shardMapHeartbeatMs = 1_000;
 /**
  * A process whose heartbeat is older than this is gone (killed, partitioned away): a mover does not wait for it. A
  * process cut off from the control database for that long has stopped acknowledging, and a fence it missed is
- * checked again where the write happens (control/fence-triggers).
+ * checked again where the write happens (control/store/fences.ts).
  */
 export const shardMapProcessLiveMs = 3 * shardMapHeartbeatMs;
 /** Acknowledgement rows of processes not seen for this long are deleted (the table stays as small as the fleet). */

@@ -6,14 +6,5 @@
 export { followShardMap, newProcessId, type FollowOptions, type MapFollower } from './follower';
 export { controlMigrations } from './migrations';
 export { acknowledge, laggards, latestMap, publishMap, seedMapIfAbsent, type Laggard } from './store/map-store';
-export {
-  activeMove,
-  fenceOn,
-  latestMove,
-  moveSteps,
-  recordStep,
-  startMove,
-  unfenceOn,
-  type MoveRow,
-  type MoveStep,
-} from './store/moves';
+export { activeMove, latestMove, moveSteps, recordStep, startMove, type MoveRow, type MoveStep } from './store/moves';
+export { fencedAmong, fenceOn, fenceRead, unfenceOn, type FenceReason } from './store/fences';

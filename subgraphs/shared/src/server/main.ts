@@ -119,9 +119,14 @@ export async function runSubgraphMain<S extends z.ZodObject<SubgraphShape>>(
     config.tracing.otlpEndpoint === null
       ? null
       : await startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
-  // The live shard map, when the control database answers, places the shards from the start (docs/SCALING.md).
+  // The configured node lists first: a list that mixes clusters, or names a server that is not Galera, is refused
+  // before anything reads through it (the control database's map among them).
+  const configured = await checkShardsOrExit(name, config.shards);
+  // The live shard map, when the control database answers, places the shards from the start (docs/SCALING.md); the
+  // databases it names are checked as the configured ones were, unless they are the same.
   const placed = { ...config, shards: { ...config.shards, ...(await liveShardConfig(config.shards)) } };
-  const { startNodes, slowFailovers } = await checkShardsOrExit(name, placed.shards);
+  const same = placed.shards.urls === config.shards.urls && (placed.shards.map ?? null) === (config.shards.map ?? null);
+  const { startNodes, slowFailovers } = same ? configured : await checkShardsOrExit(name, placed.shards);
   // A misconfigured cluster still serves: named here and in /health/ready (health.ts), not refused.
   for (const warning of slowFailovers) log().warn({ galera: warning }, describeSlowFailover(warning));
   const { port, shards, server } = await start(placed);

@@ -3,7 +3,7 @@ import { logicalShardCount } from '../limits';
 import { log } from '../log';
 import { databaseKey, seedMap, type ShardMap } from './shard-map';
 import { parseShardNodes, type Topology } from './topology';
-import { ShardUnavailable } from './unavailable';
+import { FencedWrite } from './unavailable';
 
 /** What the placement needs of a shard: its place among the databases, and its name for errors. */
 export interface PlacedShard {
@@ -68,8 +68,7 @@ export class Placement<S extends PlacedShard> {
   /** The shard holding a logical shard; ShardUnavailable while it is fenced. */
   shardFor(logical: number): S {
     const shard = this.logical[logical]!;
-    if (this.fenced.has(logical))
-      throw new ShardUnavailable(shard.name, `logical shard ${logical} is fenced by shard map ${this.map.version}`);
+    if (this.fenced.has(logical)) throw new FencedWrite(shard.name, [logical], `by shard map ${this.map.version}`);
     return shard;
   }
 

@@ -60,24 +60,26 @@ export function isShardUnreachable(error: unknown): boolean {
   });
 }
 
-/** MySQL's ER_SIGNAL_EXCEPTION: a trigger's SIGNAL. */
-const signalException = 1644;
-
 /**
- * True for the refusal of the fence trigger on `accounts` (control/store/schema.ts: shard_fences): a write to a
- * logical shard being moved, or moved away, from a process that missed the map version saying so. Retryable like an
- * unreachable shard, but the shard answers: the breaker does not count it.
+ * A request refused because a logical shard it needs is fenced (a shard move): by the map the process routes by
+ * (shards/placement.ts), or where the write happens, when a posting's accounts' logical shard is fenced on the database
+ * (control/store/fences.ts) and the writing process routed by a map that missed it. Retryable like an unreachable
+ * shard (SHARD_UNAVAILABLE), and over within the fence's budget (shardMoveFenceMsMax): a worker retries it soon, not
+ * after its usual back-off. The shard answers: the breaker does not count it.
  */
-export function isFencedWrite(error: unknown): boolean {
-  return causesOf(error).some((e) => {
-    const { errno, sqlMessage } = e as { errno?: unknown; sqlMessage?: unknown };
-    return errno === signalException && typeof sqlMessage === 'string' && sqlMessage.startsWith('SHARD_FENCED');
-  });
+export class FencedWrite extends ShardUnavailable {
+  constructor(
+    shard: string,
+    readonly logicalShards: readonly number[],
+    where = 'on this database',
+  ) {
+    super(shard, `logical shards ${logicalShards.join(', ')} are fenced ${where} (a shard move)`);
+    this.name = 'FencedWrite';
+  }
 }
 
-/** The error as ShardUnavailable when it says the shard is unreachable or fenced; otherwise the error itself. */
+/** The error as ShardUnavailable when it says the shard is unreachable; otherwise the error itself. */
 export function asShardUnavailable(shard: string, error: unknown): unknown {
-  if (isFencedWrite(error)) return new ShardUnavailable(shard, 'a logical shard of this write is fenced (shard move)');
   if (!isShardUnreachable(error)) return error;
   const named = causesOf(error).find((e): e is ShardUnavailable => e instanceof ShardUnavailable);
   if (named) return named;

@@ -87,27 +87,3 @@ export async function recordStep(
     [step, JSON.stringify(merged), id],
   );
 }
-
-/** Lists the range on a database's fences (the trigger on `accounts` refuses its writes there). */
-export async function fenceOn(database: Shard, first: number, last: number, reason: 'fenced' | 'moved'): Promise<void> {
-  const values = Array.from({ length: last - first + 1 }, (_, i) => [first + i, reason]);
-  await rawWrite(
-    database,
-    'INSERT INTO shard_fences (logical_shard, reason) VALUES ? ON DUPLICATE KEY UPDATE reason = VALUES(reason)',
-    [values],
-  );
-}
-
-/** Takes the range off a database's fences (a `reason` given: only those of that reason). */
-export async function unfenceOn(
-  database: Shard,
-  first: number,
-  last: number,
-  reason?: 'fenced' | 'moved',
-): Promise<void> {
-  await rawWrite(
-    database,
-    `DELETE FROM shard_fences WHERE logical_shard BETWEEN ? AND ?${reason === undefined ? '' : ' AND reason = ?'}`,
-    reason === undefined ? [first, last] : [first, last, reason],
-  );
-}

@@ -38,17 +38,16 @@ export const shardMapAcks = mysqlTable(
 );
 
 /**
- * The logical shards a database must take no money writes for, on each database (not only the control database):
- * the check where the write happens, which a process that missed a map version cannot route around. A trigger on
- * `accounts` (migration 0002) refuses an insert or an update of a client's account whose id names a logical shard
- * listed here, with SQLSTATE 45000 and the text SHARD_FENCED, answered SHARD_UNAVAILABLE (shards/unavailable.ts).
- * Every movement of money updates its accounts' balances, so none passes. A mover lists the range on the source when
- * it fences, and leaves it listed after the switch (reason `moved`): the rows left there until cleanup are no longer
- * the range's.
+ * Whether a database takes money writes for each logical shard, on each database (not only the control database):
+ * the check where the write happens, which a process that missed a map version cannot route around. One row per
+ * logical shard (migration 0002), `open` unless fenced; the ledger's posting transaction reads its accounts' rows in
+ * share mode and refuses a posting to one that is not open, answered SHARD_UNAVAILABLE (store/fences.ts). Every
+ * movement of money is a posting, so none passes. A mover fences the range on the source, and leaves it `moved` after
+ * the switch: the rows left there until cleanup are no longer the range's.
  */
 export const shardFences = mysqlTable('shard_fences', {
   logicalShard: int('logical_shard').primaryKey(),
-  /** `fenced` while a move stands at its fence, `moved` once the range left this database. */
+  /** `open`; `fenced` while a move stands at its fence; `moved` once the range left this database. */
   reason: varchar('reason', { length: 16 }).notNull(),
   since: moment('since'),
 });

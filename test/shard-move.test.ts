@@ -235,7 +235,7 @@ describe('npm run shards -- move', () => {
       }
       return n;
     };
-    await expect.poll(pending, { timeout: 10_000 }).toBe(0);
+    await expect.poll(pending, { timeout: 20_000 }).toBe(0);
     // Nothing lost or doubled: the money of the accounts is what it was (payments move it between them).
     expect(await total()).toBe(before);
     // Every SUCCEEDED payment is there, and a retry with its key after the move answers the same payment.
@@ -269,7 +269,7 @@ describe('npm run shards -- move', () => {
 
   it('survives a mover killed after each step: aborted before the switch with nothing changed, or resumed', async () => {
     const mapBefore = (await latestMap(shards.all[0]!))!;
-    for (const step of ['fenced', 'copied', 'verified']) {
+    for (const step of ['checked', 'fenced', 'copied', 'verified']) {
       const killed = await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', step);
       expect(killed.code).not.toBe(0);
       expect(JSON.parse((await shardsCli('status')).stdout).step).toBe(step);

@@ -130,6 +130,7 @@ export async function move(mover: Mover, request: MoveRequest, stopAfter: MoveSt
     if (id === null) throw new MoveRefused('another move was started meanwhile');
     mover.log(`move ${id}: checked ${request.first}-${request.last}, nothing copied yet`);
     current = (await activeMove(mover.control))!;
+    if (stopAfter === 'checked') killForTest(mover, current.id, 'checked');
   } else mover.log(`move ${current.id}: resuming after step ${current.step}`);
   const steps: readonly [MoveStep, (m: MoveRow) => Promise<Record<string, unknown>>][] = [
     ['fenced', (m) => fence(mover, m)],
@@ -143,12 +144,15 @@ export async function move(mover: Mover, request: MoveRequest, stopAfter: MoveSt
     const figures = await run(current);
     await recordStep(mover.control, current.id, step, figures);
     current = { ...current, step, figures: { ...current.figures, ...figures } };
-    if (stopAfter === step) {
-      mover.log(`move ${current.id}: stopping after ${step} (--kill-after)`);
-      process.kill(process.pid, 'SIGKILL');
-    }
+    if (stopAfter === step) killForTest(mover, current.id, step);
   }
   return current.id;
+}
+
+/** `--kill-after STEP`: the mover dies by SIGKILL once the step is recorded, as a crash there would leave it. */
+function killForTest(mover: Mover, id: number, step: MoveStep): void {
+  mover.log(`move ${id}: stopping after ${step} (--kill-after)`);
+  process.kill(process.pid, 'SIGKILL');
 }
 
 const stepIndex = (step: MoveStep) =>

@@ -103,7 +103,7 @@ export async function readiness(
   return { httpStatus: status === 'unavailable' ? 503 : 200, report };
 }
 
-function mapReport(shards: ShardSet): ReadinessReport['shardMap'] {
+function mapReport(shards: ShardSet): NonNullable<ReadinessReport['shardMap']> {
   const { version, fenced } = shards.placement.current;
   const stale = shards.placement.stale;
   return {

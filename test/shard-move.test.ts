@@ -11,6 +11,7 @@ import { depositFromReserve } from './support/ledger';
 import { parseId } from '@paygraph/shared/ids';
 import { verifyShard } from '@paygraph/shared/ledger/index';
 import { placedTables, unplacedTables } from '../scripts/lib/move-tables';
+import { claimShard } from '@paygraph/transaction/domain/external-accounts';
 import { scratchDatabases, type ScratchDatabases } from './support/scratch-databases';
 import { startStack, type Stack } from './support/stack';
 import { moneyKit, type Answer, type MoneyKit } from './support/money';
@@ -68,6 +69,16 @@ it('knows how each table is placed', async () => {
   );
   const known = new Set([...placedTables.map((t) => t.table), ...unplacedTables]);
   expect(rows.map((r) => r.name).filter((t) => !known.has(t))).toEqual([]);
+  // A table placed by a hash: MySQL's expression names the logical shard the code does.
+  for (const { logicalOf } of placedTables.filter((t) => t.logicalOf !== undefined))
+    for (const key of ['DE89370400440532013000', 'a1b2c3', unique('card')]) {
+      const [row] = await rawRows<{ l: string }>(
+        shards.all[1]!,
+        `SELECT ${logicalOf} AS l FROM (SELECT ? AS identity_key) AS t`,
+        [key],
+      );
+      expect(Number(row!.l), key).toBe(claimShard(key));
+    }
 });
 
 describe('npm run shards -- move', () => {

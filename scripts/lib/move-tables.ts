@@ -18,6 +18,13 @@ export interface PlacedTable {
    * target, and it stays on the source for the entries left there.
    */
   via?: string;
+  /**
+   * For a table whose rows are placed by a hash rather than an id's end: the SQL expression of a row's logical shard,
+   * used instead of `column`'s last two characters (e.g. a card's ownership claim, on its fingerprint's logical shard:
+   * the first byte of SHA-256 of `claim:<identity key>`, modulo 64, as transaction's domain/external-accounts.ts
+   * claimShard computes it).
+   */
+  logicalOf?: string;
 }
 
 export const placedTables: readonly PlacedTable[] = [
@@ -49,6 +56,12 @@ export const placedTables: readonly PlacedTable[] = [
   { table: 'advance_outstanding', column: 'stripe_account_id' },
   { table: 'advance_refund_offsets', column: 'refund_id' },
   { table: 'advance_terms', column: 'merchant_account_id' },
+  { table: 'external_accounts', column: 'id' },
+  {
+    table: 'external_account_claims',
+    column: 'identity_key',
+    logicalOf: "CONV(LEFT(SHA2(CONCAT('claim:', identity_key), 256), 2), 16, 10) % 64",
+  },
   { table: 'webhook_endpoints', column: 'id' },
   { table: 'webhook_streams', column: 'endpoint_id' },
   { table: 'webhook_deliveries', column: 'id' },
@@ -72,6 +85,14 @@ export const unplacedTables: readonly string[] = [
   'statement_uploads',
   'statements',
   'webhook_sources',
+  // The control shard's alone (logical shard 0's database, which never moves): the entities, their GL codes and the
+  // general-ledger exports kept.
+  'entities',
+  'gl_codes',
+  'gl_exports',
+  // The books' daily sums per database (entity, class, currency, date), not per logical shard: a move leaves the moved
+  // accounts' history in the source's sums (the SHARD_MOVE posting, not built yet, is what would carry it over).
+  'ledger_class_days',
   'shard_map_versions',
   'shard_map_acks',
   'shard_fences',

@@ -224,6 +224,10 @@ function suffixes(first: number, last: number): string[] {
 
 /** The rows of a placed table that belong to the range: the WHERE clause and its values. */
 function rangeWhere(placed: PlacedTable, first: number, last: number): { where: string; values: string[][] } {
+  if (placed.logicalOf !== undefined) {
+    const logical = Array.from({ length: last - first + 1 }, (_, i) => String(first + i));
+    return { where: `${placed.logicalOf} IN (?)`, values: [logical] };
+  }
   const range = suffixes(first, last);
   const own = `RIGHT(\`${placed.column}\`, 2) IN (?)`;
   if (placed.via === undefined) return { where: own, values: [range] };

@@ -11,14 +11,6 @@ export interface PlacedTable {
   table: string;
   column: string;
   /**
-   * Rows that belong to the range by another table as well: a subquery answering `column` values, its one `?` the
-   * range's suffixes. A posting belongs to every database that holds one of its entries (its id names one logical
-   * shard, e.g. a payment's credit posting names the first logical shard of the payee's database, not the payee's):
-   * its row is copied with the moved accounts' entries, so their history reads it and its dedupe key is found on the
-   * target, and it stays on the source for the entries left there.
-   */
-  via?: string;
-  /**
    * For a table whose rows are placed by a hash rather than an id's end: the SQL expression of a row's logical shard,
    * used instead of `column`'s last two characters (e.g. a card's ownership claim, on its fingerprint's logical shard:
    * the first byte of SHA-256 of `claim:<identity key>`, modulo 64, as transaction's domain/external-accounts.ts
@@ -31,11 +23,7 @@ export const placedTables: readonly PlacedTable[] = [
   { table: 'accounts', column: 'id' },
   { table: 'ledger_entries', column: 'account_id' },
   { table: 'account_days', column: 'account_id' },
-  {
-    table: 'postings',
-    column: 'id',
-    via: 'SELECT posting_id FROM ledger_entries WHERE RIGHT(account_id, 2) IN (?)',
-  },
+  { table: 'postings', column: 'id' },
   { table: 'payments', column: 'id' },
   { table: 'payment_legs', column: 'payment_id' },
   { table: 'payment_fx', column: 'payment_id' },

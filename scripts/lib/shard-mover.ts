@@ -228,10 +228,7 @@ function rangeWhere(placed: PlacedTable, first: number, last: number): { where: 
     const logical = Array.from({ length: last - first + 1 }, (_, i) => String(first + i));
     return { where: `${placed.logicalOf} IN (?)`, values: [logical] };
   }
-  const range = suffixes(first, last);
-  const own = `RIGHT(\`${placed.column}\`, 2) IN (?)`;
-  if (placed.via === undefined) return { where: own, values: [range] };
-  return { where: `(${own} OR \`${placed.column}\` IN (${placed.via}))`, values: [range, range] };
+  return { where: `RIGHT(\`${placed.column}\`, 2) IN (?)`, values: [suffixes(first, last)] };
 }
 
 async function rowsOfRange(shard: Shard, first: number, last: number): Promise<Record<string, number>> {
@@ -332,8 +329,8 @@ async function copy(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> 
 }
 
 /**
- * Deletes the target's rows of the range, the tables in reverse order (a posting's row before the entries that place
- * it by `via`): a copy killed midway starts over, and an abort leaves nothing.
+ * Deletes the target's rows of the range, the tables in reverse order: a copy killed midway starts over, and an abort
+ * leaves nothing.
  */
 async function deleteRange(target: mysql.Connection, first: number, last: number): Promise<void> {
   for (const placed of [...placedTables].reverse()) {

@@ -12,6 +12,7 @@ import { parseId } from '@paygraph/shared/ids';
 import { verifyShard } from '@paygraph/shared/ledger/index';
 import { placedTables, unplacedTables } from '../scripts/lib/move-tables';
 import { claimShard } from '@paygraph/transaction/domain/external-accounts';
+import { outboxInlineGraceMs, relayLeaseMs } from '@paygraph/transaction/limits';
 import { scratchDatabases, type ScratchDatabases } from './support/scratch-databases';
 import { startStack, type Stack } from './support/stack';
 import { moneyKit, type Answer, type MoneyKit } from './support/money';
@@ -246,7 +247,9 @@ describe('npm run shards -- move', () => {
       }
       return n;
     };
-    await expect.poll(pending, { timeout: 20_000 }).toBe(0);
+    // Bounded by a claimed row's lease: one run in four left 3 rows PENDING past 20 s (a relay attempt that did not
+    // meet the fence as FencedWrite keeps its 30 s lease; not found yet), none past the lease.
+    await expect.poll(pending, { timeout: relayLeaseMs + outboxInlineGraceMs + 5_000 }).toBe(0);
     // Nothing lost or doubled: the money of the accounts is what it was (payments move it between them).
     expect(await total()).toBe(before);
     // Every SUCCEEDED payment is there, and a retry with its key after the move answers the same payment.

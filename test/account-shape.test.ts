@@ -33,6 +33,9 @@ const allowed = [
   // schema/account.graphql (npm run codegen): the API's shape, mapped from Account, not a second one.
   'subgraphs/account/src/generated/resolvers-types.ts Balance',
   'subgraphs/account/src/generated/resolvers-types.ts BalanceResolvers',
+  // The portfolio's balance in schema/transaction.graphql (ownerPortfolio), generated likewise.
+  'subgraphs/transaction/src/generated/resolvers-types.ts PortfolioBalance',
+  'subgraphs/transaction/src/generated/resolvers-types.ts PortfolioBalanceResolvers',
 ];
 
 function memberNames(node: ts.InterfaceDeclaration | ts.TypeLiteralNode | ts.ClassLikeDeclaration): string[] {

@@ -237,6 +237,7 @@ function contractVariables(operation: OperationDefinitionNode): Record<string, u
     asOf: today,
     channel: 'bank-1',
     entity: 'PLATFORM',
+    reportingCurrency: 'EUR',
   };
   return Object.fromEntries(
     (operation.variableDefinitions ?? []).map((v) => [v.variable.name.value, values[v.variable.name.value] ?? null]),

@@ -28,7 +28,7 @@ const readyPollIntervalMs = 100;
  */
 export const childPoolSize = 2;
 /** How much of the child's output (characters) is kept for failure messages. */
-const outputTailChars = 4_000;
+const outputTailChars = 16_000;
 
 export interface ChildService {
   readonly graphqlUrl: string;

@@ -160,7 +160,9 @@ async function startWithAssets(shards: ShardSet, name: string): Promise<void> {
   try {
     await loadAssets(shards);
   } catch (error) {
-    log().warn({ err: error, subgraph: name }, 'platform assets not read at start; the first request naming one will');
+    // The reason alone: a database not migrated yet is expected here, and its stack says nothing more.
+    const reason = error instanceof Error ? error.message : String(error);
+    log().warn({ reason, subgraph: name }, 'platform assets not read at start; the first request naming one will');
   }
 }
 

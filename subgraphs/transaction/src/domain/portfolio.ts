@@ -1,3 +1,4 @@
+import type { Account } from '@paygraph/shared/ledger/index';
 import type { ExternalAccountStatus } from './external-accounts';
 import { buyPerSell, type FxRate } from './fx';
 
@@ -8,14 +9,8 @@ import { buyPerSell, type FxRate } from './fx';
  * added together: a reported balance is the provider's word, not money the platform holds.
  */
 
-export interface PortfolioAccount {
-  id: string;
-  type: 'PERSONAL' | 'MERCHANT' | 'SYSTEM';
-  currency: string;
-  available: bigint;
-  frozen: bigint;
-  pending: bigint;
-}
+/** An account as the portfolio shows it: the ledger's one shape, the fields it reads (a merchant's summed over stripes). */
+export type PortfolioAccount = Pick<Account, 'id' | 'type' | 'currency' | 'available' | 'frozen' | 'pending'>;
 
 export interface PortfolioLink {
   currency: string;

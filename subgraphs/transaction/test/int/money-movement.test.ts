@@ -195,7 +195,6 @@ describe('money movement through the gateway', () => {
       expect(answered.data?.createPayment ?? null).toBeNull();
     }
     const badOther: Array<[Partial<Parameters<MoneyKit['pay']>[1]>, string]> = [
-      [{ currency: 'XYZ' }, 'currency'],
       [{ currency: 'usd' }, 'currency'],
       [{ payer: 'acc_not-an-id' }, 'payerAccountId'],
       [{ payer: payer.replace(/_[0-9a-f]{2}$/, '_zz') }, 'payerAccountId'],
@@ -213,6 +212,14 @@ describe('money movement through the gateway', () => {
         ).field,
       ).toBe(field);
     }
+    // A code shaped like a platform asset (issue 48: 3-8 capitals outside ISO 4217) is no input error to a payment:
+    // its accounts hold USD, so its plan refuses it, with nothing moved (the snapshot below), under a key of its own.
+    refusal(
+      await kit.pay(bearer, { payer, payee, amount: '100', key: unique('bad'), currency: 'XYZ' }),
+      'createPayment',
+      'CurrencyMismatch',
+      'CURRENCY_MISMATCH',
+    );
     // Deposit, Withdraw and RefundPayment check their input the same way.
     refusal(await kit.deposit(payer, '-5', { key }), 'deposit', 'InvalidInput', 'INVALID_INPUT');
     refusal(await kit.deposit(payer, '100', { key, currency: 'XYZ' }), 'deposit', 'InvalidInput', 'INVALID_INPUT');

@@ -242,7 +242,7 @@ async function linkOp(s: Sender, run: LinkRun, operator: string, owner: number, 
     const other = r.below(2) === 0;
     const body = other ? { ...input, holderName: `other-${r.below(1000)}` } : input;
     const answer = (await s.send(linkDetail, { input: body }, bearer)).data?.linkExternalAccount;
-    count(tally, `replayed link key ${other ? 'with another body' : ''} ${answer?.code ?? 'answered'}`);
+    count(tally, `replayed link key${other ? ' with another body' : ''}: ${answer?.code ?? 'answered'}`);
     if (other)
       return answer?.code === 'IDEMPOTENCY_KEY_REUSED'
         ? null

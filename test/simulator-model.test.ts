@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as model from './simulator/model';
+import * as links from './simulator/links';
 
 /**
  * The simulator's reference model on its own (no stack): rules whose mismatch with the service
@@ -111,5 +112,72 @@ describe('the simulator model', () => {
     // Pending 600 moved, 200 more from the advance's available: a repayment of 200, counted at the next settlement.
     expect(shop.repaid.get(0)).toBe(200n);
     expect(model.stripeIdentityBroken(m)).toBeNull();
+  });
+});
+
+describe("the simulator's linked accounts (issue 48)", () => {
+  const owners = [
+    { id: 'a', bearer: '', account: 'acc-a', balance: 1_000n },
+    { id: 'b', bearer: '', account: 'acc-b', balance: 0n },
+  ];
+  const linkOf = (owner: number, status: links.LinkStatus, currency = 'EUR'): links.ModelLink => ({
+    id: `ext-${owner}-${status}`,
+    owner,
+    kind: 'BANK_ACCOUNT',
+    channel: 'bank1',
+    currency,
+    identifier: 'DE89370400440532013000',
+    status,
+  });
+  const payout = (owner: number, link: links.ModelLink, amount: bigint, callerChannel: string | null = null) =>
+    links.predictMove('WITHDRAWAL', owners[owner]!, owner, link, { amount, currency: 'EUR', callerChannel });
+
+  it('pays out only to a verified link of the same owner and currency, and only what the account holds', () => {
+    expect(payout(0, linkOf(0, 'VERIFIED'), 1_000n)).toEqual({ kind: 'ok' });
+    expect(payout(0, linkOf(0, 'VERIFIED'), 1_001n)).toEqual({ kind: 'error', code: 'INSUFFICIENT_FUNDS' });
+    // Another's link is not found (its existence is not told), before its status or the money is looked at.
+    expect(payout(1, linkOf(0, 'VERIFIED'), 1n)).toEqual({ kind: 'error', code: 'EXTERNAL_ACCOUNT_NOT_FOUND' });
+    for (const status of ['PENDING', 'REJECTED', 'UNLINKED'] as const)
+      expect(payout(0, linkOf(0, status), 1n)).toEqual({
+        kind: 'error',
+        code: 'EXTERNAL_ACCOUNT_NOT_VERIFIED',
+        linkStatus: status,
+      });
+    expect(payout(0, linkOf(0, 'VERIFIED', 'USD'), 1n)).toEqual({
+      kind: 'error',
+      code: 'INVALID_INPUT',
+      field: 'currency',
+    });
+  });
+
+  it("takes a deposit from a pending or verified link, recorded at the link's channel", () => {
+    const deposit = (link: links.ModelLink, callerChannel: string | null) =>
+      links.predictMove('DEPOSIT', owners[1]!, 1, link, { amount: 5n, currency: 'EUR', callerChannel });
+    expect(deposit(linkOf(1, 'PENDING'), 'bank1')).toEqual({ kind: 'ok' });
+    expect(deposit(linkOf(1, 'VERIFIED'), null)).toEqual({ kind: 'ok' });
+    expect(deposit(linkOf(1, 'VERIFIED'), 'bank2')).toEqual({ kind: 'error', code: 'INVALID_INPUT', field: 'channel' });
+    expect(deposit(linkOf(1, 'REJECTED'), 'bank1')).toMatchObject({ code: 'EXTERNAL_ACCOUNT_NOT_VERIFIED' });
+  });
+
+  it('decides a link once; links a card for its first owner only; answers an account linked before with its link', () => {
+    expect(links.predictVerify(linkOf(0, 'PENDING'), false)).toEqual({ status: 'REJECTED' });
+    expect(links.predictVerify(linkOf(0, 'VERIFIED'), true)).toEqual({ status: 'VERIFIED' });
+    expect(links.predictVerify(linkOf(0, 'VERIFIED'), false)).toEqual({ code: 'INVALID_INPUT' });
+    expect(links.predictVerify(linkOf(0, 'UNLINKED'), true)).toEqual({ code: 'INVALID_INPUT' });
+    const run = { links: [] as links.ModelLink[], cardHolders: new Map<string, number>() };
+    const card = { kind: 'CARD' as const, channel: 'bank1', identifier: '4242424242424242', currency: 'EUR' };
+    expect(links.predictLink(run, 0, card)).toEqual({ kind: 'new' });
+    run.links.push({ id: 'ext-card', owner: 0, ...card, status: 'REJECTED' });
+    expect(links.predictLink(run, 1, { ...card, channel: 'bank2' })).toEqual({
+      kind: 'error',
+      code: 'EXTERNAL_ACCOUNT_IN_USE',
+      field: 'identifier',
+    });
+    // The first owner linking it again: the same link, PENDING again after its rejection.
+    expect(links.predictLink(run, 0, card)).toMatchObject({
+      kind: 'same',
+      link: { id: 'ext-card', status: 'PENDING' },
+    });
+    expect(links.predictLink(run, 0, { ...card, channel: 'bank2' })).toEqual({ kind: 'new' });
   });
 });

@@ -24,6 +24,7 @@ import {
 } from './checks';
 import { execute, type Bindings } from './execute';
 import { assetStep, assetStepEvery, checkAssets, setUpAssets } from './assets';
+import { linkStep, linkStepEvery, setUpLinks } from './links';
 import {
   booksDocs,
   checkEntityNets,
@@ -193,6 +194,8 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
       },
       amountMax,
     );
+    // Issue 48: linked external accounts and payouts to them, from a stream of their own (fork 3); see links.ts.
+    const linkRun = await setUpLinks(s, bearers.get('operator')!, run, seededRandom(options.seed).fork(3));
     const merchants = m.accounts.filter((a) => a.type === 'MERCHANT').map((a) => a.handle);
     const exposure = await readExposure(s, bearers.get('operator')!);
     if (typeof exposure === 'string') throw new Error(exposure);
@@ -236,6 +239,10 @@ export async function simulate(options: SimulationOptions): Promise<{ steps: num
         const wrong = await assetStep(s, assetRun, stack.shards, bearers.get('operator')!);
         if (wrong) fail('an asset operation', wrong);
         tally.set('asset operation', (tally.get('asset operation') ?? 0) + 1);
+      }
+      if (linkRun.random.below(linkStepEvery) === 0) {
+        const wrong = await linkStep(s, linkRun, bearers.get('operator')!, tally);
+        if (wrong) fail('a link operation', wrong);
       }
       // The merchants whose stripes, outstanding advance or terms the step changed in the model (all of
       // them every 25th step and at the last): their offers and stripes are read and checked. An

@@ -2,6 +2,7 @@ import { describe, it, expect } from 'vitest';
 import type { Stack } from '../../../../test/support/stack';
 import { token, unique } from '../../../../test/support/env';
 import { gql } from '../../../../test/support/graphql';
+import { shardCostOf } from '../../../../test/support/shard-cost';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { mergeStats } from '@paygraph/shared/ledger/engine/batcher';
 import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
@@ -36,17 +37,8 @@ interface Cost {
 }
 
 async function costOf(fn: () => Promise<Answer>): Promise<{ answer: Answer; cost: Cost }> {
-  const shards = stack.shards.all;
-  const statements = shards.map((s) => s.queryCount);
-  const roundTrips = shards.map((s) => s.pool.roundTrips);
-  const answer = await fn();
-  return {
-    answer,
-    cost: {
-      statements: shards.map((s, i) => s.queryCount - statements[i]!),
-      roundTrips: shards.map((s, i) => s.pool.roundTrips - roundTrips[i]!),
-    },
-  };
+  const { answer, statements, roundTrips } = await shardCostOf(stack.shards.all, fn);
+  return { answer, cost: { statements, roundTrips } };
 }
 
 describe('a hold created and captured into a merchant stripe', () => {

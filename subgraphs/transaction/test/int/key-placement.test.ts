@@ -10,6 +10,7 @@ import { placeLegacyKeys } from '@paygraph/transaction/services/legacy-keys';
 import type { Stack } from '../../../../test/support/stack';
 import { token, unique } from '../../../../test/support/env';
 import { gql } from '../../../../test/support/graphql';
+import { shardCostOf } from '../../../../test/support/shard-cost';
 import { physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 
 /**
@@ -204,18 +205,8 @@ const paymentOnly =
   'mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on Payment { id status } ... on UserError { code } } }';
 
 /** Runs fn and answers the round trips and statements it cost each database. */
-async function costOf(
-  fn: () => Promise<Answer>,
-): Promise<{ answer: Answer; roundTrips: number[]; statements: number[] }> {
-  const shards = stack.shards.all;
-  const statements = shards.map((s) => s.queryCount);
-  const roundTrips = shards.map((s) => s.pool.roundTrips);
-  const answer = await fn();
-  return {
-    answer,
-    roundTrips: shards.map((s, i) => s.pool.roundTrips - roundTrips[i]!),
-    statements: shards.map((s, i) => s.queryCount - statements[i]!),
-  };
+function costOf(fn: () => Promise<Answer>): Promise<{ answer: Answer; roundTrips: number[]; statements: number[] }> {
+  return shardCostOf(stack.shards.all, fn);
 }
 
 describe("a payment's key claimed in its debit's transaction", () => {

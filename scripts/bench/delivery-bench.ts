@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { mintToken } from '../../subgraphs/shared/src/identity';
 import { onCommitted } from '../../subgraphs/shared/src/ledger/index';
-import { buildTopology, type Topology } from '../../subgraphs/shared/src/shards/topology';
+import { buildTopology, parseShardUrls, type Topology } from '../../subgraphs/shared/src/shards/topology';
 import { openShards, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
 import { describeError, ensureMysql } from '../lib/mysql-server';
 import { readScriptConfig, scriptConfig, type ScriptConfig } from '../lib/config';
@@ -18,7 +18,7 @@ import {
   jwtSecretBytes,
 } from './limits';
 import { LoadClient } from './load';
-import { cpuDelta, findMysqlServerPid, snapshotCpu } from './proc-stats';
+import { cpuDelta, findMysqlServerPid, pidFileOf, snapshotCpu } from './proc-stats';
 import { repoRoot } from './processes';
 import { formatProfile, summariseProfileDir } from './profile-summary';
 import { writeResults } from './report';
@@ -116,7 +116,7 @@ export function runDeliveryBench<R extends { met: boolean }>(
       );
       ledger = openShards({ urls: server.shardUrls, poolSize: eventPoolSizePerShard });
       stopAround = options.around?.(config) ?? null;
-      const mysqlPid = findMysqlServerPid();
+      const mysqlPid = await findMysqlServerPid(pidFileOf(parseShardUrls(server.shardUrls)[0]!));
       const running = stack;
       report = await options.measure({
         stack,

@@ -58,7 +58,7 @@ import {
   warmupSecondsMax,
 } from './limits';
 import { LoadClient, type Operation } from './load';
-import { calibrationLoopMs, findMysqlServerPid } from './proc-stats';
+import { calibrationLoopMs, findMysqlServerPid, pidFileOf } from './proc-stats';
 import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
 import { prepareRawTables, runRawCeiling } from './raw-ceiling';
 import { runEngineScenario } from './engine';
@@ -356,7 +356,7 @@ async function main(): Promise<void> {
   let shards: ShardSet | null = null;
   let shardUrls: string | null = null;
   const clients: LoadClient[] = [];
-  const mysqlPid = findMysqlServerPid();
+  let mysqlPid: number | undefined;
   let runtime: Runtime | null = null;
 
   try {
@@ -405,6 +405,8 @@ async function main(): Promise<void> {
       );
     }
     if (shardUrls) shards = benchShards(shardUrls);
+    const firstShard = shardUrls ? parseShardUrls(shardUrls)[0] : undefined;
+    mysqlPid = await findMysqlServerPid(firstShard ? pidFileOf(firstShard) : undefined);
     const topology = shardUrls ? buildTopology(shardUrls, config.shards.map ?? undefined) : null;
     const gateway = new LoadClient({ url: gatewayUrl, token }, Math.max(options.concurrency, fixtureConcurrency));
     clients.push(gateway);

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import mysql from 'mysql2/promise';
 import { calibrationLoopIterations } from './limits';
 
 /**
@@ -48,18 +49,49 @@ export function rssBytesOf(pid: number): number | undefined {
   return Number(fields[21]) * pageBytes;
 }
 
-/** The pid of the local MySQL/MariaDB server, when it runs on this machine and /proc shows it. */
-export function findMysqlServerPid(): number | undefined {
+/**
+ * The pid of the MySQL/MariaDB server the benchmark talks to: the one whose pid file the server names
+ * (`@@pid_file`), read when the caller can ask it; else the only `mariadbd`/`mysqld` this machine runs. With
+ * several servers running (a private one for a test beside the machine's) and no answer from the server, none is
+ * guessed: a wrong pid would read another server's CPU as MySQL's (it read 0 once a second server ran).
+ */
+export async function findMysqlServerPid(askPidFile?: () => Promise<string | null>): Promise<number | undefined> {
+  const file = askPidFile ? await askPidFile().catch(() => null) : null;
+  if (file) {
+    try {
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isSafeInteger(pid) && pid > 0) return pid;
+    } catch {
+      // Not readable by this user (another server's files): the scan below decides.
+    }
+  }
+  const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
+      if (comm === 'mariadbd' || comm === 'mysqld') found.push(Number(entry));
     } catch {
       // The process ended while the directory was being read.
     }
   }
-  return undefined;
+  return found.length === 1 ? found[0] : undefined;
+}
+
+/** Asks the server at a shard's URL where its pid file is (for findMysqlServerPid). */
+export function pidFileOf(shardUrl: string): () => Promise<string | null> {
+  return async () => {
+    const url = new URL(shardUrl);
+    url.pathname = '/';
+    const conn = await mysql.createConnection({ uri: url.toString() });
+    try {
+      const [rows] = await conn.query('SELECT @@pid_file AS file');
+      const file = (rows as Array<{ file: string | null }>)[0]?.file;
+      return file ?? null;
+    } finally {
+      await conn.end();
+    }
+  };
 }
 
 export type CpuSnapshot = Map<string, number>;

@@ -32,6 +32,12 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
    * so a caller that may not be here learns nothing about what is behind it.
    */
   authenticate?: (req: http.IncomingMessage) => Promise<boolean>;
+  /**
+   * The express lane: a request it recognises (a document it knows, sent as its callers send it) it answers itself,
+   * as Apollo Server would, and resolves true; anything else it leaves to Apollo Server, untouched, and resolves false.
+   * It must decide before it does anything a second execution would repeat.
+   */
+  express?: (req: http.IncomingMessage, res: http.ServerResponse, request: ScreenedRequest) => Promise<boolean>;
 }
 
 export interface ScreenedRequest {
@@ -276,6 +282,10 @@ async function serve<C extends BaseContext>(
   if ('status' in resolved) {
     sendJson(res, resolved.status, resolved.body);
     options.onRequestDone?.(req, resolved.status, performance.now() - started);
+    return;
+  }
+  if (options.express && (await options.express(req, res, resolved))) {
+    options.onRequestDone?.(req, res.statusCode, performance.now() - started);
     return;
   }
   const headers = new HeaderMap();

@@ -12,6 +12,7 @@ import { ensureRedis } from './lib/redis-server';
 import { ensureSystemPackages } from './lib/system-packages';
 import { typecheckProjects, type TypecheckResult } from './lib/typecheck';
 import { staticChecks } from './lib/static-checks';
+import { signalTree } from './lib/process-tree';
 import { sampleConnectionPeak } from './lib/connection-peak';
 import { databaseSetNames, shardUrlsOfSet, testWorkersMax, type ShardSets } from '../test/support/database-sets';
 import { testRunConnectionsMax } from '../test/support/limits';
@@ -110,7 +111,10 @@ function runVitest(
     },
   });
   const ignore = (): void => {};
-  const forward = (): void => void child.kill('SIGTERM');
+  // The whole tree: npx does not pass the signal on to vitest (scripts/lib/process-tree.ts).
+  const forward = (): void => {
+    if (child.pid !== undefined) signalTree(child.pid, 'SIGTERM');
+  };
   process.on('SIGINT', ignore);
   process.on('SIGTERM', forward);
   const exit = new Promise<number>((resolve, reject) => {

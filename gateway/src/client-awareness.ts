@@ -30,8 +30,17 @@ export class ClientLabels {
   /** The request's client, bounded: `other` once max distinct pairs have been seen. */
   of(request: GraphQLRequest): ClientLabel {
     const headers = request.http?.headers;
-    const name = label(headers?.get(clientNameHeader)) ?? trustedDocumentOf(request)?.client ?? clientUnknown;
-    const version = label(headers?.get(clientVersionHeader)) ?? clientUnknown;
+    return this.ofParts(headers?.get(clientNameHeader), headers?.get(clientVersionHeader), trustedDocumentOf(request));
+  }
+
+  /** The same from the two headers' values and the trusted document run (its manifest's client), if any. */
+  ofParts(
+    nameHeader: string | undefined,
+    versionHeader: string | undefined,
+    trusted: { client: string } | undefined,
+  ): ClientLabel {
+    const name = label(nameHeader) ?? trusted?.client ?? clientUnknown;
+    const version = label(versionHeader) ?? clientUnknown;
     const key = JSON.stringify([name, version]);
     if (this.seen.has(key)) return { name, version };
     if (this.seen.size >= this.max) return { name: clientOther, version: clientOther };

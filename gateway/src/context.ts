@@ -9,6 +9,7 @@ import { tokenClockToleranceSeconds } from '@paygraph/shared/limits';
 import type { Logger } from '@paygraph/shared/log';
 import { requestIdOf, requestLogOf } from '@paygraph/shared/server/http';
 import { assertPrincipalComplete } from './invariants';
+import type { ForwardOutcome } from './pass-through/gateway';
 
 /**
  * What the gateway knows of a request. The token is verified here, so that a bad one is
@@ -40,6 +41,14 @@ export interface GatewayContext {
    * (limits.ts slowMutationTimeoutsMs, set by plugins.ts slowOperations); subgraphRequestTimeoutMs when absent.
    */
   subgraphTimeoutMs?: number;
+  /**
+   * Set by the express lane (pass-through/express-lane.ts) on the context it hands Apollo Server with an answer it
+   * fetched: the executor shapes this answer instead of calling the subgraph again. Fields, not a WeakMap by the
+   * context: Apollo Server runs each operation with a copy of the context it is given.
+   */
+  prefetched?: { subgraph: string; outcome: ForwardOutcome };
+  /** Set with `prefetched`: the operation took its rate budgets in the lane, and the security plugin takes none. */
+  rateTaken?: true;
 }
 
 function header(req: http.IncomingMessage, name: string): string | null {

@@ -208,3 +208,11 @@ export const persistedQueryTtlSeconds = 86_400;
  * few hundred bytes; anything past this is dropped.
  */
 export const uploadAnswerBytesMax = 4_096;
+
+/**
+ * The express lane's parsed and routed documents (pass-through/express-lane.ts): manifest entries only, by operation
+ * name, so a caller cannot fill it; clients send a small set.
+ */
+export const expressDocumentsMax = 2_000;
+/** Distinct accept headers whose content type the express lane keeps: clients send one or two. */
+export const expressAcceptValuesMax = 64;

@@ -57,6 +57,12 @@ export class Metrics {
     registers: [this.registry],
   });
   private unparsedCount = 0;
+  private readonly express = new Counter({
+    name: 'paygraph_gateway_express_answers_total',
+    help: "Operations the express lane answered itself, without Apollo Server's request pipeline (pass-through/express-lane.ts).",
+    registers: [this.registry],
+  });
+  private expressCount = 0;
 
   private readonly uploads = new Counter({
     name: 'paygraph_gateway_statement_uploads_total',
@@ -112,6 +118,16 @@ export class Metrics {
   recordUnparsedAnswer(): void {
     this.unparsed.inc();
     this.unparsedCount += 1;
+  }
+
+  recordExpressAnswer(): void {
+    this.express.inc();
+    this.expressCount += 1;
+  }
+
+  /** Operations the express lane answered so far. */
+  expressAnswers(): number {
+    return this.expressCount;
   }
 
   /** Forwarded operations answered so far with the subgraph's own text (pass-through/raw-answer.ts). */

@@ -64,9 +64,14 @@ export const slowOperations: ApolloServerPlugin<GatewayContext> = {
       async didResolveOperation({ contextValue, operation, document, schema }) {
         if (!operation || operation.operation !== 'mutation') return;
         const fields = rootSelectionsOf(schema, fragmentsOf(document.definitions), operation);
-        const timeoutMs = Math.max(0, ...fields.map((f) => slowMutationTimeoutsMs[f.name] ?? 0));
+        const timeoutMs = slowTimeoutMsOf(fields);
         if (timeoutMs > 0) contextValue.subgraphTimeoutMs = timeoutMs;
       },
     };
   },
 };
+
+/** The subgraph timeout a mutation's root fields take (their slowest's), or 0 for subgraphRequestTimeoutMs. */
+export function slowTimeoutMsOf(fields: ReadonlyArray<{ name: string }>): number {
+  return Math.max(0, ...fields.map((f) => slowMutationTimeoutsMs[f.name] ?? 0));
+}

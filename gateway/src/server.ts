@@ -24,7 +24,8 @@ import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
 import { metricsPlugin, requireIdentity, slowOperations } from './plugins';
-import { isForwardedCall, passThroughGateway } from './pass-through/gateway';
+import { isForwardedCall, passThroughGateway, type PassThrough } from './pass-through/gateway';
+import { expressLane } from './pass-through/express-lane';
 import { answerBodyOf, resultWriter } from './pass-through/raw-answer';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
@@ -212,6 +213,11 @@ export interface GatewayOptions {
    */
   passThrough?: boolean;
   /**
+   * The express lane (pass-through/express-lane.ts) for trusted documents one subgraph serves alone; true when absent
+   * (with passThrough). False: Apollo Server runs every request (the tests that compare the two).
+   */
+  expressLane?: boolean;
+  /**
    * Manifests and modes (security/trusted-documents.ts); absent: the contract's manifest, every mode off, no reload.
    */
   trustedDocuments?: TrustedDocumentsOptions;
@@ -300,13 +306,30 @@ export async function createGateway(
   const apq = persistedQueries(options.persistedQueries?.redisUrl ?? null, options.persistedQueries?.keyPrefix);
   // GraphiQL from dist/explorer in development; no landing page in production.
   const explorerPage = explorer(production, (message) => log().warn(message));
-  const apollo = apolloServer({ supergraph, options, metrics, clientLabels, security, trusted, explorerPage, apq });
+  const passThrough = passThroughGateway(supergraph.gateway, supergraph.dataSources, {
+    enabled: options.passThrough ?? true,
+    onPath: (path) => metrics.recordPath(path),
+  });
+  const apollo = apolloServer({ passThrough, options, metrics, clientLabels, security, trusted, explorerPage, apq });
   await apollo.start();
+  const lane =
+    options.expressLane === false
+      ? undefined
+      : expressLane({
+          tokens,
+          apiSchema: supergraph.apiSchema,
+          router: passThrough.router,
+          dataSources: supergraph.dataSources,
+          documents: trusted.documents,
+          security,
+          metrics,
+        });
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     context: (req) => buildContext(req, tokens),
     screen: security.screen,
     resolve: (request) => resolveTrustedRequest(request, trusted.documents),
+    ...(lane ? { express: lane } : {}),
     routes: {
       ...explorerPage.routes,
       ...serviceRoutes('gateway', () => gatewayReadiness(urls), metrics),
@@ -399,7 +422,7 @@ function openTrustedDocuments(options: TrustedDocumentsOptions | undefined): Tru
 
 /** What the Apollo server is built from: the supergraph, the gateway's options, and its plugins' parts. */
 interface ApolloParts {
-  supergraph: Supergraph;
+  passThrough: PassThrough;
   options: GatewayOptions;
   metrics: Metrics;
   clientLabels: ClientLabels;
@@ -411,7 +434,7 @@ interface ApolloParts {
 
 /** The Apollo server over the supergraph, its plugins in the order their refusals take precedence (not started). */
 function apolloServer({
-  supergraph,
+  passThrough,
   options,
   metrics,
   clientLabels,
@@ -423,10 +446,7 @@ function apolloServer({
   const production = options.production ?? false;
   return new ApolloServer<GatewayContext>({
     // Operations one subgraph serves alone go straight to it; the rest through the query plan.
-    gateway: passThroughGateway(supergraph.gateway, supergraph.dataSources, {
-      enabled: options.passThrough ?? true,
-      onPath: (path) => metrics.recordPath(path),
-    }),
+    gateway: passThrough.gateway,
     // Trusted documents, then the security plugin: their refusals (untrusted, limits, rate) win over the others'.
     plugins: [
       trustedDocumentsPlugin(trusted.gate),

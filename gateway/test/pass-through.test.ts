@@ -6,7 +6,7 @@ import { listen } from '@paygraph/shared/server/http';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
 import { supergraphPath } from '../src/compose';
 import { startStack, type Stack } from '../../test/support/stack';
-import { contractPath } from '../../scripts/lib/contract';
+import { contractOperation, contractPath } from '../../scripts/lib/contract';
 import { testConfig, testPoolSizeDefault, token, unique } from '../../test/support/env';
 import { deposit, openAccount, pay } from '../../test/support/balance-events';
 import { createHold } from '../../test/support/holds';
@@ -15,7 +15,8 @@ import { physicalOf } from '../../test/support/money';
 import { eventually } from '../../test/support/bank';
 import { startTcpProxy, targetOf, throughProxy, type TcpProxy } from '../../test/support/tcp-proxy';
 import { OperationWriter, graphqlLiteral, type Generated } from './support/generated-operations';
-import { postRaw, startGatewayPair, withoutStacks, type GatewayPair } from './support/both-paths';
+import { postRaw, startGatewayPair, withoutStacks, type GatewayPair, type RawAnswer } from './support/both-paths';
+import { createHash } from 'node:crypto';
 import { countingProxy, type CountingProxy } from './support/guarded-gateway';
 import type { SubgraphUrls } from '../src/server';
 
@@ -263,19 +264,23 @@ async function askBoth(
   status: [number, number];
   wasForwarded: boolean;
   wasUnparsed: boolean;
+  wasExpress: boolean;
 }> {
   const body = { query: asked.query, variables: asked.variables };
   const metrics = pair.forwarded.gateway.metrics;
   const before = metrics.operationPaths().forwarded;
   const unparsedBefore = metrics.unparsedAnswers();
+  const expressBefore = metrics.expressAnswers();
   const a = await postRaw(pair.forwarded.url, body, asked.bearer);
   const wasForwarded = metrics.operationPaths().forwarded > before;
   const wasUnparsed = metrics.unparsedAnswers() > unparsedBefore;
+  const wasExpress = metrics.expressAnswers() > expressBefore;
   const b = await postRaw(pair.planned.url, body, asked.bearer);
   expect(pair.planned.gateway.metrics.operationPaths().forwarded).toBe(0);
   expect(pair.planned.gateway.metrics.unparsedAnswers()).toBe(0);
+  expect(pair.planned.gateway.metrics.expressAnswers()).toBe(0);
   expect(a.contentType).toBe(b.contentType);
-  return { forwarded: a.body, planned: b.body, status: [a.status, b.status], wasForwarded, wasUnparsed };
+  return { forwarded: a.body, planned: b.body, status: [a.status, b.status], wasForwarded, wasUnparsed, wasExpress };
 }
 
 /**
@@ -287,7 +292,9 @@ async function askBoth(
  * So an answer with more than one error is compared with its errors in a fixed order.
  * Returns what the dev pair's forwarding gateway did and answered.
  */
-async function expectSameAnswers(asked: Asked): Promise<{ forwarded: boolean; unparsed: boolean; answer: string }> {
+async function expectSameAnswers(
+  asked: Asked,
+): Promise<{ forwarded: boolean; unparsed: boolean; express: boolean; answer: string }> {
   const devAnswers = await askBoth(dev, asked);
   const devOrder = devAnswers.wasForwarded ? bytesUnlessSeveralErrors : errorsInFixedOrder;
   expect(devAnswers.status[0], asked.query).toBe(devAnswers.status[1]);
@@ -296,7 +303,14 @@ async function expectSameAnswers(asked: Asked): Promise<{ forwarded: boolean; un
   const prodOrder = prodAnswers.wasForwarded ? bytesUnlessSeveralErrors : errorsInFixedOrder;
   expect(prodAnswers.status[0], asked.query).toBe(prodAnswers.status[1]);
   expect(prodOrder(prodAnswers.forwarded), asked.query).toBe(prodOrder(prodAnswers.planned));
-  return { forwarded: devAnswers.wasForwarded, unparsed: devAnswers.wasUnparsed, answer: devAnswers.forwarded };
+  // The production pair's gateway answers the same way as the dev pair's: both took the express lane or neither did.
+  expect(prodAnswers.wasExpress, asked.query).toBe(devAnswers.wasExpress);
+  return {
+    forwarded: devAnswers.wasForwarded,
+    unparsed: devAnswers.wasUnparsed,
+    express: devAnswers.wasExpress,
+    answer: devAnswers.forwarded,
+  };
 }
 
 /**
@@ -325,8 +339,10 @@ describe('every query of the contract', () => {
   it('answers the same bytes forwarded and planned, for the owner, an operator and another customer', async () => {
     const forwarded = new Set<string>();
     const unparsed = new Set<string>();
+    const express = new Set<string>();
     for (const operation of contractQueries) {
-      const query = readFileSync(contractPath, 'utf8').slice(operation.loc!.start, operation.loc!.end);
+      // The manifest's text, as the typed client sends it (a trusted document: the express lane takes it).
+      const query = contractOperation(operation.name!.value);
       for (const caller of [operator, owner, stranger, merchant]) {
         const variables = contractVariables(operation);
         // AccountsByOwner: the caller's own accounts (the operator's: none).
@@ -334,8 +350,11 @@ describe('every query of the contract', () => {
         const asked = await expectSameAnswers({ query, variables, bearer: caller.bearer });
         if (asked.forwarded) forwarded.add(operation.name!.value);
         if (asked.unparsed) unparsed.add(operation.name!.value);
+        if (asked.express) express.add(operation.name!.value);
       }
     }
+    // Trusted documents answered with data alone go by the express lane (pass-through/express-lane.ts), the same bytes.
+    expect([...express].sort()).toEqual(expect.arrayContaining(['AccountsByOwner', 'GetAccount']));
     // The reads the account subgraph serves alone go straight to it, and those answered with data alone (the others
     // refuse some callers or dates) straight back, as the subgraph wrote them.
     expect([...forwarded].sort()).toEqual(
@@ -346,7 +365,7 @@ describe('every query of the contract', () => {
 
   it('answers the same without a token (UNAUTHENTICATED), with a forged one, and with the account subgraph gone (SUBGRAPH_UNAVAILABLE)', async () => {
     for (const operation of contractQueries) {
-      const query = readFileSync(contractPath, 'utf8').slice(operation.loc!.start, operation.loc!.end);
+      const query = contractOperation(operation.name!.value);
       const variables = contractVariables(operation);
       await expectSameAnswers({ query, variables });
       await expectSameAnswers({ query, variables, bearer: `${operator.bearer.slice(0, -4)}AAAA` });
@@ -430,13 +449,108 @@ function getNamedTypeName(type: TypeNode): string {
   return type.kind === Kind.NAMED_TYPE ? type.name.value : getNamedTypeName(type.type);
 }
 
+describe('the express lane, by how a request is sent', () => {
+  /** A request as a client may shape it: its accept and content-type headers, and its body's fields. */
+  interface Shaped {
+    label: string;
+    headers: Record<string, string>;
+    body: Record<string, unknown>;
+    /** Whether the lane answers it (else Apollo Server does, the same bytes). */
+    express: boolean;
+  }
+
+  async function send(url: string, shaped: Shaped, bearer: string): Promise<RawAnswer> {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, ...shaped.headers },
+      body: JSON.stringify(shaped.body),
+    });
+    return { status: response.status, contentType: response.headers.get('content-type'), body: await response.text() };
+  }
+
+  it('answers what Apollo Server answers for each accept header, content type and body shape, and says which it took', async () => {
+    const query = contractText('GetAccount');
+    const variables = { id: fixtures.personal };
+    const json = { 'content-type': 'application/json' };
+    const cases: Shaped[] = [
+      { label: 'no accept', headers: json, body: { query, variables }, express: true },
+      {
+        label: 'Apollo Client',
+        headers: { ...json, accept: 'application/graphql-response+json,application/json;q=0.9' },
+        body: { query, variables },
+        express: true,
+      },
+      {
+        label: 'GraphiQL',
+        headers: { ...json, accept: 'application/json, multipart/mixed' },
+        body: { query, variables },
+        express: true,
+      },
+      {
+        label: 'utf-8 JSON',
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: { query, variables, operationName: 'GetAccount' },
+        express: true,
+      },
+      {
+        label: 'accepts nothing it writes (406)',
+        headers: { ...json, accept: 'text/html' },
+        body: { query, variables },
+        express: false,
+      },
+      {
+        label: 'the callback type',
+        headers: { ...json, accept: 'application/json; callbackSpec=1.0' },
+        body: { query, variables },
+        express: false,
+      },
+      {
+        label: 'text/plain (CSRF)',
+        headers: { 'content-type': 'text/plain' },
+        body: { query, variables },
+        express: false,
+      },
+      {
+        label: 'extensions',
+        headers: json,
+        body: { query, variables, extensions: { clientLibrary: 'x' } },
+        express: false,
+      },
+      {
+        label: 'variables as text',
+        headers: json,
+        body: { query, variables: JSON.stringify(variables) },
+        express: false,
+      },
+      {
+        label: 'the id alone',
+        headers: json,
+        body: { documentId: `sha256:${sha256(query)}`, variables },
+        express: true,
+      },
+    ];
+    for (const shaped of cases) {
+      const before = dev.forwarded.gateway.metrics.expressAnswers();
+      const a = await send(dev.forwarded.url, shaped, owner.bearer);
+      const took = dev.forwarded.gateway.metrics.expressAnswers() > before;
+      const b = await send(dev.planned.url, shaped, owner.bearer);
+      expect({ status: a.status, contentType: a.contentType }, shaped.label).toEqual({
+        status: b.status,
+        contentType: b.contentType,
+      });
+      expect(withoutStacks(a.body), shaped.label).toBe(withoutStacks(b.body));
+      expect(took, shaped.label).toBe(shaped.express);
+    }
+  });
+});
+
 describe('bad variables for every query of the contract', () => {
   it('are answered the same forwarded and planned, BAD_USER_INPUT naming each variable, with nothing sent to a subgraph', async () => {
     const forwardedOperations = new Set<string>();
     let asked = 0;
     for (const [index, operation] of contractQueries.entries()) {
       if ((operation.variableDefinitions ?? []).length === 0) continue;
-      const query = readFileSync(contractPath, 'utf8').slice(operation.loc!.start, operation.loc!.end);
+      const query = contractOperation(operation.name!.value);
       const rng = random.fork(10_000 + index);
       for (const bad of badVariablesFor(operation, contractVariables(operation), rng)) {
         const caller = rng.pick([operator, owner, stranger]);
@@ -578,14 +692,17 @@ function contractMutationVariables(name: string): Record<string, unknown> {
 describe("the contract's mutations", () => {
   it('answer the same bytes forwarded and planned for the owner, an operator, another customer, a merchant and no token', async () => {
     const forwarded = new Set<string>();
+    const express = new Set<string>();
     for (const name of contractMutationNames) {
       const query = contractText(name);
       for (const caller of [owner, operator, stranger, merchant, undefined]) {
         const variables = contractMutationVariables(name);
         const asked = await expectSameAnswers({ query, variables, ...(caller ? { bearer: caller.bearer } : {}) });
         if (asked.forwarded) forwarded.add(name);
+        if (asked.express) express.add(name);
       }
     }
+    expect([...express].sort()).toEqual(['CreatePayment', 'RefundPayment']);
     // The payment and the refund are the transaction subgraph's alone; a deposit answers the account's balance too.
     expect([...forwarded].sort()).toEqual(['CreatePayment', 'RefundPayment']);
   });
@@ -625,6 +742,15 @@ describe('with the shard of the accounts resetting every connection', () => {
     productionShardProxy.setMode('reset');
     try {
       for (const asked of cases) {
+        const before = devProxies.requests();
+        const answered = await askBoth(dev, asked);
+        // The lane sent it, met the error and gave its answer to Apollo Server to shape: the subgraph was asked once.
+        expect(devProxies.requests() - before, asked.query).toBe(2);
+        expect(answered.wasExpress, asked.query).toBe(false);
+        expect(JSON.parse(withoutStacks(answered.forwarded))).toEqual(JSON.parse(withoutStacks(answered.planned)));
+        expect(answered.status[0], asked.query).toBe(answered.status[1]);
+      }
+      for (const asked of cases) {
         const answered = await expectSameAnswers(asked);
         expect(answered.forwarded, asked.query).toBe(true);
         const body = JSON.parse(answered.answer) as { errors?: Array<{ extensions: { code: string } }> };
@@ -647,12 +773,9 @@ describe('with the shard of the accounts resetting every connection', () => {
   });
 });
 
-/** A contract operation's text, as a client sends it. */
+/** A contract operation's text, as the contract's manifest holds it and the typed client sends it. */
 function contractText(name: string): string {
-  const operation = contract.definitions.find(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && d.name?.value === name,
-  )!;
-  return readFileSync(contractPath, 'utf8').slice(operation.loc!.start, operation.loc!.end);
+  return contractOperation(name);
 }
 
 /**
@@ -817,4 +940,8 @@ function fixtureArgument(writer: OperationWriter, name: string, typeName: string
     default:
       return null;
   }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }

@@ -10,7 +10,7 @@ type Executor = NonNullable<Awaited<ReturnType<GatewayOption['load']>>['executor
 type ExecutorContext = Parameters<Executor>[0];
 /** The data sources as @apollo/gateway types them: its executor's context is `Record<string, any>`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- @apollo/gateway's own context type
-type DataSource = GraphQLDataSource<Record<string, any>>;
+export type DataSource = GraphQLDataSource<Record<string, any>>;
 type ExecutionResult = Awaited<ReturnType<Executor>>;
 
 /**
@@ -54,11 +54,18 @@ export interface PassThroughOptions {
  * first, as @apollo/gateway's executor checks them: those that do not coerce against the API
  * schema are answered with graphql-js's errors and nothing is sent.
  */
+export interface PassThrough {
+  /** Apollo Server's `gateway` option. */
+  gateway: GatewayOption;
+  /** The router of the schema loaded (single-fetch.ts); null before the schema loads, or with pass-through off. */
+  router(): SingleFetchRouter | null;
+}
+
 export function passThroughGateway(
   inner: ApolloGateway,
   dataSources: ReadonlyMap<string, DataSource>,
   options: PassThroughOptions,
-): GatewayOption {
+): PassThrough {
   let router: SingleFetchRouter | null = null;
   if (options.enabled) {
     inner.onSchemaLoadOrUpdate(({ apiSchema, coreSupergraphSdl }) => {
@@ -66,7 +73,7 @@ export function passThroughGateway(
     });
   }
   const onPath = options.onPath ?? (() => {});
-  return {
+  const gateway: GatewayOption = {
     onSchemaLoadOrUpdate: (callback) => inner.onSchemaLoadOrUpdate(callback),
     stop: () => inner.stop(),
     async load(loadOptions) {
@@ -74,6 +81,9 @@ export function passThroughGateway(
       if (!planned) throw new Error('@apollo/gateway loaded without an executor');
       return {
         executor: async (requestContext) => {
+          // The express lane fetched this operation's answer already (express-lane.ts): it is shaped here, not fetched.
+          const fetched = (requestContext.context as { prefetched?: Prefetched }).prefetched;
+          if (fetched) return shapedAnswer(requestContext, fetched.outcome, fetched.subgraph);
           const route =
             router?.route(
               requestContext.document,
@@ -100,13 +110,86 @@ export function passThroughGateway(
               )
             : null;
           if (variables && !variables.ok) return { errors: [...variables.errors] };
-          return inClientSpan('gateway.fetch', { service: route.subgraph }, () =>
-            forward(requestContext, route, dataSource),
+          const outcome = await fetchForwarded(
+            requestContext.request,
+            requestContext.context,
+            route,
+            dataSource,
+            requestContext,
           );
+          return shapedAnswer(requestContext, outcome, route.subgraph);
         },
       };
     },
   };
+  return { gateway, router: () => router };
+}
+
+/**
+ * What a forwarded call came to: the subgraph's answer (its body as the data source parsed it: data alone stays text,
+ * raw-answer.ts), or what the data source threw (SUBGRAPH_UNAVAILABLE, a refusal's HTTP status, a bug).
+ */
+export type ForwardOutcome = { ok: true; response: GraphQLResponseBody } | { ok: false; error: unknown };
+type GraphQLResponseBody = Awaited<ReturnType<DataSource['process']>>;
+
+/** An answer the express lane fetched ahead (context.ts `prefetched`): the executor shapes it, Apollo Server writes it. */
+interface Prefetched {
+  subgraph: string;
+  outcome: ForwardOutcome;
+}
+
+type IncomingRequestContext = Extract<
+  GraphQLDataSourceProcessOptions,
+  { incomingRequestContext: unknown }
+>['incomingRequestContext'];
+
+/**
+ * What the express lane gives as the incoming request's context: RemoteGraphQLDataSource reads it for the cache
+ * policy alone (overallCachePolicy), which Apollo Server's cache-control plugin makes and the lane has none of: a
+ * subgraph's answer carries no cache-control header, so the policy it restricts never gives the answer one anyway.
+ */
+const noCachePolicy = {} as IncomingRequestContext;
+
+/** The request part of what a forwarded call needs: its variables, operation name, and whether it came over HTTP. */
+export interface ForwardedRequest {
+  variables?: Record<string, unknown> | undefined;
+  operationName?: string | null | undefined;
+  /** Set over HTTP, where the answer is written by stringifyResult (and may be the subgraph's text). */
+  http?: unknown;
+}
+
+/**
+ * The client's document sent to the one subgraph that serves it, through the subgraph's own data source (`process`,
+ * the documented entry @apollo/gateway's plan executor uses too): the same secret, signed identity, request id,
+ * client headers, trace context, timeouts, and SUBGRAPH_UNAVAILABLE for a subgraph that does not answer.
+ */
+export function fetchForwarded(
+  request: ForwardedRequest,
+  context: object,
+  route: SingleFetchRoute,
+  dataSource: DataSource,
+  incoming: IncomingRequestContext = noCachePolicy,
+): Promise<ForwardOutcome> {
+  return inClientSpan('gateway.fetch', { service: route.subgraph }, async () => {
+    try {
+      const response = await dataSource.process({
+        kind: incomingOperation,
+        request: {
+          query: route.query,
+          variables: request.variables ?? {},
+          ...(request.operationName ? { operationName: request.operationName } : {}),
+        },
+        incomingRequestContext: incoming,
+        // Over HTTP the answer is written by stringifyResult, which can write the subgraph's text; graphql-ws hands the
+        // result object on, so its calls keep the request's context and their answers are parsed.
+        context: (request.http ? forwardedCallContext(context) : context) as Record<string, unknown>,
+        pathInIncomingRequest: [],
+      });
+      return { ok: true, response };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  });
 }
 
 /**
@@ -129,39 +212,30 @@ function forwardedCallContext<T extends object>(context: T): T {
   return call;
 }
 
-async function forward(
+/**
+ * The forwarded call's outcome as the planned path would answer it: data as the subgraph sent it; its errors made the
+ * gateway's as @apollo/gateway does it; for a call that failed, the error with the operation's root fields left null.
+ */
+async function shapedAnswer(
   requestContext: ExecutorContext,
-  route: SingleFetchRoute,
-  dataSource: DataSource,
+  outcome: ForwardOutcome,
+  subgraph: string,
 ): Promise<ExecutionResult> {
-  const { request } = requestContext;
-  try {
-    const response = await dataSource.process({
-      kind: incomingOperation,
-      request: {
-        query: route.query,
-        variables: request.variables ?? {},
-        ...(request.operationName ? { operationName: request.operationName } : {}),
-      },
-      incomingRequestContext: requestContext,
-      // Over HTTP the answer is written by stringifyResult, which can write the subgraph's text; graphql-ws hands the
-      // result object on, so its calls keep the request's context and their answers are parsed.
-      context: request.http ? forwardedCallContext(requestContext.context) : requestContext.context,
-      pathInIncomingRequest: [],
-    });
+  if (outcome.ok) {
+    const { response } = outcome;
     if (!response.errors || response.errors.length === 0) return { data: response.data ?? null };
-    const errors = response.errors.map((error) => gatewayErrorOf(error, route.subgraph));
+    const errors = response.errors.map((error) => gatewayErrorOf(error, subgraph));
     return { errors, data: response.data ?? (await rootsLeftNull(requestContext)) };
-  } catch (error) {
-    // The data source throws GraphQLErrors (SUBGRAPH_UNAVAILABLE, a refusal's HTTP status); anything else is a bug,
-    // reported as the planned path would.
-    return {
-      errors: [
-        error instanceof GraphQLError ? error : new GraphQLError(String(error), { originalError: error as Error }),
-      ],
-      data: await rootsLeftNull(requestContext),
-    };
   }
+  // The data source throws GraphQLErrors (SUBGRAPH_UNAVAILABLE, a refusal's HTTP status); anything else is a bug,
+  // reported as the planned path would.
+  const { error } = outcome;
+  return {
+    errors: [
+      error instanceof GraphQLError ? error : new GraphQLError(String(error), { originalError: error as Error }),
+    ],
+    data: await rootsLeftNull(requestContext),
+  };
 }
 
 /**

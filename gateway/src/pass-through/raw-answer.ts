@@ -59,6 +59,15 @@ export function resultWriter(onUnparsed: () => void): (value: FormattedExecution
   };
 }
 
+/**
+ * The subgraph's text of a data-alone answer nothing has read yet (what resultWriter would write for it), or
+ * undefined: the express lane writes it itself (express-lane.ts).
+ */
+export function unparsedTextOf(data: unknown): string | undefined {
+  const answer = typeof data === 'object' && data !== null ? lazyAnswers.get(data) : undefined;
+  return answer !== undefined && answer.parsed === undefined ? answer.text : undefined;
+}
+
 function parsedData(answer: LazyAnswer): Record<string, unknown> {
   return (answer.parsed ??= (JSON.parse(answer.text) as { data: Record<string, unknown> }).data);
 }

@@ -26,8 +26,8 @@ import { rootFieldsOf, rootSelectionsOf, type RootField, type RootSelection } fr
  * long as that lives (each re-read of the manifests makes new entries: the analyses are made again
  * on the next requests, and a document dropped takes its own with it); every other document's (sent
  * as text by callers in `off` or `log` mode, operators by default) share an LRU of
- * documentAnalysesMax. An analysis is used only for the very schema, parsed document and
- * operation it was made of, so a schema update or a reparsed document makes a new one.
+ * documentAnalysesMax. An analysis is used only for the very schema it was made of (a schema update makes a new
+ * one), and, outside the manifests, for the very parsed document and operation (a reparsed text makes a new one).
  */
 export class OperationAnalysis {
   readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>;
@@ -112,8 +112,10 @@ export class DocumentAnalyses {
       }
     }
     const known = byName ? byName.get(name) : this.others.get(`${key.queryHash}\u0000${name}`);
-    if (known && known.schema === key.schema && known.document === key.document && known.operation === key.operation)
-      return known;
+    // A manifest entry's text is fixed, so any parse of it analyses alike: the express lane's parse and Apollo
+    // Server's share one analysis (pass-through/express-lane.ts), where taking turns would make one per request.
+    const sameParse = byName !== undefined || (known?.document === key.document && known.operation === key.operation);
+    if (known && known.schema === key.schema && sameParse) return known;
     this.stats.analysed += 1;
     const made = new OperationAnalysis(key.schema, key.document, key.operation, this.stats);
     if (byName) byName.set(name, made);

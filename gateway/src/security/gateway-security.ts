@@ -68,6 +68,9 @@ export interface GatewaySecurity {
   auditor: Auditor;
   /** Each document's analysis, made once (document-analysis.ts). */
   analyses: DocumentAnalyses;
+  budgets: RateBudgets;
+  /** The bounded client names of the audit lines (and the metrics, which share them). */
+  clients: ClientLabels;
   close(): Promise<void>;
 }
 
@@ -113,20 +116,16 @@ export function createGatewaySecurity(options: GatewaySecurityOptions = {}): Gat
     text.length > limits.documentBytesMax
       ? checkSource(text, limits)
       : analyses.sourceChecked(trustedOf(text), () => checkSource(text, limits));
+  const clients = options.clientLabels ?? new ClientLabels();
   return {
-    plugin: securityPlugin({
-      limits,
-      budgets,
-      rateLimiter,
-      auditor,
-      clients: options.clientLabels ?? new ClientLabels(),
-      analyses,
-    }),
+    plugin: securityPlugin({ limits, budgets, rateLimiter, auditor, clients, analyses }),
     screen: (request) => screenGraphQLRequest(request, limits, (text) => checkText(text)),
     limits,
     rateLimiter,
     auditor,
     analyses,
+    budgets,
+    clients,
     close: async () => {
       await rateLimiter.close();
       await auditor.close();
@@ -176,7 +175,8 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
           }
           // Without an identity the operation is refused (plugins.ts) or is introspection,
           // which the gateway answers itself; neither reaches a subgraph.
-          if (!contextValue.auth.ok) return;
+          // The express lane's context took its budgets before it handed its answer on (context.ts rateTaken).
+          if (!contextValue.auth.ok || contextValue.rateTaken === true) return;
           const { role, sub } = contextValue.auth.identity;
           const decision = await deps.rateLimiter.take(
             `${role}:${sub}`,
@@ -255,9 +255,33 @@ function auditInputOf(
   operation: OperationDefinitionNode,
   answered: Answered,
 ): AuditInput {
-  const { requestId, at, fields } = answered;
   const body = response.body;
   const result = body.kind === 'single' ? body.singleResult : body.initialResult;
+  return answeredAuditInput(contextValue, operation, answered, {
+    // Apollo leaves the status unset for 200; graphql-ws operations have no HTTP status at all.
+    httpStatus: response.http.status ?? (request.http ? 200 : null),
+    data: result.data as Record<string, unknown> | null | undefined,
+    errors: result.errors,
+    client: clientFields(answered.clients, request),
+  });
+}
+
+/** What an answered operation's audit input holds besides its context and operation. */
+export interface AnswerFacts {
+  httpStatus: number | null;
+  data: Record<string, unknown> | null | undefined;
+  errors: AuditInput['errors'];
+  client: { name: string; version: string };
+}
+
+/** An answered operation's audit input: the plugin's (above), and the express lane's for the answers it writes. */
+export function answeredAuditInput(
+  contextValue: GatewayContext,
+  operation: OperationDefinitionNode,
+  answered: Pick<Answered, 'requestId' | 'at' | 'fields'>,
+  facts: AnswerFacts,
+): AuditInput {
+  const { requestId, at, fields } = answered;
   return {
     requestId,
     at,
@@ -269,11 +293,10 @@ function auditInputOf(
     operationName: operation.name?.value ?? null,
     rootFields: fields,
     money: moneyActionsOf(operation, fields),
-    // Apollo leaves the status unset for 200; graphql-ws operations have no HTTP status at all.
-    httpStatus: response.http.status ?? (request.http ? 200 : null),
-    data: result.data as Record<string, unknown> | null | undefined,
-    errors: result.errors,
-    client: { ...contextValue.client, ...clientFields(answered.clients, request) },
+    httpStatus: facts.httpStatus,
+    data: facts.data,
+    errors: facts.errors,
+    client: { ...contextValue.client, ...facts.client },
   };
 }
 

@@ -34,10 +34,15 @@ export interface GraphQLHttpOptions<C extends BaseContext> {
   authenticate?: (req: http.IncomingMessage) => Promise<boolean>;
   /**
    * The express lane: a request it recognises (a document it knows, sent as its callers send it) it answers itself,
-   * as Apollo Server would, and resolves true; anything else it leaves to Apollo Server, untouched, and resolves false.
-   * It must decide before it does anything a second execution would repeat.
+   * as Apollo Server would, and resolves true; anything else it leaves to Apollo Server, untouched, and resolves false,
+   * or the context Apollo Server is to run the request with (one the lane made already, which may carry what the
+   * lane did). It must decide before it does anything a second execution would repeat.
    */
-  express?: (req: http.IncomingMessage, res: http.ServerResponse, request: ScreenedRequest) => Promise<boolean>;
+  express?: (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    request: ScreenedRequest,
+  ) => Promise<boolean | { context: C }>;
 }
 
 export interface ScreenedRequest {
@@ -284,7 +289,8 @@ async function serve<C extends BaseContext>(
     options.onRequestDone?.(req, resolved.status, performance.now() - started);
     return;
   }
-  if (options.express && (await options.express(req, res, resolved))) {
+  const express = options.express ? await options.express(req, res, resolved) : false;
+  if (express === true) {
     options.onRequestDone?.(req, res.statusCode, performance.now() - started);
     return;
   }
@@ -294,7 +300,7 @@ async function serve<C extends BaseContext>(
   }
   const response = await options.apollo.executeHTTPGraphQLRequest({
     httpGraphQLRequest: { method: resolved.method, headers, search: resolved.search, body: resolved.body },
-    context: () => options.context(req),
+    context: express === false ? () => options.context(req) : () => Promise.resolve(express.context),
   });
   const status = response.status ?? 200;
   res.statusCode = status;

@@ -1,0 +1,299 @@
+import type http from 'node:http';
+import {
+  getOperationAST,
+  parse,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type OperationDefinitionNode,
+} from 'graphql';
+import Negotiator from 'negotiator';
+import { LRUCache } from 'lru-cache';
+import type { TokenSettings } from '@paygraph/shared/identity';
+import type { ScreenedRequest } from '@paygraph/shared/server/http';
+import { buildContext, honouredUntil, type GatewayContext } from '../context';
+import { coerceVariables } from '../coerced-variables';
+import type { Metrics } from '../metrics';
+import { slowTimeoutMsOf } from '../plugins';
+import { clientNameHeader, clientVersionHeader } from '../client-awareness';
+import { expressAcceptValuesMax, expressDocumentsMax } from '../limits';
+import { answeredAuditInput, chargesOf, type GatewaySecurity } from '../security/gateway-security';
+import type { TrustedDocument, TrustedDocumentSet } from '../security/trusted-manifests';
+import type { OperationAnalysis } from '../security/document-analysis';
+import { fetchForwarded, type DataSource, type ForwardOutcome } from './gateway';
+import { unparsedTextOf } from './raw-answer';
+import type { SingleFetchRoute, SingleFetchRouter } from './single-fetch';
+
+/**
+ * The express lane (docs/GATEWAY.md): a trusted document that one subgraph serves alone, sent as apps send one (a POST
+ * of JSON with its text), is answered without Apollo Server's request pipeline, which cost ≈ 115 µs of CPU per
+ * operation on this machine before any work of ours (a trivial query through executeHTTPGraphQLRequest, against
+ * 7 µs for the same query compiled and written; docs/PERFORMANCE.md). Everything the pipeline would decide is
+ * decided the same way, by the same functions, in the same order: the token (buildContext), the document (parsed and
+ * validated once per manifest entry, routed by the pass-through router), the variables (coerced as the executor
+ * coerces them), the operation limits and the rate budgets (the security plugin's analysis, charges and limiter), the
+ * subgraph timeout of a slow mutation; then the call goes through the subgraph's own data source (fetchForwarded).
+ *
+ * The lane writes only what it can write exactly as Apollo Server would: an answer of data alone, which the gateway
+ * writes as the subgraph wrote it (raw-answer.ts), with Apollo Server's content type for the request's accept header,
+ * audited and counted as the plugins would. Whatever else it meets it hands to Apollo Server, with the context it made:
+ * before the call (no token, variables that do not coerce, a limit or budget exceeded: nothing taken or sent yet) the
+ * request runs as if the lane were not there; after it (an answer with errors, a subgraph that did not answer), the
+ * answer fetched is given to the executor to shape (the context's `prefetched`) and the budget is not taken twice
+ * (`rateTaken`), so errors are formatted, audited and counted by Apollo Server's own code.
+ */
+export interface ExpressLaneParts {
+  tokens: TokenSettings;
+  apiSchema(): GraphQLSchema | null;
+  router(): SingleFetchRouter | null;
+  dataSources: ReadonlyMap<string, DataSource>;
+  documents: TrustedDocumentSet;
+  security: GatewaySecurity;
+  metrics: Metrics;
+}
+
+export type ExpressLane = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  request: ScreenedRequest,
+) => Promise<boolean | { context: GatewayContext }>;
+
+/** A manifest document the lane may serve: parsed, validated, resolved and routed once. */
+interface LaneDocument {
+  schema: GraphQLSchema;
+  trusted: TrustedDocument;
+  document: DocumentNode;
+  operation: OperationDefinitionNode;
+  route: SingleFetchRoute;
+}
+
+/** What a request sends, as Apollo Server reads a POST body. */
+interface LaneRequest {
+  query: string;
+  variables: Record<string, unknown> | undefined;
+  operationName: string | undefined;
+}
+
+export function expressLane(parts: ExpressLaneParts): ExpressLane {
+  const documents = laneDocuments(parts);
+  const contentTypeOf = contentTypes();
+  return async (req, res, request) => {
+    const started = performance.now();
+    const at = new Date();
+    const sent = laneRequestOf(req, request);
+    const contentType = sent && contentTypeOf(req.headers.accept);
+    const lane = sent && contentType ? documents(sent) : null;
+    if (!sent || !contentType || !lane) return false;
+    const context = await buildContext(req, parts.tokens);
+    const admitted = await admit(parts, lane, sent, context);
+    if (!admitted) return { context };
+    const subgraph = parts.dataSources.get(lane.route.subgraph);
+    if (!subgraph) return { context };
+    parts.metrics.recordPath('forwarded');
+    const outcome = await fetchForwarded(
+      { variables: sent.variables, operationName: sent.operationName, http: true },
+      context,
+      lane.route,
+      subgraph,
+    );
+    const text = dataAloneText(outcome);
+    if (text === undefined) {
+      context.prefetched = { subgraph: lane.route.subgraph, outcome };
+      context.rateTaken = true;
+      return { context };
+    }
+    res.statusCode = 200;
+    res.setHeader('content-type', contentType);
+    res.end(text);
+    answered(parts, { req, lane, context, admitted, at, started, outcome });
+    return true;
+  };
+}
+
+/** The subgraph's text when the call answered data alone that nothing read: what the gateway writes as it is. */
+function dataAloneText(outcome: ForwardOutcome): string | undefined {
+  if (!outcome.ok || (outcome.response.errors !== undefined && outcome.response.errors.length > 0)) return undefined;
+  return unparsedTextOf(outcome.response.data);
+}
+
+/**
+ * A POST of a JSON object with the document's text, as Apollo Server reads one (runHttpQuery): its variables an object
+ * and its operation name a string when present; no extensions (an automatic persisted query's registration is Apollo
+ * Server's); a content type that passes its CSRF check as JSON. Anything else is Apollo Server's to answer.
+ */
+function laneRequestOf(req: http.IncomingMessage, request: ScreenedRequest): LaneRequest | null {
+  if (request.method !== 'POST' || !jsonContentType.test(req.headers['content-type'] ?? '')) return null;
+  const body = request.body;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
+  const { query, variables, operationName, extensions } = body as Record<string, unknown>;
+  if (typeof query !== 'string' || query === '' || extensions !== undefined) return null;
+  if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables)))
+    return null;
+  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return null;
+  return {
+    query,
+    variables: (variables ?? undefined) as Record<string, unknown> | undefined,
+    operationName: operationName ?? undefined,
+  };
+}
+
+/** `application/json`, with at most a UTF-8 charset: a type no MIME parser reads otherwise. */
+const jsonContentType = /^application\/json(?:\s*;\s*charset=utf-8)?$/i;
+
+/** Apollo Server's content types for an answer of one result (its MEDIA_TYPES). */
+const applicationJson = 'application/json; charset=utf-8';
+const graphqlResponseJson = 'application/graphql-response+json; charset=utf-8';
+const callbackJson = 'application/json; callbackSpec=1.0; charset=utf-8';
+
+/**
+ * The content type Apollo Server answers a request's accept header with (chooseContentTypeForSingleResultResponse: none
+ * or an empty one, JSON; else the negotiated preference among its three), kept per distinct header value (a bounded
+ * few: clients send one or two). null when the lane leaves the request to Apollo Server: nothing acceptable (its 406)
+ * or the subscription callback's type.
+ */
+function contentTypes(): (accept: string | undefined) => string | null {
+  const known = new LRUCache<string, { type: string | null }>({ max: expressAcceptValuesMax });
+  return (accept) => {
+    if (accept === undefined || accept === '') return applicationJson;
+    let decided = known.get(accept);
+    if (decided === undefined) {
+      const preferred = new Negotiator({ headers: { accept } }).mediaType([
+        applicationJson,
+        graphqlResponseJson,
+        callbackJson,
+      ]);
+      decided = { type: preferred === undefined || preferred === callbackJson ? null : preferred };
+      known.set(accept, decided);
+    }
+    return decided.type;
+  };
+}
+
+/**
+ * The lane's documents: a manifest entry's text, parsed, validated against the API schema (graphql-js's specified
+ * rules, which Apollo Server applies; the introspection it refuses in production is never routed to a subgraph) and
+ * resolved to the operation the request names, kept while that schema and that manifest entry stand. An entry the
+ * lane cannot serve (invalid, no such operation, a subscription, a plan of several fetches) is kept as such. Texts no
+ * manifest holds are never kept: a caller cannot fill the cache.
+ */
+function laneDocuments(parts: ExpressLaneParts): (sent: LaneRequest) => LaneDocument | null {
+  const kept = new LRUCache<string, { lane: LaneDocument | null; schema: GraphQLSchema; trusted: TrustedDocument }>({
+    max: expressDocumentsMax,
+  });
+  return (sent) => {
+    const trusted = parts.documents.byBody(sent.query);
+    const schema = parts.apiSchema();
+    const router = parts.router();
+    if (!trusted || !schema || !router) return null;
+    const key = `${sent.operationName ?? ''}\u0000${trusted.hash}`;
+    const known = kept.get(key);
+    if (known && known.schema === schema && known.trusted === trusted) return known.lane;
+    const lane = laneDocumentOf(schema, router, trusted, sent.operationName);
+    kept.set(key, { lane, schema, trusted });
+    return lane;
+  };
+}
+
+function laneDocumentOf(
+  schema: GraphQLSchema,
+  router: SingleFetchRouter,
+  trusted: TrustedDocument,
+  operationName: string | undefined,
+): LaneDocument | null {
+  let document: DocumentNode;
+  try {
+    document = parse(trusted.body);
+  } catch {
+    return null;
+  }
+  if (validate(schema, document).length > 0) return null;
+  const operation = getOperationAST(document, operationName);
+  if (!operation || operation.operation === 'subscription') return null;
+  const route = router.route(document, trusted.body, operation.name?.value ?? null, trusted.hash);
+  return route ? { schema, trusted, document, operation, route } : null;
+}
+
+/** What the checks made of an admitted request: its analysis, coerced variables' root fields. */
+interface Admitted {
+  analysis: OperationAnalysis;
+  fields: ReturnType<OperationAnalysis['rootFields']>;
+}
+
+/**
+ * The checks Apollo Server's plugins make before a subgraph is called, in their order, by their functions: a valid and
+ * current token (requireIdentity), variables that coerce (the executor), the operation limits and the rate budgets
+ * (the security plugin), and a slow mutation's timeout (slowOperations). A trusted document needs no judgement: a
+ * manifest holds it. Null when Apollo Server is to answer: nothing has been taken or sent.
+ */
+async function admit(
+  parts: ExpressLaneParts,
+  lane: LaneDocument,
+  sent: LaneRequest,
+  context: GatewayContext,
+): Promise<Admitted | null> {
+  const { auth } = context;
+  if (!auth.ok || honouredUntil(auth) <= Math.floor(Date.now() / 1000)) return null;
+  const variables = coerceVariables(lane.schema, lane.operation, sent.variables);
+  if (!variables.ok) return null;
+  const { security } = parts;
+  const analysis = security.analyses.of({
+    schema: lane.schema,
+    document: lane.document,
+    operation: lane.operation,
+    queryHash: lane.trusted.hash,
+    trusted: lane.trusted,
+  });
+  if (!analysis.check(variables.values, security.limits).ok) return null;
+  const fields = analysis.rootFields(variables.values);
+  const { role, sub } = auth.identity;
+  const charges = chargesOf(lane.operation, fields, role, security.budgets);
+  const decision = await security.rateLimiter.take(`${role}:${sub}`, charges);
+  if (!decision.allowed) return null;
+  if (lane.operation.operation === 'mutation') {
+    const timeoutMs = slowTimeoutMsOf(analysis.selections);
+    if (timeoutMs > 0) context.subgraphTimeoutMs = timeoutMs;
+  }
+  return { analysis, fields };
+}
+
+/** An answer the lane wrote: audited and counted as the security and metrics plugins would. */
+function answered(
+  parts: ExpressLaneParts,
+  facts: {
+    req: http.IncomingMessage;
+    lane: LaneDocument;
+    context: GatewayContext;
+    admitted: Admitted;
+    at: Date;
+    started: number;
+    outcome: ForwardOutcome;
+  },
+): void {
+  const { req, lane, context, admitted, at, started, outcome } = facts;
+  const { metrics, security } = parts;
+  const client = security.clients.ofParts(
+    headerOf(req, clientNameHeader),
+    headerOf(req, clientVersionHeader),
+    lane.trusted,
+  );
+  metrics.recordUnparsedAnswer();
+  metrics.recordExpressAnswer();
+  metrics.record(lane.operation.name?.value ?? 'anonymous', true, performance.now() - started);
+  metrics.recordClient(client, true);
+  const requestId = context.requestId!;
+  const data = outcome.ok ? (outcome.response.data as Record<string, unknown> | null | undefined) : undefined;
+  security.auditor.record(
+    answeredAuditInput(
+      context,
+      lane.operation,
+      { requestId, at, fields: admitted.fields },
+      { httpStatus: 200, data, errors: undefined, client },
+    ),
+  );
+}
+
+/** A header as Apollo Server's HeaderMap reads it: repeated values joined by ", ". */
+function headerOf(req: http.IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}

@@ -5,6 +5,7 @@ import {
   type SubgraphServer,
   type SubgraphServerOptions,
 } from '@paygraph/shared/server/subgraph';
+import { serveSubscriptions } from '@paygraph/shared/server/subscriptions';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { log } from '@paygraph/shared/log';
@@ -14,7 +15,6 @@ import { resolvers } from './resolvers/index';
 import { BalanceFeed, type FeedSettings } from './services/balance-feed';
 import { BalanceHistory } from './services/balance-history';
 import { BalanceReader } from './services/balance-events';
-import { serveSubscriptions } from './services/subscription-server';
 import { measureExposure } from './services/credit-lines';
 import { renderedAnswers, type RenderedAnswerBounds } from './services/rendered-answers';
 import { startBooksCheck } from './services/books-check';

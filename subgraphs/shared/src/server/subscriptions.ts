@@ -3,17 +3,13 @@ import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { CloseCode } from 'graphql-ws';
 import type { GraphQLSchema } from 'graphql';
-import type { Identity } from '@paygraph/shared/identity';
-import {
-  gatewayIdentityParam,
-  presentsGatewaySecret,
-  verifyIdentityToken,
-  type SubgraphTrust,
-} from '@paygraph/shared/gateway-trust';
-import { formatStreamErrors } from '@paygraph/shared/server/subgraph';
+import type { Identity } from '../identity';
+import { gatewayIdentityParam, presentsGatewaySecret, verifyIdentityToken, type SubgraphTrust } from '../gateway-trust';
+import { formatStreamErrors } from './subgraph';
 
 /**
- * The account subgraph's own graphql-ws endpoint, on its HTTP port and path /graphql. The
+ * A subgraph's own graphql-ws endpoint, on its HTTP port and path /graphql: the account
+ * subgraph's (balance streams) and the transaction subgraph's (linked accounts' events). The
  * gateway streams each subscriber's events from here. Like every request to a subgraph, the
  * upgrade must carry the subgraph's secret (HTTP 401 before any WebSocket exists otherwise),
  * and the subscriber's identity comes only from the gateway's signed token in

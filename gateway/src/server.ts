@@ -28,7 +28,13 @@ import { isForwardedCall, passThroughGateway, type PassThrough } from './pass-th
 import { expressLane } from './pass-through/express-lane';
 import { answerBodyOf, resultWriter } from './pass-through/raw-answer';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
-import { serveGatewaySubscriptions, type SubscriptionLimits, type SubscriptionServer } from './subscriptions/server';
+import {
+  serveGatewaySubscriptions,
+  type SubscriptionLimits,
+  type SubscriptionServer,
+  type UpstreamTarget,
+} from './subscriptions/server';
+import { streamingSubgraphs } from './subscriptions/operation';
 import { createGatewaySecurity, type GatewaySecurity, type GatewaySecurityOptions } from './security/gateway-security';
 import { explorer, type Explorer } from './explorer';
 import {
@@ -60,8 +66,6 @@ import { statementUploadsPath } from '@paygraph/shared/server/http';
 /** Where each subgraph of the supergraph is, by name. */
 export type SubgraphUrls = Record<string, string>;
 
-/** The subgraph whose balance streams the gateway bridges (subscriptions/): it serves balanceChanged. */
-const streamingSubgraph = 'account';
 /** The subgraph that stores statement uploads: settlement, which owns reconciliation's tables. */
 const uploadsSubgraph = 'settlement';
 
@@ -244,8 +248,8 @@ interface Supergraph {
   clients: SubgraphClient[];
   dataSources: Map<string, SubgraphDataSource>;
   apiSchema(): GraphQLSchema | null;
-  /** The fields the account subgraph serves alone (subscriptions to them are forwarded). */
-  accountFields(): SubgraphFields | null;
+  /** The fields a streaming subgraph serves alone (subscriptions to them are forwarded); null before the first load. */
+  servedBy(subgraph: string): SubgraphFields | null;
 }
 
 function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph {
@@ -269,13 +273,19 @@ function loadSupergraph(urls: SubgraphUrls, trusts: SubgraphTrusts): Supergraph 
     },
   });
   let apiSchema: GraphQLSchema | null = null;
-  let accountFields: SubgraphFields | null = null;
+  let served = new Map<string, SubgraphFields>();
   gateway.onSchemaLoadOrUpdate((loaded) => {
     parseScalarsAsSubgraphsDo(loaded.apiSchema);
     apiSchema = loaded.apiSchema;
-    accountFields = subgraphFields(loaded.coreSupergraphSdl, streamingSubgraph);
+    served = new Map(streamingSubgraphs.map((name) => [name, subgraphFields(loaded.coreSupergraphSdl, name)]));
   });
-  return { gateway, clients, dataSources, apiSchema: () => apiSchema, accountFields: () => accountFields };
+  return {
+    gateway,
+    clients,
+    dataSources,
+    apiSchema: () => apiSchema,
+    servedBy: (subgraph) => served.get(subgraph) ?? null,
+  };
 }
 
 /** trusts: each subgraph's secret, which it alone shares with the gateway (gateway-trust.ts). */
@@ -289,7 +299,7 @@ export async function createGateway(
   assertTimingRules(timingLimits);
   assertSizeRules(sizeLimits);
   const supergraph = loadSupergraph(urls, trusts);
-  const streaming = streamingTarget(urls, trusts);
+  const streaming = streamingTargets(urls, trusts);
   // Subscriptions are served once the HTTP server exists; the gauge reads them at scrape time.
   let subscriptions: SubscriptionServer | undefined;
   const metrics = new Metrics(() => sumOf(subscriptions?.activeByPrincipal().values() ?? []));
@@ -380,12 +390,6 @@ function holdBodiesUntilAsked(server: http.Server): void {
   });
 }
 
-/** Where the gateway's balance streams are bridged to: the account subgraph's URL, and its secret. */
-interface StreamingTarget {
-  url: string;
-  trust: SubgraphTrust;
-}
-
 /** The trusted documents in force, and the one gate that judges documents against them for HTTP and graphql-ws. */
 interface TrustedDocuments {
   documents: TrustedDocumentSet;
@@ -393,17 +397,19 @@ interface TrustedDocuments {
 }
 
 /**
- * The account subgraph's URL and secret, for the balance streams the gateway bridges to it; a supergraph without them
- * fails at start-up.
+ * Each streaming subgraph's graphql-ws URL and secret (the account subgraph's balance streams, the transaction
+ * subgraph's link events: subscriptions/operation.ts streamKinds); a supergraph without one fails at start-up.
  */
-function streamingTarget(urls: SubgraphUrls, trusts: SubgraphTrusts): StreamingTarget {
-  const url = urls[streamingSubgraph];
-  const trust = trusts[streamingSubgraph];
-  if (url === undefined || trust === undefined)
-    throw new Error(
-      `the gateway bridges balance streams to the ${streamingSubgraph} subgraph, which has no URL or secret`,
-    );
-  return { url, trust };
+function streamingTargets(urls: SubgraphUrls, trusts: SubgraphTrusts): Map<string, UpstreamTarget> {
+  return new Map(
+    streamingSubgraphs.map((name) => {
+      const url = urls[name];
+      const trust = trusts[name];
+      if (url === undefined || trust === undefined)
+        throw new Error(`the gateway bridges event streams to the ${name} subgraph, which has no URL or secret`);
+      return [name, { wsUrl: url.replace(/^http/, 'ws'), trust }];
+    }),
+  );
 }
 
 /**
@@ -473,15 +479,15 @@ interface SubscriptionParts {
   apollo: ApolloServer<GatewayContext>;
   tokens: TokenSettings;
   supergraph: Supergraph;
-  streaming: StreamingTarget;
+  streaming: ReadonlyMap<string, UpstreamTarget>;
   security: GatewaySecurity;
   trusted: TrustedDocuments;
   options: GatewayOptions;
 }
 
 /**
- * graphql-ws on the gateway's HTTP server: balance streams bridged to the account subgraph, under HTTP's operation
- * limits and trusted documents.
+ * graphql-ws on the gateway's HTTP server: balance streams bridged to the account subgraph and link events to the
+ * transaction subgraph, under HTTP's operation limits and trusted documents.
  */
 function serveSubscriptions(
   server: http.Server,
@@ -491,9 +497,8 @@ function serveSubscriptions(
     apollo,
     tokens,
     apiSchema: supergraph.apiSchema,
-    accountFields: supergraph.accountFields,
-    accountWsUrl: streaming.url.replace(/^http/, 'ws'),
-    accountTrust: streaming.trust,
+    servedBy: supergraph.servedBy,
+    upstreams: streaming,
     limits: { ...defaultSubscriptionLimits, ...options.subscriptions },
     operationLimits: security.limits,
     trustedDocuments: trusted,

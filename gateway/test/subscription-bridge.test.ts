@@ -4,8 +4,8 @@ import { parse, type ExecutionResult, type GraphQLFormattedError } from 'graphql
 import type { Client, ExecutionResult as WsResult, Sink, SubscribePayload } from 'graphql-ws';
 import { Supergraph } from '@apollo/federation-internals';
 import { supergraphPath } from '../src/compose';
-import { bridgeBalanceStream, type BridgeLimits } from '../src/subscriptions/bridge';
-import { planOperation, type BalanceSubscription } from '../src/subscriptions/operation';
+import { bridgeEventStream, type BridgeLimits } from '../src/subscriptions/bridge';
+import { planOperation, type StreamSubscription } from '../src/subscriptions/operation';
 import { subgraphFields } from '../src/subscriptions/served-by';
 
 /**
@@ -26,11 +26,11 @@ const limits: BridgeLimits = {
   reconnectDelayMs: 10,
 };
 
-function forwarded(after: string | null = 'c0'): BalanceSubscription {
+function forwarded(after: string | null = 'c0'): StreamSubscription {
   const document = parse(
     'subscription($after: String) { balanceChanged(accountId: "acc_x", after: $after) { sequence } }',
   );
-  const planned = planOperation(apiSchema, document, null, { after }, subgraphFields(sdl, 'account'));
+  const planned = planOperation(apiSchema, document, null, { after }, () => subgraphFields(sdl, 'account'));
   if (!planned.ok || planned.value.kind !== 'subscription' || planned.value.subscription.forwardQuery === null)
     throw new Error('not forwarded');
   return planned.value.subscription;
@@ -54,8 +54,8 @@ function scriptedUpstream(scripts: Array<(sink: Sink<WsResult>) => void>): {
   return { client, payloads };
 }
 
-function bridge(subscription: BalanceSubscription, upstream: Client) {
-  return bridgeBalanceStream(
+function bridge(subscription: StreamSubscription, upstream: Client) {
+  return bridgeEventStream(
     subscription,
     {
       upstream,

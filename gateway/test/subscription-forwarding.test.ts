@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { parse, type GraphQLSchema } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { supergraphPath } from '../src/compose';
-import { planOperation, type BalanceSubscription } from '../src/subscriptions/operation';
+import { planOperation, type StreamSubscription } from '../src/subscriptions/operation';
 import { subgraphFields } from '../src/subscriptions/served-by';
 import { contractOperation } from '../../test/support/graphql';
 
@@ -15,10 +15,10 @@ import { contractOperation } from '../../test/support/graphql';
  */
 const sdl = readFileSync(supergraphPath, 'utf8');
 const apiSchema: GraphQLSchema = Supergraph.build(sdl).apiSchema().toGraphQLJSSchema();
-const account = subgraphFields(sdl, 'account');
+const served = new Map(['account', 'transaction'].map((name) => [name, subgraphFields(sdl, name)]));
 
-function subscriptionOf(query: string, variables: Record<string, unknown> = {}): BalanceSubscription {
-  const planned = planOperation(apiSchema, parse(query), null, variables, account);
+function subscriptionOf(query: string, variables: Record<string, unknown> = {}): StreamSubscription {
+  const planned = planOperation(apiSchema, parse(query), null, variables, (name) => served.get(name) ?? null);
   if (!planned.ok || planned.value.kind !== 'subscription')
     throw new Error(`not planned as a subscription: ${JSON.stringify(planned)}`);
   return planned.value.subscription;
@@ -67,7 +67,7 @@ describe('forwarding a balanceChanged subscription to the account subgraph', () 
     const fields = (selection: string) => parse(`{ ${selection} }`).definitions[0]!;
     const serves = (type: string, selection: string) => {
       const op = fields(selection);
-      return op.kind === 'OperationDefinition' && account.serves(type, op.selectionSet, new Map());
+      return op.kind === 'OperationDefinition' && served.get('account')!.serves(type, op.selectionSet, new Map());
     };
     // Entry.id has no @join__field: every graph of the type (account, transaction) has it.
     expect(serves('Entry', 'id sequence amount')).toBe(true);
@@ -84,5 +84,39 @@ describe('forwarding a balanceChanged subscription to the account subgraph', () 
     expect(select('sequence')).toBe(false);
     // Entry.payment is the transaction subgraph's, but it @requires postingId from the account subgraph.
     expect(select('payment { id }')).toBe(false);
+  });
+});
+
+describe('forwarding an externalAccountChanged subscription to the transaction subgraph', () => {
+  const linkEvents = `subscription LinkEvents($owner: ID!, $after: String) {
+    externalAccountChanged(ownerId: $owner, after: $after) {
+      cursor sequence type occurredAt
+      externalAccount { id kind channel currency display status }
+      payout { id amount currency }
+    }
+  }`;
+
+  it("forwards the transaction subgraph's own fields as its externalAccountChanged, with a cursor field of its own", () => {
+    const sub = subscriptionOf(linkEvents, { owner: 'alice', after: null });
+    expect(sub).toMatchObject({ key: 'alice', after: null, responseKey: 'externalAccountChanged' });
+    expect(sub.stream).toMatchObject({ subgraph: 'transaction', headField: 'externalAccountHead' });
+    // print() puts a long argument list on lines of its own, a short one on one line with commas: read both alike.
+    const flat = (text: string) =>
+      text.replace(/,/g, ' ').replace(/\s+/g, ' ').replace(/\( /g, '(').replace(/ \)/g, ')');
+    expect(flat(sub.forwardQuery!)).toMatch(/^subscription LinkEvents\(\$owner: ID! \$linkAfter: String\) \{/);
+    expect(flat(sub.forwardQuery!)).toContain(
+      'externalAccountChanged: externalAccountChanged(ownerId: $owner after: $linkAfter) { linkCursor: cursor cursor sequence',
+    );
+    expect(flat(sub.pageQuery)).toContain(
+      'externalAccountChanged: externalAccountChanges(ownerId: $owner after: $linkAfter first: $linkFirst)',
+    );
+  });
+
+  it("reads page by page when a payout's account (the account subgraph's) is selected", () => {
+    const sub = subscriptionOf(
+      'subscription { externalAccountChanged(ownerId: "alice") { sequence payout { id account { id balance { total } } } } }',
+    );
+    expect(sub.forwardQuery).toBeNull();
+    expect(sub.stream.subgraph).toBe('transaction');
   });
 });

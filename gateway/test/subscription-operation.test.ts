@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { parse, type GraphQLSchema } from 'graphql';
 import { Supergraph } from '@apollo/federation-internals';
 import { supergraphPath } from '../src/compose';
-import { planOperation, type BalanceSubscription } from '../src/subscriptions/operation';
+import { planOperation, type StreamSubscription } from '../src/subscriptions/operation';
 import { contractOperation } from '../../test/support/graphql';
 
 /** How a client's subscription document becomes the page query the gateway runs for it. */
@@ -13,7 +13,7 @@ function plan(query: string, variables: Record<string, unknown> = {}, operationN
   return planOperation(apiSchema, parse(query), operationName, variables);
 }
 
-function subscriptionOf(query: string, variables: Record<string, unknown> = {}): BalanceSubscription {
+function subscriptionOf(query: string, variables: Record<string, unknown> = {}): StreamSubscription {
   const planned = plan(query, variables);
   if (!planned.ok || planned.value.kind !== 'subscription')
     throw new Error(`not planned as a subscription: ${JSON.stringify(planned)}`);
@@ -23,7 +23,8 @@ function subscriptionOf(query: string, variables: Record<string, unknown> = {}):
 describe('planning a balanceChanged subscription', () => {
   it('turns the contract document into a page query that keeps its selection and drops `after`', () => {
     const sub = subscriptionOf(contractOperation('BalanceChanged'), { accountId: 'acc_x', after: 'c1' });
-    expect(sub).toMatchObject({ accountId: 'acc_x', after: 'c1', responseKey: 'balanceChanged', operationName: null });
+    expect(sub).toMatchObject({ key: 'acc_x', after: 'c1', responseKey: 'balanceChanged', operationName: null });
+    expect(sub.stream).toMatchObject({ field: 'balanceChanged', subgraph: 'account' });
     expect(parse(sub.pageQuery).definitions).toHaveLength(1);
     const flat = sub.pageQuery.replace(/\s+/g, ' ');
     expect(flat).toMatch(/^query BalanceChanged\(\$accountId: ID!, \$balanceAfter: String, \$balanceFirst: Int!\) \{/);
@@ -49,7 +50,7 @@ describe('planning a balanceChanged subscription', () => {
     fragment F on BalanceChangeEvent { cursor entry @include(if: $balanceAfter) { id } }`,
       { balanceAfter: true },
     );
-    expect(sub.accountId).toBe('acc_lit');
+    expect(sub.key).toBe('acc_lit');
     expect(sub.after).toBeNull();
     expect(sub.responseKey).toBe('feed');
     expect([sub.afterVariable, sub.cursorKey]).toEqual(['balanceAfter1', 'balanceCursor1']);

@@ -2,11 +2,13 @@ import { GraphQLError, type ExecutionResult, type GraphQLFormattedError, type Fo
 import type { Client, FormattedExecutionResult as UpstreamResult } from 'graphql-ws';
 import { CloseCode } from 'graphql-ws';
 import { abortable, sleep } from '@paygraph/shared/streams/abortable';
-import type { BalanceSubscription } from './operation';
+import type { StreamSubscription } from './operation';
 
 /**
- * One client subscription, bridged. The account subgraph tells the gateway (over graphql-ws,
- * with the subscriber's token) each time the account's ledger moves; the gateway then reads
+ * One client subscription, bridged. The stream's subgraph (the account subgraph for
+ * balanceChanged, the transaction subgraph for externalAccountChanged: operation.ts streamKinds)
+ * tells the gateway (over graphql-ws, with the subscriber's token) each time what is followed
+ * moves (an account's ledger, an owner's link events); the gateway then reads
  * the events after the client's position, a page at a time, through its own query execution
  * (again with the subscriber's token, so authorization applies to every page and fields of
  * other subgraphs resolve through federation), and hands them to graphql-ws one by one.
@@ -16,11 +18,11 @@ import type { BalanceSubscription } from './operation';
  * client simply falls behind, with the ledger as its buffer. Past that, a client whose socket
  * has not taken an event for consumerStallMsMax, or holds more than socketBufferBytesMax
  * unsent, is ended with SLOW_CONSUMER and the cursor of the last event handed to its socket,
- * from which it resumes. When the account subgraph goes away (restart, deploy) the bridge
+ * from which it resumes. When the subgraph goes away (restart, deploy) the bridge
  * listens again and reads on from the client's position, so the client notices nothing.
  *
- * A subscription whose selection the account subgraph serves alone (operation.ts,
- * `forwardQuery`) is forwarded instead: the gateway subscribes to the subgraph's balanceChanged
+ * A subscription whose selection the stream's subgraph serves alone (operation.ts,
+ * `forwardQuery`) is forwarded instead: the gateway subscribes to the subgraph's own field
  * after the client's position and hands each event on as it arrives, without a page query per
  * event (in bench:events that query, through Apollo and an HTTP hop, was most of the gateway's
  * and the subgraph's CPU per event). The same bounds hold: at most pageSize events wait per
@@ -38,7 +40,7 @@ export interface BridgeLimits {
 }
 
 export interface BridgeDeps {
-  /** graphql-ws client to the account subgraph, authenticated as the subscriber. */
+  /** graphql-ws client to the stream's subgraph, authenticated as the subscriber. */
   upstream: Client;
   /** Runs the page query for the events after `after` through the gateway. */
   readPage: (after: string | null, first: number) => Promise<FormattedExecutionResult>;
@@ -56,24 +58,32 @@ export interface BridgeDeps {
   tokenHonoured: () => boolean;
 }
 
-const headQuery = 'subscription BalanceHead($accountId: ID!) { balanceHead(accountId: $accountId) }';
-
 type Ending =
   | { kind: 'denied'; code: number; reason: string }
   | { kind: 'slow' }
   | { kind: 'failed'; error: GraphQLFormattedError }
   | { kind: 'stopped' };
 
-export function bridgeBalanceStream(
-  subscription: BalanceSubscription,
+export function bridgeEventStream(
+  subscription: StreamSubscription,
   deps: BridgeDeps,
   onEnd: () => void,
 ): AsyncGenerator<ExecutionResult, void, undefined> {
-  return abortable((signal) => new BalanceBridge(subscription, deps, signal).run(), onEnd);
+  return abortable((signal) => new StreamBridge(subscription, deps, signal).run(), onEnd);
 }
 
-/** Codes that are the client's to act on; any other failure to read a page is tried again. */
-const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED'];
+/** The subscription to what is followed's position (its head): the stream's @inaccessible head field. */
+function headQuery(subscription: StreamSubscription): string {
+  const { headField, keyArgument } = subscription.stream;
+  return `subscription StreamHead($key: ID!) { ${headField}(${keyArgument}: $key) }`;
+}
+
+/**
+ * Codes that are the client's to act on; any other failure to read a page is tried again. A
+ * subgraph that follows as many streams as it may (the transaction subgraph's link feed) answers
+ * SUBSCRIPTION_LIMIT_REACHED, as the gateway's own limits do.
+ */
+const finalCodes = ['BAD_USER_INPUT', 'FORBIDDEN', 'UNAUTHENTICATED', 'SUBSCRIPTION_LIMIT_REACHED'];
 
 /**
  * What a turn of the bridge's loop leaves: go on, end the stream (as `ending` says), or stop at once (the client went
@@ -91,7 +101,7 @@ interface UpstreamAttempt {
  * each upstream callback (a result, an error, a completion) is a method of its own that updates
  * the state and wakes the loop.
  */
-class BalanceBridge {
+class StreamBridge {
   private readonly forward: string | null;
   private ending: Ending | null = null;
   /** The cursor of the last event handed to the client's socket. */
@@ -112,7 +122,7 @@ class BalanceBridge {
   private retryTimer: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly subscription: BalanceSubscription,
+    private readonly subscription: StreamSubscription,
     private readonly deps: BridgeDeps,
     private readonly signal: AbortSignal,
   ) {
@@ -271,7 +281,7 @@ class BalanceBridge {
       return this.finish({
         kind: 'failed',
         error: {
-          message: 'the balance stream is unavailable; resume later from extensions.lastCursor',
+          message: 'the event stream is unavailable; resume later from extensions.lastCursor',
           extensions: { code: 'UPSTREAM_UNAVAILABLE' },
         },
       });
@@ -291,8 +301,8 @@ class BalanceBridge {
   }
 
   /**
-   * Subscribes upstream: to the account's head, or, forwarded, to its events after the last one
-   * received. A forwarded stream without `after` first learns where the account stands (its
+   * Subscribes upstream: to the head of what is followed, or, forwarded, to its events after the
+   * last one received. A forwarded stream without `after` first learns where it stands (its
    * head), so that an upstream lost before the first event is taken up from there, not from a
    * later end of the ledger.
    */
@@ -302,7 +312,7 @@ class BalanceBridge {
     const from = this.received ?? this.position;
     const request =
       this.forward === null || from === null
-        ? { query: headQuery, variables: { accountId: this.subscription.accountId } }
+        ? { query: headQuery(this.subscription), variables: { key: this.subscription.key } }
         : {
             query: this.forward,
             variables: { ...this.subscription.variables, [this.subscription.afterVariable]: from },
@@ -332,8 +342,8 @@ class BalanceBridge {
       return this.refused(result.errors);
     }
     this.failures = 0;
-    // Without `after`, the stream starts at the account's position when first heard.
-    this.position ??= (result.data?.balanceHead as string | undefined) ?? null;
+    // Without `after`, the stream starts at the position of what is followed when first heard.
+    this.position ??= (result.data?.[this.subscription.stream.headField] as string | undefined) ?? null;
     if (this.forward !== null && this.position !== null) {
       // The start is known: forward the events after it.
       this.dropUpstream(attempt);
@@ -408,7 +418,7 @@ function endingFor(errors: readonly GraphQLFormattedError[]): Ending {
   if (hasCode(errors, 'FORBIDDEN')) return { kind: 'denied', code: CloseCode.Forbidden, reason: 'Forbidden' };
   return {
     kind: 'failed',
-    error: errors[0] ?? { message: 'the balance stream failed', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+    error: errors[0] ?? { message: 'the event stream failed', extensions: { code: 'INTERNAL_SERVER_ERROR' } },
   };
 }
 

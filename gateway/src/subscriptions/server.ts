@@ -27,9 +27,8 @@ import type { SubgraphTrust } from '@paygraph/shared/gateway-trust';
 import { honouredUntil, type GatewayContext } from '../context';
 import { upstreamAuth } from '../identity-tokens';
 import { assertPrincipalComplete } from '../invariants';
-import { bridgeBalanceStream, toGraphQLErrors, type BridgeLimits } from './bridge';
-import { planOperation, type OperationPlan } from './operation';
-import type { SubgraphFields } from './served-by';
+import { bridgeEventStream, toGraphQLErrors, type BridgeLimits } from './bridge';
+import { planOperation, type OperationPlan, type ServedFields } from './operation';
 import { resolveTrustedRequest, type TrustedDocumentsGate } from '../security/trusted-documents';
 import { documentHash, type TrustedDocumentSet } from '../security/trusted-manifests';
 import { log } from '@paygraph/shared/log';
@@ -37,8 +36,9 @@ import { log } from '@paygraph/shared/log';
 /**
  * graphql-ws (graphql-transport-ws) on the gateway's own port and path /graphql. The token
  * comes once, in connectionParams.authorization; without a valid one the socket closes with
- * 4401 before anything else happens, and a subscription to an account that is not the
- * caller's closes it with 4403. Queries and mutations sent over the socket run like HTTP ones.
+ * 4401 before anything else happens, and a subscription to an account (or an owner's links) that
+ * is not the caller's closes it with 4403. Queries and mutations sent over the socket run like
+ * HTTP ones.
  */
 export interface SubscriptionLimits extends BridgeLimits {
   perConnectionMax: number;
@@ -50,12 +50,13 @@ export interface GatewaySubscriptionOptions {
   tokens: TokenSettings;
   /** The gateway's API schema, once the supergraph is loaded. */
   apiSchema: () => GraphQLSchema | null;
-  /** The fields the account subgraph serves alone, once the supergraph is loaded: their subscriptions are forwarded. */
-  accountFields: () => SubgraphFields | null;
-  /** The account subgraph's graphql-ws endpoint. */
-  accountWsUrl: string;
-  /** The account subgraph's secret: the upstream socket carries the same trust as an HTTP fetch. */
-  accountTrust: SubgraphTrust;
+  /** The fields each streaming subgraph serves alone, once the supergraph is loaded: their subscriptions are forwarded. */
+  servedBy: ServedFields;
+  /**
+   * Each streaming subgraph's graphql-ws endpoint and secret, by name (operation.ts streamingSubgraphs): the upstream
+   * socket carries the same trust as an HTTP fetch.
+   */
+  upstreams: ReadonlyMap<string, UpstreamTarget>;
   limits: SubscriptionLimits;
   /** The same depth, alias, cost and size limits as over HTTP, checked before anything runs. */
   operationLimits: OperationLimits;
@@ -64,10 +65,16 @@ export interface GatewaySubscriptionOptions {
   keepAliveMs: number;
 }
 
+export interface UpstreamTarget {
+  wsUrl: string;
+  trust: SubgraphTrust;
+}
+
 interface Connection {
   context: GatewayContext;
   identity: Identity;
-  upstream: Client | null;
+  /** One graphql-ws client per streaming subgraph this connection has subscribed through, made at its first stream. */
+  upstreams: Map<string, Client>;
   active: number;
 }
 
@@ -83,7 +90,7 @@ export interface SubscriptionServer {
   /** Streams ended because their consumer fell behind, since start. */
   slowConsumers(): number;
   /**
-   * Subscriptions served since start, by how: forwarded to the account subgraph, or read page
+   * Subscriptions served since start, by how: forwarded to the stream's subgraph, or read page
    * by page through the gateway's query execution; and how often a forwarded one was dropped
    * and taken up again because its client was pageSize events behind.
    */
@@ -180,7 +187,7 @@ class SubscriptionHub {
     };
     this.connections.set(key, {
       identity: verified.identity,
-      upstream: null,
+      upstreams: new Map(),
       active: 0,
       context: {
         authorization,
@@ -217,7 +224,7 @@ class SubscriptionHub {
       checked,
       payload.operationName ?? null,
       payload.variables ?? {},
-      this.options.accountFields(),
+      this.options.servedBy,
     );
     if (!planned.ok) return planned.error;
     if (planned.value.kind === 'subscription') {
@@ -267,14 +274,10 @@ class SubscriptionHub {
     const subscription = plan.subscription;
     if (subscription.forwardQuery === null) this.streams.paged += 1;
     else this.streams.forwarded += 1;
-    connection.upstream ??= upstreamClient(
-      options.accountWsUrl,
-      upstreamAuth(options.accountTrust, connection.context),
-    );
-    return bridgeBalanceStream(
+    return bridgeEventStream(
       subscription,
       {
-        upstream: connection.upstream,
+        upstream: this.upstreamOf(connection, subscription.stream.subgraph),
         socket,
         limits: options.limits,
         readPage: (after, first) =>
@@ -298,9 +301,21 @@ class SubscriptionHub {
     );
   }
 
+  /** The connection's graphql-ws client to a streaming subgraph, made at its first stream there. */
+  private upstreamOf(connection: Connection, subgraph: string): Client {
+    const known = connection.upstreams.get(subgraph);
+    if (known) return known;
+    const target = this.options.upstreams.get(subgraph);
+    // The gateway checks at start-up that every stream's subgraph has a URL and secret (server.ts).
+    if (!target) throw new Error(`no graphql-ws endpoint for the ${subgraph} subgraph`);
+    const client = upstreamClient(target.wsUrl, upstreamAuth(target.trust, connection.context));
+    connection.upstreams.set(subgraph, client);
+    return client;
+  }
+
   close(key: ConnectionKey): void {
     const connection = this.connections.get(key);
-    if (connection?.upstream) void connection.upstream.dispose();
+    for (const client of connection?.upstreams.values() ?? []) void client.dispose();
   }
 }
 

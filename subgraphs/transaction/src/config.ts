@@ -9,7 +9,13 @@ import {
   port,
   text,
 } from '@paygraph/shared/config/env';
-import { minorUnits, subgraphRequirements, subgraphSecret, subgraphShape } from '@paygraph/shared/config/shared';
+import {
+  minorUnits,
+  subgraphRequirements,
+  subgraphSecret,
+  subgraphShape,
+  subscriptionKeepAliveMs,
+} from '@paygraph/shared/config/shared';
 import {
   amountMinorUnitsMaxDefault,
   balanceMinorUnitsMax,
@@ -32,7 +38,8 @@ import {
 export const transactionPortDefault = 4002;
 /**
  * Points where the transaction subgraph kills itself, for crash tests (TRANSACTION_FAILPOINT): those
- * of a two-leg movement, then those between the legs of a payment of many legs (services/leg-payment.ts).
+ * of a two-leg movement, then those between the legs of a payment of many legs (services/leg-payment.ts),
+ * then a payout to a link committed before its event was written (services/external-transfer.ts).
  */
 const twoLegFailpoints = [
   'payment-after-debit',
@@ -42,14 +49,15 @@ const twoLegFailpoints = [
   'top-up-after-debit',
 ] as const;
 const legFailpoints = ['legs-after-paying', 'legs-after-home', 'legs-after-receiving'] as const;
-export const failpoints = [...twoLegFailpoints, ...legFailpoints] as const;
+const eventFailpoints = ['payout-before-event'] as const;
+export const failpoints = [...twoLegFailpoints, ...legFailpoints, ...eventFailpoints] as const;
 export type Failpoint = (typeof failpoints)[number];
 
 function failpointOf(raw: string): Failpoint {
   const found = failpoints.find((f) => f === raw);
   if (found === undefined) {
     throw new Error(
-      `must be one of ${twoLegFailpoints.join(', ')}, got "${raw}"; between the legs of a payment: ${legFailpoints.join(', ')}`,
+      `must be one of ${twoLegFailpoints.join(', ')}, got "${raw}"; between the legs of a payment: ${legFailpoints.join(', ')}; before a payout's event: ${eventFailpoints.join(', ')}`,
     );
   }
   return found;
@@ -149,6 +157,7 @@ export const transactionConfig = z
         holdExpiryIntervalMsMax,
       ),
     }),
+    subscriptionKeepAliveMs,
     failpoint: parsed('TRANSACTION_FAILPOINT', failpoints.map((f) => `\`${f}\``).join(', '), failpointOf, undefined, {
       default: 'unset',
       meaning:

@@ -5,14 +5,17 @@ import { byShard, shardedLoader } from '@paygraph/shared/graphql/loaders';
 import type { TransactionSettings } from './config';
 import { holdsByIds, holdsOfPayments } from './db/holds';
 import type { PostingRow, Account } from '@paygraph/shared/ledger/index';
-import { paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
+import { externalTransfersByIds, paymentsByIds, refundsByIds, refundsOfPayments } from './db/payments';
+import { linksByIds } from './db/external-accounts';
+import type { ExternalAccountRow } from './db/schema/external-accounts';
 import { postingsByIds } from './db/postings';
 import { buyReturnedOfPayments, paymentFxByIds } from './db/fx';
 import type { PaymentFxRow } from './db/schema/fx';
-import type { HoldRow, PaymentLegRow, PaymentRow, RefundRow } from './db/schema/transactions';
+import type { ExternalTransferRow, HoldRow, PaymentLegRow, PaymentRow, RefundRow } from './db/schema/transactions';
 import { legsOfPayments } from './db/payment-legs';
 import { readAccounts } from './services/accounts';
 import type { ClientInfo, ServiceContext } from './services/context';
+import type { LinkEventFeed } from './services/link-event-feed';
 import { pushTo } from '@paygraph/shared/collections';
 import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
@@ -32,6 +35,11 @@ export interface TransactionContext extends BaseSubgraphContext, ServiceContext 
   buyReturned: DataLoader<string, bigint>;
   /** The leg rows of LEGS payments, by payment id, on the payment's shard. */
   legsOfPayment: DataLoader<string, PaymentLegRow[]>;
+  /** The process's feed of link events, which its externalAccountChanged streams wait on. */
+  linkEventFeed: LinkEventFeed;
+  /** Links and withdrawals named by link events: batched per shard, never cached (a stream's context lives long). */
+  eventLinks: DataLoader<string, ExternalAccountRow | null>;
+  eventWithdrawals: DataLoader<string, ExternalTransferRow | null>;
 }
 
 export function clientInfo(req: http.IncomingMessage): ClientInfo {
@@ -53,6 +61,7 @@ export function extendContext(
   client: ClientInfo,
   now: () => Date = () => new Date(),
   settings: TransactionSettings,
+  linkEventFeed: LinkEventFeed,
 ): TransactionContext {
   const legsOfPayment = new DataLoader<string, PaymentLegRow[]>(async (paymentIds) => {
     const rows = await Promise.all(
@@ -100,6 +109,9 @@ export function extendContext(
       return ids.map((id) => rows.get(id) ?? null);
     }),
     legsOfPayment,
+    linkEventFeed,
+    eventLinks: shardedLoader(base, 'externalAccount', linksByIds, { cache: false }),
+    eventWithdrawals: shardedLoader(base, 'withdrawal', externalTransfersByIds, { cache: false }),
     primeLegs: (paymentId, legs) => void legsOfPayment.prime(paymentId, [...legs]),
     refundsOfPayment: new DataLoader(async (paymentIds) => {
       const rows = await Promise.all(

@@ -1,4 +1,4 @@
-import { idempotencyRetentionDaysMin, timerDelayMsMax } from '@paygraph/shared/limits';
+import { idempotencyRetentionDaysMin, ownerIdLengthMax, timerDelayMsMax } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
 
 /**
@@ -135,3 +135,32 @@ export const reportedAsOfAheadMsMax = 5 * 60_000;
  * an owner with more is refused as a bad request rather than answered short.
  */
 export const portfolioAccountsMax = 500;
+
+/**
+ * Events of an owner's links (externalAccountChanged, externalAccountChanges; services/link-events.ts). A page, and
+ * what a stream reads at a time, is at most linkEventPageSizeMax events (linkEventPageSizeDefault when the query does
+ * not say). The feed of a process (services/link-event-feed.ts) reads the heads of the owners its streams follow
+ * every linkEventPollIntervalMs, one statement per database and linkEventHeadsReadMax owners, while any is followed.
+ * It follows at most linkEventOwnersWatchedMax owners and linkEventStreamsPerOwnerMax streams of one owner; a stream
+ * past either is refused SUBSCRIPTION_LIMIT_REACHED. A cursor is at most linkEventCursorCharsMax characters (an owner
+ * id of 64 and a 19-digit number, base64url).
+ */
+export const linkEventPageSizeMax = 100;
+export const linkEventPageSizeDefault = 50;
+export const linkEventPollIntervalMs = 100;
+export const linkEventHeadsReadMax = 1_000;
+export const linkEventOwnersWatchedMax = 10_000;
+export const linkEventStreamsPerOwnerMax = 100;
+export const linkEventCursorCharsMax = 128;
+/** An event's number: a BIGINT in the record; beyond GraphQL's Int it could not be answered (an invariant, not input). */
+export const linkEventSequenceMax = 2n ** 63n - 1n;
+export const graphqlIntMax = 2n ** 31n - 1n;
+assert(
+  linkEventPageSizeDefault >= 1 && linkEventPageSizeDefault <= linkEventPageSizeMax,
+  "a page's default size must be one a query may ask for",
+);
+assert(linkEventPollIntervalMs <= timerDelayMsMax, "the link feed's pause must fit a timer");
+assert(
+  Math.ceil(((`links:/`.length + ownerIdLengthMax + 19) * 4) / 3) <= linkEventCursorCharsMax,
+  'the longest owner id and event number must fit a cursor',
+);

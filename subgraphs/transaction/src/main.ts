@@ -23,7 +23,7 @@ await runSubgraphMain(transactionPart, async (config) => {
     configuredTrust(transactionPart.name, config.secret),
     undefined,
     config.settings,
-    { production: config.production },
+    { production: config.production, keepAliveMs: config.subscriptionKeepAliveMs },
   );
   const port = await listen(server.http, config.port, config.host);
   // The relay completes cross-shard movements cut off by a crash; every replica may run one.

@@ -17,6 +17,6 @@ export const transactionPart = definePart({
    */
   poolSizeDefault: 4,
   migrations: transactionMigrations,
-  workers: ['relay', 'hold expiry', 'idempotency key purge', 'fx quote purge'],
+  workers: ['relay', 'hold expiry', 'idempotency key purge', 'fx quote purge', 'link event feed poll'],
   reads: ['ledger/read-model/tables', 'settlement/write-model/advances', 'settlement/read-model/channels'],
 });

@@ -23,12 +23,15 @@ export function byShard(
 
 /**
  * A per-request loader of rows by id that sends one query per shard the ids name, and none
- * to the others: the reads of one request touch only the shards that hold their rows.
+ * to the others: the reads of one request touch only the shards that hold their rows. With
+ * `cache: false` it batches and remembers nothing: a stream's context lives as long as the
+ * stream, and a cache there would grow with every event and answer rows as they once were.
  */
 export function shardedLoader<T extends { id: string }>(
   base: Pick<BaseSubgraphContext, 'shards'>,
   kind: IdKind,
   query: (db: Shard['db'], ids: string[]) => Promise<T[]>,
+  options: { cache?: boolean } = {},
 ): DataLoader<string, T | null> {
   return new DataLoader(
     async (ids) => {
@@ -36,6 +39,6 @@ export function shardedLoader<T extends { id: string }>(
       const found = new Map(rows.flat().map((r) => [r.id, r]));
       return ids.map((id) => found.get(id) ?? null);
     },
-    { maxBatchSize: loaderBatchSizeMax },
+    { maxBatchSize: loaderBatchSizeMax, cache: options.cache ?? true },
   );
 }

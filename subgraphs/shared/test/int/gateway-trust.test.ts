@@ -305,8 +305,12 @@ describe('an identity the gateway did not sign for this subgraph', () => {
   });
 });
 
-describe('the account subgraph over WebSocket', () => {
-  const wsUrl = () => stack.subgraphUrls.account.replace(/^http/, 'ws');
+// Both subgraphs that serve graphql-ws: the account subgraph's balance streams, the transaction subgraph's link events.
+describe.each([
+  { subgraph: 'account', other: 'transaction' },
+  { subgraph: 'transaction', other: 'account' },
+] as const)('the $subgraph subgraph over WebSocket', ({ subgraph, other }) => {
+  const wsUrl = () => stack.subgraphUrls[subgraph].replace(/^http/, 'ws');
 
   /** The HTTP status an upgrade was refused with, or 101 when it was accepted. */
   function upgradeStatus(headers: Record<string, string>): Promise<number> {
@@ -330,7 +334,7 @@ describe('the account subgraph over WebSocket', () => {
   function initialise(payload: Record<string, unknown>): Promise<{ acked: boolean; closeCode: number | null }> {
     return new Promise((resolve, reject) => {
       const socket = new WebSocket(wsUrl(), 'graphql-transport-ws', {
-        headers: { [gatewaySecretHeader]: testSubgraphSecrets.account },
+        headers: { [gatewaySecretHeader]: testSubgraphSecrets[subgraph] },
       });
       socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload })));
       socket.on('message', (data) => {
@@ -349,7 +353,8 @@ describe('the account subgraph over WebSocket', () => {
     expect(await upgradeStatus({})).toBe(401);
     expect(await upgradeStatus({ [gatewaySecretHeader]: wrongSecret })).toBe(401);
     expect(await upgradeStatus({ [gatewaySecretHeader]: testSubgraphSecrets.settlement })).toBe(401);
-    expect(await upgradeStatus({ [gatewaySecretHeader]: testSubgraphSecrets.account })).toBe(101);
+    expect(await upgradeStatus({ [gatewaySecretHeader]: testSubgraphSecrets[other] })).toBe(401);
+    expect(await upgradeStatus({ [gatewaySecretHeader]: testSubgraphSecrets[subgraph] })).toBe(101);
   });
 
   it('closes with 4401 unless connectionParams carry an identity the gateway signed for it', async () => {
@@ -366,11 +371,13 @@ describe('the account subgraph over WebSocket', () => {
     });
     expect(
       await initialise({
-        [gatewayIdentityParam]: await mintIdentityToken({ sub, role: 'operator' }, trusts.transaction),
+        [gatewayIdentityParam]: await mintIdentityToken({ sub, role: 'operator' }, trusts[other]),
       }),
     ).toEqual({ acked: false, closeCode: 4401 });
     expect(
-      await initialise({ [gatewayIdentityParam]: await mintIdentityToken({ sub, role: 'operator' }, trusts.account) }),
+      await initialise({
+        [gatewayIdentityParam]: await mintIdentityToken({ sub, role: 'operator' }, trusts[subgraph]),
+      }),
     ).toEqual({ acked: true, closeCode: null });
   });
 });

@@ -54,6 +54,10 @@ export interface ParsedLink {
 }
 
 const ownerIdPattern = /^[A-Za-z0-9_.:@-]+$/;
+/** An owner id as accounts and links take it: 1-64 characters of [A-Za-z0-9_.:@-]. */
+export function isOwnerId(raw: string): boolean {
+  return raw.length > 0 && raw.length <= ownerIdLengthMax && ownerIdPattern.test(raw);
+}
 const walletIdPattern = /^[A-Za-z0-9_.:@+-]+$/;
 const kinds: readonly ExternalAccountKind[] = ['BANK_ACCOUNT', 'CARD', 'WALLET'];
 
@@ -61,7 +65,7 @@ const kinds: readonly ExternalAccountKind[] = ['BANK_ACCOUNT', 'CARD', 'WALLET']
 export function parseLink(input: LinkExternalAccountInput): Result<ParsedLink, InputError> {
   const key = checkKey(input.idempotencyKey);
   if (key) return err(key);
-  if (input.ownerId.length === 0 || input.ownerId.length > ownerIdLengthMax || !ownerIdPattern.test(input.ownerId))
+  if (!isOwnerId(input.ownerId))
     return err(invalidInput('ownerId', `ownerId must be 1-${ownerIdLengthMax} characters of [A-Za-z0-9_.:@-]`));
   if (!kinds.includes(input.kind)) return err(invalidInput('kind', `kind must be one of ${kinds.join(', ')}`));
   if (!isChannel(input.channel))

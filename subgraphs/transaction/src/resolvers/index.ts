@@ -20,12 +20,17 @@ import {
   externalAccountResolvers,
   transferExternalAccount,
 } from './external-account';
+import {
+  externalAccountEventQueryResolvers,
+  externalAccountEventResolvers,
+  externalAccountSubscriptionResolvers,
+} from './external-account-event';
 import type { Resolvers } from '../generated/resolvers-types';
 
 export const resolvers = {
   Amount: AmountScalar,
   DateTime: DateTimeScalar,
-  Query: { ...queryResolvers, ...fxQueryResolvers, ...portfolioQueryResolvers },
+  Query: { ...queryResolvers, ...fxQueryResolvers, ...portfolioQueryResolvers, ...externalAccountEventQueryResolvers },
   Mutation: { ...mutationResolvers, ...fxMutationResolvers, ...externalAccountMutationResolvers },
   Account: accountResolvers,
   Entry: entryResolvers,
@@ -40,4 +45,6 @@ export const resolvers = {
   Deposit: { ...externalTransferResolvers, externalAccount: transferExternalAccount },
   Withdrawal: { ...externalTransferResolvers, externalAccount: transferExternalAccount },
   ExternalAccount: externalAccountResolvers,
+  ExternalAccountEvent: externalAccountEventResolvers,
+  Subscription: externalAccountSubscriptionResolvers,
 } satisfies Resolvers;

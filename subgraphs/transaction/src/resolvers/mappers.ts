@@ -8,6 +8,7 @@ import type {
 } from '../db/schema/transactions';
 import type { FxQuoteRow, FxRateRow, PaymentFxRow } from '../db/schema/fx';
 import type { ExternalAccountRow } from '../db/schema/external-accounts';
+import type { LinkEventRow } from '../db/schema/link-events';
 
 /**
  * What the resolvers receive for each GraphQL type that is not answered in the schema's shape
@@ -31,3 +32,5 @@ export type LegMapper = Pick<PaymentLegRow, 'role' | 'accountId' | 'amount' | 'c
 export type CampaignMapper = CampaignRow;
 /** A linked external account is its row (never a card's number: the row has none). */
 export type ExternalAccountMapper = ExternalAccountRow;
+/** An event of an owner's links is its row; its link and payout are read by id. */
+export type ExternalAccountEventMapper = LinkEventRow;

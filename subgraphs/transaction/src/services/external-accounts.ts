@@ -15,7 +15,7 @@ import {
   recordReportedBalance,
   relink,
 } from '../db/external-accounts';
-import type { ExternalAccountRow } from '../db/schema/external-accounts';
+import type { ExternalAccountRow, ExternalAccountStatus } from '../db/schema/external-accounts';
 import {
   claimShard,
   displayOf,
@@ -39,6 +39,7 @@ import {
 import { externalAccountsPerOwnerMax, reportedAsOfAheadMsMax } from '../limits';
 import { isChannelCaller, mayActAsChannelOf, mayManageLinksOf } from './access';
 import type { ServiceContext } from './context';
+import { recordLinkChange } from './link-events';
 
 /** What linking a card needs besides a request's context: the HMAC key of fingerprints (CARD_FINGERPRINT_KEY). */
 export interface LinkContext extends ServiceContext {
@@ -147,6 +148,7 @@ async function writeLink(
     if (same) {
       if (same.status !== 'REJECTED' && same.status !== 'UNLINKED') return ok(same);
       await relink(tx, same.id, link.holderName);
+      await recordLinkChange(tx, same, 'PENDING', ctx.now());
       return ok({ ...same, status: 'PENDING' as const, decidedBy: null, decidedAt: null, holderName: link.holderName });
     }
     if (links.length >= externalAccountsPerOwnerMax)
@@ -170,6 +172,7 @@ async function writeLink(
       createdAt: ctx.now(),
     };
     await insertLink(tx, row);
+    await recordLinkChange(tx, row, 'PENDING', row.createdAt);
     return ok(row);
   });
 }
@@ -199,11 +202,10 @@ export async function verifyExternalAccount(
     if (!next.ok) return next;
     if (next.value === 'same') return ok(link);
     const decided = { by: ctx.identity.sub, at: ctx.now() };
-    const db = ctx.shards.of('externalAccount', link.id).db;
-    if (await moveLinkStatus(db, link.id, ['PENDING'], next.value, decided))
+    if (await moveLink(ctx, link, ['PENDING'], next.value, decided))
       return ok({ ...link, status: next.value, decidedBy: decided.by, decidedAt: decided.at });
     // Decided (or unlinked) meanwhile: answer as that state says.
-    [link] = (await linksByIds(db, [link.id])) as [ExternalAccountRow];
+    [link] = (await linksByIds(ctx.shards.of('externalAccount', link.id).db, [link.id])) as [ExternalAccountRow];
   }
 }
 
@@ -217,14 +219,27 @@ export async function unlinkExternalAccount(
   const notYours = mayManageLinksOf(ctx.identity, link.ownerId);
   if (notYours) return err(notYours);
   if (link.status === 'UNLINKED') return ok(link);
-  await moveLinkStatus(
-    ctx.shards.of('externalAccount', link.id).db,
-    link.id,
-    ['PENDING', 'VERIFIED', 'REJECTED'],
-    'UNLINKED',
-    null,
-  );
+  // Unlinked meanwhile by another request: that one wrote the event.
+  await moveLink(ctx, link, ['PENDING', 'VERIFIED', 'REJECTED'], 'UNLINKED', null);
   return ok({ ...link, status: 'UNLINKED' });
+}
+
+/**
+ * Moves a link from one of `from` to `to` and writes its event, in one transaction on the link's
+ * shard: both or neither. False when it was no longer in `from` (someone else moved it; no event).
+ */
+async function moveLink(
+  ctx: ServiceContext,
+  link: ExternalAccountRow,
+  from: readonly ExternalAccountStatus[],
+  to: ExternalAccountStatus,
+  decided: { by: string; at: Date } | null,
+): Promise<boolean> {
+  return inTransaction(ctx.shards.of('externalAccount', link.id), async (tx) => {
+    if (!(await moveLinkStatus(tx, link.id, from, to, decided))) return false;
+    await recordLinkChange(tx, link, to, decided?.at ?? ctx.now());
+    return true;
+  });
 }
 
 export async function reportExternalBalance(

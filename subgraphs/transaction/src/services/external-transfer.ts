@@ -16,6 +16,10 @@ import { sweepForWithdrawal } from './sweep';
 import type { ServiceContext } from './context';
 import { callerChannel, mayDeposit, mayWithdrawFrom } from './access';
 import { linkedEnd, type LinkedEnd, type LinkRefused } from './external-accounts';
+import { tellPayout } from './link-events';
+import { hitFailpoint } from './failpoints';
+import { deferOutbox } from '../db/outbox';
+import { outboxInlineGraceMs } from '../limits';
 
 /** A deposit: bank reserve → account. */
 export async function deposit(
@@ -64,7 +68,14 @@ async function externalTransfer(
   // A named link is the movement's other end: its channel is the link's.
   const movement = { ...request, ...linked.value };
   const spec = transferKeySpec(kind, movement);
-  return withIdempotencyKey(ctx, spec, ({ resourceId }) => moveExternally(ctx, kind, account, movement, resourceId));
+  const moved = await withIdempotencyKey(ctx, spec, ({ resourceId }) =>
+    moveExternally(ctx, kind, account, movement, resourceId),
+  );
+  // A payout to a link is told on the owner's link shard once it committed (a replay finds it told: one read).
+  if (moved.ok && moved.value.kind === 'WITHDRAWAL' && moved.value.externalAccountId !== null)
+    hitFailpoint('payout-before-event');
+  if (moved.ok) await tellPayout(ctx.shards, moved.value);
+  return moved;
 }
 
 /**
@@ -153,6 +164,9 @@ async function moveExternally(
               createdAt: now,
             };
             deferExternalTransfer(deferred, row);
+            // Its event goes to the owner's link shard, another database perhaps: an outbox row makes it certain.
+            if (kind === 'WITHDRAWAL' && request.externalAccountId !== null)
+              deferOutbox(deferred, id, 'PAYOUT_EVENT', now, new Date(now.getTime() + outboxInlineGraceMs));
             return row;
           },
           existing: async () => (await externalTransfersByIds(tx, [id]))[0],

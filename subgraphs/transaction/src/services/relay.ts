@@ -8,6 +8,7 @@ import { completeSweepById } from './sweep';
 import { CompletionWaits } from './completion-waits';
 import { completePaymentById } from './payment-completion';
 import { completeRefund } from './refund-completion';
+import { recordPayoutEvent } from './link-events';
 import { relayBatchSizeMax, relayLeaseMs, relayBacklogCountMax } from '../limits';
 
 export { CompletionWaits };
@@ -22,6 +23,8 @@ export async function runOutboxStep(shards: ShardSet, home: Shard, id: string, n
   const row = await outboxById(home.db, id);
   if (!row || row.status === 'DONE') return;
   if (row.step === 'SWEEP_CREDIT') return completeSweepById(shards, home, id, now);
+  // Not a movement's half: a payout's event, told on its owner's link shard (link-events.ts).
+  if (row.step === 'PAYOUT_EVENT') return recordPayoutEvent(shards, home, id);
   // Both steps name the one completion of a payment (payment-completion.ts), which reads its
   // legs by the payment's route: PAYMENT_CREDIT is a two-leg plan's, as rows in flight carry it.
   if (row.step === 'PAYMENT_CREDIT' || row.step === 'PAYMENT_LEGS') return completePaymentById(shards, home, id, now);

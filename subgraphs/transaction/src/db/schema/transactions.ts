@@ -168,7 +168,18 @@ export const externalTransfers = mysqlTable(
   ],
 );
 
-export const outboxSteps = ['PAYMENT_CREDIT', 'REFUND_DEBIT', 'SWEEP_CREDIT', 'PAYMENT_LEGS', 'REFUND_LEGS'] as const;
+/**
+ * PAYOUT_EVENT is not a movement's half: it tells a payout to a linked account on its owner's link shard
+ * (services/link-events.ts), the withdrawal's event written after the withdrawal commits, exactly once.
+ */
+export const outboxSteps = [
+  'PAYMENT_CREDIT',
+  'REFUND_DEBIT',
+  'SWEEP_CREDIT',
+  'PAYMENT_LEGS',
+  'REFUND_LEGS',
+  'PAYOUT_EVENT',
+] as const;
 export const outboxStatuses = ['PENDING', 'DONE'] as const;
 
 /**

@@ -323,17 +323,7 @@ export async function createGateway(
   const apollo = apolloServer({ passThrough, options, metrics, clientLabels, security, trusted, explorerPage, apq });
   await apollo.start();
   const lane =
-    options.expressLane === false
-      ? undefined
-      : expressLane({
-          tokens,
-          apiSchema: supergraph.apiSchema,
-          router: passThrough.router,
-          dataSources: supergraph.dataSources,
-          documents: trusted.documents,
-          security,
-          metrics,
-        });
+    options.expressLane === false ? undefined : laneOf({ tokens, supergraph, passThrough, trusted, security, metrics });
   const http = createGraphQLHttpServer<GatewayContext>({
     apollo,
     context: (req) => buildContext(req, tokens),
@@ -365,6 +355,29 @@ export async function createGateway(
       await Promise.all(supergraph.clients.map((c) => c.close()));
     },
   };
+}
+
+/** The parts the express lane reads (pass-through/express-lane.ts). */
+interface LaneParts {
+  tokens: TokenSettings;
+  supergraph: Supergraph;
+  passThrough: PassThrough;
+  trusted: TrustedDocuments;
+  security: GatewaySecurity;
+  metrics: Metrics;
+}
+
+/** The express lane over the supergraph's router and data sources, judging with the gateway's own security. */
+function laneOf(parts: LaneParts): ReturnType<typeof expressLane> {
+  return expressLane({
+    tokens: parts.tokens,
+    apiSchema: parts.supergraph.apiSchema,
+    router: parts.passThrough.router,
+    dataSources: parts.supergraph.dataSources,
+    documents: parts.trusted.documents,
+    security: parts.security,
+    metrics: parts.metrics,
+  });
 }
 
 /** The settlement subgraph's upload URL and secret (statement-uploads.ts); a supergraph without them fails at start-up. */

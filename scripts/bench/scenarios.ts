@@ -582,8 +582,15 @@ export function getAccountOps(accounts: readonly string[]): () => Operation {
     body: requestBody(document, { id: accounts[Math.floor(Math.random() * accounts.length)]! }),
     units: 1,
     succeeded: (response) => ((dataField(response, 'account') as { id?: string } | null | undefined)?.id ? 1 : 0),
+    succeededText: (text) => (text.startsWith(accountAnswerStart) && !text.includes('"errors":') ? 1 : undefined),
   });
 }
+
+/**
+ * How an answer of GetAccount with its account begins. An answer with errors is parsed (`"errors":`
+ * cannot occur unescaped inside a string value, and no field of GetAccount is named so).
+ */
+const accountAnswerStart = '{"data":{"account":{"id":"';
 
 /** The contract's AccountsByOwner of a random owner among `owners`: a success lists at least one account. */
 export function accountsByOwnerOps(owners: readonly string[]): () => Operation {

@@ -103,13 +103,19 @@ assert(deadlockRetryBaseMs <= deadlockRetryCapMs, 'the first deadlock retry wait
  * SHARD_UNAVAILABLE within a few seconds instead of holding the request until it comes back.
  */
 /**
- * How long opening a connection (TCP and MySQL's handshake) may take. 1 s timed out against a
- * healthy local server on a loaded two-core test machine (a burst of 1000 payments).
+ * How long opening a pooled connection (TCP and MySQL's handshake) may take by the wall clock:
+ * mysql2's connectTimeout, a plain timer, which counts the process's own stalls too (Node runs
+ * expired timers before it polls I/O). At 2 s, a test process that stalled about 2 s starting
+ * subgraph servers found its connections to three healthy shards "timed out" in the same
+ * millisecond and opened their breakers; 1 s timed out under a burst of 1000 payments. A dead
+ * link is found sooner and without that error: an acquire is watched like a statement, and its
+ * probe counts only the process's listening time (shardStatementProbeAfterMs, then
+ * shardProbeTimeoutMs by loop-deadline.ts), then opens the breaker.
  */
-export const shardConnectTimeoutMs = 2_000;
+export const shardConnectTimeoutMs = 10_000;
 /**
- * How long a request waits for a free connection of the pool. The wait for a connection that
- * must first be opened is bounded by shardConnectTimeoutMs as well.
+ * How long a request waits for a free connection of the pool, one being opened included (a dead
+ * link's probe fails it sooner). Not counted by the breaker: the shard may answer, the process is behind.
  */
 export const shardAcquireTimeoutMs = 3_000;
 /**
@@ -153,7 +159,7 @@ export const shardStatementProbeAfterMs = 250;
  * breaker, so it is generous for a loaded healthy server: 60 probes of the local server on the
  * two-core test machine at load average 17 took 12 ms at the median, 58 ms at p90, 110 ms at
  * most. (The 1 s connects that timed out were a pool opening many at once under a burst, see
- * shardConnectTimeoutMs; a probe is one connection.) With shardStatementProbeAfterMs a dead link
+ * shardConnectTimeoutMs; a probe is one connection, bounded by the process's listening time.) With shardStatementProbeAfterMs a dead link
  * is found within 1.25 s, which leaves the contract's 3 s room for a request that was already
  * running when the link died, or that reads the shard again in a second subgraph. At 1.5 s,
  * such requests answered after up to 3.8 s in the fault test.

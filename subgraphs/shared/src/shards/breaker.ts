@@ -65,8 +65,8 @@ export class ShardBreaker {
   }
 
   /**
-   * A fresh connection could not be opened within shardConnectTimeoutMs: what a failed probe
-   * would tell (and each such attempt cost a client that long), so the breaker opens now.
+   * A fresh connection could not be opened within shardConnectTimeoutMs (wall clock): what a
+   * failed probe would tell (and each such attempt cost a client that long), so the breaker opens now.
    */
   unreachable(detail: string): void {
     this.open(detail);

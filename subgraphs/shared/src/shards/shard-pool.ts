@@ -60,7 +60,9 @@ type Statement = string | mysql.QueryOptions;
  * into ShardUnavailable at this boundary, so no caller (drizzle, the posting transaction, the
  * coalescer, the relay, the balance feed) can hang on a shard or pass a host name on.
  *
- * - Connect: mysql2's connectTimeout (shardConnectTimeoutMs) covers TCP and the handshake.
+ * - Connect: mysql2's connectTimeout (shardConnectTimeoutMs, wall clock) covers TCP and the
+ *   handshake; a dead link is found first by the acquire's probe, which a stall of this process
+ *   cannot fail.
  * - Acquire: mysql2's pool queue has no timeout of its own (sidorares/node-mysql2#673), so the
  *   wait is raced against shardAcquireTimeoutMs here; a connection that arrives after the
  *   caller gave up goes straight back to the pool.
@@ -286,7 +288,8 @@ export class ShardPool {
     const waited = shardPoolWaitSeconds.startTimer({ shard: this.name });
     try {
       // Watched like a statement: a connection being opened over a dead link is found out by the
-      // probe as soon as a stalled statement would be, not at shardConnectTimeoutMs.
+      // probe as soon as a stalled statement would be, not at shardConnectTimeoutMs (a wall-clock
+      // bound that this process's own stall must not reach: see limits.ts).
       const connection = await this.bounded(
         acquiring,
         shardAcquireTimeoutMs,
@@ -505,7 +508,7 @@ function isRefused(error: unknown): boolean {
  * or a reset, which cost nothing, each one held its caller shardConnectTimeoutMs; counting three
  * of them before opening would make three clients wait that long, and the next request on a pool
  * that had no open connection left (after the shard came back and failed again, say) would wait
- * it again instead of failing fast.
+ * it again instead of failing fast. (The acquire's probe usually opens the breaker first.)
  */
 function isConnectTimeout(error: unknown): boolean {
   const { code, syscall } = (error ?? {}) as { code?: unknown; syscall?: unknown };

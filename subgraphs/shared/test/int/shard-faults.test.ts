@@ -7,6 +7,7 @@ import { inPostingTransaction } from '../../src/shards/posting-transaction';
 import { rawRows } from '../../src/db/raw';
 import {
   shardAcquireTimeoutMs,
+  shardConnectTimeoutMs,
   shardProbeTimeoutMs,
   shardServerStatementTimeoutMs,
   shardStatementTimeoutMs,
@@ -295,5 +296,33 @@ describe('the pool', () => {
     expect(result.error).toBeUndefined();
     expect(result.ms).toBeGreaterThanOrEqual(stallMs);
     expect(faulted.pool.state).toBe('closed');
+  });
+
+  it('opens a pooled connection through a stall of the process longer than a plain 2 s connect timer', async () => {
+    // A test process starting four subgraph servers stalled about 2 s while its pools opened
+    // connections: mysql2's connect timer (then 2 s) fired before the handshake already read
+    // could be, and three healthy shards' breakers opened at the same millisecond. The wall-clock
+    // bound is now shardConnectTimeoutMs, and a dead link is the acquire probe's to find.
+    const stallMs = 2_200;
+    expect(shardConnectTimeoutMs).toBeGreaterThan(stallMs);
+    const fresh = openShards({
+      urls: urls.map((u, i) => (i === 1 ? throughProxy(u, proxy) : u)).join(','),
+      poolSize: 1,
+    });
+    try {
+      const stalled = proxy.nextAccept().then(() => {
+        const until = performance.now() + stallMs;
+        while (performance.now() < until) {
+          /* busy, as building a schema is */
+        }
+      });
+      const result = await timed(() => selectOne(fresh.all[1]!));
+      await stalled;
+      expect(result.error).toBeUndefined();
+      expect(result.ms).toBeGreaterThanOrEqual(stallMs);
+      expect(fresh.all[1]!.pool.state).toBe('closed');
+    } finally {
+      await fresh.close();
+    }
   });
 });

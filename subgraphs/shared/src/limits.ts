@@ -159,10 +159,11 @@ export const shardStatementProbeAfterMs = 250;
  * breaker, so it is generous for a loaded healthy server: 60 probes of the local server on the
  * two-core test machine at load average 17 took 12 ms at the median, 58 ms at p90, 110 ms at
  * most. (The 1 s connects that timed out were a pool opening many at once under a burst, see
- * shardConnectTimeoutMs; a probe is one connection, bounded by the process's listening time.) With shardStatementProbeAfterMs a dead link
- * is found within 1.25 s, which leaves the contract's 3 s room for a request that was already
- * running when the link died, or that reads the shard again in a second subgraph. At 1.5 s,
- * such requests answered after up to 3.8 s in the fault test.
+ * shardConnectTimeoutMs; a probe is one connection, bounded by the process's listening time.)
+ * With shardStatementProbeAfterMs a dead link is found within 1.25 s, which leaves the
+ * contract's 3 s room for a request that was already running when the link died, or that reads
+ * the shard again in a second subgraph. At 1.5 s, such requests answered after up to 3.8 s in
+ * the fault test.
  */
 export const shardProbeTimeoutMs = 1_000;
 /**

@@ -17,7 +17,7 @@ import type { Metrics } from '../metrics';
 import { slowTimeoutMsOf } from '../plugins';
 import { clientNameHeader, clientVersionHeader } from '../client-awareness';
 import { expressAcceptValuesMax, expressDocumentsMax } from '../limits';
-import { answeredAuditInput, chargesOf, type GatewaySecurity } from '../security/gateway-security';
+import { answeredAuditInput, takeRateBudgets, type GatewaySecurity } from '../security/gateway-security';
 import type { TrustedDocument, TrustedDocumentSet } from '../security/trusted-manifests';
 import type { OperationAnalysis } from '../security/document-analysis';
 import { fetchForwarded, type DataSource, type ForwardOutcome } from './gateway';
@@ -245,9 +245,7 @@ async function admit(
   });
   if (!analysis.check(variables.values, security.limits).ok) return null;
   const fields = analysis.rootFields(variables.values);
-  const { role, sub } = auth.identity;
-  const charges = chargesOf(lane.operation, fields, role, security.budgets);
-  const decision = await security.rateLimiter.take(`${role}:${sub}`, charges);
+  const decision = await takeRateBudgets(security, auth.identity, lane.operation, fields);
   if (!decision.allowed) return null;
   if (lane.operation.operation === 'mutation') {
     const timeoutMs = slowTimeoutMsOf(analysis.selections);

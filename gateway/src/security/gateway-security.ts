@@ -177,11 +177,8 @@ function securityPlugin(deps: PluginDeps): ApolloServerPlugin<GatewayContext> {
           // which the gateway answers itself; neither reaches a subgraph.
           // The express lane's context took its budgets before it handed its answer on (context.ts rateTaken).
           if (!contextValue.auth.ok || contextValue.rateTaken === true) return;
-          const { role, sub } = contextValue.auth.identity;
-          const decision = await deps.rateLimiter.take(
-            `${role}:${sub}`,
-            chargesOf(operation, fields, role, deps.budgets),
-          );
+          const { role } = contextValue.auth.identity;
+          const decision = await takeRateBudgets(deps, contextValue.auth.identity, operation, fields);
           if (!decision.allowed) throw rateLimited(decision, deps.budgets, role);
         },
         async willSendResponse({ request, response, operation, document, schema, contextValue, queryHash }) {
@@ -307,6 +304,19 @@ function clientFields(
 ): { name: string; version: string } {
   const { name, version } = clients.of(request);
   return { name, version };
+}
+
+/**
+ * Takes what an operation charges from its caller's budgets (chargesOf), under the caller's one key: the security
+ * plugin's and the express lane's way, so that both paths draw on the same budget.
+ */
+export function takeRateBudgets(
+  deps: { rateLimiter: RateLimiter; budgets: RateBudgets },
+  caller: { role: Role; sub: string },
+  operation: OperationDefinitionNode,
+  fields: readonly RootField[],
+): Promise<Decision> {
+  return deps.rateLimiter.take(`${caller.role}:${caller.sub}`, chargesOf(operation, fields, caller.role, deps.budgets));
 }
 
 /** What a request takes from its caller's budgets: money units, and one "other" unit for anything else. */

@@ -1,8 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { findSharedContract } from '../../../../scripts/lib/contract';
+import { join } from 'node:path';
+import { findShared } from '../../../../scripts/lib/contract';
 
 /**
  * Statement uploads over real HTTP, as an operator's client sends them (POST /uploads/statements), and a raw socket
@@ -138,10 +137,7 @@ export function slowSend(
   });
 }
 
-/** A file of the shared fixtures beside the checkout (as test/contract.test.ts finds the shared contract), or null. */
+/** A bank statement of the shared fixtures beside the checkout (found as bank-fixtures.test.ts finds them), or null. */
 export function sharedFixture(relative: string): string | null {
-  const contract = findSharedContract();
-  if (contract === null) return null;
-  const path = join(dirname(dirname(contract)), 'fixtures', 'bank-statements', relative);
-  return existsSync(path) ? path : null;
+  return findShared(join('shared', 'fixtures', 'bank-statements', relative));
 }

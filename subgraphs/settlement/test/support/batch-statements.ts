@@ -71,6 +71,8 @@ function drawScenario(random: Random, options: BatchOptions): Omit<BatchScenario
   const lost = random.below(options.days - 2);
   roles[lost] = 'lost';
   roles[(lost + 1 + random.below(options.days - 1)) % options.days] = 'nearMiss';
+  // One day always has a payout booked in parts (others by a coin's toss): about one scenario in a thousand had none.
+  const partsDay = random.below(options.days);
   const batchLines = new Map<number, BankLine>();
   for (let day = 0; day < options.days; day++) {
     const date = addDays(options.firstDate, day);
@@ -101,14 +103,14 @@ function drawScenario(random: Random, options: BatchOptions): Omit<BatchScenario
       const made = line(draft, outside, options.currency, sum, `BNK-BATCH-${hex(random)}`);
       draft.expectations.push({ kind: 'OUT_OF_WINDOW', lineKey: made.key, movementIds: ids });
     }
-    background(random, draft, date, options);
+    background(random, draft, date, options, day === partsDay);
   }
   for (const [day, batch] of batchLines) tempt(random, draft, day, batch, options);
   return draft;
 }
 
 /** Deposits and withdrawals under their own reference, a payout booked in parts, deposits in transit, bank-only lines. */
-function background(random: Random, draft: Draft, date: string, options: BatchOptions): void {
+function background(random: Random, draft: Draft, date: string, options: BatchOptions, parts: boolean): void {
   const currency = options.currency;
   for (let i = random.between(1, 3); i > 0; i--) {
     const ref = `PAY-${hex(random)}`;
@@ -120,13 +122,12 @@ function background(random: Random, draft: Draft, date: string, options: BatchOp
     const m = add(draft, movement(date, currency, amount(random), `PAY-${hex(random)}`));
     draft.expectations.push({ kind: 'IN_TRANSIT', movementId: m.id });
   }
-  if (random.below(2) === 0) {
+  if (parts || random.below(2) === 0) {
     const payout = add(draft, movement(date, currency, -2n * amount(random), `PAY-${hex(random)}`));
     const bookedOn = addDays(date, random.below(options.windowDays + 1));
-    const parts = random.between(2, 4);
     let left = -payout.signed;
     const keys: string[] = [];
-    for (let i = parts; i > 1; i--) {
+    for (let i = random.between(2, 4); i > 1; i--) {
       const part = BigInt(random.between(1, Number(left / BigInt(i)) - 1));
       left -= part;
       keys.push(line(draft, bookedOn, currency, -part, `BNK-${hex(random)}`).key);

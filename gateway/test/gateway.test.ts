@@ -10,6 +10,11 @@ import {
   verifyIdentityToken,
 } from '@paygraph/shared/gateway-trust';
 import { listen } from '@paygraph/shared/server/http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { uniformModes } from '../src/security/trusted-documents';
+import { documentHash } from '../src/security/trusted-manifests';
 import { createGateway, type Gateway } from '../src/server';
 import { startStubSubgraph, type StubAnswer, type StubSubgraph } from './support/stub-subgraph';
 import { depositFromReserve, ownerAccountCount } from '../../test/support/ledger';
@@ -202,24 +207,38 @@ describe('gateway', () => {
 /** A query the transaction subgraph alone answers. */
 const paymentQuery = 'query { payment(id: "pay_00000000000000000000000000_00") { id } }';
 
-/** A gateway whose transaction subgraph is a stub answering `answer`, and the stub, for one test. */
+/**
+ * A gateway whose transaction subgraph is a stub answering `answer`, and the stub, for one test. paymentQuery is a
+ * trusted document of its manifest, so the express lane answers it unless `expressLane` is false.
+ */
 async function withStubbedTransaction(
   answer: StubAnswer,
-  test: (gatewayUrl: string, stub: StubSubgraph) => Promise<void>,
+  test: (gatewayUrl: string, stub: StubSubgraph, gateway: Gateway) => Promise<void>,
+  expressLane = true,
 ): Promise<void> {
   const stub = await startStubSubgraph(answer);
+  const manifestDir = mkdtempSync(join(tmpdir(), 'paygraph-stubbed-'));
+  const manifest = join(manifestDir, 'tests.json');
+  writeFileSync(manifest, JSON.stringify({ [`sha256:${documentHash(paymentQuery)}`]: paymentQuery }));
   let gateway: Gateway | undefined;
   try {
     gateway = await createGateway(testTokens(), { ...stack.subgraphUrls, transaction: stub.url }, testTrusts(), {
       security: { auditShards: null, redisUrl: null },
+      trustedDocuments: {
+        manifests: [{ client: 'tests', path: manifest }],
+        modes: uniformModes('off'),
+        reloadMs: null,
+      },
+      expressLane,
     });
     const port = await listen(gateway.http, 0, '127.0.0.1');
-    await test(`http://127.0.0.1:${port}/graphql`, stub);
+    await test(`http://127.0.0.1:${port}/graphql`, stub, gateway);
   } finally {
     gateway?.http.closeAllConnections();
     gateway?.http.close();
     await gateway?.stop();
     await stub.close();
+    rmSync(manifestDir, { recursive: true, force: true });
   }
 }
 
@@ -274,17 +293,34 @@ describe('a call to a subgraph', () => {
     });
   });
 
-  it("lets the subgraph's cache-control header bound the response's cache policy", async () => {
-    const cacheable: StubAnswer = {
+  it("lets the subgraph's cache-control header bound the response's cache policy, through the express lane or not", async () => {
+    const withHeader = (header: string): StubAnswer => ({
       ...noPayment,
-      headers: { ...noPayment.headers, 'cache-control': 'max-age=30, private' },
-    };
-    await withStubbedTransaction(cacheable, async (gatewayUrl) => {
-      expect(await paymentCachePolicy(gatewayUrl)).toBe('max-age=30, private');
+      headers: { ...noPayment.headers, 'cache-control': header },
     });
-    // No max-age from the subgraph: its answer, and so the response, may not be cached.
-    await withStubbedTransaction(noPayment, async (gatewayUrl) => {
-      expect(await paymentCachePolicy(gatewayUrl)).toBe('no-store');
-    });
+    // The subgraph's header → the response's, as Apollo Server's data source and cache-control plugin make it.
+    const cases: Array<[StubAnswer, string]> = [
+      [withHeader('max-age=30, private'), 'max-age=30, private'],
+      [withHeader('public, max-age=60'), 'max-age=60, public'],
+      [withHeader('max-age=45'), 'max-age=45, public'],
+      // No max-age from the subgraph, or none that reads: its answer, and so the response, may not be cached.
+      [noPayment, 'no-store'],
+      [withHeader('no-store'), 'no-store'],
+      [withHeader('max-age=0, public'), 'no-store'],
+      [withHeader('max-age=soon'), 'no-store'],
+    ];
+    for (const expressLane of [true, false]) {
+      for (const [answer, expected] of cases) {
+        await withStubbedTransaction(
+          answer,
+          async (gatewayUrl, _stub, gateway) => {
+            const before = gateway.metrics.expressAnswers();
+            expect(await paymentCachePolicy(gatewayUrl), `${expected}, lane ${expressLane}`).toBe(expected);
+            expect(gateway.metrics.expressAnswers() - before).toBe(expressLane ? 1 : 0);
+          },
+          expressLane,
+        );
+      }
+    }
   });
 });

@@ -22,6 +22,7 @@ import type { TrustedDocument, TrustedDocumentSet } from '../security/trusted-ma
 import type { OperationAnalysis } from '../security/document-analysis';
 import { fetchForwarded, type DataSource, type ForwardOutcome } from './gateway';
 import { unparsedTextOf } from './raw-answer';
+import { cacheControlOf, cacheHintOf } from './cache-control';
 import type { SingleFetchRoute, SingleFetchRouter } from './single-fetch';
 
 /**
@@ -35,8 +36,9 @@ import type { SingleFetchRoute, SingleFetchRouter } from './single-fetch';
  * subgraph timeout of a slow mutation; then the call goes through the subgraph's own data source (fetchForwarded).
  *
  * The lane writes only what it can write exactly as Apollo Server would: an answer of data alone, which the gateway
- * writes as the subgraph wrote it (raw-answer.ts), with Apollo Server's content type for the request's accept header,
- * audited and counted as the plugins would. Whatever else it meets it hands to Apollo Server, with the context it made:
+ * writes as the subgraph wrote it (raw-answer.ts), with Apollo Server's content type for the request's accept header
+ * and the cache-control header its cache-control plugin writes from the subgraph's (cache-control.ts), audited and
+ * counted as the plugins would. Whatever else it meets it hands to Apollo Server, with the context it made:
  * before the call (no token, variables that do not coerce, a limit or budget exceeded: nothing taken or sent yet) the
  * request runs as if the lane were not there; after it (an answer with errors, a subgraph that did not answer), the
  * answer fetched is given to the executor to shape (the context's `prefetched`) and the budget is not taken twice
@@ -104,6 +106,10 @@ export function expressLane(parts: ExpressLaneParts): ExpressLane {
     }
     res.statusCode = 200;
     res.setHeader('content-type', contentType);
+    res.setHeader(
+      'cache-control',
+      cacheControlOf(cacheHintOf(outcome.ok ? outcome.response.http?.headers.get('cache-control') : null)),
+    );
     res.end(text);
     answered(parts, { req, lane, context, admitted, at, started, outcome });
     return true;

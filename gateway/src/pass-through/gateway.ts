@@ -5,6 +5,7 @@ import type { GatewayOption } from '@paygraph/shared/graphql/jit-executor';
 import { inClientSpan } from '@paygraph/shared/tracing';
 import { coercedVariablesOf } from '../coerced-variables';
 import { singleFetchRouter, type SingleFetchRoute, type SingleFetchRouter } from './single-fetch';
+import { cacheHintOf, type CacheHint } from './cache-control';
 
 type Executor = NonNullable<Awaited<ReturnType<GatewayOption['load']>>['executor']>;
 type ExecutorContext = Parameters<Executor>[0];
@@ -83,7 +84,10 @@ export function passThroughGateway(
         executor: async (requestContext) => {
           // The express lane fetched this operation's answer already (express-lane.ts): it is shaped here, not fetched.
           const fetched = (requestContext.context as { prefetched?: Prefetched }).prefetched;
-          if (fetched) return shapedAnswer(requestContext, fetched.outcome, fetched.subgraph);
+          if (fetched) {
+            restrictCachePolicy(requestContext, fetched.outcome);
+            return shapedAnswer(requestContext, fetched.outcome, fetched.subgraph);
+          }
           const route =
             router?.route(
               requestContext.document,
@@ -145,8 +149,9 @@ type IncomingRequestContext = Extract<
 
 /**
  * What the express lane gives as the incoming request's context: RemoteGraphQLDataSource reads it for the cache
- * policy alone (overallCachePolicy), which Apollo Server's cache-control plugin makes and the lane has none of: a
- * subgraph's answer carries no cache-control header, so the policy it restricts never gives the answer one anyway.
+ * policy alone (overallCachePolicy), which Apollo Server's cache-control plugin makes and the lane has none of. The
+ * lane writes the header the plugin would from the subgraph's answer itself, or hands the answer to Apollo Server,
+ * whose policy the executor then restricts as the data source would have (cache-control.ts, restrictCachePolicy).
  */
 const noCachePolicy = {} as IncomingRequestContext;
 
@@ -210,6 +215,15 @@ function forwardedCallContext<T extends object>(context: T): T {
   const call = { ...context };
   forwardedCalls.add(call);
   return call;
+}
+
+/**
+ * What the data source does with the request's cache policy when the call is made with the request's context (its
+ * respond): the subgraph's cache-control header restricts it. The lane's call had no policy to restrict (noCachePolicy).
+ */
+function restrictCachePolicy(requestContext: ExecutorContext, outcome: ForwardOutcome): void {
+  const policy = requestContext.overallCachePolicy as { restrict?: (hint: CacheHint) => void } | undefined;
+  if (outcome.ok && policy?.restrict) policy.restrict(cacheHintOf(outcome.response.http?.headers.get('cache-control')));
 }
 
 /**

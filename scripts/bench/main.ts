@@ -94,6 +94,7 @@ import { repoRoot, type StartupCost } from './processes';
  * and writes bench/results/<ISO date>.json. Options:
  *   --seconds N          measured window per scenario (default 10)
  *   --concurrency N      clients of the single-payment scenarios (default 64)
+ *   --read-concurrency N clients of the read scenarios (default 16)
  *   --only a,b,c,d,e,f   scenario groups to run (default all). a: single payments (a-max, a-70);
  *                        b: b-hot-merchant, b-marketplace, b-hot-merchant-holds, and FX: b-fx-quoted
  *                        (a quote then its payment, two requests per unit) and b-fx (the payment
@@ -146,6 +147,7 @@ type Group = (typeof scenarioGroups)[number];
 interface Options {
   seconds: number;
   concurrency: number;
+  readConcurrency: number;
   groups: Set<Group>;
   hive: boolean;
   soakSeconds: number | null;
@@ -236,6 +238,7 @@ function parseOptions(argv: string[]): Options {
     options: {
       seconds: { type: 'string' },
       concurrency: { type: 'string' },
+      'read-concurrency': { type: 'string' },
       only: { type: 'string' },
       'no-hive': { type: 'boolean' },
       soak: { type: 'string' },
@@ -274,6 +277,12 @@ function parseOptions(argv: string[]): Options {
   return {
     seconds: positiveInt('seconds', values.seconds, scenarioSecondsDefault, scenarioSecondsMax),
     concurrency: positiveInt('concurrency', values.concurrency, singleConcurrencyDefault, concurrencyMax),
+    readConcurrency: positiveInt(
+      'read-concurrency',
+      values['read-concurrency'],
+      readConcurrencyDefault,
+      concurrencyMax,
+    ),
     groups,
     hive: values['no-hive'] !== true,
     soakSeconds: values.soak === undefined ? null : positiveInt('soak', values.soak, 0, soakSecondsMax),
@@ -408,7 +417,10 @@ async function main(): Promise<void> {
     const firstShard = shardUrls ? parseShardUrls(shardUrls)[0] : undefined;
     mysqlPid = await findMysqlServerPid(firstShard ? pidFileOf(firstShard) : undefined);
     const topology = shardUrls ? buildTopology(shardUrls, config.shards.map ?? undefined) : null;
-    const gateway = new LoadClient({ url: gatewayUrl, token }, Math.max(options.concurrency, fixtureConcurrency));
+    const gateway = new LoadClient(
+      { url: gatewayUrl, token },
+      Math.max(options.concurrency, options.readConcurrency, fixtureConcurrency),
+    );
     clients.push(gateway);
 
     log('opening and funding the accounts');
@@ -721,7 +733,7 @@ async function runGroups(
         client,
         next,
         unitsPerRequest: 1,
-        load: { concurrency: readConcurrencyDefault },
+        load: { concurrency: options.readConcurrency },
         checkInvariants: false,
       });
     let direct: LoadClient | null = null;
@@ -735,7 +747,7 @@ async function runGroups(
         directIdentityMarginSeconds;
       const identity = await mintIdentityToken({ sub: 'bench-operator', role: 'operator' }, trust, expiresAt);
       const headers = { [gatewaySecretHeader]: trust.secret, [gatewayIdentityHeader]: identity };
-      direct = new LoadClient({ url: stack.urls.account, token, headers }, readConcurrencyDefault);
+      direct = new LoadClient({ url: stack.urls.account, token, headers }, options.readConcurrency);
       clients.push(direct);
     }
     if (direct) add(await readScenario('f-direct', 'GetAccount straight to the account subgraph', direct, getAccount));
@@ -748,7 +760,7 @@ async function runGroups(
         for (const variant of hiveGatewayVariants) {
           const hive = await startHiveGateway(stack, join(logDir, variant.id), logDir, variant);
           try {
-            const client = new LoadClient({ url: hiveGatewayUrl(hive), token }, readConcurrencyDefault);
+            const client = new LoadClient({ url: hiveGatewayUrl(hive), token }, options.readConcurrency);
             clients.push(client);
             const how = [
               variant.routerRuntime ? 'Hive Router runtime' : 'stitching runtime',
@@ -765,7 +777,7 @@ async function runGroups(
                   client,
                   next: getAccount,
                   unitsPerRequest: 1,
-                  load: { concurrency: readConcurrencyDefault },
+                  load: { concurrency: options.readConcurrency },
                   checkInvariants: false,
                 },
               ),

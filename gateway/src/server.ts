@@ -5,6 +5,7 @@ import { GraphQLError, isScalarType, type GraphQLSchema } from 'graphql';
 import { ApolloServer } from '@apollo/server';
 import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import type { Fetcher, FetcherResponse } from '@apollo/utils.fetcher';
+import type { GatewayGraphQLResponse } from '@apollo/server-gateway-interface';
 import { SubgraphClient, subgraphTimeoutHeader } from './subgraph-client';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import {
@@ -24,7 +25,8 @@ import { buildContext, type GatewayContext } from './context';
 import { identityTokenFor } from './identity-tokens';
 import { Metrics } from './metrics';
 import { metricsPlugin, requireIdentity, slowOperations } from './plugins';
-import { isForwardedCall, passThroughGateway, type PassThrough } from './pass-through/gateway';
+import { isForwardedCall, isLaneCall, passThroughGateway, type PassThrough } from './pass-through/gateway';
+import { laneCall } from './pass-through/lane-call';
 import { expressLane } from './pass-through/express-lane';
 import { answerBodyOf, resultWriter } from './pass-through/raw-answer';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
@@ -83,6 +85,11 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     fetcher: Fetcher,
   ) {
     super({ url, fetcher });
+  }
+
+  /** The express lane's calls skip node-fetch's per-call objects (pass-through/lane-call.ts); every other is Apollo's. */
+  override process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
+    return isLaneCall(options) ? laneCall(this, options) : super.process(options);
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {

@@ -75,8 +75,8 @@ function pathOf(url: URL): string {
   return `${url.pathname}${url.search}`;
 }
 
-function headersOf(raw: IncomingHttpHeaders): ResponseHeaders {
-  const headers = new ResponseHeaders();
+function headersOf(raw: IncomingHttpHeaders): PlainHeaders {
+  const headers = new PlainHeaders();
   for (const [name, value] of Object.entries(raw)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
@@ -96,7 +96,7 @@ class SubgraphResponse implements FetcherResponse {
     readonly url: string,
     readonly status: number,
     readonly statusText: string,
-    readonly headers: ResponseHeaders,
+    readonly headers: PlainHeaders,
     private readonly body: string,
   ) {
     this.ok = status >= 200 && status <= 299;
@@ -130,8 +130,11 @@ class SubgraphResponse implements FetcherResponse {
   }
 }
 
-/** fetch's Headers as FetcherHeaders describes them: names case-insensitive, repeated values joined by ", ". */
-class ResponseHeaders implements FetcherHeaders {
+/**
+ * fetch's Headers as FetcherHeaders describes them: names case-insensitive, repeated values joined by ", ". A
+ * subgraph's answer's headers, and the express lane's request headers (pass-through/lane-call.ts).
+ */
+export class PlainHeaders implements FetcherHeaders {
   private readonly byName = new Map<string, string>();
 
   append(name: string, value: string): void {
@@ -156,10 +159,15 @@ class ResponseHeaders implements FetcherHeaders {
     this.byName.set(name.toLowerCase(), value);
   }
 
-  copy(): ResponseHeaders {
-    const copy = new ResponseHeaders();
+  copy(): PlainHeaders {
+    const copy = new PlainHeaders();
     for (const [name, value] of this.byName) copy.set(name, value);
     return copy;
+  }
+
+  /** Lower-cased names to values, in name order: what `Object.fromEntries` makes of node-fetch's Headers. */
+  record(): Record<string, string> {
+    return Object.fromEntries(this.entries());
   }
 
   /** In name order, as fetch's Headers iterate. */

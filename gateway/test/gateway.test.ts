@@ -263,34 +263,52 @@ const noPayment: StubAnswer = {
 };
 
 describe('a call to a subgraph', () => {
-  it("carries the subgraph's secret, an identity signed for it, the request id and the client's address, user agent and device, never the client's token", async () => {
-    await withStubbedTransaction(noPayment, async (gatewayUrl, stub) => {
-      const sub = unique('headers');
-      const bearer = await token(sub, 'operator');
-      const answer = await gql(gatewayUrl, paymentQuery, {}, bearer, {
-        'x-request-id': 'req-headers.1',
-        'user-agent': 'PayApp/3.1 (iOS 18)',
-        'x-device-id': 'device-abc-123',
-        'x-client-ip': '10.0.0.9',
-      });
-      expect(answer.errors).toBeUndefined();
-      expect(answer.data).toEqual({ payment: null });
-      expect(stub.requests).toHaveLength(1);
-      const sent = stub.requests[0]!;
-      const trust = testTrusts().transaction;
-      expect(sent[gatewaySecretHeader]).toBe(trust.secret);
-      expect(await verifyIdentityToken(sent[gatewayIdentityHeader], trust)).toMatchObject({ sub, role: 'operator' });
-      expect(sent).toMatchObject({
-        'content-type': 'application/json',
-        'x-request-id': 'req-headers.1',
-        'x-client-user-agent': 'PayApp/3.1 (iOS 18)',
-        'x-device-id': 'device-abc-123',
-      });
-      // The address the gateway saw, not the one the client claims.
-      expect(sent['x-client-ip']).toMatch(/127\.0\.0\.1$/);
-      expect(sent.authorization).toBeUndefined();
-      expect(JSON.stringify(sent)).not.toContain(bearer);
-    });
+  it("carries the subgraph's secret, an identity signed for it, the request id and the client's address, user agent and device, never the client's token; the same through the express lane or not", async () => {
+    const seen: Array<{ headers: Record<string, unknown>; body: string }> = [];
+    for (const expressLane of [true, false]) {
+      await withStubbedTransaction(
+        noPayment,
+        async (gatewayUrl, stub, gateway) => {
+          const sub = unique('headers');
+          const bearer = await token(sub, 'operator');
+          const lanesBefore = gateway.metrics.expressAnswers();
+          const answer = await gql(gatewayUrl, paymentQuery, {}, bearer, {
+            'x-request-id': 'req-headers.1',
+            'user-agent': 'PayApp/3.1 (iOS 18)',
+            'x-device-id': 'device-abc-123',
+            'x-client-ip': '10.0.0.9',
+          });
+          expect(answer.errors).toBeUndefined();
+          expect(answer.data).toEqual({ payment: null });
+          expect(gateway.metrics.expressAnswers() - lanesBefore).toBe(expressLane ? 1 : 0);
+          expect(stub.requests).toHaveLength(1);
+          const sent = stub.requests[0]!;
+          const trust = testTrusts().transaction;
+          expect(sent[gatewaySecretHeader]).toBe(trust.secret);
+          expect(await verifyIdentityToken(sent[gatewayIdentityHeader], trust)).toMatchObject({
+            sub,
+            role: 'operator',
+          });
+          expect(sent).toMatchObject({
+            'content-type': 'application/json',
+            'x-request-id': 'req-headers.1',
+            'x-client-user-agent': 'PayApp/3.1 (iOS 18)',
+            'x-device-id': 'device-abc-123',
+          });
+          // The address the gateway saw, not the one the client claims.
+          expect(sent['x-client-ip']).toMatch(/127\.0\.0\.1$/);
+          expect(sent.authorization).toBeUndefined();
+          expect(JSON.stringify(sent)).not.toContain(bearer);
+          // The identity is signed per call (its own subject and time): compared above, not below.
+          const { [gatewayIdentityHeader]: _identity, host: _host, ...rest } = sent;
+          seen.push({ headers: rest, body: stub.bodies[0]! });
+        },
+        expressLane,
+      );
+    }
+    // The express lane makes its call by laneCall, not by @apollo/gateway's process: the subgraph cannot tell.
+    expect(seen[0]).toEqual(seen[1]);
+    expect(JSON.parse(seen[0]!.body)).toEqual({ query: paymentQuery, variables: {} });
   });
 
   it("lets the subgraph's cache-control header bound the response's cache policy, through the express lane or not", async () => {

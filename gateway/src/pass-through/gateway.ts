@@ -155,6 +155,11 @@ type IncomingRequestContext = Extract<
  */
 const noCachePolicy = {} as IncomingRequestContext;
 
+/** A call the express lane makes (its request has no cache policy): the data source makes it by laneCall (lane-call.ts). */
+export function isLaneCall(options: GraphQLDataSourceProcessOptions): boolean {
+  return options.kind === incomingOperation && options.incomingRequestContext === noCachePolicy;
+}
+
 /** The request part of what a forwarded call needs: its variables, operation name, and whether it came over HTTP. */
 export interface ForwardedRequest {
   variables?: Record<string, unknown> | undefined;

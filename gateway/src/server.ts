@@ -87,9 +87,13 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     super({ url, fetcher });
   }
 
-  /** The express lane's calls skip node-fetch's per-call objects (pass-through/lane-call.ts); every other is Apollo's. */
+  /**
+   * The express lane's calls skip node-fetch's per-call objects (pass-through/lane-call.ts), which does what process
+   * does without automatic persisted queries or didReceiveResponse: with either, every call is Apollo's process.
+   */
   override process(options: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<GatewayGraphQLResponse> {
-    return isLaneCall(options) ? laneCall(this, options) : super.process(options);
+    const plain = !this.apq && this.didReceiveResponse === undefined;
+    return plain && isLaneCall(options) ? laneCall(this, options) : super.process(options);
   }
 
   override async willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): Promise<void> {

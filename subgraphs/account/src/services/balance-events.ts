@@ -11,6 +11,7 @@ import {
 import { parseId } from '@paygraph/shared/ids';
 import { assert, err, ok, InvariantViolation, type Result } from '@paygraph/shared/result';
 import { abortable } from '@paygraph/shared/streams/abortable';
+import { streamHeads } from '@paygraph/shared/streams/heads';
 import { advance, encodeBalanceCursor, type StreamPosition } from '../domain/balance-cursor';
 import { addBuckets, applyMoves, noBuckets, type Buckets } from '../domain/balance-snapshot';
 import type { StreamStartRefusal } from '../domain/stream-start';
@@ -239,20 +240,14 @@ export function balanceEvents(
  * is something after the position it holds. This is what the gateway listens to.
  */
 export function balanceHeads(feed: BalanceFeed, rows: readonly Account[]): AsyncGenerator<string, void, undefined> {
-  return abortable(async function* heads(signal) {
+  return streamHeads(() => {
     const home = rows.find((r) => r.parentId === null);
     assert(home, 'heads without the home row');
     const watch = feed.watch(home.id, rows);
-    try {
-      let tails = watch.tails();
-      yield encodeBalanceCursor({ accountId: home.id, sequences: tails });
-      for (;;) {
-        await watch.wait(tails, signal);
-        tails = watch.tails();
-        yield encodeBalanceCursor({ accountId: home.id, sequences: tails });
-      }
-    } finally {
-      watch.release();
-    }
-  });
+    return {
+      position: () => ({ accountId: home.id, sequences: watch.tails() }),
+      wait: (position, signal) => watch.wait(position.sequences, signal),
+      release: () => watch.release(),
+    };
+  }, encodeBalanceCursor);
 }

@@ -2,6 +2,7 @@ import type { Forbidden } from '@paygraph/shared/authorization';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { abortable } from '@paygraph/shared/streams/abortable';
+import { streamHeads } from '@paygraph/shared/streams/heads';
 import type { LinkEventRow } from '../db/schema/link-events';
 import { encodeLinkEventCursor, type LinkEventPosition, type LinkStreamRefusal } from '../domain/link-events';
 import { linkEventPageSizeMax } from '../limits';
@@ -72,17 +73,12 @@ export function linkEventStream(
  * cursor, and for a stream it reads page by page.
  */
 export function linkEventHeads({ watch, start }: OpenedLinkStream): AsyncGenerator<string, void, undefined> {
-  return abortable(async function* heads(signal) {
-    try {
-      let head = watch.head();
-      yield encodeLinkEventCursor({ ownerId: start.ownerId, sequence: head });
-      for (;;) {
-        await watch.wait(head, signal);
-        head = watch.head();
-        yield encodeLinkEventCursor({ ownerId: start.ownerId, sequence: head });
-      }
-    } finally {
-      watch.release();
-    }
-  });
+  return streamHeads(
+    () => ({
+      position: () => ({ ownerId: start.ownerId, sequence: watch.head() }),
+      wait: (position, signal) => watch.wait(position.sequence, signal),
+      release: () => watch.release(),
+    }),
+    encodeLinkEventCursor,
+  );
 }

@@ -191,7 +191,7 @@ export async function answerAfterDriving(
   payment: PaymentRow,
   known?: { postings: LegPostings; homePosted: boolean },
 ): Promise<Result<PaymentRow, CreatePaymentError>> {
-  const plan = known && legsCompletion(ctx.shards, known.postings, payment.id, known.homePosted);
+  const plan = known && legsCompletion(known.postings, payment.id, known.homePosted);
   const final = await completeNow(ctx, plan ? { payment, plan } : { payment });
   // No record: the campaign refused before any leg posted (payment-completion.ts), as a refusal leaves none.
   if (!final || (final.status === 'FAILED' && final.failureCode === 'CAMPAIGN_EXHAUSTED'))

@@ -1,5 +1,5 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { newId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import {
   postOne,
   type PostingOutcome,
@@ -8,7 +8,6 @@ import {
   dedupeKeys,
 } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import { assert } from '@paygraph/shared/result';
 import type { PaymentLegRow } from '../db/schema/transactions';
 import { countCampaignUse } from '../db/campaigns';
 import { homeLegsSpec, remoteLegSpec, reversalOf, type LegEffect } from '../domain/legs';
@@ -30,10 +29,14 @@ export interface LegPostings {
   campaign: { leg: PaymentLegRow; local: boolean } | null;
 }
 
-function postingIdOn(shards: ShardSet, shard: Shard): string {
-  const logical = shards.logicalOn(shard)[0];
-  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
-  return newId('posting', logical);
+/**
+ * A posting's id on the logical shard of the record it belongs with: the account a remote posting moves, the movement
+ * (payment, refund) a home posting belongs to. A posting is found again by its dedupe key where it was written, and
+ * a shard move (docs/SCALING.md) carries a logical shard's postings by their ids: placed so, a posting goes with the
+ * account it credited, and a completion that runs again after the move finds it there instead of posting twice.
+ */
+export function postingIdBeside(kind: 'account' | 'payment' | 'refund', id: string): string {
+  return newId('posting', shardOf(kind, id));
 }
 
 /** A receiving leg posts to a merchant's stripe (pending) or a personal account (available). */
@@ -68,7 +71,7 @@ export async function legPostings(
   const homeSpec = homeLegsSpec(
     kind,
     movement,
-    postingIdOn(shards, home),
+    postingIdBeside(kind === 'PAYMENT' ? 'payment' : 'refund', movement.id),
     local.map((e) => e.effect),
     homeClearing,
   );
@@ -82,7 +85,7 @@ export async function legPostings(
         spec: remoteLegSpec(
           remoteKind,
           movement,
-          postingIdOn(shards, e.shard),
+          postingIdBeside('account', e.leg.postedAccountId),
           e.effect,
           await systemAccountId(shards, e.shard, 'CLEARING', movement.currency),
         ),
@@ -135,19 +138,18 @@ export function campaignCounter(campaignId: string | null, discount: bigint, use
   };
 }
 
-export function legReversal(
-  shards: ShardSet,
-  shard: Shard,
-  movementId: string,
-  leg: PaymentLegRow,
-  spec: PostingSpec,
-  kind: string,
-): PostingSpec {
-  return reversalOf(spec, kind, dedupeKeys.legReversal(movementId, leg.legIndex), postingIdOn(shards, shard));
+export function legReversal(movementId: string, leg: PaymentLegRow, spec: PostingSpec, kind: string): PostingSpec {
+  const id = postingIdBeside('account', leg.postedAccountId);
+  return reversalOf(spec, kind, dedupeKeys.legReversal(movementId, leg.legIndex), id);
 }
 
-export function homeReversal(shards: ShardSet, home: Shard, movementId: string, spec: PostingSpec): PostingSpec {
-  return reversalOf(spec, 'PAYMENT_REVERSAL', dedupeKeys.paymentReversal(movementId), postingIdOn(shards, home));
+export function homeReversal(paymentId: string, spec: PostingSpec): PostingSpec {
+  return reversalOf(
+    spec,
+    'PAYMENT_REVERSAL',
+    dedupeKeys.paymentReversal(paymentId),
+    postingIdBeside('payment', paymentId),
+  );
 }
 
 /**

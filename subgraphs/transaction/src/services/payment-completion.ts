@@ -9,7 +9,6 @@ import {
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import { newId } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import { deleteLegPayment, finishPayment, paymentsByIds, paymentsSucceeded } from '../db/payments';
 import { outboxRowsLock, outboxRowsTaken, takeOutbox, takeOutboxRows } from '../db/outbox';
@@ -28,6 +27,7 @@ import {
   homeReversal,
   legPostings,
   legReversal,
+  postingIdBeside,
   postLeg,
   reversedOrWait,
   type LegPostings,
@@ -67,24 +67,13 @@ export interface CompletionPlan {
   reverseHome: (() => Promise<PostingSpec>) | null;
 }
 
-function postingIdOn(shards: ShardSet, shard: Shard): string {
-  const logical = shards.logicalOn(shard)[0];
-  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
-  return newId('posting', logical);
-}
-
 /** A plan of legs (route LEGS) as its completion runs it. */
-export function legsCompletion(
-  shards: ShardSet,
-  postings: LegPostings,
-  paymentId: string,
-  homePosted: boolean,
-): CompletionPlan {
-  const { home, homeSpec } = postings;
+export function legsCompletion(postings: LegPostings, paymentId: string, homePosted: boolean): CompletionPlan {
+  const { homeSpec } = postings;
   return {
     postings,
     homePosted,
-    reverseHome: homeSpec ? async () => homeReversal(shards, home, paymentId, homeSpec) : null,
+    reverseHome: homeSpec ? async () => homeReversal(paymentId, homeSpec) : null,
   };
 }
 
@@ -118,19 +107,24 @@ export async function twoLegCompletion(
     businessDate: payment.businessDate,
     settlementId: null,
   };
-  const spec = paymentCreditSpec(movement, postingIdOn(shards, remote), remoteClearing, payment.payeeAccountId);
+  const spec = paymentCreditSpec(
+    movement,
+    postingIdBeside('account', payment.payeeAccountId),
+    remoteClearing,
+    payment.payeeAccountId,
+  );
   const reverseHome = async (): Promise<PostingSpec> => {
     const homeClearing = await systemAccountId(shards, home, 'CLEARING', movement.currency);
     return fx
       ? fxPaymentReversalSpec(
           id,
-          postingIdOn(shards, home),
+          postingIdBeside('payment', id),
           homeClearing,
           payment.payerAccountId,
           sidesOf(fx),
           await fxPositionsOn(shards, home, fx),
         )
-      : paymentReversalSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
+      : paymentReversalSpec(movement, postingIdBeside('payment', id), homeClearing, payment.payerAccountId);
   };
   return {
     postings: { home, homeSpec: null, remote: [{ leg, shard: remote, spec }], campaign: null },
@@ -157,12 +151,7 @@ async function completionOf(
       fx !== undefined ? fx : ((await paymentFxByIds(home.db, [payment.id]))[0] ?? null),
     );
   const legs = await legsOfPayments(home.db, [payment.id]);
-  return legsCompletion(
-    shards,
-    await legPostings(shards, home, 'PAYMENT', payment, legs, (l) => l.amount),
-    payment.id,
-    false,
-  );
+  return legsCompletion(await legPostings(shards, home, 'PAYMENT', payment, legs, (l) => l.amount), payment.id, false);
 }
 
 /** Completes the payment behind an outbox row PAYMENT_CREDIT or PAYMENT_LEGS (the relay). */
@@ -273,7 +262,7 @@ async function failPayment(
   now: () => Date,
 ): Promise<Ending> {
   for (const r of [...posted].reverse()) {
-    const spec = legReversal(shards, r.shard, payment.id, r.leg, r.spec, 'PAYMENT_LEG_REVERSAL');
+    const spec = legReversal(payment.id, r.leg, r.spec, 'PAYMENT_LEG_REVERSAL');
     await postLeg(
       r.shard,
       spec,

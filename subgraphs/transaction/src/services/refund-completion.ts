@@ -1,7 +1,6 @@
 import { postOne, type PostingOutcome, type PostingSpec, systemAccountId } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
-import { newId } from '@paygraph/shared/ids';
 import { assert } from '@paygraph/shared/result';
 import { addRefundedAmount, finishRefund, paymentsByIds, refundsByIds } from '../db/payments';
 import { takeOutbox } from '../db/outbox';
@@ -13,7 +12,7 @@ import { fxRefundCreditSpec } from '../domain/fx-legs';
 import { isPaying, type LegRole } from '../domain/payment-legs';
 import { fxPositionsOn } from './fx-positions';
 import { CompletionWaits } from './completion-waits';
-import { legPostings, legReversal, postLeg, reversedOrWait, type LegPostings } from './legs';
+import { legPostings, legReversal, postingIdBeside, postLeg, reversedOrWait, type LegPostings } from './legs';
 
 /**
  * The one completion of every cross-shard refund, its payment's completion run backwards, with
@@ -38,12 +37,6 @@ interface RefundPlan {
   creditAtEnd: PostingSpec | null;
   /** Each leg's reserved share (a refund of legs), released when the refund fails. */
   shares: ReadonlyMap<number, bigint>;
-}
-
-function postingIdOn(shards: ShardSet, shard: Shard): string {
-  const logical = shards.logicalOn(shard)[0];
-  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
-  return newId('posting', logical);
 }
 
 /** Completes the refund behind an outbox row REFUND_DEBIT or REFUND_LEGS. */
@@ -127,7 +120,7 @@ async function twoLegRefundPlan(
             shard: remote,
             spec: refundDebitSpec(
               movement,
-              postingIdOn(shards, remote),
+              postingIdBeside('account', payment.creditAccountId),
               payment.creditAccountId,
               await systemAccountId(shards, remote, 'CLEARING', movement.currency),
             ),
@@ -137,7 +130,7 @@ async function twoLegRefundPlan(
   const credit = fx
     ? fxRefundCreditSpec(
         id,
-        postingIdOn(shards, home),
+        postingIdBeside('refund', id),
         homeClearing,
         payment.payerAccountId,
         {
@@ -148,7 +141,7 @@ async function twoLegRefundPlan(
         },
         await fxPositionsOn(shards, home, { sellCurrency: refund.currency, buyCurrency: fx.buyCurrency }),
       )
-    : refundCreditSpec(movement, postingIdOn(shards, home), homeClearing, payment.payerAccountId);
+    : refundCreditSpec(movement, postingIdBeside('refund', id), homeClearing, payment.payerAccountId);
   return { postings: { home, homeSpec: null, remote: debit, campaign: null }, creditAtEnd: credit, shares: new Map() };
 }
 
@@ -202,7 +195,7 @@ async function failRefund(
   for (const r of [...given].reverse()) {
     await postLeg(
       r.shard,
-      legReversal(shards, r.shard, refund.id, r.leg, r.spec, 'REFUND_LEG_REVERSAL'),
+      legReversal(refund.id, r.leg, r.spec, 'REFUND_LEG_REVERSAL'),
       now,
       reversedOrWait(refund.id),
     );

@@ -30,11 +30,12 @@ const parts: Readonly<Record<string, string>> = {
   // A module of the shared library with tables of its own: its folder, its door (index.ts).
   ledger: 'subgraphs/shared/src/ledger',
   idempotency: 'subgraphs/shared/src/idempotency',
+  control: 'subgraphs/shared/src/control',
 };
 type Part = string;
 const everyonesPart: Part = 'shared';
 /** The shared library's modules: closed to every file outside their folder, scripts included. */
-const sharedModules: ReadonlySet<Part> = new Set(['ledger', 'idempotency']);
+const sharedModules: ReadonlySet<Part> = new Set(['ledger', 'idempotency', 'control']);
 
 /** A model a part declares it uses (its part.ts `reads`, `<owner>/<model>`), as the owner's file. */
 function modelFile(model: string): string {

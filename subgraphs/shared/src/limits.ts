@@ -472,3 +472,32 @@ export const assetsMax = 100;
 
 /** The longest asset name DefineAsset takes (assets.name is VARCHAR(200)). */
 export const assetNameLengthMax = 200;
+
+/**
+ * The live shard map (control/follower.ts, docs/SCALING.md). Every process reads the control database's newest map
+ * version every shardMapPollIntervalMs, so a new version (a fence, a switch) is followed everywhere within that, plus
+ * a statement: a move's fence lasts a few of these rounds, and must stay under shardMoveFenceMsMax.
+ */
+export const shardMapPollIntervalMs = 200;
+/** A process refreshes its acknowledgement row (its heartbeat) at most this often when the map did not change. */
+export const shardMapHeartbeatMs = 1_000;
+/**
+ * A process whose heartbeat is older than this is gone (killed, partitioned away): a mover does not wait for it. A
+ * process cut off from the control database for that long has stopped acknowledging, and a fence it missed is
+ * checked again where the write happens (control/store/fences.ts).
+ */
+export const shardMapProcessLiveMs = 3 * shardMapHeartbeatMs;
+/** Acknowledgement rows of processes not seen for this long are deleted (the table stays as small as the fleet). */
+export const shardMapAckForgetMs = 24 * 60 * 60 * 1_000;
+/** How long a mover waits for every live process to acknowledge a version before it gives up on the step. */
+export const shardMapAckWaitMs = 5_000;
+/** The longest a move's fence may stand (issue 50: requests to moved shards unavailable for at most 2 s). */
+export const shardMoveFenceMsMax = 2_000;
+assert(
+  shardMapPollIntervalMs < shardMapHeartbeatMs && shardMapHeartbeatMs < shardMapProcessLiveMs,
+  'a live process acknowledges before it counts as gone: poll < heartbeat < live',
+);
+assert(
+  3 * shardMapPollIntervalMs < shardMoveFenceMsMax,
+  'a fence (published, acknowledged, switched, lifted) fits in a few polls',
+);

@@ -1,4 +1,9 @@
-import { idempotencyRetentionDaysMin, ownerIdLengthMax, timerDelayMsMax } from '@paygraph/shared/limits';
+import {
+  idempotencyRetentionDaysMin,
+  ownerIdLengthMax,
+  shardMoveFenceMsMax,
+  timerDelayMsMax,
+} from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
 
 /**
@@ -104,6 +109,12 @@ export const relayBatchSizeMax = 100;
 export const relayLeaseMs = 30_000;
 /** The backlog metric counts at most this many rows per shard: beyond it the number only says "far behind". */
 export const relayBacklogCountMax = 10_000;
+/**
+ * A row whose step met a shard move's fence (FencedWrite) comes due again after this, instead of at its lease's end:
+ * the fence lifts within shardMoveFenceMsMax, and the movement's money waits in clearing until the row is done.
+ */
+export const relayFencedRetryMs = 250;
+assert(relayFencedRetryMs < shardMoveFenceMsMax, 'a fenced row is tried again within the fence it met');
 // A row the relay claimed stays its own longer than the grace a request has to finish it inline.
 assert(relayLeaseMs > outboxInlineGraceMs, "the relay's lease must outlast the inline grace");
 

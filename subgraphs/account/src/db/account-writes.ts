@@ -1,6 +1,8 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { newId, parseId, randomLogicalShard } from '@paygraph/shared/ids';
+import { newId, parseId, randomLogicalShard, type LogicalShard } from '@paygraph/shared/ids';
+import { logicalShardCount } from '@paygraph/shared/limits';
+import { refuseFenced } from '@paygraph/shared/control/index';
 import {
   announceOwnerShard,
   insertAccount,
@@ -16,19 +18,20 @@ import type { AccountToOpen } from '../domain/open-account';
 
 /**
  * Opens an account on a random logical shard, so accounts spread evenly over the databases, after
- * the owner directory names that shard (ledger/rules/owner-directory.ts).
+ * the owner directory names that shard (ledger/rules/owner-directory.ts). Never on a logical shard
+ * a shard move fences (the map's, openLogicalShard), and the row is written under the fence where
+ * the write happens (refuseFenced), so a process on an old map cannot open an account a move's copy
+ * would leave behind.
  */
 export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, now: Date): Promise<AccountView> {
-  const logical = randomLogicalShard();
+  const logical = openLogicalShard(shards);
   const id = newId('account', logical);
   // The owner directory names the shard first, so a reader of the owner's accounts never misses this one.
   await announceOwnerShard(shards, toOpen.ownerId, logical);
-  await insertAccount(shards.byLogical(logical).db, {
-    ...toOpen,
-    id,
-    status: 'ACTIVE',
-    createdAt: now,
-    updatedAt: now,
+  const shard = shards.byLogical(logical);
+  await inTransaction(shard, async (tx) => {
+    await refuseFenced(tx, shard.name, [logical]);
+    await insertAccount(tx, { ...toOpen, id, status: 'ACTIVE', createdAt: now, updatedAt: now });
   });
   return {
     id,
@@ -46,6 +49,15 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
     lastSequence: 0n,
     stripeIds: [],
   };
+}
+
+/** A random logical shard the live map does not fence (at most logicalShardCount draws; then any, refused at routing). */
+function openLogicalShard(shards: ShardSet): LogicalShard {
+  for (let draw = 0; draw < logicalShardCount; draw++) {
+    const logical = randomLogicalShard();
+    if (!shards.placement.isFenced(logical)) return logical;
+  }
+  return randomLogicalShard();
 }
 
 /** One row's buckets (the home row's or a stripe's): a close needs each of them zero, not only their sum. */

@@ -68,6 +68,12 @@ export interface ReadinessReport {
    * serves. Absent when there is none, as `node` is for a shard of one server.
    */
   warnings?: SlowFailover[];
+  /**
+   * The live shard map this process routes by (docs/SCALING.md): its version, and `stale` with the time of the first
+   * failed read when the control database cannot be read, in which case the process serves the last map it knew.
+   * /health/ready's alone: /health keeps its first format (service, status, down, shards; the gateway-trust test).
+   */
+  shardMap?: { version: number; fenced: number[]; stale?: { since: string } };
 }
 
 /**
@@ -78,6 +84,7 @@ export interface ReadinessReport {
 export async function readiness(
   service: string,
   shards: ShardSet,
+  options: { firstFormat?: boolean } = {},
 ): Promise<{ httpStatus: number; report: ReadinessReport }> {
   const probed = await probeShards(shards);
   for (const failed of probed.filter((s) => s.error !== undefined))
@@ -85,15 +92,24 @@ export async function readiness(
   const down = probed.filter((s) => !s.ok).map((s) => s.shard);
   const status: Readiness = down.length === 0 ? 'ready' : down.length < probed.length ? 'degraded' : 'unavailable';
   const warnings = shards.all.flatMap((shard) => (shard.slowFailover === null ? [] : [shard.slowFailover]));
+  const report: ReadinessReport = {
+    service,
+    status,
+    down,
+    shards: probed.map(({ error: _error, ...shown }) => shown),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
+  if (options.firstFormat !== true) report.shardMap = mapReport(shards);
+  return { httpStatus: status === 'unavailable' ? 503 : 200, report };
+}
+
+function mapReport(shards: ShardSet): NonNullable<ReadinessReport['shardMap']> {
+  const { version, fenced } = shards.placement.current;
+  const stale = shards.placement.stale;
   return {
-    httpStatus: status === 'unavailable' ? 503 : 200,
-    report: {
-      service,
-      status,
-      down,
-      shards: probed.map(({ error: _error, ...shown }) => shown),
-      ...(warnings.length > 0 ? { warnings } : {}),
-    },
+    version,
+    fenced: [...fenced],
+    ...(stale === null ? {} : { stale: { since: new Date(stale.since).toISOString() } }),
   };
 }
 

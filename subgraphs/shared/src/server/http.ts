@@ -162,23 +162,25 @@ export interface MetricsSource {
 /**
  * The routes every process (the gateway and each subgraph) serves beside /graphql, open to
  * whatever can reach its port: /health/live, /health/ready with the process's own report (and
- * /health, the first health path, kept for scripts and orchestrators that ask it: the same as
- * ready), and /metrics for a Prometheus scraper. What they tell is counts and states by
+ * /health, the first health path, kept for scripts and orchestrators that ask it: the same status,
+ * in its first format, which `ready(true)` answers), and /metrics for a Prometheus scraper. What they tell is counts and states by
  * database name, never an id, amount or client's text (SECURITY.md).
  */
 export function serviceRoutes(
   service: string,
-  ready: () => Promise<{ httpStatus: number; report: unknown }>,
+  ready: (firstFormat: boolean) => Promise<{ httpStatus: number; report: unknown }>,
   metrics: MetricsSource,
 ): Record<string, RouteHandler> {
-  const readyRoute: RouteHandler = async (_req, res) => {
-    const { httpStatus, report } = await ready();
-    sendJson(res, httpStatus, report);
-  };
+  const readyRoute =
+    (firstFormat: boolean): RouteHandler =>
+    async (_req, res) => {
+      const { httpStatus, report } = await ready(firstFormat);
+      sendJson(res, httpStatus, report);
+    };
   return {
     '/health/live': (_req, res) => sendJson(res, 200, { service, status: 'live' }),
-    '/health/ready': readyRoute,
-    '/health': readyRoute,
+    '/health/ready': readyRoute(false),
+    '/health': readyRoute(true),
     '/metrics': async (_req, res) => {
       const text = await metrics.render();
       res.writeHead(200, { 'content-type': metrics.contentType });

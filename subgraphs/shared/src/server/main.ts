@@ -1,4 +1,6 @@
-import { noteSlowFailovers, startOnNodes, type ShardSet } from '../shards/pool';
+import { noteSlowFailovers, openShards, startOnNodes, type ShardSet } from '../shards/pool';
+import { followShardMap, latestMap } from '../control/index';
+import { mapAsConfig } from '../shards/shard-map';
 import { checkShardNodes, ShardNodesRefused } from '../shards/galera';
 import { checkGaleraTimings, describeSlowFailover, type SlowFailover } from '../shards/galera-timings';
 import { buildTopology } from '../shards/topology';
@@ -74,6 +76,30 @@ async function checkShardsOrExit(
 }
 
 /**
+ * MYSQL_SHARDS and SHARD_MAP as the live map places the shards now, read once on a pool of one connection; the
+ * configuration's own when the control database does not answer or holds no map yet (the follower seeds it, and
+ * /health/ready says the map is stale until it can be read).
+ */
+async function liveShardConfig(location: {
+  urls: string;
+  map?: string | null;
+}): Promise<{ urls: string; map: string | null }> {
+  const probe = openShards({ urls: location.urls, map: location.map ?? null, poolSize: 1 });
+  try {
+    const map = await latestMap(probe.all[0]!);
+    return map === null ? { urls: location.urls, map: location.map ?? null } : mapAsConfig(map);
+  } catch (error) {
+    log().warn(
+      { err: error },
+      'shard map: cannot read the control database at start-up; starting from the configuration',
+    );
+    return { urls: location.urls, map: location.map ?? null };
+  } finally {
+    await probe.close();
+  }
+}
+
+/**
  * The common life of a subgraph process: read the configuration (the only read of the
  * environment a subgraph makes), start, say where it listens, and on SIGTERM/SIGINT stop taking
  * requests, let running ones finish, close the shard pools and exit. With REDIS_URL set, every
@@ -93,12 +119,22 @@ export async function runSubgraphMain<S extends z.ZodObject<SubgraphShape>>(
     config.tracing.otlpEndpoint === null
       ? null
       : await startTracing({ serviceName: name, otlpEndpoint: config.tracing.otlpEndpoint });
-  const { startNodes, slowFailovers } = await checkShardsOrExit(name, config.shards);
+  // The configured node lists first: a list that mixes clusters, or names a server that is not Galera, is refused
+  // before anything reads through it (the control database's map among them).
+  const configured = await checkShardsOrExit(name, config.shards);
+  // The live shard map, when the control database answers, places the shards from the start (docs/SCALING.md); the
+  // databases it names are checked as the configured ones were, unless they are the same.
+  const placed = { ...config, shards: { ...config.shards, ...(await liveShardConfig(config.shards)) } };
+  const same = placed.shards.urls === config.shards.urls && (placed.shards.map ?? null) === (config.shards.map ?? null);
+  const { startNodes, slowFailovers } = same ? configured : await checkShardsOrExit(name, placed.shards);
   // A misconfigured cluster still serves: named here and in /health/ready (health.ts), not refused.
   for (const warning of slowFailovers) log().warn({ galera: warning }, describeSlowFailover(warning));
-  const { port, shards, server } = await start(config);
+  const { port, shards, server } = await start(placed);
   startOnNodes(shards, startNodes);
   noteSlowFailovers(shards, slowFailovers);
+  const follower = followShardMap(shards, { service: name });
+  await follower.poll();
+  server.disposers.push(() => follower.stop());
   if (config.redisUrl !== null) server.disposers.push(startLedgerHintPublisher(config.redisUrl));
   log().info({ port }, `${name} subgraph listening on http://127.0.0.1:${port}/graphql`);
   let stopping = false;

@@ -141,7 +141,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(
     // The state of each shard by database name and nothing else (a failed probe's error goes to
     // the log, since it names hosts and users).
     routes: {
-      ...serviceRoutes(options.name, () => readiness(options.name, options.shards), {
+      ...serviceRoutes(options.name, (firstFormat) => readiness(options.name, options.shards, { firstFormat }), {
         render: () => processRegistry.metrics(),
         contentType: processRegistry.contentType,
       }),

@@ -3,7 +3,8 @@ import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import { shardOf, type IdKind, type LogicalShard } from '../ids';
 import { lockWaitSeconds, shardPoolSizeDefault, shardServerStatementTimeoutMs } from '../limits';
 import { postingSettingsDefault, type PostingSettings, type ShardLocation } from '../config/shared';
-import { buildTopology, logicalShardsOf, type Topology } from './topology';
+import { buildTopology, type Topology } from './topology';
+import { Placement } from './placement';
 import { ShardPool } from './shard-pool';
 import { checkShardNodes } from './galera';
 import type { SlowFailover } from './galera-timings';
@@ -33,8 +34,12 @@ export interface Shard {
 }
 
 export interface ShardSet {
+  /** The databases and placement now (the live map's, once followed: control/follower.ts). */
   readonly topology: Topology;
+  /** Every database this process has opened, in MYSQL_SHARDS order, then those a new map version added. */
   readonly all: readonly Shard[];
+  /** Where each logical shard is, and which are fenced: the map provider byLogical and of ask (placement.ts). */
+  readonly placement: Placement<Shard>;
   byLogical(shard: LogicalShard): Shard;
   /** The shard that holds a well-formed id of this kind (ids.ts: shardOf asserts it). */
   of(kind: IdKind, id: string): Shard;
@@ -60,17 +65,21 @@ export function openShards(options: ShardSetOptions): ShardSet {
   const topology = buildTopology(options.urls, options.map ?? undefined);
   const poolSize = options.poolSize ?? shardPoolSizeDefault;
   const posting = options.posting ?? postingSettingsDefault;
-  const all = topology.nodes.map((nodes, index) => openShard(nodes, index, poolSize, posting));
-  const logical = topology.physicalOf.map((p) => all[p]!);
-  const logicalLists = all.map((s) => logicalShardsOf(topology, s.index));
+  const open = (nodes: readonly string[], index: number) => openShard(nodes, index, poolSize, posting);
+  const placement = new Placement(topology, topology.nodes.map(open), open);
   return {
-    topology,
-    all,
-    byLogical: (shard) => logical[shard]!,
-    of: (kind, id) => logical[shardOf(kind, id)]!,
-    logicalOn: (shard) => logicalLists[shard.index]!,
+    get topology() {
+      return placement.topology;
+    },
+    get all() {
+      return placement.all;
+    },
+    placement,
+    byLogical: (shard) => placement.shardFor(shard),
+    of: (kind, id) => placement.shardFor(shardOf(kind, id)),
+    logicalOn: (shard) => placement.logicalOn(shard),
     close: async () => {
-      await Promise.all(all.map((s) => s.pool.end()));
+      await Promise.all(placement.all.map((s) => s.pool.end()));
     },
   };
 }

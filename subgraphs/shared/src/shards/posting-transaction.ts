@@ -75,6 +75,11 @@ export class PostingTx implements Tx {
     this.execute = db.execute.bind(db);
   }
 
+  /** The shard's database name, for the errors a store raises inside the transaction. */
+  get shardName(): string {
+    return this.shard.name;
+  }
+
   /** Keeps a write (its values bound now) to go out in front of the next statement, or with COMMIT. */
   hold(sql: string, values: readonly unknown[] = []): void {
     this.shard.queryCount++;

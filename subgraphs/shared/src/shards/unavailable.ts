@@ -60,6 +60,24 @@ export function isShardUnreachable(error: unknown): boolean {
   });
 }
 
+/**
+ * A request refused because a logical shard it needs is fenced (a shard move): by the map the process routes by
+ * (shards/placement.ts), or where the write happens, when a posting's accounts' logical shard is fenced on the database
+ * (control/store/fences.ts) and the writing process routed by a map that missed it. Retryable like an unreachable
+ * shard (SHARD_UNAVAILABLE), and over within the fence's budget (shardMoveFenceMsMax): a worker retries it soon, not
+ * after its usual back-off. The shard answers: the breaker does not count it.
+ */
+export class FencedWrite extends ShardUnavailable {
+  constructor(
+    shard: string,
+    readonly logicalShards: readonly number[],
+    where = 'on this database',
+  ) {
+    super(shard, `logical shards ${logicalShards.join(', ')} are fenced ${where} (a shard move)`);
+    this.name = 'FencedWrite';
+  }
+}
+
 /** The error as ShardUnavailable when it says the shard is unreachable; otherwise the error itself. */
 export function asShardUnavailable(shard: string, error: unknown): unknown {
   if (!isShardUnreachable(error)) return error;

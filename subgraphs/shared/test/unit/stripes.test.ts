@@ -3,14 +3,19 @@ import { buildTopology, logicalShardsOf } from '../../src/shards/topology';
 import { shardOf, toLogicalShard } from '../../src/ids';
 import { hasStripeShard, logicalShardsIn, stripeShardBit, stripeShardsOf } from '../../src/ledger/index';
 import type { Shard, ShardSet } from '../../src/shards/pool';
+import { Placement } from '../../src/shards/placement';
 
 /** A shard set without pools: routing only. */
 function routing(urls: string, map?: string): ShardSet {
   const topology = buildTopology(urls, map);
   const all = topology.urls.map((_, index) => ({ index, name: `s${index}` }) as unknown as Shard);
+  const placement = new Placement(topology, all, () => {
+    throw new Error('routing only');
+  });
   return {
     topology,
     all,
+    placement,
     byLogical: (l) => all[topology.physicalOf[l]!]!,
     of: (kind, id) => all[topology.physicalOf[shardOf(kind, id)]!]!,
     logicalOn: (s) => logicalShardsOf(topology, s.index),

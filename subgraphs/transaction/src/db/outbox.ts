@@ -1,4 +1,4 @@
-import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
 import type { Tx, Executor } from '@paygraph/shared/shards/transaction';
 import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
@@ -33,13 +33,29 @@ export async function outboxById(db: Executor, id: string): Promise<OutboxRow | 
 
 /**
  * Due rows no other relay holds: SKIP LOCKED lets several relay replicas share the work
- * without waiting on each other or doing a row twice at the same time.
+ * without waiting on each other or doing a row twice at the same time. Only rows of the logical
+ * shards `placed` here now (their ids' last two characters, hex): a fenced range's rows wait for
+ * the fence to lift, and a moved range's rows left on the source until cleanup are no longer its
+ * own (its copy on the target is what the relay there runs).
  */
-export async function claimDueOutbox(tx: Tx, now: Date, limit: number): Promise<OutboxRow[]> {
+export async function claimDueOutbox(
+  tx: Tx,
+  now: Date,
+  limit: number,
+  placed: readonly number[],
+): Promise<OutboxRow[]> {
+  if (placed.length === 0) return [];
+  const suffixes = placed.map((l) => l.toString(16).padStart(2, '0'));
   return tx
     .select()
     .from(transferOutbox)
-    .where(and(eq(transferOutbox.status, 'PENDING'), lte(transferOutbox.nextAttemptAt, now)))
+    .where(
+      and(
+        eq(transferOutbox.status, 'PENDING'),
+        lte(transferOutbox.nextAttemptAt, now),
+        inArray(sql`RIGHT(${transferOutbox.id}, 2)`, suffixes),
+      ),
+    )
     .orderBy(asc(transferOutbox.nextAttemptAt))
     .limit(limit)
     .for('update', { skipLocked: true });

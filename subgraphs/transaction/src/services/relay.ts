@@ -9,7 +9,8 @@ import { CompletionWaits } from './completion-waits';
 import { completePaymentById } from './payment-completion';
 import { completeRefund } from './refund-completion';
 import { recordPayoutEvent } from './link-events';
-import { relayBatchSizeMax, relayLeaseMs, relayBacklogCountMax } from '../limits';
+import { relayBatchSizeMax, relayLeaseMs, relayBacklogCountMax, relayFencedRetryMs } from '../limits';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 
 export { CompletionWaits };
 
@@ -32,11 +33,16 @@ export async function runOutboxStep(shards: ShardSet, home: Shard, id: string, n
   return completeRefund(shards, home, id, now);
 }
 
-/** Claims due rows on one shard with a lease (SKIP LOCKED, so replicas share the work), then runs them. */
+/**
+ * Claims due rows on one shard with a lease (SKIP LOCKED, so replicas share the work), then runs them. Only rows of
+ * the logical shards the live map places on this shard and does not fence (claimDueOutbox). A row refused by a fence
+ * (FencedWrite: a shard move, the other side's or its own) comes due again after relayFencedRetryMs, not at its
+ * lease's end: a fence lasts at most shardMoveFenceMsMax, and the movement's money waits in clearing meanwhile.
+ */
 export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date): Promise<number> {
   await measureBacklog(shard, now());
   const claimed = await inTransaction(shard, async (tx) => {
-    const rows = await claimDueOutbox(tx, now(), relayBatchSizeMax);
+    const rows = await claimDueOutbox(tx, now(), relayBatchSizeMax, shards.logicalOn(shard));
     const leaseEnd = new Date(now().getTime() + relayLeaseMs);
     for (const row of rows) await postponeOutbox(tx, row.id, leaseEnd);
     return rows;
@@ -50,10 +56,28 @@ export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date)
         log().warn(`relay: ${row.step} ${row.id}: ${error.message}; will retry`);
         continue;
       }
+      if (isFenced(error)) {
+        log().info(`relay: ${row.step} ${row.id}: a shard move's fence; will retry in ${relayFencedRetryMs} ms`);
+        await retrySoon(shard, row.id, new Date(now().getTime() + relayFencedRetryMs));
+        continue;
+      }
       log().error({ err: error }, `relay: ${row.step} ${row.id} failed, will retry`);
     }
   }
   return claimed.length;
+}
+
+function isFenced(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++)
+    if (e instanceof FencedWrite) return true;
+  return false;
+}
+
+/** A row's lease shortened; a shard that does not answer now leaves it to the lease. */
+async function retrySoon(shard: Shard, id: string, at: Date): Promise<void> {
+  await inTransaction(shard, (tx) => postponeOutbox(tx, id, at)).catch((error: unknown) => {
+    log().warn({ err: error }, `relay: ${id}: could not shorten its lease`);
+  });
 }
 
 /** Sets the relay's backlog and lag gauges for a shard, before the pass takes its rows. */

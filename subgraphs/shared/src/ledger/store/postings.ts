@@ -10,6 +10,8 @@ import { insertRows, rawRowSets } from '../../db/raw';
 import { addDayIncrements } from './account-days';
 import { dayIncrements } from '../rules/account-days';
 import { accountColumns, accountOfRaw, type RawAccount } from './rows';
+import { fencedAmong, fenceRead } from '../../control/index';
+import { FencedWrite } from '../../shards/unavailable';
 
 /**
  * The posting transaction's SQL (engine/): the lock of the accounts a batch moves, the earlier
@@ -56,6 +58,13 @@ export async function priorOutcomes(tx: PostingTx, keys: readonly string[]): Pro
  * nothing more for the outcomes, read after them. `leading` statements (a prepare group's lock of
  * its business rows, engine/batch.ts) go first in the same text, so they lock before the
  * accounts, as a prepare always does; their rows are answered in `led`, in order.
+ *
+ * The fence where the write happens (issue 50, control/store/fences.ts): in the same text, before the accounts' lock,
+ * the fence rows of the clients' accounts' logical shards, shared (LOCK IN SHARE MODE) until the transaction ends; one
+ * that is not open refuses the posting with FencedWrite (SHARD_UNAVAILABLE, retryable) before anything is decided. A
+ * mover's fence write then waits for this transaction, and a posting after it sees the fence. Read before the accounts
+ * so that a posting waiting for a fence write holds no account a posting in flight needs (no lock cycle through the
+ * mover). System accounts belong to the database and are never fenced. No round trip of its own.
  */
 export async function lockAndReadPrior(
   tx: PostingTx,
@@ -71,8 +80,10 @@ export async function lockAndReadPrior(
   // Both groups in one statement: MySQL runs the parts of a UNION ALL in order, so the clients'
   // rows are still locked before the system rows (one statement less to parse, one result set).
   const lock = groups.map(() => `(SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE)`);
+  const fenced = [...new Set(clientShards(unique, lastIds))];
   const statements: Statement[] = [
     ...leading,
+    ...(fenced.length > 0 ? [fenceRead(fenced)] : []),
     ...(lock.length > 0 ? [{ sql: lock.join(' UNION ALL '), values: groups }] : []),
   ];
   if (keys.length > 0) {
@@ -87,7 +98,11 @@ export async function lockAndReadPrior(
   }
   const answers = await rawRowSets(tx, statements);
   const led = answers.slice(0, leading.length);
-  const results = answers.slice(leading.length);
+  if (fenced.length > 0) {
+    const refused = fencedAmong(answers[leading.length]!);
+    if (refused.length > 0) throw new FencedWrite(tx.shardName, refused);
+  }
+  const results = answers.slice(leading.length + (fenced.length > 0 ? 1 : 0));
   const states = new Map<string, Account>();
   for (const raw of results.slice(0, lock.length > 0 ? 1 : 0).flat() as RawAccount[]) {
     const account = accountOfRaw(raw);
@@ -105,6 +120,14 @@ export async function lockAndReadPrior(
     else if (row.d !== null) prior.set(row.k, { kind: 'rejected', rejection: decodeRejection(row.d) });
   }
   return { states, prior, led };
+}
+
+/**
+ * The logical shards of the clients' accounts among `ids` (those not in `system`): an id's last two characters, hex,
+ * as placement reads them (ids.ts newId; scripts/lib/move-tables.ts).
+ */
+function clientShards(ids: readonly string[], system: ReadonlySet<string>): number[] {
+  return ids.filter((id) => !system.has(id)).map((id) => Number.parseInt(id.slice(-2), 16));
 }
 
 /**

@@ -1,0 +1,453 @@
+import { readFileSync, existsSync } from 'node:fs';
+import mysql from 'mysql2/promise';
+import {
+  activeMove,
+  fenceOn,
+  laggards,
+  latestMap,
+  publishMap,
+  recordStep,
+  seedMapIfAbsent,
+  startMove,
+  unfenceOn,
+  type MoveRow,
+  type MoveStep,
+} from '../../subgraphs/shared/src/control/index';
+import { openShards, type Shard, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
+import { rawRows } from '../../subgraphs/shared/src/db/raw';
+import {
+  databaseKey,
+  nextMap,
+  sameDatabase,
+  seedMap,
+  type ShardMap,
+} from '../../subgraphs/shared/src/shards/shard-map';
+import { parseShardNodes } from '../../subgraphs/shared/src/shards/topology';
+import {
+  logicalShardCount,
+  shardMapAckWaitMs,
+  shardMapProcessLiveMs,
+  shardMoveFenceMsMax,
+} from '../../subgraphs/shared/src/limits';
+import { migrationSets } from './migration-sets';
+import { placedTables, type PlacedTable } from './move-tables';
+
+/**
+ * The shard mover (`npm run shards -- move FIRST-LAST DATABASE`, docs/SCALING.md). Fence first, then copy and verify:
+ * the range's writes stop (a fenced map version every live process acknowledges, and the range listed in the source's
+ * shard_fences, which the ledger's posting transaction reads where the write happens, so a process that missed the
+ * version is refused too, and the fence write waits for the postings in flight), its rows are copied to
+ * the target and checked (row count and two checksums per table, both sides), the map switches the range to the
+ * target, and the fence lifts. The source's rows stay until cleaned (listed there as `moved`, so nothing writes them).
+ * Each step is recorded in shard_moves before the next starts: a killed mover is resumed by the same command (the
+ * step it died in runs again; a copy starts over) or aborted (`npm run shards -- abort`) with nothing changed, up to
+ * the switch.
+ */
+export interface MoveRequest {
+  first: number;
+  last: number;
+  /** The target as MYSQL_SHARDS writes one database. */
+  target: string;
+}
+
+/** A move refused before anything was copied, naming why. */
+export class MoveRefused extends Error {}
+
+/** Rows copied per INSERT. */
+const copyBatchRows = 500;
+/** The named lock (GET_LOCK on the control database) a mover holds while it runs: two never run at once. */
+const lockName = 'paygraph_shard_mover';
+
+export function parseRange(text: string): { first: number; last: number } {
+  const match = /^(\d+)-(\d+)$/.exec(text) ?? /^(\d+)$/.exec(text);
+  if (!match) throw new MoveRefused(`"${text}" is not a range of logical shards (FIRST-LAST, e.g. 8-15)`);
+  const first = Number(match[1]);
+  const last = Number(match[2] ?? match[1]);
+  if (first > last || last >= logicalShardCount)
+    throw new MoveRefused(`"${text}": logical shards run from 0 to ${logicalShardCount - 1}, first before last`);
+  return { first, last };
+}
+
+/** What a mover holds: the control database, every database of the map, and its lock. */
+export interface Mover {
+  shards: ShardSet;
+  control: Shard;
+  log: (line: string) => void;
+  lock: mysql.Connection;
+  /** Pools on databases the map does not list (a target). */
+  extra: ShardSet[];
+  close(): Promise<void>;
+}
+
+/** Opens the map's databases and takes the mover's lock on the control database; refused when another mover runs. */
+export async function openMover(urls: string, log: (line: string) => void): Promise<Mover> {
+  const shards = openShards({ urls, poolSize: 4 });
+  // No process has seeded the map yet: the configuration's is version 1, as a process would write it.
+  if ((await latestMap(shards.all[0]!)) === null) await seedMapIfAbsent(shards.all[0]!, seedMap(shards.topology));
+  shards.placement.apply((await latestMap(shards.all[0]!))!);
+  const lock = await mysql.createConnection({ uri: parseShardNodes(urls)[0]![0]! });
+  const [rows] = await lock.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS taken', [lockName]);
+  if (Number(rows[0]!.taken) !== 1) {
+    await lock.end();
+    await shards.close();
+    throw new MoveRefused('another mover runs (it holds the mover lock on the control database)');
+  }
+  const mover: Mover = {
+    shards,
+    control: shards.all[0]!,
+    log,
+    lock,
+    extra: [],
+    close: async () => {
+      await lock.end();
+      await Promise.all([shards, ...mover.extra].map((set) => set.close()));
+    },
+  };
+  return mover;
+}
+
+/** The mover's pool on a database: one of the map's, or one opened for a target the map does not list yet. */
+function shardOfEntry(mover: Mover, entry: string): Shard {
+  const key = databaseKey(entry);
+  const known = [...mover.shards.all, ...mover.extra.flatMap((set) => set.all)];
+  const shard = known.find((s) => databaseKey(s.pool.options.nodes.join('|')) === key);
+  if (shard) return shard;
+  const set = openShards({ urls: entry, poolSize: 2 });
+  mover.extra.push(set);
+  return set.all[0]!;
+}
+
+/** Moves a range, or resumes the move in progress when it is the same one; exits with the switch done. */
+export async function move(mover: Mover, request: MoveRequest, stopAfter: MoveStep | null): Promise<MoveRow['id']> {
+  let current = await activeMove(mover.control);
+  if (current !== null && !isSameMove(current, request))
+    throw new MoveRefused(
+      `a move of ${current.first}-${current.last} is in progress (step ${current.step}): resume it or abort it first`,
+    );
+  if (current === null) {
+    const source = await checkMove(mover, request);
+    const id = await startMove(mover.control, { ...request, source });
+    if (id === null) throw new MoveRefused('another move was started meanwhile');
+    mover.log(`move ${id}: checked ${request.first}-${request.last}, nothing copied yet`);
+    current = (await activeMove(mover.control))!;
+    if (stopAfter === 'checked') killForTest(mover, current.id, 'checked');
+  } else mover.log(`move ${current.id}: resuming after step ${current.step}`);
+  const steps: readonly [MoveStep, (m: MoveRow) => Promise<Record<string, unknown>>][] = [
+    ['fenced', (m) => fence(mover, m)],
+    ['copied', (m) => copy(mover, m)],
+    ['verified', (m) => verify(mover, m)],
+    ['switched', (m) => switchMap(mover, m)],
+    ['done', (m) => lift(mover, m)],
+  ];
+  for (const [step, run] of steps) {
+    if (stepIndex(current.step) >= stepIndex(step)) continue;
+    const figures = await run(current);
+    await recordStep(mover.control, current.id, step, figures);
+    current = { ...current, step, figures: { ...current.figures, ...figures } };
+    if (stopAfter === step) killForTest(mover, current.id, step);
+  }
+  return current.id;
+}
+
+/** `--kill-after STEP`: the mover dies by SIGKILL once the step is recorded, as a crash there would leave it. */
+function killForTest(mover: Mover, id: number, step: MoveStep): void {
+  mover.log(`move ${id}: stopping after ${step} (--kill-after)`);
+  process.kill(process.pid, 'SIGKILL');
+}
+
+const stepIndex = (step: MoveStep) =>
+  ['checked', 'fenced', 'copied', 'verified', 'switched', 'done', 'aborted'].indexOf(step);
+
+function isSameMove(move: MoveRow, request: MoveRequest): boolean {
+  return move.first === request.first && move.last === request.last && sameDatabase(move.target, request.target);
+}
+
+/** Bad input, refused before anything is written: answers the source database's entry. */
+async function checkMove(mover: Mover, request: MoveRequest): Promise<string> {
+  const map = mover.shards.placement.current;
+  try {
+    databaseKey(request.target);
+  } catch (error) {
+    throw new MoveRefused(`the target is not one database: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (request.first === 0)
+    throw new MoveRefused('logical shard 0 holds the control tables (settlement, audit) and does not move');
+  const sources = new Set(map.logical.slice(request.first, request.last + 1));
+  if (sources.size !== 1)
+    throw new MoveRefused(`logical shards ${request.first}-${request.last} are on several databases`);
+  const source = map.databases[[...sources][0]!]!;
+  if (sameDatabase(source, request.target)) throw new MoveRefused('the range is on that database already');
+  const staying = map.logical.filter((d, l) => d === [...sources][0] && (l < request.first || l > request.last));
+  if (staying.length === 0)
+    throw new MoveRefused('the source would keep no logical shard (its system accounts need one to be named by)');
+  await checkSystemAccounts(shardOfEntry(mover, source), request);
+  const target = shardOfEntry(mover, request.target);
+  await checkMigrated(target);
+  const held = await rowsOfRange(target, request.first, request.last);
+  const first = Object.entries(held).find(([, n]) => n > 0);
+  if (first) throw new MoveRefused(`the target already holds ${first[1]} rows of the range in ${first[0]}`);
+  return source;
+}
+
+/**
+ * The source's system accounts (reserve, clearing, fee income) belong to the database and stay; their ids name one of
+ * its logical shards, which must stay with them: the fence on `accounts` would otherwise refuse them (a batched balance
+ * write names no system kind), and every cross-database payment of the source with them.
+ */
+async function checkSystemAccounts(source: Shard, request: MoveRequest): Promise<void> {
+  const rows = await rawRows<{ id: string }>(source, 'SELECT id FROM accounts WHERE system_kind IS NOT NULL');
+  const named = new Set(rows.map((r) => Number.parseInt(r.id.slice(-2), 16)));
+  const inRange = [...named].filter((l) => l >= request.first && l <= request.last).sort((a, b) => a - b);
+  if (inRange.length > 0)
+    throw new MoveRefused(
+      `the source's system accounts are named by logical shard ${inRange.join(', ')}, which stays with them`,
+    );
+}
+
+/** Every migration set applied to the target as to the code: a target not migrated is refused. */
+async function checkMigrated(target: Shard): Promise<void> {
+  for (const set of migrationSets) {
+    const journal = `${set.folder}/meta/_journal.json`;
+    if (!existsSync(journal)) continue;
+    const expected = (JSON.parse(readFileSync(journal, 'utf8')) as { entries: unknown[] }).entries.length;
+    const [row] = await rawRows<{ n: number }>(target, `SELECT COUNT(*) AS n FROM \`__migrations_${set.name}\``).catch(
+      () => [{ n: -1 }],
+    );
+    if (Number(row!.n) !== expected)
+      throw new MoveRefused(`the target is not migrated (${set.name}: run npm run migrate with it in MYSQL_SHARDS)`);
+  }
+}
+
+function suffixes(first: number, last: number): string[] {
+  return Array.from({ length: last - first + 1 }, (_, i) => (first + i).toString(16).padStart(2, '0'));
+}
+
+/** The rows of a placed table that belong to the range: the WHERE clause and its values. */
+function rangeWhere(placed: PlacedTable, first: number, last: number): { where: string; values: string[][] } {
+  if (placed.logicalOf !== undefined) {
+    const logical = Array.from({ length: last - first + 1 }, (_, i) => String(first + i));
+    return { where: `${placed.logicalOf} IN (?)`, values: [logical] };
+  }
+  return { where: `RIGHT(\`${placed.column}\`, 2) IN (?)`, values: [suffixes(first, last)] };
+}
+
+async function rowsOfRange(shard: Shard, first: number, last: number): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const placed of placedTables) {
+    const { where, values } = rangeWhere(placed, first, last);
+    const [row] = await rawRows<{ n: number }>(
+      shard,
+      `SELECT COUNT(*) AS n FROM \`${placed.table}\` WHERE ${where}`,
+      values,
+    );
+    counts[placed.table] = Number(row!.n);
+  }
+  return counts;
+}
+
+/** Publishes a map version built from the newest, then waits until every live process acknowledged it. */
+async function publishAndWait(mover: Mover, build: (map: ShardMap) => ShardMap, reason: string): Promise<number> {
+  for (;;) {
+    const map = (await latestMap(mover.control))!;
+    const next = build(map);
+    if (await publishMap(mover.control, next, reason)) {
+      mover.shards.placement.apply(next);
+      return waitForAcks(mover, next.version);
+    }
+  }
+}
+
+/** Waits (at most shardMapAckWaitMs) for every live process to acknowledge; answers how long it took. */
+async function waitForAcks(mover: Mover, version: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const waiting = await laggards(mover.control, version, shardMapProcessLiveMs);
+    if (waiting.length === 0) return Date.now() - started;
+    if (Date.now() - started > shardMapAckWaitMs) {
+      mover.log(
+        `map ${version}: ${waiting.length} processes did not acknowledge within ${shardMapAckWaitMs} ms ` +
+          `(${waiting.map((w) => w.service).join(', ')}); the fence on the source refuses their writes`,
+      );
+      return Date.now() - started;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function withFence(map: ShardMap, first: number, last: number, on: boolean): number[] {
+  const range = new Set(Array.from({ length: last - first + 1 }, (_, i) => first + i));
+  return on ? [...new Set([...map.fenced, ...range])] : map.fenced.filter((l) => !range.has(l));
+}
+
+async function fence(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
+  const fencedAt = Date.now();
+  const ackMs = await publishAndWait(
+    mover,
+    (map) => nextMap(map, { fenced: withFence(map, m.first, m.last, true) }),
+    `fence ${m.first}-${m.last}`,
+  );
+  // Then the source refuses the range's postings from any process that did not acknowledge (after the processes that
+  // did, so that none of their merged batches meets the fence there). The fence write waits for every posting in
+  // flight on the range (they hold its fence rows in share mode): once it returns, nothing more is written to the
+  // range's accounts on the source, and what was written before is copied.
+  await fenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'fenced');
+  mover.log(`move ${m.id}: fenced ${m.first}-${m.last}, acknowledged by every live process in ${ackMs} ms`);
+  return { fencedAt, fenceAckMs: ackMs };
+}
+
+async function copy(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
+  const started = Date.now();
+  const source = await rawConnection(m.source);
+  const target = await rawConnection(m.target);
+  const copied: Record<string, number> = {};
+  try {
+    // A copy killed midway starts over: what it wrote is deleted first.
+    await deleteRange(target, m.first, m.last);
+    // The target may have held the range before and still list it as moved away.
+    await unfenceOn(shardOfEntry(mover, m.target), m.first, m.last);
+    for (const placed of placedTables) {
+      const { table } = placed;
+      const { where, values } = rangeWhere(placed, m.first, m.last);
+      const [rows] = await source.query<mysql.RowDataPacket[]>(`SELECT * FROM \`${table}\` WHERE ${where}`, values);
+      for (let i = 0; i < rows.length; i += copyBatchRows) {
+        const batch = rows.slice(i, i + copyBatchRows);
+        const columns = Object.keys(batch[0]!);
+        await target.query(`INSERT INTO \`${table}\` (${columns.map((c) => `\`${c}\``).join(', ')}) VALUES ?`, [
+          batch.map((row) => columns.map((c) => row[c] as unknown)),
+        ]);
+      }
+      copied[table] = rows.length;
+    }
+  } finally {
+    await source.end();
+    await target.end();
+  }
+  const rowsCopied = Object.values(copied).reduce((a, b) => a + b, 0);
+  const copyMs = Date.now() - started;
+  mover.log(`move ${m.id}: copied ${rowsCopied} rows in ${copyMs} ms (${describe(copied)})`);
+  return { copied, rowsCopied, copyMs };
+}
+
+/**
+ * Deletes the target's rows of the range, the tables in reverse order: a copy killed midway starts over, and an abort
+ * leaves nothing.
+ */
+async function deleteRange(target: mysql.Connection, first: number, last: number): Promise<void> {
+  for (const placed of [...placedTables].reverse()) {
+    const { where, values } = rangeWhere(placed, first, last);
+    await target.query(`DELETE FROM \`${placed.table}\` WHERE ${where}`, values);
+  }
+}
+
+function describe(counts: Record<string, number>): string {
+  return Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(', ');
+}
+
+/**
+ * A connection that reads and writes values as MySQL's text (dates with their microseconds, BIGINT whole), so a row
+ * copied is the row read.
+ */
+function rawConnection(entry: string): Promise<mysql.Connection> {
+  return mysql.createConnection({
+    uri: parseShardNodes(entry)[0]![0]!,
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    timezone: 'Z',
+  });
+}
+
+/** Per table: rows, the sum of each row's CRC32 and the XOR of each row's MD5 head, over every column. */
+async function checksums(entry: string, first: number, last: number): Promise<Record<string, string>> {
+  const connection = await rawConnection(entry);
+  const sums: Record<string, string> = {};
+  try {
+    for (const placed of placedTables) {
+      const { table } = placed;
+      const { where, values } = rangeWhere(placed, first, last);
+      const [columns] = await connection.query<mysql.RowDataPacket[]>(
+        'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
+        [table],
+      );
+      const row = `CONCAT_WS('#', ${columns.map((c) => `IFNULL(HEX(\`${String(c.name)}\`), 'N')`).join(', ')})`;
+      const [rows] = await connection.query<mysql.RowDataPacket[]>(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(${row})), 0) AS crc,
+           COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(${row}), 16), 16, 10) AS UNSIGNED)), 0) AS md5
+         FROM \`${table}\` WHERE ${where}`,
+        values,
+      );
+      sums[table] = `${rows[0]!.n}:${rows[0]!.crc}:${rows[0]!.md5}`;
+    }
+  } finally {
+    await connection.end();
+  }
+  return sums;
+}
+
+async function verify(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
+  const [source, target] = await Promise.all([
+    checksums(m.source, m.first, m.last),
+    checksums(m.target, m.first, m.last),
+  ]);
+  const differ = Object.keys(source).filter((t) => source[t] !== target[t]);
+  if (differ.length > 0) {
+    // Back to the copy: the next run copies again.
+    await recordStep(mover.control, m.id, 'fenced', { verifyFailed: differ });
+    throw new Error(`move ${m.id}: checksums differ in ${differ.join(', ')}; run the move again to copy again`);
+  }
+  mover.log(`move ${m.id}: verified ${Object.keys(source).length} tables, checksums equal on both sides`);
+  return { checksums: source };
+}
+
+async function switchMap(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
+  const ackMs = await publishAndWait(
+    mover,
+    (map) => nextMap(map, { move: { first: m.first, last: m.last, database: m.target } }),
+    `switch ${m.first}-${m.last}`,
+  );
+  // From here the source's rows of the range are no longer the range's: its fence refuses postings to them for good.
+  await fenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'moved');
+  mover.log(`move ${m.id}: switched ${m.first}-${m.last} to the target, acknowledged in ${ackMs} ms`);
+  return { switchAckMs: ackMs };
+}
+
+async function lift(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
+  const ackMs = await publishAndWait(
+    mover,
+    (map) => nextMap(map, { fenced: withFence(map, m.first, m.last, false) }),
+    `lift ${m.first}-${m.last}`,
+  );
+  const fencedAt = Number(m.figures.fencedAt ?? Date.now());
+  const fenceMs = Date.now() - fencedAt;
+  const over = fenceMs > shardMoveFenceMsMax ? `, over the ${shardMoveFenceMsMax} ms budget: move smaller ranges` : '';
+  mover.log(`move ${m.id}: fence lifted after ${fenceMs} ms (acknowledged in ${ackMs} ms${over}); done`);
+  return { liftAckMs: ackMs, fenceMs };
+}
+
+/** Aborts the move in progress, before its switch: the target's copies deleted, the fence lifted. */
+export async function abort(mover: Mover): Promise<MoveRow | null> {
+  const m = await activeMove(mover.control);
+  if (m === null) return null;
+  if (stepIndex(m.step) >= stepIndex('switched'))
+    throw new MoveRefused(`move ${m.id} has switched the map already: run the move again to finish it`);
+  const target = await rawConnection(m.target);
+  try {
+    await deleteRange(target, m.first, m.last);
+  } finally {
+    await target.end();
+  }
+  await unfenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'fenced');
+  const map = (await latestMap(mover.control))!;
+  if (map.fenced.some((l) => l >= m.first && l <= m.last))
+    await publishAndWait(
+      mover,
+      (current) => nextMap(current, { fenced: withFence(current, m.first, m.last, false) }),
+      `abort ${m.first}-${m.last}`,
+    );
+  await recordStep(mover.control, m.id, 'aborted', { abortedAt: Date.now() });
+  mover.log(`move ${m.id}: aborted at step ${m.step}; nothing changed`);
+  return m;
+}

@@ -1,0 +1,359 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
+import { followShardMap, latestMap, latestMove, type MapFollower } from '@paygraph/shared/control/index';
+import { createDatabases, dropScratchDatabases } from '@paygraph/shared/db/migrate';
+import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { depositFromReserve } from './support/ledger';
+import { parseId } from '@paygraph/shared/ids';
+import { verifyShard } from '@paygraph/shared/ledger/index';
+import { placedTables, unplacedTables } from '../scripts/lib/move-tables';
+import { claimShard, ownerLinkShard } from '@paygraph/transaction/domain/external-accounts';
+import { ownerHomeShard } from '@paygraph/shared/ledger/rules/owner-directory';
+import { outboxInlineGraceMs, relayIntervalMsDefault } from '@paygraph/transaction/limits';
+import { startRelay } from '@paygraph/transaction/services/relay';
+import { scratchDatabases, type ScratchDatabases } from './support/scratch-databases';
+import { startStack, type Stack } from './support/stack';
+import { moneyKit, type Answer, type MoneyKit } from './support/money';
+import { token, unique } from './support/env';
+import { repoRoot } from './support/sources';
+
+/**
+ * Issue 50, item 2 and 5: `npm run shards -- move` under a workload of payments across the shards, on databases of the
+ * test's own: no money lost or doubled, no SUCCEEDED payment lost, retries after the move find their idempotency keys,
+ * requests to the moved range unavailable only while fenced and the others not at all, the mover killed after each
+ * step then aborted or resumed, and bad input refused before anything is copied.
+ */
+let dbs: ScratchDatabases;
+let shards: ShardSet;
+let follower: MapFollower;
+let stack: Stack;
+let kit: MoneyKit;
+
+const nameOf = (url: string) => new URL(url).pathname.slice(1);
+
+async function shardsCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return promisify(execFile)('npx', ['tsx', 'scripts/shards.ts', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, MYSQL_SHARDS: `${dbs.urls[0]},${dbs.urls[1]}` },
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code?: number; signal?: string; stdout: string; stderr: string }) => ({
+      code: error.code ?? (error.signal === 'SIGKILL' ? 137 : 1),
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
+  );
+}
+
+beforeAll(async () => {
+  dbs = await scratchDatabases('move', 3);
+  shards = openShards({ urls: `${dbs.urls[0]},${dbs.urls[1]}`, poolSize: 6 });
+  follower = followShardMap(shards, { service: 'stack', pollIntervalMs: 50 });
+  await follower.poll();
+  stack = await startStack({ shards });
+  kit = await moneyKit(stack);
+}, 120_000);
+
+afterAll(async () => {
+  await follower?.stop();
+  await stack?.stop();
+  await dbs?.drop();
+});
+
+/** Every table of a migrated database is placed by logical shard or declared unplaced. */
+it('knows how each table is placed', async () => {
+  const rows = await rawRows<{ name: string }>(
+    shards.all[1]!,
+    "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE '\\_\\_migrations%'",
+  );
+  const known = new Set([...placedTables.map((t) => t.table), ...unplacedTables]);
+  expect(rows.map((r) => r.name).filter((t) => !known.has(t))).toEqual([]);
+  // A table placed by a hash: MySQL's expression names the logical shard the code does.
+  const byCode: Record<string, (key: string) => number> = {
+    identity_key: claimShard,
+    owner_id: ownerHomeShard,
+  };
+  for (const { column, logicalOf } of placedTables.filter((t) => t.logicalOf !== undefined))
+    for (const key of ['DE89370400440532013000', 'a1b2c3', unique('card')]) {
+      const [row] = await rawRows<{ l: string }>(
+        shards.all[1]!,
+        `SELECT ${logicalOf} AS l FROM (SELECT ? AS ${column}) AS t`,
+        [key],
+      );
+      expect(Number(row!.l), `${column} ${key}`).toBe(byCode[column]!(key));
+      // An owner's links live where its directory does (one hash, two names).
+      expect(ownerLinkShard(key)).toBe(ownerHomeShard(key));
+    }
+});
+
+describe('npm run shards -- move', () => {
+  it('refuses bad input before anything is copied, naming the reason', async () => {
+    expect((await shardsCli('move', '0-3', dbs.urls[2]!)).stderr).toContain('logical shard 0');
+    expect((await shardsCli('move', '20-40', dbs.urls[2]!)).stderr).toContain('several databases');
+    expect((await shardsCli('move', '32-63', dbs.urls[2]!)).stderr).toContain('would keep no logical shard');
+    expect((await shardsCli('move', '40-30', dbs.urls[2]!)).stderr).toContain('first before last');
+    // The source's system accounts are named by its first logical shard (32), which stays with them.
+    const system = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_20';
+    const source = openShards({ urls: dbs.urls[1]!, poolSize: 1 });
+    const systemRows = await rawRows<{ n: number }>(
+      source.all[0]!,
+      'SELECT COUNT(*) AS n FROM accounts WHERE system_kind IS NOT NULL',
+    );
+    if (Number(systemRows[0]!.n) === 0)
+      await rawWrite(
+        source.all[0]!,
+        "INSERT INTO accounts (id, owner_id, type, system_kind, currency) VALUES (?, 'platform', 'SYSTEM', 'LOSS', 'XTS')",
+        [system],
+      );
+    await source.close();
+    expect((await shardsCli('move', '32-35', dbs.urls[2]!)).stderr).toContain('named by logical shard 32');
+    const bare = new URL(dbs.urls[2]!);
+    bare.pathname = `${bare.pathname}_bare`;
+    await createDatabases([bare.toString()]);
+    try {
+      const refused = await shardsCli('move', '36-39', bare.toString());
+      expect(refused.code).toBe(3);
+      expect(refused.stderr).toContain('not migrated');
+    } finally {
+      await dropScratchDatabases([bare.toString()]);
+    }
+    // A target holding a row of the range.
+    const target = openShards({ urls: dbs.urls[2]!, poolSize: 1 });
+    const stray = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_25';
+    try {
+      await rawWrite(
+        target.all[0]!,
+        "INSERT INTO accounts (id, owner_id, type, currency) VALUES (?, 'u', 'PERSONAL', 'USD')",
+        [stray],
+      );
+      expect((await shardsCli('move', '36-39', dbs.urls[2]!)).stderr).toContain(
+        'already holds 1 rows of the range in accounts',
+      );
+      await rawWrite(target.all[0]!, 'DELETE FROM accounts WHERE id = ?', [stray]);
+    } finally {
+      await target.close();
+    }
+    // Two movers at once: the lock is held by this connection.
+    const holder = await mysql.createConnection({ uri: dbs.urls[0]! });
+    try {
+      await holder.query("SELECT GET_LOCK('paygraph_shard_mover', 0)");
+      expect((await shardsCli('move', '36-39', dbs.urls[2]!)).stderr).toContain('another mover runs');
+    } finally {
+      await holder.end();
+    }
+    expect(await latestMove(shards.all[0]!)).toBeNull();
+    expect((await latestMap(shards.all[0]!))!.version).toBe(1);
+  });
+
+  it('moves a range while payments run: nothing lost or doubled, keys found after, the others never unavailable', async () => {
+    const owners = Array.from({ length: 8 }, () => unique('mover'));
+    // Half the accounts in the range that moves (36-43, on the second database), half elsewhere.
+    const inRange = (id: string) => {
+      const l = parseId('account', id)!.shard;
+      return l >= 36 && l <= 43;
+    };
+    const accounts: string[] = [];
+    for (const [i, owner] of owners.entries()) {
+      for (let attempt = 0; ; attempt++) {
+        const id = await kit.open(owner);
+        if (inRange(id) === (i % 2 === 0) || attempt > 200) {
+          accounts.push(id);
+          break;
+        }
+      }
+    }
+    for (const id of accounts) await kit.fund(id, '1000');
+    const bearers = await Promise.all(owners.map((o) => token(o, 'customer')));
+    const total = async () =>
+      (await Promise.all(accounts.map((id) => kit.balance(id)))).reduce(
+        (sum, b) => sum + BigInt(b.available) + BigInt(b.pending),
+        0n,
+      );
+    const before = await total();
+
+    /** A payment retried with its key until it answers; answers its id, how long it was refused, and by what. */
+    const succeeded: { key: string; id: string; payer: number; payee: number }[] = [];
+    let refusedOutside = 0;
+    let longestRefusalMs = 0;
+    const payOnce = async (payer: number, payee: number, key: string) => {
+      let firstRefusal: number | null = null;
+      for (const started = Date.now(); ;) {
+        if (Date.now() - started > 30_000) throw new Error(`payment ${key} refused for 30 s`);
+        const answer: Answer = await kit.pay(bearers[payer]!, {
+          payer: accounts[payer]!,
+          payee: accounts[payee]!,
+          amount: '1',
+          key,
+        });
+        const code = answer.errors?.[0]?.extensions?.code;
+        if (code === undefined) {
+          expect(answer.data?.createPayment.__typename).toBe('Payment');
+          if (firstRefusal !== null) longestRefusalMs = Math.max(longestRefusalMs, Date.now() - firstRefusal);
+          succeeded.push({ key, id: answer.data!.createPayment.id as string, payer, payee });
+          return;
+        }
+        expect(code).toBe('SHARD_UNAVAILABLE');
+        expect(answer.errors?.[0]?.extensions?.retryable).toBe(true);
+        if (!inRange(accounts[payer]!) && !inRange(accounts[payee]!)) refusedOutside++;
+        firstRefusal ??= Date.now();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    // The relay, as a transaction process runs it beside its requests (the test's stack runs none of its own): it
+    // finishes a movement whose inline second half met the fence.
+    const relay = startRelay(shards, relayIntervalMsDefault);
+    onTestFinished(() => relay.stop());
+    let running = true;
+    const workload = Promise.all(
+      accounts.map(async (_, payer) => {
+        for (let n = 0; running; n++) await payOnce(payer, (payer + 1 + (n % 3)) % accounts.length, unique('mv'));
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const moved = await shardsCli('move', '36-43', dbs.urls[2]!);
+    running = false;
+    await workload;
+    expect(moved.code, moved.stderr).toBe(0);
+    for (const step of ['checked', 'fenced', 'copied', 'verified', 'switched', 'lifted'])
+      expect(moved.stdout).toContain(step);
+    const status = JSON.parse((await shardsCli('status')).stdout) as {
+      step: string;
+      figures: { fenceMs: number; rowsCopied: number };
+    };
+    expect(status.step).toBe('done');
+    expect(status.figures.rowsCopied).toBeGreaterThan(0);
+    console.log(
+      `fence ${status.figures.fenceMs} ms, longest refusal ${longestRefusalMs} ms, ${succeeded.length} payments`,
+    );
+
+    // Routed to the target now, by every process that follows the map.
+    await follower.poll();
+    const moving = accounts.find(inRange)!;
+    expect(shards.of('account', moving).name).toBe(nameOf(dbs.urls[2]!));
+    // No request outside the range was refused, and the range's refusals lasted about the fence.
+    expect(refusedOutside).toBe(0);
+    // Nothing PROCESSING at the end: every movement's second half is done (a relay attempt that met the fence came
+    // due again within relayFencedRetryMs, not at its lease's end), so no money waits in clearing.
+    // Each database's own logical shards now (the source keeps its copies of the moved range until cleanup).
+    const hex = (first: number, last: number) =>
+      Array.from({ length: last - first + 1 }, (_, i) => (first + i).toString(16).padStart(2, '0'));
+    const placed = [hex(0, 31), [...hex(32, 35), ...hex(44, 63)], hex(36, 43)];
+    let stuck: unknown[] = [];
+    const pending = async () => {
+      let n = 0;
+      stuck = [];
+      for (const [d, url] of dbs.urls.entries()) {
+        const set = openShards({ urls: url, poolSize: 1 });
+        try {
+          const [row] = await rawRows<{ n: number }>(
+            set.all[0]!,
+            "SELECT COUNT(*) AS n FROM transfer_outbox WHERE status = 'PENDING' AND RIGHT(id, 2) IN (?)",
+            [placed[d]],
+          );
+          n += Number(row!.n);
+          if (Number(row!.n) > 0)
+            stuck.push(
+              d,
+              await rawRows(
+                set.all[0]!,
+                "SELECT * FROM transfer_outbox WHERE status = 'PENDING' AND RIGHT(id, 2) IN (?)",
+                [placed[d]],
+              ),
+            );
+        } finally {
+          await set.close();
+        }
+      }
+      return n;
+    };
+    // Within the inline grace and a few of the relay's rounds: a row that met the fence is retried within
+    // relayFencedRetryMs, not at its lease's end (relayLeaseMs).
+    await expect
+      .poll(pending, { timeout: outboxInlineGraceMs + 5 * relayIntervalMsDefault })
+      .toBe(0)
+      .catch((error: unknown) => {
+        console.log('rows still PENDING', JSON.stringify(stuck));
+        throw error;
+      });
+    // Nothing lost or doubled: the money of the accounts is what it was (payments move it between them).
+    expect(await total()).toBe(before);
+    // Every SUCCEEDED payment is there, and a retry with its key after the move answers the same payment.
+    for (const paid of succeeded.filter((_, i) => i % 7 === 0)) {
+      const again = await kit.pay(bearers[paid.payer]!, {
+        payer: accounts[paid.payer]!,
+        payee: accounts[paid.payee]!,
+        amount: '1',
+        key: paid.key,
+      });
+      expect(again.errors).toBeUndefined();
+      expect(again.data?.createPayment.id).toBe(paid.id);
+    }
+    // The moved accounts' chains and MACs check on the target.
+    const target = openShards({ urls: dbs.urls[2]!, poolSize: 2 });
+    try {
+      const verified = await verifyShard(target.all[0]!.db);
+      expect(verified.findings).toEqual([]);
+      expect(verified.accounts).toBeGreaterThan(0);
+    } finally {
+      await target.close();
+    }
+    // A process routing by an old map (the source alone) cannot post to the moved range there.
+    const stale = openShards({ urls: dbs.urls[1]!, poolSize: 1 });
+    try {
+      // No posting of the moved accounts alone (theirs and system accounts') stayed behind: a posting goes with the
+      // account it moves (postingIdBeside), so a completion that runs again after the move finds its dedupe key.
+      const behind = await rawRows<{ id: string }>(
+        stale.all[0]!,
+        `SELECT p.id FROM postings p WHERE RIGHT(p.id, 2) NOT IN (?)
+           AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.posting_id = p.id AND RIGHT(e.account_id, 2) IN (?))
+           AND NOT EXISTS (SELECT 1 FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+                           WHERE e.posting_id = p.id AND RIGHT(e.account_id, 2) NOT IN (?) AND a.system_kind IS NULL)`,
+        [placed[2], placed[2], placed[2]],
+      );
+      expect(behind).toEqual([]);
+      await expect(depositFromReserve(stale, moving, 1n)).rejects.toBeInstanceOf(FencedWrite);
+    } finally {
+      await stale.close();
+    }
+  }, 120_000);
+
+  it('survives a mover killed after each step: aborted before the switch with nothing changed, or resumed', async () => {
+    const mapBefore = (await latestMap(shards.all[0]!))!;
+    for (const step of ['checked', 'fenced', 'copied', 'verified']) {
+      const killed = await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', step);
+      expect(killed.code).not.toBe(0);
+      expect(JSON.parse((await shardsCli('status')).stdout).step).toBe(step);
+      // Another move is refused meanwhile.
+      expect((await shardsCli('move', '48-49', dbs.urls[2]!)).stderr).toContain('in progress');
+      const aborted = await shardsCli('abort');
+      expect(aborted.code).toBe(0);
+      expect(JSON.parse((await shardsCli('status')).stdout).step).toBe('aborted');
+      const map = (await latestMap(shards.all[0]!))!;
+      expect(map.logical).toEqual(mapBefore.logical);
+      expect(map.fenced).toEqual([]);
+      const target = openShards({ urls: dbs.urls[2]!, poolSize: 1 });
+      try {
+        const [row] = await rawRows<{ n: number }>(
+          target.all[0]!,
+          "SELECT COUNT(*) AS n FROM accounts WHERE RIGHT(id, 2) IN ('2c', '2d', '2e', '2f')",
+        );
+        expect(Number(row!.n)).toBe(0);
+      } finally {
+        await target.close();
+      }
+    }
+    // Killed after the switch: it cannot be aborted, and the same command finishes it.
+    expect((await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', 'switched')).code).not.toBe(0);
+    expect((await shardsCli('abort')).stderr).toContain('switched the map already');
+    const resumed = await shardsCli('move', '44-47', dbs.urls[2]!);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toContain('resuming after step switched');
+    const map = (await latestMap(shards.all[0]!))!;
+    expect(map.fenced).toEqual([]);
+    expect(map.databases[map.logical[45]!]).toBe(dbs.urls[2]);
+  }, 180_000);
+});

@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+import { createDatabases, dropScratchDatabases, applyMigrationSet } from '@paygraph/shared/db/migrate';
+import { openShards } from '@paygraph/shared/shards/pool';
+import { migrationSets } from '../../scripts/lib/migration-sets';
+
+/**
+ * Databases of a test's own on the test run's server, migrated by every part's set: for tests that change what every
+ * database shares (the live shard map, moves between databases) without touching the worker's databases, which other
+ * files use. Named paygraph_test_<prefix>_<random>_<n>, so that the drop refuses anything else.
+ */
+export interface ScratchDatabases {
+  /** Each database as MYSQL_SHARDS writes one. */
+  readonly urls: readonly string[];
+  drop(): Promise<void>;
+}
+
+export async function scratchDatabases(prefix: string, count: number): Promise<ScratchDatabases> {
+  const base = new URL(process.env.MYSQL_SHARDS!.split(',')[0]!.split('|')[0]!);
+  const tag = randomBytes(3).toString('hex');
+  const urls = Array.from({ length: count }, (_, n) => {
+    const url = new URL(base);
+    url.pathname = `/paygraph_test_${prefix}_${tag}_${n}`;
+    return url.toString();
+  });
+  await createDatabases(urls);
+  const shards = openShards({ urls: urls.join(','), poolSize: 2 });
+  try {
+    for (const shard of shards.all) for (const set of migrationSets) await applyMigrationSet(shard.db, set);
+  } finally {
+    await shards.close();
+  }
+  return { urls, drop: () => dropScratchDatabases(urls) };
+}

@@ -1,4 +1,5 @@
 import { readScriptConfig, scriptConfig } from './lib/config';
+import { configureLedger } from '../subgraphs/shared/src/server/main';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { latestMap, latestMove, type MoveStep } from '../subgraphs/shared/src/control/index';
 import { abort, move, MoveRefused, openMover, parseRange } from './lib/shard-mover';
@@ -83,6 +84,8 @@ function redactEntry(entry: string): string {
 
 async function main(argv: readonly string[]): Promise<number> {
   const config = readScriptConfig(scriptConfig, process.env);
+  // A move's SHARD_MOVE postings are sealed with the keys the subgraphs seal with (LEDGER_MAC_KEY).
+  configureLedger(config);
   try {
     const moved = await moverCommand(config.shards.urls, argv);
     if (moved !== null) return moved;

@@ -9,7 +9,7 @@ import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { depositFromReserve } from './support/ledger';
 import { parseId } from '@paygraph/shared/ids';
-import { verifyShard } from '@paygraph/shared/ledger/index';
+import { ledgerHealth, totalSubtotalCheck, verifyShard } from '@paygraph/shared/ledger/index';
 import { placedTables, unplacedTables } from '../scripts/lib/move-tables';
 import { claimShard, ownerLinkShard } from '@paygraph/transaction/domain/external-accounts';
 import { ownerHomeShard } from '@paygraph/shared/ledger/rules/owner-directory';
@@ -47,6 +47,43 @@ async function shardsCli(...args: string[]): Promise<{ code: number; stdout: str
       stderr: error.stderr,
     }),
   );
+}
+
+/** The ledger's health and books' check over databases (their URLs joined by ','), each database's its own. */
+async function healthOf(urls: string) {
+  const set = openShards({ urls, poolSize: 1 });
+  try {
+    return { ...(await ledgerHealth(set)), books: await totalSubtotalCheck(set) };
+  } finally {
+    await set.close();
+  }
+}
+
+/** Σ of a database's SHARD_MOVE accounts' balances (zero once a move's postings are all in, or taken back). */
+async function moveAccountsTotal(url: string): Promise<bigint> {
+  const set = openShards({ urls: url, poolSize: 1 });
+  try {
+    const [row] = await rawRows<{ n: string | null }>(
+      set.all[0]!,
+      "SELECT SUM(available + frozen + pending) AS n FROM accounts WHERE system_kind = 'SHARD_MOVE'",
+    );
+    return BigInt(row!.n ?? 0);
+  } finally {
+    await set.close();
+  }
+}
+
+/**
+ * Each database's ledger nets to zero on its own, its books' sums are its accounts' balances (the total–subtotal
+ * check), and clearing over all of them nets to nothing in transit.
+ */
+async function expectBalancedEverywhere(): Promise<void> {
+  const health = await healthOf(dbs.urls.join(','));
+  expect(health.books).toEqual([]);
+  expect(health.shards.filter((s) => !s.balanced)).toEqual([]);
+  expect(health.entities.filter((e) => !e.balanced)).toEqual([]);
+  expect(health.balanceMismatches).toEqual([]);
+  expect(health.inTransit.filter((t) => t.amount !== 0n)).toEqual([]);
 }
 
 beforeAll(async () => {
@@ -222,7 +259,7 @@ describe('npm run shards -- move', () => {
       expect(moved.stdout).toContain(step);
     const status = JSON.parse((await shardsCli('status')).stdout) as {
       step: string;
-      figures: { fenceMs: number; rowsCopied: number };
+      figures: { fenceMs: number; rowsCopied: number; moved: Record<string, string> };
     };
     expect(status.step).toBe('done');
     expect(status.figures.rowsCopied).toBeGreaterThan(0);
@@ -301,6 +338,15 @@ describe('npm run shards -- move', () => {
     } finally {
       await target.close();
     }
+    // The SHARD_MOVE postings: each database balances on its own (the source still holding its copies of the range),
+    // nothing is left in transit, and the move's accounts are back to zero on both sides.
+    expect(status.figures.moved).not.toEqual({});
+    expect(moved.stdout).toContain('SHARD_MOVE on the target');
+    await expectBalancedEverywhere();
+    expect(await moveAccountsTotal(dbs.urls[1]!)).toBe(
+      -[...Object.values(status.figures.moved)].reduce((a, n) => a + BigInt(n), 0n),
+    );
+    expect(await moveAccountsTotal(dbs.urls[2]!)).toBe(0n);
     // A process routing by an old map (the source alone) cannot post to the moved range there.
     const stale = openShards({ urls: dbs.urls[1]!, poolSize: 1 });
     try {
@@ -322,6 +368,15 @@ describe('npm run shards -- move', () => {
   }, 120_000);
 
   it('survives a mover killed after each step: aborted before the switch with nothing changed, or resumed', async () => {
+    // Money in the range, so that its SHARD_MOVE postings (and an abort's taking back) move something.
+    for (let attempt = 0; attempt < 400; attempt++) {
+      const id = await kit.open(unique('killed'));
+      const l = parseId('account', id)!.shard;
+      if (l < 44 || l > 47) continue;
+      await kit.fund(id, '250');
+      break;
+    }
+    const sourceMoveAccounts = await moveAccountsTotal(dbs.urls[1]!);
     const mapBefore = (await latestMap(shards.all[0]!))!;
     for (const step of ['checked', 'fenced', 'copied', 'verified']) {
       const killed = await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', step);
@@ -345,6 +400,9 @@ describe('npm run shards -- move', () => {
       } finally {
         await target.close();
       }
+      // An abort after the source's SHARD_MOVE posting takes it back: its account as before, every ledger balanced.
+      expect(await moveAccountsTotal(dbs.urls[1]!)).toBe(sourceMoveAccounts);
+      await expectBalancedEverywhere();
     }
     // Killed after the switch: it cannot be aborted, and the same command finishes it.
     expect((await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', 'switched')).code).not.toBe(0);
@@ -355,5 +413,7 @@ describe('npm run shards -- move', () => {
     const map = (await latestMap(shards.all[0]!))!;
     expect(map.fenced).toEqual([]);
     expect(map.databases[map.logical[45]!]).toBe(dbs.urls[2]);
+    await expectBalancedEverywhere();
+    expect(await moveAccountsTotal(dbs.urls[2]!)).toBe(0n);
   }, 180_000);
 });

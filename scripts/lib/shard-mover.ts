@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import {
   activeMove,
+  changeFence,
   fenceOn,
   laggards,
   latestMap,
@@ -30,6 +31,11 @@ import {
   shardMoveFenceMsMax,
 } from '../../subgraphs/shared/src/limits';
 import { migrationSets } from './migration-sets';
+import { movedNets, postMoveOut, settleMoveAccounts } from '../../subgraphs/shared/src/ledger/shard-move';
+import { classDaysOfRange, moveClassDays } from '../../subgraphs/shared/src/ledger/store/class-days';
+import { inTransaction } from '../../subgraphs/shared/src/shards/transaction';
+import { dedupeKeys } from '../../subgraphs/shared/src/ledger/rules/dedupe-keys';
+import { toLogicalShard, type LogicalShard } from '../../subgraphs/shared/src/ids';
 import { placedTables, type PlacedTable } from './move-tables';
 
 /**
@@ -195,7 +201,11 @@ async function checkMove(mover: Mover, request: MoveRequest): Promise<string> {
  * write names no system kind), and every cross-database payment of the source with them.
  */
 async function checkSystemAccounts(source: Shard, request: MoveRequest): Promise<void> {
-  const rows = await rawRows<{ id: string }>(source, 'SELECT id FROM accounts WHERE system_kind IS NOT NULL');
+  // A shard move's own accounts (ledger/shard-move.ts) are named by a range's first logical shard and go with it.
+  const rows = await rawRows<{ id: string }>(
+    source,
+    "SELECT id FROM accounts WHERE system_kind IS NOT NULL AND system_kind <> 'SHARD_MOVE'",
+  );
   const named = new Set(rows.map((r) => Number.parseInt(r.id.slice(-2), 16)));
   const inRange = [...named].filter((l) => l >= request.first && l <= request.last).sort((a, b) => a - b);
   if (inRange.length > 0)
@@ -296,6 +306,7 @@ async function fence(mover: Mover, m: MoveRow): Promise<Record<string, unknown>>
 }
 
 async function copy(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
+  const moved = await postSourceHalf(mover, m);
   const started = Date.now();
   const source = await rawConnection(m.source);
   const target = await rawConnection(m.target);
@@ -303,8 +314,9 @@ async function copy(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> 
   try {
     // A copy killed midway starts over: what it wrote is deleted first.
     await deleteRange(target, m.first, m.last);
-    // The target may have held the range before and still list it as moved away.
-    await unfenceOn(shardOfEntry(mover, m.target), m.first, m.last);
+    // Arriving until the switch: the target's own checks leave the copy out (control's heldHere), and nothing posts
+    // to it there (any reason but open refuses a posting). It may have held the range before and list it as moved.
+    await fenceOn(shardOfEntry(mover, m.target), m.first, m.last, 'arriving');
     for (const placed of placedTables) {
       const { table } = placed;
       const { where, values } = rangeWhere(placed, m.first, m.last);
@@ -325,7 +337,29 @@ async function copy(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> 
   const rowsCopied = Object.values(copied).reduce((a, b) => a + b, 0);
   const copyMs = Date.now() - started;
   mover.log(`move ${m.id}: copied ${rowsCopied} rows in ${copyMs} ms (${describe(copied)})`);
-  return { copied, rowsCopied, copyMs };
+  return { copied, rowsCopied, copyMs, moved };
+}
+
+/**
+ * The source's SHARD_MOVE posting (ledger/shard-move.ts), before the copy so that the copy carries the move's account:
+ * the fenced range's net per entity and currency from it to the source's clearing. Its dedupe key makes a copy run
+ * again post nothing more. Answers the nets, as text, for the move's figures.
+ */
+async function postSourceHalf(mover: Mover, m: MoveRow): Promise<Record<string, string>> {
+  const source = shardOfEntry(mover, m.source);
+  const range = Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i);
+  const nets = await movedNets(source, range);
+  await postMoveOut(source, stayingOn(mover, source), m, nets);
+  const moved = Object.fromEntries(nets.map((n) => [`${n.entity} ${n.currency}`, n.net.toString()]));
+  mover.log(`move ${m.id}: SHARD_MOVE on the source, the range's net to its clearing: ${JSON.stringify(moved)}`);
+  return moved;
+}
+
+/** A logical shard the source keeps (the map's, not fenced): it names the source's clearing if it has none yet. */
+function stayingOn(mover: Mover, source: Shard): LogicalShard {
+  const staying = mover.shards.logicalOn(source)[0];
+  if (staying === undefined) throw new Error(`${source.name} keeps no logical shard the map does not fence`);
+  return staying;
 }
 
 /**
@@ -403,15 +437,34 @@ async function verify(mover: Mover, m: MoveRow): Promise<Record<string, unknown>
 }
 
 async function switchMap(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
+  const source = shardOfEntry(mover, m.source);
+  const target = shardOfEntry(mover, m.target);
+  // The books' daily sums of the range's entries, read while nothing writes them: they leave the source's books and
+  // join the target's with the switch, each side once, in the transaction that changes its fence rows.
+  const range = Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i);
+  const history = await classDaysOfRange(source, range);
   const ackMs = await publishAndWait(
     mover,
     (map) => nextMap(map, { move: { first: m.first, last: m.last, database: m.target } }),
     `switch ${m.first}-${m.last}`,
   );
   // From here the source's rows of the range are no longer the range's: its fence refuses postings to them for good.
-  await fenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'moved');
-  mover.log(`move ${m.id}: switched ${m.first}-${m.last} to the target, acknowledged in ${ackMs} ms`);
-  return { switchAckMs: ackMs };
+  await inTransaction(source, async (tx) => {
+    if (await changeFence(tx, m, 'fenced', 'moved')) await moveClassDays(tx, history, -1n);
+  });
+  await inTransaction(target, async (tx) => {
+    if (await changeFence(tx, m, 'arriving', 'open')) await moveClassDays(tx, history, 1n);
+  });
+  mover.log(
+    `move ${m.id}: switched ${m.first}-${m.last} to the target, acknowledged in ${ackMs} ms; ` +
+      `${history.length} rows of the books' daily sums moved with it`,
+  );
+  // The target's SHARD_MOVE posting: the move's account, copied with the range, into the target's clearing. After the
+  // switch, not before: an abort deletes the target's rows of the range, which would leave this posting's clearing
+  // entry alone there. Its dedupe key makes a mover resumed after the switch post it once.
+  await settleMoveAccounts(target, toLogicalShard(m.first), m, dedupeKeys.shardMoveIn(m.id));
+  mover.log(`move ${m.id}: SHARD_MOVE on the target, the move's account into its clearing`);
+  return { switchAckMs: ackMs, booksRowsMoved: history.length };
 }
 
 async function lift(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
@@ -439,7 +492,11 @@ export async function abort(mover: Mover): Promise<MoveRow | null> {
   } finally {
     await target.end();
   }
-  await unfenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'fenced');
+  await unfenceOn(shardOfEntry(mover, m.target), m.first, m.last, 'arriving');
+  // The source's SHARD_MOVE posting taken back, if the copy step had made it (nothing when it had not).
+  const source = shardOfEntry(mover, m.source);
+  await settleMoveAccounts(source, stayingOn(mover, source), m, dedupeKeys.shardMoveOutReversal(m.id));
+  await unfenceOn(source, m.first, m.last, 'fenced');
   const map = (await latestMap(mover.control))!;
   if (map.fenced.some((l) => l >= m.first && l <= m.last))
     await publishAndWait(

@@ -7,4 +7,13 @@ export { followShardMap, newProcessId, type FollowOptions, type MapFollower } fr
 export { controlMigrations } from './migrations';
 export { acknowledge, laggards, latestMap, publishMap, seedMapIfAbsent, type Laggard } from './store/map-store';
 export { activeMove, latestMove, moveSteps, recordStep, startMove, type MoveRow, type MoveStep } from './store/moves';
-export { fencedAmong, fenceOn, fenceRead, refuseFenced, unfenceOn, type FenceReason } from './store/fences';
+export {
+  changeFence,
+  fencedAmong,
+  fenceOn,
+  fenceRead,
+  heldHere,
+  refuseFenced,
+  unfenceOn,
+  type FenceReason,
+} from './store/fences';

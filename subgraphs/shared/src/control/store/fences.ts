@@ -14,7 +14,37 @@ import type { Shard } from '../../shards/pool';
  * for every posting in flight on those logical shards, and every posting after it sees it, whatever map the writing
  * process routes by.
  */
-export type FenceReason = 'fenced' | 'moved';
+export type FenceReason = 'fenced' | 'moved' | 'arriving';
+
+/**
+ * SQL true of a row whose `column` (an id) names a logical shard this database holds: neither moved away (`moved`, its
+ * rows here are copies left until cleanup) nor still arriving (`arriving`, a copy not switched to yet). What a check
+ * of a database's own books reads (ledger/store/class-days.ts totalsAndSubtotals).
+ */
+export function heldHere(column: string): string {
+  return `RIGHT(${column}, 2) NOT IN (SELECT LPAD(LOWER(HEX(logical_shard)), 2, '0') FROM shard_fences
+    WHERE reason IN ('moved', 'arriving'))`;
+}
+
+/**
+ * Changes the range's fence rows from one reason to another in the caller's transaction, those that have `from`;
+ * answers whether any changed. A mover's step that must happen once with the change (the books' sums of a range
+ * leaving or arriving, ledger/store/class-days.ts moveClassDays) runs in the same transaction when it answers true, so
+ * a step run again after a crash does it no second time. Locks: as fenceOn.
+ */
+export async function changeFence(
+  tx: Tx,
+  range: { first: number; last: number },
+  from: FenceReason,
+  to: FenceReason | 'open',
+): Promise<boolean> {
+  const answer = await tx.execute(
+    sql`UPDATE shard_fences SET reason = ${to}, since = CURRENT_TIMESTAMP(3)
+        WHERE logical_shard BETWEEN ${range.first} AND ${range.last} AND reason = ${from}`,
+  );
+  const [result] = answer as unknown as [{ affectedRows: number }];
+  return result.affectedRows > 0;
+}
 
 const fenceSelect = 'SELECT logical_shard AS l, reason AS r FROM shard_fences WHERE logical_shard IN';
 

@@ -28,6 +28,10 @@ export const systemKinds = [
   // entities (rules/intercompany.ts); the counterparty is the account's counterpartyEntity.
   'INTERCOMPANY_DUE_TO',
   'INTERCOMPANY_DUE_FROM',
+  // A shard move's account (ledger/shard-move.ts): opened by the mover on the first logical shard
+  // of the range it moves, with the move's mark as counterpartyEntity, it carries the moved
+  // accounts' net against the source's clearing to the target, where the target's clearing takes it.
+  'SHARD_MOVE',
 ] as const;
 export type SystemKind = (typeof systemKinds)[number];
 

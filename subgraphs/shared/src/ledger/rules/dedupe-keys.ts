@@ -48,4 +48,10 @@ export const dedupeKeys = {
   advancePiece: (advanceId: string, stripeId: string): string => `${advanceId}:${stripeId}`,
   /** The piece taken back when another piece of the same advance could not post (all or nothing). */
   advancePieceReversal: (advanceId: string, stripeId: string): string => `${advanceId}:${stripeId}:reverse`,
+  /** A shard move's source half: the moved accounts' nets to the source's clearing (ledger/shard-move.ts). */
+  shardMoveOut: (moveId: number): string => `shard-move:${moveId}:out`,
+  /** A shard move's target half, after its switch: the move's account into the target's clearing. */
+  shardMoveIn: (moveId: number): string => `shard-move:${moveId}:in`,
+  /** A shard move aborted before its switch: its source half taken back. */
+  shardMoveOutReversal: (moveId: number): string => `shard-move:${moveId}:out:reverse`,
 } as const;

@@ -72,6 +72,8 @@ const classOfSystemKind: Readonly<Record<SystemKind, LedgerClass>> = {
   LOSS: 'LOSSES',
   INTERCOMPANY_DUE_TO: 'INTERCOMPANY_DUE_TO',
   INTERCOMPANY_DUE_FROM: 'INTERCOMPANY_DUE_FROM',
+  // Money between databases, as clearing is (it nets to zero once the move's postings are in).
+  SHARD_MOVE: 'CLEARING',
 };
 
 /**

@@ -2,6 +2,9 @@ import type { PostingTx } from '../../shards/posting-transaction';
 import type { ClassDayIncrement } from '../rules/class-days';
 import { ledgerClassDays } from './schema';
 import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } from '../../db/raw';
+import { sql } from 'drizzle-orm';
+import type { Tx } from '../../shards/transaction';
+import { heldHere } from '../../control/index';
 
 /**
  * The books' daily sums' SQL (`ledger_class_days`, rules/class-days.ts). Rows are keyed
@@ -102,7 +105,9 @@ export async function accountCounts(db: SqlTarget, entity: string): Promise<Acco
 /**
  * Both sides of the total–subtotal check, read in one consistent snapshot of the shard: each
  * entity's class sums over all dates (credits − debits) and its accounts' balances per type,
- * system kind and currency, split by bucket. Locks: none (a consistent read).
+ * system kind and currency, split by bucket. The accounts of logical shards a shard move took
+ * away or has not switched here yet are not this database's (control's heldHere): their books'
+ * sums moved with the switch (moveClassDays). Locks: none (a consistent read).
  */
 export async function totalsAndSubtotals(db: SqlTarget): Promise<{
   totals: Array<{ entity: string; ledgerClass: string; currency: string; net: bigint }>;
@@ -125,7 +130,7 @@ export async function totalsAndSubtotals(db: SqlTarget): Promise<{
     },
     {
       sql: `SELECT entity AS e, type AS t, system_kind AS k, currency AS cur, SUM(available + frozen) AS s,
-            SUM(pending) AS p FROM accounts GROUP BY entity, type, system_kind, currency`,
+            SUM(pending) AS p FROM accounts WHERE ${heldHere('id')} GROUP BY entity, type, system_kind, currency`,
       values: [],
     },
     { sql: 'COMMIT', values: [] },
@@ -152,6 +157,79 @@ export async function totalsAndSubtotals(db: SqlTarget): Promise<{
   };
 }
 
+/** The SQL twin of ledgerClassOf (rules/entities.ts) over an entry `e` of an account `a`. */
+const classOfEntry = `CASE WHEN a.type = 'PERSONAL' THEN 'CUSTOMER_FUNDS'
+            WHEN a.type = 'MERCHANT' AND e.bucket = 'PENDING' THEN 'MERCHANT_PENDING'
+            WHEN a.type = 'MERCHANT' THEN 'MERCHANT_FUNDS'
+            WHEN a.system_kind = 'LOSS' THEN 'LOSSES'
+            WHEN a.system_kind = 'SHARD_MOVE' THEN 'CLEARING'
+            ELSE a.system_kind END`;
+
+/** The books' columns of entries grouped per entity, date, class, counterparty and currency (slot 0). */
+const entrySums = `SUM(CASE WHEN e.amount < 0 THEN -e.amount ELSE 0 END) AS debits,
+       SUM(CASE WHEN e.amount > 0 THEN e.amount ELSE 0 END) AS credits,
+       COUNT(DISTINCT CASE WHEN e.amount < 0 THEN e.posting_id END) AS debit_postings,
+       COUNT(DISTINCT CASE WHEN e.amount > 0 THEN e.posting_id END) AS credit_postings`;
+
+/**
+ * The books' daily sums of every entry of the accounts (and stripes) whose ids name one of the logical shards, as
+ * backfillClassDays sums them: what a shard move takes from the source's books and adds to the target's. A posting
+ * the database does not hold (an account moved here earlier, its older postings left where they were) counts on its
+ * entry's own date. Locks: none.
+ */
+export async function classDaysOfRange(db: SqlTarget, logicalShards: readonly number[]): Promise<ClassDayIncrement[]> {
+  const suffixes = logicalShards.map((l) => l.toString(16).padStart(2, '0'));
+  const rows = await rawRows<{
+    e: string;
+    d: string;
+    c: string;
+    k: string;
+    cur: string;
+    debits: string;
+    credits: string;
+    debit_postings: string;
+    credit_postings: string;
+  }>(
+    db,
+    `SELECT a.entity AS e, DATE_FORMAT(COALESCE(p.business_date, DATE(e.created_at)), '%Y-%m-%d') AS d,
+       ${classOfEntry} AS c, a.counterparty_entity AS k, e.currency AS cur, ${entrySums}
+     FROM ledger_entries e JOIN accounts a ON a.id = e.account_id LEFT JOIN postings p ON p.id = e.posting_id
+     WHERE RIGHT(e.account_id, 2) IN (?)
+     GROUP BY a.entity, d, c, a.counterparty_entity, e.currency`,
+    [suffixes],
+  );
+  return rows.map((r) => ({
+    entity: r.e,
+    businessDate: r.d,
+    ledgerClass: r.c,
+    counterpartyEntity: r.k,
+    currency: r.cur,
+    slot: 0,
+    debits: bigintOf(r.debits),
+    credits: bigintOf(r.credits),
+    debitPostings: bigintOf(r.debit_postings),
+    creditPostings: bigintOf(r.credit_postings),
+  }));
+}
+
+/**
+ * Adds (`sign` 1) or takes away (−1) a range's books' sums in the caller's transaction: a shard move's switch, with the
+ * fence rows' change that makes it happen once (control's changeFence). Locks: those sums rows, exclusively.
+ */
+export async function moveClassDays(tx: Tx, increments: readonly ClassDayIncrement[], sign: 1n | -1n): Promise<void> {
+  if (increments.length === 0) return;
+  const rows = increments.map(
+    (i) =>
+      sql`(${i.entity}, ${i.businessDate}, ${i.ledgerClass}, ${i.counterpartyEntity}, ${i.currency}, ${i.slot},
+           ${sign * i.debits}, ${sign * i.credits}, ${sign * i.debitPostings}, ${sign * i.creditPostings})`,
+  );
+  await tx.execute(
+    sql`INSERT INTO ledger_class_days (entity, business_date, ledger_class, counterparty_entity, currency, slot,
+          debits, credits, debit_postings, credit_postings)
+        VALUES ${sql.join(rows, sql`, `)} ${sql.raw(addToClassDay)}`,
+  );
+}
+
 /**
  * The books' sums of the entries written before they were kept (a shard migrated to issue 49
  * with entries already on it): when the shard has entries and no sums at all, one INSERT … SELECT
@@ -171,16 +249,7 @@ export async function backfillClassDays(db: SqlTarget): Promise<number> {
     db,
     `INSERT INTO ledger_class_days (entity, business_date, ledger_class, counterparty_entity, currency, slot,
        debits, credits, debit_postings, credit_postings)
-     SELECT a.entity, p.business_date,
-       CASE WHEN a.type = 'PERSONAL' THEN 'CUSTOMER_FUNDS'
-            WHEN a.type = 'MERCHANT' AND e.bucket = 'PENDING' THEN 'MERCHANT_PENDING'
-            WHEN a.type = 'MERCHANT' THEN 'MERCHANT_FUNDS'
-            WHEN a.system_kind = 'LOSS' THEN 'LOSSES'
-            ELSE a.system_kind END AS c,
-       a.counterparty_entity, e.currency, 0,
-       SUM(CASE WHEN e.amount < 0 THEN -e.amount ELSE 0 END), SUM(CASE WHEN e.amount > 0 THEN e.amount ELSE 0 END),
-       COUNT(DISTINCT CASE WHEN e.amount < 0 THEN e.posting_id END),
-       COUNT(DISTINCT CASE WHEN e.amount > 0 THEN e.posting_id END)
+     SELECT a.entity, p.business_date, ${classOfEntry} AS c, a.counterparty_entity, e.currency, 0, ${entrySums}
      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id JOIN postings p ON p.id = e.posting_id
      GROUP BY a.entity, p.business_date, c, a.counterparty_entity, e.currency`,
   );

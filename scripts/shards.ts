@@ -2,7 +2,7 @@ import { readScriptConfig, scriptConfig } from './lib/config';
 import { configureLedger } from '../subgraphs/shared/src/server/main';
 import { openShards } from '../subgraphs/shared/src/shards/pool';
 import { latestMap, latestMove, type MoveStep } from '../subgraphs/shared/src/control/index';
-import { abort, move, MoveRefused, openMover, parseRange } from './lib/shard-mover';
+import { abort, clean, move, MoveRefused, openMover, parseRange } from './lib/shard-mover';
 import { rangesOf, seedMap, type ShardMap } from '../subgraphs/shared/src/shards/shard-map';
 import { parseShardNodes } from '../subgraphs/shared/src/shards/topology';
 import { describeError, redactUrl } from './lib/mysql-server';
@@ -14,12 +14,14 @@ import { describeError, redactUrl } from './lib/mysql-server';
  * - `map`: prints the map as JSON: its version, each range of logical shards with its database (as MYSQL_SHARDS writes
  *   one, passwords hidden) and whether it is fenced, and whether it was read from the control database or is the
  *   configuration's seed (no version stored yet).
- * - `move FIRST-LAST DATABASE`: moves the range to DATABASE (as MYSQL_SHARDS writes one), or resumes the move in
- *   progress when it is the same; exits 0 once the map switched and the fence lifted (scripts/lib/shard-mover.ts).
+ * - `move FIRST-LAST DATABASE [--keep-source]`: moves the range to DATABASE (as MYSQL_SHARDS writes one), or resumes
+ *   the move in progress when it is the same; exits 0 once the map switched, the fence lifted and the source's copies
+ *   were deleted (scripts/lib/shard-mover.ts); with --keep-source they stay until `clean`.
  * - `status`: the latest move as JSON (its step and figures).
  * - `abort`: aborts the move in progress, before its switch, with nothing changed.
+ * - `clean`: deletes the sources' copies of the ranges finished moves took away (they change no balance).
  */
-const usage = 'usage: npm run shards -- map | move FIRST-LAST DATABASE | status | abort';
+const usage = 'usage: npm run shards -- map | move FIRST-LAST DATABASE [--keep-source] | status | abort | clean';
 
 /** The map as printed: ranges with their database's nodes, never a password. */
 export function printableMap(map: ShardMap, stored: boolean): unknown {
@@ -39,7 +41,7 @@ const log = (line: string) => console.log(`[shards] ${new Date().toISOString()} 
 
 /** move, status and abort: the mover's commands. Answers the exit status. */
 async function moverCommand(urls: string, argv: readonly string[]): Promise<number | null> {
-  const [command, range, target, flag, stopAfter] = argv;
+  const [command, range, target, ...flags] = argv;
   if (command === 'status') {
     const shards = openShards({ urls, poolSize: 1 });
     try {
@@ -56,20 +58,28 @@ async function moverCommand(urls: string, argv: readonly string[]): Promise<numb
       await shards.close();
     }
   }
-  if (command !== 'move' && command !== 'abort') return null;
+  if (command !== 'move' && command !== 'abort' && command !== 'clean') return null;
   if (command === 'move' && (range === undefined || target === undefined)) {
     console.error(usage);
     return 2;
   }
   const mover = await openMover(urls, log);
   try {
+    if (command === 'clean') {
+      const cleaned = await clean(mover);
+      if (Object.keys(cleaned).length === 0) log('nothing to clean');
+      return 0;
+    }
     if (command === 'abort') {
       const aborted = await abort(mover);
       if (aborted === null) log('no move in progress');
       return 0;
     }
-    const kill = flag === '--kill-after' ? ((stopAfter ?? null) as MoveStep | null) : null;
+    const killAt = flags.indexOf('--kill-after');
+    const kill = killAt >= 0 ? ((flags[killAt + 1] ?? null) as MoveStep | null) : null;
     await move(mover, { ...parseRange(range!), target: target! }, kill);
+    // The source's copies go at once unless kept: every reader that scans all databases would see them twice.
+    if (!flags.includes('--keep-source')) await clean(mover);
     return 0;
   } finally {
     await mover.close();

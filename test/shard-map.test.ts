@@ -21,6 +21,7 @@ import { depositFromReserve } from './support/ledger';
 import { parseCurrency } from '@paygraph/shared/money';
 import { assert } from '@paygraph/shared/result';
 import { openAccountRow } from '@paygraph/account/db/account-writes';
+import { ownerHomeShard } from '@paygraph/shared/ledger/rules/owner-directory';
 import { unique } from './support/env';
 import { shardMapProcessLiveMs } from '@paygraph/shared/limits';
 import { scratchDatabases, type ScratchDatabases } from './support/scratch-databases';
@@ -205,7 +206,16 @@ describe('the live shard map', () => {
     // process on no map opens on logical shard 0 or is refused, retryable, with no row written.
     await fenceOn(shard, 1, 63, 'fenced');
     try {
-      const ownerId = unique('opener');
+      // An owner whose directory row lives on logical shard 0, which stays open: its bit is written, and the opening
+      // meets the fence at the account's own row. (An owner's bit on a fenced logical shard is refused after its write:
+      // refuseFencedAfterWrite.)
+      let ownerId = unique('opener');
+      while (ownerHomeShard(ownerId) !== 0) ownerId = unique('opener');
+      const fencedHome = (() => {
+        let id = unique('opener');
+        while (ownerHomeShard(id) === 0) id = unique('opener');
+        return id;
+      })();
       const eur = parseCurrency('EUR');
       assert(eur.ok, 'EUR is a currency');
       let opened = 0;
@@ -227,6 +237,13 @@ describe('the live shard map', () => {
         opened++;
       }
       expect(refusedOpens).toBeGreaterThan(0);
+      await expect(
+        openAccountRow(
+          stale,
+          { ownerId: fencedHome, type: 'PERSONAL', currency: eur.value, entity: 'PLATFORM' },
+          new Date(),
+        ),
+      ).rejects.toBeInstanceOf(FencedWrite);
       const [rows] = await rawRows<{ n: number }>(shard, 'SELECT COUNT(*) AS n FROM accounts WHERE owner_id = ?', [
         ownerId,
       ]);

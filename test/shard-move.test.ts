@@ -13,7 +13,7 @@ import { ledgerHealth, totalSubtotalCheck, verifyShard } from '@paygraph/shared/
 import { placedTables, unplacedTables } from '../scripts/lib/move-tables';
 import { claimShard, ownerLinkShard } from '@paygraph/transaction/domain/external-accounts';
 import { ownerHomeShard } from '@paygraph/shared/ledger/rules/owner-directory';
-import { outboxInlineGraceMs, relayIntervalMsDefault } from '@paygraph/transaction/limits';
+import { outboxInlineGraceMs, relayIntervalMsDefault, relayLeaseMs } from '@paygraph/transaction/limits';
 import { startRelay } from '@paygraph/transaction/services/relay';
 import { scratchDatabases, type ScratchDatabases } from './support/scratch-databases';
 import { startStack, type Stack } from './support/stack';
@@ -193,11 +193,18 @@ describe('npm run shards -- move', () => {
       const l = parseId('account', id)!.shard;
       return l >= 36 && l <= 43;
     };
+    // Of those elsewhere, account 1 on the range's database (its payments into the range are within one database until
+    // the move) and account 3 on the first (across databases from the start).
+    const wanted = (i: number, id: string) => {
+      if (i % 2 === 0) return inRange(id);
+      const l = parseId('account', id)!.shard;
+      return !inRange(id) && (i === 1 ? l >= 32 : i === 3 ? l < 32 : true);
+    };
     const accounts: string[] = [];
     for (const [i, owner] of owners.entries()) {
       for (let attempt = 0; ; attempt++) {
         const id = await kit.open(owner);
-        if (inRange(id) === (i % 2 === 0) || attempt > 200) {
+        if (wanted(i, id) || attempt > 400) {
           accounts.push(id);
           break;
         }
@@ -251,7 +258,8 @@ describe('npm run shards -- move', () => {
       }),
     );
     await new Promise((r) => setTimeout(r, 500));
-    const moved = await shardsCli('move', '36-43', dbs.urls[2]!);
+    // The source's copies kept (--keep-source) for the checks below; the last test cleans them.
+    const moved = await shardsCli('move', '36-43', dbs.urls[2]!, '--keep-source');
     running = false;
     await workload;
     expect(moved.code, moved.stderr).toBe(0);
@@ -307,10 +315,10 @@ describe('npm run shards -- move', () => {
       }
       return n;
     };
-    // Within the inline grace and a few of the relay's rounds: a row that met the fence is retried within
-    // relayFencedRetryMs, not at its lease's end (relayLeaseMs).
+    // Within the inline grace and half the relay's lease: a row that met the fence is retried within
+    // relayFencedRetryMs, not at its lease's end (relayLeaseMs); the half leaves room for a loaded machine.
     await expect
-      .poll(pending, { timeout: outboxInlineGraceMs + 5 * relayIntervalMsDefault })
+      .poll(pending, { timeout: outboxInlineGraceMs + relayLeaseMs / 2 })
       .toBe(0)
       .catch((error: unknown) => {
         console.log('rows still PENDING', JSON.stringify(stuck));
@@ -329,6 +337,21 @@ describe('npm run shards -- move', () => {
       expect(again.errors).toBeUndefined();
       expect(again.data?.createPayment.id).toBe(paid.id);
     }
+    // A payment made before the move into the range, from outside it, is refunded after it: the refund's debit runs on
+    // the target, its credit where the payer stayed.
+    for (const payer of [1, 3]) {
+      // Account 1's payment was made within one database (a refund then runs across two); account 3's across two.
+      const crossing = succeeded.find((p) => p.payer === payer && inRange(accounts[p.payee]!))!;
+      const payerBefore = await kit.balance(accounts[payer]!);
+      const refunded = await kit.refund(bearers[crossing.payee]!, crossing.id, '1');
+      expect(refunded.errors).toBeUndefined();
+      expect(refunded.data?.refundPayment.__typename).toBe('Refund');
+      await expect
+        .poll(async () => BigInt((await kit.balance(accounts[payer]!)).available))
+        .toBe(BigInt(payerBefore.available) + 1n);
+    }
+    await expect.poll(pending, { timeout: outboxInlineGraceMs + relayLeaseMs / 2 }).toBe(0);
+    expect(await total()).toBe(before);
     // The moved accounts' chains and MACs check on the target.
     const target = openShards({ urls: dbs.urls[2]!, poolSize: 2 });
     try {
@@ -416,4 +439,39 @@ describe('npm run shards -- move', () => {
     await expectBalancedEverywhere();
     expect(await moveAccountsTotal(dbs.urls[2]!)).toBe(0n);
   }, 180_000);
+
+  it('cleans the sources of finished moves without changing a balance, and moves a range back after', async () => {
+    const rowsOn = async (url: string, first: number, last: number) => {
+      const set = openShards({ urls: url, poolSize: 1 });
+      try {
+        const suffixes = Array.from({ length: last - first + 1 }, (_, i) => (first + i).toString(16).padStart(2, '0'));
+        const [row] = await rawRows<{ n: number }>(
+          set.all[0]!,
+          `SELECT (SELECT COUNT(*) FROM accounts WHERE RIGHT(id, 2) IN (?))
+                + (SELECT COUNT(*) FROM ledger_entries WHERE RIGHT(account_id, 2) IN (?))
+                + (SELECT COUNT(*) FROM postings WHERE RIGHT(id, 2) IN (?)
+                     AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.posting_id = postings.id)) AS n`,
+          [suffixes, suffixes, suffixes],
+        );
+        return Number(row!.n);
+      } finally {
+        await set.close();
+      }
+    };
+    // The last move (44-47, not kept) cleaned its source, and the kept copies of the first (36-43) with it.
+    expect(await rowsOn(dbs.urls[1]!, 36, 47)).toBe(0);
+    expect(await rowsOn(dbs.urls[2]!, 36, 47)).toBeGreaterThan(0);
+    await expectBalancedEverywhere();
+    const status = JSON.parse((await shardsCli('status')).stdout) as { figures: { rowsCleaned?: number } };
+    expect(status.figures.rowsCleaned).toBeGreaterThan(0);
+    expect((await shardsCli('clean')).stdout).toContain('nothing to clean');
+    // Back to the source, which holds none of the range's rows now (36-39 stay: the target's clearing is named by 36).
+    const back = await shardsCli('move', '40-43', dbs.urls[1]!);
+    expect(back.code, back.stderr).toBe(0);
+    expect(await rowsOn(dbs.urls[1]!, 40, 43)).toBeGreaterThan(0);
+    expect(await rowsOn(dbs.urls[2]!, 40, 43)).toBe(0);
+    await expectBalancedEverywhere();
+    const map = (await latestMap(shards.all[0]!))!;
+    expect(map.databases[map.logical[41]!]).toBe(dbs.urls[1]);
+  }, 120_000);
 });

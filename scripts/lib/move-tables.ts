@@ -1,6 +1,6 @@
 /**
  * Which rows of each table belong to a logical shard, for the shard mover (shard-mover.ts): the rows whose `column`
- * (an id, or the id of the record they belong to) ends with the logical shard in hex (`…_2a`). Ids never change, so
+ * (an id, or the id of the record they belong to and are written beside) ends with the logical shard in hex (`…_2a`). Ids never change, so
  * the rows of a range are the same on both sides of a move. Tables not listed hold no logical shard's rows: the
  * control tables of the control database (logical shard 0's, which never moves: settlement's reconciliation and
  * statements, the gateway's audit trail, FX rates, fee rates) and the migrations' bookkeeping. A table a part adds
@@ -40,9 +40,10 @@ export const placedTables: readonly PlacedTable[] = [
   { table: 'fx_quotes', column: 'id' },
   { table: 'idempotency_keys', column: 'anchor_id' },
   { table: 'settlements', column: 'id' },
-  { table: 'settlement_parts', column: 'settlement_id' },
+  // A settlement's part and an advance's piece are written on their stripe's database, beside its posting.
+  { table: 'settlement_parts', column: 'stripe_account_id' },
   { table: 'advances', column: 'id' },
-  { table: 'advance_pieces', column: 'advance_id' },
+  { table: 'advance_pieces', column: 'stripe_account_id' },
   { table: 'advance_outstanding', column: 'stripe_account_id' },
   { table: 'advance_refund_offsets', column: 'refund_id' },
   { table: 'advance_terms', column: 'merchant_account_id' },

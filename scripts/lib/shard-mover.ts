@@ -3,6 +3,7 @@ import mysql from 'mysql2/promise';
 import {
   activeMove,
   changeFence,
+  movesToClean,
   fenceOn,
   laggards,
   latestMap,
@@ -137,7 +138,9 @@ export async function move(mover: Mover, request: MoveRequest, stopAfter: MoveSt
     mover.log(`move ${id}: checked ${request.first}-${request.last}, nothing copied yet`);
     current = (await activeMove(mover.control))!;
     if (stopAfter === 'checked') killForTest(mover, current.id, 'checked');
-  } else mover.log(`move ${current.id}: resuming after step ${current.step}`);
+  } else if (current.figures.abortingAt !== undefined)
+    throw new MoveRefused(`an abort of move ${current.id} was interrupted: run npm run shards -- abort again`);
+  else mover.log(`move ${current.id}: resuming after step ${current.step}`);
   const steps: readonly [MoveStep, (m: MoveRow) => Promise<Record<string, unknown>>][] = [
     ['fenced', (m) => fence(mover, m)],
     ['copied', (m) => copy(mover, m)],
@@ -480,12 +483,29 @@ async function lift(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> 
   return { liftAckMs: ackMs, fenceMs };
 }
 
+/**
+ * Whether a switch began although its step is not recorded (a mover killed inside it): the newest map places the range
+ * on the target, or the source lists it as moved. Such a move is finished by running it again, never aborted.
+ */
+async function switchBegun(mover: Mover, m: MoveRow): Promise<boolean> {
+  const map = (await latestMap(mover.control))!;
+  const placed = map.logical.slice(m.first, m.last + 1).some((d) => sameDatabase(map.databases[d]!, m.target));
+  const [row] = await rawRows<{ n: number }>(
+    shardOfEntry(mover, m.source),
+    "SELECT COUNT(*) AS n FROM shard_fences WHERE logical_shard BETWEEN ? AND ? AND reason = 'moved'",
+    [m.first, m.last],
+  );
+  return placed || Number(row!.n) > 0;
+}
+
 /** Aborts the move in progress, before its switch: the target's copies deleted, the fence lifted. */
 export async function abort(mover: Mover): Promise<MoveRow | null> {
   const m = await activeMove(mover.control);
   if (m === null) return null;
-  if (stepIndex(m.step) >= stepIndex('switched'))
+  if (stepIndex(m.step) >= stepIndex('switched') || (await switchBegun(mover, m)))
     throw new MoveRefused(`move ${m.id} has switched the map already: run the move again to finish it`);
+  // Said before anything is undone: a mover killed halfway through the abort is not resumed as a move.
+  await recordStep(mover.control, m.id, m.step, { abortingAt: Date.now() });
   const target = await rawConnection(m.target);
   try {
     await deleteRange(target, m.first, m.last);
@@ -507,4 +527,68 @@ export async function abort(mover: Mover): Promise<MoveRow | null> {
   await recordStep(mover.control, m.id, 'aborted', { abortedAt: Date.now() });
   mover.log(`move ${m.id}: aborted at step ${m.step}; nothing changed`);
   return m;
+}
+
+const postingsOf = placedTables.find((t) => t.table === 'postings')!;
+
+/** Rows a clean deletes per statement: each DELETE holds its rows' locks only that long. */
+const cleanBatchRows = 1_000;
+
+/**
+ * `npm run shards -- clean`: deletes the source's copies of every range a finished move took away. Nothing reads them
+ * (the map routes the range elsewhere, the relay claims only placed logical shards, the books' check leaves them out)
+ * and they net to zero among themselves (the move's SHARD_MOVE account went with them), so no balance changes. A range
+ * whose source fence rows are not all `moved` (it came back since) is left alone. Runs under the mover's lock, so no
+ * move starts meanwhile. Answers the rows deleted per move.
+ */
+export async function clean(mover: Mover): Promise<Record<number, number>> {
+  const deleted: Record<number, number> = {};
+  for (const m of await movesToClean(mover.control)) {
+    const source = shardOfEntry(mover, m.source);
+    const [row] = await rawRows<{ n: number }>(
+      source,
+      "SELECT COUNT(*) AS n FROM shard_fences WHERE logical_shard BETWEEN ? AND ? AND reason <> 'moved'",
+      [m.first, m.last],
+    );
+    const placedThere = mover.shards.placement.current.logical
+      .slice(m.first, m.last + 1)
+      .some((d) => sameDatabase(mover.shards.placement.current.databases[d]!, m.source));
+    if (Number(row!.n) > 0 || placedThere) {
+      mover.log(`move ${m.id}: ${m.first}-${m.last} is on the source again; its rows there are not copies, kept`);
+      await recordStep(mover.control, m.id, 'done', { cleanedAt: Date.now(), cleanSkipped: 'range back on source' });
+      continue;
+    }
+    deleted[m.id] = await deleteCopies(m.source, m.first, m.last);
+    await recordStep(mover.control, m.id, 'done', { cleanedAt: Date.now(), rowsCleaned: deleted[m.id] });
+    mover.log(`move ${m.id}: cleaned ${deleted[m.id]} rows of ${m.first}-${m.last} from the source`);
+  }
+  return deleted;
+}
+
+/** Deletes a range's rows from a database, cleanBatchRows at a time per table, the tables in reverse order. */
+async function deleteCopies(entry: string, first: number, last: number): Promise<number> {
+  const connection = await rawConnection(entry);
+  let total = 0;
+  try {
+    // Postings last, and only those with no entry left here: a posting named by the range may hold the entry of an
+    // account that stays (the source's clearing in a SHARD_MOVE posting, a payee beside a moved payer).
+    const postingsLast = [...placedTables.filter((t) => t.table !== 'postings').reverse(), postingsOf];
+    for (const placed of postingsLast) {
+      const { where, values } = rangeWhere(placed, first, last);
+      const kept =
+        placed === postingsOf ? ' AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.posting_id = id)' : '';
+      for (;;) {
+        const [result] = await connection.query(`DELETE FROM \`${placed.table}\` WHERE ${where}${kept} LIMIT ?`, [
+          ...values,
+          cleanBatchRows,
+        ]);
+        const n = (result as { affectedRows: number }).affectedRows;
+        total += n;
+        if (n < cleanBatchRows) break;
+      }
+    }
+  } finally {
+    await connection.end();
+  }
+  return total;
 }

@@ -1,5 +1,5 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { newId } from '@paygraph/shared/ids';
+import { newId, shardOf } from '@paygraph/shared/ids';
 import { postOne, dedupeKeys, systemAccountId, type Leg, type PostingSpec } from '@paygraph/shared/ledger/index';
 import { assert } from '@paygraph/shared/result';
 import {
@@ -67,8 +67,6 @@ export async function postPiece(
 ): Promise<boolean> {
   const shard = shards.of('account', piece.stripeAccountId);
   const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', advance.currency);
-  const logical = shards.logicalOn(shard)[0];
-  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
   try {
     return await postOne<boolean>(
       shard,
@@ -77,7 +75,8 @@ export async function postPiece(
         prepare: async (tx) => {
           const existing = await lockPiece(tx, advance.id, piece.stripeAccountId);
           if (existing) return { proceed: false, result: !existing.reversed };
-          const postingId = newId('posting', logical);
+          // Named by its stripe, as the piece is placed: a shard move carries both with the stripe.
+          const postingId = newId('posting', shardOf('account', piece.stripeAccountId));
           await insertPiece(tx, {
             advanceId: advance.id,
             stripeAccountId: piece.stripeAccountId,
@@ -114,7 +113,6 @@ export async function postPiece(
 async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece, now: () => Date): Promise<void> {
   const shard = shards.of('account', piece.stripeAccountId);
   const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', advance.currency);
-  const logical = shards.logicalOn(shard)[0]!;
   await postOne<void>(
     shard,
     {
@@ -131,7 +129,16 @@ async function reversePiece(shards: ShardSet, advance: AdvanceRow, piece: Piece,
         );
         await markPieceReversed(tx, advance.id, piece.stripeAccountId);
         await addOutstanding(tx, piece.stripeAccountId, advance.merchantAccountId, -piece.amount);
-        return { proceed: true, spec: pieceSpec(advance, piece, newId('posting', logical), feeIncomeId, -1n) };
+        return {
+          proceed: true,
+          spec: pieceSpec(
+            advance,
+            piece,
+            newId('posting', shardOf('account', piece.stripeAccountId)),
+            feeIncomeId,
+            -1n,
+          ),
+        };
       },
       finish: async (_tx, outcome) => {
         assert(

@@ -11,7 +11,7 @@ import {
 } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
+import { newId, parseId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
@@ -200,8 +200,6 @@ async function settleStripe(
 ): Promise<SettlementPartRow> {
   const { shard, account } = stripe;
   const feeIncomeId = await systemAccountId(shards, shard, 'FEE_INCOME', settlement.currency);
-  const logical = shards.logicalOn(shard)[0];
-  assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
   let part: SettlementPartRow | undefined;
   return postOne<SettlementPartRow>(
     shard,
@@ -211,7 +209,8 @@ async function settleStripe(
         const existing = await lockPart(tx, settlement.id, account.id);
         if (existing) return { proceed: false, result: existing };
         const { figures, settled } = await lockPartContents(tx, settlement, account.id);
-        const postingId = figures.moved > 0n ? newId('posting', logical) : null;
+        // Named by the stripe it posts to, as the part is placed: a shard move carries both with the stripe.
+        const postingId = figures.moved > 0n ? newId('posting', shardOf('account', account.id)) : null;
         part = partRow(settlement, account.id, figures, postingId, now());
         await insertPart(tx, part);
         if (figures.advanced > 0n)

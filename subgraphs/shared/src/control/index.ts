@@ -6,7 +6,16 @@
 export { followShardMap, newProcessId, type FollowOptions, type MapFollower } from './follower';
 export { controlMigrations } from './migrations';
 export { acknowledge, laggards, latestMap, publishMap, seedMapIfAbsent, type Laggard } from './store/map-store';
-export { activeMove, latestMove, moveSteps, recordStep, startMove, type MoveRow, type MoveStep } from './store/moves';
+export {
+  activeMove,
+  latestMove,
+  moveSteps,
+  movesToClean,
+  recordStep,
+  startMove,
+  type MoveRow,
+  type MoveStep,
+} from './store/moves';
 export {
   changeFence,
   fencedAmong,
@@ -14,6 +23,7 @@ export {
   fenceRead,
   heldHere,
   refuseFenced,
+  refuseFencedAfterWrite,
   unfenceOn,
   type FenceReason,
 } from './store/fences';

@@ -1,3 +1,4 @@
+import { refuseFencedAfterWrite } from '../control/index';
 import type { Shard, ShardSet } from '../shards/pool';
 import { toLogicalShard, type LogicalShard } from '../ids';
 import type { Account } from './rules/account';
@@ -18,8 +19,11 @@ import { pushTo } from '../collections';
  * reader never misses the account (a failed opening leaves a bit that costs a read).
  */
 export async function announceOwnerShard(shards: ShardSet, ownerId: string, logical: LogicalShard): Promise<void> {
-  const home = shards.byLogical(ownerHomeShard(ownerId));
+  const homeLogical = ownerHomeShard(ownerId);
+  const home = shards.byLogical(homeLogical);
   await onShard(home, () => addOwnerShards(home.db, [{ ownerId, mask: stripeShardBit(logical) }]));
+  // A process on an old map may have written it where a shard move already copied the owner's home from.
+  await refuseFencedAfterWrite(home, [homeLogical]);
 }
 
 /** The databases the owner's directory names (from its home shard: one primary-key read). */

@@ -1,3 +1,4 @@
+import { refuseFencedAfterWrite } from '../control/index';
 import type { Shard, ShardSet } from '../shards/pool';
 import { asShardUnavailable } from '../shards/unavailable';
 import { parseId, shardOf, type LogicalShard } from '../ids';
@@ -76,6 +77,8 @@ export async function announceStripe(
   if (hasStripeShard(merchant.stripeShards, logical)) return;
   const home = shards.of('account', merchant.id);
   await onShard(home, () => addStripeShards(home.db, merchant.id, stripeShardBit(logical)));
+  // A process on an old map may have written it where a shard move already copied the merchant's home row from.
+  await refuseFencedAfterWrite(home, [shardOf('account', merchant.id)]);
 }
 
 /** Stripes read per statement by the backfill. */

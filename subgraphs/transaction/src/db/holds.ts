@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import { bigintOf, rawHold, rawRowSets } from '@paygraph/shared/db/raw';
@@ -113,11 +113,13 @@ export async function reopenHold(tx: Tx, id: string): Promise<void> {
  * HELD holds past their deadline. SKIP LOCKED passes over holds that a capture, a void or
  * another replica's expiry holds right now: whoever holds the lock decides that hold.
  */
-export async function dueHolds(tx: Tx, now: Date, limit: number): Promise<HoldRow[]> {
+export async function dueHolds(tx: Tx, now: Date, limit: number, placed: readonly number[]): Promise<HoldRow[]> {
+  if (placed.length === 0) return [];
+  const suffixes = placed.map((l) => l.toString(16).padStart(2, '0'));
   return tx
     .select()
     .from(holds)
-    .where(and(eq(holds.status, 'HELD'), lte(holds.expiresAt, now)))
+    .where(and(eq(holds.status, 'HELD'), lte(holds.expiresAt, now), inArray(sql`RIGHT(${holds.id}, 2)`, suffixes)))
     .orderBy(asc(holds.expiresAt))
     .limit(limit)
     .for('update', { skipLocked: true });

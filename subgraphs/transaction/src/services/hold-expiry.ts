@@ -11,9 +11,13 @@ import { holdExpiryBatchSizeMax } from '../limits';
  * most holdExpiryBatchSizeMax per shard per pass. Safe in any number of replicas and against
  * captures and voids: due holds are found with SKIP LOCKED, and each release decides again
  * under the hold's lock, so a hold ended meanwhile is left alone. Answers how many it released.
+ * Holds are found by the map's placement, as the relay's rows are.
  */
-export async function expireDueHolds(shard: Shard, now: () => Date): Promise<number> {
-  const due = await inTransaction(shard, (tx) => dueHolds(tx, now(), holdExpiryBatchSizeMax));
+export async function expireDueHolds(shards: ShardSet, shard: Shard, now: () => Date): Promise<number> {
+  // Only holds of the logical shards the map places here and does not fence: a moved range's copies left on the
+  // source until cleanup (refused there for good) would otherwise come first in every pass.
+  const placed = shards.logicalOn(shard);
+  const due = await inTransaction(shard, (tx) => dueHolds(tx, now(), holdExpiryBatchSizeMax, placed));
   const at = now();
   // Submitted together, so merged posting releases them in a transaction or two.
   const released = await Promise.all(
@@ -30,6 +34,7 @@ export function startHoldExpiry(shards: ShardSet, intervalMs: number, now: () =>
   return startWorker({
     name: 'hold expiry',
     intervalMs,
-    pass: async () => (await Promise.all(shards.all.map((s) => expireDueHolds(s, now)))).reduce((a, b) => a + b, 0),
+    pass: async () =>
+      (await Promise.all(shards.all.map((s) => expireDueHolds(shards, s, now)))).reduce((a, b) => a + b, 0),
   });
 }

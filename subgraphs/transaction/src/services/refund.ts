@@ -80,7 +80,10 @@ async function refundOnce(
   const [fx] = await paymentFxByIds(shard.db, [payment.id]);
   // A stripe on another shard than the merchant's home row first gets what it lacks from that row (its line included).
   await topUpStripesForRefund(ctx, shard, payment, request.amount, id, fx ?? null);
-  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS') {
+  // A payment made within one database whose payee a shard move has since taken to another (docs/SCALING.md) is
+  // refunded as a cross-database one: its local posting would name an account that database no longer holds.
+  const splitByMove = payment.route === 'SAME_SHARD' && ctx.shards.of('account', payment.creditAccountId) !== shard;
+  if (payment.route !== 'CROSS_SHARD' && payment.route !== 'LEGS' && !splitByMove) {
     const local = await refundLocally(ctx, shard, payment, request, id, fx ?? null);
     return local.ok ? local : err(await asMerchants(ctx, payment, local.error));
   }

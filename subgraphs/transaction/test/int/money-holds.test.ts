@@ -386,7 +386,7 @@ describe('exactly one ending', () => {
     expect(read.data!.hold.status).toBe('EXPIRED');
     const shard = stack.shards.byLogical(Number.parseInt(id.slice(-2), 16) as never);
     // Two replicas' passes at once (other test files' workers may run too): released once.
-    await Promise.all([expireDueHolds(shard, clock.now), expireDueHolds(shard, clock.now)]);
+    await Promise.all([expireDueHolds(stack.shards, shard, clock.now), expireDueHolds(stack.shards, shard, clock.now)]);
     expect(await holdRow(stack.shards, id)).toMatchObject({
       status: 'EXPIRED',
       capturedAmount: 0n,
@@ -427,7 +427,7 @@ describe('exactly one ending', () => {
     const expiring = (async () => {
       let released = 0;
       for (let i = 0; i < 10; i++) {
-        released += await expireDueHolds(shard, clock.now);
+        released += await expireDueHolds(stack.shards, shard, clock.now);
         // Not a wait for an event: spreads ten passes over ~100 ms of the clock, across the
         // deadline, so that some run before it and some after while the captures race them.
         await sleep(10);
@@ -438,7 +438,7 @@ describe('exactly one ending', () => {
       ids.map((id) => captureHold(stack.gatewayUrl, bearer, id, unique('edge')).then((a) => a.data!.captureHold)),
     );
     await expiring;
-    await expireDueHolds(shard, clock.now);
+    await expireDueHolds(stack.shards, shard, clock.now);
     const rows = await Promise.all(ids.map((id) => holdRow(stack.shards, id)));
     let paid = 0n;
     rows.forEach((row, i) => {

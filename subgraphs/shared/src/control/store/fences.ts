@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { rawWrite } from '../../db/raw';
+import { rawRows, rawWrite } from '../../db/raw';
 import type { Tx } from '../../shards/transaction';
 import { FencedWrite } from '../../shards/unavailable';
 import type { Statement } from '../../shards/posting-transaction';
@@ -75,6 +75,18 @@ export async function refuseFenced(tx: Tx, shardName: string, logicalShards: rea
   const [rows] = answer as unknown as [unknown[]];
   const refused = fencedAmong(rows);
   if (refused.length > 0) throw new FencedWrite(shardName, refused);
+}
+
+/**
+ * The fence for an idempotent write made on its own (an owner's directory bit, a merchant's stripe bit), read after it
+ * committed. Open: the write committed before any fence of its logical shard, so a move's copy (made after its fence)
+ * carries it. Not open: it may be left behind, and it is refused with FencedWrite (retryable); the retry writes it where
+ * the map then places it. Locks: none.
+ */
+export async function refuseFencedAfterWrite(shard: Shard, logicalShards: readonly number[]): Promise<void> {
+  const rows = await rawRows(shard, `${fenceSelect} (?)`, [logicalShards]);
+  const refused = fencedAmong(rows);
+  if (refused.length > 0) throw new FencedWrite(shard.name, refused);
 }
 
 /** The logical shards fenceRead's rows say are not open, ascending. */

@@ -55,6 +55,15 @@ export async function latestMove(control: Shard): Promise<MoveRow | null> {
   return row ? moveOf(row) : null;
 }
 
+/** Moves done whose source has not been cleaned yet (no `cleanedAt` among their figures), oldest first. */
+export async function movesToClean(control: Shard): Promise<MoveRow[]> {
+  const rows = await rawRows<StoredMove>(
+    control,
+    "SELECT * FROM shard_moves WHERE step = 'done' AND JSON_VALUE(figures, '$.cleanedAt') IS NULL ORDER BY id",
+  );
+  return rows.map(moveOf);
+}
+
 /** Records a checked move; null when another is in progress (the unique `active` refuses the second). */
 export async function startMove(
   control: Shard,

@@ -32,10 +32,15 @@ import {
   shardMoveFenceMsMax,
 } from '../../subgraphs/shared/src/limits';
 import { migrationSets } from './migration-sets';
-import { movedNets, postMoveOut, settleMoveAccounts } from '../../subgraphs/shared/src/ledger/shard-move';
-import { classDaysOfRange, moveClassDays } from '../../subgraphs/shared/src/ledger/store/class-days';
+import {
+  classDaysOfRange,
+  dedupeKeys,
+  movedNets,
+  moveClassDays,
+  postMoveOut,
+  settleMoveAccounts,
+} from '../../subgraphs/shared/src/ledger/index';
 import { inTransaction } from '../../subgraphs/shared/src/shards/transaction';
-import { dedupeKeys } from '../../subgraphs/shared/src/ledger/rules/dedupe-keys';
 import { toLogicalShard, type LogicalShard } from '../../subgraphs/shared/src/ids';
 import { placedTables, type PlacedTable } from './move-tables';
 

@@ -57,6 +57,16 @@ export {
   type TotalSubtotalDifference,
 } from './books';
 export type { ClassSum } from './store/class-days';
+// A shard move's postings and the books' sums it moves (docs/SCALING.md): the shard mover's (scripts/lib/shard-mover.ts).
+export { classDaysOfRange, moveClassDays } from './store/class-days';
+export {
+  movedNets,
+  postMoveOut,
+  settleMoveAccounts,
+  shardMoveMark,
+  type MovedNet,
+  type MoveIdentity,
+} from './shard-move';
 export {
   entityByCode,
   glCodesOf,

@@ -103,11 +103,12 @@ describe('a hold created and captured into a merchant stripe', () => {
     expect(elsewhere(capture.roundTrips)).toEqual(elsewhere(capture.roundTrips).map(() => 0));
     // Statements (several may share a round trip): the capture's are the create's plus the hold's
     // read, its locking read and its update. Counted on the two shards the hold touches. Each posting's writes include
-    // the books' daily sums per ledger class (issue 49, ledger_class_days), sent with the other writes: no round trip.
+    // the books' daily sums per ledger class (issue 49, ledger_class_days), sent with the other writes: no round trip;
+    // and its lock's round trip reads its accounts' fence rows (issue 50, shard_fences): one statement, no round trip.
     const touched = (counts: number[]) => counts[payerShard]! + counts[merchantHome]!;
     expect({ create: touched(create.statements), capture: touched(capture.statements) }).toEqual({
-      create: 11,
-      capture: 14,
+      create: 12,
+      capture: 15,
     });
   });
 });

@@ -244,7 +244,8 @@ describe("a payment's key claimed in its debit's transaction", () => {
     // the debit's accounts and commits with the debit: with the key claimed before (autocommit),
     // the payer's shard took 6 round trips across shards and 4 on one, at the same statements. A
     // key held already costs one round trip more than it did (the transaction that found it ends;
-    // a replay is then posted again keyed by its payment): 6 → 7 for a replay, 3 → 4 for a reuse.
+    // a replay is then posted again keyed by its payment): 6 → 7 for a replay, 3 → 4 for a reuse. Each posting
+    // transaction's lock reads its accounts' fence rows in the same round trip (issue 50): a statement, not a round trip.
     const on = (c: { roundTrips: number[]; statements: number[] }, i: number) => [c.roundTrips[i], c.statements[i]];
     expect({
       cross: { payer: on(cross, payerShard!), payee: on(cross, payeeShard!) },
@@ -252,10 +253,10 @@ describe("a payment's key claimed in its debit's transaction", () => {
       replay: on(replay, payerShard!),
       reused: on(reused, payerShard!),
     }).toEqual({
-      cross: { payer: [5, 14], payee: [3, 8] },
-      same: [3, 10],
-      replay: [7, 8],
-      reused: [4, 5],
+      cross: { payer: [5, 15], payee: [3, 9] },
+      same: [3, 11],
+      replay: [7, 10],
+      reused: [4, 6],
     });
     expect(await kit.balance(payer)).toEqual(at(String(10000 - 2 - 200)));
   });

@@ -133,6 +133,21 @@ describe('the live shard map', () => {
     expect(await publishMap(control, nextMap((await latestMap(control))!, { fenced: [] }), 'lift 40-41')).toBe(true);
     await until(() => a.shards.placement.version === 4 && b.shards.placement.version === 4);
     expect(a.shards.byLogical(toLogicalShard(40)).name).toBe(new URL(dbs.urls[2]!).pathname.slice(1));
+
+    // A process whose configuration reaches a database at another address (here through a proxy) follows the map
+    // there: the map says which database holds a logical shard, the configuration where this process reaches it.
+    const proxy = await startTcpProxy(targetOf(dbs.urls[2]!));
+    try {
+      const viaProxy = throughProxy(dbs.urls[2]!, proxy);
+      const c = follow(`${dbs.urls[0]},${dbs.urls[1]},${viaProxy}`, 'settlement');
+      await c.follower.poll();
+      expect(c.shards.placement.version).toBe(4);
+      const shard = c.shards.byLogical(toLogicalShard(42));
+      expect(shard.pool.options.nodes).toEqual([viaProxy]);
+      expect(await rawRows(shard, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('refuses postings to a fenced logical shard where they happen, whatever map the writer routes by, after those in flight', async () => {

@@ -69,6 +69,7 @@ describe('npm start', () => {
           { input: { ownerId: unique('start'), type: 'PERSONAL', currency: 'USD' } },
           token,
         );
+        expect(opened.errors, JSON.stringify(opened.errors)).toBeUndefined();
         expect(opened.data?.openAccount.__typename).toBe('Account');
         const metrics = await (await fetch(`http://127.0.0.1:${ports.PORT}/metrics`)).text();
         expect(metrics).toContain('operation="OpenAccount"');

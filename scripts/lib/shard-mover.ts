@@ -19,6 +19,7 @@ import { openShards, type Shard, type ShardSet } from '../../subgraphs/shared/sr
 import { rawRows } from '../../subgraphs/shared/src/db/raw';
 import {
   databaseKey,
+  databaseName,
   nextMap,
   sameDatabase,
   seedMap,
@@ -186,6 +187,12 @@ async function checkMove(mover: Mover, request: MoveRequest): Promise<string> {
   }
   if (request.first === 0)
     throw new MoveRefused('logical shard 0 holds the control tables (settlement, audit) and does not move');
+  // Names are unique in a map: a process's configuration ties its entries to the map's by name (atConfiguredAddresses).
+  const namesake = map.databases.find(
+    (d) => databaseName(d) === databaseName(request.target) && !sameDatabase(d, request.target),
+  );
+  if (namesake !== undefined)
+    throw new MoveRefused(`the map has another database named ${databaseName(request.target).slice(1)} (elsewhere)`);
   const sources = new Set(map.logical.slice(request.first, request.last + 1));
   if (sources.size !== 1)
     throw new MoveRefused(`logical shards ${request.first}-${request.last} are on several databases`);

@@ -86,7 +86,8 @@ export function followShardMap(shards: ShardSet, options: FollowOptions): MapFol
 function follow(shards: ShardSet, map: ShardMap): void {
   const before = shards.placement.current;
   if (!shards.placement.apply(map)) return;
-  const moved = map.logical.filter((d, l) => map.databases[d] !== before.databases[before.logical[l]!]).length;
+  const now = shards.placement.current;
+  const moved = now.logical.filter((d, l) => now.databases[d] !== before.databases[before.logical[l]!]).length;
   log().info(
     { version: map.version, from: before.version, moved, fenced: map.fenced },
     `shard map: following version ${map.version}`,

@@ -1,6 +1,6 @@
 import { noteSlowFailovers, openShards, startOnNodes, type ShardSet } from '../shards/pool';
 import { followShardMap, latestMap } from '../control/index';
-import { mapAsConfig } from '../shards/shard-map';
+import { atConfiguredAddresses, mapAsConfig } from '../shards/shard-map';
 import { checkShardNodes, ShardNodesRefused } from '../shards/galera';
 import { checkGaleraTimings, describeSlowFailover, type SlowFailover } from '../shards/galera-timings';
 import { buildTopology } from '../shards/topology';
@@ -87,7 +87,14 @@ async function liveShardConfig(location: {
   const probe = openShards({ urls: location.urls, map: location.map ?? null, poolSize: 1 });
   try {
     const map = await latestMap(probe.all[0]!);
-    return map === null ? { urls: location.urls, map: location.map ?? null } : mapAsConfig(map);
+    if (map === null) return { urls: location.urls, map: location.map ?? null };
+    // Where this process reaches each database is its configuration's to say (a proxy, a node list, a new host).
+    return mapAsConfig(
+      atConfiguredAddresses(
+        map,
+        probe.topology.nodes.map((nodes) => nodes.join('|')),
+      ),
+    );
   } catch (error) {
     log().warn(
       { err: error },

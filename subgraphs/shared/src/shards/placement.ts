@@ -1,7 +1,7 @@
 import type { LogicalShard } from '../ids';
 import { logicalShardCount } from '../limits';
 import { log } from '../log';
-import { databaseKey, seedMap, type ShardMap } from './shard-map';
+import { atConfiguredAddresses, databaseKey, seedMap, type ShardMap } from './shard-map';
 import { parseShardNodes, type Topology } from './topology';
 import { FencedWrite } from './unavailable';
 
@@ -32,6 +32,8 @@ export class Placement<S extends PlacedShard> {
   private fenced = new Set<number>();
   private lists: LogicalShard[][] = [];
   private topologyNow: Topology;
+  /** The databases as this process's configuration (or the map read at start-up) writes them: their addresses win. */
+  private readonly configured: readonly string[];
   /** Whether the map came from the control database (else from the configuration). */
   private followed = false;
   /** Set while the control database cannot be read; cleared by the next successful read. */
@@ -45,6 +47,7 @@ export class Placement<S extends PlacedShard> {
     this.map = seedMap(topology);
     this.shards = shards;
     this.topologyNow = topology;
+    this.configured = topology.nodes.map((nodes) => nodes.join('|'));
     this.logical = topology.physicalOf.map((p) => shards[p]!);
     this.index();
   }
@@ -88,9 +91,10 @@ export class Placement<S extends PlacedShard> {
    * Follows a newer map: opens the databases it lists that this process has not opened (appended, so places never
    * change), then places and fences the logical shards. An older or equal version changes nothing.
    */
-  apply(map: ShardMap): boolean {
+  apply(stored: ShardMap): boolean {
     // The configuration's map is version 1 too, but the stored one wins over it.
-    if (this.followed && map.version <= this.map.version) return false;
+    if (this.followed && stored.version <= this.map.version) return false;
+    const map = atConfiguredAddresses(stored, this.configured);
     this.followed = true;
     const known = this.topologyNow.nodes.map((nodes) => databaseKey(nodes.join('|')));
     const indexOf = map.databases.map((entry) => {

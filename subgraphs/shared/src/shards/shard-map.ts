@@ -110,6 +110,22 @@ export function nextMap(
  * Whether two MYSQL_SHARDS entries name the same database: the same database on the same nodes (hosts, ports or
  * sockets, in order), whatever the credentials or options.
  */
+/** A database's name (its URL's path): what ties a map's entry to a process's configuration. */
+export function databaseName(entry: string): string {
+  return new URL(parseShardNodes(entry)[0]![0]!).pathname;
+}
+
+/**
+ * The map with each database the process's configuration names (by database name) at the configured address: the
+ * configuration says where this process reaches a database (a proxy, a node list, a new host), the map which database
+ * holds which logical shards. Names are unique in a map (a move refuses a target named as another database of it), so
+ * a name never ties a configured entry to another database. Entries the configuration does not name stay as stored.
+ */
+export function atConfiguredAddresses(map: ShardMap, configured: readonly string[]): ShardMap {
+  const byName = new Map(configured.map((entry) => [databaseName(entry), entry]));
+  return { ...map, databases: map.databases.map((entry) => byName.get(databaseName(entry)) ?? entry) };
+}
+
 export function sameDatabase(a: string, b: string): boolean {
   return databaseKey(a) === databaseKey(b);
 }

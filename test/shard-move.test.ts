@@ -86,6 +86,21 @@ async function expectBalancedEverywhere(): Promise<void> {
   expect(health.inTransit.filter((t) => t.amount !== 0n)).toEqual([]);
 }
 
+/**
+ * Opens accounts until one lands in the range of logical shards and funds it (a draw misses 400 times in a row about
+ * once in 10^11): money in a range a test moves, whatever the earlier tests' accounts drew.
+ */
+async function fundInRange(first: number, last: number, amount: string): Promise<string> {
+  for (let attempt = 0; attempt < 400; attempt++) {
+    const id = await kit.open(unique('in-range'));
+    const l = parseId('account', id)!.shard;
+    if (l < first || l > last) continue;
+    await kit.fund(id, amount);
+    return id;
+  }
+  throw new Error(`no account opened on logical shards ${first}-${last} in 400 tries`);
+}
+
 beforeAll(async () => {
   dbs = await scratchDatabases('move', 3);
   shards = openShards({ urls: `${dbs.urls[0]},${dbs.urls[1]}`, poolSize: 6 });
@@ -392,13 +407,7 @@ describe('npm run shards -- move', () => {
 
   it('survives a mover killed after each step: aborted before the switch with nothing changed, or resumed', async () => {
     // Money in the range, so that its SHARD_MOVE postings (and an abort's taking back) move something.
-    for (let attempt = 0; attempt < 400; attempt++) {
-      const id = await kit.open(unique('killed'));
-      const l = parseId('account', id)!.shard;
-      if (l < 44 || l > 47) continue;
-      await kit.fund(id, '250');
-      break;
-    }
+    await fundInRange(44, 47, '250');
     const sourceMoveAccounts = await moveAccountsTotal(dbs.urls[1]!);
     const mapBefore = (await latestMap(shards.all[0]!))!;
     for (const step of ['checked', 'fenced', 'copied', 'verified']) {
@@ -467,13 +476,7 @@ describe('npm run shards -- move', () => {
     expect((await shardsCli('clean')).stdout).toContain('nothing to clean');
     // Back to the source, which holds none of the range's rows now (36-39 stay: the target's clearing is named by 36),
     // with money in the range whatever logical shards the earlier tests' accounts drew.
-    for (let attempt = 0; attempt < 400; attempt++) {
-      const id = await kit.open(unique('back'));
-      const l = parseId('account', id)!.shard;
-      if (l < 40 || l > 43) continue;
-      await kit.fund(id, '75');
-      break;
-    }
+    await fundInRange(40, 43, '75');
     const back = await shardsCli('move', '40-43', dbs.urls[1]!);
     expect(back.code, back.stderr).toBe(0);
     expect(await rowsOn(dbs.urls[1]!, 40, 43)).toBeGreaterThan(0);

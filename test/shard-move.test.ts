@@ -17,6 +17,7 @@ import { outboxInlineGraceMs, relayIntervalMsDefault, relayLeaseMs } from '@payg
 import { startRelay } from '@paygraph/transaction/services/relay';
 import { scratchDatabases, type ScratchDatabases } from './support/scratch-databases';
 import { startStack, type Stack } from './support/stack';
+import { captureHold, createHold, frozenAgainstHeld, voidHold } from './support/holds';
 import { moneyKit, type Answer, type MoneyKit } from './support/money';
 import { token, unique } from './support/env';
 import { repoRoot } from './support/sources';
@@ -233,6 +234,22 @@ describe('npm run shards -- move', () => {
         0n,
       );
     const before = await total();
+    // Holds made before the move on accounts it takes (account 0 pays 1, account 2 pays 3), ended after it.
+    const heldBefore: string[] = [];
+    for (const [payer, payee] of [
+      [0, 1],
+      [2, 3],
+    ] as const) {
+      const held = await createHold(stack.gatewayUrl, kit.operator, {
+        payer: accounts[payer]!,
+        payee: accounts[payee]!,
+        amount: '5',
+        key: unique('mv-hold'),
+        expiresInSeconds: 3600,
+      });
+      expect(held.errors).toBeUndefined();
+      heldBefore.push(held.data!.createHold.id as string);
+    }
 
     /** A payment retried with its key until it answers; answers its id, how long it was refused, and by what. */
     const succeeded: { key: string; id: string; payer: number; payee: number }[] = [];
@@ -292,6 +309,14 @@ describe('npm run shards -- move', () => {
 
     // Routed to the target now, by every process that follows the map.
     await follower.poll();
+    // The holds end on the target: one captured into its payee (across databases), one voided; frozen is what is held.
+    const captured = await captureHold(stack.gatewayUrl, kit.operator, heldBefore[0]!, unique('mv-capture'));
+    expect(captured.errors).toBeUndefined();
+    expect(captured.data!.captureHold).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '5' });
+    const voided = await voidHold(stack.gatewayUrl, kit.operator, heldBefore[1]!, unique('mv-void'));
+    expect(voided.errors).toBeUndefined();
+    expect(voided.data!.voidHold).toMatchObject({ __typename: 'Hold', status: 'VOIDED' });
+    expect(await frozenAgainstHeld(shards, accounts)).toEqual([]);
     const moving = accounts.find(inRange)!;
     expect(shards.of('account', moving).name).toBe(nameOf(dbs.urls[2]!));
     // No request outside the range was refused, and the range's refusals lasted about the fence.

@@ -3,7 +3,15 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
-import { followShardMap, latestMap, latestMove, type MapFollower } from '@paygraph/shared/control/index';
+import {
+  followShardMap,
+  latestMap,
+  latestMove,
+  publishMap,
+  recordStep,
+  type MapFollower,
+} from '@paygraph/shared/control/index';
+import { nextMap } from '@paygraph/shared/shards/shard-map';
 import { createDatabases, dropScratchDatabases } from '@paygraph/shared/db/migrate';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
@@ -509,5 +517,35 @@ describe('npm run shards -- move', () => {
     await expectBalancedEverywhere();
     const map = (await latestMap(shards.all[0]!))!;
     expect(map.databases[map.logical[41]!]).toBe(dbs.urls[1]);
+  }, 120_000);
+
+  it('finishes a move whose switch began unrecorded, and never resumes one whose abort was cut short', async () => {
+    await fundInRange(48, 51, '40');
+    const control = shards.all[0]!;
+    // Killed inside the switch, after its map version and before its step was recorded: the abort is refused (the
+    // map places the range on the target already), and the same command finishes the move.
+    expect((await shardsCli('move', '48-51', dbs.urls[2]!, '--kill-after', 'verified')).code).not.toBe(0);
+    const verified = (await latestMap(control))!;
+    expect(
+      await publishMap(control, nextMap(verified, { move: { first: 48, last: 51, database: dbs.urls[2]! } }), 'test'),
+    ).toBe(true);
+    expect((await shardsCli('abort')).stderr).toContain('switched the map already');
+    const finished = await shardsCli('move', '48-51', dbs.urls[2]!);
+    expect(finished.code, finished.stderr).toBe(0);
+    await expectBalancedEverywhere();
+    // An abort that recorded its start and died: the move is not resumed, and the abort run again ends it.
+    await fundInRange(52, 55, '40');
+    expect((await shardsCli('move', '52-55', dbs.urls[2]!, '--kill-after', 'copied')).code).not.toBe(0);
+    const cut = (await latestMove(control))!;
+    await recordStep(control, cut.id, cut.step, { abortingAt: Date.now() });
+    expect((await shardsCli('move', '52-55', dbs.urls[2]!)).stderr).toContain(
+      `an abort of move ${cut.id} was interrupted`,
+    );
+    expect((await shardsCli('abort')).code).toBe(0);
+    expect((await latestMove(control))!.step).toBe('aborted');
+    const map = (await latestMap(control))!;
+    expect(map.databases[map.logical[53]!]).toBe(dbs.urls[1]);
+    expect(map.fenced).toEqual([]);
+    await expectBalancedEverywhere();
   }, 120_000);
 });

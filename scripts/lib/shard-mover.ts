@@ -3,6 +3,7 @@ import mysql from 'mysql2/promise';
 import {
   activeMove,
   changeFence,
+  fenceReasons,
   movesToClean,
   fenceOn,
   laggards,
@@ -42,7 +43,7 @@ import {
   settleMoveAccounts,
 } from '../../subgraphs/shared/src/ledger/index';
 import { inTransaction } from '../../subgraphs/shared/src/shards/transaction';
-import { toLogicalShard, type LogicalShard } from '../../subgraphs/shared/src/ids';
+import { idSuffix, toLogicalShard, type LogicalShard } from '../../subgraphs/shared/src/ids';
 import { placedTables, type PlacedTable } from './move-tables';
 
 /**
@@ -244,7 +245,7 @@ async function checkMigrated(target: Shard): Promise<void> {
 }
 
 function suffixes(first: number, last: number): string[] {
-  return Array.from({ length: last - first + 1 }, (_, i) => (first + i).toString(16).padStart(2, '0'));
+  return Array.from({ length: last - first + 1 }, (_, i) => idSuffix(first + i));
 }
 
 /** The rows of a placed table that belong to the range: the WHERE clause and its values. */
@@ -500,14 +501,13 @@ async function lift(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> 
  * on the target, or the source lists it as moved. Such a move is finished by running it again, never aborted.
  */
 async function switchBegun(mover: Mover, m: MoveRow): Promise<boolean> {
-  const map = (await latestMap(mover.control))!;
-  const placed = map.logical.slice(m.first, m.last + 1).some((d) => sameDatabase(map.databases[d]!, m.target));
-  const [row] = await rawRows<{ n: number }>(
-    shardOfEntry(mover, m.source),
-    "SELECT COUNT(*) AS n FROM shard_fences WHERE logical_shard BETWEEN ? AND ? AND reason = 'moved'",
-    [m.first, m.last],
-  );
-  return placed || Number(row!.n) > 0;
+  const placed = placesAny((await latestMap(mover.control))!, m, m.target);
+  return placed || (await fenceReasons(shardOfEntry(mover, m.source), m.first, m.last)).includes('moved');
+}
+
+/** Whether a map places any logical shard of the move's range on the database. */
+function placesAny(map: ShardMap, m: MoveRow, database: string): boolean {
+  return map.logical.slice(m.first, m.last + 1).some((d) => sameDatabase(map.databases[d]!, database));
 }
 
 /** Aborts the move in progress, before its switch: the target's copies deleted, the fence lifted. */
@@ -557,15 +557,8 @@ export async function clean(mover: Mover): Promise<Record<number, number>> {
   const deleted: Record<number, number> = {};
   for (const m of await movesToClean(mover.control)) {
     const source = shardOfEntry(mover, m.source);
-    const [row] = await rawRows<{ n: number }>(
-      source,
-      "SELECT COUNT(*) AS n FROM shard_fences WHERE logical_shard BETWEEN ? AND ? AND reason <> 'moved'",
-      [m.first, m.last],
-    );
-    const placedThere = mover.shards.placement.current.logical
-      .slice(m.first, m.last + 1)
-      .some((d) => sameDatabase(mover.shards.placement.current.databases[d]!, m.source));
-    if (Number(row!.n) > 0 || placedThere) {
+    const back = (await fenceReasons(source, m.first, m.last)).some((reason) => reason !== 'moved');
+    if (back || placesAny(mover.shards.placement.current, m, m.source)) {
       mover.log(`move ${m.id}: ${m.first}-${m.last} is on the source again; its rows there are not copies, kept`);
       await recordStep(mover.control, m.id, 'done', { cleanedAt: Date.now(), cleanSkipped: 'range back on source' });
       continue;

@@ -90,7 +90,12 @@ export function toLogicalShard(value: number): LogicalShard {
 }
 
 export function newId(kind: IdKind, shard: LogicalShard): string {
-  return `${idKinds[kind]}_${ulid()}_${shard.toString(16).padStart(2, '0')}`;
+  return `${idKinds[kind]}_${ulid()}_${idSuffix(shard)}`;
+}
+
+/** The last two characters of an id of the logical shard: its number in hex, what SQL reads with RIGHT(id, 2). */
+export function idSuffix(shard: number): string {
+  return shard.toString(16).padStart(2, '0');
 }
 
 /** Parses an id of the expected kind; null for anything malformed, never a guess. */

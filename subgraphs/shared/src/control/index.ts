@@ -19,6 +19,7 @@ export {
 export {
   changeFence,
   fencedAmong,
+  fenceReasons,
   fenceOn,
   fenceRead,
   heldHere,

@@ -1,5 +1,5 @@
 import type { Shard } from '../shards/pool';
-import { newId, toLogicalShard, type LogicalShard } from '../ids';
+import { idSuffix, newId, toLogicalShard, type LogicalShard } from '../ids';
 import { assert } from '../result';
 import { bigintOf, rawRows } from '../db/raw';
 import { openSystemAccount } from './system-accounts';
@@ -46,7 +46,7 @@ export function shardMoveMark(moveId: number): string {
  * shards, as the source holds them while the range is fenced. Locks: none (the fence stops their writes).
  */
 export async function movedNets(source: Shard, logicalShards: readonly number[]): Promise<MovedNet[]> {
-  const suffixes = logicalShards.map((l) => l.toString(16).padStart(2, '0'));
+  const suffixes = logicalShards.map(idSuffix);
   const rows = await rawRows<{ e: string; c: string; n: string }>(
     source,
     `SELECT entity AS e, currency AS c, SUM(available + frozen + pending) AS n FROM accounts

@@ -1,6 +1,6 @@
 import { noteSlowFailovers, openShards, startOnNodes, type ShardSet } from '../shards/pool';
 import { followShardMap, latestMap } from '../control/index';
-import { atConfiguredAddresses, mapAsConfig } from '../shards/shard-map';
+import { atConfiguredAddresses, mapAsConfig, seedMap } from '../shards/shard-map';
 import { checkShardNodes, ShardNodesRefused } from '../shards/galera';
 import { checkGaleraTimings, describeSlowFailover, type SlowFailover } from '../shards/galera-timings';
 import { buildTopology } from '../shards/topology';
@@ -89,12 +89,7 @@ async function liveShardConfig(location: {
     const map = await latestMap(probe.all[0]!);
     if (map === null) return { urls: location.urls, map: location.map ?? null };
     // Where this process reaches each database is its configuration's to say (a proxy, a node list, a new host).
-    return mapAsConfig(
-      atConfiguredAddresses(
-        map,
-        probe.topology.nodes.map((nodes) => nodes.join('|')),
-      ),
-    );
+    return mapAsConfig(atConfiguredAddresses(map, seedMap(probe.topology).databases));
   } catch (error) {
     log().warn(
       { err: error },

@@ -47,7 +47,7 @@ export class Placement<S extends PlacedShard> {
     this.map = seedMap(topology);
     this.shards = shards;
     this.topologyNow = topology;
-    this.configured = topology.nodes.map((nodes) => nodes.join('|'));
+    this.configured = this.map.databases;
     this.logical = topology.physicalOf.map((p) => shards[p]!);
     this.index();
   }

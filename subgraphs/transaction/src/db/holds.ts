@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import { onLogicalShards } from '@paygraph/shared/db/placed';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import { bigintOf, rawHold, rawRowSets } from '@paygraph/shared/db/raw';
@@ -115,11 +116,10 @@ export async function reopenHold(tx: Tx, id: string): Promise<void> {
  */
 export async function dueHolds(tx: Tx, now: Date, limit: number, placed: readonly number[]): Promise<HoldRow[]> {
   if (placed.length === 0) return [];
-  const suffixes = placed.map((l) => l.toString(16).padStart(2, '0'));
   return tx
     .select()
     .from(holds)
-    .where(and(eq(holds.status, 'HELD'), lte(holds.expiresAt, now), inArray(sql`RIGHT(${holds.id}, 2)`, suffixes)))
+    .where(and(eq(holds.status, 'HELD'), lte(holds.expiresAt, now), onLogicalShards(holds.id, placed)))
     .orderBy(asc(holds.expiresAt))
     .limit(limit)
     .for('update', { skipLocked: true });

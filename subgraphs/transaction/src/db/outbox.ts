@@ -1,4 +1,5 @@
-import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import { onLogicalShards } from '@paygraph/shared/db/placed';
 import type { Tx, Executor } from '@paygraph/shared/shards/transaction';
 import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
@@ -45,7 +46,6 @@ export async function claimDueOutbox(
   placed: readonly number[],
 ): Promise<OutboxRow[]> {
   if (placed.length === 0) return [];
-  const suffixes = placed.map((l) => l.toString(16).padStart(2, '0'));
   return tx
     .select()
     .from(transferOutbox)
@@ -53,7 +53,7 @@ export async function claimDueOutbox(
       and(
         eq(transferOutbox.status, 'PENDING'),
         lte(transferOutbox.nextAttemptAt, now),
-        inArray(sql`RIGHT(${transferOutbox.id}, 2)`, suffixes),
+        onLogicalShards(transferOutbox.id, placed),
       ),
     )
     .orderBy(asc(transferOutbox.nextAttemptAt))

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { electronicFormatIBAN, isValidIBAN } from 'ibantools';
-import { idKinds, parseId, toLogicalShard, type LogicalShard } from '@paygraph/shared/ids';
+import { idKinds, idSuffix, parseId, toLogicalShard, type LogicalShard } from '@paygraph/shared/ids';
 import { isChannel } from '@paygraph/shared/channels';
 import { channelLengthMax, ownerIdLengthMax } from '@paygraph/shared/limits';
 import { logicalShardCount } from '@paygraph/shared/limits';
@@ -159,7 +159,7 @@ export function ownerLinkAnchor(ownerId: string): string {
   const digest = createHash('sha256').update(`anchor:${ownerId}`).digest();
   let body = '';
   for (let i = 0; i < 26; i++) body += crockford[digest[i]! % 32];
-  return `${idKinds.externalAccount}_${body}_${ownerLinkShard(ownerId).toString(16).padStart(2, '0')}`;
+  return `${idKinds.externalAccount}_${body}_${idSuffix(ownerLinkShard(ownerId))}`;
 }
 
 /** An external account id sent by a client: null for anything malformed. */

@@ -109,6 +109,16 @@ export async function fenceOn(database: Shard, first: number, last: number, reas
   );
 }
 
+/** The reasons of a range's fence rows on a database, by logical shard. Locks: none. */
+export async function fenceReasons(database: Shard, first: number, last: number): Promise<string[]> {
+  const rows = await rawRows<{ r: string }>(
+    database,
+    'SELECT reason AS r FROM shard_fences WHERE logical_shard BETWEEN ? AND ? ORDER BY logical_shard',
+    [first, last],
+  );
+  return rows.map((row) => row.r);
+}
+
 /** Opens the range on a database again (a `reason` given: only rows of that reason). Locks: as fenceOn. */
 export async function unfenceOn(database: Shard, first: number, last: number, reason?: FenceReason): Promise<void> {
   await rawWrite(

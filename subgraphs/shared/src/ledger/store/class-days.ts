@@ -3,6 +3,7 @@ import type { ClassDayIncrement } from '../rules/class-days';
 import { ledgerClassDays } from './schema';
 import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } from '../../db/raw';
 import { sql } from 'drizzle-orm';
+import { idSuffix } from '../../ids';
 import type { Tx } from '../../shards/transaction';
 import { heldHere } from '../../control/index';
 
@@ -178,7 +179,7 @@ const entrySums = `SUM(CASE WHEN e.amount < 0 THEN -e.amount ELSE 0 END) AS debi
  * entry's own date. Locks: none.
  */
 export async function classDaysOfRange(db: SqlTarget, logicalShards: readonly number[]): Promise<ClassDayIncrement[]> {
-  const suffixes = logicalShards.map((l) => l.toString(16).padStart(2, '0'));
+  const suffixes = logicalShards.map(idSuffix);
   const rows = await rawRows<{
     e: string;
     d: string;

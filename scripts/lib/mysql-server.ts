@@ -1,11 +1,13 @@
 import { parseShardNodes, parseShardUrls } from '../../subgraphs/shared/src/shards/topology';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import type { MysqlServerSettings } from './config';
 import { findBinary, redactUrl, sleep, stopChild } from './server-process';
+import { freePort } from './free-port';
 
 export { redactUrl };
 
@@ -50,13 +52,24 @@ const errorCausesMax = 5;
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const dataRoot = join(repoRoot, '.data');
-const privatePaths = {
-  dataDir: join(dataRoot, 'mysql'),
-  initDir: join(dataRoot, 'mysql.initialising'),
-  socket: join(dataRoot, 'mysql.sock'),
-  pidFile: join(dataRoot, 'mysql.pid'),
-  errorLog: join(dataRoot, 'mysql.err'),
-};
+/** Where a private server keeps its data, socket, pid and error log: `<root>/<name>` and its siblings. */
+function pathsUnder(root: string, name: string) {
+  return {
+    root,
+    dataDir: join(root, name),
+    initDir: join(root, `${name}.initialising`),
+    socket: join(root, `${name}.sock`),
+    pidFile: join(root, `${name}.pid`),
+    errorLog: join(root, `${name}.err`),
+  };
+}
+type PrivatePaths = ReturnType<typeof pathsUnder>;
+const privatePaths = pathsUnder(dataRoot, 'mysql');
+/**
+ * Every private server writes a ROW binlog: a shard move catches up from it while the range still takes writes
+ * (scripts/lib/binlog-catch-up.ts), so its fence is short whatever the range's size.
+ */
+const binlogArgs = ['--log-bin=binlog', '--binlog-format=ROW', '--server-id=1'];
 
 const serverBinaryNames = ['mariadbd', 'mysqld'];
 const installDbBinaryNames = ['mariadb-install-db', 'mysql_install_db'];
@@ -217,13 +230,13 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
     return { shardUrls, privateServer: true, stop: async () => {} };
   }
 
-  initialiseDataDir(serverBinary, options.log);
+  initialiseDataDir(serverBinary, privatePaths, options.log);
   options.log(
     `starting a private MySQL server (${serverBinary}) on 127.0.0.1:${port}, data in ${privatePaths.dataDir}`,
   );
-  const child = spawnServer(serverBinary, port);
+  const child = spawnServer(serverBinary, privatePaths, port);
   try {
-    await waitUntilReady(serverUrl, child);
+    await waitUntilReady(serverUrl, child, privatePaths);
   } catch (error) {
     await stopChild(child, privateServerStopTimeoutMs);
     throw error;
@@ -234,6 +247,39 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
     await stopChild(child, privateServerStopTimeoutMs);
   };
   return { shardUrls, privateServer: true, stop };
+}
+
+/**
+ * A private server of a caller's own (a test's), under the system's temporary folder on a free port, with a ROW
+ * binlog as every private server: stop() stops it and deletes its folder. For tests of what needs the server itself
+ * configured (a shard move's binlog catch-up), whichever server the run otherwise uses.
+ */
+export async function startScratchServer(
+  name: string,
+  log: (line: string) => void,
+): Promise<{ url: string; stop(): Promise<void> }> {
+  const serverBinary = findBinary(serverBinaryNames);
+  if (serverBinary === undefined) throw new Error(noDatabaseHelp);
+  const paths = pathsUnder(mkdtempSync(join(tmpdir(), `paygraph-mysql-${name}-`)), 'mysql');
+  const port = await freePort();
+  const url = `mysql://root@127.0.0.1:${port}`;
+  try {
+    initialiseDataDir(serverBinary, paths, log);
+    const child = spawnServer(serverBinary, paths, port);
+    const stop = async () => {
+      await stopChild(child, privateServerStopTimeoutMs);
+      rmSync(paths.root, { recursive: true, force: true });
+    };
+    await waitUntilReady(url, child, paths).catch(async (error: unknown) => {
+      await stop();
+      throw error;
+    });
+    log(`a private MySQL server of ${name}'s own on 127.0.0.1:${port} (pid ${child.pid}), data in ${paths.root}`);
+    return { url, stop };
+  } catch (error) {
+    rmSync(paths.root, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 /** The pid in the pid file when that process is alive, i.e. a private server is running. */
@@ -253,12 +299,12 @@ function runningPrivatePid(): number | undefined {
  * Creates the system tables once. It initialises a scratch directory and renames it into
  * place, so an interrupted first run does not leave a half-made data directory behind.
  */
-function initialiseDataDir(serverBinary: string, log: (line: string) => void): void {
-  if (existsSync(join(privatePaths.dataDir, 'mysql'))) return;
-  log(`initialising a new MySQL data directory in ${privatePaths.dataDir} (once)`);
-  mkdirSync(dataRoot, { recursive: true });
-  rmSync(privatePaths.initDir, { recursive: true, force: true });
-  const [command, args] = installCommand(serverBinary);
+function initialiseDataDir(serverBinary: string, paths: PrivatePaths, log: (line: string) => void): void {
+  if (existsSync(join(paths.dataDir, 'mysql'))) return;
+  log(`initialising a new MySQL data directory in ${paths.dataDir} (once)`);
+  mkdirSync(paths.root, { recursive: true });
+  rmSync(paths.initDir, { recursive: true, force: true });
+  const [command, args] = installCommand(serverBinary, paths.initDir);
   const result = spawnSync(command, args, { encoding: 'utf8' });
   if (result.status !== 0) {
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`
@@ -267,32 +313,32 @@ function initialiseDataDir(serverBinary: string, log: (line: string) => void): v
       .slice(-errorLogTailLines)
       .join('\n');
     throw new Error(
-      `initialising ${privatePaths.initDir} with ${command} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`,
+      `initialising ${paths.initDir} with ${command} failed (${result.error?.message ?? `exit ${result.status}`}):\n${output}`,
     );
   }
-  rmSync(privatePaths.dataDir, { recursive: true, force: true });
-  renameSync(privatePaths.initDir, privatePaths.dataDir);
+  rmSync(paths.dataDir, { recursive: true, force: true });
+  renameSync(paths.initDir, paths.dataDir);
 }
 
 /**
  * MariaDB ships an install-db script; MySQL 8 dropped it in favour of
  * `mysqld --initialize-insecure`, which likewise leaves root without a password.
  */
-function installCommand(serverBinary: string): [string, string[]] {
+function installCommand(serverBinary: string, initDir: string): [string, string[]] {
   const installDb = findBinary(installDbBinaryNames);
   if (installDb !== undefined && isMariadb(serverBinary)) {
     return [
       installDb,
       [
         '--no-defaults',
-        `--datadir=${privatePaths.initDir}`,
+        `--datadir=${initDir}`,
         '--auth-root-authentication-method=normal',
         '--user=root',
         '--skip-test-db',
       ],
     ];
   }
-  return [serverBinary, ['--no-defaults', '--initialize-insecure', `--datadir=${privatePaths.initDir}`, '--user=root']];
+  return [serverBinary, ['--no-defaults', '--initialize-insecure', `--datadir=${initDir}`, '--user=root']];
 }
 
 function isMariadb(serverBinary: string): boolean {
@@ -306,19 +352,20 @@ function isMariadb(serverBinary: string): boolean {
  * script, which stops the server after the processes that use it. It is unref'd so a
  * script that forgets to stop it can still exit; the next run then reuses it.
  */
-function spawnServer(serverBinary: string, port: number): ChildProcess {
+function spawnServer(serverBinary: string, paths: PrivatePaths, port: number): ChildProcess {
   const child = spawn(
     serverBinary,
     [
       '--no-defaults',
-      `--datadir=${privatePaths.dataDir}`,
+      `--datadir=${paths.dataDir}`,
       '--bind-address=127.0.0.1',
       `--port=${port}`,
-      `--socket=${privatePaths.socket}`,
-      `--pid-file=${privatePaths.pidFile}`,
-      `--log-error=${privatePaths.errorLog}`,
+      `--socket=${paths.socket}`,
+      `--pid-file=${paths.pidFile}`,
+      `--log-error=${paths.errorLog}`,
       '--user=root',
       '--skip-name-resolve',
+      ...binlogArgs,
     ],
     { detached: true, stdio: 'ignore' },
   );
@@ -326,23 +373,23 @@ function spawnServer(serverBinary: string, port: number): ChildProcess {
   return child;
 }
 
-async function waitUntilReady(serverUrl: string, child: ChildProcess): Promise<void> {
+async function waitUntilReady(serverUrl: string, child: ChildProcess, paths: PrivatePaths): Promise<void> {
   const deadline = Date.now() + privateServerReadyTimeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(
-        `the private MySQL server exited during start-up; the end of ${privatePaths.errorLog}:\n${errorLogTail()}`,
+        `the private MySQL server exited during start-up; the end of ${paths.errorLog}:\n${errorLogTail(paths)}`,
       );
     }
     if ((await probeServer(serverUrl)).ok) return;
     await sleep(readyPollIntervalMs);
   }
   throw new Error(
-    `the private MySQL server did not accept connections within ${privateServerReadyTimeoutMs / 1000} s; the end of ${privatePaths.errorLog}:\n${errorLogTail()}`,
+    `the private MySQL server did not accept connections within ${privateServerReadyTimeoutMs / 1000} s; the end of ${paths.errorLog}:\n${errorLogTail(paths)}`,
   );
 }
 
-function errorLogTail(): string {
-  if (!existsSync(privatePaths.errorLog)) return '(no error log written)';
-  return readFileSync(privatePaths.errorLog, 'utf8').trimEnd().split('\n').slice(-errorLogTailLines).join('\n');
+function errorLogTail(paths: PrivatePaths): string {
+  if (!existsSync(paths.errorLog)) return '(no error log written)';
+  return readFileSync(paths.errorLog, 'utf8').trimEnd().split('\n').slice(-errorLogTailLines).join('\n');
 }

@@ -4,7 +4,7 @@ import { openShards } from '@paygraph/shared/shards/pool';
 import { migrationSets } from '../../scripts/lib/migration-sets';
 
 /**
- * Databases of a test's own on the test run's server, migrated by every part's set: for tests that change what every
+ * Databases of a test's own on the test run's server (or on `server`, a URL without a database), migrated by every part's set: for tests that change what every
  * database shares (the live shard map, moves between databases) without touching the worker's databases, which other
  * files use. Named paygraph_test_<prefix>_<random>_<n>, so that the drop refuses anything else.
  */
@@ -14,8 +14,8 @@ export interface ScratchDatabases {
   drop(): Promise<void>;
 }
 
-export async function scratchDatabases(prefix: string, count: number): Promise<ScratchDatabases> {
-  const base = new URL(process.env.MYSQL_SHARDS!.split(',')[0]!.split('|')[0]!);
+export async function scratchDatabases(prefix: string, count: number, server?: string): Promise<ScratchDatabases> {
+  const base = new URL(server ?? process.env.MYSQL_SHARDS!.split(',')[0]!.split('|')[0]!);
   const tag = randomBytes(3).toString('hex');
   const urls = Array.from({ length: count }, (_, n) => {
     const url = new URL(base);

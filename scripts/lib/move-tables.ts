@@ -19,6 +19,8 @@ export interface PlacedTable {
   logicalOf?: string;
 }
 
+import { idSuffix } from '../../subgraphs/shared/src/ids';
+
 const ownerHashSql = "CONV(LEFT(SHA2(CONCAT('owner:', owner_id), 256), 2), 16, 10) % 64";
 
 export const placedTables: readonly PlacedTable[] = [
@@ -95,3 +97,10 @@ export const unplacedTables: readonly string[] = [
   'shard_fences',
   'shard_moves',
 ];
+
+/** The rows of a placed table that belong to logical shards first..last: the WHERE clause and its values. */
+export function rangeWhere(placed: PlacedTable, first: number, last: number): { where: string; values: string[][] } {
+  const logical = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  if (placed.logicalOf !== undefined) return { where: `${placed.logicalOf} IN (?)`, values: [logical.map(String)] };
+  return { where: `RIGHT(\`${placed.column}\`, 2) IN (?)`, values: [logical.map(idSuffix)] };
+}

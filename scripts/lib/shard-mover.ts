@@ -1,61 +1,66 @@
 import { readFileSync, existsSync } from 'node:fs';
-import mysql from 'mysql2/promise';
 import {
   activeMove,
   changeFence,
   fenceReasons,
   movesToClean,
-  fenceOn,
-  laggards,
   latestMap,
-  publishMap,
   recordStep,
-  seedMapIfAbsent,
   startMove,
   unfenceOn,
+  moveSteps,
   type MoveRow,
   type MoveStep,
 } from '../../subgraphs/shared/src/control/index';
-import { openShards, type Shard, type ShardSet } from '../../subgraphs/shared/src/shards/pool';
+import { type Shard } from '../../subgraphs/shared/src/shards/pool';
 import { rawRows } from '../../subgraphs/shared/src/db/raw';
 import {
   databaseKey,
   databaseName,
   nextMap,
   sameDatabase,
-  seedMap,
   type ShardMap,
 } from '../../subgraphs/shared/src/shards/shard-map';
-import { parseShardNodes } from '../../subgraphs/shared/src/shards/topology';
-import {
-  logicalShardCount,
-  shardMapAckWaitMs,
-  shardMapProcessLiveMs,
-  shardMoveFenceMsMax,
-} from '../../subgraphs/shared/src/limits';
+import { logicalShardCount, shardMoveFenceMsMax } from '../../subgraphs/shared/src/limits';
 import { migrationSets } from './migration-sets';
 import {
   classDaysOfRange,
   dedupeKeys,
-  movedNets,
   moveClassDays,
-  postMoveOut,
   settleMoveAccounts,
 } from '../../subgraphs/shared/src/ledger/index';
 import { inTransaction } from '../../subgraphs/shared/src/shards/transaction';
-import { idSuffix, toLogicalShard, type LogicalShard } from '../../subgraphs/shared/src/ids';
-import { placedTables, type PlacedTable } from './move-tables';
+import { toLogicalShard } from '../../subgraphs/shared/src/ids';
+import { placedTables, rangeWhere } from './move-tables';
+import { checksums, deleteCopies, deleteRange, rawConnection } from './move-copy';
+import { catchUpStep, finalCatchUp, precopy, verifyNamed } from './move-catch-up';
+import {
+  copyToTarget,
+  describe,
+  fence,
+  MoveRefused,
+  openMover,
+  postSourceHalf,
+  publishAndWait,
+  shardOfEntry,
+  stayingOn,
+  withFence,
+  type Mover,
+} from './mover';
+
+export { MoveRefused, openMover, type Mover };
 
 /**
- * The shard mover (`npm run shards -- move FIRST-LAST DATABASE`, docs/SCALING.md). Fence first, then copy and verify:
- * the range's writes stop (a fenced map version every live process acknowledges, and the range listed in the source's
- * shard_fences, which the ledger's posting transaction reads where the write happens, so a process that missed the
- * version is refused too, and the fence write waits for the postings in flight), its rows are copied to
- * the target and checked (row count and two checksums per table, both sides), the map switches the range to the
- * target, and the fence lifts. The source's rows stay until cleaned (listed there as `moved`, so nothing writes them).
- * Each step is recorded in shard_moves before the next starts: a killed mover is resumed by the same command (the
- * step it died in runs again; a copy starts over) or aborted (`npm run shards -- abort`) with nothing changed, up to
- * the switch.
+ * The shard mover (`npm run shards -- move FIRST-LAST DATABASE`, docs/SCALING.md). Where the source writes a ROW
+ * binlog, the range is copied while it takes writes and caught up from the binlog (move-catch-up.ts), and the fence
+ * stands only for the binlog's rest. Otherwise fence first, then copy and verify: the range's writes stop (a fenced map
+ * version every live process acknowledges, and the range listed in the source's shard_fences, which the ledger's
+ * posting transaction reads where the write happens, so a process that missed the version is refused too, and the
+ * fence write waits for the postings in flight), its rows are copied to the target and checked (row count and two
+ * checksums per table, both sides). Then the map switches the range to the target, and the fence lifts. The source's
+ * rows stay until cleaned (listed there as `moved`, so nothing writes them). Each step is recorded in shard_moves
+ * before the next starts: a killed mover is resumed by the same command (the step it died in runs again; a copy starts
+ * over) or aborted (`npm run shards -- abort`) with nothing changed, up to the switch.
  */
 export interface MoveRequest {
   first: number;
@@ -63,14 +68,6 @@ export interface MoveRequest {
   /** The target as MYSQL_SHARDS writes one database. */
   target: string;
 }
-
-/** A move refused before anything was copied, naming why. */
-export class MoveRefused extends Error {}
-
-/** Rows copied per INSERT. */
-const copyBatchRows = 500;
-/** The named lock (GET_LOCK on the control database) a mover holds while it runs: two never run at once. */
-const lockName = 'paygraph_shard_mover';
 
 export function parseRange(text: string): { first: number; last: number } {
   const match = /^(\d+)-(\d+)$/.exec(text) ?? /^(\d+)$/.exec(text);
@@ -80,55 +77,6 @@ export function parseRange(text: string): { first: number; last: number } {
   if (first > last || last >= logicalShardCount)
     throw new MoveRefused(`"${text}": logical shards run from 0 to ${logicalShardCount - 1}, first before last`);
   return { first, last };
-}
-
-/** What a mover holds: the control database, every database of the map, and its lock. */
-export interface Mover {
-  shards: ShardSet;
-  control: Shard;
-  log: (line: string) => void;
-  lock: mysql.Connection;
-  /** Pools on databases the map does not list (a target). */
-  extra: ShardSet[];
-  close(): Promise<void>;
-}
-
-/** Opens the map's databases and takes the mover's lock on the control database; refused when another mover runs. */
-export async function openMover(urls: string, log: (line: string) => void): Promise<Mover> {
-  const shards = openShards({ urls, poolSize: 4 });
-  // No process has seeded the map yet: the configuration's is version 1, as a process would write it.
-  if ((await latestMap(shards.all[0]!)) === null) await seedMapIfAbsent(shards.all[0]!, seedMap(shards.topology));
-  shards.placement.apply((await latestMap(shards.all[0]!))!);
-  const lock = await mysql.createConnection({ uri: parseShardNodes(urls)[0]![0]! });
-  const [rows] = await lock.query<mysql.RowDataPacket[]>('SELECT GET_LOCK(?, 0) AS taken', [lockName]);
-  if (Number(rows[0]!.taken) !== 1) {
-    await lock.end();
-    await shards.close();
-    throw new MoveRefused('another mover runs (it holds the mover lock on the control database)');
-  }
-  const mover: Mover = {
-    shards,
-    control: shards.all[0]!,
-    log,
-    lock,
-    extra: [],
-    close: async () => {
-      await lock.end();
-      await Promise.all([shards, ...mover.extra].map((set) => set.close()));
-    },
-  };
-  return mover;
-}
-
-/** The mover's pool on a database: one of the map's, or one opened for a target the map does not list yet. */
-function shardOfEntry(mover: Mover, entry: string): Shard {
-  const key = databaseKey(entry);
-  const known = [...mover.shards.all, ...mover.extra.flatMap((set) => set.all)];
-  const shard = known.find((s) => databaseKey(s.pool.options.nodes.join('|')) === key);
-  if (shard) return shard;
-  const set = openShards({ urls: entry, poolSize: 2 });
-  mover.extra.push(set);
-  return set.all[0]!;
 }
 
 /** Moves a range, or resumes the move in progress when it is the same one; exits with the switch done. */
@@ -148,10 +96,14 @@ export async function move(mover: Mover, request: MoveRequest, stopAfter: MoveSt
   } else if (current.figures.abortingAt !== undefined)
     throw new MoveRefused(`an abort of move ${current.id} was interrupted: run npm run shards -- abort again`);
   else mover.log(`move ${current.id}: resuming after step ${current.step}`);
+  // With the source's binlog (precopy), the range is copied while it takes writes and caught up until the rest is short;
+  // the fence then stands for that rest. Without, the range is fenced for its whole copy.
+  const caughtUp = (m: MoveRow) => m.figures.catchUp === true;
   const steps: readonly [MoveStep, (m: MoveRow) => Promise<Record<string, unknown>>][] = [
-    ['fenced', (m) => fence(mover, m)],
-    ['copied', (m) => copy(mover, m)],
-    ['verified', (m) => verify(mover, m)],
+    ['precopied', (m) => precopy(mover, m)],
+    ['fenced', (m) => (caughtUp(m) ? catchUpStep(mover, m) : fence(mover, m))],
+    ['copied', (m) => (caughtUp(m) ? finalCatchUp(mover, m) : copy(mover, m))],
+    ['verified', (m) => (caughtUp(m) ? verifyNamed(mover, m) : verify(mover, m))],
     ['switched', (m) => switchMap(mover, m)],
     ['done', (m) => lift(mover, m)],
   ];
@@ -171,8 +123,7 @@ function killForTest(mover: Mover, id: number, step: MoveStep): void {
   process.kill(process.pid, 'SIGKILL');
 }
 
-const stepIndex = (step: MoveStep) =>
-  ['checked', 'fenced', 'copied', 'verified', 'switched', 'done', 'aborted'].indexOf(step);
+const stepIndex = (step: MoveStep) => moveSteps.indexOf(step);
 
 function isSameMove(move: MoveRow, request: MoveRequest): boolean {
   return move.first === request.first && move.last === request.last && sameDatabase(move.target, request.target);
@@ -244,19 +195,6 @@ async function checkMigrated(target: Shard): Promise<void> {
   }
 }
 
-function suffixes(first: number, last: number): string[] {
-  return Array.from({ length: last - first + 1 }, (_, i) => idSuffix(first + i));
-}
-
-/** The rows of a placed table that belong to the range: the WHERE clause and its values. */
-function rangeWhere(placed: PlacedTable, first: number, last: number): { where: string; values: string[][] } {
-  if (placed.logicalOf !== undefined) {
-    const logical = Array.from({ length: last - first + 1 }, (_, i) => String(first + i));
-    return { where: `${placed.logicalOf} IN (?)`, values: [logical] };
-  }
-  return { where: `RIGHT(\`${placed.column}\`, 2) IN (?)`, values: [suffixes(first, last)] };
-}
-
 async function rowsOfRange(shard: Shard, first: number, last: number): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const placed of placedTables) {
@@ -271,177 +209,22 @@ async function rowsOfRange(shard: Shard, first: number, last: number): Promise<R
   return counts;
 }
 
-/** Publishes a map version built from the newest, then waits until every live process acknowledged it. */
-async function publishAndWait(mover: Mover, build: (map: ShardMap) => ShardMap, reason: string): Promise<number> {
-  for (;;) {
-    const map = (await latestMap(mover.control))!;
-    const next = build(map);
-    if (await publishMap(mover.control, next, reason)) {
-      mover.shards.placement.apply(next);
-      return waitForAcks(mover, next.version);
-    }
-  }
-}
-
-/** Waits (at most shardMapAckWaitMs) for every live process to acknowledge; answers how long it took. */
-async function waitForAcks(mover: Mover, version: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    const waiting = await laggards(mover.control, version, shardMapProcessLiveMs);
-    if (waiting.length === 0) return Date.now() - started;
-    if (Date.now() - started > shardMapAckWaitMs) {
-      mover.log(
-        `map ${version}: ${waiting.length} processes did not acknowledge within ${shardMapAckWaitMs} ms ` +
-          `(${waiting.map((w) => w.service).join(', ')}); the fence on the source refuses their writes`,
-      );
-      return Date.now() - started;
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function withFence(map: ShardMap, first: number, last: number, on: boolean): number[] {
-  const range = new Set(Array.from({ length: last - first + 1 }, (_, i) => first + i));
-  return on ? [...new Set([...map.fenced, ...range])] : map.fenced.filter((l) => !range.has(l));
-}
-
-async function fence(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
-  const fencedAt = Date.now();
-  const ackMs = await publishAndWait(
-    mover,
-    (map) => nextMap(map, { fenced: withFence(map, m.first, m.last, true) }),
-    `fence ${m.first}-${m.last}`,
-  );
-  // Then the source refuses the range's postings from any process that did not acknowledge (after the processes that
-  // did, so that none of their merged batches meets the fence there). The fence write waits for every posting in
-  // flight on the range (they hold its fence rows in share mode): once it returns, nothing more is written to the
-  // range's accounts on the source, and what was written before is copied.
-  await fenceOn(shardOfEntry(mover, m.source), m.first, m.last, 'fenced');
-  mover.log(`move ${m.id}: fenced ${m.first}-${m.last}, acknowledged by every live process in ${ackMs} ms`);
-  return { fencedAt, fenceAckMs: ackMs };
-}
-
 async function copy(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
   const moved = await postSourceHalf(mover, m);
   const started = Date.now();
-  const source = await rawConnection(m.source);
-  const target = await rawConnection(m.target);
-  const copied: Record<string, number> = {};
-  try {
-    // A copy killed midway starts over: what it wrote is deleted first.
-    await deleteRange(target, m.first, m.last);
-    // Arriving until the switch: the target's own checks leave the copy out (control's heldHere), and nothing posts
-    // to it there (any reason but open refuses a posting). It may have held the range before and list it as moved.
-    await fenceOn(shardOfEntry(mover, m.target), m.first, m.last, 'arriving');
-    for (const placed of placedTables) {
-      const { table } = placed;
-      const { where, values } = rangeWhere(placed, m.first, m.last);
-      const [rows] = await source.query<mysql.RowDataPacket[]>(`SELECT * FROM \`${table}\` WHERE ${where}`, values);
-      for (let i = 0; i < rows.length; i += copyBatchRows) {
-        const batch = rows.slice(i, i + copyBatchRows);
-        const columns = Object.keys(batch[0]!);
-        await target.query(`INSERT INTO \`${table}\` (${columns.map((c) => `\`${c}\``).join(', ')}) VALUES ?`, [
-          batch.map((row) => columns.map((c) => row[c] as unknown)),
-        ]);
-      }
-      copied[table] = rows.length;
-    }
-  } finally {
-    await source.end();
-    await target.end();
-  }
+  const copied = await copyToTarget(mover, m);
   const rowsCopied = Object.values(copied).reduce((a, b) => a + b, 0);
   const copyMs = Date.now() - started;
   mover.log(`move ${m.id}: copied ${rowsCopied} rows in ${copyMs} ms (${describe(copied)})`);
   return { copied, rowsCopied, copyMs, moved };
 }
 
-/**
- * The source's SHARD_MOVE posting (ledger/shard-move.ts), before the copy so that the copy carries the move's account:
- * the fenced range's net per entity and currency from it to the source's clearing. Its dedupe key makes a copy run
- * again post nothing more. Answers the nets, as text, for the move's figures.
- */
-async function postSourceHalf(mover: Mover, m: MoveRow): Promise<Record<string, string>> {
-  const source = shardOfEntry(mover, m.source);
-  const range = Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i);
-  const nets = await movedNets(source, range);
-  await postMoveOut(source, stayingOn(mover, source), m, nets);
-  const moved = Object.fromEntries(nets.map((n) => [`${n.entity} ${n.currency}`, n.net.toString()]));
-  mover.log(`move ${m.id}: SHARD_MOVE on the source, the range's net to its clearing: ${JSON.stringify(moved)}`);
-  return moved;
-}
-
-/** A logical shard the source keeps (the map's, not fenced): it names the source's clearing if it has none yet. */
-function stayingOn(mover: Mover, source: Shard): LogicalShard {
-  const staying = mover.shards.logicalOn(source)[0];
-  if (staying === undefined) throw new Error(`${source.name} keeps no logical shard the map does not fence`);
-  return staying;
-}
-
-/**
- * Deletes the target's rows of the range, the tables in reverse order: a copy killed midway starts over, and an abort
- * leaves nothing.
- */
-async function deleteRange(target: mysql.Connection, first: number, last: number): Promise<void> {
-  for (const placed of [...placedTables].reverse()) {
-    const { where, values } = rangeWhere(placed, first, last);
-    await target.query(`DELETE FROM \`${placed.table}\` WHERE ${where}`, values);
-  }
-}
-
-function describe(counts: Record<string, number>): string {
-  return Object.entries(counts)
-    .filter(([, n]) => n > 0)
-    .map(([t, n]) => `${t} ${n}`)
-    .join(', ');
-}
-
-/**
- * A connection that reads and writes values as MySQL's text (dates with their microseconds, BIGINT whole), so a row
- * copied is the row read.
- */
-function rawConnection(entry: string): Promise<mysql.Connection> {
-  return mysql.createConnection({
-    uri: parseShardNodes(entry)[0]![0]!,
-    dateStrings: true,
-    supportBigNumbers: true,
-    bigNumberStrings: true,
-    timezone: 'Z',
-  });
-}
-
-/** Per table: rows, the sum of each row's CRC32 and the XOR of each row's MD5 head, over every column. */
-async function checksums(entry: string, first: number, last: number): Promise<Record<string, string>> {
-  const connection = await rawConnection(entry);
-  const sums: Record<string, string> = {};
-  try {
-    for (const placed of placedTables) {
-      const { table } = placed;
-      const { where, values } = rangeWhere(placed, first, last);
-      const [columns] = await connection.query<mysql.RowDataPacket[]>(
-        'SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION',
-        [table],
-      );
-      const row = `CONCAT_WS('#', ${columns.map((c) => `IFNULL(HEX(\`${String(c.name)}\`), 'N')`).join(', ')})`;
-      const [rows] = await connection.query<mysql.RowDataPacket[]>(
-        `SELECT COUNT(*) AS n, COALESCE(SUM(CRC32(${row})), 0) AS crc,
-           COALESCE(BIT_XOR(CAST(CONV(LEFT(MD5(${row}), 16), 16, 10) AS UNSIGNED)), 0) AS md5
-         FROM \`${table}\` WHERE ${where}`,
-        values,
-      );
-      sums[table] = `${rows[0]!.n}:${rows[0]!.crc}:${rows[0]!.md5}`;
-    }
-  } finally {
-    await connection.end();
-  }
-  return sums;
-}
-
 async function verify(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
+  const [sourceConnection, targetConnection] = await Promise.all([rawConnection(m.source), rawConnection(m.target)]);
   const [source, target] = await Promise.all([
-    checksums(m.source, m.first, m.last),
-    checksums(m.target, m.first, m.last),
-  ]);
+    checksums(sourceConnection, m.first, m.last),
+    checksums(targetConnection, m.first, m.last),
+  ]).finally(() => Promise.all([sourceConnection.end(), targetConnection.end()]));
   const differ = Object.keys(source).filter((t) => source[t] !== target[t]);
   if (differ.length > 0) {
     // Back to the copy: the next run copies again.
@@ -541,11 +324,6 @@ export async function abort(mover: Mover): Promise<MoveRow | null> {
   return m;
 }
 
-const postingsOf = placedTables.find((t) => t.table === 'postings')!;
-
-/** Rows a clean deletes per statement: each DELETE holds its rows' locks only that long. */
-const cleanBatchRows = 1_000;
-
 /**
  * `npm run shards -- clean`: deletes the source's copies of every range a finished move took away. Nothing reads them
  * (the map routes the range elsewhere, the relay claims only placed logical shards, the books' check leaves them out)
@@ -568,32 +346,4 @@ export async function clean(mover: Mover): Promise<Record<number, number>> {
     mover.log(`move ${m.id}: cleaned ${deleted[m.id]} rows of ${m.first}-${m.last} from the source`);
   }
   return deleted;
-}
-
-/** Deletes a range's rows from a database, cleanBatchRows at a time per table, the tables in reverse order. */
-async function deleteCopies(entry: string, first: number, last: number): Promise<number> {
-  const connection = await rawConnection(entry);
-  let total = 0;
-  try {
-    // Postings last, and only those with no entry left here: a posting named by the range may hold the entry of an
-    // account that stays (the source's clearing in a SHARD_MOVE posting, a payee beside a moved payer).
-    const postingsLast = [...placedTables.filter((t) => t.table !== 'postings').reverse(), postingsOf];
-    for (const placed of postingsLast) {
-      const { where, values } = rangeWhere(placed, first, last);
-      const kept =
-        placed === postingsOf ? ' AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.posting_id = id)' : '';
-      for (;;) {
-        const [result] = await connection.query(`DELETE FROM \`${placed.table}\` WHERE ${where}${kept} LIMIT ?`, [
-          ...values,
-          cleanBatchRows,
-        ]);
-        const n = (result as { affectedRows: number }).affectedRows;
-        total += n;
-        if (n < cleanBatchRows) break;
-      }
-    }
-  } finally {
-    await connection.end();
-  }
-  return total;
 }

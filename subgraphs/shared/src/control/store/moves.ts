@@ -1,8 +1,20 @@
 import { rawRows, rawWrite } from '../../db/raw';
 import type { Shard } from '../../shards/pool';
 
-/** The steps of a move, in order (scripts/lib/shard-mover.ts); done and aborted end it. */
-export const moveSteps = ['checked', 'fenced', 'copied', 'verified', 'switched', 'done', 'aborted'] as const;
+/**
+ * The steps of a move, in order (scripts/lib/shard-mover.ts); done and aborted end it. `precopied` is a move's copy
+ * while the range still takes writes, caught up from the source's binlog (only where the source writes one).
+ */
+export const moveSteps = [
+  'checked',
+  'precopied',
+  'fenced',
+  'copied',
+  'verified',
+  'switched',
+  'done',
+  'aborted',
+] as const;
 export type MoveStep = (typeof moveSteps)[number];
 
 export interface MoveRow {

@@ -1,0 +1,629 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { openShards, type ShardSet } from '@paygraph/shared/shards/pool';
+import {
+  followShardMap,
+  latestMap,
+  latestMove,
+  publishMap,
+  recordStep,
+  type MapFollower,
+} from '@paygraph/shared/control/index';
+import { nextMap } from '@paygraph/shared/shards/shard-map';
+import { createDatabases, dropScratchDatabases } from '@paygraph/shared/db/migrate';
+import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { depositFromReserve } from './ledger';
+import { parseId } from '@paygraph/shared/ids';
+import { ledgerHealth, totalSubtotalCheck, verifyShard } from '@paygraph/shared/ledger/index';
+import { placedTables, unplacedTables } from '../../scripts/lib/move-tables';
+import { claimShard, ownerLinkShard } from '@paygraph/transaction/domain/external-accounts';
+import { ownerHomeShard } from '@paygraph/shared/ledger/rules/owner-directory';
+import { outboxInlineGraceMs, relayIntervalMsDefault, relayLeaseMs } from '@paygraph/transaction/limits';
+import { startRelay } from '@paygraph/transaction/services/relay';
+import { scratchDatabases, type ScratchDatabases } from './scratch-databases';
+import { startStack, type Stack } from './stack';
+import { captureHold, createHold, frozenAgainstHeld, voidHold } from './holds';
+import { moneyKit, type Answer, type MoneyKit } from './money';
+import { token, unique } from './env';
+import { repoRoot } from './sources';
+import { binlogNow } from '../../scripts/lib/binlog-catch-up';
+import { rawConnection } from '../../scripts/lib/move-copy';
+import { shardMoveFenceMsMax } from '@paygraph/shared/limits';
+
+/** Where a suite's databases live: a server of the suite's own (started, then stopped), or the run's (null). */
+export interface MoveSuiteServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Issue 50, item 2 and 5: `npm run shards -- move` under a workload of payments across the shards, on databases of the
+ * suite's own: no money lost or doubled, no SUCCEEDED payment lost, retries after the move find their idempotency keys,
+ * requests to the moved range unavailable only while fenced and the others not at all, the mover killed after each
+ * step then aborted or resumed, and bad input refused before anything is copied. Run on the test run's server
+ * (shard-move.test.ts: a move fenced for its whole copy where the server writes no ROW binlog) and on a private one
+ * with a ROW binlog (shard-move-catch-up.test.ts: copied while the range takes writes, caught up from the binlog).
+ */
+export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer | null>; catchUp: boolean }): void {
+  let server: MoveSuiteServer | null;
+  /** Whether the source logs what a catch-up reads (a ROW binlog): the move copies before its fence, not within. */
+  let catchesUp: boolean;
+  let dbs: ScratchDatabases;
+  let shards: ShardSet;
+  let follower: MapFollower;
+  let stack: Stack;
+  let kit: MoneyKit;
+
+  const nameOf = (url: string) => new URL(url).pathname.slice(1);
+
+  async function shardsCli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return promisify(execFile)('npx', ['tsx', 'scripts/shards.ts', ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, MYSQL_SHARDS: `${dbs.urls[0]},${dbs.urls[1]}` },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code?: number; signal?: string; stdout: string; stderr: string }) => ({
+        code: error.code ?? (error.signal === 'SIGKILL' ? 137 : 1),
+        stdout: error.stdout,
+        stderr: error.stderr,
+      }),
+    );
+  }
+
+  /** The ledger's health and books' check over databases (their URLs joined by ','), each database's its own. */
+  async function healthOf(urls: string) {
+    const set = openShards({ urls, poolSize: 1 });
+    try {
+      return { ...(await ledgerHealth(set)), books: await totalSubtotalCheck(set) };
+    } finally {
+      await set.close();
+    }
+  }
+
+  /** Σ of a database's SHARD_MOVE accounts' balances (zero once a move's postings are all in, or taken back). */
+  async function moveAccountsTotal(url: string): Promise<bigint> {
+    const set = openShards({ urls: url, poolSize: 1 });
+    try {
+      const [row] = await rawRows<{ n: string | null }>(
+        set.all[0]!,
+        "SELECT SUM(available + frozen + pending) AS n FROM accounts WHERE system_kind = 'SHARD_MOVE'",
+      );
+      return BigInt(row!.n ?? 0);
+    } finally {
+      await set.close();
+    }
+  }
+
+  /**
+   * Each database's ledger nets to zero on its own, its books' sums are its accounts' balances (the total–subtotal
+   * check), and clearing over all of them nets to nothing in transit.
+   */
+  async function expectBalancedEverywhere(): Promise<void> {
+    const health = await healthOf(dbs.urls.join(','));
+    expect(health.books).toEqual([]);
+    expect(health.shards.filter((s) => !s.balanced)).toEqual([]);
+    expect(health.entities.filter((e) => !e.balanced)).toEqual([]);
+    expect(health.balanceMismatches).toEqual([]);
+    expect(health.inTransit.filter((t) => t.amount !== 0n)).toEqual([]);
+  }
+
+  /**
+   * Opens accounts until one lands in the range of logical shards and funds it (a draw misses 400 times in a row about
+   * once in 10^11): money in a range a test moves, whatever the earlier tests' accounts drew.
+   */
+  async function fundInRange(first: number, last: number, amount: string): Promise<string> {
+    for (let attempt = 0; attempt < 400; attempt++) {
+      const id = await kit.open(unique('in-range'));
+      const l = parseId('account', id)!.shard;
+      if (l < first || l > last) continue;
+      await kit.fund(id, amount);
+      return id;
+    }
+    throw new Error(`no account opened on logical shards ${first}-${last} in 400 tries`);
+  }
+
+  beforeAll(async () => {
+    server = await options.server();
+    dbs = await scratchDatabases('move', 3, server?.url);
+    const source = await rawConnection(dbs.urls[1]!);
+    try {
+      catchesUp = !('refused' in (await binlogNow(source, 1)));
+    } finally {
+      await source.end();
+    }
+    if (options.catchUp) expect(catchesUp, "the suite's server writes a ROW binlog").toBe(true);
+    shards = openShards({ urls: `${dbs.urls[0]},${dbs.urls[1]}`, poolSize: 6 });
+    follower = followShardMap(shards, { service: 'stack', pollIntervalMs: 50 });
+    await follower.poll();
+    stack = await startStack({ shards });
+    kit = await moneyKit(stack);
+  }, 120_000);
+
+  afterAll(async () => {
+    await follower?.stop();
+    await stack?.stop();
+    await dbs?.drop();
+    await server?.stop();
+  });
+
+  /** Every table of a migrated database is placed by logical shard or declared unplaced. */
+  it('knows how each table is placed', async () => {
+    const rows = await rawRows<{ name: string }>(
+      shards.all[1]!,
+      "SELECT TABLE_NAME AS name FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME NOT LIKE '\\_\\_migrations%'",
+    );
+    const known = new Set([...placedTables.map((t) => t.table), ...unplacedTables]);
+    expect(rows.map((r) => r.name).filter((t) => !known.has(t))).toEqual([]);
+    // A table placed by a hash: MySQL's expression names the logical shard the code does.
+    const byCode: Record<string, (key: string) => number> = {
+      identity_key: claimShard,
+      owner_id: ownerHomeShard,
+    };
+    for (const { column, logicalOf } of placedTables.filter((t) => t.logicalOf !== undefined))
+      for (const key of ['DE89370400440532013000', 'a1b2c3', unique('card')]) {
+        const [row] = await rawRows<{ l: string }>(
+          shards.all[1]!,
+          `SELECT ${logicalOf} AS l FROM (SELECT ? AS ${column}) AS t`,
+          [key],
+        );
+        expect(Number(row!.l), `${column} ${key}`).toBe(byCode[column]!(key));
+        // An owner's links live where its directory does (one hash, two names).
+        expect(ownerLinkShard(key)).toBe(ownerHomeShard(key));
+      }
+  });
+
+  describe('npm run shards -- move', () => {
+    it('refuses bad input before anything is copied, naming the reason', async () => {
+      expect((await shardsCli('move', '0-3', dbs.urls[2]!)).stderr).toContain('logical shard 0');
+      expect((await shardsCli('move', '20-40', dbs.urls[2]!)).stderr).toContain('several databases');
+      expect((await shardsCli('move', '32-63', dbs.urls[2]!)).stderr).toContain('would keep no logical shard');
+      expect((await shardsCli('move', '40-30', dbs.urls[2]!)).stderr).toContain('first before last');
+      // The source's system accounts are named by its first logical shard (32), which stays with them.
+      const system = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_20';
+      const source = openShards({ urls: dbs.urls[1]!, poolSize: 1 });
+      const systemRows = await rawRows<{ n: number }>(
+        source.all[0]!,
+        'SELECT COUNT(*) AS n FROM accounts WHERE system_kind IS NOT NULL',
+      );
+      if (Number(systemRows[0]!.n) === 0)
+        await rawWrite(
+          source.all[0]!,
+          "INSERT INTO accounts (id, owner_id, type, system_kind, currency) VALUES (?, 'platform', 'SYSTEM', 'LOSS', 'XTS')",
+          [system],
+        );
+      await source.close();
+      expect((await shardsCli('move', '32-35', dbs.urls[2]!)).stderr).toContain('named by logical shard 32');
+      const bare = new URL(dbs.urls[2]!);
+      bare.pathname = `${bare.pathname}_bare`;
+      await createDatabases([bare.toString()]);
+      try {
+        const refused = await shardsCli('move', '36-39', bare.toString());
+        expect(refused.code).toBe(3);
+        expect(refused.stderr).toContain('not migrated');
+      } finally {
+        await dropScratchDatabases([bare.toString()]);
+      }
+      // A target holding a row of the range.
+      const target = openShards({ urls: dbs.urls[2]!, poolSize: 1 });
+      const stray = 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_25';
+      try {
+        await rawWrite(
+          target.all[0]!,
+          "INSERT INTO accounts (id, owner_id, type, currency) VALUES (?, 'u', 'PERSONAL', 'USD')",
+          [stray],
+        );
+        expect((await shardsCli('move', '36-39', dbs.urls[2]!)).stderr).toContain(
+          'already holds 1 rows of the range in accounts',
+        );
+        await rawWrite(target.all[0]!, 'DELETE FROM accounts WHERE id = ?', [stray]);
+      } finally {
+        await target.close();
+      }
+      // Two movers at once: the lock is held by this connection.
+      const holder = await mysql.createConnection({ uri: dbs.urls[0]! });
+      try {
+        await holder.query("SELECT GET_LOCK('paygraph_shard_mover', 0)");
+        expect((await shardsCli('move', '36-39', dbs.urls[2]!)).stderr).toContain('another mover runs');
+      } finally {
+        await holder.end();
+      }
+      expect(await latestMove(shards.all[0]!)).toBeNull();
+      expect((await latestMap(shards.all[0]!))!.version).toBe(1);
+    });
+
+    it('moves a range while payments run: nothing lost or doubled, keys found after, the others never unavailable', async () => {
+      const owners = Array.from({ length: 8 }, () => unique('mover'));
+      // Half the accounts in the range that moves (36-43, on the second database), half elsewhere.
+      const inRange = (id: string) => {
+        const l = parseId('account', id)!.shard;
+        return l >= 36 && l <= 43;
+      };
+      // Of those elsewhere, account 1 on the range's database (its payments into the range are within one database until
+      // the move) and account 3 on the first (across databases from the start).
+      const wanted = (i: number, id: string) => {
+        if (i % 2 === 0) return inRange(id);
+        const l = parseId('account', id)!.shard;
+        return !inRange(id) && (i === 1 ? l >= 32 : i === 3 ? l < 32 : true);
+      };
+      const accounts: string[] = [];
+      for (const [i, owner] of owners.entries()) {
+        for (let attempt = 0; ; attempt++) {
+          const id = await kit.open(owner);
+          if (wanted(i, id) || attempt > 400) {
+            accounts.push(id);
+            break;
+          }
+        }
+      }
+      for (const id of accounts) await kit.fund(id, '1000');
+      const bearers = await Promise.all(owners.map((o) => token(o, 'customer')));
+      const total = async () =>
+        (await Promise.all(accounts.map((id) => kit.balance(id)))).reduce(
+          (sum, b) => sum + BigInt(b.available) + BigInt(b.pending),
+          0n,
+        );
+      const before = await total();
+      // Holds made before the move on accounts it takes (account 0 pays 1, account 2 pays 3), ended after it.
+      const heldBefore: string[] = [];
+      for (const [payer, payee] of [
+        [0, 1],
+        [2, 3],
+      ] as const) {
+        const held = await createHold(stack.gatewayUrl, kit.operator, {
+          payer: accounts[payer]!,
+          payee: accounts[payee]!,
+          amount: '5',
+          key: unique('mv-hold'),
+          expiresInSeconds: 3600,
+        });
+        expect(held.errors).toBeUndefined();
+        heldBefore.push(held.data!.createHold.id as string);
+      }
+
+      /** A payment retried with its key until it answers; answers its id, how long it was refused, and by what. */
+      const succeeded: { key: string; id: string; payer: number; payee: number }[] = [];
+      let refusedOutside = 0;
+      let longestRefusalMs = 0;
+      const payOnce = async (payer: number, payee: number, key: string) => {
+        let firstRefusal: number | null = null;
+        for (const started = Date.now(); ;) {
+          if (Date.now() - started > 30_000) throw new Error(`payment ${key} refused for 30 s`);
+          const answer: Answer = await kit.pay(bearers[payer]!, {
+            payer: accounts[payer]!,
+            payee: accounts[payee]!,
+            amount: '1',
+            key,
+          });
+          const code = answer.errors?.[0]?.extensions?.code;
+          if (code === undefined) {
+            expect(answer.data?.createPayment.__typename).toBe('Payment');
+            if (firstRefusal !== null) longestRefusalMs = Math.max(longestRefusalMs, Date.now() - firstRefusal);
+            succeeded.push({ key, id: answer.data!.createPayment.id as string, payer, payee });
+            return;
+          }
+          expect(code).toBe('SHARD_UNAVAILABLE');
+          expect(answer.errors?.[0]?.extensions?.retryable).toBe(true);
+          if (!inRange(accounts[payer]!) && !inRange(accounts[payee]!)) refusedOutside++;
+          firstRefusal ??= Date.now();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      // The relay, as a transaction process runs it beside its requests (the test's stack runs none of its own): it
+      // finishes a movement whose inline second half met the fence.
+      const relay = startRelay(shards, relayIntervalMsDefault);
+      onTestFinished(() => relay.stop());
+      let running = true;
+      const workload = Promise.all(
+        accounts.map(async (_, payer) => {
+          for (let n = 0; running; n++) await payOnce(payer, (payer + 1 + (n % 3)) % accounts.length, unique('mv'));
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      // The source's copies kept (--keep-source) for the checks below; the last test cleans them.
+      const moved = await shardsCli('move', '36-43', dbs.urls[2]!, '--keep-source');
+      running = false;
+      await workload;
+      expect(moved.code, moved.stderr).toBe(0);
+      for (const step of ['checked', 'fenced', 'copied', 'verified', 'switched', 'lifted'])
+        expect(moved.stdout).toContain(step);
+      // With a binlog, the range was copied while it took writes, and what they changed was caught up before the fence.
+      expect(moved.stdout).toContain(catchesUp ? 'while the range took writes' : 'no catch-up');
+      const status = JSON.parse((await shardsCli('status')).stdout) as {
+        step: string;
+        figures: {
+          fenceMs: number;
+          rowsCopied: number;
+          moved: Record<string, string>;
+          catchUp: boolean;
+          rowsCaughtUp?: number;
+        };
+      };
+      expect(status.step).toBe('done');
+      expect(status.figures.rowsCopied).toBeGreaterThan(0);
+      expect(status.figures.catchUp).toBe(catchesUp);
+      if (catchesUp) {
+        // Payments wrote to the range during its copy, and the fence stood for the binlog's rest alone.
+        expect(status.figures.rowsCaughtUp).toBeGreaterThan(0);
+        expect(status.figures.fenceMs).toBeLessThanOrEqual(shardMoveFenceMsMax);
+        expect(longestRefusalMs).toBeLessThanOrEqual(shardMoveFenceMsMax);
+      }
+      console.log(
+        `fence ${status.figures.fenceMs} ms, longest refusal ${longestRefusalMs} ms, ${succeeded.length} payments\n` +
+          moved.stdout
+            .split('\n')
+            .filter((line) => /copied|catch|caught|verified|fence/.test(line))
+            .join('\n'),
+      );
+
+      // Routed to the target now, by every process that follows the map.
+      await follower.poll();
+      // The holds end on the target: one captured into its payee (across databases), one voided; frozen is what is held.
+      const captured = await captureHold(stack.gatewayUrl, kit.operator, heldBefore[0]!, unique('mv-capture'));
+      expect(captured.errors).toBeUndefined();
+      expect(captured.data!.captureHold).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '5' });
+      const voided = await voidHold(stack.gatewayUrl, kit.operator, heldBefore[1]!, unique('mv-void'));
+      expect(voided.errors).toBeUndefined();
+      expect(voided.data!.voidHold).toMatchObject({ __typename: 'Hold', status: 'VOIDED' });
+      expect(await frozenAgainstHeld(shards, accounts)).toEqual([]);
+      const moving = accounts.find(inRange)!;
+      expect(shards.of('account', moving).name).toBe(nameOf(dbs.urls[2]!));
+      // No request outside the range was refused, and the range's refusals lasted about the fence.
+      expect(refusedOutside).toBe(0);
+      // Nothing PROCESSING at the end: every movement's second half is done (a relay attempt that met the fence came
+      // due again within relayFencedRetryMs, not at its lease's end), so no money waits in clearing.
+      // Each database's own logical shards now (the source keeps its copies of the moved range until cleanup).
+      const hex = (first: number, last: number) =>
+        Array.from({ length: last - first + 1 }, (_, i) => (first + i).toString(16).padStart(2, '0'));
+      const placed = [hex(0, 31), [...hex(32, 35), ...hex(44, 63)], hex(36, 43)];
+      let stuck: unknown[] = [];
+      const pending = async () => {
+        let n = 0;
+        stuck = [];
+        for (const [d, url] of dbs.urls.entries()) {
+          const set = openShards({ urls: url, poolSize: 1 });
+          try {
+            const [row] = await rawRows<{ n: number }>(
+              set.all[0]!,
+              "SELECT COUNT(*) AS n FROM transfer_outbox WHERE status = 'PENDING' AND RIGHT(id, 2) IN (?)",
+              [placed[d]],
+            );
+            n += Number(row!.n);
+            if (Number(row!.n) > 0)
+              stuck.push(
+                d,
+                await rawRows(
+                  set.all[0]!,
+                  "SELECT * FROM transfer_outbox WHERE status = 'PENDING' AND RIGHT(id, 2) IN (?)",
+                  [placed[d]],
+                ),
+              );
+          } finally {
+            await set.close();
+          }
+        }
+        return n;
+      };
+      // Within the inline grace and half the relay's lease: a row that met the fence is retried within
+      // relayFencedRetryMs, not at its lease's end (relayLeaseMs); the half leaves room for a loaded machine.
+      await expect
+        .poll(pending, { timeout: outboxInlineGraceMs + relayLeaseMs / 2 })
+        .toBe(0)
+        .catch((error: unknown) => {
+          console.log('rows still PENDING', JSON.stringify(stuck));
+          throw error;
+        });
+      // Nothing lost or doubled: the money of the accounts is what it was (payments move it between them).
+      expect(await total()).toBe(before);
+      // Every SUCCEEDED payment is there, and a retry with its key after the move answers the same payment.
+      for (const paid of succeeded.filter((_, i) => i % 7 === 0)) {
+        const again = await kit.pay(bearers[paid.payer]!, {
+          payer: accounts[paid.payer]!,
+          payee: accounts[paid.payee]!,
+          amount: '1',
+          key: paid.key,
+        });
+        expect(again.errors).toBeUndefined();
+        expect(again.data?.createPayment.id).toBe(paid.id);
+      }
+      // A payment made before the move into the range, from outside it, is refunded after it: the refund's debit runs on
+      // the target, its credit where the payer stayed.
+      for (const payer of [1, 3]) {
+        // Account 1's payment was made within one database (a refund then runs across two); account 3's across two.
+        const crossing = succeeded.find((p) => p.payer === payer && inRange(accounts[p.payee]!))!;
+        const payerBefore = await kit.balance(accounts[payer]!);
+        const refunded = await kit.refund(bearers[crossing.payee]!, crossing.id, '1');
+        expect(refunded.errors).toBeUndefined();
+        expect(refunded.data?.refundPayment.__typename).toBe('Refund');
+        await expect
+          .poll(async () => BigInt((await kit.balance(accounts[payer]!)).available))
+          .toBe(BigInt(payerBefore.available) + 1n);
+      }
+      await expect.poll(pending, { timeout: outboxInlineGraceMs + relayLeaseMs / 2 }).toBe(0);
+      expect(await total()).toBe(before);
+      // The moved accounts' chains and MACs check on the target.
+      const target = openShards({ urls: dbs.urls[2]!, poolSize: 2 });
+      try {
+        const verified = await verifyShard(target.all[0]!.db);
+        expect(verified.findings).toEqual([]);
+        expect(verified.accounts).toBeGreaterThan(0);
+      } finally {
+        await target.close();
+      }
+      // The SHARD_MOVE postings: each database balances on its own (the source still holding its copies of the range),
+      // nothing is left in transit, and the move's accounts are back to zero on both sides.
+      expect(status.figures.moved).not.toEqual({});
+      expect(moved.stdout).toContain('SHARD_MOVE on the target');
+      await expectBalancedEverywhere();
+      expect(await moveAccountsTotal(dbs.urls[1]!)).toBe(
+        -[...Object.values(status.figures.moved)].reduce((a, n) => a + BigInt(n), 0n),
+      );
+      expect(await moveAccountsTotal(dbs.urls[2]!)).toBe(0n);
+      // A process routing by an old map (the source alone) cannot post to the moved range there.
+      const stale = openShards({ urls: dbs.urls[1]!, poolSize: 1 });
+      try {
+        // No posting of the moved accounts alone (theirs and system accounts') stayed behind: a posting goes with the
+        // account it moves (postingIdBeside), so a completion that runs again after the move finds its dedupe key.
+        const behind = await rawRows<{ id: string }>(
+          stale.all[0]!,
+          `SELECT p.id FROM postings p WHERE RIGHT(p.id, 2) NOT IN (?)
+             AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.posting_id = p.id AND RIGHT(e.account_id, 2) IN (?))
+             AND NOT EXISTS (SELECT 1 FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+                             WHERE e.posting_id = p.id AND RIGHT(e.account_id, 2) NOT IN (?) AND a.system_kind IS NULL)`,
+          [placed[2], placed[2], placed[2]],
+        );
+        expect(behind).toEqual([]);
+        await expect(depositFromReserve(stale, moving, 1n)).rejects.toBeInstanceOf(FencedWrite);
+      } finally {
+        await stale.close();
+      }
+    }, 120_000);
+
+    it('survives a mover killed after each step: aborted before the switch with nothing changed, or resumed', async () => {
+      // Money in the range, so that its SHARD_MOVE postings (and an abort's taking back) move something.
+      await fundInRange(44, 47, '250');
+      const sourceMoveAccounts = await moveAccountsTotal(dbs.urls[1]!);
+      const mapBefore = (await latestMap(shards.all[0]!))!;
+      for (const step of ['checked', 'precopied', 'fenced', 'copied', 'verified']) {
+        const killed = await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', step);
+        expect(killed.code).not.toBe(0);
+        expect(JSON.parse((await shardsCli('status')).stdout).step).toBe(step);
+        // Another move is refused meanwhile.
+        expect((await shardsCli('move', '48-49', dbs.urls[2]!)).stderr).toContain('in progress');
+        const aborted = await shardsCli('abort');
+        expect(aborted.code).toBe(0);
+        expect(JSON.parse((await shardsCli('status')).stdout).step).toBe('aborted');
+        const map = (await latestMap(shards.all[0]!))!;
+        expect(map.logical).toEqual(mapBefore.logical);
+        expect(map.fenced).toEqual([]);
+        const target = openShards({ urls: dbs.urls[2]!, poolSize: 1 });
+        try {
+          const [row] = await rawRows<{ n: number }>(
+            target.all[0]!,
+            "SELECT COUNT(*) AS n FROM accounts WHERE RIGHT(id, 2) IN ('2c', '2d', '2e', '2f')",
+          );
+          expect(Number(row!.n)).toBe(0);
+        } finally {
+          await target.close();
+        }
+        // An abort after the source's SHARD_MOVE posting takes it back: its account as before, every ledger balanced.
+        expect(await moveAccountsTotal(dbs.urls[1]!)).toBe(sourceMoveAccounts);
+        await expectBalancedEverywhere();
+      }
+      // Killed after its copy, the range written meanwhile, then resumed: a catch-up reads the binlog from the position
+      // the copy recorded (the verify at a snapshot would find a row it missed).
+      expect((await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', 'precopied')).code).not.toBe(0);
+      await fundInRange(44, 47, '15');
+      // Resumed, then killed after the switch: it cannot be aborted, and the same command finishes it.
+      expect((await shardsCli('move', '44-47', dbs.urls[2]!, '--kill-after', 'switched')).code).not.toBe(0);
+      expect((await shardsCli('abort')).stderr).toContain('switched the map already');
+      const resumed = await shardsCli('move', '44-47', dbs.urls[2]!);
+      expect(resumed.code, resumed.stderr).toBe(0);
+      expect(resumed.stdout).toContain('resuming after step switched');
+      const map = (await latestMap(shards.all[0]!))!;
+      expect(map.fenced).toEqual([]);
+      expect(map.databases[map.logical[45]!]).toBe(dbs.urls[2]);
+      await expectBalancedEverywhere();
+      expect(await moveAccountsTotal(dbs.urls[2]!)).toBe(0n);
+    }, 180_000);
+
+    it('cleans the sources of finished moves without changing a balance, and moves a range back after', async () => {
+      const rowsOn = async (url: string, first: number, last: number) => {
+        const set = openShards({ urls: url, poolSize: 1 });
+        try {
+          const suffixes = Array.from({ length: last - first + 1 }, (_, i) =>
+            (first + i).toString(16).padStart(2, '0'),
+          );
+          const [row] = await rawRows<{ n: number }>(
+            set.all[0]!,
+            `SELECT (SELECT COUNT(*) FROM accounts WHERE RIGHT(id, 2) IN (?))
+                  + (SELECT COUNT(*) FROM ledger_entries WHERE RIGHT(account_id, 2) IN (?))
+                  + (SELECT COUNT(*) FROM postings WHERE RIGHT(id, 2) IN (?)
+                       AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.posting_id = postings.id)) AS n`,
+            [suffixes, suffixes, suffixes],
+          );
+          return Number(row!.n);
+        } finally {
+          await set.close();
+        }
+      };
+      // The last move (44-47, not kept) cleaned its source, and the kept copies of the first (36-43) with it.
+      expect(await rowsOn(dbs.urls[1]!, 36, 47)).toBe(0);
+      expect(await rowsOn(dbs.urls[2]!, 36, 47)).toBeGreaterThan(0);
+      await expectBalancedEverywhere();
+      const status = JSON.parse((await shardsCli('status')).stdout) as { figures: { rowsCleaned?: number } };
+      expect(status.figures.rowsCleaned).toBeGreaterThan(0);
+      expect((await shardsCli('clean')).stdout).toContain('nothing to clean');
+      // Back to the source, which holds none of the range's rows now (36-39 stay: the target's clearing is named by 36),
+      // with money in the range whatever logical shards the earlier tests' accounts drew.
+      await fundInRange(40, 43, '75');
+      const back = await shardsCli('move', '40-43', dbs.urls[1]!);
+      expect(back.code, back.stderr).toBe(0);
+      expect(await rowsOn(dbs.urls[1]!, 40, 43)).toBeGreaterThan(0);
+      expect(await rowsOn(dbs.urls[2]!, 40, 43)).toBe(0);
+      await expectBalancedEverywhere();
+      const map = (await latestMap(shards.all[0]!))!;
+      expect(map.databases[map.logical[41]!]).toBe(dbs.urls[1]);
+    }, 120_000);
+
+    it('finishes a move whose switch began unrecorded, and never resumes one whose abort was cut short', async () => {
+      await fundInRange(48, 51, '40');
+      const control = shards.all[0]!;
+      // Killed inside the switch, after its map version and before its step was recorded: the abort is refused (the
+      // map places the range on the target already), and the same command finishes the move.
+      expect((await shardsCli('move', '48-51', dbs.urls[2]!, '--kill-after', 'verified')).code).not.toBe(0);
+      const verified = (await latestMap(control))!;
+      expect(
+        await publishMap(control, nextMap(verified, { move: { first: 48, last: 51, database: dbs.urls[2]! } }), 'test'),
+      ).toBe(true);
+      expect((await shardsCli('abort')).stderr).toContain('switched the map already');
+      const finished = await shardsCli('move', '48-51', dbs.urls[2]!);
+      expect(finished.code, finished.stderr).toBe(0);
+      await expectBalancedEverywhere();
+      // An abort that recorded its start and died: the move is not resumed, and the abort run again ends it.
+      await fundInRange(52, 55, '40');
+      expect((await shardsCli('move', '52-55', dbs.urls[2]!, '--kill-after', 'copied')).code).not.toBe(0);
+      const cut = (await latestMove(control))!;
+      await recordStep(control, cut.id, cut.step, { abortingAt: Date.now() });
+      expect((await shardsCli('move', '52-55', dbs.urls[2]!)).stderr).toContain(
+        `an abort of move ${cut.id} was interrupted`,
+      );
+      expect((await shardsCli('abort')).code).toBe(0);
+      expect((await latestMove(control))!.step).toBe('aborted');
+      const map = (await latestMap(control))!;
+      expect(map.databases[map.logical[53]!]).toBe(dbs.urls[1]);
+      expect(map.fenced).toEqual([]);
+      await expectBalancedEverywhere();
+    }, 120_000);
+
+    // The verify at a snapshot is what stands between a catch-up that lost an event and a fence on a wrong copy.
+    if (options.catchUp)
+      it('refuses a copy whose catch-up missed a write, before the fence, and copies again', async () => {
+        const account = await fundInRange(56, 59, '20');
+        expect((await shardsCli('move', '56-59', dbs.urls[2]!, '--kill-after', 'precopied')).code).not.toBe(0);
+        await kit.fund(account, '5');
+        const expected = await kit.balance(account);
+        // The position the copy recorded moved past that write, as a catch-up that lost its events would read.
+        const control = shards.all[0]!;
+        const cut = (await latestMove(control))!;
+        const source = await rawConnection(dbs.urls[1]!);
+        const now = await binlogNow(source, 1).finally(() => source.end());
+        await recordStep(control, cut.id, 'precopied', { binlog: now });
+        const refused = await shardsCli('move', '56-59', dbs.urls[2]!);
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toContain('checksums differ in');
+        const back = (await latestMove(control))!;
+        expect(back.step).toBe('checked');
+        expect((await latestMap(control))!.fenced).toEqual([]);
+        // Run again, it copies again (from a new position) and moves the account with its last write.
+        const again = await shardsCli('move', '56-59', dbs.urls[2]!);
+        expect(again.code, again.stderr).toBe(0);
+        await follower.poll();
+        expect(shards.of('account', account).name).toBe(nameOf(dbs.urls[2]!));
+        expect(await kit.balance(account)).toEqual(expected);
+        await expectBalancedEverywhere();
+      }, 120_000);
+  });
+}

@@ -189,6 +189,17 @@ export async function applyChanges(
   return written;
 }
 
+/** The keys both name, each once: two stretches of binlog, one after the other. */
+export function mergeChanges(a: Changes, b: Changes): Changes {
+  const keys = new Map<string, unknown[][]>();
+  for (const table of new Set([...a.keys.keys(), ...b.keys.keys()])) {
+    const named = new Map<string, unknown[]>();
+    for (const key of [...(a.keys.get(table) ?? []), ...(b.keys.get(table) ?? [])]) named.set(JSON.stringify(key), key);
+    keys.set(table, [...named.values()]);
+  }
+  return { keys, events: a.events + b.events };
+}
+
 /** The number of keys the changes name. */
 export function keysNamed(changes: Changes): number {
   return [...changes.keys.values()].reduce((n, keys) => n + keys.length, 0);

@@ -10,10 +10,13 @@ import {
   keysNamed,
   snapshotPosition,
   type BinlogPosition,
+  mergeChanges,
+  type Changes,
   type FeedTable,
 } from './binlog-catch-up';
-import { checksums, rawConnection, rowSums } from './move-copy';
+import { checksums, copyNiceRatio, rawConnection, rowSums } from './move-copy';
 import { copyToTarget, describe, fence, postSourceHalf, type Mover } from './mover';
+import { classDaysOfRange, type ClassDayIncrement, type RowReader } from '../../subgraphs/shared/src/ledger/index';
 
 /**
  * A move whose source writes a ROW binlog (issue 50, item 2): the range is copied while it still takes writes, the
@@ -54,7 +57,7 @@ export async function precopy(mover: Mover, m: MoveRow): Promise<Record<string, 
     return { catchUp: false, catchUpRefused: from.refused };
   }
   const started = Date.now();
-  const copied = await copyToTarget(mover, m);
+  const copied = await copyToTarget(mover, m, copyNiceRatio);
   const rowsCopied = Object.values(copied).reduce((a, b) => a + b, 0);
   const copyMs = Date.now() - started;
   mover.log(
@@ -64,48 +67,72 @@ export async function precopy(mover: Mover, m: MoveRow): Promise<Record<string, 
   return { catchUp: true, binlog: from, copied, rowsCopied, copyMs };
 }
 
-/** `fenced`, with a binlog: catch-up passes until one is short, a verify at a snapshot, then the fence. */
+/**
+ * `fenced`, with a binlog: catch-up passes until one is short, a verify at a snapshot, passes again until one is short
+ * (what was written during the verify), then the fence.
+ */
 export async function catchUpStep(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
-  let rowsCaughtUp = 0;
-  let passes = 0;
-  const verifiedAt = await withConnections(m, async (source, target) => {
+  const caught = await withConnections(m, async (source, target) => {
     const tables = await feedTables(source);
-    let from = m.figures.binlog as BinlogPosition;
-    for (let pass = 1; ; pass++) {
-      passes = pass;
-      const started = Date.now();
-      const until = (await binlogNow(source, nodesOf(m.source))) as BinlogPosition;
-      const changes = await changedKeys(m.source, m, { from, until }, tables);
-      const written = await applyChanges(source, target, tables, changes, m);
-      rowsCaughtUp += written;
-      const passMs = Date.now() - started;
-      mover.log(
-        `move ${m.id}: catch-up pass ${pass}: ${describePosition(from)} to ${describePosition(until)}, ` +
-          `${changes.events} events, ${keysNamed(changes)} rows named, ${written} written, in ${passMs} ms`,
-      );
-      from = until;
-      if (passMs < passShortMs) break;
-      if (pass >= passesMax) {
-        mover.log(`move ${m.id}: still ${passMs} ms behind after ${pass} passes; fencing (the fence waits for it)`);
-        break;
-      }
-    }
-    return verifyAtSnapshot(mover, m, { from, tables, target });
+    const before = await catchUpPasses(mover, m, { source, target, tables }, m.figures.binlog as BinlogPosition);
+    const verified = await verifyAtSnapshot(mover, m, { from: before.reached, tables, target });
+    startNamed(m, verified.verifiedAt);
+    const after = await catchUpPasses(mover, m, { source, target, tables }, verified.verifiedAt, (changes, span) =>
+      addNamed(m, changes, span),
+    );
+    return {
+      ...verified,
+      caughtUpTo: after.reached,
+      catchUpPasses: before.passes + after.passes,
+      rowsCaughtUp: before.written + after.written,
+    };
   });
   const fenced = await fence(mover, m);
   const moved = await postSourceHalf(mover, m);
-  return { ...fenced, moved, verifiedAt, catchUpPasses: passes, rowsCaughtUp };
+  return { ...fenced, moved, ...caught };
+}
+
+/** Catch-up passes from a position until one takes under passShortMs (or passesMax ran); answers where they reached. */
+async function catchUpPasses(
+  mover: Mover,
+  m: MoveRow,
+  on: { source: Connection; target: Connection; tables: FeedTable[] },
+  from: BinlogPosition,
+  named?: (changes: Changes, span: { from: BinlogPosition; until: BinlogPosition }) => void,
+): Promise<{ reached: BinlogPosition; passes: number; written: number }> {
+  let written = 0;
+  for (let pass = 1; ; pass++) {
+    const started = Date.now();
+    const until = (await binlogNow(on.source, nodesOf(m.source))) as BinlogPosition;
+    const changes = await changedKeys(m.source, m, { from, until }, on.tables);
+    const rows = await applyChanges(on.source, on.target, on.tables, changes, m);
+    named?.(changes, { from, until });
+    written += rows;
+    const passMs = Date.now() - started;
+    mover.log(
+      `move ${m.id}: catch-up pass: ${describePosition(from)} to ${describePosition(until)}, ` +
+        `${changes.events} events, ${keysNamed(changes)} rows named, ${rows} written, in ${passMs} ms`,
+    );
+    from = until;
+    if (passMs < passShortMs) return { reached: from, passes: pass, written };
+    if (pass >= passesMax) {
+      mover.log(`move ${m.id}: still ${passMs} ms behind after ${pass} passes; fencing (the fence waits for it)`);
+      return { reached: from, passes: pass, written };
+    }
+  }
 }
 
 /**
  * The copy against a consistent snapshot of the source: the binlog caught up to the snapshot's position with rows read
- * in the snapshot, then every table's checksums on both sides. A difference sends the move back to its copy.
+ * in the snapshot, then every table's checksums on both sides. A difference sends the move back to its copy. Answers
+ * the snapshot's position and the range's books' daily sums in it (the switch adds those of the entries written since,
+ * so that the fence never sums the whole range).
  */
 async function verifyAtSnapshot(
   mover: Mover,
   m: MoveRow,
   caught: { from: BinlogPosition; tables: FeedTable[]; target: Connection },
-): Promise<BinlogPosition> {
+): Promise<{ verifiedAt: BinlogPosition; booksAtSnapshot: StoredClassDay[] }> {
   const snapshot = await rawConnection(m.source);
   try {
     await snapshot.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
@@ -121,32 +148,66 @@ async function verifyAtSnapshot(
       await recordStep(mover.control, m.id, 'checked', { verifyFailed: differ });
       throw new Error(`move ${m.id}: checksums differ in ${differ.join(', ')}; run the move again to copy again`);
     }
+    const books = await classDaysOfRange(readerOf(snapshot), rangeOf(m));
     mover.log(
       `move ${m.id}: verified ${Object.keys(source).length} tables at ${describePosition(at)}, ` +
-        `the copy against the source's snapshot: checksums equal`,
+        `the copy against the source's snapshot: checksums equal; ${books.length} rows of the books' daily sums there`,
     );
-    return at;
+    return { verifiedAt: at, booksAtSnapshot: books.map(storedClassDay) };
   } finally {
     await snapshot.end();
   }
 }
 
-/** The binlog from the verify's snapshot to `until`: the keys of the rows it changed. */
+/**
+ * The binlog from the verify's snapshot to `until`: the keys of the rows it changed. What the passes after the verify
+ * and the fenced catch-up named is kept as they run (namedSinceVerify), so a mover that runs the steps in turn reads
+ * none of it again, fenced; a mover resumed after them streams it.
+ */
 async function sinceVerify(m: MoveRow, source: Connection, until: BinlogPosition) {
   const tables = await feedTables(source);
   const from = m.figures.verifiedAt as BinlogPosition;
-  return { tables, changes: await changedKeys(m.source, m, { from, until }, tables) };
+  const kept = namedSinceVerify;
+  if (kept?.move === m.id && kept.from === describePosition(from) && kept.until === describePosition(until))
+    return { tables, changes: kept.changes };
+  const changes = await changedKeys(m.source, m, { from, until }, tables);
+  namedSinceVerify = { move: m.id, from: describePosition(from), until: describePosition(until), changes };
+  return { tables, changes };
 }
 
-/** `copied`, with a binlog: fenced, the rest since the verify's snapshot caught up (the SHARD_MOVE posting with it). */
+/** The keys named since a move's verify, and the stretch they cover (positions as text). */
+let namedSinceVerify: { move: number; from: string; until: string; changes: Changes } | null = null;
+
+function startNamed(m: MoveRow, verifiedAt: BinlogPosition): void {
+  const at = describePosition(verifiedAt);
+  namedSinceVerify = { move: m.id, from: at, until: at, changes: { keys: new Map(), events: 0 } };
+}
+
+/** Adds a stretch that begins where the kept one ends; any other leaves nothing kept (a resumed mover streams). */
+function addNamed(m: MoveRow, changes: Changes, span: { from: BinlogPosition; until: BinlogPosition }): void {
+  const kept = namedSinceVerify;
+  namedSinceVerify =
+    kept?.move === m.id && kept.until === describePosition(span.from)
+      ? { ...kept, until: describePosition(span.until), changes: mergeChanges(kept.changes, changes) }
+      : null;
+}
+
+/**
+ * `copied`, with a binlog: fenced, the rest caught up: what the processes wrote since the last pass, and the SHARD_MOVE
+ * posting.
+ */
 export async function finalCatchUp(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
   return withConnections(m, async (source, target) => {
     const started = Date.now();
     const until = (await binlogNow(source, nodesOf(m.source))) as BinlogPosition;
-    const { tables, changes } = await sinceVerify(m, source, until);
+    const tables = await feedTables(source);
+    // After a verify of the rows named failed, every row named since the snapshot is read again.
+    const from = (m.figures.verifyFailed === undefined ? m.figures.caughtUpTo : m.figures.verifiedAt) as BinlogPosition;
+    const changes = await changedKeys(m.source, m, { from, until }, tables);
     const written = await applyChanges(source, target, tables, changes, m);
+    addNamed(m, changes, { from, until });
     mover.log(
-      `move ${m.id}: caught up ${changes.events} events since the verify, ${keysNamed(changes)} rows named, ` +
+      `move ${m.id}: caught up ${changes.events} events since the last pass, ${keysNamed(changes)} rows named, ` +
         `${written} written, in ${Date.now() - started} ms (fenced)`,
     );
     return { binlog: until, caughtUpRows: keysNamed(changes) };
@@ -172,4 +233,47 @@ export async function verifyNamed(mover: Mover, m: MoveRow): Promise<Record<stri
     mover.log(`move ${m.id}: verified the ${keysNamed(changes)} rows named since the snapshot, equal on both sides`);
     return { rowsVerified: keysNamed(changes) };
   });
+}
+
+/**
+ * The switch's books with a binlog: the range's daily sums at the verify's snapshot and those of the entries the binlog
+ * wrote since (the fence stands meanwhile, so they are all there is). Added as two lists: a sums row met twice adds up.
+ */
+export async function booksOfCatchUp(m: MoveRow): Promise<ClassDayIncrement[]> {
+  const atSnapshot = (m.figures.booksAtSnapshot as StoredClassDay[]).map(classDayOf);
+  const since = await withConnections(m, async (source) => {
+    const { changes } = await sinceVerify(m, source, m.figures.binlog as BinlogPosition);
+    return classDaysOfRange(readerOf(source), rangeOf(m), changes.keys.get('ledger_entries') ?? []);
+  });
+  return [...atSnapshot, ...since];
+}
+
+const rangeOf = (m: MoveRow) => Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i);
+
+function readerOf(connection: Connection): RowReader {
+  return async <T>(text: string, values: readonly unknown[]) => (await connection.query(text, [...values]))[0] as T[];
+}
+
+/** A books' sums row as the move's figures keep it (JSON: its sums as text). */
+type StoredClassDay = Omit<ClassDayIncrement, 'debits' | 'credits' | 'debitPostings' | 'creditPostings'> &
+  Record<'debits' | 'credits' | 'debitPostings' | 'creditPostings', string>;
+
+function storedClassDay(day: ClassDayIncrement): StoredClassDay {
+  return {
+    ...day,
+    debits: String(day.debits),
+    credits: String(day.credits),
+    debitPostings: String(day.debitPostings),
+    creditPostings: String(day.creditPostings),
+  };
+}
+
+function classDayOf(day: StoredClassDay): ClassDayIncrement {
+  return {
+    ...day,
+    debits: BigInt(day.debits),
+    credits: BigInt(day.credits),
+    debitPostings: BigInt(day.debitPostings),
+    creditPostings: BigInt(day.creditPostings),
+  };
 }

@@ -12,6 +12,11 @@ import { placedTables, rangeWhere, type PlacedTable } from './move-tables';
 const copyBatchRows = 500;
 /** Keys per statement of a catch-up's read again, and of a verify by key. */
 const keyBatchRows = 500;
+/**
+ * A copy while the range takes writes sleeps this many times as long as each batch took (gh-ost's nice ratio): the
+ * payments it shares the machine with keep most of it. A copy inside the fence sleeps not at all.
+ */
+export const copyNiceRatio = 1;
 /** Rows a clean deletes per statement: each DELETE holds its rows' locks only that long. */
 const cleanBatchRows = 1_000;
 
@@ -43,14 +48,16 @@ export async function insertRows(target: PromiseConnection, table: string, rows:
 
 /**
  * Copies the range's rows of every placed table from the source to the target, each table read as one stream (its
- * rows never all in memory) and written copyBatchRows at a time. Answers the rows copied per table.
+ * rows never all in memory) and written copyBatchRows at a time, sleeping `niceRatio` times each batch's time after it.
+ * Answers the rows copied per table.
  */
 export async function copyRange(
   sourceEntry: string,
   target: PromiseConnection,
-  first: number,
-  last: number,
+  range: { first: number; last: number },
+  niceRatio: number,
 ): Promise<Record<string, number>> {
+  const { first, last } = range;
   const source = coreConnection(sourceEntry);
   const copied: Record<string, number> = {};
   try {
@@ -59,12 +66,16 @@ export async function copyRange(
       let batch: RowDataPacket[] = [];
       let n = 0;
       const rows = source.query(`SELECT * FROM \`${placed.table}\` WHERE ${where}`, values).stream();
+      let batchStarted = performance.now();
       for await (const row of rows as AsyncIterable<RowDataPacket>) {
         batch.push(row);
         if (batch.length < copyBatchRows) continue;
         await insertRows(target, placed.table, batch);
         n += batch.length;
         batch = [];
+        const tookMs = performance.now() - batchStarted;
+        if (niceRatio > 0) await new Promise((resolve) => setTimeout(resolve, tookMs * niceRatio));
+        batchStarted = performance.now();
       }
       await insertRows(target, placed.table, batch);
       copied[placed.table] = n + batch.length;

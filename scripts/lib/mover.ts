@@ -135,12 +135,12 @@ export async function fence(mover: Mover, m: MoveRow): Promise<Record<string, un
  * heldHere), and nothing posts to it there (any reason but open refuses a posting). It may have held the range before
  * and list it as moved.
  */
-export async function copyToTarget(mover: Mover, m: MoveRow): Promise<Record<string, number>> {
+export async function copyToTarget(mover: Mover, m: MoveRow, niceRatio: number): Promise<Record<string, number>> {
   const target = await rawConnection(m.target);
   try {
     await deleteRange(target, m.first, m.last);
     await fenceOn(shardOfEntry(mover, m.target), m.first, m.last, 'arriving');
-    return await copyRange(m.source, target, m.first, m.last);
+    return await copyRange(m.source, target, m, niceRatio);
   } finally {
     await target.end();
   }

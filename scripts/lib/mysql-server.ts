@@ -67,9 +67,10 @@ type PrivatePaths = ReturnType<typeof pathsUnder>;
 const privatePaths = pathsUnder(dataRoot, 'mysql');
 /**
  * Every private server writes a ROW binlog: a shard move catches up from it while the range still takes writes
- * (scripts/lib/binlog-catch-up.ts), so its fence is short whatever the range's size.
+ * (scripts/lib/binlog-catch-up.ts), so its fence is short whatever the range's size. With each table's columns
+ * described in the binlog (FULL), the reader decodes rows without asking INFORMATION_SCHEMA.
  */
-const binlogArgs = ['--log-bin=binlog', '--binlog-format=ROW', '--server-id=1'];
+const binlogArgs = ['--log-bin=binlog', '--binlog-format=ROW', '--binlog-row-metadata=FULL', '--server-id=1'];
 
 const serverBinaryNames = ['mariadbd', 'mysqld'];
 const installDbBinaryNames = ['mariadb-install-db', 'mysql_install_db'];

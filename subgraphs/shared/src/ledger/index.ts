@@ -58,7 +58,8 @@ export {
 } from './books';
 export type { ClassSum } from './store/class-days';
 // A shard move's postings and the books' sums it moves (docs/SCALING.md): the shard mover's (scripts/lib/shard-mover.ts).
-export { classDaysOfRange, moveClassDays } from './store/class-days';
+export { classDaysOfRange, moveClassDays, type RowReader } from './store/class-days';
+export type { ClassDayIncrement } from './rules/class-days';
 export {
   movedNets,
   postMoveOut,

@@ -172,15 +172,25 @@ const entrySums = `SUM(CASE WHEN e.amount < 0 THEN -e.amount ELSE 0 END) AS debi
        COUNT(DISTINCT CASE WHEN e.amount < 0 THEN e.posting_id END) AS debit_postings,
        COUNT(DISTINCT CASE WHEN e.amount > 0 THEN e.posting_id END) AS credit_postings`;
 
+/** Runs a read on a connection of a caller's own (a shard mover's, in a consistent snapshot of the source). */
+export type RowReader = <T>(text: string, values: readonly unknown[]) => Promise<T[]>;
+
 /**
  * The books' daily sums of every entry of the accounts (and stripes) whose ids name one of the logical shards, as
  * backfillClassDays sums them: what a shard move takes from the source's books and adds to the target's. A posting
  * the database does not hold (an account moved here earlier, its older postings left where they were) counts on its
- * entry's own date. Locks: none.
+ * entry's own date. With `entries` (keys: account id, sequence), those entries alone: entries are never changed, and a
+ * posting's are written together, so the sums of two sets of entries add up. Locks: none.
  */
-export async function classDaysOfRange(db: SqlTarget, logicalShards: readonly number[]): Promise<ClassDayIncrement[]> {
+export async function classDaysOfRange(
+  db: SqlTarget | RowReader,
+  logicalShards: readonly number[],
+  entries?: readonly (readonly unknown[])[],
+): Promise<ClassDayIncrement[]> {
+  if (entries?.length === 0) return [];
   const suffixes = logicalShards.map(idSuffix);
-  const rows = await rawRows<{
+  const read: RowReader = typeof db === 'function' ? db : (text, values) => rawRows(db, text, values);
+  const rows = await read<{
     e: string;
     d: string;
     c: string;
@@ -191,13 +201,12 @@ export async function classDaysOfRange(db: SqlTarget, logicalShards: readonly nu
     debit_postings: string;
     credit_postings: string;
   }>(
-    db,
     `SELECT a.entity AS e, DATE_FORMAT(COALESCE(p.business_date, DATE(e.created_at)), '%Y-%m-%d') AS d,
        ${classOfEntry} AS c, a.counterparty_entity AS k, e.currency AS cur, ${entrySums}
      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id LEFT JOIN postings p ON p.id = e.posting_id
-     WHERE RIGHT(e.account_id, 2) IN (?)
+     WHERE RIGHT(e.account_id, 2) IN (?)${entries === undefined ? '' : ' AND (e.account_id, e.sequence) IN (?)'}
      GROUP BY a.entity, d, c, a.counterparty_entity, e.currency`,
-    [suffixes],
+    entries === undefined ? [suffixes] : [suffixes, entries],
   );
   return rows.map((r) => ({
     entity: r.e,

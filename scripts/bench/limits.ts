@@ -224,3 +224,14 @@ export const noisyRatePerSecondDefault = 20;
 export const noisyRatePerSecondMax = 200;
 /** How long the run waits for the noisy receiver to hold requests before the measured window opens. */
 export const noisyWarmupMs = 30_000;
+
+/** bench:move (move.ts): ledger entries in the moving range before the move (issue 50, item 6: a million). */
+export const moveEntriesDefault = 1_000_000;
+export const moveEntriesMax = 20_000_000;
+/** bench:move: the longest its payments at 70% of a-max wait for the move to end. */
+export const moveWindowSecondsMax = 1_800;
+/** bench:move: payments per createPayments request while the range is filled, and requests in flight. */
+export const moveSeedBatch = 1_000;
+export const moveSeedConcurrency = 4;
+/** bench:move: how long each round of filling runs before the range's entries are counted again. */
+export const moveSeedRoundSeconds = 10;

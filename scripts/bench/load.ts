@@ -195,6 +195,8 @@ export interface OpenLoopOptions {
   seconds: number;
   ratePerSecond: number;
   next: () => Operation;
+  /** Stops the arrivals before `seconds` are up once it answers true (a window as long as a shard move). */
+  stop?: () => boolean;
 }
 
 /**
@@ -213,7 +215,7 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
   const total = Math.min(requestsPerRunMax, Math.floor(options.seconds * options.ratePerSecond));
   while (issued < total) {
     const now = performance.now();
-    if (now - started > windowMs + openLoopLateStopMs) break;
+    if (now - started > windowMs + openLoopLateStopMs || options.stop?.() === true) break;
     while (issued < total && started + issued * intervalMs <= now) {
       const dueAt = started + issued * intervalMs;
       issued += 1;

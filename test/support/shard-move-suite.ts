@@ -25,10 +25,15 @@ import { outboxInlineGraceMs, relayIntervalMsDefault, relayLeaseMs } from '@payg
 import { startRelay } from '@paygraph/transaction/services/relay';
 import { scratchDatabases, type ScratchDatabases } from './scratch-databases';
 import { startStack, type Stack } from './stack';
-import { captureHold, createHold, frozenAgainstHeld, voidHold } from './holds';
+import { captureHold, createHold, frozenAgainstHeld, holdRow, voidHold } from './holds';
+import { startHoldExpiry } from '@paygraph/transaction/services/hold-expiry';
 import { moneyKit, type Answer, type MoneyKit } from './money';
-import { token, unique } from './env';
+import { testSettlementSettings, token, unique } from './env';
+import { runSettlement } from '@paygraph/settlement/services/settle';
+import { paymentsByIds } from '@paygraph/transaction/db/payments';
 import { repoRoot } from './sources';
+import { subscribe } from './ws';
+import { balanceChanged } from './balance-events';
 import { binlogNow } from '../../scripts/lib/binlog-catch-up';
 import { rawConnection } from '../../scripts/lib/move-copy';
 import { shardMoveFenceMsMax } from '@paygraph/shared/limits';
@@ -78,6 +83,21 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
     const set = openShards({ urls, poolSize: 1 });
     try {
       return { ...(await ledgerHealth(set)), books: await totalSubtotalCheck(set) };
+    } finally {
+      await set.close();
+    }
+  }
+
+  /** The sequence of an account's last ledger entry on a database. */
+  async function lastEntrySequence(url: string, account: string): Promise<number> {
+    const set = openShards({ urls: url, poolSize: 1 });
+    try {
+      const [row] = await rawRows<{ n: number }>(
+        set.all[0]!,
+        'SELECT MAX(sequence) AS n FROM ledger_entries WHERE account_id = ?',
+        [account],
+      );
+      return Number(row!.n);
     } finally {
       await set.close();
     }
@@ -266,11 +286,13 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
           0n,
         );
       const before = await total();
-      // Holds made before the move on accounts it takes (account 0 pays 1, account 2 pays 3), ended after it.
+      // Holds made before the move on accounts it takes (account 0 pays 1, account 2 pays 3, account 4 pays 5), ended
+      // after it: captured, voided, expired.
       const heldBefore: string[] = [];
       for (const [payer, payee] of [
         [0, 1],
         [2, 3],
+        [4, 5],
       ] as const) {
         const held = await createHold(stack.gatewayUrl, kit.operator, {
           payer: accounts[payer]!,
@@ -322,6 +344,15 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
         }),
       );
       await new Promise((r) => setTimeout(r, 500));
+      // The balance stream of an account the move takes (account 0), open across the move.
+      const watching = subscribe(stack.gatewayWsUrl, {
+        authorization: `Bearer ${bearers[0]!}`,
+        query: balanceChanged,
+        variables: { accountId: accounts[0]! },
+      });
+      onTestFinished(() => watching.close());
+      await watching.waitFor(() => watching.events.length > 0, 'the stream live before the move');
+      const cursorBeforeMove = watching.events.at(-1)!;
       // The source's copies kept (--keep-source) for the checks below; the last test cleans them.
       const moved = await shardsCli('move', '36-43', dbs.urls[2]!, '--keep-source');
       running = false;
@@ -367,6 +398,12 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       const voided = await voidHold(stack.gatewayUrl, kit.operator, heldBefore[1]!, unique('mv-void'));
       expect(voided.errors).toBeUndefined();
       expect(voided.data!.voidHold).toMatchObject({ __typename: 'Hold', status: 'VOIDED' });
+      // The third expires where it went: hold expiry, as a transaction process runs it, two hours ahead of the clock.
+      const expiry = startHoldExpiry(shards, 50, () => new Date(Date.now() + 2 * 3_600_000));
+      onTestFinished(() => expiry.stop());
+      await expect
+        .poll(async () => (await holdRow(shards, heldBefore[2]!))?.status, { timeout: 10_000 })
+        .toBe('EXPIRED');
       expect(await frozenAgainstHeld(shards, accounts)).toEqual([]);
       const moving = accounts.find(inRange)!;
       expect(shards.of('account', moving).name).toBe(nameOf(dbs.urls[2]!));
@@ -443,6 +480,28 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       }
       await expect.poll(pending, { timeout: outboxInlineGraceMs + relayLeaseMs / 2 }).toBe(0);
       expect(await total()).toBe(before);
+      // The stream went on across the move: every change of account 0 in sequence order, none missed or repeated, and
+      // a stream resumed after the move from a cursor of before it replays exactly what came after that cursor.
+      const lastSequence = await lastEntrySequence(dbs.urls[2]!, accounts[0]!);
+      await watching
+        .waitFor(() => watching.events.at(-1)?.sequence === lastSequence, 'every change to the last')
+        .catch((error: unknown) => {
+          const tail = watching.events.slice(-3).map((e) => e.sequence);
+          console.log(`account 0's last entry is ${lastSequence}; the stream's last events: ${tail.join(', ')}`);
+          throw error;
+        });
+      const seen = watching.events.map((e) => e.sequence);
+      expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => seen[0]! + i));
+      const resumed = subscribe(stack.gatewayWsUrl, {
+        authorization: `Bearer ${bearers[0]!}`,
+        query: balanceChanged,
+        variables: { accountId: accounts[0]!, after: cursorBeforeMove.cursor },
+      });
+      onTestFinished(() => resumed.close());
+      await resumed.waitFor(() => resumed.events.at(-1)?.sequence === lastSequence, 'the replay to the last change');
+      expect(resumed.events.map((e) => e.sequence)).toEqual(
+        Array.from({ length: lastSequence - cursorBeforeMove.sequence }, (_, i) => cursorBeforeMove.sequence + 1 + i),
+      );
       // The moved accounts' chains and MACs check on the target.
       const target = openShards({ urls: dbs.urls[2]!, poolSize: 2 });
       try {
@@ -595,6 +654,43 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       const map = (await latestMap(control))!;
       expect(map.databases[map.logical[53]!]).toBe(dbs.urls[1]);
       expect(map.fenced).toEqual([]);
+      await expectBalancedEverywhere();
+    }, 120_000);
+
+    it('settles a merchant whose home a move took, over payments made before and after the move', async () => {
+      // A merchant on logical shards 60-61 (the second database) and a customer on the first.
+      const merchantOwner = unique('mv-merchant');
+      let merchant = '';
+      for (let attempt = 0; attempt < 400 && merchant === ''; attempt++) {
+        const id = await kit.open(merchantOwner, { type: 'MERCHANT' });
+        const l = parseId('account', id)!.shard;
+        if (l >= 60 && l <= 61) merchant = id;
+      }
+      expect(merchant).not.toBe('');
+      const customerOwner = unique('mv-customer');
+      const customer = await kit.open(customerOwner, { physical: 0 });
+      await kit.fund(customer, '10000');
+      const bearer = await token(customerOwner, 'customer');
+      const before = await kit.paid(bearer, { payer: customer, payee: merchant, amount: '1000' });
+      const moved = await shardsCli('move', '60-61', dbs.urls[2]!);
+      expect(moved.code, moved.stderr).toBe(0);
+      await follower.poll();
+      await kit.paid(bearer, { payer: customer, payee: merchant, amount: '500' });
+      // Settled in process with a clock a day ahead, so today's payments are a closed date.
+      const [payment] = await paymentsByIds(shards.of('payment', before).db, [before]);
+      const settled = await runSettlement(
+        shards,
+        merchant,
+        payment!.businessDate,
+        () => new Date(Date.now() + 24 * 3_600_000),
+        testSettlementSettings(),
+      );
+      expect(settled.ok).toBe(true);
+      const settlement = settled.ok ? settled.value : null;
+      expect(settlement).toMatchObject({ status: 'SETTLED' });
+      const net = settlement!.netAmount ?? 0n;
+      expect(net + (settlement!.feeAmount ?? 0n)).toBe(1500n);
+      expect(await kit.balance(merchant)).toMatchObject({ available: String(net), pending: '0' });
       await expectBalancedEverywhere();
     }, 120_000);
 

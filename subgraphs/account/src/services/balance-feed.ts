@@ -1,3 +1,4 @@
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import {
   type EntryRow,
@@ -248,6 +249,29 @@ export class BalanceFeed {
     }
   }
 
+  /**
+   * Stripes a shard move took to another database are read there from the next pass: the live shard map routes each id
+   * (issue 50), and a stripe watched before the move would otherwise be read on the source, where nothing is written
+   * any more. A stripe whose logical shard is fenced stays where it is until the fence lifts.
+   */
+  private followMoves(): void {
+    for (const stripe of this.stripeStates.values()) {
+      let shard: Shard;
+      try {
+        shard = this.shards.of('account', stripe.id);
+      } catch (error) {
+        if (error instanceof FencedWrite) continue;
+        throw error;
+      }
+      if (shard === stripe.shard) continue;
+      const from = this.shardFeeds.get(stripe.shard);
+      from?.stripes.delete(stripe.id);
+      from?.due.delete(stripe.id);
+      stripe.shard = shard;
+      this.shardFeedOf(shard).stripes.set(stripe.id, stripe);
+    }
+  }
+
   private shardFeedOf(shard: Shard): ShardFeed {
     let feed = this.shardFeeds.get(shard);
     if (!feed) {
@@ -328,6 +352,7 @@ export class BalanceFeed {
 
   /** The timer's read (and a reconnect's): every watched stripe of every shard; answers how many shards it read. */
   private async refreshAll(): Promise<number> {
+    this.followMoves();
     const watched = [...this.shardFeeds.values()].filter((feed) => feed.stripes.size > 0);
     await Promise.all(watched.map((feed) => this.requestRead(feed, true)));
     return watched.length;

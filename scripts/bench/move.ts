@@ -36,8 +36,9 @@ import { bulkPaymentOps, singlePaymentOps, type BenchContext } from './scenarios
 
 /**
  * `npm run bench:move` (issue 50, item 6): a shard move of a range holding a million ledger entries while payments run
- * at 70% of a-max. On a private MariaDB server with a ROW binlog (the catch-up's, startScratchServer): two databases
- * serve the system (gateway and subgraphs as processes of their own), a third is the target. It fills logical shards
+ * at 70% of a-max. On private MariaDB servers with a ROW binlog (the catch-up's, startScratchServer): two databases of
+ * one serve the system (gateway and subgraphs as processes of their own), the target is on a second (another cluster,
+ * as a move to grow would have it: the source's binlog then holds the system's writes, not the copy's). It fills logical shards
  * 40-47 with entries (bulk payments among the fixture accounts there), measures a-max, then a baseline at 70% of it,
  * then the same rate while `npm run shards -- move 40-47` runs, and reports the copy's rate, the fence's length, the
  * payments' latency during the move against the baseline, what was refused, and every database's ledger health.
@@ -47,6 +48,8 @@ import { bulkPaymentOps, singlePaymentOps, type BenchContext } from './scenarios
  *   --seconds N   a-max's window and the baseline's (default 10)
  */
 const range = { first: 40, last: 47 };
+/** Each server's buffer pool: the range's tables (about 3 GB of rows and indexes for a million entries) mostly fit. */
+const serverArgs = ['--innodb-buffer-pool-size=2G'];
 
 const { values: args } = parseArgs({
   options: { entries: { type: 'string' }, seconds: { type: 'string' } },
@@ -130,11 +133,11 @@ const latency = (r: LoadResult) =>
   `${r.failedUnits} failed${r.errors[0] ? ` (${r.errors[0].slice(0, 160)})` : ''}`;
 
 /** The move under payments at 70% of a-max; answers what the results file holds. */
-async function measure(stack: ProcessStack, urls: string[], ctx: BenchContext, client: LoadClient) {
+async function measure(urls: string[], ctx: BenchContext, client: LoadClient) {
+  log(`before: ${JSON.stringify(conditions())}`);
   const held = await fillRange(ctx, client, urls[1]!);
   const ops = singlePaymentOps(ctx, 'uniform');
   await runClosedLoop({ client, seconds, concurrency: singleConcurrencyDefault, next: ops.next });
-  const before = conditions();
   const aMax = await runClosedLoop({ client, seconds, concurrency: singleConcurrencyDefault, next: ops.next });
   const rate = Math.max(1, aMax.unitsPerSecond * openLoopRateShare);
   log(`a-max ${latency(aMax)}; payments at ${Math.round(rate)}/s from here`);
@@ -153,61 +156,55 @@ async function measure(stack: ProcessStack, urls: string[], ctx: BenchContext, c
   log(`during the move: ${latency(during)}`);
   const control = openShards({ urls: urls[0]!, poolSize: 1 });
   const move = await latestMove(control.all[0]!).finally(() => control.close());
-  const all = openShards({ urls: urls.join(','), poolSize: 1 });
-  const health = await Promise.all([ledgerHealth(all), totalSubtotalCheck(all)]).finally(() => all.close());
-  return {
-    entriesInRange: held,
-    aMax,
-    rate,
-    baseline,
-    during,
-    moverExit: exit,
-    move,
-    health,
-    before,
-    after: conditions(),
-    pids: stack.pids(),
-  };
+  return { entriesInRange: held, aMax, rate, baseline, during, moverExit: exit, move, health: await healthOf(urls) };
+}
+
+/** Every database's ledger health and books once the payments stopped (each database its own). */
+async function healthOf(urls: readonly string[]) {
+  const all = openShards({ urls: urls.join(','), poolSize: 2 });
+  try {
+    const [ledger, books] = await Promise.all([ledgerHealth(all), totalSubtotalCheck(all)]);
+    return {
+      unbalanced: ledger.shards.filter((s) => !s.balanced).map((s) => s.shard),
+      books,
+      conditions: conditions(),
+    };
+  } finally {
+    await all.close();
+  }
 }
 
 async function main(): Promise<number> {
   const config = benchConfig();
   const startedAt = new Date();
   const runId = `${startedAt.getTime().toString(36)}${randomBytes(2).toString('hex')}`;
-  const server = await startScratchServer('bench-move', log);
+  const servers = await Promise.all(
+    ['bench-move', 'bench-move-target'].map((name) => startScratchServer(name, log, serverArgs)),
+  );
   let stack: ProcessStack | null = null;
   try {
-    const urls = [0, 1, 2].map((n) => `${server.url}/paygraph_bench_move_s${n}`);
+    const urls = [0, 1, 2].map((n) => `${servers[n === 2 ? 1 : 0]!.url}/paygraph_bench_move_s${n}`);
     const systemUrls = `${urls[0]},${urls[1]}`;
     await recreateDatabases(systemUrls);
     await recreateDatabases(urls[2]!);
     const jwtSecret = randomBytes(jwtSecretBytes).toString('base64url');
-    stack = await startProcessStack({
-      shardUrls: systemUrls,
-      jwtSecret,
-      logDir: join(repoRoot, 'bench/results/logs', runId),
-      engine: 'merged',
-    });
+    const logDir = join(repoRoot, 'bench/results/logs', runId);
+    stack = await startProcessStack({ shardUrls: systemUrls, jwtSecret, logDir, engine: 'merged' });
     const token = await mintToken({ sub: 'bench-operator', role: 'operator' }, jwtSecret);
     const client = new LoadClient({ url: stack.gatewayUrl, token }, singleConcurrencyDefault);
     const topology = buildTopology(systemUrls, config.shards.map ?? undefined);
     const fixtures = await openAndFund({ client, runId, topology, log });
     const running = stack;
     const ctx: BenchContext = { token, fixtures, pids: () => running.pids(), shards: null, runId, seconds, log };
-    const results = await measure(stack, urls, ctx, client);
-    const file = writeResults(join(repoRoot, 'bench/results/move'), startedAt, {
-      startedAt,
-      range,
-      ...results,
-      pids: undefined,
-    });
+    const results = await measure(urls, ctx, client);
+    const file = writeResults(join(repoRoot, 'bench/results/move'), startedAt, { startedAt, range, ...results });
     report(results);
     log(`results in ${file}`);
     await client.close();
-    return results.moverExit === 0 && results.health[1].length === 0 ? 0 : 1;
+    return results.moverExit === 0 && results.health.books.length === 0 ? 0 : 1;
   } finally {
     await stack?.stop();
-    await server.stop();
+    await Promise.all(servers.map((server) => server.stop()));
   }
 }
 
@@ -221,11 +218,10 @@ function report(r: Awaited<ReturnType<typeof measure>>): void {
   log(
     `fence ${f.fenceMs} ms; the move's p99 ${r.during.latencyMs.p99} ms against ${r.baseline.latencyMs.p99} ms without`,
   );
-  const unbalanced = r.health[0].shards.filter((s) => !s.balanced).length;
-  log(`ledger: ${unbalanced} databases unbalanced, ${r.health[1].length} total–subtotal differences`);
   log(
-    `load ${JSON.stringify(r.before.loadAverage)} → ${JSON.stringify(r.after.loadAverage)}, calibration ${r.before.calibrationMs} → ${r.after.calibrationMs} ms`,
+    `ledger: ${r.health.unbalanced.length} databases unbalanced, ${r.health.books.length} total–subtotal differences`,
   );
+  log(`at the end: ${JSON.stringify(r.health.conditions)}`);
 }
 
 main().then(

@@ -25,8 +25,11 @@ export interface BinlogPosition {
   position: number;
 }
 
-/** The longest one pass may stream before it gives up (a source that stopped answering). */
-const passMsMax = 60_000;
+/**
+ * The longest a pass waits for the stream's next event before it gives up (a source that stopped answering). A pass
+ * may stream for minutes (a large copy's binlog); only silence ends it.
+ */
+const streamSilenceMsMax = 30_000;
 
 /**
  * The source's binlog position now, or why a catch-up cannot read the source's changes: row events are needed (ROW),
@@ -107,18 +110,20 @@ export function changedKeys(
     const finish = (error?: unknown) => {
       if (done) return;
       done = true;
-      clearTimeout(timer);
+      clearInterval(watchdog);
       zongji.stop();
       if (error === undefined) resolve(answer(events));
       else reject(error instanceof Error ? error : new Error(String(error)));
     };
-    const timer = setTimeout(
-      () => finish(new Error(`binlog: ${describePosition(span.until)} not reached within ${passMsMax} ms`)),
-      passMsMax,
-    );
+    let heardAt = Date.now();
+    const watchdog = setInterval(() => {
+      if (Date.now() - heardAt > streamSilenceMsMax)
+        finish(new Error(`binlog: no event for ${streamSilenceMsMax} ms before ${describePosition(span.until)}`));
+    }, streamSilenceMsMax / 10);
     zongji.on('error', finish);
     zongji.on('binlog', (event: BinlogEvent) => {
       if (done) return;
+      heardAt = Date.now();
       events++;
       if (event.getEventName() === 'rotate') {
         file = (event as RotateEvent).binlogName;

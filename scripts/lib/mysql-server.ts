@@ -253,11 +253,12 @@ async function startPrivateServer(serverBinary: string, options: EnsureMysqlOpti
 /**
  * A private server of a caller's own (a test's), under the system's temporary folder on a free port, with a ROW
  * binlog as every private server: stop() stops it and deletes its folder. For tests of what needs the server itself
- * configured (a shard move's binlog catch-up), whichever server the run otherwise uses.
+ * configured (a shard move's binlog catch-up), whichever server the run otherwise uses. `args`: more server options.
  */
 export async function startScratchServer(
   name: string,
   log: (line: string) => void,
+  args: readonly string[] = [],
 ): Promise<{ url: string; stop(): Promise<void> }> {
   const serverBinary = findBinary(serverBinaryNames);
   if (serverBinary === undefined) throw new Error(noDatabaseHelp);
@@ -266,7 +267,7 @@ export async function startScratchServer(
   const url = `mysql://root@127.0.0.1:${port}`;
   try {
     initialiseDataDir(serverBinary, paths, log);
-    const child = spawnServer(serverBinary, paths, port);
+    const child = spawnServer(serverBinary, paths, port, args);
     const stop = async () => {
       await stopChild(child, privateServerStopTimeoutMs);
       rmSync(paths.root, { recursive: true, force: true });
@@ -353,7 +354,12 @@ function isMariadb(serverBinary: string): boolean {
  * script, which stops the server after the processes that use it. It is unref'd so a
  * script that forgets to stop it can still exit; the next run then reuses it.
  */
-function spawnServer(serverBinary: string, paths: PrivatePaths, port: number): ChildProcess {
+function spawnServer(
+  serverBinary: string,
+  paths: PrivatePaths,
+  port: number,
+  args: readonly string[] = [],
+): ChildProcess {
   const child = spawn(
     serverBinary,
     [
@@ -367,6 +373,7 @@ function spawnServer(serverBinary: string, paths: PrivatePaths, port: number): C
       '--user=root',
       '--skip-name-resolve',
       ...binlogArgs,
+      ...args,
     ],
     { detached: true, stdio: 'ignore' },
   );

@@ -172,6 +172,26 @@ const entrySums = `SUM(CASE WHEN e.amount < 0 THEN -e.amount ELSE 0 END) AS debi
        COUNT(DISTINCT CASE WHEN e.amount < 0 THEN e.posting_id END) AS debit_postings,
        COUNT(DISTINCT CASE WHEN e.amount > 0 THEN e.posting_id END) AS credit_postings`;
 
+/**
+ * Entries named by key as each account's block of sequences, first to last: an account's entries written after a
+ * moment are one run of its sequences, and ranges of the primary key are what MySQL reads by it (a list of (account,
+ * sequence) pairs took 2.3 s for a million entries).
+ */
+function entryBlocks(entries: readonly (readonly unknown[])[]): { sql: string; values: unknown[] } {
+  const blocks = new Map<string, { first: bigint; last: bigint }>();
+  for (const [account, sequence] of entries) {
+    const n = BigInt(String(sequence));
+    const block = blocks.get(String(account));
+    if (block === undefined) blocks.set(String(account), { first: n, last: n });
+    else
+      blocks.set(String(account), { first: n < block.first ? n : block.first, last: n > block.last ? n : block.last });
+  }
+  return {
+    sql: [...blocks.keys()].map(() => '(e.account_id = ? AND e.sequence BETWEEN ? AND ?)').join(' OR '),
+    values: [...blocks].flatMap(([account, b]) => [account, b.first.toString(), b.last.toString()]),
+  };
+}
+
 /** Runs a read on a connection of a caller's own (a shard mover's, in a consistent snapshot of the source). */
 export type RowReader = <T>(text: string, values: readonly unknown[]) => Promise<T[]>;
 
@@ -179,8 +199,9 @@ export type RowReader = <T>(text: string, values: readonly unknown[]) => Promise
  * The books' daily sums of every entry of the accounts (and stripes) whose ids name one of the logical shards, as
  * backfillClassDays sums them: what a shard move takes from the source's books and adds to the target's. A posting
  * the database does not hold (an account moved here earlier, its older postings left where they were) counts on its
- * entry's own date. With `entries` (keys: account id, sequence), those entries alone: entries are never changed, and a
- * posting's are written together, so the sums of two sets of entries add up. Locks: none.
+ * entry's own date. With `entries` (keys: account id, sequence; each account's entries written since some moment),
+ * those entries alone: entries are never changed, and a posting's are written together, so the sums of two sets of
+ * entries add up. Locks: none.
  */
 export async function classDaysOfRange(
   db: SqlTarget | RowReader,
@@ -190,6 +211,7 @@ export async function classDaysOfRange(
   if (entries?.length === 0) return [];
   const suffixes = logicalShards.map(idSuffix);
   const read: RowReader = typeof db === 'function' ? db : (text, values) => rawRows(db, text, values);
+  const blocks = entries === undefined ? null : entryBlocks(entries);
   const rows = await read<{
     e: string;
     d: string;
@@ -201,12 +223,14 @@ export async function classDaysOfRange(
     debit_postings: string;
     credit_postings: string;
   }>(
-    `SELECT a.entity AS e, DATE_FORMAT(COALESCE(p.business_date, DATE(e.created_at)), '%Y-%m-%d') AS d,
+    // Named entries: STRAIGHT_JOIN reads the entries first, by their blocks' primary-key ranges; left to itself MySQL
+    // began with the accounts and read every entry of each (7.8 s for a million, where the blocks held 18,000).
+    `SELECT ${blocks === null ? '' : 'STRAIGHT_JOIN '}a.entity AS e, DATE_FORMAT(COALESCE(p.business_date, DATE(e.created_at)), '%Y-%m-%d') AS d,
        ${classOfEntry} AS c, a.counterparty_entity AS k, e.currency AS cur, ${entrySums}
      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id LEFT JOIN postings p ON p.id = e.posting_id
-     WHERE RIGHT(e.account_id, 2) IN (?)${entries === undefined ? '' : ' AND (e.account_id, e.sequence) IN (?)'}
+     WHERE RIGHT(e.account_id, 2) IN (?)${blocks === null ? '' : ` AND (${blocks.sql})`}
      GROUP BY a.entity, d, c, a.counterparty_entity, e.currency`,
-    entries === undefined ? [suffixes] : [suffixes, entries],
+    blocks === null ? [suffixes] : [suffixes, ...blocks.values],
   );
   return rows.map((r) => ({
     entity: r.e,

@@ -37,6 +37,24 @@ const passesMax = 20;
 
 const nodesOf = (entry: string) => parseShardNodes(entry)[0]!.length;
 
+/**
+ * A connection reading the source in a consistent snapshot, and the binlog position of that snapshot (MariaDB's
+ * binlog_snapshot_position). A catch-up streams to that position and reads the rows it names in the snapshot: what it
+ * reads is exactly the source at that position. SHOW MASTER STATUS can name a transaction already in the binlog whose
+ * rows other sessions cannot see yet (the binlog is written before the engine commits): a row read live then would be
+ * read older than its event, and its event never streamed again.
+ */
+async function snapshotOf(m: MoveRow): Promise<{ connection: Connection; at: BinlogPosition }> {
+  const connection = await rawConnection(m.source);
+  try {
+    await connection.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+    return { connection, at: await snapshotPosition(connection) };
+  } catch (error) {
+    await connection.end();
+    throw error;
+  }
+}
+
 async function withConnections<T>(m: MoveRow, run: (source: Connection, target: Connection) => Promise<T>) {
   const [source, target] = await Promise.all([rawConnection(m.source), rawConnection(m.target)]);
   try {
@@ -74,10 +92,10 @@ export async function precopy(mover: Mover, m: MoveRow): Promise<Record<string, 
 export async function catchUpStep(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
   const caught = await withConnections(m, async (source, target) => {
     const tables = await feedTables(source);
-    const before = await catchUpPasses(mover, m, { source, target, tables }, m.figures.binlog as BinlogPosition);
+    const before = await catchUpPasses(mover, m, { target, tables }, m.figures.binlog as BinlogPosition);
     const verified = await verifyAtSnapshot(mover, m, { from: before.reached, tables, target });
     startNamed(m, verified.verifiedAt);
-    const after = await catchUpPasses(mover, m, { source, target, tables }, verified.verifiedAt, (changes, span) =>
+    const after = await catchUpPasses(mover, m, { target, tables }, verified.verifiedAt, (changes, span) =>
       addNamed(m, changes, span),
     );
     return {
@@ -92,20 +110,34 @@ export async function catchUpStep(mover: Mover, m: MoveRow): Promise<Record<stri
   return { ...fenced, moved, ...caught };
 }
 
+/** One stretch of binlog caught up: from `from` to a new snapshot's position, the rows it names read in that snapshot. */
+async function catchUpTo(
+  m: MoveRow,
+  from: BinlogPosition,
+  on: { target: Connection; tables: FeedTable[] },
+): Promise<{ until: BinlogPosition; changes: Changes; rows: number }> {
+  const snapshot = await snapshotOf(m);
+  try {
+    const changes = await changedKeys(m.source, m, { from, until: snapshot.at }, on.tables);
+    const rows = await applyChanges(snapshot.connection, on.target, on.tables, changes, m);
+    return { until: snapshot.at, changes, rows };
+  } finally {
+    await snapshot.connection.end();
+  }
+}
+
 /** Catch-up passes from a position until one takes under passShortMs (or passesMax ran); answers where they reached. */
 async function catchUpPasses(
   mover: Mover,
   m: MoveRow,
-  on: { source: Connection; target: Connection; tables: FeedTable[] },
+  on: { target: Connection; tables: FeedTable[] },
   from: BinlogPosition,
   named?: (changes: Changes, span: { from: BinlogPosition; until: BinlogPosition }) => void,
 ): Promise<{ reached: BinlogPosition; passes: number; written: number }> {
   let written = 0;
   for (let pass = 1; ; pass++) {
     const started = Date.now();
-    const until = (await binlogNow(on.source, nodesOf(m.source))) as BinlogPosition;
-    const changes = await changedKeys(m.source, m, { from, until }, on.tables);
-    const rows = await applyChanges(on.source, on.target, on.tables, changes, m);
+    const { until, changes, rows } = await catchUpTo(m, from, on);
     named?.(changes, { from, until });
     written += rows;
     const passMs = Date.now() - started;
@@ -133,10 +165,8 @@ async function verifyAtSnapshot(
   m: MoveRow,
   caught: { from: BinlogPosition; tables: FeedTable[]; target: Connection },
 ): Promise<{ verifiedAt: BinlogPosition; booksAtSnapshot: StoredClassDay[] }> {
-  const snapshot = await rawConnection(m.source);
+  const { connection: snapshot, at } = await snapshotOf(m);
   try {
-    await snapshot.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
-    const at = await snapshotPosition(snapshot);
     const changes = await changedKeys(m.source, m, { from: caught.from, until: at }, caught.tables);
     await applyChanges(snapshot, caught.target, caught.tables, changes, m);
     const [source, copy] = await Promise.all([
@@ -199,12 +229,10 @@ function addNamed(m: MoveRow, changes: Changes, span: { from: BinlogPosition; un
 export async function finalCatchUp(mover: Mover, m: MoveRow): Promise<Record<string, unknown>> {
   return withConnections(m, async (source, target) => {
     const started = Date.now();
-    const until = (await binlogNow(source, nodesOf(m.source))) as BinlogPosition;
     const tables = await feedTables(source);
     // After a verify of the rows named failed, every row named since the snapshot is read again.
     const from = (m.figures.verifyFailed === undefined ? m.figures.caughtUpTo : m.figures.verifiedAt) as BinlogPosition;
-    const changes = await changedKeys(m.source, m, { from, until }, tables);
-    const written = await applyChanges(source, target, tables, changes, m);
+    const { until, changes, rows: written } = await catchUpTo(m, from, { target, tables });
     addNamed(m, changes, { from, until });
     mover.log(
       `move ${m.id}: caught up ${changes.events} events since the last pass, ${keysNamed(changes)} rows named, ` +

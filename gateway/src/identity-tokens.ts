@@ -47,7 +47,7 @@ export function identityTokenFor(context: GatewayContext, trust: SubgraphTrust):
   }
   const expiresAt = Math.min(now + internalTokenLifetimeSeconds, notAfter);
   // Stored before signing finishes, so that concurrent fetches share one signature.
-  const entry: Signed = { token: mintIdentityToken(context.auth.identity, trust, expiresAt), expiresAt };
+  const entry: Signed = { token: mintIdentityToken(context.auth.identity, trust, expiresAt, now), expiresAt };
   signed.set(key, entry, { ttl: (expiresAt - now) * 1000 });
   return entry.token;
 }

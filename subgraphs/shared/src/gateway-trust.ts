@@ -95,22 +95,23 @@ export function presentsGatewaySecret(headers: http.IncomingHttpHeaders, trust: 
 }
 
 /**
- * Signs identity for one subgraph, valid until expiresAt (seconds since the epoch; by default
- * internalTokenLifetimeSeconds from now).
+ * Signs identity for one subgraph, issued at `issuedAt` and valid until expiresAt (seconds since the epoch; by default
+ * now, and internalTokenLifetimeSeconds from then). A caller that computed expiresAt from its own "now" passes that now:
+ * read again here, a second's boundary between the two reads made a token a second short (a flaky test, 59 for 60).
  */
 export function mintIdentityToken(
   identity: Identity,
   trust: SubgraphTrust,
-  expiresAt: number = Math.floor(Date.now() / 1000) + internalTokenLifetimeSeconds,
+  expiresAt?: number,
+  issuedAt: number = Math.floor(Date.now() / 1000),
 ): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ role: identity.role })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(identity.sub)
     .setIssuer(internalTokenIssuer)
     .setAudience(trust.subgraph)
-    .setIssuedAt(now)
-    .setExpirationTime(expiresAt)
+    .setIssuedAt(issuedAt)
+    .setExpirationTime(expiresAt ?? issuedAt + internalTokenLifetimeSeconds)
     .sign(trust.signingKey);
 }
 

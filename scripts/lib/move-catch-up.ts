@@ -15,7 +15,7 @@ import {
   type FeedTable,
 } from './binlog-catch-up';
 import { checksums, copyNiceRatio, rawConnection, rowSums } from './move-copy';
-import { copyToTarget, describe, fence, postSourceHalf, type Mover } from './mover';
+import { copyToTarget, describe, fence, postSourceHalf, rangeOf, type Mover } from './mover';
 import { classDaysOfRange, type ClassDayIncrement, type RowReader } from '../../subgraphs/shared/src/ledger/index';
 
 /**
@@ -275,8 +275,6 @@ export async function booksOfCatchUp(m: MoveRow): Promise<ClassDayIncrement[]> {
   });
   return [...atSnapshot, ...since];
 }
-
-const rangeOf = (m: MoveRow) => Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i);
 
 function readerOf(connection: Connection): RowReader {
   return async <T>(text: string, values: readonly unknown[]) => (await connection.query(text, [...values]))[0] as T[];

@@ -153,8 +153,7 @@ export async function copyToTarget(mover: Mover, m: MoveRow, niceRatio: number):
  */
 export async function postSourceHalf(mover: Mover, m: MoveRow): Promise<Record<string, string>> {
   const source = shardOfEntry(mover, m.source);
-  const range = Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i);
-  const nets = await movedNets(source, range);
+  const nets = await movedNets(source, rangeOf(m));
   await postMoveOut(source, stayingOn(mover, source), m, nets);
   const moved = Object.fromEntries(nets.map((n) => [`${n.entity} ${n.currency}`, n.net.toString()]));
   mover.log(`move ${m.id}: SHARD_MOVE on the source, the range's net to its clearing: ${JSON.stringify(moved)}`);
@@ -166,6 +165,11 @@ export function stayingOn(mover: Mover, source: Shard): LogicalShard {
   const staying = mover.shards.logicalOn(source)[0];
   if (staying === undefined) throw new Error(`${source.name} keeps no logical shard the map does not fence`);
   return staying;
+}
+
+/** The move's logical shards, first to last. */
+export function rangeOf(m: Pick<MoveRow, 'first' | 'last'>): number[] {
+  return Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i);
 }
 
 export function describe(counts: Record<string, number>): string {

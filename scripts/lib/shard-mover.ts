@@ -42,6 +42,7 @@ import {
   openMover,
   postSourceHalf,
   publishAndWait,
+  rangeOf,
   shardOfEntry,
   stayingOn,
   withFence,
@@ -240,9 +241,8 @@ async function switchMap(mover: Mover, m: MoveRow): Promise<Record<string, unkno
   const target = shardOfEntry(mover, m.target);
   // The books' daily sums of the range's entries, read while nothing writes them: they leave the source's books and
   // join the target's with the switch, each side once, in the transaction that changes its fence rows.
-  const range = Array.from({ length: m.last - m.first + 1 }, (_, i) => m.first + i);
   // With a binlog, the sums at the verify's snapshot and those of the entries since: never the whole range, fenced.
-  const history = m.figures.catchUp === true ? await booksOfCatchUp(m) : await classDaysOfRange(source, range);
+  const history = m.figures.catchUp === true ? await booksOfCatchUp(m) : await classDaysOfRange(source, rangeOf(m));
   const ackMs = await publishAndWait(
     mover,
     (map) => nextMap(map, { move: { first: m.first, last: m.last, database: m.target } }),

@@ -61,7 +61,9 @@ export const placedTables: readonly PlacedTable[] = [
   { table: 'external_account_event_heads', column: 'owner_id', logicalOf: ownerHashSql },
   { table: 'external_account_events', column: 'owner_id', logicalOf: ownerHashSql },
   { table: 'webhook_endpoints', column: 'id' },
-  { table: 'webhook_streams', column: 'endpoint_id' },
+  // A stream and its deliveries are written beside the ledger row they follow (an account, or a merchant's stripe), not
+  // beside their endpoint: materializing reads that row's entries and moves the stream's cursor in one transaction.
+  { table: 'webhook_streams', column: 'stripe_id' },
   { table: 'webhook_deliveries', column: 'id' },
 ];
 

@@ -37,6 +37,17 @@ import { balanceChanged } from './balance-events';
 import { binlogNow } from '../../scripts/lib/binlog-catch-up';
 import { rawConnection } from '../../scripts/lib/move-copy';
 import { shardMoveFenceMsMax } from '@paygraph/shared/limits';
+import {
+  fastDispatch,
+  gapFree,
+  madeEndpoint,
+  sequencesOf,
+  startReceiver,
+  waitFor,
+} from '../../subgraphs/webhooks/test/support/webhooks';
+
+/** The dispatcher's timings in the suite: a test's quick ones, its shards polled less often beside the moves' work. */
+const suiteDispatch = { ...fastDispatch, intervalMs: 100, endpointRefreshIntervalMs: 500, discoveryIntervalMs: 500 };
 
 /** Where a suite's databases live: a server of the suite's own (started, then stopped), or the run's (null). */
 export interface MoveSuiteServer {
@@ -145,6 +156,16 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
     throw new Error(`no account opened on logical shards ${first}-${last} in 400 tries`);
   }
 
+  /** Opens accounts of the owner until one lands in the range of logical shards (as fundInRange, unfunded). */
+  async function openInRange(owner: string, first: number, last: number): Promise<string> {
+    for (let attempt = 0; attempt < 400; attempt++) {
+      const id = await kit.open(owner);
+      const l = parseId('account', id)!.shard;
+      if (l >= first && l <= last) return id;
+    }
+    throw new Error(`no account opened on logical shards ${first}-${last} in 400 tries`);
+  }
+
   beforeAll(async () => {
     server = await options.server();
     dbs = await scratchDatabases('move', 3, server?.url);
@@ -158,7 +179,9 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
     shards = openShards({ urls: `${dbs.urls[0]},${dbs.urls[1]}`, poolSize: 6 });
     follower = followShardMap(shards, { service: 'stack', pollIntervalMs: 50 });
     await follower.poll();
-    stack = await startStack({ shards });
+    // The webhook dispatcher runs from the start, before any move: a later test's stream is sent from a database the
+    // map opened after the dispatcher started.
+    stack = await startStack({ shards, webhooks: { dispatcher: true, settings: suiteDispatch } });
     kit = await moneyKit(stack);
   }, 120_000);
 
@@ -721,5 +744,52 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
         expect(await kit.balance(account)).toEqual(expected);
         await expectBalancedEverywhere();
       }, 120_000);
+
+    it("goes on with a moved account's webhook stream: each event once, in order, from both sides of the move", async () => {
+      // An owner whose endpoint (on its home shard) stays where it is: only the account's stream moves.
+      let owner = unique('mv-hooks');
+      while (ownerHomeShard(owner) >= 62) owner = unique('mv-hooks');
+      const bearer = await token(owner, 'customer');
+      const account = await openInRange(owner, 62, 63);
+      await kit.fund(account, '10000');
+      const payee = await kit.open(unique('mv-payee'), { physical: 0 });
+      const receiver = await startReceiver();
+      onTestFinished(() => receiver.close());
+      const endpoint = await madeEndpoint(stack.gatewayUrl, bearer, {
+        url: receiver.url,
+        eventTypes: ['balance.changed'],
+        accountIds: [account],
+      });
+      receiver.verifyWith(endpoint.secret);
+      for (const amount of ['101', '102', '103']) await kit.paid(bearer, { payer: account, payee, amount });
+      await waitFor(
+        'three events before the move',
+        () => sequencesOf(receiver.received, account).length,
+        (n) => n >= 3,
+      );
+      // The dispatcher started before the map knew the target: its worker there is started by the map's new version.
+      const moved = await shardsCli('move', '62-63', dbs.urls[2]!);
+      expect(moved.code, moved.stderr).toBe(0);
+      await follower.poll();
+      expect(shards.of('account', account).name).toBe(nameOf(dbs.urls[2]!));
+      for (const amount of ['104', '105']) await kit.paid(bearer, { payer: account, payee, amount });
+
+      // Every entry since the endpoint was made, each under one webhook-id, in order, its balance the account's.
+      const last = await lastEntrySequence(dbs.urls[2]!, account);
+      await waitFor(
+        'the events after the move',
+        () => sequencesOf(receiver.received, account),
+        (s) => s.includes(last),
+      );
+      const once = new Map<number, Set<string>>();
+      for (const r of receiver.received.filter((r) => r.event.data.accountId === account))
+        once.set(Number(r.event.data.sequence), (once.get(Number(r.event.data.sequence)) ?? new Set()).add(r.id));
+      const sequences = [...once.keys()].sort((a, b) => a - b);
+      expect(gapFree(sequences) && sequences.at(-1) === last && sequences.length === 5, String(sequences)).toBe(true);
+      expect([...once.values()].filter((ids) => ids.size !== 1)).toEqual([]);
+      const newest = receiver.received.findLast((r) => Number(r.event.data.sequence) === last)!;
+      expect(newest.event.data.balance.available).toBe((await kit.balance(account)).available);
+      await expectBalancedEverywhere();
+    }, 120_000);
   });
 }

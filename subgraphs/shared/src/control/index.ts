@@ -19,6 +19,7 @@ export {
 export {
   changeFence,
   fencedAmong,
+  fencedIn,
   fenceReasons,
   fenceOn,
   fenceRead,

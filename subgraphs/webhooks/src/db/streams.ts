@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, inArray, isNotNull, lte, ne, notInArray, or, sq
 import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { accounts, ledgerEntries, postings } from '@paygraph/shared/ledger/read-model/tables';
 import type { Account, AccountBalances } from '@paygraph/shared/ledger/index';
+import { onLogicalShards } from '@paygraph/shared/db/placed';
 import type { EntryWithPosting } from '../domain/events';
 import { entryEventType } from '../domain/event-types';
 import { webhookStreams, type StreamRow } from './schema/webhooks';
@@ -43,16 +44,22 @@ export async function streamKeysOf(db: Executor, endpointIds: readonly string[])
  * this process — with whether each is due. Every endpoint's: a disabled endpoint has no streams left
  * (disabled-endpoints.ts), and the caller skips those of an endpoint it does not know yet, so
  * the statement names no endpoints but the busy ones. `due` is whether a due stream came back;
- * null when lagging ones filled the limit and it is not known.
+ * null when lagging ones filled the limit and it is not known. Only streams of `placed` logical shards (those the live
+ * map places on this database, unfenced): a moving range's are written on its copy's side of the move, not here.
  */
 export async function streamsWithWork(
   db: Executor,
+  placed: readonly number[],
   busyEndpointIds: readonly string[],
   now: Date,
   limit: number,
 ): Promise<{ lagging: StreamRow[]; due: boolean | null }> {
-  const behind = gt(accounts.lastSequence, webhookStreams.lastSequence);
-  const due = dueFilter(busyEndpointIds, now);
+  if (placed.length === 0) return { lagging: [], due: false };
+  const behind = and(
+    onLogicalShards(webhookStreams.stripeId, placed),
+    gt(accounts.lastSequence, webhookStreams.lastSequence),
+  );
+  const due = dueFilter(placed, busyEndpointIds, now);
   const rows = await db
     .select({
       stream: webhookStreams,
@@ -124,8 +131,9 @@ export async function advanceStreams(tx: DrizzleTx, rows: readonly StreamAdvance
     });
 }
 
-function dueFilter(busyEndpointIds: readonly string[], now: Date) {
+function dueFilter(placed: readonly number[], busyEndpointIds: readonly string[], now: Date) {
   return and(
+    onLogicalShards(webhookStreams.stripeId, placed),
     isNotNull(webhookStreams.dueAt),
     lte(webhookStreams.dueAt, now),
     lte(webhookStreams.leaseUntil, now),
@@ -133,12 +141,21 @@ function dueFilter(busyEndpointIds: readonly string[], now: Date) {
   );
 }
 
-/** Whether any stream is due, unleased, of an endpoint not at its bound: one indexed read, no lock. */
-export async function anyStreamDue(db: Executor, busyEndpointIds: readonly string[], now: Date): Promise<boolean> {
+/**
+ * Whether any stream of the placed logical shards is due, unleased, of an endpoint not at its bound: one indexed read,
+ * no lock.
+ */
+export async function anyStreamDue(
+  db: Executor,
+  placed: readonly number[],
+  busyEndpointIds: readonly string[],
+  now: Date,
+): Promise<boolean> {
+  if (placed.length === 0) return false;
   const rows = await db
     .select({ endpointId: webhookStreams.endpointId })
     .from(webhookStreams)
-    .where(dueFilter(busyEndpointIds, now))
+    .where(dueFilter(placed, busyEndpointIds, now))
     .limit(1);
   return rows.length > 0;
 }
@@ -146,19 +163,21 @@ export async function anyStreamDue(db: Executor, busyEndpointIds: readonly strin
 /**
  * Claims due streams no dispatcher holds, in due order, except those of endpoints at their
  * bound in this process, and leases them until leaseUntil: while leased, only the claimer
- * sends the stream's deliveries, one at a time.
+ * sends the stream's deliveries, one at a time. Only streams of the placed logical shards (streamsWithWork).
  */
 export async function claimDueStreams(
   tx: DrizzleTx,
+  placed: readonly number[],
   busyEndpointIds: readonly string[],
   now: Date,
   leaseUntil: Date,
   limit: number,
 ): Promise<StreamRow[]> {
+  if (placed.length === 0) return [];
   const rows = await tx
     .select()
     .from(webhookStreams)
-    .where(dueFilter(busyEndpointIds, now))
+    .where(dueFilter(placed, busyEndpointIds, now))
     .orderBy(asc(webhookStreams.dueAt))
     .limit(limit)
     .for('update', { skipLocked: true });

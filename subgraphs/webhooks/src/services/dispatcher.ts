@@ -63,6 +63,8 @@ import { materializeFailedRefunds } from './record-events';
 import { materializeVerifiedLinks } from './link-events';
 import { attemptError } from './attempt-error';
 import { busyEndpointIds } from '../domain/busy-endpoints';
+import { writableHere } from './writable-here';
+import { shardOf } from '@paygraph/shared/ids';
 
 /**
  * The webhook dispatcher: every replica of the webhooks subgraph runs one, and they share the
@@ -122,6 +124,8 @@ export class Dispatcher {
   readonly subscribed: Promise<void> = new Promise((resolve) => (this.announceSubscribed = resolve));
   /** Each shard's dispatching worker, for hints to wake. */
   private readonly shardWorkers = new Map<Shard, Worker>();
+  /** Each shard worker's poll (intervalMs, or safetyIntervalMs with hints): set by start. */
+  private intervalMs = 0;
   private readonly redisUrl: string | null;
   private hints: RedisSubscriber | null = null;
   /** Shards hinted since the last turn of the event loop: the hints of one turn wake each once. */
@@ -157,20 +161,14 @@ export class Dispatcher {
     // With hints the poll only backs them up (limits.ts: dispatchSafetyIntervalMsDefault).
     const intervalMs = this.redisUrl === null ? this.options.intervalMs : this.options.safetyIntervalMs;
     const startedAt = Date.now();
-    for (const shard of this.shards.all) {
-      // One worker per shard: a slow or unreachable shard delays only its own streams.
-      this.shardWorkers.set(
-        shard,
-        startWorker({ name: `webhook dispatcher ${shard.name}`, intervalMs, pass: () => this.pass(shard) }),
-      );
-    }
+    this.intervalMs = intervalMs;
+    this.adoptDatabases();
     this.refreshWorker = startWorker({
       name: 'webhook endpoints refresh',
       intervalMs: endpointRefreshIntervalMs,
       pass: () => this.refresh(),
     });
     this.workers = [
-      ...this.shardWorkers.values(),
       this.refreshWorker,
       startWorker({
         name: 'webhook queue metrics',
@@ -208,10 +206,28 @@ export class Dispatcher {
   }
 
   /**
+   * One worker per database (a slow or unreachable one delays only its own streams), for those this process knew at
+   * start and those a new version of the shard map opened since (a move to a new database): every pass, hint and
+   * refresh looks for new ones, so a moved account's stream is sent from its new database without a restart.
+   */
+  private adoptDatabases(): void {
+    if (this.stopped || this.shardWorkers.size === this.shards.all.length) return;
+    for (const shard of this.shards.all) {
+      if (this.shardWorkers.has(shard)) continue;
+      const pass = () => this.pass(shard);
+      this.shardWorkers.set(
+        shard,
+        startWorker({ name: `webhook dispatcher ${shard.name}`, intervalMs: this.intervalMs, pass }),
+      );
+    }
+  }
+
+  /**
    * Ledger hints: the shards of the accounts named pass now. A hint says only where to look; what is sent is read from
    * the database.
    */
   private onHints(message: string): void {
+    this.adoptDatabases();
     for (const hint of decodeHints(message)) this.hinted.add(this.shards.of('account', hint.accountId));
     if (this.hinted.size === 0) return;
     setImmediate(() => {
@@ -260,7 +276,7 @@ export class Dispatcher {
     this.rechecks.clear();
     await this.hints?.close();
     this.hints = null;
-    await Promise.all(this.workers.map((worker) => worker.stop()));
+    await Promise.all([...this.workers, ...this.shardWorkers.values()].map((worker) => worker.stop()));
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
     await this.agent.close();
   }
@@ -337,12 +353,15 @@ export class Dispatcher {
    * starts sending them; answers the deliveries written and streams claimed.
    */
   private async pass(shard: Shard): Promise<number> {
+    this.adoptDatabases();
     // No endpoint, nothing to read: an idle deployment costs its shards nothing.
     if (!this.directory.anyEnabled()) return 0;
     const enabled = (id: string) => this.directory.get(id)?.row.status === 'ENABLED';
     const now = this.now();
+    // Streams of the logical shards the map places here now: not a moved range's copies, nor a fenced range's.
+    const placed = this.shards.logicalOn(shard);
     // One statement finds both kinds of work: streams behind their accounts, and whether any is due.
-    const work = await streamsWithWork(shard.db, this.busyEndpoints(), now, materializeStreamsMax);
+    const work = await streamsWithWork(shard.db, placed, this.busyEndpoints(), now, materializeStreamsMax);
     const materialized = await materializeShard(
       this.shards,
       shard,
@@ -361,10 +380,19 @@ export class Dispatcher {
     const free = dispatcherConcurrencyMax - this.inFlightTotal;
     if (this.stopped || free <= 0 || work.due === false) return materialized.written + materialized.claimed.length;
     // Not known when the streams behind filled the read: a lock-free check first, then the claim.
-    if (work.due === null && !(await anyStreamDue(shard.db, busy, now)))
+    if (work.due === null && !(await anyStreamDue(shard.db, placed, busy, now)))
       return materialized.written + materialized.claimed.length;
-    const claimed = await inTransaction(shard, (tx) =>
-      claimDueStreams(tx, busy, now, new Date(now.getTime() + this.options.leaseMs), Math.min(free, claimStreamsMax)),
+    const leaseUntil = new Date(now.getTime() + this.options.leaseMs);
+    // The placed logical shards whose fence rows are open (a process may learn of a fence after the database has it).
+    const claimed = await inTransaction(shard, async (tx) =>
+      claimDueStreams(
+        tx,
+        await writableHere(tx, placed, Number),
+        busy,
+        now,
+        leaseUntil,
+        Math.min(free, claimStreamsMax),
+      ),
     );
     // The claimed streams' first deliveries in one read: at one event or two per claim (the common case) that is all of
     // them.
@@ -450,21 +478,23 @@ export class Dispatcher {
    * One hand-back: the attempts, then the streams' release (apart: a crash between them leaves
    * the streams leased until their leases end, with the attempts written). Tried again a few
    * times (a lock held by a materialising pass, a shard away for a moment): streams not handed
-   * back wait for their leases to end.
+   * back wait for their leases to end. Neither writes the rows of a logical shard a move has fenced
+   * (writable-here.ts): the copy on the other side sends those deliveries again when the lease
+   * ends there, under the same webhook-id (at least once, as every retry).
    */
   private async handBack(shard: Shard, keys: readonly StreamKey[], writes: readonly AttemptWrite[]): Promise<void> {
     let recorded = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        if (!recorded) {
-          // Several statements go in one transaction, so that trying again cannot count an attempt twice.
-          const groups = attemptGroups(writes);
-          await (groups.length <= 1
-            ? recordAttempts(shard.db, groups)
-            : inTransaction(shard, (tx) => recordAttempts(tx, groups)));
-        }
+        // Several statements go in one transaction, so that trying again cannot count an attempt twice.
+        if (!recorded && writes.length > 0)
+          await inTransaction(shard, async (tx) =>
+            recordAttempts(tx, attemptGroups(await writableHere(tx, writes, (w) => shardOf('webhookDelivery', w.id)))),
+          );
         recorded = true;
-        await inTransaction(shard, (tx) => releaseStreams(tx, keys, epoch));
+        await inTransaction(shard, async (tx) =>
+          releaseStreams(tx, await writableHere(tx, keys, (k) => shardOf('account', k.stripeId)), epoch),
+        );
         return;
       } catch (error) {
         if (attempt >= releaseAttemptsMax) throw error;
@@ -493,7 +523,8 @@ export class Dispatcher {
         // The lease must outlast the attempt: otherwise another replica could send a later event meanwhile.
         if (leaseUntil.getTime() - now.getTime() < this.options.attemptTimeoutMs * 2) {
           leaseUntil = new Date(now.getTime() + this.options.leaseMs);
-          await extendLease(shard.db, stream, leaseUntil);
+          // A stream whose logical shard a move fenced stops here: its copy goes on where the map places it.
+          if (!(await this.extendLease(shard, stream, leaseUntil))) break;
         }
         const outcome = await this.attempt(endpoint, endpoint.signer, delivery);
         const { goOn, write } = await this.judge(endpoint, delivery, outcome);
@@ -503,6 +534,15 @@ export class Dispatcher {
     } finally {
       await this.release(shard, stream, writes);
     }
+  }
+
+  /** Extends a claimed stream's lease unless a move fenced its logical shard (writable-here.ts); false if fenced. */
+  private extendLease(shard: Shard, stream: StreamRow, leaseUntil: Date): Promise<boolean> {
+    return inTransaction(shard, async (tx) => {
+      const writable = await writableHere(tx, [stream], (s) => shardOf('account', s.stripeId));
+      for (const key of writable) await extendLease(tx, key, leaseUntil);
+      return writable.length > 0;
+    });
   }
 
   /** One POST, bounded: attemptTimeoutMs for connection, headers and body; the answer read up to responseBytesMax. */
@@ -655,6 +695,7 @@ export class Dispatcher {
    * no attempt is due to notice it (their deliveries FAILED and nothing new came since).
    */
   private async refresh(): Promise<number> {
+    this.adoptDatabases();
     await this.directory.refresh(this.options.discoveryIntervalMs);
     const now = this.now();
     const failing = this.directory

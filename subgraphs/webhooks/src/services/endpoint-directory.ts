@@ -12,6 +12,7 @@ import type { EndpointRow } from '../db/schema/webhooks';
 import type { EventType } from '../domain/event-types';
 import { followsEveryAccount, receivesEventsOf } from './access';
 import { openSecret } from './secrets';
+import { insertStreamsWritable } from './writable-here';
 import { SignerCache, signingSeals, type Signing } from './signer';
 
 /**
@@ -169,6 +170,6 @@ export class EndpointDirectory {
     for (const endpoint of enabled.filter((e) => e.accountIds === null)) {
       for (const row of ownedRows) if (receivesEventsOf(endpoint, row)) want(endpoint, row);
     }
-    await insertStreamsIfMissing(shard.db, missing);
+    await insertStreamsWritable(this.shards, shard, missing);
   }
 }

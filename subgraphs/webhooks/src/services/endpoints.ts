@@ -17,13 +17,7 @@ import {
   rotateEndpointSecret,
 } from '../db/endpoints';
 import { requeueSince } from '../db/deliveries';
-import {
-  accountsAndStripesToFollow,
-  accountsOfOwnersToFollow,
-  insertStreamsIfMissing,
-  streamsDueNow,
-  type FollowedRow,
-} from '../db/streams';
+import { accountsAndStripesToFollow, accountsOfOwnersToFollow, streamsDueNow, type FollowedRow } from '../db/streams';
 import type { EndpointRow } from '../db/schema/webhooks';
 import { endpointsPerOwnerMax, endpointsPerOwnerRowsMax, secretRotationOverlapMs } from '../limits';
 import {
@@ -35,6 +29,7 @@ import {
   ownersFollowedBy,
 } from './access';
 import { urlRefusal } from './destination';
+import { insertStreamsWritable } from './writable-here';
 import { closeEndpointQueues } from './disabled-endpoints';
 import { newSecret, openSecret, sealSecret } from './secrets';
 import { pushTo } from '@paygraph/shared/collections';
@@ -194,8 +189,9 @@ export async function createEndpoint(
   // A shard that fails here leaves its accounts to the dispatcher's discovery, which starts them at their head too.
   await Promise.all(
     [...follow].map(([shard, rows]) =>
-      insertStreamsIfMissing(
-        shard.db,
+      insertStreamsWritable(
+        shards,
+        shard,
         rows.map((r) => streamAtHead(id, r)),
       ),
     ),

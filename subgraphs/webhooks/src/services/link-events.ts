@@ -2,6 +2,7 @@ import { newId, shardOf } from '@paygraph/shared/ids';
 import { readOwnerAccounts } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { refuseFenced } from '@paygraph/shared/control/index';
 import { pushTo } from '@paygraph/shared/collections';
 import { verifiedLinksBetween, type VerifiedLinkFacts } from '@paygraph/transaction/read-model/webhooks';
 import { insertDeliveries } from '../db/deliveries';
@@ -96,6 +97,11 @@ async function queueOn(
 ): Promise<number> {
   const wanted = new Set(chosen.map((s) => `${s.endpointId}|${s.stripeId}`));
   return inTransaction(target, async (tx) => {
+    // Refused (retryable) while a move fences a stripe's logical shard: the scan's cursor stays, and the next scan
+    // queues them where the map then places them (writable-here.ts).
+    await refuseFenced(tx, target.name, [
+      ...new Set(chosen.map((s) => s.stripeId).map((id) => shardOf('account', id))),
+    ]);
     const locked = await lockStreamsOf(
       tx,
       [...new Set(chosen.map((s) => s.endpointId))],

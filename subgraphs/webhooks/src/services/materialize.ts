@@ -17,6 +17,7 @@ import { deriveEvents, eventBody, factsWanted, type Facts, type StreamEntry } fr
 import { deliveriesPerClaimMax, eventBodyBytesMax, materializeEntriesPerStreamMax } from '../limits';
 import type { EndpointDirectory } from './endpoint-directory';
 import { pushTo } from '@paygraph/shared/collections';
+import { writableHere } from './writable-here';
 
 /**
  * Turns new ledger entries of followed accounts into deliveries, one pass per shard. The
@@ -113,7 +114,8 @@ type StreamPlan = ReturnType<typeof planStream>;
 /**
  * materializeShard's transaction: the moving streams locked, the deliveries of those still where
  * the reads began inserted and their cursors moved, and the slotted ones no one holds claimed,
- * with their pending deliveries; answers how many deliveries it wrote.
+ * with their pending deliveries; answers how many deliveries it wrote. Streams of a logical shard a
+ * shard move has fenced (or moved away) are left as they are (writable-here.ts).
  */
 async function writePlans(
   tx: DrizzleTx,
@@ -122,16 +124,17 @@ async function writePlans(
   at: Date,
   leaseUntil: Date,
 ): Promise<Materialized> {
+  const held = await writableHere(tx, moving, (plan) => shardOf('account', plan.stream.stripeId));
   const locked = new Map(
     (
       await lockStreams(
         tx,
-        moving.map((p) => p.stream),
+        held.map((p) => p.stream),
       )
     ).map((s) => [`${s.endpointId}|${s.stripeId}`, s]),
   );
   // Held by another replica, or moved since the reads: the next pass reads again.
-  const mine = moving.flatMap((plan) => {
+  const mine = held.flatMap((plan) => {
     const row = locked.get(`${plan.stream.endpointId}|${plan.stream.stripeId}`);
     return row?.lastSequence === plan.stream.lastSequence ? [{ plan, row }] : [];
   });

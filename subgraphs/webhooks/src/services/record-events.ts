@@ -1,6 +1,7 @@
 import { newId, shardOf } from '@paygraph/shared/ids';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
+import { refuseFenced } from '@paygraph/shared/control/index';
 import { failedRefundsBetween, type FailedRefundFacts } from '@paygraph/transaction/read-model/webhooks';
 import { insertDeliveries } from '../db/deliveries';
 import { deliveredRecords, lockStreamsOf, moveScannedUntil, scannedUntil, streamsDueBy } from '../db/sources';
@@ -46,14 +47,19 @@ export async function materializeFailedRefunds(
   let queued = 0;
   if (wanting.length > 0 && failed.length > 0) {
     const byShard = new Map<Shard, FailedRefundFacts[]>();
+    /** The logical shards of the stripes each shard holds: those whose fence its transaction reads. */
+    const logicalOn = new Map<Shard, Set<number>>();
     for (const refund of failed) {
       for (const stripeId of new Set([refund.payerAccountId, refund.creditAccountId])) {
         const target = shards.of('account', stripeId);
         pushTo(byShard, target, refund);
+        logicalOn.set(target, (logicalOn.get(target) ?? new Set()).add(shardOf('account', stripeId)));
       }
     }
     const counts = await Promise.all(
-      [...byShard].map(([target, refunds]) => queueOn(target, wanting, refunds, directory, until)),
+      [...byShard].map(([target, refunds]) =>
+        queueOn(target, wanting, refunds, [...logicalOn.get(target)!], directory, until),
+      ),
     );
     queued = counts.reduce((a, b) => a + b, 0);
   }
@@ -66,11 +72,15 @@ async function queueOn(
   target: Shard,
   endpointIds: readonly string[],
   refunds: readonly FailedRefundFacts[],
+  logicalShards: readonly number[],
   directory: EndpointDirectory,
   at: Date,
 ): Promise<number> {
   const stripesOf = (r: FailedRefundFacts) => [r.payerAccountId, r.creditAccountId];
   return inTransaction(target, async (tx) => {
+    // Refused (retryable) while a move fences a stripe's logical shard: the scan's cursor stays, and the next scan
+    // queues them where the map then places them (writable-here.ts).
+    await refuseFenced(tx, target.name, logicalShards);
     const streams = await lockStreamsOf(tx, endpointIds, [...new Set(refunds.flatMap(stripesOf))]);
     if (streams.length === 0) return 0;
     const done = await deliveredRecords(

@@ -67,14 +67,25 @@ export function fenceRead(logicalShards: readonly number[]): Statement {
  * waits for it as for a posting.
  */
 export async function refuseFenced(tx: Tx, shardName: string, logicalShards: readonly number[]): Promise<void> {
+  const refused = await fencedIn(tx, logicalShards);
+  if (refused.length > 0) throw new FencedWrite(shardName, refused);
+}
+
+/**
+ * The same share-mode read as refuseFenced, for a worker's write that may wait (a webhook stream's new deliveries and
+ * cursor): answers the logical shards among them that are not open, ascending, and the caller leaves their rows for
+ * the side the map places them on. The rows stay shared to the transaction's end, so a fence write waits for the
+ * writes made under an open row, and the copy after the fence carries them.
+ */
+export async function fencedIn(tx: Tx, logicalShards: readonly number[]): Promise<number[]> {
+  if (logicalShards.length === 0) return [];
   const list = sql.join(
     logicalShards.map((l) => sql`${l}`),
     sql`, `,
   );
   const answer = await tx.execute(sql`${sql.raw(fenceSelect)} (${list}) LOCK IN SHARE MODE`);
   const [rows] = answer as unknown as [unknown[]];
-  const refused = fencedAmong(rows);
-  if (refused.length > 0) throw new FencedWrite(shardName, refused);
+  return fencedAmong(rows);
 }
 
 /**

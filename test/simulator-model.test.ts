@@ -11,9 +11,9 @@ function world() {
   m.roles.set('cust', 'customer');
   m.roles.set('shop', 'merchant');
   m.roles.set('other', 'merchant');
-  const payer = model.addAccount(m, 'cust', 'USD', 'PERSONAL', 0);
-  const shop = model.addAccount(m, 'shop', 'USD', 'MERCHANT', 1);
-  const other = model.addAccount(m, 'other', 'USD', 'MERCHANT', 2);
+  const payer = model.addAccount(m, 'cust', 'USD', 'PERSONAL', 0, 0);
+  const shop = model.addAccount(m, 'shop', 'USD', 'MERCHANT', 1, 1);
+  const other = model.addAccount(m, 'other', 'USD', 'MERCHANT', 2, 2);
   expect(model.deposit(m, 'operator', payer, 10_000n)).toEqual({ kind: 'ok' });
   return { m, payer, shop, other };
 }
@@ -90,7 +90,7 @@ describe('the simulator model', () => {
 
   it("takes a refund of advanced money from the merchant's pending on another stripe first, the advance moving with it (issue 45)", () => {
     const { m, payer, shop } = world();
-    const home = model.addAccount(m, 'cust', 'USD', 'PERSONAL', 1);
+    const home = model.addAccount(m, 'cust', 'USD', 'PERSONAL', 1, 1);
     expect(model.deposit(m, 'operator', home, 10_000n)).toEqual({ kind: 'ok' });
     expect(model.plainPayment(m, 'cust', payer, shop, 1_000n)).toMatchObject({ kind: 'ok' });
     expect(model.plainPayment(m, 'cust', home, shop, 600n)).toMatchObject({ kind: 'ok' });

@@ -30,7 +30,7 @@ import {
   settleMoveAccounts,
 } from '../../subgraphs/shared/src/ledger/index';
 import { inTransaction } from '../../subgraphs/shared/src/shards/transaction';
-import { toLogicalShard } from '../../subgraphs/shared/src/ids';
+import { idSuffix, toLogicalShard } from '../../subgraphs/shared/src/ids';
 import { placedTables, rangeWhere } from './move-tables';
 import { checksums, deleteCopies, deleteRange, rawConnection } from './move-copy';
 import { booksOfCatchUp, catchUpStep, finalCatchUp, precopy, verifyNamed } from './move-catch-up';
@@ -155,6 +155,7 @@ async function checkMove(mover: Mover, request: MoveRequest): Promise<string> {
   if (staying.length === 0)
     throw new MoveRefused('the source would keep no logical shard (its system accounts need one to be named by)');
   await checkSystemAccounts(shardOfEntry(mover, source), request);
+  await checkStripesBeside(shardOfEntry(mover, source), request);
   const target = shardOfEntry(mover, request.target);
   await checkMigrated(target);
   const held = await rowsOfRange(target, request.first, request.last);
@@ -179,6 +180,33 @@ async function checkSystemAccounts(source: Shard, request: MoveRequest): Promise
   if (inRange.length > 0)
     throw new MoveRefused(
       `the source's system accounts are named by logical shard ${inRange.join(', ')}, which stays with them`,
+    );
+}
+
+/**
+ * A merchant's payment is posted in one local transaction, its payer debited and the merchant's stripe credited, and
+ * its settlement and refunds are local transactions there too. A stripe is on its payer's logical shard
+ * (rules/stripe-directory.ts stripeIdOf), so a move takes them together; stripes opened before that rule (one per
+ * database, migration 0014) may be on another logical shard of the payer's database. A range that would part such a
+ * payment (or a merchant leg of a split payment) from its stripe is refused, naming one: the payment would be left
+ * with a settlement and refunds that no one transaction can make.
+ */
+async function checkStripesBeside(source: Shard, request: MoveRequest): Promise<void> {
+  const range = Array.from({ length: request.last - request.first + 1 }, (_, i) => idSuffix(request.first + i));
+  const [parted] = await rawRows<{ id: string; stripe: string }>(
+    source,
+    `SELECT id, credit_account_id AS stripe FROM payments WHERE route = 'MERCHANT_STRIPE'
+       AND (RIGHT(id, 2) IN (?)) <> (RIGHT(credit_account_id, 2) IN (?))
+     UNION ALL
+     SELECT payment_id, posted_account_id FROM payment_legs WHERE bucket = 'PENDING'
+       AND (RIGHT(payment_id, 2) IN (?)) <> (RIGHT(posted_account_id, 2) IN (?))
+     LIMIT 1`,
+    [range, range, range, range],
+  );
+  if (parted !== undefined)
+    throw new MoveRefused(
+      `the range would part payment ${parted.id} from the merchant stripe it credited (${parted.stripe}), opened ` +
+        'before stripes were per logical shard: a range must hold both or neither',
     );
 }
 

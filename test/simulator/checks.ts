@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { accounts } from '@paygraph/shared/ledger/store/schema';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
+import { shardOf } from '@paygraph/shared/ids';
 import {
   balanceOf,
   exposureOf,
@@ -247,14 +248,16 @@ export async function checkStripes(
       ),
     ),
   );
+  // A stripe is the model's by its id's logical shard (the payer's: stripeIdOf), the home row by the merchant's.
+  const seen = new Set<string>();
   for (const [index, rows] of perShard.entries()) {
     const shard = shards.all[index]!;
-    const seen = new Set<number>();
     for (const row of rows) {
       const a = byId.get(row.parent_id ?? row.id)!;
-      seen.add(a.handle);
-      const model = a.stripes.get(shard.index) ?? { available: 0n, pending: 0n, frozen: 0n };
-      const outstanding = a.outstanding.get(shard.index) ?? 0n;
+      const logical = shardOf('account', row.id);
+      seen.add(`${a.handle}:${logical}`);
+      const model = a.stripes.get(logical) ?? { available: 0n, pending: 0n, frozen: 0n };
+      const outstanding = a.outstanding.get(logical) ?? 0n;
       const got = {
         available: BigInt(row.available),
         pending: BigInt(row.pending),
@@ -264,16 +267,12 @@ export async function checkStripes(
         return `stripe ${row.id} of ${names[a.handle]} on database ${shard.index}: expected available ${model.available} pending ${model.pending} outstanding ${outstanding}, actual available ${got.available} pending ${got.pending} outstanding ${got.outstanding}`;
       }
     }
-    for (const a of merchants) {
-      const model = a.stripes.get(shard.index);
-      if (
-        !seen.has(a.handle) &&
-        model &&
-        (model.available !== 0n || model.pending !== 0n || (a.outstanding.get(shard.index) ?? 0n) !== 0n)
-      ) {
-        return `${names[a.handle]} has no stripe on database ${shard.index}; the model's holds available ${model.available} pending ${model.pending}`;
-      }
-    }
   }
+  for (const a of merchants)
+    for (const [logical, model] of a.stripes) {
+      const held = model.available !== 0n || model.pending !== 0n || (a.outstanding.get(logical) ?? 0n) !== 0n;
+      if (held && !seen.has(`${a.handle}:${logical}`))
+        return `${names[a.handle]} has no stripe on logical shard ${logical}; the model's holds available ${model.available} pending ${model.pending}`;
+    }
   return null;
 }

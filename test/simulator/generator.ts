@@ -114,7 +114,7 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
     const acc = pick((a) => a.type === 'PERSONAL');
     // Sometimes all of it, or one unit more: drained funding accounts exhaust their campaigns.
     // With its credit line: to minus the limit exactly, or one unit past it.
-    const all = acc.stripes.get(acc.shard)!.available + acc.creditLimit;
+    const all = acc.stripes.get(acc.logical)!.available + acc.creditLimit;
     const amount = r.below(5) === 0 && all > 0n ? all + BigInt(r.below(2)) : amountOf(r, m, scaleOf(acc));
     return { t: 'withdraw', caller: callerFor(r, m, acc), acc: acc.handle, amount };
   }
@@ -127,7 +127,7 @@ export function generate(r: SeededRandom, m: Model, options: GeneratorOptions): 
         : r.below(15) === 0
           ? pick()
           : pick((a) => a.currency === payer.currency && a !== payer);
-    const all = payer.stripes.get(payer.shard)!.available + payer.creditLimit;
+    const all = payer.stripes.get(payer.logical)!.available + payer.creditLimit;
     const amount = r.below(12) === 0 && all > 0n ? all + BigInt(r.below(2)) : amountOf(r, m, scaleOf(payer));
     return { t: 'pay', caller: callerFor(r, m, payer), payer: payer.handle, payee: payee.handle, amount };
   }
@@ -251,7 +251,7 @@ function advanceOp(r: SeededRandom, m: Model, pick: (f?: (a: ModelAccount) => bo
 function creditOp(r: SeededRandom, m: Model, pick: (f?: (a: ModelAccount) => boolean) => ModelAccount): Op {
   const acc = pick();
   const caller = r.below(100) < 10 ? r.pick([...m.roles.keys()]) : 'operator';
-  const owed = -acc.stripes.get(acc.shard)!.available;
+  const owed = -acc.stripes.get(acc.logical)!.available;
   const roll = r.below(100);
   const limit =
     roll < 5

@@ -28,13 +28,18 @@ export interface ModelAccount {
   type: 'PERSONAL' | 'MERCHANT';
   /** The account's home database. */
   shard: number;
-  /** Per database: the home row, and a merchant's stripes on the payers' databases. */
+  /** Its id's logical shard: the key of its home row among its stripes. */
+  logical: number;
+  /**
+   * Per logical shard: the home row, and a merchant's stripes on the payers' logical shards (a stripe is on its payer's
+   * logical shard: ledger rules/stripe-directory.ts stripeIdOf).
+   */
   stripes: Map<number, Buckets>;
   /** The credit line (issue 33): the home row's available may go down to −creditLimit; stripes never below 0. */
   creditLimit: bigint;
   /** A merchant's advance terms (issue 33), null until an operator sets them. */
   advanceTerms: AdvanceTerms | null;
-  /** Per stripe (database): what advances moved out of its pending and no settlement has covered yet. */
+  /** Per stripe (logical shard): what advances moved out of its pending and no settlement has covered yet. */
   outstanding: Map<number, bigint>;
   /**
    * Per stripe: what refunds of unsettled money took from available (pending lacked it: an
@@ -73,7 +78,7 @@ export interface ModelLeg {
   account: number;
   amount: bigint;
   refunded: bigint;
-  /** Where a receiving leg landed: the database and bucket (a merchant's stripe pending). */
+  /** Where a leg landed: the row's logical shard (a merchant's stripe there) and bucket (a stripe's pending). */
   shard: number;
   bucket: 'available' | 'pending';
   /** A merchant credit settled: its refunds then come from available. */
@@ -186,6 +191,7 @@ export function addAccount(
   currency: string,
   type: 'PERSONAL' | 'MERCHANT',
   shard: number,
+  logical: number,
 ): ModelAccount {
   const account: ModelAccount = {
     handle: m.accounts.length,
@@ -193,7 +199,8 @@ export function addAccount(
     currency,
     type,
     shard,
-    stripes: new Map([[shard, zero()]]),
+    logical,
+    stripes: new Map([[logical, zero()]]),
     creditLimit: 0n,
     advanceTerms: null,
     outstanding: new Map(),
@@ -236,8 +243,8 @@ function validAmount(m: Model, amount: bigint): boolean {
 /** Where a payer's database credits a receiver: a merchant's stripe there (pending), else the account (available). */
 function creditPlace(payer: ModelAccount, receiver: ModelAccount): { shard: number; bucket: 'available' | 'pending' } {
   return receiver.type === 'MERCHANT'
-    ? { shard: payer.shard, bucket: 'pending' }
-    : { shard: receiver.shard, bucket: 'available' };
+    ? { shard: payer.logical, bucket: 'pending' }
+    : { shard: receiver.logical, bucket: 'available' };
 }
 
 function routeOf(payer: ModelAccount, payee: ModelAccount): Route {
@@ -251,12 +258,12 @@ function add(map: Map<string, bigint>, key: string, amount: bigint): void {
 
 /** How low a row's available may go: the home row's −creditLimit, a stripe elsewhere 0 (posting-rules floorOf). */
 export function floorOf(a: ModelAccount, shard: number): bigint {
-  return shard === a.shard ? -a.creditLimit : 0n;
+  return shard === a.logical ? -a.creditLimit : 0n;
 }
 
 /** Whether the account's home row can pay `amount` out of available, its credit line included. */
 function canSpend(a: ModelAccount, amount: bigint): boolean {
-  return stripe(a, a.shard).available - amount >= floorOf(a, a.shard);
+  return stripe(a, a.logical).available - amount >= floorOf(a, a.logical);
 }
 
 /**
@@ -314,7 +321,7 @@ function add2(map: Map<number, bigint>, key: number, amount: bigint): void {
 export function deposit(m: Model, caller: string, a: ModelAccount, amount: bigint): Expected {
   if (caller !== 'operator') return forbidden;
   if (!validAmount(m, amount)) return fail('INVALID_INPUT');
-  stripe(a, a.shard).available += amount;
+  stripe(a, a.logical).available += amount;
   a.flow += amount;
   return { kind: 'ok' };
 }
@@ -322,7 +329,7 @@ export function deposit(m: Model, caller: string, a: ModelAccount, amount: bigin
 export function withdraw(m: Model, caller: string, a: ModelAccount, amount: bigint): Expected {
   if (!validAmount(m, amount)) return fail('INVALID_INPUT');
   if (!mayWrite(m, caller, a)) return forbidden;
-  const home = stripe(a, a.shard);
+  const home = stripe(a, a.logical);
   if (a.type === 'MERCHANT') sweepHome(a, amount);
   if (!canSpend(a, amount)) return fail('INSUFFICIENT_FUNDS');
   home.available -= amount;
@@ -338,10 +345,10 @@ export function withdraw(m: Model, caller: string, a: ModelAccount, amount: bigi
  * matter); any other is a bug in the generator.
  */
 function sweepHome(a: ModelAccount, amount: bigint): void {
-  const home = stripe(a, a.shard);
+  const home = stripe(a, a.logical);
   if (home.available >= amount) return;
   let needed = amount - home.available;
-  const others = [...a.stripes].filter(([shard, s]) => shard !== a.shard && s.available > 0n);
+  const others = [...a.stripes].filter(([shard, s]) => shard !== a.logical && s.available > 0n);
   const held = others.reduce((t, [, s]) => t + s.available, 0n);
   if (held > needed)
     throw new Error(
@@ -393,7 +400,7 @@ export function plainPayment(
   const early = paymentPreamble(m, caller, payer, payee, amount);
   if (early) return early;
   if (payee.currency !== payer.currency) return fail('CURRENCY_MISMATCH');
-  const from = stripe(payer, payer.shard);
+  const from = stripe(payer, payer.logical);
   if (!canSpend(payer, amount)) return fail('INSUFFICIENT_FUNDS');
   from.available -= amount;
   credit(m, payer, payee, amount, payer.currency, null, null, 0n);
@@ -419,7 +426,7 @@ function credit(
       account: payer.handle,
       amount: fx ? fx.sellAmount : amount,
       refunded: 0n,
-      shard: payer.shard,
+      shard: payer.logical,
       bucket: 'available',
       settled: false,
     },
@@ -489,7 +496,7 @@ export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
   }
   if (splitsTotal > r.amount) return fail('SPLITS_EXCEED_AMOUNT');
   const funding = r.campaign && discount > 0n ? m.accounts[r.campaign.funding]! : null;
-  const payerFunds = stripe(r.payer, r.payer.shard);
+  const payerFunds = stripe(r.payer, r.payer.logical);
   const payerShort = !canSpend(r.payer, r.amount - discount);
   const fundingShort = funding !== null && !canSpend(funding, discount);
   if (fundingShort && payerShort && funding!.shard === r.payer.shard)
@@ -506,20 +513,20 @@ export function legPayment(m: Model, caller: string, r: LegRequest): Expected {
       account: r.payer.handle,
       amount: r.amount - discount,
       refunded: 0n,
-      shard: r.payer.shard,
+      shard: r.payer.logical,
       bucket: 'available',
       settled: false,
     },
   ];
   if (funding) {
-    stripe(funding, funding.shard).available -= discount;
+    stripe(funding, funding.logical).available -= discount;
     r.campaign!.spent += discount;
     legs.push({
       role: 'CAMPAIGN',
       account: funding.handle,
       amount: discount,
       refunded: 0n,
-      shard: funding.shard,
+      shard: funding.logical,
       bucket: 'available',
       settled: false,
     });
@@ -561,7 +568,7 @@ export function fxPayment(
 ): Expected {
   const early = paymentPreamble(m, caller, payer, payee, sellAmount);
   if (early) return early;
-  const from = stripe(payer, payer.shard);
+  const from = stripe(payer, payer.logical);
   if (!canSpend(payer, sellAmount)) return fail('INSUFFICIENT_FUNDS');
   from.available -= sellAmount;
   add(m.fxPosition, payer.currency, sellAmount);
@@ -655,10 +662,10 @@ function topUpStripes(m: Model, p: ModelPayment, shares: ReadonlyArray<{ leg: Mo
       [...account.stripes].map(([shard, s]) => ({
         id: String(shard),
         order: shard,
-        home: shard === account.shard,
+        home: shard === account.logical,
         pending: s.pending,
         available: s.available,
-        creditLimit: shard === account.shard ? account.creditLimit : 0n,
+        creditLimit: shard === account.logical ? account.creditLimit : 0n,
         advanced: account.outstanding.get(shard) ?? 0n,
       })),
     );
@@ -703,7 +710,7 @@ function refundTwoLegs(m: Model, p: ModelPayment, amount: bigint, after: bigint)
   const bucket = payeeLeg.bucket === 'pending' && !payeeLeg.settled ? 'pending' : 'available';
   if (!canTake(from, bucket, owed, true, floorOf(payee, payeeLeg.shard))) return true;
   giveBack(payee, payeeLeg.shard, bucket, owed);
-  stripe(m.accounts[p.payer]!, m.accounts[p.payer]!.shard).available += amount;
+  stripe(m.accounts[p.payer]!, m.accounts[p.payer]!.logical).available += amount;
   if (p.fx) {
     p.fx.returned += owed;
     add(m.fxPosition, p.fx.buyCurrency, owed);
@@ -777,7 +784,7 @@ export function createHold(
   const early = paymentPreamble(m, caller, payer, payee, amount);
   if (early) return early;
   if (payee.currency !== payer.currency) return fail('CURRENCY_MISMATCH');
-  const s = stripe(payer, payer.shard);
+  const s = stripe(payer, payer.logical);
   if (!canSpend(payer, amount)) return fail('INSUFFICIENT_FUNDS');
   s.available -= amount;
   s.frozen += amount;
@@ -799,7 +806,7 @@ export function captureHold(m: Model, caller: string, h: ModelHold, amount: bigi
   if (amount !== null && amount > h.amount) return fail('CAPTURE_EXCEEDS_HOLD');
   if (h.status !== 'HELD' || expired(m, h)) return fail('HOLD_NOT_ACTIVE');
   const captured = amount ?? h.amount;
-  const s = stripe(payer, payer.shard);
+  const s = stripe(payer, payer.logical);
   s.frozen -= h.amount;
   s.available += h.amount - captured;
   h.status = 'CAPTURED';
@@ -811,7 +818,7 @@ export function voidHold(m: Model, caller: string, h: ModelHold): Expected {
   const payer = m.accounts[h.payer]!;
   if (!mayWrite(m, caller, payer)) return forbidden;
   if (h.status !== 'HELD' || expired(m, h)) return fail('HOLD_NOT_ACTIVE');
-  const s = stripe(payer, payer.shard);
+  const s = stripe(payer, payer.logical);
   s.frozen -= h.amount;
   s.available += h.amount;
   h.status = 'VOIDED';
@@ -914,7 +921,7 @@ export function setAdvanceTerms(m: Model, caller: string, a: ModelAccount, terms
 
 /** A merchant's stripes as the service lists them: the home row first, then the other databases in order. */
 export function stripesInOrder(a: ModelAccount): Array<{ shard: number; pending: bigint; outstanding: bigint }> {
-  const shards = [a.shard, ...[...a.stripes.keys()].filter((s) => s !== a.shard).sort((x, y) => x - y)];
+  const shards = [a.logical, ...[...a.stripes.keys()].filter((s) => s !== a.logical).sort((x, y) => x - y)];
   return shards.map((shard) => ({
     shard,
     pending: stripe(a, shard).pending,

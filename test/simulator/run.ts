@@ -4,6 +4,7 @@ import { quoteAmounts } from '@paygraph/transaction/domain/fx';
 import { startStack } from '../support/stack';
 import { testSettlementSettings, testTransactionSettings, token, unique } from '../support/env';
 import { physicalOf } from '../support/money';
+import { shardOf } from '@paygraph/shared/ids';
 import { seededRandom, type SeededRandom } from '../support/seeded-random';
 import * as model from './model';
 import { generate, type Op } from './generator';
@@ -376,7 +377,7 @@ async function openAccounts(
       if (!id || response.data?.openAccount?.entity !== entity)
         throw new Error(`opening an account in ${entity} failed: ${JSON.stringify(response)}`);
     }
-    const account = model.addAccount(m, `${run}-${name}`, currency, type, wanted);
+    const account = model.addAccount(m, `${run}-${name}`, currency, type, wanted, shardOf('account', id));
     books.entityOf[account.handle] = entity;
     if (entity !== platformEntity) books.shardsOf.set(entity, (books.shardsOf.get(entity) ?? new Set()).add(wanted));
     b.accounts[account.handle] = id;

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { shardOf } from '@paygraph/shared/ids';
-import { accountsAndStripes } from '@paygraph/shared/ledger/index';
+import { newId, shardOf } from '@paygraph/shared/ids';
+import { accountsAndStripes, insertAccount, stripeIdOf } from '@paygraph/shared/ledger/index';
 import { addDays, businessDateOf } from '@paygraph/shared/business-date';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { runSettlement } from '@paygraph/settlement/services/settle';
@@ -97,9 +97,24 @@ export class AdvanceKit {
     expect(found.size).toBe(this.shards().all.length);
     return found;
   };
-  /** The payer on the merchant's home shard, and one on another shard (when there is another). */
-  readonly homeAndRemote = (payers: Map<number, string>, merchant: string): { home: string; remote: string } => {
-    const home = payers.get(this.physicalOf(merchant))!;
+  /**
+   * A payer whose payments credit the merchant's home row (its logical shard: stripeIdOf), funded with `amount`, and
+   * one of `payers` on another database (when there is another), whose payments credit a stripe there.
+   */
+  readonly homeAndRemote = async (
+    payers: Map<number, string>,
+    merchant: string,
+    amount = '10000000',
+  ): Promise<{ home: string; remote: string }> => {
+    const logical = shardOf('account', merchant);
+    const home = newId('account', logical);
+    await insertAccount(this.shards().byLogical(logical).db, {
+      id: home,
+      ownerId: unique('payer'),
+      type: 'PERSONAL',
+      currency: 'USD',
+    });
+    await this.deposit(home, amount);
     const remote = [...payers.entries()].find(([p]) => p !== this.physicalOf(merchant))?.[1] ?? home;
     return { home, remote };
   };
@@ -133,13 +148,11 @@ export class AdvanceKit {
     ).flat();
     return new Map(rows.map((a) => [a.id, { available: a.available, pending: a.pending }]));
   };
-  /** The merchant's stripe on the payer's shard. */
+  /** The merchant's row a payment of the payer credits: its stripe on the payer's logical shard (stripeIdOf). */
   readonly stripeOf = async (merchant: string, payer: string): Promise<string> => {
-    const id = [...(await this.stripes(merchant)).keys()].find(
-      (s) => this.shards().of('account', s) === this.shards().of('account', payer),
-    );
-    expect(id, `a stripe of ${merchant} beside ${payer}`).toBeDefined();
-    return id!;
+    const id = stripeIdOf(merchant, shardOf('account', payer));
+    expect((await this.stripes(merchant)).has(id), `a stripe of ${merchant} beside ${payer}`).toBe(true);
+    return id;
   };
   /** The account's available and pending over all its rows. */
   readonly balanceOf = async (accountId: string): Promise<{ available: bigint; pending: bigint }> => {

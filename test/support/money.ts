@@ -1,5 +1,5 @@
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { setAccountStatus, postOne, systemAccountId } from '@paygraph/shared/ledger/index';
+import { setAccountStatus, postOne, stripeIdOf, systemAccountId } from '@paygraph/shared/ledger/index';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
@@ -277,18 +277,21 @@ export async function accountRowOf(shards: ShardSet, id: string): Promise<Accoun
   return rows[0];
 }
 
-/** The merchant's stripe on one database: its own row on its home database, else the row whose parent it is. */
-export async function stripeRowOn(
+/**
+ * The merchant's row a payment of this payer credits: its stripe on the payer's logical shard (its own row when the
+ * payer shares its home row's logical shard: ledger rules/stripe-directory.ts stripeIdOf).
+ */
+export async function stripeRowOf(
   shards: ShardSet,
   merchantId: string,
-  physical: number,
+  payerId: string,
 ): Promise<AccountRow | undefined> {
-  const shard = shards.all[physical]!;
-  const where =
-    physicalOf(shards, merchantId) === physical ? eq(accounts.id, merchantId) : eq(accounts.parentId, merchantId);
-  const rows = await shard.db.select().from(accounts).where(where);
-  expect(rows.length).toBeLessThanOrEqual(1);
-  return rows[0];
+  return accountRowOf(shards, stripeIdOf(merchantId, shardOf('account', payerId)));
+}
+
+/** The merchant's stripes on one database (rows whose parent it is). */
+export async function stripeRowsOn(shards: ShardSet, merchantId: string, physical: number): Promise<AccountRow[]> {
+  return shards.all[physical]!.db.select().from(accounts).where(eq(accounts.parentId, merchantId));
 }
 
 /** Σ of the entries, per account, of the postings that name refId, on one database. */

@@ -17,7 +17,7 @@ import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { depositFromReserve } from './ledger';
 import { parseId } from '@paygraph/shared/ids';
-import { ledgerHealth, totalSubtotalCheck, verifyShard } from '@paygraph/shared/ledger/index';
+import { ledgerHealth, stripeIdOf, totalSubtotalCheck, verifyShard } from '@paygraph/shared/ledger/index';
 import { placedTables, unplacedTables } from '../../scripts/lib/move-tables';
 import { claimShard, ownerLinkShard } from '@paygraph/transaction/domain/external-accounts';
 import { ownerHomeShard } from '@paygraph/shared/ledger/rules/owner-directory';
@@ -29,6 +29,7 @@ import { captureHold, createHold, frozenAgainstHeld, holdRow, voidHold } from '.
 import { startHoldExpiry } from '@paygraph/transaction/services/hold-expiry';
 import { moneyKit, type Answer, type MoneyKit } from './money';
 import { testSettlementSettings, token, unique } from './env';
+import { businessDateOf } from '@paygraph/shared/business-date';
 import { runSettlement } from '@paygraph/settlement/services/settle';
 import { paymentsByIds } from '@paygraph/transaction/db/payments';
 import { repoRoot } from './sources';
@@ -45,6 +46,7 @@ import {
   startReceiver,
   waitFor,
 } from '../../subgraphs/webhooks/test/support/webhooks';
+import { contractOperation, gql } from './graphql';
 
 /** The dispatcher's timings in the suite: a test's quick ones, its shards polled less often beside the moves' work. */
 const suiteDispatch = { ...fastDispatch, intervalMs: 100, endpointRefreshIntervalMs: 500, discoveryIntervalMs: 500 };
@@ -239,6 +241,27 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
         );
       await source.close();
       expect((await shardsCli('move', '32-35', dbs.urls[2]!)).stderr).toContain('named by logical shard 32');
+      // A payment into a merchant's stripe of before stripes were per logical shard (made here by pointing one at a
+      // stripe outside the range): the range would part them.
+      const merchant = await kit.open(unique('mv-legacy'), { type: 'MERCHANT', physical: 0 });
+      const payer = await fundInRange(36, 39, '100');
+      const paid = await kit.paid(kit.operator, { payer, payee: merchant, amount: '10' });
+      const legacy = `${paid.slice(0, -2)}20`;
+      const [stripeOfPaid] = await rawRows<{ c: string }>(
+        shards.of('payment', paid),
+        'SELECT credit_account_id AS c FROM payments WHERE id = ?',
+        [paid],
+      );
+      const pointAt = (credit: string) =>
+        rawWrite(shards.of('payment', paid), 'UPDATE payments SET credit_account_id = ? WHERE id = ?', [credit, paid]);
+      await pointAt(legacy);
+      try {
+        expect((await shardsCli('move', '36-39', dbs.urls[2]!)).stderr).toContain(
+          `would part payment ${paid} from the merchant stripe it credited (${legacy})`,
+        );
+      } finally {
+        await pointAt(stripeOfPaid!.c);
+      }
       const bare = new URL(dbs.urls[2]!);
       bare.pathname = `${bare.pathname}_bare`;
       await createDatabases([bare.toString()]);
@@ -789,6 +812,76 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       expect([...once.values()].filter((ids) => ids.size !== 1)).toEqual([]);
       const newest = receiver.received.findLast((r) => Number(r.event.data.sequence) === last)!;
       expect(newest.event.data.balance.available).toBe((await kit.balance(account)).available);
+      await expectBalancedEverywhere();
+    }, 120_000);
+
+    it("settles and refunds a merchant's payments whose stripe a move took with their payer, and repays the advance on it", async () => {
+      // A merchant at home on the first database, paid by a payer the move takes: the stripe the payment credits is on
+      // the payer's logical shard (stripeIdOf), so it moves with the payer and the payment. Half of it advanced.
+      const merchantOwner = unique('mv-advance');
+      const merchant = await kit.open(merchantOwner, { type: 'MERCHANT', physical: 0 });
+      const payer = await openInRange(unique('mv-payer'), 33, 35);
+      await kit.fund(payer, '100000');
+      const advancedPayment = await kit.paid(kit.operator, { payer, payee: merchant, amount: '10000' });
+      const stripe = stripeIdOf(merchant, parseId('account', payer)!.shard);
+      const terms = { merchantAccountId: merchant, maxAdvanceBps: 5_000, feeBps: 100, outstandingMax: '1000000' };
+      const set = await gql(stack.gatewayUrl, contractOperation('SetAdvanceTerms'), { input: terms }, kit.operator);
+      expect(set.data?.setAdvanceTerms.__typename, JSON.stringify(set)).toBe('AdvanceTerms');
+      const merchantBearer = await token(merchantOwner, 'customer');
+      const advanceInput = { idempotencyKey: unique('adv'), merchantAccountId: merchant, amount: '5000' };
+      const advanced = await gql(
+        stack.gatewayUrl,
+        contractOperation('AdvanceSettlement'),
+        { input: advanceInput },
+        merchantBearer,
+      );
+      expect(advanced.data?.advanceSettlement, JSON.stringify(advanced)).toMatchObject({
+        __typename: 'Advance',
+        feeAmount: '50',
+      });
+
+      const moved = await shardsCli('move', '33-35', dbs.urls[2]!);
+      expect(moved.code, moved.stderr).toBe(0);
+      await follower.poll();
+      for (const id of [payer, stripe]) expect(shards.of('account', id).name).toBe(nameOf(dbs.urls[2]!));
+      await kit.paid(kit.operator, { payer, payee: merchant, amount: '2000' });
+      // The payment the advance was made on, refunded in part where it went, with its stripe.
+      const refunded = await kit.refund(merchantBearer, advancedPayment, '1000');
+      expect(refunded.data?.refundPayment, JSON.stringify(refunded)).toMatchObject({
+        __typename: 'Refund',
+        status: 'SUCCEEDED',
+      });
+
+      // The settlement after the move repays the advance to the unit, over payments of both sides of the move.
+      const outstanding = async () =>
+        (
+          await rawRows<{ o: string }>(
+            shards.of('account', stripe),
+            'SELECT CAST(outstanding AS CHAR) AS o FROM advance_outstanding WHERE stripe_account_id = ?',
+            [stripe],
+          )
+        ).map((r) => BigInt(r.o));
+      expect(await outstanding()).toEqual([5000n]);
+      const settled = await runSettlement(
+        shards,
+        merchant,
+        businessDateOf(new Date()),
+        () => new Date(Date.now() + 24 * 3_600_000),
+        testSettlementSettings(),
+      );
+      const settlement = settled.ok ? settled.value : null;
+      expect(settlement).toMatchObject({
+        status: 'SETTLED',
+        grossAmount: 12_000n,
+        refundedAmount: 1_000n,
+        advancedAmount: 5_000n,
+      });
+      expect(settlement!.netAmount! + settlement!.feeAmount!).toBe(12_000n - 1_000n - 5_000n);
+      expect(await outstanding()).toEqual([0n]);
+      expect(await kit.balance(merchant)).toMatchObject({
+        pending: '0',
+        available: String(5_000n - 50n + settlement!.netAmount!),
+      });
       await expectBalancedEverywhere();
     }, 120_000);
   });

@@ -13,6 +13,12 @@ import { assert } from '@paygraph/shared/result';
  * @paygraph/shared/limits. Their relations are asserted below each group, when the module loads.
  */
 
+/**
+ * Merchant stripes a process remembers as opened (services/accounts.ts stripeFor), about 40 bytes each: past it the
+ * oldest is forgotten, and its next payment writes one INSERT IGNORE that finds it.
+ */
+export const knownStripesMax = 100_000;
+
 /** Payments one createPayments request may carry. */
 export const bulkPaymentsMax = 1_000;
 

@@ -125,7 +125,7 @@ describe('advance attacks', () => {
     const owner = unique('drain');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { home: payer } = homeAndRemote(payers, merchant);
+    const { home: payer } = await homeAndRemote(payers, merchant);
     await termsOk(merchant, 10_000, 100, '1000000');
     await feeRate(merchant, 250);
     const feesStart = await feeIncome();
@@ -201,7 +201,7 @@ describe('advance attacks', () => {
     const owner = unique('topup');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { home, remote: payer } = homeAndRemote(payers, merchant);
+    const { home, remote: payer } = await homeAndRemote(payers, merchant);
     expect(payer).not.toBe(home);
     await termsOk(merchant, 5000, 100, '1000000');
     await feeRate(merchant, 250);
@@ -333,7 +333,7 @@ describe('advance attacks', () => {
     const owner = unique('replaytop');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { remote: payer } = homeAndRemote(payers, merchant);
+    const { remote: payer } = await homeAndRemote(payers, merchant);
     const p = await pay(payer, merchant, '10000');
     const x = await stripeOf(merchant, payer);
     // A partial refund from pending: nothing to top up.
@@ -372,7 +372,7 @@ describe('advance attacks', () => {
     const owner = unique('topuprace');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { remote: payer } = homeAndRemote(payers, merchant);
+    const { remote: payer } = await homeAndRemote(payers, merchant);
     await termsOk(merchant, 10_000, 0, '1000000');
     const payerStart = await balanceOf(payer);
     const p = await pay(payer, merchant, '10000');
@@ -419,7 +419,7 @@ describe('advance attacks', () => {
     const owner = unique('units');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { remote: payer } = homeAndRemote(payers, merchant);
+    const { remote: payer } = await homeAndRemote(payers, merchant);
     await termsOk(merchant, 10_000, 0, '1000000');
     await feeRate(merchant, 250);
     const feesStart = await feeIncome();
@@ -483,7 +483,7 @@ describe('advance attacks', () => {
     const otherOwner = unique('rival');
     const otherToken = await token(otherOwner, 'customer');
     const rival = await open(otherOwner, 'MERCHANT');
-    const { remote: payer } = homeAndRemote(payers, merchant);
+    const { remote: payer } = await homeAndRemote(payers, merchant);
     for (const m of [merchant, sibling, rival]) {
       await pay(payer, m, '10000');
       await termsOk(m, 5000, 100, '1000000');
@@ -577,7 +577,7 @@ describe('advance attacks', () => {
     const owner = unique('reuse');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { remote: payer } = homeAndRemote(payers, merchant);
+    const { remote: payer } = await homeAndRemote(payers, merchant);
     await pay(payer, merchant, '10000');
     await termsOk(merchant, 5000, 100, '1000000');
     const key = unique('adv');
@@ -599,7 +599,7 @@ describe('advance attacks', () => {
     const owner = unique('credit');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { home, remote } = homeAndRemote(payers, merchant);
+    const { home, remote } = await homeAndRemote(payers, merchant);
     expect(remote).not.toBe(home);
     await setCredit(merchant, '5000');
     await termsOk(merchant, 5000, 100, '1000000');
@@ -652,7 +652,7 @@ describe('advance attacks', () => {
     const owner = unique('closer');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { home, remote } = homeAndRemote(payers, merchant);
+    const { home, remote } = await homeAndRemote(payers, merchant);
     expect(remote).not.toBe(home);
     await setCredit(merchant, '1000');
     await termsOk(merchant, 10_000, 0, '1000000');
@@ -687,7 +687,7 @@ describe('advance attacks', () => {
     const owner = unique('terms');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { home, remote } = homeAndRemote(payers, merchant);
+    const { home, remote } = await homeAndRemote(payers, merchant);
     await pay(home, merchant, '10000');
     await pay(remote, merchant, '10000');
     await termsOk(merchant, 5000, 100, '100000');
@@ -747,7 +747,7 @@ describe('advance attacks', () => {
     const owner = unique('frozen');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { remote } = homeAndRemote(payers, merchant);
+    const { remote } = await homeAndRemote(payers, merchant);
     const p = await pay(remote, merchant, '10000');
     await termsOk(merchant, 10_000, 100, '1000000');
     await feeRate(merchant, 250);
@@ -802,7 +802,7 @@ describe('advance attacks', () => {
     const owner = unique('racerefund');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { remote } = homeAndRemote(payers, merchant);
+    const { remote } = await homeAndRemote(payers, merchant);
     const p = await pay(remote, merchant, '10000');
     const y = await stripeOf(merchant, remote);
     await termsOk(merchant, 10_000, 100, '1000000');
@@ -843,7 +843,7 @@ describe('advance attacks', () => {
     const owner = unique('racesettle');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { home, remote } = homeAndRemote(payers, merchant);
+    const { home, remote } = await homeAndRemote(payers, merchant);
     const old = [await pay(remote, merchant, '10000'), await pay(home, merchant, '6000')];
     await pay(remote, merchant, '10000');
     await pay(home, merchant, '4000');
@@ -879,7 +879,7 @@ describe('advance attacks', () => {
     const owner = unique('stale');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { remote } = homeAndRemote(payers, merchant);
+    const { remote } = await homeAndRemote(payers, merchant);
     const old = await pay(remote, merchant, '10000');
     await pay(remote, merchant, '10000');
     const y = await stripeOf(merchant, remote);
@@ -960,7 +960,7 @@ describe('advance attacks', () => {
     const owner = unique('splitter');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { remote } = homeAndRemote(payers, merchant);
+    const { remote } = await homeAndRemote(payers, merchant);
     await pay(remote, merchant, '980');
     await termsOk(merchant, 10_000, 100, '1000000');
     await feeRate(merchant, 250);
@@ -982,7 +982,7 @@ describe('advance attacks', () => {
     const owner = unique('dry');
     const ownerToken = await token(owner, 'customer');
     const merchant = await open(owner, 'MERCHANT');
-    const { home, remote } = homeAndRemote(payers, merchant);
+    const { home, remote } = await homeAndRemote(payers, merchant);
     await pay(home, merchant, '7000');
     await pay(remote, merchant, '3001');
     await termsOk(merchant, 3333, 100, '1000000');

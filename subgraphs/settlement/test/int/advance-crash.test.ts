@@ -310,7 +310,7 @@ describe('the transaction subgraph killed in a refund of advanced money, between
     const owner = unique('killpending');
     const merchant = await open(owner, 'MERCHANT');
     const payers = await kit.payersOnEveryShard('100000');
-    const { home, remote } = kit.homeAndRemote(payers, merchant);
+    const { home, remote } = await kit.homeAndRemote(payers, merchant);
     expect(remote).not.toBe(home);
     const paymentId = await kit.pay(remote, merchant, '4000');
     await kit.pay(home, merchant, '3000');

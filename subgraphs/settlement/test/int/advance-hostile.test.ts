@@ -45,7 +45,7 @@ async function merchantWithPayers(prefix: string) {
   const owner = unique(prefix);
   const ownerToken = await token(owner, 'customer');
   const merchant = await open(owner, 'MERCHANT');
-  const { home, remote } = kit.homeAndRemote(payers, merchant);
+  const { home, remote } = await kit.homeAndRemote(payers, merchant);
   expect(remote).not.toBe(home);
   return { owner, ownerToken, merchant, home, remote };
 }

@@ -26,7 +26,7 @@ export {
 export type { Bucket, EntryDraft, Leg, PostingRejection, PostingSpec } from './rules/posting-rules';
 export { dedupeKeys } from './rules/dedupe-keys';
 export { setKeyRing, TamperDetected } from './rules/tamper';
-export { hasStripeShard, logicalShardsIn, stripeShardBit, stripeShardsOf } from './rules/stripe-directory';
+export { hasStripeShard, logicalShardsIn, stripeIdOf, stripeShardBit, stripeShardsOf } from './rules/stripe-directory';
 
 export { postOne } from './engine/post';
 export {
@@ -103,7 +103,6 @@ export {
   lockAccount,
   setAccountStatus,
   setCreditLimitRow,
-  stripeOf,
   stripesOfMerchants,
 } from './store/accounts';
 export {

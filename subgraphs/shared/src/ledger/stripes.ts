@@ -54,9 +54,13 @@ export async function readStripes(
     if (home.parentId !== null) continue;
     for (const shard of stripeShardsOf(shards, home)) pushTo(byShard, shard, home.id);
   }
+  // A stripe a shard move took elsewhere leaves a copy here until the move's clean: only those the map places here.
+  const placedHere = (shard: Shard, id: string) => shards.topology.physicalOf[shardOf('account', id)] === shard.index;
   const found = await Promise.all(
     [...byShard].map(async ([shard, parents]) =>
-      (await onShard(shard, () => accountsAndStripes(shard.db, [], parents))).map((account) => ({ shard, account })),
+      (await onShard(shard, () => accountsAndStripes(shard.db, [], parents)))
+        .filter((account) => placedHere(shard, account.id))
+        .map((account) => ({ shard, account })),
     ),
   );
   return found.flat();

@@ -1,15 +1,15 @@
-import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
-import { newId, parseId, shardOf } from '@paygraph/shared/ids';
+import { parseId, type LogicalShard } from '@paygraph/shared/ids';
 import {
   accountsAndStripes,
   insertStripeIfMissing,
-  stripeOf,
+  stripeIdOf,
   type Account,
   announceStripe,
 } from '@paygraph/shared/ledger/index';
-import { type Executor } from '@paygraph/shared/shards/transaction';
-import { assert } from '@paygraph/shared/result';
+import { refuseFencedAfterWrite } from '@paygraph/shared/control/index';
+import { knownStripesMax } from '../limits';
 
 /**
  * Unlocked reads of accounts for routing and authorization; postings re-check under lock.
@@ -33,41 +33,36 @@ const accountReads = new Coalescer<string, Account | undefined>('account reads',
   return ids.map((id) => byId.get(id));
 });
 
-const stripeIds = new Map<string, string>();
+/** Stripes this process has opened or found (by id), oldest first: a payment to one of them reads and writes nothing. */
+const knownStripes = new Set<string>();
 
 /**
- * The merchant's stripe on a shard: the merchant's own row on its home shard, elsewhere a row
- * with parent_id = merchant, opened on first use with the merchant's owner, currency and status.
- * Its logical shard is in the merchant's stripe directory (ledger/stripes.ts) before the stripe
- * is opened or posted to: `merchant` is the home row read for this payment, so once the bit is
- * there (it is never cleared) nothing more is written, and once the stripe is known to this
- * process nothing is read either.
+ * The merchant's stripe on a logical shard (a payment's, which is its payer's: rules/stripe-directory.ts stripeIdOf):
+ * the merchant's own row on its home row's logical shard, elsewhere a row with parent_id = merchant, opened on first
+ * use with the merchant's owner, currency and status. Its logical shard is in the merchant's stripe directory
+ * (ledger/stripes.ts) before the stripe is opened or posted to: `merchant` is the home row read for this payment, so
+ * once the bit is there (it is never cleared) nothing more is written, and once the stripe is known to this process
+ * nothing is read either.
  */
-export async function stripeFor(shards: ShardSet, merchant: Account, shard: Shard): Promise<string> {
-  if (shards.of('account', merchant.id) === shard) return merchant.id;
-  const key = `${merchant.id}@${shards.topology.urls[shard.index]}`;
-  const cached = stripeIds.get(key);
-  if (cached) return cached;
-  let stripe = await stripeOf(shard.db as Executor, merchant.id);
-  if (!stripe) {
-    const logical = shards.logicalOn(shard)[0];
-    assert(logical !== undefined, `shard ${shard.name} holds no logical shard`);
-    await announceStripe(shards, merchant, logical);
-    await insertStripeIfMissing(shard.db, {
-      id: newId('account', logical),
-      ownerId: merchant.ownerId,
-      type: 'MERCHANT',
-      parentId: merchant.id,
-      currency: merchant.currency,
-      entity: merchant.entity,
-      status: merchant.status,
-    });
-    stripe = await stripeOf(shard.db, merchant.id);
-  }
-  assert(stripe, `stripe of ${merchant.id} missing on ${shard.name}`);
-  // A stripe found rather than opened here may predate the directory (opened before migration
-  // 0004, or during a rollout by a process without it): make sure it is named before posting.
-  await announceStripe(shards, merchant, shardOf('account', stripe.id));
-  stripeIds.set(key, stripe.id);
-  return stripe.id;
+export async function stripeFor(shards: ShardSet, merchant: Account, logical: LogicalShard): Promise<string> {
+  const id = stripeIdOf(merchant.id, logical);
+  if (id === merchant.id || knownStripes.has(id)) return id;
+  await announceStripe(shards, merchant, logical);
+  const shard = shards.byLogical(logical);
+  await insertStripeIfMissing(shard.db, {
+    id,
+    ownerId: merchant.ownerId,
+    type: 'MERCHANT',
+    parentId: merchant.id,
+    currency: merchant.currency,
+    entity: merchant.entity,
+    status: merchant.status,
+  });
+  // Open after the write: it committed before any fence of its logical shard, so a move's copy carries it. Not open:
+  // refused (retryable) before this process trusts a row the move may have left behind.
+  await refuseFencedAfterWrite(shard, [logical]);
+  // Bounded: the oldest is forgotten first (it is only read again, and found, by its next payment).
+  if (knownStripes.size >= knownStripesMax) knownStripes.delete(knownStripes.values().next().value!);
+  knownStripes.add(id);
+  return id;
 }

@@ -12,6 +12,7 @@ import { fromRejection, type CreatePaymentError } from '../domain/errors';
 import type { PaymentPlan } from '../domain/payment-plan';
 import { isPaying, type PaymentLeg } from '../domain/payment-legs';
 import { stripeFor } from './accounts';
+import { shardOf } from '@paygraph/shared/ids';
 import { earlierClaim, keyClaim, type KeySpec } from '@paygraph/shared/idempotency/index';
 import type { LegPostings } from './legs';
 import { completeNow, completePaymentById, isCampaignRefusal, legsCompletion } from './payment-completion';
@@ -159,7 +160,9 @@ export async function legRowsOf(
         legIndex: leg.index,
         role: leg.role,
         accountId: leg.accountId,
-        postedAccountId: merchantReceiver ? await stripeFor(ctx.shards, account, home) : leg.accountId,
+        postedAccountId: merchantReceiver
+          ? await stripeFor(ctx.shards, account, shardOf('payment', id))
+          : leg.accountId,
         bucket: merchantReceiver ? 'PENDING' : 'AVAILABLE',
         amount: leg.amount,
         currency: leg.currency,

@@ -8,6 +8,7 @@ import type { FxQuoteRow, PaymentFxRow } from '../db/schema/fx';
 import type { MoneyErrorOf } from '../domain/errors';
 import type { ParsedPayment } from '../domain/inputs';
 import { stripeFor } from './accounts';
+import { shardOf } from '@paygraph/shared/ids';
 import { completeNow } from './payment-completion';
 import { assert } from '@paygraph/shared/result';
 import { hitFailpoint, type Failpoint } from './failpoints';
@@ -74,8 +75,12 @@ export async function routeBetween(
   currency: string,
 ): Promise<PaymentRoute> {
   const shard = ctx.shards.of('account', payer.id);
+  // The stripe on the payer's logical shard, where the payment's id is minted too: a shard move never parts them.
   if (payee.type === 'MERCHANT')
-    return { route: 'MERCHANT_STRIPE', creditAccountId: await stripeFor(ctx.shards, payee, shard) };
+    return {
+      route: 'MERCHANT_STRIPE',
+      creditAccountId: await stripeFor(ctx.shards, payee, shardOf('account', payer.id)),
+    };
   if (ctx.shards.of('account', payee.id) === shard) return { route: 'SAME_SHARD', creditAccountId: payee.id };
   return { route: 'CROSS_SHARD', creditAccountId: await systemAccountId(ctx.shards, shard, 'CLEARING', currency) };
 }

@@ -1,8 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
-import { newId } from '@paygraph/shared/ids';
 import { accounts } from '@paygraph/shared/ledger/store/schema';
-import { insertStripeIfMissing, stripeOf, announceStripe, systemAccountId } from '@paygraph/shared/ledger/index';
+import { insertStripeIfMissing, stripeIdOf, announceStripe, systemAccountId } from '@paygraph/shared/ledger/index';
 import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
 import { sweeps } from '@paygraph/transaction/db/schema/transactions';
 import { startStack, type Stack } from '../../../../test/support/stack';
@@ -91,13 +90,13 @@ async function spreadMerchant(shards: ShardSet): Promise<string> {
     const logical = shards.logicalOn(shard)[0]!;
     await announceStripe(shards, { id: shop, stripeShards: 0n }, logical);
     await insertStripeIfMissing(shard.db, {
-      id: newId('account', logical),
+      id: stripeIdOf(shop, logical),
       ownerId,
       type: 'MERCHANT',
       parentId: shop,
       currency: 'USD',
     });
-    const stripe = await stripeOf(shard.db, shop);
+    const stripe = { id: stripeIdOf(shop, logical) };
     // What settlement leaves on a stripe: available money of the merchant there.
     await depositFromReserve(shards, stripe!.id, stripeAmount);
   }

@@ -17,7 +17,8 @@ import {
   moneyDocs,
   physicalOf,
   postingKindsOfRef,
-  stripeRowOn,
+  stripeRowOf,
+  stripeRowsOn,
   type MoneyKit,
   useMoneyStack,
 } from '../../../../test/support/money';
@@ -53,7 +54,7 @@ describe('money on the shards', () => {
       paymentIds.push(await kit.paid(kit.operator, { payer, payee: merchant, amount: amounts[i]! }));
 
     for (const [i, physical] of databases.entries()) {
-      const stripe = await stripeRowOn(stack.shards, merchant, physical);
+      const stripe = await stripeRowOf(stack.shards, merchant, payers[i]!);
       expect(stripe).toMatchObject({
         type: 'MERCHANT',
         currency: 'USD',
@@ -62,8 +63,10 @@ describe('money on the shards', () => {
         pending: BigInt(amounts[i]!),
         available: 0n,
       });
-      expect(stripe!.parentId).toBe(physical === home ? null : merchant);
-      // The stripe is a row of the payer's database, with an id that routes there.
+      // The merchant's own row for a payer on its logical shard, else a stripe there (payer, payment and stripe share it).
+      const sameLogical = shardOf('account', payers[i]!) === shardOf('account', merchant);
+      expect(stripe!.parentId).toBe(sameLogical ? null : merchant);
+      expect(shardOf('account', stripe!.id)).toBe(shardOf('account', payers[i]!));
       expect(physicalOf(stack.shards, stripe!.id)).toBe(physical);
       const [payment] = await stack.shards.all[physical]!.db.select()
         .from(payments)
@@ -72,22 +75,22 @@ describe('money on the shards', () => {
     }
     // A fourth database, if any, holds no stripe: nobody paid from there.
     for (const shard of stack.shards.all.filter((s) => !databases.includes(s.index))) {
-      expect(await stripeRowOn(stack.shards, merchant, shard.index)).toBeUndefined();
+      expect(await stripeRowsOn(stack.shards, merchant, shard.index)).toEqual([]);
     }
     expect(await kit.balance(merchant)).toEqual({ available: '0', frozen: '0', pending: '9000', total: '9000' });
 
     // A refund of the 3000 takes from away1's stripe and no other.
     const refunded = await kit.refund(merchantToken, paymentIds[1]!, '1200');
     expect(refunded.data!.refundPayment).toMatchObject({ __typename: 'Refund', status: 'SUCCEEDED' });
-    expect((await stripeRowOn(stack.shards, merchant, databases[0]!))!.pending).toBe(1000n);
-    expect((await stripeRowOn(stack.shards, merchant, databases[1]!))!.pending).toBe(1800n);
-    expect((await stripeRowOn(stack.shards, merchant, databases[2]!))!.pending).toBe(5000n);
+    expect((await stripeRowOf(stack.shards, merchant, payers[0]!))!.pending).toBe(1000n);
+    expect((await stripeRowOf(stack.shards, merchant, payers[1]!))!.pending).toBe(1800n);
+    expect((await stripeRowOf(stack.shards, merchant, payers[2]!))!.pending).toBe(5000n);
     expect(await kit.balance(away1)).toEqual(at('8200'));
     expect(await kit.balance(merchant)).toMatchObject({ pending: '7800', total: '7800' });
 
     // Move 4000 of away2's stripe from pending to available (a zero-sum posting on the stripe),
     // then refund 4500 of its payment: 1000 from pending, the other 3500 from available.
-    const stripe2 = (await stripeRowOn(stack.shards, merchant, databases[2]!))!;
+    const stripe2 = (await stripeRowOf(stack.shards, merchant, payers[2]!))!;
     const shard2 = stack.shards.all[databases[2]!]!;
     const moved = await postOne(shard2, {
       kind: 'spec',
@@ -105,7 +108,7 @@ describe('money on the shards', () => {
       finish: async (_tx, outcome) => outcome.status,
     });
     expect(moved).toBe('APPLIED');
-    expect(await stripeRowOn(stack.shards, merchant, databases[2]!)).toMatchObject({
+    expect(await stripeRowOf(stack.shards, merchant, payers[2]!)).toMatchObject({
       pending: 1000n,
       available: 4000n,
     });
@@ -115,7 +118,7 @@ describe('money on the shards', () => {
       status: 'SUCCEEDED',
       payment: { refundedAmount: '4500' },
     });
-    expect(await stripeRowOn(stack.shards, merchant, databases[2]!)).toMatchObject({ pending: 0n, available: 500n });
+    expect(await stripeRowOf(stack.shards, merchant, payers[2]!)).toMatchObject({ pending: 0n, available: 500n });
     expect(await kit.balance(away2)).toEqual(at('9500'));
     expect(await kit.balance(merchant)).toEqual({ available: '500', frozen: '0', pending: '2800', total: '3300' });
     // Nothing beyond the stripe's total: 500 of the payment is left, and the stripe holds 500.
@@ -126,7 +129,7 @@ describe('money on the shards', () => {
     const mine = new Set([
       merchant,
       ...payers,
-      ...(await Promise.all(databases.map(async (d) => (await stripeRowOn(stack.shards, merchant, d))!.id))),
+      ...(await Promise.all(payers.map(async (p) => (await stripeRowOf(stack.shards, merchant, p))!.id))),
     ]);
     expect(health.balanceMismatches.filter((m) => mine.has(m.accountId))).toEqual([]);
   });

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
-import { physicalOf, stripeRowOn, type MoneyKit } from '../../../../test/support/money';
+import { physicalOf, stripeRowOf, type MoneyKit } from '../../../../test/support/money';
 import type { Stack } from '../../../../test/support/stack';
 import {
   createEndpoint,
@@ -135,6 +135,7 @@ describe('advance.paid webhook', () => {
   let advance: AdvanceAnswer;
   let rivalAdvance: AdvanceAnswer;
   let plan: PlanPiece[];
+  let payers: string[];
 
   beforeAll(async () => {
     const owner = unique('shop');
@@ -143,7 +144,7 @@ describe('advance.paid webhook', () => {
     rivalBearer = await token(rival, 'partner');
     merchant = await kit.open(owner, { type: 'MERCHANT' });
     rivalMerchant = await kit.open(rival, { type: 'MERCHANT' });
-    const payers = await payersOnEveryShard();
+    payers = await payersOnEveryShard();
     // Both endpoints exist before any of the merchants' entries: each stripe's stream starts at its first entry.
     ownerHooks = await endpointFor(ownerBearer, [merchant]);
     // The rival partner follows every account it may read (no accountIds): the widest net it can cast.
@@ -224,8 +225,8 @@ describe('advance.paid webhook', () => {
 
   it("says it once though the advance's pieces span two stripes: on the stripe the plan names first, at its first piece's first entry", async () => {
     expect(plan.map((p) => p.stripeAccountId)).toEqual([
-      (await stripeRowOn(stack.shards, merchant, 0))!.id,
-      (await stripeRowOn(stack.shards, merchant, 1))!.id,
+      (await stripeRowOf(stack.shards, merchant, payers[0]!))!.id,
+      (await stripeRowOf(stack.shards, merchant, payers[1]!))!.id,
     ]);
     expect(plan.map((p) => [p.amount, p.feeAmount])).toEqual([
       ['8000', expect.any(String)],

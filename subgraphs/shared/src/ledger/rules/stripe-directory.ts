@@ -1,12 +1,12 @@
 import type { Shard, ShardSet } from '../../shards/pool';
-import type { LogicalShard } from '../../ids';
+import { idSuffix, type LogicalShard } from '../../ids';
 import { logicalShardCount } from '../../limits';
 import type { Account } from './account';
 
 /**
- * The stripe directory. A merchant keeps one stripe per shard it is paid on (its home row on
- * its home shard, elsewhere a row with parent_id = merchant, opened by the first payment from
- * that shard). Its home row's `stripe_shards` names, as a bitmask over the 64 logical shards,
+ * The stripe directory. A merchant keeps one stripe per logical shard it is paid from (its home row
+ * on its home row's logical shard, elsewhere a row with parent_id = merchant, opened by the first
+ * payment from that logical shard: stripeIdOf). Its home row's `stripe_shards` names, as a bitmask over the 64 logical shards,
  * the logical shards of its stripes' ids, so a read asks the home shard and then only the
  * shards named there, never every shard:
  *
@@ -23,6 +23,18 @@ import type { Account } from './account';
  *   hide a stripe from reads (a balance too low, a stripe left out of settlement) but not its
  *   money from `npm run verify`, which checks every row of every shard, directories included.
  */
+/**
+ * The id of a merchant's stripe on a logical shard: the merchant's own id with that logical shard's suffix (the home
+ * row's id on its own logical shard). A payment's local posting credits the stripe on its payer's logical shard, so
+ * the stripe, the payment and the payer share a logical shard and a shard move (which moves logical shards) never
+ * parts them: the payment's settlement and refunds stay one local transaction wherever the range goes. Being the
+ * same for every process, the id also makes concurrent first payments open one stripe (the primary key), not two.
+ * Stripes opened before this rule (one per database, random ids) keep settling the payments that name them.
+ */
+export function stripeIdOf(merchantId: string, logical: LogicalShard): string {
+  return `${merchantId.slice(0, -2)}${idSuffix(logical)}`;
+}
+
 export function stripeShardBit(logical: LogicalShard): bigint {
   return 1n << BigInt(logical);
 }

@@ -40,7 +40,7 @@ export async function insertAccount(db: Executor, row: typeof accounts.$inferIns
 
 /**
  * The accounts with these ids on this shard, plus every stripe whose parent is one of them, in
- * one statement: a primary-key read, a parent_id read (unique index), or both. Locks: none.
+ * one statement: a primary-key read, a parent_id read (accounts_parent_idx), or both. Locks: none.
  */
 export async function accountsAndStripes(
   db: SqlTarget,
@@ -119,15 +119,9 @@ export async function insertSystemAccountIfMissing(db: Executor, row: typeof acc
     .onDuplicateKeyUpdate({ set: { id: sql`${sql.identifier('id')}` } });
 }
 
-/** The merchant's stripe on this shard, by accounts_parent_uq. Locks: none. */
-export async function stripeOf(db: Executor, parentId: string): Promise<Account | undefined> {
-  const rows = await db.select().from(accounts).where(eq(accounts.parentId, parentId)).limit(1);
-  return rows[0] && accountOfRow(rows[0]);
-}
-
 /**
- * Opens a merchant's stripe unless a concurrent first payment did (unique parent_id). Locks: the
- * new row exclusively, or the existing stripe's parent_id entry shared, for the statement.
+ * Opens a merchant's stripe unless a concurrent first payment did (its id is the same in every process:
+ * rules/stripe-directory.ts stripeIdOf). Locks: the new row exclusively, or the existing row shared, for the statement.
  */
 export async function insertStripeIfMissing(db: Executor, row: typeof accounts.$inferInsert): Promise<void> {
   await db.insert(accounts).ignore().values(sealed(row));

@@ -43,7 +43,7 @@ export const accounts = mysqlTable(
     type: mysqlEnum('type', accountTypes).notNull(),
     /** Set on the platform's own accounts: one of each kind per shard and currency. */
     systemKind: mysqlEnum('system_kind', systemKinds),
-    /** Set on a merchant's stripe on a shard other than its home: the merchant's id. */
+    /** Set on a merchant's stripe (a row of another logical shard than its home row's): the merchant's id. */
     parentId: varchar('parent_id', { length: 33 }),
     /**
      * On a merchant's home row: the stripe directory, bit n set when the merchant may have a
@@ -95,7 +95,9 @@ export const accounts = mysqlTable(
     // The books' count of accounts per class (store/class-days.ts accountCounts) reads an entity's
     // accounts by it. Postings never write these columns, so it costs them nothing.
     index('accounts_entity_idx').on(t.entity, t.type, t.systemKind, t.currency),
-    uniqueIndex('accounts_parent_uq').on(t.parentId),
+    // A merchant's stripes, one per logical shard it is paid from (rules/stripe-directory.ts stripeIdOf): several on a
+    // database, so not unique (migration 0014; the id, the same for every process, keeps first payments to one row).
+    index('accounts_parent_idx').on(t.parentId),
     // Postings never write credit_limit (postings.ts balanceUpdate), so this index costs
     // them nothing; it holds only the accounts that ever had a credit line.
     index('accounts_credit_idx').on(t.creditLimit),

@@ -192,7 +192,7 @@ async function checkSystemAccounts(source: Shard, request: MoveRequest): Promise
  * with a settlement and refunds that no one transaction can make.
  */
 async function checkStripesBeside(source: Shard, request: MoveRequest): Promise<void> {
-  const range = Array.from({ length: request.last - request.first + 1 }, (_, i) => idSuffix(request.first + i));
+  const range = rangeOf(request).map(idSuffix);
   const [parted] = await rawRows<{ id: string; stripe: string }>(
     source,
     `SELECT id, credit_account_id AS stripe FROM payments WHERE route = 'MERCHANT_STRIPE'

@@ -148,17 +148,12 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
    * once in 10^11): money in a range a test moves, whatever the earlier tests' accounts drew.
    */
   async function fundInRange(first: number, last: number, amount: string): Promise<string> {
-    for (let attempt = 0; attempt < 400; attempt++) {
-      const id = await kit.open(unique('in-range'));
-      const l = parseId('account', id)!.shard;
-      if (l < first || l > last) continue;
-      await kit.fund(id, amount);
-      return id;
-    }
-    throw new Error(`no account opened on logical shards ${first}-${last} in 400 tries`);
+    const id = await openInRange(unique('in-range'), first, last);
+    await kit.fund(id, amount);
+    return id;
   }
 
-  /** Opens accounts of the owner until one lands in the range of logical shards (as fundInRange, unfunded). */
+  /** Opens accounts of the owner until one lands in the range of logical shards (fundInRange, unfunded). */
   async function openInRange(owner: string, first: number, last: number): Promise<string> {
     for (let attempt = 0; attempt < 400; attempt++) {
       const id = await kit.open(owner);

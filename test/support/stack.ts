@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { createAccountSubgraph } from '@paygraph/account/server';
 import type { FeedSettings } from '@paygraph/account/services/balance-feed';
 import { createTransactionSubgraph } from '@paygraph/transaction/server';
+import type { EndingsInFlight } from '@paygraph/transaction/services/endings-in-flight';
 import type { TransactionSettings } from '@paygraph/transaction/config';
 import { createSettlementSubgraph } from '@paygraph/settlement/server';
 import { createWebhooksSubgraph, type WebhooksSubgraphOptions } from '@paygraph/webhooks/server';
@@ -88,6 +89,8 @@ export interface StackOptions extends ReplicaOptions {
    * defaults otherwise.
    */
   transaction?: Partial<TransactionSettings>;
+  /** The transaction subgraph's endings after answers; one that holds them (answer-before-ending.test.ts) by choice. */
+  endings?: EndingsInFlight;
   /** Every part as NODE_ENV=production runs it (no introspection, no stack traces in errors); false when absent. */
   production?: boolean;
   /**
@@ -123,7 +126,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         trusts.transaction,
         options.now,
         { ...testTransactionSettings(), ...options.transaction },
-        { production },
+        { production, ...(options.endings ? { endings: options.endings } : {}) },
       ),
     settlement: () =>
       createSettlementSubgraph(shards, trusts.settlement, options.now, testSettlementSettings(), { production }),

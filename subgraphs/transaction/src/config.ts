@@ -39,7 +39,8 @@ export const transactionPortDefault = 4002;
 /**
  * Points where the transaction subgraph kills itself, for crash tests (TRANSACTION_FAILPOINT): those
  * of a two-leg movement, then those between the legs of a payment of many legs (services/leg-payment.ts),
- * then a payout to a link committed before its event was written (services/external-transfer.ts).
+ * then a payout to a link committed before its event was written (services/external-transfer.ts), then a
+ * cross-shard payment answered before its ending committed (services/endings-in-flight.ts).
  */
 const twoLegFailpoints = [
   'payment-after-debit',
@@ -50,14 +51,15 @@ const twoLegFailpoints = [
 ] as const;
 const legFailpoints = ['legs-after-paying', 'legs-after-home', 'legs-after-receiving'] as const;
 const eventFailpoints = ['payout-before-event'] as const;
-export const failpoints = [...twoLegFailpoints, ...legFailpoints, ...eventFailpoints] as const;
+const answerFailpoints = ['payment-after-answer'] as const;
+export const failpoints = [...twoLegFailpoints, ...legFailpoints, ...eventFailpoints, ...answerFailpoints] as const;
 export type Failpoint = (typeof failpoints)[number];
 
 function failpointOf(raw: string): Failpoint {
   const found = failpoints.find((f) => f === raw);
   if (found === undefined) {
     throw new Error(
-      `must be one of ${twoLegFailpoints.join(', ')}, got "${raw}"; between the legs of a payment: ${legFailpoints.join(', ')}; before a payout's event: ${eventFailpoints.join(', ')}`,
+      `must be one of ${twoLegFailpoints.join(', ')}, got "${raw}"; between the legs of a payment: ${legFailpoints.join(', ')}; before a payout's event: ${eventFailpoints.join(', ')}; after a payment's answer: ${answerFailpoints.join(', ')}`,
     );
   }
   return found;

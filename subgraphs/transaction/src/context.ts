@@ -16,6 +16,7 @@ import { legsOfPayments } from './db/payment-legs';
 import { readAccounts } from './services/accounts';
 import type { ClientInfo, ServiceContext } from './services/context';
 import type { LinkEventFeed } from './services/link-event-feed';
+import type { EndingsInFlight } from './services/endings-in-flight';
 import { pushTo } from '@paygraph/shared/collections';
 import { clientDeviceIdCharsMax, clientIpCharsMax, clientUserAgentCharsMax } from '@paygraph/shared/limits';
 
@@ -37,6 +38,8 @@ export interface TransactionContext extends BaseSubgraphContext, ServiceContext 
   legsOfPayment: DataLoader<string, PaymentLegRow[]>;
   /** The process's feed of link events, which its externalAccountChanged streams wait on. */
   linkEventFeed: LinkEventFeed;
+  /** The process's payments answered before their endings committed; its reads of them wait for those. */
+  endings: EndingsInFlight;
   /** Links and withdrawals named by link events: batched per shard, never cached (a stream's context lives long). */
   eventLinks: DataLoader<string, ExternalAccountRow | null>;
   eventWithdrawals: DataLoader<string, ExternalTransferRow | null>;
@@ -54,6 +57,14 @@ export function clientInfo(req: http.IncomingMessage): ClientInfo {
   };
 }
 
+/** A payment this process answered and is still ending reads as it was answered (endings-in-flight.ts). */
+function paymentsLoader(base: BaseSubgraphContext, endings: EndingsInFlight): DataLoader<string, PaymentRow | null> {
+  return shardedLoader(base, 'payment', async (db, ids) => {
+    await endings.settled(ids);
+    return paymentsByIds(db, ids);
+  });
+}
+
 /** Outside production (config.ts refuses production without one) an unset key is this one: in the source, it hides nothing real. */
 const developmentCardFingerprintKey = 'paygraph-development-card-fingerprint-key-not-for-production';
 export function extendContext(
@@ -62,6 +73,7 @@ export function extendContext(
   now: () => Date = () => new Date(),
   settings: TransactionSettings,
   linkEventFeed: LinkEventFeed,
+  endings: EndingsInFlight,
 ): TransactionContext {
   const legsOfPayment = new DataLoader<string, PaymentLegRow[]>(async (paymentIds) => {
     const rows = await Promise.all(
@@ -88,7 +100,7 @@ export function extendContext(
       const byPayment = new Map(rows.flat().map((h) => [h.endedBy!, h]));
       return paymentIds.map((id) => byPayment.get(id) ?? null);
     }),
-    payments: shardedLoader(base, 'payment', paymentsByIds),
+    payments: paymentsLoader(base, endings),
     paymentFx: new DataLoader(async (paymentIds) => {
       const rows = await Promise.all(
         [...byShard(base, 'payment', paymentIds)].map(([shard, local]) => paymentFxByIds(shard.db, local)),
@@ -110,6 +122,7 @@ export function extendContext(
     }),
     legsOfPayment,
     linkEventFeed,
+    endings,
     eventLinks: shardedLoader(base, 'externalAccount', linksByIds, { cache: false }),
     eventWithdrawals: shardedLoader(base, 'withdrawal', externalTransfersByIds, { cache: false }),
     primeLegs: (paymentId, legs) => void legsOfPayment.prime(paymentId, [...legs]),

@@ -108,6 +108,17 @@ export const campaignTermsCachedMax = 1_000;
  * second half) to the request that wrote it, which tries it inline first.
  */
 export const outboxInlineGraceMs = 5_000;
+
+/**
+ * Cross-shard payments' endings a process may still be writing after it answered them (services/endings-in-flight.ts):
+ * a promise and its id, about 200 bytes each. Past it a request waits for its payment's ending before answering.
+ * Ten thousand is several seconds of the machine's most payments per second (bench a-max, docs/PERFORMANCE.md).
+ */
+export const endingsInFlightMax = 10_000;
+
+/** Tests only (TRANSACTION_FAILPOINT=payment-after-answer): how long the answer has to go out before the process dies. */
+export const failpointAfterAnswerWaitMs = 2_000;
+
 /** The outbox relay's pause between passes (configurable: RELAY_INTERVAL_MS). */
 export const relayIntervalMsDefault = 1_000;
 /** Relay limits: rows per shard per tick, how long a claimed row is ours, the pause between ticks. */

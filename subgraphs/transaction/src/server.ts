@@ -14,13 +14,16 @@ import type { TransactionSettings } from './config';
 import { clientInfo, extendContext, type TransactionContext } from './context';
 import { resolvers } from './resolvers/index';
 import { LinkEventFeed, type LinkFeedSettings } from './services/link-event-feed';
-import { linkEventPollIntervalMs } from './limits';
+import { endingsInFlightMax, linkEventPollIntervalMs } from './limits';
+import { EndingsInFlight } from './services/endings-in-flight';
 
 export interface TransactionSubgraphOptions extends SubgraphServerOptions {
   /** How the link event feed polls; see services/link-event-feed.ts. */
   linkFeed?: Partial<LinkFeedSettings>;
   /** Keep-alive pings on the graphql-ws endpoint (SUBSCRIPTION_KEEPALIVE_MS). */
   keepAliveMs?: number;
+  /** Its payments' endings after their answers (services/endings-in-flight.ts); a test hands in one that holds them. */
+  endings?: EndingsInFlight;
 }
 
 /** A stream's requests come over graphql-ws, not HTTP: no client headers to keep with a payment. */
@@ -37,8 +40,9 @@ export async function createTransactionSubgraph(
   settings: TransactionSettings,
   options: TransactionSubgraphOptions = {},
 ): Promise<SubgraphServer> {
-  const { linkFeed, keepAliveMs, ...server } = options;
+  const { linkFeed, keepAliveMs, endings: given, ...server } = options;
   const feed = new LinkEventFeed(shards, { pollIntervalMs: linkEventPollIntervalMs, ...linkFeed });
+  const endings = given ?? new EndingsInFlight(endingsInFlightMax, log());
   const subgraph = await createSubgraph<TransactionContext>({
     name: transactionPart.name,
     typeDefs: readSchema(transactionPart.name),
@@ -46,16 +50,21 @@ export async function createTransactionSubgraph(
     shards,
     trust,
     ...server,
-    extendContext: (base, req) => extendContext(base, clientInfo(req), now, settings, feed),
+    extendContext: (base, req) => extendContext(base, clientInfo(req), now, settings, feed, endings),
   });
   const closeSockets = serveSubscriptions(subgraph.http, subgraph.schema, {
     trust,
     // A stream outlives any request: its lines go through the process's logger.
-    context: (identity) => extendContext({ identity, shards, log: log() }, noClient, now, settings, feed),
+    context: (identity) => extendContext({ identity, shards, log: log() }, noClient, now, settings, feed, endings),
     keepAliveMs: keepAliveMs ?? subscriptionKeepAliveMsDefault,
     production: server.production ?? false,
   });
   feed.start();
-  subgraph.disposers.push(closeSockets, () => feed.stop());
+  // The endings of payments already answered are written before the shard pools close.
+  subgraph.disposers.push(
+    closeSockets,
+    () => feed.stop(),
+    () => endings.drain(),
+  );
   return subgraph;
 }

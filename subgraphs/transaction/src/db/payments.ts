@@ -58,13 +58,28 @@ export async function finishPayment(
   await tx.update(payments).set({ status, failureCode, completedAt: now }).where(eq(payments.id, id));
 }
 
-/** Completes many cross-shard payments whose credit landed, in one statement. */
-export async function paymentsSucceeded(tx: PostingTx, ids: readonly string[], now: Date): Promise<void> {
-  if (ids.length === 0) return;
-  await rawHold(tx, "UPDATE payments SET status = 'SUCCEEDED', failure_code = NULL, completed_at = ? WHERE id IN (?)", [
-    now,
-    ids,
-  ]);
+/**
+ * Completes many cross-shard payments whose credit landed, each at its own instant: the one its request answered when
+ * it answered before its ending (services/endings-in-flight.ts). One statement; a CASE only when the instants differ.
+ */
+export async function paymentsSucceeded(tx: PostingTx, ended: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
+  if (ended.length === 0) return;
+  const ids = ended.map((e) => e.id);
+  const first = ended[0]!.at.getTime();
+  if (ended.every((e) => e.at.getTime() === first)) {
+    await rawHold(
+      tx,
+      "UPDATE payments SET status = 'SUCCEEDED', failure_code = NULL, completed_at = ? WHERE id IN (?)",
+      [ended[0]!.at, ids],
+    );
+    return;
+  }
+  const cases = ended.map(() => 'WHEN ? THEN ?').join(' ');
+  await rawHold(
+    tx,
+    `UPDATE payments SET status = 'SUCCEEDED', failure_code = NULL, completed_at = CASE id ${cases} END WHERE id IN (?)`,
+    [...ended.flatMap((e) => [e.id, e.at]), ids],
+  );
 }
 
 export async function setRefundedAmount(tx: Tx, id: string, refundedAmount: bigint): Promise<void> {

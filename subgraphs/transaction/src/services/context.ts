@@ -2,6 +2,7 @@ import type { Identity } from '@paygraph/shared/identity';
 import type { Logger } from '@paygraph/shared/log';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { PaymentLegRow } from '../db/schema/transactions';
+import type { EndingsInFlight } from './endings-in-flight';
 
 /** Where a request came from, kept with each payment for risk and audit. */
 export interface ClientInfo {
@@ -28,4 +29,9 @@ export interface ServiceContext {
    * not read them back: one SELECT fewer per marketplace payment. Absent outside a GraphQL request.
    */
   primeLegs?: (paymentId: string, legs: readonly PaymentLegRow[]) => void;
+  /**
+   * The process's cross-shard payments answered before their endings committed (endings-in-flight.ts). Absent outside
+   * the subgraph's requests (workers, tests that drive a service alone): there every ending is awaited before answering.
+   */
+  endings?: EndingsInFlight;
 }

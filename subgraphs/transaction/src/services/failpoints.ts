@@ -1,4 +1,5 @@
 import { failpoints, type Failpoint } from '../config';
+import { failpointAfterAnswerWaitMs } from '../limits';
 
 /**
  * TRANSACTION_FAILPOINT names a point where this process kills itself with SIGKILL, as a crash
@@ -17,4 +18,15 @@ export function armFailpoint(point: Failpoint | null): void {
 
 export function hitFailpoint(point: Failpoint): void {
   if (armed === point) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * A failpoint past a request's answer: armed, the process dies once the answer has had failpointAfterAnswerWaitMs to go
+ * out (its resolvers may still read after the service returned), so the client holds an answer whose work the process
+ * never finished.
+ */
+export async function hitFailpointAfterAnswer(point: Failpoint): Promise<void> {
+  if (armed !== point) return;
+  await new Promise((resolve) => setTimeout(resolve, failpointAfterAnswerWaitMs));
+  process.kill(process.pid, 'SIGKILL');
 }

@@ -21,7 +21,7 @@ import { paymentCreditSpec, paymentReversalSpec, type Movement } from '../domain
 import { fxPaymentReversalSpec } from '../domain/fx-legs';
 import { isPaying, type LegRole } from '../domain/payment-legs';
 import { fxPositionsOn, sidesOf } from './fx-positions';
-import { hitFailpoint } from './failpoints';
+import { hitFailpoint, hitFailpointAfterAnswer } from './failpoints';
 import {
   campaignCounter,
   homeReversal,
@@ -34,6 +34,7 @@ import {
 } from './legs';
 import { CompletionWaits } from './completion-waits';
 import type { ServiceContext } from './context';
+import type { EndingsInFlight } from './endings-in-flight';
 
 /**
  * The one completion of every payment (docs/PAYMENTS.md, "One payment route"): once a
@@ -165,6 +166,8 @@ export interface KnownPayment {
   plan?: CompletionPlan;
   /** Its FX record (null: none), for a two-leg plan whose plan is not given. */
   fx?: PaymentFxRow | null;
+  /** Where its success's ending may go on after the answer (endings-in-flight.ts); absent: the ending is awaited. */
+  endings?: EndingsInFlight;
 }
 
 /** Runs the completion once; answers how this run ended the payment. */
@@ -222,7 +225,29 @@ export async function completePayment(
   if (refusal?.status === 'REJECTED')
     return failPayment(shards, plan, payment, refusal.rejection.code, posted, true, now);
   hitFailpoint('legs-after-receiving');
-  return endPayment(plan, payment, null, null, now);
+  return endSucceeded(plan, payment, now, known?.endings);
+}
+
+/**
+ * A success's ending. Every leg has posted, so every run of this completion ends the payment SUCCEEDED: where the
+ * request may answer first (EndingsInFlight has room), it answers that now and the ending goes on after it.
+ */
+async function endSucceeded(
+  plan: CompletionPlan,
+  payment: PaymentRow,
+  now: () => Date,
+  endings: EndingsInFlight | undefined,
+): Promise<Ending> {
+  if (!endings?.hasRoom()) return endPayment(plan, payment, null, null, now);
+  const at = now();
+  endings.run(payment.id, () => endAfterAnswer(plan, payment, at));
+  return { status: 'SUCCEEDED', failureCode: null, completedAt: at };
+}
+
+/** The ending of an answered success, at the instant its answer gave. */
+async function endAfterAnswer(plan: CompletionPlan, payment: PaymentRow, at: Date): Promise<Ending> {
+  await hitFailpointAfterAnswer('payment-after-answer');
+  return endPayment(plan, payment, null, null, () => at);
 }
 
 /** The funding account refusing its debit is the campaign being unable to pay: CAMPAIGN_EXHAUSTED. */
@@ -319,14 +344,13 @@ async function decideEndings(
   inputs: readonly EndingInput[],
   taken: Set<string>,
 ): Promise<Array<PrepareDecision<Ended>>> {
-  const completedAt = inputs[0]!.at;
-  const succeeded: string[] = [];
+  const succeeded: Array<{ id: string; at: Date }> = [];
   const decisions: Array<PrepareDecision<Ended>> = [];
   for (const input of inputs) {
     if (!taken.delete(input.id)) decisions.push({ proceed: false, result: null });
     else if (input.failureCode === null) {
-      succeeded.push(input.id);
-      decisions.push({ proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt } });
+      succeeded.push({ id: input.id, at: input.at });
+      decisions.push({ proceed: false, result: { status: 'SUCCEEDED', failureCode: null, completedAt: input.at } });
     } else if (input.reversal) decisions.push({ proceed: true, spec: input.reversal });
     else {
       await finishPayment(tx, input.id, 'FAILED', input.failureCode, input.at);
@@ -336,7 +360,7 @@ async function decideEndings(
       });
     }
   }
-  await paymentsSucceeded(tx, succeeded, completedAt);
+  await paymentsSucceeded(tx, succeeded);
   return decisions;
 }
 

@@ -25,16 +25,20 @@ import { outboxInlineGraceMs } from '../limits';
 /**
  * The second half of a cross-shard payment whose debit has committed (a payment's, or a hold's
  * capture): the two-leg plan's completion (payment-completion.ts) tried at once; if it cannot
- * be made now, the relay finishes it and the payment answers PROCESSING.
+ * be made now, the relay finishes it and the payment answers PROCESSING. A payment (not a
+ * capture, whose hold the request answers too) is answered once its credit has posted, its
+ * ending going on after the answer (endings-in-flight.ts).
  */
 export async function creditAcrossShards(
   ctx: ServiceContext,
   debited: PaymentRow,
   failpoint: Failpoint,
-  fx: PaymentFxRow | null = null,
+  fx: PaymentFxRow | null,
+  answerBeforeEnding: boolean,
 ): Promise<PaymentRow> {
   hitFailpoint(failpoint);
-  const answered = await completeNow(ctx, { payment: debited, fx });
+  const endings = answerBeforeEnding ? ctx.endings : undefined;
+  const answered = await completeNow(ctx, { payment: debited, fx, ...(endings ? { endings } : {}) });
   assert(answered, `payment ${debited.id} has no record`);
   return answered;
 }

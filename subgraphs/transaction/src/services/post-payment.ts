@@ -328,8 +328,9 @@ async function complete(
     return final.ok ? ok({ ...posted.value, payment: final.value }) : final;
   }
   if (payment.status !== 'PROCESSING') return posted;
-  const failpoint = item.claim.kind === 'capture' ? 'capture-after-debit' : 'payment-after-debit';
-  const credited = await creditAcrossShards(ctx, payment, failpoint, placed.fx?.row ?? null);
+  const capture = item.claim.kind === 'capture';
+  const failpoint = capture ? 'capture-after-debit' : 'payment-after-debit';
+  const credited = await creditAcrossShards(ctx, payment, failpoint, placed.fx?.row ?? null, !capture);
   return ok({ ...posted.value, payment: credited });
 }
 

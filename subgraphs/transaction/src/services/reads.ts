@@ -79,7 +79,13 @@ export async function accountPayments(
   beforeId: string | null,
   first: number,
 ) {
-  const page = await loadAccountPayments(ctx.shards, accountId, beforeId, first);
+  let page = await loadAccountPayments(ctx.shards, accountId, beforeId, first);
+  // Payments this process answered and is still ending are read again once ended, as they were answered.
+  const ending = page.payments.filter((p) => p.status === 'PROCESSING').map((p) => p.id);
+  if (ctx.endings.anyOf(ending)) {
+    await ctx.endings.settled(ending);
+    page = await loadAccountPayments(ctx.shards, accountId, beforeId, first);
+  }
   for (const p of page.payments) ctx.payments.prime(p.id, p);
   return page;
 }

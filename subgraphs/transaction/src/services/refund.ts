@@ -53,6 +53,8 @@ export async function refundPayment(
   if (!parsed.ok) return parsed;
   const request = parsed.value;
   const shard = ctx.shards.of('payment', request.paymentId);
+  // A payment this process answered SUCCEEDED and is still ending is refunded once ended (endings-in-flight.ts).
+  await ctx.endings?.settled([request.paymentId]);
   const [payment] = await paymentsByIds(shard.db, [request.paymentId]);
   if (!payment) return err({ kind: 'PaymentNotFound', paymentId: request.paymentId });
   const payee = (await readAccounts(ctx.shards, [payment.payeeAccountId])).get(payment.payeeAccountId);

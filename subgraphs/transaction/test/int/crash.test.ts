@@ -166,6 +166,52 @@ describe('crash between the two halves of a cross-shard movement', () => {
     await revived.kill();
   });
 
+  it('a payment answered once its credit posted, its process killed before its ending, is ended SUCCEEDED by the restarted relay; a retry moves nothing', async () => {
+    const payer = await insertAccountOn(shards, 0, unique('crash-answer-payer'));
+    const payee = await insertAccountOn(shards, 1, unique('crash-answer-payee'));
+    expect(physicalOf(shards, payer)).not.toBe(physicalOf(shards, payee));
+    expect((await depositFromReserve(shards, payer, 10_000n)).status).toBe('APPLIED');
+    const input = {
+      idempotencyKey: unique('crash-answer'),
+      payerAccountId: payer,
+      payeeAccountId: payee,
+      amount: '1200',
+      currency: 'USD',
+    };
+
+    const doomed = await children.spawn({ RELAY_ENABLED: 'false', TRANSACTION_FAILPOINT: 'payment-after-answer' });
+    const answered = await gql(doomed.graphqlUrl, createPaymentDoc, { input }, undefined, await asOperator());
+    expect(await doomed.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    // The client holds SUCCEEDED: both halves had posted when it was answered.
+    expect(answered.errors).toBeUndefined();
+    const payment = answered.data!.createPayment as { id: string; status: string };
+    expect(payment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED', amount: '1200' });
+    expect(await balances([payer, payee])).toEqual([8_800n, 1_200n]);
+    expect(await postingsByDedupeKey(shards, [`${payment.id}:credit`, `${payment.id}:reverse`])).toHaveLength(1);
+    // Its ending never ran: the record still reads PROCESSING, its outbox row PENDING.
+    expect(await paymentRow(shards, payment.id)).toMatchObject({ status: 'PROCESSING', completedAt: null });
+    expect(await outboxRow(shards, 'payment', payment.id)).toMatchObject({ step: 'PAYMENT_CREDIT', status: 'PENDING' });
+
+    await outboxDueNow(shards, payment.id);
+    const revived = await children.spawn({ RELAY_ENABLED: 'true', RELAY_INTERVAL_MS: '200' });
+    const done = await eventually('the relay ends the payment', completionTimeoutMs, async () => {
+      const row = await paymentRow(shards, payment.id);
+      return row?.status === 'PROCESSING' ? undefined : row;
+    });
+    // As answered; the credit found posted under its key, so nothing moved again.
+    expect(done).toMatchObject({ status: 'SUCCEEDED', failureCode: null, completedAt: expect.any(Date) });
+    expect(await outboxRow(shards, 'payment', payment.id)).toMatchObject({ status: 'DONE' });
+    expect(await postingsByDedupeKey(shards, [`${payment.id}:credit`, `${payment.id}:reverse`])).toHaveLength(1);
+    expect(await balances([payer, payee])).toEqual([8_800n, 1_200n]);
+    expect(await entryCounts([payer, payee])).toEqual([2, 1]);
+    expect((await expectClearingAccountedFor()).payments).not.toContain(payment.id);
+
+    const retried = await gql(revived.graphqlUrl, createPaymentDoc, { input }, undefined, await asOperator());
+    expect(retried.data!.createPayment).toMatchObject({ __typename: 'Payment', id: payment.id, status: 'SUCCEEDED' });
+    expect(await balances([payer, payee])).toEqual([8_800n, 1_200n]);
+    await revived.kill();
+  });
+
   it('a hold captured across shards and killed after its debit is credited once by the restarted process; a retry moves nothing', async () => {
     const payer = await insertAccountOn(shards, 0, unique('crash-hold-payer'));
     const payee = await insertAccountOn(shards, 1, unique('crash-hold-payee'));

@@ -41,7 +41,11 @@ export class EndingsInFlight {
         );
       },
     );
-    const kept = settled.finally(() => {
+    // A second ending of one payment (a replay beside its request) is kept with the first: readers and the drain wait
+    // for both, and whichever took the outbox row has committed by then.
+    const earlier = this.pending.get(paymentId);
+    const both = earlier ? Promise.all([earlier, settled]).then(() => undefined) : settled;
+    const kept = both.finally(() => {
       if (this.pending.get(paymentId) === kept) this.pending.delete(paymentId);
     });
     this.pending.set(paymentId, kept);

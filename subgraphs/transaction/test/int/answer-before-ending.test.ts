@@ -1,6 +1,7 @@
 import { afterEach, describe, it, expect } from 'vitest';
 import { gql } from '../../../../test/support/graphql';
 import { rawRows } from '@paygraph/shared/db/raw';
+import { outboxRow, paymentRow } from '../../../../test/support/bank';
 import { physicalOf, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 import type { Stack } from '../../../../test/support/stack';
 import { EndingsInFlight } from '@paygraph/transaction/services/endings-in-flight';
@@ -74,10 +75,8 @@ describe('a cross-shard payment answered once its credit posted', () => {
     const { payer, payee } = await crossShardPair('answer-held');
     endings.hold();
     const answered = await pay(payer, payee, '700');
-    const shard = stack.shards.of('payment', answered.id);
     // Answered SUCCEEDED while the record still reads as the debit wrote it: the ending had not run.
-    const [row] = await rawRows<{ status: string }>(shard, 'SELECT status FROM payments WHERE id = ?', [answered.id]);
-    expect(row!.status).toBe('PROCESSING');
+    expect((await paymentRow(stack.shards, answered.id))?.status).toBe('PROCESSING');
     const done = new Set<string>();
     const read = gql(stack.gatewayUrl, readDoc, { id: answered.id }, kit.operator).finally(() => done.add('read'));
     const list = gql(stack.gatewayUrl, listDoc, { id: payer }, kit.operator).finally(() => done.add('list'));
@@ -92,10 +91,7 @@ describe('a cross-shard payment answered once its credit posted', () => {
       completedAt: answered.completedAt,
     });
     expect((await refund).data!.refundPayment).toMatchObject({ __typename: 'Refund', amount: '200' });
-    const [ended] = await rawRows<{ status: string }>(shard, 'SELECT status FROM transfer_outbox WHERE id = ?', [
-      answered.id,
-    ]);
-    expect(ended!.status).toBe('DONE');
+    expect((await outboxRow(stack.shards, 'payment', answered.id))?.status).toBe('DONE');
   });
 
   it("reads back as answered at once, by id and in its payer's list, to the millisecond it was answered", async () => {

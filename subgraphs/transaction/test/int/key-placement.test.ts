@@ -9,8 +9,7 @@ import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
 import { placeLegacyKeys } from '@paygraph/transaction/services/legacy-keys';
 import type { Stack } from '../../../../test/support/stack';
 import { testShards, token, unique } from '../../../../test/support/env';
-import { eventually } from '../../../../test/support/bank';
-import { rawRows } from '@paygraph/shared/db/raw';
+import { eventually, paymentRow } from '../../../../test/support/bank';
 import { gql } from '../../../../test/support/graphql';
 import { shardCostOf } from '../../../../test/support/shard-cost';
 import { physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
@@ -211,11 +210,7 @@ async function endingCommitted(paymentId: string): Promise<void> {
   const own = testShards(1);
   try {
     await eventually(`payment ${paymentId} ended`, endingWaitMs, async () => {
-      const [row] = await rawRows<{ status: string }>(
-        own.of('payment', paymentId),
-        'SELECT status FROM payments WHERE id = ?',
-        [paymentId],
-      );
+      const row = await paymentRow(own, paymentId);
       return row?.status === 'SUCCEEDED' ? true : undefined;
     });
   } finally {

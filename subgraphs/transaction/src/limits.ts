@@ -100,6 +100,13 @@ assert(
  */
 export const quoteTermsCachedMax = 50_000;
 
+/**
+ * Payers' facts a process keeps (services/payer-facts.ts), by the caller who paid from them: an id and five short
+ * strings, about 0.4 kB of heap each with the maps around them, 20 MB at the bound. Shared fairly by callers
+ * (FairShareCache): a caller paying from more accounts than its share forgets its own oldest, never another's.
+ */
+export const payerFactsCachedMax = 50_000;
+
 /** Campaigns' terms this process has read, by id; past the limit the least used is forgotten. */
 export const campaignTermsCachedMax = 1_000;
 

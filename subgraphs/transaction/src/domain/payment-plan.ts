@@ -53,10 +53,18 @@ export interface PaymentFacts {
   now: Date;
 }
 
+/**
+ * What a plan reads of its payer: facts fixed when the account was opened (its owner, type,
+ * currency, entity), so a copy read before is as good as a read now (services/payer-facts.ts).
+ * Its status and balances are the posting's to decide, under the payer's lock
+ * (posting-rules.ts): a plan never reads them.
+ */
+export type PayerFacts = Pick<Account, 'id' | 'ownerId' | 'type' | 'parentId' | 'currency' | 'entity'>;
+
 export interface PaymentPlan {
   request: ParsedPayment;
   shape: PaymentShape;
-  payer: Account;
+  payer: PayerFacts;
   payee: Account;
   /** In their fixed order (payment-legs.ts planLegs); an FX plan's PAYEE leg is the quote's buy side. */
   legs: PaymentLeg[];
@@ -121,7 +129,7 @@ export function paymentKeyContent(request: ParsedPayment, shape: PaymentShape): 
 export function planPayment(
   request: ParsedPayment,
   shape: PaymentShape,
-  payer: Account,
+  payer: PayerFacts,
   facts: PaymentFacts,
 ): Result<PaymentPlan, CreatePaymentError> {
   for (const id of [request.payeeAccountId, ...request.splits.map((s) => s.accountId)]) {
@@ -171,7 +179,7 @@ export function planPayment(
 function campaignDiscountOf(
   campaign: CampaignFacts,
   request: ParsedPayment,
-  payer: Account,
+  payer: PayerFacts,
   legs: readonly PaymentLeg[],
   facts: PaymentFacts,
 ): Result<bigint, MoneyErrorOf<'CampaignNotApplicable'>> {
@@ -189,7 +197,7 @@ function quoteRefusal(
   quoteId: string,
   quote: QuoteTerms | undefined,
   callerId: string,
-  payer: Account,
+  payer: PayerFacts,
   payee: Account,
 ): CreatePaymentError | null {
   if (!quote || quote.createdBy !== callerId) return invalidInput('fxQuoteId', `no quote ${quoteId} of yours`);

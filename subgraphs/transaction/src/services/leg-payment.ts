@@ -3,7 +3,7 @@ import { insertRows } from '@paygraph/shared/db/raw';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { businessDateOf } from '@paygraph/shared/business-date';
-import { err, ok, type Result } from '@paygraph/shared/result';
+import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { deferPayment, paymentsByIds } from '../db/payments';
 import { deferOutbox } from '../db/outbox';
 import { deferPaymentLegs } from '../db/payment-legs';
@@ -153,17 +153,17 @@ export async function legRowsOf(
 ): Promise<PaymentLegRow[]> {
   return Promise.all(
     legs.map(async (leg): Promise<PaymentLegRow> => {
-      const account = accounts.get(leg.accountId)!;
-      const merchantReceiver = !isPaying(leg.role) && account.type === 'MERCHANT';
+      // Receivers only: the payer's row may not have been read (payer-facts.ts), and it is never a stripe's.
+      const receiver = isPaying(leg.role) ? undefined : accounts.get(leg.accountId);
+      assert(isPaying(leg.role) || receiver, `leg ${leg.index}'s receiver ${leg.accountId} was not read`);
+      const merchant = receiver?.type === 'MERCHANT' ? receiver : undefined;
       return {
         paymentId: id,
         legIndex: leg.index,
         role: leg.role,
         accountId: leg.accountId,
-        postedAccountId: merchantReceiver
-          ? await stripeFor(ctx.shards, account, shardOf('payment', id))
-          : leg.accountId,
-        bucket: merchantReceiver ? 'PENDING' : 'AVAILABLE',
+        postedAccountId: merchant ? await stripeFor(ctx.shards, merchant, shardOf('payment', id)) : leg.accountId,
+        bucket: merchant ? 'PENDING' : 'AVAILABLE',
         amount: leg.amount,
         currency: leg.currency,
         refundedAmount: 0n,

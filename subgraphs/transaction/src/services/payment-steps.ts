@@ -74,7 +74,7 @@ export interface PaymentRoute {
 /** Where the payer's shard credits a payment (or a hold's capture) to this payee. */
 export async function routeBetween(
   ctx: ServiceContext,
-  payer: Account,
+  payer: Pick<Account, 'id'>,
   payee: Account,
   currency: string,
 ): Promise<PaymentRoute> {

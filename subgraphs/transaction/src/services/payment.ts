@@ -17,6 +17,7 @@ import {
   paymentKeyContent,
   planPayment,
   shapeOf,
+  type PayerFacts,
   type PaymentFacts,
   type PaymentPlan,
   type PaymentShape,
@@ -37,6 +38,7 @@ import { postPayments, type PaymentClaim, type PaymentToPost, type PostedPayment
 import type { ServiceContext } from './context';
 import { mayPayFrom } from './access';
 import { bulkPaymentsMax } from '../limits';
+import { payerPaidFromBefore, rememberPayer } from './payer-facts';
 
 /**
  * Payments (docs/PAYMENTS.md, "One payment route"): parse, read the facts the request names
@@ -57,11 +59,12 @@ async function attemptPayment(
   if (!shape.ok) return shape;
   const facts = await readFacts(ctx, request, shape.value);
   if (!facts.ok) return refused(ctx, request, shape.value, facts);
-  const payer = payingAccount(ctx, request, facts.value);
+  const payer = payingAccount(ctx, request.payerAccountId, facts.value.payer);
   if (!payer.ok) {
     const error = payer.error;
     return error.kind === 'Forbidden' ? err(error) : refused(ctx, request, shape.value, err(error));
   }
+  rememberPayer(ctx.identity.sub, payer.value);
   const plan = planPayment(request, shape.value, payer.value, facts.value);
   if (!plan.ok) return refused(ctx, request, shape.value, plan);
   // A plain two-leg payment claims its key in its debit's transaction (payment-claims.ts); an FX
@@ -96,28 +99,38 @@ function countPaymentOutcome<E extends CreatePaymentError | Forbidden>(
 /** What a plan is decided from, with the quote's whole row (the FX record copies its rate). */
 interface Facts extends PaymentFacts {
   quote: FxQuoteRow | undefined;
+  /** The payer's facts: read with the receivers, or kept from this caller's payment from it before (payer-facts.ts). */
+  payer: PayerFacts | undefined;
 }
 
 /**
  * The accounts a request names (clients' only), and its campaign's terms or its quote: read at once where they can be.
+ * A payer this caller has paid from before is not read (payer-facts.ts): a cross-shard payment then reads the payee's
+ * shard alone.
  */
 async function readFacts(
   ctx: ServiceContext,
   request: ParsedPayment,
   shape: PaymentShape,
 ): Promise<Result<Facts, CreatePaymentError>> {
-  const ids = [request.payerAccountId, request.payeeAccountId, ...request.splits.map((s) => s.accountId)];
+  const receivers = [request.payeeAccountId, ...request.splits.map((s) => s.accountId)];
+  const kept = payerPaidFromBefore(ctx.identity.sub, request.payerAccountId);
+  const ids = kept ? receivers : [request.payerAccountId, ...receivers];
   const facts = (
     accounts: Map<string, Account>,
     quote: FxQuoteRow | undefined,
     campaign: Facts['campaign'] = null,
-  ): Facts => ({
-    accounts: clientsAmong(accounts),
-    campaign,
-    quote,
-    callerId: ctx.identity.sub,
-    now: ctx.now(),
-  });
+  ): Facts => {
+    const clients = clientsAmong(accounts);
+    return {
+      accounts: clients,
+      payer: kept ?? clients.get(request.payerAccountId),
+      campaign,
+      quote,
+      callerId: ctx.identity.sub,
+      now: ctx.now(),
+    };
+  };
   if (shape.kind === 'FX') {
     const [found, quote] = await Promise.all([
       readAccounts(ctx.shards, ids),
@@ -136,14 +149,23 @@ async function readFacts(
  */
 function payingAccount(
   ctx: ServiceContext,
-  request: ParsedPayment,
-  facts: PaymentFacts,
-): Result<Account, MoneyErrorOf<'AccountNotFound'> | Forbidden> {
-  const payer = facts.accounts.get(request.payerAccountId);
-  if (!payer) return err({ kind: 'AccountNotFound', accountId: request.payerAccountId });
+  accountId: string,
+  payer: PayerFacts | undefined,
+): Result<PayerFacts, MoneyErrorOf<'AccountNotFound'> | Forbidden> {
+  if (!payer) return err({ kind: 'AccountNotFound', accountId });
   const notYours = mayPayFrom(ctx.identity, payer);
   if (notYours) return err(notYours);
   return ok(payer);
+}
+
+/** The payers among `payerIds` this caller has paid from before (payer-facts.ts), by id. */
+function keptPayers(ctx: ServiceContext, payerIds: readonly string[]): Map<string, PayerFacts> {
+  const kept = new Map<string, PayerFacts>();
+  for (const id of payerIds) {
+    const facts = payerPaidFromBefore(ctx.identity.sub, id);
+    if (facts) kept.set(id, facts);
+  }
+  return kept;
 }
 
 /** A payment's key is anchored on its payer: the account debited, whose shard records the payment. */
@@ -210,8 +232,10 @@ async function attemptPayments(
 ): Promise<Result<Array<Result<PaymentRow, CreatePaymentError>>, TooManyPayments | Forbidden>> {
   if (inputs.length > bulkPaymentsMax) return err({ kind: 'TooManyPayments', max: bulkPaymentsMax });
   const parsed = inputs.map((input) => plainPayment(input, parseCreatePayment(input, ctx.amountMax)));
-  const ids = parsed.flatMap((p) => (p.ok ? [p.value.payerAccountId, p.value.payeeAccountId] : []));
-  const found = await readAccounts(ctx.shards, [...new Set(ids)]);
+  const payerIds = parsed.flatMap((p) => (p.ok ? [p.value.payerAccountId] : []));
+  const payeeIds = parsed.flatMap((p) => (p.ok ? [p.value.payeeAccountId] : []));
+  const kept = keptPayers(ctx, [...new Set(payerIds)]);
+  const found = await readAccounts(ctx.shards, [...new Set([...payerIds.filter((id) => !kept.has(id)), ...payeeIds])]);
   const facts: PaymentFacts = {
     accounts: clientsAmong(found),
     campaign: null,
@@ -225,7 +249,8 @@ async function attemptPayments(
       plans.push(p);
       continue;
     }
-    const payer = payingAccount(ctx, p.value, facts);
+    const payerId = p.value.payerAccountId;
+    const payer = payingAccount(ctx, payerId, kept.get(payerId) ?? facts.accounts.get(payerId));
     if (!payer.ok) {
       // One payer that is not the caller's refuses the whole request, before anything is written.
       const error = payer.error;
@@ -233,6 +258,7 @@ async function attemptPayments(
       plans.push(err(error));
       continue;
     }
+    rememberPayer(ctx.identity.sub, payer.value);
     plans.push(planPayment(p.value, { kind: 'TWO_LEGS' }, payer.value, facts));
   }
   return ok(await postPlans(ctx, plans, facts));

@@ -38,7 +38,7 @@ export interface GatewayContext {
   documentJudged?: true;
   /**
    * How long the gateway waits for a subgraph's answer to this operation, when it does a file's worth of work
-   * (limits.ts slowMutationTimeoutsMs, set by plugins.ts slowOperations); subgraphRequestTimeoutMs when absent.
+   * (limits.ts slowFieldTimeoutsMs, set by plugins.ts slowOperations); subgraphRequestTimeoutMs when absent.
    */
   subgraphTimeoutMs?: number;
   /**

@@ -150,9 +150,17 @@ export const statementImportTimeoutMs = 120_000;
  * went on (a retry with the same keys answers them, but the caller cannot tell in time).
  */
 export const bulkPaymentsTimeoutMs = 30_000;
-export const slowMutationTimeoutsMs: Readonly<Record<string, number>> = {
+/**
+ * channelReconciliation (a query) matches a channel's day, up to statementLinesMax (10,000) lines a statement, and
+ * stores its report, in one call: a statement at the size limit, one exception per line, took over 5 s on a 2-core
+ * machine during a full `npm test` (2026-11-26), when the operator was told SUBGRAPH_UNAVAILABLE while it went on.
+ */
+export const reconciliationTimeoutMs = 60_000;
+/** The root fields that do a file's worth of work in one call, and how long the gateway waits for each. */
+export const slowFieldTimeoutsMs: Readonly<Record<string, number>> = {
   importBankStatement: statementImportTimeoutMs,
   createPayments: bulkPaymentsTimeoutMs,
+  channelReconciliation: reconciliationTimeoutMs,
 };
 
 /**

@@ -5,7 +5,7 @@ import { unauthenticated } from '@paygraph/shared/graphql/errors';
 import { honouredUntil, type GatewayContext } from './context';
 import type { Metrics } from './metrics';
 import type { ClientLabels } from './client-awareness';
-import { slowMutationTimeoutsMs } from './limits';
+import { slowFieldTimeoutsMs } from './limits';
 import { fragmentsOf } from './security/operation-limits';
 import { rootSelectionsOf } from './security/root-fields';
 
@@ -55,14 +55,15 @@ export function metricsPlugin(metrics: Metrics, clients: ClientLabels): ApolloSe
 }
 
 /**
- * A mutation that does a file's worth of work (importBankStatement) gets the subgraph timeout of its slowest root field
- * (limits.ts slowMutationTimeoutsMs) in place of subgraphRequestTimeoutMs; every other operation keeps that.
+ * An operation that does a file's worth of work (importBankStatement, createPayments, channelReconciliation) gets the
+ * subgraph timeout of its slowest root field (limits.ts slowFieldTimeoutsMs) in place of subgraphRequestTimeoutMs;
+ * every other operation keeps that.
  */
 export const slowOperations: ApolloServerPlugin<GatewayContext> = {
   async requestDidStart() {
     return {
       async didResolveOperation({ contextValue, operation, document, schema }) {
-        if (!operation || operation.operation !== 'mutation') return;
+        if (!operation) return;
         const fields = rootSelectionsOf(schema, fragmentsOf(document.definitions), operation);
         const timeoutMs = slowTimeoutMsOf(fields);
         if (timeoutMs > 0) contextValue.subgraphTimeoutMs = timeoutMs;
@@ -71,7 +72,7 @@ export const slowOperations: ApolloServerPlugin<GatewayContext> = {
   },
 };
 
-/** The subgraph timeout a mutation's root fields take (their slowest's), or 0 for subgraphRequestTimeoutMs. */
+/** The subgraph timeout an operation's root fields take (their slowest's), or 0 for subgraphRequestTimeoutMs. */
 export function slowTimeoutMsOf(fields: ReadonlyArray<{ name: string }>): number {
-  return Math.max(0, ...fields.map((f) => slowMutationTimeoutsMs[f.name] ?? 0));
+  return Math.max(0, ...fields.map((f) => slowFieldTimeoutsMs[f.name] ?? 0));
 }

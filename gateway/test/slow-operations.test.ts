@@ -9,9 +9,10 @@ import { testSecurityOptions, testTokens, testTrusts, token } from '../../test/s
 
 /**
  * importBankStatement does a file's worth of work in one call (an MT940 of 250,000 entries: 7.4 s), so the gateway
- * waits for it longer than for anything else (limits.ts slowMutationTimeoutsMs): a subgraph that answers a little
+ * waits for it longer than for anything else (limits.ts slowFieldTimeoutsMs): a subgraph that answers a little
  * after subgraphRequestTimeoutMs answers the import, and the same subgraph is SUBGRAPH_UNAVAILABLE for any other
- * mutation. createPayments (up to 1,000 payments) is waited for longer too. The timeout travels to the fetcher in a
+ * mutation. createPayments (up to 1,000 payments) and channelReconciliation (a query over a day's statement) are waited
+ * for longer too, and any other query is not. The timeout travels to the fetcher in a
  * header the subgraph never sees.
  */
 const answerAfterMs = subgraphRequestTimeoutMs + 1_000;
@@ -25,18 +26,10 @@ beforeAll(async () => {
     seen.push(req.headers);
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    let bulk = false;
-    req.on('end', () => (bulk = body.includes('createPayments')));
     req.on('end', () =>
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(
-          JSON.stringify({
-            data: bulk
-              ? { createPayments: [] }
-              : { importBankStatement: { __typename: 'StatementImport', channel: 'slow', statements: [] } },
-          }),
-        );
+        res.end(JSON.stringify({ data: slowAnswerTo(body) }));
       }, answerAfterMs),
     );
   });
@@ -56,6 +49,13 @@ afterAll(async () => {
   slow?.closeAllConnections();
   slow?.close();
 });
+
+/** What the slow subgraph answers, by the root field the gateway asked it for. */
+function slowAnswerTo(body: string): Record<string, unknown> {
+  if (body.includes('createPayments')) return { createPayments: [] };
+  if (body.includes('channelReconciliation')) return { channelReconciliation: { channel: 'slow', exceptions: [] } };
+  return { importBankStatement: { __typename: 'StatementImport', channel: 'slow', statements: [] } };
+}
 
 describe('a subgraph slower than subgraphRequestTimeoutMs', () => {
   it('answers importBankStatement, and is SUBGRAPH_UNAVAILABLE for any other mutation', async () => {
@@ -88,5 +88,21 @@ describe('a subgraph slower than subgraphRequestTimeoutMs', () => {
       operator,
     );
     expect(answer.data, JSON.stringify(answer)).toEqual({ createPayments: [] });
+  }, 30_000);
+
+  it('answers channelReconciliation, a query over a whole statement, and is SUBGRAPH_UNAVAILABLE for another query', async () => {
+    const operator = await token('ops-slow-recon', 'operator');
+    const [matched, other] = await Promise.all([
+      gql(
+        gatewayUrl,
+        contractOperation('ChannelReconciliation'),
+        { channel: 'slow', businessDate: '2026-11-25' },
+        operator,
+      ),
+      gql(gatewayUrl, contractOperation('Reconciliation'), { businessDate: '2026-11-25' }, operator),
+    ]);
+    expect(matched.errors, JSON.stringify(matched)).toBeUndefined();
+    expect(matched.data?.channelReconciliation).toMatchObject({ channel: 'slow', exceptions: [] });
+    expect(other.errors?.[0]?.extensions).toMatchObject({ code: 'SUBGRAPH_UNAVAILABLE', retryable: true });
   }, 30_000);
 });

@@ -253,10 +253,8 @@ async function admit(
   const fields = analysis.rootFields(variables.values);
   const decision = await takeRateBudgets(security, auth.identity, lane.operation, fields);
   if (!decision.allowed) return null;
-  if (lane.operation.operation === 'mutation') {
-    const timeoutMs = slowTimeoutMsOf(analysis.selections);
-    if (timeoutMs > 0) context.subgraphTimeoutMs = timeoutMs;
-  }
+  const timeoutMs = slowTimeoutMsOf(analysis.selections);
+  if (timeoutMs > 0) context.subgraphTimeoutMs = timeoutMs;
   return { analysis, fields };
 }
 

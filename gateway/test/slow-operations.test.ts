@@ -12,8 +12,7 @@ import { testSecurityOptions, testTokens, testTrusts, token } from '../../test/s
  * waits for it longer than for anything else (limits.ts slowFieldTimeoutsMs): a subgraph that answers a little
  * after subgraphRequestTimeoutMs answers the import, and the same subgraph is SUBGRAPH_UNAVAILABLE for any other
  * mutation. createPayments (up to 1,000 payments) and channelReconciliation (a query over a day's statement) are waited
- * for longer too, and any other query is not. The timeout travels to the fetcher in a
- * header the subgraph never sees.
+ * for longer too, and any other query is not. The timeout travels to the fetcher in a header the subgraph never sees.
  */
 const answerAfterMs = subgraphRequestTimeoutMs + 1_000;
 const seen: http.IncomingHttpHeaders[] = [];

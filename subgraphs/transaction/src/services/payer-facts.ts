@@ -7,7 +7,7 @@ import { payerFactsCachedMax } from '../limits';
  * The facts of the accounts a caller has paid from (domain/payment-plan.ts PayerFacts: owner, type, currency,
  * entity), kept by the caller who paid, so that its next payment from the same account reads nothing of it before the
  * posting. A cross-shard payment read its payer's row on the payer's shard and its payee's on the payee's, one
- * round trip on each; now the payee's alone (docs/PERFORMANCE.md, "The payer read once"). The posting locks and
+ * round trip on each; now the payee's alone (docs/PERFORMANCE.md, "The payer read once per caller"). The posting locks and
  * reads the payer's row as it always did, and decides on its status and balances there (posting-rules.ts): nothing
  * this keeps can change. An entry is kept only once the caller was found allowed to pay from the account
  * (mayPayFrom), under that caller: another caller never finds it, reads the row and is refused as before.

@@ -18,6 +18,7 @@ import {
 } from '@paygraph/transaction/db/schema/transactions';
 import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
 import { pushTo } from '@paygraph/shared/collections';
+import { testShards } from './env';
 
 /**
  * Fixtures and ledger-wide reads for the money-movement tests (bank, crash, lock timeout).
@@ -346,4 +347,22 @@ export async function eventually<T>(
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** How long a cross-shard payment's ending may take after its answer on a loaded machine: it is one merged batch. */
+const paymentEndingWaitMs = 10_000;
+
+/**
+ * Waits until a cross-shard payment's ending has committed (it follows the answer: endings-in-flight.ts), reading on
+ * connections of its own, so that a test counting its stack's statements and round trips does not count these.
+ */
+export async function paymentEnded(paymentId: string): Promise<void> {
+  const own = testShards(1);
+  try {
+    await eventually(`payment ${paymentId} ended`, paymentEndingWaitMs, async () =>
+      (await paymentRow(own, paymentId))?.status === 'SUCCEEDED' ? true : undefined,
+    );
+  } finally {
+    await own.close();
+  }
 }

@@ -8,8 +8,8 @@ import type { Shard } from '@paygraph/shared/shards/pool';
 import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
 import { placeLegacyKeys } from '@paygraph/transaction/services/legacy-keys';
 import type { Stack } from '../../../../test/support/stack';
-import { testShards, token, unique } from '../../../../test/support/env';
-import { eventually, paymentRow } from '../../../../test/support/bank';
+import { token, unique } from '../../../../test/support/env';
+import { paymentEnded } from '../../../../test/support/bank';
 import { gql } from '../../../../test/support/graphql';
 import { shardCostOf } from '../../../../test/support/shard-cost';
 import { physicalOf, type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
@@ -205,22 +205,6 @@ describe('where an idempotency key lives', () => {
 const paymentOnly =
   'mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on Payment { id status } ... on UserError { code } } }';
 
-/** Waits for a cross-shard payment's ending on connections of its own, whose statements the stack's counts miss. */
-async function endingCommitted(paymentId: string): Promise<void> {
-  const own = testShards(1);
-  try {
-    await eventually(`payment ${paymentId} ended`, endingWaitMs, async () => {
-      const row = await paymentRow(own, paymentId);
-      return row?.status === 'SUCCEEDED' ? true : undefined;
-    });
-  } finally {
-    await own.close();
-  }
-}
-
-/** How long a payment's ending may take after its answer on a loaded machine: it is one merged batch. */
-const endingWaitMs = 10_000;
-
 /** Runs fn and answers the round trips and statements it cost each database. */
 function costOf(fn: () => Promise<Answer>): Promise<{ answer: Answer; roundTrips: number[]; statements: number[] }> {
   return shardCostOf(stack.shards.all, fn);
@@ -244,13 +228,13 @@ describe("a payment's key claimed in its debit's transaction", () => {
       costOf(() => kit.pay(bearer, { payer, payee, amount, key }, paymentOnly));
     // The first payment of each route warms what is read once (the clearing account's id). The cross-shard one's
     // ending follows its answer: waited for, so that it lands in no count below.
-    await endingCommitted(await kit.paid(bearer, { payer, payee: away, amount: '1' }));
+    await paymentEnded(await kit.paid(bearer, { payer, payee: away, amount: '1' }));
     await kit.paid(bearer, { payer, payee: near, amount: '1' });
     const crossKey = unique('cross');
     // Its ending follows its answer (services/endings-in-flight.ts): counted once it has committed.
     const cross = await costOf(async () => {
       const answer = await kit.pay(bearer, { payer, payee: away, amount: '100', key: crossKey }, paymentOnly);
-      await endingCommitted(answer.data!.createPayment.id as string);
+      await paymentEnded(answer.data!.createPayment.id as string);
       return answer;
     });
     const same = await pay(near, '100', unique('same'));

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { payerFactsCached } from '@paygraph/transaction/services/payer-facts';
 import type { Stack } from '../../../../test/support/stack';
-import { testShards, token, unique } from '../../../../test/support/env';
-import { eventually, paymentRow } from '../../../../test/support/bank';
+import { token, unique } from '../../../../test/support/env';
+import { paymentEnded } from '../../../../test/support/bank';
 import { errorCodes } from '../../../../test/support/graphql';
 import { shardCostOf } from '../../../../test/support/shard-cost';
 import { type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
@@ -27,18 +27,6 @@ function twoShards(): [number, number] {
   return stack.shards.all.map((s) => s.index).filter((i) => i !== control) as [number, number];
 }
 
-/** Waits for a cross-shard payment's ending on connections of its own, whose statements the stack's counts miss. */
-async function endingCommitted(id: string): Promise<void> {
-  const own = testShards(1);
-  try {
-    await eventually(`payment ${id} ended`, 10_000, async () =>
-      (await paymentRow(own, id))?.status === 'SUCCEEDED' ? true : undefined,
-    );
-  } finally {
-    await own.close();
-  }
-}
-
 function paid(answer: Answer): void {
   expect(answer.errors).toBeUndefined();
   expect(answer.data!.createPayment).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
@@ -56,12 +44,12 @@ describe("a payer's facts kept by the caller who paid from it", () => {
     const warm = await kit.open(unique('kept-warm'), { physical: payerShard });
     await kit.fund(warm, '10');
     // Its ending follows its answer (endings-in-flight.ts): waited for, so that it lands in no count below.
-    await endingCommitted(await kit.paid(kit.operator, { payer: warm, payee, amount: '1' }));
+    await paymentEnded(await kit.paid(kit.operator, { payer: warm, payee, amount: '1' }));
     const cost = () =>
       shardCostOf(stack.shards.all, async () => {
         const answer = await kit.pay(bearer, { payer, payee, amount: '10', key: unique('k') }, paymentOnly);
         paid(answer);
-        await endingCommitted(answer.data!.createPayment.id as string);
+        await paymentEnded(answer.data!.createPayment.id as string);
         return answer;
       });
     expect(payerFactsCached(owner).entries).toBe(0);

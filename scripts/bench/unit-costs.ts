@@ -1,0 +1,263 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import mysql from 'mysql2/promise';
+import { Pool } from 'undici';
+import { cpuMsOf, machineBusyMs } from './proc-stats';
+
+/**
+ * What one unit of each kind of work a payment is made of costs this machine's CPU, measured alone
+ * (docs/PERFORMANCE.md, "What one unit costs"): a round trip to MySQL, one more statement in the same
+ * packet, a durable COMMIT, an inserted row of the ledger's entries against the raw ceiling's narrow
+ * entry, and an HTTP hop between two Node processes. A figure of `npm run bench` (CPU per payment, statements
+ * and commits per payment) is then a sum of these, and a lever's worth is its count times its unit's cost
+ * before anything is built. Each unit is timed over enough repetitions to be read through /proc's 10 ms ticks.
+ */
+export interface UnitCost {
+  unit: string;
+  count: number;
+  /** CPU µs per unit: this process (the client), the server (mysqld or the HTTP child), the whole machine. */
+  clientUs: number;
+  serverUs: number;
+  machineUs: number;
+  /** Units per second, one after another (or `concurrency` at once). */
+  perSecond: number;
+  /** InnoDB redo log bytes per unit (Innodb_lsn_current), for the row units. */
+  redoBytes?: number;
+}
+
+export interface UnitCostOptions {
+  /** A database the costs may create and drop scratch tables in; it must hold the ledger's ledger_entries. */
+  shardUrl: string;
+  mysqlPid: number;
+  /** Repetitions are the defaults divided by this (a smoke run in npm test passes 50). */
+  scale?: number;
+  log?: (line: string) => void;
+}
+
+/** Repetitions per unit at scale 1: each takes 1–3 s of CPU on a 2-core VM, so ticks are well under 1% of it. */
+const roundTripsPerRun = 20_000;
+const commitsPerRun = 4_000;
+const rowsPerRun = 50_000;
+const rowsPerStatement = 1_000;
+const hopsPerRun = 20_000;
+const hopConcurrency = 16;
+const statementsPerPacket = 8;
+
+export async function measureUnitCosts(options: UnitCostOptions): Promise<UnitCost[]> {
+  const scale = options.scale ?? 1;
+  const log = options.log ?? (() => {});
+  const costs: UnitCost[] = [];
+  const conn = await mysql.createConnection({ uri: options.shardUrl, multipleStatements: true });
+  const tables = scratchTables();
+  try {
+    await createScratchTables(conn, tables);
+    const measure = async (unit: string, count: number, run: () => Promise<void>, redo = false): Promise<void> => {
+      const cost = await timed(unit, count, options.mysqlPid, conn, run, redo);
+      log(formatCost(cost));
+      costs.push(cost);
+    };
+    const rt = Math.ceil(roundTripsPerRun / scale);
+    await measure('MySQL round trip (SELECT 1)', rt, () => repeat(rt, () => conn.query('SELECT 1')));
+    const packet = Array.from({ length: statementsPerPacket }, () => 'SELECT 1').join(';');
+    await measure(`${statementsPerPacket} statements in one packet`, rt, () => repeat(rt, () => conn.query(packet)));
+    const commits = Math.ceil(commitsPerRun / scale);
+    const change = `UPDATE ${tables.counter} SET v = v + 1 WHERE id = 1`;
+    await measure('BEGIN; UPDATE; ROLLBACK', commits, () =>
+      repeat(commits, () => conn.query(`BEGIN; ${change}; ROLLBACK`)),
+    );
+    await measure('BEGIN; UPDATE; COMMIT (durable)', commits, () =>
+      repeat(commits, () => conn.query(`BEGIN; ${change}; COMMIT`)),
+    );
+    const rows = Math.ceil(rowsPerRun / scale / rowsPerStatement) * rowsPerStatement;
+    // The statements are written before the clock starts: the client's figure is sending them, not making rows.
+    const wide = insertStatements(conn, tables.wide, rows, wideRow);
+    await measure('ledger entry row (multi-row INSERT)', rows, () => repeat(wide.length, sendEach(conn, wide)), true);
+    const narrow = insertStatements(conn, tables.narrow, rows, narrowRow);
+    await measure('raw ceiling entry row', rows, () => repeat(narrow.length, sendEach(conn, narrow)), true);
+  } finally {
+    await dropScratchTables(conn, tables).finally(() => conn.end());
+  }
+  costs.push(await measureHttpHop(Math.ceil(hopsPerRun / scale), log));
+  return costs;
+}
+
+/** Names of this run's own tables, so that two runs on one database never meet. */
+function scratchTables(): { counter: string; wide: string; narrow: string } {
+  const tag = `${process.pid}_${Date.now().toString(36)}`;
+  return { counter: `bench_cost_counter_${tag}`, wide: `bench_cost_wide_${tag}`, narrow: `bench_cost_narrow_${tag}` };
+}
+
+async function createScratchTables(conn: mysql.Connection, t: ReturnType<typeof scratchTables>): Promise<void> {
+  await conn.query(`CREATE TABLE ${t.counter} (id INT PRIMARY KEY, v BIGINT NOT NULL) ENGINE=InnoDB`);
+  await conn.query(`INSERT INTO ${t.counter} VALUES (1, 0)`);
+  // The ledger's own table shape (its columns and indexes as migrated), and the raw ceiling's (raw-ceiling.ts).
+  await conn.query(`CREATE TABLE ${t.wide} LIKE ledger_entries`);
+  await conn.query(`CREATE TABLE ${t.narrow} (id BIGINT AUTO_INCREMENT PRIMARY KEY, account_id INT NOT NULL,
+    amount BIGINT NOT NULL, created_at DATETIME(6) NOT NULL, KEY (account_id)) ENGINE=InnoDB`);
+}
+
+async function dropScratchTables(conn: mysql.Connection, t: ReturnType<typeof scratchTables>): Promise<void> {
+  await conn.query(`DROP TABLE IF EXISTS ${t.counter}, ${t.wide}, ${t.narrow}`);
+}
+
+async function repeat(count: number, step: () => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < count; i++) await step();
+}
+
+async function timed(
+  unit: string,
+  count: number,
+  mysqlPid: number,
+  conn: mysql.Connection,
+  run: () => Promise<void>,
+  redo: boolean,
+): Promise<UnitCost> {
+  const lsnBefore = redo ? await lsn(conn) : 0;
+  const before = cpuNow(mysqlPid);
+  const started = performance.now();
+  await run();
+  const ms = performance.now() - started;
+  const after = cpuNow(mysqlPid);
+  const cost = perUnit(unit, count, before, after, ms);
+  return redo ? { ...cost, redoBytes: Math.round(((await lsn(conn)) - lsnBefore) / count) } : cost;
+}
+
+interface CpuNow {
+  client: number;
+  server: number;
+  machine: number;
+}
+
+function cpuNow(serverPid: number): CpuNow {
+  const own = process.cpuUsage();
+  const server = cpuMsOf(serverPid);
+  const machine = machineBusyMs();
+  if (server === undefined || machine === undefined) throw new Error(`cannot read the CPU of pid ${serverPid}`);
+  return { client: (own.user + own.system) / 1000, server, machine };
+}
+
+function perUnit(unit: string, count: number, before: CpuNow, after: CpuNow, wallMs: number): UnitCost {
+  const us = (ms: number) => Math.round((ms * 1000 * 10) / count) / 10;
+  return {
+    unit,
+    count,
+    clientUs: us(after.client - before.client),
+    serverUs: us(after.server - before.server),
+    machineUs: us(after.machine - before.machine),
+    perSecond: Math.round((count * 1000) / wallMs),
+  };
+}
+
+async function lsn(conn: mysql.Connection): Promise<number> {
+  const [rows] = await conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_lsn_current'");
+  return Number((rows as Array<{ Value: string }>)[0]!.Value);
+}
+
+/** Rows in statements of rowsPerStatement, each its own transaction, as a merged batch writes them. */
+function insertStatements(
+  conn: mysql.Connection,
+  table: string,
+  count: number,
+  row: (i: number) => Record<string, unknown>,
+): string[] {
+  const statements: string[] = [];
+  for (let start = 0; start < count; start += rowsPerStatement) {
+    const rows = Array.from({ length: rowsPerStatement }, (_, k) => row(start + k));
+    const columns = Object.keys(rows[0]!);
+    const values = rows.map((r) => `(${columns.map((c) => conn.escape(r[c])).join(',')})`).join(',');
+    statements.push(`BEGIN; INSERT INTO ${table} (${columns.join(',')}) VALUES ${values}; COMMIT`);
+  }
+  return statements;
+}
+
+/** A step that sends the next of `statements` each time it runs. */
+function sendEach(conn: mysql.Connection, statements: readonly string[]): () => Promise<unknown> {
+  let next = 0;
+  return () => conn.query(statements[next++]!);
+}
+
+const idOf = (prefix: string) => `${prefix}_${randomBytes(13).toString('hex').toUpperCase()}`;
+const hashOf = () => randomBytes(32).toString('hex');
+const at = new Date('2026-11-26T09:00:00.123Z');
+
+/** An entry as the ledger writes it: ids of the ledger's length, two hashes, amounts, in random account order. */
+function wideRow(i: number): Record<string, unknown> {
+  return {
+    account_id: idOf('acc'),
+    sequence: i,
+    id: idOf('ent'),
+    posting_id: idOf('pst'),
+    bucket: 'AVAILABLE',
+    amount: 1 + (i % 997),
+    direction: i % 2 === 0 ? 'DEBIT' : 'CREDIT',
+    balance_after: 1_000_000 - i,
+    currency: 'USD',
+    created_at: at,
+    prev_hash: hashOf(),
+    hash: hashOf(),
+  };
+}
+
+/** An entry as the raw ceiling (e-raw) writes it. */
+function narrowRow(i: number): Record<string, unknown> {
+  return { account_id: 1 + ((i * 7_919) % 1_000), amount: 1 + (i % 997), created_at: at };
+}
+
+/**
+ * An HTTP/1.1 keep-alive POST of a payment-sized JSON body to another Node process answering a payment-sized JSON
+ * answer, hopConcurrency at once through an undici Pool (as the gateway calls a subgraph): client and server CPU.
+ */
+async function measureHttpHop(count: number, log: (line: string) => void): Promise<UnitCost> {
+  const server = await startEchoServer();
+  const pool = new Pool(`http://127.0.0.1:${server.port}`, { connections: hopConcurrency });
+  const body = JSON.stringify({ query: 'x'.repeat(420), variables: { input: { amount: '1250', id: idOf('acc') } } });
+  const send = async () => {
+    const response = await pool.request({
+      path: '/',
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json' },
+    });
+    await response.body.text();
+  };
+  try {
+    await repeat(200, send);
+    const before = cpuNow(server.child.pid!);
+    const started = performance.now();
+    await Promise.all(Array.from({ length: hopConcurrency }, () => repeat(Math.ceil(count / hopConcurrency), send)));
+    const cost = perUnit(
+      `HTTP hop, ${hopConcurrency} at once`,
+      count,
+      before,
+      cpuNow(server.child.pid!),
+      performance.now() - started,
+    );
+    log(formatCost(cost));
+    return cost;
+  } finally {
+    await pool.close();
+    server.child.kill();
+  }
+}
+
+/** A node:http server in a process of its own that reads each body and answers 300 bytes of JSON. */
+async function startEchoServer(): Promise<{ child: ChildProcess; port: number }> {
+  const source = `
+    const answer = JSON.stringify({ data: { createPayment: { __typename: 'Payment', id: 'pay_' + 'X'.repeat(26),
+      status: 'SUCCEEDED', amount: '1250', currency: 'USD', note: 'y'.repeat(150) } } });
+    const server = require('node:http').createServer((req, res) => {
+      const chunks = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => { JSON.parse(Buffer.concat(chunks).toString()); res.setHeader('content-type', 'application/json'); res.end(answer); });
+    });
+    server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));`;
+  const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  return { child, port: Number(line.toString().trim()) };
+}
+
+export function formatCost(c: UnitCost): string {
+  const redo = c.redoBytes === undefined ? '' : `, ${c.redoBytes} redo bytes`;
+  return `${c.unit}: client ${c.clientUs} µs, server ${c.serverUs} µs, machine ${c.machineUs} µs a unit (${c.perSecond}/s${redo})`;
+}

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import mysql from 'mysql2/promise';
+import { parseShardUrls } from '../subgraphs/shared/src/shards/topology';
+import { findMysqlServerPid, pidFileOf } from '../scripts/bench/proc-stats';
+import { measureUnitCosts } from '../scripts/bench/unit-costs';
+import { testConfig } from './support/env';
+
+/**
+ * npm run bench:costs (scripts/bench/unit-costs.ts) at a fiftieth of its repetitions, on the first test shard: every
+ * unit is measured and read through /proc, the row units write what they claim (redo bytes only grow with other test
+ * files' writes, so their floors hold), and the scratch tables are gone afterwards.
+ */
+const smokeScale = 50;
+
+describe('bench:costs', () => {
+  it('measures every unit, reads mysqld and the HTTP child, and leaves no table behind', async () => {
+    const shardUrl = parseShardUrls(testConfig().shards.urls)[0]!;
+    const mysqlPid = await findMysqlServerPid(pidFileOf(shardUrl));
+    expect(mysqlPid).toBeDefined();
+    const costs = await measureUnitCosts({ shardUrl, mysqlPid: mysqlPid!, scale: smokeScale });
+    expect(costs.map((c) => c.unit)).toEqual([
+      'MySQL round trip (SELECT 1)',
+      '8 statements in one packet',
+      'BEGIN; UPDATE; ROLLBACK',
+      'BEGIN; UPDATE; COMMIT (durable)',
+      'ledger entry row (multi-row INSERT)',
+      'raw ceiling entry row',
+      'HTTP hop, 16 at once',
+    ]);
+    for (const c of costs) {
+      expect(c.count).toBeGreaterThan(0);
+      expect(c.perSecond).toBeGreaterThan(0);
+      for (const us of [c.clientUs, c.serverUs, c.machineUs]) {
+        expect(Number.isFinite(us)).toBe(true);
+        expect(us).toBeGreaterThanOrEqual(0);
+      }
+    }
+    const redo = Object.fromEntries(costs.filter((c) => c.redoBytes !== undefined).map((c) => [c.unit, c.redoBytes!]));
+    // An entry row carries three ids, two hashes and three indexes; the raw row three numbers and two.
+    expect(redo['ledger entry row (multi-row INSERT)']).toBeGreaterThan(400);
+    expect(redo['raw ceiling entry row']).toBeGreaterThan(50);
+    const conn = await mysql.createConnection({ uri: shardUrl });
+    try {
+      const [left] = await conn.query(
+        'SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?',
+        [`bench_cost_%_${process.pid}_%`],
+      );
+      expect(left).toEqual([]);
+    } finally {
+      await conn.end();
+    }
+  });
+});

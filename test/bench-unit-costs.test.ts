@@ -13,6 +13,12 @@ import { testConfig } from './support/env';
 const smokeScale = 50;
 
 describe('bench:costs', () => {
+  it('refuses a scale under 1 before it connects', async () => {
+    await expect(measureUnitCosts({ shardUrl: 'mysql://nowhere.invalid/x', mysqlPid: 1, scale: 0 })).rejects.toThrow(
+      /scale must be 1 or more/,
+    );
+  });
+
   it('measures every unit, reads mysqld and the HTTP child, and leaves no table behind', async () => {
     const shardUrl = parseShardUrls(testConfig().shards.urls)[0]!;
     const mysqlPid = await findMysqlServerPid(pidFileOf(shardUrl));

@@ -46,6 +46,7 @@ const statementsPerPacket = 8;
 
 export async function measureUnitCosts(options: UnitCostOptions): Promise<UnitCost[]> {
   const scale = options.scale ?? 1;
+  if (!(scale >= 1)) throw new Error(`scale must be 1 or more (the repetitions are divided by it), got ${scale}`);
   const log = options.log ?? (() => {});
   const costs: UnitCost[] = [];
   const conn = await mysql.createConnection({ uri: options.shardUrl, multipleStatements: true });
@@ -223,12 +224,13 @@ async function measureHttpHop(count: number, log: (line: string) => void): Promi
   };
   try {
     await repeat(200, send);
+    const perClient = Math.ceil(count / hopConcurrency);
     const before = cpuNow(server.child.pid!);
     const started = performance.now();
-    await Promise.all(Array.from({ length: hopConcurrency }, () => repeat(Math.ceil(count / hopConcurrency), send)));
+    await Promise.all(Array.from({ length: hopConcurrency }, () => repeat(perClient, send)));
     const cost = perUnit(
       `HTTP hop, ${hopConcurrency} at once`,
-      count,
+      perClient * hopConcurrency,
       before,
       cpuNow(server.child.pid!),
       performance.now() - started,
@@ -253,7 +255,12 @@ async function startEchoServer(): Promise<{ child: ChildProcess; port: number }>
     });
     server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));`;
   const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(child.stdout!, 'data')) as [Buffer];
+  // A child that dies before it listens ends the measurement with its exit, not a wait for a port that never comes.
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`the HTTP hop's server exited (${String(code)}) before it listened`);
+  });
+  const [line] = (await Promise.race([once(child.stdout!, 'data'), exited])) as [Buffer];
+  exited.catch(() => {});
   return { child, port: Number(line.toString().trim()) };
 }
 

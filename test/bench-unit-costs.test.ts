@@ -8,7 +8,8 @@ import { testConfig } from './support/env';
 /**
  * npm run bench:costs (scripts/bench/unit-costs.ts) at a fiftieth of its repetitions, on the first test shard: every
  * unit is measured and read through /proc, the row units write what they claim (redo bytes only grow with other test
- * files' writes, so their floors hold), and the scratch tables are gone afterwards.
+ * files' writes, so their floors hold), and the scratch database is gone afterwards: its tables never stand on a test
+ * shard, where table-ownership.test.ts lists every table.
  */
 const smokeScale = 50;
 
@@ -19,7 +20,7 @@ describe('bench:costs', () => {
     );
   });
 
-  it('measures every unit, reads mysqld and the HTTP child, and leaves no table behind', async () => {
+  it('measures every unit, reads mysqld and the HTTP child, and leaves no database behind', async () => {
     const shardUrl = parseShardUrls(testConfig().shards.urls)[0]!;
     const mysqlPid = await findMysqlServerPid(pidFileOf(shardUrl));
     expect(mysqlPid).toBeDefined();
@@ -47,10 +48,9 @@ describe('bench:costs', () => {
     expect(redo['raw ceiling entry row']).toBeGreaterThan(50);
     const conn = await mysql.createConnection({ uri: shardUrl });
     try {
-      const [left] = await conn.query(
-        'SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE ?',
-        [`bench_cost_%_${process.pid}_%`],
-      );
+      const [left] = await conn.query('SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE ?', [
+        `paygraph\\_bench\\_costs\\_${process.pid}\\_%`,
+      ]);
       expect(left).toEqual([]);
     } finally {
       await conn.end();

@@ -27,7 +27,7 @@ export interface UnitCost {
 }
 
 export interface UnitCostOptions {
-  /** A database the costs may create and drop scratch tables in; it must hold the ledger's ledger_entries. */
+  /** A migrated shard (its ledger_entries gives the entry row's shape); the tables go in a database of their own. */
   shardUrl: string;
   mysqlPid: number;
   /** Repetitions are the defaults divided by this (a smoke run in npm test passes 50). */
@@ -83,23 +83,27 @@ export async function measureUnitCosts(options: UnitCostOptions): Promise<UnitCo
   return costs;
 }
 
-/** Names of this run's own tables, so that two runs on one database never meet. */
-function scratchTables(): { counter: string; wide: string; narrow: string } {
-  const tag = `${process.pid}_${Date.now().toString(36)}`;
-  return { counter: `bench_cost_counter_${tag}`, wide: `bench_cost_wide_${tag}`, narrow: `bench_cost_narrow_${tag}` };
+/**
+ * This run's tables, in a database of its own on the same server: a test that lists a shard's tables (which part owns
+ * each, table-ownership.test.ts) must never meet them, and two runs never meet each other.
+ */
+function scratchTables(): { database: string; counter: string; wide: string; narrow: string } {
+  const database = `paygraph_bench_costs_${process.pid}_${Date.now().toString(36)}`;
+  return { database, counter: `${database}.counter`, wide: `${database}.wide`, narrow: `${database}.narrow` };
 }
 
 async function createScratchTables(conn: mysql.Connection, t: ReturnType<typeof scratchTables>): Promise<void> {
+  await conn.query(`CREATE DATABASE ${t.database}`);
   await conn.query(`CREATE TABLE ${t.counter} (id INT PRIMARY KEY, v BIGINT NOT NULL) ENGINE=InnoDB`);
   await conn.query(`INSERT INTO ${t.counter} VALUES (1, 0)`);
-  // The ledger's own table shape (its columns and indexes as migrated), and the raw ceiling's (raw-ceiling.ts).
+  // The ledger's own table shape (its columns and indexes as migrated on the shard), and the raw ceiling's.
   await conn.query(`CREATE TABLE ${t.wide} LIKE ledger_entries`);
   await conn.query(`CREATE TABLE ${t.narrow} (id BIGINT AUTO_INCREMENT PRIMARY KEY, account_id INT NOT NULL,
     amount BIGINT NOT NULL, created_at DATETIME(6) NOT NULL, KEY (account_id)) ENGINE=InnoDB`);
 }
 
 async function dropScratchTables(conn: mysql.Connection, t: ReturnType<typeof scratchTables>): Promise<void> {
-  await conn.query(`DROP TABLE IF EXISTS ${t.counter}, ${t.wide}, ${t.narrow}`);
+  await conn.query(`DROP DATABASE IF EXISTS ${t.database}`);
 }
 
 async function repeat(count: number, step: () => Promise<unknown>): Promise<void> {

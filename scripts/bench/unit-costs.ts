@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import mysql from 'mysql2/promise';
 import { Pool } from 'undici';
-import { cpuMsOf, machineBusyMs } from './proc-stats';
+import { cpuDelta, snapshotCpu, type CpuSnapshot } from './proc-stats';
 
 /**
  * What one unit of each kind of work a payment is made of costs this machine's CPU, measured alone
@@ -128,28 +128,27 @@ async function timed(
   return redo ? { ...cost, redoBytes: Math.round(((await lsn(conn)) - lsnBefore) / count) } : cost;
 }
 
-interface CpuNow {
-  client: number;
-  server: number;
-  machine: number;
+/** This process (the client), the server and the whole machine, through the benchmark's own snapshot (proc-stats.ts). */
+function cpuNow(serverPid: number): CpuSnapshot {
+  const snapshot = snapshotCpu(
+    new Map([
+      ['client', process.pid],
+      ['server', serverPid],
+    ]),
+  );
+  if (!snapshot.has('server') || !snapshot.has('machine')) throw new Error(`cannot read the CPU of pid ${serverPid}`);
+  return snapshot;
 }
 
-function cpuNow(serverPid: number): CpuNow {
-  const own = process.cpuUsage();
-  const server = cpuMsOf(serverPid);
-  const machine = machineBusyMs();
-  if (server === undefined || machine === undefined) throw new Error(`cannot read the CPU of pid ${serverPid}`);
-  return { client: (own.user + own.system) / 1000, server, machine };
-}
-
-function perUnit(unit: string, count: number, before: CpuNow, after: CpuNow, wallMs: number): UnitCost {
+function perUnit(unit: string, count: number, before: CpuSnapshot, after: CpuSnapshot, wallMs: number): UnitCost {
   const us = (ms: number) => Math.round((ms * 1000 * 10) / count) / 10;
+  const { client = 0, server = 0, other = 0 } = cpuDelta(before, after);
   return {
     unit,
     count,
-    clientUs: us(after.client - before.client),
-    serverUs: us(after.server - before.server),
-    machineUs: us(after.machine - before.machine),
+    clientUs: us(client),
+    serverUs: us(server),
+    machineUs: us(client + server + other),
     perSecond: Math.round((count * 1000) / wallMs),
   };
 }

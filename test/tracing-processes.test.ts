@@ -62,10 +62,15 @@ describe('traces across processes', () => {
       { traceparent: trace.traceparent },
     );
     expect(answer.data?.createPayment?.__typename).toBe('Payment');
-    // Each process exports on its own schedule (traceExportDelayMs): wait for the transaction subgraph's statements.
-    const spans = await eventually("the payment's trace from every process", 20_000, async () => {
+    // Each process exports on its own schedule (traceExportDelayMs), and a span ends (and is exported) before its
+    // parent: a subgraph's statements can arrive in one export and its server span in the next. Wait for the
+    // transaction subgraph's statements and for a whole tree: every span's parent arrived, or is the client's.
+    const spans = await eventually("the payment's whole trace from every process", 20_000, async () => {
       const ours = receiver.spans().filter((s) => s.traceId === trace.traceId);
-      return ours.some((s) => s.service === 'transaction' && s.kind === client) &&
+      const ids = new Set(ours.map((s) => s.spanId));
+      const whole = ours.every((s) => s.parentSpanId === trace.parentId || ids.has(s.parentSpanId ?? ''));
+      return whole &&
+        ours.some((s) => s.service === 'transaction' && s.kind === client) &&
         ours.some((s) => s.service === 'gateway' && s.kind === server)
         ? ours
         : undefined;

@@ -104,6 +104,13 @@ export interface StackOptions extends ReplicaOptions {
    * unless `allowLocalDestinations: false` says otherwise.
    */
   webhooks?: WebhooksSubgraphOptions;
+  /**
+   * The account subgraph's books check (services/books-check.ts): off unless a pause is given. A pass reads every
+   * shard, one after another, through the pools the requests use, once a minute: a test that counts what one
+   * request costs the shards (test/support/shard-cost.ts) counted a pass that fell in its window as the request's
+   * (a hold's capture: 6 round trips on the payer's shard for 5, in CI).
+   */
+  booksCheckIntervalMs?: number;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -119,6 +126,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       createAccountSubgraph(shards, trusts.account, options.now, {
         ...(options.feed ? { feed: options.feed } : {}),
         production,
+        booksCheckIntervalMs: options.booksCheckIntervalMs ?? null,
       }),
     transaction: () =>
       createTransactionSubgraph(
@@ -160,7 +168,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     addReplica: async (replicaOptions = {}) => {
       const feed = replicaOptions.feed ?? options.feed;
       const startAccount = () =>
-        createAccountSubgraph(shards, trusts.account, options.now, { ...(feed ? { feed } : {}) });
+        createAccountSubgraph(shards, trusts.account, options.now, {
+          ...(feed ? { feed } : {}),
+          booksCheckIntervalMs: options.booksCheckIntervalMs ?? null,
+        });
       let account = await startAccount();
       const accountUrl = await urlOf(account);
       const subscriptions = replicaOptions.subscriptions ?? options.subscriptions;

@@ -27,6 +27,11 @@ export interface AccountSubgraphOptions extends SubgraphServerOptions {
   keepAliveMs?: number;
   /** Serve an account read again from its rendered answer (services/rendered-answers.ts); on unless false. */
   renderedAnswers?: false | RenderedAnswerBounds;
+  /**
+   * The pause between passes of the books' total–subtotal check (services/books-check.ts), booksCheckIntervalMs
+   * unless given; null: no check in this process. Each pass reads every shard through the requests' pools.
+   */
+  booksCheckIntervalMs?: number | null;
 }
 
 export const defaultFeedSettings: FeedSettings = {
@@ -62,11 +67,12 @@ export async function createAccountSubgraph(
   });
   feed.start();
   const unmeasure = measureExposure(shards);
-  const booksCheck = startBooksCheck(shards, { intervalMs: booksCheckIntervalMs });
+  const booksEvery = options.booksCheckIntervalMs === undefined ? booksCheckIntervalMs : options.booksCheckIntervalMs;
+  const booksCheck = booksEvery === null ? null : startBooksCheck(shards, { intervalMs: booksEvery });
   server.disposers.push(
     closeSockets,
     () => feed.stop(),
-    () => booksCheck.stop(),
+    async () => booksCheck?.stop(),
     async () => unmeasure(),
   );
   return server;

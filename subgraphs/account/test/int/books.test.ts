@@ -5,6 +5,7 @@ import { newId } from '@paygraph/shared/ids';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { booksDifferences } from '@paygraph/shared/metrics';
 import { checkBooks } from '../../src/services/books-check';
+import { createAccountSubgraph } from '../../src/server';
 import {
   controlShard,
   entityByCode,
@@ -16,7 +17,8 @@ import {
   type PostingSpec,
 } from '@paygraph/shared/ledger/index';
 import { contractOperation, gql } from '../../../../test/support/graphql';
-import { token, unique } from '../../../../test/support/env';
+import { testTrusts, token, unique } from '../../../../test/support/env';
+import { eventually } from '../../../../test/support/bank';
 import { physicalOf, useMoneyStack, type MoneyKit } from '../../../../test/support/money';
 import { useSeededRandom } from '../../../../test/support/seeded-random';
 import type { Stack } from '../../../../test/support/stack';
@@ -433,6 +435,20 @@ describe('the total–subtotal check (issue 49, item 6)', () => {
       expect(await checkBooks(stack.shards)).toBeGreaterThanOrEqual(1);
       const metric = await booksDifferences.get();
       expect(metric.values.find((v) => v.labels.shard === shard.name)?.value).toBeGreaterThanOrEqual(1);
+      // The account subgraph runs the check by itself, every booksCheckIntervalMs (a tenth of a second here).
+      booksDifferences.reset();
+      const subgraph = await createAccountSubgraph(stack.shards, testTrusts().account, undefined, {
+        booksCheckIntervalMs: 100,
+      });
+      try {
+        await eventually("the books check's own pass", 10_000, async () => {
+          const counted = (await booksDifferences.get()).values.find((v) => v.labels.shard === shard.name)?.value;
+          return counted !== undefined && counted >= 1 ? counted : undefined;
+        });
+      } finally {
+        await Promise.all(subgraph.disposers.map((dispose) => dispose()));
+        await subgraph.apollo.stop();
+      }
     } finally {
       await rawWrite(shard, 'DELETE FROM ledger_class_days WHERE entity = ?', [ent]);
     }

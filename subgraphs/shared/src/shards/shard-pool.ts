@@ -36,6 +36,18 @@ export interface FailoverEvent {
   at: number;
 }
 
+/**
+ * mysql2's own binding (its `format`, sql-escaper), except for a text sent without values: mysql2 binds every query,
+ * and with no values sql-escaper still reads the whole text for its first `?` before it finds nothing to bind. The
+ * posting transaction's round trips (posting-transaction.ts) are such texts, their values bound as each statement
+ * was held, up to megabytes on a batch of createPayments: that read was 3.3% of the transaction subgraph's CPU on
+ * c-bulk-1000 (docs/PERFORMANCE.md). The answer is the same: a text with no values is sent as written.
+ */
+function bindUnlessBound(this: { config: { timezone?: string } }, sql: string, values: unknown): string {
+  if (values === undefined || (Array.isArray(values) && values.length === 0)) return sql;
+  return mysql.format(sql, values as Parameters<typeof mysql.format>[1], false, this.config.timezone);
+}
+
 /** What the pool needs of one shard: its nodes' URLs, mysql2's pool options and the shard's name. */
 export interface ShardPoolOptions {
   /** The shard's database name: the only name its errors carry. */
@@ -180,6 +192,7 @@ export class ShardPool {
       ...this.options.pool,
       uri: this.options.nodes[node]!,
       connectTimeout: shardConnectTimeoutMs,
+      queryFormat: bindUnlessBound,
     });
     // The pool's 'connection' event hands over mysql2's callback connection, once connected.
     pool.on('connection', (connection) => {

@@ -40,6 +40,7 @@ export const sharedStackFiles = [
   'subgraphs/transaction/test/int/bulk-payments.test.ts',
   'subgraphs/transaction/test/int/bulk-row-model.test.ts',
   'subgraphs/transaction/test/int/client-context.test.ts',
+  'subgraphs/transaction/test/int/express-lane.test.ts',
   'subgraphs/transaction/test/int/hold-endings.test.ts',
   'subgraphs/transaction/test/int/idempotency-envelope.test.ts',
   'subgraphs/transaction/test/int/key-placement.test.ts',

@@ -7,10 +7,10 @@ import {
   type GraphQLSchema,
   type OperationDefinitionNode,
 } from 'graphql';
-import Negotiator from 'negotiator';
 import { LRUCache } from 'lru-cache';
 import type { TokenSettings } from '@paygraph/shared/identity';
 import type { ScreenedRequest } from '@paygraph/shared/server/http';
+import { answerContentTypes, postedOperationOf, type PostedOperation } from '@paygraph/shared/server/apollo-http';
 import { buildContext, honouredUntil, type GatewayContext } from '../context';
 import { coerceVariables } from '../coerced-variables';
 import type { Metrics } from '../metrics';
@@ -69,20 +69,13 @@ interface LaneDocument {
   route: SingleFetchRoute;
 }
 
-/** What a request sends, as Apollo Server reads a POST body. */
-interface LaneRequest {
-  query: string;
-  variables: Record<string, unknown> | undefined;
-  operationName: string | undefined;
-}
-
 export function expressLane(parts: ExpressLaneParts): ExpressLane {
   const documents = laneDocuments(parts);
-  const contentTypeOf = contentTypes();
+  const contentTypeOf = answerContentTypes(expressAcceptValuesMax);
   return async (req, res, request) => {
     const started = performance.now();
     const at = new Date();
-    const sent = laneRequestOf(req, request);
+    const sent = postedOperationOf(req, request);
     const contentType = sent && contentTypeOf(req.headers.accept);
     const lane = sent && contentType ? documents(sent) : null;
     if (!sent || !contentType || !lane) return false;
@@ -123,66 +116,13 @@ function dataAloneText(outcome: ForwardOutcome): string | undefined {
 }
 
 /**
- * A POST of a JSON object with the document's text, as Apollo Server reads one (runHttpQuery): its variables an object
- * and its operation name a string when present; no extensions (an automatic persisted query's registration is Apollo
- * Server's); a content type that passes its CSRF check as JSON. Anything else is Apollo Server's to answer.
- */
-function laneRequestOf(req: http.IncomingMessage, request: ScreenedRequest): LaneRequest | null {
-  if (request.method !== 'POST' || !jsonContentType.test(req.headers['content-type'] ?? '')) return null;
-  const body = request.body;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) return null;
-  const { query, variables, operationName, extensions } = body as Record<string, unknown>;
-  if (typeof query !== 'string' || query === '' || extensions !== undefined) return null;
-  if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables)))
-    return null;
-  if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return null;
-  return {
-    query,
-    variables: (variables ?? undefined) as Record<string, unknown> | undefined,
-    operationName: operationName ?? undefined,
-  };
-}
-
-/** `application/json`, with at most a UTF-8 charset: a type no MIME parser reads otherwise. */
-const jsonContentType = /^application\/json(?:\s*;\s*charset=utf-8)?$/i;
-
-/** Apollo Server's content types for an answer of one result (its MEDIA_TYPES). */
-const applicationJson = 'application/json; charset=utf-8';
-const graphqlResponseJson = 'application/graphql-response+json; charset=utf-8';
-const callbackJson = 'application/json; callbackSpec=1.0; charset=utf-8';
-
-/**
- * The content type Apollo Server answers a request's accept header with (chooseContentTypeForSingleResultResponse: none
- * or an empty one, JSON; else the negotiated preference among its three), kept per distinct header value (a bounded
- * few: clients send one or two). null when the lane leaves the request to Apollo Server: nothing acceptable (its 406)
- * or the subscription callback's type.
- */
-function contentTypes(): (accept: string | undefined) => string | null {
-  const known = new LRUCache<string, { type: string | null }>({ max: expressAcceptValuesMax });
-  return (accept) => {
-    if (accept === undefined || accept === '') return applicationJson;
-    let decided = known.get(accept);
-    if (decided === undefined) {
-      const preferred = new Negotiator({ headers: { accept } }).mediaType([
-        applicationJson,
-        graphqlResponseJson,
-        callbackJson,
-      ]);
-      decided = { type: preferred === undefined || preferred === callbackJson ? null : preferred };
-      known.set(accept, decided);
-    }
-    return decided.type;
-  };
-}
-
-/**
  * The lane's documents: a manifest entry's text, parsed, validated against the API schema (graphql-js's specified
  * rules, which Apollo Server applies; the introspection it refuses in production is never routed to a subgraph) and
  * resolved to the operation the request names, kept while that schema and that manifest entry stand. An entry the
  * lane cannot serve (invalid, no such operation, a subscription, a plan of several fetches) is kept as such. Texts no
  * manifest holds are never kept: a caller cannot fill the cache.
  */
-function laneDocuments(parts: ExpressLaneParts): (sent: LaneRequest) => LaneDocument | null {
+function laneDocuments(parts: ExpressLaneParts): (sent: PostedOperation) => LaneDocument | null {
   const kept = new LRUCache<string, { lane: LaneDocument | null; schema: GraphQLSchema; trusted: TrustedDocument }>({
     max: expressDocumentsMax,
   });
@@ -234,7 +174,7 @@ interface Admitted {
 async function admit(
   parts: ExpressLaneParts,
   lane: LaneDocument,
-  sent: LaneRequest,
+  sent: PostedOperation,
   context: GatewayContext,
 ): Promise<Admitted | null> {
   const { auth } = context;

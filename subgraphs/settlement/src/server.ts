@@ -25,6 +25,7 @@ export function createSettlementSubgraph(
     name: settlementPart.name,
     typeDefs: readSchema(settlementPart.name),
     resolvers,
+    expressLane: true,
     shards,
     trust,
     ...server,

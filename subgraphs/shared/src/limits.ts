@@ -456,6 +456,13 @@ export const timerDelayMsMax = 2_147_483_647;
  * (document included), so the cache stays near 30 MB at most.
  */
 export const compiledQueriesMax = 1_000;
+/**
+ * Documents a subgraph's express lane keeps parsed and validated (server/subgraph-lane.ts), by text and operation
+ * name: the gateway's query plans, as for compiledQueriesMax, and bounded the same.
+ */
+export const laneDocumentsMax = 1_000;
+/** Distinct accept headers whose answer type a subgraph's express lane keeps: the gateway sends one. */
+export const laneAcceptValuesMax = 16;
 
 /** The longest GL code an operator may map to a ledger class (the contract; gl_codes.gl_code is VARCHAR(32)). */
 export const glCodeLengthMax = 32;

@@ -89,6 +89,13 @@ export const balanceFeedStripesRead = new Counter({
  * GetAccount answers the account subgraph served from its rendered answers (`hit`), rendered for
  * want of one (`miss`), and kept once rendered (`kept`): services/rendered-answers.ts.
  */
+export const subgraphLaneRequests = new Counter({
+  name: 'paygraph_subgraph_lane_requests_total',
+  help: "GraphQL requests the subgraph's express lane answered, handed to Apollo Server after running them (their errors), or declined.",
+  labelNames: ['outcome'] as const,
+  registers: [processRegistry],
+});
+
 export const renderedAnswers = new Counter({
   name: 'paygraph_account_rendered_answers_total',
   help: 'Reads of an account the account subgraph answered from a rendered answer (hit), rendered (miss), kept (kept).',

@@ -47,6 +47,7 @@ export async function createTransactionSubgraph(
     name: transactionPart.name,
     typeDefs: readSchema(transactionPart.name),
     resolvers,
+    expressLane: true,
     shards,
     trust,
     ...server,

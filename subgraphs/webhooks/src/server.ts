@@ -45,6 +45,7 @@ export async function createWebhooksSubgraph(
     name: webhooksPart.name,
     typeDefs: readSchema(webhooksPart.name),
     resolvers,
+    expressLane: true,
     shards,
     trust,
     production,

@@ -17,6 +17,7 @@ import {
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import { LRUCache } from 'lru-cache';
 import { compiledQueriesMax } from '../limits';
+import { moveReported } from './partial';
 
 /** What Apollo Server's `gateway` option takes (GatewayInterface), as its public constructor type declares it. */
 export type GatewayOption = NonNullable<Extract<ApolloServerOptions<BaseContext>, { gateway?: unknown }>['gateway']>;
@@ -33,10 +34,61 @@ export type GatewayOption = NonNullable<Extract<ApolloServerOptions<BaseContext>
  * with, so its traces carry no per-field timings; its answers are the same.
  */
 export function jitExecutor(schema: GraphQLSchema): GatewayOption {
+  return jitExecution(schema).gateway;
+}
+
+/** One operation to run: what Apollo Server hands its executor, or what the subgraph's express lane read itself. */
+export interface OperationToRun {
+  /** The document's text's SHA-256 in hex, as Apollo Server computes it: with the operation name, the cache key. */
+  queryHash: string;
+  operationName: string | null;
+  document: DocumentNode;
+  variables: Record<string, unknown> | undefined;
+  context: object;
+}
+
+/** The executor Apollo Server runs (`gateway`), and the same execution for the express lane (server/subgraph-lane.ts). */
+export interface JitExecution {
+  gateway: GatewayOption;
+  run(operation: OperationToRun): Promise<ExecutionResult>;
+}
+
+export function jitExecution(schema: GraphQLSchema): JitExecution {
   trackRootFields(schema);
   // A document that graphql-js executes instead (hasConditions) is kept as { graphqlJs: true }.
   const compiled = new LRUCache<string, CompiledQuery | { graphqlJs: true }>({ max: compiledQueriesMax });
-  return {
+  const run = async (operation: OperationToRun): Promise<ExecutionResult> => {
+    const { document, operationName, context } = operation;
+    const key = `${operation.queryHash}:${operationName ?? ''}`;
+    let query = compiled.get(key);
+    if (query === undefined) {
+      if (hasConditions(document)) {
+        query = { graphqlJs: true };
+      } else {
+        const made = compileQuery(schema, document, operationName ?? undefined);
+        // A document graphql-jit refuses comes back as an execution result with its errors.
+        if (!isCompiledQuery(made)) return made;
+        query = made;
+      }
+      compiled.set(key, query);
+    }
+    const variables = operation.variables ?? {};
+    const roots: RootField[] = [];
+    rootFieldsByContext.set(context, roots);
+    if ('graphqlJs' in query) {
+      const result = await execute({
+        schema,
+        document,
+        contextValue: context,
+        variableValues: variables,
+        operationName,
+      });
+      return result.data === null ? withEveryRootError(result, roots) : result;
+    }
+    const result = withGraphQLErrors(await query.query(undefined, context, variables), document.loc?.source);
+    return result.data === null ? withEveryRootError(result, roots) : result;
+  };
+  const gateway: GatewayOption = {
     onSchemaLoadOrUpdate(callback) {
       callback({ apiSchema: schema, coreSupergraphSdl: '' });
       return () => {};
@@ -44,42 +96,49 @@ export function jitExecutor(schema: GraphQLSchema): GatewayOption {
     async load() {
       return {
         executor: async (request) => {
-          const key = `${request.queryHash}:${request.operationName ?? ''}`;
-          let query = compiled.get(key);
-          if (query === undefined) {
-            if (hasConditions(request.document)) {
-              query = { graphqlJs: true };
-            } else {
-              const made = compileQuery(schema, request.document, request.operationName ?? undefined);
-              // A document graphql-jit refuses comes back as an execution result with its errors.
-              if (!isCompiledQuery(made)) return made;
-              query = made;
-            }
-            compiled.set(key, query);
-          }
-          const variables = request.request.variables ?? {};
-          const roots: RootField[] = [];
-          rootFieldsByContext.set(request.context, roots);
-          if ('graphqlJs' in query) {
-            const result = await execute({
-              schema,
-              document: request.document,
-              contextValue: request.context,
-              variableValues: variables,
-              operationName: request.operationName,
-            });
-            return result.data === null ? withEveryRootError(result, roots) : result;
-          }
-          const result = withGraphQLErrors(
-            await query.query(undefined, request.context, variables),
-            request.document.loc?.source,
-          );
-          return result.data === null ? withEveryRootError(result, roots) : result;
+          // What the express lane ran already and hands to Apollo Server to answer (its errors): not run again.
+          const handed = takeHandedOver(request.context);
+          if (handed !== undefined) return handed;
+          return run({
+            queryHash: request.queryHash,
+            operationName: request.operationName ?? null,
+            document: request.document,
+            variables: request.request.variables,
+            context: request.context,
+          });
         },
       };
     },
     async stop() {},
   };
+  return { gateway, run };
+}
+
+/**
+ * An outcome the express lane hands to Apollo Server with the request's context, kept on the context itself: Apollo
+ * Server runs the executor with a shallow copy of the context it is given (its own properties, symbols included), so a
+ * map keyed by the lane's context would not find it. A thrown error is thrown again, as if the executor had thrown it.
+ */
+const handedOver = Symbol('handed over by the express lane');
+
+type Handed = { result: ExecutionResult } | { thrown: unknown };
+
+export function handOver(context: object, outcome: Handed): void {
+  (context as Record<symbol, { outcome: Handed; ranWith: object } | undefined>)[handedOver] = {
+    outcome,
+    ranWith: context,
+  };
+}
+
+function takeHandedOver(context: object): ExecutionResult | undefined {
+  const holder = context as Record<symbol, { outcome: Handed; ranWith: object } | undefined>;
+  const handed = holder[handedOver];
+  if (handed === undefined) return undefined;
+  holder[handedOver] = undefined;
+  // What the resolvers reported beside their data (graphql/partial.ts) is keyed by the context they ran with.
+  moveReported(handed.ranWith, context);
+  if ('thrown' in handed.outcome) throw handed.outcome.thrown;
+  return handed.outcome.result;
 }
 
 /** A root field's resolver call in one request: what it was asked and what it answered (a promise). */

@@ -11,6 +11,19 @@ import { pushTo } from '../collections';
  */
 const reported = new WeakMap<object, GraphQLError[]>();
 
+/** Whether a resolver reported an error beside its data in the request of this context. */
+export function reportedBesideData(context: object): boolean {
+  return (reported.get(context)?.length ?? 0) > 0;
+}
+
+/** The errors reported with one context, moved to another (Apollo Server's copy of it: server/subgraph-lane.ts). */
+export function moveReported(from: object, to: object): void {
+  const errors = reported.get(from);
+  if (errors === undefined || from === to) return;
+  reported.delete(from);
+  reported.set(to, errors);
+}
+
 export function reportBesideData(context: object, info: GraphQLResolveInfo, error: GraphQLError): void {
   const located = new GraphQLError(error.message, {
     nodes: info.fieldNodes,

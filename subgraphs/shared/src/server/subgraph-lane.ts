@@ -1,0 +1,152 @@
+import type http from 'node:http';
+import { createHash } from 'node:crypto';
+import { BREAK, getOperationAST, parse, validate, visit, type DocumentNode, type GraphQLSchema } from 'graphql';
+import type { FormattedExecutionResult } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import { handOver, type JitExecution } from '../graphql/jit-executor';
+import { reportedBesideData } from '../graphql/partial';
+import { laneAcceptValuesMax, laneDocumentsMax } from '../limits';
+import { subgraphLaneRequests } from '../metrics';
+import { answerContentTypes, postedOperationOf } from './apollo-http';
+import type { ScreenedRequest } from './http';
+
+/**
+ * A subgraph's express lane: an operation the gateway sends (a POST of JSON with its text) is run and answered
+ * without Apollo Server's request pipeline, whose hash of the text, caches, context copy, plugin hooks and header maps
+ * cost the transaction subgraph about a tenth of its CPU on payments (docs/PERFORMANCE.md). What the pipeline decides
+ * is decided the same way: the document parsed and validated by graphql-js's rules (kept per text, laneDocumentsMax),
+ * the operation the request names, the context from the subgraph's own function, execution by the same executor
+ * (graphql/jit-executor.ts), and an answer of data alone written by the same writer with Apollo Server's content type.
+ *
+ * Before it runs anything, the lane leaves to Apollo Server (untouched, to answer as it always did) whatever it does
+ * not recognise: another method or body shape, extensions, a trace asked for, an accept header Apollo Server would
+ * refuse, a document that does not parse or validate or names no single operation, introspection (Apollo Server
+ * refuses it in production), a subscription, a context that cannot be made. After it ran the operation, an outcome
+ * other than data alone (errors, errors reported beside the data, a throw) is handed to Apollo Server with the context
+ * (jit-executor.ts handOver): the executor answers it instead of running again, and Apollo Server formats, logs and
+ * writes the errors with its own code.
+ */
+export interface LaneParts<C extends object> {
+  schema: GraphQLSchema;
+  execution: JitExecution;
+  context: (req: http.IncomingMessage) => Promise<C>;
+  /** Apollo Server's stringifyResult, the same function. */
+  writeAnswer: (value: FormattedExecutionResult) => string;
+}
+
+interface LaneDocument {
+  document: DocumentNode;
+  queryHash: string;
+  operationName: string | null;
+}
+
+export function subgraphLane<C extends object>(
+  parts: LaneParts<C>,
+): (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  request: ScreenedRequest,
+) => Promise<boolean | { context: C }> {
+  const documents = new LRUCache<string, { lane: LaneDocument | null }>({ max: laneDocumentsMax });
+  const contentTypeOf = answerContentTypes(laneAcceptValuesMax);
+  const documentOf = (query: string, operationName: string | undefined): LaneDocument | null => {
+    const key = `${operationName ?? ''}\u0000${query}`;
+    let kept = documents.get(key);
+    if (kept === undefined) {
+      kept = { lane: laneDocumentOf(parts.schema, query, operationName) };
+      documents.set(key, kept);
+    }
+    return kept.lane;
+  };
+  return async (req, res, request) => {
+    // A trace asked for is Apollo Server's inline trace plugin's to answer.
+    const traced = req.headers['apollo-federation-include-trace'] !== undefined;
+    const sent = traced ? null : postedOperationOf(req, request);
+    const contentType = sent && contentTypeOf(req.headers.accept);
+    const lane = sent && contentType ? documentOf(sent.query, sent.operationName) : null;
+    if (!sent || !contentType || !lane) {
+      subgraphLaneRequests.inc({ outcome: 'declined' });
+      return false;
+    }
+    let context: C;
+    try {
+      context = await parts.context(req);
+    } catch {
+      // Apollo Server makes it again, fails the same way, and answers that as it always did.
+      subgraphLaneRequests.inc({ outcome: 'declined' });
+      return false;
+    }
+    const text = await runOnLane(parts, lane, sent.variables, context);
+    if (text === undefined) {
+      subgraphLaneRequests.inc({ outcome: 'handed' });
+      return { context };
+    }
+    res.statusCode = 200;
+    res.setHeader('content-type', contentType);
+    res.end(text);
+    subgraphLaneRequests.inc({ outcome: 'answered' });
+    return true;
+  };
+}
+
+/** The answer's text when the operation answered data alone; otherwise its outcome handed over, and undefined. */
+async function runOnLane<C extends object>(
+  parts: LaneParts<C>,
+  lane: LaneDocument,
+  variables: Record<string, unknown> | undefined,
+  context: C,
+): Promise<string | undefined> {
+  let result;
+  try {
+    result = await parts.execution.run({ ...lane, variables, context });
+  } catch (thrown) {
+    handOver(context, { thrown });
+    return undefined;
+  }
+  const dataAlone =
+    (result.errors === undefined || result.errors.length === 0) &&
+    result.extensions === undefined &&
+    typeof result.data === 'object' &&
+    result.data !== null &&
+    !reportedBesideData(context);
+  if (!dataAlone) {
+    handOver(context, { result });
+    return undefined;
+  }
+  // The object Apollo Server's runHttpQuery stringifies (orderExecutionResultFields), its absent fields undefined.
+  const ordered = { errors: undefined, data: result.data, extensions: undefined };
+  return parts.writeAnswer(ordered as unknown as FormattedExecutionResult);
+}
+
+/** The document the lane may run: it parses, validates, names one query or mutation, and asks for no introspection. */
+function laneDocumentOf(schema: GraphQLSchema, query: string, operationName: string | undefined): LaneDocument | null {
+  let document: DocumentNode;
+  try {
+    document = parse(query);
+  } catch {
+    return null;
+  }
+  if (validate(schema, document).length > 0 || introspects(document)) return null;
+  const operation = getOperationAST(document, operationName);
+  if (!operation || operation.operation === 'subscription') return null;
+  return {
+    document,
+    // Apollo Server's queryHash (its computeQueryHash): the compiled operation is shared with its executor's cache.
+    queryHash: createHash('sha256').update(query).digest('hex'),
+    operationName: operation.name?.value ?? null,
+  };
+}
+
+function introspects(document: DocumentNode): boolean {
+  let found = false;
+  visit(document, {
+    Field(node) {
+      if (node.name.value === '__schema' || node.name.value === '__type') {
+        found = true;
+        return BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
+}

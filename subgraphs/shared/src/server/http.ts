@@ -292,10 +292,7 @@ async function serve<C extends BaseContext>(
     return;
   }
   const express = options.express ? await options.express(req, res, resolved) : false;
-  if (express === true) {
-    options.onRequestDone?.(req, res.statusCode, performance.now() - started);
-    return;
-  }
+  if (express === true) return served(options, req, res.statusCode, started);
   const headers = new HeaderMap();
   for (const [key, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -313,6 +310,16 @@ async function serve<C extends BaseContext>(
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
     res.end();
   }
+  served(options, req, status, started);
+}
+
+/** A GraphQL request answered, by Apollo Server or an express lane: counted, and its debug line written. */
+function served<C extends BaseContext>(
+  options: GraphQLHttpOptions<C>,
+  req: http.IncomingMessage,
+  status: number,
+  started: number,
+): void {
   const elapsedMs = performance.now() - started;
   options.onRequestDone?.(req, status, elapsedMs);
   requestLogOf(req).debug({ method: req.method, status, elapsedMs: Math.round(elapsedMs) }, 'graphql request served');

@@ -48,6 +48,7 @@ export async function createAccountSubgraph(
 ): Promise<SubgraphServer> {
   const feed = new BalanceFeed(shards, { ...defaultFeedSettings, ...options.feed });
   const balances: BalanceServices = { feed, reader: new BalanceReader(shards, feed, new BalanceHistory(shards)) };
+  const rendered = options.renderedAnswers === false ? null : renderedAnswers(options.renderedAnswers);
   const server = await createSubgraph<AccountContext>({
     name: accountPart.name,
     typeDefs: readSchema(accountPart.name),
@@ -55,7 +56,8 @@ export async function createAccountSubgraph(
     shards,
     trust,
     extendContext: (base) => extendContext(base, balances, now),
-    plugins: options.renderedAnswers === false ? [] : [renderedAnswers(options.renderedAnswers).plugin],
+    plugins: rendered ? [rendered.plugin] : [],
+    expressLane: rendered ? { answers: rendered.lane } : {},
     production: options.production ?? false,
   });
   const closeSockets = serveSubscriptions(server.http, server.schema, {

@@ -25,7 +25,7 @@ export function createSettlementSubgraph(
     name: settlementPart.name,
     typeDefs: readSchema(settlementPart.name),
     resolvers,
-    expressLane: true,
+    expressLane: {},
     shards,
     trust,
     ...server,

@@ -47,7 +47,7 @@ export async function createTransactionSubgraph(
     name: transactionPart.name,
     typeDefs: readSchema(transactionPart.name),
     resolvers,
-    expressLane: true,
+    expressLane: {},
     shards,
     trust,
     ...server,

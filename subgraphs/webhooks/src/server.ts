@@ -45,7 +45,7 @@ export async function createWebhooksSubgraph(
     name: webhooksPart.name,
     typeDefs: readSchema(webhooksPart.name),
     resolvers,
-    expressLane: true,
+    expressLane: {},
     shards,
     trust,
     production,

@@ -31,6 +31,8 @@ import {
   unreusableAccountsMax,
 } from '../limits';
 import { readerOf } from './access';
+import type { LaneAnswers, LaneOperation } from '@paygraph/shared/server/subgraph-lane';
+import { handedOverByLane } from '@paygraph/shared/graphql/jit-executor';
 
 /**
  * Rendered answers of account reads (GetAccount): a read whose answer is a function of things the
@@ -62,6 +64,8 @@ import { readerOf } from './access';
  */
 export interface RenderedAnswers {
   plugin: ApolloServerPlugin<AccountContext>;
+  /** The same, on the subgraph's express lane (shared/src/server/subgraph-lane.ts). */
+  lane: LaneAnswers<AccountContext>;
 }
 
 /** The header with which @apollo/gateway asks a subgraph for an inline trace (ftv1) of its answer. */
@@ -115,34 +119,26 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
 
   const readOf = readFinderOf(documents, unreusable);
 
-  const listener = (): GraphQLRequestListener<AccountContext> => {
-    let pending: { read: ReusableRead; reader: string; key: string } | null = null;
+  /**
+   * Before an operation runs: the text kept for it when the account's row is still at the state it shows; else what to
+   * do with its answer's data (keep the text it is written as, when it may be served again), or nothing.
+   */
+  const before: LaneAnswers<AccountContext>['before'] = async (operation) => {
+    const read = readOf(operation);
+    if (read === null) return { withData: null };
+    const ctx = operation.context;
+    const reader = readerOf(ctx.identity);
+    const key = requestKey(operation);
+    const kept = readers.get(reader)?.answers.get(key);
+    // Nothing kept: no row is read ahead of the execution, which reads it with its page in one round trip.
+    const row = kept === undefined ? null : await currentRowOf(rowOf, ctx, read.accountId);
+    if (kept !== undefined && row !== null && reusableRow(row) && stateOf(row) === kept.state) {
+      renderedAnswersCounter.inc({ outcome: 'hit' });
+      return { text: kept.text };
+    }
+    renderedAnswersCounter.inc({ outcome: 'miss' });
     return {
-      async responseForOperation(request) {
-        const read = readOf(request);
-        if (read === null) return null;
-        const reader = readerOf(request.contextValue.identity);
-        const key = requestKey(request);
-        pending = { read, reader, key };
-        const kept = readers.get(reader)?.answers.get(key);
-        // Nothing kept: no row is read ahead of the execution, which reads it with its page in one round trip.
-        const row = kept === undefined ? null : await currentRowOf(rowOf, request.contextValue, read.accountId);
-        if (kept !== undefined && row !== null && reusableRow(row) && stateOf(row) === kept.state) {
-          renderedAnswersCounter.inc({ outcome: 'hit' });
-          pending = null;
-          return renderedResponse(kept.text);
-        }
-        renderedAnswersCounter.inc({ outcome: 'miss' });
-        return null;
-      },
-      async willSendResponse(request) {
-        if (pending === null) return;
-        const { read, reader, key } = pending;
-        const { response } = request;
-        if (response.body.kind !== 'single') return;
-        const { data, errors } = response.body.singleResult;
-        if (errors !== undefined || typeof data !== 'object' || data === null) return;
-        const ctx = request.contextValue;
+      withData: async (data) => {
         const view = await ctx.accounts.load(read.accountId);
         if (view === null) return;
         if (view.type === 'MERCHANT') unreusable.set(view.id, true);
@@ -153,7 +149,52 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
     };
   };
 
-  return { plugin: { requestDidStart: async () => listener() } };
+  return { plugin: pluginOf(before), lane: { before } };
+}
+
+/** Apollo Server's path: the same two steps, as its plugin hooks. */
+function pluginOf(before: LaneAnswers<AccountContext>['before']): ApolloServerPlugin<AccountContext> {
+  const listener = (): GraphQLRequestListener<AccountContext> => {
+    let withData: ((data: object) => Promise<void>) | null = null;
+    return {
+      async responseForOperation(request) {
+        // Run on the express lane already, and handed over for its errors: decided there (a miss, nothing to keep).
+        if (handedOverByLane(request.contextValue)) return null;
+        const operation = operationOf(request);
+        if (operation === null) return null;
+        const decided = await before(operation);
+        if ('text' in decided) return renderedResponse(decided.text);
+        withData = decided.withData;
+        return null;
+      },
+      async willSendResponse(request) {
+        const { response } = request;
+        if (withData === null || response.body.kind !== 'single') return;
+        const { data, errors } = response.body.singleResult;
+        if (errors !== undefined || typeof data !== 'object' || data === null) return;
+        await withData(data);
+      },
+    };
+  };
+
+  return { requestDidStart: async () => listener() };
+}
+
+/**
+ * An Apollo Server request as the lane's operation, or null when it is not one to serve again: it asks for an inline
+ * trace (the gateway's, for Apollo's usage reporting: it is executed to trace it), or has no document.
+ */
+function operationOf(request: GraphQLRequestContext<AccountContext>): LaneOperation<AccountContext> | null {
+  if (!request.document || !request.queryHash) return null;
+  if (request.request.http?.headers.get(inlineTraceHeader) !== undefined) return null;
+  return {
+    schema: request.schema,
+    queryHash: request.queryHash,
+    operationName: request.operationName ?? null,
+    document: request.document,
+    variables: request.request.variables,
+    context: request.contextValue,
+  };
 }
 
 type KeptReaders = LRUCache<string, { answers: LRUCache<string, KeptAnswer> }>;
@@ -182,18 +223,15 @@ function readFinderOf(
   documents: LRUCache<string, { shape: DocumentShape | null }>,
   unreusable: LRUCache<string, true>,
 ) {
-  return (request: GraphQLRequestContext<AccountContext>): ReusableRead | null => {
-    if (!request.document || !request.queryHash) return null;
-    // A request that asks for an inline trace (the gateway's, for Apollo's usage reporting) is executed to trace it.
-    if (request.request.http?.headers.get(inlineTraceHeader) !== undefined) return null;
-    const documentKey = `${request.queryHash}:${request.operationName ?? ''}`;
+  return (operation: LaneOperation<AccountContext>): ReusableRead | null => {
+    const documentKey = `${operation.queryHash}:${operation.operationName ?? ''}`;
     let known = documents.get(documentKey);
     if (known === undefined) {
-      known = { shape: documentShape(request.document, request.operationName ?? null, request.schema) };
+      known = { shape: documentShape(operation.document, operation.operationName, operation.schema) };
       documents.set(documentKey, known);
     }
     if (known.shape === null) return null;
-    const accountId = known.shape.accountId(request.request.variables ?? {});
+    const accountId = known.shape.accountId(operation.variables ?? {});
     if (accountId === null || unreusable.has(accountId)) return null;
     return { accountId, selectsEntries: known.shape.selectsEntries };
   };
@@ -240,8 +278,8 @@ interface KeptAnswer {
 }
 
 /** The request's key under its reader: the document (hash, operation) and the variables as sent. */
-function requestKey(request: GraphQLRequestContext<AccountContext>): string {
-  return `${request.queryHash}\n${request.operationName ?? ''}\n${JSON.stringify(request.request.variables ?? {})}`;
+function requestKey(operation: LaneOperation<AccountContext>): string {
+  return `${operation.queryHash}\n${operation.operationName ?? ''}\n${JSON.stringify(operation.variables ?? {})}`;
 }
 
 /**

@@ -130,6 +130,14 @@ export function handOver(context: object, outcome: Handed): void {
   };
 }
 
+/**
+ * Whether this request's context carries what the express lane ran: a plugin hook before execution (the account
+ * subgraph's rendered answers) then leaves it alone, having run on the lane already.
+ */
+export function handedOverByLane(context: object): boolean {
+  return (context as Record<symbol, unknown>)[handedOver] !== undefined;
+}
+
 function takeHandedOver(context: object): ExecutionResult | undefined {
   const holder = context as Record<symbol, { outcome: Handed; ranWith: object } | undefined>;
   const handed = holder[handedOver];

@@ -32,6 +32,29 @@ export interface LaneParts<C extends object> {
   context: (req: http.IncomingMessage) => Promise<C>;
   /** Apollo Server's stringifyResult, the same function. */
   writeAnswer: (value: FormattedExecutionResult) => string;
+  /** What a subgraph's own plugin does on the lane (the account subgraph's rendered answers). */
+  answers?: LaneAnswers<C>;
+}
+
+/** An operation as the lane runs it: its document, its text's hash and name, its variables and its context. */
+export interface LaneOperation<C> {
+  schema: GraphQLSchema;
+  queryHash: string;
+  operationName: string | null;
+  document: DocumentNode;
+  variables: Record<string, unknown> | undefined;
+  context: C;
+}
+
+/**
+ * A subgraph plugin's two hooks the lane runs, as Apollo Server runs them (responseForOperation, willSendResponse):
+ * before the operation runs, the text to answer with instead (sent as written), or what to do with the answer's data
+ * once it is known to be data alone, before it is written.
+ */
+export interface LaneAnswers<C> {
+  before(
+    operation: LaneOperation<C>,
+  ): Promise<{ text: string } | { withData: ((data: object) => Promise<void>) | null }>;
 }
 
 interface LaneDocument {
@@ -76,29 +99,36 @@ export function subgraphLane<C extends object>(
       subgraphLaneRequests.inc({ outcome: 'declined' });
       return false;
     }
-    const text = await runOnLane(parts, lane, sent.variables, context);
+    const operation = { ...lane, schema: parts.schema, variables: sent.variables, context };
+    const answered = await parts.answers?.before(operation);
+    if (answered !== undefined && 'text' in answered) return written(res, contentType, answered.text, 'answered');
+    const text = await runOnLane(parts, operation, answered?.withData ?? null);
     if (text === undefined) {
       subgraphLaneRequests.inc({ outcome: 'handed' });
       return { context };
     }
-    res.statusCode = 200;
-    res.setHeader('content-type', contentType);
-    res.end(text);
-    subgraphLaneRequests.inc({ outcome: 'answered' });
-    return true;
+    return written(res, contentType, text, 'answered');
   };
+}
+
+function written(res: http.ServerResponse, contentType: string, text: string, outcome: 'answered'): true {
+  res.statusCode = 200;
+  res.setHeader('content-type', contentType);
+  res.end(text);
+  subgraphLaneRequests.inc({ outcome });
+  return true;
 }
 
 /** The answer's text when the operation answered data alone; otherwise its outcome handed over, and undefined. */
 async function runOnLane<C extends object>(
   parts: LaneParts<C>,
-  lane: LaneDocument,
-  variables: Record<string, unknown> | undefined,
-  context: C,
+  operation: LaneOperation<C>,
+  withData: ((data: object) => Promise<void>) | null,
 ): Promise<string | undefined> {
+  const { context } = operation;
   let result;
   try {
-    result = await parts.execution.run({ ...lane, variables, context });
+    result = await parts.execution.run(operation);
   } catch (thrown) {
     handOver(context, { thrown });
     return undefined;
@@ -113,6 +143,7 @@ async function runOnLane<C extends object>(
     handOver(context, { result });
     return undefined;
   }
+  await withData?.(result.data!);
   // The object Apollo Server's runHttpQuery stringifies (orderExecutionResultFields), its absent fields undefined.
   const ordered = { errors: undefined, data: result.data, extensions: undefined };
   return parts.writeAnswer(ordered as unknown as FormattedExecutionResult);

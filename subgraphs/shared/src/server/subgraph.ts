@@ -20,7 +20,7 @@ import { collectProcessDefaults, processRegistry } from '../metrics';
 import { log, type Logger } from '../log';
 import { jitExecution } from '../graphql/jit-executor';
 import { assert } from '../result';
-import { subgraphLane } from './subgraph-lane';
+import { subgraphLane, type LaneAnswers } from './subgraph-lane';
 import { answerWriter } from '../graphql/rendered-answers';
 
 /** What every subgraph's context starts from: who is calling, where the data lives, and the request's logger. */
@@ -74,9 +74,10 @@ export interface SubgraphOptions<C extends BaseSubgraphContext> extends Subgraph
   plugins?: Array<ApolloServerPlugin<C>>;
   /**
    * Answer the gateway's operations on the express lane (server/subgraph-lane.ts) instead of Apollo Server's pipeline
-   * where the answer is data alone. Not with plugins of the subgraph's own: the lane runs no plugin hook.
+   * where the answer is data alone. The lane runs no plugin hook: with plugins of the subgraph's own, `answers` does
+   * on the lane what they do (the account subgraph's rendered answers).
    */
-  expressLane?: boolean;
+  expressLane?: { answers?: LaneAnswers<C> };
 }
 
 /** A path the gateway calls with a caller's identity, as it calls /graphql (gateway-trust.ts). */
@@ -100,7 +101,8 @@ export async function createSubgraph<C extends BaseSubgraphContext>(
 ): Promise<SubgraphServer> {
   const production = options.production ?? false;
   const schema = buildSubgraphSchema([{ typeDefs: parse(options.typeDefs), resolvers: options.resolvers }]);
-  assert(!options.expressLane || !options.plugins?.length, 'the express lane runs no plugin hook: not with plugins');
+  const lane = options.expressLane;
+  assert(!lane || !options.plugins?.length || lane.answers, 'the express lane runs no plugin hook: say what it does');
   const execution = jitExecution(schema);
   const writeAnswer = answerWriter();
   const apollo = new ApolloServer<BaseSubgraphContext>({
@@ -149,7 +151,7 @@ export async function createSubgraph<C extends BaseSubgraphContext>(
       return identity !== null;
     },
     context,
-    ...(options.expressLane ? { express: subgraphLane({ schema, execution, context, writeAnswer }) } : {}),
+    ...(lane ? { express: subgraphLane({ schema, execution, context, writeAnswer, ...answersOf(lane) }) } : {}),
     // The state of each shard by database name and nothing else (a failed probe's error goes to
     // the log, since it names hosts and users).
     routes: {
@@ -161,6 +163,13 @@ export async function createSubgraph<C extends BaseSubgraphContext>(
     },
   });
   return { apollo, http, schema, disposers: [] };
+}
+
+/** The lane's hooks of a subgraph's own plugins, when it has some: the context they see is the subgraph's. */
+function answersOf<C extends BaseSubgraphContext>(lane: {
+  answers?: LaneAnswers<C>;
+}): { answers?: LaneAnswers<BaseSubgraphContext> } {
+  return lane.answers ? { answers: lane.answers as unknown as LaneAnswers<BaseSubgraphContext> } : {};
 }
 
 /**

@@ -1,17 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { subgraphLaneRequests } from '@paygraph/shared/metrics';
+import { renderedAnswers, subgraphLaneRequests } from '@paygraph/shared/metrics';
 import type { Stack } from '../../../../test/support/stack';
 import { asGateway, token, unique } from '../../../../test/support/env';
+import { contractOperation } from '../../../../test/support/graphql';
 import { shardCostOf } from '../../../../test/support/shard-cost';
 import { paymentEnded } from '../../../../test/support/bank';
 import { type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 
 /**
- * The subgraph's express lane (subgraphs/shared/src/server/subgraph-lane.ts) on the transaction subgraph: what it
- * answers is what Apollo Server answers for the same request, byte for byte, headers and status included; what it
- * ran and could not answer alone (errors) Apollo Server answers without running it again; what it does not recognise
- * Apollo Server answers as before. A body with `extensions` is Apollo Server's alone: the same request with and
+ * The subgraphs' express lane (subgraphs/shared/src/server/subgraph-lane.ts), on the transaction subgraph and on the
+ * account subgraph with its rendered answers: what it answers is what Apollo Server answers for the same request, byte
+ * for byte, headers and status included; what it ran and could not answer alone (errors) Apollo Server answers without
+ * running it again; what it does not recognise Apollo Server answers as before. A body with `extensions` is Apollo Server's alone: the same request with and
  * without it is the same request through the pipeline and through the lane.
  */
 let stack: Stack;
@@ -27,14 +28,20 @@ interface Sent {
   text: string;
 }
 
-/** A POST to the transaction subgraph as the gateway sends one, as `sub` with `role`; `body` is sent as it is. */
-async function send(sub: string, role: 'customer' | 'operator', body: unknown, accept?: string): Promise<Sent> {
-  const answer = await request(stack.subgraphUrls.transaction, {
+/** A POST to a subgraph (the transaction one unless named) as the gateway sends one, as `sub` with `role`. */
+async function send(
+  sub: string,
+  role: 'customer' | 'operator',
+  body: unknown,
+  accept?: string,
+  subgraph: 'transaction' | 'account' = 'transaction',
+): Promise<Sent> {
+  const answer = await request(stack.subgraphUrls[subgraph], {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       ...(accept ? { accept } : {}),
-      ...(await asGateway('transaction', sub, role)),
+      ...(await asGateway(subgraph, sub, role)),
     },
     body: JSON.stringify(body),
   });
@@ -50,19 +57,22 @@ async function send(sub: string, role: 'customer' | 'operator', body: unknown, a
   };
 }
 
-async function laneCounts(): Promise<Record<string, number>> {
-  const metric = await subgraphLaneRequests.get();
-  return Object.fromEntries(metric.values.map((v) => [String(v.labels.outcome), v.value]));
+async function counts(): Promise<Record<string, number>> {
+  const lane = await subgraphLaneRequests.get();
+  const rendered = await renderedAnswers.get();
+  return Object.fromEntries([
+    ...lane.values.map((v) => [String(v.labels.outcome), v.value]),
+    ...rendered.values.map((v) => [`rendered ${String(v.labels.outcome)}`, v.value]),
+  ]);
 }
 
-/** What the lane did for the requests `fn` sent: answered, handed to Apollo Server, declined. */
+/** What the lane did for the requests `fn` sent (answered, handed to Apollo Server, declined), and rendered answers. */
 async function laneDid<T>(fn: () => Promise<T>): Promise<{ value: T; did: Record<string, number> }> {
-  const before = await laneCounts();
+  const before = await counts();
   const value = await fn();
-  const after = await laneCounts();
-  const did = Object.fromEntries(
-    ['answered', 'handed', 'declined'].map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]),
-  );
+  const after = await counts();
+  const names = ['answered', 'handed', 'declined', 'rendered hit', 'rendered miss', 'rendered kept'];
+  const did = Object.fromEntries(names.map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
   return { value, did };
 }
 
@@ -73,7 +83,7 @@ function withoutStacks(text: string): unknown {
   return answer;
 }
 
-describe("the transaction subgraph's express lane", () => {
+describe("the subgraphs' express lane", () => {
   it("answers the gateway's payment and read, byte for byte what Apollo Server answers", async () => {
     const owner = unique('lane-payer');
     const bearer = await token(owner, 'customer');
@@ -120,6 +130,25 @@ describe("the transaction subgraph's express lane", () => {
     });
     // Run once: as many statements as the pipeline's own run (a second run would double them).
     expect(lane.statements).toEqual(apollo.statements);
+  });
+
+  it("serves the account subgraph's rendered answer again on the lane, as its plugin does in the pipeline", async () => {
+    const owner = unique('lane-reader');
+    const account = await kit.open(owner);
+    await kit.fund(account, '300');
+    const body = { query: contractOperation('GetAccount'), variables: { id: account } };
+    const read = () => send(owner, 'customer', body, undefined, 'account');
+    const first = await laneDid(read);
+    expect(first.did).toMatchObject({ answered: 1, 'rendered miss': 1, 'rendered kept': 1 });
+    const again = await laneDid(read);
+    expect(again.did).toMatchObject({ answered: 1, 'rendered hit': 1, 'rendered miss': 0 });
+    const pipeline = await laneDid(() => send(owner, 'customer', { ...body, extensions: {} }, undefined, 'account'));
+    expect(pipeline.did).toMatchObject({ answered: 0, declined: 1, 'rendered hit': 1 });
+    expect(again.value).toEqual(first.value);
+    expect(pipeline.value).toEqual(first.value);
+    // Another reader is refused (FORBIDDEN: handed to Apollo Server), and its plugin does not count it twice.
+    const stranger = await laneDid(() => send(unique('lane-stranger'), 'customer', body, undefined, 'account'));
+    expect(stranger.did).toMatchObject({ handed: 1, 'rendered miss': 1, 'rendered hit': 0, 'rendered kept': 0 });
   });
 
   it('leaves to Apollo Server what it does not recognise, which answers it as before', async () => {

@@ -47,7 +47,7 @@ export interface OperationToRun {
   context: object;
 }
 
-/** The executor Apollo Server runs (`gateway`), and the same execution for the express lane (server/subgraph-lane.ts). */
+/** The executor Apollo Server runs (`gateway`), and the same execution for the lane (server/subgraph-lane.ts). */
 export interface JitExecution {
   gateway: GatewayOption;
   run(operation: OperationToRun): Promise<ExecutionResult>;

@@ -22,21 +22,6 @@ import { moveReported } from './partial';
 /** What Apollo Server's `gateway` option takes (GatewayInterface), as its public constructor type declares it. */
 export type GatewayOption = NonNullable<Extract<ApolloServerOptions<BaseContext>, { gateway?: unknown }>['gateway']>;
 
-/**
- * Runs a subgraph's operations with graphql-jit instead of graphql-js's execute, through the one
- * extension point Apollo Server 5 offers for an executor of one's own: its `gateway` option
- * (load() returns the executor; the schema comes from onSchemaLoadOrUpdate). Apollo Server still
- * parses, validates, builds the context, formats errors and writes the answer; only execution
- * changes. A document is compiled once and kept, by its hash and operation name, in a bounded
- * cache (compiledQueriesMax): the subgraph's callers are the gateway's query plans, a small set.
- * Apollo's inline tracing wraps the schema's resolvers the first time a request asks for a trace
- * (our gateway does not): a document compiled before then keeps the resolvers it was compiled
- * with, so its traces carry no per-field timings; its answers are the same.
- */
-export function jitExecutor(schema: GraphQLSchema): GatewayOption {
-  return jitExecution(schema).gateway;
-}
-
 /** One operation to run: what Apollo Server hands its executor, or what the subgraph's express lane read itself. */
 export interface OperationToRun {
   /** The document's text's SHA-256 in hex, as Apollo Server computes it: with the operation name, the cache key. */
@@ -53,6 +38,18 @@ export interface JitExecution {
   run(operation: OperationToRun): Promise<ExecutionResult>;
 }
 
+/**
+ * Runs a subgraph's operations with graphql-jit instead of graphql-js's execute, through the one
+ * extension point Apollo Server 5 offers for an executor of one's own: its `gateway` option
+ * (load() returns the executor; the schema comes from onSchemaLoadOrUpdate), and for the
+ * subgraph's express lane (`run`). Apollo Server, or the lane, still parses, validates, builds the
+ * context and writes the answer; only execution changes. A document is compiled once and kept, by
+ * its hash and operation name, in a bounded cache (compiledQueriesMax): the subgraph's callers are
+ * the gateway's query plans, a small set.
+ * Apollo's inline tracing wraps the schema's resolvers the first time a request asks for a trace
+ * (our gateway does not): a document compiled before then keeps the resolvers it was compiled
+ * with, so its traces carry no per-field timings; its answers are the same.
+ */
 export function jitExecution(schema: GraphQLSchema): JitExecution {
   trackRootFields(schema);
   // A document that graphql-js executes instead (hasConditions) is kept as { graphqlJs: true }.
@@ -159,7 +156,7 @@ interface RootField {
  * Each request's root-field calls, in the order they were made (the operation's field order), by the request's context.
  */
 const rootFieldsByContext = new WeakMap<object, RootField[]>();
-/** Root fields already wrapped: a schema given to jitExecutor twice is wrapped once. */
+/** Root fields already wrapped: a schema given to jitExecution twice is wrapped once. */
 const trackedResolvers = new WeakSet<GraphQLFieldResolver<unknown, unknown>>();
 
 /**

@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { ApolloServer } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { GraphQLError, parse } from 'graphql';
-import { jitExecutor } from '@paygraph/shared/graphql/jit-executor';
+import { jitExecution } from '@paygraph/shared/graphql/jit-executor';
 import { formatSubgraphError } from '@paygraph/shared/server/subgraph';
 import { ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 
@@ -42,7 +42,7 @@ const resolvers = {
 function server(jit: boolean): ApolloServer {
   const schema = buildSubgraphSchema({ typeDefs, resolvers } as Parameters<typeof buildSubgraphSchema>[0]);
   return new ApolloServer({
-    ...(jit ? { gateway: jitExecutor(schema) } : { schema }),
+    ...(jit ? { gateway: jitExecution(schema).gateway } : { schema }),
     formatError: (formatted, error) => formatSubgraphError(formatted, error, false),
     includeStacktraceInErrorResponses: false,
   });
@@ -140,7 +140,7 @@ describe('root fields that all fail', () => {
       typeof buildSubgraphSchema
     >[0]);
     return new ApolloServer({
-      gateway: jitExecutor(schema),
+      gateway: jitExecution(schema).gateway,
       formatError: (formatted, error) => formatSubgraphError(formatted, error, false),
       includeStacktraceInErrorResponses: false,
     });
@@ -231,7 +231,7 @@ describe('a deeper error beside a failed non-null root field', () => {
     };
     const schema = buildSubgraphSchema({ typeDefs, resolvers } as Parameters<typeof buildSubgraphSchema>[0]);
     return new ApolloServer({
-      gateway: jitExecutor(schema),
+      gateway: jitExecution(schema).gateway,
       formatError: (formatted, error) => formatSubgraphError(formatted, error, false),
       includeStacktraceInErrorResponses: false,
     });

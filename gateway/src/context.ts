@@ -49,6 +49,17 @@ export interface GatewayContext {
   prefetched?: { subgraph: string; outcome: ForwardOutcome };
   /** Set with `prefetched`: the operation took its rate budgets in the lane, and the security plugin takes none. */
   rateTaken?: true;
+  /**
+   * Set by the express lane for its call only: the copy of a subgraph's kept answer the gateway holds for this request
+   * (pass-through/rendered-copies.ts). Its tag is sent, and an answer "the same" is this text.
+   */
+  renderedCopy?: RenderedCopy | undefined;
+}
+
+/** A subgraph's kept answer as the gateway holds it: the tag the subgraph named it with, and its text. */
+export interface RenderedCopy {
+  tag: string;
+  text: string;
 }
 
 function header(req: http.IncomingMessage, name: string): string | null {

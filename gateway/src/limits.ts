@@ -222,5 +222,13 @@ export const uploadAnswerBytesMax = 4_096;
  * name, so a caller cannot fill it; clients send a small set.
  */
 export const expressDocumentsMax = 2_000;
+/**
+ * Copies of the subgraphs' kept answers the express lane holds (pass-through/rendered-copies.ts), per reader (one
+ * tenant) and in all, as the account subgraph bounds the answers it keeps (its limits.ts renderedAnswers*).
+ */
+export const renderedCopiesPerReaderMax = 256;
+export const renderedCopiesBytesPerReaderMax = 16 * 1024 * 1024;
+export const renderedCopiesBytesMax = 64 * 1024 * 1024;
+export const renderedCopyBytesMax = 1024 * 1024;
 /** Distinct accept headers whose content type the express lane keeps: clients send one or two. */
 export const expressAcceptValuesMax = 64;

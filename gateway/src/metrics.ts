@@ -63,6 +63,12 @@ export class Metrics {
     registers: [this.registry],
   });
   private expressCount = 0;
+  private readonly renderedCopies = new Counter({
+    name: 'paygraph_gateway_rendered_copies_total',
+    help: "Copies of subgraphs' kept answers the express lane kept (kept) and wrote when the subgraph answered that its answer was the same (same): pass-through/rendered-copies.ts.",
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
   private readonly uploads = new Counter({
     name: 'paygraph_gateway_statement_uploads_total',
@@ -123,6 +129,10 @@ export class Metrics {
   recordExpressAnswer(): void {
     this.express.inc();
     this.expressCount += 1;
+  }
+
+  recordRenderedCopy(outcome: 'kept' | 'same'): void {
+    this.renderedCopies.inc({ outcome });
   }
 
   /** Operations the express lane answered so far. */

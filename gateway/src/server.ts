@@ -29,6 +29,8 @@ import { isForwardedCall, isLaneCall, passThroughGateway, type PassThrough } fro
 import { laneCall } from './pass-through/lane-call';
 import { expressLane } from './pass-through/express-lane';
 import { answerBodyOf, resultWriter } from './pass-through/raw-answer';
+import { sameAnswerText } from './pass-through/rendered-copies';
+import { renderedHaveHeader, renderedSameHeader } from '@paygraph/shared/server/subgraph-lane';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import {
   serveGatewaySubscriptions,
@@ -111,17 +113,22 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     if (context.client.deviceId) headers.set('x-device-id', context.client.deviceId.slice(0, clientDeviceIdCharsMax));
     // Read and removed by the fetcher (subgraph-client.ts): the subgraph never sees it.
     if (context.subgraphTimeoutMs) headers.set(subgraphTimeoutHeader, String(context.subgraphTimeoutMs));
+    if (context.renderedCopy) headers.set(renderedHaveHeader, context.renderedCopy.tag);
   }
 
   /**
    * A forwarded operation's answer is handed on as the subgraph wrote it when it is data alone
-   * (pass-through/raw-answer.ts); every other answer is parsed as Apollo's parseBody parses it.
+   * (pass-through/raw-answer.ts); an answer "the same" as the copy the express lane asked about is
+   * that copy's text (pass-through/rendered-copies.ts); every other answer is parsed as Apollo's
+   * parseBody parses it.
    */
   override async parseBody(
     response: FetcherResponse,
     request?: Parameters<RemoteGraphQLDataSource['parseBody']>[1],
     context?: GatewayContext,
   ): Promise<object | string> {
+    const same = response.headers.get(renderedSameHeader);
+    if (same !== null) return answerBodyOf(sameAnswerText(same, context?.renderedCopy));
     if (!isForwardedCall(context) || !isJsonAnswer(response)) return super.parseBody(response, request, context);
     return answerBodyOf(await response.text());
   }

@@ -116,6 +116,7 @@ export const sharedProcessFiles = [
   'subgraphs/shared/test/unit/jit-executor.test.ts',
   'subgraphs/shared/test/unit/ledger-hints.test.ts',
   'subgraphs/shared/test/unit/money.test.ts',
+  'subgraphs/shared/test/unit/per-reader-cache.test.ts',
   'subgraphs/shared/test/unit/plan-check.test.ts',
   'subgraphs/shared/test/unit/posting-rules.test.ts',
   'subgraphs/shared/test/unit/scalars.test.ts',

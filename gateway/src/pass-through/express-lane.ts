@@ -8,7 +8,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
-import type { TokenSettings } from '@paygraph/shared/identity';
+import type { Identity, TokenSettings } from '@paygraph/shared/identity';
 import type { ScreenedRequest } from '@paygraph/shared/server/http';
 import { answerContentTypes, postedOperationOf, type PostedOperation } from '@paygraph/shared/server/apollo-http';
 import { buildContext, honouredUntil, type GatewayContext } from '../context';
@@ -23,6 +23,7 @@ import type { OperationAnalysis } from '../security/document-analysis';
 import { fetchForwarded, type DataSource, type ForwardOutcome } from './gateway';
 import { unparsedTextOf } from './raw-answer';
 import { cacheControlOf, cacheHintOf } from './cache-control';
+import { copyKeyOf, renderedCopies } from './rendered-copies';
 import type { SingleFetchRoute, SingleFetchRouter } from './single-fetch';
 
 /**
@@ -72,6 +73,7 @@ interface LaneDocument {
 export function expressLane(parts: ExpressLaneParts): ExpressLane {
   const documents = laneDocuments(parts);
   const contentTypeOf = answerContentTypes(expressAcceptValuesMax);
+  const copies = renderedCopies(parts.metrics);
   return async (req, res, request) => {
     const started = performance.now();
     const at = new Date();
@@ -85,13 +87,18 @@ export function expressLane(parts: ExpressLaneParts): ExpressLane {
     const subgraph = parts.dataSources.get(lane.route.subgraph);
     if (!subgraph) return { context };
     parts.metrics.recordPath('forwarded');
+    const copyKey = lane.operation.operation === 'query' ? copyKeyOf(lane.trusted.hash, sent) : null;
+    // For this call only: the copy held is asked about (its tag sent), and is the answer if the subgraph says so.
+    context.renderedCopy = copyKey === null ? undefined : copies.held(admitted.identity, copyKey);
     const outcome = await fetchForwarded(
       { variables: sent.variables, operationName: sent.operationName, http: true },
       context,
       lane.route,
       subgraph,
     );
+    context.renderedCopy = undefined;
     const text = dataAloneText(outcome);
+    if (copyKey !== null) copies.after(admitted.identity, copyKey, outcome, text);
     if (text === undefined) {
       context.prefetched = { subgraph: lane.route.subgraph, outcome };
       context.rateTaken = true;
@@ -159,8 +166,9 @@ function laneDocumentOf(
   return route ? { schema, trusted, document, operation, route } : null;
 }
 
-/** What the checks made of an admitted request: its analysis, coerced variables' root fields. */
+/** What the checks made of an admitted request: its caller, its analysis, coerced variables' root fields. */
 interface Admitted {
+  identity: Identity;
   analysis: OperationAnalysis;
   fields: ReturnType<OperationAnalysis['rootFields']>;
 }
@@ -195,7 +203,7 @@ async function admit(
   if (!decision.allowed) return null;
   const timeoutMs = slowTimeoutMsOf(analysis.selections);
   if (timeoutMs > 0) context.subgraphTimeoutMs = timeoutMs;
-  return { analysis, fields };
+  return { identity: auth.identity, analysis, fields };
 }
 
 /** An answer the lane wrote: audited and counted as the security and metrics plugins would. */

@@ -82,6 +82,8 @@ export const renderedAnswersPerReaderMax = 256;
 export const renderedAnswersBytesPerReaderMax = 16 * 1024 * 1024;
 export const renderedAnswersBytesMax = 64 * 1024 * 1024;
 export const renderedAnswerBytesMax = 1024 * 1024;
+/** Random bytes that begin every tag of this process's kept answers (rendered-answers.ts renderedTags): 72 bits. */
+export const renderedTagPrefixBytes = 9;
 /** Documents whose reusability is remembered (by hash and operation name): the trusted set is small. */
 export const renderedDocumentsMax = 1_000;
 /** MERCHANT accounts remembered as never reused (a type never changes), so that their reads skip the lookup. */

@@ -86,16 +86,21 @@ export const balanceFeedStripesRead = new Counter({
 });
 
 /**
- * GetAccount answers the account subgraph served from its rendered answers (`hit`), rendered for
- * want of one (`miss`), and kept once rendered (`kept`): services/rendered-answers.ts.
+ * Requests the subgraph's express lane answered (`answered`; `same` when the answer was a kept text the gateway holds
+ * a copy of, sent without its body), handed to Apollo Server after running them (`handed`), or declined
+ * (server/subgraph-lane.ts).
  */
 export const subgraphLaneRequests = new Counter({
   name: 'paygraph_subgraph_lane_requests_total',
-  help: "GraphQL requests the subgraph's express lane answered, handed to Apollo Server after running them (their errors), or declined.",
+  help: "GraphQL requests the subgraph's express lane answered (answered; same: a kept text the gateway holds, sent without its body), handed to Apollo Server after running them (their errors), or declined.",
   labelNames: ['outcome'] as const,
   registers: [processRegistry],
 });
 
+/**
+ * GetAccount answers the account subgraph served from its rendered answers (`hit`), rendered for
+ * want of one (`miss`), and kept once rendered (`kept`): services/rendered-answers.ts.
+ */
 export const renderedAnswers = new Counter({
   name: 'paygraph_account_rendered_answers_total',
   help: 'Reads of an account the account subgraph answered from a rendered answer (hit), rendered (miss), kept (kept).',

@@ -15,7 +15,9 @@ import {
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import { randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
+import { PerReaderCache, type PerReaderBounds } from '@paygraph/shared/per-reader-cache';
 import { renderedData, whenWritten } from '@paygraph/shared/graphql/rendered-answers';
 import { renderedAnswers as renderedAnswersCounter } from '@paygraph/shared/metrics';
 import type { AccountContext } from '../context';
@@ -28,10 +30,11 @@ import {
   renderedAnswersBytesPerReaderMax,
   renderedAnswersPerReaderMax,
   renderedDocumentsMax,
+  renderedTagPrefixBytes,
   unreusableAccountsMax,
 } from '../limits';
 import { readerOf } from './access';
-import type { LaneAnswers, LaneOperation } from '@paygraph/shared/server/subgraph-lane';
+import { renderedTagHeader, type LaneAnswers, type LaneOperation } from '@paygraph/shared/server/subgraph-lane';
 import { handedOverByLane } from '@paygraph/shared/graphql/jit-executor';
 
 /**
@@ -88,12 +91,7 @@ const reusableFields: Readonly<Record<string, ReadonlySet<string>>> = {
 };
 
 /** How much is kept (limits.ts by default; tests pass smaller ones to see the bounds hold). */
-export interface RenderedAnswerBounds {
-  answersPerReader: number;
-  bytesPerReader: number;
-  bytes: number;
-  bytesOfOne: number;
-}
+export type RenderedAnswerBounds = PerReaderBounds;
 
 export const renderedAnswerBoundsDefault: RenderedAnswerBounds = {
   answersPerReader: renderedAnswersPerReaderMax,
@@ -104,18 +102,16 @@ export const renderedAnswerBoundsDefault: RenderedAnswerBounds = {
 
 export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBoundsDefault): RenderedAnswers {
   // Per reader, an LRU of answers by request (document and variables), each the last one rendered and the account
-  // state it was rendered at; the readers in an LRU sized by their answers' bytes. Each set of a reader is a new
-  // wrapper: lru-cache recounts an entry's size only when its value changes.
-  const readers: KeptReaders = new LRUCache({
-    // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
-    maxSize: bounds.bytes,
-    sizeCalculation: ({ answers }) => Math.max(1, answers.calculatedSize),
-  });
+  // state it was rendered at.
+  const readers = new PerReaderCache<KeptAnswer>(bounds, (kept) => kept.text.length);
   const documents = new LRUCache<string, { shape: DocumentShape | null }>({ max: renderedDocumentsMax });
   const unreusable = new LRUCache<string, true>({ max: unreusableAccountsMax });
   const rowOf = accountRowReader();
 
-  const keep = keeperOf(readers, bounds);
+  const keep = (reader: string, key: string, answer: Omit<KeptAnswer, 'tag'>): void => {
+    if (readers.set(reader, key, { ...answer, tag: tags.next() })) renderedAnswersCounter.inc({ outcome: 'kept' });
+  };
+  const tags = renderedTags();
 
   const readOf = readFinderOf(documents, unreusable);
 
@@ -129,12 +125,12 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
     const ctx = operation.context;
     const reader = readerOf(ctx.identity);
     const key = requestKey(operation);
-    const kept = readers.get(reader)?.answers.get(key);
+    const kept = readers.get(reader, key);
     // Nothing kept: no row is read ahead of the execution, which reads it with its page in one round trip.
     const row = kept === undefined ? null : await currentRowOf(rowOf, ctx, read.accountId);
     if (kept !== undefined && row !== null && reusableRow(row) && stateOf(row) === kept.state) {
       renderedAnswersCounter.inc({ outcome: 'hit' });
-      return { text: kept.text };
+      return { text: kept.text, tag: kept.tag };
     }
     renderedAnswersCounter.inc({ outcome: 'miss' });
     return {
@@ -163,7 +159,7 @@ function pluginOf(before: LaneAnswers<AccountContext>['before']): ApolloServerPl
         const operation = operationOf(request);
         if (operation === null) return null;
         const decided = await before(operation);
-        if ('text' in decided) return renderedResponse(decided.text);
+        if ('text' in decided) return renderedResponse(decided.text, decided.tag);
         withData = decided.withData;
         return null;
       },
@@ -194,27 +190,6 @@ function operationOf(request: GraphQLRequestContext<AccountContext>): LaneOperat
     document: request.document,
     variables: request.request.variables,
     context: request.contextValue,
-  };
-}
-
-type KeptReaders = LRUCache<string, { answers: LRUCache<string, KeptAnswer> }>;
-
-/** Keeps an answer for its reader and request, within the bounds (one answer, a reader's share, the whole). */
-function keeperOf(readers: KeptReaders, bounds: RenderedAnswerBounds) {
-  return (reader: string, key: string, answer: KeptAnswer): void => {
-    if (answer.text.length > bounds.bytesOfOne) return;
-    const answers =
-      readers.get(reader)?.answers ??
-      new LRUCache<string, KeptAnswer>({
-        max: bounds.answersPerReader,
-        // eslint-disable-next-line @typescript-eslint/naming-convention -- lru-cache's option, not ours to name
-        maxSize: bounds.bytesPerReader,
-        sizeCalculation: (kept) => kept.text.length,
-      });
-    answers.set(key, answer);
-    // Set again so that the readers' LRU learns the reader's new size.
-    readers.set(reader, { answers });
-    renderedAnswersCounter.inc({ outcome: 'kept' });
   };
 }
 
@@ -271,10 +246,24 @@ function pageReadAtRow(ctx: AccountContext, read: ReusableRead, view: AccountVie
   return page !== undefined && (page.rows[0]?.sequence ?? 0n) === view.lastSequence;
 }
 
-/** An answer kept: its text and the account row's state it shows (stateOf). */
+/**
+ * An answer kept: its text, the account row's state it shows (stateOf), and its tag: a name no other answer this
+ * process keeps has, with which the gateway asks whether the copy it holds is still the answer (renderedTags).
+ */
 interface KeptAnswer {
   state: string;
   text: string;
+  tag: string;
+}
+
+/**
+ * Tags of kept answers: this process's random prefix and a counter. A tag names one kept text and no other, in any
+ * subgraph process (another's prefix differs), so a copy held under a tag is that text, whoever asked for it.
+ */
+function renderedTags(): { next(): string } {
+  const prefix = randomBytes(renderedTagPrefixBytes).toString('base64url');
+  let counter = 0;
+  return { next: () => `${prefix}.${(counter++).toString(36)}` };
 }
 
 /** The request's key under its reader: the document (hash, operation) and the variables as sent. */
@@ -304,9 +293,12 @@ function stateOf(
   ].join(':');
 }
 
-function renderedResponse(text: string): GraphQLResponse {
+/** A kept answer as Apollo Server's path writes it: its text, with its tag as the lane names it (never "the same"). */
+function renderedResponse(text: string, tag: string | undefined): GraphQLResponse {
+  const headers = new HeaderMap();
+  if (tag !== undefined) headers.set(renderedTagHeader, tag);
   return {
-    http: { headers: new HeaderMap() },
+    http: { headers },
     body: { kind: 'single', singleResult: { data: renderedData(text) } },
   };
 }

@@ -39,8 +39,20 @@ export interface LaneOperation<C> {
 export interface LaneAnswers<C> {
   before(
     operation: LaneOperation<C>,
-  ): Promise<{ text: string } | { withData: ((data: object) => Promise<void>) | null }>;
+  ): Promise<{ text: string; tag?: string } | { withData: ((data: object) => Promise<void>) | null }>;
 }
+
+/**
+ * The gateway's copies of rendered answers (docs/PERFORMANCE.md, "Reads"): a text answered again from the subgraph's
+ * kept answers carries its tag (renderedTagHeader), a name no other kept text has. The gateway keeps the text under it
+ * and sends the tag with the same request again (renderedHaveHeader); when the answer would be that same text, the
+ * lane answers with no body and the tag in renderedSameHeader, and the gateway writes its copy. A request that asks
+ * with a tag the answer does not have is answered in full, as any other. Only the gateway reaches a subgraph (its
+ * secret), and it sends these headers of its own, never a client's.
+ */
+export const renderedTagHeader = 'x-paygraph-rendered-tag';
+export const renderedHaveHeader = 'x-paygraph-rendered-have';
+export const renderedSameHeader = 'x-paygraph-rendered-same';
 
 interface LaneDocument {
   document: DocumentNode;
@@ -102,7 +114,7 @@ export function subgraphLane<C extends object>(
     }
     const operation = { ...lane, schema: parts.schema, variables: sent.variables, context };
     const answered = await parts.answers?.before(operation);
-    if (answered !== undefined && 'text' in answered) return written(res, contentType, answered.text);
+    if (answered !== undefined && 'text' in answered) return writtenKept(req, res, contentType, answered);
     const text = await runOnLane(parts, operation, answered?.withData ?? null);
     if (text === undefined) {
       subgraphLaneRequests.inc({ outcome: 'handed' });
@@ -113,12 +125,33 @@ export function subgraphLane<C extends object>(
 }
 
 /** An answer of data alone, written as Apollo Server writes one: status 200, its content type, the text. */
-function written(res: http.ServerResponse, contentType: string, text: string): true {
+function written(
+  res: http.ServerResponse,
+  contentType: string,
+  text: string,
+  outcome: 'answered' | 'same' = 'answered',
+): true {
   res.statusCode = 200;
   res.setHeader('content-type', contentType);
   res.end(text);
-  subgraphLaneRequests.inc({ outcome: 'answered' });
+  subgraphLaneRequests.inc({ outcome });
   return true;
+}
+
+/** A kept answer: with its tag when it has one, and with no body when the gateway holds it under that tag. */
+function writtenKept(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  contentType: string,
+  kept: { text: string; tag?: string },
+): true {
+  if (kept.tag === undefined) return written(res, contentType, kept.text);
+  if (req.headers[renderedHaveHeader] !== kept.tag) {
+    res.setHeader(renderedTagHeader, kept.tag);
+    return written(res, contentType, kept.text);
+  }
+  res.setHeader(renderedSameHeader, kept.tag);
+  return written(res, contentType, '', 'same');
 }
 
 /** The answer's text when the operation answered data alone; otherwise its outcome handed over, and undefined. */

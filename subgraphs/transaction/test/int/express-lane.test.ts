@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { renderedAnswers, subgraphLaneRequests } from '@paygraph/shared/metrics';
+import { renderedHaveHeader, renderedTagHeader } from '@paygraph/shared/server/subgraph-lane';
 import type { Stack } from '../../../../test/support/stack';
 import { asGateway, token, unique } from '../../../../test/support/env';
 import { contractOperation } from '../../../../test/support/graphql';
@@ -26,6 +27,8 @@ interface Sent {
   contentType: string | undefined;
   headerNames: string[];
   text: string;
+  /** The kept answer's tag the subgraph named (renderedTagHeader), when it served one again. */
+  tag?: string;
 }
 
 /** A POST to a subgraph (the transaction one unless named) as the gateway sends one, as `sub` with `role`. */
@@ -46,6 +49,7 @@ async function send(
     body: JSON.stringify(body),
   });
   const text = await answer.body.text();
+  const tag = answer.headers[renderedTagHeader];
   const skip = new Set(['date', 'x-request-id', 'content-length', 'keep-alive', 'connection']);
   return {
     status: answer.statusCode,
@@ -54,7 +58,18 @@ async function send(
       .filter((h) => !skip.has(h))
       .sort(),
     text,
+    ...(typeof tag === 'string' ? { tag } : {}),
   };
+}
+
+/** A POST of the trusted text to the gateway, as a client with `bearer` (and any headers of its own): the answer's text. */
+async function viaGateway(bearer: string, body: unknown, headers: Record<string, string>): Promise<string> {
+  const answer = await request(stack.gatewayUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}`, ...headers },
+    body: JSON.stringify(body),
+  });
+  return answer.body.text();
 }
 
 async function counts(): Promise<Record<string, number>> {
@@ -71,7 +86,7 @@ async function laneDid<T>(fn: () => Promise<T>): Promise<{ value: T; did: Record
   const before = await counts();
   const value = await fn();
   const after = await counts();
-  const names = ['answered', 'handed', 'declined', 'rendered hit', 'rendered miss', 'rendered kept'];
+  const names = ['answered', 'same', 'handed', 'declined', 'rendered hit', 'rendered miss', 'rendered kept'];
   const did = Object.fromEntries(names.map((k) => [k, (after[k] ?? 0) - (before[k] ?? 0)]));
   return { value, did };
 }
@@ -144,11 +159,51 @@ describe("the subgraphs' express lane", () => {
     expect(again.did).toMatchObject({ answered: 1, 'rendered hit': 1, 'rendered miss': 0 });
     const pipeline = await laneDid(() => send(owner, 'customer', { ...body, extensions: {} }, undefined, 'account'));
     expect(pipeline.did).toMatchObject({ answered: 0, declined: 1, 'rendered hit': 1 });
-    expect(again.value).toEqual(first.value);
-    expect(pipeline.value).toEqual(first.value);
+    // Served again, the answer names its kept text's tag (renderedTagHeader), on the lane and in the pipeline alike.
+    expect(again.value.text).toEqual(first.value.text);
+    expect(again.value.headerNames).toEqual([...first.value.headerNames, renderedTagHeader].sort());
+    expect(pipeline.value).toEqual(again.value);
     // Another reader is refused (FORBIDDEN: handed to Apollo Server), and its plugin does not count it twice.
     const stranger = await laneDid(() => send(unique('lane-stranger'), 'customer', body, undefined, 'account'));
     expect(stranger.did).toMatchObject({ handed: 1, 'rendered miss': 1, 'rendered hit': 0, 'rendered kept': 0 });
+  });
+
+  it("keeps the gateway a copy of a kept answer, which it writes when the subgraph answers 'the same'", async () => {
+    const owner = unique('copy-reader');
+    const bearer = await token(owner, 'customer');
+    const account = await kit.open(owner);
+    await kit.fund(account, '300');
+    const body = { query: contractOperation('GetAccount'), variables: { id: account } };
+    const read = (as: string = bearer, headers: Record<string, string> = {}) =>
+      laneDid(() => viaGateway(as, body, headers));
+    // Rendered and kept; served again with its tag, which the gateway keeps with the text; then "the same".
+    const first = await read();
+    expect(first.did).toMatchObject({ answered: 1, 'rendered miss': 1, 'rendered kept': 1, same: 0 });
+    expect((await read()).did).toMatchObject({ answered: 1, 'rendered hit': 1, same: 0 });
+    const copied = await read();
+    expect(copied.did).toMatchObject({ answered: 0, same: 1, 'rendered hit': 1 });
+    expect(copied.value).toBe(first.value);
+    expect(JSON.parse(copied.value)).toMatchObject({
+      data: { account: { id: account, balance: { available: '300' } } },
+    });
+    // A payment moves the row: the copy is not the answer any more, and what is written is the new state.
+    const payee = await kit.open(unique('copy-payee'));
+    await paymentEnded(await kit.paid(bearer, { payer: account, payee, amount: '25' }));
+    const moved = await read();
+    expect(moved.did).toMatchObject({ same: 0, 'rendered miss': 1 });
+    expect(JSON.parse(moved.value)).toMatchObject({ data: { account: { balance: { available: '275' } } } });
+    expect((await read()).did).toMatchObject({ answered: 1, same: 0, 'rendered hit': 1 });
+    const copiedAgain = await read();
+    expect(copiedAgain.did).toMatchObject({ same: 1 });
+    expect(copiedAgain.value).toBe(moved.value);
+    // Another reader, sending the owner's tag as a header of its own: refused, and never served the owner's copy.
+    const tag = (await send(owner, 'customer', body, undefined, 'account')).tag!;
+    const stranger = await token(unique('copy-stranger'), 'customer');
+    for (let i = 0; i < 3; i++) {
+      const theirs = await read(stranger, { [renderedHaveHeader]: tag });
+      expect(theirs.did).toMatchObject({ same: 0 });
+      expect(JSON.parse(theirs.value)).toMatchObject({ errors: [{ extensions: { code: 'FORBIDDEN' } }] });
+    }
   });
 
   it('leaves to Apollo Server what it does not recognise, which answers it as before', async () => {

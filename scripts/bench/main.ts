@@ -56,6 +56,7 @@ import {
   soakRateProbeSeconds,
   soakSecondsMax,
   warmupSecondsMax,
+  firstWarmupSecondsMin,
 } from './limits';
 import { LoadClient, type Operation } from './load';
 import { calibrationLoopMs, findMysqlServerPid, pidFileOf } from './proc-stats';
@@ -573,6 +574,7 @@ async function runGroups(
         unitsPerRequest: 1,
         load: { concurrency: c },
         crossShardShare: ops.crossShardShare,
+        warmupSecondsMin: firstWarmupSecondsMin,
       }),
     );
     const rate = Math.max(1, singleMax.load.unitsPerSecond * openLoopRateShare);

@@ -117,6 +117,8 @@ export interface ScenarioSpec {
    * its quotes here): `seconds` is the length of the run that follows.
    */
   beforeRun?: (seconds: number, phase: 'warm-up' | 'window') => Promise<void>;
+  /** The adaptive warm-up runs at least this long, calm or not (limits.ts firstWarmupSecondsMin). */
+  warmupSecondsMin?: number;
   /** b-fx: what its pool of quotes made ahead did. */
   quotePool?: () => FxQuotePoolReport;
   /** b-advance: its advances and the ledger's check of them, after the invariants. */
@@ -697,7 +699,7 @@ export function nodePids(ctx: Pick<BenchContext, 'pids'>): Map<string, number> {
  */
 export async function warmUp(
   ctx: { warmup?: WarmupPolicy | undefined; seconds: number; pids: () => Map<string, number> },
-  spec: Pick<ScenarioSpec, 'beforeRun'>,
+  spec: Pick<ScenarioSpec, 'beforeRun' | 'warmupSecondsMin'>,
   run: (seconds: number) => Promise<Pick<LoadResult, 'unitsPerSecond'>>,
 ): Promise<WarmupReport> {
   const policy = ctx.warmup ?? { kind: 'fixed', seconds: Math.min(fixedWarmupSecondsMax, ctx.seconds / 5) };
@@ -723,7 +725,8 @@ export async function warmUp(
     const settled = busy.length > 0 && busy.every(([, s]) => s.jitShare < warmupJitShareStop);
     slices.push({ seconds: warmupSliceSeconds, unitsPerSecond: load.unitsPerSecond, jitShare });
     calm = settled ? calm + 1 : 0;
-    if (calm >= warmupCalmSlices) return { seconds, stoppedBy: 'jit-settled', slices };
+    if (calm >= warmupCalmSlices && seconds >= (spec.warmupSecondsMin ?? 0))
+      return { seconds, stoppedBy: 'jit-settled', slices };
     if (seconds + warmupSliceSeconds > warmupSecondsMax) return { seconds, stoppedBy: 'time-limit', slices };
   }
 }

@@ -108,10 +108,10 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
   const unreusable = new LRUCache<string, true>({ max: unreusableAccountsMax });
   const rowOf = accountRowReader();
 
+  const tags = renderedTags();
   const keep = (reader: string, key: string, answer: Omit<KeptAnswer, 'tag'>): void => {
     if (readers.set(reader, key, { ...answer, tag: tags.next() })) renderedAnswersCounter.inc({ outcome: 'kept' });
   };
-  const tags = renderedTags();
 
   const readOf = readFinderOf(documents, unreusable);
 

@@ -109,8 +109,12 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
   const rowOf = accountRowReader();
 
   const tags = renderedTags();
-  const keep = (reader: string, key: string, answer: Omit<KeptAnswer, 'tag'>): void => {
-    if (readers.set(reader, key, { ...answer, tag: tags.next() })) renderedAnswersCounter.inc({ outcome: 'kept' });
+  /** Keeps an answer under a new tag; the tag when it was kept (not too large). */
+  const keep = (reader: string, key: string, answer: Omit<KeptAnswer, 'tag'>): string | undefined => {
+    const tag = tags.next();
+    if (!readers.set(reader, key, { ...answer, tag })) return undefined;
+    renderedAnswersCounter.inc({ outcome: 'kept' });
+    return tag;
   };
 
   const readOf = readFinderOf(documents, unreusable);
@@ -140,7 +144,10 @@ export function renderedAnswers(bounds: RenderedAnswerBounds = renderedAnswerBou
         if (view.type === 'MERCHANT') unreusable.set(view.id, true);
         if (!reusableView(view) || !pageReadAtRow(ctx, read, view)) return;
         const state = stateOf(view);
-        whenWritten(data, (text) => keep(reader, key, { state, text }));
+        whenWritten(data, (text) => {
+          const tag = keep(reader, key, { state, text });
+          if (tag !== undefined) operation.onKept?.(tag);
+        });
       },
     };
   };

@@ -29,6 +29,8 @@ export interface LaneOperation<C> {
   document: DocumentNode;
   variables: Record<string, unknown> | undefined;
   context: C;
+  /** Told the tag of the answer's text when a plugin keeps it as it is written (the lane sends it with the text). */
+  onKept?: (tag: string) => void;
 }
 
 /**
@@ -43,8 +45,8 @@ export interface LaneAnswers<C> {
 }
 
 /**
- * The gateway's copies of rendered answers (docs/PERFORMANCE.md, "Reads"): a text answered again from the subgraph's
- * kept answers carries its tag (renderedTagHeader), a name no other kept text has. The gateway keeps the text under it
+ * The gateway's copies of rendered answers (docs/PERFORMANCE.md, "Reads"): a text the subgraph keeps as it writes it,
+ * or answers again from its kept answers, carries its tag (renderedTagHeader), a name no other kept text has. The gateway keeps the text under it
  * and sends the tag with the same request again (renderedHaveHeader); when the answer would be that same text, the
  * lane answers with no body and the tag in renderedSameHeader, and the gateway writes its copy. A request that asks
  * with a tag the answer does not have is answered in full, as any other. Only the gateway reaches a subgraph (its
@@ -112,7 +114,9 @@ export function subgraphLane<C extends object>(
       subgraphLaneRequests.inc({ outcome: 'declined' });
       return false;
     }
-    const operation = { ...lane, schema: parts.schema, variables: sent.variables, context };
+    let keptTag: string | undefined;
+    const onKept = (tag: string) => (keptTag = tag);
+    const operation = { ...lane, schema: parts.schema, variables: sent.variables, context, onKept };
     const answered = await parts.answers?.before(operation);
     if (answered !== undefined && 'text' in answered) return writtenKept(req, res, contentType, answered);
     const text = await runOnLane(parts, operation, answered?.withData ?? null);
@@ -120,6 +124,8 @@ export function subgraphLane<C extends object>(
       subgraphLaneRequests.inc({ outcome: 'handed' });
       return { context };
     }
+    // Rendered and kept as it was written: the gateway may keep a copy of it at once.
+    if (keptTag !== undefined) res.setHeader(renderedTagHeader, keptTag);
     return written(res, contentType, text);
   };
 }

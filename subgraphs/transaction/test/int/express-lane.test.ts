@@ -159,9 +159,10 @@ describe("the subgraphs' express lane", () => {
     expect(again.did).toMatchObject({ answered: 1, 'rendered hit': 1, 'rendered miss': 0 });
     const pipeline = await laneDid(() => send(owner, 'customer', { ...body, extensions: {} }, undefined, 'account'));
     expect(pipeline.did).toMatchObject({ answered: 0, declined: 1, 'rendered hit': 1 });
-    // Served again, the answer names its kept text's tag (renderedTagHeader), on the lane and in the pipeline alike.
-    expect(again.value.text).toEqual(first.value.text);
-    expect(again.value.headerNames).toEqual([...first.value.headerNames, renderedTagHeader].sort());
+    // Kept as it was written, and served again, the answer names its kept text's tag (renderedTagHeader); served
+    // again, in the pipeline as on the lane.
+    expect(first.value.headerNames).toContain(renderedTagHeader);
+    expect(again.value).toEqual(first.value);
     expect(pipeline.value).toEqual(again.value);
     // Another reader is refused (FORBIDDEN: handed to Apollo Server), and its plugin does not count it twice.
     const stranger = await laneDid(() => send(unique('lane-stranger'), 'customer', body, undefined, 'account'));
@@ -176,10 +177,9 @@ describe("the subgraphs' express lane", () => {
     const body = { query: contractOperation('GetAccount'), variables: { id: account } };
     const read = (as: string = bearer, headers: Record<string, string> = {}) =>
       laneDid(() => viaGateway(as, body, headers));
-    // Rendered and kept; served again with its tag, which the gateway keeps with the text; then "the same".
+    // Rendered and kept, with its tag, which the gateway keeps with the text; then "the same".
     const first = await read();
     expect(first.did).toMatchObject({ answered: 1, 'rendered miss': 1, 'rendered kept': 1, same: 0 });
-    expect((await read()).did).toMatchObject({ answered: 1, 'rendered hit': 1, same: 0 });
     const copied = await read();
     expect(copied.did).toMatchObject({ answered: 0, same: 1, 'rendered hit': 1 });
     expect(copied.value).toBe(first.value);
@@ -190,9 +190,8 @@ describe("the subgraphs' express lane", () => {
     const payee = await kit.open(unique('copy-payee'));
     await paymentEnded(await kit.paid(bearer, { payer: account, payee, amount: '25' }));
     const moved = await read();
-    expect(moved.did).toMatchObject({ same: 0, 'rendered miss': 1 });
+    expect(moved.did).toMatchObject({ same: 0, 'rendered miss': 1, 'rendered kept': 1 });
     expect(JSON.parse(moved.value)).toMatchObject({ data: { account: { balance: { available: '275' } } } });
-    expect((await read()).did).toMatchObject({ answered: 1, same: 0, 'rendered hit': 1 });
     const copiedAgain = await read();
     expect(copiedAgain.did).toMatchObject({ same: 1 });
     expect(copiedAgain.value).toBe(moved.value);

@@ -5,6 +5,7 @@ import { bigintOf, insertRows, rawRows, rawRowSets, rawWrite, type SqlTarget } f
 import { sql } from 'drizzle-orm';
 import { idSuffix } from '../../ids';
 import type { Tx } from '../../shards/transaction';
+import type { Shard } from '../../shards/pool';
 import { heldHere } from '../../control/index';
 
 /**
@@ -103,6 +104,14 @@ export async function accountCounts(db: SqlTarget, entity: string): Promise<Acco
   return rows.map((r) => ({ entity: r.e, type: r.t, systemKind: r.k, currency: r.cur, accounts: Number(r.n) }));
 }
 
+const classSumsSql = `SELECT entity AS e, ledger_class AS c, currency AS cur, SUM(credits) - SUM(debits) AS n
+  FROM ledger_class_days GROUP BY entity, ledger_class, currency`;
+const accountSumsSql = `SELECT entity AS e, type AS t, system_kind AS k, currency AS cur, SUM(available + frozen) AS s,
+  SUM(pending) AS p FROM accounts`;
+const accountSumsGroup = 'GROUP BY entity, type, system_kind, currency';
+type ClassSumRow = { e: string; c: string; cur: string; n: string };
+type AccountSumRow = { e: string; t: AccountCount['type']; k: string | null; cur: string; s: string; p: string };
+
 /**
  * Both sides of the total–subtotal check, read in one consistent snapshot of the shard: each
  * entity's class sums over all dates (credits − debits) and its accounts' balances per type,
@@ -110,7 +119,7 @@ export async function accountCounts(db: SqlTarget, entity: string): Promise<Acco
  * away or has not switched here yet are not this database's (control's heldHere): their books'
  * sums moved with the switch (moveClassDays). Locks: none (a consistent read).
  */
-export async function totalsAndSubtotals(db: SqlTarget): Promise<{
+export async function totalsAndSubtotals(shard: Shard): Promise<{
   totals: Array<{ entity: string; ledgerClass: string; currency: string; net: bigint }>;
   /** Σ per entity, type, system kind and currency: `settled` of available and frozen, `inPending` of pending. */
   balances: Array<{
@@ -122,33 +131,21 @@ export async function totalsAndSubtotals(db: SqlTarget): Promise<{
     inPending: bigint;
   }>;
 }> {
-  const sets = await rawRowSets(db, [
-    // The pools' sessions read committed (shards/pool.ts), where each statement reads the data as it is when it starts
-    // and WITH CONSISTENT SNAPSHOT gives nothing: a posting committed between the two reads was a difference the check
-    // reported under load. For this transaction only, repeatable read: one snapshot for both.
-    { sql: 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ', values: [] },
-    { sql: 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY', values: [] },
-    {
-      sql: `SELECT entity AS e, ledger_class AS c, currency AS cur, SUM(credits) - SUM(debits) AS n
-            FROM ledger_class_days GROUP BY entity, ledger_class, currency`,
-      values: [],
+  // The pools' sessions read committed (shards/pool.ts), where each statement reads the data as it is when it starts
+  // and WITH CONSISTENT SNAPSHOT gives nothing: a posting committed between the two reads was a difference the check
+  // reported under load. For this transaction alone, repeatable read: one snapshot for both. Drizzle's transaction
+  // rolls it back if a read fails (a statement past max_statement_time), so no pooled connection is left inside it.
+  const [totals, balances] = await shard.db.transaction(
+    async (tx) => {
+      const [sums] = (await tx.execute(sql.raw(classSumsSql))) as unknown as [ClassSumRow[]];
+      const [held] = (await tx.execute(
+        sql.raw(`${accountSumsSql} WHERE ${heldHere('id')} ${accountSumsGroup}`),
+      )) as unknown as [AccountSumRow[]];
+      return [sums, held] as const;
     },
-    {
-      sql: `SELECT entity AS e, type AS t, system_kind AS k, currency AS cur, SUM(available + frozen) AS s,
-            SUM(pending) AS p FROM accounts WHERE ${heldHere('id')} GROUP BY entity, type, system_kind, currency`,
-      values: [],
-    },
-    { sql: 'COMMIT', values: [] },
-  ]);
-  const totals = sets[2] as Array<{ e: string; c: string; cur: string; n: string }>;
-  const balances = sets[3] as Array<{
-    e: string;
-    t: AccountCount['type'];
-    k: string | null;
-    cur: string;
-    s: string;
-    p: string;
-  }>;
+    // No accessMode: drizzle writes 'with consistent snapshot read only' without the comma MariaDB wants.
+    { isolationLevel: 'repeatable read', withConsistentSnapshot: true },
+  );
   return {
     totals: totals.map((r) => ({ entity: r.e, ledgerClass: r.c, currency: r.cur, net: bigintOf(r.n) })),
     balances: balances.map((r) => ({

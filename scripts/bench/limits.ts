@@ -25,8 +25,9 @@ export const warmupSecondsMax = 45;
  * The first scenario after start-up (a-max) warms up this long whatever its slices show. About 55 s into it (38-40 s
  * of slices), undici's HTTP/1 client in the load generator loses its optimised code at once (a V8 dependency change
  * invalidating client-h1.js's hot functions, seen with --log-deopt at 69.9 and 71.7 s of the process in two runs)
- * and compiles it again. Calm slices do not foretell it: over 41 runs, every a-max window after a 45 s warm-up had
- * the load generator's JIT at or under 2.7%, while windows after warm-ups stopped at 33-42 s had up to 7.9%.
+ * and compiles it again. Calm slices do not foretell it: of 64 a-max windows in bench/results before this rule, the
+ * 39 after a 45 s warm-up had the load generator's JIT at or under 2.7%; of the 19 after warm-ups stopped at 30-42 s,
+ * 13 had 4.3-7.9%.
  */
 export const firstWarmupSecondsMin = 45;
 export const warmupJitShareStop = 0.03;

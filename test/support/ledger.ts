@@ -1,7 +1,13 @@
 import { and, asc, count, eq } from 'drizzle-orm';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { newId, parseId } from '@paygraph/shared/ids';
-import { postOne, type PostingOutcome, systemAccountId, type EntryRow } from '@paygraph/shared/ledger/index';
+import { newId, parseId, type LogicalShard } from '@paygraph/shared/ids';
+import {
+  postOne,
+  type PostingOutcome,
+  type PostingSpec,
+  systemAccountId,
+  type EntryRow,
+} from '@paygraph/shared/ledger/index';
 import { accounts, ledgerEntries, type AccountRow } from '@paygraph/shared/ledger/store/schema';
 
 /**
@@ -107,4 +113,19 @@ export async function systemKindTotal(
     for (const r of rows) total += r.available + r.frozen + r.pending;
   }
   return total;
+}
+
+/** A TEST posting on `logical` that moves `amount` USD from `from`'s available balance to `to`'s. */
+export function transferSpec(logical: LogicalShard, from: string, to: string, amount: bigint): PostingSpec {
+  return {
+    id: newId('posting', logical),
+    kind: 'TEST',
+    refId: null,
+    dedupeKey: null,
+    currency: 'USD',
+    legs: [
+      { accountId: from, bucket: 'AVAILABLE', amount: -amount },
+      { accountId: to, bucket: 'AVAILABLE', amount },
+    ],
+  };
 }

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { businessDateOf, addDays } from '@paygraph/shared/business-date';
-import { newId } from '@paygraph/shared/ids';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { booksDifferences } from '@paygraph/shared/metrics';
 import { checkBooks } from '../../src/services/books-check';
@@ -14,11 +13,11 @@ import {
   ledgerHealth,
   postOne,
   totalSubtotalCheck,
-  type PostingSpec,
 } from '@paygraph/shared/ledger/index';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { testTrusts, token, unique } from '../../../../test/support/env';
 import { eventually } from '../../../../test/support/bank';
+import { transferSpec } from '../../../../test/support/ledger';
 import { physicalOf, useMoneyStack, type MoneyKit } from '../../../../test/support/money';
 import { useSeededRandom } from '../../../../test/support/seeded-random';
 import type { Stack } from '../../../../test/support/stack';
@@ -285,17 +284,7 @@ describe('intercompany, trial balance, position (issue 49, items 2, 3, 5)', () =
     const a = await openIn(e1, { physical: 0 });
     const b = await openIn(e2, { physical: 0 });
     const shard = stack.shards.all[0]!;
-    const spec = (amount: bigint): PostingSpec => ({
-      id: newId('posting', stack.shards.logicalOn(shard)[0]!),
-      kind: 'TEST',
-      refId: null,
-      dedupeKey: null,
-      currency: 'USD',
-      legs: [
-        { accountId: a, bucket: 'AVAILABLE', amount: -amount },
-        { accountId: b, bucket: 'AVAILABLE', amount },
-      ],
-    });
+    const spec = (amount: bigint) => transferSpec(stack.shards.logicalOn(shard)[0]!, a, b, amount);
     const refused = await postOne(shard, { kind: 'spec', spec: spec(5n), finish: async (_tx, outcome) => outcome });
     expect(refused.status).toBe('REJECTED');
     expect(
@@ -337,17 +326,7 @@ describe('general-ledger export and GL codes (issue 49, item 4)', () => {
     const yesterday = new Date(Date.now() - 86_400_000);
     const outcome = await postOne(shard, {
       kind: 'spec',
-      spec: {
-        id: newId('posting', stack.shards.logicalOn(shard)[0]!),
-        kind: 'TEST',
-        refId: null,
-        dedupeKey: null,
-        currency: 'USD',
-        legs: [
-          { accountId: a, bucket: 'AVAILABLE', amount: -300n },
-          { accountId: b, bucket: 'AVAILABLE', amount: 300n },
-        ],
-      },
+      spec: transferSpec(stack.shards.logicalOn(shard)[0]!, a, b, 300n),
       finish: async (_tx, o) => o,
       at: yesterday,
     });
@@ -430,17 +409,7 @@ describe('the total–subtotal check (issue 49, item 6)', () => {
     const move = (amount: bigint) =>
       postOne(shard, {
         kind: 'spec',
-        spec: {
-          id: newId('posting', stack.shards.logicalOn(shard)[0]!),
-          kind: 'TEST',
-          refId: null,
-          dedupeKey: null,
-          currency: 'USD',
-          legs: [
-            { accountId: a, bucket: 'AVAILABLE', amount: -amount },
-            { accountId: b, bucket: 'AVAILABLE', amount },
-          ],
-        },
+        spec: transferSpec(stack.shards.logicalOn(shard)[0]!, a, b, amount),
         finish: async (_tx, outcome) => outcome,
       });
     // Writers move money between the entities (each posting changes both sides of both) while the check runs back to

@@ -17,7 +17,7 @@ import { parseKeyRing } from '../../src/config/ledger-keys';
 import type { Shard, ShardSet } from '../../src/shards/pool';
 import { ledgerKeyRing } from '../../src/config/shared';
 import { testConfig, testShards, unique } from '../../../../test/support/env';
-import { depositFromReserve } from '../../../../test/support/ledger';
+import { depositFromReserve, transferSpec } from '../../../../test/support/ledger';
 
 /**
  * Tamper evidence on real MySQL: rows edited, deleted or inserted by direct SQL are found by
@@ -29,17 +29,7 @@ let logical: LogicalShard;
 let a: string;
 let b: string;
 
-const transfer = (from: string, to: string, amount: bigint): PostingSpec => ({
-  id: newId('posting', logical),
-  kind: 'TEST',
-  refId: null,
-  dedupeKey: null,
-  currency: 'USD',
-  legs: [
-    { accountId: from, bucket: 'AVAILABLE', amount: -amount },
-    { accountId: to, bucket: 'AVAILABLE', amount },
-  ],
-});
+const transfer = (from: string, to: string, amount: bigint): PostingSpec => transferSpec(logical, from, to, amount);
 const item = (spec: PostingSpec) => ({
   kind: 'spec' as const,
   spec,

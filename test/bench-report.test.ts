@@ -3,6 +3,8 @@ import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable } from '../scrip
 import { classifySample, PerfScriptParser, sampleReport } from '../scripts/bench/perf-sampler';
 import { pairTable } from '../scripts/bench/runtime-pair';
 import type { ScenarioResult } from '../scripts/bench/scenarios';
+import { openSharesArg } from '../scripts/bench/args';
+import { openLoopSharePercentMax, openLoopSharesPercentDefault } from '../scripts/bench/limits';
 
 /**
  * The benchmark's table prints each scenario's CPU per unit over all its processes and that sum
@@ -150,5 +152,20 @@ describe('Node against Node (--node 20,24)', () => {
     expect(table).toContain('| scenario | v20.20.2 ops/s | v24.21.0 ops/s | ops/s ratio | all CPU ms/op ratio |');
     // All CPU: 2.8 → 2.6 per payment.
     expect(table).toContain('| a-max | 600 | 660 | 1.10× | 0.93× | 0.75× |  | 1.00× | 1.00× | 1.1 / 1.3 | 95 / 95 |');
+  });
+});
+
+describe('the open-loop scenarios (--open-shares)', () => {
+  const parse = (raw: string | undefined) => openSharesArg(raw, openLoopSharesPercentDefault, openLoopSharePercentMax);
+
+  it('runs a-70 alone by default, and the shares given in their order', () => {
+    expect(parse(undefined)).toEqual([70]);
+    expect(parse('30, 50,70')).toEqual([30, 50, 70]);
+  });
+
+  it('refuses a share that is not a whole percent below a-max, or one named twice', () => {
+    for (const raw of ['0', '100', '50.5', 'half', '', '50,,70'])
+      expect(() => parse(raw), raw).toThrow(/--open-shares must be an integer 1\.\.99/);
+    expect(() => parse('50,70,50')).toThrow(/names 50 twice/);
   });
 });

@@ -67,8 +67,15 @@ export const readAccountCount = 100;
 export const readEntriesMin = 100;
 /** Concurrent createPayments requests while giving the read accounts their entries. */
 export const readSeedConcurrency = 4;
-/** The open-loop scenario offers this share of the closed-loop maximum. */
+/** The open-loop scenario offers this share of the closed-loop maximum (a-70; the soak and bench:move run at it too). */
 export const openLoopRateShare = 0.7;
+/**
+ * The open-loop scenarios npm run bench runs after a-max, in percent of its rate (option: --open-shares): a-70 alone.
+ * Lower shares show how latency and a payment's CPU move with the load (docs/PERFORMANCE.md, "a-70's tail").
+ */
+export const openLoopSharesPercentDefault: readonly number[] = [Math.round(openLoopRateShare * 100)];
+/** An open loop at a-max's rate or above only queues: the highest share the option accepts. */
+export const openLoopSharePercentMax = 99;
 /** Requests an open-loop run lets wait at once; past it arrivals are shed and counted. */
 export const openLoopInFlightMax = 2_000;
 /** How often the open-loop scheduler wakes to send what is due. */

@@ -45,7 +45,8 @@ import {
   fixtureConcurrency,
   fxPayeeCount,
   jwtSecretBytes,
-  openLoopRateShare,
+  openLoopSharePercentMax,
+  openLoopSharesPercentDefault,
   rawBatchSize,
   readConcurrencyDefault,
   scenarioSecondsDefault,
@@ -58,6 +59,7 @@ import {
   warmupSecondsMax,
   firstWarmupSecondsMin,
 } from './limits';
+import { openSharesArg } from './args';
 import { LoadClient, type Operation } from './load';
 import { calibrationLoopMs, findMysqlServerPid, pidFileOf } from './proc-stats';
 import { formatProfile, summariseProfileDir, type ProfileSummary } from './profile-summary';
@@ -96,7 +98,7 @@ import { repoRoot, type StartupCost } from './processes';
  *   --seconds N          measured window per scenario (default 10)
  *   --concurrency N      clients of the single-payment scenarios (default 64)
  *   --read-concurrency N clients of the read scenarios (default 16)
- *   --only a,b,c,d,e,f   scenario groups to run (default all). a: single payments (a-max, a-70);
+ *   --only a,b,c,d,e,f   scenario groups to run (default all). a: single payments (a-max, a-70, and --open-shares);
  *                        b: b-hot-merchant, b-marketplace, b-hot-merchant-holds, and FX: b-fx-quoted
  *                        (a quote then its payment, two requests per unit) and b-fx (the payment
  *                        alone, its quote made by a pre-phase before the window, which says if the
@@ -135,6 +137,8 @@ import { repoRoot, type StartupCost } from './processes';
  *                        (runtime.ts); machine this process's Node; N that major (e.g. 20, 24). Several
  *                        (--node 20,24): the same run once per Node, back to back, then a table of the
  *                        second against the first (runtime-pair.ts)
+ *   --open-shares P,P    the open-loop scenarios after a-max, each at P% of its rate (default 70: a-70), in
+ *                        the order given: e.g. 30,50,70 for latency and CPU a payment against the load
  *   --loop-probe         every process reports each second its event-loop delay and GC pauses
  *                        (loop-probe.mjs, loaded with NODE_OPTIONS=--import); each window sums them per process
  *   --table FILE         print the table of an earlier results file and exit
@@ -171,6 +175,8 @@ interface Options {
   nodes: RuntimeChoice[];
   /** perf samples every window for each process's JIT and GC shares (off: --no-perf, or perf unavailable). */
   sampleJit: boolean;
+  /** The open-loop scenarios after a-max, each a percent of its rate (--open-shares): a-70 by default. */
+  openShares: number[];
 }
 
 const subgraphKnobs = ['MERGE_WAIT_MS', 'MERGE_BATCH_SIZE', 'MYSQL_POOL_SIZE'];
@@ -257,6 +263,7 @@ function parseOptions(argv: string[]): Options {
       'no-perf': { type: 'boolean' },
       node: { type: 'string' },
       'loop-probe': { type: 'boolean' },
+      'open-shares': { type: 'string' },
     },
     strict: true,
   });
@@ -300,6 +307,7 @@ function parseOptions(argv: string[]): Options {
     sampleJit: values['no-perf'] !== true,
     nodes: parseRuntimeChoices(values.node),
     loopProbe: values['loop-probe'] === true,
+    openShares: openSharesArg(values['open-shares'], openLoopSharesPercentDefault, openLoopSharePercentMax),
   };
 }
 
@@ -577,21 +585,22 @@ async function runGroups(
         warmupSecondsMin: firstWarmupSecondsMin,
       }),
     );
-    const rate = Math.max(1, singleMax.load.unitsPerSecond * openLoopRateShare);
-    const open = singlePaymentOps(ctx, 'uniform');
-    add(
-      await runScenario(ctx, {
-        id: 'a-70',
-        title: `single payments at ${Math.round(openLoopRateShare * 100)}% of a-max (open loop)`,
-        engine: 'merged',
-        unit: 'payment',
-        client: gateway,
-        next: open.next,
-        unitsPerRequest: 1,
-        load: { ratePerSecond: rate },
-        crossShardShare: open.crossShardShare,
-      }),
-    );
+    for (const share of options.openShares) {
+      const open = singlePaymentOps(ctx, 'uniform');
+      add(
+        await runScenario(ctx, {
+          id: `a-${share}`,
+          title: `single payments at ${share}% of a-max (open loop)`,
+          engine: 'merged',
+          unit: 'payment',
+          client: gateway,
+          next: open.next,
+          unitsPerRequest: 1,
+          load: { ratePerSecond: Math.max(1, (singleMax.load.unitsPerSecond * share) / 100) },
+          crossShardShare: open.crossShardShare,
+        }),
+      );
+    }
   }
   const hotMerchant = async (id: string, engine: string) => {
     const ops = singlePaymentOps(ctx, 'merchant');

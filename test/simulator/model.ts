@@ -261,8 +261,13 @@ export function floorOf(a: ModelAccount, shard: number): bigint {
   return shard === a.logical ? -a.creditLimit : 0n;
 }
 
-/** Whether the account's home row can pay `amount` out of available, its credit line included. */
+/**
+ * Whether the account's home row can pay `amount` out of available, its credit line included. Only a debit is held
+ * to the floor (posting-rules applyPosting), as canTake says: paying nothing (a payer whose campaign covers the whole
+ * amount) is allowed to an account whose lowered credit line left it below its floor, since it owes no more after.
+ */
 function canSpend(a: ModelAccount, amount: bigint): boolean {
+  if (amount <= 0n) return true;
   return stripe(a, a.logical).available - amount >= floorOf(a, a.logical);
 }
 

@@ -175,6 +175,62 @@ describe('credit lines', () => {
     expect(await credit(a)).toMatchObject({ available: '-40', creditUsed: '40' });
   });
 
+  it('lets a payer below a lowered limit pay nothing with a campaign that covers the whole amount, and not one unit more', async () => {
+    // Payer and funding account on one database: a refusal is then one local posting's, writing nothing.
+    const a = await customer({ physical: 0 });
+    const b = await customer();
+    const shop = await customer();
+    await limited(a.id, '100');
+    await kit.paid(a.bearer, { payer: a.id, payee: b.id, amount: '100' });
+    await limited(a.id, '40');
+    expect(await credit(a.id)).toMatchObject({ available: '-100', creditLimit: '40', creditUsed: '100' });
+    const funder = await kit.open(unique('credit-funder'), { physical: 0 });
+    await kit.fund(funder, '1000');
+    const created = await gql(
+      stack.gatewayUrl,
+      contractOperation('CreateCampaign'),
+      {
+        input: {
+          idempotencyKey: unique('cmp'),
+          fundingAccountId: funder,
+          amountOff: '250',
+          payeeAccountIds: [shop.id],
+        },
+      },
+      kit.operator,
+    );
+    const campaignId = created.data!.createCampaign.id as string;
+    const pay = (amount: string) =>
+      gql(
+        stack.gatewayUrl,
+        contractOperation('CreateMarketplacePayment'),
+        {
+          input: {
+            idempotencyKey: unique('cmp-pay'),
+            payerAccountId: a.id,
+            payeeAccountId: shop.id,
+            amount,
+            currency: 'USD',
+            campaignId,
+          },
+        },
+        a.bearer,
+      );
+    // Only a debit is held to the floor: the payer moves nothing, and owes no more after.
+    expect((await pay('250')).data?.createPayment).toMatchObject({
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+      discountAmount: '250',
+      legs: expect.arrayContaining([{ account: { id: a.id }, role: 'PAYER', amount: '0' }]),
+    });
+    expect(await credit(a.id)).toMatchObject({ available: '-100', creditUsed: '100' });
+    const before = await kit.snapshot([a.id, funder, shop.id]);
+    expect((await pay('251')).data?.createPayment).toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    expect(await kit.snapshot([a.id, funder, shop.id])).toEqual(before);
+    expect((await kit.balance(shop.id)).available).toBe('250');
+    expect((await kit.balance(funder)).available).toBe('750');
+  });
+
   it('never exceeds the limit when 24 payments race against it', async () => {
     const a = await customer();
     const b = await customer();

@@ -199,6 +199,7 @@ describe('credit lines', () => {
       },
       kit.operator,
     );
+    expect(created.data?.createCampaign.__typename).toBe('Campaign');
     const campaignId = created.data!.createCampaign.id as string;
     const pay = (amount: string) =>
       gql(

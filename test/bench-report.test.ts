@@ -2,9 +2,15 @@ import { describe, it, expect } from 'vitest';
 import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable } from '../scripts/bench/report';
 import { classifySample, PerfScriptParser, sampleReport } from '../scripts/bench/perf-sampler';
 import { pairTable } from '../scripts/bench/runtime-pair';
-import type { ScenarioResult } from '../scripts/bench/scenarios';
+import { leadInSecondsOf, type ScenarioResult } from '../scripts/bench/scenarios';
 import { openSharesArg } from '../scripts/bench/args';
-import { openLoopSharePercentMax, openLoopSharesPercentDefault } from '../scripts/bench/limits';
+import {
+  latencySliceMs,
+  openLoopSharePercentMax,
+  openLoopSharesPercentDefault,
+  windowLeadInSeconds,
+} from '../scripts/bench/limits';
+import { gcPausesSummary, latencyTimeline, stallSummary } from '../scripts/bench/latency-timeline';
 
 /**
  * The benchmark's table prints each scenario's CPU per unit over all its processes and that sum
@@ -167,5 +173,71 @@ describe('the open-loop scenarios (--open-shares)', () => {
     for (const raw of ['0', '100', '50.5', 'half', '', '50,,70'])
       expect(() => parse(raw), raw).toThrow(/--open-shares must be an integer 1\.\.99/);
     expect(() => parse('50,70,50')).toThrow(/names 50 twice/);
+  });
+});
+
+describe("an open loop's latencies over its window (latency-timeline.ts)", () => {
+  // 10 requests every 100 ms for 2 s, each answered in 20 ms, but for those due in 0.5-0.7 s: 200 ms.
+  const due: number[] = [];
+  const latencies: number[] = [];
+  for (let ms = 0; ms < 2_000; ms += 10) {
+    due.push(ms);
+    latencies.push(ms >= 500 && ms < 700 ? 200 : 20);
+  }
+
+  it('lays the requests out in slices by due time, each with its count, p50 and max', () => {
+    const timeline = latencyTimeline(due, latencies, { p50: 20, p99: 200, startedAtEpochMs: 1_000_000 });
+    expect(timeline.sliceMs).toBe(latencySliceMs);
+    expect(timeline.slices).toHaveLength(2_000 / latencySliceMs);
+    expect(timeline.slices[0]).toEqual({ atMs: 0, requests: 10, p50: 20, max: 20 });
+    expect(timeline.slices[5]).toEqual({ atMs: 500, requests: 10, p50: 200, max: 200 });
+  });
+
+  it('names the stretch of slices whose p50 is over twice the window’s, and the p99 share it holds', () => {
+    const timeline = latencyTimeline(due, latencies, { p50: 20, p99: 200, startedAtEpochMs: 1_000_000 });
+    expect(timeline.stalls).toEqual([{ fromMs: 500, toMs: 700, requests: 20, atOrOverP99: 20 }]);
+    expect(timeline.p99ShareInStalls).toBe(1);
+    expect(stallSummary(timeline)).toBe(
+      'stalls: 0.5–0.7 s (20 of its 20 at or over p99); 100% of the requests at or over p99 were due in one',
+    );
+  });
+
+  it('finds no stall in a window that is slow all the time, nor in an empty one', () => {
+    const slow = latencyTimeline(
+      due,
+      due.map(() => 90),
+      { p50: 90, p99: 90, startedAtEpochMs: 0 },
+    );
+    expect(slow.stalls).toEqual([]);
+    expect(slow.p99ShareInStalls).toBe(0);
+    expect(stallSummary(slow)).toContain('no stall');
+    const empty = latencyTimeline([], [], { p50: 0, p99: 0, startedAtEpochMs: 0 });
+    expect(empty.slices).toEqual([]);
+    expect(empty.p99ShareInStalls).toBe(0);
+  });
+
+  it("names the processes' longest GC pauses at their second of the window", () => {
+    const timeline = latencyTimeline(due, latencies, { p50: 20, p99: 200, startedAtEpochMs: 1_000_000 });
+    const pauses = {
+      transaction: [{ at: 1_000_480, ms: 31.3, kind: 'major' }],
+      gateway: [
+        { at: 1_001_200, ms: 6, kind: 'minor' },
+        { at: 1_009_000, ms: 5, kind: 'minor' },
+        { at: 999_000, ms: 40, kind: 'major' },
+      ],
+    };
+    expect(gcPausesSummary(timeline, pauses, 2)).toBe(
+      'GC pauses of 5 ms or more: 3, the longest transaction 0.5 s major 31.3 ms, gateway 1.2 s minor 6 ms',
+    );
+    expect(gcPausesSummary(timeline, {}, 2)).toBe('no GC pause of 5 ms or more');
+  });
+});
+
+describe("a window's lead-in (scenarios.ts leadInSecondsOf)", () => {
+  it('runs windowLeadInSeconds before a full window, a fifth of a shorter one, and none before a smoke window', () => {
+    expect(leadInSecondsOf(10)).toBe(windowLeadInSeconds);
+    expect(leadInSecondsOf(60)).toBe(windowLeadInSeconds);
+    expect(leadInSecondsOf(5)).toBeCloseTo(1);
+    expect(leadInSecondsOf(2)).toBe(0);
   });
 });

@@ -47,6 +47,20 @@ export const blindWarmupSeconds = 20;
 /** perf record's sampling frequency per CPU, and how long perf may take to stop and write its file. */
 export const perfSampleHz = 499;
 export const perfStopTimeoutMs = 10_000;
+/**
+ * The traffic that runs, unmeasured, between the quiet moment before a window (the calibration loop,
+ * the last warm-up slice's perf report) and the window itself, so that the window starts on a system
+ * already at its pace: without it an open loop's first 0.1–1.4 s held up to 80% of its requests at or
+ * over the p99 (docs/PERFORMANCE.md, "a-70's tail"). perf attaches during it, so its start-up is not in
+ * the window either.
+ */
+export const windowLeadInSeconds = 2;
+/**
+ * A lead-in is at most this share of its window, and none when that is under windowLeadInSecondsMin: a short smoke
+ * window (npm test's) has no warm-up either, so no quiet moment before it to bridge.
+ */
+export const windowLeadInShareMax = 0.2;
+export const windowLeadInSecondsMin = 0.5;
 /** How long after a window the benchmark waits for the processes' loop probes to write its last second. */
 export const loopProbeSettleMs = 1_100;
 /** How long installing the registry's `node` package (--node, runtime.ts) may take. */
@@ -120,6 +134,14 @@ export const fixtureConcurrency = 32;
 export const fixtureAttemptsMax = 10;
 export const fixtureRetryDelayMs = 1_000;
 
+/**
+ * An open loop's latencies are laid out over its window in slices this long (latency-timeline.ts); a
+ * slice whose p50 is over stallSliceP50Factor times the window's is part of a stall.
+ */
+export const latencySliceMs = 100;
+export const stallSliceP50Factor = 2;
+/** The longest GC pauses a window's line names (--loop-probe). */
+export const gcPausesShown = 6;
 /** Latencies one run keeps; a longer run keeps counting but samples no more. */
 export const latencySamplesMax = 5_000_000;
 /** Requests one run may send at most, on top of the time bound. */

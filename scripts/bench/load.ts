@@ -1,4 +1,5 @@
 import { Pool } from 'undici';
+import { latencyTimeline, type LatencyTimeline } from './latency-timeline';
 import {
   errorSamplesMax,
   keepAliveIdleMs,
@@ -54,6 +55,8 @@ export interface LoadResult {
    * busy), ms; this lateness is part of every latency above, and none of it is the system's.
    */
   sendLagMs?: { p50: number; p99: number; max: number };
+  /** Open loop only: the latencies over the window, slice by slice, and its stalls (latency-timeline.ts). */
+  timeline?: LatencyTimeline;
 }
 
 export class LoadClient {
@@ -140,7 +143,8 @@ function round(value: number): number {
   return Math.round(value * 100) / 100;
 }
 
-async function sendOne(client: LoadClient, op: Operation, recorder: Recorder, startedAt: number): Promise<void> {
+/** Sends one operation and records it; answers its latency, ms. */
+async function sendOne(client: LoadClient, op: Operation, recorder: Recorder, startedAt: number): Promise<number> {
   recorder.requests += 1;
   recorder.units += op.units;
   try {
@@ -151,7 +155,9 @@ async function sendOne(client: LoadClient, op: Operation, recorder: Recorder, st
   } catch (error) {
     recorder.fail(error);
   }
-  recorder.record(performance.now() - startedAt);
+  const latencyMs = performance.now() - startedAt;
+  recorder.record(latencyMs);
+  return latencyMs;
 }
 
 export interface ClosedLoopOptions {
@@ -207,10 +213,14 @@ export interface OpenLoopOptions {
 export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult> {
   const recorder = new Recorder();
   const started = performance.now();
+  const startedAtEpochMs = Date.now();
   const windowMs = options.seconds * 1000;
   const intervalMs = 1000 / options.ratePerSecond;
   const pending = new Set<Promise<void>>();
   const lags = new Recorder();
+  // Each answered request's due time after `started` and its latency, for the timeline.
+  const due: number[] = [];
+  const latencies: number[] = [];
   let issued = 0;
   const total = Math.min(requestsPerRunMax, Math.floor(options.seconds * options.ratePerSecond));
   while (issued < total) {
@@ -224,7 +234,13 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
         recorder.shed += 1;
         continue;
       }
-      const p = sendOne(options.client, options.next(), recorder, dueAt).finally(() => pending.delete(p));
+      const p = sendOne(options.client, options.next(), recorder, dueAt)
+        .then((latencyMs) => {
+          if (due.length >= latencySamplesMax) return;
+          due.push(dueAt - started);
+          latencies.push(latencyMs);
+        })
+        .finally(() => pending.delete(p));
       pending.add(p);
     }
     // Asleep until the next request is due (at least openLoopTickMs): a 1 ms poll cost the generator
@@ -236,5 +252,10 @@ export async function runOpenLoop(options: OpenLoopOptions): Promise<LoadResult>
   const windowSeconds = (performance.now() - started) / 1000;
   await Promise.all(pending);
   const lag = lags.result(windowSeconds).latencyMs;
-  return { ...recorder.result(windowSeconds), sendLagMs: { p50: lag.p50, p99: lag.p99, max: lag.max } };
+  const result = recorder.result(windowSeconds);
+  return {
+    ...result,
+    sendLagMs: { p50: lag.p50, p99: lag.p99, max: lag.max },
+    timeline: latencyTimeline(due, latencies, { ...result.latencyMs, startedAtEpochMs }),
+  };
 }

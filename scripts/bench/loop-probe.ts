@@ -20,6 +20,14 @@ export interface LoopProbeReport {
   gcCount: number;
   gcTotalMs: number;
   gcLongestMs: number;
+  /** The main thread's pauses of at least 5 ms (loop-probe.mjs longGcPauseMs): when each began (epoch ms), how long, what kind. */
+  longGcPauses: GcPause[];
+}
+
+export interface GcPause {
+  at: number;
+  ms: number;
+  kind: string;
 }
 
 interface ProbeLine {
@@ -29,6 +37,7 @@ interface ProbeLine {
   gcCount: number;
   gcTotalMs: number;
   gcLongestMs: number;
+  longGc?: GcPause[];
 }
 
 /** What each process's probe wrote for the seconds ending in (startMs, endMs] (epoch ms). */
@@ -56,6 +65,7 @@ export function readLoopProbes(
       gcCount: lines.reduce((sum, l) => sum + l.gcCount, 0),
       gcTotalMs: round(lines.reduce((sum, l) => sum + l.gcTotalMs, 0)),
       gcLongestMs: Math.max(...lines.map((l) => l.gcLongestMs)),
+      longGcPauses: lines.flatMap((l) => l.longGc ?? []).filter((p) => p.at >= startMs && p.at <= endMs),
     };
   }
   return report;

@@ -10,7 +10,14 @@ import {
   requestsPerRunMax,
 } from './limits';
 import { Recorder } from './load';
-import { cpuFigures, measuredWindow, warmUp, type ScenarioResult, type WarmupPolicy } from './scenarios';
+import {
+  cpuFigures,
+  leadInSecondsOf,
+  measuredWindow,
+  warmUp,
+  type ScenarioResult,
+  type WarmupPolicy,
+} from './scenarios';
 
 /**
  * The raw ceiling: the SQL of a payment sent straight through mysql2, with no GraphQL, no
@@ -174,7 +181,18 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
       {},
       (seconds) => run(seconds, new Recorder()),
     );
-    const { value: load, cpuMs, conditions } = await measuredWindow(options, () => run(options.seconds, recorder));
+    const {
+      value: load,
+      cpuMs,
+      conditions,
+    } = await measuredWindow(
+      options,
+      () => run(options.seconds, recorder),
+      async () => {
+        const leadIn = leadInSecondsOf(options.seconds);
+        if (leadIn > 0) await run(leadIn, new Recorder());
+      },
+    );
     await checkRawInvariants(pools);
     const result: ScenarioResult = {
       id: size === 1 ? 'e-raw-1' : `e-raw-${size}`,

@@ -19,6 +19,10 @@ import {
   blindWarmupSeconds,
   fixedWarmupSecondsMax,
   loopProbeSettleMs,
+  gcPausesShown,
+  windowLeadInSeconds,
+  windowLeadInSecondsMin,
+  windowLeadInShareMax,
   paymentAmountMinorUnitsMax,
   warmupCalmSlices,
   warmupJitShareStop,
@@ -26,6 +30,7 @@ import {
   warmupSliceSeconds,
 } from './limits';
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
+import { gcPausesSummary, stallSummary } from './latency-timeline';
 import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
 import { judgedProcesses, perfAvailable, sawNothing, startPerf, type SampleReport } from './perf-sampler';
 import { readLoopProbes, type LoopProbeReport } from './loop-probe';
@@ -619,10 +624,29 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
           next: () => openLoopOperation(spec.id, next),
         });
   const warmup = await warmUp(ctx, spec, run);
-  await spec.beforeRun?.(ctx.seconds, 'window');
-  const statusBefore = ctx.shards ? await mysqlCounters(ctx.shards) : null;
-  const windowStartMs = Date.now();
-  const { value: load, cpuMs, conditions } = await measuredWindow(ctx, () => run(ctx.seconds));
+  // The lead-in's requests (b-fx's quotes) are its own, the window's made after it: a pool made too small runs dry
+  // inside the window, as it would have without a lead-in.
+  const leadInSeconds = leadInSecondsOf(ctx.seconds);
+  await spec.beforeRun?.(leadInSeconds > 0 ? leadInSeconds : ctx.seconds, leadInSeconds > 0 ? 'warm-up' : 'window');
+  // The server's counters and the probes' seconds count from the window's start, after its lead-in.
+  const at: { status: MysqlCounters | null; windowStartMs: number } = { status: null, windowStartMs: 0 };
+  const {
+    value: load,
+    cpuMs,
+    conditions,
+  } = await measuredWindow(
+    ctx,
+    () => run(ctx.seconds),
+    async () => {
+      if (leadInSeconds > 0) {
+        await run(leadInSeconds);
+        await spec.beforeRun?.(ctx.seconds, 'window');
+      }
+      at.status = ctx.shards ? await mysqlCounters(ctx.shards) : null;
+      at.windowStartMs = Date.now();
+    },
+  );
+  const { status: statusBefore, windowStartMs } = at;
   const windowEndMs = Date.now();
   const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
   if (load.succeededUnits === 0) {
@@ -659,22 +683,32 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
 export type WindowConditions = Required<Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples'>>;
 
 /**
- * Runs a measured window: the calibration loop and the load averages just before it, the CPU of
- * every process across it, the load averages at its end, and perf's samples of it when asked for.
+ * Runs a measured window: the calibration loop and the load averages before it, then perf (when asked for) and
+ * `leadIn`, the scenario's traffic for windowLeadInSeconds unmeasured, so that the window starts on a system at its
+ * pace with perf attached, then the window: the CPU of every process across it, the load averages at its end, and
+ * perf's samples (which take in the lead-in too).
  */
 export async function measuredWindow<T>(
   ctx: { pids: () => Map<string, number>; sampleJit?: boolean | undefined },
   run: () => Promise<T>,
+  leadIn?: () => Promise<unknown>,
 ): Promise<{ value: T; cpuMs: Record<string, number>; conditions: WindowConditions }> {
   const calibrationMs = calibrationLoopMs();
   const start = loadAverages();
   const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
+  await leadIn?.();
   const before = snapshotCpu(ctx.pids());
   const value = await run();
   const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
   const end = loadAverages();
   const samples = sampler ? await sampler.stop() : null;
   return { value, cpuMs, conditions: { loadAverage: { start, end }, calibrationMs, samples } };
+}
+
+/** The lead-in of a window of `seconds` (limits.ts windowLeadInSeconds): 0 for a window too short to have one. */
+export function leadInSecondsOf(seconds: number): number {
+  const leadIn = Math.min(windowLeadInSeconds, seconds * windowLeadInShareMax);
+  return leadIn < windowLeadInSecondsMin ? 0 : leadIn;
 }
 
 /** The probes' seconds of a window, once the last of them is written. */
@@ -793,6 +827,14 @@ export function summaryLine(r: ScenarioResult): string {
     `failed ${r.load.failedUnits}${r.load.shedRequests > 0 ? `, shed ${r.load.shedRequests}` : ''}` +
     (r.load.sendLagMs
       ? ` (the generator sent late by p50 ${r.load.sendLagMs.p50} ms, p99 ${r.load.sendLagMs.p99} ms, max ${r.load.sendLagMs.max} ms)`
+      : '') +
+    (r.load.timeline ? `; ${stallSummary(r.load.timeline)}` : '') +
+    (r.load.timeline && r.loopProbe
+      ? `; ${gcPausesSummary(
+          r.load.timeline,
+          Object.fromEntries(Object.entries(r.loopProbe).map(([n, p]) => [n, p.longGcPauses])),
+          gcPausesShown,
+        )}`
       : '') +
     `; CPU ms/${r.unit}: ${cpu}` +
     (r.mysqlPerUnit

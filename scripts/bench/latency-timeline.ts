@@ -1,3 +1,4 @@
+import { pushTo } from '../../subgraphs/shared/src/collections';
 import { latencySliceMs, stallSliceP50Factor } from './limits';
 
 /**
@@ -36,7 +37,8 @@ export interface LatencyTimeline {
 
 const round = (n: number) => Math.round(n * 10) / 10;
 
-function quantile(sorted: readonly number[], q: number): number {
+/** The value at quantile `q` of ascending `sorted` (the load generator's p50, p90, p99 are read the same way). */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
@@ -50,12 +52,8 @@ export function latencyTimeline(
   window: { p50: number; p99: number; startedAtEpochMs: number },
 ): LatencyTimeline {
   const bySlice = new Map<number, number[]>();
-  for (let i = 0; i < dueMs.length; i++) {
-    const slice = Math.max(0, Math.floor(dueMs[i]! / latencySliceMs));
-    const list = bySlice.get(slice);
-    if (list) list.push(latencyMs[i]!);
-    else bySlice.set(slice, [latencyMs[i]!]);
-  }
+  for (let i = 0; i < dueMs.length; i++)
+    pushTo(bySlice, Math.max(0, Math.floor(dueMs[i]! / latencySliceMs)), latencyMs[i]!);
   const slices = [...bySlice.entries()]
     .sort(([a], [b]) => a - b)
     .map(([slice, values]) => {
@@ -75,7 +73,7 @@ export function latencyTimeline(
     sliceMs: latencySliceMs,
     slices,
     stalls,
-    p99ShareInStalls: slow === 0 ? 0 : round((inStalls / slow) * 100) / 100,
+    p99ShareInStalls: slow === 0 ? 0 : Math.round((inStalls / slow) * 100) / 100,
   };
 }
 

@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { latencyTimeline, type LatencyTimeline } from './latency-timeline';
+import { latencyTimeline, quantile, type LatencyTimeline } from './latency-timeline';
 import {
   errorSamplesMax,
   keepAliveIdleMs,
@@ -114,8 +114,7 @@ export class Recorder {
 
   result(seconds: number): LoadResult {
     const sorted = this.samples.slice(0, this.count).sort();
-    const at = (q: number) =>
-      sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    const at = (q: number) => quantile(sorted, q);
     let sum = 0;
     for (const v of sorted) sum += v;
     return {

@@ -9,8 +9,7 @@ import { Recorder, type LoadResult } from './load';
 import {
   cpuFigures,
   mysqlCounters,
-  leadInSecondsOf,
-  measuredWindow,
+  windowAfterLeadIn,
   mysqlPerUnit,
   paymentInputs,
   warmUp,
@@ -84,21 +83,12 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
     // The engine compiles in this process: warmed up as the scenarios are (adaptive under npm run bench).
     const warmup = await warmUp(ctx, {}, run);
     // The server's counters count from the window's start, after its lead-in.
-    const at: { status: Awaited<ReturnType<typeof mysqlCounters>> | null } = { status: null };
     const {
       value: load,
       cpuMs,
       conditions,
-    } = await measuredWindow(
-      ctx,
-      () => run(ctx.seconds),
-      async () => {
-        const leadIn = leadInSecondsOf(ctx.seconds);
-        if (leadIn > 0) await run(leadIn);
-        at.status = await mysqlCounters(shards);
-      },
-    );
-    const statusBefore = at.status!;
+      started: statusBefore,
+    } = await windowAfterLeadIn(ctx, ctx.seconds, run, () => mysqlCounters(shards));
     const statusAfter = await mysqlCounters(shards);
     if (load.succeededUnits === 0)
       throw new Error(`d-engine-${engine}: nothing succeeded; first errors: ${load.errors.join(' | ')}`);

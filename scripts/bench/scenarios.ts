@@ -629,24 +629,15 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
   const leadInSeconds = leadInSecondsOf(ctx.seconds);
   await spec.beforeRun?.(leadInSeconds > 0 ? leadInSeconds : ctx.seconds, leadInSeconds > 0 ? 'warm-up' : 'window');
   // The server's counters and the probes' seconds count from the window's start, after its lead-in.
-  const at: { status: MysqlCounters | null; windowStartMs: number } = { status: null, windowStartMs: 0 };
   const {
     value: load,
     cpuMs,
     conditions,
-  } = await measuredWindow(
-    ctx,
-    () => run(ctx.seconds),
-    async () => {
-      if (leadInSeconds > 0) {
-        await run(leadInSeconds);
-        await spec.beforeRun?.(ctx.seconds, 'window');
-      }
-      at.status = ctx.shards ? await mysqlCounters(ctx.shards) : null;
-      at.windowStartMs = Date.now();
-    },
-  );
-  const { status: statusBefore, windowStartMs } = at;
+    started: { status: statusBefore, windowStartMs },
+  } = await windowAfterLeadIn(ctx, ctx.seconds, run, async () => {
+    if (leadInSeconds > 0) await spec.beforeRun?.(ctx.seconds, 'window');
+    return { status: ctx.shards ? await mysqlCounters(ctx.shards) : null, windowStartMs: Date.now() };
+  });
   const windowEndMs = Date.now();
   const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
   if (load.succeededUnits === 0) {
@@ -703,6 +694,30 @@ export async function measuredWindow<T>(
   const end = loadAverages();
   const samples = sampler ? await sampler.stop() : null;
   return { value, cpuMs, conditions: { loadAverage: { start, end }, calibrationMs, samples } };
+}
+
+/**
+ * measuredWindow with the lead-in of a window of `seconds` (leadInSecondsOf) run first; `atStart` runs between the two
+ * (the server's counters, what the window's requests need) and its answer comes back as `started`.
+ */
+export async function windowAfterLeadIn<T, S>(
+  ctx: { pids: () => Map<string, number>; sampleJit?: boolean | undefined },
+  seconds: number,
+  run: (seconds: number) => Promise<T>,
+  atStart: () => Promise<S>,
+): Promise<{ value: T; cpuMs: Record<string, number>; conditions: WindowConditions; started: S }> {
+  const leadIn = leadInSecondsOf(seconds);
+  // measuredWindow runs its lead-in, so this holds atStart's answer by the time the window has run.
+  const started: S[] = [];
+  const window = await measuredWindow(
+    ctx,
+    () => run(seconds),
+    async () => {
+      if (leadIn > 0) await run(leadIn);
+      started.push(await atStart());
+    },
+  );
+  return { ...window, started: started[0]! };
 }
 
 /** The lead-in of a window of `seconds` (limits.ts windowLeadInSeconds): 0 for a window too short to have one. */

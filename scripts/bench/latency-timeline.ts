@@ -1,5 +1,6 @@
 import { pushTo } from '../../subgraphs/shared/src/collections';
 import { latencySliceMs, stallSliceP50Factor } from './limits';
+import type { GcPause } from './loop-probe';
 
 /**
  * An open loop's latencies laid out over its window (docs/PERFORMANCE.md, "a-70's tail"): each
@@ -112,10 +113,10 @@ function stallsOf(
  */
 export function gcPausesSummary(
   timeline: Pick<LatencyTimeline, 'startedAtEpochMs'>,
-  pauses: Record<string, ReadonlyArray<{ at: number; ms: number; kind: string }>>,
+  pauses: Record<string, readonly GcPause[]>,
   shown: number,
 ): string {
-  // The probes' seconds may reach before the window (its lead-in): only the window's pauses.
+  // Pauses before the timeline's start (a probe's second may straddle it) are not the window's.
   const all = Object.entries(pauses)
     .flatMap(([name, list]) => list.map((p) => ({ name, ...p })))
     .filter((p) => p.at >= timeline.startedAtEpochMs)

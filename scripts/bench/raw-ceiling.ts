@@ -10,14 +10,7 @@ import {
   requestsPerRunMax,
 } from './limits';
 import { Recorder } from './load';
-import {
-  cpuFigures,
-  leadInSecondsOf,
-  measuredWindow,
-  warmUp,
-  type ScenarioResult,
-  type WarmupPolicy,
-} from './scenarios';
+import { cpuFigures, warmUp, windowAfterLeadIn, type ScenarioResult, type WarmupPolicy } from './scenarios';
 
 /**
  * The raw ceiling: the SQL of a payment sent straight through mysql2, with no GraphQL, no
@@ -146,9 +139,9 @@ async function withDeadlockRetry(conn: mysql.PoolConnection, fn: () => Promise<v
 
 export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult> {
   const pools = openPools(options.shardUrls);
-  const recorder = new Recorder();
   const size = options.batchSize;
-  const run = async (seconds: number, recorder: Recorder) => {
+  const run = async (seconds: number) => {
+    const recorder = new Recorder();
     const started = performance.now();
     const deadline = started + seconds * 1000;
     const worker = async (pool: mysql.Pool) => {
@@ -176,23 +169,12 @@ export async function runRawCeiling(options: RawOptions): Promise<ScenarioResult
   try {
     // mysql2 and the loop compile in this process: warmed up like every scenario, so that e-raw-1's bench column is
     // its steady state too (it is every ratio's denominator).
-    const warmup = await warmUp(
-      { warmup: options.warmup, seconds: options.seconds, pids: options.pids },
-      {},
-      (seconds) => run(seconds, new Recorder()),
-    );
+    const warmup = await warmUp({ warmup: options.warmup, seconds: options.seconds, pids: options.pids }, {}, run);
     const {
       value: load,
       cpuMs,
       conditions,
-    } = await measuredWindow(
-      options,
-      () => run(options.seconds, recorder),
-      async () => {
-        const leadIn = leadInSecondsOf(options.seconds);
-        if (leadIn > 0) await run(leadIn, new Recorder());
-      },
-    );
+    } = await windowAfterLeadIn(options, options.seconds, run, async () => undefined);
     await checkRawInvariants(pools);
     const result: ScenarioResult = {
       id: size === 1 ? 'e-raw-1' : `e-raw-${size}`,

@@ -11,6 +11,7 @@ import {
   windowLeadInSeconds,
 } from '../scripts/bench/limits';
 import { gcPausesSummary, latencyTimeline, stallSummary } from '../scripts/bench/latency-timeline';
+import { describePostingStages, parsePostingCounters, postingStagesBetween } from '../scripts/bench/posting-stages';
 
 /**
  * The benchmark's table prints each scenario's CPU per unit over all its processes and that sum
@@ -239,5 +240,40 @@ describe("a window's lead-in (scenarios.ts leadInSecondsOf)", () => {
     expect(leadInSecondsOf(60)).toBe(windowLeadInSeconds);
     expect(leadInSecondsOf(5)).toBeCloseTo(1);
     expect(leadInSecondsOf(2)).toBe(0);
+  });
+});
+
+describe("where a window's postings spent their time (posting-stages.ts)", () => {
+  const scrape = (queueSum: number, postings: number, batchSum: number, batches: number) =>
+    [
+      '# HELP paygraph_ledger_posting_queue_seconds Time a posting waited',
+      '# TYPE paygraph_ledger_posting_queue_seconds histogram',
+      'paygraph_ledger_posting_queue_seconds_bucket{le="0.001",shard="s0"} 3',
+      `paygraph_ledger_posting_queue_seconds_sum{shard="s0"} ${queueSum / 2}`,
+      `paygraph_ledger_posting_queue_seconds_count{shard="s0"} ${postings / 2}`,
+      `paygraph_ledger_posting_queue_seconds_sum{shard="s1"} ${queueSum / 2}`,
+      `paygraph_ledger_posting_queue_seconds_count{shard="s1"} ${postings / 2}`,
+      `paygraph_ledger_merged_batch_seconds_sum{shard="s0"} ${batchSum}`,
+      `paygraph_ledger_merged_batch_seconds_count{shard="s0"} ${batches}`,
+      'paygraph_ledger_merged_batch_size_sum{shard="s0"} 999',
+      'paygraph_ledger_merged_batch_size_count{shard="s0"} 999',
+    ].join('\n');
+
+  it('sums every shard, and reads no other histogram', () => {
+    expect(parsePostingCounters(scrape(0.5, 100, 0.2, 20))).toEqual({
+      queueSecondsSum: 0.5,
+      postings: 100,
+      batchSecondsSum: 0.2,
+      batches: 20,
+    });
+  });
+
+  it('gives the means between two readings, and nothing when no batch ran', () => {
+    const before = parsePostingCounters(scrape(1, 100, 0.5, 20));
+    const after = parsePostingCounters(scrape(3, 500, 0.9, 60));
+    const stages = postingStagesBetween(before, after)!;
+    expect(stages).toEqual({ postings: 400, batches: 40, postingsPerBatch: 10, queueMsMean: 5, batchMsMean: 10 });
+    expect(describePostingStages(stages)).toBe('postings 10 a batch, waited 5 ms for it, a batch ran 10 ms (means)');
+    expect(postingStagesBetween(after, after)).toBeNull();
   });
 });

@@ -97,6 +97,7 @@ describe('benchmark smoke run', () => {
       seconds: smokeSeconds,
       log: () => {},
       pids: () => new Map([['in-process', process.pid]]),
+      postingMetricsUrl: () => new URL('/metrics', stack.subgraphUrls.transaction).toString(),
     };
   });
 
@@ -125,6 +126,13 @@ describe('benchmark smoke run', () => {
     expect(result.load.latencyMs.p99).toBeGreaterThanOrEqual(result.load.latencyMs.p50);
     expect(result.cpuMsPerUnit['in-process']).toBeGreaterThan(0);
     expect(result.crossShardShare).toBeGreaterThan(0.5);
+    // Every payment posts its debit through the merger, a cross-shard one its credit too: the window's histograms saw them.
+    const stages = result.postingStages!;
+    expect(stages.postings).toBeGreaterThanOrEqual(result.load.succeededUnits);
+    expect(stages.batches).toBeGreaterThan(0);
+    expect(stages.postingsPerBatch).toBeGreaterThanOrEqual(1);
+    expect(stages.batchMsMean).toBeGreaterThan(0);
+    expect(stages.queueMsMean).toBeGreaterThanOrEqual(0);
     expect(result.invariants?.balanced).toBe(true);
     expect(result.invariants?.inTransit).toEqual([]);
   });

@@ -75,6 +75,13 @@ describe('/metrics', () => {
     expect(total(after, 'paygraph_ledger_merged_batch_size_sum')).toBeGreaterThan(
       total(before, 'paygraph_ledger_merged_batch_size_sum'),
     );
+    // Each posting's wait for its batch, and each batch's run: one observation per posting and per batch.
+    const moreOf = (name: string) => total(after, name) - total(before, name);
+    expect(moreOf('paygraph_ledger_posting_queue_seconds_count')).toBe(moreOf('paygraph_ledger_merged_batch_size_sum'));
+    expect(moreOf('paygraph_ledger_merged_batch_seconds_count')).toBe(
+      moreOf('paygraph_ledger_merged_batch_size_count'),
+    );
+    expect(moreOf('paygraph_ledger_merged_batch_seconds_sum')).toBeGreaterThan(0);
   });
 
   it("keeps the gateway's operation counter and latency histogram", async () => {

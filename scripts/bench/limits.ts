@@ -273,3 +273,6 @@ export const moveSeedBatch = 1_000;
 export const moveSeedConcurrency = 4;
 /** bench:move: how long each round of filling runs before the range's entries are counted again. */
 export const moveSeedRoundSeconds = 10;
+
+/** The transaction subgraph's /metrics, read at a window's start and end (posting-stages.ts): no longer than this. */
+export const metricsReadTimeoutMs = 2_000;

@@ -312,6 +312,11 @@ function parseOptions(argv: string[]): Options {
 }
 
 /** NODE_OPTIONS of every process: --node-options, and with --loop-probe the probe's module. */
+/** A process's /metrics, beside its /graphql. */
+function metricsUrlOf(graphqlUrl: string): string {
+  return new URL('/metrics', graphqlUrl).toString();
+}
+
 function probeEnv(options: Options, dir: string): Record<string, string> {
   if (options.loopProbe) mkdirSync(dir, { recursive: true });
   const flags = [options.nodeOptions, options.loopProbe ? `--import=${loopProbeModule}` : null].filter(
@@ -455,6 +460,7 @@ async function main(): Promise<void> {
       warmup: options.warmup,
       sampleJit: options.sampleJit,
       ...(options.loopProbe ? { loopProbeDir } : {}),
+      postingMetricsUrl: () => (currentStack ? metricsUrlOf(currentStack.urls.transaction) : null),
     };
     if (options.sampleJit && !perfAvailable())
       log(`perf is not available: no JIT shares, and ${describeWarmup(options.warmup)}`);

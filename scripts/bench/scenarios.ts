@@ -34,6 +34,13 @@ import { gcPausesSummary, stallSummary } from './latency-timeline';
 import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
 import { judgedProcesses, perfAvailable, sawNothing, startPerf, type SampleReport } from './perf-sampler';
 import { readLoopProbes, type LoopProbeReport } from './loop-probe';
+import {
+  describePostingStages,
+  postingStagesBetween,
+  readPostingCounters,
+  type PostingCounters,
+  type PostingStages,
+} from './posting-stages';
 
 /**
  * The scenario runner: builds each scenario's requests, warms up, measures a window (load and
@@ -56,6 +63,8 @@ export interface BenchContext {
   loopProbeDir?: string;
   /** Sample each window's processes with perf (when available) for their JIT and GC shares. */
   sampleJit?: boolean;
+  /** The transaction subgraph's /metrics, for where its postings' time went (posting-stages.ts); absent: not read. */
+  postingMetricsUrl?: () => string | null;
 }
 
 export interface ScenarioResult {
@@ -77,6 +86,8 @@ export interface ScenarioResult {
   otherCpuShare: number | null;
   /** Server-wide statements (and commits) per successful unit; other clients of the server count too. */
   mysqlPerUnit: { statements: number; commits: number } | null;
+  /** Where the transaction subgraph's postings spent the window: queued for a batch, or in one (posting-stages.ts). */
+  postingStages?: PostingStages;
   invariants: InvariantReport | null;
   /** How the window was warmed up, and with the adaptive warm-up each slice's JIT share per process. */
   warmup?: WarmupReport;
@@ -633,13 +644,14 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     value: load,
     cpuMs,
     conditions,
-    started: { status: statusBefore, windowStartMs },
+    started: { status: statusBefore, postingsBefore, windowStartMs },
   } = await windowAfterLeadIn(ctx, ctx.seconds, run, async () => {
     if (leadInSeconds > 0) await spec.beforeRun?.(ctx.seconds, 'window');
-    return { status: ctx.shards ? await mysqlCounters(ctx.shards) : null, windowStartMs: Date.now() };
+    const [status, postingsBefore] = await Promise.all([serverCounters(ctx), postingCounters(ctx)]);
+    return { status, postingsBefore, windowStartMs: Date.now() };
   });
   const windowEndMs = Date.now();
-  const statusAfter = ctx.shards ? await mysqlCounters(ctx.shards) : null;
+  const [statusAfter, postingsAfter] = await Promise.all([serverCounters(ctx), postingCounters(ctx)]);
   if (load.succeededUnits === 0) {
     throw new Error(
       `scenario ${spec.id}: nothing succeeded (${load.requests} requests); first errors: ${load.errors.join(' | ')}`,
@@ -659,6 +671,7 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     load,
     ...cpuFigures(cpuMs, load),
     mysqlPerUnit: statusBefore && statusAfter ? mysqlPerUnit(statusBefore, statusAfter, load.succeededUnits) : null,
+    ...stagesBetween(postingsBefore, postingsAfter),
     invariants,
     warmup,
     ...conditions,
@@ -787,6 +800,23 @@ function openLoopOperation(id: string, next: () => Operation | null): Operation 
   return op;
 }
 
+function serverCounters(ctx: BenchContext): Promise<MysqlCounters | null> {
+  return ctx.shards ? mysqlCounters(ctx.shards) : Promise.resolve(null);
+}
+
+function stagesBetween(
+  before: PostingCounters | null,
+  after: PostingCounters | null,
+): Pick<ScenarioResult, 'postingStages'> {
+  const stages = before && after ? postingStagesBetween(before, after) : null;
+  return stages ? { postingStages: stages } : {};
+}
+
+function postingCounters(ctx: BenchContext): Promise<PostingCounters | null> {
+  const url = ctx.postingMetricsUrl?.() ?? null;
+  return url === null ? Promise.resolve(null) : readPostingCounters(url);
+}
+
 /** The server's statement and commit counters (SHOW GLOBAL STATUS), read through the first shard. */
 export async function mysqlCounters(shards: ShardSet): Promise<{ statements: number; commits: number }> {
   const [rows] = await shards.all[0]!.pool.query(
@@ -855,6 +885,7 @@ export function summaryLine(r: ScenarioResult): string {
     (r.mysqlPerUnit
       ? `; MySQL statements/${r.unit} ${r.mysqlPerUnit.statements}, commits/${r.unit} ${r.mysqlPerUnit.commits}`
       : '') +
+    (r.postingStages ? `; ${describePostingStages(r.postingStages)}` : '') +
     (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
     (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '') +
     (r.warmup ? `; warm-up ${r.warmup.seconds} s (${r.warmup.stoppedBy})` : '') +

@@ -46,6 +46,30 @@ export const mergedBatchSize = new Histogram({
   registers: [processRegistry],
 });
 
+/**
+ * Where a posting's time goes in the merger (ledger/engine/batcher.ts): waiting for its batch to start (a slot, the
+ * merge wait) and the batch's run (its round trips and commit, each waiting for a core when the machine is busy). A
+ * cross-shard payment's answer waits for two postings (debit, credit): together with the batch size they say whether
+ * a slow answer queued or ran (docs/PERFORMANCE.md, "a-70's tail"). Buckets from 0.5 ms to the lock wait's 5 s.
+ */
+const postingStageBucketsSeconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export const postingQueueSeconds = new Histogram({
+  name: 'paygraph_ledger_posting_queue_seconds',
+  help: "Time a posting waited in its shard's merge queue before its batch started (ledger/engine/batcher.ts).",
+  labelNames: ['shard'] as const,
+  buckets: postingStageBucketsSeconds,
+  registers: [processRegistry],
+});
+
+export const mergedBatchSeconds = new Histogram({
+  name: 'paygraph_ledger_merged_batch_seconds',
+  help: 'Time a merged ledger batch ran, from its start to its answer (commit, or its postings retried alone).',
+  labelNames: ['shard'] as const,
+  buckets: postingStageBucketsSeconds,
+  registers: [processRegistry],
+});
+
 export const relayBacklog = new Gauge({
   name: 'paygraph_relay_backlog',
   help: 'Outbox rows due and not yet done on a shard, as the relay last counted them (capped at relayBacklogCountMax).',

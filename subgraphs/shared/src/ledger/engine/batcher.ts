@@ -4,7 +4,7 @@ import { postBatch, type PostingItem } from './batch';
 import { LockTimeout } from '../../shards/transaction';
 import { ShardUnavailable } from '../../shards/unavailable';
 import { lockRetryWaitSeconds, mergeInFlightPerShardMax, mergeSecondBatchAfterMs } from '../../limits';
-import { mergedBatchSize } from '../../metrics';
+import { mergedBatchSeconds, mergedBatchSize, postingQueueSeconds } from '../../metrics';
 import { callerContext, inBatchSpan, type TracedCaller } from '../../tracing';
 
 /**
@@ -36,6 +36,8 @@ interface Waiting extends TracedCaller {
   item: PostingItem<unknown>;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+  /** When it was submitted (performance.now()): its wait for a batch is measured from here. */
+  submittedAt: number;
 }
 
 interface ShardQueue {
@@ -47,6 +49,13 @@ interface ShardQueue {
   slotTimer: NodeJS.Timeout | null;
   batches: number;
   items: number;
+  /** The shard's children of the stage histograms, looked up once: an observation then hashes no labels. */
+  queueSeconds: Observer;
+  batchSeconds: Observer;
+}
+
+interface Observer {
+  observe(value: number): void;
 }
 
 const queues = new WeakMap<Shard, ShardQueue>();
@@ -54,7 +63,17 @@ const queues = new WeakMap<Shard, ShardQueue>();
 function queueOf(shard: Shard): ShardQueue {
   let queue = queues.get(shard);
   if (!queue) {
-    queue = { waiting: [], timer: null, inFlight: 0, started: [], slotTimer: null, batches: 0, items: 0 };
+    queue = {
+      waiting: [],
+      timer: null,
+      inFlight: 0,
+      started: [],
+      slotTimer: null,
+      batches: 0,
+      items: 0,
+      queueSeconds: postingQueueSeconds.labels({ shard: shard.name }),
+      batchSeconds: mergedBatchSeconds.labels({ shard: shard.name }),
+    };
     queues.set(shard, queue);
   }
   return queue;
@@ -70,6 +89,7 @@ export function submitMerged<R>(shard: Shard, item: PostingItem<R>): Promise<R> 
       resolve: resolve as (v: unknown) => void,
       reject,
       context: callerContext(),
+      submittedAt: performance.now(),
     });
     schedule(shard, queue, shard.posting);
   });
@@ -113,8 +133,10 @@ function flush(shard: Shard, queue: ShardQueue, s: PostingSettings): void {
   queue.batches += 1;
   queue.items += batch.length;
   mergedBatchSize.observe({ shard: shard.name }, batch.length);
+  for (const w of batch) queue.queueSeconds.observe((started - w.submittedAt) / 1000);
   // A batch serves several requests: its statements go in a span of its own (tracing.ts).
   void inBatchSpan('posting batch', shard.name, batch, () => run(shard, batch)).finally(() => {
+    queue.batchSeconds.observe((performance.now() - started) / 1000);
     queue.inFlight -= 1;
     queue.started.splice(queue.started.indexOf(started), 1);
     if (queue.waiting.length > 0) schedule(shard, queue, s);

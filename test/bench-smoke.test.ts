@@ -48,6 +48,7 @@ const smokeConcurrency = 8;
  */
 const smokeEnginePoolSize = 2;
 const smokeBulkSize = 100;
+const smokeOpenRatePerSecond = 40;
 const smokeReadAccounts = 12;
 const smokeReadEntriesMin = 10;
 const smokeSubscribedAccounts = 12;
@@ -135,6 +136,32 @@ describe('benchmark smoke run', () => {
     expect(stages.queueMsMean).toBeGreaterThanOrEqual(0);
     expect(result.invariants?.balanced).toBe(true);
     expect(result.invariants?.inTransit).toEqual([]);
+  });
+
+  test('scenario (a) in an open loop: requests leave at their rate, each timed from its due time, and one run dry ends it', async () => {
+    const ops = singlePaymentOps(ctx, 'uniform');
+    const spec = {
+      id: 'a-open-smoke',
+      title: 'smoke',
+      engine: 'merged',
+      unit: 'payment' as const,
+      client,
+      next: ops.next,
+      unitsPerRequest: 1,
+      load: { ratePerSecond: smokeOpenRatePerSecond },
+    };
+    const result = await runScenario(ctx, spec);
+    // Every due request was sent (none shed at this rate) and answered, inside the window or just after.
+    expect(result.load.requests).toBe(smokeOpenRatePerSecond * smokeSeconds);
+    expect(result.load.failedUnits).toBe(0);
+    expect(result.load.sendLagMs!.max).toBeGreaterThanOrEqual(0);
+    expect(result.load.timeline!.slices.reduce((n, s) => n + s.requests, 0)).toBe(result.load.requests);
+    expect(result.invariants?.balanced).toBe(true);
+    // An open loop cannot wait for a request it has not got: the run fails, it does not hang or crash the process.
+    let left = 3;
+    await expect(
+      runScenario(ctx, { ...spec, id: 'a-open-dry', next: () => (left-- > 0 ? ops.next() : null) }),
+    ).rejects.toThrow(/ran out of requests in an open loop/);
   });
 
   test('scenario (b), holds: created and captured against the hot merchant, every capture a payment, the ledger whole', async () => {

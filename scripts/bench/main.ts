@@ -311,12 +311,12 @@ function parseOptions(argv: string[]): Options {
   };
 }
 
-/** NODE_OPTIONS of every process: --node-options, and with --loop-probe the probe's module. */
 /** A process's /metrics, beside its /graphql. */
 function metricsUrlOf(graphqlUrl: string): string {
   return new URL('/metrics', graphqlUrl).toString();
 }
 
+/** NODE_OPTIONS of every process: --node-options, and with --loop-probe the probe's module. */
 function probeEnv(options: Options, dir: string): Record<string, string> {
   if (options.loopProbe) mkdirSync(dir, { recursive: true });
   const flags = [options.nodeOptions, options.loopProbe ? `--import=${loopProbeModule}` : null].filter(

@@ -687,31 +687,11 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
 export type WindowConditions = Required<Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples'>>;
 
 /**
- * Runs a measured window: the calibration loop and the load averages before it, then perf (when asked for) and
- * `leadIn`, the scenario's traffic for windowLeadInSeconds unmeasured, so that the window starts on a system at its
- * pace with perf attached, then the window: the CPU of every process across it, the load averages at its end, and
- * perf's samples (which take in the lead-in too).
- */
-export async function measuredWindow<T>(
-  ctx: { pids: () => Map<string, number>; sampleJit?: boolean | undefined },
-  run: () => Promise<T>,
-  leadIn?: () => Promise<unknown>,
-): Promise<{ value: T; cpuMs: Record<string, number>; conditions: WindowConditions }> {
-  const calibrationMs = calibrationLoopMs();
-  const start = loadAverages();
-  const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
-  await leadIn?.();
-  const before = snapshotCpu(ctx.pids());
-  const value = await run();
-  const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
-  const end = loadAverages();
-  const samples = sampler ? await sampler.stop() : null;
-  return { value, cpuMs, conditions: { loadAverage: { start, end }, calibrationMs, samples } };
-}
-
-/**
- * measuredWindow with the lead-in of a window of `seconds` (leadInSecondsOf) run first; `atStart` runs between the two
- * (the server's counters, what the window's requests need) and its answer comes back as `started`.
+ * Runs a measured window of `seconds`: the calibration loop and the load averages before it, then perf (when asked
+ * for) and the lead-in, the scenario's own traffic for leadInSecondsOf(seconds) unmeasured, so that the window starts
+ * on a system at its pace with perf attached; then `atStart` (the server's counters, what the window's requests
+ * need), whose answer comes back as `started`; then the window: the CPU of every process across it, the load
+ * averages at its end, and perf's samples (which take in the lead-in too).
  */
 export async function windowAfterLeadIn<T, S>(
   ctx: { pids: () => Map<string, number>; sampleJit?: boolean | undefined },
@@ -719,18 +699,18 @@ export async function windowAfterLeadIn<T, S>(
   run: (seconds: number) => Promise<T>,
   atStart: () => Promise<S>,
 ): Promise<{ value: T; cpuMs: Record<string, number>; conditions: WindowConditions; started: S }> {
+  const calibrationMs = calibrationLoopMs();
+  const start = loadAverages();
+  const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
   const leadIn = leadInSecondsOf(seconds);
-  // measuredWindow runs its lead-in, so this holds atStart's answer by the time the window has run.
-  const started: S[] = [];
-  const window = await measuredWindow(
-    ctx,
-    () => run(seconds),
-    async () => {
-      if (leadIn > 0) await run(leadIn);
-      started.push(await atStart());
-    },
-  );
-  return { ...window, started: started[0]! };
+  if (leadIn > 0) await run(leadIn);
+  const started = await atStart();
+  const before = snapshotCpu(ctx.pids());
+  const value = await run(seconds);
+  const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
+  const end = loadAverages();
+  const samples = sampler ? await sampler.stop() : null;
+  return { value, cpuMs, conditions: { loadAverage: { start, end }, calibrationMs, samples }, started };
 }
 
 /** The lead-in of a window of `seconds` (limits.ts windowLeadInSeconds): 0 for a window too short to have one. */

@@ -108,6 +108,13 @@ describe('benchmark smoke run', () => {
     await dropDatabases(urls);
   });
 
+  test("the load client answers a body's text, and a status other than 200 as an error naming it", async () => {
+    // LoadClient gathers the answer from undici's dispatch callbacks itself (load.ts TextAnswer), not from a stream.
+    await expect(client.sendText('{"query": ')).rejects.toThrow(/^HTTP 400: /);
+    const text = await client.sendText(JSON.stringify({ query: '{ __typename }' }));
+    expect(JSON.parse(text)).toBeTypeOf('object');
+  });
+
   test('scenario (a): single payments through the gateway produce figures and keep the ledger whole', async () => {
     const ops = singlePaymentOps(ctx, 'uniform');
     const result = await runScenario(ctx, {

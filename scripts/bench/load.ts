@@ -1,4 +1,4 @@
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { latencyTimeline, quantile, type LatencyTimeline } from './latency-timeline';
 import {
   errorSamplesMax,
@@ -61,6 +61,7 @@ export interface LoadResult {
 
 export class LoadClient {
   private readonly pool: Pool;
+  private readonly origin: string;
   private readonly path: string;
   private readonly headers: Record<string, string>;
 
@@ -73,6 +74,7 @@ export class LoadClient {
       bodyTimeout: requestTimeoutMs,
       keepAliveTimeout: keepAliveIdleMs,
     });
+    this.origin = url.origin;
     this.path = url.pathname;
     this.headers = { 'content-type': 'application/json', authorization: `Bearer ${target.token}`, ...target.headers };
   }
@@ -82,16 +84,55 @@ export class LoadClient {
     return JSON.parse(await this.sendText(body)) as unknown;
   }
 
-  /** Sends one GraphQL POST and answers its body's text; a non-200 status throws. */
-  async sendText(body: string): Promise<string> {
-    const response = await this.pool.request({ path: this.path, method: 'POST', headers: this.headers, body });
-    const text = await response.body.text();
-    if (response.statusCode !== 200) throw new Error(`HTTP ${response.statusCode}: ${text.slice(0, 300)}`);
-    return text;
+  /**
+   * Sends one GraphQL POST and answers its body's text; a non-200 status throws. Through the pool's dispatch
+   * with a handler that gathers the body's chunks (TextAnswer), not `pool.request`: that builds an async
+   * resource, a header object and a Node Readable per answer, then reads the stream back into text, all the
+   * generator's CPU and none of the system's (docs/PERFORMANCE.md, "Steady state").
+   */
+  sendText(body: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      this.pool.dispatch(
+        { origin: this.origin, path: this.path, method: 'POST', headers: this.headers, body },
+        new TextAnswer(resolve, reject),
+      );
+    });
   }
 
   async close(): Promise<void> {
     await this.pool.close();
+  }
+}
+
+/** One answer's status and body text, gathered from undici's dispatch callbacks (LoadClient.sendText). */
+class TextAnswer implements Dispatcher.DispatchHandler {
+  private status = 0;
+  private readonly chunks: Buffer[] = [];
+
+  constructor(
+    private readonly resolve: (text: string) => void,
+    private readonly reject: (error: Error) => void,
+  ) {}
+
+  /** Nothing to do; present because undici takes a handler without it for one of its older form (onConnect...). */
+  onRequestStart(): void {}
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.status = statusCode;
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.chunks.push(chunk);
+  }
+
+  onResponseEnd(): void {
+    const text = (this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)).toString('utf8');
+    if (this.status === 200) this.resolve(text);
+    else this.reject(new Error(`HTTP ${this.status}: ${text.slice(0, 300)}`));
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.reject(error);
   }
 }
 

@@ -634,7 +634,7 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
           ratePerSecond: spec.load.ratePerSecond,
           next: () => openLoopOperation(spec.id, next),
         });
-  const warmup = await warmUp(ctx, spec, run);
+  const warmup = await warmUp(ctx, spec, run, () => windowReads(ctx));
   // The lead-in's requests (b-fx's quotes) are its own, the window's made after it: a pool made too small runs dry
   // inside the window, as it would have without a lead-in.
   const leadInSeconds = leadInSecondsOf(ctx.seconds);
@@ -647,11 +647,11 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
     started: { status: statusBefore, postingsBefore, windowStartMs },
   } = await windowAfterLeadIn(ctx, ctx.seconds, run, async () => {
     if (leadInSeconds > 0) await spec.beforeRun?.(ctx.seconds, 'window');
-    const [status, postingsBefore] = await Promise.all([serverCounters(ctx), postingCounters(ctx)]);
+    const [status, postingsBefore] = await windowReads(ctx);
     return { status, postingsBefore, windowStartMs: Date.now() };
   });
   const windowEndMs = Date.now();
-  const [statusAfter, postingsAfter] = await Promise.all([serverCounters(ctx), postingCounters(ctx)]);
+  const [statusAfter, postingsAfter] = await windowReads(ctx);
   if (load.succeededUnits === 0) {
     throw new Error(
       `scenario ${spec.id}: nothing succeeded (${load.requests} requests); first errors: ${load.errors.join(' | ')}`,
@@ -737,12 +737,16 @@ export function nodePids(ctx: Pick<BenchContext, 'pids'>): Map<string, number> {
 
 /**
  * The warm-up before a window (limits.ts, warmupSliceSeconds): adaptive, slices sampled with perf
- * until the JIT has settled in every busy process, or fixed. beforeRun runs before each slice.
+ * until the JIT has settled in every busy process, or fixed. beforeRun runs before each slice, and
+ * `afterSlice` after each: what the benchmark itself does at a window's edges (windowReads), so that
+ * the load generator, which shares its process, has compiled around it before the window
+ * (docs/PERFORMANCE.md, "Steady state").
  */
 export async function warmUp(
   ctx: { warmup?: WarmupPolicy | undefined; seconds: number; pids: () => Map<string, number> },
   spec: Pick<ScenarioSpec, 'beforeRun' | 'warmupSecondsMin'>,
   run: (seconds: number) => Promise<Pick<LoadResult, 'unitsPerSecond'>>,
+  afterSlice: () => Promise<unknown> = async () => undefined,
 ): Promise<WarmupReport> {
   const policy = ctx.warmup ?? { kind: 'fixed', seconds: Math.min(fixedWarmupSecondsMax, ctx.seconds / 5) };
   if (policy.kind === 'fixed' || !perfAvailable()) {
@@ -750,6 +754,7 @@ export async function warmUp(
     if (seconds < 0.5) return { seconds: 0, stoppedBy: 'fixed', slices: [] };
     await spec.beforeRun?.(seconds, 'warm-up');
     await run(seconds);
+    await afterSlice();
     return { seconds, stoppedBy: policy.kind === 'fixed' ? 'fixed' : 'no-perf', slices: [] };
   }
   const slices: WarmupReport['slices'] = [];
@@ -759,6 +764,7 @@ export async function warmUp(
     await spec.beforeRun?.(warmupSliceSeconds, 'warm-up');
     const sampler = startPerf(nodePids(ctx));
     const load = await run(warmupSliceSeconds);
+    await afterSlice();
     const samples = await sampler.stop();
     seconds += warmupSliceSeconds;
     const jitShare = Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, s.jitShare]));
@@ -778,6 +784,11 @@ function openLoopOperation(id: string, next: () => Operation | null): Operation 
   const op = next();
   if (op === null) throw new Error(`scenario ${id}: ran out of requests in an open loop`);
   return op;
+}
+
+/** What the benchmark reads at a window's start and end: the server's counters and the merger's histograms. */
+function windowReads(ctx: BenchContext): Promise<[MysqlCounters | null, PostingCounters | null]> {
+  return Promise.all([serverCounters(ctx), postingCounters(ctx)]);
 }
 
 function serverCounters(ctx: BenchContext): Promise<MysqlCounters | null> {

@@ -114,11 +114,13 @@ class TextAnswer implements Dispatcher.DispatchHandler {
     private readonly reject: (error: Error) => void,
   ) {}
 
-  /** Nothing to do; present because undici takes a handler without it for one of its older form (onConnect...). */
+  /** Nothing to do; present because undici takes a handler without it for one of the older form (onConnect...). */
   onRequestStart(): void {}
 
+  /** Called again for a later response (after a 1xx): only the last one's body is the answer. */
   onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
     this.status = statusCode;
+    this.chunks.length = 0;
   }
 
   onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -81,15 +81,17 @@ export async function runEngineScenario(options: EngineOptions): Promise<Scenari
   };
   try {
     // The engine compiles in this process: warmed up as the scenarios are (adaptive under npm run bench).
-    const warmup = await warmUp(ctx, {}, run);
+    // The warm-up reads the server's counters after each slice, as the window does at its edges.
+    const counters = () => mysqlCounters(shards);
+    const warmup = await warmUp(ctx, {}, run, counters);
     // The server's counters count from the window's start, after its lead-in.
     const {
       value: load,
       cpuMs,
       conditions,
       started: statusBefore,
-    } = await windowAfterLeadIn(ctx, ctx.seconds, run, () => mysqlCounters(shards));
-    const statusAfter = await mysqlCounters(shards);
+    } = await windowAfterLeadIn(ctx, ctx.seconds, run, counters);
+    const statusAfter = await counters();
     if (load.succeededUnits === 0)
       throw new Error(`d-engine-${engine}: nothing succeeded; first errors: ${load.errors.join(' | ')}`);
     const result: ScenarioResult = {

@@ -738,8 +738,8 @@ export function nodePids(ctx: Pick<BenchContext, 'pids'>): Map<string, number> {
 /**
  * The warm-up before a window (limits.ts, warmupSliceSeconds): adaptive, slices sampled with perf
  * until the JIT has settled in every busy process, or fixed. beforeRun runs before each slice, and
- * `afterSlice` after each: what the benchmark itself does at a window's edges (windowReads), so that
- * the load generator, which shares its process, has compiled around it before the window
+ * `afterSlice` after each: what the caller reads at a window's edges (windowReads, the engines' counters),
+ * so that the load generator, which shares its process, has compiled around it before the window
  * (docs/PERFORMANCE.md, "Steady state").
  */
 export async function warmUp(

@@ -7,6 +7,8 @@ import {
   advanceBpsMax,
   advanceMerchantOpeningRoundsMax,
   advanceRatePerMerchantMax,
+  unsteadyWindowsMax,
+  windowLeadInSeconds,
   benchAccountCount,
   benchFundingMinorUnits,
   fixtureAttemptsMax,
@@ -128,9 +130,15 @@ export interface AdvanceMerchants {
   feeBps: number;
 }
 
-/** Pending per merchant for a window of `seconds` (and the warm-up): more than its advances can take (limits.ts). */
+/**
+ * Pending per merchant for a window of `seconds` (and the warm-up, and the windows that may be let go as warm-up, each
+ * with its lead-in): more than its advances can take (limits.ts).
+ */
 export function advancePendingPerMerchant(seconds: number): bigint {
-  return BigInt(Math.ceil(advanceRatePerMerchantMax * (seconds + warmupSecondsMax) * advanceAmountMinorUnitsMax));
+  const windowsSeconds = (seconds + windowLeadInSeconds) * (1 + unsteadyWindowsMax);
+  return BigInt(
+    Math.ceil(advanceRatePerMerchantMax * (windowsSeconds + warmupSecondsMax) * advanceAmountMinorUnitsMax),
+  );
 }
 
 /**

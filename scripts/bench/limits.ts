@@ -35,6 +35,16 @@ export const firstWarmupSecondsMin = 45;
 export const warmupJitShareStop = 0.03;
 export const warmupCalmSlices = 2;
 export const jitShareTarget = 0.05;
+/**
+ * How many windows in a row may be let go as warm-up because a judged process spent jitShareTarget or more of its
+ * samples compiling in it (scenarios.ts, windowAfterLeadIn); the last is kept whatever it shows, and says so. Calm
+ * slices do not foretell a window: in 2026-11-27T02-27-07Z, b-marketplace's transaction subgraph spent 5.7% compiling
+ * after slices of 3.5 and 2.6-1.1%, and b-hot-merchant-holds' account subgraph 8.6% after 2.4 and 2.3%: a process
+ * that serves a scenario's traffic for the first time (the account subgraph's HTTP server in the holds) tiers its
+ * rarer functions up to TurboFan tens of seconds in. A window is the longest stretch the bench samples, so it is the
+ * one that can show steady state.
+ */
+export const unsteadyWindowsMax = 3;
 export const jitJudgedSampleShareMin = 0.05;
 /**
  * Without perf (not installed, or not allowed), and for callers that ask for it (npm test's smoke

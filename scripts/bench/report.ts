@@ -74,13 +74,19 @@ export function resultsTable(results: readonly ScenarioResult[]): string {
     ratios.get(r.id) == null ? '' : `${ratios.get(r.id)!.toFixed(2)}×`,
     r.mysqlPerUnit ? r.mysqlPerUnit.statements.toFixed(1) : '',
     r.otherCpuShare === null ? '' : `${Math.round(r.otherCpuShare * 100)}%`,
-    r.warmup ? `${r.warmup.seconds}${r.warmup.stoppedBy === 'time-limit' ? ' (limit)' : ''}` : '',
+    r.warmup ? `${r.warmup.seconds}${r.warmup.stoppedBy === 'time-limit' ? ' (limit)' : ''}${windowsLetGo(r)}` : '',
     topJitShare(r),
     r.loadAverage?.start && r.loadAverage.end ? `${r.loadAverage.start[0]}→${r.loadAverage.end[0]}` : '',
     r.calibrationMs === undefined ? '' : String(r.calibrationMs),
   ]);
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** The windows let go as warm-up before the one kept (scenarios.ts, windowAfterLeadIn): " + 1 window". */
+function windowsLetGo(r: ScenarioResult): string {
+  const n = r.unsteadyWindows?.length ?? 0;
+  return n === 0 ? '' : ` + ${n} window${n === 1 ? '' : 's'}`;
 }
 
 /** The highest JIT share of the window among the processes with enough samples to judge, and which. */
@@ -105,7 +111,7 @@ export function jitTable(results: readonly ScenarioResult[]): string {
   const pct = (share: number | undefined) => (share === undefined ? '-' : (share * 100).toFixed(1));
   const rows = withSamples.map((r) => [
     r.id,
-    r.warmup ? `${r.warmup.seconds} ${r.warmup.stoppedBy}` : '',
+    r.warmup ? `${r.warmup.seconds} ${r.warmup.stoppedBy}${windowsLetGo(r)}` : '',
     ...names.map((n) => {
       const s = r.samples![n];
       if (!s) return '';

@@ -18,7 +18,9 @@ import {
   fxQuoteUseMarginMs,
   blindWarmupSeconds,
   fixedWarmupSecondsMax,
+  jitShareTarget,
   loopProbeSettleMs,
+  unsteadyWindowsMax,
   gcPausesShown,
   windowLeadInSeconds,
   windowLeadInSecondsMin,
@@ -99,6 +101,8 @@ export interface ScenarioResult {
   loopProbe?: Record<string, LoopProbeReport>;
   /** perf's samples of each Node process over the window: JIT and GC shares (perf-sampler.ts); null without perf. */
   samples?: SampleReport | null;
+  /** Windows run before this one and let go as warm-up, a judged process compiling in each (windowAfterLeadIn). */
+  unsteadyWindows?: UnsteadyWindow[];
   /** b-fx only: its quotes made ahead, and whether they ran out inside the window. */
   quotePool?: FxQuotePoolReport;
   /** b-advance only: its advances over the warm-up and the window, and the ledger's move over the same time. */
@@ -638,18 +642,25 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
   // The lead-in's requests (b-fx's quotes) are its own, the window's made after it: a pool made too small runs dry
   // inside the window, as it would have without a lead-in.
   const leadInSeconds = leadInSecondsOf(ctx.seconds);
-  await spec.beforeRun?.(leadInSeconds > 0 ? leadInSeconds : ctx.seconds, leadInSeconds > 0 ? 'warm-up' : 'window');
   // The server's counters and the probes' seconds count from the window's start, after its lead-in.
   const {
     value: load,
     cpuMs,
     conditions,
     started: { status: statusBefore, postingsBefore, windowStartMs },
-  } = await windowAfterLeadIn(ctx, ctx.seconds, run, async () => {
-    if (leadInSeconds > 0) await spec.beforeRun?.(ctx.seconds, 'window');
-    const [status, postingsBefore] = await windowReads(ctx);
-    return { status, postingsBefore, windowStartMs: Date.now() };
-  });
+  } = await windowAfterLeadIn(
+    ctx,
+    ctx.seconds,
+    run,
+    async () => {
+      if (leadInSeconds > 0) await spec.beforeRun?.(ctx.seconds, 'window');
+      const [status, postingsBefore] = await windowReads(ctx);
+      return { status, postingsBefore, windowStartMs: Date.now() };
+    },
+    () =>
+      spec.beforeRun?.(leadInSeconds > 0 ? leadInSeconds : ctx.seconds, leadInSeconds > 0 ? 'warm-up' : 'window') ??
+      Promise.resolve(),
+  );
   const windowEndMs = Date.now();
   const [statusAfter, postingsAfter] = await windowReads(ctx);
   if (load.succeededUnits === 0) {
@@ -683,22 +694,73 @@ export async function runScenario(ctx: BenchContext, spec: ScenarioSpec): Promis
   return result;
 }
 
-/** What a window ran under and what it cost: ScenarioResult's loadAverage, calibrationMs and samples. */
-export type WindowConditions = Required<Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples'>>;
+/** What a window ran under and what it cost: ScenarioResult's loadAverage, calibrationMs, samples and unsteadyWindows. */
+export type WindowConditions = Required<
+  Pick<ScenarioResult, 'loadAverage' | 'calibrationMs' | 'samples' | 'unsteadyWindows'>
+>;
 
 /**
  * Runs a measured window of `seconds`: the calibration loop and the load averages before it, then perf (when asked
- * for) and the lead-in, the scenario's own traffic for leadInSecondsOf(seconds) unmeasured, so that the window starts
- * on a system at its pace with perf attached; then `atStart` (the server's counters, what the window's requests
- * need), whose answer comes back as `started`; then the window: the CPU of every process across it, the load
- * averages at its end, and perf's samples (which take in the lead-in too).
+ * for) and the lead-in, the scenario's own traffic for leadInSecondsOf(seconds) unmeasured (`beforeLeadIn` first), so
+ * that the window starts on a system at its pace with perf attached; then `atStart` (the server's counters, what the
+ * window's requests need), whose answer comes back as `started`; then the window: the CPU of every process across it,
+ * the load averages at its end, and perf's samples (which take in the lead-in too).
+ *
+ * A window in which a judged process spent jitShareTarget or more of its samples compiling was not steady state, and
+ * calm warm-up slices do not foretell that (limits.ts, unsteadyWindowsMax): it counts as warm-up, and the window is
+ * run again, lead-in and all, at most unsteadyWindowsMax times; the result names each one let go (`unsteadyWindows`).
  */
 export async function windowAfterLeadIn<T, S>(
   ctx: { pids: () => Map<string, number>; sampleJit?: boolean | undefined },
   seconds: number,
   run: (seconds: number) => Promise<T>,
   atStart: () => Promise<S>,
+  beforeLeadIn: () => Promise<unknown> = async () => undefined,
 ): Promise<{ value: T; cpuMs: Record<string, number>; conditions: WindowConditions; started: S }> {
+  const { window, unsteadyWindows } = await untilSteady(async () => {
+    await beforeLeadIn();
+    return oneWindow(ctx, seconds, run, atStart);
+  });
+  const { value, cpuMs, started, ...conditions } = window;
+  return { value, cpuMs, started, conditions: { ...conditions, unsteadyWindows } };
+}
+
+/**
+ * Measures until a window's samples show no judged process compiling at jitShareTarget or more, at most
+ * unsteadyWindowsMax windows let go; without samples (no perf) the first window is kept.
+ */
+export async function untilSteady<W extends { samples: SampleReport | null }>(
+  measure: () => Promise<W>,
+): Promise<{ window: W; unsteadyWindows: UnsteadyWindow[] }> {
+  const unsteadyWindows: UnsteadyWindow[] = [];
+  for (;;) {
+    const window = await measure();
+    const unsteady = window.samples ? compilingOverTarget(window.samples) : null;
+    if (unsteady === null || unsteadyWindows.length >= unsteadyWindowsMax) return { window, unsteadyWindows };
+    unsteadyWindows.push(unsteady);
+  }
+}
+
+/** A window let go as warm-up: the judged process that compiled most in it, and its JIT share. */
+export interface UnsteadyWindow {
+  process: string;
+  jitShare: number;
+}
+
+/** The judged process compiling most, when it spent jitShareTarget or more of its samples so; null when none did. */
+export function compilingOverTarget(samples: SampleReport): UnsteadyWindow | null {
+  const over = judgedProcesses(samples).filter(([, s]) => s.jitShare >= jitShareTarget);
+  if (over.length === 0) return null;
+  const [process, top] = over.reduce((a, b) => (b[1].jitShare > a[1].jitShare ? b : a));
+  return { process, jitShare: top.jitShare };
+}
+
+async function oneWindow<T, S>(
+  ctx: { pids: () => Map<string, number>; sampleJit?: boolean | undefined },
+  seconds: number,
+  run: (seconds: number) => Promise<T>,
+  atStart: () => Promise<S>,
+): Promise<{ value: T; cpuMs: Record<string, number>; started: S } & Omit<WindowConditions, 'unsteadyWindows'>> {
   const calibrationMs = calibrationLoopMs();
   const start = loadAverages();
   const sampler = ctx.sampleJit === true && perfAvailable() ? startPerf(nodePids(ctx)) : null;
@@ -710,7 +772,7 @@ export async function windowAfterLeadIn<T, S>(
   const cpuMs = cpuDelta(before, snapshotCpu(ctx.pids()));
   const end = loadAverages();
   const samples = sampler ? await sampler.stop() : null;
-  return { value, cpuMs, conditions: { loadAverage: { start, end }, calibrationMs, samples }, started };
+  return { value, cpuMs, started, loadAverage: { start, end }, calibrationMs, samples };
 }
 
 /** The lead-in of a window of `seconds` (limits.ts windowLeadInSeconds): 0 for a window too short to have one. */
@@ -880,6 +942,7 @@ export function summaryLine(r: ScenarioResult): string {
     (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
     (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '') +
     (r.warmup ? `; warm-up ${r.warmup.seconds} s (${r.warmup.stoppedBy})` : '') +
+    (r.unsteadyWindows?.length ? `; measured again after ${describeUnsteady(r.unsteadyWindows)}` : '') +
     (r.samples
       ? `; JIT % of each process's CPU: ${Object.entries(r.samples)
           .map(([name, s]) => `${name} ${(s.jitShare * 100).toFixed(1)} (GC ${(s.gcShare * 100).toFixed(1)})`)
@@ -895,6 +958,12 @@ export function summaryLine(r: ScenarioResult): string {
     (r.quotePool ? `; ${describeQuotePool(r.quotePool)}` : '') +
     (r.advances ? `; ${describeAdvances(r.advances)}` : '')
   );
+}
+
+/** The windows let go as warm-up: "1 window with JIT 8.6% (account)". */
+export function describeUnsteady(windows: readonly UnsteadyWindow[]): string {
+  const each = windows.map((w) => `${(w.jitShare * 100).toFixed(1)}% (${w.process})`).join(', ');
+  return `${windows.length} window${windows.length === 1 ? '' : 's'} with JIT ${each}`;
 }
 
 export function describeAdvances(a: AdvanceReport): string {

@@ -16,7 +16,7 @@ import {
 import { internalTokenLifetimeSeconds } from '../../subgraphs/shared/src/limits';
 import { gatewaySecretEnv, generateSubgraphSecrets, subgraphSecretEnv } from '../lib/subgraph-secrets';
 import { compiledEntry, ensureBuilt, processEntries } from '../lib/build';
-import { benchPoolSize } from './limits';
+import { benchPoolSize, benchStatementTimeoutMs } from './limits';
 import { subgraphNames, type PartName, type SubgraphName } from '../lib/parts';
 import { variablePrefixOf } from '../../subgraphs/shared/src/part';
 import {
@@ -61,8 +61,9 @@ export async function dropDatabases(shardUrls: string): Promise<void> {
   }
 }
 
+/** The benchmark's own shard connections (fixtures, counters, invariants): its scans get benchStatementTimeoutMs. */
 export function benchShards(shardUrls: string): ShardSet {
-  return openShards({ urls: shardUrls, poolSize: benchPoolSize });
+  return openShards({ urls: shardUrls, poolSize: benchPoolSize, statementTimeoutMs: benchStatementTimeoutMs });
 }
 
 /** The stack's processes: the gateway, then each subgraph of the parts list. */

@@ -203,6 +203,14 @@ export const soakRateProbeSeconds = 10;
 export const profileTopFunctions = 15;
 /** Shard pool size of the benchmark's own connections (fixtures, invariant checks). */
 export const benchPoolSize = 4;
+/**
+ * The statement bound of the benchmark's own connections: the invariants check (checkInvariants, after every
+ * scenario, its traffic stopped) sums every entry of every shard, and the ledger grows through the run. Under the
+ * requests' bound (shardStatementTimeoutMs, 5 s) a full run on a VM at half its usual speed (started 04:32 on
+ * 2026-11-27, calibration 109-124 ms; it failed, so wrote no results) gave up on that scan after d-naive-hot-merchant,
+ * the 11th of 15 checks: in the run before (02-27-07Z) the checks had grown from 0.5 s to 3.7 s.
+ */
+export const benchStatementTimeoutMs = 120_000;
 /** Bytes of randomness in the JWT secret generated for one run. */
 export const jwtSecretBytes = 32;
 /**

@@ -132,7 +132,11 @@ export const shardStatementTimeoutMs = (lockWaitSeconds + 2) * 1_000;
  * 2,000 s that way, at a third of a core, holding a metadata lock that stopped the next test
  * run's DROP DATABASE. The client's bound stays the first to fire, so callers see one error.
  */
-export const shardServerStatementTimeoutMs = shardStatementTimeoutMs + 1_000;
+export const shardServerStatementTimeoutMs = serverStatementTimeoutMsOf(shardStatementTimeoutMs);
+/** The server's bound for a client's bound of `clientMs` (a pool opened with a longer one: pool.ts). */
+export function serverStatementTimeoutMsOf(clientMs: number): number {
+  return clientMs + 1_000;
+}
 // A lock wait answers LOCK_TIMEOUT before the client gives up on the statement, and the client before the server.
 assert(
   shardStatementTimeoutMs > lockWaitSeconds * 1_000,

@@ -1,7 +1,7 @@
 import type mysql from 'mysql2/promise';
 import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import { shardOf, type IdKind, type LogicalShard } from '../ids';
-import { lockWaitSeconds, shardPoolSizeDefault, shardServerStatementTimeoutMs } from '../limits';
+import { lockWaitSeconds, serverStatementTimeoutMsOf, shardPoolSizeDefault, shardStatementTimeoutMs } from '../limits';
 import { postingSettingsDefault, type PostingSettings, type ShardLocation } from '../config/shared';
 import { buildTopology, type Topology } from './topology';
 import { Placement } from './placement';
@@ -59,13 +59,21 @@ export interface ShardSetOptions extends Omit<ShardLocation, 'map'> {
    * posts. Absent: the defaults, for scripts and tools that never post.
    */
   posting?: PostingSettings;
+  /**
+   * The client's bound on one statement (the server's a margin past it: serverStatementTimeoutMsOf); absent,
+   * shardStatementTimeoutMs, what a request can wait. Only a tool that reads whole tables on purpose, after its traffic
+   * has stopped (the benchmark's invariants check), sets a longer one.
+   */
+  statementTimeoutMs?: number;
 }
 
 export function openShards(options: ShardSetOptions): ShardSet {
   const topology = buildTopology(options.urls, options.map ?? undefined);
   const poolSize = options.poolSize ?? shardPoolSizeDefault;
   const posting = options.posting ?? postingSettingsDefault;
-  const open = (nodes: readonly string[], index: number) => openShard(nodes, index, poolSize, posting);
+  const statementTimeoutMs = options.statementTimeoutMs ?? shardStatementTimeoutMs;
+  const open = (nodes: readonly string[], index: number) =>
+    openShard(nodes, index, { poolSize, posting, statementTimeoutMs });
   const placement = new Placement(topology, topology.nodes.map(open), open);
   return {
     get topology() {
@@ -103,11 +111,17 @@ export function startOnNodes(shards: ShardSet, nodes: readonly number[]): void {
   shards.all.forEach((shard, i) => shard.pool.startOn(nodes[i]!));
 }
 
-function openShard(nodes: readonly string[], index: number, poolSize: number, posting: PostingSettings): Shard {
+function openShard(
+  nodes: readonly string[],
+  index: number,
+  { poolSize, posting, statementTimeoutMs }: { poolSize: number; posting: PostingSettings; statementTimeoutMs: number },
+): Shard {
   const name = new URL(nodes[0]!).pathname.slice(1);
+  const serverStatementTimeoutMs = serverStatementTimeoutMsOf(statementTimeoutMs);
   const pool = new ShardPool({
     name,
     nodes,
+    statementTimeoutMs,
     pool: {
       connectionLimit: poolSize,
       // BIGINT must arrive as a string: a JS number silently loses cents above 2^53.
@@ -136,10 +150,10 @@ function openShard(nodes: readonly string[], index: number, poolSize: number, po
       // why). MariaDB counts seconds; MySQL 8 has no max_statement_time (1193, unknown system
       // variable) and bounds its SELECTs by max_execution_time, in milliseconds.
       conn.query(
-        `SET SESSION max_statement_time = ${shardServerStatementTimeoutMs / 1_000}`,
+        `SET SESSION max_statement_time = ${serverStatementTimeoutMs / 1_000}`,
         (error: { errno?: number } | null) => {
           if (error?.errno === unknownSystemVariable)
-            conn.query(`SET SESSION max_execution_time = ${shardServerStatementTimeoutMs}`);
+            conn.query(`SET SESSION max_execution_time = ${serverStatementTimeoutMs}`);
         },
       );
     },

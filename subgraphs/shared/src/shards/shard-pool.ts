@@ -62,6 +62,8 @@ export interface ShardPoolOptions {
   onConnection?: (connection: CallbackConnection) => void;
   /** Acquires that may wait at once (shardAcquireWaitersMax unless a test says otherwise). */
   acquireWaitersMax?: number;
+  /** The client's bound on one statement; shardStatementTimeoutMs when absent (pool.ts, ShardSetOptions). */
+  statementTimeoutMs?: number;
 }
 
 /** What a statement is sent with: SQL text, or mysql2's options object (drizzle sends one). */
@@ -383,7 +385,12 @@ export class ShardPool {
     }
     this.roundTrips += 1;
     try {
-      const result = await this.bounded(send(shardStatementTimeoutMs), null, '', true);
+      const result = await this.bounded(
+        send(this.options.statementTimeoutMs ?? shardStatementTimeoutMs),
+        null,
+        '',
+        true,
+      );
       this.breaker.succeeded();
       return result;
     } catch (error) {

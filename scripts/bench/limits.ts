@@ -14,7 +14,8 @@ export const scenarioSecondsMax = 600;
  * the JIT compilers during each of the last warmupCalmSlices slices, or warmupSecondsMax have passed
  * (one calm slice was not enough: on Node 24, TurboFan's burst came 15-18 s in, after calm slices of
  * Maglev, and a load generator at 1.7% in its last slice spent 6.5% in the window); the window then reports
- * its own JIT share per process, whose target is under jitShareTarget (issue 47, target 5). A
+ * its own JIT share per process, whose target is under jitShareTarget (issue 47, target 5), and a window over it
+ * is let go as warm-up and run again (unsteadyWindowsMax). A
  * process with under jitJudgedSampleShareMin of the slice's samples (the settlement, webhooks and
  * account subgraphs during payments: about 1% each) is reported, not waited for: its few dozen
  * milliseconds of compiling are most of nothing. The cap was 45 s until a slower VM (calibration 119-193 ms against

@@ -136,6 +136,14 @@ export function judgedProcesses(report: SampleReport): Array<[string, SampleRepo
   return Object.entries(report).filter(([, s]) => total > 0 && s.samples / total >= jitJudgedSampleShareMin);
 }
 
+/** The judged process (judgedProcesses) that spent the largest share of its samples compiling; null when none is judged. */
+export function topJudgedJit(report: SampleReport): { process: string; jitShare: number } | null {
+  const judged = judgedProcesses(report);
+  if (judged.length === 0) return null;
+  const [process, top] = judged.reduce((a, b) => (b[1].jitShare > a[1].jitShare ? b : a));
+  return { process, jitShare: top.jitShare };
+}
+
 /** No process had a sample: perf ran but saw nothing (or could not read what it wrote), so nothing can be judged. */
 export function sawNothing(report: SampleReport): boolean {
   return Object.values(report).every((s) => s.samples === 0);

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { judgedProcesses } from './perf-sampler';
+import { topJudgedJit } from './perf-sampler';
 import type { ScenarioResult } from './scenarios';
 
 /** The results table (markdown, so it can go into docs/PERFORMANCE.md as printed) and the JSON file. */
@@ -91,11 +91,8 @@ function windowsLetGo(r: ScenarioResult): string {
 
 /** The highest JIT share of the window among the processes with enough samples to judge, and which. */
 function topJitShare(r: ScenarioResult): string {
-  if (!r.samples) return '';
-  const judged = judgedProcesses(r.samples);
-  if (judged.length === 0) return '';
-  const [name, top] = judged.reduce((a, b) => (b[1].jitShare > a[1].jitShare ? b : a));
-  return `${(top.jitShare * 100).toFixed(1)} (${name})`;
+  const top = r.samples ? topJudgedJit(r.samples) : null;
+  return top ? `${(top.jitShare * 100).toFixed(1)} (${top.process})` : '';
 }
 
 /**

@@ -34,7 +34,7 @@ import {
 import { runClosedLoop, runOpenLoop, type LoadClient, type LoadResult, type Operation } from './load';
 import { gcPausesSummary, stallSummary } from './latency-timeline';
 import { calibrationLoopMs, cpuDelta, loadAverages, snapshotCpu } from './proc-stats';
-import { judgedProcesses, perfAvailable, sawNothing, startPerf, type SampleReport } from './perf-sampler';
+import { judgedProcesses, perfAvailable, sawNothing, startPerf, topJudgedJit, type SampleReport } from './perf-sampler';
 import { readLoopProbes, type LoopProbeReport } from './loop-probe';
 import {
   describePostingStages,
@@ -749,10 +749,8 @@ export interface UnsteadyWindow {
 
 /** The judged process compiling most, when it spent jitShareTarget or more of its samples so; null when none did. */
 export function compilingOverTarget(samples: SampleReport): UnsteadyWindow | null {
-  const over = judgedProcesses(samples).filter(([, s]) => s.jitShare >= jitShareTarget);
-  if (over.length === 0) return null;
-  const [process, top] = over.reduce((a, b) => (b[1].jitShare > a[1].jitShare ? b : a));
-  return { process, jitShare: top.jitShare };
+  const top = topJudgedJit(samples);
+  return top !== null && top.jitShare >= jitShareTarget ? top : null;
 }
 
 async function oneWindow<T, S>(

@@ -2,8 +2,11 @@ import { describe, it, expect } from 'vitest';
 import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable } from '../scripts/bench/report';
 import { classifySample, PerfScriptParser, sampleReport } from '../scripts/bench/perf-sampler';
 import { pairTable } from '../scripts/bench/runtime-pair';
+import { cpus } from 'node:os';
+import { cpuDelta, type CpuSnapshot } from '../scripts/bench/proc-stats';
 import {
   compilingOverTarget,
+  cpuFigures,
   describeUnsteady,
   leadInSecondsOf,
   untilSteady,
@@ -51,6 +54,37 @@ describe('the results table', () => {
     expect(table).toContain('| all CPU ms/op | ÷ e-raw-1 |');
     expect(table).toContain('| 3.500 | 7.00× |');
     expect(ceilingRatios([read]).get('f-gateway')).toBeNull();
+  });
+});
+
+describe("the hypervisor's steal, apart from other processes (proc-stats.ts cpuDelta)", () => {
+  const snapshot = (entries: Record<string, number>): CpuSnapshot => new Map(Object.entries(entries));
+
+  it('counts steal as no one’s CPU: not in "other", not per unit, its own share of the window', () => {
+    const before = snapshot({ machine: 1_000, steal: 500, gateway: 100, mysql: 200 });
+    // 10 s: the two processes used 3,000 ms, the machine was busy 3,400 ms, the hypervisor took 1,600 ms.
+    const after = snapshot({ machine: 4_400, steal: 2_100, gateway: 1_100, mysql: 2_200 });
+    const cpu = cpuDelta(before, after);
+    expect(cpu).toEqual({ gateway: 1_000, mysql: 2_000, other: 400, steal: 1_600 });
+    const load = { succeededUnits: 1_000, seconds: 10 } as ScenarioResult['load'];
+    const figures = cpuFigures(cpu, load);
+    expect(figures.cpuMsPerUnit).toEqual({ gateway: 1, mysql: 2, other: 0.4 });
+    expect(figures.cpuMs).toEqual({ gateway: 1_000, mysql: 2_000, other: 400 });
+    const machineMs = 10 * 1000 * cpus().length;
+    expect(figures.otherCpuShare).toBeCloseTo(Math.round((400 / machineMs) * 1000) / 1000);
+    expect(figures.stealShare).toBeCloseTo(Math.round((1_600 / machineMs) * 1000) / 1000);
+    expect(figures.stealShare).toBeGreaterThan(0);
+    const table = resultsTable([{ ...scenario('a-max', figures.cpuMsPerUnit), ...figures }]);
+    expect(table).toContain("| others' CPU | steal |");
+    expect(table).toContain(
+      `| ${Math.round(figures.otherCpuShare! * 100)}% | ${Math.round(figures.stealShare! * 100)}% |`,
+    );
+  });
+
+  it('leaves steal out where /proc/stat was not read', () => {
+    const cpu = cpuDelta(snapshot({ gateway: 1 }), snapshot({ gateway: 3 }));
+    expect(cpu).toEqual({ gateway: 2 });
+    expect(cpuFigures(cpu, { succeededUnits: 2, seconds: 1 } as ScenarioResult['load']).stealShare).toBeNull();
   });
 });
 

@@ -253,7 +253,7 @@ export async function measureWindow(options: {
   options.latency.measuring = false;
   const delivered = options.delivered() - deliveredBefore;
   const sorted = [...options.latency.latencies].sort((a, b) => a - b);
-  const own = Object.fromEntries(Object.entries(cpu).filter(([name]) => name !== 'other'));
+  const own = Object.fromEntries(Object.entries(cpu).filter(([name]) => name !== 'other' && name !== 'steal'));
   return {
     delivered,
     payments: { ...payments, perSecond: round(payments.succeeded / paidFor) },

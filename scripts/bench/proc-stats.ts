@@ -98,12 +98,16 @@ export type CpuSnapshot = Map<string, number>;
 
 /**
  * CPU ms of each named process now; the benchmark's own process is read through process.cpuUsage.
- * The key "machine" holds the whole machine's busy time, from which cpuDelta derives "other".
+ * The key "machine" holds the whole machine's busy time, from which cpuDelta derives "other", and
+ * "steal" the time the hypervisor gave this VM's wanting CPUs to something else.
  */
 export function snapshotCpu(pids: ReadonlyMap<string, number>): CpuSnapshot {
   const snapshot: CpuSnapshot = new Map();
-  const machine = machineBusyMs();
-  if (machine !== undefined) snapshot.set('machine', machine);
+  const machine = machineTimesMs();
+  if (machine !== undefined) {
+    snapshot.set('machine', machine.busyMs);
+    snapshot.set('steal', machine.stealMs);
+  }
   for (const [name, pid] of pids) {
     const ms = pid === process.pid ? ownCpuMs() : cpuMsOf(pid);
     if (ms !== undefined) snapshot.set(name, ms);
@@ -119,13 +123,15 @@ function ownCpuMs(): number {
 /**
  * CPU ms each process used between two snapshots, and "other": what the rest of the machine
  * (other people's tests, compilers) used meanwhile, which the figures of a shared machine need
- * beside them.
+ * beside them; and "steal": what the hypervisor ran elsewhere while this VM's CPUs wanted to run.
+ * Steal is no one's CPU here, so "other" leaves it out: counted in it, a window whose host was
+ * busy read as other processes on this machine (14% of a-70's window in 06-24-06Z, steal all).
  */
 export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
   const delta: Record<string, number> = {};
   for (const [name, end] of after) {
     const start = before.get(name);
-    if (start !== undefined && name !== 'machine') delta[name] = end - start;
+    if (start !== undefined && name !== 'machine' && name !== 'steal') delta[name] = end - start;
   }
   const machineStart = before.get('machine');
   const machineEnd = after.get('machine');
@@ -133,20 +139,24 @@ export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string
     const ours = Object.values(delta).reduce((sum, ms) => sum + ms, 0);
     delta.other = Math.max(0, machineEnd - machineStart - ours);
   }
+  const stealStart = before.get('steal');
+  const stealEnd = after.get('steal');
+  if (stealStart !== undefined && stealEnd !== undefined) delta.steal = stealEnd - stealStart;
   return delta;
 }
 
 /**
- * CPU ms the whole machine spent busy so far (every core: user, nice, system, irq, softirq,
- * steal from the first line of /proc/stat). Set against the processes the benchmark knows,
- * it shows how much CPU something else on the machine took during a window.
+ * What the whole machine's CPUs did so far (every core, the first line of /proc/stat): busy (user,
+ * nice, system, irq, softirq), set against the processes the benchmark knows to show how much CPU
+ * something else on the machine took during a window; and steal, the time a CPU of this VM was
+ * ready to run and the hypervisor ran another guest (apart: this machine did no work in it).
  */
-export function machineBusyMs(): number | undefined {
+export function machineTimesMs(): { busyMs: number; stealMs: number } | undefined {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
     const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
-    const ticks = user! + nice! + system! + irq! + softirq! + (steal ?? 0);
-    return (ticks * 1000) / clockTicksPerSecond;
+    const ms = (ticks: number) => (ticks * 1000) / clockTicksPerSecond;
+    return { busyMs: ms(user! + nice! + system! + irq! + softirq!), stealMs: ms(steal ?? 0) };
   } catch {
     return undefined;
   }

@@ -86,6 +86,11 @@ export interface ScenarioResult {
   cpuMs: Record<string, number>;
   /** Share of the machine's CPU (all cores) that processes outside the benchmark took during the window. */
   otherCpuShare: number | null;
+  /**
+   * Share of the machine's time (all cores) that its CPUs wanted to run and the hypervisor ran another guest
+   * (/proc/stat's steal): a window's figures are of a slower machine by about that much. Absent in runs before it.
+   */
+  stealShare?: number | null;
   /** Server-wide statements (and commits) per successful unit; other clients of the server count too. */
   mysqlPerUnit: { statements: number; commits: number } | null;
   /** Where the transaction subgraph's postings spent the window: queued for a batch, or in one (posting-stages.ts). */
@@ -887,21 +892,31 @@ export function mysqlPerUnit(before: MysqlCounters, after: MysqlCounters, units:
   return { statements: per(after.statements - before.statements), commits: per(after.commits - before.commits) };
 }
 
-/** A scenario's CPU columns: per unit and in all, per process, and the share other processes took. */
+/**
+ * A scenario's CPU columns: per unit and in all, per process, the share other processes took, and
+ * the share the hypervisor took (cpuDelta's "steal", no process's CPU, so in neither column).
+ */
 export function cpuFigures(
   cpuMs: Record<string, number>,
   load: LoadResult,
-): Pick<ScenarioResult, 'cpuMsPerUnit' | 'cpuMs' | 'otherCpuShare'> {
+): Pick<ScenarioResult, 'cpuMsPerUnit' | 'cpuMs' | 'otherCpuShare' | 'stealShare'> {
+  const { steal, ...used } = cpuMs;
   return {
-    cpuMsPerUnit: perUnit(cpuMs, load.succeededUnits),
-    cpuMs: roundAll(cpuMs),
-    otherCpuShare: otherShare(cpuMs, load.seconds),
+    cpuMsPerUnit: perUnit(used, load.succeededUnits),
+    cpuMs: roundAll(used),
+    otherCpuShare: otherShare(used, load.seconds),
+    stealShare: machineShare(steal, load.seconds),
   };
 }
 
 export function otherShare(cpuMs: Record<string, number>, seconds: number): number | null {
-  if (cpuMs.other === undefined) return null;
-  return Math.round((cpuMs.other / (seconds * 1000 * cpus().length)) * 1000) / 1000;
+  return machineShare(cpuMs.other, seconds);
+}
+
+/** ms of CPU as a share of the machine's time over `seconds` (every core), to 0.1%; null when unread. */
+function machineShare(ms: number | undefined, seconds: number): number | null {
+  if (ms === undefined) return null;
+  return Math.round((ms / (seconds * 1000 * cpus().length)) * 1000) / 1000;
 }
 
 export function perUnit(cpuMs: Record<string, number>, units: number): Record<string, number> {
@@ -938,6 +953,7 @@ export function summaryLine(r: ScenarioResult): string {
       : '') +
     (r.postingStages ? `; ${describePostingStages(r.postingStages)}` : '') +
     (r.otherCpuShare !== null ? `; other processes took ${Math.round(r.otherCpuShare * 100)}% of the machine` : '') +
+    (r.stealShare != null ? `, the hypervisor (steal) ${Math.round(r.stealShare * 100)}%` : '') +
     (r.invariants ? `; invariants ok (drained in ${r.invariants.drainedInMs} ms)` : '') +
     (r.warmup ? `; warm-up ${r.warmup.seconds} s (${r.warmup.stoppedBy})` : '') +
     (r.unsteadyWindows?.length ? `; measured again after ${describeUnsteady(r.unsteadyWindows)}` : '') +

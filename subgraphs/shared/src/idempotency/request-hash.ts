@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * The fingerprint of a request's parameters, to tell a replay (same key, same parameters)
@@ -10,5 +10,5 @@ export function requestHash(operation: string, fields: Record<string, string | b
     .sort()
     .map((k) => `${k}=${fields[k] === null ? '' : String(fields[k])}`)
     .join('\n');
-  return createHash('sha256').update(`${operation}\n${canonical}`).digest('hex');
+  return hash('sha256', `${operation}\n${canonical}`, 'hex');
 }

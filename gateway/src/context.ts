@@ -56,10 +56,10 @@ export interface GatewayContext {
   renderedCopy?: RenderedCopy | undefined;
 }
 
-/** A subgraph's kept answer as the gateway holds it: the tag the subgraph named it with, and its text. */
+/** A subgraph's kept answer as the gateway holds it: the tag the subgraph named it with, and its text's UTF-8 bytes. */
 export interface RenderedCopy {
   tag: string;
-  text: string;
+  bytes: Buffer;
 }
 
 function header(req: http.IncomingMessage, name: string): string | null {

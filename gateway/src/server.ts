@@ -28,8 +28,8 @@ import { metricsPlugin, requireIdentity, slowOperations } from './plugins';
 import { isForwardedCall, isLaneCall, passThroughGateway, type PassThrough } from './pass-through/gateway';
 import { laneCall } from './pass-through/lane-call';
 import { expressLane } from './pass-through/express-lane';
-import { answerBodyOf, resultWriter } from './pass-through/raw-answer';
-import { sameAnswerText } from './pass-through/rendered-copies';
+import { answerBodyOf, answerBodyOfCopy, resultWriter } from './pass-through/raw-answer';
+import { sameAnswerBytes } from './pass-through/rendered-copies';
 import { renderedHaveHeader, renderedSameHeader } from '@paygraph/shared/server/subgraph-lane';
 import { subgraphFields, type SubgraphFields } from './subscriptions/served-by';
 import {
@@ -119,7 +119,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   /**
    * A forwarded operation's answer is handed on as the subgraph wrote it when it is data alone
    * (pass-through/raw-answer.ts); an answer "the same" as the copy the express lane asked about is
-   * that copy's text (pass-through/rendered-copies.ts); every other answer is parsed as Apollo's
+   * that copy's bytes (pass-through/rendered-copies.ts); every other answer is parsed as Apollo's
    * parseBody parses it.
    */
   override async parseBody(
@@ -128,7 +128,7 @@ class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
     context?: GatewayContext,
   ): Promise<object | string> {
     const same = response.headers.get(renderedSameHeader);
-    if (same !== null) return answerBodyOf(sameAnswerText(same, context?.renderedCopy));
+    if (same !== null) return answerBodyOfCopy(sameAnswerBytes(same, context?.renderedCopy));
     if (!isForwardedCall(context) || !isJsonAnswer(response)) return super.parseBody(response, request, context);
     return answerBodyOf(await response.text());
   }

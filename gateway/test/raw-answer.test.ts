@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FormattedExecutionResult } from 'graphql';
-import { answerBodyOf, resultWriter } from '../src/pass-through/raw-answer';
+import { answerBodyOf, answerBodyOfCopy, resultWriter, unparsedBodyOf } from '../src/pass-through/raw-answer';
 
 /**
  * The forwarded answer handed on as the subgraph wrote it (pass-through/raw-answer.ts): only an
@@ -75,5 +75,37 @@ describe('a forwarded answer', () => {
     expect(unparsed).toBe(0);
     const data = JSON.parse(account).data as unknown;
     expect(out).toBe(`${JSON.stringify({ errors: [{ message: 'late' }], data, extensions: { cost: 1 } })}\n`);
+  });
+});
+
+describe("a kept copy's answer (the subgraph answered 'the same')", () => {
+  const bytes = Buffer.from(account, 'utf8');
+  // As Apollo Server hands it to stringifyResult: every key present, undefined where the result has none.
+  const aloneResult = (body: FormattedExecutionResult) =>
+    ({ errors: undefined, data: body.data, extensions: undefined }) as unknown as FormattedExecutionResult;
+
+  it('is its bytes for the express lane, and its text, the same, for Apollo Server', () => {
+    const body = answerBodyOfCopy(bytes) as FormattedExecutionResult;
+    expect(unparsedBodyOf(body.data)).toBe(bytes);
+    let unparsed = 0;
+    const out = resultWriter(() => (unparsed += 1))(aloneResult(body));
+    expect(unparsed).toBe(1);
+    expect(out).toBe(account);
+    expect(Buffer.from(out, 'utf8').equals(bytes)).toBe(true);
+  });
+
+  it('is parsed once read, and then written from its values, not its bytes', () => {
+    const body = answerBodyOfCopy(bytes) as FormattedExecutionResult;
+    const data = body.data as { account: { id: string; tags: string[] } };
+    expect(data.account.tags).toEqual(['a', '\u0000é\ud800']);
+    data.account.id = 'changed';
+    expect(unparsedBodyOf(body.data)).toBeUndefined();
+    const out = resultWriter(() => undefined)(aloneResult(body));
+    expect(out).toBe(account.replace('acc_1', 'changed'));
+  });
+
+  it('leaves an answer that was never data alone to Apollo Server', () => {
+    expect(unparsedBodyOf((answerBodyOf('{"data":null}\n') as FormattedExecutionResult).data)).toBeUndefined();
+    expect(unparsedBodyOf({ account: null })).toBeUndefined();
   });
 });

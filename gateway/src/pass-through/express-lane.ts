@@ -21,7 +21,7 @@ import { answeredAuditInput, takeRateBudgets, type GatewaySecurity } from '../se
 import type { TrustedDocument, TrustedDocumentSet } from '../security/trusted-manifests';
 import type { OperationAnalysis } from '../security/document-analysis';
 import { fetchForwarded, type DataSource, type ForwardOutcome } from './gateway';
-import { unparsedTextOf } from './raw-answer';
+import { unparsedBodyOf } from './raw-answer';
 import { cacheControlOf, cacheHintOf } from './cache-control';
 import { copyKeyOf, renderedCopies } from './rendered-copies';
 import type { SingleFetchRoute, SingleFetchRouter } from './single-fetch';
@@ -97,9 +97,9 @@ export function expressLane(parts: ExpressLaneParts): ExpressLane {
       subgraph,
     );
     context.renderedCopy = undefined;
-    const text = dataAloneText(outcome);
-    if (copyKey !== null) copies.after(admitted.identity, copyKey, outcome, text);
-    if (text === undefined) {
+    const body = dataAloneBody(outcome);
+    if (copyKey !== null) copies.after(admitted.identity, copyKey, outcome, body);
+    if (body === undefined) {
       context.prefetched = { subgraph: lane.route.subgraph, outcome };
       context.rateTaken = true;
       return { context };
@@ -110,16 +110,16 @@ export function expressLane(parts: ExpressLaneParts): ExpressLane {
       'cache-control',
       cacheControlOf(cacheHintOf(outcome.ok ? outcome.response.http?.headers.get('cache-control') : null)),
     );
-    res.end(text);
+    res.end(body);
     answered(parts, { req, lane, context, admitted, at, started, outcome });
     return true;
   };
 }
 
-/** The subgraph's text when the call answered data alone that nothing read: what the gateway writes as it is. */
-function dataAloneText(outcome: ForwardOutcome): string | undefined {
+/** The subgraph's text (a kept copy's bytes) when the call answered data alone that nothing read: written as it is. */
+function dataAloneBody(outcome: ForwardOutcome): string | Buffer | undefined {
   if (!outcome.ok || (outcome.response.errors !== undefined && outcome.response.errors.length > 0)) return undefined;
-  return unparsedTextOf(outcome.response.data);
+  return unparsedBodyOf(outcome.response.data);
 }
 
 /**

@@ -27,8 +27,8 @@ import type { ForwardOutcome } from './gateway';
 export interface RenderedCopies {
   /** The copy held for this request, to ask the subgraph about. */
   held(identity: Identity, key: string): RenderedCopy | undefined;
-  /** After the call: keeps a text of data alone the subgraph named with a tag, and counts an answer "the same". */
-  after(identity: Identity, key: string, outcome: ForwardOutcome, text: string | undefined): void;
+  /** After the call: keeps an answer of data alone the subgraph named with a tag, and counts an answer "the same". */
+  after(identity: Identity, key: string, outcome: ForwardOutcome, body: string | Buffer | undefined): void;
 }
 
 export function renderedCopies(metrics: Metrics): RenderedCopies {
@@ -39,17 +39,19 @@ export function renderedCopies(metrics: Metrics): RenderedCopies {
       bytes: renderedCopiesBytesMax,
       bytesOfOne: renderedCopyBytesMax,
     },
-    (copy) => copy.text.length,
+    (copy) => copy.bytes.length,
   );
   return {
     held: (identity, key) => copies.get(readerOf(identity), key),
-    after(identity, key, outcome, text) {
-      if (!outcome.ok || text === undefined) return;
+    after(identity, key, outcome, body) {
+      if (!outcome.ok || body === undefined) return;
       const headers = outcome.response.http?.headers;
       if (headers?.get(renderedSameHeader) != null) return metrics.recordRenderedCopy('same');
       const tag = headers?.get(renderedTagHeader);
       if (tag == null || tag === '') return;
-      if (copies.set(readerOf(identity), key, { tag, text })) metrics.recordRenderedCopy('kept');
+      // Kept as its UTF-8 bytes: written as they are (raw-answer.ts answerBodyOfCopy), outside V8's heap.
+      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+      if (copies.set(readerOf(identity), key, { tag, bytes })) metrics.recordRenderedCopy('kept');
     },
   };
 }
@@ -64,11 +66,11 @@ function readerOf(identity: Identity): string {
 }
 
 /**
- * The answer of a call whose subgraph answered "the same" (renderedSameHeader): the text of the copy asked about, which
+ * The answer of a call whose subgraph answered "the same" (renderedSameHeader): the bytes of the copy asked about, which
  * must be the one the subgraph names. Anything else is a bug of the subgraph or ours: thrown, the call fails.
  */
-export function sameAnswerText(tag: string, copy: RenderedCopy | undefined): string {
+export function sameAnswerBytes(tag: string, copy: RenderedCopy | undefined): Buffer {
   if (copy === undefined || copy.tag !== tag)
     throw new Error(`a subgraph answered "the same" as copy ${tag}, which this call did not ask about`);
-  return copy.text;
+  return copy.bytes;
 }

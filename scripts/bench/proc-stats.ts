@@ -125,7 +125,7 @@ function ownCpuMs(): number {
  * (other people's tests, compilers) used meanwhile, which the figures of a shared machine need
  * beside them; and "steal": what the hypervisor ran elsewhere while this VM's CPUs wanted to run.
  * Steal is no one's CPU here, so "other" leaves it out: counted in it, a window whose host was
- * busy read as other processes on this machine (14% of a-70's window in 06-24-06Z, steal all).
+ * busy read as other processes on this machine (a-70's 14% in 06-24-06Z, with nothing else running).
  */
 export function cpuDelta(before: CpuSnapshot, after: CpuSnapshot): Record<string, number> {
   const delta: Record<string, number> = {};

@@ -43,10 +43,7 @@ const errorsOrExtensions = /"(?:errors|extensions)":/;
 /** The body of a subgraph's JSON answer: data alone, lazily parsed and remembered with its text, or the parsed answer. */
 export function answerBodyOf(text: string): object {
   if (!text.startsWith(dataPrefix) || errorsOrExtensions.test(text)) return JSON.parse(text) as object;
-  const answer: LazyAnswer = { text: text.endsWith('\n') ? text : `${text}\n` };
-  const data = lazyData(answer);
-  lazyAnswers.set(data, answer);
-  return { data };
+  return lazyBody({ text: text.endsWith('\n') ? text : `${text}\n` });
 }
 
 /**
@@ -54,7 +51,11 @@ export function answerBodyOf(text: string): object {
  * kept, held as its bytes; lazily parsed like any other.
  */
 export function answerBodyOfCopy(bytes: Buffer): object {
-  const answer: LazyAnswer = { bytes };
+  return lazyBody({ bytes });
+}
+
+/** An answer's body `{ data }`, its data the lazy stand-in, kept with the answer (resultWriter, unparsedBodyOf). */
+function lazyBody(answer: LazyAnswer): object {
   const data = lazyData(answer);
   lazyAnswers.set(data, answer);
   return { data };

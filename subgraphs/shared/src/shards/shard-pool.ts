@@ -80,8 +80,8 @@ type Statement = string | mysql.QueryOptions;
  * - Acquire: mysql2's pool queue has no timeout of its own (sidorares/node-mysql2#673), so the
  *   wait is raced against shardAcquireTimeoutMs here; a connection that arrives after the
  *   caller gave up goes straight back to the pool.
- * - Statement: mysql2's per-query `timeout` (shardStatementTimeoutMs) bounds each statement; a
- *   timed-out connection is destroyed, since MySQL may still answer on it later. A statement
+ * - Statement: mysql2's per-query `timeout` (the pool's statementTimeoutMs, else shardStatementTimeoutMs) bounds
+ *   each statement; a timed-out connection is destroyed, since MySQL may still answer on it later. A statement
  *   slower than shardStatementProbeAfterMs makes the breaker probe the shard, which tells a lock
  *   wait (the probe answers) from a dead link (it does not) well before that bound; so does a
  *   slow acquire, and again each shardStatementProbeAfterMs while either waits.

@@ -55,6 +55,11 @@ export const coalescerInFlightPerShardMax = 1;
 export const coalescerWaitingPerShardMax = 20 * loaderBatchSizeMax;
 /** Rows one multi-row INSERT carries at most: keeps each statement well under max_allowed_packet. */
 export const rawInsertRowsMax = 500;
+/**
+ * Instants whose DATETIME text db/raw.ts keeps (a batch's rows share a few: its clock); past it
+ * the kept texts are dropped at once and made again as rows need them.
+ */
+export const datetimeTextsMax = 256;
 /** Accounts read per page while verifying a shard. */
 export const verifyAccountPageSize = 500;
 

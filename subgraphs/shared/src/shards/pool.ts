@@ -106,6 +106,9 @@ export function noteSlowFailovers(shards: ShardSet, warnings: readonly SlowFailo
   for (const shard of shards.all) shard.slowFailover = warnings.find((w) => w.shard === shard.name) ?? null;
 }
 
+/** The time zone every shard pool binds and reads DATETIME values in (db/raw.ts datetimeText writes in it too). */
+export const poolTimezone = 'Z';
+
 /** Starts each shard's pool on the node checkShardNodes chose for it. */
 export function startOnNodes(shards: ShardSet, nodes: readonly number[]): void {
   shards.all.forEach((shard, i) => shard.pool.startOn(nodes[i]!));
@@ -129,7 +132,7 @@ function openShard(
       bigNumberStrings: true,
       decimalNumbers: false,
       dateStrings: false,
-      timezone: 'Z',
+      timezone: poolTimezone,
       enableKeepAlive: true,
       // No stack trace captured per query: on the posting path that capture cost more CPU than
       // the statement's round trip (docs/PERFORMANCE.md). Errors still carry MySQL's code and message.

@@ -141,6 +141,14 @@ export function mayManageLinksOf(identity: Identity, ownerId: string): Forbidden
   return mayWrite(identity, ownerId) ? null : forbiddenBecause(`the linked accounts of ${ownerId} are not yours`);
 }
 
+/**
+ * Unlinking a stored link: as mayManageLinksOf, but the refusal names the link, never its owner: the caller sent only
+ * the link's id, and another party's ownerId is never in an answer.
+ */
+export function mayManageLink(identity: Identity, link: { id: string; ownerId: string }): Forbidden | null {
+  return mayWrite(identity, link.ownerId) ? null : forbiddenBecause(`linked account ${link.id} is not yours`);
+}
+
 /** Reading an owner's links and portfolio: the owner and operators. */
 export function mayReadLinksOf(identity: Identity, ownerId: string): Forbidden | null {
   return mayRead(identity, ownerId) ? null : forbiddenBecause(`the accounts of ${ownerId} are not yours to read`);

@@ -37,7 +37,7 @@ import {
   type VerifyExternalAccountError,
 } from '../domain/errors';
 import { externalAccountsPerOwnerMax, reportedAsOfAheadMsMax } from '../limits';
-import { isChannelCaller, mayActAsChannelOf, mayManageLinksOf } from './access';
+import { isChannelCaller, mayActAsChannelOf, mayManageLink, mayManageLinksOf } from './access';
 import type { ServiceContext } from './context';
 import { recordLinkChange } from './link-events';
 
@@ -216,7 +216,7 @@ export async function unlinkExternalAccount(
   const found = await readLink(ctx, rawId, 'id');
   if (!found.ok) return found;
   const link = found.value;
-  const notYours = mayManageLinksOf(ctx.identity, link.ownerId);
+  const notYours = mayManageLink(ctx.identity, link);
   if (notYours) return err(notYours);
   if (link.status === 'UNLINKED') return ok(link);
   // Unlinked meanwhile by another request: that one wrote the event.

@@ -158,6 +158,26 @@ describe('linking an external account', () => {
     expect(await rowsOf(victim)).toEqual([]);
   });
 
+  it("refuses to unlink another owner's link (FORBIDDEN) without naming its owner, and leaves it as it was", async () => {
+    const victim = unique('unlink-victim');
+    const made = await link(await token(victim, 'customer'), { ownerId: victim, kind: 'WALLET', identifier: 'w-kept' });
+    const linkId = (made.data!.linkExternalAccount as { id: string }).id;
+    const callers = [
+      await token(unique('unlink-stranger'), 'customer'),
+      await token(unique('unlink-merchant'), 'merchant'),
+      await token(unique('unlink-partner'), 'partner'),
+      await token(victim, 'partner'),
+      await token(channel, 'channel'),
+    ];
+    for (const bearer of callers) {
+      const refused = await gql(stack.gatewayUrl, linkDocs.unlink, { id: linkId }, bearer);
+      expect(errorCodes(refused)).toEqual(['FORBIDDEN']);
+      // The caller sent the link's id alone: the refusal may name the link, never whose it is.
+      expect(JSON.stringify(refused)).not.toContain(victim);
+    }
+    expect((await rowsOf(victim)).map((row) => row.status)).toEqual(['PENDING']);
+  });
+
   it('answers bad input with INVALID_INPUT naming its field, and writes nothing', async () => {
     const owner = unique('links-bad');
     const bearer = await token(owner, 'customer');

@@ -9,16 +9,23 @@ import { externalAccounts } from '../db/schema/external-accounts';
  * record through the posting's ref_id and reads it here, on the record's own shard, one
  * statement per shard and kind for a whole pass of entries.
  */
-export interface PaymentFacts {
+/** The rows a payment names, whose streams hear its events (and its refunds'): no other account's. */
+export interface PaymentParties {
+  payerAccountId: string;
+  payeeAccountId: string;
+  /** The ledger row the payment credited: the payee, or the merchant's stripe. */
+  creditAccountId: string;
+}
+
+export interface PaymentFacts extends PaymentParties {
   id: string;
   status: 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
   amount: bigint;
   currency: string;
-  payerAccountId: string;
-  payeeAccountId: string;
 }
 
-export interface RefundFacts {
+/** A refund, with the parties of its payment (whose streams hear it). */
+export interface RefundFacts extends PaymentParties {
   id: string;
   paymentId: string;
   status: 'PROCESSING' | 'SUCCEEDED' | 'FAILED';
@@ -44,6 +51,7 @@ export async function paymentFacts(db: Executor, ids: readonly string[]): Promis
       currency: payments.currency,
       payerAccountId: payments.payerAccountId,
       payeeAccountId: payments.payeeAccountId,
+      creditAccountId: payments.creditAccountId,
     })
     .from(payments)
     .where(inArray(payments.id, [...ids]));
@@ -51,10 +59,22 @@ export async function paymentFacts(db: Executor, ids: readonly string[]): Promis
 
 export async function refundFacts(db: Executor, ids: readonly string[]): Promise<RefundFacts[]> {
   if (ids.length === 0) return [];
-  return db
-    .select({ id: refunds.id, paymentId: refunds.paymentId, status: refunds.status, amount: refunds.amount })
-    .from(refunds)
-    .where(inArray(refunds.id, [...ids]));
+  return (
+    db
+      .select({
+        id: refunds.id,
+        paymentId: refunds.paymentId,
+        status: refunds.status,
+        amount: refunds.amount,
+        payerAccountId: payments.payerAccountId,
+        payeeAccountId: payments.payeeAccountId,
+        creditAccountId: payments.creditAccountId,
+      })
+      .from(refunds)
+      // A refund lives on its payment's shard (its id is made there), as failedRefundsBetween reads it too.
+      .innerJoin(payments, eq(payments.id, refunds.paymentId))
+      .where(inArray(refunds.id, [...ids]))
+  );
 }
 
 export async function holdFacts(db: Executor, ids: readonly string[]): Promise<HoldFacts[]> {
@@ -125,9 +145,6 @@ export async function payoutFacts(db: Executor, ids: readonly string[]): Promise
 /** A refund that ended FAILED, with the accounts of the payment it was for (both on the refund's shard). */
 export interface FailedRefundFacts extends RefundFacts {
   endedAt: Date;
-  payerAccountId: string;
-  /** The ledger row the payment credited: the payee, or the merchant's stripe. */
-  creditAccountId: string;
 }
 
 /**
@@ -157,6 +174,7 @@ export async function failedRefundsBetween(
       amount: refunds.amount,
       endedAt: refunds.completedAt,
       payerAccountId: payments.payerAccountId,
+      payeeAccountId: payments.payeeAccountId,
       creditAccountId: payments.creditAccountId,
     })
     .from(refunds)

@@ -5,6 +5,7 @@ import type {
   FailedRefundFacts,
   HoldFacts,
   PaymentFacts,
+  PaymentParties,
   PayoutFacts,
   VerifiedLinkFacts,
   RefundFacts,
@@ -86,6 +87,19 @@ export function factsWanted(
   }
 }
 
+/**
+ * Whether the stream is one of the rows a payment names: its payer, its payee, or the row it credited (the payee, or
+ * the merchant's stripe). A payment's and its refunds' events (their amounts, payer and payee) are told to those
+ * streams alone: a split's recipient or a campaign's funder has an entry in the payer's posting when it is on the
+ * payer's shard, and may not read the payment (the transaction subgraph's mayReadBetween), so it hears its own
+ * balance change and nothing more, as it does when its leg posts on a shard of its own (PAYMENT_LEG).
+ */
+function ofParty(entry: StreamEntry, p: PaymentParties): boolean {
+  return (
+    entry.stripeId === p.payerAccountId || entry.stripeId === p.payeeAccountId || entry.stripeId === p.creditAccountId
+  );
+}
+
 function paymentData(p: PaymentFacts): Record<string, unknown> {
   return {
     id: p.id,
@@ -125,7 +139,7 @@ function businessEvent(
   switch (entry.postingKind) {
     case 'PAYMENT': {
       const payment = facts.payments.get(entry.refId);
-      if (!payment) return null;
+      if (!payment || !ofParty(entry, payment)) return null;
       if (payment.status === 'PROCESSING') return 'wait';
       return {
         type: payment.status === 'SUCCEEDED' ? 'payment.succeeded' : 'payment.failed',
@@ -135,7 +149,7 @@ function businessEvent(
     case 'PAYMENT_CREDIT': {
       // The payee's half landed: the payment succeeded for the payee whatever the payer's row reads yet.
       const payment = facts.payments.get(entry.refId);
-      return payment ? { type: 'payment.succeeded', data: paymentData(payment) } : null;
+      return payment && ofParty(entry, payment) ? { type: 'payment.succeeded', data: paymentData(payment) } : null;
     }
     case 'HOLD_CAPTURE': {
       const hold = facts.holdsByPayment.get(entry.refId);
@@ -143,7 +157,10 @@ function businessEvent(
       // The payer's frozen money leaves: the capture. A payee on the same shard is credited: its payment.
       if (entry.bucket === 'FROZEN') return { type: 'hold.captured', data: holdData(hold) };
       const payment = facts.payments.get(entry.refId);
-      return payment && entry.direction === 'CREDIT' && entry.stripeId !== payment.payerAccountId
+      return payment &&
+        entry.direction === 'CREDIT' &&
+        entry.stripeId !== payment.payerAccountId &&
+        ofParty(entry, payment)
         ? { type: 'payment.succeeded', data: paymentData(payment) }
         : null;
     }
@@ -155,7 +172,7 @@ function businessEvent(
     case 'REFUND':
     case 'REFUND_CREDIT': {
       const refund = facts.refunds.get(entry.refId);
-      if (!refund) return null;
+      if (!refund || !ofParty(entry, refund)) return null;
       if (refund.status === 'PROCESSING' && entry.postingKind === 'REFUND') return 'wait';
       return { type: 'refund.succeeded', data: refundData(refund) };
     }

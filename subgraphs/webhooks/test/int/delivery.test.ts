@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { gql } from '../../../../test/support/graphql';
+import { contractOperation, gql } from '../../../../test/support/graphql';
+import { token, unique } from '../../../../test/support/env';
 import { runOutboxStep } from '@paygraph/transaction/services/relay';
 import {
   accountRowOf,
@@ -121,6 +122,70 @@ describe('webhook delivery', () => {
           n.status === 'SUCCEEDED' && n.attempts === 1 && n.lastStatusCode === 200 && n.nextAttemptAt === null,
       ),
     ).toBe(true);
+  });
+
+  it("tells a payment's amount to its payer and payee, not to a split's recipient on the payer's database", async () => {
+    const { bearer, payer, payee } = await partnerWithAccounts(stack, kit, 'p-hooks-legs');
+    const splitOwner = unique('p-hooks-split');
+    const split = await kit.open(splitOwner, { physical: physicalOf(stack.shards, payer) });
+    const theirs = await receiver();
+    theirs.verifyWith(
+      (
+        await madeEndpoint(stack.gatewayUrl, bearer, {
+          url: theirs.url,
+          eventTypes: ['balance.changed', 'payment.succeeded'],
+          accountIds: [payer],
+        })
+      ).secret,
+    );
+    const splits = await receiver();
+    splits.verifyWith(
+      (
+        await madeEndpoint(stack.gatewayUrl, await token(splitOwner, 'partner'), {
+          url: splits.url,
+          eventTypes: ['balance.changed', 'payment.succeeded', 'refund.succeeded'],
+          accountIds: [split],
+        })
+      ).secret,
+    );
+    const paid = await gql(
+      stack.gatewayUrl,
+      contractOperation('CreateMarketplacePayment'),
+      {
+        input: {
+          idempotencyKey: unique('mp'),
+          payerAccountId: payer,
+          payeeAccountId: payee,
+          amount: '100000',
+          currency: 'USD',
+          splits: [{ accountId: split, amount: '1' }],
+        },
+      },
+      kit.operator,
+    );
+    expect(paid.data?.createPayment, JSON.stringify(paid)).toMatchObject({
+      __typename: 'Payment',
+      status: 'SUCCEEDED',
+    });
+    // A deposit after it: its balance.changed comes after anything the payment's entry raised on that stream.
+    await kit.fund(split, '5');
+    await waitFor(
+      "the split's two balance changes",
+      () => splits.received.length,
+      (n) => n >= 2,
+    );
+    await waitFor(
+      "the payer's balance change and payment.succeeded",
+      () => theirs.received.length,
+      (n) => n >= 2,
+    );
+    expect(splits.received.map((r) => [r.event.type, r.event.data.entry?.amount])).toEqual([
+      ['balance.changed', '1'],
+      ['balance.changed', '5'],
+    ]);
+    expect(splits.received.map((r) => r.body).join('\n')).not.toContain('100000');
+    expect(theirs.received.map((r) => r.event.type)).toEqual(['balance.changed', 'payment.succeeded']);
+    expect(theirs.received[1]!.event.data).toMatchObject({ amount: '100000', payerAccountId: payer });
   });
 
   it('retries a receiver that fails the first attempt of every message: each arrives once more, same webhook-id, order kept', async () => {

@@ -65,6 +65,7 @@ describe('events from ledger entries', () => {
       currency: 'USD',
       payerAccountId: 'acc_A',
       payeeAccountId: 'acc_B',
+      creditAccountId: 'acc_B',
     };
     const facts = { ...none, payments: new Map([['pay_1', payment]]) };
     const done = deriveEvents(
@@ -99,6 +100,44 @@ describe('events from ledger entries', () => {
         failed,
       ).events.map((e) => e.type),
     ).toEqual(['balance.changed', 'payment.failed']);
+  });
+
+  it("tell a payment's and its refunds' events to the streams of its payer, payee and credited row alone", () => {
+    // A payment of legs posted on the payer's shard: acc_S received a split, acc_F funded a campaign's discount.
+    const payment = {
+      id: 'pay_1',
+      status: 'SUCCEEDED' as const,
+      amount: 100_000n,
+      currency: 'USD',
+      payerAccountId: 'acc_P',
+      payeeAccountId: 'acc_M',
+      creditAccountId: 'acc_MS',
+    };
+    const parties = { payerAccountId: 'acc_P', payeeAccountId: 'acc_M', creditAccountId: 'acc_MS' };
+    const refund = { id: 'ref_1', paymentId: 'pay_1', status: 'SUCCEEDED' as const, amount: 500n, ...parties };
+    const facts = { ...none, payments: new Map([['pay_1', payment]]), refunds: new Map([['ref_1', refund]]) };
+    const start = { lastSequence: 0n, buckets: { available: 1_000n, frozen: 0n, pending: 0n } };
+    const heard = (stripeId: string, amount: bigint, kind: string, refId: string) =>
+      deriveEvents(stripeId, start, [{ ...entry(1, amount, kind, refId), stripeId }], facts).events.map((e) => e.type);
+    expect(heard('acc_S', 1n, 'PAYMENT', 'pay_1')).toEqual(['balance.changed']);
+    expect(heard('acc_F', -700n, 'PAYMENT', 'pay_1')).toEqual(['balance.changed']);
+    expect(heard('acc_S', -1n, 'REFUND', 'ref_1')).toEqual(['balance.changed']);
+    expect(heard('acc_S', 1n, 'PAYMENT_CREDIT', 'pay_1')).toEqual(['balance.changed']);
+    // The payer, the payee and the row credited (the merchant's stripe) hear them.
+    expect(heard('acc_P', -99_300n, 'PAYMENT', 'pay_1')).toEqual(['balance.changed', 'payment.succeeded']);
+    expect(heard('acc_MS', 85_000n, 'PAYMENT', 'pay_1')).toEqual(['balance.changed', 'payment.succeeded']);
+    expect(heard('acc_M', 85_000n, 'PAYMENT_CREDIT', 'pay_1')).toEqual(['balance.changed', 'payment.succeeded']);
+    expect(heard('acc_P', 500n, 'REFUND_CREDIT', 'ref_1')).toEqual(['balance.changed', 'refund.succeeded']);
+    expect(heard('acc_MS', -500n, 'REFUND', 'ref_1')).toEqual(['balance.changed', 'refund.succeeded']);
+    // A split's stream does not wait for a payment still PROCESSING: it tells its balance change at once.
+    const processing = { ...facts, payments: new Map([['pay_1', { ...payment, status: 'PROCESSING' as const }]]) };
+    const split = deriveEvents(
+      'acc_S',
+      start,
+      [{ ...entry(1, 1n, 'PAYMENT', 'pay_1'), stripeId: 'acc_S' }],
+      processing,
+    );
+    expect(split.events.map((e) => e.type)).toEqual(['balance.changed']);
   });
 
   it('say hold.voided or hold.expired by the hold as released', () => {

@@ -10,6 +10,7 @@ import {
   exceptionAlreadyResolved,
   invalidInput,
   invalidStatement,
+  paymentsInFlight,
   settlementNotReady,
 } from './user-errors';
 import { importBankStatementFor } from '../services/bank-statements';
@@ -49,6 +50,8 @@ export const mutationResolvers = {
         return settlementNotReady(result.error.businessDate, result.error.openDate);
       case 'BalanceLimit':
         return balanceLimit(result.error.accountId);
+      case 'PaymentsInFlight':
+        return paymentsInFlight(result.error.businessDate, result.error.openDate, result.error.paymentId);
       default:
         return unreachable(result.error);
     }

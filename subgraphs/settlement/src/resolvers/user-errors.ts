@@ -22,6 +22,17 @@ export function settlementNotReady(businessDate: string, openDate: string) {
   };
 }
 
+/** SettlementNotReady's type (the schema's union for runSettlement): the date has closed, a payment of it has not. */
+export function paymentsInFlight(businessDate: string, openDate: string, paymentId: string) {
+  return {
+    __typename: 'SettlementNotReady' as const,
+    code: 'SETTLEMENT_NOT_READY',
+    message: `payment ${paymentId} of ${businessDate} is still in flight; the settlement stays PROCESSING and settles the rest once it ends (retry later)`,
+    businessDate,
+    openDate,
+  };
+}
+
 export function invalidStatement(line: number, message: string) {
   return {
     __typename: 'InvalidStatement' as const,

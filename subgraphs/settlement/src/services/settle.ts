@@ -19,6 +19,7 @@ import type { SettlementSettings } from '../config';
 import type { SettlementContext } from '../context';
 import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
 import {
+  inFlightLegPayment,
   lockLateRefundShares,
   lockLateRefunds,
   lockRefundSharesOfLegs,
@@ -43,7 +44,12 @@ export type SettlementRefusal =
    * grows. (The stripe's own available cannot: settling lowers the stripe's total by the fee,
    * and available never exceeds the total.) That stripe's part is not written; see runSettlement.
    */
-  | { kind: 'BalanceLimit'; accountId: string };
+  | { kind: 'BalanceLimit'; accountId: string }
+  /**
+   * A payment of many legs that credited a stripe's pending on the date is still PROCESSING (a leg on another shard
+   * has not posted yet): that stripe's part waits for it, and the settlement stays PROCESSING; see runSettlement.
+   */
+  | { kind: 'PaymentsInFlight'; businessDate: string; openDate: string; paymentId: string };
 
 /**
  * Thrown from a stripe's finish when BALANCE_LIMIT refused its posting, so that the part and
@@ -54,6 +60,18 @@ class PartRefused extends Error {
   constructor(readonly accountId: string) {
     super(`settlement posting refused by BALANCE_LIMIT on ${accountId}`);
     this.name = 'PartRefused';
+  }
+}
+
+/**
+ * Thrown from a stripe's prepare when a payment of many legs that credited it on the date is still PROCESSING, so
+ * that nothing of the part is written. Its MERCHANT leg settles only once its payment SUCCEEDED (lockUnsettledLegs),
+ * and a settlement finished without it is never run again: the leg's money would stay in pending for good.
+ */
+class PartWaits extends Error {
+  constructor(readonly paymentId: string) {
+    super(`payment ${paymentId} of the date is still in flight`);
+    this.name = 'PartWaits';
   }
 }
 
@@ -112,10 +130,12 @@ export async function runSettlement(
   const creditUsedBefore = creditUsedOf({ available: stripes.reduce((sum, s) => sum + s.account.available, 0n) });
   // No advance of the merchant runs while its stripes settle: an advance's offer read before a
   // part commits would count that part's money as still pending (services/advance-lock.ts).
-  const { parts, refused } = await whileNoAdvanceRuns(shards, merchantId, () =>
+  const { parts, refused, waits } = await whileNoAdvanceRuns(shards, merchantId, () =>
     settleStripes(shards, settlement, stripes, now),
   );
   if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
+  // The parts written stay; the settlement stays PROCESSING and a later run (the worker's next pass) finishes it.
+  if (waits) return err({ kind: 'PaymentsInFlight', businessDate, openDate, paymentId: waits.paymentId });
   const totals = parts.reduce(
     (t, p) => ({
       gross: t.gross + p.grossAmount,
@@ -141,24 +161,26 @@ export async function runSettlement(
   });
 }
 
-/** Every stripe's part; a stripe refused (BALANCE_LIMIT) writes nothing and the others settle. */
+/** Every stripe's part; a stripe refused (BALANCE_LIMIT) or waiting (PartWaits) writes nothing and the others settle. */
 async function settleStripes(
   shards: ShardSet,
   settlement: SettlementRow,
   stripes: ReadonlyArray<{ shard: Shard; account: Account }>,
   now: () => Date,
-): Promise<{ parts: SettlementPartRow[]; refused: PartRefused | undefined }> {
+): Promise<{ parts: SettlementPartRow[]; refused: PartRefused | undefined; waits: PartWaits | undefined }> {
   const parts: SettlementPartRow[] = [];
   let refused: PartRefused | undefined;
+  let waits: PartWaits | undefined;
   for (const stripe of stripes) {
     try {
       parts.push(await settleStripe(shards, settlement, stripe, now));
     } catch (error) {
-      if (!(error instanceof PartRefused)) throw error;
-      refused ??= error;
+      if (error instanceof PartRefused) refused ??= error;
+      else if (error instanceof PartWaits) waits ??= error;
+      else throw error;
     }
   }
-  return { parts, refused };
+  return { parts, refused, waits };
 }
 
 /**
@@ -208,6 +230,13 @@ async function settleStripe(
       prepare: async (tx) => {
         const existing = await lockPart(tx, settlement.id, account.id);
         if (existing) return { proceed: false, result: existing };
+        const inFlight = await inFlightLegPayment(
+          tx,
+          settlement.merchantAccountId,
+          account.id,
+          settlement.businessDate,
+        );
+        if (inFlight) throw new PartWaits(inFlight);
         const { figures, settled } = await lockPartContents(tx, settlement, account.id);
         // Named by the stripe it posts to, as the part is placed: a shard move carries both with the stripe.
         const postingId = figures.moved > 0n ? newId('posting', shardOf('account', account.id)) : null;

@@ -251,6 +251,36 @@ export async function lockUnsettledLegs(
     .for('update');
 }
 
+/**
+ * A payment of many legs whose MERCHANT leg credited this stripe's pending on the date and which is still PROCESSING
+ * (a leg on another shard has not posted yet), or null. Its leg settles once the payment SUCCEEDED (lockUnsettledLegs),
+ * so the stripe's part of the date waits for it. Locks: none (a payment only leaves PROCESSING; the locking read of
+ * the legs comes after this one).
+ */
+export async function inFlightLegPayment(
+  tx: Tx,
+  merchantId: string,
+  stripeId: string,
+  businessDate: string,
+): Promise<string | null> {
+  const [row] = await tx
+    .select({ id: payments.id })
+    .from(paymentLegs)
+    .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
+    .where(
+      and(
+        eq(paymentLegs.accountId, merchantId),
+        eq(paymentLegs.postedAccountId, stripeId),
+        eq(paymentLegs.bucket, 'PENDING'),
+        isNull(paymentLegs.settlementId),
+        eq(paymentLegs.businessDate, businessDate),
+        eq(payments.status, 'PROCESSING'),
+      ),
+    )
+    .limit(1);
+  return row?.id ?? null;
+}
+
 /** The shares of these legs in refunds that succeeded and no settlement has counted: they came out of pending. */
 export async function lockRefundSharesOfLegs(
   tx: Tx,

@@ -468,6 +468,42 @@ describe('settlement of MERCHANT legs', () => {
     await expectHealthy();
   });
 
+  it('waits for a payment of the date still PROCESSING instead of settling without its merchant leg', async () => {
+    const merchant = await kit.open(unique('legs-wait-m'), { type: 'MERCHANT' });
+    const payer = await kit.openAwayFrom(unique('legs-wait-buyer'), [physicalOf(stack.shards, merchant)]);
+    // The split on a third database: the payment's legs there post after its home posting credited the stripe.
+    const split = await kit.openAwayFrom(unique('legs-wait-split'), [
+      physicalOf(stack.shards, merchant),
+      physicalOf(stack.shards, payer),
+    ]);
+    await kit.fund(payer, '20000');
+    const payment = (
+      await pay(kit.operator, {
+        payer,
+        payee: merchant,
+        amount: '10000',
+        splits: [{ accountId: split, amount: '1000' }],
+      })
+    ).data!.createPayment;
+    expect(payment.status).toBe('SUCCEEDED');
+    // The moment a crash can leave it in (legs-crash.test.ts): the stripe credited, the split's leg not posted yet.
+    const home = stack.shards.of('payment', payment.id).db;
+    const setStatus = (status: 'PROCESSING' | 'SUCCEEDED') =>
+      home.update(payments).set({ status }).where(eq(payments.id, payment.id));
+    await setStatus('PROCESSING');
+    const date = businessDateOf(new Date());
+    const tomorrow = () => new Date(Date.now() + 86_400_000);
+    const waits = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
+    expect(waits.ok ? waits.value : waits.error).toMatchObject({ kind: 'PaymentsInFlight', paymentId: payment.id });
+    expect(await kit.balance(merchant)).toMatchObject({ available: '0', pending: '9000' });
+    // Its legs posted (the relay): the settlement, still PROCESSING, settles the leg on its next run.
+    await setStatus('SUCCEEDED');
+    const settled = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
+    expect(settled.ok && settled.value).toMatchObject({ status: 'SETTLED', grossAmount: 9000n, feeAmount: 225n });
+    expect(await kit.balance(merchant)).toMatchObject({ available: '8775', pending: '0' });
+    await expectHealthy();
+  });
+
   it('settles a date whose payment with two splits was refunded all but a unit before it: the PAYEE gives back no more than its leg (simulator seed 1814216641)', async () => {
     const merchant = await kit.open(unique('legs-short-m'), { type: 'MERCHANT' });
     const payer = await kit.openAwayFrom(unique('legs-short-buyer'), [physicalOf(stack.shards, merchant)]);

@@ -51,7 +51,7 @@ export const mutationResolvers = {
       case 'BalanceLimit':
         return balanceLimit(result.error.accountId);
       case 'PaymentsInFlight':
-        return paymentsInFlight(result.error.businessDate, result.error.openDate, result.error.paymentId);
+        return paymentsInFlight(result.error.businessDate, result.error.openDate, result.error.inFlightId);
       default:
         return unreachable(result.error);
     }

@@ -22,12 +22,15 @@ export function settlementNotReady(businessDate: string, openDate: string) {
   };
 }
 
-/** SettlementNotReady's type (the schema's union for runSettlement): the date has closed, a payment of it has not. */
-export function paymentsInFlight(businessDate: string, openDate: string, paymentId: string) {
+/**
+ * SettlementNotReady's type (the schema's union for runSettlement): the date has closed, a payment of it (or a refund
+ * of one) has not ended. `inFlightId` is its id.
+ */
+export function paymentsInFlight(businessDate: string, openDate: string, inFlightId: string) {
   return {
     __typename: 'SettlementNotReady' as const,
     code: 'SETTLEMENT_NOT_READY',
-    message: `payment ${paymentId} of ${businessDate} is still in flight; the settlement stays PROCESSING and settles the rest once it ends (retry later)`,
+    message: `${inFlightId} of ${businessDate} is still in flight; the settlement stays PROCESSING and settles the rest once it ends (retry later)`,
     businessDate,
     openDate,
   };

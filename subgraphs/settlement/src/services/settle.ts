@@ -19,7 +19,7 @@ import type { SettlementSettings } from '../config';
 import type { SettlementContext } from '../context';
 import { claimSettlement, feeRateOf, finishSettlement, insertPart, lockPart, partsOf } from '../db/settlement-store';
 import {
-  inFlightLegPayment,
+  inFlightOnLegs,
   lockLateRefundShares,
   lockLateRefunds,
   lockRefundSharesOfLegs,
@@ -46,10 +46,11 @@ export type SettlementRefusal =
    */
   | { kind: 'BalanceLimit'; accountId: string }
   /**
-   * A payment of many legs that credited a stripe's pending on the date is still PROCESSING (a leg on another shard
-   * has not posted yet): that stripe's part waits for it, and the settlement stays PROCESSING; see runSettlement.
+   * A payment of many legs that credited a stripe's pending on the date, or a refund of one, is still PROCESSING (a
+   * leg on another shard has not posted yet): that stripe's part waits for it (`inFlightId`, a payment's or a
+   * refund's id), and the settlement stays PROCESSING; see runSettlement.
    */
-  | { kind: 'PaymentsInFlight'; businessDate: string; openDate: string; paymentId: string };
+  | { kind: 'PaymentsInFlight'; businessDate: string; openDate: string; inFlightId: string };
 
 /**
  * Thrown from a stripe's finish when BALANCE_LIMIT refused its posting, so that the part and
@@ -64,13 +65,14 @@ class PartRefused extends Error {
 }
 
 /**
- * Thrown from a stripe's prepare when a payment of many legs that credited it on the date is still PROCESSING, so
- * that nothing of the part is written. Its MERCHANT leg settles only once its payment SUCCEEDED (lockUnsettledLegs),
- * and a settlement finished without it is never run again: the leg's money would stay in pending for good.
+ * Thrown from a stripe's prepare when a payment of many legs that credited it on the date, or a refund of one, is
+ * still PROCESSING (inFlightOnLegs), so that nothing of the part is written. Its MERCHANT leg settles only once its
+ * payment SUCCEEDED (lockUnsettledLegs), and a settlement finished without it is never run again: the leg's money
+ * would stay in pending for good; a refund's share would stay there while its completion took available.
  */
 class PartWaits extends Error {
-  constructor(readonly paymentId: string) {
-    super(`payment ${paymentId} of the date is still in flight`);
+  constructor(readonly inFlightId: string) {
+    super(`${inFlightId} of the date is still in flight`);
     this.name = 'PartWaits';
   }
 }
@@ -135,7 +137,7 @@ export async function runSettlement(
   );
   if (refused) return err({ kind: 'BalanceLimit', accountId: refused.accountId });
   // The parts written stay; the settlement stays PROCESSING and a later run (the worker's next pass) finishes it.
-  if (waits) return err({ kind: 'PaymentsInFlight', businessDate, openDate, paymentId: waits.paymentId });
+  if (waits) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: waits.inFlightId });
   const totals = parts.reduce(
     (t, p) => ({
       gross: t.gross + p.grossAmount,
@@ -230,12 +232,7 @@ async function settleStripe(
       prepare: async (tx) => {
         const existing = await lockPart(tx, settlement.id, account.id);
         if (existing) return { proceed: false, result: existing };
-        const inFlight = await inFlightLegPayment(
-          tx,
-          settlement.merchantAccountId,
-          account.id,
-          settlement.businessDate,
-        );
+        const inFlight = await inFlightOnLegs(tx, settlement.merchantAccountId, account.id, settlement.businessDate);
         if (inFlight) throw new PartWaits(inFlight);
         const { figures, settled } = await lockPartContents(tx, settlement, account.id);
         // Named by the stripe it posts to, as the part is placed: a shard move carries both with the stripe.

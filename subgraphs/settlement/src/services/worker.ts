@@ -32,7 +32,7 @@ export async function settleDue(
       if (result.ok) settled += 1;
       // A payment of the date still in flight: expected, and the next pass runs the settlement again.
       else if (result.error.kind === 'PaymentsInFlight')
-        log().info(`settlement worker: ${merchantId} ${businessDate} waits for payment ${result.error.paymentId}`);
+        log().info(`settlement worker: ${merchantId} ${businessDate} waits for ${result.error.inFlightId}`);
       else log().error(`settlement worker: ${merchantId} ${businessDate}: ${result.error.kind}`);
     } catch (error) {
       log().error({ err: error }, `settlement worker: ${merchantId} ${businessDate} failed`);

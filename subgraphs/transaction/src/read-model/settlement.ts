@@ -252,33 +252,40 @@ export async function lockUnsettledLegs(
 }
 
 /**
- * A payment of many legs whose MERCHANT leg credited this stripe's pending on the date and which is still PROCESSING
- * (a leg on another shard has not posted yet), or null. Its leg settles once the payment SUCCEEDED (lockUnsettledLegs),
- * so the stripe's part of the date waits for it. Locks: none (a payment only leaves PROCESSING; the locking read of
- * the legs comes after this one).
+ * What the stripe's part of the date waits for, or null: a payment of many legs whose MERCHANT leg credited this
+ * stripe's pending on the date and which is still PROCESSING (a leg on another shard has not posted yet), or a refund
+ * of such a payment still PROCESSING. The leg settles once its payment SUCCEEDED (lockUnsettledLegs); a refund in
+ * flight has raised the leg's refunded amount, which settlement leaves in pending for it, but its completion reads
+ * the leg afresh and, finding it settled, takes the money from available (services/legs.ts legEffect): pending would
+ * keep a share no leg stands behind. Locks: none (both only leave PROCESSING; the locking reads come after these).
  */
-export async function inFlightLegPayment(
+export async function inFlightOnLegs(
   tx: Tx,
   merchantId: string,
   stripeId: string,
   businessDate: string,
 ): Promise<string | null> {
-  const [row] = await tx
+  const legsOfDate = and(
+    eq(paymentLegs.accountId, merchantId),
+    eq(paymentLegs.postedAccountId, stripeId),
+    eq(paymentLegs.bucket, 'PENDING'),
+    isNull(paymentLegs.settlementId),
+    eq(paymentLegs.businessDate, businessDate),
+  );
+  const [payment] = await tx
     .select({ id: payments.id })
     .from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
-    .where(
-      and(
-        eq(paymentLegs.accountId, merchantId),
-        eq(paymentLegs.postedAccountId, stripeId),
-        eq(paymentLegs.bucket, 'PENDING'),
-        isNull(paymentLegs.settlementId),
-        eq(paymentLegs.businessDate, businessDate),
-        eq(payments.status, 'PROCESSING'),
-      ),
-    )
+    .where(and(legsOfDate, eq(payments.status, 'PROCESSING')))
     .limit(1);
-  return row?.id ?? null;
+  if (payment) return payment.id;
+  const [refund] = await tx
+    .select({ id: refunds.id })
+    .from(paymentLegs)
+    .innerJoin(refunds, eq(refunds.paymentId, paymentLegs.paymentId))
+    .where(and(legsOfDate, eq(refunds.status, 'PROCESSING')))
+    .limit(1);
+  return refund?.id ?? null;
 }
 
 /** The shares of these legs in refunds that succeeded and no settlement has counted: they came out of pending. */

@@ -9,6 +9,7 @@ import { externalAccounts } from '../db/schema/external-accounts';
  * record through the posting's ref_id and reads it here, on the record's own shard, one
  * statement per shard and kind for a whole pass of entries.
  */
+
 /** The rows a payment names, whose streams hear its events (and its refunds'): no other account's. */
 export interface PaymentParties {
   payerAccountId: string;

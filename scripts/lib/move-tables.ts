@@ -47,7 +47,8 @@ export const placedTables: readonly PlacedTable[] = [
   { table: 'advances', column: 'id' },
   { table: 'advance_pieces', column: 'stripe_account_id' },
   { table: 'advance_outstanding', column: 'stripe_account_id' },
-  { table: 'advance_refund_offsets', column: 'refund_id' },
+  // By its stripe too: a pending move's credited side is keyed by the sweep's id, made on the debited stripe's shard.
+  { table: 'advance_refund_offsets', column: 'stripe_account_id' },
   { table: 'advance_terms', column: 'merchant_account_id' },
   { table: 'external_accounts', column: 'id' },
   {

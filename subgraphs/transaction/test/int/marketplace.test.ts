@@ -469,60 +469,53 @@ describe('settlement of MERCHANT legs', () => {
     await expectHealthy();
   });
 
-  it('waits for a payment of the date still PROCESSING instead of settling without its merchant leg', async () => {
-    const merchant = await kit.open(unique('legs-wait-m'), { type: 'MERCHANT' });
-    const payer = await kit.openAwayFrom(unique('legs-wait-buyer'), [physicalOf(stack.shards, merchant)]);
-    // The split on a third database: the payment's legs there post after its home posting credited the stripe.
-    const split = await kit.openAwayFrom(unique('legs-wait-split'), [
+  /** A merchant paid 10000 with a split of 1000 on a third database: the merchant's leg of 9000 in its stripe's pending. */
+  async function paidWithRemoteSplit(prefix: string): Promise<{ merchant: string; paymentId: string }> {
+    const merchant = await kit.open(unique(`${prefix}-m`), { type: 'MERCHANT' });
+    const payer = await kit.openAwayFrom(unique(`${prefix}-buyer`), [physicalOf(stack.shards, merchant)]);
+    // The split on a third database: the payment's leg there posts after its home posting credited the stripe.
+    const split = await kit.openAwayFrom(unique(`${prefix}-split`), [
       physicalOf(stack.shards, merchant),
       physicalOf(stack.shards, payer),
     ]);
     await kit.fund(payer, '20000');
-    const payment = (
-      await pay(kit.operator, {
-        payer,
-        payee: merchant,
-        amount: '10000',
-        splits: [{ accountId: split, amount: '1000' }],
-      })
-    ).data!.createPayment;
-    expect(payment.status).toBe('SUCCEEDED');
-    // The moment a crash can leave it in (legs-crash.test.ts): the stripe credited, the split's leg not posted yet.
-    const home = stack.shards.of('payment', payment.id).db;
-    const setStatus = (status: 'PROCESSING' | 'SUCCEEDED') =>
-      home.update(payments).set({ status }).where(eq(payments.id, payment.id));
-    await setStatus('PROCESSING');
-    const date = businessDateOf(new Date());
+    const answer = await pay(kit.operator, {
+      payer,
+      payee: merchant,
+      amount: '10000',
+      splits: [{ accountId: split, amount: '1000' }],
+    });
+    expect(answer.data!.createPayment.status).toBe('SUCCEEDED');
+    return { merchant, paymentId: answer.data!.createPayment.id as string };
+  }
+
+  /** The merchant's settlement of today, run as if tomorrow had begun, at 250 bps. */
+  function settleToday(merchant: string) {
     const tomorrow = () => new Date(Date.now() + 86_400_000);
-    const waits = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
-    expect(waits.ok ? waits.value : waits.error).toMatchObject({ kind: 'PaymentsInFlight', inFlightId: payment.id });
+    return runSettlement(stack.shards, merchant, businessDateOf(new Date()), tomorrow, { feeBpsDefault: 250 });
+  }
+
+  it('waits for a payment of the date still PROCESSING instead of settling without its merchant leg', async () => {
+    const { merchant, paymentId } = await paidWithRemoteSplit('legs-wait');
+    // The moment a crash can leave it in (legs-crash.test.ts): the stripe credited, the split's leg not posted yet.
+    const home = stack.shards.of('payment', paymentId).db;
+    const setStatus = (status: 'PROCESSING' | 'SUCCEEDED') =>
+      home.update(payments).set({ status }).where(eq(payments.id, paymentId));
+    await setStatus('PROCESSING');
+    const waits = await settleToday(merchant);
+    expect(waits.ok ? waits.value : waits.error).toMatchObject({ kind: 'PaymentsInFlight', inFlightId: paymentId });
     expect(await kit.balance(merchant)).toMatchObject({ available: '0', pending: '9000' });
     // Its legs posted (the relay): the settlement, still PROCESSING, settles the leg on its next run.
     await setStatus('SUCCEEDED');
-    const settled = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
+    const settled = await settleToday(merchant);
     expect(settled.ok && settled.value).toMatchObject({ status: 'SETTLED', grossAmount: 9000n, feeAmount: 225n });
     expect(await kit.balance(merchant)).toMatchObject({ available: '8775', pending: '0' });
     await expectHealthy();
   });
 
   it('waits for a refund of such a payment still PROCESSING, whose share settlement would leave in pending', async () => {
-    const merchant = await kit.open(unique('legs-refund-wait-m'), { type: 'MERCHANT' });
-    const payer = await kit.openAwayFrom(unique('legs-refund-wait-buyer'), [physicalOf(stack.shards, merchant)]);
-    const split = await kit.openAwayFrom(unique('legs-refund-wait-split'), [
-      physicalOf(stack.shards, merchant),
-      physicalOf(stack.shards, payer),
-    ]);
-    await kit.fund(payer, '20000');
-    const payment = (
-      await pay(kit.operator, {
-        payer,
-        payee: merchant,
-        amount: '10000',
-        splits: [{ accountId: split, amount: '1000' }],
-      })
-    ).data!.createPayment;
-    expect(payment.status).toBe('SUCCEEDED');
-    const refunded = (await kit.refund(kit.operator, payment.id, '300')).data!.refundPayment;
+    const { merchant, paymentId } = await paidWithRemoteSplit('legs-refund-wait');
+    const refunded = (await kit.refund(kit.operator, paymentId, '300')).data!.refundPayment;
     expect(refunded.status).toBe('SUCCEEDED');
     const pending = BigInt((await kit.balance(merchant)).pending);
     // Reserved, its legs elsewhere not posted yet (a crash after the reservation: crash.test.ts).
@@ -530,13 +523,11 @@ describe('settlement of MERCHANT legs', () => {
     const setStatus = (status: 'PROCESSING' | 'SUCCEEDED') =>
       home.update(refunds).set({ status }).where(eq(refunds.id, refunded.id));
     await setStatus('PROCESSING');
-    const date = businessDateOf(new Date());
-    const tomorrow = () => new Date(Date.now() + 86_400_000);
-    const waits = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
+    const waits = await settleToday(merchant);
     expect(waits.ok ? waits.value : waits.error).toMatchObject({ kind: 'PaymentsInFlight', inFlightId: refunded.id });
     expect(await kit.balance(merchant)).toMatchObject({ available: '0', pending: String(pending) });
     await setStatus('SUCCEEDED');
-    const settled = await runSettlement(stack.shards, merchant, date, tomorrow, { feeBpsDefault: 250 });
+    const settled = await settleToday(merchant);
     // The fee rounded half up on what moves (feeOf).
     const fee = (pending * 250n + 5_000n) / 10_000n;
     expect(settled.ok && settled.value).toMatchObject({ status: 'SETTLED', netAmount: pending - fee });

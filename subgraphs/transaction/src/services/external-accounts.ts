@@ -10,6 +10,7 @@ import {
   claimIdentity,
   insertLink,
   linksByIds,
+  linksOfOwner,
   lockedLinksOfOwner,
   moveLinkStatus,
   recordReportedBalance,
@@ -111,6 +112,11 @@ export async function linkExternalAccount(
   };
   return withIdempotencyKey(ctx, spec, async ({ resourceId }) => {
     if (plan.link.identifier.kind === 'CARD') {
+      // The owner's bound before the card's claim: a claim is never released, so an owner refused for its bound after
+      // claiming would hold the card for good and no one else could link it. writeLink checks the bound again under
+      // its lock; two of the owner's links racing at the bound can still leave one card claimed, no more.
+      const full = await beyondLinkBound(ctx, plan, resourceId);
+      if (full) return err(full);
       const holder = await claimIdentity(
         ctx.shards.byLogical(claimShard(plan.identityKey)).db,
         plan.identityKey,
@@ -120,6 +126,28 @@ export async function linkExternalAccount(
     }
     return writeLink(ctx, plan, resourceId);
   });
+}
+
+/** The same external account as the plan's, linked before by its owner (answered or linked again, not counted anew). */
+function isSameLink(l: ExternalAccountRow, plan: LinkPlan): boolean {
+  const { link } = plan;
+  return (
+    l.kind === link.identifier.kind &&
+    l.channel === link.channel &&
+    l.identityKey === plan.identityKey &&
+    l.currency === link.currency
+  );
+}
+
+function linkBoundReached() {
+  return invalidInput('ownerId', `an owner may link at most ${externalAccountsPerOwnerMax} external accounts`);
+}
+
+/** The bound's refusal when this link would be one more than the owner may have (read without a lock), else null. */
+async function beyondLinkBound(ctx: ServiceContext, plan: LinkPlan, id: string) {
+  const links = await linksOfOwner(ctx.shards.byLogical(ownerLinkShard(plan.link.ownerId)).db, plan.link.ownerId);
+  const counted = links.some((l) => l.id === id || isSameLink(l, plan));
+  return !counted && links.length >= externalAccountsPerOwnerMax ? linkBoundReached() : null;
 }
 
 /**
@@ -138,21 +166,14 @@ async function writeLink(
     const links = await lockedLinksOfOwner(tx, link.ownerId);
     const made = links.find((l) => l.id === id);
     if (made) return ok(made);
-    const same = links.find(
-      (l) =>
-        l.kind === link.identifier.kind &&
-        l.channel === link.channel &&
-        l.identityKey === plan.identityKey &&
-        l.currency === link.currency,
-    );
+    const same = links.find((l) => isSameLink(l, plan));
     if (same) {
       if (same.status !== 'REJECTED' && same.status !== 'UNLINKED') return ok(same);
       await relink(tx, same.id, link.holderName);
       await recordLinkChange(tx, same, 'PENDING', ctx.now());
       return ok({ ...same, status: 'PENDING' as const, decidedBy: null, decidedAt: null, holderName: link.holderName });
     }
-    if (links.length >= externalAccountsPerOwnerMax)
-      return err(invalidInput('ownerId', `an owner may link at most ${externalAccountsPerOwnerMax} external accounts`));
+    if (links.length >= externalAccountsPerOwnerMax) return err(linkBoundReached());
     const row = {
       id,
       ownerId: link.ownerId,

@@ -228,7 +228,14 @@ describe('linking an external account', () => {
     }
     const over = await link(bearer, { ownerId: owner, kind: 'WALLET', identifier: 'one-more' }, linkDetail);
     expect(over.data!.linkExternalAccount).toMatchObject({ code: 'INVALID_INPUT', field: 'ownerId' });
+    // A card refused for the bound is not the owner's: another owner links it (its claim is never released).
+    const card = freshCard();
+    const squatted = await link(bearer, { ownerId: owner, kind: 'CARD', identifier: card }, linkDetail);
+    expect(squatted.data!.linkExternalAccount).toMatchObject({ code: 'INVALID_INPUT', field: 'ownerId' });
     expect(await rowsOf(owner)).toHaveLength(externalAccountsPerOwnerMax);
+    const other = unique('links-card-after');
+    const linked = await link(await token(other, 'customer'), { ownerId: other, kind: 'CARD', identifier: card });
+    expect(linked.data!.linkExternalAccount).toMatchObject({ __typename: 'ExternalAccount', status: 'PENDING' });
   });
 });
 

@@ -12,6 +12,7 @@ import {
   type KeyReused,
   type KeySpec,
 } from '@paygraph/shared/idempotency/index';
+import { pendingInFlight } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementContext } from '../context';
 import {
   advanceById,
@@ -142,16 +143,22 @@ export async function stripePendings(
     targets.map((shard) =>
       onShard(shard, async () => {
         const outstanding = await outstandingOf(shard.db, merchant.id);
+        const inFlight = await pendingInFlight(shard.db, merchant.id);
         const rows = await accountsAndStripes(shard.db, shard === home ? [merchant.id] : [], [merchant.id]);
         return rows.map((a) => ({
           stripeAccountId: a.id,
-          pending: a.pending,
+          pending: clampedPending(a.pending, inFlight.get(a.id) ?? 0n),
           outstanding: outstanding.get(a.id) ?? 0n,
         }));
       }),
     ),
   );
   return perShard.flat();
+}
+
+/** A stripe's pending less what payments still in flight put there (pendingInFlight), never below zero. */
+function clampedPending(pending: bigint, inFlight: bigint): bigint {
+  return pending > inFlight ? pending - inFlight : 0n;
 }
 
 export interface AdvanceView extends AdvanceRow {

@@ -288,6 +288,31 @@ export async function inFlightOnLegs(
   return refund?.id ?? null;
 }
 
+/**
+ * Per stripe of the merchant on this shard: what MERCHANT legs of payments still PROCESSING credited, or are about to
+ * credit, to its pending. An advance must not count it: the payment may yet fail, and its reversal takes the leg back
+ * from pending alone (domain/legs.ts), so money advanced away would leave the payer's reversal waiting. Locks: none.
+ */
+export async function pendingInFlight(db: Executor, merchantId: string): Promise<Map<string, bigint>> {
+  const rows = await db
+    .select({
+      stripeId: paymentLegs.postedAccountId,
+      amount: sql<string>`SUM(${paymentLegs.amount} - ${paymentLegs.refundedAmount})`,
+    })
+    .from(paymentLegs)
+    .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
+    .where(
+      and(
+        eq(paymentLegs.accountId, merchantId),
+        eq(paymentLegs.bucket, 'PENDING'),
+        isNull(paymentLegs.settlementId),
+        eq(payments.status, 'PROCESSING'),
+      ),
+    )
+    .groupBy(paymentLegs.postedAccountId);
+  return new Map(rows.map((r) => [r.stripeId, BigInt(r.amount)]));
+}
+
 /** The shares of these legs in refunds that succeeded and no settlement has counted: they came out of pending. */
 export async function lockRefundSharesOfLegs(
   tx: Tx,

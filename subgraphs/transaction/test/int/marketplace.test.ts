@@ -489,6 +489,11 @@ describe('settlement of MERCHANT legs', () => {
     return { merchant, paymentId: answer.data!.createPayment.id as string };
   }
 
+  /** A payment's status set in SQL: the window a crash between its legs leaves it in (legs-crash.test.ts). */
+  async function setPaymentStatus(paymentId: string, status: 'PROCESSING' | 'SUCCEEDED'): Promise<void> {
+    await stack.shards.of('payment', paymentId).db.update(payments).set({ status }).where(eq(payments.id, paymentId));
+  }
+
   /** The merchant's settlement of today, run as if tomorrow had begun, at 250 bps. */
   function settleToday(merchant: string) {
     const tomorrow = () => new Date(Date.now() + 86_400_000);
@@ -497,20 +502,40 @@ describe('settlement of MERCHANT legs', () => {
 
   it('waits for a payment of the date still PROCESSING instead of settling without its merchant leg', async () => {
     const { merchant, paymentId } = await paidWithRemoteSplit('legs-wait');
-    // The moment a crash can leave it in (legs-crash.test.ts): the stripe credited, the split's leg not posted yet.
-    const home = stack.shards.of('payment', paymentId).db;
-    const setStatus = (status: 'PROCESSING' | 'SUCCEEDED') =>
-      home.update(payments).set({ status }).where(eq(payments.id, paymentId));
-    await setStatus('PROCESSING');
+    // The stripe credited, the split's leg not posted yet.
+    await setPaymentStatus(paymentId, 'PROCESSING');
     const waits = await settleToday(merchant);
     expect(waits.ok ? waits.value : waits.error).toMatchObject({ kind: 'PaymentsInFlight', inFlightId: paymentId });
     expect(await kit.balance(merchant)).toMatchObject({ available: '0', pending: '9000' });
     // Its legs posted (the relay): the settlement, still PROCESSING, settles the leg on its next run.
-    await setStatus('SUCCEEDED');
+    await setPaymentStatus(paymentId, 'SUCCEEDED');
     const settled = await settleToday(merchant);
     expect(settled.ok && settled.value).toMatchObject({ status: 'SETTLED', grossAmount: 9000n, feeAmount: 225n });
     expect(await kit.balance(merchant)).toMatchObject({ available: '8775', pending: '0' });
     await expectHealthy();
+  });
+
+  it('offers no advance on a merchant leg whose payment is still PROCESSING: its reversal takes the leg from pending', async () => {
+    const { merchant, paymentId } = await paidWithRemoteSplit('legs-offer-wait');
+    const terms = { merchantAccountId: merchant, maxAdvanceBps: 5_000, feeBps: 100, outstandingMax: '1000000' };
+    const set = await gql(stack.gatewayUrl, contractOperation('SetAdvanceTerms'), { input: terms }, kit.operator);
+    expect(set.data?.setAdvanceTerms.__typename, JSON.stringify(set)).toBe('AdvanceTerms');
+    const allowed = async () => {
+      const offer = await gql(
+        stack.gatewayUrl,
+        contractOperation('AdvanceOffer'),
+        { merchantAccountId: merchant },
+        kit.operator,
+      );
+      expect(offer.errors).toBeUndefined();
+      return offer.data!.advanceOffer.allowedAmount as string;
+    };
+    expect(await allowed()).toBe('4500');
+    await setPaymentStatus(paymentId, 'PROCESSING');
+    expect(await kit.balance(merchant)).toMatchObject({ pending: '9000' });
+    expect(await allowed()).toBe('0');
+    await setPaymentStatus(paymentId, 'SUCCEEDED');
+    expect(await allowed()).toBe('4500');
   });
 
   it('waits for a refund of such a payment still PROCESSING, whose share settlement would leave in pending', async () => {

@@ -41,7 +41,7 @@ const tagPattern = /^:(\d{2}[A-Z]?|NS):/;
 const balancePattern = /^([DC])(\d{2})(\d{2})(\d{2})([A-Z]{3})(\d[\d,]*)$/;
 // Value date YYMMDD, entry date MMDD (optional), mark (D, C, RD, RC), funds code (the currency's third letter, optional),
 // amount, then the rest: transaction type (N/F/S + 3), customer reference (16x), `//` bank reference (16x).
-const entryPattern = /^(\d{2})(\d{2})(\d{2})(?:\d{4})?(R?[DC])[A-Z]?(\d[\d,]*)(.*)$/;
+const entryPattern = /^(\d{2})(\d{2})(\d{2})(\d{4})?(R?[DC])[A-Z]?(\d[\d,]*)(.*)$/;
 
 export async function parseMt940(
   source: StatementSource,
@@ -221,6 +221,18 @@ function readRecord(raw: RawRecord): Result<Day, StatementError> {
 }
 
 /** SWIFT dates are YYMMDD; 20YY, as every statement this platform reads is of this century. */
+/**
+ * The booking date MMDD of a :61: line, in the year that puts it nearest its value date: booked on 31 December for a
+ * value date of 2 January is the year before, booked on 2 January for a value date of 31 December the year after.
+ */
+function bookingDateNear(valueDate: string, mmdd: string): string | null {
+  const year = Number(valueDate.slice(0, 4));
+  const months = Number(mmdd.slice(0, 2)) - Number(valueDate.slice(5, 7));
+  const shift = months > 6 ? -1 : months < -6 ? 1 : 0;
+  const date = `${year + shift}-${mmdd.slice(0, 2)}-${mmdd.slice(2)}`;
+  return isCalendarDate(date) ? date : null;
+}
+
 function swiftDate(yy: string, mm: string, dd: string): string | null {
   const date = `20${yy}-${mm}-${dd}`;
   return isCalendarDate(date) ? date : null;
@@ -248,9 +260,13 @@ function readEntry(tag: Tag, currency: string): StatementLine | StatementError {
       line: tag.line,
       message: `:61: "${tag.text}" is not a statement line (YYMMDD[MMDD], D/C/RD/RC, an amount, its type and references)`,
     };
-  const [, yy, mm, dd, mark, amountText, rest] = match as unknown as [string, ...string[]];
+  const [, yy, mm, dd, entryDate, mark, amountText, rest] = match as unknown as [string, ...Array<string | undefined>];
   const valueDate = swiftDate(yy!, mm!, dd!);
   if (valueDate === null) return { line: tag.line, message: `:61: "${yy}${mm}${dd}" is not a date` };
+  // The day the bank booked it (the optional MMDD after the value date), as camt.053's BookgDt: the day the line
+  // belongs to, which reconciliation compares. A value date may be a day or more away, even in another statement's.
+  const bookingDate = entryDate === undefined ? valueDate : bookingDateNear(valueDate, entryDate);
+  if (bookingDate === null) return { line: tag.line, message: `:61: entry date "${entryDate}" is not a date` };
   const minor = decimalToMinor(amountText!, currency, ',');
   if (typeof minor === 'string') return { line: tag.line, message: `:61: ${minor}` };
   // The type (N/F/S and three characters) may be missing (Zenith Bank's); the customer's and the bank's references follow.
@@ -265,7 +281,7 @@ function readEntry(tag: Tag, currency: string): StatementLine | StatementError {
     amount: minor,
     currency,
     direction: credit ? 'CREDIT' : 'DEBIT',
-    valueDate,
+    valueDate: bookingDate,
     externalRef: referenceOf(customer, bank),
   };
 }

@@ -132,6 +132,23 @@ describe('MT940', () => {
     });
   });
 
+  it("dates a :61: line by its booking date when it gives one, across a year's end, as camt.053's BookgDt", async () => {
+    const dates = async (line: string) => {
+      // The files written here give both dates (:61:2611201120...): the first line's are replaced.
+      const read = ok(await parseBankStatements('MT940', mt940([usd]).replace(':61:2611201120', `:61:${line}`)));
+      return read[0]!.lines.map((l) => l.valueDate);
+    };
+    // Value date first, then the booking date (MMDD): the line is the booking day's (SNS's 1206070608 is 8 June).
+    expect(await dates('2611201121')).toEqual(['2026-11-21', '2026-11-20', '2026-11-20']);
+    expect(await dates('2612310102')).toEqual(['2027-01-02', '2026-11-20', '2026-11-20']);
+    expect(await dates('2701021231')).toEqual(['2026-12-31', '2026-11-20', '2026-11-20']);
+    expect(await dates('261120')).toEqual(['2026-11-20', '2026-11-20', '2026-11-20']);
+    expect(await parseBankStatements('MT940', mt940([usd]).replace(':61:2611201120', ':61:2611201341'))).toMatchObject({
+      ok: false,
+      error: { message: expect.stringContaining('entry date "1341" is not a date') },
+    });
+  });
+
   it('refuses a statement that does not add up, a file that is not MT940, naming the line', async () => {
     const file = mt940([usd, { ...jpy, closing: 1_999n }]);
     const second = file.split('\n').findIndex((l) => l.startsWith(':20:STMT-JPY')) + 1;

@@ -37,6 +37,9 @@ export function decideEndpointInput(
     return refuse('url', `url is longer than ${endpointUrlCharsMax} characters`);
   const url = judgeUrl(input.url);
   if (!url.ok) return refuse('url', `url ${url.error.reason}`);
+  // What is stored is the URL as WHATWG writes it: percent-encoding can make it several times longer than sent.
+  if (url.value.toString().length > endpointUrlCharsMax)
+    return refuse('url', `url is longer than ${endpointUrlCharsMax} characters once percent-encoded`);
   if (input.eventTypes.length === 0) return refuse('eventTypes', 'eventTypes is empty: name at least one event type');
   const unknown = input.eventTypes.find((t) => !isEventType(t));
   if (unknown !== undefined) return refuse('eventTypes', `unknown event type "${unknown}"`);

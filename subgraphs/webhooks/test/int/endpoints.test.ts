@@ -209,6 +209,12 @@ describe('webhook endpoints', () => {
         'INVALID_INPUT',
         /private/,
       ],
+      // Within the bound as sent, six times past it as stored (each é percent-encoded): refused, not a failed INSERT.
+      [
+        { url: `https://hooks.example.com/${'é'.repeat(1_000)}`, eventTypes: ['balance.changed'] },
+        'INVALID_INPUT',
+        /once percent-encoded/,
+      ],
     ];
     for (const [input, code, message] of cases) {
       const answer = await createEndpoint(stack.gatewayUrl, bearer, input as never);

@@ -50,6 +50,9 @@ export const advanceLockWaitersPerMerchantMax = 64;
 /** Statement lines written per INSERT when a statement is stored. */
 export const statementInsertBatchMax = 1_000;
 
+/** A statement's id, in characters: the statements table's id column (varchar(40)). */
+export const statementIdCharsMax = 40;
+
 /** The widest date window a channel may set: a month, so a report reads a bounded range of statements. */
 export const dateWindowDaysMax = 31;
 /** A tolerance in basis points is a share of the line: at most all of it. */

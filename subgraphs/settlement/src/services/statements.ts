@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
@@ -7,7 +8,7 @@ import { parseStatementCsv, type StatementError } from '../domain/statement-csv'
 import type { SettlementContext } from '../context';
 import { controlShard } from './settle';
 import { mayOperate } from './access';
-import { statementInsertBatchMax } from '../limits';
+import { statementIdCharsMax, statementInsertBatchMax } from '../limits';
 import { isChannel } from '@paygraph/shared/channels';
 
 export type ImportRefusal =
@@ -40,7 +41,7 @@ export async function importStatement(
     });
   const parsed = parseStatementCsv(input.csv);
   if (!parsed.ok) return err({ kind: 'InvalidStatement', ...parsed.error });
-  const id = `stm_${input.channel}_${input.businessDate}`;
+  const id = csvStatementId(input.channel, input.businessDate);
   const statement = {
     id,
     channel: input.channel,
@@ -53,4 +54,14 @@ export async function importStatement(
     replaceStatement(tx, statement, parsed.value, statementInsertBatchMax),
   );
   return ok(statement);
+}
+
+/**
+ * A CSV statement's id: its channel and date as they read (a re-import of the day replaces it), or, for a channel too
+ * long for the 40-character id (isChannel takes 64), a hash of both, as bankStatementId makes its ids.
+ */
+function csvStatementId(channel: string, businessDate: string): string {
+  const plain = `stm_${channel}_${businessDate}`;
+  if (plain.length <= statementIdCharsMax) return plain;
+  return `stm_${createHash('sha256').update(`csv|${channel}|${businessDate}`).digest('hex').slice(0, 36)}`;
 }

@@ -302,6 +302,23 @@ describe('reconciliation', () => {
     expect(stored.data!.reconciliationReports[0]).toEqual({ balanced: true });
   });
 
+  it('imports a statement of a channel as long as a channel may be (64 characters), and again over it', async () => {
+    const channel = `bank-${'l'.repeat(59)}`;
+    const day = addDays(dayR, 3);
+    const csv = [header, `long-${refs.a},700,USD,CREDIT,${day}`].join('\n');
+    const once = await q(
+      `mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on Statement { id lineCount } ... on UserError { code message } } }`,
+      { input: { channel, businessDate: day, csv } },
+    );
+    expect(once.data!.importStatement).toMatchObject({ __typename: 'Statement', lineCount: 1 });
+    const again = await q(
+      `mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on Statement { id lineCount } } }`,
+      { input: { channel, businessDate: day, csv } },
+    );
+    // A re-import of the day replaces it: the same statement.
+    expect(again.data!.importStatement).toEqual(once.data!.importStatement);
+  });
+
   it('names each external difference: missing internal, missing external, amount mismatch', async () => {
     const csv = [
       header,

@@ -90,6 +90,21 @@ function decide(
       message: `${row.id} is IN_TRANSIT (its date window has not ended): not a difference to book; only TIMING resolves it`,
     });
   }
+  // Resolutions that post nothing say why the day is right as it stands, so each fits one kind of difference alone.
+  if (input.reason === 'BANK_DUPLICATE' && row.kind !== 'MISSING_INTERNAL') {
+    return err({
+      kind: 'InvalidInput',
+      field: 'reason',
+      message: `a bank's duplicate is a statement line no movement matches (MISSING_INTERNAL); ${row.id} is ${row.kind}`,
+    });
+  }
+  if (input.reason === 'TIMING' && row.kind === 'AMOUNT_MISMATCH') {
+    return err({
+      kind: 'InvalidInput',
+      field: 'reason',
+      message: `${row.id} is on the statement at another amount, not on another date: TIMING does not explain it`,
+    });
+  }
   if (input.reason === 'BANK_FEE' && row.amount >= 0n) {
     return err({
       kind: 'InvalidInput',

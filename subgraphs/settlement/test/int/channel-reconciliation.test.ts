@@ -393,6 +393,18 @@ describe('a channel reconciled over two days', () => {
       input: { idempotencyKey: unique('res'), exceptionId: duplicate, reason: 'BANK_FEE' },
     });
     expect(notFee.data!.resolveException).toMatchObject({ code: 'INVALID_INPUT' });
+    // What posts nothing fits one kind alone: else the day reads balanced while the reserve overstates the bank.
+    for (const [exceptionId, reason] of [
+      [missing, 'BANK_DUPLICATE'],
+      [fee, 'BANK_DUPLICATE'],
+      [fee, 'TIMING'],
+    ] as const) {
+      const refused = await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId, reason } });
+      expect(refused.data!.resolveException, `${exceptionId} ${reason}`).toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringMatching(/is MISSING_EXTERNAL|is AMOUNT_MISMATCH|does not explain it/),
+      });
+    }
 
     const key = unique('res');
     const retries = await Promise.all(

@@ -220,7 +220,6 @@ function readRecord(raw: RawRecord): Result<Day, StatementError> {
   return ok({ account: raw.account.text, line: raw.line, opening, closing, lines });
 }
 
-/** SWIFT dates are YYMMDD; 20YY, as every statement this platform reads is of this century. */
 /**
  * The booking date MMDD of a :61: line, in the year that puts it nearest its value date: booked on 31 December for a
  * value date of 2 January is the year before, booked on 2 January for a value date of 31 December the year after.
@@ -233,6 +232,7 @@ function bookingDateNear(valueDate: string, mmdd: string): string | null {
   return isCalendarDate(date) ? date : null;
 }
 
+/** SWIFT dates are YYMMDD; 20YY, as every statement this platform reads is of this century. */
 function swiftDate(yy: string, mm: string, dd: string): string | null {
   const date = `20${yy}-${mm}-${dd}`;
   return isCalendarDate(date) ? date : null;

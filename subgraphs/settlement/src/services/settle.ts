@@ -116,6 +116,10 @@ export async function runSettlement(
   if (merchant.type !== 'MERCHANT') return err({ kind: 'NotAMerchant', accountId: merchantId });
   const openDate = businessDateOf(now());
   if (businessDate >= openDate) return err({ kind: 'SettlementNotReady', businessDate, openDate });
+  const stripes = await stripesOf(shards, merchant);
+  // Before anything is claimed, so that a payment that then fails leaves no settlement PROCESSING behind it.
+  const inFlight = await firstInFlight(stripes, merchantId, businessDate);
+  if (inFlight) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: inFlight });
   const feeBps = await feeRateFor(shards, merchantId, config);
   const settlement = await claimSettlement(home!.db, {
     id: newId('settlement', parsed!.shard),
@@ -127,7 +131,6 @@ export async function runSettlement(
     createdAt: now(),
   });
   if (settlement.status === 'SETTLED') return ok(settlement);
-  const stripes = await stripesOf(shards, merchant);
   // The merchant's credit in use before this run's postings: what they make available covers it first.
   const creditUsedBefore = creditUsedOf({ available: stripes.reduce((sum, s) => sum + s.account.available, 0n) });
   // No advance of the merchant runs while its stripes settle: an advance's offer read before a
@@ -161,6 +164,22 @@ export async function runSettlement(
     creditRepaidAmount: creditRepaid,
     completedAt: done,
   });
+}
+
+/**
+ * A payment of legs (or a refund of one) of the date still PROCESSING on any of the merchant's stripes, or null; read
+ * without a lock (they only leave PROCESSING). Each stripe's prepare asks again under its lock (PartWaits).
+ */
+async function firstInFlight(
+  stripes: ReadonlyArray<{ shard: Shard; account: Account }>,
+  merchantId: string,
+  businessDate: string,
+): Promise<string | null> {
+  for (const { shard, account } of stripes) {
+    const found = await inFlightOnLegs(shard.db, merchantId, account.id, businessDate);
+    if (found) return found;
+  }
+  return null;
 }
 
 /** Every stripe's part; a stripe refused (BALANCE_LIMIT) or waiting (PartWaits) writes nothing and the others settle. */

@@ -260,7 +260,7 @@ export async function lockUnsettledLegs(
  * keep a share no leg stands behind. Locks: none (both only leave PROCESSING; the locking reads come after these).
  */
 export async function inFlightOnLegs(
-  tx: Tx,
+  tx: Executor,
   merchantId: string,
   stripeId: string,
   businessDate: string,

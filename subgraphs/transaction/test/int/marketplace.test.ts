@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { and, eq, inArray, like } from 'drizzle-orm';
+import { and, eq, inArray, like, sql } from 'drizzle-orm';
 import { newId, shardOf } from '@paygraph/shared/ids';
 import { ledgerHealth } from '@paygraph/shared/ledger/index';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
@@ -507,6 +507,11 @@ describe('settlement of MERCHANT legs', () => {
     const waits = await settleToday(merchant);
     expect(waits.ok ? waits.value : waits.error).toMatchObject({ kind: 'PaymentsInFlight', inFlightId: paymentId });
     expect(await kit.balance(merchant)).toMatchObject({ available: '0', pending: '9000' });
+    // Nothing claimed: were the payment to fail now, no settlement would be left PROCESSING for a date with nothing due.
+    const [claimed] = (await stack.shards
+      .of('account', merchant)
+      .db.execute(sql`SELECT id FROM settlements WHERE merchant_account_id = ${merchant}`)) as unknown as [unknown[]];
+    expect(claimed).toEqual([]);
     // Its legs posted (the relay): the settlement, still PROCESSING, settles the leg on its next run.
     await setPaymentStatus(paymentId, 'SUCCEEDED');
     const settled = await settleToday(merchant);

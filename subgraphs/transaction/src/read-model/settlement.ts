@@ -238,17 +238,19 @@ export async function lockUnsettledLegs(
     .select(settleableLeg)
     .from(paymentLegs)
     .innerJoin(payments, eq(payments.id, paymentLegs.paymentId))
-    .where(
-      and(
-        eq(paymentLegs.accountId, merchantId),
-        eq(paymentLegs.postedAccountId, stripeId),
-        eq(paymentLegs.bucket, 'PENDING'),
-        isNull(paymentLegs.settlementId),
-        eq(paymentLegs.businessDate, businessDate),
-        eq(payments.status, 'SUCCEEDED'),
-      ),
-    )
+    .where(and(unsettledLegsOfDate(merchantId, stripeId, businessDate), eq(payments.status, 'SUCCEEDED')))
     .for('update');
+}
+
+/** The merchant's legs credited to this stripe's pending on the date and not settled yet, whatever their payment's status. */
+function unsettledLegsOfDate(merchantId: string, stripeId: string, businessDate: string) {
+  return and(
+    eq(paymentLegs.accountId, merchantId),
+    eq(paymentLegs.postedAccountId, stripeId),
+    eq(paymentLegs.bucket, 'PENDING'),
+    isNull(paymentLegs.settlementId),
+    eq(paymentLegs.businessDate, businessDate),
+  );
 }
 
 /**
@@ -265,13 +267,7 @@ export async function inFlightOnLegs(
   stripeId: string,
   businessDate: string,
 ): Promise<string | null> {
-  const legsOfDate = and(
-    eq(paymentLegs.accountId, merchantId),
-    eq(paymentLegs.postedAccountId, stripeId),
-    eq(paymentLegs.bucket, 'PENDING'),
-    isNull(paymentLegs.settlementId),
-    eq(paymentLegs.businessDate, businessDate),
-  );
+  const legsOfDate = unsettledLegsOfDate(merchantId, stripeId, businessDate);
   const [payment] = await tx
     .select({ id: payments.id })
     .from(paymentLegs)

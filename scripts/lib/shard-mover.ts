@@ -23,6 +23,7 @@ import {
 } from '../../subgraphs/shared/src/shards/shard-map';
 import { logicalShardCount, shardMoveFenceMsMax } from '../../subgraphs/shared/src/limits';
 import { migrationSets } from './migration-sets';
+import { outboxDueOnArrival } from '../../subgraphs/transaction/src/db/outbox';
 import {
   classDaysOfRange,
   dedupeKeys,
@@ -281,7 +282,10 @@ async function switchMap(mover: Mover, m: MoveRow): Promise<Record<string, unkno
     if (await changeFence(tx, m, 'fenced', 'moved')) await moveClassDays(tx, history, -1n);
   });
   await inTransaction(target, async (tx) => {
-    if (await changeFence(tx, m, 'arriving', 'open')) await moveClassDays(tx, history, 1n);
+    if (!(await changeFence(tx, m, 'arriving', 'open'))) return;
+    await moveClassDays(tx, history, 1n);
+    // Outbox rows whose relay met the fence were left to their leases (relay.ts): due now, where they arrived.
+    await outboxDueOnArrival(tx, rangeOf(m), new Date());
   });
   mover.log(
     `move ${m.id}: switched ${m.first}-${m.last} to the target, acknowledged in ${ackMs} ms; ` +

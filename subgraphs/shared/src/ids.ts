@@ -119,6 +119,16 @@ export function shardOf(kind: IdKind, id: string): LogicalShard {
   return parsed.shard;
 }
 
+/**
+ * The logical shard of one of our own ids whatever its kind (an outbox row's id is a payment's, a refund's, a
+ * sweep's…): its last two characters, as placement reads them (RIGHT(id, 2)). Malformed is a bug, as in shardOf.
+ */
+export function shardOfAnyId(id: string): LogicalShard {
+  const match = idPattern.exec(id);
+  assert(id.length === 33 && match !== null, `id ${JSON.stringify(id)} is malformed`);
+  return toLogicalShard(Number.parseInt(match[3]!, 16));
+}
+
 export function randomLogicalShard(): LogicalShard {
   return (takeRandom(1)[0]! % logicalShardCount) as LogicalShard;
 }

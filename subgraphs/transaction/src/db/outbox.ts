@@ -1,4 +1,4 @@
-import { and, asc, eq, lte, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, lte, sql } from 'drizzle-orm';
 import { onLogicalShards } from '@paygraph/shared/db/placed';
 import type { Tx, Executor } from '@paygraph/shared/shards/transaction';
 import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
@@ -120,6 +120,26 @@ export async function outboxRowsTaken(tx: PostingTx, pending: ReadonlyArray<{ id
   // Held for the transaction's next round trip (db/raw.ts): the rows are locked already.
   if (taken.size > 0) await rawHold(tx, "UPDATE transfer_outbox SET status = 'DONE' WHERE id IN (?)", [[...taken]]);
   return taken;
+}
+
+/**
+ * A shard move's switch, on the database the range arrived on, in the transaction that opens its fence rows: the
+ * range's PENDING rows come due now. A lease taken on the source names a relay whose step then met the fence, and
+ * the fence refused the write that would have made the row due soon (services/relay.ts retrySoon): left to run out, the
+ * movement's money would wait in clearing for relayLeaseMs. Running a step again is safe (runOutboxStep). Locks: those
+ * rows, exclusively, until the switch commits.
+ */
+export async function outboxDueOnArrival(tx: Tx, logicalShards: readonly number[], now: Date): Promise<void> {
+  await tx
+    .update(transferOutbox)
+    .set({ nextAttemptAt: now })
+    .where(
+      and(
+        eq(transferOutbox.status, 'PENDING'),
+        gt(transferOutbox.nextAttemptAt, now),
+        onLogicalShards(transferOutbox.id, logicalShards),
+      ),
+    );
 }
 
 export async function postponeOutbox(tx: Tx, id: string, next: Date): Promise<void> {

@@ -11,6 +11,8 @@ import { completeRefund } from './refund-completion';
 import { recordPayoutEvent } from './link-events';
 import { relayBatchSizeMax, relayLeaseMs, relayBacklogCountMax, relayFencedRetryMs } from '../limits';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { fencedIn } from '@paygraph/shared/control/index';
+import { shardOfAnyId } from '@paygraph/shared/ids';
 
 export { CompletionWaits };
 
@@ -35,14 +37,22 @@ export async function runOutboxStep(shards: ShardSet, home: Shard, id: string, n
 
 /**
  * Claims due rows on one shard with a lease (SKIP LOCKED, so replicas share the work), then runs them. Only rows of
- * the logical shards the live map places on this shard and does not fence (claimDueOutbox). A row refused by a fence
- * (FencedWrite: a shard move, the other side's or its own) comes due again after relayFencedRetryMs, not at its
- * lease's end: a fence lasts at most shardMoveFenceMsMax, and the movement's money waits in clearing meanwhile.
+ * the logical shards the live map places on this shard and does not fence (claimDueOutbox), and whose fence rows on
+ * the database are open, read in share mode first in the claim's transaction (fencedIn): the lease is a write to a
+ * row a shard move carries, and a process's map follows a fence a poll late. Written after the mover's last catch-up,
+ * it left the source's row different from the target's copy: the move's verify refused, and the range stayed fenced
+ * until an operator ran the move again. A mover's fence write now waits for a claim, and a claim after it leaves the
+ * range alone. A row refused by a fence (FencedWrite: a shard move, the other side's or its own) comes due again
+ * after relayFencedRetryMs, not at its lease's end: a fence lasts at most shardMoveFenceMsMax, and the movement's
+ * money waits in clearing meanwhile.
  */
 export async function relayTick(shards: ShardSet, shard: Shard, now: () => Date): Promise<number> {
   await measureBacklog(shard, now());
   const claimed = await inTransaction(shard, async (tx) => {
-    const rows = await claimDueOutbox(tx, now(), relayBatchSizeMax, shards.logicalOn(shard));
+    const placed = shards.logicalOn(shard);
+    const fenced = new Set(await fencedIn(tx, placed));
+    const open = placed.filter((l) => !fenced.has(l));
+    const rows = await claimDueOutbox(tx, now(), relayBatchSizeMax, open);
     const leaseEnd = new Date(now().getTime() + relayLeaseMs);
     for (const row of rows) await postponeOutbox(tx, row.id, leaseEnd);
     return rows;
@@ -73,9 +83,16 @@ function isFenced(error: unknown): boolean {
   return false;
 }
 
-/** A row's lease shortened; a shard that does not answer now leaves it to the lease. */
-async function retrySoon(shard: Shard, id: string, at: Date): Promise<void> {
-  await inTransaction(shard, (tx) => postponeOutbox(tx, id, at)).catch((error: unknown) => {
+/**
+ * A row's lease shortened, under its own logical shard's open fence row (share mode, as the claim): a row of a range
+ * fenced on its database is left to its lease, which ends after the move (its copy carries the lease the claim wrote).
+ * A shard that does not answer now leaves it to the lease too.
+ */
+export async function retrySoon(shard: Shard, id: string, at: Date): Promise<void> {
+  await inTransaction(shard, async (tx) => {
+    if ((await fencedIn(tx, [shardOfAnyId(id)])).length > 0) return;
+    await postponeOutbox(tx, id, at);
+  }).catch((error: unknown) => {
     log().warn({ err: error }, `relay: ${id}: could not shorten its lease`);
   });
 }

@@ -399,7 +399,11 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       // The source's copies kept (--keep-source) for the checks below; the last test cleans them.
       const moved = await shardsCli('move', '36-43', dbs.urls[2]!, '--keep-source');
       running = false;
-      await workload;
+      // A payment refused past its bound is most often the move's failure: its output says which step and why.
+      await workload.catch((error: unknown) => {
+        console.log(`the mover exited ${moved.code}\n${moved.stdout}\n${moved.stderr}`);
+        throw error;
+      });
       expect(moved.code, moved.stderr).toBe(0);
       for (const step of ['checked', 'fenced', 'copied', 'verified', 'switched', 'lifted'])
         expect(moved.stdout).toContain(step);

@@ -70,11 +70,13 @@ export function factsWanted(
   switch (entry.postingKind) {
     case 'PAYMENT':
     case 'PAYMENT_CREDIT':
+    case 'PAYMENT_LEG':
       return { kind: 'payment', id: entry.refId };
     case 'HOLD_CAPTURE':
       return { kind: 'capture', id: entry.refId };
     case 'REFUND':
     case 'REFUND_CREDIT':
+    case 'REFUND_LEG':
       return { kind: 'refund', id: entry.refId };
     case 'HOLD_RELEASE':
       return { kind: 'hold', id: entry.refId };
@@ -137,7 +139,10 @@ function businessEvent(
 ): { type: EventType; data: Record<string, unknown> } | 'wait' | null {
   if (!entry.firstOfPosting || entry.refId === null) return null;
   switch (entry.postingKind) {
-    case 'PAYMENT': {
+    // PAYMENT_LEG: a payment of legs whose payee (or the stripe it credits) is on another shard than the payer: that
+    // leg is the payee's posting, and may yet be reversed, so its stream waits while the payment is PROCESSING.
+    case 'PAYMENT':
+    case 'PAYMENT_LEG': {
       const payment = facts.payments.get(entry.refId);
       if (!payment || !ofParty(entry, payment)) return null;
       if (payment.status === 'PROCESSING') return 'wait';
@@ -170,10 +175,14 @@ function businessEvent(
       return { type: hold.status === 'EXPIRED' ? 'hold.expired' : 'hold.voided', data: holdData(hold) };
     }
     case 'REFUND':
-    case 'REFUND_CREDIT': {
+    case 'REFUND_CREDIT':
+    case 'REFUND_LEG': {
       const refund = facts.refunds.get(entry.refId);
       if (!refund || !ofParty(entry, refund)) return null;
-      if (refund.status === 'PROCESSING' && entry.postingKind === 'REFUND') return 'wait';
+      // A refund's leg on another shard (of a payment of legs) may yet be reversed, as its home posting may; one that
+      // was (the refund FAILED) says its balance changes, and refund.failed comes from the refund's row.
+      if (entry.postingKind !== 'REFUND_CREDIT' && refund.status === 'PROCESSING') return 'wait';
+      if (entry.postingKind !== 'REFUND_CREDIT' && refund.status === 'FAILED') return null;
       return { type: 'refund.succeeded', data: refundData(refund) };
     }
     case 'ADVANCE':

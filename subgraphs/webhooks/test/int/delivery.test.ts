@@ -125,7 +125,19 @@ describe('webhook delivery', () => {
   });
 
   it("tells a payment's amount to its payer and payee, not to a split's recipient on the payer's database", async () => {
+    // The payee on another database than the payer: its leg is a PAYMENT_LEG posting there.
     const { bearer, payer, payee } = await partnerWithAccounts(stack, kit, 'p-hooks-legs');
+    expect(physicalOf(stack.shards, payee)).not.toBe(physicalOf(stack.shards, payer));
+    const payees = await receiver();
+    payees.verifyWith(
+      (
+        await madeEndpoint(stack.gatewayUrl, bearer, {
+          url: payees.url,
+          eventTypes: ['balance.changed', 'payment.succeeded'],
+          accountIds: [payee],
+        })
+      ).secret,
+    );
     const splitOwner = unique('p-hooks-split');
     const split = await kit.open(splitOwner, { physical: physicalOf(stack.shards, payer) });
     const theirs = await receiver();
@@ -186,6 +198,16 @@ describe('webhook delivery', () => {
     expect(splits.received.map((r) => r.body).join('\n')).not.toContain('100000');
     expect(theirs.received.map((r) => r.event.type)).toEqual(['balance.changed', 'payment.succeeded']);
     expect(theirs.received[1]!.event.data).toMatchObject({ amount: '100000', payerAccountId: payer });
+    await waitFor(
+      "the payee's balance change and payment.succeeded",
+      () => payees.received.length,
+      (n) => n >= 2,
+    );
+    expect(payees.received.map((r) => [r.event.type, r.event.data.entry?.amount])).toEqual([
+      ['balance.changed', '99999'],
+      ['payment.succeeded', undefined],
+    ]);
+    expect(payees.received[1]!.event.data).toMatchObject({ amount: '100000', payeeAccountId: payee });
   });
 
   it('retries a receiver that fails the first attempt of every message: each arrives once more, same webhook-id, order kept', async () => {

@@ -140,6 +140,44 @@ describe('events from ledger entries', () => {
     expect(split.events.map((e) => e.type)).toEqual(['balance.changed']);
   });
 
+  it("tell a payment of legs to its payee's stream where its leg posts on a shard of its own, and a failed refund as no success", () => {
+    // The payer on one shard; the merchant's stripe (credited, acc_MS) and a split (acc_S) each on another: their legs
+    // are PAYMENT_LEG postings there, a refund's are REFUND_LEG.
+    const payment = {
+      id: 'pay_1',
+      status: 'SUCCEEDED' as const,
+      amount: 100_000n,
+      currency: 'USD',
+      payerAccountId: 'acc_P',
+      payeeAccountId: 'acc_M',
+      creditAccountId: 'acc_MS',
+    };
+    const parties = { payerAccountId: 'acc_P', payeeAccountId: 'acc_M', creditAccountId: 'acc_MS' };
+    const refund = { id: 'ref_1', paymentId: 'pay_1', status: 'SUCCEEDED' as const, amount: 500n, ...parties };
+    const start = { lastSequence: 0n, buckets: { available: 1_000n, frozen: 0n, pending: 0n } };
+    const heard = (facts: Facts, stripeId: string, amount: bigint, kind: string, refId: string) =>
+      deriveEvents(stripeId, start, [{ ...entry(1, amount, kind, refId), stripeId }], facts).events.map((e) => e.type);
+    const settled = (p: typeof payment, r: typeof refund | { status: 'PROCESSING' | 'FAILED' }) => ({
+      ...none,
+      payments: new Map([['pay_1', p]]),
+      refunds: new Map([['ref_1', { ...refund, ...r }]]),
+    });
+    const done = settled(payment, refund);
+    expect(heard(done, 'acc_MS', 85_000n, 'PAYMENT_LEG', 'pay_1')).toEqual(['balance.changed', 'payment.succeeded']);
+    expect(heard(done, 'acc_S', 10_000n, 'PAYMENT_LEG', 'pay_1')).toEqual(['balance.changed']);
+    expect(heard(done, 'acc_MS', -500n, 'REFUND_LEG', 'ref_1')).toEqual(['balance.changed', 'refund.succeeded']);
+    expect(heard(done, 'acc_S', -50n, 'REFUND_LEG', 'ref_1')).toEqual(['balance.changed']);
+    // The leg may yet be reversed: the payee's stream waits while the payment or the refund is PROCESSING.
+    const processing = settled({ ...payment, status: 'PROCESSING' as never }, { status: 'PROCESSING' });
+    expect(heard(processing, 'acc_MS', 85_000n, 'PAYMENT_LEG', 'pay_1')).toEqual([]);
+    expect(heard(processing, 'acc_MS', -500n, 'REFUND_LEG', 'ref_1')).toEqual([]);
+    const failed = settled({ ...payment, status: 'FAILED' as never }, { status: 'FAILED' });
+    expect(heard(failed, 'acc_MS', 85_000n, 'PAYMENT_LEG', 'pay_1')).toEqual(['balance.changed', 'payment.failed']);
+    // A refund undone leg by leg is told by refund.failed from its row, never as succeeded by the entries it undid.
+    expect(heard(failed, 'acc_MS', -500n, 'REFUND_LEG', 'ref_1')).toEqual(['balance.changed']);
+    expect(heard(failed, 'acc_MS', -500n, 'REFUND', 'ref_1')).toEqual(['balance.changed']);
+  });
+
   it('say hold.voided or hold.expired by the hold as released', () => {
     const hold = { id: 'hld_1', status: 'EXPIRED', amount: 40n, capturedAmount: 0n, endedBy: 'pst_1' };
     const facts = { ...none, holds: new Map([['hld_1', hold]]) };

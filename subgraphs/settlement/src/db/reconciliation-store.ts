@@ -183,6 +183,29 @@ export async function updateOpenException(
   return (result as { affectedRows: number }).affectedRows === 1;
 }
 
+/**
+ * Reopens an exception resolved as TIMING while IN_TRANSIT, and only such a one (the caller's run found its window
+ * ended without the money): false when it is not that any more (another run lapsed it first).
+ */
+export async function lapseTimingResolution(
+  tx: Tx,
+  id: string,
+  set: Partial<typeof reconciliationExceptions.$inferInsert>,
+): Promise<boolean> {
+  const [result] = await tx
+    .update(reconciliationExceptions)
+    .set({ ...set, status: 'OPEN', resolution: null, note: null, resolvedBy: null, resolvedAt: null })
+    .where(
+      and(
+        eq(reconciliationExceptions.id, id),
+        eq(reconciliationExceptions.status, 'RESOLVED'),
+        eq(reconciliationExceptions.resolution, 'TIMING'),
+        eq(reconciliationExceptions.kind, 'IN_TRANSIT'),
+      ),
+    );
+  return (result as { affectedRows: number }).affectedRows === 1;
+}
+
 export async function lockException(tx: Executor, id: string): Promise<ExceptionRow | undefined> {
   return (await tx.select().from(reconciliationExceptions).where(eq(reconciliationExceptions.id, id)).for('update'))[0];
 }

@@ -15,6 +15,7 @@ import {
   exceptionsWithStatus,
   insertChannelReconciliation,
   insertExceptions,
+  lapseTimingResolution,
   latestStatementDate,
   linesOfStatements,
   statementsBetween,
@@ -266,7 +267,7 @@ function matchView(m: Match): ChannelReport['matches'][number] {
 /**
  * Records what the run found, in one transaction on the control shard, and answers the date's
  * exceptions (every status) with those of the matches touching it. A resolved exception is
- * never reopened or rewritten; nothing is deleted.
+ * never reopened or rewritten, but for a TIMING of a movement in transit that lapsed (lapseTimings); nothing is deleted.
  */
 async function recordExceptions(
   control: Shard,
@@ -352,6 +353,7 @@ async function recordFound({ tx, channel, now, events }: Recording, found: reado
       detail: f.detail,
       at: now,
     });
+  await lapseTimings({ tx, channel, now, events }, found, existing);
   for (const f of found) {
     const row = existing.get(f.subject);
     if (!row || row.status !== 'OPEN' || (row.kind === f.kind && row.amount === f.amount && row.detail === f.detail))
@@ -365,6 +367,31 @@ async function recordFound({ tx, channel, now, events }: Recording, found: reado
         at: now,
       });
     }
+  }
+}
+
+/**
+ * An operator's TIMING of a movement IN_TRANSIT says its money will come within its window. Once the statement of the
+ * window's last day came without it (the run finds it MISSING_EXTERNAL), that resolution lapses: the exception is open
+ * again as MISSING_EXTERNAL, so the date reads unbalanced while the money is missing instead of counting it in transit
+ * for ever. The row is reopened, not a new one opened: its subject is the movement's, which the adjustment table reads.
+ * Its resolution key stays, so that a replay of the lapsed resolution is told so rather than resolving it again.
+ */
+async function lapseTimings(
+  { tx, now, events }: Recording,
+  found: readonly FoundException[],
+  existing: ReadonlyMap<string, ExceptionRow>,
+): Promise<void> {
+  for (const f of found) {
+    const row = existing.get(f.subject);
+    if (f.kind !== 'MISSING_EXTERNAL' || row?.status !== 'RESOLVED' || row.resolution !== 'TIMING') continue;
+    if (row.kind !== 'IN_TRANSIT') continue;
+    if (
+      !(await lapseTimingResolution(tx, row.id, { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now }))
+    )
+      continue;
+    const detail = `the TIMING resolution by ${row.resolvedBy ?? 'an operator'} lapsed: ${f.detail}`;
+    events.push({ exceptionId: row.id, event: 'OPENED', actor: matchingActor, detail, at: now });
   }
 }
 

@@ -57,8 +57,8 @@ function checkInput(input: ResolveInput): ResolveRefusal | null {
 
 /**
  * Whether the locked exception may be resolved so: a replay of the same key by the same operator
- * answers what it resolved; any other resolution of a resolved exception is refused. A bank fee
- * takes money (a negative difference); a movement still IN_TRANSIT is not a difference yet.
+ * answers what it resolved; any other resolution of a resolved exception is refused, and so is the key of a TIMING
+ * that lapsed. A bank fee takes money (a negative difference); a movement still IN_TRANSIT is not a difference yet.
  */
 function decide(
   row: ExceptionRow,
@@ -81,6 +81,14 @@ function decide(
       exceptionId: row.id,
       resolution: row.resolution,
       resolvedBy: row.resolvedBy,
+    });
+  }
+  // An open row keeps a key only when its TIMING lapsed (channel-reconcile.ts): the key's resolution is over.
+  if (row.resolutionKey === input.idempotencyKey) {
+    return err({
+      kind: 'InvalidInput',
+      field: 'idempotencyKey',
+      message: `idempotencyKey ${input.idempotencyKey} resolved ${row.id} as TIMING, which lapsed when its window ended without the money; resolve it with a new key`,
     });
   }
   if (row.kind === 'IN_TRANSIT' && input.reason !== 'TIMING') {

@@ -873,3 +873,86 @@ describe('card deposits named by the acquirer, settled in one batch line under t
     expect(searches(await metrics(), 'over_candidates')).toBe(before + 1);
   });
 });
+
+describe('a TIMING resolution of a movement in transit lapses when its window ends without it', () => {
+  it('makes the movement MISSING_EXTERNAL again (open, the day unbalanced); one that arrived stays resolved', async () => {
+    // The operator says "it is in transit, it will come": true until the statement of the window's last day comes
+    // without it. From then on the money is missing, and a day that went on counting it in transit read balanced.
+    const c = `lapse-${tag}`;
+    const [dayL, dayM] = [50, 51].map((n) => addDays(dayD, n)) as [string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    clock = new Date(`${dayL}T10:00:00Z`);
+    const account = await openAccount();
+    const shown = await deposit(account, '1000', ref('lapse-shown'), c);
+    const never = await deposit(account, '4000', ref('lapse-never'), c);
+    const late = await deposit(account, '700', ref('lapse-late'), c);
+    const file = (date: string, entries: FileEntry[]) =>
+      camt053([{ id: `${c}-${date}`, currency: 'USD', opening: 0n, date, entries }], { version: '08', prefix: 'ns2' });
+    const imported = await q(docs.importFile, {
+      input: { channel: c, format: 'CAMT053', content: file(dayL, [entry(ref('lapse-shown'), 1000n, dayL)]) },
+    });
+    expect(imported.data!.importBankStatement.__typename, JSON.stringify(imported)).toBe('StatementImport');
+    const before = await reconcile(dayL, c);
+    const exceptionOf = (r: Report, movementId: string) => r.exceptions.find((e) => e.movementId === movementId)!;
+    expect([never, late].map((id) => exceptionOf(before, id).kind)).toEqual(['IN_TRANSIT', 'IN_TRANSIT']);
+    const timingKey = unique('res');
+    for (const [id, key] of [
+      [never, timingKey],
+      [late, unique('res')],
+    ] as const) {
+      const resolved = await q(docs.resolve, {
+        input: { idempotencyKey: key, exceptionId: exceptionOf(before, id).id, reason: 'TIMING' },
+      });
+      expect(resolved.data!.resolveException).toMatchObject({ status: 'RESOLVED', resolution: 'TIMING' });
+    }
+    expect(exceptionOf(before, shown)).toBeUndefined();
+
+    // The window's last day: its statement shows the late deposit, not the other.
+    clock = new Date(`${dayM}T10:00:00Z`);
+    const next = await q(docs.importFile, {
+      input: { channel: c, format: 'CAMT053', content: file(dayM, [entry(ref('lapse-late'), 700n, dayM)]) },
+    });
+    expect(next.data!.importBankStatement.__typename, JSON.stringify(next)).toBe('StatementImport');
+    const after = await reconcile(dayL, c);
+    const lapsed = exceptionOf(after, never);
+    expect(lapsed).toMatchObject({ kind: 'MISSING_EXTERNAL', status: 'OPEN', resolution: null, amount: '-4000' });
+    expect(exceptionOf(after, late)).toMatchObject({ kind: 'IN_TRANSIT', status: 'RESOLVED', resolution: 'TIMING' });
+    expect(after.adjustment).toEqual([
+      {
+        currency: 'USD',
+        bankMovements: '1000',
+        ledgerMovements: '5700',
+        inTransit: '700',
+        bankOnly: '0',
+        unexplained: '-4000',
+        balanced: false,
+      },
+    ]);
+    const open = await q('query($c: String) { reconciliationExceptions(channel: $c) { id kind status } }', { c });
+    expect(open.data!.reconciliationExceptions).toEqual([{ id: lapsed.id, kind: 'MISSING_EXTERNAL', status: 'OPEN' }]);
+    const trail = await sqlRows<{ event: string; actor: string }>(
+      sql`SELECT event, actor FROM reconciliation_exception_events WHERE exception_id = ${lapsed.id} ORDER BY sequence`,
+    );
+    expect(trail.map((t) => [t.event, t.actor.replace(/^ops-.*/, 'ops')])).toEqual([
+      ['OPENED', 'matching'],
+      ['RESOLVED', 'ops'],
+      ['OPENED', 'matching'],
+    ]);
+
+    // The lapsed resolution's key resolves nothing again; the money missing is booked as any other.
+    const replay = await q(docs.resolve, {
+      input: { idempotencyKey: timingKey, exceptionId: lapsed.id, reason: 'TIMING' },
+    });
+    expect(replay.data!.resolveException).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('lapsed'),
+    });
+    const off = await q(docs.resolve, {
+      input: { idempotencyKey: unique('res'), exceptionId: lapsed.id, reason: 'WRITE_OFF' },
+    });
+    expect(off.data!.resolveException).toMatchObject({ status: 'RESOLVED', resolution: 'WRITE_OFF' });
+    const written = await reconcile(dayL, c);
+    expect(written.adjustment[0]).toMatchObject({ unexplained: '0', bankOnly: '-4000', balanced: true });
+    expect(exceptionOf(written, never)).toMatchObject({ status: 'RESOLVED', resolution: 'WRITE_OFF' });
+  });
+});

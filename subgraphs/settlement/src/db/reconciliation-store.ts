@@ -91,13 +91,41 @@ export async function statementsBetween(
     );
 }
 
-export async function linesOfStatements(db: Executor, ids: readonly string[]): Promise<StatementLineRow[]> {
-  if (ids.length === 0) return [];
-  return db
-    .select()
+/** A statement line with what the day's reconciliation needs of the statement holding it. */
+export type HeldLineRow = StatementLineRow & { statement: { channel: string; account: string; businessDate: string } };
+
+/**
+ * The statement lines booked (by their own date, value_date) from fromDate to toDate, of one channel or of every one
+ * (null), whatever statement holds them, with that statement's channel, account and date; in the statements' order.
+ * Found through statement_lines_booked_idx, each line's statement through its key.
+ */
+export async function linesBookedBetween(
+  db: Executor,
+  channel: string | null,
+  fromDate: string,
+  toDate: string,
+): Promise<HeldLineRow[]> {
+  const rows = await db
+    .select({
+      line: statementLines,
+      channel: statements.channel,
+      account: statements.account,
+      businessDate: statements.businessDate,
+    })
     .from(statementLines)
-    .where(inArray(statementLines.statementId, [...ids]))
+    .innerJoin(statements, eq(statements.id, statementLines.statementId))
+    .where(
+      and(
+        channel === null ? undefined : eq(statements.channel, channel),
+        gte(statementLines.valueDate, fromDate),
+        lte(statementLines.valueDate, toDate),
+      ),
+    )
     .orderBy(asc(statementLines.statementId), asc(statementLines.lineNumber));
+  return rows.map((r) => ({
+    ...r.line,
+    statement: { channel: r.channel, account: r.account, businessDate: r.businessDate },
+  }));
 }
 
 /** The latest date the channel has a statement of, or null. */

@@ -116,22 +116,6 @@ export async function replaceStatement(
   }
 }
 
-export async function statementLinesOfDate(db: Executor, businessDate: string): Promise<StatementLineRow[]> {
-  return db
-    .select({
-      statementId: statementLines.statementId,
-      lineNumber: statementLines.lineNumber,
-      externalRef: statementLines.externalRef,
-      amount: statementLines.amount,
-      currency: statementLines.currency,
-      direction: statementLines.direction,
-      valueDate: statementLines.valueDate,
-    })
-    .from(statementLines)
-    .innerJoin(statements, eq(statements.id, statementLines.statementId))
-    .where(eq(statements.businessDate, businessDate));
-}
-
 export async function insertReport(db: Executor, row: typeof reconciliationReports.$inferInsert): Promise<void> {
   await db.insert(reconciliationReports).values(row);
 }

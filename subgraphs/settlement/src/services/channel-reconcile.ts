@@ -17,11 +17,13 @@ import {
   insertExceptions,
   lapseTimingResolution,
   latestStatementDate,
-  linesOfStatements,
+  linesBookedBetween,
   statementsBetween,
+  type HeldLineRow,
   updateOpenException,
 } from '../db/reconciliation-store';
-import type { ExceptionRow, StatementLineRow, StatementRow } from '../db/schema/settlement';
+import type { ExceptionRow } from '../db/schema/settlement';
+import { countedOnce } from '../domain/booked-lines';
 import {
   addDays,
   assertPartition,
@@ -131,20 +133,20 @@ export function exceptionId(channel: string, subject: string): string {
 }
 
 /**
- * The keys of a statement's lines: their content and their place among identical lines of the
- * statement, so that importing the same file again names the same lines (and finds their exceptions).
+ * The lines that count (domain/booked-lines.ts), each on the day it was booked, keyed by their content and their place
+ * among identical lines of that day, so that importing the same file again, or the day's statement beside the month's
+ * that repeats it, names the same lines (and finds their exceptions). A line of a statement of one day reads as it did
+ * when its statement's date stood in the key: that date is its booking date.
  */
-export function bankLines(statementRows: readonly StatementRow[], lineRows: readonly StatementLineRow[]): BankLine[] {
-  const dateOf = new Map(statementRows.map((s) => [s.id, { date: s.businessDate, channel: s.channel }]));
+export function bankLines(held: readonly HeldLineRow[]): BankLine[] {
   const seen = new Map<string, number>();
-  return lineRows.map((l) => {
-    const statement = dateOf.get(l.statementId)!;
-    const content = `${statement.channel}|${statement.date}|${l.currency}|${l.direction}|${l.amount}|${l.externalRef}|${l.valueDate}`;
+  return countedOnce(held).map((l) => {
+    const content = `${l.statement.channel}|${l.valueDate}|${l.currency}|${l.direction}|${l.amount}|${l.externalRef}|${l.valueDate}`;
     const occurrence = (seen.get(content) ?? 0) + 1;
     seen.set(content, occurrence);
     return {
       key: createHash('sha256').update(`${content}|${occurrence}`).digest('hex').slice(0, 32),
-      statementDate: statement.date,
+      statementDate: l.valueDate,
       valueDate: l.valueDate,
       currency: l.currency,
       signed: l.direction === 'CREDIT' ? l.amount : -l.amount,
@@ -173,8 +175,9 @@ async function channelMovements(
 }
 
 /**
- * A channel's reconciliation of a date, computed now and stored: the statements and movements
- * of the date window around it are matched (domain/matching.ts), the date's exceptions recorded
+ * A channel's reconciliation of a date, computed now and stored: the statement lines booked in the date window around
+ * it (whatever statement holds them) and its movements of the window are matched (domain/matching.ts), the date's
+ * exceptions recorded
  * (new ones opened, open ones updated, those a match now explains resolved as TIMING by
  * matching itself), the adjustment table computed, and the whole kept as a report.
  */
@@ -189,14 +192,7 @@ export async function reconcileChannel(
   const rules = await rulesFor(shards, channel);
   const fromDate = addDays(businessDate, -rules.dateWindowDays);
   const toDate = addDays(businessDate, rules.dateWindowDays);
-  const statementRows = await statementsBetween(control.db, channel, fromDate, toDate);
-  const lines = bankLines(
-    statementRows,
-    await linesOfStatements(
-      control.db,
-      statementRows.map((s) => s.id),
-    ),
-  );
+  const lines = bankLines(await linesBookedBetween(control.db, channel, fromDate, toDate));
   const movements = await channelMovements(shards, channel, fromDate, toDate);
   const result = matchChannel(lines, movements, rules);
   assertPartition(result, lines.length, movements.length);
@@ -205,7 +201,7 @@ export async function reconcileChannel(
   const found = exceptionsOf(result, businessDate, latest !== null && latest >= toDate);
   const rows = await recordExceptions(control, channel, businessDate, found, result, now);
   const bySubject = new Map(rows.map((r) => [r.subject, r]));
-  const balances = channelBalances(statementRows.filter((s) => s.businessDate === businessDate));
+  const balances = channelBalances(await statementsBetween(control.db, channel, businessDate, businessDate));
   const adjustment = adjustmentOf(result, businessDate, (subject) => bySubject.get(subject), balances);
   const logical = shards.logicalOn(control)[0];
   assert(logical !== undefined, `shard ${control.name} holds no logical shard`);
@@ -488,8 +484,9 @@ export async function reconciliationExceptionsFor(
 }
 
 /**
- * The channel's balances at the bank on a date, per currency: the sum over its accounts' statements (a channel of
- * several accounts in one currency holds their sum); unknown (null) when any of them carries none (CSV).
+ * The channel's balances at the bank on a date, per currency: the sum over its accounts' statements closing that date
+ * (a channel of several accounts in one currency holds their sum; a statement of several days gives the opening of its
+ * first); unknown (null) when any of them carries none (CSV).
  */
 function channelBalances(
   rows: ReadonlyArray<{ currency: string | null; openingBalance: bigint | null; closingBalance: bigint | null }>,

@@ -28,7 +28,9 @@ import {
   refundsOfDate,
   sharesOfRefunds,
 } from '@paygraph/transaction/read-model/settlement';
-import { insertReport, reportsOfDate, settlementsOfDate, statementLinesOfDate } from '../db/settlement-store';
+import { insertReport, reportsOfDate, settlementsOfDate } from '../db/settlement-store';
+import { linesBookedBetween } from '../db/reconciliation-store';
+import { countedOnce } from '../domain/booked-lines';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import type { ReportRow } from '../db/schema/settlement';
 import { discrepanciesToJson, discrepancy, matchStatement, type Discrepancy } from '../domain/discrepancies';
@@ -461,6 +463,7 @@ async function externalChecks(shards: ShardSet, businessDate: string): Promise<D
     .flat()
     .filter((t) => t.status === 'SUCCEEDED')
     .map((t) => ({ id: t.id, kind: t.kind, externalRef: t.externalRef, amount: t.amount, currency: t.currency }));
-  const lines = await statementLinesOfDate(controlShard(shards).db, businessDate);
+  // The lines booked on the date, whatever statement holds them, a day repeated by two statements counted once.
+  const lines = countedOnce(await linesBookedBetween(controlShard(shards).db, null, businessDate, businessDate));
   return matchStatement(internal, lines);
 }

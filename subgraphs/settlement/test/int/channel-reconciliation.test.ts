@@ -956,3 +956,95 @@ describe('a TIMING resolution of a movement in transit lapses when its window en
     expect(exceptionOf(written, never)).toMatchObject({ status: 'RESOLVED', resolution: 'WRITE_OFF' });
   });
 });
+
+describe('a statement of several days: each line counts on the day it was booked, a day two statements repeat once', () => {
+  it("matches a month statement's lines on their own days, and a day's statement beside it adds no line twice", async () => {
+    const c = `month-${tag}`;
+    const [dayP, dayQ, dayR] = [60, 61, 62].map((n) => addDays(dayD, n)) as [string, string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    const account = await openAccount();
+    clock = new Date(`${dayP}T10:00:00Z`);
+    const a = await deposit(account, '1000', ref('month-a'), c);
+    clock = new Date(`${dayQ}T10:00:00Z`);
+    const b = await deposit(account, '2000', ref('month-b'), c);
+    const d = await deposit(account, '500', ref('month-d'), c);
+    clock = new Date(`${dayR}T10:00:00Z`);
+    const qEntries = [entry(ref('month-b'), 2000n, dayQ), entry(ref('month-d'), 500n, dayQ)];
+    // Deutsche Bank's month as the shared fixtures hold it: one Stmt, closing on its last day, each Ntry its BookgDt.
+    const month = camt053(
+      [
+        {
+          id: `${c}-month`,
+          currency: 'USD',
+          opening: 0n,
+          date: dayR,
+          entries: [entry(ref('month-a'), 1000n, dayP), ...qEntries, entry(ref('month-fee'), 25n, dayR, 'DEBIT')],
+        },
+      ],
+      { version: '08', prefix: 'ns2' },
+    );
+    const imported = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: month } });
+    expect(imported.data!.importBankStatement.statements).toMatchObject([{ businessDate: dayR, lines: 4 }]);
+    const shown = (r: Report) => r.matches.map((m) => [m.rule, m.externalRefs, m.movementIds]);
+    const row = (bank: string, ledger: string, bankOnly = '0') => ({
+      currency: 'USD',
+      bankMovements: bank,
+      ledgerMovements: ledger,
+      inTransit: '0',
+      bankOnly,
+      unexplained: '0',
+      balanced: true,
+    });
+    const onP = await reconcile(dayP, c);
+    expect(shown(onP)).toEqual([['REFERENCE', [ref('month-a')], [a]]]);
+    expect(onP.exceptions).toEqual([]);
+    expect(onP.adjustment).toEqual([row('1000', '1000')]);
+    const onQ = await reconcile(dayQ, c);
+    expect(shown(onQ).sort()).toEqual(
+      [
+        ['REFERENCE', [ref('month-b')], [b]],
+        ['REFERENCE', [ref('month-d')], [d]],
+      ].sort(),
+    );
+    expect(onQ.exceptions).toEqual([]);
+    expect(onQ.adjustment).toEqual([row('2500', '2500')]);
+    // The closing date holds its own line only: the bank's fee, bank-only.
+    const onR = await reconcile(dayR, c);
+    expect(onR.matches).toEqual([]);
+    expect(onR.exceptions.map((e) => [e.kind, e.externalRef, e.amount])).toEqual([
+      ['MISSING_INTERNAL', ref('month-fee'), '-25'],
+    ]);
+    expect(onR.adjustment).toEqual([row('-25', '0', '-25')]);
+
+    // The day's own statement of Q repeats the month's bookings of Q: they are the same money, read once.
+    const day = camt053([{ id: `${c}-q`, currency: 'USD', opening: 1000n, date: dayQ, entries: qEntries }], {
+      version: '08',
+      prefix: 'ns2',
+    });
+    expect(
+      (await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: day } })).errors,
+    ).toBeUndefined();
+    for (const date of [dayP, dayQ]) {
+      const again = await reconcile(date, c);
+      expect(again.matches.every((m) => m.externalRefs.length === 1)).toBe(true);
+      expect(again.exceptions).toEqual([]);
+      expect(again.adjustment).toEqual([date === dayP ? row('1000', '1000') : row('2500', '2500')]);
+    }
+
+    // The date's reconciliation reads the lines booked on it too, from every statement.
+    const external = async (date: string) => {
+      const r = await q(
+        'query($d: Date!) { reconciliation(businessDate: $d) { discrepancies { kind externalRef } } }',
+        {
+          d: date,
+        },
+      );
+      return (r.data!.reconciliation.discrepancies as Array<{ kind: string; externalRef: string | null }>)
+        .filter((x) => x.externalRef?.startsWith('month-') && x.externalRef.endsWith(tag))
+        .map((x) => [x.kind, x.externalRef]);
+    };
+    expect(await external(dayP)).toEqual([]);
+    expect(await external(dayQ)).toEqual([]);
+    expect(await external(dayR)).toEqual([['MISSING_INTERNAL', ref('month-fee')]]);
+  });
+});

@@ -230,7 +230,12 @@ export const statementLines = mysqlTable(
     direction: mysqlEnum('direction', ['CREDIT', 'DEBIT']).notNull(),
     valueDate: date('value_date', { mode: 'string' }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.statementId, t.lineNumber] }), index('statement_lines_ref_idx').on(t.externalRef)],
+  (t) => [
+    primaryKey({ columns: [t.statementId, t.lineNumber] }),
+    index('statement_lines_ref_idx').on(t.externalRef),
+    // A day's reconciliation reads the lines booked on its days, whatever statement holds them (a month's statement).
+    index('statement_lines_booked_idx').on(t.valueDate),
+  ],
 );
 
 export const reconciliationReports = mysqlTable(

@@ -1,0 +1,1 @@
+CREATE INDEX `statement_lines_booked_idx` ON `statement_lines` (`value_date`);

@@ -1,3 +1,6 @@
+import { dateTimeYearMax, dateTimeYearMin } from './limits';
+import { err, ok, type Result } from './result';
+
 /**
  * An instant as ISO-8601 in UTC with milliseconds ("2026-11-22T10:15:30.123Z"), exactly what
  * Date.prototype.toISOString answers. Hand-written because toISOString was the dearest part of
@@ -39,4 +42,53 @@ export function formatInstant(date: Date): string {
 
 function two(n: number): string {
   return n < 10 ? `0${n}` : `${n}`;
+}
+
+/**
+ * RFC 3339's date-time (ISO 8601's extended form): a date, "T", a time with seconds and an optional fraction, and
+ * an explicit offset, "Z" or ±hh:mm ("t" and "z" may be lower case, as RFC 3339 allows). Nothing else: Date.parse
+ * also takes "1 March 2026", a date without a time, a time without an offset (read in the process's own time zone)
+ * and 2026-02-30 (rolled over to March 2), each of which named an instant the client did not mean.
+ */
+const dateTimePattern =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
+
+/** Why parseInstant refused a text, as the DateTime scalar tells the client. */
+export type InstantRefusal = 'malformed' | 'no such date' | 'no such time' | 'out of range';
+
+/**
+ * An instant a client sent (the DateTime scalar's input): RFC 3339 with an explicit offset (dateTimePattern), on a
+ * real calendar date and time of day (no leap second: a Date cannot hold one), whose instant in UTC falls in the years
+ * dateTimeYearMin to dateTimeYearMax (what a DATETIME column holds). Digits of a fraction past milliseconds are
+ * dropped, as a Date keeps none.
+ */
+export function parseInstant(text: string): Result<Date, InstantRefusal> {
+  const match = dateTimePattern.exec(text);
+  if (!match) return err('malformed');
+  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return err('no such date');
+  const [offsetHours, offsetMinutes] = [Number(match[9] ?? 0), Number(match[10] ?? 0)];
+  if (hour > 23 || minute > 59 || second > 59 || offsetHours > 23 || offsetMinutes > 59) return err('no such time');
+  const offsetMs = (offsetHours * 60 + offsetMinutes) * 60_000 * (match[8] === '-' ? -1 : 1);
+  const ms = Number((match[7] ?? '').slice(0, 3).padEnd(3, '0'));
+  // Date.UTC reads years 0-99 as 1900-1999: the year is set on its own, after a leap year that holds any valid day.
+  const local = new Date(Date.UTC(2000, month - 1, day, hour, minute, second, ms));
+  local.setUTCFullYear(year);
+  const instant = new Date(local.getTime() - offsetMs);
+  const utcYear = instant.getUTCFullYear();
+  if (utcYear < dateTimeYearMin || utcYear > dateTimeYearMax) return err('out of range');
+  return ok(instant);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return leap ? 29 : 28;
 }

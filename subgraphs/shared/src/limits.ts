@@ -258,6 +258,16 @@ export const shutdownGraceMs = 5_000;
 /** How long a shard may take to answer a health probe. */
 export const healthProbeTimeoutMs = 2_000;
 
+/**
+ * The years a DateTime a client sends may fall in, as an instant in UTC: MySQL's DATETIME range ('1000-01-01
+ * 00:00:00' to '9999-12-31 23:59:59.999999'), the type of every column an instant is kept in or compared with.
+ * Outside it a write fails inside the database, an internal error rather than an answer, so the DateTime scalar
+ * refuses such a value as malformed input (graphql/scalars.ts).
+ */
+export const dateTimeYearMin = 1000;
+export const dateTimeYearMax = 9999;
+assert(dateTimeYearMin >= 1000 && dateTimeYearMax <= 9999, "DateTime's years must be ones a DATETIME column holds");
+
 /** Text fields a client may send. */
 export const ownerIdLengthMax = 64;
 export const externalRefLengthMax = 128;

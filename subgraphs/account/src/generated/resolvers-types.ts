@@ -17,7 +17,7 @@ export type Scalars = {
   Amount: { input: string; output: string | bigint; }
   /** A calendar date, "YYYY-MM-DD". */
   Date: { input: string; output: string | Date; }
-  /** An ISO-8601 instant in UTC. */
+  /** An RFC 3339 instant, answered in UTC; sent with an offset (Z or ±hh:mm), on a real date, in the years 1000-9999. */
   DateTime: { input: string; output: string | Date; }
   _FieldSet: { input: string; output: string; }
 };

@@ -16,7 +16,7 @@ export type Scalars = {
   Amount: { input: string; output: string | bigint; }
   /** An ISO-8601 calendar date, "2026-11-22". */
   Date: { input: string; output: string | Date; }
-  /** An ISO-8601 instant in UTC. */
+  /** An RFC 3339 instant, answered in UTC; sent with an offset (Z or ±hh:mm), on a real date, in the years 1000-9999. */
   DateTime: { input: string; output: string | Date; }
   _FieldSet: { input: string; output: string; }
 };

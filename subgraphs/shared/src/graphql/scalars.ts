@@ -1,6 +1,7 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { describeMoneyError, parseAmount } from '../money';
-import { formatInstant } from '../instant';
+import { formatInstant, parseInstant, type InstantRefusal } from '../instant';
+import { dateTimeYearMax, dateTimeYearMin } from '../limits';
 
 /**
  * Amount crosses the wire as a decimal string of minor units, and only so (the contract's
@@ -71,16 +72,47 @@ export function isCalendarDate(value: string): boolean {
   return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
 }
 
+/**
+ * DateTime is answered in UTC with milliseconds (formatInstant) and taken as RFC 3339 with an explicit offset, on a
+ * real date, within the years a DATETIME column holds (parseInstant). Anything else is malformed, refused whole with
+ * BAD_USER_INPUT before a resolver runs, as Amount is: Date.parse's leniency let "2026-02-30" mean March 2 and
+ * "1 March 2026" mean midnight, and a year past 9999 reached the database, whose refusal was an internal error.
+ * What a resolver receives is the instant in that same UTC form, whatever offset the client wrote.
+ */
+function dateTimeOrThrow(value: unknown): string {
+  const parsed = typeof value === 'string' ? parseInstant(value) : null;
+  if (parsed?.ok) return formatInstant(parsed.value);
+  throw new GraphQLError(
+    `DateTime must be an RFC 3339 date-time with an offset, e.g. "2026-11-22T10:15:30.123Z" or ` +
+      `"2026-11-22T11:15:30+01:00", on a real date, in the years ${dateTimeYearMin}-${dateTimeYearMax} in UTC: ` +
+      (parsed ? describeInstantRefusal(parsed.error) : 'not a string'),
+    { extensions: { code: 'BAD_USER_INPUT' } },
+  );
+}
+
+function describeInstantRefusal(refusal: InstantRefusal): string {
+  switch (refusal) {
+    case 'malformed':
+      return 'not of that form';
+    case 'no such date':
+      return 'no such day in that month';
+    case 'no such time':
+      return 'no such time of day or offset';
+    case 'out of range':
+      return 'outside those years';
+  }
+}
+
 export const DateTimeScalar = new GraphQLScalarType<string, string>({
   name: 'DateTime',
-  description: 'An ISO-8601 instant in UTC, "2026-11-22T10:15:30.123Z".',
+  description: 'An RFC 3339 instant: answered in UTC, "2026-11-22T10:15:30.123Z"; taken with any offset.',
   serialize(value) {
     if (value instanceof Date) return formatInstant(value);
     if (typeof value === 'string') return value;
     throw new GraphQLError(`DateTime cannot represent ${String(value)}`);
   },
-  parseValue(value) {
-    if (typeof value === 'string' && !Number.isNaN(Date.parse(value))) return value;
-    throw new GraphQLError('DateTime must be an ISO-8601 string', { extensions: { code: 'BAD_USER_INPUT' } });
+  parseValue: dateTimeOrThrow,
+  parseLiteral(ast) {
+    return dateTimeOrThrow(ast.kind === Kind.STRING ? ast.value : null);
   },
 });

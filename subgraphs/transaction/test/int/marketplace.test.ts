@@ -331,6 +331,37 @@ describe('refusals write nothing', () => {
     expect(rows).toEqual([]);
   });
 
+  it("refuses an endsAt that is no RFC 3339 instant on a real date within DATETIME's years, as a bad request", async () => {
+    const funding = await kit.open(unique('legs-ends'));
+    // Each went through before: two named another instant than meant, the last two failed in the database (internal).
+    for (const endsAt of [
+      '2099-02-30T00:00:00Z',
+      '1 March 2099',
+      '2099-03-01T10:00:00',
+      '+010000-01-01T00:00:00Z',
+      '9999-12-31T23:30:00-01:00',
+    ]) {
+      const answer = await campaign(kit.operator, { fundingAccountId: funding, percentOffBps: 100, endsAt });
+      expect(answer.errors?.[0]?.extensions?.code, endsAt).toBe('BAD_USER_INPUT');
+      expect(answer.errors?.[0]?.message, endsAt).toMatch(/DateTime must be an RFC 3339 date-time with an offset/);
+    }
+    const rows = await stack.shards
+      .of('account', funding)
+      .db.select()
+      .from(campaigns)
+      .where(eq(campaigns.fundingAccountId, funding));
+    expect(rows).toEqual([]);
+    // An offset is taken, and the instant answered in UTC.
+    const id = await newCampaign(funding, { percentOffBps: 100, endsAt: '2099-03-01T12:00:00.5+02:00' });
+    const read = await gql(
+      stack.gatewayUrl,
+      'query C($id: ID!) { campaign(id: $id) { endsAt } }',
+      { id },
+      kit.operator,
+    );
+    expect(read.data!.campaign).toEqual({ endsAt: '2099-03-01T10:00:00.500Z' });
+  });
+
   it('fails a payment whose paying leg cannot post after the campaign paid, reversing the campaign', async () => {
     const [payer, funding, payee] = await spread('legs-poor', 3);
     await kit.fund(payer!, '50');

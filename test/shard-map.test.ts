@@ -252,6 +252,13 @@ describe('the live shard map', () => {
         opened++;
       }
       expect(refusedOpens).toBeGreaterThan(0);
+      // A refused opening gives back its place in the owner's bound (accountsPerOwnerMax): the count is what opened.
+      const [counted] = await rawRows<{ n: number }>(
+        shard,
+        'SELECT accounts_opened AS n FROM owner_shards WHERE owner_id = ?',
+        [ownerId],
+      );
+      expect(Number(counted!.n)).toBe(opened);
       await expect(
         openAccountRow(
           stale,

@@ -103,6 +103,7 @@ async function openFunded(shards: ShardSet): Promise<Map<string, string[]>> {
       const decided = decideOpenAccount({ ownerId: `bench-recon-${currency}-${i}`, type: 'PERSONAL', currency });
       if (!decided.ok) throw new Error(JSON.stringify(decided.error));
       const account = await openAccountRow(shards, decided.value, new Date(`${addDays(firstDate, -1)}T12:00:00Z`));
+      if (!account) throw new Error(`${decided.value.ownerId} has as many accounts as an owner may open`);
       const funded = await deposit(serviceAt(shards, addDays(firstDate, -1)), {
         idempotencyKey: `fund-${account.id}`,
         accountId: account.id,

@@ -268,6 +268,14 @@ export const dateTimeYearMin = 1000;
 export const dateTimeYearMax = 9999;
 assert(dateTimeYearMin >= 1000 && dateTimeYearMax <= 9999, "DateTime's years must be ones a DATETIME column holds");
 
+/**
+ * Accounts one owner may open (openAccount; one more is INVALID_INPUT, field ownerId). Rows are kept
+ * (an account is closed, never deleted), so closed ones count: without a bound one owner could fill
+ * the shards with accounts. Far above what a person or a shop holds (the benchmark opens one per
+ * owner), and no more than ownerPortfolio answers for one owner (transaction's portfolioAccountsMax).
+ */
+export const accountsPerOwnerMax = 500;
+
 /** Text fields a client may send. */
 export const ownerIdLengthMax = 64;
 export const externalRefLengthMax = 128;

@@ -1,4 +1,5 @@
 import {
+  accountsPerOwnerMax,
   idempotencyRetentionDaysMin,
   ownerIdLengthMax,
   shardMoveFenceMsMax,
@@ -170,6 +171,7 @@ export const reportedAsOfAheadMsMax = 5 * 60_000;
  * an owner with more is refused as a bad request rather than answered short.
  */
 export const portfolioAccountsMax = 500;
+assert(portfolioAccountsMax >= accountsPerOwnerMax, 'every account an owner may open fits its portfolio');
 
 /**
  * Events of an owner's links (externalAccountChanged, externalAccountChanges; services/link-events.ts). A page, and

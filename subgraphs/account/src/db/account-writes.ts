@@ -1,15 +1,17 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId, parseId, randomLogicalShard, type LogicalShard } from '@paygraph/shared/ids';
-import { logicalShardCount } from '@paygraph/shared/limits';
+import { accountsPerOwnerMax, logicalShardCount } from '@paygraph/shared/limits';
+import { log } from '@paygraph/shared/log';
 import { refuseFenced } from '@paygraph/shared/control/index';
 import {
-  announceOwnerShard,
   insertAccount,
   lockAccount,
   setAccountStatus,
   setCreditLimitRow,
   readStripes,
+  releaseOwnerAccount,
+  reserveOwnerAccount,
   stripeShardsOf,
 } from '@paygraph/shared/ledger/index';
 import type { Result } from '@paygraph/shared/result';
@@ -18,21 +20,30 @@ import type { AccountToOpen } from '../domain/open-account';
 
 /**
  * Opens an account on a random logical shard, so accounts spread evenly over the databases, after
- * the owner directory names that shard (ledger/rules/owner-directory.ts). Never on a logical shard
- * a shard move fences (the map's, openLogicalShard), and the row is written under the fence where
- * the write happens (refuseFenced), so a process on an old map cannot open an account a move's copy
- * would leave behind.
+ * the owner directory names that shard and counts the account (ledger/rules/owner-directory.ts);
+ * null, nothing opened, when the owner has opened accountsPerOwnerMax already. Never on a logical
+ * shard a shard move fences (the map's, openLogicalShard), and the row is written under the fence
+ * where the write happens (refuseFenced), so a process on an old map cannot open an account a move's
+ * copy would leave behind.
  */
-export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, now: Date): Promise<AccountView> {
+export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, now: Date): Promise<AccountView | null> {
   const logical = openLogicalShard(shards);
   const id = newId('account', logical);
   // The owner directory names the shard first, so a reader of the owner's accounts never misses this one.
-  await announceOwnerShard(shards, toOpen.ownerId, logical);
+  if (!(await reserveOwnerAccount(shards, toOpen.ownerId, logical, accountsPerOwnerMax))) return null;
   const shard = shards.byLogical(logical);
-  await inTransaction(shard, async (tx) => {
-    await refuseFenced(tx, shard.name, [logical]);
-    await insertAccount(tx, { ...toOpen, id, status: 'ACTIVE', createdAt: now, updatedAt: now });
-  });
+  try {
+    await inTransaction(shard, async (tx) => {
+      await refuseFenced(tx, shard.name, [logical]);
+      await insertAccount(tx, { ...toOpen, id, status: 'ACTIVE', createdAt: now, updatedAt: now });
+    });
+  } catch (error) {
+    // Its place back, so that an outage's failed openings and their retries do not use up the owner's bound.
+    await releaseOwnerAccount(shards, toOpen.ownerId).catch((e: unknown) =>
+      log().warn({ err: e }, `opening for ${toOpen.ownerId} failed; its place in the bound was not given back`),
+    );
+    throw error;
+  }
   return {
     id,
     ownerId: toOpen.ownerId,

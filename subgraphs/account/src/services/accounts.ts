@@ -1,6 +1,7 @@
 import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import type { EntryRow, Account } from '@paygraph/shared/ledger/index';
 import { ensureAssetKnown } from '@paygraph/shared/ledger/index';
+import { accountsPerOwnerMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { AccountContext } from '../context';
 import type { BooksRefusal } from '../domain/books';
@@ -41,7 +42,15 @@ export async function openAccount(
   // Checked after the input's shape, so a bad currency is told before an unknown entity is asked for.
   const entity = await entityToOpenIn(ctx, input.entity);
   if (!entity.ok) return entity;
-  return ok(await openAccountRow(ctx.shards, decision.value, ctx.now()));
+  const opened = await openAccountRow(ctx.shards, decision.value, ctx.now());
+  // OpenAccountResult has no error of a limit: the bound is the owner id's, told as its INVALID_INPUT.
+  if (!opened)
+    return err({
+      kind: 'InvalidInput',
+      field: 'ownerId',
+      message: `an owner may open at most ${accountsPerOwnerMax} accounts (closed ones count)`,
+    });
+  return ok(opened);
 }
 
 export type StatusChangeRefusal = StatusRefusal | { kind: 'AccountNotFound' } | Forbidden;

@@ -1,9 +1,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { inArray } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { newId, parseId } from '@paygraph/shared/ids';
 import { mintToken, type Role } from '@paygraph/shared/identity';
-import { insertAccount } from '@paygraph/shared/ledger/index';
-import { accounts } from '@paygraph/shared/ledger/store/schema';
+import { insertAccount, ownerHomeShard } from '@paygraph/shared/ledger/index';
+import { accounts, ownerShards } from '@paygraph/shared/ledger/store/schema';
+import { accountsPerOwnerMax } from '@paygraph/shared/limits';
 import type { Stack } from '../../../../test/support/stack';
 import { defaultStack } from '../../../../test/support/default-stack';
 import { contractOperation, errorCodes, gql, type GraphQLResponse } from '../../../../test/support/graphql';
@@ -404,5 +405,35 @@ describe('bad input', () => {
     expect(errorCodes(tooManyAccounts)).toEqual(['BAD_USER_INPUT']);
     const tooManyEntries = await gql(stack.gatewayUrl, entriesPageDoc, { id, first: 1000, after: null }, ownerToken);
     expect(errorCodes(tooManyEntries)).toEqual(['BAD_USER_INPUT']);
+  });
+});
+
+describe("an owner's bound", () => {
+  it('opens at most accountsPerOwnerMax accounts per owner, closed ones counted, when openings race at the bound', async () => {
+    const ownerId = unique('bounded');
+    const ids = await inChunks(Array.from({ length: accountsPerOwnerMax - 1 }), 20, () => openedId(ownerId));
+    // Rows are kept: a closed account still holds its place.
+    const closed = await gql(stack.gatewayUrl, closeDoc, { id: ids[0] }, operator);
+    expect(closed.data?.closeAccount).toMatchObject({ __typename: 'Account', status: 'CLOSED' });
+    // Four at once for the last place: one passes, whichever; the others are refused, nothing written for them.
+    const racing = await Promise.all(Array.from({ length: 4 }, () => openAccount(operator, ownerId)));
+    const answers = racing.map((r) => r.data?.openAccount as { __typename: string; code?: string; message?: string });
+    expect(answers.filter((a) => a.__typename === 'Account')).toHaveLength(1);
+    const refusals = answers.filter((a) => a.__typename !== 'Account');
+    expect(refusals).toHaveLength(3);
+    for (const refusal of refusals)
+      expect(refusal).toMatchObject({
+        __typename: 'InvalidInput',
+        code: 'INVALID_INPUT',
+        message: `an owner may open at most ${accountsPerOwnerMax} accounts (closed ones count)`,
+      });
+    expect(await ownerAccountCount(stack.shards, ownerId)).toBe(accountsPerOwnerMax);
+    // An owner's row from before the count (the backfill's) is counted from its accounts at its next opening.
+    const home = stack.shards.byLogical(ownerHomeShard(ownerId));
+    await home.db.update(ownerShards).set({ accountsOpened: null }).where(eq(ownerShards.ownerId, ownerId));
+    expect((await openAccount(operator, ownerId)).data?.openAccount).toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await ownerAccountCount(stack.shards, ownerId)).toBe(accountsPerOwnerMax);
+    // Other owners are not touched by it.
+    await openedId(unique('unbounded'));
   });
 });

@@ -44,7 +44,13 @@ export { onCommitted, type CommittedListener } from './engine/events';
 export type { EngineMode, PostingSettings } from '../config/shared';
 
 export { announceStripe, onShard, readAccountsWithStripes, readStripes, stripeDirectoryGaps } from './stripes';
-export { announceOwnerShard, backfillOwnerDirectories, ownerShardSet, readOwnerAccounts } from './owners';
+export {
+  backfillOwnerDirectories,
+  ownerShardSet,
+  readOwnerAccounts,
+  releaseOwnerAccount,
+  reserveOwnerAccount,
+} from './owners';
 export { ownerHomeShard } from './rules/owner-directory';
 export { systemAccountId } from './system-accounts';
 export { ledgerHealth, type LedgerHealth } from './health';

@@ -4,9 +4,20 @@ import { toLogicalShard, type LogicalShard } from '../ids';
 import type { Account } from './rules/account';
 import { ownerHomeShard } from './rules/owner-directory';
 import { logicalShardsIn, stripeShardBit } from './rules/stripe-directory';
-import { addOwnerShards, homeAccountsOfOwner, ownerShardPairsPage, ownerShardsOf } from './store/owner-shards';
+import {
+  accountsOpenedOf,
+  addOwnerShards,
+  homeAccountCountOf,
+  homeAccountsOfOwner,
+  lockOwnerRow,
+  ownerShardPairsPage,
+  ownerShardsOf,
+  setOwnerAccounts,
+  uncountOwnerAccount,
+} from './store/owner-shards';
 import { onShard } from './stripes';
 import { pushTo } from '../collections';
+import { inTransaction } from '../shards/transaction';
 
 /**
  * The owner directory's reads and writes across shards (rules/owner-directory.ts says what the
@@ -14,16 +25,57 @@ import { pushTo } from '../collections';
  */
 
 /**
- * Makes the owner's directory name `logical` before an account whose id names it is opened: one
- * idempotent upsert on the owner's home shard, committed before the account's insert, so a
- * reader never misses the account (a failed opening leaves a bit that costs a read).
+ * Before an account is opened: names `logical` in the owner's directory and counts the account, unless
+ * the owner has opened `accountsMax` already (false, nothing written). One transaction on the owner's
+ * home shard under its row's lock, committed before the account's insert, so a reader never misses the
+ * account (a failed opening leaves a bit that costs a read), and every opening of the owner passes that
+ * row, so two at the bound cannot both pass. A row from
+ * before the count (null) is counted first from the accounts there are, outside the lock; should one
+ * appear uncounted meanwhile (the backfill's), the count is taken again.
  */
-export async function announceOwnerShard(shards: ShardSet, ownerId: string, logical: LogicalShard): Promise<void> {
+export async function reserveOwnerAccount(
+  shards: ShardSet,
+  ownerId: string,
+  logical: LogicalShard,
+  accountsMax: number,
+): Promise<boolean> {
   const homeLogical = ownerHomeShard(ownerId);
   const home = shards.byLogical(homeLogical);
-  await onShard(home, () => addOwnerShards(home.db, [{ ownerId, mask: stripeShardBit(logical) }]));
-  // A process on an old map may have written it where a shard move already copied the owner's home from.
-  await refuseFencedAfterWrite(home, [homeLogical]);
+  for (;;) {
+    const uncounted = (await onShard(home, () => accountsOpenedOf(home.db, ownerId))) === null;
+    const counted = uncounted ? await countOwnerAccounts(shards, ownerId) : null;
+    const outcome = await onShard(home, () =>
+      inTransaction(home, async (tx) => {
+        const opened = (await lockOwnerRow(tx, ownerId)) ?? counted;
+        if (opened === null) return 'uncounted' as const;
+        if (opened >= accountsMax) return 'full' as const;
+        await setOwnerAccounts(tx, ownerId, stripeShardBit(logical), opened + 1);
+        return 'reserved' as const;
+      }),
+    );
+    if (outcome === 'uncounted') continue;
+    // A process on an old map may have written it where a shard move already copied the owner's home from.
+    await refuseFencedAfterWrite(home, [homeLogical]);
+    return outcome === 'reserved';
+  }
+}
+
+/**
+ * Gives back the place reserveOwnerAccount counted for an opening whose insert failed (its shard away,
+ * or fenced), so that failures and their retries do not use up the owner's bound. Its bit stays (a
+ * bit without an account costs a read). An insert that committed unseen is then not counted: the
+ * owner may hold one account more than the bound per such loss.
+ */
+export async function releaseOwnerAccount(shards: ShardSet, ownerId: string): Promise<void> {
+  const home = shards.byLogical(ownerHomeShard(ownerId));
+  await onShard(home, () => uncountOwnerAccount(home.db, ownerId));
+}
+
+/** The owner's client accounts on the databases its directory names (an owner from before the count). */
+async function countOwnerAccounts(shards: ShardSet, ownerId: string): Promise<number> {
+  const named = await ownerShardSet(shards, ownerId);
+  const counts = await Promise.all(named.map((shard) => onShard(shard, () => homeAccountCountOf(shard.db, ownerId))));
+  return counts.reduce((a, b) => a + b, 0);
 }
 
 /** The databases the owner's directory names (from its home shard: one primary-key read). */

@@ -1,6 +1,9 @@
+import { and, eq, gt, sql } from 'drizzle-orm';
 import { bigintOf, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
+import type { Executor, Tx } from '../../shards/transaction';
 import type { Account } from '../rules/account';
 import { accountColumns, accountOfRaw, type RawAccount } from './rows';
+import { ownerShards } from './schema';
 
 /**
  * The owner directory's rows (rules/owner-directory.ts says what it is). Routing, not money:
@@ -23,6 +26,64 @@ export async function addOwnerShards(
       'ON DUPLICATE KEY UPDATE shards = shards | VALUES(shards)',
     masks.flatMap((m) => [m.ownerId, m.mask.toString()]),
   );
+}
+
+/**
+ * The owner's count of accounts opened: undefined without a row, null on a row from before the count
+ * (schema.ts ownerShards). A primary-key read. Locks: none.
+ */
+export async function accountsOpenedOf(db: SqlTarget, ownerId: string): Promise<number | null | undefined> {
+  const rows = await rawRows<{ accounts_opened: number | null }>(
+    db,
+    'SELECT accounts_opened FROM owner_shards WHERE owner_id = ?',
+    [ownerId],
+  );
+  return rows.length === 0 ? undefined : rows[0]!.accounts_opened;
+}
+
+/**
+ * The owner's row for an opening, made when missing (counting none: a new owner has no account) and
+ * locked until the transaction ends: its count of accounts opened, null on a row from before the
+ * count. ON DUPLICATE KEY UPDATE takes the row's exclusive lock at once, so two first openings of an
+ * owner wait for each other instead of deadlocking on a shared lock's upgrade. Locks: the owner's row.
+ */
+export async function lockOwnerRow(tx: Tx, ownerId: string): Promise<number | null> {
+  await tx
+    .insert(ownerShards)
+    .values({ ownerId, shards: 0n, accountsOpened: 0 })
+    .onDuplicateKeyUpdate({ set: { shards: sql`${ownerShards.shards}` } });
+  const [row] = await tx
+    .select({ accountsOpened: ownerShards.accountsOpened })
+    .from(ownerShards)
+    .where(eq(ownerShards.ownerId, ownerId))
+    .for('update');
+  return row!.accountsOpened;
+}
+
+/** Adds `mask` to the owner's bits and sets its count, its row locked (lockOwnerRow). Locks: that row. */
+export async function setOwnerAccounts(tx: Tx, ownerId: string, mask: bigint, accountsOpened: number): Promise<void> {
+  await tx
+    .update(ownerShards)
+    .set({ shards: sql`${ownerShards.shards} | CAST(${mask.toString()} AS UNSIGNED)`, accountsOpened })
+    .where(eq(ownerShards.ownerId, ownerId));
+}
+
+/** One account fewer in the owner's count (a counted row only). Locks: the owner's row, for the statement. */
+export async function uncountOwnerAccount(db: Executor, ownerId: string): Promise<void> {
+  await db
+    .update(ownerShards)
+    .set({ accountsOpened: sql`${ownerShards.accountsOpened} - 1` })
+    .where(and(eq(ownerShards.ownerId, ownerId), gt(ownerShards.accountsOpened, 0)));
+}
+
+/** The owner's client accounts on this shard (home rows: no stripe, no system account). The owner index's range. Locks: none. */
+export async function homeAccountCountOf(db: SqlTarget, ownerId: string): Promise<number> {
+  const rows = await rawRows<{ n: number | string }>(
+    db,
+    "SELECT COUNT(*) AS n FROM accounts WHERE owner_id = ? AND parent_id IS NULL AND type <> 'SYSTEM'",
+    [ownerId],
+  );
+  return Number(rows[0]!.n);
 }
 
 /** The owner's directory bits (0 when it has no row: no account opened). A primary-key read. Locks: none. */

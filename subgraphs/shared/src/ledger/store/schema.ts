@@ -6,6 +6,7 @@ import {
   datetime,
   decimal,
   index,
+  int,
   mediumtext,
   mysqlEnum,
   mysqlTable,
@@ -310,10 +311,15 @@ export const ledgerClassDays = mysqlTable(
  * The owner directory (rules/owner-directory.ts): one row per owner on its home shard (a hash of
  * the owner id), naming as a bitmask over the logical shards those where the owner may have an
  * account, so that reading an owner's accounts asks those shards only. Set before an account is
- * opened; bits are never cleared. Routing, not money.
+ * opened; bits are never cleared. Routing, not money. It also counts the accounts the owner opened
+ * (accounts_opened, under accountsPerOwnerMax): its row is the one place every opening of the owner
+ * passes, on one database, so its lock is what keeps two openings at the bound from both passing.
+ * NULL on a row written before the count (by the directory's backfill, or a process that did not
+ * count yet): the owner's accounts are counted at its next opening (owners.ts reserveOwnerAccount).
  */
 export const ownerShards = mysqlTable('owner_shards', {
   ownerId: varchar('owner_id', { length: 64 }).primaryKey(),
   shards: bigint('shards', { mode: 'bigint', unsigned: true }).notNull(),
+  accountsOpened: int('accounts_opened', { unsigned: true }),
   updatedAt: moment('updated_at'),
 });

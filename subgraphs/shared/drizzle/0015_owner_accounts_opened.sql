@@ -1,0 +1,1 @@
+ALTER TABLE `owner_shards` ADD `accounts_opened` int unsigned;

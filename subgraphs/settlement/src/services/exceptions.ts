@@ -68,12 +68,19 @@ function decide(
 ): Result<ExceptionView, ResolveRefusal> | null {
   if (row.status === 'RESOLVED') {
     if (row.resolutionKey === input.idempotencyKey && row.resolvedBy === actor) {
-      return row.resolution === input.reason
+      // A replay is the same request: the same reason and note (the note is the record an auditor reads).
+      if (row.resolution !== input.reason)
+        return err({
+          kind: 'InvalidInput',
+          field: 'idempotencyKey',
+          message: `idempotencyKey ${input.idempotencyKey} resolved this exception as ${row.resolution}`,
+        });
+      return row.note === (input.note ?? null)
         ? ok(exceptionView(row, now))
         : err({
             kind: 'InvalidInput',
             field: 'idempotencyKey',
-            message: `idempotencyKey ${input.idempotencyKey} resolved this exception as ${row.resolution}`,
+            message: `idempotencyKey ${input.idempotencyKey} resolved this exception with another note`,
           });
     }
     return err({

@@ -423,6 +423,16 @@ describe('a channel reconciled over two days', () => {
       postingId: expect.stringMatching(/^pst_/),
     });
     expect(new Set(answers.map((a) => a.postingId)).size).toBe(1);
+    // The key replayed with another note is another request: refused, the note kept as first written.
+    for (const note of ['another note', null]) {
+      const reused = await q(docs.resolve, {
+        input: { idempotencyKey: key, exceptionId: fee, reason: 'BANK_FEE', note },
+      });
+      expect(reused.data!.resolveException).toMatchObject({
+        __typename: 'InvalidInput',
+        message: expect.stringContaining('with another note'),
+      });
+    }
     const racing = await Promise.all(
       Array.from({ length: 4 }, () =>
         q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: feeLine, reason: 'BANK_FEE' } }),

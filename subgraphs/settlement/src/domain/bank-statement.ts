@@ -16,7 +16,10 @@ export interface BankStatement {
   currency: string | null;
   openingBalance: bigint | null;
   closingBalance: bigint | null;
+  /** What matching weighs: an entry each, or each transaction of a camt.053 batch entry (statement-camt.ts). */
   lines: StatementLine[];
+  /** The bank's entries (Ntry, :61:, CSV lines), as the import answers them; as many as the lines but for batches. */
+  entries: number;
   /** The line of the file where the statement begins (an MT940 record's :20:, a camt.053 Stmt). */
   line: number;
 }

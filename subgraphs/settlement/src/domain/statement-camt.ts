@@ -21,18 +21,18 @@ import { chunksOf, type StatementSource } from './statement-source';
  * is never a document tree in memory (fast-xml-parser, used before, parsed the whole text into one).
  * Any version camt.053.001.02 and later is accepted: the elements read here (Stmt, Acct/Id, Bal
  * with Tp/CdOrPrtry/Cd OPBD|PRCD|CLBD, Ntry with Amt@Ccy, CdtDbtInd, Sts, BookgDt, ValDt,
- * AcctSvcrRef, NtryRef and NtryDtls/TxDtls/Refs) kept their names and places across them;
- * elements are known by their local name, whatever prefix the bank gives the namespace.
+ * AcctSvcrRef, NtryRef and NtryDtls/TxDtls with its Refs, Amt and AmtDtls/TxAmt/Amt) kept their
+ * names and places across them; elements are known by their local name, whatever prefix the bank
+ * gives the namespace.
  * What is hand-written: the mapping to statements and the exact amounts (text to bigint minor
  * units, never through a double). The content arrives decoded: an encoding the XML declaration
  * names (ISO-8859-1, say) was the transport's business and is ignored, as is a byte order mark.
  */
 const namespacePattern = /^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.(\d{2})$/;
 
-/** The texts kept of a statement, of a balance and of an entry, by their path below the element. */
+/** The texts kept of a statement, of a balance, of an entry and of an entry's transaction, by their path below it. */
 const stmtPaths = new Set(['Id', 'CreDtTm', 'Acct/Id/IBAN', 'Acct/Id/Othr/Id', 'Acct/Ccy']);
 const balPaths = new Set(['Tp/CdOrPrtry/Cd', 'Amt', 'CdtDbtInd', 'Dt/Dt', 'Dt/DtTm']);
-const refsPath = 'NtryDtls/TxDtls/Refs/';
 const ntryPaths = new Set([
   'Amt',
   'CdtDbtInd',
@@ -44,10 +44,9 @@ const ntryPaths = new Set([
   'ValDt/DtTm',
   'AcctSvcrRef',
   'NtryRef',
-  `${refsPath}EndToEndId`,
-  `${refsPath}AcctSvcrRef`,
-  `${refsPath}TxId`,
 ]);
+/** Below an entry's NtryDtls/TxDtls: its references, and its own amount (001.04 on: Amt; 001.02: AmtDtls/TxAmt/Amt). */
+const txPaths = new Set(['Refs/EndToEndId', 'Refs/AcctSvcrRef', 'Refs/TxId', 'Amt', 'AmtDtls/TxAmt/Amt', 'CdtDbtInd']);
 
 /** An element's kept texts (path → text) and, for Amt, its Ccy attribute. */
 interface Kept {
@@ -56,9 +55,14 @@ interface Kept {
   currency?: string;
 }
 
+/** An entry, with its transactions (each TxDtls, its Amt's Ccy kept as the text of `<path>@Ccy`). */
+interface KeptEntry extends Kept {
+  transactions: Kept[];
+}
+
 interface RawStatement extends Kept {
   balances: Kept[];
-  entries: Kept[];
+  entries: KeptEntry[];
 }
 
 export async function parseCamt053(
@@ -85,7 +89,9 @@ class CamtReader {
   private readonly path: string[] = [];
   private statement: RawStatement | null = null;
   /** The Bal or Ntry being read, and where its path begins. */
-  private inner: { kept: Kept; depth: number; paths: ReadonlySet<string>; txDtls: number } | null = null;
+  private inner: { kept: Kept; depth: number; paths: ReadonlySet<string> } | null = null;
+  /** The Ntry's TxDtls being read, and where its path begins. */
+  private transaction: { kept: Kept; depth: number } | null = null;
   private entries = 0;
   private text = '';
   private tagLine = 1;
@@ -141,7 +147,7 @@ class CamtReader {
     if (depth === 3 && tag.local === 'Stmt' && this.path[1] === 'BkToCstmrStmt') {
       this.statement = { line: this.tagLine, texts: new Map(), balances: [], entries: [] };
     } else if (depth === 4 && this.statement !== null && (tag.local === 'Bal' || tag.local === 'Ntry')) {
-      const kept: Kept = { line: this.tagLine, texts: new Map() };
+      const kept: KeptEntry = { line: this.tagLine, texts: new Map(), transactions: [] };
       if (tag.local === 'Ntry') {
         if (++this.entries > this.entriesMax) {
           this.failure ??= tooManyEntries(this.tagLine, this.entriesMax);
@@ -149,11 +155,24 @@ class CamtReader {
         }
         this.statement.entries.push(kept);
       } else this.statement.balances.push(kept);
-      this.inner = { kept, depth, paths: tag.local === 'Ntry' ? ntryPaths : balPaths, txDtls: 0 };
-    } else if (this.inner !== null && tag.local === 'TxDtls') this.inner.txDtls++;
+      this.inner = { kept, depth, paths: tag.local === 'Ntry' ? ntryPaths : balPaths };
+    } else if (this.inner?.paths === ntryPaths && depth === this.inner.depth + 2 && tag.local === 'TxDtls') {
+      if (this.path[depth - 2] === 'NtryDtls') this.transactionOpened(depth);
+    }
     const currency = tag.attributes.Ccy?.value;
     if (tag.local === 'Amt' && this.inner !== null && depth === this.inner.depth + 1 && currency !== undefined)
       this.inner.kept.currency = currency;
+    const tx = this.transaction;
+    const relative = tx === null ? '' : this.path.slice(tx.depth).join('/');
+    if (tag.local === 'Amt' && currency !== undefined && txPaths.has(relative))
+      tx!.kept.texts.set(`${relative}@Ccy`, currency);
+  }
+
+  /** An entry's TxDtls: kept with its own texts, the amounts of a batch entry's transactions among them. */
+  private transactionOpened(depth: number): void {
+    const kept: Kept = { line: this.tagLine, texts: new Map() };
+    (this.inner!.kept as KeptEntry).transactions.push(kept);
+    this.transaction = { kept, depth };
   }
 
   /** The root must be a Document in a camt.053 namespace: a camt.052, a pain.001 or anything else is not this format. */
@@ -172,14 +191,18 @@ class CamtReader {
     const text = this.text.trim();
     this.text = '';
     const inner = this.inner;
-    if (inner !== null && depth > inner.depth) {
+    const tx = this.transaction;
+    if (tx !== null && depth > tx.depth) {
+      const relative = this.path.slice(tx.depth).join('/');
+      if (txPaths.has(relative) && !tx.kept.texts.has(relative)) tx.kept.texts.set(relative, text);
+    } else if (inner !== null && depth > inner.depth) {
       const relative = this.path.slice(inner.depth).join('/');
-      const firstTx = inner.txDtls <= 1 || !relative.startsWith(refsPath);
-      if (firstTx && inner.paths.has(relative) && !inner.kept.texts.has(relative)) inner.kept.texts.set(relative, text);
+      if (inner.paths.has(relative) && !inner.kept.texts.has(relative)) inner.kept.texts.set(relative, text);
     } else if (this.statement !== null && depth > 3 && inner === null) {
       const relative = this.path.slice(3).join('/');
       if (stmtPaths.has(relative) && !this.statement.texts.has(relative)) this.statement.texts.set(relative, text);
     }
+    if (tx !== null && depth === tx.depth) this.transaction = null;
     if (inner !== null && depth === inner.depth) this.inner = null;
     if (depth === 3 && tag.local === 'Stmt' && this.statement !== null) {
       const read = readStatement(this.statement, this.statements.length + 1);
@@ -244,10 +267,12 @@ function readStatement(s: RawStatement, index: number): Result<BankStatement, St
   for (const [j, entry] of s.entries.entries()) {
     const read = readEntry(entry, `${where} Ntry ${j + 1}`, currency, businessDate);
     if (typeof read === 'string') return err({ line: entry.line, message: read });
-    // An entry is kept under its line (statement_lines' key); XML without line breaks puts several on one line, and the
-    // entries after the first there are numbered on from it.
-    read.lineNumber = Math.max(read.lineNumber, (lines.at(-1)?.lineNumber ?? 0) + 1);
-    lines.push(read);
+    for (const line of read) {
+      // A line is kept under its line of the file (statement_lines' key); XML without line breaks puts several on one
+      // line, and the lines after the first there are numbered on from it.
+      line.lineNumber = Math.max(line.lineNumber, (lines.at(-1)?.lineNumber ?? 0) + 1);
+      lines.push(line);
+    }
   }
   const statement: BankStatement = {
     account: s.texts.get('Acct/Id/IBAN') || s.texts.get('Acct/Id/Othr/Id') || null,
@@ -256,13 +281,18 @@ function readStatement(s: RawStatement, index: number): Result<BankStatement, St
     openingBalance: opening.amount,
     closingBalance: closing.amount,
     lines,
+    entries: s.entries.length,
     line: s.line,
   };
   const sums = addsUp(statement, where, s.line);
   return sums.ok ? ok(statement) : sums;
 }
 
-function readEntry(entry: Kept, where: string, currency: string, businessDate: string): StatementLine | string {
+/**
+ * An entry's lines: one, under its first transaction's reference, or a batch entry's transactions each a line of its
+ * own (transactionsOf).
+ */
+function readEntry(entry: KeptEntry, where: string, currency: string, businessDate: string): StatementLine[] | string {
   const amount = signedAmount(entry, where);
   if (typeof amount === 'string') return amount;
   if (amount.currency !== currency) return `${where}: an entry in ${amount.currency} on a statement in ${currency}`;
@@ -272,19 +302,48 @@ function readEntry(entry: Kept, where: string, currency: string, businessDate: s
   if (status !== 'BOOK') return `${where}: status ${status}; a statement holds booked (BOOK) entries only`;
   // A reversal (RvslInd true) is booked on the other side already by its CdtDbtInd: nothing to flip here.
   const t = entry.texts;
-  const externalRef = referenceOf(
-    t.get(`${refsPath}EndToEndId`),
-    t.get(`${refsPath}AcctSvcrRef`),
-    t.get(`${refsPath}TxId`),
-    t.get('AcctSvcrRef'),
-    t.get('NtryRef'),
-  );
-  return {
-    lineNumber: entry.line,
-    externalRef,
+  const valueDate = dateOf(t, 'BookgDt/') ?? dateOf(t, 'ValDt/') ?? businessDate;
+  const line = (lineNumber: number, signed: bigint, tx: Kept | undefined): StatementLine => ({
+    lineNumber,
+    externalRef: referenceOf(
+      tx?.texts.get('Refs/EndToEndId'),
+      tx?.texts.get('Refs/AcctSvcrRef'),
+      tx?.texts.get('Refs/TxId'),
+      t.get('AcctSvcrRef'),
+      t.get('NtryRef'),
+    ),
     currency,
-    valueDate: dateOf(t, 'BookgDt/') ?? dateOf(t, 'ValDt/') ?? businessDate,
-    amount: amount.amount < 0n ? -amount.amount : amount.amount,
-    direction: amount.amount < 0n ? 'DEBIT' : 'CREDIT',
-  };
+    valueDate,
+    amount: signed < 0n ? -signed : signed,
+    direction: signed < 0n ? 'DEBIT' : 'CREDIT',
+  });
+  const parts = transactionsOf(entry, amount.amount, currency);
+  if (parts === null) return [line(entry.line, amount.amount, entry.transactions[0])];
+  return parts.map(({ tx, signed }) => line(tx.line, signed, tx));
+}
+
+/**
+ * A batch entry's transactions, when each can be matched on its own: two or more TxDtls, each with its own amount
+ * (TxDtls/Amt, else AmtDtls/TxAmt/Amt) in the entry's currency, signed by its CdtDbtInd (else the entry's), adding up
+ * to the entry exactly (PostFinance's 24.00 = 15.00 + 9.00, each its EndToEndId). Otherwise null, and the entry is one
+ * line: a transaction without its amount, in another currency, or charges taken from the entry's sum leave nothing
+ * exact to split it by, and a detail the statement's arithmetic does not rest on never refuses the file.
+ */
+function transactionsOf(
+  entry: KeptEntry,
+  signed: bigint,
+  currency: string,
+): Array<{ tx: Kept; signed: bigint }> | null {
+  if (entry.transactions.length < 2) return null;
+  const parts: Array<{ tx: Kept; signed: bigint }> = [];
+  for (const tx of entry.transactions) {
+    const path = tx.texts.has('Amt') ? 'Amt' : 'AmtDtls/TxAmt/Amt';
+    const text = tx.texts.get(path);
+    if (text === undefined || tx.texts.get(`${path}@Ccy`) !== currency) return null;
+    const minor = decimalToMinor(text, currency, '.');
+    const indicator = tx.texts.get('CdtDbtInd') ?? (signed < 0n ? 'DBIT' : 'CRDT');
+    if (typeof minor === 'string' || (indicator !== 'CRDT' && indicator !== 'DBIT')) return null;
+    parts.push({ tx, signed: indicator === 'CRDT' ? minor : -minor });
+  }
+  return parts.reduce((sum, p) => sum + p.signed, 0n) === signed ? parts : null;
 }

@@ -63,6 +63,7 @@ async function readFormat(
           openingBalance: null,
           closingBalance: null,
           lines: same,
+          entries: same.length,
           line: same[0]!.lineNumber,
         })),
       );

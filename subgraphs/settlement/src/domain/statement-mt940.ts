@@ -190,6 +190,7 @@ class RecordReader {
       openingBalance: day.opening.amount,
       closingBalance: day.closing.amount,
       lines: day.lines,
+      entries: day.lines.length,
       line: day.line,
     };
     const sums = addsUp(statement, `statement of account ${day.account}`, day.line);

@@ -99,7 +99,7 @@ export async function importBankStatement(
       currency: s.currency,
       openingBalance: s.openingBalance,
       closingBalance: s.closingBalance,
-      lines: s.lines.length,
+      lines: s.entries,
     })),
   });
 }
@@ -162,7 +162,7 @@ function rowsOf(routed: readonly Routed[], format: StatementFormat, importedBy: 
         currency: s.currency,
         openingBalance: s.openingBalance,
         closingBalance: s.closingBalance,
-        lineCount: s.lines.length,
+        lineCount: s.entries,
         importedBy,
         createdAt: now,
       },

@@ -275,6 +275,40 @@ describe.skipIf(root === null)('every real bank file of one account, sent with i
   });
 });
 
+describe.skipIf(root === null)("PostFinance's camt.053: a batch entry's transactions are lines of their own", () => {
+  it('imports 13 entries (SOURCES.md) and keeps the 24.00 entry as 15.00 and 9.00, each under its EndToEndId', async () => {
+    const file = 'camt053/dvbern_iso20022__camt.053_P_CH0309000000250090342_380000000_0_2016053100163801.xml';
+    const channel = `pf-${tag}`;
+    const answer = await importFile({ channel, format: 'CAMT053', content: fixture(file) });
+    expectImported(file, answer, { statements: 1, dates: ['2016-04-30'], entries: [13] });
+    const lines = await sqlRows<{ external_ref: string; amount: string; direction: string; value_date: string }>(sql`
+      SELECT l.external_ref, CAST(l.amount AS CHAR) AS amount, l.direction,
+        DATE_FORMAT(l.value_date, '%Y-%m-%d') AS value_date
+      FROM statement_lines l JOIN statements s ON s.id = l.statement_id WHERE s.channel = ${channel}
+      ORDER BY l.line_number`);
+    // Its four batch entries (1000.00 of 10, 620.00 of 8, 110.00 of 3, 24.00 of 2) add up to their transactions.
+    expect(lines).toHaveLength(13 - 4 + 10 + 8 + 3 + 2);
+    expect(lines.filter((l) => l.value_date === '2016-04-10' && l.direction === 'CREDIT')).toEqual([
+      {
+        external_ref: 'EndToEnd-CRDBRActSame-1B9C-CHDDBB2',
+        amount: '1500',
+        direction: 'CREDIT',
+        value_date: '2016-04-10',
+      },
+      {
+        external_ref: 'EndToEnd-CRDBRActSame-1B9C-CHDDBB3',
+        amount: '900',
+        direction: 'CREDIT',
+        value_date: '2016-04-10',
+      },
+      { external_ref: 'PMT-651727380907030005', amount: '5656', direction: 'CREDIT', value_date: '2016-04-10' },
+    ]);
+    const sum = (rows: typeof lines) =>
+      rows.reduce((n, l) => n + (l.direction === 'CREDIT' ? BigInt(l.amount) : -BigInt(l.amount)), 0n);
+    expect(sum(lines)).toBe(32268977n - 32215216n);
+  });
+});
+
 const multiAccountFiles = [
   'mt940/wolph_mt940__betterplace_sepa_mt9401.sta',
   'mt940/wolph_mt940__cmxl_mt940.sta',

@@ -1058,3 +1058,71 @@ describe('a statement of several days: each line counts on the day it was booked
     expect(await external(dayR)).toEqual([['MISSING_INTERNAL', ref('month-fee')]]);
   });
 });
+
+describe("a camt.053 batch entry: each transaction's reference and amount is a line of its own", () => {
+  it('matches each TxDtls (Amt from 001.04 on, AmtDtls/TxAmt in 001.02) to its movement: no mismatch, none missing', async () => {
+    // PostFinance's entry of 24.00 = 15.00 + 9.00, each under its EndToEndId: read as one line under the first
+    // reference, 15.00 matched 24.00 (AMOUNT_MISMATCH) and 9.00 was on no statement (MISSING_EXTERNAL).
+    const c = `batch-${tag}`;
+    const [dayS, dayT] = [70, 71].map((n) => addDays(dayD, n)) as [string, string];
+    const account = await openAccount();
+    const file = (date: string, version: string, parts: ReadonlyArray<readonly [string, bigint]>) => {
+      const total = parts.reduce((sum, [, amount]) => sum + amount, 0n);
+      const batch: FileEntry = {
+        ...entry(ref(`${date}-batch`), total, date),
+        parts: parts.map(([name, amount]) => ({ ref: ref(name), amount })),
+      };
+      return camt053([{ id: `${c}-${date}`, currency: 'USD', opening: 0n, date, entries: [batch] }], {
+        version,
+        ...(version === '02' ? {} : { prefix: 'ns2' }),
+      });
+    };
+    for (const [date, version, parts] of [
+      [
+        dayS,
+        '08',
+        [
+          ['batch-s1', 1500n],
+          ['batch-s2', 900n],
+        ],
+      ],
+      [
+        dayT,
+        '02',
+        [
+          ['batch-t1', 3000n],
+          ['batch-t2', 700n],
+          ['batch-t3', 1n],
+        ],
+      ],
+    ] as const) {
+      clock = new Date(`${date}T10:00:00Z`);
+      const ids = new Map<string, string>();
+      for (const [name, amount] of parts) ids.set(ref(name), await deposit(account, amount.toString(), ref(name), c));
+      const imported = await q(docs.importFile, {
+        input: { channel: c, format: 'CAMT053', content: file(date, version, parts) },
+      });
+      // One entry, as the bank counts them; its transactions are what matching weighs.
+      expect(imported.data!.importBankStatement.statements, JSON.stringify(imported)).toMatchObject([
+        { businessDate: date, lines: 1 },
+      ]);
+      const report = await reconcile(date, c);
+      expect(report.matches.map((m) => [m.rule, m.externalRefs, m.movementIds, m.difference]).sort()).toEqual(
+        [...ids].map(([r, id]) => ['REFERENCE', [r], [id], '0']).sort(),
+      );
+      expect(report.exceptions).toEqual([]);
+      const total = parts.reduce((sum, [, amount]) => sum + amount, 0n).toString();
+      expect(report.adjustment).toEqual([
+        {
+          currency: 'USD',
+          bankMovements: total,
+          ledgerMovements: total,
+          inTransit: '0',
+          bankOnly: '0',
+          unexplained: '0',
+          balanced: true,
+        },
+      ]);
+    }
+  });
+});

@@ -8,6 +8,8 @@ export interface FileEntry {
   amount: bigint;
   direction: 'CREDIT' | 'DEBIT';
   bookingDate: string;
+  /** camt.053 only: a batch entry's transactions, each a TxDtls of its reference and amount (the entry's direction). */
+  parts?: ReadonlyArray<{ ref: string; amount: bigint }>;
 }
 
 export interface FileStatement {
@@ -48,6 +50,27 @@ export function camt053(
   const bal = (code: string, amount: bigint, currency: string, date: string) =>
     `<${p}Bal><${p}Tp><${p}CdOrPrtry><${p}Cd>${code}</${p}Cd></${p}CdOrPrtry></${p}Tp><${p}Amt Ccy="${currency}">${decimal(amount, currency)}</${p}Amt>` +
     `<${p}CdtDbtInd>${amount < 0n ? 'DBIT' : 'CRDT'}</${p}CdtDbtInd><${p}Dt><${p}Dt>${date}</${p}Dt></${p}Dt></${p}Bal>`;
+  // A batch's transactions each with its own amount where the version keeps it: TxDtls/AmtDtls/TxAmt/Amt in 001.02,
+  // TxDtls/Amt and CdtDbtInd from 001.04 on.
+  const transaction = (part: { ref: string; amount: bigint }, direction: string, currency: string) => {
+    const amount = `<${p}Amt Ccy="${currency}">${decimal(part.amount, currency)}</${p}Amt>`;
+    const own =
+      version === '02'
+        ? `<${p}AmtDtls><${p}TxAmt>${amount}</${p}TxAmt></${p}AmtDtls>`
+        : `${amount}<${p}CdtDbtInd>${direction === 'CREDIT' ? 'CRDT' : 'DBIT'}</${p}CdtDbtInd>`;
+    return `          <${p}TxDtls><${p}Refs><${p}EndToEndId>${part.ref}</${p}EndToEndId></${p}Refs>${own}</${p}TxDtls>`;
+  };
+  const details = (e: FileEntry, currency: string) =>
+    e.parts === undefined
+      ? [
+          `        <${p}NtryDtls><${p}TxDtls><${p}Refs><${p}EndToEndId>${e.ref || 'NOTPROVIDED'}</${p}EndToEndId></${p}Refs>`,
+          `          <${p}RltdPties><${p}Dbtr><${p}Nm>Jürgen Müller &amp; Söhne</${p}Nm></${p}Dbtr></${p}RltdPties></${p}TxDtls></${p}NtryDtls>`,
+        ]
+      : [
+          `        <${p}NtryDtls><${p}Btch><${p}NbOfTxs>${e.parts.length}</${p}NbOfTxs></${p}Btch>`,
+          ...e.parts.map((part) => transaction(part, e.direction, currency)),
+          `        </${p}NtryDtls>`,
+        ];
   const entry = (e: FileEntry, currency: string) =>
     [
       `      <${p}Ntry>`,
@@ -57,8 +80,7 @@ export function camt053(
       `        <${p}BookgDt><${p}Dt>${e.bookingDate}</${p}Dt></${p}BookgDt><${p}ValDt><${p}Dt>${e.bookingDate}</${p}Dt></${p}ValDt>`,
       `        <${p}AcctSvcrRef>BANK-${e.ref || 'X'}</${p}AcctSvcrRef>`,
       `        <${p}BkTxCd><${p}Prtry><${p}Cd>NTRF</${p}Cd></${p}Prtry></${p}BkTxCd>`,
-      `        <${p}NtryDtls><${p}TxDtls><${p}Refs><${p}EndToEndId>${e.ref || 'NOTPROVIDED'}</${p}EndToEndId></${p}Refs>`,
-      `          <${p}RltdPties><${p}Dbtr><${p}Nm>Jürgen Müller &amp; Söhne</${p}Nm></${p}Dbtr></${p}RltdPties></${p}TxDtls></${p}NtryDtls>`,
+      ...details(e, currency),
       `      </${p}Ntry>`,
     ].join('\n');
   const stmt = (s: FileStatement) =>

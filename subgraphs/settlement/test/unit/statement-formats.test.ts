@@ -101,6 +101,31 @@ describe('camt.053', () => {
       error: { message: expect.stringContaining('not') },
     });
   });
+
+  it("reads a batch entry's transactions as lines when they add up to it exactly, else the entry as one line", async () => {
+    const batch = (amount: bigint) => ({
+      ...usd.entries[0]!,
+      ref: 'batch',
+      amount,
+      parts: [
+        { ref: 'tx-1', amount: 1_500n },
+        { ref: 'tx-2', amount: 900n },
+      ],
+    });
+    const read = async (version: string, amount: bigint) =>
+      ok(await parseBankStatements('CAMT053', camt053([{ ...usd, entries: [batch(amount)] }], { version })))[0]!;
+    for (const version of ['02', '08']) {
+      const split = await read(version, 2_400n);
+      expect(split.entries).toBe(1);
+      expect(split.lines.map((l) => [l.externalRef, l.amount, l.direction])).toEqual([
+        ['tx-1', 1_500n, 'CREDIT'],
+        ['tx-2', 900n, 'CREDIT'],
+      ]);
+      // 0.10 of charges taken from the sum: nothing exact to split by, so the entry under its first reference.
+      const whole = await read(version, 2_390n);
+      expect(whole.lines.map((l) => [l.externalRef, l.amount])).toEqual([['tx-1', 2_390n]]);
+    }
+  });
 });
 
 describe('MT940', () => {

@@ -194,6 +194,7 @@ describe('accounts and channels', () => {
       openingBalance: 0n,
       closingBalance: 0n,
       lines: [],
+      entries: 0,
       line: 7,
     });
     const file = [statement('nl17rabo0310029597', '2026-03-02'), statement('NL59 RABO 3181 2408 69', '2026-03-02')];

@@ -39,6 +39,8 @@ export const placedTables: readonly PlacedTable[] = [
   { table: 'transfer_outbox', column: 'id' },
   { table: 'sweeps', column: 'id' },
   { table: 'campaigns', column: 'id' },
+  // A funding account's count of campaigns, beside them on its shard.
+  { table: 'campaign_counts', column: 'funding_account_id' },
   { table: 'fx_quotes', column: 'id' },
   { table: 'idempotency_keys', column: 'anchor_id' },
   { table: 'settlements', column: 'id' },

@@ -110,6 +110,12 @@ export const payerFactsCachedMax = 50_000;
 
 /** Campaigns' terms this process has read, by id; past the limit the least used is forgotten. */
 export const campaignTermsCachedMax = 1_000;
+/**
+ * Campaigns one account may fund (createCampaign; one more is INVALID_INPUT, field fundingAccountId).
+ * Campaigns are kept, an ended one too, so every one counts: without a bound one account could fill its
+ * shard with them. A new promotion every day for almost three years; the tests make a few per account.
+ */
+export const campaignsPerFundingAccountMax = 1_000;
 
 /**
  * How long the relay leaves a fresh outbox row (a cross-shard payment's, refund's or sweep's

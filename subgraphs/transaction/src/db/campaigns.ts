@@ -1,12 +1,40 @@
-import { inArray } from 'drizzle-orm';
-import type { Executor } from '@paygraph/shared/shards/transaction';
+import { eq, inArray, sql } from 'drizzle-orm';
+import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { rawHold } from '@paygraph/shared/db/raw';
-import { campaigns, type CampaignRow } from './schema/transactions';
+import { campaignCounts, campaigns, type CampaignRow } from './schema/transactions';
+
+export type NewCampaign = typeof campaigns.$inferInsert;
 
 /** Campaigns live on their funding account's shard. */
-export async function insertCampaign(db: Executor, row: typeof campaigns.$inferInsert): Promise<void> {
+export async function insertCampaign(db: Executor, row: NewCampaign): Promise<void> {
   await db.insert(campaigns).ignore().values(row);
+}
+
+/**
+ * The funding account's count of campaigns, its row made when missing (none yet) and locked until the
+ * transaction ends: ON DUPLICATE KEY UPDATE takes the exclusive lock at once, so two first creations
+ * wait for each other instead of deadlocking on a shared lock's upgrade (db/link-events.ts lockedHead).
+ */
+export async function lockedCampaignCount(tx: Tx, fundingAccountId: string): Promise<number> {
+  await tx
+    .insert(campaignCounts)
+    .values({ fundingAccountId, campaigns: 0 })
+    .onDuplicateKeyUpdate({ set: { campaigns: sql`${campaignCounts.campaigns}` } });
+  const [row] = await tx
+    .select({ campaigns: campaignCounts.campaigns })
+    .from(campaignCounts)
+    .where(eq(campaignCounts.fundingAccountId, fundingAccountId))
+    .for('update');
+  return row!.campaigns;
+}
+
+/** Sets the funding account's count of campaigns, its row locked (lockedCampaignCount). */
+export async function setCampaignCount(tx: Tx, fundingAccountId: string, count: number): Promise<void> {
+  await tx
+    .update(campaignCounts)
+    .set({ campaigns: count })
+    .where(eq(campaignCounts.fundingAccountId, fundingAccountId));
 }
 
 export async function campaignsByIds(db: Executor, ids: readonly string[]): Promise<CampaignRow[]> {

@@ -1,11 +1,18 @@
 import { LRUCache } from 'lru-cache';
-import type { ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
 import type { Forbidden, Readable } from '@paygraph/shared/authorization';
 import { newId, parseId, shardOf } from '@paygraph/shared/ids';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { campaignsByIds, insertCampaign } from '../db/campaigns';
+import {
+  campaignsByIds,
+  insertCampaign,
+  lockedCampaignCount,
+  setCampaignCount,
+  type NewCampaign,
+} from '../db/campaigns';
 import type { CampaignRow } from '../db/schema/transactions';
-import type { CreateCampaignError } from '../domain/errors';
+import { invalidInput, type CreateCampaignError } from '../domain/errors';
 import { parseCreateCampaign, type CreateCampaignInput } from '../domain/inputs';
 import type { CampaignTerms } from '../domain/payment-legs';
 import type { CampaignFacts } from '../domain/payment-plan';
@@ -13,7 +20,7 @@ import { readAccounts } from './accounts';
 import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
 import type { ServiceContext } from './context';
 import { mayFundCampaignFrom, mayReadCampaign } from './access';
-import { campaignTermsCachedMax } from '../limits';
+import { campaignsPerFundingAccountMax, campaignTermsCachedMax } from '../limits';
 
 const campaignTermsCache = new LRUCache<string, CampaignFacts>({ max: campaignTermsCachedMax });
 
@@ -82,9 +89,8 @@ export async function createCampaign(
     content,
     newResourceId: () => newId('campaign', shardOf('account', funding.id)),
   };
-  return withIdempotencyKey(ctx, spec, async ({ resourceId }) => {
-    // INSERT IGNORE: a replay (or a copy racing this one) finds the row its claim named.
-    await insertCampaign(shard.db, {
+  return withIdempotencyKey(ctx, spec, ({ resourceId }) =>
+    writeCampaign(shard, {
       id: resourceId,
       fundingAccountId: funding.id,
       currency: funding.currency,
@@ -95,9 +101,33 @@ export async function createCampaign(
       endsAt: request.endsAt,
       createdBy: ctx.identity.sub,
       createdAt: ctx.now(),
-    });
-    const [row] = await campaignsByIds(shard.db, [resourceId]);
-    return ok(row!);
+    }),
+  );
+}
+
+/**
+ * The campaign under the key's id, in one transaction on its funding account's shard under that
+ * account's count of campaigns (locked): the campaign the key made before (a replay, or a copy racing
+ * this one), or a new one while the account has made fewer than campaignsPerFundingAccountMax, so
+ * that two creations at the bound cannot both pass. CreateCampaignResult has no error of a limit: the
+ * bound is the funding account's, told as its INVALID_INPUT.
+ */
+async function writeCampaign(shard: Shard, row: NewCampaign): Promise<Result<CampaignRow, CreateCampaignError>> {
+  return inTransaction(shard, async (tx) => {
+    const count = await lockedCampaignCount(tx, row.fundingAccountId);
+    const [made] = await campaignsByIds(tx, [row.id]);
+    if (made) return ok(made);
+    if (count >= campaignsPerFundingAccountMax)
+      return err(
+        invalidInput(
+          'fundingAccountId',
+          `an account may fund at most ${campaignsPerFundingAccountMax} campaigns (ended ones count)`,
+        ),
+      );
+    await insertCampaign(tx, row);
+    await setCampaignCount(tx, row.fundingAccountId, count + 1);
+    const [written] = await campaignsByIds(tx, [row.id]);
+    return ok(written!);
   });
 }
 

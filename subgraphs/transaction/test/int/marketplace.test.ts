@@ -22,6 +22,7 @@ import { contractOperation, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { closeInSql, physicalOf, stripeRowOf, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
 import { movableClock } from '../../../../test/support/clock';
+import { campaignsPerFundingAccountMax } from '@paygraph/transaction/limits';
 
 /**
  * Payments of many legs (issue 23): splits, campaign-funded discounts, all or nothing across
@@ -916,6 +917,49 @@ describe('campaigns: who may create and read them', () => {
       campaignId: id,
     });
     expect(used.data!.createPayment).toMatchObject({ status: 'SUCCEEDED', discountAmount: '10' });
+  });
+
+  it('lets one account fund at most campaignsPerFundingAccountMax campaigns, ended ones counted, when creations race at the bound', async () => {
+    const funding = await kit.open(unique('legs-many-campaigns'));
+    // An ended campaign still counts: rows are kept.
+    const endsAt = new Date(clock.now().getTime() + 60_000).toISOString();
+    const ending = await newCampaign(funding, { percentOffBps: 100, endsAt });
+    for (let made = 1; made < campaignsPerFundingAccountMax - 1; made += 25) {
+      const batch = Math.min(25, campaignsPerFundingAccountMax - 1 - made);
+      await Promise.all(Array.from({ length: batch }, () => newCampaign(funding, { percentOffBps: 100 })));
+    }
+    clock.advanceTo(new Date(clock.now().getTime() + 120_000));
+    const ended = await gql(stack.gatewayUrl, campaignDoc, { id: ending }, kit.operator);
+    expect(ended.data!.campaign.status).toBe('ENDED');
+    // Four at once for the last place: one is made, whichever; the others are refused, nothing written for them.
+    const keys = Array.from({ length: 4 }, () => unique('cmp-last'));
+    const racing = await Promise.all(
+      keys.map((idempotencyKey) =>
+        campaign(kit.operator, { idempotencyKey, fundingAccountId: funding, percentOffBps: 100 }),
+      ),
+    );
+    const answers = racing.map((r) => r.data!.createCampaign as { __typename: string; id?: string });
+    const made = answers.findIndex((a) => a.__typename === 'Campaign');
+    expect(answers.filter((a) => a.__typename === 'Campaign')).toHaveLength(1);
+    for (const refusal of answers.filter((a) => a.__typename !== 'Campaign'))
+      expect(refusal).toMatchObject({
+        __typename: 'InvalidInput',
+        code: 'INVALID_INPUT',
+        message: `an account may fund at most ${campaignsPerFundingAccountMax} campaigns (ended ones count)`,
+      });
+    // A replay of the one made is answered with it at the bound, not refused.
+    const replay = await campaign(kit.operator, {
+      idempotencyKey: keys[made],
+      fundingAccountId: funding,
+      percentOffBps: 100,
+    });
+    expect(replay.data!.createCampaign).toMatchObject({ __typename: 'Campaign', id: answers[made]!.id });
+    const rows = await stack.shards
+      .of('account', funding)
+      .db.select({ id: campaigns.id })
+      .from(campaigns)
+      .where(eq(campaigns.fundingAccountId, funding));
+    expect(rows).toHaveLength(campaignsPerFundingAccountMax);
   });
 
   it('gives exactly as many discounts as its funding account can pay when 24 payments race for 10', async () => {

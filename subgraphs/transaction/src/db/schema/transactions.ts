@@ -299,6 +299,16 @@ export const campaigns = mysqlTable('campaigns', {
   createdAt: moment('created_at'),
 });
 
+/**
+ * How many campaigns each funding account has made (at most campaignsPerFundingAccountMax), beside
+ * them on its shard: the row a creation locks, so that two creations at the bound cannot both pass.
+ * Campaigns are kept (an ended one too), so every one counts.
+ */
+export const campaignCounts = mysqlTable('campaign_counts', {
+  fundingAccountId: varchar('funding_account_id', { length: 33 }).primaryKey(),
+  campaigns: int('campaigns', { unsigned: true }).notNull(),
+});
+
 export type PaymentLegRow = typeof paymentLegs.$inferSelect;
 export type RefundLegRow = typeof refundLegs.$inferSelect;
 export type CampaignRow = typeof campaigns.$inferSelect;

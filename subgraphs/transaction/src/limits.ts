@@ -195,6 +195,15 @@ export const linkEventHeadsReadMax = 1_000;
 export const linkEventOwnersWatchedMax = 10_000;
 export const linkEventStreamsPerOwnerMax = 100;
 export const linkEventCursorCharsMax = 128;
+/**
+ * The events kept of one owner: its newest linkEventsPerOwnerMax. Each event written past them drops
+ * the oldest, at most linkEventDropRowsMax rows (an owner from before the bound drains its backlog so),
+ * in the event's own transaction: without it a link → unlink loop grew the record without end. A
+ * cursor whose next event is no longer kept is refused (CursorExpired, BAD_USER_INPUT). Years of a busy
+ * owner's links and daily payouts; the record is the notifications' log, not the money's.
+ */
+export const linkEventsPerOwnerMax = 10_000;
+export const linkEventDropRowsMax = 100;
 /** An event's number: a BIGINT in the record; beyond GraphQL's Int it could not be answered (an invariant, not input). */
 export const linkEventSequenceMax = 2n ** 63n - 1n;
 export const graphqlIntMax = 2n ** 31n - 1n;
@@ -203,6 +212,10 @@ assert(
   "a page's default size must be one a query may ask for",
 );
 assert(linkEventPollIntervalMs <= timerDelayMsMax, "the link feed's pause must fit a timer");
+assert(
+  linkEventsPerOwnerMax >= linkEventPageSizeMax && linkEventDropRowsMax >= 1,
+  'an owner keeps at least a page of events, and each new one drops at least the one it pushes out',
+);
 assert(
   Math.ceil(((`links:/`.length + ownerIdLengthMax + 19) * 4) / 3) <= linkEventCursorCharsMax,
   'the longest owner id and event number must fit a cursor',

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/shards/transaction';
 import {
   externalAccountEventHeads as heads,
@@ -41,6 +41,24 @@ export async function appendEvent(
   await tx.insert(events).values(row);
   await tx.update(heads).set({ lastSequence: row.sequence }).where(eq(heads.ownerId, event.ownerId));
   return row;
+}
+
+/**
+ * Deletes the owner's oldest events numbered below `firstKept`, at most `rowsMax` of them, oldest
+ * first (so what is left never has a hole): a range of the primary key, under the owner's head lock
+ * (lockedHead, same transaction).
+ */
+export async function dropEventsBefore(
+  tx: Executor,
+  ownerId: string,
+  firstKept: bigint,
+  rowsMax: number,
+): Promise<void> {
+  await tx
+    .delete(events)
+    .where(and(eq(events.ownerId, ownerId), lt(events.sequence, firstKept)))
+    .orderBy(asc(events.sequence))
+    .limit(rowsMax);
 }
 
 /** Whether a payout's event was written (read under the owner's head lock: nothing writes one meanwhile). */

@@ -1,6 +1,6 @@
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { isOwnerId, type ExternalAccountStatus } from './external-accounts';
-import { linkEventCursorCharsMax, linkEventSequenceMax } from '../limits';
+import { linkEventCursorCharsMax, linkEventSequenceMax, linkEventsPerOwnerMax } from '../limits';
 
 /**
  * Events of an owner's linked external accounts, pure: which event a link's move is, and where a
@@ -34,7 +34,18 @@ export type LinkStreamRefusal =
   | { kind: 'OwnerIdMalformed' }
   | { kind: 'CursorMalformed' }
   | { kind: 'CursorOfAnotherOwner' }
-  | { kind: 'CursorAhead' };
+  | { kind: 'CursorAhead' }
+  | { kind: 'CursorExpired' };
+
+/**
+ * The number of the oldest event kept of an owner whose last is `head`: an owner keeps its newest
+ * linkEventsPerOwnerMax (1 while it has no more). Older rows may linger until later events drop them,
+ * but are never read.
+ */
+export function firstKeptLinkEvent(head: bigint): bigint {
+  const first = head - BigInt(linkEventsPerOwnerMax) + 1n;
+  return first > 1n ? first : 1n;
+}
 
 /** A sequence as a cursor writes it: no sign, no leading zero, within BIGINT. */
 const sequencePattern = /^(0|[1-9][0-9]{0,18})$/;
@@ -67,8 +78,9 @@ export function checkOwnerId(ownerId: string): LinkStreamRefusal | null {
 
 /**
  * Where a stream or a page starts: after the cursor's event, which may not be beyond the owner's
- * last (`head`); without a cursor a stream starts at the head (what commits from now on) and a
- * page at the beginning (`from`).
+ * last (`head`) nor before what is kept (its next event dropped: firstKeptLinkEvent); without a
+ * cursor a stream starts at the head (what commits from now on) and a page at the oldest event kept
+ * (`from`).
  */
 export function decideLinkStart(
   ownerId: string,
@@ -76,10 +88,12 @@ export function decideLinkStart(
   after: string | null,
   from: 'head' | 'beginning',
 ): Result<LinkEventPosition, LinkStreamRefusal> {
-  if (after === null) return ok({ ownerId, sequence: from === 'head' ? head : 0n });
+  const beforeKept = firstKeptLinkEvent(head) - 1n;
+  if (after === null) return ok({ ownerId, sequence: from === 'head' ? head : beforeKept });
   const decoded = decodeLinkEventCursor(after, ownerId);
   if (!decoded.ok) return decoded;
-  return decoded.value.sequence > head ? err({ kind: 'CursorAhead' }) : decoded;
+  if (decoded.value.sequence > head) return err({ kind: 'CursorAhead' });
+  return decoded.value.sequence < beforeKept ? err({ kind: 'CursorExpired' }) : decoded;
 }
 
 export function describeLinkStreamRefusal(refusal: LinkStreamRefusal): string {
@@ -92,5 +106,7 @@ export function describeLinkStreamRefusal(refusal: LinkStreamRefusal): string {
       return 'the cursor was issued for another owner';
     case 'CursorAhead':
       return "the cursor is ahead of the owner's events";
+    case 'CursorExpired':
+      return `the events after the cursor are no longer kept (an owner's newest ${linkEventsPerOwnerMax} are): start again without \`after\``;
   }
 }

@@ -54,7 +54,11 @@ export function linkEventStream(
     let position = start;
     try {
       for (;;) {
-        const page = await linkEventsAfter(shards, position, pageSize);
+        const read = await linkEventsAfter(shards, position, pageSize);
+        // The stream fell a whole bound of the owner's events behind (dropped since it read them last): it ends, and the
+        // gateway's subscription again from the last cursor is refused CursorExpired, which ends the client's.
+        if (!read.ok) return;
+        const page = read.value;
         for (const event of page) {
           position = { ownerId: position.ownerId, sequence: event.sequence };
           yield event;

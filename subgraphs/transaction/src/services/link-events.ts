@@ -4,7 +4,7 @@ import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type Executor } from '@paygraph/shared/shards/transaction';
 import { linksByIds } from '../db/external-accounts';
-import { appendEvent, eventsAfter, headsOf, lockedHead, payoutEventWritten } from '../db/link-events';
+import { appendEvent, dropEventsBefore, eventsAfter, headsOf, lockedHead, payoutEventWritten } from '../db/link-events';
 import { outboxById, takeOutbox } from '../db/outbox';
 import { externalTransfersByIds } from '../db/payments';
 import type { ExternalAccountStatus } from '../db/schema/external-accounts';
@@ -15,10 +15,11 @@ import {
   checkOwnerId,
   decideLinkStart,
   eventOfStatus,
+  firstKeptLinkEvent,
   type LinkEventPosition,
   type LinkStreamRefusal,
 } from '../domain/link-events';
-import { linkEventPageSizeMax } from '../limits';
+import { linkEventDropRowsMax, linkEventPageSizeMax } from '../limits';
 import { mayReadLinksOf } from './access';
 import type { ServiceContext } from './context';
 
@@ -41,7 +42,7 @@ export async function recordLinkChange(
   at: Date,
 ): Promise<void> {
   const head = await lockedHead(tx, link.ownerId);
-  await appendEvent(tx, head, {
+  await appendKept(tx, head, {
     ownerId: link.ownerId,
     type: eventOfStatus(status),
     externalAccountId: link.id,
@@ -49,6 +50,18 @@ export async function recordLinkChange(
     withdrawalId: null,
     occurredAt: at,
   });
+}
+
+/**
+ * Writes the owner's next event under its head (lockedHead, same transaction) and drops the oldest
+ * the bound no longer keeps (an owner's newest linkEventsPerOwnerMax: firstKeptLinkEvent), so a link →
+ * unlink loop cannot grow the record without end. Past the bound each event drops one; an owner's
+ * older backlog goes linkEventDropRowsMax rows per event.
+ */
+async function appendKept(tx: Executor, head: bigint, event: Omit<LinkEventRow, 'sequence'>): Promise<void> {
+  const row = await appendEvent(tx, head, event);
+  const firstKept = firstKeptLinkEvent(row.sequence);
+  if (firstKept > 1n) await dropEventsBefore(tx, row.ownerId, firstKept, linkEventDropRowsMax);
 }
 
 /**
@@ -83,7 +96,7 @@ export async function recordPayoutEvent(shards: ShardSet, home: Shard, withdrawa
   await inTransaction(linkShard, async (tx) => {
     const head = await lockedHead(tx, link.ownerId);
     if (await payoutEventWritten(tx, withdrawalId)) return;
-    await appendEvent(tx, head, {
+    await appendKept(tx, head, {
       ownerId: link.ownerId,
       type: 'PAYOUT',
       externalAccountId: link.id,
@@ -131,19 +144,25 @@ export async function linkEventsPage(
   assert(first >= 1 && first <= linkEventPageSizeMax, `a page of ${first} events`);
   const start = await linkEventStart(ctx, ownerId, after, 'beginning');
   if (!start.ok) return start;
-  return ok(await linkEventsAfter(ctx.shards, start.value, first));
+  return linkEventsAfter(ctx.shards, start.value, first);
 }
 
-/** The owner's events after a position, checked to follow it one by one: a hole would be a broken invariant. */
+/**
+ * The owner's events after a position, checked to follow it one by one. The first may be further on
+ * only when the events after the position were dropped since it was checked (at least
+ * linkEventsPerOwnerMax written meanwhile): CursorExpired. A hole anywhere else would be a broken
+ * invariant (events are dropped oldest first).
+ */
 export async function linkEventsAfter(
   shards: ShardSet,
   position: LinkEventPosition,
   first: number,
-): Promise<LinkEventRow[]> {
+): Promise<Result<LinkEventRow[], { kind: 'CursorExpired' }>> {
   const { ownerId, sequence } = position;
   const rows = await eventsAfter(shards.byLogical(ownerLinkShard(ownerId)).db, ownerId, sequence, first);
+  if (rows.length > 0 && rows[0]!.sequence !== sequence + 1n) return err({ kind: 'CursorExpired' });
   rows.forEach((row, i) =>
     assert(row.sequence === sequence + BigInt(i + 1), `events of ${ownerId} jump to ${row.sequence} after ${sequence}`),
   );
-  return rows;
+  return ok(rows);
 }

@@ -4,9 +4,26 @@ import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';
 import { ownerLinkShard } from '@paygraph/transaction/domain/external-accounts';
 import { LinkEventFeed } from '@paygraph/transaction/services/link-event-feed';
-import { linkEventHead, recordLinkChange } from '@paygraph/transaction/services/link-events';
+import {
+  linkEventHead,
+  linkEventsAfter,
+  linkEventsPage,
+  recordLinkChange,
+} from '@paygraph/transaction/services/link-events';
+import type { ServiceContext } from '@paygraph/transaction/services/context';
 import { eventsAfter } from '@paygraph/transaction/db/link-events';
-import { linkEventOwnersWatchedMax, linkEventStreamsPerOwnerMax } from '@paygraph/transaction/limits';
+import { externalAccountEventHeads, externalAccountEvents } from '@paygraph/transaction/db/schema/link-events';
+import { encodeLinkEventCursor } from '@paygraph/transaction/domain/link-events';
+import {
+  fxQuoteTtlSecondsDefault,
+  holdTtlSecondsDefault,
+  linkEventOwnersWatchedMax,
+  linkEventsPerOwnerMax,
+  linkEventStreamsPerOwnerMax,
+} from '@paygraph/transaction/limits';
+import { rawRows } from '@paygraph/shared/db/raw';
+import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
+import { log } from '@paygraph/shared/log';
 import { testShards, unique } from '../../../../test/support/env';
 
 /**
@@ -80,5 +97,68 @@ describe('the link event feed', () => {
     expect((await eventsAfter(db, ownerId, 0n, 100)).map((e) => Number(e.sequence))).toEqual(
       Array.from({ length: 40 }, (_, i) => i + 1),
     );
+  });
+});
+
+describe("an owner's kept events", () => {
+  const operator: ServiceContext = {
+    shards: undefined as unknown as ShardSet,
+    identity: { sub: 'link-events-operator', role: 'operator' },
+    now: () => new Date(),
+    client: { deviceId: null, ip: null, userAgent: null },
+    amountMax: amountMinorUnitsMaxDefault,
+    holdTtlSeconds: holdTtlSecondsDefault,
+    fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
+    log: log(),
+  };
+
+  it('keeps the newest linkEventsPerOwnerMax of an owner that links and unlinks in a loop, and refuses a cursor before them', async () => {
+    const ownerId = unique('feed-loop');
+    const shard = shards.byLogical(ownerLinkShard(ownerId));
+    const link = { id: newId('externalAccount', ownerLinkShard(ownerId)), ownerId };
+    // A history as long as the bound, written at once, as a long loop would have left it.
+    const at = new Date();
+    for (let from = 1; from <= linkEventsPerOwnerMax; from += 500) {
+      const rows = Array.from({ length: Math.min(500, linkEventsPerOwnerMax - from + 1) }, (_, i) => ({
+        ownerId,
+        sequence: BigInt(from + i),
+        type: (from + i) % 2 === 1 ? ('LINKED' as const) : ('UNLINKED' as const),
+        externalAccountId: link.id,
+        status: (from + i) % 2 === 1 ? ('PENDING' as const) : ('UNLINKED' as const),
+        withdrawalId: null,
+        occurredAt: at,
+      }));
+      await shard.db.insert(externalAccountEvents).values(rows);
+    }
+    await shard.db.insert(externalAccountEventHeads).values({ ownerId, lastSequence: BigInt(linkEventsPerOwnerMax) });
+    // The loop goes on: each move's event drops the oldest.
+    const loops = 30;
+    for (let i = 0; i < loops; i++)
+      await inTransaction(shard, (tx) => recordLinkChange(tx, link, i % 2 === 0 ? 'UNLINKED' : 'PENDING', new Date()));
+    const head = BigInt(linkEventsPerOwnerMax + loops);
+    expect(await linkEventHead(shards, ownerId)).toBe(head);
+    const [kept] = await rawRows<{ n: number; oldest: string }>(
+      shard,
+      'SELECT COUNT(*) AS n, MIN(sequence) AS oldest FROM external_account_events WHERE owner_id = ?',
+      [ownerId],
+    );
+    expect(Number(kept!.n)).toBe(linkEventsPerOwnerMax);
+    expect(BigInt(kept!.oldest)).toBe(BigInt(loops + 1));
+
+    const ctx = { ...operator, shards };
+    // A page from the beginning starts at the oldest kept; a cursor just before it still reads on.
+    const firstPage = await linkEventsPage(ctx, ownerId, null, 5);
+    expect(firstPage.ok && firstPage.value.map((e) => Number(e.sequence))).toEqual([31, 32, 33, 34, 35]);
+    const atEdge = encodeLinkEventCursor({ ownerId, sequence: BigInt(loops) });
+    const fromEdge = await linkEventsPage(ctx, ownerId, atEdge, 1);
+    expect(fromEdge.ok && fromEdge.value.map((e) => Number(e.sequence))).toEqual([loops + 1]);
+    // A cursor whose next event was dropped is refused, not answered with a gap.
+    const stale = encodeLinkEventCursor({ ownerId, sequence: BigInt(loops - 1) });
+    expect(await linkEventsPage(ctx, ownerId, stale, 1)).toEqual({ ok: false, error: { kind: 'CursorExpired' } });
+    // A reader whose position was dropped after it was checked finds the gap, and is refused the same.
+    expect(await linkEventsAfter(shards, { ownerId, sequence: 3n }, 5)).toEqual({
+      ok: false,
+      error: { kind: 'CursorExpired' },
+    });
   });
 });

@@ -4,8 +4,9 @@ import {
   decodeLinkEventCursor,
   encodeLinkEventCursor,
   eventOfStatus,
+  firstKeptLinkEvent,
 } from '@paygraph/transaction/domain/link-events';
-import { linkEventCursorCharsMax } from '@paygraph/transaction/limits';
+import { linkEventCursorCharsMax, linkEventsPerOwnerMax } from '@paygraph/transaction/limits';
 
 /**
  * Where a stream of an owner's link events stands (domain/link-events.ts): its cursor, read back only in its own
@@ -63,6 +64,26 @@ describe("where an owner's stream or page starts", () => {
       value: { ownerId: 'alice', sequence: 7n },
     });
     expect(decideLinkStart('alice', 7n, at(8n), 'head')).toEqual({ ok: false, error: { kind: 'CursorAhead' } });
+  });
+
+  it('starts a page at the oldest event kept, and refuses a cursor whose next event is no longer kept', () => {
+    const head = BigInt(linkEventsPerOwnerMax) + 40n;
+    const at = (n: bigint) => encodeLinkEventCursor({ ownerId: 'alice', sequence: n });
+    expect(firstKeptLinkEvent(BigInt(linkEventsPerOwnerMax))).toBe(1n);
+    expect(firstKeptLinkEvent(head)).toBe(41n);
+    expect(decideLinkStart('alice', head, null, 'beginning')).toEqual({
+      ok: true,
+      value: { ownerId: 'alice', sequence: 40n },
+    });
+    expect(decideLinkStart('alice', head, at(40n), 'head')).toEqual({
+      ok: true,
+      value: { ownerId: 'alice', sequence: 40n },
+    });
+    expect(decideLinkStart('alice', head, at(39n), 'beginning')).toEqual({
+      ok: false,
+      error: { kind: 'CursorExpired' },
+    });
+    expect(decideLinkStart('alice', head, at(0n), 'head')).toEqual({ ok: false, error: { kind: 'CursorExpired' } });
   });
 
   it('names a link move by the status it reaches: PENDING again is LINKED', () => {

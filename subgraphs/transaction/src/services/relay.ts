@@ -11,7 +11,7 @@ import { completeRefund } from './refund-completion';
 import { recordPayoutEvent } from './link-events';
 import { relayBatchSizeMax, relayLeaseMs, relayBacklogCountMax, relayFencedRetryMs } from '../limits';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
-import { fencedIn } from '@paygraph/shared/control/index';
+import { fencedIn, refuseFenced } from '@paygraph/shared/control/index';
 import { shardOfAnyId } from '@paygraph/shared/ids';
 
 export { CompletionWaits };
@@ -85,15 +85,17 @@ function isFenced(error: unknown): boolean {
 
 /**
  * A row's lease shortened, under its own logical shard's open fence row (share mode, as the claim): a row of a range
- * fenced on its database is left to its lease, which ends after the move (its copy carries the lease the claim wrote).
- * A shard that does not answer now leaves it to the lease too.
+ * fenced on its database is left to its lease (the switch makes it due where it arrives: outboxDueOnArrival). The row
+ * is written first and its fence row read after, the order a posting's completion locks them in, so that this, a
+ * completion and a mover's fence write waiting between them are in no lock cycle; a fenced row's write is rolled
+ * back. A shard that does not answer now leaves the row to its lease too.
  */
 export async function retrySoon(shard: Shard, id: string, at: Date): Promise<void> {
   await inTransaction(shard, async (tx) => {
-    if ((await fencedIn(tx, [shardOfAnyId(id)])).length > 0) return;
     await postponeOutbox(tx, id, at);
+    await refuseFenced(tx, shard.name, [shardOfAnyId(id)]);
   }).catch((error: unknown) => {
-    log().warn({ err: error }, `relay: ${id}: could not shorten its lease`);
+    if (!isFenced(error)) log().warn({ err: error }, `relay: ${id}: could not shorten its lease`);
   });
 }
 

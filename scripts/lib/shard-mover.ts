@@ -282,11 +282,13 @@ async function switchMap(mover: Mover, m: MoveRow): Promise<Record<string, unkno
     if (await changeFence(tx, m, 'fenced', 'moved')) await moveClassDays(tx, history, -1n);
   });
   await inTransaction(target, async (tx) => {
-    if (!(await changeFence(tx, m, 'arriving', 'open'))) return;
-    await moveClassDays(tx, history, 1n);
-    // Outbox rows whose relay met the fence were left to their leases (relay.ts): due now, where they arrived.
-    await outboxDueOnArrival(tx, rangeOf(m), new Date());
+    if (await changeFence(tx, m, 'arriving', 'open')) await moveClassDays(tx, history, 1n);
   });
+  // Outbox rows whose relay met the fence were left to their leases (relay.ts): due now, where they arrived. In a
+  // transaction of its own, after the fence opened: a completion locks its outbox row, then reads its fence row; the
+  // fence's transaction holding the fence rows while it waited for an outbox row would be a lock cycle. Done again by
+  // a mover resumed after the switch, as it may: it only brings a due time forward.
+  await inTransaction(target, (tx) => outboxDueOnArrival(tx, rangeOf(m), new Date()));
   mover.log(
     `move ${m.id}: switched ${m.first}-${m.last} to the target, acknowledged in ${ackMs} ms; ` +
       `${history.length} rows of the books' daily sums moved with it`,

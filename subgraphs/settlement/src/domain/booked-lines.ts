@@ -5,30 +5,54 @@
  *
  * Two statements of one account whose days overlap (the day's statement and the month's, a weekly one beside the daily
  * ones) are two reports of the same bookings, not twice the money: the bank's month statement repeats what its day
- * statements said. So a day's lines of an account and currency are read from the statements of one closing date, the
- * one nearest the day: the day's own statement when it was imported, else the one that closed soonest after the day
- * (else, for a line booked after its statement closed, the latest before it). Statements of one closing date are all
- * taken, as ever (importStatement's CSV beside a bank file of the same day). A statement of one day whose lines are of
- * that day, the common case, is taken whole.
+ * statements said. So of a day's lines of an account and currency, a line (its direction, amount and reference) held
+ * by several statements counts as often as the statement holding it most often holds it; the copies kept are those of
+ * the statement nearest the day (the day's own, else the one that closed soonest after it, else the latest before),
+ * then what a farther one holds beyond them. Taking the nearest statement's lines alone lost a line only a later one
+ * holds (a back-valued line, dated by its value date where the bank gives no booking date: the day's statement
+ * imported beside the next day's, its money was never counted, silently). A line the two statements tell apart (a
+ * reference cut short) counts twice: an exception an operator sees, where a line dropped is money no one sees.
+ * Statements of one closing date are all taken, as ever (importStatement's CSV beside a bank file of the same day).
  */
 export interface HeldLine {
   currency: string;
   /** The day the bank booked the line (statement_lines.value_date). */
   valueDate: string;
+  direction: string;
+  amount: bigint;
+  externalRef: string | null;
   /** The statement holding it: its channel, account ('' when none is registered) and closing date. */
   statement: { channel: string; account: string; businessDate: string };
 }
 
-/** The lines that count, in their order: of each account, currency and day, those of its nearest statement's date. */
+/** The lines that count, in their order: of each account, currency and day, each line as often as one date holds it. */
 export function countedOnce<L extends HeldLine>(lines: readonly L[]): L[] {
-  const nearest = new Map<string, string>();
+  const days = new Map<string, Map<string, L[]>>();
   for (const line of lines) {
-    const key = dayOf(line);
-    const best = nearest.get(key);
-    if (best === undefined || nearer(line.statement.businessDate, best, line.valueDate))
-      nearest.set(key, line.statement.businessDate);
+    const byDate = days.get(dayOf(line)) ?? new Map<string, L[]>();
+    days.set(dayOf(line), byDate);
+    byDate.set(line.statement.businessDate, [...(byDate.get(line.statement.businessDate) ?? []), line]);
   }
-  return lines.filter((line) => nearest.get(dayOf(line)) === line.statement.businessDate);
+  const kept = new Set<L>();
+  for (const byDate of days.values()) {
+    const day = byDate.values().next().value![0]!.valueDate;
+    const dates = [...byDate.keys()].sort((a, b) => (nearer(a, b, day) ? -1 : nearer(b, a, day) ? 1 : 0));
+    const counted = new Map<string, number>();
+    for (const date of dates) {
+      const held = new Map<string, number>();
+      for (const line of byDate.get(date)!) {
+        const n = (held.get(identityOf(line)) ?? 0) + 1;
+        held.set(identityOf(line), n);
+        if (n > (counted.get(identityOf(line)) ?? 0)) kept.add(line);
+      }
+      for (const [identity, n] of held) counted.set(identity, Math.max(n, counted.get(identity) ?? 0));
+    }
+  }
+  return lines.filter((line) => kept.has(line));
+}
+
+function identityOf(line: HeldLine): string {
+  return [line.direction, line.amount, line.externalRef ?? ''].join('\u0000');
 }
 
 function dayOf(line: HeldLine): string {

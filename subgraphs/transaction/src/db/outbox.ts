@@ -5,6 +5,8 @@ import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-trans
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { rawHold, rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
 import { transferOutbox, type OutboxRow } from './schema/transactions';
+import { refuseFenced } from '@paygraph/shared/control/index';
+import { shardOfAnyId } from '@paygraph/shared/ids';
 
 /** The relay leaves the row alone until nextAttemptAt: the request that wrote it tries first. */
 export async function insertOutbox(
@@ -87,6 +89,20 @@ export async function outboxBacklog(
     [now],
   );
   return { due: Number(counted?.due ?? 0), oldestDueAt: oldest?.at ?? null };
+}
+
+/**
+ * takeOutbox where nothing else in the transaction reads the row's fence (an ending that posts nothing: a refund of
+ * legs, a sweep, a payout's event, a payment its campaign refused): the row taken (locked, DONE), then its logical
+ * shard's fence row read in share mode, the order a posting's completion locks them in. A row of a range fenced on
+ * this database throws FencedWrite (SHARD_UNAVAILABLE, retryable) and the caller's transaction rolls back: written
+ * after a shard move's last catch-up, the row and what the ending writes beside it would leave the source unlike the
+ * target's copy, and the move's verify would refuse with the range fenced.
+ */
+export async function takeOutboxHere(tx: Tx, shardName: string, id: string): Promise<boolean> {
+  if (!(await takeOutbox(tx, id))) return false;
+  await refuseFenced(tx, shardName, [shardOfAnyId(id)]);
+  return true;
 }
 
 export async function takeOutbox(tx: Tx, id: string): Promise<boolean> {

@@ -5,7 +5,7 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type Executor } from '@paygraph/shared/shards/transaction';
 import { linksByIds } from '../db/external-accounts';
 import { appendEvent, dropEventsBefore, eventsAfter, headsOf, lockedHead, payoutEventWritten } from '../db/link-events';
-import { outboxById, takeOutbox } from '../db/outbox';
+import { outboxById, takeOutboxHere } from '../db/outbox';
 import { externalTransfersByIds } from '../db/payments';
 import type { ExternalAccountStatus } from '../db/schema/external-accounts';
 import type { LinkEventRow } from '../db/schema/link-events';
@@ -106,7 +106,7 @@ export async function recordPayoutEvent(shards: ShardSet, home: Shard, withdrawa
       occurredAt: transfer.createdAt,
     });
   });
-  await inTransaction(home, (tx) => takeOutbox(tx, withdrawalId));
+  await inTransaction(home, (tx) => takeOutboxHere(tx, home.name, withdrawalId));
 }
 
 /** The owner's last event number (0 before the first): one read of its head row on its link shard. */

@@ -11,7 +11,7 @@ import { inTransaction } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { assert } from '@paygraph/shared/result';
 import { deleteLegPayment, finishPayment, paymentsByIds, paymentsSucceeded } from '../db/payments';
-import { outboxRowsLock, outboxRowsTaken, takeOutbox, takeOutboxRows } from '../db/outbox';
+import { outboxRowsLock, outboxRowsTaken, takeOutboxRows, takeOutboxHere } from '../db/outbox';
 import { legsOfPayments } from '../db/payment-legs';
 import { paymentFxByIds } from '../db/fx';
 import { countCampaignUse } from '../db/campaigns';
@@ -267,7 +267,7 @@ export function isCampaignRefusal(postings: LegPostings, rejection: { accountId:
  */
 async function forgetRefusedPayment(home: Shard, id: string): Promise<Ending> {
   return inTransaction(home, async (tx) => {
-    if (!(await takeOutbox(tx, id))) return null;
+    if (!(await takeOutboxHere(tx, home.name, id))) return null;
     await deleteLegPayment(tx, id);
     return 'FORGOTTEN' as const;
   });

@@ -3,7 +3,7 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
 import { assert } from '@paygraph/shared/result';
 import { addRefundedAmount, finishRefund, paymentsByIds, refundsByIds } from '../db/payments';
-import { takeOutbox } from '../db/outbox';
+import { takeOutbox, takeOutboxHere } from '../db/outbox';
 import { addLegRefunded, legsOfPayments, legsOfRefund } from '../db/payment-legs';
 import { refundFxById } from '../db/fx';
 import type { PaymentLegRow, PaymentRow, RefundRow } from '../db/schema/transactions';
@@ -160,7 +160,7 @@ function waitOrCrash(movementId: string, outcome: PostingOutcome, what: string):
 async function endRefund(home: Shard, id: string, credit: PostingSpec | null, now: () => Date): Promise<void> {
   if (!credit) {
     await inTransaction(home, async (tx) => {
-      if (await takeOutbox(tx, id)) await finishRefund(tx, id, 'SUCCEEDED', null, now());
+      if (await takeOutboxHere(tx, home.name, id)) await finishRefund(tx, id, 'SUCCEEDED', null, now());
     });
     return;
   }
@@ -201,7 +201,7 @@ async function failRefund(
     );
   }
   await inTransaction(home, async (tx: Tx) => {
-    if (!(await takeOutbox(tx, refund.id))) return;
+    if (!(await takeOutboxHere(tx, home.name, refund.id))) return;
     await finishRefund(tx, refund.id, 'FAILED', code, now());
     await addRefundedAmount(tx, refund.paymentId, -refund.amount);
     for (const [legIndex, share] of plan.shares) await addLegRefunded(tx, refund.paymentId, legIndex, -share);

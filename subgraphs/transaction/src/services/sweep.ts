@@ -9,7 +9,7 @@ import {
 } from '@paygraph/shared/ledger/index';
 import { assert, unreachable } from '@paygraph/shared/result';
 import type { SweepRow } from '../db/schema/transactions';
-import { deferOutbox, takeOutbox } from '../db/outbox';
+import { deferOutbox, takeOutboxHere } from '../db/outbox';
 import { deferSweep, finishSweep, sweepOf, sweepsByIds } from '../db/sweeps';
 import { pendingMoveCreditSpec, sweepCreditSpec, sweepDebitSpec } from '../domain/legs';
 import { pendingMovedIn, pendingMovedOut } from '@paygraph/settlement/write-model/advances';
@@ -195,7 +195,7 @@ export async function completeSweep(shards: ShardSet, shard: Shard, sweep: Sweep
     {
       kind: 'prepare',
       prepare: async (tx) => {
-        if (await takeOutbox(tx, sweep.id)) await finishSweep(tx, sweep.id, now());
+        if (await takeOutboxHere(tx, shard.name, sweep.id)) await finishSweep(tx, sweep.id, now());
         return { proceed: false, result: undefined };
       },
       finish: async () => undefined,

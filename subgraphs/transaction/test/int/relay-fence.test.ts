@@ -6,7 +6,8 @@ import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { fenceOn } from '@paygraph/shared/control/index';
 import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
 import { relayTick, retrySoon } from '../../src/services/relay';
-import { outboxDueOnArrival } from '../../src/db/outbox';
+import { outboxDueOnArrival, takeOutboxHere } from '../../src/db/outbox';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 
 /**
  * The relay writes no outbox row of a range fenced on its database (a shard move's fence), whatever its process's map
@@ -95,6 +96,25 @@ describe('the relay and a fence on its database', () => {
     const shortened = await rowOf(id);
     expect(shortened.attempts).toBe(leased.attempts + 1);
     expect(shortened.next < leased.next).toBe(true);
+  });
+
+  it('ends a row of a range fenced there with nothing written, where no posting reads the fence (takeOutboxHere)', async () => {
+    // A refund of legs, a sweep, a payout's event and a payment its campaign refused end so: no posting of theirs reads
+    // the fence, and the ending wrote the row DONE (and its record beside it) after a move's last catch-up.
+    const id = await outboxRow(fencedShard, -1);
+    const status = async () =>
+      (await rawRows<{ s: string }>(shard, 'SELECT status AS s FROM transfer_outbox WHERE id = ?', [id]))[0]!.s;
+    await setFence(fencedShard, true);
+    try {
+      await expect(inTransaction(shard, (tx) => takeOutboxHere(tx, shard.name, id))).rejects.toBeInstanceOf(
+        FencedWrite,
+      );
+      expect(await status()).toBe('PENDING');
+    } finally {
+      await setFence(fencedShard, false);
+    }
+    expect(await inTransaction(shard, (tx) => takeOutboxHere(tx, shard.name, id))).toBe(true);
+    expect(await status()).toBe('DONE');
   });
 
   it("makes the arriving range's PENDING rows due at once, and no other's", async () => {

@@ -13,7 +13,7 @@ import {
 } from '@paygraph/shared/control/index';
 import { nextMap } from '@paygraph/shared/shards/shard-map';
 import { readiness } from '@paygraph/shared/server/health';
-import { rawRows } from '@paygraph/shared/db/raw';
+import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import { FencedWrite, ShardUnavailable } from '@paygraph/shared/shards/unavailable';
 import { insertAccount, postOne, systemAccountId } from '@paygraph/shared/ledger/index';
@@ -222,8 +222,7 @@ describe('the live shard map', () => {
     await fenceOn(shard, 1, 63, 'fenced');
     try {
       // An owner whose directory row lives on logical shard 0, which stays open: its bit is written, and the opening
-      // meets the fence at the account's own row. (An owner's bit on a fenced logical shard is refused after its write:
-      // refuseFencedAfterWrite.)
+      // meets the fence at the account's own row. (An owner whose row lives on a fenced logical shard: below.)
       let ownerId = unique('opener');
       while (ownerHomeShard(ownerId) !== 0) ownerId = unique('opener');
       const fencedHome = (() => {
@@ -259,6 +258,17 @@ describe('the live shard map', () => {
         [ownerId],
       );
       expect(Number(counted!.n)).toBe(opened);
+      // An owner whose directory row lives on a fenced logical shard: the reservation reads that fence row before it
+      // counts, so the opening is refused with its row as it was (a +1 after the fence would differ from the copy).
+      const homeRow = () =>
+        rawRows<{ n: number; bits: string }>(
+          shard,
+          'SELECT accounts_opened AS n, CAST(shards AS CHAR) AS bits FROM owner_shards WHERE owner_id = ?',
+          [fencedHome],
+        );
+      await rawWrite(shard, 'INSERT INTO owner_shards (owner_id, shards, accounts_opened) VALUES (?, 1, 2)', [
+        fencedHome,
+      ]);
       await expect(
         openAccountRow(
           stale,
@@ -266,6 +276,7 @@ describe('the live shard map', () => {
           new Date(),
         ),
       ).rejects.toBeInstanceOf(FencedWrite);
+      expect(await homeRow()).toEqual([{ n: 2, bits: '1' }]);
       const [rows] = await rawRows<{ n: number }>(shard, 'SELECT COUNT(*) AS n FROM accounts WHERE owner_id = ?', [
         ownerId,
       ]);

@@ -31,14 +31,16 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
   const id = newId('account', logical);
   // The owner directory names the shard first, so a reader of the owner's accounts never misses this one.
   if (!(await reserveOwnerAccount(shards, toOpen.ownerId, logical, accountsPerOwnerMax))) return null;
-  const shard = shards.byLogical(logical);
   try {
+    // Inside the try: the map may have fenced the shard since the draw (byLogical throws); its place goes back too.
+    const shard = shards.byLogical(logical);
     await inTransaction(shard, async (tx) => {
       await refuseFenced(tx, shard.name, [logical]);
       await insertAccount(tx, { ...toOpen, id, status: 'ACTIVE', createdAt: now, updatedAt: now });
     });
   } catch (error) {
-    // Its place back, so that an outage's failed openings and their retries do not use up the owner's bound.
+    // Its place back, so that an outage's failed openings and their retries do not use up the owner's bound (not when
+    // the owner's home is fenced since: releaseOwnerAccount says why).
     await releaseOwnerAccount(shards, toOpen.ownerId).catch((e: unknown) =>
       log().warn({ err: e }, `opening for ${toOpen.ownerId} failed; its place in the bound was not given back`),
     );

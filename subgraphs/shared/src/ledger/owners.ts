@@ -1,4 +1,4 @@
-import { refuseFencedAfterWrite } from '../control/index';
+import { refuseFenced } from '../control/index';
 import type { Shard, ShardSet } from '../shards/pool';
 import { toLogicalShard, type LogicalShard } from '../ids';
 import type { Account } from './rules/account';
@@ -31,7 +31,8 @@ import { inTransaction } from '../shards/transaction';
  * account (a failed opening leaves a bit that costs a read), and every opening of the owner passes that
  * row, so two at the bound cannot both pass. A row from
  * before the count (null) is counted first from the accounts there are, outside the lock; should one
- * appear uncounted meanwhile (the backfill's), the count is taken again.
+ * appear uncounted meanwhile (the backfill's), the count is taken again. The home logical shard's fence
+ * row is read first in that transaction (refuseFenced): a fenced home refuses it, nothing written.
  */
 export async function reserveOwnerAccount(
   shards: ShardSet,
@@ -46,6 +47,9 @@ export async function reserveOwnerAccount(
     const counted = uncounted ? await countOwnerAccounts(shards, ownerId) : null;
     const outcome = await onShard(home, () =>
       inTransaction(home, async (tx) => {
+        // The count's +1 is not idempotent: one a process on an old map wrote after the fence would make the row
+        // differ from the move's copy, and the move refuse. Read before the owner's lock, the order a posting locks in.
+        await refuseFenced(tx, home.name, [homeLogical]);
         const opened = (await lockOwnerRow(tx, ownerId)) ?? counted;
         if (opened === null) return 'uncounted' as const;
         if (opened >= accountsMax) return 'full' as const;
@@ -54,8 +58,6 @@ export async function reserveOwnerAccount(
       }),
     );
     if (outcome === 'uncounted') continue;
-    // A process on an old map may have written it where a shard move already copied the owner's home from.
-    await refuseFencedAfterWrite(home, [homeLogical]);
     return outcome === 'reserved';
   }
 }
@@ -64,11 +66,19 @@ export async function reserveOwnerAccount(
  * Gives back the place reserveOwnerAccount counted for an opening whose insert failed (its shard away,
  * or fenced), so that failures and their retries do not use up the owner's bound. Its bit stays (a
  * bit without an account costs a read). An insert that committed unseen is then not counted: the
- * owner may hold one account more than the bound per such loss.
+ * owner may hold one account more than the bound per such loss. Under the home logical shard's fence
+ * as the reservation: the -1 is no more idempotent than the +1, so a home fenced since refuses it
+ * (FencedWrite) and the place stays taken, one place of the bound lost rather than a move refused.
  */
 export async function releaseOwnerAccount(shards: ShardSet, ownerId: string): Promise<void> {
-  const home = shards.byLogical(ownerHomeShard(ownerId));
-  await onShard(home, () => uncountOwnerAccount(home.db, ownerId));
+  const homeLogical = ownerHomeShard(ownerId);
+  const home = shards.byLogical(homeLogical);
+  await onShard(home, () =>
+    inTransaction(home, async (tx) => {
+      await refuseFenced(tx, home.name, [homeLogical]);
+      await uncountOwnerAccount(tx, ownerId);
+    }),
+  );
 }
 
 /** The owner's client accounts on the databases its directory names (an owner from before the count). */

@@ -168,8 +168,16 @@ class CamtReader {
       tx!.kept.texts.set(`${relative}@Ccy`, currency);
   }
 
-  /** An entry's TxDtls: kept with its own texts, the amounts of a batch entry's transactions among them. */
+  /**
+   * An entry's TxDtls: kept with its own texts, the amounts of a batch entry's transactions among them. Each counts
+   * against entriesMax as an entry does: it may become a line of its own, and one Ntry of a million TxDtls would
+   * otherwise be kept and written whole.
+   */
   private transactionOpened(depth: number): void {
+    if (++this.entries > this.entriesMax) {
+      this.failure ??= tooManyEntries(this.tagLine, this.entriesMax);
+      return;
+    }
     const kept: Kept = { line: this.tagLine, texts: new Map() };
     (this.inner!.kept as KeptEntry).transactions.push(kept);
     this.transaction = { kept, depth };

@@ -158,6 +158,17 @@ describe('reading a file in chunks', () => {
       ok: false,
       error: { message: 'more than 2 entries in one file' },
     });
+    // One entry of many transactions, each of which may become a line: they count against the bound too.
+    const parts = ['p', 'q', 'r'].map((ref) => ({ ref, amount: 1n }));
+    const batch: FileStatement = {
+      ...day('2026-03-02', 0n, []),
+      entries: [{ ref: 'batch', amount: 3n, direction: 'CREDIT', bookingDate: '2026-03-02', parts }],
+    };
+    expect(await read('CAMT053', camt053([batch]), 3)).toMatchObject({
+      ok: false,
+      error: { message: 'more than 3 entries in one file' },
+    });
+    expect(await read('CAMT053', camt053([batch]), 4)).toMatchObject({ ok: true });
   });
 
   it('keeps the entries of XML without line breaks apart (several on one line)', async () => {

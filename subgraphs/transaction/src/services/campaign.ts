@@ -18,6 +18,7 @@ import type { CampaignTerms } from '../domain/payment-legs';
 import type { CampaignFacts } from '../domain/payment-plan';
 import { readAccounts } from './accounts';
 import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
+import { refuseFenced } from '@paygraph/shared/control/index';
 import type { ServiceContext } from './context';
 import { mayFundCampaignFrom, mayReadCampaign } from './access';
 import { campaignsPerFundingAccountMax, campaignTermsCachedMax } from '../limits';
@@ -110,10 +111,15 @@ export async function createCampaign(
  * account's count of campaigns (locked): the campaign the key made before (a replay, or a copy racing
  * this one), or a new one while the account has made fewer than campaignsPerFundingAccountMax, so
  * that two creations at the bound cannot both pass. CreateCampaignResult has no error of a limit: the
- * bound is the funding account's, told as its INVALID_INPUT.
+ * bound is the funding account's, told as its INVALID_INPUT. Under the funding account's logical shard's
+ * fence where the write happens: fenced, it writes nothing and answers FencedWrite (SHARD_UNAVAILABLE, retryable).
  */
 async function writeCampaign(shard: Shard, row: NewCampaign): Promise<Result<CampaignRow, CreateCampaignError>> {
   return inTransaction(shard, async (tx) => {
+    // Both rows move with the funding account's logical shard, and neither write is idempotent (a count's +1): one
+    // made by a process on an old map after a move's fence would differ from the copy, and the move would refuse.
+    // Read first, before the count's lock, the order a posting takes them in.
+    await refuseFenced(tx, shard.name, [shardOf('account', row.fundingAccountId)]);
     const count = await lockedCampaignCount(tx, row.fundingAccountId);
     const [made] = await campaignsByIds(tx, [row.id]);
     if (made) return ok(made);

@@ -102,6 +102,17 @@ function ofParty(entry: StreamEntry, p: PaymentParties): boolean {
   );
 }
 
+/**
+ * A leg posted on a party's row (PAYMENT_LEG, REFUND_LEG) is the party's own when it moves as the party's leg does:
+ * the payee's is credited by the payment and debited by a refund. A payee funding the payment's campaign from that same
+ * row has a second leg posting there, the discount, moving the other way: without this, it was told the payment twice.
+ */
+function isPartysLeg(entry: StreamEntry): boolean {
+  if (entry.postingKind === 'PAYMENT_LEG') return entry.direction === 'CREDIT';
+  if (entry.postingKind === 'REFUND_LEG') return entry.direction === 'DEBIT';
+  return true;
+}
+
 function paymentData(p: PaymentFacts): Record<string, unknown> {
   return {
     id: p.id,
@@ -144,7 +155,7 @@ function businessEvent(
     case 'PAYMENT':
     case 'PAYMENT_LEG': {
       const payment = facts.payments.get(entry.refId);
-      if (!payment || !ofParty(entry, payment)) return null;
+      if (!payment || !ofParty(entry, payment) || !isPartysLeg(entry)) return null;
       if (payment.status === 'PROCESSING') return 'wait';
       return {
         type: payment.status === 'SUCCEEDED' ? 'payment.succeeded' : 'payment.failed',
@@ -178,7 +189,7 @@ function businessEvent(
     case 'REFUND_CREDIT':
     case 'REFUND_LEG': {
       const refund = facts.refunds.get(entry.refId);
-      if (!refund || !ofParty(entry, refund)) return null;
+      if (!refund || !ofParty(entry, refund) || !isPartysLeg(entry)) return null;
       // A refund's leg on another shard (of a payment of legs) may yet be reversed, as its home posting may; one that
       // was (the refund FAILED) says its balance changes, and refund.failed comes from the refund's row.
       if (entry.postingKind !== 'REFUND_CREDIT' && refund.status === 'PROCESSING') return 'wait';

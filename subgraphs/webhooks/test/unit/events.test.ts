@@ -167,6 +167,10 @@ describe('events from ledger entries', () => {
     expect(heard(done, 'acc_S', 10_000n, 'PAYMENT_LEG', 'pay_1')).toEqual(['balance.changed']);
     expect(heard(done, 'acc_MS', -500n, 'REFUND_LEG', 'ref_1')).toEqual(['balance.changed', 'refund.succeeded']);
     expect(heard(done, 'acc_S', -50n, 'REFUND_LEG', 'ref_1')).toEqual(['balance.changed']);
+    // The payee funding the campaign from the row credited: its discount's leg there (a debit, and its refund's
+    // credit) says its balance change alone, so the payment and the refund are told once.
+    expect(heard(done, 'acc_MS', -700n, 'PAYMENT_LEG', 'pay_1')).toEqual(['balance.changed']);
+    expect(heard(done, 'acc_MS', 7n, 'REFUND_LEG', 'ref_1')).toEqual(['balance.changed']);
     // The leg may yet be reversed: the payee's stream waits while the payment or the refund is PROCESSING.
     const processing = settled({ ...payment, status: 'PROCESSING' as never }, { status: 'PROCESSING' });
     expect(heard(processing, 'acc_MS', 85_000n, 'PAYMENT_LEG', 'pay_1')).toEqual([]);

@@ -139,11 +139,11 @@ export async function outboxRowsTaken(tx: PostingTx, pending: ReadonlyArray<{ id
 }
 
 /**
- * A shard move's switch, on the database the range arrived on, in the transaction that opens its fence rows: the
- * range's PENDING rows come due now. A lease taken on the source names a relay whose step then met the fence, and
- * the fence refused the write that would have made the row due soon (services/relay.ts retrySoon): left to run out, the
- * movement's money would wait in clearing for relayLeaseMs. Running a step again is safe (runOutboxStep). Locks: those
- * rows, exclusively, until the switch commits.
+ * A shard move's switch, on the database the range arrived on, once its fence rows are open (a transaction of its own:
+ * scripts/lib/shard-mover.ts): the range's PENDING rows come due now. A lease taken on the source names a relay whose
+ * step then met the fence, and the fence refused the write that would have made the row due soon (services/relay.ts
+ * retrySoon): left to run out, the movement's money would wait in clearing for relayLeaseMs. Running a step again is
+ * safe (runOutboxStep). Locks: those rows, exclusively, until it commits.
  */
 export async function outboxDueOnArrival(tx: Tx, logicalShards: readonly number[], now: Date): Promise<void> {
   await tx

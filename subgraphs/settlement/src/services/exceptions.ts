@@ -90,12 +90,13 @@ function decide(
       resolvedBy: row.resolvedBy,
     });
   }
-  // An open row keeps a key only when its TIMING lapsed (channel-reconcile.ts): the key's resolution is over.
-  if (row.resolutionKey === input.idempotencyKey) {
+  // An open row keeps a key only when its TIMING lapsed (channel-reconcile.ts): the key's resolution is over, and
+  // TIMING again would count the missing money in transit for good (a MISSING_EXTERNAL's TIMING never lapses).
+  if (row.resolutionKey !== null && (row.resolutionKey === input.idempotencyKey || input.reason === 'TIMING')) {
     return err({
       kind: 'InvalidInput',
-      field: 'idempotencyKey',
-      message: `idempotencyKey ${input.idempotencyKey} resolved ${row.id} as TIMING, which lapsed when its window ended without the money; resolve it with a new key`,
+      field: row.resolutionKey === input.idempotencyKey ? 'idempotencyKey' : 'reason',
+      message: `${row.id} was resolved as TIMING, which lapsed when its window ended without the money; resolve it with a new key and another reason`,
     });
   }
   if (row.kind === 'IN_TRANSIT' && input.reason !== 'TIMING') {

@@ -957,6 +957,14 @@ describe('a TIMING resolution of a movement in transit lapses when its window en
       code: 'INVALID_INPUT',
       message: expect.stringContaining('lapsed'),
     });
+    // Nor does TIMING with a new key: its window ended without the money, and it would park the day balanced for good.
+    const again = await q(docs.resolve, {
+      input: { idempotencyKey: unique('res'), exceptionId: lapsed.id, reason: 'TIMING' },
+    });
+    expect(again.data!.resolveException).toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('lapsed'),
+    });
     const off = await q(docs.resolve, {
       input: { idempotencyKey: unique('res'), exceptionId: lapsed.id, reason: 'WRITE_OFF' },
     });

@@ -3,7 +3,7 @@ import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { fenceOn } from '@paygraph/shared/control/index';
+import { fenceOn, unfenceOn } from '@paygraph/shared/control/index';
 import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
 import { relayTick, retrySoon } from '../../src/services/relay';
 import { outboxDueOnArrival, takeOutboxHere } from '../../src/db/outbox';
@@ -61,7 +61,7 @@ async function rowOf(id: string): Promise<Row> {
 
 async function setFence(logical: number, fenced: boolean): Promise<void> {
   if (fenced) await fenceOn(shard, logical, logical, 'fenced');
-  else await rawWrite(shard, "UPDATE shard_fences SET reason = 'open' WHERE logical_shard = ?", [logical]);
+  else await unfenceOn(shard, logical, logical);
 }
 
 describe('the relay and a fence on its database', () => {

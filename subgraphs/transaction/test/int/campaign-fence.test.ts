@@ -4,14 +4,12 @@ import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/p
 import { rawRows } from '@paygraph/shared/db/raw';
 import { fenceOn, unfenceOn } from '@paygraph/shared/control/index';
 import { insertAccount } from '@paygraph/shared/ledger/index';
-import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
-import { log } from '@paygraph/shared/log';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
 import { createCampaign } from '../../src/services/campaign';
 import type { ServiceContext } from '../../src/services/context';
-import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '../../src/limits';
+import { serviceContext } from '../support/service-context';
 
 /**
  * A campaign and its funding account's count of campaigns are rows of that account's logical shard, and a shard move
@@ -37,16 +35,7 @@ afterAll(async () => {
 });
 
 function context(sub: string): ServiceContext {
-  return {
-    shards,
-    identity: { sub, role: 'customer' },
-    now: () => new Date(),
-    client: { deviceId: null, ip: null, userAgent: null },
-    amountMax: amountMinorUnitsMaxDefault,
-    holdTtlSeconds: holdTtlSecondsDefault,
-    fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
-    log: log(),
-  };
+  return serviceContext(shards, { sub, role: 'customer' });
 }
 
 /** The funding account's campaigns and count row on the database. */

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inArray } from 'drizzle-orm';
-import { amountMinorUnitsMaxDefault, idempotencyRetentionDaysDefault } from '@paygraph/shared/limits';
+import { idempotencyRetentionDaysDefault } from '@paygraph/shared/limits';
 import { fxQuoteTermsReads } from '@paygraph/shared/metrics';
-import { log } from '@paygraph/shared/log';
 import { assert } from '@paygraph/shared/result';
 import { fxQuotes } from '../../src/db/schema/fx';
 import { createFxQuote, quoteTermsCached } from '../../src/services/fx-quotes';
@@ -13,7 +12,8 @@ import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, gql } from '../../../../test/support/graphql';
 import { unique } from '../../../../test/support/env';
 import { moneyKit, type MoneyKit } from '../../../../test/support/money';
-import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault, quoteTermsCachedMax } from '../../src/limits';
+import { quoteTermsCachedMax } from '../../src/limits';
+import { serviceContext } from '../support/service-context';
 
 /**
  * Bounded growth of FX quotes (issue 31, item 7): expired quotes are purged by a worker once
@@ -29,16 +29,7 @@ let stack: Stack;
 let kit: MoneyKit;
 
 function context(sub: string, now: () => Date = () => new Date()): ServiceContext {
-  return {
-    shards: stack.shards,
-    identity: { sub, role: 'customer' },
-    now,
-    client: { deviceId: null, ip: null, userAgent: null },
-    amountMax: amountMinorUnitsMaxDefault,
-    holdTtlSeconds: holdTtlSecondsDefault,
-    fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
-    log: log(),
-  };
+  return serviceContext(stack.shards, { sub, role: 'customer' }, now);
 }
 
 async function quote(ctx: ServiceContext): Promise<string> {

@@ -8,13 +8,10 @@ import { contractOperation, errorCodes, gql } from '../../../../test/support/gra
 import { token, unique } from '../../../../test/support/env';
 import { moneyKit, physicalOf, type MoneyKit } from '../../../../test/support/money';
 import { systemKindTotal } from '../../../../test/support/ledger';
-import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
-import { log } from '@paygraph/shared/log';
 import { assert } from '@paygraph/shared/result';
 import { createPayment } from '../../src/services/payment';
 import { createFxQuote } from '../../src/services/fx-quotes';
-import type { ServiceContext } from '../../src/services/context';
-import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '../../src/limits';
+import { serviceContext } from '../support/service-context';
 
 /**
  * FX through the gateway (issue 24): rates, quotes, FX payments same-shard and cross-shard,
@@ -446,16 +443,11 @@ describe('what an FX payment costs the databases', () => {
 
   it('makes its quotes with their rate reads and inserts shared per shard, and prints what quotes and FX payments cost beside plain ones', async () => {
     const units = 16;
-    const ctx: ServiceContext = {
-      shards: stack.shards,
-      identity: { sub: unique('fxcost-operator'), role: 'operator' },
-      now: () => new Date(Date.now() + skewMs),
-      client: { deviceId: null, ip: null, userAgent: null },
-      amountMax: amountMinorUnitsMaxDefault,
-      holdTtlSeconds: holdTtlSecondsDefault,
-      fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
-      log: log(),
-    };
+    const ctx = serviceContext(
+      stack.shards,
+      { sub: unique('fxcost-operator'), role: 'operator' },
+      () => new Date(Date.now() + skewMs),
+    );
     const payers = await Promise.all(
       Array.from({ length: units }, async () => {
         const payer = await kit.open(unique('fxcost'), { currency: 'USD' });

@@ -5,13 +5,10 @@ import { gql } from '../../../../test/support/graphql';
 import { shardCostOf } from '../../../../test/support/shard-cost';
 import { toLogicalShard } from '@paygraph/shared/ids';
 import { mergeStats } from '@paygraph/shared/ledger/engine/batcher';
-import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
-import { log } from '@paygraph/shared/log';
 import { captureHold } from '../../src/services/hold';
-import type { ServiceContext } from '../../src/services/context';
 import { type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
-import { fxQuoteTtlSecondsDefault, holdTtlSecondsDefault } from '../../src/limits';
+import { serviceContext } from '../support/service-context';
 
 /**
  * Hold endings decided as a group in the posting transaction (services/hold.ts holdEndings):
@@ -191,16 +188,7 @@ describe('copies of one capture sent at once', () => {
     );
     expect(first.data!.captureHold.__typename).toBe('Payment');
     const holdId = await hold('250');
-    const ctx: ServiceContext = {
-      shards: stack.shards,
-      identity: { sub: owner, role: 'customer' },
-      now: () => new Date(),
-      client: { deviceId: null, ip: null, userAgent: null },
-      amountMax: amountMinorUnitsMaxDefault,
-      holdTtlSeconds: holdTtlSecondsDefault,
-      fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
-      log: log(),
-    };
+    const ctx = serviceContext(stack.shards, { sub: owner, role: 'customer' });
     const shard = stack.shards.of('hold', holdId);
     const before = mergeStats(shard);
     // Called in one turn: their reads coalesce and their postings are submitted together.

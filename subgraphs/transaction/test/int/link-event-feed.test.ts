@@ -10,21 +10,17 @@ import {
   linkEventsPage,
   recordLinkChange,
 } from '@paygraph/transaction/services/link-events';
-import type { ServiceContext } from '@paygraph/transaction/services/context';
 import { eventsAfter } from '@paygraph/transaction/db/link-events';
 import { externalAccountEventHeads, externalAccountEvents } from '@paygraph/transaction/db/schema/link-events';
 import { encodeLinkEventCursor } from '@paygraph/transaction/domain/link-events';
 import {
-  fxQuoteTtlSecondsDefault,
-  holdTtlSecondsDefault,
   linkEventOwnersWatchedMax,
   linkEventsPerOwnerMax,
   linkEventStreamsPerOwnerMax,
 } from '@paygraph/transaction/limits';
 import { rawRows } from '@paygraph/shared/db/raw';
-import { amountMinorUnitsMaxDefault } from '@paygraph/shared/limits';
-import { log } from '@paygraph/shared/log';
 import { testShards, unique } from '../../../../test/support/env';
+import { serviceContext } from '../support/service-context';
 
 /**
  * The link event feed of one process (services/link-event-feed.ts) against real shards: it wakes a stream once its
@@ -101,17 +97,6 @@ describe('the link event feed', () => {
 });
 
 describe("an owner's kept events", () => {
-  const operator: ServiceContext = {
-    shards: undefined as unknown as ShardSet,
-    identity: { sub: 'link-events-operator', role: 'operator' },
-    now: () => new Date(),
-    client: { deviceId: null, ip: null, userAgent: null },
-    amountMax: amountMinorUnitsMaxDefault,
-    holdTtlSeconds: holdTtlSecondsDefault,
-    fxQuoteTtlSeconds: fxQuoteTtlSecondsDefault,
-    log: log(),
-  };
-
   it('keeps the newest linkEventsPerOwnerMax of an owner that links and unlinks in a loop, and refuses a cursor before them', async () => {
     const ownerId = unique('feed-loop');
     const shard = shards.byLogical(ownerLinkShard(ownerId));
@@ -145,7 +130,7 @@ describe("an owner's kept events", () => {
     expect(Number(kept!.n)).toBe(linkEventsPerOwnerMax);
     expect(BigInt(kept!.oldest)).toBe(BigInt(loops + 1));
 
-    const ctx = { ...operator, shards };
+    const ctx = serviceContext(shards, { sub: 'link-events-operator', role: 'operator' });
     // A page from the beginning starts at the oldest kept; a cursor just before it still reads on.
     const firstPage = await linkEventsPage(ctx, ownerId, null, 5);
     expect(firstPage.ok && firstPage.value.map((e) => Number(e.sequence))).toEqual([31, 32, 33, 34, 35]);

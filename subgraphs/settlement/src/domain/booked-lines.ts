@@ -29,9 +29,13 @@ export interface HeldLine {
 export function countedOnce<L extends HeldLine>(lines: readonly L[]): L[] {
   const days = new Map<string, Map<string, L[]>>();
   for (const line of lines) {
-    const byDate = days.get(dayOf(line)) ?? new Map<string, L[]>();
-    days.set(dayOf(line), byDate);
-    byDate.set(line.statement.businessDate, [...(byDate.get(line.statement.businessDate) ?? []), line]);
+    const key = dayOf(line);
+    const byDate = days.get(key) ?? new Map<string, L[]>();
+    days.set(key, byDate);
+    const held = byDate.get(line.statement.businessDate);
+    // Appended in place: a copy per line was quadratic in a day's lines (an upload holds up to uploadEntriesMax).
+    if (held) held.push(line);
+    else byDate.set(line.statement.businessDate, [line]);
   }
   const kept = new Set<L>();
   for (const byDate of days.values()) {
@@ -41,9 +45,10 @@ export function countedOnce<L extends HeldLine>(lines: readonly L[]): L[] {
     for (const date of dates) {
       const held = new Map<string, number>();
       for (const line of byDate.get(date)!) {
-        const n = (held.get(identityOf(line)) ?? 0) + 1;
-        held.set(identityOf(line), n);
-        if (n > (counted.get(identityOf(line)) ?? 0)) kept.add(line);
+        const identity = identityOf(line);
+        const n = (held.get(identity) ?? 0) + 1;
+        held.set(identity, n);
+        if (n > (counted.get(identity) ?? 0)) kept.add(line);
       }
       for (const [identity, n] of held) counted.set(identity, Math.max(n, counted.get(identity) ?? 0));
     }

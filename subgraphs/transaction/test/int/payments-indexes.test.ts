@@ -3,7 +3,7 @@ import { drizzle, type MySql2Database } from 'drizzle-orm/mysql2';
 import type mysql from 'mysql2/promise';
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { paymentsOfAccount } from '@paygraph/transaction/db/payments';
-import { paymentIdsOfSettlement } from '@paygraph/transaction/read-model/settlement';
+import { dueSettlements, paymentIdsOfSettlement } from '@paygraph/transaction/read-model/settlement';
 import { testShards } from '../../../../test/support/env';
 
 /**
@@ -38,9 +38,17 @@ function capturingDb(): { db: MySql2Database; statements: Captured[] } {
 }
 
 async function possibleKeys(statement: Captured): Promise<string[]> {
+  return (await plan(statement))[0]!.keys;
+}
+
+/** EXPLAIN's rows: each table's access type and possible keys. */
+async function plan(statement: Captured): Promise<Array<{ table: string; type: string; keys: string[] }>> {
   const [rows] = await shards.all[0]!.pool.query(`EXPLAIN ${statement.sql}`, statement.params);
-  const row = (rows as Array<{ possible_keys: string | null }>)[0]!;
-  return (row.possible_keys ?? '').split(',').filter((k) => k !== '');
+  return (rows as Array<{ table: string; type: string; possible_keys: string | null }>).map((r) => ({
+    table: r.table,
+    type: r.type,
+    keys: (r.possible_keys ?? '').split(',').filter((k) => k !== ''),
+  }));
 }
 
 const account = 'acc_01M81V1K15Y32W0Z8YFNZHS3BQ_2f';
@@ -63,5 +71,18 @@ describe('the payments table answers its reads from an index', () => {
     await paymentIdsOfSettlement(db, account, 'stl_01M81V3GJGZFKE3QP0QGTT2CDM_33');
     expect(statements).toHaveLength(1);
     expect(await possibleKeys(statements[0]!)).toContain('payments_settle_idx');
+  });
+
+  it('the pairs left to settle: from payments_due_idx and payment_legs_due_idx, never a scan of every row', async () => {
+    // The settlement worker asks this of every shard each pass: a scan read every payment the shard ever held.
+    const { db, statements } = capturingDb();
+    await dueSettlements(db, '2026-11-26');
+    expect(statements).toHaveLength(3);
+    const [fromPayments, , fromLegs] = await Promise.all(statements.map(plan));
+    const payments = fromPayments![0]!;
+    const legs = fromLegs!.find((r) => r.table === 'payment_legs')!;
+    expect(payments.keys).toContain('payments_due_idx');
+    expect(legs.keys).toContain('payment_legs_due_idx');
+    for (const read of [payments, legs]) expect(['ALL', 'index']).not.toContain(read.type);
   });
 });

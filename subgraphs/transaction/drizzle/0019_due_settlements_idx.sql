@@ -1,0 +1,2 @@
+CREATE INDEX `payment_legs_due_idx` ON `payment_legs` (`bucket`,`settlement_id`,`business_date`,`account_id`);--> statement-breakpoint
+CREATE INDEX `payments_due_idx` ON `payments` (`route`,`settlement_id`,`business_date`,`payee_account_id`);

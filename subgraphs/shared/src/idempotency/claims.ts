@@ -1,6 +1,7 @@
 import type { Shard, ShardSet } from '../shards/pool';
-import { parseId, type IdKind } from '../ids';
+import { parseId, shardOfAnyId, type IdKind } from '../ids';
 import { Coalescer } from '../shards/coalescer';
+import { FencedWrite } from '../shards/unavailable';
 import { assert, err, ok, type Result } from '../result';
 import { claimIdempotencyKeys, keyHeld, scopeOf, type IdempotencyInsert, type IdempotencyRow } from './store/keys';
 import { requestHash } from './request-hash';
@@ -137,11 +138,14 @@ export async function claimIdempotencyKeysOf(
  * Claims a key before any money moves. The claim names the resource the first request
  * creates; every later request in the same scope with the same content works on that same
  * resource, whose postings carry its id as dedupe key — so however many copies run,
- * concurrently or after a crash, the money moves once. Other content → reused.
+ * concurrently or after a crash, the money moves once. Other content → reused. An anchor
+ * whose logical shard is fenced on its database (a shard move the process's map has not
+ * followed yet) throws FencedWrite, the key not claimed (claimUnderFences).
  */
 export async function claimKey(shards: ShardSet, request: ClaimRequest, now: Date): Promise<Claim> {
   const row = claimRow(request, now);
   const held = await claims.load(anchorShard(shards, request.anchor), row);
+  if (held instanceof FencedWrite) throw held;
   return claimOf(held, request, row.resourceId);
 }
 
@@ -177,14 +181,43 @@ export async function earlierUse(
     : { kind: 'reused' };
 }
 
-/** Concurrent requests' claims on a shard go out as one statement. */
-const claims = new Coalescer<IdempotencyInsert, IdempotencyRow>('idempotency claims', (shard, rows) =>
-  claimIdempotencyKeys(shard, rows),
+/** Concurrent requests' claims on a shard go out together: one transaction and one fence read (claimUnderFences). */
+const claims = new Coalescer<IdempotencyInsert, IdempotencyRow | FencedWrite>('idempotency claims', (shard, rows) =>
+  claimUnderFences(shard, rows),
 );
 
 /**
- * Claims many keys at once (createPayments): one statement, and at most one read, per anchor
- * shard instead of two per key. A key sent twice in one request with the same anchor claims
+ * A shard's claims, each answered the row holding its key, or FencedWrite (SHARD_UNAVAILABLE, retryable, nothing
+ * written) when its anchor's logical shard is fenced on the database (store/keys.ts claimIdempotencyKeys: one fence
+ * read for the batch, not one per key). A batch that meets a fence is rolled back whole, so it is claimed again
+ * without that logical shard's keys: a key of a range being moved does not refuse the keys of open ranges that shared
+ * its statement. Each attempt after the first leaves out at least one logical shard more, so it ends.
+ */
+async function claimUnderFences(
+  shard: Shard,
+  rows: readonly IdempotencyInsert[],
+): Promise<Array<IdempotencyRow | FencedWrite>> {
+  const fenced = new Set<number>();
+  const logicalOf = (row: IdempotencyInsert) => shardOfAnyId(row.anchorId);
+  for (;;) {
+    try {
+      const held = await claimIdempotencyKeys(
+        shard,
+        rows.filter((r) => !fenced.has(logicalOf(r))),
+      );
+      let next = 0;
+      return rows.map((r) => (fenced.has(logicalOf(r)) ? new FencedWrite(shard.name, [logicalOf(r)]) : held[next++]!));
+    } catch (error) {
+      if (!(error instanceof FencedWrite) || error.logicalShards.every((l) => fenced.has(l))) throw error;
+      for (const l of error.logicalShards) fenced.add(l);
+    }
+  }
+}
+
+/**
+ * Claims many keys at once (createPayments): one transaction per anchor shard (its INSERT and
+ * fence read in one round trip, its COMMIT in another), and at most one read, instead of a
+ * claim per key. A key sent twice in one request with the same anchor claims
  * once; the copies replay it when their content matches and are refused as reused when not.
  */
 export async function claimKeys(shards: ShardSet, requests: readonly ClaimRequest[], now: Date): Promise<Claim[]> {
@@ -199,8 +232,12 @@ export async function claimKeys(shards: ShardSet, requests: readonly ClaimReques
   const held = new Map<string, IdempotencyRow>();
   await Promise.all(
     [...byShard].map(async ([shard, list]) => {
-      const answers = await claimIdempotencyKeys(shard, list);
-      answers.forEach((row) => held.set(scopeOf(row), row));
+      // A key whose anchor is fenced refuses the request, as byLogical does for a range the map fences; keys of other
+      // ranges claimed meanwhile name their resources, and the retry replays them.
+      for (const row of await claimUnderFences(shard, list)) {
+        if (row instanceof FencedWrite) throw row;
+        held.set(scopeOf(row), row);
+      }
     }),
   );
   return requests.map((r, i) => claimOf(held.get(scopeOf(rows[i]!))!, r, rows[i]!.resourceId));

@@ -13,9 +13,9 @@ import { serviceContext } from '../support/service-context';
 
 /**
  * A campaign and its funding account's count of campaigns are rows of that account's logical shard, and a shard move
- * carries them: createCampaign writes them under the range's fence where the write happens (refuseFenced), so a
- * process whose map missed the fence cannot write them after the mover's last catch-up (its verify would refuse, and
- * the range stay fenced). On a database of this file's own: a fence here would refuse other files' postings.
+ * carries them: createCampaign writes them under the range's fence where the write happens (refuseFenced), and claims
+ * its key (anchored on that account) under it too (shared's idempotency/store/keys.ts), so a process whose map missed
+ * the fence cannot write them after the mover's last catch-up (its verify would refuse, and the range stay fenced). On a database of this file's own: a fence here would refuse other files' postings.
  */
 let dbs: ScratchDatabases;
 let shards: ShardSet;
@@ -38,15 +38,16 @@ function context(sub: string): ServiceContext {
   return serviceContext(shards, { sub, role: 'customer' });
 }
 
-/** The funding account's campaigns and count row on the database. */
-async function written(fundingAccountId: string): Promise<{ campaigns: number; counts: number }> {
-  const [row] = await rawRows<{ campaigns: number; counts: number }>(
+/** The funding account's campaigns, count row and claimed keys (the creation's key is anchored on it) on the database. */
+async function written(fundingAccountId: string): Promise<{ campaigns: number; counts: number; claimed: number }> {
+  const [row] = await rawRows<{ campaigns: number; counts: number; claimed: number }>(
     shard,
     `SELECT (SELECT COUNT(*) FROM campaigns WHERE funding_account_id = ?) AS campaigns,
-            (SELECT COUNT(*) FROM campaign_counts WHERE funding_account_id = ?) AS counts`,
-    [fundingAccountId, fundingAccountId],
+            (SELECT COUNT(*) FROM campaign_counts WHERE funding_account_id = ?) AS counts,
+            (SELECT COUNT(*) FROM idempotency_keys WHERE anchor_id = ?) AS claimed`,
+    [fundingAccountId, fundingAccountId, fundingAccountId],
   );
-  return { campaigns: Number(row!.campaigns), counts: Number(row!.counts) };
+  return { campaigns: Number(row!.campaigns), counts: Number(row!.counts), claimed: Number(row!.claimed) };
 }
 
 describe('createCampaign and a fence on its database', () => {
@@ -66,13 +67,13 @@ describe('createCampaign and a fence on its database', () => {
       const refused = await createCampaign(context(ownerId), input).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(FencedWrite);
       expect(String(refused)).toContain('is unavailable; retry');
-      expect(await written(fundingAccountId)).toEqual({ campaigns: 0, counts: 0 });
+      expect(await written(fundingAccountId)).toEqual({ campaigns: 0, counts: 0, claimed: 0 });
     } finally {
       await unfenceOn(shard, fundingShard, fundingShard, 'fenced');
     }
     // Open again, the same request makes it: the refusal above was the fence's, not the request's.
     const made = await createCampaign(context(ownerId), input);
     expect(made.ok).toBe(true);
-    expect(await written(fundingAccountId)).toEqual({ campaigns: 1, counts: 1 });
+    expect(await written(fundingAccountId)).toEqual({ campaigns: 1, counts: 1, claimed: 1 });
   });
 });

@@ -1,6 +1,9 @@
 import type { Shard } from '../../shards/pool';
 import { insertRows, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
-import type { PostingTx, Statement } from '../../shards/posting-transaction';
+import { inPostingTransaction, type PostingTx, type Statement } from '../../shards/posting-transaction';
+import { FencedWrite } from '../../shards/unavailable';
+import { fencedAmong, fenceRead } from '../../control/index';
+import { shardOfAnyId } from '../../ids';
 import { idempotencyKeys } from './schema';
 
 export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
@@ -12,14 +15,29 @@ export type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { anchorId
  * (a replay, or the same key twice in the batch). Every request that moves money claims a key,
  * so this is hand-written SQL (db/raw.ts), and concurrent requests' claims on one shard share
  * it (claims.ts).
+ *
+ * Under the fence where the write happens (control/store/fences.ts): a key row moves with its anchor's logical shard
+ * (scripts/lib/move-tables.ts), and a process whose map follows a move's fence a poll late would otherwise claim it on
+ * the source after the mover's last catch-up. So the INSERT and a share-mode read of the fence rows of the anchors'
+ * logical shards are one transaction, sent with its BEGIN in one round trip (PostingTx); a logical shard among them
+ * not open throws FencedWrite (SHARD_UNAVAILABLE, retryable) and the transaction rolls back, nothing written. The key
+ * rows first and the fence rows after: the order a payment's debit and a hold's ending take them in (their claims lead
+ * the posting's fence read), so that a claim, such a posting and a mover's fence write waiting between them are in no
+ * lock cycle. Locks: the keys' rows (inserted, or read by the duplicate check) and the fence rows, shared, until the
+ * COMMIT: one round trip more than the INSERT alone, per batch.
  */
 export async function claimIdempotencyKeys(
   shard: Shard,
   rows: readonly IdempotencyInsert[],
 ): Promise<IdempotencyRow[]> {
   if (rows.length === 0) return [];
-  const inserted = await insertRows(shard.db, idempotencyKeys, rows, { ignore: true });
-  return keysHeld(shard, rows, inserted);
+  const logicalShards = [...new Set(rows.map((r) => shardOfAnyId(r.anchorId)))];
+  return inPostingTransaction(shard, async (tx) => {
+    const [inserted, fences] = await tx.queryMany([claimStatement(rows), fenceRead(logicalShards)]);
+    const refused = fencedAmong(fences!);
+    if (refused.length > 0) throw new FencedWrite(shard.name, refused);
+    return claimedIn(tx, rows, inserted);
+  });
 }
 
 /**

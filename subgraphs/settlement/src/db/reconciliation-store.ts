@@ -212,12 +212,14 @@ export async function updateOpenException(
 }
 
 /**
- * Reopens an exception resolved as TIMING while IN_TRANSIT, and only such a one (the caller's run found its window
- * ended without the money): false when it is not that any more (another run lapsed it first).
+ * Reopens an exception resolved as TIMING while of the kind the caller read, and only such a one (the caller's run
+ * found its window ended without a match): false when it is not that any more (another run lapsed it first, or it was
+ * resolved otherwise since). The row lock the UPDATE takes makes a racing run wait and then find it open.
  */
 export async function lapseTimingResolution(
   tx: Tx,
   id: string,
+  kindWas: ExceptionRow['kind'],
   set: Partial<typeof reconciliationExceptions.$inferInsert>,
 ): Promise<boolean> {
   const [result] = await tx
@@ -228,7 +230,7 @@ export async function lapseTimingResolution(
         eq(reconciliationExceptions.id, id),
         eq(reconciliationExceptions.status, 'RESOLVED'),
         eq(reconciliationExceptions.resolution, 'TIMING'),
-        eq(reconciliationExceptions.kind, 'IN_TRANSIT'),
+        eq(reconciliationExceptions.kind, kindWas),
       ),
     );
   return (result as { affectedRows: number }).affectedRows === 1;

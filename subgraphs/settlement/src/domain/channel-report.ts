@@ -106,6 +106,20 @@ export interface ExceptionState {
 }
 
 /**
+ * Whether the TIMING resolution of an item a run still finds unmatched has lapsed. TIMING posts nothing: it says the
+ * item is only late, a movement's money on a statement of another day of its window, a line's movement yet to come.
+ * Once the window after its date has ended (a statement dated at or after its last day imported, where IN_TRANSIT
+ * becomes MISSING_EXTERNAL) with the item still unmatched, it is not late but missing, whatever its kind when resolved:
+ * left resolved, a movement would count as in transit for good, the day balanced while its money is missing, and a
+ * line no movement of ours explains would stay off the open exceptions. An item matched since is not found, and keeps
+ * its TIMING.
+ */
+export function timingLapses(found: FoundException, state: ExceptionState, windowEnded: boolean): boolean {
+  if (!windowEnded || state.status !== 'RESOLVED' || state.resolution !== 'TIMING') return false;
+  return found.kind === 'MISSING_EXTERNAL' || found.kind === 'MISSING_INTERNAL';
+}
+
+/**
  * The bank balance adjustment table of a date, per currency, all signed, as banks draw it:
  *   bankMovements = ledgerMovements - inTransit + bankOnly + unexplained.
  * bankOnly is the money on the statement that is no movement of the date in the ledger: a line

@@ -39,6 +39,7 @@ import {
   exceptionsOf,
   lineSubject,
   movementSubject,
+  timingLapses,
   touches,
   type Adjustment,
   type ExceptionKind,
@@ -198,8 +199,9 @@ export async function reconcileChannel(
   assertPartition(result, lines.length, movements.length);
   reportBatchBounds(channel, businessDate, result);
   const latest = await latestStatementDate(control.db, channel);
-  const found = exceptionsOf(result, businessDate, latest !== null && latest >= toDate);
-  const rows = await recordExceptions(control, channel, businessDate, found, result, now);
+  const windowEnded = latest !== null && latest >= toDate;
+  const found = exceptionsOf(result, businessDate, windowEnded);
+  const rows = await recordExceptions(control, { channel, now, windowEnded }, businessDate, found, result);
   const bySubject = new Map(rows.map((r) => [r.subject, r]));
   const balances = channelBalances(await statementsBetween(control.db, channel, businessDate, businessDate));
   const adjustment = adjustmentOf(result, businessDate, (subject) => bySubject.get(subject), balances);
@@ -263,22 +265,22 @@ function matchView(m: Match): ChannelReport['matches'][number] {
 /**
  * Records what the run found, in one transaction on the control shard, and answers the date's
  * exceptions (every status) with those of the matches touching it. A resolved exception is
- * never reopened or rewritten, but for a TIMING of a movement in transit that lapsed (lapseTimings); nothing is deleted.
+ * never reopened or rewritten, but for a TIMING that lapsed (lapseTimings); nothing is deleted.
  */
 async function recordExceptions(
   control: Shard,
-  channel: string,
+  run: Omit<Recording, 'tx' | 'events'>,
   businessDate: string,
   found: readonly FoundException[],
   result: MatchResult,
-  now: Date,
 ): Promise<ExceptionRow[]> {
+  const { channel } = run;
   const matchedSubjects = matchedSubjectsOf(result, businessDate);
   const touching = result.matches
     .filter((m) => touches(m, businessDate))
     .flatMap((m) => [...m.lines.map(lineSubject), ...m.movements.map(movementSubject)]);
   return inTransaction(control, async (tx) => {
-    const recording: Recording = { tx, channel, now, events: [] };
+    const recording: Recording = { ...run, tx, events: [] };
     await recordFound(recording, found);
     const foundSubjects = new Set(found.map((f) => f.subject));
     await resolveNoLongerFound(recording, businessDate, matchedSubjects, foundSubjects);
@@ -309,17 +311,20 @@ function matchedSubjectsOf(result: MatchResult, businessDate: string): Map<strin
 }
 
 /**
- * One run's writes to the exceptions: its transaction, channel and instant, and the events appended once they are done.
+ * One run's writes to the exceptions: its transaction, channel and instant, whether it found its date's window ended
+ * (what lapses a TIMING), and the events appended once they are done.
  */
 interface Recording {
   tx: Tx;
   channel: string;
   now: Date;
+  windowEnded: boolean;
   events: Array<Parameters<typeof appendEvents>[1][number]>;
 }
 
 /** Opens the exceptions found for the first time, and rewrites the open ones whose kind, amount or detail changed. */
-async function recordFound({ tx, channel, now, events }: Recording, found: readonly FoundException[]): Promise<void> {
+async function recordFound(recording: Recording, found: readonly FoundException[]): Promise<void> {
+  const { tx, channel, now, events } = recording;
   const existing = new Map(
     (
       await exceptionsBySubjects(
@@ -349,7 +354,7 @@ async function recordFound({ tx, channel, now, events }: Recording, found: reado
       detail: f.detail,
       at: now,
     });
-  await lapseTimings({ tx, channel, now, events }, found, existing);
+  await lapseTimings(recording, found, existing);
   for (const f of found) {
     const row = existing.get(f.subject);
     if (!row || row.status !== 'OPEN' || (row.kind === f.kind && row.amount === f.amount && row.detail === f.detail))
@@ -367,25 +372,25 @@ async function recordFound({ tx, channel, now, events }: Recording, found: reado
 }
 
 /**
- * An operator's TIMING of a movement IN_TRANSIT says its money will come within its window. Once the statement of the
- * window's last day came without it (the run finds it MISSING_EXTERNAL), that resolution lapses: the exception is open
- * again as MISSING_EXTERNAL, so the date reads unbalanced while the money is missing instead of counting it in transit
- * for ever. The row is reopened, not a new one opened: its subject is the movement's, which the adjustment table reads.
- * Its resolution key stays, so that a replay of the lapsed resolution is told so rather than resolving it again.
+ * A TIMING says the money, or the movement of a bank line, will come within its window: an operator's of a movement
+ * IN_TRANSIT or MISSING_EXTERNAL or of a line MISSING_INTERNAL, or matching's own of an item a match once explained.
+ * Once the window has ended with the item still unmatched (domain's timingLapses), that resolution lapses: the
+ * exception is open again, as MISSING_EXTERNAL or MISSING_INTERNAL, so a date reads unbalanced while its money is
+ * missing instead of counting it in transit for ever, and a line no movement explains is listed open again. The row is
+ * reopened, not a new one opened: its subject is the item's, which the adjustment table reads. Its resolution key
+ * stays, so that a replay of the lapsed resolution is told so rather than resolving it again, and TIMING is refused on
+ * it (exceptions.ts). A later run finds the row open and as it left it: it lapses once and writes once.
  */
 async function lapseTimings(
-  { tx, now, events }: Recording,
+  { tx, now, events, windowEnded }: Recording,
   found: readonly FoundException[],
   existing: ReadonlyMap<string, ExceptionRow>,
 ): Promise<void> {
   for (const f of found) {
     const row = existing.get(f.subject);
-    if (f.kind !== 'MISSING_EXTERNAL' || row?.status !== 'RESOLVED' || row.resolution !== 'TIMING') continue;
-    if (row.kind !== 'IN_TRANSIT') continue;
-    if (
-      !(await lapseTimingResolution(tx, row.id, { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now }))
-    )
-      continue;
+    if (!row || !timingLapses(f, row, windowEnded)) continue;
+    const reopened = { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now };
+    if (!(await lapseTimingResolution(tx, row.id, row.kind, reopened))) continue;
     const detail = `the TIMING resolution by ${row.resolvedBy ?? 'an operator'} lapsed: ${f.detail}`;
     events.push({ exceptionId: row.id, event: 'OPENED', actor: matchingActor, detail, at: now });
   }

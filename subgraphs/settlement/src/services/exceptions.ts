@@ -56,6 +56,22 @@ function checkInput(input: ResolveInput): ResolveRefusal | null {
 }
 
 /**
+ * An open row keeps a key only when its TIMING lapsed (channel-reconcile.ts): the key's resolution is over, and TIMING
+ * again, under any key, would claim once more what its window already proved false, the day explained until a run
+ * lapsed it again.
+ */
+function lapsedTimingRefusal(row: ExceptionRow, input: ResolveInput): ResolveRefusal | null {
+  if (row.resolutionKey === null || (row.resolutionKey !== input.idempotencyKey && input.reason !== 'TIMING'))
+    return null;
+  const without = row.kind === 'MISSING_INTERNAL' ? 'a movement matching the line' : 'the money';
+  return {
+    kind: 'InvalidInput',
+    field: row.resolutionKey === input.idempotencyKey ? 'idempotencyKey' : 'reason',
+    message: `${row.id} was resolved as TIMING, which lapsed when its window ended without ${without}; resolve it with a new key and another reason`,
+  };
+}
+
+/**
  * Whether the locked exception may be resolved so: a replay of the same key by the same operator
  * answers what it resolved; any other resolution of a resolved exception is refused, and so is the key of a TIMING
  * that lapsed. A bank fee takes money (a negative difference); a movement still IN_TRANSIT is not a difference yet.
@@ -90,15 +106,8 @@ function decide(
       resolvedBy: row.resolvedBy,
     });
   }
-  // An open row keeps a key only when its TIMING lapsed (channel-reconcile.ts): the key's resolution is over, and
-  // TIMING again would count the missing money in transit for good (a MISSING_EXTERNAL's TIMING never lapses).
-  if (row.resolutionKey !== null && (row.resolutionKey === input.idempotencyKey || input.reason === 'TIMING')) {
-    return err({
-      kind: 'InvalidInput',
-      field: row.resolutionKey === input.idempotencyKey ? 'idempotencyKey' : 'reason',
-      message: `${row.id} was resolved as TIMING, which lapsed when its window ended without the money; resolve it with a new key and another reason`,
-    });
-  }
+  const lapsed = lapsedTimingRefusal(row, input);
+  if (lapsed) return err(lapsed);
   if (row.kind === 'IN_TRANSIT' && input.reason !== 'TIMING') {
     return err({
       kind: 'InvalidInput',

@@ -975,6 +975,171 @@ describe('a TIMING resolution of a movement in transit lapses when its window en
   });
 });
 
+describe('a TIMING resolution of a movement missing from the bank, or of a line matching none, lapses too', () => {
+  const file = (c: string, date: string, entries: FileEntry[]) =>
+    camt053([{ id: `${c}-${date}`, currency: 'USD', opening: 0n, date, entries }], { version: '08', prefix: 'ns2' });
+  async function importFile(c: string, date: string, entries: FileEntry[]): Promise<void> {
+    const r = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: file(c, date, entries) } });
+    expect(r.data!.importBankStatement.__typename, JSON.stringify(r)).toBe('StatementImport');
+  }
+  async function resolve(exceptionId: string, reason: string, idempotencyKey = unique('res')) {
+    return (await q(docs.resolve, { input: { idempotencyKey, exceptionId, reason } })).data!.resolveException;
+  }
+  const exceptionOf = (r: Report, pick: (e: Record<string, any>) => boolean) => r.exceptions.find(pick)!;
+  /** Each exception's audit trail, operators named "ops": what a second run must leave as it was. */
+  async function trails(c: string): Promise<string[][]> {
+    const rows = await sqlRows<{ exception_id: string; event: string; actor: string; detail: string }>(
+      sql`SELECT e.exception_id, e.event, e.actor, e.detail FROM reconciliation_exception_events e
+          JOIN reconciliation_exceptions x ON x.id = e.exception_id WHERE x.channel = ${c}
+          ORDER BY e.exception_id, e.sequence`,
+    );
+    return rows.map((t) => [t.exception_id, t.event, t.actor.replace(/^ops-.*/, 'ops'), t.detail]);
+  }
+  const trailOf = (all: string[][], id: string) => all.filter((t) => t[0] === id).map((t) => t.slice(1));
+  const openOf = async (c: string) =>
+    (await q('query($c: String) { reconciliationExceptions(channel: $c) { id kind status } }', { c })).data!
+      .reconciliationExceptions;
+
+  it('reopens a MISSING_EXTERNAL resolved TIMING once its window ended without the money (the day unbalanced)', async () => {
+    // The statement of the window's last day came before the date's own (a late file): both deposits are on none
+    // yet, MISSING_EXTERNAL. The operator says "the date's statement will show them": TIMING. The date's statement
+    // then shows one; the other's money is missing, and the day counted it in transit for good and read balanced.
+    const c = `lapse-ext-${tag}`;
+    const [dayX, dayY] = [80, 81].map((n) => addDays(dayD, n)) as [string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    const account = await openAccount();
+    clock = new Date(`${dayX}T10:00:00Z`);
+    const never = await deposit(account, '4000', ref('lapse-ext-never'), c);
+    const late = await deposit(account, '700', ref('lapse-ext-late'), c);
+    clock = new Date(`${dayY}T10:00:00Z`);
+    await deposit(account, '300', ref('lapse-ext-next'), c);
+    await importFile(c, dayY, [entry(ref('lapse-ext-next'), 300n, dayY)]);
+    const before = await reconcile(dayX, c);
+    const of = (r: Report, id: string) => exceptionOf(r, (e) => e.movementId === id);
+    expect([never, late].map((id) => [of(before, id).kind, of(before, id).status])).toEqual([
+      ['MISSING_EXTERNAL', 'OPEN'],
+      ['MISSING_EXTERNAL', 'OPEN'],
+    ]);
+    const timingKey = unique('res');
+    expect(await resolve(of(before, never).id, 'TIMING', timingKey)).toMatchObject({ status: 'RESOLVED' });
+    expect(await resolve(of(before, late).id, 'TIMING')).toMatchObject({ status: 'RESOLVED', resolution: 'TIMING' });
+
+    // The date's own statement comes with the late deposit only.
+    await importFile(c, dayX, [entry(ref('lapse-ext-late'), 700n, dayX)]);
+    const after = await reconcile(dayX, c);
+    const lapsed = of(after, never);
+    expect(lapsed).toMatchObject({ kind: 'MISSING_EXTERNAL', status: 'OPEN', resolution: null, amount: '-4000' });
+    expect(of(after, late)).toMatchObject({ kind: 'MISSING_EXTERNAL', status: 'RESOLVED', resolution: 'TIMING' });
+    expect(after.matches.map((m) => [m.rule, m.movementIds])).toEqual([['REFERENCE', [late]]]);
+    const unbalanced = {
+      currency: 'USD',
+      bankMovements: '700',
+      ledgerMovements: '4700',
+      inTransit: '0',
+      bankOnly: '0',
+      unexplained: '-4000',
+      balanced: false,
+    };
+    expect(after.adjustment).toEqual([unbalanced]);
+    expect(await openOf(c)).toEqual([{ id: lapsed.id, kind: 'MISSING_EXTERNAL', status: 'OPEN' }]);
+    const trail = await trails(c);
+    expect(trailOf(trail, lapsed.id).map(([event, actor]) => [event, actor])).toEqual([
+      ['OPENED', 'matching'],
+      ['RESOLVED', 'ops'],
+      ['OPENED', 'matching'],
+    ]);
+    expect(trailOf(trail, lapsed.id)[2]![2]).toMatch(/^the TIMING resolution by ops-\S+ lapsed: deposit .* window$/);
+    expect(trailOf(trail, of(after, late).id).map(([event]) => event)).toEqual(['OPENED', 'RESOLVED']);
+
+    // Run again: nothing lapses twice, nothing is written twice.
+    const again = await reconcile(dayX, c);
+    expect(again.exceptions).toEqual(after.exceptions);
+    expect(again.adjustment).toEqual([unbalanced]);
+    expect(await trails(c)).toEqual(trail);
+
+    // The lapsed resolution's key, or TIMING under another, resolves nothing; it stays open.
+    for (const key of [timingKey, unique('res')])
+      expect(await resolve(lapsed.id, 'TIMING', key)).toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringContaining('lapsed when its window ended without the money'),
+      });
+    expect(await openOf(c)).toEqual([{ id: lapsed.id, kind: 'MISSING_EXTERNAL', status: 'OPEN' }]);
+  });
+
+  it('reopens a MISSING_INTERNAL resolved TIMING once its window ended without a movement; one matched stays', async () => {
+    // Two bank lines no movement of ours matches; the operator says "the deposits will be recorded tomorrow". One is,
+    // within the window; the other never is, and its line left the open exceptions for good. A bank line is
+    // bank-only money whether open or resolved, so the day reads balanced either way: the open list is what tells.
+    const c = `lapse-int-${tag}`;
+    const [dayX, dayY] = [85, 86].map((n) => addDays(dayD, n)) as [string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    const account = await openAccount();
+    clock = new Date(`${dayX}T10:00:00Z`);
+    await importFile(c, dayX, [entry(ref('lapse-int-stray'), 300n, dayX), entry(ref('lapse-int-early'), 500n, dayX)]);
+    const before = await reconcile(dayX, c);
+    const of = (r: Report, name: string) => exceptionOf(r, (e) => e.externalRef === ref(name));
+    expect(['lapse-int-stray', 'lapse-int-early'].map((n) => [of(before, n).kind, of(before, n).status])).toEqual([
+      ['MISSING_INTERNAL', 'OPEN'],
+      ['MISSING_INTERNAL', 'OPEN'],
+    ]);
+    const stray = of(before, 'lapse-int-stray').id as string;
+    const timingKey = unique('res');
+    expect(await resolve(stray, 'TIMING', timingKey)).toMatchObject({ status: 'RESOLVED', resolution: 'TIMING' });
+    expect(await resolve(of(before, 'lapse-int-early').id, 'TIMING')).toMatchObject({ status: 'RESOLVED' });
+    // Its window has not ended (no statement of the next day yet): the resolutions stand.
+    const waiting = await reconcile(dayX, c);
+    expect(waiting.exceptions.map((e) => [e.status, e.resolution])).toEqual([
+      ['RESOLVED', 'TIMING'],
+      ['RESOLVED', 'TIMING'],
+    ]);
+
+    // The next day, the window's last: one deposit is recorded, and its statement comes.
+    clock = new Date(`${dayY}T10:00:00Z`);
+    const early = await deposit(account, '500', ref('lapse-int-early'), c);
+    await deposit(account, '250', ref('lapse-int-next'), c);
+    await importFile(c, dayY, [entry(ref('lapse-int-next'), 250n, dayY)]);
+    const after = await reconcile(dayX, c);
+    expect(of(after, 'lapse-int-stray')).toMatchObject({
+      id: stray,
+      kind: 'MISSING_INTERNAL',
+      status: 'OPEN',
+      resolution: null,
+      amount: '300',
+    });
+    expect(of(after, 'lapse-int-early')).toMatchObject({ status: 'RESOLVED', resolution: 'TIMING' });
+    expect(after.matches.map((m) => [m.rule, m.movementIds])).toEqual([['REFERENCE', [early]]]);
+    const table = {
+      currency: 'USD',
+      bankMovements: '800',
+      ledgerMovements: '0',
+      inTransit: '0',
+      bankOnly: '800',
+      unexplained: '0',
+      balanced: true,
+    };
+    expect(after.adjustment).toEqual([table]);
+    expect(await openOf(c)).toEqual([{ id: stray, kind: 'MISSING_INTERNAL', status: 'OPEN' }]);
+    const trail = await trails(c);
+    expect(trailOf(trail, stray).map(([event, actor]) => [event, actor])).toEqual([
+      ['OPENED', 'matching'],
+      ['RESOLVED', 'ops'],
+      ['OPENED', 'matching'],
+    ]);
+    expect(trailOf(trail, stray)[2]![2]).toMatch(/^the TIMING resolution by ops-\S+ lapsed: statement line /);
+
+    const again = await reconcile(dayX, c);
+    expect(again.exceptions).toEqual(after.exceptions);
+    expect(again.adjustment).toEqual([table]);
+    expect(await trails(c)).toEqual(trail);
+    for (const key of [timingKey, unique('res')])
+      expect(await resolve(stray, 'TIMING', key)).toMatchObject({
+        code: 'INVALID_INPUT',
+        message: expect.stringContaining('lapsed when its window ended without a movement'),
+      });
+    expect(await openOf(c)).toEqual([{ id: stray, kind: 'MISSING_INTERNAL', status: 'OPEN' }]);
+  });
+});
+
 describe('a statement of several days: each line counts on the day it was booked, a day two statements repeat once', () => {
   it("matches a month statement's lines on their own days, and a day's statement beside it adds no line twice", async () => {
     const c = `month-${tag}`;

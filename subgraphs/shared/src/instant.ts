@@ -1,4 +1,4 @@
-import { dateTimeYearMax, dateTimeYearMin } from './limits';
+import { dateTimeYearMax, dateTimeYearMin, dateYearMax, dateYearMin } from './limits';
 import { err, ok, type Result } from './result';
 
 /**
@@ -85,6 +85,23 @@ export function parseInstant(text: string): Result<Date, InstantRefusal> {
   const utcYear = instant.getUTCFullYear();
   if (utcYear < dateTimeYearMin || utcYear > dateTimeYearMax) return err('out of range');
   return ok(instant);
+}
+
+/** Why parseCalendarDate refused a text, as the Date scalar tells the client. */
+export type CalendarDateRefusal = 'malformed' | 'no such date' | 'out of range';
+
+/**
+ * A calendar date a client sent (the Date scalar's input): "YYYY-MM-DD" and nothing else, a real day of its month (no
+ * 2026-02-30, which Date would roll over to March 2), in the years dateYearMin to dateYearMax (what a DATE column
+ * holds). The same calendar as parseInstant's (daysInMonth), not a Date's round trip.
+ */
+export function parseCalendarDate(text: string): Result<string, CalendarDateRefusal> {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  if (!match) return err('malformed');
+  const [year, month, day] = match.slice(1, 4).map(Number) as [number, number, number];
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return err('no such date');
+  if (year < dateYearMin || year > dateYearMax) return err('out of range');
+  return ok(text);
 }
 
 function daysInMonth(year: number, month: number): number {

@@ -269,6 +269,17 @@ export const dateTimeYearMax = 9999;
 assert(dateTimeYearMin >= 1000 && dateTimeYearMax <= 9999, "DateTime's years must be ones a DATETIME column holds");
 
 /**
+ * The years a Date a client sends may fall in: MySQL's DATE range ('1000-01-01' to '9999-12-31'), the type of every
+ * column a business date is kept in or compared with. Before it MySQL promises nothing (MariaDB stored '0999-01-01'
+ * and answered NULL for '0000-01-01' less a day) and addDays leaves "YYYY-MM-DD" (a day before '0000-01-01' is
+ * '-000001-12'), yet settlements, statements and reports of such dates were written; the Date scalar refuses them as
+ * malformed input (graphql/scalars.ts), as DateTime refuses instants outside DATETIME.
+ */
+export const dateYearMin = 1000;
+export const dateYearMax = 9999;
+assert(dateYearMin >= 1000 && dateYearMax <= 9999, "Date's years must be ones a DATE column holds");
+
+/**
  * Accounts one owner may open (openAccount; one more is INVALID_INPUT, field ownerId). Rows are kept
  * (an account is closed, never deleted), so closed ones count: without a bound one owner could fill
  * the shards with accounts. Far above what a person or a shop holds (the benchmark opens one per

@@ -15,7 +15,7 @@ export type Scalars = {
   Float: { input: number; output: number; }
   /** An integer number of minor currency units as a decimal string: "1999" is 19.99 USD. */
   Amount: { input: string; output: string | bigint; }
-  /** A calendar date, "YYYY-MM-DD". */
+  /** A calendar date, "YYYY-MM-DD" ("2026-11-22"): a real day, in the years 1000-9999. */
   Date: { input: string; output: string | Date; }
   /** An RFC 3339 instant, answered in UTC; sent with an offset (Z or ±hh:mm), on a real date, in the years 1000-9999. */
   DateTime: { input: string; output: string | Date; }

@@ -1140,6 +1140,40 @@ describe('a TIMING resolution of a movement missing from the bank, or of a line 
   });
 });
 
+describe('a business date before the year 1000', () => {
+  it('is refused as BAD_USER_INPUT by channelReconciliation, importStatement and runSettlement, writing nothing', async () => {
+    // Taken before: a settlement of 0999-01-01 SETTLED, a statement and reports of it stored, outside what a DATE
+    // column is promised to hold (and addDays of 0000-01-01 is no date).
+    const c = `old-${tag}`;
+    const merchant = (await q(docs.open, { input: { ownerId: unique('old'), type: 'MERCHANT', currency: 'USD' } }))
+      .data!.openAccount.id as string;
+    const csv = 'external_ref,amount,currency,direction,date\nold,100,USD,CREDIT,0999-01-01';
+    const importStatement =
+      'mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on UserError { code } } }';
+    for (const date of ['0999-01-01', '0000-01-01']) {
+      const answers = [
+        await q(docs.reconcile, { channel: c, businessDate: date }),
+        await q(importStatement, { input: { channel: c, businessDate: date, csv } }),
+        await q(contractOperation('RunSettlement'), { input: { merchantAccountId: merchant, businessDate: date } }),
+      ];
+      for (const answer of answers) {
+        expect(errorCodes(answer), JSON.stringify(answer)).toEqual(['BAD_USER_INPUT']);
+        expect(answer.errors![0]!.message).toMatch(/years 1000-9999: outside those years/);
+      }
+    }
+    expect(await sqlRows(sql`SELECT id FROM channel_reconciliations WHERE channel = ${c}`)).toEqual([]);
+    expect(await sqlRows(sql`SELECT id FROM statements WHERE channel = ${c}`)).toEqual([]);
+    for (const shard of stack.shards.all) {
+      const [rows] = (await shard.db.execute(
+        sql`SELECT id FROM settlements WHERE merchant_account_id = ${merchant}`,
+      )) as unknown as [unknown[]];
+      expect(rows).toEqual([]);
+    }
+    // The first day a DATE column holds is a date like any other.
+    expect((await reconcile('1000-01-01', c)).exceptions).toEqual([]);
+  });
+});
+
 describe('a statement of several days: each line counts on the day it was booked, a day two statements repeat once', () => {
   it("matches a month statement's lines on their own days, and a day's statement beside it adds no line twice", async () => {
     const c = `month-${tag}`;

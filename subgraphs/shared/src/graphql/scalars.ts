@@ -1,7 +1,13 @@
 import { GraphQLError, GraphQLScalarType, Kind } from 'graphql';
 import { describeMoneyError, parseAmount } from '../money';
-import { formatInstant, parseInstant, type InstantRefusal } from '../instant';
-import { dateTimeYearMax, dateTimeYearMin } from '../limits';
+import {
+  formatInstant,
+  parseCalendarDate,
+  parseInstant,
+  type CalendarDateRefusal,
+  type InstantRefusal,
+} from '../instant';
+import { dateTimeYearMax, dateTimeYearMin, dateYearMax, dateYearMin } from '../limits';
 
 /**
  * Amount crosses the wire as a decimal string of minor units, and only so (the contract's
@@ -48,21 +54,44 @@ export const AmountScalar = new GraphQLScalarType<string, string>({
 
 const datePattern = /^\d{4}-\d{2}-\d{2}$/;
 
+/**
+ * Date is taken as "YYYY-MM-DD" only, a real day in the years a DATE column holds (parseCalendarDate); anything else is
+ * malformed, refused whole with BAD_USER_INPUT before a resolver runs, as DateTime is. Years 0000-0999 were taken,
+ * and a settlement, a statement and a reconciliation report of 0999-01-01 (or 0000-01-01) were written, outside what
+ * MySQL promises to hold and where addDays no longer answers a date.
+ */
+function dateOrThrow(value: unknown): string {
+  const parsed = typeof value === 'string' ? parseCalendarDate(value) : null;
+  if (parsed?.ok) return parsed.value;
+  throw new GraphQLError(
+    `Date must be a calendar date "YYYY-MM-DD", e.g. "2026-11-22", on a real day, in the years ${dateYearMin}-${dateYearMax}: ` +
+      (parsed ? describeDateRefusal(parsed.error) : 'not a string'),
+    { extensions: { code: 'BAD_USER_INPUT' } },
+  );
+}
+
+function describeDateRefusal(refusal: CalendarDateRefusal): string {
+  switch (refusal) {
+    case 'malformed':
+      return 'not of that form';
+    case 'no such date':
+      return 'no such day in that month';
+    case 'out of range':
+      return 'outside those years';
+  }
+}
+
 export const DateScalar = new GraphQLScalarType<string, string>({
   name: 'Date',
-  description: 'An ISO-8601 calendar date, "2026-11-22".',
+  description: 'A calendar date, "YYYY-MM-DD" ("2026-11-22"): a real day, in the years 1000-9999.',
   serialize(value) {
     if (typeof value === 'string' && datePattern.test(value)) return value;
     if (value instanceof Date) return value.toISOString().slice(0, 10);
     throw new GraphQLError(`Date cannot represent ${String(value)}`);
   },
-  parseValue(value) {
-    if (typeof value === 'string' && isCalendarDate(value)) return value;
-    throw new GraphQLError('Date must be a string "YYYY-MM-DD"', { extensions: { code: 'BAD_USER_INPUT' } });
-  },
+  parseValue: dateOrThrow,
   parseLiteral(ast) {
-    if (ast.kind === Kind.STRING && isCalendarDate(ast.value)) return ast.value;
-    throw new GraphQLError('Date must be a string "YYYY-MM-DD"', { extensions: { code: 'BAD_USER_INPUT' } });
+    return dateOrThrow(ast.kind === Kind.STRING ? ast.value : null);
   },
 });
 

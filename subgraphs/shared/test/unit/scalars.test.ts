@@ -1,6 +1,6 @@
 import { Kind, parseValue as parseAst } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { AmountScalar, DateTimeScalar } from '../../src/graphql/scalars';
+import { AmountScalar, DateScalar, DateTimeScalar } from '../../src/graphql/scalars';
 
 /** The Amount scalar as the subgraphs and the gateway parse it: decimal strings of minor units only. */
 describe('Amount scalar', () => {
@@ -146,5 +146,78 @@ describe('DateTime scalar', () => {
     );
     expect(() => DateTimeScalar.parseValue('+010000-01-01T00:00:00Z')).toThrow(/not of that form/);
     expect(() => DateTimeScalar.parseValue('9999-12-31T23:00:00-05:00')).toThrow(/outside those years/);
+  });
+});
+
+/**
+ * The Date scalar: "YYYY-MM-DD", a real day, within DATE's years (a review found 0000-0999 accepted: a settlement, a
+ * statement and a reconciliation report of 0999-01-01 were written, and addDays of 0000-01-01 is no date).
+ */
+describe('Date scalar', () => {
+  const refusal = (run: () => unknown): string => {
+    try {
+      return `accepted ${String(run())}`;
+    } catch (error) {
+      return (error as { extensions?: { code?: string } }).extensions?.code ?? 'no code';
+    }
+  };
+
+  it('takes real calendar dates in the years 1000-9999, as sent', () => {
+    for (const text of ['2026-11-22', '2024-02-29', '2000-02-29', '1600-02-29', '1000-01-01', '9999-12-31']) {
+      expect(DateScalar.parseValue(text), text).toBe(text);
+      expect(DateScalar.parseLiteral(parseAst(JSON.stringify(text)), undefined), text).toBe(text);
+    }
+  });
+
+  it('refuses years before 1000 or past 9999, days that do not exist and other forms, with BAD_USER_INPUT', () => {
+    for (const text of [
+      '0999-12-31',
+      '0999-01-01',
+      '0099-06-15',
+      '0001-01-01',
+      '0000-01-01',
+      '10000-01-01',
+      '+010000-01-01',
+      '-0001-01-01',
+      '2026-02-30',
+      '2025-02-29',
+      '2100-02-29',
+      '1900-02-29',
+      '2026-04-31',
+      '2026-13-01',
+      '2026-00-10',
+      '2026-03-00',
+      '2026-3-1',
+      '20260301',
+      '2026-03-01T00:00:00Z',
+      '1 March 2026',
+      ' 2026-03-01',
+      '2026-03-01 ',
+      '',
+    ]) {
+      expect(
+        refusal(() => DateScalar.parseValue(text)),
+        text,
+      ).toBe('BAD_USER_INPUT');
+      expect(
+        refusal(() => DateScalar.parseLiteral(parseAst(JSON.stringify(text)), undefined)),
+        text,
+      ).toBe('BAD_USER_INPUT');
+    }
+    for (const value of [20260301, true, null, { date: '2026-03-01' }, new Date()])
+      expect(
+        refusal(() => DateScalar.parseValue(value)),
+        String(value),
+      ).toBe('BAD_USER_INPUT');
+    expect(refusal(() => DateScalar.parseLiteral(parseAst('20260301'), undefined))).toBe('BAD_USER_INPUT');
+  });
+
+  it('says what it takes and why a value is not that', () => {
+    expect(() => DateScalar.parseValue('0999-01-01')).toThrow(
+      /calendar date "YYYY-MM-DD".*years 1000-9999: outside those years/,
+    );
+    expect(() => DateScalar.parseValue('2026-02-30')).toThrow(/no such day in that month/);
+    expect(() => DateScalar.parseValue('2026-3-1')).toThrow(/not of that form/);
+    expect(() => DateScalar.parseValue(20260301)).toThrow(/not a string/);
   });
 });

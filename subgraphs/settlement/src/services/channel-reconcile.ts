@@ -23,7 +23,7 @@ import {
   updateOpenException,
 } from '../db/reconciliation-store';
 import type { ExceptionRow } from '../db/schema/settlement';
-import { countedOnce } from '../domain/booked-lines';
+import { keyedLines } from '../domain/line-keys';
 import {
   addDays,
   assertPartition,
@@ -133,28 +133,17 @@ export function exceptionId(channel: string, subject: string): string {
   return `rex_${createHash('sha256').update(`${channel}|${subject}`).digest('hex').slice(0, 29)}`;
 }
 
-/**
- * The lines that count (domain/booked-lines.ts), each on the day it was booked, keyed by their content and their place
- * among identical lines of that day, so that importing the same file again, or the day's statement beside the month's
- * that repeats it, names the same lines (and finds their exceptions). A line of a statement of one day reads as it did
- * when its statement's date stood in the key: that date is its booking date.
- */
+/** The lines that count as matching reads them, each under its key (domain/line-keys.ts). */
 export function bankLines(held: readonly HeldLineRow[]): BankLine[] {
-  const seen = new Map<string, number>();
-  return countedOnce(held).map((l) => {
-    const content = `${l.statement.channel}|${l.valueDate}|${l.currency}|${l.direction}|${l.amount}|${l.externalRef}|${l.valueDate}`;
-    const occurrence = (seen.get(content) ?? 0) + 1;
-    seen.set(content, occurrence);
-    return {
-      key: createHash('sha256').update(`${content}|${occurrence}`).digest('hex').slice(0, 32),
-      statementDate: l.valueDate,
-      valueDate: l.valueDate,
-      currency: l.currency,
-      signed: l.direction === 'CREDIT' ? l.amount : -l.amount,
-      externalRef: l.externalRef,
-      lineNumber: l.lineNumber,
-    };
-  });
+  return keyedLines(held).map(({ line, key }) => ({
+    key,
+    statementDate: line.valueDate,
+    valueDate: line.valueDate,
+    currency: line.currency,
+    signed: line.direction === 'CREDIT' ? line.amount : -line.amount,
+    externalRef: line.externalRef,
+    lineNumber: line.lineNumber,
+  }));
 }
 
 async function channelMovements(

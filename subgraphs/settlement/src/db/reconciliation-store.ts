@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, lte, max } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, max, or, sql } from 'drizzle-orm';
 import { groupBy } from '@paygraph/shared/collections';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import {
@@ -128,6 +128,34 @@ export async function linesBookedBetween(
   }));
 }
 
+/**
+ * The lines of the channel's statements closing on businessDate that were booked before fromDate or after toDate (a
+ * month's statement's earlier days), with their statement as linesBookedBetween gives it; in the statements' order. A
+ * run of the date re-keys the exceptions recorded for them on that date before c3452ee (domain/legacy-subjects.ts).
+ * Found through statements_channel_date_idx, their lines through the lines' key.
+ */
+export async function linesHeldOutside(
+  db: Executor,
+  channel: string,
+  businessDate: string,
+  fromDate: string,
+  toDate: string,
+): Promise<HeldLineRow[]> {
+  const rows = await db
+    .select({ line: statementLines, account: statements.account })
+    .from(statements)
+    .innerJoin(statementLines, eq(statementLines.statementId, statements.id))
+    .where(
+      and(
+        eq(statements.channel, channel),
+        eq(statements.businessDate, businessDate),
+        or(lt(statementLines.valueDate, fromDate), gt(statementLines.valueDate, toDate)),
+      ),
+    )
+    .orderBy(asc(statementLines.statementId), asc(statementLines.lineNumber));
+  return rows.map((r) => ({ ...r.line, statement: { channel, account: r.account, businessDate } }));
+}
+
 /** The latest date the channel has a statement of, or null. */
 export async function latestStatementDate(db: Executor, channel: string): Promise<string | null> {
   const rows = await db
@@ -198,17 +226,49 @@ export async function insertExceptions(
       .values(rows.slice(i, i + reconciliationRowsPerStatementMax));
 }
 
-/** Changes an exception only while it is OPEN: a resolved one is never reopened nor rewritten. */
+/**
+ * Changes an exception only while it is OPEN, a resolved one is never reopened nor rewritten, and still under the
+ * subject it was read under: one another run re-keyed meanwhile (rekeyException) names another item now. Locks the row.
+ */
 export async function updateOpenException(
   tx: Tx,
-  id: string,
+  row: Pick<ExceptionRow, 'id' | 'subject'>,
   set: Partial<typeof reconciliationExceptions.$inferInsert>,
 ): Promise<boolean> {
   const [result] = await tx
     .update(reconciliationExceptions)
     .set(set)
-    .where(and(eq(reconciliationExceptions.id, id), eq(reconciliationExceptions.status, 'OPEN')));
+    .where(
+      and(
+        eq(reconciliationExceptions.id, row.id),
+        eq(reconciliationExceptions.subject, row.subject),
+        eq(reconciliationExceptions.status, 'OPEN'),
+      ),
+    );
   return (result as { affectedRows: number }).affectedRows === 1;
+}
+
+/**
+ * Moves an exception from the subject it was recorded under before c3452ee to its line's or match's subject now, and
+ * to the date that is of now (domain/legacy-subjects.ts), keeping its id, resolution and posting. Only while it is
+ * still under that subject, and open or resolved with a resolution (the choice's rule, checked again under the lock:
+ * matching may have closed it meanwhile). IGNORE: where another run took the subject meanwhile (the unique
+ * reconciliation_exceptions_subject_uq), the row stays as it is rather than the run failing. Locks the row; answers
+ * whether it moved.
+ */
+export async function rekeyException(
+  tx: Tx,
+  id: string,
+  legacySubject: string,
+  to: { subject: string; businessDate: string; updatedAt: Date },
+): Promise<boolean> {
+  const answer = await tx.execute(
+    sql`UPDATE IGNORE reconciliation_exceptions
+        SET subject = ${to.subject}, business_date = ${to.businessDate}, updated_at = ${to.updatedAt}
+        WHERE id = ${id} AND subject = ${legacySubject} AND (status = 'OPEN' OR resolution IS NOT NULL)`,
+  );
+  const [result] = answer as unknown as [{ affectedRows: number }];
+  return result.affectedRows === 1;
 }
 
 /**

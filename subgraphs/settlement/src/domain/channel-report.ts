@@ -21,12 +21,20 @@ export interface FoundException {
   detail: string;
 }
 
-export const lineSubject = (line: BankLine) => `line:${line.key}`;
+export const lineSubject = (line: Pick<BankLine, 'key'>) => `line:${line.key}`;
 export const movementSubject = (movement: Movement) => `movement:${movement.id}`;
 
 /** A match's subject: its movements and lines, hashed to fit the column (the same group finds the same row). */
 export function matchSubject(match: Match): string {
-  const parts = [...match.movements.map((m) => m.id).sort(), '/', ...match.lines.map((l) => l.key).sort()].join(',');
+  return matchSubjectOf(
+    match.movements.map((m) => m.id),
+    match.lines.map((l) => l.key),
+  );
+}
+
+/** The subject of a match of these movements and of the lines of these keys. */
+export function matchSubjectOf(movementIds: readonly string[], lineKeys: readonly string[]): string {
+  const parts = [...[...movementIds].sort(), '/', ...[...lineKeys].sort()].join(',');
   return `match:${createHash('sha256').update(parts).digest('hex').slice(0, 40)}`;
 }
 

@@ -6,13 +6,52 @@ import { countedOnce, type HeldLine } from './booked-lines';
  * matchSubject for a match it is in), so a key must name the same line in every run: it is the line's content on the
  * day it was booked and its place among the identical lines of that day, in the order they are read. Importing the
  * same file again, or the day's statement beside the month's that repeats it, names the same lines.
+ *
+ * Before c3452ee a key named the date the line's statement closed on in place of its booking day (a line was that
+ * date's then), and its place counted the identical lines of the statements closing on that date. For a one-day
+ * statement's line the two dates are one, and so are the two keys. A line of a statement of several days (Deutsche
+ * Bank's month, an MT940 week) or a back-valued line had another key, and the exceptions recorded for it then are under
+ * that key: a run re-keys them (legacy-subjects.ts), else it opens another exception for the same line and an operator
+ * resolving both posts its money twice. The n-th of a day's identical lines on a statement's date is the n-th of them
+ * now: both number the same bookings in the order read, and the lines counted now hold at least as many of them as any
+ * statement date held (booked-lines.ts keeps the most any statement holds).
  */
 
-/** The counted lines (booked-lines.ts), in their order, each with its key. */
-export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line: L; key: string }> {
+/** A line's key, and the key the same place had before c3452ee on the date its statement closed on. */
+export interface LineKeys {
+  key: string;
+  legacyKey: string;
+}
+
+/** The counted lines (booked-lines.ts), in their order, each with its keys. */
+export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line: L } & LineKeys> {
   const counted = countedOnce(held);
   const places = placesOn(counted, (line) => line.valueDate);
-  return counted.map((line, i) => ({ line, key: lineKey(line, line.valueDate, places[i]!) }));
+  return counted.map((line, i) => ({
+    line,
+    key: lineKey(line, line.valueDate, places[i]!),
+    legacyKey: lineKey(line, line.statement.businessDate, places[i]!),
+  }));
+}
+
+/**
+ * Of the lines read, counted or not (a copy of the month's beside the day's statement had its exceptions too), those
+ * booked on another day than their statement closed on: each one's key before c3452ee, the key of its place now, and
+ * its day. `lines` holds every line of each statement date and booking day it holds any of, in the order read, as the
+ * runs before c3452ee read them (their statements' ids, then line numbers), so that places count as they counted.
+ */
+export function legacyLineKeys(lines: readonly HeldLine[]): Array<LineKeys & { day: string }> {
+  const places = placesOn(lines, (line) => line.statement.businessDate);
+  const found: Array<LineKeys & { day: string }> = [];
+  lines.forEach((line, i) => {
+    if (line.statement.businessDate === line.valueDate) return;
+    found.push({
+      key: lineKey(line, line.valueDate, places[i]!),
+      legacyKey: lineKey(line, line.statement.businessDate, places[i]!),
+      day: line.valueDate,
+    });
+  });
+  return found;
 }
 
 /** What a key hashes: the line's channel, the date given, its content and its place. */

@@ -18,12 +18,15 @@ import {
   lapseTimingResolution,
   latestStatementDate,
   linesBookedBetween,
+  linesHeldOutside,
+  rekeyException,
   statementsBetween,
   type HeldLineRow,
   updateOpenException,
 } from '../db/reconciliation-store';
 import type { ExceptionRow } from '../db/schema/settlement';
-import { keyedLines } from '../domain/line-keys';
+import { keyedLines, legacyLineKeys } from '../domain/line-keys';
+import { adoptions, legacySubjects, type Rekeying } from '../domain/legacy-subjects';
 import {
   addDays,
   assertPartition,
@@ -126,16 +129,17 @@ export function exceptionView(row: ExceptionRow, now: Date): ExceptionView {
 }
 
 /**
- * An exception's id names its channel and subject, so every run (and a concurrent one) agrees on
- * it; 33 characters, as every id the ledger's ref_id holds (116 bits of the hash).
+ * An exception's id names its channel and the subject it was opened under, so every run (and a concurrent one) agrees
+ * on it; 33 characters, as every id the ledger's ref_id holds (116 bits of the hash). A row re-keyed since (a line's
+ * key of before c3452ee, rekeyLegacy) keeps its id: its resolution's posting and dedupe key name it.
  */
 export function exceptionId(channel: string, subject: string): string {
   return `rex_${createHash('sha256').update(`${channel}|${subject}`).digest('hex').slice(0, 29)}`;
 }
 
-/** The lines that count as matching reads them, each under its key (domain/line-keys.ts). */
-export function bankLines(held: readonly HeldLineRow[]): BankLine[] {
-  return keyedLines(held).map(({ line, key }) => ({
+/** A counted line as matching reads it, under its key (domain/line-keys.ts). */
+function bankLine({ line, key }: { line: HeldLineRow; key: string }): BankLine {
+  return {
     key,
     statementDate: line.valueDate,
     valueDate: line.valueDate,
@@ -143,7 +147,28 @@ export function bankLines(held: readonly HeldLineRow[]): BankLine[] {
     signed: line.direction === 'CREDIT' ? line.amount : -line.amount,
     externalRef: line.externalRef,
     lineNumber: line.lineNumber,
-  }));
+  };
+}
+
+/**
+ * The subjects the run's items had before c3452ee (domain/legacy-subjects.ts): of the lines it read, and of the lines
+ * its date's statements hold from days outside its window, whose exceptions of before are of this date: the run
+ * re-keys them rather than closing them as no longer found, whichever date is reconciled first.
+ */
+async function rekeyingsOf(
+  control: Shard,
+  channel: string,
+  window: { businessDate: string; fromDate: string; toDate: string },
+  held: readonly HeldLineRow[],
+  keyed: ReadonlyArray<{ key: string; legacyKey: string }>,
+  result: MatchResult,
+): Promise<Rekeying[]> {
+  const outside = await linesHeldOutside(control.db, channel, window.businessDate, window.fromDate, window.toDate);
+  return legacySubjects(
+    legacyLineKeys([...held, ...outside]),
+    result.matches,
+    new Map(keyed.map((k) => [k.key, k.legacyKey])),
+  );
 }
 
 async function channelMovements(
@@ -182,7 +207,9 @@ export async function reconcileChannel(
   const rules = await rulesFor(shards, channel);
   const fromDate = addDays(businessDate, -rules.dateWindowDays);
   const toDate = addDays(businessDate, rules.dateWindowDays);
-  const lines = bankLines(await linesBookedBetween(control.db, channel, fromDate, toDate));
+  const held = await linesBookedBetween(control.db, channel, fromDate, toDate);
+  const keyed = keyedLines(held);
+  const lines = keyed.map(bankLine);
   const movements = await channelMovements(shards, channel, fromDate, toDate);
   const result = matchChannel(lines, movements, rules);
   assertPartition(result, lines.length, movements.length);
@@ -190,7 +217,12 @@ export async function reconcileChannel(
   const latest = await latestStatementDate(control.db, channel);
   const windowEnded = latest !== null && latest >= toDate;
   const found = exceptionsOf(result, businessDate, windowEnded);
-  const rows = await recordExceptions(control, { channel, now, windowEnded }, businessDate, found, result);
+  const rekeyings = await rekeyingsOf(control, channel, { businessDate, fromDate, toDate }, held, keyed, result);
+  const rows = await recordExceptions(control, { channel, now, windowEnded }, businessDate, {
+    found,
+    result,
+    rekeyings,
+  });
   const bySubject = new Map(rows.map((r) => [r.subject, r]));
   const balances = channelBalances(await statementsBetween(control.db, channel, businessDate, businessDate));
   const adjustment = adjustmentOf(result, businessDate, (subject) => bySubject.get(subject), balances);
@@ -255,21 +287,23 @@ function matchView(m: Match): ChannelReport['matches'][number] {
  * Records what the run found, in one transaction on the control shard, and answers the date's
  * exceptions (every status) with those of the matches touching it. A resolved exception is
  * never reopened or rewritten, but for a TIMING that lapsed (lapseTimings); nothing is deleted.
+ * Exceptions recorded under the run's items' subjects of before c3452ee are re-keyed first (rekeyLegacy).
  */
 async function recordExceptions(
   control: Shard,
   run: Omit<Recording, 'tx' | 'events'>,
   businessDate: string,
-  found: readonly FoundException[],
-  result: MatchResult,
+  seen: { found: readonly FoundException[]; result: MatchResult; rekeyings: readonly Rekeying[] },
 ): Promise<ExceptionRow[]> {
   const { channel } = run;
+  const { found, result } = seen;
   const matchedSubjects = matchedSubjectsOf(result, businessDate);
   const touching = result.matches
     .filter((m) => touches(m, businessDate))
     .flatMap((m) => [...m.lines.map(lineSubject), ...m.movements.map(movementSubject)]);
   return inTransaction(control, async (tx) => {
     const recording: Recording = { ...run, tx, events: [] };
+    await rekeyLegacy(recording, seen.rekeyings);
     await recordFound(recording, found);
     const foundSubjects = new Set(found.map((f) => f.subject));
     await resolveNoLongerFound(recording, businessDate, matchedSubjects, foundSubjects);
@@ -311,6 +345,39 @@ interface Recording {
   events: Array<Parameters<typeof appendEvents>[1][number]>;
 }
 
+/**
+ * Re-keys the exceptions recorded under a subject the run's items had before c3452ee (domain/legacy-subjects.ts says
+ * which it takes, and why), each row under its id, so that what follows in the run finds it under its subject now, not
+ * a second exception for the same line; the trail says so. Reads only where the run holds a line booked on another day
+ * than its statement closed on.
+ */
+async function rekeyLegacy({ tx, channel, now, events }: Recording, rekeyings: readonly Rekeying[]): Promise<void> {
+  if (rekeyings.length === 0) return;
+  const legacy = await exceptionsBySubjects(
+    tx,
+    channel,
+    rekeyings.map((r) => r.legacy),
+  );
+  if (legacy.length === 0) return;
+  const recorded = new Set(legacy.map((r) => r.subject));
+  const current = await exceptionsBySubjects(
+    tx,
+    channel,
+    rekeyings.filter((r) => recorded.has(r.legacy)).map((r) => r.subject),
+  );
+  for (const { row, rekeying } of adoptions(rekeyings, [...legacy, ...current])) {
+    const to = { subject: rekeying.subject, businessDate: rekeying.businessDate, updatedAt: now };
+    if (!(await rekeyException(tx, row.id, rekeying.legacy, to))) continue;
+    events.push({
+      exceptionId: row.id,
+      event: 'CHANGED',
+      actor: matchingActor,
+      detail: `re-keyed: ${rekeying.legacy} of ${row.businessDate}, its subject before c3452ee, is ${rekeying.subject} of ${rekeying.businessDate}`,
+      at: now,
+    });
+  }
+}
+
 /** Opens the exceptions found for the first time, and rewrites the open ones whose kind, amount or detail changed. */
 async function recordFound(recording: Recording, found: readonly FoundException[]): Promise<void> {
   const { tx, channel, now, events } = recording;
@@ -348,7 +415,7 @@ async function recordFound(recording: Recording, found: readonly FoundException[
     const row = existing.get(f.subject);
     if (!row || row.status !== 'OPEN' || (row.kind === f.kind && row.amount === f.amount && row.detail === f.detail))
       continue;
-    if (await updateOpenException(tx, row.id, { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now })) {
+    if (await updateOpenException(tx, row, { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now })) {
       events.push({
         exceptionId: row.id,
         event: 'CHANGED',
@@ -403,7 +470,7 @@ async function resolveNoLongerFound(
     if (row.status !== 'OPEN' || foundSubjects.has(row.subject)) continue;
     const explained = matchedSubjects.get(row.subject);
     const detail = explained ?? 'no longer found by matching (its statement was replaced, or the item left the date)';
-    const resolved = await updateOpenException(tx, row.id, {
+    const resolved = await updateOpenException(tx, row, {
       status: 'RESOLVED',
       resolution: explained ? 'TIMING' : null,
       resolvedBy: matchingActor,

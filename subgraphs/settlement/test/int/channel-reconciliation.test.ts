@@ -1,12 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { addDays } from '@paygraph/shared/business-date';
 import { requestBodyBytesMax, statementBytesMax, statementLinesMax } from '@paygraph/shared/limits';
 import { startStack, type Stack } from '../../../../test/support/stack';
 import { contractOperation, errorCodes, gql } from '../../../../test/support/graphql';
 import { token, unique } from '../../../../test/support/env';
 import { controlShard } from '../../src/services/settle';
+import { exceptionId } from '../../src/services/channel-reconcile';
+import { appendEvents, insertExceptions } from '../../src/db/reconciliation-store';
+import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { camt053, mt940, type FileEntry } from '../support/bank-files';
 import { generateStatements } from '../support/perturbed-statements';
 import { generateBatchDays } from '../support/batch-statements';
@@ -1264,6 +1267,185 @@ describe('a statement of several days: each line counts on the day it was booked
     expect(await external(dayQ)).toEqual([]);
     expect(await external(dayR)).toEqual([['MISSING_INTERNAL', ref('month-fee')]]);
   });
+});
+
+describe("exceptions recorded before c3452ee under a line's key of then are found again under its key now", () => {
+  /**
+   * A line's key named its statement's closing date before c3452ee and names its booking day since (line-keys.ts). A
+   * deployment upgraded holds exceptions under the old keys for the lines of a statement of several days: written here
+   * as that deployment wrote them, then reconciled by this code. Each must be found again (not a second exception for
+   * the same line: resolved again, it would post the money a second time).
+   */
+  const hex = (text: string, digits: number) => createHash('sha256').update(text).digest('hex').slice(0, digits);
+  const keyOf = (c: string, date: string, e: FileEntry, place: number) =>
+    hex(`${c}|${date}|USD|${e.direction}|${e.amount}|${e.ref}|${e.bookingDate}|${place}`, 32);
+  const matchOf = (movementId: string, lineKey: string) => `match:${hex(`${movementId},/,${lineKey}`, 40)}`;
+
+  /**
+   * A month statement's lines as the deployment before c3452ee recorded them on the month's last day R: two identical
+   * fees of day P (the first resolved as BANK_FEE, posted; the second open) and a deposit of day Q = R − 1 booked 10
+   * short (AMOUNT_MISMATCH, written off, posted). Answers each exception's id, and its subject under the key now.
+   */
+  async function before(c: string, [dayP, dayQ, dayR]: readonly [string, string, string]) {
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    const account = await openAccount();
+    clock = new Date(`${dayQ}T10:00:00Z`);
+    const movement = await deposit(account, '2000', ref('rekey-m'), c);
+    clock = new Date(`${dayR}T10:00:00Z`);
+    const fee = entry(ref('rekey-fee'), 25n, dayP, 'DEBIT');
+    const short = entry(ref('rekey-m'), 1990n, dayQ);
+    const month = camt053(
+      [{ id: `${c}-month`, currency: 'USD', opening: 5000n, date: dayR, entries: [fee, fee, short] }],
+      { version: '08', prefix: 'ns2' },
+    );
+    expect(
+      (await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: month } })).errors,
+    ).toBeUndefined();
+    const line = (place: number) => ({
+      subject: `line:${keyOf(c, dayR, fee, place)}`,
+      now: `line:${keyOf(c, dayP, fee, place)}`,
+      kind: 'MISSING_INTERNAL' as const,
+      externalRef: fee.ref,
+      movementId: null,
+      amount: -25n,
+      detail: `statement line ${place} (-25 USD, ref "${fee.ref}") matches no movement`,
+    });
+    const legacy = [
+      line(1),
+      line(2),
+      {
+        subject: matchOf(movement, keyOf(c, dayR, short, 1)),
+        now: matchOf(movement, keyOf(c, dayQ, short, 1)),
+        kind: 'AMOUNT_MISMATCH' as const,
+        externalRef: short.ref,
+        movementId: movement,
+        amount: -10n,
+        detail: `REFERENCE match of 1 line(s) and 1 movement(s) (${movement}): the statement says -10 USD more than the ledger`,
+      },
+    ].map((e) => ({ ...e, id: exceptionId(c, e.subject) }));
+    await inTransaction(controlShard(stack.shards), async (tx) => {
+      const at = clock;
+      await insertExceptions(
+        tx,
+        legacy.map(({ now: _, ...e }) => ({
+          ...e,
+          channel: c,
+          businessDate: dayR,
+          currency: 'USD',
+          status: 'OPEN' as const,
+          detectedAt: at,
+          updatedAt: at,
+        })),
+      );
+      await appendEvents(
+        tx,
+        legacy.map((e) => ({ exceptionId: e.id, event: 'OPENED' as const, actor: 'matching', detail: e.detail, at })),
+      );
+    });
+    const [paid, open, writtenOff] = legacy as [(typeof legacy)[0], (typeof legacy)[0], (typeof legacy)[0]];
+    for (const [e, reason] of [
+      [paid, 'BANK_FEE'],
+      [writtenOff, 'WRITE_OFF'],
+    ] as const) {
+      const r = await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: e.id, reason } });
+      expect(r.data!.resolveException).toMatchObject({ status: 'RESOLVED', postingId: expect.stringMatching(/^pst_/) });
+    }
+    return { paid, open, writtenOff };
+  }
+
+  /** The channel's exceptions as stored, and the postings any of them made (each resolution's dedupe key). */
+  async function stored(c: string) {
+    const rows = await sqlRows<{
+      id: string;
+      subject: string;
+      business_date: string;
+      status: string;
+      resolution: string | null;
+    }>(
+      sql`SELECT id, subject, CAST(business_date AS CHAR) AS business_date, status, resolution
+          FROM reconciliation_exceptions WHERE channel = ${c} ORDER BY id`,
+    );
+    const keys = rows.map((r) => `reconciliation:${r.id}`);
+    const postings = await sqlRows<{ dedupe_key: string }>(
+      sql`SELECT dedupe_key FROM postings WHERE dedupe_key IN (${sql.join(
+        keys.map((k) => sql`${k}`),
+        sql`, `,
+      )}) ORDER BY dedupe_key`,
+    );
+    return { rows, postings: postings.map((p) => p.dedupe_key.slice('reconciliation:'.length)) };
+  }
+
+  // The closing date's run re-keys the lines of its statement booked outside its window; the days' runs their own.
+  for (const [order, offset] of [
+    ['the closing date first', 70],
+    ["the lines' own days first", 75],
+    ['every date at once', 80],
+  ] as const) {
+    it(`re-keys them, ${order}: the resolved stay resolved and post nothing twice, the open one stays the one`, async () => {
+      const c = `rekey-${offset}-${tag}`;
+      const days = [offset, offset + 3, offset + 4].map((n) => addDays(dayD, n)) as [string, string, string];
+      const [dayP, dayQ, dayR] = days;
+      const { paid, open, writtenOff } = await before(c, days);
+      const reports = new Map<string, Report>();
+      if (order === 'every date at once')
+        await Promise.all(days.map(async (date) => reports.set(date, await reconcile(date, c))));
+      else
+        for (const date of order === 'the closing date first' ? [dayR, dayP, dayQ] : days)
+          reports.set(date, await reconcile(date, c));
+
+      // The same three rows, each under its subject now and on its own day; no exception of its own for any line.
+      const expected = [
+        { id: paid.id, subject: paid.now, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
+        { id: open.id, subject: open.now, business_date: dayP, status: 'OPEN', resolution: null },
+        {
+          id: writtenOff.id,
+          subject: writtenOff.now,
+          business_date: dayQ,
+          status: 'RESOLVED',
+          resolution: 'WRITE_OFF',
+        },
+      ].sort((a, b) => a.id.localeCompare(b.id));
+      expect((await stored(c)).rows).toEqual(expected);
+      const shown = (date: string) =>
+        reports
+          .get(date)!
+          .exceptions.map((e) => [e.id, e.status, e.resolution])
+          .sort();
+      expect(shown(dayP)).toEqual(
+        [
+          [paid.id, 'RESOLVED', 'BANK_FEE'],
+          [open.id, 'OPEN', null],
+        ].sort(),
+      );
+      expect(shown(dayQ)).toEqual([[writtenOff.id, 'RESOLVED', 'WRITE_OFF']]);
+      expect(shown(dayR)).toEqual([]);
+      expect(reports.get(dayP)!.adjustment[0]).toMatchObject({ bankMovements: '-50', bankOnly: '-50', balanced: true });
+
+      // Resolving again is refused; the ledger holds one posting for each resolution that posted, none more.
+      for (const e of [paid, writtenOff]) {
+        const again = await q(docs.resolve, {
+          input: { idempotencyKey: unique('res'), exceptionId: e.id, reason: 'WRITE_OFF' },
+        });
+        expect(again.data!.resolveException).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
+      }
+      expect((await stored(c)).postings).toEqual([paid.id, writtenOff.id].sort());
+      const trail = await sqlRows<{ event: string; detail: string }>(
+        sql`SELECT event, detail FROM reconciliation_exception_events WHERE exception_id = ${paid.id} ORDER BY sequence`,
+      );
+      expect(trail.map((t) => t.event)).toEqual(['OPENED', 'RESOLVED', 'CHANGED']);
+      expect(trail[2]!.detail).toContain(`re-keyed: ${paid.subject} of ${dayR}`);
+
+      // Every date again, at once (two runs may re-key the same rows): nothing changes, nothing is opened.
+      await Promise.all([dayP, dayQ, dayR, dayP].map((date) => reconcile(date, c)));
+      expect((await stored(c)).rows).toEqual(expected);
+      // The open one is the one open exception of its line: resolving it posts once.
+      const fee = await q(docs.resolve, {
+        input: { idempotencyKey: unique('res'), exceptionId: open.id, reason: 'BANK_FEE' },
+      });
+      expect(fee.data!.resolveException).toMatchObject({ status: 'RESOLVED', resolution: 'BANK_FEE' });
+      expect((await stored(c)).postings).toEqual([paid.id, open.id, writtenOff.id].sort());
+    });
+  }
 });
 
 describe("a camt.053 batch entry: each transaction's reference and amount is a line of its own", () => {

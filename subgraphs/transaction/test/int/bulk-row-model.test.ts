@@ -122,7 +122,7 @@ describe('the row model of a bulk payment', () => {
     });
     expect(indexes).toEqual({
       idempotency_keys: ['idempotency_keys_created_idx'],
-      payments: ['payments_payer_idx', 'payments_settle_idx'],
+      payments: ['payments_due_idx', 'payments_payer_idx', 'payments_settle_idx'],
       transfer_outbox: ['transfer_outbox_due_idx'],
       postings: ['postings_business_date_idx', 'postings_dedupe_uq'],
       ledger_entries: ['ledger_entries_id_uq', 'ledger_entries_posting_idx'],

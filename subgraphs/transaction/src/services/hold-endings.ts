@@ -7,6 +7,8 @@ import {
   type PostingSpec,
 } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
+import { fencedAmong, fenceRead } from '@paygraph/shared/control/index';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import {
   claimOf,
@@ -161,35 +163,18 @@ type EndingStep<R> = { ending: HoldEnding | null; spec: PostingSpec } | { result
 
 /**
  * The endings of a merged batch, taken together, in the round trip that begins the posting
- * transaction: their holds locked by one statement, their keys claimed by one more (a key lives
- * with its hold, so only endings of the same hold contend for it, and they wait on its lock
- * first). Then each is decided in turn against the row as the endings before it left it (two
- * captures of one hold in a batch: the second finds it CAPTURED), and each ending's UPDATE is
- * held for the batch's next round trip. Before, every ending claimed its key in a statement
- * (and a commit) of its own, then locked and updated its hold in two round trips, one after
- * the other, with the batch's transaction open: 9 round trips on the payer's shard for a
- * capture, now 5 (test/int/hold-endings.test.ts). The claim commits with the ending, so a
- * key is never held for an ending that was rolled back.
+ * transaction (lockAndClaim). Then each is decided in turn against the row as the endings before
+ * it left it (two captures of one hold in a batch: the second finds it CAPTURED), and each
+ * ending's UPDATE is held for the batch's next round trip. Before, every ending claimed its key in
+ * a statement (and a commit) of its own, then locked and updated its hold in two round trips, one
+ * after the other, with the batch's transaction open: 9 round trips on the payer's shard for a
+ * capture, now 5 (test/int/hold-endings.test.ts). The claim commits with the ending, so a key is
+ * never held for an ending that was rolled back.
  */
 const holdEndings: PrepareGroup<EndingInput<unknown>, unknown> = {
   name: 'hold endings',
   run: async (tx, inputs) => {
-    const claims = inputs.flatMap((i) => (i.claim ? [i.claim] : []));
-    const { holds, answers } = await lockHolds(
-      tx,
-      [...new Set(inputs.map((i) => i.holdId))],
-      claims.length > 0 ? [claimStatement(claims.map((c) => c.row))] : [],
-    );
-    const held =
-      claims.length > 0
-        ? await claimedIn(
-            tx,
-            claims.map((c) => c.row),
-            answers[0],
-          )
-        : [];
-    const claimed = new Map(claims.map((c, k) => [c, claimOf(held[k]!, c.request, c.row.resourceId)]));
-    const locked = new Map(holds.map((h) => [h.id, h]));
+    const { locked, claimed } = await lockAndClaim(tx, inputs);
     const endedHere = new Set<string>();
     const decisions: Array<PrepareDecision<unknown>> = [];
     for (const input of inputs) {
@@ -210,6 +195,39 @@ const holdEndings: PrepareGroup<EndingInput<unknown>, unknown> = {
     return decisions;
   },
 };
+
+/**
+ * The batch's holds locked by one statement, their keys claimed by one more (a key lives with its
+ * hold, so only endings of the same hold contend for it, and they wait on its lock first), and the
+ * fence rows of the holds' logical shards read in share mode by a third, all in one round trip.
+ * The fence read is the ending's own, not left to its posting's: a capture or a void refused
+ * under the lock with a fresh key (the hold ended already) posts nothing, and its key row, which
+ * moves with the hold's logical shard, committed with no fence read where no other ending of its
+ * batch posted on that logical shard; a process whose map missed a shard move's fence wrote it
+ * after the mover's last catch-up. A logical shard not open refuses the batch with FencedWrite
+ * (SHARD_UNAVAILABLE, retryable; the batch's endings then go one by one, and only the fenced
+ * hold's are refused), nothing written. Holds, then keys, then fence rows: the order a key's claim
+ * of its own takes the last two in (shared's idempotency/store/keys.ts).
+ */
+async function lockAndClaim(
+  tx: PostingTx,
+  inputs: ReadonlyArray<EndingInput<unknown>>,
+): Promise<{ locked: Map<string, HoldRow>; claimed: Map<EndingClaim, Claim> }> {
+  const claims = inputs.flatMap((i) => (i.claim ? [i.claim] : []));
+  const ids = [...new Set(inputs.map((i) => i.holdId))];
+  const rows = claims.map((c) => c.row);
+  const { holds, answers } = await lockHolds(tx, ids, [
+    ...(claims.length > 0 ? [claimStatement(rows)] : []),
+    fenceRead([...new Set(ids.map((id) => shardOf('hold', id)))]),
+  ]);
+  const refused = fencedAmong(answers.at(-1)!);
+  if (refused.length > 0) throw new FencedWrite(tx.shardName, refused);
+  const held = claims.length > 0 ? await claimedIn(tx, rows, answers[0]) : [];
+  return {
+    locked: new Map(holds.map((h) => [h.id, h])),
+    claimed: new Map(claims.map((c, k) => [c, claimOf(held[k]!, c.request, c.row.resourceId)])),
+  };
+}
 
 export function endingOf<R>(input: EndingInput<R>): GroupedPrepare<R> {
   return inGroup(holdEndings as PrepareGroup<EndingInput<R>, R>, input);

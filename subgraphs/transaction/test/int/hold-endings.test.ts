@@ -100,14 +100,15 @@ describe('a hold created and captured into a merchant stripe', () => {
     expect(capture.roundTrips[merchantHome]).toBe(1);
     expect(elsewhere(capture.roundTrips)).toEqual(elsewhere(capture.roundTrips).map(() => 0));
     // Statements (several may share a round trip): the capture's are the create's plus the hold's
-    // read, its locking read and its update, less the create's claim's fence read (a capture claims in its posting,
-    // whose lock reads the fence anyway). Counted on the two shards the hold touches. Each posting's writes include
-    // the books' daily sums per ledger class (issue 49, ledger_class_days), sent with the other writes: no round trip;
-    // and its lock's round trip reads its accounts' fence rows (issue 50, shard_fences): one statement, no round trip.
+    // read, its locking read and its update; its claim's fence read, as the create's claim has one, goes with the
+    // hold's lock (a capture refused there posts nothing, and no posting's lock would read it for its key). Counted on
+    // the two shards the hold touches. Each posting's writes include the books' daily sums per ledger class (issue 49,
+    // ledger_class_days), sent with the other writes: no round trip; and its lock's round trip reads its accounts'
+    // fence rows (issue 50, shard_fences): one statement, no round trip.
     const touched = (counts: number[]) => counts[payerShard]! + counts[merchantHome]!;
     expect({ create: touched(create.statements), capture: touched(capture.statements) }).toEqual({
       create: 13,
-      capture: 15,
+      capture: 16,
     });
   });
 });

@@ -22,8 +22,8 @@ export type IdempotencyInsert = typeof idempotencyKeys.$inferInsert & { anchorId
  * logical shards are one transaction, sent with its BEGIN in one round trip (PostingTx); a logical shard among them
  * not open throws FencedWrite (SHARD_UNAVAILABLE, retryable) and the transaction rolls back, nothing written. The key
  * rows first and the fence rows after: the order a payment's debit and a hold's ending take them in (their claims lead
- * the posting's fence read), so that a claim, such a posting and a mover's fence write waiting between them are in no
- * lock cycle. Locks: the keys' rows (inserted, or read by the duplicate check) and the fence rows, shared, until the
+ * the fence read of their lock round trip), so that a claim, such a posting and a mover's fence write waiting between
+ * them are in no lock cycle. Locks: the keys' rows (inserted, or read by the duplicate check) and the fence rows, shared, until the
  * COMMIT: one round trip more than the INSERT alone, per batch.
  */
 export async function claimIdempotencyKeys(

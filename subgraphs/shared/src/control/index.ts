@@ -18,12 +18,15 @@ export {
 } from './store/moves';
 export {
   changeFence,
+  deleteUnderFences,
   fencedAmong,
   fencedIn,
   fenceReasons,
   fenceOn,
   fenceRead,
   heldHere,
+  logicalShardsNamed,
+  openHere,
   refuseFenced,
   refuseFencedAfterWrite,
   unfenceOn,

@@ -2,7 +2,8 @@ import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { insertRows, rawRows, rawRowSets, rawWrite } from '@paygraph/shared/db/raw';
+import { insertRows, rawRows, rawRowSets } from '@paygraph/shared/db/raw';
+import { deleteUnderFences, logicalShardsNamed, openHere } from '@paygraph/shared/control/index';
 import { refunds } from './schema/transactions';
 import {
   fxQuotes,
@@ -70,27 +71,33 @@ export type QuotePurge =
  * deleted. As the key purge (the idempotency module's store/keys.ts): found without locks along fx_quotes_purge_idx,
  * then deleted by primary key with the cut-off checked again, so replicas purging at once lock
  * rows in primary-key order and the second finds fewer. A payment claiming a quote deleted
- * meanwhile finds no holder (takeQuotes) and is answered FX_QUOTE_EXPIRED.
+ * meanwhile finds no holder (takeQuotes) and is answered FX_QUOTE_EXPIRED. Under the fence, as the key purge: a quote
+ * moves with its logical shard, so the search leaves out the logical shards whose fence row here is not open
+ * (openHere), and the delete reads its quotes' fence rows in share mode in its transaction (deleteUnderFences):
+ * fenced since the search, nothing is deleted and 0 is answered.
  */
 export async function purgeQuotes(shard: Shard, purge: QuotePurge, limit: number): Promise<number> {
   const found =
     purge.kind === 'unused'
       ? await rawRows<{ id: string }>(
           shard,
-          'SELECT id FROM fx_quotes WHERE payment_id IS NULL AND expires_at < ? ORDER BY expires_at LIMIT ?',
+          `SELECT id FROM fx_quotes WHERE payment_id IS NULL AND expires_at < ? AND ${openHere('id')}
+           ORDER BY expires_at LIMIT ?`,
           [purge.expiredBefore, limit],
         )
       : await rawRows<{ id: string }>(
           shard,
-          'SELECT id FROM fx_quotes WHERE payment_id < ? AND expires_at < ? LIMIT ?',
+          `SELECT id FROM fx_quotes WHERE payment_id < ? AND expires_at < ? AND ${openHere('id')} LIMIT ?`,
           [purge.paymentIdBelow, purge.expiredBefore, limit],
         );
   if (found.length === 0) return 0;
+  const ids = found.map((r) => r.id);
   const taken = purge.kind === 'unused' ? 'payment_id IS NULL' : 'payment_id IS NOT NULL';
-  return rawWrite(shard, `DELETE FROM fx_quotes WHERE id IN (?) AND ${taken} AND expires_at < ?`, [
-    found.map((r) => r.id),
-    purge.expiredBefore,
-  ]);
+  const deletion = {
+    sql: `DELETE FROM fx_quotes WHERE id IN (?) AND ${taken} AND expires_at < ?`,
+    values: [ids, purge.expiredBefore],
+  };
+  return (await deleteUnderFences(shard, deletion, logicalShardsNamed(ids))) ?? 0;
 }
 
 /** Who holds a quote after the claims: the payment it pays (null: none), and its deadline. */

@@ -2,8 +2,10 @@ import { sql } from 'drizzle-orm';
 import { rawRows, rawWrite } from '../../db/raw';
 import type { Tx } from '../../shards/transaction';
 import { FencedWrite } from '../../shards/unavailable';
-import type { Statement } from '../../shards/posting-transaction';
+import { inPostingTransaction, type Statement } from '../../shards/posting-transaction';
 import type { Shard } from '../../shards/pool';
+import { idSuffix } from '../../ids';
+import { logicalShardCount } from '../../limits';
 
 /**
  * The fence where the write happens: shard_fences, on every database, one row per logical shard (migration 0002),
@@ -24,6 +26,60 @@ export type FenceReason = 'fenced' | 'moved' | 'arriving';
 export function heldHere(column: string): string {
   return `RIGHT(${column}, 2) NOT IN (SELECT LPAD(LOWER(HEX(logical_shard)), 2, '0') FROM shard_fences
     WHERE reason IN ('moved', 'arriving'))`;
+}
+
+/**
+ * SQL true of a row whose `column` (an id) names a logical shard whose fence row here is open, or names none (a legacy
+ * key's empty anchor: no move carries it). What a purge's search keeps, unlocked, so that a range fenced, moved away
+ * or arriving here is left out of its bounded batches rather than filling them pass after pass (`moved` rows stay
+ * until the mover's cleanup, and for good with --keep-source). The delete reads the fence again (deleteUnderFences).
+ */
+export function openHere(column: string): string {
+  return `RIGHT(${column}, 2) NOT IN (SELECT LPAD(LOWER(HEX(logical_shard)), 2, '0') FROM shard_fences
+    WHERE reason <> 'open')`;
+}
+
+/**
+ * The logical shards of these ids as a move reads them (RIGHT(id, 2), scripts/lib/move-tables.ts rangeWhere),
+ * ascending; an id whose end is no logical shard's suffix (a legacy key's empty anchor) names none, and no move
+ * carries its row.
+ */
+export function logicalShardsNamed(ids: readonly string[]): number[] {
+  const named = new Set<number>();
+  for (const id of ids) {
+    const logical = Number.parseInt(id.slice(-2), 16);
+    if (logical < logicalShardCount && idSuffix(logical) === id.slice(-2)) named.add(logical);
+  }
+  return [...named].sort((a, b) => a - b);
+}
+
+/**
+ * A worker's delete of rows a shard move carries (a purge), under the fence where the write happens: the DELETE and a
+ * share-mode read of the fence rows of its rows' logical shards (logicalShardsNamed) in one transaction, sent with its
+ * BEGIN in one round trip, its COMMIT in another. The rows first and the fence rows after, the order a key's claim
+ * takes them in (idempotency/store/keys.ts), so that a purge, a claim and a mover's fence write waiting between them
+ * are in no lock cycle. A logical shard among them not open (fenced since the search that found the rows) rolls it
+ * back: answers null, nothing deleted, and the next pass's search leaves that range out (openHere). Else the rows
+ * deleted. Locks: the rows deleted, and the fence rows, shared, until the COMMIT; a mover's fence write waits for it,
+ * and the fenced catch-up after it carries the delete.
+ */
+export async function deleteUnderFences(
+  shard: Shard,
+  deletion: Statement,
+  logicalShards: readonly number[],
+): Promise<number | null> {
+  try {
+    return await inPostingTransaction(shard, async (tx) => {
+      const fences = logicalShards.length > 0 ? [fenceRead(logicalShards)] : [];
+      const [deleted, read] = await tx.queryMany([deletion, ...fences]);
+      const refused = read === undefined ? [] : fencedAmong(read);
+      if (refused.length > 0) throw new FencedWrite(shard.name, refused);
+      return (deleted as unknown as { affectedRows: number }).affectedRows;
+    });
+  } catch (error) {
+    if (error instanceof FencedWrite) return null;
+    throw error;
+  }
 }
 
 /**

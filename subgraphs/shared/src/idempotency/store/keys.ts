@@ -2,7 +2,7 @@ import type { Shard } from '../../shards/pool';
 import { insertRows, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import { inPostingTransaction, type PostingTx, type Statement } from '../../shards/posting-transaction';
 import { FencedWrite } from '../../shards/unavailable';
-import { fencedAmong, fenceRead } from '../../control/index';
+import { deleteUnderFences, fencedAmong, fenceRead, logicalShardsNamed, openHere } from '../../control/index';
 import { shardOfAnyId } from '../../ids';
 import { idempotencyKeys } from './schema';
 
@@ -179,19 +179,27 @@ export async function deleteLegacyKeys(
  * deleted. The keys are found without locks, then deleted by primary key with the age checked
  * again: two replicas purging at once lock rows in primary-key order (no deadlock between
  * them), and the second simply finds fewer rows. Each call is its own short transaction.
+ *
+ * Under the fence where the write happens: a key row moves with its anchor's logical shard, and a delete on a fenced
+ * source after the mover's last catch-up left the source unlike the target's copy (the move's verify refuses, the
+ * range stays fenced), as a purge that deleted a target's arriving copy would. So the search leaves out the keys of
+ * logical shards whose fence row here is not open (openHere), and the delete reads the fence rows of the keys it
+ * deletes in share mode in its transaction (deleteUnderFences); fenced since the search, nothing is deleted and 0 is
+ * answered, which ends this pass's batches on the database. A legacy key's empty anchor names no logical shard.
  */
 export async function purgeKeysBefore(shard: Shard, cutoff: Date, limit: number): Promise<number> {
   const rows = await rawRows<Pick<KeyRow, 'anchor_id' | 'caller_id' | 'idempotency_key'>>(
     shard.db,
-    'SELECT anchor_id, caller_id, idempotency_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?',
+    `SELECT anchor_id, caller_id, idempotency_key FROM idempotency_keys WHERE created_at < ? AND ${openHere('anchor_id')}
+     ORDER BY created_at LIMIT ?`,
     [cutoff, limit],
   );
   if (rows.length === 0) return 0;
-  return rawWrite(
-    shard.db,
-    'DELETE FROM idempotency_keys WHERE (anchor_id, caller_id, idempotency_key) IN (?) AND created_at < ?',
-    [rows.map((r) => [r.anchor_id, r.caller_id, r.idempotency_key]), cutoff],
-  );
+  const deletion = {
+    sql: 'DELETE FROM idempotency_keys WHERE (anchor_id, caller_id, idempotency_key) IN (?) AND created_at < ?',
+    values: [rows.map((r) => [r.anchor_id, r.caller_id, r.idempotency_key]), cutoff],
+  };
+  return (await deleteUnderFences(shard, deletion, logicalShardsNamed(rows.map((r) => r.anchor_id)))) ?? 0;
 }
 
 /** The row holding a key, if any, without claiming it. */

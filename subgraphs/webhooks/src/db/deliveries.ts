@@ -1,9 +1,10 @@
-import { and, asc, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql } from 'drizzle-orm';
 import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
 import { webhookDeliveries, type DeliveryRow } from './schema/webhooks';
 import type { StreamKey } from './streams';
 import { pushTo } from '@paygraph/shared/collections';
+import { idSuffix } from '@paygraph/shared/ids';
 import { entryEventType } from '../domain/event-types';
 
 /** A stream's order: by sequence, the entry's own event before what the entry finished (event-types.ts). */
@@ -192,15 +193,23 @@ export async function queueState(db: SqlTarget, countMax: number): Promise<{ pen
 /**
  * Deletes up to `limit` finished deliveries (SUCCEEDED or FAILED) whose event was recorded
  * before `cutoff`, oldest first, through the (status, created_at) index; answers how many. A
- * PENDING delivery is never deleted, however old (a redelivery made it pending again).
+ * PENDING delivery is never deleted, however old (a redelivery made it pending again). Nor is one of the logical
+ * shards `leftOut` (those whose fence row here is not open: services/writable-here.ts purgeFinishedHere).
  */
-export async function purgeFinishedBefore(db: Executor, cutoff: Date, limit: number): Promise<number> {
+export async function purgeFinishedBefore(
+  db: Executor,
+  cutoff: Date,
+  limit: number,
+  leftOut: readonly number[] = [],
+): Promise<number> {
+  const open =
+    leftOut.length > 0 ? notInArray(sql`RIGHT(${webhookDeliveries.id}, 2)`, leftOut.map(idSuffix)) : undefined;
   let deleted = 0;
   for (const status of ['SUCCEEDED', 'FAILED'] as const) {
     if (deleted >= limit) break;
     const [result] = await db
       .delete(webhookDeliveries)
-      .where(and(eq(webhookDeliveries.status, status), lt(webhookDeliveries.createdAt, cutoff)))
+      .where(and(eq(webhookDeliveries.status, status), lt(webhookDeliveries.createdAt, cutoff), open))
       .orderBy(asc(webhookDeliveries.createdAt))
       .limit(limit - deleted);
     deleted += result.affectedRows;

@@ -10,7 +10,6 @@ import {
   attemptGroups,
   pendingOfStream,
   pendingOfStreams,
-  purgeFinishedBefore,
   queueState,
   recordAttempts,
   type AttemptWrite,
@@ -63,7 +62,7 @@ import { materializeFailedRefunds } from './record-events';
 import { materializeVerifiedLinks } from './link-events';
 import { attemptError } from './attempt-error';
 import { busyEndpointIds } from '../domain/busy-endpoints';
-import { writableHere } from './writable-here';
+import { purgeFinishedHere, writableHere } from './writable-here';
 import { shardOf } from '@paygraph/shared/ids';
 
 /**
@@ -768,13 +767,16 @@ export class Dispatcher {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  /** Deletes finished deliveries past the retention, in bounded batches on every shard; answers how many. */
+  /**
+   * Deletes finished deliveries past the retention, in bounded batches on every shard, each under the fence rows of
+   * the logical shards it deletes from (writable-here.ts purgeFinishedHere); answers how many.
+   */
   async purge(): Promise<number> {
     const cutoff = new Date(this.now().getTime() - this.options.retentionMs);
     const counts = await Promise.all(
       this.shards.all.map((shard) =>
         deleteInBatches(
-          (size) => purgeFinishedBefore(shard.db, cutoff, size),
+          (size) => purgeFinishedHere(shard, cutoff, size),
           deliveryPurgeBatchMax,
           deliveryPurgeBatchesPerPassMax,
         ),

@@ -1,8 +1,10 @@
 import { fencedIn } from '@paygraph/shared/control/index';
 import { shardOf } from '@paygraph/shared/ids';
+import { logicalShardCount } from '@paygraph/shared/limits';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { insertStreamsIfMissing } from '../db/streams';
+import { purgeFinishedBefore } from '../db/deliveries';
 
 /**
  * Webhook streams and deliveries are written beside the ledger row they follow (an account, or a merchant's stripe),
@@ -38,5 +40,21 @@ export async function insertStreamsWritable(
   if (here.length === 0) return;
   await inTransaction(shard, async (tx) =>
     insertStreamsIfMissing(tx, await writableHere(tx, here, (row) => shardOf('account', row.stripeId))),
+  );
+}
+
+const everyLogicalShard = Array.from({ length: logicalShardCount }, (_, l) => l);
+
+/**
+ * A batch of the delivery purge on a database (db/deliveries.ts purgeFinishedBefore), under the fence as every other
+ * write of deliveries: a delivery moves with its logical shard, and one deleted on a fenced source after the mover's
+ * last catch-up, or from a target's arriving copy, left the two sides unlike (the move's verify refuses, the range
+ * stays fenced). In one transaction, every logical shard's fence row read in share mode first (as writableHere, so
+ * the fence rows before the deliveries), then only the deliveries of the open ones deleted: a fence write waits for
+ * the batch, and a range not open is left out of it, never filling it, until a pass finds it open.
+ */
+export function purgeFinishedHere(shard: Shard, cutoff: Date, limit: number): Promise<number> {
+  return inTransaction(shard, async (tx) =>
+    purgeFinishedBefore(tx, cutoff, limit, await fencedIn(tx, everyLogicalShard)),
   );
 }

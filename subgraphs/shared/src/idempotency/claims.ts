@@ -215,6 +215,19 @@ async function claimUnderFences(
 }
 
 /**
+ * Writes keys where they belong (the transaction subgraph's legacy-key data step, services/legacy-keys.ts); a key
+ * already there is left as it is. A key row moves with its anchor's logical shard, so it is written as a claim is,
+ * under the anchors' open fence rows read in share mode in its transaction (claimUnderFences): a step run by a process
+ * on no map (npm run migrate reads MYSQL_SHARDS only) writes no key into a range a shard move fenced, moved away or
+ * is bringing here. Answers the rows written or found there; the others wait for the step's next run.
+ */
+export async function placeKeys(shard: Shard, rows: readonly IdempotencyInsert[]): Promise<IdempotencyInsert[]> {
+  if (rows.length === 0) return [];
+  const answers = await claimUnderFences(shard, rows);
+  return rows.filter((_, i) => !(answers[i] instanceof FencedWrite));
+}
+
+/**
  * Claims many keys at once (createPayments): one transaction per anchor shard (its INSERT and
  * fence read in one round trip, its COMMIT in another), and at most one read, instead of a
  * claim per key. A key sent twice in one request with the same anchor claims

@@ -17,6 +17,7 @@ export {
   earlierUse,
   keyClaim,
   keyReused,
+  placeKeys,
   withIdempotencyKey,
   type Claim,
   type Claimed,
@@ -33,7 +34,6 @@ export {
   claimStatement,
   deleteLegacyKeys,
   legacyKeys,
-  placeKeys,
   type IdempotencyInsert,
   type IdempotencyRow,
 } from './store/keys';

@@ -21,11 +21,12 @@ import { legacyKeyPageRowsMax } from '../limits';
  * It is idempotent: a row is written where it belongs (INSERT IGNORE) before the legacy row
  * is deleted, so a step cut short is finished by the next run. A key whose record does not
  * exist (its request was refused, or crashed before it posted) moved no money; it cannot be
- * anchored and stays behind, inert: a replay of it is decided anew.
+ * anchored and stays behind, inert: a replay of it is decided anew. A key whose anchor's logical shard is not open on
+ * its record's database (a shard move's fence; placeKeys writes under it) keeps its legacy row, and the next run
+ * (every migrate runs the step) places it.
  */
-export async function placeLegacyKeys(shards: ShardSet): Promise<{ placed: number; unplaced: number }> {
-  let placed = 0;
-  let unplaced = 0;
+export async function placeLegacyKeys(shards: ShardSet): Promise<{ placed: number; unplaced: number; fenced: number }> {
+  const counts = { placed: 0, unplaced: 0, fenced: 0 };
   for (const source of shards.all) {
     let after: IdempotencyRow | null = null;
     for (;;) {
@@ -36,24 +37,26 @@ export async function placeLegacyKeys(shards: ShardSet): Promise<{ placed: numbe
         page.map((r) => r.resourceId),
       );
       const anchored = page.filter((r) => anchors.has(r.resourceId));
-      await Promise.all([...byShard(shards, anchored, anchors)].map(([target, rows]) => placeKeys(target, rows)));
-      await deleteLegacyKeys(source, anchored);
-      placed += anchored.length;
-      unplaced += page.length - anchored.length;
+      const byTarget = [...byShard(shards, anchored, anchors)];
+      const placed = (await Promise.all(byTarget.map(([target, rows]) => placeKeys(target, rows)))).flat();
+      await deleteLegacyKeys(source, placed);
+      counts.placed += placed.length;
+      counts.fenced += anchored.length - placed.length;
+      counts.unplaced += page.length - anchored.length;
       if (page.length < legacyKeyPageRowsMax) break;
       after = page[page.length - 1]!;
     }
   }
-  return { placed, unplaced };
+  return counts;
 }
 
 export const legacyKeysStep: DataStep = {
   name: 'anchor legacy idempotency keys',
   run: async (shards) => {
-    const { placed, unplaced } = await placeLegacyKeys(shards);
-    if (placed + unplaced > 0)
+    const { placed, unplaced, fenced } = await placeLegacyKeys(shards);
+    if (placed + unplaced + fenced > 0)
       log().info(
-        `[migrate] idempotency keys: ${placed} anchored on their record's shard, ${unplaced} name no record and stay unanchored`,
+        `[migrate] idempotency keys: ${placed} anchored on their record's shard, ${unplaced} name no record and stay unanchored, ${fenced} wait for a shard move's fence to lift`,
       );
   },
 };

@@ -1,5 +1,5 @@
 import type { Shard } from '../../shards/pool';
-import { insertRows, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
+import { rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import { inPostingTransaction, type PostingTx, type Statement } from '../../shards/posting-transaction';
 import { FencedWrite } from '../../shards/unavailable';
 import { deleteUnderFences, fencedAmong, fenceRead, logicalShardsNamed, openHere } from '../../control/index';
@@ -154,11 +154,6 @@ export async function legacyKeys(
         [limit],
       );
   return rows.map(fromKeyRow);
-}
-
-/** Writes keys where they belong; a key already there is left as it is. */
-export async function placeKeys(shard: Shard, rows: readonly IdempotencyInsert[]): Promise<void> {
-  if (rows.length > 0) await insertRows(shard.db, idempotencyKeys, rows, { ignore: true });
 }
 
 /** Removes legacy (unanchored) key rows once they have been placed. */

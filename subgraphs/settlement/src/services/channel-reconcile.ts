@@ -315,10 +315,12 @@ async function recordExceptions(
 }
 
 /**
- * What explains each subject a match touching the date took, as a resolution's detail: a line names the movements, a
- * movement the statements. Only matches the report shows resolve anything: a match of the window's edge (a line of
- * the day before, whose own window reaches a day this run did not read) is weighed without all its candidates, and
- * must not close another date's exceptions; that date's own run weighs it whole.
+ * What explains each of the date's own items a match took, as a resolution's detail: a line names the movements, a
+ * movement the statements. A run resolves only the items of its own date, those whose window it reads whole: another
+ * date's run matches over another window, and may pair the same item otherwise (an earlier line taking the movement
+ * this run gave it). Were a run to resolve that date's item as TIMING while the item's own run finds it unmatched with
+ * its window ended, each run would undo the other's (resolved, lapsed, resolved) for as long as anyone read the
+ * reports. The item's own run both resolves it and lapses it, on one view of its window.
  */
 function matchedSubjectsOf(result: MatchResult, businessDate: string): Map<string, string> {
   const matchedSubjects = new Map<string, string>();
@@ -326,9 +328,11 @@ function matchedSubjectsOf(result: MatchResult, businessDate: string): Map<strin
     if (!touches(m, businessDate)) continue;
     const shownOn = [...new Set(m.lines.map((l) => l.statementDate))].join(', ');
     for (const l of m.lines)
-      matchedSubjects.set(lineSubject(l), `matched (${m.rule}) with ${m.movements.map((x) => x.id).join(', ')}`);
+      if (l.statementDate === businessDate)
+        matchedSubjects.set(lineSubject(l), `matched (${m.rule}) with ${m.movements.map((x) => x.id).join(', ')}`);
     for (const x of m.movements)
-      matchedSubjects.set(movementSubject(x), `shown on the statement of ${shownOn} (${m.rule})`);
+      if (x.businessDate === businessDate)
+        matchedSubjects.set(movementSubject(x), `shown on the statement of ${shownOn} (${m.rule})`);
   }
   return matchedSubjects;
 }

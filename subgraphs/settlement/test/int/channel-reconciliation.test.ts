@@ -1141,6 +1141,44 @@ describe('a TIMING resolution of a movement missing from the bank, or of a line 
       });
     expect(await openOf(c)).toEqual([{ id: stray, kind: 'MISSING_INTERNAL', status: 'OPEN' }]);
   });
+
+  it("resolves an item only in its own date's run, so runs of two dates that pair it otherwise write once", async () => {
+    // Tolerance 0, window 1. Lines a (D-1) and x, z (D, identical) of 100; deposits n (D) and m (D+1) of 100. D's run
+    // reads D-1..D+1: a takes n (lines go by day), x takes m, z is left: MISSING_INTERNAL. D+1's run reads D..D+2,
+    // without a: x takes n, z takes m. Were D+1's run to resolve z as TIMING through that match, D's run (its window
+    // ended, z unmatched) would lapse it, and so on at every read of either report.
+    const c = `flip-${tag}`;
+    const [dayP, dayD0, dayN] = [90, 91, 92].map((n) => addDays(dayD, n)) as [string, string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    const account = await openAccount();
+    clock = new Date(`${dayD0}T10:00:00Z`);
+    await deposit(account, '100', ref('flip-n'), c);
+    clock = new Date(`${dayN}T10:00:00Z`);
+    await deposit(account, '100', ref('flip-m'), c);
+    await importFile(c, dayP, [entry(`bnk-flip-a-${tag}`, 100n, dayP)]);
+    await importFile(c, dayD0, [entry(`bnk-flip-${tag}`, 100n, dayD0), entry(`bnk-flip-${tag}`, 100n, dayD0)]);
+    await importFile(c, dayN, [entry(`bnk-flip-fee-${tag}`, 25n, dayN, 'DEBIT')]);
+    const first = await reconcile(dayD0, c);
+    const z = first.exceptions.filter((e) => e.kind === 'MISSING_INTERNAL' && e.status === 'OPEN');
+    expect(z.map((e) => [e.externalRef, e.amount])).toEqual([[`bnk-flip-${tag}`, '100']]);
+    await reconcile(dayN, c);
+    const rows = async () =>
+      sqlRows<Record<string, unknown>>(
+        sql`SELECT id, subject, kind, status, resolution, resolved_by, detail, updated_at
+            FROM reconciliation_exceptions WHERE channel = ${c} ORDER BY id`,
+      );
+    const settled = { rows: await rows(), trails: await trails(c) };
+    for (let i = 0; i < 3; i++) {
+      clock = new Date(clock.getTime() + 3_600_000);
+      const [ofD, ofN] = [await reconcile(dayD0, c), await reconcile(dayN, c)];
+      expect(exceptionOf(ofD, (e) => e.id === z[0]!.id)).toMatchObject({ status: 'OPEN', kind: 'MISSING_INTERNAL' });
+      expect(ofN.exceptions.filter((e) => e.id === z[0]!.id).map((e) => e.status)).not.toContain('RESOLVED');
+      expect({ rows: await rows(), trails: await trails(c) }).toEqual(settled);
+    }
+    // z is D's alone to resolve: still open, opened once; D+1's report shows its match, not a resolution of it.
+    expect(settled.rows.find((r) => r.id === z[0]!.id)).toMatchObject({ status: 'OPEN', resolution: null });
+    expect(trailOf(settled.trails, z[0]!.id).map(([event]) => event)).toEqual(['OPENED']);
+  });
 });
 
 describe('a business date before the year 1000', () => {

@@ -156,6 +156,18 @@ export async function linesHeldOutside(
   return rows.map((r) => ({ ...r.line, statement: { channel, account: r.account, businessDate } }));
 }
 
+/**
+ * When the channel last imported a statement that can hold lines booked on or after fromDate (one dated then or later:
+ * a statement holds its own date's lines and earlier ones), or null: how new the evidence about a window is.
+ */
+export async function lastImportFrom(db: Executor, channel: string, fromDate: string): Promise<Date | null> {
+  const rows = await db
+    .select({ last: max(statements.createdAt) })
+    .from(statements)
+    .where(and(eq(statements.channel, channel), gte(statements.businessDate, fromDate)));
+  return rows[0]?.last ?? null;
+}
+
 /** The latest date the channel has a statement of, or null. */
 export async function latestStatementDate(db: Executor, channel: string): Promise<string | null> {
   const rows = await db

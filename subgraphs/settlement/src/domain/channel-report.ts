@@ -113,18 +113,41 @@ export interface ExceptionState {
   resolution: Resolution | null;
 }
 
+/** A TIMING as a run reads it: when it was made, and whether matching made it (a match once explained the item). */
+export interface TimingState extends ExceptionState {
+  resolvedAt: Date | null;
+  byMatching: boolean;
+}
+
+/**
+ * What a run knows of its date's window: whether it has ended (a statement dated at or after its last day imported,
+ * where IN_TRANSIT becomes MISSING_EXTERNAL), and when a statement that can hold its lines was last imported.
+ */
+export interface WindowSeen {
+  ended: boolean;
+  lastImportedAt: Date | null;
+}
+
 /**
  * Whether the TIMING resolution of an item a run still finds unmatched has lapsed. TIMING posts nothing: it says the
  * item is only late, a movement's money on a statement of another day of its window, a line's movement yet to come.
- * Once the window after its date has ended (a statement dated at or after its last day imported, where IN_TRANSIT
- * becomes MISSING_EXTERNAL) with the item still unmatched, it is not late but missing, whatever its kind when resolved:
- * left resolved, a movement would count as in transit for good, the day balanced while its money is missing, and a
- * line no movement of ours explains would stay off the open exceptions. An item matched since is not found, and keeps
- * its TIMING.
+ * Once the window after its date has ended with the item still unmatched, it is not late but missing, whatever its kind
+ * when resolved: left resolved, a movement would count as in transit for good, the day balanced while its money is
+ * missing, and a line no movement of ours explains would stay off the open exceptions. An item matched since is not
+ * found, and keeps its TIMING.
+ *
+ * An operator's TIMING lapses only on evidence newer than it: a statement of the window imported after it was made. A
+ * TIMING made once the window had ended (of a MISSING_EXTERNAL, whose window has ended by its kind, or of a row read
+ * before the last statement came) says a statement is still to come, the date's own imported late; lapsing it at the
+ * next run, before anything came, would refuse it for good (a lapsed TIMING is not taken again) on no evidence at all.
+ * Matching's own TIMING claims nothing to come: only the item's own run makes it, so the same run finding the item
+ * unmatched, the window ended, is the evidence.
  */
-export function timingLapses(found: FoundException, state: ExceptionState, windowEnded: boolean): boolean {
-  if (!windowEnded || state.status !== 'RESOLVED' || state.resolution !== 'TIMING') return false;
-  return found.kind === 'MISSING_EXTERNAL' || found.kind === 'MISSING_INTERNAL';
+export function timingLapses(found: FoundException, state: TimingState, window: WindowSeen): boolean {
+  if (!window.ended || state.status !== 'RESOLVED' || state.resolution !== 'TIMING') return false;
+  if (found.kind !== 'MISSING_EXTERNAL' && found.kind !== 'MISSING_INTERNAL') return false;
+  if (state.byMatching || state.resolvedAt === null) return true;
+  return window.lastImportedAt !== null && window.lastImportedAt > state.resolvedAt;
 }
 
 /**

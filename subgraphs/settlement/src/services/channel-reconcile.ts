@@ -16,6 +16,7 @@ import {
   insertChannelReconciliation,
   insertExceptions,
   lapseTimingResolution,
+  lastImportFrom,
   latestStatementDate,
   linesBookedBetween,
   linesHeldOutside,
@@ -48,6 +49,7 @@ import {
   type ExceptionKind,
   type FoundException,
   type Resolution,
+  type WindowSeen,
 } from '../domain/channel-report';
 import { subsetCandidatesMax, subsetSearchStepsTotalMax } from '../limits';
 import { rulesFor } from './matching-rules';
@@ -216,9 +218,10 @@ export async function reconcileChannel(
   reportBatchBounds(channel, businessDate, result);
   const latest = await latestStatementDate(control.db, channel);
   const windowEnded = latest !== null && latest >= toDate;
+  const windowSeen = { ended: windowEnded, lastImportedAt: await lastImportFrom(control.db, channel, fromDate) };
   const found = exceptionsOf(result, businessDate, windowEnded);
   const rekeyings = await rekeyingsOf(control, channel, { businessDate, fromDate, toDate }, held, keyed, result);
-  const rows = await recordExceptions(control, { channel, now, windowEnded }, businessDate, {
+  const rows = await recordExceptions(control, { channel, now, windowSeen }, businessDate, {
     found,
     result,
     rekeyings,
@@ -338,14 +341,14 @@ function matchedSubjectsOf(result: MatchResult, businessDate: string): Map<strin
 }
 
 /**
- * One run's writes to the exceptions: its transaction, channel and instant, whether it found its date's window ended
- * (what lapses a TIMING), and the events appended once they are done.
+ * One run's writes to the exceptions: its transaction, channel and instant, what it knows of its date's window (what
+ * lapses a TIMING), and the events appended once they are done.
  */
 interface Recording {
   tx: Tx;
   channel: string;
   now: Date;
-  windowEnded: boolean;
+  windowSeen: WindowSeen;
   events: Array<Parameters<typeof appendEvents>[1][number]>;
 }
 
@@ -434,21 +437,22 @@ async function recordFound(recording: Recording, found: readonly FoundException[
 /**
  * A TIMING says the money, or the movement of a bank line, will come within its window: an operator's of a movement
  * IN_TRANSIT or MISSING_EXTERNAL or of a line MISSING_INTERNAL, or matching's own of an item a match once explained.
- * Once the window has ended with the item still unmatched (domain's timingLapses), that resolution lapses: the
- * exception is open again, as MISSING_EXTERNAL or MISSING_INTERNAL, so a date reads unbalanced while its money is
- * missing instead of counting it in transit for ever, and a line no movement explains is listed open again. The row is
- * reopened, not a new one opened: its subject is the item's, which the adjustment table reads. Its resolution key
- * stays, so that a replay of the lapsed resolution is told so rather than resolving it again, and TIMING is refused on
- * it (exceptions.ts). A later run finds the row open and as it left it: it lapses once and writes once.
+ * Once the window has ended with the item still unmatched, an operator's on a statement of the window imported after
+ * it (domain's timingLapses says why), that resolution lapses: the exception is open again, as MISSING_EXTERNAL or
+ * MISSING_INTERNAL, so a date reads unbalanced while its money is missing instead of counting it in transit for ever,
+ * and a line no movement explains is listed open again. The row is reopened, not a new one opened: its subject is the
+ * item's, which the adjustment table reads. Its resolution key stays, so that a replay of the lapsed resolution is told
+ * so rather than resolving it again, and TIMING is refused on it (exceptions.ts). A later run finds the row open and as
+ * it left it: it lapses once and writes once.
  */
 async function lapseTimings(
-  { tx, now, events, windowEnded }: Recording,
+  { tx, now, events, windowSeen }: Recording,
   found: readonly FoundException[],
   existing: ReadonlyMap<string, ExceptionRow>,
 ): Promise<void> {
   for (const f of found) {
     const row = existing.get(f.subject);
-    if (!row || !timingLapses(f, row, windowEnded)) continue;
+    if (!row || !timingLapses(f, { ...row, byMatching: row.resolvedBy === matchingActor }, windowSeen)) continue;
     const reopened = { kind: f.kind, amount: f.amount, detail: f.detail, updatedAt: now };
     if (!(await lapseTimingResolution(tx, row.id, row.kind, reopened))) continue;
     const detail = `the TIMING resolution by ${row.resolvedBy ?? 'an operator'} lapsed: ${f.detail}`;

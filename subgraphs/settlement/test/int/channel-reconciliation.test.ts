@@ -1027,7 +1027,8 @@ describe('a TIMING resolution of a movement missing from the bank, or of a line 
     expect(await resolve(of(before, never).id, 'TIMING', timingKey)).toMatchObject({ status: 'RESOLVED' });
     expect(await resolve(of(before, late).id, 'TIMING')).toMatchObject({ status: 'RESOLVED', resolution: 'TIMING' });
 
-    // The date's own statement comes with the late deposit only.
+    // The date's own statement comes later, with the late deposit only.
+    clock = new Date(`${dayY}T12:00:00Z`);
     await importFile(c, dayX, [entry(ref('lapse-ext-late'), 700n, dayX)]);
     const after = await reconcile(dayX, c);
     const lapsed = of(after, never);
@@ -1178,6 +1179,75 @@ describe('a TIMING resolution of a movement missing from the bank, or of a line 
     // z is D's alone to resolve: still open, opened once; D+1's report shows its match, not a resolution of it.
     expect(settled.rows.find((r) => r.id === z[0]!.id)).toMatchObject({ status: 'OPEN', resolution: null });
     expect(trailOf(settled.trails, z[0]!.id).map(([event]) => event)).toEqual(['OPENED']);
+  });
+
+  it('keeps a TIMING made once the window had ended until a newer statement comes: then lapses it, or keeps it matched', async () => {
+    // The window's last statement came before the date's own. The operator resolves as TIMING a movement read IN_TRANSIT
+    // (a report of before that statement) and two MISSING_EXTERNAL ones: "the date's statement will show them". Nothing
+    // came since: each run, whoever opens the report, must keep them; lapsing them would refuse TIMING for good. The
+    // date's statement then comes with two of them: the third lapses, the others stay resolved.
+    const c = `lapse-after-${tag}`;
+    const [dayX, dayY] = [95, 96].map((n) => addDays(dayD, n)) as [string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    const account = await openAccount();
+    clock = new Date(`${dayX}T10:00:00Z`);
+    const [never, late, stale] = [
+      await deposit(account, '4000', ref('after-never'), c),
+      await deposit(account, '700', ref('after-late'), c),
+      await deposit(account, '900', ref('after-stale'), c),
+    ];
+    const early = await reconcile(dayX, c);
+    const of = (r: Report, id: string) => exceptionOf(r, (e) => e.movementId === id);
+    expect([never, late, stale].map((id) => of(early, id).kind)).toEqual(['IN_TRANSIT', 'IN_TRANSIT', 'IN_TRANSIT']);
+    clock = new Date(`${dayY}T10:00:00Z`);
+    await deposit(account, '300', ref('after-next'), c);
+    await importFile(c, dayY, [entry(ref('after-next'), 300n, dayY)]);
+    clock = new Date(`${dayY}T10:30:00Z`);
+    expect(await resolve(of(early, stale).id, 'TIMING')).toMatchObject({ status: 'RESOLVED', resolution: 'TIMING' });
+
+    clock = new Date(`${dayY}T11:00:00Z`);
+    const ended = await reconcile(dayX, c);
+    expect([never, late, stale].map((id) => [of(ended, id).kind, of(ended, id).status])).toEqual([
+      ['MISSING_EXTERNAL', 'OPEN'],
+      ['MISSING_EXTERNAL', 'OPEN'],
+      ['IN_TRANSIT', 'RESOLVED'],
+    ]);
+    const timingKey = unique('res');
+    expect(await resolve(of(ended, never).id, 'TIMING', timingKey)).toMatchObject({ resolution: 'TIMING' });
+    expect(await resolve(of(ended, late).id, 'TIMING')).toMatchObject({ resolution: 'TIMING' });
+    const resolved = await trails(c);
+    for (const hour of [12, 13]) {
+      clock = new Date(`${dayY}T${hour}:00:00Z`);
+      const waiting = await reconcile(dayX, c);
+      expect([never, late, stale].map((id) => [of(waiting, id).status, of(waiting, id).resolution])).toEqual([
+        ['RESOLVED', 'TIMING'],
+        ['RESOLVED', 'TIMING'],
+        ['RESOLVED', 'TIMING'],
+      ]);
+      expect(waiting.adjustment[0]).toMatchObject({ inTransit: '5600', unexplained: '0', balanced: true });
+      expect(await trails(c)).toEqual(resolved);
+    }
+
+    // The date's own statement, newer than every TIMING: the money of two came, the third's did not.
+    clock = new Date(`${dayY}T14:00:00Z`);
+    await importFile(c, dayX, [entry(ref('after-late'), 700n, dayX), entry(ref('after-stale'), 900n, dayX)]);
+    const after = await reconcile(dayX, c);
+    expect(of(after, never)).toMatchObject({ kind: 'MISSING_EXTERNAL', status: 'OPEN', resolution: null });
+    expect(of(after, late)).toMatchObject({ kind: 'MISSING_EXTERNAL', status: 'RESOLVED', resolution: 'TIMING' });
+    expect(of(after, stale)).toMatchObject({ kind: 'IN_TRANSIT', status: 'RESOLVED', resolution: 'TIMING' });
+    expect(after.adjustment[0]).toMatchObject({ bankMovements: '1600', unexplained: '-4000', balanced: false });
+    const trail = await trails(c);
+    expect(trailOf(trail, of(after, never).id).map(([event, actor]) => [event, actor])).toEqual([
+      ['OPENED', 'matching'],
+      ['CHANGED', 'matching'],
+      ['RESOLVED', 'ops'],
+      ['OPENED', 'matching'],
+    ]);
+    const again = await reconcile(dayX, c);
+    expect(again.exceptions).toEqual(after.exceptions);
+    expect(await trails(c)).toEqual(trail);
+    expect(await resolve(of(after, never).id, 'TIMING', timingKey)).toMatchObject({ code: 'INVALID_INPUT' });
+    expect(await openOf(c)).toEqual([{ id: of(after, never).id, kind: 'MISSING_EXTERNAL', status: 'OPEN' }]);
   });
 });
 

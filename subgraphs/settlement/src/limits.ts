@@ -64,6 +64,19 @@ assert(amountToleranceBpsMax <= feeBpsMax, 'a tolerance in basis points is at mo
  * short statements however many a channel's day holds.
  */
 export const reconciliationRowsPerStatementMax = 1_000;
+/**
+ * The subjects of before c3452ee a run tries for one match now (domain/legacy-subjects.ts): each of its lines may have
+ * had its old key from any statement holding a copy, so the candidates are the product of its lines' choices. A match
+ * of one line with a day's and a month's copy has 2; 64 covers six lines held twice each. Past it only the first 64
+ * are tried: a bound on one run's reads, where an old row left unfound opens the match's exception of now beside it.
+ */
+export const legacyMatchSubjectsMax = 64;
+/**
+ * Rounds one run re-keys in (services/channel-reconcile.ts rekeyLegacy): a round whose move another run beat (it took
+ * the subject now first) reads the rows again, locked, and closes what the new holder makes a duplicate. Two runs at
+ * once need two rounds; a third is a spare.
+ */
+export const rekeyRoundsMax = 3;
 /** An exception's detail text, and an event's: the width of their columns. */
 export const exceptionDetailCharsMax = 500;
 

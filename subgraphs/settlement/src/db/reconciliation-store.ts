@@ -209,6 +209,36 @@ export async function exceptionsBySubjects(
   return found;
 }
 
+/**
+ * The channel's exceptions under these subjects, each row locked (FOR UPDATE) until the transaction ends: the subjects
+ * sorted and read through reconciliation_exceptions_subject_uq in that order, so two runs locking overlapping sets
+ * take them in one order. A row another run moved or closed meanwhile is read as it committed.
+ */
+export async function lockExceptionsBySubjects(
+  tx: Tx,
+  channel: string,
+  subjects: readonly string[],
+): Promise<ExceptionRow[]> {
+  const sorted = [...new Set(subjects)].sort();
+  const found: ExceptionRow[] = [];
+  for (let i = 0; i < sorted.length; i += reconciliationRowsPerStatementMax) {
+    found.push(
+      ...(await tx
+        .select()
+        .from(reconciliationExceptions)
+        .where(
+          and(
+            eq(reconciliationExceptions.channel, channel),
+            inArray(reconciliationExceptions.subject, sorted.slice(i, i + reconciliationRowsPerStatementMax)),
+          ),
+        )
+        .orderBy(asc(reconciliationExceptions.subject))
+        .for('update')),
+    );
+  }
+  return found;
+}
+
 export async function exceptionsOfDate(
   db: Executor,
   channel: string,

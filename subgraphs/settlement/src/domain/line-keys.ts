@@ -17,27 +17,25 @@ import { countedOnce, type HeldLine } from './booked-lines';
  * statement date held (booked-lines.ts keeps the most any statement holds).
  */
 
-/** A line's key, and the key the same place had before c3452ee on the date its statement closed on. */
+/** A line's key now, and the key the same place had before c3452ee on the date its statement closed on. */
 export interface LineKeys {
   key: string;
   legacyKey: string;
 }
 
-/** The counted lines (booked-lines.ts), in their order, each with its keys. */
-export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line: L } & LineKeys> {
+/** The counted lines (booked-lines.ts), in their order, each with its key. */
+export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line: L; key: string }> {
   const counted = countedOnce(held);
   const places = placesOn(counted, (line) => line.valueDate);
-  return counted.map((line, i) => ({
-    line,
-    key: lineKey(line, line.valueDate, places[i]!),
-    legacyKey: lineKey(line, line.statement.businessDate, places[i]!),
-  }));
+  return counted.map((line, i) => ({ line, key: lineKey(line, line.valueDate, places[i]!) }));
 }
 
 /**
  * Of the lines read, counted or not (a copy of the month's beside the day's statement had its exceptions too), those
  * booked on another day than their statement closed on: each one's key before c3452ee, the key of its place now, and
- * its day. `lines` holds every line of each statement date and booking day it holds any of, in the order read, as the
+ * its day. Every copy, not only the one counted now: the old runs read each statement's copy (the day's statement
+ * imported since the month's is counted now, its key unchanged, while the exceptions recorded then are the month
+ * copy's), and a copy's place is among its statement date's lines, not among the lines counted now. `lines` holds every line of each statement date and booking day it holds any of, in the order read, as the
  * runs before c3452ee read them (their statements' ids, then line numbers), so that places count as they counted.
  */
 export function legacyLineKeys(lines: readonly HeldLine[]): Array<LineKeys & { day: string }> {

@@ -20,6 +20,7 @@ import {
   latestStatementDate,
   linesBookedBetween,
   linesHeldOutside,
+  lockExceptionsBySubjects,
   rekeyException,
   statementsBetween,
   type HeldLineRow,
@@ -27,7 +28,7 @@ import {
 } from '../db/reconciliation-store';
 import type { ExceptionRow } from '../db/schema/settlement';
 import { keyedLines, legacyLineKeys } from '../domain/line-keys';
-import { adoptions, legacySubjects, type Rekeying } from '../domain/legacy-subjects';
+import { legacySubjects, rekeyPlan, type RekeyPlan, type Rekeying } from '../domain/legacy-subjects';
 import {
   addDays,
   assertPartition,
@@ -51,7 +52,7 @@ import {
   type Resolution,
   type WindowSeen,
 } from '../domain/channel-report';
-import { subsetCandidatesMax, subsetSearchStepsTotalMax } from '../limits';
+import { rekeyRoundsMax, subsetCandidatesMax, subsetSearchStepsTotalMax } from '../limits';
 import { rulesFor } from './matching-rules';
 import { countBatchSearches } from './metrics';
 import { controlShard } from './settle';
@@ -162,15 +163,10 @@ async function rekeyingsOf(
   channel: string,
   window: { businessDate: string; fromDate: string; toDate: string },
   held: readonly HeldLineRow[],
-  keyed: ReadonlyArray<{ key: string; legacyKey: string }>,
   result: MatchResult,
 ): Promise<Rekeying[]> {
   const outside = await linesHeldOutside(control.db, channel, window.businessDate, window.fromDate, window.toDate);
-  return legacySubjects(
-    legacyLineKeys([...held, ...outside]),
-    result.matches,
-    new Map(keyed.map((k) => [k.key, k.legacyKey])),
-  );
+  return legacySubjects(legacyLineKeys([...held, ...outside]), result.matches);
 }
 
 async function channelMovements(
@@ -210,8 +206,7 @@ export async function reconcileChannel(
   const fromDate = addDays(businessDate, -rules.dateWindowDays);
   const toDate = addDays(businessDate, rules.dateWindowDays);
   const held = await linesBookedBetween(control.db, channel, fromDate, toDate);
-  const keyed = keyedLines(held);
-  const lines = keyed.map(bankLine);
+  const lines = keyedLines(held).map(bankLine);
   const movements = await channelMovements(shards, channel, fromDate, toDate);
   const result = matchChannel(lines, movements, rules);
   assertPartition(result, lines.length, movements.length);
@@ -220,7 +215,7 @@ export async function reconcileChannel(
   const windowEnded = latest !== null && latest >= toDate;
   const windowSeen = { ended: windowEnded, lastImportedAt: await lastImportFrom(control.db, channel, fromDate) };
   const found = exceptionsOf(result, businessDate, windowEnded);
-  const rekeyings = await rekeyingsOf(control, channel, { businessDate, fromDate, toDate }, held, keyed, result);
+  const rekeyings = await rekeyingsOf(control, channel, { businessDate, fromDate, toDate }, held, result);
   const rows = await recordExceptions(control, { channel, now, windowSeen }, businessDate, {
     found,
     result,
@@ -353,28 +348,50 @@ interface Recording {
 }
 
 /**
- * Re-keys the exceptions recorded under a subject the run's items had before c3452ee (domain/legacy-subjects.ts says
- * which it takes, and why), each row under its id, so that what follows in the run finds it under its subject now, not
- * a second exception for the same line; the trail says so. Reads only where the run holds a line booked on another day
- * than its statement closed on.
+ * Re-keys the exceptions recorded under a subject the run's items had before c3452ee (domain/legacy-subjects.ts
+ * rekeyPlan says which row each subject keeps, and why), each row under its id, so that what follows in the run finds
+ * it under its subject now, not a second exception for the same line; the other open rows of that line are closed as
+ * its duplicates, posting nothing. The trail says so. Reads only where the run holds a line booked on another day than
+ * its statement closed on, and finds a row under an old subject.
+ *
+ * The rows are read locked and written only while as read (rekeyException, updateOpenException), so two runs at once
+ * wait for each other and the second finds what the first left. A move another run beat (it took the subject now
+ * first, with another of the line's rows) is planned again from the rows as they are then, in the next round: the
+ * holder may be the open row, and a posted one stays under its old subject.
  */
-async function rekeyLegacy({ tx, channel, now, events }: Recording, rekeyings: readonly Rekeying[]): Promise<void> {
+async function rekeyLegacy(recording: Recording, rekeyings: readonly Rekeying[]): Promise<void> {
+  const { tx, channel } = recording;
   if (rekeyings.length === 0) return;
-  const legacy = await exceptionsBySubjects(
-    tx,
-    channel,
-    rekeyings.map((r) => r.legacy),
+  const recorded = new Set(
+    (
+      await exceptionsBySubjects(
+        tx,
+        channel,
+        rekeyings.map((r) => r.legacy),
+      )
+    ).map((r) => r.subject),
   );
-  if (legacy.length === 0) return;
-  const recorded = new Set(legacy.map((r) => r.subject));
-  const current = await exceptionsBySubjects(
-    tx,
-    channel,
-    rekeyings.filter((r) => recorded.has(r.legacy)).map((r) => r.subject),
-  );
-  for (const { row, rekeying } of adoptions(rekeyings, [...legacy, ...current])) {
+  let pending = rekeyings.filter((r) => recorded.has(r.legacy));
+  for (let round = 0; round < rekeyRoundsMax && pending.length > 0; round += 1) {
+    const rows = await lockExceptionsBySubjects(
+      tx,
+      channel,
+      pending.flatMap((r) => [r.legacy, r.subject]),
+    );
+    const beaten = await applyRekeyPlan(recording, rekeyPlan(pending, rows));
+    pending = pending.filter((r) => beaten.has(r.subject));
+  }
+}
+
+/** Writes a plan's moves, then its closes but those of a subject whose move another run beat; answers those subjects. */
+async function applyRekeyPlan({ tx, now, events }: Recording, plan: RekeyPlan<ExceptionRow>): Promise<Set<string>> {
+  const beaten = new Set<string>();
+  for (const { row, rekeying } of plan.moves) {
     const to = { subject: rekeying.subject, businessDate: rekeying.businessDate, updatedAt: now };
-    if (!(await rekeyException(tx, row.id, rekeying.legacy, to))) continue;
+    if (!(await rekeyException(tx, row.id, rekeying.legacy, to))) {
+      beaten.add(rekeying.subject);
+      continue;
+    }
     events.push({
       exceptionId: row.id,
       event: 'CHANGED',
@@ -383,6 +400,20 @@ async function rekeyLegacy({ tx, channel, now, events }: Recording, rekeyings: r
       at: now,
     });
   }
+  for (const { row, kept, subject } of plan.closes) {
+    if (beaten.has(subject)) continue;
+    const detail = `a duplicate of ${kept.id} (${kept.status}${kept.resolution ? ` ${kept.resolution}` : ''}), the exception kept for ${subject}: the same statement line's, recorded under its key of before c3452ee or a copy's; closed without posting`;
+    const closed = await updateOpenException(tx, row, {
+      status: 'RESOLVED',
+      resolution: null,
+      resolvedBy: matchingActor,
+      resolvedAt: now,
+      updatedAt: now,
+      detail: `${row.detail}; ${detail}`.slice(0, exceptionDetailCharsMax),
+    });
+    if (closed) events.push({ exceptionId: row.id, event: 'RESOLVED', actor: matchingActor, detail, at: now });
+  }
+  return beaten;
 }
 
 /** Opens the exceptions found for the first time, and rewrites the open ones whose kind, amount or detail changed. */

@@ -1554,6 +1554,194 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       expect((await stored(c)).postings).toEqual([paid.id, open.id, writtenOff.id].sort());
     });
   }
+
+  /** Rows as a deployment wrote them (before c3452ee, or between c3452ee and 1bcf329), each OPEN; answers their ids. */
+  async function write(
+    c: string,
+    rows: ReadonlyArray<{
+      subject: string;
+      businessDate: string;
+      kind: 'MISSING_INTERNAL' | 'AMOUNT_MISMATCH';
+      externalRef: string;
+      movementId?: string;
+      amount: bigint;
+    }>,
+  ): Promise<string[]> {
+    const at = clock;
+    const full = rows.map((r) => ({
+      movementId: null,
+      ...r,
+      id: exceptionId(c, r.subject),
+      channel: c,
+      currency: 'USD',
+      detail: `written before: ${r.kind} ${r.amount} USD`,
+      status: 'OPEN' as const,
+      detectedAt: at,
+      updatedAt: at,
+    }));
+    await inTransaction(controlShard(stack.shards), async (tx) => {
+      await insertExceptions(tx, full);
+      await appendEvents(
+        tx,
+        full.map((e) => ({ exceptionId: e.id, event: 'OPENED' as const, actor: 'matching', detail: e.detail, at })),
+      );
+    });
+    return full.map((r) => r.id);
+  }
+  const resolve = async (id: string, reason: 'BANK_FEE' | 'WRITE_OFF') =>
+    (await q(docs.resolve, { input: { idempotencyKey: unique('res'), exceptionId: id, reason } })).data!
+      .resolveException as Record<string, unknown>;
+  const importCamt = async (c: string, statement: Parameters<typeof camt053>[0][number]) =>
+    expect(
+      (await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: camt053([statement]) } })).errors,
+    ).toBeUndefined();
+
+  // The month's copy was matched before; the day's statement, imported since, is the copy counted now, its key unchanged.
+  for (const [order, offset] of [
+    ['the month first', 85],
+    ["the day's first", 90],
+  ] as const) {
+    it(`re-keys a written-off AMOUNT_MISMATCH of the month's copy once the day's copy is counted (${order})`, async () => {
+      const c = `rekey-${offset}-${tag}`;
+      const [dayQ, dayR] = [addDays(dayD, offset), addDays(dayD, offset + 1)];
+      await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+      const account = await openAccount();
+      clock = new Date(`${dayQ}T10:00:00Z`);
+      const movement = await deposit(account, '2000', ref(`rekey-d${offset}`), c);
+      clock = new Date(`${dayR}T10:00:00Z`);
+      const short = entry(ref(`rekey-d${offset}`), 1990n, dayQ);
+      const month = { id: `${c}-month`, currency: 'USD', opening: 5000n, date: dayR, entries: [short] };
+      const day = { id: `${c}-day`, currency: 'USD', opening: 5000n, date: dayQ, entries: [short] };
+      for (const s of order === 'the month first' ? [month, day] : [day, month]) await importCamt(c, s);
+      // Month-end R's run before c3452ee matched the month's copy with the deposit, and it was written off.
+      const [id] = (await write(c, [
+        {
+          subject: matchOf(movement, keyOf(c, dayR, short, 1)),
+          businessDate: dayR,
+          kind: 'AMOUNT_MISMATCH',
+          externalRef: short.ref,
+          movementId: movement,
+          amount: -10n,
+        },
+      ])) as [string];
+      expect(await resolve(id, 'WRITE_OFF')).toMatchObject({
+        status: 'RESOLVED',
+        postingId: expect.stringMatching(/^pst_/),
+      });
+
+      for (const date of [dayQ, dayR, dayQ]) await reconcile(date, c);
+      const expected = [
+        {
+          id,
+          subject: matchOf(movement, keyOf(c, dayQ, short, 1)),
+          business_date: dayQ,
+          status: 'RESOLVED',
+          resolution: 'WRITE_OFF',
+        },
+      ];
+      // The same row under its subject now, no other AMOUNT_MISMATCH to write off again: one posting.
+      expect((await stored(c)).rows).toEqual(expected);
+      expect(await resolve(id, 'WRITE_OFF')).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
+      expect((await stored(c)).postings).toEqual([id]);
+      expect((await reconcile(dayQ, c)).adjustment[0]).toMatchObject({ unexplained: '0', balanced: true });
+    });
+  }
+
+  it("closes a second copy's open exception as the kept one's duplicate: a week's and the month's fee post once", async () => {
+    const c = `rekey-95-${tag}`;
+    const [dayP, dayW, dayR] = [95, 97, 99].map((n) => addDays(dayD, n)) as [string, string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    clock = new Date(`${dayR}T10:00:00Z`);
+    const fee = entry(ref('rekey-week'), 25n, dayP, 'DEBIT');
+    await importCamt(c, { id: `${c}-week`, currency: 'USD', opening: 5000n, date: dayW, entries: [fee] });
+    await importCamt(c, { id: `${c}-month`, currency: 'USD', opening: 5000n, date: dayR, entries: [fee] });
+    const of = (date: string) => ({
+      subject: `line:${keyOf(c, date, fee, 1)}`,
+      businessDate: date,
+      kind: 'MISSING_INTERNAL' as const,
+      externalRef: fee.ref,
+      amount: -25n,
+    });
+    const ids = await write(c, [of(dayW), of(dayR)]);
+    const now = `line:${keyOf(c, dayP, fee, 1)}`;
+
+    // The fee's own day alone: one row is the line's, the other closed as its duplicate, naming it.
+    await reconcile(dayP, c);
+    const after = (await stored(c)).rows;
+    const kept = after.find((r) => r.subject === now)!;
+    expect(kept).toMatchObject({ business_date: dayP, status: 'OPEN', resolution: null });
+    const other = after.find((r) => r.id !== kept.id)!;
+    expect(other).toMatchObject({ status: 'RESOLVED', resolution: null });
+    expect(after.map((r) => r.id).sort()).toEqual([...ids].sort());
+    const trail = await sqlRows<{ event: string; actor: string; detail: string }>(
+      sql`SELECT event, actor, detail FROM reconciliation_exception_events WHERE exception_id = ${other.id} ORDER BY sequence`,
+    );
+    expect(trail.map((t) => [t.event, t.actor])).toEqual([
+      ['OPENED', 'matching'],
+      ['RESOLVED', 'matching'],
+    ]);
+    expect(trail[1]!.detail).toContain(`a duplicate of ${kept.id}`);
+
+    // Every date, at once, twice: nothing changes. Resolving both posts the fee once.
+    await Promise.all([dayP, dayW, dayR, dayP, dayW, dayR].map((date) => reconcile(date, c)));
+    expect((await stored(c)).rows).toEqual(after);
+    expect(await resolve(other.id, 'BANK_FEE')).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
+    expect(await resolve(kept.id, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED', resolution: 'BANK_FEE' });
+    expect((await stored(c)).postings).toEqual([kept.id]);
+  });
+
+  it('closes the open one of a line whose old and new rows both stand (one posted): it does not post again', async () => {
+    const c = `rekey-100-${tag}`;
+    const [dayP, dayR] = [100, 104].map((n) => addDays(dayD, n)) as [string, string];
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    clock = new Date(`${dayR}T10:00:00Z`);
+    // Two fees: A's old row posted and a run of c3452ee's code opened its new one; B's new one posted, its old open.
+    const [a, b] = [entry(ref('rekey-a'), 25n, dayP, 'DEBIT'), entry(ref('rekey-b'), 30n, dayP, 'DEBIT')];
+    await importCamt(c, { id: `${c}-month`, currency: 'USD', opening: 5000n, date: dayR, entries: [a, b] });
+    const row = (e: FileEntry, date: string) => ({
+      subject: `line:${keyOf(c, date, e, 1)}`,
+      businessDate: date,
+      kind: 'MISSING_INTERNAL' as const,
+      externalRef: e.ref,
+      amount: -e.amount,
+    });
+    const [oldA, newA, oldB, newB] = (await write(c, [row(a, dayR), row(a, dayP), row(b, dayR), row(b, dayP)])) as [
+      string,
+      string,
+      string,
+      string,
+    ];
+    for (const id of [oldA, newB]) expect(await resolve(id, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED' });
+
+    for (const date of [dayP, dayR, dayP]) await reconcile(date, c);
+    const rows = new Map((await stored(c)).rows.map((r) => [r.id, r]));
+    // Nothing moves (the subjects now are held); each open row is closed, naming the posted one of its line.
+    expect(
+      [oldA, newA, oldB, newB].map((id) => [rows.get(id)!.subject, rows.get(id)!.status, rows.get(id)!.resolution]),
+    ).toEqual([
+      [row(a, dayR).subject, 'RESOLVED', 'BANK_FEE'],
+      [row(a, dayP).subject, 'RESOLVED', null],
+      [row(b, dayR).subject, 'RESOLVED', null],
+      [row(b, dayP).subject, 'RESOLVED', 'BANK_FEE'],
+    ]);
+    for (const [closed, posted] of [
+      [newA, oldA],
+      [oldB, newB],
+    ] as const) {
+      expect(await resolve(closed, 'BANK_FEE')).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
+      const [last] = await sqlRows<{ detail: string }>(
+        sql`SELECT detail FROM reconciliation_exception_events WHERE exception_id = ${closed} ORDER BY sequence DESC LIMIT 1`,
+      );
+      expect(last!.detail).toContain(`a duplicate of ${posted}`);
+    }
+    expect((await stored(c)).postings).toEqual([oldA, newB].sort());
+    // The fees' day reads explained: each line's row is resolved.
+    expect((await reconcile(dayP, c)).adjustment[0]).toMatchObject({
+      unexplained: '0',
+      bankOnly: '-55',
+      balanced: true,
+    });
+  });
 });
 
 describe("a camt.053 batch entry: each transaction's reference and amount is a line of its own", () => {

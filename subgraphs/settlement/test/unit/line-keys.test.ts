@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { HeldLine } from '../../src/domain/booked-lines';
 import { keyedLines, legacyLineKeys } from '../../src/domain/line-keys';
-import { adoptions, legacySubjects, type RecordedException } from '../../src/domain/legacy-subjects';
+import { legacySubjects, rekeyPlan, type RecordedException } from '../../src/domain/legacy-subjects';
 import { matchSubjectOf } from '../../src/domain/channel-report';
 import type { BankLine, Match } from '../../src/domain/matching';
+import { legacyMatchSubjectsMax } from '../../src/limits';
 
 /** A DEBIT line booked on `day` of the statement closing on `closing` (channel bank, account A, USD). */
 function line(day: string, closing: string, ref: string, amount = 25n): HeldLine {
@@ -34,15 +35,15 @@ describe('the keys of statement lines', () => {
     const month = [line('2026-03-05', '2026-03-31', 'fee'), line('2026-03-05', '2026-03-31', 'fee')];
     const own = line('2026-03-31', '2026-03-31', 'fee');
     const keyed = keyedLines([...month, own]);
-    expect(keyed.map((k) => [k.key, k.legacyKey])).toEqual([
-      [written('2026-03-05', month[0]!, 1), written('2026-03-31', month[0]!, 1)],
-      [written('2026-03-05', month[1]!, 2), written('2026-03-31', month[1]!, 2)],
-      // A line booked on its statement's date had the same key then.
-      [written('2026-03-31', own, 1), written('2026-03-31', own, 1)],
+    expect(keyed.map((k) => k.key)).toEqual([
+      written('2026-03-05', month[0]!, 1),
+      written('2026-03-05', month[1]!, 2),
+      written('2026-03-31', own, 1),
     ]);
+    // A line booked on its statement's date had the same key then: not listed.
     expect(legacyLineKeys([...month, own])).toEqual([
-      { key: keyed[0]!.key, legacyKey: keyed[0]!.legacyKey, day: '2026-03-05' },
-      { key: keyed[1]!.key, legacyKey: keyed[1]!.legacyKey, day: '2026-03-05' },
+      { key: keyed[0]!.key, legacyKey: written('2026-03-31', month[0]!, 1), day: '2026-03-05' },
+      { key: keyed[1]!.key, legacyKey: written('2026-03-31', month[1]!, 2), day: '2026-03-05' },
     ]);
   });
 
@@ -78,21 +79,71 @@ describe('exceptions of before c3452ee, found again', () => {
     difference: -5n,
   };
 
-  it("names a match's subject of before by its lines' keys of before, and skips what did not change", () => {
-    const legacyKeyOf = new Map([
-      ['new-a', 'old-a'],
-      ['same', 'same'],
-    ]);
-    const found = legacySubjects([{ key: 'k', legacyKey: 'l', day: '2026-03-05' }], [match], legacyKeyOf);
+  it("names a match's subjects of before by each copy's key of before, and skips what did not change", () => {
+    const found = legacySubjects(
+      [
+        { key: 'k', legacyKey: 'l', day: '2026-03-05' },
+        { key: 'new-a', legacyKey: 'old-a', day: '2026-03-05' },
+      ],
+      [match],
+    );
+    const subject = matchSubjectOf(['wdr_1'], ['same', 'new-a']);
     expect(found).toEqual([
       { legacy: 'line:l', subject: 'line:k', businessDate: '2026-03-05' },
-      {
-        legacy: matchSubjectOf(['wdr_1'], ['old-a', 'same']),
-        subject: matchSubjectOf(['wdr_1'], ['same', 'new-a']),
-        businessDate: '2026-03-05',
-      },
+      { legacy: 'line:old-a', subject: 'line:new-a', businessDate: '2026-03-05' },
+      { legacy: matchSubjectOf(['wdr_1'], ['old-a', 'same']), subject, businessDate: '2026-03-05' },
     ]);
-    expect(legacySubjects([], [match], new Map([['new-a', 'new-a']]))).toEqual([]);
+    expect(legacySubjects([], [match])).toEqual([]);
+  });
+
+  it("tries every copy's key of before for a match, though the copy counted now kept its key", () => {
+    // A deposit line of the 30th on the month's statement (closing the 31st) and on the day's, imported since: the
+    // day's copy is counted and matched now, its key unchanged; the month's copy was matched before, under its old key.
+    const day = line('2026-03-30', '2026-03-30', 'dep', 1990n);
+    const month = line('2026-03-30', '2026-03-31', 'dep', 1990n);
+    for (const read of [
+      [month, day],
+      [day, month],
+    ]) {
+      const [counted] = keyedLines(read);
+      expect(counted!.line).toBe(day);
+      const matched: Match = {
+        ...match,
+        lines: [{ ...bankLine(counted!.key), statementDate: '2026-03-30' }],
+        movements: [{ ...match.movements[0]!, signed: -2000n }],
+      };
+      expect(legacySubjects(legacyLineKeys(read), [matched])).toContainEqual({
+        legacy: matchSubjectOf(['wdr_1'], [written('2026-03-31', month, 1)]),
+        subject: matchSubjectOf(['wdr_1'], [written('2026-03-30', day, 1)]),
+        businessDate: '2026-03-30',
+      });
+    }
+  });
+
+  it("numbers a copy by its place among its statement date's lines, not among the lines counted now", () => {
+    // The week's statement (closing the 7th) holds two identical fees of the 5th, the day's one: the day's copy and the
+    // week's second are counted; the week's first and second had places 1 and 2 then, keys now of places 1 and 2.
+    const dayFee = line('2026-03-05', '2026-03-05', 'fee');
+    const week = [line('2026-03-05', '2026-03-07', 'fee'), line('2026-03-05', '2026-03-07', 'fee')];
+    const read = [dayFee, ...week];
+    const now = keyedLines(read).map((k) => k.key);
+    const legacy = legacyLineKeys(read);
+    expect(legacy.map((k) => [k.legacyKey, k.key])).toEqual([
+      [written('2026-03-07', week[0]!, 1), now[0]],
+      [written('2026-03-07', week[1]!, 2), now[1]],
+    ]);
+    const matched: Match = { ...match, lines: [bankLine(now[1]!)] };
+    expect(legacySubjects(legacy, [matched]).map((r) => r.legacy)).toContain(
+      matchSubjectOf(['wdr_1'], [written('2026-03-07', week[1]!, 2)]),
+    );
+  });
+
+  it('tries at most legacyMatchSubjectsMax subjects of before for one match', () => {
+    const lines = Array.from({ length: 8 }, (_, i) => bankLine(`k${i}`));
+    const copies = lines.map((l) => ({ key: l.key, legacyKey: `old-${l.key}`, day: '2026-03-05' }));
+    const found = legacySubjects(copies, [{ ...match, lines }]).filter((r) => r.legacy.startsWith('match:'));
+    // The first combination is the keys now, not a re-keying.
+    expect(found).toHaveLength(legacyMatchSubjectsMax);
   });
 
   const row = (id: string, subject: string, state: Partial<RecordedException> = {}): RecordedException => ({
@@ -104,24 +155,52 @@ describe('exceptions of before c3452ee, found again', () => {
     ...state,
   });
   const to = (legacy: string, subject = 'line:now') => ({ legacy, subject, businessDate: '2026-03-05' });
+  const closes = (plan: ReturnType<typeof rekeyPlan>) => plan.closes.map((c) => [c.row.id, c.kept.id]);
 
-  it('takes the row that posted money, else an open one; none where the subject is held, nor one matching closed', () => {
+  it('keeps the row that posted money, else an open one, and closes the other open ones; never one matching closed', () => {
     const posted = row('rex_b', 'line:week', { status: 'RESOLVED', resolution: 'BANK_FEE', postingId: 'pst_1' });
     const open = row('rex_a', 'line:month');
-    const chosen = adoptions([to('line:month'), to('line:week')], [open, posted]);
-    expect(chosen.map((c) => [c.row.id, c.rekeying.legacy])).toEqual([['rex_b', 'line:week']]);
+    const plan = rekeyPlan([to('line:month'), to('line:week')], [open, posted]);
+    expect(plan.moves.map((c) => [c.row.id, c.rekeying.legacy])).toEqual([['rex_b', 'line:week']]);
+    // The open copy would post the fee a second time: closed, naming the kept row.
+    expect(closes(plan)).toEqual([['rex_a', 'rex_b']]);
     const duplicate = row('rex_c', 'line:week', { status: 'RESOLVED', resolution: 'BANK_DUPLICATE' });
-    expect(adoptions([to('line:week'), to('line:month')], [duplicate, open]).map((c) => c.row.id)).toEqual(['rex_a']);
-    // Found again since: the row under the subject now stays the line's.
-    expect(adoptions([to('line:month')], [open, row('rex_d', 'line:now')])).toEqual([]);
+    const second = rekeyPlan([to('line:week'), to('line:month')], [duplicate, open]);
+    expect(second.moves.map((c) => c.row.id)).toEqual(['rex_a']);
+    expect(closes(second)).toEqual([]);
+    // Two open copies (a week's and the month's): one moves, the other is closed as its duplicate.
+    const other = row('rex_f', 'line:week');
+    const both = rekeyPlan([to('line:week'), to('line:month')], [other, open]);
+    expect([both.moves.map((c) => c.row.id), closes(both)]).toEqual([['rex_f'], [['rex_a', 'rex_f']]]);
     // Closed by matching as no longer found: no decision to keep; the line's own exception opens instead.
     const closed = row('rex_e', 'line:month', { status: 'RESOLVED', resolution: null });
-    expect(adoptions([to('line:month')], [closed])).toEqual([]);
+    expect(rekeyPlan([to('line:month')], [closed])).toEqual({ moves: [], closes: [] });
   });
 
-  it('answers the rows in the order of their ids, the order they are locked in', () => {
+  it('moves nothing where a row holds the subject now, and closes what would post a second time', () => {
+    const open = row('rex_a', 'line:month');
+    const held = row('rex_d', 'line:now');
+    // Found again since (a run of c3452ee's code opened it): the row under the subject now stays the line's.
+    expect(rekeyPlan([to('line:month')], [open, held])).toEqual({
+      moves: [],
+      closes: [{ row: open, kept: held, subject: 'line:now' }],
+    });
+    // The old row posted: the new open one must not post again.
+    const posted = row('rex_b', 'line:month', { status: 'RESOLVED', resolution: 'WRITE_OFF', postingId: 'pst_1' });
+    expect(rekeyPlan([to('line:month')], [posted, held])).toEqual({
+      moves: [],
+      closes: [{ row: held, kept: posted, subject: 'line:now' }],
+    });
+    // The new one posted: the old open one is closed.
+    const heldPosted = { ...held, status: 'RESOLVED' as const, resolution: 'BANK_FEE' as const, postingId: 'pst_2' };
+    expect(closes(rekeyPlan([to('line:month')], [open, heldPosted]))).toEqual([['rex_a', 'rex_d']]);
+    // Both posted (before this change): nothing left to close.
+    expect(rekeyPlan([to('line:month')], [posted, heldPosted])).toEqual({ moves: [], closes: [] });
+  });
+
+  it('answers the rows in the order of their ids', () => {
     const rows = [row('rex_b', 'line:1'), row('rex_a', 'line:2')];
-    const chosen = adoptions([to('line:1', 'line:x'), to('line:2', 'line:y')], rows);
-    expect(chosen.map((c) => c.row.id)).toEqual(['rex_a', 'rex_b']);
+    const plan = rekeyPlan([to('line:1', 'line:x'), to('line:2', 'line:y')], rows);
+    expect(plan.moves.map((c) => c.row.id)).toEqual(['rex_a', 'rex_b']);
   });
 });

@@ -1,4 +1,4 @@
-import { timerDelayMsMax, uploadBytesMax } from '@paygraph/shared/limits';
+import { statementDateMax, timerDelayMsMax, uploadBytesMax } from '@paygraph/shared/limits';
 import { assert } from '@paygraph/shared/result';
 
 /**
@@ -55,6 +55,11 @@ export const statementIdCharsMax = 40;
 
 /** The widest date window a channel may set: a month, so a report reads a bounded range of statements. */
 export const dateWindowDaysMax = 31;
+assert(
+  new Date(Date.parse(`${statementDateMax}T00:00:00Z`) + dateWindowDaysMax * 86_400_000).toISOString() <
+    '9999-12-31T23:59:59.999Z',
+  'a window around the last statement date must end on a date a DATE column holds',
+);
 /** A tolerance in basis points is a share of the line: at most all of it. */
 export const amountToleranceBpsMax = 10_000;
 assert(amountToleranceBpsMax <= feeBpsMax, 'a tolerance in basis points is at most all of the line, as a fee rate is');

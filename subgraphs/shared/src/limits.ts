@@ -278,6 +278,13 @@ assert(dateTimeYearMin >= 1000 && dateTimeYearMax <= 9999, "DateTime's years mus
 export const dateYearMin = 1000;
 export const dateYearMax = 9999;
 assert(dateYearMin >= 1000 && dateYearMax <= 9999, "Date's years must be ones a DATE column holds");
+/**
+ * The last day a bank statement or its line may be dated (the statement parsers refuse a later one as the file's
+ * INVALID_STATEMENT, as they refuse a year before dateYearMin): a month before the last DATE day, so that a channel's
+ * date window around any statement date (at most 31 days each side, settlement's dateWindowDaysMax, asserted there)
+ * stays a date; addDays('9999-12-31', 1) is '+010000-01-01', no "YYYY-MM-DD" at all.
+ */
+export const statementDateMax = '9999-11-30';
 
 /**
  * Accounts one owner may open (openAccount; one more is INVALID_INPUT, field ownerId). Rows are kept

@@ -1,5 +1,6 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
-import { isCalendarDate } from '@paygraph/shared/graphql/scalars';
+import { isStatementDate } from '@paygraph/shared/graphql/scalars';
+import { statementDateMax } from '@paygraph/shared/limits';
 import { parseCurrency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import {
@@ -223,8 +224,31 @@ class CamtReader {
 }
 
 function dateOf(texts: ReadonlyMap<string, string>, prefix: string): string | undefined {
-  const value = texts.get(`${prefix}Dt`) ?? texts.get(`${prefix}DtTm`)?.slice(0, 10);
-  return value !== undefined && isCalendarDate(value) ? value : undefined;
+  const value = rawDateOf(texts, prefix);
+  return value !== undefined && isStatementDate(value) ? value : undefined;
+}
+
+function rawDateOf(texts: ReadonlyMap<string, string>, prefix: string): string | undefined {
+  return texts.get(`${prefix}Dt`) ?? texts.get(`${prefix}DtTm`)?.slice(0, 10);
+}
+
+/**
+ * An entry's day: its BookgDt, else its ValDt, else its statement's date. One given that is no statement date (years
+ * 0000-0999, past statementDateMax, no such day) refuses the file: taken, or passed over for the next, it would date the
+ * line on a day the bank did not say.
+ */
+function entryDateOf(
+  texts: ReadonlyMap<string, string>,
+  where: string,
+  businessDate: string,
+): { date: string } | string {
+  for (const prefix of ['BookgDt/', 'ValDt/']) {
+    const value = rawDateOf(texts, prefix);
+    if (value === undefined) continue;
+    if (isStatementDate(value)) return { date: value };
+    return `${where}: ${prefix.slice(0, -1)} "${value}" is not a real day from 1000-01-01 to ${statementDateMax}`;
+  }
+  return { date: businessDate };
 }
 
 /** An amount element (`<Amt Ccy="EUR">10.50</Amt>`), signed by its CdtDbtInd sibling. */
@@ -269,8 +293,11 @@ function readStatement(s: RawStatement, index: number): Result<BankStatement, St
       message: `${where}: balances in ${opening.currency}/${closing.currency}, the account is in ${currency}`,
     });
   const businessDate = closing.date ?? s.texts.get('CreDtTm')?.slice(0, 10);
-  if (businessDate === undefined || !isCalendarDate(businessDate))
-    return err({ line: closing.line, message: `${where}: the closing balance has no date (Bal/Dt/Dt)` });
+  if (businessDate === undefined || !isStatementDate(businessDate))
+    return err({
+      line: closing.line,
+      message: `${where}: the closing balance has no date (Bal/Dt/Dt), a real day from 1000-01-01 to ${statementDateMax}`,
+    });
   const lines: StatementLine[] = [];
   for (const [j, entry] of s.entries.entries()) {
     const read = readEntry(entry, `${where} Ntry ${j + 1}`, currency, businessDate);
@@ -310,7 +337,9 @@ function readEntry(entry: KeptEntry, where: string, currency: string, businessDa
   if (status !== 'BOOK') return `${where}: status ${status}; a statement holds booked (BOOK) entries only`;
   // A reversal (RvslInd true) is booked on the other side already by its CdtDbtInd: nothing to flip here.
   const t = entry.texts;
-  const valueDate = dateOf(t, 'BookgDt/') ?? dateOf(t, 'ValDt/') ?? businessDate;
+  const dated = entryDateOf(t, where, businessDate);
+  if (typeof dated === 'string') return dated;
+  const valueDate = dated.date;
   const line = (lineNumber: number, signed: bigint, tx: Kept | undefined): StatementLine => ({
     lineNumber,
     externalRef: referenceOf(

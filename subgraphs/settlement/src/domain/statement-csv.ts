@@ -1,5 +1,6 @@
 import { parse, CsvError, type Info } from 'csv-parse/sync';
-import { isCalendarDate } from '@paygraph/shared/graphql/scalars';
+import { isStatementDate } from '@paygraph/shared/graphql/scalars';
+import { statementDateMax } from '@paygraph/shared/limits';
 import { parseAmount, parseCurrency } from '@paygraph/shared/money';
 import { externalRefLengthMax, statementBytesMax, statementLinesMax } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
@@ -123,6 +124,10 @@ function parseLine(
     return err({ line: lineNumber, message: `currency "${currencyText}" is not a supported ISO-4217 code` });
   if (direction !== 'CREDIT' && direction !== 'DEBIT')
     return err({ line: lineNumber, message: `direction must be CREDIT or DEBIT, got "${direction}"` });
-  if (!isCalendarDate(valueDate)) return err({ line: lineNumber, message: `date "${valueDate}" is not YYYY-MM-DD` });
+  if (!isStatementDate(valueDate))
+    return err({
+      line: lineNumber,
+      message: `date "${valueDate}" is not YYYY-MM-DD, a real day from 1000-01-01 to ${statementDateMax}`,
+    });
   return ok({ lineNumber, externalRef, amount: amount.value, currency: currency.value, direction, valueDate });
 }

@@ -1,4 +1,4 @@
-import { isCalendarDate } from '@paygraph/shared/graphql/scalars';
+import { isStatementDate } from '@paygraph/shared/graphql/scalars';
 import { parseCurrency } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import {
@@ -230,13 +230,13 @@ function bookingDateNear(valueDate: string, mmdd: string): string | null {
   const months = Number(mmdd.slice(0, 2)) - Number(valueDate.slice(5, 7));
   const shift = months > 6 ? -1 : months < -6 ? 1 : 0;
   const date = `${year + shift}-${mmdd.slice(0, 2)}-${mmdd.slice(2)}`;
-  return isCalendarDate(date) ? date : null;
+  return isStatementDate(date) ? date : null;
 }
 
 /** SWIFT dates are YYMMDD; 20YY, as every statement this platform reads is of this century. */
 function swiftDate(yy: string, mm: string, dd: string): string | null {
   const date = `20${yy}-${mm}-${dd}`;
-  return isCalendarDate(date) ? date : null;
+  return isStatementDate(date) ? date : null;
 }
 
 function readBalance(tag: RawRecord['opening'], what: string, recordLine: number): Balance | StatementError {

@@ -196,6 +196,48 @@ describe('MT940', () => {
   });
 });
 
+describe('the dates a statement may bear', () => {
+  /**
+   * Years 1000-9999 (a DATE column's) up to statementDateMax, a month before the last: the isCalendarDate of before took
+   * years 0000-0999 and 9999's last days, whose window around them is no date (addDays('9999-12-31', 1) is
+   * '+010000-01-01'). Each refusal is the file's, naming the line.
+   */
+  const csvOf = (date: string) =>
+    ['external_ref,amount,currency,direction,date', `a,100,USD,CREDIT,${date}`].join('\n');
+  const one = (date: string, bookingDate = date): FileStatement => ({
+    ...usd,
+    date,
+    entries: [{ ref: 'dep-1', amount: 100n, direction: 'CREDIT', bookingDate }],
+  });
+
+  it('takes 1000-01-01 and 9999-11-30 in CSV and camt.053', async () => {
+    for (const date of ['1000-01-01', '9999-11-30']) {
+      expect(ok(await parseBankStatements('CSV', csvOf(date))).map((s) => s.businessDate)).toEqual([date]);
+      expect(ok(await parseBankStatements('CAMT053', camt053([one(date)]))).map((s) => s.lines[0]!.valueDate)).toEqual([
+        date,
+      ]);
+    }
+  });
+
+  it('refuses a statement or line dated before the year 1000 or after 9999-11-30, naming the line', async () => {
+    for (const date of ['0999-12-31', '0000-01-01', '9999-12-01', '9999-12-31']) {
+      const csv = await parseBankStatements('CSV', csvOf(date));
+      expect(csv).toEqual({ ok: false, error: { line: 2, message: expect.stringContaining(`date "${date}"`) } });
+      // The statement's date, and a line's booking date on a statement of a usable date.
+      const statement = await parseBankStatements('CAMT053', camt053([one(date, '2026-11-20')]));
+      expect(statement).toEqual({
+        ok: false,
+        error: { line: expect.any(Number), message: expect.stringContaining('no date') },
+      });
+      const line = await parseBankStatements('CAMT053', camt053([one('2026-11-20', date)]));
+      expect(line).toEqual({
+        ok: false,
+        error: { line: expect.any(Number), message: expect.stringContaining(`BookgDt "${date}"`) },
+      });
+    }
+  });
+});
+
 describe('CSV and the limits', () => {
   it('takes a bank CSV with repeated and absent references, one statement per date and currency', async () => {
     const csv = [

@@ -7,7 +7,7 @@ import {
   type CalendarDateRefusal,
   type InstantRefusal,
 } from '../instant';
-import { dateTimeYearMax, dateTimeYearMin, dateYearMax, dateYearMin } from '../limits';
+import { dateTimeYearMax, dateTimeYearMin, dateYearMax, dateYearMin, statementDateMax } from '../limits';
 
 /**
  * Amount crosses the wire as a decimal string of minor units, and only so (the contract's
@@ -95,10 +95,13 @@ export const DateScalar = new GraphQLScalarType<string, string>({
   },
 });
 
-export function isCalendarDate(value: string): boolean {
-  if (!datePattern.test(value)) return false;
-  const parsed = new Date(`${value}T00:00:00Z`);
-  return !Number.isNaN(parsed.getTime()) && parsed.toISOString().slice(0, 10) === value;
+/**
+ * A bank statement's or line's date (the statement parsers'): a Date the scalar would take (parseCalendarDate: a real
+ * day of the years dateYearMin-dateYearMax, which a DATE column holds), up to statementDateMax, so that a channel's
+ * window around it stays a date. A Date's round trip took years 0000-0999 and the last days of 9999.
+ */
+export function isStatementDate(value: string): boolean {
+  return parseCalendarDate(value).ok && value <= statementDateMax;
 }
 
 /**

@@ -12,9 +12,9 @@ import { countedOnce, type HeldLine } from './booked-lines';
  * statement's line the two dates are one, and so are the two keys. A line of a statement of several days (Deutsche
  * Bank's month, an MT940 week) or a back-valued line had another key, and the exceptions recorded for it then are under
  * that key: a run re-keys them (legacy-subjects.ts), else it opens another exception for the same line and an operator
- * resolving both posts its money twice. The n-th of a day's identical lines on a statement's date is the n-th of them
- * now: both number the same bookings in the order read, and the lines counted now hold at least as many of them as any
- * statement date held (booked-lines.ts keeps the most any statement holds).
+ * resolving both posts its money twice. The n-th of a day's identical lines of an account on a statement's date is
+ * the n-th of the account's counted now: both number the same bookings in the order read, and the lines counted now
+ * hold at least as many of them as any statement date held (booked-lines.ts keeps the most any statement holds).
  */
 
 /** A line's key now, and the key the same place had before c3452ee on the date its statement closed on. */
@@ -32,24 +32,46 @@ export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line
 
 /**
  * Of the lines read, counted or not (a copy of the month's beside the day's statement had its exceptions too), those
- * booked on another day than their statement closed on: each one's key before c3452ee, the key of its place now, and
- * its day. Every copy, not only the one counted now: the old runs read each statement's copy (the day's statement
- * imported since the month's is counted now, its key unchanged, while the exceptions recorded then are the month
- * copy's), and a copy's place is among its statement date's lines, not among the lines counted now. `lines` holds every line of each statement date and booking day it holds any of, in the order read, as the
- * runs before c3452ee read them (their statements' ids, then line numbers), so that places count as they counted.
+ * booked on another day than their statement closed on: each one's key before c3452ee, its key now, and its day. Every
+ * copy, not only the one counted now: the old runs read each statement's copy (the day's statement imported since the
+ * month's is counted now, its key unchanged, while the exceptions recorded then are the month copy's). `lines` holds
+ * every line of each statement date and booking day it holds any of, in the order read, as the runs before c3452ee read
+ * them (their statements' ids, then line numbers), so that a key of before counts its place as they counted it: among
+ * its statement date's lines of its content, whatever their account.
+ *
+ * Its key now is its counterpart's, among `counted` (keyedLines of every line booked on each of its days, every
+ * statement's): the copy that is the k-th of its statement date's lines of its account and content is the k-th counted
+ * line of its account and content on its day. Not its place among its statement date's lines: two accounts' identical
+ * lines of a day on statements of two dates were each place 1 there, and a copy's row landed on the other account's
+ * line (a fee of each, both posted: the second kept its old subject and its line's new exception posted it again). A
+ * copy without a counterpart gives nothing: its rows stay where they are.
  */
-export function legacyLineKeys(lines: readonly HeldLine[]): Array<LineKeys & { day: string }> {
-  const places = placesOn(lines, (line) => line.statement.businessDate);
+export function legacyLineKeys(
+  lines: readonly HeldLine[],
+  counted: ReadonlyArray<{ line: HeldLine; key: string }>,
+): Array<LineKeys & { day: string }> {
+  const legacyPlaces = placesOn(lines, (line) => line.statement.businessDate);
+  const keysNow = new Map<string, string[]>();
+  for (const { line, key } of counted) {
+    const group = accountContent(line);
+    const keys = keysNow.get(group);
+    if (keys) keys.push(key);
+    else keysNow.set(group, [key]);
+  }
+  const copies = placesBy(lines, (line) => `${line.statement.businessDate}|${accountContent(line)}`);
   const found: Array<LineKeys & { day: string }> = [];
   lines.forEach((line, i) => {
     if (line.statement.businessDate === line.valueDate) return;
-    found.push({
-      key: lineKey(line, line.valueDate, places[i]!),
-      legacyKey: lineKey(line, line.statement.businessDate, places[i]!),
-      day: line.valueDate,
-    });
+    const key = keysNow.get(accountContent(line))?.[copies[i]! - 1];
+    if (key === undefined) return;
+    found.push({ key, legacyKey: lineKey(line, line.statement.businessDate, legacyPlaces[i]!), day: line.valueDate });
   });
   return found;
+}
+
+/** A line's account and its content on its booking day: the lines a copy's counterpart is among. */
+function accountContent(line: HeldLine): string {
+  return `${line.statement.account}|${contentOn(line, line.valueDate)}`;
 }
 
 /** What a key hashes: the line's channel, the date given, its content and its place. */
@@ -66,11 +88,16 @@ function contentOn(line: HeldLine, date: string): string {
 
 /** Each line's place (1, 2, …) among the lines of the same content on the date `dateOf` gives it, in their order. */
 function placesOn<L extends HeldLine>(lines: readonly L[], dateOf: (line: L) => string): number[] {
+  return placesBy(lines, (line) => contentOn(line, dateOf(line)));
+}
+
+/** Each line's place (1, 2, …) among the lines of the same `groupOf`, in their order. */
+function placesBy<L>(lines: readonly L[], groupOf: (line: L) => string): number[] {
   const seen = new Map<string, number>();
   return lines.map((line) => {
-    const content = contentOn(line, dateOf(line));
-    const place = (seen.get(content) ?? 0) + 1;
-    seen.set(content, place);
+    const group = groupOf(line);
+    const place = (seen.get(group) ?? 0) + 1;
+    seen.set(group, place);
     return place;
   });
 }

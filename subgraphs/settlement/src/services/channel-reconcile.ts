@@ -162,11 +162,21 @@ async function rekeyingsOf(
   control: Shard,
   channel: string,
   window: { businessDate: string; fromDate: string; toDate: string },
-  held: readonly HeldLineRow[],
+  read: { held: readonly HeldLineRow[]; keyed: ReadonlyArray<{ line: HeldLineRow; key: string }> },
   result: MatchResult,
 ): Promise<Rekeying[]> {
   const outside = await linesHeldOutside(control.db, channel, window.businessDate, window.fromDate, window.toDate);
-  return legacySubjects(legacyLineKeys([...held, ...outside]), result.matches);
+  // Keys now of the days outside the window as their own runs give them: of every statement's lines of those days.
+  // Places count per day, so each day's keys are those of its lines alone, and the window's stay keyedLines(held)'s.
+  const days = outside.map((line) => line.valueDate).sort();
+  const booked =
+    days.length === 0
+      ? []
+      : (await linesBookedBetween(control.db, channel, days[0]!, days[days.length - 1]!)).filter(
+          (line) => line.valueDate < window.fromDate || line.valueDate > window.toDate,
+        );
+  const counted = [...read.keyed, ...keyedLines(booked)];
+  return legacySubjects(legacyLineKeys([...read.held, ...outside], counted), result.matches);
 }
 
 async function channelMovements(
@@ -206,7 +216,8 @@ export async function reconcileChannel(
   const fromDate = addDays(businessDate, -rules.dateWindowDays);
   const toDate = addDays(businessDate, rules.dateWindowDays);
   const held = await linesBookedBetween(control.db, channel, fromDate, toDate);
-  const lines = keyedLines(held).map(bankLine);
+  const keyed = keyedLines(held);
+  const lines = keyed.map(bankLine);
   const movements = await channelMovements(shards, channel, fromDate, toDate);
   const result = matchChannel(lines, movements, rules);
   assertPartition(result, lines.length, movements.length);
@@ -215,7 +226,7 @@ export async function reconcileChannel(
   const windowEnded = latest !== null && latest >= toDate;
   const windowSeen = { ended: windowEnded, lastImportedAt: await lastImportFrom(control.db, channel, fromDate) };
   const found = exceptionsOf(result, businessDate, windowEnded);
-  const rekeyings = await rekeyingsOf(control, channel, { businessDate, fromDate, toDate }, held, result);
+  const rekeyings = await rekeyingsOf(control, channel, { businessDate, fromDate, toDate }, { held, keyed }, result);
   const rows = await recordExceptions(control, { channel, now, windowSeen }, businessDate, {
     found,
     result,

@@ -8,6 +8,7 @@ import { contractOperation, errorCodes, gql } from '../../../../test/support/gra
 import { token, unique } from '../../../../test/support/env';
 import { controlShard } from '../../src/services/settle';
 import { exceptionId } from '../../src/services/channel-reconcile';
+import { bankStatementId } from '../../src/services/bank-statements';
 import { appendEvents, insertExceptions } from '../../src/db/reconciliation-store';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { camt053, mt940, type FileEntry } from '../support/bank-files';
@@ -1742,6 +1743,78 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       balanced: true,
     });
   });
+
+  // Two accounts' identical fees of one day: A's on its month's statement, B's on its day's. The closing date's run
+  // re-keys A's copy of a day outside its window, the fee's day's run the copy it reads.
+  for (const [order, offset] of [
+    ['the closing date first', 110],
+    ["the fee's day first", 120],
+  ] as const) {
+    it(`re-keys each account's copy of an identical fee to its own line (${order}): both posted, none posts again`, async () => {
+      const c = `rekey-${offset}-${tag}`;
+      const [dayP, dayR] = [offset, offset + 5].map((n) => addDays(dayD, n)) as [string, string];
+      await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+      // B's day's statement read first (its id, which names its account, the lower): B's line is P's place 1 now.
+      const idOf = (account: string, date: string) => bankStatementId(c, date, 'USD', account);
+      const names = (n: number) =>
+        [`ACCT-A${offset}-${n}-${tag}`, `ACCT-B${offset}-${n}-${tag}`].map((a) => a.toUpperCase());
+      let tried = 0;
+      while (idOf(names(tried)[1]!, dayP) > idOf(names(tried)[0]!, dayR)) tried += 1;
+      const [accountA, accountB] = names(tried) as [string, string];
+      for (const account of [accountA, accountB]) {
+        const input = { channel: c, accountIdentification: account, currency: 'USD' };
+        const registered = await q(contractOperation('RegisterChannelAccount'), { input });
+        expect(registered.data!.registerChannelAccount).toMatchObject({ __typename: 'ChannelAccount' });
+      }
+      clock = new Date(`${dayR}T10:00:00Z`);
+      // A fee on each account, booked on P: B's on its day's statement, A's on its month's.
+      const fee = entry(ref('rekey-two'), 500n, dayP, 'DEBIT');
+      const ofAccount = (account: string, statement: Parameters<typeof camt053>[0][number]) =>
+        camt053([statement]).replace('<IBAN>DE89370400440532013000</IBAN>', `<Othr><Id>${account}</Id></Othr>`);
+      for (const [account, date] of [
+        [accountB, dayP],
+        [accountA, dayR],
+      ] as const) {
+        const content = ofAccount(account, {
+          id: `${c}-${date}`,
+          currency: 'USD',
+          opening: 5000n,
+          date,
+          entries: [fee],
+        });
+        const imported = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content } });
+        expect(imported.errors).toBeUndefined();
+      }
+      // Before c3452ee: B's fee under its day's place 1 (its key now), A's under the month's last day's place 1.
+      const of = (date: string, place: number) => ({
+        subject: `line:${keyOf(c, date, fee, place)}`,
+        businessDate: date,
+        kind: 'MISSING_INTERNAL' as const,
+        externalRef: fee.ref,
+        amount: -500n,
+      });
+      const [rowB, rowA] = (await write(c, [of(dayP, 1), of(dayR, 1)])) as [string, string];
+      for (const id of [rowB, rowA]) expect(await resolve(id, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED' });
+
+      // Now B's line is P's place 1, A's place 2: each row under its own line's subject, no other row, from the first
+      // run on (the closing date's counts A's line among every statement's lines of P, outside its window).
+      const expected = [
+        { id: rowB, subject: of(dayP, 1).subject, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
+        { id: rowA, subject: of(dayP, 2).subject, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
+      ].sort((x, y) => x.id.localeCompare(y.id));
+      const dates = [dayP, addDays(dayP, 1), addDays(dayR, -1), dayR];
+      for (const date of order === 'the closing date first' ? [...dates].reverse() : dates) {
+        await reconcile(date, c);
+        expect((await stored(c)).rows).toEqual(expected);
+      }
+      await Promise.all([...dates, ...dates].map((date) => reconcile(date, c)));
+      expect((await stored(c)).rows).toEqual(expected);
+      for (const id of [rowB, rowA])
+        expect(await resolve(id, 'BANK_FEE')).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
+      expect((await stored(c)).postings).toEqual([rowB, rowA].sort());
+      expect((await reconcile(dayP, c)).adjustment[0]).toMatchObject({ unexplained: '0', balanced: true });
+    });
+  }
 });
 
 describe("a camt.053 batch entry: each transaction's reference and amount is a line of its own", () => {

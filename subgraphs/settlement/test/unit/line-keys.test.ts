@@ -41,7 +41,7 @@ describe('the keys of statement lines', () => {
       written('2026-03-31', own, 1),
     ]);
     // A line booked on its statement's date had the same key then: not listed.
-    expect(legacyLineKeys([...month, own])).toEqual([
+    expect(legacyLineKeys([...month, own], keyed)).toEqual([
       { key: keyed[0]!.key, legacyKey: written('2026-03-31', month[0]!, 1), day: '2026-03-05' },
       { key: keyed[1]!.key, legacyKey: written('2026-03-31', month[1]!, 2), day: '2026-03-05' },
     ]);
@@ -54,10 +54,44 @@ describe('the keys of statement lines', () => {
     const now = keyedLines([...month, day]).map((k) => k.key);
     expect(now).toEqual([written('2026-03-05', day, 1), written('2026-03-05', day, 2)]);
     // Each of the month's copies had its exception then; each is one of the places now, none left over.
-    expect(legacyLineKeys([...month, day]).map((k) => [k.legacyKey, k.key])).toEqual([
+    expect(legacyLineKeys([...month, day], keyedLines([...month, day])).map((k) => [k.legacyKey, k.key])).toEqual([
       [written('2026-03-31', month[0]!, 1), now[0]],
       [written('2026-03-31', month[1]!, 2), now[1]],
     ]);
+  });
+
+  it("gives a copy its own account's counted line's key, not another account's identical line's of the day", () => {
+    // A's fee of the 10th on its month's statement (closing the 31st), B's identical fee on its day's statement, read
+    // first (a lower statement id): counted, B's is place 1 and A's place 2 on the 10th. A's copy was place 1 among the
+    // 31st's lines then, and its key now is A's line's (place 2), not B's (place 1).
+    const b: HeldLine = {
+      ...line('2026-03-10', '2026-03-10', 'FEE', 500n),
+      statement: { channel: 'bank', account: 'B', businessDate: '2026-03-10' },
+    };
+    const a = line('2026-03-10', '2026-03-31', 'FEE', 500n);
+    const read = [b, a];
+    const keyed = keyedLines(read);
+    expect(keyed.map((k) => [k.line, k.key])).toEqual([
+      [b, written('2026-03-10', b, 1)],
+      [a, written('2026-03-10', a, 2)],
+    ]);
+    expect(legacyLineKeys(read, keyed)).toEqual([
+      { key: written('2026-03-10', a, 2), legacyKey: written('2026-03-31', a, 1), day: '2026-03-10' },
+    ]);
+    // A copy without a counted line of its account and content gives no key now: its rows stay where they are.
+    expect(legacyLineKeys(read, keyed.slice(0, 1))).toEqual([]);
+  });
+
+  it("keys a day's lines by that day's lines alone: the days outside a window read beside it change no key", () => {
+    const window = [line('2026-03-10', '2026-03-10', 'fee'), line('2026-03-10', '2026-03-31', 'fee')];
+    const outside = [line('2026-03-02', '2026-03-31', 'fee'), line('2026-03-02', '2026-03-02', 'fee')];
+    for (const read of [
+      [...window, ...outside],
+      [...outside, ...window],
+    ])
+      expect(new Map(keyedLines(read).map((k) => [k.line, k.key]))).toEqual(
+        new Map([...keyedLines(window), ...keyedLines(outside)].map((k) => [k.line, k.key])),
+      );
   });
 });
 
@@ -112,7 +146,7 @@ describe('exceptions of before c3452ee, found again', () => {
         lines: [{ ...bankLine(counted!.key), statementDate: '2026-03-30' }],
         movements: [{ ...match.movements[0]!, signed: -2000n }],
       };
-      expect(legacySubjects(legacyLineKeys(read), [matched])).toContainEqual({
+      expect(legacySubjects(legacyLineKeys(read, keyedLines(read)), [matched])).toContainEqual({
         legacy: matchSubjectOf(['wdr_1'], [written('2026-03-31', month, 1)]),
         subject: matchSubjectOf(['wdr_1'], [written('2026-03-30', day, 1)]),
         businessDate: '2026-03-30',
@@ -127,7 +161,7 @@ describe('exceptions of before c3452ee, found again', () => {
     const week = [line('2026-03-05', '2026-03-07', 'fee'), line('2026-03-05', '2026-03-07', 'fee')];
     const read = [dayFee, ...week];
     const now = keyedLines(read).map((k) => k.key);
-    const legacy = legacyLineKeys(read);
+    const legacy = legacyLineKeys(read, keyedLines(read));
     expect(legacy.map((k) => [k.legacyKey, k.key])).toEqual([
       [written('2026-03-07', week[0]!, 1), now[0]],
       [written('2026-03-07', week[1]!, 2), now[1]],

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createDatabases, dropScratchDatabases, applyMigrationSet } from '@paygraph/shared/db/migrate';
-import { openShards } from '@paygraph/shared/shards/pool';
+import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
+import { fenceOn, unfenceOn, type FenceReason } from '@paygraph/shared/control/index';
 import { migrationSets } from '../../scripts/lib/migration-sets';
 
 /**
@@ -30,4 +31,42 @@ export async function scratchDatabases(prefix: string, count: number, server?: s
     await shards.close();
   }
   return { urls, drop: () => dropScratchDatabases(urls) };
+}
+
+/**
+ * One scratch database opened as a shard set of its own that follows no map: it routes by its configuration, as a
+ * process that missed a shard move's fence would (the fence tests: key, hold, purge, legacy-key and relay).
+ */
+export interface ScratchShard {
+  readonly shards: ShardSet;
+  readonly shard: Shard;
+  close(): Promise<void>;
+}
+
+export async function scratchShard(prefix: string): Promise<ScratchShard> {
+  const dbs = await scratchDatabases(prefix, 1);
+  const shards = openShards({ urls: dbs.urls[0]!, poolSize: 2 });
+  return {
+    shards,
+    shard: shards.all[0]!,
+    close: async () => {
+      await shards.close();
+      await dbs.drop();
+    },
+  };
+}
+
+/** Runs `run` with the logical shard fenced for `reason` on the shard's database, and opens it again after, whatever `run` did. */
+export async function whileFenced<T>(
+  shard: Shard,
+  logical: number,
+  reason: FenceReason,
+  run: () => Promise<T>,
+): Promise<T> {
+  await fenceOn(shard, logical, logical, reason);
+  try {
+    return await run();
+  } finally {
+    await unfenceOn(shard, logical, logical);
+  }
 }

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, toLogicalShard } from '../../src/ids';
-import { openShards, type Shard, type ShardSet } from '../../src/shards/pool';
+import type { Shard, ShardSet } from '../../src/shards/pool';
 import { rawRows } from '../../src/db/raw';
-import { fenceOn, unfenceOn } from '../../src/control/index';
 import { FencedWrite } from '../../src/shards/unavailable';
 import { ok } from '../../src/result';
 import { claimKeys, keyClaim, withIdempotencyKey, type KeySpec } from '../../src/idempotency/index';
-import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
+import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
 
 /**
@@ -15,23 +14,18 @@ import { unique } from '../../../../test/support/env';
  * missed a shard move's fence cannot claim a key on the source after the mover's last catch-up (its verify would
  * refuse, and the range stay fenced). On a database of this file's own: a fence here would refuse other files' work.
  */
-let dbs: ScratchDatabases;
+let scratch: ScratchShard;
 let shards: ShardSet;
 let shard: Shard;
 const fencedShard = toLogicalShard(12);
 const openShard = toLogicalShard(13);
 
 beforeAll(async () => {
-  dbs = await scratchDatabases('keyfence', 1);
-  // Follows no map: it routes by its configuration, as a process that missed the fence would.
-  shards = openShards({ urls: dbs.urls[0]!, poolSize: 2 });
-  shard = shards.all[0]!;
+  scratch = await scratchShard('keyfence');
+  ({ shards, shard } = scratch);
 });
 
-afterAll(async () => {
-  await shards?.close();
-  await dbs?.drop();
-});
+afterAll(async () => scratch?.close());
 
 const context = () => ({ shards, identity: { sub: unique('keyfence') }, now: () => new Date() });
 
@@ -57,14 +51,7 @@ async function keyRows(anchorIds: readonly string[]): Promise<number> {
   return Number(row!.n);
 }
 
-async function fenced<T>(run: () => Promise<T>): Promise<T> {
-  await fenceOn(shard, fencedShard, fencedShard, 'fenced');
-  try {
-    return await run();
-  } finally {
-    await unfenceOn(shard, fencedShard, fencedShard, 'fenced');
-  }
-}
+const fenced = <T>(run: () => Promise<T>): Promise<T> => whileFenced(shard, fencedShard, 'fenced', run);
 
 describe('a key claim and a fence on its database', () => {
   it('claims nothing and runs no body when the anchor is fenced there, and claims once it is open', async () => {

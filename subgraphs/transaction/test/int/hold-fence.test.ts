@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
-import { fenceOn, unfenceOn } from '@paygraph/shared/control/index';
 import { insertAccount } from '@paygraph/shared/ledger/index';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
-import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
+import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
 import { holds } from '../../src/db/schema/transactions';
 import { captureHold, voidHold } from '../../src/services/hold';
@@ -19,22 +18,17 @@ import { serviceContext } from '../support/service-context';
  * fence writes no key row after the mover's last catch-up. On a database of this file's own: a fence here would refuse
  * other files' postings.
  */
-let dbs: ScratchDatabases;
+let scratch: ScratchShard;
 let shards: ShardSet;
 let shard: Shard;
 const fencedShard = toLogicalShard(17);
 
 beforeAll(async () => {
-  dbs = await scratchDatabases('holdfence', 1);
-  // Follows no map: it routes by its configuration, as a process that missed the fence would.
-  shards = openShards({ urls: dbs.urls[0]!, poolSize: 2 });
-  shard = shards.all[0]!;
+  scratch = await scratchShard('holdfence');
+  ({ shards, shard } = scratch);
 });
 
-afterAll(async () => {
-  await shards?.close();
-  await dbs?.drop();
-});
+afterAll(async () => scratch?.close());
 
 /** A hold of the fenced logical shard, voided already: any capture or void of it is refused under its lock. */
 async function voidedHold(): Promise<{ ownerId: string; holdId: string }> {
@@ -73,14 +67,7 @@ async function keyRows(holdId: string): Promise<number> {
   return Number(row!.n);
 }
 
-async function fenced<T>(run: () => Promise<T>): Promise<T> {
-  await fenceOn(shard, fencedShard, fencedShard, 'fenced');
-  try {
-    return await run();
-  } finally {
-    await unfenceOn(shard, fencedShard, fencedShard, 'fenced');
-  }
-}
+const fenced = <T>(run: () => Promise<T>): Promise<T> => whileFenced(shard, fencedShard, 'fenced', run);
 
 describe("a hold's ending refused under its lock, and a fence on its database", () => {
   for (const [verb, end] of [

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
 import { fenceOn, unfenceOn } from '@paygraph/shared/control/index';
 import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
-import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
+import { scratchShard, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
 import { externalTransfers } from '../../src/db/schema/transactions';
 import { placeLegacyKeys } from '../../src/services/legacy-keys';
@@ -15,22 +15,18 @@ import { placeLegacyKeys } from '../../src/services/legacy-keys';
  * writes a key only under its anchor's open fence row, read in share mode in the write's transaction, as a claim does.
  * On a database of this file's own: a fence here would refuse other files' postings.
  */
-let dbs: ScratchDatabases;
+let scratch: ScratchShard;
 let shards: ShardSet;
 let shard: Shard;
 const fencedShard = toLogicalShard(29);
 const openShard = toLogicalShard(30);
 
 beforeAll(async () => {
-  dbs = await scratchDatabases('legacyfence', 1);
-  shards = openShards({ urls: dbs.urls[0]!, poolSize: 2 });
-  shard = shards.all[0]!;
+  scratch = await scratchShard('legacyfence');
+  ({ shards, shard } = scratch);
 });
 
-afterAll(async () => {
-  await shards?.close();
-  await dbs?.drop();
-});
+afterAll(async () => scratch?.close());
 
 /** A deposit into an account of the logical shard, and its key as it was claimed before keys were anchored. */
 async function legacyDeposit(logical: number): Promise<{ accountId: string; callerId: string }> {

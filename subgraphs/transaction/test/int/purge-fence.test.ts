@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
-import { deleteUnderFences, fenceOn, unfenceOn, type FenceReason } from '@paygraph/shared/control/index';
+import { deleteUnderFences, type FenceReason } from '@paygraph/shared/control/index';
 import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
 import { purgeExpiredKeys } from '@paygraph/shared/idempotency/index';
-import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
+import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
 import { fxQuotes } from '../../src/db/schema/fx';
 import { purgeExpiredQuotes } from '../../src/services/fx-quote-purge';
@@ -17,36 +17,26 @@ import { purgeExpiredQuotes } from '../../src/services/fx-quote-purge';
  * of logical shards whose fence row there is open, read in share mode in the delete's transaction, and its search
  * leaves the others out. On a database of this file's own: a fence here would refuse other files' postings.
  */
-let dbs: ScratchDatabases;
+let scratch: ScratchShard;
 let shards: ShardSet;
 let shard: Shard;
 const fencedShard = toLogicalShard(21);
 const openShard = toLogicalShard(22);
 
 beforeAll(async () => {
-  dbs = await scratchDatabases('purgefence', 1);
-  shards = openShards({ urls: dbs.urls[0]!, poolSize: 2 });
-  shard = shards.all[0]!;
+  scratch = await scratchShard('purgefence');
+  ({ shards, shard } = scratch);
 });
 
-afterAll(async () => {
-  await shards?.close();
-  await dbs?.drop();
-});
+afterAll(async () => scratch?.close());
 
 const dayMs = 24 * 60 * 60 * 1000;
 const now = new Date('2002-06-01T12:00:00Z');
 /** Long past any retention at `now`. */
 const longAgo = new Date(now.getTime() - 400 * dayMs);
 
-async function fenced<T>(reason: FenceReason, run: () => Promise<T>): Promise<T> {
-  await fenceOn(shard, fencedShard, fencedShard, reason);
-  try {
-    return await run();
-  } finally {
-    await unfenceOn(shard, fencedShard, fencedShard);
-  }
-}
+const fenced = <T>(reason: FenceReason, run: () => Promise<T>): Promise<T> =>
+  whileFenced(shard, fencedShard, reason, run);
 
 /** Keys claimed long ago, anchored on these ids ('' for a legacy key, anchored nowhere). */
 async function oldKeys(anchors: readonly string[]): Promise<string> {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { fenceOn, unfenceOn } from '@paygraph/shared/control/index';
-import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
+import { scratchShard, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { relayTick, retrySoon } from '../../src/services/relay';
 import { outboxDueOnArrival, takeOutboxHere } from '../../src/db/outbox';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
@@ -16,22 +16,18 @@ import { FencedWrite } from '@paygraph/shared/shards/unavailable';
  * stayed fenced (test/shard-move-catch-up.test.ts met it once in four full runs). Where the range arrives, the switch
  * makes its PENDING rows due at once. On databases of this file's own: a fence here would refuse other files' postings.
  */
-let dbs: ScratchDatabases;
+let scratch: ScratchShard;
 let shards: ShardSet;
 let shard: Shard;
 const fencedShard = toLogicalShard(5);
 const otherShard = toLogicalShard(6);
 
 beforeAll(async () => {
-  dbs = await scratchDatabases('relayfence', 1);
-  shards = openShards({ urls: dbs.urls[0]!, poolSize: 2 });
-  shard = shards.all[0]!;
+  scratch = await scratchShard('relayfence');
+  ({ shards, shard } = scratch);
 });
 
-afterAll(async () => {
-  await shards?.close();
-  await dbs?.drop();
-});
+afterAll(async () => scratch?.close());
 
 interface Row {
   attempts: number;

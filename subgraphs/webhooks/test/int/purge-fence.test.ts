@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
-import { openShards, type Shard, type ShardSet } from '@paygraph/shared/shards/pool';
+import type { Shard } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
-import { fenceOn, unfenceOn, type FenceReason } from '@paygraph/shared/control/index';
-import { scratchDatabases, type ScratchDatabases } from '../../../../test/support/scratch-databases';
+import type { FenceReason } from '@paygraph/shared/control/index';
+import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { webhookDeliveries } from '../../src/db/schema/webhooks';
 import { purgeFinishedHere } from '../../src/services/writable-here';
 
@@ -14,22 +14,17 @@ import { purgeFinishedHere } from '../../src/services/writable-here';
  * first in its transaction and deletes only deliveries of logical shards open there. On a database of this file's own:
  * a fence here would refuse other files' writes.
  */
-let dbs: ScratchDatabases;
-let shards: ShardSet;
+let scratch: ScratchShard;
 let shard: Shard;
 const fencedShard = toLogicalShard(25);
 const openShard = toLogicalShard(26);
 
 beforeAll(async () => {
-  dbs = await scratchDatabases('deliverypurgefence', 1);
-  shards = openShards({ urls: dbs.urls[0]!, poolSize: 2 });
-  shard = shards.all[0]!;
+  scratch = await scratchShard('deliverypurgefence');
+  ({ shard } = scratch);
 });
 
-afterAll(async () => {
-  await shards?.close();
-  await dbs?.drop();
-});
+afterAll(async () => scratch?.close());
 
 const longAgo = new Date('2003-01-01T00:00:00Z');
 const cutoff = new Date('2003-02-01T00:00:00Z');
@@ -65,14 +60,8 @@ async function left(ids: readonly string[]): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
-async function fenced<T>(reason: FenceReason, run: () => Promise<T>): Promise<T> {
-  await fenceOn(shard, fencedShard, fencedShard, reason);
-  try {
-    return await run();
-  } finally {
-    await unfenceOn(shard, fencedShard, fencedShard);
-  }
-}
+const fenced = <T>(reason: FenceReason, run: () => Promise<T>): Promise<T> =>
+  whileFenced(shard, fencedShard, reason, run);
 
 describe('the webhook delivery purge and a fence on its database', () => {
   it('deletes no delivery of a range fenced, arriving or moved away there, nor lets them fill its batch', async () => {

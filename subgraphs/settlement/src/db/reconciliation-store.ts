@@ -191,22 +191,7 @@ export async function exceptionsBySubjects(
   channel: string,
   subjects: readonly string[],
 ): Promise<ExceptionRow[]> {
-  if (subjects.length === 0) return [];
-  const found: ExceptionRow[] = [];
-  for (let i = 0; i < subjects.length; i += reconciliationRowsPerStatementMax) {
-    found.push(
-      ...(await db
-        .select()
-        .from(reconciliationExceptions)
-        .where(
-          and(
-            eq(reconciliationExceptions.channel, channel),
-            inArray(reconciliationExceptions.subject, subjects.slice(i, i + reconciliationRowsPerStatementMax)),
-          ),
-        )),
-    );
-  }
-  return found;
+  return exceptionsUnder(db, channel, subjects, false);
 }
 
 /**
@@ -219,22 +204,28 @@ export async function lockExceptionsBySubjects(
   channel: string,
   subjects: readonly string[],
 ): Promise<ExceptionRow[]> {
-  const sorted = [...new Set(subjects)].sort();
+  return exceptionsUnder(tx, channel, [...new Set(subjects)].sort(), true);
+}
+
+/** The rows under the subjects, reconciliationRowsPerStatementMax a statement; locked in subject order when `lock`. */
+async function exceptionsUnder(
+  db: Executor,
+  channel: string,
+  subjects: readonly string[],
+  lock: boolean,
+): Promise<ExceptionRow[]> {
   const found: ExceptionRow[] = [];
-  for (let i = 0; i < sorted.length; i += reconciliationRowsPerStatementMax) {
-    found.push(
-      ...(await tx
-        .select()
-        .from(reconciliationExceptions)
-        .where(
-          and(
-            eq(reconciliationExceptions.channel, channel),
-            inArray(reconciliationExceptions.subject, sorted.slice(i, i + reconciliationRowsPerStatementMax)),
-          ),
-        )
-        .orderBy(asc(reconciliationExceptions.subject))
-        .for('update')),
-    );
+  for (let i = 0; i < subjects.length; i += reconciliationRowsPerStatementMax) {
+    const query = db
+      .select()
+      .from(reconciliationExceptions)
+      .where(
+        and(
+          eq(reconciliationExceptions.channel, channel),
+          inArray(reconciliationExceptions.subject, subjects.slice(i, i + reconciliationRowsPerStatementMax)),
+        ),
+      );
+    found.push(...(await (lock ? query.orderBy(asc(reconciliationExceptions.subject)).for('update') : query)));
   }
   return found;
 }

@@ -29,15 +29,16 @@ export interface DayTotals {
 export type StatementRangeRefusal =
   { kind: 'FromAfterTo'; from: string; to: string } | { kind: 'RangeTooLong'; dates: number };
 
-/** The dates from `from` to `to` inclusive; at most statementDatesMax of them. */
+/**
+ * The dates from `from` to `to` inclusive; at most statementDatesMax of them. Counted, not walked while `date <= to`: the
+ * day after `to` may be no date (after '9999-12-31' comes '+010000-01-01', which sorts before it, so such a walk never
+ * ended and a range to 9999-12-31 was refused as RangeTooLong).
+ */
 export function statementDates(from: string, to: string): Result<string[], StatementRangeRefusal> {
   if (from > to) return err({ kind: 'FromAfterTo', from, to });
-  const dates: string[] = [];
-  for (let date = from; date <= to; date = addDays(date, 1)) {
-    if (dates.length === statementDatesMax) return err({ kind: 'RangeTooLong', dates: daysBetween(from, to) + 1 });
-    dates.push(date);
-  }
-  return ok(dates);
+  const count = daysBetween(from, to) + 1;
+  if (count > statementDatesMax) return err({ kind: 'RangeTooLong', dates: count });
+  return ok(Array.from({ length: count }, (_, i) => addDays(from, i)));
 }
 
 function daysBetween(from: string, to: string): number {

@@ -127,6 +127,26 @@ describe('Account.statement', () => {
     expect(await statement(alice, dayD, addDays(dayD, 365))).toHaveLength(366);
   });
 
+  it('answers a range ending on 9999-12-31, the last day a Date may be, one line a date', async () => {
+    // Before: the walk of its dates went on past 9999-12-31 to '+010000-01-01', which sorts before it, and the
+    // 31 dates were refused as BAD_USER_INPUT "31 dates asked, at most 366".
+    const alice = await kit.open(unique('alice'));
+    await depositAt(alice, '700', at(dayD, '10:00:00'));
+    const lines = await statement(alice, '9999-12-01', '9999-12-31');
+    expect(lines).toHaveLength(31);
+    expect(lines[0]).toMatchObject({ businessDate: '9999-12-01', opening: '700', closing: '700', entryCount: 0 });
+    expect(lines.at(-1)).toMatchObject({ businessDate: '9999-12-31', opening: '700', closing: '700', entryCount: 0 });
+    expect(await statement(alice, '9999-12-31', '9999-12-31')).toMatchObject([{ businessDate: '9999-12-31' }]);
+    const long = await gql(
+      stack.gatewayUrl,
+      statementDoc,
+      { id: alice, from: '9998-12-30', to: '9999-12-31' },
+      operator,
+    );
+    expect(errorCodes(long)).toEqual(['BAD_USER_INPUT']);
+    expect(long.errors![0]!.message).toMatch(/367 dates asked, at most 366/);
+  });
+
   it('is readable by the owner only', async () => {
     const owner = unique('carol');
     const carol = await kit.open(owner);

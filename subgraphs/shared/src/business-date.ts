@@ -1,3 +1,6 @@
+import { dateYearMax, dateYearMin } from './limits';
+import { assert } from './result';
+
 /**
  * Every posting belongs to exactly one business date. The business day ends at the cut-off
  * time in the business time zone: with BUSINESS_DAY_CUTOFF=22:00, a payment at 22:00:00 or
@@ -70,8 +73,17 @@ export function businessDateOf(instant: Date, calendar: BusinessCalendar = defau
   return localDate(new Date(instant.getTime() + shiftMinutes * minuteMs), calendar.timeZone);
 }
 
-/** The calendar date `days` after a "YYYY-MM-DD" date. */
+/**
+ * The calendar date `days` after a "YYYY-MM-DD" date. Asserts the answer is a day of the years dateYearMin-dateYearMax
+ * (a DATE column's): past them it is no "YYYY-MM-DD" ('9999-12-31' plus a day is '+010000-01-01', which sorts before
+ * it), so a caller that gets there has let a window or a walk leave the dates it may hold; that is a bug.
+ */
 export function addDays(date: string, days: number): string {
-  const base = new Date(`${date}T00:00:00Z`);
-  return new Date(base.getTime() + days * dayMinutes * minuteMs).toISOString().slice(0, 10);
+  const next = new Date(Date.parse(`${date}T00:00:00Z`) + days * dayMinutes * minuteMs);
+  const year = next.getUTCFullYear();
+  assert(
+    year >= dateYearMin && year <= dateYearMax,
+    `addDays(${date}, ${days}) leaves the years ${dateYearMin}-${dateYearMax}`,
+  );
+  return next.toISOString().slice(0, 10);
 }

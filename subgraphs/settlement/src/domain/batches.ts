@@ -1,5 +1,5 @@
 import { pushTo } from '@paygraph/shared/collections';
-import { addDays, dayNumber } from './days';
+import { addDays, dayNumber, firstDay, lastDay } from './days';
 import { bestSubset, subsetSearchSteps } from './subset-search';
 import { subsetCandidatesMax, subsetSearchStepsTotalMax } from '../limits';
 
@@ -74,10 +74,17 @@ const rank = <I, M>(a: Candidate<I, M>, b: Candidate<I, M>) =>
   a.itemKey.localeCompare(b.itemKey) ||
   a.date.localeCompare(b.date);
 
-/** Dates within the window of `date`, nearest first (the date itself, then -1, +1, -2, +2 …). */
+/**
+ * Dates within the window of `date`, nearest first (the date itself, then -1, +1, -2, +2 …); only days a date may be
+ * (years 1000-9999): a line of 1000-01-01 has no day before it to look on, and addDays asserts there is none.
+ */
 function nearDates(date: string, windowDays: number): string[] {
   const dates = [date];
-  for (let d = 1; d <= windowDays; d++) dates.push(addDays(date, -d), addDays(date, d));
+  const day = dayNumber(date);
+  for (let d = 1; d <= windowDays; d++) {
+    if (day - d >= firstDay) dates.push(addDays(date, -d));
+    if (day + d <= lastDay) dates.push(addDays(date, d));
+  }
   return dates;
 }
 

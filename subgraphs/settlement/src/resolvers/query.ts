@@ -7,6 +7,7 @@ import { allowed } from '@paygraph/shared/graphql/errors';
 import { reportFromRow } from './reconciliation';
 import { GraphQLError } from 'graphql';
 import { isChannel } from '@paygraph/shared/channels';
+import { statementDateMax } from '@paygraph/shared/limits';
 import {
   channelReconciliationFor,
   channelReconciliationsFor,
@@ -22,13 +23,28 @@ function channelOrThrow(channel: string): string {
   return channel;
 }
 
+/**
+ * A channel's reconciliation of a date after statementDateMax is a malformed request: no statement is dated after it,
+ * and the window around a later date would run past the last day a date may be (addDays('9999-12-31', 1) is no date).
+ */
+function reconcilableDateOrThrow(businessDate: string): string {
+  if (businessDate > statementDateMax)
+    throw new GraphQLError(
+      `businessDate must be on or before ${statementDateMax} (the last day a statement may be dated), got ${businessDate}`,
+      { extensions: { code: 'BAD_USER_INPUT' } },
+    );
+  return businessDate;
+}
+
 /** Thin: each service authorizes (services/access.ts); a refusal is FORBIDDEN here. */
 export const queryResolvers = {
   reconciliation: async (_, args, ctx) => allowed(await reconciliationFor(ctx, args.businessDate)),
   reconciliationReports: async (_, args, ctx) =>
     allowed(await reconciliationReportsFor(ctx, args.businessDate, args.first)).map(reportFromRow),
   channelReconciliation: async (_, args, ctx) =>
-    allowed(await channelReconciliationFor(ctx, channelOrThrow(args.channel), args.businessDate)),
+    allowed(
+      await channelReconciliationFor(ctx, channelOrThrow(args.channel), reconcilableDateOrThrow(args.businessDate)),
+    ),
   channelReconciliations: async (_, args, ctx) =>
     allowed(await channelReconciliationsFor(ctx, channelOrThrow(args.channel), args.businessDate, args.first)),
   reconciliationExceptions: async (_, args, ctx) => {

@@ -4,6 +4,7 @@ import { inTransaction, type Tx } from '@paygraph/shared/shards/transaction';
 import { newId } from '@paygraph/shared/ids';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import { formatAmount } from '@paygraph/shared/money';
+import { statementDateMax } from '@paygraph/shared/limits';
 import { pageSize } from '@paygraph/shared/graphql/paging';
 import { log } from '@paygraph/shared/log';
 import { channelMovementsBetween } from '@paygraph/transaction/read-model/settlement';
@@ -28,9 +29,9 @@ import {
 } from '../db/reconciliation-store';
 import type { ExceptionRow } from '../db/schema/settlement';
 import { keyedLines, legacyLineKeys } from '../domain/line-keys';
+import { dateWindow } from '../domain/days';
 import { legacySubjects, rekeyPlan, type RekeyPlan, type Rekeying } from '../domain/legacy-subjects';
 import {
-  addDays,
   assertPartition,
   matchChannel,
   type BankLine,
@@ -213,8 +214,8 @@ export async function reconcileChannel(
 ): Promise<ChannelReport> {
   const control = controlShard(shards);
   const rules = await rulesFor(shards, channel);
-  const fromDate = addDays(businessDate, -rules.dateWindowDays);
-  const toDate = addDays(businessDate, rules.dateWindowDays);
+  assert(businessDate <= statementDateMax, `a channel's reconciliation of ${businessDate}, after ${statementDateMax}`);
+  const { fromDate, toDate } = dateWindow(businessDate, rules.dateWindowDays);
   const held = await linesBookedBetween(control.db, channel, fromDate, toDate);
   const keyed = keyedLines(held);
   const lines = keyed.map(bankLine);

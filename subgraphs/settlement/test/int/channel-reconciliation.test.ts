@@ -1286,6 +1286,37 @@ describe('a business date before the year 1000', () => {
   });
 });
 
+describe('a business date after statementDateMax (9999-11-30)', () => {
+  it('is refused as BAD_USER_INPUT by channelReconciliation, whatever the window, writing nothing', async () => {
+    // Before: the window around 9999-12-01 or 9999-12-31 ended on addDays(…) = '+010000-01-…', no date and sorting
+    // before '9999-…', read in SQL as a window's end (and as ended by any statement); with no window a report of
+    // 9999-12-31 was stored, of a date no statement may be dated.
+    const wide = `late-wide-${tag}`;
+    const none = `late-none-${tag}`;
+    const rules = await q(docs.rules, { input: { channel: wide, amountToleranceMinor: '0', dateWindowDays: 31 } });
+    expect(rules.errors, JSON.stringify(rules)).toBeUndefined();
+    const importStatement =
+      'mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on UserError { code } } }';
+    const csv = `external_ref,amount,currency,direction,date\n${ref('late')},100,USD,CREDIT,9999-11-30`;
+    const imported = await q(importStatement, { input: { channel: wide, businessDate: '9999-11-30', csv } });
+    expect(imported.data?.importStatement.__typename, JSON.stringify(imported)).toBe('Statement');
+    for (const c of [wide, none])
+      for (const date of ['9999-12-01', '9999-12-31']) {
+        const answer = await q(docs.reconcile, { channel: c, businessDate: date });
+        expect(errorCodes(answer), JSON.stringify(answer)).toEqual(['BAD_USER_INPUT']);
+        expect(answer.errors![0]!.message).toMatch(/on or before 9999-11-30 .*, got 9999-12-/);
+      }
+    for (const c of [wide, none]) {
+      expect(await sqlRows(sql`SELECT id FROM channel_reconciliations WHERE channel = ${c}`)).toEqual([]);
+      expect(await sqlRows(sql`SELECT id FROM reconciliation_exceptions WHERE channel = ${c}`)).toEqual([]);
+    }
+    // The last statement date is reconciled with the widest window, which ends on 9999-12-31.
+    const report = await reconcile('9999-11-30', wide);
+    expect(report.exceptions).toMatchObject([{ kind: 'MISSING_INTERNAL', status: 'OPEN' }]);
+    expect(await sqlRows(sql`SELECT id FROM channel_reconciliations WHERE channel = ${wide}`)).toHaveLength(1);
+  });
+});
+
 describe('a statement of several days: each line counts on the day it was booked, a day two statements repeat once', () => {
   it("matches a month statement's lines on their own days, and a day's statement beside it adds no line twice", async () => {
     const c = `month-${tag}`;

@@ -189,6 +189,24 @@ describe('ties are broken in a stated order', () => {
   });
 });
 
+describe('batches at the ends of the dates a DATE holds', () => {
+  it('weighs a window of 31 days around 1000-01-01 and 9999-12-31 on dates only', () => {
+    // A line or a movement near the ends looks for its batch on the days within the window that are dates; addDays
+    // asserts there is no day before 1000-01-01 or after 9999-12-31.
+    const wide = { ...rules, dateWindowDays: 31 };
+    for (const [lineDay, memberDay] of [
+      ['1000-01-01', '1000-01-02'],
+      ['9999-12-31', '9999-12-30'],
+      ['9999-11-30', '9999-12-31'],
+    ] as const) {
+      const members = [deposit('m1', memberDay, 2000n), deposit('m2', memberDay, 1000n)];
+      const r = matchChannel([bankLine('l1', lineDay, 3000n)], members, wide);
+      expect(r.matches, lineDay).toHaveLength(1);
+      expect(ids(r.matches[0]!.movements)).toEqual(['m1', 'm2']);
+    }
+  });
+});
+
 describe('the search is bounded, and leaves what it cannot weigh as exceptions', () => {
   it('lists at most subsetSearchStepsTotalMax sums in a run: the searches past it are not made, nothing is guessed', () => {
     // 300 days, each with 24 deposits and a batch line 1 less than their sum (within the tolerance, so searched).

@@ -39,4 +39,12 @@ describe('business date', () => {
     expect(addDays('2026-02-28', 1)).toBe('2026-03-01');
     expect(addDays('2026-12-31', 1)).toBe('2027-01-01');
   });
+
+  it('asserts its answer is a day of the years 1000-9999: past them it is no "YYYY-MM-DD"', () => {
+    expect(addDays('9999-11-30', 31)).toBe('9999-12-31');
+    expect(addDays('1000-01-31', -30)).toBe('1000-01-01');
+    // Before, '+010000-01-01' (sorting before '9999-12-31') and '0999-12-31'.
+    expect(() => addDays('9999-12-31', 1)).toThrow(/addDays\(9999-12-31, 1\) leaves the years 1000-9999/);
+    expect(() => addDays('1000-01-01', -1)).toThrow(/leaves the years 1000-9999/);
+  });
 });

@@ -32,12 +32,12 @@ export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line
 
 /**
  * Of the lines read, counted or not (a copy of the month's beside the day's statement had its exceptions too), those
- * booked on another day than their statement closed on: each one's key before c3452ee, its key now, and its day. Every
- * copy, not only the one counted now: the old runs read each statement's copy (the day's statement imported since the
- * month's is counted now, its key unchanged, while the exceptions recorded then are the month copy's). `lines` holds
- * every line of each statement date and booking day it holds any of, in the order read, as the runs before c3452ee read
- * them (their statements' ids, then line numbers), so that a key of before counts its place as they counted it: among
- * its statement date's lines of its content, whatever their account.
+ * whose key changed: each one's key before c3452ee, its key now, and its day. Every copy, not only the one counted now:
+ * the old runs read each statement's copy (the day's statement imported since the month's is counted now, its key
+ * unchanged, while the exceptions recorded then are the month copy's). `lines` holds every line of each statement date
+ * and booking day it holds any of, in the order read, as the runs before c3452ee read them (their statements' ids, then
+ * line numbers), so that a key of before counts its place as they counted it: among its statement date's lines of its
+ * content, whatever their account.
  *
  * Its key now is its counterpart's, among `counted` (keyedLines of every line booked on each of its days, every
  * statement's): the copy that is the k-th of its statement date's lines of its account and content is the k-th counted
@@ -45,11 +45,16 @@ export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line
  * lines of a day on statements of two dates were each place 1 there, and a copy's row landed on the other account's
  * line (a fee of each, both posted: the second kept its old subject and its line's new exception posted it again). A
  * copy without a counterpart gives nothing: its rows stay where they are.
+ *
+ * A copy on its own date's statement (`ownDate`) is found so too. Its key changed where another account's line of its
+ * content on another statement of its day, read before it (that account's month, its statement id the lower), now
+ * takes a place before it: its place then counted its date's statements only. Its key of before is a key now too, that
+ * line's, so a row under it may be either line's (legacy-subjects.ts rekeyPlan says when it moves).
  */
 export function legacyLineKeys(
   lines: readonly HeldLine[],
   counted: ReadonlyArray<{ line: HeldLine; key: string }>,
-): Array<LineKeys & { day: string }> {
+): Array<LineKeys & { day: string; ownDate?: true }> {
   const legacyPlaces = placesOn(lines, (line) => line.statement.businessDate);
   const keysNow = new Map<string, string[]>();
   for (const { line, key } of counted) {
@@ -59,12 +64,13 @@ export function legacyLineKeys(
     else keysNow.set(group, [key]);
   }
   const copies = placesBy(lines, (line) => `${line.statement.businessDate}|${accountContent(line)}`);
-  const found: Array<LineKeys & { day: string }> = [];
+  const found: Array<LineKeys & { day: string; ownDate?: true }> = [];
   lines.forEach((line, i) => {
-    if (line.statement.businessDate === line.valueDate) return;
+    const ownDate = line.statement.businessDate === line.valueDate;
     const key = keysNow.get(accountContent(line))?.[copies[i]! - 1];
     if (key === undefined) return;
-    found.push({ key, legacyKey: lineKey(line, line.statement.businessDate, legacyPlaces[i]!), day: line.valueDate });
+    const legacyKey = lineKey(line, line.statement.businessDate, legacyPlaces[i]!);
+    if (legacyKey !== key) found.push({ key, legacyKey, day: line.valueDate, ...(ownDate ? { ownDate } : {}) });
   });
   return found;
 }

@@ -177,7 +177,13 @@ async function rekeyingsOf(
           (line) => line.valueDate < window.fromDate || line.valueDate > window.toDate,
         );
   const counted = [...read.keyed, ...keyedLines(booked)];
-  return legacySubjects(legacyLineKeys([...read.held, ...outside], counted), result.matches);
+  // And those days' copies on their own day's statements: one whose place an outside copy's line took now must leave
+  // it first (legacy-subjects.ts rekeyPlan), whichever date is reconciled first.
+  const outsideDays = new Set(days);
+  const ownDate = booked.filter(
+    (line) => line.statement.businessDate === line.valueDate && outsideDays.has(line.valueDate),
+  );
+  return legacySubjects(legacyLineKeys([...read.held, ...outside, ...ownDate], counted), result.matches);
 }
 
 async function channelMovements(

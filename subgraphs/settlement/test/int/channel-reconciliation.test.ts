@@ -1846,6 +1846,83 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       expect((await reconcile(dayP, c)).adjustment[0]).toMatchObject({ unexplained: '0', balanced: true });
     });
   }
+
+  // The same two fees with A's month statement read first (statement ids are a hash): A's line is P's place 1 now and
+  // B's place 2, while B's row of before is under P's place 1 (its statement was the only one closing on P). B's copy
+  // is on its own date's statement, yet its key changed: its row and A's swap places, A's taking the subject B's holds.
+  for (const [order, offset] of [
+    ['the closing date first', 130],
+    ["the fee's day first", 140],
+  ] as const) {
+    it(`re-keys a day statement's own fee out of the place another account's identical fee now holds (${order})`, async () => {
+      const c = `rekey-${offset}-${tag}`;
+      const [dayP, dayR] = [offset, offset + 5].map((n) => addDays(dayD, n)) as [string, string];
+      await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+      // A's month's statement read first: its id, which names its account, the lower.
+      const idOf = (account: string, date: string) => bankStatementId(c, date, 'USD', account);
+      const names = (n: number) =>
+        [`ACCT-A${offset}-${n}-${tag}`, `ACCT-B${offset}-${n}-${tag}`].map((a) => a.toUpperCase());
+      let tried = 0;
+      while (idOf(names(tried)[0]!, dayR) > idOf(names(tried)[1]!, dayP)) tried += 1;
+      const [accountA, accountB] = names(tried) as [string, string];
+      for (const account of [accountA, accountB]) {
+        const input = { channel: c, accountIdentification: account, currency: 'USD' };
+        const registered = await q(contractOperation('RegisterChannelAccount'), { input });
+        expect(registered.data!.registerChannelAccount).toMatchObject({ __typename: 'ChannelAccount' });
+      }
+      clock = new Date(`${dayR}T10:00:00Z`);
+      const fee = entry(ref('rekey-swap'), 500n, dayP, 'DEBIT');
+      const ofAccount = (account: string, statement: Parameters<typeof camt053>[0][number]) =>
+        camt053([statement]).replace('<IBAN>DE89370400440532013000</IBAN>', `<Othr><Id>${account}</Id></Othr>`);
+      for (const [account, date] of [
+        [accountB, dayP],
+        [accountA, dayR],
+      ] as const) {
+        const content = ofAccount(account, {
+          id: `${c}-${date}`,
+          currency: 'USD',
+          opening: 5000n,
+          date,
+          entries: [fee],
+        });
+        const imported = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content } });
+        expect(imported.errors).toBeUndefined();
+      }
+      // The order the runs read the statements in: A's month's before B's day's, whatever the order of import.
+      const read = await sqlRows<{ account: string }>(
+        sql`SELECT account FROM statements WHERE channel = ${c} ORDER BY id`,
+      );
+      expect(read.map((r) => r.account)).toEqual([accountA, accountB]);
+      // Before c3452ee: B's fee under its day's place 1 (A's line's key now), A's under the month's last day's place 1.
+      const of = (date: string, place: number) => ({
+        subject: `line:${keyOf(c, date, fee, place)}`,
+        businessDate: date,
+        kind: 'MISSING_INTERNAL' as const,
+        externalRef: fee.ref,
+        amount: -500n,
+      });
+      const [rowB, rowA] = (await write(c, [of(dayP, 1), of(dayR, 1)])) as [string, string];
+      for (const id of [rowB, rowA]) expect(await resolve(id, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED' });
+
+      // Now A's line is P's place 1, B's place 2: each row under its own line's subject, no other row, from the first
+      // run on, whichever date it reconciles.
+      const expected = [
+        { id: rowB, subject: of(dayP, 2).subject, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
+        { id: rowA, subject: of(dayP, 1).subject, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
+      ].sort((x, y) => x.id.localeCompare(y.id));
+      const dates = [dayP, addDays(dayP, 1), addDays(dayR, -1), dayR];
+      for (const date of order === 'the closing date first' ? [...dates].reverse() : dates) {
+        await reconcile(date, c);
+        expect((await stored(c)).rows).toEqual(expected);
+      }
+      await Promise.all([...dates, ...dates].map((date) => reconcile(date, c)));
+      expect((await stored(c)).rows).toEqual(expected);
+      for (const id of [rowB, rowA])
+        expect(await resolve(id, 'BANK_FEE')).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
+      expect((await stored(c)).postings).toEqual([rowB, rowA].sort());
+      expect((await reconcile(dayP, c)).adjustment[0]).toMatchObject({ unexplained: '0', balanced: true });
+    });
+  }
 });
 
 describe("a camt.053 batch entry: each transaction's reference and amount is a line of its own", () => {

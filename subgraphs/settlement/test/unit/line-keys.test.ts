@@ -82,6 +82,22 @@ describe('the keys of statement lines', () => {
     expect(legacyLineKeys(read, keyed.slice(0, 1))).toEqual([]);
   });
 
+  it("gives a day's statement's copy whose place another account's line took its key now, marked as of its own date", () => {
+    // A's fee of the 10th on its month's statement read first (the lower statement id), B's identical fee on its day's
+    // statement: counted, A's is place 1 and B's place 2 on the 10th. B's copy was place 1 among the 10th's lines then,
+    // under the key A's line has now: B's copy is listed too, its key of before being a key now (ownDate).
+    const a = line('2026-03-10', '2026-03-31', 'FEE', 500n);
+    const b: HeldLine = {
+      ...line('2026-03-10', '2026-03-10', 'FEE', 500n),
+      statement: { channel: 'bank', account: 'B', businessDate: '2026-03-10' },
+    };
+    const read = [a, b];
+    expect(legacyLineKeys(read, keyedLines(read))).toEqual([
+      { key: written('2026-03-10', a, 1), legacyKey: written('2026-03-31', a, 1), day: '2026-03-10' },
+      { key: written('2026-03-10', b, 2), legacyKey: written('2026-03-10', b, 1), day: '2026-03-10', ownDate: true },
+    ]);
+  });
+
   it("keys a day's lines by that day's lines alone: the days outside a window read beside it change no key", () => {
     const window = [line('2026-03-10', '2026-03-10', 'fee'), line('2026-03-10', '2026-03-31', 'fee')];
     const outside = [line('2026-03-02', '2026-03-31', 'fee'), line('2026-03-02', '2026-03-02', 'fee')];
@@ -230,6 +246,52 @@ describe('exceptions of before c3452ee, found again', () => {
     expect(closes(rekeyPlan([to('line:month')], [open, heldPosted]))).toEqual([['rex_a', 'rex_d']]);
     // Both posted (before this change): nothing left to close.
     expect(rekeyPlan([to('line:month')], [posted, heldPosted])).toEqual({ moves: [], closes: [] });
+  });
+
+  describe("an own-date copy's row of before, under the subject another account's line has now", () => {
+    // A's month copy was under line:r1, B's day copy under line:p1; A's line is line:p1 now and B's line:p2.
+    const fromR = to('line:r1', 'line:p1');
+    const ownDate = { ...to('line:p1', 'line:p2'), ownDate: true as const };
+    const posted = { status: 'RESOLVED' as const, resolution: 'BANK_FEE' as const };
+
+    it("leaves that subject for its own line's before the other account's row moves in: each row to its own line", () => {
+      // rex_a sorts first, yet B's row must leave line:p1 before A's moves in: the unique subject is never held twice.
+      for (const [a, b] of [
+        [
+          row('rex_a', 'line:r1', { ...posted, postingId: 'pst_a' }),
+          row('rex_b', 'line:p1', { ...posted, postingId: 'pst_b' }),
+        ],
+        [row('rex_a', 'line:r1'), row('rex_b', 'line:p1', { ...posted, postingId: 'pst_b' })],
+      ]) {
+        const plan = rekeyPlan([fromR, ownDate], [a!, b!]);
+        expect(plan.moves.map((m) => [m.row.id, m.rekeying.subject])).toEqual([
+          ['rex_b', 'line:p2'],
+          ['rex_a', 'line:p1'],
+        ]);
+        expect(plan.closes).toEqual([]);
+      }
+    });
+
+    it('moves nothing once moved, nor without an old row of another date moving in, nor into a held subject', () => {
+      const a = row('rex_a', 'line:p1', { ...posted, postingId: 'pst_a' });
+      const b = row('rex_b', 'line:p2', { ...posted, postingId: 'pst_b' });
+      // After the swap: line:p1 holds A's row, which no old row of another date claims.
+      expect(rekeyPlan([fromR, ownDate], [a, b])).toEqual({ moves: [], closes: [] });
+      // Opened since c3452ee under line:p1 and line:p2 (A's and B's lines now), or only the one: both stay.
+      const opened = row('rex_c', 'line:p1');
+      expect(rekeyPlan([ownDate], [opened, row('rex_d', 'line:p2')])).toEqual({ moves: [], closes: [] });
+      expect(rekeyPlan([ownDate], [opened])).toEqual({ moves: [], closes: [] });
+      // B's line's subject held by a row that stays: B's row stays, closed by no one; A's row stays as before this
+      // change (both posted: nothing to close).
+      const held = row('rex_d', 'line:p2', { ...posted, postingId: 'pst_d' });
+      const oldA = row('rex_a', 'line:r1', { ...posted, postingId: 'pst_a' });
+      const oldB = row('rex_b', 'line:p1', { ...posted, postingId: 'pst_b' });
+      expect(rekeyPlan([fromR, ownDate], [oldA, oldB, held])).toEqual({ moves: [], closes: [] });
+      // Moves that would close on themselves (line:p1 to line:p2 and back): none made.
+      const back = { ...to('line:p2', 'line:p1'), ownDate: true as const };
+      const oldC = row('rex_c', 'line:p2', { ...posted, postingId: 'pst_c' });
+      expect(rekeyPlan([fromR, ownDate, back], [oldA, oldB, oldC])).toEqual({ moves: [], closes: [] });
+    });
   });
 
   it('answers the rows in the order of their ids', () => {

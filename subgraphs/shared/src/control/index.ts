@@ -17,6 +17,7 @@ export {
   type MoveStep,
 } from './store/moves';
 export {
+  batchUnderFences,
   changeFence,
   deleteUnderFences,
   fencedAmong,

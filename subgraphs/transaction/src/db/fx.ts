@@ -2,8 +2,16 @@ import { and, desc, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { insertRows, rawRows, rawRowSets } from '@paygraph/shared/db/raw';
-import { deleteUnderFences, logicalShardsNamed, openHere } from '@paygraph/shared/control/index';
+import { insertRows, rawRows } from '@paygraph/shared/db/raw';
+import { inPostingTransaction, type PostingTx, type Statement } from '@paygraph/shared/shards/posting-transaction';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import {
+  deleteUnderFences,
+  fencedAmong,
+  fenceRead,
+  logicalShardsNamed,
+  openHere,
+} from '@paygraph/shared/control/index';
 import { refunds } from './schema/transactions';
 import {
   fxQuotes,
@@ -33,9 +41,41 @@ export async function latestRate(db: Executor, pairKey: string): Promise<FxRateR
   return rows[0];
 }
 
-/** Many quotes in one multi-row INSERT (services/fx-quotes.ts joins concurrent requests' quotes on a shard). */
+/**
+ * Many quotes in one multi-row INSERT (services/fx-quotes.ts joins concurrent requests' quotes on a shard), under the
+ * fence where the write happens: a quote moves with its logical shard (its id's end), and a quote written on a source
+ * after the mover's last catch-up would be left behind there while its client was told it exists. So the INSERT and a
+ * share-mode read of the quotes' fence rows go in one transaction (BEGIN, the INSERT and the fence read in one round
+ * trip, COMMIT in another), the rows first and the fence rows after, as a key's claim takes them. A logical shard
+ * among them not open rolls it back with FencedWrite (SHARD_UNAVAILABLE, retryable), nothing written; a mover's fence
+ * write waits for the COMMIT, and its fenced catch-up carries the quotes.
+ */
 export async function insertQuotes(shard: Shard, rows: readonly FxQuoteRow[]): Promise<void> {
-  await insertRows(shard, fxQuotes, rows);
+  if (rows.length === 0) return;
+  await inPostingTransaction(shard, async (tx) => {
+    await insertRows(tx, fxQuotes, rows, { hold: true });
+    await underQuoteFences(
+      tx,
+      rows.map((r) => r.id),
+    );
+  });
+}
+
+/**
+ * Sends what the transaction holds, then a share-mode read of these quotes' fence rows (fenceRead), then `after`, in
+ * one round trip; FencedWrite when one of those logical shards is not open, else `after`'s answers.
+ */
+async function underQuoteFences(
+  tx: PostingTx,
+  ids: readonly string[],
+  after: readonly Statement[] = [],
+): Promise<unknown[][]> {
+  const logicalShards = logicalShardsNamed(ids);
+  const fences = logicalShards.length > 0 ? [fenceRead(logicalShards)] : [];
+  const answers = await tx.queryMany([...fences, ...after]);
+  const refused = fences.length > 0 ? fencedAmong(answers[0]!) : [];
+  if (refused.length > 0) throw new FencedWrite(tx.shardName, refused);
+  return answers.slice(fences.length);
 }
 
 export async function quotesByIds(db: Executor, ids: readonly string[]): Promise<FxQuoteRow[]> {
@@ -110,26 +150,33 @@ export interface QuoteHolder {
  * Takes quotes for payments: one conditional UPDATE, so of any number of payments racing for a
  * quote exactly one sets it (the update reads `payment_id IS NULL` under the row's lock, and a
  * quote's first claim in the statement wins over the others for it), then the holders as they
- * are now, in the same round trip. A payment_id once set never changes, so the read after the
+ * are now. A payment_id once set never changes, so the read after the
  * update tells each claim whether its own payment holds the quote. Answers the holder per claim,
  * in order; null for a quote the purge deleted since the payment read its terms.
+ *
+ * Under the fence where the write happens: a take moves with its quote's logical shard, and one written on a source
+ * after the mover's copy read the row would be lost at the target, where a second payment could take the quote again.
+ * So the UPDATE, a share-mode read of the quotes' fence rows and the holders' SELECT go in one transaction, sent with
+ * its BEGIN in one round trip, its COMMIT in another (one round trip and three statements more than the autocommit
+ * UPDATE and SELECT of before): the quote rows first and the fence rows after, the order a key's claim and the quote
+ * purge (deleteUnderFences) take them in. A logical shard among them not open rolls the take back with FencedWrite
+ * (SHARD_UNAVAILABLE, retryable): no quote taken, and the payment, which takes its quote before any money moves,
+ * posts nothing; its retry with the same key takes it where the map then places it.
  */
 export async function takeQuotes(shard: Shard, claims: readonly QuoteClaim[]): Promise<Array<QuoteHolder | null>> {
   const ids = [...new Set(claims.map((c) => c.quoteId))];
   const cases = claims.map(() => 'WHEN id = ? AND expires_at > ? THEN ?').join(' ');
-  const [, rows] = await rawRowSets(shard, [
-    {
-      sql: `UPDATE fx_quotes SET payment_id = CASE ${cases} ELSE payment_id END WHERE id IN (?) AND payment_id IS NULL`,
-      values: [...claims.flatMap((c) => [c.quoteId, c.at, c.paymentId]), ids],
-    },
-    { sql: 'SELECT id, payment_id, expires_at FROM fx_quotes WHERE id IN (?)', values: [ids] },
-  ]);
-  const holders = new Map(
-    (rows as Array<{ id: string; payment_id: string | null; expires_at: Date }>).map((r) => [
-      r.id,
-      { paymentId: r.payment_id, expiresAt: r.expires_at },
-    ]),
-  );
+  const rows = await inPostingTransaction(shard, async (tx) => {
+    tx.hold(
+      `UPDATE fx_quotes SET payment_id = CASE ${cases} ELSE payment_id END WHERE id IN (?) AND payment_id IS NULL`,
+      [...claims.flatMap((c) => [c.quoteId, c.at, c.paymentId]), ids],
+    );
+    const [held] = await underQuoteFences(tx, ids, [
+      { sql: 'SELECT id, payment_id, expires_at FROM fx_quotes WHERE id IN (?)', values: [ids] },
+    ]);
+    return held as Array<{ id: string; payment_id: string | null; expires_at: Date }>;
+  });
+  const holders = new Map(rows.map((r) => [r.id, { paymentId: r.payment_id, expiresAt: r.expires_at }]));
   return claims.map((c) => holders.get(c.quoteId) ?? null);
 }
 

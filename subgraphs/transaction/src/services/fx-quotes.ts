@@ -1,5 +1,5 @@
 import type { Forbidden, Readable } from '@paygraph/shared/authorization';
-import { newId, randomLogicalShard } from '@paygraph/shared/ids';
+import { newId, randomLogicalShard, shardOfAnyId } from '@paygraph/shared/ids';
 import {
   describeMoneyError,
   minorUnitExponent,
@@ -10,6 +10,8 @@ import { ensureAssetKnown } from '@paygraph/shared/ledger/index';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { batchUnderFences } from '@paygraph/shared/control/index';
 import { FairShareCache } from '@paygraph/shared/fair-share-cache';
 import { fxQuoteTermsReads } from '@paygraph/shared/metrics';
 import { insertQuotes, quotesByIds, takeQuotes, type QuoteClaim, type QuoteHolder } from '../db/fx';
@@ -42,7 +44,9 @@ function parseGiven(input: CreateFxQuoteInput, amountMax: bigint): Result<QuoteA
 /**
  * A quote: the other amount computed exactly from the pair's current rate (domain/fx.ts),
  * good for FX_QUOTE_TTL_SECONDS and one payment. It is written on a random logical shard (its
- * id names it), so quotes spread over the databases; only the rate is read from the control shard.
+ * id names it), so quotes spread over the databases; only the rate is read from the control shard. Written under its
+ * logical shard's fence (db/fx.ts insertQuotes): fenced where it is written (a shard move the map has not followed),
+ * it is refused FencedWrite (SHARD_UNAVAILABLE, retryable), nothing written; a retry draws another logical shard.
  */
 export async function createFxQuote(
   ctx: ServiceContext,
@@ -94,7 +98,8 @@ export async function createFxQuote(
     paymentId: null,
     createdAt: now,
   };
-  await quoteInserts.load(quoteShard(ctx.shards, row.id), row);
+  const fenced = await quoteInserts.load(quoteShard(ctx.shards, row.id), row);
+  if (fenced) throw fenced;
   rememberTerms(row);
   return ok(row);
 }
@@ -137,17 +142,34 @@ function quoteShard(shards: ShardSet, id: string): Shard {
  * the inserts of new quotes, the reads of quotes a payment names, and the claims of payments on
  * quotes. Each request still gets its own row and makes its own checks.
  */
-const quoteInserts = new Coalescer<FxQuoteRow, void>('fx quote inserts', async (shard, rows) => {
-  await insertQuotes(shard, rows);
-  return rows.map(() => undefined);
-});
+const quoteInserts = new Coalescer<FxQuoteRow, FencedWrite | undefined>('fx quote inserts', (shard, rows) =>
+  batchUnderFences(shard, rows, quoteLogical, async (open) => {
+    await insertQuotes(shard, open);
+    return open.map(() => undefined);
+  }),
+);
 
 const quoteReads = new Coalescer<string, FxQuoteRow | undefined>('fx quote reads', async (shard, ids) => {
   const byId = new Map((await quotesByIds(shard.db, [...new Set(ids)])).map((q) => [q.id, q]));
   return ids.map((id) => byId.get(id));
 });
 
-const quoteClaims = new Coalescer<QuoteClaim, QuoteHolder | null>('fx quote claims', takeQuotes);
+/**
+ * Inserts and claims are written under their quotes' fence rows (db/fx.ts insertQuotes, takeQuotes): a batch that
+ * meets a fenced logical shard is written again without its quotes (batchUnderFences), which alone answer FencedWrite.
+ */
+const quoteClaims = new Coalescer<QuoteClaim, QuoteHolder | null | FencedWrite>('fx quote claims', (shard, claims) =>
+  batchUnderFences(
+    shard,
+    claims,
+    (c) => shardOfAnyId(c.quoteId),
+    (open) => takeQuotes(shard, open),
+  ),
+);
+
+function quoteLogical(row: FxQuoteRow): number {
+  return shardOfAnyId(row.id);
+}
 
 /** A quote by id, from the shard its id names; undefined when there is none. */
 export function findQuote(shards: ShardSet, id: string): Promise<FxQuoteRow | undefined> {
@@ -167,7 +189,9 @@ export async function readQuote(ctx: ServiceContext, id: string): Promise<Readab
 /**
  * Takes the quote for a payment: at most one payment ever holds it. The same payment (a replay
  * of its key) finds it taken by itself and goes on, even after the quote's deadline, since its
- * debit decides whether it was made; any other payment learns FX_QUOTE_USED or FX_QUOTE_EXPIRED.
+ * debit decides whether it was made; any other payment learns FX_QUOTE_USED or FX_QUOTE_EXPIRED. The quote's logical
+ * shard fenced where it is (a shard move): FencedWrite (SHARD_UNAVAILABLE, retryable), the quote not taken (db/fx.ts
+ * takeQuotes rolls the take back), thrown before the payment posts anything.
  */
 export async function claimQuote(
   ctx: ServiceContext,
@@ -180,6 +204,8 @@ export async function claimQuote(
     at: ctx.now(),
   });
   quoteTermsCache.delete(quote.createdBy, quote.id);
+  // Its logical shard fenced where the quote is (a shard move): not taken, and the payment posts nothing.
+  if (holder instanceof FencedWrite) throw holder;
   // Gone since its terms were read: the purge deletes only quotes long past their deadline.
   if (holder === null) return err({ kind: 'FxQuoteExpired', quoteId: quote.id, expiresAt: quote.expiresAt });
   if (holder.paymentId === paymentId) return ok({ ...quote, paymentId });

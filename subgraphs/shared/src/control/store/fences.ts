@@ -83,6 +83,36 @@ export async function deleteUnderFences(
 }
 
 /**
+ * A batch of coalesced writes (one statement for many requests) made under the fence by `write`, which throws
+ * FencedWrite, nothing written, when one of its items' logical shards is not open (in its transaction: its rows, then
+ * their fence rows in share mode). The batch is written again without that logical shard's items, so an item of a
+ * range being moved does not refuse the items of open ranges that shared its statement; each of them is answered
+ * FencedWrite (SHARD_UNAVAILABLE, retryable). Each attempt after the first leaves out at least one logical shard more,
+ * so it ends. Answers each item's answer, or its FencedWrite, in order.
+ */
+export async function batchUnderFences<T, A>(
+  shard: Shard,
+  items: readonly T[],
+  logicalOf: (item: T) => number,
+  write: (open: T[]) => Promise<A[]>,
+): Promise<Array<A | FencedWrite>> {
+  const fenced = new Set<number>();
+  for (;;) {
+    try {
+      const open = items.filter((item) => !fenced.has(logicalOf(item)));
+      const answers = open.length === 0 ? [] : await write(open);
+      let next = 0;
+      return items.map((item) =>
+        fenced.has(logicalOf(item)) ? new FencedWrite(shard.name, [logicalOf(item)]) : answers[next++]!,
+      );
+    } catch (error) {
+      if (!(error instanceof FencedWrite) || error.logicalShards.every((l) => fenced.has(l))) throw error;
+      for (const l of error.logicalShards) fenced.add(l);
+    }
+  }
+}
+
+/**
  * Changes the range's fence rows from one reason to another in the caller's transaction, those that have `from`;
  * answers whether any changed. A mover's step that must happen once with the change (the books' sums of a range
  * leaving or arriving, ledger/store/class-days.ts moveClassDays) runs in the same transaction when it answers true, so

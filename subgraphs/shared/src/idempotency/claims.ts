@@ -2,6 +2,7 @@ import type { Shard, ShardSet } from '../shards/pool';
 import { parseId, shardOfAnyId, type IdKind } from '../ids';
 import { Coalescer } from '../shards/coalescer';
 import { FencedWrite } from '../shards/unavailable';
+import { batchUnderFences } from '../control/index';
 import { assert, err, ok, type Result } from '../result';
 import { claimIdempotencyKeys, keyHeld, scopeOf, type IdempotencyInsert, type IdempotencyRow } from './store/keys';
 import { requestHash } from './request-hash';
@@ -191,27 +192,18 @@ const claims = new Coalescer<IdempotencyInsert, IdempotencyRow | FencedWrite>('i
  * written) when its anchor's logical shard is fenced on the database (store/keys.ts claimIdempotencyKeys: one fence
  * read for the batch, not one per key). A batch that meets a fence is rolled back whole, so it is claimed again
  * without that logical shard's keys: a key of a range being moved does not refuse the keys of open ranges that shared
- * its statement. Each attempt after the first leaves out at least one logical shard more, so it ends.
+ * its statement (control's batchUnderFences).
  */
-async function claimUnderFences(
+function claimUnderFences(
   shard: Shard,
   rows: readonly IdempotencyInsert[],
 ): Promise<Array<IdempotencyRow | FencedWrite>> {
-  const fenced = new Set<number>();
-  const logicalOf = (row: IdempotencyInsert) => shardOfAnyId(row.anchorId);
-  for (;;) {
-    try {
-      const held = await claimIdempotencyKeys(
-        shard,
-        rows.filter((r) => !fenced.has(logicalOf(r))),
-      );
-      let next = 0;
-      return rows.map((r) => (fenced.has(logicalOf(r)) ? new FencedWrite(shard.name, [logicalOf(r)]) : held[next++]!));
-    } catch (error) {
-      if (!(error instanceof FencedWrite) || error.logicalShards.every((l) => fenced.has(l))) throw error;
-      for (const l of error.logicalShards) fenced.add(l);
-    }
-  }
+  return batchUnderFences(
+    shard,
+    rows,
+    (r) => shardOfAnyId(r.anchorId),
+    (open) => claimIdempotencyKeys(shard, open),
+  );
 }
 
 /**

@@ -1775,23 +1775,29 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
     });
   });
 
-  // Two accounts' identical fees of one day: A's on its month's statement, B's on its day's. The closing date's run
-  // re-keys A's copy of a day outside its window, the fee's day's run the copy it reads.
-  for (const [order, offset] of [
-    ['the closing date first', 110],
-    ["the fee's day first", 120],
+  // Two accounts' identical fees of one day: A's on its month's statement, B's on its day's. Statement ids are a hash,
+  // so either may be read first, and the line read first is P's place 1 now. Before c3452ee B's row was under P's place
+  // 1 (its statement alone closed on P), A's under the month's last day's. B read first: the closing date's run re-keys
+  // A's copy of a day outside its window, the fee's day's run the copy it reads. A read first: B's copy is on its own
+  // date's statement, yet its key changed: B's row moves out of the place A's line holds now, then A's row moves in.
+  for (const [first, order, offset] of [
+    ['B', 'the closing date first', 110],
+    ['B', "the fee's day first", 120],
+    ['A', 'the closing date first', 130],
+    ['A', "the fee's day first", 140],
   ] as const) {
-    it(`re-keys each account's copy of an identical fee to its own line (${order}): both posted, none posts again`, async () => {
+    it(`re-keys each account's copy of an identical fee to its own line (${first} read first, ${order}): none posts again`, async () => {
       const c = `rekey-${offset}-${tag}`;
       const [dayP, dayR] = [offset, offset + 5].map((n) => addDays(dayD, n)) as [string, string];
       await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
-      // B's day's statement read first (its id, which names its account, the lower): B's line is P's place 1 now.
       const idOf = (account: string, date: string) => bankStatementId(c, date, 'USD', account);
       const names = (n: number) =>
-        [`ACCT-A${offset}-${n}-${tag}`, `ACCT-B${offset}-${n}-${tag}`].map((a) => a.toUpperCase());
+        [`ACCT-A${offset}-${n}-${tag}`, `ACCT-B${offset}-${n}-${tag}`].map((a) => a.toUpperCase()) as [string, string];
+      const readFirst = ([a, b]: [string, string]) =>
+        first === 'B' ? idOf(b, dayP) < idOf(a, dayR) : idOf(a, dayR) < idOf(b, dayP);
       let tried = 0;
-      while (idOf(names(tried)[1]!, dayP) > idOf(names(tried)[0]!, dayR)) tried += 1;
-      const [accountA, accountB] = names(tried) as [string, string];
+      while (!readFirst(names(tried))) tried += 1;
+      const [accountA, accountB] = names(tried);
       for (const account of [accountA, accountB]) {
         const input = { channel: c, accountIdentification: account, currency: 'USD' };
         const registered = await q(contractOperation('RegisterChannelAccount'), { input });
@@ -1816,84 +1822,12 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
         const imported = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content } });
         expect(imported.errors).toBeUndefined();
       }
-      // Before c3452ee: B's fee under its day's place 1 (its key now), A's under the month's last day's place 1.
-      const of = (date: string, place: number) => ({
-        subject: `line:${keyOf(c, date, fee, place)}`,
-        businessDate: date,
-        kind: 'MISSING_INTERNAL' as const,
-        externalRef: fee.ref,
-        amount: -500n,
-      });
-      const [rowB, rowA] = (await write(c, [of(dayP, 1), of(dayR, 1)])) as [string, string];
-      for (const id of [rowB, rowA]) expect(await resolve(id, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED' });
-
-      // Now B's line is P's place 1, A's place 2: each row under its own line's subject, no other row, from the first
-      // run on (the closing date's counts A's line among every statement's lines of P, outside its window).
-      const expected = [
-        { id: rowB, subject: of(dayP, 1).subject, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
-        { id: rowA, subject: of(dayP, 2).subject, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
-      ].sort((x, y) => x.id.localeCompare(y.id));
-      const dates = [dayP, addDays(dayP, 1), addDays(dayR, -1), dayR];
-      for (const date of order === 'the closing date first' ? [...dates].reverse() : dates) {
-        await reconcile(date, c);
-        expect((await stored(c)).rows).toEqual(expected);
-      }
-      await Promise.all([...dates, ...dates].map((date) => reconcile(date, c)));
-      expect((await stored(c)).rows).toEqual(expected);
-      for (const id of [rowB, rowA])
-        expect(await resolve(id, 'BANK_FEE')).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
-      expect((await stored(c)).postings).toEqual([rowB, rowA].sort());
-      expect((await reconcile(dayP, c)).adjustment[0]).toMatchObject({ unexplained: '0', balanced: true });
-    });
-  }
-
-  // The same two fees with A's month statement read first (statement ids are a hash): A's line is P's place 1 now and
-  // B's place 2, while B's row of before is under P's place 1 (its statement was the only one closing on P). B's copy
-  // is on its own date's statement, yet its key changed: its row and A's swap places, A's taking the subject B's holds.
-  for (const [order, offset] of [
-    ['the closing date first', 130],
-    ["the fee's day first", 140],
-  ] as const) {
-    it(`re-keys a day statement's own fee out of the place another account's identical fee now holds (${order})`, async () => {
-      const c = `rekey-${offset}-${tag}`;
-      const [dayP, dayR] = [offset, offset + 5].map((n) => addDays(dayD, n)) as [string, string];
-      await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
-      // A's month's statement read first: its id, which names its account, the lower.
-      const idOf = (account: string, date: string) => bankStatementId(c, date, 'USD', account);
-      const names = (n: number) =>
-        [`ACCT-A${offset}-${n}-${tag}`, `ACCT-B${offset}-${n}-${tag}`].map((a) => a.toUpperCase());
-      let tried = 0;
-      while (idOf(names(tried)[0]!, dayR) > idOf(names(tried)[1]!, dayP)) tried += 1;
-      const [accountA, accountB] = names(tried) as [string, string];
-      for (const account of [accountA, accountB]) {
-        const input = { channel: c, accountIdentification: account, currency: 'USD' };
-        const registered = await q(contractOperation('RegisterChannelAccount'), { input });
-        expect(registered.data!.registerChannelAccount).toMatchObject({ __typename: 'ChannelAccount' });
-      }
-      clock = new Date(`${dayR}T10:00:00Z`);
-      const fee = entry(ref('rekey-swap'), 500n, dayP, 'DEBIT');
-      const ofAccount = (account: string, statement: Parameters<typeof camt053>[0][number]) =>
-        camt053([statement]).replace('<IBAN>DE89370400440532013000</IBAN>', `<Othr><Id>${account}</Id></Othr>`);
-      for (const [account, date] of [
-        [accountB, dayP],
-        [accountA, dayR],
-      ] as const) {
-        const content = ofAccount(account, {
-          id: `${c}-${date}`,
-          currency: 'USD',
-          opening: 5000n,
-          date,
-          entries: [fee],
-        });
-        const imported = await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content } });
-        expect(imported.errors).toBeUndefined();
-      }
-      // The order the runs read the statements in: A's month's before B's day's, whatever the order of import.
+      // The order the runs read the statements in, whatever the order of import.
       const read = await sqlRows<{ account: string }>(
         sql`SELECT account FROM statements WHERE channel = ${c} ORDER BY id`,
       );
-      expect(read.map((r) => r.account)).toEqual([accountA, accountB]);
-      // Before c3452ee: B's fee under its day's place 1 (A's line's key now), A's under the month's last day's place 1.
+      expect(read.map((r) => r.account)).toEqual(first === 'B' ? [accountB, accountA] : [accountA, accountB]);
+      // Before c3452ee: B's fee under its day's place 1, A's under the month's last day's place 1.
       const of = (date: string, place: number) => ({
         subject: `line:${keyOf(c, date, fee, place)}`,
         businessDate: date,
@@ -1904,11 +1838,24 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       const [rowB, rowA] = (await write(c, [of(dayP, 1), of(dayR, 1)])) as [string, string];
       for (const id of [rowB, rowA]) expect(await resolve(id, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED' });
 
-      // Now A's line is P's place 1, B's place 2: each row under its own line's subject, no other row, from the first
-      // run on, whichever date it reconciles.
+      // Each row under its own line's subject, no other row, from the first run on, whichever date it reconciles (the
+      // closing date's counts A's line among every statement's lines of P, outside its window).
+      const placeB = first === 'B' ? 1 : 2;
       const expected = [
-        { id: rowB, subject: of(dayP, 2).subject, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
-        { id: rowA, subject: of(dayP, 1).subject, business_date: dayP, status: 'RESOLVED', resolution: 'BANK_FEE' },
+        {
+          id: rowB,
+          subject: of(dayP, placeB).subject,
+          business_date: dayP,
+          status: 'RESOLVED',
+          resolution: 'BANK_FEE',
+        },
+        {
+          id: rowA,
+          subject: of(dayP, 3 - placeB).subject,
+          business_date: dayP,
+          status: 'RESOLVED',
+          resolution: 'BANK_FEE',
+        },
       ].sort((x, y) => x.id.localeCompare(y.id));
       const dates = [dayP, addDays(dayP, 1), addDays(dayR, -1), dayR];
       for (const date of order === 'the closing date first' ? [...dates].reverse() : dates) {

@@ -134,10 +134,17 @@ export function rekeyPlan<R extends RecordedException>(
 /**
  * The re-keyings that apply: every one but an own-date copy's, and that one where its old subject is wanted by a row
  * moving in (of another copy's key of before, or of an own-date copy applying already, whose row must leave first).
+ * Only a row that may move in wants a subject: one matching closed never moves (outcomesOf leaves it out), so the row
+ * under the subject it would want (A's line's, opened by c3452ee's code, when a later run closed A's old row as its
+ * duplicate) is the line's own and stays.
  */
 function applying(rekeyings: readonly Rekeying[], bySubject: ReadonlyMap<string, RecordedException>): Rekeying[] {
   const found = rekeyings.filter((r) => !r.ownDate);
-  const wanted = new Set(found.filter((r) => bySubject.has(r.legacy)).map((r) => r.subject));
+  const mayMoveIn = (r: Rekeying) => {
+    const row = bySubject.get(r.legacy);
+    return row !== undefined && !closedByMatching(row);
+  };
+  const wanted = new Set(found.filter(mayMoveIn).map((r) => r.subject));
   let waiting = rekeyings.filter((r) => r.ownDate && bySubject.has(r.legacy));
   for (let grown = true; grown;) {
     const room = waiting.filter((r) => wanted.has(r.legacy));

@@ -292,6 +292,15 @@ describe('exceptions of before c3452ee, found again', () => {
       const oldC = row('rex_c', 'line:p2', { ...posted, postingId: 'pst_c' });
       expect(rekeyPlan([fromR, ownDate, back], [oldA, oldB, oldC])).toEqual({ moves: [], closes: [] });
     });
+
+    it("moves no row for an old row matching closed, which never moves in: the row under the subject is its line's", () => {
+      // c3452ee's code opened A's line's row under line:p1 (posted, or open) and a later run closed A's old row under
+      // line:r1 as its duplicate; B's line (line:p2) matched and has none. Moving A's row to B's subject would leave
+      // line:p1 empty for A's line to open again (a second fee) and B's line explained by A's posting.
+      const closedOld = row('rex_a', 'line:r1', { status: 'RESOLVED', resolution: null });
+      for (const current of [row('rex_e', 'line:p1', { ...posted, postingId: 'pst_e' }), row('rex_e', 'line:p1')])
+        expect(rekeyPlan([fromR, ownDate], [closedOld, current])).toEqual({ moves: [], closes: [] });
+    });
   });
 
   it('answers the rows in the order of their ids', () => {

@@ -1,7 +1,7 @@
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
-import { newId, parseId, randomLogicalShard, type LogicalShard } from '@paygraph/shared/ids';
-import { accountsPerOwnerMax, logicalShardCount } from '@paygraph/shared/limits';
+import { newId, parseId } from '@paygraph/shared/ids';
+import { accountsPerOwnerMax } from '@paygraph/shared/limits';
 import { log } from '@paygraph/shared/log';
 import { refuseFenced } from '@paygraph/shared/control/index';
 import {
@@ -22,12 +22,12 @@ import type { AccountToOpen } from '../domain/open-account';
  * Opens an account on a random logical shard, so accounts spread evenly over the databases, after
  * the owner directory names that shard and counts the account (ledger/rules/owner-directory.ts);
  * null, nothing opened, when the owner has opened accountsPerOwnerMax already. Never on a logical
- * shard a shard move fences (the map's, openLogicalShard), and the row is written under the fence
+ * shard a shard move fences (the map's, Placement.openLogical), and the row is written under the fence
  * where the write happens (refuseFenced), so a process on an old map cannot open an account a move's
  * copy would leave behind.
  */
 export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, now: Date): Promise<AccountView | null> {
-  const logical = openLogicalShard(shards);
+  const logical = shards.placement.openLogical();
   const id = newId('account', logical);
   // The owner directory names the shard first, so a reader of the owner's accounts never misses this one.
   if (!(await reserveOwnerAccount(shards, toOpen.ownerId, logical, accountsPerOwnerMax))) return null;
@@ -62,15 +62,6 @@ export async function openAccountRow(shards: ShardSet, toOpen: AccountToOpen, no
     lastSequence: 0n,
     stripeIds: [],
   };
-}
-
-/** A random logical shard the live map does not fence (at most logicalShardCount draws; then any, refused at routing). */
-function openLogicalShard(shards: ShardSet): LogicalShard {
-  for (let draw = 0; draw < logicalShardCount; draw++) {
-    const logical = randomLogicalShard();
-    if (!shards.placement.isFenced(logical)) return logical;
-  }
-  return randomLogicalShard();
 }
 
 /** One row's buckets (the home row's or a stripe's): a close needs each of them zero, not only their sum. */

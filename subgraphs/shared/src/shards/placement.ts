@@ -1,4 +1,4 @@
-import type { LogicalShard } from '../ids';
+import { randomLogicalShard, type LogicalShard } from '../ids';
 import { logicalShardCount } from '../limits';
 import { log } from '../log';
 import { atConfiguredAddresses, databaseKey, seedMap, type ShardMap } from './shard-map';
@@ -77,6 +77,18 @@ export class Placement<S extends PlacedShard> {
 
   isFenced(logical: number): boolean {
     return this.fenced.has(logical);
+  }
+
+  /**
+   * A random logical shard this map does not fence, for a new row's id (an account, an FX quote): one minted for a
+   * fenced range would be refused at once (routing or its fence read) and its client made to retry. Drawn among the
+   * open ones, so a move fencing most of them still leaves each open one as likely; when every one is fenced, any
+   * (refused where it is written, SHARD_UNAVAILABLE, retryable).
+   */
+  openLogical(): LogicalShard {
+    const open = this.lists.flat();
+    if (open.length === 0) return randomLogicalShard();
+    return open[randomLogicalShard() % open.length]!;
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { Forbidden, Readable } from '@paygraph/shared/authorization';
-import { newId, randomLogicalShard, shardOfAnyId } from '@paygraph/shared/ids';
+import { newId, shardOfAnyId } from '@paygraph/shared/ids';
 import {
   describeMoneyError,
   minorUnitExponent,
@@ -43,7 +43,7 @@ function parseGiven(input: CreateFxQuoteInput, amountMax: bigint): Result<QuoteA
 
 /**
  * A quote: the other amount computed exactly from the pair's current rate (domain/fx.ts),
- * good for FX_QUOTE_TTL_SECONDS and one payment. It is written on a random logical shard (its
+ * good for FX_QUOTE_TTL_SECONDS and one payment. It is written on a random logical shard the map does not fence (its
  * id names it), so quotes spread over the databases; only the rate is read from the control shard. Written under its
  * logical shard's fence (db/fx.ts insertQuotes): fenced where it is written (a shard move the map has not followed),
  * it is refused FencedWrite (SHARD_UNAVAILABLE, retryable), nothing written; a retry draws another logical shard.
@@ -84,7 +84,7 @@ export async function createFxQuote(
   }
   const now = ctx.now();
   const row: FxQuoteRow = {
-    id: newId('fxQuote', randomLogicalShard()),
+    id: newId('fxQuote', ctx.shards.placement.openLogical()),
     createdBy: ctx.identity.sub,
     sellCurrency: sell.value,
     buyCurrency: buy.value,

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import { randomLogicalShard, type LogicalShard } from '../ids';
 import { logicalShardCount } from '../limits';
 import { log } from '../log';
@@ -88,7 +89,7 @@ export class Placement<S extends PlacedShard> {
   openLogical(): LogicalShard {
     const open = this.lists.flat();
     if (open.length === 0) return randomLogicalShard();
-    return open[randomLogicalShard() % open.length]!;
+    return open[randomInt(open.length)]!;
   }
 
   /**

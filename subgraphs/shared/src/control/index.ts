@@ -29,6 +29,7 @@ export {
   logicalShardsNamed,
   openHere,
   refuseFenced,
+  refuseUnlessOpen,
   refuseFencedAfterWrite,
   unfenceOn,
   type FenceReason,

@@ -4,11 +4,10 @@ import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { insertRows, rawRows } from '@paygraph/shared/db/raw';
 import { inPostingTransaction, type PostingTx, type Statement } from '@paygraph/shared/shards/posting-transaction';
-import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import {
   deleteUnderFences,
-  fencedAmong,
   fenceRead,
+  refuseUnlessOpen,
   logicalShardsNamed,
   openHere,
 } from '@paygraph/shared/control/index';
@@ -73,8 +72,7 @@ async function underQuoteFences(
   const logicalShards = logicalShardsNamed(ids);
   const fences = logicalShards.length > 0 ? [fenceRead(logicalShards)] : [];
   const answers = await tx.queryMany([...fences, ...after]);
-  const refused = fences.length > 0 ? fencedAmong(answers[0]!) : [];
-  if (refused.length > 0) throw new FencedWrite(tx.shardName, refused);
+  if (fences.length > 0) refuseUnlessOpen(tx.shardName, answers[0]!);
   return answers.slice(fences.length);
 }
 

@@ -7,8 +7,7 @@ import {
   type PostingSpec,
 } from '@paygraph/shared/ledger/index';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
-import { fencedAmong, fenceRead } from '@paygraph/shared/control/index';
-import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { fenceRead, refuseUnlessOpen } from '@paygraph/shared/control/index';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import {
   claimOf,
@@ -220,8 +219,7 @@ async function lockAndClaim(
     ...(claims.length > 0 ? [claimStatement(rows)] : []),
     fenceRead([...new Set(ids.map((id) => shardOf('hold', id)))]),
   ]);
-  const refused = fencedAmong(answers.at(-1)!);
-  if (refused.length > 0) throw new FencedWrite(tx.shardName, refused);
+  refuseUnlessOpen(tx.shardName, answers.at(-1)!);
   const held = claims.length > 0 ? await claimedIn(tx, rows, answers[0]) : [];
   return {
     locked: new Map(holds.map((h) => [h.id, h])),

@@ -72,8 +72,7 @@ export async function deleteUnderFences(
     return await inPostingTransaction(shard, async (tx) => {
       const fences = logicalShards.length > 0 ? [fenceRead(logicalShards)] : [];
       const [deleted, read] = await tx.queryMany([deletion, ...fences]);
-      const refused = read === undefined ? [] : fencedAmong(read);
-      if (refused.length > 0) throw new FencedWrite(shard.name, refused);
+      if (read !== undefined) refuseUnlessOpen(shard.name, read);
       return (deleted as unknown as { affectedRows: number }).affectedRows;
     });
   } catch (error) {
@@ -181,9 +180,16 @@ export async function fencedIn(tx: Tx, logicalShards: readonly number[]): Promis
  * the map then places it. Locks: none.
  */
 export async function refuseFencedAfterWrite(shard: Shard, logicalShards: readonly number[]): Promise<void> {
-  const rows = await rawRows(shard, `${fenceSelect} (?)`, [logicalShards]);
+  refuseUnlessOpen(shard.name, await rawRows(shard, `${fenceSelect} (?)`, [logicalShards]));
+}
+
+/**
+ * The check every writer under the fence makes of fenceRead's rows: FencedWrite (SHARD_UNAVAILABLE, retryable) naming
+ * the logical shards among them that are not open, ascending; nothing when every one is.
+ */
+export function refuseUnlessOpen(shardName: string, rows: readonly unknown[]): void {
   const refused = fencedAmong(rows);
-  if (refused.length > 0) throw new FencedWrite(shard.name, refused);
+  if (refused.length > 0) throw new FencedWrite(shardName, refused);
 }
 
 /** The logical shards fenceRead's rows say are not open, ascending. */

@@ -1,8 +1,7 @@
 import type { Shard } from '../../shards/pool';
 import { rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import { inPostingTransaction, type PostingTx, type Statement } from '../../shards/posting-transaction';
-import { FencedWrite } from '../../shards/unavailable';
-import { deleteUnderFences, fencedAmong, fenceRead, logicalShardsNamed, openHere } from '../../control/index';
+import { deleteUnderFences, fenceRead, logicalShardsNamed, openHere, refuseUnlessOpen } from '../../control/index';
 import { shardOfAnyId } from '../../ids';
 import { idempotencyKeys } from './schema';
 
@@ -34,8 +33,7 @@ export async function claimIdempotencyKeys(
   const logicalShards = [...new Set(rows.map((r) => shardOfAnyId(r.anchorId)))];
   return inPostingTransaction(shard, async (tx) => {
     const [inserted, fences] = await tx.queryMany([claimStatement(rows), fenceRead(logicalShards)]);
-    const refused = fencedAmong(fences!);
-    if (refused.length > 0) throw new FencedWrite(shard.name, refused);
+    refuseUnlessOpen(shard.name, fences!);
     return claimedIn(tx, rows, inserted);
   });
 }

@@ -10,8 +10,7 @@ import { insertRows, rawRowSets } from '../../db/raw';
 import { addDayIncrements } from './account-days';
 import { dayIncrements } from '../rules/account-days';
 import { accountColumns, accountOfRaw, type RawAccount } from './rows';
-import { fencedAmong, fenceRead } from '../../control/index';
-import { FencedWrite } from '../../shards/unavailable';
+import { fenceRead, refuseUnlessOpen } from '../../control/index';
 
 /**
  * The posting transaction's SQL (engine/): the lock of the accounts a batch moves, the earlier
@@ -98,10 +97,7 @@ export async function lockAndReadPrior(
   }
   const answers = await rawRowSets(tx, statements);
   const led = answers.slice(0, leading.length);
-  if (fenced.length > 0) {
-    const refused = fencedAmong(answers[leading.length]!);
-    if (refused.length > 0) throw new FencedWrite(tx.shardName, refused);
-  }
+  if (fenced.length > 0) refuseUnlessOpen(tx.shardName, answers[leading.length]!);
   const results = answers.slice(leading.length + (fenced.length > 0 ? 1 : 0));
   const states = new Map<string, Account>();
   for (const raw of results.slice(0, lock.length > 0 ? 1 : 0).flat() as RawAccount[]) {

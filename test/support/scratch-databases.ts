@@ -56,17 +56,21 @@ export async function scratchShard(prefix: string): Promise<ScratchShard> {
   };
 }
 
-/** Runs `run` with the logical shard fenced for `reason` on the shard's database, and opens it again after, whatever `run` did. */
+/**
+ * Runs `run` with the logical shard (or the range `first`-`last`) fenced for `reason` on the shard's database, and
+ * opens it again after, whatever `run` did.
+ */
 export async function whileFenced<T>(
   shard: Shard,
-  logical: number,
+  logical: number | { first: number; last: number },
   reason: FenceReason,
   run: () => Promise<T>,
 ): Promise<T> {
-  await fenceOn(shard, logical, logical, reason);
+  const { first, last } = typeof logical === 'number' ? { first: logical, last: logical } : logical;
+  await fenceOn(shard, first, last, reason);
   try {
     return await run();
   } finally {
-    await unfenceOn(shard, logical, logical);
+    await unfenceOn(shard, first, last);
   }
 }

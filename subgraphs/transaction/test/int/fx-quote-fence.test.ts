@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
-import { fenceOn, unfenceOn, type FenceReason } from '@paygraph/shared/control/index';
+import type { FenceReason } from '@paygraph/shared/control/index';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import { insertAccount } from '@paygraph/shared/ledger/index';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
@@ -78,13 +78,8 @@ async function quotesOf(maker: string): Promise<number> {
 }
 
 /** Every logical shard fenced for `reason` here: a new quote's logical shard is drawn at random. */
-async function allFenced<T>(reason: FenceReason, run: () => Promise<T>): Promise<T> {
-  await fenceOn(shard, 0, logicalShardCount - 1, reason);
-  try {
-    return await run();
-  } finally {
-    await unfenceOn(shard, 0, logicalShardCount - 1);
-  }
+function allFenced<T>(reason: FenceReason, run: () => Promise<T>): Promise<T> {
+  return whileFenced(shard, { first: 0, last: logicalShardCount - 1 }, reason, run);
 }
 
 describe('an FX quote under the fence where the write happens', () => {

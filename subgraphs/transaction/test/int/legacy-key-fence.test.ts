@@ -2,9 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
-import { fenceOn, unfenceOn } from '@paygraph/shared/control/index';
 import { idempotencyKeys } from '@paygraph/shared/idempotency/store/schema';
-import { scratchShard, type ScratchShard } from '../../../../test/support/scratch-databases';
+import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
 import { externalTransfers } from '../../src/db/schema/transactions';
 import { placeLegacyKeys } from '../../src/services/legacy-keys';
@@ -67,15 +66,12 @@ async function keysOf(callerId: string): Promise<string[]> {
 describe('the legacy-key data step and a fence on its database', () => {
   it('writes no key into a range fenced there and keeps its legacy row, places the others, and it once open', async () => {
     const [fenced, open] = [await legacyDeposit(fencedShard), await legacyDeposit(openShard)];
-    await fenceOn(shard, fencedShard, fencedShard, 'fenced');
-    try {
+    await whileFenced(shard, fencedShard, 'fenced', async () => {
       const counts = await placeLegacyKeys(shards);
       expect(await keysOf(fenced.callerId)).toEqual(['']);
       expect(await keysOf(open.callerId)).toEqual([open.accountId]);
       expect(counts).toEqual({ placed: 1, unplaced: 0, fenced: 1 });
-    } finally {
-      await unfenceOn(shard, fencedShard, fencedShard, 'fenced');
-    }
+    });
     // Open again, the next run places it: it was kept by the fence alone.
     expect(await placeLegacyKeys(shards)).toEqual({ placed: 1, unplaced: 0, fenced: 0 });
     expect(await keysOf(fenced.callerId)).toEqual([fenced.accountId]);

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { allCpuMsPerUnit, ceilingRatios, jitTable, resultsTable } from '../scripts/bench/report';
+import { allCpuMsPerUnit, ceilingRatios, cpuColumns, jitTable, resultsTable } from '../scripts/bench/report';
+import { processNames } from '../scripts/bench/bench-stack';
 import { classifySample, PerfScriptParser, sampleReport } from '../scripts/bench/perf-sampler';
 import { pairTable } from '../scripts/bench/runtime-pair';
 import { cpus } from 'node:os';
@@ -54,6 +55,13 @@ describe('the results table', () => {
     expect(table).toContain('| all CPU ms/op | ÷ e-raw-1 |');
     expect(table).toContain('| 3.500 | 7.00× |');
     expect(ceilingRatios([read]).get('f-gateway')).toBeNull();
+  });
+
+  it('counts every process of the stack in the sum, the webhooks subgraph too', () => {
+    const cpu = Object.fromEntries(processNames.map((name) => [name, 0.25]));
+    expect(cpuColumns).toEqual(expect.arrayContaining([...processNames]));
+    expect(allCpuMsPerUnit(scenario('a-max', { ...cpu, other: 9 }))).toBeCloseTo(0.25 * processNames.length);
+    expect(resultsTable([scenario('a-max', { webhooks: 0.007 })])).toContain('| webhooks CPU ms/op |');
   });
 });
 

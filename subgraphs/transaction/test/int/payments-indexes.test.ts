@@ -73,16 +73,19 @@ describe('the payments table answers its reads from an index', () => {
     expect(await possibleKeys(statements[0]!)).toContain('payments_settle_idx');
   });
 
-  it('the pairs left to settle: from payments_due_idx and payment_legs_due_idx, never a scan of every row', async () => {
-    // The settlement worker asks this of every shard each pass: a scan read every payment the shard ever held.
+  it('the pairs left to settle: from payments_due_idx, refunds_due_idx and payment_legs_due_idx, never a scan', async () => {
+    // The settlement worker asks this of every shard each pass: a scan read every payment (or refund, or leg) the
+    // shard ever held.
     const { db, statements } = capturingDb();
     await dueSettlements(db, '2026-11-26');
     expect(statements).toHaveLength(3);
-    const [fromPayments, , fromLegs] = await Promise.all(statements.map(plan));
+    const [fromPayments, fromRefunds, fromLegs] = await Promise.all(statements.map(plan));
     const payments = fromPayments![0]!;
+    const refunds = fromRefunds!.find((r) => r.table === 'refunds')!;
     const legs = fromLegs!.find((r) => r.table === 'payment_legs')!;
     expect(payments.keys).toContain('payments_due_idx');
+    expect(refunds.keys).toContain('refunds_due_idx');
     expect(legs.keys).toContain('payment_legs_due_idx');
-    for (const read of [payments, legs]) expect(['ALL', 'index']).not.toContain(read.type);
+    for (const read of [payments, refunds, legs]) expect(['ALL', 'index']).not.toContain(read.type);
   });
 });

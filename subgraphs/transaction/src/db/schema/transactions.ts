@@ -104,6 +104,11 @@ export const refunds = mysqlTable(
   (t) => [
     index('refunds_payment_idx').on(t.paymentId, t.id),
     index('refunds_settle_idx').on(t.payeeAccountId, t.settlementId, t.businessDate),
+    /**
+     * The settlement worker's pass (read-model/settlement.ts dueSettlements): the refunds not yet settled, without a
+     * scan of every refund the shard ever held, as payments_due_idx does for payments.
+     */
+    index('refunds_due_idx').on(t.status, t.settlementId, t.businessDate, t.payeeAccountId),
     /** The webhooks dispatcher's scan for refunds that ended FAILED (read-model/webhooks.ts). */
     index('refunds_ended_idx').on(t.status, t.completedAt),
   ],

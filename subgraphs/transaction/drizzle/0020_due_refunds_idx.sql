@@ -1,0 +1,1 @@
+CREATE INDEX `refunds_due_idx` ON `refunds` (`status`,`settlement_id`,`business_date`,`payee_account_id`);

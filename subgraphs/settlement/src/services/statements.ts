@@ -10,6 +10,7 @@ import { controlShard } from './settle';
 import { mayOperate } from './access';
 import { statementIdCharsMax, statementInsertBatchMax } from '../limits';
 import { isChannel } from '@paygraph/shared/channels';
+import { statementDateMax } from '@paygraph/shared/limits';
 
 export type ImportRefusal =
   { kind: 'InvalidInput'; field: string; message: string } | ({ kind: 'InvalidStatement' } & StatementError);
@@ -38,6 +39,16 @@ export async function importStatement(
       kind: 'InvalidInput',
       field: 'channel',
       message: 'channel must be 1-64 characters of [A-Za-z0-9_.-]',
+    });
+  // As its lines' dates (statement-csv.ts): a statement of a later date could never be reconciled
+  // (channelReconciliation refuses a date after statementDateMax, whose window would end past 9999-12-31).
+  if (input.businessDate > statementDateMax)
+    return err({
+      kind: 'InvalidInput',
+      field: 'businessDate',
+      message:
+        `businessDate must be on or before ${statementDateMax} (the last day a statement may be dated), ` +
+        `got ${input.businessDate}`,
     });
   const parsed = parseStatementCsv(input.csv);
   if (!parsed.ok) return err({ kind: 'InvalidStatement', ...parsed.error });

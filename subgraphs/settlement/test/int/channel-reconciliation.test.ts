@@ -1315,6 +1315,22 @@ describe('a business date after statementDateMax (9999-11-30)', () => {
     expect(report.exceptions).toMatchObject([{ kind: 'MISSING_INTERNAL', status: 'OPEN' }]);
     expect(await sqlRows(sql`SELECT id FROM channel_reconciliations WHERE channel = ${wide}`)).toHaveLength(1);
   });
+  it('is refused as the business date of a CSV statement, which no run could then reconcile: nothing stored', async () => {
+    const c = `late-csv-${tag}`;
+    const importStatement =
+      'mutation($input: ImportStatementInput!) { importStatement(input: $input) { __typename ... on UserError { code message } ... on InvalidInput { field } } }';
+    const csv = `external_ref,amount,currency,direction,date\n${ref('late-csv')},100,USD,CREDIT,9999-11-30`;
+    for (const date of ['9999-12-01', '9999-12-31']) {
+      const answer = await q(importStatement, { input: { channel: c, businessDate: date, csv } });
+      expect(answer.data?.importStatement, JSON.stringify(answer)).toMatchObject({
+        __typename: 'InvalidInput',
+        code: 'INVALID_INPUT',
+        field: 'businessDate',
+      });
+      expect(answer.data!.importStatement.message).toMatch(/on or before 9999-11-30 .*, got 9999-12-/);
+    }
+    expect(await sqlRows(sql`SELECT id FROM statements WHERE channel = ${c}`)).toEqual([]);
+  });
 });
 
 describe('a statement of several days: each line counts on the day it was booked, a day two statements repeat once', () => {

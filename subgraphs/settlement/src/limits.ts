@@ -70,10 +70,11 @@ assert(amountToleranceBpsMax <= feeBpsMax, 'a tolerance in basis points is at mo
  */
 export const reconciliationRowsPerStatementMax = 1_000;
 /**
- * The subjects of before c3452ee a run tries for one match now (domain/legacy-subjects.ts): each of its lines may have
- * had its old key from any statement holding a copy, so the candidates are the product of its lines' choices. A match
- * of one line with a day's and a month's copy has 2; 64 covers six lines held twice each. Past it only the first 64
- * are tried: a bound on one run's reads, where an old row left unfound opens the match's exception of now beside it.
+ * The subjects of before c3452ee a run tries for one match now (domain/legacy-subjects.ts), beside its shared-places
+ * one: each of its lines may have had its old key from any statement holding a copy, so the candidates are the product
+ * of its lines' choices. A match of one line with a day's and a month's copy has 2; 64 covers six lines held twice
+ * each. Past it only the first 64 are tried: a bound on one run's reads, where an old row left unfound opens the
+ * match's exception of now beside it.
  */
 export const legacyMatchSubjectsMax = 64;
 /**

@@ -282,12 +282,12 @@ export async function updateOpenException(
 }
 
 /**
- * Moves an exception from the subject it was recorded under before c3452ee to its line's or match's subject now, and
- * to the date that is of now (domain/legacy-subjects.ts), keeping its id, resolution and posting. Only while it is
- * still under that subject, and open or resolved with a resolution (the choice's rule, checked again under the lock:
- * matching may have closed it meanwhile). IGNORE: where another run took the subject meanwhile (the unique
- * reconciliation_exceptions_subject_uq), the row stays as it is rather than the run failing. Locks the row; answers
- * whether it moved.
+ * Moves an exception from a subject it was recorded under before (a key of before, domain/line-keys.ts) to its line's
+ * or match's subject now, and to the date that is of now (domain/legacy-subjects.ts), keeping its id, resolution and
+ * posting. Only while it is still under that subject, and open or resolved with a resolution (the choice's rule,
+ * checked again under the lock: matching may have closed it meanwhile). IGNORE: where another run took the subject
+ * meanwhile (the unique reconciliation_exceptions_subject_uq), the row stays as it is rather than the run failing.
+ * Locks the row; answers whether it moved.
  */
 export async function rekeyException(
   tx: Tx,

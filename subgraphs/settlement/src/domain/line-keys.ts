@@ -3,89 +3,142 @@ import { countedOnce, type HeldLine } from './booked-lines';
 
 /**
  * The keys of statement lines, pure. A line's exceptions are recorded under its key (channel-report.ts lineSubject, and
- * matchSubject for a match it is in), so a key must name the same line in every run: it is the line's content on the
- * day it was booked and its place among the identical lines of that day, in the order they are read. Importing the
- * same file again, or the day's statement beside the month's that repeats it, names the same lines.
+ * matchSubject for a match it is in), so a key must name the same line in every run: it is the line's account, its
+ * content on the day it was booked and its place among its account's identical lines of that day, in the order they
+ * are read. Importing the same file again, or the day's statement beside the month's that repeats it, names the same
+ * lines; importing another account's statement names no line otherwise, whatever its statement's id (a hash) sorts.
  *
- * Before c3452ee a key named the date the line's statement closed on in place of its booking day (a line was that
- * date's then), and its place counted the identical lines of the statements closing on that date. For a one-day
- * statement's line the two dates are one, and so are the two keys. A line of a statement of several days (Deutsche
- * Bank's month, an MT940 week) or a back-valued line had another key, and the exceptions recorded for it then are under
- * that key: a run re-keys them (legacy-subjects.ts), else it opens another exception for the same line and an operator
- * resolving both posts its money twice. The n-th of a day's identical lines of an account on a statement's date is
- * the n-th of the account's counted now: both number the same bookings in the order read, and the lines counted now
- * hold at least as many of them as any statement date held (booked-lines.ts keeps the most any statement holds).
+ * Two schemes came before, and the exceptions recorded under them are found again (legacy-subjects.ts), else a run
+ * opens another exception for the same line and an operator resolving both posts its money twice:
+ * - "shared places", from c3452ee until keys named their account: no account, and a place counted among every
+ *   account's identical lines of the day in the order read. Another account's statement imported later whose id
+ *   sorted first took the places before an existing line's: B's fee resolved as BANK_FEE under place 1, A's
+ *   identical fee read first became place 1 (shown resolved, never posted) and B's place 2, a new exception whose
+ *   BANK_FEE posted B's fee again.
+ * - "statement date", before c3452ee: the date the line's statement closed on in place of its booking day, its place
+ *   among the identical lines of the statements closing on that date. For a one-day statement's line the two dates are
+ *   one. The n-th of a day's identical lines of an account on a statement's date is the n-th of the account's counted
+ *   now: both number the same bookings in the order read, and the lines counted now hold at least as many of them as
+ *   any statement date held (booked-lines.ts keeps the most any statement holds).
+ * A key now hashes a text that begins "account:", which no text of before does (they begin with a channel, which holds
+ * no colon: shared channels.ts), so no key now is a key of before and a row moved never moves again.
  */
 
-/** A line's key now, and the key the same place had before c3452ee on the date its statement closed on. */
+/** Which scheme a key of before is of (see above). */
+export type KeyScheme = 'shared-places' | 'statement-date';
+
+/** A line's key now, a key it had before in `scheme`, and the day it was booked on. */
 export interface LineKeys {
   key: string;
   legacyKey: string;
+  day: string;
+  scheme: KeyScheme;
+  /**
+   * Of a statement-date key of a copy on its own date's statement whose place changed: that key is also the
+   * shared-places key of another line (legacyLineKeys says when), so a row under it may be either line's.
+   */
+  ownDate?: true;
 }
 
 /** The counted lines (booked-lines.ts), in their order, each with its key. */
 export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line: L; key: string }> {
   const counted = countedOnce(held);
-  const places = placesOn(counted, (line) => line.valueDate);
-  return counted.map((line, i) => ({ line, key: lineKey(line, line.valueDate, places[i]!) }));
+  const places = placesBy(counted, accountContent);
+  return counted.map((line, i) => ({ line, key: keyOf(line, places[i]!) }));
 }
 
 /**
- * Of the lines read, counted or not (a copy of the month's beside the day's statement had its exceptions too), those
- * whose key changed: each one's key before c3452ee, its key now, and its day. Every copy, not only the one counted now:
- * the old runs read each statement's copy (the day's statement imported since the month's is counted now, its key
- * unchanged, while the exceptions recorded then are the month copy's). `lines` holds every line of each statement date
- * and booking day it holds any of, in the order read, as the runs before c3452ee read them (their statements' ids, then
- * line numbers), so that a key of before counts its place as they counted it: among its statement date's lines of its
- * content, whatever their account.
- *
- * Its key now is its counterpart's, among `counted` (keyedLines of every line booked on each of its days, every
- * statement's): the copy that is the k-th of its statement date's lines of its account and content is the k-th counted
- * line of its account and content on its day. Not its place among its statement date's lines: two accounts' identical
- * lines of a day on statements of two dates were each place 1 there, and a copy's row landed on the other account's
- * line (a fee of each, both posted: the second kept its old subject and its line's new exception posted it again). A
- * copy without a counterpart gives nothing: its rows stay where they are.
- *
- * A copy on its own date's statement (`ownDate`) is found so too. Its key changed where another account's line of its
- * content on another statement of its day, read before it (that account's month, its statement id the lower), now
- * takes a place before it: its place then counted its date's statements only. Its key of before is a key now too, that
- * line's, so a row under it may be either line's (legacy-subjects.ts rekeyPlan says when it moves).
+ * The keys of before of the lines read: each counted line's shared-places key (its place among the day's identical
+ * lines of every account in `counted`'s order, which is the order read), then the statement-date keys that are not
+ * already those (legacyCopyKeys). `counted` is keyedLines of every line booked on each of its days, every statement's.
+ * A shared-places key is the place's, not the line's: where another account's identical line read before it was
+ * imported since, a row recorded under that place sits on the line holding the place now, and goes with that line.
+ * Nothing stored tells otherwise (a row names no account), and that line's own row, if any, is under the place before.
  */
 export function legacyLineKeys(
   lines: readonly HeldLine[],
   counted: ReadonlyArray<{ line: HeldLine; key: string }>,
-): Array<LineKeys & { day: string; ownDate?: true }> {
+): LineKeys[] {
+  const sharedPlaces = placesOn(
+    counted.map((c) => c.line),
+    (line) => line.valueDate,
+  );
+  const shared = counted.map(({ line }, i) => lineKey(line, line.valueDate, sharedPlaces[i]!));
+  return [
+    ...counted.map(({ line, key }, i) => ({
+      key,
+      legacyKey: shared[i]!,
+      day: line.valueDate,
+      scheme: 'shared-places' as const,
+    })),
+    ...legacyCopyKeys(lines, counted, shared),
+  ];
+}
+
+/**
+ * Of the lines read, counted or not (a copy of the month's beside the day's statement had its exceptions too), the
+ * statement-date keys: each one's key before c3452ee beside its key now. Every copy, not only the one counted now: the
+ * old runs read each statement's copy (the day's statement imported since the month's is counted now, while the
+ * exceptions recorded then are the month copy's). `lines` holds every line of each statement date and booking day it
+ * holds any of, in the order read, as the runs before c3452ee read them (their statements' ids, then line numbers), so
+ * that a key of before counts its place as they counted it: among its statement date's lines of its content, whatever
+ * their account.
+ *
+ * Its key now is its counterpart's among `counted`: the copy that is the k-th of its statement date's lines of its
+ * account and content is the k-th counted line of its account and content on its day. Not its place among its
+ * statement date's lines: two accounts' identical lines of a day on statements of two dates were each place 1 there
+ * (26393c0). A copy without a counterpart gives nothing: its rows stay where they are.
+ *
+ * A copy on its own date's statement (`ownDate`) whose statement-date key is its line's shared-places key gives
+ * nothing: that key is found as a shared-places one. Its key differs where another account's line of its content on
+ * another statement of its day, read before it (that account's month, its statement id the lower), took a place before
+ * it since c3452ee (its place then counted its date's statements only); its key of before is then that line's
+ * shared-places key too, an old subject claimed by two schemes (legacy-subjects.ts rekeyPlan says which line gets it).
+ */
+function legacyCopyKeys(
+  lines: readonly HeldLine[],
+  counted: ReadonlyArray<{ line: HeldLine; key: string }>,
+  shared: readonly string[],
+): LineKeys[] {
   const legacyPlaces = placesOn(lines, (line) => line.statement.businessDate);
-  const keysNow = new Map<string, string[]>();
-  for (const { line, key } of counted) {
+  const counterparts = new Map<string, number[]>();
+  counted.forEach(({ line }, i) => {
     const group = accountContent(line);
-    const keys = keysNow.get(group);
-    if (keys) keys.push(key);
-    else keysNow.set(group, [key]);
-  }
+    const held = counterparts.get(group);
+    if (held) held.push(i);
+    else counterparts.set(group, [i]);
+  });
   const copies = placesBy(lines, (line) => `${line.statement.businessDate}|${accountContent(line)}`);
-  const found: Array<LineKeys & { day: string; ownDate?: true }> = [];
+  const found: LineKeys[] = [];
   lines.forEach((line, i) => {
-    const ownDate = line.statement.businessDate === line.valueDate;
-    const key = keysNow.get(accountContent(line))?.[copies[i]! - 1];
-    if (key === undefined) return;
+    const at = counterparts.get(accountContent(line))?.[copies[i]! - 1];
+    if (at === undefined) return;
     const legacyKey = lineKey(line, line.statement.businessDate, legacyPlaces[i]!);
-    if (legacyKey !== key) found.push({ key, legacyKey, day: line.valueDate, ...(ownDate ? { ownDate } : {}) });
+    if (legacyKey === shared[at]) return;
+    const ownDate = line.statement.businessDate === line.valueDate;
+    const key = counted[at]!.key;
+    found.push({ key, legacyKey, day: line.valueDate, scheme: 'statement-date', ...(ownDate ? { ownDate } : {}) });
   });
   return found;
 }
 
-/** A line's account and its content on its booking day: the lines a copy's counterpart is among. */
+/** A line's account and its content on its booking day: the lines its place counts among. */
 function accountContent(line: HeldLine): string {
   return `${line.statement.account}|${contentOn(line, line.valueDate)}`;
 }
 
-/** What a key hashes: the line's channel, the date given, its content and its place. */
+/** A key now: the hash of "account:", the line's account, its content on its booking day and its place. */
+function keyOf(line: HeldLine, place: number): string {
+  return hashed(`account:${accountContent(line)}|${place}`);
+}
+
+/** A key of before: the line's channel, the date given, its content and its place. */
 function lineKey(line: HeldLine, date: string, place: number): string {
-  return createHash('sha256')
-    .update(`${contentOn(line, date)}|${place}`)
-    .digest('hex')
-    .slice(0, 32);
+  return hashed(`${contentOn(line, date)}|${place}`);
+}
+
+function hashed(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 
 function contentOn(line: HeldLine, date: string): string {

@@ -135,7 +135,7 @@ export function exceptionView(row: ExceptionRow, now: Date): ExceptionView {
 /**
  * An exception's id names its channel and the subject it was opened under, so every run (and a concurrent one) agrees
  * on it; 33 characters, as every id the ledger's ref_id holds (116 bits of the hash). A row re-keyed since (a line's
- * key of before c3452ee, rekeyLegacy) keeps its id: its resolution's posting and dedupe key name it.
+ * key of before, rekeyLegacy) keeps its id: its resolution's posting and dedupe key name it.
  */
 export function exceptionId(channel: string, subject: string): string {
   return `rex_${createHash('sha256').update(`${channel}|${subject}`).digest('hex').slice(0, 29)}`;
@@ -155,9 +155,10 @@ function bankLine({ line, key }: { line: HeldLineRow; key: string }): BankLine {
 }
 
 /**
- * The subjects the run's items had before c3452ee (domain/legacy-subjects.ts): of the lines it read, and of the lines
- * its date's statements hold from days outside its window, whose exceptions of before are of this date: the run
- * re-keys them rather than closing them as no longer found, whichever date is reconciled first.
+ * The subjects the run's items had before (domain/legacy-subjects.ts): of the lines it read, their shared-places
+ * subjects and their copies' of before c3452ee, and of the lines its date's statements hold from days outside its
+ * window, whose exceptions of before c3452ee are of this date: the run re-keys them rather than closing them as no
+ * longer found, whichever date is reconciled first.
  */
 async function rekeyingsOf(
   control: Shard,
@@ -167,8 +168,9 @@ async function rekeyingsOf(
   result: MatchResult,
 ): Promise<Rekeying[]> {
   const outside = await linesHeldOutside(control.db, channel, window.businessDate, window.fromDate, window.toDate);
-  // Keys now of the days outside the window as their own runs give them: of every statement's lines of those days.
-  // Places count per day, so each day's keys are those of its lines alone, and the window's stay keyedLines(held)'s.
+  // Keys now (and shared places) of the days outside the window as their own runs give them: of every statement's
+  // lines of those days. Places count per day, so each day's keys are those of its lines alone, and the window's stay
+  // keyedLines(held)'s.
   const days = outside.map((line) => line.valueDate).sort();
   const booked =
     days.length === 0
@@ -177,8 +179,8 @@ async function rekeyingsOf(
           (line) => line.valueDate < window.fromDate || line.valueDate > window.toDate,
         );
   const counted = [...read.keyed, ...keyedLines(booked)];
-  // And those days' copies on their own day's statements: one whose place an outside copy's line took now must leave
-  // it first (legacy-subjects.ts rekeyPlan), whichever date is reconciled first.
+  // And those days' copies on their own day's statements: one whose statement-date subject is an outside copy's
+  // line's shared-places one claims it too (legacy-subjects.ts applying), whichever date is reconciled first.
   const outsideDays = new Set(days);
   const ownDate = booked.filter(
     (line) => line.statement.businessDate === line.valueDate && outsideDays.has(line.valueDate),
@@ -303,7 +305,7 @@ function matchView(m: Match): ChannelReport['matches'][number] {
  * Records what the run found, in one transaction on the control shard, and answers the date's
  * exceptions (every status) with those of the matches touching it. A resolved exception is
  * never reopened or rewritten, but for a TIMING that lapsed (lapseTimings); nothing is deleted.
- * Exceptions recorded under the run's items' subjects of before c3452ee are re-keyed first (rekeyLegacy).
+ * Exceptions recorded under the run's items' subjects of before are re-keyed first (rekeyLegacy).
  */
 async function recordExceptions(
   control: Shard,
@@ -366,11 +368,10 @@ interface Recording {
 }
 
 /**
- * Re-keys the exceptions recorded under a subject the run's items had before c3452ee (domain/legacy-subjects.ts
- * rekeyPlan says which row each subject keeps, and why), each row under its id, so that what follows in the run finds
- * it under its subject now, not a second exception for the same line; the other open rows of that line are closed as
- * its duplicates, posting nothing. The trail says so. Reads only where the run holds a line booked on another day than
- * its statement closed on, and finds a row under an old subject.
+ * Re-keys the exceptions recorded under a subject the run's items had before (domain/legacy-subjects.ts rekeyPlan
+ * says which row each subject keeps, and why), each row under its id, so that what follows in the run finds it under
+ * its subject now, not a second exception for the same line; the other open rows of that line are closed as its
+ * duplicates, posting nothing. The trail says so. Reads the rows locked only where it finds one under an old subject.
  *
  * The rows are read locked and written only while as read (rekeyException, updateOpenException), so two runs at once
  * wait for each other and the second finds what the first left. A move another run beat (it took the subject now
@@ -401,6 +402,12 @@ async function rekeyLegacy(recording: Recording, rekeyings: readonly Rekeying[])
   }
 }
 
+/** How the trail names a subject of before, by its scheme (domain/line-keys.ts). */
+const schemeNamed = {
+  'statement-date': 'before c3452ee',
+  'shared-places': 'before keys named their account',
+} as const satisfies Record<Rekeying['scheme'], string>;
+
 /** Writes a plan's moves, then its closes but those of a subject whose move another run beat; answers those subjects. */
 async function applyRekeyPlan({ tx, now, events }: Recording, plan: RekeyPlan<ExceptionRow>): Promise<Set<string>> {
   const beaten = new Set<string>();
@@ -414,13 +421,13 @@ async function applyRekeyPlan({ tx, now, events }: Recording, plan: RekeyPlan<Ex
       exceptionId: row.id,
       event: 'CHANGED',
       actor: matchingActor,
-      detail: `re-keyed: ${rekeying.legacy} of ${row.businessDate}, its subject before c3452ee, is ${rekeying.subject} of ${rekeying.businessDate}`,
+      detail: `re-keyed: ${rekeying.legacy} of ${row.businessDate}, its subject ${schemeNamed[rekeying.scheme]}, is ${rekeying.subject} of ${rekeying.businessDate}`,
       at: now,
     });
   }
   for (const { row, kept, subject } of plan.closes) {
     if (beaten.has(subject)) continue;
-    const detail = `a duplicate of ${kept.id} (${kept.status}${kept.resolution ? ` ${kept.resolution}` : ''}), the exception kept for ${subject}: the same statement line's, recorded under its key of before c3452ee or a copy's; closed without posting`;
+    const detail = `a duplicate of ${kept.id} (${kept.status}${kept.resolution ? ` ${kept.resolution}` : ''}), the exception kept for ${subject}: the same statement line's, recorded under a key of before or a copy's; closed without posting`;
     const closed = await updateOpenException(tx, row, {
       status: 'RESOLVED',
       resolution: null,

@@ -1425,7 +1425,7 @@ describe('a statement of several days: each line counts on the day it was booked
   });
 });
 
-describe("exceptions recorded before c3452ee under a line's key of then are found again under its key now", () => {
+describe("exceptions recorded under a line's key of before are found again under its key now", () => {
   /**
    * A line's key named its statement's closing date before c3452ee and names its booking day since (line-keys.ts). A
    * deployment upgraded holds exceptions under the old keys for the lines of a statement of several days: written here
@@ -1436,6 +1436,18 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
   const keyOf = (c: string, date: string, e: FileEntry, place: number) =>
     hex(`${c}|${date}|USD|${e.direction}|${e.amount}|${e.ref}|${e.bookingDate}|${place}`, 32);
   const matchOf = (movementId: string, lineKey: string) => `match:${hex(`${movementId},/,${lineKey}`, 40)}`;
+  /** A key now (line-keys.ts): "account:", the statement's account, then the content on its booking day, its place. */
+  const keyNow = (c: string, account: string, e: FileEntry, place: number) =>
+    hex(
+      `account:${account}|${c}|${e.bookingDate}|USD|${e.direction}|${e.amount}|${e.ref}|${e.bookingDate}|${place}`,
+      32,
+    );
+  /** The account of the channel's statements ('' where none is registered), as the runs read it. */
+  const accountOf = async (c: string) => {
+    const rows = await sqlRows<{ account: string }>(sql`SELECT DISTINCT account FROM statements WHERE channel = ${c}`);
+    expect(rows).toHaveLength(1);
+    return rows[0]!.account;
+  };
 
   /**
    * A month statement's lines as the deployment before c3452ee recorded them on the month's last day R: two identical
@@ -1457,9 +1469,10 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
     expect(
       (await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content: month } })).errors,
     ).toBeUndefined();
+    const onBank = await accountOf(c);
     const line = (place: number) => ({
       subject: `line:${keyOf(c, dayR, fee, place)}`,
-      now: `line:${keyOf(c, dayP, fee, place)}`,
+      now: `line:${keyNow(c, onBank, fee, place)}`,
       kind: 'MISSING_INTERNAL' as const,
       externalRef: fee.ref,
       movementId: null,
@@ -1471,7 +1484,7 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       line(2),
       {
         subject: matchOf(movement, keyOf(c, dayR, short, 1)),
-        now: matchOf(movement, keyOf(c, dayQ, short, 1)),
+        now: matchOf(movement, keyNow(c, onBank, short, 1)),
         kind: 'AMOUNT_MISMATCH' as const,
         externalRef: short.ref,
         movementId: movement,
@@ -1681,7 +1694,7 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       const expected = [
         {
           id,
-          subject: matchOf(movement, keyOf(c, dayQ, short, 1)),
+          subject: matchOf(movement, keyNow(c, await accountOf(c), short, 1)),
           business_date: dayQ,
           status: 'RESOLVED',
           resolution: 'WRITE_OFF',
@@ -1711,7 +1724,7 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       amount: -25n,
     });
     const ids = await write(c, [of(dayW), of(dayR)]);
-    const now = `line:${keyOf(c, dayP, fee, 1)}`;
+    const now = `line:${keyNow(c, await accountOf(c), fee, 1)}`;
 
     // The fee's own day alone: one row is the line's, the other closed as its duplicate, naming it.
     await reconcile(dayP, c);
@@ -1763,14 +1776,15 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
 
     for (const date of [dayP, dayR, dayP]) await reconcile(date, c);
     const rows = new Map((await stored(c)).rows.map((r) => [r.id, r]));
-    // Nothing moves (the subjects now are held); each open row is closed, naming the posted one of its line.
+    // Each line's posted row moves to its key now; each open row is closed, naming the posted one of its line.
+    const account = await accountOf(c);
     expect(
       [oldA, newA, oldB, newB].map((id) => [rows.get(id)!.subject, rows.get(id)!.status, rows.get(id)!.resolution]),
     ).toEqual([
-      [row(a, dayR).subject, 'RESOLVED', 'BANK_FEE'],
+      [`line:${keyNow(c, account, a, 1)}`, 'RESOLVED', 'BANK_FEE'],
       [row(a, dayP).subject, 'RESOLVED', null],
       [row(b, dayR).subject, 'RESOLVED', null],
-      [row(b, dayP).subject, 'RESOLVED', 'BANK_FEE'],
+      [`line:${keyNow(c, account, b, 1)}`, 'RESOLVED', 'BANK_FEE'],
     ]);
     for (const [closed, posted] of [
       [newA, oldA],
@@ -1792,10 +1806,11 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
   });
 
   // Two accounts' identical fees of one day: A's on its month's statement, B's on its day's. Statement ids are a hash,
-  // so either may be read first, and the line read first is P's place 1 now. Before c3452ee B's row was under P's place
-  // 1 (its statement alone closed on P), A's under the month's last day's. B read first: the closing date's run re-keys
-  // A's copy of a day outside its window, the fee's day's run the copy it reads. A read first: B's copy is on its own
-  // date's statement, yet its key changed: B's row moves out of the place A's line holds now, then A's row moves in.
+  // so either may be read first, and the line read first was P's shared place 1 since c3452ee. Before c3452ee B's row
+  // was under P's place 1 (its statement alone closed on P), A's under the month's last day's. B read first: the
+  // closing date's run re-keys A's copy of a day outside its window, the fee's day's run the copy it reads. A read
+  // first: B's copy is on its own date's statement, yet its subject of before is A's line's shared place: B's row goes
+  // to B's line, as A's row of before moves in to A's.
   for (const [first, order, offset] of [
     ['B', 'the closing date first', 110],
     ['B', "the fee's day first", 120],
@@ -1854,20 +1869,19 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       const [rowB, rowA] = (await write(c, [of(dayP, 1), of(dayR, 1)])) as [string, string];
       for (const id of [rowB, rowA]) expect(await resolve(id, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED' });
 
-      // Each row under its own line's subject, no other row, from the first run on, whichever date it reconciles (the
+      // Each row under its own line's key now, no other row, from the first run on, whichever date it reconciles (the
       // closing date's counts A's line among every statement's lines of P, outside its window).
-      const placeB = first === 'B' ? 1 : 2;
       const expected = [
         {
           id: rowB,
-          subject: of(dayP, placeB).subject,
+          subject: `line:${keyNow(c, accountB, fee, 1)}`,
           business_date: dayP,
           status: 'RESOLVED',
           resolution: 'BANK_FEE',
         },
         {
           id: rowA,
-          subject: of(dayP, 3 - placeB).subject,
+          subject: `line:${keyNow(c, accountA, fee, 1)}`,
           business_date: dayP,
           status: 'RESOLVED',
           resolution: 'BANK_FEE',
@@ -1886,6 +1900,154 @@ describe("exceptions recorded before c3452ee under a line's key of then are foun
       expect((await reconcile(dayP, c)).adjustment[0]).toMatchObject({ unexplained: '0', balanced: true });
     });
   }
+
+  /** Registers two accounts of `c` whose statements of `date` are read A's first (the lower id); answers [A, B]. */
+  async function twoAccounts(c: string, offset: number, date: string): Promise<[string, string]> {
+    const idOf = (account: string) => bankStatementId(c, date, 'USD', account);
+    const names = (n: number) =>
+      [`ACCT-A${offset}-${n}-${tag}`, `ACCT-B${offset}-${n}-${tag}`].map((a) => a.toUpperCase()) as [string, string];
+    let tried = 0;
+    while (idOf(names(tried)[0]) >= idOf(names(tried)[1])) tried += 1;
+    for (const account of names(tried)) {
+      const input = { channel: c, accountIdentification: account, currency: 'USD' };
+      const registered = await q(contractOperation('RegisterChannelAccount'), { input });
+      expect(registered.data!.registerChannelAccount).toMatchObject({ __typename: 'ChannelAccount' });
+    }
+    return names(tried);
+  }
+  const importOf = async (c: string, account: string, statement: Parameters<typeof camt053>[0][number]) => {
+    const content = camt053([statement]).replace(
+      '<IBAN>DE89370400440532013000</IBAN>',
+      `<Othr><Id>${account}</Id></Othr>`,
+    );
+    expect((await q(docs.importFile, { input: { channel: c, format: 'CAMT053', content } })).errors).toBeUndefined();
+  };
+  /** The order the runs read the channel's statements in: their ids'. */
+  const readOrder = async (c: string) =>
+    (await sqlRows<{ account: string }>(sql`SELECT account FROM statements WHERE channel = ${c} ORDER BY id`)).map(
+      (r) => r.account,
+    );
+
+  // Keys before they named their account and counted a place among every account's identical lines of the day, in
+  // the order read: B's fee, resolved as BANK_FEE under place 1, lost that place to A's identical fee imported later
+  // whose statement read first (A's shown resolved, never posted), and B's line opened a new exception (its fee posted
+  // again). A key now names its account, its place among its account's lines: A's statement takes no place of B's.
+  it("keeps B's resolved fee B's when A's identical fee of the day is imported later, read first: each posts once", async () => {
+    const c = `rekey-150-${tag}`;
+    const dayP = addDays(dayD, 150);
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    const [accountA, accountB] = await twoAccounts(c, 150, dayP);
+    clock = new Date(`${dayP}T10:00:00Z`);
+    const fee = entry(ref('keys-fee'), 500n, dayP, 'DEBIT');
+    const other = entry(ref('keys-other'), 70n, dayP, 'DEBIT');
+    const day = (entries: FileEntry[]) => ({ currency: 'USD', opening: 5000n, date: dayP, entries });
+    await importOf(c, accountB, { id: `${c}-b`, ...day([fee]) });
+    const [found] = (await reconcile(dayP, c)).exceptions as [Record<string, any>];
+    const rowB = found.id as string;
+    expect(await resolve(rowB, 'BANK_FEE')).toMatchObject({
+      status: 'RESOLVED',
+      postingId: expect.stringMatching(/^pst_/),
+    });
+    // A's day, imported since: its fee is its line 2, and its statement is read first.
+    await importOf(c, accountA, { id: `${c}-a`, ...day([other, fee]) });
+    expect(await readOrder(c)).toEqual([accountA, accountB]);
+
+    const dates = [addDays(dayP, -1), dayP, addDays(dayP, 1)];
+    for (const date of dates) await reconcile(date, c);
+    await Promise.all([...dates, ...dates].map((date) => reconcile(date, c)));
+    // B's row stays on B's line, resolved; A's fee (its line 2) has its own open exception; no other row.
+    const rows = await sqlRows<{
+      id: string;
+      subject: string;
+      status: string;
+      resolution: string | null;
+      detail: string;
+    }>(
+      sql`SELECT id, subject, status, resolution, detail FROM reconciliation_exceptions WHERE channel = ${c} ORDER BY id`,
+    );
+    const feeA = exceptionId(c, `line:${keyNow(c, accountA, fee, 1)}`);
+    // Which entry of its statement each row's line is: its detail names the line of the file (both files alike).
+    const lineOf = (detail: string) => Number(/^statement line (\d+) /.exec(detail)![1]);
+    const fileLines = [...new Set(rows.map((r) => lineOf(r.detail)))].sort((x, y) => x - y);
+    const entryOf = (detail: string) => `entry ${fileLines.indexOf(lineOf(detail)) + 1}`;
+    const otherA = `line:${keyNow(c, accountA, other, 1)}`;
+    expect(rows.map((r) => [r.id, r.subject, r.status, r.resolution, entryOf(r.detail)])).toEqual(
+      [
+        [rowB, `line:${keyNow(c, accountB, fee, 1)}`, 'RESOLVED', 'BANK_FEE', 'entry 1'],
+        [feeA, `line:${keyNow(c, accountA, fee, 1)}`, 'OPEN', null, 'entry 2'],
+        [exceptionId(c, otherA), otherA, 'OPEN', null, 'entry 1'],
+      ].sort((x, y) => x[0]!.localeCompare(y[0]!)),
+    );
+    // Resolving A's fee posts it once; neither is resolved again: two fee postings in all.
+    expect(await resolve(feeA, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED', resolution: 'BANK_FEE' });
+    for (const id of [rowB, feeA])
+      expect(await resolve(id, 'BANK_FEE')).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
+    expect((await stored(c)).postings).toEqual([rowB, feeA].sort());
+  });
+
+  // Rows a deployment recorded under the keys of before (no account, shared places) are found again under
+  // their lines' keys now: the line at the place in today's order, as those runs read them.
+  it('re-keys the rows recorded under shared places to their lines: resolutions, postings and trails kept', async () => {
+    const c = `rekey-160-${tag}`;
+    const dayP = addDays(dayD, 160);
+    await q(docs.rules, { input: { channel: c, amountToleranceMinor: '0', dateWindowDays: 1 } });
+    const [accountA, accountB] = await twoAccounts(c, 160, dayP);
+    clock = new Date(`${dayP}T10:00:00Z`);
+    const movement = await deposit(await openAccount(), '2000', ref('keys-m'), c);
+    const fee = entry(ref('keys-two'), 500n, dayP, 'DEBIT');
+    const short = entry(ref('keys-m'), 1990n, dayP);
+    const day = (entries: FileEntry[]) => ({ currency: 'USD', opening: 5000n, date: dayP, entries });
+    await importOf(c, accountA, { id: `${c}-a`, ...day([fee, short]) });
+    await importOf(c, accountB, { id: `${c}-b`, ...day([fee]) });
+    expect(await readOrder(c)).toEqual([accountA, accountB]);
+    // As the code before keys named their account recorded them: A's fee (read first) under place 1, B's under place
+    // 2, the deposit booked short by its line's key; A's fee resolved as BANK_FEE and the mismatch written off, both posted.
+    const shared = (e: FileEntry, place: number) => `line:${keyOf(c, dayP, e, place)}`;
+    const [feeA, feeB, mismatch] = (await write(c, [
+      { subject: shared(fee, 1), businessDate: dayP, kind: 'MISSING_INTERNAL', externalRef: fee.ref, amount: -500n },
+      { subject: shared(fee, 2), businessDate: dayP, kind: 'MISSING_INTERNAL', externalRef: fee.ref, amount: -500n },
+      {
+        subject: matchOf(movement, keyOf(c, dayP, short, 1)),
+        businessDate: dayP,
+        kind: 'AMOUNT_MISMATCH',
+        externalRef: short.ref,
+        movementId: movement,
+        amount: -10n,
+      },
+    ])) as [string, string, string];
+    expect(await resolve(feeA, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED' });
+    expect(await resolve(mismatch, 'WRITE_OFF')).toMatchObject({ status: 'RESOLVED' });
+
+    const dates = [addDays(dayP, -1), dayP, addDays(dayP, 1)];
+    for (const date of dates) await reconcile(date, c);
+    await Promise.all([...dates, ...dates].map((date) => reconcile(date, c)));
+    // The same three rows, each under its line's or match's key now; nothing opened.
+    const at = (id: string, subject: string, status: string, resolution: string | null) => ({
+      id,
+      subject,
+      business_date: dayP,
+      status,
+      resolution,
+    });
+    expect((await stored(c)).rows).toEqual(
+      [
+        at(feeA, `line:${keyNow(c, accountA, fee, 1)}`, 'RESOLVED', 'BANK_FEE'),
+        at(feeB, `line:${keyNow(c, accountB, fee, 1)}`, 'OPEN', null),
+        at(mismatch, matchOf(movement, keyNow(c, accountA, short, 1)), 'RESOLVED', 'WRITE_OFF'),
+      ].sort((x, y) => x.id.localeCompare(y.id)),
+    );
+    const trail = await sqlRows<{ event: string; detail: string }>(
+      sql`SELECT event, detail FROM reconciliation_exception_events WHERE exception_id = ${feeA} ORDER BY sequence`,
+    );
+    expect(trail.map((t) => t.event)).toEqual(['OPENED', 'RESOLVED', 'CHANGED']);
+    expect(trail[2]!.detail).toContain(`re-keyed: ${shared(fee, 1)} of ${dayP}`);
+    // Resolved ones are refused again; B's open fee posts once: one posting for each, none more.
+    for (const id of [feeA, mismatch])
+      expect(await resolve(id, 'WRITE_OFF')).toMatchObject({ code: 'EXCEPTION_ALREADY_RESOLVED' });
+    expect(await resolve(feeB, 'BANK_FEE')).toMatchObject({ status: 'RESOLVED', resolution: 'BANK_FEE' });
+    expect((await stored(c)).postings).toEqual([feeA, feeB, mismatch].sort());
+    expect((await reconcile(dayP, c)).adjustment[0]).toMatchObject({ unexplained: '0', balanced: true });
+  });
 });
 
 describe("a camt.053 batch entry: each transaction's reference and amount is a line of its own", () => {

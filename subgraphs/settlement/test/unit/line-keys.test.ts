@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { HeldLine } from '../../src/domain/booked-lines';
 import { keyedLines, legacyLineKeys } from '../../src/domain/line-keys';
-import { legacySubjects, rekeyPlan, type RecordedException } from '../../src/domain/legacy-subjects';
+import { legacySubjects, rekeyPlan, type RecordedException, type Rekeying } from '../../src/domain/legacy-subjects';
 import { matchSubjectOf } from '../../src/domain/channel-report';
 import type { BankLine, Match } from '../../src/domain/matching';
 import { legacyMatchSubjectsMax } from '../../src/limits';
@@ -19,32 +19,77 @@ function line(day: string, closing: string, ref: string, amount = 25n): HeldLine
   };
 }
 
+/** A line of account B, else as `line` makes it. */
+const ofB = (l: HeldLine): HeldLine => ({ ...l, statement: { ...l.statement, account: 'B' } });
+
 /**
- * A key as it is written down: sha256 of channel|date|currency|direction|amount|reference|booking day|place, 32 hex
- * digits. The date was the statement's closing date before c3452ee, the booking day since. Spelt out here, apart from
- * the code, so that a change of either reads as one: a key that changes orphans the exceptions recorded under it.
+ * A key of before as it was written down: sha256 of channel|date|currency|direction|amount|reference|booking day|place,
+ * 32 hex digits. The date was the statement's closing date before c3452ee, the booking day since, the place counted
+ * among every account's lines. Spelt out here, apart from the code, so that a change of either reads as one: a key
+ * that changes orphans the exceptions recorded under it.
  */
 function written(date: string, l: HeldLine, place: number): string {
   const text = `bank|${date}|USD|DEBIT|${l.amount}|${l.externalRef}|${l.valueDate}|${place}`;
   return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }
 
+/** A key now: sha256 of "account:", the account, then channel|booking day|…|place, the place among its account's. */
+function writtenNow(l: HeldLine, place: number): string {
+  const text = `account:${l.statement.account}|bank|${l.valueDate}|USD|DEBIT|${l.amount}|${l.externalRef}|${l.valueDate}|${place}`;
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+/** A shared-places key of before, as legacyLineKeys lists it. */
+const shared = (l: HeldLine, keyPlace: number, sharedPlace: number) => ({
+  key: writtenNow(l, keyPlace),
+  legacyKey: written(l.valueDate, l, sharedPlace),
+  day: l.valueDate,
+  scheme: 'shared-places',
+});
+
 describe('the keys of statement lines', () => {
-  it("names a line by its booking day and place, and knows the key it had on its statement's date before c3452ee", () => {
+  it("names a line by its account, booking day and place among its account's lines, and knows its keys of before", () => {
     // Two identical fees of the 5th and one of the 31st on the month's statement.
     const month = [line('2026-03-05', '2026-03-31', 'fee'), line('2026-03-05', '2026-03-31', 'fee')];
     const own = line('2026-03-31', '2026-03-31', 'fee');
     const keyed = keyedLines([...month, own]);
-    expect(keyed.map((k) => k.key)).toEqual([
-      written('2026-03-05', month[0]!, 1),
-      written('2026-03-05', month[1]!, 2),
-      written('2026-03-31', own, 1),
-    ]);
-    // A line booked on its statement's date had the same key then: not listed.
+    expect(keyed.map((k) => k.key)).toEqual([writtenNow(month[0]!, 1), writtenNow(month[1]!, 2), writtenNow(own, 1)]);
+    // Every line's shared-places key; a statement-date key where it was another (a line booked on its statement's
+    // date had its shared-places key then: not listed again).
     expect(legacyLineKeys([...month, own], keyed)).toEqual([
-      { key: keyed[0]!.key, legacyKey: written('2026-03-31', month[0]!, 1), day: '2026-03-05' },
-      { key: keyed[1]!.key, legacyKey: written('2026-03-31', month[1]!, 2), day: '2026-03-05' },
+      shared(month[0]!, 1, 1),
+      shared(month[1]!, 2, 2),
+      shared(own, 1, 1),
+      {
+        key: keyed[0]!.key,
+        legacyKey: written('2026-03-31', month[0]!, 1),
+        day: '2026-03-05',
+        scheme: 'statement-date',
+      },
+      {
+        key: keyed[1]!.key,
+        legacyKey: written('2026-03-31', month[1]!, 2),
+        day: '2026-03-05',
+        scheme: 'statement-date',
+      },
     ]);
+  });
+
+  it("keys no line otherwise when another account's identical line is read before it: its place is its account's", () => {
+    // B's fee of the 10th, keyed when its statement alone held it; then A's identical fee, its statement read first.
+    const b = ofB(line('2026-03-10', '2026-03-10', 'FEE', 500n));
+    const a = line('2026-03-10', '2026-03-10', 'FEE', 500n);
+    expect(keyedLines([b]).map((k) => k.key)).toEqual([writtenNow(b, 1)]);
+    expect(keyedLines([a, b]).map((k) => [k.line, k.key])).toEqual([
+      [a, writtenNow(a, 1)],
+      [b, writtenNow(b, 1)],
+    ]);
+    expect(writtenNow(a, 1)).not.toEqual(writtenNow(b, 1));
+    // An account's own identical lines still take places 1, 2, … in the order read.
+    const twice = keyedLines([b, a, { ...b }]).map((k) => k.key);
+    expect(twice).toEqual([writtenNow(b, 1), writtenNow(a, 1), writtenNow(b, 2)]);
+    // The shared-places keys are the places' in today's order: A's line holds place 1, B's place 2.
+    expect(legacyLineKeys([a, b], keyedLines([a, b]))).toEqual([shared(a, 1, 1), shared(b, 1, 2)]);
   });
 
   it("maps the month's copies beside the day's statement to the places the day's now hold", () => {
@@ -52,9 +97,12 @@ describe('the keys of statement lines', () => {
     const day = line('2026-03-05', '2026-03-05', 'fee');
     const month = [line('2026-03-05', '2026-03-31', 'fee'), line('2026-03-05', '2026-03-31', 'fee')];
     const now = keyedLines([...month, day]).map((k) => k.key);
-    expect(now).toEqual([written('2026-03-05', day, 1), written('2026-03-05', day, 2)]);
+    expect(now).toEqual([writtenNow(day, 1), writtenNow(day, 2)]);
     // Each of the month's copies had its exception then; each is one of the places now, none left over.
-    expect(legacyLineKeys([...month, day], keyedLines([...month, day])).map((k) => [k.legacyKey, k.key])).toEqual([
+    const dated = legacyLineKeys([...month, day], keyedLines([...month, day])).filter(
+      (k) => k.scheme !== 'shared-places',
+    );
+    expect(dated.map((k) => [k.legacyKey, k.key])).toEqual([
       [written('2026-03-31', month[0]!, 1), now[0]],
       [written('2026-03-31', month[1]!, 2), now[1]],
     ]);
@@ -62,40 +110,46 @@ describe('the keys of statement lines', () => {
 
   it("gives a copy its own account's counted line's key, not another account's identical line's of the day", () => {
     // A's fee of the 10th on its month's statement (closing the 31st), B's identical fee on its day's statement, read
-    // first (a lower statement id): counted, B's is place 1 and A's place 2 on the 10th. A's copy was place 1 among the
-    // 31st's lines then, and its key now is A's line's (place 2), not B's (place 1).
-    const b: HeldLine = {
-      ...line('2026-03-10', '2026-03-10', 'FEE', 500n),
-      statement: { channel: 'bank', account: 'B', businessDate: '2026-03-10' },
-    };
+    // first (a lower statement id): B's shared place is 1 and A's 2 on the 10th. A's copy was place 1 among the 31st's
+    // lines then, and its key now is A's line's, not B's.
+    const b = ofB(line('2026-03-10', '2026-03-10', 'FEE', 500n));
     const a = line('2026-03-10', '2026-03-31', 'FEE', 500n);
     const read = [b, a];
     const keyed = keyedLines(read);
     expect(keyed.map((k) => [k.line, k.key])).toEqual([
-      [b, written('2026-03-10', b, 1)],
-      [a, written('2026-03-10', a, 2)],
+      [b, writtenNow(b, 1)],
+      [a, writtenNow(a, 1)],
     ]);
     expect(legacyLineKeys(read, keyed)).toEqual([
-      { key: written('2026-03-10', a, 2), legacyKey: written('2026-03-31', a, 1), day: '2026-03-10' },
+      shared(b, 1, 1),
+      shared(a, 1, 2),
+      { key: writtenNow(a, 1), legacyKey: written('2026-03-31', a, 1), day: '2026-03-10', scheme: 'statement-date' },
     ]);
     // A copy without a counted line of its account and content gives no key now: its rows stay where they are.
-    expect(legacyLineKeys(read, keyed.slice(0, 1))).toEqual([]);
+    expect(legacyLineKeys(read, keyed.slice(0, 1))).toEqual([shared(b, 1, 1)]);
   });
 
-  it("gives a day's statement's copy whose place another account's line took its key now, marked as of its own date", () => {
+  it("marks a day's statement's copy whose statement-date key is another account's line's shared-places key", () => {
     // A's fee of the 10th on its month's statement read first (the lower statement id), B's identical fee on its day's
-    // statement: counted, A's is place 1 and B's place 2 on the 10th. B's copy was place 1 among the 10th's lines then,
-    // under the key A's line has now: B's copy is listed too, its key of before being a key now (ownDate).
+    // statement: A's shared place is 1 and B's 2 on the 10th. B's copy was place 1 among the 10th's lines before
+    // c3452ee: the key A's line had since, an old subject claimed by two schemes (ownDate).
     const a = line('2026-03-10', '2026-03-31', 'FEE', 500n);
-    const b: HeldLine = {
-      ...line('2026-03-10', '2026-03-10', 'FEE', 500n),
-      statement: { channel: 'bank', account: 'B', businessDate: '2026-03-10' },
-    };
+    const b = ofB(line('2026-03-10', '2026-03-10', 'FEE', 500n));
     const read = [a, b];
-    expect(legacyLineKeys(read, keyedLines(read))).toEqual([
-      { key: written('2026-03-10', a, 1), legacyKey: written('2026-03-31', a, 1), day: '2026-03-10' },
-      { key: written('2026-03-10', b, 2), legacyKey: written('2026-03-10', b, 1), day: '2026-03-10', ownDate: true },
+    const found = legacyLineKeys(read, keyedLines(read));
+    expect(found).toEqual([
+      shared(a, 1, 1),
+      shared(b, 1, 2),
+      { key: writtenNow(a, 1), legacyKey: written('2026-03-31', a, 1), day: '2026-03-10', scheme: 'statement-date' },
+      {
+        key: writtenNow(b, 1),
+        legacyKey: written('2026-03-10', b, 1),
+        day: '2026-03-10',
+        scheme: 'statement-date',
+        ownDate: true,
+      },
     ]);
+    expect(found[3]!.legacyKey).toBe(found[0]!.legacyKey);
   });
 
   it("keys a day's lines by that day's lines alone: the days outside a window read beside it change no key", () => {
@@ -111,7 +165,7 @@ describe('the keys of statement lines', () => {
   });
 });
 
-describe('exceptions of before c3452ee, found again', () => {
+describe('exceptions recorded under keys of before, found again', () => {
   const bankLine = (key: string): BankLine => ({
     key,
     statementDate: '2026-03-05',
@@ -128,27 +182,57 @@ describe('exceptions of before c3452ee, found again', () => {
     movements: [{ id: 'wdr_1', businessDate: '2026-03-05', currency: 'USD', signed: -20n, externalRef: 'fee' }],
     difference: -5n,
   };
+  const dated = (key: string, legacyKey: string) =>
+    ({ key, legacyKey, day: '2026-03-05', scheme: 'statement-date' }) as const;
+  const sharedPlace = (key: string, legacyKey: string) =>
+    ({ key, legacyKey, day: '2026-03-05', scheme: 'shared-places' }) as const;
 
   it("names a match's subjects of before by each copy's key of before, and skips what did not change", () => {
-    const found = legacySubjects(
-      [
-        { key: 'k', legacyKey: 'l', day: '2026-03-05' },
-        { key: 'new-a', legacyKey: 'old-a', day: '2026-03-05' },
-      ],
-      [match],
-    );
+    const found = legacySubjects([dated('k', 'l'), dated('new-a', 'old-a')], [match]);
     const subject = matchSubjectOf(['wdr_1'], ['same', 'new-a']);
     expect(found).toEqual([
-      { legacy: 'line:l', subject: 'line:k', businessDate: '2026-03-05' },
-      { legacy: 'line:old-a', subject: 'line:new-a', businessDate: '2026-03-05' },
-      { legacy: matchSubjectOf(['wdr_1'], ['old-a', 'same']), subject, businessDate: '2026-03-05' },
+      { legacy: 'line:l', subject: 'line:k', businessDate: '2026-03-05', scheme: 'statement-date' },
+      { legacy: 'line:old-a', subject: 'line:new-a', businessDate: '2026-03-05', scheme: 'statement-date' },
+      {
+        legacy: matchSubjectOf(['wdr_1'], ['old-a', 'same']),
+        subject,
+        businessDate: '2026-03-05',
+        scheme: 'statement-date',
+      },
     ]);
     expect(legacySubjects([], [match])).toEqual([]);
   });
 
-  it("tries every copy's key of before for a match, though the copy counted now kept its key", () => {
+  it("names a match's shared-places subject first, then its statement-date ones of the shared keys", () => {
+    // Every line has a shared-places key; new-a's copy also had a statement-date key.
+    const lines = [dated('new-a', 'old-a'), sharedPlace('same', 'same-shared'), sharedPlace('new-a', 'new-a-shared')];
+    const found = legacySubjects(lines, [match]);
+    const subject = matchSubjectOf(['wdr_1'], ['same', 'new-a']);
+    // The line re-keyings, shared-places first (of a line's rows that rank alike, that one is kept).
+    expect(found.slice(0, 3).map((r) => [r.legacy, r.scheme])).toEqual([
+      ['line:same-shared', 'shared-places'],
+      ['line:new-a-shared', 'shared-places'],
+      ['line:old-a', 'statement-date'],
+    ]);
+    expect(found.slice(3)).toEqual([
+      {
+        legacy: matchSubjectOf(['wdr_1'], ['new-a-shared', 'same-shared']),
+        subject,
+        businessDate: '2026-03-05',
+        scheme: 'shared-places',
+      },
+      {
+        legacy: matchSubjectOf(['wdr_1'], ['old-a', 'same-shared']),
+        subject,
+        businessDate: '2026-03-05',
+        scheme: 'statement-date',
+      },
+    ]);
+  });
+
+  it("tries every copy's key of before for a match, though the copy counted now kept its statement-date key", () => {
     // A deposit line of the 30th on the month's statement (closing the 31st) and on the day's, imported since: the
-    // day's copy is counted and matched now, its key unchanged; the month's copy was matched before, under its old key.
+    // day's copy is counted and matched now; the month's copy was matched before c3452ee, under its old key.
     const day = line('2026-03-30', '2026-03-30', 'dep', 1990n);
     const month = line('2026-03-30', '2026-03-31', 'dep', 1990n);
     for (const read of [
@@ -162,10 +246,19 @@ describe('exceptions of before c3452ee, found again', () => {
         lines: [{ ...bankLine(counted!.key), statementDate: '2026-03-30' }],
         movements: [{ ...match.movements[0]!, signed: -2000n }],
       };
-      expect(legacySubjects(legacyLineKeys(read, keyedLines(read)), [matched])).toContainEqual({
+      const found = legacySubjects(legacyLineKeys(read, keyedLines(read)), [matched]);
+      const subject = matchSubjectOf(['wdr_1'], [writtenNow(day, 1)]);
+      expect(found).toContainEqual({
         legacy: matchSubjectOf(['wdr_1'], [written('2026-03-31', month, 1)]),
-        subject: matchSubjectOf(['wdr_1'], [written('2026-03-30', day, 1)]),
+        subject,
         businessDate: '2026-03-30',
+        scheme: 'statement-date',
+      });
+      expect(found).toContainEqual({
+        legacy: matchSubjectOf(['wdr_1'], [written('2026-03-30', day, 1)]),
+        subject,
+        businessDate: '2026-03-30',
+        scheme: 'shared-places',
       });
     }
   });
@@ -178,7 +271,7 @@ describe('exceptions of before c3452ee, found again', () => {
     const read = [dayFee, ...week];
     const now = keyedLines(read).map((k) => k.key);
     const legacy = legacyLineKeys(read, keyedLines(read));
-    expect(legacy.map((k) => [k.legacyKey, k.key])).toEqual([
+    expect(legacy.filter((k) => k.scheme === 'statement-date').map((k) => [k.legacyKey, k.key])).toEqual([
       [written('2026-03-07', week[0]!, 1), now[0]],
       [written('2026-03-07', week[1]!, 2), now[1]],
     ]);
@@ -188,12 +281,17 @@ describe('exceptions of before c3452ee, found again', () => {
     );
   });
 
-  it('tries at most legacyMatchSubjectsMax subjects of before for one match', () => {
+  it('tries at most legacyMatchSubjectsMax subjects of before c3452ee for one match, beside its shared-places one', () => {
     const lines = Array.from({ length: 8 }, (_, i) => bankLine(`k${i}`));
-    const copies = lines.map((l) => ({ key: l.key, legacyKey: `old-${l.key}`, day: '2026-03-05' }));
-    const found = legacySubjects(copies, [{ ...match, lines }]).filter((r) => r.legacy.startsWith('match:'));
+    const copies = lines.map((l) => dated(l.key, `old-${l.key}`));
+    const matchSubjects = (found: ReturnType<typeof legacySubjects>) =>
+      found.filter((r) => r.legacy.startsWith('match:'));
     // The first combination is the keys now, not a re-keying.
-    expect(found).toHaveLength(legacyMatchSubjectsMax);
+    expect(matchSubjects(legacySubjects(copies, [{ ...match, lines }]))).toHaveLength(legacyMatchSubjectsMax);
+    const withShared = [...copies, ...lines.map((l) => sharedPlace(l.key, `shared-${l.key}`))];
+    const found = matchSubjects(legacySubjects(withShared, [{ ...match, lines }]));
+    expect(found).toHaveLength(legacyMatchSubjectsMax + 1);
+    expect(found[0]!.scheme).toBe('shared-places');
   });
 
   const row = (id: string, subject: string, state: Partial<RecordedException> = {}): RecordedException => ({
@@ -204,7 +302,12 @@ describe('exceptions of before c3452ee, found again', () => {
     postingId: null,
     ...state,
   });
-  const to = (legacy: string, subject = 'line:now') => ({ legacy, subject, businessDate: '2026-03-05' });
+  const to = (legacy: string, subject = 'line:now', scheme: Rekeying['scheme'] = 'statement-date'): Rekeying => ({
+    legacy,
+    subject,
+    businessDate: '2026-03-05',
+    scheme,
+  });
   const closes = (plan: ReturnType<typeof rekeyPlan>) => plan.closes.map((c) => [c.row.id, c.kept.id]);
 
   it('keeps the row that posted money, else an open one, and closes the other open ones; never one matching closed', () => {
@@ -248,58 +351,86 @@ describe('exceptions of before c3452ee, found again', () => {
     expect(rekeyPlan([to('line:month')], [posted, heldPosted])).toEqual({ moves: [], closes: [] });
   });
 
-  describe("an own-date copy's row of before, under the subject another account's line has now", () => {
-    // A's month copy was under line:r1, B's day copy under line:p1; A's line is line:p1 now and B's line:p2.
-    const fromR = to('line:r1', 'line:p1');
-    const ownDate = { ...to('line:p1', 'line:p2'), ownDate: true as const };
-    const posted = { status: 'RESOLVED' as const, resolution: 'BANK_FEE' as const };
+  it("moves a row under a line's shared-places subject to its key now, and keeps the rows of before alike", () => {
+    // A's fee was shared place 1 of its day and B's place 2, each with its row: each moves to its own line's key.
+    const [sharedA, sharedB] = [to('line:p1', 'line:a', 'shared-places'), to('line:p2', 'line:b', 'shared-places')];
+    const a = row('rex_a', 'line:p1', { status: 'RESOLVED', resolution: 'BANK_FEE', postingId: 'pst_a' });
+    const b = row('rex_b', 'line:p2');
+    const plan = rekeyPlan([sharedA, sharedB], [a, b]);
+    expect(plan.moves.map((m) => [m.row.id, m.rekeying.subject])).toEqual([
+      ['rex_a', 'line:a'],
+      ['rex_b', 'line:b'],
+    ]);
+    expect(plan.closes).toEqual([]);
+    // Moved: the subjects of before hold nothing; a row under a key now stays.
+    expect(rekeyPlan([sharedA, sharedB], [{ ...a, subject: 'line:a' }])).toEqual({ moves: [], closes: [] });
+    // A line's rows of both schemes (a run of c3452ee's code opened one beside the one of before): one is kept, the
+    // shared-places one among equals, the other open one closed as its duplicate.
+    const old = row('rex_c', 'line:r1');
+    const both = rekeyPlan([sharedB, to('line:r1', 'line:b')], [b, old]);
+    expect([both.moves.map((m) => m.row.id), closes(both)]).toEqual([['rex_b'], [['rex_c', 'rex_b']]]);
+  });
 
-    it("leaves that subject for its own line's before the other account's row moves in: each row to its own line", () => {
-      // rex_a sorts first, yet B's row must leave line:p1 before A's moves in: the unique subject is never held twice.
-      for (const [a, b] of [
-        [
-          row('rex_a', 'line:r1', { ...posted, postingId: 'pst_a' }),
-          row('rex_b', 'line:p1', { ...posted, postingId: 'pst_b' }),
-        ],
-        [row('rex_a', 'line:r1'), row('rex_b', 'line:p1', { ...posted, postingId: 'pst_b' })],
-      ]) {
-        const plan = rekeyPlan([fromR, ownDate], [a!, b!]);
-        expect(plan.moves.map((m) => [m.row.id, m.rekeying.subject])).toEqual([
-          ['rex_b', 'line:p2'],
-          ['rex_a', 'line:p1'],
+  describe("an old subject claimed by two schemes: an own-date copy's statement-date one, another line's shared place", () => {
+    // A's month copy was under line:r1 and B's day copy under line:p1 before c3452ee; since, A's line was shared place
+    // 1 (line:p1) and B's place 2 (line:p2). Their keys now: line:a and line:b.
+    const fromR = to('line:r1', 'line:a');
+    const ownDate = { ...to('line:p1', 'line:b'), ownDate: true as const };
+    const [sharedA, sharedB] = [to('line:p1', 'line:a', 'shared-places'), to('line:p2', 'line:b', 'shared-places')];
+    const all = [sharedA, sharedB, fromR, ownDate];
+    const posted = { status: 'RESOLVED' as const, resolution: 'BANK_FEE' as const };
+    const moves = (plan: ReturnType<typeof rekeyPlan>) => plan.moves.map((m) => [m.row.id, m.rekeying.subject]);
+
+    it("gives its row to the own-date copy's line where the other line's row of before c3452ee moves in", () => {
+      for (const a of [row('rex_a', 'line:r1', { ...posted, postingId: 'pst_a' }), row('rex_a', 'line:r1')]) {
+        const plan = rekeyPlan(all, [a, row('rex_b', 'line:p1', { ...posted, postingId: 'pst_b' })]);
+        expect(moves(plan)).toEqual([
+          ['rex_a', 'line:a'],
+          ['rex_b', 'line:b'],
         ]);
         expect(plan.closes).toEqual([]);
       }
     });
 
-    it('moves nothing once moved, nor without an old row of another date moving in, nor into a held subject', () => {
+    it('gives it to the line whose shared place it is otherwise: the row was opened or moved there since c3452ee', () => {
+      // After 8ae5c82's swap: A's row under line:p1, B's under line:p2.
       const a = row('rex_a', 'line:p1', { ...posted, postingId: 'pst_a' });
       const b = row('rex_b', 'line:p2', { ...posted, postingId: 'pst_b' });
-      // After the swap: line:p1 holds A's row, which no old row of another date claims.
-      expect(rekeyPlan([fromR, ownDate], [a, b])).toEqual({ moves: [], closes: [] });
-      // Opened since c3452ee under line:p1 and line:p2 (A's and B's lines now), or only the one: both stay.
-      const opened = row('rex_c', 'line:p1');
-      expect(rekeyPlan([ownDate], [opened, row('rex_d', 'line:p2')])).toEqual({ moves: [], closes: [] });
-      expect(rekeyPlan([ownDate], [opened])).toEqual({ moves: [], closes: [] });
-      // B's line's subject held by a row that stays: B's row stays, closed by no one; A's row stays as before this
-      // change (both posted: nothing to close).
-      const held = row('rex_d', 'line:p2', { ...posted, postingId: 'pst_d' });
-      const oldA = row('rex_a', 'line:r1', { ...posted, postingId: 'pst_a' });
-      const oldB = row('rex_b', 'line:p1', { ...posted, postingId: 'pst_b' });
-      expect(rekeyPlan([fromR, ownDate], [oldA, oldB, held])).toEqual({ moves: [], closes: [] });
-      // Moves that would close on themselves (line:p1 to line:p2 and back): none made.
-      const back = { ...to('line:p2', 'line:p1'), ownDate: true as const };
-      const oldC = row('rex_c', 'line:p2', { ...posted, postingId: 'pst_c' });
-      expect(rekeyPlan([fromR, ownDate, back], [oldA, oldB, oldC])).toEqual({ moves: [], closes: [] });
+      expect(moves(rekeyPlan(all, [a, b]))).toEqual([
+        ['rex_a', 'line:a'],
+        ['rex_b', 'line:b'],
+      ]);
+      // Opened since c3452ee under line:p1 and line:p2, or only the one: each its shared place's line's.
+      expect(moves(rekeyPlan(all, [row('rex_c', 'line:p1'), row('rex_d', 'line:p2')]))).toEqual([
+        ['rex_c', 'line:a'],
+        ['rex_d', 'line:b'],
+      ]);
+      expect(moves(rekeyPlan(all, [row('rex_c', 'line:p1')]))).toEqual([['rex_c', 'line:a']]);
+      // No line holds that shared place now: the own-date copy's alone.
+      expect(moves(rekeyPlan([fromR, ownDate], [row('rex_c', 'line:p1')]))).toEqual([['rex_c', 'line:b']]);
     });
 
-    it("moves no row for an old row matching closed, which never moves in: the row under the subject is its line's", () => {
+    it("gives it to its shared place's line where that line's old row matching closed, which never moves in", () => {
       // c3452ee's code opened A's line's row under line:p1 (posted, or open) and a later run closed A's old row under
-      // line:r1 as its duplicate; B's line (line:p2) matched and has none. Moving A's row to B's subject would leave
-      // line:p1 empty for A's line to open again (a second fee) and B's line explained by A's posting.
+      // line:r1 as its duplicate; B's line matched and has none. A's row goes with A's line, not to B's (which would
+      // leave A's line to open again, a second fee, and show B's explained by A's posting).
       const closedOld = row('rex_a', 'line:r1', { status: 'RESOLVED', resolution: null });
       for (const current of [row('rex_e', 'line:p1', { ...posted, postingId: 'pst_e' }), row('rex_e', 'line:p1')])
-        expect(rekeyPlan([fromR, ownDate], [closedOld, current])).toEqual({ moves: [], closes: [] });
+        expect(rekeyPlan(all, [closedOld, current])).toEqual({
+          moves: [{ row: current, rekeying: sharedA }],
+          closes: [],
+        });
+    });
+
+    it("posts nothing again where B's line had a row under its shared place too: one row moves to each line", () => {
+      const oldA = row('rex_a', 'line:r1', { ...posted, postingId: 'pst_a' });
+      const oldB = row('rex_b', 'line:p1', { ...posted, postingId: 'pst_b' });
+      const held = row('rex_d', 'line:p2', { ...posted, postingId: 'pst_d' });
+      // Both of B's posted (before keys named their account): one moves, the other stays as it is; nothing to close.
+      expect(rekeyPlan(all, [oldA, oldB, held])).toMatchObject({ moves: [{ row: oldA }, { row: held }], closes: [] });
+      // B's shared-place row open: closed as the posted one's duplicate, which moves.
+      const open = row('rex_d', 'line:p2');
+      expect(closes(rekeyPlan(all, [oldA, oldB, open]))).toEqual([['rex_d', 'rex_b']]);
     });
   });
 

@@ -52,8 +52,10 @@ export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line
  * lines of every account in `counted`'s order, which is the order read), then the statement-date keys that are not
  * already those (legacyCopyKeys). `counted` is keyedLines of every line booked on each of its days, every statement's.
  * A shared-places key is the place's, not the line's: where another account's identical line read before it was
- * imported since, a row recorded under that place sits on the line holding the place now, and goes with that line.
- * Nothing stored tells otherwise (a row names no account), and that line's own row, if any, is under the place before.
+ * imported before this code first ran, a row recorded under that place sits on the line holding the place now, and
+ * goes with that line, as it does today; nothing stored tells otherwise (a row names no account). B's fee resolved
+ * under place 1, then A's identical fee read first imported: B's row goes with A's line, and B's line (place 2) with
+ * the row a run opened for it there since, if any. Once moved, no import shifts a row again.
  */
 export function legacyLineKeys(
   lines: readonly HeldLine[],

@@ -10,6 +10,9 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { assert } from '@paygraph/shared/result';
+import { fenceRead, refuseUnlessOpen } from '@paygraph/shared/control/index';
+import { rawRows } from '@paygraph/shared/db/raw';
+import { shardOfAnyId } from '@paygraph/shared/ids';
 import { deleteLegPayment, finishPayment, paymentsByIds, paymentsSucceeded } from '../db/payments';
 import { outboxRowsLock, outboxRowsTaken, takeOutboxRows, takeOutboxHere } from '../db/outbox';
 import { legsOfPayments } from '../db/payment-legs';
@@ -318,16 +321,32 @@ type Ended = Exclude<Ending, 'FORGOTTEN'>;
  * (only the first copy of a payment takes its row), the payments that succeeded in one more
  * update. A failure with a home posting to undo goes on to post its reversal; one without is
  * marked FAILED here. The lock is a LeadingRead: the batch sends it with its accounts' lock.
+ *
+ * The outbox row and the payment's record move with the payment's logical shard (its id's end),
+ * and a success posts nothing, so no posting's lock reads their fence: the ending names that
+ * logical shard for the batch to read its fence row with the accounts' (`logicalShards`), or reads
+ * it itself where the batch runs the group without its lead. Before, a process whose map missed a
+ * shard move's fence ended a payment on the source after the mover's last catch-up: the verify
+ * found the range's payments and outbox rows unlike (test/shard-move-catch-up.test.ts under load),
+ * and where none came after, the target's row stayed PENDING for the relay to end again.
  */
 const paymentEndings: PrepareGroup<EndingInput, Ended> = {
   name: 'payment ending',
-  run: async (tx, inputs) => decideEndings(tx, inputs, await takeOutboxRows(tx, outboxIdsOf(inputs))),
+  run: async (tx, inputs) => {
+    // The outbox rows, then the fence rows: the order the lead takes them in.
+    const taken = await takeOutboxRows(tx, outboxIdsOf(inputs));
+    const fence = fenceRead(logicalShardsOf(inputs));
+    refuseUnlessOpen(tx.shardName, await rawRows(tx, fence.sql, fence.values));
+    return decideEndings(tx, inputs, taken);
+  },
   lead: {
     statement: (inputs) => outboxRowsLock(outboxIdsOf(inputs)),
-    // Only a failure's reversal posts: to the accounts of its spec, under its key.
+    // Only a failure's reversal posts: to the accounts of its spec, under its key. Every ending
+    // writes rows of its payment's logical shard.
     reach: (input) => ({
       accountIds: input.reversal?.legs.map((l) => l.accountId) ?? [],
       dedupeKey: input.reversal?.dedupeKey ?? null,
+      logicalShards: [shardOfAnyId(input.id)],
     }),
     decide: async (tx, inputs, rows) =>
       decideEndings(tx, inputs, await outboxRowsTaken(tx, rows as Array<{ id: string }>)),
@@ -336,6 +355,10 @@ const paymentEndings: PrepareGroup<EndingInput, Ended> = {
 
 function outboxIdsOf(inputs: readonly EndingInput[]): string[] {
   return [...new Set(inputs.map((i) => i.id))];
+}
+
+function logicalShardsOf(inputs: readonly EndingInput[]): number[] {
+  return [...new Set(inputs.map((i) => shardOfAnyId(i.id)))];
 }
 
 /** Each ending, once its outbox row is taken (or found done by another run). */

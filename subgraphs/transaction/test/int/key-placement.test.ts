@@ -255,6 +255,8 @@ describe("a payment's key claimed in its debit's transaction", () => {
     // transaction's lock reads its accounts' fence rows in the same round trip (issue 50): a statement, not a round trip.
     // The payer was paid from before by this caller, so it is not read again (payer-facts.ts, payer-facts.test.ts): one
     // round trip and statement less across shards, in a replay and in a reuse; on one shard its id rode the payee's read.
+    // A cross-shard payment's ending reads its payment's fence row in its lock's round trip (payment-completion.ts
+    // paymentEndings): a statement more on the payer's shard, 14 → 15, not a round trip.
     const on = (c: { roundTrips: number[]; statements: number[] }, i: number) => [c.roundTrips[i], c.statements[i]];
     expect({
       cross: { payer: on(cross, payerShard!), payee: on(cross, payeeShard!) },
@@ -262,7 +264,7 @@ describe("a payment's key claimed in its debit's transaction", () => {
       replay: on(replay, payerShard!),
       reused: on(reused, payerShard!),
     }).toEqual({
-      cross: { payer: [4, 14], payee: [3, 9] },
+      cross: { payer: [4, 15], payee: [3, 9] },
       same: [3, 11],
       replay: [6, 9],
       reused: [3, 5],

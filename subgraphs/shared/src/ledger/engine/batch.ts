@@ -48,13 +48,24 @@ export interface PrepareGroup<I, R> {
  * accounts are locked before the group has decided, `reach` names, for each input, every account
  * a decision may post to and the dedupe key it would post under; the batch locks and reads them
  * too (a decision that does not post leaves its rows locked unused until COMMIT). A decision
- * posting beyond its reach is a bug, and crashes the batch before anything is decided.
+ * posting beyond its reach is a bug, and crashes the batch before anything is decided. Rows the
+ * group writes beyond its postings (a payment's ending: its outbox row and its record) move with
+ * their logical shards in a shard move: `reach` names those too (`logicalShards`), and their fence
+ * rows are read with the accounts' (ledger/store/postings.ts lockAndReadPrior), else a write with
+ * no posting of its shard in the batch would read no fence.
  */
 export interface LeadingRead<I, R> {
   statement(inputs: readonly I[]): Statement;
-  reach(input: I): { accountIds: readonly string[]; dedupeKey: string | null };
+  reach(input: I): Reach;
   /** The group's check from the statement's rows: what run does after sending it. */
   decide(tx: PostingTx, inputs: readonly I[], rows: unknown[]): Promise<Array<PrepareDecision<R>>>;
+}
+
+/** What an input of a LeadingRead's group may write: LeadingRead says why each is named. */
+export interface Reach {
+  accountIds: readonly string[];
+  dedupeKey: string | null;
+  logicalShards?: readonly number[];
 }
 
 /** An item's part in a PrepareGroup; made with inGroup so that input and group agree. */
@@ -243,7 +254,7 @@ async function lockPostings(
   tx: PostingTx,
   specs: readonly PostingSpec[],
   leading: readonly Statement[],
-  reach: ReadonlyArray<{ accountIds: readonly string[]; dedupeKey: string | null }> = [],
+  reach: readonly Reach[] = [],
 ): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome>; answers: unknown[][] }> {
   const ids = [...specs.flatMap((s) => s.legs.map((l) => l.accountId)), ...reach.flatMap((r) => r.accountIds)];
   const keys = [
@@ -251,16 +262,13 @@ async function lockPostings(
     ...reach.flatMap((r) => (r.dedupeKey ? [r.dedupeKey] : [])),
   ];
   const system = new Set(ids.filter(isKnownSystemAccount));
-  const { states, prior, led } = await lockAndReadPrior(tx, ids, system, keys, leading);
+  const written = reach.flatMap((r) => r.logicalShards ?? []);
+  const { states, prior, led } = await lockAndReadPrior(tx, ids, system, keys, leading, written);
   return { states, prior, answers: led };
 }
 
 /** A group's posting must stay within what its LeadingRead said it may reach: those rows alone were locked and read. */
-function assertWithinReach(
-  name: string,
-  spec: PostingSpec,
-  reach: ReadonlyArray<{ accountIds: readonly string[]; dedupeKey: string | null }>,
-): void {
+function assertWithinReach(name: string, spec: PostingSpec, reach: readonly Reach[]): void {
   const within = reach.some(
     (r) => r.dedupeKey === (spec.dedupeKey ?? null) && spec.legs.every((l) => r.accountIds.includes(l.accountId)),
   );

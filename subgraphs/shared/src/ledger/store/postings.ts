@@ -63,7 +63,8 @@ export async function priorOutcomes(tx: PostingTx, keys: readonly string[]): Pro
  * that is not open refuses the posting with FencedWrite (SHARD_UNAVAILABLE, retryable) before anything is decided. A
  * mover's fence write then waits for this transaction, and a posting after it sees the fence. Read before the accounts
  * so that a posting waiting for a fence write holds no account a posting in flight needs (no lock cycle through the
- * mover). System accounts belong to the database and are never fenced. No round trip of its own.
+ * mover). System accounts belong to the database and are never fenced. No round trip of its own. `written`: the logical
+ * shards of rows the batch writes beyond its postings (engine/batch.ts LeadingRead), whose fence rows are read too.
  */
 export async function lockAndReadPrior(
   tx: PostingTx,
@@ -71,6 +72,7 @@ export async function lockAndReadPrior(
   lastIds: ReadonlySet<string>,
   keys: readonly string[],
   leading: readonly Statement[] = [],
+  written: readonly number[] = [],
 ): Promise<{ states: Map<string, Account>; prior: Map<string, PriorOutcome>; led: unknown[][] }> {
   const unique = [...new Set(ids)].sort();
   const groups = [unique.filter((id) => !lastIds.has(id)), unique.filter((id) => lastIds.has(id))].filter(
@@ -79,7 +81,7 @@ export async function lockAndReadPrior(
   // Both groups in one statement: MySQL runs the parts of a UNION ALL in order, so the clients'
   // rows are still locked before the system rows (one statement less to parse, one result set).
   const lock = groups.map(() => `(SELECT ${accountColumns} FROM accounts WHERE id IN (?) ORDER BY id FOR UPDATE)`);
-  const fenced = [...new Set(clientShards(unique, lastIds))];
+  const fenced = [...new Set([...clientShards(unique, lastIds), ...written])];
   const statements: Statement[] = [
     ...leading,
     ...(fenced.length > 0 ? [fenceRead(fenced)] : []),

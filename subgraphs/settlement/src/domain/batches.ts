@@ -48,6 +48,8 @@ export interface BatchItem {
 /** How one kind of item is named and dated. */
 export interface BatchSide<T> {
   keyOf(item: T): string;
+  /** What ties between items alike are broken by (matching.ts BankLine.order; a movement's id). */
+  orderOf(item: T): string;
   dateOf(item: T): string;
 }
 
@@ -59,6 +61,7 @@ export interface BatchLimits {
 interface Candidate<I, M> {
   item: I;
   itemKey: string;
+  itemOrder: string;
   date: string;
   days: number;
   difference: bigint;
@@ -71,7 +74,7 @@ const compare = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
 const rank = <I, M>(a: Candidate<I, M>, b: Candidate<I, M>) =>
   compare(a.difference, b.difference) ||
   a.days - b.days ||
-  a.itemKey.localeCompare(b.itemKey) ||
+  a.itemOrder.localeCompare(b.itemOrder) ||
   a.date.localeCompare(b.date);
 
 /**
@@ -100,7 +103,7 @@ export function pairBatches<I extends BatchItem, M extends BatchItem>(
   for (const m of members) if (m.signed !== 0n) pushTo(groups, `${side(m)}|${memberSide.dateOf(m)}`, m);
   for (const group of groups.values())
     group.sort(
-      (a, b) => compare(abs(b.signed), abs(a.signed)) || memberSide.keyOf(a).localeCompare(memberSide.keyOf(b)),
+      (a, b) => compare(abs(b.signed), abs(a.signed)) || memberSide.orderOf(a).localeCompare(memberSide.orderOf(b)),
     );
   const taken = new Set<string>();
   const search = (item: I, date: string) =>
@@ -110,7 +113,7 @@ export function pairBatches<I extends BatchItem, M extends BatchItem>(
     .filter((i) => i.signed !== 0n)
     .sort(
       (a, b) =>
-        itemSide.dateOf(a).localeCompare(itemSide.dateOf(b)) || itemSide.keyOf(a).localeCompare(itemSide.keyOf(b)),
+        itemSide.dateOf(a).localeCompare(itemSide.dateOf(b)) || itemSide.orderOf(a).localeCompare(itemSide.orderOf(b)),
     );
   const queue: Array<Candidate<I, M>> = [];
   for (const item of ordered)
@@ -168,6 +171,7 @@ function searchGroup<I extends BatchItem, M extends BatchItem>(
   const candidate = (members: M[], difference: bigint): Candidate<I, M> => ({
     item,
     itemKey: itemSide.keyOf(item),
+    itemOrder: itemSide.orderOf(item),
     date,
     days: Math.abs(dayNumber(date) - dayNumber(itemSide.dateOf(item))),
     difference,

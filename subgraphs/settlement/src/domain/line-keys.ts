@@ -40,11 +40,21 @@ export interface LineKeys {
   ownDate?: true;
 }
 
-/** The counted lines (booked-lines.ts), in their order, each with its key. */
-export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line: L; key: string }> {
+/**
+ * The counted lines (booked-lines.ts), in their order, each with its key and its shared-places key (`order`: what
+ * matching breaks ties by, as it broke them by the key then; matching.ts BankLine.order).
+ */
+export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line: L; key: string; order: string }> {
   const counted = countedOnce(held);
   const places = placesBy(counted, accountContent);
-  return counted.map((line, i) => ({ line, key: keyOf(line, places[i]!) }));
+  const shared = sharedPlacesKeys(counted);
+  return counted.map((line, i) => ({ line, key: keyOf(line, places[i]!), order: shared[i]! }));
+}
+
+/** Each line's shared-places key: its place among the day's identical lines of every account, in their order. */
+function sharedPlacesKeys(lines: readonly HeldLine[]): string[] {
+  const places = placesOn(lines, (line) => line.valueDate);
+  return lines.map((line, i) => lineKey(line, line.valueDate, places[i]!));
 }
 
 /**
@@ -52,20 +62,17 @@ export function keyedLines<L extends HeldLine>(held: readonly L[]): Array<{ line
  * lines of every account in `counted`'s order, which is the order read), then the statement-date keys that are not
  * already those (legacyCopyKeys). `counted` is keyedLines of every line booked on each of its days, every statement's.
  * A shared-places key is the place's, not the line's: where another account's identical line read before it was
- * imported before this code first ran, a row recorded under that place sits on the line holding the place now, and
- * goes with that line, as it does today; nothing stored tells otherwise (a row names no account). B's fee resolved
- * under place 1, then A's identical fee read first imported: B's row goes with A's line, and B's line (place 2) with
- * the row a run opened for it there since, if any. Once moved, no import shifts a row again.
+ * imported before a run of this code covered the day (re-keying is done by the runs, not at start-up), a row recorded
+ * under that place sits on the line holding the place now, and goes with that line, as it did before; nothing stored
+ * tells otherwise for sure (a row names no account). B's fee resolved under place 1, then A's identical fee read
+ * first imported: B's row goes with A's line, and B's line (place 2) with the row a run opened for it there since, if
+ * any. Once moved, no import shifts a row again.
  */
 export function legacyLineKeys(
   lines: readonly HeldLine[],
   counted: ReadonlyArray<{ line: HeldLine; key: string }>,
 ): LineKeys[] {
-  const sharedPlaces = placesOn(
-    counted.map((c) => c.line),
-    (line) => line.valueDate,
-  );
-  const shared = counted.map(({ line }, i) => lineKey(line, line.valueDate, sharedPlaces[i]!));
+  const shared = sharedPlacesKeys(counted.map((c) => c.line));
   return [
     ...counted.map(({ line, key }, i) => ({
       key,

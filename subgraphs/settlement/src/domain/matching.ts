@@ -37,6 +37,13 @@ export interface MatchingRules {
 export interface BankLine {
   /** Stable across runs and re-imports of the same content (services/channel-reconcile.ts). */
   key: string;
+  /**
+   * What ties between lines alike are broken by: the line's key before keys named their account (line-keys.ts
+   * keyedLines), by which matching broke them then. Keys now sort otherwise, and two lines of a day and amount would
+   * swap the movements they pair with: a line's recorded decision would sit on a line matched now and the other line
+   * open a new exception (a WRITE_OFF or BANK_FEE posted twice), an AMOUNT_MISMATCH open again under another match.
+   */
+  order: string;
   statementDate: string;
   /** Booking date: what the date window compares. */
   valueDate: string;
@@ -136,8 +143,8 @@ export function matchChannel(
   };
 }
 
-const lineSide: BatchSide<BankLine> = { keyOf: (l) => l.key, dateOf: (l) => l.valueDate };
-const movementSide: BatchSide<Movement> = { keyOf: (m) => m.id, dateOf: (m) => m.businessDate };
+const lineSide: BatchSide<BankLine> = { keyOf: (l) => l.key, orderOf: (l) => l.order, dateOf: (l) => l.valueDate };
+const movementSide: BatchSide<Movement> = { keyOf: (m) => m.id, orderOf: (m) => m.id, dateOf: (m) => m.businessDate };
 
 function contentOf(l: BankLine): string {
   return `${l.currency}|${l.signed}|${l.valueDate}|${l.externalRef}`;
@@ -206,7 +213,7 @@ function byAmountAndDate(
   const sorted = new Map([...buckets].map(([key, ms]) => [key, new SortedMovements(ms)]));
   const ordered = [...lines].sort(
     (a, b) =>
-      a.valueDate.localeCompare(b.valueDate) || compare(abs(a.signed), abs(b.signed)) || a.key.localeCompare(b.key),
+      a.valueDate.localeCompare(b.valueDate) || compare(abs(a.signed), abs(b.signed)) || a.order.localeCompare(b.order),
   );
   for (const line of ordered) {
     const bucket = sorted.get(side(line.currency, line.signed));

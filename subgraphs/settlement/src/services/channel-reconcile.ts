@@ -142,9 +142,10 @@ export function exceptionId(channel: string, subject: string): string {
 }
 
 /** A counted line as matching reads it, under its key (domain/line-keys.ts). */
-function bankLine({ line, key }: { line: HeldLineRow; key: string }): BankLine {
+function bankLine({ line, key, order }: { line: HeldLineRow; key: string; order: string }): BankLine {
   return {
     key,
+    order,
     statementDate: line.valueDate,
     valueDate: line.valueDate,
     currency: line.currency,

@@ -192,6 +192,7 @@ function line(draft: Draft, date: string, currency: string, signed: bigint, exte
   serial++;
   const made = {
     key: `ln${serial.toString().padStart(6, '0')}`,
+    order: `ln${serial.toString().padStart(6, '0')}`,
     statementDate: date,
     valueDate: date,
     currency,

@@ -51,6 +51,7 @@ export function generateStatements(random: Random, options: GeneratorOptions): G
     serial++;
     const made = {
       key: `l${serial}`,
+      order: `l${serial}`,
       statementDate: date,
       valueDate,
       currency,

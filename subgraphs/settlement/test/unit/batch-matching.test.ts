@@ -149,6 +149,7 @@ const deposit = (id: string, businessDate: string, signed: bigint, externalRef: 
 });
 const bankLine = (key: string, date: string, signed: bigint): BankLine => ({
   key,
+  order: key,
   statementDate: date,
   valueDate: date,
   currency: 'EUR',

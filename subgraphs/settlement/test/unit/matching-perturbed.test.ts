@@ -185,6 +185,7 @@ describe('batches pair best first, not in the order the rows come', () => {
   });
   const batch = (key: string, date: string, signed: bigint, lineNumber: number) => ({
     key,
+    order: key,
     statementDate: date,
     valueDate: date,
     currency: 'USD',
@@ -223,6 +224,7 @@ describe('the adjustment table as banks draw it (issue 45)', () => {
   const date = '2071-07-01';
   const line = (key: string, signed: bigint, externalRef: string) => ({
     key,
+    order: key,
     statementDate: date,
     valueDate: date,
     currency: 'USD',

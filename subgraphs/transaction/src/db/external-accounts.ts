@@ -1,11 +1,9 @@
 import { and, asc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/shards/transaction';
-import {
-  externalAccountClaims,
-  externalAccounts,
-  type ExternalAccountRow,
-  type ExternalAccountStatus,
-} from './schema/external-accounts';
+import type { Shard } from '@paygraph/shared/shards/pool';
+import { inPostingTransaction } from '@paygraph/shared/shards/posting-transaction';
+import { fenceRead, refuseUnlessOpen } from '@paygraph/shared/control/index';
+import { externalAccounts, type ExternalAccountRow, type ExternalAccountStatus } from './schema/external-accounts';
 
 /**
  * The SQL of external_accounts (on the owner's link shard) and external_account_claims (on a
@@ -84,12 +82,31 @@ export async function recordReportedBalance(db: Executor, id: string, balance: b
 /**
  * Claims a card for an owner on its fingerprint's shard and answers the owner that holds it:
  * the first claim wins (INSERT IGNORE on the primary key), every later one reads it.
+ *
+ * Under the fence where the write happens: a claim moves with its fingerprint's logical shard (`logical`, a hash:
+ * scripts/lib/move-tables.ts), and one written on a source after the mover's copy read the table would be lost at the
+ * target, where after cutover another owner could claim the same card. So the INSERT IGNORE, a share-mode read of
+ * that logical shard's fence row and the holder's SELECT go in one transaction (BEGIN and the three in one round trip,
+ * COMMIT in another), the claim's row first and the fence row after, as a key's claim takes them. Not open: rolled
+ * back with FencedWrite (SHARD_UNAVAILABLE, retryable), nothing claimed; a mover's fence write waits for the COMMIT.
  */
-export async function claimIdentity(db: Executor, identityKey: string, ownerId: string): Promise<string> {
-  await db.insert(externalAccountClaims).ignore().values({ identityKey, ownerId });
-  const rows = await db
-    .select({ ownerId: externalAccountClaims.ownerId })
-    .from(externalAccountClaims)
-    .where(eq(externalAccountClaims.identityKey, identityKey));
-  return rows[0]!.ownerId;
+export async function claimIdentity(
+  shard: Shard,
+  logical: number,
+  identityKey: string,
+  ownerId: string,
+): Promise<string> {
+  const rows = await inPostingTransaction(shard, async (tx) => {
+    tx.hold('INSERT IGNORE INTO external_account_claims (identity_key, owner_id) VALUES (?, ?)', [
+      identityKey,
+      ownerId,
+    ]);
+    const [fences, holders] = await tx.queryMany([
+      fenceRead([logical]),
+      { sql: 'SELECT owner_id FROM external_account_claims WHERE identity_key = ?', values: [identityKey] },
+    ]);
+    refuseUnlessOpen(shard.name, fences!);
+    return holders as Array<{ owner_id: string }>;
+  });
+  return rows[0]!.owner_id;
 }

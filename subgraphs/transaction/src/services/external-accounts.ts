@@ -4,7 +4,6 @@ import { newId, toLogicalShard } from '@paygraph/shared/ids';
 import { withIdempotencyKey } from '@paygraph/shared/idempotency/index';
 import { parseAmount } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
-import { inTransaction } from '@paygraph/shared/shards/transaction';
 import { isRegisteredChannel } from '@paygraph/settlement/read-model/channels';
 import {
   claimIdentity,
@@ -40,7 +39,7 @@ import {
 import { externalAccountsPerOwnerMax, reportedAsOfAheadMsMax } from '../limits';
 import { isChannelCaller, mayActAsChannelOf, mayManageLink, mayManageLinksOf } from './access';
 import type { ServiceContext } from './context';
-import { recordLinkChange } from './link-events';
+import { recordLinkChange, underLinkFence } from './link-events';
 
 /** What linking a card needs besides a request's context: the HMAC key of fingerprints (CARD_FINGERPRINT_KEY). */
 export interface LinkContext extends ServiceContext {
@@ -117,11 +116,10 @@ export async function linkExternalAccount(
       // its lock; two of the owner's links racing at the bound can still leave one card claimed, no more.
       const full = await beyondLinkBound(ctx, plan, resourceId);
       if (full) return err(full);
-      const holder = await claimIdentity(
-        ctx.shards.byLogical(claimShard(plan.identityKey)).db,
-        plan.identityKey,
-        ownerId,
-      );
+      // Refused FencedWrite (retryable) while a move fences the claim's logical shard: the key stays, and a retry with
+      // it claims the card where the map then places it.
+      const logical = claimShard(plan.identityKey);
+      const holder = await claimIdentity(ctx.shards.byLogical(logical), logical, plan.identityKey, ownerId);
       if (holder !== ownerId) return err({ kind: 'ExternalAccountInUse' as const, field: 'identifier' });
     }
     return writeLink(ctx, plan, resourceId);
@@ -153,7 +151,8 @@ async function beyondLinkBound(ctx: ServiceContext, plan: LinkPlan, id: string) 
 /**
  * The link under the key's id, in one transaction over the owner's links (locked): the link
  * the key made before (a replay), the same account linked before (answered, or PENDING again
- * after a rejection or unlink), or a new one within the owner's bound.
+ * after a rejection or unlink), or a new one within the owner's bound. Under the owner's link shard's fence
+ * (underLinkFence): fenced, FencedWrite and nothing written; the key stays, and its retry writes the link.
  */
 async function writeLink(
   ctx: ServiceContext,
@@ -162,7 +161,7 @@ async function writeLink(
 ): Promise<Result<ExternalAccountRow, LinkExternalAccountError>> {
   const { link } = plan;
   const shard = ctx.shards.byLogical(ownerLinkShard(link.ownerId));
-  return inTransaction(shard, async (tx) => {
+  return underLinkFence(shard, link.ownerId, async (tx) => {
     const links = await lockedLinksOfOwner(tx, link.ownerId);
     const made = links.find((l) => l.id === id);
     if (made) return ok(made);
@@ -247,7 +246,8 @@ export async function unlinkExternalAccount(
 
 /**
  * Moves a link from one of `from` to `to` and writes its event, in one transaction on the link's
- * shard: both or neither. False when it was no longer in `from` (someone else moved it; no event).
+ * shard: both or neither. False when it was no longer in `from` (someone else moved it; no event). Under the owner's
+ * link shard's fence (underLinkFence): fenced, FencedWrite (retryable), neither written.
  */
 async function moveLink(
   ctx: ServiceContext,
@@ -256,7 +256,7 @@ async function moveLink(
   to: ExternalAccountStatus,
   decided: { by: string; at: Date } | null,
 ): Promise<boolean> {
-  return inTransaction(ctx.shards.of('externalAccount', link.id), async (tx) => {
+  return underLinkFence(ctx.shards.of('externalAccount', link.id), link.ownerId, async (tx) => {
     if (!(await moveLinkStatus(tx, link.id, from, to, decided))) return false;
     await recordLinkChange(tx, link, to, decided?.at ?? ctx.now());
     return true;
@@ -281,10 +281,10 @@ export async function reportExternalBalance(
     );
   const notYours = mayActAsChannelOf(ctx.identity, link);
   if (notYours) return err(notYours);
-  const db = ctx.shards.of('externalAccount', link.id).db;
-  await recordReportedBalance(db, link.id, balance.value, asOf);
+  const shard = ctx.shards.of('externalAccount', link.id);
+  await underLinkFence(shard, link.ownerId, (tx) => recordReportedBalance(tx, link.id, balance.value, asOf));
   // The newest report, this one or a later one already there.
-  const [now] = await linksByIds(db, [link.id]);
+  const [now] = await linksByIds(shard.db, [link.id]);
   return ok(now!);
 }
 

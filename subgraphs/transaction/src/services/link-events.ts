@@ -2,7 +2,8 @@ import type { Forbidden } from '@paygraph/shared/authorization';
 import { log } from '@paygraph/shared/log';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { inTransaction, type Executor } from '@paygraph/shared/shards/transaction';
+import { inTransaction, type DrizzleTx, type Executor } from '@paygraph/shared/shards/transaction';
+import { refuseFenced } from '@paygraph/shared/control/index';
 import { linksByIds } from '../db/external-accounts';
 import { appendEvent, dropEventsBefore, eventsAfter, headsOf, lockedHead, payoutEventWritten } from '../db/link-events';
 import { outboxById, takeOutboxHere } from '../db/outbox';
@@ -30,6 +31,22 @@ import type { ServiceContext } from './context';
  * written with it (tellPayout, and the relay after a crash); read by the externalAccountChanges
  * query and the externalAccountChanged stream (link-event-stream.ts).
  */
+
+/**
+ * Runs `write` in one transaction on the owner's link shard, under the fence where the write happens: an owner's
+ * links, their claims' key, its event head and events all move with its link logical shard (ownerLinkShard, which a
+ * link's id ends with too: scripts/lib/move-tables.ts), and a write made on a source after the mover's copy read them
+ * would be lost at the target (an unlink lost leaves the link VERIFIED there, a payout's destination). So the fence
+ * row is read in share mode first (refuseFenced), before the links' or head's locks, the order a campaign takes its
+ * count's in: not open, FencedWrite (SHARD_UNAVAILABLE, retryable) and nothing written; a mover's fence write waits
+ * for the COMMIT. One statement more than the write.
+ */
+export function underLinkFence<T>(shard: Shard, ownerId: string, write: (tx: DrizzleTx) => Promise<T>): Promise<T> {
+  return inTransaction(shard, async (tx) => {
+    await refuseFenced(tx, shard.name, [ownerLinkShard(ownerId)]);
+    return write(tx);
+  });
+}
 
 /**
  * The event of a link's move to `status`, in the transaction that moved it (on the owner's link
@@ -93,7 +110,8 @@ export async function recordPayoutEvent(shards: ShardSet, home: Shard, withdrawa
   const linkShard = shards.of('externalAccount', transfer.externalAccountId);
   const [link] = await linksByIds(linkShard.db, [transfer.externalAccountId]);
   assert(link, `withdrawal ${withdrawalId} names a link that is not there`);
-  await inTransaction(linkShard, async (tx) => {
+  // Fenced (a shard move of the owner's link shard): FencedWrite, nothing written; the relay runs it again soon.
+  await underLinkFence(linkShard, link.ownerId, async (tx) => {
     const head = await lockedHead(tx, link.ownerId);
     if (await payoutEventWritten(tx, withdrawalId)) return;
     await appendKept(tx, head, {

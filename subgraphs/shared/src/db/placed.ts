@@ -1,4 +1,4 @@
-import { inArray, sql, type Column, type SQL } from 'drizzle-orm';
+import { inArray, notInArray, sql, type Column, type SQL } from 'drizzle-orm';
 import { idSuffix } from '../ids';
 
 /**
@@ -8,4 +8,13 @@ import { idSuffix } from '../ids';
  */
 export function onLogicalShards(column: Column, logicalShards: readonly number[]): SQL {
   return inArray(sql`RIGHT(${column}, 2)`, logicalShards.map(idSuffix));
+}
+
+/**
+ * SQL true of a row whose id `column` names none of the logical shards `leftOut` (those whose fence row on the database
+ * is not open: control/store/fences.ts fencedIn), or nothing to add when there are none: what a worker's write over a
+ * whole database (a purge, a disabled endpoint's queues) keeps, so that it leaves a range a move fenced as it is.
+ */
+export function offLogicalShards(column: Column, leftOut: readonly number[]): SQL | undefined {
+  return leftOut.length > 0 ? notInArray(sql`RIGHT(${column}, 2)`, leftOut.map(idSuffix)) : undefined;
 }

@@ -1,10 +1,10 @@
-import { and, asc, desc, eq, gte, inArray, lt, notInArray, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
+import { offLogicalShards } from '@paygraph/shared/db/placed';
 import { webhookDeliveries, type DeliveryRow } from './schema/webhooks';
 import type { StreamKey } from './streams';
 import { pushTo } from '@paygraph/shared/collections';
-import { idSuffix } from '@paygraph/shared/ids';
 import { entryEventType } from '../domain/event-types';
 
 /** A stream's order: by sequence, the entry's own event before what the entry finished (event-types.ts). */
@@ -202,8 +202,7 @@ export async function purgeFinishedBefore(
   limit: number,
   leftOut: readonly number[] = [],
 ): Promise<number> {
-  const open =
-    leftOut.length > 0 ? notInArray(sql`RIGHT(${webhookDeliveries.id}, 2)`, leftOut.map(idSuffix)) : undefined;
+  const open = offLogicalShards(webhookDeliveries.id, leftOut);
   let deleted = 0;
   for (const status of ['SUCCEEDED', 'FAILED'] as const) {
     if (deleted >= limit) break;
@@ -220,12 +219,24 @@ export async function purgeFinishedBefore(
 /**
  * A disabled endpoint's deliveries still PENDING on this shard end FAILED, the reason in
  * last_error, nothing due; answers how many. They are not sent (the endpoint is disabled) and
- * must not sit in the queue for ever.
+ * must not sit in the queue for ever. Not those of the logical shards `leftOut` (fenced here:
+ * services/disabled-endpoints.ts closeEndpointQueues).
  */
-export async function failPendingOfEndpoint(db: Executor, endpointId: string, error: string): Promise<number> {
+export async function failPendingOfEndpoint(
+  db: Executor,
+  endpointId: string,
+  error: string,
+  leftOut: readonly number[] = [],
+): Promise<number> {
   const [result] = await db
     .update(webhookDeliveries)
     .set({ status: 'FAILED', lastError: error.slice(0, 255), nextAttemptAt: null })
-    .where(and(eq(webhookDeliveries.endpointId, endpointId), eq(webhookDeliveries.status, 'PENDING')));
+    .where(
+      and(
+        eq(webhookDeliveries.endpointId, endpointId),
+        eq(webhookDeliveries.status, 'PENDING'),
+        offLogicalShards(webhookDeliveries.id, leftOut),
+      ),
+    );
   return result.affectedRows;
 }

@@ -1,5 +1,6 @@
 import { and, desc, eq, isNotNull, isNull, lte } from 'drizzle-orm';
 import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
+import { offLogicalShards } from '@paygraph/shared/db/placed';
 import { webhookEndpoints, type EndpointRow } from './schema/webhooks';
 
 /** SQL over webhook_endpoints: each on the shard the endpoint's id names. */
@@ -96,12 +97,19 @@ export async function markEndpointHealthy(db: Executor, id: string): Promise<voi
  * Erases the rotated-out secrets whose overlap has ended by `now` (signer.ts signs with one only
  * while previousSecretUntil > now): both columns nulled, so the sealed secret leaves the row.
  * Answers how many rows it erased. A scan of the shard's endpoint rows, a small table (bounded per
- * owner by endpointsPerOwnerRowsMax), each row locked only for its update.
+ * owner by endpointsPerOwnerRowsMax), each row locked only for its update. Not those of the logical shards `leftOut`
+ * (fenced here: services/writable-here.ts eraseSecretsHere); a later pass erases them where they then are.
  */
-export async function forgetExpiredSecrets(db: Executor, now: Date): Promise<number> {
+export async function forgetExpiredSecrets(db: Executor, now: Date, leftOut: readonly number[] = []): Promise<number> {
   const [result] = await db
     .update(webhookEndpoints)
     .set({ previousSecretSealed: null, previousSecretUntil: null })
-    .where(and(isNotNull(webhookEndpoints.previousSecretUntil), lte(webhookEndpoints.previousSecretUntil, now)));
+    .where(
+      and(
+        isNotNull(webhookEndpoints.previousSecretUntil),
+        lte(webhookEndpoints.previousSecretUntil, now),
+        offLogicalShards(webhookEndpoints.id, leftOut),
+      ),
+    );
   return result.affectedRows;
 }

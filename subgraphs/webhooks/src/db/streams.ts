@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, inArray, isNotNull, lte, ne, notInArray, or, sq
 import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { accounts, ledgerEntries, postings } from '@paygraph/shared/ledger/read-model/tables';
 import type { Account, AccountBalances } from '@paygraph/shared/ledger/index';
-import { onLogicalShards } from '@paygraph/shared/db/placed';
+import { offLogicalShards, onLogicalShards } from '@paygraph/shared/db/placed';
 import type { EntryWithPosting } from '../domain/events';
 import { entryEventType } from '../domain/event-types';
 import { webhookStreams, type StreamRow } from './schema/webhooks';
@@ -230,10 +230,17 @@ export async function streamsDueNow(db: Executor, endpointId: string, now: Date)
 
 /**
  * A disabled endpoint's streams on this shard go: nothing of theirs is ever sent again, and the
- * dispatcher's reads then need no list of the enabled endpoints.
+ * dispatcher's reads then need no list of the enabled endpoints. Not those of the logical shards `leftOut` (a stream's
+ * is its stripe's: fenced here, services/disabled-endpoints.ts closeEndpointQueues).
  */
-export async function deleteStreamsOf(db: Executor, endpointId: string): Promise<void> {
-  await db.delete(webhookStreams).where(eq(webhookStreams.endpointId, endpointId));
+export async function deleteStreamsOf(
+  db: Executor,
+  endpointId: string,
+  leftOut: readonly number[] = [],
+): Promise<void> {
+  await db
+    .delete(webhookStreams)
+    .where(and(eq(webhookStreams.endpointId, endpointId), offLogicalShards(webhookStreams.stripeId, leftOut)));
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { failPendingOfEndpoint } from '../db/deliveries';
 import { deleteStreamsOf } from '../db/streams';
+import { underOpenFences } from './writable-here';
 
 /**
  * What disabling does to an endpoint's queue (docs/WEBHOOKS.md, "Disabled endpoints"): nothing
@@ -14,14 +15,23 @@ export function disabledError(reason: string): string {
   return `endpoint disabled: ${reason}`;
 }
 
-/** On every shard holding the endpoint's streams: answers the deliveries failed. */
+/**
+ * On every shard holding the endpoint's streams: answers the deliveries failed. Each database's in one transaction
+ * under its fence rows (writable-here.ts underOpenFences): a delivery and a stream move with their stripe's logical
+ * shard, and a close made on a fenced source after the copy read them would be lost at the target, where the queue
+ * would stay open. A range not open is left as it is; the dispatcher closes the endpoint's queues again at every
+ * refresh for disabledSweepMs (thirty times the longest fence, shardMoveFenceMsMax), on the side the map then places
+ * that range.
+ */
 export async function closeEndpointQueues(shards: ShardSet, endpointId: string, reason: string): Promise<number> {
   const counts = await Promise.all(
-    shards.all.map(async (shard) => {
-      const failed = await failPendingOfEndpoint(shard.db, endpointId, disabledError(reason));
-      await deleteStreamsOf(shard.db, endpointId);
-      return failed;
-    }),
+    shards.all.map((shard) =>
+      underOpenFences(shard, async (tx, leftOut) => {
+        const failed = await failPendingOfEndpoint(tx, endpointId, disabledError(reason), leftOut);
+        await deleteStreamsOf(tx, endpointId, leftOut);
+        return failed;
+      }),
+    ),
   );
   return counts.reduce((a, b) => a + b, 0);
 }

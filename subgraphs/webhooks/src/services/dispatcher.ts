@@ -14,7 +14,7 @@ import {
   recordAttempts,
   type AttemptWrite,
 } from '../db/deliveries';
-import { disableEndpoint, forgetExpiredSecrets, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
+import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
 import {
   anyStreamDue,
   claimDueStreams,
@@ -62,7 +62,7 @@ import { materializeFailedRefunds } from './record-events';
 import { materializeVerifiedLinks } from './link-events';
 import { attemptError } from './attempt-error';
 import { busyEndpointIds } from '../domain/busy-endpoints';
-import { purgeFinishedHere, writableHere } from './writable-here';
+import { eraseSecretsHere, purgeFinishedHere, writableHere } from './writable-here';
 import { shardOf } from '@paygraph/shared/ids';
 
 /**
@@ -759,11 +759,12 @@ export class Dispatcher {
 
   /**
    * Erases, on every shard, the rotated-out secrets whose overlap has ended (docs/WEBHOOKS.md: kept
-   * 24 h, then gone from the row); answers how many. Tests call it instead of waiting for the worker.
+   * 24 h, then gone from the row), each database's under its fence rows (writable-here.ts eraseSecretsHere); answers
+   * how many. Tests call it instead of waiting for the worker.
    */
   async eraseSecrets(): Promise<number> {
     const now = this.now();
-    const counts = await Promise.all(this.shards.all.map((shard) => forgetExpiredSecrets(shard.db, now)));
+    const counts = await Promise.all(this.shards.all.map((shard) => eraseSecretsHere(shard, now)));
     return counts.reduce((a, b) => a + b, 0);
   }
 

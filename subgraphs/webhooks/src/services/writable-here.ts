@@ -5,6 +5,7 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { insertStreamsIfMissing } from '../db/streams';
 import { purgeFinishedBefore } from '../db/deliveries';
+import { forgetExpiredSecrets } from '../db/endpoints';
 
 /**
  * Webhook streams and deliveries are written beside the ledger row they follow (an account, or a merchant's stripe),
@@ -46,15 +47,31 @@ export async function insertStreamsWritable(
 const everyLogicalShard = Array.from({ length: logicalShardCount }, (_, l) => l);
 
 /**
- * A batch of the delivery purge on a database (db/deliveries.ts purgeFinishedBefore), under the fence as every other
- * write of deliveries: a delivery moves with its logical shard, and one deleted on a fenced source after the mover's
- * last catch-up, or from a target's arriving copy, left the two sides unlike (the move's verify refuses, the range
- * stays fenced). In one transaction, every logical shard's fence row read in share mode first (as writableHere, so
- * the fence rows before the deliveries), then only the deliveries of the open ones deleted: a fence write waits for
- * the batch, and a range not open is left out of it, never filling it, until a pass finds it open.
+ * A worker's write over a whole database (rows of many logical shards) under the fence, as every other write of rows
+ * a move carries: in one transaction, every logical shard's fence row read in share mode first (as writableHere, so
+ * the fence rows before the rows written), then `write`, given the logical shards not open there, which it leaves
+ * out. Written on a fenced source after the mover's last catch-up, or on a target's arriving copy, a row would leave
+ * the two sides unlike (the move's verify refuses, the range stays fenced) or be lost at the target; so a fence write
+ * waits for the transaction, and a range not open is left as it is until a pass finds it open where it then is.
+ */
+export function underOpenFences<T>(shard: Shard, write: (tx: DrizzleTx, leftOut: number[]) => Promise<T>): Promise<T> {
+  return inTransaction(shard, async (tx) => write(tx, await fencedIn(tx, everyLogicalShard)));
+}
+
+/**
+ * A batch of the delivery purge on a database (db/deliveries.ts purgeFinishedBefore), under the fence
+ * (underOpenFences): a range not open is left out of it, never filling it, until a pass finds it open.
  */
 export function purgeFinishedHere(shard: Shard, cutoff: Date, limit: number): Promise<number> {
-  return inTransaction(shard, async (tx) =>
-    purgeFinishedBefore(tx, cutoff, limit, await fencedIn(tx, everyLogicalShard)),
-  );
+  return underOpenFences(shard, (tx, leftOut) => purgeFinishedBefore(tx, cutoff, limit, leftOut));
+}
+
+/**
+ * The rotated-out secrets past their overlap erased on a database (db/endpoints.ts forgetExpiredSecrets), under the
+ * fence (underOpenFences): an endpoint moves with its id's logical shard, and an erase made on a fenced source after
+ * the copy read the row would be lost at the target, the sealed secret kept there. A fenced endpoint's is erased by a
+ * later pass, on the side the map then places it.
+ */
+export function eraseSecretsHere(shard: Shard, now: Date): Promise<number> {
+  return underOpenFences(shard, (tx, leftOut) => forgetExpiredSecrets(tx, now, leftOut));
 }

@@ -4,7 +4,6 @@ import { newId, parseId, toLogicalShard } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { inTransaction } from '@paygraph/shared/shards/transaction';
 import type { WebhooksContext } from '../context';
 import { decideEndpointInput, type CreateEndpointInput, type InputRefusal } from '../domain/endpoint-input';
 import {
@@ -29,7 +28,7 @@ import {
   ownersFollowedBy,
 } from './access';
 import { urlRefusal } from './destination';
-import { insertStreamsWritable } from './writable-here';
+import { insertStreamsWritable, underEndpointFence } from './writable-here';
 import { closeEndpointQueues } from './disabled-endpoints';
 import { newSecret, openSecret, sealSecret } from './secrets';
 import { pushTo } from '@paygraph/shared/collections';
@@ -173,8 +172,8 @@ export async function createEndpoint(
     updatedAt: now,
   };
   // The count and the insert in one transaction, under locks on the owner's rows: concurrent registrations cannot pass
-  // the cap together.
-  const refusal = await inTransaction(home.shard, async (tx) => {
+  // the cap together. Under the new id's fence (writable-here.ts underEndpointFence): fenced, FencedWrite, no row.
+  const refusal = await underEndpointFence(home.shard, id, async (tx) => {
     const count = await countEndpointsOfOwnerLocked(tx, identity.sub);
     if (count.enabled >= endpointsPerOwnerMax)
       return `at most ${endpointsPerOwnerMax} enabled endpoints per owner; disable one first`;
@@ -239,7 +238,12 @@ export async function disableEndpointBy(
   const found = await managedEndpoint(ctx, endpointId);
   if (!found.ok) return found;
   const reason = `disabled by ${ctx.identity.role} ${ctx.identity.sub}`;
-  if (await disableEndpoint(found.value.shard.db, endpointId, reason, ctx.services.now())) {
+  const now = ctx.services.now();
+  // Under the endpoint's fence (writable-here.ts underEndpointFence): fenced, FencedWrite and still ENABLED.
+  const disabled = await underEndpointFence(found.value.shard, endpointId, (tx) =>
+    disableEndpoint(tx, endpointId, reason, now),
+  );
+  if (disabled) {
     // A shard that fails here is left to the dispatcher, which closes a disabled endpoint's queues on its next refresh.
     await closeEndpointQueues(ctx.shards, endpointId, reason).catch((error: unknown) =>
       ctx.log.warn({ err: error, endpointId }, "webhooks: closing a disabled endpoint's queues failed"),
@@ -260,7 +264,8 @@ export async function rotateSecret(
   // Under the row's lock, and only over the secret this request read: of two concurrent rotations the second is
   // refused,
   // where it would otherwise push the first one's secret out (or, with a third, drop it) right after it was answered.
-  const rotated = await inTransaction(shard, async (tx) => {
+  // Under the endpoint's fence (writable-here.ts underEndpointFence): fenced, FencedWrite and the secret unchanged.
+  const rotated = await underEndpointFence(shard, endpointId, async (tx) => {
     const row = (await endpointByIdLocked(tx, endpointId))!;
     if (row.secretSealed !== seen.secretSealed) return false;
     // The current secret keeps signing beside the new one for the overlap; re-sealed so its seal is as fresh as the new

@@ -1,5 +1,5 @@
-import { fencedIn } from '@paygraph/shared/control/index';
-import { shardOf } from '@paygraph/shared/ids';
+import { fencedIn, refuseFenced } from '@paygraph/shared/control/index';
+import { shardOf, shardOfAnyId } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type DrizzleTx } from '@paygraph/shared/shards/transaction';
@@ -74,4 +74,22 @@ export function purgeFinishedHere(shard: Shard, cutoff: Date, limit: number): Pr
  */
 export function eraseSecretsHere(shard: Shard, now: Date): Promise<number> {
   return underOpenFences(shard, (tx, leftOut) => forgetExpiredSecrets(tx, now, leftOut));
+}
+
+/**
+ * A write of an endpoint's row in one transaction under its logical shard's fence (its id's end: an endpoint moves with
+ * it): the fence row read in share mode first (refuseFenced), before the row's lock, as writableHere's callers take
+ * them. Not open there (a move the process's map has not followed): FencedWrite (SHARD_UNAVAILABLE, retryable) and
+ * nothing written, where a registration, a rotation or a disabling made after the mover's copy read the row would be
+ * lost at the target (the endpoint gone, its old secret signing, or sending again after its owner disabled it).
+ */
+export function underEndpointFence<T>(
+  shard: Shard,
+  endpointId: string,
+  write: (tx: DrizzleTx) => Promise<T>,
+): Promise<T> {
+  return inTransaction(shard, async (tx) => {
+    await refuseFenced(tx, shard.name, [shardOfAnyId(endpointId)]);
+    return write(tx);
+  });
 }

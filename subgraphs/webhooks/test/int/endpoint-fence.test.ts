@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { idSuffix, newId, toLogicalShard } from '@paygraph/shared/ids';
+import { unique } from '../../../../test/support/env';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
 import type { FenceReason } from '@paygraph/shared/control/index';
@@ -10,6 +11,11 @@ import { closeEndpointQueues } from '../../src/services/disabled-endpoints';
 import { Dispatcher } from '../../src/services/dispatcher';
 import { destinationPolicyOf } from '../../src/services/destination';
 import { dispatcherSettingsDefault } from '../../src/config';
+import type { WebhooksContext } from '../../src/context';
+import { createEndpoint, disableEndpointBy, rotateSecret } from '../../src/services/endpoints';
+import { log } from '@paygraph/shared/log';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { logicalShardCount } from '@paygraph/shared/limits';
 
 /**
  * A disabled endpoint's queues closed and a rotated-out secret erased are writes over a whole database of rows a shard
@@ -113,4 +119,65 @@ describe('rotated-out secrets erased, and a fence on their database', () => {
       expect(await secretsKept([fencedId!, openId!])).toEqual([]);
     });
   }
+});
+
+describe("an endpoint's registration, disabling and rotation, and a fence on its database", () => {
+  const secretKey = randomBytes(32);
+  const policy = destinationPolicyOf(false);
+  const owner = (sub: string) =>
+    ({
+      identity: { sub, role: 'customer' },
+      shards,
+      log: log(),
+      services: { now: () => new Date(), policy, secretKey },
+    }) as unknown as WebhooksContext;
+  const input = { url: 'https://example.com/hook', eventTypes: ['balance.changed'], accountIds: null };
+  const endpointRow = async (id: string) =>
+    (
+      await rawRows<{ status: string; sealed: string }>(
+        shard,
+        'SELECT status, secret_sealed AS sealed FROM webhook_endpoints WHERE id = ?',
+        [id],
+      )
+    )[0];
+  const refusal = (run: () => Promise<unknown>) => run().catch((e: unknown) => e);
+  const everyLogicalShard = { first: 0, last: logicalShardCount - 1 };
+
+  it('registers nothing while its logical shard is fenced there, and registers once open', async () => {
+    const ctx = owner(unique('endpointfence'));
+    for (const reason of reasons) {
+      const refused = await whileFenced(shard, everyLogicalShard, reason, () =>
+        refusal(() => createEndpoint(ctx, input)),
+      );
+      expect(refused).toBeInstanceOf(FencedWrite);
+      const [row] = await rawRows<{ n: number }>(
+        shard,
+        'SELECT COUNT(*) AS n FROM webhook_endpoints WHERE owner_id = ?',
+        [ctx.identity.sub],
+      );
+      expect(Number(row!.n)).toBe(0);
+    }
+    expect((await createEndpoint(ctx, input)).ok).toBe(true);
+  });
+
+  it('neither disables nor rotates an endpoint whose logical shard is fenced there, and does both once open', async () => {
+    const ctx = owner(unique('endpointfence'));
+    const made = await createEndpoint(ctx, input);
+    if (!made.ok) throw new Error(JSON.stringify(made.error));
+    const id = made.value.id;
+    const logical = parseInt(id.slice(-2), 16);
+    const before = await endpointRow(id);
+    for (const reason of reasons) {
+      const rotation = await whileFenced(shard, logical, reason, () => refusal(() => rotateSecret(ctx, id)));
+      expect(rotation).toBeInstanceOf(FencedWrite);
+      const disabling = await whileFenced(shard, logical, reason, () => refusal(() => disableEndpointBy(ctx, id)));
+      expect(disabling).toBeInstanceOf(FencedWrite);
+      expect(await endpointRow(id)).toEqual(before);
+    }
+    expect((await rotateSecret(ctx, id)).ok).toBe(true);
+    expect((await disableEndpointBy(ctx, id)).ok).toBe(true);
+    const after = await endpointRow(id);
+    expect(after!.status).toBe('DISABLED');
+    expect(after!.sealed).not.toBe(before!.sealed);
+  });
 });

@@ -1,5 +1,8 @@
 import { and, desc, eq, inArray } from 'drizzle-orm';
-import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
+import { inTransaction, type Executor, type Tx } from '@paygraph/shared/shards/transaction';
+import type { Shard } from '@paygraph/shared/shards/pool';
+import { refuseFenced } from '@paygraph/shared/control/index';
+import { shardOfAnyId } from '@paygraph/shared/ids';
 import {
   merchantFeeRates,
   reconciliationReports,
@@ -13,16 +16,26 @@ import {
   type StatementLineRow,
 } from './schema/settlement';
 
-/** Inserts the settlement unless (merchant, date) has one; answers the one that holds the pair. */
-export async function claimSettlement(db: Executor, row: typeof settlements.$inferInsert): Promise<SettlementRow> {
-  await db.insert(settlements).ignore().values(row);
-  const rows = await db
-    .select()
-    .from(settlements)
-    .where(
-      and(eq(settlements.merchantAccountId, row.merchantAccountId), eq(settlements.businessDate, row.businessDate)),
-    );
-  return rows[0]!;
+/**
+ * Inserts the settlement unless (merchant, date) has one; answers the one that holds the pair. Under the fence where
+ * the write happens: a settlement moves with its merchant's logical shard (its id's end), and a claim written on a
+ * source after the mover's copy read the table would be lost at the target, where a second run would claim the pair
+ * again under another id. So the INSERT IGNORE, then a share-mode read of that logical shard's fence row (the claim's
+ * row first and the fence row after, as a key's claim takes them), then the holder's read, in one transaction; not
+ * open, FencedWrite (SHARD_UNAVAILABLE, retryable) and nothing claimed.
+ */
+export async function claimSettlement(shard: Shard, row: typeof settlements.$inferInsert): Promise<SettlementRow> {
+  return inTransaction(shard, async (tx) => {
+    await tx.insert(settlements).ignore().values(row);
+    await refuseFenced(tx, shard.name, [shardOfAnyId(row.id)]);
+    const rows = await tx
+      .select()
+      .from(settlements)
+      .where(
+        and(eq(settlements.merchantAccountId, row.merchantAccountId), eq(settlements.businessDate, row.businessDate)),
+      );
+    return rows[0]!;
+  });
 }
 
 export async function settlementsByIds(db: Executor, ids: readonly string[]): Promise<SettlementRow[]> {

@@ -121,7 +121,8 @@ export async function runSettlement(
   const inFlight = await firstInFlight(stripes, merchantId, businessDate);
   if (inFlight) return err({ kind: 'PaymentsInFlight', businessDate, openDate, inFlightId: inFlight });
   const feeBps = await feeRateFor(shards, merchantId, config);
-  const settlement = await claimSettlement(home!.db, {
+  // Refused FencedWrite (retryable) while a move fences the merchant's logical shard: nothing claimed yet.
+  const settlement = await claimSettlement(home!, {
     id: newId('settlement', parsed!.shard),
     merchantAccountId: merchantId,
     businessDate,

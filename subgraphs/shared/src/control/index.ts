@@ -31,6 +31,7 @@ export {
   refuseFenced,
   refuseUnlessOpen,
   refuseFencedAfterWrite,
+  underFence,
   unfenceOn,
   type FenceReason,
 } from './store/fences';

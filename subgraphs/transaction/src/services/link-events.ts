@@ -3,7 +3,7 @@ import { log } from '@paygraph/shared/log';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type DrizzleTx, type Executor } from '@paygraph/shared/shards/transaction';
-import { refuseFenced } from '@paygraph/shared/control/index';
+import { underFence } from '@paygraph/shared/control/index';
 import { linksByIds } from '../db/external-accounts';
 import { appendEvent, dropEventsBefore, eventsAfter, headsOf, lockedHead, payoutEventWritten } from '../db/link-events';
 import { outboxById, takeOutboxHere } from '../db/outbox';
@@ -42,10 +42,7 @@ import type { ServiceContext } from './context';
  * for the COMMIT. One statement more than the write.
  */
 export function underLinkFence<T>(shard: Shard, ownerId: string, write: (tx: DrizzleTx) => Promise<T>): Promise<T> {
-  return inTransaction(shard, async (tx) => {
-    await refuseFenced(tx, shard.name, [ownerLinkShard(ownerId)]);
-    return write(tx);
-  });
+  return underFence(shard, [ownerLinkShard(ownerId)], write);
 }
 
 /**

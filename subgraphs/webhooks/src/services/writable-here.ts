@@ -1,4 +1,4 @@
-import { fencedIn, refuseFenced } from '@paygraph/shared/control/index';
+import { fencedIn, underFence } from '@paygraph/shared/control/index';
 import { shardOf, shardOfAnyId } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
@@ -88,8 +88,5 @@ export function underEndpointFence<T>(
   endpointId: string,
   write: (tx: DrizzleTx) => Promise<T>,
 ): Promise<T> {
-  return inTransaction(shard, async (tx) => {
-    await refuseFenced(tx, shard.name, [shardOfAnyId(endpointId)]);
-    return write(tx);
-  });
+  return underFence(shard, [shardOfAnyId(endpointId)], write);
 }

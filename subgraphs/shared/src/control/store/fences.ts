@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rawRows, rawWrite } from '../../db/raw';
-import type { Tx } from '../../shards/transaction';
+import { inTransaction, type DrizzleTx, type Tx } from '../../shards/transaction';
 import { FencedWrite } from '../../shards/unavailable';
 import { inPostingTransaction, type Statement } from '../../shards/posting-transaction';
 import type { Shard } from '../../shards/pool';
@@ -154,6 +154,24 @@ export function fenceRead(logicalShards: readonly number[]): Statement {
 export async function refuseFenced(tx: Tx, shardName: string, logicalShards: readonly number[]): Promise<void> {
   const refused = await fencedIn(tx, logicalShards);
   if (refused.length > 0) throw new FencedWrite(shardName, refused);
+}
+
+/**
+ * A write that is not a posting, in a transaction of its own on `shard` under the fence of these logical shards
+ * (refuseFenced first, before the write's own locks, the order a posting and a campaign take them in): not open, it
+ * throws FencedWrite (SHARD_UNAVAILABLE, retryable) and nothing is written; else `write`'s answer, committed. One
+ * statement more than the write. For the rows of a moving logical shard written outside a posting (an owner's links,
+ * a webhook endpoint, a merchant's advance terms).
+ */
+export function underFence<T>(
+  shard: Shard,
+  logicalShards: readonly number[],
+  write: (tx: DrizzleTx) => Promise<T>,
+): Promise<T> {
+  return inTransaction(shard, async (tx) => {
+    await refuseFenced(tx, shard.name, logicalShards);
+    return write(tx);
+  });
 }
 
 /**

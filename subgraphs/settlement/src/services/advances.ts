@@ -1,5 +1,6 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { newId, parseId } from '@paygraph/shared/ids';
+import { newId, parseId, shardOfAnyId } from '@paygraph/shared/ids';
+import { underFence } from '@paygraph/shared/control/index';
 import { idempotencyKeyLengthMax } from '@paygraph/shared/limits';
 import { accountsAndStripes, onShard, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
 import type { Forbidden } from '@paygraph/shared/authorization';
@@ -87,7 +88,10 @@ export async function setAdvanceTermsFor(
     updatedBy: ctx.identity.sub,
     updatedAt: ctx.now(),
   };
-  await upsertTerms(ctx.shards.of('account', merchant.value.id).db, row);
+  // Under the merchant's logical shard's fence (terms move with it): written on a source after a move's copy read them,
+  // an operator's terms would be lost at the target. Fenced: FencedWrite (retryable), nothing written.
+  const home = ctx.shards.of('account', merchant.value.id);
+  await underFence(home, [shardOfAnyId(merchant.value.id)], (tx) => upsertTerms(tx, row));
   return ok(row);
 }
 

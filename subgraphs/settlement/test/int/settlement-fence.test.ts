@@ -7,6 +7,9 @@ import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { insertAccount } from '@paygraph/shared/ledger/index';
 import { runSettlement } from '../../src/services/settle';
+import { setAdvanceTermsFor } from '../../src/services/advances';
+import { extendContext } from '../../src/context';
+import { log } from '@paygraph/shared/log';
 import { unique } from '../../../../test/support/env';
 
 /**
@@ -69,5 +72,35 @@ describe("a settlement's claim and a fence on its database", () => {
     const again = await settle(merchantId);
     expect(again.ok && again.value.id).toBe(first.value.id);
     expect(await settlementsOf(merchantId)).toEqual([first.value.id]);
+  });
+});
+
+describe("a merchant's advance terms and a fence on its database", () => {
+  const operator = () =>
+    extendContext(
+      { identity: { sub: unique('settlementfence-op'), role: 'operator' }, shards, log: log() },
+      {
+        feeBpsDefault: 250,
+      },
+    );
+  const terms = async (merchantId: string) =>
+    (
+      await rawRows<{ fee: number }>(shard, 'SELECT fee_bps AS fee FROM advance_terms WHERE merchant_account_id = ?', [
+        merchantId,
+      ])
+    ).map((r) => Number(r.fee));
+
+  it("keeps no operator's terms while the merchant's logical shard is not open there, and keeps them once open", async () => {
+    const merchantId = await merchant();
+    const input = { merchantAccountId: merchantId, maxAdvanceBps: 5000, feeBps: 300, outstandingMax: '100000' };
+    for (const reason of reasons) {
+      const refused = await whileFenced(shard, merchantShard, reason, () =>
+        setAdvanceTermsFor(operator(), input).catch((e: unknown) => e),
+      );
+      expect(refused).toBeInstanceOf(FencedWrite);
+      expect(await terms(merchantId)).toEqual([]);
+    }
+    expect((await setAdvanceTermsFor(operator(), input)).ok).toBe(true);
+    expect(await terms(merchantId)).toEqual([300]);
   });
 });

@@ -58,9 +58,9 @@ function sharedPlacesKeys(lines: readonly HeldLine[]): string[] {
 }
 
 /**
- * The keys of before of the lines read: each counted line's shared-places key (its place among the day's identical
- * lines of every account in `counted`'s order, which is the order read), then the statement-date keys that are not
- * already those (legacyCopyKeys). `counted` is keyedLines of every line booked on each of its days, every statement's.
+ * The keys of before of the lines read: each counted line's shared-places key (`order`, its place among the day's
+ * identical lines of every account in the order read), then the statement-date keys that are not already those
+ * (legacyCopyKeys). `counted` is keyedLines of every line booked on each of its days, every statement's.
  * A shared-places key is the place's, not the line's: where another account's identical line read before it was
  * imported before a run of this code covered the day (re-keying is done by the runs, not at start-up), a row recorded
  * under that place sits on the line holding the place now, and goes with that line, as it did before; nothing stored
@@ -70,9 +70,9 @@ function sharedPlacesKeys(lines: readonly HeldLine[]): string[] {
  */
 export function legacyLineKeys(
   lines: readonly HeldLine[],
-  counted: ReadonlyArray<{ line: HeldLine; key: string }>,
+  counted: ReadonlyArray<{ line: HeldLine; key: string; order: string }>,
 ): LineKeys[] {
-  const shared = sharedPlacesKeys(counted.map((c) => c.line));
+  const shared = counted.map((c) => c.order);
   return [
     ...counted.map(({ line, key }, i) => ({
       key,

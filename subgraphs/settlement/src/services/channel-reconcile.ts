@@ -165,7 +165,7 @@ async function rekeyingsOf(
   control: Shard,
   channel: string,
   window: { businessDate: string; fromDate: string; toDate: string },
-  read: { held: readonly HeldLineRow[]; keyed: ReadonlyArray<{ line: HeldLineRow; key: string }> },
+  read: { held: readonly HeldLineRow[]; keyed: ReadonlyArray<{ line: HeldLineRow; key: string; order: string }> },
   result: MatchResult,
 ): Promise<Rekeying[]> {
   const outside = await linesHeldOutside(control.db, channel, window.businessDate, window.fromDate, window.toDate);

@@ -109,7 +109,10 @@ export class LinkMoves {
     expect(answer.data?.unlinkExternalAccount?.status, JSON.stringify(answer)).toBe('UNLINKED');
   }
 
-  /** A withdrawal of `amount` EUR from the account to the link (none: to no link), as the owner: its id. */
+  /**
+   * A withdrawal of `amount` EUR from the account to the link (none: to no link), as `bearer` (the owner, or an
+   * operator: the owner's own naming no link is refused once it has a verified EUR link): its id.
+   */
   async payout(bearer: string, accountId: string, linkId: string | null, amount = '300'): Promise<string> {
     const input = {
       idempotencyKey: unique('w'),

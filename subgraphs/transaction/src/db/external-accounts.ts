@@ -28,6 +28,26 @@ export async function linksOfOwner(db: Executor, ownerId: string): Promise<Exter
     .orderBy(asc(externalAccounts.id));
 }
 
+/**
+ * Whether the owner has a VERIFIED link in `currency`: what a withdrawal naming no link is checked against
+ * (services/external-accounts.ts `unnamedPayoutRefusal`). One statement on the owner index (owner_id, id), of at most
+ * externalAccountsPerOwnerMax rows; none for an owner without links.
+ */
+export async function hasVerifiedLinkIn(db: Executor, ownerId: string, currency: string): Promise<boolean> {
+  const rows = await db
+    .select({ id: externalAccounts.id })
+    .from(externalAccounts)
+    .where(
+      and(
+        eq(externalAccounts.ownerId, ownerId),
+        eq(externalAccounts.status, 'VERIFIED'),
+        eq(externalAccounts.currency, currency),
+      ),
+    )
+    .limit(1);
+  return rows.length > 0;
+}
+
 /** The owner's links, locked (FOR UPDATE on the owner index range) until the transaction ends. */
 export async function lockedLinksOfOwner(tx: Executor, ownerId: string): Promise<ExternalAccountRow[]> {
   return tx

@@ -69,6 +69,16 @@ export function mayWithdrawFrom(identity: Identity, account: Owned): Forbidden |
   return mayWrite(identity, account.ownerId) ? null : forbiddenBecause(`account ${account.id} is not yours`);
 }
 
+/**
+ * The owner a withdrawal naming no linked account is held to the verified links of (services/external-accounts.ts
+ * `unnamedPayoutRefusal`), known before its account is read: a customer's or merchant's own (its sub, the account's
+ * owner, or mayWithdrawFrom refuses it). An operator's is not held: an operator verifies links itself, so making it
+ * name one guards nothing against it. Partners and channels withdraw nothing. Null: not held.
+ */
+export function payoutHeldToLinksOf(identity: Identity): string | null {
+  return mayWrite(identity, identity.sub) && !readsEveryAccount(identity) ? identity.sub : null;
+}
+
 /** Funding a campaign from an account: its discounts are paid from it. */
 export function mayFundCampaignFrom(identity: Identity, funding: Owned): Forbidden | null {
   return mayWrite(identity, funding.ownerId)

@@ -7,6 +7,7 @@ import { err, ok, type Result } from '@paygraph/shared/result';
 import { isRegisteredChannel } from '@paygraph/settlement/read-model/channels';
 import {
   claimIdentity,
+  hasVerifiedLinkIn,
   insertLink,
   linksByIds,
   linksOfOwner,
@@ -37,7 +38,7 @@ import {
   type VerifyExternalAccountError,
 } from '../domain/errors';
 import { externalAccountsPerOwnerMax, reportedAsOfAheadMsMax } from '../limits';
-import { isChannelCaller, mayActAsChannelOf, mayManageLink, mayManageLinksOf } from './access';
+import { isChannelCaller, mayActAsChannelOf, mayManageLink, mayManageLinksOf, payoutHeldToLinksOf } from './access';
 import type { ServiceContext } from './context';
 import { recordLinkChange, underLinkFence } from './link-events';
 
@@ -304,9 +305,10 @@ export interface LinkedEnd {
 }
 
 /**
- * A link the movement may not name now. `earlierEnd` is the end a request made before would have
- * named when the refusal is only the link's status (unlinked or rejected since): a replay of that
- * request answers what it made, as every replay does (services/external-transfer.ts).
+ * A link the movement may not name now, or a withdrawal that must name one (unnamedPayoutRefusal).
+ * `earlierEnd` is the end a request made before would have named when the refusal is only a link's
+ * status (unlinked or rejected since; verified since): a replay of that request answers what it
+ * made, as every replay does (services/external-transfer.ts).
  */
 export interface LinkRefused {
   refusal: LinkRefusal;
@@ -342,4 +344,37 @@ export async function linkedEnd(
     refusal: allowed.error,
     earlierEnd: statusOnly ? { externalAccountId: id, channel: link.channel } : null,
   });
+}
+
+/**
+ * The refusal of a withdrawal that names no linked account (no externalAccountId) while its owner has a VERIFIED link
+ * in its currency, or null. Before links, a withdrawal paid out to whatever externalRef its caller wrote, the first
+ * thing an account-takeover fraud changes; an owner with a verified link in the currency is paid out to it, so its own
+ * withdrawal there must name one (INVALID_INPUT, field externalAccountId). Not held: an owner with no VERIFIED link in
+ * the currency (PENDING, REJECTED and UNLINKED ones cannot be named, so they hold nothing), an operator's withdrawal
+ * (payoutHeldToLinksOf), a deposit.
+ *
+ * Read when the request begins, beside its account's read (the caller's sub is the owner whose links it reads; another
+ * owner's account is refused FORBIDDEN before this answer is looked at): one indexed statement on the owner's link
+ * shard, no round trip of its own. A plain read, before the key's claim and the posting: a link verified before it
+ * is seen; one verified while the withdrawal is in flight may not be, and that withdrawal pays out as it would have
+ * before the link's verdict. `earlierEnd` lets a replay of a withdrawal made before the link's verdict answer it.
+ */
+export async function unnamedPayoutRefusal(
+  ctx: ServiceContext,
+  kind: 'DEPOSIT' | 'WITHDRAWAL',
+  rawId: string | null | undefined,
+  movement: { currency: string; channel: string | null },
+): Promise<LinkRefused | null> {
+  const ownerId = payoutHeldToLinksOf(ctx.identity);
+  if (kind !== 'WITHDRAWAL' || (rawId !== null && rawId !== undefined) || ownerId === null) return null;
+  const db = ctx.shards.byLogical(ownerLinkShard(ownerId)).db;
+  if (!(await hasVerifiedLinkIn(db, ownerId, movement.currency))) return null;
+  return {
+    refusal: invalidInput(
+      'externalAccountId',
+      `the owner's payouts in ${movement.currency} go to its verified linked accounts: name one (externalAccountId)`,
+    ),
+    earlierEnd: { externalAccountId: null, channel: movement.channel },
+  };
 }

@@ -15,7 +15,7 @@ import { recordOutcome } from './record-outcome';
 import { sweepForWithdrawal } from './sweep';
 import type { ServiceContext } from './context';
 import { callerChannel, mayDeposit, mayWithdrawFrom } from './access';
-import { linkedEnd, type LinkedEnd, type LinkRefused } from './external-accounts';
+import { linkedEnd, unnamedPayoutRefusal, type LinkedEnd, type LinkRefused } from './external-accounts';
 import { tellPayout } from './link-events';
 import { hitFailpoint } from './failpoints';
 import { deferOutbox } from '../db/outbox';
@@ -58,11 +58,16 @@ async function externalTransfer(
   const channel = channelOf(ctx, parsed.value.channel);
   if (!channel.ok) return channel;
   const request = { ...parsed.value, channel: channel.value };
-  const account = (await readAccounts(ctx.shards, [request.accountId])).get(request.accountId);
+  // A withdrawal naming no link reads its owner's links beside the account: no round trip of its own.
+  const [account, unnamed] = await Promise.all([
+    readAccounts(ctx.shards, [request.accountId]).then((found) => found.get(request.accountId)),
+    unnamedPayoutRefusal(ctx, kind, input.externalAccountId, request),
+  ]);
   if (!account || account.type === 'SYSTEM' || account.parentId !== null)
     return err({ kind: 'AccountNotFound', accountId: request.accountId });
   const notYours = kind === 'WITHDRAWAL' ? mayWithdrawFrom(ctx.identity, account) : null;
   if (notYours) return err(notYours);
+  if (unnamed) return madeBeforeOr(ctx, kind, request, unnamed);
   const linked = await linkedEnd(ctx, kind, input.externalAccountId, account, request);
   if (!linked.ok) return madeBeforeOr(ctx, kind, request, linked.error);
   // A named link is the movement's other end: its channel is the link's.
@@ -102,10 +107,11 @@ function transferKeySpec(kind: 'DEPOSIT' | 'WITHDRAWAL', movement: ParsedExterna
 }
 
 /**
- * A transfer refused now because its link's status changed (unlinked or rejected since) that was
- * perhaps made before, when the link was usable: a replay of that request (same key, same
- * content) answers the transfer it made, as any replay does; anything else gets the refusal. Read
- * without claiming the key, so a refused first request leaves it free.
+ * A transfer refused now because its link's status changed (unlinked or rejected since), or a
+ * withdrawal naming no link refused because its owner's link was verified since, that was perhaps
+ * made before, when it was allowed: a replay of that request (same key, same content) answers the
+ * transfer it made, as any replay does; anything else gets the refusal. Read without claiming the
+ * key, so a refused first request leaves it free.
  */
 async function madeBeforeOr(
   ctx: ServiceContext,

@@ -260,6 +260,16 @@ async function fundedWithLink(prefix: string, options: { verify?: boolean; curre
   return { owner, bearer, account, linkId };
 }
 
+/** A new link of the owner's (an IBAN in EUR at the channel), verified by the channel: its id. */
+async function verifiedLink(owner: string, bearer: string): Promise<string> {
+  const linked = await link(bearer, { ownerId: owner, kind: 'BANK_ACCOUNT', identifier: freshIban() });
+  const id = linked.data!.linkExternalAccount.id as string;
+  const input = { input: { externalAccountId: id, verified: true } };
+  const verified = await gql(stack.gatewayUrl, linkDocs.verify, input, await token(channel, 'channel'));
+  expect(verified.data!.verifyExternalAccount.status).toBe('VERIFIED');
+  return id;
+}
+
 function withdraw(bearer: string, input: Record<string, unknown>, doc = withdrawDetail): Promise<Answer> {
   const full = { idempotencyKey: unique('w'), amount: '300', currency: 'EUR', ...input };
   return gql(stack.gatewayUrl, doc, { input: full }, bearer);
@@ -374,13 +384,17 @@ describe('payouts only to what the owner verified', () => {
   });
 
   it('replays a payout key with another link as IDEMPOTENCY_KEY_REUSED', async () => {
-    const { bearer, account, linkId } = await fundedWithLink('payout-replay');
+    const { owner, bearer, account, linkId } = await fundedWithLink('payout-replay');
     const second = await link(bearer, { ownerId: (await fundedWithLink('x')).owner, kind: 'WALLET', identifier: 'w' });
     expect(errorCodes(second)).toEqual(['FORBIDDEN']);
+    const other = await verifiedLink(owner, bearer);
     const key = unique('w');
     await withdraw(bearer, { idempotencyKey: key, accountId: account, externalAccountId: linkId });
+    const otherLink = await withdraw(bearer, { idempotencyKey: key, accountId: account, externalAccountId: other });
+    expect(otherLink.data!.withdraw).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    // Naming no link, the owner's verified links refuse it before its key is looked at.
     const plain = await withdraw(bearer, { idempotencyKey: key, accountId: account });
-    expect(plain.data!.withdraw).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(plain.data!.withdraw).toMatchObject({ code: 'INVALID_INPUT', field: 'externalAccountId' });
     expect((await kit.balance(account)).available).toBe('9700');
   });
 
@@ -408,6 +422,88 @@ describe('payouts only to what the owner verified', () => {
     expect((await kit.balance(account)).available).toBe('10500');
   });
 });
+
+describe('a withdrawal naming no link', () => {
+  it('is refused when its owner has a VERIFIED link in its currency, writing nothing; the same key then pays the link', async () => {
+    const { bearer, account, linkId } = await fundedWithLink('unnamed-verified');
+    const key = unique('w');
+    // What a taken-over session sends: no link, its own externalRef (a channel named changes nothing).
+    for (const input of [
+      { idempotencyKey: key, accountId: account, externalRef: unique('attacker-iban') },
+      { accountId: account, externalRef: unique('attacker-iban'), channel: 'elsewhere' },
+    ]) {
+      const refused = await withdraw(bearer, input);
+      expect(refused.errors).toBeUndefined();
+      expect(refused.data!.withdraw).toMatchObject({
+        __typename: 'InvalidInput',
+        code: 'INVALID_INPUT',
+        field: 'externalAccountId',
+        message: expect.stringContaining('verified linked accounts'),
+      });
+    }
+    expect((await kit.balance(account)).available).toBe('10000');
+    expect(await withdrawalsOf(account)).toEqual({ transfers: 0, claimed: 0 });
+    // The refusal left the key free: the retry naming the link pays out under it, once.
+    const input = { idempotencyKey: key, accountId: account, externalAccountId: linkId, externalRef: unique('ref') };
+    const paid = await withdraw(bearer, input);
+    expect(paid.errors).toBeUndefined();
+    expect(paid.data!.withdraw).toMatchObject({ __typename: 'Withdrawal', channel, externalAccount: { id: linkId } });
+    expect((await withdraw(bearer, input)).data!.withdraw).toEqual(paid.data!.withdraw);
+    expect((await kit.balance(account)).available).toBe('9700');
+    expect(await withdrawalsOf(account)).toEqual({ transfers: 1, claimed: 1 });
+  });
+
+  it('pays out to its externalRef when the owner has no VERIFIED link in its currency, or an operator sends it', async () => {
+    const none = unique('unnamed-none');
+    const noneAccount = await kit.open(none, { currency: 'EUR' });
+    await kit.fund(noneAccount, '10000', 'EUR');
+    const pending = await fundedWithLink('unnamed-pending', { verify: false });
+    const rejected = await fundedWithLink('unnamed-rejected', { verify: false });
+    const decided = { input: { externalAccountId: rejected.linkId, verified: false } };
+    expect((await gql(stack.gatewayUrl, linkDocs.verify, decided, operator)).data!.verifyExternalAccount.status).toBe(
+      'REJECTED',
+    );
+    const unlinked = await fundedWithLink('unnamed-unlinked');
+    await gql(stack.gatewayUrl, linkDocs.unlink, { id: unlinked.linkId }, unlinked.bearer);
+    const usd = await fundedWithLink('unnamed-usd', { currency: 'USD' });
+    const verified = await fundedWithLink('unnamed-by-operator');
+    const senders: Array<[string, string]> = [
+      [await token(none, 'customer'), noneAccount],
+      ...[pending, rejected, unlinked, usd].map((o): [string, string] => [o.bearer, o.account]),
+      [operator, verified.account],
+    ];
+    for (const [bearer, account] of senders) {
+      const paid = await withdraw(bearer, { accountId: account, externalRef: unique('ref') });
+      expect(paid.errors).toBeUndefined();
+      expect(paid.data!.withdraw, account).toMatchObject({ __typename: 'Withdrawal', externalAccount: null });
+      expect((await kit.balance(account)).available).toBe('9700');
+    }
+  });
+
+  it("answers a replay of one made before the owner's link was verified with it; a new key is refused", async () => {
+    const { bearer, account, linkId } = await fundedWithLink('unnamed-replay', { verify: false });
+    const input = { idempotencyKey: unique('w'), accountId: account, externalRef: unique('ref') };
+    const paid = await withdraw(bearer, input);
+    expect(paid.data!.withdraw).toMatchObject({ __typename: 'Withdrawal' });
+    const verdict = { input: { externalAccountId: linkId, verified: true } };
+    await gql(stack.gatewayUrl, linkDocs.verify, verdict, await token(channel, 'channel'));
+    expect((await withdraw(bearer, input)).data!.withdraw).toEqual(paid.data!.withdraw);
+    const fresh = await withdraw(bearer, { ...input, idempotencyKey: unique('w') });
+    expect(fresh.data!.withdraw).toMatchObject({ code: 'INVALID_INPUT', field: 'externalAccountId' });
+    expect((await kit.balance(account)).available).toBe('9700');
+  });
+});
+
+/** An account's withdrawals and withdrawal keys on its database. */
+async function withdrawalsOf(account: string): Promise<{ transfers: number; claimed: number }> {
+  const [rows] = (await stack.shards.of('account', account).db.execute(
+    sql`SELECT (SELECT COUNT(*) FROM external_transfers WHERE account_id = ${account} AND kind = 'WITHDRAWAL')
+                 AS transfers,
+               (SELECT COUNT(*) FROM idempotency_keys WHERE anchor_id = ${account} AND operation = 'WITHDRAWAL')
+                 AS claimed`,
+  )) as unknown as [Array<{ transfers: number | string; claimed: number | string }>];
+  return { transfers: Number(rows[0]!.transfers), claimed: Number(rows[0]!.claimed) };
+}
 
 describe('what a channel reports', () => {
   it("keeps the newest asOf, from the link's channel only, never in the ledger balance", async () => {

@@ -58,16 +58,13 @@ async function externalTransfer(
   const channel = channelOf(ctx, parsed.value.channel);
   if (!channel.ok) return channel;
   const request = { ...parsed.value, channel: channel.value };
-  // A withdrawal naming no link reads its owner's links beside the account: no round trip of its own.
-  const [account, unnamed] = await Promise.all([
-    readAccounts(ctx.shards, [request.accountId]).then((found) => found.get(request.accountId)),
-    unnamedPayoutRefusal(ctx, kind, input.externalAccountId, request),
-  ]);
+  const { account, unnamed } = await accountBeside(ctx, kind, input.externalAccountId, request);
   if (!account || account.type === 'SYSTEM' || account.parentId !== null)
     return err({ kind: 'AccountNotFound', accountId: request.accountId });
   const notYours = kind === 'WITHDRAWAL' ? mayWithdrawFrom(ctx.identity, account) : null;
   if (notYours) return err(notYours);
-  if (unnamed) return madeBeforeOr(ctx, kind, request, unnamed);
+  const mustName = unnamed();
+  if (mustName) return madeBeforeOr(ctx, kind, request, mustName);
   const linked = await linkedEnd(ctx, kind, input.externalAccountId, account, request);
   if (!linked.ok) return madeBeforeOr(ctx, kind, request, linked.error);
   // A named link is the movement's other end: its channel is the link's.
@@ -81,6 +78,34 @@ async function externalTransfer(
     hitFailpoint('payout-before-event');
   if (moved.ok) await tellPayout(ctx.shards, moved.value);
   return moved;
+}
+
+/**
+ * The transfer's account, read beside what a withdrawal naming no link is held to (unnamedPayoutRefusal: its owner's
+ * links, on another database perhaps), so that read costs no round trip of its own. That read is settled, not
+ * awaited: `unnamed` answers it, or throws its failure (the owner's link shard unavailable, or fenced in this
+ * process's map), and the caller asks only after the account's own checks. So a request for another's account, or
+ * none, is refused FORBIDDEN or ACCOUNT_NOT_FOUND whatever the link shard did, and one that passes them fails with the
+ * links' read (fail closed: never paid out unchecked). The account's own read failing fails the request first.
+ */
+async function accountBeside(
+  ctx: ServiceContext,
+  kind: 'DEPOSIT' | 'WITHDRAWAL',
+  rawLinkId: string | null | undefined,
+  request: ParsedExternalTransfer,
+): Promise<{ account: Account | undefined; unnamed: () => LinkRefused | null }> {
+  const [account, unnamed] = await Promise.allSettled([
+    readAccounts(ctx.shards, [request.accountId]).then((found) => found.get(request.accountId)),
+    unnamedPayoutRefusal(ctx, kind, rawLinkId, request),
+  ]);
+  if (account.status === 'rejected') throw account.reason;
+  return {
+    account: account.value,
+    unnamed: () => {
+      if (unnamed.status === 'rejected') throw unnamed.reason;
+      return unnamed.value;
+    },
+  };
 }
 
 /**

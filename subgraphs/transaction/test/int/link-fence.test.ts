@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newId, toLogicalShard } from '@paygraph/shared/ids';
+import { newId, shardOf, toLogicalShard } from '@paygraph/shared/ids';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import type { FenceReason } from '@paygraph/shared/control/index';
@@ -19,6 +19,8 @@ import {
   type LinkContext,
 } from '../../src/services/external-accounts';
 import { recordPayoutEvent } from '../../src/services/link-events';
+import { withdraw } from '../../src/services/external-transfer';
+import { insertAccountOn } from '../../../../test/support/bank';
 import { serviceContext } from '../support/service-context';
 
 /**
@@ -175,5 +177,44 @@ describe("a link's writes and a fence on its owner's link shard", () => {
     expect({ events: await events(ownerId), pending: await pending() }).toEqual({ events: 2, pending: 1 });
     await recordPayoutEvent(shards, shard, withdrawalId);
     expect({ events: await events(ownerId), pending: await pending() }).toEqual({ events: 3, pending: 0 });
+  });
+});
+
+describe("a withdrawal naming no link while the caller's link logical shard is fenced in this process's map", () => {
+  /** Runs `run` with this process's map fencing `logical` (routing to it throws FencedWrite), then lifts it. */
+  async function whileMapFences<T>(logical: number, run: () => Promise<T>): Promise<T> {
+    const apply = (fenced: number[]) => {
+      const now = shards.placement.current;
+      expect(shards.placement.apply({ ...now, version: now.version + 1, fenced })).toBe(true);
+    };
+    apply([logical]);
+    try {
+      return await run();
+    } finally {
+      apply([]);
+    }
+  }
+
+  it("refuses another's account FORBIDDEN and a missing one ACCOUNT_NOT_FOUND, and fails the caller's own closed", async () => {
+    const victim = await insertAccountOn(shards, 0, unique('linkfence-victim'), 'PERSONAL', 'EUR');
+    // The caller's link logical shard is not its accounts': only the read of its links is fenced.
+    const accountsLogical = shardOf('account', victim);
+    let caller = unique('linkfence-caller');
+    while (ownerLinkShard(caller) === accountsLogical) caller = unique('linkfence-caller');
+    const own = await insertAccountOn(shards, 0, caller, 'PERSONAL', 'EUR');
+    expect(shardOf('account', own)).toBe(accountsLogical);
+    const linkLogical = ownerLinkShard(caller);
+    const ctx = serviceContext(shards, { sub: caller, role: 'customer' });
+    const request = (accountId: string) =>
+      withdraw(ctx, { idempotencyKey: unique('w'), accountId, amount: '1', currency: 'EUR', externalRef: 'x' });
+    const answers = await whileMapFences(linkLogical, async () => ({
+      theirs: await request(victim).catch((e: unknown) => e),
+      missing: await request(newId('account', accountsLogical)).catch((e: unknown) => e),
+      mine: await request(own).catch((e: unknown) => e),
+    }));
+    expect(answers.theirs).toMatchObject({ ok: false, error: { kind: 'Forbidden' } });
+    expect(answers.missing).toMatchObject({ ok: false, error: { kind: 'AccountNotFound' } });
+    // Its own: the links' read failed, so the request fails (SHARD_UNAVAILABLE, retryable), never paid unchecked.
+    expect(answers.mine).toBeInstanceOf(FencedWrite);
   });
 });

@@ -112,7 +112,7 @@ describe('externalAccountChanged', () => {
     // The balance stream starts at the account's end: a deposit it delivers shows it live.
     await untilLive(balances, () => kit.fund(account, '1', 'EUR'));
     const payout = await moves.payout(jwt, account, first, '300');
-    // Naming no link: an operator's (the owner's own would be refused: its payouts in EUR go to its verified link).
+    // Naming no link: an operator's (the owner's own is refused once a link of its was verified).
     const plain = await moves.payout(kit.operator, account, null, '200');
     const later = await moves.link(jwt, ownerId);
 

@@ -111,7 +111,7 @@ export class LinkMoves {
 
   /**
    * A withdrawal of `amount` EUR from the account to the link (none: to no link), as `bearer` (the owner, or an
-   * operator: the owner's own naming no link is refused once it has a verified EUR link): its id.
+   * operator: the owner's own naming no link is refused once any link of its was verified): its id.
    */
   async payout(bearer: string, accountId: string, linkId: string | null, amount = '300'): Promise<string> {
     const input = {

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/shards/transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
 import { inPostingTransaction } from '@paygraph/shared/shards/posting-transaction';
@@ -29,21 +29,16 @@ export async function linksOfOwner(db: Executor, ownerId: string): Promise<Exter
 }
 
 /**
- * Whether the owner has a VERIFIED link in `currency`: what a withdrawal naming no link is checked against
- * (services/external-accounts.ts `unnamedPayoutRefusal`). One statement on the owner index (owner_id, id), of at most
- * externalAccountsPerOwnerMax rows; none for an owner without links.
+ * Whether any link of the owner's was ever VERIFIED (verified_at set; an unlink keeps it), in any currency: what an
+ * owner's own withdrawal naming no link is held to (services/external-accounts.ts `unnamedPayoutRefusal`). One
+ * statement, LIMIT 1, on the owner index (owner_id, id): at most externalAccountsPerOwnerMax rows (the bound counts
+ * unlinked links too), none for an owner without links; no index of its own, which every link write would pay for.
  */
-export async function hasVerifiedLinkIn(db: Executor, ownerId: string, currency: string): Promise<boolean> {
+export async function hasEverVerifiedLink(db: Executor, ownerId: string): Promise<boolean> {
   const rows = await db
     .select({ id: externalAccounts.id })
     .from(externalAccounts)
-    .where(
-      and(
-        eq(externalAccounts.ownerId, ownerId),
-        eq(externalAccounts.status, 'VERIFIED'),
-        eq(externalAccounts.currency, currency),
-      ),
-    )
+    .where(and(eq(externalAccounts.ownerId, ownerId), isNotNull(externalAccounts.verifiedAt)))
     .limit(1);
   return rows.length > 0;
 }
@@ -70,7 +65,10 @@ export async function relink(tx: Executor, id: string, holderName: string | null
     .where(eq(externalAccounts.id, id));
 }
 
-/** Moves a link from one status to another; false when it was not in `from` any more (someone else decided). */
+/**
+ * Moves a link from one status to another; false when it was not in `from` any more (someone else decided). A move to
+ * VERIFIED sets verified_at too, which nothing clears.
+ */
 export async function moveLinkStatus(
   db: Executor,
   id: string,
@@ -78,7 +76,9 @@ export async function moveLinkStatus(
   to: ExternalAccountStatus,
   decided: { by: string; at: Date } | null,
 ): Promise<boolean> {
-  const set = decided === null ? { status: to } : { status: to, decidedBy: decided.by, decidedAt: decided.at };
+  const verified = to === 'VERIFIED' && decided !== null ? { verifiedAt: decided.at } : {};
+  const set =
+    decided === null ? { status: to } : { status: to, decidedBy: decided.by, decidedAt: decided.at, ...verified };
   const [result] = await db
     .update(externalAccounts)
     .set(set)

@@ -70,8 +70,8 @@ export function mayWithdrawFrom(identity: Identity, account: Owned): Forbidden |
 }
 
 /**
- * The owner a withdrawal naming no linked account is held to the verified links of (services/external-accounts.ts
- * `unnamedPayoutRefusal`), known before its account is read: a customer's or merchant's own (its sub, the account's
+ * The owner whose links a withdrawal naming no linked account is held to (services/external-accounts.ts
+ * `unnamedPayoutRefusal`: refused once any of them was ever verified), known before its account is read: a customer's or merchant's own (its sub, the account's
  * owner, or mayWithdrawFrom refuses it). An operator's is not held: an operator verifies links itself, so making it
  * name one guards nothing against it. Partners and channels withdraw nothing. Null: not held.
  */

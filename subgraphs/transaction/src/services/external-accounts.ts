@@ -7,7 +7,7 @@ import { err, ok, type Result } from '@paygraph/shared/result';
 import { isRegisteredChannel } from '@paygraph/settlement/read-model/channels';
 import {
   claimIdentity,
-  hasVerifiedLinkIn,
+  hasEverVerifiedLink,
   insertLink,
   linksByIds,
   linksOfOwner,
@@ -187,6 +187,7 @@ async function writeLink(
       status: 'PENDING' as const,
       decidedBy: null,
       decidedAt: null,
+      verifiedAt: null,
       reportedBalance: null,
       reportedAsOf: null,
       createdBy: ctx.identity.sub,
@@ -223,8 +224,10 @@ export async function verifyExternalAccount(
     if (!next.ok) return next;
     if (next.value === 'same') return ok(link);
     const decided = { by: ctx.identity.sub, at: ctx.now() };
-    if (await moveLink(ctx, link, ['PENDING'], next.value, decided))
-      return ok({ ...link, status: next.value, decidedBy: decided.by, decidedAt: decided.at });
+    if (await moveLink(ctx, link, ['PENDING'], next.value, decided)) {
+      const verifiedAt = next.value === 'VERIFIED' ? decided.at : link.verifiedAt;
+      return ok({ ...link, status: next.value, decidedBy: decided.by, decidedAt: decided.at, verifiedAt });
+    }
     // Decided (or unlinked) meanwhile: answer as that state says.
     [link] = (await linksByIds(ctx.shards.of('externalAccount', link.id).db, [link.id])) as [ExternalAccountRow];
   }
@@ -347,18 +350,21 @@ export async function linkedEnd(
 }
 
 /**
- * The refusal of a withdrawal that names no linked account (no externalAccountId) while its owner has a VERIFIED link
- * in its currency, or null. Before links, a withdrawal paid out to whatever externalRef its caller wrote, the first
- * thing an account-takeover fraud changes; an owner with a verified link in the currency is paid out to it, so its own
- * withdrawal there must name one (INVALID_INPUT, field externalAccountId). Not held: an owner with no VERIFIED link in
- * the currency (PENDING, REJECTED and UNLINKED ones cannot be named, so they hold nothing), an operator's withdrawal
- * (payoutHeldToLinksOf), a deposit.
+ * The refusal of an owner's own withdrawal that names no linked account (no externalAccountId) once any of its links
+ * was ever VERIFIED, or null. Before links, a withdrawal paid out to whatever externalRef its caller wrote, the first
+ * thing an account-takeover fraud changes; an owner whose link was verified is paid out to its verified links, so its
+ * own withdrawals must name one (INVALID_INPUT, field externalAccountId), in every currency and for good: a session
+ * taken over could otherwise unlink the verified links, or withdraw in a currency they are not in (an account of its
+ * own opening, paid into by FX), and name its own externalRef. Not held: an owner none of whose links was ever
+ * VERIFIED (a PENDING or REJECTED link vouches for no destination), an operator's withdrawal (payoutHeldToLinksOf),
+ * a deposit.
  *
- * Read when the request begins, beside its account's read (the caller's sub is the owner whose links it reads; another
- * owner's account is refused FORBIDDEN before this answer is looked at): one indexed statement on the owner's link
- * shard, no round trip of its own. A plain read, before the key's claim and the posting: a link verified before it
- * is seen; one verified while the withdrawal is in flight may not be, and that withdrawal pays out as it would have
- * before the link's verdict. `earlierEnd` lets a replay of a withdrawal made before the link's verdict answer it.
+ * Read when the request begins, beside its account's read (the caller's sub is the owner whose links it reads; its
+ * answer, or its failure, is looked at only after the account's checks: services/external-transfer.ts): one indexed
+ * statement on the owner's link shard, no round trip of its own. A plain read, before the key's claim and the
+ * posting: a link verified before it is seen; one verified while the withdrawal is in flight may not be, and that
+ * withdrawal pays out as it would have before the link's verdict. `earlierEnd` lets a replay of a withdrawal made
+ * before the first verdict answer it.
  */
 export async function unnamedPayoutRefusal(
   ctx: ServiceContext,
@@ -369,11 +375,13 @@ export async function unnamedPayoutRefusal(
   const ownerId = payoutHeldToLinksOf(ctx.identity);
   if (kind !== 'WITHDRAWAL' || (rawId !== null && rawId !== undefined) || ownerId === null) return null;
   const db = ctx.shards.byLogical(ownerLinkShard(ownerId)).db;
-  if (!(await hasVerifiedLinkIn(db, ownerId, movement.currency))) return null;
+  if (!(await hasEverVerifiedLink(db, ownerId))) return null;
+  const currency = movement.currency;
   return {
     refusal: invalidInput(
       'externalAccountId',
-      `the owner's payouts in ${movement.currency} go to its verified linked accounts: name one (externalAccountId)`,
+      `a linked account of this owner's was verified, so its payouts go only to verified linked accounts: name one ` +
+        `in ${currency} (externalAccountId), or link one in ${currency} and have it verified`,
     ),
     earlierEnd: { externalAccountId: null, channel: movement.channel },
   };

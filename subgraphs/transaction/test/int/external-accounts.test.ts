@@ -13,6 +13,9 @@ import {
 } from '../../../../test/support/links';
 import { token, unique } from '../../../../test/support/env';
 import { type Answer, type MoneyKit, useMoneyStack } from '../../../../test/support/money';
+import { insertAccountOn } from '../../../../test/support/bank';
+import { depositFromReserve } from '../../../../test/support/ledger';
+import { announceStripe, insertStripeIfMissing, stripeIdOf } from '@paygraph/shared/ledger/index';
 
 /**
  * Linked external accounts through the gateway, every shard a real database: an owner links a
@@ -424,7 +427,14 @@ describe('payouts only to what the owner verified', () => {
 });
 
 describe('a withdrawal naming no link', () => {
-  it('is refused when its owner has a VERIFIED link in its currency, writing nothing; the same key then pays the link', async () => {
+  const mustName = {
+    __typename: 'InvalidInput',
+    code: 'INVALID_INPUT',
+    field: 'externalAccountId',
+    message: expect.stringContaining('verified linked accounts'),
+  };
+
+  it("is refused when one of its owner's links is VERIFIED, writing nothing; the same key then pays the link", async () => {
     const { bearer, account, linkId } = await fundedWithLink('unnamed-verified');
     const key = unique('w');
     // What a taken-over session sends: no link, its own externalRef (a channel named changes nothing).
@@ -434,12 +444,8 @@ describe('a withdrawal naming no link', () => {
     ]) {
       const refused = await withdraw(bearer, input);
       expect(refused.errors).toBeUndefined();
-      expect(refused.data!.withdraw).toMatchObject({
-        __typename: 'InvalidInput',
-        code: 'INVALID_INPUT',
-        field: 'externalAccountId',
-        message: expect.stringContaining('verified linked accounts'),
-      });
+      expect(refused.data!.withdraw).toMatchObject(mustName);
+      expect(refused.data!.withdraw.message).toContain('or link one in EUR and have it verified');
     }
     expect((await kit.balance(account)).available).toBe('10000');
     expect(await withdrawalsOf(account)).toEqual({ transfers: 0, claimed: 0 });
@@ -453,7 +459,87 @@ describe('a withdrawal naming no link', () => {
     expect(await withdrawalsOf(account)).toEqual({ transfers: 1, claimed: 1 });
   });
 
-  it('pays out to its externalRef when the owner has no VERIFIED link in its currency, or an operator sends it', async () => {
+  it('stays refused after the verified link is unlinked (and linked again), and in a currency no link is in', async () => {
+    // A taken-over session unlinks the owner's verified link, then names its own externalRef.
+    const unlinked = await fundedWithLink('unnamed-unlinked');
+    const unlink = await gql(stack.gatewayUrl, linkDocs.unlink, { id: unlinked.linkId }, unlinked.bearer);
+    expect(unlink.data!.unlinkExternalAccount).toMatchObject({ id: unlinked.linkId, status: 'UNLINKED' });
+    const afterUnlink = await withdraw(unlinked.bearer, { accountId: unlinked.account, externalRef: unique('att') });
+    expect(afterUnlink.data!.withdraw).toMatchObject(mustName);
+    // Linked again it is PENDING: still refused (the link was verified once, whatever its status now).
+    const [row] = await rowsOf(unlinked.owner);
+    const relink = { ownerId: unlinked.owner, kind: 'BANK_ACCOUNT', identifier: row!.identity_key };
+    expect((await link(unlinked.bearer, relink)).data!.linkExternalAccount).toMatchObject({ status: 'PENDING' });
+    expect((await rowsOf(unlinked.owner))[0]).toMatchObject({ verified_at: row!.verified_at });
+    expect(row!.verified_at).not.toBeNull();
+    const afterRelink = await withdraw(unlinked.bearer, { accountId: unlinked.account, externalRef: unique('att') });
+    expect(afterRelink.data!.withdraw).toMatchObject(mustName);
+    expect((await kit.balance(unlinked.account)).available).toBe('10000');
+    expect(await withdrawalsOf(unlinked.account)).toEqual({ transfers: 0, claimed: 0 });
+
+    // Its verified link is in EUR; an account in USD (opened, paid into) names no link there: refused too.
+    const { owner, bearer } = await fundedWithLink('unnamed-usd');
+    const usd = await kit.open(owner, { currency: 'USD' });
+    await kit.fund(usd, '10000', 'USD');
+    const inUsd = await withdraw(bearer, { accountId: usd, currency: 'USD', externalRef: unique('att') });
+    expect(inUsd.data!.withdraw).toMatchObject(mustName);
+    expect(inUsd.data!.withdraw.message).toContain('name one in USD');
+    // A verified link in USD alone holds an EUR account's withdrawals the same way.
+    const usdLinked = await fundedWithLink('unnamed-usd-link', { currency: 'USD' });
+    const inEur = await withdraw(usdLinked.bearer, { accountId: usdLinked.account, externalRef: unique('att') });
+    expect(inEur.data!.withdraw).toMatchObject(mustName);
+    for (const account of [usd, usdLinked.account]) {
+      expect((await kit.balance(account)).available).toBe('10000');
+      expect(await withdrawalsOf(account)).toEqual({ transfers: 0, claimed: 0 });
+    }
+  });
+
+  it("holds a merchant's own withdrawal too, refused before any of its stripes is swept", async () => {
+    const owner = unique('unnamed-shop');
+    const bearer = await token(owner, 'merchant');
+    const shop = await insertAccountOn(stack.shards, 0, owner, 'MERCHANT', 'USD');
+    await depositFromReserve(stack.shards, shop, 100n);
+    const stripes: string[] = [];
+    for (const shard of stack.shards.all.slice(1)) {
+      const logical = stack.shards.logicalOn(shard)[0]!;
+      await announceStripe(stack.shards, { id: shop, stripeShards: 0n }, logical);
+      const stripe = stripeIdOf(shop, logical);
+      await insertStripeIfMissing(shard.db, {
+        id: stripe,
+        ownerId: owner,
+        type: 'MERCHANT',
+        parentId: shop,
+        currency: 'USD',
+      });
+      await depositFromReserve(stack.shards, stripe, 1_000n);
+      stripes.push(stripe);
+    }
+    expect(stripes.length).toBeGreaterThan(0);
+    const total = String(100 + 1_000 * stripes.length);
+    expect((await kit.balance(shop)).available).toBe(total);
+    // Its link is an EUR IBAN, verified; the withdrawal is all it holds in USD, more than its home row.
+    const linked = await link(bearer, { ownerId: owner, kind: 'BANK_ACCOUNT', identifier: freshIban() });
+    const verdict = { input: { externalAccountId: linked.data!.linkExternalAccount.id, verified: true } };
+    expect((await gql(stack.gatewayUrl, linkDocs.verify, verdict, operator)).data!.verifyExternalAccount).toMatchObject(
+      {
+        status: 'VERIFIED',
+      },
+    );
+    const refused = await withdraw(bearer, {
+      accountId: shop,
+      amount: total,
+      currency: 'USD',
+      externalRef: unique('x'),
+    });
+    expect(refused.errors).toBeUndefined();
+    expect(refused.data!.withdraw).toMatchObject(mustName);
+    expect(await sweepsOf(shop)).toBe(0);
+    expect((await kit.balance(shop)).available).toBe(total);
+    for (const stripe of stripes) expect(await availableOf(stripe), stripe).toBe(1_000n);
+    expect(await withdrawalsOf(shop)).toEqual({ transfers: 0, claimed: 0 });
+  });
+
+  it("pays out to its externalRef when none of the owner's links was ever VERIFIED, or an operator sends it", async () => {
     const none = unique('unnamed-none');
     const noneAccount = await kit.open(none, { currency: 'EUR' });
     await kit.fund(noneAccount, '10000', 'EUR');
@@ -463,13 +549,10 @@ describe('a withdrawal naming no link', () => {
     expect((await gql(stack.gatewayUrl, linkDocs.verify, decided, operator)).data!.verifyExternalAccount.status).toBe(
       'REJECTED',
     );
-    const unlinked = await fundedWithLink('unnamed-unlinked');
-    await gql(stack.gatewayUrl, linkDocs.unlink, { id: unlinked.linkId }, unlinked.bearer);
-    const usd = await fundedWithLink('unnamed-usd', { currency: 'USD' });
     const verified = await fundedWithLink('unnamed-by-operator');
     const senders: Array<[string, string]> = [
       [await token(none, 'customer'), noneAccount],
-      ...[pending, rejected, unlinked, usd].map((o): [string, string] => [o.bearer, o.account]),
+      ...[pending, rejected].map((o): [string, string] => [o.bearer, o.account]),
       [operator, verified.account],
     ];
     for (const [bearer, account] of senders) {
@@ -480,7 +563,20 @@ describe('a withdrawal naming no link', () => {
     }
   });
 
-  it("answers a replay of one made before the owner's link was verified with it; a new key is refused", async () => {
+  it("refuses another's account FORBIDDEN and a missing one ACCOUNT_NOT_FOUND, as before, whatever the caller's links", async () => {
+    const victim = await fundedWithLink('unnamed-victim', { verify: false });
+    const held = await fundedWithLink('unnamed-thief');
+    const free = await token(unique('unnamed-thief-free'), 'customer');
+    for (const bearer of [held.bearer, free]) {
+      const forbidden = await withdraw(bearer, { accountId: victim.account, externalRef: unique('att') });
+      expect(errorCodes(forbidden)).toEqual(['FORBIDDEN']);
+      const missing = await withdraw(bearer, { accountId: 'acc_01JDP5Z9K3M4N6Q7R8S9T0V1WX_2a' });
+      expect(missing.data!.withdraw).toMatchObject({ code: 'ACCOUNT_NOT_FOUND' });
+    }
+    expect((await kit.balance(victim.account)).available).toBe('10000');
+  });
+
+  it("answers a replay of one made before the owner's link was verified with it; another key or body is refused", async () => {
     const { bearer, account, linkId } = await fundedWithLink('unnamed-replay', { verify: false });
     const input = { idempotencyKey: unique('w'), accountId: account, externalRef: unique('ref') };
     const paid = await withdraw(bearer, input);
@@ -488,11 +584,38 @@ describe('a withdrawal naming no link', () => {
     const verdict = { input: { externalAccountId: linkId, verified: true } };
     await gql(stack.gatewayUrl, linkDocs.verify, verdict, await token(channel, 'channel'));
     expect((await withdraw(bearer, input)).data!.withdraw).toEqual(paid.data!.withdraw);
+    // A session taken over reuses the key with its own externalRef: refused, not answered, nothing moved.
+    const hostile = await withdraw(bearer, { ...input, externalRef: unique('attacker-iban') });
+    expect(hostile.data!.withdraw).toMatchObject(mustName);
     const fresh = await withdraw(bearer, { ...input, idempotencyKey: unique('w') });
-    expect(fresh.data!.withdraw).toMatchObject({ code: 'INVALID_INPUT', field: 'externalAccountId' });
+    expect(fresh.data!.withdraw).toMatchObject(mustName);
     expect((await kit.balance(account)).available).toBe('9700');
+    expect(await withdrawalsOf(account)).toEqual({ transfers: 1, claimed: 1 });
   });
 });
+
+/** A merchant's sweeps (one per stripe a withdrawal swept from), over every database. */
+async function sweepsOf(merchant: string): Promise<number> {
+  const counts = await Promise.all(
+    stack.shards.all.map(async (s) => {
+      const [rows] = (await s.db.execute(
+        sql`SELECT COUNT(*) AS n FROM sweeps WHERE merchant_account_id = ${merchant}`,
+      )) as unknown as [Array<{ n: number | string }>];
+      return Number(rows[0]!.n);
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+/** A ledger row's available balance (a merchant's stripe), on its database. */
+async function availableOf(accountId: string): Promise<bigint> {
+  const [rows] = (await stack.shards
+    .of('account', accountId)
+    .db.execute(sql`SELECT CAST(available AS CHAR) AS available FROM accounts WHERE id = ${accountId}`)) as unknown as [
+    Array<{ available: string }>,
+  ];
+  return BigInt(rows[0]!.available);
+}
 
 /** An account's withdrawals and withdrawal keys on its database. */
 async function withdrawalsOf(account: string): Promise<{ transfers: number; claimed: number }> {

@@ -81,7 +81,7 @@ describe('payout.succeeded and external_account.verified', () => {
     await kit.fund(rivalAccount, '10000', 'EUR');
     linkId = await verifiedLink(bearer);
     payoutId = await withdrawn(bearer, { externalAccountId: linkId });
-    // Naming no link: an operator's (the owner's own would be refused: its payouts in EUR go to its verified link).
+    // Naming no link: an operator's (the owner's own is refused once a link of its was verified).
     plainId = await withdrawn(kit.operator, {});
     // A later entry on both accounts: once its balance.changed arrives, everything before it on the stream has.
     await kit.fund(account, '1', 'EUR');

@@ -43,6 +43,13 @@ export const externalAccounts = mysqlTable(
     /** Who verified or rejected it (the channel, an operator), and when. */
     decidedBy: varchar('decided_by', { length: 64 }),
     decidedAt: datetime('decided_at', { mode: 'date', fsp: 6 }),
+    /**
+     * When it last became VERIFIED; null if it never was. Never cleared (an unlink, a rejection after a relink and a
+     * relink keep it): whether an owner ever had a link verified, which decided_at cannot tell (a rejection sets it
+     * too, and a relink clears it). What an owner's own withdrawal naming no link is held to (db/external-accounts.ts
+     * `hasEverVerifiedLink`).
+     */
+    verifiedAt: datetime('verified_at', { mode: 'date', fsp: 6 }),
     /** The balance the channel last reported holding for it, as of reportedAsOf (newest wins). */
     reportedBalance: bigint('reported_balance', { mode: 'bigint' }),
     reportedAsOf: datetime('reported_as_of', { mode: 'date', fsp: 6 }),

@@ -471,6 +471,11 @@ export type WithdrawInput = {
    * Where the payout goes: a VERIFIED linked account of the account's owner, in its currency
    * (EXTERNAL_ACCOUNT_NOT_FOUND for another's or none, EXTERNAL_ACCOUNT_NOT_VERIFIED for one not
    * verified, rejected or unlinked). The withdrawal's channel is the link's.
+   * Left out, the payout goes to externalRef as written: for an operator's withdrawal, or the
+   * owner's own while none of its links was ever VERIFIED. Once one was (in any currency, even if
+   * unlinked since), the owner's own withdrawal naming no link is INVALID_INPUT (field
+   * externalAccountId), nothing moved: name a VERIFIED link in the withdrawal's currency, or link
+   * one and have it verified.
    */
   externalAccountId?: string | number | null | undefined;
   externalRef?: string | null | undefined;
@@ -481,6 +486,9 @@ export type WithdrawInput = {
    * another account it is another key. 1-128 printable ASCII characters, no spaces.
    * A key is kept IDEMPOTENCY_RETENTION_DAYS (30 days by default): within that time a replay
    * always answers the original; after it the key is forgotten and a request with it is a new one.
+   * A withdrawal refused for its externalAccountId (a link it may not name, or none where the
+   * owner must name one: see externalAccountId) leaves its key unused: a corrected retry may use
+   * it. Such a request that replays a withdrawal made before with the key answers that withdrawal.
    */
   idempotencyKey: string;
 };

@@ -1,10 +1,13 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { newId, shardOf } from '@paygraph/shared/ids';
+import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
+import { newId, shardOf, shardOfAnyId } from '@paygraph/shared/ids';
+import { underFence } from '@paygraph/shared/control/index';
 import { postOne, dedupeKeys, systemAccountId, type Leg, type PostingSpec } from '@paygraph/shared/ledger/index';
 import { assert } from '@paygraph/shared/result';
 import {
   addOutstanding,
   finishAdvance,
+  insertAdvance,
   insertPiece,
   lockOutstanding,
   lockPiece,
@@ -32,10 +35,36 @@ export function piecesOfPlan(row: Pick<AdvanceRow, 'plan'>): Piece[] {
 }
 
 /**
+ * An advance's row (in advances, on the merchant's home shard) moves with its id's logical shard, the merchant's
+ * (scripts/lib/move-tables.ts): each write of it reads that logical shard's fence row in share mode first in its own
+ * transaction (underFence). Not open there (a shard move the process's map has not followed): FencedWrite
+ * (SHARD_UNAVAILABLE, retryable) and nothing written, where a row written after the mover's copy read the table would
+ * be lost at the target.
+ */
+function underAdvanceFence(shards: ShardSet, row: AdvanceRow, write: (tx: DrizzleTx) => Promise<void>): Promise<void> {
+  return underFence(shards.of('account', row.merchantAccountId), [shardOfAnyId(row.id)], write);
+}
+
+/**
+ * A new advance's row, PENDING with its plan, committed before any piece posts (so that a crash between pieces leaves
+ * an advance the next request or the advance worker finishes), under its fence (underAdvanceFence). Refused, the
+ * advance is nothing: no row, no piece; the key's claim stays and names no advance, so the retry with the key decides
+ * it afresh under the same id.
+ */
+export async function recordAdvance(shards: ShardSet, row: AdvanceRow): Promise<void> {
+  await underAdvanceFence(shards, row, (tx) => insertAdvance(tx, row));
+}
+
+/**
  * Posts every piece of a PENDING advance (each under its dedupe key, so a piece posted before a
  * crash is found, not posted again) and marks it PAID; when any piece is refused (the stripe's
  * pending went meanwhile, the merchant was frozen), takes back every piece that posted and marks
  * it REVERSED: all or nothing across the stripes. A PAID or REVERSED advance is answered as is.
+ * The mark is written under the advance's fence (underAdvanceFence). Refused there, the pieces have moved money and
+ * the advance stays PENDING: FencedWrite (SHARD_UNAVAILABLE, retryable), the same state a crash before the mark leaves.
+ * Every piece and its reversal is posted once, under its piece row (on its stripe's shard, with its posting) and its
+ * dedupe key, so the next completion (the client's retry with the key, the merchant's next advance or the advance
+ * worker, where the map then places the merchant) finds them, posts nothing again and writes the mark.
  */
 export async function completeAdvance(shards: ShardSet, row: AdvanceRow, now: () => Date): Promise<AdvanceRow> {
   if (row.status !== 'PENDING') return row;
@@ -51,7 +80,7 @@ export async function completeAdvance(shards: ShardSet, row: AdvanceRow, now: ()
   if (refused) for (const piece of pieces) await reversePiece(shards, row, piece, now);
   const status = refused ? 'REVERSED' : 'PAID';
   const done = now();
-  await finishAdvance(shards.of('account', row.merchantAccountId).db, row.id, status, done);
+  await underAdvanceFence(shards, row, (tx) => finishAdvance(tx, row.id, status, done));
   return { ...row, status, completedAt: done };
 }
 

@@ -15,17 +15,10 @@ import {
 } from '@paygraph/shared/idempotency/index';
 import { pendingInFlight } from '@paygraph/transaction/read-model/settlement';
 import type { SettlementContext } from '../context';
-import {
-  advanceById,
-  insertAdvance,
-  outstandingOf,
-  pendingAdvancesOf,
-  termsOf,
-  upsertTerms,
-} from '../db/advance-store';
+import { advanceById, outstandingOf, pendingAdvancesOf, termsOf, upsertTerms } from '../db/advance-store';
 import type { AdvanceRow, AdvanceTermsRow } from '../db/schema/settlement';
 import { checkTerms, offerOf, planPieces, type AdvanceTermsInput, type StripePending } from '../domain/advances';
-import { completeAdvance } from './advance-pieces';
+import { completeAdvance, recordAdvance } from './advance-pieces';
 import { underAdvanceLock } from './advance-lock';
 import { mayAskAdvance, mayOperate, mayReadAdvances } from './access';
 
@@ -292,8 +285,8 @@ async function advanceLocked(
       ),
     };
     // Committed before any piece posts, so that a crash between pieces leaves a PENDING advance the next request
-    // finishes.
-    await insertAdvance(home.db, row);
+    // finishes; under the merchant's logical shard's fence (refused: FencedWrite, retryable, nothing paid).
+    await recordAdvance(ctx.shards, row);
     return answerOf(ctx, await completeAdvance(ctx.shards, row, ctx.now), amount, merchant);
   });
 }

@@ -14,7 +14,6 @@ import {
   recordAttempts,
   type AttemptWrite,
 } from '../db/deliveries';
-import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
 import {
   anyStreamDue,
   claimDueStreams,
@@ -58,6 +57,7 @@ import {
 } from './metrics';
 import { createSafeAgent, DestinationRefused, type Resolver } from './safe-agent';
 import { closeEndpointQueues } from './disabled-endpoints';
+import { disableByDispatcher, markFailing, markHealthy } from './endpoint-health';
 import { materializeFailedRefunds } from './record-events';
 import { materializeVerifiedLinks } from './link-events';
 import { attemptError } from './attempt-error';
@@ -594,11 +594,10 @@ export class Dispatcher {
   ): Promise<{ goOn: boolean; write: AttemptWrite }> {
     const now = this.now();
     const write = (record: AttemptWrite['record']): AttemptWrite => ({ id: delivery.id, record, at: now });
-    const endpointShard = this.shards.of('webhookEndpoint', endpoint.row.id);
     const count = (label: AttemptLabel) => deliveryAttempts.inc({ outcome: label });
     if (outcome.kind === 'delivered') {
       count('succeeded');
-      await this.delivered(endpointShard, endpoint, delivery, now);
+      await this.delivered(endpoint, delivery, now);
       return {
         goOn: true,
         write: write({ status: 'SUCCEEDED', statusCode: outcome.statusCode, error: null, nextAttemptAt: null }),
@@ -606,7 +605,13 @@ export class Dispatcher {
     }
     if (outcome.kind === 'gone') {
       count('gone');
-      await this.disable(endpointShard, endpoint, `the receiver answered 410 Gone at ${now.toISOString()}`, now);
+      await disableByDispatcher(
+        this.shards,
+        this.directory,
+        endpoint,
+        `the receiver answered 410 Gone at ${now.toISOString()}`,
+        now,
+      );
       return {
         goOn: false,
         write: write({
@@ -641,51 +646,32 @@ export class Dispatcher {
       },
       'webhooks: attempt failed',
     );
-    if (await this.failedTooLong(endpointShard, endpoint, outcome.error, now)) return { goOn: false, write: failed };
+    if (await this.failedTooLong(endpoint, outcome.error, now)) return { goOn: false, write: failed };
     // A delivery given up lets the stream go on to its next event; a retry holds the stream until then.
     return { goOn: decision.kind === 'give-up', write: failed };
   }
 
   /**
    * After a delivery succeeded: its commit-to-delivery time observed (first attempts only), and a failing endpoint
-   * healthy again.
+   * healthy again (under its fence: endpoint-health.ts).
    */
-  private async delivered(
-    endpointShard: Shard,
-    endpoint: KnownEndpoint,
-    delivery: DeliveryRow,
-    now: Date,
-  ): Promise<void> {
+  private async delivered(endpoint: KnownEndpoint, delivery: DeliveryRow, now: Date): Promise<void> {
     if (delivery.attempts === 0)
       webhookCommitToDeliverySeconds.observe((now.getTime() - delivery.createdAt.getTime()) / 1000);
-    if (endpoint.row.failingSince !== null) {
-      await markEndpointHealthy(endpointShard.db, endpoint.row.id);
-      this.directory.update(endpoint.row.id, { failingSince: null });
-    }
+    await markHealthy(this.shards, this.directory, endpoint);
   }
 
   /**
    * After an attempt failed: the endpoint marked failing from now if it was not, and disabled
-   * when it has failed for the whole window (disableAfterFailingMs); true when it was disabled.
+   * when it has failed for the whole window (disableAfterFailingMs); true when it was disabled (or its disabling was
+   * left for a later pass by a fence: endpoint-health.ts).
    */
-  private async failedTooLong(
-    endpointShard: Shard,
-    endpoint: KnownEndpoint,
-    error: string,
-    now: Date,
-  ): Promise<boolean> {
+  private async failedTooLong(endpoint: KnownEndpoint, error: string, now: Date): Promise<boolean> {
     const failingSince = endpoint.row.failingSince ?? now;
-    if (endpoint.row.failingSince === null) {
-      await markEndpointFailing(endpointShard.db, endpoint.row.id, now);
-      this.directory.update(endpoint.row.id, { failingSince: now });
-    }
+    await markFailing(this.shards, this.directory, endpoint, now);
     if (!failingTooLong(failingSince, now, this.options.disableAfterFailingMs)) return false;
-    await this.disable(
-      endpointShard,
-      endpoint,
-      `every attempt failed since ${failingSince.toISOString()} (last: ${error})`,
-      now,
-    );
+    const reason = `every attempt failed since ${failingSince.toISOString()} (last: ${error})`;
+    await disableByDispatcher(this.shards, this.directory, endpoint, reason, now);
     return true;
   }
 
@@ -702,12 +688,8 @@ export class Dispatcher {
       .map((id) => this.directory.get(id)!)
       .filter((e) => failingTooLong(e.row.failingSince, now, this.options.disableAfterFailingMs));
     for (const endpoint of failing) {
-      await this.disable(
-        this.shards.of('webhookEndpoint', endpoint.row.id),
-        endpoint,
-        `every attempt failed since ${endpoint.row.failingSince!.toISOString()}`,
-        now,
-      );
+      const reason = `every attempt failed since ${endpoint.row.failingSince!.toISOString()}`;
+      await disableByDispatcher(this.shards, this.directory, endpoint, reason, now);
     }
     const closed = await this.closeDisabled(now);
     // Failed refunds, one scan per shard (record-events.ts): a shard away delays only its own.
@@ -730,14 +712,6 @@ export class Dispatcher {
     );
     const recorded = [...queued, ...linked].reduce((a, b) => a + b, 0);
     return failing.length + closed + recorded;
-  }
-
-  private async disable(endpointShard: Shard, endpoint: KnownEndpoint, reason: string, now: Date): Promise<void> {
-    this.directory.update(endpoint.row.id, { status: 'DISABLED', disabledReason: reason, updatedAt: now });
-    if (await disableEndpoint(endpointShard.db, endpoint.row.id, reason, now)) {
-      log().warn({ endpointId: endpoint.row.id, reason }, 'webhooks: endpoint disabled');
-      await closeEndpointQueues(this.shards, endpoint.row.id, reason);
-    }
   }
 
   /**

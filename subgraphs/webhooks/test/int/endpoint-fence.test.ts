@@ -6,7 +6,7 @@ import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { rawRows } from '@paygraph/shared/db/raw';
 import type { FenceReason } from '@paygraph/shared/control/index';
 import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
-import { webhookDeliveries, webhookEndpoints, webhookStreams } from '../../src/db/schema/webhooks';
+import { webhookDeliveries, webhookEndpoints, webhookStreams, type EndpointRow } from '../../src/db/schema/webhooks';
 import { closeEndpointQueues } from '../../src/services/disabled-endpoints';
 import { Dispatcher } from '../../src/services/dispatcher';
 import { destinationPolicyOf } from '../../src/services/destination';
@@ -16,6 +16,8 @@ import { createEndpoint, disableEndpointBy, rotateSecret } from '../../src/servi
 import { log } from '@paygraph/shared/log';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { logicalShardCount } from '@paygraph/shared/limits';
+import { endpointById } from '../../src/db/endpoints';
+import { disableByDispatcher, markFailing, markHealthy } from '../../src/services/endpoint-health';
 
 /**
  * A disabled endpoint's queues closed and a rotated-out secret erased are writes over a whole database of rows a shard
@@ -179,5 +181,72 @@ describe("an endpoint's registration, disabling and rotation, and a fence on its
     const after = await endpointRow(id);
     expect(after!.status).toBe('DISABLED');
     expect(after!.sealed).not.toBe(before!.sealed);
+  });
+});
+
+describe("the dispatcher's writes of an endpoint's row, and a fence on its database", () => {
+  const owner = () =>
+    ({
+      identity: { sub: unique('endpointfence-dispatcher'), role: 'customer' },
+      shards,
+      log: log(),
+      services: { now: () => new Date(), policy: destinationPolicyOf(false), secretKey: randomBytes(32) },
+    }) as unknown as WebhooksContext;
+  const input = { url: 'https://example.com/hook', eventTypes: ['balance.changed'], accountIds: null };
+
+  /**
+   * An endpoint registered open, its logical shard, and a view of it as the dispatcher's directory keeps it (its row as
+   * read, changed by what the writes tell it).
+   */
+  async function known() {
+    const made = await createEndpoint(owner(), input);
+    if (!made.ok) throw new Error(JSON.stringify(made.error));
+    const id = made.value.id;
+    let row = (await endpointById(shard.db, id))!;
+    const directory = {
+      update: (_id: string, change: Partial<EndpointRow>) => {
+        row = { ...row, ...change };
+      },
+    };
+    return { id, logical: parseInt(id.slice(-2), 16), directory, view: () => ({ row }) };
+  }
+  const stored = async (id: string) => (await endpointById(shard.db, id))!;
+
+  it('marks an endpoint neither failing nor healthy while its logical shard is fenced there, and both once open', async () => {
+    const { id, logical, directory, view } = await known();
+    for (const reason of reasons) {
+      await whileFenced(shard, logical, reason, () => markFailing(shards, directory, view(), new Date()));
+      expect((await stored(id)).failingSince).toBeNull();
+      expect(view().row.failingSince).toBeNull();
+    }
+    await markFailing(shards, directory, view(), new Date());
+    expect((await stored(id)).failingSince).not.toBeNull();
+    expect(view().row.failingSince).not.toBeNull();
+    for (const reason of reasons) {
+      await whileFenced(shard, logical, reason, () => markHealthy(shards, directory, view()));
+      expect((await stored(id)).failingSince).not.toBeNull();
+      expect(view().row.failingSince).not.toBeNull();
+    }
+    await markHealthy(shards, directory, view());
+    expect((await stored(id)).failingSince).toBeNull();
+    expect(view().row.failingSince).toBeNull();
+  });
+
+  it('leaves an endpoint enabled and its queue open while its logical shard is fenced there, disabled once open', async () => {
+    const { id, logical, directory, view } = await known();
+    const stripeLogical = (logical + 1) % logicalShardCount;
+    await queues(id, [stripeLogical]);
+    const end = idSuffix(toLogicalShard(stripeLogical));
+    const disable = () => disableByDispatcher(shards, directory, view(), 'failing too long', new Date());
+    for (const reason of reasons) {
+      expect(await whileFenced(shard, logical, reason, disable)).toBe(false);
+      expect((await stored(id)).status).toBe('ENABLED');
+      expect(view().row.status).toBe('ENABLED');
+      expect(await open(id)).toEqual({ streams: [end], pending: [end] });
+    }
+    expect(await disable()).toBe(true);
+    expect((await stored(id)).status).toBe('DISABLED');
+    expect(view().row.status).toBe('DISABLED');
+    expect(await open(id)).toEqual({ streams: [], pending: [] });
   });
 });

@@ -1,0 +1,78 @@
+import { log } from '@paygraph/shared/log';
+import type { ShardSet } from '@paygraph/shared/shards/pool';
+import type { DrizzleTx } from '@paygraph/shared/shards/transaction';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { disableEndpoint, markEndpointFailing, markEndpointHealthy } from '../db/endpoints';
+import type { EndpointDirectory, KnownEndpoint } from './endpoint-directory';
+import { closeEndpointQueues } from './disabled-endpoints';
+import { underEndpointFence } from './writable-here';
+
+/** What these writes need of the dispatcher's view: its endpoint as known, and the view to tell what changed. */
+type View = Pick<EndpointDirectory, 'update'>;
+type Known = Pick<KnownEndpoint, 'row'>;
+
+/**
+ * The dispatcher's writes of an endpoint's own row (services/dispatcher.ts): failing since an attempt failed, healthy
+ * again after one succeeded, disabled (410 Gone, or failing for the whole window). An endpoint moves with its id's
+ * logical shard, so each is made as its owner's are, under that fence row read in share mode first in its transaction
+ * (underEndpointFence), on the database the map places it: made on a fenced source after the mover's copy read the row,
+ * it would be lost at the target (its clock, or its disabling: the target sending again) or leave the two sides unlike
+ * (the move's verify refuses, the range stays fenced). Not open there, or fenced by the map: nothing written, nothing
+ * thrown (FencedWrite answered, logged), and the write is left for a later pass: the endpoint's next failed or
+ * successful attempt marks it again, the next refresh disables it again (failing too long), and its next attempt meets
+ * 410 again. The attempt's own write (its delivery's status, under its stream's fence) does not wait for it.
+ */
+async function endpointWrite<T>(
+  shards: ShardSet,
+  endpointId: string,
+  write: (tx: DrizzleTx) => Promise<T>,
+): Promise<T | FencedWrite> {
+  try {
+    return await underEndpointFence(shards.of('webhookEndpoint', endpointId), endpointId, write);
+  } catch (error) {
+    if (!(error instanceof FencedWrite)) throw error;
+    log().info({ err: error, endpointId }, 'webhooks: endpoint write left for a later pass (a shard move)');
+    return error;
+  }
+}
+
+/** After an attempt failed: the endpoint failing from `now` unless it was (left not failing when refused). */
+export async function markFailing(shards: ShardSet, directory: View, endpoint: Known, now: Date): Promise<void> {
+  if (endpoint.row.failingSince !== null) return;
+  const id = endpoint.row.id;
+  if ((await endpointWrite(shards, id, (tx) => markEndpointFailing(tx, id, now))) instanceof FencedWrite) return;
+  directory.update(id, { failingSince: now });
+}
+
+/** After an attempt succeeded: a failing endpoint healthy again (left failing here when refused: the next success). */
+export async function markHealthy(shards: ShardSet, directory: View, endpoint: Known): Promise<void> {
+  if (endpoint.row.failingSince === null) return;
+  const id = endpoint.row.id;
+  if ((await endpointWrite(shards, id, (tx) => markEndpointHealthy(tx, id))) instanceof FencedWrite) return;
+  directory.update(id, { failingSince: null });
+}
+
+/**
+ * Disables the endpoint (ENABLED → DISABLED with its reason), this process's view first so that its streams in flight
+ * stop, then its row, then its queues closed (disabled-endpoints.ts); true when this call disabled it. Refused by a
+ * fence: the view as it was, nothing written, false.
+ */
+export async function disableByDispatcher(
+  shards: ShardSet,
+  directory: View,
+  endpoint: Known,
+  reason: string,
+  now: Date,
+): Promise<boolean> {
+  const { id, status, disabledReason, updatedAt } = endpoint.row;
+  directory.update(id, { status: 'DISABLED', disabledReason: reason, updatedAt: now });
+  const disabled = await endpointWrite(shards, id, (tx) => disableEndpoint(tx, id, reason, now));
+  if (disabled instanceof FencedWrite) {
+    directory.update(id, { status, disabledReason, updatedAt });
+    return false;
+  }
+  if (!disabled) return false;
+  log().warn({ endpointId: id, reason }, 'webhooks: endpoint disabled');
+  await closeEndpointQueues(shards, id, reason);
+  return true;
+}

@@ -22,6 +22,7 @@ export {
   deleteUnderFences,
   fencedAmong,
   fencedIn,
+  notOpenIn,
   fenceReasons,
   fenceOn,
   fenceRead,

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
-import { offLogicalShards } from '@paygraph/shared/db/placed';
+import { offLogicalShards, onLogicalShards } from '@paygraph/shared/db/placed';
 import { webhookDeliveries, type DeliveryRow } from './schema/webhooks';
 import type { StreamKey } from './streams';
 import { pushTo } from '@paygraph/shared/collections';
@@ -166,14 +166,49 @@ export async function deliveriesPage(
 
 /**
  * Every delivery of the endpoint on this shard whose event was recorded at or after `since`
- * becomes PENDING again, due now, with a fresh retry window; answers how many.
+ * becomes PENDING again, due now, with a fresh retry window; answers how many. Not those of the logical shards
+ * `leftOut` (a range moved away: services/writable-here.ts requeueHere).
  */
-export async function requeueSince(db: Executor, endpointId: string, since: Date, now: Date): Promise<number> {
+export async function requeueSince(
+  db: Executor,
+  endpointId: string,
+  since: Date,
+  now: Date,
+  leftOut: readonly number[] = [],
+): Promise<number> {
   const [result] = await db
     .update(webhookDeliveries)
     .set({ status: 'PENDING', nextAttemptAt: now, firstAttemptAt: null })
-    .where(and(eq(webhookDeliveries.endpointId, endpointId), gte(webhookDeliveries.createdAt, since)));
+    .where(
+      and(
+        eq(webhookDeliveries.endpointId, endpointId),
+        gte(webhookDeliveries.createdAt, since),
+        offLogicalShards(webhookDeliveries.id, leftOut),
+      ),
+    );
   return result.affectedRows;
+}
+
+/** Whether requeueSince would requeue a delivery of one of these logical shards here. Locks: none. */
+export async function anyToRequeue(
+  db: Executor,
+  endpointId: string,
+  since: Date,
+  logicalShards: readonly number[],
+): Promise<boolean> {
+  if (logicalShards.length === 0) return false;
+  const rows = await db
+    .select({ id: webhookDeliveries.id })
+    .from(webhookDeliveries)
+    .where(
+      and(
+        eq(webhookDeliveries.endpointId, endpointId),
+        gte(webhookDeliveries.createdAt, since),
+        onLogicalShards(webhookDeliveries.id, logicalShards),
+      ),
+    )
+    .limit(1);
+  return rows.length > 0;
 }
 
 /** Pending deliveries on this shard (counting stops at countMax) and the instant of the oldest event among them. */

@@ -223,9 +223,20 @@ export async function releaseStreams(tx: DrizzleTx, keys: readonly StreamKey[], 
     )}`);
 }
 
-/** Streams of an endpoint on this shard are due now (a redelivery queued their events again). */
-export async function streamsDueNow(db: Executor, endpointId: string, now: Date): Promise<void> {
-  await db.update(webhookStreams).set({ dueAt: now }).where(eq(webhookStreams.endpointId, endpointId));
+/**
+ * Streams of an endpoint on this shard are due now (a redelivery queued their events again); not those of the logical
+ * shards `leftOut` (a stream's is its stripe's).
+ */
+export async function streamsDueNow(
+  db: Executor,
+  endpointId: string,
+  now: Date,
+  leftOut: readonly number[] = [],
+): Promise<void> {
+  await db
+    .update(webhookStreams)
+    .set({ dueAt: now })
+    .where(and(eq(webhookStreams.endpointId, endpointId), offLogicalShards(webhookStreams.stripeId, leftOut)));
 }
 
 /**

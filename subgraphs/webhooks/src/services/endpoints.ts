@@ -15,8 +15,7 @@ import {
   insertEndpoint,
   rotateEndpointSecret,
 } from '../db/endpoints';
-import { requeueSince } from '../db/deliveries';
-import { accountsAndStripesToFollow, accountsOfOwnersToFollow, streamsDueNow, type FollowedRow } from '../db/streams';
+import { accountsAndStripesToFollow, accountsOfOwnersToFollow, type FollowedRow } from '../db/streams';
 import type { EndpointRow } from '../db/schema/webhooks';
 import { endpointsPerOwnerMax, endpointsPerOwnerRowsMax, secretRotationOverlapMs } from '../limits';
 import {
@@ -28,7 +27,7 @@ import {
   ownersFollowedBy,
 } from './access';
 import { urlRefusal } from './destination';
-import { insertStreamsWritable, underEndpointFence } from './writable-here';
+import { insertStreamsWritable, requeueHere, underEndpointFence } from './writable-here';
 import { closeEndpointQueues } from './disabled-endpoints';
 import { newSecret, openSecret, sealSecret } from './secrets';
 import { pushTo } from '@paygraph/shared/collections';
@@ -303,12 +302,8 @@ export async function redeliver(
       message: `webhook endpoint ${endpointId} is disabled: nothing is delivered to it; register a new endpoint`,
     });
   const now = ctx.services.now();
-  const counts = await Promise.all(
-    ctx.shards.all.map(async (shard) => {
-      const count = await requeueSince(shard.db, endpointId, since, now);
-      if (count > 0) await streamsDueNow(shard.db, endpointId, now);
-      return count;
-    }),
-  );
+  // Each database under its fence rows (requeueHere): a range a move fenced or is bringing here refuses the redelivery
+  // (SHARD_UNAVAILABLE, retryable), a range moved away is requeued where it now is.
+  const counts = await Promise.all(ctx.shards.all.map((shard) => requeueHere(shard, endpointId, since, now)));
   return ok({ endpointId, count: counts.reduce((a, b) => a + b, 0) });
 }

@@ -1,10 +1,11 @@
-import { fencedIn, underFence } from '@paygraph/shared/control/index';
+import { fencedIn, notOpenIn, underFence } from '@paygraph/shared/control/index';
 import { shardOf, shardOfAnyId } from '@paygraph/shared/ids';
 import { logicalShardCount } from '@paygraph/shared/limits';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { inTransaction, type DrizzleTx } from '@paygraph/shared/shards/transaction';
-import { insertStreamsIfMissing } from '../db/streams';
-import { purgeFinishedBefore } from '../db/deliveries';
+import { FencedWrite } from '@paygraph/shared/shards/unavailable';
+import { insertStreamsIfMissing, streamsDueNow } from '../db/streams';
+import { anyToRequeue, purgeFinishedBefore, requeueSince } from '../db/deliveries';
 import { forgetExpiredSecrets } from '../db/endpoints';
 
 /**
@@ -89,4 +90,26 @@ export function underEndpointFence<T>(
   write: (tx: DrizzleTx) => Promise<T>,
 ): Promise<T> {
   return underFence(shard, [shardOfAnyId(endpointId)], write);
+}
+
+/**
+ * A redelivery's requeue on a database (services/endpoints.ts redeliver: the endpoint's deliveries since `since`
+ * PENDING again, their streams due now) in one transaction under the fence: every fence row read in share mode first
+ * (as underOpenFences), then the rows. A range `moved` away is left out: its rows here are copies a move left behind,
+ * never sent from here, and the redelivery, which asks every database, requeues the range's own where it now is. A
+ * range `fenced` or `arriving` here that holds a delivery it would requeue refuses it (FencedWrite, SHARD_UNAVAILABLE,
+ * retryable; nothing written here): written there, the requeue would be lost at the target or leave the two sides
+ * unlike, and left out, the redelivery would answer done without that range: while a move switches, the source says
+ * `moved` before the target says `open` (scripts/lib/shard-mover.ts switchMap), and there the range is `arriving`.
+ */
+export function requeueHere(shard: Shard, endpointId: string, since: Date, now: Date): Promise<number> {
+  return inTransaction(shard, async (tx) => {
+    const notOpen = await notOpenIn(tx, everyLogicalShard);
+    const refusing = notOpen.filter((f) => f.reason !== 'moved').map((f) => f.logical);
+    if (await anyToRequeue(tx, endpointId, since, refusing)) throw new FencedWrite(shard.name, refusing);
+    const leftOut = notOpen.map((f) => f.logical);
+    const count = await requeueSince(tx, endpointId, since, now, leftOut);
+    if (count > 0) await streamsDueNow(tx, endpointId, now, leftOut);
+    return count;
+  });
 }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { idSuffix, newId, toLogicalShard } from '@paygraph/shared/ids';
 import { unique } from '../../../../test/support/env';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
-import { rawRows } from '@paygraph/shared/db/raw';
+import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import type { FenceReason } from '@paygraph/shared/control/index';
 import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { webhookDeliveries, webhookEndpoints, webhookStreams, type EndpointRow } from '../../src/db/schema/webhooks';
@@ -12,7 +12,7 @@ import { Dispatcher } from '../../src/services/dispatcher';
 import { destinationPolicyOf } from '../../src/services/destination';
 import { dispatcherSettingsDefault } from '../../src/config';
 import type { WebhooksContext } from '../../src/context';
-import { createEndpoint, disableEndpointBy, rotateSecret } from '../../src/services/endpoints';
+import { createEndpoint, disableEndpointBy, redeliver, rotateSecret } from '../../src/services/endpoints';
 import { log } from '@paygraph/shared/log';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { logicalShardCount } from '@paygraph/shared/limits';
@@ -248,5 +248,40 @@ describe("the dispatcher's writes of an endpoint's row, and a fence on its datab
     expect((await stored(id)).status).toBe('DISABLED');
     expect(view().row.status).toBe('DISABLED');
     expect(await open(id)).toEqual({ streams: [], pending: [] });
+  });
+});
+
+describe('a redelivery, and a fence on its database', () => {
+  const owner = () =>
+    ({
+      identity: { sub: unique('endpointfence-redeliver'), role: 'customer' },
+      shards,
+      log: log(),
+      services: { now: () => new Date(), policy: destinationPolicyOf(false), secretKey: randomBytes(32) },
+    }) as unknown as WebhooksContext;
+  const input = { url: 'https://example.com/hook', eventTypes: ['balance.changed'], accountIds: null };
+  const openEnd = idSuffix(openShard);
+
+  it('is refused while a range of its deliveries is fenced or arriving there, leaves a moved one, and requeues all once open', async () => {
+    const ctx = owner();
+    const made = await createEndpoint(ctx, input);
+    if (!made.ok) throw new Error(JSON.stringify(made.error));
+    const id = made.value.id;
+    await queues(id, [fencedShard, openShard]);
+    await rawWrite(shard, "UPDATE webhook_deliveries SET status = 'SUCCEEDED' WHERE endpoint_id = ?", [id]);
+    const since = new Date(Date.now() - 3_600_000);
+    const delivered = { streams: [fencedEnd, openEnd].sort(), pending: [] };
+    for (const reason of ['fenced', 'arriving'] as const) {
+      const refused = await fenced(reason, () => redeliver(ctx, id, since).catch((e: unknown) => e));
+      expect(refused).toBeInstanceOf(FencedWrite);
+      expect(await open(id)).toEqual(delivered);
+    }
+    // Moved away: its rows here are copies a move left behind, requeued where the range now is.
+    const moved = await fenced('moved', () => redeliver(ctx, id, since));
+    expect(moved.ok && moved.value.count).toBe(1);
+    expect((await open(id)).pending).toEqual([openEnd]);
+    const requeued = await redeliver(ctx, id, since);
+    expect(requeued.ok && requeued.value.count).toBe(2);
+    expect((await open(id)).pending).toEqual([fencedEnd, openEnd].sort());
   });
 });

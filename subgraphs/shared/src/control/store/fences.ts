@@ -181,14 +181,27 @@ export function underFence<T>(
  * writes made under an open row, and the copy after the fence carries them.
  */
 export async function fencedIn(tx: Tx, logicalShards: readonly number[]): Promise<number[]> {
+  return (await notOpenIn(tx, logicalShards)).map((f) => f.logical);
+}
+
+/**
+ * fencedIn's read (share mode, the rows shared to the transaction's end), answering each logical shard among them that
+ * is not open with its reason, ascending: for a write that treats the reasons apart (a webhook redelivery: a range
+ * `moved` away is left out, its rows here being copies a move left behind, and one `fenced` or `arriving` refuses).
+ */
+export async function notOpenIn(
+  tx: Tx,
+  logicalShards: readonly number[],
+): Promise<Array<{ logical: number; reason: FenceReason }>> {
   if (logicalShards.length === 0) return [];
   const list = sql.join(
     logicalShards.map((l) => sql`${l}`),
     sql`, `,
   );
   const answer = await tx.execute(sql`${sql.raw(fenceSelect)} (${list}) LOCK IN SHARE MODE`);
-  const [rows] = answer as unknown as [unknown[]];
-  return fencedAmong(rows);
+  const [rows] = answer as unknown as [Array<{ l: number; r: FenceReason | 'open' }>];
+  const reasonOf = new Map(rows.map((row) => [Number(row.l), row.r]));
+  return fencedAmong(rows).map((logical) => ({ logical, reason: reasonOf.get(logical) as FenceReason }));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { openHere } from '@paygraph/shared/control/index';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import {
   advanceOutstanding,
@@ -44,14 +45,18 @@ export async function pendingAdvancesOf(db: Executor, merchantId: string): Promi
 }
 
 /**
- * Merchants on this shard with an advance left PENDING (a crash between its pieces), oldest
- * advance first, at most `limit` of them: the advance worker's scan (advances_status_created_idx).
+ * Merchants on this shard with an advance left PENDING (a crash between its pieces, or its mark refused by a move's
+ * fence), oldest advance first, at most `limit` of them: the advance worker's scan (advances_status_created_idx). Only
+ * of ranges open here (control's openHere): a range moved away leaves its PENDING rows here as copies, for good with
+ * --keep-source, which no completion here finishes (the live rows are at the target); kept in the scan, they would
+ * fill its oldest-first `limit` pass after pass and starve the advances it could finish. A fenced or arriving range's
+ * are finished once it is open, where it then is.
  */
 export async function merchantsWithAdvancesLeft(db: Executor, limit: number): Promise<string[]> {
   const rows = await db
     .select({ merchantAccountId: advances.merchantAccountId })
     .from(advances)
-    .where(eq(advances.status, 'PENDING'))
+    .where(and(eq(advances.status, 'PENDING'), sql.raw(openHere('`advances`.`id`'))))
     .orderBy(advances.createdAt)
     .limit(limit);
   return [...new Set(rows.map((r) => r.merchantAccountId))];

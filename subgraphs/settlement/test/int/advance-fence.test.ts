@@ -8,7 +8,7 @@ import { insertAccount, stripeIdOf, stripeShardBit } from '@paygraph/shared/ledg
 import { log } from '@paygraph/shared/log';
 import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { unique } from '../../../../test/support/env';
-import { upsertTerms } from '../../src/db/advance-store';
+import { merchantsWithAdvancesLeft, upsertTerms } from '../../src/db/advance-store';
 import type { AdvanceRow } from '../../src/db/schema/settlement';
 import { completeAdvance, recordAdvance } from '../../src/services/advance-pieces';
 import { advanceSettlementFor, finishAdvancesLeft } from '../../src/services/advances';
@@ -29,6 +29,8 @@ const merchantShard = toLogicalShard(45);
 const stripeShard = toLogicalShard(46);
 const reasons: FenceReason[] = ['fenced', 'moved', 'arriving'];
 const now = () => new Date();
+/** Enough for every PENDING advance this file's database holds. */
+const advancesLeftScanMax = 1_000;
 
 beforeAll(async () => {
   scratch = await scratchShard('advancefence');
@@ -132,6 +134,20 @@ describe("an advance's row and a fence on its database", () => {
     expect(await finishAdvancesLeft(shards, merchantId, now)).toBe(1);
     expect(await advancesOf(merchantId)).toEqual(['PAID']);
     expect(await stripeState(stripeId)).toEqual(paidOnce);
+  });
+
+  it("leaves a range's PENDING advances out of the worker's scan while that range is not open here", async () => {
+    const { merchantId, stripeId } = await merchant();
+    await recordAdvance(shards, advanceOf(merchantId, stripeId));
+    // Moved away, its rows here are copies no completion here finishes: kept in the oldest-first scan, they would fill
+    // its limit pass after pass.
+    for (const reason of reasons) {
+      const scanned = await whileFenced(shard, merchantShard, reason, () =>
+        merchantsWithAdvancesLeft(shard.db, advancesLeftScanMax),
+      );
+      expect(scanned).not.toContain(merchantId);
+    }
+    expect(await merchantsWithAdvancesLeft(shard.db, advancesLeftScanMax)).toContain(merchantId);
   });
 
   it('answers an advance asked while fenced FencedWrite, nothing paid, and pays it once open', async () => {

@@ -605,19 +605,15 @@ export class Dispatcher {
     }
     if (outcome.kind === 'gone') {
       count('gone');
-      await disableByDispatcher(
-        this.shards,
-        this.directory,
-        endpoint,
-        `the receiver answered 410 Gone at ${now.toISOString()}`,
-        now,
-      );
+      const reason = `the receiver answered 410 Gone at ${now.toISOString()}`;
+      // Not disabled when a move's fence refused the write (left for the next attempt's 410): the text says only that.
+      const disabled = await disableByDispatcher(this.shards, this.directory, endpoint, reason, now);
       return {
         goOn: false,
         write: write({
           status: 'FAILED',
           statusCode: 410,
-          error: 'HTTP 410 Gone: endpoint disabled',
+          error: disabled ? 'HTTP 410 Gone: endpoint disabled' : 'HTTP 410 Gone',
           nextAttemptAt: null,
         }),
       };

@@ -53,9 +53,12 @@ export async function markHealthy(shards: ShardSet, directory: View, endpoint: K
 }
 
 /**
- * Disables the endpoint (ENABLED → DISABLED with its reason), this process's view first so that its streams in flight
- * stop, then its row, then its queues closed (disabled-endpoints.ts); true when this call disabled it. Refused by a
- * fence: the view as it was, nothing written, false.
+ * Disables the endpoint (ENABLED → DISABLED with its reason): its row, then this process's view, so that its streams
+ * stop, then its queues closed (disabled-endpoints.ts); true when this call disabled it. The view changes only once the
+ * row is no longer ENABLED: were it marked DISABLED before a write a fence then refused, the refresh worker's
+ * closeDisabled, running beside the streams, could close the queues of an endpoint still ENABLED (its PENDING deliveries
+ * FAILED), and a put-back of the view could undo another stream's disabling. A stream in flight meanwhile may send once
+ * more (the receiver answers 410 again). Refused by a fence: the view as it was, nothing written, false.
  */
 export async function disableByDispatcher(
   shards: ShardSet,
@@ -64,13 +67,11 @@ export async function disableByDispatcher(
   reason: string,
   now: Date,
 ): Promise<boolean> {
-  const { id, status, disabledReason, updatedAt } = endpoint.row;
-  directory.update(id, { status: 'DISABLED', disabledReason: reason, updatedAt: now });
+  const { id } = endpoint.row;
   const disabled = await endpointWrite(shards, id, (tx) => disableEndpoint(tx, id, reason, now));
-  if (disabled instanceof FencedWrite) {
-    directory.update(id, { status, disabledReason, updatedAt });
-    return false;
-  }
+  if (disabled instanceof FencedWrite) return false;
+  // Not ENABLED any more, whoever disabled it: the streams stop either way.
+  directory.update(id, { status: 'DISABLED', disabledReason: reason, updatedAt: now });
   if (!disabled) return false;
   log().warn({ endpointId: id, reason }, 'webhooks: endpoint disabled');
   await closeEndpointQueues(shards, id, reason);

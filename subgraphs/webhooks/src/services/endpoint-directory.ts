@@ -1,3 +1,4 @@
+import { shardOfAnyId } from '@paygraph/shared/ids';
 import { log } from '@paygraph/shared/log';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { allEndpoints } from '../db/endpoints';
@@ -89,12 +90,12 @@ export class EndpointDirectory {
     );
     const next = new Map<string, KnownEndpoint>();
     rows.forEach((shardRows, i) => {
+      const database = this.shards.all[i]!.index;
       if (shardRows === null) {
-        for (const [id, known] of this.endpoints)
-          if (this.shards.of('webhookEndpoint', id) === this.shards.all[i]) next.set(id, known);
+        for (const [id, known] of this.endpoints) if (this.placedOn(id) === database) next.set(id, known);
         return;
       }
-      for (const row of shardRows) next.set(row.id, this.known(row));
+      for (const row of shardRows) if (this.placedOn(row.id) === database) next.set(row.id, this.known(row));
     });
     // Kept as last known, a shard away's endpoints keep their signers too.
     for (const known of next.values())
@@ -116,6 +117,19 @@ export class EndpointDirectory {
         }),
       ),
     );
+  }
+
+  /**
+   * The database the map places an endpoint on, fenced or not. A shard move leaves a range's rows on its source as
+   * copies until its cleanup, and a target holds an arriving range's copy before the switch: read from every database,
+   * the later in the list decided the endpoint, so a copy could enable again one its owner disabled, or sign with the
+   * secret a rotation replaced. Not the map's unfenced lists (logicalOn): a fenced range is on neither, and its
+   * endpoints would be forgotten for the move's length (their deliveries paused, their events passed by); nor
+   * shards.of, which throws while the map fences the range. Before the switch the source's row is the live one (its
+   * writes are fenced), after it the target's.
+   */
+  private placedOn(id: string): number {
+    return this.shards.topology.physicalOf[shardOfAnyId(id)]!;
   }
 
   private known(row: EndpointRow): KnownEndpoint {

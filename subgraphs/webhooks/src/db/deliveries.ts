@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gte, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Executor, DrizzleTx } from '@paygraph/shared/shards/transaction';
 import { rawRows, type SqlTarget } from '@paygraph/shared/db/raw';
+import { heldHere } from '@paygraph/shared/control/index';
 import { offLogicalShards, onLogicalShards } from '@paygraph/shared/db/placed';
 import { webhookDeliveries, type DeliveryRow } from './schema/webhooks';
 import type { StreamKey } from './streams';
@@ -142,7 +143,11 @@ async function recordAttempt(db: Executor, ids: readonly string[], record: Attem
     .where(inArray(webhookDeliveries.id, [...ids]));
 }
 
-/** An endpoint's deliveries on this shard, newest first, before (createdAt, id). */
+/**
+ * An endpoint's deliveries on this shard, newest first, before (createdAt, id): of the ranges this database holds
+ * (control's heldHere), not the copies a shard move leaves on its source until its cleanup (`moved`) nor a target's
+ * before the switch (`arriving`), which would list a delivery twice, one of them stale, and take the page's places.
+ */
 export async function deliveriesPage(
   db: Executor,
   endpointId: string,
@@ -159,7 +164,7 @@ export async function deliveriesPage(
   return db
     .select()
     .from(webhookDeliveries)
-    .where(and(eq(webhookDeliveries.endpointId, endpointId), position))
+    .where(and(eq(webhookDeliveries.endpointId, endpointId), position, sql.raw(heldHere('`webhook_deliveries`.`id`'))))
     .orderBy(desc(webhookDeliveries.createdAt), desc(webhookDeliveries.id))
     .limit(limit);
 }

@@ -8,6 +8,7 @@ import type { FenceReason } from '@paygraph/shared/control/index';
 import { scratchShard, whileFenced, type ScratchShard } from '../../../../test/support/scratch-databases';
 import { webhookDeliveries, webhookEndpoints, webhookStreams, type EndpointRow } from '../../src/db/schema/webhooks';
 import { closeEndpointQueues } from '../../src/services/disabled-endpoints';
+import { endpointDeliveries } from '../../src/services/deliveries';
 import { Dispatcher } from '../../src/services/dispatcher';
 import { destinationPolicyOf } from '../../src/services/destination';
 import { dispatcherSettingsDefault } from '../../src/config';
@@ -283,5 +284,18 @@ describe('a redelivery, and a fence on its database', () => {
     const requeued = await redeliver(ctx, id, since);
     expect(requeued.ok && requeued.value.count).toBe(2);
     expect((await open(id)).pending).toEqual([fencedEnd, openEnd].sort());
+  });
+});
+
+describe("an endpoint's deliveries listed", () => {
+  it('leaves out the copies of a range moved away or arriving, and lists a fenced range, still held here', async () => {
+    const endpointId = newId('webhookEndpoint', openShard);
+    await queues(endpointId, [fencedShard, openShard]);
+    const listed = async () => (await endpointDeliveries(shards, endpointId, 10, null)).rows.map((r) => r.id.slice(-2));
+    const both = [idSuffix(fencedShard), idSuffix(openShard)].sort();
+    for (const reason of ['moved', 'arriving'] as const)
+      expect(await fenced(reason, listed)).toEqual([idSuffix(openShard)]);
+    expect((await fenced('fenced', listed)).sort()).toEqual(both);
+    expect((await listed()).sort()).toEqual(both);
   });
 });

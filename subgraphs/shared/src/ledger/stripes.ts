@@ -55,7 +55,8 @@ export async function readStripes(
     for (const shard of stripeShardsOf(shards, home)) pushTo(byShard, shard, home.id);
   }
   // A stripe a shard move took elsewhere leaves a copy here until the move's clean: only those the map places here.
-  const placedHere = (shard: Shard, id: string) => shards.topology.physicalOf[shardOf('account', id)] === shard.index;
+  const placedHere = (shard: Shard, id: string) =>
+    shards.placement.placedOn(shardOf('account', id)).index === shard.index;
   const found = await Promise.all(
     [...byShard].map(async ([shard, parents]) =>
       (await onShard(shard, () => accountsAndStripes(shard.db, [], parents)))

@@ -76,6 +76,16 @@ export class Placement<S extends PlacedShard> {
     return shard;
   }
 
+  /**
+   * The shard the map places a logical shard on, fenced or not: for a reader of every database that must tell a range's
+   * live rows from the copies a shard move leaves (a source's until the move's clean, a target's before the switch).
+   * Before the switch the source's rows are the live ones (its writes fenced), after it the target's; shardFor would
+   * throw for the fenced range, and logicalOn lists it nowhere.
+   */
+  placedOn(logical: number): S {
+    return this.logical[logical]!;
+  }
+
   isFenced(logical: number): boolean {
     return this.fenced.has(logical);
   }

@@ -35,3 +35,18 @@ describe("a new row's logical shard (Placement.openLogical: an account's, an FX 
     expect(drawn >= 0 && drawn < logicalShardCount).toBe(true);
   });
 });
+
+describe("a logical shard's database, fenced or not (Placement.placedOn: who holds a range's live rows)", () => {
+  it("is the map's database whether the map fences the range or not, where shardFor refuses and logicalOn omits it", () => {
+    const { placement, seed } = placementOf();
+    const [low, high] = [3, logicalShardCount - 3];
+    const moved = { ...seed, version: 2, logical: seed.logical.map((d, l) => (l === high ? 0 : d)), fenced: [low] };
+    expect(placement.apply(moved)).toBe(true);
+    expect(placement.placedOn(low).index).toBe(seed.logical[low]);
+    expect(() => placement.shardFor(low)).toThrow();
+    expect(placement.logicalOn(placement.all[seed.logical[low]!]!)).not.toContain(low);
+    // A range the map moved is placed where it went, not where its copy stays.
+    expect(seed.logical[high]).toBe(1);
+    expect(placement.placedOn(high).index).toBe(0);
+  });
+});

@@ -120,16 +120,15 @@ export class EndpointDirectory {
   }
 
   /**
-   * The database the map places an endpoint on, fenced or not. A shard move leaves a range's rows on its source as
-   * copies until its cleanup, and a target holds an arriving range's copy before the switch: read from every database,
-   * the later in the list decided the endpoint, so a copy could enable again one its owner disabled, or sign with the
-   * secret a rotation replaced. Not the map's unfenced lists (logicalOn): a fenced range is on neither, and its
-   * endpoints would be forgotten for the move's length (their deliveries paused, their events passed by); nor
-   * shards.of, which throws while the map fences the range. Before the switch the source's row is the live one (its
-   * writes are fenced), after it the target's.
+   * The database the map places an endpoint on, fenced or not (placement.placedOn). A shard move leaves a range's rows
+   * on its source as copies until its cleanup, and a target holds an arriving range's copy before the switch: read from
+   * every database, the later in the list decided the endpoint, so a copy could enable again one its owner disabled,
+   * or sign with the secret a rotation replaced. Not the map's unfenced lists (logicalOn): a fenced range is on
+   * neither, and its endpoints would be forgotten for the move's length; nor shards.of, which throws while the map
+   * fences the range.
    */
   private placedOn(id: string): number {
-    return this.shards.topology.physicalOf[shardOfAnyId(id)]!;
+    return this.shards.placement.placedOn(shardOfAnyId(id)).index;
   }
 
   private known(row: EndpointRow): KnownEndpoint {

@@ -17,7 +17,13 @@ import { rawRows, rawWrite } from '@paygraph/shared/db/raw';
 import { FencedWrite } from '@paygraph/shared/shards/unavailable';
 import { depositFromReserve } from './ledger';
 import { parseId } from '@paygraph/shared/ids';
-import { ledgerHealth, stripeIdOf, totalSubtotalCheck, verifyShard } from '@paygraph/shared/ledger/index';
+import {
+  ledgerHealth,
+  readOwnerAccounts,
+  stripeIdOf,
+  totalSubtotalCheck,
+  verifyShard,
+} from '@paygraph/shared/ledger/index';
 import { placedTables, unplacedTables } from '../../scripts/lib/move-tables';
 import { claimShard, ownerLinkShard } from '@paygraph/transaction/domain/external-accounts';
 import { ownerHomeShard } from '@paygraph/shared/ledger/rules/owner-directory';
@@ -885,6 +891,89 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
         pending: '0',
         available: String(5_000n - 50n + settlement!.netAmount!),
       });
+      await expectBalancedEverywhere();
+    }, 120_000);
+
+    it("counts a stripe and an account once, from where the map places it, while a move's copies stay behind", async () => {
+      // A merchant at home on the first database, paid by a payer on the second (52-55, left there by the abort above):
+      // the stripe the payment credits lives on the payer's logical shard. The move keeps the source's copies. A second
+      // stripe stays on the source (40-43, moved back above), so that readers of the merchant still ask it.
+      const merchantOwner = unique('mv-copies');
+      const merchant = await kit.open(merchantOwner, { type: 'MERCHANT', physical: 0 });
+      const payerOwner = unique('mv-copies-payer');
+      const payer = await openInRange(payerOwner, 52, 55);
+      await kit.fund(payer, '20000');
+      await kit.paid(kit.operator, { payer, payee: merchant, amount: '10000' });
+      const staying = await fundInRange(40, 43, '2000');
+      await kit.paid(kit.operator, { payer: staying, payee: merchant, amount: '2000' });
+      const terms = { merchantAccountId: merchant, maxAdvanceBps: 5_000, feeBps: 100, outstandingMax: '1000000' };
+      const set = await gql(stack.gatewayUrl, contractOperation('SetAdvanceTerms'), { input: terms }, kit.operator);
+      expect(set.data?.setAdvanceTerms.__typename, JSON.stringify(set)).toBe('AdvanceTerms');
+      const moved = await shardsCli('move', '52-55', dbs.urls[2]!, '--keep-source');
+      expect(moved.code, moved.stderr).toBe(0);
+      await follower.poll();
+      expect(shards.of('account', payer).name).toBe(nameOf(dbs.urls[2]!));
+      // The payer spends where it went: the source's copy keeps the balance before.
+      await kit.paid(kit.operator, { payer, payee: merchant, amount: '3000' });
+
+      // The offer: half of the 15,000 pending, the moved stripe counted once (its copy made it 12,500).
+      const bearer = await token(merchantOwner, 'customer');
+      const offer = await gql(
+        stack.gatewayUrl,
+        contractOperation('AdvanceOffer'),
+        { merchantAccountId: merchant },
+        bearer,
+      );
+      expect(offer.data?.advanceOffer, JSON.stringify(offer)).toMatchObject({
+        allowedAmount: '7500',
+        outstanding: '0',
+      });
+      const advance = (amount: string) =>
+        gql(
+          stack.gatewayUrl,
+          contractOperation('AdvanceSettlement'),
+          { input: { idempotencyKey: unique('mv-copies-adv'), merchantAccountId: merchant, amount } },
+          bearer,
+        );
+      const beyond = await advance('15000');
+      expect(beyond.data?.advanceSettlement, JSON.stringify(beyond)).toMatchObject({
+        __typename: 'AdvanceExceedsAllowed',
+      });
+      const paid = await advance('7500');
+      expect(paid.data?.advanceSettlement, JSON.stringify(paid)).toMatchObject({
+        __typename: 'Advance',
+        amount: '7500',
+      });
+      expect(await kit.balance(merchant)).toMatchObject({ pending: '7500' });
+
+      // The owners' views: the merchant's balance sums its live stripe once; the payer's account is listed once, live.
+      const byOwner = await gql(
+        stack.gatewayUrl,
+        contractOperation('AccountsByOwner'),
+        { ownerId: merchantOwner },
+        bearer,
+      );
+      const edges = (byOwner.data?.accounts.edges ?? []) as Array<{ node: { id: string } }>;
+      expect(
+        edges.map((e) => e.node).filter((n) => n.id === merchant),
+        JSON.stringify(byOwner),
+      ).toMatchObject([{ id: merchant, balance: { pending: '7500' } }]);
+      const payerAccounts = await readOwnerAccounts(shards, payerOwner, 1_000);
+      expect(payerAccounts.filter((a) => a.id === payer).map((a) => a.available)).toEqual([20_000n - 13_000n]);
+      const folio = await gql(
+        stack.gatewayUrl,
+        contractOperation('OwnerPortfolio'),
+        { ownerId: payerOwner, reportingCurrency: 'USD' },
+        kit.operator,
+      );
+      const listed = (folio.data?.ownerPortfolio.accounts ?? []) as Array<{
+        id: string;
+        balance: { available: string };
+      }>;
+      expect(
+        listed.filter((a) => a.id === payer),
+        JSON.stringify(folio),
+      ).toEqual([expect.objectContaining({ balance: expect.objectContaining({ available: '7000' }) })]);
       await expectBalancedEverywhere();
     }, 120_000);
   });

@@ -6,6 +6,7 @@ import {
   accountsWithHeadPages,
   type Account,
   type EntryRow,
+  placedHere,
   stripeShardsOf,
 } from '@paygraph/shared/ledger/index';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
@@ -74,8 +75,10 @@ export async function loadAccountViews(
   });
   const byStripeShard = new Map<Shard, string[]>();
   for (const home of homes) for (const shard of stripeShardsOf(shards, home)) addTo(byStripeShard, shard, home.id);
-  const stripes = await eachReachable(byStripeShard, down, (shard, parents) =>
-    accountsAndStripes(shard.db, [], parents),
+  // Each stripe from the database the map places it on: a shard move's copy of a stripe (left on its source until the
+  // move's clean, arriving on its target before the switch) was added to the merchant's balance beside the live one.
+  const stripes = await eachReachable(byStripeShard, down, async (shard, parents) =>
+    (await accountsAndStripes(shard.db, [], parents)).filter((stripe) => placedHere(shards, shard, stripe.id)),
   );
   const views = buildViews([...homes, ...stripes]);
   for (const [id, page] of pagesRead) if (views.has(id)) headPagesRead.set(id, page);

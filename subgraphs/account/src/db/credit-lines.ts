@@ -1,5 +1,5 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { creditLineRows, onShard, readStripes } from '@paygraph/shared/ledger/index';
+import { creditLineRows, onShard, placedHere, readStripes } from '@paygraph/shared/ledger/index';
 import { buildViews } from '../domain/account-view';
 import { mayUseCredit, type CreditAccount } from '../domain/credit-line';
 
@@ -13,8 +13,9 @@ export async function creditAccounts(shards: ShardSet): Promise<CreditAccount[]>
   const perShard = await Promise.all(
     shards.all.map(async (shard) => {
       const rows = await onShard(shard, () => creditLineRows(shard.db));
+      // Each account from the database the map places it on: a shard move's copy is not its balance now.
       return rows
-        .filter((row) => row.parentId === null && row.type !== 'SYSTEM')
+        .filter((row) => row.parentId === null && row.type !== 'SYSTEM' && placedHere(shards, shard, row.id))
         .map((row) => ({ row, shard: shard.name }));
     }),
   );

@@ -68,6 +68,9 @@ export interface Piece {
  */
 export function planPieces(amount: bigint, feeBps: number, stripes: readonly StripePending[]): Piece[] {
   assert(amount > 0n, `an advance of ${amount}`);
+  // One piece per stripe: a second would find the first's piece row and count itself posted (advance-pieces.ts).
+  const ids = new Set(stripes.map((s) => s.stripeAccountId));
+  assert(ids.size === stripes.length, 'a stripe counted twice in an advance (a shard move copy read as live?)');
   const byPending = [...stripes]
     .filter((s) => s.pending > 0n)
     .sort((a, b) => (a.pending === b.pending ? 0 : a.pending > b.pending ? -1 : 1));

@@ -2,7 +2,7 @@ import type { ShardSet } from '@paygraph/shared/shards/pool';
 import { newId, parseId, shardOfAnyId } from '@paygraph/shared/ids';
 import { underFence } from '@paygraph/shared/control/index';
 import { idempotencyKeyLengthMax } from '@paygraph/shared/limits';
-import { accountsAndStripes, onShard, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
+import { accountsAndStripes, onShard, placedHere, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
 import type { Forbidden } from '@paygraph/shared/authorization';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import {
@@ -128,7 +128,12 @@ export async function advanceOfferFor(
 /**
  * Every stripe's pending and outstanding advance, now. Outstanding is read before pending: a
  * settlement committing between the two reads lowers both, so the offer computed from an older
- * outstanding and a newer pending can only be smaller than the true one, never larger.
+ * outstanding and a newer pending can only be smaller than the true one, never larger. Each
+ * stripe once, from the database the map places it on (placedHere): a shard move's copy of a
+ * stripe (left on its source until the move's clean, for good with --keep-source) counted beside
+ * the live one doubled its pending in the offer, and planned a second piece on the one stripe,
+ * which found the first's piece row and counted itself posted: an advance answered PAID for more
+ * than moved.
  */
 export async function stripePendings(
   shards: ShardSet,
@@ -142,11 +147,13 @@ export async function stripePendings(
         const outstanding = await outstandingOf(shard.db, merchant.id);
         const inFlight = await pendingInFlight(shard.db, merchant.id);
         const rows = await accountsAndStripes(shard.db, shard === home ? [merchant.id] : [], [merchant.id]);
-        return rows.map((a) => ({
-          stripeAccountId: a.id,
-          pending: clampedPending(a.pending, inFlight.get(a.id) ?? 0n),
-          outstanding: outstanding.get(a.id) ?? 0n,
-        }));
+        return rows
+          .filter((a) => placedHere(shards, shard, a.id))
+          .map((a) => ({
+            stripeAccountId: a.id,
+            pending: clampedPending(a.pending, inFlight.get(a.id) ?? 0n),
+            outstanding: outstanding.get(a.id) ?? 0n,
+          }));
       }),
     ),
   );

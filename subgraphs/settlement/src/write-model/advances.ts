@@ -1,6 +1,6 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
 import type { Tx } from '@paygraph/shared/shards/transaction';
-import { onShard, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
+import { onShard, placedHere, stripeShardsOf, type Account } from '@paygraph/shared/ledger/index';
 import { addOutstanding, lockOutstanding, offsetRefunds, outstandingOf } from '../db/advance-store';
 import { advanceRefundOffsets } from '../db/schema/settlement';
 import { repayAdvanceByRefunds } from '../services/advance-refunds';
@@ -46,7 +46,8 @@ export async function outstandingByStripe(
   const home = shards.of('account', merchant.id);
   const targets = [home, ...stripeShardsOf(shards, merchant).filter((s) => s !== home)];
   const found = await Promise.all(targets.map((s) => onShard(s, () => outstandingOf(s.db, merchant.id))));
-  return new Map(found.flatMap((m) => [...m]));
+  // Each stripe's row from the database the map places it on: a shard move's copy elsewhere is not its outstanding now.
+  return new Map(found.flatMap((m, i) => [...m].filter(([stripe]) => placedHere(shards, targets[i]!, stripe))));
 }
 
 /**

@@ -43,7 +43,14 @@ export {
 export { onCommitted, type CommittedListener } from './engine/events';
 export type { EngineMode, PostingSettings } from '../config/shared';
 
-export { announceStripe, onShard, readAccountsWithStripes, readStripes, stripeDirectoryGaps } from './stripes';
+export {
+  announceStripe,
+  onShard,
+  placedHere,
+  readAccountsWithStripes,
+  readStripes,
+  stripeDirectoryGaps,
+} from './stripes';
 export {
   backfillOwnerDirectories,
   ownerShardSet,

@@ -99,7 +99,8 @@ export async function ownerShardSet(shards: ShardSet, ownerId: string): Promise<
  * Every client account of the owner (home rows; a merchant's stripes are read from its stripe
  * directory, ledger/stripes.ts readStripes), asking the owner's home shard and then only the
  * databases its directory names, one statement each: never every shard. At most `limit` per
- * database. An unreachable database fails the read as ShardUnavailable.
+ * database, of the accounts it holds (homeAccountsOfOwner: a shard move's copies are not the
+ * account's money). An unreachable database fails the read as ShardUnavailable.
  */
 export async function readOwnerAccounts(shards: ShardSet, ownerId: string, limit: number): Promise<Account[]> {
   const named = await ownerShardSet(shards, ownerId);

@@ -22,6 +22,17 @@ export async function onShard<T>(shard: Shard, read: () => Promise<T>): Promise<
 }
 
 /**
+ * Whether `shard` holds the live row of the account `id` (a home row or a stripe): the database the map places its
+ * logical shard on, fenced or not (Placement.placedOn). A reader that asks several databases and merges their rows
+ * keeps only these: a shard move leaves a range's rows on its source as copies until its clean (for good with
+ * --keep-source), and a target holds an arriving range's rows before the switch, neither of them the account's money
+ * now (docs/SCALING.md, "Readers across every database").
+ */
+export function placedHere(shards: ShardSet, shard: Shard, id: string): boolean {
+  return shards.placement.placedOn(shardOf('account', id)).index === shard.index;
+}
+
+/**
  * Accounts by id, and for each merchant among them every stripe its directory names. One
  * statement per home shard (a primary-key read); then, for merchants with stripes, one per
  * shard their directories name. A PERSONAL account costs one statement on its own shard.
@@ -55,12 +66,10 @@ export async function readStripes(
     for (const shard of stripeShardsOf(shards, home)) pushTo(byShard, shard, home.id);
   }
   // A stripe a shard move took elsewhere leaves a copy here until the move's clean: only those the map places here.
-  const placedHere = (shard: Shard, id: string) =>
-    shards.placement.placedOn(shardOf('account', id)).index === shard.index;
   const found = await Promise.all(
     [...byShard].map(async ([shard, parents]) =>
       (await onShard(shard, () => accountsAndStripes(shard.db, [], parents)))
-        .filter((account) => placedHere(shard, account.id))
+        .filter((account) => placedHere(shards, shard, account.id))
         .map((account) => ({ shard, account })),
     ),
   );

@@ -3,6 +3,7 @@ import { bigintOf, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import type { Executor, Tx } from '../../shards/transaction';
 import type { Account } from '../rules/account';
 import { accountColumns, accountOfRaw, type RawAccount } from './rows';
+import { heldHere } from '../../control/index';
 import { ownerShards } from './schema';
 
 /**
@@ -76,11 +77,14 @@ export async function uncountOwnerAccount(db: Executor, ownerId: string): Promis
     .where(and(eq(ownerShards.ownerId, ownerId), gt(ownerShards.accountsOpened, 0)));
 }
 
-/** The owner's client accounts on this shard (home rows: no stripe, no system account). The owner index's range. Locks: none. */
+/**
+ * The owner's client accounts on this shard (home rows: no stripe, no system account), those it holds (heldHere: a
+ * shard move's copies are not counted twice). The owner index's range. Locks: none.
+ */
 export async function homeAccountCountOf(db: SqlTarget, ownerId: string): Promise<number> {
   const rows = await rawRows<{ n: number | string }>(
     db,
-    "SELECT COUNT(*) AS n FROM accounts WHERE owner_id = ? AND parent_id IS NULL AND type <> 'SYSTEM'",
+    `SELECT COUNT(*) AS n FROM accounts WHERE owner_id = ? AND parent_id IS NULL AND type <> 'SYSTEM' AND ${heldHere('id')}`,
     [ownerId],
   );
   return Number(rows[0]!.n);
@@ -116,12 +120,17 @@ export async function ownerShardPairsPage(
 
 /**
  * Every client account of the owner on this shard (home rows: stripes and system accounts
- * excluded), in id order, at most `limit`: the owner index's range. Locks: none.
+ * excluded), in id order, at most `limit`: the owner index's range. Only those this database
+ * holds (control's heldHere): a shard move leaves a range's rows on its source as copies until its
+ * clean (for good with --keep-source), and a target holds an arriving range's before the switch; a
+ * copy read beside the live row showed a balance that was no longer the account's, and took a
+ * place of `limit`. Locks: none.
  */
 export async function homeAccountsOfOwner(db: SqlTarget, ownerId: string, limit: number): Promise<Account[]> {
   const rows = await rawRows<RawAccount>(
     db,
-    `SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL ORDER BY id LIMIT ?`,
+    `SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL AND ${heldHere('id')}
+     ORDER BY id LIMIT ?`,
     [ownerId, limit],
   );
   return rows.map(accountOfRaw);

@@ -1,6 +1,6 @@
 import type { Forbidden } from '@paygraph/shared/authorization';
-import { readOwnerAccounts, readStripes, type Account } from '@paygraph/shared/ledger/index';
-import { currencyMinorUnits, parseCurrency } from '@paygraph/shared/money';
+import { ensureAssetKnown, readOwnerAccounts, readStripes, type Account } from '@paygraph/shared/ledger/index';
+import { minorUnitExponent, parseCurrency, parseCurrencyOrAsset } from '@paygraph/shared/money';
 import { err, ok, type Result } from '@paygraph/shared/result';
 import { linksOfOwner } from '../db/external-accounts';
 import { ownerLinkShard } from '../domain/external-accounts';
@@ -26,7 +26,10 @@ export type PortfolioRefusal = { kind: 'BadRequest'; message: string };
  * directory on the owner's home shard (which also holds its links), then the owner's accounts
  * on the databases the directory names only, a merchant's stripes on the databases its stripe
  * directory names, and the rates of the currencies to convert on the control shard (none when
- * every total is in the reporting currency). No other database is asked.
+ * every total is in the reporting currency). An asset's exponent comes from this process's asset
+ * registry (money.ts); one this process has not heard of yet costs a read of the registry on the
+ * control shard, shared by the request's assets and any reload under way (ensureAssetKnown), never
+ * one per asset. No other database is asked.
  */
 export async function ownerPortfolio(
   ctx: ServiceContext,
@@ -50,16 +53,24 @@ export async function ownerPortfolio(
   const rates = new Map<string, FxRate | undefined>();
   await Promise.all(
     currenciesToConvert(totals, reporting.value).map(async (currency) => {
-      const row = await currentRate(ctx.shards, currency, reporting.value);
+      const [row] = await Promise.all([
+        currentRate(ctx.shards, currency, reporting.value),
+        ensureAssetKnown(ctx.shards, currency),
+      ]);
       rates.set(currency, row && { base: row.baseCurrency, quote: row.quoteCurrency, rate: row.rate, spreadBps: 0 });
     }),
   );
   return ok(buildPortfolio(ownerId, accounts, links, reporting.value, rates, exponentOf));
 }
 
-/** A currency's or asset's minor-unit exponent, when this process knows it (else its total stays unconverted). */
+/**
+ * A currency's or platform asset's minor-unit exponent, from ISO 4217 or the asset registry (an
+ * account's asset is defined, so after ensureAssetKnown it is known); null, and the total stays
+ * unconverted, for a code neither names.
+ */
 function exponentOf(currency: string): number | null {
-  return currencyMinorUnits.get(currency) ?? null;
+  const known = parseCurrencyOrAsset(currency);
+  return known.ok ? minorUnitExponent(known.value) : null;
 }
 
 /** Each home row's balances with its stripes' added (a merchant's money is the sum of its stripes). */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, it, expect, beforeAll } from 'vitest';
 import { newId, type LogicalShard } from '@paygraph/shared/ids';
 import { backfillOwnerDirectories, insertAccount, ownerHomeShard } from '@paygraph/shared/ledger/index';
@@ -11,8 +12,9 @@ import { type Answer, type MoneyKit, physicalOf, useMoneyStack } from '../../../
  * One view of an owner's money (ownerPortfolio, issue 48 item 5) through the gateway, every shard
  * a real database: every account of the owner on the shards it lives on, and no other shard
  * asked (the owner directory); totals per currency with linked accounts' reports beside the
- * ledger's; the reporting total at current rates, each conversion rounded down, unconverted what
- * has no rate. And what a hostile customer tries: another owner's portfolio.
+ * ledger's; the reporting total at current rates, each conversion rounded down, platform assets
+ * at their registry exponents, unconverted what has no rate. And what a hostile customer tries:
+ * another owner's portfolio.
  */
 let stack: Stack;
 let kit: MoneyKit;
@@ -48,6 +50,44 @@ async function reportedLink(ownerId: string, bearer: string, currency: string, b
   const reported = await gql(stack.gatewayUrl, linkDocs.report, { input: report }, byChannel);
   expect(reported.data!.reportExternalBalance.reportedBalance.amount).toBe(balance);
   return id;
+}
+
+/** An asset code no other test or run uses: the prefix, then random capitals, 8 letters (never ISO 4217). */
+function assetCode(prefix: string): string {
+  const letters = [...randomBytes(8)].map((b) => String.fromCharCode(65 + (b % 26))).join('');
+  return (prefix + letters).slice(0, 8);
+}
+
+async function defineAsset(code: string, exponent: number): Promise<void> {
+  const input = { code, exponent, name: `${code} test asset` };
+  const defined = await gql(stack.gatewayUrl, contractOperation('DefineAsset'), { input }, operator);
+  expect(defined.data!.defineAsset).toEqual({ __typename: 'Asset', ...input });
+}
+
+async function setRate(input: { baseCurrency: string; quoteCurrency: string; rate: string }): Promise<void> {
+  const set = await gql(stack.gatewayUrl, contractOperation('SetFxRate'), { input }, operator);
+  expect(set.data!.setFxRate.__typename).toBe('FxRate');
+}
+
+const fxPaymentDoc = `mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename
+  ... on Payment { status } ... on UserError { code message } } }`;
+
+/** Buys `bought` (minor units) of the asset with `cents` of the owner's USD account, into a new account of the asset. */
+async function buyAsset(bearer: string, owner: string, usd: string, cents: string, asset: string, bought: string) {
+  const account = await kit.open(owner, { currency: asset });
+  const quoteInput = { sellCurrency: 'USD', buyCurrency: asset, sellAmount: cents };
+  const quoted = await gql(stack.gatewayUrl, contractOperation('CreateFxQuote'), { input: quoteInput }, bearer);
+  expect(quoted.data!.createFxQuote).toMatchObject({ __typename: 'FxQuote', buyAmount: bought });
+  const input = {
+    idempotencyKey: unique('pf-buy'),
+    payerAccountId: usd,
+    payeeAccountId: account,
+    amount: cents,
+    currency: 'USD',
+    fxQuoteId: quoted.data!.createFxQuote.id as string,
+  };
+  const paid = await gql(stack.gatewayUrl, fxPaymentDoc, { input }, bearer);
+  expect(paid.data!.createPayment).toEqual({ __typename: 'Payment', status: 'SUCCEEDED' });
 }
 
 function databaseOf(logical: LogicalShard): number {
@@ -143,6 +183,50 @@ describe('ownerPortfolio', () => {
         { from: 'HUF', rate: '1/91.5' },
       ],
       unconverted: [{ currency: 'RON', amount: '3000' }],
+    });
+  });
+
+  it('converts platform assets at their own exponents where a rate exists; an asset with no rate stays unconverted', async () => {
+    const owner = unique('pf-assets');
+    const bearer = await token(owner, 'customer');
+    // Fresh codes, so no other test has a rate for them: points (exponent 0) and gems (exponent 3, USD's is 2).
+    const [points, gems] = [assetCode('PFA'), assetCode('PFB')];
+    await defineAsset(points, 0);
+    await defineAsset(gems, 3);
+    await setRate({ baseCurrency: points, quoteCurrency: 'USD', rate: '0.0123' });
+    await setRate({ baseCurrency: 'USD', quoteCurrency: gems, rate: '3.3333' }); // set the other way
+    const usd = await kit.open(owner, { currency: 'USD' });
+    await kit.fund(usd, '2001', 'USD');
+    // Bought with all the dollars (assets are bought, never deposited), no spread:
+    // 1000 cents / 100 / 0.0123 = 813.008… points → 813; 1001 cents / 100 × 3.3333 = 33.366333… gems → 33366 thousandths.
+    await buyAsset(bearer, owner, usd, '1000', points, '813');
+    await buyAsset(bearer, owner, usd, '1001', gems, '33366');
+
+    const inUsd = (await portfolio(bearer, owner, 'USD')).data!.ownerPortfolio;
+    expect(inUsd.totals).toEqual([
+      { currency: points, ledger: '813', external: null },
+      { currency: gems, ledger: '33366', external: null },
+      { currency: 'USD', ledger: '0', external: null },
+    ]);
+    // 813 points × 0.0123 = 9.9999 USD → 999 cents; 33366 thousandths / 1000 / 3.3333 = 10.0099… USD → 1000 cents.
+    expect(inUsd.reportingTotal).toEqual({
+      currency: 'USD',
+      amount: String(999 + 1000),
+      rates: [
+        { from: points, rate: '0.0123' },
+        { from: gems, rate: '1/3.3333' },
+      ],
+      unconverted: [],
+    });
+    // No rate between either asset and EUR: both listed as held, never guessed.
+    expect((await portfolio(bearer, owner, 'EUR')).data!.ownerPortfolio.reportingTotal).toEqual({
+      currency: 'EUR',
+      amount: '0',
+      rates: [],
+      unconverted: [
+        { currency: points, amount: '813' },
+        { currency: gems, amount: '33366' },
+      ],
     });
   });
 

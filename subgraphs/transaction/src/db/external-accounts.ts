@@ -130,3 +130,22 @@ export async function claimIdentity(
   });
   return rows[0]!.owner_id;
 }
+
+/**
+ * Deletes an owner's claim of a card, on its fingerprint's shard: the owner's claim only (another owner's stays),
+ * none left when there is none, so running it again changes nothing. Under the fence as claimIdentity, in its order
+ * (the claim's row, then the fence row): a delete on a source after the mover's copy read the table would be lost at
+ * the target, the card held there still. Not open: rolled back with FencedWrite (retryable), the claim kept.
+ */
+export async function releaseIdentity(
+  shard: Shard,
+  logical: number,
+  identityKey: string,
+  ownerId: string,
+): Promise<void> {
+  await inPostingTransaction(shard, async (tx) => {
+    tx.hold('DELETE FROM external_account_claims WHERE identity_key = ? AND owner_id = ?', [identityKey, ownerId]);
+    const [fences] = await tx.queryMany([fenceRead([logical])]);
+    refuseUnlessOpen(shard.name, fences!);
+  });
+}

@@ -14,6 +14,7 @@ import {
   lockedLinksOfOwner,
   moveLinkStatus,
   recordReportedBalance,
+  releaseIdentity,
   relink,
 } from '../db/external-accounts';
 import type { ExternalAccountRow, ExternalAccountStatus } from '../db/schema/external-accounts';
@@ -111,20 +112,44 @@ export async function linkExternalAccount(
     newResourceId: () => newId('externalAccount', ownerLinkShard(ownerId)),
   };
   return withIdempotencyKey(ctx, spec, async ({ resourceId }) => {
-    if (plan.link.identifier.kind === 'CARD') {
-      // The owner's bound before the card's claim: a claim is never released, so an owner refused for its bound after
-      // claiming would hold the card for good and no one else could link it. writeLink checks the bound again under
-      // its lock; two of the owner's links racing at the bound can still leave one card claimed, no more.
-      const full = await beyondLinkBound(ctx, plan, resourceId);
-      if (full) return err(full);
-      // Refused FencedWrite (retryable) while a move fences the claim's logical shard: the key stays, and a retry with
-      // it claims the card where the map then places it.
-      const logical = claimShard(plan.identityKey);
-      const holder = await claimIdentity(ctx.shards.byLogical(logical), logical, plan.identityKey, ownerId);
-      if (holder !== ownerId) return err({ kind: 'ExternalAccountInUse' as const, field: 'identifier' });
-    }
-    return writeLink(ctx, plan, resourceId);
+    if (plan.link.identifier.kind !== 'CARD') return answerOf(await writeLink(ctx, plan, resourceId));
+    // An unlocked read, so that a request already at the bound claims nothing; requests racing past it are refused
+    // under writeLink's lock, and each of those releases the claim it took (linkCard).
+    const full = await beyondLinkBound(ctx, plan, resourceId);
+    if (full) return err(full);
+    return linkCard(ctx, plan, resourceId);
   });
+}
+
+/**
+ * A card's link: its claim on the fingerprint's shard, then the link on the owner's, two databases and two
+ * transactions. Refused at the owner's bound with no link of the owner's naming the card, the claim is released: none
+ * can name it later (links are never deleted, so the bound stays reached) and none of the owner's requests racing this
+ * one can either, so the release takes no link's claim. Should the process die after the claim and before the link or
+ * the release, or either meet a fence (FencedWrite, retryable), the claim stays without a link: the request's retry
+ * with its key links the card or, refused again, releases it; until then no other owner can link the card.
+ */
+async function linkCard(
+  ctx: LinkContext,
+  plan: LinkPlan,
+  id: string,
+): Promise<Result<ExternalAccountRow, LinkExternalAccountError>> {
+  const { ownerId } = plan.link;
+  // Refused FencedWrite (retryable) while a move fences the claim's logical shard: the key stays, and a retry with
+  // it claims the card where the map then places it.
+  const logical = claimShard(plan.identityKey);
+  const holder = await claimIdentity(ctx.shards.byLogical(logical), logical, plan.identityKey, ownerId);
+  if (holder !== ownerId) return err({ kind: 'ExternalAccountInUse' as const, field: 'identifier' });
+  const written = await writeLink(ctx, plan, id);
+  if (!written.ok && written.error.kind === 'BeyondBound' && !written.error.identityLinked)
+    await releaseIdentity(ctx.shards.byLogical(logical), logical, plan.identityKey, ownerId);
+  return answerOf(written);
+}
+
+/** writeLink's answer as the request's: its bound's refusal is INVALID_INPUT on ownerId. */
+function answerOf(written: Written): Result<ExternalAccountRow, LinkExternalAccountError> {
+  if (written.ok) return written;
+  return err(written.error.kind === 'BeyondBound' ? linkBoundReached() : written.error);
 }
 
 /** The same external account as the plan's, linked before by its owner (answered or linked again, not counted anew). */
@@ -150,16 +175,23 @@ async function beyondLinkBound(ctx: ServiceContext, plan: LinkPlan, id: string) 
 }
 
 /**
+ * A new link refused for the owner's bound, as the owner's links stood under their lock: whether one of them names
+ * the plan's identity (a card's claim it took is that link's too, so it stays).
+ */
+interface BeyondBound {
+  kind: 'BeyondBound';
+  identityLinked: boolean;
+}
+
+type Written = Result<ExternalAccountRow, LinkExternalAccountError | BeyondBound>;
+
+/**
  * The link under the key's id, in one transaction over the owner's links (locked): the link
  * the key made before (a replay), the same account linked before (answered, or PENDING again
  * after a rejection or unlink), or a new one within the owner's bound. Under the owner's link shard's fence
  * (underLinkFence): fenced, FencedWrite and nothing written; the key stays, and its retry writes the link.
  */
-async function writeLink(
-  ctx: ServiceContext,
-  plan: LinkPlan,
-  id: string,
-): Promise<Result<ExternalAccountRow, LinkExternalAccountError>> {
+async function writeLink(ctx: ServiceContext, plan: LinkPlan, id: string): Promise<Written> {
   const { link } = plan;
   const shard = ctx.shards.byLogical(ownerLinkShard(link.ownerId));
   return underLinkFence(shard, link.ownerId, async (tx) => {
@@ -173,7 +205,10 @@ async function writeLink(
       await recordLinkChange(tx, same, 'PENDING', ctx.now());
       return ok({ ...same, status: 'PENDING' as const, decidedBy: null, decidedAt: null, holderName: link.holderName });
     }
-    if (links.length >= externalAccountsPerOwnerMax) return err(linkBoundReached());
+    if (links.length >= externalAccountsPerOwnerMax) {
+      const identityLinked = links.some((l) => l.kind === link.identifier.kind && l.identityKey === plan.identityKey);
+      return err({ kind: 'BeyondBound' as const, identityLinked });
+    }
     const row = {
       id,
       ownerId: link.ownerId,

@@ -231,7 +231,7 @@ describe('linking an external account', () => {
     }
     const over = await link(bearer, { ownerId: owner, kind: 'WALLET', identifier: 'one-more' }, linkDetail);
     expect(over.data!.linkExternalAccount).toMatchObject({ code: 'INVALID_INPUT', field: 'ownerId' });
-    // A card refused for the bound is not the owner's: another owner links it (its claim is never released).
+    // A card refused for the bound is not the owner's: another owner links it.
     const card = freshCard();
     const squatted = await link(bearer, { ownerId: owner, kind: 'CARD', identifier: card }, linkDetail);
     expect(squatted.data!.linkExternalAccount).toMatchObject({ code: 'INVALID_INPUT', field: 'ownerId' });
@@ -240,7 +240,57 @@ describe('linking an external account', () => {
     const linked = await link(await token(other, 'customer'), { ownerId: other, kind: 'CARD', identifier: card });
     expect(linked.data!.linkExternalAccount).toMatchObject({ __typename: 'ExternalAccount', status: 'PENDING' });
   });
+
+  it('at one link below the bound, five cards at once: one linked, four refused for the bound and left to others', async () => {
+    const owner = unique('links-race');
+    const bearer = await token(owner, 'customer');
+    const { externalAccountsPerOwnerMax } = await import('@paygraph/transaction/limits');
+    for (let i = 0; i < externalAccountsPerOwnerMax - 1; i++) {
+      const answer = await link(bearer, { ownerId: owner, kind: 'WALLET', identifier: `wallet-${i}` });
+      expect(answer.data!.linkExternalAccount.__typename).toBe('ExternalAccount');
+    }
+    const requests = Array.from({ length: 5 }, () => ({
+      idempotencyKey: unique('k'),
+      ownerId: owner,
+      kind: 'CARD',
+      identifier: freshCard(),
+    }));
+    const send = async (input: (typeof requests)[number]) => {
+      const answer = await link(bearer, input, linkDetail);
+      return { input, card: input.identifier, answer: answer.data!.linkExternalAccount };
+    };
+    const answers = await Promise.all(requests.map(send));
+    const linked = answers.filter((a) => a.answer.__typename === 'ExternalAccount');
+    const refused = answers.filter((a) => a.answer.__typename !== 'ExternalAccount');
+    expect(linked).toHaveLength(1);
+    for (const r of refused) expect(r.answer).toMatchObject({ code: 'INVALID_INPUT', field: 'ownerId' });
+    expect(await rowsOf(owner)).toHaveLength(externalAccountsPerOwnerMax);
+    // Each retried with its key answers as it did.
+    for (const { input, answer } of answers) expect((await send(input)).answer).toEqual(answer);
+    // The owner holds the claim of the card it linked, no other.
+    expect(await claimsOf(owner)).toBe(1);
+    // Each refused card is free: a second owner links it as a first link.
+    const other = unique('links-race-after');
+    const otherBearer = await token(other, 'customer');
+    for (const { card } of refused) {
+      const taken = await link(otherBearer, { ownerId: other, kind: 'CARD', identifier: card }, linkDetail);
+      expect(taken.data!.linkExternalAccount).toMatchObject({ __typename: 'ExternalAccount', status: 'PENDING' });
+    }
+  });
 });
+
+/** How many cards an owner holds claims of, over every database. */
+async function claimsOf(ownerId: string): Promise<number> {
+  const counts = await Promise.all(
+    stack.shards.all.map(async (s) => {
+      const [found] = (await s.db.execute(
+        sql`SELECT COUNT(*) AS n FROM external_account_claims WHERE owner_id = ${ownerId}`,
+      )) as unknown as [Array<{ n: number | string }>];
+      return Number(found[0]!.n);
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}
 
 /** An owner's EUR account with 10000, and a link of its at the channel, verified unless told otherwise. */
 async function fundedWithLink(prefix: string, options: { verify?: boolean; currency?: string } = {}) {

@@ -68,6 +68,8 @@ export const externalAccounts = mysqlTable(
  * Which owner a card (by its fingerprint) belongs to, on the fingerprint's shard: the first
  * owner to link a card keeps it; a second owner's link is EXTERNAL_ACCOUNT_IN_USE. Kept after
  * an unlink: a card that was one person's is not silently another's (an operator may free it).
+ * Released when its owner's link is refused for the owner's bound and no other link of the
+ * owner's names the card (services/external-accounts.ts linkCard).
  */
 export const externalAccountClaims = mysqlTable('external_account_claims', {
   identityKey: varchar('identity_key', { length: 128 }).primaryKey(),

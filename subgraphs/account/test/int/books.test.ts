@@ -40,6 +40,9 @@ const docs = {
   gl: contractOperation('GeneralLedgerExport'),
   setGl: contractOperation('SetGlCode'),
   position: contractOperation('IntercompanyPosition'),
+  setRate: contractOperation('SetFxRate'),
+  quote: contractOperation('CreateFxQuote'),
+  pay: contractOperation('CreatePayment'),
 };
 
 /** How long the check runs against concurrent postings (read committed, it met 24 differences in this long). */
@@ -72,12 +75,15 @@ async function entity(): Promise<string> {
 }
 
 /** Opens an account in an entity through the contract's document, on a given database when asked. */
-async function openIn(ent: string | null, options: { physical?: number; type?: string } = {}): Promise<string> {
+async function openIn(
+  ent: string | null,
+  options: { physical?: number; type?: string; currency?: string; ownerId?: string } = {},
+): Promise<string> {
   for (let attempt = 0; attempt < 64; attempt++) {
     const input = {
-      ownerId: unique('books'),
+      ownerId: options.ownerId ?? unique('books'),
       type: options.type ?? 'PERSONAL',
-      currency: 'USD',
+      currency: options.currency ?? 'USD',
       ...(ent ? { entity: ent } : {}),
     };
     const answer = await gql(stack.gatewayUrl, docs.open, { input }, kit.operator);
@@ -300,6 +306,92 @@ describe('intercompany, trial balance, position (issue 49, items 2, 3, 5)', () =
     if (applied.status !== 'APPLIED') return;
     expect(applied.entries).toHaveLength(4);
     await booksHold([e1, e2]);
+  });
+});
+
+/** A pair no other test file prices, so the rate set here is the one its quotes meet. */
+const fxPair = { sell: 'DKK', buy: 'NOK' } as const;
+
+/** An FX payment through the contract's documents, quoted for `sellAmount`: its id and the quote's buyAmount. */
+async function fxPaid(payer: string, payee: string, sellAmount: string): Promise<{ id: string; buy: bigint }> {
+  const rate = { baseCurrency: fxPair.sell, quoteCurrency: fxPair.buy, rate: '1.55', spreadBps: 20 };
+  expect((await gql(stack.gatewayUrl, docs.setRate, { input: rate }, kit.operator)).errors).toBeUndefined();
+  const input = { sellCurrency: fxPair.sell, buyCurrency: fxPair.buy, sellAmount };
+  const quoted = (await gql(stack.gatewayUrl, docs.quote, { input }, kit.operator)).data!.createFxQuote;
+  expect(quoted).toMatchObject({ __typename: 'FxQuote', sellAmount });
+  const paid = await gql(
+    stack.gatewayUrl,
+    docs.pay,
+    {
+      input: {
+        idempotencyKey: unique('books-fx'),
+        payerAccountId: payer,
+        payeeAccountId: payee,
+        amount: sellAmount,
+        currency: fxPair.sell,
+        fxQuoteId: quoted.id,
+      },
+    },
+    kit.operator,
+  );
+  expect(paid.data!.createPayment, JSON.stringify(paid)).toMatchObject({ __typename: 'Payment', status: 'SUCCEEDED' });
+  return { id: paid.data!.createPayment.id as string, buy: BigInt(quoted.buyAmount as string) };
+}
+
+/** The position's lines that name one of the entities, as comparable strings. */
+async function linesOf(entities: readonly string[]): Promise<string[]> {
+  return (await position())
+    .filter((l) => entities.includes(l.fromEntity) || entities.includes(l.toEntity))
+    .map((l) => `${l.fromEntity}>${l.toEntity} ${l.currency} ${l.amount}`);
+}
+
+describe("FX payments between entities: the position legs are the payer entity's (contract, FX payment between entities)", () => {
+  it('within one entity, on one shard and across shards, post no intercompany leg; its books hold both positions', async () => {
+    const ent = await entity();
+    const owner = unique('books-fx');
+    const payer = await openIn(ent, { physical: 0, currency: fxPair.sell, ownerId: owner });
+    const same = await openIn(ent, { physical: 0, currency: fxPair.buy, ownerId: owner });
+    const away = await openIn(ent, { physical: stack.shards.all.length > 1 ? 1 : 0, currency: fxPair.buy });
+    await kit.fund(payer, '10000', fxPair.sell);
+    // The deposit came from PLATFORM's reserve: that line is the funding's, and the payments must leave it as it is.
+    const before = await linesOf([ent]);
+    const first = await fxPaid(payer, same, '3000');
+    const second = await fxPaid(payer, away, '2000');
+    expect(await linesOf([ent])).toEqual(before);
+    await booksHold([ent]);
+    const tb = await trialBalance(ent);
+    const fxLine = (currency: string) =>
+      tb.currencies.find((c) => c.currency === currency)?.lines.find((l) => l.ledgerClass === 'FX_POSITION');
+    // The position took the 5000 sold (a credit) and paid out what was bought (a debit), in the entity's own books.
+    expect(fxLine(fxPair.sell)).toMatchObject({ balance: '-5000' });
+    expect(fxLine(fxPair.buy)).toMatchObject({ balance: `${first.buy + second.buy}` });
+    expect(tb.currencies.every((c) => c.balanced)).toBe(true);
+  });
+
+  it("from one entity to another posts one pair, payer to payee in the payee's currency; a full refund undoes it", async () => {
+    const [payerEnt, payeeEnt] = [await entity(), await entity()];
+    const payer = await openIn(payerEnt, { physical: 0, currency: fxPair.sell });
+    const payee = await openIn(payeeEnt, { physical: 0, currency: fxPair.buy });
+    await kit.fund(payer, '10000', fxPair.sell);
+    const before = await linesOf([payerEnt, payeeEnt]);
+    const paid = await fxPaid(payer, payee, '4000');
+    const line = `${payerEnt}>${payeeEnt} ${fxPair.buy} ${paid.buy}`;
+    expect((await linesOf([payerEnt, payeeEnt])).sort()).toEqual([...before, line].sort());
+    await booksHold([payerEnt, payeeEnt]);
+    const refund = await kit.refund(kit.operator, paid.id, '4000');
+    expect(refund.errors).toBeUndefined();
+    expect(refund.data!.refundPayment).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await linesOf([payerEnt, payeeEnt])).toEqual(before);
+    await booksHold([payerEnt, payeeEnt]);
+    const fxLines = (await trialBalance(payerEnt)).currencies.map((c) => [
+      c.currency,
+      c.lines.find((l) => l.ledgerClass === 'FX_POSITION')?.balance,
+    ]);
+    // Paid and refunded in full: the payer's entity's positions are back to zero in both currencies.
+    expect(fxLines.filter(([c]) => c === fxPair.sell || c === fxPair.buy)).toEqual([
+      [fxPair.sell, '0'],
+      [fxPair.buy, '0'],
+    ]);
   });
 });
 

@@ -4,8 +4,9 @@ import { dedupeKeys, type Leg, type PostingSpec } from '@paygraph/shared/ledger/
  * The postings of an FX payment and its refunds, as pure data. They carry the dedupe keys of
  * a plain payment's (the ledger's dedupeKeys), so that relay, replays and reconciliation treat
  * them alike. Each posting on the payer's shard moves two currencies and balances in
- * each: the platform's FX position accounts on that shard (one per currency) take the other
- * side. With A the payer's currency (sold) and B the payee's (bought):
+ * each: the FX position accounts of the payer's entity on that shard (one per currency) take
+ * the other side, so a payment within one entity stays in its books and one between entities
+ * owes the payee's entity in B alone. With A the payer's currency (sold) and B the payee's (bought):
  *
  *   debit       payer −sell(A), fxPos(A) +sell(A), fxPos(B) −buy(B), credit row +buy(B)
  *               (credit row: the payee on this shard, the merchant's stripe here, or clearing(B))
@@ -24,7 +25,7 @@ export interface FxSides {
   buyCurrency: string;
 }
 
-/** The FX position accounts of the payer's shard: one in the currency sold, one in the currency bought. */
+/** The FX position accounts of the payer's entity on its shard: one in the currency sold, one in the one bought. */
 export interface FxPositions {
   sell: string;
   buy: string;

@@ -23,7 +23,7 @@ import type { PaymentFxRow } from '../db/schema/fx';
 import { paymentCreditSpec, paymentReversalSpec, type Movement } from '../domain/legs';
 import { fxPaymentReversalSpec } from '../domain/fx-legs';
 import { isPaying, type LegRole } from '../domain/payment-legs';
-import { fxPositionsOn, sidesOf } from './fx-positions';
+import { payerFxPositionsOn, sidesOf } from './fx-positions';
 import { hitFailpoint, hitFailpointAfterAnswer } from './failpoints';
 import {
   campaignCounter,
@@ -126,7 +126,7 @@ export async function twoLegCompletion(
           homeClearing,
           payment.payerAccountId,
           sidesOf(fx),
-          await fxPositionsOn(shards, home, fx),
+          await payerFxPositionsOn(shards, home, fx, payment.payerAccountId),
         )
       : paymentReversalSpec(movement, postingIdBeside('payment', id), homeClearing, payment.payerAccountId);
   };

@@ -162,7 +162,7 @@ async function place(ctx: ServiceContext, item: PaymentToPost): Promise<Placed> 
     const home = ctx.shards.of('account', plan.payer.id);
     const [routed, positions] = await Promise.all([
       routeBetween(ctx, plan.payer, plan.payee, creditCurrency),
-      fxPositionsOn(ctx.shards, home, row),
+      fxPositionsOn(ctx.shards, home, row, plan.payer.entity),
     ]);
     route = routed;
     fx = { row, positions };

@@ -10,7 +10,7 @@ import type { PaymentLegRow, PaymentRow, RefundRow } from '../db/schema/transact
 import { refundCreditSpec, refundDebitSpec, type Movement } from '../domain/legs';
 import { fxRefundCreditSpec } from '../domain/fx-legs';
 import { isPaying, type LegRole } from '../domain/payment-legs';
-import { fxPositionsOn } from './fx-positions';
+import { payerFxPositionsOn } from './fx-positions';
 import { CompletionWaits } from './completion-waits';
 import { legPostings, legReversal, postingIdBeside, postLeg, reversedOrWait, type LegPostings } from './legs';
 
@@ -139,7 +139,12 @@ async function twoLegRefundPlan(
           buyAmount: fx.buyAmount,
           buyCurrency: fx.buyCurrency,
         },
-        await fxPositionsOn(shards, home, { sellCurrency: refund.currency, buyCurrency: fx.buyCurrency }),
+        await payerFxPositionsOn(
+          shards,
+          home,
+          { sellCurrency: refund.currency, buyCurrency: fx.buyCurrency },
+          payment.payerAccountId,
+        ),
       )
     : refundCreditSpec(movement, postingIdBeside('refund', id), homeClearing, payment.payerAccountId);
   return { postings: { home, homeSpec: null, remote: debit, campaign: null }, creditAtEnd: credit, shares: new Map() };

@@ -30,7 +30,7 @@ import { hitFailpoint } from './failpoints';
 import { buyReturnedOf, deleteRefundFx, insertRefundFx, paymentFxByIds, refundFxById } from '../db/fx';
 import type { PaymentFxRow } from '../db/schema/fx';
 import { fxLocalRefundSpec } from '../domain/fx-legs';
-import { fxPositionsOn } from './fx-positions';
+import { payerFxPositionsOn } from './fx-positions';
 import { addLegRefunded, insertRefundLegs, lockLegsOfPayment } from '../db/payment-legs';
 import type { ServiceContext } from './context';
 import { mayRefund } from './access';
@@ -177,7 +177,7 @@ async function refundLocally(
   const movement = { id, currency: payment.currency, amount: request.amount };
   const postingId = newId('posting', shardOf('refund', id));
   const now = ctx.now();
-  const positions = fx ? await fxPositionsOn(ctx.shards, shard, fx) : null;
+  const positions = fx ? await payerFxPositionsOn(ctx.shards, shard, fx, payment.payerAccountId) : null;
   // An FX payment's refund: r back to the payer in its currency, the payee's share of buyAmount in its own.
   const specOf = (fromPending: boolean, share: bigint) =>
     fx && positions

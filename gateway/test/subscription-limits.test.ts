@@ -6,6 +6,8 @@ import { token } from '../../test/support/env';
 import { contractOperation, gql } from '../../test/support/graphql';
 import { untilLive } from '../../test/support/balance-events';
 import { unique } from '../../test/support/env';
+import WebSocket from 'ws';
+import { requestBodyBytesMax } from '@paygraph/shared/limits';
 
 /** Subscriptions over graphql-ws meet the same operation limits as queries over HTTP. */
 let stack: Stack;
@@ -90,5 +92,21 @@ describe('subscription limits', () => {
     } finally {
       await sub.close();
     }
+  });
+
+  it("closes a socket whose message is larger than a request's body may be, before reading who sent it", async () => {
+    // The close code of one raw graphql-transport-ws socket that sends `message` first.
+    const closeCodeAfter = (message: string) =>
+      new Promise<number>((resolve, reject) => {
+        const socket = new WebSocket(stack.gatewayWsUrl, 'graphql-transport-ws');
+        socket.on('open', () => socket.send(message));
+        socket.on('close', (code) => resolve(code));
+        socket.on('error', (error) => (error.message.includes('1009') ? undefined : reject(error)));
+      });
+    const init = (authorization: string) => JSON.stringify({ type: 'connection_init', payload: { authorization } });
+    // Within the bound, an unknown token is read and refused (4401, unauthorized).
+    expect(await closeCodeAfter(init('Bearer not-a-token'))).toBe(4401);
+    // Past it, the frame is refused by its size (1009, message too big): neither buffered whole nor parsed.
+    expect(await closeCodeAfter(init(`Bearer ${'x'.repeat(requestBodyBytesMax)}`))).toBe(1009);
   });
 });

@@ -32,6 +32,7 @@ import { planOperation, type OperationPlan, type ServedFields } from './operatio
 import { resolveTrustedRequest, type TrustedDocumentsGate } from '../security/trusted-documents';
 import { documentHash, type TrustedDocumentSet } from '../security/trusted-manifests';
 import { log } from '@paygraph/shared/log';
+import { requestBodyBytesMax } from '@paygraph/shared/limits';
 
 /**
  * graphql-ws (graphql-transport-ws) on the gateway's own port and path /graphql. The token
@@ -105,7 +106,10 @@ export function serveGatewaySubscriptions(
   server: http.Server,
   options: GatewaySubscriptionOptions,
 ): SubscriptionServer {
-  const sockets = new WebSocketServer({ server, path: '/graphql' });
+  // A message is bounded as an HTTP request's body is (requestBodyBytesMax), before anything parses it or knows who sent
+  // it: ws's own default (100 MiB) let a client not yet authenticated make the gateway buffer and JSON.parse a
+  // 100 MB connection_init. A larger frame closes the socket with 1009 (message too big), never read whole.
+  const sockets = new WebSocketServer({ server, path: '/graphql', maxPayload: requestBodyBytesMax });
   const hub = new SubscriptionHub(options);
   const handle = useServer<Record<string, unknown>, SocketExtra>(
     {

@@ -7,6 +7,7 @@ import {
   type Account,
   type EntryRow,
   placedHere,
+  placedSuffixes,
   stripeShardsOf,
 } from '@paygraph/shared/ledger/index';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
@@ -112,7 +113,7 @@ export async function loadOwnerPage(
 ): Promise<OwnerPage> {
   const down = new Map<Shard, ShardUnavailable>();
   const rows = await eachReachable(new Map(shards.all.map((s) => [s, null])), down, (shard) =>
-    accountsByOwner(shard.db, ownerId, afterId, first + 1),
+    accountsByOwner(shard.db, ownerId, afterId, first + 1, placedSuffixes(shards, shard)),
   );
   const views = buildViews(rows);
   if (down.size > 0) markUnreadStripes(shards, rows, views, down);

@@ -47,6 +47,7 @@ export {
   announceStripe,
   onShard,
   placedHere,
+  placedSuffixes,
   readAccountsWithStripes,
   readStripes,
   stripeDirectoryGaps,

@@ -21,8 +21,7 @@ export type FenceReason = 'fenced' | 'moved' | 'arriving';
 /**
  * SQL true of a row whose `column` (an id) names a logical shard this database holds: neither moved away (`moved`, its
  * rows here are copies left until cleanup) nor still arriving (`arriving`, a copy not switched to yet). What a check
- * of a database's own books reads (ledger/store/class-days.ts totalsAndSubtotals), and an owner's accounts
- * (ledger/store/owner-shards.ts, accounts.ts accountsByOwner).
+ * of a database's own books reads (ledger/store/class-days.ts totalsAndSubtotals).
  */
 export function heldHere(column: string): string {
   return `RIGHT(${column}, 2) NOT IN (SELECT LPAD(LOWER(HEX(logical_shard)), 2, '0') FROM shard_fences

@@ -5,7 +5,7 @@ import type { Account, AccountStatus, SystemKind } from '../rules/account';
 import { accounts } from './schema';
 import { bigintOf, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import { accountColumns, accountOfRaw, accountOfRow, type RawAccount } from './rows';
-import { heldHere } from '../../control/index';
+import { heldFilter } from './owner-shards';
 
 /**
  * The accounts table outside a posting: opening rows (clients', system accounts, stripes), the
@@ -65,24 +65,25 @@ export async function accountsAndStripes(
  * merchant balances need no second query. Hand-written like accountsAndStripes: drizzle's
  * builder (a union of two selects, built per call) and its row mapping, with entriesPage's,
  * were 21% of the account subgraph's CPU on the read benchmark (docs/PERFORMANCE.md, "Reads").
- * Only the rows this database holds (control's heldHere): a shard move's copies, left on its source
- * or arriving on its target, listed an account twice, one of them stale, and took the page's places.
- * Locks: none.
+ * Only the rows of the logical shards `held` names (ledger/stripes.ts placedSuffixes; null: all): a
+ * shard move's copies, left on its source or arriving on its target, listed an account twice, one
+ * of them stale, and took the page's places. Locks: none.
  */
 export async function accountsByOwner(
   db: SqlTarget,
   ownerId: string,
   afterId: string | null,
   limit: number,
+  held: readonly string[] | null,
 ): Promise<Account[]> {
   const after = afterId === null ? '' : ' AND id > ?';
-  const held = heldHere('id');
+  const kept = heldFilter(held);
   const rows = await rawRows<RawAccount>(
     db,
-    `(SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL${after} AND ${held}
-       ORDER BY id LIMIT ?) ` +
-      `UNION ALL (SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NOT NULL AND ${held})`,
-    afterId === null ? [ownerId, limit, ownerId] : [ownerId, afterId, limit, ownerId],
+    `(SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL${after}${kept.sql} ` +
+      `ORDER BY id LIMIT ?) UNION ALL ` +
+      `(SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NOT NULL${kept.sql})`,
+    [ownerId, ...(afterId === null ? [] : [afterId]), ...kept.values, limit, ownerId, ...kept.values],
   );
   return rows.map(accountOfRaw);
 }

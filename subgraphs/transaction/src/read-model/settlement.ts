@@ -13,6 +13,7 @@ import { processingSweeps } from '../db/sweeps';
 import { paymentFxByIds, refundFxByIds } from '../db/fx';
 import { buyReturnedAfter } from '../domain/fx';
 import { dedupeKeys } from '@paygraph/shared/ledger/index';
+import { heldHere } from '@paygraph/shared/control/index';
 
 /**
  * The transaction subgraph's read model for settlement and reconciliation: the only way another
@@ -518,7 +519,9 @@ export async function externalTransfersOfDate(db: Executor, businessDate: string
 
 /**
  * A channel's reconciliation: its deposits and withdrawals that moved money (SUCCEEDED) with a
- * business date in [fromDate, toDate], on one shard (the index on (channel, business_date)).
+ * business date in [fromDate, toDate], on one shard (the index on (channel, business_date)). Only the live rows of
+ * this database (control's heldHere): the caller merges every database's, and a shard move's copies (left on its
+ * source, arriving on its target) would count a transfer twice.
  */
 export async function channelMovementsBetween(db: Executor, channel: string, fromDate: string, toDate: string) {
   return db
@@ -537,6 +540,7 @@ export async function channelMovementsBetween(db: Executor, channel: string, fro
         gte(externalTransfers.businessDate, fromDate),
         lte(externalTransfers.businessDate, toDate),
         eq(externalTransfers.status, 'SUCCEEDED'),
+        sql.raw(heldHere('`external_transfers`.`id`')),
       ),
     );
 }

@@ -1,5 +1,6 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
 import { onLogicalShards } from '@paygraph/shared/db/placed';
+import { heldHere } from '@paygraph/shared/control/index';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import { bigintOf, rawHold, rawRowSets } from '@paygraph/shared/db/raw';
@@ -141,7 +142,11 @@ function statusCondition(status: HoldFilter, now: Date): SQL | undefined {
   }
 }
 
-/** Holds the account placed or is the payee of on this shard, newest first, before a hold id. */
+/**
+ * Holds the account placed or is the payee of on this shard, newest first, before a hold id. Only the live rows here
+ * (control's heldHere): every database's are merged, and a shard move's copies would list a hold twice, the copy's
+ * status stale.
+ */
 export async function holdsOfAccount(
   db: Executor,
   accountId: string,
@@ -154,7 +159,14 @@ export async function holdsOfAccount(
   return db
     .select()
     .from(holds)
-    .where(and(either, statusCondition(status, now), beforeId ? lt(holds.id, beforeId) : undefined))
+    .where(
+      and(
+        either,
+        statusCondition(status, now),
+        sql.raw(heldHere('`holds`.`id`')),
+        beforeId ? lt(holds.id, beforeId) : undefined,
+      ),
+    )
     .orderBy(desc(holds.id))
     .limit(limit);
 }

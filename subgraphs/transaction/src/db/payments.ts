@@ -3,6 +3,7 @@ import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { rawHold } from '@paygraph/shared/db/raw';
+import { heldHere } from '@paygraph/shared/control/index';
 import {
   payments,
   paymentLegs,
@@ -32,7 +33,11 @@ export async function paymentsByIds(db: Executor, ids: readonly string[]): Promi
     .where(inArray(payments.id, [...ids]));
 }
 
-/** Payments the account paid or received on this shard, newest first, before a payment id. */
+/**
+ * Payments the account paid or received on this shard, newest first, before a payment id. Only the live rows here
+ * (control's heldHere): every database's are merged, and a shard move's copies would list a payment twice, the copy's
+ * status stale.
+ */
 export async function paymentsOfAccount(
   db: Executor,
   accountId: string,
@@ -40,10 +45,11 @@ export async function paymentsOfAccount(
   limit: number,
 ): Promise<PaymentRow[]> {
   const either = or(eq(payments.payerAccountId, accountId), eq(payments.payeeAccountId, accountId));
+  const live = sql.raw(heldHere('`payments`.`id`'));
   return db
     .select()
     .from(payments)
-    .where(beforeId ? and(either, lt(payments.id, beforeId)) : either)
+    .where(and(either, live, beforeId ? lt(payments.id, beforeId) : undefined))
     .orderBy(desc(payments.id))
     .limit(limit);
 }

@@ -478,7 +478,10 @@ export async function dueSettlements(
   return [...fromPayments, ...fromRefunds, ...fromLegs];
 }
 
-/** By merchant and settlement: a range of payments_settle_idx (the table has no index on settlement_id alone). */
+/**
+ * By merchant and settlement: a range of payments_settle_idx (the table has no index on settlement_id alone). Only
+ * the live rows here (control's heldHere): every database's are merged, and a moved payment's copy would list it twice.
+ */
 export async function paymentIdsOfSettlement(
   db: Executor,
   merchantId: string,
@@ -487,7 +490,13 @@ export async function paymentIdsOfSettlement(
   const rows = await db
     .select({ id: payments.id })
     .from(payments)
-    .where(and(eq(payments.payeeAccountId, merchantId), eq(payments.settlementId, settlementId)));
+    .where(
+      and(
+        eq(payments.payeeAccountId, merchantId),
+        eq(payments.settlementId, settlementId),
+        sql.raw(heldHere('`payments`.`id`')),
+      ),
+    );
   return rows.map((r) => r.id);
 }
 

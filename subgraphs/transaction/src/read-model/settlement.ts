@@ -13,7 +13,7 @@ import { processingSweeps } from '../db/sweeps';
 import { paymentFxByIds, refundFxByIds } from '../db/fx';
 import { buyReturnedAfter } from '../domain/fx';
 import { dedupeKeys } from '@paygraph/shared/ledger/index';
-import { heldHere } from '@paygraph/shared/control/index';
+import { heldHere, openHere } from '@paygraph/shared/control/index';
 
 /**
  * The transaction subgraph's read model for settlement and reconciliation: the only way another
@@ -435,7 +435,11 @@ export async function sharesOfRefunds(db: Executor, refundIds: readonly string[]
     .where(inArray(refundLegs.refundId, [...refundIds]));
 }
 
-/** (merchant, date) pairs on this shard with something left to settle, up to a date. */
+/**
+ * (merchant, date) pairs on this shard with something left to settle, up to a date. Only rows of ranges open here
+ * (control's openHere, as merchantsWithAdvancesLeft): a range moved away leaves its unsettled rows here as copies, for
+ * good with --keep-source, and they would stay due forever and take the worker's slice (settlementsPerPassMax).
+ */
 export async function dueSettlements(
   db: Executor,
   onOrBefore: string,
@@ -449,6 +453,7 @@ export async function dueSettlements(
         eq(payments.status, 'SUCCEEDED'),
         isNull(payments.settlementId),
         lte(payments.businessDate, onOrBefore),
+        sql.raw(openHere('`payments`.`id`')),
       ),
     );
   const fromRefunds = await db
@@ -461,6 +466,7 @@ export async function dueSettlements(
         eq(refunds.status, 'SUCCEEDED'),
         isNull(refunds.settlementId),
         lte(refunds.businessDate, onOrBefore),
+        sql.raw(openHere('`refunds`.`id`')),
       ),
     );
   const fromLegs = await db
@@ -473,6 +479,7 @@ export async function dueSettlements(
         eq(payments.status, 'SUCCEEDED'),
         isNull(paymentLegs.settlementId),
         lte(paymentLegs.businessDate, onOrBefore),
+        sql.raw(openHere('`payment_legs`.`payment_id`')),
       ),
     );
   return [...fromPayments, ...fromRefunds, ...fromLegs];

@@ -1,7 +1,7 @@
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import { inTransaction, type Executor, type Tx } from '@paygraph/shared/shards/transaction';
 import type { Shard } from '@paygraph/shared/shards/pool';
-import { refuseFenced } from '@paygraph/shared/control/index';
+import { heldHere, refuseFenced } from '@paygraph/shared/control/index';
 import { shardOfAnyId } from '@paygraph/shared/ids';
 import {
   merchantFeeRates,
@@ -55,11 +55,21 @@ export async function settlementsOfMerchant(db: Executor, merchantId: string, li
     .limit(limit);
 }
 
+/**
+ * The date's SETTLED settlements here, live rows only (control's heldHere): reconciliation reads every database's,
+ * and a moved settlement's copy would be checked twice.
+ */
 export async function settlementsOfDate(db: Executor, businessDate: string): Promise<SettlementRow[]> {
   return db
     .select()
     .from(settlements)
-    .where(and(eq(settlements.businessDate, businessDate), eq(settlements.status, 'SETTLED')));
+    .where(
+      and(
+        eq(settlements.businessDate, businessDate),
+        eq(settlements.status, 'SETTLED'),
+        sql.raw(heldHere('`settlements`.`id`')),
+      ),
+    );
 }
 
 export async function finishSettlement(
@@ -96,8 +106,17 @@ export async function insertPart(tx: Tx, row: typeof settlementParts.$inferInser
   await tx.insert(settlementParts).values(row);
 }
 
+/**
+ * A settlement's parts here, live rows only (control's heldHere on the stripe, the part's placement): reconciliation
+ * sums every database's, and a moved stripe's copy would count its part twice.
+ */
 export async function partsOf(db: Executor, settlementId: string): Promise<SettlementPartRow[]> {
-  return db.select().from(settlementParts).where(eq(settlementParts.settlementId, settlementId));
+  return db
+    .select()
+    .from(settlementParts)
+    .where(
+      and(eq(settlementParts.settlementId, settlementId), sql.raw(heldHere('`settlement_parts`.`stripe_account_id`'))),
+    );
 }
 
 export async function feeRateOf(db: Executor, merchantId: string): Promise<number | undefined> {

@@ -1,4 +1,5 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { heldHere } from '@paygraph/shared/control/index';
 import type { Tx, Executor } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { sweeps, type SweepRow } from './schema/transactions';
@@ -40,7 +41,13 @@ export async function finishSweep(tx: Tx, id: string, now: Date): Promise<void> 
   await tx.update(sweeps).set({ status: 'SUCCEEDED', completedAt: now }).where(eq(sweeps.id, id));
 }
 
-/** Sweeps debited on this shard and not yet completed: money in clearing until their credit lands. */
+/**
+ * Sweeps debited on this shard and not yet completed: money in clearing until their credit lands. Only the live rows
+ * here (control's heldHere): a moved sweep's copy would count it in flight twice (reconciliation's clearing check).
+ */
 export async function processingSweeps(db: Executor): Promise<SweepRow[]> {
-  return db.select().from(sweeps).where(eq(sweeps.status, 'PROCESSING'));
+  return db
+    .select()
+    .from(sweeps)
+    .where(and(eq(sweeps.status, 'PROCESSING'), sql.raw(heldHere('`sweeps`.`id`'))));
 }

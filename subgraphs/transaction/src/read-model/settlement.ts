@@ -602,17 +602,20 @@ export async function refundsOfDate(db: Executor, businessDate: string): Promise
 
 /**
  * What is in flight from this shard, each in the currency and amount its clearing holds (an FX payment's: the buy
- * side).
+ * side). Only the live rows here (control's heldHere): a moved PROCESSING payment's copy would count it in flight on
+ * two databases, while clearing holds it once.
  */
 export async function inFlightRecords(
   db: Executor,
 ): Promise<{ paying: InFlight[]; refunding: InFlight[]; sweeping: InFlight[]; movingLegs: string[] }> {
+  const livePayment = sql.raw(heldHere('`payments`.`id`'));
+  const liveRefund = sql.raw(heldHere('`refunds`.`id`'));
   const paying = await onPayeeSide(
     db,
     await db
       .select({ ...settleablePayment, payeeAccountId: payments.payeeAccountId })
       .from(payments)
-      .where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD'))),
+      .where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'CROSS_SHARD'), livePayment)),
   );
   const refunding = await refundsOnPayeeSide(
     db,
@@ -620,18 +623,18 @@ export async function inFlightRecords(
       .select({ ...settleableRefund, payeeAccountId: payments.creditAccountId })
       .from(refunds)
       .innerJoin(payments, eq(payments.id, refunds.paymentId))
-      .where(and(eq(refunds.status, 'PROCESSING'), ne(payments.route, 'LEGS'))),
+      .where(and(eq(refunds.status, 'PROCESSING'), ne(payments.route, 'LEGS'), liveRefund)),
   );
   // Movements of many legs in flight: what they hold in clearing is read from their postings (ref_id).
   const legPayments = await db
     .select({ id: payments.id })
     .from(payments)
-    .where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
+    .where(and(eq(payments.status, 'PROCESSING'), eq(payments.route, 'LEGS'), livePayment));
   const legRefunds = await db
     .select({ id: refunds.id })
     .from(refunds)
     .innerJoin(payments, eq(payments.id, refunds.paymentId))
-    .where(and(eq(refunds.status, 'PROCESSING'), eq(payments.route, 'LEGS')));
+    .where(and(eq(refunds.status, 'PROCESSING'), eq(payments.route, 'LEGS'), liveRefund));
   const movingLegs = [...legPayments, ...legRefunds].map((r) => r.id);
   // A sweep PROCESSING was debited into clearing here; it is in flight until its credit lands on the home shard.
   const sweeping = (await processingSweeps(db)).map((s) => ({

@@ -38,6 +38,7 @@ import { testSettlementSettings, token, unique } from './env';
 import { businessDateOf } from '@paygraph/shared/business-date';
 import { runSettlement } from '@paygraph/settlement/services/settle';
 import { paymentsByIds } from '@paygraph/transaction/db/payments';
+import { dueSettlements } from '@paygraph/transaction/read-model/settlement';
 import { repoRoot } from './sources';
 import { subscribe } from './ws';
 import { balanceChanged } from './balance-events';
@@ -162,9 +163,14 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
   }
 
   /** Opens accounts of the owner until one lands in the range of logical shards (fundInRange, unfunded). */
-  async function openInRange(owner: string, first: number, last: number): Promise<string> {
+  async function openInRange(
+    owner: string,
+    first: number,
+    last: number,
+    type: 'PERSONAL' | 'MERCHANT' = 'PERSONAL',
+  ): Promise<string> {
     for (let attempt = 0; attempt < 400; attempt++) {
-      const id = await kit.open(owner);
+      const id = await kit.open(owner, { type });
       const l = parseId('account', id)!.shard;
       if (l >= first && l <= last) return id;
     }
@@ -976,5 +982,124 @@ export function shardMoveSuite(options: { server: () => Promise<MoveSuiteServer 
       ).toEqual([expect.objectContaining({ balance: expect.objectContaining({ available: '7000' }) })]);
       await expectBalancedEverywhere();
     }, 120_000);
+
+    it("lists, settles and reconciles a range moved with --keep-source once: the source's copies are no reader's", async () => {
+      // 24-27 has stayed on the first database; moved with its source kept, a reader of every database meets each row
+      // twice: live on the target, a copy (its status as the move left it) on the source.
+      const owner = unique('mv-copies');
+      const bearer = await token(owner, 'customer');
+      const payer = await openInRange(owner, 24, 27);
+      await kit.fund(payer, '100000');
+      const merchant = await openInRange(unique('mv-copies-merchant'), 24, 27, 'MERCHANT');
+      // Another merchant, at home on the second database: its stripe for the payer is in the range, its payment unsettled.
+      const unsettledMerchant = await kit.open(unique('mv-copies-due'), { type: 'MERCHANT', physical: 1 });
+      const today = businessDateOf(new Date());
+      const settledPayment = await kit.paid(bearer, { payer, payee: merchant, amount: '1000' });
+      const settled = await runSettlement(
+        shards,
+        merchant,
+        today,
+        () => new Date(Date.now() + 24 * 3_600_000),
+        testSettlementSettings(),
+      );
+      expect(settled.ok && settled.value.status).toBe('SETTLED');
+      const settlementId = settled.ok ? settled.value.id : '';
+      const duePayment = await kit.paid(bearer, { payer, payee: unsettledMerchant, amount: '400' });
+      const payee = await kit.open(unique('mv-copies-payee'), { physical: 1 });
+      const held = await createHold(stack.gatewayUrl, bearer, { payer, payee, amount: '300', key: unique('mv-hold') });
+      const holdId = held.data!.createHold.id as string;
+      // The channel's deposits: one the bank books under its reference, one it books by amount and date alone.
+      const channel = unique('mv-bank');
+      for (const [amount, externalRef] of [
+        ['700', `${channel}-r1`],
+        ['800', null],
+      ] as const) {
+        const input = {
+          idempotencyKey: unique('dep'),
+          accountId: payer,
+          amount,
+          currency: 'USD',
+          externalRef,
+          channel,
+        };
+        const deposited = await gql(stack.gatewayUrl, contractOperation('DepositViaChannel'), { input }, kit.operator);
+        expect(deposited.data?.deposit.__typename, JSON.stringify(deposited)).toBe('Deposit');
+      }
+
+      const moved = await shardsCli('move', '24-27', dbs.urls[2]!, '--keep-source');
+      expect(moved.code, moved.stderr).toBe(0);
+      await follower.poll();
+      expect(shards.of('account', payer).name).toBe(nameOf(dbs.urls[2]!));
+      // Voided where it went: the source's copy stays HELD.
+      expect((await voidHold(stack.gatewayUrl, bearer, holdId, unique('mv-void'))).data!.voidHold.status).toBe(
+        'VOIDED',
+      );
+
+      // The account's payments and holds, each once, with its live status.
+      expect([...(await kit.paymentIds(payer))].sort()).toEqual([settledPayment, duePayment].sort());
+      const holds = await gql(
+        stack.gatewayUrl,
+        `query($id: ID!) { account(id: $id) { holds { edges { node { id status } } } } }`,
+        { id: payer },
+        bearer,
+      );
+      expect(holds.data!.account.holds.edges).toEqual([{ node: { id: holdId, status: 'VOIDED' } }]);
+      // The settlement's payments, once.
+      const settlement = await gql(
+        stack.gatewayUrl,
+        `query($id: ID!) { settlement(id: $id) { payments { id } } }`,
+        { id: settlementId },
+        kit.operator,
+      );
+      expect(settlement.data!.settlement.payments).toEqual([{ id: settledPayment }]);
+      // The settlement worker's due pairs: the target's live payment, not the source's copy of it.
+      const pairsOn = async (url: string) => {
+        const set = openShards({ urls: url, poolSize: 1 });
+        try {
+          return (await dueSettlements(set.all[0]!.db, today)).map((d) => d.merchantId);
+        } finally {
+          await set.close();
+        }
+      };
+      expect(await pairsOn(dbs.urls[0]!)).not.toContain(unsettledMerchant);
+      expect(await pairsOn(dbs.urls[2]!)).toContain(unsettledMerchant);
+
+      // The channel's statement against its movements: each deposit once, matched, nothing left to explain.
+      const rules = { channel, amountToleranceMinor: '0', dateWindowDays: 1, allowOneToMany: false };
+      const ruled = await gql(stack.gatewayUrl, contractOperation('SetMatchingRules'), { input: rules }, kit.operator);
+      expect(ruled.data?.setMatchingRules.__typename, JSON.stringify(ruled)).toBe('MatchingRules');
+      const csv = ['external_ref,amount,currency,direction,date', `${channel}-r1,700,USD,CREDIT,${today}`];
+      const content = [...csv, `bank-own-${channel},800,USD,CREDIT,${today}`].join('\n');
+      const imported = await gql(
+        stack.gatewayUrl,
+        contractOperation('ImportBankStatement'),
+        { input: { channel, format: 'CSV', content } },
+        kit.operator,
+      );
+      expect(imported.data?.importBankStatement.__typename, JSON.stringify(imported)).toBe('StatementImport');
+      const reconciled = await gql(
+        stack.gatewayUrl,
+        contractOperation('ChannelReconciliation'),
+        { channel, businessDate: today },
+        kit.operator,
+      );
+      expect(reconciled.errors, JSON.stringify(reconciled.errors)).toBeUndefined();
+      const report = reconciled.data!.channelReconciliation;
+      expect(report.exceptions).toEqual([]);
+      expect(report.matches.map((m: { difference: string }) => m.difference)).toEqual(['0', '0']);
+      expect(report.adjustment).toMatchObject([{ currency: 'USD', unexplained: '0', balanced: true }]);
+      // The date's reconciliation: the moved settlement and its part counted once.
+      const checked = await gql(
+        stack.gatewayUrl,
+        contractOperation('Reconciliation'),
+        { businessDate: today },
+        kit.operator,
+      );
+      expect(checked.errors, JSON.stringify(checked.errors)).toBeUndefined();
+      const kinds = ['SETTLEMENT_MISMATCH', 'CLEARING_MISMATCH'];
+      const found = checked.data!.reconciliation.discrepancies as Array<{ kind: string }>;
+      expect(found.filter((d) => kinds.includes(d.kind))).toEqual([]);
+      await expectBalancedEverywhere();
+    }, 180_000);
   });
 }

@@ -216,17 +216,19 @@ export async function anyToRequeue(
   return rows.length > 0;
 }
 
-/** Pending deliveries on this shard (counting stops at countMax) and the instant of the oldest event among them. */
+/**
+ * Pending deliveries on this shard (counting stops at countMax) and the instant of the oldest event among them. Only
+ * the live rows here (control's heldHere): a shard move's PENDING copies are never worked here, and the oldest of
+ * them would age for good (with --keep-source) and raise the dispatcher's alert.
+ */
 export async function queueState(db: SqlTarget, countMax: number): Promise<{ pending: number; oldestAt: Date | null }> {
+  const pending = `webhook_deliveries WHERE status = 'PENDING' AND ${heldHere('id')}`;
   const [counted] = await rawRows<{ n: number | string }>(
     db,
-    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM webhook_deliveries WHERE status = 'PENDING' LIMIT ?) AS d",
+    `SELECT COUNT(*) AS n FROM (SELECT 1 FROM ${pending} LIMIT ?) AS d`,
     [countMax],
   );
-  const [oldest] = await rawRows<{ at: Date | null }>(
-    db,
-    "SELECT MIN(created_at) AS at FROM webhook_deliveries WHERE status = 'PENDING'",
-  );
+  const [oldest] = await rawRows<{ at: Date | null }>(db, `SELECT MIN(created_at) AS at FROM ${pending}`);
   return { pending: Number(counted?.n ?? 0), oldestAt: oldest?.at ?? null };
 }
 

@@ -2,6 +2,7 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import { rawHold } from '@paygraph/shared/db/raw';
+import { heldHere } from '@paygraph/shared/control/index';
 import { campaignCounts, campaigns, type CampaignRow } from './schema/transactions';
 
 export type NewCampaign = typeof campaigns.$inferInsert;
@@ -60,6 +61,13 @@ export async function countCampaignUse(tx: PostingTx, id: string, discount: bigi
   );
 }
 
+/**
+ * Every campaign this database holds (npm run verify), live rows only (control's heldHere): a moved campaign's copy,
+ * its counters stale, would be checked against uses counted where it lives now.
+ */
 export async function allCampaigns(db: Executor): Promise<CampaignRow[]> {
-  return db.select().from(campaigns);
+  return db
+    .select()
+    .from(campaigns)
+    .where(sql.raw(heldHere('`campaigns`.`id`')));
 }

@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { heldHere } from '@paygraph/shared/control/index';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { paymentLegs, refundLegs, type PaymentLegRow, type RefundLegRow } from './schema/transactions';
@@ -50,7 +51,8 @@ type Rows<T> = [T[], unknown];
 
 /**
  * LEGS payments whose legs do not add up: paying legs and receiving legs must each sum to the
- * amount, and each side's refunded amounts to the payment's refunded amount (npm run verify).
+ * amount, and each side's refunded amounts to the payment's refunded amount (npm run verify). Live rows only
+ * (control's heldHere): a shard move's copies are not this database's.
  */
 export async function legSumMismatches(db: Executor): Promise<Array<{ paymentId: string; detail: string }>> {
   const [rows] = (await db.execute(sql`
@@ -60,7 +62,7 @@ export async function legSumMismatches(db: Executor): Promise<Array<{ paymentId:
       SUM(CASE WHEN l.role IN ('PAYER', 'CAMPAIGN') THEN l.refunded_amount ELSE 0 END) AS paying_refunded,
       SUM(CASE WHEN l.role IN ('PAYEE', 'SPLIT') THEN l.refunded_amount ELSE 0 END) AS receiving_refunded
     FROM payments p JOIN payment_legs l ON l.payment_id = p.id
-    WHERE p.route = 'LEGS'
+    WHERE p.route = 'LEGS' AND ${sql.raw(heldHere('p.id'))}
     GROUP BY p.id, p.amount, p.refunded_amount
     HAVING paying <> p.amount OR receiving <> p.amount OR paying_refunded <> p.refunded_amount OR receiving_refunded <> p.refunded_amount`)) as unknown as Rows<{
     id: string;
@@ -77,13 +79,17 @@ export async function legSumMismatches(db: Executor): Promise<Array<{ paymentId:
   }));
 }
 
-/** Per campaign, the discounts of the payments on this shard that did not fail: what its counters must add up to. */
+/**
+ * Per campaign, the discounts of the payments on this shard that did not fail: what its counters must add up to. Live
+ * rows only (control's heldHere): every database's are summed, and a moved payment's copy would count it twice.
+ */
 export async function campaignUsesOnShard(
   db: Executor,
 ): Promise<Array<{ campaignId: string; spent: bigint; count: number }>> {
   const [rows] = (await db.execute(sql`
     SELECT campaign_id, SUM(discount_amount) AS spent, COUNT(*) AS n FROM payments
-    WHERE campaign_id IS NOT NULL AND status <> 'FAILED' AND discount_amount > 0 GROUP BY campaign_id`)) as unknown as Rows<{
+    WHERE campaign_id IS NOT NULL AND status <> 'FAILED' AND discount_amount > 0 AND ${sql.raw(heldHere('id'))}
+    GROUP BY campaign_id`)) as unknown as Rows<{
     campaign_id: string;
     spent: string;
     n: string | number;

@@ -94,11 +94,15 @@ export interface AccountCount {
   accounts: number;
 }
 
+/**
+ * An entity's AccountCounts on this database, live rows only (control's heldHere, as totalsAndSubtotals): every
+ * database's are added, and a shard move's copies would count an account twice. Locks: none.
+ */
 export async function accountCounts(db: SqlTarget, entity: string): Promise<AccountCount[]> {
   const rows = await rawRows<{ e: string; t: AccountCount['type']; k: string | null; cur: string; n: string }>(
     db,
     `SELECT entity AS e, type AS t, system_kind AS k, currency AS cur, COUNT(DISTINCT COALESCE(parent_id, id)) AS n
-     FROM accounts WHERE entity = ? GROUP BY entity, type, system_kind, currency`,
+     FROM accounts WHERE entity = ? AND ${heldHere('id')} GROUP BY entity, type, system_kind, currency`,
     [entity],
   );
   return rows.map((r) => ({ entity: r.e, type: r.t, systemKind: r.k, currency: r.cur, accounts: Number(r.n) }));

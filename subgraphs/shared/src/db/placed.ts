@@ -18,3 +18,15 @@ export function onLogicalShards(column: Column, logicalShards: readonly number[]
 export function offLogicalShards(column: Column, leftOut: readonly number[]): SQL | undefined {
   return leftOut.length > 0 ? notInArray(sql`RIGHT(${column}, 2)`, leftOut.map(idSuffix)) : undefined;
 }
+
+/**
+ * SQL true of a row whose id `column` names a logical shard of `placed` (ledger/stripes.ts placedLogicals: those the
+ * map places on the database read, fenced or not), nothing to add for null (it holds every one), false for none: what
+ * a reader merging every database's rows keeps, so that a move's copies (left on its source, arriving on its target)
+ * are neither listed nor counted in a LIMIT. A list in the text, not a read of shard_fences (control's heldHere): that
+ * subquery in each statement of a read over every database made MySQL's CPU per AccountsByOwner 0.62 → 1.16 ms.
+ */
+export function onPlacedShards(column: Column, placed: readonly number[] | null): SQL | undefined {
+  if (placed === null) return undefined;
+  return placed.length === 0 ? sql`FALSE` : onLogicalShards(column, placed);
+}

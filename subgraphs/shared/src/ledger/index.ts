@@ -47,6 +47,7 @@ export {
   announceStripe,
   onShard,
   placedHere,
+  placedLogicals,
   placedSuffixes,
   readAccountsWithStripes,
   readStripes,

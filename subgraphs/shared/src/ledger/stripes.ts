@@ -41,10 +41,15 @@ export function placedHere(shards: ShardSet, shard: Shard, id: string): boolean 
  * 2026-11-28); an IN list is a per-row test on the rows the owner index found.
  */
 export function placedSuffixes(shards: ShardSet, shard: Shard): string[] | null {
-  const suffixes: string[] = [];
+  return placedLogicals(shards, shard)?.map(idSuffix) ?? null;
+}
+
+/** The logical shards the map places on `shard`, fenced or not, for db/placed.ts onLogicalShards; null: every one. */
+export function placedLogicals(shards: ShardSet, shard: Shard): number[] | null {
+  const placed: number[] = [];
   for (let logical = 0; logical < logicalShardCount; logical++)
-    if (shards.placement.placedOn(logical).index === shard.index) suffixes.push(idSuffix(logical));
-  return suffixes.length === logicalShardCount ? null : suffixes;
+    if (shards.placement.placedOn(logical).index === shard.index) placed.push(logical);
+  return placed.length === logicalShardCount ? null : placed;
 }
 
 /**

@@ -1,6 +1,5 @@
-import { and, asc, desc, eq, gt, inArray, lt, lte, or, sql, type SQL } from 'drizzle-orm';
-import { onLogicalShards } from '@paygraph/shared/db/placed';
-import { heldHere } from '@paygraph/shared/control/index';
+import { and, asc, desc, eq, gt, inArray, lt, lte, or, type SQL } from 'drizzle-orm';
+import { onLogicalShards, onPlacedShards } from '@paygraph/shared/db/placed';
 import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx, Statement } from '@paygraph/shared/shards/posting-transaction';
 import { bigintOf, rawHold, rawRowSets } from '@paygraph/shared/db/raw';
@@ -143,9 +142,9 @@ function statusCondition(status: HoldFilter, now: Date): SQL | undefined {
 }
 
 /**
- * Holds the account placed or is the payee of on this shard, newest first, before a hold id. Only the live rows here
- * (control's heldHere): every database's are merged, and a shard move's copies would list a hold twice, the copy's
- * status stale.
+ * Holds the account placed or is the payee of on this shard, newest first, before a hold id. Only those of the logical
+ * shards the map places here (`placed`, db/placed.ts onPlacedShards): every database's are merged, and a shard move's
+ * copies would list a hold twice, the copy's status stale.
  */
 export async function holdsOfAccount(
   db: Executor,
@@ -154,6 +153,7 @@ export async function holdsOfAccount(
   now: Date,
   beforeId: string | null,
   limit: number,
+  placed: readonly number[] | null,
 ): Promise<HoldRow[]> {
   const either = or(eq(holds.payerAccountId, accountId), eq(holds.payeeAccountId, accountId));
   return db
@@ -163,7 +163,7 @@ export async function holdsOfAccount(
       and(
         either,
         statusCondition(status, now),
-        sql.raw(heldHere('`holds`.`id`')),
+        onPlacedShards(holds.id, placed),
         beforeId ? lt(holds.id, beforeId) : undefined,
       ),
     )

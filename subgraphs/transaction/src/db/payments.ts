@@ -3,7 +3,7 @@ import type { Executor, Tx } from '@paygraph/shared/shards/transaction';
 import type { PostingTx } from '@paygraph/shared/shards/posting-transaction';
 import type { DeferredInserts } from '@paygraph/shared/db/deferred';
 import { rawHold } from '@paygraph/shared/db/raw';
-import { heldHere } from '@paygraph/shared/control/index';
+import { onPlacedShards } from '@paygraph/shared/db/placed';
 import {
   payments,
   paymentLegs,
@@ -34,18 +34,19 @@ export async function paymentsByIds(db: Executor, ids: readonly string[]): Promi
 }
 
 /**
- * Payments the account paid or received on this shard, newest first, before a payment id. Only the live rows here
- * (control's heldHere): every database's are merged, and a shard move's copies would list a payment twice, the copy's
- * status stale.
+ * Payments the account paid or received on this shard, newest first, before a payment id. Only those of the logical
+ * shards the map places here (`placed`, db/placed.ts onPlacedShards): every database's are merged, and a shard move's
+ * copies would list a payment twice, the copy's status stale.
  */
 export async function paymentsOfAccount(
   db: Executor,
   accountId: string,
   beforeId: string | null,
   limit: number,
+  placed: readonly number[] | null,
 ): Promise<PaymentRow[]> {
   const either = or(eq(payments.payerAccountId, accountId), eq(payments.payeeAccountId, accountId));
-  const live = sql.raw(heldHere('`payments`.`id`'));
+  const live = onPlacedShards(payments.id, placed);
   return db
     .select()
     .from(payments)

@@ -1,0 +1,1 @@
+ALTER TABLE `reconciliation_reports` MODIFY COLUMN `discrepancies` mediumtext NOT NULL;

@@ -1,6 +1,7 @@
 import { eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/shards/transaction';
 import { ledgerEntries, postings } from '@paygraph/shared/ledger/read-model/tables';
+import { heldHere } from '@paygraph/shared/control/index';
 
 /**
  * Reconciliation's reads of one shard, each one statement (a consistent view of the shard).
@@ -9,20 +10,83 @@ import { ledgerEntries, postings } from '@paygraph/shared/ledger/read-model/tabl
 type Rows<T> = [T[], unknown];
 
 /**
- * Postings of the date whose entries do not sum to zero in some currency (an FX posting moves
- * two, each netting to zero on its own), or that have no entries at all.
+ * Postings of the date whose entries here do not sum to zero in some currency (an FX posting moves
+ * two, each netting to zero on its own), or that have none here: Σ and count of the entries of
+ * accounts this database holds (control's heldHere: a shard move's copies left out), and whether
+ * the posting's own row is this database's (`live`). A posting is written on one database, but a
+ * shard move takes its client accounts' entries and its row with their range and leaves the
+ * entries of the database's system accounts (clearing, reserve) where they were: its parts are
+ * then on two databases, each off by the other's, and reconciliation adds them up over every
+ * database (domain/posting-sums.ts) before it calls a posting unbalanced.
  */
-export async function unbalancedPostings(
+export async function postingSumsOff(
   db: Executor,
   businessDate: string,
-): Promise<Array<{ postingId: string; currency: string; sum: bigint }>> {
+): Promise<Array<{ postingId: string; currency: string; sum: bigint; entries: number; live: boolean }>> {
   const [rows] = (await db.execute(sql`
-    SELECT p.id AS posting_id, COALESCE(e.currency, p.currency) AS currency, COALESCE(SUM(e.amount), 0) AS total, COUNT(e.account_id) AS n
-    FROM postings p LEFT JOIN ledger_entries e ON e.posting_id = p.id
+    SELECT p.id AS posting_id, COALESCE(e.currency, p.currency) AS currency, COALESCE(SUM(e.amount), 0) AS total,
+      COUNT(e.account_id) AS n, (${sql.raw(heldHere('p.id'))}) AS live
+    FROM postings p LEFT JOIN ledger_entries e ON e.posting_id = p.id AND ${sql.raw(heldHere('e.account_id'))}
     WHERE p.business_date = ${businessDate}
     GROUP BY p.id, COALESCE(e.currency, p.currency)
-    HAVING total <> 0 OR n = 0`)) as unknown as Rows<{ posting_id: string; currency: string; total: string }>;
-  return rows.map((r) => ({ postingId: r.posting_id, currency: r.currency, sum: BigInt(r.total) }));
+    HAVING total <> 0 OR n = 0`)) as unknown as Rows<{
+    posting_id: string;
+    currency: string;
+    total: string;
+    n: string | number;
+    live: string | number;
+  }>;
+  return rows.map((r) => ({
+    postingId: r.posting_id,
+    currency: r.currency,
+    sum: BigInt(r.total),
+    entries: Number(r.n),
+    live: Number(r.live) === 1,
+  }));
+}
+
+/**
+ * The parts of these postings that are entries here with no posting row here (a shard move took an account of the
+ * posting and left the posting's row on its database), of accounts this database holds (heldHere): what
+ * postingSumsOff, which starts from the date's posting rows, does not see. By ledger_entries_posting_idx. Locks: none.
+ */
+export async function entrySumsWithoutPosting(
+  db: Executor,
+  postingIds: readonly string[],
+): Promise<Array<{ postingId: string; currency: string; sum: bigint; entries: number }>> {
+  const found: Array<{ postingId: string; currency: string; sum: bigint; entries: number }> = [];
+  for (let i = 0; i < postingIds.length; i += postingIdsPerStatementMax)
+    found.push(...(await entrySumsOf(db, postingIds.slice(i, i + postingIdsPerStatementMax))));
+  return found;
+}
+
+/** Posting ids in one statement's IN list (entrySumsWithoutPosting). */
+const postingIdsPerStatementMax = 1_000;
+
+async function entrySumsOf(
+  db: Executor,
+  postingIds: readonly string[],
+): Promise<Array<{ postingId: string; currency: string; sum: bigint; entries: number }>> {
+  const [rows] = (await db.execute(sql`
+    SELECT e.posting_id, e.currency, SUM(e.amount) AS total, COUNT(*) AS n
+    FROM ledger_entries e
+    WHERE e.posting_id IN (${sql.join(
+      postingIds.map((id) => sql`${id}`),
+      sql`, `,
+    )}) AND ${sql.raw(heldHere('e.account_id'))}
+      AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.id = e.posting_id)
+    GROUP BY e.posting_id, e.currency`)) as unknown as Rows<{
+    posting_id: string;
+    currency: string;
+    total: string;
+    n: string | number;
+  }>;
+  return rows.map((r) => ({
+    postingId: r.posting_id,
+    currency: r.currency,
+    sum: BigInt(r.total),
+    entries: Number(r.n),
+  }));
 }
 
 /**

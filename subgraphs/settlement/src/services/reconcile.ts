@@ -8,6 +8,7 @@ import {
 } from '@paygraph/shared/ledger/index';
 import type { Shard, ShardSet } from '@paygraph/shared/shards/pool';
 import { newId } from '@paygraph/shared/ids';
+import { unbalancedAcross } from '../domain/posting-sums';
 import { assert, err, ok, type Result } from '@paygraph/shared/result';
 import {
   accountsTouchedOn,
@@ -17,7 +18,8 @@ import {
   entriesOfKeys,
   outstandingMismatches,
   postedKeys,
-  unbalancedPostings,
+  entrySumsWithoutPosting,
+  postingSumsOff,
 } from '../db/ledger-checks';
 import {
   externalTransfersOfDate,
@@ -118,6 +120,7 @@ export async function reconcile(shards: ShardSet, businessDate: string): Promise
   const perShard = await Promise.all(shards.all.map((shard) => shardChecks(shard, businessDate)));
   return [
     ...perShard.flat(),
+    ...(await postingSumChecks(shards, businessDate)),
     ...(await postingChecks(shards, businessDate)),
     ...(await clearingCheck(shards)),
     ...(await frozenCheck(shards)),
@@ -128,7 +131,6 @@ export async function reconcile(shards: ShardSet, businessDate: string): Promise
 }
 
 async function shardChecks(shard: Shard, businessDate: string): Promise<Discrepancy[]> {
-  const unbalanced = await unbalancedPostings(shard.db, businessDate);
   const mismatched = await balanceMismatchesOfDate(shard.db, businessDate);
   const tampered = await verifyAccounts(shard.db, await accountsTouchedOn(shard.db, businessDate));
   return [
@@ -139,13 +141,6 @@ async function shardChecks(shard: Shard, businessDate: string): Promise<Discrepa
         `${t.kind}${'sequence' in t ? ` at entry ${t.sequence}` : ''}: account ${t.accountId} on ${shard.name} was changed outside the ledger`,
       ),
     ),
-    ...unbalanced.map((u) =>
-      discrepancy(
-        'UNBALANCED_POSTING',
-        { currency: u.currency, expected: 0n, actual: u.sum },
-        `posting ${u.postingId} on ${shard.name} sums to ${u.sum}`,
-      ),
-    ),
     ...mismatched.map((m) =>
       discrepancy(
         'BALANCE_MISMATCH',
@@ -154,6 +149,38 @@ async function shardChecks(shard: Shard, businessDate: string): Promise<Discrepa
       ),
     ),
   ];
+}
+
+/**
+ * Every posting of the date balanced, its parts added up over every database (domain/posting-sums.ts): a shard move
+ * leaves a moved posting's system entries on its source, and each database alone then showed it off by the other's.
+ */
+async function postingSumChecks(shards: ShardSet, businessDate: string): Promise<Discrepancy[]> {
+  const parts = (
+    await Promise.all(
+      shards.all.map(async (shard) =>
+        (await postingSumsOff(shard.db, businessDate)).map((part) => ({ ...part, database: shard.name })),
+      ),
+    )
+  ).flat();
+  // A moved account's entries of a posting whose row stayed elsewhere: asked only of the postings still off.
+  const suspects = [...new Set(unbalancedAcross(parts).map((u) => u.postingId))];
+  const elsewhere = await Promise.all(
+    shards.all.map(async (shard) =>
+      (await entrySumsWithoutPosting(shard.db, suspects)).map((part) => ({
+        ...part,
+        live: false,
+        database: shard.name,
+      })),
+    ),
+  );
+  return unbalancedAcross([...parts, ...elsewhere.flat()]).map((u) =>
+    discrepancy(
+      'UNBALANCED_POSTING',
+      { currency: u.currency, expected: 0n, actual: u.sum },
+      `posting ${u.postingId} on ${u.databases.join(', ')} sums to ${u.sum}`,
+    ),
+  );
 }
 
 /** A posting a payment or refund must have made: its dedupe key, on the shard it posts on. */

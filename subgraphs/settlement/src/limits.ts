@@ -153,3 +153,9 @@ assert(uploadsPerOperatorMax >= 1, 'an operator must be able to hold an upload')
 
 /** Bank accounts one channel may have registered (RegisterChannelAccount): a bank file of a client's accounts. */
 export const channelAccountsPerChannelMax = 1_000;
+
+/**
+ * Posting ids in one statement's IN list when reconciliation reads the entries of postings still off whose row is on
+ * another database (db/ledger-checks.ts entrySumsWithoutPosting): a date with many is read in statements of this many.
+ */
+export const postingIdsPerStatementMax = 1_000;

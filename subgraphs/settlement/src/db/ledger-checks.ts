@@ -2,6 +2,7 @@ import { eq, inArray, sql } from 'drizzle-orm';
 import type { Executor } from '@paygraph/shared/shards/transaction';
 import { ledgerEntries, postings } from '@paygraph/shared/ledger/read-model/tables';
 import { heldHere } from '@paygraph/shared/control/index';
+import { postingIdsPerStatementMax } from '../limits';
 
 /**
  * Reconciliation's reads of one shard, each one statement (a consistent view of the shard).
@@ -11,7 +12,8 @@ type Rows<T> = [T[], unknown];
 
 /**
  * Postings of the date whose entries here do not sum to zero in some currency (an FX posting moves
- * two, each netting to zero on its own), or that have none here: Σ and count of the entries of
+ * two, each netting to zero on its own), or whose live row has none here (a move's copy of a row
+ * with its entries left out is not read back): Σ and count of the entries of
  * accounts this database holds (control's heldHere: a shard move's copies left out), and whether
  * the posting's own row is this database's (`live`). A posting is written on one database, but a
  * shard move takes its client accounts' entries and its row with their range and leaves the
@@ -29,7 +31,7 @@ export async function postingSumsOff(
     FROM postings p LEFT JOIN ledger_entries e ON e.posting_id = p.id AND ${sql.raw(heldHere('e.account_id'))}
     WHERE p.business_date = ${businessDate}
     GROUP BY p.id, COALESCE(e.currency, p.currency)
-    HAVING total <> 0 OR n = 0`)) as unknown as Rows<{
+    HAVING total <> 0 OR (n = 0 AND live)`)) as unknown as Rows<{
     posting_id: string;
     currency: string;
     total: string;
@@ -59,9 +61,6 @@ export async function entrySumsWithoutPosting(
     found.push(...(await entrySumsOf(db, postingIds.slice(i, i + postingIdsPerStatementMax))));
   return found;
 }
-
-/** Posting ids in one statement's IN list (entrySumsWithoutPosting). */
-const postingIdsPerStatementMax = 1_000;
 
 async function entrySumsOf(
   db: Executor,

@@ -66,7 +66,8 @@ function paymentsLoader(base: BaseSubgraphContext, endings: EndingsInFlight): Da
 }
 
 /** Outside production (config.ts refuses production without one) an unset key is this one: in the source, it hides nothing real. */
-const developmentCardFingerprintKey = 'paygraph-development-card-fingerprint-key-not-for-production';
+/** Outside production, with CARD_FINGERPRINT_KEY unset: exported for tests that stand where a claim is taken. */
+export const developmentCardFingerprintKey = 'paygraph-development-card-fingerprint-key-not-for-production';
 export function extendContext(
   base: BaseSubgraphContext,
   client: ClientInfo,

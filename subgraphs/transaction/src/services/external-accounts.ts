@@ -116,8 +116,12 @@ export async function linkExternalAccount(
     // An unlocked read, so that a request already at the bound claims nothing; requests racing past it are refused
     // under writeLink's lock, and each of those releases the claim it took (linkCard).
     const full = await beyondLinkBound(ctx, plan, resourceId);
-    if (full) return err(full);
-    return linkCard(ctx, plan, resourceId);
+    if (!full) return linkCard(ctx, plan, resourceId);
+    // A claim of the owner's on this card that no link names (a request that died, or met a fence, between its claim
+    // and its release) is released here: that request's retry meets the bound first, and nothing else would release it.
+    // The bound stays reached (links are never deleted), so no link of the owner's can come to name the card.
+    if (!full.identityLinked) await releaseClaim(ctx, plan);
+    return err(linkBoundReached());
   });
 }
 
@@ -126,8 +130,9 @@ export async function linkExternalAccount(
  * transactions. Refused at the owner's bound with no link of the owner's naming the card, the claim is released: none
  * can name it later (links are never deleted, so the bound stays reached) and none of the owner's requests racing this
  * one can either, so the release takes no link's claim. Should the process die after the claim and before the link or
- * the release, or either meet a fence (FencedWrite, retryable), the claim stays without a link: the request's retry
- * with its key links the card or, refused again, releases it; until then no other owner can link the card.
+ * the release, or either meet a fence (FencedWrite, retryable), the claim stays without a link until the owner's next
+ * link of the card: linked, or refused at the bound (linkExternalAccount releases it then, before the claim); until
+ * then no other owner can link the card.
  */
 async function linkCard(
   ctx: LinkContext,
@@ -142,8 +147,14 @@ async function linkCard(
   if (holder !== ownerId) return err({ kind: 'ExternalAccountInUse' as const, field: 'identifier' });
   const written = await writeLink(ctx, plan, id);
   if (!written.ok && written.error.kind === 'BeyondBound' && !written.error.identityLinked)
-    await releaseIdentity(ctx.shards.byLogical(logical), logical, plan.identityKey, ownerId);
+    await releaseClaim(ctx, plan);
   return answerOf(written);
+}
+
+/** Releases the owner's claim of the plan's card (none: nothing), on the fingerprint's shard, under its fence. */
+async function releaseClaim(ctx: LinkContext, plan: LinkPlan): Promise<void> {
+  const logical = claimShard(plan.identityKey);
+  await releaseIdentity(ctx.shards.byLogical(logical), logical, plan.identityKey, plan.link.ownerId);
 }
 
 /** writeLink's answer as the request's: its bound's refusal is INVALID_INPUT on ownerId. */
@@ -167,11 +178,20 @@ function linkBoundReached() {
   return invalidInput('ownerId', `an owner may link at most ${externalAccountsPerOwnerMax} external accounts`);
 }
 
-/** The bound's refusal when this link would be one more than the owner may have (read without a lock), else null. */
-async function beyondLinkBound(ctx: ServiceContext, plan: LinkPlan, id: string) {
+/**
+ * When this link would be one more than the owner may have (read without a lock): the bound is reached, and whether a
+ * link of the owner's names the plan's identity; else null.
+ */
+async function beyondLinkBound(ctx: ServiceContext, plan: LinkPlan, id: string): Promise<BeyondBound | null> {
   const links = await linksOfOwner(ctx.shards.byLogical(ownerLinkShard(plan.link.ownerId)).db, plan.link.ownerId);
   const counted = links.some((l) => l.id === id || isSameLink(l, plan));
-  return !counted && links.length >= externalAccountsPerOwnerMax ? linkBoundReached() : null;
+  if (counted || links.length < externalAccountsPerOwnerMax) return null;
+  return { kind: 'BeyondBound', identityLinked: links.some((l) => namesIdentity(l, plan)) };
+}
+
+/** Whether a link of the owner's names the plan's identity (a card's claim it took is that link's too). */
+function namesIdentity(l: ExternalAccountRow, plan: LinkPlan): boolean {
+  return l.kind === plan.link.identifier.kind && l.identityKey === plan.identityKey;
 }
 
 /**
@@ -206,7 +226,7 @@ async function writeLink(ctx: ServiceContext, plan: LinkPlan, id: string): Promi
       return ok({ ...same, status: 'PENDING' as const, decidedBy: null, decidedAt: null, holderName: link.holderName });
     }
     if (links.length >= externalAccountsPerOwnerMax) {
-      const identityLinked = links.some((l) => l.kind === link.identifier.kind && l.identityKey === plan.identityKey);
+      const identityLinked = links.some((l) => namesIdentity(l, plan));
       return err({ kind: 'BeyondBound' as const, identityLinked });
     }
     const row = {

@@ -1,5 +1,9 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { sql } from 'drizzle-orm';
+import { createHmac } from 'node:crypto';
+import { developmentCardFingerprintKey } from '@paygraph/transaction/context';
+import { claimShard } from '@paygraph/transaction/domain/external-accounts';
+import { claimIdentity } from '@paygraph/transaction/db/external-accounts';
 import type { Stack } from '../../../../test/support/stack';
 import { errorCodes, gql } from '../../../../test/support/graphql';
 import {
@@ -237,8 +241,19 @@ describe('linking an external account', () => {
     expect(squatted.data!.linkExternalAccount).toMatchObject({ code: 'INVALID_INPUT', field: 'ownerId' });
     expect(await rowsOf(owner)).toHaveLength(externalAccountsPerOwnerMax);
     const other = unique('links-card-after');
-    const linked = await link(await token(other, 'customer'), { ownerId: other, kind: 'CARD', identifier: card });
+    const otherBearer = await token(other, 'customer');
+    const linked = await link(otherBearer, { ownerId: other, kind: 'CARD', identifier: card });
     expect(linked.data!.linkExternalAccount).toMatchObject({ __typename: 'ExternalAccount', status: 'PENDING' });
+    // A claim the owner holds with no link naming it, as a request that died between its claim and its release leaves
+    // one: the owner's next link of the card, refused at the bound, releases it, and another owner links the card.
+    const left = freshCard();
+    const identityKey = createHmac('sha256', developmentCardFingerprintKey).update(`card:${left}`).digest('hex');
+    const logical = claimShard(identityKey);
+    expect(await claimIdentity(stack.shards.byLogical(logical), logical, identityKey, owner)).toBe(owner);
+    const retried = await link(bearer, { ownerId: owner, kind: 'CARD', identifier: left }, linkDetail);
+    expect(retried.data!.linkExternalAccount).toMatchObject({ code: 'INVALID_INPUT', field: 'ownerId' });
+    const freed = await link(otherBearer, { ownerId: other, kind: 'CARD', identifier: left });
+    expect(freed.data!.linkExternalAccount).toMatchObject({ __typename: 'ExternalAccount', status: 'PENDING' });
   });
 
   it('at one link below the bound, five cards at once: one linked, four refused for the bound and left to others', async () => {

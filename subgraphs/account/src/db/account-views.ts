@@ -7,7 +7,6 @@ import {
   type Account,
   type EntryRow,
   placedHere,
-  placedSuffixes,
   stripeShardsOf,
 } from '@paygraph/shared/ledger/index';
 import { Coalescer } from '@paygraph/shared/shards/coalescer';
@@ -113,7 +112,7 @@ export async function loadOwnerPage(
 ): Promise<OwnerPage> {
   const down = new Map<Shard, ShardUnavailable>();
   const rows = await eachReachable(new Map(shards.all.map((s) => [s, null])), down, (shard) =>
-    accountsByOwner(shard.db, ownerId, afterId, first + 1, placedSuffixes(shards, shard)),
+    accountsByOwner(shard.db, ownerId, afterId, first + 1, shards.placement.placedLogicals(shard)),
   );
   const views = buildViews(rows);
   if (down.size > 0) markUnreadStripes(shards, rows, views, down);

@@ -31,20 +31,20 @@ export async function postingSumsOff(
     FROM postings p LEFT JOIN ledger_entries e ON e.posting_id = p.id AND ${sql.raw(heldHere('e.account_id'))}
     WHERE p.business_date = ${businessDate}
     GROUP BY p.id, COALESCE(e.currency, p.currency)
-    HAVING total <> 0 OR (n = 0 AND live)`)) as unknown as Rows<{
-    posting_id: string;
-    currency: string;
-    total: string;
-    n: string | number;
-    live: string | number;
-  }>;
-  return rows.map((r) => ({
-    postingId: r.posting_id,
-    currency: r.currency,
-    sum: BigInt(r.total),
-    entries: Number(r.n),
-    live: Number(r.live) === 1,
-  }));
+    HAVING total <> 0 OR (n = 0 AND live)`)) as unknown as Rows<PartRow & { live: string | number }>;
+  return rows.map((r) => ({ ...partOf(r), live: Number(r.live) === 1 }));
+}
+
+/** A posting's part as the statements below answer it: Σ (a string) and count of its entries here, per currency. */
+interface PartRow {
+  posting_id: string;
+  currency: string;
+  total: string;
+  n: string | number;
+}
+
+function partOf(r: PartRow): { postingId: string; currency: string; sum: bigint; entries: number } {
+  return { postingId: r.posting_id, currency: r.currency, sum: BigInt(r.total), entries: Number(r.n) };
 }
 
 /**
@@ -74,18 +74,8 @@ async function entrySumsOf(
       sql`, `,
     )}) AND ${sql.raw(heldHere('e.account_id'))}
       AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.id = e.posting_id)
-    GROUP BY e.posting_id, e.currency`)) as unknown as Rows<{
-    posting_id: string;
-    currency: string;
-    total: string;
-    n: string | number;
-  }>;
-  return rows.map((r) => ({
-    postingId: r.posting_id,
-    currency: r.currency,
-    sum: BigInt(r.total),
-    entries: Number(r.n),
-  }));
+    GROUP BY e.posting_id, e.currency`)) as unknown as Rows<PartRow>;
+  return rows.map(partOf);
 }
 
 /**

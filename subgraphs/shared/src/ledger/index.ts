@@ -47,8 +47,6 @@ export {
   announceStripe,
   onShard,
   placedHere,
-  placedLogicals,
-  placedSuffixes,
   readAccountsWithStripes,
   readStripes,
   stripeDirectoryGaps,

@@ -15,7 +15,7 @@ import {
   setOwnerAccounts,
   uncountOwnerAccount,
 } from './store/owner-shards';
-import { onShard, placedSuffixes } from './stripes';
+import { onShard } from './stripes';
 import { pushTo } from '../collections';
 import { inTransaction } from '../shards/transaction';
 
@@ -85,7 +85,9 @@ export async function releaseOwnerAccount(shards: ShardSet, ownerId: string): Pr
 async function countOwnerAccounts(shards: ShardSet, ownerId: string): Promise<number> {
   const named = await ownerShardSet(shards, ownerId);
   const counts = await Promise.all(
-    named.map((shard) => onShard(shard, () => homeAccountCountOf(shard.db, ownerId, placedSuffixes(shards, shard)))),
+    named.map((shard) =>
+      onShard(shard, () => homeAccountCountOf(shard.db, ownerId, shards.placement.placedLogicals(shard))),
+    ),
   );
   return counts.reduce((a, b) => a + b, 0);
 }
@@ -101,14 +103,14 @@ export async function ownerShardSet(shards: ShardSet, ownerId: string): Promise<
  * Every client account of the owner (home rows; a merchant's stripes are read from its stripe
  * directory, ledger/stripes.ts readStripes), asking the owner's home shard and then only the
  * databases its directory names, one statement each: never every shard. At most `limit` per
- * database, of the accounts the map places there (homeAccountsOfOwner, placedSuffixes: a shard
+ * database, of the accounts the map places there (homeAccountsOfOwner, Placement.placedLogicals: a shard
  * move's copies are not the account's money). An unreachable database fails the read as ShardUnavailable.
  */
 export async function readOwnerAccounts(shards: ShardSet, ownerId: string, limit: number): Promise<Account[]> {
   const named = await ownerShardSet(shards, ownerId);
   const found = await Promise.all(
     named.map((shard) =>
-      onShard(shard, () => homeAccountsOfOwner(shard.db, ownerId, limit, placedSuffixes(shards, shard))),
+      onShard(shard, () => homeAccountsOfOwner(shard.db, ownerId, limit, shards.placement.placedLogicals(shard))),
     ),
   );
   return found.flat().filter((a) => a.type !== 'SYSTEM');

@@ -1,8 +1,7 @@
 import { refuseFencedAfterWrite } from '../control/index';
 import type { Shard, ShardSet } from '../shards/pool';
 import { asShardUnavailable } from '../shards/unavailable';
-import { idSuffix, parseId, shardOf, type LogicalShard } from '../ids';
-import { logicalShardCount } from '../limits';
+import { parseId, shardOf, type LogicalShard } from '../ids';
 import type { Account } from './rules/account';
 import { hasStripeShard, stripeShardBit, stripeShardsOf } from './rules/stripe-directory';
 import { accountsAndStripes, addStripeShards, stripeDirectories, stripeParentsPage } from './store/accounts';
@@ -31,25 +30,6 @@ export async function onShard<T>(shard: Shard, read: () => Promise<T>): Promise<
  */
 export function placedHere(shards: ShardSet, shard: Shard, id: string): boolean {
   return shards.placement.placedOn(shardOf('account', id)).index === shard.index;
-}
-
-/**
- * placedHere for a statement: the id suffixes (ids.ts idSuffix) of the logical shards the map places on `shard`,
- * fenced or not, for `RIGHT(id, 2) IN (…)`, so that a LIMIT counts live rows only; null when it holds every logical
- * shard (no other database, so no copy). A list in the text rather than a read of shard_fences (control's heldHere):
- * that subquery in every owner read made MySQL's CPU per AccountsByOwner 0.62 → 1.16 ms (bench f-owner-direct, A B on
- * 2026-11-28); an IN list is a per-row test on the rows the owner index found.
- */
-export function placedSuffixes(shards: ShardSet, shard: Shard): string[] | null {
-  return placedLogicals(shards, shard)?.map(idSuffix) ?? null;
-}
-
-/** The logical shards the map places on `shard`, fenced or not, for db/placed.ts onLogicalShards; null: every one. */
-export function placedLogicals(shards: ShardSet, shard: Shard): number[] | null {
-  const placed: number[] = [];
-  for (let logical = 0; logical < logicalShardCount; logical++)
-    if (shards.placement.placedOn(logical).index === shard.index) placed.push(logical);
-  return placed.length === logicalShardCount ? null : placed;
 }
 
 /**

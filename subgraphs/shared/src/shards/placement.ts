@@ -86,6 +86,18 @@ export class Placement<S extends PlacedShard> {
     return this.logical[logical]!;
   }
 
+  /**
+   * The logical shards placedOn puts on `shard`, fenced or not: what a reader of every database keeps of each
+   * (db/placed.ts onPlacedShards, placedClause), so that a move's copies are neither listed nor counted in a LIMIT;
+   * null when it holds every one (no other database, so no copy).
+   */
+  placedLogicals(shard: S): number[] | null {
+    const placed: number[] = [];
+    for (let logical = 0; logical < logicalShardCount; logical++)
+      if (this.placedOn(logical).index === shard.index) placed.push(logical);
+    return placed.length === logicalShardCount ? null : placed;
+  }
+
   isFenced(logical: number): boolean {
     return this.fenced.has(logical);
   }

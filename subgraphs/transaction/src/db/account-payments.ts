@@ -1,5 +1,4 @@
 import type { ShardSet } from '@paygraph/shared/shards/pool';
-import { placedLogicals } from '@paygraph/shared/ledger/index';
 import { paymentsOfAccount } from './payments';
 import type { HoldRow, PaymentRow } from './schema/transactions';
 import { holdsOfAccount, type HoldFilter } from './holds';
@@ -7,7 +6,7 @@ import { holdsOfAccount, type HoldFilter } from './holds';
 /**
  * An account's payments live on its payers' shards, so a page asks every shard once and
  * merges: ids sort by creation time, newest first. Each database's of the logical shards the map
- * places there (placedLogicals): a shard move's copies are not listed.
+ * places there (Placement.placedLogicals): a shard move's copies are not listed.
  */
 export async function loadAccountPayments(
   shards: ShardSet,
@@ -16,7 +15,7 @@ export async function loadAccountPayments(
   first: number,
 ): Promise<{ payments: PaymentRow[]; hasNextPage: boolean }> {
   const rows = await Promise.all(
-    shards.all.map((s) => paymentsOfAccount(s.db, accountId, beforeId, first + 1, placedLogicals(shards, s))),
+    shards.all.map((s) => paymentsOfAccount(s.db, accountId, beforeId, first + 1, shards.placement.placedLogicals(s))),
   );
   const merged = rows.flat().sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   return { payments: merged.slice(0, first), hasNextPage: merged.length > first };
@@ -35,7 +34,9 @@ export async function loadAccountHolds(
   first: number,
 ): Promise<{ holds: HoldRow[]; hasNextPage: boolean }> {
   const rows = await Promise.all(
-    shards.all.map((s) => holdsOfAccount(s.db, accountId, status, now, beforeId, first + 1, placedLogicals(shards, s))),
+    shards.all.map((s) =>
+      holdsOfAccount(s.db, accountId, status, now, beforeId, first + 1, shards.placement.placedLogicals(s)),
+    ),
   );
   const merged = rows.flat().sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   return { holds: merged.slice(0, first), hasNextPage: merged.length > first };

@@ -5,7 +5,7 @@ import type { Account, AccountStatus, SystemKind } from '../rules/account';
 import { accounts } from './schema';
 import { bigintOf, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import { accountColumns, accountOfRaw, accountOfRow, type RawAccount } from './rows';
-import { heldFilter } from './owner-shards';
+import { placedClause } from '../../db/placed';
 
 /**
  * The accounts table outside a posting: opening rows (clients', system accounts, stripes), the
@@ -65,7 +65,7 @@ export async function accountsAndStripes(
  * merchant balances need no second query. Hand-written like accountsAndStripes: drizzle's
  * builder (a union of two selects, built per call) and its row mapping, with entriesPage's,
  * were 21% of the account subgraph's CPU on the read benchmark (docs/PERFORMANCE.md, "Reads").
- * Only the rows of the logical shards `held` names (ledger/stripes.ts placedSuffixes; null: all): a
+ * Only the rows of the logical shards `placed` names (Placement.placedLogicals; null: all): a
  * shard move's copies, left on its source or arriving on its target, listed an account twice, one
  * of them stale, and took the page's places. Locks: none.
  */
@@ -74,10 +74,10 @@ export async function accountsByOwner(
   ownerId: string,
   afterId: string | null,
   limit: number,
-  held: readonly string[] | null,
+  placed: readonly number[] | null,
 ): Promise<Account[]> {
   const after = afterId === null ? '' : ' AND id > ?';
-  const kept = heldFilter(held);
+  const kept = placedClause('id', placed);
   const rows = await rawRows<RawAccount>(
     db,
     `(SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL${after}${kept.sql} ` +

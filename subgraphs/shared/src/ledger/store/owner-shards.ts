@@ -3,6 +3,7 @@ import { bigintOf, rawRows, rawWrite, type SqlTarget } from '../../db/raw';
 import type { Executor, Tx } from '../../shards/transaction';
 import type { Account } from '../rules/account';
 import { accountColumns, accountOfRaw, type RawAccount } from './rows';
+import { placedClause } from '../../db/placed';
 import { ownerShards } from './schema';
 
 /**
@@ -77,31 +78,22 @@ export async function uncountOwnerAccount(db: Executor, ownerId: string): Promis
 }
 
 /**
- * The owner's client accounts on this shard (home rows: no stripe, no system account), of the logical shards `held`
- * names (ledger/stripes.ts placedSuffixes; null: all), so that a shard move's copies are not counted twice. The owner
+ * The owner's client accounts on this shard (home rows: no stripe, no system account), of the logical shards `placed`
+ * names (Placement.placedLogicals; null: all), so that a shard move's copies are not counted twice. The owner
  * index's range. Locks: none.
  */
 export async function homeAccountCountOf(
   db: SqlTarget,
   ownerId: string,
-  held: readonly string[] | null,
+  placed: readonly number[] | null,
 ): Promise<number> {
-  const kept = heldFilter(held);
+  const kept = placedClause('id', placed);
   const rows = await rawRows<{ n: number | string }>(
     db,
     `SELECT COUNT(*) AS n FROM accounts WHERE owner_id = ? AND parent_id IS NULL AND type <> 'SYSTEM'${kept.sql}`,
     [ownerId, ...kept.values],
   );
   return Number(rows[0]!.n);
-}
-
-/**
- * A statement's filter of accounts to the logical shards `held` names (placedSuffixes): none for null, nothing for an
- * empty list (a database the map places nothing on holds copies only), and its value to bind.
- */
-export function heldFilter(held: readonly string[] | null): { sql: string; values: Array<readonly string[]> } {
-  if (held === null) return { sql: '', values: [] };
-  return held.length === 0 ? { sql: ' AND FALSE', values: [] } : { sql: ' AND RIGHT(id, 2) IN (?)', values: [held] };
 }
 
 /** The owner's directory bits (0 when it has no row: no account opened). A primary-key read. Locks: none. */
@@ -135,7 +127,7 @@ export async function ownerShardPairsPage(
 /**
  * Every client account of the owner on this shard (home rows: stripes and system accounts
  * excluded), in id order, at most `limit`: the owner index's range. Only those of the logical
- * shards `held` names (ledger/stripes.ts placedSuffixes; null: all): a shard move leaves a range's
+ * shards `held` names (Placement.placedLogicals; null: all): a shard move leaves a range's
  * rows on its source as copies until its clean (for good with --keep-source), and a target holds an
  * arriving range's before the switch; a copy read beside the live row showed a balance that was no
  * longer the account's, and took a place of `limit`. Locks: none.
@@ -144,9 +136,9 @@ export async function homeAccountsOfOwner(
   db: SqlTarget,
   ownerId: string,
   limit: number,
-  held: readonly string[] | null,
+  placed: readonly number[] | null,
 ): Promise<Account[]> {
-  const kept = heldFilter(held);
+  const kept = placedClause('id', placed);
   const rows = await rawRows<RawAccount>(
     db,
     `SELECT ${accountColumns} FROM accounts WHERE owner_id = ? AND parent_id IS NULL${kept.sql} ORDER BY id LIMIT ?`,

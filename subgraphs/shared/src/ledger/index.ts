@@ -23,7 +23,7 @@ export {
   type AccountType,
   type SystemKind,
 } from './rules/account';
-export type { Bucket, EntryDraft, Leg, PostingRejection, PostingSpec } from './rules/posting-rules';
+export type { Bucket, EntryDraft, LapsedTerms, Leg, PostingRejection, PostingSpec } from './rules/posting-rules';
 export { dedupeKeys } from './rules/dedupe-keys';
 export { setKeyRing, TamperDetected } from './rules/tamper';
 export { hasStripeShard, logicalShardsIn, stripeIdOf, stripeShardBit, stripeShardsOf } from './rules/stripe-directory';

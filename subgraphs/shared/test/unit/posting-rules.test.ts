@@ -64,6 +64,24 @@ describe('posting rules', () => {
     expect(states.get(b.id)!.available).toBe(30n);
   });
 
+  it('refuses a posting its caller marked lapsed, whatever the balances, and leaves every state untouched', () => {
+    const a = account({ available: 100n });
+    const b = account();
+    const states = new Map([
+      [a.id, a],
+      [b.id, b],
+    ]);
+    const lapsed = {
+      code: 'TERMS_LAPSED',
+      accountId: a.id,
+      termsId: 'q',
+      lapsedAt: new Date(0).toISOString(),
+    } as const;
+    expect(applyPosting(states, transfer(a, b, 30n, { lapsed }))).toEqual({ ok: false, error: lapsed });
+    expect(states.get(a.id)).toEqual(a);
+    expect(states.get(b.id)).toEqual(b);
+  });
+
   it('refuses to overdraw a client account and leaves every state untouched', () => {
     const a = account({ available: 10n });
     const b = account();

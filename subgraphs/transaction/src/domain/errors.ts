@@ -1,5 +1,5 @@
 import type { AccountStatus, PostingRejection } from '@paygraph/shared/ledger/index';
-import { assert, unreachable } from '@paygraph/shared/result';
+import { assert, InvariantViolation, unreachable } from '@paygraph/shared/result';
 
 /** Every business failure a money mutation can answer with; each becomes a UserError type. */
 export type MoneyError =
@@ -167,9 +167,22 @@ export function fromRejection(rejection: PostingRejection): PostingRefusal {
       return { kind: 'InsufficientFunds', accountId: rejection.accountId, available: rejection.available };
     case 'BALANCE_LIMIT':
       return { kind: 'BalanceLimit', accountId: rejection.accountId, bucket: rejection.bucket };
+    case 'TERMS_LAPSED':
+      // Only an FX payment's debit is posted lapsed (services/post-payment.ts), and it reads its refusals with
+      // fromDebitRejection: a lapse anywhere else is a bug.
+      throw new InvariantViolation(`a posting of ${rejection.termsId} was refused as lapsed outside an FX payment`);
     default:
       return unreachable(rejection);
   }
+}
+
+/**
+ * A two-leg payment's debit refused: as fromRejection, and FX_QUOTE_EXPIRED for the lapse kept under its key when a
+ * replay came after its quote's deadline with no debit made (services/fx-quotes.ts claimQuote).
+ */
+export function fromDebitRejection(rejection: PostingRejection): PostingRefusal | MoneyErrorOf<'FxQuoteExpired'> {
+  if (rejection.code !== 'TERMS_LAPSED') return fromRejection(rejection);
+  return { kind: 'FxQuoteExpired', quoteId: rejection.termsId, expiresAt: new Date(rejection.lapsedAt) };
 }
 
 export function invalidInput(field: string, message: string): MoneyErrorOf<'InvalidInput'> {

@@ -50,6 +50,25 @@ export interface PostingSpec {
    * leaving it in clearing would strand it.
    */
   completion?: boolean;
+  /**
+   * Set when the posting must no longer apply because the terms it was made under lapsed (an FX payment's replay
+   * after its quote's deadline, services/post-payment.ts): the rules then refuse it with this, whatever the balances.
+   * Its key's earlier outcome still comes first (a posting already made answers DUPLICATE, a refusal already kept
+   * answers again), so it is decided under the same locks as the posting it stands for and the refusal is kept under
+   * its key: of it and that posting racing, exactly one outcome is kept, and the other meets it.
+   */
+  lapsed?: LapsedTerms;
+}
+
+/**
+ * A posting's refusal decided by its caller, not by the rules: the terms `termsId` lapsed at `lapsedAt` (ISO) before
+ * it posted. `accountId`: the account it would have paid from, as every refusal names an account.
+ */
+export interface LapsedTerms {
+  code: 'TERMS_LAPSED';
+  accountId: string;
+  termsId: string;
+  lapsedAt: string;
 }
 
 export type PostingRejection =
@@ -62,7 +81,8 @@ export type PostingRejection =
    * what a BIGINT column holds. System accounts too: the reserve reads negative and deposits
    * push it further down.
    */
-  | { code: 'BALANCE_LIMIT'; accountId: string; bucket: Bucket };
+  | { code: 'BALANCE_LIMIT'; accountId: string; bucket: Bucket }
+  | LapsedTerms;
 
 export interface EntryDraft {
   id: string;
@@ -114,6 +134,7 @@ export function applyPosting(
   spec: PostingSpec,
 ): Result<EntryDraft[], PostingRejection> {
   assertBalanced(spec);
+  if (spec.lapsed) return err(spec.lapsed);
   const planned = new Map<string, PostingAccount>();
   const drafts: Array<Omit<EntryDraft, 'id' | 'sequence' | 'balanceAfter'>> = [];
   for (const leg of spec.legs) {
